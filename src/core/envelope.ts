@@ -1,0 +1,82 @@
+/**
+ * @module envelope
+ * One recipient's delivery state for a stored message (store once, one envelope per recipient).
+ * Standards: RFC 5321 §4.5.4 (retry strategy), RFC 3461 (DSN parameters), seed §2 (spool entries).
+ * Security: an envelope is trusted data written by us; never fill it from unvalidated input.
+ * Limitations: none.
+ */
+import type { Address, ReversePath } from './address.js';
+import type { EnhancedStatus, SmtpReply } from './smtp-reply.js';
+
+export type MessageId = string;
+export type EnvelopeId = string;
+
+/**
+ * Where an envelope goes: a transport and its next hop.
+ * - local:    nextHop is the mailbox owner's address ("user@domain")
+ * - smtp:     nextHop is the destination domain, or "[ip]:port" / "host:port" for a static route
+ * - lmtp, pipe, file, http, error: gateways; nextHop is transport specific
+ */
+export interface Route {
+  readonly transport: string;
+  readonly nextHop: string;
+}
+
+export function routeKey(r: Route): string {
+  return `${r.transport}:${r.nextHop}`;
+}
+
+/** RFC 3461 parameters carried from MAIL/RCPT to the envelope. */
+export interface DsnParams {
+  /** NOTIFY=NEVER or a set of SUCCESS, FAILURE, DELAY; undefined = the default (FAILURE, DELAY). */
+  notify?: ('NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY')[];
+  /** ORCPT, as "addr-type;address" decoded from xtext. */
+  orcpt?: string;
+  ret?: 'FULL' | 'HDRS';
+  envid?: string;
+}
+
+/** One delivery attempt, as the seed asks: each attempt is recorded. */
+export interface Attempt {
+  /** ms since epoch */
+  readonly at: number;
+  /** the host name tried, if any */
+  readonly host?: string;
+  /** the IP address tried, if any */
+  readonly ip?: string;
+  /** the remote reply, when there was one */
+  readonly reply?: SmtpReply;
+  /** the local failure when there was no reply: "connection refused", "timeout", "TLS error" ... */
+  readonly error?: string;
+  readonly status: EnhancedStatus;
+}
+
+export interface Envelope {
+  readonly id: EnvelopeId;
+  readonly messageId: MessageId;
+  readonly sender: ReversePath;
+  readonly recipient: Address;
+  /** the address as first given at RCPT, before alias expansion */
+  readonly originalRecipient?: Address;
+  readonly route: Route;
+  /** ms since epoch when the message was accepted */
+  readonly arrivedAt: number;
+  /** message size in octets as stored */
+  readonly size: number;
+  readonly attempts: readonly Attempt[];
+  /** ms since epoch; 0 = as soon as possible */
+  readonly nextAttemptAt: number;
+  readonly dsn: DsnParams;
+  /** body type from MAIL (RFC 6152, RFC 6531) */
+  readonly body?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  readonly smtpUtf8?: boolean;
+  /** operator hold: the scheduler skips held envelopes */
+  readonly held?: boolean;
+  /** set once a delay warning was sent */
+  readonly delayWarnedAt?: number;
+  /** trace of how the recipient was resolved (alias chain), for `correio trace` */
+  readonly resolvedVia?: readonly string[];
+}
+
+/** What intake gives the store for each envelope; the store assigns ids. */
+export type EnvelopeInit = Omit<Envelope, 'id' | 'messageId' | 'attempts'> & { attempts?: readonly Attempt[] };

@@ -1,0 +1,19 @@
+/**
+ * @module core
+ * The vocabulary and interfaces every other folder shares. Imports nothing outside itself
+ * (type-only imports of node:stream excepted).
+ * Standards: see each module. Security: see each module. Limitations: none.
+ */
+export * from './address.js';
+export * from './smtp-reply.js';
+export * from './replies.js';
+export * from './enhanced-status.js';
+export * from './envelope.js';
+export * from './queue-store.js';
+export * from './transport.js';
+export * from './directory.js';
+export * from './resolver.js';
+export * from './mailbox-store.js';
+export * from './scheduler.js';
+export * from './intake.js';
+export * from './events.js';

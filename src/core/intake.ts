@@ -1,0 +1,73 @@
+/**
+ * @module intake
+ * The one way into the spool (Postfix's cleanup): SMTP, submission, sendmail, bounces and list
+ * re-injection all give intake an envelope and a body stream.
+ * Standards: RFC 5321 §4.4 (trace fields), RFC 5322 §3.6 (Date/Message-ID for submissions).
+ * Security: intake commits before anyone is told "accepted".
+ * Limitations: none.
+ */
+import type { Readable } from 'node:stream';
+import type { Address, ReversePath } from './address.js';
+import type { DsnParams, MessageId } from './envelope.js';
+import type { ResolvedRecipient } from './resolver.js';
+import type { SmtpReply } from './smtp-reply.js';
+
+/** Who handed us the message: feeds Received and relay decisions. */
+export interface SessionInfo {
+  /** "SMTP", "ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA", "LMTP", "local" (sendmail), "internal" (bounces) */
+  readonly protocol: string;
+  readonly heloName?: string;
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  readonly remoteHostname?: string;
+  readonly localAddress?: string;
+  readonly tls?: { protocol: string; cipher: string };
+  /** the authenticated user (AUTH), or the local login name for sendmail */
+  readonly authUser?: string;
+  /** trusted network or authenticated: may relay to non-local domains */
+  readonly mayRelay: boolean;
+  /** submission (port 587/465, sendmail): add Message-ID/Date when missing */
+  readonly submission: boolean;
+  /** for internal sources: no Received header is added twice, etc. */
+  readonly internal?: boolean;
+}
+
+export interface MailParams {
+  readonly size?: number;
+  readonly body?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  readonly smtpUtf8?: boolean;
+  readonly ret?: 'FULL' | 'HDRS';
+  readonly envid?: string;
+}
+
+export interface AcceptedRecipient {
+  readonly address: Address;
+  readonly dsn: DsnParams;
+  readonly targets: readonly ResolvedRecipient[];
+}
+
+export interface IntakeTransaction {
+  readonly session: SessionInfo;
+  readonly sender: ReversePath;
+  readonly mail: MailParams;
+  readonly recipients: readonly AcceptedRecipient[];
+}
+
+export interface IntakeResult {
+  readonly messageId: MessageId;
+  /** the reply to give the client: 250 2.0.0 OK ... */
+  readonly reply: SmtpReply;
+}
+
+export interface Intake {
+  /** MAIL FROM checks (sender policy, size); throws MailError to refuse */
+  checkSender(session: SessionInfo, sender: ReversePath, mail: MailParams): Promise<void>;
+  /** RCPT TO: resolves the recipient; throws MailError (550 5.1.1, 554 5.7.1, 451 4.3.0 ...) */
+  checkRecipient(session: SessionInfo, sender: ReversePath, rcpt: Address, dsn: DsnParams): Promise<AcceptedRecipient>;
+  /**
+   * Takes the body (CRLF line ends, already dot-unstuffed) and commits the message.
+   * Resolves only when durable. Throws MailError to refuse (552, 554 5.4.6, 451 ...).
+   * The stream is always consumed or destroyed.
+   */
+  receive(tx: IntakeTransaction, body: Readable, signal?: AbortSignal): Promise<IntakeResult>;
+}

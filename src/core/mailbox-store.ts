@@ -1,0 +1,33 @@
+/**
+ * @module mailbox-store
+ * Final storage for local users (Maildir by default), read by POP3, IMAP and the web.
+ * Standards: the Maildir format (tmp → new → cur, unique names, info ":2,FLAGS").
+ * Security: a mailbox name is a directory-checked user address, never a raw path.
+ * Limitations: none.
+ */
+import type { Readable } from 'node:stream';
+
+export interface MailboxMessage {
+  /** stable unique id (Maildir base name without flags) */
+  readonly key: string;
+  /** size in octets with CRLF line ends (what POP3/IMAP report) */
+  readonly size: number;
+  readonly flags: string;
+  /** ms since epoch of arrival */
+  readonly receivedAt: number;
+  /** folder, "" for INBOX */
+  readonly folder: string;
+}
+
+export interface MailboxStore {
+  /**
+   * Stores a message durably for a user. `uniqueKey` makes redelivery idempotent: delivering the
+   * same key twice stores it once. The stream has CRLF line ends.
+   */
+  deliver(user: string, message: Readable, opts: { uniqueKey: string; folder?: string }): Promise<{ key: string }>;
+  list(user: string, folder?: string): Promise<MailboxMessage[]>;
+  /** opens a message with CRLF line ends */
+  open(user: string, key: string, folder?: string): Promise<Readable>;
+  setFlags(user: string, key: string, flags: string, folder?: string): Promise<void>;
+  remove(user: string, key: string, folder?: string): Promise<void>;
+}

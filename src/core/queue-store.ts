@@ -1,0 +1,34 @@
+/**
+ * @module queue-store
+ * The spool: messages stored once, envelopes per recipient. Storage only; timing is the scheduler's.
+ * Standards: RFC 5321 §6.1 (reliable delivery: accept only what is safely stored).
+ * Security: commit() returns only when message and envelopes survive a crash or power loss.
+ * Limitations: none.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { Envelope, EnvelopeId, EnvelopeInit, MessageId } from './envelope.js';
+
+export interface MessageDraft {
+  readonly id: MessageId;
+  /** the body, streamed; invisible to everyone until commit */
+  readonly body: Writable;
+  /** Makes message and envelopes durable at once (all or nothing). Call after body has finished. */
+  commit(envelopes: readonly EnvelopeInit[]): Promise<Envelope[]>;
+  /** Discards the draft; safe to call more than once and after a failed commit. */
+  abort(): Promise<void>;
+}
+
+export interface QueueStore {
+  createMessage(): Promise<MessageDraft>;
+  openMessage(id: MessageId): Promise<Readable>;
+  /** size in octets of the stored message */
+  messageSize(id: MessageId): Promise<number>;
+  findEnvelope(id: EnvelopeId): Promise<Envelope | undefined>;
+  /** atomic replace of an existing envelope */
+  putEnvelope(env: Envelope): Promise<void>;
+  /** removes an envelope; the message goes with its last envelope */
+  deleteEnvelope(id: EnvelopeId): Promise<void>;
+  /** every committed envelope; used for recovery at start and by queue listings */
+  walkEnvelopes(): AsyncIterable<Envelope>;
+  close(): Promise<void>;
+}

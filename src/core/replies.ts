@@ -1,0 +1,72 @@
+/**
+ * @module replies
+ * Named reply factories: the reply for each decision is chosen where the decision is made.
+ * Texts keep the seed's wording where it gives one (220, 250, 354, 550, 221).
+ * Standards: RFC 5321 §4.2.2-§4.2.3, RFC 3463 (enhanced codes), RFC 2034, RFC 4954, RFC 3030.
+ * Security: texts are plain RFC wording and reveal no configuration.
+ * Limitations: none.
+ */
+import { reply, type SmtpReply } from './smtp-reply.js';
+
+export const replies = {
+  // 2xx
+  greeting: (host: string): SmtpReply => reply(220, undefined, `${host} Simple Mail Transfer Service Ready`),
+  closing: (host: string): SmtpReply => reply(221, '2.0.0', `${host} Service closing transmission channel`),
+  ok: (): SmtpReply => reply(250, '2.0.0', 'OK'),
+  senderOk: (): SmtpReply => reply(250, '2.1.0', 'OK'),
+  recipientOk: (): SmtpReply => reply(250, '2.1.5', 'OK'),
+  queued: (id: string): SmtpReply => reply(250, '2.0.0', `OK: queued as ${id}`),
+  resetOk: (): SmtpReply => reply(250, '2.0.0', 'OK'),
+  noopOk: (): SmtpReply => reply(250, '2.0.0', 'OK'),
+  cannotVerify: (): SmtpReply =>
+    reply(252, '2.5.0', 'Cannot VRFY user, but will accept message and attempt delivery'),
+  verified: (addr: string): SmtpReply => reply(250, '2.1.5', `<${addr}>`),
+  authSucceeded: (): SmtpReply => reply(235, '2.7.0', 'Authentication successful'),
+  readyForTls: (): SmtpReply => reply(220, '2.0.0', 'Ready to start TLS'),
+  help: (): SmtpReply =>
+    reply(214, '2.0.0', 'Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP', 'See RFC 5321'),
+
+  // 3xx
+  startMailInput: (): SmtpReply => reply(354, undefined, 'Start mail input; end with <CRLF>.<CRLF>'),
+
+  // 4xx
+  serviceUnavailable: (host: string, why = 'Service not available, closing transmission channel'): SmtpReply =>
+    reply(421, '4.3.2', `${host} ${why}`),
+  tooManyConnections: (host: string): SmtpReply =>
+    reply(421, '4.7.0', `${host} Too many connections, try again later`),
+  commandTimeout: (host: string): SmtpReply => reply(421, '4.4.2', `${host} Timeout exceeded, closing connection`),
+  tooManyErrors: (host: string): SmtpReply => reply(421, '4.7.0', `${host} Too many errors, closing connection`),
+  localError: (): SmtpReply => reply(451, '4.3.0', 'Requested action aborted: local error in processing'),
+  directoryFailure: (): SmtpReply => reply(451, '4.4.3', 'Directory server failure, try again later'),
+  insufficientStorage: (): SmtpReply => reply(452, '4.3.1', 'Insufficient system storage'),
+  tooManyRecipients: (): SmtpReply => reply(452, '4.5.3', 'Too many recipients'),
+  tooManyAuthFailures: (host: string): SmtpReply => reply(421, '4.7.0', `${host} Too many authentication failures`),
+
+  // 5xx syntax and sequence
+  lineTooLong: (): SmtpReply => reply(500, '5.5.6', 'Line too long'),
+  unknownCommand: (): SmtpReply => reply(500, '5.5.1', 'Command unrecognized'),
+  syntaxError: (what = 'Syntax error in parameters or arguments'): SmtpReply => reply(501, '5.5.4', what),
+  badSenderSyntax: (): SmtpReply => reply(501, '5.1.7', 'Bad sender address syntax'),
+  badRecipientSyntax: (): SmtpReply => reply(501, '5.1.3', 'Bad recipient address syntax'),
+  notImplemented: (): SmtpReply => reply(502, '5.5.1', 'Command not implemented'),
+  badSequence: (what = 'Bad sequence of commands'): SmtpReply => reply(503, '5.5.1', what),
+  parameterNotImplemented: (what = 'Command parameter not implemented'): SmtpReply => reply(504, '5.5.4', what),
+  unknownParameter: (): SmtpReply => reply(555, '5.5.4', 'MAIL FROM/RCPT TO parameters not recognized or not implemented'),
+  bareLineEnding: (): SmtpReply =>
+    reply(554, '5.6.0', 'Message contains bare CR or LF; lines must end with <CRLF>'),
+  textLineTooLong: (): SmtpReply => reply(552, '5.5.6', 'Message line exceeds 1000 octets'),
+
+  // 5xx policy and mailbox
+  noSuchUser: (): SmtpReply => reply(550, '5.1.1', 'No such user here'),
+  badDestinationSystem: (): SmtpReply => reply(550, '5.1.2', 'Bad destination system address'),
+  relayDenied: (): SmtpReply => reply(554, '5.7.1', 'Relay access denied'),
+  senderNotOwned: (): SmtpReply => reply(553, '5.7.1', 'Sender address not owned by authenticated user'),
+  messageTooBig: (): SmtpReply => reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
+  mailLoop: (): SmtpReply => reply(554, '5.4.6', 'Mail loop detected'),
+  authRequired: (): SmtpReply => reply(530, '5.7.0', 'Authentication required'),
+  encryptionRequired: (): SmtpReply => reply(538, '5.7.11', 'Encryption required for requested authentication mechanism'),
+  authFailed: (): SmtpReply => reply(535, '5.7.8', 'Authentication credentials invalid'),
+  noValidRecipients: (): SmtpReply => reply(554, '5.5.1', 'No valid recipients'),
+  transactionFailed: (why = 'Transaction failed'): SmtpReply => reply(554, '5.0.0', why),
+  utf8NotPermitted: (): SmtpReply => reply(553, '5.6.7', 'Non-ASCII address requires SMTPUTF8'),
+} as const;

@@ -1,0 +1,46 @@
+/**
+ * @module transport
+ * A transport delivers one message to many recipients that share a route, and says per
+ * recipient what happened, shaped like a DSN per-recipient field group.
+ * Standards: RFC 3464 §2.3 (Action, Status, Remote-MTA, Diagnostic-Code).
+ * Security: transports never throw for a recipient's failure; they return it.
+ * Limitations: none.
+ */
+import type { Readable } from 'node:stream';
+import type { Envelope, MessageId, Route } from './envelope.js';
+import type { ReversePath } from './address.js';
+import type { EnhancedStatus, SmtpReply } from './smtp-reply.js';
+
+export interface DeliveryRequest {
+  readonly route: Route;
+  readonly messageId: MessageId;
+  readonly sender: ReversePath;
+  /** all envelopes of this message on this route */
+  readonly envelopes: readonly Envelope[];
+  /** opens the stored message (CRLF line ends, not dot-stuffed); may be called more than once */
+  openMessage(): Promise<Readable>;
+  readonly size: number;
+}
+
+export type DeliveryAction = 'delivered' | 'relayed' | 'expanded' | 'delayed' | 'failed';
+
+export interface DeliveryStatus {
+  readonly envelopeId: string;
+  /** delivered/relayed/expanded: done; delayed: retry later; failed: bounce */
+  readonly action: DeliveryAction;
+  readonly status: EnhancedStatus;
+  /** the remote server's reply, when there was one */
+  readonly reply?: SmtpReply;
+  /** the host that answered or was tried (Remote-MTA) */
+  readonly remoteMta?: string;
+  readonly ip?: string;
+  /** local failure text when there was no remote reply */
+  readonly error?: string;
+  /** set when the next hop does not do DSN itself and NOTIFY=SUCCESS was asked (relayed) */
+  readonly remoteDsn?: boolean;
+}
+
+export interface Transport {
+  readonly name: string;
+  deliver(req: DeliveryRequest, signal: AbortSignal): Promise<DeliveryStatus[]>;
+}

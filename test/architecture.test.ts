@@ -1,0 +1,80 @@
+/**
+ * The layer rule of DESIGN.md §2: a folder imports core/ and folders of lower layers only;
+ * folders of the same layer meet through core/ interfaces.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve, dirname } from 'node:path';
+import { projectRoot } from './helpers/paths.js';
+
+const layers: Record<string, number> = {
+  core: 0,
+  util: 1,
+  address: 1,
+  protocol: 2,
+  config: 2,
+  directory: 3,
+  resolve: 3,
+  queue: 3,
+  mailbox: 3,
+  dns: 3,
+  client: 3,
+  log: 3,
+  intake: 4,
+  transport: 4,
+  delivery: 4,
+  server: 5,
+  web: 5,
+  app: 6,
+  cli: 6,
+};
+
+function walk(dir: string, out: string[]): string[] {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+test('every src folder is a known layer', () => {
+  const src = join(projectRoot, 'src');
+  for (const name of readdirSync(src)) {
+    if (statSync(join(src, name)).isDirectory()) assert.ok(name in layers, `unknown folder src/${name}`);
+  }
+});
+
+test('imports respect the layers', () => {
+  const src = join(projectRoot, 'src');
+  const violations: string[] = [];
+  for (const file of walk(src, [])) {
+    const from = relative(src, file).split('/')[0];
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]/g)) {
+      const target = relative(src, resolve(dirname(file), m[1])).split('/')[0];
+      if (target === from) continue;
+      const lf = layers[from];
+      const lt = layers[target];
+      if (lt === undefined || lf === undefined) {
+        violations.push(`${relative(projectRoot, file)} imports outside src: ${m[1]}`);
+      } else if (target !== 'core' && lt >= lf) {
+        violations.push(`${relative(projectRoot, file)} (layer ${lf}) imports ${target} (layer ${lt})`);
+      }
+    }
+    if (from === 'core') {
+      for (const m of text.matchAll(/^import\s+(?!type\b)[^;]*from\s+['"]([^.'"][^'"]*)['"]/gm)) {
+        violations.push(`${relative(projectRoot, file)}: core imports ${m[1]} at run time`);
+      }
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+test('the checker catches a same-layer import', () => {
+  // guard against the regex silently matching nothing
+  const sample = "import { x } from '../queue/index.js';";
+  const m = [...sample.matchAll(/(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]/g)];
+  assert.equal(m.length, 1);
+});
