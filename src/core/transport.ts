@@ -44,3 +44,18 @@ export interface Transport {
   readonly name: string;
   deliver(req: DeliveryRequest, signal: AbortSignal): Promise<DeliveryStatus[]>;
 }
+
+/** One envelope with the outcome of its last attempt. */
+export interface DeliveryReport {
+  readonly envelope: Envelope;
+  readonly result: DeliveryStatus;
+}
+
+/**
+ * Sends delivery status notifications (RFC 3464) to a message's envelope sender: a failure
+ * report (bounce), a delay warning, or a success notice. Implementations re-enter through intake
+ * with the null sender; a notice for a message from "<>" goes to postmaster, never bounced again.
+ */
+export interface Notifier {
+  notify(kind: 'failure' | 'delay' | 'success', messageId: MessageId, reports: readonly DeliveryReport[]): Promise<void>;
+}
