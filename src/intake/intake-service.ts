@@ -1,0 +1,289 @@
+/**
+ * @module intake-service
+ * The cleanup stage: every way into the spool (SMTP, submission, sendmail, bounces, list
+ * re-injection) hands intake a transaction and a body stream. Intake resolves recipients,
+ * adds trace headers, checks for mail loops, and commits the message durably before anyone is
+ * told "accepted".
+ * Standards: RFC 5321 §4.4 (Received; hop counting, §6.3 loop detection), §3.9 (aliases),
+ *   RFC 5322 §3.6 (Message-ID/Date for submissions, RFC 6409 §8), RFC 6152 (8-bit bodies).
+ * Security: the header block is read with a cap before anything is written; bodies are streamed
+ *   into the spool and never held whole in memory; size is enforced while streaming.
+ * Limitations: the Delivered-To loop check only sees addresses this site added itself.
+ */
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import diagnostics from 'node:diagnostics_channel';
+import {
+  MailError,
+  addressToString,
+  channels,
+  replies,
+  type AcceptedRecipient,
+  type Address,
+  type Clock,
+  type DsnParams,
+  type Envelope,
+  type EnvelopeInit,
+  type Intake,
+  type IntakeResult,
+  type IntakeTransaction,
+  type MailParams,
+  type QueueStore,
+  type ResolvedRecipient,
+  type Resolver,
+  type ReversePath,
+  type Route,
+  type SessionInfo,
+  formatReply,
+} from '../core/index.js';
+import { formatReceived, formatDate, makeMessageId } from '../protocol/mime/trace-headers.js';
+import { scanHeader } from './header-scan.js';
+
+export interface IntakeOptions {
+  readonly store: QueueStore;
+  readonly resolver: Resolver;
+  readonly hostname: string;
+  readonly clock: Clock;
+  /** octets; larger messages are refused with 552 5.3.4 */
+  readonly maxMessageSize: number;
+  /** Received fields beyond this mean a loop (RFC 5321 §6.3): 554 5.4.6 */
+  readonly maxHops: number;
+  /** told about every committed envelope so delivery starts at once */
+  readonly onQueued?: (envelopes: readonly Envelope[]) => void;
+  /**
+   * For submissions with AUTH: whether the user may use this sender address (RFC 6409 §6.1).
+   * Absent: any sender is allowed.
+   */
+  readonly senderAllowed?: (authUser: string, sender: Address) => Promise<boolean>;
+}
+
+const receivedChannel = diagnostics.channel(channels.received);
+const queuedChannel = diagnostics.channel(channels.queued);
+
+export class IntakeService implements Intake {
+  constructor(private readonly opts: IntakeOptions) {}
+
+  async checkSender(session: SessionInfo, sender: ReversePath, mail: MailParams): Promise<void> {
+    if (mail.size !== undefined && mail.size > this.opts.maxMessageSize) throw new MailError(replies.messageTooBig());
+    if (session.submission && session.authUser && sender && this.opts.senderAllowed) {
+      if (!(await this.opts.senderAllowed(session.authUser, sender))) throw new MailError(replies.senderNotOwned());
+    }
+  }
+
+  async checkRecipient(
+    session: SessionInfo,
+    sender: ReversePath,
+    rcpt: Address,
+    dsn: DsnParams,
+  ): Promise<AcceptedRecipient> {
+    // A lookup failure is thrown by the resolver as a 4xx MailError and passes through as is:
+    // a failed directory lookup is never "user unknown".
+    const targets = await this.opts.resolver.resolve(rcpt, { sender, mayRelay: session.mayRelay });
+    const usable = targets.filter((t) => t.kind !== 'error');
+    if (usable.length === 0) {
+      const first = targets.find((t) => t.kind === 'error');
+      throw new MailError(first && first.kind === 'error' ? first.reply : replies.noSuchUser());
+    }
+    return { address: rcpt, dsn, targets };
+  }
+
+  async receive(tx: IntakeTransaction, body: Readable, signal?: AbortSignal): Promise<IntakeResult> {
+    if (tx.recipients.length === 0) {
+      body.resume();
+      throw new MailError(replies.noValidRecipients());
+    }
+    const scan = await scanHeader(body);
+    const fields = scan.fields;
+
+    // RFC 5321 §6.3: count trace fields to stop loops between sites (seed §2.1).
+    const hops = fields.filter((f) => f.name === 'received').length;
+    if (hops >= this.opts.maxHops) {
+      body.resume();
+      throw new MailError(replies.mailLoop(), 'MAIL_ERR_LOOP');
+    }
+    const deliveredTo = new Set(
+      fields.filter((f) => f.name === 'delivered-to').map((f) => f.value.replace(/^<|>$/g, '').toLowerCase()),
+    );
+
+    const draft = await this.opts.store.createMessage();
+    try {
+      const now = this.opts.clock.now();
+      const envelopes: (EnvelopeInit | undefined)[] = [];
+      const prepend: string[] = [];
+      const seen = new Set<string>();
+      let loops = 0;
+      for (const r of tx.recipients) {
+        const rcptKey = addressToString(r.address).toLowerCase();
+        // A Delivered-To naming this recipient means the message has been here for it before.
+        if (deliveredTo.has(rcptKey)) {
+          loops++;
+          envelopes.push(this.envelope(tx, r, errorTarget(r, replies.mailLoop()), now, seen));
+          continue;
+        }
+        let forwarded = false;
+        for (const t of r.targets) {
+          if (t.kind === 'remote' || t.kind === 'list') forwarded = forwarded || t.via.length > 0;
+          envelopes.push(this.envelope(tx, r, t, now, seen));
+        }
+        if (forwarded) prepend.push(`Delivered-To: ${addressToString(r.address)}`);
+      }
+      if (loops === tx.recipients.length) {
+        body.resume();
+        throw new MailError(replies.mailLoop(), 'MAIL_ERR_LOOP');
+      }
+      const live = envelopes.filter((e): e is EnvelopeInit => e !== undefined);
+
+      const firstRcpt = tx.recipients.length === 1 ? addressToString(tx.recipients[0].address) : undefined;
+      // RFC 5321 §4.4: every hop, internal re-injection included, adds a trace field; the
+      // count of these fields is what stops loops through lists and forwarding.
+      prepend.unshift(
+        formatReceived({
+          from: tx.session.heloName,
+          remoteHostname: tx.session.remoteHostname,
+          remoteAddress: tx.session.remoteAddress,
+          by: this.opts.hostname,
+          protocol: tx.session.protocol,
+          id: draft.id,
+          for: firstRcpt,
+          tls: tx.session.tls,
+          date: now,
+        }),
+      );
+      if (tx.session.submission) {
+        // RFC 6409 §8.2, §8.3: a submission server may add a missing Date and Message-ID.
+        if (!fields.some((f) => f.name === 'message-id')) prepend.push(`Message-ID: ${makeMessageId(this.opts.hostname)}`);
+        if (!fields.some((f) => f.name === 'date')) prepend.push(`Date: ${formatDate(now)}`);
+      }
+
+      const headText = prepend.map((l) => (l.endsWith('\r\n') ? l : l + '\r\n')).join('');
+      const headBytes = Buffer.from(headText, 'utf8');
+      const counter = new SizeAndEightBit(this.opts.maxMessageSize - headBytes.length);
+      draft.body.write(headBytes);
+      await pipeline(
+        async function* () {
+          if (scan.head.length > 0) yield scan.head;
+          if (!scan.ended) for await (const chunk of body) yield chunk as Buffer;
+        },
+        counter,
+        draft.body,
+        signal ? { signal } : {},
+      );
+      const eightBit = counter.eightBit || hasEightBit(headBytes) || tx.mail.body === '8BITMIME';
+      const size = counter.size + headBytes.length;
+      const committed = await draft.commit(
+        live.map((e) => ({ ...e, size, body: eightBit ? '8BITMIME' : (tx.mail.body ?? '7BIT') })),
+      );
+      if (receivedChannel.hasSubscribers) {
+        receivedChannel.publish({
+          messageId: draft.id,
+          sender: tx.sender ? addressToString(tx.sender) : '',
+          recipients: tx.recipients.map((r) => addressToString(r.address)),
+          size,
+          client: tx.session.remoteAddress ?? tx.session.protocol,
+          protocol: tx.session.protocol,
+        });
+      }
+      if (queuedChannel.hasSubscribers) {
+        for (const e of committed) {
+          queuedChannel.publish({
+            envelopeId: e.id,
+            messageId: e.messageId,
+            recipient: addressToString(e.recipient),
+            route: `${e.route.transport}:${e.route.nextHop}`,
+          });
+        }
+      }
+      this.opts.onQueued?.(committed);
+      return { messageId: draft.id, reply: replies.queued(draft.id) };
+    } catch (err) {
+      await draft.abort().catch(() => undefined);
+      if (!body.readableEnded) body.resume();
+      throw err;
+    }
+  }
+
+  private envelope(
+    tx: IntakeTransaction,
+    r: AcceptedRecipient,
+    t: ResolvedRecipient,
+    now: number,
+    seen: Set<string>,
+  ): EnvelopeInit | undefined {
+    const { route, recipient } = routeFor(t, r.address);
+    const key = `${route.transport}\0${route.nextHop}\0${addressToString(recipient).toLowerCase()}`;
+    // Many-to-one: two recipients that end in the same mailbox make one envelope.
+    if (seen.has(key)) return undefined;
+    seen.add(key);
+    return {
+      sender: tx.sender,
+      recipient,
+      originalRecipient: r.address,
+      route,
+      arrivedAt: now,
+      size: 0,
+      nextAttemptAt: 0,
+      dsn: { ...r.dsn, ...(tx.mail.ret ? { ret: tx.mail.ret } : {}), ...(tx.mail.envid ? { envid: tx.mail.envid } : {}) },
+      smtpUtf8: tx.mail.smtpUtf8 ?? false,
+      resolvedVia: t.via,
+    };
+  }
+}
+
+function errorTarget(r: AcceptedRecipient, reply: ReturnType<typeof replies.mailLoop>): ResolvedRecipient {
+  return { kind: 'error', reply, original: r.address, via: [] };
+}
+
+/** The route and the envelope recipient for one resolved target. */
+export function routeFor(t: ResolvedRecipient, rcpt: Address): { route: Route; recipient: Address } {
+  switch (t.kind) {
+    case 'mailbox':
+      // user+tag: delivered to user, the tag kept in Delivered-To via the envelope recipient.
+      return { route: { transport: 'local', nextHop: t.user }, recipient: t.address };
+    case 'remote':
+      return { route: parseRoute(t.route) ?? { transport: 'smtp', nextHop: t.address.domain }, recipient: t.address };
+    case 'pipe':
+      return { route: { transport: 'pipe', nextHop: JSON.stringify(t.command) }, recipient: rcpt };
+    case 'file':
+      return { route: { transport: 'file', nextHop: t.path }, recipient: rcpt };
+    case 'list': {
+      const at = t.list.lastIndexOf('@');
+      return {
+        route: { transport: 'list', nextHop: t.list },
+        recipient: { local: t.list.slice(0, at), domain: t.list.slice(at + 1) },
+      };
+    }
+    case 'error':
+      return { route: { transport: 'error', nextHop: formatReply(t.reply) }, recipient: rcpt };
+  }
+}
+
+/** "smtp:[127.0.0.1]:2526" → {transport: 'smtp', nextHop: '[127.0.0.1]:2526'}; bare host → smtp. */
+export function parseRoute(spec: string | undefined): Route | undefined {
+  if (!spec) return undefined;
+  const m = /^([a-z][a-z0-9-]*):(?!\d+$)(.+)$/i.exec(spec);
+  if (m && !m[1].includes('.') && !m[2].startsWith('//')) return { transport: m[1].toLowerCase(), nextHop: m[2] };
+  return { transport: 'smtp', nextHop: spec };
+}
+
+/** Counts octets (refusing past the limit) and notices 8-bit bytes while passing data through. */
+class SizeAndEightBit extends Transform {
+  size = 0;
+  eightBit = false;
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.size > this.limit) {
+      cb(new MailError(replies.messageTooBig(), 'MAIL_ERR_SIZE'));
+      return;
+    }
+    if (!this.eightBit && hasEightBit(chunk)) this.eightBit = true;
+    cb(null, chunk);
+  }
+}
+
+function hasEightBit(buf: Buffer): boolean {
+  // latin1 decoding maps bytes 1:1; a regex over it is far faster than a JS byte loop.
+  return /[\x80-\xff]/.test(buf.toString('latin1'));
+}

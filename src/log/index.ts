@@ -1,0 +1,6 @@
+/**
+ * @module log
+ * Mail log and metrics. See mail-log.ts.
+ * Standards: none. Security: no bodies, no passwords. Limitations: per-process metrics.
+ */
+export { startMailLog, type MailLog, type LineLogger } from './mail-log.js';
