@@ -1,0 +1,218 @@
+/**
+ * @module dns-resolver
+ * MX, A/AAAA and TXT lookups with three outcome classes: found, not found (NXDOMAIN or NODATA),
+ * temporary failure (SERVFAIL, timeout, refused, network). A temporary failure is never turned
+ * into "not found": mail to a domain whose DNS is down is deferred, not bounced.
+ * Standards: RFC 5321 §5.1 (MX, implicit MX), RFC 7505 (null MX), RFC 2308 (negative caching),
+ *   RFC 1035 (TTLs).
+ * Security: answers are untrusted; MX host names are returned as given (lower-cased, no dot).
+ * Limitations: MX and TXT answers carry no TTL in node's API, so their cache entries use
+ *   `cache.mxTtlMs`; no DNSSEC validation (no DANE).
+ */
+import { Resolver } from 'node:dns/promises';
+
+export interface MxHost {
+  readonly exchange: string;
+  readonly preference: number;
+}
+
+export interface ResolvedAddress {
+  readonly address: string;
+  readonly family: 4 | 6;
+}
+
+/** Why a lookup found nothing: the name does not exist, or it has no records of that type. */
+export type NotFoundReason = 'nxdomain' | 'nodata';
+
+export type MxResult =
+  | { readonly kind: 'found'; readonly hosts: readonly MxHost[] }
+  | { readonly kind: 'null-mx' }
+  | { readonly kind: 'not-found'; readonly reason: NotFoundReason }
+  | { readonly kind: 'temporary'; readonly error: string };
+
+export type AddressResult =
+  | { readonly kind: 'found'; readonly addresses: readonly ResolvedAddress[] }
+  | { readonly kind: 'not-found'; readonly reason: NotFoundReason }
+  | { readonly kind: 'temporary'; readonly error: string };
+
+export type TxtResult =
+  | { readonly kind: 'found'; readonly records: readonly string[] }
+  | { readonly kind: 'not-found'; readonly reason: NotFoundReason }
+  | { readonly kind: 'temporary'; readonly error: string };
+
+export interface DnsResolverOptions {
+  /** "ip", "ip:port" or "[ipv6]:port"; empty or absent = the system's servers */
+  servers?: readonly string[];
+  /** per-try timeout in ms (c-ares doubles it on each retry); default 5000 */
+  timeoutMs?: number;
+  /** attempts per server; default 2 */
+  tries?: number;
+  /** optional cache; absent = no caching */
+  cache?: {
+    /** upper bound on any positive entry's lifetime */
+    maxTtlMs?: number;
+    /** lifetime of NXDOMAIN/NODATA entries (RFC 2308); default 60 s */
+    negativeTtlMs?: number;
+    /** lifetime of MX and TXT entries (node gives no TTL for them); default 300 s */
+    mxTtlMs?: number;
+  };
+  /** clock for the cache, ms since epoch */
+  now?: () => number;
+}
+
+type Classified = { kind: 'not-found'; reason: NotFoundReason } | { kind: 'temporary'; error: string };
+
+/** Maps a c-ares error code to an outcome class. Anything unknown is temporary. */
+export function classifyDnsError(err: unknown): Classified {
+  const code = (err as { code?: string } | null)?.code ?? '';
+  if (code === 'ENOTFOUND') return { kind: 'not-found', reason: 'nxdomain' };
+  if (code === 'ENODATA') return { kind: 'not-found', reason: 'nodata' };
+  const names: Record<string, string> = {
+    ESERVFAIL: 'SERVFAIL',
+    ETIMEOUT: 'timeout',
+    EREFUSED: 'REFUSED',
+    ECONNREFUSED: 'connection refused',
+    EBADRESP: 'bad response',
+    EFORMERR: 'FORMERR',
+    ECANCELLED: 'cancelled',
+  };
+  return { kind: 'temporary', error: names[code] ?? (code || String(err)) };
+}
+
+function normalizeName(n: string): string {
+  return n.toLowerCase().replace(/\.$/, '');
+}
+
+interface CacheEntry<T> {
+  value: T;
+  expires: number;
+}
+
+export class DnsResolver {
+  private readonly resolver: Resolver;
+  private readonly cache = new Map<string, CacheEntry<unknown>>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: DnsResolverOptions = {}) {
+    this.resolver = new Resolver({ timeout: options.timeoutMs ?? 5000, tries: options.tries ?? 2 });
+    if (options.servers && options.servers.length > 0) this.resolver.setServers([...options.servers]);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Cancels outstanding queries; they reject and are classified temporary. */
+  cancel(): void {
+    this.resolver.cancel();
+  }
+
+  /**
+   * MX records sorted by preference (RFC 5321 §5.1). Equal preferences keep DNS order here;
+   * the caller shuffles them. A lone "0 ." record is a null MX (RFC 7505 §3).
+   */
+  async findMx(domain: string): Promise<MxResult> {
+    const name = normalizeName(domain);
+    return this.cached(`MX ${name}`, this.options.cache?.mxTtlMs ?? 300_000, async (): Promise<MxResult> => {
+      try {
+        const recs = await this.resolver.resolveMx(name);
+        const hosts = recs.map((r) => ({ exchange: normalizeName(r.exchange), preference: r.priority }));
+        // RFC 7505 §3: a null MX is a single record with an empty exchange ("."); node gives "".
+        if (hosts.some((h) => h.exchange === '')) {
+          return hosts.length === 1 || hosts.every((h) => h.exchange === '')
+            ? { kind: 'null-mx' }
+            : { kind: 'found', hosts: sortMx(hosts.filter((h) => h.exchange !== '')) };
+        }
+        if (hosts.length === 0) return { kind: 'not-found', reason: 'nodata' };
+        return { kind: 'found', hosts: sortMx(hosts) };
+      } catch (err) {
+        return classifyDnsError(err);
+      }
+    });
+  }
+
+  /**
+   * A and AAAA records. Found when either family has addresses (IPv6 first is not assumed:
+   * A first, then AAAA). Temporary when nothing was found and one lookup failed temporarily.
+   */
+  async findAddresses(host: string): Promise<AddressResult> {
+    const name = normalizeName(host);
+    const [a, aaaa] = await Promise.all([this.lookup(name, 4), this.lookup(name, 6)]);
+    const addresses = [...(a.kind === 'found' ? a.addresses : []), ...(aaaa.kind === 'found' ? aaaa.addresses : [])];
+    if (addresses.length > 0) return { kind: 'found', addresses };
+    if (a.kind === 'temporary') return a;
+    if (aaaa.kind === 'temporary') return aaaa;
+    // both not found: the name is absent when either says NXDOMAIN
+    const nx = (a.kind === 'not-found' && a.reason === 'nxdomain') || (aaaa.kind === 'not-found' && aaaa.reason === 'nxdomain');
+    return { kind: 'not-found', reason: nx ? 'nxdomain' : 'nodata' };
+  }
+
+  /** TXT records, each one joined from its character-strings (RFC 7208 §3.3). */
+  async findTxt(name: string): Promise<TxtResult> {
+    const n = normalizeName(name);
+    return this.cached(`TXT ${n}`, this.options.cache?.mxTtlMs ?? 300_000, async (): Promise<TxtResult> => {
+      try {
+        const recs = await this.resolver.resolveTxt(n);
+        if (recs.length === 0) return { kind: 'not-found', reason: 'nodata' };
+        return { kind: 'found', records: recs.map((r) => r.join('')) };
+      } catch (err) {
+        return classifyDnsError(err);
+      }
+    });
+  }
+
+  private async lookup(name: string, family: 4 | 6): Promise<AddressResult> {
+    const key = `${family === 4 ? 'A' : 'AAAA'} ${name}`;
+    const hit = this.fromCache<AddressResult>(key);
+    if (hit) return hit;
+    let result: AddressResult;
+    let ttlMs = 0;
+    try {
+      const recs =
+        family === 4 ? await this.resolver.resolve4(name, { ttl: true }) : await this.resolver.resolve6(name, { ttl: true });
+      if (recs.length === 0) result = { kind: 'not-found', reason: 'nodata' };
+      else {
+        result = { kind: 'found', addresses: recs.map((r) => ({ address: r.address, family })) };
+        ttlMs = Math.min(...recs.map((r) => r.ttl)) * 1000;
+      }
+    } catch (err) {
+      result = classifyDnsError(err);
+    }
+    this.store(key, result, ttlMs);
+    return result;
+  }
+
+  private async cached<T extends { kind: string }>(key: string, positiveTtlMs: number, run: () => Promise<T>): Promise<T> {
+    const hit = this.fromCache<T>(key);
+    if (hit) return hit;
+    const value = await run();
+    this.store(key, value, positiveTtlMs);
+    return value;
+  }
+
+  private fromCache<T>(key: string): T | undefined {
+    if (!this.options.cache) return undefined;
+    const e = this.cache.get(key);
+    if (!e) return undefined;
+    if (e.expires <= this.now()) {
+      this.cache.delete(key);
+      return undefined;
+    }
+    return e.value as T;
+  }
+
+  private store(key: string, value: { kind: string }, positiveTtlMs: number): void {
+    const c = this.options.cache;
+    if (!c) return;
+    // temporary failures are never cached: the next attempt asks again
+    if (value.kind === 'temporary') return;
+    const ttl =
+      value.kind === 'not-found'
+        ? (c.negativeTtlMs ?? 60_000)
+        : Math.min(positiveTtlMs, c.maxTtlMs ?? 3_600_000);
+    if (ttl <= 0) return;
+    if (this.cache.size > 10_000) this.cache.clear(); // bound memory; a cache miss is harmless
+    this.cache.set(key, { value, expires: this.now() + ttl });
+  }
+}
+
+function sortMx(hosts: MxHost[]): MxHost[] {
+  return [...hosts].sort((x, y) => x.preference - y.preference);
+}

@@ -1,0 +1,8 @@
+/**
+ * @module dns
+ * DNS lookups for delivery: MX, A/AAAA, TXT with found / not found / null MX / temporary
+ * outcome classes, optional TTL-respecting cache, configurable servers.
+ * Standards: RFC 5321 §5.1, RFC 7505, RFC 2308.
+ * Security: answers are untrusted input. Limitations: no DNSSEC.
+ */
+export * from './dns-resolver.js';
