@@ -1,0 +1,13 @@
+/**
+ * @module util
+ * Mail-agnostic helpers: durable file writes, coalesced directory fsyncs, durations, sizes,
+ * backoff math, sortable unique ids, per-key locks.
+ * Standards: see each module. Security: see each module. Limitations: see each module.
+ */
+export { atomicWriteFile, fsyncFile, tempPathFor, type AtomicWriteOptions } from './atomic-write-file.js';
+export { DirSyncer, fsyncDir } from './dir-syncer.js';
+export { parseDuration, formatDuration } from './parse-duration.js';
+export { parseSize } from './parse-size.js';
+export { exponentialBackoff, ageBackoff, clamp } from './backoff.js';
+export { uniqueId, isUniqueId, uniqueIdTime } from './unique-id.js';
+export { KeyedMutex } from './keyed-mutex.js';

@@ -1,0 +1,40 @@
+/**
+ * @module unique-id
+ * Ids for queue messages: sortable by creation time, safe in file names, unique across processes.
+ * Form: 10 characters of milliseconds since the epoch then 8 random characters, in lower-case
+ * Crockford base32 (no i, l, o, u): e.g. "01j9z3k7qp4hx2m8ra".
+ * Standards: none. Security: 40 random bits from crypto.randomBytes (not guessable in practice).
+ * Limitations: ids made in the same millisecond sort by their random part, not by call order.
+ */
+import { randomBytes } from 'node:crypto';
+
+const alphabet = '0123456789abcdefghjkmnpqrstvwxyz';
+const timeChars = 10;
+const randomChars = 8;
+
+/** A new id, e.g. for a queue message. `now` is ms since epoch (injectable for tests). */
+export function uniqueId(now: number = Date.now()): string {
+  let t = Math.max(0, Math.floor(now));
+  let time = '';
+  for (let i = 0; i < timeChars; i++) {
+    time = alphabet[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  const bytes = randomBytes(randomChars);
+  let rnd = '';
+  for (let i = 0; i < randomChars; i++) rnd += alphabet[bytes[i] & 31];
+  return time + rnd;
+}
+
+/** Whether `s` has the form uniqueId() produces. */
+export function isUniqueId(s: string): boolean {
+  return /^[0-9a-hjkmnp-tv-z]{18}$/.test(s);
+}
+
+/** The creation time (ms since epoch) encoded in an id, or undefined when it is not one. */
+export function uniqueIdTime(id: string): number | undefined {
+  if (!isUniqueId(id)) return undefined;
+  let t = 0;
+  for (let i = 0; i < timeChars; i++) t = t * 32 + alphabet.indexOf(id[i]);
+  return t;
+}

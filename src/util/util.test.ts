@@ -1,0 +1,114 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DirSyncer, KeyedMutex, ageBackoff, atomicWriteFile, exponentialBackoff, formatDuration, isUniqueId,
+  parseDuration, parseSize, uniqueId, uniqueIdTime,
+} from './index.js';
+
+test('parseDuration: units s m h d and combinations', () => {
+  const table: [string, number][] = [
+    ['30s', 30_000], ['5m', 300_000], ['4h', 14_400_000], ['3d', 259_200_000], ['1h30m', 5_400_000], [' 2D ', 172_800_000],
+  ];
+  for (const [text, ms] of table) assert.equal(parseDuration(text), ms, text);
+  for (const bad of ['', '5', '5x', 'm', '-5m', '1.5h', '5 m']) assert.throws(() => parseDuration(bad), RangeError, bad);
+  assert.equal(formatDuration(5_400_000), '1h30m');
+  assert.equal(formatDuration(259_200_000), '3d');
+});
+
+test('parseSize: 1024-based KB MB GB', () => {
+  const table: [string | number, number][] = [
+    ['25MB', 25 * 1024 * 1024], ['512KB', 512 * 1024], ['1GB', 1024 ** 3], ['1000', 1000], ['10mb', 10 * 1024 * 1024], [42, 42],
+  ];
+  for (const [text, n] of table) assert.equal(parseSize(text), n, String(text));
+  for (const bad of ['', 'MB', '5TB', '-1MB', '1.5MB', -1]) assert.throws(() => parseSize(bad), RangeError, String(bad));
+});
+
+test('backoff: doubles from min, clamped to max', () => {
+  assert.deepEqual([1, 2, 3, 4, 5, 100].map((n) => exponentialBackoff(n, 300, 3600)), [300, 600, 1200, 2400, 3600, 3600]);
+  assert.equal(ageBackoff(10, 300, 3600), 300);
+  assert.equal(ageBackoff(1000, 300, 3600), 1000);
+  assert.equal(ageBackoff(99_999, 300, 3600), 3600);
+  const j = exponentialBackoff(3, 300, 3600, 0.5, () => 0.999);
+  assert.ok(j >= 300 && j < 1200);
+});
+
+test('uniqueId: sortable by time, file-name safe, unique', () => {
+  const a = uniqueId(1_000_000);
+  const b = uniqueId(2_000_000);
+  assert.ok(a < b);
+  assert.ok(isUniqueId(a));
+  assert.equal(uniqueIdTime(a), 1_000_000);
+  assert.equal(uniqueIdTime('not-an-id'), undefined);
+  const many = new Set(Array.from({ length: 10_000 }, () => uniqueId()));
+  assert.equal(many.size, 10_000);
+  for (const id of many) assert.match(id, /^[0-9a-z]{18}$/);
+});
+
+test('atomicWriteFile replaces content and leaves no temporary file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-util-'));
+  try {
+    const p = join(dir, 'f.json');
+    await atomicWriteFile(p, 'one');
+    await atomicWriteFile(p, 'two', { syncer: new DirSyncer() });
+    assert.equal(await readFile(p, 'utf8'), 'two');
+    assert.deepEqual(await readdir(dir), ['f.json']);
+    await assert.rejects(atomicWriteFile(join(dir, 'missing', 'x'), 'y'), { code: 'ENOENT' });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('DirSyncer coalesces concurrent callers and starts a fresh fsync for late ones', async () => {
+  const log: string[] = [];
+  let release!: () => void;
+  let calls = 0;
+  const syncer = new DirSyncer(async (dir) => {
+    calls++;
+    log.push(`start ${dir} ${calls}`);
+    if (calls === 1) await new Promise<void>((r) => (release = r));
+    log.push(`end ${dir} ${calls}`);
+  });
+  const first = Promise.all([syncer.sync('/d'), syncer.sync('/d')]); // same tick: one fsync
+  await new Promise((r) => setImmediate(r));
+  assert.equal(calls, 1);
+  // these arrive while the first fsync runs: they must wait for a second one
+  const late = Array.from({ length: 50 }, () => syncer.sync('/d'));
+  let lateDone = false;
+  void Promise.all(late).then(() => (lateDone = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(calls, 1);
+  assert.equal(lateDone, false);
+  release();
+  await first;
+  await Promise.all(late);
+  assert.equal(calls, 2, 'fifty late callers share one fsync');
+  const other = await Promise.all([syncer.sync('/e'), syncer.sync('/e')]);
+  assert.equal(other.length, 2);
+  assert.equal(calls, 3, 'callers in the same tick share one fsync');
+});
+
+test('DirSyncer passes fsync errors to every waiting caller', async () => {
+  const syncer = new DirSyncer(async () => {
+    throw Object.assign(new Error('EIO'), { code: 'EIO' });
+  });
+  await assert.rejects(Promise.all([syncer.sync('/x'), syncer.sync('/x')]), { code: 'EIO' });
+  await assert.rejects(syncer.sync('/x'), { code: 'EIO' });
+});
+
+test('KeyedMutex serializes per key, not across keys', async () => {
+  const m = new KeyedMutex();
+  const order: string[] = [];
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await Promise.all([
+    m.run('a', async () => { order.push('a1<'); await sleep(20); order.push('a1>'); }),
+    m.run('a', async () => { order.push('a2<'); order.push('a2>'); }),
+    m.run('b', async () => { order.push('b<'); order.push('b>'); }),
+    m.run('a', async () => { throw new Error('boom'); }).catch(() => order.push('a3!')),
+  ]);
+  assert.deepEqual(order.filter((s) => s.startsWith('a')), ['a1<', 'a1>', 'a2<', 'a2>', 'a3!']);
+  assert.ok(order.indexOf('b<') < order.indexOf('a1>'));
+  assert.equal(m.busy('a'), false);
+});
