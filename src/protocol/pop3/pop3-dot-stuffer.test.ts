@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import fc from 'fast-check';
+import { Pop3DotStuffer } from './pop3-dot-stuffer.js';
+
+async function run(input: string | Buffer[], bodyLines?: number): Promise<string> {
+  const chunks = typeof input === 'string' ? [Buffer.from(input, 'latin1')] : input;
+  const out = await buffer(Readable.from(chunks).pipe(new Pop3DotStuffer({ bodyLines })));
+  return out.toString('latin1');
+}
+
+/** Every split of the input into two chunks gives the same output. */
+async function runAllSplits(input: string, bodyLines?: number): Promise<string> {
+  const whole = await run(input, bodyLines);
+  const b = Buffer.from(input, 'latin1');
+  for (let i = 1; i < b.length; i++) {
+    const split = await run([b.subarray(0, i), b.subarray(i)], bodyLines);
+    assert.equal(split, whole, `split at ${i}`);
+  }
+  return whole;
+}
+
+const retr: [string, string, string][] = [
+  ['empty message', '', '.\r\n'],
+  ['one line', 'a\r\n', 'a\r\n.\r\n'],
+  ['leading dot', '.a\r\n', '..a\r\n.\r\n'],
+  ['lone dot line', 'a\r\n.\r\nb\r\n', 'a\r\n..\r\nb\r\n.\r\n'],
+  ['dot on first and later lines', '.\r\n..\r\n', '..\r\n...\r\n.\r\n'],
+  ['dot not at line start untouched', 'a.b\r\n a.\r\n', 'a.b\r\n a.\r\n.\r\n'],
+  ['missing final CRLF is added', 'a\r\nb', 'a\r\nb\r\n.\r\n'],
+  ['dot after bare LF is stuffed', 'a\n.b\r\n', 'a\n..b\r\n.\r\n'],
+  ['blank lines kept', 'H: v\r\n\r\n\r\nbody\r\n', 'H: v\r\n\r\n\r\nbody\r\n.\r\n'],
+];
+
+for (const [name, input, want] of retr) {
+  test(`RETR stuffing: ${name}`, async () => {
+    assert.equal(await runAllSplits(input), want);
+  });
+}
+
+const msg = 'From: a\r\nSubject: s\r\n\r\nline1\r\n.line2\r\nline3\r\n';
+const top: [string, string, number, string][] = [
+  ['TOP 0: header and blank line', msg, 0, 'From: a\r\nSubject: s\r\n\r\n.\r\n'],
+  ['TOP 1', msg, 1, 'From: a\r\nSubject: s\r\n\r\nline1\r\n.\r\n'],
+  ['TOP 2 stuffs body lines', msg, 2, 'From: a\r\nSubject: s\r\n\r\nline1\r\n..line2\r\n.\r\n'],
+  ['TOP more than the body', msg, 99, 'From: a\r\nSubject: s\r\n\r\nline1\r\n..line2\r\nline3\r\n.\r\n'],
+  ['TOP header only, no blank line', 'From: a\r\nX: y\r\n', 0, 'From: a\r\nX: y\r\n.\r\n'],
+  ['TOP counts empty body lines', 'H: v\r\n\r\n\r\n\r\nx\r\n', 2, 'H: v\r\n\r\n\r\n\r\n.\r\n'],
+  ['TOP with header ending at EOF', 'H: v\r\n\r\n', 3, 'H: v\r\n\r\n.\r\n'],
+];
+
+for (const [name, input, n, want] of top) {
+  test(`${name}`, async () => {
+    assert.equal(await runAllSplits(input, n), want);
+  });
+}
+
+test('TOP reports completion early', async () => {
+  const s = new Pop3DotStuffer({ bodyLines: 0 });
+  const done = buffer(s);
+  s.write(Buffer.from('H: v\r\n\r\nbody\r\n'));
+  assert.equal(s.complete, true);
+  s.end();
+  assert.equal((await done).toString(), 'H: v\r\n\r\n.\r\n');
+});
+
+test('bodyLines must be a non-negative integer', () => {
+  assert.throws(() => new Pop3DotStuffer({ bodyLines: -1 }), RangeError);
+});
+
+/** What a client does (RFC 1939 §3): split on CRLF, stop at ".", drop one leading ".". */
+function unstuff(wire: string): string {
+  assert.ok(wire.endsWith('\r\n.\r\n') || wire === '.\r\n', 'terminated');
+  const body = wire === '.\r\n' ? '' : wire.slice(0, -3);
+  const lines = body.split('\r\n');
+  lines.pop();
+  for (const l of lines) assert.notEqual(l, '.', 'a lone "." inside the body would end it early');
+  return lines.map((l) => (l.startsWith('.') ? l.slice(1) : l)).join('\r\n') + (lines.length ? '\r\n' : '');
+}
+
+test('property: unstuffing gives back any CRLF message byte for byte', async () => {
+  const line = fc.stringMatching(/^[.a-z :]{0,8}$/);
+  await fc.assert(
+    fc.asyncProperty(fc.array(line, { maxLength: 12 }), fc.integer({ min: 1, max: 7 }), async (lines, cut) => {
+      const message = lines.map((l) => `${l}\r\n`).join('');
+      const b = Buffer.from(message, 'latin1');
+      const parts: Buffer[] = [];
+      for (let i = 0; i < b.length; i += cut) parts.push(b.subarray(i, i + cut));
+      const wire = await run(parts);
+      assert.equal(unstuff(wire), message);
+    }),
+    { numRuns: 200 },
+  );
+});

@@ -1,0 +1,101 @@
+/**
+ * @module pop3-dot-stuffer
+ * A streaming Transform from a stored message (CRLF line ends, not stuffed) to the body of a
+ * POP3 multi-line response: byte-stuffed lines and the terminating ".CRLF". With `bodyLines`
+ * set it yields what TOP sends: the header, the blank line and that many body lines.
+ * Standards: RFC 1939 §3 (byte-stuffing, termination octet), §7 (TOP: header, blank line,
+ *   n lines of body).
+ * Security: a "." is added after every LF (not only after CRLF), so a stray bare LF in a stored
+ *   message can never let a client see a premature end of response. Memory use is one chunk.
+ * Limitations: a message not ending in CRLF gets one before the terminator (RFC 1939 §3), so
+ *   the client sees 2 more octets than LIST reported for such (malformed) messages.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const DOT = 0x2e;
+const DOT_BUF = Buffer.from('.');
+const CRLF_BUF = Buffer.from('\r\n');
+const END_BUF = Buffer.from('.\r\n');
+
+export interface Pop3DotStufferOptions {
+  /** TOP: send only the header, the blank line and this many body lines (RFC 1939 §7). */
+  readonly bodyLines?: number;
+}
+
+export class Pop3DotStuffer extends Transform {
+  private atLineStart = true;
+  /** octets seen in the current line, ignoring a CR just before the LF */
+  private lineLength = 0;
+  private lastWasCr = false;
+  private inBody = false;
+  private readonly limit: number | undefined;
+  private bodyLinesSent = 0;
+  /** true once a TOP response has all its lines; further input is discarded */
+  private finished = false;
+  private sentAny = false;
+
+  constructor(opts: Pop3DotStufferOptions = {}) {
+    super();
+    this.limit = opts.bodyLines;
+    if (this.limit !== undefined && (!Number.isInteger(this.limit) || this.limit < 0)) {
+      throw new RangeError('bodyLines must be a non-negative integer');
+    }
+  }
+
+  /** true once TOP has sent everything it will send; the source may be destroyed early. */
+  get complete(): boolean {
+    return this.finished;
+  }
+
+  override _transform(chunk: Buffer | string, _enc: BufferEncoding, cb: TransformCallback): void {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
+    if (this.finished || buf.length === 0) return cb();
+    const out: Buffer[] = [];
+    let start = 0;
+    while (start < buf.length) {
+      if (this.atLineStart) {
+        // In the body with the TOP budget spent: stop before this line.
+        if (this.inBody && this.limit !== undefined && this.bodyLinesSent >= this.limit) {
+          this.finished = true;
+          break;
+        }
+        if (buf[start] === DOT) out.push(DOT_BUF);
+        this.atLineStart = false;
+        this.lineLength = 0;
+        this.lastWasCr = false;
+      }
+      const lf = buf.indexOf(LF, start);
+      const end = lf < 0 ? buf.length : lf + 1;
+      const seg = buf.subarray(start, end);
+      out.push(seg);
+      this.sentAny = true;
+      if (lf < 0) {
+        this.lineLength += seg.length;
+        this.lastWasCr = seg[seg.length - 1] === CR;
+      } else {
+        // Content octets of the line, not counting LF or the CR before it.
+        const crBefore = lf > start ? buf[lf - 1] === CR : this.lastWasCr;
+        const content = this.lineLength + (lf - start) - (crBefore ? 1 : 0);
+        this.endLine(content === 0);
+      }
+      start = end;
+    }
+    if (out.length > 0) this.push(Buffer.concat(out));
+    cb();
+  }
+
+  private endLine(empty: boolean): void {
+    this.atLineStart = true;
+    if (this.inBody) this.bodyLinesSent++;
+    else if (empty) this.inBody = true; // RFC 5322 §2.1: the first empty line ends the header
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.sentAny && !this.atLineStart) this.push(CRLF_BUF);
+    this.finished = true;
+    this.push(END_BUF);
+    cb();
+  }
+}
