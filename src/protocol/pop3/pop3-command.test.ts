@@ -35,7 +35,7 @@ const good: [string, unknown][] = [
 ];
 
 for (const [line, want] of good) {
-  test(`parses ${JSON.stringify(line)}`, () => {
+  void test(`parses ${JSON.stringify(line)}`, () => {
     const r = parsePop3Command(line);
     assert.ok(r.ok, `expected ok, got ${r.ok ? '' : formatPop3StatusLine(r.response)}`);
     assert.deepEqual(r.command, want);
@@ -78,7 +78,7 @@ const bad: [string, RegExp][] = [
 ];
 
 for (const [line, want] of bad) {
-  test(`refuses ${JSON.stringify(line)}`, () => {
+  void test(`refuses ${JSON.stringify(line)}`, () => {
     const r = parsePop3Command(line);
     assert.equal(r.ok, false);
     if (!r.ok) assert.match(formatPop3StatusLine(r.response), want);

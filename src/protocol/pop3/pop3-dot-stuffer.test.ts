@@ -35,7 +35,7 @@ const retr: [string, string, string][] = [
 ];
 
 for (const [name, input, want] of retr) {
-  test(`RETR stuffing: ${name}`, async () => {
+  void test(`RETR stuffing: ${name}`, async () => {
     assert.equal(await runAllSplits(input), want);
   });
 }
@@ -52,12 +52,12 @@ const top: [string, string, number, string][] = [
 ];
 
 for (const [name, input, n, want] of top) {
-  test(`${name}`, async () => {
+  void test(`${name}`, async () => {
     assert.equal(await runAllSplits(input, n), want);
   });
 }
 
-test('TOP reports completion early', async () => {
+void test('TOP reports completion early', async () => {
   const s = new Pop3DotStuffer({ bodyLines: 0 });
   const done = buffer(s);
   s.write(Buffer.from('H: v\r\n\r\nbody\r\n'));
@@ -66,7 +66,7 @@ test('TOP reports completion early', async () => {
   assert.equal((await done).toString(), 'H: v\r\n\r\n.\r\n');
 });
 
-test('bodyLines must be a non-negative integer', () => {
+void test('bodyLines must be a non-negative integer', () => {
   assert.throws(() => new Pop3DotStuffer({ bodyLines: -1 }), RangeError);
 });
 
@@ -80,7 +80,7 @@ function unstuff(wire: string): string {
   return lines.map((l) => (l.startsWith('.') ? l.slice(1) : l)).join('\r\n') + (lines.length ? '\r\n' : '');
 }
 
-test('property: unstuffing gives back any CRLF message byte for byte', async () => {
+void test('property: unstuffing gives back any CRLF message byte for byte', async () => {
   const line = fc.stringMatching(/^[.a-z :]{0,8}$/);
   await fc.assert(
     fc.asyncProperty(fc.array(line, { maxLength: 12 }), fc.integer({ min: 1, max: 7 }), async (lines, cut) => {

@@ -7,21 +7,21 @@ function show(events: Pop3InputLine[]): string[] {
   return events.map((e) => (e.kind === 'line' ? e.line.toString('latin1') : '<too-long>'));
 }
 
-test('splits CRLF and bare LF lines across chunks', () => {
+void test('splits CRLF and bare LF lines across chunks', () => {
   const s = new Pop3LineSplitter();
   assert.deepEqual(show(s.push(Buffer.from('STAT\r\nLI'))), ['STAT']);
   assert.deepEqual(show(s.push(Buffer.from('ST\r'))), []);
   assert.deepEqual(show(s.push(Buffer.from('\nNOOP\nQUIT\r\n'))), ['LIST', 'NOOP', 'QUIT']);
 });
 
-test('255 octets including CRLF is the limit (RFC 2449 §4)', () => {
+void test('255 octets including CRLF is the limit (RFC 2449 §4)', () => {
   const s = new Pop3LineSplitter(255);
   const ok = 'A'.repeat(253);
   assert.deepEqual(show(s.push(Buffer.from(`${ok}\r\n`))), [ok]);
   assert.deepEqual(show(s.push(Buffer.from(`${ok}A\r\nNOOP\r\n`))), ['<too-long>', 'NOOP']);
 });
 
-test('an endless line is reported once, skipped, and does not grow the buffer', () => {
+void test('an endless line is reported once, skipped, and does not grow the buffer', () => {
   const s = new Pop3LineSplitter(255);
   const events: Pop3InputLine[] = [];
   for (let i = 0; i < 100; i++) events.push(...s.push(Buffer.alloc(1000, 0x41)));
@@ -29,14 +29,14 @@ test('an endless line is reported once, skipped, and does not grow the buffer', 
   assert.deepEqual(show(events), ['<too-long>', 'QUIT']);
 });
 
-test('reset drops a partial line (STLS injection)', () => {
+void test('reset drops a partial line (STLS injection)', () => {
   const s = new Pop3LineSplitter();
   s.push(Buffer.from('USER evil'));
   s.reset();
   assert.deepEqual(show(s.push(Buffer.from('CAPA\r\n'))), ['CAPA']);
 });
 
-test('maxLine can be raised for SASL lines', () => {
+void test('maxLine can be raised for SASL lines', () => {
   const s = new Pop3LineSplitter(255);
   s.maxLine = 8192;
   const long = 'B'.repeat(4000);
@@ -45,7 +45,7 @@ test('maxLine can be raised for SASL lines', () => {
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
-test('SASL PLAIN decoding (RFC 4616)', () => {
+void test('SASL PLAIN decoding (RFC 4616)', () => {
   assert.deepEqual(decodeSaslPlain(b64('\0suzana@dc.uece.br\0segredo')), {
     ok: true,
     credentials: { authzid: '', authcid: 'suzana@dc.uece.br', password: 'segredo' },
@@ -60,7 +60,7 @@ test('SASL PLAIN decoding (RFC 4616)', () => {
   assert.deepEqual(decodeSaslPlain('='), { ok: false, reason: 'syntax' });
 });
 
-test('strict base64', () => {
+void test('strict base64', () => {
   assert.deepEqual(decodeBase64Strict('='), Buffer.alloc(0));
   assert.deepEqual(decodeBase64Strict(''), Buffer.alloc(0));
   assert.equal(decodeBase64Strict('QQ==')?.toString(), 'A');

@@ -19,18 +19,18 @@ const table: [string, ReturnType<typeof ok>, string][] = [
 ];
 
 for (const [name, r, wire] of table) {
-  test(`formats ${name}`, () => {
+  void test(`formats ${name}`, () => {
     assert.equal(formatPop3Response(r), wire);
   });
 }
 
-test('status line is cut to 512 octets including CRLF (RFC 2449 §4)', () => {
+void test('status line is cut to 512 octets including CRLF (RFC 2449 §4)', () => {
   const line = formatPop3StatusLine(err('x'.repeat(1000)));
   assert.equal(line.length + 2, pop3Limits.responseLine);
   assert.ok(line.startsWith('-ERR xxx'));
 });
 
-test('SASL challenge form (RFC 5034 §4)', () => {
+void test('SASL challenge form (RFC 5034 §4)', () => {
   assert.equal(formatSaslChallenge(''), '+ \r\n');
   assert.equal(formatSaslChallenge('AAA='), '+ AAA=\r\n');
 });
