@@ -1,0 +1,221 @@
+/**
+ * @module config-schema
+ * The zod schema of correio.toml (DESIGN.md §4): every key, its type and its default, with the
+ * one-line messages people see. Strict objects: an unknown key is an error, never ignored.
+ * Standards: RFC 5321 §4.5.3 (limits: at least 100 recipients), RFC 4632 (CIDR notation).
+ * Security: all values are checked before any service sees them.
+ * Limitations: paths are resolved later (load-config), not checked for existence here.
+ */
+import { hostname as osHostname } from 'node:os';
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { parseListenAddress, type ListenAddress } from './listen-address.js';
+import { parseDuration, parseSize } from './units.js';
+
+/** A parsed value, or a message; `path` points below the key (a table entry) when it helps. */
+type Result<T> = { ok: true; value: T } | { ok: false; message: string; path?: string[] };
+const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+const bad = <T>(message: string, path?: string[]): Result<T> =>
+  path === undefined ? { ok: false, message } : { ok: false, message, path };
+
+/** A key with a default: absent → default; present → parse or a custom issue. */
+function field<T>(parse: (v: unknown) => Result<T>, def: () => T) {
+  return z.unknown().optional().transform((v, ctx): T => {
+    if (v === undefined) return def();
+    const r = parse(v);
+    if (r.ok) return r.value;
+    ctx.addIssue({ code: 'custom', message: r.message, ...(r.path ? { path: r.path } : {}) });
+    return z.NEVER;
+  });
+}
+
+/** A [table]: absent → all its defaults. */
+function table<S extends z.core.$ZodLooseShape>(shape: S) {
+  return z.preprocess((v) => (v === undefined ? {} : v), z.strictObject(shape));
+}
+
+/** An optional key: absent → undefined. */
+function optional<T>(parse: (v: unknown) => Result<T>) {
+  return z.unknown().optional().transform((v, ctx): T | undefined => {
+    if (v === undefined) return undefined;
+    const r = parse(v);
+    if (r.ok) return r.value;
+    ctx.addIssue({ code: 'custom', message: r.message, ...(r.path ? { path: r.path } : {}) });
+    return z.NEVER;
+  });
+}
+
+const domainRe = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+export function isDomainName(s: string): boolean {
+  return domainRe.test(s);
+}
+
+const str = (v: unknown): Result<string> =>
+  typeof v === 'string' && v.trim() !== '' ? ok(v) : bad('expected a non-empty string');
+
+const positiveInt = (v: unknown): Result<number> =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? ok(v) : bad('expected a positive integer');
+
+const port = (v: unknown): Result<number> =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535
+    ? ok(v)
+    : bad('expected a port number from 1 to 65535');
+
+const duration = (v: unknown): Result<number> => {
+  const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+  return ms !== undefined && ms > 0 ? ok(ms) : bad('expected a duration such as "30s", "5m", "4h" or "3d"');
+};
+
+const size = (v: unknown): Result<number> => {
+  const n = typeof v === 'string' ? parseSize(v) : typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
+  return n !== undefined && n > 0 ? ok(n) : bad('expected a size such as "512KB", "25MB" or "1GB"');
+};
+
+const hostName = (v: unknown): Result<string> => {
+  if (typeof v !== 'string') return bad('expected a host name');
+  const h = v.toLowerCase().replace(/\.$/, '');
+  return isDomainName(h) ? ok(h) : bad(`"${v}" is not a host name`);
+};
+
+function listOf<T>(item: (s: string) => Result<T>, what: string, nonEmpty = false) {
+  return (v: unknown): Result<T[]> => {
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) return bad(`expected a list of ${what}`);
+    if (nonEmpty && v.length === 0) return bad(`expected at least one ${what.replace(/s$/, '')}`);
+    const out: T[] = [];
+    for (const s of v as string[]) {
+      const r = item(s);
+      if (!r.ok) return bad(r.message);
+      out.push(r.value);
+    }
+    return ok(out);
+  };
+}
+
+const listenItem = (s: string): Result<ListenAddress> => {
+  const a = parseListenAddress(s);
+  return a ? ok(a) : bad(`"${s}" is not a "host:port" address (e.g. "127.0.0.1:2525" or "[::1]:2525")`);
+};
+const listenList = listOf(listenItem, '"host:port" addresses');
+
+const dnsItem = (s: string): Result<ListenAddress> => {
+  // a bare IPv6 address is unambiguous here: the port defaults to 53
+  const a = isIP(s) === 6 ? { host: s, port: 53 } : parseListenAddress(s, 53);
+  return a && a.port !== 0 && isIP(a.host) !== 0
+    ? ok(a)
+    : bad(`"${s}" is not a DNS server address (e.g. "127.0.0.1" or "127.0.0.1:5353")`);
+};
+
+const domainItem = (s: string): Result<string> => {
+  const d = s.toLowerCase().replace(/\.$/, '');
+  return isDomainName(d) ? ok(d) : bad(`"${s}" is not a domain name`);
+};
+
+const cidrItem = (s: string): Result<string> => {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
+  const family = m ? isIP(m[1]) : 0;
+  const bits = m ? Number(m[2]) : -1;
+  if (family === 0 || bits > (family === 4 ? 32 : 128)) {
+    return bad(`"${s}" is not a network in CIDR form (e.g. "127.0.0.0/8" or "::1/128")`);
+  }
+  return ok(s);
+};
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const logLevel = (v: unknown): Result<(typeof logLevels)[number]> =>
+  typeof v === 'string' && (logLevels as readonly string[]).includes(v)
+    ? ok(v as (typeof logLevels)[number])
+    : bad(`expected one of ${logLevels.map((l) => `"${l}"`).join(', ')}`);
+
+const storageUrl = (v: unknown): Result<string> =>
+  typeof v === 'string' && /^(file:|postgres(ql)?:\/\/)/.test(v)
+    ? ok(v)
+    : bad('expected "file:" or a "postgres://…" URL');
+
+export interface RouteValue {
+  transport: string;
+  nextHop: string;
+}
+
+const routes = (v: unknown): Result<Record<string, RouteValue>> => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Date) {
+    return bad('expected a table of domain = "transport:next-hop"');
+  }
+  const out: Record<string, RouteValue> = {};
+  for (const [k, target] of Object.entries(v)) {
+    const d = k.toLowerCase().replace(/\.$/, '');
+    if (!isDomainName(d)) return bad(`"${k}" is not a domain name`, [k]);
+    const m = typeof target === 'string' ? /^([a-z][a-z0-9-]*):(.+)$/.exec(target) : null;
+    if (!m) return bad('expected "transport:next-hop", e.g. "smtp:[127.0.0.1]:2526"', [k]);
+    out[d] = { transport: m[1], nextHop: m[2] };
+  }
+  return ok(out);
+};
+
+/** The http listen key takes one address or a list. */
+const listenOneOrMany = (v: unknown): Result<ListenAddress[]> =>
+  typeof v === 'string' ? listenList([v]) : listenList(v);
+
+export const configSchema = z
+  .strictObject({
+    hostname: field(hostName, () => osHostname().toLowerCase()),
+    data_dir: field(str, () => 'var'),
+    local_domains: field(listOf(domainItem, 'domain names', true), () => ['localhost']),
+    aliases_file: optional(str),
+    smtp: table({
+        listen: field(listenList, () => [{ host: '127.0.0.1', port: 2525 }]),
+        submission: field(listenList, () => []),
+        submissions: field(listenList, () => []),
+        max_message_size: field(size, () => 25 * 1024 * 1024),
+        // RFC 5321 §4.5.3.1.8: at least 100 recipients must be accepted.
+        max_recipients: field(
+          (v) => {
+            const r = positiveInt(v);
+            return r.ok && r.value < 100 ? bad('must be at least 100 (RFC 5321 §4.5.3.1.8)') : r;
+          },
+          () => 1000,
+        ),
+        max_connections: field(positiveInt, () => 500),
+        max_connections_per_ip: field(positiveInt, () => 50),
+        trusted_networks: field(listOf(cidrItem, 'CIDR networks'), () => ['127.0.0.0/8', '::1/128']),
+        tls_cert: optional(str),
+        tls_key: optional(str),
+        command_timeout: field(duration, () => 5 * 60_000),
+        data_timeout: field(duration, () => 3 * 60_000),
+      }),
+    delivery: table({
+        max_queue_lifetime: field(duration, () => 3 * 86_400_000),
+        delay_warning: field(duration, () => 4 * 3_600_000),
+        retry_min: field(duration, () => 5 * 60_000),
+        retry_max: field(duration, () => 3_600_000),
+        max_hops: field(positiveInt, () => 50),
+        dns_servers: field(listOf(dnsItem, 'DNS server addresses'), () => []),
+        mx_port: field(port, () => 25),
+        concurrency: field(positiveInt, () => 20),
+        routes: field(routes, () => ({})),
+      }),
+    pop3: table({ listen: field(listenList, () => []) }),
+    imap: table({ listen: field(listenList, () => []) }),
+    http: table({ listen: field(listenOneOrMany, () => []) }),
+    storage: table({ url: field(storageUrl, () => 'file:') }),
+    log: table({ level: field(logLevel, () => 'info' as const) }),
+  })
+  .superRefine((c, ctx) => {
+    if ((c.smtp.tls_cert === undefined) !== (c.smtp.tls_key === undefined)) {
+      const missing = c.smtp.tls_cert === undefined ? 'tls_cert' : 'tls_key';
+      const other = missing === 'tls_cert' ? 'tls_key' : 'tls_cert';
+      ctx.addIssue({ code: 'custom', path: ['smtp', other], message: `needs smtp.${missing} too` });
+    }
+    if (c.smtp.submissions.length > 0 && c.smtp.tls_cert === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['smtp', 'submissions'],
+        message: 'implicit TLS needs smtp.tls_cert and smtp.tls_key',
+      });
+    }
+    if (c.delivery.retry_min > c.delivery.retry_max) {
+      ctx.addIssue({ code: 'custom', path: ['delivery', 'retry_min'], message: 'must not exceed delivery.retry_max' });
+    }
+  });
+
+export type RawConfig = z.output<typeof configSchema>;

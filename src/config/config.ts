@@ -1,0 +1,79 @@
+/**
+ * @module config
+ * The typed, validated configuration every service reads (DESIGN.md §4). Keys in correio.toml
+ * are snake_case; here they are camelCase, durations are milliseconds, sizes are octets,
+ * paths are absolute and listen addresses are parsed.
+ * Standards: TOML 1.0 (the file format).
+ * Security: produced only by loadConfig/parseConfig, which refuse unknown and ill-typed keys.
+ * Limitations: none.
+ */
+import type { Route } from '../core/index.js';
+import type { ListenAddress } from './listen-address.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface SmtpConfig {
+  /** MX service (port 25 in production) */
+  readonly listen: readonly ListenAddress[];
+  /** submission with STARTTLS and AUTH required (587) */
+  readonly submission: readonly ListenAddress[];
+  /** submission over implicit TLS (465, RFC 8314) */
+  readonly submissions: readonly ListenAddress[];
+  /** octets */
+  readonly maxMessageSize: number;
+  readonly maxRecipients: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  /** CIDR blocks, e.g. "127.0.0.0/8", "::1/128"; clients there may relay without AUTH */
+  readonly trustedNetworks: readonly string[];
+  /** absolute path of the PEM certificate chain, when TLS is configured */
+  readonly tlsCert?: string;
+  /** absolute path of the PEM private key, when TLS is configured */
+  readonly tlsKey?: string;
+  /** ms; RFC 5321 §4.5.3.2.7: at least 5 minutes */
+  readonly commandTimeout: number;
+  /** ms; RFC 5321 §4.5.3.2.6: at least 3 minutes per DATA block */
+  readonly dataTimeout: number;
+}
+
+export interface DeliveryConfig {
+  /** ms; then a non-delivery report */
+  readonly maxQueueLifetime: number;
+  /** ms; then a delay warning */
+  readonly delayWarning: number;
+  /** ms */
+  readonly retryMin: number;
+  /** ms */
+  readonly retryMax: number;
+  /** Received headers before "mail loop detected" (5.4.6) */
+  readonly maxHops: number;
+  /** empty: the system's resolvers */
+  readonly dnsServers: readonly ListenAddress[];
+  /** port dialled on MX hosts */
+  readonly mxPort: number;
+  /** deliveries in progress at once */
+  readonly concurrency: number;
+  /** static next hops that override MX, by lower-case domain: "example.net" → {smtp, "[127.0.0.1]:2526"} */
+  readonly routes: Readonly<Record<string, Route>>;
+}
+
+export interface Config {
+  /** absolute path of the file read; undefined for the embedded defaults */
+  readonly file?: string;
+  readonly hostname: string;
+  /** absolute */
+  readonly dataDir: string;
+  /** lower case, at least one; the first is the primary domain (postmaster@first) */
+  readonly localDomains: readonly string[];
+  /** absolute path, when configured */
+  readonly aliasesFile?: string;
+  readonly smtp: SmtpConfig;
+  readonly delivery: DeliveryConfig;
+  readonly pop3: { readonly listen: readonly ListenAddress[] };
+  readonly imap: { readonly listen: readonly ListenAddress[] };
+  /** empty: no HTTP service */
+  readonly http: { readonly listen: readonly ListenAddress[] };
+  /** "file:" (embedded default) or "postgres://…" */
+  readonly storage: { readonly url: string };
+  readonly log: { readonly level: LogLevel };
+}

@@ -1,0 +1,222 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir, hostname } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, defaultConfig, loadConfig, parseConfig } from './index.js';
+import { parseDuration, parseSize } from './units.js';
+import { parseListenAddress, formatListenAddress } from './listen-address.js';
+
+const F = 'correio.toml';
+function problem(text: string): string {
+  try {
+    parseConfig(text, { file: F, baseDir: '/etc/correio' });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `not a ConfigError: ${String(err)}`);
+    return err.message;
+  }
+  assert.fail(`accepted: ${text}`);
+}
+
+test('embedded defaults are the ones DESIGN.md §4 gives', () => {
+  const c = defaultConfig('/srv/x');
+  assert.equal(c.hostname, hostname().toLowerCase());
+  assert.equal(c.dataDir, '/srv/x/var');
+  assert.deepEqual(c.localDomains, ['localhost']);
+  assert.equal(c.aliasesFile, undefined);
+  assert.equal(c.file, undefined);
+  assert.deepEqual(c.smtp.listen, [{ host: '127.0.0.1', port: 2525 }]);
+  assert.deepEqual(c.smtp.submission, []);
+  assert.deepEqual(c.smtp.submissions, []);
+  assert.equal(c.smtp.maxMessageSize, 25 * 1024 * 1024);
+  assert.equal(c.smtp.maxRecipients, 1000);
+  assert.equal(c.smtp.maxConnections, 500);
+  assert.equal(c.smtp.maxConnectionsPerIp, 50);
+  assert.deepEqual(c.smtp.trustedNetworks, ['127.0.0.0/8', '::1/128']);
+  assert.equal(c.smtp.commandTimeout, 300_000);
+  assert.equal(c.smtp.dataTimeout, 180_000);
+  assert.equal(c.delivery.maxQueueLifetime, 3 * 86_400_000);
+  assert.equal(c.delivery.delayWarning, 4 * 3_600_000);
+  assert.equal(c.delivery.retryMin, 300_000);
+  assert.equal(c.delivery.retryMax, 3_600_000);
+  assert.equal(c.delivery.maxHops, 50);
+  assert.deepEqual(c.delivery.dnsServers, []);
+  assert.equal(c.delivery.mxPort, 25);
+  assert.equal(c.delivery.concurrency, 20);
+  assert.deepEqual(c.delivery.routes, {});
+  assert.deepEqual(c.pop3.listen, []);
+  assert.deepEqual(c.imap.listen, []);
+  assert.deepEqual(c.http.listen, []);
+  assert.equal(c.storage.url, 'file:');
+  assert.equal(c.log.level, 'info');
+});
+
+test('the DESIGN.md §4 example file parses to the values it says', () => {
+  const c = parseConfig(
+    `hostname = "mx.example.org"
+data_dir = "var"
+local_domains = ["Example.org"]
+aliases_file = "/etc/aliases"
+
+[smtp]
+listen = ["127.0.0.1:2525"]
+submission = ["127.0.0.1:2587"]
+max_message_size = "25MB"
+max_recipients = 1000
+trusted_networks = ["127.0.0.0/8", "::1/128"]
+tls_cert = "tls/cert.pem"
+tls_key = "tls/key.pem"
+submissions = ["[::1]:2465"]
+
+[delivery]
+max_queue_lifetime = "3d"
+delay_warning = "4h"
+retry_min = "5m"
+retry_max = "1h"
+max_hops = 50
+dns_servers = ["127.0.0.1:5353", "::1"]
+mx_port = 2526
+[delivery.routes]
+"Example.NET" = "smtp:[127.0.0.1]:2526"
+
+[pop3]
+listen = ["127.0.0.1:2110"]
+[imap]
+listen = ["127.0.0.1:2143"]
+[http]
+listen = "127.0.0.1:8025"
+[storage]
+url = "file:"
+[log]
+level = "debug"
+`,
+    { file: F, baseDir: '/etc/correio', absoluteFile: '/etc/correio/correio.toml' },
+  );
+  assert.equal(c.file, '/etc/correio/correio.toml');
+  assert.equal(c.hostname, 'mx.example.org');
+  assert.equal(c.dataDir, '/etc/correio/var');
+  assert.deepEqual(c.localDomains, ['example.org']);
+  assert.equal(c.aliasesFile, '/etc/aliases');
+  assert.equal(c.smtp.tlsCert, '/etc/correio/tls/cert.pem');
+  assert.equal(c.smtp.tlsKey, '/etc/correio/tls/key.pem');
+  assert.deepEqual(c.smtp.submission, [{ host: '127.0.0.1', port: 2587 }]);
+  assert.deepEqual(c.smtp.submissions, [{ host: '::1', port: 2465 }]);
+  assert.deepEqual(c.delivery.dnsServers, [
+    { host: '127.0.0.1', port: 5353 },
+    { host: '::1', port: 53 },
+  ]);
+  assert.equal(c.delivery.mxPort, 2526);
+  assert.deepEqual(c.delivery.routes, { 'example.net': { transport: 'smtp', nextHop: '[127.0.0.1]:2526' } });
+  assert.deepEqual(c.http.listen, [{ host: '127.0.0.1', port: 8025 }]);
+  assert.deepEqual(c.pop3.listen, [{ host: '127.0.0.1', port: 2110 }]);
+  assert.equal(c.log.level, 'debug');
+});
+
+// Every error kind: one line naming file, line and key.
+const errorTable: [string, string, string][] = [
+  ['unknown top-level key', 'hostname = "a.b"\nsmpt = 1', 'correio.toml:2: unknown key "smpt"'],
+  ['unknown table', '\n\n[smpt]\nlisten = []', 'correio.toml:3: unknown key "smpt"'],
+  ['unknown key in a table', '[smtp]\nmax_recipients = 200\nlisen = []', 'correio.toml:3: unknown key "smtp.lisen"'],
+  ['unknown dotted key', 'smtp.foo = 1', 'correio.toml:1: unknown key "smtp.foo"'],
+  ['string for an integer', '[smtp]\n\nmax_recipients = "1000"', 'correio.toml:3: smtp.max_recipients: expected a positive integer'],
+  ['negative integer', '[delivery]\nmax_hops = -1', 'correio.toml:2: delivery.max_hops: expected a positive integer'],
+  ['float for an integer', '[delivery]\nconcurrency = 1.5', 'correio.toml:2: delivery.concurrency: expected a positive integer'],
+  ['below the RFC minimum', '[smtp]\nmax_recipients = 10', 'correio.toml:2: smtp.max_recipients: must be at least 100 (RFC 5321 §4.5.3.1.8)'],
+  ['bad port', '[delivery]\nmx_port = 70000', 'correio.toml:2: delivery.mx_port: expected a port number from 1 to 65535'],
+  ['bad duration', '[delivery]\nretry_min = "5 minutes"', 'correio.toml:2: delivery.retry_min: expected a duration such as "30s", "5m", "4h" or "3d"'],
+  ['number for a duration', '[smtp]\ncommand_timeout = 300', 'correio.toml:2: smtp.command_timeout: expected a duration such as "30s", "5m", "4h" or "3d"'],
+  ['bad size', '[smtp]\nmax_message_size = "25 megs"', 'correio.toml:2: smtp.max_message_size: expected a size such as "512KB", "25MB" or "1GB"'],
+  ['bad listen address', '[smtp]\nlisten = ["localhost"]', 'correio.toml:2: smtp.listen: "localhost" is not a "host:port" address (e.g. "127.0.0.1:2525" or "[::1]:2525")'],
+  ['bare IPv6 listen', '[imap]\nlisten = ["::1:143"]', 'correio.toml:2: imap.listen: "::1:143" is not a "host:port" address (e.g. "127.0.0.1:2525" or "[::1]:2525")'],
+  ['listen not a list', '[pop3]\nlisten = 110', 'correio.toml:2: pop3.listen: expected a list of "host:port" addresses'],
+  ['bad DNS server', '[delivery]\ndns_servers = ["dns.example"]', 'correio.toml:2: delivery.dns_servers: "dns.example" is not a DNS server address (e.g. "127.0.0.1" or "127.0.0.1:5353")'],
+  ['empty local_domains', 'local_domains = []', 'correio.toml:1: local_domains: expected at least one domain name'],
+  ['bad domain', 'local_domains = ["ex ample.org"]', 'correio.toml:1: local_domains: "ex ample.org" is not a domain name'],
+  ['bad hostname', 'hostname = "-bad-"', 'correio.toml:1: hostname: "-bad-" is not a host name'],
+  ['bad CIDR', '[smtp]\ntrusted_networks = ["10.0.0.0/33"]', 'correio.toml:2: smtp.trusted_networks: "10.0.0.0/33" is not a network in CIDR form (e.g. "127.0.0.0/8" or "::1/128")'],
+  ['bad log level', '[log]\nlevel = "loud"', 'correio.toml:2: log.level: expected one of "fatal", "error", "warn", "info", "debug", "trace", "silent"'],
+  ['bad storage url', '[storage]\nurl = "mysql://x"', 'correio.toml:2: storage.url: expected "file:" or a "postgres://…" URL'],
+  ['bad route value', '[delivery.routes]\n"a.example" = "smtp:x"\n"b.example" = 3', 'correio.toml:3: delivery.routes."b.example": expected "transport:next-hop", e.g. "smtp:[127.0.0.1]:2526"'],
+  ['bad route domain', '[delivery.routes]\n"not a domain" = "smtp:x"', 'correio.toml:2: delivery.routes."not a domain": "not a domain" is not a domain name'],
+  ['scalar for a table', 'smtp = 3', 'correio.toml:1: smtp: expected a table'],
+  ['empty data_dir', 'data_dir = ""', 'correio.toml:1: data_dir: expected a non-empty string'],
+  ['cert without key', '[smtp]\ntls_cert = "c.pem"', 'correio.toml:2: smtp.tls_cert: needs smtp.tls_key too'],
+  ['implicit TLS without cert', '[smtp]\nsubmissions = ["127.0.0.1:2465"]', 'correio.toml:2: smtp.submissions: implicit TLS needs smtp.tls_cert and smtp.tls_key'],
+  ['retry_min over retry_max', '[delivery]\nretry_min = "2h"\nretry_max = "1h"', 'correio.toml:2: delivery.retry_min: must not exceed delivery.retry_max'],
+  ['TOML syntax error', 'hostname = "a"\nx = = 1', 'correio.toml:2: TOML syntax error: invalid value'],
+];
+
+for (const [name, text, expected] of errorTable) {
+  test(`config error: ${name}`, () => {
+    assert.equal(problem(text), expected);
+  });
+}
+
+test('every problem is listed, in file order', () => {
+  try {
+    parseConfig('[smtp]\nmax_recipients = "x"\nlisen = 1\n[log]\nlevel = 3', { file: F });
+    assert.fail('accepted');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.kind, 'invalid');
+    assert.deepEqual(err.problems.map((p) => p.split(':')[1]), ['2', '3', '5']);
+  }
+});
+
+test('units: durations and sizes', () => {
+  assert.equal(parseDuration('30s'), 30_000);
+  assert.equal(parseDuration('1h30m'), 5_400_000);
+  assert.equal(parseDuration('3d'), 259_200_000);
+  assert.equal(parseDuration('5'), undefined);
+  assert.equal(parseDuration('1.5h'), undefined);
+  assert.equal(parseDuration('m'), undefined);
+  assert.equal(parseSize('25MB'), 26_214_400);
+  assert.equal(parseSize('512kb'), 524_288);
+  assert.equal(parseSize('1GB'), 1_073_741_824);
+  assert.equal(parseSize('1000'), 1000);
+  assert.equal(parseSize('1TB'), undefined);
+  assert.equal(parseSize('-1MB'), undefined);
+});
+
+test('listen addresses: IPv4, IPv6 in brackets, names, defaults', () => {
+  assert.deepEqual(parseListenAddress('127.0.0.1:2525'), { host: '127.0.0.1', port: 2525 });
+  assert.deepEqual(parseListenAddress('[::1]:2525'), { host: '::1', port: 2525 });
+  assert.deepEqual(parseListenAddress('localhost:25'), { host: 'localhost', port: 25 });
+  assert.deepEqual(parseListenAddress('[::1]', 53), { host: '::1', port: 53 });
+  assert.equal(parseListenAddress('[::1]'), undefined);
+  assert.equal(parseListenAddress('[nothost]:25'), undefined);
+  assert.equal(parseListenAddress('127.0.0.1:99999'), undefined);
+  assert.equal(formatListenAddress({ host: '::1', port: 25 }), '[::1]:25');
+  assert.equal(formatListenAddress({ host: '127.0.0.1', port: 25 }), '127.0.0.1:25');
+});
+
+test('loadConfig: --config, then $CORREIO_CONFIG, then ./correio.toml, then defaults', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-config-'));
+  try {
+    await mkdir(join(dir, 'etc'));
+    await writeFile(join(dir, 'etc', 'a.toml'), 'hostname = "a.example"\ndata_dir = "spool"\n');
+    await writeFile(join(dir, 'etc', 'b.toml'), 'hostname = "b.example"\n');
+    // no file anywhere: embedded defaults, data_dir relative to cwd
+    const d = loadConfig({ env: {}, cwd: dir });
+    assert.equal(d.file, undefined);
+    assert.equal(d.dataDir, join(dir, 'var'));
+    // ./correio.toml
+    await writeFile(join(dir, 'correio.toml'), 'hostname = "c.example"\n');
+    assert.equal(loadConfig({ env: {}, cwd: dir }).hostname, 'c.example');
+    // $CORREIO_CONFIG wins over ./correio.toml
+    assert.equal(loadConfig({ env: { CORREIO_CONFIG: 'etc/b.toml' }, cwd: dir }).hostname, 'b.example');
+    // --config wins over both; data_dir is relative to the file's directory
+    const a = loadConfig({ path: 'etc/a.toml', env: { CORREIO_CONFIG: 'etc/b.toml' }, cwd: dir });
+    assert.equal(a.hostname, 'a.example');
+    assert.equal(a.dataDir, join(dir, 'etc', 'spool'));
+    assert.equal(a.file, join(dir, 'etc', 'a.toml'));
+    // a named file that is missing is an error, not the defaults
+    assert.throws(
+      () => loadConfig({ path: 'nope.toml', env: {}, cwd: dir }),
+      (err: unknown) =>
+        err instanceof ConfigError && err.kind === 'unreadable' && err.message === 'nope.toml: cannot read config file: no such file',
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

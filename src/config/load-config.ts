@@ -1,0 +1,172 @@
+/**
+ * @module load-config
+ * Finds, reads and validates correio.toml into a typed Config. The file is the --config
+ * option, else $CORREIO_CONFIG, else ./correio.toml when it exists, else the embedded defaults.
+ * Errors are one line naming file, line and key: `correio.toml:7: smtp.max_recipients: expected
+ * a positive integer`, `correio.toml:3: unknown key "smpt"`.
+ * Standards: TOML 1.0 (smol-toml).
+ * Security: unknown keys are errors, never ignored (a typo must not silently drop a limit).
+ * Limitations: only the first problem is in the message; ConfigError.problems has them all.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse, TomlError } from 'smol-toml';
+import type { z } from 'zod';
+import type { Config } from './config.js';
+import { configSchema, type RawConfig } from './config-schema.js';
+import { displayKey, keyLines, lineOf } from './key-lines.js';
+
+export type ConfigErrorKind = 'unreadable' | 'syntax' | 'invalid';
+
+export class ConfigError extends Error {
+  /** the file as named by the user, or "(defaults)" */
+  readonly file: string;
+  readonly kind: ConfigErrorKind;
+  /** every problem found, one line each, in file order; message is the first */
+  readonly problems: readonly string[];
+  constructor(file: string, kind: ConfigErrorKind, problems: readonly string[], options?: { cause?: unknown }) {
+    super(problems[0] ?? `${file}: invalid configuration`, options);
+    this.name = 'ConfigError';
+    this.file = file;
+    this.kind = kind;
+    this.problems = problems;
+  }
+}
+
+export interface ParseConfigOptions {
+  /** the file name shown in errors, e.g. "correio.toml" */
+  file?: string;
+  /** relative paths (data_dir, aliases_file, tls_*) are resolved against this; default cwd */
+  baseDir?: string;
+  /** stored as Config.file */
+  absoluteFile?: string;
+}
+
+interface Problem {
+  line: number;
+  text: string;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, file: string, lines: Map<string, number>): Problem[] {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  const strPath = path.filter((p): p is string => typeof p === 'string');
+  const at = (line: number | undefined): string => `${file}${line ? `:${line}` : ''}`;
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => {
+      const line = lineOf(lines, [...strPath, k]);
+      return { line: line ?? 0, text: `${at(line)}: unknown key "${displayKey([...strPath, k])}"` };
+    });
+  }
+  const line = lineOf(lines, strPath);
+  let message = issue.message;
+  if (issue.code === 'invalid_type' && issue.expected === 'object') message = 'expected a table';
+  return [{ line: line ?? 0, text: `${at(line)}: ${displayKey(path)}: ${message}` }];
+}
+
+function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefined): Config {
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const s = raw.smtp;
+  const d = raw.delivery;
+  return {
+    ...(absoluteFile !== undefined ? { file: absoluteFile } : {}),
+    hostname: raw.hostname,
+    dataDir: abs(raw.data_dir),
+    localDomains: [...new Set(raw.local_domains)],
+    ...(raw.aliases_file !== undefined ? { aliasesFile: abs(raw.aliases_file) } : {}),
+    smtp: {
+      listen: s.listen,
+      submission: s.submission,
+      submissions: s.submissions,
+      maxMessageSize: s.max_message_size,
+      maxRecipients: s.max_recipients,
+      maxConnections: s.max_connections,
+      maxConnectionsPerIp: s.max_connections_per_ip,
+      trustedNetworks: s.trusted_networks,
+      ...(s.tls_cert !== undefined ? { tlsCert: abs(s.tls_cert) } : {}),
+      ...(s.tls_key !== undefined ? { tlsKey: abs(s.tls_key) } : {}),
+      commandTimeout: s.command_timeout,
+      dataTimeout: s.data_timeout,
+    },
+    delivery: {
+      maxQueueLifetime: d.max_queue_lifetime,
+      delayWarning: d.delay_warning,
+      retryMin: d.retry_min,
+      retryMax: d.retry_max,
+      maxHops: d.max_hops,
+      dnsServers: d.dns_servers,
+      mxPort: d.mx_port,
+      concurrency: d.concurrency,
+      routes: d.routes,
+    },
+    pop3: { listen: raw.pop3.listen },
+    imap: { listen: raw.imap.listen },
+    http: { listen: raw.http.listen },
+    storage: { url: raw.storage.url },
+    log: { level: raw.log.level },
+  };
+}
+
+/** Parses and validates TOML text; throws ConfigError. */
+export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config {
+  const file = opts.file ?? '(config)';
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const first = err.message.split('\n')[0].replace(/^Invalid TOML document: /, '');
+      throw new ConfigError(file, 'syntax', [`${file}:${err.line}: TOML syntax error: ${first}`], { cause: err });
+    }
+    throw err;
+  }
+  const r = configSchema.safeParse(doc);
+  if (!r.success) {
+    const lines = keyLines(text);
+    const problems = r.error.issues
+      .flatMap((i) => describeIssue(i, file, lines))
+      .sort((a, b) => a.line - b.line)
+      .map((p) => p.text);
+    throw new ConfigError(file, 'invalid', problems, { cause: r.error });
+  }
+  return toConfig(r.data, opts.baseDir ?? process.cwd(), opts.absoluteFile);
+}
+
+/** The embedded defaults; data_dir is relative to `cwd`. */
+export function defaultConfig(cwd: string = process.cwd()): Config {
+  return parseConfig('', { file: '(defaults)', baseDir: cwd });
+}
+
+export interface LoadConfigOptions {
+  /** --config FILE */
+  path?: string;
+  /** for $CORREIO_CONFIG; default process.env */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** where ./correio.toml is looked for and relative paths resolve; default process.cwd() */
+  cwd?: string;
+}
+
+/** Which file loadConfig would read, or undefined for the embedded defaults. */
+export function configPath(opts: LoadConfigOptions = {}): string | undefined {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  if (opts.path !== undefined && opts.path !== '') return opts.path;
+  const fromEnv = env.CORREIO_CONFIG;
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  return existsSync(resolve(cwd, 'correio.toml')) ? 'correio.toml' : undefined;
+}
+
+/** Loads the configuration (see the module header for the search order); throws ConfigError. */
+export function loadConfig(opts: LoadConfigOptions = {}): Config {
+  const cwd = opts.cwd ?? process.cwd();
+  const path = configPath(opts);
+  if (path === undefined) return defaultConfig(cwd);
+  const absoluteFile = resolve(cwd, path);
+  let text: string;
+  try {
+    text = readFileSync(absoluteFile, 'utf8');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new ConfigError(path, 'unreadable', [`${path}: cannot read config file: ${why}`], { cause: err });
+  }
+  return parseConfig(text, { file: path, baseDir: dirname(absoluteFile), absoluteFile });
+}
