@@ -22,6 +22,7 @@ export const enhancedStatusTitles: Readonly<Record<string, string>> = {
   '2.1': 'Mailbox disabled, not accepting messages',
   '2.2': 'Mailbox full',
   '2.3': 'Message length exceeds administrative limit',
+  '2.4': 'Mailing list expansion problem',
   '3.0': 'Other or undefined mail system status',
   '3.1': 'Mail system full',
   '3.4': 'Message too big for system',
