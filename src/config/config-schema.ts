@@ -10,7 +10,7 @@ import { hostname as osHostname } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseListenAddress, type ListenAddress } from './listen-address.js';
-import { parseDuration, parseSize } from './units.js';
+import { parseDuration, parseSize } from '../util/index.js';
 
 /** A parsed value, or a message; `path` points below the key (a table entry) when it helps. */
 type Result<T> = { ok: true; value: T } | { ok: false; message: string; path?: string[] };
@@ -62,13 +62,22 @@ const port = (v: unknown): Result<number> =>
     ? ok(v)
     : bad('expected a port number from 1 to 65535');
 
+/** util's parsers throw RangeError; here a bad value is a config problem, not an exception. */
+function attempt<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}
+
 const duration = (v: unknown): Result<number> => {
-  const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+  const ms = typeof v === 'string' ? attempt(() => parseDuration(v)) : undefined;
   return ms !== undefined && ms > 0 ? ok(ms) : bad('expected a duration such as "30s", "5m", "4h" or "3d"');
 };
 
 const size = (v: unknown): Result<number> => {
-  const n = typeof v === 'string' ? parseSize(v) : typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
+  const n = typeof v === 'string' || typeof v === 'number' ? attempt(() => parseSize(v)) : undefined;
   return n !== undefined && n > 0 ? ok(n) : bad('expected a size such as "512KB", "25MB" or "1GB"');
 };
 

@@ -8,5 +8,4 @@ export { ConfigError, loadConfig, parseConfig, defaultConfig, configPath } from 
 export type { ConfigErrorKind, LoadConfigOptions, ParseConfigOptions } from './load-config.js';
 export { parseListenAddress, formatListenAddress } from './listen-address.js';
 export type { ListenAddress } from './listen-address.js';
-export { parseDuration, parseSize } from './units.js';
 export { isDomainName } from './config-schema.js';
