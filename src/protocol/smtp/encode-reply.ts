@@ -1,0 +1,23 @@
+/**
+ * @module encode-reply
+ * SmtpReply values to wire text: "250-first", "250 last", with the enhanced status code on every
+ * line when the session negotiated ENHANCEDSTATUSCODES (it said EHLO).
+ * Standards: RFC 5321 §4.2 (reply lines, multi-line replies), §4.2.1; RFC 2034 §3 (enhanced codes
+ *   on every line; none in the greeting and EHLO/HELO replies — callers omit the status there).
+ * Security: CR and LF inside reply text are replaced by spaces so text can never forge a reply line.
+ * Limitations: none.
+ */
+import type { SmtpReply } from '../../core/smtp-reply.js';
+
+/** Encodes a reply with CRLF line ends. `enhanced` adds the RFC 3463 code when the reply has one. */
+export function encodeReply(r: SmtpReply, enhanced: boolean): string {
+  const lines = r.lines.length === 0 ? [''] : r.lines;
+  const prefix = enhanced && r.status !== undefined ? `${r.status} ` : '';
+  let out = '';
+  lines.forEach((text, i) => {
+    const sep = i < lines.length - 1 ? '-' : ' ';
+    const clean = text.replace(/[\r\n]+/g, ' ');
+    out += `${r.code}${sep}${prefix}${clean}`.replace(/ +$/, '') + '\r\n';
+  });
+  return out;
+}
