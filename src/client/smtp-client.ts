@@ -1,0 +1,595 @@
+/**
+ * @module smtp-client
+ * The client side of one SMTP (or LMTP) session: connect, greeting, EHLO with HELO fallback,
+ * opportunistic STARTTLS, AUTH, transactions with per-recipient replies, RSET for reuse, QUIT.
+ * Standards: RFC 5321 §3.3 (transactions), §4.1.1 (commands), §4.5.3.2 (client timeouts),
+ *   §4.5.2 (transparency); RFC 2920 (PIPELINING); RFC 1870 (SIZE); RFC 6152 (8BITMIME);
+ *   RFC 6531 (SMTPUTF8); RFC 3461 (DSN parameters, xtext); RFC 3207 (STARTTLS); RFC 4954 and
+ *   RFC 4616 (AUTH PLAIN); RFC 2034 (ENHANCEDSTATUSCODES); RFC 2033 (LMTP: LHLO and one reply
+ *   per recipient after DATA).
+ * Security: the server is untrusted: replies are bounded and parsed strictly; addresses with
+ *   CR, LF, "<" or ">" are never written (no command injection). Opportunistic TLS does not
+ *   verify certificates unless asked (RFC 7435); after STARTTLS every earlier extension is
+ *   forgotten and EHLO is sent again (RFC 3207 §4.2).
+ * Limitations: no CHUNKING/BDAT sending (advertised support is recorded only); AUTH PLAIN and
+ *   LOGIN only; no DANE/MTA-STS.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { reply, type DsnParams, type SmtpReply } from '../core/index.js';
+import { ReplyReader } from './reply-reader.js';
+import { DotStuffer } from './dot-stuffer.js';
+
+/** Client timeouts in ms (RFC 5321 §4.5.3.2 gives the minutes in the defaults). */
+export interface SmtpTimeouts {
+  /** TCP connect (not in the RFC); default 30 s */
+  connect: number;
+  /** initial 220: 5 min */
+  greeting: number;
+  /** EHLO, HELO, STARTTLS, AUTH, RSET, NOOP: 5 min */
+  command: number;
+  /** MAIL: 5 min */
+  mail: number;
+  /** RCPT: 5 min */
+  rcpt: number;
+  /** DATA initiation (354): 2 min */
+  dataInit: number;
+  /** each data block written (no progress for this long): 3 min */
+  dataBlock: number;
+  /** the reply to the final ".": 10 min */
+  dataTerm: number;
+  /** QUIT (not in the RFC; we do not wait long for a goodbye): 10 s */
+  quit: number;
+}
+
+export const defaultSmtpTimeouts: Readonly<SmtpTimeouts> = {
+  connect: 30_000,
+  greeting: 300_000,
+  command: 300_000,
+  mail: 300_000,
+  rcpt: 300_000,
+  dataInit: 120_000,
+  dataBlock: 180_000,
+  dataTerm: 600_000,
+  quit: 10_000,
+};
+
+/** What the server's EHLO reply offered (RFC 5321 §4.1.1.1). */
+export interface SmtpExtensions {
+  readonly esmtp: boolean;
+  readonly pipelining: boolean;
+  /** SIZE: the declared maximum (0 = no fixed maximum); undefined when SIZE is not offered */
+  readonly size?: number;
+  readonly eightBitMime: boolean;
+  readonly smtpUtf8: boolean;
+  readonly dsn: boolean;
+  readonly starttls: boolean;
+  readonly chunking: boolean;
+  readonly enhancedStatusCodes: boolean;
+  /** AUTH mechanisms, upper case */
+  readonly auth: readonly string[];
+  /** every keyword (upper case) → its parameters as given */
+  readonly keywords: ReadonlyMap<string, string>;
+}
+
+/** Parses the lines of a 250 EHLO reply; the first line is the server's greeting text. */
+export function parseExtensions(ehlo: SmtpReply): SmtpExtensions {
+  const keywords = new Map<string, string>();
+  for (const line of ehlo.lines.slice(1)) {
+    const m = /^([A-Za-z0-9][A-Za-z0-9-]*)(?:[ =](.*))?$/.exec(line.trim());
+    if (m && !keywords.has(m[1].toUpperCase())) keywords.set(m[1].toUpperCase(), (m[2] ?? '').trim());
+  }
+  const sizeParam = keywords.get('SIZE');
+  const size = sizeParam === undefined ? undefined : /^\d+$/.test(sizeParam) ? Number(sizeParam) : 0;
+  return {
+    esmtp: true,
+    pipelining: keywords.has('PIPELINING'),
+    size,
+    eightBitMime: keywords.has('8BITMIME'),
+    smtpUtf8: keywords.has('SMTPUTF8'),
+    dsn: keywords.has('DSN'),
+    starttls: keywords.has('STARTTLS'),
+    chunking: keywords.has('CHUNKING'),
+    enhancedStatusCodes: keywords.has('ENHANCEDSTATUSCODES'),
+    auth: (keywords.get('AUTH') ?? '').split(/\s+/).filter(Boolean).map((s) => s.toUpperCase()),
+    keywords,
+  };
+}
+
+const noExtensions: SmtpExtensions = {
+  esmtp: false,
+  pipelining: false,
+  eightBitMime: false,
+  smtpUtf8: false,
+  dsn: false,
+  starttls: false,
+  chunking: false,
+  enhancedStatusCodes: false,
+  auth: [],
+  keywords: new Map(),
+};
+
+export type SmtpClientErrorKind = 'connect' | 'timeout' | 'closed' | 'tls' | 'protocol' | 'aborted' | 'reply' | 'body';
+
+/**
+ * A session-level failure: no connection, a timeout, a dropped connection, a TLS failure, a
+ * malformed reply, a refused greeting/EHLO (kind 'reply', with the reply), or a failure reading
+ * the message body (kind 'body', the transaction was abandoned without the final ".").
+ */
+export class SmtpClientError extends Error {
+  constructor(
+    readonly kind: SmtpClientErrorKind,
+    message: string,
+    readonly reply?: SmtpReply,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'SmtpClientError';
+  }
+}
+
+export interface SmtpClientOptions {
+  host: string;
+  port: number;
+  /** the name to connect to when host is an IP: used for TLS SNI and in messages */
+  hostname?: string;
+  localAddress?: string;
+  /** our name for EHLO/HELO/LHLO */
+  helo: string;
+  /** speak LMTP (RFC 2033): LHLO, and one reply per accepted recipient after DATA */
+  lmtp?: boolean;
+  /** 'opportunistic' (default): STARTTLS when offered, plain when it fails to be offered;
+   * 'required': fail without it; 'none': never */
+  tls?: 'opportunistic' | 'required' | 'none';
+  /** extra TLS options; rejectUnauthorized defaults to false (opportunistic, RFC 7435) */
+  tlsOptions?: tls.ConnectionOptions;
+  timeouts?: Partial<SmtpTimeouts>;
+  signal?: AbortSignal;
+}
+
+export interface ClientRecipient {
+  /** "local@domain", no angle brackets */
+  readonly address: string;
+  /** passed as NOTIFY/ORCPT only when the server offers DSN */
+  readonly dsn?: DsnParams;
+}
+
+export interface ClientMailParams {
+  /** message size in octets: SIZE= when the server offers SIZE */
+  readonly size?: number;
+  /** BODY=8BITMIME when the server offers 8BITMIME (the caller converts otherwise) */
+  readonly body?: '7BIT' | '8BITMIME';
+  readonly smtpUtf8?: boolean;
+  /** RET= and ENVID= when the server offers DSN */
+  readonly ret?: 'FULL' | 'HDRS';
+  readonly envid?: string;
+}
+
+export interface ClientTransaction {
+  /** reverse path without brackets; "" for the null sender */
+  readonly sender: string;
+  readonly recipients: readonly ClientRecipient[];
+  readonly params?: ClientMailParams;
+  /** opens the message (CRLF line ends, not dot-stuffed); called once, only if DATA is sent */
+  readonly body: () => Readable | Promise<Readable>;
+}
+
+export interface TransactionResult {
+  readonly mail: SmtpReply;
+  /** RCPT replies in recipient order (MAIL's reply for all when MAIL was refused) */
+  readonly recipients: readonly SmtpReply[];
+  /** the DATA (354) reply, when DATA was sent */
+  readonly data?: SmtpReply;
+  /** per recipient, the reply that decided it: MAIL, RCPT, DATA or the end-of-data reply
+   * (LMTP: that recipient's own reply) */
+  readonly final: readonly SmtpReply[];
+  /** octets sent after DATA, terminator included */
+  readonly bytesSent: number;
+}
+
+/** RFC 3461 §4: xtext encodes "+", "=", and characters outside "!".."~" as "+HH". */
+export function xtext(s: string): string {
+  let out = '';
+  for (const ch of Buffer.from(s, 'utf8')) {
+    out += ch < 0x21 || ch > 0x7e || ch === 0x2b || ch === 0x3d ? `+${ch.toString(16).toUpperCase().padStart(2, '0')}` : String.fromCharCode(ch);
+  }
+  return out;
+}
+
+const unsafePath = /[\r\n<>\0]/;
+
+/** One session with one server. Methods must not be called concurrently. */
+export class SmtpClient {
+  greeting: SmtpReply = reply(220, undefined);
+  extensions: SmtpExtensions = noExtensions;
+  /** the reply to the last EHLO/HELO/LHLO */
+  helloReply: SmtpReply | undefined;
+  private reader = new ReplyReader();
+  private socket: net.Socket;
+  private closed = false;
+  private readonly timeouts: SmtpTimeouts;
+  /** transactions completed on this session */
+  transactions = 0;
+
+  private constructor(
+    socket: net.Socket,
+    private readonly options: SmtpClientOptions,
+  ) {
+    this.timeouts = { ...defaultSmtpTimeouts, ...options.timeouts };
+    this.socket = socket;
+    this.attach(socket);
+    options.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** The peer's IP address and port. */
+  readonly remoteAddress: string = '';
+  readonly remotePort: number = 0;
+  get secure(): boolean {
+    return this.socket instanceof tls.TLSSocket;
+  }
+  get tlsInfo(): { protocol: string; cipher: string } | undefined {
+    if (!(this.socket instanceof tls.TLSSocket)) return undefined;
+    return { protocol: this.socket.getProtocol() ?? '', cipher: this.socket.getCipher().name };
+  }
+  /** false once the connection was closed, dropped or broken by an error */
+  get usable(): boolean {
+    return !this.closed && !this.socket.destroyed;
+  }
+
+  /**
+   * Connects, reads the greeting, says EHLO (HELO on refusal; LHLO for LMTP), and does STARTTLS
+   * per options.tls. Throws SmtpClientError; a refused greeting is kind 'reply'.
+   */
+  static async connect(options: SmtpClientOptions): Promise<SmtpClient> {
+    const timeouts = { ...defaultSmtpTimeouts, ...options.timeouts };
+    if (options.signal?.aborted) throw new SmtpClientError('aborted', 'aborted before connecting');
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ host: options.host, port: options.port, localAddress: options.localAddress });
+      const fail = (err: SmtpClientError): void => {
+        cleanup();
+        s.destroy();
+        reject(err);
+      };
+      const timer = setTimeout(() => fail(new SmtpClientError('timeout', `connect timeout to ${options.host}:${options.port}`)), timeouts.connect);
+      const onAbort = (): void => fail(new SmtpClientError('aborted', 'aborted while connecting'));
+      const onError = (err: Error): void =>
+        fail(new SmtpClientError('connect', `connect to ${options.host}:${options.port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, undefined, { cause: err }));
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        s.off('error', onError);
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      s.once('error', onError);
+      s.once('connect', () => {
+        cleanup();
+        resolve(s);
+      });
+    });
+    const client = new SmtpClient(socket, options);
+    Object.assign(client, { remoteAddress: socket.remoteAddress ?? options.host, remotePort: socket.remotePort ?? options.port });
+    try {
+      await client.open();
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+    return client;
+  }
+
+  private async open(): Promise<void> {
+    this.greeting = await this.read(this.timeouts.greeting, 'greeting');
+    if (this.greeting.code !== 220) {
+      // RFC 5321 §3.1: a 554 greeting means no service; QUIT politely, then give up.
+      await this.quit();
+      throw new SmtpClientError('reply', `greeting refused: ${this.greeting.code}`, this.greeting);
+    }
+    await this.hello();
+    const mode = this.options.tls ?? 'opportunistic';
+    if (mode !== 'none' && this.extensions.starttls) {
+      const r = await this.command('STARTTLS', this.timeouts.command);
+      if (r.code === 220) {
+        await this.upgrade();
+        await this.hello();
+      } else if (mode === 'required') {
+        throw new SmtpClientError('tls', `STARTTLS refused: ${r.code}`, r);
+      }
+    } else if (mode === 'required') {
+      throw new SmtpClientError('tls', 'STARTTLS not offered');
+    }
+  }
+
+  private async hello(): Promise<void> {
+    if (this.options.lmtp) {
+      const r = await this.command(`LHLO ${this.options.helo}`, this.timeouts.command);
+      this.helloReply = r;
+      if (r.code !== 250) throw await this.refused(r, 'LHLO');
+      this.extensions = parseExtensions(r);
+      return;
+    }
+    const r = await this.command(`EHLO ${this.options.helo}`, this.timeouts.command);
+    this.helloReply = r;
+    if (r.code === 250) {
+      this.extensions = parseExtensions(r);
+      return;
+    }
+    if (r.code === 421) throw await this.refused(r, 'EHLO');
+    // RFC 5321 §4.1.4: an old server refuses EHLO; fall back to HELO.
+    const h = await this.command(`HELO ${this.options.helo}`, this.timeouts.command);
+    this.helloReply = h;
+    if (h.code !== 250) throw await this.refused(h, 'HELO');
+    this.extensions = noExtensions;
+  }
+
+  private async refused(r: SmtpReply, what: string): Promise<SmtpClientError> {
+    await this.quit();
+    return new SmtpClientError('reply', `${what} refused: ${r.code}`, r);
+  }
+
+  private async upgrade(): Promise<void> {
+    const plain = this.socket;
+    this.detach(plain);
+    const servername = this.options.hostname && net.isIP(this.options.hostname) === 0 ? this.options.hostname : undefined;
+    const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ socket: plain, servername, rejectUnauthorized: false, ...this.options.tlsOptions });
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new SmtpClientError('timeout', 'TLS handshake timeout'));
+      }, this.timeouts.command);
+      s.once('secureConnect', () => {
+        clearTimeout(timer);
+        s.removeAllListeners('error');
+        resolve(s);
+      });
+      s.once('error', (err) => {
+        clearTimeout(timer);
+        s.destroy();
+        reject(new SmtpClientError('tls', `TLS handshake failed: ${err.message}`, undefined, { cause: err }));
+      });
+    }).catch((err: unknown) => {
+      this.closed = true;
+      plain.destroy();
+      throw err;
+    });
+    this.socket = secure;
+    this.reader = new ReplyReader(); // RFC 3207 §4.2: discard anything from before TLS
+    this.attach(secure);
+    this.extensions = noExtensions;
+  }
+
+  /** AUTH PLAIN (RFC 4616), or LOGIN when PLAIN is not offered. Returns the final reply. */
+  async auth(user: string, password: string): Promise<SmtpReply> {
+    if (this.extensions.auth.includes('PLAIN') || !this.extensions.auth.includes('LOGIN')) {
+      const token = Buffer.from(`\0${user}\0${password}`, 'utf8').toString('base64');
+      return this.command(`AUTH PLAIN ${token}`, this.timeouts.command);
+    }
+    let r = await this.command('AUTH LOGIN', this.timeouts.command);
+    if (r.code !== 334) return r;
+    r = await this.command(Buffer.from(user, 'utf8').toString('base64'), this.timeouts.command);
+    if (r.code !== 334) return r;
+    return this.command(Buffer.from(password, 'utf8').toString('base64'), this.timeouts.command);
+  }
+
+  /**
+   * One transaction. MAIL and every RCPT go in one write when PIPELINING is offered (RFC 2920
+   * §3.1); DATA is sent only after the RCPT replies, and only when a recipient was accepted.
+   * Returns per-recipient replies; throws SmtpClientError when the session fails midway
+   * (the caller must treat every recipient as not delivered).
+   */
+  async send(tx: ClientTransaction): Promise<TransactionResult> {
+    const ext = this.extensions;
+    const p = tx.params ?? {};
+    if (unsafePath.test(tx.sender)) throw new SmtpClientError('protocol', 'unsafe characters in sender');
+    let mailCmd = `MAIL FROM:<${tx.sender}>`;
+    if (ext.size !== undefined && p.size !== undefined) mailCmd += ` SIZE=${p.size}`;
+    if (ext.eightBitMime && p.body) mailCmd += ` BODY=${p.body}`;
+    if (ext.smtpUtf8 && p.smtpUtf8) mailCmd += ' SMTPUTF8';
+    if (ext.dsn && p.ret) mailCmd += ` RET=${p.ret}`;
+    if (ext.dsn && p.envid) mailCmd += ` ENVID=${xtext(p.envid)}`;
+
+    const rcptCmds: (string | SmtpReply)[] = tx.recipients.map((r) => {
+      if (unsafePath.test(r.address)) return reply(501, '5.1.3', 'Bad recipient address syntax (not sent)');
+      let cmd = `RCPT TO:<${r.address}>`;
+      if (ext.dsn && r.dsn) {
+        if (r.dsn.notify && r.dsn.notify.length > 0) cmd += ` NOTIFY=${r.dsn.notify.join(',')}`;
+        if (r.dsn.orcpt) {
+          const i = r.dsn.orcpt.indexOf(';');
+          if (i > 0) cmd += ` ORCPT=${r.dsn.orcpt.slice(0, i)};${xtext(r.dsn.orcpt.slice(i + 1))}`;
+        }
+      }
+      return cmd;
+    });
+    const toSend = rcptCmds.filter((c): c is string => typeof c === 'string');
+
+    let mail: SmtpReply;
+    const rcptReplies: SmtpReply[] = [];
+    if (ext.pipelining) {
+      this.write([mailCmd, ...toSend].map((c) => c + '\r\n').join(''));
+      mail = await this.read(this.timeouts.mail, 'MAIL');
+      for (let i = 0; i < toSend.length; i++) rcptReplies.push(await this.read(this.timeouts.rcpt, 'RCPT'));
+    } else {
+      mail = await this.command(mailCmd, this.timeouts.mail);
+      if (mail.code === 250) for (const c of toSend) rcptReplies.push(await this.command(c, this.timeouts.rcpt));
+    }
+    let k = 0;
+    const recipients = rcptCmds.map((c) => (typeof c === 'string' ? (mail.code === 250 ? rcptReplies[k++] : mail) : c));
+    this.markClosedOn421(mail, ...recipients);
+    const accepted = recipients.map((r, i) => (mail.code === 250 && r.code >= 250 && r.code < 260 ? i : -1)).filter((i) => i >= 0);
+    if (mail.code !== 250 || accepted.length === 0) {
+      if (this.usable) await this.reset().catch(() => this.close());
+      return { mail, recipients, final: recipients, bytesSent: 0 };
+    }
+
+    const data = await this.command('DATA', this.timeouts.dataInit);
+    this.markClosedOn421(data);
+    if (data.code !== 354) {
+      if (this.usable) await this.reset().catch(() => this.close());
+      return { mail, recipients, data, final: recipients.map((r, i) => (accepted.includes(i) ? data : r)), bytesSent: 0 };
+    }
+    const bytesSent = await this.writeBody(tx.body);
+    const final = [...recipients];
+    if (this.options.lmtp) {
+      // RFC 2033 §4.2: one reply per accepted recipient, in RCPT order.
+      for (const i of accepted) final[i] = await this.read(this.timeouts.dataTerm, 'end of data');
+    } else {
+      const end = await this.read(this.timeouts.dataTerm, 'end of data');
+      for (const i of accepted) final[i] = end;
+    }
+    this.markClosedOn421(...final);
+    this.transactions++;
+    return { mail, recipients, data, final, bytesSent };
+  }
+
+  private async writeBody(open: () => Readable | Promise<Readable>): Promise<number> {
+    const stuffer = new DotStuffer();
+    let body: Readable;
+    try {
+      body = await open();
+    } catch (err) {
+      this.close();
+      throw new SmtpClientError('body', `cannot open message: ${(err as Error).message}`, undefined, { cause: err });
+    }
+    let bodyError: unknown;
+    body.once('error', (err) => (bodyError ??= err));
+    try {
+      await pipeline(body, stuffer, async (source: AsyncIterable<Buffer>) => {
+        for await (const chunk of source) {
+          if (!this.usable) throw new SmtpClientError('closed', 'connection closed during DATA');
+          if (!this.socket.write(chunk)) await this.drain();
+        }
+      });
+    } catch (err) {
+      // Never send the final "." after a partial body: drop the session so the server
+      // discards the transaction (RFC 5321 §4.1.1.4 completes only on <CRLF>.<CRLF>).
+      this.close();
+      if (err instanceof SmtpClientError) throw err;
+      throw new SmtpClientError('body', `reading the message failed: ${((bodyError ?? err) as Error).message}`, undefined, {
+        cause: bodyError ?? err,
+      });
+    }
+    return stuffer.bytesOut;
+  }
+
+  private async drain(): Promise<void> {
+    const s = this.socket;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        done();
+        this.close();
+        reject(new SmtpClientError('timeout', 'timeout sending data block'));
+      }, this.timeouts.dataBlock);
+      const onDrain = (): void => {
+        done();
+        resolve();
+      };
+      const onClose = (): void => {
+        done();
+        reject(new SmtpClientError('closed', 'connection closed during DATA'));
+      };
+      const done = (): void => {
+        clearTimeout(timer);
+        s.off('drain', onDrain);
+        s.off('close', onClose);
+      };
+      s.on('drain', onDrain);
+      s.on('close', onClose);
+    });
+  }
+
+  /** RSET (RFC 5321 §4.1.1.5): ends any transaction; used to check a reused session. */
+  async reset(): Promise<SmtpReply> {
+    const r = await this.command('RSET', this.timeouts.command);
+    this.markClosedOn421(r);
+    return r;
+  }
+
+  async noop(): Promise<SmtpReply> {
+    return this.command('NOOP', this.timeouts.command);
+  }
+
+  /** QUIT and close; never throws. */
+  async quit(): Promise<void> {
+    if (this.usable) {
+      try {
+        await this.command('QUIT', this.timeouts.quit);
+      } catch {
+        // the goodbye is a courtesy
+      }
+    }
+    this.close();
+  }
+
+  /** Drops the connection at once. */
+  close(): void {
+    this.closed = true;
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    this.socket.destroy();
+    this.reader.end(new SmtpClientError('closed', 'connection closed'));
+  }
+
+  /** Sends one command line and reads its reply. */
+  async command(line: string, timeoutMs = this.timeouts.command): Promise<SmtpReply> {
+    this.write(line + '\r\n');
+    return this.read(timeoutMs, line.split(' ')[0]);
+  }
+
+  private write(data: string): void {
+    if (!this.usable) throw new SmtpClientError('closed', 'connection closed');
+    this.socket.write(data, 'latin1');
+  }
+
+  private async read(timeoutMs: number, what: string): Promise<SmtpReply> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.close();
+        reject(new SmtpClientError('timeout', `timeout waiting for the reply to ${what}`));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([this.reader.next(), timeout]);
+    } catch (err) {
+      if (err instanceof SmtpClientError) throw err;
+      this.close();
+      throw new SmtpClientError('protocol', (err as Error).message, undefined, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** RFC 5321 §3.8: after 421 the server closes the channel. */
+  private markClosedOn421(...rs: SmtpReply[]): void {
+    if (rs.some((r) => r.code === 421)) this.close();
+  }
+
+  private readonly onData = (d: Buffer): void => this.reader.push(d);
+  private readonly onEnd = (): void => {
+    this.closed = true;
+    this.reader.end(new SmtpClientError('closed', 'connection closed by the server'));
+  };
+  private readonly onError = (err: Error): void => {
+    this.closed = true;
+    this.reader.end(new SmtpClientError('closed', `connection error: ${err.message}`, undefined, { cause: err }));
+  };
+  private readonly onAbort = (): void => {
+    this.closed = true;
+    this.socket.destroy();
+    this.reader.end(new SmtpClientError('aborted', 'aborted'));
+  };
+
+  private attach(s: net.Socket): void {
+    s.on('data', this.onData);
+    s.on('end', this.onEnd);
+    s.on('close', this.onEnd);
+    s.on('error', this.onError);
+  }
+
+  private detach(s: net.Socket): void {
+    s.off('data', this.onData);
+    s.off('end', this.onEnd);
+    s.off('close', this.onEnd);
+    s.off('error', this.onError);
+  }
+}
