@@ -1,0 +1,216 @@
+/**
+ * @module queue-store-contract
+ * The behaviour every QueueStore backend must have (files, PostgreSQL, ...). A backend's test
+ * calls queueStoreContract(name, makeStore) and gets one node:test suite.
+ * Standards: RFC 5321 §6.1 (accept only what is stored), DESIGN.md §1 (store once, one envelope
+ *   per recipient).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { MailError, type Envelope, type EnvelopeInit, type QueueStore } from '../../src/core/index.js';
+
+export interface ContractStore {
+  store: QueueStore;
+  /** closes the store and removes everything it made */
+  cleanup(): Promise<void>;
+  /** closes `store` and opens the same storage again (to check persistence); optional */
+  reopen?(): Promise<QueueStore>;
+}
+
+export function envelopeInit(recipient: string, extra: Partial<EnvelopeInit> = {}): EnvelopeInit {
+  const [local, domain] = recipient.split('@');
+  return {
+    sender: { local: 'helvecio', domain: 'dsc.ufpb.br' },
+    recipient: { local, domain },
+    route: { transport: 'local', nextHop: recipient },
+    arrivedAt: 1_700_000_000_000,
+    size: 0,
+    nextAttemptAt: 0,
+    dsn: { notify: ['FAILURE', 'DELAY'] },
+    ...extra,
+  };
+}
+
+export async function readAll(r: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of r) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
+  return Buffer.concat(chunks);
+}
+
+async function collect(store: QueueStore): Promise<Envelope[]> {
+  const out: Envelope[] = [];
+  for await (const e of store.walkEnvelopes()) out.push(e);
+  return out;
+}
+
+/** Stores one message with the given body and recipients. */
+export async function storeMessage(store: QueueStore, body: string | Buffer, rcpts: string[]): Promise<Envelope[]> {
+  const draft = await store.createMessage();
+  await pipeline(Readable.from([Buffer.from(body)]), draft.body);
+  return draft.commit(rcpts.map((r) => envelopeInit(r)));
+}
+
+export function queueStoreContract(name: string, makeStore: () => Promise<ContractStore>): void {
+  void describe(`QueueStore contract: ${name}`, () => {
+    async function withStore(fn: (s: ContractStore) => Promise<void>): Promise<void> {
+      const s = await makeStore();
+      try {
+        await fn(s);
+      } finally {
+        await s.cleanup();
+      }
+    }
+
+    void test('store once, one envelope per recipient', () =>
+      withStore(async ({ store }) => {
+        const body = 'Subject: hi\r\n\r\nHello\r\n';
+        const envs = await storeMessage(store, body, ['suzana@dc.uece.br', 'pascal@dc.uece.br']);
+        assert.equal(envs.length, 2);
+        assert.equal(envs[0].messageId, envs[1].messageId);
+        assert.notEqual(envs[0].id, envs[1].id);
+        for (const e of envs) {
+          assert.equal(e.size, Buffer.byteLength(body));
+          assert.deepEqual(e.attempts, []);
+          assert.equal(e.nextAttemptAt, 0);
+        }
+        assert.deepEqual(envs.map((e) => e.recipient.local), ['suzana', 'pascal']);
+        const walked = await collect(store);
+        assert.deepEqual(walked.map((e) => e.id).sort(), envs.map((e) => e.id).sort());
+        assert.deepEqual(walked.find((e) => e.id === envs[1].id), envs[1]);
+        assert.equal((await readAll(await store.openMessage(envs[0].messageId))).toString(), body);
+        assert.equal(await store.messageSize(envs[0].messageId), Buffer.byteLength(body));
+        assert.deepEqual(await store.findEnvelope(envs[0].id), envs[0]);
+        assert.equal(await store.findEnvelope(`${envs[0].messageId}-999`), undefined);
+        assert.equal(await store.findEnvelope('nonsense'), undefined);
+      }));
+
+    void test('a draft is invisible until commit, and abort discards it', () =>
+      withStore(async ({ store }) => {
+        const draft = await store.createMessage();
+        draft.body.write('partial');
+        assert.deepEqual(await collect(store), []);
+        await draft.abort();
+        await draft.abort(); // twice is fine
+        assert.deepEqual(await collect(store), []);
+        await assert.rejects(store.openMessage(draft.id));
+      }));
+
+    void test('commit waits for the body to finish', () =>
+      withStore(async ({ store }) => {
+        const draft = await store.createMessage();
+        draft.body.write('line one\r\n');
+        const committing = draft.commit([envelopeInit('a@b.example')]);
+        setTimeout(() => draft.body.end('line two\r\n'), 20);
+        const [env] = await committing;
+        assert.equal((await readAll(await store.openMessage(env.messageId))).toString(), 'line one\r\nline two\r\n');
+        assert.equal(env.size, 20);
+        await draft.abort(); // after a successful commit: no effect
+        assert.equal((await collect(store)).length, 1);
+      }));
+
+    void test('commit without recipients is refused and leaves nothing', () =>
+      withStore(async ({ store }) => {
+        const draft = await store.createMessage();
+        draft.body.end('x');
+        await assert.rejects(draft.commit([]), MailError);
+        await draft.abort();
+        assert.deepEqual(await collect(store), []);
+      }));
+
+    void test('a body stream that fails makes commit fail with a MailError and leaves nothing', () =>
+      withStore(async ({ store }) => {
+        const draft = await store.createMessage();
+        draft.body.write('some');
+        draft.body.destroy(new Error('client went away'));
+        await assert.rejects(draft.commit([envelopeInit('a@b.example')]));
+        await draft.abort();
+        assert.deepEqual(await collect(store), []);
+      }));
+
+    void test('bodies are streamed: 8 MB in 64 KB chunks round-trips byte for byte', () =>
+      withStore(async ({ store }) => {
+        const chunk = Buffer.alloc(64 * 1024);
+        for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 7 + 13) & 0xff;
+        const hash = createHash('sha256');
+        async function* gen() {
+          for (let i = 0; i < 128; i++) {
+            chunk[0] = i;
+            hash.update(chunk);
+            yield Buffer.from(chunk);
+          }
+        }
+        const draft = await store.createMessage();
+        await pipeline(Readable.from(gen()), draft.body);
+        const [env] = await draft.commit([envelopeInit('big@b.example')]);
+        assert.equal(env.size, 128 * 64 * 1024);
+        const back = createHash('sha256');
+        for await (const c of await store.openMessage(env.messageId)) back.update(c as Buffer);
+        assert.equal(back.digest('hex'), hash.digest('hex'));
+      }));
+
+    void test('putEnvelope replaces one envelope and keeps the others', () =>
+      withStore(async ({ store }) => {
+        const [a, b] = await storeMessage(store, 'x\r\n', ['a@x.example', 'b@x.example']);
+        const updated: Envelope = {
+          ...a,
+          attempts: [{ at: 5, host: 'mx.x.example', ip: '127.0.0.9', status: '4.4.1', error: 'connection refused' }],
+          nextAttemptAt: 12345,
+          delayWarnedAt: 7,
+          held: true,
+        };
+        await store.putEnvelope(updated);
+        assert.deepEqual(await store.findEnvelope(a.id), updated);
+        assert.deepEqual(await store.findEnvelope(b.id), b);
+        await assert.rejects(store.putEnvelope({ ...a, id: `${a.messageId}-77` }));
+      }));
+
+    void test('the message goes with its last envelope', () =>
+      withStore(async ({ store }) => {
+        const [a, b] = await storeMessage(store, 'x\r\n', ['a@x.example', 'b@x.example']);
+        await store.deleteEnvelope(a.id);
+        assert.equal(await store.findEnvelope(a.id), undefined);
+        assert.deepEqual((await collect(store)).map((e) => e.id), [b.id]);
+        assert.equal((await readAll(await store.openMessage(b.messageId))).toString(), 'x\r\n');
+        await store.deleteEnvelope(a.id); // unknown: no effect
+        await store.deleteEnvelope(b.id);
+        assert.deepEqual(await collect(store), []);
+        await assert.rejects(store.openMessage(b.messageId));
+      }));
+
+    void test('concurrent commits and concurrent updates of one message lose nothing', () =>
+      withStore(async ({ store }) => {
+        const all = await Promise.all(Array.from({ length: 40 }, (_, i) => storeMessage(store, `m${i}\r\n`, [`r${i}@x.example`])));
+        assert.equal(new Set(all.map((e) => e[0].messageId)).size, 40);
+        const envs = await storeMessage(store, 'many\r\n', Array.from({ length: 10 }, (_, i) => `u${i}@x.example`));
+        await Promise.all([
+          ...envs.slice(0, 5).map((e, i) => store.putEnvelope({ ...e, nextAttemptAt: 1000 + i })),
+          ...envs.slice(5).map((e) => store.deleteEnvelope(e.id)),
+        ]);
+        const left = (await collect(store)).filter((e) => e.messageId === envs[0].messageId);
+        assert.deepEqual(left.map((e) => e.nextAttemptAt).sort(), [1000, 1001, 1002, 1003, 1004]);
+        assert.equal((await collect(store)).length, 45);
+      }));
+
+    void test('committed messages survive a reopen', async (t) => {
+      const s = await makeStore();
+      try {
+        if (!s.reopen) {
+          t.skip('backend gives no reopen()');
+          return;
+        }
+        const envs = await storeMessage(s.store, 'persist\r\n', ['p@x.example', 'q@x.example']);
+        await s.store.putEnvelope({ ...envs[1], nextAttemptAt: 99 });
+        const again = await s.reopen();
+        const walked = await collect(again);
+        assert.deepEqual(walked.map((e) => e.id).sort(), envs.map((e) => e.id).sort());
+        assert.equal((await again.findEnvelope(envs[1].id))?.nextAttemptAt, 99);
+        assert.equal((await readAll(await again.openMessage(envs[0].messageId))).toString(), 'persist\r\n');
+      } finally {
+        await s.cleanup();
+      }
+    });
+  });
+}
