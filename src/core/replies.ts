@@ -70,4 +70,14 @@ export const replies = {
   noValidRecipients: (): SmtpReply => reply(554, '5.5.1', 'No valid recipients'),
   transactionFailed: (why = 'Transaction failed'): SmtpReply => reply(554, '5.0.0', why),
   utf8NotPermitted: (): SmtpReply => reply(553, '5.6.7', 'Non-ASCII address requires SMTPUTF8'),
+  // SMTP server session (added for src/server/smtp)
+  helo: (host: string): SmtpReply => reply(250, undefined, host),
+  ehlo: (host: string, extensions: readonly string[]): SmtpReply => reply(250, undefined, host, ...extensions),
+  chunkReceived: (octets: number): SmtpReply => reply(250, '2.0.0', `${octets} octets received`),
+  saslChallenge: (base64: string): SmtpReply => reply(334, undefined, base64),
+  tlsNotAvailable: (): SmtpReply => reply(454, '4.7.0', 'TLS not available due to temporary reason'),
+  authTemporaryFailure: (): SmtpReply => reply(454, '4.7.0', 'Temporary authentication failure'),
+  authCancelled: (): SmtpReply => reply(501, '5.7.0', 'Authentication cancelled'),
+  cannotDecodeAuth: (): SmtpReply => reply(501, '5.5.2', 'Cannot decode response'),
+  unrecognizedAuthMechanism: (): SmtpReply => reply(504, '5.5.4', 'Unrecognized authentication type'),
 } as const;
