@@ -1,0 +1,154 @@
+/**
+ * @module pop3-server
+ * The POP3 front end: listeners (plain with STLS, or implicit TLS as on port 995), connection
+ * limits, the shared maildrop locks, and a clean close.
+ * Standards: RFC 1939 (POP3; §3 autologout timer of at least 10 minutes), RFC 2595 §4 (STLS),
+ *   RFC 8314 §3.3 (implicit TLS on 995), RFC 2449 (CAPA), RFC 5034 (AUTH).
+ * Security: passwords only over TLS unless allowPlainWithoutTls (loopback tests); beyond
+ *   maxConnections a client gets "-ERR [SYS/TEMP]" and is disconnected; each session is bound
+ *   by an idle timer. See pop3-session for the per-command rules.
+ * Limitations: locks are per process (see maildrop-locks).
+ */
+import { channel } from 'node:diagnostics_channel';
+import net from 'node:net';
+import tls from 'node:tls';
+import { channels, type MailboxStore } from '../../core/index.js';
+import { formatPop3Response, pop3Responses } from '../../protocol/pop3/index.js';
+import { MaildropLocks } from './maildrop-locks.js';
+import { Pop3Session, type Pop3SessionContext } from './pop3-session.js';
+
+export interface Pop3ServerOptions {
+  /** the name in the greeting and sign-off */
+  readonly hostname: string;
+  readonly mailboxes: MailboxStore;
+  /** verifies a full address (domain lower-cased) and password; false for unknown users too */
+  readonly authenticate: (user: string, password: string) => Promise<boolean>;
+  /** certificate and key: enables STLS on plain listeners and implicit TLS listeners */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  /** accept USER/PASS and AUTH PLAIN without TLS (loopback tests only); default false */
+  readonly allowPlainWithoutTls?: boolean;
+  /** RFC 1939 §3: autologout after at least 10 minutes of inactivity; default 600000 */
+  readonly idleTimeoutMs?: number;
+  /** concurrent connections over all listeners; default 200 */
+  readonly maxConnections?: number;
+  /** delay before answering a failed login; default 1000 */
+  readonly authFailureDelayMs?: number;
+  /** failed logins in one session before it is closed; default 3 */
+  readonly maxAuthFailures?: number;
+}
+
+export interface Pop3ListenOptions {
+  readonly host: string;
+  /** 0 picks a free port; listen() returns the bound one */
+  readonly port: number;
+  /** TLS from the first octet (port 995, RFC 8314) instead of STLS */
+  readonly implicitTls?: boolean;
+}
+
+export interface Pop3BoundAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly implicitTls: boolean;
+}
+
+const connectionChannel = channel(channels.connection);
+
+export class Pop3Server {
+  private readonly ctx: Pop3SessionContext;
+  private readonly maxConnections: number;
+  private readonly servers: net.Server[] = [];
+  private readonly sessions = new Set<Pop3Session>();
+  private readonly sockets = new Set<net.Socket>();
+  private closing = false;
+
+  constructor(private readonly options: Pop3ServerOptions) {
+    const secureContext = options.tls ? tls.createSecureContext({ key: options.tls.key, cert: options.tls.cert }) : undefined;
+    this.ctx = {
+      hostname: options.hostname,
+      mailboxes: options.mailboxes,
+      authenticate: options.authenticate,
+      secureContext,
+      allowPlainWithoutTls: options.allowPlainWithoutTls ?? false,
+      idleTimeoutMs: options.idleTimeoutMs ?? 600_000,
+      authFailureDelayMs: options.authFailureDelayMs ?? 1000,
+      maxAuthFailures: options.maxAuthFailures ?? 3,
+      locks: new MaildropLocks(),
+    };
+    this.maxConnections = options.maxConnections ?? 200;
+  }
+
+  /** Number of open connections. */
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  /** Starts the listeners; resolves with the bound addresses once all listen. */
+  async listen(specs: readonly Pop3ListenOptions[]): Promise<Pop3BoundAddress[]> {
+    if (this.closing) throw new Error('Pop3Server is closed');
+    const bound: Pop3BoundAddress[] = [];
+    for (const spec of specs) {
+      const implicitTls = spec.implicitTls ?? false;
+      let server: net.Server;
+      if (implicitTls) {
+        const creds = this.options.tls;
+        if (creds === undefined) throw new Error('an implicitTls listener needs the tls option');
+        const ts = tls.createServer({ key: creds.key, cert: creds.cert }, (s) => this.accept(s, true));
+        ts.on('tlsClientError', (_e, s) => s.destroy());
+        server = ts;
+      } else {
+        server = net.createServer((s) => this.accept(s, false));
+      }
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(spec.port, spec.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      server.on('error', () => {
+        /* accept errors (EMFILE ...) must not crash the process */
+      });
+      this.servers.push(server);
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : spec.port;
+      bound.push({ host: spec.host, port, implicitTls });
+    }
+    return bound;
+  }
+
+  private accept(socket: net.Socket, secure: boolean): void {
+    socket.on('error', () => socket.destroy());
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    if (this.sockets.size >= this.maxConnections) {
+      socket.end(formatPop3Response(pop3Responses.tooManyConnections()));
+      return;
+    }
+    this.sockets.add(socket);
+    const session = new Pop3Session(socket, this.ctx, secure);
+    this.sessions.add(session);
+    void session.closed.then(() => {
+      this.sessions.delete(session);
+      this.sockets.delete(socket);
+    });
+    if (connectionChannel.hasSubscribers) {
+      connectionChannel.publish({ session: 'pop3', remoteAddress: socket.remoteAddress, secure });
+    }
+    session.start();
+  }
+
+  /**
+   * Stops listening and closes every connection. Sessions are dropped without UPDATE
+   * (RFC 1939 §6: only QUIT removes messages).
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    const closes = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    this.servers.length = 0;
+    const sessions = [...this.sessions];
+    for (const s of sessions) s.destroy();
+    await Promise.all([...closes, ...sessions.map((s) => s.closed)]);
+  }
+}

@@ -1,0 +1,506 @@
+/**
+ * @module pop3-session
+ * The server side of one POP3 connection: AUTHORIZATION (USER/PASS, AUTH PLAIN, STLS),
+ * TRANSACTION over a snapshot of the maildrop taken at login, and UPDATE at QUIT.
+ * Standards: RFC 1939 §3-§7 (states, commands, autologout timer, UPDATE only after QUIT),
+ *   §7 (UIDL: 1-70 octets of 0x21-0x7E); RFC 2449 §5-§6 (CAPA, PIPELINING), §8 (IN-USE);
+ *   RFC 3206 (SYS/TEMP, AUTH response codes); RFC 2595 §4 (STLS: discard pipelined input);
+ *   RFC 5034 §4 (AUTH with initial response, "*" cancels); RFC 4616 (PLAIN).
+ * Security: everything the client sends is hostile. Command lines over 255 octets are refused;
+ *   passwords (USER/PASS and AUTH PLAIN) are refused before TLS unless explicitly allowed;
+ *   failed logins are delayed and counted, and the session is closed after too many; whether a
+ *   user exists is never revealed; input sent after STLS before the handshake is discarded
+ *   (CVE-2011-0411 class); the maildrop is locked for one session at a time; a dropped
+ *   connection never enters UPDATE, so DELE without QUIT removes nothing.
+ * Limitations: APOP and LOGIN-DELAY/EXPIRE are not offered; the maildrop is the INBOX folder
+ *   only; TOP reads (and discards) the rest of the stored message after the lines it sends.
+ */
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import tls from 'node:tls';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pipeline, type Readable } from 'node:stream';
+import type { MailboxStore } from '../../core/index.js';
+import {
+  Pop3DotStuffer,
+  Pop3LineSplitter,
+  decodeSaslPlain,
+  formatPop3Response,
+  formatSaslChallenge,
+  parsePop3Command,
+  pop3Limits,
+  pop3Responses,
+  type Pop3Command,
+  type Pop3InputLine,
+  type Pop3Response,
+} from '../../protocol/pop3/index.js';
+import type { MaildropLocks } from './maildrop-locks.js';
+
+/** What a session needs from its server (resolved options plus shared state). */
+export interface Pop3SessionContext {
+  readonly hostname: string;
+  readonly mailboxes: MailboxStore;
+  readonly authenticate: (user: string, password: string) => Promise<boolean>;
+  /** present when STLS may be offered */
+  readonly secureContext?: tls.SecureContext;
+  readonly allowPlainWithoutTls: boolean;
+  readonly idleTimeoutMs: number;
+  readonly authFailureDelayMs: number;
+  readonly maxAuthFailures: number;
+  readonly locks: MaildropLocks;
+}
+
+interface SnapshotMessage {
+  readonly key: string;
+  readonly size: number;
+  readonly uid: string;
+  deleted: boolean;
+}
+
+type State = 'authorization' | 'transaction' | 'update' | 'closed';
+
+/** Pipelined lines buffered before the session stops reading from the socket. */
+const maxQueuedLines = 64;
+
+/** RFC 1939 §7: a unique-id is 1 to 70 characters in the range 0x21 to 0x7E. */
+export function uidForKey(key: string): string {
+  if (/^[\x21-\x7e]{1,70}$/.test(key)) return key;
+  // Deterministic, so it stays the same across sessions and restarts.
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/** Full address with its domain lower-cased, as the directory and the mailbox store use it. */
+export function normalizeUser(name: string): string {
+  const at = name.lastIndexOf('@');
+  return at < 0 ? name : `${name.slice(0, at)}@${name.slice(at + 1).toLowerCase()}`;
+}
+
+export class Pop3Session {
+  private socket: net.Socket;
+  private secure: boolean;
+  private state: State = 'authorization';
+  private readonly splitter = new Pop3LineSplitter(pop3Limits.commandLine);
+  private queue: Pop3InputLine[] = [];
+  private pumping = false;
+  private pendingUser: string | undefined;
+  private saslMechanism: string | undefined;
+  private authFailures = 0;
+  /** the locked maildrop owner once in TRANSACTION */
+  private user: string | undefined;
+  private messages: SnapshotMessage[] = [];
+  private readonly abort = new AbortController();
+  private readonly onData = (chunk: Buffer): void => this.receive(chunk);
+  private readonly onTimeout = (): void => {
+    // RFC 1939 §3: on autologout the server closes without a response and without UPDATE.
+    this.destroy();
+  };
+  private readonly onClose = (): void => this.finish();
+  private readonly onError = (): void => this.destroy();
+  /** resolves once the connection is closed and the lock released */
+  readonly closed: Promise<void>;
+  private resolveClosed!: () => void;
+
+  constructor(
+    socket: net.Socket,
+    private readonly ctx: Pop3SessionContext,
+    secure: boolean,
+  ) {
+    this.socket = socket;
+    this.secure = secure;
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+    this.attach(socket);
+  }
+
+  /** Sends the greeting and starts reading commands. */
+  start(): void {
+    this.send(pop3Responses.greeting(this.ctx.hostname));
+  }
+
+  /** Closes the connection without UPDATE (server shutdown). */
+  destroy(): void {
+    if (!this.socket.destroyed) this.socket.destroy();
+    this.finish();
+  }
+
+  private attach(socket: net.Socket): void {
+    socket.setTimeout(this.ctx.idleTimeoutMs);
+    socket.on('data', this.onData);
+    socket.on('timeout', this.onTimeout);
+    socket.on('close', this.onClose);
+    socket.on('error', this.onError);
+  }
+
+  private detach(socket: net.Socket): void {
+    socket.setTimeout(0);
+    socket.off('data', this.onData);
+    socket.off('timeout', this.onTimeout);
+    socket.off('close', this.onClose);
+    socket.off('error', this.onError);
+  }
+
+  private finish(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.queue = [];
+    this.abort.abort();
+    if (this.user !== undefined) this.ctx.locks.release(this.user);
+    this.user = undefined;
+    this.resolveClosed();
+  }
+
+  /** a getter, so that TypeScript does not narrow `state` across awaits */
+  private get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private get plainAllowed(): boolean {
+    return this.secure || this.ctx.allowPlainWithoutTls;
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.isClosed) return;
+    this.queue.push(...this.splitter.push(chunk));
+    if (this.queue.length > maxQueuedLines) this.socket.pause();
+    if (!this.pumping) void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0 && !this.isClosed) {
+        const ev = this.queue.shift()!;
+        if (this.queue.length <= maxQueuedLines / 2 && this.socket.isPaused()) this.socket.resume();
+        try {
+          await this.handleInput(ev);
+        } catch {
+          // Unknown errors are temporary (RFC 3206 §4 SYS/TEMP) and never end the process.
+          if (!this.isClosed && !this.abort.signal.aborted) this.send(pop3Responses.localError());
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async handleInput(ev: Pop3InputLine): Promise<void> {
+    if (this.saslMechanism !== undefined) {
+      this.saslMechanism = undefined;
+      this.splitter.maxLine = pop3Limits.commandLine;
+      if (ev.kind === 'too-long') return this.send(pop3Responses.lineTooLong());
+      return this.saslResponse(ev.line.toString('latin1').trim());
+    }
+    if (ev.kind === 'too-long') return this.send(pop3Responses.lineTooLong());
+    const parsed = parsePop3Command(ev.line.toString('utf8'));
+    if (!parsed.ok) return this.send(parsed.response);
+    return this.command(parsed.command);
+  }
+
+  private async command(c: Pop3Command): Promise<void> {
+    // Valid in every state before UPDATE.
+    if (c.verb === 'CAPA') return this.send(pop3Responses.capabilities(this.capabilities()));
+    if (c.verb === 'QUIT') return this.quit();
+
+    if (this.state === 'authorization') {
+      switch (c.verb) {
+        case 'STLS':
+          return this.stls();
+        case 'USER':
+          if (!this.plainAllowed) return this.send(pop3Responses.plaintextNeedsTls());
+          // RFC 1939 §7: answer +OK whether or not the user exists.
+          this.pendingUser = c.name;
+          return this.send(pop3Responses.userAccepted());
+        case 'PASS': {
+          if (!this.plainAllowed) return this.send(pop3Responses.plaintextNeedsTls());
+          const user = this.pendingUser;
+          this.pendingUser = undefined;
+          if (user === undefined) return this.send(pop3Responses.userFirst());
+          return this.login(user, c.password);
+        }
+        case 'AUTH':
+          return this.auth(c.mechanism, c.initialResponse);
+        default:
+          return this.send(pop3Responses.badState());
+      }
+    }
+
+    // TRANSACTION state (RFC 1939 §5).
+    switch (c.verb) {
+      case 'STAT': {
+        const live = this.live();
+        return this.send(pop3Responses.stat(live.length, sizeOf(live)));
+      }
+      case 'LIST': {
+        if (c.msg !== undefined) {
+          const m = this.pick(c.msg);
+          return 'key' in m ? this.send(pop3Responses.scanListing(c.msg, m.size)) : this.send(m);
+        }
+        const lines: string[] = [];
+        this.messages.forEach((m, i) => {
+          if (!m.deleted) lines.push(`${i + 1} ${m.size}`);
+        });
+        const live = this.live();
+        return this.send(pop3Responses.scanListings(live.length, sizeOf(live), lines));
+      }
+      case 'UIDL': {
+        if (c.msg !== undefined) {
+          const m = this.pick(c.msg);
+          return 'key' in m ? this.send(pop3Responses.uidListing(c.msg, m.uid)) : this.send(m);
+        }
+        const lines: string[] = [];
+        this.messages.forEach((m, i) => {
+          if (!m.deleted) lines.push(`${i + 1} ${m.uid}`);
+        });
+        return this.send(pop3Responses.uidListings(lines));
+      }
+      case 'RETR':
+      case 'TOP': {
+        const m = this.pick(c.msg);
+        if (!('key' in m)) return this.send(m);
+        return this.sendMessage(m, c.verb === 'TOP' ? c.lines : undefined);
+      }
+      case 'DELE': {
+        const m = this.pick(c.msg);
+        if (!('key' in m)) return this.send(m);
+        m.deleted = true;
+        return this.send(pop3Responses.deleted(c.msg));
+      }
+      case 'NOOP':
+        return this.send(pop3Responses.noop());
+      case 'RSET': {
+        for (const m of this.messages) m.deleted = false;
+        return this.send(pop3Responses.reset(this.messages.length, sizeOf(this.messages)));
+      }
+      default:
+        // USER, PASS, AUTH, STLS after login
+        return this.send(pop3Responses.badState());
+    }
+  }
+
+  private capabilities(): string[] {
+    const caps = ['TOP', 'UIDL', 'PIPELINING', 'RESP-CODES', 'AUTH-RESP-CODE'];
+    if (this.state === 'authorization') {
+      // Announce password logins only where they would be accepted (RFC 2595 §4).
+      if (this.plainAllowed) caps.unshift('USER');
+      if (this.plainAllowed) caps.push('SASL PLAIN');
+      if (this.ctx.secureContext !== undefined && !this.secure) caps.push('STLS');
+    }
+    caps.push('IMPLEMENTATION correio');
+    return caps;
+  }
+
+  private live(): SnapshotMessage[] {
+    return this.messages.filter((m) => !m.deleted);
+  }
+
+  /** The message numbered n (1-based), or the -ERR for it. */
+  private pick(n: number): SnapshotMessage | Pop3Response {
+    const m = this.messages[n - 1];
+    if (m === undefined) return pop3Responses.noSuchMessage();
+    if (m.deleted) return pop3Responses.alreadyDeleted(n);
+    return m;
+  }
+
+  // --- AUTHORIZATION ---
+
+  private async auth(mechanism: string | undefined, initial: string | undefined): Promise<void> {
+    if (mechanism === undefined) return this.send(pop3Responses.mechanisms(this.plainAllowed ? ['PLAIN'] : []));
+    if (mechanism !== 'PLAIN') return this.send(pop3Responses.unsupportedMechanism());
+    if (!this.plainAllowed) return this.send(pop3Responses.plaintextNeedsTls());
+    if (initial !== undefined) return this.saslResponse(initial);
+    // RFC 5034 §4: an empty challenge, then the client's response on its own line.
+    this.saslMechanism = mechanism;
+    this.splitter.maxLine = pop3Limits.saslLine;
+    this.write(formatSaslChallenge(''));
+  }
+
+  private async saslResponse(text: string): Promise<void> {
+    if (text === '*') return this.send(pop3Responses.authCancelled());
+    const plain = decodeSaslPlain(text);
+    if (!plain.ok) {
+      if (plain.reason === 'base64') return this.send(pop3Responses.badBase64());
+      return this.failLogin();
+    }
+    const { authzid, authcid, password } = plain.credentials;
+    // No proxy authorization: an authzid, if given, must name the same user.
+    if (authzid !== '' && normalizeUser(authzid) !== normalizeUser(authcid)) return this.failLogin();
+    return this.login(authcid, password);
+  }
+
+  private async login(name: string, password: string): Promise<void> {
+    const user = normalizeUser(name);
+    let ok: boolean;
+    try {
+      ok = await this.ctx.authenticate(user, password);
+    } catch {
+      return this.send(pop3Responses.localError());
+    }
+    if (!ok) return this.failLogin();
+    // RFC 1939 §4: exclusive access; RFC 2449 §8.1.2: [IN-USE] when locked elsewhere.
+    if (!this.ctx.locks.tryAcquire(user)) return this.send(pop3Responses.inUse());
+    if (this.isClosed) {
+      this.ctx.locks.release(user);
+      return;
+    }
+    this.user = user;
+    try {
+      const list = await this.ctx.mailboxes.list(user);
+      // The snapshot: messages arriving later are not part of this session.
+      list.sort((a, b) => a.receivedAt - b.receivedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      this.messages = list.map((m) => ({ key: m.key, size: m.size, uid: uidForKey(m.key), deleted: false }));
+    } catch {
+      this.ctx.locks.release(user);
+      this.user = undefined;
+      return this.send(pop3Responses.maildropUnavailable());
+    }
+    if (this.isClosed) return; // finish() released the lock
+    this.state = 'transaction';
+    this.send(pop3Responses.loggedIn(this.messages.length, sizeOf(this.messages)));
+  }
+
+  private async failLogin(): Promise<void> {
+    this.authFailures++;
+    this.pendingUser = undefined;
+    // Slow down password guessing; the delay ends early if the connection goes away.
+    await sleep(this.ctx.authFailureDelayMs, undefined, { signal: this.abort.signal });
+    if (this.authFailures >= this.ctx.maxAuthFailures) {
+      this.send(pop3Responses.tooManyAuthFailures());
+      return this.end();
+    }
+    this.send(pop3Responses.authFailed());
+  }
+
+  private async stls(): Promise<void> {
+    if (this.secure) return this.send(pop3Responses.tlsActive());
+    const context = this.ctx.secureContext;
+    if (context === undefined) return this.send(pop3Responses.tlsUnavailable());
+    // RFC 2595 §4 / CVE-2011-0411: whatever the client pipelined after STLS is discarded.
+    // Stop reading plaintext now: whatever arrives from here on is fed to the TLS layer.
+    const raw = this.socket;
+    raw.pause();
+    this.detach(raw);
+    this.queue = [];
+    this.splitter.reset();
+    raw.on('error', () => raw.destroy());
+    await this.flushWrite(formatPop3Response(pop3Responses.beginTls()), raw);
+    if (raw.destroyed) return this.finish();
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+    this.socket = secure;
+    this.attach(secure);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        secure.once('secure', resolve);
+        secure.once('error', reject);
+        secure.once('close', () => reject(new Error('closed during TLS handshake')));
+      });
+    } catch {
+      return this.destroy();
+    }
+    this.secure = true;
+    // RFC 2595 §4: the session starts afresh; no USER given before counts.
+    this.pendingUser = undefined;
+  }
+
+  // --- TRANSACTION ---
+
+  private async sendMessage(m: SnapshotMessage, bodyLines: number | undefined): Promise<void> {
+    const user = this.user!;
+    let src: Readable;
+    try {
+      src = await this.ctx.mailboxes.open(user, m.key);
+    } catch {
+      return this.send(pop3Responses.localError());
+    }
+    const stuffer = new Pop3DotStuffer(bodyLines === undefined ? {} : { bodyLines });
+    const stuffed = pipeline(src, stuffer, () => {
+      /* errors surface through the iterator below */
+    });
+    const it = stuffed[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    let next: IteratorResult<Buffer>;
+    try {
+      // Read the first chunk before answering, so an unreadable message still gets -ERR.
+      next = await it.next();
+    } catch {
+      src.destroy();
+      return this.send(pop3Responses.localError());
+    }
+    this.send(bodyLines === undefined ? pop3Responses.retrieving(m.size) : pop3Responses.topFollows());
+    try {
+      while (!next.done) {
+        await this.flushWrite(next.value);
+        if (this.isClosed) {
+          src.destroy();
+          return;
+        }
+        next = await it.next();
+      }
+    } catch {
+      // The +OK is out: a half-sent message cannot be turned into an -ERR. Drop the connection
+      // (no UPDATE), so the client knows the transfer failed.
+      src.destroy();
+      this.destroy();
+    }
+  }
+
+  private async quit(): Promise<void> {
+    if (this.state !== 'transaction') {
+      this.send(pop3Responses.signingOff(this.ctx.hostname));
+      return this.end();
+    }
+    // RFC 1939 §6: UPDATE state, only reached through QUIT.
+    this.state = 'update';
+    const user = this.user!;
+    let failed = 0;
+    for (const m of this.messages) {
+      if (!m.deleted) continue;
+      try {
+        await this.ctx.mailboxes.remove(user, m.key);
+      } catch {
+        failed++;
+      }
+    }
+    const left = this.messages.filter((m) => !m.deleted).length;
+    this.ctx.locks.release(user);
+    this.user = undefined;
+    this.send(failed > 0 ? pop3Responses.notAllRemoved() : pop3Responses.signingOffWithCount(this.ctx.hostname, left));
+    this.end();
+  }
+
+  // --- output ---
+
+  private send(r: Pop3Response): void {
+    this.write(formatPop3Response(r));
+  }
+
+  private write(data: string | Buffer): void {
+    if (this.isClosed || this.socket.destroyed) return;
+    this.socket.write(data);
+  }
+
+  /** Writes and waits for the socket to take more (backpressure for message bodies). */
+  private async flushWrite(data: string | Buffer, socket = this.socket): Promise<void> {
+    if (this.isClosed || socket.destroyed) return;
+    if (socket.write(data)) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
+  }
+
+  private end(): void {
+    const s = this.socket;
+    this.queue = [];
+    this.finish();
+    s.end();
+  }
+}
+
+function sizeOf(ms: readonly SnapshotMessage[]): number {
+  let n = 0;
+  for (const m of ms) n += m.size;
+  return n;
+}
