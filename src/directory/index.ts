@@ -1,0 +1,17 @@
+/**
+ * @module directory
+ * Domains, users, credentials, aliases, lists and roles: the SQLite backend, password hashing,
+ * address rules, and the aliases(5) file format.
+ * Standards: see each module. Security: see each module. Limitations: see each module.
+ */
+export { SqliteDirectory, type SqliteDirectoryOptions } from './sqlite-directory.js';
+export type { DirectoryBackend, DirectoryMatch, DirectoryMatchKind } from './directory-backend.js';
+export {
+  DirectoryInputError,
+  directoryKey,
+  normalizeAliasName,
+  normalizeDirectoryAddress,
+  normalizeDirectoryDomain,
+} from './directory-address.js';
+export { hashPassword, verifyPassword, parsePasswordHash, defaultScryptParams, type ScryptParams } from './password.js';
+export * from './aliases-file.js';

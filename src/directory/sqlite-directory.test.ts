@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { MailError } from '../core/index.js';
+import { directoryContract } from '../../test/contract/directory.contract.js';
+import { SqliteDirectory } from './index.js';
+
+directoryContract('SqliteDirectory', async ({ localDomains }) => {
+  const tmp = await mkdtemp(join(tmpdir(), 'correio-dir-'));
+  const file = join(tmp, 'var', 'directory.sqlite');
+  let current = await SqliteDirectory.open(file, { localDomains });
+  return {
+    dir: current,
+    async reopen() {
+      await current.close();
+      current = await SqliteDirectory.open(file, { localDomains });
+      return current;
+    },
+    async cleanup() {
+      await current.close();
+      await rm(tmp, { recursive: true, force: true });
+    },
+  };
+});
+
+async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const tmp = await mkdtemp(join(tmpdir(), 'correio-dir-'));
+  try {
+    await fn(tmp);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+const isDirectoryFailure = (err: unknown): boolean =>
+  err instanceof MailError && err.reply.code === 451 && err.reply.status === '4.3.0' && err.code === 'MAIL_ERR_DIRECTORY';
+
+void test('a locked database (SQLITE_BUSY) is a 451 4.3.0 directory failure, not "not found"', () =>
+  withTmp(async (tmp) => {
+    const file = join(tmp, 'directory.sqlite');
+    const dir = await SqliteDirectory.open(file, { localDomains: ['example.org'], busyTimeoutMs: 20 });
+    const other = new Database(file);
+    try {
+      other.exec('BEGIN EXCLUSIVE');
+      // WAL readers are not blocked by a writer, but EXCLUSIVE in WAL blocks other writers
+      await assert.rejects(dir.addUser('suzana@example.org'), isDirectoryFailure);
+      await assert.rejects(dir.setRole('r@example.org', 'suzana@example.org'), isDirectoryFailure);
+      other.exec('ROLLBACK');
+      await dir.addUser('suzana@example.org');
+      assert.ok(await dir.findUser('suzana@example.org'));
+    } finally {
+      other.close();
+      await dir.close();
+    }
+  }));
+
+void test('a corrupt database file is a 451 4.3.0 directory failure at open', () =>
+  withTmp(async (tmp) => {
+    const file = join(tmp, 'directory.sqlite');
+    await writeFile(file, Buffer.alloc(8192, 'this is not a database '));
+    await assert.rejects(SqliteDirectory.open(file, { localDomains: ['example.org'] }), isDirectoryFailure);
+  }));
+
+void test('lookups on a closed directory fail with 451, never answer "not found"', () =>
+  withTmp(async (tmp) => {
+    const dir = await SqliteDirectory.open(join(tmp, 'd.sqlite'), { localDomains: ['example.org'] });
+    await dir.close();
+    await assert.rejects(dir.findUser('postmaster@example.org'), isDirectoryFailure);
+    await assert.rejects(dir.isLocalDomain('example.org'), isDirectoryFailure);
+    await assert.rejects(dir.findAlias('x@example.org'), isDirectoryFailure);
+    await assert.rejects(dir.verifyPassword('postmaster@example.org', 'x'), isDirectoryFailure);
+  }));
+
+void test('schema: WAL mode, a version table, and a newer schema is refused', () =>
+  withTmp(async (tmp) => {
+    const file = join(tmp, 'd.sqlite');
+    const dir = await SqliteDirectory.open(file, { localDomains: ['example.org'] });
+    assert.deepEqual(await dir.checkIntegrity(), []);
+    await dir.close();
+    const db = new Database(file);
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(db.prepare('SELECT version FROM schema_version').get() !== undefined, true);
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map(
+      (r) => r.name,
+    );
+    assert.deepEqual(tables, ['aliases', 'domains', 'list_members', 'lists', 'roles', 'schema_version', 'users']);
+    db.prepare('UPDATE schema_version SET version = 999').run();
+    db.close();
+    await assert.rejects(SqliteDirectory.open(file), isDirectoryFailure);
+  }));
+
+void test('a second open of the same file sees changes at once (CLI while the server runs)', () =>
+  withTmp(async (tmp) => {
+    const file = join(tmp, 'd.sqlite');
+    const server = await SqliteDirectory.open(file, { localDomains: ['dc.uece.br'] });
+    const cli = await SqliteDirectory.open(file, { localDomains: ['dc.uece.br'] });
+    try {
+      await cli.setRole('chefe@dc.uece.br', 'suzana@dc.uece.br');
+      assert.equal((await server.findRole('chefe@dc.uece.br'))?.holder, 'suzana@dc.uece.br');
+      await cli.setRole('chefe@dc.uece.br', 'jacques@dc.uece.br');
+      assert.equal((await server.findRole('chefe@dc.uece.br'))?.holder, 'jacques@dc.uece.br');
+      assert.ok((await readFile(file)).subarray(0, 16).toString().startsWith('SQLite format 3'));
+    } finally {
+      await cli.close();
+      await server.close();
+    }
+  }));

@@ -1,0 +1,539 @@
+/**
+ * @module sqlite-directory
+ * The directory on SQLite (better-sqlite3) at `<data_dir>/directory.sqlite`: domains, users with
+ * scrypt password hashes, aliases, lists with members, roles. WAL mode, so the CLI can change
+ * the directory while the server reads it; changes are visible at once (a role's new holder
+ * gets the next message).
+ * Standards: seed §2 (directory independent of hosts, role addresses); RFC 5321 §2.4 (see
+ *   directory-address for case rules).
+ * Security: bound parameters only; password hashes never leave except through verifyPassword.
+ *   Every SQLite failure (SQLITE_BUSY, a corrupt file, a closed handle) is thrown as MailError
+ *   451 4.3.0, never answered as "not found" (DESIGN.md §1: lookups have three outcomes).
+ * Limitations: one file, one host; the PostgreSQL backend is for several nodes.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  MailError,
+  replies,
+  type Address,
+  type Alias,
+  type MailingList,
+  type Role,
+  type User,
+} from '../core/index.js';
+import type { DirectoryBackend, DirectoryMatch } from './directory-backend.js';
+import {
+  DirectoryInputError,
+  directoryKey,
+  normalizeAliasName,
+  normalizeDirectoryAddress,
+  normalizeDirectoryDomain,
+} from './directory-address.js';
+import { hashPassword, verifyPassword } from './password.js';
+
+export interface SqliteDirectoryOptions {
+  /** ensured at open, with postmaster@<first> as a user (RFC 5321 §4.5.1) */
+  localDomains?: readonly string[];
+  /** how long a writer waits for another's lock before SQLITE_BUSY; default 5000 ms */
+  busyTimeoutMs?: number;
+}
+
+/** Schema migrations, applied in order; the version table records how many ran. */
+const migrations: readonly string[] = [
+  `CREATE TABLE domains (
+     name TEXT PRIMARY KEY,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE users (
+     key TEXT PRIMARY KEY,
+     address TEXT NOT NULL,
+     name TEXT,
+     password_hash TEXT,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE aliases (
+     key TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     targets TEXT NOT NULL,
+     source TEXT NOT NULL DEFAULT 'directory',
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX aliases_source ON aliases (source);
+   CREATE TABLE lists (
+     key TEXT PRIMARY KEY,
+     address TEXT NOT NULL,
+     owner TEXT NOT NULL,
+     description TEXT,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE list_members (
+     id INTEGER PRIMARY KEY,
+     list_key TEXT NOT NULL REFERENCES lists (key) ON DELETE CASCADE,
+     member_key TEXT NOT NULL,
+     member TEXT NOT NULL,
+     UNIQUE (list_key, member_key)
+   );
+   CREATE TABLE roles (
+     key TEXT PRIMARY KEY,
+     address TEXT NOT NULL,
+     holder TEXT NOT NULL,
+     description TEXT,
+     updated_at INTEGER NOT NULL
+   );`,
+];
+
+interface UserRow {
+  address: string;
+  name: string | null;
+  password_hash: string | null;
+  created_at: number;
+}
+interface AliasRow {
+  name: string;
+  targets: string;
+  source: string;
+}
+interface ListRow {
+  key: string;
+  address: string;
+  owner: string;
+  description: string | null;
+}
+interface RoleRow {
+  address: string;
+  holder: string;
+  description: string | null;
+}
+
+/** A hash of a random password, verified against for unknown users so timing reveals nothing. */
+let dummyHash: Promise<string> | undefined;
+
+function directoryFailure(cause: unknown): MailError {
+  // DESIGN.md §1: a failed directory lookup is temporary (451 4.3.0), never "user unknown".
+  return new MailError(replies.localError(), 'MAIL_ERR_DIRECTORY', { cause });
+}
+
+function need(value: string | undefined, what: string, given: string): string {
+  if (value === undefined) throw new DirectoryInputError(`invalid ${what}: "${given}"`);
+  return value;
+}
+
+function toUser(r: UserRow): User {
+  return r.name === null ? { address: r.address, createdAt: r.created_at } : { address: r.address, name: r.name, createdAt: r.created_at };
+}
+
+function toAlias(r: AliasRow): Alias {
+  return { name: r.name, targets: JSON.parse(r.targets) as string[], source: r.source };
+}
+
+function toRole(r: RoleRow): Role {
+  return r.description === null
+    ? { address: r.address, holder: r.holder }
+    : { address: r.address, holder: r.holder, description: r.description };
+}
+
+function likePattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export class SqliteDirectory implements DirectoryBackend {
+  readonly file: string;
+  private readonly db: Database.Database;
+
+  private constructor(file: string, db: Database.Database) {
+    this.file = file;
+    this.db = db;
+  }
+
+  /**
+   * Opens (creating if needed) the directory file, migrates its schema, and ensures the local
+   * domains and postmaster@<first local domain> exist. Throws MailError 451 when SQLite fails.
+   */
+  static async open(file: string, opts: SqliteDirectoryOptions = {}): Promise<SqliteDirectory> {
+    let db: Database.Database | undefined;
+    try {
+      if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+      db = new Database(file);
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      const dir = new SqliteDirectory(file, db);
+      dir.migrate();
+      dir.ensureLocal(opts.localDomains ?? []);
+      return dir;
+    } catch (err) {
+      db?.close();
+      if (err instanceof DirectoryInputError || err instanceof MailError) throw err;
+      throw directoryFailure(err);
+    }
+  }
+
+  private migrate(): void {
+    const db = this.db;
+    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+    db.transaction(() => {
+      const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+      const from = row?.version ?? 0;
+      if (from > migrations.length) {
+        throw new Error(`directory schema version ${from} is newer than this correio (${migrations.length})`);
+      }
+      for (let v = from; v < migrations.length; v++) db.exec(migrations[v]);
+      if (row === undefined) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(migrations.length);
+      else db.prepare('UPDATE schema_version SET version = ?').run(migrations.length);
+    }).immediate();
+  }
+
+  private ensureLocal(domains: readonly string[]): void {
+    const normalized = domains.map((d) => need(normalizeDirectoryDomain(d), 'domain', d));
+    this.db.transaction(() => {
+      const now = Date.now();
+      for (const d of normalized) {
+        this.db.prepare('INSERT OR IGNORE INTO domains (name, created_at) VALUES (?, ?)').run(d, now);
+      }
+      if (normalized.length > 0) {
+        // RFC 5321 §4.5.1: every SMTP site must accept mail for postmaster.
+        const pm = `postmaster@${normalized[0]}`;
+        this.db
+          .prepare('INSERT OR IGNORE INTO users (key, address, name, password_hash, created_at) VALUES (?, ?, NULL, NULL, ?)')
+          .run(pm, pm, now);
+      }
+    }).immediate();
+  }
+
+  /** Runs SQLite work; anything but bad input becomes MailError 451 4.3.0. */
+  private guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (err) {
+      if (err instanceof DirectoryInputError || err instanceof MailError) throw err;
+      throw directoryFailure(err);
+    }
+  }
+
+  // --- domains -------------------------------------------------------------------------
+
+  async isLocalDomain(domain: string): Promise<boolean> {
+    const d = normalizeDirectoryDomain(domain);
+    if (d === undefined) return false;
+    return this.guard(() => this.db.prepare('SELECT 1 FROM domains WHERE name = ?').get(d) !== undefined);
+  }
+
+  async listDomains(): Promise<string[]> {
+    return this.guard(() => (this.db.prepare('SELECT name FROM domains ORDER BY name').all() as { name: string }[]).map((r) => r.name));
+  }
+
+  async addDomain(domain: string): Promise<void> {
+    const d = need(normalizeDirectoryDomain(domain), 'domain', domain);
+    this.guard(() => this.db.prepare('INSERT OR IGNORE INTO domains (name, created_at) VALUES (?, ?)').run(d, Date.now()));
+  }
+
+  // --- users ---------------------------------------------------------------------------
+
+  private userRow(address: Address | string): UserRow | undefined {
+    const a = normalizeDirectoryAddress(address);
+    if (a === undefined) return undefined;
+    return this.guard(
+      () =>
+        this.db.prepare('SELECT address, name, password_hash, created_at FROM users WHERE key = ?').get(directoryKey(a)) as
+          | UserRow
+          | undefined,
+    );
+  }
+
+  async findUser(address: Address | string): Promise<User | undefined> {
+    const r = this.userRow(address);
+    return r && toUser(r);
+  }
+
+  async listUsers(): Promise<User[]> {
+    return this.guard(() =>
+      (this.db.prepare('SELECT address, name, password_hash, created_at FROM users ORDER BY key').all() as UserRow[]).map(toUser),
+    );
+  }
+
+  async addUser(address: string, passwordHash?: string, name?: string): Promise<User> {
+    const a = need(normalizeDirectoryAddress(address), 'address', address);
+    const domain = a.slice(a.lastIndexOf('@') + 1);
+    return this.guard(() =>
+      this.db.transaction((): User => {
+        if (this.db.prepare('SELECT 1 FROM domains WHERE name = ?').get(domain) === undefined) {
+          throw new DirectoryInputError(`${domain} is not a local domain`);
+        }
+        if (this.db.prepare('SELECT 1 FROM users WHERE key = ?').get(directoryKey(a)) !== undefined) {
+          throw new DirectoryInputError(`user ${a} already exists`);
+        }
+        const now = Date.now();
+        this.db
+          .prepare('INSERT INTO users (key, address, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)')
+          .run(directoryKey(a), a, name ?? null, passwordHash ?? null, now);
+        return toUser({ address: a, name: name ?? null, password_hash: null, created_at: now });
+      }).immediate(),
+    );
+  }
+
+  async deleteUser(address: string): Promise<boolean> {
+    const a = normalizeDirectoryAddress(address);
+    if (a === undefined) return false;
+    return this.guard(() => this.db.prepare('DELETE FROM users WHERE key = ?').run(directoryKey(a)).changes > 0);
+  }
+
+  async setPassword(address: string, passwordHash: string): Promise<boolean> {
+    const a = normalizeDirectoryAddress(address);
+    if (a === undefined) return false;
+    return this.guard(
+      () => this.db.prepare('UPDATE users SET password_hash = ? WHERE key = ?').run(passwordHash, directoryKey(a)).changes > 0,
+    );
+  }
+
+  async verifyPassword(address: string, password: string): Promise<boolean> {
+    const hash = this.userRow(address)?.password_hash ?? null;
+    if (hash === null) {
+      // spend the same time as a real check, so a guesser cannot tell users from non-users
+      dummyHash ??= hashPassword(Math.random().toString(36));
+      await verifyPassword(password, await dummyHash);
+      return false;
+    }
+    return verifyPassword(password, hash);
+  }
+
+  // --- aliases -------------------------------------------------------------------------
+
+  async findAlias(name: string): Promise<Alias | undefined> {
+    const n = normalizeAliasName(name);
+    if (n === undefined) return undefined;
+    const r = this.guard(
+      () => this.db.prepare('SELECT name, targets, source FROM aliases WHERE key = ?').get(directoryKey(n)) as AliasRow | undefined,
+    );
+    return r && toAlias(r);
+  }
+
+  async listAliases(): Promise<Alias[]> {
+    return this.guard(() =>
+      (this.db.prepare('SELECT name, targets, source FROM aliases ORDER BY key').all() as AliasRow[]).map(toAlias),
+    );
+  }
+
+  private aliasRow(name: string, targets: readonly string[]): [string, string, string] {
+    const n = need(normalizeAliasName(name), 'alias name', name);
+    if (targets.length === 0) throw new DirectoryInputError(`alias ${n} has no targets`);
+    for (const t of targets) {
+      if (typeof t !== 'string' || t.trim() === '' || /[\r\n\0]/.test(t)) {
+        throw new DirectoryInputError(`alias ${n}: invalid target ${JSON.stringify(t)}`);
+      }
+    }
+    return [directoryKey(n), n, JSON.stringify(targets.map((t) => t.trim()))];
+  }
+
+  async setAlias(name: string, targets: readonly string[], source = 'directory'): Promise<void> {
+    const [key, n, json] = this.aliasRow(name, targets);
+    this.guard(() =>
+      this.db
+        .prepare(
+          `INSERT INTO aliases (key, name, targets, source, updated_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (key) DO UPDATE SET name = excluded.name, targets = excluded.targets,
+             source = excluded.source, updated_at = excluded.updated_at`,
+        )
+        .run(key, n, json, source, Date.now()),
+    );
+  }
+
+  async deleteAlias(name: string): Promise<boolean> {
+    const n = normalizeAliasName(name);
+    if (n === undefined) return false;
+    return this.guard(() => this.db.prepare('DELETE FROM aliases WHERE key = ?').run(directoryKey(n)).changes > 0);
+  }
+
+  async replaceAliases(source: string, aliases: readonly Alias[]): Promise<void> {
+    const rows = aliases.map((a) => this.aliasRow(a.name, a.targets));
+    this.guard(() =>
+      this.db.transaction(() => {
+        this.db.prepare('DELETE FROM aliases WHERE source = ?').run(source);
+        const ins = this.db.prepare(
+          `INSERT INTO aliases (key, name, targets, source, updated_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (key) DO UPDATE SET name = excluded.name, targets = excluded.targets,
+             source = excluded.source, updated_at = excluded.updated_at`,
+        );
+        const now = Date.now();
+        for (const [key, n, json] of rows) ins.run(key, n, json, source, now);
+      }).immediate(),
+    );
+  }
+
+  // --- lists ---------------------------------------------------------------------------
+
+  private listFromRow(r: ListRow): MailingList {
+    const members = (
+      this.db.prepare('SELECT member FROM list_members WHERE list_key = ? ORDER BY id').all(r.key) as { member: string }[]
+    ).map((m) => m.member);
+    return r.description === null
+      ? { address: r.address, owner: r.owner, members }
+      : { address: r.address, owner: r.owner, members, description: r.description };
+  }
+
+  async findList(address: string): Promise<MailingList | undefined> {
+    const a = normalizeDirectoryAddress(address);
+    if (a === undefined) return undefined;
+    return this.guard(() => {
+      const r = this.db.prepare('SELECT key, address, owner, description FROM lists WHERE key = ?').get(directoryKey(a)) as
+        | ListRow
+        | undefined;
+      return r && this.listFromRow(r);
+    });
+  }
+
+  async listLists(): Promise<MailingList[]> {
+    return this.guard(() =>
+      (this.db.prepare('SELECT key, address, owner, description FROM lists ORDER BY key').all() as ListRow[]).map((r) =>
+        this.listFromRow(r),
+      ),
+    );
+  }
+
+  async createList(address: string, owner: string, description?: string): Promise<MailingList> {
+    const a = need(normalizeDirectoryAddress(address), 'list address', address);
+    const o = need(normalizeDirectoryAddress(owner), 'owner address', owner);
+    return this.guard(() =>
+      this.db.transaction((): MailingList => {
+        if (this.db.prepare('SELECT 1 FROM lists WHERE key = ?').get(directoryKey(a)) !== undefined) {
+          throw new DirectoryInputError(`list ${a} already exists`);
+        }
+        this.db
+          .prepare('INSERT INTO lists (key, address, owner, description, created_at) VALUES (?, ?, ?, ?, ?)')
+          .run(directoryKey(a), a, o, description ?? null, Date.now());
+        return description === undefined
+          ? { address: a, owner: o, members: [] }
+          : { address: a, owner: o, members: [], description };
+      }).immediate(),
+    );
+  }
+
+  private listKeyOrThrow(address: string): string {
+    const a = need(normalizeDirectoryAddress(address), 'list address', address);
+    const key = directoryKey(a);
+    if (this.db.prepare('SELECT 1 FROM lists WHERE key = ?').get(key) === undefined) {
+      throw new DirectoryInputError(`no such list: ${a}`);
+    }
+    return key;
+  }
+
+  async addListMembers(address: string, members: readonly string[]): Promise<void> {
+    const ms = members.map((m) => need(normalizeDirectoryAddress(m), 'member address', m));
+    this.guard(() =>
+      this.db.transaction(() => {
+        const key = this.listKeyOrThrow(address);
+        const ins = this.db.prepare('INSERT OR IGNORE INTO list_members (list_key, member_key, member) VALUES (?, ?, ?)');
+        for (const m of ms) ins.run(key, directoryKey(m), m);
+      }).immediate(),
+    );
+  }
+
+  async removeListMembers(address: string, members: readonly string[]): Promise<void> {
+    this.guard(() =>
+      this.db.transaction(() => {
+        const key = this.listKeyOrThrow(address);
+        const del = this.db.prepare('DELETE FROM list_members WHERE list_key = ? AND member_key = ?');
+        for (const m of members) {
+          const n = normalizeDirectoryAddress(m);
+          if (n !== undefined) del.run(key, directoryKey(n));
+        }
+      }).immediate(),
+    );
+  }
+
+  async deleteList(address: string): Promise<boolean> {
+    const a = normalizeDirectoryAddress(address);
+    if (a === undefined) return false;
+    return this.guard(() => this.db.prepare('DELETE FROM lists WHERE key = ?').run(directoryKey(a)).changes > 0);
+  }
+
+  // --- roles ---------------------------------------------------------------------------
+
+  async findRole(address: string): Promise<Role | undefined> {
+    const a = normalizeDirectoryAddress(address);
+    if (a === undefined) return undefined;
+    const r = this.guard(
+      () => this.db.prepare('SELECT address, holder, description FROM roles WHERE key = ?').get(directoryKey(a)) as RoleRow | undefined,
+    );
+    return r && toRole(r);
+  }
+
+  async listRoles(): Promise<Role[]> {
+    return this.guard(() =>
+      (this.db.prepare('SELECT address, holder, description FROM roles ORDER BY key').all() as RoleRow[]).map(toRole),
+    );
+  }
+
+  /** Creates or reassigns a role; a description left undefined keeps the current one. */
+  async setRole(address: string, holder: string, description?: string): Promise<void> {
+    const a = need(normalizeDirectoryAddress(address), 'role address', address);
+    const h = need(normalizeDirectoryAddress(holder), 'holder address', holder);
+    this.guard(() =>
+      this.db
+        .prepare(
+          `INSERT INTO roles (key, address, holder, description, updated_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (key) DO UPDATE SET address = excluded.address, holder = excluded.holder,
+             description = COALESCE(excluded.description, roles.description), updated_at = excluded.updated_at`,
+        )
+        .run(directoryKey(a), a, h, description ?? null, Date.now()),
+    );
+  }
+
+  async deleteRole(address: string): Promise<boolean> {
+    const a = normalizeDirectoryAddress(address);
+    if (a === undefined) return false;
+    return this.guard(() => this.db.prepare('DELETE FROM roles WHERE key = ?').run(directoryKey(a)).changes > 0);
+  }
+
+  // --- query interface -----------------------------------------------------------------
+
+  async find(text: string): Promise<DirectoryMatch[]> {
+    const p = likePattern(text.trim());
+    const like = (col: string): string => `lower(${col}) LIKE @p ESCAPE '\\'`;
+    return this.guard(() => {
+      const out: DirectoryMatch[] = [];
+      for (const r of this.db.prepare(`SELECT name FROM domains WHERE ${like('name')} ORDER BY name`).all({ p }) as { name: string }[]) {
+        out.push({ kind: 'domain', address: r.name });
+      }
+      const users = this.db
+        .prepare(`SELECT address, name FROM users WHERE ${like('address')} OR ${like("coalesce(name, '')")} ORDER BY key`)
+        .all({ p }) as { address: string; name: string | null }[];
+      for (const r of users) out.push(r.name === null ? { kind: 'user', address: r.address } : { kind: 'user', address: r.address, detail: r.name });
+      const aliases = this.db
+        .prepare(`SELECT name, targets, source FROM aliases WHERE ${like('name')} OR ${like('targets')} ORDER BY key`)
+        .all({ p }) as AliasRow[];
+      for (const r of aliases) out.push({ kind: 'alias', address: r.name, detail: (JSON.parse(r.targets) as string[]).join(', ') });
+      const lists = this.db
+        .prepare(
+          `SELECT key, address, owner, description FROM lists WHERE ${like('address')} OR ${like('owner')}
+             OR ${like("coalesce(description, '')")} ORDER BY key`,
+        )
+        .all({ p }) as ListRow[];
+      for (const r of lists) out.push({ kind: 'list', address: r.address, detail: r.description ?? `owner ${r.owner}` });
+      const roles = this.db
+        .prepare(
+          `SELECT address, holder, description FROM roles WHERE ${like('address')} OR ${like('holder')}
+             OR ${like("coalesce(description, '')")} ORDER BY key`,
+        )
+        .all({ p }) as RoleRow[];
+      for (const r of roles) {
+        out.push({ kind: 'role', address: r.address, detail: `held by ${r.holder}${r.description ? ` (${r.description})` : ''}` });
+      }
+      return out;
+    });
+  }
+
+  /** Runs SQLite's quick integrity check; the problems it reports (empty: none). */
+  async checkIntegrity(): Promise<string[]> {
+    return this.guard(() => {
+      const rows = this.db.pragma('quick_check') as { quick_check: string }[];
+      return rows.map((r) => r.quick_check).filter((s) => s !== 'ok');
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
