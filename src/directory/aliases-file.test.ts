@@ -47,7 +47,7 @@ const good: [string, string, Record<string, string[]>][] = [
 ];
 
 for (const [what, text, want] of good) {
-  test(`aliases: ${what}`, () => {
+  void test(`aliases: ${what}`, () => {
     const r = parseAliases(text, { source: '/etc/aliases' });
     assert.deepEqual(r.errors, []);
     assert.deepEqual(Object.fromEntries(r.aliases.map((a) => [a.name, a.targets])), want);
@@ -81,7 +81,7 @@ const bad: [string, string, [number, RegExp][], string[]][] = [
 ];
 
 for (const [what, text, wantErrors, wantNames] of bad) {
-  test(`aliases error: ${what}`, () => {
+  void test(`aliases error: ${what}`, () => {
     const r = parseAliases(text); // no source: relative includes are errors here
     assert.equal(r.errors.length, wantErrors.length, JSON.stringify(r.errors));
     r.errors.forEach((e, i) => {
@@ -92,18 +92,18 @@ for (const [what, text, wantErrors, wantNames] of bad) {
   });
 }
 
-test('aliases error: relative include without a file to be relative to', () => {
+void test('aliases error: relative include without a file to be relative to', () => {
   const r = parseAliases('l: :include:lists/x');
   assert.equal(r.errors.length, 1);
   assert.match(r.errors[0].message, /must be absolute/);
 });
 
-test('duplicate alias: first definition stays in force', () => {
+void test('duplicate alias: first definition stays in force', () => {
   const r = parseAliases('x: ana\nx: bia');
   assert.deepEqual(r.aliases, [{ name: 'x', targets: ['ana'], source: 'aliases' }]);
 });
 
-test('parseTarget canonical forms', () => {
+void test('parseTarget canonical forms', () => {
   assert.deepEqual(parseTarget(' "|/bin/cat" '), { ok: true, target: '|/bin/cat' });
   assert.deepEqual(parseTarget(':INCLUDE:/x'), { ok: true, target: ':include:/x' });
   assert.deepEqual(parseTarget('error:5.1.1   no   '), { ok: true, target: 'error:5.1.1 no' });
@@ -111,18 +111,18 @@ test('parseTarget canonical forms', () => {
   assert.equal(parseTarget('a\0b').ok, false);
 });
 
-test('splitTargetList keeps quoted commas', () => {
+void test('splitTargetList keeps quoted commas', () => {
   assert.deepEqual(splitTargetList('a, "b,c", d'), { items: ['a', '"b,c"', 'd'] });
   assert.equal(splitTargetList('"a').error, 'unterminated quoted string');
 });
 
-test('include file: one per line or comma-separated, comments', () => {
+void test('include file: one per line or comma-separated, comments', () => {
   const r = parseIncludeFile('# members\nana\nbia, carla@example.org\n\n  dora  \nbad target\n');
   assert.deepEqual(r.targets, ['ana', 'bia', 'carla@example.org', 'dora']);
   assert.deepEqual(r.errors.map((e) => e.line), [6]);
 });
 
-test('qualifyAliases gives bare names every local domain', () => {
+void test('qualifyAliases gives bare names every local domain', () => {
   const q = qualifyAliases(
     [
       { name: 'postmaster', targets: ['root'] },
@@ -134,14 +134,14 @@ test('qualifyAliases gives bare names every local domain', () => {
   assert.deepEqual(q.map((a) => a.name), ['postmaster@a.example', 'postmaster@b.example', 'x@a.example', '@b.example']);
 });
 
-test('ownerAliasFor: the owner-NAME convention', () => {
+void test('ownerAliasFor: the owner-NAME convention', () => {
   const m = aliasMap(parseAliases('owner-staff: ana\nstaff: bia\nother: x').aliases);
   assert.deepEqual(ownerAliasFor('staff', m)?.targets, ['ana']);
   assert.deepEqual(ownerAliasFor('staff@dc.uece.br', m)?.targets, ['ana']);
   assert.equal(ownerAliasFor('other', m), undefined);
 });
 
-test('AliasesFile: loads, reloads on change, keeps the last good set when unreadable', async () => {
+void test('AliasesFile: loads, reloads on change, keeps the last good set when unreadable', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'correio-aliases-'));
   try {
     const path = join(dir, 'aliases');
@@ -168,7 +168,7 @@ test('AliasesFile: loads, reloads on change, keeps the last good set when unread
   }
 });
 
-test('readAliasesFile resolves relative includes against the file', async () => {
+void test('readAliasesFile resolves relative includes against the file', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'correio-aliases-'));
   try {
     await writeFile(join(dir, 'aliases'), 'l: :include:members\n');

@@ -1,0 +1,520 @@
+/**
+ * @module alias-resolver
+ * Expands one recipient into typed targets (seed §2.1 and figure 2): aliases (directory and
+ * aliases file), roles (followed to their current holder at once), mailing lists (a 'list'
+ * target: the list transport re-injects the copy for the members), `:include:` files, pipes,
+ * files, `error:` refusals, catch-all `@domain`, `user+detail`, postmaster; and decides for each
+ * leaf whether it is a local mailbox (incoming queue) or a remote next hop (outgoing queue).
+ * Standards: RFC 5321 §3.9 (aliases and lists: an alias to remote addresses is accepted),
+ *   §4.5.1 (postmaster, with or without domain, always accepted), §3.6.1 and appendix C
+ *   (source routes are ignored; `%` and `!` paths are never relayed), RFC 5233 (subaddress),
+ *   RFC 3463 (X.4.6 routing loop, X.2.4 list expansion problem, X.7.1 relay denied).
+ * Security: expansion is bounded (maxDepth, maxTargets); a cycle never expands endlessly: a
+ *   name already on the current path means that name's own mailbox (the sendmail rule) or,
+ *   with no such mailbox, nothing; a recipient whose whole expansion is a loop gets 554 5.4.6.
+ *   A recipient in a non-local domain is refused (554 5.7.1) unless the session may relay;
+ *   local parts holding "@", "%" or "!" are never re-read as routes (no relay through
+ *   `user%other@here`, `"user@other"@here`, `other!user@here`). Pipe and file targets only
+ *   come from the operator's aliases. Directory failures (MailError 4xx) propagate.
+ * Limitations: a `+detail` is kept only when the address resolves straight to a mailbox (it is
+ *   not propagated into alias targets); no domain rewriting in catch-all targets (`@a: @b`);
+ *   routes match the exact domain only.
+ */
+import { readFile } from 'node:fs/promises';
+import { isPostmaster, parseMailbox, splitDetail } from '../address/index.js';
+import {
+  addressToString,
+  formatReply,
+  MailError,
+  replies,
+  type Address,
+  type Alias,
+  type Directory,
+  type MailingList,
+  type ResolvedRecipient,
+  type Resolver,
+  type Role,
+  type SmtpReply,
+  type Trace,
+  type User,
+} from '../core/index.js';
+import { listLocalFromOwner } from './list-names.js';
+import { parseTargetString, splitIncludeText } from './target-syntax.js';
+
+export interface AliasResolverOptions {
+  readonly directory: Directory;
+  /** the aliases file now in force, keyed by lower-case name (bare names apply to every local domain) */
+  readonly aliasesFromFile?: () => ReadonlyMap<string, Alias>;
+  /** nested expansions allowed before "mail loop detected" (default 20) */
+  readonly maxDepth?: number;
+  /** targets one recipient may expand to (default 1000); more → 550 5.2.4 */
+  readonly maxTargets?: number;
+  /** sub-address separator (default "+"; "" turns sub-addressing off) */
+  readonly recipientDelimiter?: string;
+  /** static routes by destination domain, e.g. { "example.net": "smtp:[127.0.0.1]:2526" } */
+  readonly routes?: Readonly<Record<string, string>>;
+  /** reads an `:include:` file (default: fs.readFile as UTF-8) */
+  readonly readInclude?: (path: string) => Promise<string>;
+}
+
+export type ExpansionKind =
+  | 'alias'
+  | 'catch-all'
+  | 'role'
+  | 'list'
+  | 'list-owner'
+  | 'include'
+  | 'mailbox'
+  | 'remote'
+  | 'pipe'
+  | 'file'
+  | 'error'
+  | 'loop'
+  | 'duplicate';
+
+/** One step of an expansion, for `correio resolve` and the HTTP API. */
+export interface ExpansionNode {
+  /** what was looked at: an address, "@domain", "|command", "/path", ":include:/path" */
+  readonly name: string;
+  readonly kind: ExpansionKind;
+  /** where an alias came from: "directory" or the aliases file's path */
+  readonly source?: string;
+  /** the `+detail` of a mailbox leaf */
+  readonly detail?: string;
+  /** for leaves: "local:user@domain", "smtp:domain" or the configured route, "pipe:…", "file:…", "list:…" */
+  readonly route?: string;
+  /** for error leaves: the reply, e.g. "550 5.1.1 No such user here" */
+  readonly reply?: string;
+  /** a human remark: "holder of the role", "self-reference: own mailbox", "not expanded: already a member" */
+  readonly note?: string;
+  readonly children: ExpansionNode[];
+}
+
+export interface Explanation {
+  readonly tree: ExpansionNode;
+  /** exactly what resolve() returns for the address with the same trace */
+  readonly targets: ResolvedRecipient[];
+}
+
+export interface DanglingTarget {
+  /** the alias, role or list that names the target */
+  readonly name: string;
+  readonly target: string;
+  readonly reason: string;
+}
+
+type Found =
+  | { what: 'alias'; name: string; alias: Alias; source: string; detail?: string }
+  | { what: 'catch-all'; name: string; alias: Alias; source: string }
+  | { what: 'role'; name: string; role: Role; detail?: string }
+  | { what: 'list'; name: string; list: MailingList; detail?: string }
+  | { what: 'user'; name: string; user: User; detail?: string }
+  | { what: 'list-owner'; name: string; list: MailingList }
+  | { what: 'postmaster'; name: string };
+
+/** The state of one recipient's expansion. */
+interface Walk {
+  readonly original: Address;
+  readonly trace: Trace;
+  readonly targets: ResolvedRecipient[];
+  readonly keys: Set<string>;
+  loop: boolean;
+  overflow: boolean;
+  /** explain(): also show list members (as the list transport will re-inject them) */
+  readonly showMembers: boolean;
+}
+
+type TargetBody = ResolvedRecipient extends infer R ? (R extends ResolvedRecipient ? Omit<R, 'original' | 'via'> : never) : never;
+
+const noChildren: ExpansionNode[] = [];
+
+/** Local parts that would be a route if read as one: never looked up, never relayed. */
+function isRouteLike(local: string): boolean {
+  return /[@%!]/.test(local) || local === '';
+}
+
+/** `"john doe"` → `john doe` for lookups; other local parts unchanged. */
+function lookupForm(local: string): string {
+  if (local.length >= 2 && local.startsWith('"') && local.endsWith('"')) return local.slice(1, -1).replace(/\\(.)/g, '$1');
+  return local;
+}
+
+function targetKey(t: TargetBody): string {
+  switch (t.kind) {
+    case 'mailbox':
+      return `mailbox:${t.user.toLowerCase()}`;
+    case 'remote':
+      return `remote:${addressToString(t.address).toLowerCase()}`;
+    case 'pipe':
+      return `pipe:${JSON.stringify(t.command)}`;
+    case 'file':
+      return `file:${t.path}`;
+    case 'list':
+      return `list:${t.list.toLowerCase()}`;
+    case 'error':
+      return `error:${formatReply(t.reply)}`;
+  }
+}
+
+function routeText(t: TargetBody, routes: Readonly<Record<string, string>>): string | undefined {
+  switch (t.kind) {
+    case 'mailbox':
+      return `local:${t.user}`;
+    case 'remote':
+      return t.route ?? routes[t.address.domain] ?? `smtp:${t.address.domain}`;
+    case 'pipe':
+      return `pipe:${JSON.stringify(t.command)}`;
+    case 'file':
+      return `file:${t.path}`;
+    case 'list':
+      return `list:${t.list}`;
+    case 'error':
+      return undefined;
+  }
+}
+
+/** Parses "user@domain" or "postmaster" for explain(); throws MailError 501 5.1.3 on bad syntax. */
+export function parseRecipientArgument(s: string): Address {
+  const t = s.trim().replace(/^<(.*)>$/, '$1');
+  if (/^postmaster$/i.test(t)) return { local: 'postmaster', domain: '' };
+  try {
+    return parseMailbox(t, { smtpUtf8: true });
+  } catch {
+    throw new MailError(replies.badRecipientSyntax(), 'MAIL_ERR_RECIPIENT_SYNTAX');
+  }
+}
+
+export class AliasResolver implements Resolver {
+  private readonly directory: Directory;
+  private readonly fileAliases: () => ReadonlyMap<string, Alias>;
+  private readonly maxDepth: number;
+  private readonly maxTargets: number;
+  private readonly delimiter: string;
+  private readonly routes: Readonly<Record<string, string>>;
+  private readonly readInclude: (path: string) => Promise<string>;
+
+  constructor(opts: AliasResolverOptions) {
+    this.directory = opts.directory;
+    const empty = new Map<string, Alias>();
+    this.fileAliases = opts.aliasesFromFile ?? (() => empty);
+    this.maxDepth = opts.maxDepth ?? 20;
+    this.maxTargets = opts.maxTargets ?? 1000;
+    this.delimiter = opts.recipientDelimiter ?? '+';
+    this.routes = Object.fromEntries(Object.entries(opts.routes ?? {}).map(([d, r]) => [d.toLowerCase(), r]));
+    this.readInclude = opts.readInclude ?? ((p) => readFile(p, 'utf8'));
+  }
+
+  async resolve(rcpt: Address, trace: Trace): Promise<ResolvedRecipient[]> {
+    return (await this.run(rcpt, trace, false)).targets;
+  }
+
+  /**
+   * The expansion tree of an address, for `correio resolve ADDRESS`: each alias, list, role,
+   * include and forward followed, and each leaf (local mailbox or remote next hop). List members
+   * are shown under the list as the list transport will re-inject them. The trace defaults to a
+   * trusted one (an operator's question: may relay).
+   */
+  async explain(address: Address | string, trace: Trace = { sender: null, mayRelay: true }): Promise<Explanation> {
+    const rcpt = typeof address === 'string' ? parseRecipientArgument(address) : address;
+    return this.run(rcpt, trace, true);
+  }
+
+  private async run(rcpt: Address, trace: Trace, showMembers: boolean): Promise<Explanation> {
+    const w: Walk = { original: rcpt, trace, targets: [], keys: new Set(), loop: false, overflow: false, showMembers };
+    const tree = await this.expandAddress(w, rcpt, [], [], 0, true, false);
+    let targets = w.targets;
+    if (w.overflow) {
+      targets = [{ kind: 'error', reply: replies.listExpansionFailed(), original: rcpt, via: [] }];
+    } else if (targets.length === 0) {
+      // Every branch ended in a name already being expanded: a cycle with no mailbox (seed §2.1).
+      targets = [{ kind: 'error', reply: w.loop ? replies.mailLoop() : replies.noSuchUser(), original: rcpt, via: [] }];
+    }
+    return { tree, targets };
+  }
+
+  private add(w: Walk, t: TargetBody, via: readonly string[], name: string, extra: Partial<ExpansionNode> = {}): ExpansionNode {
+    const key = targetKey(t);
+    const route = routeText(t, this.routes);
+    const base = {
+      name,
+      ...(route !== undefined ? { route } : {}),
+      ...(t.kind === 'error' ? { reply: formatReply(t.reply) } : {}),
+      ...extra,
+      children: noChildren,
+    };
+    if (w.keys.has(key)) return { ...base, kind: 'duplicate', note: `already a target (${t.kind})` };
+    if (w.targets.length >= this.maxTargets) {
+      w.overflow = true;
+      return { ...base, kind: 'error', reply: formatReply(replies.listExpansionFailed()), note: 'too many targets' };
+    }
+    w.keys.add(key);
+    w.targets.push({ ...t, original: w.original, via: [...via] });
+    return { ...base, kind: t.kind === 'list' ? 'list' : t.kind };
+  }
+
+  private error(w: Walk, name: string, via: readonly string[], reply: SmtpReply, note?: string): ExpansionNode {
+    return this.add(w, { kind: 'error', reply }, via, name, note ? { note } : {});
+  }
+
+  private mailbox(w: Walk, user: User, addr: Address, via: readonly string[], detail?: string, note?: string): ExpansionNode {
+    const t: TargetBody = detail !== undefined
+      ? { kind: 'mailbox', user: user.address, address: addr, detail }
+      : { kind: 'mailbox', user: user.address, address: addr };
+    return this.add(w, t, via, addressToString(addr), { ...(detail !== undefined ? { detail } : {}), ...(note ? { note } : {}) });
+  }
+
+  private async expandAddress(
+    w: Walk,
+    addr: Address,
+    via: readonly string[],
+    stack: readonly string[],
+    depth: number,
+    top: boolean,
+    mailboxOnly: boolean,
+  ): Promise<ExpansionNode> {
+    let domain = addr.domain.toLowerCase();
+    if (domain === '') {
+      // RFC 5321 §4.1.1.3: "<postmaster>" without a domain names this host's postmaster.
+      if (!isPostmaster(addr)) return this.error(w, addr.local, via, replies.noSuchUser(), 'no domain');
+      domain = (await this.directory.listDomains())[0]?.toLowerCase() ?? 'localhost';
+    }
+    const local = addr.local;
+    const name = `${local}@${domain}`;
+    const key = name.toLowerCase();
+    if (depth > this.maxDepth) {
+      w.loop = true;
+      return this.error(w, name, via, replies.mailLoop(), `expansion deeper than ${this.maxDepth}`);
+    }
+
+    if (!(await this.directory.isLocalDomain(domain))) {
+      // RFC 5321 §3.9: an alias may forward anywhere; only the client's own recipient needs relay rights.
+      if (top && !w.trace.mayRelay) return this.error(w, name, via, replies.relayDenied());
+      const route = this.routes[domain];
+      const t: TargetBody = route !== undefined
+        ? { kind: 'remote', address: { local, domain }, route }
+        : { kind: 'remote', address: { local, domain } };
+      return this.add(w, t, via, name);
+    }
+
+    const here: Address = { local, domain };
+    if (stack.includes(key)) {
+      // sendmail: an alias that names itself (or a name being expanded) means that name's mailbox.
+      const user = await this.directory.findUser(here);
+      if (user) return this.mailbox(w, user, here, via, undefined, 'self-reference: own mailbox');
+      w.loop = true;
+      return { name, kind: 'loop', note: 'already being expanded; no mailbox of that name', children: noChildren };
+    }
+
+    const lookLocal = lookupForm(local);
+    if (mailboxOnly) {
+      const user = isRouteLike(lookLocal) ? undefined : await this.directory.findUser({ local: lookLocal, domain });
+      return user ? this.mailbox(w, user, here, via) : this.error(w, name, via, replies.noSuchUser());
+    }
+
+    const found = await this.lookup(lookLocal, domain);
+    if (found === undefined) {
+      const note = isRouteLike(lookLocal) ? 'a route in the local part is not followed (no relaying)' : undefined;
+      return this.error(w, name, via, replies.noSuchUser(), note);
+    }
+    const nextStack = [...stack, key];
+    switch (found.what) {
+      case 'user':
+        return this.mailbox(w, found.user, here, via, found.detail);
+      case 'alias':
+      case 'catch-all': {
+        const children = await this.expandTargets(w, found.alias.targets, domain, [...via, found.name], [...nextStack, found.name], depth);
+        return { name: found.name, kind: found.what, source: found.source, children };
+      }
+      case 'role': {
+        // seed §2: "chefe-de-departamento" names whoever holds the role now.
+        const children = await this.expandTargets(w, [found.role.holder], domain, [...via, found.name], [...nextStack, found.name], depth);
+        return { name: found.name, kind: 'role', note: `held by ${found.role.holder}`, children };
+      }
+      case 'list-owner': {
+        const children = await this.expandTargets(w, [found.list.owner], domain, [...via, found.name], [...nextStack, found.name], depth);
+        return { name: found.name, kind: 'list-owner', note: `owner of ${found.list.address}`, children };
+      }
+      case 'list': {
+        const list = found.list;
+        const node = this.add(w, { kind: 'list', list: list.address, owner: list.owner, members: list.members }, via, found.name, {
+          note: `${list.members.length} member(s); re-injected by the list transport with sender owner`,
+        });
+        if (!w.showMembers || node.kind !== 'list') return node;
+        return { ...node, children: await this.explainMembers(w, list, [...nextStack, found.name], depth) };
+      }
+      case 'postmaster': {
+        // RFC 5321 §4.5.1: postmaster must always be accepted. Fall back to any domain's postmaster.
+        for (const d of await this.directory.listDomains()) {
+          const user = await this.directory.findUser({ local: 'postmaster', domain: d.toLowerCase() });
+          if (user) return this.mailbox(w, user, { local: 'postmaster', domain: d.toLowerCase() }, via, undefined, 'postmaster of another local domain');
+        }
+        const user: User = { address: `postmaster@${domain}`, createdAt: 0 };
+        return this.mailbox(w, user, { local: 'postmaster', domain }, via, undefined, 'postmaster always resolves (RFC 5321 §4.5.1)');
+      }
+    }
+  }
+
+  /** Shows list members for explain(); they are not targets of this recipient. */
+  private async explainMembers(w: Walk, list: MailingList, stack: readonly string[], depth: number): Promise<ExpansionNode[]> {
+    const sub: Walk = { ...w, targets: [], keys: new Set(), loop: false, overflow: false };
+    const self = list.address.toLowerCase();
+    const out: ExpansionNode[] = [];
+    for (const m of list.members) {
+      if (m.toLowerCase() === self) {
+        out.push({ name: m, kind: 'duplicate', note: 'the list itself: skipped (no loop)', children: noChildren });
+        continue;
+      }
+      out.push(...(await this.expandTargets({ ...sub, trace: { ...w.trace, mayRelay: true } }, [m], list.address.slice(list.address.lastIndexOf('@') + 1), [list.address], stack, depth)));
+    }
+    return out;
+  }
+
+  private async expandTargets(
+    w: Walk,
+    targets: readonly string[],
+    domain: string,
+    via: readonly string[],
+    stack: readonly string[],
+    depth: number,
+  ): Promise<ExpansionNode[]> {
+    const out: ExpansionNode[] = [];
+    for (const raw of targets) {
+      if (w.overflow) break;
+      out.push(await this.expandTarget(w, raw, domain, via, stack, depth + 1));
+    }
+    return out;
+  }
+
+  private async expandTarget(
+    w: Walk,
+    raw: string,
+    domain: string,
+    via: readonly string[],
+    stack: readonly string[],
+    depth: number,
+  ): Promise<ExpansionNode> {
+    const t = parseTargetString(raw);
+    switch (t.kind) {
+      case 'address':
+        return this.expandAddress(w, t.address, via, stack, depth, false, false);
+      case 'local':
+        return this.expandAddress(w, { local: t.local, domain }, via, stack, depth, false, false);
+      case 'mailbox-only':
+        return this.expandAddress(w, { local: t.local, domain }, via, stack, depth, false, true);
+      case 'pipe':
+        return this.add(w, { kind: 'pipe', command: t.command }, via, raw.trim());
+      case 'file':
+        return this.add(w, { kind: 'file', path: t.path }, via, t.path);
+      case 'error':
+        return this.error(w, raw.trim(), via, t.reply, 'error: target');
+      case 'bad':
+        return this.error(w, raw.trim(), via, replies.noSuchUser(), t.message);
+      case 'include': {
+        const key = `:include:${t.path}`;
+        if (stack.includes(key)) {
+          w.loop = true;
+          return { name: key, kind: 'loop', note: 'file includes itself', children: noChildren };
+        }
+        if (depth > this.maxDepth) {
+          w.loop = true;
+          return this.error(w, key, via, replies.mailLoop(), `expansion deeper than ${this.maxDepth}`);
+        }
+        let text: string;
+        try {
+          text = await this.readInclude(t.path);
+        } catch (err) {
+          // A missing file is a configuration fault: permanent. Anything else may pass: 4xx.
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+            return this.error(w, key, via, replies.listExpansionFailed(), 'include file missing');
+          }
+          throw new MailError(replies.localError(), 'MAIL_ERR_INCLUDE', { cause: err });
+        }
+        const items = splitIncludeText(text);
+        const children = await this.expandTargets(w, items, domain, [...via, key], [...stack, key], depth);
+        return { name: key, kind: 'include', children };
+      }
+    }
+  }
+
+  /** What a local name is: alias, role, list, user (then without +detail), list owner, postmaster, catch-all. */
+  private async lookup(local: string, domain: string): Promise<Found | undefined> {
+    if (!isRouteLike(local)) {
+      const whole = await this.lookupName(local, domain);
+      if (whole) return whole;
+      const { base, detail } = splitDetail(local, this.delimiter);
+      if (detail !== undefined) {
+        const f = await this.lookupName(base, domain);
+        if (f) return { ...f, detail };
+      }
+      const listLocal = listLocalFromOwner(local);
+      if (listLocal !== undefined) {
+        const list = await this.directory.findList(`${listLocal}@${domain}`.toLowerCase());
+        if (list) return { what: 'list-owner', name: `${local}@${domain}`.toLowerCase(), list };
+      }
+      if (local.toLowerCase() === 'postmaster') return { what: 'postmaster', name: `postmaster@${domain}` };
+    }
+    const catchAll = `@${domain}`;
+    const ca = (await this.directory.findAlias(catchAll)) ?? this.fileAliases().get(catchAll);
+    if (ca) return { what: 'catch-all', name: catchAll, alias: ca, source: ca.source ?? 'directory' };
+    return undefined;
+  }
+
+  private async lookupName(local: string, domain: string): Promise<Extract<Found, { what: 'alias' | 'role' | 'list' | 'user' }> | undefined> {
+    const name = `${local}@${domain}`.toLowerCase();
+    const alias = await this.directory.findAlias(name);
+    if (alias) return { what: 'alias', name, alias, source: alias.source ?? 'directory' };
+    const file = this.fileAliases();
+    const fileAlias = file.get(name) ?? file.get(local.toLowerCase());
+    if (fileAlias) return { what: 'alias', name, alias: fileAlias, source: fileAlias.source ?? 'aliases file' };
+    const role = await this.directory.findRole(name);
+    if (role) return { what: 'role', name, role };
+    const list = await this.directory.findList(name);
+    if (list) return { what: 'list', name, list };
+    const user = await this.directory.findUser({ local, domain });
+    if (user) return { what: 'user', name, user };
+    return undefined;
+  }
+
+  /**
+   * Targets that lead nowhere, for `correio check`: alias targets, role holders and list
+   * members/owners in a local domain that name no user, alias, role or list (and no catch-all
+   * takes them), bad target syntax, and missing `:include:` files.
+   */
+  async findDangling(): Promise<DanglingTarget[]> {
+    const out: DanglingTarget[] = [];
+    const domains = (await this.directory.listDomains()).map((d) => d.toLowerCase());
+    const check = async (name: string, target: string, domainsOfName: readonly string[]): Promise<void> => {
+      const t = parseTargetString(target);
+      if (t.kind === 'bad') {
+        out.push({ name, target, reason: t.message });
+        return;
+      }
+      if (t.kind === 'include') {
+        try {
+          await this.readInclude(t.path);
+        } catch (err) {
+          out.push({ name, target, reason: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+        }
+        return;
+      }
+      const addrs: Address[] =
+        t.kind === 'address' ? [t.address] : t.kind === 'local' || t.kind === 'mailbox-only' ? domainsOfName.map((d) => ({ local: t.local, domain: d })) : [];
+      for (const a of addrs) {
+        const domain = a.domain.toLowerCase();
+        if (!(await this.directory.isLocalDomain(domain))) continue;
+        const local = lookupForm(a.local);
+        const found = t.kind === 'mailbox-only' ? await this.directory.findUser({ local, domain }) : await this.lookup(local, domain);
+        if (!found) out.push({ name, target, reason: `no such user or alias: ${local}@${domain}` });
+      }
+    };
+    const domainOf = (name: string): string[] => (name.includes('@') ? [name.slice(name.lastIndexOf('@') + 1)] : domains);
+    for (const a of await this.directory.listAliases()) for (const t of a.targets) await check(a.name, t, domainOf(a.name));
+    for (const a of this.fileAliases().values()) for (const t of a.targets) await check(a.name, t, domainOf(a.name));
+    for (const r of await this.directory.listRoles()) await check(r.address, r.holder, domainOf(r.address));
+    for (const l of await this.directory.listLists()) {
+      await check(l.address, l.owner, domainOf(l.address));
+      for (const m of l.members) await check(l.address, m, domainOf(l.address));
+    }
+    return out;
+  }
+}
