@@ -15,7 +15,7 @@
  * Limitations: no shell features in commands (write a script for those).
  */
 import { parseMailbox } from '../address/index.js';
-import { reply, type Address, type SmtpReply } from '../core/index.js';
+import { reply, type Address, type EnhancedStatus, type SmtpReply } from '../core/index.js';
 
 export type ParsedTarget =
   | { kind: 'address'; address: Address }
@@ -89,7 +89,7 @@ export function parseTargetString(raw: string): ParsedTarget {
     const m = /^error:\s*([45])\.(\d{1,3})\.(\d{1,3})(?:\s+(.*))?$/is.exec(t);
     if (!m) return { kind: 'bad', message: 'error: needs a 4.x.x or 5.x.x status code' };
     const cls = m[1] === '5' ? 5 : 4;
-    const status = `${cls}.${Number(m[2])}.${Number(m[3])}`;
+    const status: EnhancedStatus = `${cls}.${Number(m[2])}.${Number(m[3])}`;
     // The basic code follows the class (550 / 450); the enhanced code is the operator's own.
     const text = m[4]?.trim() || (cls === 5 ? 'Delivery refused' : 'Delivery deferred');
     return { kind: 'error', reply: reply(cls === 5 ? 550 : 450, status, text) };
