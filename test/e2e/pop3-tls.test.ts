@@ -1,0 +1,123 @@
+/**
+ * POP3 over TLS: STLS (RFC 2595 §4) with a real TLS client, no passwords before TLS, the
+ * STLS command-injection case (CVE-2011-0411 class), and implicit TLS (RFC 8314, port 995).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import tls from 'node:tls';
+import { cmd, login, readBody, SocketLines, startHarness, tlsCredentials, USER, PASSWORD } from './pop3-harness.js';
+
+const creds = await tlsCredentials();
+const skip = creds === undefined ? 'no TLS certificate: test/fixtures/tls absent and openssl missing' : false;
+
+async function capa(c: SocketLines): Promise<string[]> {
+  assert.equal(await cmd(c, 'CAPA'), '+OK Capability list follows');
+  return (await readBody(c)).split('\r\n').filter((l) => l !== '');
+}
+
+async function upgrade(raw: net.Socket, ca: Buffer): Promise<tls.TLSSocket> {
+  raw.removeAllListeners('data');
+  raw.pause();
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ socket: raw, ca, servername: 'localhost' }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+void test('STLS: no passwords before TLS, injected input discarded, login after the handshake', { skip }, async () => {
+  const h = await startHarness({ tls: creds!, allowPlainWithoutTls: false });
+  try {
+    const msg = 'Subject: over TLS\r\n\r\n.hidden\r\n';
+    await h.store.put(USER, msg);
+    const raw = net.connect(h.port, '127.0.0.1');
+    const plain = new SocketLines(raw);
+    assert.equal(await plain.readLine(), '+OK pop.dc.uece.br POP3 server ready');
+    const before = await capa(plain);
+    assert.ok(before.includes('STLS'));
+    assert.ok(!before.includes('USER'), 'USER not announced before TLS');
+    assert.ok(!before.includes('SASL PLAIN'), 'SASL PLAIN not announced before TLS');
+    const needTls = '-ERR [AUTH] plaintext authentication disallowed without TLS; use STLS';
+    assert.equal(await cmd(plain, `USER ${USER}`), needTls);
+    assert.equal(await cmd(plain, `PASS ${PASSWORD}`), needTls);
+    assert.equal(await cmd(plain, `AUTH PLAIN ${Buffer.from(`\0${USER}\0${PASSWORD}`).toString('base64')}`), needTls);
+
+    // The client pipelines a command behind STLS: it must not survive into the TLS session.
+    plain.write(`STLS\r\nUSER ${USER}\r\n`);
+    assert.equal(await plain.readLine(), '+OK Begin TLS negotiation');
+    assert.equal(plain.pending(), '');
+    const secure = new SocketLines(await upgrade(raw, creds!.cert));
+    assert.equal(await cmd(secure, `PASS ${PASSWORD}`), '-ERR send USER first', 'the injected USER was dropped');
+
+    const after = await capa(secure);
+    assert.ok(after.includes('USER') && after.includes('SASL PLAIN'));
+    assert.ok(!after.includes('STLS'), 'STLS not announced once TLS is active');
+    assert.equal(await cmd(secure, 'STLS'), '-ERR command not permitted when TLS active');
+
+    assert.match((await cmd(secure, `USER ${USER}`)) ?? '', /^\+OK/);
+    assert.match((await cmd(secure, `PASS ${PASSWORD}`)) ?? '', /^\+OK maildrop locked and ready, 1 message/);
+    assert.equal(await cmd(secure, 'RETR 1'), `+OK ${msg.length} octets`);
+    assert.equal(await readBody(secure), msg);
+    assert.match((await cmd(secure, 'QUIT')) ?? '', /^\+OK .* signing off/);
+    assert.equal(await secure.readLine(), undefined);
+  } finally {
+    await h.cleanup();
+  }
+});
+
+void test('a failed TLS handshake after STLS ends the session and frees nothing it did not hold', { skip }, async () => {
+  const h = await startHarness({ tls: creds!, allowPlainWithoutTls: false });
+  try {
+    const raw = net.connect(h.port, '127.0.0.1');
+    const plain = new SocketLines(raw);
+    await plain.readLine();
+    assert.equal(await cmd(plain, 'STLS'), '+OK Begin TLS negotiation');
+    plain.write('this is not a TLS ClientHello\r\n');
+    assert.equal(await plain.readLine(), undefined);
+    assert.equal(plain.closed, true);
+  } finally {
+    await h.cleanup();
+  }
+});
+
+void test('implicit TLS listener (port 995 style) greets inside TLS and accepts passwords', { skip }, async () => {
+  const h = await startHarness({ tls: creds!, allowPlainWithoutTls: false });
+  try {
+    const [bound] = await h.server.listen([{ host: '127.0.0.1', port: 0, implicitTls: true }]);
+    assert.equal(bound.implicitTls, true);
+    const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const t = tls.connect({ host: '127.0.0.1', port: bound.port, ca: creds!.cert, servername: 'localhost' }, () => resolve(t));
+      t.once('error', reject);
+    });
+    const c = new SocketLines(s);
+    const caps = await (async () => {
+      assert.equal(await c.readLine(), '+OK pop.dc.uece.br POP3 server ready');
+      return capa(c);
+    })();
+    assert.ok(!caps.includes('STLS'));
+    assert.ok(caps.includes('USER'));
+    c.write(`USER ${USER}\r\n`);
+    assert.equal(await c.readLine(), '+OK send PASS');
+    assert.match((await cmd(c, `PASS ${PASSWORD}`)) ?? '', /^\+OK maildrop locked and ready, 0 messages/);
+    c.close();
+  } finally {
+    await h.cleanup();
+  }
+});
+
+void test('without a certificate STLS is neither announced nor available', async () => {
+  const h = await startHarness();
+  try {
+    const c = await h.connect();
+    assert.match((await login(c, 'nobody@x', 'y')) ?? '', /^-ERR \[AUTH\]/);
+    c.write('CAPA\r\n');
+    assert.equal(await c.readLine(), '+OK Capability list follows');
+    const caps = [];
+    for (let l = await c.readLine(); l !== '.' && l !== undefined; l = await c.readLine()) caps.push(l);
+    assert.ok(!caps.includes('STLS'));
+    c.write('STLS\r\n');
+    assert.equal(await c.readLine(), '-ERR STLS not available');
+  } finally {
+    await h.cleanup();
+  }
+});
