@@ -20,13 +20,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
-import { Writable, type Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { join } from 'node:path';
 import {
   MailError, replies,
   type Envelope, type EnvelopeId, type EnvelopeInit, type MessageDraft, type MessageId, type QueueStore,
 } from '../core/index.js';
-import { DirSyncer, KeyedMutex, atomicWriteFile, uniqueId } from '../util/index.js';
+import { DirSyncer, KeyedMutex, atomicWriteFile, fileSink, uniqueId } from '../util/index.js';
 import { storageError } from './storage-error.js';
 
 export interface FsQueueStoreOptions {
@@ -90,20 +90,6 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Writes every buffer, looping over short writes. */
-async function writeAll(fh: FileHandle, chunks: Buffer[]): Promise<number> {
-  let total = 0;
-  for (const c of chunks) total += c.length;
-  let done = (await fh.writev(chunks)).bytesWritten;
-  if (done < total) {
-    const rest = Buffer.concat(chunks).subarray(done);
-    let off = 0;
-    while (off < rest.length) off += (await fh.write(rest, off)).bytesWritten;
-    done = total;
-  }
-  return done;
-}
-
 class FsMessageDraft implements MessageDraft {
   readonly id: MessageId;
   readonly body: Writable;
@@ -119,16 +105,7 @@ class FsMessageDraft implements MessageDraft {
     this.id = id;
     this.#fh = fh;
     this.#path = path;
-    this.body = new Writable({
-      highWaterMark: 64 * 1024,
-      writev: (chunks, cb) => {
-        writeAll(fh, chunks.map((c) => Buffer.isBuffer(c.chunk) ? c.chunk : Buffer.from(c.chunk as string, c.encoding)))
-          .then((n) => {
-            this.#size += n;
-            cb();
-          }, (err: unknown) => cb(storageError(err)));
-      },
-    });
+    this.body = fileSink(fh, { onWritten: (n) => (this.#size += n), mapError: storageError });
   }
 
   async #close(): Promise<void> {

@@ -11,3 +11,4 @@ export { parseSize } from './parse-size.js';
 export { exponentialBackoff, ageBackoff, clamp } from './backoff.js';
 export { uniqueId, isUniqueId, uniqueIdTime } from './unique-id.js';
 export { KeyedMutex } from './keyed-mutex.js';
+export { fileSink, writeAll, type FileSinkOptions } from './file-sink.js';

@@ -1,0 +1,353 @@
+/**
+ * @module maildir-store
+ * Local mailboxes in Maildir format under `<data_dir>/mail`: the mailbox of "local@domain" is
+ * `mail/<domain>/<local>/` with tmp/, new/ and cur/; other folders are Maildir++ `.Name/`.
+ *
+ * File names: `<seconds>.<key>.<host>,S=<stored size>,W=<CRLF size>` in new/, plus
+ * `:2,<flags>` once in cur/. Files are stored with LF line ends (the Unix Maildir convention)
+ * and read back with CRLF; W= records the CRLF size so listing needs no reading.
+ * Standards: the Maildir spec (cr.yp.to/proto/maildir.html: tmp → new by link, unique names,
+ *   info ":2,FLAGS" with flags in ASCII order); Maildir++ folders and S=/W= (Courier, Dovecot);
+ *   RFC 1939 §11 / RFC 3501 §2.3.4 (sizes counted with CRLF).
+ * Security: a user address and a folder name are validated before they become paths: no "/",
+ *   "\", NUL, control characters, "." or ".." components, no leading dot. Files are 0600.
+ * Limitations: idempotent redelivery (same uniqueKey) is checked by scanning new/ and cur/,
+ *   which costs a directory read per delivery; no quota; a foreign file without W= is read
+ *   once to size it on every list().
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname as osHostname } from 'node:os';
+import { link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { MailError, replies, type MailboxMessage, type MailboxStore } from '../core/index.js';
+import { DirSyncer, fileSink } from '../util/index.js';
+
+export interface MaildirStoreOptions {
+  /** the host part of unique names (default: this machine's name) */
+  hostname?: string;
+  /** ms since epoch (tests) */
+  now?: () => number;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function badMailbox(why: string): MailError {
+  const e = new MailError(replies.noSuchUser(), 'MAIL_ERR_BAD_MAILBOX');
+  e.message = `${e.message} (${why})`;
+  return e;
+}
+
+function notFound(key: string): Error {
+  return Object.assign(new Error(`no such message: ${key}`), { code: 'ENOENT' });
+}
+
+/** One path component from untrusted text: refuses separators, NUL, control characters and dot tricks. */
+function safeComponent(s: string, what: string): string {
+  if (s.length === 0 || s.length > 255) throw badMailbox(`${what} is empty or too long`);
+  // eslint-disable-next-line no-control-regex
+  if (/[/\\\x00-\x1f\x7f]/.test(s)) throw badMailbox(`${what} contains a forbidden character`);
+  if (s.startsWith('.')) throw badMailbox(`${what} starts with a dot`);
+  return s;
+}
+
+/** Splits and checks "local@domain"; the domain is lower-cased. */
+export function mailboxParts(user: string): { local: string; domain: string } {
+  const at = user.lastIndexOf('@');
+  if (at <= 0 || at === user.length - 1) throw badMailbox('not local@domain');
+  return { local: safeComponent(user.slice(0, at), 'local part'), domain: safeComponent(user.slice(at + 1).toLowerCase(), 'domain') };
+}
+
+function folderDir(folder: string | undefined): string {
+  if (folder === undefined || folder === '' || folder.toUpperCase() === 'INBOX') return '';
+  safeComponent(folder, 'folder');
+  if (folder.endsWith('.') || folder.includes('..')) throw badMailbox('folder has an empty level');
+  return `.${folder}`;
+}
+
+/** uniqueKey → a name field: [A-Za-z0-9_-] kept, anything else as =XX; long keys hashed. */
+export function encodeUniqueKey(key: string): string {
+  if (key.length === 0) throw new RangeError('uniqueKey must not be empty');
+  let out = '';
+  for (const b of Buffer.from(key, 'utf8')) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z0-9_-]/.test(c) ? c : `=${b.toString(16).padStart(2, '0')}`;
+  }
+  return out.length <= 100 ? out : `h${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
+}
+
+/** The Maildir spec's host part: "/" → \057, ":" → \072 (and "," → \054, used by S=/W=). */
+function encodeHost(h: string): string {
+  return (h || 'localhost').replace(/\//g, '\\057').replace(/:/g, '\\072').replace(/,/g, '\\054');
+}
+
+interface Parsed {
+  key: string;
+  flags: string;
+  size?: number;
+  seconds?: number;
+  keyField?: string;
+}
+
+function parseName(name: string): Parsed {
+  const colon = name.indexOf(':');
+  const key = colon < 0 ? name : name.slice(0, colon);
+  const info = colon < 0 ? '' : name.slice(colon + 1);
+  const flags = info.startsWith('2,') ? info.slice(2) : '';
+  const w = /,W=(\d+)/.exec(key);
+  const fields = key.split(',')[0].split('.');
+  const seconds = /^\d+$/.test(fields[0]) ? Number(fields[0]) : undefined;
+  return { key, flags, size: w ? Number(w[1]) : undefined, seconds, keyField: fields[1] };
+}
+
+/** CRLF → LF while streaming, counting what is written and what reading back with CRLF gives. */
+class CrlfToLf extends Transform {
+  stored = 0;
+  virtual = 0;
+  #pendingCr = false;
+  #last = -1;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    let buf = this.#pendingCr ? Buffer.concat([Buffer.of(CR), chunk]) : chunk;
+    this.#pendingCr = false;
+    if (buf.length > 0 && buf[buf.length - 1] === CR) {
+      this.#pendingCr = true;
+      buf = buf.subarray(0, buf.length - 1);
+    }
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (let i = buf.indexOf(CR); i >= 0 && i < buf.length - 1; i = buf.indexOf(CR, i + 1)) {
+      if (buf[i + 1] === LF) {
+        parts.push(buf.subarray(from, i));
+        from = i + 1;
+      }
+    }
+    parts.push(buf.subarray(from));
+    const out = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    this.#count(out);
+    if (out.length > 0) this.push(out);
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.#pendingCr) {
+      const out = Buffer.of(CR);
+      this.#count(out);
+      this.push(out);
+    }
+    cb();
+  }
+
+  #count(out: Buffer): void {
+    this.stored += out.length;
+    this.virtual += out.length;
+    for (let i = out.indexOf(LF); i >= 0; i = out.indexOf(LF, i + 1)) {
+      const prev = i > 0 ? out[i - 1] : this.#last;
+      if (prev !== CR) this.virtual++;
+    }
+    if (out.length > 0) this.#last = out[out.length - 1];
+  }
+}
+
+/** LF → CRLF while reading (an LF already preceded by CR is left alone). */
+class LfToCrlf extends Transform {
+  #last = -1;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (let i = chunk.indexOf(LF); i >= 0; i = chunk.indexOf(LF, i + 1)) {
+      const prev = i > 0 ? chunk[i - 1] : this.#last;
+      if (prev !== CR) {
+        parts.push(chunk.subarray(from, i), Buffer.of(CR));
+        from = i;
+      }
+    }
+    parts.push(chunk.subarray(from));
+    if (chunk.length > 0) this.#last = chunk[chunk.length - 1];
+    this.push(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+    cb();
+  }
+}
+
+export class MaildirStore implements MailboxStore {
+  readonly root: string;
+  readonly #host: string;
+  readonly #now: () => number;
+  readonly #syncer = new DirSyncer();
+  readonly #made = new Set<string>();
+
+  /** `root` is `<data_dir>/mail`. */
+  constructor(root: string, opts: MaildirStoreOptions = {}) {
+    this.root = root;
+    this.#host = encodeHost(opts.hostname ?? osHostname());
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** The Maildir directory of a user's folder ("" = INBOX); throws 550 5.1.1 for a bad name. */
+  mailboxPath(user: string, folder?: string): string {
+    const { local, domain } = mailboxParts(user);
+    return join(this.root, domain, local, folderDir(folder));
+  }
+
+  async #ensure(dir: string): Promise<void> {
+    if (this.#made.has(dir)) return;
+    for (const sub of ['tmp', 'new', 'cur']) await mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
+    this.#made.add(dir);
+  }
+
+  async #names(dir: string, sub: 'new' | 'cur'): Promise<string[]> {
+    try {
+      return (await readdir(join(dir, sub))).filter((n) => !n.startsWith('.'));
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  /** new/ then cur/ (a message only moves new → cur, so this order never misses one). */
+  async #locate(dir: string, key: string): Promise<{ sub: 'new' | 'cur'; name: string } | undefined> {
+    if (key.length === 0 || key.includes('/') || key.includes('\0') || key.startsWith('.')) return undefined;
+    try {
+      await stat(join(dir, 'new', key));
+      return { sub: 'new', name: key };
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+    }
+    for (const sub of ['new', 'cur'] as const) {
+      const name = (await this.#names(dir, sub)).find((n) => n === key || n.startsWith(`${key}:`));
+      if (name) return { sub, name };
+    }
+    return undefined;
+  }
+
+  async #findUnique(dir: string, field: string): Promise<string | undefined> {
+    for (const sub of ['new', 'cur'] as const) {
+      for (const n of await this.#names(dir, sub)) {
+        const p = parseName(n);
+        if (p.keyField === field) return p.key;
+      }
+    }
+    return undefined;
+  }
+
+  async deliver(user: string, message: Readable, opts: { uniqueKey: string; folder?: string }): Promise<{ key: string }> {
+    const dir = this.mailboxPath(user, opts.folder);
+    const field = encodeUniqueKey(opts.uniqueKey);
+    await this.#ensure(dir);
+    const existing = await this.#findUnique(dir, field);
+    if (existing) {
+      message.resume();
+      return { key: existing };
+    }
+    const tmp = join(dir, 'tmp', `${field}.${process.pid}_${randomBytes(6).toString('hex')}.${this.#host}`);
+    const fh = await open(tmp, 'wx', 0o600);
+    const conv = new CrlfToLf();
+    try {
+      try {
+        await pipeline(message, conv, fileSink(fh));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      const seconds = Math.floor(this.#now() / 1000);
+      const key = `${seconds}.${field}.${this.#host},S=${conv.stored},W=${conv.virtual}`;
+      try {
+        // Maildir spec: link() into new/ (never overwrites); EEXIST = this very delivery raced us
+        await link(tmp, join(dir, 'new', key));
+      } catch (err) {
+        if (errno(err) !== 'EEXIST') throw err;
+      }
+      await unlink(tmp);
+      await this.#syncer.sync(join(dir, 'new'));
+      return { key };
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async list(user: string, folder?: string): Promise<MailboxMessage[]> {
+    const dir = this.mailboxPath(user, folder);
+    const out: MailboxMessage[] = [];
+    for (const sub of ['new', 'cur'] as const) {
+      for (const name of await this.#names(dir, sub)) {
+        const p = parseName(name);
+        let size = p.size;
+        let receivedAt = p.seconds !== undefined ? p.seconds * 1000 : undefined;
+        if (size === undefined || receivedAt === undefined) {
+          const path = join(dir, sub, name);
+          try {
+            if (size === undefined) size = await virtualSize(path);
+            receivedAt ??= (await stat(path)).mtimeMs;
+          } catch (err) {
+            if (errno(err) === 'ENOENT') continue; // removed meanwhile
+            throw err;
+          }
+        }
+        out.push({ key: p.key, size, flags: p.flags, receivedAt, folder: folder ?? '' });
+      }
+    }
+    return out.sort((a, b) => a.receivedAt - b.receivedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async open(user: string, key: string, folder?: string): Promise<Readable> {
+    const dir = this.mailboxPath(user, folder);
+    const found = await this.#locate(dir, key);
+    if (!found) throw notFound(key);
+    const fh = await open(join(dir, found.sub, found.name), 'r');
+    const src = fh.createReadStream({ autoClose: true, highWaterMark: 64 * 1024 });
+    const conv = new LfToCrlf();
+    src.on('error', (err) => conv.destroy(err));
+    conv.on('close', () => src.destroy());
+    return src.pipe(conv);
+  }
+
+  async setFlags(user: string, key: string, flags: string, folder?: string): Promise<void> {
+    if (!/^[A-Za-z]*$/.test(flags)) throw new RangeError(`bad Maildir flags "${flags}"`);
+    // Maildir spec: flags in ASCII order, each once
+    const norm = [...new Set(flags)].sort().join('');
+    const dir = this.mailboxPath(user, folder);
+    const found = await this.#locate(dir, key);
+    if (!found) throw notFound(key);
+    const target = `${parseName(found.name).key}:2,${norm}`;
+    if (found.sub === 'cur' && found.name === target) return;
+    await rename(join(dir, found.sub, found.name), join(dir, 'cur', target));
+    await this.#syncer.sync(join(dir, 'cur'));
+  }
+
+  async remove(user: string, key: string, folder?: string): Promise<void> {
+    const dir = this.mailboxPath(user, folder);
+    const found = await this.#locate(dir, key);
+    if (!found) return;
+    try {
+      await unlink(join(dir, found.sub, found.name));
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+    }
+  }
+}
+
+/** CRLF size of a file stored with LF line ends (for foreign files without W=). */
+async function virtualSize(path: string): Promise<number> {
+  const fh = await open(path, 'r');
+  try {
+    let size = 0;
+    let last = -1;
+    for await (const chunk of fh.createReadStream({ autoClose: false }) as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      for (let i = chunk.indexOf(LF); i >= 0; i = chunk.indexOf(LF, i + 1)) {
+        if ((i > 0 ? chunk[i - 1] : last) !== CR) size++;
+      }
+      if (chunk.length > 0) last = chunk[chunk.length - 1];
+    }
+    return size;
+  } finally {
+    await fh.close();
+  }
+}
