@@ -1,0 +1,108 @@
+/**
+ * @module body-sink
+ * The bridge from the socket to intake.receive for one transaction: a Readable the intake
+ * consumes with backpressure, the pending intake result, and the abort signal.
+ * Standards: RFC 5321 §4.1.1.4 (the reply after the end of data is the transaction's result).
+ * Security: the body is never buffered whole: `write` waits until the intake has read what it
+ *   was given (or gave up); a body flaw destroys the stream so intake aborts its draft.
+ * Limitations: none.
+ */
+import { Readable } from 'node:stream';
+import type { Intake, IntakeResult, IntakeTransaction } from '../../core/intake.js';
+import { MailError, replyForError, type SmtpReply } from '../../core/smtp-reply.js';
+
+type Outcome = { ok: IntakeResult } | { err: unknown };
+
+export class BodySink {
+  private readonly body: Readable;
+  private readonly ac = new AbortController();
+  private readonly pending: Promise<Outcome>;
+  private settled = false;
+  private wantMore: (() => void) | undefined;
+  /** true once the body can take no more (flawed, failed, or the intake stopped reading) */
+  dead = false;
+  /** octets handed to the intake */
+  size = 0;
+
+  constructor(intake: Intake, tx: IntakeTransaction, highWaterMark = 64 * 1024) {
+    this.body = new Readable({
+      highWaterMark,
+      read: () => this.wake(),
+    });
+    let p: Promise<IntakeResult>;
+    try {
+      p = intake.receive(tx, this.body, this.ac.signal);
+    } catch (err) {
+      p = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    this.pending = p.then(
+      (ok): Outcome => ({ ok }),
+      (err: unknown): Outcome => ({ err }),
+    );
+    void this.pending.then(() => {
+      this.settled = true;
+      this.dead = true;
+      this.wake();
+    });
+  }
+
+  private wake(): void {
+    const w = this.wantMore;
+    this.wantMore = undefined;
+    w?.();
+  }
+
+  /**
+   * Hands body pieces to the intake; resolves true when it may take more (or the intake stopped
+   * reading), false when it did not read for `timeoutMs` or `gone` resolved first.
+   */
+  async write(pieces: readonly Buffer[], timeoutMs: number, gone: Promise<void>): Promise<boolean> {
+    if (this.dead) return true;
+    let more = true;
+    for (const p of pieces) {
+      this.size += p.length;
+      more = this.body.push(p);
+    }
+    if (more || this.dead) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([
+      new Promise<boolean>((resolve) => {
+        this.wantMore = () => resolve(true);
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+      gone.then(() => false),
+    ]);
+    clearTimeout(timer);
+    this.wantMore = undefined;
+    return r;
+  }
+
+  /** Refuses the body: the intake sees the stream fail with this reply and aborts its draft. */
+  fail(reply: SmtpReply): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.body.destroy(new MailError(reply, 'MAIL_ERR_BODY'));
+  }
+
+  /** The connection went away or the transaction was reset: abort everything. */
+  async abort(): Promise<void> {
+    this.ac.abort();
+    this.fail({ code: 421, status: '4.4.2', lines: ['Connection lost'] });
+    await this.pending;
+  }
+
+  /** Ends the body and returns the intake's reply (or the reply for its error). */
+  async finish(): Promise<{ reply: SmtpReply; result?: IntakeResult; error?: unknown }> {
+    if (!this.dead) {
+      this.dead = true;
+      this.body.push(null);
+    }
+    const o = await this.pending;
+    if ('ok' in o) return { reply: o.ok.reply, result: o.ok };
+    return { reply: replyForError(o.err), error: o.err };
+  }
+
+  get intakeSettled(): boolean {
+    return this.settled;
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * @module smtp-server
+ * The SMTP front end: listeners for the MX service (25), submission (587, STARTTLS then AUTH)
+ * and submissions (465, implicit TLS); connection limits; graceful close.
+ * Standards: RFC 5321 (SMTP), RFC 6409 (message submission), RFC 8314 (implicit TLS, port 465),
+ *   RFC 3207 (STARTTLS), RFC 4954 (AUTH); see smtp-session.ts for the per-command rules.
+ * Security: total and per-IP connection limits (421 4.7.0 past them); failed AUTH counted per
+ *   client IP over a window, then 421; relay permission only for trusted networks or
+ *   authenticated sessions (decided by intake from SessionInfo.mayRelay).
+ * Limitations: no PROXY protocol, no per-IP rate limits beyond connections and AUTH failures.
+ *
+ * Usage:
+ *   const server = new SmtpServer({ intake, hostname: 'mx.example.org', tls: { key, cert } });
+ *   await server.listen([{ host: '127.0.0.1', port: 2525, mode: 'mx' }]);
+ *   server.addresses();  // [{ host, port, mode }] with the ports actually bound
+ *   await server.close(); // stop listening, let sessions finish (closeTimeoutMs), then 421
+ */
+import net from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import type { Intake, SessionInfo } from '../../core/intake.js';
+import type { SmtpReply } from '../../core/smtp-reply.js';
+import { replies } from '../../core/replies.js';
+import { CidrList } from '../../address/index.js';
+import { SmtpSession, type ListenMode, type SessionContext } from './smtp-session.js';
+
+export type { ListenMode };
+
+export interface ListenAddress {
+  readonly host: string;
+  /** 0 picks a free port; see addresses() */
+  readonly port: number;
+  readonly mode: ListenMode;
+}
+
+export interface SmtpServerOptions {
+  /** where accepted messages go (the one way into the spool) */
+  readonly intake: Intake;
+  /** our name in the greeting, EHLO reply and 221/421 replies */
+  readonly hostname: string;
+  /** octets; advertised as SIZE and enforced at MAIL and while streaming. Default 25 MB. */
+  readonly maxMessageSize?: number;
+  /** recipients per transaction, then 452 4.5.3. Default 1000 (RFC 5321 requires ≥ 100). */
+  readonly maxRecipients?: number;
+  /** concurrent connections in total. Default 1000. */
+  readonly maxConnections?: number;
+  /** concurrent connections per client IP. Default 20. */
+  readonly maxConnectionsPerIp?: number;
+  /** waiting for a command (RFC 5321 §4.5.3.2.7: 5 min). Default 300000. */
+  readonly commandTimeoutMs?: number;
+  /** waiting for a DATA/BDAT block (RFC 5321 §4.5.3.2.6: 3 min). Default 180000. */
+  readonly dataTimeoutMs?: number;
+  /** 5xx replies in a session before 421 and close. Default 20. */
+  readonly maxErrors?: number;
+  /** CIDR list whose clients may relay without AUTH, e.g. ["127.0.0.0/8", "::1/128"]. Default []. */
+  readonly trustedNetworks?: readonly string[];
+  /** PEM key and certificate; enables STARTTLS and the 'submissions' mode */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  /** verifies AUTH PLAIN/LOGIN credentials; without it AUTH is not offered */
+  readonly authenticate?: (user: string, password: string) => Promise<boolean>;
+  /** on submission/submissions listeners, MAIL needs AUTH first (530 5.7.0). Default true. */
+  readonly authRequired?: boolean;
+  /** offer AUTH without TLS (loopback tests only). Default false. */
+  readonly allowPlainAuthWithoutTls?: boolean;
+  /** VRFY handler; default 252 2.5.0 (cannot verify, will attempt delivery) */
+  readonly vrfy?: (session: SessionInfo, argument: string) => Promise<SmtpReply>;
+  /** delay before answering a failed AUTH. Default 1000. */
+  readonly authFailureDelayMs?: number;
+  /** failed AUTHs per client IP within authFailureWindowMs before 421. Default 5. */
+  readonly maxAuthFailures?: number;
+  /** Default 15 minutes. */
+  readonly authFailureWindowMs?: number;
+  /** how long close() lets sessions finish before 421. Default 30000. */
+  readonly closeTimeoutMs?: number;
+}
+
+export class SmtpServer {
+  private readonly listeners: { server: net.Server; mode: ListenMode }[] = [];
+  private readonly sessions = new Set<SmtpSession>();
+  private readonly perIp = new Map<string, number>();
+  private readonly authFailures = new Map<string, { count: number; since: number }>();
+  private readonly trusted: CidrList;
+  private readonly secureContext: SecureContext | undefined;
+  private closing = false;
+
+  /** Throws when trustedNetworks has an invalid entry or the TLS key/cert are unusable. */
+  constructor(private readonly options: SmtpServerOptions) {
+    this.trusted = new CidrList(options.trustedNetworks ?? []);
+    this.secureContext = options.tls ? createSecureContext({ key: options.tls.key, cert: options.tls.cert }) : undefined;
+  }
+
+  /** Starts listening on every address; rejects (and listens on none) if one fails. */
+  async listen(addresses: readonly ListenAddress[]): Promise<void> {
+    const started: net.Server[] = [];
+    try {
+      for (const a of addresses) {
+        if (a.mode === 'submissions' && !this.secureContext) throw new Error(`submissions on ${a.host}:${a.port} needs tls`);
+        const server = net.createServer((socket) => this.accept(socket, a.mode));
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(a.port, a.host, () => {
+            server.removeListener('error', reject);
+            resolve();
+          });
+        });
+        started.push(server);
+        this.listeners.push({ server, mode: a.mode });
+      }
+    } catch (err) {
+      for (const s of started) s.close();
+      throw err;
+    }
+  }
+
+  /** The addresses actually bound (useful with port 0). */
+  addresses(): { host: string; port: number; mode: ListenMode }[] {
+    return this.listeners.flatMap(({ server, mode }) => {
+      const a = server.address();
+      return a && typeof a === 'object' ? [{ host: a.address, port: a.port, mode }] : [];
+    });
+  }
+
+  /** Number of open sessions. */
+  get connections(): number {
+    return this.sessions.size;
+  }
+
+  private context(mode: ListenMode): SessionContext {
+    const o = this.options;
+    return {
+      intake: o.intake,
+      hostname: o.hostname,
+      mode,
+      maxMessageSize: o.maxMessageSize ?? 25 * 1024 * 1024,
+      maxRecipients: Math.max(100, o.maxRecipients ?? 1000),
+      commandTimeoutMs: o.commandTimeoutMs ?? 300_000,
+      dataTimeoutMs: o.dataTimeoutMs ?? 180_000,
+      maxErrors: o.maxErrors ?? 20,
+      trusted: this.trusted,
+      secureContext: this.secureContext,
+      authenticate: o.authenticate,
+      authRequired: o.authRequired ?? true,
+      allowPlainAuthWithoutTls: o.allowPlainAuthWithoutTls ?? false,
+      vrfy: o.vrfy,
+      authFailureDelayMs: o.authFailureDelayMs ?? 1000,
+      authFailed: (ip) => this.authFailed(ip),
+      authBlocked: (ip) => this.authBlocked(ip),
+    };
+  }
+
+  private failureEntry(ip: string): { count: number; since: number } | undefined {
+    const e = this.authFailures.get(ip);
+    if (e && Date.now() - e.since > (this.options.authFailureWindowMs ?? 15 * 60_000)) {
+      this.authFailures.delete(ip);
+      return undefined;
+    }
+    return e;
+  }
+  private authFailed(ip: string): boolean {
+    const e = this.failureEntry(ip) ?? { count: 0, since: Date.now() };
+    e.count++;
+    this.authFailures.set(ip, e);
+    return e.count >= (this.options.maxAuthFailures ?? 5);
+  }
+  private authBlocked(ip: string): boolean {
+    const e = this.failureEntry(ip);
+    return e !== undefined && e.count >= (this.options.maxAuthFailures ?? 5);
+  }
+
+  private accept(socket: net.Socket, mode: ListenMode): void {
+    const session = new SmtpSession(socket, this.context(mode));
+    const ip = session.remoteAddress;
+    const perIp = (this.perIp.get(ip) ?? 0) + 1;
+    this.perIp.set(ip, perIp);
+    this.sessions.add(session);
+    let refuse: SmtpReply | undefined;
+    if (this.closing) refuse = replies.serviceUnavailable(this.options.hostname);
+    else if (this.sessions.size > (this.options.maxConnections ?? 1000) || perIp > (this.options.maxConnectionsPerIp ?? 20)) {
+      refuse = replies.tooManyConnections(this.options.hostname);
+    }
+    void session.run(refuse).finally(() => {
+      this.sessions.delete(session);
+      const n = (this.perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) this.perIp.delete(ip);
+      else this.perIp.set(ip, n);
+      this.wakeClose?.();
+    });
+  }
+
+  private wakeClose: (() => void) | undefined;
+
+  /** Stops listening, lets sessions finish for closeTimeoutMs, then sends 421 to the rest. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const closed = this.listeners.map(
+      ({ server }) => new Promise<void>((resolve) => server.close(() => resolve())),
+    );
+    this.listeners.length = 0;
+    for (const s of this.sessions) s.shutdown();
+    const deadline = Date.now() + (this.options.closeTimeoutMs ?? 30_000);
+    while (this.sessions.size > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        for (const s of this.sessions) s.kill();
+        await new Promise((r) => setTimeout(r, 50));
+        if (Date.now() - deadline > 3000) break;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.wakeClose = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wakeClose = undefined;
+    }
+    await Promise.all(closed);
+  }
+}

@@ -1,0 +1,712 @@
+/**
+ * @module smtp-session
+ * The server side of one SMTP connection: greeting, commands, transactions, STARTTLS, AUTH.
+ * Standards: RFC 5321 §4.1 (commands), §3.3 (transactions), §4.5.3 (limits), §4.5.3.2 (timeouts),
+ *   §4.2.5 (reply after end of data); RFC 1869/5321 EHLO; RFC 2920 (PIPELINING: replies are
+ *   buffered and flushed when the input is drained); RFC 3030 (CHUNKING); RFC 1870 (SIZE);
+ *   RFC 6152 (8BITMIME); RFC 6531 (SMTPUTF8); RFC 2034/3463 (enhanced status codes, only after
+ *   EHLO); RFC 3461 (DSN parameters); RFC 3207 (STARTTLS); RFC 4954 (AUTH PLAIN, LOGIN);
+ *   RFC 4616 (PLAIN); RFC 6409 (submission: AUTH required).
+ * Security: everything the client sends is hostile. Command lines over 512 octets, text lines
+ *   over 1000 octets, bare LF and bare CR in DATA are refused; a lone "<LF>.<LF>" never ends DATA
+ *   (SMTP smuggling). Input pipelined after STARTTLS is discarded before the handshake
+ *   (CVE-2011-0411). AUTH only over TLS (unless configured for loopback tests); failures are
+ *   delayed and counted per client IP. Bodies are streamed with backpressure, never held whole.
+ * Limitations: no BINARYMIME, no AUTH mechanisms beyond PLAIN and LOGIN, no EXPN/TURN/ETRN.
+ */
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import diagnostics from 'node:diagnostics_channel';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ReversePath } from '../../core/address.js';
+import { addressToString, reversePathToString } from '../../core/address.js';
+import type { AcceptedRecipient, Intake, IntakeTransaction, MailParams, SessionInfo } from '../../core/intake.js';
+import { MailError, replyForError, type SmtpReply } from '../../core/smtp-reply.js';
+import { replies } from '../../core/replies.js';
+import { channels } from '../../core/events.js';
+import type { CidrList } from '../../address/index.js';
+import {
+  DataDecoder,
+  BdatReader,
+  TextChecker,
+  encodeReply,
+  parseBdatArgs,
+  parseCommandLine,
+  parseMailCommand,
+  parseRcptCommand,
+  replyForFlaw,
+  type DataFlaw,
+} from '../../protocol/smtp/index.js';
+import { BodySink } from './body-sink.js';
+
+export type ListenMode = 'mx' | 'submission' | 'submissions';
+
+/** What a session needs from its server (resolved options and shared per-IP state). */
+export interface SessionContext {
+  readonly intake: Intake;
+  readonly hostname: string;
+  readonly mode: ListenMode;
+  readonly maxMessageSize: number;
+  readonly maxRecipients: number;
+  readonly commandTimeoutMs: number;
+  readonly dataTimeoutMs: number;
+  readonly maxErrors: number;
+  readonly trusted: CidrList;
+  readonly secureContext?: SecureContext;
+  readonly authenticate?: (user: string, password: string) => Promise<boolean>;
+  readonly authRequired: boolean;
+  readonly allowPlainAuthWithoutTls: boolean;
+  readonly vrfy?: (session: SessionInfo, argument: string) => Promise<SmtpReply>;
+  readonly authFailureDelayMs: number;
+  /** records a failed AUTH for ip; returns true when the ip is now over its limit */
+  authFailed(ip: string): boolean;
+  authBlocked(ip: string): boolean;
+}
+
+// RFC 5321 §4.5.3.1.4: command line at most 512 octets with CRLF; RFC 4954 §4: AUTH lines 12288
+const MAX_COMMAND_LINE = 512;
+const MAX_AUTH_LINE = 12288;
+/** input buffered ahead of processing before the socket is paused */
+const MAX_INBUF = 256 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+const TIMEOUT = Symbol('timeout');
+const CLOSED = Symbol('closed');
+const LONG = Symbol('long');
+const SHUTDOWN = Symbol('shutdown');
+type LineResult = string | typeof TIMEOUT | typeof CLOSED | typeof LONG | typeof SHUTDOWN;
+
+class CloseSession extends Error {}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function normalizeIp(ip: string | undefined): string {
+  if (ip === undefined) return '';
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  return m ? m[1] : ip;
+}
+
+let sessionCounter = 0;
+
+export class SmtpSession {
+  readonly id: string;
+  readonly remoteAddress: string;
+  private sock: Socket;
+  private inbuf: Buffer = EMPTY;
+  private paused = false;
+  private closed = false;
+  private waiter: (() => void) | undefined;
+  private out: string[] = [];
+  /** resolves when the connection is gone */
+  private readonly gone: Promise<void>;
+  private markGone!: () => void;
+  private closing = false;
+  private killed = false;
+
+  // session state
+  private heloName: string | undefined;
+  private esmtp = false;
+  private tls: { protocol: string; cipher: string } | undefined;
+  private authUser: string | undefined;
+  private errors = 0;
+  // transaction state (RFC 5321 §3.3)
+  private sender: ReversePath | undefined;
+  private mailParams: MailParams = {};
+  private recipients: AcceptedRecipient[] = [];
+  private bdat: { sink: BodySink; checker: TextChecker } | undefined;
+
+  constructor(
+    socket: Socket,
+    private readonly ctx: SessionContext,
+  ) {
+    this.id = `${Date.now().toString(36)}.${(++sessionCounter).toString(36)}`;
+    this.sock = socket;
+    this.remoteAddress = normalizeIp(socket.remoteAddress);
+    this.gone = new Promise((r) => (this.markGone = r));
+    this.attach(socket);
+  }
+
+  // ---- socket plumbing ----
+  private readonly onData = (chunk: Buffer): void => {
+    this.inbuf = this.inbuf.length === 0 ? chunk : Buffer.concat([this.inbuf, chunk]);
+    if (this.inbuf.length > MAX_INBUF && !this.paused) {
+      this.paused = true;
+      this.sock.pause();
+    }
+    this.wake();
+  };
+  private readonly onClose = (): void => {
+    this.closed = true;
+    this.markGone();
+    this.wake();
+  };
+  private readonly onError = (): void => {
+    // 'close' follows; nothing else to do (a reset by the client is not our error)
+  };
+
+  private attach(s: Socket): void {
+    s.on('data', this.onData);
+    s.on('close', this.onClose);
+    s.on('error', this.onError);
+    s.setNoDelay(true);
+  }
+  private detach(s: Socket): void {
+    s.removeListener('data', this.onData);
+    s.removeListener('close', this.onClose);
+    s.removeListener('error', this.onError);
+  }
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+  private async waitInput(timeoutMs: number): Promise<'data' | 'closed' | 'timeout' | 'shutdown'> {
+    if (this.closed) return 'closed';
+    let timer: NodeJS.Timeout | undefined;
+    const r = await new Promise<'data' | 'timeout'>((resolve) => {
+      this.waiter = () => resolve('data');
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    clearTimeout(timer);
+    this.waiter = undefined;
+    if (this.closed) return 'closed';
+    if (r === 'data' && this.closing && this.inbuf.length === 0) return 'shutdown';
+    return r;
+  }
+  private takeInput(): Buffer {
+    const b = this.inbuf;
+    this.inbuf = EMPTY;
+    if (this.paused) {
+      this.paused = false;
+      this.sock.resume();
+    }
+    return b;
+  }
+  private unshift(b: Buffer | undefined): void {
+    if (b && b.length > 0) this.inbuf = this.inbuf.length === 0 ? b : Buffer.concat([b, this.inbuf]);
+  }
+
+  /** Queues a reply; replies are written when the input is drained (RFC 2920 §3.1). */
+  private reply(r: SmtpReply, opts: { enhanced?: boolean } = {}): void {
+    if (r.code >= 500) this.errors++;
+    this.out.push(encodeReply(r, opts.enhanced ?? this.esmtp));
+  }
+  private flush(): void {
+    if (this.out.length === 0 || this.closed) {
+      this.out = [];
+      return;
+    }
+    const text = this.out.join('');
+    this.out = [];
+    this.sock.write(text);
+  }
+  private async end(r?: SmtpReply, enhanced?: boolean): Promise<void> {
+    if (r) this.reply(r, { enhanced });
+    this.flush();
+    if (!this.closed) {
+      this.sock.end();
+      const t = setTimeout(() => this.sock.destroy(), 2000);
+      await this.gone;
+      clearTimeout(t);
+    }
+  }
+
+  private publish(name: string, message: object): void {
+    const ch = diagnostics.channel(name);
+    if (ch.hasSubscribers) ch.publish(message);
+  }
+
+  /** Asks the session to finish: idle sessions get 421 now, busy ones after their transaction. */
+  shutdown(): void {
+    this.closing = true;
+    this.wake();
+  }
+  /** Deadline passed: 421 and close whatever the session is doing. */
+  kill(): void {
+    if (this.closed || this.killed) return;
+    this.killed = true;
+    this.out = [];
+    this.sock.end(encodeReply(replies.serviceUnavailable(this.ctx.hostname), this.esmtp));
+    setTimeout(() => this.sock.destroy(), 1000).unref();
+  }
+
+  // ---- session info ----
+  info(): SessionInfo {
+    const trusted = this.ctx.trusted.contains(this.remoteAddress);
+    const base = this.esmtp ? 'ESMTP' : 'SMTP';
+    const protocol = this.esmtp ? `${base}${this.tls ? 'S' : ''}${this.authUser !== undefined ? 'A' : ''}` : base;
+    return {
+      protocol,
+      heloName: this.heloName,
+      remoteAddress: this.remoteAddress,
+      remotePort: this.sock.remotePort,
+      localAddress: normalizeIp(this.sock.localAddress),
+      tls: this.tls,
+      authUser: this.authUser,
+      mayRelay: trusted || this.authUser !== undefined,
+      submission: this.ctx.mode !== 'mx',
+    };
+  }
+
+  // ---- main loop ----
+  /** Runs the session to its end; never rejects. `refuse` answers 421 in place of the greeting. */
+  async run(refuse?: SmtpReply): Promise<void> {
+    this.publish(channels.connection, { session: this.id, remoteAddress: this.remoteAddress });
+    try {
+      if (this.ctx.mode === 'submissions' && !(await this.upgradeTls())) return;
+      if (refuse) {
+        await this.end(refuse, true);
+        return;
+      }
+      this.reply(replies.greeting(this.ctx.hostname));
+      for (;;) {
+        if (this.errors >= this.ctx.maxErrors) {
+          await this.end(replies.tooManyErrors(this.ctx.hostname));
+          return;
+        }
+        const line = await this.readLine(MAX_AUTH_LINE, this.ctx.commandTimeoutMs);
+        if (line === CLOSED) return;
+        if (line === TIMEOUT) {
+          await this.end(replies.commandTimeout(this.ctx.hostname));
+          return;
+        }
+        if (line === SHUTDOWN) {
+          await this.end(replies.serviceUnavailable(this.ctx.hostname));
+          return;
+        }
+        if (line === LONG) {
+          this.reply(replies.lineTooLong());
+          continue;
+        }
+        await this.command(line);
+        if (this.closing && this.sender === undefined && this.inbuf.length === 0) {
+          await this.end(replies.serviceUnavailable(this.ctx.hostname));
+          return;
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof CloseSession)) {
+        this.publish(channels.error, { error: err, where: 'smtp-session' });
+        if (!this.closed) await this.end(replies.localError()).catch(() => undefined);
+      }
+    } finally {
+      if (this.bdat) await this.bdat.sink.abort();
+      if (!this.closed) this.sock.destroy();
+    }
+  }
+
+  /**
+   * Reads one line (CRLF or LF ended; the line end is removed). Lines over `limit` octets are
+   * discarded to their end and reported as LONG.
+   */
+  private async readLine(limit: number, timeoutMs: number): Promise<LineResult> {
+    let discarding = false;
+    for (;;) {
+      const i = this.inbuf.indexOf(0x0a);
+      if (i >= 0) {
+        const raw = this.inbuf.subarray(0, i);
+        this.inbuf = this.inbuf.subarray(i + 1);
+        if (this.paused && this.inbuf.length < MAX_INBUF) {
+          this.paused = false;
+          this.sock.resume();
+        }
+        if (discarding || i + 1 > limit) return LONG;
+        const bytes = raw.length > 0 && raw[raw.length - 1] === 0x0d ? raw.subarray(0, -1) : raw;
+        try {
+          return utf8.decode(bytes);
+        } catch {
+          return '\u0000invalid';
+        }
+      }
+      if (this.inbuf.length > limit) {
+        discarding = true;
+        this.takeInput();
+      }
+      this.flush();
+      const w = await this.waitInput(timeoutMs);
+      if (w === 'closed') return CLOSED;
+      if (w === 'timeout') return TIMEOUT;
+      if (w === 'shutdown' && this.sender === undefined) return SHUTDOWN;
+    }
+  }
+
+  private async command(line: string): Promise<void> {
+    const { verb, args } = parseCommandLine(line);
+    // RFC 5321 §4.5.3.1.4: 512 octets for a command line; AUTH lines may be longer (RFC 4954 §4)
+    if (verb !== 'AUTH' && Buffer.byteLength(line) + 2 > MAX_COMMAND_LINE) {
+      this.reply(replies.lineTooLong());
+      return;
+    }
+    try {
+      switch (verb) {
+        case 'EHLO':
+        case 'HELO':
+          return this.hello(verb, args);
+        case 'MAIL':
+          return await this.mail(args);
+        case 'RCPT':
+          return await this.rcpt(args);
+        case 'DATA':
+          return await this.data(args);
+        case 'BDAT':
+          return await this.bdatCommand(args);
+        case 'RSET':
+          if (args !== '') throw new MailError(replies.syntaxError());
+          await this.resetTransaction();
+          return this.reply(replies.resetOk());
+        case 'NOOP':
+          return this.reply(replies.noopOk());
+        case 'QUIT':
+          await this.end(replies.closing(this.ctx.hostname));
+          throw new CloseSession();
+        case 'VRFY':
+          return await this.vrfy(args);
+        case 'HELP':
+          return this.reply(replies.help());
+        case 'STARTTLS':
+          return await this.startTls(args);
+        case 'AUTH':
+          return await this.auth(args);
+        case 'EXPN':
+        case 'TURN':
+        case 'ETRN':
+          return this.reply(replies.notImplemented());
+        default:
+          return this.reply(replies.unknownCommand());
+      }
+    } catch (err) {
+      if (err instanceof CloseSession) throw err;
+      if (!(err instanceof MailError)) this.publish(channels.error, { error: err, where: `smtp ${verb}` });
+      this.reply(replyForError(err));
+    }
+  }
+
+  private hello(verb: 'EHLO' | 'HELO', args: string): void {
+    // RFC 5321 §4.1.1.1: a domain or address literal is required
+    if (args === '' || /\s/.test(args)) throw new MailError(replies.syntaxError('Syntax: ' + verb + ' hostname'));
+    void this.resetTransaction();
+    this.heloName = args;
+    this.esmtp = verb === 'EHLO';
+    if (!this.esmtp) {
+      this.reply(replies.helo(this.ctx.hostname));
+      return;
+    }
+    const ext = ['PIPELINING', `SIZE ${this.ctx.maxMessageSize}`, '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', 'CHUNKING', 'DSN'];
+    if (this.ctx.secureContext && !this.tls) ext.push('STARTTLS');
+    if (this.authOffered()) ext.push('AUTH PLAIN LOGIN');
+    ext.push('HELP');
+    this.reply(replies.ehlo(this.ctx.hostname, ext));
+  }
+
+  private authOffered(): boolean {
+    return this.ctx.authenticate !== undefined && this.authUser === undefined && (this.tls !== undefined || this.ctx.allowPlainAuthWithoutTls);
+  }
+
+  private async resetTransaction(): Promise<void> {
+    this.sender = undefined;
+    this.mailParams = {};
+    this.recipients = [];
+    const b = this.bdat;
+    this.bdat = undefined;
+    if (b) await b.sink.abort();
+  }
+
+  private rejected(stage: string, err: unknown): void {
+    if (err instanceof MailError) this.publish(channels.rejected, { stage, reply: err.reply, client: this.remoteAddress });
+  }
+
+  private async mail(args: string): Promise<void> {
+    if (this.heloName === undefined) throw new MailError(replies.badSequence('Send HELO/EHLO first'));
+    if (this.sender !== undefined) throw new MailError(replies.badSequence('Nested MAIL command'));
+    // RFC 6409 §4.3: submission requires authentication
+    if (this.ctx.mode !== 'mx' && this.ctx.authRequired && this.authUser === undefined) {
+      throw new MailError(replies.authRequired());
+    }
+    const { sender, params } = parseMailCommand(args, { esmtp: this.esmtp });
+    // RFC 1870 §6: refuse a declared size over the limit at once
+    if (params.size !== undefined && params.size > this.ctx.maxMessageSize) throw new MailError(replies.messageTooBig());
+    try {
+      await this.ctx.intake.checkSender(this.info(), sender, params);
+    } catch (err) {
+      this.rejected('mail', err);
+      throw err;
+    }
+    this.sender = sender;
+    this.mailParams = params;
+    this.recipients = [];
+    this.reply(replies.senderOk());
+  }
+
+  private async rcpt(args: string): Promise<void> {
+    if (this.sender === undefined) throw new MailError(replies.badSequence('Need MAIL before RCPT'));
+    if (this.bdat) throw new MailError(replies.badSequence('RCPT during BDAT'));
+    // RFC 5321 §4.5.3.1.8: at least 100 recipients must be accepted; past the limit 452
+    if (this.recipients.length >= this.ctx.maxRecipients) throw new MailError(replies.tooManyRecipients());
+    const { recipient, dsn } = parseRcptCommand(args, { esmtp: this.esmtp, smtpUtf8: this.mailParams.smtpUtf8 });
+    try {
+      const accepted = await this.ctx.intake.checkRecipient(this.info(), this.sender, recipient, dsn);
+      this.recipients.push(accepted);
+    } catch (err) {
+      this.rejected('rcpt', err);
+      throw err;
+    }
+    this.reply(replies.recipientOk());
+  }
+
+  private transaction(): IntakeTransaction {
+    return { session: this.info(), sender: this.sender ?? null, mail: this.mailParams, recipients: [...this.recipients] };
+  }
+
+  private async vrfy(args: string): Promise<void> {
+    if (args === '') throw new MailError(replies.syntaxError());
+    this.reply(this.ctx.vrfy ? await this.ctx.vrfy(this.info(), args) : replies.cannotVerify());
+  }
+
+  // ---- DATA (RFC 5321 §4.1.1.4) ----
+  private async data(args: string): Promise<void> {
+    if (args !== '') throw new MailError(replies.syntaxError());
+    if (this.sender === undefined) throw new MailError(replies.badSequence('Need MAIL command'));
+    if (this.bdat) throw new MailError(replies.badSequence('DATA during BDAT'));
+    // RFC 2920 §3.1: no valid recipients → DATA fails with 554
+    if (this.recipients.length === 0) throw new MailError(replies.noValidRecipients());
+    this.reply(replies.startMailInput());
+    this.flush();
+    const tx = this.transaction();
+    const sink = new BodySink(this.ctx.intake, tx);
+    const decoder = new DataDecoder({ maxSize: this.ctx.maxMessageSize });
+    for (;;) {
+      if (this.inbuf.length === 0) {
+        const w = await this.waitInput(this.ctx.dataTimeoutMs);
+        if (w === 'closed') {
+          await sink.abort();
+          throw new CloseSession();
+        }
+        if (w === 'timeout') {
+          await sink.abort();
+          await this.end(replies.commandTimeout(this.ctx.hostname));
+          throw new CloseSession();
+        }
+        continue;
+      }
+      const r = decoder.push(this.takeInput());
+      if (decoder.flaw !== undefined) sink.fail(replyForFlaw(decoder.flaw));
+      else if (!(await sink.write(r.body, this.ctx.dataTimeoutMs, this.gone))) {
+        await sink.abort();
+        await this.end(replies.commandTimeout(this.ctx.hostname));
+        throw new CloseSession();
+      }
+      if (r.done) {
+        this.unshift(r.rest);
+        break;
+      }
+    }
+    await this.complete(sink, decoder.flaw, decoder.size);
+  }
+
+  private async complete(sink: BodySink, flaw: DataFlaw | undefined, size: number): Promise<void> {
+    const recipients = this.recipients.map((r) => addressToString(r.address));
+    const sender = this.sender ?? null;
+    if (flaw !== undefined) {
+      const r = replyForFlaw(flaw);
+      sink.fail(r);
+      await sink.finish();
+      this.publish(channels.rejected, { stage: 'data', reply: r, client: this.remoteAddress });
+      this.reply(r);
+    } else {
+      const { reply, result, error } = await sink.finish();
+      if (result) {
+        this.publish(channels.received, {
+          messageId: result.messageId,
+          sender: reversePathToString(sender),
+          recipients,
+          size,
+          client: this.remoteAddress,
+        });
+      } else if (error instanceof MailError) this.publish(channels.rejected, { stage: 'data', reply, client: this.remoteAddress });
+      else this.publish(channels.error, { error, where: 'intake.receive' });
+      this.reply(reply);
+    }
+    this.sender = undefined;
+    this.mailParams = {};
+    this.recipients = [];
+  }
+
+  // ---- BDAT (RFC 3030) ----
+  private async bdatCommand(args: string): Promise<void> {
+    const { size, last } = parseBdatArgs(args);
+    let refusal: SmtpReply | undefined;
+    if (this.sender === undefined) refusal = replies.badSequence('Need MAIL command');
+    else if (this.recipients.length === 0) refusal = replies.noValidRecipients();
+    if (refusal === undefined && !this.bdat) {
+      this.bdat = { sink: new BodySink(this.ctx.intake, this.transaction()), checker: new TextChecker(this.ctx.maxMessageSize) };
+    }
+    const b = this.bdat;
+    const reader = new BdatReader(size);
+    // RFC 3030 §2: the chunk is read whatever the reply will be
+    while (reader.remaining > 0) {
+      if (this.inbuf.length === 0) {
+        this.flush();
+        const w = await this.waitInput(this.ctx.dataTimeoutMs);
+        if (w === 'closed') throw new CloseSession();
+        if (w === 'timeout') {
+          await this.end(replies.commandTimeout(this.ctx.hostname));
+          throw new CloseSession();
+        }
+        continue;
+      }
+      const r = reader.push(this.takeInput());
+      if (r.done) this.unshift(r.rest);
+      if (!b || !r.data) continue;
+      b.checker.push(r.data);
+      if (b.checker.flaw !== undefined) b.sink.fail(replyForFlaw(b.checker.flaw));
+      else if (!(await b.sink.write([r.data], this.ctx.dataTimeoutMs, this.gone))) {
+        await this.end(replies.commandTimeout(this.ctx.hostname));
+        throw new CloseSession();
+      }
+    }
+    if (refusal !== undefined || !b) {
+      this.reply(refusal ?? replies.badSequence());
+      return;
+    }
+    if (!last) {
+      this.reply(replies.chunkReceived(size));
+      return;
+    }
+    this.bdat = undefined;
+    b.checker.end();
+    await this.complete(b.sink, b.checker.flaw, b.checker.size);
+  }
+
+  // ---- STARTTLS (RFC 3207) ----
+  private async startTls(args: string): Promise<void> {
+    if (args !== '') throw new MailError(replies.syntaxError());
+    if (!this.ctx.secureContext) throw new MailError(replies.notImplemented());
+    if (this.tls) throw new MailError(replies.badSequence('TLS already active'));
+    if (this.sender !== undefined) throw new MailError(replies.badSequence('STARTTLS during a transaction'));
+    this.reply(replies.readyForTls());
+    this.flush();
+    // CVE-2011-0411: anything pipelined after STARTTLS was sent in clear text: discard it
+    this.inbuf = EMPTY;
+    if (!(await this.upgradeTls())) throw new CloseSession();
+    // RFC 3207 §4.2: forget everything learnt before TLS
+    this.heloName = undefined;
+    this.esmtp = false;
+    this.authUser = undefined;
+    await this.resetTransaction();
+  }
+
+  private async upgradeTls(): Promise<boolean> {
+    const ctx = this.ctx.secureContext;
+    if (!ctx) return false;
+    const raw = this.sock;
+    this.detach(raw);
+    if (this.paused) {
+      this.paused = false;
+      raw.resume();
+    }
+    const t = new TLSSocket(raw, { isServer: true, secureContext: ctx });
+    const ok = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), this.ctx.commandTimeoutMs);
+      t.once('secure', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      t.once('error', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+      t.once('close', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+    this.sock = t;
+    this.attach(t);
+    if (!ok) {
+      t.destroy();
+      raw.destroy();
+      this.onClose();
+      return false;
+    }
+    this.tls = { protocol: t.getProtocol() ?? 'TLS', cipher: t.getCipher().name };
+    return true;
+  }
+
+  // ---- AUTH (RFC 4954) ----
+  private async auth(args: string): Promise<void> {
+    if (this.ctx.authenticate === undefined) throw new MailError(replies.notImplemented());
+    if (!this.esmtp) throw new MailError(replies.badSequence('Send EHLO first'));
+    if (this.authUser !== undefined) throw new MailError(replies.badSequence('Already authenticated'));
+    if (this.sender !== undefined) throw new MailError(replies.badSequence('AUTH during a transaction'));
+    // RFC 4954 §4: plain-text mechanisms only under TLS (538 5.7.11)
+    if (!this.tls && !this.ctx.allowPlainAuthWithoutTls) throw new MailError(replies.encryptionRequired());
+    if (this.ctx.authBlocked(this.remoteAddress)) {
+      await this.end(replies.tooManyAuthFailures(this.ctx.hostname));
+      throw new CloseSession();
+    }
+    const [mechRaw, initial, extra] = args.split(' ');
+    if (extra !== undefined || !mechRaw) throw new MailError(replies.syntaxError());
+    const mech = mechRaw.toUpperCase();
+    let user: string;
+    let password: string;
+    if (mech === 'PLAIN') {
+      // RFC 4616: [authzid] NUL authcid NUL passwd; "=" is an empty initial response
+      const resp = initial !== undefined ? initial : await this.challenge('');
+      const text = decodeBase64(resp === '=' ? '' : resp);
+      const parts = text.split('\u0000');
+      if (parts.length !== 3) throw new MailError(replies.cannotDecodeAuth());
+      const [authz, authc, pass] = parts;
+      user = authc;
+      password = pass;
+      if (authz !== '' && authz !== authc) return this.authFailure();
+    } else if (mech === 'LOGIN') {
+      user = decodeBase64(initial !== undefined ? initial : await this.challenge('VXNlcm5hbWU6'));
+      password = decodeBase64(await this.challenge('UGFzc3dvcmQ6'));
+    } else throw new MailError(replies.unrecognizedAuthMechanism());
+    let ok: boolean;
+    try {
+      ok = user !== '' && (await this.ctx.authenticate(user, password));
+    } catch (err) {
+      this.publish(channels.error, { error: err, where: 'authenticate' });
+      throw new MailError(replies.authTemporaryFailure());
+    }
+    if (!ok) return this.authFailure();
+    this.authUser = user;
+    this.reply(replies.authSucceeded());
+  }
+
+  private async authFailure(): Promise<void> {
+    const over = this.ctx.authFailed(this.remoteAddress);
+    // a delay makes guessing slow (RFC 4954 §9: the server should limit failed attempts)
+    await delay(this.ctx.authFailureDelayMs);
+    this.publish(channels.rejected, { stage: 'auth', reply: replies.authFailed(), client: this.remoteAddress });
+    this.reply(replies.authFailed());
+    if (over) {
+      await this.end(replies.tooManyAuthFailures(this.ctx.hostname));
+      throw new CloseSession();
+    }
+  }
+
+  /** Sends a 334 challenge and reads the client's response line; "*" cancels (RFC 4954 §4). */
+  private async challenge(base64: string): Promise<string> {
+    this.reply(replies.saslChallenge(base64));
+    const line = await this.readLine(MAX_AUTH_LINE, this.ctx.commandTimeoutMs);
+    if (line === CLOSED || line === SHUTDOWN) throw new CloseSession();
+    if (line === TIMEOUT) {
+      await this.end(replies.commandTimeout(this.ctx.hostname));
+      throw new CloseSession();
+    }
+    if (line === LONG) throw new MailError(replies.lineTooLong());
+    if (line === '*') throw new MailError(replies.authCancelled());
+    return line;
+  }
+}
+
+function decodeBase64(s: string): string {
+  if (s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) throw new MailError(replies.cannotDecodeAuth());
+  try {
+    return utf8.decode(Buffer.from(s, 'base64'));
+  } catch {
+    throw new MailError(replies.cannotDecodeAuth());
+  }
+}
