@@ -1,0 +1,230 @@
+/**
+ * @module list-transport
+ * The mail exploder of seed §2.1: a message for a mailing list (route "list", next hop = the
+ * list address) is re-submitted through intake, once, to the list's members, with the envelope
+ * sender `LIST-owner@domain` so that bounces reach the list owner and not the author.
+ * Headers added: List-Id (RFC 2919), List-Post and List-Unsubscribe (RFC 2369),
+ * List-Unsubscribe-Post when a one-click https URL is configured (RFC 8058), X-Loop (the list's
+ * address; one per list the copy went through) and Precedence: list. List-* fields of an
+ * upstream list are replaced by this list's.
+ * Standards: RFC 2919 §3 (List-Id), RFC 2369 §3 (List-Post, List-Unsubscribe), RFC 8058 §3
+ *   (one-click), RFC 5321 §3.9.2 (a list's copies carry the owner as reverse path),
+ *   RFC 3834 §3.1.8 (Precedence: list is common practice, not a standard).
+ * Security: a list never loops: the list itself is skipped as a member, and a copy that already
+ *   carries this list's X-Loop or List-Id (nested lists that contain each other) is dropped.
+ *   The copy enters through intake like any message (Received count, size, Delivered-To checks).
+ * Limitations: one copy for all members (no VERP, no per-member unsubscribe URL); the header
+ *   block must fit in 1 MiB; no moderation, no archive.
+ */
+import { Readable } from 'node:stream';
+import { parseMailbox } from '../address/index.js';
+import {
+  MailError,
+  replyForError,
+  isTemporary,
+  type AcceptedRecipient,
+  type DeliveryRequest,
+  type DeliveryStatus,
+  type Directory,
+  type EnhancedStatus,
+  type Intake,
+  type MailingList,
+  type SessionInfo,
+  type SmtpReply,
+  type Transport,
+} from '../core/index.js';
+import { listIdFor, listOwnerAddress } from '../resolve/index.js';
+
+export interface ListTransportOptions {
+  readonly intake: Intake;
+  readonly directory: Directory;
+  /** an https URL for one-click unsubscribe (RFC 8058) for this list; undefined → mailto only */
+  readonly unsubscribeUrl?: (list: MailingList) => string | undefined;
+}
+
+/** Fields an upstream list added that this list replaces with its own. */
+const LIST_FIELDS = new Set([
+  'list-id',
+  'list-post',
+  'list-unsubscribe',
+  'list-unsubscribe-post',
+  'list-help',
+  'list-subscribe',
+  'list-owner',
+  'list-archive',
+  'precedence',
+]);
+
+const MAX_HEADER = 1024 * 1024;
+
+const session: SessionInfo = { protocol: 'internal', internal: true, mayRelay: true, submission: false };
+
+interface HeaderField {
+  /** lower-case field name */
+  readonly name: string;
+  /** the field as it was, folded lines joined by CRLF, without the final CRLF */
+  readonly raw: string;
+  /** unfolded value */
+  readonly value: string;
+}
+
+/** Splits a header block (without the blank line) into fields (RFC 5322 §2.2, §2.2.3 unfolding). */
+export function parseHeaderFields(block: string): HeaderField[] {
+  const out: { name: string; lines: string[] }[] = [];
+  for (const line of block.split(/\r?\n/)) {
+    if (line === '') continue;
+    if ((line.startsWith(' ') || line.startsWith('\t')) && out.length > 0) out[out.length - 1].lines.push(line);
+    else {
+      const colon = line.indexOf(':');
+      out.push({ name: colon > 0 ? line.slice(0, colon).trim().toLowerCase() : '', lines: [line] });
+    }
+  }
+  return out.map((f) => {
+    const raw = f.lines.join('\r\n');
+    const colon = raw.indexOf(':');
+    return { name: f.name, raw, value: colon < 0 ? '' : raw.slice(colon + 1).replace(/\r\n/g, '').trim() };
+  });
+}
+
+/**
+ * Reads a message's header block from a stream. Returns the header text (latin1, byte for
+ * byte, without the blank line), the bytes after it, and the iterator for the rest.
+ */
+async function readHeader(stream: Readable): Promise<{ header: string; after: Buffer; rest: AsyncIterator<unknown> } | undefined> {
+  const it = stream[Symbol.asyncIterator]();
+  let buf = Buffer.alloc(0);
+  for (;;) {
+    const from = Math.max(0, buf.length - 3);
+    const r = await it.next();
+    if (r.done) return { header: buf.toString('latin1'), after: Buffer.alloc(0), rest: it };
+    buf = Buffer.concat([buf, Buffer.isBuffer(r.value) ? r.value : Buffer.from(String(r.value), 'latin1')]);
+    let end = buf.indexOf('\r\n\r\n', from);
+    let sep = 4;
+    if (end < 0 && buf.subarray(0, 2).toString('latin1') === '\r\n') {
+      end = 0;
+      sep = 2;
+    }
+    if (end >= 0) return { header: buf.subarray(0, end).toString('latin1'), after: buf.subarray(end + sep), rest: it };
+    if (buf.length > MAX_HEADER) return undefined;
+  }
+}
+
+/** A quoted-string for the List-Id phrase, or undefined when it cannot be written in ASCII. */
+function phrase(text: string | undefined): string | undefined {
+  if (!text || !/^[\x20-\x7e]+$/.test(text)) return undefined;
+  return /^[A-Za-z0-9 !#$%&'*+\-/=?^_`{|}~]+$/.test(text) ? text : `"${text.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+export class ListTransport implements Transport {
+  readonly name = 'list';
+  constructor(private readonly opts: ListTransportOptions) {}
+
+  async deliver(req: DeliveryRequest, signal: AbortSignal): Promise<DeliveryStatus[]> {
+    const all = (action: DeliveryStatus['action'], status: EnhancedStatus, extra: Partial<DeliveryStatus> = {}): DeliveryStatus[] =>
+      req.envelopes.map((e) => ({ envelopeId: e.id, action, status, ...extra }));
+    const fromError = (err: unknown, what: string): DeliveryStatus[] => {
+      const reply = replyForError(err);
+      const status = reply.status ?? (isTemporary(reply) ? '4.3.0' : '5.3.0');
+      const detail = err instanceof MailError ? undefined : `${what}: ${err instanceof Error ? err.message : String(err)}`;
+      return all(isTemporary(reply) ? 'delayed' : 'failed', status, { reply, ...(detail ? { error: detail } : {}) });
+    };
+
+    let list: MailingList | undefined;
+    try {
+      list = await this.opts.directory.findList(req.route.nextHop);
+    } catch (err) {
+      return fromError(err, 'directory');
+    }
+    if (!list) return all('failed', '5.1.1', { error: `no such list: ${req.route.nextHop}` });
+
+    const listId = listIdFor(list.address);
+    const owner = listOwnerAddress(list.address);
+    let source: Readable;
+    try {
+      source = await req.openMessage();
+    } catch (err) {
+      return all('delayed', '4.3.0', { error: `cannot open message: ${(err as Error).message}` });
+    }
+    try {
+      const head = await readHeader(source);
+      if (head === undefined) return all('failed', '5.6.0', { error: 'message header over 1 MiB' });
+      const fields = parseHeaderFields(head.header);
+
+      // A copy that already went through this list (lists that contain each other): drop it,
+      // its members already have the message.
+      const self = list.address.toLowerCase();
+      const seen =
+        fields.some((f) => f.name === 'x-loop' && f.value.toLowerCase() === self) ||
+        fields.some((f) => f.name === 'list-id' && f.value.toLowerCase().includes(`<${listId}>`));
+      if (seen) {
+        return all('expanded', '2.0.0', { error: `already expanded by ${list.address} (X-Loop): copy dropped` });
+      }
+
+      // Members: the list itself is skipped (a list may name itself; that is no loop).
+      const rejected: string[] = [];
+      const accepted: AcceptedRecipient[] = [];
+      const senderAddr = parseMailbox(owner, { smtpUtf8: true });
+      const mail = { size: req.size, ...(req.envelopes[0]?.body ? { body: req.envelopes[0].body } : {}), ...(req.envelopes[0]?.smtpUtf8 ? { smtpUtf8: true } : {}) };
+      await this.opts.intake.checkSender(session, senderAddr, mail);
+      const done = new Set<string>([self]);
+      for (const m of list.members) {
+        const key = m.trim().toLowerCase();
+        if (done.has(key)) continue;
+        done.add(key);
+        let rcpt;
+        try {
+          rcpt = parseMailbox(m.trim(), { smtpUtf8: true });
+        } catch {
+          rejected.push(`${m} (bad address)`);
+          continue;
+        }
+        try {
+          accepted.push(await this.opts.intake.checkRecipient(session, senderAddr, rcpt, {}));
+        } catch (err) {
+          const reply: SmtpReply = replyForError(err);
+          // A temporary refusal: try the whole list again later, before anyone got a copy.
+          if (isTemporary(reply)) return all('delayed', reply.status ?? '4.3.0', { reply, error: `member ${m}: temporary failure` });
+          rejected.push(`${m} (${reply.code} ${reply.status ?? ''} ${reply.lines.join(' ')})`.replace(/\s+\)/, ')'));
+        }
+      }
+      const note = rejected.length > 0 ? { error: `member(s) refused: ${rejected.join(', ')}`.slice(0, 900) } : {};
+      if (accepted.length === 0) {
+        return all('expanded', '2.0.0', { error: list.members.length === 0 || rejected.length === 0 ? 'list has no other members' : note.error });
+      }
+
+      const added: string[] = [];
+      const desc = phrase(list.description);
+      added.push(`List-Id: ${desc ? `${desc} ` : ''}<${listId}>`);
+      added.push(`List-Post: <mailto:${list.address}>`);
+      const mailto = `<mailto:${owner}?subject=unsubscribe>`;
+      const https = this.opts.unsubscribeUrl?.(list);
+      if (https && /^https:\/\/[^\s<>]+$/.test(https)) {
+        added.push(`List-Unsubscribe: <${https}>, ${mailto}`);
+        added.push('List-Unsubscribe-Post: List-Unsubscribe=One-Click');
+      } else added.push(`List-Unsubscribe: ${mailto}`);
+      added.push('Precedence: list');
+      added.push(`X-Loop: ${list.address}`);
+      const kept = fields.filter((f) => !LIST_FIELDS.has(f.name)).map((f) => f.raw);
+      const header = Buffer.from([...added, ...kept].join('\r\n') + '\r\n\r\n', 'latin1');
+
+      const body = Readable.from(
+        (async function* () {
+          yield header;
+          if (head.after.length > 0) yield head.after;
+          for (;;) {
+            const r = await head.rest.next();
+            if (r.done) return;
+            yield r.value as Buffer;
+          }
+        })(),
+      );
+      const result = await this.opts.intake.receive({ session, sender: senderAddr, mail, recipients: accepted }, body, signal);
+      return all('expanded', '2.0.0', { reply: result.reply, ...note });
+    } catch (err) {
+      return fromError(err, 're-injection');
+    } finally {
+      source.destroy();
+    }
+  }
+}
+
