@@ -39,7 +39,7 @@ function asDelivered(b: Buffer): Buffer {
 
 /** A byte-level POP3 reader: whole responses, multi-line ones un-stuffed (RFC 1939 §3). */
 class RawPop3 {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private waiter: (() => void) | undefined;
   private closed = false;
   private constructor(private readonly socket: net.Socket) {
