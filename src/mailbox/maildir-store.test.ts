@@ -32,7 +32,7 @@ function chunked(s: string): Readable {
 
 const msg = 'From: helvecio@dsc.ufpb.br\r\nSubject: hi\r\n\r\nline one\r\nline two\r\n';
 
-test('deliver stores LF in new/, open gives CRLF back, sizes count CRLF', () =>
+void test('deliver stores LF in new/, open gives CRLF back, sizes count CRLF', () =>
   withStore(async (s, root) => {
     const { key } = await s.deliver('suzana@DC.UECE.BR', chunked(msg), { uniqueKey: 'q1-1' });
     const dir = join(root, 'dc.uece.br', 'suzana');
@@ -48,7 +48,7 @@ test('deliver stores LF in new/, open gives CRLF back, sizes count CRLF', () =>
     assert.deepEqual(m, { key, size: msg.length, flags: '', receivedAt: 1_700_000_000_000, folder: '' });
   }));
 
-test('delivering the same uniqueKey twice stores it once, even after it moved to cur/', () =>
+void test('delivering the same uniqueKey twice stores it once, even after it moved to cur/', () =>
   withStore(async (s) => {
     const a = await s.deliver('pascal@dc.uece.br', Readable.from([msg]), { uniqueKey: 'abc.1' });
     const b = await s.deliver('pascal@dc.uece.br', Readable.from([msg]), { uniqueKey: 'abc.1' });
@@ -61,7 +61,7 @@ test('delivering the same uniqueKey twice stores it once, even after it moved to
     assert.equal((await s.list('pascal@dc.uece.br')).length, 2);
   }));
 
-test('flags: setFlags moves to cur/ with :2,FLAGS in ASCII order; remove unlinks', () =>
+void test('flags: setFlags moves to cur/ with :2,FLAGS in ASCII order; remove unlinks', () =>
   withStore(async (s, root) => {
     const user = 'suzana@dc.uece.br';
     const { key } = await s.deliver(user, Readable.from([msg]), { uniqueKey: 'k1' });
@@ -80,7 +80,7 @@ test('flags: setFlags moves to cur/ with :2,FLAGS in ASCII order; remove unlinks
     await assert.rejects(s.open(user, key), { code: 'ENOENT' });
   }));
 
-test('folders are Maildir++ .Name directories; "" and INBOX are the root', () =>
+void test('folders are Maildir++ .Name directories; "" and INBOX are the root', () =>
   withStore(async (s, root) => {
     const user = 'suzana@dc.uece.br';
     await s.deliver(user, Readable.from([msg]), { uniqueKey: 'k1', folder: 'Sent' });
@@ -92,7 +92,7 @@ test('folders are Maildir++ .Name directories; "" and INBOX are the root', () =>
     assert.deepEqual(await s.list('nobody@dc.uece.br'), []);
   }));
 
-test('path tricks in users, folders and keys are refused with 550 5.1.1', () =>
+void test('path tricks in users, folders and keys are refused with 550 5.1.1', () =>
   withStore(async (s) => {
     for (const user of ['../x@dc.uece.br', 'a@..', 'a/b@x', 'a@x/y', 'a\0@x', 'nodomain', '@x', 'a@', '.hidden@x', 'a@.x']) {
       await assert.rejects(s.deliver(user, Readable.from([msg]), { uniqueKey: 'k' }), (e: unknown) => e instanceof MailError && e.reply.status === '5.1.1', user);
@@ -104,7 +104,7 @@ test('path tricks in users, folders and keys are refused with 550 5.1.1', () =>
     assert.equal(encodeUniqueKey('a.b/c:d'), 'a=2eb=2fc=3ad');
   }));
 
-test('bare LF and odd chunking: what open() returns is exactly W= long', () =>
+void test('bare LF and odd chunking: what open() returns is exactly W= long', () =>
   withStore(async (s) => {
     const odd = 'A: b\r\n\r\nbare\nlf\r\r\nend\r';
     const { key } = await s.deliver('x@y', chunked(odd), { uniqueKey: 'odd' });
@@ -114,7 +114,7 @@ test('bare LF and odd chunking: what open() returns is exactly W= long', () =>
     assert.equal(back, 'A: b\r\n\r\nbare\r\nlf\r\nend\r');
   }));
 
-test('foreign Maildir files (no S=/W=) are listed with their CRLF size', () =>
+void test('foreign Maildir files (no S=/W=) are listed with their CRLF size', () =>
   withStore(async (s, root) => {
     await s.deliver('x@y', Readable.from([msg]), { uniqueKey: 'mine' });
     await writeFile(join(root, 'y', 'x', 'cur', '1600000000.M1P2.other:2,S'), 'a\nbb\n');
@@ -124,7 +124,7 @@ test('foreign Maildir files (no S=/W=) are listed with their CRLF size', () =>
     assert.equal(list[0].key, '1600000000.M1P2.other', 'sorted by arrival');
   }));
 
-test('a failing input stream leaves nothing behind', () =>
+void test('a failing input stream leaves nothing behind', () =>
   withStore(async (s, root) => {
     const bad = new Readable({
       read() {

@@ -51,7 +51,6 @@ function notFound(key: string): Error {
 /** One path component from untrusted text: refuses separators, NUL, control characters and dot tricks. */
 function safeComponent(s: string, what: string): string {
   if (s.length === 0 || s.length > 255) throw badMailbox(`${what} is empty or too long`);
-  // eslint-disable-next-line no-control-regex
   if (/[/\\\x00-\x1f\x7f]/.test(s)) throw badMailbox(`${what} contains a forbidden character`);
   if (s.startsWith('.')) throw badMailbox(`${what} starts with a dot`);
   return s;

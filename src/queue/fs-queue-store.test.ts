@@ -32,7 +32,7 @@ queueStoreContract('FsQueueStore', async () => {
   };
 });
 
-test('open() removes leftovers and moves corrupt items aside, never deleting them', async () => {
+void test('open() removes leftovers and moves corrupt items aside, never deleting them', async () => {
   const dir = await tmp();
   try {
     let store = await FsQueueStore.open(dir);
@@ -66,7 +66,7 @@ test('open() removes leftovers and moves corrupt items aside, never deleting the
   }
 });
 
-test('a second instance while the owner lives does not recover (it would eat live drafts)', async () => {
+void test('a second instance while the owner lives does not recover (it would eat live drafts)', async () => {
   const dir = await tmp();
   try {
     const owner = await FsQueueStore.open(dir);
@@ -87,7 +87,7 @@ test('a second instance while the owner lives does not recover (it would eat liv
   }
 });
 
-test('storage errors map to 452 4.3.1 (full) and 451 4.3.0 (other)', () => {
+void test('storage errors map to 452 4.3.1 (full) and 451 4.3.0 (other)', () => {
   const full = storageError(Object.assign(new Error('no space'), { code: 'ENOSPC' }));
   assert.ok(full instanceof MailError);
   assert.deepEqual([full.reply.code, full.reply.status], [452, '4.3.1']);
@@ -98,7 +98,7 @@ test('storage errors map to 452 4.3.1 (full) and 451 4.3.0 (other)', () => {
   assert.deepEqual([io.reply.code, io.reply.status], [451, '4.3.0']);
 });
 
-test('ids that are not queue ids never become paths', async () => {
+void test('ids that are not queue ids never become paths', async () => {
   const dir = await tmp();
   try {
     const store = await FsQueueStore.open(dir);
@@ -111,7 +111,7 @@ test('ids that are not queue ids never become paths', async () => {
   }
 });
 
-test('crash: kill -9 during concurrent commits leaves every acknowledged message complete and nothing half-present', async () => {
+void test('crash: kill -9 during concurrent commits leaves every acknowledged message complete and nothing half-present', async () => {
   const dir = await tmp();
   try {
     const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'test', 'fixtures', 'queue-crash-child.ts'), dir], {
@@ -161,7 +161,7 @@ test('crash: kill -9 during concurrent commits leaves every acknowledged message
   }
 });
 
-test('a missing spool directory is created', async () => {
+void test('a missing spool directory is created', async () => {
   const dir = await tmp();
   try {
     const nested = join(dir, 'a', 'spool');

@@ -18,7 +18,7 @@ const tried = (n: number): Envelope['attempts'] => Array.from({ length: n }, (_,
 
 const s = new RetryScheduler({ retryMin: 5 * min, retryMax: h, maxQueueLifetime: 3 * d, delayWarning: 4 * h });
 
-test('decide: new at once, deferred when due, held, expiry only after an attempt past the lifetime', () => {
+void test('decide: new at once, deferred when due, held, expiry only after an attempt past the lifetime', () => {
   const table: [string, Envelope, number, ReturnType<RetryScheduler['decide']>][] = [
     ['new envelope', env(), t0, { kind: 'deliver' }],
     ['not yet due', env({ attempts: tried(1), nextAttemptAt: t0 + 5 * min }), t0 + min, { kind: 'wait', until: t0 + 5 * min }],
@@ -31,7 +31,7 @@ test('decide: new at once, deferred when due, held, expiry only after an attempt
   for (const [name, e, now, want] of table) assert.deepEqual(s.decide(e, now), want, name);
 });
 
-test('nextAttempt: grows with time in queue, clamped to retry_min..retry_max, never past expiry', () => {
+void test('nextAttempt: grows with time in queue, clamped to retry_min..retry_max, never past expiry', () => {
   const table: [string, number, number][] = [
     ['first failure right after arrival → retry_min', t0, t0 + 5 * min],
     ['queued 10m → wait 10m (doubling)', t0 + 10 * min, t0 + 20 * min],
@@ -42,7 +42,7 @@ test('nextAttempt: grows with time in queue, clamped to retry_min..retry_max, ne
   for (const [name, now, want] of table) assert.equal(s.nextAttempt(env({ attempts: tried(1) }), now), want, name);
 });
 
-test('a retry sequence from a fake clock doubles from retry_min and settles at retry_max', () => {
+void test('a retry sequence from a fake clock doubles from retry_min and settles at retry_max', () => {
   let e = env();
   let now = t0;
   const gaps: number[] = [];
@@ -57,7 +57,7 @@ test('a retry sequence from a fake clock doubles from retry_min and settles at r
   assert.deepEqual(gaps, [5, 5, 10, 20, 40, 60, 60, 60, 60]);
 });
 
-test('delay warning: once, after delay_warning, honouring NOTIFY and never for the null sender', () => {
+void test('delay warning: once, after delay_warning, honouring NOTIFY and never for the null sender', () => {
   const late = t0 + 5 * h;
   const table: [string, Envelope, number, boolean][] = [
     ['due', env({ attempts: tried(2) }), late, true],
@@ -75,7 +75,7 @@ test('delay warning: once, after delay_warning, honouring NOTIFY and never for t
   assert.equal(off.delayWarningDue(env({ attempts: tried(2) }), t0 + 2 * d), false);
 });
 
-test('bad options are refused', () => {
+void test('bad options are refused', () => {
   assert.throws(() => new RetryScheduler({ retryMin: h, retryMax: min }), RangeError);
   assert.throws(() => new RetryScheduler({ retryMin: -1 }), RangeError);
   assert.throws(() => new RetryScheduler({ maxQueueLifetime: Number.NaN }), RangeError);

@@ -8,7 +8,7 @@ import {
   parseDuration, parseSize, uniqueId, uniqueIdTime,
 } from './index.js';
 
-test('parseDuration: units s m h d and combinations', () => {
+void test('parseDuration: units s m h d and combinations', () => {
   const table: [string, number][] = [
     ['30s', 30_000], ['5m', 300_000], ['4h', 14_400_000], ['3d', 259_200_000], ['1h30m', 5_400_000], [' 2D ', 172_800_000],
   ];
@@ -18,7 +18,7 @@ test('parseDuration: units s m h d and combinations', () => {
   assert.equal(formatDuration(259_200_000), '3d');
 });
 
-test('parseSize: 1024-based KB MB GB', () => {
+void test('parseSize: 1024-based KB MB GB', () => {
   const table: [string | number, number][] = [
     ['25MB', 25 * 1024 * 1024], ['512KB', 512 * 1024], ['1GB', 1024 ** 3], ['1000', 1000], ['10mb', 10 * 1024 * 1024], [42, 42],
   ];
@@ -26,7 +26,7 @@ test('parseSize: 1024-based KB MB GB', () => {
   for (const bad of ['', 'MB', '5TB', '-1MB', '1.5MB', -1]) assert.throws(() => parseSize(bad), RangeError, String(bad));
 });
 
-test('backoff: doubles from min, clamped to max', () => {
+void test('backoff: doubles from min, clamped to max', () => {
   assert.deepEqual([1, 2, 3, 4, 5, 100].map((n) => exponentialBackoff(n, 300, 3600)), [300, 600, 1200, 2400, 3600, 3600]);
   assert.equal(ageBackoff(10, 300, 3600), 300);
   assert.equal(ageBackoff(1000, 300, 3600), 1000);
@@ -35,7 +35,7 @@ test('backoff: doubles from min, clamped to max', () => {
   assert.ok(j >= 300 && j < 1200);
 });
 
-test('uniqueId: sortable by time, file-name safe, unique', () => {
+void test('uniqueId: sortable by time, file-name safe, unique', () => {
   const a = uniqueId(1_000_000);
   const b = uniqueId(2_000_000);
   assert.ok(a < b);
@@ -47,7 +47,7 @@ test('uniqueId: sortable by time, file-name safe, unique', () => {
   for (const id of many) assert.match(id, /^[0-9a-z]{18}$/);
 });
 
-test('atomicWriteFile replaces content and leaves no temporary file', async () => {
+void test('atomicWriteFile replaces content and leaves no temporary file', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'correio-util-'));
   try {
     const p = join(dir, 'f.json');
@@ -61,7 +61,7 @@ test('atomicWriteFile replaces content and leaves no temporary file', async () =
   }
 });
 
-test('DirSyncer coalesces concurrent callers and starts a fresh fsync for late ones', async () => {
+void test('DirSyncer coalesces concurrent callers and starts a fresh fsync for late ones', async () => {
   const log: string[] = [];
   let release!: () => void;
   let calls = 0;
@@ -90,7 +90,7 @@ test('DirSyncer coalesces concurrent callers and starts a fresh fsync for late o
   assert.equal(calls, 3, 'callers in the same tick share one fsync');
 });
 
-test('DirSyncer passes fsync errors to every waiting caller', async () => {
+void test('DirSyncer passes fsync errors to every waiting caller', async () => {
   const syncer = new DirSyncer(async () => {
     throw Object.assign(new Error('EIO'), { code: 'EIO' });
   });
@@ -98,7 +98,7 @@ test('DirSyncer passes fsync errors to every waiting caller', async () => {
   await assert.rejects(syncer.sync('/x'), { code: 'EIO' });
 });
 
-test('KeyedMutex serializes per key, not across keys', async () => {
+void test('KeyedMutex serializes per key, not across keys', async () => {
   const m = new KeyedMutex();
   const order: string[] = [];
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

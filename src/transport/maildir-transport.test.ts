@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { DeliveryRequest, Envelope, MailboxStore, User } from '../core/index.js';
+import { MaildirStore } from '../mailbox/index.js';
+import { MaildirTransport } from './maildir-transport.js';
+
+const body = 'From: helvecio@dsc.ufpb.br\r\nTo: suzana@dc.uece.br\r\nSubject: hi\r\n\r\nOi!\r\n';
+
+function env(id: string, user: string, extra: Partial<Envelope> = {}): Envelope {
+  const [local, domain] = user.split('@');
+  return {
+    id, messageId: 'm1', sender: { local: 'helvecio', domain: 'dsc.ufpb.br' }, recipient: { local, domain },
+    route: { transport: 'local', nextHop: user }, arrivedAt: 0, size: body.length, attempts: [], nextAttemptAt: 0, dsn: {}, ...extra,
+  };
+}
+
+function request(envelopes: Envelope[]): DeliveryRequest & { opened: number } {
+  const req = {
+    route: envelopes[0].route, messageId: 'm1', sender: envelopes[0].sender, envelopes, size: body.length, opened: 0,
+    async openMessage() {
+      req.opened++;
+      return Readable.from([Buffer.from(body.slice(0, 10)), Buffer.from(body.slice(10))]);
+    },
+  };
+  return req;
+}
+
+async function text(r: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of r) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
+async function withRoot(fn: (store: MaildirStore) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'correio-local-'));
+  try {
+    await fn(new MaildirStore(root, { hostname: 'mx' }));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+const signal = new AbortController().signal;
+
+void test('delivers with Return-Path and Delivered-To on top; a repeated delivery is stored once', () =>
+  withRoot(async (store) => {
+    const t = new MaildirTransport({ mailboxes: store });
+    assert.equal(t.name, 'local');
+    const res = await t.deliver(request([env('m1-1', 'suzana@dc.uece.br')]), signal);
+    assert.deepEqual(res, [{ envelopeId: 'm1-1', action: 'delivered', status: '2.0.0' }]);
+    const [m] = await store.list('suzana@dc.uece.br');
+    const got = await text(await store.open('suzana@dc.uece.br', m.key));
+    assert.equal(got, `Return-Path: <helvecio@dsc.ufpb.br>\r\nDelivered-To: suzana@dc.uece.br\r\n${body}`);
+    assert.equal(m.size, Buffer.byteLength(got));
+    await t.deliver(request([env('m1-1', 'suzana@dc.uece.br')]), signal);
+    assert.equal((await store.list('suzana@dc.uece.br')).length, 1);
+  }));
+
+void test('a bounce (null sender) gets Return-Path: <>; each recipient of a request gets its own copy', () =>
+  withRoot(async (store) => {
+    const t = new MaildirTransport({ mailboxes: store });
+    const envs = [env('m1-1', 'a@x.example', { sender: null }), env('m1-2', 'b@x.example', { sender: null })];
+    const res = await t.deliver(request(envs), signal);
+    assert.deepEqual(res.map((r) => r.action), ['delivered', 'delivered']);
+    const [m] = await store.list('b@x.example');
+    assert.match(await text(await store.open('b@x.example', m.key)), /^Return-Path: <>\r\nDelivered-To: b@x.example\r\n/);
+  }));
+
+void test('invalid or vanished mailbox → failed 5.1.1; directory trouble → delayed 4.4.3', () =>
+  withRoot(async (store) => {
+    const plain = new MaildirTransport({ mailboxes: store });
+    const [bad] = await plain.deliver(request([env('m1-1', '../etc@x.example')]), signal);
+    assert.deepEqual([bad.action, bad.status, bad.reply?.code], ['failed', '5.1.1', 550]);
+
+    const users = new Map<string, User>([['suzana@dc.uece.br', { address: 'suzana@dc.uece.br', createdAt: 0 }]]);
+    let down = false;
+    const withDir = new MaildirTransport({
+      mailboxes: store,
+      directory: {
+        async findUser(a) {
+          if (down) throw new Error('database is locked');
+          return users.get(String(a));
+        },
+      },
+    });
+    const res = await withDir.deliver(request([env('m1-1', 'suzana@dc.uece.br'), env('m1-2', 'jacques@dc.uece.br')]), signal);
+    assert.deepEqual(res.map((r) => [r.action, r.status]), [['delivered', '2.0.0'], ['failed', '5.1.1']]);
+    down = true;
+    const [d] = await withDir.deliver(request([env('m1-3', 'suzana@dc.uece.br')]), signal);
+    assert.deepEqual([d.action, d.status], ['delayed', '4.4.3']);
+  }));
+
+void test('disk full → delayed 4.3.1, quota → delayed 4.2.2, other I/O → delayed 4.3.0, never dropped', async () => {
+  const errors: Record<string, string> = { 'full@x': 'ENOSPC', 'quota@x': 'EDQUOT', 'io@x': 'EIO' };
+  const failing: MailboxStore = {
+    async deliver(user, message) {
+      message.resume();
+      throw Object.assign(new Error(`write failed`), { code: errors[user] });
+    },
+    list: async () => [], open: async () => Readable.from([]), setFlags: async () => undefined, remove: async () => undefined,
+  };
+  const t = new MaildirTransport({ mailboxes: failing });
+  const res = await t.deliver(request([env('a', 'full@x'), env('b', 'quota@x'), env('c', 'io@x')]), signal);
+  assert.deepEqual(res.map((r) => [r.action, r.status]), [['delayed', '4.3.1'], ['delayed', '4.2.2'], ['delayed', '4.3.0']]);
+  assert.match(res[2].error ?? '', /write failed/);
+});
+
+void test('spool body unreadable → delayed; aborted signal → delayed without touching the mailbox', () =>
+  withRoot(async (store) => {
+    const t = new MaildirTransport({ mailboxes: store });
+    const req = { ...request([env('m1-1', 'a@x')]), openMessage: async () => { throw Object.assign(new Error('gone'), { code: 'ENOENT' }); } };
+    const [r] = await t.deliver(req, signal);
+    assert.deepEqual([r.action, r.status], ['delayed', '4.3.0']);
+    const ac = new AbortController();
+    ac.abort();
+    const plain = request([env('m1-2', 'a@x')]);
+    const [s] = await t.deliver(plain, ac.signal);
+    assert.equal(s.action, 'delayed');
+    assert.equal(plain.opened, 0);
+    assert.deepEqual(await store.list('a@x'), []);
+  }));

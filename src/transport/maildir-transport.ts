@@ -1,0 +1,121 @@
+/**
+ * @module maildir-transport
+ * The local transport ("local"): final delivery into a user's mailbox. Each envelope's route
+ * next hop is the mailbox owner's address; the message gets `Return-Path:` and `Delivered-To:`
+ * on top and is streamed into the MailboxStore with the envelope id as unique key, so a
+ * delivery repeated after a crash is stored once.
+ * Standards: RFC 5321 §4.4 (Return-Path added at final delivery), RFC 3464 §2.3.3 (per-recipient
+ *   Action/Status), RFC 3463 (5.1.1 bad mailbox, 4.3.1 system full, 4.2.2 mailbox full,
+ *   4.4.3 directory failure).
+ * Security: a mailbox name comes from the route set by the resolver, and the MailboxStore
+ *   validates it again; header values have CR and LF removed.
+ * Limitations: recipients of one request are delivered one after another.
+ */
+import { Readable } from 'node:stream';
+import {
+  MailError, addressToString, replies, reversePathToString,
+  type DeliveryRequest, type DeliveryStatus, type Directory, type EnhancedStatus, type Envelope, type MailboxStore, type Transport,
+} from '../core/index.js';
+
+export interface MaildirTransportOptions {
+  readonly mailboxes: MailboxStore;
+  /** when given, a mailbox owner who no longer exists fails with 5.1.1 */
+  readonly directory?: Pick<Directory, 'findUser'>;
+  /** transport name routes use (default "local") */
+  readonly name?: string;
+}
+
+const oneLine = (s: string): string => s.replace(/[\r\n]+/g, ' ');
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof MailError) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The trace fields final delivery adds (RFC 5321 §4.4), CRLF-terminated. */
+export function deliveryHeaders(env: Envelope): string {
+  return `Return-Path: <${oneLine(reversePathToString(env.sender))}>\r\nDelivered-To: ${oneLine(addressToString(env.recipient))}\r\n`;
+}
+
+export class MaildirTransport implements Transport {
+  readonly name: string;
+  readonly #opts: MaildirTransportOptions;
+
+  constructor(opts: MaildirTransportOptions) {
+    this.#opts = opts;
+    this.name = opts.name ?? 'local';
+  }
+
+  async deliver(req: DeliveryRequest, signal: AbortSignal): Promise<DeliveryStatus[]> {
+    const out: DeliveryStatus[] = [];
+    for (const env of req.envelopes) {
+      if (signal.aborted) {
+        out.push({ envelopeId: env.id, action: 'delayed', status: '4.3.0', error: 'delivery interrupted (shutting down)' });
+        continue;
+      }
+      out.push(await this.#deliverOne(req, env));
+    }
+    return out;
+  }
+
+  async #deliverOne(req: DeliveryRequest, env: Envelope): Promise<DeliveryStatus> {
+    const user = env.route.nextHop;
+    const { directory, mailboxes } = this.#opts;
+    if (directory) {
+      try {
+        if (!(await directory.findUser(user))) {
+          return { envelopeId: env.id, action: 'failed', status: '5.1.1', reply: replies.noSuchUser() };
+        }
+      } catch (err) {
+        // a failed lookup is temporary, never "no such user" (DESIGN.md §1)
+        return { envelopeId: env.id, action: 'delayed', status: '4.4.3', error: `directory lookup failed: ${describe(err)}` };
+      }
+    }
+    let body: Readable | undefined;
+    let stream: Readable | undefined;
+    try {
+      body = await req.openMessage();
+      const src = body;
+      const headers = Buffer.from(deliveryHeaders(env), 'utf8');
+      stream = Readable.from(
+        (async function* () {
+          try {
+            yield headers;
+            for await (const chunk of src) yield chunk as Buffer;
+          } finally {
+            src.destroy();
+          }
+        })(),
+        { objectMode: false },
+      );
+      // the store may give up without reading to the end; its error is the one reported
+      stream.on('error', () => undefined);
+      await mailboxes.deliver(user, stream, { uniqueKey: env.id });
+      return { envelopeId: env.id, action: 'delivered', status: '2.0.0' };
+    } catch (err) {
+      stream?.destroy();
+      body?.destroy();
+      return failure(env, err);
+    }
+  }
+}
+
+function failure(env: Envelope, err: unknown): DeliveryStatus {
+  if (err instanceof MailError) {
+    const status = (err.reply.status ?? (err.temporary ? '4.3.0' : '5.0.0')) as EnhancedStatus;
+    return { envelopeId: env.id, action: err.temporary ? 'delayed' : 'failed', status, reply: err.reply };
+  }
+  switch (errno(err)) {
+    case 'ENOSPC':
+    case 'EFBIG':
+      return { envelopeId: env.id, action: 'delayed', status: '4.3.1', error: `mail system full: ${describe(err)}` };
+    case 'EDQUOT':
+      return { envelopeId: env.id, action: 'delayed', status: '4.2.2', error: `mailbox full: ${describe(err)}` };
+    default:
+      return { envelopeId: env.id, action: 'delayed', status: '4.3.0', error: `local delivery failed: ${describe(err)}` };
+  }
+}
