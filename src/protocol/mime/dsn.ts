@@ -173,7 +173,8 @@ const actionWords: Record<DsnRecipient['action'], string> = {
 
 /** Part 1: the explanation for people (RFC 6522 §3: the first part of a report). */
 export function formatHumanText(input: DsnInput, returned: 'full' | 'headers'): string {
-  const utf8 = input.smtpUtf8 === true;
+  // UTF-8 is kept in this part: it is sent 8bit or quoted-printable as the report allows
+  const clean = (s: string): string => cleanText(s, true);
   const date = (ms: number): string => formatDate(ms, input.zoneOffset);
   const lines: string[] = [`This is the mail system at ${cleanText(input.reportingMta, false)}.`, ''];
   const what = returned === 'full' ? 'Your message is attached.' : 'The headers of your message are attached.';
@@ -191,11 +192,11 @@ export function formatHumanText(input: DsnInput, returned: 'full' | 'headers'): 
     lines.push(...wrap(`Your message was delivered as requested to the recipients below. ${what}`));
   }
   for (const r of input.recipients) {
-    lines.push('', ...wrap(`<${cleanText(r.finalRecipient, utf8)}>: ${actionWords[r.action]}.`));
+    lines.push('', ...wrap(`<${clean(r.finalRecipient)}>: ${actionWords[r.action]}.`));
     if (r.originalRecipient) {
       const orig = r.originalRecipient.replace(/^[A-Za-z0-9-]+;[ \t]*/, '');
       if (orig.toLowerCase() !== r.finalRecipient.toLowerCase()) {
-        lines.push(...indented(`(you sent it to <${cleanText(orig, utf8)}>)`));
+        lines.push(...indented(`(you sent it to <${clean(orig)}>)`));
       }
     }
     lines.push(`    Status: ${r.status}${statusTitle(r.status)}`);
@@ -204,11 +205,11 @@ export function formatHumanText(input: DsnInput, returned: 'full' | 'headers'): 
       const said =
         d.type === 'smtp'
           ? r.remoteMta
-            ? `The mail server ${cleanText(r.remoteMta, false)} said: ${cleanText(d.text, utf8)}`
-            : `The reply was: ${cleanText(d.text, utf8)}`
+            ? `The mail server ${cleanText(r.remoteMta, false)} said: ${clean(d.text)}`
+            : `The reply was: ${clean(d.text)}`
           : r.remoteMta
-            ? `While talking to ${cleanText(r.remoteMta, false)}: ${cleanText(d.text, utf8)}`
-            : `Reason: ${cleanText(d.text, utf8)}`;
+            ? `While talking to ${cleanText(r.remoteMta, false)}: ${clean(d.text)}`
+            : `Reason: ${clean(d.text)}`;
       lines.push(...indented(said));
     }
     if (r.lastAttemptAt !== undefined) lines.push(`    Last attempt: ${date(r.lastAttemptAt)}`);

@@ -191,7 +191,12 @@ export async function splitMessage(
       if (!ended) await it.return?.();
     }
   }
-  return { header, fields, complete, hasBody, body: Readable.from(remainder(), { objectMode: false }) };
+  const body = Readable.from(remainder(), { objectMode: false });
+  // destroyed before it was read, the generator never runs its finally: release the source here
+  body.once('close', () => {
+    if (!ended) message.destroy();
+  });
+  return { header, fields, complete, hasBody, body };
 }
 
 /**
@@ -217,17 +222,25 @@ export function headerBlockOf(message: Readable, opts: { maxHeaderBytes?: number
   const max = opts.maxHeaderBytes ?? defaultMaxHeaderBytes;
   async function* gen(): AsyncGenerator<Buffer> {
     let sent = 0;
-    // the last (up to) two bytes already passed on, to see an empty line across chunk edges
+    // the last (up to) two bytes passed on, to see an empty line across chunk edges
     let tail: Buffer = Buffer.alloc(0);
-    let first = true;
+    // a CR that may begin the empty line: held back until the next byte decides
+    let held: Buffer = Buffer.alloc(0);
     try {
       for await (const raw of message) {
-        const chunk = toBuffer(raw);
-        const joined = tail.length === 0 ? chunk : Buffer.concat([tail, chunk]);
-        const { headerEnd } = findHeaderEnd(joined, 0, first);
-        first = false;
-        let piece = headerEnd >= 0 ? joined.subarray(tail.length, Math.max(tail.length, headerEnd)) : chunk;
-        let done = headerEnd >= 0;
+        const joined = Buffer.concat([tail, held, toBuffer(raw)]);
+        const { headerEnd } = findHeaderEnd(joined, 0, sent === 0 && tail.length === 0);
+        let end = joined.length;
+        let done = false;
+        held = Buffer.alloc(0);
+        if (headerEnd >= 0) {
+          end = Math.max(tail.length, headerEnd);
+          done = true;
+        } else if (joined[end - 1] === 0x0d && (end === 1 || joined[end - 2] === 0x0a)) {
+          held = joined.subarray(end - 1);
+          end -= 1;
+        }
+        let piece = joined.subarray(tail.length, end);
         if (sent + piece.length > max) {
           // over the cap: stop at the last whole line that fits
           const room = piece.subarray(0, max - sent);
@@ -238,13 +251,17 @@ export function headerBlockOf(message: Readable, opts: { maxHeaderBytes?: number
         if (piece.length > 0) yield piece;
         sent += piece.length;
         if (done) return;
-        tail = joined.subarray(Math.max(0, joined.length - 2));
+        tail = joined.subarray(Math.max(0, end - 2), end);
       }
+      if (held.length > 0 && sent < max) yield held;
     } finally {
       message.destroy();
     }
   }
-  return Readable.from(gen(), { objectMode: false });
+  const out = Readable.from(gen(), { objectMode: false });
+  // destroyed before it was read: the generator never ran, so release the source here
+  out.once('close', () => message.destroy());
+  return out;
 }
 
 /**
