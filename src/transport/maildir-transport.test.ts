@@ -83,7 +83,7 @@ void test('invalid or vanished mailbox → failed 5.1.1; directory trouble → d
       directory: {
         async findUser(a) {
           if (down) throw new Error('database is locked');
-          return users.get(String(a));
+          return users.get(typeof a === "string" ? a : `${a.local}@${a.domain}`);
         },
       },
     });

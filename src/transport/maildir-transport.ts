@@ -106,7 +106,7 @@ export class MaildirTransport implements Transport {
 
 function failure(env: Envelope, err: unknown): DeliveryStatus {
   if (err instanceof MailError) {
-    const status = (err.reply.status ?? (err.temporary ? '4.3.0' : '5.0.0')) as EnhancedStatus;
+    const status: EnhancedStatus = err.reply.status ?? (err.temporary ? '4.3.0' : '5.0.0');
     return { envelopeId: env.id, action: err.temporary ? 'delayed' : 'failed', status, reply: err.reply };
   }
   switch (errno(err)) {
