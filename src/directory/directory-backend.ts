@@ -35,4 +35,6 @@ export interface DirectoryBackend extends Directory {
    * new alias wins and takes the given source.
    */
   replaceAliases(source: string, aliases: readonly Alias[]): Promise<void>;
+  /** The storage's own consistency check (`correio check`); the problems found, empty if none. */
+  checkIntegrity(): Promise<string[]>;
 }

@@ -5,6 +5,7 @@
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
 export { SqliteDirectory, type SqliteDirectoryOptions } from './sqlite-directory.js';
+export { openDirectory, directoryFile } from './open-directory.js';
 export type { DirectoryBackend, DirectoryMatch, DirectoryMatchKind } from './directory-backend.js';
 export {
   DirectoryInputError,

@@ -1,0 +1,127 @@
+/**
+ * @module cli-context
+ * What every `correio` command gets: its standard streams, environment, the configuration named
+ * by --config, the directory, and the error type that becomes one line on stderr and a
+ * sysexits(3) exit status.
+ * Standards: sysexits(3) exit codes (BSD, used by sendmail and Postfix).
+ * Security: passwords are read from stdin (never from argv, where `ps` shows them); a terminal
+ *   gets a prompt without echo.
+ * Limitations: none.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { Command } from 'commander';
+import { loadConfig, type Config } from '../config/index.js';
+import { openDirectory, type DirectoryBackend } from '../directory/index.js';
+
+/** sysexits(3) */
+export const exitCodes = {
+  ok: 0,
+  usage: 64, // EX_USAGE: bad command line
+  dataErr: 65, // EX_DATAERR: bad input data
+  noInput: 66, // EX_NOINPUT: an input file is missing or unreadable
+  noUser: 67, // EX_NOUSER: addressee unknown
+  software: 70, // EX_SOFTWARE: internal error
+  tempFail: 75, // EX_TEMPFAIL: try again later
+  config: 78, // EX_CONFIG: configuration error
+} as const;
+
+/** An error that ends a command with one line on stderr (`correio: <message>`) and an exit code. */
+export class CliError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number = exitCodes.dataErr) {
+    super(message);
+    this.name = 'CliError';
+    this.exitCode = exitCode;
+  }
+}
+
+export interface CliIo {
+  stdin: Readable & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
+  stdout: Writable;
+  stderr: Writable;
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+}
+
+export interface CliContext extends CliIo {
+  /** writes one line to stdout */
+  print(line: string): void;
+  /** the configuration named by the command's --config (or $CORREIO_CONFIG, ./correio.toml, defaults) */
+  config(cmd: Command): Config;
+  /** opens the configured directory; the caller closes it */
+  openDirectory(config: Config): Promise<DirectoryBackend>;
+  /** opens the directory, runs `fn`, closes it */
+  withDirectory<T>(cmd: Command, fn: (dir: DirectoryBackend, config: Config) => Promise<T>): Promise<T>;
+  /** all of stdin as text */
+  readStdin(): Promise<string>;
+  /** a password: the first line of stdin, or typed without echo at a terminal; never empty */
+  readPassword(prompt?: string): Promise<string>;
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function readHidden(io: CliIo, prompt: string): Promise<string> {
+  const { stdin, stderr } = io;
+  return new Promise((resolve, reject) => {
+    let text = '';
+    stderr.write(prompt);
+    stdin.setRawMode?.(true);
+    stdin.setEncoding('utf8');
+    const done = (err?: Error): void => {
+      stdin.setRawMode?.(false);
+      stdin.off('data', onData);
+      stdin.pause();
+      stderr.write('\n');
+      if (err) reject(err);
+      else resolve(text);
+    };
+    const onData = (chunk: string): void => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return done();
+        if (ch === '\u0003') return done(new CliError('interrupted', exitCodes.tempFail));
+        if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
+        else text += ch;
+      }
+    };
+    stdin.on('data', onData);
+    stdin.resume();
+  });
+}
+
+export function makeContext(io: CliIo): CliContext {
+  const ctx: CliContext = {
+    ...io,
+    print(line) {
+      io.stdout.write(`${line}\n`);
+    },
+    config(cmd) {
+      const opts = cmd.optsWithGlobals<{ config?: string }>();
+      return loadConfig({ path: opts.config, env: io.env, cwd: io.cwd });
+    },
+    openDirectory(config) {
+      return openDirectory(config);
+    },
+    async withDirectory(cmd, fn) {
+      const config = ctx.config(cmd);
+      const dir = await openDirectory(config);
+      try {
+        return await fn(dir, config);
+      } finally {
+        await dir.close();
+      }
+    },
+    readStdin() {
+      return readAll(io.stdin);
+    },
+    async readPassword(prompt = 'Password: ') {
+      const raw = io.stdin.isTTY ? await readHidden(io, prompt) : (await readAll(io.stdin)).split(/\r?\n/)[0];
+      if (raw === '') throw new CliError('empty password (give it on the first line of standard input)', exitCodes.dataErr);
+      return raw;
+    },
+  };
+  return ctx;
+}

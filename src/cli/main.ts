@@ -1,0 +1,90 @@
+/**
+ * @module main
+ * The `correio` command: one Command per group in commands/ (each exports
+ * `register(program, ctx)`), every command with --config FILE, errors as one line
+ * `correio: <problem>` on stderr with a sysexits(3) status, no stack traces.
+ * sendmail, mailq and newaliases are faces of the same main (bin/*.js).
+ * Standards: sysexits(3).
+ * Security: internal errors print their message only; CORREIO_DEBUG=1 adds the stack.
+ * Limitations: none.
+ */
+import { Command, CommanderError } from 'commander';
+import { MailError } from '../core/index.js';
+import { ConfigError } from '../config/index.js';
+import { DirectoryInputError } from '../directory/index.js';
+import { CliError, exitCodes, makeContext, type CliIo } from './cli-context.js';
+import { register as registerCheck } from './commands/check.js';
+import { register as registerDirectory } from './commands/directory.js';
+import { register as registerServe } from './commands/serve.js';
+import { register as registerUser } from './commands/user.js';
+
+/** Maps any error to the line and status the user sees. */
+export function describeError(err: unknown): { message: string; exitCode: number } {
+  if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
+  if (err instanceof ConfigError) {
+    return { message: err.message, exitCode: err.kind === 'unreadable' ? exitCodes.noInput : exitCodes.config };
+  }
+  if (err instanceof DirectoryInputError) return { message: err.message, exitCode: exitCodes.dataErr };
+  if (err instanceof MailError) {
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    if (err.code === 'MAIL_ERR_DIRECTORY') return { message: `directory unavailable${cause}`, exitCode: exitCodes.tempFail };
+    return { message: `${err.message}${cause}`, exitCode: err.temporary ? exitCodes.tempFail : exitCodes.dataErr };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { message: `internal error: ${message}`, exitCode: exitCodes.software };
+}
+
+/** Builds the program; exported for tests and for the faces (sendmail, mailq, newaliases). */
+export function buildProgram(io: CliIo): Command {
+  const ctx = makeContext(io);
+  const program = new Command('correio')
+    .description('correio mail system')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(`correio: ${s.replace(/^error: /, '')}`),
+    })
+    .configureHelp({ showGlobalOptions: true })
+    .option('--config <file>', 'configuration file (default: $CORREIO_CONFIG, ./correio.toml, built-in defaults)');
+
+  registerServe(program, ctx);
+  registerUser(program, ctx);
+  registerDirectory(program, ctx);
+  registerCheck(program, ctx);
+  return program;
+}
+
+/**
+ * Runs the command line (without "node" and the script). Sets process.exitCode; never throws
+ * and never prints a stack unless CORREIO_DEBUG is set.
+ */
+export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<void> {
+  const full: CliIo = {
+    stdin: io.stdin ?? process.stdin,
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    env: io.env ?? process.env,
+    cwd: io.cwd ?? process.cwd(),
+  };
+  const program = buildProgram(full);
+  try {
+    if (argv.length === 0) {
+      program.outputHelp({ error: true });
+      process.exitCode = exitCodes.usage;
+      return;
+    }
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has already written its message (through outputError) or the help text
+      const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0;
+      process.exitCode = ok ? exitCodes.ok : exitCodes.usage;
+      return;
+    }
+    const { message, exitCode } = describeError(err);
+    full.stderr.write(`correio: ${message}\n`);
+    if (full.env.CORREIO_DEBUG && err instanceof Error && err.stack) full.stderr.write(`${err.stack}\n`);
+    process.exitCode = exitCode;
+  }
+}
