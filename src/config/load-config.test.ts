@@ -204,3 +204,17 @@ void test('loadConfig: --config, then $CORREIO_CONFIG, then ./correio.toml, then
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+void test('the complete example in docs/config.md is a valid configuration', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { projectRoot } = await import('../../test/helpers/paths.js');
+  const doc = await readFile(join(projectRoot, 'docs', 'config.md'), 'utf8');
+  const m = /## A complete example\s+```toml\n([\s\S]*?)```/.exec(doc);
+  assert.ok(m, 'docs/config.md has a "complete example" TOML block');
+  const c = parseConfig(m[1], { file: 'docs/config.md' });
+  assert.deepEqual(c.localDomains, ['example.org', 'example.com']);
+  assert.deepEqual(c.smtp.listen, [
+    { host: '0.0.0.0', port: 25 },
+    { host: '::', port: 25 },
+  ]);
+});
