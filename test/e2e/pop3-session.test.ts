@@ -136,6 +136,28 @@ void test('pipelined commands are answered in order (RFC 2449 §6.6)', async () 
   }
 });
 
+void test('a client that pipelines RETRs without reading gets every message intact (backpressure)', async () => {
+  const h = await startHarness();
+  try {
+    const line = `${'x'.repeat(76)}\r\n.${'y'.repeat(75)}\r\n`;
+    const big = `Subject: big\r\n\r\n${line.repeat(8000)}`; // about 1.2 MB
+    await h.store.put(USER, big);
+    const c = await h.connect();
+    await login(c);
+    c.socket.pause();
+    c.write('RETR 1\r\n'.repeat(8) + 'STAT\r\n');
+    await new Promise((r) => setTimeout(r, 100));
+    c.socket.resume();
+    for (let i = 0; i < 8; i++) {
+      assert.equal(await c.readLine(), `+OK ${big.length} octets`);
+      assert.ok((await readBody(c)) === big, `copy ${i + 1} intact`);
+    }
+    assert.equal(await c.readLine(), `+OK 1 ${big.length}`);
+  } finally {
+    await h.cleanup();
+  }
+});
+
 void test('failed logins: [AUTH] after a delay, then the session is closed', async () => {
   const h = await startHarness({ maxAuthFailures: 3 });
   try {

@@ -105,6 +105,45 @@ void test('implicit TLS listener (port 995 style) greets inside TLS and accepts 
   }
 });
 
+void test('a TLS session dropped without QUIT releases the maildrop lock and removes nothing', { skip }, async () => {
+  const h = await startHarness({ tls: creds!, allowPlainWithoutTls: false });
+  try {
+    await h.store.put(USER, 'Subject: x\r\n\r\ny\r\n');
+    const raw = net.connect(h.port, '127.0.0.1');
+    const plain = new SocketLines(raw);
+    await plain.readLine();
+    assert.equal(await cmd(plain, 'STLS'), '+OK Begin TLS negotiation');
+    const secure = new SocketLines(await upgrade(raw, creds!.cert));
+    assert.match((await cmd(secure, `USER ${USER}`)) ?? '', /^\+OK/);
+    assert.match((await cmd(secure, `PASS ${PASSWORD}`)) ?? '', /^\+OK maildrop locked/);
+    assert.equal(await cmd(secure, 'DELE 1'), '+OK message 1 deleted');
+    secure.close();
+    // Poll (no timing assumption) until the server has noticed the drop and freed the lock.
+    let reply: string | undefined;
+    for (let i = 0; i < 200; i++) {
+      const t = await new Promise<tls.TLSSocket>((resolve, reject) => {
+        const r = net.connect(h.port, '127.0.0.1');
+        const p = new SocketLines(r);
+        void (async () => {
+          await p.readLine();
+          await cmd(p, 'STLS');
+          r.removeAllListeners('data');
+          resolve(await upgrade(r, creds!.cert));
+        })().catch(reject);
+      });
+      const c = new SocketLines(t);
+      await cmd(c, `USER ${USER}`);
+      reply = await cmd(c, `PASS ${PASSWORD}`);
+      c.close();
+      if (!reply?.includes('[IN-USE]')) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.match(reply ?? '', /^\+OK maildrop locked and ready, 1 message /);
+  } finally {
+    await h.cleanup();
+  }
+});
+
 void test('without a certificate STLS is neither announced nor available', async () => {
   const h = await startHarness();
   try {

@@ -159,7 +159,7 @@ export class Pop3Session {
 
   private receive(chunk: Buffer): void {
     if (this.isClosed) return;
-    this.queue.push(...this.splitter.push(chunk));
+    for (const ev of this.splitter.push(chunk)) this.queue.push(ev);
     if (this.queue.length > maxQueuedLines) this.socket.pause();
     if (!this.pumping) void this.pump();
   }
@@ -172,6 +172,9 @@ export class Pop3Session {
         if (this.queue.length <= maxQueuedLines / 2 && this.socket.isPaused()) this.socket.resume();
         try {
           await this.handleInput(ev);
+          // A client that pipelines without reading must not make us buffer responses without
+          // bound: wait for the socket, and the input queue fills and pauses reading.
+          await this.drained();
         } catch {
           // Unknown errors are temporary (RFC 3206 §4 SYS/TEMP) and never end the process.
           if (!this.isClosed && !this.abort.signal.aborted) this.send(pop3Responses.localError());
@@ -479,7 +482,13 @@ export class Pop3Session {
   /** Writes and waits for the socket to take more (backpressure for message bodies). */
   private async flushWrite(data: string | Buffer, socket = this.socket): Promise<void> {
     if (this.isClosed || socket.destroyed) return;
-    if (socket.write(data)) return;
+    socket.write(data);
+    await this.drained(socket);
+  }
+
+  /** Resolves once the socket's write buffer is below its high-water mark (or it closed). */
+  private async drained(socket = this.socket): Promise<void> {
+    if (this.isClosed || socket.destroyed || !socket.writableNeedDrain) return;
     await new Promise<void>((resolve) => {
       const done = (): void => {
         socket.off('drain', done);
