@@ -212,11 +212,13 @@ export class SmtpClient {
   private readonly timeouts: SmtpTimeouts;
   /** transactions completed on this session */
   transactions = 0;
+  /** how far the current (or last) transaction got: a failure in 'data' or later may mean the
+   * server has the message (RFC 5321 §6.1 duplicates) */
+  phase: 'idle' | 'mail' | 'data' | 'end' = 'idle';
 
-  private constructor(
-    socket: net.Socket,
-    private readonly options: SmtpClientOptions,
-  ) {
+  private readonly options: SmtpClientOptions;
+  private constructor(socket: net.Socket, options: SmtpClientOptions) {
+    this.options = { ...options };
     this.timeouts = { ...defaultSmtpTimeouts, ...options.timeouts };
     this.socket = socket;
     this.attach(socket);
@@ -405,10 +407,20 @@ export class SmtpClient {
 
     let mail: SmtpReply;
     const rcptReplies: SmtpReply[] = [];
+    this.phase = 'mail';
     if (ext.pipelining) {
       this.write([mailCmd, ...toSend].map((c) => c + '\r\n').join(''));
       mail = await this.read(this.timeouts.mail, 'MAIL');
-      for (let i = 0; i < toSend.length; i++) rcptReplies.push(await this.read(this.timeouts.rcpt, 'RCPT'));
+      for (let i = 0; i < toSend.length; i++) {
+        const prev = rcptReplies.at(-1) ?? mail;
+        try {
+          rcptReplies.push(await this.read(this.timeouts.rcpt, 'RCPT'));
+        } catch (err) {
+          // RFC 5321 §3.8: after a 421 the server closes; the 421 answers what is left
+          if (prev.code !== 421) throw err;
+          rcptReplies.push(prev);
+        }
+      }
     } else {
       mail = await this.command(mailCmd, this.timeouts.mail);
       if (mail.code === 250) for (const c of toSend) rcptReplies.push(await this.command(c, this.timeouts.rcpt));
@@ -422,6 +434,7 @@ export class SmtpClient {
       return { mail, recipients, final: recipients, bytesSent: 0 };
     }
 
+    this.phase = 'data';
     const data = await this.command('DATA', this.timeouts.dataInit);
     this.markClosedOn421(data);
     if (data.code !== 354) {
@@ -439,6 +452,7 @@ export class SmtpClient {
     }
     this.markClosedOn421(...final);
     this.transactions++;
+    this.phase = 'end';
     return { mail, recipients, data, final, bytesSent };
   }
 
@@ -519,6 +533,14 @@ export class SmtpClient {
       }
     }
     this.close();
+  }
+
+  /** Replaces the AbortSignal that ends this session (a pooled session serves many callers). */
+  bindSignal(signal: AbortSignal | undefined): void {
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    (this.options as { signal?: AbortSignal }).signal = signal;
+    if (signal?.aborted) this.onAbort();
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   /** Drops the connection at once. */

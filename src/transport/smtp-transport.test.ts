@@ -1,0 +1,284 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import PostalMime from 'postal-mime';
+import type { DeliveryRequest, Envelope, DsnParams } from '../core/index.js';
+import { DnsResolver } from '../dns/index.js';
+import { SmtpTransport, LmtpTransport, type SmtpTransportOptions } from './smtp-transport.js';
+import { startDnsServer, type DnsTestServer } from '../../test/helpers/dns-server.js';
+import { startScriptedPeer, type ScriptedPeer, type ScriptedPeerOptions } from '../../test/helpers/scripted-smtp-peer.js';
+
+let dns: DnsTestServer;
+const cleanup: (() => Promise<void>)[] = [];
+before(async () => {
+  dns = await startDnsServer({
+    'dc.uece.br': { mx: [{ preference: 10, exchange: 'mx.dc.uece.br' }] },
+    'mx.dc.uece.br': { a: ['127.0.0.1'] },
+    'two.example': { mx: [{ preference: 10, exchange: 'dead.two.example' }, { preference: 20, exchange: 'live.two.example' }] },
+    'dead.two.example': { a: ['127.0.0.2'] },
+    'live.two.example': { a: ['127.0.0.1'] },
+    'implicit.example': { a: ['127.0.0.1'] },
+    'null.example': { mx: 'null' },
+    'broken.example': { servfail: true },
+    'slow.example': { timeout: true },
+    'self.example': { mx: [{ preference: 10, exchange: 'me.test' }] },
+    'me.test': { a: ['127.0.0.9'] },
+  });
+});
+after(async () => {
+  for (const c of cleanup) await c();
+  await dns.close();
+});
+
+async function peer(opts: ScriptedPeerOptions = {}): Promise<ScriptedPeer> {
+  const p = await startScriptedPeer(opts);
+  cleanup.push(() => p.close());
+  return p;
+}
+
+function transport(port: number, extra: Partial<SmtpTransportOptions> = {}): SmtpTransport {
+  const t = new SmtpTransport({
+    hostname: 'me.test',
+    dns: new DnsResolver({ servers: [dns.server], timeoutMs: 300, tries: 1 }),
+    port,
+    timeouts: { connect: 2000, greeting: 1500, command: 1500, mail: 1500, rcpt: 1500, dataInit: 1500, dataBlock: 1500, dataTerm: 1500, quit: 300 },
+    reuse: { idleMs: 0 },
+    ...extra,
+  });
+  cleanup.push(() => t.close());
+  return t;
+}
+
+const plainMessage = Buffer.from('From: helvecio@dsc.ufpb.br\r\nSubject: Mensagem\r\n\r\nHello\r\n.dot line\r\n');
+
+function request(nextHop: string, rcpts: string[], msg = plainMessage, e: { body?: Envelope['body']; dsn?: DsnParams } = {}): DeliveryRequest {
+  const envelopes: Envelope[] = rcpts.map((r, i) => {
+    const [local, domain] = r.split('@');
+    return {
+      id: `env-${i}`,
+      messageId: 'msg-1',
+      sender: { local: 'helvecio', domain: 'dsc.ufpb.br' },
+      recipient: { local, domain },
+      route: { transport: 'smtp', nextHop },
+      arrivedAt: Date.now(),
+      size: msg.length,
+      attempts: [],
+      nextAttemptAt: 0,
+      dsn: e.dsn ?? {},
+      ...(e.body ? { body: e.body } : {}),
+    };
+  });
+  return {
+    route: { transport: 'smtp', nextHop },
+    messageId: 'msg-1',
+    sender: { local: 'helvecio', domain: 'dsc.ufpb.br' },
+    envelopes,
+    size: msg.length,
+    openMessage: async () => Readable.from([msg]),
+  };
+}
+const signal = () => new AbortController().signal;
+
+void test('delivers through the MX with per-recipient results (the seed example)', async () => {
+  const p = await peer({ script: { RCPT: (to) => (to.startsWith('jacques') ? '550 5.1.1 No such user here' : '250 2.1.5 OK') } });
+  const res = await transport(p.port).deliver(request('dc.uece.br', ['suzana@dc.uece.br', 'jacques@dc.uece.br', 'pascal@dc.uece.br']), signal());
+  assert.deepEqual(res.map((r) => r.action), ['delivered', 'failed', 'delivered']);
+  assert.equal(res[1].status, '5.1.1');
+  assert.equal(res[1].reply?.code, 550);
+  assert.equal(res[0].remoteMta, 'mx.dc.uece.br');
+  assert.equal(res[0].ip, '127.0.0.1');
+  assert.equal(p.messages.length, 1);
+  assert.ok(p.messages[0].data.equals(plainMessage));
+  assert.deepEqual(p.messages[0].rcptTo, ['suzana@dc.uece.br', 'pascal@dc.uece.br']);
+});
+
+for (const [name, script, action, code] of [
+  ['421 greeting', { GREETING: { reply: '421 4.3.2 busy', close: true } }, 'delayed', 421],
+  ['451 at RCPT', { RCPT: '451 4.3.0 Try again later' }, 'delayed', 451],
+  ['552 at end of data', { DOT: '552 5.3.4 Message too big for system' }, 'failed', 552],
+  ['550 at RCPT', { RCPT: '550 5.1.1 No such user here' }, 'failed', 550],
+  ['421 at MAIL', { MAIL: { reply: '421 4.3.2 shutting down', close: true } }, 'delayed', 421],
+] as const) {
+  void test(`${name} → ${action}`, async () => {
+    const p = await peer({ script });
+    const [r] = await transport(p.port).deliver(request('dc.uece.br', ['suzana@dc.uece.br']), signal());
+    assert.equal(r.action, action);
+    assert.equal(r.reply?.code, code);
+    assert.equal(r.status[0], String(code)[0]);
+    if (action !== 'delayed' || code !== 421) assert.equal(r.remoteMta, 'mx.dc.uece.br');
+  });
+}
+
+void test('connection dropped mid-DATA → delayed, nothing delivered', async () => {
+  const p = await peer({ script: { DATA_BODY: 'drop' } });
+  const big = Buffer.concat([Buffer.from('Subject: big\r\n\r\n'), Buffer.alloc(3_000_000, 'x\r\n')]);
+  const [r] = await transport(p.port).deliver(request('dc.uece.br', ['suzana@dc.uece.br'], big), signal());
+  assert.equal(r.action, 'delayed');
+  assert.match(r.status, /^4\./);
+  assert.ok(r.error);
+  assert.equal(p.messages.length, 0);
+});
+
+void test('a server that never answers → delayed after the timeout', async () => {
+  const p = await peer({ script: { GREETING: 'silent' } });
+  const [r] = await transport(p.port, { timeouts: { greeting: 300 } }).deliver(request('dc.uece.br', ['suzana@dc.uece.br']), signal());
+  assert.equal(r.action, 'delayed');
+  assert.equal(r.status, '4.4.2');
+  assert.match(r.error ?? '', /timeout/);
+});
+
+void test('null MX → failed 5.1.10; NXDOMAIN → failed 5.1.2; SERVFAIL and timeout → delayed 4.4.3', async () => {
+  const t = transport(1);
+  const [n] = await t.deliver(request('null.example', ['a@null.example']), signal());
+  assert.deepEqual([n.action, n.status], ['failed', '5.1.10']);
+  const [x] = await t.deliver(request('nowhere.example', ['a@nowhere.example']), signal());
+  assert.deepEqual([x.action, x.status], ['failed', '5.1.2']);
+  const [s] = await t.deliver(request('broken.example', ['a@broken.example']), signal());
+  assert.deepEqual([s.action, s.status], ['delayed', '4.4.3']);
+  const [w] = await t.deliver(request('slow.example', ['a@slow.example']), signal());
+  assert.deepEqual([w.action, w.status], ['delayed', '4.4.3']);
+});
+
+void test('two MX, the first refuses connections: the second is used', async () => {
+  const p = await peer();
+  const [r] = await transport(p.port).deliver(request('two.example', ['a@two.example']), signal());
+  assert.equal(r.action, 'delivered');
+  assert.equal(r.remoteMta, 'live.two.example');
+  assert.equal(p.messages.length, 1);
+});
+
+void test('no MX: the implicit MX (the domain\'s own address)', async () => {
+  const p = await peer();
+  const [r] = await transport(p.port).deliver(request('implicit.example', ['a@implicit.example']), signal());
+  assert.equal(r.action, 'delivered');
+  assert.equal(r.remoteMta, 'implicit.example');
+});
+
+void test('nobody listening anywhere → delayed 4.4.1', async () => {
+  const p = await peer();
+  const port = p.port;
+  await p.close();
+  const [r] = await transport(port).deliver(request('dc.uece.br', ['a@dc.uece.br']), signal());
+  assert.deepEqual([r.action, r.status], ['delayed', '4.4.1']);
+  assert.match(r.error ?? '', /ECONNREFUSED/);
+});
+
+void test('an MX pointing back at us is a loop: failed 5.4.6', async () => {
+  const t = transport(2525, { ownAddresses: ['127.0.0.9'] });
+  const [r] = await t.deliver(request('self.example', ['a@self.example']), signal());
+  assert.deepEqual([r.action, r.status], ['failed', '5.4.6']);
+});
+
+void test('static route [ip]:port: no MX lookup', async () => {
+  const p = await peer();
+  const before = dns.queries.length;
+  const [r] = await transport(1).deliver(request(`[127.0.0.1]:${p.port}`, ['a@example.net']), signal());
+  assert.equal(r.action, 'delivered');
+  assert.equal(dns.queries.length, before);
+});
+
+void test('SIZE: a message over the server\'s limit fails 5.3.4 without sending', async () => {
+  const p = await peer({ extensions: ['PIPELINING', 'SIZE 20'] });
+  const [r] = await transport(p.port).deliver(request('dc.uece.br', ['a@dc.uece.br']), signal());
+  assert.deepEqual([r.action, r.status], ['failed', '5.3.4']);
+  assert.ok(!p.commands.some((c) => c.startsWith('MAIL')));
+});
+
+const eightBit = Buffer.from(
+  'From: a@b.c\r\nSubject: acentos\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nOlá, ação e coração\r\n--b\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nplain part\r\n--b--\r\n',
+  'utf8',
+);
+
+void test('8-bit message to a server without 8BITMIME is converted to 7 bits', async () => {
+  const p = await peer({ extensions: ['PIPELINING', 'ENHANCEDSTATUSCODES'] });
+  const [r] = await transport(p.port).deliver(request('dc.uece.br', ['a@dc.uece.br'], eightBit, { body: '8BITMIME' }), signal());
+  assert.equal(r.action, 'delivered');
+  const got = p.messages[0].data;
+  assert.ok(got.every((b) => b < 0x80), 'all received bytes are 7-bit');
+  assert.ok(!p.commands.some((c) => c.includes('BODY=')));
+  const [a, b] = await Promise.all([PostalMime.parse(eightBit), PostalMime.parse(got)]);
+  const ws = (x: string | undefined) => (x ?? '').replace(/\s+/g, ' ').trim();
+  assert.equal(ws(b.text), ws(a.text));
+  assert.match(b.text ?? '', /Olá, ação e coração/);
+});
+
+void test('8-bit in headers to a server without 8BITMIME: failed 5.6.3, nothing sent', async () => {
+  const p = await peer({ extensions: ['PIPELINING'] });
+  const msg = Buffer.from('Subject: ação\r\n\r\nx\r\n', 'utf8');
+  const [r] = await transport(p.port).deliver(request('dc.uece.br', ['a@dc.uece.br'], msg, { body: '8BITMIME' }), signal());
+  assert.deepEqual([r.action, r.status], ['failed', '5.6.3']);
+  assert.equal(p.messages.length, 0);
+});
+
+void test('8-bit message to an 8BITMIME server goes as is with BODY=8BITMIME', async () => {
+  const p = await peer();
+  const [r] = await transport(p.port).deliver(request('dc.uece.br', ['a@dc.uece.br'], eightBit, { body: '8BITMIME' }), signal());
+  assert.equal(r.action, 'delivered');
+  assert.ok(p.messages[0].data.equals(eightBit));
+  assert.ok(p.commands.some((c) => c.startsWith('MAIL') && c.includes('BODY=8BITMIME')));
+});
+
+void test('DSN: passed on when offered; "relayed" for NOTIFY=SUCCESS when not', async () => {
+  const withDsn = await peer();
+  const dsn: DsnParams = { notify: ['SUCCESS', 'FAILURE'], orcpt: 'rfc822;a@dc.uece.br', envid: 'E1', ret: 'HDRS' };
+  const [r1] = await transport(withDsn.port).deliver(request('dc.uece.br', ['a@dc.uece.br'], plainMessage, { dsn }), signal());
+  assert.equal(r1.action, 'delivered');
+  assert.equal(r1.remoteDsn, true);
+  assert.ok(withDsn.commands.includes('RCPT TO:<a@dc.uece.br> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@dc.uece.br'));
+  assert.ok(withDsn.commands.some((c) => c.startsWith('MAIL') && c.includes('RET=HDRS ENVID=E1')));
+  const noDsn = await peer({ extensions: ['PIPELINING'] });
+  const [r2] = await transport(noDsn.port).deliver(request('dc.uece.br', ['a@dc.uece.br'], plainMessage, { dsn }), signal());
+  assert.equal(r2.action, 'relayed');
+  assert.equal(r2.remoteDsn, false);
+  assert.ok(!noDsn.commands.some((c) => c.includes('NOTIFY')));
+});
+
+void test('sessions are reused for the same route (RSET checks them)', async () => {
+  const p = await peer();
+  const t = transport(p.port, { reuse: { idleMs: 5000 } });
+  const a = await t.deliver(request('dc.uece.br', ['a@dc.uece.br']), signal());
+  const b = await t.deliver(request('dc.uece.br', ['b@dc.uece.br']), signal());
+  assert.equal(a[0].action, 'delivered');
+  assert.equal(b[0].action, 'delivered');
+  assert.equal(p.connections, 1);
+  assert.equal(p.messages.length, 2);
+  assert.ok(p.commands.includes('RSET'));
+  await t.close();
+  assert.equal(p.commands.at(-1), 'QUIT');
+});
+
+void test('a kept session the server closed meanwhile: a new one is made', async () => {
+  const p = await peer();
+  const t = transport(p.port, { reuse: { idleMs: 5000 } });
+  await t.deliver(request('dc.uece.br', ['a@dc.uece.br']), signal());
+  p.script = { RSET: { reply: '421 4.4.2 idle too long', close: true } };
+  const [r] = await t.deliver(request('dc.uece.br', ['b@dc.uece.br']), signal());
+  assert.equal(r.action, 'delivered');
+  assert.equal(p.connections, 2);
+});
+
+void test('452 too many recipients: the rest go in another transaction', async () => {
+  let n = 0;
+  const p = await peer({
+    script: {
+      RCPT: (_to, s) => (s.rcptTo.length >= 2 ? '452 4.5.3 Too many recipients' : '250 2.1.5 OK'),
+      MAIL: () => {
+        n++;
+        return '250 2.1.0 OK';
+      },
+    },
+  });
+  const res = await transport(p.port).deliver(request('dc.uece.br', ['a@dc.uece.br', 'b@dc.uece.br', 'c@dc.uece.br']), signal());
+  assert.deepEqual(res.map((r) => r.action), ['delivered', 'delivered', 'delivered']);
+  assert.equal(n, 2);
+  assert.equal(p.messages.length, 2);
+});
+
+void test('LMTP: per-recipient replies after DATA', async () => {
+  const p = await peer({ lmtp: true, script: { DOT: (rcpt) => (rcpt.startsWith('b') ? '452 4.2.2 Mailbox full' : '250 2.0.0 OK') } });
+  const t = new LmtpTransport({ hostname: 'me.test', dns: new DnsResolver({ servers: [dns.server] }), reuse: { idleMs: 0 } });
+  const res = await t.deliver(request(`[127.0.0.1]:${p.port}`, ['a@x.y', 'b@x.y']), signal());
+  assert.equal(t.name, 'lmtp');
+  assert.deepEqual(res.map((r) => [r.action, r.status]), [['delivered', '2.0.0'], ['delayed', '4.2.2']]);
+  assert.ok(p.commands[0].startsWith('LHLO'));
+});
