@@ -1,15 +1,9 @@
 /**
  * @module app
- * The composition root: config → backends → services. PLACEHOLDER written by the CLI helper so
- * that `correio serve` compiles; the lead replaces this file with the real startApp.
- * Standards: none. Security: none. Limitations: not implemented yet.
+ * The composition root: config → backends → services.
+ * Standards: none. Security: see start-app.ts. Limitations: one process runs every service.
  */
-import type { Config } from '../config/index.js';
-
-export interface RunningApp {
-  stop(): Promise<void>;
-}
-
-export async function startApp(_config: Config): Promise<RunningApp> {
-  throw new Error('not implemented: correio serve (src/app is not written yet)');
-}
+export { startApp, type RunningApp, type StartOptions } from './start-app.js';
+export { openBackends, senderAllowed, spoolDir, mailDir, type Backends, type BackendOptions } from './backends.js';
+export { sendControl, controlSocketPath, type ControlRequest, type ControlResponse } from './control.js';
+export { loadOrMakeTls } from './tls-files.js';

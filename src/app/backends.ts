@@ -1,0 +1,134 @@
+/**
+ * @module backends
+ * Opens what every process of correio shares on disk: the directory, the spool, the mailboxes,
+ * the resolver (with the aliases file) and intake. `correio serve` adds listeners and the queue
+ * runner on top; offline commands (`sendmail`, `queue …`, `resolve`) use these alone.
+ * Standards: none.
+ * Security: the aliases file is re-read when it changes; an unreadable file keeps the previous
+ *   good set in force.
+ * Limitations: the PostgreSQL storage is not available yet ("file:" only).
+ */
+import { join } from 'node:path';
+import { unwatchFile, watchFile } from 'node:fs';
+import { systemClock, type Address, type Alias, type Clock, type Envelope } from '../core/index.js';
+import type { Config } from '../config/index.js';
+import { openDirectory, readAliasesFile, qualifyAliases, aliasMap, type DirectoryBackend } from '../directory/index.js';
+import { FsQueueStore } from '../queue/index.js';
+import { MaildirStore } from '../mailbox/index.js';
+import { AliasResolver } from '../resolve/index.js';
+import { IntakeService } from '../intake/index.js';
+
+export interface Backends {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly directory: DirectoryBackend;
+  readonly store: FsQueueStore;
+  readonly mailboxes: MaildirStore;
+  readonly resolver: AliasResolver;
+  readonly intake: IntakeService;
+  /** problems found in the aliases file at the last (re)load, with line numbers */
+  aliasErrors(): readonly string[];
+  /** who is told about newly committed envelopes (the queue runner, when one runs) */
+  setOnQueued(fn: ((envelopes: readonly Envelope[]) => void) | undefined): void;
+  close(): Promise<void>;
+}
+
+export interface BackendOptions {
+  readonly clock?: Clock;
+  /** watch the aliases file for changes (serve); default false */
+  readonly watchAliases?: boolean;
+  /** called after each aliases-file (re)load with its problems */
+  readonly onAliasesLoaded?: (errors: readonly string[], count: number) => void;
+}
+
+export function spoolDir(config: Config): string {
+  return join(config.dataDir, 'spool');
+}
+export function mailDir(config: Config): string {
+  return join(config.dataDir, 'mail');
+}
+
+export async function openBackends(config: Config, opts: BackendOptions = {}): Promise<Backends> {
+  const clock = opts.clock ?? systemClock;
+  const directory = await openDirectory(config);
+  let store: FsQueueStore | undefined;
+  try {
+    store = await FsQueueStore.open(spoolDir(config));
+  } catch (err) {
+    await directory.close();
+    throw err;
+  }
+  const mailboxes = new MaildirStore(mailDir(config), { hostname: config.hostname });
+
+  let fileAliases: ReadonlyMap<string, Alias> = new Map();
+  let aliasErrors: string[] = [];
+  const loadAliases = async (): Promise<void> => {
+    if (!config.aliasesFile) return;
+    try {
+      const parsed = await readAliasesFile(config.aliasesFile);
+      fileAliases = aliasMap(qualifyAliases(parsed.aliases, config.localDomains));
+      aliasErrors = parsed.errors.map((e) => `${config.aliasesFile}:${e.line}: ${e.message}`);
+      opts.onAliasesLoaded?.(aliasErrors, fileAliases.size);
+    } catch (err) {
+      // The previous good set stays in force (issue: "if the file is unreadable").
+      aliasErrors = [`${config.aliasesFile}: ${err instanceof Error ? err.message : String(err)}`];
+      opts.onAliasesLoaded?.(aliasErrors, fileAliases.size);
+    }
+  };
+  await loadAliases();
+  if (opts.watchAliases && config.aliasesFile) {
+    watchFile(config.aliasesFile, { interval: 1000 }, () => void loadAliases());
+  }
+
+  const routes = Object.fromEntries(
+    Object.entries(config.delivery.routes).map(([domain, r]) => [domain, `${r.transport}:${r.nextHop}`]),
+  );
+  const resolver = new AliasResolver({ directory, aliasesFromFile: () => fileAliases, routes });
+
+  let onQueued: ((envelopes: readonly Envelope[]) => void) | undefined;
+  const intake = new IntakeService({
+    store,
+    resolver,
+    hostname: config.hostname,
+    clock,
+    maxMessageSize: config.smtp.maxMessageSize,
+    maxHops: config.delivery.maxHops,
+    onQueued: (envs) => onQueued?.(envs),
+    senderAllowed: (authUser, sender) => senderAllowed(directory, authUser, sender),
+  });
+
+  return {
+    config,
+    clock,
+    directory,
+    store,
+    mailboxes,
+    resolver,
+    intake,
+    aliasErrors: () => aliasErrors,
+    setOnQueued: (fn) => {
+      onQueued = fn;
+    },
+    close: async () => {
+      if (opts.watchAliases && config.aliasesFile) unwatchFile(config.aliasesFile);
+      await store.close();
+      await directory.close();
+    },
+  };
+}
+
+/**
+ * RFC 6409 §6.1: an authenticated user may send as their own address, or as an alias or list
+ * that names them (a user owns the aliases that point at them).
+ */
+export async function senderAllowed(directory: DirectoryBackend, authUser: string, sender: Address): Promise<boolean> {
+  const user = authUser.toLowerCase();
+  const addr = `${sender.local}@${sender.domain}`.toLowerCase();
+  if (addr === user) return true;
+  const alias = await directory.findAlias(addr);
+  if (alias && alias.targets.some((t) => t.toLowerCase() === user)) return true;
+  const list = await directory.findList(addr);
+  if (list && list.owner.toLowerCase() === user) return true;
+  const role = await directory.findRole(addr);
+  return role !== undefined && role.holder.toLowerCase() === user;
+}

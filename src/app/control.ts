@@ -1,0 +1,103 @@
+/**
+ * @module control
+ * A local control socket (`<data_dir>/control.sock`) through which commands reach a running
+ * server: `sendmail` wakes the queue runner after dropping mail into the spool, and queue
+ * commands (flush, hold, release, delete, bounce) act through the runner so that its view of the
+ * spool stays the truth. When no server answers, commands act on the spool directly.
+ * Standards: none (one JSON request and one JSON response per connection).
+ * Security: a Unix socket with mode 0600 inside data_dir: only the owner can use it.
+ * Limitations: one node; with PostgreSQL several nodes would each need their own.
+ */
+import net from 'node:net';
+import { chmod, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from '../config/index.js';
+
+export type ControlRequest =
+  | { op: 'wake' }
+  | { op: 'flush'; id?: string }
+  | { op: 'hold' | 'release' | 'delete' | 'bounce'; id: string }
+  | { op: 'ping' };
+
+export interface ControlResponse {
+  ok: boolean;
+  /** envelopes affected */
+  count?: number;
+  error?: string;
+}
+
+export function controlSocketPath(config: Config): string {
+  return join(config.dataDir, 'control.sock');
+}
+
+export async function startControlServer(
+  path: string,
+  handle: (req: ControlRequest) => Promise<ControlResponse>,
+): Promise<{ close(): Promise<void> }> {
+  await unlink(path).catch(() => undefined);
+  const server = net.createServer((sock) => {
+    let buf = '';
+    sock.setEncoding('utf8');
+    sock.on('error', () => undefined);
+    sock.on('data', (d: string) => {
+      buf += d;
+      if (buf.length > 65536) {
+        sock.destroy();
+        return;
+      }
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      let req: ControlRequest;
+      try {
+        req = JSON.parse(buf.slice(0, nl)) as ControlRequest;
+      } catch {
+        sock.end(JSON.stringify({ ok: false, error: 'bad request' }) + '\n');
+        return;
+      }
+      handle(req).then(
+        (res) => sock.end(JSON.stringify(res) + '\n'),
+        (err: unknown) => sock.end(JSON.stringify({ ok: false, error: err instanceof Error ? err.message : String(err) }) + '\n'),
+      );
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  await chmod(path, 0o600).catch(() => undefined);
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        void unlink(path).catch(() => undefined);
+      }),
+  };
+}
+
+/** Sends a request to a running server; undefined when none answers. */
+export async function sendControl(config: Config, req: ControlRequest, timeoutMs = 30000): Promise<ControlResponse | undefined> {
+  const path = controlSocketPath(config);
+  return new Promise((resolve) => {
+    const sock = net.connect(path);
+    let buf = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve(undefined);
+    }, timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(JSON.stringify(req) + '\n'));
+    sock.on('data', (d: string) => (buf += d));
+    sock.on('error', () => {
+      clearTimeout(timer);
+      resolve(undefined);
+    });
+    sock.on('end', () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(buf) as ControlResponse);
+      } catch {
+        resolve(undefined);
+      }
+    });
+  });
+}
