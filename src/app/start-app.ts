@@ -10,7 +10,7 @@
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { startMailLog, type MailLog } from '../log/index.js';
-import { RetryScheduler, holdQueued, releaseQueued, deleteQueued, bounceQueued, flushQueued } from '../queue/index.js';
+import { RetryScheduler } from '../queue/index.js';
 import { MaildirTransport } from '../transport/maildir-transport.js';
 import { SmtpTransport, LmtpTransport } from '../transport/smtp-transport.js';
 import { ListTransport } from '../transport/list-transport.js';
@@ -157,16 +157,15 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       case 'flush':
         return { ok: true, count: await runner.flush(req.id) };
       case 'hold':
-        return { ok: true, count: await runner.withStore(() => holdQueued(store, req.id)) };
+        return { ok: true, count: await runner.hold(req.id) };
       case 'release':
-        return { ok: true, count: await runner.withStore(() => releaseQueued(store, req.id)) };
+        return { ok: true, count: await runner.release(req.id) };
       case 'delete':
-        return { ok: true, count: await runner.withStore(() => deleteQueued(store, req.id)) };
+        return { ok: true, count: await runner.delete(req.id) };
       case 'bounce':
-        return { ok: true, count: await runner.withStore(() => bounceQueued(store, req.id, clock.now())) };
+        return { ok: true, count: await runner.bounce(req.id) };
     }
   }
-  void flushQueued;
 
   logger.info(
     { smtp: smtp.addresses().map((a) => `${a.host}:${a.port}/${a.mode}`), dataDir: config.dataDir },
