@@ -18,14 +18,15 @@ const tried = (n: number): Envelope['attempts'] => Array.from({ length: n }, (_,
 
 const s = new RetryScheduler({ retryMin: 5 * min, retryMax: h, maxQueueLifetime: 3 * d, delayWarning: 4 * h });
 
-void test('decide: new at once, deferred when due, held, expiry only after an attempt past the lifetime', () => {
+void test('decide: new at once, deferred when due, held, expiry only once an attempt at the end of the lifetime failed', () => {
   const table: [string, Envelope, number, ReturnType<RetryScheduler['decide']>][] = [
     ['new envelope', env(), t0, { kind: 'deliver' }],
     ['not yet due', env({ attempts: tried(1), nextAttemptAt: t0 + 5 * min }), t0 + min, { kind: 'wait', until: t0 + 5 * min }],
     ['due', env({ attempts: tried(1), nextAttemptAt: t0 + 5 * min }), t0 + 5 * min, { kind: 'deliver' }],
     ['held', env({ held: true }), t0, { kind: 'held' }],
     ['held past lifetime', env({ held: true, attempts: tried(3) }), t0 + 4 * d, { kind: 'held' }],
-    ['past lifetime after attempts', env({ attempts: tried(9), nextAttemptAt: t0 + 4 * d }), t0 + 3 * d, { kind: 'expire' }],
+    ['past lifetime, not tried since: a last try', env({ attempts: tried(9), nextAttemptAt: t0 + 4 * d }), t0 + 3 * d, { kind: 'deliver' }],
+    ['an attempt at the end of the lifetime failed', env({ attempts: [{ at: t0 + 3 * d, status: '4.4.1' }], nextAttemptAt: t0 + 3 * d + h }), t0 + 3 * d, { kind: 'expire' }],
     ['past lifetime, never tried (server was down): one try first', env(), t0 + 5 * d, { kind: 'deliver' }],
   ];
   for (const [name, e, now, want] of table) assert.deepEqual(s.decide(e, now), want, name);

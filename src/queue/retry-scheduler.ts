@@ -47,10 +47,12 @@ export class RetryScheduler implements Scheduler {
 
   decide(env: Envelope, now: number): ScheduleDecision {
     if (env.held) return { kind: 'held' };
-    // Postfix's rule: a message is given up only after a failed attempt past its lifetime,
-    // so mail queued while the server was down still gets one try.
-    if (env.attempts.length > 0 && now >= this.#expiresAt(env)) return { kind: 'expire' };
-    if (env.nextAttemptAt <= now) return { kind: 'deliver' };
+    const expires = this.#expiresAt(env);
+    // Postfix's rule: give up only after an attempt made at or past the end of the lifetime
+    // failed, so mail whose destination came back (or queued while we were down) gets a last try.
+    const last = env.attempts.at(-1);
+    if (last && last.at >= expires) return { kind: 'expire' };
+    if (env.nextAttemptAt <= now || now >= expires) return { kind: 'deliver' };
     return { kind: 'wait', until: env.nextAttemptAt };
   }
 
