@@ -1,0 +1,212 @@
+/**
+ * @module test-site
+ * A whole correio "site" for end-to-end tests: a data directory, a config, users, and the
+ * running services (in this process through startApp, or as a child `correio serve` process
+ * that a test may kill -9). Sites on 127.0.0.2, 127.0.0.3 … with high ports are the seed's
+ * separate hosts (DESIGN.md §5).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { parseConfig, type Config } from '../../src/config/index.js';
+import { openDirectory, hashPassword } from '../../src/directory/index.js';
+import { startApp, type RunningApp } from '../../src/app/index.js';
+import { cliCommand } from './cli.js';
+import { freePort, LineClient } from './net.js';
+
+export interface SiteOptions {
+  /** loopback address to listen on (default 127.0.0.1) */
+  host?: string;
+  /** SMTP port (default: a free one) */
+  port?: number;
+  hostname?: string;
+  domains?: string[];
+  /** users to create ("user@domain"), password "secret" */
+  users?: string[];
+  /** directory aliases: name → targets */
+  aliases?: Record<string, string[]>;
+  /** extra TOML appended to the generated config (top-level keys must come before tables: use `top`) */
+  top?: string;
+  /** extra TOML tables, e.g. "[delivery]\nretry_min = \"1s\"" replaces defaults below */
+  delivery?: Record<string, string | number | string[]>;
+  smtp?: Record<string, string | number | string[]>;
+  tables?: string;
+  /** quiet logs unless CORREIO_TEST_LOG is set */
+  logLevel?: string;
+}
+
+export interface Site {
+  readonly dir: string;
+  readonly dataDir: string;
+  readonly configFile: string;
+  readonly config: Config;
+  readonly host: string;
+  readonly port: number;
+  /** the in-process app (absent for process sites) */
+  app?: RunningApp;
+  child?: ChildProcess;
+  /** files in the user's Maildir new/ and cur/ */
+  mailbox(user: string): Promise<string[]>;
+  /** the contents of every message in the user's Maildir */
+  messages(user: string): Promise<string[]>;
+  /** waits until the user has at least n messages (polls; fails after timeoutMs) */
+  waitForMessages(user: string, n: number, timeoutMs?: number): Promise<string[]>;
+  connect(localAddress?: string): Promise<LineClient>;
+  stop(): Promise<void>;
+  /** stop and remove the directory */
+  destroy(): Promise<void>;
+}
+
+function tomlValue(v: string | number | string[]): string {
+  if (typeof v === 'number') return String(v);
+  if (Array.isArray(v)) return `[${v.map((x) => JSON.stringify(x)).join(', ')}]`;
+  return JSON.stringify(v);
+}
+
+function table(name: string, obj: Record<string, string | number | string[]>): string {
+  return `[${name}]\n` + Object.entries(obj).map(([k, v]) => `${k} = ${tomlValue(v)}`).join('\n') + '\n';
+}
+
+async function prepare(opts: SiteOptions): Promise<{ dir: string; configFile: string; config: Config; host: string; port: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-site-'));
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(host));
+  const domains = opts.domains ?? ['localhost'];
+  const text =
+    `hostname = ${JSON.stringify(opts.hostname ?? `mx.${domains[0]}`)}\n` +
+    `data_dir = "var"\n` +
+    `local_domains = ${tomlValue(domains)}\n` +
+    (opts.top ?? '') +
+    '\n' +
+    table('smtp', { listen: [`${host}:${port}`], ...(opts.smtp ?? {}) }) +
+    table('delivery', { retry_min: '1s', retry_max: '2s', ...(opts.delivery ?? {}) }) +
+    `[log]\nlevel = ${JSON.stringify(process.env.CORREIO_TEST_LOG ? 'info' : (opts.logLevel ?? 'silent'))}\n` +
+    (opts.tables ?? '');
+  const configFile = join(dir, 'correio.toml');
+  await writeFile(configFile, text);
+  const config = parseConfig(text, { file: configFile, baseDir: dir, absoluteFile: configFile });
+  const directory = await openDirectory(config);
+  try {
+    const hash = await hashPassword('secret');
+    for (const u of opts.users ?? []) await directory.addUser(u, hash);
+    for (const [name, targets] of Object.entries(opts.aliases ?? {})) await directory.setAlias(name, targets);
+  } finally {
+    await directory.close();
+  }
+  return { dir, configFile, config, host, port };
+}
+
+function mailboxPath(config: Config, user: string): string {
+  const at = user.lastIndexOf('@');
+  return join(config.dataDir, 'mail', user.slice(at + 1).toLowerCase(), user.slice(0, at));
+}
+
+function siteFrom(base: Awaited<ReturnType<typeof prepare>>, stop: () => Promise<void>): Site {
+  const { dir, configFile, config, host, port } = base;
+  const mailbox = async (user: string): Promise<string[]> => {
+    const root = mailboxPath(config, user);
+    const out: string[] = [];
+    for (const sub of ['new', 'cur']) {
+      const d = join(root, sub);
+      if (!existsSync(d)) continue;
+      for (const f of await readdir(d)) out.push(join(d, f));
+    }
+    return out.sort();
+  };
+  const messages = async (user: string): Promise<string[]> =>
+    Promise.all((await mailbox(user)).map((f) => readFile(f, 'utf8')));
+  let stopped = false;
+  const site: Site = {
+    dir,
+    dataDir: config.dataDir,
+    configFile,
+    config,
+    host,
+    port,
+    mailbox,
+    messages,
+    waitForMessages: async (user, n, timeoutMs = 20000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const m = await messages(user);
+        if (m.length >= n) return m;
+        if (Date.now() > deadline) throw new Error(`${user}: ${m.length} messages after ${timeoutMs} ms, wanted ${n}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    connect: (localAddress) => LineClient.connect(port, host, localAddress),
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await stop();
+    },
+    destroy: async () => {
+      await site.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return site;
+}
+
+/** A site running in this process. */
+export async function startSite(opts: SiteOptions = {}): Promise<Site> {
+  const base = await prepare(opts);
+  const app = await startApp(base.config, { logger: pino({ level: process.env.CORREIO_TEST_LOG ? 'info' : 'silent' }) });
+  const site = siteFrom(base, () => app.stop());
+  site.app = app;
+  return site;
+}
+
+/** A site running as a child `correio serve` process (for kill -9 tests). */
+export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & { restart(): Promise<void>; kill9(): Promise<void> }> {
+  const base = await prepare(opts);
+  let child: ChildProcess | undefined;
+  const launch = async (): Promise<void> => {
+    const c = spawn(process.execPath, [...cliCommand(), 'serve', '--config', base.configFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CORREIO_CONFIG: undefined },
+    });
+    child = c;
+    let err = '';
+    c.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    c.stdout?.resume();
+    // ready when the SMTP port answers with a greeting
+    const deadline = Date.now() + 30000;
+    for (;;) {
+      if (c.exitCode !== null) throw new Error(`correio serve exited ${c.exitCode}: ${err}`);
+      try {
+        const cl = await LineClient.connect(base.port, base.host);
+        const greet = await cl.readReply();
+        cl.close();
+        if (greet?.startsWith('220')) break;
+      } catch {
+        /* not yet */
+      }
+      if (Date.now() > deadline) throw new Error(`correio serve did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const waitExit = (c: ChildProcess): Promise<void> =>
+    c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r()));
+  await launch();
+  const site = siteFrom(base, async () => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await waitExit(child);
+    }
+  });
+  return Object.assign(site, {
+    get child() {
+      return child;
+    },
+    restart: launch,
+    kill9: async () => {
+      if (!child) return;
+      child.kill('SIGKILL');
+      await waitExit(child);
+    },
+  });
+}
