@@ -119,11 +119,16 @@ class FsMessageDraft implements MessageDraft {
     if (inits.length === 0) throw new MailError(replies.noValidRecipients(), 'MAIL_ERR_NO_RECIPIENTS');
     this.#state = 'committing';
     let renamed = false;
+    let bodyDurable: Promise<unknown> | undefined;
     try {
       await finished(this.body);
-      await this.#fh.sync();
-      await this.#close();
-      await this.#store.syncMessageDir();
+      // body data, the body's directory entry and the envelope file are made durable in
+      // parallel; only the rename (the commit point) waits for all three
+      bodyDurable = Promise.all([
+        this.#fh.sync().then(() => this.#close()),
+        this.#store.syncMessageDir(),
+      ]);
+      bodyDurable.catch(() => undefined); // handled where awaited, below
       const envelopes: Envelope[] = inits.map((init, i) => ({
         ...init,
         id: `${this.id}${envelopeSeparator}${i + 1}`,
@@ -131,10 +136,11 @@ class FsMessageDraft implements MessageDraft {
         size: this.#size,
         attempts: init.attempts ?? [],
       }));
-      await this.#store.writeEnvelopeFile(this.id, envelopes, () => (renamed = true));
+      await this.#store.writeEnvelopeFile(this.id, envelopes, { before: bodyDurable, onRenamed: () => (renamed = true) });
       this.#state = 'committed';
       return envelopes;
     } catch (err) {
+      await bodyDurable?.catch(() => undefined);
       this.#state = 'open';
       if (renamed) await unlink(this.#store.envPath(this.id)).catch(() => undefined);
       await this.abort();
@@ -217,8 +223,15 @@ export class FsQueueStore implements QueueStore {
     return this.#syncer.sync(this.#msgDir);
   }
 
-  /** @internal writes the envelope file atomically; `onRenamed` runs once it is visible. */
-  async writeEnvelopeFile(id: MessageId, envelopes: readonly Envelope[], onRenamed?: () => void): Promise<void> {
+  /**
+   * @internal writes the envelope file atomically: tmp + fsync, then (once `before` resolved)
+   * rename, then directory fsync. `onRenamed` runs once the file is visible.
+   */
+  async writeEnvelopeFile(
+    id: MessageId,
+    envelopes: readonly Envelope[],
+    opts: { before?: Promise<unknown>; onRenamed?: () => void } = {},
+  ): Promise<void> {
     const data: EnvelopeFile = { v: 1, messageId: id, envelopes: [...envelopes] };
     const path = this.envPath(id);
     const tmp = join(this.#envDir, `.${id}.json.tmp-${randomBytes(4).toString('hex')}`);
@@ -230,12 +243,13 @@ export class FsQueueStore implements QueueStore {
       } finally {
         await fh.close();
       }
+      await opts.before;
       await rename(tmp, path);
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
-    onRenamed?.();
+    opts.onRenamed?.();
     await this.#syncer.sync(this.#envDir);
   }
 
