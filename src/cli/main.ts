@@ -13,8 +13,11 @@ import { MailError } from '../core/index.js';
 import { ConfigError } from '../config/index.js';
 import { DirectoryInputError } from '../directory/index.js';
 import { CliError, exitCodes, makeContext, type CliIo } from './cli-context.js';
+import { register as registerAlias } from './commands/alias.js';
 import { register as registerCheck } from './commands/check.js';
 import { register as registerDirectory } from './commands/directory.js';
+import { register as registerList } from './commands/list.js';
+import { register as registerResolve } from './commands/resolve.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerUser } from './commands/user.js';
 
@@ -51,6 +54,9 @@ export function buildProgram(io: CliIo): Command {
   registerServe(program, ctx);
   registerUser(program, ctx);
   registerDirectory(program, ctx);
+  registerAlias(program, ctx);
+  registerList(program, ctx);
+  registerResolve(program, ctx);
   registerCheck(program, ctx);
   return program;
 }

@@ -1,0 +1,104 @@
+/**
+ * @module resolve-command
+ * `correio resolve ADDRESS [--json]`: how an address expands — each alias, role, list, include
+ * and forward followed — and where each leaf goes: a local mailbox or a remote next hop.
+ * Also `checkAliases`, the `correio check` step that lists alias cycles and dangling targets.
+ * Standards: seed §2 and §2.1 (a directory with a query language; alias expansion decides
+ *   between the incoming and the outgoing queue).
+ * Security: read-only; the answer is the one the server gives, with relay rights (an operator
+ *   asks), so remote addresses show their next hop instead of "relay denied".
+ * Limitations: list members are shown as the list transport will re-inject them; the
+ *   re-injection itself (and its X-Loop stop) happens only when mail is sent.
+ */
+import type { Command } from 'commander';
+import type { Config } from '../../config/index.js';
+import { aliasMap, readAliasesFile, type DirectoryBackend } from '../../directory/index.js';
+import { formatReply, type Alias, type ResolvedRecipient } from '../../core/index.js';
+import { AliasResolver, findCycles, type ExpansionNode } from '../../resolve/index.js';
+import { CliError, exitCodes, type CliContext } from '../cli-context.js';
+import type { Check, CheckFinding } from './check.js';
+
+/** The aliases file's entries, or an empty map when none is configured or it cannot be read. */
+async function fileAliases(config: Config): Promise<ReadonlyMap<string, Alias>> {
+  if (config.aliasesFile === undefined) return new Map();
+  try {
+    return aliasMap((await readAliasesFile(config.aliasesFile)).aliases);
+  } catch {
+    return new Map();
+  }
+}
+
+/** A resolver configured as the server's: directory, aliases file, static routes. */
+export async function makeResolver(dir: DirectoryBackend, config: Config): Promise<{ resolver: AliasResolver; file: ReadonlyMap<string, Alias> }> {
+  const file = await fileAliases(config);
+  const routes = Object.fromEntries(Object.entries(config.delivery.routes).map(([d, r]) => [d, `${r.transport}:${r.nextHop}`]));
+  return { resolver: new AliasResolver({ directory: dir, aliasesFromFile: () => file, routes }), file };
+}
+
+function describeNode(n: ExpansionNode): string {
+  const parts = [`${n.name}  ${n.kind}`];
+  if (n.source !== undefined) parts.push(`(${n.source})`);
+  if (n.detail !== undefined) parts.push(`detail "${n.detail}"`);
+  if (n.route !== undefined) parts.push(`-> ${n.route}`);
+  if (n.reply !== undefined) parts.push(n.reply);
+  if (n.note !== undefined) parts.push(`[${n.note}]`);
+  return parts.join(' ');
+}
+
+function printTree(ctx: CliContext, n: ExpansionNode, depth = 0): void {
+  ctx.print(`${'  '.repeat(depth)}${describeNode(n)}`);
+  for (const c of n.children) printTree(ctx, c, depth + 1);
+}
+
+function targetJson(t: ResolvedRecipient): Record<string, unknown> {
+  const base = { kind: t.kind, via: t.via };
+  switch (t.kind) {
+    case 'mailbox':
+      return { ...base, user: t.user, address: `${t.address.local}@${t.address.domain}`, ...(t.detail !== undefined ? { detail: t.detail } : {}) };
+    case 'remote':
+      return { ...base, address: `${t.address.local}@${t.address.domain}`, route: t.route ?? `smtp:${t.address.domain}` };
+    case 'pipe':
+      return { ...base, command: t.command };
+    case 'file':
+      return { ...base, path: t.path };
+    case 'list':
+      return { ...base, list: t.list, owner: t.owner, members: t.members };
+    case 'error':
+      return { ...base, reply: formatReply(t.reply) };
+  }
+}
+
+/** `correio check`: alias/role cycles (error when no mailbox stops them) and dangling targets. */
+export const checkAliases: Check = async ({ config, directory }) => {
+  const { resolver, file } = await makeResolver(directory, config);
+  const out: CheckFinding[] = [];
+  for (const c of await findCycles(directory, file)) {
+    const path = [...c.names, c.names[0]].join(' -> ');
+    if (c.mailboxes.length === 0) out.push({ level: 'error', message: `alias cycle ${path}: mail to it is refused (5.4.6 mail loop)` });
+    else out.push({ level: 'warning', message: `alias cycle ${path}: stops at mailbox ${c.mailboxes.join(', ')}` });
+  }
+  for (const d of await resolver.findDangling()) {
+    out.push({ level: 'warning', message: `${d.name}: target ${d.target} leads nowhere (${d.reason})` });
+  }
+  return out;
+};
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('resolve')
+    .description('show how ADDRESS expands (aliases, roles, lists) and where each target goes')
+    .argument('<address>', 'local-part@domain, or postmaster')
+    .option('--json', 'print a JSON array (one object: the address, its tree and its targets)')
+    .action(async (text: string, opts: { json?: boolean }, cmd: Command) => {
+      const result = await ctx.withDirectory(cmd, async (dir, config) => {
+        const { resolver } = await makeResolver(dir, config);
+        return resolver.explain(text);
+      });
+      if (opts.json) ctx.print(JSON.stringify([{ address: text, tree: result.tree, targets: result.targets.map(targetJson) }]));
+      else printTree(ctx, result.tree);
+      if (result.targets.every((t) => t.kind === 'error')) {
+        const first = result.targets[0];
+        throw new CliError(`${text}: ${first.kind === 'error' ? formatReply(first.reply) : 'undeliverable'}`, exitCodes.noUser);
+      }
+    });
+}
