@@ -14,6 +14,8 @@ import { pino } from 'pino';
 import { parseConfig, type Config } from '../../src/config/index.js';
 import { openDirectory, hashPassword } from '../../src/directory/index.js';
 import { startApp, type RunningApp } from '../../src/app/index.js';
+import { FsQueueStore } from '../../src/queue/index.js';
+import type { Envelope } from '../../src/core/index.js';
 import { cliCommand } from './cli.js';
 import { freePort, LineClient } from './net.js';
 
@@ -209,4 +211,78 @@ export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & {
       await waitExit(child);
     },
   });
+}
+
+/** What one SMTP transaction got: the reply to each RCPT and the final reply. */
+export interface SendResult {
+  rcpt: string[];
+  final: string | undefined;
+}
+
+/**
+ * Sends one message over raw SMTP (EHLO, MAIL, RCPT…, DATA) to host:port, from localAddress
+ * when given (a trusted loopback address may relay). `data` uses "\n" or "\r\n" line ends and
+ * is dot-stuffed here. Throws when MAIL is refused; RCPT refusals are returned.
+ */
+export async function sendMail(
+  target: { host: string; port: number },
+  from: string,
+  to: readonly string[],
+  data: string,
+  opts: { localAddress?: string; helo?: string; mailParams?: string } = {},
+): Promise<SendResult> {
+  const c = await LineClient.connect(target.port, target.host, opts.localAddress);
+  try {
+    const greet = await c.readReply();
+    if (!greet?.startsWith('220')) throw new Error(`greeting: ${greet}`);
+    const ehlo = await c.command(`EHLO ${opts.helo ?? 'client.test'}`);
+    if (!ehlo?.startsWith('250')) throw new Error(`EHLO: ${ehlo}`);
+    const mail = await c.command(`MAIL FROM:<${from}>${opts.mailParams ? ' ' + opts.mailParams : ''}`);
+    if (!mail?.startsWith('250')) throw new Error(`MAIL: ${mail}`);
+    const rcpt: string[] = [];
+    for (const r of to) rcpt.push((await c.command(`RCPT TO:<${r}>`)) ?? '');
+    if (!rcpt.some((r) => r.startsWith('250'))) {
+      await c.command('QUIT');
+      return { rcpt, final: undefined };
+    }
+    const dataReply = await c.command('DATA');
+    if (!dataReply?.startsWith('354')) throw new Error(`DATA: ${dataReply}`);
+    const body = data.replace(/\r?\n/g, '\r\n').replace(/(^|\r\n)\./g, '$1..');
+    c.write(body + (body.endsWith('\r\n') ? '' : '\r\n') + '.\r\n');
+    const final = await c.readReply(20000);
+    await c.command('QUIT');
+    return { rcpt, final };
+  } finally {
+    c.close();
+  }
+}
+
+/** Polls until fn returns a value other than undefined/false; fails after timeoutMs with `what`. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Every envelope in the site's spool: through the running app's store, or (process sites) by
+ * opening the spool read-only beside the running server (recovery 'never').
+ */
+export async function siteEnvelopes(site: Site): Promise<Envelope[]> {
+  const out: Envelope[] = [];
+  if (site.app) {
+    for await (const e of site.app.backends.store.walkEnvelopes()) out.push(e);
+    return out;
+  }
+  const store = await FsQueueStore.open(join(site.dataDir, 'spool'), { recover: 'never' });
+  try {
+    for await (const e of store.walkEnvelopes()) out.push(e);
+  } finally {
+    await store.close();
+  }
+  return out;
 }

@@ -1,0 +1,85 @@
+/**
+ * t-10: the seed's example across two sites (seed §2, §3.2; issue 3). helvecio at dsc.ufpb.br
+ * (site S1 on 127.0.0.2) sends to suzana, jacques and pascal at dc.uece.br (site S2 on
+ * 127.0.0.3, found through the MX records of a real DNS server). S2 has suzana and pascal only:
+ * they get the message, and helvecio gets, in his Maildir at S1, a DSN naming jacques (5.1.1).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.js';
+import { freePort } from '../helpers/net.js';
+import { sendMail, siteEnvelopes, startSite, waitFor, type Site } from '../helpers/site.js';
+import { parseDsn } from '../../src/protocol/mime/parse-dsn.js';
+
+let dns: DnsTestServer;
+let s1: Site;
+let s2: Site;
+
+before(async () => {
+  dns = await startDnsServer({
+    'dsc.ufpb.br': { mx: [{ preference: 10, exchange: 'mx.dsc.ufpb.br' }] },
+    'mx.dsc.ufpb.br': { a: ['127.0.0.2'] },
+    'dc.uece.br': { mx: [{ preference: 10, exchange: 'mx.dc.uece.br' }] },
+    'mx.dc.uece.br': { a: ['127.0.0.3'] },
+  });
+  const port = await freePort('127.0.0.2');
+  const delivery = { dns_servers: [dns.server], mx_port: port, retry_min: '1s', retry_max: '2s' };
+  s1 = await startSite({ host: '127.0.0.2', port, hostname: 'mx.dsc.ufpb.br', domains: ['dsc.ufpb.br'], users: ['helvecio@dsc.ufpb.br'], delivery });
+  s2 = await startSite({
+    host: '127.0.0.3',
+    port,
+    hostname: 'mx.dc.uece.br',
+    domains: ['dc.uece.br'],
+    users: ['suzana@dc.uece.br', 'pascal@dc.uece.br'],
+    delivery,
+  });
+});
+after(async () => {
+  await s1?.destroy();
+  await s2?.destroy();
+  await dns?.close();
+});
+
+void test('suzana and pascal get the message; helvecio gets a DSN naming jacques with 5.1.1', async () => {
+  const sent = await sendMail(
+    s1,
+    'helvecio@dsc.ufpb.br',
+    ['suzana@dc.uece.br', 'jacques@dc.uece.br', 'pascal@dc.uece.br'],
+    'From: helvecio@dsc.ufpb.br\nTo: suzana@dc.uece.br, jacques@dc.uece.br, pascal@dc.uece.br\nSubject: figura 5\n\n.....corpo da mensagem a ser enviada ......\n',
+    { localAddress: '127.0.0.2', helo: 'dsc.ufpb.br' },
+  );
+  // S1 does not know dc.uece.br's users: it accepts all three for relay (RFC 5321 §3.9).
+  assert.deepEqual(sent.rcpt.map((r) => r.slice(0, 3)), ['250', '250', '250']);
+  assert.match(sent.final ?? '', /^250/);
+
+  const [s] = await s2.waitForMessages('suzana@dc.uece.br', 1);
+  const [p] = await s2.waitForMessages('pascal@dc.uece.br', 1);
+  for (const m of [s, p]) {
+    assert.match(m, /^Return-Path: <helvecio@dsc\.ufpb\.br>/);
+    assert.match(m, /^Subject: figura 5$/m);
+    // two hops: S1 took it from the client, S2 from S1
+    assert.match(m, /by mx\.dc\.uece\.br/);
+    assert.match(m, /by mx\.dsc\.ufpb\.br/);
+  }
+  assert.deepEqual(await s2.mailbox('jacques@dc.uece.br'), []);
+
+  const [bounce] = await s1.waitForMessages('helvecio@dsc.ufpb.br', 1);
+  assert.match(bounce, /^Return-Path: <>/);
+  const dsn = parseDsn(bounce);
+  assert.ok(dsn, 'the bounce is an RFC 3464 report');
+  assert.equal(dsn.reportingMta, 'mx.dsc.ufpb.br');
+  assert.equal(dsn.recipients.length, 1, 'only jacques failed');
+  const [r] = dsn.recipients;
+  assert.equal(r.finalRecipient, 'jacques@dc.uece.br');
+  assert.equal(r.action, 'failed');
+  assert.equal(r.status, '5.1.1');
+  assert.equal(r.remoteMta, 'mx.dc.uece.br');
+  assert.match(r.diagnostic ?? '', /^550 5\.1\.1 /);
+  // the original headers come back with the report
+  assert.match(bounce, /Subject: figura 5/);
+
+  // both spools empty afterwards
+  await waitFor('both spools empty', async () => (await siteEnvelopes(s1)).length + (await siteEnvelopes(s2)).length === 0);
+  // the DNS server was asked for dc.uece.br's MX
+  assert.ok(dns.queries.some((q) => /^MX dc\.uece\.br/i.test(q)), dns.queries.join(', '));
+});
