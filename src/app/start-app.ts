@@ -11,15 +11,11 @@ import { pino, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { startMailLog, type MailLog } from '../log/index.js';
 import { RetryScheduler } from '../queue/index.js';
-import { MaildirTransport } from '../transport/maildir-transport.js';
-import { SmtpTransport, LmtpTransport } from '../transport/smtp-transport.js';
-import { ListTransport } from '../transport/list-transport.js';
-import { PipeTransport } from '../transport/pipe-transport.js';
-import { FileTransport } from '../transport/file-transport.js';
-import { ErrorTransport } from '../transport/error-transport.js';
+import { MaildirTransport, SmtpTransport, LmtpTransport, ListTransport, PipeTransport, FileTransport, ErrorTransport } from '../transport/index.js';
 import { DnsResolver } from '../dns/index.js';
-import { QueueRunner } from '../delivery/queue-runner.js';
-import { DsnNotifier } from '../delivery/dsn-notifier.js';
+import { defaultSmtpTimeouts, type SmtpTimeouts } from '../client/index.js';
+import { QueueRunner } from '../delivery/index.js';
+import { DsnNotifier } from '../delivery/index.js';
 import { SmtpServer } from '../server/smtp/index.js';
 import { Pop3Server } from '../server/pop3/index.js';
 import type { Transport } from '../core/index.js';
@@ -60,11 +56,17 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const ownAddresses = [...config.smtp.listen, ...config.smtp.submission, ...config.smtp.submissions].map(
     (a) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`),
   );
+  // delivery.smtp_timeout caps each of RFC 5321 §4.5.3.2's client timeouts (tests, impatient operators)
+  const cap = config.delivery.smtpTimeout;
+  const timeouts: Partial<SmtpTimeouts> | undefined =
+    cap === undefined
+      ? undefined
+      : (Object.fromEntries(Object.entries(defaultSmtpTimeouts).map(([k, v]) => [k, Math.min(v, cap)])) as unknown as SmtpTimeouts);
   const transports = new Map<string, Transport>();
   const add = (t: Transport): void => void transports.set(t.name, t);
   add(new MaildirTransport({ mailboxes, directory }));
-  add(new SmtpTransport({ hostname: config.hostname, dns, port: config.delivery.mxPort, ownAddresses }));
-  add(new LmtpTransport({ hostname: config.hostname, dns, port: 24, ownAddresses }));
+  add(new SmtpTransport({ hostname: config.hostname, dns, port: config.delivery.mxPort, ownAddresses, timeouts }));
+  add(new LmtpTransport({ hostname: config.hostname, dns, port: 24, ownAddresses, timeouts }));
   add(new ListTransport({ intake, directory }));
   add(new PipeTransport());
   add(new FileTransport());

@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import type { Config } from '../../config/index.js';
 import type { DirectoryBackend } from '../../directory/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
+import { checkAliases } from './resolve.js';
 
 export interface CheckFinding {
   readonly level: 'error' | 'warning';
@@ -69,7 +70,7 @@ export const checkUserDomains: Check = async ({ directory }) => {
 };
 
 /** Every check `correio check` runs, in order. Add new checks here. */
-export const checks: readonly Check[] = [checkDirectoryIntegrity, checkConfiguredFiles, checkDomains, checkUserDomains];
+export const checks: readonly Check[] = [checkDirectoryIntegrity, checkConfiguredFiles, checkDomains, checkUserDomains, checkAliases];
 
 export function register(program: Command, ctx: CliContext): void {
   program

@@ -1,0 +1,11 @@
+/**
+ * @module transport
+ * The transports: local (Maildir), smtp and lmtp, list (re-injection), pipe, file, error.
+ * Standards: see each module. Security: see each module. Limitations: see each module.
+ */
+export { MaildirTransport, deliveryHeaders, type MaildirTransportOptions } from './maildir-transport.js';
+export { SmtpTransport, LmtpTransport, type SmtpTransportOptions } from './smtp-transport.js';
+export { ListTransport, type ListTransportOptions } from './list-transport.js';
+export { PipeTransport, parsePipeHop, type PipeTransportOptions } from './pipe-transport.js';
+export { FileTransport, type FileTransportOptions } from './file-transport.js';
+export { ErrorTransport } from './error-transport.js';
