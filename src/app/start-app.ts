@@ -61,7 +61,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const timeouts: Partial<SmtpTimeouts> | undefined =
     cap === undefined
       ? undefined
-      : (Object.fromEntries(Object.entries(defaultSmtpTimeouts).map(([k, v]) => [k, Math.min(v, cap)])) as unknown as SmtpTimeouts);
+      : Object.fromEntries(Object.entries(defaultSmtpTimeouts).map(([k, v]) => [k, Math.min(v, cap)]));
   const transports = new Map<string, Transport>();
   const add = (t: Transport): void => void transports.set(t.name, t);
   add(new MaildirTransport({ mailboxes, directory }));

@@ -42,6 +42,7 @@ void test('embedded defaults are the ones DESIGN.md §4 gives', () => {
   assert.deepEqual(c.delivery.dnsServers, []);
   assert.equal(c.delivery.mxPort, 25);
   assert.equal(c.delivery.concurrency, 20);
+  assert.equal(c.delivery.smtpTimeout, undefined);
   assert.deepEqual(c.delivery.routes, {});
   assert.deepEqual(c.pop3.listen, []);
   assert.deepEqual(c.imap.listen, []);
@@ -75,6 +76,7 @@ retry_max = "1h"
 max_hops = 50
 dns_servers = ["127.0.0.1:5353", "::1"]
 mx_port = 2526
+smtp_timeout = "10s"
 [delivery.routes]
 "Example.NET" = "smtp:[127.0.0.1]:2526"
 
@@ -105,6 +107,7 @@ level = "debug"
     { host: '::1', port: 53 },
   ]);
   assert.equal(c.delivery.mxPort, 2526);
+  assert.equal(c.delivery.smtpTimeout, 10_000);
   assert.deepEqual(c.delivery.routes, { 'example.net': { transport: 'smtp', nextHop: '[127.0.0.1]:2526' } });
   assert.deepEqual(c.http.listen, [{ host: '127.0.0.1', port: 8025 }]);
   assert.deepEqual(c.pop3.listen, [{ host: '127.0.0.1', port: 2110 }]);
