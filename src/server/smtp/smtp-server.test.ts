@@ -265,7 +265,9 @@ void test('events are published on diagnostics_channel', async () => {
     diagnostics.unsubscribe(channels.received, onReceived);
     diagnostics.unsubscribe(channels.rejected, onRejected);
   }
-  assert.deepEqual(seen, ['rejected rcpt', 'received s@dc.uece.br']);
+  // `received` is intake's event (it covers every source); the session publishes only refusals,
+  // so a message accepted over SMTP is logged once.
+  assert.deepEqual(seen, ['rejected rcpt']);
 });
 
 void test('close(): idle sessions get 421, a transaction in progress finishes first', async () => {
@@ -286,4 +288,35 @@ void test('close(): idle sessions get 421, a transaction in progress finishes fi
   await closing;
   assert.equal(intake.messages.length, 1);
   await intake.cleanup();
+});
+
+void test('VRFY and EXPN: 252 and 502 without hooks; the hooks answer with the session they see', async () => {
+  await withServer({}, async (port) => {
+    const c = await ehlo(port);
+    assert.equal(await c.command('VRFY suzana'), '252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery');
+    assert.equal(await c.command('EXPN staff'), '502 5.5.1 Command not implemented');
+    c.close();
+  });
+  const seen: string[] = [];
+  await withServer(
+    {
+      trustedNetworks: ['127.0.0.1/32'],
+      vrfy: async (s, arg) => {
+        seen.push(`vrfy ${arg} ${s.mayRelay}`);
+        return replies.verified('suzana@dc.uece.br');
+      },
+      expn: async (s, arg) => {
+        seen.push(`expn ${arg} ${s.mayRelay}`);
+        return { code: 250, status: '2.1.5', lines: ['<a@x.test>', '<b@y.test>'] };
+      },
+    },
+    async (port) => {
+      const c = await ehlo(port);
+      assert.equal(await c.command('VRFY suzana'), '250 2.1.5 <suzana@dc.uece.br>');
+      assert.equal(await c.command('EXPN staff@dc.uece.br'), '250-2.1.5 <a@x.test>\n250 2.1.5 <b@y.test>');
+      assert.equal(await c.command('EXPN'), '501 5.5.4 Syntax error in parameters or arguments');
+      c.close();
+    },
+  );
+  assert.deepEqual(seen, ['vrfy suzana true', 'expn staff@dc.uece.br true']);
 });

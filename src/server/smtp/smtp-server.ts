@@ -63,6 +63,11 @@ export interface SmtpServerOptions {
   readonly allowPlainAuthWithoutTls?: boolean;
   /** VRFY handler; default 252 2.5.0 (cannot verify, will attempt delivery) */
   readonly vrfy?: (session: SessionInfo, argument: string) => Promise<SmtpReply>;
+  /**
+   * EXPN handler (RFC 5321 §3.5.2): a multi-line 250 with a list's members, or a refusal.
+   * Default 502 5.5.1 (RFC 5321 §7.3: EXPN may be disabled).
+   */
+  readonly expn?: (session: SessionInfo, argument: string) => Promise<SmtpReply>;
   /** delay before answering a failed AUTH. Default 1000. */
   readonly authFailureDelayMs?: number;
   /** failed AUTHs per client IP within authFailureWindowMs before 421. Default 5. */
@@ -141,6 +146,7 @@ export class SmtpServer {
       authRequired: o.authRequired ?? true,
       allowPlainAuthWithoutTls: o.allowPlainAuthWithoutTls ?? false,
       vrfy: o.vrfy,
+      expn: o.expn,
       authFailureDelayMs: o.authFailureDelayMs ?? 1000,
       authFailed: (ip) => this.authFailed(ip),
       authBlocked: (ip) => this.authBlocked(ip),

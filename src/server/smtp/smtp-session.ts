@@ -12,14 +12,14 @@
  *   (SMTP smuggling). Input pipelined after STARTTLS is discarded before the handshake
  *   (CVE-2011-0411). AUTH only over TLS (unless configured for loopback tests); failures are
  *   delayed and counted per client IP. Bodies are streamed with backpressure, never held whole.
- * Limitations: no BINARYMIME, no AUTH mechanisms beyond PLAIN and LOGIN, no EXPN/TURN/ETRN.
+ * Limitations: no BINARYMIME, no AUTH mechanisms beyond PLAIN and LOGIN, no TURN/ETRN; VRFY and
+ *   EXPN answer through the server's hooks (252 / 502 without them).
  */
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import diagnostics from 'node:diagnostics_channel';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ReversePath } from '../../core/address.js';
-import { addressToString, reversePathToString } from '../../core/address.js';
 import type { AcceptedRecipient, Intake, IntakeTransaction, MailParams, SessionInfo } from '../../core/intake.js';
 import { MailError, replyForError, type SmtpReply } from '../../core/smtp-reply.js';
 import { replies } from '../../core/replies.js';
@@ -57,6 +57,7 @@ export interface SessionContext {
   readonly authRequired: boolean;
   readonly allowPlainAuthWithoutTls: boolean;
   readonly vrfy?: (session: SessionInfo, argument: string) => Promise<SmtpReply>;
+  readonly expn?: (session: SessionInfo, argument: string) => Promise<SmtpReply>;
   readonly authFailureDelayMs: number;
   /** records a failed AUTH for ip; returns true when the ip is now over its limit */
   authFailed(ip: string): boolean;
@@ -368,6 +369,7 @@ export class SmtpSession {
         case 'AUTH':
           return await this.auth(args);
         case 'EXPN':
+          return await this.expn(args);
         case 'TURN':
         case 'ETRN':
           return this.reply(replies.notImplemented());
@@ -462,6 +464,13 @@ export class SmtpSession {
     this.reply(this.ctx.vrfy ? await this.ctx.vrfy(this.info(), args) : replies.cannotVerify());
   }
 
+  // RFC 5321 §3.5.2, §7.3: EXPN may be refused (502) or limited to trusted clients by the hook.
+  private async expn(args: string): Promise<void> {
+    if (!this.ctx.expn) throw new MailError(replies.notImplemented());
+    if (args === '') throw new MailError(replies.syntaxError());
+    this.reply(await this.ctx.expn(this.info(), args));
+  }
+
   // ---- DATA (RFC 5321 §4.1.1.4) ----
   private async data(args: string): Promise<void> {
     if (args !== '') throw new MailError(replies.syntaxError());
@@ -500,12 +509,10 @@ export class SmtpSession {
         break;
       }
     }
-    await this.complete(sink, decoder.flaw, decoder.size);
+    await this.complete(sink, decoder.flaw);
   }
 
-  private async complete(sink: BodySink, flaw: DataFlaw | undefined, size: number): Promise<void> {
-    const recipients = this.recipients.map((r) => addressToString(r.address));
-    const sender = this.sender ?? null;
+  private async complete(sink: BodySink, flaw: DataFlaw | undefined): Promise<void> {
     if (flaw !== undefined) {
       const r = replyForFlaw(flaw);
       sink.fail(r);
@@ -513,17 +520,13 @@ export class SmtpSession {
       this.publish(channels.rejected, { stage: 'data', reply: r, client: this.remoteAddress });
       this.reply(r);
     } else {
+      // An accepted message's `received` event is intake's (it sees every source: SMTP,
+      // sendmail, bounces, lists); publishing it here as well would log each message twice.
       const { reply, result, error } = await sink.finish();
-      if (result) {
-        this.publish(channels.received, {
-          messageId: result.messageId,
-          sender: reversePathToString(sender),
-          recipients,
-          size,
-          client: this.remoteAddress,
-        });
-      } else if (error instanceof MailError) this.publish(channels.rejected, { stage: 'data', reply, client: this.remoteAddress });
-      else this.publish(channels.error, { error, where: 'intake.receive' });
+      if (!result) {
+        if (error instanceof MailError) this.publish(channels.rejected, { stage: 'data', reply, client: this.remoteAddress });
+        else this.publish(channels.error, { error, where: 'intake.receive' });
+      }
       this.reply(reply);
     }
     this.sender = undefined;
@@ -574,7 +577,7 @@ export class SmtpSession {
     }
     this.bdat = undefined;
     b.checker.end();
-    await this.complete(b.sink, b.checker.flaw, b.checker.size);
+    await this.complete(b.sink, b.checker.flaw);
   }
 
   // ---- STARTTLS (RFC 3207) ----
