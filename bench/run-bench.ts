@@ -1,0 +1,327 @@
+/**
+ * @module run-bench
+ * `npm run bench`: correio against Postfix on this machine, same load, same run, interleaved.
+ * Scenarios (anchors.md, ../shared/bench/):
+ *   raw      load generator → sink: the protocol ceiling of this box
+ *   accept   correio with delivery stalled (next hop never answers) vs Postfix into its hold queue
+ *   relay    relay to a sink on 127.0.0.1: accept rate, and end-to-end until the sink counted N
+ *   maildir  local delivery: accept rate, and end-to-end until N files are in Maildir/new
+ * Each run starts fresh instances; medians (min–max) over BENCH_RUNS runs; the ratio is
+ * median(correio) ÷ median(Postfix) of runs measured in this same invocation.
+ * Settings (environment): BENCH_MESSAGES=5000 BENCH_SESSIONS=20 BENCH_SIZE=5120 BENCH_RUNS=3
+ *   BENCH_SCENARIOS=raw,accept,relay,maildir BENCH_LOAD=auto|smtp-source|ts BENCH_PEER=auto|none
+ *   BENCH_PROFILE=1 (node --cpu-prof on correio's first run of each scenario, summarized)
+ *   BENCH_TIMEOUT_S=300 (per run) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
+ * Standards: none. Security: loopback only (127.0.0.1); children killed and temp dirs removed
+ *   on every exit path. Limitations: one recipient per message, like smtp-source.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { runLoad } from './load.js';
+import { startCorreio, type CorreioInstance } from './correio-instance.js';
+import {
+  countFiles, findPostfixTools, killAll, machineJiffies, postfixUnavailable, runSmtpSource, sleep,
+  startBlackHole, startNodeSink, startPostfix, startSmtpSink, treeCpuSeconds, waitForFiles,
+  type PostfixInstance, type PostfixTools, type Sink,
+} from './peers.js';
+import { formatProfile, summarizeProfile } from './profile-summary.js';
+
+type Scenario = 'raw' | 'accept' | 'relay' | 'maildir';
+type Mta = 'correio' | 'postfix' | 'sink';
+
+interface Sample {
+  accept: number;
+  e2e?: number;
+  cpuMsPerMsg?: number;
+  busy: number;
+}
+interface Row {
+  scenario: Scenario;
+  mta: Mta;
+  samples: Sample[];
+  errors: string[];
+}
+
+const env = process.env;
+const int = (name: string, dflt: number): number => {
+  const v = env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, not "${v}"`);
+  return n;
+};
+
+const N = int('BENCH_MESSAGES', 5000);
+const SESSIONS = int('BENCH_SESSIONS', 20);
+const SIZE = int('BENCH_SIZE', 5120);
+const RUNS = int('BENCH_RUNS', 3);
+const TIMEOUT = int('BENCH_TIMEOUT_S', 300) * 1000;
+const SCENARIOS = (env.BENCH_SCENARIOS ?? 'raw,accept,relay,maildir').split(',').map((s) => s.trim()) as Scenario[];
+for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir'].includes(s)) throw new Error(`unknown scenario "${s}"`);
+const PROFILE = env.BENCH_PROFILE === '1';
+const FROM = 'a@example.com';
+
+const tools: PostfixTools | undefined = env.BENCH_LOAD === 'ts' ? undefined : findPostfixTools();
+if (env.BENCH_LOAD === 'smtp-source' && !tools) throw new Error('BENCH_LOAD=smtp-source but smtp-source was not found');
+const peerWhyNot = env.BENCH_PEER === 'none' ? 'BENCH_PEER=none' : postfixUnavailable();
+
+/** The load: smtp-source when available (as in anchors.md), else bench/load.ts in the same shape. */
+async function load(port: number, to: string): Promise<number> {
+  if (tools) {
+    const r = await runSmtpSource(tools, { port, sessions: SESSIONS, messages: N, size: SIZE, from: FROM, to, timeoutMs: TIMEOUT });
+    return r.elapsedMs;
+  }
+  const r = await runLoad({
+    host: '127.0.0.1', port, sessions: SESSIONS, messages: N, size: SIZE, from: FROM, to,
+    pipelining: false, reuse: false, replyTimeoutMs: 60_000,
+  });
+  if (r.failed > 0) throw new Error(`${r.failed} of ${N} messages failed: ${r.errors.join(' / ')}`);
+  return r.elapsedMs;
+}
+
+async function startSink(): Promise<Sink> {
+  return tools ? startSmtpSink(tools) : startNodeSink();
+}
+
+let workRoot = '';
+async function freshWork(tag: string): Promise<string> {
+  const d = await fsp.mkdtemp(path.join(workRoot, `${tag}-`));
+  await fsp.chmod(d, 0o755);
+  return d;
+}
+
+/** One measured run; cpuPid says whose process tree's CPU to count. */
+async function measure(
+  run: () => Promise<{ acceptMs: number; e2eMs?: number }>,
+  cpuPid: () => number | undefined,
+): Promise<Sample> {
+  const j0 = machineJiffies();
+  const pid0 = cpuPid();
+  const c0 = pid0 ? treeCpuSeconds(pid0) : 0;
+  const r = await run();
+  const pid1 = cpuPid();
+  const c1 = pid1 && pid1 === pid0 ? treeCpuSeconds(pid1) : undefined;
+  const j1 = machineJiffies();
+  return {
+    accept: N / (r.acceptMs / 1000),
+    e2e: r.e2eMs === undefined ? undefined : N / (r.e2eMs / 1000),
+    cpuMsPerMsg: c1 === undefined ? undefined : ((c1 - c0) * 1000) / N,
+    busy: (j1.busy - j0.busy) / Math.max(1, j1.total - j0.total),
+  };
+}
+
+async function withCorreio<T>(work: string, opts: Parameters<typeof startCorreio>[1], profile: boolean, f: (c: CorreioInstance) => Promise<T>): Promise<T> {
+  const profDir = path.join(work, 'prof');
+  const c = await startCorreio(work, { ...opts, nodeFlags: profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] });
+  try {
+    const r = await f(c);
+    if (c.child.exitCode !== null) throw new Error(`correio exited during the run (status ${c.child.exitCode})`);
+    return r;
+  } finally {
+    await c.stop();
+    if (profile) {
+      const files = (await fsp.readdir(profDir).catch(() => [] as string[])).filter((f) => f.endsWith('.cpuprofile'));
+      if (files.length === 0) console.log('  (no CPU profile written: correio did not exit cleanly)');
+      for (const f of files) {
+        const keep = path.join(workRoot, '..', `correio-${path.basename(work)}.cpuprofile`);
+        await fsp.copyFile(path.join(profDir, f), keep).catch(() => undefined);
+        console.log(`  CPU profile of correio (${path.basename(work)}), saved as ${keep}:`);
+        console.log(formatProfile(await summarizeProfile(path.join(profDir, f))));
+      }
+    }
+  }
+}
+
+async function withPostfix<T>(work: string, mode: 'hold' | 'relay' | 'maildir', sinkPort: number, f: (p: PostfixInstance) => Promise<T>): Promise<T> {
+  const p = await startPostfix(work, mode, sinkPort);
+  try {
+    return await f(p);
+  } finally {
+    await p.stop();
+  }
+}
+
+async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<Sample> {
+  const work = await freshWork(`${scenario}-${mta}`);
+  try {
+    if (scenario === 'raw') {
+      const sink = await startSink();
+      try {
+        return await measure(async () => ({ acceptMs: await load(sink.port, 'b@example.net') }), () => undefined);
+      } finally {
+        await sink.stop();
+      }
+    }
+    if (scenario === 'accept') {
+      if (mta === 'correio') {
+        const hole = await startBlackHole();
+        try {
+          return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1 }, profile, async (c) => {
+            const s = await measure(async () => ({ acceptMs: await load(c.port, 'b@example.net') }), () => c.child.pid);
+            const stored = await countFiles(path.join(c.dataDir, 'spool', 'msg'));
+            if (stored < N) throw new Error(`only ${stored} of ${N} messages in the spool`);
+            return s;
+          });
+        } finally {
+          await hole.stop();
+        }
+      }
+      return await withPostfix(work, 'hold', 9, async (p) => {
+        const s = await measure(async () => ({ acceptMs: await load(p.port, 'b@example.net') }), () => p.masterPid());
+        const held = await countFiles(path.join(p.queueDir, 'hold'));
+        if (held !== N) throw new Error(`${held} of ${N} messages in Postfix's hold queue`);
+        return s;
+      });
+    }
+    if (scenario === 'relay') {
+      const sink = await startSink();
+      try {
+        const go = async (port: number): Promise<{ acceptMs: number; e2eMs: number }> => {
+          const t0 = performance.now();
+          const done = sink.reached(N, TIMEOUT);
+          done.catch(() => undefined);
+          const acceptMs = await load(port, 'b@example.net');
+          const t1 = await done;
+          return { acceptMs, e2eMs: t1 - t0 };
+        };
+        if (mta === 'correio') {
+          return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${sink.port}` } }, profile, (c) =>
+            measure(() => go(c.port), () => c.child.pid),
+          );
+        }
+        return await withPostfix(work, 'relay', sink.port, (p) => measure(() => go(p.port), () => p.masterPid()));
+      } finally {
+        await sink.stop();
+      }
+    }
+    // maildir
+    const go = async (port: number, to: string, newDir: string): Promise<{ acceptMs: number; e2eMs: number }> => {
+      const t0 = performance.now();
+      const acceptMs = await load(port, to);
+      const t1 = await waitForFiles(newDir, N, TIMEOUT);
+      return { acceptMs, e2eMs: t1 - t0 };
+    };
+    if (mta === 'correio') {
+      return await withCorreio(work, { users: ['benchmd@localhost'] }, profile, (c) =>
+        measure(() => go(c.port, 'benchmd@localhost', path.join(c.dataDir, 'mail', 'localhost', 'benchmd', 'new')), () => c.child.pid),
+      );
+    }
+    return await withPostfix(work, 'maildir', 9, (p) =>
+      measure(() => go(p.port, 'benchmd@localhost', path.join(p.maildir, 'new')), () => p.masterPid()),
+    );
+  } finally {
+    if (env.BENCH_KEEP !== '1') await fsp.rm(work, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fmt = (xs: number[]): string =>
+  xs.length === 0 ? '–' : `${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
+
+function report(rows: Row[]): void {
+  const lines: string[] = [];
+  lines.push('| scenario | MTA | accept msg/s median (min–max) | end-to-end msg/s median (min–max) | CPU ms/msg | machine busy | runs ok |');
+  lines.push('|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const acc = r.samples.map((s) => s.accept);
+    const e2e = r.samples.flatMap((s) => (s.e2e === undefined ? [] : [s.e2e]));
+    const cpu = r.samples.flatMap((s) => (s.cpuMsPerMsg === undefined ? [] : [s.cpuMsPerMsg]));
+    const busy = r.samples.map((s) => s.busy);
+    lines.push(
+      `| ${r.scenario} | ${r.mta} | ${fmt(acc)} | ${fmt(e2e)} | ${cpu.length ? median(cpu).toFixed(2) : '–'} | ` +
+        `${busy.length ? (median(busy) * 100).toFixed(0) + ' %' : '–'} | ${r.samples.length}/${r.samples.length + r.errors.length} |`,
+    );
+  }
+  const ratios: string[] = [];
+  for (const s of ['accept', 'relay', 'maildir'] as Scenario[]) {
+    const c = rows.find((r) => r.scenario === s && r.mta === 'correio');
+    const p = rows.find((r) => r.scenario === s && r.mta === 'postfix');
+    if (!c || !p || c.samples.length === 0 || p.samples.length === 0) continue;
+    const ra = median(c.samples.map((x) => x.accept)) / median(p.samples.map((x) => x.accept));
+    const ce = c.samples.flatMap((x) => (x.e2e ? [x.e2e] : []));
+    const pe = p.samples.flatMap((x) => (x.e2e ? [x.e2e] : []));
+    const target = s === 'accept' ? 'accept ≥ 2.0' : s === 'relay' ? 'end-to-end ≥ 1.5' : '–';
+    ratios.push(
+      `| ${s} | ${ra.toFixed(2)} | ${ce.length && pe.length ? (median(ce) / median(pe)).toFixed(2) : '–'} | ${target} |`,
+    );
+  }
+  console.log(`\nResults: ${N} messages of ${SIZE} octets, ${SESSIONS} sessions, ${RUNS} runs, load: ${tools ? 'smtp-source' : 'bench/load.ts (HELO, one message per connection)'}\n`);
+  console.log(lines.join('\n'));
+  if (ratios.length > 0) {
+    console.log('\n| ratio correio ÷ Postfix | accept | end-to-end | target |\n|---|---|---|---|');
+    console.log(ratios.join('\n'));
+  }
+  for (const r of rows) for (const e of r.errors) console.log(`error: ${r.scenario}/${r.mta}: ${e}`);
+}
+
+async function main(): Promise<void> {
+  await fsp.mkdir(path.join(os.tmpdir(), 'correio-bench'), { recursive: true });
+  workRoot = await fsp.mkdtemp(path.join(os.tmpdir(), 'correio-bench', 'run-'));
+  await fsp.chmod(workRoot, 0o755);
+  await fsp.chmod(path.dirname(workRoot), 0o755).catch(() => undefined);
+  console.log(`correio bench: ${os.cpus().length} CPU ${os.cpus()[0]?.model ?? ''}, node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(tools ? `smtp-source/smtp-sink: ${tools.from}` : 'smtp-source/smtp-sink: not found; using bench/load.ts and a sink in this process (scripts/bench-setup.sh fetches them)');
+  if (peerWhyNot) {
+    console.log(`Postfix peer: not run (${peerWhyNot}).`);
+    console.log('  To compare with Postfix: as root, scripts/bench-setup.sh --install (installs postfix without starting it), then npm run bench.');
+  } else console.log('Postfix peer: /usr/sbin/postfix, own instance per run on 127.0.0.1:<free port>');
+
+  const rows: Row[] = [];
+  const row = (scenario: Scenario, mta: Mta): Row => {
+    let r = rows.find((x) => x.scenario === scenario && x.mta === mta);
+    if (!r) rows.push((r = { scenario, mta, samples: [], errors: [] }));
+    return r;
+  };
+  for (let i = 0; i < RUNS; i++) {
+    for (const scenario of SCENARIOS) {
+      const mtas: Mta[] = scenario === 'raw' ? ['sink'] : peerWhyNot ? ['correio'] : ['correio', 'postfix'];
+      // interleave, alternating who goes first
+      if (i % 2 === 1) mtas.reverse();
+      for (const mta of mtas) {
+        const r = row(scenario, mta);
+        try {
+          const s = await runOnce(scenario, mta, PROFILE && mta === 'correio' && i === 0);
+          r.samples.push(s);
+          console.log(
+            `run ${i + 1}/${RUNS} ${scenario.padEnd(7)} ${mta.padEnd(7)} accept ${s.accept.toFixed(0).padStart(5)} msg/s` +
+              `${s.e2e === undefined ? '' : `, end-to-end ${s.e2e.toFixed(0).padStart(5)} msg/s`}` +
+              `${s.cpuMsPerMsg === undefined ? '' : `, CPU ${s.cpuMsPerMsg.toFixed(2)} ms/msg`}, machine ${(s.busy * 100).toFixed(0)} % busy`,
+          );
+        } catch (e) {
+          r.errors.push((e as Error).message);
+          console.log(`run ${i + 1}/${RUNS} ${scenario} ${mta}: FAILED: ${(e as Error).message}`);
+        }
+        await sleep(500);
+      }
+    }
+  }
+  report(rows);
+  if (rows.some((r) => r.errors.length > 0)) process.exitCode = 1;
+}
+
+const cleanup = (): void => {
+  killAll();
+  if (workRoot && env.BENCH_KEEP !== '1') fs.rmSync(workRoot, { recursive: true, force: true });
+};
+process.once('SIGINT', () => {
+  cleanup();
+  process.exit(130);
+});
+process.once('SIGTERM', () => {
+  cleanup();
+  process.exit(143);
+});
+try {
+  await main();
+} catch (e) {
+  console.error(`bench: ${(e as Error).message}`);
+  process.exitCode = 1;
+} finally {
+  cleanup();
+}
