@@ -12,3 +12,4 @@ export { exponentialBackoff, ageBackoff, clamp } from './backoff.js';
 export { uniqueId, isUniqueId, uniqueIdTime } from './unique-id.js';
 export { KeyedMutex } from './keyed-mutex.js';
 export { fileSink, writeAll, type FileSinkOptions } from './file-sink.js';
+export { MemoryReclaimer } from './reclaim-memory.js';

@@ -10,6 +10,7 @@
 import { Readable } from 'node:stream';
 import type { Intake, IntakeResult, IntakeTransaction } from '../../core/intake.js';
 import { MailError, replyForError, type SmtpReply } from '../../core/smtp-reply.js';
+import { MemoryReclaimer } from '../../util/index.js';
 
 type Outcome = { ok: IntakeResult } | { err: unknown };
 
@@ -23,6 +24,7 @@ export class BodySink {
   dead = false;
   /** octets handed to the intake */
   size = 0;
+  private readonly reclaimer = new MemoryReclaimer();
 
   constructor(intake: Intake, tx: IntakeTransaction, highWaterMark = 64 * 1024) {
     this.body = new Readable({
@@ -61,6 +63,7 @@ export class BodySink {
     let more = true;
     for (const p of pieces) {
       this.size += p.length;
+      this.reclaimer.account(p.length);
       more = this.body.push(p);
     }
     if (more || this.dead) return true;
