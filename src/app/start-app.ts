@@ -16,7 +16,7 @@ import { DnsResolver } from '../dns/index.js';
 import { defaultSmtpTimeouts, type SmtpTimeouts } from '../client/index.js';
 import { QueueRunner } from '../delivery/index.js';
 import { DsnNotifier } from '../delivery/index.js';
-import { SmtpServer } from '../server/smtp/index.js';
+import { MailboxVerifier, SmtpServer } from '../server/smtp/index.js';
 import { Pop3Server } from '../server/pop3/index.js';
 import type { Transport } from '../core/index.js';
 import { openBackends, type Backends } from './backends.js';
@@ -65,8 +65,10 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const transports = new Map<string, Transport>();
   const add = (t: Transport): void => void transports.set(t.name, t);
   add(new MaildirTransport({ mailboxes, directory }));
-  add(new SmtpTransport({ hostname: config.hostname, dns, port: config.delivery.mxPort, ownAddresses, timeouts }));
-  add(new LmtpTransport({ hostname: config.hostname, dns, port: 24, ownAddresses, timeouts }));
+  const smtpOut = new SmtpTransport({ hostname: config.hostname, dns, port: config.delivery.mxPort, ownAddresses, timeouts });
+  const lmtpOut = new LmtpTransport({ hostname: config.hostname, dns, port: 24, ownAddresses, timeouts });
+  add(smtpOut);
+  add(lmtpOut);
   add(new ListTransport({ intake, directory }));
   add(new PipeTransport());
   add(new FileTransport());
@@ -110,6 +112,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   }
 
   const authenticate = (user: string, password: string): Promise<boolean> => directory.verifyPassword(user, password);
+  // RFC 5321 §3.5, §7.3: VRFY/EXPN answered for trusted networks and authenticated users only
+  const verifier = new MailboxVerifier({ directory, resolver: backends.resolver, primaryDomain: config.localDomains[0] });
   const smtp = new SmtpServer({
     intake,
     hostname: config.hostname,
@@ -122,6 +126,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     trustedNetworks: config.smtp.trustedNetworks,
     tls,
     authenticate,
+    vrfy: (session, argument) => verifier.vrfy(session, argument),
+    expn: (session, argument) => verifier.expn(session, argument),
   });
   const pop3 = new Pop3Server({ hostname: config.hostname, mailboxes, authenticate, tls });
 
@@ -130,6 +136,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   try {
     await runner.start();
     stops.push(() => runner.stop());
+    // kept outbound sessions would hold the process open until their idle timers fire
+    stops.push(async () => void (await Promise.all([smtpOut.close(), lmtpOut.close()])));
     await smtp.listen([
       ...config.smtp.listen.map((a) => ({ ...a, mode: 'mx' as const })),
       ...config.smtp.submission.map((a) => ({ ...a, mode: 'submission' as const })),
