@@ -5,4 +5,3 @@
  * Limitations: see intake-service.ts.
  */
 export { IntakeService, parseRoute, routeFor, type IntakeOptions } from './intake-service.js';
-export { scanHeader, parseFields, type HeaderScan } from './header-scan.js';

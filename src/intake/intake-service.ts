@@ -37,10 +37,9 @@ import {
   type SessionInfo,
   formatReply,
 } from '../core/index.js';
-import { formatReceived, formatDate, makeMessageId } from '../protocol/mime/trace-headers.js';
+import { formatReceived, formatDate, makeMessageId, splitMessage } from '../protocol/mime/index.js';
 import addressparser from 'nodemailer/lib/addressparser/index.js';
 import { parseAddrSpec } from '../address/index.js';
-import { scanHeader } from './header-scan.js';
 
 export interface IntakeOptions {
   readonly store: QueueStore;
@@ -61,6 +60,7 @@ export interface IntakeOptions {
 }
 
 const receivedChannel = diagnostics.channel(channels.received);
+const CRLF = Buffer.from('\r\n');
 const queuedChannel = diagnostics.channel(channels.queued);
 
 export class IntakeService implements Intake {
@@ -121,19 +121,20 @@ export class IntakeService implements Intake {
       body.resume();
       throw new MailError(replies.noValidRecipients());
     }
-    const scan = await scanHeader(body);
-    const fields = scan.fields;
+    // Only the header block is read here (bounded); the body stays a stream.
+    const split = await splitMessage(body);
+    const fields = split.fields.map((f) => ({ name: f.name.toLowerCase(), value: f.value.trim() }));
 
     // RFC 5321 §6.3: count trace fields to stop loops between sites (seed §2.1).
     const hops = fields.filter((f) => f.name === 'received').length;
     if (hops >= this.opts.maxHops) {
-      body.resume();
+      split.body.resume();
       throw new MailError(replies.mailLoop(), 'MAIL_ERR_LOOP');
     }
     try {
       await this.checkFromHeader(tx.session, fields);
     } catch (err) {
-      body.resume();
+      split.body.resume();
       throw err;
     }
     const deliveredTo = new Set(
@@ -163,7 +164,7 @@ export class IntakeService implements Intake {
         if (forwarded) prepend.push(`Delivered-To: ${addressToString(r.address)}`);
       }
       if (loops === tx.recipients.length) {
-        body.resume();
+        split.body.resume();
         throw new MailError(replies.mailLoop(), 'MAIL_ERR_LOOP');
       }
       const live = envelopes.filter((e): e is EnvelopeInit => e !== undefined);
@@ -196,8 +197,9 @@ export class IntakeService implements Intake {
       draft.body.write(headBytes);
       await pipeline(
         async function* () {
-          if (scan.head.length > 0) yield scan.head;
-          if (!scan.ended) for await (const chunk of body) yield chunk as Buffer;
+          yield split.header;
+          if (split.hasBody && split.complete) yield CRLF;
+          for await (const chunk of split.body) yield chunk as Buffer;
         },
         counter,
         draft.body,
@@ -232,6 +234,7 @@ export class IntakeService implements Intake {
       return { messageId: draft.id, reply: replies.queued(draft.id) };
     } catch (err) {
       await draft.abort().catch(() => undefined);
+      if (!split.body.destroyed) split.body.destroy();
       if (!body.readableEnded) body.resume();
       throw err;
     }
