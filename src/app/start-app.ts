@@ -99,8 +99,9 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   backends.setOnQueued((envs) => runner.enqueue(envs));
 
   let tls: { key: Buffer; cert: Buffer } | undefined;
-  const wantsTls = config.smtp.submission.length + config.smtp.submissions.length > 0 || Boolean(config.smtp.tlsCert);
-  if (wantsTls) {
+  // RFC 3207: STARTTLS is offered on every SMTP listener (and STLS on POP3); without a
+  // configured certificate a self-signed one is made once under data_dir.
+  {
     const t = await loadOrMakeTls(config);
     if ('error' in t) logger.warn({}, t.error);
     else {

@@ -21,6 +21,9 @@ export const replies = {
   cannotVerify: (): SmtpReply =>
     reply(252, '2.5.0', 'Cannot VRFY user, but will accept message and attempt delivery'),
   verified: (addr: string): SmtpReply => reply(250, '2.1.5', `<${addr}>`),
+  /** RFC 5321 §3.5.2: EXPN, one member per line */
+  expansion: (addrs: readonly string[]): SmtpReply =>
+    addrs.length === 0 ? reply(250, '2.1.5', 'List has no members') : reply(250, '2.1.5', ...addrs.map((a) => `<${a}>`)),
   authSucceeded: (): SmtpReply => reply(235, '2.7.0', 'Authentication successful'),
   readyForTls: (): SmtpReply => reply(220, '2.0.0', 'Ready to start TLS'),
   help: (): SmtpReply =>
