@@ -1,0 +1,68 @@
+/**
+ * t-15: the seed's §2.1 loop between two sites with conflicting aliases (issue 4). S1
+ * (127.0.0.2) maps estacao123 to estacaoBD@S2; S2 (127.0.0.3) maps estacaoBD to estacao123@S1;
+ * both are found through the MX records of a real DNS server. One message to estacao123@S1 from
+ * a user at a third site S3 (127.0.0.4) ends, within seconds, in exactly one bounce (5.4.6 mail
+ * loop detected) to that sender, and every queue is empty afterwards. RFC 5321 §6.3 (loop
+ * detection by counting Received fields), max_hops.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.js';
+import { freePort } from '../helpers/net.js';
+import { sendMail, siteEnvelopes, startSite, waitFor, type Site } from '../helpers/site.js';
+import { parseDsn } from '../../src/protocol/mime/parse-dsn.js';
+
+let dns: DnsTestServer;
+let s1: Site;
+let s2: Site;
+let s3: Site;
+
+before(async () => {
+  dns = await startDnsServer({
+    's1.test': { mx: [{ preference: 10, exchange: 'mx.s1.test' }] },
+    'mx.s1.test': { a: ['127.0.0.2'] },
+    's2.test': { mx: [{ preference: 10, exchange: 'mx.s2.test' }] },
+    'mx.s2.test': { a: ['127.0.0.3'] },
+    's3.test': { mx: [{ preference: 10, exchange: 'mx.s3.test' }] },
+    'mx.s3.test': { a: ['127.0.0.4'] },
+  });
+  const port = await freePort('127.0.0.2');
+  // max_hops is left at its default (50): the loop is caught within seconds all the same
+  const delivery = { dns_servers: [dns.server], mx_port: port, retry_min: '1s', retry_max: '1s', smtp_timeout: '5s' };
+  s1 = await startSite({ host: '127.0.0.2', port, hostname: 'mx.s1.test', domains: ['s1.test'], aliases: { 'estacao123@s1.test': ['estacaoBD@s2.test'] }, delivery });
+  s2 = await startSite({ host: '127.0.0.3', port, hostname: 'mx.s2.test', domains: ['s2.test'], aliases: { 'estacaoBD@s2.test': ['estacao123@s1.test'] }, delivery });
+  s3 = await startSite({ host: '127.0.0.4', port, hostname: 'mx.s3.test', domains: ['s3.test'], users: ['remetente@s3.test'], delivery });
+});
+after(async () => {
+  for (const s of [s1, s2, s3]) await s?.destroy();
+  await dns?.close();
+});
+
+void test('a message to estacao123@S1 ends in exactly one bounce to the sender; all queues empty', async () => {
+  const r = await sendMail(s3, 'remetente@s3.test', ['estacao123@s1.test'], 'From: remetente@s3.test\nTo: estacao123@s1.test\nSubject: laco\n\nvai e volta\n', {
+    localAddress: '127.0.0.4',
+  });
+  assert.match(r.final ?? '', /^250/);
+
+  const [bounce] = await s3.waitForMessages('remetente@s3.test', 1);
+  const dsn = parseDsn(bounce);
+  assert.ok(dsn, `an RFC 3464 report:\n${bounce}`);
+  assert.equal(dsn.recipients.length, 1);
+  const [rec] = dsn.recipients;
+  assert.equal(rec.action, 'failed');
+  assert.equal(rec.status, '5.4.6', 'mail loop detected');
+  assert.match(rec.finalRecipient, /^(estacao123@s1\.test|estacaobd@s2\.test)$/i);
+  assert.match(bounce, /Subject: laco/);
+
+  const all = [s1, s2, s3];
+  await waitFor('every queue empty', async () => {
+    for (const s of all) if ((await siteEnvelopes(s)).length > 0) return false;
+    return true;
+  });
+  // exactly one bounce, and nothing went to postmaster anywhere (no bounce of the bounce)
+  assert.equal((await s3.messages('remetente@s3.test')).length, 1, 'exactly one bounce');
+  for (const [s, d] of [[s1, 's1.test'], [s2, 's2.test'], [s3, 's3.test']] as const) {
+    assert.deepEqual(await s.mailbox(`postmaster@${d}`), [], `nothing for postmaster@${d}`);
+  }
+});
