@@ -1,0 +1,77 @@
+/**
+ * t-17: a mailing list ("mail exploder", seed §2) with local and remote members (issue 4;
+ * RFC 2369, RFC 2919; RFC 5321 §3.9.2: the list's owner becomes the envelope sender). maria at
+ * S1 (127.0.0.2) writes to todos@dc.uece.br at S2 (127.0.0.3), found through a real DNS server.
+ * The list has a local member (suzana), a remote member at S1 (helvecio) and a remote member
+ * that does not exist (ghost@dsc.ufpb.br). Every copy carries List-Id, List-Post and
+ * List-Unsubscribe and the owner address as envelope sender; the bounce for ghost goes to the
+ * list owner (pascal), not to maria.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.js';
+import { freePort } from '../helpers/net.js';
+import { sendMail, siteEnvelopes, startSite, waitFor, type Site } from '../helpers/site.js';
+import { parseDsn } from '../../src/protocol/mime/parse-dsn.js';
+
+let dns: DnsTestServer;
+let s1: Site;
+let s2: Site;
+const list = 'todos@dc.uece.br';
+
+before(async () => {
+  dns = await startDnsServer({
+    'dsc.ufpb.br': { mx: [{ preference: 10, exchange: 'mx.dsc.ufpb.br' }] },
+    'mx.dsc.ufpb.br': { a: ['127.0.0.2'] },
+    'dc.uece.br': { mx: [{ preference: 10, exchange: 'mx.dc.uece.br' }] },
+    'mx.dc.uece.br': { a: ['127.0.0.3'] },
+  });
+  const port = await freePort('127.0.0.2');
+  const delivery = { dns_servers: [dns.server], mx_port: port, retry_min: '1s', retry_max: '1s', smtp_timeout: '5s' };
+  s1 = await startSite({ host: '127.0.0.2', port, hostname: 'mx.dsc.ufpb.br', domains: ['dsc.ufpb.br'], users: ['helvecio@dsc.ufpb.br', 'maria@dsc.ufpb.br'], delivery });
+  s2 = await startSite({ host: '127.0.0.3', port, hostname: 'mx.dc.uece.br', domains: ['dc.uece.br'], users: ['suzana@dc.uece.br', 'pascal@dc.uece.br'], delivery });
+  const directory = s2.app?.backends.directory;
+  assert.ok(directory);
+  await directory.createList(list, 'pascal@dc.uece.br', 'todo o departamento');
+  await directory.addListMembers(list, ['suzana@dc.uece.br', 'helvecio@dsc.ufpb.br', 'ghost@dsc.ufpb.br']);
+});
+after(async () => {
+  await s1?.destroy();
+  await s2?.destroy();
+  await dns?.close();
+});
+
+void test('local and remote members get a copy with List-* headers from the owner; the remote bounce goes to the owner', async () => {
+  const r = await sendMail(s1, 'maria@dsc.ufpb.br', [list], `From: maria@dsc.ufpb.br\nTo: ${list}\nSubject: aviso geral\n\nreuniao amanha\n`, {
+    localAddress: '127.0.0.2',
+  });
+  assert.match(r.final ?? '', /^250/);
+
+  const [local] = await s2.waitForMessages('suzana@dc.uece.br', 1);
+  const [remote] = await s1.waitForMessages('helvecio@dsc.ufpb.br', 1);
+  for (const m of [local, remote]) {
+    // the owner address (LIST-owner, possibly VERP-tagged) is the envelope sender
+    assert.match(m, /^Return-Path: <todos-owner(\+[^@>]*)?@dc\.uece\.br>$/m);
+    assert.match(m, /^List-Id: .*<todos\.dc\.uece\.br>$/m);
+    assert.match(m, /^List-Post: <mailto:todos@dc\.uece\.br>$/m);
+    assert.match(m, /^List-Unsubscribe: .*<mailto:[^>]+>/m);
+    assert.match(m, /^From: maria@dsc\.ufpb\.br$/m, 'the author stays in From');
+    assert.match(m, /^Subject: aviso geral$/m);
+  }
+
+  // ghost does not exist at S1: S1 refuses it at RCPT, S2 bounces to the list owner
+  const [bounce] = await s2.waitForMessages('pascal@dc.uece.br', 1);
+  const dsn = parseDsn(bounce);
+  assert.ok(dsn, `an RFC 3464 report:\n${bounce}`);
+  assert.equal(dsn.recipients.length, 1);
+  assert.equal(dsn.recipients[0].finalRecipient, 'ghost@dsc.ufpb.br');
+  assert.equal(dsn.recipients[0].action, 'failed');
+  assert.equal(dsn.recipients[0].status, '5.1.1');
+  assert.equal(dsn.recipients[0].remoteMta, 'mx.dsc.ufpb.br');
+
+  await waitFor('both queues empty', async () => (await siteEnvelopes(s1)).length + (await siteEnvelopes(s2)).length === 0);
+  assert.deepEqual(await s1.mailbox('maria@dsc.ufpb.br'), [], 'the author gets no bounce');
+  assert.equal((await s2.messages('pascal@dc.uece.br')).length, 1, 'the owner gets the one bounce (pascal is no member)');
+  assert.equal((await s2.messages('suzana@dc.uece.br')).length, 1);
+  assert.equal((await s1.messages('helvecio@dsc.ufpb.br')).length, 1);
+});
