@@ -17,8 +17,11 @@ import { register as registerAlias } from './commands/alias.js';
 import { register as registerCheck } from './commands/check.js';
 import { register as registerDirectory } from './commands/directory.js';
 import { register as registerList } from './commands/list.js';
+import { register as registerQueue } from './commands/queue.js';
 import { register as registerResolve } from './commands/resolve.js';
+import { register as registerSendmail } from './commands/sendmail.js';
 import { register as registerServe } from './commands/serve.js';
+import { register as registerTrace } from './commands/trace.js';
 import { register as registerUser } from './commands/user.js';
 
 /** Maps any error to the line and status the user sees. */
@@ -58,6 +61,9 @@ export function buildProgram(io: CliIo): Command {
   registerList(program, ctx);
   registerResolve(program, ctx);
   registerCheck(program, ctx);
+  registerSendmail(program, ctx);
+  registerQueue(program, ctx);
+  registerTrace(program, ctx);
   return program;
 }
 
