@@ -1,0 +1,304 @@
+/**
+ * @module queue-command
+ * `correio queue list|show|flush|hold|release|delete|bounce` and `mailq` (= `queue list`):
+ * the operator's view of the spool and actions on it.
+ * Listings read the spool files directly (envelope files are replaced atomically, so a running
+ * server never shows a half-written one). Actions go through the control socket when a server
+ * runs, so that its queue runner stays the one owner of delivery state; when none answers, they
+ * change the spool directly and the server acts on them at its next start.
+ * An ID is a message id (all its envelopes) or an envelope id ("<message id>-<n>").
+ * Standards: seed §2 (deferred mail is kept and retried; each attempt recorded);
+ *   RFC 3464 (`bounce` sends a failure notice); sysexits(3).
+ * Security: anyone who can read data_dir can run these; the control socket is mode 0600.
+ * Limitations: offline `bounce` only marks the envelopes: the failure notice is sent when the
+ *   server next runs. `flush` without a server only makes envelopes due.
+ */
+import type { Command } from 'commander';
+import {
+  addressToString,
+  formatReply,
+  reversePathToString,
+  type Attempt,
+  type Envelope,
+} from '../../core/index.js';
+import type { Config } from '../../config/index.js';
+import {
+  FsQueueStore,
+  bounceQueued,
+  deleteQueued,
+  findQueued,
+  findQueuedMessage,
+  flushQueued,
+  holdQueued,
+  listQueue,
+  pendingNotice,
+  releaseQueued,
+  type QueuedMessage,
+} from '../../queue/index.js';
+import { sendControl, spoolDir, type ControlRequest } from '../../app/index.js';
+import { CliError, exitCodes, type CliContext } from '../cli-context.js';
+
+/** How long a command waits for a running server's answer. */
+const CONTROL_TIMEOUT_MS = 30_000;
+
+/** Opens the spool for reading or operator changes; recovery is left to the server. */
+export function openSpool(config: Config): Promise<FsQueueStore> {
+  return FsQueueStore.open(spoolDir(config), { recover: 'never' });
+}
+
+export async function withSpool<T>(config: Config, fn: (store: FsQueueStore) => Promise<T>): Promise<T> {
+  const store = await openSpool(config);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** "2024-05-01T10:52:37Z" */
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export type EnvelopeState = 'active' | 'deferred' | 'held' | 'bouncing' | 'delivered';
+
+/**
+ * An envelope's state for the operator: held (operator hold), bouncing (failed, failure notice
+ * pending), delivered (success notice pending), deferred (tried, waiting for its next attempt),
+ * active (due now or not tried yet).
+ */
+export function envelopeState(env: Envelope, now: number = Date.now()): EnvelopeState {
+  if (env.held) return 'held';
+  const notice = pendingNotice(env);
+  if (notice === 'failure') return 'bouncing';
+  if (notice === 'success') return 'delivered';
+  if (env.attempts.length > 0 && env.nextAttemptAt > now) return 'deferred';
+  return 'active';
+}
+
+/** The outcome of one attempt in one line: the remote reply, or the local error. */
+export function attemptText(a: Attempt): string {
+  if (a.reply) return formatReply(a.reply);
+  return a.error !== undefined ? `${a.status} ${a.error}` : a.status;
+}
+
+export function lastError(env: Envelope): string | undefined {
+  const a = env.attempts.at(-1);
+  return a ? attemptText(a) : undefined;
+}
+
+function sender(m: { sender: QueuedMessage['sender'] }): string {
+  return `<${reversePathToString(m.sender)}>`;
+}
+
+function routeText(env: Envelope): string {
+  return `${env.route.transport}:${env.route.nextHop}`;
+}
+
+function attemptJson(a: Attempt): Record<string, unknown> {
+  return {
+    at: isoTime(a.at),
+    host: a.host ?? null,
+    ip: a.ip ?? null,
+    status: a.status,
+    reply: a.reply ? formatReply(a.reply) : null,
+    error: a.error ?? null,
+  };
+}
+
+function envelopeJson(env: Envelope, now: number, full: boolean): Record<string, unknown> {
+  const base: Record<string, unknown> = {
+    envelopeId: env.id,
+    recipient: addressToString(env.recipient),
+    originalRecipient: env.originalRecipient ? addressToString(env.originalRecipient) : null,
+    route: routeText(env),
+    state: envelopeState(env, now),
+    held: env.held === true,
+    attempts: env.attempts.length,
+    nextAttemptAt: env.nextAttemptAt > 0 ? isoTime(env.nextAttemptAt) : null,
+    lastError: lastError(env) ?? null,
+  };
+  if (!full) return base;
+  return {
+    ...base,
+    attempts: env.attempts.map(attemptJson),
+    resolvedVia: env.resolvedVia ?? [],
+    dsn: env.dsn,
+    body: env.body ?? null,
+    delayWarnedAt: env.delayWarnedAt !== undefined ? isoTime(env.delayWarnedAt) : null,
+  };
+}
+
+export function messageJson(m: QueuedMessage, now: number, full = false): Record<string, unknown> {
+  return {
+    id: m.messageId,
+    size: m.size,
+    arrivedAt: isoTime(m.arrivedAt),
+    sender: reversePathToString(m.sender),
+    recipients: m.envelopes.map((e) => envelopeJson(e, now, full)),
+  };
+}
+
+/** Prints the queue as `mailq` does: one line per message, then one per recipient. */
+export function printQueue(ctx: CliContext, queue: readonly QueuedMessage[], now: number = Date.now()): void {
+  if (queue.length === 0) {
+    ctx.print('Mail queue is empty');
+    return;
+  }
+  let octets = 0;
+  for (const m of queue) {
+    octets += m.size;
+    ctx.print(`${m.messageId}  ${m.size}  ${isoTime(m.arrivedAt)}  ${sender(m)}`);
+    for (const e of m.envelopes) {
+      const state = envelopeState(e, now);
+      const next = state === 'deferred' ? ` until ${isoTime(e.nextAttemptAt)}` : '';
+      const err = lastError(e);
+      ctx.print(`    ${addressToString(e.recipient)}  ${state}${next}${err !== undefined ? `  (${err})` : ''}`);
+    }
+  }
+  ctx.print(`-- ${queue.length} message${queue.length === 1 ? '' : 's'}, ${octets} octets`);
+}
+
+function printMessage(ctx: CliContext, m: QueuedMessage, now: number): void {
+  ctx.print(`message ${m.messageId}`);
+  ctx.print(`  sender: ${sender(m)}`);
+  ctx.print(`  size: ${m.size} octets`);
+  ctx.print(`  arrived: ${isoTime(m.arrivedAt)}`);
+  for (const e of m.envelopes) {
+    const state = envelopeState(e, now);
+    ctx.print(`envelope ${e.id}`);
+    const given = e.originalRecipient && addressToString(e.originalRecipient) !== addressToString(e.recipient)
+      ? ` (given as ${addressToString(e.originalRecipient)})`
+      : '';
+    ctx.print(`  recipient: ${addressToString(e.recipient)}${given}`);
+    ctx.print(`  route: ${routeText(e)}`);
+    if (e.resolvedVia && e.resolvedVia.length > 0) ctx.print(`  resolved via: ${e.resolvedVia.join(' -> ')}`);
+    const next = e.nextAttemptAt > 0 ? `, next attempt ${isoTime(e.nextAttemptAt)}` : '';
+    ctx.print(`  state: ${state}${state === 'held' || state === 'deferred' ? next : ''}`);
+    if (e.dsn.notify) ctx.print(`  notify: ${e.dsn.notify.join(',')}`);
+    if (e.attempts.length === 0) ctx.print('  attempts: none yet');
+    e.attempts.forEach((a, i) => ctx.print(`  attempt ${i + 1}: ${describeAttempt(a)}`));
+  }
+}
+
+/** "2024-05-01T10:52:37Z mx.example.net [192.0.2.1]: 451 4.3.0 ..." */
+export function describeAttempt(a: Attempt): string {
+  const where = [a.host, a.ip !== undefined ? `[${a.ip}]` : undefined].filter((x) => x !== undefined).join(' ');
+  return `${isoTime(a.at)}${where ? ` ${where}` : ''}: ${attemptText(a)}`;
+}
+
+/** The message (or envelope) an ID names, or CliError 65 `no such message: ID`. */
+export async function requireQueued(store: FsQueueStore, id: string): Promise<QueuedMessage> {
+  const m = await findQueuedMessage(store, id);
+  if (!m) throw new CliError(`no such message: ${id}`, exitCodes.dataErr);
+  return m;
+}
+
+type Action = 'flush' | 'hold' | 'release' | 'delete' | 'bounce';
+
+const offline: Record<Action, (store: FsQueueStore, id: string | undefined) => Promise<number>> = {
+  flush: (s, id) => flushQueued(s, id),
+  hold: (s, id) => holdQueued(s, id!),
+  release: (s, id) => releaseQueued(s, id!),
+  delete: (s, id) => deleteQueued(s, id!),
+  bounce: (s, id) => bounceQueued(s, id!),
+};
+
+const pastTense: Record<Action, string> = {
+  flush: 'flushed',
+  hold: 'held',
+  release: 'released',
+  delete: 'deleted',
+  bounce: 'bounced',
+};
+
+/**
+ * Runs an action through a running server (control socket), or on the spool when none runs.
+ * Returns how many envelopes changed and whether a server did it.
+ */
+export async function queueAction(config: Config, action: Action, id: string | undefined): Promise<{ count: number; server: boolean }> {
+  if (id !== undefined) {
+    const found = await withSpool(config, (s) => findQueued(s, id));
+    if (found.length === 0) throw new CliError(`no such message: ${id}`, exitCodes.dataErr);
+  }
+  // The runner acts on its own index: make it re-read the spool first so that a message
+  // dropped in by `sendmail` since its last poll is known to it.
+  const ping = await sendControl(config, { op: 'wake' }, CONTROL_TIMEOUT_MS);
+  if (ping !== undefined) {
+    const req: ControlRequest = action === 'flush' ? { op: 'flush', ...(id !== undefined ? { id } : {}) } : { op: action, id: id! };
+    const res = await sendControl(config, req, CONTROL_TIMEOUT_MS);
+    if (res === undefined) throw new CliError(`the server stopped answering during ${action}`, exitCodes.tempFail);
+    if (!res.ok) throw new CliError(`server refused ${action}: ${res.error ?? 'unknown error'}`, exitCodes.tempFail);
+    return { count: res.count ?? 0, server: true };
+  }
+  const count = await withSpool(config, (s) => offline[action](s, id));
+  return { count, server: false };
+}
+
+function actionLine(action: Action, id: string | undefined, r: { count: number; server: boolean }): string {
+  const what = `${r.count} envelope${r.count === 1 ? '' : 's'}`;
+  const target = id === undefined ? 'queue' : id;
+  if (r.server) return `${target}: ${pastTense[action]} ${what}`;
+  const later = action === 'bounce' || action === 'flush' || action === 'release'
+    ? ' (no server running: it acts on them when it starts)'
+    : ' (no server running)';
+  return `${target}: ${pastTense[action]} ${what}${later}`;
+}
+
+/** `queue list` / `mailq` / `sendmail -bp` */
+export async function listCommand(ctx: CliContext, config: Config, json: boolean): Promise<void> {
+  const queue = await withSpool(config, (s) => listQueue(s));
+  const now = Date.now();
+  if (json) ctx.print(JSON.stringify(queue.map((m) => messageJson(m, now))));
+  else printQueue(ctx, queue, now);
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const queue = program.command('queue').description('the spool: list, show, flush, hold, release, delete, bounce');
+
+  queue
+    .command('list')
+    .description('list queued messages and each recipient\'s state (mailq)')
+    .option('--json', 'print a JSON array, one object per message')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      await listCommand(ctx, ctx.config(cmd), opts.json === true);
+    });
+
+  queue
+    .command('show')
+    .description('show one message: every envelope with its attempts (time, host, IP, reply)')
+    .argument('<id>', 'message id or envelope id')
+    .option('--json', 'print a JSON array with the one message')
+    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      const m = await withSpool(ctx.config(cmd), (s) => requireQueued(s, id));
+      const now = Date.now();
+      if (opts.json) ctx.print(JSON.stringify([messageJson(m, now, true)]));
+      else printMessage(ctx, m, now);
+    });
+
+  queue
+    .command('flush')
+    .description('make deferred envelopes due now (all, or one message); held ones stay held')
+    .argument('[id]', 'message id or envelope id')
+    .action(async (id: string | undefined, _opts: unknown, cmd: Command) => {
+      const r = await queueAction(ctx.config(cmd), 'flush', id);
+      ctx.print(actionLine('flush', id, r));
+    });
+
+  const simple: [Action, string][] = [
+    ['hold', 'stop delivery attempts until released'],
+    ['release', 'release a held message and make it due now'],
+    ['delete', 'remove a message from the queue without any notice'],
+    ['bounce', 'fail a message now: the sender gets a failure notice (RFC 3464)'],
+  ];
+  for (const [action, description] of simple) {
+    queue
+      .command(action)
+      .description(description)
+      .argument('<id>', 'message id or envelope id')
+      .action(async (id: string, _opts: unknown, cmd: Command) => {
+        const r = await queueAction(ctx.config(cmd), action, id);
+        ctx.print(actionLine(action, id, r));
+      });
+  }
+}

@@ -1,0 +1,764 @@
+/**
+ * @module sendmail-command
+ * `correio sendmail` (installed as `sendmail`): local submission with the flags cron, PHP, git
+ * and mutt use. The message is read from standard input and handed to intake, which writes it
+ * into the spool; no running server is needed (the server picks the message up when it starts,
+ * or at once when it runs: it is woken through the control socket). Exit status 0 only once the
+ * message is durable.
+ *
+ *   -t            recipients also from To/Cc/Bcc (Resent-To/Cc/Bcc when present); arguments are
+ *                 added to them (Postfix behaviour)
+ *   -i, -oi       a line holding only "." does not end the input (without it, it does)
+ *   -f FROM, -r   envelope sender ("<>" or "" for the null sender); default: the invoking user
+ *   -F NAME       full name for a From: field that correio adds when the message has none
+ *   -bm           deliver mail (default); -bs: SMTP on stdin/stdout; -bv: verify recipients only;
+ *   -bp           list the queue (mailq); -q: flush the queue once
+ *   -N DSN        NOTIFY (never, or success,failure,delay); -R full|hdrs; -V ENVID; -B 8BITMIME
+ *   -C FILE       configuration file (as --config)
+ *   -v            tell on stderr what happened (queue id, recipients)
+ *   -oX, -dX, -e X, -h N, -L, -O, -p, -X, -G, -U, -n, -m, -x, -c: accepted and ignored
+ *
+ * Recipients: each argument is an address (RFC 5322 forms such as "Name <a@b>" and comma lists
+ * are accepted); a name without @domain gets the primary local domain. Bcc, Resent-Bcc,
+ * Return-Path and Content-Length fields are removed from every message (as Postfix's cleanup(8)
+ * does); Received, Message-ID and Date are added by intake (submission).
+ * Refused recipients: when some recipients are refused permanently (no such user: 550 5.1.1),
+ * the message is still queued for the others, each refused one is named on stderr, and the exit
+ * status is 67 (EX_NOUSER; 69 EX_UNAVAILABLE for refusals other than a bad address), as sendmail
+ * 8 does. A temporary failure (4xx) for any recipient queues nothing and exits 75.
+ * Exit statuses (sysexits(3)): 64 usage or no recipients, 65 unparsable address or bad message,
+ * 66 unreadable input, 67 unknown user, 69 refused, 75 temporary failure (try again).
+ *
+ * Standards: sendmail(8) and Postfix sendmail(1) command line; RFC 5322 §3.6.2 (From),
+ *   §3.6.3 (Bcc), §3.6.6 (Resent-*); RFC 6409 §8 (submission adds Date and Message-ID);
+ *   RFC 3461 (-N, -R, -V); RFC 5321 (-bs); RFC 2047 (an encoded -F name); sysexits(3).
+ * Security: the invoking user may set any envelope sender (as with sendmail for trusted users
+ *   and Postfix's default); the login name is recorded as the authenticated user. The header
+ *   block is buffered up to 1 MB only; the body is streamed.
+ * Limitations: -bd (daemon: use `correio serve`), -bi/-I (use `correio newaliases`) and -q with
+ *   an interval are refused with status 64; -N/-R/-V apply to every recipient.
+ */
+import { Readable } from 'node:stream';
+import type { Socket } from 'node:net';
+import { fstatSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import {
+  MailError,
+  addressToString,
+  formatReply,
+  type AcceptedRecipient,
+  type Address,
+  type DsnParams,
+  type Intake,
+  type MailParams,
+  type ReversePath,
+  type SessionInfo,
+} from '../../core/index.js';
+import { loadConfig, type Config } from '../../config/index.js';
+import { CidrList, parseAddrSpec, parseForwardPath, parseReversePath, quoteLocalPart } from '../../address/index.js';
+import { openBackends, sendControl, type Backends } from '../../app/index.js';
+import { SmtpSession } from '../../server/smtp/smtp-session.js';
+import { CliError, exitCodes, type CliContext } from '../cli-context.js';
+import { listCommand, queueAction } from './queue.js';
+import { SendmailInputError, fieldValue, lfToCrlf, normalizeInput, splitMessage, type RawField } from './sendmail-input.js';
+
+/** sysexits(3) EX_UNAVAILABLE: a recipient refused for a reason other than an unknown user. */
+const EX_UNAVAILABLE = 69;
+/** how long to wait for a running server to take the wake-up */
+const WAKE_TIMEOUT_MS = 5000;
+
+export interface SendmailOptions {
+  mode: 'deliver' | 'smtp' | 'verify' | 'print' | 'flush';
+  /** -t */
+  extract: boolean;
+  /** -i / -oi */
+  ignoreDots: boolean;
+  /** -f / -r, as given */
+  from?: string;
+  /** -F */
+  fullName?: string;
+  verbose: boolean;
+  /** -C */
+  config?: string;
+  notify?: NonNullable<DsnParams['notify']>;
+  ret?: 'FULL' | 'HDRS';
+  envid?: string;
+  body?: '7BIT' | '8BITMIME';
+  recipients: string[];
+}
+
+const withArgument = new Set(['B', 'C', 'F', 'L', 'N', 'O', 'R', 'V', 'X', 'b', 'e', 'f', 'h', 'o', 'p', 'r']);
+/** take only an attached value, if any (-d0.1, -q30m, -Am) */
+const optionalAttached = new Set(['A', 'd', 'q']);
+const ignoredFlags = new Set(['G', 'U', 'c', 'm', 'n', 'x', 's']);
+
+function usage(message: string): CliError {
+  return new CliError(`sendmail: ${message}`, exitCodes.usage);
+}
+
+/**
+ * Parses sendmail's command line (getopt style, options may follow recipients; `--` ends them).
+ * Throws CliError 64 for unknown or incomplete options.
+ */
+export function parseSendmailArgs(args: readonly string[]): SendmailOptions {
+  const o: SendmailOptions = { mode: 'deliver', extract: false, ignoreDots: false, verbose: false, recipients: [] };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') {
+      o.recipients.push(...args.slice(i + 1));
+      break;
+    }
+    if (a === '--config') {
+      i++; // taken by the main program (commander)
+      continue;
+    }
+    if (a.startsWith('--config=')) continue;
+    if (a.startsWith('--')) throw usage(`unknown option ${a}`);
+    if (!a.startsWith('-') || a === '-') {
+      o.recipients.push(a);
+      continue;
+    }
+    for (let j = 1; j < a.length; j++) {
+      const f = a[j];
+      if (withArgument.has(f)) {
+        let value = a.slice(j + 1);
+        if (value === '') {
+          if (i + 1 >= args.length) throw usage(`option -${f} needs a value`);
+          value = args[++i];
+        }
+        applyValue(o, f, value);
+        break;
+      }
+      if (optionalAttached.has(f)) {
+        const value = a.slice(j + 1);
+        if (f === 'q') {
+          if (value !== '' && /^\d/.test(value)) throw usage('-q with an interval (a queue daemon) is not supported: use correio serve');
+          o.mode = 'flush';
+        }
+        break;
+      }
+      switch (f) {
+        case 't':
+          o.extract = true;
+          break;
+        case 'i':
+          o.ignoreDots = true;
+          break;
+        case 'v':
+          o.verbose = true;
+          break;
+        case 'I':
+          throw usage('-I (rebuild the aliases database) is not supported: use correio newaliases');
+        default:
+          if (!ignoredFlags.has(f)) throw usage(`unknown option -${f}`);
+      }
+    }
+  }
+  return o;
+}
+
+function applyValue(o: SendmailOptions, flag: string, value: string): void {
+  switch (flag) {
+    case 'b':
+      switch (value) {
+        case 'm':
+          o.mode = 'deliver';
+          return;
+        case 's':
+          o.mode = 'smtp';
+          return;
+        case 'v':
+          o.mode = 'verify';
+          return;
+        case 'p':
+          o.mode = 'print';
+          return;
+        case 'd':
+          throw usage('-bd (daemon mode) is not supported: use correio serve');
+        case 'i':
+          throw usage('-bi (rebuild the aliases database) is not supported: use correio newaliases');
+        default:
+          throw usage(`unsupported mode -b${value}`);
+      }
+    case 'f':
+    case 'r':
+      o.from = value;
+      return;
+    case 'F':
+      o.fullName = value;
+      return;
+    case 'C':
+      o.config = value;
+      return;
+    case 'o':
+      // -oi as -i; every other -o option (-oem, -odi, -odb, -oQ…) is accepted and ignored
+      if (value === 'i') o.ignoreDots = true;
+      return;
+    case 'N': {
+      const words = value.toLowerCase().split(',').map((w) => w.trim());
+      if (words.length === 1 && words[0] === 'never') o.notify = ['NEVER'];
+      else if (words.every((w) => w === 'success' || w === 'failure' || w === 'delay')) {
+        o.notify = words.map((w) => w.toUpperCase() as 'SUCCESS' | 'FAILURE' | 'DELAY');
+      } else throw usage(`-N ${value}: expected never, or a list of success, failure, delay`);
+      return;
+    }
+    case 'R': {
+      const v = value.toUpperCase();
+      if (v !== 'FULL' && v !== 'HDRS') throw usage(`-R ${value}: expected full or hdrs`);
+      o.ret = v;
+      return;
+    }
+    case 'V':
+      o.envid = value;
+      return;
+    case 'B': {
+      const v = value.toUpperCase();
+      if (v !== '7BIT' && v !== '8BITMIME') throw usage(`-B ${value}: expected 7BIT or 8BITMIME`);
+      o.body = v;
+      return;
+    }
+    default:
+      return; // -e -h -L -O -p -X: accepted and ignored
+  }
+}
+
+/** The login name of whoever runs the command: $USER, $LOGNAME, else the account's name. */
+export function invokingUser(env: Readonly<Record<string, string | undefined>>): string {
+  const fromEnv = env.USER || env.LOGNAME;
+  if (fromEnv) return fromEnv;
+  try {
+    return userInfo().username;
+  } catch {
+    return 'nobody';
+  }
+}
+
+function badAddress(text: string, why: string, what = 'recipient'): CliError {
+  return new CliError(`invalid ${what} address "${text}": ${why}`, exitCodes.dataErr);
+}
+
+/** One address as an envelope address: qualified with the primary domain, checked as an SMTP path. */
+function envelopeAddress(text: string, primaryDomain: string, what = 'recipient'): Address {
+  const t = text.trim();
+  if (t === '') throw badAddress(text, 'empty', what);
+  const qualified = t.includes('@') ? t : `${t}@${primaryDomain}`;
+  let a: Address;
+  try {
+    a = parseAddrSpec(qualified);
+  } catch (err) {
+    throw badAddress(text, err instanceof Error ? err.message : String(err), what);
+  }
+  try {
+    // RFC 5321 §4.1.2 and §4.5.3.1 limits apply to what goes into the envelope
+    return parseForwardPath(`<${addressToString(a)}>`, { smtpUtf8: true });
+  } catch (err) {
+    throw badAddress(text, err instanceof MailError ? err.reply.lines.join(' ') : String(err), what);
+  }
+}
+
+/**
+ * Splits an RFC 5322 address-list (§3.4) into its mailboxes: top-level commas separate them,
+ * a group's display name ("Team:") and its ";" are dropped, comments are removed outside
+ * quoted strings, and an angle-addr ("Name <a@b>") gives its address (a source route dropped).
+ */
+export function splitAddressList(text: string): string[] {
+  const items: string[] = [];
+  let bare = '';
+  let angle: string | undefined;
+  let inAngle = false;
+  let quoted = false;
+  let comment = 0;
+  const finish = (): void => {
+    const item = (angle ?? bare).trim();
+    if (item !== '') items.push(angle !== undefined ? item.replace(/^@[^:]*:/, '') : item);
+    bare = '';
+    angle = undefined;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (comment > 0) {
+      if (c === '\\') i++;
+      else if (c === '(') comment++;
+      else if (c === ')') comment--;
+      continue;
+    }
+    if (quoted) {
+      if (c === '\\' && i + 1 < text.length) {
+        bare += c + text[++i];
+        if (inAngle) angle += c + text[i];
+        continue;
+      }
+      if (c === '"') quoted = false;
+      bare += c;
+      if (inAngle) angle += c;
+      continue;
+    }
+    if (c === '"') {
+      quoted = true;
+      bare += c;
+      if (inAngle) angle += c;
+    } else if (c === '(') comment = 1;
+    else if (c === '<' && !inAngle) {
+      inAngle = true;
+      angle = '';
+    } else if (c === '>' && inAngle) inAngle = false;
+    else if (inAngle) angle += c;
+    else if (c === ',' || c === ';') finish();
+    else if (c === ':') {
+      // "display-name:" opens a group (§3.4); what came before is its name
+      bare = '';
+      angle = undefined;
+    } else bare += c;
+  }
+  if (quoted || comment > 0 || inAngle) throw badAddress(text, quoted ? 'unclosed quoted string' : comment > 0 ? 'unclosed comment' : 'missing ">"');
+  finish();
+  return items;
+}
+
+/**
+ * The addresses in one address list (an argument, or a To/Cc/Bcc value): "Name <a@b>", groups,
+ * comma lists; a lone word is an unqualified local name.
+ */
+export function addressesIn(text: string, primaryDomain: string): Address[] {
+  return splitAddressList(text).map((item) => {
+    if (/\s/.test(item.replace(/"[^"]*"/g, '""'))) throw badAddress(text, `"${item}" is not one address`);
+    return envelopeAddress(item, primaryDomain);
+  });
+}
+
+function parseSender(text: string | undefined, login: string, primaryDomain: string): ReversePath {
+  if (text === undefined) return envelopeAddress(`${quoteLocalPart(login)}@${primaryDomain}`, primaryDomain, 'sender');
+  const t = text.trim();
+  if (t === '' || t === '<>') return null;
+  if (t.startsWith('<') && t.endsWith('>')) {
+    const inner = t.slice(1, -1);
+    try {
+      return parseReversePath(`<${inner.includes('@') ? inner : `${inner}@${primaryDomain}`}>`, { smtpUtf8: true });
+    } catch (err) {
+      throw badAddress(text, err instanceof MailError ? err.reply.lines.join(' ') : String(err), 'sender');
+    }
+  }
+  return envelopeAddress(t, primaryDomain, 'sender');
+}
+
+/** RFC 5322 display-name: atoms as they are, specials quoted, non-ASCII as RFC 2047 words. */
+export function displayName(name: string): string {
+  const clean = name.replace(/[\r\n\t]+/g, ' ').trim();
+  if (/[^\x20-\x7e]/.test(clean)) {
+    // RFC 2047 §2: encoded words at most 75 characters; split on code points
+    const words: string[] = [];
+    let part = '';
+    for (const ch of clean) {
+      if (Buffer.byteLength(part + ch) > 45) {
+        words.push(part);
+        part = '';
+      }
+      part += ch;
+    }
+    if (part !== '') words.push(part);
+    return words.map((w) => `=?UTF-8?B?${Buffer.from(w).toString('base64')}?=`).join(' ');
+  }
+  if (/^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+$/.test(clean)) return clean;
+  return `"${clean.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+/** Header fields removed from every locally submitted message (Postfix cleanup(8)). */
+const removedFields = new Set(['bcc', 'resent-bcc', 'return-path', 'content-length']);
+
+/** The recipients a header names, for -t: Resent-To/Cc/Bcc when present, else To/Cc/Bcc. */
+export function headerRecipients(fields: readonly RawField[], primaryDomain: string): Address[] {
+  const resent = fields.filter((f) => f.name === 'resent-to' || f.name === 'resent-cc' || f.name === 'resent-bcc');
+  const use = resent.length > 0 ? resent : fields.filter((f) => f.name === 'to' || f.name === 'cc' || f.name === 'bcc');
+  return use.flatMap((f) => addressesIn(fieldValue(f), primaryDomain));
+}
+
+function dedupe(list: readonly Address[]): Address[] {
+  const seen = new Set<string>();
+  return list.filter((a) => {
+    const k = addressToString(a).toLowerCase();
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function configFor(ctx: CliContext, cmd: Command, opts: SendmailOptions): Config {
+  return opts.config !== undefined ? loadConfig({ path: opts.config, env: ctx.env, cwd: ctx.cwd }) : ctx.config(cmd);
+}
+
+async function withBackends<T>(config: Config, fn: (b: Backends) => Promise<T>): Promise<T> {
+  let b: Backends;
+  try {
+    b = await openBackends(config);
+  } catch (err) {
+    if (err instanceof MailError || err instanceof CliError) throw err;
+    throw new CliError(`cannot open the spool: ${err instanceof Error ? err.message : String(err)}`, exitCodes.tempFail);
+  }
+  try {
+    return await fn(b);
+  } finally {
+    await b.close();
+  }
+}
+
+/** Wakes a running server so that it delivers at once; no server: it finds the mail at start. */
+async function wake(config: Config): Promise<boolean> {
+  try {
+    return (await sendControl(config, { op: 'wake' }, WAKE_TIMEOUT_MS)) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+function hasNonAscii(a: Address): boolean {
+  return /[^\x00-\x7f]/.test(addressToString(a));
+}
+
+interface Refusal {
+  address: Address;
+  reply: MailError['reply'];
+}
+
+function refusalStatus(refused: readonly Refusal[]): number {
+  return refused.every((r) => r.reply.status?.startsWith('5.1.') ?? r.reply.code === 550) ? exitCodes.noUser : EX_UNAVAILABLE;
+}
+
+/** Checks each recipient with intake; a temporary failure for any one aborts (75). */
+async function checkRecipients(
+  intake: Intake,
+  session: SessionInfo,
+  sender: ReversePath,
+  recipients: readonly Address[],
+  dsn: DsnParams,
+): Promise<{ accepted: AcceptedRecipient[]; refused: Refusal[] }> {
+  const accepted: AcceptedRecipient[] = [];
+  const refused: Refusal[] = [];
+  for (const r of recipients) {
+    try {
+      accepted.push(await intake.checkRecipient(session, sender, r, dsn));
+    } catch (err) {
+      if (err instanceof MailError && !err.temporary) refused.push({ address: r, reply: err.reply });
+      else if (err instanceof MailError) throw new CliError(`${addressToString(r)}: ${formatReply(err.reply)}`, exitCodes.tempFail);
+      else throw err;
+    }
+  }
+  return { accepted, refused };
+}
+
+/**
+ * Refuses a standard input that cannot be a message: closed, or a directory (node reads a
+ * directory as an empty stream, which would queue an empty message).
+ */
+function checkStdin(ctx: CliContext): void {
+  if (ctx.stdin !== process.stdin) return;
+  let isDirectory: boolean;
+  try {
+    isDirectory = fstatSync(0).isDirectory();
+  } catch {
+    throw new SendmailInputError('cannot read the message: standard input is closed', exitCodes.noInput);
+  }
+  if (isDirectory) throw new SendmailInputError('cannot read the message: standard input is a directory', exitCodes.noInput);
+}
+
+/** The -bm path: read, check, queue. */
+async function deliver(ctx: CliContext, config: Config, o: SendmailOptions): Promise<void> {
+  const primary = config.localDomains[0];
+  const login = invokingUser(ctx.env);
+  const sender = parseSender(o.from, login, primary);
+  const argRecipients = o.recipients.flatMap((r) => addressesIn(r, primary));
+  if (!o.extract && argRecipients.length === 0) throw usage('no recipients given (name them, or use -t to take them from the message header)');
+  checkStdin(ctx);
+
+  const split = await splitMessage(normalizeInput(ctx.stdin as AsyncIterable<Buffer>, !o.ignoreDots));
+  const fields = split.fields;
+  const recipients = dedupe([...(o.extract ? headerRecipients(fields, primary) : []), ...argRecipients]);
+  if (recipients.length === 0) throw usage('no recipient addresses found in the message header');
+
+  // The header as stored: Bcc and friends removed, a From: added when missing.
+  const kept = fields.filter((f) => !removedFields.has(f.name)).map((f) => f.raw);
+  if (!fields.some((f) => f.name === 'from')) {
+    const addr = sender ?? envelopeAddress(`${quoteLocalPart(login)}@${primary}`, primary, 'sender');
+    const name = o.fullName !== undefined && o.fullName.trim() !== '' ? `${displayName(o.fullName)} ` : '';
+    kept.push(Buffer.from(`From: ${name}<${addressToString(addr)}>`, 'utf8').toString('latin1'));
+  }
+  const headBytes = Buffer.from(kept.map((l) => `${l}\r\n`).join('') + '\r\n', 'latin1');
+  const body = split.body;
+  const message = Readable.from(
+    (async function* () {
+      yield headBytes;
+      yield* body;
+    })(),
+    { objectMode: false },
+  );
+
+  const session: SessionInfo = { protocol: 'local', mayRelay: true, submission: true, authUser: login };
+  const dsn: DsnParams = o.notify ? { notify: o.notify } : {};
+  const mail: MailParams = {
+    ...(o.body ? { body: o.body } : {}),
+    ...(o.ret ? { ret: o.ret } : {}),
+    ...(o.envid !== undefined ? { envid: o.envid } : {}),
+    ...(recipients.some(hasNonAscii) || (sender !== null && hasNonAscii(sender)) ? { smtpUtf8: true } : {}),
+  };
+
+  const outcome = await withBackends(config, async (b) => {
+    // Sender checks without the login as AUTH identity: a local user may set any sender.
+    await b.intake.checkSender({ protocol: 'local', mayRelay: true, submission: true }, sender, mail);
+    const { accepted, refused } = await checkRecipients(b.intake, session, sender, recipients, dsn);
+    if (accepted.length === 0) {
+      message.destroy();
+      return { refused, id: undefined };
+    }
+    try {
+      const r = await b.intake.receive({ session, sender, mail, recipients: accepted }, message);
+      return { refused, id: r.messageId, accepted };
+    } catch (err) {
+      if (err instanceof SendmailInputError || err instanceof MailError) throw err;
+      throw new CliError(`cannot store the message: ${err instanceof Error ? err.message : String(err)}`, exitCodes.tempFail);
+    }
+  });
+
+  for (const r of outcome.refused) ctx.stderr.write(`correio: ${addressToString(r.address)}: ${formatReply(r.reply)}\n`);
+  if (outcome.id === undefined) {
+    process.exitCode = refusalStatus(outcome.refused);
+    return;
+  }
+  const running = await wake(config);
+  if (o.verbose) {
+    for (const a of outcome.accepted ?? []) ctx.stderr.write(`correio: ${addressToString(a.address)}: accepted\n`);
+    ctx.stderr.write(`correio: queued as ${outcome.id}${running ? '' : ' (no server running: delivered when it starts)'}\n`);
+  }
+  if (outcome.refused.length > 0) process.exitCode = refusalStatus(outcome.refused);
+}
+
+/** The -bv path: how each recipient resolves; nothing is read or queued (except the header for -t). */
+async function verify(ctx: CliContext, config: Config, o: SendmailOptions): Promise<void> {
+  const primary = config.localDomains[0];
+  const login = invokingUser(ctx.env);
+  const sender = parseSender(o.from, login, primary);
+  let recipients = o.recipients.flatMap((r) => addressesIn(r, primary));
+  if (o.extract) {
+    checkStdin(ctx);
+    const split = await splitMessage(normalizeInput(ctx.stdin as AsyncIterable<Buffer>, !o.ignoreDots));
+    await split.body.return(undefined);
+    recipients = [...headerRecipients(split.fields, primary), ...recipients];
+  }
+  recipients = dedupe(recipients);
+  if (recipients.length === 0) throw usage('no recipients given');
+  let bad = 0;
+  await withBackends(config, async (b) => {
+    for (const r of recipients) {
+      const name = addressToString(r);
+      let targets;
+      try {
+        targets = await b.resolver.resolve(r, { sender, mayRelay: true });
+      } catch (err) {
+        if (err instanceof MailError) throw new CliError(`${name}: ${formatReply(err.reply)}`, exitCodes.tempFail);
+        throw err;
+      }
+      for (const t of targets) {
+        const via = t.via.length > 0 ? ` (via ${t.via.join(' -> ')})` : '';
+        switch (t.kind) {
+          case 'mailbox':
+            ctx.print(`${name}: deliverable: local mailbox ${t.user}${via}`);
+            break;
+          case 'remote':
+            ctx.print(`${name}: deliverable: remote ${addressToString(t.address)} via ${t.route ?? `smtp:${t.address.domain}`}${via}`);
+            break;
+          case 'pipe':
+            ctx.print(`${name}: deliverable: pipe to ${JSON.stringify(t.command)}${via}`);
+            break;
+          case 'file':
+            ctx.print(`${name}: deliverable: file ${t.path}${via}`);
+            break;
+          case 'list':
+            ctx.print(`${name}: deliverable: list ${t.list} (${t.members.length} members)${via}`);
+            break;
+          case 'error':
+            ctx.print(`${name}: undeliverable: ${formatReply(t.reply)}${via}`);
+            break;
+        }
+      }
+      if (targets.every((t) => t.kind === 'error')) bad++;
+    }
+  });
+  if (bad > 0) process.exitCode = exitCodes.noUser;
+}
+
+/**
+ * A Socket-shaped adapter over stdin/stdout for SmtpSession (-bs). Lines read are made CRLF.
+ * At end of input the session is given a QUIT (after a CRLF if the last line had none) so that
+ * every command already read is answered; during DATA the input end aborts the transaction.
+ */
+class StdioSocket {
+  readonly remoteAddress = undefined;
+  readonly remotePort = undefined;
+  readonly localAddress = undefined;
+  eof = false;
+  private closed = false;
+  private readonly listeners = new Map<string, Set<(...a: unknown[]) => void>>();
+  private readonly toCrlf = lfToCrlf();
+  private lastByte = 0x0a;
+
+  constructor(
+    private readonly input: CliContext['stdin'],
+    private readonly output: CliContext['stdout'],
+  ) {
+    input.on('data', (chunk: Buffer | string) => {
+      const b = this.toCrlf(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      if (b.length > 0) this.lastByte = b[b.length - 1];
+      this.emit('data', b);
+    });
+    input.on('end', () => {
+      this.eof = true;
+      this.emit('data', Buffer.from(this.lastByte === 0x0a ? 'QUIT\r\n' : '\r\nQUIT\r\n'));
+    });
+    input.on('error', () => this.close());
+  }
+  on(event: string, fn: (...a: unknown[]) => void): this {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(fn);
+    return this;
+  }
+  removeListener(event: string, fn: (...a: unknown[]) => void): this {
+    this.listeners.get(event)?.delete(fn);
+    return this;
+  }
+  private emit(event: string, ...args: unknown[]): void {
+    for (const fn of [...(this.listeners.get(event) ?? [])]) fn(...args);
+  }
+  setNoDelay(): this {
+    return this;
+  }
+  pause(): this {
+    this.input.pause();
+    return this;
+  }
+  resume(): this {
+    this.input.resume();
+    return this;
+  }
+  write(data: string | Buffer): boolean {
+    if (this.closed) return false;
+    return this.output.write(data);
+  }
+  end(data?: string | Buffer): this {
+    if (data !== undefined) this.write(data);
+    // 'close' once stdout has taken everything written
+    this.output.write('', () => this.close());
+    return this;
+  }
+  destroy(): this {
+    this.close();
+    return this;
+  }
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.input.pause();
+    this.emit('close');
+  }
+}
+
+/** The -bs path: an SMTP session (RFC 5321) over stdin/stdout, as a trusted local submission. */
+async function smtp(ctx: CliContext, config: Config): Promise<void> {
+  const login = invokingUser(ctx.env);
+  let queued = 0;
+  await withBackends(config, async (b) => {
+    // The session's own SessionInfo describes a network client; this one is the local user.
+    const local = (s: SessionInfo, withAuth = true): SessionInfo => ({
+      protocol: s.protocol,
+      heloName: s.heloName,
+      mayRelay: true,
+      submission: true,
+      ...(withAuth ? { authUser: login } : {}),
+    });
+    const intake: Intake = {
+      checkSender: (s, sender, mail) => b.intake.checkSender(local(s, false), sender, mail),
+      checkRecipient: (s, sender, rcpt, dsn) => b.intake.checkRecipient(local(s), sender, rcpt, dsn),
+      receive: async (tx, body, signal) => {
+        const r = await b.intake.receive({ ...tx, session: local(tx.session) }, body, signal);
+        queued++;
+        return r;
+      },
+    };
+    const sock = new StdioSocket(ctx.stdin, ctx.stdout);
+    const dataTimeout = config.smtp.dataTimeout;
+    const session = new SmtpSession(sock as unknown as Socket, {
+      intake,
+      hostname: config.hostname,
+      mode: 'submission',
+      maxMessageSize: config.smtp.maxMessageSize,
+      maxRecipients: config.smtp.maxRecipients,
+      commandTimeoutMs: config.smtp.commandTimeout,
+      // after the end of input nothing more can come: an unfinished DATA is given up at once
+      get dataTimeoutMs() {
+        return sock.eof ? 1 : dataTimeout;
+      },
+      maxErrors: 20,
+      trusted: new CidrList([]),
+      authRequired: false,
+      allowPlainAuthWithoutTls: false,
+      authFailureDelayMs: 0,
+      authFailed: () => false,
+      authBlocked: () => false,
+    });
+    await session.run();
+  });
+  if (queued > 0) await wake(config);
+}
+
+/** The argv after "sendmail" as typed ("--" included), from the program's raw arguments. */
+function rawArguments(cmd: Command, fallback: readonly string[]): readonly string[] {
+  const raw = (cmd.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs;
+  if (!raw) return fallback;
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === '--config') {
+      i++;
+      continue;
+    }
+    if (raw[i].startsWith('--config=')) continue;
+    return raw[i] === 'sendmail' ? raw.slice(i + 1) : fallback;
+  }
+  return fallback;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('sendmail')
+    .description('submit a message from standard input (sendmail(8) flags: -t -i -f -F -bs -bv -bp -q …)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]', 'flags and recipients, as for sendmail(8)')
+    .action(async (args: string[], _opts: unknown, cmd: Command) => {
+      const o = parseSendmailArgs(rawArguments(cmd, args));
+      const config = configFor(ctx, cmd, o);
+      try {
+        switch (o.mode) {
+          case 'deliver':
+            return await deliver(ctx, config, o);
+          case 'verify':
+            return await verify(ctx, config, o);
+          case 'smtp':
+            return await smtp(ctx, config);
+          case 'print':
+            return await listCommand(ctx, config, false);
+          case 'flush': {
+            const r = await queueAction(config, 'flush', undefined);
+            if (o.verbose) ctx.stderr.write(`correio: ${r.count} envelopes due now\n`);
+            return;
+          }
+        }
+      } catch (err) {
+        if (err instanceof SendmailInputError) throw new CliError(err.message, err.exitCode);
+        if (err instanceof MailError) {
+          const temp = err.temporary;
+          throw new CliError(`message not accepted: ${formatReply(err.reply)}`, temp ? exitCodes.tempFail : exitCodes.dataErr);
+        }
+        throw err;
+      }
+    });
+}
+
