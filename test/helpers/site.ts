@@ -38,6 +38,8 @@ export interface SiteOptions {
   tables?: string;
   /** quiet logs unless CORREIO_TEST_LOG is set */
   logLevel?: string;
+  /** files written into the site's directory before it starts (name relative to it → content), e.g. an aliases file */
+  files?: Record<string, string>;
 }
 
 export interface Site {
@@ -88,6 +90,7 @@ async function prepare(opts: SiteOptions): Promise<{ dir: string; configFile: st
     `[log]\nlevel = ${JSON.stringify(process.env.CORREIO_TEST_LOG ? 'info' : (opts.logLevel ?? 'silent'))}\n` +
     (opts.tables ?? '');
   const configFile = join(dir, 'correio.toml');
+  for (const [name, content] of Object.entries(opts.files ?? {})) await writeFile(join(dir, name), content);
   await writeFile(configFile, text);
   const config = parseConfig(text, { file: configFile, baseDir: dir, absoluteFile: configFile });
   const directory = await openDirectory(config);
