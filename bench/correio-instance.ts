@@ -11,10 +11,14 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, stopChild, track, waitForSmtp } from './peers.js';
+import { freePort, sleep, stopChild, track, waitForSmtp } from './peers.js';
 
-/** The project root (bench/ compiles to dist/bench/). */
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The project root: the nearest parent with bin/correio.js (dist/bench/ compiled, bench/ via tsx). */
+export const projectRoot = ((): string => {
+  let d = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(d, 'bin', 'correio.js')) && path.dirname(d) !== d) d = path.dirname(d);
+  return d;
+})();
 const cli = path.join(projectRoot, 'bin', 'correio.js');
 
 export interface CorreioOptions {
@@ -27,6 +31,14 @@ export interface CorreioOptions {
   logLevel?: string;
   /** extra node flags, e.g. --cpu-prof */
   nodeFlags?: string[];
+  /** extra environment for the child */
+  env?: Record<string, string>;
+}
+
+/** How the stop went: graceful (exited after one SIGTERM) or not, and how long it took. */
+export interface StopResult {
+  graceful: boolean;
+  ms: number;
 }
 
 export interface CorreioInstance {
@@ -34,7 +46,9 @@ export interface CorreioInstance {
   dataDir: string;
   child: ChildProcess;
   logFile: string;
-  stop(): Promise<void>;
+  /** SIGTERM; after graceMs a second SIGTERM (correio then exits at once, still writing a
+   *  --cpu-prof profile); SIGKILL 5 s later */
+  stop(graceMs?: number): Promise<StopResult>;
 }
 
 export async function startCorreio(work: string, o: CorreioOptions = {}): Promise<CorreioInstance> {
@@ -69,6 +83,7 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
   const child = track(
     spawn(process.execPath, [...(o.nodeFlags ?? []), cli, 'serve', '--config', conf], {
       cwd: work,
+      env: { ...process.env, ...o.env },
       stdio: ['ignore', fd, fd],
     }),
   );
@@ -80,5 +95,14 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
     const tail = (await fsp.readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' / ');
     throw new Error(`correio did not start: ${(e as Error).message}${tail ? `; log: ${tail}` : ''}`);
   }
-  return { port, dataDir, child, logFile, stop: () => stopChild(child, 'SIGTERM', 15_000) };
+  const stop = async (graceMs = 10_000): Promise<StopResult> => {
+    const t0 = performance.now();
+    if (child.exitCode !== null || child.signalCode !== null) return { graceful: false, ms: 0 };
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const first = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+    if (!first) await stopChild(child, 'SIGTERM', 5000);
+    return { graceful: first, ms: performance.now() - t0 };
+  };
+  return { port, dataDir, child, logFile, stop };
 }

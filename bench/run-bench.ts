@@ -10,7 +10,8 @@
  * median(correio) ÷ median(Postfix) of runs measured in this same invocation.
  * Settings (environment): BENCH_MESSAGES=5000 BENCH_SESSIONS=20 BENCH_SIZE=5120 BENCH_RUNS=3
  *   BENCH_SCENARIOS=raw,accept,relay,maildir BENCH_LOAD=auto|smtp-source|ts BENCH_PEER=auto|none
- *   BENCH_PROFILE=1 (node --cpu-prof on correio's first run of each scenario, summarized)
+ *   BENCH_PROFILE=1 (first an extra, uncounted correio run per scenario with V8's CPU profiler on
+ *   during the measured window: profile-hook.ts; the summary is printed, the profile kept)
  *   BENCH_TIMEOUT_S=300 (per run) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
  * Standards: none. Security: loopback only (127.0.0.1); children killed and temp dirs removed
  *   on every exit path. Limitations: one recipient per message, like smtp-source.
@@ -19,6 +20,8 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { runLoad } from './load.js';
 import { startCorreio, type CorreioInstance } from './correio-instance.js';
 import {
@@ -45,18 +48,18 @@ interface Row {
 }
 
 const env = process.env;
-const int = (name: string, dflt: number): number => {
+const int = (name: string, dflt: number, min = 1): number => {
   const v = env[name];
   if (v === undefined || v === '') return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, not "${v}"`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, not "${v}"`);
   return n;
 };
 
 const N = int('BENCH_MESSAGES', 5000);
 const SESSIONS = int('BENCH_SESSIONS', 20);
 const SIZE = int('BENCH_SIZE', 5120);
-const RUNS = int('BENCH_RUNS', 3);
+const RUNS = int('BENCH_RUNS', 3, 0);
 const TIMEOUT = int('BENCH_TIMEOUT_S', 300) * 1000;
 const SCENARIOS = (env.BENCH_SCENARIOS ?? 'raw,accept,relay,maildir').split(',').map((s) => s.trim()) as Scenario[];
 for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir'].includes(s)) throw new Error(`unknown scenario "${s}"`);
@@ -92,6 +95,10 @@ async function freshWork(tag: string): Promise<string> {
   return d;
 }
 
+/** The correio child being profiled (SIGUSR2 starts and stops its profiler: profile-hook.ts). */
+let profiled: ChildProcess | undefined;
+const hookPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'profile-hook.js');
+
 /** One measured run; cpuPid says whose process tree's CPU to count. */
 async function measure(
   run: () => Promise<{ acceptMs: number; e2eMs?: number }>,
@@ -100,7 +107,9 @@ async function measure(
   const j0 = machineJiffies();
   const pid0 = cpuPid();
   const c0 = pid0 ? treeCpuSeconds(pid0) : 0;
+  profiled?.kill('SIGUSR2');
   const r = await run();
+  profiled?.kill('SIGUSR2');
   const pid1 = cpuPid();
   const c1 = pid1 && pid1 === pid0 ? treeCpuSeconds(pid1) : undefined;
   const j1 = machineJiffies();
@@ -113,22 +122,27 @@ async function measure(
 }
 
 async function withCorreio<T>(work: string, opts: Parameters<typeof startCorreio>[1], profile: boolean, f: (c: CorreioInstance) => Promise<T>): Promise<T> {
-  const profDir = path.join(work, 'prof');
-  const c = await startCorreio(work, { ...opts, nodeFlags: profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] });
+  const profFile = path.join(workRoot, '..', `correio-${path.basename(work)}.cpuprofile`);
+  const c = await startCorreio(work, {
+    ...opts,
+    nodeFlags: profile ? ['--import', hookPath] : [],
+    env: profile ? { BENCH_PROFILE_FILE: profFile } : {},
+  });
+  if (profile) profiled = c.child;
   try {
     const r = await f(c);
     if (c.child.exitCode !== null) throw new Error(`correio exited during the run (status ${c.child.exitCode})`);
     return r;
   } finally {
-    await c.stop();
+    profiled = undefined;
+    if (profile) for (let i = 0; i < 100 && !fs.existsSync(profFile); i++) await sleep(100);
+    const st = await c.stop();
+    if (!st.graceful) console.log(`  note: correio did not exit within 10 s of SIGTERM (${path.basename(work)}); stopped with a second SIGTERM`);
     if (profile) {
-      const files = (await fsp.readdir(profDir).catch(() => [] as string[])).filter((f) => f.endsWith('.cpuprofile'));
-      if (files.length === 0) console.log('  (no CPU profile written: correio did not exit cleanly)');
-      for (const f of files) {
-        const keep = path.join(workRoot, '..', `correio-${path.basename(work)}.cpuprofile`);
-        await fsp.copyFile(path.join(profDir, f), keep).catch(() => undefined);
-        console.log(`  CPU profile of correio (${path.basename(work)}), saved as ${keep}:`);
-        console.log(formatProfile(await summarizeProfile(path.join(profDir, f))));
+      if (!fs.existsSync(profFile)) console.log('  (no CPU profile written)');
+      else {
+        console.log(`  CPU profile of correio during the measured window (${path.basename(work)}), saved as ${profFile}:`);
+        console.log(formatProfile(await summarizeProfile(profFile)));
       }
     }
   }
@@ -278,6 +292,16 @@ async function main(): Promise<void> {
     if (!r) rows.push((r = { scenario, mta, samples: [], errors: [] }));
     return r;
   };
+  if (PROFILE) {
+    for (const scenario of SCENARIOS.filter((x) => x !== 'raw')) {
+      try {
+        const s = await runOnce(scenario, 'correio', true);
+        console.log(`profile run ${scenario} correio (not counted): accept ${s.accept.toFixed(0)} msg/s${s.e2e ? `, end-to-end ${s.e2e.toFixed(0)} msg/s` : ''}`);
+      } catch (e) {
+        console.log(`profile run ${scenario} correio: FAILED: ${(e as Error).message}`);
+      }
+    }
+  }
   for (let i = 0; i < RUNS; i++) {
     for (const scenario of SCENARIOS) {
       const mtas: Mta[] = scenario === 'raw' ? ['sink'] : peerWhyNot ? ['correio'] : ['correio', 'postfix'];
@@ -286,7 +310,7 @@ async function main(): Promise<void> {
       for (const mta of mtas) {
         const r = row(scenario, mta);
         try {
-          const s = await runOnce(scenario, mta, PROFILE && mta === 'correio' && i === 0);
+          const s = await runOnce(scenario, mta, false);
           r.samples.push(s);
           console.log(
             `run ${i + 1}/${RUNS} ${scenario.padEnd(7)} ${mta.padEnd(7)} accept ${s.accept.toFixed(0).padStart(5)} msg/s` +
