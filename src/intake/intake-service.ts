@@ -74,11 +74,12 @@ export class IntakeService implements Intake {
   }
 
   /**
-   * RFC 6409 §6.1: on authenticated submission the sender is checked against the login. The
-   * sendmail face ("local") carries a login name, not an address, and is not checked here.
+   * RFC 6409 §6.1: on authenticated submission the sender is checked against the login. Only an
+   * SMTP AUTH identity counts (RFC 3848: ESMTPA, ESMTPSA); the sendmail face ("local", or its
+   * `-bs` dialogue) carries a login name, not an address, and a local user may set any sender.
    */
   private checksOwnership(session: SessionInfo): boolean {
-    return session.submission && session.authUser !== undefined && session.protocol !== 'local' && this.opts.senderAllowed !== undefined;
+    return session.submission && session.authUser !== undefined && /^ESMTPS?A$/.test(session.protocol) && this.opts.senderAllowed !== undefined;
   }
 
   /**
@@ -272,10 +273,9 @@ export class IntakeService implements Intake {
  * each parsed as an addr-spec; undefined for one that does not parse.
  */
 export function fromAddresses(value: string): (Address | undefined)[] {
-  // header-scan decodes header bytes as latin1; RFC 6532 headers are UTF-8
-  const text = Buffer.from(value, 'latin1').toString('utf8');
+  // splitMessage already decoded the field (UTF-8 when valid: RFC 6532)
   const out: (Address | undefined)[] = [];
-  for (const a of addressparser(text, { flatten: true })) {
+  for (const a of addressparser(value, { flatten: true })) {
     try {
       out.push(parseAddrSpec(a.address));
     } catch {
