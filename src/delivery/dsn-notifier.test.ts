@@ -141,7 +141,8 @@ void test('the seed example: one bounce to helvecio naming jacques with 5.1.1, f
     assert.deepEqual(tx.session, { protocol: 'internal', internal: true, mayRelay: true, submission: false });
     assert.equal(tx.recipients.length, 1);
     assert.deepEqual(tx.recipients[0].address, helvecio);
-    assert.deepEqual(intake.checked[0].dsn, { notify: ['NEVER'] });
+    // the default NOTIFY: if this report fails, the postmaster is told (see the double bounce test)
+    assert.deepEqual(intake.checked[0].dsn, {});
     assert.equal(intake.checked[0].sender, null);
     assert.equal(intake.senders[0].sender, null);
     assert.equal(tx.mail.body, '7BIT');
@@ -250,6 +251,26 @@ void test('never bounce a bounce: a failed <> message goes to the postmaster; de
     assert.equal(intake.received[0].tx.sender, null);
     assert.deepEqual(intake.received[0].tx.recipients[0].address, { local: 'postmaster', domain: 'dsc.ufpb.br' });
     assert.match(intake.received[0].body, /^To: <postmaster@dsc\.ufpb\.br>\r$/m);
+    // the postmaster's copy is the last word: its own failure is not reported
+    assert.deepEqual(intake.checked[0].dsn, { notify: ['NEVER'] });
+  });
+});
+
+// Regression (e2e t-11): every notice was sent with NOTIFY=NEVER, so a bounce that could not be
+// delivered was dropped in silence instead of reaching the postmaster.
+void test('double bounce: a failed report to the sender reaches the postmaster once, then nothing more', async () => {
+  await setup(async ({ intake, notifier }) => {
+    await notifier.notify('failure', 'M1', [report(envelope('jacques@dc.uece.br'))]);
+    const toSender = intake.checked[0].dsn;
+    // that report failed in its turn: the runner asks for a notice about an envelope from "<>"
+    // that carries the NOTIFY the report was sent with
+    await notifier.notify('failure', 'M1', [report(envelope('helvecio@dsc.ufpb.br', { sender: null, dsn: toSender }))]);
+    assert.equal(intake.received.length, 2);
+    assert.deepEqual(intake.received[1].tx.recipients[0].address, { local: 'postmaster', domain: 'dsc.ufpb.br' });
+    const toPostmaster = intake.checked[1].dsn;
+    // and the postmaster's copy failed too: the round ends
+    await notifier.notify('failure', 'M1', [report(envelope('postmaster@dsc.ufpb.br', { sender: null, dsn: toPostmaster }))]);
+    assert.equal(intake.received.length, 2);
   });
 });
 

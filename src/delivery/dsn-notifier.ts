@@ -8,7 +8,9 @@
  *   reverse-path; a failed one is not bounced again, §6.1), RFC 3834 (auto-replies).
  * Security: a notice about a message from "<>" never goes back to "<>": failures go to the
  *   postmaster and delay or success notices are dropped, so two sites cannot bounce a message
- *   between them forever. The report is sent with NOTIFY=NEVER.
+ *   between them forever. A report to the sender keeps the default NOTIFY, so that if it fails
+ *   the postmaster hears of it (once); a report to the postmaster is sent with NOTIFY=NEVER, so
+ *   its own failure ends there (Postfix's double bounce).
  * Limitations: delay and success notices for a null-sender message are not sent at all (the
  *   postmaster gets failures only).
  */
@@ -123,7 +125,7 @@ export class DsnNotifier implements Notifier {
     if (sender !== null) {
       const to = addressToString(sender);
       try {
-        await this.submit({ ...base, to, smtpUtf8: first.smtpUtf8 === true || !isAscii(to) }, sender);
+        await this.submit({ ...base, to, smtpUtf8: first.smtpUtf8 === true || !isAscii(to) }, sender, false);
         return;
       } catch (err) {
         // A temporary refusal: the caller retries later. A permanent one (the sender's address
@@ -132,7 +134,7 @@ export class DsnNotifier implements Notifier {
       }
     }
     const to = addressToString(this.postmaster);
-    await this.submit({ ...base, to, smtpUtf8: first.smtpUtf8 === true || !isAscii(to) }, this.postmaster);
+    await this.submit({ ...base, to, smtpUtf8: first.smtpUtf8 === true || !isAscii(to) }, this.postmaster, true);
   }
 
   /** The original's Message-ID, for In-Reply-To/References; undefined when absent or unreadable. */
@@ -149,17 +151,17 @@ export class DsnNotifier implements Notifier {
     }
   }
 
-  private async submit(input: DsnInput, rcpt: Address): Promise<void> {
+  /** `last`: no notice about this notice (the postmaster's copy); else a failure reaches the postmaster. */
+  private async submit(input: DsnInput, rcpt: Address, last: boolean): Promise<void> {
     const intake = this.opts.intake;
     const mail = {
       body: dsnIsEightBit(input) ? ('8BITMIME' as const) : ('7BIT' as const),
       ...(input.smtpUtf8 && { smtpUtf8: true }),
     };
     await intake.checkSender(internalSession, null, mail);
-    // no notices about a notice: its own failure must not start another round
-    const accepted: AcceptedRecipient = await intake.checkRecipient(internalSession, null, rcpt, {
-      notify: ['NEVER'],
-    });
+    // A notice to the sender that fails goes to the postmaster (RFC 5321 §6.1: never back to
+    // "<>"); the postmaster's copy is sent with NOTIFY=NEVER so its failure ends the round.
+    const accepted: AcceptedRecipient = await intake.checkRecipient(internalSession, null, rcpt, last ? { notify: ['NEVER'] } : {});
     const body = composeDsn(input);
     try {
       await intake.receive({ session: internalSession, sender: null, mail, recipients: [accepted] }, body);

@@ -186,3 +186,17 @@ void describe('remote failures', { concurrency: true }, () => {
     assert.deepEqual(await site.mailbox('sf@dsc.ufpb.br'), [], 'no bounce for a temporary DNS failure');
   });
 });
+
+void test('a bounce that cannot be delivered goes to postmaster, and is never bounced again', async () => {
+  // the sender's own domain does not exist: the 5.1.1 bounce for its message fails with 5.1.2
+  const r = await sendMail(site, 'lost@no-such-sender.test', ['anyone@nullmx.test'], 'Subject: perdido\n\nx\n', { localAddress: '127.0.0.2' });
+  assert.match(r.final ?? '', /^250/);
+  const [notice] = await site.waitForMessages('postmaster@dsc.ufpb.br', 1);
+  const dsn = parseDsn(notice);
+  assert.ok(dsn, `postmaster gets a report:\n${notice}`);
+  assert.equal(dsn.recipients[0].finalRecipient, 'lost@no-such-sender.test');
+  assert.equal(dsn.recipients[0].status, '5.1.2');
+  assert.match(notice, /^Return-Path: <>/);
+  await waitFor('an empty spool', async () => (await siteEnvelopes(site)).filter((e) => e.recipient.domain !== 'servfail.test').length === 0);
+  assert.equal((await site.messages('postmaster@dsc.ufpb.br')).length, 1, 'one notice, no loop of bounces');
+});

@@ -30,7 +30,7 @@ before(async () => {
   const port = await freePort('127.0.0.2');
   // max_hops is left at its default (50): the loop is caught within seconds all the same
   const delivery = { dns_servers: [dns.server], mx_port: port, retry_min: '1s', retry_max: '1s', smtp_timeout: '5s' };
-  s1 = await startSite({ host: '127.0.0.2', port, hostname: 'mx.s1.test', domains: ['s1.test'], aliases: { 'estacao123@s1.test': ['estacaoBD@s2.test'] }, delivery });
+  s1 = await startSite({ host: '127.0.0.2', port, hostname: 'mx.s1.test', domains: ['s1.test'], users: ['operador@s1.test'], aliases: { 'estacao123@s1.test': ['estacaoBD@s2.test'] }, delivery });
   s2 = await startSite({ host: '127.0.0.3', port, hostname: 'mx.s2.test', domains: ['s2.test'], aliases: { 'estacaoBD@s2.test': ['estacao123@s1.test'] }, delivery });
   s3 = await startSite({ host: '127.0.0.4', port, hostname: 'mx.s3.test', domains: ['s3.test'], users: ['remetente@s3.test'], delivery });
 });
@@ -65,4 +65,24 @@ void test('a message to estacao123@S1 ends in exactly one bounce to the sender; 
   for (const [s, d] of [[s1, 's1.test'], [s2, 's2.test'], [s3, 's3.test']] as const) {
     assert.deepEqual(await s.mailbox(`postmaster@${d}`), [], `nothing for postmaster@${d}`);
   }
+});
+
+void test('the same loop started by a user at S1 itself: one bounce to that user, queues empty', async () => {
+  const r = await sendMail(s1, 'operador@s1.test', ['estacao123@s1.test'], 'From: operador@s1.test\nSubject: laco local\n\nvai e volta\n', {
+    localAddress: '127.0.0.2',
+  });
+  assert.match(r.final ?? '', /^250/);
+  const [bounce] = await s1.waitForMessages('operador@s1.test', 1);
+  const dsn = parseDsn(bounce);
+  assert.ok(dsn, `an RFC 3464 report:\n${bounce}`);
+  assert.equal(dsn.recipients.length, 1);
+  assert.equal(dsn.recipients[0].action, 'failed');
+  assert.equal(dsn.recipients[0].status, '5.4.6');
+  await waitFor('every queue empty', async () => {
+    for (const s of [s1, s2, s3]) if ((await siteEnvelopes(s)).length > 0) return false;
+    return true;
+  });
+  assert.equal((await s1.messages('operador@s1.test')).length, 1, 'exactly one bounce');
+  assert.deepEqual(await s1.mailbox('postmaster@s1.test'), []);
+  assert.deepEqual(await s2.mailbox('postmaster@s2.test'), []);
 });
