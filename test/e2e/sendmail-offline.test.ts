@@ -9,7 +9,9 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cliCommand } from '../helpers/cli.js';
+import { projectRoot } from '../helpers/paths.js';
 import { makeSite, type Site } from './queue-cli-harness.js';
 
 let site: Site;
@@ -199,4 +201,23 @@ void test('-bs: an SMTP dialogue on stdin/stdout (LF input accepted), the messag
   assert.match(cut.stdout, /^354 /m);
   assert.doesNotMatch(cut.stdout, /queued as/);
   assert.deepEqual(await spooled(), before, 'nothing queued');
+});
+
+const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
+
+void test('the sendmail face (bin/sendmail.js) submits like correio sendmail', { skip: fromSource ? 'bin/sendmail.js runs the compiled dist/: run from dist (npm test)' : false }, async () => {
+  const before = await spooled();
+  const child = spawn(process.execPath, [join(projectRoot, 'bin', 'sendmail.js'), '--config', site.configFile, '-t', '-oi'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, USER: 'jacques', CORREIO_CONFIG: undefined },
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  child.stdout.resume();
+  child.stdin.end('To: suzana\nSubject: face\n\n.\nbody\n');
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  assert.equal(code, 0, stderr);
+  const m = await arrived(before);
+  assert.deepEqual(m.recipients, ['suzana@example.org']);
+  assert.ok(m.text.endsWith('\r\n\r\n.\r\nbody\r\n'));
 });
