@@ -3,7 +3,7 @@
  * "head of department", to mailboxes independent of hosts; issue 4). chefe-de-departamento at
  * dc.uece.br follows the current holder: mail sent from another site (found through a real DNS
  * server) goes to suzana while she holds the role; once the holder changes to pascal, the next
- * message goes to pascal, at once, with no restart.
+ * message goes to pascal, at once, with no restart; and to a holder at another site, forwarded.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +20,8 @@ before(async () => {
   dns = await startDnsServer({
     'dc.uece.br': { mx: [{ preference: 10, exchange: 'mx.dc.uece.br' }] },
     'mx.dc.uece.br': { a: ['127.0.0.3'] },
+    'dsc.ufpb.br': { mx: [{ preference: 10, exchange: 'mx.dsc.ufpb.br' }] },
+    'mx.dsc.ufpb.br': { a: ['127.0.0.2'] },
   });
   const port = await freePort('127.0.0.2');
   const delivery = { dns_servers: [dns.server], mx_port: port, retry_min: '1s', retry_max: '1s', smtp_timeout: '5s' };
@@ -60,4 +62,13 @@ void test('chefe-de-departamento follows the current holder', async () => {
   const suzana = await s2.messages('suzana@dc.uece.br');
   assert.equal(suzana.length, 1, 'suzana no longer gets the role mail');
   assert.deepEqual(await s1.mailbox('helvecio@dsc.ufpb.br'), [], 'no bounce');
+
+  // a holder at another site (on leave, say, at UFPB): the role's mail is forwarded there
+  await directory.setRole(role, 'helvecio@dsc.ufpb.br');
+  await sendToRole('terceira');
+  const [third] = await s1.waitForMessages('helvecio@dsc.ufpb.br', 1);
+  assert.match(third, /^Subject: terceira$/m);
+  assert.match(third, /^Delivered-To: helvecio@dsc\.ufpb\.br$/m);
+  await waitFor('both spools empty', async () => (await siteEnvelopes(s1)).length + (await siteEnvelopes(s2)).length === 0);
+  assert.equal((await s2.messages('pascal@dc.uece.br')).length, 1);
 });
