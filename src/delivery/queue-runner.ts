@@ -373,7 +373,6 @@ export class QueueRunner {
     const job = this.#run(g)
       .catch((err: unknown) => this.#publishError(err, 'queue runner'))
       .finally(async () => {
-        this.#running--;
         if (g.kind === 'deliver') {
           const left = (this.#routeJobs.get(rk) ?? 1) - 1;
           if (left > 0) this.#routeJobs.set(rk, left);
@@ -387,6 +386,8 @@ export class QueueRunner {
         }
         // anything still marked busy here had no outcome applied: free it for a later pass
         for (const e of g.envelopes) if (!this.#isPending(g.messageId, e.id)) this.#busy.delete(e.id);
+        // counted as running until its notices are out, so idle() means "nothing left to do"
+        this.#running--;
         this.#jobs.delete(job);
         this.wake();
         this.#checkIdle();
