@@ -12,6 +12,7 @@
  *   BENCH_SCENARIOS=raw,accept,relay,maildir BENCH_LOAD=auto|smtp-source|ts BENCH_PEER=auto|none
  *   BENCH_PROFILE=1 (first an extra, uncounted correio run per scenario with V8's CPU profiler on
  *   during the measured window: profile-hook.ts; the summary is printed, the profile kept)
+ *   BENCH_CORREIO_NODE_FLAGS="--flag ..." (extra node flags for correio, for what-if runs)
  *   BENCH_TIMEOUT_S=300 (per run) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
  * Standards: none. Security: loopback only (127.0.0.1); children killed and temp dirs removed
  *   on every exit path. Limitations: one recipient per message, like smtp-source.
@@ -64,6 +65,8 @@ const TIMEOUT = int('BENCH_TIMEOUT_S', 300) * 1000;
 const SCENARIOS = (env.BENCH_SCENARIOS ?? 'raw,accept,relay,maildir').split(',').map((s) => s.trim()) as Scenario[];
 for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir'].includes(s)) throw new Error(`unknown scenario "${s}"`);
 const PROFILE = env.BENCH_PROFILE === '1';
+/** extra node flags for correio, for what-if runs (e.g. "--import ./hook.mjs") */
+const EXTRA_FLAGS = (env.BENCH_CORREIO_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 const FROM = 'a@example.com';
 
 const tools: PostfixTools | undefined = env.BENCH_LOAD === 'ts' ? undefined : findPostfixTools();
@@ -125,7 +128,7 @@ async function withCorreio<T>(work: string, opts: Parameters<typeof startCorreio
   const profFile = path.join(workRoot, '..', `correio-${path.basename(work)}.cpuprofile`);
   const c = await startCorreio(work, {
     ...opts,
-    nodeFlags: profile ? ['--import', hookPath] : [],
+    nodeFlags: [...EXTRA_FLAGS, ...(profile ? ['--import', hookPath] : [])],
     env: profile ? { BENCH_PROFILE_FILE: profFile } : {},
   });
   if (profile) profiled = c.child;
