@@ -275,6 +275,9 @@ export class IntakeService implements Intake {
 export function fromAddresses(value: string): (Address | undefined)[] {
   // splitMessage already decoded the field (UTF-8 when valid: RFC 6532)
   const out: (Address | undefined)[] = [];
+  // addressparser is lenient: "a@x b@y" or "John Doe@x" would yield one plausible address while
+  // a mail reader might show another sender. An element that is not a proper mailbox counts as
+  // one that does not parse, so the ownership check refuses it.
   for (const a of addressparser(value, { flatten: true })) {
     try {
       out.push(parseAddrSpec(a.address));
@@ -282,7 +285,59 @@ export function fromAddresses(value: string): (Address | undefined)[] {
       out.push(undefined);
     }
   }
+  if (!out.includes(undefined) && !mailboxElements(value).every(soundMailbox)) out.push(undefined);
   return out;
+}
+
+/** The top-level comma-separated elements of an address list, group syntax removed. */
+function mailboxElements(value: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  let depth = 0;
+  let angle = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (quoted) {
+      cur += c;
+      if (c === '\\') cur += value[++i] ?? '';
+      else if (c === '"') quoted = false;
+      continue;
+    }
+    if (depth > 0) {
+      // RFC 5322 §3.2.2: comments nest and are dropped
+      if (c === '\\') i++;
+      else if (c === '(') depth++;
+      else if (c === ')') depth--;
+      continue;
+    }
+    if (c === '(') depth++;
+    else if (c === '"') {
+      quoted = true;
+      cur += c;
+    } else if (c === '<') {
+      angle = true;
+      cur += c;
+    } else if (c === '>') {
+      angle = false;
+      cur += c;
+    } else if (!angle && (c === ',' || c === ';')) {
+      out.push(cur);
+      cur = '';
+    } else if (!angle && c === ':') {
+      cur = ''; // group name (RFC 5322 §3.4)
+    } else cur += c;
+  }
+  out.push(cur);
+  return out.map((e) => e.trim()).filter((e) => e !== '');
+}
+
+/** mailbox = name-addr / addr-spec (RFC 5322 §3.4), judged with quoted strings set aside. */
+function soundMailbox(element: string): boolean {
+  const bare = element.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  const lt = bare.indexOf('<');
+  if (lt >= 0) return !bare.slice(0, lt).includes('@') && /^<[^<>\s]+>$/.test(bare.slice(lt).trim());
+  return !/\s/.test(bare) && bare.includes('@');
 }
 
 function errorTarget(r: AcceptedRecipient, reply: ReturnType<typeof replies.mailLoop>): ResolvedRecipient {

@@ -94,3 +94,15 @@ test('fromAddresses: mailbox-list and group members, undefined for what does not
   assert.deepEqual(fromAddresses('team: d@z.example;'), [{ local: 'd', domain: 'z.example' }]);
   assert.deepEqual(fromAddresses('nobody'), [undefined]);
 });
+
+test('fromAddresses: an element that is not a proper mailbox counts as unparsable (no lenient sender)', () => {
+  // addressparser alone would read one address out of each of these
+  assert.ok(fromAddresses('a@x.example b@y.example').includes(undefined));
+  assert.ok(fromAddresses('John Doe@x.example').includes(undefined));
+  assert.ok(fromAddresses('evil@y.example <a@x.example>').includes(undefined));
+  // proper forms stay clean
+  assert.ok(!fromAddresses('"John Doe" <a@x.example>').includes(undefined));
+  assert.ok(!fromAddresses('John Doe <a@x.example> (work), "a@b" <c@x.example>').includes(undefined));
+  assert.ok(!fromAddresses('"john doe"@x.example').includes(undefined));
+  assert.ok(!fromAddresses('team: d@z.example, e@z.example;').includes(undefined));
+});
