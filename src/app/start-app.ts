@@ -145,8 +145,12 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       ...(tls ? config.smtp.submissions.map((a) => ({ ...a, mode: 'submissions' as const })) : []),
     ]);
     stops.unshift(() => smtp.close());
-    if (config.pop3.listen.length > 0) {
-      pop3Bound = await pop3.listen(config.pop3.listen.map((a) => ({ host: a.host, port: a.port })));
+    const pop3Listen = [
+      ...config.pop3.listen.map((a) => ({ host: a.host, port: a.port })),
+      ...(tls ? config.pop3.listenTls.map((a) => ({ host: a.host, port: a.port, implicitTls: true })) : []),
+    ];
+    if (pop3Listen.length > 0) {
+      pop3Bound = await pop3.listen(pop3Listen);
       stops.unshift(() => pop3.close());
     }
     const control = await startControlServer(controlSocketPath(config), (req) => handleControl(req));

@@ -205,7 +205,7 @@ export const configSchema = z
         smtp_timeout: optional(duration),
         routes: field(routes, () => ({})),
       }),
-    pop3: table({ listen: field(listenList, () => []) }),
+    pop3: table({ listen: field(listenList, () => []), listen_tls: field(listenList, () => []) }),
     imap: table({ listen: field(listenList, () => []) }),
     http: table({ listen: field(listenOneOrMany, () => []) }),
     storage: table({ url: field(storageUrl, () => 'file:') }),

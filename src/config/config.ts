@@ -71,7 +71,12 @@ export interface Config {
   readonly aliasesFile?: string;
   readonly smtp: SmtpConfig;
   readonly delivery: DeliveryConfig;
-  readonly pop3: { readonly listen: readonly ListenAddress[] };
+  readonly pop3: {
+    /** POP3 with STLS (110) */
+    readonly listen: readonly ListenAddress[];
+    /** POP3 over implicit TLS (995, RFC 8314) */
+    readonly listenTls: readonly ListenAddress[];
+  };
   readonly imap: { readonly listen: readonly ListenAddress[] };
   /** empty: no HTTP service */
   readonly http: { readonly listen: readonly ListenAddress[] };

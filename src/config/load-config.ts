@@ -99,7 +99,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       ...(d.smtp_timeout !== undefined ? { smtpTimeout: d.smtp_timeout } : {}),
       routes: d.routes,
     },
-    pop3: { listen: raw.pop3.listen },
+    pop3: { listen: raw.pop3.listen, listenTls: raw.pop3.listen_tls },
     imap: { listen: raw.imap.listen },
     http: { listen: raw.http.listen },
     storage: { url: raw.storage.url },

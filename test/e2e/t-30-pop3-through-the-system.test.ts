@@ -6,6 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { runDialog } from '../helpers/dialog.js';
 import { freePort } from '../helpers/net.js';
 import { startSite } from '../helpers/site.js';
@@ -83,6 +85,53 @@ p.quit()
     const [, , len] = /^octets (\d+) (\d+)$/m.exec(out) ?? [];
     assert.equal(len, stat[2]);
     assert.deepEqual(await site.mailbox('suzana@dc.uece.br'), [], 'DELE + QUIT removed the message');
+  } finally {
+    await site.destroy();
+  }
+});
+
+const fetchmail = spawnSync('fetchmail', ['--version'], { encoding: 'utf8' });
+
+test('fetchmail collects over implicit TLS (pop3.listen_tls) and the mailbox is emptied', { skip: fetchmail.error ? 'fetchmail is not installed (Debian package fetchmail)' : false }, async () => {
+  const tlsPort = await freePort();
+  const site = await startSite({
+    hostname: 'dc.uece.br',
+    domains: ['dc.uece.br'],
+    users: ['pascal@dc.uece.br'],
+    tables: `[pop3]\nlisten_tls = ["127.0.0.1:${tlsPort}"]\n`,
+  });
+  try {
+    for (const n of [1, 2]) {
+      await runDialog(
+        site.port,
+        `S~ 220 .*\nC: HELO dsc.ufpb.br\nS~ 250 .*\nC: MAIL FROM:<helvecio@dsc.ufpb.br>\nS: 250 OK\nC: RCPT TO:<pascal@dc.uece.br>\nS: 250 OK\nC: DATA\nS~ 354 .*\nC: Subject: fetch ${n}\nC:\nC: mensagem ${n}\nC: .\nS~ 250 OK.*\nC: QUIT\nS~ 221 .*\n`,
+        { address: site.host },
+      );
+    }
+    await site.waitForMessages('pascal@dc.uece.br', 2);
+    const out = join(site.dir, 'fetched');
+    await mkdir(out);
+    const rc = join(site.dir, 'fetchmailrc');
+    await writeFile(
+      rc,
+      `set no bouncemail\npoll 127.0.0.1 service ${tlsPort} protocol POP3 timeout 20\n` +
+        `  user "pascal@dc.uece.br" there with password "secret" is "${process.env.USER ?? 'root'}" here\n` +
+        `  ssl sslproto "TLS1.2+" no sslcertck\n` +
+        `  mda "/bin/sh -c 'cat > ${out}/msg-$$'"\n`,
+    );
+    await chmod(rc, 0o600);
+    const child = spawn('fetchmail', ['-f', rc, '--nodetach', '--nosyslog', '-i', join(site.dir, 'fetchids')], {
+      env: { ...process.env, HOME: site.dir, FETCHMAILHOME: site.dir },
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    assert.equal(code, 0, err);
+    const got = await Promise.all((await readdir(out)).map((f) => readFile(join(out, f), 'utf8')));
+    assert.equal(got.length, 2, err);
+    assert.deepEqual(got.map((m) => /mensagem (\d)/.exec(m)?.[1]).sort(), ['1', '2']);
+    assert.deepEqual(await site.mailbox('pascal@dc.uece.br'), [], 'fetchmail deleted what it collected');
   } finally {
     await site.destroy();
   }
