@@ -154,3 +154,10 @@ test('parseRoute reads transport:next-hop and defaults to smtp', () => {
   assert.deepEqual(parseRoute('relay.example.net:2525'), { transport: 'smtp', nextHop: 'relay.example.net:2525' });
   assert.equal(parseRoute(undefined), undefined);
 });
+
+test('user+tag: delivered to user, the tag kept in the envelope recipient (Delivered-To)', async () => {
+  const { envs } = await submit(mx, ['suzana+news@dc.uece.br'], 'Subject: t\r\n\r\nx\r\n');
+  assert.equal(envs.length, 1);
+  assert.deepEqual(envs[0].route, { transport: 'local', nextHop: 'suzana@dc.uece.br' });
+  assert.deepEqual(envs[0].recipient, { local: 'suzana+news', domain: 'dc.uece.br' });
+});
