@@ -8,7 +8,6 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import type { MailboxStore } from '../../src/core/index.js';
 import { Pop3Server, type Pop3ServerOptions } from '../../src/server/pop3/index.js';
@@ -81,24 +80,13 @@ export async function startHarness(extra: Partial<Pop3ServerOptions> = {}, mailb
 }
 
 /** Sends a command and reads its status line. */
-export async function cmd(c: LineClient | SocketLines, line: string): Promise<string | undefined> {
+export async function cmd(c: LineClient, line: string): Promise<string | undefined> {
   c.write(`${line}\r\n`);
   return c.readLine();
 }
 
-/** Reads a multi-line response body up to ".", un-stuffed, each line with its CRLF (latin1). */
-export async function readBody(c: LineClient | SocketLines): Promise<string> {
-  let out = '';
-  for (;;) {
-    const l = await c.readLine();
-    if (l === undefined) throw new Error('connection closed inside a multi-line response');
-    if (l === '.') return out;
-    out += (l.startsWith('.') ? l.slice(1) : l) + '\r\n';
-  }
-}
-
 /** Reads greeting, logs in with USER/PASS, returns the PASS reply. */
-export async function login(c: LineClient | SocketLines, user = USER, password = PASSWORD): Promise<string | undefined> {
+export async function login(c: LineClient, user = USER, password = PASSWORD): Promise<string | undefined> {
   const greeting = await c.readLine();
   if (!greeting?.startsWith('+OK')) throw new Error(`bad greeting ${greeting}`);
   await cmd(c, `USER ${user}`);
@@ -131,60 +119,4 @@ export function toCrlf(b: Buffer): Buffer {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Line reading over any socket (a TLS one after STLS); the same contract as LineClient.readLine. */
-export class SocketLines {
-  private buf = '';
-  private waiters: (() => void)[] = [];
-  closed = false;
-  constructor(readonly socket: Socket) {
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      this.buf += d;
-      this.wake();
-    });
-    const end = (): void => {
-      this.closed = true;
-      this.wake();
-    };
-    socket.on('close', end);
-    socket.on('error', end);
-  }
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-  write(data: string): void {
-    this.socket.write(data);
-  }
-  async readLine(timeoutMs = 10000): Promise<string | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.buf.indexOf('\r\n');
-      if (i >= 0) {
-        const line = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 2);
-        return line;
-      }
-      if (this.closed) return undefined;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timeout waiting for a line; have ${JSON.stringify(this.buf)}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-  }
-  /** What is buffered but not yet read as a line. */
-  pending(): string {
-    return this.buf;
-  }
-  close(): void {
-    this.socket.destroy();
-  }
 }

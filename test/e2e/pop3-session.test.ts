@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LineClient } from '../helpers/net.js';
-import { cmd, login, readBody, startHarness, USER, PASSWORD } from './pop3-harness.js';
+import { cmd, login, startHarness, USER, PASSWORD } from './pop3-harness.js';
 
 const m = (n: number): string => `Subject: ${n}\r\n\r\nbody ${n}\r\n`;
 
@@ -87,7 +87,7 @@ void test('messages arriving during a session are not shown in it', async () => 
 
 async function uidl(c: LineClient): Promise<string[]> {
   assert.equal(await cmd(c, 'UIDL'), '+OK unique-id listing follows');
-  return (await readBody(c)).split('\r\n').filter((l) => l !== '');
+  return (await c.readMultiline()).split('\r\n').filter((l) => l !== '');
 }
 
 void test('UIDL is stable across sessions and a restarted server, and follows deletions', async () => {
@@ -126,7 +126,7 @@ void test('pipelined commands are answered in order (RFC 2449 §6.6)', async () 
     assert.match((await c.readLine()) ?? '', /^\+OK maildrop locked/);
     assert.equal(await c.readLine(), `+OK 1 ${m(1).length}`);
     assert.equal(await c.readLine(), `+OK ${m(1).length} octets`);
-    assert.equal(await readBody(c), m(1));
+    assert.equal(await c.readMultiline(), m(1));
     assert.equal(await c.readLine(), `+OK 1 ${m(1).length}`);
     assert.equal(await c.readLine(), '+OK');
     assert.match((await c.readLine()) ?? '', /signing off/);
@@ -150,7 +150,7 @@ void test('a client that pipelines RETRs without reading gets every message inta
     c.socket.resume();
     for (let i = 0; i < 8; i++) {
       assert.equal(await c.readLine(), `+OK ${big.length} octets`);
-      assert.ok((await readBody(c)) === big, `copy ${i + 1} intact`);
+      assert.ok((await c.readMultiline()) === big, `copy ${i + 1} intact`);
     }
     assert.equal(await c.readLine(), `+OK 1 ${big.length}`);
   } finally {
@@ -267,7 +267,7 @@ void test('a message that vanished from the store gives -ERR, and a failed remov
     await h.store.remove(USER, first.key); // e.g. expunged over IMAP
     assert.equal(await cmd(c, 'RETR 1'), '-ERR [SYS/TEMP] local error in processing, try again later');
     assert.equal(await cmd(c, 'RETR 2'), `+OK ${m(2).length} octets`);
-    assert.equal(await readBody(c), m(2));
+    assert.equal(await c.readMultiline(), m(2));
     assert.equal(await cmd(c, 'DELE 1'), '+OK message 1 deleted');
     assert.equal(await cmd(c, 'QUIT'), '-ERR [SYS/TEMP] some deleted messages not removed');
     assert.equal(await c.readLine(), undefined);

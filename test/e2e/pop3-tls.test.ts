@@ -4,62 +4,55 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import tls from 'node:tls';
-import { cmd, login, readBody, SocketLines, startHarness, tlsCredentials, USER, PASSWORD } from './pop3-harness.js';
+import { LineClient, type LineClientTlsOptions } from '../helpers/net.js';
+import { cmd, login, startHarness, tlsCredentials, USER, PASSWORD } from './pop3-harness.js';
 
 const creds = await tlsCredentials();
 const skip = creds === undefined ? 'no TLS certificate: test/fixtures/tls absent and openssl missing' : false;
 
-async function capa(c: SocketLines): Promise<string[]> {
+async function capa(c: LineClient): Promise<string[]> {
   assert.equal(await cmd(c, 'CAPA'), '+OK Capability list follows');
-  return (await readBody(c)).split('\r\n').filter((l) => l !== '');
+  return (await c.readMultiline()).split('\r\n').filter((l) => l !== '');
 }
 
-async function upgrade(raw: net.Socket, ca: Buffer): Promise<tls.TLSSocket> {
-  raw.removeAllListeners('data');
-  raw.pause();
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({ socket: raw, ca, servername: 'localhost' }, () => resolve(s));
-    s.once('error', reject);
-  });
-}
+/** Trusts the test certificate. */
+const trust = (): LineClientTlsOptions => ({ ca: creds!.cert, servername: 'localhost' });
 
 void test('STLS: no passwords before TLS, injected input discarded, login after the handshake', { skip }, async () => {
   const h = await startHarness({ tls: creds!, allowPlainWithoutTls: false });
   try {
     const msg = 'Subject: over TLS\r\n\r\n.hidden\r\n';
     await h.store.put(USER, msg);
-    const raw = net.connect(h.port, '127.0.0.1');
-    const plain = new SocketLines(raw);
-    assert.equal(await plain.readLine(), '+OK pop.dc.uece.br POP3 server ready');
-    const before = await capa(plain);
+    const c = await LineClient.connect(h.port);
+    assert.equal(await c.readLine(), '+OK pop.dc.uece.br POP3 server ready');
+    const before = await capa(c);
     assert.ok(before.includes('STLS'));
     assert.ok(!before.includes('USER'), 'USER not announced before TLS');
     assert.ok(!before.includes('SASL PLAIN'), 'SASL PLAIN not announced before TLS');
     const needTls = '-ERR [AUTH] plaintext authentication disallowed without TLS; use STLS';
-    assert.equal(await cmd(plain, `USER ${USER}`), needTls);
-    assert.equal(await cmd(plain, `PASS ${PASSWORD}`), needTls);
-    assert.equal(await cmd(plain, `AUTH PLAIN ${Buffer.from(`\0${USER}\0${PASSWORD}`).toString('base64')}`), needTls);
+    assert.equal(await cmd(c, `USER ${USER}`), needTls);
+    assert.equal(await cmd(c, `PASS ${PASSWORD}`), needTls);
+    assert.equal(await cmd(c, `AUTH PLAIN ${Buffer.from(`\0${USER}\0${PASSWORD}`).toString('base64')}`), needTls);
 
     // The client pipelines a command behind STLS: it must not survive into the TLS session.
-    plain.write(`STLS\r\nUSER ${USER}\r\n`);
-    assert.equal(await plain.readLine(), '+OK Begin TLS negotiation');
-    assert.equal(plain.pending(), '');
-    const secure = new SocketLines(await upgrade(raw, creds!.cert));
-    assert.equal(await cmd(secure, `PASS ${PASSWORD}`), '-ERR send USER first', 'the injected USER was dropped');
+    c.write(`STLS\r\nUSER ${USER}\r\n`);
+    assert.equal(await c.readLine(), '+OK Begin TLS negotiation');
+    assert.equal(c.pending(), '');
+    await c.startTls(trust());
+    assert.ok(c.encrypted);
+    assert.equal(await cmd(c, `PASS ${PASSWORD}`), '-ERR send USER first', 'the injected USER was dropped');
 
-    const after = await capa(secure);
+    const after = await capa(c);
     assert.ok(after.includes('USER') && after.includes('SASL PLAIN'));
     assert.ok(!after.includes('STLS'), 'STLS not announced once TLS is active');
-    assert.equal(await cmd(secure, 'STLS'), '-ERR command not permitted when TLS active');
+    assert.equal(await cmd(c, 'STLS'), '-ERR command not permitted when TLS active');
 
-    assert.match((await cmd(secure, `USER ${USER}`)) ?? '', /^\+OK/);
-    assert.match((await cmd(secure, `PASS ${PASSWORD}`)) ?? '', /^\+OK maildrop locked and ready, 1 message/);
-    assert.equal(await cmd(secure, 'RETR 1'), `+OK ${msg.length} octets`);
-    assert.equal(await readBody(secure), msg);
-    assert.match((await cmd(secure, 'QUIT')) ?? '', /^\+OK .* signing off/);
-    assert.equal(await secure.readLine(), undefined);
+    assert.match((await cmd(c, `USER ${USER}`)) ?? '', /^\+OK/);
+    assert.match((await cmd(c, `PASS ${PASSWORD}`)) ?? '', /^\+OK maildrop locked and ready, 1 message/);
+    assert.equal(await cmd(c, 'RETR 1'), `+OK ${msg.length} octets`);
+    assert.equal(await c.readMultiline(), msg);
+    assert.match((await cmd(c, 'QUIT')) ?? '', /^\+OK .* signing off/);
+    assert.equal(await c.readLine(), undefined);
   } finally {
     await h.cleanup();
   }
@@ -68,8 +61,7 @@ void test('STLS: no passwords before TLS, injected input discarded, login after 
 void test('a failed TLS handshake after STLS ends the session and frees nothing it did not hold', { skip }, async () => {
   const h = await startHarness({ tls: creds!, allowPlainWithoutTls: false });
   try {
-    const raw = net.connect(h.port, '127.0.0.1');
-    const plain = new SocketLines(raw);
+    const plain = await LineClient.connect(h.port);
     await plain.readLine();
     assert.equal(await cmd(plain, 'STLS'), '+OK Begin TLS negotiation');
     plain.write('this is not a TLS ClientHello\r\n');
@@ -85,11 +77,7 @@ void test('implicit TLS listener (port 995 style) greets inside TLS and accepts 
   try {
     const [bound] = await h.server.listen([{ host: '127.0.0.1', port: 0, implicitTls: true }]);
     assert.equal(bound.implicitTls, true);
-    const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
-      const t = tls.connect({ host: '127.0.0.1', port: bound.port, ca: creds!.cert, servername: 'localhost' }, () => resolve(t));
-      t.once('error', reject);
-    });
-    const c = new SocketLines(s);
+    const c = await LineClient.connectTls(bound.port, '127.0.0.1', trust());
     const caps = await (async () => {
       assert.equal(await c.readLine(), '+OK pop.dc.uece.br POP3 server ready');
       return capa(c);
@@ -109,11 +97,10 @@ void test('a TLS session dropped without QUIT releases the maildrop lock and rem
   const h = await startHarness({ tls: creds!, allowPlainWithoutTls: false });
   try {
     await h.store.put(USER, 'Subject: x\r\n\r\ny\r\n');
-    const raw = net.connect(h.port, '127.0.0.1');
-    const plain = new SocketLines(raw);
-    await plain.readLine();
-    assert.equal(await cmd(plain, 'STLS'), '+OK Begin TLS negotiation');
-    const secure = new SocketLines(await upgrade(raw, creds!.cert));
+    const secure = await LineClient.connect(h.port);
+    await secure.readLine();
+    assert.equal(await cmd(secure, 'STLS'), '+OK Begin TLS negotiation');
+    await secure.startTls(trust());
     assert.match((await cmd(secure, `USER ${USER}`)) ?? '', /^\+OK/);
     assert.match((await cmd(secure, `PASS ${PASSWORD}`)) ?? '', /^\+OK maildrop locked/);
     assert.equal(await cmd(secure, 'DELE 1'), '+OK message 1 deleted');
@@ -121,17 +108,10 @@ void test('a TLS session dropped without QUIT releases the maildrop lock and rem
     // Poll (no timing assumption) until the server has noticed the drop and freed the lock.
     let reply: string | undefined;
     for (let i = 0; i < 200; i++) {
-      const t = await new Promise<tls.TLSSocket>((resolve, reject) => {
-        const r = net.connect(h.port, '127.0.0.1');
-        const p = new SocketLines(r);
-        void (async () => {
-          await p.readLine();
-          await cmd(p, 'STLS');
-          r.removeAllListeners('data');
-          resolve(await upgrade(r, creds!.cert));
-        })().catch(reject);
-      });
-      const c = new SocketLines(t);
+      const c = await LineClient.connect(h.port);
+      await c.readLine();
+      await cmd(c, 'STLS');
+      await c.startTls(trust());
       await cmd(c, `USER ${USER}`);
       reply = await cmd(c, `PASS ${PASSWORD}`);
       c.close();

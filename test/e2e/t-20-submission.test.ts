@@ -46,10 +46,10 @@ after(async () => site.destroy());
 
 /** EHLO, STARTTLS, EHLO, AUTH PLAIN as `user` on the submission port. */
 async function submit(user = 'u1@localhost', localAddress?: string): Promise<SmtpTestClient> {
-  const c = await SmtpTestClient.connect(submission, { localAddress });
+  const c = await SmtpTestClient.open(submission, { localAddress });
   assert.match((await c.readReply())!, /^220 mx\.localhost /);
   assert.match((await c.command('EHLO client.test'))!, /\n250-STARTTLS\n/);
-  await c.startTls();
+  await c.smtpStartTls();
   const ehlo = (await c.command('EHLO client.test'))!;
   assert.match(ehlo, /\n250-AUTH PLAIN LOGIN\n/);
   assert.doesNotMatch(ehlo, /STARTTLS/);
@@ -135,7 +135,7 @@ test('nodemailer: STARTTLS + AUTH PLAIN on submission, and implicit TLS on submi
 });
 
 test('implicit TLS (submissions): greeting only after the handshake; AUTH offered at once', async () => {
-  const c = await SmtpTestClient.connect(submissions, { implicitTls: true });
+  const c = await SmtpTestClient.open(submissions, { implicitTls: true });
   try {
     assert.ok(c.encrypted);
     await c.transcript(`
@@ -165,7 +165,7 @@ S: 530 5.7.0 Authentication required
 });
 
 test('AUTH before TLS is refused (538 5.7.11) and MAIL needs AUTH (530 5.7.0)', async () => {
-  const c = await SmtpTestClient.connect(submission);
+  const c = await SmtpTestClient.open(submission);
   try {
     await c.transcript(`
 S: 220 mx.localhost Simple Mail Transfer Service Ready
@@ -196,10 +196,10 @@ S: 221 2.0.0 mx.localhost Service closing transmission channel
 
 test('wrong password: 535 5.7.8, then 421 for that client address; other addresses unaffected', async () => {
   const bad = async (): Promise<SmtpTestClient> => {
-    const c = await SmtpTestClient.connect(submission, { localAddress: '127.0.0.11' });
+    const c = await SmtpTestClient.open(submission, { localAddress: '127.0.0.11' });
     await c.readReply();
     await c.command('EHLO client.test');
-    await c.startTls();
+    await c.smtpStartTls();
     await c.command('EHLO client.test');
     return c;
   };
@@ -270,7 +270,7 @@ test('sender spoofing in the From header → 553 5.7.1 at the end of data, nothi
 });
 
 test('the MX port does not police From (mail from strangers carries any From); submission adds no Message-ID there', async () => {
-  const c = await SmtpTestClient.connect(mx, { localAddress: '127.0.0.9' });
+  const c = await SmtpTestClient.open(mx, { localAddress: '127.0.0.9' });
   try {
     await c.readReply();
     await c.command('EHLO far.example');
@@ -286,13 +286,13 @@ test('the MX port does not police From (mail from strangers carries any From); s
 });
 
 test('STARTTLS on the MX port (RFC 3207) when a certificate is configured', async () => {
-  const c = await SmtpTestClient.connect(mx, { localAddress: '127.0.0.9' });
+  const c = await SmtpTestClient.open(mx, { localAddress: '127.0.0.9' });
   try {
     await c.readReply();
     assert.match((await c.command('EHLO far.example'))!, /\n250-STARTTLS\n/);
     // RFC 3207 §4.2: the client must EHLO again; the server forgot the first one (and with it
     // ENHANCEDSTATUSCODES, so this reply has no enhanced code)
-    await c.startTls();
+    await c.smtpStartTls();
     assert.ok(c.encrypted);
     assert.equal(await c.command('MAIL FROM:<a@far.example>'), '503 Send HELO/EHLO first');
     const ehlo = (await c.command('EHLO far.example'))!;

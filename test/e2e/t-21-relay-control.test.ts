@@ -59,7 +59,7 @@ const tricks: [string, string][] = [
 ];
 
 async function mxSession(localAddress: string): Promise<SmtpTestClient> {
-  const c = await SmtpTestClient.connect(mx, { localAddress });
+  const c = await SmtpTestClient.open(mx, { localAddress });
   assert.match((await c.readReply())!, /^220 /);
   assert.match((await c.command('EHLO client.test'))!, /^250-mx\.localhost/);
   return c;
@@ -155,11 +155,11 @@ test('trusted client (127.0.0.1): relay is queued for the remote route', async (
 });
 
 test('authenticated session from the untrusted address: relay is queued for the remote route', async () => {
-  const c = await SmtpTestClient.connect(submission, { localAddress: '127.0.0.9' });
+  const c = await SmtpTestClient.open(submission, { localAddress: '127.0.0.9' });
   try {
     await c.readReply();
     await c.command('EHLO client.test');
-    await c.startTls();
+    await c.smtpStartTls();
     await c.command('EHLO client.test');
     // before AUTH, the submission port takes nothing at all (RFC 6409 §4.3)
     assert.equal(await c.command('MAIL FROM:<u1@localhost>'), '530 5.7.0 Authentication required');

@@ -118,7 +118,7 @@ S: 221 2.0.0 dc.uece.br Service closing transmission channel
 `;
 
 async function run(localAddress: string, text: string): Promise<void> {
-  const c = await SmtpTestClient.connect(mx, { localAddress });
+  const c = await SmtpTestClient.open(mx, { localAddress });
   try {
     await c.transcript(ehlo + text);
   } finally {
@@ -135,7 +135,7 @@ test('trusted network (127.0.0.1): VRFY confirms mailboxes, EXPN shows members',
 });
 
 test('authenticated user from the untrusted address: same answers as the trusted network', async () => {
-  const c = await SmtpTestClient.connect(submission, { localAddress: '127.0.0.9' });
+  const c = await SmtpTestClient.open(submission, { localAddress: '127.0.0.9' });
   try {
     await c.transcript(`
 S: 220 dc.uece.br Simple Mail Transfer Service Ready

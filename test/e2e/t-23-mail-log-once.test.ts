@@ -35,7 +35,7 @@ function received(messageId: string): Line[] {
 }
 
 test('DATA and BDAT: one received line per message, from intake, with the client and protocol', async () => {
-  const c = await SmtpTestClient.connect(site.port);
+  const c = await SmtpTestClient.open(site.port);
   try {
     await c.readReply();
     await c.command('EHLO client.test');
@@ -68,7 +68,7 @@ test('DATA and BDAT: one received line per message, from intake, with the client
 
 test('a message refused at the end of data: one rejected line, no received line', async () => {
   const before = lines.filter((l) => l.msg === 'received').length;
-  const c = await SmtpTestClient.connect(site.port);
+  const c = await SmtpTestClient.open(site.port);
   try {
     await c.readReply();
     await c.command('EHLO client.test');

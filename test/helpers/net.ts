@@ -1,8 +1,10 @@
 /**
  * @module test-net
- * Small socket helpers for tests: free ports, a line-oriented SMTP/POP3 client for transcripts.
+ * Small socket helpers for tests: free ports, a line-oriented SMTP/POP3 client for transcripts,
+ * plain or TLS (STARTTLS/STLS upgrade and implicit TLS).
  */
 import net from 'node:net';
+import tls from 'node:tls';
 
 /** A free TCP port on host (binds port 0 and releases it). */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
@@ -17,41 +19,84 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** TLS client options for LineClient.startTls and LineClient.connectTls (ca, servername, …). */
+export type LineClientTlsOptions = Omit<tls.ConnectionOptions, 'socket' | 'host' | 'port'>;
+
 /**
- * A raw line client: send bytes, read complete replies (multi-line SMTP replies are joined).
+ * A raw line client over a plain or TLS socket: send bytes, read lines, complete SMTP replies
+ * (multi-line replies are joined) and POP3 multi-line responses. It can start TLS in the middle
+ * of a session (SMTP STARTTLS, RFC 3207; POP3 STLS, RFC 2595 §4) or from the first byte
+ * (implicit TLS, RFC 8314 §3.3).
  */
 export class LineClient {
   private buf = '';
   private waiters: (() => void)[] = [];
+  private sock: net.Socket;
   closed = false;
-  private constructor(readonly socket: net.Socket) {
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      this.buf += d;
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    socket.on('error', () => {
-      this.closed = true;
-      this.wake();
-    });
+  private readonly onData = (d: Buffer | string): void => {
+    this.buf += typeof d === 'string' ? d : d.toString('latin1');
+    this.wake();
+  };
+  private readonly onEnd = (): void => {
+    this.closed = true;
+    this.wake();
+  };
+  /** Reads from an already connected socket (plain or TLS). */
+  constructor(socket: net.Socket) {
+    this.sock = socket;
+    this.attach(socket);
+  }
+  /** The current socket: the TLS one once startTls has run. */
+  get socket(): net.Socket {
+    return this.sock;
+  }
+  get encrypted(): boolean {
+    return this.sock instanceof tls.TLSSocket;
+  }
+  private attach(s: net.Socket): void {
+    s.on('data', this.onData);
+    s.on('close', this.onEnd);
+    s.on('error', this.onEnd);
   }
   private wake(): void {
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
   }
-  static async connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<LineClient> {
+  static async connect<T extends LineClient>(this: new (socket: net.Socket) => T, port: number, host = '127.0.0.1', localAddress?: string): Promise<T> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host, localAddress }, () => resolve(new LineClient(s)));
+      const s = net.connect({ port, host, localAddress }, () => resolve(new this(s)));
       s.once('error', reject);
     });
   }
+  /** Implicit TLS (RFC 8314 §3.3): TLS from the first byte, then lines as over a plain socket. */
+  static async connectTls<T extends LineClient>(this: new (socket: net.Socket) => T, port: number, host = '127.0.0.1', opts: LineClientTlsOptions & { localAddress?: string } = {}): Promise<T> {
+    const { localAddress, ...tlsOpts } = opts;
+    const raw = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ port, host, localAddress }, () => resolve(s));
+      s.once('error', reject);
+    });
+    return new this(await handshake(raw, tlsOpts));
+  }
+  /**
+   * The TLS handshake over the current socket, after the caller's STARTTLS/STLS got its positive
+   * answer. What was already received in clear and not yet read stays buffered and is read
+   * first, so a server that answered injected commands before TLS is still caught.
+   */
+  async startTls(opts: LineClientTlsOptions = {}): Promise<void> {
+    const raw = this.sock;
+    raw.off('data', this.onData);
+    raw.off('close', this.onEnd);
+    const t = await handshake(raw, opts);
+    this.sock = t;
+    this.attach(t);
+  }
   write(data: string | Buffer): void {
-    this.socket.write(data);
+    this.sock.write(data);
+  }
+  /** What is buffered but not yet read as a line. */
+  pending(): string {
+    return this.buf;
   }
   /** Next line (without CRLF), or undefined once closed and drained. */
   async readLine(timeoutMs = 10000): Promise<string | undefined> {
@@ -85,11 +130,32 @@ export class LineClient {
       if (!/^\d{3}-/.test(l)) return lines.join('\n');
     }
   }
-  async command(line: string): Promise<string | undefined> {
+  /**
+   * A POP3 multi-line response body up to the "." line (RFC 1939 §3), un-stuffed, each line
+   * with its CRLF; throws if the connection closes first.
+   */
+  async readMultiline(timeoutMs = 10000): Promise<string> {
+    let out = '';
+    for (;;) {
+      const l = await this.readLine(timeoutMs);
+      if (l === undefined) throw new Error('connection closed inside a multi-line response');
+      if (l === '.') return out;
+      out += (l.startsWith('.') ? l.slice(1) : l) + '\r\n';
+    }
+  }
+  /** Sends a line and reads the SMTP reply to it. */
+  async command(line: string, timeoutMs?: number): Promise<string | undefined> {
     this.write(line + '\r\n');
-    return this.readReply();
+    return this.readReply(timeoutMs);
   }
   close(): void {
-    this.socket.destroy();
+    this.sock.destroy();
   }
+}
+
+async function handshake(socket: net.Socket, opts: tls.ConnectionOptions): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const t = tls.connect({ ...opts, socket }, () => resolve(t));
+    t.once('error', reject);
+  });
 }
