@@ -1,7 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync, spawn } from 'node:child_process';
@@ -9,56 +7,12 @@ import nodemailer from 'nodemailer';
 import { SmtpServer, type SmtpServerOptions, type ListenMode } from './index.js';
 import { RecordingIntake } from '../../../test/helpers/recording-intake.js';
 import { fixturesDir } from '../../../test/helpers/paths.js';
+import { LineClient } from '../../../test/helpers/net.js';
 
 const key = readFileSync(join(fixturesDir, 'tls', 'localhost.key'));
 const cert = readFileSync(join(fixturesDir, 'tls', 'localhost.crt'));
 const users: Record<string, string> = { 'suzana@dc.uece.br': 's3cret' };
 const authenticate = async (u: string, p: string): Promise<boolean> => users[u] === p;
-
-/** A tiny reply reader over a plain or TLS socket. */
-class Conn {
-  private buf = '';
-  private waiters: (() => void)[] = [];
-  private ended = false;
-  constructor(readonly socket: net.Socket) {
-    this.listen(socket);
-  }
-  listen(s: net.Socket): void {
-    s.on('data', (d: Buffer) => {
-      this.buf += d.toString('latin1');
-      this.wake();
-    });
-    s.on('close', () => {
-      this.ended = true;
-      this.wake();
-    });
-    s.on('error', () => undefined);
-  }
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-  async reply(): Promise<string | undefined> {
-    for (;;) {
-      const m = /^((?:\d{3}-[^\r\n]*\r\n)*\d{3}(?: [^\r\n]*)?\r\n)/.exec(this.buf);
-      if (m) {
-        this.buf = this.buf.slice(m[1].length);
-        return m[1].replace(/\r\n$/, '').replaceAll('\r\n', '\n');
-      }
-      if (this.ended) return undefined;
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 10000);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-  }
-  async command(s: net.Socket, line: string): Promise<string | undefined> {
-    s.write(line + '\r\n');
-    return this.reply();
-  }
-}
 
 async function withServer(
   opts: Partial<SmtpServerOptions>,
@@ -76,98 +30,84 @@ async function withServer(
   }
 }
 
-async function startTls(socket: net.Socket, conn: Conn): Promise<tls.TLSSocket> {
-  const t = tls.connect({ socket, ca: cert, servername: 'localhost' });
-  await new Promise<void>((resolve, reject) => {
-    t.once('secureConnect', resolve);
-    t.once('error', reject);
-  });
-  conn.listen(t);
-  return t;
-}
-
+const trust = { ca: cert, servername: 'localhost' };
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 void test('STARTTLS: pipelined input before the handshake is discarded; AUTH only after TLS', async () => {
   await withServer({}, ['submission'], async ([port], intake) => {
-    const s = net.connect(port, '127.0.0.1');
-    const c = new Conn(s);
-    assert.match((await c.reply())!, /^220 /);
-    const e1 = (await c.command(s, 'EHLO client.test'))!;
+    const c = await LineClient.connect(port);
+    assert.match((await c.readReply())!, /^220 /);
+    const e1 = (await c.command('EHLO client.test'))!;
     assert.match(e1, /250-STARTTLS/);
     assert.doesNotMatch(e1, /AUTH/);
-    assert.equal(await c.command(s, `AUTH PLAIN ${b64('\0suzana@dc.uece.br\0s3cret')}`), '538 5.7.11 Encryption required for requested authentication mechanism');
-    assert.equal(await c.command(s, 'MAIL FROM:<suzana@dc.uece.br>'), '530 5.7.0 Authentication required');
+    assert.equal(await c.command(`AUTH PLAIN ${b64('\0suzana@dc.uece.br\0s3cret')}`), '538 5.7.11 Encryption required for requested authentication mechanism');
+    assert.equal(await c.command('MAIL FROM:<suzana@dc.uece.br>'), '530 5.7.0 Authentication required');
     // CVE-2011-0411: the injected RSET/NOOP must never be answered
-    s.write('STARTTLS\r\nNOOP\r\nRSET\r\n');
-    assert.equal(await c.reply(), '220 2.0.0 Ready to start TLS');
-    const t = await startTls(s, c);
-    const e2 = (await c.command(t, 'EHLO client.test'))!;
+    c.write('STARTTLS\r\nNOOP\r\nRSET\r\n');
+    assert.equal(await c.readReply(), '220 2.0.0 Ready to start TLS');
+    await c.startTls(trust);
+    const e2 = (await c.command('EHLO client.test'))!;
     assert.match(e2, /^250-dc.uece.br/, 'the first reply over TLS is the EHLO reply');
     assert.match(e2, /250-AUTH PLAIN LOGIN/);
     assert.doesNotMatch(e2, /STARTTLS/);
-    assert.equal(await c.command(t, 'STARTTLS'), '503 5.5.1 TLS already active');
-    assert.equal(await c.command(t, `AUTH PLAIN ${b64('\0suzana@dc.uece.br\0wrong')}`), '535 5.7.8 Authentication credentials invalid');
-    assert.equal(await c.command(t, 'AUTH LOGIN'), '334 VXNlcm5hbWU6');
-    assert.equal(await c.command(t, b64('suzana@dc.uece.br')), '334 UGFzc3dvcmQ6');
-    assert.equal(await c.command(t, b64('s3cret')), '235 2.7.0 Authentication successful');
-    assert.equal(await c.command(t, 'MAIL FROM:<suzana@dc.uece.br>'), '250 2.1.0 OK');
-    assert.equal(await c.command(t, 'RCPT TO:<someone@elsewhere.test>'), '250 2.1.5 OK');
+    assert.equal(await c.command('STARTTLS'), '503 5.5.1 TLS already active');
+    assert.equal(await c.command(`AUTH PLAIN ${b64('\0suzana@dc.uece.br\0wrong')}`), '535 5.7.8 Authentication credentials invalid');
+    assert.equal(await c.command('AUTH LOGIN'), '334 VXNlcm5hbWU6');
+    assert.equal(await c.command(b64('suzana@dc.uece.br')), '334 UGFzc3dvcmQ6');
+    assert.equal(await c.command(b64('s3cret')), '235 2.7.0 Authentication successful');
+    assert.equal(await c.command('MAIL FROM:<suzana@dc.uece.br>'), '250 2.1.0 OK');
+    assert.equal(await c.command('RCPT TO:<someone@elsewhere.test>'), '250 2.1.5 OK');
     const s0 = intake.senders[0].session;
     assert.equal(s0.protocol, 'ESMTPSA');
     assert.equal(s0.authUser, 'suzana@dc.uece.br');
     assert.equal(s0.mayRelay, true);
     assert.equal(s0.submission, true);
     assert.match(s0.tls!.protocol, /^TLS/);
-    t.destroy();
+    c.close();
   });
 });
 
 void test('AUTH PLAIN with a 334 challenge, cancel with "*", bad base64', async () => {
   await withServer({ allowPlainAuthWithoutTls: true }, ['submission'], async ([port]) => {
-    const s = net.connect(port, '127.0.0.1');
-    const c = new Conn(s);
-    await c.reply();
-    assert.match((await c.command(s, 'EHLO x'))!, /250-AUTH PLAIN LOGIN/);
-    assert.equal(await c.command(s, 'AUTH PLAIN'), '334');
-    assert.equal(await c.command(s, '*'), '501 5.7.0 Authentication cancelled');
-    assert.equal(await c.command(s, 'AUTH PLAIN !!!'), '501 5.5.2 Cannot decode response');
-    assert.equal(await c.command(s, 'AUTH CRAM-MD5'), '504 5.5.4 Unrecognized authentication type');
-    assert.equal(await c.command(s, 'AUTH PLAIN'), '334');
-    assert.equal(await c.command(s, b64('\0suzana@dc.uece.br\0s3cret')), '235 2.7.0 Authentication successful');
-    s.destroy();
+    const c = await LineClient.connect(port);
+    await c.readReply();
+    assert.match((await c.command('EHLO x'))!, /250-AUTH PLAIN LOGIN/);
+    assert.equal(await c.command('AUTH PLAIN'), '334');
+    assert.equal(await c.command('*'), '501 5.7.0 Authentication cancelled');
+    assert.equal(await c.command('AUTH PLAIN !!!'), '501 5.5.2 Cannot decode response');
+    assert.equal(await c.command('AUTH CRAM-MD5'), '504 5.5.4 Unrecognized authentication type');
+    assert.equal(await c.command('AUTH PLAIN'), '334');
+    assert.equal(await c.command(b64('\0suzana@dc.uece.br\0s3cret')), '235 2.7.0 Authentication successful');
+    c.close();
   });
 });
 
 void test('failed AUTH is delayed and counted per IP, then 421', async () => {
   await withServer({ allowPlainAuthWithoutTls: true, maxAuthFailures: 2, authFailureDelayMs: 20 }, ['submission'], async ([port]) => {
-    const s = net.connect(port, '127.0.0.1');
-    const c = new Conn(s);
-    await c.reply();
-    await c.command(s, 'EHLO x');
-    assert.equal(await c.command(s, `AUTH PLAIN ${b64('\0suzana@dc.uece.br\0a')}`), '535 5.7.8 Authentication credentials invalid');
-    assert.equal(await c.command(s, `AUTH PLAIN ${b64('\0suzana@dc.uece.br\0b')}`), '535 5.7.8 Authentication credentials invalid');
-    assert.equal(await c.reply(), '421 4.7.0 dc.uece.br Too many authentication failures');
-    assert.equal(await c.reply(), undefined);
+    const c = await LineClient.connect(port);
+    await c.readReply();
+    await c.command('EHLO x');
+    assert.equal(await c.command(`AUTH PLAIN ${b64('\0suzana@dc.uece.br\0a')}`), '535 5.7.8 Authentication credentials invalid');
+    assert.equal(await c.command(`AUTH PLAIN ${b64('\0suzana@dc.uece.br\0b')}`), '535 5.7.8 Authentication credentials invalid');
+    assert.equal(await c.readReply(), '421 4.7.0 dc.uece.br Too many authentication failures');
+    assert.equal(await c.readReply(), undefined);
     // a new connection from the same IP is refused at AUTH, even with the right password
-    const s2 = net.connect(port, '127.0.0.1');
-    const c2 = new Conn(s2);
-    await c2.reply();
-    await c2.command(s2, 'EHLO x');
-    assert.equal(await c2.command(s2, `AUTH PLAIN ${b64('\0suzana@dc.uece.br\0s3cret')}`), '421 4.7.0 dc.uece.br Too many authentication failures');
-    s2.destroy();
+    const c2 = await LineClient.connect(port);
+    await c2.readReply();
+    await c2.command('EHLO x');
+    assert.equal(await c2.command(`AUTH PLAIN ${b64('\0suzana@dc.uece.br\0s3cret')}`), '421 4.7.0 dc.uece.br Too many authentication failures');
+    c2.close();
   });
 });
 
 void test('submissions: implicit TLS (RFC 8314)', async () => {
   await withServer({}, ['submissions'], async ([port]) => {
-    const t = tls.connect({ port, host: '127.0.0.1', ca: cert, servername: 'localhost' });
-    const c = new Conn(t);
-    assert.equal(await c.reply(), '220 dc.uece.br Simple Mail Transfer Service Ready');
-    const e = (await c.command(t, 'EHLO x'))!;
+    const c = await LineClient.connectTls(port, '127.0.0.1', trust);
+    assert.equal(await c.readReply(), '220 dc.uece.br Simple Mail Transfer Service Ready');
+    const e = (await c.command('EHLO x'))!;
     assert.match(e, /250-AUTH PLAIN LOGIN/);
     assert.doesNotMatch(e, /STARTTLS/);
-    t.destroy();
+    c.close();
   });
 });
 
