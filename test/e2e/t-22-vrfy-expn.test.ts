@@ -39,83 +39,64 @@ before(async () => {
 });
 after(async () => site.destroy());
 
-const ehlo = `
-S: 220 dc.uece.br Simple Mail Transfer Service Ready
-C: EHLO client.test
-S: 250-dc.uece.br
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S: 250 HELP
-`;
+/** One exchange: a command and the reply lines it must get (`S:` exact), or a `# comment`. */
+type Step = readonly [command: string, ...reply: string[]] | `# ${string}`;
 
-const stranger = `
-C: VRFY suzana
-S: 252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery
-C: VRFY <suzana@dc.uece.br>
-S: 252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery
-C: VRFY jacques@dc.uece.br
-S: 252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery
-C: EXPN staff@dc.uece.br
-S: 502 5.5.1 Command not implemented
-C: EXPN jacques@dc.uece.br
-S: 502 5.5.1 Command not implemented
-C: QUIT
-S: 221 2.0.0 dc.uece.br Service closing transmission channel
-`;
+/** The steps as a test/helpers/dialog.ts transcript. */
+function transcript(steps: readonly Step[]): string {
+  const lines = steps.flatMap((s) => (typeof s === 'string' ? [s] : [`C: ${s[0]}`, ...s.slice(1).map((r) => `S: ${r}`)]));
+  return `\n${lines.join('\n')}\n`;
+}
 
-const trusted = `
-C: VRFY suzana
-S: 250 2.1.5 <suzana@dc.uece.br>
-C: VRFY <pascal@dc.uece.br>
-S: 250 2.1.5 <pascal@dc.uece.br>
-C: VRFY jacques@dc.uece.br
-S: 550 5.1.1 No such user here
-C: VRFY jacques
-S: 550 5.1.1 No such user here
-# an alias and a role that end in one mailbox name that mailbox (RFC 5321 §3.5.1)
-C: VRFY chefe@dc.uece.br
-S: 250 2.1.5 <suzana@dc.uece.br>
-C: VRFY chefe-de-departamento@dc.uece.br
-S: 250 2.1.5 <pascal@dc.uece.br>
-C: VRFY suzana+avisos@dc.uece.br
-S: 250 2.1.5 <suzana@dc.uece.br>
-# a list or a one-to-many alias: mail to it is delivered, so the name is confirmed
-C: VRFY staff@dc.uece.br
-S: 250 2.1.5 <staff@dc.uece.br>
-C: VRFY equipe@dc.uece.br
-S: 250 2.1.5 <equipe@dc.uece.br>
-# not ours to verify
-C: VRFY helvecio@dsc.ufpb.br
-S: 252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery
-C: VRFY a@@b
-S: 501 5.1.3 Bad recipient address syntax
-C: VRFY
-S: 501 5.5.4 Syntax error in parameters or arguments
-# EXPN (RFC 5321 §3.5.2): a list's members, one per line
-C: EXPN staff@dc.uece.br
-S: 250-2.1.5 <suzana@dc.uece.br>
-S: 250 2.1.5 <helvecio@dsc.ufpb.br>
-C: EXPN equipe@dc.uece.br
-S: 250-2.1.5 <suzana@dc.uece.br>
-S: 250 2.1.5 <pascal@dc.uece.br>
-C: EXPN fora@dc.uece.br
-S: 250 2.1.5 <helvecio@dsc.ufpb.br>
-# a file target is the operator's business: never shown
-C: EXPN arquivo@dc.uece.br
-S: 250 2.1.5 <pascal@dc.uece.br>
-C: EXPN suzana@dc.uece.br
-S: 250 2.1.5 <suzana@dc.uece.br>
-C: EXPN jacques@dc.uece.br
-S: 550 5.1.1 No such user here
-C: QUIT
-S: 221 2.0.0 dc.uece.br Service closing transmission channel
-`;
+/** An EHLO reply: `first` when given, `more` extension lines of any content, then 250 HELP. */
+function ehloReply(more: number, first?: string): string {
+  return [...(first === undefined ? [] : [`S: ${first}`]), ...Array<string>(more).fill('S~ (250-.*)'), 'S: 250 HELP'].join('\n');
+}
+
+const greeting = 'S: 220 dc.uece.br Simple Mail Transfer Service Ready';
+const ehlo = `\n${greeting}\nC: EHLO client.test\n${ehloReply(8, '250-dc.uece.br')}\n`;
+
+const cannotVrfy = '252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery';
+const noExpn = '502 5.5.1 Command not implemented';
+const noSuchUser = '550 5.1.1 No such user here';
+const is = (address: string): string => `250 2.1.5 <${address}>`;
+const bye = '221 2.0.0 dc.uece.br Service closing transmission channel';
+
+const stranger = transcript([
+  ['VRFY suzana', cannotVrfy],
+  ['VRFY <suzana@dc.uece.br>', cannotVrfy],
+  ['VRFY jacques@dc.uece.br', cannotVrfy],
+  ['EXPN staff@dc.uece.br', noExpn],
+  ['EXPN jacques@dc.uece.br', noExpn],
+  ['QUIT', bye],
+]);
+
+const trusted = transcript([
+  ['VRFY suzana', is('suzana@dc.uece.br')],
+  ['VRFY <pascal@dc.uece.br>', is('pascal@dc.uece.br')],
+  ['VRFY jacques@dc.uece.br', noSuchUser],
+  ['VRFY jacques', noSuchUser],
+  '# an alias and a role that end in one mailbox name that mailbox (RFC 5321 §3.5.1)',
+  ['VRFY chefe@dc.uece.br', is('suzana@dc.uece.br')],
+  ['VRFY chefe-de-departamento@dc.uece.br', is('pascal@dc.uece.br')],
+  ['VRFY suzana+avisos@dc.uece.br', is('suzana@dc.uece.br')],
+  '# a list or a one-to-many alias: mail to it is delivered, so the name is confirmed',
+  ['VRFY staff@dc.uece.br', is('staff@dc.uece.br')],
+  ['VRFY equipe@dc.uece.br', is('equipe@dc.uece.br')],
+  '# not ours to verify',
+  ['VRFY helvecio@dsc.ufpb.br', cannotVrfy],
+  ['VRFY a@@b', '501 5.1.3 Bad recipient address syntax'],
+  ['VRFY', '501 5.5.4 Syntax error in parameters or arguments'],
+  '# EXPN (RFC 5321 §3.5.2): a list\'s members, one per line',
+  ['EXPN staff@dc.uece.br', '250-2.1.5 <suzana@dc.uece.br>', is('helvecio@dsc.ufpb.br')],
+  ['EXPN equipe@dc.uece.br', '250-2.1.5 <suzana@dc.uece.br>', is('pascal@dc.uece.br')],
+  ['EXPN fora@dc.uece.br', is('helvecio@dsc.ufpb.br')],
+  '# a file target is the operator\'s business: never shown',
+  ['EXPN arquivo@dc.uece.br', is('pascal@dc.uece.br')],
+  ['EXPN suzana@dc.uece.br', is('suzana@dc.uece.br')],
+  ['EXPN jacques@dc.uece.br', noSuchUser],
+  ['QUIT', bye],
+]);
 
 async function run(localAddress: string, text: string): Promise<void> {
   const c = await SmtpTestClient.open(mx, { localAddress });
@@ -138,35 +119,17 @@ test('authenticated user from the untrusted address: same answers as the trusted
   const c = await SmtpTestClient.open(submission, { localAddress: '127.0.0.9' });
   try {
     await c.transcript(`
-S: 220 dc.uece.br Simple Mail Transfer Service Ready
+${greeting}
 C: EHLO client.test
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S: 250 HELP
+${ehloReply(9)}
 C: STARTTLS!
 C: EHLO client.test
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S~ (250-.*)
-S: 250 HELP
+${ehloReply(9)}
 # before AUTH this address is a stranger
 C: VRFY jacques@dc.uece.br
-S: 252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery
+S: ${cannotVrfy}
 C: EXPN staff@dc.uece.br
-S: 502 5.5.1 Command not implemented
+S: ${noExpn}
 C: AUTH PLAIN ${Buffer.from('\0pascal@dc.uece.br\0secret').toString('base64')}
 S: 235 2.7.0 Authentication successful
 ${trusted}`);
