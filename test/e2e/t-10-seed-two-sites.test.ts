@@ -6,39 +6,25 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.js';
-import { freePort } from '../helpers/net.js';
-import { sendMail, siteEnvelopes, startSite, waitFor, type Site } from '../helpers/site.js';
+import { startMxSites, type MxSites } from '../helpers/mx-sites.js';
+import { sendMail, siteEnvelopes, waitFor, type Site } from '../helpers/site.js';
 import { parseDsn } from '../../src/protocol/mime/parse-dsn.js';
 
-let dns: DnsTestServer;
+let mx: MxSites;
 let s1: Site;
 let s2: Site;
 
 before(async () => {
-  dns = await startDnsServer({
-    'dsc.ufpb.br': { mx: [{ preference: 10, exchange: 'mx.dsc.ufpb.br' }] },
-    'mx.dsc.ufpb.br': { a: ['127.0.0.2'] },
-    'dc.uece.br': { mx: [{ preference: 10, exchange: 'mx.dc.uece.br' }] },
-    'mx.dc.uece.br': { a: ['127.0.0.3'] },
-  });
-  const port = await freePort('127.0.0.2');
-  const delivery = { dns_servers: [dns.server], mx_port: port, retry_min: '1s', retry_max: '2s' };
-  s1 = await startSite({ host: '127.0.0.2', port, hostname: 'mx.dsc.ufpb.br', domains: ['dsc.ufpb.br'], users: ['helvecio@dsc.ufpb.br'], delivery });
-  s2 = await startSite({
-    host: '127.0.0.3',
-    port,
-    hostname: 'mx.dc.uece.br',
-    domains: ['dc.uece.br'],
-    users: ['suzana@dc.uece.br', 'pascal@dc.uece.br'],
-    delivery,
-  });
+  mx = await startMxSites(
+    [
+      { domain: 'dsc.ufpb.br', ip: '127.0.0.2', users: ['helvecio@dsc.ufpb.br'] },
+      { domain: 'dc.uece.br', ip: '127.0.0.3', users: ['suzana@dc.uece.br', 'pascal@dc.uece.br'] },
+    ],
+    { retry_min: '1s', retry_max: '2s' },
+  );
+  [s1, s2] = mx.sites;
 });
-after(async () => {
-  await s1?.destroy();
-  await s2?.destroy();
-  await dns?.close();
-});
+after(async () => mx?.destroy());
 
 void test('suzana and pascal get the message; helvecio gets a DSN naming jacques with 5.1.1', async () => {
   const sent = await sendMail(
@@ -81,5 +67,5 @@ void test('suzana and pascal get the message; helvecio gets a DSN naming jacques
   // both spools empty afterwards
   await waitFor('both spools empty', async () => (await siteEnvelopes(s1)).length + (await siteEnvelopes(s2)).length === 0);
   // the DNS server was asked for dc.uece.br's MX
-  assert.ok(dns.queries.some((q) => /^MX dc\.uece\.br/i.test(q)), dns.queries.join(', '));
+  assert.ok(mx.dns.queries.some((q) => /^MX dc\.uece\.br/i.test(q)), mx.dns.queries.join(', '));
 });

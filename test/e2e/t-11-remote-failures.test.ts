@@ -8,7 +8,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDnsServer, type DnsTestServer, type DnsZone } from '../helpers/dns-server.js';
+import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.js';
+import { mxZone } from '../helpers/mx-sites.js';
 import { startScriptedPeer, type PeerScript, type ScriptedPeer } from '../helpers/scripted-smtp-peer.js';
 import { freePort } from '../helpers/net.js';
 import { sendMail, siteEnvelopes, startSite, waitFor, type Site } from '../helpers/site.js';
@@ -26,17 +27,11 @@ const ipOf = (i: number): string => `127.0.0.${20 + i}`;
 
 before(async () => {
   port = await freePort('127.0.0.2');
-  const zone: DnsZone = {
-    'dsc.ufpb.br': { mx: [{ preference: 10, exchange: 'mx.dsc.ufpb.br' }] },
-    'mx.dsc.ufpb.br': { a: ['127.0.0.2'] },
+  dns = await startDnsServer({
+    ...mxZone({ 'dsc.ufpb.br': '127.0.0.2', ...Object.fromEntries(scenarios.map((s, i) => [`${s}.test`, ipOf(i)])) }),
     'nullmx.test': { mx: 'null' },
     'servfail.test': { servfail: true },
-  };
-  scenarios.forEach((s, i) => {
-    zone[`${s}.test`] = { mx: [{ preference: 10, exchange: `mx.${s}.test` }] };
-    zone[`mx.${s}.test`] = { a: [ipOf(i)] };
   });
-  dns = await startDnsServer(zone);
   site = await startSite({
     host: '127.0.0.2',
     port,

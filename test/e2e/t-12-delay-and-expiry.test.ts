@@ -8,6 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.js';
+import { mxZone } from '../helpers/mx-sites.js';
 import { startScriptedPeer, type ScriptedPeer } from '../helpers/scripted-smtp-peer.js';
 import { freePort } from '../helpers/net.js';
 import { sendMail, siteEnvelopes, startSite, waitFor, type Site } from '../helpers/site.js';
@@ -19,10 +20,7 @@ let peer: ScriptedPeer;
 
 before(async () => {
   const port = await freePort('127.0.0.2');
-  dns = await startDnsServer({
-    'slow.test': { mx: [{ preference: 10, exchange: 'mx.slow.test' }] },
-    'mx.slow.test': { a: ['127.0.0.30'] },
-  });
+  dns = await startDnsServer(mxZone({ 'slow.test': '127.0.0.30' }));
   peer = await startScriptedPeer({ host: '127.0.0.30', port, hostname: 'mx.slow.test', script: { RCPT: '451 4.2.1 mailbox busy, try later' } });
   site = await startSite({
     host: '127.0.0.2',

@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import PostalMime from 'postal-mime';
 import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.js';
+import { mxZone } from '../helpers/mx-sites.js';
 import { startScriptedPeer, type ScriptedPeer } from '../helpers/scripted-smtp-peer.js';
 import { freePort } from '../helpers/net.js';
 import { sendMail, siteEnvelopes, startSite, waitFor, type Site } from '../helpers/site.js';
@@ -19,10 +20,7 @@ let peer: ScriptedPeer;
 
 before(async () => {
   const port = await freePort('127.0.0.2');
-  dns = await startDnsServer({
-    'old.test': { mx: [{ preference: 10, exchange: 'mx.old.test' }] },
-    'mx.old.test': { a: ['127.0.0.31'] },
-  });
+  dns = await startDnsServer(mxZone({ 'old.test': '127.0.0.31' }));
   peer = await startScriptedPeer({ host: '127.0.0.31', port, hostname: 'mx.old.test', extensions: ['PIPELINING', 'SIZE 10485760', 'ENHANCEDSTATUSCODES'] });
   site = await startSite({
     host: '127.0.0.2',

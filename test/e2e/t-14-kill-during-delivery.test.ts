@@ -10,6 +10,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.js';
+import { mxZone } from '../helpers/mx-sites.js';
 import { startScriptedPeer, type ScriptedPeer } from '../helpers/scripted-smtp-peer.js';
 import { freePort } from '../helpers/net.js';
 import { sendMail, siteEnvelopes, startSiteProcess, waitFor, type Site } from '../helpers/site.js';
@@ -21,10 +22,7 @@ let stalled = 0;
 
 before(async () => {
   const port = await freePort('127.0.0.2');
-  dns = await startDnsServer({
-    'far.test': { mx: [{ preference: 10, exchange: 'mx.far.test' }] },
-    'mx.far.test': { a: ['127.0.0.32'] },
-  });
+  dns = await startDnsServer(mxZone({ 'far.test': '127.0.0.32' }));
   peer = await startScriptedPeer({
     host: '127.0.0.32',
     port,

@@ -8,36 +8,28 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.js';
-import { freePort } from '../helpers/net.js';
-import { sendMail, siteEnvelopes, startSite, waitFor, type Site } from '../helpers/site.js';
+import { startMxSites, type MxSites } from '../helpers/mx-sites.js';
+import { sendMail, siteEnvelopes, waitFor, type Site } from '../helpers/site.js';
 import { parseDsn } from '../../src/protocol/mime/parse-dsn.js';
 
-let dns: DnsTestServer;
+let mx: MxSites;
 let s1: Site;
 let s2: Site;
 let s3: Site;
 
 before(async () => {
-  dns = await startDnsServer({
-    's1.test': { mx: [{ preference: 10, exchange: 'mx.s1.test' }] },
-    'mx.s1.test': { a: ['127.0.0.2'] },
-    's2.test': { mx: [{ preference: 10, exchange: 'mx.s2.test' }] },
-    'mx.s2.test': { a: ['127.0.0.3'] },
-    's3.test': { mx: [{ preference: 10, exchange: 'mx.s3.test' }] },
-    'mx.s3.test': { a: ['127.0.0.4'] },
-  });
-  const port = await freePort('127.0.0.2');
-  // max_hops is left at its default (50): the loop is caught within seconds all the same
-  const delivery = { dns_servers: [dns.server], mx_port: port, retry_min: '1s', retry_max: '1s', smtp_timeout: '5s' };
-  s1 = await startSite({ host: '127.0.0.2', port, hostname: 'mx.s1.test', domains: ['s1.test'], users: ['operador@s1.test'], aliases: { 'estacao123@s1.test': ['estacaoBD@s2.test'] }, delivery });
-  s2 = await startSite({ host: '127.0.0.3', port, hostname: 'mx.s2.test', domains: ['s2.test'], aliases: { 'estacaoBD@s2.test': ['estacao123@s1.test'] }, delivery });
-  s3 = await startSite({ host: '127.0.0.4', port, hostname: 'mx.s3.test', domains: ['s3.test'], users: ['remetente@s3.test'], delivery });
+  mx = await startMxSites(
+    [
+      { domain: 's1.test', ip: '127.0.0.2', users: ['operador@s1.test'], aliases: { 'estacao123@s1.test': ['estacaoBD@s2.test'] } },
+      { domain: 's2.test', ip: '127.0.0.3', aliases: { 'estacaoBD@s2.test': ['estacao123@s1.test'] } },
+      { domain: 's3.test', ip: '127.0.0.4', users: ['remetente@s3.test'] },
+    ],
+    // max_hops is left at its default (50): the loop is caught within seconds all the same
+    { retry_min: '1s', retry_max: '1s', smtp_timeout: '5s' },
+  );
+  [s1, s2, s3] = mx.sites;
 });
-after(async () => {
-  for (const s of [s1, s2, s3]) await s?.destroy();
-  await dns?.close();
-});
+after(async () => mx?.destroy());
 
 void test('a message to estacao123@S1 ends in exactly one bounce to the sender; all queues empty', async () => {
   const r = await sendMail(s3, 'remetente@s3.test', ['estacao123@s1.test'], 'From: remetente@s3.test\nTo: estacao123@s1.test\nSubject: laco\n\nvai e volta\n', {

@@ -7,32 +7,25 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.js';
-import { freePort } from '../helpers/net.js';
-import { sendMail, siteEnvelopes, startSite, waitFor, type Site } from '../helpers/site.js';
+import { startMxSites, type MxSites } from '../helpers/mx-sites.js';
+import { sendMail, siteEnvelopes, waitFor, type Site } from '../helpers/site.js';
 
-let dns: DnsTestServer;
+let mx: MxSites;
 let s1: Site;
 let s2: Site;
 const role = 'chefe-de-departamento@dc.uece.br';
 
 before(async () => {
-  dns = await startDnsServer({
-    'dc.uece.br': { mx: [{ preference: 10, exchange: 'mx.dc.uece.br' }] },
-    'mx.dc.uece.br': { a: ['127.0.0.3'] },
-    'dsc.ufpb.br': { mx: [{ preference: 10, exchange: 'mx.dsc.ufpb.br' }] },
-    'mx.dsc.ufpb.br': { a: ['127.0.0.2'] },
-  });
-  const port = await freePort('127.0.0.2');
-  const delivery = { dns_servers: [dns.server], mx_port: port, retry_min: '1s', retry_max: '1s', smtp_timeout: '5s' };
-  s1 = await startSite({ host: '127.0.0.2', port, hostname: 'mx.dsc.ufpb.br', domains: ['dsc.ufpb.br'], users: ['helvecio@dsc.ufpb.br'], delivery });
-  s2 = await startSite({ host: '127.0.0.3', port, hostname: 'mx.dc.uece.br', domains: ['dc.uece.br'], users: ['suzana@dc.uece.br', 'pascal@dc.uece.br'], delivery });
+  mx = await startMxSites(
+    [
+      { domain: 'dsc.ufpb.br', ip: '127.0.0.2', users: ['helvecio@dsc.ufpb.br'] },
+      { domain: 'dc.uece.br', ip: '127.0.0.3', users: ['suzana@dc.uece.br', 'pascal@dc.uece.br'] },
+    ],
+    { retry_min: '1s', retry_max: '1s', smtp_timeout: '5s' },
+  );
+  [s1, s2] = mx.sites;
 });
-after(async () => {
-  await s1?.destroy();
-  await s2?.destroy();
-  await dns?.close();
-});
+after(async () => mx?.destroy());
 
 async function sendToRole(subject: string): Promise<void> {
   const r = await sendMail(s1, 'helvecio@dsc.ufpb.br', [role], `From: helvecio@dsc.ufpb.br\nTo: ${role}\nSubject: ${subject}\n\npara a chefia\n`, {

@@ -1,0 +1,63 @@
+/**
+ * @module mx-sites
+ * The seed's multi-host setups for end-to-end tests: a test DNS zone in which each mail domain
+ * has one MX host on its own loopback address, and correio sites answering for those domains,
+ * all on one SMTP port (the port they deliver to, `mx_port`).
+ * Standards: RFC 5321 §5.1 (MX lookup of the domain, then the address of the MX host).
+ * Security: test only; loopback addresses only.
+ * Limitations: one MX (preference 10, named mx.<domain>) per domain; sites run in this process.
+ */
+import { startDnsServer, type DnsTestServer, type DnsZone } from './dns-server.js';
+import { freePort } from './net.js';
+import { startSite, type Site, type SiteOptions } from './site.js';
+
+/** A zone where each domain has the MX mx.<domain> (preference 10) with the given IPv4 address. */
+export function mxZone(domains: Record<string, string>): DnsZone {
+  const zone: DnsZone = {};
+  for (const [domain, ip] of Object.entries(domains)) {
+    zone[domain] = { mx: [{ preference: 10, exchange: `mx.${domain}` }] };
+    zone[`mx.${domain}`] = { a: [ip] };
+  }
+  return zone;
+}
+
+/** A site for one domain on its own loopback address; it is named mx.<domain>. */
+export interface MxSiteSpec extends Omit<SiteOptions, 'host' | 'port' | 'hostname' | 'domains' | 'delivery'> {
+  domain: string;
+  ip: string;
+}
+
+export interface MxSites {
+  readonly dns: DnsTestServer;
+  /** the SMTP port every site listens on and delivers to */
+  readonly port: number;
+  /** in the order of the specs */
+  readonly sites: Site[];
+  destroy(): Promise<void>;
+}
+
+/**
+ * Starts the DNS server (the sites' MX records) and the sites, in order, each with
+ * `delivery` plus `dns_servers` and `mx_port` pointing at this setup. What was started is
+ * stopped again if a later part fails.
+ */
+export async function startMxSites(specs: readonly MxSiteSpec[], delivery: NonNullable<SiteOptions['delivery']>): Promise<MxSites> {
+  const dns = await startDnsServer(mxZone(Object.fromEntries(specs.map((s) => [s.domain, s.ip]))));
+  const sites: Site[] = [];
+  const destroy = async (): Promise<void> => {
+    for (const s of sites) await s.destroy();
+    await dns.close();
+  };
+  try {
+    const port = await freePort(specs[0]?.ip);
+    for (const { domain, ip, ...rest } of specs) {
+      sites.push(
+        await startSite({ ...rest, host: ip, port, hostname: `mx.${domain}`, domains: [domain], delivery: { dns_servers: [dns.server], mx_port: port, ...delivery } }),
+      );
+    }
+    return { dns, port, sites, destroy };
+  } catch (e) {
+    await destroy();
+    throw e;
+  }
+}
