@@ -1,5 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { Readable } from 'node:stream';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -249,5 +250,59 @@ void test('against the smtp-server package: 8BITMIME body arrives intact', async
   } finally {
     await new Promise<void>((r) => server.close(() => r()));
     await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('the socket has TCP_NODELAY and the body leaves in one write with its terminator', async () => {
+  // Nagle would hold the final "." for the peer's delayed ACK on every message.
+  const proto = net.Socket.prototype;
+  const noDelay = new WeakMap<net.Socket, boolean>();
+  const writes = new WeakMap<net.Socket, Buffer[][]>();
+  // the originals are called with the socket as `this`, so unbinding them is safe
+  /* eslint-disable @typescript-eslint/unbound-method */
+  const origNoDelay = proto.setNoDelay;
+  const origWritev = proto._writev;
+  const origWrite = proto._write;
+  /* eslint-enable @typescript-eslint/unbound-method */
+  proto.setNoDelay = function (this: net.Socket, on?: boolean) {
+    noDelay.set(this, on !== false);
+    return origNoDelay.call(this, on);
+  };
+  const record = (s: net.Socket, chunks: Buffer[]): void => {
+    const list = writes.get(s) ?? [];
+    list.push(chunks);
+    writes.set(s, list);
+  };
+  proto._writev = function (this: net.Socket, chunks: { chunk: unknown; encoding: BufferEncoding }[], cb: (err?: Error | null) => void) {
+    record(this, chunks.map((c) => Buffer.from(c.chunk as Buffer)));
+    return origWritev?.call(this, chunks, cb);
+  };
+  proto._write = function (this: net.Socket, chunk: unknown, enc: BufferEncoding, cb: (err?: Error | null) => void) {
+    record(this, [Buffer.from(chunk as Buffer)]);
+    return origWrite.call(this, chunk, enc, cb);
+  };
+  try {
+    const p = await peer();
+    const c = await connect(p);
+    const socket = (c as unknown as { socket: net.Socket }).socket;
+    assert.equal(noDelay.get(socket), true);
+    const before = writes.get(socket)?.length ?? 0;
+    // two chunks of body, read in different turns of the event loop, and the terminator
+    async function* slowChunks(): AsyncGenerator<Buffer> {
+      yield Buffer.from('Subject: x\r\n\r\n');
+      await new Promise((r) => setImmediate(r));
+      yield Buffer.from('one\r\n.two\r\n');
+      await new Promise((r) => setImmediate(r));
+    }
+    const r = await c.send({ sender: 'a@b.example', recipients: [{ address: 'c@d.example' }], body: () => Readable.from(slowChunks()) });
+    assert.equal(r.final[0].code, 250);
+    const after = (writes.get(socket) ?? []).slice(before).map((w) => Buffer.concat(w).toString('latin1'));
+    const bodyWrites = after.filter((w) => w.includes('Subject: x'));
+    assert.deepEqual(bodyWrites, ['Subject: x\r\n\r\none\r\n..two\r\n.\r\n']);
+    await c.quit();
+  } finally {
+    proto.setNoDelay = origNoDelay;
+    proto._writev = origWritev;
+    proto._write = origWrite;
   }
 });

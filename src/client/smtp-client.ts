@@ -249,6 +249,9 @@ export class SmtpClient {
     if (options.signal?.aborted) throw new SmtpClientError('aborted', 'aborted before connecting');
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect({ host: options.host, port: options.port, localAddress: options.localAddress });
+      // No Nagle: a command or the final "." is a small segment sent after unacknowledged data,
+      // and Nagle would hold it for the peer's delayed ACK (about 40 ms on Linux) every time.
+      s.setNoDelay(true);
       const fail = (err: SmtpClientError): void => {
         cleanup();
         s.destroy();
@@ -467,14 +470,24 @@ export class SmtpClient {
     }
     let bodyError: unknown;
     body.once('error', (err) => (bodyError ??= err));
+    // Corked, the body's chunks and the terminator leave in one writev (one segment train)
+    // instead of one write each; uncorked only to wait for the socket to drain.
+    const socket = this.socket;
+    socket.cork();
     try {
       await pipeline(body, stuffer, async (source: AsyncIterable<Buffer>) => {
         for await (const chunk of source) {
           if (!this.usable) throw new SmtpClientError('closed', 'connection closed during DATA');
-          if (!this.socket.write(chunk)) await this.drain();
+          if (!socket.write(chunk)) {
+            socket.uncork();
+            await this.drain();
+            socket.cork();
+          }
         }
       });
+      socket.uncork();
     } catch (err) {
+      socket.uncork();
       // Never send the final "." after a partial body: drop the session so the server
       // discards the transaction (RFC 5321 §4.1.1.4 completes only on <CRLF>.<CRLF>).
       this.close();
