@@ -1,27 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, symlink, writeFile, utimes } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, symlink, writeFile, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { DeliveryRequest, Envelope, ReversePath } from '../core/index.js';
+import type { DeliveryRequest, ReversePath } from '../core/index.js';
+import { chunkedStream, testEnvelope } from '../../test/helpers/delivery-request.js';
+import { withTempDir } from '../../test/helpers/temp-dir.js';
 import { asctime, FileTransport, MboxQuoter } from './file-transport.js';
 
 function request(path: string, message: string, sender: ReversePath = { local: 'helvecio', domain: 'dsc.ufpb.br' }): DeliveryRequest {
   const route = { transport: 'file', nextHop: path };
-  const env: Envelope = {
-    id: 'e1',
-    messageId: 'm1',
-    sender,
-    recipient: { local: 'archive', domain: 'dc.uece.br' },
-    route,
-    arrivedAt: 0,
-    size: message.length,
-    attempts: [],
-    nextAttemptAt: 0,
-    dsn: {},
-  };
+  const env = testEnvelope({ id: 'e1', messageId: 'm1', sender, recipient: { local: 'archive', domain: 'dc.uece.br' }, route, size: message.length });
   const bytes = Buffer.from(message, 'latin1');
   return {
     route,
@@ -30,20 +20,11 @@ function request(path: string, message: string, sender: ReversePath = { local: '
     envelopes: [env],
     size: bytes.length,
     // 5-byte chunks: "From " lines and CRLF pairs fall across chunk boundaries
-    openMessage: async () => Readable.from((function* () {
-      for (let i = 0; i < bytes.length; i += 5) yield bytes.subarray(i, i + 5);
-    })()),
+    openMessage: async () => chunkedStream(bytes, 5),
   };
 }
 
-async function tmp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'correio-file-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const tmp = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('correio-file-', fn);
 
 const now = (): Date => new Date(Date.UTC(1995, 0, 5, 9, 3, 7));
 

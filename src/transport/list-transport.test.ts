@@ -9,7 +9,6 @@ import {
   type Address,
   type DeliveryRequest,
   type DsnParams,
-  type Envelope,
   type Intake,
   type IntakeResult,
   type IntakeTransaction,
@@ -17,6 +16,7 @@ import {
   type ReversePath,
   type SessionInfo,
 } from '../core/index.js';
+import { chunkedStream, testEnvelope } from '../../test/helpers/delivery-request.js';
 import { MemoryDirectory } from '../../test/helpers/memory-directory.js';
 import { AliasResolver } from '../resolve/index.js';
 import { ListTransport, parseHeaderFields } from './list-transport.js';
@@ -50,18 +50,14 @@ class RecordingIntake implements Intake {
 const author: Address = { local: 'helvecio', domain: 'dsc.ufpb.br' };
 
 function request(list: string, message: string, chunkSize = 7): DeliveryRequest {
-  const env: Envelope = {
+  const env = testEnvelope({
     id: 'e1',
     messageId: 'm0',
     sender: author,
     recipient: { local: list.split('@')[0], domain: list.split('@')[1] },
     route: { transport: 'list', nextHop: list },
-    arrivedAt: 0,
     size: message.length,
-    attempts: [],
-    nextAttemptAt: 0,
-    dsn: {},
-  };
+  });
   const bytes = Buffer.from(message, 'latin1');
   return {
     route: env.route,
@@ -70,9 +66,7 @@ function request(list: string, message: string, chunkSize = 7): DeliveryRequest 
     envelopes: [env],
     size: bytes.length,
     // small chunks: the blank line that ends the header falls across chunk boundaries
-    openMessage: async () => Readable.from((function* () {
-      for (let i = 0; i < bytes.length; i += chunkSize) yield bytes.subarray(i, i + chunkSize);
-    })()),
+    openMessage: async () => chunkedStream(bytes, chunkSize),
   };
 }
 

@@ -1,30 +1,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { DeliveryRequest, Envelope } from '../core/index.js';
+import { testEnvelope } from '../../test/helpers/delivery-request.js';
+import { withTempDir } from '../../test/helpers/temp-dir.js';
 import { CrlfToLf, parsePipeHop, PipeTransport } from './pipe-transport.js';
 
 const skip = existsSync('/bin/sh') ? false : 'needs /bin/sh for the test scripts';
 
 function request(argv: string[], message: string): DeliveryRequest {
   const route = { transport: 'pipe', nextHop: JSON.stringify(argv) };
-  const env = (id: string): Envelope => ({
-    id,
-    messageId: 'm1',
-    sender: { local: 'helvecio', domain: 'dsc.ufpb.br' },
-    recipient: { local: 'robot', domain: 'dc.uece.br' },
-    originalRecipient: { local: 'robot', domain: 'dc.uece.br' },
-    route,
-    arrivedAt: 0,
-    size: message.length,
-    attempts: [],
-    nextAttemptAt: 0,
-    dsn: {},
-  });
+  const env = (id: string): Envelope =>
+    testEnvelope({
+      id,
+      messageId: 'm1',
+      sender: { local: 'helvecio', domain: 'dsc.ufpb.br' },
+      recipient: { local: 'robot', domain: 'dc.uece.br' },
+      originalRecipient: { local: 'robot', domain: 'dc.uece.br' },
+      route,
+      size: message.length,
+    });
   return {
     route,
     messageId: 'm1',
@@ -36,19 +34,16 @@ function request(argv: string[], message: string): DeliveryRequest {
 }
 
 async function withScripts(fn: (dir: string, script: (name: string, body: string) => Promise<string>) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'correio-pipe-'));
-  // Run as root, the transport drops to uid 65534: let that user reach the scripts and outputs.
-  await chmod(dir, 0o777);
-  try {
+  await withTempDir('correio-pipe-', async (dir) => {
+    // Run as root, the transport drops to uid 65534: let that user reach the scripts and outputs.
+    await chmod(dir, 0o777);
     await fn(dir, async (name, body) => {
       const p = join(dir, name);
       await writeFile(p, `#!/bin/sh\n${body}\n`);
       await chmod(p, 0o755);
       return p;
     });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 const message = 'Subject: hello\r\n\r\nline one\r\nline two\r\n';
