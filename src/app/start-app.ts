@@ -95,6 +95,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     notifier,
     clock,
     concurrency: config.delivery.concurrency,
+    perRouteConcurrency: config.delivery.concurrencyPerRoute,
   });
   backends.setOnQueued((envs) => runner.enqueue(envs));
 

@@ -201,6 +201,8 @@ export const configSchema = z
         dns_servers: field(listOf(dnsItem, 'DNS server addresses'), () => []),
         mx_port: field(port, () => 25),
         concurrency: field(positiveInt, () => 20),
+        // Postfix's default_destination_concurrency_limit is 20 too
+        concurrency_per_route: field(positiveInt, () => 20),
         // caps every outbound SMTP client timeout; absent: RFC 5321 §4.5.3.2's minutes
         smtp_timeout: optional(duration),
         routes: field(routes, () => ({})),

@@ -53,6 +53,8 @@ export interface DeliveryConfig {
   readonly mxPort: number;
   /** deliveries in progress at once */
   readonly concurrency: number;
+  /** deliveries in progress at once to one route (transport + next hop) */
+  readonly concurrencyPerRoute: number;
   /** ms; when set, caps every outbound SMTP client timeout (connect, greeting, commands, DATA) */
   readonly smtpTimeout?: number;
   /** static next hops that override MX, by lower-case domain: "example.net" → {smtp, "[127.0.0.1]:2526"} */

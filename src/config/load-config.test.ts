@@ -42,6 +42,7 @@ void test('embedded defaults are the ones DESIGN.md §4 gives', () => {
   assert.deepEqual(c.delivery.dnsServers, []);
   assert.equal(c.delivery.mxPort, 25);
   assert.equal(c.delivery.concurrency, 20);
+  assert.equal(c.delivery.concurrencyPerRoute, 20);
   assert.equal(c.delivery.smtpTimeout, undefined);
   assert.deepEqual(c.delivery.routes, {});
   assert.deepEqual(c.pop3.listen, []);
@@ -77,6 +78,7 @@ max_hops = 50
 dns_servers = ["127.0.0.1:5353", "::1"]
 mx_port = 2526
 smtp_timeout = "10s"
+concurrency_per_route = 5
 [delivery.routes]
 "Example.NET" = "smtp:[127.0.0.1]:2526"
 
@@ -108,6 +110,7 @@ level = "debug"
   ]);
   assert.equal(c.delivery.mxPort, 2526);
   assert.equal(c.delivery.smtpTimeout, 10_000);
+  assert.equal(c.delivery.concurrencyPerRoute, 5);
   assert.deepEqual(c.delivery.routes, { 'example.net': { transport: 'smtp', nextHop: '[127.0.0.1]:2526' } });
   assert.deepEqual(c.http.listen, [{ host: '127.0.0.1', port: 8025 }]);
   assert.deepEqual(c.pop3.listen, [{ host: '127.0.0.1', port: 2110 }]);
@@ -123,6 +126,7 @@ const errorTable: [string, string, string][] = [
   ['string for an integer', '[smtp]\n\nmax_recipients = "1000"', 'correio.toml:3: smtp.max_recipients: expected a positive integer'],
   ['negative integer', '[delivery]\nmax_hops = -1', 'correio.toml:2: delivery.max_hops: expected a positive integer'],
   ['float for an integer', '[delivery]\nconcurrency = 1.5', 'correio.toml:2: delivery.concurrency: expected a positive integer'],
+  ['zero per-route concurrency', '[delivery]\nconcurrency_per_route = 0', 'correio.toml:2: delivery.concurrency_per_route: expected a positive integer'],
   ['below the RFC minimum', '[smtp]\nmax_recipients = 10', 'correio.toml:2: smtp.max_recipients: must be at least 100 (RFC 5321 §4.5.3.1.8)'],
   ['bad port', '[delivery]\nmx_port = 70000', 'correio.toml:2: delivery.mx_port: expected a port number from 1 to 65535'],
   ['bad duration', '[delivery]\nretry_min = "5 minutes"', 'correio.toml:2: delivery.retry_min: expected a duration such as "30s", "5m", "4h" or "3d"'],

@@ -96,6 +96,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       dnsServers: d.dns_servers,
       mxPort: d.mx_port,
       concurrency: d.concurrency,
+      concurrencyPerRoute: d.concurrency_per_route,
       ...(d.smtp_timeout !== undefined ? { smtpTimeout: d.smtp_timeout } : {}),
       routes: d.routes,
     },

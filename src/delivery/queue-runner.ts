@@ -38,7 +38,7 @@ export interface QueueRunnerOptions {
   readonly clock?: Clock;
   /** delivery requests running at once, in total (default 20) */
   readonly concurrency?: number;
-  /** delivery requests running at once per route (default 4) */
+  /** delivery requests running at once per route (default 20, like Postfix's default_destination_concurrency_limit) */
   readonly perRouteConcurrency?: number;
   /** ms between rescans of the store for changes made by other processes (default 30 s; 0 = never) */
   readonly pollIntervalMs?: number;
@@ -142,7 +142,7 @@ export class QueueRunner {
     this.#notifier = opts.notifier;
     this.#clock = opts.clock ?? systemClock;
     this.#concurrency = Math.max(1, opts.concurrency ?? 20);
-    this.#perRoute = Math.max(1, opts.perRouteConcurrency ?? 4);
+    this.#perRoute = Math.max(1, opts.perRouteConcurrency ?? 20);
     this.#pollMs = opts.pollIntervalMs ?? 30_000;
   }
 
