@@ -38,7 +38,7 @@ void test('deliver stores LF in new/, open gives CRLF back, sizes count CRLF', (
     const dir = join(root, 'dc.uece.br', 'suzana');
     const names = await readdir(join(dir, 'new'));
     assert.deepEqual(names, [key]);
-    assert.match(key, /^1700000000\.q1-1\.mx\.dc\.uece\.br,S=\d+,W=\d+$/);
+    assert.match(key, /^q1-1\.mx\.dc\.uece\.br,S=\d+,W=\d+$/);
     const stored = await readFile(join(dir, 'new', key), 'latin1');
     assert.equal(stored, msg.replace(/\r\n/g, '\n'));
     assert.ok(key.endsWith(`,S=${stored.length},W=${msg.length}`));
@@ -59,6 +59,25 @@ void test('delivering the same uniqueKey twice stores it once, even after it mov
     // a key that is a prefix of another is a different message
     await s.deliver('pascal@dc.uece.br', Readable.from([msg]), { uniqueKey: 'abc' });
     assert.equal((await s.list('pascal@dc.uece.br')).length, 2);
+  }));
+
+void test('redelivery is found by name: in new/ (link EEXIST) and in cur/ unflagged; tmp/ is left empty', () =>
+  withStore(async (s, root) => {
+    const user = 'pascal@dc.uece.br';
+    const dir = join(root, 'dc.uece.br', 'pascal');
+    const a = await s.deliver(user, Readable.from([msg]), { uniqueKey: '12345' });
+    assert.ok(!a.key.startsWith('12345.'), 'an all-digit key never looks like a leading time');
+    await s.setFlags(user, a.key, '');
+    assert.deepEqual(await readdir(join(dir, 'cur')), [`${a.key}:2,`]);
+    const b = await s.deliver(user, chunked(msg), { uniqueKey: '12345' });
+    assert.equal(b.key, a.key);
+    assert.deepEqual(await readdir(join(dir, 'new')), []);
+    const c = await s.deliver(user, Readable.from([msg]), { uniqueKey: 'other' });
+    const d = await s.deliver(user, Readable.from([msg]), { uniqueKey: 'other' });
+    assert.equal(d.key, c.key);
+    assert.deepEqual(await readdir(join(dir, 'new')), [c.key]);
+    assert.deepEqual(await readdir(join(dir, 'tmp')), []);
+    assert.deepEqual((await s.list(user)).map((m) => m.key).sort(), [a.key, c.key].sort());
   }));
 
 void test('flags: setFlags moves to cur/ with :2,FLAGS in ASCII order; remove unlinks', () =>

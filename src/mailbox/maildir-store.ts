@@ -3,17 +3,26 @@
  * Local mailboxes in Maildir format under `<data_dir>/mail`: the mailbox of "local@domain" is
  * `mail/<domain>/<local>/` with tmp/, new/ and cur/; other folders are Maildir++ `.Name/`.
  *
- * File names: `<seconds>.<key>.<host>,S=<stored size>,W=<CRLF size>` in new/, plus
- * `:2,<flags>` once in cur/. Files are stored with LF line ends (the Unix Maildir convention)
- * and read back with CRLF; W= records the CRLF size so listing needs no reading.
+ * File names: `<key>.<host>,S=<stored size>,W=<CRLF size>` in new/, plus `:2,<flags>` once in
+ * cur/. The name is deterministic (the delivery's uniqueKey and the content's sizes), which
+ * makes redelivery idempotent in O(1): the file is linked from tmp/ into new/ with link(),
+ * which never overwrites, so EEXIST means "already delivered"; cur/ is checked with a stat of
+ * the same name with the info ":2," and ":2,S" (read, the usual state after POP3/IMAP).
+ * The arrival time is the file's mtime (set from the clock before the link), as Dovecot
+ * reads it; files named `<seconds>.…` (other delivery agents, older correio) keep the time
+ * of their name. Files are stored with LF line ends (the Unix Maildir convention) and read
+ * back with CRLF; W= records the CRLF size so listing needs no reading.
  * Standards: the Maildir spec (cr.yp.to/proto/maildir.html: tmp → new by link, unique names,
  *   info ":2,FLAGS" with flags in ASCII order); Maildir++ folders and S=/W= (Courier, Dovecot);
  *   RFC 1939 §11 / RFC 3501 §2.3.4 (sizes counted with CRLF).
  * Security: a user address and a folder name are validated before they become paths: no "/",
  *   "\", NUL, control characters, "." or ".." components, no leading dot. Files are 0600.
- * Limitations: idempotent redelivery (same uniqueKey) is checked by scanning new/ and cur/,
- *   which costs a directory read per delivery; no quota; a foreign file without W= is read
- *   once to size it on every list().
+ * Limitations: redelivery of a key is not detected (stored twice) when the first copy has
+ *   been moved to cur/ with flags other than none or "S", or was renamed new/ → cur/ by a
+ *   reader in the instant between our stat of cur/ and our link() into new/, or when the
+ *   content differs (other sizes); a removed message is stored again. The body is written to
+ *   tmp/ before the duplicate check. list() costs a stat per message for the arrival time.
+ *   No quota; a foreign file without W= is read once to size it on every list().
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
@@ -78,6 +87,8 @@ export function encodeUniqueKey(key: string): string {
     const c = String.fromCharCode(b);
     out += /[A-Za-z0-9_-]/.test(c) ? c : `=${b.toString(16).padStart(2, '0')}`;
   }
+  // an all-digit field would read as a name's leading "<seconds>": its first digit as =3X
+  if (/^\d+$/.test(out)) out = `=${out.charCodeAt(0).toString(16)}${out.slice(1)}`;
   return out.length <= 100 ? out : `h${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
 }
 
@@ -91,7 +102,6 @@ interface Parsed {
   flags: string;
   size?: number;
   seconds?: number;
-  keyField?: string;
 }
 
 function parseName(name: string): Parsed {
@@ -101,8 +111,10 @@ function parseName(name: string): Parsed {
   const flags = info.startsWith('2,') ? info.slice(2) : '';
   const w = /,W=(\d+)/.exec(key);
   const fields = key.split(',')[0].split('.');
+  // "<seconds>.<unique>.<host>" (the Maildir spec's form), or ours: "<key>.<host>", no time
+  // (encodeUniqueKey never gives an all-digit key)
   const seconds = /^\d+$/.test(fields[0]) ? Number(fields[0]) : undefined;
-  return { key, flags, size: w ? Number(w[1]) : undefined, seconds, keyField: fields[1] };
+  return { key, flags, size: w ? Number(w[1]) : undefined, seconds };
 }
 
 /** CRLF → LF while streaming, counting what is written and what reading back with CRLF gives. */
@@ -225,45 +237,49 @@ export class MaildirStore implements MailboxStore {
     return undefined;
   }
 
-  async #findUnique(dir: string, field: string): Promise<string | undefined> {
-    for (const sub of ['new', 'cur'] as const) {
-      for (const n of await this.#names(dir, sub)) {
-        const p = parseName(n);
-        if (p.keyField === field) return p.key;
+  /** Whether `key` was already moved to cur/ unflagged or flagged only "S" (seen). */
+  async #inCur(dir: string, key: string): Promise<boolean> {
+    for (const info of [':2,', ':2,S']) {
+      try {
+        await stat(join(dir, 'cur', key + info));
+        return true;
+      } catch (err) {
+        if (errno(err) !== 'ENOENT') throw err;
       }
     }
-    return undefined;
+    return false;
   }
 
   async deliver(user: string, message: Readable, opts: { uniqueKey: string; folder?: string }): Promise<{ key: string }> {
     const dir = this.mailboxPath(user, opts.folder);
     const field = encodeUniqueKey(opts.uniqueKey);
     await this.#ensure(dir);
-    const existing = await this.#findUnique(dir, field);
-    if (existing) {
-      message.resume();
-      return { key: existing };
-    }
     const tmp = join(dir, 'tmp', `${field}.${process.pid}_${randomBytes(6).toString('hex')}.${this.#host}`);
     const fh = await open(tmp, 'wx', 0o600);
     const conv = new CrlfToLf();
     try {
       try {
         await pipeline(message, conv, fileSink(fh));
+        // the arrival time list() reports
+        const t = this.#now() / 1000;
+        await fh.utimes(t, t);
         await fh.sync();
       } finally {
         await fh.close();
       }
-      const seconds = Math.floor(this.#now() / 1000);
-      const key = `${seconds}.${field}.${this.#host},S=${conv.stored},W=${conv.virtual}`;
-      try {
-        // Maildir spec: link() into new/ (never overwrites); EEXIST = this very delivery raced us
-        await link(tmp, join(dir, 'new', key));
-      } catch (err) {
-        if (errno(err) !== 'EEXIST') throw err;
+      const key = `${field}.${this.#host},S=${conv.stored},W=${conv.virtual}`;
+      let linked = false;
+      if (!(await this.#inCur(dir, key))) {
+        try {
+          // Maildir spec: link() into new/ never overwrites; EEXIST = already delivered
+          await link(tmp, join(dir, 'new', key));
+          linked = true;
+        } catch (err) {
+          if (errno(err) !== 'EEXIST') throw err;
+        }
       }
       await unlink(tmp);
-      await this.#syncer.sync(join(dir, 'new'));
+      if (linked) await this.#syncer.sync(join(dir, 'new'));
       return { key };
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
@@ -278,6 +294,7 @@ export class MaildirStore implements MailboxStore {
       for (const name of await this.#names(dir, sub)) {
         const p = parseName(name);
         let size = p.size;
+        // our names carry no time: the file's mtime is the arrival time
         let receivedAt = p.seconds !== undefined ? p.seconds * 1000 : undefined;
         if (size === undefined || receivedAt === undefined) {
           const path = join(dir, sub, name);
