@@ -5,9 +5,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync, spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import nodemailer from 'nodemailer';
 import { runDialog } from '../helpers/dialog.js';
+import { python3 } from '../helpers/python.js';
 import { startSite, type Site } from '../helpers/site.js';
 
 let site: Site;
@@ -81,12 +82,7 @@ finally:
 for k, v in refused.items():
     print(k, v[0], v[1].decode())
 `;
-  const child = spawn('python3', ['-c', script, site.host, String(site.port)]);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((r) => child.on('close', r));
+  const { code, out, err } = await python3(script, [site.host, String(site.port)]);
   assert.equal(code, 0, err);
   assert.equal(out.trim(), 'jacques@dc.uece.br 550 No such user here');
   const suzana = await waitFor(site, 'suzana@dc.uece.br', 'corpo via smtplib');

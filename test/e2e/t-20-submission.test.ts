@@ -7,11 +7,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import nodemailer from 'nodemailer';
 import { startSite, siteEnvelopes, type Site } from '../helpers/site.js';
 import { freePort } from '../helpers/net.js';
+import { runPython } from '../helpers/python.js';
 import { SmtpTestClient, tlsCertFile, tlsKeyFile } from './t-20-smtp-tls-client.js';
 
 let site: Site;
@@ -69,18 +70,6 @@ async function waitForMarked(user: string, marker: string): Promise<string> {
 }
 
 const python = spawnSync('python3', ['-c', 'import smtplib, ssl'], { encoding: 'utf8' }).status === 0;
-
-function runPython(script: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('python3', ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`python3 exited ${code}: ${err}`))));
-  });
-}
 
 const smtplibSubmit = `
 import smtplib, ssl, sys

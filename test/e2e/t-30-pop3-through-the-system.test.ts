@@ -10,6 +10,7 @@ import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runDialog } from '../helpers/dialog.js';
 import { freePort } from '../helpers/net.js';
+import { python3 } from '../helpers/python.js';
 import { startSite } from '../helpers/site.js';
 
 const python = spawnSync('python3', ['-c', 'import poplib, ssl'], { encoding: 'utf8' });
@@ -66,12 +67,7 @@ p.dele(1)
 p.quit()
 `;
     const run = async (): Promise<string> => {
-      const child = spawn('python3', ['-c', script, String(pop3Port)]);
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const code = await new Promise<number | null>((r) => child.on('close', r));
+      const { code, out, err } = await python3(script, [String(pop3Port)]);
       assert.equal(code, 0, err);
       return out;
     };

@@ -2,12 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync, spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import nodemailer from 'nodemailer';
 import { SmtpServer, type SmtpServerOptions, type ListenMode } from './index.js';
 import { RecordingIntake } from '../../../test/helpers/recording-intake.js';
 import { fixturesDir } from '../../../test/helpers/paths.js';
 import { LineClient } from '../../../test/helpers/net.js';
+import { runPython } from '../../../test/helpers/python.js';
 
 const key = readFileSync(join(fixturesDir, 'tls', 'localhost.key'));
 const cert = readFileSync(join(fixturesDir, 'tls', 'localhost.crt'));
@@ -112,18 +113,6 @@ void test('submissions: implicit TLS (RFC 8314)', async () => {
 });
 
 const python = spawnSync('python3', ['--version']).status === 0;
-
-async function runPython(script: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('python3', ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`python3 exited ${code}: ${err}`))));
-  });
-}
 
 const figure5Py = `
 import smtplib, sys, json

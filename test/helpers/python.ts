@@ -1,0 +1,34 @@
+/**
+ * @module python
+ * Runs a Python 3 script (`python3 -c`) for the tests that drive correio with Python's own
+ * clients (smtplib, poplib): its exit status and output, or its output only.
+ * Security: test only; the scripts are the tests' own and talk to loopback only.
+ * Limitations: needs python3 on PATH; callers skip their test when it or a module is missing.
+ */
+import { spawn } from 'node:child_process';
+
+export interface PythonRun {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/** Runs `python3 -c script ...args` to its end. */
+export async function python3(script: string, args: readonly string[]): Promise<PythonRun> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('python3', ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+/** What the script printed; rejects when it exits with a status other than 0. */
+export async function runPython(script: string, args: readonly string[]): Promise<string> {
+  const { code, out, err } = await python3(script, args);
+  if (code !== 0) throw new Error(`python3 exited ${code}: ${err}`);
+  return out;
+}
