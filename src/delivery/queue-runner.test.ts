@@ -82,16 +82,25 @@ interface Rig {
   done(): Promise<void>;
 }
 
-async function rig(script: Script, opts: { perRouteConcurrency?: number; concurrency?: number; delayWarning?: number; dir?: string } = {}): Promise<Rig> {
+async function rig(script: Script, opts: { perRouteConcurrency?: number; concurrency?: number; delayWarning?: number; dir?: string; decisions?: { n: number } } = {}): Promise<Rig> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'correio-runner-')));
   const store = await FsQueueStore.open(join(dir, 'spool'));
   const mail = new MaildirStore(join(dir, 'mail'), { hostname: 'mx' });
   const clock = new FakeClock();
   const notifier = new RecordingNotifier(store);
   const transport = new ScriptedTransport(script);
+  const scheduler = new RetryScheduler({ retryMin: 5 * min, retryMax: h, maxQueueLifetime: 3 * 24 * h, delayWarning: opts.delayWarning ?? 4 * h });
+  const decisions = opts.decisions;
+  if (decisions) {
+    const decide = scheduler.decide.bind(scheduler);
+    scheduler.decide = (env, now) => {
+      decisions.n++;
+      return decide(env, now);
+    };
+  }
   const runner = new QueueRunner({
     store,
-    scheduler: new RetryScheduler({ retryMin: 5 * min, retryMax: h, maxQueueLifetime: 3 * 24 * h, delayWarning: opts.delayWarning ?? 4 * h }),
+    scheduler,
     transports: new Map<string, Transport>([['local', new MaildirTransport({ mailboxes: mail })], ['test', transport]]),
     notifier,
     clock,
@@ -385,6 +394,30 @@ void test('flush makes deferred mail due now', async () => {
     await r.runner.idle();
     assert.equal(r.transport.calls.length, 2);
     assert.deepEqual(await queued(r.store), []);
+  } finally {
+    await r.done();
+  }
+});
+
+void test('scheduling work follows due work: a new message does not make the runner look at every deferred envelope', async () => {
+  const decisions = { n: 0 };
+  // the route is down: everything is deferred for 5 minutes
+  const r = await rig(all('delayed', '4.4.1', { error: 'connection refused' }), { decisions, concurrency: 20, perRouteConcurrency: 20 });
+  try {
+    await r.runner.start();
+    for (let i = 0; i < 60; i++) await r.submit([{ to: `u${i}@down.example`, route: 'down.example' }]);
+    await r.runner.idle();
+    assert.equal(r.transport.calls.length, 60);
+    assert.equal((await queued(r.store)).length, 60);
+    // one more message: the 60 waiting envelopes are not consulted again
+    decisions.n = 0;
+    await r.submit([{ to: 'new@down.example', route: 'down.example' }]);
+    await r.runner.idle();
+    assert.equal(r.transport.calls.length, 61);
+    assert.ok(decisions.n <= 5, `scheduler consulted ${decisions.n} times for one new envelope`);
+    // when they come due, all are tried again
+    await advance(r, 5 * min);
+    assert.equal(r.transport.calls.length, 122);
   } finally {
     await r.done();
   }

@@ -18,6 +18,11 @@
  *   RFC 3461 §4.1 and §6.2 (NOTIFY: which notices), RFC 3463 (4.3.0, 4.3.5, 5.4.7),
  *   RFC 3464 (per-recipient reports).
  * Security: a notice about a "<>" message is the notifier's to route (postmaster), never "<>".
+ * Scheduling is proportional to due work: every known envelope is classified once when it
+ * changes (or its wait ends): ready now (kept per route and message, and apart for notices and
+ * expiries), waiting (a min-heap by next attempt time), or held. A pass pops what came due and
+ * launches from the ready sets while limits allow, so accepting a message while a route is down
+ * (or saturated) never rescans the queue.
  * Limitations: changes made to the store by another process are seen at the next poll
  *   (pollIntervalMs) or rescan(); one runner per spool.
  */
@@ -100,6 +105,58 @@ function resultOf(env: Envelope, a: Attempt, kind: 'failure' | 'success'): Deliv
   };
 }
 
+/** A binary min-heap of (time, envelope id): the waiting envelopes by next attempt time. */
+class WaitHeap {
+  readonly #at: number[] = [];
+  readonly #id: EnvelopeId[] = [];
+  get size(): number {
+    return this.#at.length;
+  }
+  peek(): number {
+    return this.#at.length > 0 ? this.#at[0] : Infinity;
+  }
+  push(at: number, id: EnvelopeId): void {
+    const a = this.#at;
+    const d = this.#id;
+    let i = a.length;
+    a.push(at);
+    d.push(id);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p] <= at) break;
+      a[i] = a[p];
+      d[i] = d[p];
+      i = p;
+    }
+    a[i] = at;
+    d[i] = id;
+  }
+  pop(): { at: number; id: EnvelopeId } | undefined {
+    const a = this.#at;
+    const d = this.#id;
+    if (a.length === 0) return undefined;
+    const top = { at: a[0], id: d[0] };
+    const lastAt = a.pop() as number;
+    const lastId = d.pop() as EnvelopeId;
+    const n = a.length;
+    if (n > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const c = l + 1 < n && a[l + 1] < a[l] ? l + 1 : l;
+        if (a[c] >= lastAt) break;
+        a[i] = a[c];
+        d[i] = d[c];
+        i = c;
+      }
+      a[i] = lastAt;
+      d[i] = lastId;
+    }
+    return top;
+  }
+}
+
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -122,6 +179,15 @@ export class QueueRunner {
   readonly #cancelled = new Set<EnvelopeId>();
   /** changed by this runner since the current rescan began (the rescan must not undo them) */
   #touched: Set<EnvelopeId> | undefined;
+  /** ready for delivery now: route key → message → envelope ids (insertion order = age) */
+  readonly #readyDeliver = new Map<string, Map<MessageId, Set<EnvelopeId>>>();
+  /** ready now for a notice or an expiry (no route limit) */
+  readonly #readyOther = new Set<EnvelopeId>();
+  /** where each ready envelope is filed (to unfile it when it changes) */
+  readonly #readyWhere = new Map<EnvelopeId, { route: string; messageId: MessageId } | 'other'>();
+  /** waiting envelopes by time; an entry counts only while #waitAt has the same time for it */
+  readonly #waiting = new WaitHeap();
+  readonly #waitAt = new Map<EnvelopeId, number>();
   readonly #routeJobs = new Map<string, number>();
   readonly #messageJobs = new Map<MessageId, number>();
   readonly #notices = new Map<MessageId, PendingNotice[]>();
@@ -149,7 +215,8 @@ export class QueueRunner {
   /** Loads everything committed before (recovery after a crash) and starts delivering. */
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new Error('QueueRunner already started');
-    for await (const env of this.#store.walkEnvelopes()) this.#index.set(env.id, env);
+    const now = this.#clock.now();
+    for await (const env of this.#store.walkEnvelopes()) this.#set(env, now);
     this.#state = 'running';
     if (this.#pollMs > 0) {
       this.#poll = setInterval(() => {
@@ -162,9 +229,10 @@ export class QueueRunner {
 
   /** Newly committed envelopes: tried at once. */
   enqueue(envelopes: readonly Envelope[]): void {
+    const now = this.#clock.now();
     for (const env of envelopes) {
       if (this.#busy.has(env.id)) continue;
-      this.#index.set(env.id, env);
+      this.#set(env, now);
       this.#touched?.add(env.id);
     }
     this.wake();
@@ -210,10 +278,10 @@ export class QueueRunner {
     try {
       for await (const env of this.#store.walkEnvelopes()) {
         seen.add(env.id);
-        if (!this.#busy.has(env.id) && !touched.has(env.id)) this.#index.set(env.id, env);
+        if (!this.#busy.has(env.id) && !touched.has(env.id)) this.#set(env, this.#clock.now());
       }
       for (const id of [...this.#index.keys()]) {
-        if (!seen.has(id) && !this.#busy.has(id) && !touched.has(id)) this.#index.delete(id);
+        if (!seen.has(id) && !this.#busy.has(id) && !touched.has(id)) this.#forget(id);
       }
     } finally {
       if (this.#touched === touched) this.#touched = undefined;
@@ -227,15 +295,78 @@ export class QueueRunner {
 
   async #put(env: Envelope): Promise<void> {
     await this.#store.putEnvelope(env);
-    this.#index.set(env.id, env);
+    this.#set(env, this.#clock.now());
     this.#touched?.add(env.id);
   }
 
   async #delete(id: EnvelopeId): Promise<void> {
     await this.#store.deleteEnvelope(id);
-    this.#index.delete(id);
+    this.#forget(id);
     this.#cancelled.delete(id);
     this.#touched?.add(id);
+  }
+
+  /** Records an envelope's new state and files it (ready, waiting or held) unless it is busy. */
+  #set(env: Envelope, now: number): void {
+    this.#index.set(env.id, env);
+    this.#unready(env.id);
+    if (!this.#busy.has(env.id)) this.#classify(env, now);
+  }
+
+  #forget(id: EnvelopeId): void {
+    this.#unready(id);
+    this.#waitAt.delete(id);
+    this.#index.delete(id);
+  }
+
+  /** Ends an envelope's busy state and files it again (when it is still queued). */
+  #free(id: EnvelopeId): void {
+    if (!this.#busy.delete(id)) return;
+    const env = this.#index.get(id);
+    if (env) this.#classify(env, this.#clock.now());
+  }
+
+  #classify(env: Envelope, now: number): void {
+    const d = this.#scheduler.decide(env, now);
+    if (d.kind === 'held') {
+      this.#waitAt.delete(env.id);
+      return;
+    }
+    if (d.kind === 'wait') {
+      if (this.#waitAt.get(env.id) === d.until) return;
+      this.#waitAt.set(env.id, d.until);
+      this.#waiting.push(d.until, env.id);
+      return;
+    }
+    this.#waitAt.delete(env.id);
+    if (d.kind === 'expire' || pendingNotice(env)) {
+      this.#readyOther.add(env.id);
+      this.#readyWhere.set(env.id, 'other');
+      return;
+    }
+    const route = routeKey(env.route);
+    let byMessage = this.#readyDeliver.get(route);
+    if (!byMessage) this.#readyDeliver.set(route, (byMessage = new Map()));
+    let ids = byMessage.get(env.messageId);
+    if (!ids) byMessage.set(env.messageId, (ids = new Set()));
+    ids.add(env.id);
+    this.#readyWhere.set(env.id, { route, messageId: env.messageId });
+  }
+
+  #unready(id: EnvelopeId): void {
+    const where = this.#readyWhere.get(id);
+    if (where === undefined) return;
+    this.#readyWhere.delete(id);
+    if (where === 'other') {
+      this.#readyOther.delete(id);
+      return;
+    }
+    const byMessage = this.#readyDeliver.get(where.route);
+    const ids = byMessage?.get(where.messageId);
+    if (!byMessage || !ids) return;
+    ids.delete(id);
+    if (ids.size === 0) byMessage.delete(where.messageId);
+    if (byMessage.size === 0) this.#readyDeliver.delete(where.route);
   }
 
   /** Makes envelopes due now (all when id is undefined; held ones stay held). Returns how many. */
@@ -338,35 +469,59 @@ export class QueueRunner {
       return;
     }
     const now = this.#clock.now();
-    let nextWake = Infinity;
-    const groups = new Map<string, Group>();
-    for (const env of this.#index.values()) {
-      if (this.#busy.has(env.id)) continue;
-      const d = this.#scheduler.decide(env, now);
-      if (d.kind === 'held') continue;
-      if (d.kind === 'wait') {
-        nextWake = Math.min(nextWake, d.until);
-        continue;
+    // what came due since the last pass
+    while (this.#waiting.peek() <= now) {
+      const { at, id } = this.#waiting.pop() as { at: number; id: EnvelopeId };
+      if (this.#waitAt.get(id) !== at) continue; // superseded
+      this.#waitAt.delete(id);
+      const env = this.#index.get(id);
+      if (env && !this.#busy.has(id)) this.#classify(env, now);
+    }
+    // notices and expiries: one group per message and kind, no route limit
+    if (this.#readyOther.size > 0 && this.#running < this.#concurrency) {
+      const groups = new Map<string, Group>();
+      for (const id of this.#readyOther) {
+        const env = this.#index.get(id);
+        if (!env) continue;
+        const kind: Group['kind'] = pendingNotice(env) ? 'notice' : 'expire';
+        const key = `${kind} ${env.messageId}`;
+        let g = groups.get(key);
+        if (!g) groups.set(key, (g = { kind, messageId: env.messageId, route: env.route, envelopes: [] }));
+        g.envelopes.push(env);
       }
-      const pend = pendingNotice(env);
-      const kind: Group['kind'] = pend ? 'notice' : d.kind === 'expire' ? 'expire' : 'deliver';
-      const key = kind === 'deliver' ? `d ${env.messageId} ${routeKey(env.route)}` : `${kind} ${env.messageId}`;
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = { kind, messageId: env.messageId, route: env.route, envelopes: [] }));
-      g.envelopes.push(env);
+      for (const g of groups.values()) {
+        if (this.#running >= this.#concurrency) break;
+        this.#launch(g);
+      }
     }
-    for (const g of groups.values()) {
+    // deliveries: per route, oldest message first, while the limits allow
+    for (const [route, byMessage] of this.#readyDeliver) {
       if (this.#running >= this.#concurrency) break;
-      if (g.kind === 'deliver' && (this.#routeJobs.get(routeKey(g.route)) ?? 0) >= this.#perRoute) continue;
-      this.#launch(g);
+      for (const [messageId, ids] of byMessage) {
+        if (this.#running >= this.#concurrency || (this.#routeJobs.get(route) ?? 0) >= this.#perRoute) break;
+        const envelopes: Envelope[] = [];
+        for (const id of ids) {
+          const env = this.#index.get(id);
+          if (env) envelopes.push(env);
+        }
+        if (envelopes.length === 0) {
+          for (const id of [...ids]) this.#unready(id);
+          continue;
+        }
+        this.#launch({ kind: 'deliver', messageId, route: envelopes[0].route, envelopes });
+      }
     }
-    if (nextWake < Infinity) this.#setTimer(nextWake, now);
+    const next = this.#waiting.peek();
+    if (next < Infinity) this.#setTimer(next, now);
     this.#checkIdle();
   }
 
   #launch(g: Group): void {
     const rk = routeKey(g.route);
-    for (const e of g.envelopes) this.#busy.add(e.id);
+    for (const e of g.envelopes) {
+      this.#unready(e.id);
+      this.#busy.add(e.id);
+    }
     this.#running++;
     if (g.kind === 'deliver') this.#routeJobs.set(rk, (this.#routeJobs.get(rk) ?? 0) + 1);
     this.#messageJobs.set(g.messageId, (this.#messageJobs.get(g.messageId) ?? 0) + 1);
@@ -385,7 +540,7 @@ export class QueueRunner {
           await this.#sendNotices(g.messageId).catch((err: unknown) => this.#publishError(err, 'notices'));
         }
         // anything still marked busy here had no outcome applied: free it for a later pass
-        for (const e of g.envelopes) if (!this.#isPending(g.messageId, e.id)) this.#busy.delete(e.id);
+        for (const e of g.envelopes) if (!this.#isPending(g.messageId, e.id)) this.#free(e.id);
         // counted as running until its notices are out, so idle() means "nothing left to do"
         this.#running--;
         this.#jobs.delete(job);
@@ -561,7 +716,7 @@ export class QueueRunner {
         } catch (err) {
           this.#publishError(err, `settling ${p.envelope.id}`);
         } finally {
-          this.#busy.delete(p.envelope.id);
+          this.#free(p.envelope.id);
         }
       }
     }
