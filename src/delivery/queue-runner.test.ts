@@ -13,7 +13,10 @@ import {
 import { MaildirStore } from '../mailbox/index.js';
 import { FsQueueStore, RetryScheduler, bounceQueued, holdQueued, listQueue } from '../queue/index.js';
 import { MaildirTransport } from '../transport/maildir-transport.js';
-import { QueueRunner } from './queue-runner.js';
+import { SmtpTransport } from '../transport/smtp-transport.js';
+import { DnsResolver } from '../dns/index.js';
+import { startScriptedPeer } from '../../test/helpers/scripted-smtp-peer.js';
+import { QueueRunner, shutdownError } from './queue-runner.js';
 
 const min = 60_000;
 const h = 60 * min;
@@ -420,5 +423,54 @@ void test('scheduling work follows due work: a new message does not make the run
     assert.equal(r.transport.calls.length, 122);
   } finally {
     await r.done();
+  }
+});
+
+void test('stop() aborts a delivery stuck on a silent next hop after the grace: deferred, kept, due at once', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-runner-'));
+  // accepts the connection and never greets (the client's greeting timeout is minutes)
+  const silent = await startScriptedPeer({ script: { GREETING: 'silent' } });
+  const store = await FsQueueStore.open(join(dir, 'spool'));
+  const smtp = new SmtpTransport({ hostname: 'me.test', dns: new DnsResolver({ servers: ['127.0.0.1:9'], timeoutMs: 300, tries: 1 }), reuse: { idleMs: 0 } });
+  const clock = new FakeClock();
+  const runner = new QueueRunner({
+    store,
+    scheduler: new RetryScheduler({ retryMin: 5 * min, retryMax: h, maxQueueLifetime: 3 * 24 * h, delayWarning: 4 * h }),
+    transports: new Map<string, Transport>([['smtp', smtp]]),
+    notifier: new RecordingNotifier(store),
+    clock,
+    pollIntervalMs: 0,
+    stopGraceMs: 100,
+  });
+  try {
+    await runner.start();
+    const draft = await store.createMessage();
+    await pipeline(Readable.from([body]), draft.body);
+    const [env] = await draft.commit([{
+      sender: { local: 'helvecio', domain: 'dsc.ufpb.br' },
+      recipient: { local: 'suzana', domain: 'dc.uece.br' },
+      route: { transport: 'smtp', nextHop: `[${silent.host}]:${silent.port}` },
+      arrivedAt: clock.now(),
+      size: body.length,
+      nextAttemptAt: 0,
+      dsn: {},
+    }]);
+    runner.enqueue([env]);
+    while (silent.connections === 0) await new Promise((r) => setTimeout(r, 10));
+    await runner.stop();
+    const left = await queued(store);
+    assert.equal(left.length, 1, 'the envelope is still in the spool');
+    assert.equal(left[0].id, env.id);
+    assert.equal(left[0].attempts.length, 1);
+    assert.equal(left[0].attempts[0].error, shutdownError);
+    assert.equal(left[0].attempts[0].status, '4.3.0');
+    assert.equal(left[0].nextAttemptAt, 0, 'tried again at once after a restart');
+    assert.equal((await (await store.openMessage(env.messageId)).toArray()).length > 0, true);
+  } finally {
+    await runner.stop();
+    await smtp.close();
+    await silent.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });

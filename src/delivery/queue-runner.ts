@@ -47,7 +47,12 @@ export interface QueueRunnerOptions {
   readonly perRouteConcurrency?: number;
   /** ms between rescans of the store for changes made by other processes (default 30 s; 0 = never) */
   readonly pollIntervalMs?: number;
+  /** ms stop() lets running deliveries finish before aborting them (default 5 s) */
+  readonly stopGraceMs?: number;
 }
+
+/** The local error recorded for a delivery aborted by stop(). */
+export const shutdownError = 'shutdown';
 
 type NoticeKind = 'failure' | 'delay' | 'success';
 
@@ -170,6 +175,7 @@ export class QueueRunner {
   readonly #concurrency: number;
   readonly #perRoute: number;
   readonly #pollMs: number;
+  readonly #stopGraceMs: number;
 
   /** every queued envelope this runner knows */
   readonly #index = new Map<EnvelopeId, Envelope>();
@@ -210,6 +216,7 @@ export class QueueRunner {
     this.#concurrency = Math.max(1, opts.concurrency ?? 20);
     this.#perRoute = Math.max(1, opts.perRouteConcurrency ?? 20);
     this.#pollMs = opts.pollIntervalMs ?? 30_000;
+    this.#stopGraceMs = Math.max(0, opts.stopGraceMs ?? 5_000);
   }
 
   /** Loads everything committed before (recovery after a crash) and starts delivering. */
@@ -428,8 +435,10 @@ export class QueueRunner {
   }
 
   /**
-   * Stops taking new work and waits for running requests. Aborting `signal` aborts them
-   * (transports then report "delayed" and the envelopes stay queued).
+   * Stops taking new work and waits for running requests; after the grace (stopGraceMs), or
+   * when `signal` aborts, it aborts them: transports then report "delayed", the attempt is
+   * recorded with the local error "shutdown", and the envelopes stay queued, due at once
+   * (a stuck next hop must not hold up a stop for its minutes-long timeouts).
    */
   async stop(signal?: AbortSignal): Promise<void> {
     if (this.#state === 'stopped') return;
@@ -439,9 +448,11 @@ export class QueueRunner {
     const onAbort = (): void => this.#abort.abort();
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
+    const grace = this.#jobs.size > 0 ? setTimeout(onAbort, this.#stopGraceMs) : undefined;
     try {
       while (this.#jobs.size > 0) await Promise.allSettled([...this.#jobs]);
     } finally {
+      clearTimeout(grace);
       signal?.removeEventListener('abort', onAbort);
       this.#state = 'stopped';
       this.#passQueued = false;
@@ -589,6 +600,12 @@ export class QueueRunner {
         results = g.envelopes.map((e) => ({ envelopeId: e.id, action: 'delayed', status: '4.3.0', error: errorText(err) }));
       }
     }
+    if (this.#abort.signal.aborted) {
+      // stopped midway: a local failure without a remote reply is the shutdown's doing
+      results = results.map((r) => (r.action === 'delayed' && r.reply === undefined ? { envelopeId: r.envelopeId, action: 'delayed', status: '4.3.0', error: shutdownError } : r));
+      const given = new Set(results.map((r) => r.envelopeId));
+      for (const e of g.envelopes) if (!given.has(e.id)) results.push({ envelopeId: e.id, action: 'delayed', status: '4.3.0', error: shutdownError });
+    }
     const byId = new Map(results.map((r) => [r.envelopeId, r]));
     const done = this.#clock.now();
     for (const env of g.envelopes) {
@@ -656,7 +673,9 @@ export class QueueRunner {
           return;
         }
         const held = this.#index.get(env.id)?.held ?? env.held;
-        const updated: Envelope = { ...tried, nextAttemptAt: this.#scheduler.nextAttempt(tried, now), ...(held !== undefined && { held }) };
+        // a delivery cut short by stop() is tried again at once after the restart
+        const nextAttemptAt = r.error === shutdownError && this.#abort.signal.aborted ? 0 : this.#scheduler.nextAttempt(tried, now);
+        const updated: Envelope = { ...tried, nextAttemptAt, ...(held !== undefined && { held }) };
         await this.#put(updated);
         this.#event(channels.deferred, updated, { ...r, status });
         if (this.#scheduler.delayWarningDue(updated, now)) {
