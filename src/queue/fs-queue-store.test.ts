@@ -173,3 +173,31 @@ void test('a missing spool directory is created', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+void test('directory fsyncs go through handles kept open (one per directory), closed by close()', { skip: existsSync('/proc/self/fd') ? false : 'needs /proc/self/fd (Linux)' }, async () => {
+  const dir = await tmp();
+  const { readlink } = await import('node:fs/promises');
+  const openUnder = async (): Promise<string[]> => {
+    const out: string[] = [];
+    for (const fd of await readdir('/proc/self/fd')) {
+      const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+      if (target.startsWith(dir)) out.push(target);
+    }
+    return out.sort();
+  };
+  try {
+    const store = await FsQueueStore.open(dir);
+    for (let i = 0; i < 5; i++) await storeMessage(store, `m${i}\r\n`, ['a@x.example', 'b@x.example']);
+    await Promise.all([0, 1, 2].map((i) => storeMessage(store, `c${i}\r\n`, ['c@x.example'])));
+    // the message and envelope directories, each open once; no file left open
+    assert.deepEqual(await openUnder(), [join(dir, 'env'), join(dir, 'msg')]);
+    let n = 0;
+    for await (const _ of store.walkEnvelopes()) n++;
+    assert.equal(n, 13);
+    assert.deepEqual((await readdir(join(dir, 'env'))).filter((n) => n.startsWith('.')), [], 'no temporary envelope file left');
+    await store.close();
+    assert.deepEqual(await openUnder(), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
