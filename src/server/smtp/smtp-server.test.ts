@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import net from 'node:net';
 import diagnostics from 'node:diagnostics_channel';
 import { SmtpServer, type SmtpServerOptions } from './index.js';
 import { RecordingIntake } from '../../../test/helpers/recording-intake.js';
@@ -319,4 +320,30 @@ void test('VRFY and EXPN: 252 and 502 without hooks; the hooks answer with the s
     },
   );
   assert.deepEqual(seen, ['vrfy suzana true', 'expn staff@dc.uece.br true']);
+});
+
+void test('PIPELINING: the replies to one batch of commands leave in one write', async () => {
+  const proto = net.Socket.prototype;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the socket as `this`
+  const origWrite = proto.write;
+  const writes: string[] = [];
+  let serverPort = -1;
+  proto.write = function (this: net.Socket, ...args: Parameters<net.Socket['write']>) {
+    if (this.localPort === serverPort && this.remotePort !== serverPort) writes.push(String(args[0]));
+    return origWrite.apply(this, args);
+  } as net.Socket['write'];
+  try {
+    await withServer({}, async (port) => {
+      serverPort = port;
+      const c = await ehlo(port);
+      writes.length = 0;
+      c.write('MAIL FROM:<a@x.test>\r\nRCPT TO:<suzana@dc.uece.br>\r\nRCPT TO:<jacques@dc.uece.br>\r\nRCPT TO:<pascal@dc.uece.br>\r\nDATA\r\n');
+      for (let i = 0; i < 5; i++) await c.readReply();
+      assert.equal(writes.length, 1, `replies written in ${writes.length} writes`);
+      assert.match(writes[0], /^250 2\.1\.0 OK\r\n250 2\.1\.5 OK\r\n550 5\.1\.1 No such user here\r\n250 2\.1\.5 OK\r\n354 /);
+      c.close();
+    });
+  } finally {
+    proto.write = origWrite;
+  }
 });
