@@ -8,7 +8,7 @@
  * makes redelivery idempotent in O(1): the file is linked from tmp/ into new/ with link(),
  * which never overwrites, so EEXIST means "already delivered"; cur/ is checked with a stat of
  * the same name with the info ":2," and ":2,S" (read, the usual state after POP3/IMAP).
- * The arrival time is the file's mtime (set from the clock before the link), as Dovecot
+ * The arrival time is the file's mtime (its write time; set from an injected clock), as Dovecot
  * reads it; files named `<seconds>.…` (other delivery agents, older correio) keep the time
  * of their name. Files are stored with LF line ends (the Unix Maildir convention) and read
  * back with CRLF; W= records the CRLF size so listing needs no reading.
@@ -189,7 +189,7 @@ class LfToCrlf extends Transform {
 export class MaildirStore implements MailboxStore {
   readonly root: string;
   readonly #host: string;
-  readonly #now: () => number;
+  readonly #now: (() => number) | undefined;
   readonly #syncer = new DirSyncer();
   readonly #made = new Set<string>();
 
@@ -197,7 +197,7 @@ export class MaildirStore implements MailboxStore {
   constructor(root: string, opts: MaildirStoreOptions = {}) {
     this.root = root;
     this.#host = encodeHost(opts.hostname ?? osHostname());
-    this.#now = opts.now ?? Date.now;
+    this.#now = opts.now;
   }
 
   /** The Maildir directory of a user's folder ("" = INBOX); throws 550 5.1.1 for a bad name. */
@@ -260,9 +260,11 @@ export class MaildirStore implements MailboxStore {
     try {
       try {
         await pipeline(message, conv, fileSink(fh));
-        // the arrival time list() reports
-        const t = this.#now() / 1000;
-        await fh.utimes(t, t);
+        // the arrival time list() reports: the write time, or the injected clock's (tests)
+        if (this.#now) {
+          const t = this.#now() / 1000;
+          await fh.utimes(t, t);
+        }
         await fh.sync();
       } finally {
         await fh.close();
