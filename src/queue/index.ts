@@ -4,7 +4,7 @@
  * the PostgreSQL backend lives beside it.
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
-export { FsQueueStore, messageIdOfEnvelope, type FsQueueStoreOptions, type RecoveryReport } from './fs-queue-store.js';
+export { FsQueueStore, messageIdOfEnvelope, spoolFormat, type FsQueueStoreOptions, type RecoveryReport } from './fs-queue-store.js';
 export { RetryScheduler, defaultRetryOptions, type RetrySchedulerOptions } from './retry-scheduler.js';
 export { storageError, isStorageFull } from './storage-error.js';
 export {

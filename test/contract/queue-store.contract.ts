@@ -203,11 +203,20 @@ export function queueStoreContract(name: string, makeStore: () => Promise<Contra
         }
         const envs = await storeMessage(s.store, 'persist\r\n', ['p@x.example', 'q@x.example']);
         await s.store.putEnvelope({ ...envs[1], nextAttemptAt: 99 });
+        const three = await storeMessage(s.store, 'three\r\n', ['r@x.example', 's@x.example', 't@x.example']);
+        await s.store.deleteEnvelope(three[1].id);
+        await s.store.putEnvelope({ ...three[2], held: true });
+        const gone = await storeMessage(s.store, 'gone\r\n', ['u@x.example']);
+        await s.store.deleteEnvelope(gone[0].id);
         const again = await s.reopen();
         const walked = await collect(again);
-        assert.deepEqual(walked.map((e) => e.id).sort(), envs.map((e) => e.id).sort());
+        assert.deepEqual(walked.map((e) => e.id).sort(), [...envs, three[0], three[2]].map((e) => e.id).sort());
         assert.equal((await again.findEnvelope(envs[1].id))?.nextAttemptAt, 99);
+        assert.equal((await again.findEnvelope(three[2].id))?.held, true);
+        assert.equal(await again.findEnvelope(three[1].id), undefined);
         assert.equal((await readAll(await again.openMessage(envs[0].messageId))).toString(), 'persist\r\n');
+        assert.equal(await again.messageSize(three[0].messageId), 7);
+        await assert.rejects(again.openMessage(gone[0].messageId));
       } finally {
         await s.cleanup();
       }
