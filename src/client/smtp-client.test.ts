@@ -65,16 +65,75 @@ void test('a pipelined transaction with per-recipient replies', async () => {
   assert.equal(p.commands.at(-1), 'QUIT');
 });
 
-void test('no accepted recipient: no DATA, RSET, session still usable', async () => {
-  const p = await peer({ script: { RCPT: '451 4.3.0 Try later' } });
+void test('no accepted recipient: pipelined DATA refused, no body; RSET goes with the next transaction', async () => {
+  const p = await peer({ script: { RCPT: (to) => (to === 'x@y.z' ? '451 4.3.0 Try later' : '250 2.1.5 OK') } });
   const c = await connect(p);
   const r = await c.send({ sender: 'a@b.c', recipients: [{ address: 'x@y.z' }], body: body('x') });
   assert.equal(r.final[0].code, 451);
-  assert.equal(r.data, undefined);
-  assert.ok(!p.commands.includes('DATA'));
-  assert.equal(p.commands.at(-1), 'RSET');
+  // RFC 2920 §3.1: DATA ended the group; the server refused it, so no body was sent
+  assert.equal(r.data?.code, 503);
+  assert.deepEqual(p.commands.slice(1), ['MAIL FROM:<a@b.c>', 'RCPT TO:<x@y.z>', 'DATA']);
+  assert.equal(p.messages.length, 0);
   assert.equal(c.usable, true);
+  assert.equal(c.needsReset, true);
+  // the transaction left open is reset in the same group as the next one
+  const r2 = await c.send({ sender: 'a@b.c', recipients: [{ address: 'ok@y.z' }], body: body('x\r\n') });
+  assert.equal(r2.final[0].code, 250);
+  assert.deepEqual(p.commands.slice(4), ['RSET', 'MAIL FROM:<a@b.c>', 'RCPT TO:<ok@y.z>', 'DATA']);
+  assert.equal(c.needsReset, false);
+  // after a completed transaction: no RSET
+  await c.send({ sender: 'a@b.c', recipients: [{ address: 'ok@y.z' }], body: body('y\r\n') });
+  assert.deepEqual(p.commands.slice(8), ['MAIL FROM:<a@b.c>', 'RCPT TO:<ok@y.z>', 'DATA']);
+  assert.equal(p.messages.length, 2);
+  assert.equal(p.connections, 1);
   c.close();
+});
+
+void test('without PIPELINING: no DATA when no recipient was accepted, RSET before the next MAIL', async () => {
+  const p = await peer({ extensions: ['ENHANCEDSTATUSCODES'], script: { RCPT: (to) => (to === 'x@y.z' ? '550 5.1.1 No such user here' : '250 2.1.5 OK') } });
+  const c = await connect(p);
+  const r = await c.send({ sender: 'a@b.c', recipients: [{ address: 'x@y.z' }], body: body('x') });
+  assert.equal(r.final[0].code, 550);
+  assert.equal(r.data, undefined);
+  const r2 = await c.send({ sender: 'a@b.c', recipients: [{ address: 'ok@y.z' }], body: body('x\r\n') });
+  assert.equal(r2.final[0].code, 250);
+  await c.send({ sender: 'a@b.c', recipients: [{ address: 'ok@y.z' }], body: body('x\r\n') });
+  assert.deepEqual(p.commands.slice(1), [
+    'MAIL FROM:<a@b.c>', 'RCPT TO:<x@y.z>',
+    'RSET', 'MAIL FROM:<a@b.c>', 'RCPT TO:<ok@y.z>', 'DATA',
+    'MAIL FROM:<a@b.c>', 'RCPT TO:<ok@y.z>', 'DATA',
+  ]);
+  c.close();
+});
+
+void test('DATA refused after accepted recipients: the transaction is reset before the next one', async () => {
+  let first = true;
+  const p = await peer({
+    script: {
+      DATA: () => {
+        const a = first ? '451 4.3.0 Try later' : '354 go ahead';
+        first = false;
+        return a;
+      },
+    },
+  });
+  const c = await connect(p);
+  const r = await c.send({ sender: 'a@b.c', recipients: [{ address: 'x@y.z' }], body: body('x') });
+  assert.equal(r.final[0].code, 451);
+  assert.equal(r.data?.code, 451);
+  const r2 = await c.send({ sender: 'a@b.c', recipients: [{ address: 'x@y.z' }], body: body('x\r\n') });
+  assert.equal(r2.final[0].code, 250);
+  assert.deepEqual(p.commands.slice(4), ['RSET', 'MAIL FROM:<a@b.c>', 'RCPT TO:<x@y.z>', 'DATA']);
+  c.close();
+});
+
+void test('an RSET refused before a transaction ends the session with a reply error', async () => {
+  const p = await peer({ script: { RCPT: (to) => (to === 'x@y.z' ? '550 5.1.1 No such user here' : '250 2.1.5 OK'), RSET: '500 5.5.1 what?' } });
+  const c = await connect(p);
+  await c.send({ sender: 'a@b.c', recipients: [{ address: 'x@y.z' }], body: body('x') });
+  await assert.rejects(c.send({ sender: 'a@b.c', recipients: [{ address: 'ok@y.z' }], body: body('x') }), (e: SmtpClientError) => e.kind === 'reply' && e.reply?.code === 500);
+  assert.equal(c.usable, false);
+  assert.equal(p.messages.length, 0);
 });
 
 void test('EHLO refused: HELO fallback, no extensions, no pipelining', async () => {
@@ -299,6 +358,8 @@ void test('the socket has TCP_NODELAY and the body leaves in one write with its 
     const after = (writes.get(socket) ?? []).slice(before).map((w) => Buffer.concat(w).toString('latin1'));
     const bodyWrites = after.filter((w) => w.includes('Subject: x'));
     assert.deepEqual(bodyWrites, ['Subject: x\r\n\r\none\r\n..two\r\n.\r\n']);
+    // RFC 2920 §3.1: the whole command group in one write, so two writes per message in all
+    assert.deepEqual(after, ['MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n', bodyWrites[0]]);
     await c.quit();
   } finally {
     proto.setNoDelay = origNoDelay;

@@ -215,6 +215,9 @@ export class SmtpClient {
   /** how far the current (or last) transaction got: a failure in 'data' or later may mean the
    * server has the message (RFC 5321 §6.1 duplicates) */
   phase: 'idle' | 'mail' | 'data' | 'end' = 'idle';
+  /** true while the server may hold the state of an unfinished transaction (MAIL sent, no
+   * reply to the final "." yet); the next send() then starts with RSET */
+  needsReset = false;
 
   private readonly options: SmtpClientOptions;
   private constructor(socket: net.Socket, options: SmtpClientOptions) {
@@ -378,8 +381,10 @@ export class SmtpClient {
   }
 
   /**
-   * One transaction. MAIL and every RCPT go in one write when PIPELINING is offered (RFC 2920
-   * §3.1); DATA is sent only after the RCPT replies, and only when a recipient was accepted.
+   * One transaction. With PIPELINING (RFC 2920 §3.1), MAIL, every RCPT and DATA go in one write
+   * (preceded by RSET when the last transaction was left open); the body is sent only after a
+   * 354 and when a recipient was accepted. Without PIPELINING, one command at a time, and DATA
+   * only when a recipient was accepted.
    * Returns per-recipient replies; throws SmtpClientError when the session fails midway
    * (the caller must treat every recipient as not delivered).
    */
@@ -408,24 +413,41 @@ export class SmtpClient {
     });
     const toSend = rcptCmds.filter((c): c is string => typeof c === 'string');
 
+    // RFC 5321 §4.1.1.5: RSET only when an earlier transaction was left open (MAIL or RCPT
+    // accepted but no end of data); after "250" to the final "." the state is already clear.
+    const reset = this.needsReset;
+    // RFC 2920 §3.1: DATA may end a command group; sent only when there is a RCPT before it.
+    const pipelineData = ext.pipelining && toSend.length > 0;
     let mail: SmtpReply;
     const rcptReplies: SmtpReply[] = [];
+    let data: SmtpReply | undefined;
     this.phase = 'mail';
     if (ext.pipelining) {
-      this.write([mailCmd, ...toSend].map((c) => c + '\r\n').join(''));
+      // One write: [RSET] MAIL RCPT… [DATA] (RFC 2920 §3.1), then the replies in order.
+      const group = [...(reset ? ['RSET'] : []), mailCmd, ...toSend, ...(pipelineData ? ['DATA'] : [])];
+      this.write(group.map((c) => c + '\r\n').join(''));
+      this.needsReset = true;
+      if (reset) await this.readReset();
       mail = await this.read(this.timeouts.mail, 'MAIL');
-      for (let i = 0; i < toSend.length; i++) {
-        const prev = rcptReplies.at(-1) ?? mail;
+      let prev = mail;
+      const next = async (timeoutMs: number, what: string): Promise<SmtpReply> => {
         try {
-          rcptReplies.push(await this.read(this.timeouts.rcpt, 'RCPT'));
+          prev = await this.read(timeoutMs, what);
         } catch (err) {
           // RFC 5321 §3.8: after a 421 the server closes; the 421 answers what is left
           if (prev.code !== 421) throw err;
-          rcptReplies.push(prev);
         }
-      }
+        return prev;
+      };
+      for (let i = 0; i < toSend.length; i++) rcptReplies.push(await next(this.timeouts.rcpt, 'RCPT'));
+      if (pipelineData) data = await next(this.timeouts.dataInit, 'DATA');
     } else {
+      if (reset) {
+        this.write('RSET\r\n');
+        await this.readReset();
+      }
       mail = await this.command(mailCmd, this.timeouts.mail);
+      this.needsReset = true;
       if (mail.code === 250) for (const c of toSend) rcptReplies.push(await this.command(c, this.timeouts.rcpt));
     }
     let k = 0;
@@ -433,17 +455,26 @@ export class SmtpClient {
     this.markClosedOn421(mail, ...recipients);
     const accepted = recipients.map((r, i) => (mail.code === 250 && r.code >= 250 && r.code < 260 ? i : -1)).filter((i) => i >= 0);
     if (mail.code !== 250 || accepted.length === 0) {
-      if (this.usable) await this.reset().catch(() => this.close());
-      return { mail, recipients, final: recipients, bytesSent: 0 };
+      // RFC 2920 §3.1: a DATA accepted despite no accepted recipient gets a lone "." (which
+      // ends the transaction); a refused one leaves it open: RSET goes with the next one.
+      if (data?.code === 354 && this.usable) {
+        // LMTP (RFC 2033 §4.2) would answer a lone "." with no reply at all: drop the session.
+        if (this.options.lmtp) this.close();
+        else {
+          this.write('.\r\n');
+          await this.read(this.timeouts.dataTerm, 'end of data').catch(() => this.close());
+          this.needsReset = false;
+        }
+      }
+      return { mail, recipients, ...(data ? { data } : {}), final: recipients, bytesSent: 0 };
     }
 
-    this.phase = 'data';
-    const data = await this.command('DATA', this.timeouts.dataInit);
-    this.markClosedOn421(data);
-    if (data.code !== 354) {
-      if (this.usable) await this.reset().catch(() => this.close());
-      return { mail, recipients, data, final: recipients.map((r, i) => (accepted.includes(i) ? data : r)), bytesSent: 0 };
+    const dataReply = data ?? (await this.command('DATA', this.timeouts.dataInit));
+    this.markClosedOn421(dataReply);
+    if (dataReply.code !== 354) {
+      return { mail, recipients, data: dataReply, final: recipients.map((r, i) => (accepted.includes(i) ? dataReply : r)), bytesSent: 0 };
     }
+    this.phase = 'data';
     const bytesSent = await this.writeBody(tx.body);
     const final = [...recipients];
     if (this.options.lmtp) {
@@ -453,10 +484,12 @@ export class SmtpClient {
       const end = await this.read(this.timeouts.dataTerm, 'end of data');
       for (const i of accepted) final[i] = end;
     }
+    // RFC 5321 §4.1.1.4: the reply to the final "." (success or not) clears the transaction.
+    this.needsReset = false;
     this.markClosedOn421(...final);
     this.transactions++;
     this.phase = 'end';
-    return { mail, recipients, data, final, bytesSent };
+    return { mail, recipients, data: dataReply, final, bytesSent };
   }
 
   private async writeBody(open: () => Readable | Promise<Readable>): Promise<number> {
@@ -525,11 +558,22 @@ export class SmtpClient {
     });
   }
 
-  /** RSET (RFC 5321 §4.1.1.5): ends any transaction; used to check a reused session. */
+  /** RSET (RFC 5321 §4.1.1.5): ends any transaction. send() does it by itself when needed. */
   async reset(): Promise<SmtpReply> {
     const r = await this.command('RSET', this.timeouts.command);
     this.markClosedOn421(r);
+    if (r.code === 250) this.needsReset = false;
     return r;
+  }
+
+  /** The reply to an RSET sent ahead of a transaction; anything but 250 ends the session. */
+  private async readReset(): Promise<void> {
+    const r = await this.read(this.timeouts.command, 'RSET');
+    if (r.code !== 250) {
+      this.close();
+      throw new SmtpClientError('reply', `RSET refused: ${r.code}`, r);
+    }
+    this.needsReset = false;
   }
 
   async noop(): Promise<SmtpReply> {
