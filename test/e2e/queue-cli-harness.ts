@@ -17,6 +17,7 @@ import { projectRoot } from '../helpers/paths.js';
 import { loadConfig } from '../../src/config/index.js';
 import { sendControl } from '../../src/app/index.js';
 import type { Envelope } from '../../src/core/index.js';
+import { FsQueueStore } from '../../src/queue/index.js';
 
 export interface Site {
   readonly dir: string;
@@ -149,19 +150,26 @@ export async function queueJson(site: Site): Promise<QueueJson[]> {
   return JSON.parse(r.stdout) as QueueJson[];
 }
 
-/** The envelopes in the spool, read from its files (fast: for polling while a server works). */
-export async function spoolEnvelopes(site: Site): Promise<Envelope[]> {
-  const dir = join(site.dataDir, 'spool', 'env');
-  const out: Envelope[] = [];
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    if (!name.endsWith('.json')) continue;
-    try {
-      out.push(...(JSON.parse(await readFile(join(dir, name), 'utf8')) as { envelopes: Envelope[] }).envelopes);
-    } catch {
-      // replaced or removed while reading
-    }
+/**
+ * Runs `fn` on the site's spool, opened beside a running server or none: no recovery, no lock
+ * (so a server started meanwhile still owns it).
+ */
+export async function withSpool<T>(site: Site, fn: (store: FsQueueStore) => Promise<T>): Promise<T> {
+  const store = await FsQueueStore.open(join(site.dataDir, 'spool'), { recover: 'never', lock: false });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
   }
-  return out;
+}
+
+/** The envelopes in the spool, read through the store (for polling while a server works). */
+export function spoolEnvelopes(site: Site): Promise<Envelope[]> {
+  return withSpool(site, async (store) => {
+    const out: Envelope[] = [];
+    for await (const e of store.walkEnvelopes()) out.push(e);
+    return out;
+  });
 }
 
 /** Polls the spool until `ok` holds for its envelopes (30 s at most). */

@@ -5,10 +5,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { makeSite, queueJson, spoolEnvelopes, type Site } from './queue-cli-harness.js';
+import { makeSite, queueJson, spoolEnvelopes, withSpool, type Site } from './queue-cli-harness.js';
 import { projectRoot } from '../helpers/paths.js';
 
 let site: Site;
@@ -115,7 +114,7 @@ void test('flush, bounce and delete act on the spool', async () => {
   assert.equal(del.code, 0);
   assert.equal(del.stdout, `${id}: deleted 2 envelopes (no server running)\n`);
   assert.deepEqual(await queueJson(site), []);
-  assert.equal(existsSync(join(site.dataDir, 'spool', 'msg', id)), false, 'the message goes with its last envelope');
+  assert.deepEqual(await withSpool(site, (store) => store.listMessageIds()), [], 'the message goes with its last envelope');
 });
 
 const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');

@@ -7,12 +7,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cliCommand } from '../helpers/cli.js';
 import { projectRoot } from '../helpers/paths.js';
-import { makeSite, type Site } from './queue-cli-harness.js';
+import { makeSite, withSpool, type Site } from './queue-cli-harness.js';
 
 let site: Site;
 
@@ -25,9 +24,9 @@ before(async () => {
 });
 after(() => site.cleanup());
 
-/** Ids of the messages in the spool (read directly: no CLI run needed). */
-async function spooled(): Promise<string[]> {
-  return (await readdir(join(site.dataDir, 'spool', 'msg')).catch(() => [])).sort();
+/** Ids of the messages in the spool (through the store: no CLI run needed). */
+function spooled(): Promise<string[]> {
+  return withSpool(site, (store) => store.listMessageIds());
 }
 
 /** The one message that arrived since `before` (spool ids), with its envelopes' recipients and sender. */
@@ -35,12 +34,12 @@ async function arrived(before: readonly string[]): Promise<{ id: string; text: s
   const fresh = (await spooled()).filter((id) => !before.includes(id));
   assert.equal(fresh.length, 1, `expected one new message, found ${fresh.length}`);
   const id = fresh[0];
-  const text = await readFile(join(site.dataDir, 'spool', 'msg', id), 'utf8');
-  const env = JSON.parse(await readFile(join(site.dataDir, 'spool', 'env', `${id}.json`), 'utf8')) as {
-    envelopes: { recipient: { local: string; domain: string }; sender: { local: string; domain: string } | null }[];
-  };
-  const recipients = env.envelopes.map((e) => `${e.recipient.local}@${e.recipient.domain}`).sort();
-  const s = env.envelopes[0].sender;
+  const { text, envelopes } = await withSpool(site, async (store) => ({
+    text: Buffer.concat(await (await store.openMessage(id)).toArray()).toString('utf8'),
+    envelopes: await store.findMessageEnvelopes(id),
+  }));
+  const recipients = envelopes.map((e) => `${e.recipient.local}@${e.recipient.domain}`).sort();
+  const s = envelopes[0].sender;
   return { id, text, recipients, sender: s === null ? '' : `${s.local}@${s.domain}` };
 }
 
