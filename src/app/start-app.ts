@@ -65,8 +65,10 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const transports = new Map<string, Transport>();
   const add = (t: Transport): void => void transports.set(t.name, t);
   add(new MaildirTransport({ mailboxes, directory }));
-  const smtpOut = new SmtpTransport({ hostname: config.hostname, dns, port: config.delivery.mxPort, ownAddresses, timeouts });
-  const lmtpOut = new LmtpTransport({ hostname: config.hostname, dns, port: 24, ownAddresses, timeouts });
+  // one idle session per delivery that may run at once to a route, so none is closed between rounds
+  const reuse = { maxIdlePerRoute: config.delivery.concurrencyPerRoute };
+  const smtpOut = new SmtpTransport({ hostname: config.hostname, dns, port: config.delivery.mxPort, ownAddresses, timeouts, reuse });
+  const lmtpOut = new LmtpTransport({ hostname: config.hostname, dns, port: 24, ownAddresses, timeouts, reuse });
   add(smtpOut);
   add(lmtpOut);
   add(new ListTransport({ intake, directory }));

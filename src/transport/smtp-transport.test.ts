@@ -233,7 +233,7 @@ void test('DSN: passed on when offered; "relayed" for NOTIFY=SUCCESS when not', 
   assert.ok(!noDsn.commands.some((c) => c.includes('NOTIFY')));
 });
 
-void test('sessions are reused for the same route (RSET checks them)', async () => {
+void test('sessions are reused for the same route, with no RSET after a clean transaction', async () => {
   const p = await peer();
   const t = transport(p.port, { reuse: { idleMs: 5000 } });
   const a = await t.deliver(request('dc.uece.br', ['a@dc.uece.br']), signal());
@@ -242,18 +242,108 @@ void test('sessions are reused for the same route (RSET checks them)', async () 
   assert.equal(b[0].action, 'delivered');
   assert.equal(p.connections, 1);
   assert.equal(p.messages.length, 2);
-  assert.ok(p.commands.includes('RSET'));
+  // RFC 5321 §4.1.1.4: after 250 to the final "." the session is already reset
+  assert.ok(!p.commands.includes('RSET'));
   await t.close();
   assert.equal(p.commands.at(-1), 'QUIT');
 });
 
-void test('a kept session the server closed meanwhile: a new one is made', async () => {
+/** Waits (polling, no deadline asserted) until cond() holds or 5 s have passed. */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+void test('20 concurrent deliveries to one route, then 20 more: the 20 sessions are reused, no RSET', async () => {
   const p = await peer();
+  const t = transport(p.port, { reuse: { idleMs: 10_000, maxIdlePerRoute: 20 } });
+  const route = `[127.0.0.1]:${p.port}`;
+  const round = async (tag: string) =>
+    (await Promise.all(Array.from({ length: 20 }, (_, i) => t.deliver(request(route, [`${tag}${i}@example.net`]), signal())))).flat();
+  const first = await round('a');
+  const second = await round('b');
+  assert.ok([...first, ...second].every((r) => r.action === 'delivered'));
+  assert.equal(p.messages.length, 40);
+  assert.ok(p.connections <= 22, `${p.connections} connections for 40 messages`);
+  assert.equal(p.commands.filter((c) => c.startsWith('EHLO')).length, p.connections);
+  assert.ok(!p.commands.includes('RSET'));
+  assert.ok(!p.commands.includes('QUIT'), 'no session was closed between the rounds');
+  await t.close();
+  await until(() => p.commands.filter((c) => c === 'QUIT').length === p.connections);
+  assert.equal(p.commands.filter((c) => c === 'QUIT').length, p.connections);
+});
+
+void test('maxIdlePerRoute bounds the sessions kept per route', async () => {
+  const p = await peer();
+  const t = transport(p.port, { reuse: { idleMs: 10_000, maxIdlePerRoute: 4 } });
+  const route = `[127.0.0.1]:${p.port}`;
+  for (const tag of ['a', 'b']) await Promise.all(Array.from({ length: 20 }, (_, i) => t.deliver(request(route, [`${tag}${i}@example.net`]), signal())));
+  assert.equal(p.messages.length, 40);
+  // 20 for the first round; 4 of them kept for the second, which opens 16 more
+  assert.equal(p.connections, 36);
+});
+
+void test('a failed transaction is reset (RSET pipelined with the next one) on the reused session', async () => {
+  const p = await peer({ script: { RCPT: (to) => (to.startsWith('jacques') ? '550 5.1.1 No such user here' : '250 2.1.5 OK') } });
+  const t = transport(p.port, { reuse: { idleMs: 5000 } });
+  const [a] = await t.deliver(request('dc.uece.br', ['jacques@dc.uece.br']), signal());
+  assert.deepEqual([a.action, a.status], ['failed', '5.1.1']);
+  const [b] = await t.deliver(request('dc.uece.br', ['suzana@dc.uece.br']), signal());
+  const [c] = await t.deliver(request('dc.uece.br', ['pascal@dc.uece.br']), signal());
+  assert.equal(b.action, 'delivered');
+  assert.equal(c.action, 'delivered');
+  assert.equal(p.connections, 1);
+  const mail = (c: string) => c.startsWith('MAIL');
+  const txs = p.commands.slice(1).join('|').split(/\|(?=RSET|MAIL)/);
+  assert.deepEqual(
+    txs.map((x) => x.split('|').filter((c) => !mail(c) && !c.startsWith('RCPT')).join(' ')),
+    ['DATA', 'RSET', 'DATA', 'DATA'],
+    p.commands.join('\n'),
+  );
+});
+
+void test('a kept session the server refuses with 421: a new one is made', async () => {
+  const p = await peer({ script: { MAIL: (_arg, s) => (s.transactions > 0 ? { reply: '421 4.4.2 idle too long', close: true } : '250 2.1.0 OK') } });
   const t = transport(p.port, { reuse: { idleMs: 5000 } });
   await t.deliver(request('dc.uece.br', ['a@dc.uece.br']), signal());
-  p.script = { RSET: { reply: '421 4.4.2 idle too long', close: true } };
   const [r] = await t.deliver(request('dc.uece.br', ['b@dc.uece.br']), signal());
   assert.equal(r.action, 'delivered');
+  assert.equal(p.connections, 2);
+  assert.equal(p.messages.length, 2);
+});
+
+void test('a kept session that drops on its first command: every recipient goes over a new session', async () => {
+  const p = await peer({ script: { MAIL: (_arg, s) => (s.transactions > 0 ? 'drop' : '250 2.1.0 OK') } });
+  const t = transport(p.port, { reuse: { idleMs: 5000 }, maxRecipients: 1 });
+  await t.deliver(request('dc.uece.br', ['a@dc.uece.br']), signal());
+  const res = await t.deliver(request('dc.uece.br', ['b@dc.uece.br', 'c@dc.uece.br']), signal());
+  // two transactions (one recipient each) on the new session; the second one is MAIL number 2
+  // there, so the script drops it: that recipient is delayed, the first delivered
+  assert.deepEqual(res.map((r) => r.action), ['delivered', 'delayed']);
+  assert.equal(p.connections, 2);
+});
+
+void test('a kept session the server closed after its transaction: a new one is made', async () => {
+  const p = await peer({ script: { DOT: { reply: '250 2.0.0 OK: queued', close: true } } });
+  const t = transport(p.port, { reuse: { idleMs: 5000 } });
+  const [a] = await t.deliver(request('dc.uece.br', ['a@dc.uece.br']), signal());
+  const [b] = await t.deliver(request('dc.uece.br', ['b@dc.uece.br']), signal());
+  assert.deepEqual([a.action, b.action], ['delivered', 'delivered']);
+  assert.equal(p.connections, 2);
+  // (the peer records no message when its reply to "." closes the connection)
+  assert.equal(p.commands.filter((c) => c === 'DATA').length, 2);
+});
+
+void test('idle sessions are QUIT after idleMs, and sessions that come back after close() too', async () => {
+  const p = await peer();
+  const t = transport(p.port, { reuse: { idleMs: 50 } });
+  await t.deliver(request('dc.uece.br', ['a@dc.uece.br']), signal());
+  await until(() => p.commands.includes('QUIT'));
+  assert.equal(p.commands.at(-1), 'QUIT');
+  await t.close();
+  const [r] = await t.deliver(request('dc.uece.br', ['b@dc.uece.br']), signal());
+  assert.equal(r.action, 'delivered');
+  await until(() => p.commands.filter((c) => c === 'QUIT').length === 2);
+  assert.deepEqual(p.commands.filter((c) => c === 'QUIT'), ['QUIT', 'QUIT']);
   assert.equal(p.connections, 2);
 });
 

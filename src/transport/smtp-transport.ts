@@ -3,7 +3,9 @@
  * Delivers one message to the recipients of one route over SMTP: finds the next hop (MX by
  * preference, equal preferences shuffled, each MX's A and AAAA in turn; implicit MX; or a
  * static "[ip]:port" / "host:port" route), speaks to the first host that answers, and reports
- * per recipient, shaped like a DSN. Sessions are kept for a while and reused for the same route.
+ * per recipient, shaped like a DSN. Sessions are kept for a while and reused for the same route
+ * (as many per route as deliveries may run to it at once), without an RSET after a clean
+ * transaction.
  * Standards: RFC 5321 §5.1 (locating the target host, implicit MX, loops back to ourselves),
  *   §4.5.4.1 (try alternate addresses), §3.8 (421); RFC 7505 (null MX → 5.1.10); RFC 1870 (SIZE
  *   → 5.3.4 without sending); RFC 6152 §3 (no 8BITMIME: convert or 5.6.3); RFC 6531 §3.5
@@ -52,8 +54,12 @@ export interface SmtpTransportOptions {
   maxRecipients?: number;
   /** addresses tried per delivery; default 10 */
   maxAddresses?: number;
-  /** idle sessions kept per route: how long (default 30 s, 0 = no reuse) and for how many messages */
-  reuse?: { idleMs?: number; maxMessages?: number };
+  /**
+   * Idle sessions kept per route: how long (default 30 s, 0 = no reuse), for how many messages
+   * (default 100), how many per route (default 20; match the per-route delivery concurrency,
+   * at most 100) and how many in all (default 500).
+   */
+  reuse?: { idleMs?: number; maxMessages?: number; maxIdlePerRoute?: number; maxIdle?: number };
   /** order of equal-preference MX hosts; default a random shuffle */
   shuffle?: <T>(items: T[]) => T[];
   localAddress?: string;
@@ -93,6 +99,9 @@ export class SmtpTransport implements Transport {
   readonly name: string = 'smtp';
   protected readonly lmtp: boolean = false;
   private readonly pool = new Map<string, Pooled[]>();
+  /** idle sessions in the pool, all routes */
+  private idle = 0;
+  private closed = false;
   private readonly port: number;
 
   constructor(protected readonly options: SmtpTransportOptions) {
@@ -106,7 +115,7 @@ export class SmtpTransport implements Transport {
     let last: { host?: string; ip?: string; error: string; status: EnhancedStatus; reply?: SmtpReply } | undefined;
 
     // 1. a kept session for this route, when there is one
-    const kept = await this.checkout(req.route.nextHop, signal);
+    const kept = this.checkout(req.route.nextHop, signal);
     if (kept && (await this.useSession(kept, req, pending, results, ctx, signal))) return this.finish(req, results);
 
     // 2. the next hop's hosts
@@ -171,10 +180,12 @@ export class SmtpTransport implements Transport {
     return this.finish(req, results);
   }
 
-  /** QUITs every kept session. */
+  /** QUITs every kept session; sessions that come back from deliveries still running are QUIT too. */
   async close(): Promise<void> {
+    this.closed = true;
     const all = [...this.pool.values()].flat();
     this.pool.clear();
+    this.idle = 0;
     await Promise.all(
       all.map(async (p) => {
         clearTimeout(p.timer);
@@ -292,8 +303,9 @@ export class SmtpTransport implements Transport {
         const d = this.describe(err);
         client.close();
         const afterData = client.phase === 'data' || client.phase === 'end';
-        if (batch.length === pending.length && !(err instanceof SmtpClientError && err.kind === 'body') && results.size === 0 && !afterData) {
-          // nothing was decided on this session: another address may do better
+        if (!(err instanceof SmtpClientError && err.kind === 'body') && results.size === 0 && !afterData) {
+          // nothing was decided on this session (a kept one may have gone stale while idle):
+          // another address, or a new session, may do better with every recipient
           onFail?.({ host: s.host, ip: s.ip, ...d });
           return false;
         }
@@ -431,45 +443,49 @@ export class SmtpTransport implements Transport {
 
   // --- session reuse ---
 
-  private async checkout(key: string, signal: AbortSignal): Promise<Pooled | undefined> {
+  /**
+   * The most recently used idle session of a route. No RSET to probe it: after a completed
+   * transaction the session is already reset (RFC 5321 §4.1.1.4), and one left open is reset
+   * by the client in the same write as the next transaction (RFC 2920 §3.1). A session the
+   * server closed while idle is seen as unusable here; one that fails on its first command
+   * makes deliver() go on to a new connection (nothing was decided on it).
+   */
+  private checkout(key: string, signal: AbortSignal): Pooled | undefined {
     const list = this.pool.get(key);
     while (list && list.length > 0) {
       const p = list.pop() as Pooled;
+      this.idle--;
+      if (list.length === 0) this.pool.delete(key);
       clearTimeout(p.timer);
-      if (!p.client.usable || signal.aborted) {
-        p.client.close();
-        continue;
-      }
-      // RSET checks that the kept session is still alive (and clean)
-      const ok = await p.client.reset().then(
-        (r) => r.code === 250,
-        () => false,
-      );
-      if (ok && p.client.usable) return p;
+      if (p.client.usable && !signal.aborted) return p;
       p.client.close();
     }
     return undefined;
   }
 
   private checkin(key: string, p: Pooled): void {
-    const idleMs = this.options.reuse?.idleMs ?? 30_000;
-    const maxMessages = this.options.reuse?.maxMessages ?? 100;
+    const reuse = this.options.reuse ?? {};
+    const idleMs = reuse.idleMs ?? 30_000;
+    const maxMessages = reuse.maxMessages ?? 100;
+    // one idle session per delivery that may run at once to the route, within a sane bound
+    const perRoute = Math.min(100, Math.max(0, Math.floor(reuse.maxIdlePerRoute ?? 20)));
+    const total = Math.max(0, Math.floor(reuse.maxIdle ?? 500));
     p.client.bindSignal(undefined);
-    if (idleMs <= 0 || !p.client.usable || p.client.transactions >= maxMessages) {
-      void p.client.quit();
-      return;
-    }
     const list = this.pool.get(key) ?? [];
-    if (list.length >= 4) {
+    if (this.closed || idleMs <= 0 || !p.client.usable || p.client.transactions >= maxMessages || list.length >= perRoute || this.idle >= total) {
       void p.client.quit();
       return;
     }
     list.push(p);
     this.pool.set(key, list);
+    this.idle++;
     p.timer = setTimeout(() => {
       const l = this.pool.get(key);
       const i = l?.indexOf(p) ?? -1;
-      if (l && i >= 0) l.splice(i, 1);
+      if (l && i >= 0) {
+        l.splice(i, 1);
+        this.idle--;
+      }
       if (l && l.length === 0) this.pool.delete(key);
       void p.client.quit();
     }, idleMs);
