@@ -177,6 +177,7 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
         try {
           return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1 }, profile, async (c) => {
             const s = await measure(async () => ({ acceptMs: await load(c.port, 'b@example.net') }), () => c.child.pid);
+            // spool format 2: one file per committed message in spool/msg (drafts live in spool/tmp)
             const stored = await countFiles(path.join(c.dataDir, 'spool', 'msg'));
             if (stored < N) throw new Error(`only ${stored} of ${N} messages in the spool`);
             return s;
