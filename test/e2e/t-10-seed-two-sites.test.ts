@@ -3,10 +3,11 @@
  * (site S1 on 127.0.0.2) sends to suzana, jacques and pascal at dc.uece.br (site S2 on
  * 127.0.0.3, found through the MX records of a real DNS server). S2 has suzana and pascal only:
  * they get the message, and helvecio gets, in his Maildir at S1, a DSN naming jacques (5.1.1).
+ * As root (CI) both sites listen on port 25, as the issue asks; unprivileged, on a high port.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMxSites, type MxSites } from '../helpers/mx-sites.js';
+import { port25IfFree, startMxSites, type MxSites } from '../helpers/mx-sites.js';
 import { sendMail, siteEnvelopes, waitFor, type Site } from '../helpers/site.js';
 import { parseDsn } from '../../src/protocol/mime/parse-dsn.js';
 
@@ -21,6 +22,8 @@ before(async () => {
       { domain: 'dc.uece.br', ip: '127.0.0.3', users: ['suzana@dc.uece.br', 'pascal@dc.uece.br'] },
     ],
     { retry_min: '1s', retry_max: '2s' },
+    // the seed's port 25 when the test may bind it (CI runs as root); else a high port + mx_port
+    { port: await port25IfFree(['127.0.0.2', '127.0.0.3']) },
   );
   [s1, s2] = mx.sites;
 });
@@ -68,4 +71,13 @@ void test('suzana and pascal get the message; helvecio gets a DSN naming jacques
   await waitFor('both spools empty', async () => (await siteEnvelopes(s1)).length + (await siteEnvelopes(s2)).length === 0);
   // the DNS server was asked for dc.uece.br's MX
   assert.ok(mx.dns.queries.some((q) => /^MX dc\.uece\.br/i.test(q)), mx.dns.queries.join(', '));
+});
+
+void test('the sites listen on port 25 when run as root (the seed\'s well-known port)', { skip: process.getuid?.() === 0 ? false : 'needs root to bind port 25' }, (t) => {
+  if (mx.port !== 25) {
+    t.skip('port 25 on 127.0.0.2 or 127.0.0.3 is held by another program; the sites used a high port');
+    return;
+  }
+  assert.equal(s1.port, 25);
+  assert.equal(s2.port, 25);
 });
