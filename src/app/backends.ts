@@ -13,7 +13,7 @@ import { unwatchFile, watchFile } from 'node:fs';
 import { systemClock, type Address, type Alias, type Clock, type Envelope } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { openDirectory, readAliasesFile, qualifyAliases, aliasMap, type DirectoryBackend } from '../directory/index.js';
-import { FsQueueStore } from '../queue/index.js';
+import { FsQueueStore, type FsQueueStoreOptions } from '../queue/index.js';
 import { MaildirStore } from '../mailbox/index.js';
 import { AliasResolver } from '../resolve/index.js';
 import { IntakeService } from '../intake/index.js';
@@ -39,6 +39,12 @@ export interface BackendOptions {
   readonly watchAliases?: boolean;
   /** called after each aliases-file (re)load with its problems */
   readonly onAliasesLoaded?: (errors: readonly string[], count: number) => void;
+  /**
+   * how the spool is opened (default: as owner, recovering it). A second opener in the same
+   * process (the delivery worker) passes { lock: false, recover: 'never' }: recovery runs once,
+   * in the owner.
+   */
+  readonly spool?: FsQueueStoreOptions;
 }
 
 export function spoolDir(config: Config): string {
@@ -53,7 +59,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
   const directory = await openDirectory(config);
   let store: FsQueueStore | undefined;
   try {
-    store = await FsQueueStore.open(spoolDir(config));
+    store = await FsQueueStore.open(spoolDir(config), opts.spool);
   } catch (err) {
     await directory.close();
     throw err;

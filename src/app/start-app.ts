@@ -3,6 +3,9 @@
  * The composition root: config → backends → services. `correio serve` calls startApp and,
  * on SIGTERM/SIGINT, stop(): listeners close, sessions finish, the queue runner stops between
  * deliveries, the spool and directory close.
+ * With `[delivery] worker = true` the queue runner, transports and DSN notifier run in a worker
+ * thread (delivery-worker.ts) with their own handles on the same spool and directory; the main
+ * thread keeps the listeners, intake and control socket.
  * Standards: see the services.
  * Security: TLS material is loaded before anything listens; AUTH verifies against the directory.
  * Limitations: one process runs every service.
@@ -10,22 +13,21 @@
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { startMailLog, type MailLog } from '../log/index.js';
-import { RetryScheduler } from '../queue/index.js';
-import { MaildirTransport, SmtpTransport, LmtpTransport, ListTransport, PipeTransport, FileTransport, ErrorTransport } from '../transport/index.js';
-import { DnsResolver } from '../dns/index.js';
-import { defaultSmtpTimeouts, type SmtpTimeouts } from '../client/index.js';
-import { QueueRunner } from '../delivery/index.js';
-import { DsnNotifier } from '../delivery/index.js';
+import type { QueueRunner } from '../delivery/index.js';
 import { MailboxVerifier, SmtpServer } from '../server/smtp/index.js';
 import { Pop3Server } from '../server/pop3/index.js';
-import type { Transport } from '../core/index.js';
 import { openBackends, type Backends } from './backends.js';
 import { controlSocketPath, startControlServer, type ControlRequest, type ControlResponse } from './control.js';
 import { loadOrMakeTls } from './tls-files.js';
+import { buildDeliveryServices, handleControl as handleDeliveryControl } from './delivery-services.js';
+import { DeliveryThread } from './delivery-thread.js';
 
 export interface RunningApp {
   readonly backends: Backends;
-  readonly runner: QueueRunner;
+  /** the queue runner, when it runs in this thread (`[delivery] worker = false`) */
+  readonly runner?: QueueRunner;
+  /** a control request (flush, hold, …) answered by the runner, wherever it runs */
+  control(req: ControlRequest): Promise<ControlResponse>;
   /** bound SMTP addresses (ports resolved when the config said 0) */
   smtpAddresses(): { host: string; port: number; mode: string }[];
   pop3Addresses(): { host: string; port: number }[];
@@ -46,60 +48,13 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       logger.info({ file: config.aliasesFile, aliases: count }, 'aliases loaded');
     },
   });
-  const { directory, store, mailboxes, intake, clock } = backends;
-  const postmaster = `postmaster@${config.localDomains[0]}`;
+  const { directory, mailboxes, intake } = backends;
 
-  const dns = new DnsResolver({
-    servers: config.delivery.dnsServers.map((a) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`)),
-    cache: {},
-  });
-  const ownAddresses = [...config.smtp.listen, ...config.smtp.submission, ...config.smtp.submissions].map(
-    (a) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`),
-  );
-  // delivery.smtp_timeout caps each of RFC 5321 §4.5.3.2's client timeouts (tests, impatient operators)
-  const cap = config.delivery.smtpTimeout;
-  const timeouts: Partial<SmtpTimeouts> | undefined =
-    cap === undefined
-      ? undefined
-      : Object.fromEntries(Object.entries(defaultSmtpTimeouts).map(([k, v]) => [k, Math.min(v, cap)]));
-  const transports = new Map<string, Transport>();
-  const add = (t: Transport): void => void transports.set(t.name, t);
-  add(new MaildirTransport({ mailboxes, directory }));
-  // one idle session per delivery that may run at once to a route, so none is closed between rounds
-  const reuse = { maxIdlePerRoute: config.delivery.concurrencyPerRoute };
-  const smtpOut = new SmtpTransport({ hostname: config.hostname, dns, port: config.delivery.mxPort, ownAddresses, timeouts, reuse });
-  const lmtpOut = new LmtpTransport({ hostname: config.hostname, dns, port: 24, ownAddresses, timeouts, reuse });
-  add(smtpOut);
-  add(lmtpOut);
-  add(new ListTransport({ intake, directory }));
-  add(new PipeTransport());
-  add(new FileTransport());
-  add(new ErrorTransport());
-
-  const scheduler = new RetryScheduler({
-    retryMin: config.delivery.retryMin,
-    retryMax: config.delivery.retryMax,
-    maxQueueLifetime: config.delivery.maxQueueLifetime,
-    delayWarning: config.delivery.delayWarning,
-  });
-  const notifier = new DsnNotifier({
-    hostname: config.hostname,
-    store,
-    intake,
-    clock,
-    postmaster,
-    maxQueueLifetime: config.delivery.maxQueueLifetime,
-  });
-  const runner = new QueueRunner({
-    store,
-    scheduler,
-    transports,
-    notifier,
-    clock,
-    concurrency: config.delivery.concurrency,
-    perRouteConcurrency: config.delivery.concurrencyPerRoute,
-  });
-  backends.setOnQueued((envs) => runner.enqueue(envs));
+  // [delivery] worker: the runner, transports and notifier in a worker thread (both cores busy)
+  const local = config.delivery.worker ? undefined : buildDeliveryServices(config, backends);
+  const thread = config.delivery.worker ? new DeliveryThread({ config, logger }) : undefined;
+  if (local) backends.setOnQueued((envs) => local.runner.enqueue(envs));
+  else if (thread) backends.setOnQueued((envs) => thread.enqueue(envs));
 
   let tls: { key: Buffer; cert: Buffer } | undefined;
   // RFC 3207: STARTTLS is offered on every SMTP listener (and STLS on POP3); without a
@@ -138,10 +93,13 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const stops: (() => Promise<void>)[] = [];
   let pop3Bound: { host: string; port: number }[] = [];
   try {
-    await runner.start();
-    stops.push(() => runner.stop());
-    // kept outbound sessions would hold the process open until their idle timers fire
-    stops.push(async () => void (await Promise.all([smtpOut.close(), lmtpOut.close()])));
+    if (local) {
+      await local.runner.start();
+      stops.push(() => local.stop());
+    } else if (thread) {
+      await thread.start();
+      stops.push(() => thread.stop());
+    }
     await smtp.listen([
       ...config.smtp.listen.map((a) => ({ ...a, mode: 'mx' as const })),
       ...config.smtp.submission.map((a) => ({ ...a, mode: 'submission' as const })),
@@ -165,24 +123,10 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     throw err;
   }
 
-  async function handleControl(req: ControlRequest): Promise<ControlResponse> {
-    switch (req.op) {
-      case 'ping':
-        return { ok: true };
-      case 'wake':
-        await runner.rescan();
-        return { ok: true };
-      case 'flush':
-        return { ok: true, count: await runner.flush(req.id) };
-      case 'hold':
-        return { ok: true, count: await runner.hold(req.id) };
-      case 'release':
-        return { ok: true, count: await runner.release(req.id) };
-      case 'delete':
-        return { ok: true, count: await runner.delete(req.id) };
-      case 'bounce':
-        return { ok: true, count: await runner.bounce(req.id) };
-    }
+  function handleControl(req: ControlRequest): Promise<ControlResponse> {
+    if (local) return handleDeliveryControl(local.runner, req);
+    if (thread) return thread.control(req);
+    return Promise.resolve({ ok: false, error: 'no delivery' });
   }
 
   logger.info(
@@ -192,7 +136,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
 
   return {
     backends,
-    runner,
+    ...(local && { runner: local.runner }),
+    control: handleControl,
     smtpAddresses: () => smtp.addresses(),
     pop3Addresses: () => pop3Bound.map((a) => ({ host: a.host, port: a.port })),
     stop: async () => {

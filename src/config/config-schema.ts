@@ -57,6 +57,8 @@ const str = (v: unknown): Result<string> =>
 const positiveInt = (v: unknown): Result<number> =>
   typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? ok(v) : bad('expected a positive integer');
 
+const bool = (v: unknown): Result<boolean> => (typeof v === 'boolean' ? ok(v) : bad('expected true or false'));
+
 const port = (v: unknown): Result<number> =>
   typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535
     ? ok(v)
@@ -205,6 +207,8 @@ export const configSchema = z
         concurrency_per_route: field(positiveInt, () => 20),
         // caps every outbound SMTP client timeout; absent: RFC 5321 §4.5.3.2's minutes
         smtp_timeout: optional(duration),
+        // the queue runner and transports in a worker thread beside the listeners and intake
+        worker: field(bool, () => false),
         routes: field(routes, () => ({})),
       }),
     pop3: table({ listen: field(listenList, () => []), listen_tls: field(listenList, () => []) }),

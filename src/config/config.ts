@@ -57,6 +57,8 @@ export interface DeliveryConfig {
   readonly concurrencyPerRoute: number;
   /** ms; when set, caps every outbound SMTP client timeout (connect, greeting, commands, DATA) */
   readonly smtpTimeout?: number;
+  /** run the queue runner, transports and notifier in a worker thread (both cores busy) */
+  readonly worker: boolean;
   /** static next hops that override MX, by lower-case domain: "example.net" → {smtp, "[127.0.0.1]:2526"} */
   readonly routes: Readonly<Record<string, Route>>;
 }

@@ -98,6 +98,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       concurrency: d.concurrency,
       concurrencyPerRoute: d.concurrency_per_route,
       ...(d.smtp_timeout !== undefined ? { smtpTimeout: d.smtp_timeout } : {}),
+      worker: d.worker,
       routes: d.routes,
     },
     pop3: { listen: raw.pop3.listen, listenTls: raw.pop3.listen_tls },

@@ -1,0 +1,111 @@
+/**
+ * @module delivery-services
+ * The delivery side of correio, built from config and backends: the transports (maildir, smtp,
+ * lmtp, list, pipe, file, error), the retry scheduler, the DSN notifier and the queue runner.
+ * start-app builds it in the main thread (`[delivery] worker = false`) and delivery-worker
+ * builds it inside its worker thread; both answer control requests through handleControl.
+ * Standards: RFC 5321 §4.5.3.2 (client timeouts, capped by delivery.smtp_timeout).
+ * Security: the notifier re-enters through intake (null sender), never around it.
+ * Limitations: none.
+ */
+import type { Config } from '../config/index.js';
+import { RetryScheduler } from '../queue/index.js';
+import { MaildirTransport, SmtpTransport, LmtpTransport, ListTransport, PipeTransport, FileTransport, ErrorTransport } from '../transport/index.js';
+import { DnsResolver } from '../dns/index.js';
+import { defaultSmtpTimeouts, type SmtpTimeouts } from '../client/index.js';
+import { QueueRunner, DsnNotifier } from '../delivery/index.js';
+import type { Transport } from '../core/index.js';
+import type { Backends } from './backends.js';
+import type { ControlRequest, ControlResponse } from './control.js';
+
+export interface DeliveryServices {
+  readonly runner: QueueRunner;
+  /** stops the runner (its grace, then in-flight deliveries defer) and closes kept sessions */
+  stop(): Promise<void>;
+}
+
+function hostPort(a: { host: string; port: number }): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/** Builds transports, scheduler, notifier and runner on `backends` (not started). */
+export function buildDeliveryServices(config: Config, backends: Backends): DeliveryServices {
+  const { directory, store, mailboxes, intake, clock } = backends;
+  const postmaster = `postmaster@${config.localDomains[0]}`;
+  const dns = new DnsResolver({ servers: config.delivery.dnsServers.map(hostPort), cache: {} });
+  const ownAddresses = [...config.smtp.listen, ...config.smtp.submission, ...config.smtp.submissions].map(hostPort);
+  // delivery.smtp_timeout caps each of RFC 5321 §4.5.3.2's client timeouts (tests, impatient operators)
+  const cap = config.delivery.smtpTimeout;
+  const timeouts: Partial<SmtpTimeouts> | undefined =
+    cap === undefined
+      ? undefined
+      : Object.fromEntries(Object.entries(defaultSmtpTimeouts).map(([k, v]) => [k, Math.min(v, cap)]));
+  const transports = new Map<string, Transport>();
+  const add = (t: Transport): void => void transports.set(t.name, t);
+  add(new MaildirTransport({ mailboxes, directory }));
+  // one idle session per delivery that may run at once to a route, so none is closed between rounds
+  const reuse = { maxIdlePerRoute: config.delivery.concurrencyPerRoute };
+  const smtpOut = new SmtpTransport({ hostname: config.hostname, dns, port: config.delivery.mxPort, ownAddresses, timeouts, reuse });
+  const lmtpOut = new LmtpTransport({ hostname: config.hostname, dns, port: 24, ownAddresses, timeouts, reuse });
+  add(smtpOut);
+  add(lmtpOut);
+  add(new ListTransport({ intake, directory }));
+  add(new PipeTransport());
+  add(new FileTransport());
+  add(new ErrorTransport());
+
+  const scheduler = new RetryScheduler({
+    retryMin: config.delivery.retryMin,
+    retryMax: config.delivery.retryMax,
+    maxQueueLifetime: config.delivery.maxQueueLifetime,
+    delayWarning: config.delivery.delayWarning,
+  });
+  const notifier = new DsnNotifier({
+    hostname: config.hostname,
+    store,
+    intake,
+    clock,
+    postmaster,
+    maxQueueLifetime: config.delivery.maxQueueLifetime,
+  });
+  const runner = new QueueRunner({
+    store,
+    scheduler,
+    transports,
+    notifier,
+    clock,
+    concurrency: config.delivery.concurrency,
+    perRouteConcurrency: config.delivery.concurrencyPerRoute,
+  });
+  return {
+    runner,
+    stop: async () => {
+      await runner.stop();
+      // kept outbound sessions would hold the process (or thread) open until their idle timers fire
+      await Promise.all([smtpOut.close(), lmtpOut.close()]);
+    },
+  };
+}
+
+/** Answers a control-socket request with the runner (flush/hold/release/delete/bounce/wake). */
+export async function handleControl(runner: QueueRunner, req: ControlRequest): Promise<ControlResponse> {
+  switch (req.op) {
+    case 'ping':
+      return { ok: true };
+    case 'wake':
+      await runner.rescan();
+      return { ok: true };
+    case 'flush':
+      return { ok: true, count: await runner.flush(req.id) };
+    case 'hold':
+      return { ok: true, count: await runner.hold(req.id) };
+    case 'release':
+      return { ok: true, count: await runner.release(req.id) };
+    case 'delete':
+      return { ok: true, count: await runner.delete(req.id) };
+    case 'bounce':
+      return { ok: true, count: await runner.bounce(req.id) };
+    default:
+      return { ok: false, error: 'unknown operation' };
+  }
+}
