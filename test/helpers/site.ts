@@ -36,6 +36,8 @@ export interface SiteOptions {
   delivery?: Record<string, string | number | string[]>;
   smtp?: Record<string, string | number | string[]>;
   tables?: string;
+  /** data_dir (absolute); default "var" inside the site's directory */
+  dataDir?: string;
   /** quiet logs unless CORREIO_TEST_LOG is set */
   logLevel?: string;
   /** files written into the site's directory before it starts (name relative to it → content), e.g. an aliases file */
@@ -81,7 +83,7 @@ async function prepare(opts: SiteOptions): Promise<{ dir: string; configFile: st
   const domains = opts.domains ?? ['localhost'];
   const text =
     `hostname = ${JSON.stringify(opts.hostname ?? `mx.${domains[0]}`)}\n` +
-    `data_dir = "var"\n` +
+    `data_dir = ${JSON.stringify(opts.dataDir ?? 'var')}\n` +
     `local_domains = ${tomlValue(domains)}\n` +
     (opts.top ?? '') +
     '\n' +
