@@ -10,8 +10,7 @@
  *   into the spool and never held whole in memory; size is enforced while streaming.
  * Limitations: the Delivered-To loop check only sees addresses this site added itself.
  */
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
 import { isAscii } from 'node:buffer';
 import diagnostics from 'node:diagnostics_channel';
 import {
@@ -196,16 +195,7 @@ export class IntakeService implements Intake {
       const headBytes = Buffer.from(headText, 'utf8');
       const counter = new SizeAndEightBit(this.opts.maxMessageSize - headBytes.length);
       draft.body.write(headBytes);
-      await pipeline(
-        async function* () {
-          yield split.header;
-          if (split.hasBody && split.complete) yield CRLF;
-          for await (const chunk of split.body) yield chunk as Buffer;
-        },
-        counter,
-        draft.body,
-        signal ? { signal } : {},
-      );
+      await copyBody(split.hasBody && split.complete ? [split.header, CRLF] : [split.header], split.body, counter, draft.body, signal);
       const eightBit = counter.eightBit || hasEightBit(headBytes) || tx.mail.body === '8BITMIME';
       const size = counter.size + headBytes.length;
       const committed = await draft.commit(
@@ -377,21 +367,79 @@ export function parseRoute(spec: string | undefined): Route | undefined {
 }
 
 /** Counts octets (refusing past the limit) and notices 8-bit bytes while passing data through. */
-class SizeAndEightBit extends Transform {
+/** Counts the octets copied into the draft and notes any 8-bit octet (RFC 6152). */
+class SizeAndEightBit {
   size = 0;
   eightBit = false;
-  constructor(private readonly limit: number) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+  constructor(private readonly limit: number) {}
+  /** Throws 552 (RFC 5321 §4.5.3.1.10) once the message passes the limit. */
+  count(chunk: Buffer): void {
     this.size += chunk.length;
-    if (this.size > this.limit) {
-      cb(new MailError(replies.messageTooBig(), 'MAIL_ERR_SIZE'));
-      return;
-    }
+    if (this.size > this.limit) throw new MailError(replies.messageTooBig(), 'MAIL_ERR_SIZE');
     if (!this.eightBit && hasEightBit(chunk)) this.eightBit = true;
-    cb(null, chunk);
   }
+}
+
+/**
+ * Copies `head` then `body` into `dest` with backpressure, counting through `counter`, and ends
+ * `dest`. One loop instead of stream.pipeline: pipeline builds per call a Duplex around a
+ * generator, a Transform, an AbortController and, when it finishes, a DOMException; on a small
+ * message that was a measurable part of the accept path's CPU. On any failure (body error, size
+ * limit, `signal` aborted, `dest` error) `body` and `dest` are destroyed, as pipeline did.
+ */
+async function copyBody(
+  head: readonly Buffer[],
+  body: Readable,
+  counter: SizeAndEightBit,
+  dest: Writable,
+  signal?: AbortSignal,
+): Promise<void> {
+  let destError: unknown;
+  let wake: (() => void) | undefined;
+  const onDestError = (err: unknown): void => {
+    destError ??= err;
+    wake?.();
+  };
+  const onAbort = (): void => {
+    body.destroy(abortError(signal));
+    wake?.();
+  };
+  dest.on('error', onDestError);
+  signal?.addEventListener('abort', onAbort);
+  try {
+    if (signal?.aborted) throw abortError(signal);
+    const put = async (chunk: Buffer): Promise<void> => {
+      counter.count(chunk);
+      if (destError !== undefined) throw destError;
+      if (dest.write(chunk)) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        dest.once('drain', resolve);
+      });
+      dest.removeListener('drain', wake!);
+      wake = undefined;
+      if (destError !== undefined) throw destError;
+      if (signal?.aborted) throw abortError(signal);
+    };
+    for (const chunk of head) await put(chunk);
+    for await (const chunk of body) await put(chunk as Buffer);
+    if (signal?.aborted) throw abortError(signal);
+    if (destError !== undefined) throw destError;
+    dest.end();
+  } catch (err) {
+    if (!body.destroyed) body.destroy();
+    if (!dest.destroyed) dest.destroy();
+    throw err;
+  } finally {
+    // onDestError stays: an error after end() is then never an unhandled 'error' event (the
+    // draft's commit reports it through finished())
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function abortError(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason : Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
 }
 
 function hasEightBit(buf: Buffer): boolean {
