@@ -142,9 +142,22 @@ export class SqliteDirectory implements DirectoryBackend {
   readonly file: string;
   private readonly db: Database.Database;
 
+  /** prepared statements by their SQL text: a lookup per RCPT must not compile SQL each time */
+  private readonly statements = new Map<string, Database.Statement>();
+
   private constructor(file: string, db: Database.Database) {
     this.file = file;
     this.db = db;
+  }
+
+  /** The prepared statement for `text`, compiled once per handle (callers run it in guard). */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (st === undefined) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
   }
 
   /**
@@ -191,13 +204,12 @@ export class SqliteDirectory implements DirectoryBackend {
     this.db.transaction(() => {
       const now = Date.now();
       for (const d of normalized) {
-        this.db.prepare('INSERT OR IGNORE INTO domains (name, created_at) VALUES (?, ?)').run(d, now);
+        this.sql('INSERT OR IGNORE INTO domains (name, created_at) VALUES (?, ?)').run(d, now);
       }
       if (normalized.length > 0) {
         // RFC 5321 §4.5.1: every SMTP site must accept mail for postmaster.
         const pm = `postmaster@${normalized[0]}`;
-        this.db
-          .prepare('INSERT OR IGNORE INTO users (key, address, name, password_hash, created_at) VALUES (?, ?, NULL, NULL, ?)')
+        this.sql('INSERT OR IGNORE INTO users (key, address, name, password_hash, created_at) VALUES (?, ?, NULL, NULL, ?)')
           .run(pm, pm, now);
       }
     }).immediate();
@@ -218,16 +230,16 @@ export class SqliteDirectory implements DirectoryBackend {
   async isLocalDomain(domain: string): Promise<boolean> {
     const d = normalizeDirectoryDomain(domain);
     if (d === undefined) return false;
-    return this.guard(() => this.db.prepare('SELECT 1 FROM domains WHERE name = ?').get(d) !== undefined);
+    return this.guard(() => this.sql('SELECT 1 FROM domains WHERE name = ?').get(d) !== undefined);
   }
 
   async listDomains(): Promise<string[]> {
-    return this.guard(() => (this.db.prepare('SELECT name FROM domains ORDER BY name').all() as { name: string }[]).map((r) => r.name));
+    return this.guard(() => (this.sql('SELECT name FROM domains ORDER BY name').all() as { name: string }[]).map((r) => r.name));
   }
 
   async addDomain(domain: string): Promise<void> {
     const d = need(normalizeDirectoryDomain(domain), 'domain', domain);
-    this.guard(() => this.db.prepare('INSERT OR IGNORE INTO domains (name, created_at) VALUES (?, ?)').run(d, Date.now()));
+    this.guard(() => this.sql('INSERT OR IGNORE INTO domains (name, created_at) VALUES (?, ?)').run(d, Date.now()));
   }
 
   // --- users ---------------------------------------------------------------------------
@@ -237,7 +249,7 @@ export class SqliteDirectory implements DirectoryBackend {
     if (a === undefined) return undefined;
     return this.guard(
       () =>
-        this.db.prepare('SELECT address, name, password_hash, created_at FROM users WHERE key = ?').get(directoryKey(a)) as
+        this.sql('SELECT address, name, password_hash, created_at FROM users WHERE key = ?').get(directoryKey(a)) as
           | UserRow
           | undefined,
     );
@@ -250,7 +262,7 @@ export class SqliteDirectory implements DirectoryBackend {
 
   async listUsers(): Promise<User[]> {
     return this.guard(() =>
-      (this.db.prepare('SELECT address, name, password_hash, created_at FROM users ORDER BY key').all() as UserRow[]).map(toUser),
+      (this.sql('SELECT address, name, password_hash, created_at FROM users ORDER BY key').all() as UserRow[]).map(toUser),
     );
   }
 
@@ -259,15 +271,14 @@ export class SqliteDirectory implements DirectoryBackend {
     const domain = a.slice(a.lastIndexOf('@') + 1);
     return this.guard(() =>
       this.db.transaction((): User => {
-        if (this.db.prepare('SELECT 1 FROM domains WHERE name = ?').get(domain) === undefined) {
+        if (this.sql('SELECT 1 FROM domains WHERE name = ?').get(domain) === undefined) {
           throw new DirectoryInputError(`${domain} is not a local domain`);
         }
-        if (this.db.prepare('SELECT 1 FROM users WHERE key = ?').get(directoryKey(a)) !== undefined) {
+        if (this.sql('SELECT 1 FROM users WHERE key = ?').get(directoryKey(a)) !== undefined) {
           throw new DirectoryInputError(`user ${a} already exists`);
         }
         const now = Date.now();
-        this.db
-          .prepare('INSERT INTO users (key, address, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)')
+        this.sql('INSERT INTO users (key, address, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)')
           .run(directoryKey(a), a, name ?? null, passwordHash ?? null, now);
         return toUser({ address: a, name: name ?? null, password_hash: null, created_at: now });
       }).immediate(),
@@ -277,14 +288,14 @@ export class SqliteDirectory implements DirectoryBackend {
   async deleteUser(address: string): Promise<boolean> {
     const a = normalizeDirectoryAddress(address);
     if (a === undefined) return false;
-    return this.guard(() => this.db.prepare('DELETE FROM users WHERE key = ?').run(directoryKey(a)).changes > 0);
+    return this.guard(() => this.sql('DELETE FROM users WHERE key = ?').run(directoryKey(a)).changes > 0);
   }
 
   async setPassword(address: string, passwordHash: string): Promise<boolean> {
     const a = normalizeDirectoryAddress(address);
     if (a === undefined) return false;
     return this.guard(
-      () => this.db.prepare('UPDATE users SET password_hash = ? WHERE key = ?').run(passwordHash, directoryKey(a)).changes > 0,
+      () => this.sql('UPDATE users SET password_hash = ? WHERE key = ?').run(passwordHash, directoryKey(a)).changes > 0,
     );
   }
 
@@ -305,14 +316,14 @@ export class SqliteDirectory implements DirectoryBackend {
     const n = normalizeAliasName(name);
     if (n === undefined) return undefined;
     const r = this.guard(
-      () => this.db.prepare('SELECT name, targets, source FROM aliases WHERE key = ?').get(directoryKey(n)) as AliasRow | undefined,
+      () => this.sql('SELECT name, targets, source FROM aliases WHERE key = ?').get(directoryKey(n)) as AliasRow | undefined,
     );
     return r && toAlias(r);
   }
 
   async listAliases(): Promise<Alias[]> {
     return this.guard(() =>
-      (this.db.prepare('SELECT name, targets, source FROM aliases ORDER BY key').all() as AliasRow[]).map(toAlias),
+      (this.sql('SELECT name, targets, source FROM aliases ORDER BY key').all() as AliasRow[]).map(toAlias),
     );
   }
 
@@ -330,8 +341,7 @@ export class SqliteDirectory implements DirectoryBackend {
   async setAlias(name: string, targets: readonly string[], source = 'directory'): Promise<void> {
     const [key, n, json] = this.aliasRow(name, targets);
     this.guard(() =>
-      this.db
-        .prepare(
+      this.sql(
           `INSERT INTO aliases (key, name, targets, source, updated_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (key) DO UPDATE SET name = excluded.name, targets = excluded.targets,
              source = excluded.source, updated_at = excluded.updated_at`,
@@ -343,15 +353,15 @@ export class SqliteDirectory implements DirectoryBackend {
   async deleteAlias(name: string): Promise<boolean> {
     const n = normalizeAliasName(name);
     if (n === undefined) return false;
-    return this.guard(() => this.db.prepare('DELETE FROM aliases WHERE key = ?').run(directoryKey(n)).changes > 0);
+    return this.guard(() => this.sql('DELETE FROM aliases WHERE key = ?').run(directoryKey(n)).changes > 0);
   }
 
   async replaceAliases(source: string, aliases: readonly Alias[]): Promise<void> {
     const rows = aliases.map((a) => this.aliasRow(a.name, a.targets));
     this.guard(() =>
       this.db.transaction(() => {
-        this.db.prepare('DELETE FROM aliases WHERE source = ?').run(source);
-        const ins = this.db.prepare(
+        this.sql('DELETE FROM aliases WHERE source = ?').run(source);
+        const ins = this.sql(
           `INSERT INTO aliases (key, name, targets, source, updated_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (key) DO UPDATE SET name = excluded.name, targets = excluded.targets,
              source = excluded.source, updated_at = excluded.updated_at`,
@@ -366,7 +376,7 @@ export class SqliteDirectory implements DirectoryBackend {
 
   private listFromRow(r: ListRow): MailingList {
     const members = (
-      this.db.prepare('SELECT member FROM list_members WHERE list_key = ? ORDER BY id').all(r.key) as { member: string }[]
+      this.sql('SELECT member FROM list_members WHERE list_key = ? ORDER BY id').all(r.key) as { member: string }[]
     ).map((m) => m.member);
     return r.description === null
       ? { address: r.address, owner: r.owner, members }
@@ -377,7 +387,7 @@ export class SqliteDirectory implements DirectoryBackend {
     const a = normalizeDirectoryAddress(address);
     if (a === undefined) return undefined;
     return this.guard(() => {
-      const r = this.db.prepare('SELECT key, address, owner, description FROM lists WHERE key = ?').get(directoryKey(a)) as
+      const r = this.sql('SELECT key, address, owner, description FROM lists WHERE key = ?').get(directoryKey(a)) as
         | ListRow
         | undefined;
       return r && this.listFromRow(r);
@@ -386,7 +396,7 @@ export class SqliteDirectory implements DirectoryBackend {
 
   async listLists(): Promise<MailingList[]> {
     return this.guard(() =>
-      (this.db.prepare('SELECT key, address, owner, description FROM lists ORDER BY key').all() as ListRow[]).map((r) =>
+      (this.sql('SELECT key, address, owner, description FROM lists ORDER BY key').all() as ListRow[]).map((r) =>
         this.listFromRow(r),
       ),
     );
@@ -397,11 +407,10 @@ export class SqliteDirectory implements DirectoryBackend {
     const o = need(normalizeDirectoryAddress(owner), 'owner address', owner);
     return this.guard(() =>
       this.db.transaction((): MailingList => {
-        if (this.db.prepare('SELECT 1 FROM lists WHERE key = ?').get(directoryKey(a)) !== undefined) {
+        if (this.sql('SELECT 1 FROM lists WHERE key = ?').get(directoryKey(a)) !== undefined) {
           throw new DirectoryInputError(`list ${a} already exists`);
         }
-        this.db
-          .prepare('INSERT INTO lists (key, address, owner, description, created_at) VALUES (?, ?, ?, ?, ?)')
+        this.sql('INSERT INTO lists (key, address, owner, description, created_at) VALUES (?, ?, ?, ?, ?)')
           .run(directoryKey(a), a, o, description ?? null, Date.now());
         return description === undefined
           ? { address: a, owner: o, members: [] }
@@ -413,7 +422,7 @@ export class SqliteDirectory implements DirectoryBackend {
   private listKeyOrThrow(address: string): string {
     const a = need(normalizeDirectoryAddress(address), 'list address', address);
     const key = directoryKey(a);
-    if (this.db.prepare('SELECT 1 FROM lists WHERE key = ?').get(key) === undefined) {
+    if (this.sql('SELECT 1 FROM lists WHERE key = ?').get(key) === undefined) {
       throw new DirectoryInputError(`no such list: ${a}`);
     }
     return key;
@@ -424,7 +433,7 @@ export class SqliteDirectory implements DirectoryBackend {
     this.guard(() =>
       this.db.transaction(() => {
         const key = this.listKeyOrThrow(address);
-        const ins = this.db.prepare('INSERT OR IGNORE INTO list_members (list_key, member_key, member) VALUES (?, ?, ?)');
+        const ins = this.sql('INSERT OR IGNORE INTO list_members (list_key, member_key, member) VALUES (?, ?, ?)');
         for (const m of ms) ins.run(key, directoryKey(m), m);
       }).immediate(),
     );
@@ -434,7 +443,7 @@ export class SqliteDirectory implements DirectoryBackend {
     this.guard(() =>
       this.db.transaction(() => {
         const key = this.listKeyOrThrow(address);
-        const del = this.db.prepare('DELETE FROM list_members WHERE list_key = ? AND member_key = ?');
+        const del = this.sql('DELETE FROM list_members WHERE list_key = ? AND member_key = ?');
         for (const m of members) {
           const n = normalizeDirectoryAddress(m);
           if (n !== undefined) del.run(key, directoryKey(n));
@@ -446,7 +455,7 @@ export class SqliteDirectory implements DirectoryBackend {
   async deleteList(address: string): Promise<boolean> {
     const a = normalizeDirectoryAddress(address);
     if (a === undefined) return false;
-    return this.guard(() => this.db.prepare('DELETE FROM lists WHERE key = ?').run(directoryKey(a)).changes > 0);
+    return this.guard(() => this.sql('DELETE FROM lists WHERE key = ?').run(directoryKey(a)).changes > 0);
   }
 
   // --- roles ---------------------------------------------------------------------------
@@ -455,14 +464,14 @@ export class SqliteDirectory implements DirectoryBackend {
     const a = normalizeDirectoryAddress(address);
     if (a === undefined) return undefined;
     const r = this.guard(
-      () => this.db.prepare('SELECT address, holder, description FROM roles WHERE key = ?').get(directoryKey(a)) as RoleRow | undefined,
+      () => this.sql('SELECT address, holder, description FROM roles WHERE key = ?').get(directoryKey(a)) as RoleRow | undefined,
     );
     return r && toRole(r);
   }
 
   async listRoles(): Promise<Role[]> {
     return this.guard(() =>
-      (this.db.prepare('SELECT address, holder, description FROM roles ORDER BY key').all() as RoleRow[]).map(toRole),
+      (this.sql('SELECT address, holder, description FROM roles ORDER BY key').all() as RoleRow[]).map(toRole),
     );
   }
 
@@ -471,8 +480,7 @@ export class SqliteDirectory implements DirectoryBackend {
     const a = need(normalizeDirectoryAddress(address), 'role address', address);
     const h = need(normalizeDirectoryAddress(holder), 'holder address', holder);
     this.guard(() =>
-      this.db
-        .prepare(
+      this.sql(
           `INSERT INTO roles (key, address, holder, description, updated_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (key) DO UPDATE SET address = excluded.address, holder = excluded.holder,
              description = COALESCE(excluded.description, roles.description), updated_at = excluded.updated_at`,
@@ -484,7 +492,7 @@ export class SqliteDirectory implements DirectoryBackend {
   async deleteRole(address: string): Promise<boolean> {
     const a = normalizeDirectoryAddress(address);
     if (a === undefined) return false;
-    return this.guard(() => this.db.prepare('DELETE FROM roles WHERE key = ?').run(directoryKey(a)).changes > 0);
+    return this.guard(() => this.sql('DELETE FROM roles WHERE key = ?').run(directoryKey(a)).changes > 0);
   }
 
   // --- query interface -----------------------------------------------------------------
@@ -494,26 +502,22 @@ export class SqliteDirectory implements DirectoryBackend {
     const like = (col: string): string => `lower(${col}) LIKE @p ESCAPE '\\'`;
     return this.guard(() => {
       const out: DirectoryMatch[] = [];
-      for (const r of this.db.prepare(`SELECT name FROM domains WHERE ${like('name')} ORDER BY name`).all({ p }) as { name: string }[]) {
+      for (const r of this.sql(`SELECT name FROM domains WHERE ${like('name')} ORDER BY name`).all({ p }) as { name: string }[]) {
         out.push({ kind: 'domain', address: r.name });
       }
-      const users = this.db
-        .prepare(`SELECT address, name FROM users WHERE ${like('address')} OR ${like("coalesce(name, '')")} ORDER BY key`)
+      const users = this.sql(`SELECT address, name FROM users WHERE ${like('address')} OR ${like("coalesce(name, '')")} ORDER BY key`)
         .all({ p }) as { address: string; name: string | null }[];
       for (const r of users) out.push(r.name === null ? { kind: 'user', address: r.address } : { kind: 'user', address: r.address, detail: r.name });
-      const aliases = this.db
-        .prepare(`SELECT name, targets, source FROM aliases WHERE ${like('name')} OR ${like('targets')} ORDER BY key`)
+      const aliases = this.sql(`SELECT name, targets, source FROM aliases WHERE ${like('name')} OR ${like('targets')} ORDER BY key`)
         .all({ p }) as AliasRow[];
       for (const r of aliases) out.push({ kind: 'alias', address: r.name, detail: (JSON.parse(r.targets) as string[]).join(', ') });
-      const lists = this.db
-        .prepare(
+      const lists = this.sql(
           `SELECT key, address, owner, description FROM lists WHERE ${like('address')} OR ${like('owner')}
              OR ${like("coalesce(description, '')")} ORDER BY key`,
         )
         .all({ p }) as ListRow[];
       for (const r of lists) out.push({ kind: 'list', address: r.address, detail: r.description ?? `owner ${r.owner}` });
-      const roles = this.db
-        .prepare(
+      const roles = this.sql(
           `SELECT address, holder, description FROM roles WHERE ${like('address')} OR ${like('holder')}
              OR ${like("coalesce(description, '')")} ORDER BY key`,
         )

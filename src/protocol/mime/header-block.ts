@@ -272,6 +272,13 @@ export function headerBlockOf(message: Readable, opts: { maxHeaderBytes?: number
 export function foldHeader(name: string, value: string, opts: { width?: number; hardLimit?: number } = {}): string {
   const width = opts.width ?? 78;
   const hard = opts.hardLimit ?? 998;
+  // Fast path (most fields, every Received clause): the field fits on one line as it is, so
+  // there is nothing to fold; same result as the loop below, without splitting into pieces.
+  const limit = Math.min(width, hard);
+  if (value !== '' && name.length + value.length + 2 <= limit && !/[\r\n]/.test(value)) {
+    const one = `${name}:${value[0] === ' ' || value[0] === '\t' ? '' : ' '}${value}`;
+    if (Buffer.byteLength(one) <= limit) return one;
+  }
   const clean = value.replace(/\r?\n/g, ' ');
   // pieces: the first word, then each run starting with one whitespace character
   const pieces = clean.split(/(?=[ \t])/).filter((p) => p !== '');

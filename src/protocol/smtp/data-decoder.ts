@@ -94,6 +94,22 @@ export class DataDecoder {
     let lineLen = this.lineLen;
     const n = chunk.length;
     for (let i = 0; i < n; i++) {
+      if (state === S.Text) {
+        // Hot path: ordinary text up to the next CR or LF only needs counting for the line
+        // length; skip it in a tight loop and let the switch handle the CR or LF.
+        let j = i;
+        while (j < n) {
+          const c = chunk[j];
+          if (c === CR || c === LF) break;
+          j++;
+        }
+        if (j > i) {
+          lineLen += j - i;
+          if (lineLen > this.maxLine) this.flag('line-too-long');
+          if (j === n) break;
+          i = j;
+        }
+      }
       const b = chunk[i];
       lineLen++;
       switch (state) {

@@ -103,6 +103,8 @@ export class SmtpSession {
   private markGone!: () => void;
   private closing = false;
   private killed = false;
+  private trustedPeer: boolean | undefined;
+  private localAddress: string | undefined;
 
   // session state
   private heloName: string | undefined;
@@ -233,7 +235,10 @@ export class SmtpSession {
 
   // ---- session info ----
   info(): SessionInfo {
-    const trusted = this.ctx.trusted.contains(this.remoteAddress);
+    // the peer and local addresses do not change during a session: look them up once
+    this.trustedPeer ??= this.ctx.trusted.contains(this.remoteAddress);
+    this.localAddress ??= normalizeIp(this.sock.localAddress);
+    const trusted = this.trustedPeer;
     const base = this.esmtp ? 'ESMTP' : 'SMTP';
     const protocol = this.esmtp ? `${base}${this.tls ? 'S' : ''}${this.authUser !== undefined ? 'A' : ''}` : base;
     return {
@@ -241,7 +246,7 @@ export class SmtpSession {
       heloName: this.heloName,
       remoteAddress: this.remoteAddress,
       remotePort: this.sock.remotePort,
-      localAddress: normalizeIp(this.sock.localAddress),
+      localAddress: this.localAddress,
       tls: this.tls,
       authUser: this.authUser,
       mayRelay: trusted || this.authUser !== undefined,
