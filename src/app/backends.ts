@@ -10,9 +10,10 @@
  */
 import { join } from 'node:path';
 import { unwatchFile, watchFile } from 'node:fs';
-import { systemClock, type Address, type Alias, type Clock, type Envelope } from '../core/index.js';
+import { systemClock, type Address, type Clock, type Envelope } from '../core/index.js';
 import type { Config } from '../config/index.js';
-import { openDirectory, readAliasesFile, qualifyAliases, aliasMap, type DirectoryBackend } from '../directory/index.js';
+import { openDirectory, type DirectoryBackend } from '../directory/index.js';
+import { ConfiguredAliases, configuredResolver } from './configured-resolver.js';
 import { FsQueueStore, type FsQueueStoreOptions } from '../queue/index.js';
 import { MaildirStore } from '../mailbox/index.js';
 import { AliasResolver } from '../resolve/index.js';
@@ -66,30 +67,17 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
   }
   const mailboxes = new MaildirStore(mailDir(config), { hostname: config.hostname });
 
-  let fileAliases: ReadonlyMap<string, Alias> = new Map();
-  let aliasErrors: string[] = [];
+  const aliases = new ConfiguredAliases(config);
   const loadAliases = async (): Promise<void> => {
     if (!config.aliasesFile) return;
-    try {
-      const parsed = await readAliasesFile(config.aliasesFile);
-      fileAliases = aliasMap(qualifyAliases(parsed.aliases, config.localDomains));
-      aliasErrors = parsed.errors.map((e) => `${config.aliasesFile}:${e.line}: ${e.message}`);
-      opts.onAliasesLoaded?.(aliasErrors, fileAliases.size);
-    } catch (err) {
-      // The previous good set stays in force (issue: "if the file is unreadable").
-      aliasErrors = [`${config.aliasesFile}: ${err instanceof Error ? err.message : String(err)}`];
-      opts.onAliasesLoaded?.(aliasErrors, fileAliases.size);
-    }
+    const errors = await aliases.load();
+    opts.onAliasesLoaded?.(errors, aliases.map().size);
   };
   await loadAliases();
   if (opts.watchAliases && config.aliasesFile) {
     watchFile(config.aliasesFile, { interval: 1000 }, () => void loadAliases());
   }
-
-  const routes = Object.fromEntries(
-    Object.entries(config.delivery.routes).map(([domain, r]) => [domain, `${r.transport}:${r.nextHop}`]),
-  );
-  const resolver = new AliasResolver({ directory, aliasesFromFile: () => fileAliases, routes });
+  const resolver = configuredResolver(config, directory, aliases);
 
   let onQueued: ((envelopes: readonly Envelope[]) => void) | undefined;
   const intake = new IntakeService({
@@ -111,7 +99,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
     mailboxes,
     resolver,
     intake,
-    aliasErrors: () => aliasErrors,
+    aliasErrors: () => aliases.errors(),
     setOnQueued: (fn) => {
       onQueued = fn;
     },

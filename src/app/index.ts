@@ -7,3 +7,4 @@ export { startApp, type RunningApp, type StartOptions } from './start-app.js';
 export { openBackends, senderAllowed, spoolDir, mailDir, type Backends, type BackendOptions } from './backends.js';
 export { sendControl, controlSocketPath, type ControlRequest, type ControlResponse } from './control.js';
 export { loadOrMakeTls } from './tls-files.js';
+export { ConfiguredAliases, configuredResolver } from './configured-resolver.js';

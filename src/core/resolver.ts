@@ -6,7 +6,8 @@
  * Limitations: none.
  */
 import type { Address, ReversePath } from './address.js';
-import type { SmtpReply } from './smtp-reply.js';
+import type { Route } from './envelope.js';
+import { formatReply, type SmtpReply } from './smtp-reply.js';
 
 interface Target {
   /** the address as first given (RCPT), for DSN Original-Recipient */
@@ -15,15 +16,16 @@ interface Target {
   readonly via: readonly string[];
 }
 
-export type ResolvedRecipient = Target &
-  (
-    | { kind: 'mailbox'; user: string; address: Address; detail?: string }
-    | { kind: 'remote'; address: Address; route?: string }
-    | { kind: 'pipe'; command: string[] }
-    | { kind: 'file'; path: string }
-    | { kind: 'list'; list: string; owner: string; members: readonly string[] }
-    | { kind: 'error'; reply: SmtpReply }
-  );
+/** What a target is, without where it came from. */
+export type TargetBody =
+  | { kind: 'mailbox'; user: string; address: Address; detail?: string }
+  | { kind: 'remote'; address: Address; route?: Route }
+  | { kind: 'pipe'; command: string[] }
+  | { kind: 'file'; path: string }
+  | { kind: 'list'; list: string; owner: string; members: readonly string[] }
+  | { kind: 'error'; reply: SmtpReply };
+
+export type ResolvedRecipient = Target & TargetBody;
 
 export interface Trace {
   readonly sender: ReversePath;
@@ -37,4 +39,26 @@ export interface Resolver {
    * A local address that does not exist resolves to an error target (550 5.1.1).
    */
   resolve(rcpt: Address, trace: Trace): Promise<ResolvedRecipient[]>;
+}
+
+/**
+ * The route a target travels: the one mapping from resolved targets to transports, used by
+ * intake (envelopes), `correio resolve` and `sendmail -bv` (display). A remote address without a
+ * static route goes to its domain's MX (RFC 5321 §5.1).
+ */
+export function targetRoute(t: TargetBody): Route {
+  switch (t.kind) {
+    case 'mailbox':
+      return { transport: 'local', nextHop: t.user };
+    case 'remote':
+      return t.route ?? { transport: 'smtp', nextHop: t.address.domain };
+    case 'pipe':
+      return { transport: 'pipe', nextHop: JSON.stringify(t.command) };
+    case 'file':
+      return { transport: 'file', nextHop: t.path };
+    case 'list':
+      return { transport: 'list', nextHop: t.list };
+    case 'error':
+      return { transport: 'error', nextHop: formatReply(t.reply) };
+  }
 }

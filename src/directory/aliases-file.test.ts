@@ -4,7 +4,6 @@ import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  AliasesFile,
   aliasMap,
   ownerAliasFor,
   parseAliases,
@@ -141,32 +140,6 @@ void test('ownerAliasFor: the owner-NAME convention', () => {
   assert.equal(ownerAliasFor('other', m), undefined);
 });
 
-void test('AliasesFile: loads, reloads on change, keeps the last good set when unreadable', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'correio-aliases-'));
-  try {
-    const path = join(dir, 'aliases');
-    await writeFile(path, 'root: ana\nbroken\n');
-    const f = new AliasesFile(path);
-    const first = await f.reload();
-    assert.equal(first.changed, true);
-    assert.deepEqual(first.errors, [{ line: 2, message: 'missing ":" after the alias name' }]);
-    assert.deepEqual(f.map().get('root')?.targets, ['ana']);
-    assert.equal((await f.reload()).changed, false);
-
-    await writeFile(path, 'root: bia, carla\n');
-    const second = await f.reload(true);
-    assert.equal(second.changed, true);
-    assert.deepEqual(f.map().get('root')?.targets, ['bia', 'carla']);
-
-    await rm(path);
-    const third = await f.reload(true);
-    assert.equal(third.changed, false);
-    assert.match(third.readError ?? '', /ENOENT/);
-    assert.deepEqual(f.map().get('root')?.targets, ['bia', 'carla']);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
 
 void test('readAliasesFile resolves relative includes against the file', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'correio-aliases-'));

@@ -1,6 +1,6 @@
 /**
  * @module aliases-file
- * The aliases(5) file format of sendmail and Postfix: parse, validate, load and reload.
+ * The aliases(5) file format of sendmail and Postfix: parse, validate and load (src/app reloads it when it changes).
  *   name: target, target, ...        # one logical line per alias
  *       target, ...                  # a line starting with white space continues the previous one
  * Targets, normalised to the canonical strings the resolver understands (core Alias.targets):
@@ -24,7 +24,7 @@
  *   no `:include:` expansion at parse time (the resolver reads included files when it expands);
  *   no Berkeley DB output (newaliases imports into the directory instead).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import type { Alias } from '../core/index.js';
 
@@ -340,36 +340,3 @@ export function ownerAliasFor(name: string, aliases: ReadonlyMap<string, Alias>)
   return aliases.get(owner.toLowerCase()) ?? (at < 0 ? undefined : aliases.get(`owner-${name.slice(0, at)}`.toLowerCase()));
 }
 
-/**
- * An aliases file kept in force: `reload()` rereads it when its modification time or size changed;
- * if the file becomes unreadable the previous good set stays in force and the error is returned.
- */
-export class AliasesFile {
-  private current = new Map<string, Alias>();
-  private stamp = '';
-  constructor(readonly path: string) {}
-
-  /** The aliases now in force (for AliasResolver's aliasesFromFile). */
-  map(): ReadonlyMap<string, Alias> {
-    return this.current;
-  }
-
-  /**
-   * Rereads the file if it changed (or `force`). Returns what happened; never throws for an
-   * unreadable file (`readError` is set and the previous set is kept).
-   */
-  async reload(force = false): Promise<{ changed: boolean; errors: AliasesParseError[]; readError?: string }> {
-    let stamp: string;
-    try {
-      const st = await stat(this.path);
-      stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
-      if (!force && stamp === this.stamp) return { changed: false, errors: [] };
-      const parsed = await readAliasesFile(this.path);
-      this.current = aliasMap(parsed.aliases);
-      this.stamp = stamp;
-      return { changed: true, errors: parsed.errors };
-    } catch (err) {
-      return { changed: false, errors: [], readError: err instanceof Error ? err.message : String(err) };
-    }
-  }
-}

@@ -9,11 +9,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { MailError, type Envelope, type SessionInfo, type Address } from '../core/index.js';
+import { MailError, replies, targetRoute, type Envelope, type SessionInfo, type Address } from '../core/index.js';
 import { FsQueueStore } from '../queue/index.js';
 import { AliasResolver } from '../resolve/index.js';
 import { MemoryDirectory } from '../../test/helpers/memory-directory.js';
-import { IntakeService, parseRoute } from './intake-service.js';
+import { IntakeService } from './intake-service.js';
 
 let dir: string;
 let store: FsQueueStore;
@@ -147,12 +147,14 @@ test('a directory failure is 451, never "no such user"', async () => {
   }
 });
 
-test('parseRoute reads transport:next-hop and defaults to smtp', () => {
-  assert.deepEqual(parseRoute('smtp:[127.0.0.1]:2526'), { transport: 'smtp', nextHop: '[127.0.0.1]:2526' });
-  assert.deepEqual(parseRoute('lmtp:[127.0.0.1]:24'), { transport: 'lmtp', nextHop: '[127.0.0.1]:24' });
-  assert.deepEqual(parseRoute('relay.example.net'), { transport: 'smtp', nextHop: 'relay.example.net' });
-  assert.deepEqual(parseRoute('relay.example.net:2525'), { transport: 'smtp', nextHop: 'relay.example.net:2525' });
-  assert.equal(parseRoute(undefined), undefined);
+test('targets map to routes: static routes stay structured, remote defaults to the MX of its domain', () => {
+  assert.deepEqual(targetRoute({ kind: 'remote', address: addr('a@far.example') }), { transport: 'smtp', nextHop: 'far.example' });
+  assert.deepEqual(
+    targetRoute({ kind: 'remote', address: addr('a@far.example'), route: { transport: 'lmtp', nextHop: '[127.0.0.1]:24' } }),
+    { transport: 'lmtp', nextHop: '[127.0.0.1]:24' },
+  );
+  assert.deepEqual(targetRoute({ kind: 'pipe', command: ['/bin/cat'] }), { transport: 'pipe', nextHop: '["/bin/cat"]' });
+  assert.deepEqual(targetRoute({ kind: 'error', reply: replies.mailLoop() }), { transport: 'error', nextHop: '554 5.4.6 Mail loop detected' });
 });
 
 test('user+tag: delivered to user, the tag kept in the envelope recipient (Delivered-To)', async () => {

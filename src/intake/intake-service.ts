@@ -32,9 +32,8 @@ import {
   type ResolvedRecipient,
   type Resolver,
   type ReversePath,
-  type Route,
   type SessionInfo,
-  formatReply,
+  targetRoute,
 } from '../core/index.js';
 import { formatReceived, formatDate, makeMessageId, splitMessage } from '../protocol/mime/index.js';
 import addressparser from 'nodemailer/lib/addressparser/index.js';
@@ -238,7 +237,8 @@ export class IntakeService implements Intake {
     now: number,
     seen: Set<string>,
   ): EnvelopeInit | undefined {
-    const { route, recipient } = routeFor(t, r.address);
+    const route = targetRoute(t);
+    const recipient = envelopeRecipient(t, r.address);
     const key = `${route.transport}\0${route.nextHop}\0${addressToString(recipient).toLowerCase()}`;
     // Many-to-one: two recipients that end in the same mailbox make one envelope.
     if (seen.has(key)) return undefined;
@@ -334,39 +334,25 @@ function errorTarget(r: AcceptedRecipient, reply: ReturnType<typeof replies.mail
   return { kind: 'error', reply, original: r.address, via: [] };
 }
 
-/** The route and the envelope recipient for one resolved target. */
-export function routeFor(t: ResolvedRecipient, rcpt: Address): { route: Route; recipient: Address } {
+/**
+ * The envelope recipient for one resolved target (its route is core's targetRoute): the
+ * mailbox address keeps a +tag for Delivered-To; a list is addressed as itself; pipe, file and
+ * error targets keep the address the client gave.
+ */
+function envelopeRecipient(t: ResolvedRecipient, rcpt: Address): Address {
   switch (t.kind) {
     case 'mailbox':
-      // user+tag: delivered to user, the tag kept in Delivered-To via the envelope recipient.
-      return { route: { transport: 'local', nextHop: t.user }, recipient: t.address };
     case 'remote':
-      return { route: parseRoute(t.route) ?? { transport: 'smtp', nextHop: t.address.domain }, recipient: t.address };
-    case 'pipe':
-      return { route: { transport: 'pipe', nextHop: JSON.stringify(t.command) }, recipient: rcpt };
-    case 'file':
-      return { route: { transport: 'file', nextHop: t.path }, recipient: rcpt };
+      return t.address;
     case 'list': {
       const at = t.list.lastIndexOf('@');
-      return {
-        route: { transport: 'list', nextHop: t.list },
-        recipient: { local: t.list.slice(0, at), domain: t.list.slice(at + 1) },
-      };
+      return { local: t.list.slice(0, at), domain: t.list.slice(at + 1) };
     }
-    case 'error':
-      return { route: { transport: 'error', nextHop: formatReply(t.reply) }, recipient: rcpt };
+    default:
+      return rcpt;
   }
 }
 
-/** "smtp:[127.0.0.1]:2526" → {transport: 'smtp', nextHop: '[127.0.0.1]:2526'}; bare host → smtp. */
-export function parseRoute(spec: string | undefined): Route | undefined {
-  if (!spec) return undefined;
-  const m = /^([a-z][a-z0-9-]*):(?!\d+$)(.+)$/i.exec(spec);
-  if (m && !m[1].includes('.') && !m[2].startsWith('//')) return { transport: m[1].toLowerCase(), nextHop: m[2] };
-  return { transport: 'smtp', nextHop: spec };
-}
-
-/** Counts octets (refusing past the limit) and notices 8-bit bytes while passing data through. */
 /** Counts the octets copied into the draft and notes any 8-bit octet (RFC 6152). */
 class SizeAndEightBit {
   size = 0;

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseForwardPath, parseMailbox } from '../address/index.js';
-import { formatReply, MailError, type Address, type Alias, type ResolvedRecipient, type Trace } from '../core/index.js';
+import { formatReply, MailError, routeKey, type Address, type Alias, type ResolvedRecipient, type Trace } from '../core/index.js';
 import { MemoryDirectory } from '../../test/helpers/memory-directory.js';
 import { AliasResolver, findCycles, splitCommand, type AliasResolverOptions } from './index.js';
 
@@ -18,7 +18,7 @@ function show(targets: readonly ResolvedRecipient[]): string[] {
       case 'mailbox':
         return `mailbox:${t.user}${t.detail !== undefined ? `+${t.detail}` : ''}`;
       case 'remote':
-        return `remote:${t.address.local}@${t.address.domain}${t.route ? ` via ${t.route}` : ''}`;
+        return `remote:${t.address.local}@${t.address.domain}${t.route ? ` via ${routeKey(t.route)}` : ''}`;
       case 'pipe':
         return `pipe:${JSON.stringify(t.command)}`;
       case 'file':
@@ -74,7 +74,7 @@ async function fixture(opts: Partial<AliasResolverOptions> = {}): Promise<{ dir:
   const resolver = new AliasResolver({
     directory: dir,
     aliasesFromFile: () => fileMap,
-    routes: { 'routed.example': 'smtp:[127.0.0.1]:2526' },
+    routes: { 'routed.example': { transport: 'smtp', nextHop: '[127.0.0.1]:2526' } },
     ...opts,
   });
   return { dir, resolver, tmp };

@@ -27,7 +27,11 @@ import {
   formatReply,
   MailError,
   replies,
+  routeKey,
+  targetRoute,
   type Address,
+  type Route,
+  type TargetBody,
   type Alias,
   type Directory,
   type MailingList,
@@ -51,8 +55,8 @@ export interface AliasResolverOptions {
   readonly maxTargets?: number;
   /** sub-address separator (default "+"; "" turns sub-addressing off) */
   readonly recipientDelimiter?: string;
-  /** static routes by destination domain, e.g. { "example.net": "smtp:[127.0.0.1]:2526" } */
-  readonly routes?: Readonly<Record<string, string>>;
+  /** static routes by destination domain, e.g. { "example.net": {transport: "smtp", nextHop: "[127.0.0.1]:2526"} } */
+  readonly routes?: Readonly<Record<string, Route>>;
   /** reads an `:include:` file (default: fs.readFile as UTF-8) */
   readonly readInclude?: (path: string) => Promise<string>;
 }
@@ -124,7 +128,6 @@ interface Walk {
   readonly showMembers: boolean;
 }
 
-type TargetBody = ResolvedRecipient extends infer R ? (R extends ResolvedRecipient ? Omit<R, 'original' | 'via'> : never) : never;
 
 const noChildren: ExpansionNode[] = [];
 
@@ -156,22 +159,6 @@ function targetKey(t: TargetBody): string {
   }
 }
 
-function routeText(t: TargetBody, routes: Readonly<Record<string, string>>): string | undefined {
-  switch (t.kind) {
-    case 'mailbox':
-      return `local:${t.user}`;
-    case 'remote':
-      return t.route ?? routes[t.address.domain] ?? `smtp:${t.address.domain}`;
-    case 'pipe':
-      return `pipe:${JSON.stringify(t.command)}`;
-    case 'file':
-      return `file:${t.path}`;
-    case 'list':
-      return `list:${t.list}`;
-    case 'error':
-      return undefined;
-  }
-}
 
 /** Parses "user@domain" or "postmaster" for explain(); throws MailError 501 5.1.3 on bad syntax. */
 export function parseRecipientArgument(s: string): Address {
@@ -190,7 +177,7 @@ export class AliasResolver implements Resolver {
   private readonly maxDepth: number;
   private readonly maxTargets: number;
   private readonly delimiter: string;
-  private readonly routes: Readonly<Record<string, string>>;
+  private readonly routes: Readonly<Record<string, Route>>;
   private readonly readInclude: (path: string) => Promise<string>;
 
   constructor(opts: AliasResolverOptions) {
@@ -234,10 +221,10 @@ export class AliasResolver implements Resolver {
 
   private add(w: Walk, t: TargetBody, via: readonly string[], name: string, extra: Partial<ExpansionNode> = {}): ExpansionNode {
     const key = targetKey(t);
-    const route = routeText(t, this.routes);
+    const route = routeKey(targetRoute(t));
     const base = {
       name,
-      ...(route !== undefined ? { route } : {}),
+      route,
       ...(t.kind === 'error' ? { reply: formatReply(t.reply) } : {}),
       ...extra,
       children: noChildren,

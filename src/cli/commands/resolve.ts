@@ -12,27 +12,18 @@
  */
 import type { Command } from 'commander';
 import type { Config } from '../../config/index.js';
-import { aliasMap, readAliasesFile, type DirectoryBackend } from '../../directory/index.js';
-import { formatReply, type Alias, type ResolvedRecipient } from '../../core/index.js';
-import { AliasResolver, findCycles, type ExpansionNode } from '../../resolve/index.js';
+import type { DirectoryBackend } from '../../directory/index.js';
+import { ConfiguredAliases, configuredResolver } from '../../app/index.js';
+import { formatReply, routeKey, targetRoute, type Alias, type ResolvedRecipient } from '../../core/index.js';
+import { findCycles, type AliasResolver, type ExpansionNode } from '../../resolve/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 import type { Check, CheckFinding } from './check.js';
 
-/** The aliases file's entries, or an empty map when none is configured or it cannot be read. */
-async function fileAliases(config: Config): Promise<ReadonlyMap<string, Alias>> {
-  if (config.aliasesFile === undefined) return new Map();
-  try {
-    return aliasMap((await readAliasesFile(config.aliasesFile)).aliases);
-  } catch {
-    return new Map();
-  }
-}
-
 /** A resolver configured as the server's: directory, aliases file, static routes. */
 export async function makeResolver(dir: DirectoryBackend, config: Config): Promise<{ resolver: AliasResolver; file: ReadonlyMap<string, Alias> }> {
-  const file = await fileAliases(config);
-  const routes = Object.fromEntries(Object.entries(config.delivery.routes).map(([d, r]) => [d, `${r.transport}:${r.nextHop}`]));
-  return { resolver: new AliasResolver({ directory: dir, aliasesFromFile: () => file, routes }), file };
+  const aliases = new ConfiguredAliases(config);
+  await aliases.load();
+  return { resolver: configuredResolver(config, dir, aliases), file: aliases.map() };
 }
 
 function describeNode(n: ExpansionNode): string {
@@ -56,7 +47,7 @@ function targetJson(t: ResolvedRecipient): Record<string, unknown> {
     case 'mailbox':
       return { ...base, user: t.user, address: `${t.address.local}@${t.address.domain}`, ...(t.detail !== undefined ? { detail: t.detail } : {}) };
     case 'remote':
-      return { ...base, address: `${t.address.local}@${t.address.domain}`, route: t.route ?? `smtp:${t.address.domain}` };
+      return { ...base, address: `${t.address.local}@${t.address.domain}`, route: routeKey(targetRoute(t)) };
     case 'pipe':
       return { ...base, command: t.command };
     case 'file':

@@ -47,6 +47,8 @@ import {
   MailError,
   addressToString,
   formatReply,
+  routeKey,
+  targetRoute,
   type AcceptedRecipient,
   type Address,
   type DsnParams,
@@ -563,7 +565,7 @@ async function verify(ctx: CliContext, config: Config, o: SendmailOptions): Prom
             ctx.print(`${name}: deliverable: local mailbox ${t.user}${via}`);
             break;
           case 'remote':
-            ctx.print(`${name}: deliverable: remote ${addressToString(t.address)} via ${t.route ?? `smtp:${t.address.domain}`}${via}`);
+            ctx.print(`${name}: deliverable: remote ${addressToString(t.address)} via ${routeKey(targetRoute(t))}${via}`);
             break;
           case 'pipe':
             ctx.print(`${name}: deliverable: pipe to ${JSON.stringify(t.command)}${via}`);
