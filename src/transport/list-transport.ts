@@ -34,6 +34,7 @@ import {
   type Transport,
 } from '../core/index.js';
 import { listIdFor, listOwnerAddress } from '../resolve/index.js';
+import { splitMessage } from '../protocol/mime/index.js';
 
 export interface ListTransportOptions {
   readonly intake: Intake;
@@ -68,7 +69,11 @@ interface HeaderField {
   readonly value: string;
 }
 
-/** Splits a header block (without the blank line) into fields (RFC 5322 §2.2, §2.2.3 unfolding). */
+/**
+ * Splits a header block (without the blank line) into fields (RFC 5322 §2.2, §2.2.3 unfolding),
+ * keeping each field's raw folded text and lines that are not fields, so the copy a list sends
+ * keeps the author's header byte for byte (mime's parseHeaderFields unfolds and drops those).
+ */
 export function parseHeaderFields(block: string): HeaderField[] {
   const out: { name: string; lines: string[] }[] = [];
   for (const line of block.split(/\r?\n/)) {
@@ -84,29 +89,6 @@ export function parseHeaderFields(block: string): HeaderField[] {
     const colon = raw.indexOf(':');
     return { name: f.name, raw, value: colon < 0 ? '' : raw.slice(colon + 1).replace(/\r\n/g, '').trim() };
   });
-}
-
-/**
- * Reads a message's header block from a stream. Returns the header text (latin1, byte for
- * byte, without the blank line), the bytes after it, and the iterator for the rest.
- */
-async function readHeader(stream: Readable): Promise<{ header: string; after: Buffer; rest: AsyncIterator<unknown> } | undefined> {
-  const it = stream[Symbol.asyncIterator]();
-  let buf = Buffer.alloc(0);
-  for (;;) {
-    const from = Math.max(0, buf.length - 3);
-    const r = await it.next();
-    if (r.done) return { header: buf.toString('latin1'), after: Buffer.alloc(0), rest: it };
-    buf = Buffer.concat([buf, Buffer.isBuffer(r.value) ? r.value : Buffer.from(String(r.value), 'latin1')]);
-    let end = buf.indexOf('\r\n\r\n', from);
-    let sep = 4;
-    if (end < 0 && buf.subarray(0, 2).toString('latin1') === '\r\n') {
-      end = 0;
-      sep = 2;
-    }
-    if (end >= 0) return { header: buf.subarray(0, end).toString('latin1'), after: buf.subarray(end + sep), rest: it };
-    if (buf.length > MAX_HEADER) return undefined;
-  }
 }
 
 /** A quoted-string for the List-Id phrase, or undefined when it cannot be written in ASCII. */
@@ -146,9 +128,10 @@ export class ListTransport implements Transport {
       return all('delayed', '4.3.0', { error: `cannot open message: ${(err as Error).message}` });
     }
     try {
-      const head = await readHeader(source);
-      if (head === undefined) return all('failed', '5.6.0', { error: 'message header over 1 MiB' });
-      const fields = parseHeaderFields(head.header);
+      const split = await splitMessage(source, { maxHeaderBytes: MAX_HEADER });
+      if (!split.complete) return all('failed', '5.6.0', { error: 'message header over 1 MiB' });
+      // latin1: byte for byte, so kept fields are written back exactly as they came
+      const fields = parseHeaderFields(split.header.toString('latin1'));
 
       // A copy that already went through this list (lists that contain each other): drop it,
       // its members already have the message.
@@ -210,12 +193,7 @@ export class ListTransport implements Transport {
       const body = Readable.from(
         (async function* () {
           yield header;
-          if (head.after.length > 0) yield head.after;
-          for (;;) {
-            const r = await head.rest.next();
-            if (r.done) return;
-            yield r.value as Buffer;
-          }
+          yield* split.body;
         })(),
       );
       const result = await this.opts.intake.receive({ session, sender: senderAddr, mail, recipients: accepted }, body, signal);
