@@ -56,7 +56,7 @@ async function main(port: NonNullable<typeof parentPort>, config: Config): Promi
 
   const backends = await openBackends(config, {
     watchAliases: true,
-    spool: { lock: false, recover: 'never' },
+    spool: { lock: false, recover: 'never', cache: true },
   });
   const delivery = buildDeliveryServices(config, backends);
   const { runner } = delivery;

@@ -43,6 +43,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const mailLog: MailLog = startMailLog(logger);
   const backends = await openBackends(config, {
     watchAliases: true,
+    // the instance that runs deliveries keeps envelopes and small bodies in memory
+    spool: { cache: !config.delivery.worker },
     onAliasesLoaded: (errors, count) => {
       for (const e of errors) logger.warn({ file: config.aliasesFile }, e);
       logger.info({ file: config.aliasesFile, aliases: count }, 'aliases loaded');

@@ -32,6 +32,56 @@ queueStoreContract('FsQueueStore', async () => {
   };
 });
 
+// the same contract for the caching instance a server's delivery side opens
+queueStoreContract('FsQueueStore (cache)', async () => {
+  const dir = await tmp();
+  let store = await FsQueueStore.open(dir, { cache: true });
+  return {
+    get store() {
+      return store;
+    },
+    async reopen() {
+      await store.close();
+      store = await FsQueueStore.open(dir, { cache: true });
+      return store;
+    },
+    async cleanup() {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+void test('a caching store writes every change to disk as a reader sees it, and reads what other processes commit', async () => {
+  const dir = await tmp();
+  try {
+    const store = await FsQueueStore.open(dir, { cache: true });
+    const [a, b] = await storeMessage(store, 'Subject: cached\r\n\r\nbody\r\n', ['a@x.example', 'b@x.example']);
+    assert.equal((await readAll(await store.openMessage(a.messageId))).toString(), 'Subject: cached\r\n\r\nbody\r\n');
+    await store.putEnvelope({ ...a, nextAttemptAt: 42 });
+    assert.deepEqual(await readdir(join(dir, 'env')), [`${a.messageId}.json`]);
+    await store.deleteEnvelope(b.id);
+    assert.deepEqual(await walk(dir), [a.id]);
+    const reader = await FsQueueStore.open(dir, { recover: 'never', lock: false });
+    assert.equal((await reader.findEnvelope(a.id))?.nextAttemptAt, 42);
+    // a message committed by another instance is read from its file
+    const [c] = await storeMessage(reader, 'other\r\n', ['c@x.example']);
+    assert.equal((await store.findEnvelope(c.id))?.recipient.local, 'c');
+    assert.equal((await readAll(await store.openMessage(c.messageId))).toString(), 'other\r\n');
+    assert.equal(await store.messageSize(c.messageId), 7);
+    await reader.close();
+    // the last envelopes go: message and env files with them
+    await store.deleteEnvelope(a.id);
+    await store.deleteEnvelope(c.id);
+    assert.deepEqual(await readdir(join(dir, 'msg')), []);
+    assert.deepEqual(await readdir(join(dir, 'env')), []);
+    assert.equal(await store.findEnvelope(a.id), undefined);
+    await store.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 /** The current envelopes of every message, read through the store (recover: 'never', no lock). */
 async function walk(dir: string): Promise<string[]> {
   const store = await FsQueueStore.open(dir, { recover: 'never', lock: false });

@@ -73,7 +73,30 @@ export interface FsQueueStoreOptions {
   lock?: boolean;
   /** creates message ids (default util's uniqueId) */
   newId?: () => string;
+  /**
+   * Keep what this instance commits and reads (envelope lists, whether an env file exists, the
+   * bodies of small messages) in memory, bounded, and answer reads from there. Only for the one
+   * instance that changes committed messages (the one running deliveries): other processes may
+   * commit new messages, but a change made elsewhere to a message already known here would not
+   * be seen. Default false.
+   */
+  cache?: boolean;
 }
+
+/** What a caching store knows about a message without reading its files. */
+interface Known {
+  file: EnvelopeFile;
+  /** env/<id>.json exists (the trailer's envelopes are overridden) */
+  envFile: boolean;
+  /** the body's length, -1 when not known */
+  bodyLength: number;
+  /** the whole body, for a small message committed here */
+  body?: Buffer;
+}
+
+/** messages a caching store remembers, and the body octets it keeps, at most */
+const knownLimit = 50_000;
+const knownBodyBudget = 64 * 1024 * 1024;
 
 /** What open() found and did; also returned by recover(). */
 export interface RecoveryReport {
@@ -287,6 +310,7 @@ class FsMessageDraft implements MessageDraft {
       const trailer = Buffer.from(JSON.stringify(file));
       // trailer and footer in one write after the body; one fdatasync makes all of it durable
       // (fdatasync covers the file size, which is what retrieving the data needs: POSIX)
+      const held = this.#spilled ? undefined : this.#held;
       await writeAllAt(this.#fh, [...this.#held, trailer, makeFooter(this.#size, trailer)], this.#size - this.#heldSize);
       this.#held = [];
       await this.#fh.datasync();
@@ -294,6 +318,7 @@ class FsMessageDraft implements MessageDraft {
       renamed = true;
       await Promise.all([this.#close().catch(() => undefined), this.#store.syncMessageDir()]);
       this.#state = 'committed';
+      this.#store.remember(this.id, { file, envFile: false, bodyLength: this.#size }, held);
       return envelopes;
     } catch (err) {
       this.#state = 'open';
@@ -324,6 +349,9 @@ export class FsQueueStore implements QueueStore {
   readonly #syncer = new DirSyncer((dir) => this.#fsyncDir(dir));
   readonly #locks = new KeyedMutex();
   readonly #newId: () => string;
+  /** what a caching store knows (options.cache), oldest first; undefined when not caching */
+  readonly #known: Map<MessageId, Known> | undefined;
+  #knownBodyBytes = 0;
   #owner = false;
   #closed = false;
 
@@ -334,6 +362,27 @@ export class FsQueueStore implements QueueStore {
     this.#envDir = join(dir, 'env');
     this.#corruptDir = join(dir, 'corrupt');
     this.#newId = opts.newId ?? (() => uniqueId());
+    this.#known = opts.cache ? new Map() : undefined;
+  }
+
+  /** @internal records what a caching store now knows of a message (body: the held chunks) */
+  remember(id: MessageId, k: Known, body?: Buffer[]): void {
+    const known = this.#known;
+    if (!known) return;
+    this.#forget(id);
+    if (body && k.bodyLength <= holdLimit && this.#knownBodyBytes + k.bodyLength <= knownBodyBudget) {
+      k.body = body.length === 1 ? body[0] : Buffer.concat(body, k.bodyLength);
+      this.#knownBodyBytes += k.bodyLength;
+    }
+    known.set(id, k);
+    if (known.size > knownLimit) this.#forget(known.keys().next().value!);
+  }
+
+  #forget(id: MessageId): void {
+    const k = this.#known?.get(id);
+    if (!k) return;
+    if (k.body) this.#knownBodyBytes -= k.bodyLength;
+    this.#known!.delete(id);
   }
 
   /**
@@ -443,7 +492,13 @@ export class FsQueueStore implements QueueStore {
       await rename(tmp, path);
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
+      this.#forget(id); // the env file's state is unknown now
       throw err;
+    }
+    const k = this.#known?.get(id);
+    if (k) {
+      k.file = data;
+      k.envFile = true;
     }
     await this.#syncer.sync(this.#envDir);
   }
@@ -482,6 +537,8 @@ export class FsQueueStore implements QueueStore {
   }
 
   async openMessage(id: MessageId): Promise<Readable> {
+    const body = this.#known?.get(id)?.body;
+    if (body) return Readable.from([body], { objectMode: false });
     const { fh, footer } = await this.#openChecked(id);
     if (footer.bodyLength === 0) {
       await fh.close();
@@ -491,6 +548,8 @@ export class FsQueueStore implements QueueStore {
   }
 
   async messageSize(id: MessageId): Promise<number> {
+    const k = this.#known?.get(id);
+    if (k && k.bodyLength >= 0) return k.bodyLength;
     const { fh, footer } = await this.#openChecked(id);
     await fh.close();
     return footer.bodyLength;
@@ -524,14 +583,21 @@ export class FsQueueStore implements QueueStore {
    * Throws CorruptItem for a damaged item.
    */
   async #read(id: MessageId, override = true): Promise<EnvelopeFile | undefined> {
+    const known = this.#known?.get(id);
+    if (known) return known.file;
     if (override) {
       try {
-        return parseEnvelopeFile(await readFile(this.#envPath(id), 'utf8'), id);
+        const file = parseEnvelopeFile(await readFile(this.#envPath(id), 'utf8'), id);
+        this.remember(id, { file, envFile: true, bodyLength: -1 });
+        return file;
       } catch (err) {
         if (errno(err) !== 'ENOENT') throw err;
       }
     }
-    return this.#readTrailer(id);
+    const file = await this.#readTrailer(id);
+    // without `override` the caller knows there is no env file (a walk listed env/ after msg/)
+    if (file) this.remember(id, { file, envFile: false, bodyLength: -1 });
+    return file;
   }
 
   /** Every envelope of one message (empty when the message is not in the queue). */
@@ -580,7 +646,10 @@ export class FsQueueStore implements QueueStore {
           // the message file goes first: an env file without its message is a leftover nobody
           // reads, while a message file without its env file would bring back the trailer's
           // (delivered) envelopes
+          const k = this.#known?.get(msg);
+          this.#forget(msg);
           await unlink(this.messagePath(msg));
+          if (k?.envFile === false) return;
           await unlink(this.#envPath(msg)).catch((err: unknown) => {
             if (errno(err) !== 'ENOENT') throw err;
           });
@@ -620,6 +689,7 @@ export class FsQueueStore implements QueueStore {
   }
 
   async #moveCorrupt(id: string): Promise<string[]> {
+    this.#forget(id);
     const moved: string[] = [];
     const stamp = `${Date.now()}`;
     for (const [from, name] of [[this.#envPath(id), `${id}.json`], [join(this.#msgDir, id), id]] as const) {
