@@ -24,6 +24,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runLoad } from './load.js';
+import { FsQueueStore } from '../src/queue/index.js';
 import { startCorreio, type CorreioInstance } from './correio-instance.js';
 import {
   countFiles, findPostfixTools, killAll, machineJiffies, postfixUnavailable, runSmtpSource, sleep,
@@ -177,8 +178,10 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
         try {
           return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1 }, profile, async (c) => {
             const s = await measure(async () => ({ acceptMs: await load(c.port, 'b@example.net') }), () => c.child.pid);
-            // spool format 2: one file per committed message in spool/msg (drafts live in spool/tmp)
-            const stored = await countFiles(path.join(c.dataDir, 'spool', 'msg'));
+            // counted as any reader of the spool counts (segment records and message files)
+            const spool = await FsQueueStore.open(path.join(c.dataDir, 'spool'), { recover: 'never', lock: false });
+            const stored = (await spool.listMessageIds()).length;
+            await spool.close();
             if (stored < N) throw new Error(`only ${stored} of ${N} messages in the spool`);
             return s;
           });

@@ -58,8 +58,11 @@ void test('a caching store writes every change to disk as a reader sees it, and 
     const store = await FsQueueStore.open(dir, { cache: true });
     const [a, b] = await storeMessage(store, 'Subject: cached\r\n\r\nbody\r\n', ['a@x.example', 'b@x.example']);
     assert.equal((await readAll(await store.openMessage(a.messageId))).toString(), 'Subject: cached\r\n\r\nbody\r\n');
+    // a caching owner commits small messages into a segment; a change moves the message to msg/
+    assert.deepEqual(await readdir(join(dir, 'msg')), []);
     await store.putEnvelope({ ...a, nextAttemptAt: 42 });
-    assert.deepEqual(await readdir(join(dir, 'env')), [`${a.messageId}.json`]);
+    assert.deepEqual(await readdir(join(dir, 'msg')), [a.messageId]);
+    assert.deepEqual(await readdir(join(dir, 'env')), []);
     await store.deleteEnvelope(b.id);
     assert.deepEqual(await walk(dir), [a.id]);
     const reader = await FsQueueStore.open(dir, { recover: 'never', lock: false });
@@ -112,7 +115,7 @@ void test('one file per message: body, trailer and footer in msg/<id>; no env fi
     const trailer = JSON.parse(raw.subarray(Buffer.byteLength(body), raw.length - 32).toString()) as { envelopes: { id: string }[] };
     assert.deepEqual(trailer.envelopes.map((e) => e.id), [a.id, b.id]);
     assert.equal(await store.messageSize(a.messageId), Buffer.byteLength(body));
-    assert.equal((await readFile(join(dir, 'format'), 'utf8')), 'correio-spool 2\n');
+    assert.equal((await readFile(join(dir, 'format'), 'utf8')), 'correio-spool 3\n');
 
     // a change writes the override; deleting one envelope keeps the other; the last takes all
     await store.putEnvelope({ ...b, nextAttemptAt: 42 });
@@ -228,7 +231,7 @@ void test('a spool of the older two-file format is refused with a clear error, a
     await mkdir(join(dir, 'env'));
     await writeFile(join(dir, 'msg', '01aaaaaaaaaaaaaaaa'), 'old body\r\n');
     await writeFile(join(dir, 'env', '01aaaaaaaaaaaaaaaa.json'), '{"v":1}');
-    await assert.rejects(FsQueueStore.open(dir), /older correio.*spool format 2/);
+    await assert.rejects(FsQueueStore.open(dir), /older correio.*spool formats 2 and 3/);
     assert.equal(existsSync(join(dir, 'format')), false);
     assert.equal(existsSync(join(dir, 'lock')), false);
     assert.deepEqual(await readdir(join(dir, 'msg')), ['01aaaaaaaaaaaaaaaa']);
@@ -284,10 +287,12 @@ void test('ids that are not queue ids never become paths', async () => {
   }
 });
 
-void test('crash: kill -9 during concurrent commits and deletions: every acknowledged state kept, nothing half-present, nothing resurrected', async () => {
+for (const segments of [false, true]) {
+void test(`crash${segments ? ' (segments)' : ''}: kill -9 during concurrent commits and deletions: every acknowledged state kept, nothing half-present, nothing resurrected`, async () => {
   const dir = await tmp();
   try {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'test', 'fixtures', 'queue-crash-child.ts'), dir], {
+    const args = [join(projectRoot, 'test', 'fixtures', 'queue-crash-child.ts'), dir, ...(segments ? ['segments'] : [])];
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
       cwd: projectRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -333,7 +338,14 @@ void test('crash: kill -9 during concurrent commits and deletions: every acknowl
       const seed = Number(/^X-Seed: (\d+)/.exec(body)?.[1]);
       assert.equal(body, crashBody(seed).toString());
     }
-    assert.deepEqual((await readdir(join(dir, 'msg'))).sort(), [...seen.keys()].sort(), 'every message file is a whole message');
+    const files = (await readdir(join(dir, 'msg'))).sort();
+    if (segments) {
+      // a message whose envelopes changed moved to its own file; the rest are segment records
+      assert.ok(files.every((f) => seen.has(f)), 'every message file is a whole message');
+      assert.ok((await readdir(join(dir, 'seg'))).length > 0);
+    } else {
+      assert.deepEqual(files, [...seen.keys()].sort(), 'every message file is a whole message');
+    }
     assert.deepEqual(await readdir(join(dir, 'tmp')), [], 'drafts removed at recovery');
     assert.ok((await readdir(join(dir, 'env'))).every((n) => seen.has(n.slice(0, -5))), 'no orphaned env file');
     assert.deepEqual(await readdir(join(dir, 'corrupt')), []);
@@ -343,6 +355,7 @@ void test('crash: kill -9 during concurrent commits and deletions: every acknowl
     await rm(dir, { recursive: true, force: true });
   }
 });
+}
 
 void test('a missing spool directory is created', async () => {
   const dir = await tmp();
@@ -381,6 +394,134 @@ void test('directory fsyncs go through handles kept open (one per directory), cl
     assert.deepEqual(await readdir(join(dir, 'env')), [], 'no env file before any change');
     await store.close();
     assert.deepEqual(await openUnder(), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- segments (segment-log.ts): what the server's delivering instance commits small mail into
+
+void test('segments: small messages are records in one segment; a change moves a message to msg/; a segment with nothing live is removed', async () => {
+  const dir = await tmp();
+  try {
+    const store = await FsQueueStore.open(dir, { cache: true });
+    const [a] = await storeMessage(store, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
+    const [b1, b2] = await storeMessage(store, 'Subject: b\r\n\r\nB\r\n', ['b@x.example', 'c@x.example']);
+    const big = 'x'.repeat(100) + '\r\n';
+    const [c] = await storeMessage(store, big.repeat(1000), ['d@x.example']); // over 64 KB: its own file
+    const segs = await readdir(join(dir, 'seg'));
+    assert.equal(segs.length, 1);
+    assert.deepEqual(await readdir(join(dir, 'msg')), [c.messageId]);
+    assert.deepEqual(await readdir(join(dir, 'tmp')), []);
+    // a reader (another process) sees the segment's messages and their bodies
+    const reader = await FsQueueStore.open(dir, { recover: 'never', lock: false });
+    assert.deepEqual(await reader.listMessageIds(), [a.messageId, b1.messageId, c.messageId].sort());
+    assert.equal((await readAll(await reader.openMessage(b1.messageId))).toString(), 'Subject: b\r\n\r\nB\r\n');
+    assert.equal(await reader.messageSize(a.messageId), 17);
+    // one of b's recipients delivered: b moves to msg/ with the other envelope
+    await store.deleteEnvelope(b1.id);
+    assert.deepEqual((await readdir(join(dir, 'msg'))).sort(), [b1.messageId, c.messageId].sort());
+    assert.deepEqual((await reader.findMessageEnvelopes(b1.messageId)).map((e) => e.id), [b2.id]);
+    assert.equal((await readAll(await reader.openMessage(b1.messageId))).toString(), 'Subject: b\r\n\r\nB\r\n');
+    await store.deleteEnvelope(a.id);
+    assert.deepEqual(await reader.listMessageIds(), [b1.messageId, c.messageId].sort());
+    // the active segment stays while the store runs; closed with nothing live, it goes
+    assert.deepEqual((await readdir(join(dir, 'seg'))).sort(), [segs[0], `${segs[0]}.done`].sort());
+    await store.close();
+    assert.deepEqual(await readdir(join(dir, 'seg')), []);
+    await reader.close();
+    const again = await FsQueueStore.open(dir, { cache: true });
+    assert.deepEqual((await walk(dir)).sort(), [b2.id, c.id].sort());
+    await again.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('segments: a record torn by a crash is cut off at recovery and kept in corrupt/; the records before it stay', async () => {
+  const dir = await tmp();
+  try {
+    const store = await FsQueueStore.open(dir, { cache: true });
+    const kept = [];
+    for (let i = 0; i < 3; i++) kept.push((await storeMessage(store, `Subject: ${i}\r\n\r\nbody ${i}\r\n`, [`r${i}@x.example`]))[0]);
+    const [seg] = (await readdir(join(dir, 'seg'))).filter((n) => !n.endsWith('.done'));
+    const segPath = join(dir, 'seg', seg);
+    const whole = await readFile(segPath);
+    // a fourth record, written but never synced: only part of it reached the disk
+    await storeMessage(store, 'Subject: 3\r\n\r\nbody 3 that was never acknowledged\r\n', ['r3@x.example']);
+    const withFourth = await readFile(segPath);
+    await store.close(); // (close keeps a segment with live records)
+    await writeFile(segPath, Buffer.concat([withFourth.subarray(0, whole.length + 40), Buffer.alloc(20)]));
+    const reopened = await FsQueueStore.open(dir, { cache: true });
+    assert.deepEqual((await walk(dir)).sort(), kept.map((e) => e.id).sort());
+    assert.equal((await readFile(segPath)).length, whole.length, 'cut back to the whole records');
+    const aside = await readdir(join(dir, 'corrupt'));
+    assert.equal(aside.length, 1);
+    assert.match(aside[0], new RegExp(`^${seg}\\.tail\\.${whole.length}\\.`));
+    assert.equal((await readFile(join(dir, 'corrupt', aside[0]))).length, 60);
+    assert.ok(reopened.lastRecovery?.corrupted.some((c) => c.includes(seg)));
+    for (const e of kept) assert.match((await readAll(await reopened.openMessage(e.messageId))).toString(), /^Subject: \d/);
+    await reopened.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('segments: a damaged body is caught by its checksum, not delivered', async () => {
+  const dir = await tmp();
+  try {
+    const store = await FsQueueStore.open(dir, { cache: true });
+    await storeMessage(store, 'Subject: ok\r\n\r\nfine\r\n', ['a@x.example']);
+    await storeMessage(store, 'Subject: flipped\r\n\r\nXXXX\r\n', ['b@x.example']);
+    await store.close();
+    const [seg] = (await readdir(join(dir, 'seg'))).filter((n) => !n.endsWith('.done'));
+    const raw = await readFile(join(dir, 'seg', seg));
+    const at = raw.lastIndexOf('XXXX');
+    raw[at] = 0x59; // one octet of the second body changed
+    await writeFile(join(dir, 'seg', seg), raw);
+    const reopened = await FsQueueStore.open(dir, { cache: true });
+    const ids = [];
+    for await (const e of reopened.walkEnvelopes()) ids.push(e.recipient.local);
+    assert.deepEqual(ids, ['a']);
+    assert.ok(reopened.lastRecovery?.corrupted.some((c) => c.includes('checksum')));
+    await reopened.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('segments: a message moved to msg/ whose done line was lost comes back once, from its file', async () => {
+  const dir = await tmp();
+  try {
+    const store = await FsQueueStore.open(dir, { cache: true });
+    const [a] = await storeMessage(store, 'Subject: moved\r\n\r\nm\r\n', ['a@x.example']);
+    await store.putEnvelope({ ...a, nextAttemptAt: 99 });
+    await store.close();
+    const [seg] = (await readdir(join(dir, 'seg'))).filter((n) => !n.endsWith('.done'));
+    await writeFile(join(dir, 'seg', `${seg}.done`), ''); // the crash lost the done line
+    const reopened = await FsQueueStore.open(dir, { cache: true });
+    const envs = [];
+    for await (const e of reopened.walkEnvelopes()) envs.push(e);
+    assert.equal(envs.length, 1);
+    assert.equal(envs[0].nextAttemptAt, 99);
+    assert.deepEqual(await readdir(join(dir, 'seg')), [], 'the segment had nothing else: removed');
+    await reopened.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('a format 2 spool is read as it is and its format file names layout 3', async () => {
+  const dir = await tmp();
+  try {
+    const old = await FsQueueStore.open(dir);
+    const [a] = await storeMessage(old, 'Subject: old\r\n\r\no\r\n', ['a@x.example']);
+    await old.close();
+    await writeFile(join(dir, 'format'), 'correio-spool 2\n');
+    const store = await FsQueueStore.open(dir, { cache: true });
+    assert.equal(await readFile(join(dir, 'format'), 'utf8'), 'correio-spool 3\n');
+    assert.equal((await store.findEnvelope(a.id))?.recipient.local, 'a');
+    await store.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

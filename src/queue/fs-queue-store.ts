@@ -47,8 +47,8 @@
  *   the disk and the message file's did not, the trailer's envelopes come back). A walk that
  *   runs while envelopes change may see an envelope's previous state.
  */
-import { writeFile as writeFileCb } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { closeSync, ftruncateSync, openSync, writeFile as writeFileCb, writeSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
 import { join } from 'node:path';
@@ -59,6 +59,9 @@ import {
 } from '../core/index.js';
 import { DirSyncer, KeyedMutex, atomicWriteFile, uniqueId, writeAll } from '../util/index.js';
 import { storageError } from './storage-error.js';
+import {
+  SegmentWriter, readDoneLog, readRecordBody, recordHeader, recordHeaderSize, scanSegment, type SegmentRecord,
+} from './segment-log.js';
 
 export interface FsQueueStoreOptions {
   /**
@@ -81,7 +84,28 @@ export interface FsQueueStoreOptions {
    * be seen. Default false.
    */
   cache?: boolean;
+  /**
+   * Commit small messages (body within 64 KB) as records in a segment (segment-log.ts) instead
+   * of one file each. Default: on for a caching owner (the server's delivering instance), off
+   * otherwise. Every instance reads segments.
+   */
+  segments?: boolean;
 }
+
+/** Where a message held in a segment is. */
+interface SegRef extends SegmentRecord {
+  seg: string;
+}
+
+/** What an instance knows of the segments: where each live record is, live records per segment. */
+interface SegState {
+  index: Map<MessageId, SegRef>;
+  live: Map<string, number>;
+}
+
+/** a segment is closed for appends past this size (and removed once all its records are done) */
+const segmentLimit = 64 * 1024 * 1024;
+const segPattern = /^[0-9a-z]{1,64}$/;
 
 /** What a caching store knows about a message without reading its files. */
 interface Known {
@@ -116,7 +140,10 @@ interface EnvelopeFile {
 
 /** The spool format this code reads and writes (the footer's version and the `format` file). */
 export const spoolFormat = 2;
-const formatText = `correio-spool ${spoolFormat}\n`;
+/** the layout named in the `format` file: 3 adds seg/ to format 2's files (read both) */
+export const spoolLayout = 3;
+const formatText = `correio-spool ${spoolLayout}\n`;
+const formatTextV2 = `correio-spool 2\n`;
 const footerMagic = Buffer.from('CRQSPOOL', 'latin1');
 const footerSize = 32;
 /** octets read from the end of a message file at once: footer and (usually) the whole trailer */
@@ -152,6 +179,13 @@ function parseEnvelopeFile(text: string, expectedId: MessageId): EnvelopeFile {
     throw new CorruptItem(`${expectedId}: not a correio envelope list`);
   }
   return data as EnvelopeFile;
+}
+
+/** A segment record's envelope list (the id comes from the list itself). */
+function parseTrailerJson(text: string): EnvelopeFile {
+  const id = (JSON.parse(text) as Partial<EnvelopeFile> | null)?.messageId;
+  if (typeof id !== 'string' || !idPattern.test(id)) throw new CorruptItem('a segment record without a message id');
+  return parseEnvelopeFile(text, id);
 }
 
 /** The footer for a body of `bodyLength` octets followed by `trailer`. */
@@ -248,8 +282,10 @@ class FsMessageDraft implements MessageDraft {
   readonly id: MessageId;
   readonly body: Writable;
   readonly #store: FsQueueStore;
-  readonly #fh: FileHandle;
+  /** the draft's file in tmp/: opened at once, or (segment drafts) only when the body spills */
+  #fh: FileHandle | undefined;
   readonly #path: string;
+  readonly #segmented: boolean;
   #size = 0;
   #state: 'open' | 'committing' | 'committed' | 'aborted' = 'open';
   #closed = false;
@@ -259,10 +295,11 @@ class FsMessageDraft implements MessageDraft {
   #heldSize = 0;
   #spilled = false;
 
-  constructor(store: FsQueueStore, id: MessageId, fh: FileHandle, path: string) {
+  constructor(store: FsQueueStore, id: MessageId, fh: FileHandle | undefined, path: string) {
     this.#store = store;
     this.id = id;
     this.#fh = fh;
+    this.#segmented = fh === undefined;
     this.#path = path;
     // A small body (most mail) is written with its trailer and footer in one write at commit:
     // one thread-pool round trip less per message. Past holdLimit it streams to the file.
@@ -280,15 +317,22 @@ class FsMessageDraft implements MessageDraft {
           this.#held = [];
           this.#heldSize = 0;
         }
-        writeAll(fh, bufs).then(() => cb(), (err: unknown) => cb(storageError(err)));
+        this.#file()
+          .then((fh) => writeAll(fh, bufs))
+          .then(() => cb(), (err: unknown) => cb(storageError(err)));
       },
     });
+  }
+
+  async #file(): Promise<FileHandle> {
+    this.#fh ??= await open(this.#path, 'wx', 0o600);
+    return this.#fh;
   }
 
   async #close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#fh.close();
+    await this.#fh?.close();
   }
 
   async commit(inits: readonly EnvelopeInit[]): Promise<Envelope[]> {
@@ -311,9 +355,18 @@ class FsMessageDraft implements MessageDraft {
       // trailer and footer in one write after the body; one fdatasync makes all of it durable
       // (fdatasync covers the file size, which is what retrieving the data needs: POSIX)
       const held = this.#spilled ? undefined : this.#held;
-      await writeAllAt(this.#fh, [...this.#held, trailer, makeFooter(this.#size, trailer)], this.#size - this.#heldSize);
+      if (held && this.#segmented) {
+        // a small message: one record in this instance's segment, durable by a shared fdatasync
+        this.#held = [];
+        await this.#store.appendRecord(this.id, held, this.#size, trailer, file);
+        this.#closed = true;
+        this.#state = 'committed';
+        return envelopes;
+      }
+      const fh = await this.#file();
+      await writeAllAt(fh, [...this.#held, trailer, makeFooter(this.#size, trailer)], this.#size - this.#heldSize);
       this.#held = [];
-      await this.#fh.datasync();
+      await fh.datasync();
       await rename(this.#path, target); // the commit point, durable once msg/ is fsynced
       renamed = true;
       await Promise.all([this.#close().catch(() => undefined), this.#store.syncMessageDir()]);
@@ -333,8 +386,9 @@ class FsMessageDraft implements MessageDraft {
     if (this.#state === 'committing') return; // commit's own failure path aborts
     this.#state = 'aborted';
     if (!this.body.destroyed) this.body.destroy();
+    const hadFile = this.#fh !== undefined;
     await this.#close().catch(() => undefined);
-    await unlink(this.#path).catch(() => undefined);
+    if (hadFile) await unlink(this.#path).catch(() => undefined);
   }
 }
 
@@ -344,6 +398,19 @@ export class FsQueueStore implements QueueStore {
   readonly #msgDir: string;
   readonly #envDir: string;
   readonly #corruptDir: string;
+  readonly #segDir: string;
+  /** segments: loaded at recovery, else at first use (readers reload for each walk) */
+  #seg: SegState | undefined;
+  /** whether new small messages go to a segment (options.segments) */
+  #segmentsOn = false;
+  #writer: SegmentWriter | undefined;
+  #writerSeg = '';
+  /** resolves once the active segment's directory entry is durable */
+  #writerReady: Promise<void> = Promise.resolve();
+  /** what a reader last scanned of each segment (a segment only grows while its writer runs) */
+  readonly #scans = new Map<string, { size: number; recs: { id: MessageId; ref: SegRef; envelopes: number }[] }>();
+  /** done logs opened for appending, by segment */
+  readonly #doneFds = new Map<string, number>();
   /** directory handles kept open for fsync, by path */
   readonly #dirHandles = new Map<string, Promise<FileHandle | undefined>>();
   readonly #syncer = new DirSyncer((dir) => this.#fsyncDir(dir));
@@ -361,6 +428,7 @@ export class FsQueueStore implements QueueStore {
     this.#msgDir = join(dir, 'msg');
     this.#envDir = join(dir, 'env');
     this.#corruptDir = join(dir, 'corrupt');
+    this.#segDir = join(dir, 'seg');
     this.#newId = opts.newId ?? (() => uniqueId());
     this.#known = opts.cache ? new Map() : undefined;
   }
@@ -391,9 +459,12 @@ export class FsQueueStore implements QueueStore {
    */
   static async open(dir: string, opts: FsQueueStoreOptions = {}): Promise<FsQueueStore> {
     const store = new FsQueueStore(dir, opts);
-    for (const d of [dir, store.#tmpDir, store.#msgDir, store.#envDir, store.#corruptDir]) await mkdir(d, { recursive: true, mode: 0o700 });
+    for (const d of [dir, store.#tmpDir, store.#msgDir, store.#envDir, store.#corruptDir, store.#segDir]) {
+      await mkdir(d, { recursive: true, mode: 0o700 });
+    }
     await store.#checkFormat();
     store.#owner = opts.lock === false ? false : await store.#takeLock();
+    store.#segmentsOn = opts.segments ?? (store.#owner && opts.cache === true);
     const mode = opts.recover ?? 'auto';
     if (mode === 'always' || (mode === 'auto' && store.#owner)) store.lastRecovery = await store.recover();
     return store;
@@ -418,10 +489,15 @@ export class FsQueueStore implements QueueStore {
       if (used) {
         throw new Error(
           `spool ${this.dir} is in the format of an older correio (env/<id>.json beside msg/<id>, no "format" file); ` +
-            `this correio reads spool format ${spoolFormat} only: deliver that queue with the older version, or move the spool away`,
+            `this correio reads spool formats 2 and ${spoolLayout} only: deliver that queue with the older version, or move the spool away`,
         );
       }
       // durable before any message is committed: a spool with messages and no format file is refused
+      await atomicWriteFile(path, formatText);
+      return;
+    }
+    if (text === formatTextV2) {
+      // format 2 is format 3 without segments: name the new layout before any segment is written
       await atomicWriteFile(path, formatText);
       return;
     }
@@ -512,12 +588,279 @@ export class FsQueueStore implements QueueStore {
     const id = this.#newId();
     this.messagePath(id); // checks the id
     const path = join(this.#tmpDir, id);
+    // a segment draft makes its tmp/ file only if the body outgrows memory
+    if (this.#segmentsOn) return new FsMessageDraft(this, id, undefined, path);
     try {
       const fh = await open(path, 'wx', 0o600);
       return new FsMessageDraft(this, id, fh, path);
     } catch (err) {
       throw storageError(err);
     }
+  }
+
+  // ---- segments (segment-log.ts)
+
+  /**
+   * @internal for drafts: appends a small message as a record to this instance's segment and
+   * resolves once it is durable. A record whose sync failed is marked done at once (its client
+   * is told to retry; the record must not come back as a second copy).
+   */
+  async appendRecord(id: MessageId, body: Buffer[], bodyLength: number, trailer: Buffer, file: EnvelopeFile): Promise<void> {
+    this.#check();
+    const seg = await this.#segState();
+    const writer = await this.#activeWriter();
+    const segId = this.#writerSeg;
+    const offset = writer.append([recordHeader(body, bodyLength, trailer), ...body, trailer]);
+    try {
+      await writer.sync();
+    } catch (err) {
+      this.#appendDone(segId, id);
+      // after a failed fsync the file's state is unknown: the next commit starts a new segment
+      if (this.#writer === writer) this.#retireWriter();
+      throw err;
+    }
+    seg.index.set(id, { seg: segId, offset, bodyLength, trailerLength: trailer.length });
+    seg.live.set(segId, (seg.live.get(segId) ?? 0) + 1);
+    this.remember(id, { file, envFile: false, bodyLength }, body);
+  }
+
+  async #activeWriter(): Promise<SegmentWriter> {
+    let writer = this.#writer;
+    if (!writer || writer.size >= segmentLimit) {
+      if (writer) this.#retireWriter();
+      const segId = this.#newId();
+      writer = SegmentWriter.create(join(this.#segDir, segId));
+      this.#writer = writer;
+      this.#writerSeg = segId;
+      (this.#seg as SegState).live.set(segId, 0);
+      // the segment's directory entry is durable before any record in it is acknowledged
+      this.#writerReady = this.#syncer.sync(this.#segDir);
+    }
+    const ready = this.#writerReady;
+    try {
+      await ready;
+    } catch (err) {
+      if (this.#writer === writer) this.#retireWriter();
+      throw err;
+    }
+    return writer;
+  }
+
+  /** Stops appending to the active segment; removes it if nothing in it is queued. */
+  #retireWriter(): void {
+    const writer = this.#writer;
+    const segId = this.#writerSeg;
+    if (!writer) return;
+    this.#writer = undefined;
+    this.#writerSeg = '';
+    void writer.close().then(() => {
+      if ((this.#seg?.live.get(segId) ?? 0) === 0) return this.#removeSegment(segId);
+    }).catch(() => undefined);
+  }
+
+  async #removeSegment(segId: string): Promise<void> {
+    this.#seg?.live.delete(segId);
+    const fd = this.#doneFds.get(segId);
+    if (fd !== undefined) {
+      this.#doneFds.delete(segId);
+      try {
+        closeSync(fd);
+      } catch {
+        // gone already
+      }
+    }
+    await unlink(join(this.#segDir, segId)).catch(() => undefined);
+    await unlink(join(this.#segDir, `${segId}.done`)).catch(() => undefined);
+  }
+
+  /** Records that a segment's record left the queue (a line in its done log; not synced). */
+  #appendDone(segId: string, id: MessageId): void {
+    let fd = this.#doneFds.get(segId);
+    if (fd === undefined) {
+      fd = openSync(join(this.#segDir, `${segId}.done`), 'a', 0o600);
+      this.#doneFds.set(segId, fd);
+    }
+    const line = Buffer.from(`${id}\n`, 'latin1');
+    const n = writeSync(fd, line);
+    if (n !== line.length) throw new Error(`${segId}.done: short write`);
+  }
+
+  /** A segment message left the queue (delivered, or moved to its own file). */
+  async #segDone(id: MessageId, ref: SegRef): Promise<void> {
+    const seg = await this.#segState();
+    this.#appendDone(ref.seg, id);
+    seg.index.delete(id);
+    const left = (seg.live.get(ref.seg) ?? 1) - 1;
+    seg.live.set(ref.seg, left);
+    if (left <= 0 && ref.seg !== this.#writerSeg) await this.#removeSegment(ref.seg);
+  }
+
+  /** The segment record of `id`, if the message lives in a segment. */
+  async #segRef(id: MessageId, snapshot?: SegState): Promise<SegRef | undefined> {
+    return (snapshot ?? (await this.#segState())).index.get(id);
+  }
+
+  /**
+   * The segment index. The appending instance's is authoritative (it alone changes its segments);
+   * any other instance looks again each time (another process may have delivered or moved a
+   * record since), cheaply: a segment is rescanned only when it has grown.
+   */
+  async #segState(): Promise<SegState> {
+    if (this.#segmentsOn) {
+      this.#seg ??= (await this.#loadSegments(false)).state;
+      return this.#seg;
+    }
+    this.#seg = (await this.#loadSegments(false)).state;
+    return this.#seg;
+  }
+
+  /**
+   * Reads every segment: the live records (not in the done log, not moved to msg/). With `repair`
+   * (recovery) it also marks moved records done, cuts a damaged tail off (a copy goes to
+   * corrupt/), and removes segments with nothing live and done logs without a segment.
+   */
+  async #loadSegments(repair: boolean): Promise<{ state: SegState; report: RecoveryReport }> {
+    const report: RecoveryReport = { messages: 0, envelopes: 0, removed: [], corrupted: [] };
+    const state: SegState = { index: new Map(), live: new Map() };
+    const names = await readdir(this.#segDir);
+    const segs = names.filter((n) => segPattern.test(n)).sort();
+    const files = new Set(segs.length > 0 ? await readdir(this.#msgDir) : []);
+    const segSet = new Set(segs);
+    for (const n of names) {
+      if (n.endsWith('.done') && segSet.has(n.slice(0, -5))) continue;
+      if (segSet.has(n)) continue;
+      if (repair) {
+        await unlink(join(this.#segDir, n)).catch(() => undefined);
+        report.removed.push(`seg/${n}`);
+      }
+    }
+    for (const segId of segs) {
+      if (segId === this.#writerSeg) continue; // our own, live in this.#seg
+      const path = join(this.#segDir, segId);
+      const done = new Set((await readDoneLog(`${path}.done`)).filter((l) => idPattern.test(l)));
+      if (!repair) {
+        // a reader: rescan a segment only when it has grown since the last look
+        let size: number;
+        try {
+          size = (await stat(path)).size;
+        } catch (err) {
+          if (errno(err) === 'ENOENT') continue; // removed meanwhile: all done
+          throw err;
+        }
+        let cached = this.#scans.get(segId);
+        if (cached?.size !== size) {
+          const scan = await scanSegment(path);
+          const recs: { id: MessageId; ref: SegRef; envelopes: number }[] = [];
+          for (const rec of scan.records) {
+            try {
+              const file = parseTrailerJson(rec.trailer.toString('utf8'));
+              recs.push({ id: file.messageId, ref: { seg: segId, offset: rec.offset, bodyLength: rec.bodyLength, trailerLength: rec.trailerLength }, envelopes: file.envelopes.length });
+            } catch {
+              // left for the owner's recovery to report
+            }
+          }
+          cached = { size, recs };
+          this.#scans.set(segId, cached);
+        }
+        let live = 0;
+        for (const { id, ref, envelopes } of cached.recs) {
+          if (done.has(id) || state.index.has(id) || files.has(id)) continue;
+          state.index.set(id, ref);
+          report.messages++;
+          report.envelopes += envelopes;
+          live++;
+        }
+        state.live.set(segId, live);
+        continue;
+      }
+      const scan = await scanSegment(path);
+      if (scan.problem !== undefined) {
+        // never acknowledged (a crash during a commit) or damaged: kept for the operator, cut off
+        const aside = join(this.#corruptDir, `${segId}.tail.${scan.validEnd}.${Date.now()}`);
+        const fh = await open(path, 'r');
+        try {
+          const rest = Buffer.alloc(scan.fileSize - scan.validEnd);
+          await fh.read(rest, 0, rest.length, scan.validEnd);
+          await writeFile(aside, rest, { mode: 0o600 });
+        } finally {
+          await fh.close();
+        }
+        const fd = openSync(path, 'r+');
+        try {
+          ftruncateSync(fd, scan.validEnd);
+        } finally {
+          closeSync(fd);
+        }
+        report.corrupted.push(`seg/${segId}: ${scan.problem} at ${scan.validEnd}`);
+      }
+      let live = 0;
+      for (const rec of scan.records) {
+        let file: EnvelopeFile;
+        try {
+          file = parseTrailerJson(rec.trailer.toString('utf8'));
+        } catch {
+          report.corrupted.push(`seg/${segId}@${rec.offset}: envelopes that do not parse`);
+          continue;
+        }
+        const id = file.messageId;
+        if (done.has(id) || state.index.has(id)) continue;
+        if (files.has(id)) {
+          // moved to its own file; the done line was lost in the crash
+          this.#appendDone(segId, id);
+          continue;
+        }
+        state.index.set(id, { seg: segId, offset: rec.offset, bodyLength: rec.bodyLength, trailerLength: rec.trailerLength });
+        this.remember(id, { file, envFile: false, bodyLength: rec.bodyLength });
+        report.messages++;
+        report.envelopes += file.envelopes.length;
+        live++;
+      }
+      state.live.set(segId, live);
+      if (live === 0) {
+        await this.#removeSegment(segId);
+        state.live.delete(segId);
+      }
+    }
+    if (this.#writer && this.#seg) {
+      // keep what this instance appended itself
+      for (const [id, ref] of this.#seg.index) if (ref.seg === this.#writerSeg) state.index.set(id, ref);
+      state.live.set(this.#writerSeg, this.#seg.live.get(this.#writerSeg) ?? 0);
+    }
+    return { state, report };
+  }
+
+  async #readSegTrailer(id: MessageId, ref: SegRef): Promise<EnvelopeFile> {
+    const fh = await open(join(this.#segDir, ref.seg), 'r');
+    try {
+      const buf = await readAt(fh, ref.trailerLength, ref.offset + recordHeaderSize + ref.bodyLength, id);
+      return parseEnvelopeFile(buf.toString('utf8'), id);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * Moves a segment message to its own file (format 2) with new envelopes: its envelopes change
+   * (a retry, a hold, some recipients done), so it leaves the segment, which can then be removed
+   * once its other records are delivered.
+   */
+  async #promote(id: MessageId, ref: SegRef, envelopes: Envelope[]): Promise<void> {
+    const known = this.#known?.get(id);
+    const body = known?.body ?? (await readRecordBody(join(this.#segDir, ref.seg), ref));
+    const file: EnvelopeFile = { v: 1, messageId: id, envelopes };
+    const trailer = Buffer.from(JSON.stringify(file));
+    const tmp = join(this.#tmpDir, `${id}.moved`);
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await writeAllAt(fh, [body, trailer, makeFooter(body.length, trailer)], 0);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, this.messagePath(id));
+    await this.#syncer.sync(this.#msgDir);
+    await this.#segDone(id, ref);
+    this.remember(id, { file, envFile: false, bodyLength: body.length }, [body]);
   }
 
   /** Opens a message file and checks its footer; the caller closes the handle. */
@@ -539,6 +882,8 @@ export class FsQueueStore implements QueueStore {
   async openMessage(id: MessageId): Promise<Readable> {
     const body = this.#known?.get(id)?.body;
     if (body) return Readable.from([body], { objectMode: false });
+    const ref = await this.#segRef(id);
+    if (ref) return Readable.from([await readRecordBody(join(this.#segDir, ref.seg), ref)], { objectMode: false });
     const { fh, footer } = await this.#openChecked(id);
     if (footer.bodyLength === 0) {
       await fh.close();
@@ -550,6 +895,8 @@ export class FsQueueStore implements QueueStore {
   async messageSize(id: MessageId): Promise<number> {
     const k = this.#known?.get(id);
     if (k && k.bodyLength >= 0) return k.bodyLength;
+    const ref = await this.#segRef(id);
+    if (ref) return ref.bodyLength;
     const { fh, footer } = await this.#openChecked(id);
     await fh.close();
     return footer.bodyLength;
@@ -582,9 +929,15 @@ export class FsQueueStore implements QueueStore {
    * message is not in the queue. `override` false skips looking for an env file (a walk knows).
    * Throws CorruptItem for a damaged item.
    */
-  async #read(id: MessageId, override = true): Promise<EnvelopeFile | undefined> {
+  async #read(id: MessageId, override = true, snapshot?: SegState): Promise<EnvelopeFile | undefined> {
     const known = this.#known?.get(id);
     if (known) return known.file;
+    const ref = await this.#segRef(id, snapshot);
+    if (ref) {
+      const file = await this.#readSegTrailer(id, ref);
+      this.remember(id, { file, envFile: false, bodyLength: ref.bodyLength });
+      return file;
+    }
     if (override) {
       try {
         const file = parseEnvelopeFile(await readFile(this.#envPath(id), 'utf8'), id);
@@ -623,7 +976,9 @@ export class FsQueueStore implements QueueStore {
         if (!file || i < 0) throw new MailError(replies.localError(), 'MAIL_ERR_NO_SUCH_ENVELOPE');
         const next = [...file.envelopes];
         next[i] = env;
-        await this.#writeEnvelopeFile(msg, next);
+        const ref = await this.#segRef(msg);
+        if (ref) await this.#promote(msg, ref, next);
+        else await this.#writeEnvelopeFile(msg, next);
       } catch (err) {
         throw storageError(err);
       }
@@ -640,7 +995,15 @@ export class FsQueueStore implements QueueStore {
         if (!file) return;
         const rest = file.envelopes.filter((e) => e.id !== id);
         if (rest.length === file.envelopes.length) return;
-        if (rest.length > 0) {
+        const ref = await this.#segRef(msg);
+        if (ref) {
+          if (rest.length > 0) {
+            await this.#promote(msg, ref, rest);
+          } else {
+            this.#forget(msg);
+            await this.#segDone(msg, ref);
+          }
+        } else if (rest.length > 0) {
           await this.#writeEnvelopeFile(msg, rest);
         } else {
           // the message file goes first: an env file without its message is a leftover nobody
@@ -662,16 +1025,22 @@ export class FsQueueStore implements QueueStore {
 
   /** Ids of the queued messages, oldest first. */
   async listMessageIds(): Promise<MessageId[]> {
-    return (await readdir(this.#msgDir)).filter((n) => idPattern.test(n)).sort();
+    return (await this.#list()).ids;
+  }
+
+  async #list(): Promise<{ ids: MessageId[]; seg: SegState }> {
+    const seg = await this.#segState();
+    const files = (await readdir(this.#msgDir)).filter((n) => idPattern.test(n) && !seg.index.has(n));
+    return { ids: [...files, ...seg.index.keys()].sort(), seg };
   }
 
   async *walkEnvelopes(): AsyncIterable<Envelope> {
-    const ids = await this.listMessageIds();
+    const { ids, seg } = await this.#list();
     // listed after the messages, so an override written before this point is seen
     const overrides = new Set((await readdir(this.#envDir)).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)));
     type Loaded = { file: EnvelopeFile | undefined; err?: undefined } | { file?: undefined; err: unknown };
     const load = (id: string): Promise<Loaded> =>
-      this.#read(id, overrides.has(id)).then((file) => ({ file }), (err: unknown) => ({ err }));
+      this.#read(id, overrides.has(id), seg).then((file) => ({ file }), (err: unknown) => ({ err }));
     // a few messages read ahead: each read is several round trips to libuv's thread pool
     const ahead: Promise<Loaded>[] = [];
     let next = 0;
@@ -726,6 +1095,12 @@ export class FsQueueStore implements QueueStore {
         overrides.add(id);
       }
     }
+    const segs = await this.#loadSegments(true);
+    this.#seg = segs.state;
+    report.messages += segs.report.messages;
+    report.envelopes += segs.report.envelopes;
+    report.removed.push(...segs.report.removed);
+    report.corrupted.push(...segs.report.corrupted);
     for (const name of [...messages].sort()) {
       if (!idPattern.test(name)) {
         await rename(join(this.#msgDir, name), join(this.#corruptDir, `${name}.${Date.now()}`));
@@ -749,6 +1124,22 @@ export class FsQueueStore implements QueueStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const writer = this.#writer;
+    const writerSeg = this.#writerSeg;
+    this.#writer = undefined;
+    this.#writerSeg = '';
+    if (writer) {
+      await writer.close();
+      if ((this.#seg?.live.get(writerSeg) ?? 0) === 0) await this.#removeSegment(writerSeg);
+    }
+    for (const fd of this.#doneFds.values()) {
+      try {
+        closeSync(fd);
+      } catch {
+        // gone already
+      }
+    }
+    this.#doneFds.clear();
     const handles = [...this.#dirHandles.values()];
     this.#dirHandles.clear();
     await Promise.all(handles.map((h) => h.then((fh) => fh?.close()).catch(() => undefined)));

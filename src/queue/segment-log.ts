@@ -1,0 +1,238 @@
+/**
+ * @module segment-log
+ * Segments: append-only files that hold many small messages, one record each, made durable by a
+ * shared fdatasync (group commit). Used by FsQueueStore for bodies that fit in memory; see its
+ * header for how segments sit beside the one-file-per-message layout.
+ *
+ *   seg/<segid>        records, appended by one store instance only, never rewritten
+ *   seg/<segid>.done   ids of the records that left the queue, one per line (appended, not synced)
+ *
+ * A record is a 32-octet header, the body, then the trailer (the envelope list as JSON):
+ *
+ *   [0, 8)    "CRQREC03"
+ *   [8, 16)   u64 body length B            [16, 20) u32 trailer length T
+ *   [20, 24)  u32 CRC-32 of the body        [24, 28) u32 CRC-32 of the trailer
+ *   [28, 32)  u32 CRC-32 of octets [0, 28)  (all big-endian)
+ *
+ * Durability: a commit writes its record at the segment's end and waits for an fdatasync that
+ * started after the write; concurrent commits share one. A record is acknowledged only after that
+ * sync, so every record before the last completed sync is whole on disk. After a crash the
+ * records written but not yet synced may be torn (any of their blocks missing): the checksums
+ * find the first bad record and the scan stops there; what follows was never acknowledged.
+ * Standards: POSIX fdatasync(2) (covers the data and the file size).
+ * Security: lengths are checked against the file size and checksums before they are used; ids
+ *   in done logs are checked by the caller.
+ * Limitations: a done log is not synced (a power failure can bring back a delivered message: a
+ *   duplicate, never a loss, as with the one-file layout); a segment stays on disk until every
+ *   record in it is done.
+ */
+import { closeSync, fdatasync, ftruncateSync, openSync, writeSync, writevSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
+
+export const recordHeaderSize = 32;
+const recordMagic = Buffer.from('CRQREC03', 'latin1');
+
+/** Where a record's parts are in its segment. */
+export interface SegmentRecord {
+  offset: number;
+  bodyLength: number;
+  trailerLength: number;
+}
+
+/** The header of a record holding `body` (its pieces) and `trailer`. */
+export function recordHeader(body: readonly Buffer[], bodyLength: number, trailer: Buffer): Buffer {
+  let crc = 0;
+  for (const b of body) crc = crc32(b, crc);
+  const h = Buffer.alloc(recordHeaderSize);
+  recordMagic.copy(h, 0);
+  h.writeBigUInt64BE(BigInt(bodyLength), 8);
+  h.writeUInt32BE(trailer.length, 16);
+  h.writeUInt32BE(crc, 20);
+  h.writeUInt32BE(crc32(trailer), 24);
+  h.writeUInt32BE(crc32(h.subarray(0, 28)), 28);
+  return h;
+}
+
+export interface ScannedRecord extends SegmentRecord {
+  trailer: Buffer;
+}
+
+export interface SegmentScan {
+  records: ScannedRecord[];
+  /** where the whole records end */
+  validEnd: number;
+  fileSize: number;
+  /** why the scan stopped before the end of the file */
+  problem?: string;
+}
+
+/** Reads a segment and checks every record; stops at the first one that does not check out. */
+export async function scanSegment(path: string): Promise<SegmentScan> {
+  const data = await readFile(path);
+  const records: ScannedRecord[] = [];
+  let off = 0;
+  let problem: string | undefined;
+  while (off < data.length) {
+    if (data.length - off < recordHeaderSize) {
+      problem = 'a record header cut short';
+      break;
+    }
+    const h = data.subarray(off, off + recordHeaderSize);
+    if (!h.subarray(0, 8).equals(recordMagic) || h.readUInt32BE(28) !== crc32(h.subarray(0, 28))) {
+      problem = 'a damaged record header';
+      break;
+    }
+    const bodyLength = Number(h.readBigUInt64BE(8));
+    const trailerLength = h.readUInt32BE(16);
+    const end = off + recordHeaderSize + bodyLength + trailerLength;
+    if (end > data.length) {
+      problem = 'a record cut short';
+      break;
+    }
+    const body = data.subarray(off + recordHeaderSize, off + recordHeaderSize + bodyLength);
+    const trailer = data.subarray(end - trailerLength, end);
+    if (crc32(body) !== h.readUInt32BE(20) || crc32(trailer) !== h.readUInt32BE(24)) {
+      problem = 'a record whose checksum does not match';
+      break;
+    }
+    records.push({ offset: off, bodyLength, trailerLength, trailer: Buffer.from(trailer) });
+    off = end;
+  }
+  return { records, validEnd: off, fileSize: data.length, ...(problem !== undefined && { problem }) };
+}
+
+/** Reads a record's body (records hold small bodies only). */
+export async function readRecordBody(path: string, rec: SegmentRecord): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(rec.bodyLength);
+    let got = 0;
+    while (got < rec.bodyLength) {
+      const { bytesRead } = await fh.read(buf, got, rec.bodyLength - got, rec.offset + recordHeaderSize + got);
+      if (bytesRead === 0) throw new Error(`${path}: segment shorter than its record at ${rec.offset}`);
+      got += bytesRead;
+    }
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Reads a done log: the ids in it (a torn last line is left out by the caller's id check). */
+export async function readDoneLog(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'latin1');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return text.split('\n');
+}
+
+interface Waiters {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * The segment one store instance appends to. append() writes on the calling thread (a write to
+ * the page cache takes microseconds); sync() resolves once an fdatasync that started after the
+ * call has completed, so commits arriving together share one.
+ */
+export class SegmentWriter {
+  readonly path: string;
+  #fd: number;
+  #size = 0;
+  #running = false;
+  #next: Waiters | undefined;
+  #closed = false;
+
+  private constructor(path: string, fd: number) {
+    this.path = path;
+    this.#fd = fd;
+  }
+
+  /** Creates the segment file (never replacing one); the caller makes its directory entry durable. */
+  static create(path: string): SegmentWriter {
+    return new SegmentWriter(path, openSync(path, 'wx', 0o600));
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * Writes one record's pieces at the end; returns its offset. On a failed or short write the
+   * file is cut back to where the record began, so no half record stays in front of later ones.
+   */
+  append(pieces: Buffer[]): number {
+    if (this.#closed) throw new Error(`${this.path}: segment closed`);
+    const start = this.#size;
+    let total = 0;
+    for (const p of pieces) total += p.length;
+    try {
+      let done = writevSync(this.#fd, pieces, start);
+      if (done < total) {
+        const rest = Buffer.concat(pieces).subarray(done);
+        let off = 0;
+        while (off < rest.length) {
+          const n = writeSync(this.#fd, rest, off, rest.length - off, start + done);
+          off += n;
+          done += n;
+        }
+      }
+    } catch (err) {
+      try {
+        ftruncateSync(this.#fd, start);
+      } catch {
+        this.#closed = true; // cannot vouch for the end of this file: no more appends
+      }
+      throw err;
+    }
+    this.#size = start + total;
+    return start;
+  }
+
+  sync(): Promise<void> {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    if (!this.#next) {
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.#next = { promise, resolve, reject };
+    }
+    const p = this.#next.promise;
+    if (!this.#running) this.#run();
+    return p;
+  }
+
+  #run(): void {
+    const w = this.#next;
+    if (!w) return;
+    this.#next = undefined;
+    this.#running = true;
+    fdatasync(this.#fd, (err) => {
+      this.#running = false;
+      if (err) w.reject(err);
+      else w.resolve();
+      if (this.#next) this.#run();
+    });
+  }
+
+  /** Closes the file once no sync is pending (the records stay). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#running || this.#next) await (this.#next?.promise ?? new Promise((r) => setImmediate(r))).catch(() => undefined);
+    try {
+      closeSync(this.#fd);
+    } catch {
+      // already gone
+    }
+    this.#fd = -1;
+  }
+}
