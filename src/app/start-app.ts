@@ -39,7 +39,9 @@ export interface StartOptions {
 }
 
 export async function startApp(config: Config, opts: StartOptions = {}): Promise<RunningApp> {
-  const logger = opts.logger ?? pino({ level: config.log.level, base: { host: config.hostname } });
+  // asynchronous stdout: lines written while a write is in flight go out together in the next
+  // one (pino flushes what is left at exit); a synchronous write per line cost ~3 % under load
+  const logger = opts.logger ?? pino({ level: config.log.level, base: { host: config.hostname } }, pino.destination({ dest: 1, sync: false }));
   const mailLog: MailLog = startMailLog(logger);
   const backends = await openBackends(config, {
     watchAliases: true,
@@ -147,6 +149,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       await backends.close();
       mailLog.stop();
       logger.info({}, 'correio stopped');
+      logger.flush();
     },
   };
 }

@@ -23,7 +23,15 @@ export class DotStuffer extends Transform {
   bytesOut = 0;
 
   override _transform(chunk: Buffer | string, _enc: BufferEncoding, done: TransformCallback): void {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
+    done(null, this.stuff(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk));
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(null, this.finish());
+  }
+
+  /** The stuffed form of the next piece of the message (usable without the stream). */
+  stuff(buf: Buffer): Buffer {
     this.bytesIn += buf.length;
     // worst case: every byte becomes two ("." → "..", LF → CRLF)
     const out = Buffer.allocUnsafe(buf.length * 2 + 2);
@@ -51,14 +59,15 @@ export class DotStuffer extends Transform {
       }
     }
     this.bytesOut += o;
-    done(null, out.subarray(0, o));
+    return out.subarray(0, o);
   }
 
-  override _flush(done: TransformCallback): void {
+  /** The end: a line end if the message lacked one, then the terminator. */
+  finish(): Buffer {
     let tail = '';
     if (this.pendingCr || !this.lineStart) tail += '\r\n';
     tail += '.\r\n';
     this.bytesOut += tail.length;
-    done(null, Buffer.from(tail, 'latin1'));
+    return Buffer.from(tail, 'latin1');
   }
 }

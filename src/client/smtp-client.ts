@@ -17,7 +17,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { reply, type DsnParams, type SmtpReply } from '../core/index.js';
 import { ReplyReader } from './reply-reader.js';
 import { DotStuffer } from './dot-stuffer.js';
@@ -508,16 +507,18 @@ export class SmtpClient {
     const socket = this.socket;
     socket.cork();
     try {
-      await pipeline(body, stuffer, async (source: AsyncIterable<Buffer>) => {
-        for await (const chunk of source) {
-          if (!this.usable) throw new SmtpClientError('closed', 'connection closed during DATA');
-          if (!socket.write(chunk)) {
-            socket.uncork();
-            await this.drain();
-            socket.cork();
-          }
+      // no stream pipeline: the stuffer is called directly (one piece in, one piece out)
+      for await (const chunk of body as AsyncIterable<Buffer | string>) {
+        if (!this.usable) throw new SmtpClientError('closed', 'connection closed during DATA');
+        const out = stuffer.stuff(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
+        if (!socket.write(out)) {
+          socket.uncork();
+          await this.drain();
+          socket.cork();
         }
-      });
+      }
+      if (!this.usable) throw new SmtpClientError('closed', 'connection closed during DATA');
+      socket.write(stuffer.finish());
       socket.uncork();
     } catch (err) {
       socket.uncork();
