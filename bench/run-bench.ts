@@ -27,7 +27,7 @@ import { runLoad } from './load.js';
 import { FsQueueStore } from '../src/queue/index.js';
 import { startCorreio, type CorreioInstance } from './correio-instance.js';
 import {
-  countFiles, findPostfixTools, killAll, machineJiffies, postfixUnavailable, runSmtpSource, sleep,
+  countFiles, findPostfixTools, killAll, machineJiffies, postfixConfig, postfixUnavailable, runSmtpSource, sleep,
   startBlackHole, startNodeSink, startPostfix, startSmtpSink, treeCpuSeconds, waitForFiles,
   type PostfixInstance, type PostfixTools, type Sink,
 } from './peers.js';
@@ -291,7 +291,7 @@ async function main(): Promise<void> {
   if (peerWhyNot) {
     console.log(`Postfix peer: not run (${peerWhyNot}).`);
     console.log('  To compare with Postfix: as root, scripts/bench-setup.sh --install (installs postfix without starting it), then npm run bench.');
-  } else console.log('Postfix peer: /usr/sbin/postfix, own instance per run on 127.0.0.1:<free port>');
+  } else console.log(`Postfix peer: /usr/sbin/postfix, own instance per run on 127.0.0.1:<free port>, config "${postfixConfig()}" (BENCH_POSTFIX_CONFIG)`);
 
   const rows: Row[] = [];
   const row = (scenario: Scenario, mta: Mta): Row => {
