@@ -4,11 +4,14 @@
  * Postfix's queue files.
  *
  *   tmp/<id>          a draft: the body as it streams in; never a message
+ *   seg/<segid>       records of small messages, appended by the server's delivering instance
+ *                     (segment-log.ts; `options.segments`); seg/<segid>.done lists delivered ones
  *   msg/<id>          a committed message (spool format 2, below); renaming into msg/ commits
  *   env/<id>.json     envelope override: written once the envelopes change after commit
  *                     (putEnvelope, deleteEnvelope while others remain); replaces the trailer's
  *   corrupt/          items found damaged, moved aside for the operator, never deleted
- *   format            "correio-spool 2": the on-disk format of this spool
+ *   format            "correio-spool 3": the layout (3 = format 2's files plus seg/; a format-2
+ *                     spool is read as it is and its format file rewritten)
  *   lock              pid of the process that owns recovery
  *
  * A message file (format 2) is the body, then a trailer, then a 32-octet footer:
@@ -17,6 +20,13 @@
  *   [B, B+T)          the trailer: {"v":1,"messageId":…,"envelopes":[…]} as JSON (UTF-8)
  *   [B+T, B+T+32)     the footer: "CRQSPOOL", u32 format (2), u64 B, u32 T, u32 CRC-32 of the
  *                     trailer, u32 CRC-32 of the footer's first 28 octets (all big-endian)
+ *
+ * Segments: with `segments` on, a body that stays within 64 KB never touches tmp/: commit appends
+ * header + body + envelopes to the active segment and waits for a shared fdatasync. When such a
+ * message's envelopes change (putEnvelope, deleteEnvelope while others remain) it moves to its own
+ * msg/<id> file first (written, synced, renamed), then its record is marked done; recovery lets a
+ * msg/<id> file win over a record of the same id (the done line was lost). A segment whose records
+ * are all done (and that is no longer appended to) is removed. Every instance reads segments.
  *
  * commit(): the body streams into tmp/<id> (its first 64 KB held in memory, so a small message
  * is written whole at commit); commit writes the rest of the body + trailer + footer in one write,
@@ -34,7 +44,9 @@
  *   unlinked first, then the env file): removed. Unlinking in the other order could resurrect the
  *   trailer's delivered envelopes; this order can only leave an orphan nobody reads;
  * - an env override half written: it is written to a dot-named temporary, fsynced and renamed,
- *   so a crash leaves the old state (trailer or previous override) plus a temporary: removed.
+ *   so a crash leaves the old state (trailer or previous override) plus a temporary: removed;
+ * - a segment whose last records were written but not yet synced: the first record that does not
+ *   check out ends the segment; the rest (never acknowledged) is copied to corrupt/ and cut off.
  * Old spools (format 1: msg/<id> bodies without footer beside env/<id>.json) are refused at
  * open() with an error naming the spool: no `format` file in a spool that holds messages.
  * Standards: RFC 5321 §6.1 (a message is accepted only once safely stored); seed §2 (spool).
