@@ -622,7 +622,14 @@ export class FsQueueStore implements QueueStore {
     const seg = await this.#segState();
     const writer = await this.#activeWriter();
     const segId = this.#writerSeg;
-    const offset = writer.append([recordHeader(body, bodyLength, trailer), ...body, trailer]);
+    let offset: number;
+    try {
+      offset = writer.append([recordHeader(body, bodyLength, trailer), ...body, trailer]);
+    } catch (err) {
+      // (disk full, I/O error) the next commit starts a new segment; an empty one is removed
+      if (this.#writer === writer) this.#retireWriter();
+      throw err;
+    }
     try {
       await writer.sync();
     } catch (err) {
