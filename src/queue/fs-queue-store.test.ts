@@ -526,3 +526,34 @@ void test('a format 2 spool is read as it is and its format file names layout 3'
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+void test('segments: past the size limit commits go to a new segment; a full segment goes once its records are done, never while one syncs', async () => {
+  const dir = await tmp();
+  try {
+    const store = await FsQueueStore.open(dir, { cache: true, segmentLimit: 300 });
+    // rounds of concurrent commits (the limit is checked when a commit picks its segment)
+    const all = [];
+    for (let round = 0; round < 4; round++) {
+      all.push(...(await Promise.all(
+        [0, 1, 2].map((k) => 3 * round + k).map((i) => storeMessage(store, `Subject: ${i}\r\n\r\n${'b'.repeat(100)}\r\n`, [`r${i}@x.example`])),
+      )));
+    }
+    const segs = (await readdir(join(dir, 'seg'))).filter((n) => !n.endsWith('.done'));
+    assert.ok(segs.length >= 3, `several segments: ${segs.length}`);
+    const reader = await FsQueueStore.open(dir, { recover: 'never', lock: false });
+    for (const [i, [e]] of all.entries()) {
+      assert.equal((await readAll(await reader.openMessage(e.messageId))).toString(), `Subject: ${i}\r\n\r\n${'b'.repeat(100)}\r\n`);
+    }
+    await reader.close();
+    // deliver everything while new commits keep arriving
+    const more = storeMessage(store, 'Subject: late\r\n\r\nlate\r\n', ['late@x.example']);
+    for (const [e] of all) await store.deleteEnvelope(e.id);
+    const [late] = await more;
+    const left = (await readdir(join(dir, 'seg'))).filter((n) => !n.endsWith('.done'));
+    assert.ok(left.length <= 2, `done segments removed: ${left.join(' ')}`);
+    assert.deepEqual(await walk(dir), [late.id]);
+    await store.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

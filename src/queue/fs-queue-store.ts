@@ -102,6 +102,8 @@ export interface FsQueueStoreOptions {
    * otherwise. Every instance reads segments.
    */
   segments?: boolean;
+  /** octets after which a segment takes no more records (default 64 MB; small in tests) */
+  segmentLimit?: number;
 }
 
 /** Where a message held in a segment is. */
@@ -116,7 +118,7 @@ interface SegState {
 }
 
 /** a segment is closed for appends past this size (and removed once all its records are done) */
-const segmentLimit = 64 * 1024 * 1024;
+const defaultSegmentLimit = 64 * 1024 * 1024;
 const segPattern = /^[0-9a-z]{1,64}$/;
 
 /** What a caching store knows about a message without reading its files. */
@@ -428,6 +430,7 @@ export class FsQueueStore implements QueueStore {
   readonly #syncer = new DirSyncer((dir) => this.#fsyncDir(dir));
   readonly #locks = new KeyedMutex();
   readonly #newId: () => string;
+  readonly #segmentLimit: number;
   /** what a caching store knows (options.cache), oldest first; undefined when not caching */
   readonly #known: Map<MessageId, Known> | undefined;
   #knownBodyBytes = 0;
@@ -443,6 +446,7 @@ export class FsQueueStore implements QueueStore {
     this.#segDir = join(dir, 'seg');
     this.#newId = opts.newId ?? (() => uniqueId());
     this.#known = opts.cache ? new Map() : undefined;
+    this.#segmentLimit = opts.segmentLimit ?? defaultSegmentLimit;
   }
 
   /** @internal records what a caching store now knows of a message (body: the held chunks) */
@@ -620,8 +624,7 @@ export class FsQueueStore implements QueueStore {
   async appendRecord(id: MessageId, body: Buffer[], bodyLength: number, trailer: Buffer, file: EnvelopeFile): Promise<void> {
     this.#check();
     const seg = await this.#segState();
-    const writer = await this.#activeWriter();
-    const segId = this.#writerSeg;
+    const { writer, segId } = await this.#activeWriter();
     let offset: number;
     try {
       offset = writer.append([recordHeader(body, bodyLength, trailer), ...body, trailer]);
@@ -630,24 +633,27 @@ export class FsQueueStore implements QueueStore {
       if (this.#writer === writer) this.#retireWriter();
       throw err;
     }
+    // counted live from the write on, so the segment is not removed while this record syncs
+    seg.live.set(segId, (seg.live.get(segId) ?? 0) + 1);
     try {
       await writer.sync();
     } catch (err) {
+      seg.live.set(segId, (seg.live.get(segId) ?? 1) - 1);
       this.#appendDone(segId, id);
       // after a failed fsync the file's state is unknown: the next commit starts a new segment
       if (this.#writer === writer) this.#retireWriter();
       throw err;
     }
     seg.index.set(id, { seg: segId, offset, bodyLength, trailerLength: trailer.length });
-    seg.live.set(segId, (seg.live.get(segId) ?? 0) + 1);
     this.remember(id, { file, envFile: false, bodyLength }, body);
   }
 
-  async #activeWriter(): Promise<SegmentWriter> {
+  async #activeWriter(): Promise<{ writer: SegmentWriter; segId: string }> {
     let writer = this.#writer;
-    if (!writer || writer.size >= segmentLimit) {
+    let segId = this.#writerSeg;
+    if (!writer || writer.size >= this.#segmentLimit) {
       if (writer) this.#retireWriter();
-      const segId = this.#newId();
+      segId = this.#newId();
       writer = SegmentWriter.create(join(this.#segDir, segId));
       this.#writer = writer;
       this.#writerSeg = segId;
@@ -662,7 +668,7 @@ export class FsQueueStore implements QueueStore {
       if (this.#writer === writer) this.#retireWriter();
       throw err;
     }
-    return writer;
+    return { writer, segId };
   }
 
   /** Stops appending to the active segment; removes it if nothing in it is queued. */
