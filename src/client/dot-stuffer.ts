@@ -1,20 +1,19 @@
 /**
  * @module dot-stuffer
  * The sending side of DATA: doubles a leading "." on every line, makes every line end in CRLF,
- * and ends the stream with the "<CRLF>.<CRLF>" terminator.
+ * and ends the message with the "<CRLF>.<CRLF>" terminator.
  * Standards: RFC 5321 §4.5.2 (transparency), §2.3.8 (lines end in CRLF), §4.1.1.4 (DATA end).
  * Security: bare CR and bare LF are rewritten to CRLF before stuffing, so no byte sequence in a
  *   message can end the transaction early at a receiver that accepts bare line ends (SMTP
  *   smuggling, CVE-2023-51764 family).
  * Limitations: a message with bare CR/LF is changed (normalized) on the way out.
  */
-import { Transform, type TransformCallback } from 'node:stream';
-
 const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
 
-export class DotStuffer extends Transform {
+/** Stuffs a message piece by piece: stuff() each piece in order, then finish() for the end. */
+export class DotStuffer {
   private lineStart = true;
   private pendingCr = false;
   /** octets read from the message */
@@ -22,15 +21,7 @@ export class DotStuffer extends Transform {
   /** octets written, terminator included */
   bytesOut = 0;
 
-  override _transform(chunk: Buffer | string, _enc: BufferEncoding, done: TransformCallback): void {
-    done(null, this.stuff(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk));
-  }
-
-  override _flush(done: TransformCallback): void {
-    done(null, this.finish());
-  }
-
-  /** The stuffed form of the next piece of the message (usable without the stream). */
+  /** The stuffed form of the next piece of the message. */
   stuff(buf: Buffer): Buffer {
     this.bytesIn += buf.length;
     // worst case: every byte becomes two ("." → "..", LF → CRLF)

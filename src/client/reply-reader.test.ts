@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
 import { ReplyReader, parseReplyLines, ReplyProtocolError } from './reply-reader.js';
 import { DotStuffer } from './dot-stuffer.js';
 
@@ -33,11 +32,11 @@ void test('end() rejects waiting and later reads', async () => {
   await assert.rejects(r.next(), /gone/);
 });
 
-async function stuff(chunks: string[]): Promise<string> {
-  const out: Buffer[] = [];
-  const s = Readable.from(chunks.map((c) => Buffer.from(c, 'latin1'))).pipe(new DotStuffer());
-  for await (const c of s) out.push(c as Buffer);
-  return Buffer.concat(out).toString('latin1');
+function stuff(chunks: string[]): Promise<string> {
+  const s = new DotStuffer();
+  const out = chunks.map((c) => s.stuff(Buffer.from(c, 'latin1')));
+  out.push(s.finish());
+  return Promise.resolve(Buffer.concat(out).toString('latin1'));
 }
 
 void test('dot-stuffing, CRLF normalization and the terminator', async () => {
