@@ -111,6 +111,15 @@ interface SegRef extends SegmentRecord {
   seg: string;
 }
 
+/** A whole record of a segment, as #loadSegments needs it. */
+interface ScannedRec {
+  id: MessageId;
+  ref: SegRef;
+  envelopes: number;
+  /** the envelopes themselves, at recovery only */
+  file?: EnvelopeFile;
+}
+
 /** What an instance knows of the segments: where each live record is, live records per segment. */
 interface SegState {
   index: Map<MessageId, SegRef>;
@@ -126,8 +135,8 @@ interface Known {
   file: EnvelopeFile;
   /** env/<id>.json exists (the trailer's envelopes are overridden) */
   envFile: boolean;
-  /** the body's length, -1 when not known */
-  bodyLength: number;
+  /** the body's length, when known */
+  bodyLength?: number;
   /** the whole body, for a small message committed here */
   body?: Buffer;
 }
@@ -239,11 +248,11 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
-/** Writes a new file (never replacing one) and fsyncs it: fs.writeFile's open, write, fsync
- * (flush) and close, on plain descriptors. */
-function writeNewDurable(path: string, data: string): Promise<void> {
+/** Writes a file and fsyncs it: fs.writeFile's open, write, fsync (flush) and close, on plain
+ * descriptors. `flag` 'wx' (default) never replaces a file. */
+function writeDurable(path: string, data: string | Buffer, flag: 'wx' | 'w' = 'wx'): Promise<void> {
   return new Promise((resolve, reject) => {
-    writeFileCb(path, data, { flag: 'wx', mode: 0o600, flush: true }, (err) => (err ? reject(err) : resolve()));
+    writeFileCb(path, data, { flag, mode: 0o600, flush: true }, (err) => (err ? reject(err) : resolve()));
   });
 }
 
@@ -422,7 +431,7 @@ export class FsQueueStore implements QueueStore {
   /** resolves once the active segment's directory entry is durable */
   #writerReady: Promise<void> = Promise.resolve();
   /** what a reader last scanned of each segment (a segment only grows while its writer runs) */
-  readonly #scans = new Map<string, { size: number; recs: { id: MessageId; ref: SegRef; envelopes: number }[] }>();
+  readonly #scans = new Map<string, { size: number; recs: ScannedRec[] }>();
   /** done logs opened for appending, by segment */
   readonly #doneFds = new Map<string, number>();
   /** directory handles kept open for fsync, by path */
@@ -454,9 +463,10 @@ export class FsQueueStore implements QueueStore {
     const known = this.#known;
     if (!known) return;
     this.#forget(id);
-    if (body && k.bodyLength <= holdLimit && this.#knownBodyBytes + k.bodyLength <= knownBodyBudget) {
-      k.body = body.length === 1 ? body[0] : Buffer.concat(body, k.bodyLength);
-      this.#knownBodyBytes += k.bodyLength;
+    const length = body?.reduce((n, b) => n + b.length, 0) ?? 0;
+    if (body && length <= holdLimit && this.#knownBodyBytes + length <= knownBodyBudget) {
+      k.body = body.length === 1 ? body[0] : Buffer.concat(body, length);
+      this.#knownBodyBytes += length;
     }
     known.set(id, k);
     if (known.size > knownLimit) this.#forget(known.keys().next().value!);
@@ -465,7 +475,7 @@ export class FsQueueStore implements QueueStore {
   #forget(id: MessageId): void {
     const k = this.#known?.get(id);
     if (!k) return;
-    if (k.body) this.#knownBodyBytes -= k.bodyLength;
+    if (k.body) this.#knownBodyBytes -= k.body.length;
     this.#known!.delete(id);
   }
 
@@ -575,11 +585,11 @@ export class FsQueueStore implements QueueStore {
     // unique among processes (pid) and among this process's writers (counter)
     let tmp = join(this.#envDir, `.${id}.json.tmp-${process.pid}-${(tmpCounter = (tmpCounter + 1) % 1e9)}`);
     try {
-      await writeNewDurable(tmp, JSON.stringify(data)).catch(async (err: unknown) => {
+      await writeDurable(tmp, JSON.stringify(data)).catch(async (err: unknown) => {
         // a leftover of a crashed process that had our pid: another name
         if (errno(err) !== 'EEXIST') throw err;
         tmp = `${tmp}-${Date.now().toString(36)}`;
-        await writeNewDurable(tmp, JSON.stringify(data));
+        await writeDurable(tmp, JSON.stringify(data));
       });
       await rename(tmp, path);
     } catch (err) {
@@ -763,85 +773,24 @@ export class FsQueueStore implements QueueStore {
       if (segId === this.#writerSeg) continue; // our own, live in this.#seg
       const path = join(this.#segDir, segId);
       const done = new Set((await readDoneLog(`${path}.done`)).filter((l) => idPattern.test(l)));
-      if (!repair) {
-        // a reader: rescan a segment only when it has grown since the last look
-        let size: number;
-        try {
-          size = (await stat(path)).size;
-        } catch (err) {
-          if (errno(err) === 'ENOENT') continue; // removed meanwhile: all done
-          throw err;
-        }
-        let cached = this.#scans.get(segId);
-        if (cached?.size !== size) {
-          const scan = await scanSegment(path);
-          const recs: { id: MessageId; ref: SegRef; envelopes: number }[] = [];
-          for (const rec of scan.records) {
-            try {
-              const file = parseTrailerJson(rec.trailer.toString('utf8'));
-              recs.push({ id: file.messageId, ref: { seg: segId, offset: rec.offset, bodyLength: rec.bodyLength, trailerLength: rec.trailerLength }, envelopes: file.envelopes.length });
-            } catch {
-              // left for the owner's recovery to report
-            }
-          }
-          cached = { size, recs };
-          this.#scans.set(segId, cached);
-        }
-        let live = 0;
-        for (const { id, ref, envelopes } of cached.recs) {
-          if (done.has(id) || state.index.has(id) || files.has(id)) continue;
-          state.index.set(id, ref);
-          report.messages++;
-          report.envelopes += envelopes;
-          live++;
-        }
-        state.live.set(segId, live);
-        continue;
-      }
-      const scan = await scanSegment(path);
-      if (scan.problem !== undefined) {
-        // never acknowledged (a crash during a commit) or damaged: kept for the operator, cut off
-        const aside = join(this.#corruptDir, `${segId}.tail.${scan.validEnd}.${Date.now()}`);
-        const fh = await open(path, 'r');
-        try {
-          const rest = Buffer.alloc(scan.fileSize - scan.validEnd);
-          await fh.read(rest, 0, rest.length, scan.validEnd);
-          await writeFile(aside, rest, { mode: 0o600 });
-        } finally {
-          await fh.close();
-        }
-        const fd = openSync(path, 'r+');
-        try {
-          ftruncateSync(fd, scan.validEnd);
-        } finally {
-          closeSync(fd);
-        }
-        report.corrupted.push(`seg/${segId}: ${scan.problem} at ${scan.validEnd}`);
-      }
+      const recs = await this.#segRecords(segId, repair, report);
+      if (!recs) continue; // removed meanwhile: all done
       let live = 0;
-      for (const rec of scan.records) {
-        let file: EnvelopeFile;
-        try {
-          file = parseTrailerJson(rec.trailer.toString('utf8'));
-        } catch {
-          report.corrupted.push(`seg/${segId}@${rec.offset}: envelopes that do not parse`);
-          continue;
-        }
-        const id = file.messageId;
+      for (const { id, ref, envelopes, file } of recs) {
         if (done.has(id) || state.index.has(id)) continue;
         if (files.has(id)) {
-          // moved to its own file; the done line was lost in the crash
-          this.#appendDone(segId, id);
+          // moved to its own file; at recovery: the done line was lost in the crash
+          if (repair) this.#appendDone(segId, id);
           continue;
         }
-        state.index.set(id, { seg: segId, offset: rec.offset, bodyLength: rec.bodyLength, trailerLength: rec.trailerLength });
-        this.remember(id, { file, envFile: false, bodyLength: rec.bodyLength });
+        state.index.set(id, ref);
+        if (file) this.remember(id, { file, envFile: false, bodyLength: ref.bodyLength });
         report.messages++;
-        report.envelopes += file.envelopes.length;
+        report.envelopes += envelopes;
         live++;
       }
       state.live.set(segId, live);
-      if (live === 0) {
+      if (repair && live === 0) {
         await this.#removeSegment(segId);
         state.live.delete(segId);
       }
@@ -852,6 +801,61 @@ export class FsQueueStore implements QueueStore {
       state.live.set(this.#writerSeg, this.#seg.live.get(this.#writerSeg) ?? 0);
     }
     return { state, report };
+  }
+
+  /**
+   * The whole records of one segment. A reader rescans a segment only when it has grown since
+   * its last look (undefined: the segment is gone). With `repair` (recovery) a damaged tail is
+   * copied to corrupt/ and cut off, and the parsed envelopes come along (to warm the cache).
+   */
+  async #segRecords(segId: string, repair: boolean, report: RecoveryReport): Promise<ScannedRec[] | undefined> {
+    const path = join(this.#segDir, segId);
+    let size: number | undefined;
+    if (!repair) {
+      try {
+        size = (await stat(path)).size;
+      } catch (err) {
+        if (errno(err) === 'ENOENT') return undefined;
+        throw err;
+      }
+      const cached = this.#scans.get(segId);
+      if (cached?.size === size) return cached.recs;
+    }
+    const scan = await scanSegment(path);
+    if (scan.problem !== undefined && repair) {
+      // never acknowledged (a crash during a commit) or damaged: kept for the operator, cut off
+      const aside = join(this.#corruptDir, `${segId}.tail.${scan.validEnd}.${Date.now()}`);
+      const fh = await open(path, 'r');
+      try {
+        const rest = Buffer.alloc(scan.fileSize - scan.validEnd);
+        await fh.read(rest, 0, rest.length, scan.validEnd);
+        await writeFile(aside, rest, { mode: 0o600 });
+      } finally {
+        await fh.close();
+      }
+      const fd = openSync(path, 'r+');
+      try {
+        ftruncateSync(fd, scan.validEnd);
+      } finally {
+        closeSync(fd);
+      }
+      report.corrupted.push(`seg/${segId}: ${scan.problem} at ${scan.validEnd}`);
+    }
+    const recs: ScannedRec[] = [];
+    for (const rec of scan.records) {
+      let file: EnvelopeFile;
+      try {
+        file = parseTrailerJson(rec.trailer.toString('utf8'));
+      } catch {
+        // a reader leaves it for the owner's recovery to report
+        if (repair) report.corrupted.push(`seg/${segId}@${rec.offset}: envelopes that do not parse`);
+        continue;
+      }
+      const ref = { seg: segId, offset: rec.offset, bodyLength: rec.bodyLength, trailerLength: rec.trailerLength };
+      recs.push({ id: file.messageId, ref, envelopes: file.envelopes.length, ...(repair && { file }) });
+    }
+    if (size !== undefined) this.#scans.set(segId, { size, recs });
+    return recs;
   }
 
   async #readSegTrailer(id: MessageId, ref: SegRef): Promise<EnvelopeFile> {
@@ -875,13 +879,7 @@ export class FsQueueStore implements QueueStore {
     const file: EnvelopeFile = { v: 1, messageId: id, envelopes };
     const trailer = Buffer.from(JSON.stringify(file));
     const tmp = join(this.#tmpDir, `${id}.moved`);
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await writeAllAt(fh, [body, trailer, makeFooter(body.length, trailer)], 0);
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
+    await writeDurable(tmp, Buffer.concat([body, trailer, makeFooter(body.length, trailer)]), 'w');
     await rename(tmp, this.messagePath(id));
     await this.#syncer.sync(this.#msgDir);
     await this.#segDone(id, ref);
@@ -919,7 +917,7 @@ export class FsQueueStore implements QueueStore {
 
   async messageSize(id: MessageId): Promise<number> {
     const k = this.#known?.get(id);
-    if (k && k.bodyLength >= 0) return k.bodyLength;
+    if (k?.bodyLength !== undefined) return k.bodyLength;
     const ref = await this.#segRef(id);
     if (ref) return ref.bodyLength;
     const { fh, footer } = await this.#openChecked(id);
@@ -966,7 +964,7 @@ export class FsQueueStore implements QueueStore {
     if (override) {
       try {
         const file = parseEnvelopeFile(await readFile(this.#envPath(id), 'utf8'), id);
-        this.remember(id, { file, envFile: true, bodyLength: -1 });
+        this.remember(id, { file, envFile: true });
         return file;
       } catch (err) {
         if (errno(err) !== 'ENOENT') throw err;
@@ -974,7 +972,7 @@ export class FsQueueStore implements QueueStore {
     }
     const file = await this.#readTrailer(id);
     // without `override` the caller knows there is no env file (a walk listed env/ after msg/)
-    if (file) this.remember(id, { file, envFile: false, bodyLength: -1 });
+    if (file) this.remember(id, { file, envFile: false });
     return file;
   }
 

@@ -146,7 +146,8 @@ export class SegmentWriter {
   readonly path: string;
   #fd: number;
   #size = 0;
-  #running = false;
+  /** the callers of the fdatasync in flight, and of the one that starts after it */
+  #current: Waiters | undefined;
   #next: Waiters | undefined;
   #closed = false;
 
@@ -207,7 +208,7 @@ export class SegmentWriter {
       this.#next = { promise, resolve, reject };
     }
     const p = this.#next.promise;
-    if (!this.#running) this.#run();
+    if (!this.#current) this.#run();
     return p;
   }
 
@@ -215,9 +216,9 @@ export class SegmentWriter {
     const w = this.#next;
     if (!w) return;
     this.#next = undefined;
-    this.#running = true;
+    this.#current = w;
     fdatasync(this.#fd, (err) => {
-      this.#running = false;
+      this.#current = undefined;
       if (err) w.reject(err);
       else w.resolve();
       if (this.#next) this.#run();
@@ -227,7 +228,7 @@ export class SegmentWriter {
   /** Closes the file once no sync is pending (the records stay). */
   async close(): Promise<void> {
     this.#closed = true;
-    while (this.#running || this.#next) await (this.#next?.promise ?? new Promise((r) => setImmediate(r))).catch(() => undefined);
+    for (let w = this.#next ?? this.#current; w; w = this.#next ?? this.#current) await w.promise.catch(() => undefined);
     try {
       closeSync(this.#fd);
     } catch {
