@@ -721,8 +721,7 @@ export class FsQueueStore implements QueueStore {
   }
 
   /** A segment message left the queue (delivered, or moved to its own file). */
-  async #segDone(id: MessageId, ref: SegRef): Promise<void> {
-    const seg = await this.#segState();
+  async #segDone(id: MessageId, ref: SegRef, seg: SegState): Promise<void> {
     this.#appendDone(ref.seg, id);
     seg.index.delete(id);
     const left = (seg.live.get(ref.seg) ?? 1) - 1;
@@ -873,7 +872,7 @@ export class FsQueueStore implements QueueStore {
    * (a retry, a hold, some recipients done), so it leaves the segment, which can then be removed
    * once its other records are delivered.
    */
-  async #promote(id: MessageId, ref: SegRef, envelopes: Envelope[]): Promise<void> {
+  async #promote(id: MessageId, ref: SegRef, envelopes: Envelope[], seg: SegState): Promise<void> {
     const known = this.#known?.get(id);
     const body = known?.body ?? (await readRecordBody(join(this.#segDir, ref.seg), ref));
     const file: EnvelopeFile = { v: 1, messageId: id, envelopes };
@@ -882,7 +881,7 @@ export class FsQueueStore implements QueueStore {
     await writeDurable(tmp, Buffer.concat([body, trailer, makeFooter(body.length, trailer)]), 'w');
     await rename(tmp, this.messagePath(id));
     await this.#syncer.sync(this.#msgDir);
-    await this.#segDone(id, ref);
+    await this.#segDone(id, ref, seg);
     this.remember(id, { file, envFile: false, bodyLength: body.length }, [body]);
   }
 
@@ -994,13 +993,14 @@ export class FsQueueStore implements QueueStore {
     if (!msg || msg !== env.messageId) throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
     await this.#locks.run(msg, async () => {
       try {
-        const file = await this.#read(msg);
+        const seg = await this.#segState();
+        const file = await this.#read(msg, true, seg);
         const i = file?.envelopes.findIndex((e) => e.id === env.id) ?? -1;
         if (!file || i < 0) throw new MailError(replies.localError(), 'MAIL_ERR_NO_SUCH_ENVELOPE');
         const next = [...file.envelopes];
         next[i] = env;
-        const ref = await this.#segRef(msg);
-        if (ref) await this.#promote(msg, ref, next);
+        const ref = seg.index.get(msg);
+        if (ref) await this.#promote(msg, ref, next, seg);
         else await this.#writeEnvelopeFile(msg, next);
       } catch (err) {
         throw storageError(err);
@@ -1014,17 +1014,18 @@ export class FsQueueStore implements QueueStore {
     if (!msg) return;
     await this.#locks.run(msg, async () => {
       try {
-        const file = await this.#read(msg);
+        const seg = await this.#segState();
+        const file = await this.#read(msg, true, seg);
         if (!file) return;
         const rest = file.envelopes.filter((e) => e.id !== id);
         if (rest.length === file.envelopes.length) return;
-        const ref = await this.#segRef(msg);
+        const ref = seg.index.get(msg);
         if (ref) {
           if (rest.length > 0) {
-            await this.#promote(msg, ref, rest);
+            await this.#promote(msg, ref, rest, seg);
           } else {
             this.#forget(msg);
-            await this.#segDone(msg, ref);
+            await this.#segDone(msg, ref, seg);
           }
         } else if (rest.length > 0) {
           await this.#writeEnvelopeFile(msg, rest);
