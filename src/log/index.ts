@@ -4,3 +4,4 @@
  * Standards: none. Security: no bodies, no passwords. Limitations: per-process metrics.
  */
 export { startMailLog, type MailLog, type LineLogger } from './mail-log.js';
+export { BatchedOutput, type BatchedOutputOptions } from './batched-output.js';

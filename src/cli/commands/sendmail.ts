@@ -597,6 +597,7 @@ class StdioSocket {
   readonly remotePort = undefined;
   readonly localAddress = undefined;
   eof = false;
+  writableFinished = false;
   private closed = false;
   private readonly listeners = new Map<string, Set<(...a: unknown[]) => void>>();
   private readonly toCrlf = lfToCrlf();
@@ -623,6 +624,13 @@ class StdioSocket {
     set.add(fn);
     return this;
   }
+  once(event: string, fn: (...a: unknown[]) => void): this {
+    const wrapper = (...a: unknown[]): void => {
+      this.removeListener(event, wrapper);
+      fn(...a);
+    };
+    return this.on(event, wrapper);
+  }
   removeListener(event: string, fn: (...a: unknown[]) => void): this {
     this.listeners.get(event)?.delete(fn);
     return this;
@@ -647,8 +655,12 @@ class StdioSocket {
   }
   end(data?: string | Buffer): this {
     if (data !== undefined) this.write(data);
-    // 'close' once stdout has taken everything written
-    this.output.write('', () => this.close());
+    // 'finish' then 'close' once stdout has taken everything written
+    this.output.write('', () => {
+      this.writableFinished = true;
+      this.emit('finish');
+      this.close();
+    });
     return this;
   }
   destroy(): this {

@@ -207,10 +207,18 @@ export class SmtpSession {
     if (r) this.reply(r, { enhanced });
     this.flush();
     if (!this.closed) {
-      this.sock.end();
-      const t = setTimeout(() => this.sock.destroy(), 2000);
-      await this.gone;
+      // Once the last reply and our FIN are out the session reads nothing more, so the socket
+      // closes then, as Postfix's smtpd does: waiting for the client's own close mostly meant
+      // reading its reset (an exception object with a stack trace per connection).
+      const s = this.sock;
+      s.end();
+      const t = setTimeout(() => s.destroy(), 2000);
+      if (!s.writableFinished) await new Promise<void>((resolve) => {
+        s.once('finish', resolve);
+        void this.gone.then(resolve);
+      });
       clearTimeout(t);
+      s.destroy();
     }
   }
 
