@@ -65,9 +65,10 @@ export interface Intake {
   /** RCPT TO: resolves the recipient; throws MailError (550 5.1.1, 554 5.7.1, 451 4.3.0 ...) */
   checkRecipient(session: SessionInfo, sender: ReversePath, rcpt: Address, dsn: DsnParams): Promise<AcceptedRecipient>;
   /**
-   * Takes the body (CRLF line ends, already dot-unstuffed) and commits the message.
+   * Takes the message (CRLF line ends, already dot-unstuffed) and commits it: a stream, or a
+   * Buffer when the whole message is already in memory (a small SMTP DATA body).
    * Resolves only when durable. Throws MailError to refuse (552, 554 5.4.6, 451 ...).
-   * The stream is always consumed or destroyed.
+   * A stream is always consumed or destroyed.
    */
-  receive(tx: IntakeTransaction, body: Readable, signal?: AbortSignal): Promise<IntakeResult>;
+  receive(tx: IntakeTransaction, body: Readable | Buffer, signal?: AbortSignal): Promise<IntakeResult>;
 }

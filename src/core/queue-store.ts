@@ -12,8 +12,11 @@ export interface MessageDraft {
   readonly id: MessageId;
   /** the body, streamed; invisible to everyone until commit */
   readonly body: Writable;
-  /** Makes message and envelopes durable at once (all or nothing). Call after body has finished. */
-  commit(envelopes: readonly EnvelopeInit[]): Promise<Envelope[]>;
+  /**
+   * Makes message and envelopes durable at once (all or nothing). Call after body has finished,
+   * or, for a message already whole in memory, give its pieces here and leave `body` untouched.
+   */
+  commit(envelopes: readonly EnvelopeInit[], body?: readonly Buffer[]): Promise<Envelope[]>;
   /** Discards the draft; safe to call more than once and after a failed commit. */
   abort(): Promise<void>;
 }

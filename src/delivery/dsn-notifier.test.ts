@@ -67,9 +67,9 @@ class RecordingIntake implements Intake {
     if (err) throw err;
     return { address: rcpt, dsn, targets: [{ kind: 'remote', address: rcpt, original: rcpt, via: [] }] };
   }
-  async receive(tx: IntakeTransaction, body: Readable): Promise<IntakeResult> {
+  async receive(tx: IntakeTransaction, body: Readable | Buffer): Promise<IntakeResult> {
     const chunks: Buffer[] = [];
-    for await (const c of body) chunks.push(Buffer.from(c as Buffer));
+    for await (const c of Buffer.isBuffer(body) ? [body] : body) chunks.push(Buffer.from(c as Buffer));
     this.received.push({ tx, body: Buffer.concat(chunks).toString('utf8') });
     return { messageId: `dsn${this.received.length}`, reply: replies.queued('x') };
   }

@@ -47,14 +47,38 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function submit(session: SessionInfo, rcpts: string[], message: string): Promise<{ id: string; text: string; envs: Envelope[] }> {
+type Submitted = { id: string; text: string; envs: Envelope[] };
+
+async function submitAs(form: 'stream' | 'whole', session: SessionInfo, rcpts: string[], message: string): Promise<Submitted> {
   const recipients = [];
   for (const r of rcpts) recipients.push(await intake.checkRecipient(session, addr('helvecio@dsc.ufpb.br'), addr(r), {}));
   const before = queued.length;
-  const res = await intake.receive({ session, sender: addr('helvecio@dsc.ufpb.br'), mail: {}, recipients }, Readable.from([Buffer.from(message)]));
+  const body = form === 'whole' ? Buffer.from(message) : Readable.from([Buffer.from(message)]);
+  const res = await intake.receive({ session, sender: addr('helvecio@dsc.ufpb.br'), mail: {}, recipients }, body);
   const chunks: Buffer[] = [];
   for await (const c of await store.openMessage(res.messageId)) chunks.push(c as Buffer);
   return { id: res.messageId, text: Buffer.concat(chunks).toString('utf8'), envs: queued.slice(before) };
+}
+
+/**
+ * Submits the message twice: whole (a Buffer, as SMTP hands over a small DATA body) and as a
+ * stream. Both must come out the same (queue ids, Message-IDs and envelope ids aside), or both
+ * fail the same way; the streamed result is returned.
+ */
+async function submit(session: SessionInfo, rcpts: string[], message: string): Promise<Submitted> {
+  const outcome = (p: Promise<Submitted>): Promise<Submitted | Error> => p.catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+  const whole = await outcome(submitAs('whole', session, rcpts, message));
+  const streamed = await outcome(submitAs('stream', session, rcpts, message));
+  if (whole instanceof Error || streamed instanceof Error) {
+    const text = (r: Submitted | Error): string => (r instanceof Error ? r.message : 'accepted');
+    assert.equal(text(whole), text(streamed), 'whole and streamed fail alike');
+    throw streamed;
+  }
+  const plain = (r: Submitted): string => r.text.replaceAll(r.id, 'ID').replace(/^(Message-ID: <)[^>]*/im, '$1x');
+  assert.equal(plain(whole), plain(streamed));
+  const envs = (r: Submitted): unknown => r.envs.map((e) => ({ ...e, id: undefined, messageId: undefined }));
+  assert.deepEqual(envs(whole), envs(streamed));
+  return streamed;
 }
 
 test('Received is prepended with HELO, address, protocol, queue id and recipient', async () => {

@@ -35,7 +35,7 @@ import {
   type SessionInfo,
   targetRoute,
 } from '../core/index.js';
-import { formatReceived, formatDate, makeMessageId, splitMessage } from '../protocol/mime/index.js';
+import { formatReceived, formatDate, makeMessageId, splitMessage, splitMessageBuffer } from '../protocol/mime/index.js';
 import addressparser from 'nodemailer/lib/addressparser/index.js';
 import { parseAddrSpec } from '../address/index.js';
 
@@ -115,25 +115,31 @@ export class IntakeService implements Intake {
     return { address: rcpt, dsn, targets };
   }
 
-  async receive(tx: IntakeTransaction, body: Readable, signal?: AbortSignal): Promise<IntakeResult> {
+  async receive(tx: IntakeTransaction, body: Readable | Buffer, signal?: AbortSignal): Promise<IntakeResult> {
+    const whole = Buffer.isBuffer(body);
     if (tx.recipients.length === 0) {
-      body.resume();
+      if (!whole) body.resume();
       throw new MailError(replies.noValidRecipients());
     }
-    // Only the header block is read here (bounded); the body stays a stream.
-    const split = await splitMessage(body);
+    // Only the header block is read here (bounded); the body stays a stream (or, given whole,
+    // a slice of the buffer: no stream is made for a message already in memory).
+    const split = whole ? splitMessageBuffer(body) : await splitMessage(body);
+    const rest = 'rest' in split ? split.rest : split.body;
+    const drop = (): void => {
+      if (!Buffer.isBuffer(rest)) rest.resume();
+    };
     const fields = split.fields.map((f) => ({ name: f.name.toLowerCase(), value: f.value.trim() }));
 
     // RFC 5321 §6.3: count trace fields to stop loops between sites (seed §2.1).
     const hops = fields.filter((f) => f.name === 'received').length;
     if (hops >= this.opts.maxHops) {
-      split.body.resume();
+      drop();
       throw new MailError(replies.mailLoop(), 'MAIL_ERR_LOOP');
     }
     try {
       await this.checkFromHeader(tx.session, fields);
     } catch (err) {
-      split.body.resume();
+      drop();
       throw err;
     }
     const deliveredTo = new Set(
@@ -163,7 +169,7 @@ export class IntakeService implements Intake {
         if (forwarded) prepend.push(`Delivered-To: ${addressToString(r.address)}`);
       }
       if (loops === tx.recipients.length) {
-        split.body.resume();
+        drop();
         throw new MailError(replies.mailLoop(), 'MAIL_ERR_LOOP');
       }
       const live = envelopes.filter((e): e is EnvelopeInit => e !== undefined);
@@ -193,12 +199,20 @@ export class IntakeService implements Intake {
       const headText = prepend.map((l) => (l.endsWith('\r\n') ? l : l + '\r\n')).join('');
       const headBytes = Buffer.from(headText, 'utf8');
       const counter = new SizeAndEightBit(this.opts.maxMessageSize - headBytes.length);
-      draft.body.write(headBytes);
-      await copyBody(split.hasBody && split.complete ? [split.header, CRLF] : [split.header], split.body, counter, draft.body, signal);
+      const head = split.hasBody && split.complete ? [split.header, CRLF] : [split.header];
+      let pieces: Buffer[] | undefined;
+      if (Buffer.isBuffer(rest)) {
+        pieces = [headBytes, ...head, rest];
+        for (let i = 1; i < pieces.length; i++) counter.count(pieces[i]);
+      } else {
+        draft.body.write(headBytes);
+        await copyBody(head, rest, counter, draft.body, signal);
+      }
       const eightBit = counter.eightBit || hasEightBit(headBytes) || tx.mail.body === '8BITMIME';
       const size = counter.size + headBytes.length;
       const committed = await draft.commit(
         live.map((e) => ({ ...e, size, body: eightBit ? '8BITMIME' : (tx.mail.body ?? '7BIT') })),
+        pieces,
       );
       if (receivedChannel.hasSubscribers) {
         receivedChannel.publish({
@@ -224,8 +238,8 @@ export class IntakeService implements Intake {
       return { messageId: draft.id, reply: replies.queued(draft.id) };
     } catch (err) {
       await draft.abort().catch(() => undefined);
-      if (!split.body.destroyed) split.body.destroy();
-      if (!body.readableEnded) body.resume();
+      if (!Buffer.isBuffer(rest) && !rest.destroyed) rest.destroy();
+      if (!Buffer.isBuffer(body) && !body.readableEnded) body.resume();
       throw err;
     }
   }

@@ -303,7 +303,8 @@ function pidAlive(pid: number): boolean {
 
 class FsMessageDraft implements MessageDraft {
   readonly id: MessageId;
-  readonly body: Writable;
+  /** made on first use: a message given whole to commit() never needs a stream */
+  #body: Writable | undefined;
   readonly #store: FsQueueStore;
   /** the draft's file in tmp/: opened at once, or (segment drafts) only when the body spills */
   #fh: FileHandle | undefined;
@@ -324,9 +325,17 @@ class FsMessageDraft implements MessageDraft {
     this.#fh = fh;
     this.#segmented = fh === undefined;
     this.#path = path;
+  }
+
+  get body(): Writable {
+    this.#body ??= this.#makeBody();
+    return this.#body;
+  }
+
+  #makeBody(): Writable {
     // A small body (most mail) is written with its trailer and footer in one write at commit:
     // one thread-pool round trip less per message. Past holdLimit it streams to the file.
-    this.body = new Writable({
+    return new Writable({
       highWaterMark: holdLimit,
       writev: (chunks, cb) => {
         const bufs = chunks.map((c) => (Buffer.isBuffer(c.chunk) ? c.chunk : Buffer.from(c.chunk as string, c.encoding)));
@@ -358,14 +367,19 @@ class FsMessageDraft implements MessageDraft {
     await this.#fh?.close();
   }
 
-  async commit(inits: readonly EnvelopeInit[]): Promise<Envelope[]> {
-    if (this.#state !== 'open') throw new MailError(replies.localError(), 'MAIL_ERR_DRAFT_STATE');
+  async commit(inits: readonly EnvelopeInit[], whole?: readonly Buffer[]): Promise<Envelope[]> {
+    if (this.#state !== 'open' || (whole && this.#body)) throw new MailError(replies.localError(), 'MAIL_ERR_DRAFT_STATE');
     if (inits.length === 0) throw new MailError(replies.noValidRecipients(), 'MAIL_ERR_NO_RECIPIENTS');
     this.#state = 'committing';
     let renamed = false;
     const target = this.#store.messagePath(this.id);
     try {
-      await finished(this.body);
+      if (whole) {
+        this.#held = [...whole];
+        this.#heldSize = this.#size = whole.reduce((n, b) => n + b.length, 0);
+        // a large message goes to its own file, as a streamed one past holdLimit does
+        this.#spilled = this.#size > holdLimit;
+      } else await finished(this.body);
       const envelopes: Envelope[] = inits.map((init, i) => ({
         ...init,
         id: `${this.id}${envelopeSeparator}${i + 1}`,
@@ -408,7 +422,7 @@ class FsMessageDraft implements MessageDraft {
     if (this.#state === 'committed' || this.#state === 'aborted') return;
     if (this.#state === 'committing') return; // commit's own failure path aborts
     this.#state = 'aborted';
-    if (!this.body.destroyed) this.body.destroy();
+    if (this.#body && !this.#body.destroyed) this.#body.destroy();
     const hadFile = this.#fh !== undefined;
     await this.#close().catch(() => undefined);
     if (hadFile) await unlink(this.#path).catch(() => undefined);

@@ -39,9 +39,9 @@ class RecordingIntake implements Intake {
     const targets = await this.resolver.resolve(rcpt, { sender, mayRelay: session.mayRelay });
     return { address: rcpt, dsn, targets };
   }
-  async receive(tx: IntakeTransaction, body: Readable): Promise<IntakeResult> {
+  async receive(tx: IntakeTransaction, body: Readable | Buffer): Promise<IntakeResult> {
     const chunks: Buffer[] = [];
-    for await (const c of body) chunks.push(c as Buffer);
+    for await (const c of Buffer.isBuffer(body) ? [body] : body) chunks.push(c as Buffer);
     this.received.push({ tx, body: Buffer.concat(chunks).toString('latin1') });
     return { messageId: `m${this.received.length}`, reply: replies.queued(`m${this.received.length}`) };
   }

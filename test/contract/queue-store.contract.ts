@@ -151,6 +151,31 @@ export function queueStoreContract(name: string, makeStore: () => Promise<Contra
         assert.equal(back.digest('hex'), hash.digest('hex'));
       }));
 
+    void test('a message given whole to commit (small and over 64 KB) is stored as a streamed one (and survives a reopen)', () =>
+      withStore(async (s) => {
+        const small = [Buffer.from('Received: x\r\n'), Buffer.from('Subject: whole\r\n'), Buffer.from('\r\nbody\r\n')];
+        const line = Buffer.from('y'.repeat(98) + '\r\n');
+        const large = [Buffer.from('Subject: large\r\n\r\n'), ...Array.from({ length: 700 }, () => line)];
+        const ids: string[] = [];
+        for (const pieces of [small, large]) {
+          const draft = await s.store.createMessage();
+          const [env] = await draft.commit([envelopeInit('whole@b.example')], pieces);
+          const expected = Buffer.concat(pieces);
+          assert.equal(env.size, expected.length);
+          assert.equal(await s.store.messageSize(env.messageId), expected.length);
+          assert.ok((await readAll(await s.store.openMessage(env.messageId))).equals(expected));
+          ids.push(env.messageId);
+        }
+        const store = s.reopen ? await s.reopen() : s.store;
+        assert.ok((await readAll(await store.openMessage(ids[0]))).equals(Buffer.concat(small)));
+        assert.ok((await readAll(await store.openMessage(ids[1]))).equals(Buffer.concat(large)));
+        // a draft whose stream was used cannot also be given a body
+        const draft = await store.createMessage();
+        draft.body.end('x');
+        await assert.rejects(draft.commit([envelopeInit('a@b.example')], [Buffer.from('y')]), MailError);
+        await draft.abort();
+      }));
+
     void test('putEnvelope replaces one envelope and keeps the others', () =>
       withStore(async ({ store }) => {
         const [a, b] = await storeMessage(store, 'x\r\n', ['a@x.example', 'b@x.example']);

@@ -8,9 +8,8 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import type {
   AcceptedRecipient, Address, DsnParams, Intake, IntakeResult, IntakeTransaction, MailParams, ReversePath, SessionInfo,
 } from '../../src/core/index.js';
@@ -55,7 +54,17 @@ export class RecordingIntake implements Intake {
     return { address: rcpt, dsn, targets: [] };
   }
 
-  async receive(tx: IntakeTransaction, body: Readable, signal?: AbortSignal): Promise<IntakeResult> {
+  /** bodies the session handed over whole (small DATA bodies), as against streamed */
+  wholeBodies = 0;
+
+  /** how many times receive() was called */
+  get receiveCalls(): number {
+    return this.count;
+  }
+
+  async receive(tx: IntakeTransaction, message: Readable | Buffer, signal?: AbortSignal): Promise<IntakeResult> {
+    if (Buffer.isBuffer(message)) this.wholeBodies++;
+    const body = Buffer.isBuffer(message) ? Readable.from([message]) : message;
     const id = `m${++this.count}`;
     const file = join(this.dir, id);
     let size = 0;

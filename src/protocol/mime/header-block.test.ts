@@ -9,6 +9,7 @@ import {
   parseHeaderFields,
   prependHeaders,
   splitMessage,
+  splitMessageBuffer,
   unfold,
 } from './header-block.js';
 
@@ -152,4 +153,37 @@ void test('headerBlockOf: an empty header block gives nothing, a body-less messa
   assert.equal(await text(headerBlockOf(chunked('\r\nbody\r\n', 1))), '');
   assert.equal(await text(headerBlockOf(chunked('A: 1\r\nB: 2\r\n', 1))), 'A: 1\r\nB: 2\r\n');
   assert.equal(await text(headerBlockOf(chunked('A: 1\n\nbody\n', 1))), 'A: 1\n');
+});
+
+void test('splitMessageBuffer splits a message in memory as splitMessage splits it in one chunk', async () => {
+  const long = 'A: ' + 'x'.repeat(50) + '\r\n';
+  const cases: [string, number | undefined][] = [
+    [message, undefined],
+    ['A: 1\r\nB: 2\r\n', undefined], // no body, no empty line
+    ['\r\njust body\r\n', undefined], // empty header block
+    ['A: 1\nB:\n two\n\nbody\n', undefined], // LF line ends, a folded field
+    ['', undefined],
+    [long.repeat(100) + '\r\nbody\r\n', 1000], // header end past the cap, in the same chunk
+    [long.repeat(100), 1000], // no empty line, longer than the cap
+    [long.repeat(10), 1000], // no empty line, shorter than the cap
+  ];
+  for (const [text_, cap] of cases) {
+    const buf = Buffer.from(text_);
+    const opts = cap === undefined ? {} : { maxHeaderBytes: cap };
+    const inMemory = splitMessageBuffer(buf, opts);
+    const streamed = await splitMessage(Readable.from([buf]), opts);
+    const label = JSON.stringify(text_.slice(0, 40));
+    assert.equal(inMemory.header.toString(), streamed.header.toString(), label);
+    assert.deepEqual(inMemory.fields, streamed.fields, label);
+    assert.equal(inMemory.complete, streamed.complete, label);
+    assert.equal(inMemory.hasBody, streamed.hasBody, label);
+    assert.equal(inMemory.rest.toString(), await text(streamed.body), label);
+    // nothing is lost between the two parts but the empty line
+    const between = buf.subarray(inMemory.header.length, buf.length - inMemory.rest.length).toString();
+    assert.ok(['', '\n', '\r\n'].includes(between), label);
+    assert.equal(between !== '', inMemory.hasBody && inMemory.complete, label);
+  }
+  const capped = splitMessageBuffer(Buffer.from(long.repeat(100)), { maxHeaderBytes: 1000 });
+  assert.equal(capped.complete, false);
+  assert.ok(capped.header.length <= 1000 && capped.header.length % long.length === 0);
 });

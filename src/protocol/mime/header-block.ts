@@ -108,7 +108,8 @@ function toBuffer(chunk: unknown): Buffer {
   throw new TypeError('message stream yielded a non-byte chunk');
 }
 
-export interface SplitMessage {
+/** A message's header block, parsed (see splitMessage and splitMessageBuffer). */
+export interface SplitHeader {
   /** the raw header block: every header line with its line end, without the empty line */
   readonly header: Buffer;
   /** the header fields, unfolded */
@@ -116,13 +117,58 @@ export interface SplitMessage {
   /**
    * true when the end of the header block was found (the empty line, or the end of the message);
    * false when the cap was reached first: then `header` holds the capped bytes up to the last
-   * complete line and `body` everything after them.
+   * complete line and the body everything after them.
    */
   readonly complete: boolean;
   /** whether the message has an empty line and so a body (possibly empty) */
   readonly hasBody: boolean;
+}
+
+export interface SplitMessage extends SplitHeader {
   /** what follows the empty line, streamed; destroying it destroys the source */
   readonly body: Readable;
+}
+
+export interface SplitBuffer extends SplitHeader {
+  /** what follows the empty line */
+  readonly rest: Buffer;
+}
+
+/**
+ * The header block of `buf` (the first `max` octets read of a message; `ended`: the message ends
+ * there) and what follows it.
+ */
+function splitAt(buf: Buffer, end: { headerEnd: number; bodyStart: number }, ended: boolean, max: number): SplitBuffer {
+  let header: Buffer;
+  let rest: Buffer;
+  let complete = true;
+  let hasBody = true;
+  if (end.headerEnd >= 0) {
+    header = buf.subarray(0, end.headerEnd);
+    rest = buf.subarray(end.bodyStart);
+  } else if (ended) {
+    // RFC 5322 §2.1: the body is optional, and with it the empty line.
+    header = buf;
+    rest = Buffer.alloc(0);
+    hasBody = false;
+  } else {
+    // The cap was reached: keep whole lines as the header, hand the rest on untouched.
+    complete = false;
+    const lastLf = buf.lastIndexOf(0x0a, Math.min(buf.length, max) - 1);
+    const cut = lastLf >= 0 ? lastLf + 1 : buf.length;
+    header = buf.subarray(0, cut);
+    rest = buf.subarray(cut);
+  }
+  return { header, fields: parseHeaderFields(decodeHeaderBytes(header)), complete, hasBody, rest };
+}
+
+/** splitMessage for a message held whole in memory: no stream, nothing copied. */
+export function splitMessageBuffer(message: Buffer, opts: { maxHeaderBytes?: number } = {}): SplitBuffer {
+  const max = opts.maxHeaderBytes ?? defaultMaxHeaderBytes;
+  const end = findHeaderEnd(message, 0);
+  // as splitMessage given the message in one chunk: without an empty line, a message of the cap
+  // or more is cut at its last line within the cap
+  return splitAt(message, end, end.headerEnd >= 0 || message.length < max, max);
 }
 
 /**
@@ -156,27 +202,7 @@ export async function splitMessage(
     await it.return?.();
     throw err;
   }
-  let header: Buffer;
-  let rest: Buffer;
-  let complete = true;
-  let hasBody = true;
-  if (end.headerEnd >= 0) {
-    header = buf.subarray(0, end.headerEnd);
-    rest = buf.subarray(end.bodyStart);
-  } else if (ended) {
-    // RFC 5322 §2.1: the body is optional, and with it the empty line.
-    header = buf;
-    rest = Buffer.alloc(0);
-    hasBody = false;
-  } else {
-    // The cap was reached: keep whole lines as the header, hand the rest on untouched.
-    complete = false;
-    const lastLf = buf.lastIndexOf(0x0a, Math.min(buf.length, max) - 1);
-    const cut = lastLf >= 0 ? lastLf + 1 : buf.length;
-    header = buf.subarray(0, cut);
-    rest = buf.subarray(cut);
-  }
-  const fields = parseHeaderFields(decodeHeaderBytes(header));
+  const { header, fields, complete, hasBody, rest } = splitAt(buf, end, ended, max);
   async function* remainder(): AsyncGenerator<Buffer> {
     try {
       if (rest.length > 0) yield rest;

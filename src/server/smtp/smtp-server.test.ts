@@ -153,6 +153,40 @@ void test('limits: command line 512, text line 1000, recipients, SIZE at MAIL an
   });
 });
 
+void test('DATA: a body up to 64 KB reaches the intake whole, a larger one streams; a flawed body never reaches it', async () => {
+  await withServer({}, async (port, intake) => {
+    const c = await ehlo(port);
+    const send = async (pieces: string[]): Promise<string | undefined> => {
+      await c.command('MAIL FROM:<a@x.test>');
+      await c.command('RCPT TO:<s@dc.uece.br>');
+      assert.match((await c.command('DATA'))!, /^354/);
+      for (const p of pieces) c.write(p);
+      c.write('.\r\n');
+      return c.readReply();
+    };
+    const line = 'l'.repeat(98) + '\r\n';
+    assert.equal(await send(['Subject: small\r\n\r\n', '..dot\r\n', 'end\r\n']), '250 2.0.0 OK');
+    assert.equal(intake.wholeBodies, 1);
+    assert.equal(readFileSync(intake.messages[0].file, 'latin1'), 'Subject: small\r\n\r\n.dot\r\nend\r\n');
+    // 63 KB: still whole
+    assert.equal(await send([line.repeat(630)]), '250 2.0.0 OK');
+    assert.equal(intake.wholeBodies, 2);
+    assert.equal(readFileSync(intake.messages[1].file, 'latin1'), line.repeat(630));
+    // 200 KB in 10 KB writes: streamed from the write that passes 64 KB, nothing lost or doubled
+    const big = Array.from({ length: 20 }, (_, i) => `${i}`.padEnd(98, 'b') + '\r\n' + line.repeat(99));
+    assert.equal(await send(big), '250 2.0.0 OK');
+    assert.equal(intake.wholeBodies, 2);
+    assert.equal(readFileSync(intake.messages[2].file, 'latin1'), big.join(''));
+    // a bare LF in a small body: refused after the end of data, the intake never called
+    const calls = intake.receiveCalls;
+    assert.match((await send(['Subject: bad\r\n\r\nbare\nLF\r\n']))!, /^5\d\d /);
+    assert.equal(intake.receiveCalls, calls);
+    assert.equal(await c.command('NOOP'), '250 2.0.0 OK');
+    c.close();
+    assert.equal(intake.messages.length, 3);
+  });
+});
+
 void test('too many errors → 421', async () => {
   await withServer({ maxErrors: 3 }, async (port) => {
     const c = await ehlo(port);

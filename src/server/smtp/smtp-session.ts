@@ -20,7 +20,7 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import diagnostics from 'node:diagnostics_channel';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ReversePath } from '../../core/address.js';
-import type { AcceptedRecipient, Intake, IntakeTransaction, MailParams, SessionInfo } from '../../core/intake.js';
+import type { AcceptedRecipient, Intake, IntakeResult, IntakeTransaction, MailParams, SessionInfo } from '../../core/intake.js';
 import { MailError, replyForError, type SmtpReply } from '../../core/smtp-reply.js';
 import { replies } from '../../core/replies.js';
 import { channels } from '../../core/events.js';
@@ -69,6 +69,8 @@ const MAX_COMMAND_LINE = 512;
 const MAX_AUTH_LINE = 12288;
 /** input buffered ahead of processing before the socket is paused */
 const MAX_INBUF = 256 * 1024;
+/** a DATA body up to this size is handed to the intake whole; a larger one is streamed */
+const WHOLE_LIMIT = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 const TIMEOUT = Symbol('timeout');
@@ -494,25 +496,47 @@ export class SmtpSession {
     this.reply(replies.startMailInput());
     this.flush();
     const tx = this.transaction();
-    const sink = new BodySink(this.ctx.intake, tx);
     const decoder = new DataDecoder({ maxSize: this.ctx.maxMessageSize });
+    // A body that stays small (most mail) is collected and handed to the intake whole when DATA
+    // ends: no stream and no concurrent intake per message. Once it passes WHOLE_LIMIT it streams
+    // to the intake with backpressure from then on, never held whole.
+    let held: Buffer[] = [];
+    let heldSize = 0;
+    let sink: BodySink | undefined;
     for (;;) {
       if (this.inbuf.length === 0) {
         const w = await this.waitInput(this.ctx.dataTimeoutMs);
         if (w === 'closed') {
-          await sink.abort();
+          await sink?.abort();
           throw new CloseSession();
         }
         if (w === 'timeout') {
-          await sink.abort();
+          await sink?.abort();
           await this.end(replies.commandTimeout(this.ctx.hostname));
           throw new CloseSession();
         }
         continue;
       }
       const r = decoder.push(this.takeInput());
-      if (decoder.flaw !== undefined) sink.fail(replyForFlaw(decoder.flaw));
-      else if (!(await sink.write(r.body, this.ctx.dataTimeoutMs, this.gone))) {
+      let pieces = r.body;
+      if (decoder.flaw !== undefined) {
+        // refused after the end of data whatever follows: nothing more is kept
+        sink?.fail(replyForFlaw(decoder.flaw));
+        held = [];
+        pieces = [];
+      } else if (!sink) {
+        for (const p of pieces) {
+          held.push(p);
+          heldSize += p.length;
+        }
+        pieces = [];
+        if (heldSize > WHOLE_LIMIT) {
+          sink = new BodySink(this.ctx.intake, tx);
+          pieces = held;
+          held = [];
+        }
+      }
+      if (sink && pieces.length > 0 && !(await sink.write(pieces, this.ctx.dataTimeoutMs, this.gone))) {
         await sink.abort();
         await this.end(replies.commandTimeout(this.ctx.hostname));
         throw new CloseSession();
@@ -522,20 +546,32 @@ export class SmtpSession {
         break;
       }
     }
-    await this.complete(sink, decoder.flaw);
+    await this.complete(sink ?? held, tx, decoder.flaw);
   }
 
-  private async complete(sink: BodySink, flaw: DataFlaw | undefined): Promise<void> {
+  /** The intake's answer for a body collected whole, in the form BodySink.finish gives it. */
+  private async receiveWhole(tx: IntakeTransaction, pieces: Buffer[]): Promise<{ reply: SmtpReply; result?: IntakeResult; error?: unknown }> {
+    try {
+      const result = await this.ctx.intake.receive(tx, pieces.length === 1 ? pieces[0] : Buffer.concat(pieces));
+      return { reply: result.reply, result };
+    } catch (error) {
+      return { reply: replyForError(error), error };
+    }
+  }
+
+  private async complete(body: BodySink | Buffer[], tx: IntakeTransaction, flaw: DataFlaw | undefined): Promise<void> {
     if (flaw !== undefined) {
       const r = replyForFlaw(flaw);
-      sink.fail(r);
-      await sink.finish();
+      if (body instanceof BodySink) {
+        body.fail(r);
+        await body.finish();
+      }
       this.publish(channels.rejected, { stage: 'data', reply: r, client: this.remoteAddress });
       this.reply(r);
     } else {
       // An accepted message's `received` event is intake's (it sees every source: SMTP,
       // sendmail, bounces, lists); publishing it here as well would log each message twice.
-      const { reply, result, error } = await sink.finish();
+      const { reply, result, error } = body instanceof BodySink ? await body.finish() : await this.receiveWhole(tx, body);
       if (!result) {
         if (error instanceof MailError) this.publish(channels.rejected, { stage: 'data', reply, client: this.remoteAddress });
         else this.publish(channels.error, { error, where: 'intake.receive' });
@@ -590,7 +626,7 @@ export class SmtpSession {
     }
     this.bdat = undefined;
     b.checker.end();
-    await this.complete(b.sink, b.checker.flaw);
+    await this.complete(b.sink, this.transaction(), b.checker.flaw);
   }
 
   // ---- STARTTLS (RFC 3207) ----
