@@ -79,7 +79,10 @@ const LONG = Symbol('long');
 const SHUTDOWN = Symbol('shutdown');
 type LineResult = string | typeof TIMEOUT | typeof CLOSED | typeof LONG | typeof SHUTDOWN;
 
+/** Thrown to unwind a session that is over; never reaches the caller of run(). */
 class CloseSession extends Error {}
+// one instance serves every session: a stack trace captured at each QUIT cost ~2 % under load
+const closeSession = new CloseSession('session closed');
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -373,8 +376,13 @@ export class SmtpSession {
         case 'NOOP':
           return this.reply(replies.noopOk());
         case 'QUIT':
-          await this.end(replies.closing(this.ctx.hostname));
-          throw new CloseSession();
+          this.reply(replies.closing(this.ctx.hostname));
+          this.flush();
+          // the 221 is with the kernel when nothing is left queued: close now (the kernel sends
+          // it, then FIN), as Postfix's smtpd does, without a shutdown round trip through libuv
+          if (this.sock.writableLength === 0 && !(this.sock instanceof TLSSocket)) this.sock.destroy();
+          else await this.end();
+          throw closeSession;
         case 'VRFY':
           return await this.vrfy(args);
         case 'HELP':
@@ -508,12 +516,12 @@ export class SmtpSession {
         const w = await this.waitInput(this.ctx.dataTimeoutMs);
         if (w === 'closed') {
           await sink?.abort();
-          throw new CloseSession();
+          throw closeSession;
         }
         if (w === 'timeout') {
           await sink?.abort();
           await this.end(replies.commandTimeout(this.ctx.hostname));
-          throw new CloseSession();
+          throw closeSession;
         }
         continue;
       }
@@ -539,7 +547,7 @@ export class SmtpSession {
       if (sink && pieces.length > 0 && !(await sink.write(pieces, this.ctx.dataTimeoutMs, this.gone))) {
         await sink.abort();
         await this.end(replies.commandTimeout(this.ctx.hostname));
-        throw new CloseSession();
+        throw closeSession;
       }
       if (r.done) {
         this.unshift(r.rest);
@@ -599,10 +607,10 @@ export class SmtpSession {
       if (this.inbuf.length === 0) {
         this.flush();
         const w = await this.waitInput(this.ctx.dataTimeoutMs);
-        if (w === 'closed') throw new CloseSession();
+        if (w === 'closed') throw closeSession;
         if (w === 'timeout') {
           await this.end(replies.commandTimeout(this.ctx.hostname));
-          throw new CloseSession();
+          throw closeSession;
         }
         continue;
       }
@@ -613,7 +621,7 @@ export class SmtpSession {
       if (b.checker.flaw !== undefined) b.sink.fail(replyForFlaw(b.checker.flaw));
       else if (!(await b.sink.write([r.data], this.ctx.dataTimeoutMs, this.gone))) {
         await this.end(replies.commandTimeout(this.ctx.hostname));
-        throw new CloseSession();
+        throw closeSession;
       }
     }
     if (refusal !== undefined || !b) {
@@ -639,7 +647,7 @@ export class SmtpSession {
     this.flush();
     // CVE-2011-0411: anything pipelined after STARTTLS was sent in clear text: discard it
     this.inbuf = EMPTY;
-    if (!(await this.upgradeTls())) throw new CloseSession();
+    if (!(await this.upgradeTls())) throw closeSession;
     // RFC 3207 §4.2: forget everything learnt before TLS
     this.heloName = undefined;
     this.esmtp = false;
@@ -694,7 +702,7 @@ export class SmtpSession {
     if (!this.tls && !this.ctx.allowPlainAuthWithoutTls) throw new MailError(replies.encryptionRequired());
     if (this.ctx.authBlocked(this.remoteAddress)) {
       await this.end(replies.tooManyAuthFailures(this.ctx.hostname));
-      throw new CloseSession();
+      throw closeSession;
     }
     const [mechRaw, initial, extra] = args.split(' ');
     if (extra !== undefined || !mechRaw) throw new MailError(replies.syntaxError());
@@ -735,7 +743,7 @@ export class SmtpSession {
     this.reply(replies.authFailed());
     if (over) {
       await this.end(replies.tooManyAuthFailures(this.ctx.hostname));
-      throw new CloseSession();
+      throw closeSession;
     }
   }
 
@@ -743,10 +751,10 @@ export class SmtpSession {
   private async challenge(base64: string): Promise<string> {
     this.reply(replies.saslChallenge(base64));
     const line = await this.readLine(MAX_AUTH_LINE, this.ctx.commandTimeoutMs);
-    if (line === CLOSED || line === SHUTDOWN) throw new CloseSession();
+    if (line === CLOSED || line === SHUTDOWN) throw closeSession;
     if (line === TIMEOUT) {
       await this.end(replies.commandTimeout(this.ctx.hostname));
-      throw new CloseSession();
+      throw closeSession;
     }
     if (line === LONG) throw new MailError(replies.lineTooLong());
     if (line === '*') throw new MailError(replies.authCancelled());
