@@ -6,8 +6,9 @@
  * told "accepted".
  * Standards: RFC 5321 §4.4 (Received; hop counting, §6.3 loop detection), §3.9 (aliases),
  *   RFC 5322 §3.6 (Message-ID/Date for submissions, RFC 6409 §8), RFC 6152 (8-bit bodies).
- * Security: the header block is read with a cap before anything is written; bodies are streamed
- *   into the spool and never held whole in memory; size is enforced while streaming.
+ * Security: the header block is read with a cap before anything is written; a streamed body goes
+ *   into the spool without being held whole (only a small SMTP body, up to 64 KB, arrives whole);
+ *   size is enforced while streaming.
  * Limitations: the Delivered-To loop check only sees addresses this site added itself.
  */
 import type { Readable, Writable } from 'node:stream';

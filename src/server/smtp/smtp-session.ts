@@ -11,7 +11,8 @@
  *   over 1000 octets, bare LF and bare CR in DATA are refused; a lone "<LF>.<LF>" never ends DATA
  *   (SMTP smuggling). Input pipelined after STARTTLS is discarded before the handshake
  *   (CVE-2011-0411). AUTH only over TLS (unless configured for loopback tests); failures are
- *   delayed and counted per client IP. Bodies are streamed with backpressure, never held whole.
+ *   delayed and counted per client IP. A body is held whole only up to 64 KB; past that it is
+ *   streamed to the intake with backpressure.
  * Limitations: no BINARYMIME, no AUTH mechanisms beyond PLAIN and LOGIN, no TURN/ETRN; VRFY and
  *   EXPN answer through the server's hooks (252 / 502 without them).
  */
