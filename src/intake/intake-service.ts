@@ -203,8 +203,9 @@ export class IntakeService implements Intake {
       const head = split.hasBody && split.complete ? [split.header, CRLF] : [split.header];
       let pieces: Buffer[] | undefined;
       if (Buffer.isBuffer(rest)) {
+        // counted as copyBody counts: the message as given (the prepended fields are in the limit)
+        for (const p of [...head, rest]) counter.count(p);
         pieces = [headBytes, ...head, rest];
-        for (let i = 1; i < pieces.length; i++) counter.count(pieces[i]);
       } else {
         draft.body.write(headBytes);
         await copyBody(head, rest, counter, draft.body, signal);

@@ -1,7 +1,8 @@
 /**
  * @module body-sink
  * The bridge from the socket to intake.receive for one transaction: a Readable the intake
- * consumes with backpressure, the pending intake result, and the abort signal.
+ * consumes with backpressure, the pending intake result, and the abort signal; or, for a small
+ * body collected whole, WholeBody.
  * Standards: RFC 5321 §4.1.1.4 (the reply after the end of data is the transaction's result).
  * Security: the body is never buffered whole: `write` waits until the intake has read what it
  *   was given (or gave up); a body flaw destroys the stream so intake aborts its draft.
@@ -13,6 +14,13 @@ import { MailError, replyForError, type SmtpReply } from '../../core/smtp-reply.
 import { MemoryReclaimer } from '../../util/index.js';
 
 type Outcome = { ok: IntakeResult } | { err: unknown };
+
+/** The end of a transaction's body: the reply to send, with the intake's result or error. */
+export interface BodyOutcome {
+  readonly reply: SmtpReply;
+  readonly result?: IntakeResult;
+  readonly error?: unknown;
+}
 
 export class BodySink {
   private readonly body: Readable;
@@ -95,7 +103,7 @@ export class BodySink {
   }
 
   /** Ends the body and returns the intake's reply (or the reply for its error). */
-  async finish(): Promise<{ reply: SmtpReply; result?: IntakeResult; error?: unknown }> {
+  async finish(): Promise<BodyOutcome> {
     if (!this.dead) {
       this.dead = true;
       this.body.push(null);
@@ -107,5 +115,34 @@ export class BodySink {
 
   get intakeSettled(): boolean {
     return this.settled;
+  }
+}
+
+/**
+ * A body the session collected whole (a small DATA body), with BodySink's face: the intake gets
+ * it as one Buffer at finish(), with no stream and no concurrent intake; a refused body never
+ * reaches the intake.
+ */
+export class WholeBody {
+  #refusal: SmtpReply | undefined;
+
+  constructor(
+    private readonly intake: Intake,
+    private readonly tx: IntakeTransaction,
+    private readonly pieces: readonly Buffer[],
+  ) {}
+
+  fail(reply: SmtpReply): void {
+    this.#refusal ??= reply;
+  }
+
+  async finish(): Promise<BodyOutcome> {
+    if (this.#refusal) return { reply: this.#refusal, error: new MailError(this.#refusal, 'MAIL_ERR_BODY') };
+    try {
+      const result = await this.intake.receive(this.tx, this.pieces.length === 1 ? this.pieces[0] : Buffer.concat(this.pieces));
+      return { reply: result.reply, result };
+    } catch (error) {
+      return { reply: replyForError(error), error };
+    }
   }
 }

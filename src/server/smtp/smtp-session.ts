@@ -21,7 +21,7 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import diagnostics from 'node:diagnostics_channel';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ReversePath } from '../../core/address.js';
-import type { AcceptedRecipient, Intake, IntakeResult, IntakeTransaction, MailParams, SessionInfo } from '../../core/intake.js';
+import type { AcceptedRecipient, Intake, IntakeTransaction, MailParams, SessionInfo } from '../../core/intake.js';
 import { MailError, replyForError, type SmtpReply } from '../../core/smtp-reply.js';
 import { replies } from '../../core/replies.js';
 import { channels } from '../../core/events.js';
@@ -38,7 +38,7 @@ import {
   replyForFlaw,
   type DataFlaw,
 } from '../../protocol/smtp/index.js';
-import { BodySink } from './body-sink.js';
+import { BodySink, WholeBody } from './body-sink.js';
 
 export type ListenMode = 'mx' | 'submission' | 'submissions';
 
@@ -209,14 +209,25 @@ export class SmtpSession {
     this.out = [];
     this.sock.write(text);
   }
-  private async end(r?: SmtpReply, enhanced?: boolean): Promise<void> {
-    if (r) this.reply(r, { enhanced });
+  /**
+   * Sends `r` (if given) and closes. `now` (after QUIT): once the reply is with the kernel
+   * (nothing left queued; plain TCP, where no TLS close_notify is owed) the socket closes at
+   * once, and the kernel sends the reply, then FIN, as Postfix's smtpd does. Otherwise the
+   * socket is shut down for writing first, so a client still sending does not turn our last
+   * reply into a reset.
+   */
+  private async end(r?: SmtpReply, opts: { enhanced?: boolean; now?: boolean } = {}): Promise<void> {
+    if (r) this.reply(r, { enhanced: opts.enhanced });
     this.flush();
     if (!this.closed) {
-      // Once the last reply and our FIN are out the session reads nothing more, so the socket
-      // closes then, as Postfix's smtpd does: waiting for the client's own close mostly meant
-      // reading its reset (an exception object with a stack trace per connection).
       const s = this.sock;
+      if (opts.now && s.writableLength === 0 && !(s instanceof TLSSocket)) {
+        s.destroy();
+        return;
+      }
+      // Once the last reply and our FIN are out the session reads nothing more, so the socket
+      // closes then: waiting for the client's own close mostly meant reading its reset (an
+      // exception object with a stack trace per connection).
       s.end();
       const t = setTimeout(() => s.destroy(), 2000);
       if (!s.writableFinished) await new Promise<void>((resolve) => {
@@ -275,7 +286,7 @@ export class SmtpSession {
     try {
       if (this.ctx.mode === 'submissions' && !(await this.upgradeTls())) return;
       if (refuse) {
-        await this.end(refuse, true);
+        await this.end(refuse, { enhanced: true });
         return;
       }
       this.reply(replies.greeting(this.ctx.hostname));
@@ -377,12 +388,7 @@ export class SmtpSession {
         case 'NOOP':
           return this.reply(replies.noopOk());
         case 'QUIT':
-          this.reply(replies.closing(this.ctx.hostname));
-          this.flush();
-          // the 221 is with the kernel when nothing is left queued: close now (the kernel sends
-          // it, then FIN), as Postfix's smtpd does, without a shutdown round trip through libuv
-          if (this.sock.writableLength === 0 && !(this.sock instanceof TLSSocket)) this.sock.destroy();
-          else await this.end();
+          await this.end(replies.closing(this.ctx.hostname), { now: true });
           throw closeSession;
         case 'VRFY':
           return await this.vrfy(args);
@@ -555,32 +561,20 @@ export class SmtpSession {
         break;
       }
     }
-    await this.complete(sink ?? held, tx, decoder.flaw);
+    await this.complete(sink ?? new WholeBody(this.ctx.intake, tx, held), decoder.flaw);
   }
 
-  /** The intake's answer for a body collected whole, in the form BodySink.finish gives it. */
-  private async receiveWhole(tx: IntakeTransaction, pieces: Buffer[]): Promise<{ reply: SmtpReply; result?: IntakeResult; error?: unknown }> {
-    try {
-      const result = await this.ctx.intake.receive(tx, pieces.length === 1 ? pieces[0] : Buffer.concat(pieces));
-      return { reply: result.reply, result };
-    } catch (error) {
-      return { reply: replyForError(error), error };
-    }
-  }
-
-  private async complete(body: BodySink | Buffer[], tx: IntakeTransaction, flaw: DataFlaw | undefined): Promise<void> {
+  private async complete(body: BodySink | WholeBody, flaw: DataFlaw | undefined): Promise<void> {
     if (flaw !== undefined) {
       const r = replyForFlaw(flaw);
-      if (body instanceof BodySink) {
-        body.fail(r);
-        await body.finish();
-      }
+      body.fail(r);
+      await body.finish();
       this.publish(channels.rejected, { stage: 'data', reply: r, client: this.remoteAddress });
       this.reply(r);
     } else {
       // An accepted message's `received` event is intake's (it sees every source: SMTP,
       // sendmail, bounces, lists); publishing it here as well would log each message twice.
-      const { reply, result, error } = body instanceof BodySink ? await body.finish() : await this.receiveWhole(tx, body);
+      const { reply, result, error } = await body.finish();
       if (!result) {
         if (error instanceof MailError) this.publish(channels.rejected, { stage: 'data', reply, client: this.remoteAddress });
         else this.publish(channels.error, { error, where: 'intake.receive' });
@@ -635,7 +629,7 @@ export class SmtpSession {
     }
     this.bdat = undefined;
     b.checker.end();
-    await this.complete(b.sink, this.transaction(), b.checker.flaw);
+    await this.complete(b.sink, b.checker.flaw);
   }
 
   // ---- STARTTLS (RFC 3207) ----
