@@ -40,6 +40,22 @@ export interface DeliveryStatus {
   readonly remoteDsn?: boolean;
 }
 
+/** What a DeliveryStatus says beside its envelope, action and status. */
+export type StatusDetail = Omit<Partial<DeliveryStatus>, 'envelopeId' | 'action' | 'status'>;
+
+/**
+ * The same outcome for every envelope of a request (a transport that delivers the message once
+ * for all its recipients: a file, a command, a list), with extra fields such as `error`.
+ */
+export function statusForAll(
+  req: DeliveryRequest,
+  action: DeliveryAction,
+  status: EnhancedStatus,
+  extra: StatusDetail = {},
+): DeliveryStatus[] {
+  return req.envelopes.map((e) => ({ envelopeId: e.id, action, status, ...extra }));
+}
+
 export interface Transport {
   readonly name: string;
   deliver(req: DeliveryRequest, signal: AbortSignal): Promise<DeliveryStatus[]>;

@@ -6,7 +6,7 @@
  * Standards: RFC 3464 (the failure becomes a DSN), RFC 3463 codes as given by the route.
  * Security: none. Limitations: none.
  */
-import type { DeliveryRequest, DeliveryStatus, EnhancedStatus, Transport } from '../core/index.js';
+import { statusForAll, type DeliveryRequest, type DeliveryStatus, type EnhancedStatus, type Transport } from '../core/index.js';
 
 export class ErrorTransport implements Transport {
   readonly name = 'error';
@@ -16,11 +16,6 @@ export class ErrorTransport implements Transport {
     const status = (m?.[2] ?? (code >= 500 ? '5.0.0' : '4.0.0')) as EnhancedStatus;
     const text = m?.[3] || 'Delivery failed';
     const reply = { code, status, lines: [text] };
-    return req.envelopes.map((e) => ({
-      envelopeId: e.id,
-      action: code >= 500 ? 'failed' : 'delayed',
-      status,
-      reply,
-    }));
+    return statusForAll(req, code >= 500 ? 'failed' : 'delayed', status, { reply });
   }
 }

@@ -18,7 +18,16 @@ import { constants } from 'node:fs';
 import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { addressToString, reversePathToString, type DeliveryRequest, type DeliveryStatus, type EnhancedStatus, type Transport } from '../core/index.js';
+import {
+  addressToString,
+  reversePathToString,
+  statusForAll,
+  type DeliveryAction,
+  type DeliveryRequest,
+  type DeliveryStatus,
+  type EnhancedStatus,
+  type Transport,
+} from '../core/index.js';
 
 export interface FileTransportOptions {
   /** how long to wait for the lock (default 30 s) */
@@ -77,8 +86,8 @@ export class FileTransport implements Transport {
   constructor(private readonly opts: FileTransportOptions = {}) {}
 
   async deliver(req: DeliveryRequest, signal: AbortSignal): Promise<DeliveryStatus[]> {
-    const all = (action: DeliveryStatus['action'], status: EnhancedStatus, error?: string): DeliveryStatus[] =>
-      req.envelopes.map((e) => ({ envelopeId: e.id, action, status, ...(error ? { error } : {}) }));
+    const all = (action: DeliveryAction, status: EnhancedStatus, error?: string): DeliveryStatus[] =>
+      statusForAll(req, action, status, error ? { error } : {});
     const path = req.route.nextHop;
     if (!isAbsolute(path) || path.includes('\0')) return all('failed', '5.3.5', `bad file route: ${path}`);
 

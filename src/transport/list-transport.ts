@@ -22,7 +22,9 @@ import {
   MailError,
   replyForError,
   isTemporary,
+  statusForAll,
   type AcceptedRecipient,
+  type DeliveryAction,
   type DeliveryRequest,
   type DeliveryStatus,
   type Directory,
@@ -31,6 +33,7 @@ import {
   type MailingList,
   type SessionInfo,
   type SmtpReply,
+  type StatusDetail,
   type Transport,
 } from '../core/index.js';
 import { listIdFor, listOwnerAddress } from '../resolve/index.js';
@@ -102,8 +105,8 @@ export class ListTransport implements Transport {
   constructor(private readonly opts: ListTransportOptions) {}
 
   async deliver(req: DeliveryRequest, signal: AbortSignal): Promise<DeliveryStatus[]> {
-    const all = (action: DeliveryStatus['action'], status: EnhancedStatus, extra: Partial<DeliveryStatus> = {}): DeliveryStatus[] =>
-      req.envelopes.map((e) => ({ envelopeId: e.id, action, status, ...extra }));
+    const all = (action: DeliveryAction, status: EnhancedStatus, extra: StatusDetail = {}): DeliveryStatus[] =>
+      statusForAll(req, action, status, extra);
     const fromError = (err: unknown, what: string): DeliveryStatus[] => {
       const reply = replyForError(err);
       const status = reply.status ?? (isTemporary(reply) ? '4.3.0' : '5.3.0');

@@ -19,7 +19,16 @@
 import { spawn } from 'node:child_process';
 import { Transform, type TransformCallback, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { addressToString, reversePathToString, type DeliveryRequest, type DeliveryStatus, type EnhancedStatus, type Transport } from '../core/index.js';
+import {
+  addressToString,
+  reversePathToString,
+  statusForAll,
+  type DeliveryAction,
+  type DeliveryRequest,
+  type DeliveryStatus,
+  type EnhancedStatus,
+  type Transport,
+} from '../core/index.js';
 
 export interface PipeTransportOptions {
   /** user id to run commands as when the server runs as root (default 65534) */
@@ -71,8 +80,8 @@ export class PipeTransport implements Transport {
   constructor(private readonly opts: PipeTransportOptions = {}) {}
 
   async deliver(req: DeliveryRequest, signal: AbortSignal): Promise<DeliveryStatus[]> {
-    const all = (action: DeliveryStatus['action'], status: EnhancedStatus, error?: string): DeliveryStatus[] =>
-      req.envelopes.map((e) => ({ envelopeId: e.id, action, status, ...(error ? { error } : {}) }));
+    const all = (action: DeliveryAction, status: EnhancedStatus, error?: string): DeliveryStatus[] =>
+      statusForAll(req, action, status, error ? { error } : {});
     const argv = parsePipeHop(req.route.nextHop);
     if (!argv) return all('failed', '5.3.5', `bad pipe route: ${req.route.nextHop}`);
     if (signal.aborted) return all('delayed', '4.3.0', 'delivery aborted');
