@@ -13,7 +13,7 @@
  *   BENCH_PROFILE=1 (first an extra, uncounted correio run per scenario with V8's CPU profiler on
  *   during the measured window: profile-hook.ts; the summary is printed, the profile kept)
  *   BENCH_CORREIO_NODE_FLAGS="--flag ..." (extra node flags for correio, for what-if runs)
- *   BENCH_TIMEOUT_S=300 (per run) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
+ *   BENCH_TIMEOUT_S=300 (per run) BENCH_SETTLE_MS=3000 (pause after `sync` between runs) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
  * Standards: none. Security: loopback only (127.0.0.1); children killed and temp dirs removed
  *   on every exit path. Limitations: one recipient per message, like smtp-source.
  */
@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runLoad } from './load.js';
 import { FsQueueStore } from '../src/queue/index.js';
@@ -63,6 +63,7 @@ const SESSIONS = int('BENCH_SESSIONS', 20);
 const SIZE = int('BENCH_SIZE', 5120);
 const RUNS = int('BENCH_RUNS', 3, 0);
 const TIMEOUT = int('BENCH_TIMEOUT_S', 300) * 1000;
+const SETTLE_MS = int('BENCH_SETTLE_MS', 3000, 0);
 const SCENARIOS = (env.BENCH_SCENARIOS ?? 'raw,accept,relay,maildir').split(',').map((s) => s.trim()) as Scenario[];
 for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir'].includes(s)) throw new Error(`unknown scenario "${s}"`);
 const PROFILE = env.BENCH_PROFILE === '1';
@@ -90,6 +91,16 @@ async function load(port: number, to: string): Promise<number> {
 
 async function startSink(): Promise<Sink> {
   return tools ? startSmtpSink(tools) : startNodeSink();
+}
+
+/**
+ * Between runs: write back what the last run left dirty and let the disk finish (the removed work
+ * directory's blocks are discarded in the background on a `discard` mount), so that no run pays
+ * for the one before it. File-heavy MTAs feel that most.
+ */
+async function settle(): Promise<void> {
+  execFileSync('sync');
+  await sleep(SETTLE_MS);
 }
 
 let workRoot = '';
@@ -328,7 +339,7 @@ async function main(): Promise<void> {
           r.errors.push((e as Error).message);
           console.log(`run ${i + 1}/${RUNS} ${scenario} ${mta}: FAILED: ${(e as Error).message}`);
         }
-        await sleep(500);
+        await settle();
       }
     }
   }
