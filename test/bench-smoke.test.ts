@@ -1,0 +1,48 @@
+/**
+ * `npm run bench` still runs: a tiny load (50 messages) through every scenario, correio only,
+ * with the TypeScript load generator and sink, so neither Postfix nor its tools are needed.
+ * It asserts only that each run completed and that the bench's own counts checked out (the
+ * bench fails a run when the spool, the sink or the Maildir does not hold N messages); rates
+ * are printed, never asserted.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { projectRoot } from './helpers/paths.js';
+import { withTempDir } from './helpers/temp-dir.js';
+
+const MESSAGES = 50;
+
+void test('npm run bench completes every scenario with a small load and counts every message', async () => {
+  await withTempDir('correio-bench-smoke-', async (dir) => {
+    const child = spawn(process.execPath, [join(projectRoot, 'dist', 'bench', 'run-bench.js')], {
+      cwd: projectRoot,
+      env: {
+        ...process.env,
+        TMPDIR: dir,
+        BENCH_MESSAGES: String(MESSAGES),
+        BENCH_SESSIONS: '5',
+        BENCH_RUNS: '1',
+        BENCH_PEER: 'none',
+        BENCH_LOAD: 'ts',
+        BENCH_SETTLE_MS: '0',
+        BENCH_TIMEOUT_S: '120',
+        BENCH_SCENARIOS: 'raw,accept,relay,maildir',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, out);
+    assert.match(out, new RegExp(`Results: ${MESSAGES} messages of 5120 octets, 5 sessions, 1 runs`));
+    for (const [scenario, mta] of [['raw', 'sink'], ['accept', 'correio'], ['relay', 'correio'], ['maildir', 'correio']]) {
+      const row = out.split('\n').find((l) => l.startsWith(`| ${scenario} | ${mta} |`));
+      assert.ok(row, `no ${scenario} row for ${mta}:\n${out}`);
+      assert.match(row, /\| 1\/1 \|$/, `the ${scenario} run did not complete:\n${out}`);
+    }
+    assert.doesNotMatch(out, /FAILED/);
+  });
+});
