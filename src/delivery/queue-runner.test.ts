@@ -417,7 +417,7 @@ void test('scheduling work follows due work: a new message does not make the run
     await r.submit([{ to: 'new@down.example', route: 'down.example' }]);
     await r.runner.idle();
     assert.equal(r.transport.calls.length, 61);
-    assert.ok(decisions.n <= 5, `scheduler consulted ${decisions.n} times for one new envelope`);
+    assert.ok(decisions.n >= 1 && decisions.n <= 5, `scheduler consulted ${decisions.n} times for one new envelope`);
     // when they come due, all are tried again
     await advance(r, 5 * min);
     assert.equal(r.transport.calls.length, 122);

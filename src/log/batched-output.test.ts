@@ -67,6 +67,7 @@ void test('BatchedOutput: a descriptor that fails stops the output without throw
     const out = new BatchedOutput(fd, { maxDelayMs: 1 });
     out.write('lost\n');
     await out.stop();
+    assert.equal(out.broken, true);
     out.write('also lost\n');
     out.flushSync();
     await out.stop();

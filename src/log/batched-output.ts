@@ -39,6 +39,11 @@ export class BatchedOutput {
     this.#maxBytes = opts.maxBytes ?? 16 * 1024;
   }
 
+  /** Whether a write failed for good: lines are dropped from then on, not kept in memory. */
+  get broken(): boolean {
+    return this.#broken;
+  }
+
   write(line: string): boolean {
     if (this.#broken) return true;
     this.#lines.push(line);

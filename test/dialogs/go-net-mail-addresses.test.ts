@@ -217,6 +217,7 @@ void test('go net/mail TestAddressParsingAndFormatting: must fail', { skip }, as
 void test('every deviation names a case of the corpus', { skip }, () => {
   const lists = [...corpus!.TestAddressParsing, ...corpus!.TestAddressParser_with_charset_decoder].map((c) => text(c.input));
   for (const k of Object.keys(nameDeviations)) assert.ok(lists.includes(k), k);
+  for (const k of Object.keys(strictFromRefuses)) assert.ok(lists.includes(k), k);
   const errors = corpus!.TestAddressParsingError.map((c) => text(c.input));
   for (const k of Object.keys(acceptedErrorCases)) assert.ok(errors.includes(k), JSON.stringify(k));
   for (const k of Object.keys(addrSpecDeviations)) assert.ok(corpus!.TestAddressParsingAndFormatting.must_fail.includes(k), k);

@@ -52,7 +52,7 @@ const badSourceRoute = (verb: 'MAIL FROM' | 'RCPT TO', code: string): Deviation 
       : `${helo} writeln "MAIL FROM: <>"\n expect smtp ok\n writeln "RCPT TO: <@relay.example,@other.example:test@localhost>"\n expect smtp ok`,
 });
 
-export const deviations: Readonly<Record<string, Deviation>> = {
+const deviations: Readonly<Record<string, Deviation>> = {
   'mailfrom.at-sign': {
     reason:
       'Reverse-path = Path / "<>" (RFC 5321 §4.1.2); "<@>" is neither a null path nor a Mailbox. ' +

@@ -7,10 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSite } from '../helpers/site.js';
+import { siteEnvelopes, startSite, waitFor } from '../helpers/site.js';
 
 function canMount(): string | false {
   if (process.getuid?.() !== 0) return 'needs root to mount a small tmpfs';
@@ -51,10 +51,10 @@ test('disk full: 452 4.3.1 after DATA, the session stays usable, nothing half-st
       const got = await site.waitForMessages('u@localhost', 1);
       assert.equal(got.length, 1);
       assert.match(got[0], /\nfits\n$/);
-      // the refused draft left nothing behind in the spool
-      const left: string[] = [];
-      for await (const e of site.app!.backends.store.walkEnvelopes()) left.push(e.id);
-      assert.deepEqual(left, []);
+      // the refused draft left nothing behind in the spool: no envelope once the small message
+      // is delivered, and no draft file
+      await waitFor('an empty spool', async () => (await siteEnvelopes(site)).length === 0);
+      assert.deepEqual(await readdir(join(site.dataDir, 'spool', 'tmp')), []);
     } finally {
       await site.destroy();
     }

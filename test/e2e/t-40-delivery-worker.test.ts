@@ -103,7 +103,7 @@ test('delete through the worker; stop ends it and the spool opens again as owner
 
   await app!.stop();
   app = await startApp(config, { logger: pino({ level: 'silent' }) });
-  assert.equal(app.backends.store.owner, true, 'the worker left no lock behind');
+  assert.equal(app.backends.store.owner, true, 'the restarted app owns the spool again: the stop released its lock');
   assert.deepEqual(await app.control({ op: 'ping' }), { ok: true });
 });
 

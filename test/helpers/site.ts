@@ -275,7 +275,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
 
 /**
  * Every envelope in the site's spool: through the running app's store, or (process sites) by
- * opening the spool read-only beside the running server (recovery 'never').
+ * opening the spool as a reader beside the running server (recovery 'never', the lock left alone).
  */
 export async function siteEnvelopes(site: Site): Promise<Envelope[]> {
   const out: Envelope[] = [];
@@ -283,7 +283,7 @@ export async function siteEnvelopes(site: Site): Promise<Envelope[]> {
     for await (const e of site.app.backends.store.walkEnvelopes()) out.push(e);
     return out;
   }
-  const store = await FsQueueStore.open(join(site.dataDir, 'spool'), { recover: 'never' });
+  const store = await FsQueueStore.open(join(site.dataDir, 'spool'), { recover: 'never', lock: false });
   try {
     for await (const e of store.walkEnvelopes()) out.push(e);
   } finally {

@@ -85,7 +85,7 @@ function allowedInString(c: string): boolean {
   return isAlnum(c) || (/^[!-/:-@[-`{-~]$/.test(c) && !'(){}<>!=#,'.includes(c));
 }
 
-export function tokenize(text: string): Token[] {
+function tokenize(text: string): Token[] {
   const out: Token[] = [];
   let i = 0;
   let line = 1;
@@ -339,7 +339,7 @@ export function parseSmtpScript(text: string, file: string): Script {
 }
 
 /** The first unsupported statement a case reaches (through its procs), if any. */
-export function unsupportedStep(script: Script, tc: TestCase): string | undefined {
+function unsupportedStep(script: Script, tc: TestCase): string | undefined {
   const seen = new Set<string>();
   const walk = (s: Step): string | undefined => {
     switch (s.kind) {

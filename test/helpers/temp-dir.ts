@@ -2,7 +2,7 @@
  * @module temp-dir
  * A fresh temporary directory for the length of a test body, removed afterwards.
  * Security: test only; the directory is made by mkdtemp under os.tmpdir().
- * Limitations: removal errors are ignored (force), as tests only care about their own files.
+ * Limitations: a directory already gone is not an error (force); other removal errors are thrown.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
