@@ -279,6 +279,13 @@ void test('explain: the expansion tree names every step and leaf', async () => {
     assert.equal(role.tree.kind, 'role');
     assert.equal(role.tree.children[0].route, 'local:suzana@dc.uece.br');
 
+    // an error leaf carries its reply and no route
+    const gone = await resolver.explain('gone@dc.uece.br');
+    const leaf = gone.tree.children[0];
+    assert.equal(leaf.kind, 'error');
+    assert.match(leaf.reply ?? '', /^550 5\.1\.6 /);
+    assert.equal(leaf.route, undefined);
+
     const loop = await resolver.explain('a@dc.uece.br');
     assert.equal(loop.tree.children[0].children[0].kind, 'loop');
 

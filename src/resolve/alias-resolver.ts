@@ -221,11 +221,9 @@ export class AliasResolver implements Resolver {
 
   private add(w: Walk, t: TargetBody, via: readonly string[], name: string, extra: Partial<ExpansionNode> = {}): ExpansionNode {
     const key = targetKey(t);
-    const route = routeKey(targetRoute(t));
     const base = {
       name,
-      route,
-      ...(t.kind === 'error' ? { reply: formatReply(t.reply) } : {}),
+      ...(t.kind === 'error' ? { reply: formatReply(t.reply) } : { route: routeKey(targetRoute(t)) }),
       ...extra,
       children: noChildren,
     };
