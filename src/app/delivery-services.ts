@@ -8,7 +8,7 @@
  * Security: the notifier re-enters through intake (null sender), never around it.
  * Limitations: none.
  */
-import type { Config } from '../config/index.js';
+import { formatListenAddress, type Config } from '../config/index.js';
 import { RetryScheduler } from '../queue/index.js';
 import { MaildirTransport, SmtpTransport, LmtpTransport, ListTransport, PipeTransport, FileTransport, ErrorTransport } from '../transport/index.js';
 import { DnsResolver } from '../dns/index.js';
@@ -24,16 +24,12 @@ export interface DeliveryServices {
   stop(): Promise<void>;
 }
 
-function hostPort(a: { host: string; port: number }): string {
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
-
 /** Builds transports, scheduler, notifier and runner on `backends` (not started). */
 export function buildDeliveryServices(config: Config, backends: Backends): DeliveryServices {
   const { directory, store, mailboxes, intake, clock } = backends;
   const postmaster = `postmaster@${config.localDomains[0]}`;
-  const dns = new DnsResolver({ servers: config.delivery.dnsServers.map(hostPort), cache: {} });
-  const ownAddresses = [...config.smtp.listen, ...config.smtp.submission, ...config.smtp.submissions].map(hostPort);
+  const dns = new DnsResolver({ servers: config.delivery.dnsServers.map(formatListenAddress), cache: {} });
+  const ownAddresses = [...config.smtp.listen, ...config.smtp.submission, ...config.smtp.submissions].map(formatListenAddress);
   // delivery.smtp_timeout caps each of RFC 5321 §4.5.3.2's client timeouts (tests, impatient operators)
   const cap = config.delivery.smtpTimeout;
   const timeouts: Partial<SmtpTimeouts> | undefined =

@@ -17,6 +17,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { Worker } from 'node:worker_threads';
 import type { Envelope } from '../core/index.js';
 import type { Config } from '../config/index.js';
+import { exponentialBackoff } from '../util/index.js';
 import type { LineLogger } from '../log/index.js';
 import type { ControlRequest, ControlResponse } from './control.js';
 import type { FromWorker, ToWorker, WorkerData } from './delivery-protocol.js';
@@ -156,7 +157,7 @@ export class DeliveryThread {
   #restartLater(code: number): void {
     // a worker that ran a minute before dying starts again quickly; a crash loop backs off
     if (Date.now() - this.#startedAt > 60_000) this.#restarts = 0;
-    const delay = Math.min(30_000, 1000 * 2 ** Math.min(this.#restarts, 5));
+    const delay = exponentialBackoff(this.#restarts + 1, 1000, 30_000);
     this.#restarts++;
     this.#logger.error({ code, restartInMs: delay }, 'delivery worker exited unexpectedly; restarting it');
     this.#restartTimer = setTimeout(() => {

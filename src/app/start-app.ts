@@ -1,8 +1,8 @@
 /**
  * @module start-app
  * The composition root: config → backends → services. `correio serve` calls startApp and,
- * on SIGTERM/SIGINT, stop(): listeners close, sessions finish, the queue runner stops between
- * deliveries, the spool and directory close.
+ * on SIGTERM/SIGINT, stop(): listeners close, sessions finish, the queue runner stops (after
+ * its grace, in-flight deliveries are aborted and defer), the spool and directory close.
  * With `[delivery] worker = true` the queue runner, transports and DSN notifier run in a worker
  * thread (delivery-worker.ts) with their own handles on the same spool and directory; the main
  * thread keeps the listeners, intake and control socket.

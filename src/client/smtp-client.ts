@@ -559,14 +559,6 @@ export class SmtpClient {
     });
   }
 
-  /** RSET (RFC 5321 §4.1.1.5): ends any transaction. send() does it by itself when needed. */
-  async reset(): Promise<SmtpReply> {
-    const r = await this.command('RSET', this.timeouts.command);
-    this.markClosedOn421(r);
-    if (r.code === 250) this.needsReset = false;
-    return r;
-  }
-
   /** The reply to an RSET sent ahead of a transaction; anything but 250 ends the session. */
   private async readReset(): Promise<void> {
     const r = await this.read(this.timeouts.command, 'RSET');

@@ -4,5 +4,5 @@
  * bounces, delay notices) and the DSN notifier it reports through.
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
-export { QueueRunner, shutdownError, type QueueRunnerOptions } from './queue-runner.js';
+export { QueueRunner, type QueueRunnerOptions } from './queue-runner.js';
 export { DsnNotifier, internalSession, notifyWants, type DsnNotifierOptions } from './dsn-notifier.js';

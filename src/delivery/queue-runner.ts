@@ -28,7 +28,7 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import {
-  addressToString, channels, formatReply, routeKey, systemClock,
+  addressToString, channels, formatReply, routeKey, statusForAll, systemClock,
   type Attempt, type Clock, type DeliveryReport, type DeliveryRequest, type DeliveryStatus, type EnhancedStatus, type Envelope,
   type EnvelopeId, type MessageId, type Notifier, type QueueStore, type Route, type Scheduler, type Transport,
 } from '../core/index.js';
@@ -581,35 +581,39 @@ export class QueueRunner {
       return;
     }
     const transport = this.#transports.get(g.route.transport);
+    const store = this.#store;
+    const req: DeliveryRequest = {
+      route: g.route,
+      messageId: g.messageId,
+      sender: g.envelopes[0].sender,
+      envelopes: g.envelopes,
+      size: g.envelopes[0].size,
+      openMessage: () => store.openMessage(g.messageId),
+    };
     let results: DeliveryStatus[];
     if (!transport) {
-      results = g.envelopes.map((e) => ({ envelopeId: e.id, action: 'delayed', status: '4.3.5', error: `no transport "${g.route.transport}" configured` }));
+      results = statusForAll(req, 'delayed', '4.3.5', { error: `no transport "${g.route.transport}" configured` });
     } else {
-      const store = this.#store;
-      const req: DeliveryRequest = {
-        route: g.route,
-        messageId: g.messageId,
-        sender: g.envelopes[0].sender,
-        envelopes: g.envelopes,
-        size: g.envelopes[0].size,
-        openMessage: () => store.openMessage(g.messageId),
-      };
       try {
         results = await transport.deliver(req, this.#abort.signal);
       } catch (err) {
-        results = g.envelopes.map((e) => ({ envelopeId: e.id, action: 'delayed', status: '4.3.0', error: errorText(err) }));
+        results = statusForAll(req, 'delayed', '4.3.0', { error: errorText(err) });
       }
     }
-    if (this.#abort.signal.aborted) {
-      // stopped midway: a local failure without a remote reply is the shutdown's doing
+    // stopped midway: a local failure without a remote reply (or no result) is the shutdown's doing
+    const stopped = this.#abort.signal.aborted;
+    if (stopped) {
       results = results.map((r) => (r.action === 'delayed' && r.reply === undefined ? { envelopeId: r.envelopeId, action: 'delayed', status: '4.3.0', error: shutdownError } : r));
-      const given = new Set(results.map((r) => r.envelopeId));
-      for (const e of g.envelopes) if (!given.has(e.id)) results.push({ envelopeId: e.id, action: 'delayed', status: '4.3.0', error: shutdownError });
     }
     const byId = new Map(results.map((r) => [r.envelopeId, r]));
     const done = this.#clock.now();
     for (const env of g.envelopes) {
-      const r = byId.get(env.id) ?? { envelopeId: env.id, action: 'delayed', status: '4.3.0', error: 'the transport gave no result for this recipient' };
+      const r = byId.get(env.id) ?? {
+        envelopeId: env.id,
+        action: 'delayed',
+        status: '4.3.0',
+        error: stopped ? shutdownError : 'the transport gave no result for this recipient',
+      };
       try {
         await this.#apply(env, r, done);
       } catch (err) {
