@@ -1,11 +1,12 @@
 /**
  * @module fs-queue-store
- * The default spool: one file per message under one directory (`<data_dir>/spool`), like
+ * The default spool, under one directory (`<data_dir>/spool`): a small message is a record in
+ * an append-only segment, a large one (or one whose envelopes changed) a file of its own, like
  * Postfix's queue files.
  *
  *   tmp/<id>          a draft: the body as it streams in; never a message
  *   seg/<segid>       records of small messages, appended by the server's delivering instance
- *                     (segment-log.ts; `options.segments`); seg/<segid>.done lists delivered ones
+ *                     (segment-log.ts; a caching owner); seg/<segid>.done lists delivered ones
  *   msg/<id>          a committed message (spool format 2, below); renaming into msg/ commits
  *   env/<id>.json     envelope override: written once the envelopes change after commit
  *                     (putEnvelope, deleteEnvelope while others remain); replaces the trailer's
@@ -21,8 +22,10 @@
  *   [B+T, B+T+32)     the footer: "CRQSPOOL", u32 format (2), u64 B, u32 T, u32 CRC-32 of the
  *                     trailer, u32 CRC-32 of the footer's first 28 octets (all big-endian)
  *
- * Segments: with `segments` on, a body that stays within 64 KB never touches tmp/: commit appends
- * header + body + envelopes to the active segment and waits for a shared fdatasync. When such a
+ * Segments: in a caching owner (the server's delivering instance; with `[delivery] worker = true`
+ * no instance is both, so every message gets its own file), a body that stays within 64 KB never
+ * touches tmp/: commit appends header + body + envelopes to the active segment and waits for a
+ * shared fdatasync. When such a
  * message's envelopes change (putEnvelope, deleteEnvelope while others remain) it moves to its own
  * msg/<id> file first (written, synced, renamed), then its record is marked done; recovery lets a
  * msg/<id> file win over a record of the same id (the done line was lost). A segment whose records
@@ -47,6 +50,8 @@
  *   so a crash leaves the old state (trailer or previous override) plus a temporary: removed;
  * - a segment whose last records were written but not yet synced: the first record that does not
  *   check out ends the segment; the rest (never acknowledged) is copied to corrupt/ and cut off.
+ *   (A record damaged later, on a bad block, ends it the same way: what follows it goes to
+ *   corrupt/ with it, for the operator; see segment-log.ts.)
  * Old spools (format 1: msg/<id> bodies without footer beside env/<id>.json) are refused at
  * open() with an error naming the spool: no `format` file in a spool that holds messages.
  * Standards: RFC 5321 §6.1 (a message is accepted only once safely stored); seed §2 (spool).
@@ -69,7 +74,7 @@ import {
   MailError, replies,
   type Envelope, type EnvelopeId, type EnvelopeInit, type MessageDraft, type MessageId, type QueueStore,
 } from '../core/index.js';
-import { DirSyncer, KeyedMutex, atomicWriteFile, uniqueId, writeAll } from '../util/index.js';
+import { DirSyncer, KeyedMutex, atomicWriteFile, dirSyncUnsupported, uniqueId, writeAll } from '../util/index.js';
 import { storageError } from './storage-error.js';
 import {
   SegmentWriter, readDoneLog, readRecordBody, recordHeader, recordHeaderSize, scanSegment, type SegmentRecord,
@@ -93,15 +98,11 @@ export interface FsQueueStoreOptions {
    * bodies of small messages) in memory, bounded, and answer reads from there. Only for the one
    * instance that changes committed messages (the one running deliveries): other processes may
    * commit new messages, but a change made elsewhere to a message already known here would not
-   * be seen. Default false.
+   * be seen. Default false. A caching owner (the server's delivering instance) also commits
+   * small messages (body within 64 KB) as records in a segment (segment-log.ts) instead of one
+   * file each; every instance reads segments.
    */
   cache?: boolean;
-  /**
-   * Commit small messages (body within 64 KB) as records in a segment (segment-log.ts) instead
-   * of one file each. Default: on for a caching owner (the server's delivering instance), off
-   * otherwise. Every instance reads segments.
-   */
-  segments?: boolean;
   /** octets after which a segment takes no more records (default 64 MB; small in tests) */
   segmentLimit?: number;
 }
@@ -164,7 +165,7 @@ interface EnvelopeFile {
 /** The spool format this code reads and writes (the footer's version and the `format` file). */
 export const spoolFormat = 2;
 /** the layout named in the `format` file: 3 adds seg/ to format 2's files (read both) */
-export const spoolLayout = 3;
+const spoolLayout = 3;
 const formatText = `correio-spool ${spoolLayout}\n`;
 const formatTextV2 = `correio-spool 2\n`;
 const footerMagic = Buffer.from('CRQSPOOL', 'latin1');
@@ -256,22 +257,6 @@ function writeDurable(path: string, data: string | Buffer, flag: 'wx' | 'w' = 'w
   });
 }
 
-/** Writes every octet of `bufs` at `position`, looping over short writes. */
-async function writeAllAt(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
-  let total = 0;
-  for (const b of bufs) total += b.length;
-  let done = (await fh.writev(bufs, position)).bytesWritten;
-  if (done < total) {
-    const rest = Buffer.concat(bufs).subarray(done);
-    let off = 0;
-    while (off < rest.length) {
-      const n = (await fh.write(rest, off, rest.length - off, position + done)).bytesWritten;
-      off += n;
-      done += n;
-    }
-  }
-}
-
 /** Reads exactly `length` octets at `position` (a short read means the file changed: corrupt). */
 async function readAt(fh: FileHandle, length: number, position: number, id: MessageId): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(length);
@@ -282,12 +267,6 @@ async function readAt(fh: FileHandle, length: number, position: number, id: Mess
     off += bytesRead;
   }
   return buf;
-}
-
-/** fsync errors that mean "directories cannot be synced here" (as util's fsyncDir). */
-function dirSyncUnsupported(err: unknown): boolean {
-  const code = errno(err);
-  return code === 'EISDIR' || code === 'EPERM' || code === 'EINVAL';
 }
 
 let tmpCounter = 0;
@@ -401,7 +380,8 @@ class FsMessageDraft implements MessageDraft {
         return envelopes;
       }
       const fh = await this.#file();
-      await writeAllAt(fh, [...this.#held, trailer, makeFooter(this.#size, trailer)], this.#size - this.#heldSize);
+      // the file was only ever appended to (writeAll at its own position): this continues it
+      await writeAll(fh, [...this.#held, trailer, makeFooter(this.#size, trailer)]);
       this.#held = [];
       await fh.datasync();
       await rename(this.#path, target); // the commit point, durable once msg/ is fsynced
@@ -438,7 +418,7 @@ export class FsQueueStore implements QueueStore {
   readonly #segDir: string;
   /** segments: loaded at recovery, else at first use (readers reload for each walk) */
   #seg: SegState | undefined;
-  /** whether new small messages go to a segment (options.segments) */
+  /** whether new small messages go to a segment (a caching owner) */
   #segmentsOn = false;
   #writer: SegmentWriter | undefined;
   #writerSeg = '';
@@ -504,7 +484,7 @@ export class FsQueueStore implements QueueStore {
     }
     await store.#checkFormat();
     store.#owner = opts.lock === false ? false : await store.#takeLock();
-    store.#segmentsOn = opts.segments ?? (store.#owner && opts.cache === true);
+    store.#segmentsOn = store.#owner && opts.cache === true;
     const mode = opts.recover ?? 'auto';
     if (mode === 'always' || (mode === 'auto' && store.#owner)) store.lastRecovery = await store.recover();
     return store;
@@ -709,6 +689,7 @@ export class FsQueueStore implements QueueStore {
 
   async #removeSegment(segId: string): Promise<void> {
     this.#seg?.live.delete(segId);
+    this.#scans.delete(segId);
     const fd = this.#doneFds.get(segId);
     if (fd !== undefined) {
       this.#doneFds.delete(segId);
@@ -749,12 +730,14 @@ export class FsQueueStore implements QueueStore {
   }
 
   /**
-   * The segment index. The appending instance's is authoritative (it alone changes its segments);
-   * any other instance looks again each time (another process may have delivered or moved a
-   * record since), cheaply: a segment is rescanned only when it has grown.
+   * The segment index. The instance that changes committed messages (a caching one: the
+   * appending owner, or the delivery worker of `[delivery] worker = true`) loads it once and
+   * keeps it up to date itself; any other instance looks again each time (another process may
+   * have delivered or moved a record since), cheaply: a segment is rescanned only when it has
+   * grown.
    */
   async #segState(): Promise<SegState> {
-    if (this.#segmentsOn) {
+    if (this.#segmentsOn || this.#known) {
       this.#seg ??= (await this.#loadSegments(false)).state;
       return this.#seg;
     }
@@ -828,7 +811,10 @@ export class FsQueueStore implements QueueStore {
       try {
         size = (await stat(path)).size;
       } catch (err) {
-        if (errno(err) === 'ENOENT') return undefined;
+        if (errno(err) === 'ENOENT') {
+          this.#scans.delete(segId);
+          return undefined;
+        }
         throw err;
       }
       const cached = this.#scans.get(segId);

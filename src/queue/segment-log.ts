@@ -18,13 +18,16 @@
  * started after the write; concurrent commits share one. A record is acknowledged only after that
  * sync, so every record before the last completed sync is whole on disk. After a crash the
  * records written but not yet synced may be torn (any of their blocks missing): the checksums
- * find the first bad record and the scan stops there; what follows was never acknowledged.
+ * find the first bad record and the scan stops there; after a crash, what follows was never
+ * acknowledged.
  * Standards: POSIX fdatasync(2) (covers the data and the file size).
  * Security: lengths are checked against the file size and checksums before they are used; ids
  *   in done logs are checked by the caller.
  * Limitations: a done log is not synced (a power failure can bring back a delivered message: a
  *   duplicate, never a loss, as with the one-file layout); a segment stays on disk until every
- *   record in it is done.
+ *   record in it is done. A record damaged after it was acknowledged (a bad block, not a crash)
+ *   also ends the scan: the records after it leave the queue with it, copied to corrupt/ by
+ *   recovery for the operator, not deleted.
  */
 import { closeSync, fdatasync, ftruncateSync, openSync, writeSync, writevSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';

@@ -27,7 +27,8 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-function isUnsupported(err: unknown): boolean {
+/** fsync errors that mean "directories cannot be synced here": treated as a no-op. */
+export function isUnsupported(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'EISDIR' || code === 'EPERM' || code === 'EINVAL';
 }

@@ -5,7 +5,7 @@
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
 export { atomicWriteFile, fsyncFile, tempPathFor, type AtomicWriteOptions } from './atomic-write-file.js';
-export { DirSyncer, fsyncDir } from './dir-syncer.js';
+export { DirSyncer, fsyncDir, isUnsupported as dirSyncUnsupported } from './dir-syncer.js';
 export { parseDuration, formatDuration } from './parse-duration.js';
 export { parseSize } from './parse-size.js';
 export { exponentialBackoff, ageBackoff, clamp } from './backoff.js';
