@@ -372,11 +372,6 @@ function postfixCmd(conf: string, args: string[]): { status: number | null; out:
 }
 
 /**
- * Starts Postfix from its own config directory under work: listening on 127.0.0.1:<free port>
- * only, queue in work, logging to work/postfix.log. Modes as in anchors.md: hold (every message
- * to the hold queue), relay (to the sink), maildir (local(8) into work/maildir/ via an alias).
- */
-/**
  * Which Postfix setup to compare against (BENCH_POSTFIX_CONFIG):
  * - "tuned" (default): no chroot, no reverse lookup of the client, DNS lookups disabled; the
  *   fastest Postfix we know how to set up here, so the ratio is conservative.
@@ -385,9 +380,16 @@ function postfixCmd(conf: string, args: string[]): { status: number | null; out:
  *   Debian's configure-instance.sh) and Debian's defaults for client lookups.
  */
 export function postfixConfig(): 'tuned' | 'anchor' {
-  return process.env.BENCH_POSTFIX_CONFIG === 'anchor' ? 'anchor' : 'tuned';
+  const v = process.env.BENCH_POSTFIX_CONFIG ?? 'tuned';
+  if (v !== 'tuned' && v !== 'anchor') throw new Error(`BENCH_POSTFIX_CONFIG must be "tuned" or "anchor", not "${v}"`);
+  return v;
 }
 
+/**
+ * Starts Postfix from its own config directory under work: listening on 127.0.0.1:<free port>
+ * only, queue in work, logging to work/postfix.log. Modes as in anchors.md: hold (every message
+ * to the hold queue), relay (to the sink), maildir (local(8) into work/maildir/ via an alias).
+ */
 export async function startPostfix(work: string, mode: PostfixMode, sinkPort: number): Promise<PostfixInstance> {
   const anchor = postfixConfig() === 'anchor';
   const conf = path.join(work, 'pf-etc');

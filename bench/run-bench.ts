@@ -13,7 +13,8 @@
  *   BENCH_PROFILE=1 (first an extra, uncounted correio run per scenario with V8's CPU profiler on
  *   during the measured window: profile-hook.ts; the summary is printed, the profile kept)
  *   BENCH_CORREIO_NODE_FLAGS="--flag ..." (extra node flags for correio, for what-if runs)
- *   BENCH_TIMEOUT_S=300 (per run) BENCH_SETTLE_MS=3000 (pause after `sync` between runs) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
+ *   BENCH_TIMEOUT_S=300 (per run) BENCH_SETTLE_MS=3000 (`sync`, then this pause, before each run)
+ *   BENCH_POSTFIX_CONFIG=tuned|anchor (peers.ts postfixConfig) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
  * Standards: none. Security: loopback only (127.0.0.1); children killed and temp dirs removed
  *   on every exit path. Limitations: one recipient per message, like smtp-source.
  */
@@ -328,6 +329,7 @@ async function main(): Promise<void> {
       for (const mta of mtas) {
         const r = row(scenario, mta);
         try {
+          await settle();
           const s = await runOnce(scenario, mta, false);
           r.samples.push(s);
           console.log(
@@ -339,7 +341,6 @@ async function main(): Promise<void> {
           r.errors.push((e as Error).message);
           console.log(`run ${i + 1}/${RUNS} ${scenario} ${mta}: FAILED: ${(e as Error).message}`);
         }
-        await settle();
       }
     }
   }

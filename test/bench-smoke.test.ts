@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from './helpers/paths.js';
 import { withTempDir } from './helpers/temp-dir.js';
@@ -15,8 +16,11 @@ import { withTempDir } from './helpers/temp-dir.js';
 const MESSAGES = 50;
 
 void test('npm run bench completes every scenario with a small load and counts every message', async () => {
+  // the bench starts correio from dist/ (bin/correio.js) whichever way this test runs: built first
+  const bench = join(projectRoot, 'dist', 'bench', 'run-bench.js');
+  assert.ok(existsSync(bench), `${bench} is missing: run \`npm run build\` first`);
   await withTempDir('correio-bench-smoke-', async (dir) => {
-    const child = spawn(process.execPath, [join(projectRoot, 'dist', 'bench', 'run-bench.js')], {
+    const child = spawn(process.execPath, [bench], {
       cwd: projectRoot,
       env: {
         ...process.env,

@@ -384,9 +384,10 @@ class SizeAndEightBit {
 
 /**
  * Copies `head` then `body` into `dest` with backpressure, counting through `counter`, and ends
- * `dest`. One loop instead of stream.pipeline: pipeline builds per call a Duplex around a
- * generator, a Transform, an AbortController and, when it finishes, a DOMException; on a small
- * message that was a measurable part of the accept path's CPU. On any failure (body error, size
+ * `dest`. One loop instead of stream.pipeline, which builds per call a Duplex around a
+ * generator, a Transform, an AbortController and, when it finishes, a DOMException (measurable
+ * when every message streamed; since small SMTP bodies arrive whole, this copies the larger
+ * ones, BDAT, sendmail and re-injected mail). On any failure (body error, size
  * limit, `signal` aborted, `dest` error) `body` and `dest` are destroyed, as pipeline did.
  */
 async function copyBody(

@@ -4,8 +4,9 @@
  * consumes with backpressure, the pending intake result, and the abort signal; or, for a small
  * body collected whole, WholeBody.
  * Standards: RFC 5321 §4.1.1.4 (the reply after the end of data is the transaction's result).
- * Security: the body is never buffered whole: `write` waits until the intake has read what it
- *   was given (or gave up); a body flaw destroys the stream so intake aborts its draft.
+ * Security: a streamed body (past 64 KB) is never buffered whole: `write` waits until the intake
+ *   has read what it was given (or gave up); a body flaw destroys the stream so intake aborts its
+ *   draft. WholeBody holds at most those 64 KB.
  * Limitations: none.
  */
 import { Readable } from 'node:stream';

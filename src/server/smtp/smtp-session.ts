@@ -213,8 +213,8 @@ export class SmtpSession {
    * Sends `r` (if given) and closes. `now` (after QUIT): once the reply is with the kernel
    * (nothing left queued; plain TCP, where no TLS close_notify is owed) the socket closes at
    * once, and the kernel sends the reply, then FIN, as Postfix's smtpd does. Otherwise the
-   * socket is shut down for writing first, so a client still sending does not turn our last
-   * reply into a reset.
+   * socket is shut down for writing first and closed once the client has closed too (or after
+   * 2 s), so a client still sending does not turn our last reply into a reset.
    */
   private async end(r?: SmtpReply, opts: { enhanced?: boolean; now?: boolean } = {}): Promise<void> {
     if (r) this.reply(r, { enhanced: opts.enhanced });
@@ -225,17 +225,13 @@ export class SmtpSession {
         s.destroy();
         return;
       }
-      // Once the last reply and our FIN are out the session reads nothing more, so the socket
-      // closes then: waiting for the client's own close mostly meant reading its reset (an
-      // exception object with a stack trace per connection).
+      // A 421 or an error close: wait (up to 2 s) for the client to close its side, because
+      // closing while its input is still unread would send a reset that can discard the reply.
+      // (The hot path, QUIT over plain TCP, closes at once above.)
       s.end();
       const t = setTimeout(() => s.destroy(), 2000);
-      if (!s.writableFinished) await new Promise<void>((resolve) => {
-        s.once('finish', resolve);
-        void this.gone.then(resolve);
-      });
+      await this.gone;
       clearTimeout(t);
-      s.destroy();
     }
   }
 
