@@ -125,7 +125,7 @@ export class IntakeService implements Intake {
     // Only the header block is read here (bounded); the body stays a stream (or, given whole,
     // a slice of the buffer: no stream is made for a message already in memory).
     const split = whole ? splitMessageBuffer(body) : await splitMessage(body);
-    const rest = 'rest' in split ? split.rest : split.body;
+    const rest = split.body;
     const drop = (): void => {
       if (!Buffer.isBuffer(rest)) rest.resume();
     };

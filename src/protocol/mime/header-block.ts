@@ -131,7 +131,7 @@ export interface SplitMessage extends SplitHeader {
 
 export interface SplitBuffer extends SplitHeader {
   /** what follows the empty line */
-  readonly rest: Buffer;
+  readonly body: Buffer;
 }
 
 /**
@@ -159,7 +159,7 @@ function splitAt(buf: Buffer, end: { headerEnd: number; bodyStart: number }, end
     header = buf.subarray(0, cut);
     rest = buf.subarray(cut);
   }
-  return { header, fields: parseHeaderFields(decodeHeaderBytes(header)), complete, hasBody, rest };
+  return { header, fields: parseHeaderFields(decodeHeaderBytes(header)), complete, hasBody, body: rest };
 }
 
 /** splitMessage for a message held whole in memory: no stream, nothing copied. */
@@ -202,7 +202,7 @@ export async function splitMessage(
     await it.return?.();
     throw err;
   }
-  const { header, fields, complete, hasBody, rest } = splitAt(buf, end, ended, max);
+  const { header, fields, complete, hasBody, body: rest } = splitAt(buf, end, ended, max);
   async function* remainder(): AsyncGenerator<Buffer> {
     try {
       if (rest.length > 0) yield rest;
