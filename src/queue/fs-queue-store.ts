@@ -76,6 +76,7 @@ import {
 } from '../core/index.js';
 import { DirSyncer, KeyedMutex, atomicWriteFile, dirSyncUnsupported, uniqueId, writeAll } from '../util/index.js';
 import { storageError } from './storage-error.js';
+import { envelopeIdOf, messageIdOfEnvelope } from './queue-ids.js';
 import {
   SegmentWriter, readDoneLog, readRecordBody, recordHeader, recordHeaderSize, scanSegment, type SegmentRecord,
 } from './segment-log.js';
@@ -176,15 +177,6 @@ const tailRead = 16 * 1024;
 const holdLimit = 64 * 1024;
 
 const idPattern = /^[0-9a-z]{1,64}$/;
-const envelopeSeparator = '-';
-
-/** The message id an envelope id belongs to (envelope ids are "<messageId>-<n>"). */
-export function messageIdOfEnvelope(id: EnvelopeId): MessageId | undefined {
-  const i = id.lastIndexOf(envelopeSeparator);
-  if (i <= 0) return undefined;
-  const msg = id.slice(0, i);
-  return idPattern.test(msg) && /^\d{1,6}$/.test(id.slice(i + 1)) ? msg : undefined;
-}
 
 /** A spool item that does not check out (bad footer, trailer or env file): moved to corrupt/. */
 class CorruptItem extends SyntaxError {}
@@ -361,7 +353,7 @@ class FsMessageDraft implements MessageDraft {
       } else await finished(this.body);
       const envelopes: Envelope[] = inits.map((init, i) => ({
         ...init,
-        id: `${this.id}${envelopeSeparator}${i + 1}`,
+        id: envelopeIdOf(this.id, i),
         messageId: this.id,
         size: this.#size,
         attempts: init.attempts ?? [],

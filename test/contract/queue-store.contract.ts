@@ -219,6 +219,53 @@ export function queueStoreContract(name: string, makeStore: () => Promise<Contra
         assert.equal((await collect(store)).length, 45);
       }));
 
+    void test('every envelope field round-trips, also fields storage does not know (put, find, walk, reopen)', () =>
+      withStore(async (s) => {
+        // Storage keeps an envelope whole: a field added to Envelope later (or by a newer
+        // version) must come back unchanged, never be dropped by a list of known fields.
+        const known: Partial<EnvelopeInit> = {
+          originalRecipient: { local: 'Orig', domain: 'dc.uece.br' },
+          body: '8BITMIME',
+          smtpUtf8: true,
+          delayWarnedAt: 3,
+          resolvedVia: ['staff@dc.uece.br', 'jacques@dc.uece.br'],
+          dsn: { notify: ['SUCCESS'], orcpt: 'rfc822;orig@dc.uece.br', ret: 'HDRS', envid: 'E1' },
+        };
+        const extra = { futureState: 'queued', futureData: { list: [1, 'two', { three: true }], n: null } };
+        const init = { ...envelopeInit('x@dc.uece.br', known), ...extra } as EnvelopeInit;
+        const line = Buffer.from('z'.repeat(98) + '\r\n');
+        const ids: string[] = [];
+        // a small message and one over 64 KB (the files backend stores them differently)
+        for (const body of [[Buffer.from('small\r\n')], Array.from({ length: 700 }, () => line)]) {
+          const draft = await s.store.createMessage();
+          const [env] = await draft.commit([init, envelopeInit('y@dc.uece.br')], body);
+          assert.deepEqual(env, { ...init, id: env.id, messageId: draft.id, size: env.size, attempts: [] });
+          assert.deepEqual(await s.store.findEnvelope(env.id), env);
+          assert.deepEqual((await collect(s.store)).find((e) => e.id === env.id), env);
+          const changed = {
+            ...env,
+            futureState: 'held',
+            addedLater: ['a', 'b'],
+            attempts: [{ at: 9, host: 'mx.dc.uece.br', reply: { code: 451, status: '4.7.1', lines: ['try later'] }, status: '4.7.1' }],
+          } as Envelope;
+          await s.store.putEnvelope(changed);
+          assert.deepEqual(await s.store.findEnvelope(env.id), changed);
+          assert.deepEqual((await collect(s.store)).find((e) => e.id === env.id), changed);
+          ids.push(env.id);
+        }
+        const store = s.reopen ? await s.reopen() : s.store;
+        for (const id of ids) {
+          const back = await store.findEnvelope(id);
+          const field = (name: string): unknown => (back as unknown as Record<string, unknown> | undefined)?.[name];
+          assert.equal(field('futureState'), 'held');
+          assert.deepEqual(field('addedLater'), ['a', 'b']);
+          assert.deepEqual(field('futureData'), extra.futureData);
+          assert.deepEqual(back?.resolvedVia, known.resolvedVia);
+          assert.deepEqual(back?.attempts[0].reply?.lines, ['try later']);
+          assert.deepEqual((await collect(store)).find((e) => e.id === id), back);
+        }
+      }));
+
     void test('committed messages survive a reopen', async (t) => {
       const s = await makeStore();
       try {

@@ -1,0 +1,32 @@
+/**
+ * @module queue-ids
+ * The names of things in the queue, shared by every QueueStore backend: a message id is
+ * util's uniqueId (lower-case base32), an envelope id is "<messageId>-<n>" (n from 1, in the
+ * order of the recipients given to commit).
+ * Standards: none.
+ * Security: an id becomes a file name in the files backend; only ids of this alphabet are
+ *   accepted (no "/", no ".", bounded length), so a hostile id never becomes a path.
+ * Limitations: none.
+ */
+import type { EnvelopeId, MessageId } from '../core/index.js';
+
+const idPattern = /^[0-9a-z]{1,64}$/;
+const envelopeSeparator = '-';
+
+/** Whether `id` has the form of a message id (and so is safe as a file name). */
+export function isQueueId(id: string): boolean {
+  return idPattern.test(id);
+}
+
+/** The id of a message's `index`-th envelope (0-based index; ids count from 1). */
+export function envelopeIdOf(messageId: MessageId, index: number): EnvelopeId {
+  return `${messageId}${envelopeSeparator}${index + 1}`;
+}
+
+/** The message id an envelope id belongs to (envelope ids are "<messageId>-<n>"). */
+export function messageIdOfEnvelope(id: EnvelopeId): MessageId | undefined {
+  const i = id.lastIndexOf(envelopeSeparator);
+  if (i <= 0) return undefined;
+  const msg = id.slice(0, i);
+  return idPattern.test(msg) && /^\d{1,6}$/.test(id.slice(i + 1)) ? msg : undefined;
+}
