@@ -67,6 +67,8 @@ export const replies = {
   messageTooBig: (): SmtpReply => reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
   mailLoop: (): SmtpReply => reply(554, '5.4.6', 'Mail loop detected'),
   listExpansionFailed: (): SmtpReply => reply(550, '5.2.4', 'Mailing list expansion problem'),
+  /** a list member that is not an address (RFC 3463 X.1.3) */
+  badListMember: (): SmtpReply => reply(553, '5.1.3', 'Bad destination mailbox address syntax'),
   authRequired: (): SmtpReply => reply(530, '5.7.0', 'Authentication required'),
   encryptionRequired: (): SmtpReply => reply(538, '5.7.11', 'Encryption required for requested authentication mechanism'),
   authFailed: (): SmtpReply => reply(535, '5.7.8', 'Authentication credentials invalid'),

@@ -43,6 +43,7 @@ import {
   type User,
 } from '../core/index.js';
 import { listLocalFromOwner } from './list-names.js';
+import { parseListMember } from './list-member.js';
 import { parseTargetString, splitIncludeText } from './target-syntax.js';
 
 export interface AliasResolverOptions {
@@ -339,17 +340,28 @@ export class AliasResolver implements Resolver {
     }
   }
 
-  /** Shows list members for explain(); they are not targets of this recipient. */
+  /**
+   * Shows list members for explain(); they are not targets of this recipient. Each member is
+   * read by the list transport's own rule (parseListMember) and resolved as its re-injection
+   * is (a trusted internal session), so what is shown is what delivery does.
+   */
   private async explainMembers(w: Walk, list: MailingList, stack: readonly string[], depth: number): Promise<ExpansionNode[]> {
-    const sub: Walk = { ...w, targets: [], keys: new Set(), loop: false, overflow: false };
+    const sub: Walk = { ...w, trace: { ...w.trace, mayRelay: true }, targets: [], keys: new Set(), loop: false, overflow: false };
     const self = list.address.toLowerCase();
     const out: ExpansionNode[] = [];
     for (const m of list.members) {
-      if (m.toLowerCase() === self) {
+      if (sub.overflow) break;
+      if (m.trim().toLowerCase() === self) {
         out.push({ name: m, kind: 'duplicate', note: 'the list itself: skipped (no loop)', children: noChildren });
         continue;
       }
-      out.push(...(await this.expandTargets({ ...sub, trace: { ...w.trace, mayRelay: true } }, [m], list.address.slice(list.address.lastIndexOf('@') + 1), [list.address], stack, depth)));
+      const member = parseListMember(m);
+      if (!member.ok) {
+        const note = `${member.reason}; the list transport skips it`;
+        out.push({ name: m.trim(), kind: 'error', reply: formatReply(replies.badListMember()), note, children: noChildren });
+        continue;
+      }
+      out.push(await this.expandAddress(sub, member.address, [list.address], stack, depth + 1, false, false));
     }
     return out;
   }

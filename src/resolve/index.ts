@@ -16,4 +16,5 @@ export {
 } from './alias-resolver.js';
 export { findCycles, type AliasCycle } from './find-cycles.js';
 export { listOwnerAddress, listLocalFromOwner, listIdFor } from './list-names.js';
+export { parseListMember, type ListMember } from './list-member.js';
 export { parseTargetString, splitCommand, splitIncludeText, type ParsedTarget } from './target-syntax.js';

@@ -180,3 +180,25 @@ void test('list: a message with a header and no body', async () => {
   assert.equal(res[0].action, 'expanded');
   assert.match(intake.received[0].body, /^List-Id: .*\r\n[\s\S]*Subject: only a header\r\n\r\n$/);
 });
+
+void test('list: a member that is not an address is skipped, and resolve shows the same (issue 12 item 10)', async () => {
+  const { dir, intake, transport } = await setup();
+  await dir.createList('mixed@dc.uece.br', 'suzana@dc.uece.br');
+  // stored before `correio list add` refused such members (or written to the directory directly)
+  await dir.addListMembers('mixed@dc.uece.br', ['|/usr/bin/touch@dc.uece.br', '/tmp/x@dc.uece.br', 'bia', 'ana@dc.uece.br']);
+  const res = await transport.deliver(request('mixed@dc.uece.br', 'Subject: x\r\n\r\nhi\r\n'), new AbortController().signal);
+  assert.equal(res[0].action, 'expanded');
+  assert.deepEqual(intake.checked, ['ana@dc.uece.br'], 'only the address is re-injected');
+  assert.match(res[0].error ?? '', /\|\/usr\/bin\/touch@dc\.uece\.br \(a "\|command" is not a list member/);
+  assert.match(res[0].error ?? '', /bia \(expected a full address/);
+
+  const { tree } = await new AliasResolver({ directory: dir }).explain('mixed@dc.uece.br');
+  const shown = tree.children.map((c) => [c.name, c.kind, c.reply ?? c.route]);
+  assert.deepEqual(shown, [
+    ['|/usr/bin/touch@dc.uece.br', 'error', '553 5.1.3 Bad destination mailbox address syntax'],
+    ['/tmp/x@dc.uece.br', 'error', '553 5.1.3 Bad destination mailbox address syntax'],
+    ['bia', 'error', '553 5.1.3 Bad destination mailbox address syntax'],
+    ['ana@dc.uece.br', 'mailbox', 'local:ana@dc.uece.br'],
+  ]);
+  assert.ok(!JSON.stringify(tree).includes('"pipe"'), 'no pipe target shown');
+});

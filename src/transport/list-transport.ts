@@ -10,7 +10,8 @@
  * Standards: RFC 2919 §3 (List-Id), RFC 2369 §3 (List-Post, List-Unsubscribe), RFC 8058 §3
  *   (one-click), RFC 5321 §3.9.2 (a list's copies carry the owner as reverse path),
  *   RFC 3834 §3.1.8 (Precedence: list is common practice, not a standard).
- * Security: a list never loops: the list itself is skipped as a member, and a copy that already
+ * Security: a member is an address (resolve's parseListMember: never a pipe, file or include,
+ *   whatever the directory holds); a list never loops: the list itself is skipped as a member, and a copy that already
  *   carries this list's X-Loop or List-Id (nested lists that contain each other) is dropped.
  *   The copy enters through intake like any message (Received count, size, Delivered-To checks).
  * Limitations: one copy for all members (no VERP, no per-member unsubscribe URL); the header
@@ -36,7 +37,7 @@ import {
   type StatusDetail,
   type Transport,
 } from '../core/index.js';
-import { listIdFor, listOwnerAddress } from '../resolve/index.js';
+import { listIdFor, listOwnerAddress, parseListMember } from '../resolve/index.js';
 import { splitMessage } from '../protocol/mime/index.js';
 
 export interface ListTransportOptions {
@@ -157,15 +158,14 @@ export class ListTransport implements Transport {
         const key = m.trim().toLowerCase();
         if (done.has(key)) continue;
         done.add(key);
-        let rcpt;
-        try {
-          rcpt = parseMailbox(m.trim(), { smtpUtf8: true });
-        } catch {
-          rejected.push(`${m} (bad address)`);
+        // the one member rule `correio list add` and `correio resolve` apply too
+        const member = parseListMember(m);
+        if (!member.ok) {
+          rejected.push(`${m} (${member.reason})`);
           continue;
         }
         try {
-          accepted.push(await this.opts.intake.checkRecipient(session, senderAddr, rcpt, {}));
+          accepted.push(await this.opts.intake.checkRecipient(session, senderAddr, member.address, {}));
         } catch (err) {
           const reply: SmtpReply = replyForError(err);
           // A temporary refusal: try the whole list again later, before anyone got a copy.

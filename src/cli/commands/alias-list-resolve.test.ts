@@ -7,7 +7,7 @@ import { runCli } from '../../../test/helpers/cli.js';
 import { MemoryDirectory } from '../../../test/helpers/memory-directory.js';
 import { loadConfig } from '../../config/index.js';
 import type { DirectoryBackend } from '../../directory/index.js';
-import { checkAliases } from './resolve.js';
+import { checkAliases } from './check.js';
 
 const CONFIG = 'hostname = "mx.dc.uece.br"\nlocal_domains = ["dc.uece.br", "example.org"]\naliases_file = "aliases"\n';
 
@@ -101,6 +101,15 @@ void describe('correio alias / list / resolve / newaliases (spawned)', { concurr
       assert.match(r.stdout, /^lista@dc.uece.br {2}list -> list:lista@dc.uece.br /);
       assert.match(r.stdout, /^ {2}postmaster@dc.uece.br {2}mailbox -> local:postmaster@dc.uece.br$/m);
       assert.match(r.stdout, /^ {2}lista@dc.uece.br {2}duplicate \[the list itself: skipped \(no loop\)\]$/m);
+      // issue 12 item 10: a pipe (or any alias-target form) is no list member, even when it parses as an address
+      r = await runCli(['list', 'add', 'lista@dc.uece.br', '|/usr/bin/touch@dc.uece.br'], { cwd });
+      assert.equal(r.code, 65);
+      assert.equal(r.stderr, 'correio: invalid member address "|/usr/bin/touch@dc.uece.br": a "|command" is not a list member (members are addresses)\n');
+      r = await runCli(['list', 'add', 'lista@dc.uece.br', 'ana'], { cwd });
+      assert.equal(r.code, 65);
+      assert.match(r.stderr, /invalid member address "ana": expected a full address/);
+      r = await runCli(['list', 'show', 'lista@dc.uece.br', '--json'], { cwd });
+      assert.deepEqual((JSON.parse(r.stdout) as { members: string[] }[])[0].members, ['postmaster@dc.uece.br', 'lista@dc.uece.br']);
       r = await runCli(['list', 'create', 'x@elsewhere.example', '--owner', 'suzana@dc.uece.br'], { cwd });
       assert.equal(r.code, 65);
       assert.equal(r.stderr, 'correio: elsewhere.example is not a local domain\n');

@@ -12,7 +12,8 @@ import type { Command } from 'commander';
 import type { Config } from '../../config/index.js';
 import type { DirectoryBackend } from '../../directory/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
-import { checkAliases } from './resolve.js';
+import { findCycles } from '../../resolve/index.js';
+import { makeResolver } from './resolve.js';
 
 export interface CheckFinding {
   readonly level: 'error' | 'warning';
@@ -67,6 +68,21 @@ export const checkUserDomains: Check = async ({ directory }) => {
   return (await directory.listUsers())
     .filter((u) => !local.has(u.address.slice(u.address.lastIndexOf('@') + 1)))
     .map((u) => ({ level: 'error', message: `user ${u.address}: domain is not local` }));
+};
+
+/** `correio check`: alias/role cycles (error when no mailbox stops them) and dangling targets. */
+export const checkAliases: Check = async ({ config, directory }) => {
+  const { resolver, file } = await makeResolver(directory, config);
+  const out: CheckFinding[] = [];
+  for (const c of await findCycles(directory, file)) {
+    const path = [...c.names, c.names[0]].join(' -> ');
+    if (c.mailboxes.length === 0) out.push({ level: 'error', message: `alias cycle ${path}: mail to it is refused (5.4.6 mail loop)` });
+    else out.push({ level: 'warning', message: `alias cycle ${path}: stops at mailbox ${c.mailboxes.join(', ')}` });
+  }
+  for (const d of await resolver.findDangling()) {
+    out.push({ level: 'warning', message: `${d.name}: target ${d.target} leads nowhere (${d.reason})` });
+  }
+  return out;
 };
 
 /** Every check `correio check` runs, in order. Add new checks here. */

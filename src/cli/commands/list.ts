@@ -3,13 +3,23 @@
  * `correio list create|add|remove|show|delete`: mailing lists (seed §2.1, the "mail exploder").
  * A list's copies go out with the envelope sender LIST-owner@domain, which reaches the owner.
  * Standards: RFC 2919 (List-Id shown by `list show`), RFC 2369.
- * Security: addresses are checked by the directory before they are stored.
+ * Security: addresses are checked by the directory before they are stored; a member must be
+ *   an address by the list transport's own rule (parseListMember): "|command", "/file" and the
+ *   other alias-target forms are refused with status 65 (EX_DATAERR), so `correio resolve`
+ *   never shows a member delivery would refuse.
  * Limitations: no subscription by mail; members are managed here (or through the directory).
  */
 import type { Command } from 'commander';
 import { normalizeDirectoryAddress } from '../../directory/index.js';
-import { listIdFor, listOwnerAddress } from '../../resolve/index.js';
+import { listIdFor, listOwnerAddress, parseListMember } from '../../resolve/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
+
+/** A member as the list transport will read it (resolve's parseListMember), then normalised. */
+function member(text: string): string {
+  const m = parseListMember(text);
+  if (!m.ok) throw new CliError(`invalid member address "${text}": ${m.reason}`, exitCodes.dataErr);
+  return address(text, 'member address');
+}
 
 function address(text: string, what: string): string {
   const a = normalizeDirectoryAddress(text);
@@ -44,7 +54,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<members...>', 'member addresses (local or remote)')
     .action(async (text: string, members: string[], _opts: unknown, cmd: Command) => {
       const a = address(text, 'list address');
-      const ms = members.map((m) => address(m, 'member address'));
+      const ms = members.map(member);
       await ctx.withDirectory(cmd, (dir) => dir.addListMembers(a, ms));
       ctx.print(`${a}: added ${ms.join(', ')}`);
     });

@@ -2,7 +2,7 @@
  * @module resolve-command
  * `correio resolve ADDRESS [--json]`: how an address expands — each alias, role, list, include
  * and forward followed — and where each leaf goes: a local mailbox or a remote next hop.
- * Also `checkAliases`, the `correio check` step that lists alias cycles and dangling targets.
+ * Also `makeResolver`, the resolver configured as the server's, which `correio check` uses too.
  * Standards: seed §2 and §2.1 (a directory with a query language; alias expansion decides
  *   between the incoming and the outgoing queue).
  * Security: read-only; the answer is the one the server gives, with relay rights (an operator
@@ -15,9 +15,8 @@ import type { Config } from '../../config/index.js';
 import type { DirectoryBackend } from '../../directory/index.js';
 import { ConfiguredAliases, configuredResolver } from '../../app/index.js';
 import { formatReply, routeKey, targetRoute, type Alias, type ResolvedRecipient } from '../../core/index.js';
-import { findCycles, type AliasResolver, type ExpansionNode } from '../../resolve/index.js';
+import type { AliasResolver, ExpansionNode } from '../../resolve/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
-import type { Check, CheckFinding } from './check.js';
 
 /** A resolver configured as the server's: directory, aliases file, static routes. */
 export async function makeResolver(dir: DirectoryBackend, config: Config): Promise<{ resolver: AliasResolver; file: ReadonlyMap<string, Alias> }> {
@@ -58,21 +57,6 @@ function targetJson(t: ResolvedRecipient): Record<string, unknown> {
       return { ...base, reply: formatReply(t.reply) };
   }
 }
-
-/** `correio check`: alias/role cycles (error when no mailbox stops them) and dangling targets. */
-export const checkAliases: Check = async ({ config, directory }) => {
-  const { resolver, file } = await makeResolver(directory, config);
-  const out: CheckFinding[] = [];
-  for (const c of await findCycles(directory, file)) {
-    const path = [...c.names, c.names[0]].join(' -> ');
-    if (c.mailboxes.length === 0) out.push({ level: 'error', message: `alias cycle ${path}: mail to it is refused (5.4.6 mail loop)` });
-    else out.push({ level: 'warning', message: `alias cycle ${path}: stops at mailbox ${c.mailboxes.join(', ')}` });
-  }
-  for (const d of await resolver.findDangling()) {
-    out.push({ level: 'warning', message: `${d.name}: target ${d.target} leads nowhere (${d.reason})` });
-  }
-  return out;
-};
 
 export function register(program: Command, ctx: CliContext): void {
   program
