@@ -17,17 +17,26 @@
  *   RFC 1939 §11 / RFC 3501 §2.3.4 (sizes counted with CRLF).
  * Security: a user address and a folder name are validated before they become paths: no "/",
  *   "\", NUL, control characters, "." or ".." components, no leading dot. Files are 0600.
+ *   Symbolic links are never followed (issue 12 item 9): every directory from the store's root
+ *   down to tmp/, new/ and cur/ is checked with lstat on each delivery and each read (a link or
+ *   a non-directory there refuses the operation: MAIL_ERR_UNSAFE_MAILBOX, 451 4.3.0, so a
+ *   delivery is deferred with the reason), message files are opened with O_NOFOLLOW, and list()
+ *   shows only regular files, so a link in new/ or cur/ is neither listed nor served.
  * Limitations: redelivery of a key is not detected (stored twice) when the first copy has
  *   been moved to cur/ with flags other than none or "S", or was renamed new/ → cur/ by a
  *   reader in the instant between our stat of cur/ and our link() into new/, or when the
  *   content differs (other sizes); a removed message is stored again. The body is written to
  *   tmp/ before the duplicate check. list() costs a stat per message for the arrival time.
- *   No quota; a foreign file without W= is read once to size it on every list().
+ *   No quota; a foreign file without W= is read once to size it on every list(). The lstat
+ *   walk and the open are separate steps (Node has no openat): someone who can write inside a
+ *   mailbox's directories could swap a directory for a link between the two; the directories are
+ *   created 0700 for the server's user, which keeps others out of them.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
-import { link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { link, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MailError, replies, type MailboxMessage, type MailboxStore } from '../core/index.js';
@@ -52,6 +61,16 @@ function badMailbox(why: string): MailError {
   e.message = `${e.message} (${why})`;
   return e;
 }
+
+/** A mailbox path that holds a symbolic link or a non-directory: refused, never followed. */
+function unsafeMailbox(path: string, why: string): MailError {
+  const e = new MailError(replies.localError(), 'MAIL_ERR_UNSAFE_MAILBOX');
+  e.message = `mailbox path ${path} ${why}: refused`;
+  return e;
+}
+
+/** open(2) flags for reading a message file: a symbolic link fails with ELOOP. */
+const READ_NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
 
 function notFound(key: string): Error {
   return Object.assign(new Error(`no such message: ${key}`), { code: 'ENOENT' });
@@ -191,7 +210,6 @@ export class MaildirStore implements MailboxStore {
   readonly #host: string;
   readonly #now: (() => number) | undefined;
   readonly #syncer = new DirSyncer();
-  readonly #made = new Set<string>();
 
   /** `root` is `<data_dir>/mail`. */
   constructor(root: string, opts: MaildirStoreOptions = {}) {
@@ -206,13 +224,48 @@ export class MaildirStore implements MailboxStore {
     return join(this.root, domain, local, folderDir(folder));
   }
 
+  /**
+   * Checks each level from the root down to `dir` with lstat: a symbolic link or anything but a
+   * directory is refused (unsafeMailbox); `subs` (tmp, new, cur) below `dir` too. A missing level
+   * is made (mode 0700) when `create` is set; otherwise the answer is false when `dir` or a level
+   * above it is missing (nothing there yet). Run on every operation, never
+   * cached: a directory can be replaced by a link at any time.
+   */
+  async #safeDir(dir: string, create: boolean, subs: readonly string[] = []): Promise<boolean> {
+    const rel = relative(this.root, dir);
+    const levels = [this.root];
+    if (rel !== '') for (const part of rel.split(sep)) levels.push(join(levels[levels.length - 1], part));
+    const path = levels.length;
+    for (const sub of subs) levels.push(join(dir, sub));
+    for (const [i, level] of levels.entries()) {
+      let st;
+      try {
+        st = await lstat(level);
+      } catch (err) {
+        if (errno(err) !== 'ENOENT') throw err;
+        if (!create) {
+          if (i < path) return false;
+          continue; // a missing tmp/, new/ or cur/ holds nothing to follow
+        }
+        // the root's own parents (data_dir) may be missing too: made as before, recursively
+        await mkdir(level, { mode: 0o700, recursive: i === 0 }).catch((e: unknown) => {
+          if (errno(e) !== 'EEXIST') throw e;
+        });
+        st = await lstat(level);
+      }
+      if (st.isSymbolicLink()) throw unsafeMailbox(level, 'is a symbolic link');
+      if (!st.isDirectory()) throw unsafeMailbox(level, 'is not a directory');
+    }
+    return true;
+  }
+
+  /** Makes (or checks) a Maildir's tmp/, new/ and cur/ before a delivery. */
   async #ensure(dir: string): Promise<void> {
-    if (this.#made.has(dir)) return;
-    for (const sub of ['tmp', 'new', 'cur']) await mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
-    this.#made.add(dir);
+    await this.#safeDir(dir, true, ['tmp', 'new', 'cur']);
   }
 
   async #names(dir: string, sub: 'new' | 'cur'): Promise<string[]> {
+    if (!(await this.#safeDir(join(dir, sub), false))) return [];
     try {
       return (await readdir(join(dir, sub))).filter((n) => !n.startsWith('.'));
     } catch (err) {
@@ -224,8 +277,10 @@ export class MaildirStore implements MailboxStore {
   /** new/ then cur/ (a message only moves new → cur, so this order never misses one). */
   async #locate(dir: string, key: string): Promise<{ sub: 'new' | 'cur'; name: string } | undefined> {
     if (key.length === 0 || key.includes('/') || key.includes('\0') || key.startsWith('.')) return undefined;
+    // the whole path, new/ and cur/ included, before any name in them is trusted
+    if (!(await this.#safeDir(dir, false, ['new', 'cur']))) return undefined;
     try {
-      await stat(join(dir, 'new', key));
+      await lstat(join(dir, 'new', key));
       return { sub: 'new', name: key };
     } catch (err) {
       if (errno(err) !== 'ENOENT') throw err;
@@ -255,7 +310,7 @@ export class MaildirStore implements MailboxStore {
     const field = encodeUniqueKey(opts.uniqueKey);
     await this.#ensure(dir);
     const tmp = join(dir, 'tmp', `${field}.${process.pid}_${randomBytes(6).toString('hex')}.${this.#host}`);
-    const fh = await open(tmp, 'wx', 0o600);
+    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     const conv = new CrlfToLf();
     try {
       try {
@@ -296,17 +351,18 @@ export class MaildirStore implements MailboxStore {
       for (const name of await this.#names(dir, sub)) {
         const p = parseName(name);
         let size = p.size;
-        // our names carry no time: the file's mtime is the arrival time
         let receivedAt = p.seconds !== undefined ? p.seconds * 1000 : undefined;
-        if (size === undefined || receivedAt === undefined) {
-          const path = join(dir, sub, name);
-          try {
-            if (size === undefined) size = await virtualSize(path);
-            receivedAt ??= (await stat(path)).mtimeMs;
-          } catch (err) {
-            if (errno(err) === 'ENOENT') continue; // removed meanwhile
-            throw err;
-          }
+        const path = join(dir, sub, name);
+        try {
+          // lstat: a symbolic link (or anything but a file) is no message, never listed or served
+          const st = await lstat(path);
+          if (!st.isFile()) continue;
+          if (size === undefined) size = await virtualSize(path);
+          // our names carry no time: the file's mtime is the arrival time
+          receivedAt ??= st.mtimeMs;
+        } catch (err) {
+          if (errno(err) === 'ENOENT') continue; // removed meanwhile
+          throw err;
         }
         out.push({ key: p.key, size, flags: p.flags, receivedAt, folder: folder ?? '' });
       }
@@ -318,7 +374,7 @@ export class MaildirStore implements MailboxStore {
     const dir = this.mailboxPath(user, folder);
     const found = await this.#locate(dir, key);
     if (!found) throw notFound(key);
-    const fh = await open(join(dir, found.sub, found.name), 'r');
+    const fh = await open(join(dir, found.sub, found.name), READ_NOFOLLOW);
     const src = fh.createReadStream({ autoClose: true, highWaterMark: 64 * 1024 });
     const conv = new LfToCrlf();
     src.on('error', (err) => conv.destroy(err));
@@ -353,7 +409,7 @@ export class MaildirStore implements MailboxStore {
 
 /** CRLF size of a file stored with LF line ends (for foreign files without W=). */
 async function virtualSize(path: string): Promise<number> {
-  const fh = await open(path, 'r');
+  const fh = await open(path, READ_NOFOLLOW);
   try {
     let size = 0;
     let last = -1;

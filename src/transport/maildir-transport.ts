@@ -8,7 +8,8 @@
  *   Action/Status), RFC 3463 (5.1.1 bad mailbox, 4.3.1 system full, 4.2.2 mailbox full,
  *   4.4.3 directory failure).
  * Security: a mailbox name comes from the route set by the resolver, and the MailboxStore
- *   validates it again; header values have CR and LF removed.
+ *   validates it again; header values have CR and LF removed. A mailbox path holding a
+ *   symbolic link is refused by the store and deferred here (4.3.0, the path in the log).
  * Limitations: recipients of one request are delivered one after another.
  */
 import { Readable } from 'node:stream';
@@ -107,7 +108,9 @@ export class MaildirTransport implements Transport {
 function failure(env: Envelope, err: unknown): DeliveryStatus {
   if (err instanceof MailError) {
     const status: EnhancedStatus = err.reply.status ?? (err.temporary ? '4.3.0' : '5.0.0');
-    return { envelopeId: env.id, action: err.temporary ? 'delayed' : 'failed', status, reply: err.reply };
+    // a mailbox path holding a symbolic link: the reply stays generic, the log names the path
+    const detail = err.code === 'MAIL_ERR_UNSAFE_MAILBOX' ? { error: err.message } : {};
+    return { envelopeId: env.id, action: err.temporary ? 'delayed' : 'failed', status, reply: err.reply, ...detail };
   }
   switch (errno(err)) {
     case 'ENOSPC':
