@@ -22,6 +22,7 @@ const layers: Record<string, number> = {
   client: 3,
   log: 3,
   intake: 4,
+  policy: 4,
   transport: 4,
   delivery: 4,
   server: 5,
@@ -77,4 +78,55 @@ test('the checker catches a same-layer import', () => {
   const sample = "import { x } from '../queue/index.js';";
   const m = [...sample.matchAll(/(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]/g)];
   assert.equal(m.length, 1);
+});
+
+/** The relative imports of one source file, resolved to source paths (type-only imports too). */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]/g)) {
+    out.push(resolve(dirname(file), m[1]).replace(/\.js$/, '.ts'));
+  }
+  return out;
+}
+
+/** Every import cycle among `files` (each as a path list, first file repeated at the end). */
+function findCycles(graph: Map<string, string[]>): string[][] {
+  const cycles: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (f: string): void => {
+    state.set(f, 'open');
+    stack.push(f);
+    for (const g of graph.get(f) ?? []) {
+      if (!graph.has(g)) continue;
+      const s = state.get(g);
+      if (s === 'open') cycles.push([...stack.slice(stack.indexOf(g)), g]);
+      else if (s === undefined) visit(g);
+    }
+    stack.pop();
+    state.set(f, 'done');
+  };
+  for (const f of graph.keys()) if (!state.has(f)) visit(f);
+  return cycles;
+}
+
+// A file-level import cycle makes module initialisation order matter and hides which of two
+// files owns a concept; folders' index.ts re-exports are files like any other here.
+test('no file-level import cycles', () => {
+  const src = join(projectRoot, 'src');
+  const graph = new Map<string, string[]>();
+  for (const file of walk(src, [])) graph.set(file, importsOf(file));
+  const cycles = findCycles(graph).map((c) => c.map((f) => relative(projectRoot, f)).join(' -> '));
+  assert.deepEqual(cycles, []);
+});
+
+test('the cycle finder finds a cycle', () => {
+  const graph = new Map([
+    ['a', ['b']],
+    ['b', ['c']],
+    ['c', ['a']],
+    ['d', ['a']],
+  ]);
+  assert.deepEqual(findCycles(graph), [['a', 'b', 'c', 'a']]);
 });
