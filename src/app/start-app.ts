@@ -7,7 +7,8 @@
  * thread (delivery-worker.ts) with their own handles on the same spool and directory; the main
  * thread keeps the listeners, intake and control socket.
  * Standards: see the services.
- * Security: TLS material is loaded before anything listens; AUTH verifies against the directory.
+ * Security: TLS material is loaded before anything listens; AUTH verifies against the directory;
+ *   one authentication throttle ([auth]) is shared by every login path.
  * Limitations: one process runs every service.
  */
 import { pino, type Logger } from 'pino';
@@ -16,6 +17,7 @@ import { BatchedOutput, startMailLog, type MailLog } from '../log/index.js';
 import type { QueueRunner } from '../delivery/index.js';
 import { MailboxVerifier, SmtpServer } from '../server/smtp/index.js';
 import { Pop3Server } from '../server/pop3/index.js';
+import { AuthThrottle } from '../policy/auth-throttle.js';
 import { openBackends, type Backends } from './backends.js';
 import { controlSocketPath, startControlServer, type ControlRequest, type ControlResponse } from './control.js';
 import { loadOrMakeTls } from './tls-files.js';
@@ -79,6 +81,12 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   }
 
   const authenticate = (user: string, password: string): Promise<boolean> => directory.verifyPassword(user, password);
+  // one throttle for every login path (SMTP AUTH, POP3), so failures anywhere count everywhere
+  const authThrottle = new AuthThrottle({
+    maxFailuresPerAddress: config.auth.maxFailuresPerAddress,
+    maxFailuresPerAccount: config.auth.maxFailuresPerAccount,
+    windowMs: config.auth.failureWindow,
+  });
   // RFC 5321 §3.5, §7.3: VRFY/EXPN answered for trusted networks and authenticated users only
   const verifier = new MailboxVerifier({ directory, resolver: backends.resolver, primaryDomain: config.localDomains[0] });
   const smtp = new SmtpServer({
@@ -93,10 +101,21 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     trustedNetworks: config.smtp.trustedNetworks,
     tls,
     authenticate,
+    authThrottle,
+    authFailureDelayMs: config.auth.failureDelay,
     vrfy: (session, argument) => verifier.vrfy(session, argument),
     expn: (session, argument) => verifier.expn(session, argument),
   });
-  const pop3 = new Pop3Server({ hostname: config.hostname, mailboxes, authenticate, tls });
+  const pop3 = new Pop3Server({
+    hostname: config.hostname,
+    mailboxes,
+    authenticate,
+    tls,
+    authThrottle,
+    authFailureDelayMs: config.auth.failureDelay,
+    maxConnections: config.pop3.maxConnections,
+    maxConnectionsPerIp: config.pop3.maxConnectionsPerIp,
+  });
 
   const stops: (() => Promise<void>)[] = [];
   let pop3Bound: { host: string; port: number }[] = [];

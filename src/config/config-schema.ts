@@ -211,7 +211,19 @@ export const configSchema = z
         worker: field(bool, () => false),
         routes: field(routes, () => ({})),
       }),
-    pop3: table({ listen: field(listenList, () => []), listen_tls: field(listenList, () => []) }),
+    pop3: table({
+        listen: field(listenList, () => []),
+        listen_tls: field(listenList, () => []),
+        max_connections: field(positiveInt, () => 200),
+        max_connections_per_ip: field(positiveInt, () => 20),
+      }),
+    // one authentication throttle for SMTP AUTH, POP3 and the coming IMAP and web logins
+    auth: table({
+        max_failures_per_address: field(positiveInt, () => 5),
+        max_failures_per_account: field(positiveInt, () => 10),
+        failure_window: field(duration, () => 15 * 60_000),
+        failure_delay: field(duration, () => 1000),
+      }),
     imap: table({ listen: field(listenList, () => []) }),
     http: table({ listen: field(listenOneOrMany, () => []) }),
     storage: table({ url: field(storageUrl, () => 'file:') }),

@@ -63,6 +63,18 @@ export interface DeliveryConfig {
   readonly routes: Readonly<Record<string, Route>>;
 }
 
+/** The one authentication-failure throttle shared by SMTP AUTH, POP3 (and IMAP, web) */
+export interface AuthConfig {
+  /** failed logins per client address (IPv6: per /64) in a window, then refused */
+  readonly maxFailuresPerAddress: number;
+  /** failed logins per account in a window, then refused (from every address) */
+  readonly maxFailuresPerAccount: number;
+  /** ms; counts start again this long after an address's or account's first failure */
+  readonly failureWindow: number;
+  /** ms; pause before each "authentication failed" answer */
+  readonly failureDelay: number;
+}
+
 export interface Config {
   /** absolute path of the file read; undefined for the embedded defaults */
   readonly file?: string;
@@ -80,7 +92,10 @@ export interface Config {
     readonly listen: readonly ListenAddress[];
     /** POP3 over implicit TLS (995, RFC 8314) */
     readonly listenTls: readonly ListenAddress[];
+    readonly maxConnections: number;
+    readonly maxConnectionsPerIp: number;
   };
+  readonly auth: AuthConfig;
   readonly imap: { readonly listen: readonly ListenAddress[] };
   /** empty: no HTTP service */
   readonly http: { readonly listen: readonly ListenAddress[] };

@@ -229,3 +229,24 @@ void test('the complete example in docs/config.md is a valid configuration', asy
     { host: '::', port: 25 },
   ]);
 });
+
+void test('[pop3] connection limits and the [auth] throttle: defaults and values', () => {
+  const d = defaultConfig('/srv/x');
+  assert.equal(d.pop3.maxConnections, 200);
+  assert.equal(d.pop3.maxConnectionsPerIp, 20);
+  assert.deepEqual(d.auth, { maxFailuresPerAddress: 5, maxFailuresPerAccount: 10, failureWindow: 900_000, failureDelay: 1000 });
+  const c = parseConfig(`[pop3]
+max_connections = 50
+max_connections_per_ip = 4
+[auth]
+max_failures_per_address = 3
+max_failures_per_account = 7
+failure_window = "1h"
+failure_delay = "2s"
+`);
+  assert.equal(c.pop3.maxConnections, 50);
+  assert.equal(c.pop3.maxConnectionsPerIp, 4);
+  assert.deepEqual(c.auth, { maxFailuresPerAddress: 3, maxFailuresPerAccount: 7, failureWindow: 3_600_000, failureDelay: 2000 });
+  assert.throws(() => parseConfig('[auth]\nmax_failures_per_address = 0\n'), /auth\.max_failures_per_address: expected a positive integer/);
+  assert.throws(() => parseConfig('[auth]\nlockout = 1\n'), /lockout/);
+});

@@ -61,6 +61,7 @@ import { loadConfig, type Config } from '../../config/index.js';
 import { CidrList, parseAddrSpec, parseForwardPath, parseReversePath, quoteLocalPart } from '../../address/index.js';
 import { openBackends, sendControl, type Backends } from '../../app/index.js';
 import { SmtpSession } from '../../server/smtp/smtp-session.js';
+import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 import { listCommand, queueAction } from './queue.js';
 import { SendmailInputError, fieldValue, lfToCrlf, normalizeInput, splitMessage, type RawField } from './sendmail-input.js';
@@ -715,8 +716,8 @@ async function smtp(ctx: CliContext, config: Config): Promise<void> {
       authRequired: false,
       allowPlainAuthWithoutTls: false,
       authFailureDelayMs: 0,
-      authFailed: () => false,
-      authBlocked: () => false,
+      // no authenticate hook: AUTH is not offered on -bs, so the throttle is never consulted
+      authThrottle: new AuthThrottle(),
     });
     await session.run();
   });

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Pop3LineSplitter, type Pop3InputLine } from './pop3-line-splitter.js';
-import { decodeSaslPlain, decodeBase64Strict } from './sasl-plain.js';
 
 function show(events: Pop3InputLine[]): string[] {
   return events.map((e) => (e.kind === 'line' ? e.line.toString('latin1') : '<too-long>'));
@@ -41,30 +40,4 @@ void test('maxLine can be raised for SASL lines', () => {
   s.maxLine = 8192;
   const long = 'B'.repeat(4000);
   assert.deepEqual(show(s.push(Buffer.from(`${long}\r\n`))), [long]);
-});
-
-const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
-
-void test('SASL PLAIN decoding (RFC 4616)', () => {
-  assert.deepEqual(decodeSaslPlain(b64('\0suzana@dc.uece.br\0segredo')), {
-    ok: true,
-    credentials: { authzid: '', authcid: 'suzana@dc.uece.br', password: 'segredo' },
-  });
-  assert.deepEqual(decodeSaslPlain(b64('z\0u\0p w')), { ok: true, credentials: { authzid: 'z', authcid: 'u', password: 'p w' } });
-  assert.deepEqual(decodeSaslPlain('not base64!'), { ok: false, reason: 'base64' });
-  assert.deepEqual(decodeSaslPlain('AAA'), { ok: false, reason: 'base64' });
-  assert.deepEqual(decodeSaslPlain(b64('u\0p')), { ok: false, reason: 'syntax' });
-  assert.deepEqual(decodeSaslPlain(b64('\0\0p')), { ok: false, reason: 'syntax' });
-  assert.deepEqual(decodeSaslPlain(b64('\0u\0')), { ok: false, reason: 'syntax' });
-  assert.deepEqual(decodeSaslPlain(b64('\0u\0p\0x')), { ok: false, reason: 'syntax' });
-  assert.deepEqual(decodeSaslPlain('='), { ok: false, reason: 'syntax' });
-});
-
-void test('strict base64', () => {
-  assert.deepEqual(decodeBase64Strict('='), Buffer.alloc(0));
-  assert.deepEqual(decodeBase64Strict(''), Buffer.alloc(0));
-  assert.equal(decodeBase64Strict('QQ==')?.toString(), 'A');
-  assert.equal(decodeBase64Strict('QR=='), undefined, 'non-zero padding bits');
-  assert.equal(decodeBase64Strict('QQ= ='), undefined);
-  assert.equal(decodeBase64Strict('Q Q=='), undefined);
 });

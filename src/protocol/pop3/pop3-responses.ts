@@ -49,6 +49,9 @@ export const pop3Responses = {
   tooManyAuthFailures: (): Pop3Response => err('too many authentication failures', 'AUTH'),
   authCancelled: (): Pop3Response => err('authentication cancelled'),
   badBase64: (): Pop3Response => err('invalid base64 in SASL response'),
+  badSaslMessage: (): Pop3Response => err('malformed SASL response'),
+  // the account's failures from every address reached the limit (policy/auth-throttle)
+  authThrottled: (): Pop3Response => err('authentication temporarily refused, try again later', 'SYS/TEMP'),
   unsupportedMechanism: (): Pop3Response => err('unsupported authentication mechanism'),
   // RFC 2449 §8.1.2: authenticated, but another session holds the maildrop.
   inUse: (): Pop3Response => err('maildrop already locked by another session', 'IN-USE'),

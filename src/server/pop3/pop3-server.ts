@@ -5,8 +5,9 @@
  * Standards: RFC 1939 (POP3; §3 autologout timer of at least 10 minutes), RFC 2595 §4 (STLS),
  *   RFC 8314 §3.3 (implicit TLS on 995), RFC 2449 (CAPA), RFC 5034 (AUTH).
  * Security: passwords only over TLS unless allowPlainWithoutTls (loopback tests); beyond
- *   maxConnections a client gets "-ERR [SYS/TEMP]" and is disconnected; each session is bound
- *   by an idle timer. See pop3-session for the per-command rules.
+ *   maxConnections in total or maxConnectionsPerIp from one address a client gets
+ *   "-ERR [SYS/TEMP]" and is disconnected; logins are counted by the authentication throttle
+ *   shared with SMTP (policy/auth-throttle); each session is bound by an idle timer. See pop3-session for the per-command rules.
  * Limitations: locks are per process (see maildrop-locks).
  */
 import { channel } from 'node:diagnostics_channel';
@@ -14,8 +15,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { channels, type MailboxStore } from '../../core/index.js';
 import { formatPop3Response, pop3Responses } from '../../protocol/pop3/index.js';
+import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { MaildropLocks } from './maildrop-locks.js';
-import { Pop3Session, type Pop3SessionContext } from './pop3-session.js';
+import { Pop3Session, clientAddress, type Pop3SessionContext } from './pop3-session.js';
 
 export interface Pop3ServerOptions {
   /** the name in the greeting and sign-off */
@@ -31,6 +33,10 @@ export interface Pop3ServerOptions {
   readonly idleTimeoutMs?: number;
   /** concurrent connections over all listeners; default 200 */
   readonly maxConnections?: number;
+  /** concurrent connections from one client address; default 20 */
+  readonly maxConnectionsPerIp?: number;
+  /** the authentication throttle shared with the other protocols (app/ makes one for all); default: the server's own */
+  readonly authThrottle?: AuthThrottle;
   /** delay before answering a failed login; default 1000 */
   readonly authFailureDelayMs?: number;
   /** failed logins in one session before it is closed; default 3 */
@@ -56,6 +62,8 @@ const connectionChannel = channel(channels.connection);
 export class Pop3Server {
   private readonly ctx: Pop3SessionContext;
   private readonly maxConnections: number;
+  private readonly maxConnectionsPerIp: number;
+  private readonly perIp = new Map<string, number>();
   private readonly servers: net.Server[] = [];
   private readonly sessions = new Set<Pop3Session>();
   private readonly sockets = new Set<net.Socket>();
@@ -72,9 +80,11 @@ export class Pop3Server {
       idleTimeoutMs: options.idleTimeoutMs ?? 600_000,
       authFailureDelayMs: options.authFailureDelayMs ?? 1000,
       maxAuthFailures: options.maxAuthFailures ?? 3,
+      authThrottle: options.authThrottle ?? new AuthThrottle(),
       locks: new MaildropLocks(),
     };
     this.maxConnections = options.maxConnections ?? 200;
+    this.maxConnectionsPerIp = options.maxConnectionsPerIp ?? 20;
   }
 
   /** Number of open connections. */
@@ -122,16 +132,23 @@ export class Pop3Server {
       socket.destroy();
       return;
     }
-    if (this.sockets.size >= this.maxConnections) {
+    const ip = clientAddress(socket.remoteAddress);
+    const fromIp = this.perIp.get(ip) ?? 0;
+    // one address may not take every slot (issue 12 item 6); both limits answer the same
+    if (this.sockets.size >= this.maxConnections || fromIp >= this.maxConnectionsPerIp) {
       socket.end(formatPop3Response(pop3Responses.tooManyConnections()));
       return;
     }
+    this.perIp.set(ip, fromIp + 1);
     this.sockets.add(socket);
     const session = new Pop3Session(socket, this.ctx, secure);
     this.sessions.add(session);
     void session.closed.then(() => {
       this.sessions.delete(session);
       this.sockets.delete(socket);
+      const n = (this.perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) this.perIp.delete(ip);
+      else this.perIp.set(ip, n);
     });
     if (connectionChannel.hasSubscribers) {
       connectionChannel.publish({ session: 'pop3', remoteAddress: socket.remoteAddress, secure });

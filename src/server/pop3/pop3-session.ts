@@ -8,7 +8,9 @@
  *   RFC 5034 §4 (AUTH with initial response, "*" cancels); RFC 4616 (PLAIN).
  * Security: everything the client sends is hostile. Command lines over 255 octets are refused;
  *   passwords (USER/PASS and AUTH PLAIN) are refused before TLS unless explicitly allowed;
- *   failed logins are delayed and counted, and the session is closed after too many; whether a
+ *   SASL decoding and its rules are protocol/sasl's; every login is counted by the shared
+ *   policy/auth-throttle (per address and account) before its password is checked; failed
+ *   logins are delayed, and the session is closed after too many; whether a
  *   user exists is never revealed; input sent after STLS before the handshake is discarded
  *   (CVE-2011-0411 class); the maildrop is locked for one session at a time; a dropped
  *   connection never enters UPDATE, so DELE without QUIT removes nothing.
@@ -24,7 +26,6 @@ import type { MailboxStore } from '../../core/index.js';
 import {
   Pop3DotStuffer,
   Pop3LineSplitter,
-  decodeSaslPlain,
   formatPop3Response,
   formatSaslChallenge,
   parsePop3Command,
@@ -34,6 +35,8 @@ import {
   type Pop3InputLine,
   type Pop3Response,
 } from '../../protocol/pop3/index.js';
+import { authzidAllowed, decodeSaslPlain } from '../../protocol/sasl/index.js';
+import type { AuthThrottle } from '../../policy/auth-throttle.js';
 import type { MaildropLocks } from './maildrop-locks.js';
 
 /** What a session needs from its server (resolved options plus shared state). */
@@ -46,7 +49,10 @@ export interface Pop3SessionContext {
   readonly allowPlainWithoutTls: boolean;
   readonly idleTimeoutMs: number;
   readonly authFailureDelayMs: number;
+  /** failed logins in one session before it is closed */
   readonly maxAuthFailures: number;
+  /** the authentication throttle shared with the other protocols (per address and account) */
+  readonly authThrottle: AuthThrottle;
   readonly locks: MaildropLocks;
 }
 
@@ -76,6 +82,8 @@ export function normalizeUser(name: string): string {
 }
 
 export class Pop3Session {
+  /** the client's address ("::ffff:" removed), as the throttle and connection limits count it */
+  readonly remoteAddress: string;
   private socket: net.Socket;
   private secure: boolean;
   private state: State = 'authorization';
@@ -107,7 +115,11 @@ export class Pop3Session {
   ) {
     this.socket = socket;
     this.secure = secure;
+    this.remoteAddress = clientAddress(socket.remoteAddress);
     this.closed = new Promise((r) => (this.resolveClosed = r));
+    // RETR/TOP answer with several small writes: without this, Nagle's algorithm and the
+    // client's delayed ACK hold each answer ~40 ms (issue 12 item 8)
+    socket.setNoDelay(true);
     this.attach(socket);
   }
 
@@ -318,26 +330,38 @@ export class Pop3Session {
 
   private async saslResponse(text: string): Promise<void> {
     if (text === '*') return this.send(pop3Responses.authCancelled());
+    // the rules are protocol/sasl's, the same as SMTP AUTH's
     const plain = decodeSaslPlain(text);
-    if (!plain.ok) {
-      if (plain.reason === 'base64') return this.send(pop3Responses.badBase64());
-      return this.failLogin();
-    }
-    const { authzid, authcid, password } = plain.credentials;
-    // No proxy authorization: an authzid, if given, must name the same user.
-    if (authzid !== '' && normalizeUser(authzid) !== normalizeUser(authcid)) return this.failLogin();
+    if (!plain.ok) return this.send(plain.reason === 'base64' ? pop3Responses.badBase64() : pop3Responses.badSaslMessage());
+    const { authcid, password } = plain.credentials;
+    // No proxy authorization (RFC 4616 §2): an authzid for another user is a failed login.
+    if (!authzidAllowed(plain.credentials)) return this.failLogin(this.ctx.authThrottle.fail(this.remoteAddress, normalizeUser(authcid)));
     return this.login(authcid, password);
   }
 
   private async login(name: string, password: string): Promise<void> {
     const user = normalizeUser(name);
+    // Counted before the password is checked (policy/auth-throttle): concurrent sessions from
+    // one address, or many addresses guessing one account, cannot all be checked.
+    const attempt = this.ctx.authThrottle.reserve(this.remoteAddress, user);
+    if (attempt === 'address') {
+      this.send(pop3Responses.tooManyAuthFailures());
+      return this.end();
+    }
+    if (attempt === 'account') {
+      this.pendingUser = undefined;
+      await sleep(this.ctx.authFailureDelayMs, undefined, { signal: this.abort.signal });
+      return this.send(pop3Responses.authThrottled());
+    }
     let ok: boolean;
     try {
       ok = await this.ctx.authenticate(user, password);
     } catch {
+      attempt.release();
       return this.send(pop3Responses.localError());
     }
-    if (!ok) return this.failLogin();
+    if (!ok) return this.failLogin(attempt.failed());
+    attempt.release();
     // RFC 1939 §4: exclusive access; RFC 2449 §8.1.2: [IN-USE] when locked elsewhere.
     if (!this.ctx.locks.tryAcquire(user)) return this.send(pop3Responses.inUse());
     if (this.isClosed) {
@@ -360,12 +384,13 @@ export class Pop3Session {
     this.send(pop3Responses.loggedIn(this.messages.length, sizeOf(this.messages)));
   }
 
-  private async failLogin(): Promise<void> {
+  /** `blocked`: the throttle now refuses this address, so the session ends here too. */
+  private async failLogin(blocked: boolean): Promise<void> {
     this.authFailures++;
     this.pendingUser = undefined;
     // Slow down password guessing; the delay ends early if the connection goes away.
     await sleep(this.ctx.authFailureDelayMs, undefined, { signal: this.abort.signal });
-    if (this.authFailures >= this.ctx.maxAuthFailures) {
+    if (blocked || this.authFailures >= this.ctx.maxAuthFailures) {
       this.send(pop3Responses.tooManyAuthFailures());
       return this.end();
     }
@@ -506,6 +531,13 @@ export class Pop3Session {
     this.finish();
     s.end();
   }
+}
+
+/** The address as the limits count it: "::ffff:192.0.2.1" is 192.0.2.1. */
+export function clientAddress(ip: string | undefined): string {
+  if (ip === undefined) return '';
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  return m ? m[1] : ip;
 }
 
 function sizeOf(ms: readonly SnapshotMessage[]): number {

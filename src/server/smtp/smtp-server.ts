@@ -4,8 +4,9 @@
  * and submissions (465, implicit TLS); connection limits; graceful close.
  * Standards: RFC 5321 (SMTP), RFC 6409 (message submission), RFC 8314 (implicit TLS, port 465),
  *   RFC 3207 (STARTTLS), RFC 4954 (AUTH); see smtp-session.ts for the per-command rules.
- * Security: total and per-IP connection limits (421 4.7.0 past them); failed AUTH counted per
- *   client IP over a window, then 421; relay permission only for trusted networks or
+ * Security: total and per-IP connection limits (421 4.7.0 past them); AUTH attempts counted
+ *   per client address and per account by the shared policy/auth-throttle, then 421 (address)
+ *   or 454 (account); relay permission only for trusted networks or
  *   authenticated sessions (decided by intake from SessionInfo.mayRelay).
  * Limitations: no PROXY protocol, no per-IP rate limits beyond connections and AUTH failures.
  *
@@ -21,6 +22,7 @@ import type { Intake, SessionInfo } from '../../core/intake.js';
 import type { SmtpReply } from '../../core/smtp-reply.js';
 import { replies } from '../../core/replies.js';
 import { CidrList } from '../../address/index.js';
+import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { SmtpSession, type ListenMode, type SessionContext } from './smtp-session.js';
 
 export type { ListenMode };
@@ -70,6 +72,11 @@ export interface SmtpServerOptions {
   readonly expn?: (session: SessionInfo, argument: string) => Promise<SmtpReply>;
   /** delay before answering a failed AUTH. Default 1000. */
   readonly authFailureDelayMs?: number;
+  /**
+   * the authentication throttle shared with the other protocols (app/ makes one for all);
+   * without it the server makes its own from maxAuthFailures and authFailureWindowMs
+   */
+  readonly authThrottle?: AuthThrottle;
   /** failed AUTHs per client IP within authFailureWindowMs before 421. Default 5. */
   readonly maxAuthFailures?: number;
   /** Default 15 minutes. */
@@ -82,7 +89,7 @@ export class SmtpServer {
   private readonly listeners: { server: net.Server; mode: ListenMode }[] = [];
   private readonly sessions = new Set<SmtpSession>();
   private readonly perIp = new Map<string, number>();
-  private readonly authFailures = new Map<string, { count: number; since: number }>();
+  private readonly authThrottle: AuthThrottle;
   private readonly trusted: CidrList;
   private readonly secureContext: SecureContext | undefined;
   private closing = false;
@@ -90,6 +97,9 @@ export class SmtpServer {
   /** Throws when trustedNetworks has an invalid entry or the TLS key/cert are unusable. */
   constructor(private readonly options: SmtpServerOptions) {
     this.trusted = new CidrList(options.trustedNetworks ?? []);
+    this.authThrottle =
+      options.authThrottle ??
+      new AuthThrottle({ maxFailuresPerAddress: options.maxAuthFailures, windowMs: options.authFailureWindowMs });
     this.secureContext = options.tls ? createSecureContext({ key: options.tls.key, cert: options.tls.cert }) : undefined;
   }
 
@@ -148,28 +158,8 @@ export class SmtpServer {
       vrfy: o.vrfy,
       expn: o.expn,
       authFailureDelayMs: o.authFailureDelayMs ?? 1000,
-      authFailed: (ip) => this.authFailed(ip),
-      authBlocked: (ip) => this.authBlocked(ip),
+      authThrottle: this.authThrottle,
     };
-  }
-
-  private failureEntry(ip: string): { count: number; since: number } | undefined {
-    const e = this.authFailures.get(ip);
-    if (e && Date.now() - e.since > (this.options.authFailureWindowMs ?? 15 * 60_000)) {
-      this.authFailures.delete(ip);
-      return undefined;
-    }
-    return e;
-  }
-  private authFailed(ip: string): boolean {
-    const e = this.failureEntry(ip) ?? { count: 0, since: Date.now() };
-    e.count++;
-    this.authFailures.set(ip, e);
-    return e.count >= (this.options.maxAuthFailures ?? 5);
-  }
-  private authBlocked(ip: string): boolean {
-    const e = this.failureEntry(ip);
-    return e !== undefined && e.count >= (this.options.maxAuthFailures ?? 5);
   }
 
   private accept(socket: net.Socket, mode: ListenMode): void {

@@ -10,8 +10,10 @@
  * Security: everything the client sends is hostile. Command lines over 512 octets, text lines
  *   over 1000 octets, bare LF and bare CR in DATA are refused; a lone "<LF>.<LF>" never ends DATA
  *   (SMTP smuggling). Input pipelined after STARTTLS is discarded before the handshake
- *   (CVE-2011-0411). AUTH only over TLS (unless configured for loopback tests); failures are
- *   delayed and counted per client IP. A body is held whole only up to 64 KB; past that it is
+ *   (CVE-2011-0411). AUTH only over TLS (unless configured for loopback tests); SASL decoding
+ *   and its rules are protocol/sasl's, and every attempt is counted by the shared
+ *   policy/auth-throttle (per address and per account) before its password is checked;
+ *   failures are delayed. A body is held whole only up to 64 KB; past that it is
  *   streamed to the intake with backpressure.
  * Limitations: no BINARYMIME, no AUTH mechanisms beyond PLAIN and LOGIN, no TURN/ETRN; VRFY and
  *   EXPN answer through the server's hooks (252 / 502 without them).
@@ -38,6 +40,8 @@ import {
   replyForFlaw,
   type DataFlaw,
 } from '../../protocol/smtp/index.js';
+import { runSaslExchange } from '../../protocol/sasl/index.js';
+import type { AuthThrottle } from '../../policy/auth-throttle.js';
 import { BodySink, WholeBody } from './body-sink.js';
 
 export type ListenMode = 'mx' | 'submission' | 'submissions';
@@ -60,9 +64,8 @@ export interface SessionContext {
   readonly vrfy?: (session: SessionInfo, argument: string) => Promise<SmtpReply>;
   readonly expn?: (session: SessionInfo, argument: string) => Promise<SmtpReply>;
   readonly authFailureDelayMs: number;
-  /** records a failed AUTH for ip; returns true when the ip is now over its limit */
-  authFailed(ip: string): boolean;
-  authBlocked(ip: string): boolean;
+  /** the authentication throttle shared with the other protocols (per address and account) */
+  readonly authThrottle: AuthThrottle;
 }
 
 // RFC 5321 §4.5.3.1.4: command line at most 512 octets with CRLF; RFC 4954 §4: AUTH lines 12288
@@ -691,51 +694,58 @@ export class SmtpSession {
     if (this.sender !== undefined) throw new MailError(replies.badSequence('AUTH during a transaction'));
     // RFC 4954 §4: plain-text mechanisms only under TLS (538 5.7.11)
     if (!this.tls && !this.ctx.allowPlainAuthWithoutTls) throw new MailError(replies.encryptionRequired());
-    if (this.ctx.authBlocked(this.remoteAddress)) {
-      await this.end(replies.tooManyAuthFailures(this.ctx.hostname));
-      throw closeSession;
+    const throttle = this.ctx.authThrottle;
+    if (throttle.addressBlocked(this.remoteAddress)) return this.tooManyAuthFailures();
+    const [mech, initial, extra] = args.split(' ');
+    if (extra !== undefined || !mech) throw new MailError(replies.syntaxError());
+    const outcome = await runSaslExchange(mech, initial, (c) => this.challenge(c));
+    switch (outcome.kind) {
+      case 'unsupported':
+        throw new MailError(replies.unrecognizedAuthMechanism());
+      case 'cancelled':
+        throw new MailError(replies.authCancelled());
+      case 'malformed':
+        throw new MailError(replies.cannotDecodeAuth());
+      case 'refused':
+        return this.authFailure(throttle.fail(this.remoteAddress, outcome.authcid));
+      case 'credentials':
+        break;
     }
-    const [mechRaw, initial, extra] = args.split(' ');
-    if (extra !== undefined || !mechRaw) throw new MailError(replies.syntaxError());
-    const mech = mechRaw.toUpperCase();
-    let user: string;
-    let password: string;
-    if (mech === 'PLAIN') {
-      // RFC 4616: [authzid] NUL authcid NUL passwd; "=" is an empty initial response
-      const resp = initial !== undefined ? initial : await this.challenge('');
-      const text = decodeBase64(resp === '=' ? '' : resp);
-      const parts = text.split('\u0000');
-      if (parts.length !== 3) throw new MailError(replies.cannotDecodeAuth());
-      const [authz, authc, pass] = parts;
-      user = authc;
-      password = pass;
-      if (authz !== '' && authz !== authc) return this.authFailure();
-    } else if (mech === 'LOGIN') {
-      user = decodeBase64(initial !== undefined ? initial : await this.challenge('VXNlcm5hbWU6'));
-      password = decodeBase64(await this.challenge('UGFzc3dvcmQ6'));
-    } else throw new MailError(replies.unrecognizedAuthMechanism());
+    const { authcid, password } = outcome.credentials;
+    // Counted before the password is checked, so concurrent attempts cannot all be checked
+    // before the limit applies (issue 12 item 7).
+    const attempt = throttle.reserve(this.remoteAddress, authcid);
+    if (attempt === 'address') return this.tooManyAuthFailures();
+    if (attempt === 'account') {
+      await delay(this.ctx.authFailureDelayMs);
+      this.publish(channels.rejected, { stage: 'auth', reply: replies.authTemporaryFailure(), client: this.remoteAddress });
+      throw new MailError(replies.authTemporaryFailure());
+    }
     let ok: boolean;
     try {
-      ok = user !== '' && (await this.ctx.authenticate(user, password));
+      ok = await this.ctx.authenticate(authcid, password);
     } catch (err) {
+      attempt.release();
       this.publish(channels.error, { error: err, where: 'authenticate' });
       throw new MailError(replies.authTemporaryFailure());
     }
-    if (!ok) return this.authFailure();
-    this.authUser = user;
+    if (!ok) return this.authFailure(attempt.failed());
+    attempt.release();
+    this.authUser = authcid;
     this.reply(replies.authSucceeded());
   }
 
-  private async authFailure(): Promise<void> {
-    const over = this.ctx.authFailed(this.remoteAddress);
+  private async tooManyAuthFailures(): Promise<never> {
+    await this.end(replies.tooManyAuthFailures(this.ctx.hostname));
+    throw closeSession;
+  }
+
+  private async authFailure(over: boolean): Promise<void> {
     // a delay makes guessing slow (RFC 4954 §9: the server should limit failed attempts)
     await delay(this.ctx.authFailureDelayMs);
     this.publish(channels.rejected, { stage: 'auth', reply: replies.authFailed(), client: this.remoteAddress });
     this.reply(replies.authFailed());
-    if (over) {
-      await this.end(replies.tooManyAuthFailures(this.ctx.hostname));
-      throw closeSession;
-    }
+    if (over) await this.tooManyAuthFailures();
   }
 
   /** Sends a 334 challenge and reads the client's response line; "*" cancels (RFC 4954 §4). */
@@ -748,16 +758,6 @@ export class SmtpSession {
       throw closeSession;
     }
     if (line === LONG) throw new MailError(replies.lineTooLong());
-    if (line === '*') throw new MailError(replies.authCancelled());
     return line;
-  }
-}
-
-function decodeBase64(s: string): string {
-  if (s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) throw new MailError(replies.cannotDecodeAuth());
-  try {
-    return utf8.decode(Buffer.from(s, 'base64'));
-  } catch {
-    throw new MailError(replies.cannotDecodeAuth());
   }
 }

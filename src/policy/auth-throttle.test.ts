@@ -1,0 +1,70 @@
+/**
+ * The shared authentication throttle: attempts counted before the check, per address and per
+ * account, the window, IPv6 by /64.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AuthThrottle, addressKey, type AuthAttempt } from './auth-throttle.js';
+
+void test('attempts in flight count: the limit holds for concurrent attempts', () => {
+  const t = new AuthThrottle({ maxFailuresPerAddress: 3, maxFailuresPerAccount: 100 });
+  const held: AuthAttempt[] = [];
+  for (let i = 0; i < 10; i++) {
+    const r = t.reserve('192.0.2.1', `u${i}@x`);
+    if (typeof r !== 'string') held.push(r);
+  }
+  assert.equal(held.length, 3, 'only the limit are let through while none has ended');
+  assert.equal(t.addressBlocked('192.0.2.1'), true);
+  // a success gives its place back; a failure keeps it
+  held[0].release();
+  assert.equal(t.addressBlocked('192.0.2.1'), false);
+  held[1].failed();
+  assert.equal(held[2].failed(), false);
+  const r = t.reserve('192.0.2.1', 'u@x');
+  assert.notEqual(typeof r, 'string');
+  assert.equal((r as AuthAttempt).failed(), true, 'the third failure blocks the address');
+  assert.equal(t.reserve('192.0.2.1', 'v@x'), 'address');
+  assert.notEqual(typeof t.reserve('192.0.2.2', 'v@x'), 'string', 'another address is not affected');
+});
+
+void test('per account: guesses from many addresses are stopped too', () => {
+  const t = new AuthThrottle({ maxFailuresPerAddress: 5, maxFailuresPerAccount: 4 });
+  for (let i = 0; i < 4; i++) {
+    const r = t.reserve(`198.51.100.${i}`, 'suzana@dc.uece.br');
+    assert.notEqual(typeof r, 'string');
+    (r as AuthAttempt).failed();
+  }
+  assert.equal(t.reserve('198.51.100.99', 'SUZANA@dc.uece.br'), 'account');
+  assert.notEqual(typeof t.reserve('198.51.100.99', 'jacques@dc.uece.br'), 'string');
+});
+
+void test('the window: counts start again after it, not while attempts are in flight', () => {
+  let now = 1000;
+  const t = new AuthThrottle({ maxFailuresPerAddress: 2, windowMs: 60_000, now: () => now });
+  assert.equal(t.fail('192.0.2.1', 'a'), false);
+  assert.equal(t.fail('192.0.2.1', 'b'), true);
+  assert.equal(t.addressBlocked('192.0.2.1'), true);
+  now += 60_001;
+  assert.equal(t.addressBlocked('192.0.2.1'), false);
+  assert.notEqual(typeof t.reserve('192.0.2.1', 'c'), 'string');
+});
+
+void test('IPv6 clients are counted per /64; mapped IPv4 as IPv4', () => {
+  assert.equal(addressKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+  assert.equal(addressKey('2001:db8:1:2::2'), '2001:db8:1:2::/64');
+  assert.equal(addressKey('2001:0db8:0001:0002:ffff:0:0:3'), '2001:db8:1:2::/64');
+  assert.equal(addressKey('::1'), '0:0:0:0::/64');
+  assert.equal(addressKey('::ffff:127.0.0.1'), '127.0.0.1');
+  assert.equal(addressKey('127.0.0.1'), '127.0.0.1');
+  const t = new AuthThrottle({ maxFailuresPerAddress: 1 });
+  t.fail('2001:db8:1:2::1', 'a');
+  assert.equal(t.addressBlocked('2001:db8:1:2::99'), true);
+  assert.equal(t.addressBlocked('2001:db8:1:3::1'), false);
+});
+
+void test('memory is bounded: the oldest entries go first', () => {
+  const t = new AuthThrottle({ maxFailuresPerAddress: 1, maxEntries: 3 });
+  for (const ip of ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4']) t.fail(ip, ip);
+  assert.equal(t.addressBlocked('10.0.0.1'), false, 'dropped');
+  assert.equal(t.addressBlocked('10.0.0.4'), true);
+});

@@ -1,0 +1,151 @@
+/**
+ * @module auth-throttle
+ * One authentication-failure throttle for every login path (SMTP AUTH, POP3 USER/PASS and
+ * AUTH, and the coming IMAP and web logins), counting per client address and per account.
+ * Standards: RFC 4954 §9 and RFC 5034 §7 (servers should limit failed authentication attempts).
+ * Security: an attempt is counted BEFORE the password is checked (reserve, then fail or
+ *   succeed), so many concurrent attempts from one address cannot all be checked before the
+ *   block applies: at most `maxFailuresPerAddress` are ever in flight or failed in a window.
+ *   Per account too, so guessing one account's password from many addresses is stopped after
+ *   `maxFailuresPerAccount` failures in a window. IPv6 clients are counted per /64 (one host
+ *   usually holds a whole /64). Both maps are bounded (oldest entries dropped first).
+ * Limitations: in memory, per process; the window is fixed from the first failure (not
+ *   sliding). A per-account block is a lockout an attacker can cause: the account's owner is
+ *   refused (temporarily, until the window ends) like everyone else.
+ */
+
+export interface AuthThrottleOptions {
+  /** failures (plus attempts in flight) per client address within the window. Default 5. */
+  readonly maxFailuresPerAddress?: number;
+  /** failures (plus attempts in flight) per account within the window. Default 10. */
+  readonly maxFailuresPerAccount?: number;
+  /** ms from an address's or account's first failure until its count starts again. Default 15 min. */
+  readonly windowMs?: number;
+  /** entries kept per map before the oldest are dropped. Default 100000. */
+  readonly maxEntries?: number;
+  /** the clock (ms), for tests */
+  readonly now?: () => number;
+}
+
+/** Why an attempt may not be checked. */
+export type AuthRefusal = 'address' | 'account';
+
+/** One attempt counted before its check: end it exactly once. */
+export interface AuthAttempt {
+  /** the password was right (or could not be checked): the attempt no longer counts */
+  release(): void;
+  /** the password was wrong: the attempt stays counted; true when the address is now blocked */
+  failed(): boolean;
+}
+
+interface Count {
+  failures: number;
+  pending: number;
+  since: number;
+}
+
+export class AuthThrottle {
+  private readonly byAddress = new Map<string, Count>();
+  private readonly byAccount = new Map<string, Count>();
+  private readonly maxAddress: number;
+  private readonly maxAccount: number;
+  private readonly windowMs: number;
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+
+  constructor(options: AuthThrottleOptions = {}) {
+    this.maxAddress = options.maxFailuresPerAddress ?? 5;
+    this.maxAccount = options.maxFailuresPerAccount ?? 10;
+    this.windowMs = options.windowMs ?? 15 * 60_000;
+    this.maxEntries = options.maxEntries ?? 100_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** True when attempts from this address are refused now (checked before any exchange). */
+  addressBlocked(address: string): boolean {
+    const c = this.current(this.byAddress, addressKey(address));
+    return c !== undefined && c.failures + c.pending >= this.maxAddress;
+  }
+
+  /**
+   * Counts an attempt for `address` and `account` before its password is checked; refuses it
+   * (and counts nothing) when either is at its limit.
+   */
+  reserve(address: string, account: string): AuthAttempt | AuthRefusal {
+    const ak = addressKey(address);
+    const uk = account.toLowerCase();
+    const a = this.current(this.byAddress, ak);
+    if (a && a.failures + a.pending >= this.maxAddress) return 'address';
+    const u = this.current(this.byAccount, uk);
+    if (u && u.failures + u.pending >= this.maxAccount) return 'account';
+    const ca = a ?? this.add(this.byAddress, ak);
+    const cu = u ?? this.add(this.byAccount, uk);
+    ca.pending++;
+    cu.pending++;
+    let done = false;
+    return {
+      release: () => {
+        if (done) return;
+        done = true;
+        ca.pending--;
+        cu.pending--;
+      },
+      failed: () => {
+        if (!done) {
+          done = true;
+          ca.pending--;
+          cu.pending--;
+          ca.failures++;
+          cu.failures++;
+        }
+        return ca.failures + ca.pending >= this.maxAddress;
+      },
+    };
+  }
+
+  /** Records a failure that had no password check (e.g. a PLAIN authzid for someone else). */
+  fail(address: string, account: string): boolean {
+    const r = this.reserve(address, account);
+    return typeof r === 'string' ? true : r.failed();
+  }
+
+  /** the entry in force, or undefined (an expired one with nothing in flight is dropped) */
+  private current(map: Map<string, Count>, key: string): Count | undefined {
+    const c = map.get(key);
+    if (c && c.pending === 0 && this.now() - c.since > this.windowMs) {
+      map.delete(key);
+      return undefined;
+    }
+    return c;
+  }
+
+  private add(map: Map<string, Count>, key: string): Count {
+    // Bounded memory: drop the oldest entries (Map keeps insertion order). An entry with an
+    // attempt in flight is still referenced by its AuthAttempt, so dropping it is harmless.
+    if (map.size >= this.maxEntries) {
+      const first = map.keys().next();
+      if (!first.done) map.delete(first.value);
+    }
+    const c: Count = { failures: 0, pending: 0, since: this.now() };
+    map.set(key, c);
+    return c;
+  }
+}
+
+/** IPv4 as is ("::ffff:" removed); IPv6 by its /64 prefix. */
+export function addressKey(ip: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (m) return m[1];
+  if (!ip.includes(':')) return ip;
+  const [head, tail] = ip.toLowerCase().split('::', 2) as [string, string | undefined];
+  const h = head === '' ? [] : head.split(':');
+  let groups = h;
+  if (tail !== undefined) {
+    const t = tail === '' ? [] : tail.split(':');
+    groups = [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  }
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
