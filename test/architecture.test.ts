@@ -25,7 +25,6 @@ const layers: Record<string, number> = {
   policy: 4,
   transport: 4,
   delivery: 4,
-  policy: 4,
   server: 5,
   web: 5,
   app: 6,
