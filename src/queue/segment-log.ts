@@ -1,8 +1,8 @@
 /**
  * @module segment-log
  * Segments: append-only files that hold many small messages, one record each, made durable by a
- * shared fdatasync (group commit). Used by FsQueueStore for bodies that fit in memory; see its
- * header for how segments sit beside the one-file-per-message layout.
+ * shared fdatasync (group commit): the file format and its reader and writer. Which messages
+ * go to segments and how an instance keeps track of them is segment-messages.ts.
  *
  *   seg/<segid>        records, appended by one store instance only, never rewritten
  *   seg/<segid>.done   ids of the records that left the queue, one per line (appended, not synced)
@@ -32,6 +32,8 @@
 import { closeSync, fdatasync, ftruncateSync, openSync, writeSync, writevSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
+import { writeFileDurable } from '../util/index.js';
+import { CorruptItem } from './spool-format.js';
 
 export const recordHeaderSize = 32;
 const recordMagic = Buffer.from('CRQREC03', 'latin1');
@@ -105,21 +107,52 @@ export async function scanSegment(path: string): Promise<SegmentScan> {
   return { records, validEnd: off, fileSize: data.length, ...(problem !== undefined && { problem }) };
 }
 
-/** Reads a record's body (records hold small bodies only). */
-export async function readRecordBody(path: string, rec: SegmentRecord): Promise<Buffer> {
+/**
+ * Copies what follows a segment's whole records to `aside` (durably: for the operator) and cuts
+ * the segment back to its whole records. Only at recovery, while nothing appends to it.
+ */
+export async function setAsideTail(path: string, scan: SegmentScan, aside: string): Promise<void> {
   const fh = await open(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(rec.bodyLength);
+    const rest = Buffer.alloc(scan.fileSize - scan.validEnd);
+    await fh.read(rest, 0, rest.length, scan.validEnd);
+    await writeFileDurable(aside, rest, { flag: 'w' });
+  } finally {
+    await fh.close();
+  }
+  const fd = openSync(path, 'r+');
+  try {
+    ftruncateSync(fd, scan.validEnd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads `length` octets at `position` of a segment; a short read means it changed (CorruptItem). */
+async function readSegmentAt(path: string, length: number, position: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(length);
     let got = 0;
-    while (got < rec.bodyLength) {
-      const { bytesRead } = await fh.read(buf, got, rec.bodyLength - got, rec.offset + recordHeaderSize + got);
-      if (bytesRead === 0) throw new Error(`${path}: segment shorter than its record at ${rec.offset}`);
+    while (got < length) {
+      const { bytesRead } = await fh.read(buf, got, length - got, position + got);
+      if (bytesRead === 0) throw new CorruptItem(`${path}: segment shorter than its record at ${position}`);
       got += bytesRead;
     }
     return buf;
   } finally {
     await fh.close();
   }
+}
+
+/** Reads a record's body (records hold small bodies only). */
+export function readRecordBody(path: string, rec: SegmentRecord): Promise<Buffer> {
+  return readSegmentAt(path, rec.bodyLength, rec.offset + recordHeaderSize);
+}
+
+/** Reads a record's trailer (its envelope list). */
+export function readRecordTrailer(path: string, rec: SegmentRecord): Promise<Buffer> {
+  return readSegmentAt(path, rec.trailerLength, rec.offset + recordHeaderSize + rec.bodyLength);
 }
 
 /** Reads a done log: the ids in it (a torn last line is left out by the caller's id check). */

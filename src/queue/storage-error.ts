@@ -21,3 +21,8 @@ export function storageError(err: unknown): MailError {
   if (isStorageFull(err)) return new MailError(replies.insufficientStorage(), 'MAIL_ERR_STORAGE_FULL', { cause: err });
   return new MailError(replies.localError(), 'MAIL_ERR_STORAGE_IO', { cause: err });
 }
+
+/** The errno code of a file-system error ('ENOENT', ...), if it has one. */
+export function errorCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}

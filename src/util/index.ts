@@ -4,7 +4,9 @@
  * backoff math, sortable unique ids, per-key locks.
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
-export { atomicWriteFile, fsyncFile, tempPathFor, type AtomicWriteOptions } from './atomic-write-file.js';
+export {
+  atomicWriteFile, fsyncFile, renameDurable, tempPathFor, writeFileDurable, type AtomicWriteOptions,
+} from './atomic-write-file.js';
 export { DirSyncer, fsyncDir, isUnsupported as dirSyncUnsupported } from './dir-syncer.js';
 export { parseDuration, formatDuration } from './parse-duration.js';
 export { parseSize } from './parse-size.js';

@@ -1,0 +1,361 @@
+/**
+ * @module segment-messages
+ * The messages of the files backend that live as records in segments (segment-log.ts): where
+ * each one is, which segment is appended to, what left (done logs), and when a segment goes.
+ *
+ * Who appends: only a caching owner (the server's delivering instance; with `[delivery] worker
+ * = true` no instance is both, so every message gets its own file). Every instance reads
+ * segments. The instance that changes committed messages (a caching one) loads the index once
+ * and keeps it up to date itself; any other instance looks again for each call (another
+ * process may have delivered or moved a record since), cheaply: a segment is rescanned only
+ * when it has grown.
+ *
+ * A record leaves its segment when its message is delivered (a line in the done log) or when
+ * its envelopes change (FsQueueStore writes msg/<id> first, then marks the record done; at
+ * recovery a msg/<id> file wins over a record of the same id: the done line was lost). A
+ * segment whose records are all done, and that is no longer appended to, is removed.
+ * Standards: POSIX fdatasync(2) (group commit, segment-log.ts), fsync(2) of seg/ before the
+ *   first record of a new segment is acknowledged.
+ * Security: ids read from done logs and records are checked against the queue-id alphabet.
+ * Limitations: done logs are not synced (a power failure can bring back a delivered message:
+ *   a duplicate, never a loss). One appending instance per spool (the lock's owner).
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { readdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MailError, replies, type MessageId } from '../core/index.js';
+import type { DirSyncer } from '../util/index.js';
+import type { MessageCache } from './message-cache.js';
+import { isQueueId } from './queue-ids.js';
+import {
+  SegmentWriter, readDoneLog, readRecordBody, readRecordTrailer, recordHeader, scanSegment, setAsideTail, type SegmentRecord,
+} from './segment-log.js';
+import { CorruptItem, parseEnvelopeFile, parseRecordTrailer, type EnvelopeFile } from './spool-format.js';
+import type { SpoolPaths } from './spool-layout.js';
+import { errorCode } from './storage-error.js';
+
+/** Where a message held in a segment is. */
+export interface SegRef extends SegmentRecord {
+  seg: string;
+}
+
+/** What an instance knows of the segments: where each live record is, live records per segment. */
+export interface SegState {
+  index: Map<MessageId, SegRef>;
+  live: Map<string, number>;
+}
+
+/** What a recovery of the segments found and did (merged into the spool's RecoveryReport). */
+export interface SegmentRecovery {
+  messages: number;
+  envelopes: number;
+  removed: string[];
+  corrupted: string[];
+}
+
+/** A whole record of a segment, as #load needs it. */
+interface ScannedRec {
+  id: MessageId;
+  ref: SegRef;
+  envelopes: number;
+  /** the envelopes themselves, at recovery only */
+  file?: EnvelopeFile;
+}
+
+export interface SegmentMessagesOptions {
+  /** whether new small messages are appended here (a caching owner) */
+  appends: boolean;
+  /** whether this instance keeps the index (it changes committed messages) or reloads it per call */
+  keepsIndex: boolean;
+  /** octets after which a segment takes no more records */
+  segmentLimit: number;
+  newId: () => string;
+}
+
+const segPattern = /^[0-9a-z]{1,64}$/;
+
+export class SegmentMessages {
+  readonly appends: boolean;
+  readonly #keepsIndex: boolean;
+  readonly #paths: SpoolPaths;
+  readonly #syncer: DirSyncer;
+  readonly #cache: MessageCache;
+  readonly #newId: () => string;
+  readonly #segmentLimit: number;
+  /** loaded at recovery, else at first use (readers reload for each call) */
+  #seg: SegState | undefined;
+  #writer: SegmentWriter | undefined;
+  #writerSeg = '';
+  /** resolves once the active segment's directory entry is durable */
+  #writerReady: Promise<void> = Promise.resolve();
+  /** what a reader last scanned of each segment (a segment only grows while its writer runs) */
+  readonly #scans = new Map<string, { size: number; recs: ScannedRec[] }>();
+  /** done logs opened for appending, by segment */
+  readonly #doneFds = new Map<string, number>();
+  #closed = false;
+
+  constructor(paths: SpoolPaths, syncer: DirSyncer, cache: MessageCache, opts: SegmentMessagesOptions) {
+    this.#paths = paths;
+    this.#syncer = syncer;
+    this.#cache = cache;
+    this.appends = opts.appends;
+    this.#keepsIndex = opts.keepsIndex;
+    this.#segmentLimit = opts.segmentLimit;
+    this.#newId = opts.newId;
+  }
+
+  /**
+   * Appends a small message as a record to this instance's segment and resolves once it is
+   * durable. A record whose sync failed is marked done at once (its client is told to retry;
+   * the record must not come back as a second copy).
+   */
+  async append(id: MessageId, body: readonly Buffer[], bodyLength: number, trailer: Buffer): Promise<void> {
+    if (this.#closed) throw new MailError(replies.localError(), 'MAIL_ERR_STORE_CLOSED');
+    const seg = await this.state();
+    const { writer, segId } = await this.#activeWriter();
+    let offset: number;
+    try {
+      offset = writer.append([recordHeader(body, bodyLength, trailer), ...body, trailer]);
+    } catch (err) {
+      // (disk full, I/O error) the next commit starts a new segment; an empty one is removed
+      if (this.#writer === writer) this.#retireWriter();
+      throw err;
+    }
+    // counted live from the write on, so the segment is not removed while this record syncs
+    seg.live.set(segId, (seg.live.get(segId) ?? 0) + 1);
+    try {
+      await writer.sync();
+    } catch (err) {
+      seg.live.set(segId, (seg.live.get(segId) ?? 1) - 1);
+      this.#appendDone(segId, id);
+      // after a failed fsync the file's state is unknown: the next commit starts a new segment
+      if (this.#writer === writer) this.#retireWriter();
+      throw err;
+    }
+    seg.index.set(id, { seg: segId, offset, bodyLength, trailerLength: trailer.length });
+  }
+
+  async #activeWriter(): Promise<{ writer: SegmentWriter; segId: string }> {
+    let writer = this.#writer;
+    let segId = this.#writerSeg;
+    if (!writer || writer.size >= this.#segmentLimit) {
+      if (writer) this.#retireWriter();
+      segId = this.#newId();
+      writer = SegmentWriter.create(this.#paths.segment(segId));
+      this.#writer = writer;
+      this.#writerSeg = segId;
+      (this.#seg as SegState).live.set(segId, 0);
+      // the segment's directory entry is durable before any record in it is acknowledged
+      this.#writerReady = this.#syncer.sync(this.#paths.seg);
+    }
+    const ready = this.#writerReady;
+    try {
+      await ready;
+    } catch (err) {
+      if (this.#writer === writer) this.#retireWriter();
+      throw err;
+    }
+    return { writer, segId };
+  }
+
+  /** Stops appending to the active segment; removes it if nothing in it is queued. */
+  #retireWriter(): void {
+    const writer = this.#writer;
+    const segId = this.#writerSeg;
+    if (!writer) return;
+    this.#writer = undefined;
+    this.#writerSeg = '';
+    void writer.close().then(() => {
+      if ((this.#seg?.live.get(segId) ?? 0) === 0) return this.#removeSegment(segId);
+    }).catch(() => undefined);
+  }
+
+  async #removeSegment(segId: string): Promise<void> {
+    this.#seg?.live.delete(segId);
+    this.#scans.delete(segId);
+    const fd = this.#doneFds.get(segId);
+    if (fd !== undefined) {
+      this.#doneFds.delete(segId);
+      try {
+        closeSync(fd);
+      } catch {
+        // gone already
+      }
+    }
+    await unlink(this.#paths.segment(segId)).catch(() => undefined);
+    await unlink(this.#paths.doneLog(segId)).catch(() => undefined);
+  }
+
+  /** Records that a segment's record left the queue (a line in its done log; not synced). */
+  #appendDone(segId: string, id: MessageId): void {
+    let fd = this.#doneFds.get(segId);
+    if (fd === undefined) {
+      fd = openSync(this.#paths.doneLog(segId), 'a', 0o600);
+      this.#doneFds.set(segId, fd);
+    }
+    const line = Buffer.from(`${id}\n`, 'latin1');
+    const n = writeSync(fd, line);
+    if (n !== line.length) throw new Error(`${segId}.done: short write`);
+  }
+
+  /** A segment message left the queue (delivered, or moved to its own file). */
+  async done(id: MessageId, ref: SegRef, seg: SegState): Promise<void> {
+    this.#appendDone(ref.seg, id);
+    seg.index.delete(id);
+    const left = (seg.live.get(ref.seg) ?? 1) - 1;
+    seg.live.set(ref.seg, left);
+    if (left <= 0 && ref.seg !== this.#writerSeg) await this.#removeSegment(ref.seg);
+  }
+
+  /** The segment record of `id`, if the message lives in a segment. */
+  async find(id: MessageId, snapshot?: SegState): Promise<SegRef | undefined> {
+    return (snapshot ?? (await this.state())).index.get(id);
+  }
+
+  /** The segment index: kept (see keepsIndex), or loaded again for this call. */
+  async state(): Promise<SegState> {
+    if (this.#keepsIndex) {
+      this.#seg ??= (await this.#load(false)).state;
+      return this.#seg;
+    }
+    this.#seg = (await this.#load(false)).state;
+    return this.#seg;
+  }
+
+  /**
+   * Recovery of the segments (open() as owner): marks records that moved to msg/ done, cuts a
+   * damaged tail off (a copy goes to corrupt/), removes segments with nothing live and done
+   * logs without a segment; warms the cache with the live records' envelopes.
+   */
+  async recover(): Promise<SegmentRecovery> {
+    const { state, report } = await this.#load(true);
+    this.#seg = state;
+    return report;
+  }
+
+  /** Reads every segment: the live records (not in the done log, not moved to msg/). */
+  async #load(repair: boolean): Promise<{ state: SegState; report: SegmentRecovery }> {
+    const report: SegmentRecovery = { messages: 0, envelopes: 0, removed: [], corrupted: [] };
+    const state: SegState = { index: new Map(), live: new Map() };
+    const names = await readdir(this.#paths.seg);
+    const segs = names.filter((n) => segPattern.test(n)).sort();
+    const files = new Set(segs.length > 0 ? await readdir(this.#paths.msg) : []);
+    const segSet = new Set(segs);
+    for (const n of names) {
+      if (n.endsWith('.done') && segSet.has(n.slice(0, -5))) continue;
+      if (segSet.has(n)) continue;
+      if (repair) {
+        await unlink(join(this.#paths.seg, n)).catch(() => undefined);
+        report.removed.push(`seg/${n}`);
+      }
+    }
+    for (const segId of segs) {
+      if (segId === this.#writerSeg) continue; // our own, live in this.#seg
+      const done = new Set((await readDoneLog(this.#paths.doneLog(segId))).filter(isQueueId));
+      const recs = await this.#records(segId, repair, report);
+      if (!recs) continue; // removed meanwhile: all done
+      let live = 0;
+      for (const { id, ref, envelopes, file } of recs) {
+        if (done.has(id) || state.index.has(id)) continue;
+        if (files.has(id)) {
+          // moved to its own file; at recovery: the done line was lost in the crash
+          if (repair) this.#appendDone(segId, id);
+          continue;
+        }
+        state.index.set(id, ref);
+        if (file) this.#cache.remember(id, { file, envFile: false, bodyLength: ref.bodyLength });
+        report.messages++;
+        report.envelopes += envelopes;
+        live++;
+      }
+      state.live.set(segId, live);
+      if (repair && live === 0) {
+        await this.#removeSegment(segId);
+        state.live.delete(segId);
+      }
+    }
+    if (this.#writer && this.#seg) {
+      // keep what this instance appended itself
+      for (const [id, ref] of this.#seg.index) if (ref.seg === this.#writerSeg) state.index.set(id, ref);
+      state.live.set(this.#writerSeg, this.#seg.live.get(this.#writerSeg) ?? 0);
+    }
+    return { state, report };
+  }
+
+  /**
+   * The whole records of one segment. A reader rescans a segment only when it has grown since
+   * its last look (undefined: the segment is gone). With `repair` (recovery) a damaged tail is
+   * copied to corrupt/ and cut off, and the parsed envelopes come along (to warm the cache).
+   */
+  async #records(segId: string, repair: boolean, report: SegmentRecovery): Promise<ScannedRec[] | undefined> {
+    const path = this.#paths.segment(segId);
+    let size: number | undefined;
+    if (!repair) {
+      try {
+        size = (await stat(path)).size;
+      } catch (err) {
+        if (errorCode(err) === 'ENOENT') {
+          this.#scans.delete(segId);
+          return undefined;
+        }
+        throw err;
+      }
+      const cached = this.#scans.get(segId);
+      if (cached?.size === size) return cached.recs;
+    }
+    const scan = await scanSegment(path);
+    if (scan.problem !== undefined && repair) {
+      // never acknowledged (a crash during a commit) or damaged: kept for the operator, cut off
+      await setAsideTail(path, scan, join(this.#paths.corrupt, `${segId}.tail.${scan.validEnd}.${Date.now()}`));
+      report.corrupted.push(`seg/${segId}: ${scan.problem} at ${scan.validEnd}`);
+    }
+    const recs: ScannedRec[] = [];
+    for (const rec of scan.records) {
+      let file: EnvelopeFile;
+      try {
+        file = parseRecordTrailer(rec.trailer.toString('utf8'));
+      } catch (err) {
+        if (!(err instanceof CorruptItem)) throw err;
+        // a reader leaves it for the owner's recovery to report
+        if (repair) report.corrupted.push(`seg/${segId}@${rec.offset}: envelopes that do not parse`);
+        continue;
+      }
+      const ref = { seg: segId, offset: rec.offset, bodyLength: rec.bodyLength, trailerLength: rec.trailerLength };
+      recs.push({ id: file.messageId, ref, envelopes: file.envelopes.length, ...(repair && { file }) });
+    }
+    if (size !== undefined) this.#scans.set(segId, { size, recs });
+    return recs;
+  }
+
+  /** The envelope list of a record (CorruptItem when it does not belong to `id`). */
+  async readTrailer(id: MessageId, ref: SegRef): Promise<EnvelopeFile> {
+    const trailer = await readRecordTrailer(this.#paths.segment(ref.seg), ref);
+    return parseEnvelopeFile(trailer.toString('utf8'), id);
+  }
+
+  /** The body of a record. */
+  readBody(ref: SegRef): Promise<Buffer> {
+    return readRecordBody(this.#paths.segment(ref.seg), ref);
+  }
+
+  /** Stops appending (the active segment goes if nothing in it is live) and closes done logs. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const writer = this.#writer;
+    const writerSeg = this.#writerSeg;
+    this.#writer = undefined;
+    this.#writerSeg = '';
+    if (writer) {
+      await writer.close();
+      if ((this.#seg?.live.get(writerSeg) ?? 0) === 0) await this.#removeSegment(writerSeg);
+    }
+    for (const fd of this.#doneFds.values()) {
+      try {
+        closeSync(fd);
+      } catch {
+        // gone already
+      }
+    }
+    this.#doneFds.clear();
+  }
+}
