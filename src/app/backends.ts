@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { unwatchFile, watchFile } from 'node:fs';
-import { systemClock, type Address, type Clock, type Envelope } from '../core/index.js';
+import { systemClock, type Clock, type Envelope } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { openDirectory, type DirectoryBackend } from '../directory/index.js';
 import { ConfiguredAliases, configuredResolver } from './configured-resolver.js';
@@ -88,7 +88,6 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
     maxMessageSize: config.smtp.maxMessageSize,
     maxHops: config.delivery.maxHops,
     onQueued: (envs) => onQueued?.(envs),
-    senderAllowed: (authUser, sender) => senderAllowed(directory, authUser, sender),
   });
 
   return {
@@ -109,20 +108,4 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
       await directory.close();
     },
   };
-}
-
-/**
- * RFC 6409 §6.1: an authenticated user may send as their own address, or as an alias or list
- * that names them (a user owns the aliases that point at them).
- */
-export async function senderAllowed(directory: DirectoryBackend, authUser: string, sender: Address): Promise<boolean> {
-  const user = authUser.toLowerCase();
-  const addr = `${sender.local}@${sender.domain}`.toLowerCase();
-  if (addr === user) return true;
-  const alias = await directory.findAlias(addr);
-  if (alias && alias.targets.some((t) => t.toLowerCase() === user)) return true;
-  const list = await directory.findList(addr);
-  if (list && list.owner.toLowerCase() === user) return true;
-  const role = await directory.findRole(addr);
-  return role !== undefined && role.holder.toLowerCase() === user;
 }

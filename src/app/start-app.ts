@@ -15,7 +15,8 @@ import { pino, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { BatchedOutput, startMailLog, type MailLog } from '../log/index.js';
 import type { QueueRunner } from '../delivery/index.js';
-import { MailboxVerifier, SmtpServer } from '../server/smtp/index.js';
+import { SmtpServer } from '../server/smtp/index.js';
+import { MailboxVerifier, smtpPolicyFromConfig } from '../policy/index.js';
 import { Pop3Server } from '../server/pop3/index.js';
 import { AuthThrottle } from '../policy/auth-throttle.js';
 import { openBackends, type Backends } from './backends.js';
@@ -88,7 +89,12 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     windowMs: config.auth.failureWindow,
   });
   // RFC 5321 §3.5, §7.3: VRFY/EXPN answered for trusted networks and authenticated users only
+  // (the policy's known-clients-only check); the checks of every listener come from the config
   const verifier = new MailboxVerifier({ directory, resolver: backends.resolver, primaryDomain: config.localDomains[0] });
+  const policies = smtpPolicyFromConfig(config, {
+    directory,
+    answers: { vrfy: (session, argument) => verifier.vrfy(session, argument), expn: (session, argument) => verifier.expn(session, argument) },
+  });
   const smtp = new SmtpServer({
     intake,
     hostname: config.hostname,
@@ -103,8 +109,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     authenticate,
     authThrottle,
     authFailureDelayMs: config.auth.failureDelay,
-    vrfy: (session, argument) => verifier.vrfy(session, argument),
-    expn: (session, argument) => verifier.expn(session, argument),
+    policies,
   });
   const pop3 = new Pop3Server({
     hostname: config.hostname,

@@ -189,6 +189,8 @@ export const configSchema = z
         max_connections: field(positiveInt, () => 500),
         max_connections_per_ip: field(positiveInt, () => 50),
         trusted_networks: field(listOf(cidrItem, 'CIDR networks'), () => ['127.0.0.0/8', '::1/128']),
+        // AUTH on the MX port: off, as most sites run it (submission is where users log in)
+        auth_on_mx: field(bool, () => false),
         tls_cert: optional(str),
         tls_key: optional(str),
         command_timeout: field(duration, () => 5 * 60_000),

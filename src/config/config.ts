@@ -26,6 +26,8 @@ export interface SmtpConfig {
   readonly maxConnectionsPerIp: number;
   /** CIDR blocks, e.g. "127.0.0.0/8", "::1/128"; clients there may relay without AUTH */
   readonly trustedNetworks: readonly string[];
+  /** offer AUTH on the MX listeners too; the sender rules then bind those sessions as well */
+  readonly authOnMx: boolean;
   /** absolute path of the PEM certificate chain, when TLS is configured */
   readonly tlsCert?: string;
   /** absolute path of the PEM private key, when TLS is configured */

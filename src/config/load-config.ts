@@ -82,6 +82,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       maxConnections: s.max_connections,
       maxConnectionsPerIp: s.max_connections_per_ip,
       trustedNetworks: s.trusted_networks,
+      authOnMx: s.auth_on_mx,
       ...(s.tls_cert !== undefined ? { tlsCert: abs(s.tls_cert) } : {}),
       ...(s.tls_key !== undefined ? { tlsKey: abs(s.tls_key) } : {}),
       commandTimeout: s.command_timeout,

@@ -16,4 +16,5 @@ export * from './resolver.js';
 export * from './mailbox-store.js';
 export * from './scheduler.js';
 export * from './intake.js';
+export * from './policy.js';
 export * from './events.js';

@@ -11,6 +11,7 @@ import type { Address, ReversePath } from './address.js';
 import type { DsnParams, MessageId } from './envelope.js';
 import type { ResolvedRecipient } from './resolver.js';
 import type { SmtpReply } from './smtp-reply.js';
+import type { HeaderCheck } from './policy.js';
 
 /** Who handed us the message: feeds Received and relay decisions. */
 export interface SessionInfo {
@@ -51,6 +52,12 @@ export interface IntakeTransaction {
   readonly sender: ReversePath;
   readonly mail: MailParams;
   readonly recipients: readonly AcceptedRecipient[];
+  /**
+   * The end-of-data policy stage of the session that took the message (policy/), run by intake
+   * once the header block is read and before anything is stored. Absent: no such checks (the
+   * sendmail face, bounces, list re-injection).
+   */
+  readonly checkHeader?: HeaderCheck;
 }
 
 export interface IntakeResult {
@@ -60,7 +67,7 @@ export interface IntakeResult {
 }
 
 export interface Intake {
-  /** MAIL FROM checks (sender policy, size); throws MailError to refuse */
+  /** MAIL FROM checks of intake's own (the declared size); throws MailError to refuse */
   checkSender(session: SessionInfo, sender: ReversePath, mail: MailParams): Promise<void>;
   /** RCPT TO: resolves the recipient; throws MailError (550 5.1.1, 554 5.7.1, 451 4.3.0 ...) */
   checkRecipient(session: SessionInfo, sender: ReversePath, rcpt: Address, dsn: DsnParams): Promise<AcceptedRecipient>;

@@ -65,6 +65,10 @@ export const replies = {
   relayDenied: (): SmtpReply => reply(554, '5.7.1', 'Relay access denied'),
   senderNotOwned: (): SmtpReply => reply(553, '5.7.1', 'Sender address not owned by authenticated user'),
   messageTooBig: (): SmtpReply => reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
+  headerTooBig: (): SmtpReply => reply(552, '5.3.4', 'Message header size exceeds fixed maximum'),
+  /** RFC 5322 §2.2.3: a folded line continues a field; the first line of a header cannot */
+  headerStartsFolded: (): SmtpReply => reply(554, '5.6.0', 'Message header begins with a continuation line'),
+  fromHeaderRequired: (): SmtpReply => reply(550, '5.7.1', 'A From header owned by the authenticated user is required'),
   mailLoop: (): SmtpReply => reply(554, '5.4.6', 'Mail loop detected'),
   listExpansionFailed: (): SmtpReply => reply(550, '5.2.4', 'Mailing list expansion problem'),
   /** a list member that is not an address (RFC 3463 X.1.3) */

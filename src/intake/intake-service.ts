@@ -8,7 +8,9 @@
  *   RFC 5322 §3.6 (Message-ID/Date for submissions, RFC 6409 §8), RFC 6152 (8-bit bodies).
  * Security: the header block is read with a cap before anything is written; a streamed body goes
  *   into the spool without being held whole (only a small SMTP body, up to 64 KB, arrives whole);
- *   size is enforced while streaming.
+ *   size is enforced while streaming. A message whose first line is a continuation line is
+ *   refused (554 5.6.0): it would fold into the trace field prepended here. The session's
+ *   end-of-data policy (sender rules) runs on the header block before the draft is made.
  * Limitations: the Delivered-To loop check only sees addresses this site added itself.
  */
 import type { Readable, Writable } from 'node:stream';
@@ -37,8 +39,6 @@ import {
   targetRoute,
 } from '../core/index.js';
 import { formatReceived, formatDate, makeMessageId, splitMessage, splitMessageBuffer } from '../protocol/mime/index.js';
-import addressparser from 'nodemailer/lib/addressparser/index.js';
-import { parseAddrSpec } from '../address/index.js';
 
 export interface IntakeOptions {
   readonly store: QueueStore;
@@ -51,11 +51,6 @@ export interface IntakeOptions {
   readonly maxHops: number;
   /** told about every committed envelope so delivery starts at once */
   readonly onQueued?: (envelopes: readonly Envelope[]) => void;
-  /**
-   * For submissions with AUTH: whether the user may use this sender address (RFC 6409 §6.1).
-   * Absent: any sender is allowed.
-   */
-  readonly senderAllowed?: (authUser: string, sender: Address) => Promise<boolean>;
 }
 
 const receivedChannel = diagnostics.channel(channels.received);
@@ -65,38 +60,10 @@ const queuedChannel = diagnostics.channel(channels.queued);
 export class IntakeService implements Intake {
   constructor(private readonly opts: IntakeOptions) {}
 
-  async checkSender(session: SessionInfo, sender: ReversePath, mail: MailParams): Promise<void> {
-    if (mail.size !== undefined && mail.size > this.opts.maxMessageSize) throw new MailError(replies.messageTooBig());
-    if (sender && this.checksOwnership(session)) {
-      if (!(await this.opts.senderAllowed!(session.authUser!, sender))) throw new MailError(replies.senderNotOwned());
-    }
-  }
-
-  /**
-   * RFC 6409 §6.1: on authenticated submission the sender is checked against the login. Only an
-   * SMTP AUTH identity counts (RFC 3848: ESMTPA, ESMTPSA); the sendmail face ("local", or its
-   * `-bs` dialogue) carries a login name, not an address, and a local user may set any sender.
-   */
-  private checksOwnership(session: SessionInfo): boolean {
-    return session.submission && session.authUser !== undefined && /^ESMTPS?A$/.test(session.protocol) && this.opts.senderAllowed !== undefined;
-  }
-
-  /**
-   * RFC 6409 §6.1 (and issue 5): every address in From must be the authenticated user's own
-   * (or an alias, list or role they hold). An unparsable From cannot be shown to be theirs.
-   */
-  private async checkFromHeader(session: SessionInfo, fields: readonly { name: string; value: string }[]): Promise<void> {
-    if (!this.checksOwnership(session)) return;
-    for (const f of fields) {
-      if (f.name !== 'from') continue;
-      const addresses = fromAddresses(f.value);
-      if (addresses.length === 0) throw new MailError(replies.senderNotOwned(), 'MAIL_ERR_SENDER_NOT_OWNED');
-      for (const a of addresses) {
-        if (a === undefined || !(await this.opts.senderAllowed!(session.authUser!, a))) {
-          throw new MailError(replies.senderNotOwned(), 'MAIL_ERR_SENDER_NOT_OWNED');
-        }
-      }
-    }
+  /** The declared size against intake's own limit (every source; SMTP's policy asks first). */
+  checkSender(_session: SessionInfo, _sender: ReversePath, mail: MailParams): Promise<void> {
+    if (mail.size !== undefined && mail.size > this.opts.maxMessageSize) return Promise.reject(new MailError(replies.messageTooBig()));
+    return Promise.resolve();
   }
 
   async checkRecipient(
@@ -137,11 +104,25 @@ export class IntakeService implements Intake {
       drop();
       throw new MailError(replies.mailLoop(), 'MAIL_ERR_LOOP');
     }
-    try {
-      await this.checkFromHeader(tx.session, fields);
-    } catch (err) {
+    // RFC 5322 §2.2.3: a continuation line continues the field before it; as the first line it
+    // would continue the Received (or Date) prepended below, so the message is refused instead.
+    const first = split.header.length > 0 ? split.header[0] : undefined;
+    if (first === 0x20 || first === 0x09) {
       drop();
-      throw err;
+      throw new MailError(replies.headerStartsFolded(), 'MAIL_ERR_HEADER');
+    }
+    if (tx.checkHeader) {
+      let refusal;
+      try {
+        refusal = await tx.checkHeader({ fields, complete: split.complete });
+      } catch (err) {
+        drop();
+        throw err;
+      }
+      if (refusal !== undefined) {
+        drop();
+        throw new MailError(refusal, 'MAIL_ERR_POLICY');
+      }
     }
     const deliveredTo = new Set(
       fields.filter((f) => f.name === 'delivered-to').map((f) => f.value.replace(/^<|>$/g, '').toLowerCase()),
@@ -272,78 +253,6 @@ export class IntakeService implements Intake {
       resolvedVia: t.via,
     };
   }
-}
-
-/**
- * The mailboxes of a From field (RFC 5322 §3.6.2: a mailbox-list; group members included),
- * each parsed as an addr-spec; undefined for one that does not parse.
- */
-export function fromAddresses(value: string): (Address | undefined)[] {
-  // splitMessage already decoded the field (UTF-8 when valid: RFC 6532)
-  const out: (Address | undefined)[] = [];
-  // addressparser is lenient: "a@x b@y" or "John Doe@x" would yield one plausible address while
-  // a mail reader might show another sender. An element that is not a proper mailbox counts as
-  // one that does not parse, so the ownership check refuses it.
-  for (const a of addressparser(value, { flatten: true })) {
-    try {
-      out.push(parseAddrSpec(a.address));
-    } catch {
-      out.push(undefined);
-    }
-  }
-  if (!out.includes(undefined) && !mailboxElements(value).every(soundMailbox)) out.push(undefined);
-  return out;
-}
-
-/** The top-level comma-separated elements of an address list, group syntax removed. */
-function mailboxElements(value: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quoted = false;
-  let depth = 0;
-  let angle = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (quoted) {
-      cur += c;
-      if (c === '\\') cur += value[++i] ?? '';
-      else if (c === '"') quoted = false;
-      continue;
-    }
-    if (depth > 0) {
-      // RFC 5322 §3.2.2: comments nest and are dropped
-      if (c === '\\') i++;
-      else if (c === '(') depth++;
-      else if (c === ')') depth--;
-      continue;
-    }
-    if (c === '(') depth++;
-    else if (c === '"') {
-      quoted = true;
-      cur += c;
-    } else if (c === '<') {
-      angle = true;
-      cur += c;
-    } else if (c === '>') {
-      angle = false;
-      cur += c;
-    } else if (!angle && (c === ',' || c === ';')) {
-      out.push(cur);
-      cur = '';
-    } else if (!angle && c === ':') {
-      cur = ''; // group name (RFC 5322 §3.4)
-    } else cur += c;
-  }
-  out.push(cur);
-  return out.map((e) => e.trim()).filter((e) => e !== '');
-}
-
-/** mailbox = name-addr / addr-spec (RFC 5322 §3.4), judged with quoted strings set aside. */
-function soundMailbox(element: string): boolean {
-  const bare = element.replace(/"(?:[^"\\]|\\.)*"/g, '""');
-  const lt = bare.indexOf('<');
-  if (lt >= 0) return !bare.slice(0, lt).includes('@') && /^<[^<>\s]+>$/.test(bare.slice(lt).trim());
-  return !/\s/.test(bare) && bare.includes('@');
 }
 
 function errorTarget(r: AcceptedRecipient, reply: ReturnType<typeof replies.mailLoop>): ResolvedRecipient {

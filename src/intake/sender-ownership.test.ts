@@ -1,6 +1,8 @@
 /**
- * Unit tests for intake's sender ownership rules on authenticated submission (RFC 6409 §6.1):
- * MAIL FROM and every From header address must be the AUTH user's own.
+ * The sender ownership rules on authenticated submission (RFC 6409 §6.1), as intake applies
+ * them: MAIL FROM and every From header address must be the AUTH user's own. The rules are the
+ * policy's (policy/sender-rules.ts); intake runs them through the transaction's checkHeader, as
+ * an SMTP session hands them over.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,15 +10,26 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { IntakeService, fromAddresses } from './intake-service.js';
+import { IntakeService } from './intake-service.js';
+import { SenderRules, fromAddresses } from '../policy/index.js';
 import { FsQueueStore } from '../queue/index.js';
 import { AliasResolver } from '../resolve/index.js';
-import { MailError, addressToString, systemClock, type Address, type SessionInfo } from '../core/index.js';
+import { MailError, addressToString, systemClock, type Address, type ReversePath, type SessionInfo } from '../core/index.js';
 import { MemoryDirectory } from '../../test/helpers/memory-directory.js';
 
 let dir: string;
 let store: FsQueueStore;
 let intake: IntakeService;
+// u1 owns u1@localhost and sales@localhost
+const rules = new SenderRules({
+  mayUse: async (user, a) => user === 'u1@localhost' && ['u1@localhost', 'sales@localhost'].includes(`${a.local}@${a.domain}`.toLowerCase()),
+});
+/** MAIL FROM as an SMTP session checks it: the policy's sender rules, then intake's own */
+async function checkSender(session: SessionInfo, sender: ReversePath): Promise<void> {
+  const refusal = await rules.envelope(session, sender);
+  if (refusal) throw new MailError(refusal);
+  await intake.checkSender(session, sender, {});
+}
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'correio-intake-test-'));
@@ -29,8 +42,6 @@ before(async () => {
     clock: systemClock,
     maxMessageSize: 1 << 20,
     maxHops: 50,
-    // u1 owns u1@localhost and sales@localhost
-    senderAllowed: async (user, a) => user === 'u1@localhost' && ['u1@localhost', 'sales@localhost'].includes(`${a.local}@${a.domain}`.toLowerCase()),
   });
 });
 after(async () => {
@@ -45,7 +56,7 @@ async function send(session: SessionInfo, header: string): Promise<string> {
   const rcpt = await intake.checkRecipient(session, u1, { local: 'u2', domain: 'localhost' }, {});
   try {
     const r = await intake.receive(
-      { session, sender: u1, mail: {}, recipients: [rcpt] },
+      { session, sender: u1, mail: {}, recipients: [rcpt], checkHeader: (h) => rules.header(session, u1, h) },
       Readable.from([Buffer.from(`${header}\r\nSubject: t\r\n\r\nbody\r\n`)]),
     );
     return `${r.reply.code}`;
@@ -82,8 +93,8 @@ test('From is not checked for the MX service, the sendmail face or its -bs dialo
   const bs: SessionInfo = { protocol: 'ESMTP', authUser: 'kamil', mayRelay: true, submission: true };
   for (const s of [mx, sendmail, bs]) assert.equal(await send(s, 'From: u2@localhost'), '250', s.protocol);
   // and the MAIL FROM check follows the same rule
-  await intake.checkSender(bs, { local: 'anyone', domain: 'other.example' }, {});
-  await assert.rejects(intake.checkSender(submitted, { local: 'u2', domain: 'localhost' }, {}), /553 5\.7\.1/);
+  await checkSender(bs, { local: 'anyone', domain: 'other.example' });
+  await assert.rejects(checkSender(submitted, { local: 'u2', domain: 'localhost' }), /553 5\.7\.1/);
 });
 
 test('fromAddresses: mailbox-list and group members, undefined for what does not parse', () => {

@@ -1,7 +1,7 @@
 /**
  * Go's net/mail address tests (../shared/corpora/addresses/go-net-mail/address-and-date-tests.json,
  * derived from Go 1.19's message_test.go) against correio's RFC 5322 address handling:
- *   - header address lists: nodemailer's addressparser as src/intake `fromAddresses` uses it (the
+ *   - header address lists: nodemailer's addressparser as src/policy `fromAddresses` uses it (the
  *     From ownership check), each address then through src/address `parseAddrSpec`; display names
  *     through libmime's RFC 2047 decoder (correio's only charset decoder; it knows ISO-8859-x and
  *     windows-125x, so the "charset decoder" cases run too);
@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { domainToASCII } from 'node:url';
 import libmime from 'libmime';
 import { parseAddrSpec } from '../../src/address/index.js';
-import { fromAddresses } from '../../src/intake/intake-service.js';
+import { fromAddresses } from '../../src/policy/index.js';
 import { corporaDir, corporaSkip } from '../helpers/paths.js';
 import addressparser from 'nodemailer/lib/addressparser/index.js';
 
@@ -116,7 +116,7 @@ const acceptedErrorCases: Readonly<Record<string, readonly [string[], string]>> 
   ],
 };
 
-/** Lists Go accepts that correio's strict From check (intake fromAddresses) refuses: input → reason. */
+/** Lists Go accepts that correio's strict From check (policy fromAddresses) refuses: input → reason. */
 const strictFromRefuses: Readonly<Record<string, string>> = {
   'John !@M@! Doe <jdoe@machine.example>':
     'an unquoted "@" in a display name is not RFC 5322 §3.2.5 phrase (atext excludes "@"); a reader could show it as the sender, so a submitted From like this is refused',

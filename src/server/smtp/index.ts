@@ -9,7 +9,6 @@
  *   server.listen(addresses: { host: string; port: number; mode: 'mx' | 'submission' | 'submissions' }[]): Promise<void>
  *   server.addresses(): { host: string; port: number; mode: ListenMode }[]
  *   server.close(): Promise<void>
- *   new MailboxVerifier({ directory, resolver, primaryDomain }): .vrfy / .expn for the server's hooks
+ *   (each listener runs its mode's policy: policy/smtpPolicyFromConfig, passed as `policies`)
  */
 export { SmtpServer, type SmtpServerOptions, type ListenAddress, type ListenMode } from './smtp-server.js';
-export { MailboxVerifier, type MailboxVerifierOptions } from './mailbox-verifier.js';

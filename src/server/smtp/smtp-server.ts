@@ -4,10 +4,11 @@
  * and submissions (465, implicit TLS); connection limits; graceful close.
  * Standards: RFC 5321 (SMTP), RFC 6409 (message submission), RFC 8314 (implicit TLS, port 465),
  *   RFC 3207 (STARTTLS), RFC 4954 (AUTH); see smtp-session.ts for the per-command rules.
- * Security: total and per-IP connection limits (421 4.7.0 past them); AUTH attempts counted
- *   per client address and per account by the shared policy/auth-throttle, then 421 (address)
- *   or 454 (account); relay permission only for trusted networks or
- *   authenticated sessions (decided by intake from SessionInfo.mayRelay).
+ * Security: each listener runs its mode's policy (policy/): total and per-IP connection limits
+ *   (421 4.7.0 past them), AUTH before MAIL on submission, sender rules for every authenticated
+ *   session, relay control; AUTH is not offered on the MX port unless `authOnMx`. AUTH attempts
+ *   counted per client address and per account by the shared policy/auth-throttle, then 421
+ *   (address) or 454 (account).
  * Limitations: no PROXY protocol, no per-IP rate limits beyond connections and AUTH failures.
  *
  * Usage:
@@ -19,11 +20,13 @@
 import net from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Intake, SessionInfo } from '../../core/intake.js';
+import type { ListenMode } from '../../core/policy.js';
 import type { SmtpReply } from '../../core/smtp-reply.js';
 import { replies } from '../../core/replies.js';
 import { CidrList } from '../../address/index.js';
 import { AuthThrottle } from '../../policy/auth-throttle.js';
-import { SmtpSession, type ListenMode, type SessionContext } from './smtp-session.js';
+import { buildSmtpPolicy, type StagePolicy } from '../../policy/index.js';
+import { SmtpSession, type SessionContext } from './smtp-session.js';
 
 export type { ListenMode };
 
@@ -61,6 +64,8 @@ export interface SmtpServerOptions {
   readonly authenticate?: (user: string, password: string) => Promise<boolean>;
   /** on submission/submissions listeners, MAIL needs AUTH first (530 5.7.0). Default true. */
   readonly authRequired?: boolean;
+  /** offer AUTH on the MX listeners too (`smtp.auth_on_mx`). Default false. */
+  readonly authOnMx?: boolean;
   /** offer AUTH without TLS (loopback tests only). Default false. */
   readonly allowPlainAuthWithoutTls?: boolean;
   /** VRFY handler; default 252 2.5.0 (cannot verify, will attempt delivery) */
@@ -83,6 +88,12 @@ export interface SmtpServerOptions {
   readonly authFailureWindowMs?: number;
   /** how long close() lets sessions finish before 421. Default 30000. */
   readonly closeTimeoutMs?: number;
+  /**
+   * The checks of each listener mode (policy/smtpPolicyFromConfig). Absent: built by
+   * buildSmtpPolicy from the options above (limits, authRequired, authOnMx, vrfy, expn), with
+   * no sender rules and relay control left to the intake. Given, those options' checks are its.
+   */
+  readonly policies?: Readonly<Record<ListenMode, StagePolicy>>;
 }
 
 export class SmtpServer {
@@ -92,6 +103,7 @@ export class SmtpServer {
   private readonly authThrottle: AuthThrottle;
   private readonly trusted: CidrList;
   private readonly secureContext: SecureContext | undefined;
+  private readonly policies: Readonly<Record<ListenMode, StagePolicy>>;
   private closing = false;
 
   /** Throws when trustedNetworks has an invalid entry or the TLS key/cert are unusable. */
@@ -101,6 +113,18 @@ export class SmtpServer {
       options.authThrottle ??
       new AuthThrottle({ maxFailuresPerAddress: options.maxAuthFailures, windowMs: options.authFailureWindowMs });
     this.secureContext = options.tls ? createSecureContext({ key: options.tls.key, cert: options.tls.cert }) : undefined;
+    this.policies =
+      options.policies ??
+      buildSmtpPolicy({
+        hostname: options.hostname,
+        maxMessageSize: options.maxMessageSize ?? 25 * 1024 * 1024,
+        maxRecipients: options.maxRecipients ?? 1000,
+        maxConnections: options.maxConnections ?? 1000,
+        maxConnectionsPerIp: options.maxConnectionsPerIp ?? 20,
+        authRequired: options.authRequired ?? true,
+        authOnMx: options.authOnMx ?? false,
+        answers: { vrfy: options.vrfy, expn: options.expn },
+      });
   }
 
   /** Starts listening on every address; rejects (and listens on none) if one fails. */
@@ -141,6 +165,7 @@ export class SmtpServer {
 
   private context(mode: ListenMode): SessionContext {
     const o = this.options;
+    const policy = this.policies[mode];
     return {
       intake: o.intake,
       hostname: o.hostname,
@@ -152,11 +177,11 @@ export class SmtpServer {
       maxErrors: o.maxErrors ?? 20,
       trusted: this.trusted,
       secureContext: this.secureContext,
-      authenticate: o.authenticate,
+      // RFC 4954: AUTH only where the policy offers it (the MX port only with authOnMx)
+      authenticate: policy.offersAuth ? o.authenticate : undefined,
       authRequired: o.authRequired ?? true,
       allowPlainAuthWithoutTls: o.allowPlainAuthWithoutTls ?? false,
-      vrfy: o.vrfy,
-      expn: o.expn,
+      policy,
       authFailureDelayMs: o.authFailureDelayMs ?? 1000,
       authThrottle: this.authThrottle,
     };
@@ -168,18 +193,22 @@ export class SmtpServer {
     const perIp = (this.perIp.get(ip) ?? 0) + 1;
     this.perIp.set(ip, perIp);
     this.sessions.add(session);
-    let refuse: SmtpReply | undefined;
-    if (this.closing) refuse = replies.serviceUnavailable(this.options.hostname);
-    else if (this.sessions.size > (this.options.maxConnections ?? 1000) || perIp > (this.options.maxConnectionsPerIp ?? 20)) {
-      refuse = replies.tooManyConnections(this.options.hostname);
-    }
-    void session.run(refuse).finally(() => {
+    const connections = this.sessions.size;
+    // the connect stage (connection limits) answers in place of the greeting
+    const refusal = async (): Promise<SmtpReply | undefined> =>
+      this.closing
+        ? replies.serviceUnavailable(this.options.hostname)
+        : this.policies[mode].connect({ session: session.info(), connections, fromClient: perIp });
+    const done = (): void => {
       this.sessions.delete(session);
       const n = (this.perIp.get(ip) ?? 1) - 1;
       if (n <= 0) this.perIp.delete(ip);
       else this.perIp.set(ip, n);
       this.wakeClose?.();
-    });
+    };
+    void refusal()
+      .then((refuse) => session.run(refuse), () => session.run(replies.localError()))
+      .finally(done);
   }
 
   private wakeClose: (() => void) | undefined;

@@ -27,7 +27,9 @@ import type { AcceptedRecipient, Intake, IntakeTransaction, MailParams, SessionI
 import { MailError, replyForError, type SmtpReply } from '../../core/smtp-reply.js';
 import { replies } from '../../core/replies.js';
 import { channels } from '../../core/events.js';
+import type { ListenMode } from '../../core/policy.js';
 import type { CidrList } from '../../address/index.js';
+import { buildSmtpPolicy, type StagePolicy } from '../../policy/index.js';
 import {
   DataDecoder,
   BdatReader,
@@ -44,7 +46,7 @@ import { runSaslExchange } from '../../protocol/sasl/index.js';
 import type { AuthThrottle } from '../../policy/auth-throttle.js';
 import { BodySink, WholeBody } from './body-sink.js';
 
-export type ListenMode = 'mx' | 'submission' | 'submissions';
+export type { ListenMode };
 
 /** What a session needs from its server (resolved options and shared per-IP state). */
 export interface SessionContext {
@@ -61,8 +63,11 @@ export interface SessionContext {
   readonly authenticate?: (user: string, password: string) => Promise<boolean>;
   readonly authRequired: boolean;
   readonly allowPlainAuthWithoutTls: boolean;
-  readonly vrfy?: (session: SessionInfo, argument: string) => Promise<SmtpReply>;
-  readonly expn?: (session: SessionInfo, argument: string) => Promise<SmtpReply>;
+  /**
+   * this listener's checks per stage (policy/); absent: the defaults for `mode` built from the
+   * limits above (the sendmail -bs face)
+   */
+  readonly policy?: StagePolicy;
   readonly authFailureDelayMs: number;
   /** the authentication throttle shared with the other protocols (per address and account) */
   readonly authThrottle: AuthThrottle;
@@ -126,11 +131,15 @@ export class SmtpSession {
   private mailParams: MailParams = {};
   private recipients: AcceptedRecipient[] = [];
   private bdat: { sink: BodySink; checker: TextChecker } | undefined;
+  private readonly policy: StagePolicy;
 
   constructor(
     socket: Socket,
     private readonly ctx: SessionContext,
   ) {
+    this.policy =
+      ctx.policy ??
+      buildSmtpPolicy({ hostname: ctx.hostname, maxMessageSize: ctx.maxMessageSize, maxRecipients: ctx.maxRecipients, authRequired: ctx.authRequired })[ctx.mode];
     this.id = `${Date.now().toString(36)}.${(++sessionCounter).toString(36)}`;
     this.sock = socket;
     this.remoteAddress = normalizeIp(socket.remoteAddress);
@@ -371,7 +380,7 @@ export class SmtpSession {
       switch (verb) {
         case 'EHLO':
         case 'HELO':
-          return this.hello(verb, args);
+          return await this.hello(verb, args);
         case 'MAIL':
           return await this.mail(args);
         case 'RCPT':
@@ -412,9 +421,10 @@ export class SmtpSession {
     }
   }
 
-  private hello(verb: 'EHLO' | 'HELO', args: string): void {
+  private async hello(verb: 'EHLO' | 'HELO', args: string): Promise<void> {
     // RFC 5321 §4.1.1.1: a domain or address literal is required
     if (args === '' || /\s/.test(args)) throw new MailError(replies.syntaxError('Syntax: ' + verb + ' hostname'));
+    this.refuseIf('helo', await this.policy.helo({ session: this.info(), name: args }));
     void this.resetTransaction();
     this.heloName = args;
     this.esmtp = verb === 'EHLO';
@@ -446,16 +456,20 @@ export class SmtpSession {
     if (err instanceof MailError) this.publish(channels.rejected, { stage, reply: err.reply, client: this.remoteAddress });
   }
 
+  /** A policy stage's verdict (policy/): a refusal is published and thrown as the reply. */
+  private refuseIf(stage: string, refusal: SmtpReply | undefined): void {
+    if (refusal === undefined) return;
+    const err = new MailError(refusal);
+    this.rejected(stage, err);
+    throw err;
+  }
+
   private async mail(args: string): Promise<void> {
     if (this.heloName === undefined) throw new MailError(replies.badSequence('Send HELO/EHLO first'));
     if (this.sender !== undefined) throw new MailError(replies.badSequence('Nested MAIL command'));
-    // RFC 6409 §4.3: submission requires authentication
-    if (this.ctx.mode !== 'mx' && this.ctx.authRequired && this.authUser === undefined) {
-      throw new MailError(replies.authRequired());
-    }
     const { sender, params } = parseMailCommand(args, { esmtp: this.esmtp });
-    // RFC 1870 §6: refuse a declared size over the limit at once
-    if (params.size !== undefined && params.size > this.ctx.maxMessageSize) throw new MailError(replies.messageTooBig());
+    // the mail stage: AUTH on submission (RFC 6409 §4.3), declared SIZE (RFC 1870), sender rules
+    this.refuseIf('mail', await this.policy.mail({ session: this.info(), sender, mail: params }));
     try {
       await this.ctx.intake.checkSender(this.info(), sender, params);
     } catch (err) {
@@ -471,9 +485,9 @@ export class SmtpSession {
   private async rcpt(args: string): Promise<void> {
     if (this.sender === undefined) throw new MailError(replies.badSequence('Need MAIL before RCPT'));
     if (this.bdat) throw new MailError(replies.badSequence('RCPT during BDAT'));
-    // RFC 5321 §4.5.3.1.8: at least 100 recipients must be accepted; past the limit 452
-    if (this.recipients.length >= this.ctx.maxRecipients) throw new MailError(replies.tooManyRecipients());
     const { recipient, dsn } = parseRcptCommand(args, { esmtp: this.esmtp, smtpUtf8: this.mailParams.smtpUtf8 });
+    // the rcpt stage: recipient limit (RFC 5321 §4.5.3.1.8), relay control
+    this.refuseIf('rcpt', await this.policy.rcpt({ session: this.info(), sender: this.sender, recipient, accepted: this.recipients.length }));
     try {
       const accepted = await this.ctx.intake.checkRecipient(this.info(), this.sender, recipient, dsn);
       this.recipients.push(accepted);
@@ -485,19 +499,24 @@ export class SmtpSession {
   }
 
   private transaction(): IntakeTransaction {
-    return { session: this.info(), sender: this.sender ?? null, mail: this.mailParams, recipients: [...this.recipients] };
+    const session = this.info();
+    const sender = this.sender ?? null;
+    return {
+      session,
+      sender,
+      mail: this.mailParams,
+      recipients: [...this.recipients],
+      // the end-of-data stage, run by intake once it has read the header block
+      checkHeader: (header) => this.policy.endOfData({ session, sender, header }),
+    };
   }
 
+  // RFC 5321 §3.5, §7.3: VRFY and EXPN as the policy allows (252 / 502 for strangers).
   private async vrfy(args: string): Promise<void> {
-    if (args === '') throw new MailError(replies.syntaxError());
-    this.reply(this.ctx.vrfy ? await this.ctx.vrfy(this.info(), args) : replies.cannotVerify());
+    this.reply(await this.policy.vrfy(this.info(), args));
   }
-
-  // RFC 5321 §3.5.2, §7.3: EXPN may be refused (502) or limited to trusted clients by the hook.
   private async expn(args: string): Promise<void> {
-    if (!this.ctx.expn) throw new MailError(replies.notImplemented());
-    if (args === '') throw new MailError(replies.syntaxError());
-    this.reply(await this.ctx.expn(this.info(), args));
+    this.reply(await this.policy.expn(this.info(), args));
   }
 
   // ---- DATA (RFC 5321 §4.1.1.4) ----
@@ -507,6 +526,7 @@ export class SmtpSession {
     if (this.bdat) throw new MailError(replies.badSequence('DATA during BDAT'));
     // RFC 2920 §3.1: no valid recipients → DATA fails with 554
     if (this.recipients.length === 0) throw new MailError(replies.noValidRecipients());
+    this.refuseIf('data', await this.policy.data({ session: this.info(), sender: this.sender, recipients: this.recipients }));
     this.reply(replies.startMailInput());
     this.flush();
     const tx = this.transaction();
@@ -591,6 +611,7 @@ export class SmtpSession {
     let refusal: SmtpReply | undefined;
     if (this.sender === undefined) refusal = replies.badSequence('Need MAIL command');
     else if (this.recipients.length === 0) refusal = replies.noValidRecipients();
+    else if (!this.bdat) refusal = await this.policy.data({ session: this.info(), sender: this.sender, recipients: this.recipients });
     if (refusal === undefined && !this.bdat) {
       this.bdat = { sink: new BodySink(this.ctx.intake, this.transaction()), checker: new TextChecker(this.ctx.maxMessageSize) };
     }

@@ -1,14 +1,14 @@
 /**
  * @module mailbox-verifier
- * The VRFY and EXPN answers an SmtpServer gives through its `vrfy` and `expn` hooks: off for
- * strangers, and for trusted networks or authenticated sessions answered from the directory and
- * the resolver (the same expansion RCPT uses).
+ * The VRFY and EXPN answers, from the directory and the resolver (the same expansion RCPT
+ * uses). Who gets an answer at all is the policy's `known-clients-only` check (checks.ts):
+ * strangers never reach these.
  * Standards: RFC 5321 §3.5 (VRFY and EXPN: 250 with the mailbox or the members, 550 for an
  *   unknown name, 252 when the server will not verify), §7.3 (they may be disabled: they help
  *   harvesters), RFC 3463 (2.1.5 destination valid, 5.1.1 bad mailbox).
- * Security: untrusted clients get 252 for VRFY and 502 for EXPN, whatever the name, so nothing
- *   is learnt from them. Pipe and file targets of aliases are never shown. Directory failures
- *   pass through as 4xx (never "no such user").
+ * Security: pipe and file targets of aliases are never shown. Directory failures pass through
+ *   as 4xx (never "no such user"). The session passed to vrfy/expn is not consulted: the gate
+ *   is the policy's.
  * Limitations: non-local addresses are not verified (252); EXPN shows one level of a list (its
  *   members as stored) and the final addresses of an alias.
  */
@@ -22,8 +22,8 @@ import {
   type Resolver,
   type SessionInfo,
   type SmtpReply,
-} from '../../core/index.js';
-import { isDotString, parseMailbox } from '../../address/index.js';
+} from '../core/index.js';
+import { isDotString, parseMailbox } from '../address/index.js';
 
 export interface MailboxVerifierOptions {
   readonly directory: Directory;
@@ -36,8 +36,7 @@ export class MailboxVerifier {
   constructor(private readonly opts: MailboxVerifierOptions) {}
 
   /** RFC 5321 §3.5.1: confirms a local mailbox (250 <address>) or names the error (550 5.1.1). */
-  async vrfy(session: SessionInfo, argument: string): Promise<SmtpReply> {
-    if (!session.mayRelay) return replies.cannotVerify();
+  async vrfy(_session: SessionInfo, argument: string): Promise<SmtpReply> {
     const addr = this.parse(argument);
     if (!(await this.opts.directory.isLocalDomain(addr.domain))) return replies.cannotVerify();
     const user = await this.opts.directory.findUser(addr);
@@ -53,8 +52,7 @@ export class MailboxVerifier {
   }
 
   /** RFC 5321 §3.5.2: a list's members, or an alias's final addresses, one per line. */
-  async expn(session: SessionInfo, argument: string): Promise<SmtpReply> {
-    if (!session.mayRelay) return replies.notImplemented();
+  async expn(_session: SessionInfo, argument: string): Promise<SmtpReply> {
     const addr = this.parse(argument);
     if (!(await this.opts.directory.isLocalDomain(addr.domain))) return replies.cannotVerify();
     const targets = await this.opts.resolver.resolve(addr, { sender: null, mayRelay: true });

@@ -1,0 +1,156 @@
+/**
+ * @module smtp-policy
+ * The policy of one SMTP listener: a list of named checks per stage (connect, helo, mail, rcpt,
+ * data, end of data, and the VRFY/EXPN lookups), run in order, the first refusal answering. The
+ * lists for every listener are built in one place, buildSmtpPolicy, from plain settings (and
+ * smtpPolicyFromConfig from the configuration).
+ * Standards: RFC 5321 §3.3 (stages), §3.5 (VRFY/EXPN); RFC 6409 §4.3, §6.1 (submission);
+ *   see checks.ts for each check.
+ * Security: every listener gets relay control and the sender rules (when their lookups are
+ *   given); the submission listeners also need AUTH before MAIL. AUTH is offered on the MX port
+ *   only when `authOnMx` says so, and then the same sender rules bind it.
+ * Limitations: the lists are fixed at start (a reload rebuilds nothing yet).
+ */
+import { replies, type ListenMode, type SenderOwnership, type SessionInfo, type SmtpReply } from '../core/index.js';
+import { firstRefusal, type Check } from './check.js';
+import {
+  authenticationRequired,
+  clientConnectionLimit,
+  connectionLimit,
+  declaredSize,
+  envelopeSenderOwned,
+  fromHeaderOwned,
+  lookupOnlyForKnownClients,
+  recipientLimit,
+  relayControl,
+  type ConnectFacts,
+  type DataFacts,
+  type EndOfDataFacts,
+  type HeloFacts,
+  type LookupFacts,
+  type MailFacts,
+  type RcptFacts,
+} from './checks.js';
+import { SenderRules } from './sender-rules.js';
+
+/** What answers VRFY and EXPN for clients the policy lets ask (e.g. MailboxVerifier). */
+export interface LookupAnswers {
+  readonly vrfy?: (session: SessionInfo, argument: string) => Promise<SmtpReply>;
+  readonly expn?: (session: SessionInfo, argument: string) => Promise<SmtpReply>;
+}
+
+export interface StageLists {
+  readonly connect: readonly Check<ConnectFacts>[];
+  readonly helo: readonly Check<HeloFacts>[];
+  readonly mail: readonly Check<MailFacts>[];
+  readonly rcpt: readonly Check<RcptFacts>[];
+  readonly data: readonly Check<DataFacts>[];
+  readonly endOfData: readonly Check<EndOfDataFacts>[];
+  readonly vrfy: readonly Check<LookupFacts>[];
+  readonly expn: readonly Check<LookupFacts>[];
+}
+
+/** One listener's checks. Each stage returns the first refusal, or undefined to go on. */
+export class StagePolicy {
+  constructor(
+    readonly mode: ListenMode,
+    /** whether this listener offers AUTH at all (RFC 4954; the MX port only with auth_on_mx) */
+    readonly offersAuth: boolean,
+    private readonly lists: StageLists,
+    private readonly answers: LookupAnswers = {},
+  ) {}
+
+  connect(f: ConnectFacts): Promise<SmtpReply | undefined> {
+    return firstRefusal(this.lists.connect, f);
+  }
+  helo(f: HeloFacts): Promise<SmtpReply | undefined> {
+    return firstRefusal(this.lists.helo, f);
+  }
+  mail(f: MailFacts): Promise<SmtpReply | undefined> {
+    return firstRefusal(this.lists.mail, f);
+  }
+  rcpt(f: RcptFacts): Promise<SmtpReply | undefined> {
+    return firstRefusal(this.lists.rcpt, f);
+  }
+  data(f: DataFacts): Promise<SmtpReply | undefined> {
+    return firstRefusal(this.lists.data, f);
+  }
+  endOfData(f: EndOfDataFacts): Promise<SmtpReply | undefined> {
+    return firstRefusal(this.lists.endOfData, f);
+  }
+
+  /** RFC 5321 §3.5.1: the reply to VRFY (252 when there is no answer to give). */
+  async vrfy(session: SessionInfo, argument: string): Promise<SmtpReply> {
+    if (argument === '') return replies.syntaxError();
+    const f = { session, argument };
+    return (await firstRefusal(this.lists.vrfy, f)) ?? (await this.answers.vrfy?.(session, argument)) ?? replies.cannotVerify();
+  }
+
+  /** RFC 5321 §3.5.2, §7.3: the reply to EXPN (502 when this site does not answer EXPN). */
+  async expn(session: SessionInfo, argument: string): Promise<SmtpReply> {
+    if (!this.answers.expn) return replies.notImplemented();
+    if (argument === '') return replies.syntaxError();
+    return (await firstRefusal(this.lists.expn, { session, argument })) ?? (await this.answers.expn(session, argument));
+  }
+
+  /** The check names of each stage, in order (for docs and tests). */
+  names(): Record<keyof StageLists, string[]> {
+    const l = this.lists;
+    const n = (cs: readonly { name: string }[]): string[] => cs.map((c) => c.name);
+    return {
+      connect: n(l.connect), helo: n(l.helo), mail: n(l.mail), rcpt: n(l.rcpt), data: n(l.data),
+      endOfData: n(l.endOfData), vrfy: n(l.vrfy), expn: n(l.expn),
+    };
+  }
+}
+
+export interface SmtpPolicyOptions {
+  /** our name, in 421 replies */
+  readonly hostname: string;
+  /** octets: a larger declared SIZE is refused at MAIL */
+  readonly maxMessageSize: number;
+  /** recipients per transaction (at least 100 are taken whatever this says) */
+  readonly maxRecipients: number;
+  /** open connections in all; absent: no limit here */
+  readonly maxConnections?: number;
+  /** open connections per client address; absent: no limit here */
+  readonly maxConnectionsPerIp?: number;
+  /** submission listeners need AUTH before MAIL (RFC 6409 §4.3). Default true. */
+  readonly authRequired?: boolean;
+  /** offer AUTH on the MX port as well (`smtp.auth_on_mx`). Default false. */
+  readonly authOnMx?: boolean;
+  /** who owns which address: enables the sender rules for authenticated sessions */
+  readonly senderOwnership?: SenderOwnership;
+  /** enables relay control at RCPT; absent, the resolver's own refusal is the only one */
+  readonly isLocalDomain?: (domain: string) => Promise<boolean>;
+  /** VRFY/EXPN answers for clients allowed to ask; absent: 252 and 502 for everyone */
+  readonly answers?: LookupAnswers;
+}
+
+/** The checks of every listener mode, built in one place. */
+export function buildSmtpPolicy(o: SmtpPolicyOptions): Readonly<Record<ListenMode, StagePolicy>> {
+  const rules = o.senderOwnership ? new SenderRules(o.senderOwnership) : undefined;
+  const build = (mode: ListenMode): StagePolicy => {
+    const submission = mode !== 'mx';
+    const lists: StageLists = {
+      connect: [
+        ...(o.maxConnections !== undefined ? [connectionLimit(o.maxConnections, o.hostname)] : []),
+        ...(o.maxConnectionsPerIp !== undefined ? [clientConnectionLimit(o.maxConnectionsPerIp, o.hostname)] : []),
+      ],
+      helo: [],
+      mail: [
+        ...(submission && (o.authRequired ?? true) ? [authenticationRequired()] : []),
+        declaredSize(o.maxMessageSize),
+        // the same rule on every port: an authenticated session is bound wherever it logged in
+        ...(rules ? [envelopeSenderOwned(rules)] : []),
+      ],
+      rcpt: [recipientLimit(o.maxRecipients), ...(o.isLocalDomain ? [relayControl(o.isLocalDomain)] : [])],
+      data: [],
+      endOfData: rules ? [fromHeaderOwned(rules)] : [],
+      vrfy: [lookupOnlyForKnownClients(replies.cannotVerify)],
+      expn: [lookupOnlyForKnownClients(replies.notImplemented)],
+    };
+    return new StagePolicy(mode, submission || (o.authOnMx ?? false), lists, o.answers);
+  };
+  return { mx: build('mx'), submission: build('submission'), submissions: build('submissions') };
+}
