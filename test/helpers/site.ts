@@ -34,7 +34,7 @@ export interface SiteOptions {
   top?: string;
   /** extra TOML tables, e.g. "[delivery]\nretry_min = \"1s\"" replaces defaults below */
   delivery?: Record<string, string | number | string[]>;
-  smtp?: Record<string, string | number | string[]>;
+  smtp?: Record<string, string | number | boolean | string[]>;
   tables?: string;
   /** data_dir (absolute); default "var" inside the site's directory */
   dataDir?: string;
@@ -66,13 +66,13 @@ export interface Site {
   destroy(): Promise<void>;
 }
 
-function tomlValue(v: string | number | string[]): string {
-  if (typeof v === 'number') return String(v);
+function tomlValue(v: string | number | boolean | string[]): string {
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return `[${v.map((x) => JSON.stringify(x)).join(', ')}]`;
   return JSON.stringify(v);
 }
 
-function table(name: string, obj: Record<string, string | number | string[]>): string {
+function table(name: string, obj: Record<string, string | number | boolean | string[]>): string {
   return `[${name}]\n` + Object.entries(obj).map(([k, v]) => `${k} = ${tomlValue(v)}`).join('\n') + '\n';
 }
 
