@@ -42,5 +42,10 @@ export class ConfiguredAliases {
 }
 
 export function configuredResolver(config: Config, directory: DirectoryBackend, aliases: ConfiguredAliases): AliasResolver {
-  return new AliasResolver({ directory, aliasesFromFile: aliases.map, routes: config.delivery.routes });
+  return new AliasResolver({
+    directory,
+    aliasesFromFile: aliases.map,
+    routes: config.delivery.routes,
+    targetPolicy: { allowMailToFiles: config.delivery.allowMailToFiles, allowMailToCommands: config.delivery.allowMailToCommands },
+  });
 }

@@ -163,6 +163,18 @@ const routes = (v: unknown): Result<Record<string, RouteValue>> => {
   return ok(out);
 };
 
+/** Where a file or pipe target may come from: the operator's aliases, or :include: files. */
+const allTargetClasses = ['alias', 'include'] as const;
+export type TargetClassValue = (typeof allTargetClasses)[number];
+
+const targetClasses = (v: unknown): Result<TargetClassValue[]> => {
+  const items = typeof v === 'string' ? v.split(/[\s,]+/).filter((x) => x !== '') : v;
+  if (!Array.isArray(items) || !items.every((x): x is TargetClassValue => (allTargetClasses as readonly unknown[]).includes(x))) {
+    return bad('expected a list of "alias" and "include" (may be empty), e.g. ["alias", "include"]');
+  }
+  return ok([...new Set(items)]);
+};
+
 /** The http listen key takes one address or a list. */
 const listenOneOrMany = (v: unknown): Result<ListenAddress[]> =>
   typeof v === 'string' ? listenList([v]) : listenList(v);
@@ -212,6 +224,9 @@ export const configSchema = z
         // the queue runner and transports in a worker thread beside the listeners and intake
         worker: field(bool, () => false),
         routes: field(routes, () => ({})),
+        // Postfix local(8)'s allow_mail_to_files / allow_mail_to_commands (issue 12 item 4)
+        allow_mail_to_files: field(targetClasses, () => [...allTargetClasses]),
+        allow_mail_to_commands: field(targetClasses, () => [...allTargetClasses]),
       }),
     pop3: table({
         listen: field(listenList, () => []),

@@ -63,6 +63,10 @@ export interface DeliveryConfig {
   readonly worker: boolean;
   /** static next hops that override MX, by lower-case domain: "example.net" → {smtp, "[127.0.0.1]:2526"} */
   readonly routes: Readonly<Record<string, Route>>;
+  /** where "/file" targets may come from: the aliases, :include: files (issue 12 item 4) */
+  readonly allowMailToFiles: readonly ('alias' | 'include')[];
+  /** where "|command" targets may come from */
+  readonly allowMailToCommands: readonly ('alias' | 'include')[];
 }
 
 /** The one authentication-failure throttle shared by SMTP AUTH, POP3 (and IMAP, web) */

@@ -101,6 +101,8 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       ...(d.smtp_timeout !== undefined ? { smtpTimeout: d.smtp_timeout } : {}),
       worker: d.worker,
       routes: d.routes,
+      allowMailToFiles: d.allow_mail_to_files,
+      allowMailToCommands: d.allow_mail_to_commands,
     },
     pop3: {
       listen: raw.pop3.listen,

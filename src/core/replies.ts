@@ -71,6 +71,8 @@ export const replies = {
   fromHeaderRequired: (): SmtpReply => reply(550, '5.7.1', 'A From header owned by the authenticated user is required'),
   mailLoop: (): SmtpReply => reply(554, '5.4.6', 'Mail loop detected'),
   listExpansionFailed: (): SmtpReply => reply(550, '5.2.4', 'Mailing list expansion problem'),
+  /** a file or pipe target that the configuration or an unsafe include file does not allow (RFC 3463 X.7.1) */
+  deliveryNotAuthorized: (): SmtpReply => reply(550, '5.7.1', 'Delivery not authorized, message refused'),
   /** a list member that is not an address (RFC 3463 X.1.3) */
   badListMember: (): SmtpReply => reply(553, '5.1.3', 'Bad destination mailbox address syntax'),
   authRequired: (): SmtpReply => reply(530, '5.7.0', 'Authentication required'),

@@ -16,12 +16,21 @@ interface Target {
   readonly via: readonly string[];
 }
 
+/**
+ * Who runs a pipe or appends to a file named by an `:include:` file: the file's owner, never
+ * root (resolve's include-policy). Absent for the operator's aliases (the transport's default).
+ */
+export interface RunAs {
+  readonly uid: number;
+  readonly gid: number;
+}
+
 /** What a target is, without where it came from. */
 export type TargetBody =
   | { kind: 'mailbox'; user: string; address: Address; detail?: string }
   | { kind: 'remote'; address: Address; route?: Route }
-  | { kind: 'pipe'; command: string[] }
-  | { kind: 'file'; path: string }
+  | { kind: 'pipe'; command: string[]; runAs?: RunAs }
+  | { kind: 'file'; path: string; runAs?: RunAs }
   | { kind: 'list'; list: string; owner: string; members: readonly string[] }
   | { kind: 'error'; reply: SmtpReply };
 
@@ -52,10 +61,11 @@ export function targetRoute(t: TargetBody): Route {
       return { transport: 'local', nextHop: t.user };
     case 'remote':
       return t.route ?? { transport: 'smtp', nextHop: t.address.domain };
+    // with an identity, the next hop is a JSON object {command|path, uid, gid} (transports parse it)
     case 'pipe':
-      return { transport: 'pipe', nextHop: JSON.stringify(t.command) };
+      return { transport: 'pipe', nextHop: JSON.stringify(t.runAs ? { command: t.command, uid: t.runAs.uid, gid: t.runAs.gid } : t.command) };
     case 'file':
-      return { transport: 'file', nextHop: t.path };
+      return { transport: 'file', nextHop: t.runAs ? JSON.stringify({ path: t.path, uid: t.runAs.uid, gid: t.runAs.gid }) : t.path };
     case 'list':
       return { transport: 'list', nextHop: t.list };
     case 'error':

@@ -14,13 +14,14 @@
  *   with no such mailbox, nothing; a recipient whose whole expansion is a loop gets 554 5.4.6.
  *   A recipient in a non-local domain is refused (554 5.7.1) unless the session may relay;
  *   local parts holding "@", "%" or "!" are never re-read as routes (no relay through
- *   `user%other@here`, `"user@other"@here`, `other!user@here`). Pipe and file targets only
- *   come from the operator's aliases. Directory failures (MailError 4xx) propagate.
+ *   `user%other@here`, `"user@other"@here`, `other!user@here`). Pipe and file targets come
+ *   only from the operator's aliases and from safe `:include:` files, as include-policy
+ *   decides (issue 12 item 4); list members are addresses only (list-member). Directory
+ *   failures (MailError 4xx) propagate.
  * Limitations: a `+detail` is kept only when the address resolves straight to a mailbox (it is
  *   not propagated into alias targets); no domain rewriting in catch-all targets (`@a: @b`);
  *   routes match the exact domain only.
  */
-import { readFile } from 'node:fs/promises';
 import { isPostmaster, parseMailbox, splitDetail } from '../address/index.js';
 import {
   addressToString,
@@ -44,6 +45,17 @@ import {
 } from '../core/index.js';
 import { listLocalFromOwner } from './list-names.js';
 import { parseListMember } from './list-member.js';
+import {
+  aliasOrigin,
+  defaultTargetPolicy,
+  describeOrigin,
+  includeOrigin,
+  judgeTarget,
+  readIncludeFile,
+  type IncludeFile,
+  type TargetOrigin,
+  type TargetPolicy,
+} from './include-policy.js';
 import { parseTargetString, splitIncludeText } from './target-syntax.js';
 
 export interface AliasResolverOptions {
@@ -58,8 +70,10 @@ export interface AliasResolverOptions {
   readonly recipientDelimiter?: string;
   /** static routes by destination domain, e.g. { "example.net": {transport: "smtp", nextHop: "[127.0.0.1]:2526"} } */
   readonly routes?: Readonly<Record<string, Route>>;
-  /** reads an `:include:` file (default: fs.readFile as UTF-8) */
-  readonly readInclude?: (path: string) => Promise<string>;
+  /** reads an `:include:` file with its owner and mode (default: readIncludeFile) */
+  readonly readInclude?: (path: string) => Promise<IncludeFile>;
+  /** which file and pipe targets are allowed and as whom they run (default: defaultTargetPolicy()) */
+  readonly targetPolicy?: Partial<TargetPolicy>;
 }
 
 export type ExpansionKind =
@@ -150,9 +164,9 @@ function targetKey(t: TargetBody): string {
     case 'remote':
       return `remote:${addressToString(t.address).toLowerCase()}`;
     case 'pipe':
-      return `pipe:${JSON.stringify(t.command)}`;
     case 'file':
-      return `file:${t.path}`;
+      // the route's next hop: the command or path, and who runs it
+      return `${t.kind}:${targetRoute(t).nextHop}`;
     case 'list':
       return `list:${t.list.toLowerCase()}`;
     case 'error':
@@ -179,7 +193,8 @@ export class AliasResolver implements Resolver {
   private readonly maxTargets: number;
   private readonly delimiter: string;
   private readonly routes: Readonly<Record<string, Route>>;
-  private readonly readInclude: (path: string) => Promise<string>;
+  private readonly readInclude: (path: string) => Promise<IncludeFile>;
+  private readonly policy: TargetPolicy;
 
   constructor(opts: AliasResolverOptions) {
     this.directory = opts.directory;
@@ -189,7 +204,8 @@ export class AliasResolver implements Resolver {
     this.maxTargets = opts.maxTargets ?? 1000;
     this.delimiter = opts.recipientDelimiter ?? '+';
     this.routes = Object.fromEntries(Object.entries(opts.routes ?? {}).map(([d, r]) => [d.toLowerCase(), r]));
-    this.readInclude = opts.readInclude ?? ((p) => readFile(p, 'utf8'));
+    this.readInclude = opts.readInclude ?? readIncludeFile;
+    this.policy = { ...defaultTargetPolicy(), ...opts.targetPolicy };
   }
 
   async resolve(rcpt: Address, trace: Trace): Promise<ResolvedRecipient[]> {
@@ -228,7 +244,8 @@ export class AliasResolver implements Resolver {
       ...extra,
       children: noChildren,
     };
-    if (w.keys.has(key)) return { ...base, kind: 'duplicate', note: `already a target (${t.kind})` };
+    // the same refusal twice is one error target, but each refused leaf is still shown as refused
+    if (w.keys.has(key)) return t.kind === 'error' ? { ...base, kind: 'error' } : { ...base, kind: 'duplicate', note: `already a target (${t.kind})` };
     if (w.targets.length >= this.maxTargets) {
       w.overflow = true;
       return { ...base, kind: 'error', reply: formatReply(replies.listExpansionFailed()), note: 'too many targets' };
@@ -373,11 +390,12 @@ export class AliasResolver implements Resolver {
     via: readonly string[],
     stack: readonly string[],
     depth: number,
+    origin: TargetOrigin = aliasOrigin,
   ): Promise<ExpansionNode[]> {
     const out: ExpansionNode[] = [];
     for (const raw of targets) {
       if (w.overflow) break;
-      out.push(await this.expandTarget(w, raw, domain, via, stack, depth + 1));
+      out.push(await this.expandTarget(w, raw, domain, via, stack, depth + 1, origin));
     }
     return out;
   }
@@ -389,6 +407,7 @@ export class AliasResolver implements Resolver {
     via: readonly string[],
     stack: readonly string[],
     depth: number,
+    origin: TargetOrigin,
   ): Promise<ExpansionNode> {
     const t = parseTargetString(raw);
     switch (t.kind) {
@@ -399,9 +418,14 @@ export class AliasResolver implements Resolver {
       case 'mailbox-only':
         return this.expandAddress(w, { local: t.local, domain }, via, stack, depth, false, true);
       case 'pipe':
-        return this.add(w, { kind: 'pipe', command: t.command }, via, raw.trim());
-      case 'file':
-        return this.add(w, { kind: 'file', path: t.path }, via, t.path);
+      case 'file': {
+        // issue 12 item 4: allowed by class (alias or include), and from a safe include file only
+        const verdict = judgeTarget(t.kind, origin, this.policy);
+        const name = t.kind === 'pipe' ? raw.trim() : t.path;
+        if (!verdict.ok) return this.error(w, name, via, replies.deliveryNotAuthorized(), verdict.why);
+        const runAs = verdict.runAs ? { runAs: verdict.runAs } : {};
+        return this.add(w, t.kind === 'pipe' ? { kind: 'pipe', command: t.command, ...runAs } : { kind: 'file', path: t.path, ...runAs }, via, name);
+      }
       case 'error':
         return this.error(w, raw.trim(), via, t.reply, 'error: target');
       case 'bad':
@@ -416,9 +440,9 @@ export class AliasResolver implements Resolver {
           w.loop = true;
           return this.error(w, key, via, replies.mailLoop(), `expansion deeper than ${this.maxDepth}`);
         }
-        let text: string;
+        let file: IncludeFile;
         try {
-          text = await this.readInclude(t.path);
+          file = await this.readInclude(t.path);
         } catch (err) {
           // A missing file is a configuration fault: permanent. Anything else may pass: 4xx.
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -426,9 +450,11 @@ export class AliasResolver implements Resolver {
           }
           throw new MailError(replies.localError(), 'MAIL_ERR_INCLUDE', { cause: err });
         }
-        const items = splitIncludeText(text);
-        const children = await this.expandTargets(w, items, domain, [...via, key], [...stack, key], depth);
-        return { name: key, kind: 'include', children };
+        const inner = includeOrigin(t.path, file, origin, this.policy);
+        const items = splitIncludeText(file.text);
+        const children = await this.expandTargets(w, items, domain, [...via, key], [...stack, key], depth, inner);
+        const note = describeOrigin(inner);
+        return { name: key, kind: 'include', ...(note ? { note } : {}), children };
       }
     }
   }

@@ -18,3 +18,11 @@ export { findCycles, type AliasCycle } from './find-cycles.js';
 export { listOwnerAddress, listLocalFromOwner, listIdFor } from './list-names.js';
 export { parseListMember, type ListMember } from './list-member.js';
 export { parseTargetString, splitCommand, splitIncludeText, type ParsedTarget } from './target-syntax.js';
+export {
+  defaultTargetPolicy,
+  readIncludeFile,
+  type IncludeFile,
+  type TargetClass,
+  type TargetOrigin,
+  type TargetPolicy,
+} from './include-policy.js';

@@ -1,7 +1,8 @@
 /**
  * @module file-transport
  * Appends a message to a file in mbox format (alias target `/path/file`): route "file", next
- * hop = the absolute path. Each message starts with a `From sender date` line, gets
+ * hop = the absolute path, or {"path", "uid", "gid"} for a file named by an `:include:` file,
+ * which is written with that identity's rights (issue 12 item 4; see mbox-append). Each message starts with a `From sender date` line, gets
  * `Return-Path:` and `Delivered-To:` lines, has LF line ends, lines matching /^>*From / get one
  * more ">" (mboxrd quoting, reversible), and ends with an empty line.
  * Locking: a dot lock `path.lock` created with O_CREAT|O_EXCL (safe on every file system),
@@ -10,14 +11,13 @@
  * Standards: the mbox format (mboxrd variant, as in qmail's mbox(5)); Postfix local(8)
  *   conventions (Return-Path, Delivered-To, truncate on error); RFC 4155 (application/mbox).
  * Security: symbolic links are refused (O_NOFOLLOW), only regular files (or /dev/null) are
- *   written, files are created mode 0600; paths come only from the operator's aliases.
- * Limitations: writes with the server's own privileges (no per-file user switch); no fcntl or
- *   flock lock (Node has none), only the dot lock, which mutt, procmail and Postfix honour.
+ *   written, files are created mode 0600; paths come from the operator's aliases (written with
+ *   the server's privileges) or from safe include files (written by a child process running as
+ *   the include file's owner, or 65534 for a root-owned one: never as root).
+ * Limitations: no fcntl or flock lock (Node has none), only the dot lock, which mutt, procmail
+ *   and Postfix honour.
  */
-import { constants } from 'node:fs';
-import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   addressToString,
   reversePathToString,
@@ -26,8 +26,11 @@ import {
   type DeliveryRequest,
   type DeliveryStatus,
   type EnhancedStatus,
+  type RunAs,
   type Transport,
 } from '../core/index.js';
+import { appendMbox, appendMboxAs } from './mbox-append.js';
+import { runAsUser } from './pipe-transport.js';
 
 export interface FileTransportOptions {
   /** how long to wait for the lock (default 30 s) */
@@ -40,6 +43,8 @@ export interface FileTransportOptions {
   readonly mode?: number;
   /** the time written on From_ lines (default now) */
   readonly now?: () => Date;
+  /** who writes a file named by a root-owned include file when correio runs as root (default 65534:65534) */
+  readonly unprivileged?: RunAs;
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -81,6 +86,28 @@ function quoteLines(s: string): string {
   return s.replace(/\r\n/g, '\n').replace(/^(>*From )/gm, '>$1');
 }
 
+/**
+ * Parses a file next hop: an absolute path, or, for a file named by an include file,
+ * {"path", "uid", "gid"} (core targetRoute writes both).
+ */
+export function parseFileRoute(hop: string): { path: string; runAs?: RunAs } | undefined {
+  let path = hop;
+  let runAs: RunAs | undefined;
+  if (hop.startsWith('{')) {
+    try {
+      const o = JSON.parse(hop) as Record<string, unknown>;
+      const id = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+      if (typeof o.path !== 'string' || !id(o.uid) || !id(o.gid)) return undefined;
+      path = o.path;
+      runAs = { uid: o.uid, gid: o.gid };
+    } catch {
+      return undefined;
+    }
+  }
+  if (!isAbsolute(path) || path.includes('\0')) return undefined;
+  return runAs ? { path, runAs } : { path };
+}
+
 export class FileTransport implements Transport {
   readonly name = 'file';
   constructor(private readonly opts: FileTransportOptions = {}) {}
@@ -88,88 +115,43 @@ export class FileTransport implements Transport {
   async deliver(req: DeliveryRequest, signal: AbortSignal): Promise<DeliveryStatus[]> {
     const all = (action: DeliveryAction, status: EnhancedStatus, error?: string): DeliveryStatus[] =>
       statusForAll(req, action, status, error ? { error } : {});
-    const path = req.route.nextHop;
-    if (!isAbsolute(path) || path.includes('\0')) return all('failed', '5.3.5', `bad file route: ${path}`);
+    const hop = parseFileRoute(req.route.nextHop);
+    if (!hop) return all('failed', '5.3.5', `bad file route: ${req.route.nextHop}`);
+    const { path } = hop;
 
-    const lock = `${path}.lock`;
-    const got = await this.lock(lock, signal);
-    if (got !== true) return got.permanent ? all('failed', '5.3.0', got.why) : all('delayed', '4.2.0', got.why);
-    let fh: FileHandle | undefined;
-    let start = 0;
-    let wrote = false;
-    try {
-      try {
-        fh = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, this.opts.mode ?? 0o600);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ELOOP') return all('failed', '5.3.0', `${path} is a symbolic link: refused`);
-        if (code === 'EACCES' || code === 'EISDIR' || code === 'ENOENT' || code === 'ENOTDIR') return all('failed', '5.3.0', `cannot open ${path}: ${code}`);
-        return all('delayed', '4.3.0', `cannot open ${path}: ${code ?? String(err)}`);
-      }
-      const st = await fh.stat();
-      if (!st.isFile() && path !== '/dev/null') return all('failed', '5.3.0', `${path} is not a regular file`);
-      start = st.size;
-
-      const first = req.envelopes[0];
-      const sender = reversePathToString(req.sender);
-      const fromLine = `From ${sender === '' ? 'MAILER-DAEMON' : sender.replace(/\s/g, '_')} ${asctime(this.opts.now?.() ?? new Date())}\n`;
-      const prologue = `Return-Path: <${sender}>\n${first ? `Delivered-To: ${addressToString(first.recipient)}\n` : ''}`;
-      wrote = true;
-      await fh.write(Buffer.from(fromLine + prologue, 'utf8'));
+    const first = req.envelopes[0];
+    const sender = reversePathToString(req.sender);
+    const fromLine = `From ${sender === '' ? 'MAILER-DAEMON' : sender.replace(/\s/g, '_')} ${asctime(this.opts.now?.() ?? new Date())}\n`;
+    const prologue = `Return-Path: <${sender}>\n${first ? `Delivered-To: ${addressToString(first.recipient)}\n` : ''}`;
+    // the mbox bytes, read only once the file is locked and open
+    const data = (async function* (): AsyncGenerator<Buffer> {
+      yield Buffer.from(fromLine + prologue, 'utf8');
       const quoter = new MboxQuoter();
       const message = await req.openMessage();
       try {
         for await (const chunk of message) {
-          if (signal.aborted) throw new Error('delivery aborted');
           const b = quoter.push(chunk as Buffer);
-          if (b.length > 0) await fh.write(b);
+          if (b.length > 0) yield b;
         }
       } finally {
         message.destroy();
       }
       // mbox: a message ends with an empty line before the next From_ line.
-      await fh.write(Buffer.concat([quoter.end(), Buffer.from('\n')]));
-      await fh.sync();
-      return all('delivered', '2.0.0');
-    } catch (err) {
-      if (fh && wrote && path !== '/dev/null') await fh.truncate(start).catch(() => undefined);
-      const code = (err as NodeJS.ErrnoException).code;
-      const full = code === 'ENOSPC' || code === 'EDQUOT';
-      return all('delayed', full ? '4.3.1' : '4.3.0', `write to ${path} failed: ${code ?? (err as Error).message}`);
-    } finally {
-      await fh?.close().catch(() => undefined);
-      await unlink(lock).catch(() => undefined);
-    }
-  }
-
-  /** Takes the dot lock: true, or why not (permanent: the lock can never be made there). */
-  private async lock(lock: string, signal: AbortSignal): Promise<true | { permanent: boolean; why: string }> {
-    const deadline = Date.now() + (this.opts.lockTimeoutMs ?? 30_000);
-    const stale = this.opts.staleLockMs ?? 5 * 60_000;
-    for (;;) {
-      try {
-        const h = await open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-        await h.writeFile(`${process.pid}\n`);
-        await h.close();
-        return true;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        const why = `cannot create lock file ${lock}: ${code ?? String(err)}`;
-        if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOENT' || code === 'ENOTDIR') return { permanent: true, why };
-        if (code !== 'EEXIST') return { permanent: false, why };
-      }
-      try {
-        const st = await stat(lock);
-        if (Date.now() - st.mtimeMs > stale) {
-          await unlink(lock).catch(() => undefined);
-          continue;
-        }
-      } catch {
-        continue; // the holder just released it
-      }
-      if (signal.aborted) return { permanent: false, why: 'delivery aborted while waiting for the lock' };
-      if (Date.now() >= deadline) return { permanent: false, why: `mailbox busy: lock ${lock} held` };
-      await sleep(this.opts.lockRetryMs ?? 100);
-    }
+      yield Buffer.concat([quoter.end(), Buffer.from('\n')]);
+    })();
+    const opts = {
+      mode: this.opts.mode ?? 0o600,
+      lockTimeoutMs: this.opts.lockTimeoutMs ?? 30_000,
+      staleLockMs: this.opts.staleLockMs ?? 5 * 60_000,
+      lockRetryMs: this.opts.lockRetryMs ?? 100,
+    };
+    // A file named by an include file is written with its owner's rights (never root's): by a
+    // child process with that identity. The operator's aliases write with the server's own.
+    const r =
+      hop.runAs !== undefined && process.getuid?.() === 0
+        ? await appendMboxAs(runAsUser(hop.runAs, this.opts.unprivileged ?? { uid: 65534, gid: 65534 }), path, data, opts, signal)
+        : await appendMbox(path, data, opts, () => signal.aborted);
+    if (r.ok) return all('delivered', '2.0.0');
+    return all(r.permanent ? 'failed' : 'delayed', r.status as EnhancedStatus, r.why);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * @module pipe-transport
  * Delivers a message to a command (alias target `|command args`): route "pipe", next hop = the
- * argv as a JSON array (what intake writes for a 'pipe' target). The message goes to the
+ * argv as a JSON array (what intake writes for a 'pipe' target), or {"command", "uid", "gid"}
+ * for a command from an `:include:` file, which runs as that identity (issue 12 item 4). The message goes to the
  * command's standard input with LF line ends, after `Return-Path:` and `Delivered-To:` lines
  * (as Postfix's local(8) does). The exit status decides (sysexits.h):
  *   0 → delivered 2.0.0;  75 (EX_TEMPFAIL) → delayed 4.3.0;  any other → failed 5.3.0 with the
@@ -11,8 +12,9 @@
  *   RFC 3463 (X.3.0 other mail system status).
  * Security: the command is run without a shell (argv as given: no globbing, no variables);
  *   with a minimal environment (PATH, HOME, SENDER, RECIPIENT, ORIGINAL_RECIPIENT); when the
- *   server runs as root, as the configured unprivileged uid/gid (default 65534, "nobody"),
- *   never as root; standard output and error are read but bounded; a time limit kills it.
+ *   server runs as root, as the route's identity (a command from an include file: its owner)
+ *   or the configured unprivileged uid/gid (default 65534, "nobody"), never as root (uid 0 in
+ *   a route is replaced by the default); standard output and error are read but bounded; a time limit kills it.
  * Limitations: one run per message and route (all envelopes of that route share the result;
  *   RECIPIENT names the first); no per-user commands (no .forward).
  */
@@ -27,6 +29,7 @@ import {
   type DeliveryRequest,
   type DeliveryStatus,
   type EnhancedStatus,
+  type RunAs,
   type Transport,
 } from '../core/index.js';
 
@@ -60,19 +63,45 @@ export class CrlfToLf extends Transform {
   }
 }
 
-/** Parses a pipe next hop: a JSON array of strings, not empty. */
-export function parsePipeHop(hop: string): string[] | undefined {
+function isArgv(v: unknown): v is string[] {
+  return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string') && v[0] !== '';
+}
+
+/** A uid or gid a command may be given: a non-negative integer. */
+function isId(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/**
+ * Parses a pipe next hop: a JSON array of strings (argv, not empty), or, for a command from an
+ * include file, {"command": argv, "uid": n, "gid": n} (core targetRoute writes both).
+ */
+export function parsePipeRoute(hop: string): { command: string[]; runAs?: RunAs } | undefined {
   try {
     const v: unknown = JSON.parse(hop);
-    if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string') && v[0] !== '') return v;
+    if (isArgv(v)) return { command: v };
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      const o = v as Record<string, unknown>;
+      if (isArgv(o.command) && isId(o.uid) && isId(o.gid)) return { command: o.command, runAs: { uid: o.uid, gid: o.gid } };
+    }
   } catch {
     /* not JSON */
   }
   return undefined;
 }
 
+/** Parses a pipe next hop's argv (either form). */
+export function parsePipeHop(hop: string): string[] | undefined {
+  return parsePipeRoute(hop)?.command;
+}
+
 function firstLine(b: Buffer): string {
   return b.toString('utf8').split(/\r?\n/).find((l) => l.trim() !== '')?.trim().slice(0, 300) ?? '';
+}
+
+/** The identity to spawn with when running as root: the route's, never uid 0, else the default. */
+export function runAsUser(runAs: RunAs | undefined, fallback: RunAs): RunAs {
+  return runAs !== undefined && runAs.uid !== 0 ? { uid: runAs.uid, gid: runAs.gid } : fallback;
 }
 
 export class PipeTransport implements Transport {
@@ -82,8 +111,9 @@ export class PipeTransport implements Transport {
   async deliver(req: DeliveryRequest, signal: AbortSignal): Promise<DeliveryStatus[]> {
     const all = (action: DeliveryAction, status: EnhancedStatus, error?: string): DeliveryStatus[] =>
       statusForAll(req, action, status, error ? { error } : {});
-    const argv = parsePipeHop(req.route.nextHop);
-    if (!argv) return all('failed', '5.3.5', `bad pipe route: ${req.route.nextHop}`);
+    const hop = parsePipeRoute(req.route.nextHop);
+    if (!hop) return all('failed', '5.3.5', `bad pipe route: ${req.route.nextHop}`);
+    const argv = hop.command;
     if (signal.aborted) return all('delayed', '4.3.0', 'delivery aborted');
 
     const first = req.envelopes[0];
@@ -97,8 +127,10 @@ export class PipeTransport implements Transport {
       ...(first?.originalRecipient ? { ORIGINAL_RECIPIENT: addressToString(first.originalRecipient) } : {}),
       ...this.opts.env,
     };
-    // Never run a command as root: drop to the configured user (the server's own user otherwise).
-    const ids = process.getuid?.() === 0 ? { uid: this.opts.uid ?? 65534, gid: this.opts.gid ?? 65534 } : {};
+    // Never run a command as root: a command from an include file runs as the identity the
+    // resolver gave (the file's owner, or unprivileged for a root-owned file), an alias's as the
+    // configured user; when the server is not root, as the server's own user.
+    const ids = process.getuid?.() === 0 ? runAsUser(hop.runAs, { uid: this.opts.uid ?? 65534, gid: this.opts.gid ?? 65534 }) : {};
 
     let message: Readable;
     try {

@@ -47,10 +47,11 @@ function targetJson(t: ResolvedRecipient): Record<string, unknown> {
       return { ...base, user: t.user, address: `${t.address.local}@${t.address.domain}`, ...(t.detail !== undefined ? { detail: t.detail } : {}) };
     case 'remote':
       return { ...base, address: `${t.address.local}@${t.address.domain}`, route: routeKey(targetRoute(t)) };
+    // runAs: who runs it (a target of an include file); absent: the transport's default user
     case 'pipe':
-      return { ...base, command: t.command };
+      return { ...base, command: t.command, ...(t.runAs ? { runAs: t.runAs } : {}) };
     case 'file':
-      return { ...base, path: t.path };
+      return { ...base, path: t.path, ...(t.runAs ? { runAs: t.runAs } : {}) };
     case 'list':
       return { ...base, list: t.list, owner: t.owner, members: t.members };
     case 'error':
