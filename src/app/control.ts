@@ -3,7 +3,9 @@
  * A local control socket (`<data_dir>/control.sock`) through which commands reach a running
  * server: `sendmail` wakes the queue runner after dropping mail into the spool, and queue
  * commands (flush, hold, release, delete, bounce) act through the runner so that its view of the
- * spool stays the truth. When no server answers, commands act on the spool directly.
+ * spool stays the truth. SocketQueueControl is the CLI's online QueueControl over it; when no
+ * server answers, commands use the offline one (queue/queue-control.ts StoreQueueControl) on
+ * the spool directly. Both faces run the same transitions (queue/envelope-transitions.ts).
  * Standards: none (one JSON request and one JSON response per connection).
  * Security: a Unix socket with mode 0600 inside data_dir: only the owner can use it.
  * Limitations: one node; with PostgreSQL several nodes would each need their own.
@@ -12,6 +14,7 @@ import net from 'node:net';
 import { chmod, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
+import type { QueueControl } from '../core/index.js';
 
 export type ControlRequest =
   | { op: 'wake' }
@@ -100,4 +103,48 @@ export async function sendControl(config: Config, req: ControlRequest, timeoutMs
       }
     });
   });
+}
+
+/** Why SocketQueueControl could not act: no answer at all, or the server refused. */
+export class ControlError extends Error {
+  constructor(readonly reason: 'no-answer' | 'refused', message: string) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
+
+/** The online QueueControl: each action answered by the running server's queue runner. */
+export class SocketQueueControl implements QueueControl {
+  constructor(
+    private readonly config: Config,
+    private readonly timeoutMs = 30000,
+  ) {}
+
+  async #call(req: ControlRequest): Promise<number> {
+    const res = await sendControl(this.config, req, this.timeoutMs);
+    if (res === undefined) throw new ControlError('no-answer', 'the server did not answer');
+    if (!res.ok) throw new ControlError('refused', res.error ?? 'unknown error');
+    return res.count ?? 0;
+  }
+
+  /** Whether a server answers (it re-reads the spool: mail dropped in since its last poll is known to it). */
+  async wake(): Promise<boolean> {
+    return (await sendControl(this.config, { op: 'wake' }, this.timeoutMs)) !== undefined;
+  }
+
+  flush(id?: string): Promise<number> {
+    return this.#call({ op: 'flush', ...(id !== undefined && { id }) });
+  }
+  hold(id: string): Promise<number> {
+    return this.#call({ op: 'hold', id });
+  }
+  release(id: string): Promise<number> {
+    return this.#call({ op: 'release', id });
+  }
+  delete(id: string): Promise<number> {
+    return this.#call({ op: 'delete', id });
+  }
+  bounce(id: string): Promise<number> {
+    return this.#call({ op: 'bounce', id });
+  }
 }

@@ -14,7 +14,7 @@ import { MaildirTransport, SmtpTransport, LmtpTransport, ListTransport, PipeTran
 import { DnsResolver } from '../dns/index.js';
 import { defaultSmtpTimeouts, type SmtpTimeouts } from '../client/index.js';
 import { QueueRunner, DsnNotifier } from '../delivery/index.js';
-import type { Transport } from '../core/index.js';
+import type { QueueControl, Transport } from '../core/index.js';
 import type { Backends } from './backends.js';
 import type { ControlRequest, ControlResponse } from './control.js';
 
@@ -83,8 +83,8 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
   };
 }
 
-/** Answers a control-socket request with the runner (flush/hold/release/delete/bounce/wake). */
-export async function handleControl(runner: QueueRunner, req: ControlRequest): Promise<ControlResponse> {
+/** Answers a control-socket request with the runner, the online QueueControl (flush/hold/release/delete/bounce/wake). */
+export async function handleControl(runner: QueueControl & { rescan(): Promise<void> }, req: ControlRequest): Promise<ControlResponse> {
   switch (req.op) {
     case 'ping':
       return { ok: true };

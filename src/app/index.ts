@@ -5,6 +5,6 @@
  */
 export { startApp, type RunningApp, type StartOptions } from './start-app.js';
 export { openBackends, spoolDir, mailDir, type Backends, type BackendOptions } from './backends.js';
-export { sendControl, controlSocketPath, type ControlRequest, type ControlResponse } from './control.js';
+export { sendControl, controlSocketPath, SocketQueueControl, ControlError, type ControlRequest, type ControlResponse } from './control.js';
 export { loadOrMakeTls } from './tls-files.js';
 export { ConfiguredAliases, configuredResolver } from './configured-resolver.js';

@@ -1,6 +1,9 @@
 /**
  * @module envelope
  * One recipient's delivery state for a stored message (store once, one envelope per recipient).
+ * An envelope's state is explicit (EnvelopeState): only the pure functions of
+ * queue/envelope-transitions.ts change it; an envelope written before states existed (or just
+ * committed by intake) has none and gets one once, when it is loaded (`withState`).
  * Standards: RFC 5321 §4.5.4 (retry strategy), RFC 3461 (DSN parameters), seed §2 (spool entries).
  * Security: an envelope is trusted data written by us; never fill it from unvalidated input.
  * Limitations: none.
@@ -34,6 +37,29 @@ export interface DsnParams {
   orcpt?: string;
   ret?: 'FULL' | 'HDRS';
   envid?: string;
+}
+
+/** The kinds of delivery status notification (RFC 3464): failure (bounce), delay warning, success. */
+export type NoticeKind = 'failure' | 'delay' | 'success';
+
+/**
+ * Where an envelope stands (the glossary's states):
+ * - queued:         due at nextAttemptAt (0 = now): not tried yet, or flushed/released by the operator
+ * - deferred:       tried, failed temporarily; tried again at nextAttemptAt
+ * - held:           the operator's hold: never tried until released (`notice` keeps a pending notice)
+ * - notice-pending: a notice of kind `notice` must be sent; failure/success: the envelope leaves
+ *                   the spool once it is sent (tried at nextAttemptAt); delay: it goes back to deferred
+ * An envelope that is done (delivered without a notice, or its notice sent) is removed.
+ */
+export type EnvelopeState = 'queued' | 'deferred' | 'held' | 'notice-pending';
+
+export const envelopeStates: readonly EnvelopeState[] = ['queued', 'deferred', 'held', 'notice-pending'];
+
+/** RFC 3461 §4.1: whether NOTIFY asks for this kind of notice (no NOTIFY = FAILURE,DELAY). */
+export function notifyWants(notify: readonly string[] | undefined, kind: NoticeKind): boolean {
+  if (notify === undefined || notify.length === 0) return kind !== 'success';
+  if (notify.includes('NEVER')) return false;
+  return notify.includes(kind === 'failure' ? 'FAILURE' : kind === 'delay' ? 'DELAY' : 'SUCCESS');
 }
 
 /** One delivery attempt, as the seed asks: each attempt is recorded. */
@@ -70,7 +96,14 @@ export interface Envelope {
   /** body type from MAIL (RFC 6152, RFC 6531) */
   readonly body?: '7BIT' | '8BITMIME' | 'BINARYMIME';
   readonly smtpUtf8?: boolean;
-  /** operator hold: the scheduler skips held envelopes */
+  /** see EnvelopeState; absent on envelopes written before states existed and on new ones from intake */
+  readonly state?: EnvelopeState;
+  /** the notice pending (state notice-pending, or held with a failure/success notice pending) */
+  readonly notice?: NoticeKind;
+  /**
+   * true while held: written with state 'held' by the transitions so that an older correio
+   * reading this spool still sees the hold; `state` is the truth
+   */
   readonly held?: boolean;
   /** set once a delay warning was sent */
   readonly delayWarnedAt?: number;
@@ -80,3 +113,6 @@ export interface Envelope {
 
 /** What intake gives the store for each envelope; the store assigns ids. */
 export type EnvelopeInit = Omit<Envelope, 'id' | 'messageId' | 'attempts'> & { attempts?: readonly Attempt[] };
+
+/** An envelope whose state is known: what the scheduler, the dispatcher and queue control handle. */
+export type StatedEnvelope = Envelope & { readonly state: EnvelopeState };

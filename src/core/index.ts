@@ -15,6 +15,7 @@ export * from './directory.js';
 export * from './resolver.js';
 export * from './mailbox-store.js';
 export * from './scheduler.js';
+export * from './queue-control.js';
 export * from './intake.js';
 export * from './policy.js';
 export * from './events.js';

@@ -17,7 +17,7 @@
 import type { Readable } from 'node:stream';
 import type { Address, ReversePath } from '../core/address.js';
 import { addressToString } from '../core/address.js';
-import type { MessageId } from '../core/envelope.js';
+import { notifyWants, type MessageId, type NoticeKind } from '../core/envelope.js';
 import type { AcceptedRecipient, Intake, SessionInfo } from '../core/intake.js';
 import type { QueueStore } from '../core/queue-store.js';
 import type { Clock } from '../core/scheduler.js';
@@ -40,7 +40,7 @@ export interface DsnNotifierOptions {
   readonly maxQueueLifetime?: number;
 }
 
-type Kind = 'failure' | 'delay' | 'success';
+type Kind = NoticeKind;
 
 /** The session notices come from: trusted, internal, not a submission. */
 export const internalSession: SessionInfo = {
@@ -50,12 +50,8 @@ export const internalSession: SessionInfo = {
   submission: false,
 };
 
-/** RFC 3461 §4.1: whether NOTIFY asks for this kind of notice (no NOTIFY = FAILURE,DELAY). */
-export function notifyWants(notify: readonly string[] | undefined, kind: Kind): boolean {
-  if (notify === undefined || notify.length === 0) return kind !== 'success';
-  if (notify.includes('NEVER')) return false;
-  return notify.includes(kind === 'failure' ? 'FAILURE' : kind === 'delay' ? 'DELAY' : 'SUCCESS');
-}
+/** RFC 3461 §4.1: the one rule of which notices NOTIFY asks for lives beside the envelope. */
+export { notifyWants };
 
 function parseMailbox(s: string): Address {
   const bare = s.trim().replace(/^<(.*)>$/, '$1');

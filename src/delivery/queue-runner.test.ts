@@ -11,7 +11,7 @@ import {
   type DeliveryReport, type DeliveryRequest, type DeliveryStatus, type DsnParams, type Envelope, type MessageId, type Notifier, type Transport,
 } from '../core/index.js';
 import { MaildirStore } from '../mailbox/index.js';
-import { FsQueueStore, RetryScheduler, bounceQueued, holdQueued, listQueue } from '../queue/index.js';
+import { FsQueueStore, RetryScheduler, StoreQueueControl, listQueue } from '../queue/index.js';
 import { MaildirTransport } from '../transport/maildir-transport.js';
 import { SmtpTransport } from '../transport/smtp-transport.js';
 import { DnsResolver } from '../dns/index.js';
@@ -295,6 +295,61 @@ void test('a failing notifier never loses the notice: the envelope stays and the
   }
 });
 
+void test('a notice pending when the process dies is sent after the restart, once; the delivery is not repeated', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-runner-'));
+  let release = (): void => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const first = await rig(all('failed', '5.1.1'), { dir });
+  try {
+    // the process "dies" while the notice is being sent: the notifier never returns
+    first.notifier.notify = async () => {
+      await gate;
+      throw new Error('the process died');
+    };
+    await first.runner.start();
+    await first.submit([{ to: 'jacques@dc.uece.br', route: 'dc.uece.br' }]);
+    let stored: Envelope | undefined;
+    for (let i = 0; i < 500 && stored?.state !== 'notice-pending'; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      [stored] = await queued(first.store);
+    }
+    assert.deepEqual([stored?.state, stored?.notice, stored?.attempts.at(-1)?.status], ['notice-pending', 'failure', '5.1.1'], 'the outcome is stored before the notice goes');
+
+    const second = await rig(all('delivered', '2.0.0'), { dir });
+    await second.runner.start();
+    await second.runner.idle();
+    assert.equal(second.transport.calls.length, 0, 'not delivered again');
+    assert.deepEqual(second.notifier.calls.map((c) => [c.kind, c.reports.map((x) => [x.result.action, x.result.status])]), [['failure', [['failed', '5.1.1']]]]);
+    assert.deepEqual(await queued(second.store), []);
+    await second.done();
+  } finally {
+    release();
+    await first.runner.stop();
+    await first.store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('an envelope written before states existed: its recorded failure gets its notice, a held one stays held', async () => {
+  const r = await rig(all('delivered', '2.0.0'));
+  try {
+    const [failed] = await r.submit([{ to: 'a@x.example', route: 'x.example' }]);
+    const [held] = await r.submit([{ to: 'b@x.example', route: 'x.example' }]);
+    // the shapes an older correio wrote: no state; a final status as the last attempt; a hold flag
+    await r.store.putEnvelope({ ...failed, attempts: [{ at: t0, status: '5.1.1', error: 'no such user' }] });
+    await r.store.putEnvelope({ ...held, held: true });
+    await r.runner.start();
+    await r.runner.idle();
+    assert.equal(r.transport.calls.length, 0);
+    assert.deepEqual(r.notifier.calls.map((c) => [c.kind, c.reports[0].result.status, c.reports[0].result.error]), [['failure', '5.1.1', 'no such user']]);
+    const left = await queued(r.store);
+    assert.deepEqual(left.map((e) => e.id), [held.id]);
+    assert.deepEqual(r.runner.envelopes().map((e) => e.state), ['held']);
+  } finally {
+    await r.done();
+  }
+});
+
 void test('a transport that throws defers its envelopes with 4.3.0 and the error text; no transport → 4.3.5', async () => {
   const r = await rig(() => {
     throw new Error('socket hang up');
@@ -353,15 +408,16 @@ void test('concurrency limits: per route and in total', async () => {
   }
 });
 
-void test('operator actions: hold/release, bounce (offline, via queue-control) and delete', async () => {
+void test('operator actions: hold/release, bounce (offline, via StoreQueueControl) and delete', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'correio-runner-'));
   try {
     // server stopped: the CLI works on the store directly
     const offline = await rig(all('delayed', '4.4.1'), { dir });
     const [held] = await offline.submit([{ to: 'a@x.example', route: 'x.example' }]);
     const [bounced] = await offline.submit([{ to: 'b@x.example', route: 'x.example' }]);
-    assert.equal(await holdQueued(offline.store, held.messageId), 1);
-    assert.equal(await bounceQueued(offline.store, bounced.messageId, t0), 1);
+    const control = new StoreQueueControl(offline.store, offline.clock);
+    assert.equal(await control.hold(held.messageId), 1);
+    assert.equal(await control.bounce(bounced.messageId), 1);
     assert.equal((await listQueue(offline.store)).length, 2);
     await offline.done();
 

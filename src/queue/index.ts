@@ -1,9 +1,10 @@
 /**
  * @module queue
- * The spool's storage (QueueStore backends) and the retry scheduler. Backends: the files
- * backend (fs-queue-store.ts, the default spool) and an in-memory one (memory-queue-store.ts,
- * for tests and tools; the shape a database backend takes). Operator actions on any QueueStore
- * are in queue-control.ts.
+ * The spool's storage (QueueStore backends), the retry policy, the envelope state transitions,
+ * the in-memory queue scheduler and the offline queue control. Backends: the files backend
+ * (fs-queue-store.ts, the default spool) and an in-memory one (memory-queue-store.ts, for tests
+ * and tools; the shape a database backend takes). Operator actions on any QueueStore are in
+ * queue-control.ts (StoreQueueControl).
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
 export { FsQueueStore, spoolFormat, type FsQueueStoreOptions, type RecoveryReport } from './fs-queue-store.js';
@@ -12,6 +13,9 @@ export { MemoryQueueStore, MemorySpool, type MemoryQueueStoreOptions } from './m
 export { RetryScheduler, defaultRetryOptions, type RetrySchedulerOptions } from './retry-scheduler.js';
 export { storageError, isStorageFull } from './storage-error.js';
 export {
-  listQueue, findQueued, findQueuedMessage, flushQueued, holdQueued, releaseQueued, deleteQueued, bounceQueued,
-  pendingNotice, operatorBounceText, type QueuedMessage,
-} from './queue-control.js';
+  withState, applyResult, expire, noticeSent, noticeFailed, noticeResult, hold, release, flush, bounce, applyControl,
+  statusOfClass, attemptOf, operatorBounceText, shutdownError,
+  type Outcome, type ControlAction, type ControlChange,
+} from './envelope-transitions.js';
+export { listQueue, findQueued, findQueuedMessage, StoreQueueControl, type QueuedMessage } from './queue-control.js';
+export { QueueScheduler, type QueueSchedulerOptions, type Batch } from './queue-scheduler.js';

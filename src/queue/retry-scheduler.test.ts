@@ -23,8 +23,8 @@ void test('decide: new at once, deferred when due, held, expiry only once an att
     ['new envelope', env(), t0, { kind: 'deliver' }],
     ['not yet due', env({ attempts: tried(1), nextAttemptAt: t0 + 5 * min }), t0 + min, { kind: 'wait', until: t0 + 5 * min }],
     ['due', env({ attempts: tried(1), nextAttemptAt: t0 + 5 * min }), t0 + 5 * min, { kind: 'deliver' }],
-    ['held', env({ held: true }), t0, { kind: 'held' }],
-    ['held past lifetime', env({ held: true, attempts: tried(3) }), t0 + 4 * d, { kind: 'held' }],
+    ['held', env({ state: 'held', held: true }), t0, { kind: 'held' }],
+    ['held past lifetime', env({ state: 'held', held: true, attempts: tried(3) }), t0 + 4 * d, { kind: 'held' }],
     ['past lifetime, not tried since: a last try', env({ attempts: tried(9), nextAttemptAt: t0 + 4 * d }), t0 + 3 * d, { kind: 'deliver' }],
     ['an attempt at the end of the lifetime failed', env({ attempts: [{ at: t0 + 3 * d, status: '4.4.1' }], nextAttemptAt: t0 + 3 * d + h }), t0 + 3 * d, { kind: 'expire' }],
     ['past lifetime, never tried (server was down): one try first', env(), t0 + 5 * d, { kind: 'deliver' }],
@@ -69,7 +69,7 @@ void test('delay warning: once, after delay_warning, honouring NOTIFY and never 
     ['NOTIFY=FAILURE only', env({ attempts: tried(2), dsn: { notify: ['FAILURE'] } }), late, false],
     ['NOTIFY=DELAY', env({ attempts: tried(2), dsn: { notify: ['DELAY'] } }), late, true],
     ['null sender (a bounce)', env({ attempts: tried(2), sender: null }), late, false],
-    ['held', env({ attempts: tried(2), held: true }), late, false],
+    ['held', env({ attempts: tried(2), state: 'held', held: true }), late, false],
   ];
   for (const [name, e, now, want] of table) assert.equal(s.delayWarningDue(e, now), want, name);
   const off = new RetryScheduler({ delayWarning: 0 });

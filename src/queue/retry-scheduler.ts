@@ -46,7 +46,7 @@ export class RetryScheduler implements Scheduler {
   }
 
   decide(env: Envelope, now: number): ScheduleDecision {
-    if (env.held) return { kind: 'held' };
+    if (env.state === 'held') return { kind: 'held' };
     const expires = this.#expiresAt(env);
     // Postfix's rule: give up only after an attempt made at or past the end of the lifetime
     // failed, so mail whose destination came back (or queued while we were down) gets a last try.
@@ -68,7 +68,7 @@ export class RetryScheduler implements Scheduler {
   delayWarningDue(env: Envelope, now: number): boolean {
     const { delayWarning, maxQueueLifetime } = this.options;
     if (delayWarning <= 0 || delayWarning >= maxQueueLifetime) return false;
-    if (env.delayWarnedAt !== undefined || env.held || env.attempts.length === 0) return false;
+    if (env.delayWarnedAt !== undefined || env.state === 'held' || env.attempts.length === 0) return false;
     // a notice about a notice is never sent (the null sender gets no delay warnings)
     if (env.sender === null) return false;
     const notify = env.dsn.notify;

@@ -3,9 +3,12 @@
  * `correio queue list|show|flush|hold|release|delete|bounce` and `mailq` (= `queue list`):
  * the operator's view of the spool and actions on it.
  * Listings read the spool files directly (envelope files are replaced atomically, so a running
- * server never shows a half-written one). Actions go through the control socket when a server
- * runs, so that its queue runner stays the one owner of delivery state; when none answers, they
- * change the spool directly and the server acts on them at its next start.
+ * server never shows a half-written one). Actions go through a QueueControl: online
+ * (SocketQueueControl, the running server's queue runner, so that it stays the one owner of
+ * delivery state) when a server answers, else offline (StoreQueueControl, on the spool; the
+ * server acts on the changes at its next start). Both run the same transitions.
+ * Each envelope shows its state (queued, deferred, held, notice-pending with the notice's kind)
+ * and, as before, the operator's word for it (active, deferred, held, bouncing, delivered).
  * An ID is a message id (all its envelopes) or an envelope id ("<message id>-<n>").
  * Standards: seed §2 (deferred mail is kept and retried; each attempt recorded);
  *   RFC 3464 (`bounce` sends a failure notice); sysexits(3).
@@ -20,22 +23,12 @@ import {
   reversePathToString,
   type Attempt,
   type Envelope,
+  type QueueControl,
+  type StatedEnvelope,
 } from '../../core/index.js';
 import type { Config } from '../../config/index.js';
-import {
-  FsQueueStore,
-  bounceQueued,
-  deleteQueued,
-  findQueued,
-  findQueuedMessage,
-  flushQueued,
-  holdQueued,
-  listQueue,
-  pendingNotice,
-  releaseQueued,
-  type QueuedMessage,
-} from '../../queue/index.js';
-import { sendControl, spoolDir, type ControlRequest } from '../../app/index.js';
+import { FsQueueStore, StoreQueueControl, findQueued, findQueuedMessage, listQueue, type QueuedMessage } from '../../queue/index.js';
+import { ControlError, SocketQueueControl, spoolDir } from '../../app/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 
 /** How long a command waits for a running server's answer. */
@@ -60,20 +53,25 @@ export function isoTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-export type EnvelopeState = 'active' | 'deferred' | 'held' | 'bouncing' | 'delivered';
+/** The operator's word for an envelope's state (mailq's column). */
+export type StateLabel = 'active' | 'deferred' | 'held' | 'bouncing' | 'delivered';
 
 /**
- * An envelope's state for the operator: held (operator hold), bouncing (failed, failure notice
- * pending), delivered (success notice pending), deferred (tried, waiting for its next attempt),
- * active (due now or not tried yet).
+ * The operator's word for an envelope's state: held; bouncing (failure notice pending);
+ * delivered (success notice pending); deferred (waiting for its next attempt); active (due now).
  */
-export function envelopeState(env: Envelope, now: number = Date.now()): EnvelopeState {
-  if (env.held) return 'held';
-  const notice = pendingNotice(env);
-  if (notice === 'failure') return 'bouncing';
-  if (notice === 'success') return 'delivered';
-  if (env.attempts.length > 0 && env.nextAttemptAt > now) return 'deferred';
+export function stateLabel(env: StatedEnvelope, now: number = Date.now()): StateLabel {
+  if (env.state === 'held') return 'held';
+  if (env.state === 'notice-pending' && env.notice === 'failure') return 'bouncing';
+  if (env.state === 'notice-pending' && env.notice === 'success') return 'delivered';
+  if (env.state !== 'queued' && env.nextAttemptAt > now) return 'deferred';
   return 'active';
+}
+
+/** The explicit state, with the kind of a pending notice: "notice-pending (failure)", "held (failure notice pending)". */
+export function stateText(env: StatedEnvelope): string {
+  if (env.notice === undefined) return env.state;
+  return env.state === 'notice-pending' ? `notice-pending (${env.notice})` : `${env.state} (${env.notice} notice pending)`;
 }
 
 /** The outcome of one attempt in one line: the remote reply, or the local error. */
@@ -106,14 +104,16 @@ function attemptJson(a: Attempt): Record<string, unknown> {
   };
 }
 
-function envelopeJson(env: Envelope, now: number, full: boolean): Record<string, unknown> {
+function envelopeJson(env: StatedEnvelope, now: number, full: boolean): Record<string, unknown> {
   const base: Record<string, unknown> = {
     envelopeId: env.id,
     recipient: addressToString(env.recipient),
     originalRecipient: env.originalRecipient ? addressToString(env.originalRecipient) : null,
     route: routeText(env),
-    state: envelopeState(env, now),
-    held: env.held === true,
+    state: stateLabel(env, now),
+    queueState: env.state,
+    notice: env.notice ?? null,
+    held: env.state === 'held',
     attempts: env.attempts.length,
     nextAttemptAt: env.nextAttemptAt > 0 ? isoTime(env.nextAttemptAt) : null,
     lastError: lastError(env) ?? null,
@@ -150,7 +150,7 @@ export function printQueue(ctx: CliContext, queue: readonly QueuedMessage[], now
     octets += m.size;
     ctx.print(`${m.messageId}  ${m.size}  ${isoTime(m.arrivedAt)}  ${sender(m)}`);
     for (const e of m.envelopes) {
-      const state = envelopeState(e, now);
+      const state = stateLabel(e, now);
       const next = state === 'deferred' ? ` until ${isoTime(e.nextAttemptAt)}` : '';
       const err = lastError(e);
       ctx.print(`    ${addressToString(e.recipient)}  ${state}${next}${err !== undefined ? `  (${err})` : ''}`);
@@ -165,7 +165,7 @@ function printMessage(ctx: CliContext, m: QueuedMessage, now: number): void {
   ctx.print(`  size: ${m.size} octets`);
   ctx.print(`  arrived: ${isoTime(m.arrivedAt)}`);
   for (const e of m.envelopes) {
-    const state = envelopeState(e, now);
+    const state = stateLabel(e, now);
     ctx.print(`envelope ${e.id}`);
     const given = e.originalRecipient && addressToString(e.originalRecipient) !== addressToString(e.recipient)
       ? ` (given as ${addressToString(e.originalRecipient)})`
@@ -178,6 +178,7 @@ function printMessage(ctx: CliContext, m: QueuedMessage, now: number): void {
     if (e.dsn.notify) ctx.print(`  notify: ${e.dsn.notify.join(',')}`);
     if (e.attempts.length === 0) ctx.print('  attempts: none yet');
     e.attempts.forEach((a, i) => ctx.print(`  attempt ${i + 1}: ${describeAttempt(a)}`));
+    ctx.print(`  queue state: ${stateText(e)}`);
   }
 }
 
@@ -196,13 +197,10 @@ export async function requireQueued(store: FsQueueStore, id: string): Promise<Qu
 
 type Action = 'flush' | 'hold' | 'release' | 'delete' | 'bounce';
 
-const offline: Record<Action, (store: FsQueueStore, id: string | undefined) => Promise<number>> = {
-  flush: (s, id) => flushQueued(s, id),
-  hold: (s, id) => holdQueued(s, id!),
-  release: (s, id) => releaseQueued(s, id!),
-  delete: (s, id) => deleteQueued(s, id!),
-  bounce: (s, id) => bounceQueued(s, id!),
-};
+function act(control: QueueControl, action: Action, id: string | undefined): Promise<number> {
+  if (action === 'flush') return control.flush(id);
+  return control[action](id!);
+}
 
 const pastTense: Record<Action, string> = {
   flush: 'flushed',
@@ -221,17 +219,19 @@ export async function queueAction(config: Config, action: Action, id: string | u
     const found = await withSpool(config, (s) => findQueued(s, id));
     if (found.length === 0) throw new CliError(`no such message: ${id}`, exitCodes.dataErr);
   }
-  // The runner acts on its own index: make it re-read the spool first so that a message
-  // dropped in by `sendmail` since its last poll is known to it.
-  const ping = await sendControl(config, { op: 'wake' }, CONTROL_TIMEOUT_MS);
-  if (ping !== undefined) {
-    const req: ControlRequest = action === 'flush' ? { op: 'flush', ...(id !== undefined ? { id } : {}) } : { op: action, id: id! };
-    const res = await sendControl(config, req, CONTROL_TIMEOUT_MS);
-    if (res === undefined) throw new CliError(`the server stopped answering during ${action}`, exitCodes.tempFail);
-    if (!res.ok) throw new CliError(`server refused ${action}: ${res.error ?? 'unknown error'}`, exitCodes.tempFail);
-    return { count: res.count ?? 0, server: true };
+  // The runner acts on its own index: waking it makes it re-read the spool first so that a
+  // message dropped in by `sendmail` since its last poll is known to it.
+  const online = new SocketQueueControl(config, CONTROL_TIMEOUT_MS);
+  if (await online.wake()) {
+    try {
+      return { count: await act(online, action, id), server: true };
+    } catch (err) {
+      if (!(err instanceof ControlError)) throw err;
+      if (err.reason === 'no-answer') throw new CliError(`the server stopped answering during ${action}`, exitCodes.tempFail);
+      throw new CliError(`server refused ${action}: ${err.message}`, exitCodes.tempFail);
+    }
   }
-  const count = await withSpool(config, (s) => offline[action](s, id));
+  const count = await withSpool(config, (s) => act(new StoreQueueControl(s), action, id));
   return { count, server: false };
 }
 

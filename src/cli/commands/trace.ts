@@ -2,7 +2,8 @@
  * @module trace-command
  * `correio trace ID`: the life of one queued message: how it was received (its own Received
  * field and arrival time), how each recipient was resolved (the alias chain recorded on the
- * envelope), every delivery attempt, and where each recipient stands now.
+ * envelope), every delivery attempt, and where each recipient stands now (the operator's word,
+ * then the envelope's explicit state).
  * Standards: RFC 5321 §4.4 (the Received trace field); seed §2 (each attempt recorded).
  * Security: reads only the stored header block (bounded), never the body.
  * Limitations: a message that has left the queue (delivered, bounced or deleted) can no longer
@@ -14,7 +15,7 @@ import { addressToString } from '../../core/index.js';
 import type { FsQueueStore, QueuedMessage } from '../../queue/index.js';
 import { findQueuedMessage } from '../../queue/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
-import { describeAttempt, envelopeState, isoTime, withSpool } from './queue.js';
+import { describeAttempt, isoTime, stateLabel, stateText, withSpool } from './queue.js';
 
 /** Header bytes read to find the Received field. */
 const HEADER_READ_CAP = 64 * 1024;
@@ -62,7 +63,7 @@ function printTrace(ctx: CliContext, m: QueuedMessage, received: string | undefi
     if (e.attempts.length === 0) ctx.print('    no delivery attempt yet');
     e.attempts.forEach((a, i) => ctx.print(`    attempt ${i + 1}: ${describeAttempt(a)}`));
     if (e.delayWarnedAt !== undefined) ctx.print(`    delay warning sent ${isoTime(e.delayWarnedAt)}`);
-    const state = envelopeState(e, now);
+    const state = stateLabel(e, now);
     const detail =
       state === 'deferred' ? `, next attempt ${isoTime(e.nextAttemptAt)}`
       : state === 'bouncing' ? ' (failure notice to the sender pending, then removed)'
@@ -70,6 +71,7 @@ function printTrace(ctx: CliContext, m: QueuedMessage, received: string | undefi
       : state === 'active' ? ' (due now)'
       : '';
     ctx.print(`    now: ${state}${detail}`);
+    ctx.print(`    queue state: ${stateText(e)}`);
   }
 }
 

@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { StatedEnvelope } from '../core/index.js';
+import { QueueScheduler, RetryScheduler, type Batch } from './index.js';
+
+const min = 60_000;
+const h = 60 * min;
+const t0 = 1_700_000_000_000;
+
+let n = 0;
+function env(messageId: string, route: string, extra: Partial<StatedEnvelope> = {}): StatedEnvelope {
+  n++;
+  return {
+    id: `${messageId}-${n}`, messageId, sender: { local: 'helvecio', domain: 'dsc.ufpb.br' }, recipient: { local: `u${n}`, domain: route },
+    route: { transport: 'smtp', nextHop: route }, arrivedAt: t0, size: 10, attempts: [], nextAttemptAt: 0, dsn: {}, state: 'queued', ...extra,
+  };
+}
+
+function scheduler(concurrency = 10, perRouteConcurrency = 2): { q: QueueScheduler; decisions: () => number } {
+  const policy = new RetryScheduler({ retryMin: 5 * min, retryMax: h, maxQueueLifetime: 3 * 24 * h, delayWarning: 4 * h });
+  let decided = 0;
+  const decide = policy.decide.bind(policy);
+  policy.decide = (e, now) => {
+    decided++;
+    return decide(e, now);
+  };
+  return { q: new QueueScheduler({ policy, concurrency, perRouteConcurrency }), decisions: () => decided };
+}
+
+const summary = (bs: Batch[]): string[] => bs.map((b) => `${b.kind} ${b.messageId} ${b.route.nextHop} ${b.envelopes.length}`);
+
+void test('due envelopes of one message and route form one batch; held and waiting ones are not taken', () => {
+  const { q } = scheduler();
+  q.set(env('a', 'x.example'), t0);
+  q.set(env('a', 'x.example'), t0);
+  q.set(env('a', 'y.example'), t0);
+  q.set(env('b', 'x.example', { state: 'held', held: true }), t0);
+  q.set(env('c', 'x.example', { state: 'deferred', attempts: [{ at: t0, status: '4.4.1' }], nextAttemptAt: t0 + 5 * min }), t0);
+  assert.deepEqual(summary(q.takeDue(t0)).sort(), ['deliver a x.example 2', 'deliver a y.example 1']);
+  assert.deepEqual(q.takeDue(t0), [], 'busy envelopes are not taken twice');
+  assert.equal(q.nextWakeAt(), t0 + 5 * min);
+  assert.deepEqual(summary(q.takeDue(t0 + 5 * min)), ['deliver c x.example 1'], 'taken when its wait ends');
+  assert.equal(q.size, 5);
+});
+
+void test('concurrency: per route and in total; finish frees the slots', () => {
+  const { q } = scheduler(3, 2);
+  for (let i = 0; i < 4; i++) q.set(env(`r${i}`, 'x.example'), t0);
+  for (let i = 0; i < 4; i++) q.set(env(`s${i}`, `d${i}.example`), t0);
+  const first = q.takeDue(t0);
+  assert.equal(first.length, 3, 'three batches in total');
+  assert.ok(first.filter((b) => b.route.nextHop === 'x.example').length <= 2, 'at most two on one route');
+  assert.equal(q.running, 3);
+  assert.deepEqual(q.takeDue(t0), [], 'no slot left');
+  q.finish(first[0]);
+  assert.equal(q.takeDue(t0).length, 1);
+});
+
+void test('notices and expiries: one batch per message and kind, a failed notice waits for its retry', () => {
+  const { q } = scheduler();
+  q.set(env('m', 'x.example', { state: 'notice-pending', notice: 'failure', attempts: [{ at: t0, status: '5.1.1' }] }), t0);
+  q.set(env('m', 'y.example', { state: 'notice-pending', notice: 'failure', attempts: [{ at: t0, status: '5.1.1' }] }), t0);
+  q.set(env('w', 'x.example', { state: 'notice-pending', notice: 'delay', attempts: [{ at: t0, status: '4.4.1' }], nextAttemptAt: t0 + h }), t0);
+  q.set(env('r', 'x.example', { state: 'notice-pending', notice: 'success', attempts: [{ at: t0, status: '2.0.0' }], nextAttemptAt: t0 + h }), t0);
+  // an attempt made at the end of the lifetime failed: expired
+  q.set(env('e', 'x.example', { state: 'deferred', attempts: [{ at: t0 + 3 * 24 * h, status: '4.4.1' }], nextAttemptAt: t0 + 4 * 24 * h }), t0 + 3 * 24 * h);
+  const due = summary(q.takeDue(t0 + 3 * 24 * h)).sort();
+  assert.deepEqual(due, ['expire e x.example 1', 'notice m x.example 2', 'notice r x.example 1', 'notice w x.example 1']);
+  const { q: q2 } = scheduler();
+  q2.set(env('r', 'x.example', { state: 'notice-pending', notice: 'success', attempts: [{ at: t0, status: '2.0.0' }], nextAttemptAt: t0 + h }), t0);
+  q2.set(env('w', 'x.example', { state: 'notice-pending', notice: 'delay', attempts: [{ at: t0, status: '4.4.1' }], nextAttemptAt: t0 + h }), t0);
+  assert.deepEqual(summary(q2.takeDue(t0)), ['notice w x.example 1'], 'a delay warning goes at once; a retried notice waits');
+  assert.deepEqual(summary(q2.takeDue(t0 + h)), ['notice r x.example 1']);
+});
+
+void test('free files an envelope again; set on a busy one waits for free; forget drops it; legacy envelopes get a state', () => {
+  const { q } = scheduler();
+  const a = env('a', 'x.example');
+  q.set(a, t0);
+  const [batch] = q.takeDue(t0);
+  assert.equal(q.isBusy(a.id), true);
+  q.set({ ...a, state: 'deferred', attempts: [{ at: t0, status: '4.4.1' }], nextAttemptAt: t0 + 5 * min }, t0);
+  assert.equal(q.nextWakeAt(), Infinity, 'busy: not filed yet');
+  q.finish(batch);
+  q.free(a.id, t0);
+  assert.equal(q.nextWakeAt(), t0 + 5 * min);
+  q.forget(a.id);
+  assert.equal(q.size, 0);
+  assert.deepEqual(q.takeDue(t0 + h), []);
+  const { state: _s, ...legacy } = env('l', 'x.example', { held: true });
+  assert.equal(q.set(legacy, t0).state, 'held');
+  assert.deepEqual(q.takeDue(t0), []);
+});
+
+void test('work follows due work: a new envelope does not make the scheduler look at the waiting ones', () => {
+  const { q, decisions } = scheduler(100, 100);
+  for (let i = 0; i < 50; i++) q.set(env(`w${i}`, 'down.example', { state: 'deferred', attempts: [{ at: t0, status: '4.4.1' }], nextAttemptAt: t0 + 5 * min }), t0);
+  const before = decisions();
+  q.set(env('new', 'down.example'), t0 + min);
+  assert.deepEqual(summary(q.takeDue(t0 + min)), ['deliver new down.example 1']);
+  assert.equal(decisions() - before, 1, 'one decision for the one new envelope');
+  assert.equal(q.takeDue(t0 + 5 * min).length, 50, 'all come due together');
+});

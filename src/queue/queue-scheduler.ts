@@ -1,0 +1,264 @@
+/**
+ * @module queue-scheduler
+ * The in-memory queue state (OpenSMTPD's scheduler backend): every known envelope filed once,
+ * when it changes or its wait ends, as ready (per route and message for deliveries; apart for
+ * notices and expiries), waiting (a min-heap by time), held, or busy (inside a running batch);
+ * plus the running batches per route and in total. The dispatcher (delivery/queue-runner.ts)
+ * feeds it envelopes and takes due batches within the concurrency limits; the retry policy
+ * (core Scheduler) says when each envelope is due. No I/O and no clock of its own: callers pass
+ * `now`, so it is tested without sockets or waiting.
+ *
+ * Batching (Postfix): the due envelopes of one message with the same route form one delivery
+ * batch; notices and expiries form one batch per message and kind, not bound by route limits.
+ * Scheduling is proportional to due work: accepting a message while a route is down (or
+ * saturated) never looks at the waiting envelopes again.
+ * Standards: RFC 5321 §4.5.4.1 (retry timing, through the policy).
+ * Security: none.
+ * Limitations: one scheduler per spool.
+ */
+import { routeKey, type EnvelopeId, type Envelope, type MessageId, type Route, type Scheduler, type StatedEnvelope } from '../core/index.js';
+import { withState } from './envelope-transitions.js';
+import { WaitHeap } from './wait-heap.js';
+
+export interface QueueSchedulerOptions {
+  /** the retry policy: when an envelope is due, or expired */
+  readonly policy: Scheduler;
+  /** batches running at once, in total (default 20) */
+  readonly concurrency?: number;
+  /** delivery batches running at once per route (default 20, like Postfix's default_destination_concurrency_limit) */
+  readonly perRouteConcurrency?: number;
+}
+
+export interface Batch {
+  readonly kind: 'deliver' | 'expire' | 'notice';
+  readonly messageId: MessageId;
+  readonly route: Route;
+  readonly envelopes: readonly StatedEnvelope[];
+}
+
+export class QueueScheduler {
+  readonly #policy: Scheduler;
+  readonly #concurrency: number;
+  readonly #perRoute: number;
+
+  /** every queued envelope known */
+  readonly #index = new Map<EnvelopeId, StatedEnvelope>();
+  /** inside a running batch, or waiting for its message's notices: not filed */
+  readonly #busy = new Set<EnvelopeId>();
+  /** ready for delivery now: route key → message → envelope ids (insertion order = age) */
+  readonly #readyDeliver = new Map<string, Map<MessageId, Set<EnvelopeId>>>();
+  /** ready now for a notice or an expiry (no route limit) */
+  readonly #readyOther = new Set<EnvelopeId>();
+  /** where each ready envelope is filed (to unfile it when it changes) */
+  readonly #readyWhere = new Map<EnvelopeId, { route: string; messageId: MessageId } | 'other'>();
+  /** waiting envelopes by time; an entry counts only while #waitAt has the same time for it */
+  readonly #waiting = new WaitHeap();
+  readonly #waitAt = new Map<EnvelopeId, number>();
+  readonly #routeJobs = new Map<string, number>();
+  #running = 0;
+
+  constructor(opts: QueueSchedulerOptions) {
+    this.#policy = opts.policy;
+    this.#concurrency = Math.max(1, opts.concurrency ?? 20);
+    this.#perRoute = Math.max(1, opts.perRouteConcurrency ?? 20);
+  }
+
+  /** Number of envelopes known. */
+  get size(): number {
+    return this.#index.size;
+  }
+
+  /** Batches running. */
+  get running(): number {
+    return this.#running;
+  }
+
+  /** Envelopes known (a snapshot). */
+  envelopes(): StatedEnvelope[] {
+    return [...this.#index.values()];
+  }
+
+  get(id: EnvelopeId): StatedEnvelope | undefined {
+    return this.#index.get(id);
+  }
+
+  ids(): EnvelopeId[] {
+    return [...this.#index.keys()];
+  }
+
+  isBusy(id: EnvelopeId): boolean {
+    return this.#busy.has(id);
+  }
+
+  /** The envelopes a message or envelope id names (all when id is undefined). */
+  matching(id: string | undefined): StatedEnvelope[] {
+    return [...this.#index.values()].filter((e) => id === undefined || e.id === id || e.messageId === id);
+  }
+
+  /** Records an envelope (new or changed; given its state if it has none) and files it unless busy. */
+  set(env: Envelope, now: number): StatedEnvelope {
+    const e = withState(env);
+    this.#index.set(e.id, e);
+    this.#unready(e.id);
+    if (!this.#busy.has(e.id)) this.#classify(e, now);
+    return e;
+  }
+
+  /** Drops an envelope (removed from the spool). */
+  forget(id: EnvelopeId): void {
+    this.#unready(id);
+    this.#waitAt.delete(id);
+    this.#index.delete(id);
+    this.#busy.delete(id);
+  }
+
+  /** Ends an envelope's busy state and files it again (when it is still queued). */
+  free(id: EnvelopeId, now: number): void {
+    if (!this.#busy.delete(id)) return;
+    const env = this.#index.get(id);
+    if (env) this.#classify(env, now);
+  }
+
+  /** The earliest time a waiting envelope comes due (Infinity when none waits). */
+  nextWakeAt(): number {
+    return this.#waiting.peek();
+  }
+
+  /**
+   * Files what came due by `now`, then takes the ready batches the limits allow: notices and
+   * expiries first, then deliveries per route, oldest message first. Their envelopes become
+   * busy and each batch counts as running until finish().
+   */
+  takeDue(now: number): Batch[] {
+    while (this.#waiting.peek() <= now) {
+      const { at, id } = this.#waiting.pop() as { at: number; id: EnvelopeId };
+      if (this.#waitAt.get(id) !== at) continue; // superseded
+      this.#waitAt.delete(id);
+      const env = this.#index.get(id);
+      if (env && !this.#busy.has(id)) this.#classify(env, now);
+    }
+    const out: Batch[] = [];
+    if (this.#readyOther.size > 0 && this.#running < this.#concurrency) {
+      const groups = new Map<string, { kind: Batch['kind']; messageId: MessageId; route: Route; envelopes: StatedEnvelope[] }>();
+      for (const id of this.#readyOther) {
+        const env = this.#index.get(id);
+        if (!env) continue;
+        const kind: Batch['kind'] = env.state === 'notice-pending' ? 'notice' : 'expire';
+        const key = `${kind} ${env.messageId}`;
+        let g = groups.get(key);
+        if (!g) groups.set(key, (g = { kind, messageId: env.messageId, route: env.route, envelopes: [] }));
+        g.envelopes.push(env);
+      }
+      for (const g of groups.values()) {
+        if (this.#running >= this.#concurrency) break;
+        out.push(this.#take(g));
+      }
+    }
+    for (const [route, byMessage] of this.#readyDeliver) {
+      if (this.#running >= this.#concurrency) break;
+      for (const [messageId, ids] of byMessage) {
+        if (this.#running >= this.#concurrency || (this.#routeJobs.get(route) ?? 0) >= this.#perRoute) break;
+        const envelopes: StatedEnvelope[] = [];
+        for (const id of ids) {
+          const env = this.#index.get(id);
+          if (env) envelopes.push(env);
+        }
+        if (envelopes.length === 0) {
+          for (const id of [...ids]) this.#unready(id);
+          continue;
+        }
+        out.push(this.#take({ kind: 'deliver', messageId, route: envelopes[0].route, envelopes }));
+      }
+    }
+    return out;
+  }
+
+  /** A batch ended: its running slot (and route slot) is free. Its envelopes stay busy until free(). */
+  finish(batch: Batch): void {
+    this.#running--;
+    if (batch.kind !== 'deliver') return;
+    const rk = routeKey(batch.route);
+    const left = (this.#routeJobs.get(rk) ?? 1) - 1;
+    if (left > 0) this.#routeJobs.set(rk, left);
+    else this.#routeJobs.delete(rk);
+  }
+
+  #take(batch: Batch): Batch {
+    for (const e of batch.envelopes) {
+      this.#unready(e.id);
+      this.#busy.add(e.id);
+    }
+    this.#running++;
+    if (batch.kind === 'deliver') {
+      const rk = routeKey(batch.route);
+      this.#routeJobs.set(rk, (this.#routeJobs.get(rk) ?? 0) + 1);
+    }
+    return batch;
+  }
+
+  #wait(id: EnvelopeId, until: number): void {
+    if (this.#waitAt.get(id) === until) return;
+    this.#waitAt.set(id, until);
+    this.#waiting.push(until, id);
+  }
+
+  #classify(env: StatedEnvelope, now: number): void {
+    if (env.state === 'held') {
+      this.#waitAt.delete(env.id);
+      return;
+    }
+    if (env.state === 'notice-pending') {
+      // a delay warning goes at once (its nextAttemptAt is the delivery's retry time);
+      // a failure or success notice that could not be sent waits for its retry
+      if (env.notice !== 'delay' && env.nextAttemptAt > now) {
+        this.#wait(env.id, env.nextAttemptAt);
+        return;
+      }
+      this.#waitAt.delete(env.id);
+      this.#fileOther(env.id);
+      return;
+    }
+    const d = this.#policy.decide(env, now);
+    if (d.kind === 'held') {
+      this.#waitAt.delete(env.id);
+      return;
+    }
+    if (d.kind === 'wait') {
+      this.#wait(env.id, d.until);
+      return;
+    }
+    this.#waitAt.delete(env.id);
+    if (d.kind === 'expire') {
+      this.#fileOther(env.id);
+      return;
+    }
+    const route = routeKey(env.route);
+    let byMessage = this.#readyDeliver.get(route);
+    if (!byMessage) this.#readyDeliver.set(route, (byMessage = new Map()));
+    let ids = byMessage.get(env.messageId);
+    if (!ids) byMessage.set(env.messageId, (ids = new Set()));
+    ids.add(env.id);
+    this.#readyWhere.set(env.id, { route, messageId: env.messageId });
+  }
+
+  #fileOther(id: EnvelopeId): void {
+    this.#readyOther.add(id);
+    this.#readyWhere.set(id, 'other');
+  }
+
+  #unready(id: EnvelopeId): void {
+    const where = this.#readyWhere.get(id);
+    if (where === undefined) return;
+    this.#readyWhere.delete(id);
+    if (where === 'other') {
+      this.#readyOther.delete(id);
+      return;
+    }
+    const byMessage = this.#readyDeliver.get(where.route);
+    const ids = byMessage?.get(where.messageId);
+    if (!byMessage || !ids) return;
+    ids.delete(id);
+    if (ids.size === 0) byMessage.delete(where.messageId);
+    if (byMessage.size === 0) this.#readyDeliver.delete(where.route);
+  }
+}
