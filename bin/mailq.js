@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 import { main } from '../dist/src/cli/main.js';
-await main(['queue', 'list', ...process.argv.slice(2)]);
+await main(['queue', 'list', ...process.argv.slice(2)], {}, 'mailq');

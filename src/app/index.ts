@@ -8,3 +8,4 @@ export { openBackends, spoolDir, mailDir, type Backends, type BackendOptions } f
 export { sendControl, controlSocketPath, SocketQueueControl, ControlError, type ControlRequest, type ControlResponse } from './control.js';
 export { loadOrMakeTls } from './tls-files.js';
 export { ConfiguredAliases, configuredResolver } from './configured-resolver.js';
+export { acquireInstanceLock, findServerPid, instanceLockPath, InstanceLockedError, type InstanceLock } from './instance-lock.js';

@@ -23,6 +23,8 @@ import { register as registerSendmail } from './commands/sendmail.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerTrace } from './commands/trace.js';
 import { register as registerUser } from './commands/user.js';
+import { describeOsError } from './os-errors.js';
+import { faceUsage, packageVersion, wantsHelp, type Face } from './faces.js';
 
 /** Maps any error to the line and status the user sees. */
 export function describeError(err: unknown): { message: string; exitCode: number } {
@@ -31,6 +33,9 @@ export function describeError(err: unknown): { message: string; exitCode: number
     return { message: err.message, exitCode: err.kind === 'unreadable' ? exitCodes.noInput : exitCodes.config };
   }
   if (err instanceof DirectoryInputError) return { message: err.message, exitCode: exitCodes.dataErr };
+  // an OS condition (no space, permission, read-only file system) says what to do, not "internal"
+  const os = describeOsError(err);
+  if (os) return os;
   if (err instanceof MailError) {
     const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
     if (err.code === 'MAIL_ERR_DIRECTORY') return { message: `directory unavailable${cause}`, exitCode: exitCodes.tempFail };
@@ -52,7 +57,8 @@ export function buildProgram(io: CliIo): Command {
       outputError: (s, write) => write(`correio: ${s.replace(/^error: /, '')}`),
     })
     .configureHelp({ showGlobalOptions: true })
-    .option('--config <file>', 'configuration file (default: $CORREIO_CONFIG, ./correio.toml, built-in defaults)');
+    .option('--config <file>', 'configuration file (default: $CORREIO_CONFIG, ./correio.toml, built-in defaults)')
+    .version(`correio ${packageVersion()}`, '-V, --version', 'print the version (correio X.Y.Z)');
 
   registerServe(program, ctx);
   registerUser(program, ctx);
@@ -67,11 +73,20 @@ export function buildProgram(io: CliIo): Command {
   return program;
 }
 
+/** The face (sendmail, mailq, newaliases) an argv runs as, with the face's own arguments. */
+function faceOf(argv: readonly string[], face: Face | undefined): { face: Face; args: readonly string[] } | undefined {
+  if (argv[0] === 'sendmail') return { face: 'sendmail', args: argv.slice(1) };
+  if (argv[0] === 'newaliases') return { face: 'newaliases', args: argv.slice(1) };
+  if (face === 'mailq' && argv[0] === 'queue' && argv[1] === 'list') return { face, args: argv.slice(2) };
+  return undefined;
+}
+
 /**
  * Runs the command line (without "node" and the script). Sets process.exitCode; never throws
- * and never prints a stack unless CORREIO_DEBUG is set.
+ * and never prints a stack unless CORREIO_DEBUG is set. `face` is the name the command was
+ * installed under (bin/sendmail.js, bin/mailq.js, bin/newaliases.js), for its help text.
  */
-export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<void> {
+export async function main(argv: string[], io: Partial<CliIo> = {}, face?: Face): Promise<void> {
   const full: CliIo = {
     stdin: io.stdin ?? process.stdin,
     stdout: io.stdout ?? process.stdout,
@@ -79,6 +94,13 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<voi
     env: io.env ?? process.env,
     cwd: io.cwd ?? process.cwd(),
   };
+  const asFace = faceOf(argv, face);
+  if (asFace && wantsHelp(asFace.face, asFace.args)) {
+    // sendmail(8)'s flags are not commander's: each face prints its own usage
+    full.stdout.write(faceUsage[asFace.face]);
+    process.exitCode = exitCodes.ok;
+    return;
+  }
   const program = buildProgram(full);
   try {
     if (argv.length === 0) {

@@ -153,7 +153,24 @@ const errorTable: [string, string, string][] = [
   ['cert without key', '[smtp]\ntls_cert = "c.pem"', 'correio.toml:2: smtp.tls_cert: needs smtp.tls_key too'],
   ['implicit TLS without cert', '[smtp]\nsubmissions = ["127.0.0.1:2465"]', 'correio.toml:2: smtp.submissions: implicit TLS needs smtp.tls_cert and smtp.tls_key'],
   ['retry_min over retry_max', '[delivery]\nretry_min = "2h"\nretry_max = "1h"', 'correio.toml:2: delivery.retry_min: must not exceed delivery.retry_max'],
-  ['TOML syntax error', 'hostname = "a"\nx = = 1', 'correio.toml:2: TOML syntax error: invalid value'],
+  // issue 13: syntax errors name line and column and say what to fix, in plain words
+  [
+    'TOML syntax error',
+    'hostname = "a"\nx = = 1',
+    'correio.toml:2: TOML syntax error at line 2, column 5: the value of x is missing or not valid (text needs quotes: "…"; true/false, numbers and [arrays] do not)',
+  ],
+  [
+    'unterminated string',
+    'hostname = "a\n[smtp]',
+    'correio.toml:1: TOML syntax error at line 1, column 14: a string is not closed: the closing quote is missing at the end of the line',
+  ],
+  ['unclosed table header', '[smtp\nmax_recipients = 5', 'correio.toml:1: TOML syntax error at line 1, column 6: a table header is not closed: "]" is missing'],
+  ['key twice', 'hostname = "a"\nhostname = "b"', 'correio.toml:2: TOML syntax error at line 2, column 1: hostname is defined twice (or a table and a key share its name)'],
+  [
+    'text after a value',
+    'max_hops = 5 6',
+    'correio.toml:1: TOML syntax error at line 1, column 14: unexpected text after the value: write one key = value per line (comments start with #)',
+  ],
 ];
 
 for (const [name, text, expected] of errorTable) {

@@ -3,7 +3,8 @@
  * Finds, reads and validates correio.toml into a typed Config. The file is the --config
  * option, else $CORREIO_CONFIG, else ./correio.toml when it exists, else the embedded defaults.
  * Errors are one line naming file, line and key: `correio.toml:7: smtp.max_recipients: expected
- * a positive integer`, `correio.toml:3: unknown key "smpt"`.
+ * a positive integer`, `correio.toml:3: unknown key "smpt"`; TOML syntax errors give line and
+ * column in words and say what to fix (toml-syntax.ts).
  * Standards: TOML 1.0 (smol-toml).
  * Security: unknown keys are errors, never ignored (a typo must not silently drop a limit).
  * Limitations: only the first problem is in the message; ConfigError.problems has them all.
@@ -15,6 +16,7 @@ import type { z } from 'zod';
 import type { Config } from './config.js';
 import { configSchema, type RawConfig } from './config-schema.js';
 import { displayKey, keyLines, lineOf } from './key-lines.js';
+import { plainTomlProblem } from './toml-syntax.js';
 
 export type ConfigErrorKind = 'unreadable' | 'syntax' | 'invalid';
 
@@ -132,7 +134,10 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
   } catch (err) {
     if (err instanceof TomlError) {
       const first = err.message.split('\n')[0].replace(/^Invalid TOML document: /, '');
-      throw new ConfigError(file, 'syntax', [`${file}:${err.line}: TOML syntax error: ${first}`], { cause: err });
+      const plain = plainTomlProblem(first, text, err.line, err.column);
+      throw new ConfigError(file, 'syntax', [`${file}:${err.line}: TOML syntax error at line ${err.line}, column ${err.column}: ${plain}`], {
+        cause: err,
+      });
     }
     throw err;
   }
@@ -182,7 +187,15 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   try {
     text = readFileSync(absoluteFile, 'utf8');
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES' || code === 'EPERM'
+          ? `permission denied: make it readable by the user that runs correio (uid ${process.getuid?.() ?? '?'})`
+          : code === 'EISDIR'
+            ? 'it is a directory: name the file itself'
+            : (err as Error).message;
     throw new ConfigError(path, 'unreadable', [`${path}: cannot read config file: ${why}`], { cause: err });
   }
   return parseConfig(text, { file: path, baseDir: dirname(absoluteFile), absoluteFile });

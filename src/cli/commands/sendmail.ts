@@ -17,6 +17,7 @@
  *   -C FILE       configuration file (as --config)
  *   -v            tell on stderr what happened (queue id, recipients)
  *   -oX, -dX, -e X, -h N, -L, -O, -p, -X, -G, -U, -n, -m, -x, -c: accepted and ignored
+ *   --help        usage (a lone -h too); answered by main before this parser (faces.ts)
  *
  * Recipients: each argument is an address (RFC 5322 forms such as "Name <a@b>" and comma lists
  * are accepted); a name without @domain gets the primary local domain. Bcc, Resent-Bcc,

@@ -2,13 +2,26 @@
  * @module serve-command
  * `correio serve`: runs every configured service in one process; SIGTERM or SIGINT stops it
  * cleanly (listeners closed, sessions finished, queue runner stopped) through the app's stop().
- * Standards: none.
- * Security: the configuration is validated before anything listens.
+ * Only one server runs per data directory: it takes `<data_dir>/serve.pid` first, and a second
+ * one exits 75 (EX_TEMPFAIL: it can start once the first has stopped) with one line naming the
+ * PID that holds it. OS conditions at start (a port in use or privileged, a data directory that
+ * is a file or read-only, …) end it with one line naming the key and the fix (os-errors.ts).
+ * Standards: sysexits(3).
+ * Security: the configuration is validated before anything listens; the lock is taken before
+ *   the spool is opened or the control socket replaced.
  * Limitations: a second signal during the stop exits at once with status 75.
  */
 import type { Command } from 'commander';
-import { startApp } from '../../app/index.js';
-import { exitCodes, type CliContext } from '../cli-context.js';
+import type { Config } from '../../config/index.js';
+import { acquireInstanceLock, startApp, type InstanceLock } from '../../app/index.js';
+import { CliError, exitCodes, type CliContext } from '../cli-context.js';
+import { describeOsError } from '../os-errors.js';
+
+/** Rethrows an OS condition at start as the one line that says what to do. */
+function explained(err: unknown, config: Config): unknown {
+  const problem = describeOsError(err, config);
+  return problem ? new CliError(problem.message, problem.exitCode) : err;
+}
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -16,26 +29,39 @@ export function register(program: Command, ctx: CliContext): void {
     .description('run every configured service; stop with SIGTERM or SIGINT')
     .action(async (_opts: unknown, cmd: Command) => {
       const config = ctx.config(cmd);
-      const app = await startApp(config);
-      await new Promise<void>((resolve, reject) => {
-        let stopping = false;
-        const onSignal = (signal: NodeJS.Signals): void => {
-          if (stopping) {
-            ctx.stderr.write(`correio: ${signal} again, exiting without waiting\n`);
-            process.exit(exitCodes.tempFail);
-          }
-          stopping = true;
-          app.stop().then(
-            () => {
-              process.off('SIGTERM', onSignal);
-              process.off('SIGINT', onSignal);
-              resolve();
-            },
-            (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
-          );
-        };
-        process.on('SIGTERM', onSignal);
-        process.on('SIGINT', onSignal);
-      });
+      let lock: InstanceLock;
+      try {
+        lock = await acquireInstanceLock(config.dataDir);
+      } catch (err) {
+        throw explained(err, config);
+      }
+      try {
+        const app = await startApp(config).catch((err: unknown) => {
+          throw explained(err, config);
+        });
+        await new Promise<void>((resolve, reject) => {
+          let stopping = false;
+          const onSignal = (signal: NodeJS.Signals): void => {
+            if (stopping) {
+              ctx.stderr.write(`correio: ${signal} again, exiting without waiting\n`);
+              void lock.release().finally(() => process.exit(exitCodes.tempFail));
+              return;
+            }
+            stopping = true;
+            app.stop().then(
+              () => {
+                process.off('SIGTERM', onSignal);
+                process.off('SIGINT', onSignal);
+                resolve();
+              },
+              (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
+            );
+          };
+          process.on('SIGTERM', onSignal);
+          process.on('SIGINT', onSignal);
+        });
+      } finally {
+        await lock.release();
+      }
     });
 }
