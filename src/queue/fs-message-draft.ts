@@ -23,7 +23,7 @@ import { encodeEnvelopeFile, envelopeFile, type EnvelopeFile } from './spool-for
 import { storageError } from './storage-error.js';
 
 /** body octets a draft holds in memory before it streams them to its file */
-export const holdLimit = 64 * 1024;
+const holdLimit = 64 * 1024;
 
 /** What a commit strategy sees of a draft being committed. */
 export interface CommittingDraft {

@@ -11,8 +11,7 @@
  * Limitations: no locking: the caller serializes changes per message (FsQueueStore's mutex).
  */
 import { open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
-import { Readable as ReadableStream } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Envelope, MessageId } from '../core/index.js';
 import { atomicWriteFile, type DirSyncer } from '../util/index.js';
 import { isQueueId } from './queue-ids.js';
@@ -75,7 +74,7 @@ export class MessageFiles {
     const { fh, footer } = await this.#openChecked(id);
     if (footer.bodyLength === 0) {
       await fh.close();
-      return ReadableStream.from([]);
+      return Readable.from([]);
     }
     return fh.createReadStream({ autoClose: true, start: 0, end: footer.bodyLength - 1, highWaterMark: 64 * 1024 });
   }

@@ -35,7 +35,7 @@ import { crc32 } from 'node:zlib';
 import { writeFileDurable } from '../util/index.js';
 import { CorruptItem } from './spool-format.js';
 
-export const recordHeaderSize = 32;
+const recordHeaderSize = 32;
 const recordMagic = Buffer.from('CRQREC03', 'latin1');
 
 /** Where a record's parts are in its segment. */

@@ -27,7 +27,7 @@ import { isQueueId } from './queue-ids.js';
 import { errorCode, storageError } from './storage-error.js';
 
 /** the layout named in the `format` file: 3 adds seg/ to format 2's files (read both) */
-export const spoolLayout = 3;
+const spoolLayout = 3;
 const formatText = `correio-spool ${spoolLayout}\n`;
 const formatTextV2 = `correio-spool 2\n`;
 

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile as writeFileCb } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fsyncDir, type DirSyncer } from './dir-syncer.js';
 
@@ -24,18 +24,8 @@ export interface AtomicWriteOptions {
   tempDir?: string;
 }
 
-/** fsyncs a file by path. */
-export async function fsyncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Name of the temporary file atomicWriteFile uses for `path` (".<name>.tmp-<random>"). */
-export function tempPathFor(path: string, tempDir: string = dirname(path)): string {
+function tempPathFor(path: string, tempDir: string = dirname(path)): string {
   return join(tempDir, `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
 }
 

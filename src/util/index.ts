@@ -5,7 +5,7 @@
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
 export {
-  atomicWriteFile, fsyncFile, renameDurable, tempPathFor, writeFileDurable, type AtomicWriteOptions,
+  atomicWriteFile, renameDurable, writeFileDurable, type AtomicWriteOptions,
 } from './atomic-write-file.js';
 export { DirSyncer, fsyncDir, isUnsupported as dirSyncUnsupported } from './dir-syncer.js';
 export { parseDuration, formatDuration } from './parse-duration.js';
