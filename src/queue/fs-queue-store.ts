@@ -11,6 +11,7 @@
  *   segment-messages.ts  which messages live in segments      message-cache.ts   cache strategies
  *   fs-message-draft.ts  a draft until commit                 spool-recovery.ts  start-up repair
  *   file-commit.ts, segment-commit.ts   the two commit strategies
+ *   dir-handles.ts       directory fsyncs through handles kept open (shared by util's DirSyncer)
  *
  * Two choices are made once, at open, from `cache` and the lock (see docs/design-changes.md):
  * - commit strategy: a caching owner (the server's delivering instance) commits a body within
