@@ -104,6 +104,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     maxConnectionsPerIp: config.smtp.maxConnectionsPerIp,
     commandTimeoutMs: config.smtp.commandTimeout,
     dataTimeoutMs: config.smtp.dataTimeout,
+    minDataRate: config.smtp.minDataRate,
     trustedNetworks: config.smtp.trustedNetworks,
     tls,
     authenticate,

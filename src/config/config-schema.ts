@@ -207,6 +207,8 @@ export const configSchema = z
         tls_key: optional(str),
         command_timeout: field(duration, () => 5 * 60_000),
         data_timeout: field(duration, () => 3 * 60_000),
+        // octets per second: a DATA body may take data_timeout + size / min_data_rate seconds
+        min_data_rate: field(size, () => 500),
       }),
     delivery: table({
         max_queue_lifetime: field(duration, () => 3 * 86_400_000),

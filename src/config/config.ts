@@ -32,10 +32,12 @@ export interface SmtpConfig {
   readonly tlsCert?: string;
   /** absolute path of the PEM private key, when TLS is configured */
   readonly tlsKey?: string;
-  /** ms; RFC 5321 §4.5.3.2.7: at least 5 minutes */
+  /** ms for a whole command line (RFC 5321 §4.5.3.2.7: at least 5 minutes), not renewed per octet */
   readonly commandTimeout: number;
-  /** ms; RFC 5321 §4.5.3.2.6: at least 3 minutes per DATA block */
+  /** ms for a whole DATA body or BDAT chunk (RFC 5321 §4.5.3.2.6: at least 3 minutes), plus minDataRate's allowance */
   readonly dataTimeout: number;
+  /** octets per second: a body may take dataTimeout + size / minDataRate seconds */
+  readonly minDataRate: number;
 }
 
 export interface DeliveryConfig {

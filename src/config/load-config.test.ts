@@ -34,6 +34,7 @@ void test('embedded defaults are the ones DESIGN.md §4 gives', () => {
   assert.deepEqual(c.smtp.trustedNetworks, ['127.0.0.0/8', '::1/128']);
   assert.equal(c.smtp.commandTimeout, 300_000);
   assert.equal(c.smtp.dataTimeout, 180_000);
+  assert.equal(c.smtp.minDataRate, 500);
   assert.equal(c.delivery.maxQueueLifetime, 3 * 86_400_000);
   assert.equal(c.delivery.delayWarning, 4 * 3_600_000);
   assert.equal(c.delivery.retryMin, 300_000);
@@ -266,4 +267,5 @@ failure_delay = "2s"
   assert.deepEqual(c.auth, { maxFailuresPerAddress: 3, maxFailuresPerAccount: 7, failureWindow: 3_600_000, failureDelay: 2000 });
   assert.throws(() => parseConfig('[auth]\nmax_failures_per_address = 0\n'), /auth\.max_failures_per_address: expected a positive integer/);
   assert.throws(() => parseConfig('[auth]\nlockout = 1\n'), /lockout/);
+  assert.equal(parseConfig('[smtp]\nmin_data_rate = "2KB"\n').smtp.minDataRate, 2048);
 });

@@ -89,6 +89,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       ...(s.tls_key !== undefined ? { tlsKey: abs(s.tls_key) } : {}),
       commandTimeout: s.command_timeout,
       dataTimeout: s.data_timeout,
+      minDataRate: s.min_data_rate,
     },
     delivery: {
       maxQueueLifetime: d.max_queue_lifetime,

@@ -156,3 +156,24 @@ void test('every POP3 session turns Nagle off (RETR/TOP answers are not held bac
     await new Promise((r) => server.close(r));
   }
 });
+
+void test('a command line trickled one octet at a time ends at the autologout time (whole-line timer)', async () => {
+  const h = await startHarness({ idleTimeoutMs: 400 });
+  try {
+    const c = await h.connect();
+    assert.match((await c.readLine()) ?? '', /^\+OK/);
+    // 80 octets at one per 50 ms would take 4 s; each octet used to restart the timer
+    let sent = 0;
+    for (const ch of `NOOP${'x'.repeat(76)}`) {
+      if (c.closed) break;
+      c.write(ch);
+      sent++;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(sent < 80, 'cut off before the line was complete');
+    // RFC 1939 §3: autologout closes without a response
+    assert.equal(await c.readLine(), undefined);
+  } finally {
+    await h.cleanup();
+  }
+});

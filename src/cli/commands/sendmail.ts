@@ -39,8 +39,7 @@
  * Limitations: -bd (daemon: use `correio serve`), -bi/-I (use `correio newaliases`) and -q with
  *   an interval are refused with status 64; -N/-R/-V apply to every recipient.
  */
-import { Readable } from 'node:stream';
-import type { Socket } from 'node:net';
+import { Duplex, Readable } from 'node:stream';
 import { fstatSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
@@ -590,18 +589,12 @@ async function verify(ctx: CliContext, config: Config, o: SendmailOptions): Prom
 }
 
 /**
- * A Socket-shaped adapter over stdin/stdout for SmtpSession (-bs). Lines read are made CRLF.
- * At end of input the session is given a QUIT (after a CRLF if the last line had none) so that
- * every command already read is answered; during DATA the input end aborts the transaction.
+ * stdin and stdout as one Duplex, the stream an SmtpSession runs on for -bs (no socket). Lines
+ * read are made CRLF. At the end of input the session is given a QUIT (after a CRLF if the
+ * last line had none) so that every command already read is answered; during DATA the end of
+ * input abandons the transaction. Destroying it leaves stdout open (the process still logs).
  */
-class StdioSocket {
-  readonly remoteAddress = undefined;
-  readonly remotePort = undefined;
-  readonly localAddress = undefined;
-  eof = false;
-  writableFinished = false;
-  private closed = false;
-  private readonly listeners = new Map<string, Set<(...a: unknown[]) => void>>();
+class StdioDuplex extends Duplex {
   private readonly toCrlf = lfToCrlf();
   private lastByte = 0x0a;
 
@@ -609,71 +602,31 @@ class StdioSocket {
     private readonly input: CliContext['stdin'],
     private readonly output: CliContext['stdout'],
   ) {
+    super({ allowHalfOpen: true });
     input.on('data', (chunk: Buffer | string) => {
       const b = this.toCrlf(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
       if (b.length > 0) this.lastByte = b[b.length - 1];
-      this.emit('data', b);
+      if (!this.push(b)) input.pause();
     });
     input.on('end', () => {
-      this.eof = true;
-      this.emit('data', Buffer.from(this.lastByte === 0x0a ? 'QUIT\r\n' : '\r\nQUIT\r\n'));
+      this.push(Buffer.from(this.lastByte === 0x0a ? 'QUIT\r\n' : '\r\nQUIT\r\n'));
+      this.push(null);
     });
-    input.on('error', () => this.close());
+    input.on('error', (err) => this.destroy(err));
   }
-  on(event: string, fn: (...a: unknown[]) => void): this {
-    let set = this.listeners.get(event);
-    if (!set) this.listeners.set(event, (set = new Set()));
-    set.add(fn);
-    return this;
-  }
-  once(event: string, fn: (...a: unknown[]) => void): this {
-    const wrapper = (...a: unknown[]): void => {
-      this.removeListener(event, wrapper);
-      fn(...a);
-    };
-    return this.on(event, wrapper);
-  }
-  removeListener(event: string, fn: (...a: unknown[]) => void): this {
-    this.listeners.get(event)?.delete(fn);
-    return this;
-  }
-  private emit(event: string, ...args: unknown[]): void {
-    for (const fn of [...(this.listeners.get(event) ?? [])]) fn(...args);
-  }
-  setNoDelay(): this {
-    return this;
-  }
-  pause(): this {
-    this.input.pause();
-    return this;
-  }
-  resume(): this {
+  override _read(): void {
     this.input.resume();
-    return this;
   }
-  write(data: string | Buffer): boolean {
-    if (this.closed) return false;
-    return this.output.write(data);
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.output.write(chunk, (err) => done(err));
   }
-  end(data?: string | Buffer): this {
-    if (data !== undefined) this.write(data);
-    // 'finish' then 'close' once stdout has taken everything written
-    this.output.write('', () => {
-      this.writableFinished = true;
-      this.emit('finish');
-      this.close();
-    });
-    return this;
+  override _final(done: (err?: Error | null) => void): void {
+    // stdout stays open: the process may still write to it
+    done();
   }
-  destroy(): this {
-    this.close();
-    return this;
-  }
-  private close(): void {
-    if (this.closed) return;
-    this.closed = true;
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
     this.input.pause();
-    this.emit('close');
+    done(err);
   }
 }
 
@@ -699,19 +652,16 @@ async function smtp(ctx: CliContext, config: Config): Promise<void> {
         return r;
       },
     };
-    const sock = new StdioSocket(ctx.stdin, ctx.stdout);
-    const dataTimeout = config.smtp.dataTimeout;
-    const session = new SmtpSession(sock as unknown as Socket, {
+    const session = new SmtpSession(new StdioDuplex(ctx.stdin, ctx.stdout), {
       intake,
       hostname: config.hostname,
       mode: 'submission',
       maxMessageSize: config.smtp.maxMessageSize,
       maxRecipients: config.smtp.maxRecipients,
       commandTimeoutMs: config.smtp.commandTimeout,
-      // after the end of input nothing more can come: an unfinished DATA is given up at once
-      get dataTimeoutMs() {
-        return sock.eof ? 1 : dataTimeout;
-      },
+      // the end of input ends an unfinished DATA at once (the session sees its stream end)
+      dataTimeoutMs: config.smtp.dataTimeout,
+      minDataRate: config.smtp.minDataRate,
       maxErrors: 20,
       trusted: new CidrList([]),
       authRequired: false,

@@ -5,7 +5,7 @@
  *   and their arguments); RFC 2449 §5 (CAPA); RFC 2595 §4 (STLS); RFC 5034 §4 (AUTH).
  * Security: everything is hostile. Message numbers are plain decimal digits only ("1", not
  *   "+1", "0x1", "1e3"), at most 9 digits; NUL and other control characters are refused.
- *   Line length is enforced before parsing (Pop3LineSplitter, 255 octets per RFC 2449 §4).
+ *   Line length is enforced before parsing (server/connection, 255 octets per RFC 2449 §4).
  * Limitations: APOP and LAST are not offered (answered "unknown command"). The 40-character
  *   argument limit of RFC 1939 §3 is not enforced: full addresses and passwords can be longer.
  */

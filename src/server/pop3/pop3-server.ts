@@ -17,7 +17,8 @@ import { channels, type MailboxStore } from '../../core/index.js';
 import { formatPop3Response, pop3Responses } from '../../protocol/pop3/index.js';
 import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { MaildropLocks } from './maildrop-locks.js';
-import { Pop3Session, clientAddress, type Pop3SessionContext } from './pop3-session.js';
+import { normalizeIp } from '../connection/index.js';
+import { Pop3Session, type Pop3SessionContext } from './pop3-session.js';
 
 export interface Pop3ServerOptions {
   /** the name in the greeting and sign-off */
@@ -132,7 +133,7 @@ export class Pop3Server {
       socket.destroy();
       return;
     }
-    const ip = clientAddress(socket.remoteAddress);
+    const ip = normalizeIp(socket.remoteAddress);
     const fromIp = this.perIp.get(ip) ?? 0;
     // one address may not take every slot (issue 12 item 6); both limits answer the same
     if (this.sockets.size >= this.maxConnections || fromIp >= this.maxConnectionsPerIp) {

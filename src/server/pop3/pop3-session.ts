@@ -18,24 +18,22 @@
  *   only; TOP reads (and discards) the rest of the stored message after the lines it sends.
  */
 import { createHash } from 'node:crypto';
-import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, type Duplex, type Readable } from 'node:stream';
 import type { MailboxStore } from '../../core/index.js';
 import {
   Pop3DotStuffer,
-  Pop3LineSplitter,
   formatPop3Response,
   formatSaslChallenge,
   parsePop3Command,
   pop3Limits,
   pop3Responses,
   type Pop3Command,
-  type Pop3InputLine,
   type Pop3Response,
 } from '../../protocol/pop3/index.js';
-import { authzidAllowed, decodeSaslPlain } from '../../protocol/sasl/index.js';
+import { runSaslExchange } from '../../protocol/sasl/index.js';
+import { CLOSED, INTERRUPTED, LONG, LineConnection, TIMEOUT } from '../connection/index.js';
 import type { AuthThrottle } from '../../policy/auth-throttle.js';
 import type { MaildropLocks } from './maildrop-locks.js';
 
@@ -65,8 +63,10 @@ interface SnapshotMessage {
 
 type State = 'authorization' | 'transaction' | 'update' | 'closed';
 
-/** Pipelined lines buffered before the session stops reading from the socket. */
-const maxQueuedLines = 64;
+/** Thrown to unwind a SASL exchange whose connection ended or timed out. */
+class ExchangeEnded extends Error {}
+/** Thrown when a SASL response line is too long: answered like a long command line. */
+class ResponseTooLong extends Error {}
 
 /** RFC 1939 §7: a unique-id is 1 to 70 characters in the range 0x21 to 0x7E. */
 export function uidForKey(key: string): string {
@@ -84,76 +84,71 @@ export function normalizeUser(name: string): string {
 export class Pop3Session {
   /** the client's address ("::ffff:" removed), as the throttle and connection limits count it */
   readonly remoteAddress: string;
-  private socket: net.Socket;
+  /** framing, backpressure, whole-line timeouts and STLS, shared with SMTP */
+  private readonly conn: LineConnection;
   private secure: boolean;
   private state: State = 'authorization';
-  private readonly splitter = new Pop3LineSplitter(pop3Limits.commandLine);
-  private queue: Pop3InputLine[] = [];
-  private pumping = false;
+  private ending = false;
   private pendingUser: string | undefined;
-  private saslMechanism: string | undefined;
   private authFailures = 0;
   /** the locked maildrop owner once in TRANSACTION */
   private user: string | undefined;
   private messages: SnapshotMessage[] = [];
   private readonly abort = new AbortController();
-  private readonly onData = (chunk: Buffer): void => this.receive(chunk);
-  private readonly onTimeout = (): void => {
-    // RFC 1939 §3: on autologout the server closes without a response and without UPDATE.
-    this.destroy();
-  };
-  private readonly onClose = (): void => this.finish();
-  private readonly onError = (): void => this.destroy();
   /** resolves once the connection is closed and the lock released */
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
 
   constructor(
-    socket: net.Socket,
+    socket: Duplex,
     private readonly ctx: Pop3SessionContext,
     secure: boolean,
   ) {
-    this.socket = socket;
+    // LineConnection turns Nagle off: RETR/TOP answers are several small writes, which
+    // Nagle and the client's delayed ACK would hold ~40 ms each (issue 12 item 8)
+    this.conn = new LineConnection(socket);
     this.secure = secure;
-    this.remoteAddress = clientAddress(socket.remoteAddress);
+    this.remoteAddress = this.conn.remoteAddress;
     this.closed = new Promise((r) => (this.resolveClosed = r));
-    // RETR/TOP answer with several small writes: without this, Nagle's algorithm and the
-    // client's delayed ACK hold each answer ~40 ms (issue 12 item 8)
-    socket.setNoDelay(true);
-    this.attach(socket);
   }
 
-  /** Sends the greeting and starts reading commands. */
+  /** Sends the greeting and runs the session until the connection ends. */
   start(): void {
-    this.send(pop3Responses.greeting(this.ctx.hostname));
+    void this.run();
   }
 
   /** Closes the connection without UPDATE (server shutdown). */
   destroy(): void {
-    if (!this.socket.destroyed) this.socket.destroy();
+    this.conn.destroy();
     this.finish();
   }
 
-  private attach(socket: net.Socket): void {
-    socket.setTimeout(this.ctx.idleTimeoutMs);
-    socket.on('data', this.onData);
-    socket.on('timeout', this.onTimeout);
-    socket.on('close', this.onClose);
-    socket.on('error', this.onError);
-  }
-
-  private detach(socket: net.Socket): void {
-    socket.setTimeout(0);
-    socket.off('data', this.onData);
-    socket.off('timeout', this.onTimeout);
-    socket.off('close', this.onClose);
-    socket.off('error', this.onError);
+  private async run(): Promise<void> {
+    this.send(pop3Responses.greeting(this.ctx.hostname));
+    try {
+      while (!this.isClosed) {
+        // RFC 1939 §3: the autologout timer covers the wait for a whole command line
+        const line = await this.conn.readLine(pop3Limits.commandLine, this.ctx.idleTimeoutMs);
+        if (line === INTERRUPTED) continue;
+        // RFC 1939 §3: on autologout the server closes without a response and without UPDATE
+        if (line === CLOSED || line === TIMEOUT) break;
+        try {
+          await this.handleInput(line);
+        } catch (err) {
+          if (err instanceof ExchangeEnded) break;
+          // Unknown errors are temporary (RFC 3206 §4 SYS/TEMP) and never end the process.
+          if (!this.isClosed && !this.abort.signal.aborted) this.send(pop3Responses.localError());
+        }
+      }
+    } finally {
+      if (!this.ending) this.conn.destroy();
+      this.finish();
+    }
   }
 
   private finish(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.queue = [];
     this.abort.abort();
     if (this.user !== undefined) this.ctx.locks.release(this.user);
     this.user = undefined;
@@ -169,43 +164,9 @@ export class Pop3Session {
     return this.secure || this.ctx.allowPlainWithoutTls;
   }
 
-  private receive(chunk: Buffer): void {
-    if (this.isClosed) return;
-    for (const ev of this.splitter.push(chunk)) this.queue.push(ev);
-    if (this.queue.length > maxQueuedLines) this.socket.pause();
-    if (!this.pumping) void this.pump();
-  }
-
-  private async pump(): Promise<void> {
-    this.pumping = true;
-    try {
-      while (this.queue.length > 0 && !this.isClosed) {
-        const ev = this.queue.shift()!;
-        if (this.queue.length <= maxQueuedLines / 2 && this.socket.isPaused()) this.socket.resume();
-        try {
-          await this.handleInput(ev);
-          // A client that pipelines without reading must not make us buffer responses without
-          // bound: wait for the socket, and the input queue fills and pauses reading.
-          await this.drained();
-        } catch {
-          // Unknown errors are temporary (RFC 3206 §4 SYS/TEMP) and never end the process.
-          if (!this.isClosed && !this.abort.signal.aborted) this.send(pop3Responses.localError());
-        }
-      }
-    } finally {
-      this.pumping = false;
-    }
-  }
-
-  private async handleInput(ev: Pop3InputLine): Promise<void> {
-    if (this.saslMechanism !== undefined) {
-      this.saslMechanism = undefined;
-      this.splitter.maxLine = pop3Limits.commandLine;
-      if (ev.kind === 'too-long') return this.send(pop3Responses.lineTooLong());
-      return this.saslResponse(ev.line.toString('latin1').trim());
-    }
-    if (ev.kind === 'too-long') return this.send(pop3Responses.lineTooLong());
-    const parsed = parsePop3Command(ev.line.toString('utf8'));
+  private async handleInput(line: Buffer | typeof LONG): Promise<void> {
+    if (line === LONG) return this.send(pop3Responses.lineTooLong());
+    const parsed = parsePop3Command(line.toString('utf8'));
     if (!parsed.ok) return this.send(parsed.response);
     return this.command(parsed.command);
   }
@@ -321,22 +282,36 @@ export class Pop3Session {
     if (mechanism === undefined) return this.send(pop3Responses.mechanisms(this.plainAllowed ? ['PLAIN'] : []));
     if (mechanism !== 'PLAIN') return this.send(pop3Responses.unsupportedMechanism());
     if (!this.plainAllowed) return this.send(pop3Responses.plaintextNeedsTls());
-    if (initial !== undefined) return this.saslResponse(initial);
-    // RFC 5034 §4: an empty challenge, then the client's response on its own line.
-    this.saslMechanism = mechanism;
-    this.splitter.maxLine = pop3Limits.saslLine;
-    this.write(formatSaslChallenge(''));
+    // the decoding and rules are protocol/sasl's, the same as SMTP AUTH's; POP3 offers PLAIN
+    let outcome;
+    try {
+      outcome = await runSaslExchange(mechanism, initial, (c) => this.challenge(c), ['PLAIN']);
+    } catch (err) {
+      if (err instanceof ResponseTooLong) return this.send(pop3Responses.lineTooLong());
+      throw err;
+    }
+    switch (outcome.kind) {
+      case 'unsupported':
+        return this.send(pop3Responses.unsupportedMechanism());
+      case 'cancelled':
+        return this.send(pop3Responses.authCancelled());
+      case 'malformed':
+        return this.send(outcome.reason === 'base64' ? pop3Responses.badBase64() : pop3Responses.badSaslMessage());
+      case 'refused':
+        // No proxy authorization (RFC 4616 §2): an authzid for another user is a failed login.
+        return this.failLogin(this.ctx.authThrottle.fail(this.remoteAddress, normalizeUser(outcome.authcid)));
+      case 'credentials':
+        return this.login(outcome.credentials.authcid, outcome.credentials.password);
+    }
   }
 
-  private async saslResponse(text: string): Promise<void> {
-    if (text === '*') return this.send(pop3Responses.authCancelled());
-    // the rules are protocol/sasl's, the same as SMTP AUTH's
-    const plain = decodeSaslPlain(text);
-    if (!plain.ok) return this.send(plain.reason === 'base64' ? pop3Responses.badBase64() : pop3Responses.badSaslMessage());
-    const { authcid, password } = plain.credentials;
-    // No proxy authorization (RFC 4616 §2): an authzid for another user is a failed login.
-    if (!authzidAllowed(plain.credentials)) return this.failLogin(this.ctx.authThrottle.fail(this.remoteAddress, normalizeUser(authcid)));
-    return this.login(authcid, password);
+  /** RFC 5034 §4: "+ " and the challenge, then the client's response on its own line. */
+  private async challenge(base64: string): Promise<string> {
+    this.conn.queue(formatSaslChallenge(base64));
+    const line = await this.conn.readLine(pop3Limits.saslLine, this.ctx.idleTimeoutMs);
+    if (line === LONG) throw new ResponseTooLong();
+    if (typeof line === 'symbol') throw new ExchangeEnded();
+    return line.toString('latin1').trim();
   }
 
   private async login(name: string, password: string): Promise<void> {
@@ -401,28 +376,11 @@ export class Pop3Session {
     if (this.secure) return this.send(pop3Responses.tlsActive());
     const context = this.ctx.secureContext;
     if (context === undefined) return this.send(pop3Responses.tlsUnavailable());
-    // RFC 2595 §4 / CVE-2011-0411: whatever the client pipelined after STLS is discarded.
-    // Stop reading plaintext now: whatever arrives from here on is fed to the TLS layer.
-    const raw = this.socket;
-    raw.pause();
-    this.detach(raw);
-    this.queue = [];
-    this.splitter.reset();
-    raw.on('error', () => raw.destroy());
-    await this.flushWrite(formatPop3Response(pop3Responses.beginTls()), raw);
-    if (raw.destroyed) return this.finish();
-    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
-    this.socket = secure;
-    this.attach(secure);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        secure.once('secure', resolve);
-        secure.once('error', reject);
-        secure.once('close', () => reject(new Error('closed during TLS handshake')));
-      });
-    } catch {
-      return this.destroy();
-    }
+    this.send(pop3Responses.beginTls());
+    // RFC 2595 §4 / CVE-2011-0411: whatever the client pipelined after STLS is discarded by the
+    // upgrade, which happens in one place for every protocol (LineConnection.upgradeTls)
+    const tls = await this.conn.upgradeTls(context, this.ctx.idleTimeoutMs);
+    if (!tls) return this.destroy();
     this.secure = true;
     // RFC 2595 §4: the session starts afresh; no USER given before counts.
     this.pendingUser = undefined;
@@ -454,9 +412,10 @@ export class Pop3Session {
     this.send(bodyLines === undefined ? pop3Responses.retrieving(m.size) : pop3Responses.topFollows());
     try {
       while (!next.done) {
-        await this.flushWrite(next.value);
-        if (this.isClosed) {
+        // a client that stops reading is dropped after the autologout time (RFC 1939 §3)
+        if (!(await this.flushWrite(next.value)) || this.isClosed) {
           src.destroy();
+          this.destroy();
           return;
         }
         next = await it.next();
@@ -495,49 +454,23 @@ export class Pop3Session {
 
   // --- output ---
 
+  /** Queues a response; responses are written when the input is drained (RFC 2449 §6.6). */
   private send(r: Pop3Response): void {
-    this.write(formatPop3Response(r));
+    if (this.isClosed) return;
+    this.conn.queue(formatPop3Response(r));
   }
 
-  private write(data: string | Buffer): void {
-    if (this.isClosed || this.socket.destroyed) return;
-    this.socket.write(data);
-  }
-
-  /** Writes and waits for the socket to take more (backpressure for message bodies). */
-  private async flushWrite(data: string | Buffer, socket = this.socket): Promise<void> {
-    if (this.isClosed || socket.destroyed) return;
-    socket.write(data);
-    await this.drained(socket);
-  }
-
-  /** Resolves once the socket's write buffer is below its high-water mark (or it closed). */
-  private async drained(socket = this.socket): Promise<void> {
-    if (this.isClosed || socket.destroyed || !socket.writableNeedDrain) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        resolve();
-      };
-      socket.on('drain', done);
-      socket.on('close', done);
-    });
+  /** Writes now and waits until the client takes more (message bodies); false if it never does. */
+  private async flushWrite(data: Buffer): Promise<boolean> {
+    if (this.isClosed) return false;
+    return this.conn.write(data, this.ctx.idleTimeoutMs);
   }
 
   private end(): void {
-    const s = this.socket;
-    this.queue = [];
+    this.ending = true;
     this.finish();
-    s.end();
+    void this.conn.end();
   }
-}
-
-/** The address as the limits count it: "::ffff:192.0.2.1" is 192.0.2.1. */
-export function clientAddress(ip: string | undefined): string {
-  if (ip === undefined) return '';
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return m ? m[1] : ip;
 }
 
 function sizeOf(ms: readonly SnapshotMessage[]): number {

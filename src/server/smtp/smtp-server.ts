@@ -50,10 +50,18 @@ export interface SmtpServerOptions {
   readonly maxConnections?: number;
   /** concurrent connections per client IP. Default 20. */
   readonly maxConnectionsPerIp?: number;
-  /** waiting for a command (RFC 5321 §4.5.3.2.7: 5 min). Default 300000. */
+  /**
+   * a whole command line, from when the server starts waiting for it to its end (RFC 5321
+   * §4.5.3.2.7: 5 min); not renewed by each octet. Default 300000.
+   */
   readonly commandTimeoutMs?: number;
-  /** waiting for a DATA/BDAT block (RFC 5321 §4.5.3.2.6: 3 min). Default 180000. */
+  /**
+   * a whole DATA body or BDAT chunk (RFC 5321 §4.5.3.2.6: 3 min), plus one second per
+   * minDataRate octets received. Default 180000.
+   */
   readonly dataTimeoutMs?: number;
+  /** octets per second that extend dataTimeoutMs (see there). Default 500 (Postfix's smtpd_min_data_rate). */
+  readonly minDataRate?: number;
   /** 5xx replies in a session before 421 and close. Default 20. */
   readonly maxErrors?: number;
   /** CIDR list whose clients may relay without AUTH, e.g. ["127.0.0.0/8", "::1/128"]. Default []. */
@@ -174,6 +182,7 @@ export class SmtpServer {
       maxRecipients: Math.max(100, o.maxRecipients ?? 1000),
       commandTimeoutMs: o.commandTimeoutMs ?? 300_000,
       dataTimeoutMs: o.dataTimeoutMs ?? 180_000,
+      minDataRate: o.minDataRate ?? 500,
       maxErrors: o.maxErrors ?? 20,
       trusted: this.trusted,
       secureContext: this.secureContext,

@@ -1,6 +1,8 @@
 /**
  * @module smtp-session
- * The server side of one SMTP connection: greeting, commands, transactions, STARTTLS, AUTH.
+ * The server side of one SMTP connection: greeting, command dispatch, transactions, STARTTLS,
+ * AUTH. It runs over any Duplex (a socket, or stdin/stdout for `sendmail -bs`); framing,
+ * buffering, backpressure, whole-line timeouts and the TLS upgrade are server/connection's.
  * Standards: RFC 5321 §4.1 (commands), §3.3 (transactions), §4.5.3 (limits), §4.5.3.2 (timeouts),
  *   §4.2.5 (reply after end of data); RFC 1869/5321 EHLO; RFC 2920 (PIPELINING: replies are
  *   buffered and flushed when the input is drained); RFC 3030 (CHUNKING); RFC 1870 (SIZE);
@@ -10,7 +12,9 @@
  * Security: everything the client sends is hostile. Command lines over 512 octets, text lines
  *   over 1000 octets, bare LF and bare CR in DATA are refused; a lone "<LF>.<LF>" never ends DATA
  *   (SMTP smuggling). Input pipelined after STARTTLS is discarded before the handshake
- *   (CVE-2011-0411). AUTH only over TLS (unless configured for loopback tests); SASL decoding
+ *   (CVE-2011-0411). A command line must arrive whole within command_timeout, and a DATA
+ *   body or BDAT chunk within data_timeout plus size / min_data_rate, whatever the gaps
+ *   between its octets. AUTH only over TLS (unless configured for loopback tests); SASL decoding
  *   and its rules are protocol/sasl's, and every attempt is counted by the shared
  *   policy/auth-throttle (per address and per account) before its password is checked;
  *   failures are delayed. A body is held whole only up to 64 KB; past that it is
@@ -18,8 +22,8 @@
  * Limitations: no BINARYMIME, no AUTH mechanisms beyond PLAIN and LOGIN, no TURN/ETRN; VRFY and
  *   EXPN answer through the server's hooks (252 / 502 without them).
  */
-import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { SecureContext } from 'node:tls';
 import diagnostics from 'node:diagnostics_channel';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ReversePath } from '../../core/address.js';
@@ -45,6 +49,7 @@ import {
 import { runSaslExchange } from '../../protocol/sasl/index.js';
 import type { AuthThrottle } from '../../policy/auth-throttle.js';
 import { BodySink, WholeBody } from './body-sink.js';
+import { CLOSED, INTERRUPTED, LONG, TIMEOUT, LineConnection } from '../connection/index.js';
 
 export type { ListenMode };
 
@@ -57,6 +62,11 @@ export interface SessionContext {
   readonly maxRecipients: number;
   readonly commandTimeoutMs: number;
   readonly dataTimeoutMs: number;
+  /**
+   * octets per second a DATA body or BDAT chunk must keep up beyond dataTimeoutMs: the whole
+   * transfer must end within dataTimeoutMs + size / minDataRate seconds
+   */
+  readonly minDataRate: number;
   readonly maxErrors: number;
   readonly trusted: CidrList;
   readonly secureContext?: SecureContext;
@@ -76,17 +86,8 @@ export interface SessionContext {
 // RFC 5321 §4.5.3.1.4: command line at most 512 octets with CRLF; RFC 4954 §4: AUTH lines 12288
 const MAX_COMMAND_LINE = 512;
 const MAX_AUTH_LINE = 12288;
-/** input buffered ahead of processing before the socket is paused */
-const MAX_INBUF = 256 * 1024;
 /** a DATA body up to this size is handed to the intake whole; a larger one is streamed */
 const WHOLE_LIMIT = 64 * 1024;
-const EMPTY = Buffer.alloc(0);
-
-const TIMEOUT = Symbol('timeout');
-const CLOSED = Symbol('closed');
-const LONG = Symbol('long');
-const SHUTDOWN = Symbol('shutdown');
-type LineResult = string | typeof TIMEOUT | typeof CLOSED | typeof LONG | typeof SHUTDOWN;
 
 /** Thrown to unwind a session that is over; never reaches the caller of run(). */
 class CloseSession extends Error {}
@@ -95,26 +96,13 @@ const closeSession = new CloseSession('session closed');
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function normalizeIp(ip: string | undefined): string {
-  if (ip === undefined) return '';
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return m ? m[1] : ip;
-}
-
 let sessionCounter = 0;
 
 export class SmtpSession {
   readonly id: string;
   readonly remoteAddress: string;
-  private sock: Socket;
-  private inbuf: Buffer = EMPTY;
-  private paused = false;
-  private closed = false;
-  private waiter: (() => void) | undefined;
-  private out: string[] = [];
-  /** resolves when the connection is gone */
-  private readonly gone: Promise<void>;
-  private markGone!: () => void;
+  /** framing, buffering, backpressure and TLS upgrade: the session only dispatches */
+  private readonly conn: LineConnection;
   private closing = false;
   private killed = false;
   private trustedPeer: boolean | undefined;
@@ -133,118 +121,32 @@ export class SmtpSession {
   private bdat: { sink: BodySink; checker: TextChecker } | undefined;
   private readonly policy: StagePolicy;
 
+  /** `stream`: a TCP socket, or any Duplex (stdin/stdout for `sendmail -bs`) */
   constructor(
-    socket: Socket,
+    stream: Duplex,
     private readonly ctx: SessionContext,
   ) {
     this.policy =
       ctx.policy ??
       buildSmtpPolicy({ hostname: ctx.hostname, maxMessageSize: ctx.maxMessageSize, maxRecipients: ctx.maxRecipients, authRequired: ctx.authRequired })[ctx.mode];
     this.id = `${Date.now().toString(36)}.${(++sessionCounter).toString(36)}`;
-    this.sock = socket;
-    this.remoteAddress = normalizeIp(socket.remoteAddress);
-    this.gone = new Promise((r) => (this.markGone = r));
-    this.attach(socket);
-  }
-
-  // ---- socket plumbing ----
-  private readonly onData = (chunk: Buffer): void => {
-    this.inbuf = this.inbuf.length === 0 ? chunk : Buffer.concat([this.inbuf, chunk]);
-    if (this.inbuf.length > MAX_INBUF && !this.paused) {
-      this.paused = true;
-      this.sock.pause();
-    }
-    this.wake();
-  };
-  private readonly onClose = (): void => {
-    this.closed = true;
-    this.markGone();
-    this.wake();
-  };
-  private readonly onError = (): void => {
-    // 'close' follows; nothing else to do (a reset by the client is not our error)
-  };
-
-  private attach(s: Socket): void {
-    s.on('data', this.onData);
-    s.on('close', this.onClose);
-    s.on('error', this.onError);
-    s.setNoDelay(true);
-  }
-  private detach(s: Socket): void {
-    s.removeListener('data', this.onData);
-    s.removeListener('close', this.onClose);
-    s.removeListener('error', this.onError);
-  }
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
-  }
-  private async waitInput(timeoutMs: number): Promise<'data' | 'closed' | 'timeout' | 'shutdown'> {
-    if (this.closed) return 'closed';
-    let timer: NodeJS.Timeout | undefined;
-    const r = await new Promise<'data' | 'timeout'>((resolve) => {
-      this.waiter = () => resolve('data');
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
-    });
-    clearTimeout(timer);
-    this.waiter = undefined;
-    if (this.closed) return 'closed';
-    if (r === 'data' && this.closing && this.inbuf.length === 0) return 'shutdown';
-    return r;
-  }
-  private takeInput(): Buffer {
-    const b = this.inbuf;
-    this.inbuf = EMPTY;
-    if (this.paused) {
-      this.paused = false;
-      this.sock.resume();
-    }
-    return b;
-  }
-  private unshift(b: Buffer | undefined): void {
-    if (b && b.length > 0) this.inbuf = this.inbuf.length === 0 ? b : Buffer.concat([b, this.inbuf]);
+    this.conn = new LineConnection(stream);
+    this.remoteAddress = this.conn.remoteAddress;
   }
 
   /** Queues a reply; replies are written when the input is drained (RFC 2920 §3.1). */
   private reply(r: SmtpReply, opts: { enhanced?: boolean } = {}): void {
     if (r.code >= 500) this.errors++;
-    this.out.push(encodeReply(r, opts.enhanced ?? this.esmtp));
-  }
-  private flush(): void {
-    if (this.out.length === 0 || this.closed) {
-      this.out = [];
-      return;
-    }
-    const text = this.out.join('');
-    this.out = [];
-    this.sock.write(text);
+    this.conn.queue(encodeReply(r, opts.enhanced ?? this.esmtp));
   }
   /**
-   * Sends `r` (if given) and closes. `now` (after QUIT): once the reply is with the kernel
-   * (nothing left queued; plain TCP, where no TLS close_notify is owed) the socket closes at
-   * once, and the kernel sends the reply, then FIN, as Postfix's smtpd does. Otherwise the
-   * socket is shut down for writing first and closed once the client has closed too (or after
-   * 2 s), so a client still sending does not turn our last reply into a reset.
+   * Sends `r` (if given) and closes. `now` (after QUIT): closes at once once the reply is with
+   * the kernel; otherwise waits (up to 2 s) for the client to close, because closing while its
+   * input is still unread would send a reset that can discard the reply (see LineConnection.end).
    */
   private async end(r?: SmtpReply, opts: { enhanced?: boolean; now?: boolean } = {}): Promise<void> {
     if (r) this.reply(r, { enhanced: opts.enhanced });
-    this.flush();
-    if (!this.closed) {
-      const s = this.sock;
-      if (opts.now && s.writableLength === 0 && !(s instanceof TLSSocket)) {
-        s.destroy();
-        return;
-      }
-      // A 421 or an error close: wait (up to 2 s) for the client to close its side, because
-      // closing while its input is still unread would send a reset that can discard the reply.
-      // (The hot path, QUIT over plain TCP, closes at once above.)
-      s.end();
-      const t = setTimeout(() => s.destroy(), 2000);
-      await this.gone;
-      clearTimeout(t);
-    }
+    await this.conn.end(opts.now);
   }
 
   private publish(name: string, message: object): void {
@@ -255,22 +157,20 @@ export class SmtpSession {
   /** Asks the session to finish: idle sessions get 421 now, busy ones after their transaction. */
   shutdown(): void {
     this.closing = true;
-    this.wake();
+    this.conn.interrupt();
   }
   /** Deadline passed: 421 and close whatever the session is doing. */
   kill(): void {
-    if (this.closed || this.killed) return;
+    if (this.conn.closed || this.killed) return;
     this.killed = true;
-    this.out = [];
-    this.sock.end(encodeReply(replies.serviceUnavailable(this.ctx.hostname), this.esmtp));
-    setTimeout(() => this.sock.destroy(), 1000).unref();
+    this.conn.kill(encodeReply(replies.serviceUnavailable(this.ctx.hostname), this.esmtp));
   }
 
   // ---- session info ----
   info(): SessionInfo {
     // the peer and local addresses do not change during a session: look them up once
     this.trustedPeer ??= this.ctx.trusted.contains(this.remoteAddress);
-    this.localAddress ??= normalizeIp(this.sock.localAddress);
+    this.localAddress ??= this.conn.localAddress;
     const trusted = this.trustedPeer;
     const base = this.esmtp ? 'ESMTP' : 'SMTP';
     const protocol = this.esmtp ? `${base}${this.tls ? 'S' : ''}${this.authUser !== undefined ? 'A' : ''}` : base;
@@ -278,7 +178,7 @@ export class SmtpSession {
       protocol,
       heloName: this.heloName,
       remoteAddress: this.remoteAddress,
-      remotePort: this.sock.remotePort,
+      remotePort: this.conn.remotePort,
       localAddress: this.localAddress,
       tls: this.tls,
       authUser: this.authUser,
@@ -309,16 +209,20 @@ export class SmtpSession {
           await this.end(replies.commandTimeout(this.ctx.hostname));
           return;
         }
-        if (line === SHUTDOWN) {
-          await this.end(replies.serviceUnavailable(this.ctx.hostname));
-          return;
+        if (line === INTERRUPTED) {
+          // close() was called: an idle session ends now, one inside a transaction goes on
+          if (this.sender === undefined && this.conn.buffered === 0) {
+            await this.end(replies.serviceUnavailable(this.ctx.hostname));
+            return;
+          }
+          continue;
         }
         if (line === LONG) {
           this.reply(replies.lineTooLong());
           continue;
         }
         await this.command(line);
-        if (this.closing && this.sender === undefined && this.inbuf.length === 0) {
+        if (this.closing && this.sender === undefined && this.conn.buffered === 0) {
           await this.end(replies.serviceUnavailable(this.ctx.hostname));
           return;
         }
@@ -326,46 +230,25 @@ export class SmtpSession {
     } catch (err) {
       if (!(err instanceof CloseSession)) {
         this.publish(channels.error, { error: err, where: 'smtp-session' });
-        if (!this.closed) await this.end(replies.localError()).catch(() => undefined);
+        if (!this.conn.closed) await this.end(replies.localError()).catch(() => undefined);
       }
     } finally {
       if (this.bdat) await this.bdat.sink.abort();
-      if (!this.closed) this.sock.destroy();
+      this.conn.destroy();
     }
   }
 
   /**
-   * Reads one line (CRLF or LF ended; the line end is removed). Lines over `limit` octets are
-   * discarded to their end and reported as LONG.
+   * Reads one command line, decoded as UTF-8 (invalid UTF-8 becomes a line no command matches).
+   * The whole line must arrive within `timeoutMs` (issue 12 item 5: not renewed by each octet).
    */
-  private async readLine(limit: number, timeoutMs: number): Promise<LineResult> {
-    let discarding = false;
-    for (;;) {
-      const i = this.inbuf.indexOf(0x0a);
-      if (i >= 0) {
-        const raw = this.inbuf.subarray(0, i);
-        this.inbuf = this.inbuf.subarray(i + 1);
-        if (this.paused && this.inbuf.length < MAX_INBUF) {
-          this.paused = false;
-          this.sock.resume();
-        }
-        if (discarding || i + 1 > limit) return LONG;
-        const bytes = raw.length > 0 && raw[raw.length - 1] === 0x0d ? raw.subarray(0, -1) : raw;
-        try {
-          return utf8.decode(bytes);
-        } catch {
-          return '\u0000invalid';
-        }
-      }
-      if (this.inbuf.length > limit) {
-        discarding = true;
-        this.takeInput();
-      }
-      this.flush();
-      const w = await this.waitInput(timeoutMs);
-      if (w === 'closed') return CLOSED;
-      if (w === 'timeout') return TIMEOUT;
-      if (w === 'shutdown' && this.sender === undefined) return SHUTDOWN;
+  private async readLine(limit: number, timeoutMs: number): Promise<string | typeof TIMEOUT | typeof CLOSED | typeof LONG | typeof INTERRUPTED> {
+    const r = await this.conn.readLine(limit, timeoutMs);
+    if (typeof r === 'symbol') return r;
+    try {
+      return utf8.decode(r);
+    } catch {
+      return '\u0000invalid';
     }
   }
 
@@ -528,7 +411,7 @@ export class SmtpSession {
     if (this.recipients.length === 0) throw new MailError(replies.noValidRecipients());
     this.refuseIf('data', await this.policy.data({ session: this.info(), sender: this.sender, recipients: this.recipients }));
     this.reply(replies.startMailInput());
-    this.flush();
+    this.conn.flush();
     const tx = this.transaction();
     const decoder = new DataDecoder({ maxSize: this.ctx.maxMessageSize });
     // A body that stays small (most mail) is collected and handed to the intake whole when DATA
@@ -537,9 +420,10 @@ export class SmtpSession {
     let held: Buffer[] = [];
     let heldSize = 0;
     let sink: BodySink | undefined;
+    const budget = this.transferBudget();
     for (;;) {
-      if (this.inbuf.length === 0) {
-        const w = await this.waitInput(this.ctx.dataTimeoutMs);
+      if (this.conn.buffered === 0) {
+        const w = await this.conn.waitInput(budget.deadline());
         if (w === 'closed') {
           await sink?.abort();
           throw closeSession;
@@ -551,7 +435,9 @@ export class SmtpSession {
         }
         continue;
       }
-      const r = decoder.push(this.takeInput());
+      const input = this.conn.take();
+      budget.received += input.length;
+      const r = decoder.push(input);
       let pieces = r.body;
       if (decoder.flaw !== undefined) {
         // refused after the end of data whatever follows: nothing more is kept
@@ -570,13 +456,13 @@ export class SmtpSession {
           held = [];
         }
       }
-      if (sink && pieces.length > 0 && !(await sink.write(pieces, this.ctx.dataTimeoutMs, this.gone))) {
+      if (sink && pieces.length > 0 && !(await sink.write(pieces, this.ctx.dataTimeoutMs, this.conn.gone))) {
         await sink.abort();
         await this.end(replies.commandTimeout(this.ctx.hostname));
         throw closeSession;
       }
       if (r.done) {
-        this.unshift(r.rest);
+        this.conn.unshift(r.rest);
         break;
       }
     }
@@ -617,11 +503,11 @@ export class SmtpSession {
     }
     const b = this.bdat;
     const reader = new BdatReader(size);
+    const budget = this.transferBudget();
     // RFC 3030 §2: the chunk is read whatever the reply will be
     while (reader.remaining > 0) {
-      if (this.inbuf.length === 0) {
-        this.flush();
-        const w = await this.waitInput(this.ctx.dataTimeoutMs);
+      if (this.conn.buffered === 0) {
+        const w = await this.conn.waitInput(budget.deadline());
         if (w === 'closed') throw closeSession;
         if (w === 'timeout') {
           await this.end(replies.commandTimeout(this.ctx.hostname));
@@ -629,12 +515,13 @@ export class SmtpSession {
         }
         continue;
       }
-      const r = reader.push(this.takeInput());
-      if (r.done) this.unshift(r.rest);
+      const r = reader.push(this.conn.take());
+      budget.received += r.data?.length ?? 0;
+      if (r.done) this.conn.unshift(r.rest);
       if (!b || !r.data) continue;
       b.checker.push(r.data);
       if (b.checker.flaw !== undefined) b.sink.fail(replyForFlaw(b.checker.flaw));
-      else if (!(await b.sink.write([r.data], this.ctx.dataTimeoutMs, this.gone))) {
+      else if (!(await b.sink.write([r.data], this.ctx.dataTimeoutMs, this.conn.gone))) {
         await this.end(replies.commandTimeout(this.ctx.hostname));
         throw closeSession;
       }
@@ -659,9 +546,8 @@ export class SmtpSession {
     if (this.tls) throw new MailError(replies.badSequence('TLS already active'));
     if (this.sender !== undefined) throw new MailError(replies.badSequence('STARTTLS during a transaction'));
     this.reply(replies.readyForTls());
-    this.flush();
-    // CVE-2011-0411: anything pipelined after STARTTLS was sent in clear text: discard it
-    this.inbuf = EMPTY;
+    // CVE-2011-0411: anything pipelined after STARTTLS was sent in clear text: the upgrade
+    // discards it
     if (!(await this.upgradeTls())) throw closeSession;
     // RFC 3207 §4.2: forget everything learnt before TLS
     this.heloName = undefined;
@@ -673,38 +559,24 @@ export class SmtpSession {
   private async upgradeTls(): Promise<boolean> {
     const ctx = this.ctx.secureContext;
     if (!ctx) return false;
-    const raw = this.sock;
-    this.detach(raw);
-    if (this.paused) {
-      this.paused = false;
-      raw.resume();
-    }
-    const t = new TLSSocket(raw, { isServer: true, secureContext: ctx });
-    const ok = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), this.ctx.commandTimeoutMs);
-      t.once('secure', () => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-      t.once('error', () => {
-        clearTimeout(timer);
-        resolve(false);
-      });
-      t.once('close', () => {
-        clearTimeout(timer);
-        resolve(false);
-      });
-    });
-    this.sock = t;
-    this.attach(t);
-    if (!ok) {
-      t.destroy();
-      raw.destroy();
-      this.onClose();
-      return false;
-    }
-    this.tls = { protocol: t.getProtocol() ?? 'TLS', cipher: t.getCipher().name };
-    return true;
+    this.tls = await this.conn.upgradeTls(ctx, this.ctx.commandTimeoutMs);
+    return this.tls !== undefined;
+  }
+
+  /**
+   * The time a DATA body or BDAT chunk may take (issue 12 item 5): dataTimeoutMs from its
+   * start, plus one second per minDataRate octets received, so a big message at a fair rate
+   * always passes and a trickle is cut off, whatever the gaps between its octets.
+   */
+  private transferBudget(): { received: number; deadline(): number } {
+    const start = Date.now();
+    const { dataTimeoutMs, minDataRate } = this.ctx;
+    return {
+      received: 0,
+      deadline(): number {
+        return start + dataTimeoutMs + (this.received * 1000) / minDataRate;
+      },
+    };
   }
 
   // ---- AUTH (RFC 4954) ----
@@ -772,8 +644,10 @@ export class SmtpSession {
   /** Sends a 334 challenge and reads the client's response line; "*" cancels (RFC 4954 §4). */
   private async challenge(base64: string): Promise<string> {
     this.reply(replies.saslChallenge(base64));
-    const line = await this.readLine(MAX_AUTH_LINE, this.ctx.commandTimeoutMs);
-    if (line === CLOSED || line === SHUTDOWN) throw closeSession;
+    let line = await this.readLine(MAX_AUTH_LINE, this.ctx.commandTimeoutMs);
+    // a server shutting down lets an exchange in progress finish
+    while (line === INTERRUPTED) line = await this.readLine(MAX_AUTH_LINE, this.ctx.commandTimeoutMs);
+    if (line === CLOSED) throw closeSession;
     if (line === TIMEOUT) {
       await this.end(replies.commandTimeout(this.ctx.hostname));
       throw closeSession;

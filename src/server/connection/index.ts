@@ -1,0 +1,17 @@
+/**
+ * @module server/connection
+ * The framing layer shared by the line-protocol sessions (SMTP, POP3, the coming IMAP): one
+ * LineConnection over any Duplex (socket, TLS socket, stdio).
+ * Standards, Security, Limitations: see line-connection.ts.
+ */
+export {
+  LineConnection,
+  normalizeIp,
+  TIMEOUT,
+  CLOSED,
+  LONG,
+  INTERRUPTED,
+  type LineResult,
+  type WaitResult,
+  type LineConnectionOptions,
+} from './line-connection.js';

@@ -1,0 +1,90 @@
+/**
+ * The framing layer over a plain Duplex (no socket): lines across chunks, the length limit,
+ * endless lines, discarding after STARTTLS, whole-line deadlines, and output backpressure.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Duplex, PassThrough, Writable } from 'node:stream';
+import { CLOSED, LONG, LineConnection, TIMEOUT, type LineResult } from './index.js';
+
+function pair(output: Writable = new PassThrough()): { conn: LineConnection; input: PassThrough } {
+  const input = new PassThrough();
+  return { conn: new LineConnection(Duplex.from({ readable: input, writable: output })), input };
+}
+
+const show = (r: LineResult): string => (typeof r === 'symbol' ? String(r.description) : r.toString('latin1'));
+
+void test('lines end with CRLF or a bare LF, across chunks; the end of input is CLOSED', async () => {
+  const { conn, input } = pair();
+  input.write('STAT\r\nLI');
+  assert.equal(show(await conn.readLine(255, 1000)), 'STAT');
+  const next = conn.readLine(255, 1000);
+  input.write('ST\r');
+  input.write('\nNOOP\nQUIT\r\n');
+  assert.equal(show(await next), 'LIST');
+  assert.equal(show(await conn.readLine(255, 1000)), 'NOOP');
+  assert.equal(show(await conn.readLine(255, 1000)), 'QUIT');
+  input.end();
+  assert.equal(await conn.readLine(255, 1000), CLOSED);
+});
+
+void test('the limit counts the CRLF (255 per RFC 2449 §4); an endless line is LONG once, never held whole', async () => {
+  const { conn, input } = pair();
+  const ok = 'A'.repeat(253);
+  input.write(`${ok}\r\n${ok}A\r\nNOOP\r\n`);
+  assert.equal(show(await conn.readLine(255, 1000)), ok);
+  assert.equal(await conn.readLine(255, 1000), LONG);
+  assert.equal(show(await conn.readLine(255, 1000)), 'NOOP');
+  const r = conn.readLine(255, 5000);
+  for (let i = 0; i < 100; i++) {
+    input.write(Buffer.alloc(1000, 0x41));
+    await new Promise((res) => setImmediate(res));
+    assert.ok(conn.buffered <= 255 + 1000, `buffered ${conn.buffered}`);
+  }
+  input.write('AAA\r\nQUIT\r\n');
+  assert.equal(await r, LONG);
+  assert.equal(show(await conn.readLine(255, 1000)), 'QUIT');
+});
+
+void test('discard drops buffered input (STARTTLS/STLS injection)', async () => {
+  const { conn, input } = pair();
+  input.write('USER evil\r\nPASS x');
+  await new Promise((res) => setImmediate(res));
+  conn.discard();
+  input.write('CAPA\r\n');
+  assert.equal(show(await conn.readLine(255, 1000)), 'CAPA');
+});
+
+void test('a line trickled one octet at a time times out as a whole (issue 12 item 5)', async () => {
+  const { conn, input } = pair();
+  const r = conn.readLine(255, 300);
+  let sent = 0;
+  let result: LineResult | undefined;
+  void r.then((x) => (result = x));
+  // 100 octets at one per 20 ms would take 2 s; every octet used to restart the timer
+  for (; sent < 100 && result === undefined; sent++) {
+    input.write('x');
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  assert.equal(await r, TIMEOUT);
+  assert.ok(sent < 100);
+});
+
+void test('replies the peer does not read stop the reading of further lines (issue 12 item 2)', async () => {
+  // an output that takes nothing: everything written stays in the stream's buffer
+  const stuck = new Writable({ highWaterMark: 1024, write: () => undefined });
+  const { conn, input } = pair(stuck);
+  input.write('EHLO a\r\n'.repeat(10_000));
+  let handled = 0;
+  for (;;) {
+    const line = await conn.readLine(512, 200);
+    if (line === TIMEOUT) break;
+    assert.ok(Buffer.isBuffer(line));
+    handled++;
+    conn.queue(`250-${'x'.repeat(200)}\r\n`);
+    if (handled > 10_000) break;
+  }
+  // 64 KB of unsent replies is ~300 of them: then no more lines are read
+  assert.ok(handled < 1000, `${handled} lines answered with nobody reading`);
+  assert.ok(stuck.writableLength < 200 * 1024, `${stuck.writableLength} octets unsent`);
+});

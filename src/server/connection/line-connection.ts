@@ -1,0 +1,371 @@
+/**
+ * @module line-connection
+ * The framing layer every line protocol's session runs on (SMTP, POP3, the coming IMAP), over
+ * any Duplex: a TCP socket, a TLS socket, or stdin/stdout (`sendmail -bs`). It reads lines
+ * with a length limit and raw octets (DATA, BDAT chunks, IMAP literals), writes with
+ * backpressure, times whole lines rather than the gaps between octets, and upgrades a socket
+ * to TLS in one place.
+ * Standards: RFC 5321 §2.3.8 and RFC 1939 §3 (lines end with CRLF; a bare LF is accepted as
+ *   an end of line, the CR before it removed); RFC 2920 §3.1 and RFC 2449 §6.6 (pipelined
+ *   replies are queued and written once the input is drained); RFC 3207 §4 and RFC 2595 §4
+ *   (STARTTLS/STLS: input buffered before the handshake is discarded).
+ * Security: everything the peer sends is hostile. Input held ahead of processing is bounded
+ *   (reading pauses past `maxBuffered`); output the peer does not read is bounded too: once
+ *   more than `maxUnsent` octets wait in the stream, no further input is processed (and so no
+ *   further reply made) until it drains, so a client that pipelines without reading cannot
+ *   grow the server (issue 12 item 2). A line's deadline counts from when its wait began and
+ *   is not renewed by each octet, so a client trickling octets cannot hold a slot forever
+ *   (issue 12 item 5). Over-long lines are discarded to their end, never buffered whole.
+ * Limitations: TLS upgrade needs a net.Socket underneath (a stdio session has no STARTTLS).
+ */
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { TLSSocket, type SecureContext } from 'node:tls';
+
+export const TIMEOUT = Symbol('timeout');
+export const CLOSED = Symbol('closed');
+export const LONG = Symbol('long');
+/** interrupt() was called while waiting (a server shutting down) */
+export const INTERRUPTED = Symbol('interrupted');
+export type LineResult = Buffer | typeof TIMEOUT | typeof CLOSED | typeof LONG | typeof INTERRUPTED;
+export type WaitResult = 'data' | 'closed' | 'timeout' | 'interrupted';
+
+export interface LineConnectionOptions {
+  /** input octets held ahead of processing before reading pauses. Default 256 KB. */
+  readonly maxBuffered?: number;
+  /** output octets waiting in the stream above which input is not processed until 'drain'. Default 64 KB. */
+  readonly maxUnsent?: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** "::ffff:192.0.2.1" is 192.0.2.1: one client, one address for limits and logs. */
+export function normalizeIp(ip: string | undefined): string {
+  if (ip === undefined) return '';
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  return m ? m[1] : ip;
+}
+
+export class LineConnection {
+  private stream: Duplex;
+  private inbuf: Buffer = EMPTY;
+  private paused = false;
+  private discarding = false;
+  private waiter: ((r: 'data' | 'interrupted') => void) | undefined;
+  private interrupted = false;
+  private out: string[] = [];
+  private outLen = 0;
+  /** set by flush() when the stream holds more than maxUnsent: drain before more input */
+  private mustDrain = false;
+  private readonly maxBuffered: number;
+  private readonly maxUnsent: number;
+  /** the stream is closed: nothing more is read or written */
+  closed = false;
+  /** the peer's input ended (stdin at EOF, or a half-close): what is buffered is still read */
+  private ended = false;
+  /** resolves when the stream is closed */
+  readonly gone: Promise<void>;
+  private markGone!: () => void;
+  /** the peer's address ("" for stdio), normalized */
+  readonly remoteAddress: string;
+
+  constructor(stream: Duplex, options: LineConnectionOptions = {}) {
+    this.stream = stream;
+    this.maxBuffered = options.maxBuffered ?? 256 * 1024;
+    this.maxUnsent = options.maxUnsent ?? 64 * 1024;
+    this.remoteAddress = normalizeIp(stream instanceof Socket ? stream.remoteAddress : undefined);
+    this.gone = new Promise((r) => (this.markGone = r));
+    // replies are small and each one waits for the client: never let Nagle hold them back
+    if (stream instanceof Socket) stream.setNoDelay(true);
+    this.attach(stream);
+  }
+
+  /** the stream under the session: a socket, a TLS socket after upgradeTls, or stdio */
+  get socket(): Duplex {
+    return this.stream;
+  }
+  get remotePort(): number | undefined {
+    return this.stream instanceof Socket ? this.stream.remotePort : undefined;
+  }
+  get localAddress(): string | undefined {
+    return this.stream instanceof Socket ? normalizeIp(this.stream.localAddress) : undefined;
+  }
+  get encrypted(): boolean {
+    return this.stream instanceof TLSSocket;
+  }
+
+  // ---- stream events ----
+  private readonly onData = (chunk: Buffer): void => {
+    this.inbuf = this.inbuf.length === 0 ? chunk : Buffer.concat([this.inbuf, chunk]);
+    if (this.inbuf.length > this.maxBuffered && !this.paused) {
+      this.paused = true;
+      this.stream.pause();
+    }
+    this.wake('data');
+  };
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    this.wake('data');
+  };
+  private readonly onClose = (): void => {
+    this.closed = true;
+    this.markGone();
+    this.wake('data');
+  };
+  private readonly onError = (): void => {
+    // 'close' follows; a reset by the peer is not our error
+  };
+
+  private attach(s: Duplex): void {
+    s.on('data', this.onData);
+    s.on('end', this.onEnd);
+    s.on('close', this.onClose);
+    s.on('error', this.onError);
+  }
+  private detach(s: Duplex): void {
+    s.removeListener('data', this.onData);
+    s.removeListener('end', this.onEnd);
+    s.removeListener('close', this.onClose);
+    s.removeListener('error', this.onError);
+  }
+  private wake(r: 'data' | 'interrupted'): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.(r);
+  }
+
+  /** Wakes a waiting read with INTERRUPTED (once); the session decides whether to stop. */
+  interrupt(): void {
+    this.interrupted = true;
+    this.wake('interrupted');
+  }
+
+  // ---- input ----
+  /** octets received and not yet read */
+  get buffered(): number {
+    return this.inbuf.length;
+  }
+
+  /**
+   * Waits for more input until `deadline` (ms since the epoch). Before waiting, queued output
+   * is written (RFC 2920 §3.1: once the input is drained).
+   */
+  async waitInput(deadline: number): Promise<WaitResult> {
+    this.flush();
+    if (this.closed || this.ended) return 'closed';
+    if (this.interrupted) {
+      this.interrupted = false;
+      return 'interrupted';
+    }
+    const ms = deadline - Date.now();
+    if (ms <= 0) return 'timeout';
+    let timer: NodeJS.Timeout | undefined;
+    const r = await new Promise<'data' | 'interrupted' | 'timeout'>((resolve) => {
+      this.waiter = resolve;
+      timer = setTimeout(() => resolve('timeout'), ms);
+    });
+    clearTimeout(timer);
+    this.waiter = undefined;
+    if (r === 'interrupted') this.interrupted = false;
+    if ((this.closed || this.ended) && this.inbuf.length === 0) return 'closed';
+    return r;
+  }
+
+  /**
+   * Reads one line (CRLF or LF ended, the line end removed) that must be complete by
+   * `timeoutMs` from the moment this call first has to wait. A line longer than `limit`
+   * octets (counting a CRLF) is discarded to its end and reported as LONG. Before a buffered
+   * line is handed out, output the peer has not read must drain below maxUnsent.
+   */
+  async readLine(limit: number, timeoutMs: number): Promise<LineResult> {
+    let deadline = 0;
+    for (;;) {
+      if (this.outLen > this.maxUnsent) this.flush();
+      if (this.mustDrain) {
+        deadline ||= Date.now() + timeoutMs;
+        const d = await this.drained(deadline);
+        if (d !== 'data') return d === 'timeout' ? TIMEOUT : CLOSED;
+      }
+      const i = this.inbuf.indexOf(0x0a);
+      if (i >= 0) {
+        const raw = this.inbuf.subarray(0, i);
+        this.inbuf = this.inbuf.subarray(i + 1);
+        if (this.paused && this.inbuf.length < this.maxBuffered) {
+          this.paused = false;
+          this.stream.resume();
+        }
+        const line = raw.length > 0 && raw[raw.length - 1] === 0x0d ? raw.subarray(0, -1) : raw;
+        if (this.discarding || line.length + 2 > limit) {
+          this.discarding = false;
+          return LONG;
+        }
+        return line;
+      }
+      if (this.inbuf.length > limit) {
+        this.discarding = true;
+        this.take();
+      }
+      deadline ||= Date.now() + timeoutMs;
+      const w = await this.waitInput(deadline);
+      if (w === 'closed') return CLOSED;
+      if (w === 'timeout') return TIMEOUT;
+      if (w === 'interrupted') return INTERRUPTED;
+    }
+  }
+
+  /** Takes everything buffered (raw octets: DATA, BDAT chunks, literals). */
+  take(): Buffer {
+    const b = this.inbuf;
+    this.inbuf = EMPTY;
+    if (this.paused) {
+      this.paused = false;
+      this.stream.resume();
+    }
+    return b;
+  }
+
+  /** Puts back octets read past the end of a body or chunk. */
+  unshift(b: Buffer | undefined): void {
+    if (b && b.length > 0) this.inbuf = this.inbuf.length === 0 ? b : Buffer.concat([b, this.inbuf]);
+  }
+
+  /** Forgets buffered input (after STARTTLS/STLS: CVE-2011-0411). */
+  discard(): void {
+    this.inbuf = EMPTY;
+    this.discarding = false;
+  }
+
+  // ---- output ----
+  /** Queues output; it is written by flush(), or when the session next waits for input. */
+  queue(text: string): void {
+    this.out.push(text);
+    this.outLen += text.length;
+  }
+  /** Drops queued output (the session is being killed). */
+  dropQueued(): void {
+    this.out = [];
+    this.outLen = 0;
+  }
+
+  /** Writes the queued output in one write. */
+  flush(): void {
+    if (this.outLen === 0 && this.out.length === 0) return;
+    const text = this.out.length === 1 ? this.out[0] : this.out.join('');
+    this.out = [];
+    this.outLen = 0;
+    if (this.stream.destroyed || this.stream.writableEnded) return;
+    this.stream.write(text);
+    this.mustDrain = this.stream.writableLength > this.maxUnsent;
+  }
+
+  /**
+   * Writes now (after queued output) and resolves once the stream can take more: true, or
+   * false when it did not within `timeoutMs` or closed (a message body to a peer that stopped
+   * reading).
+   */
+  async write(data: string | Buffer, timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    this.flush();
+    if (this.stream.destroyed || this.stream.writableEnded) return false;
+    if (this.stream.write(data)) return true;
+    return (await this.drained(Date.now() + timeoutMs)) === 'data';
+  }
+
+  /** Resolves once the stream has drained, or the deadline passed, or it closed. */
+  private async drained(deadline: number): Promise<'data' | 'timeout' | 'closed'> {
+    const s = this.stream;
+    if (!s.writableNeedDrain) {
+      this.mustDrain = false;
+      return 'data';
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const r = await new Promise<'data' | 'timeout' | 'closed'>((resolve) => {
+      const done = (x: 'data' | 'timeout' | 'closed') => (): void => {
+        s.removeListener('drain', onDrain);
+        s.removeListener('close', onClose);
+        resolve(x);
+      };
+      const onDrain = done('data');
+      const onClose = done('closed');
+      s.on('drain', onDrain);
+      s.on('close', onClose);
+      if (Number.isFinite(deadline)) timer = setTimeout(done('timeout'), Math.max(0, deadline - Date.now()));
+    });
+    clearTimeout(timer);
+    if (r === 'data') this.mustDrain = false;
+    return r;
+  }
+
+  /**
+   * Writes what is queued and closes. `now` (after QUIT): once the output is with the kernel
+   * (nothing left queued; plain TCP, where no TLS close_notify is owed) the stream is
+   * destroyed at once, and the kernel sends the reply, then FIN. Otherwise the stream is ended
+   * and closed once the peer has closed too (or after 2 s), so a peer still sending does not
+   * turn our last reply into a reset.
+   */
+  async end(now = false): Promise<void> {
+    this.flush();
+    const s = this.stream;
+    if (this.closed || s.destroyed) return;
+    if (now && s instanceof Socket && !(s instanceof TLSSocket) && s.writableLength === 0) {
+      s.destroy();
+      return;
+    }
+    if (!s.writableEnded) s.end();
+    const t = setTimeout(() => s.destroy(), 2000);
+    // Only a socket's peer can turn unread input into a reset, and only one still sending:
+    // stdio, or a peer whose input already ended, needs no more than the end of our output.
+    const waitPeer = s instanceof Socket && !this.ended;
+    await (waitPeer ? this.gone : Promise.race([this.gone, new Promise<void>((r) => s.once('finish', r))]));
+    clearTimeout(t);
+  }
+
+  /** Ends with `text` and destroys after `graceMs`, whatever the session is doing. */
+  kill(text: string, graceMs = 1000): void {
+    this.dropQueued();
+    if (!this.stream.destroyed && !this.stream.writableEnded) this.stream.end(text);
+    setTimeout(() => this.stream.destroy(), graceMs).unref();
+  }
+
+  destroy(): void {
+    this.stream.destroy();
+  }
+
+  // ---- TLS (RFC 3207, RFC 2595 §4, RFC 8314) ----
+  /**
+   * Turns the socket into a TLS server socket and waits for the handshake (at most
+   * `timeoutMs`). Input buffered before it is discarded. On failure the connection is closed
+   * and undefined returned.
+   */
+  async upgradeTls(secureContext: SecureContext, timeoutMs: number): Promise<{ protocol: string; cipher: string } | undefined> {
+    const raw = this.stream;
+    if (!(raw instanceof Socket) || raw instanceof TLSSocket) return undefined;
+    this.flush();
+    this.discard();
+    this.detach(raw);
+    if (this.paused) {
+      this.paused = false;
+      raw.resume();
+    }
+    const t = new TLSSocket(raw, { isServer: true, secureContext });
+    const ok = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      const finish = (v: boolean) => (): void => {
+        clearTimeout(timer);
+        resolve(v);
+      };
+      t.once('secure', finish(true));
+      t.once('error', finish(false));
+      t.once('close', finish(false));
+    });
+    this.stream = t;
+    this.attach(t);
+    if (!ok) {
+      t.destroy();
+      raw.destroy();
+      this.onClose();
+      return undefined;
+    }
+    t.setNoDelay(true);
+    return { protocol: t.getProtocol() ?? 'TLS', cipher: t.getCipher().name };
+  }
+}
