@@ -7,9 +7,9 @@
  * Security: an aliases file that cannot be read keeps the previous good set in force.
  * Limitations: none.
  */
-import type { Alias } from '../core/index.js';
+import type { Alias, DirectoryLookup } from '../core/index.js';
 import type { Config } from '../config/index.js';
-import { aliasMap, qualifyAliases, readAliasesFile, type DirectoryBackend } from '../directory/index.js';
+import { aliasMap, qualifyAliases, readAliasesFile } from '../directory/index.js';
 import { AliasResolver } from '../resolve/index.js';
 
 /** The aliases file of a configuration, as the resolver reads it. */
@@ -41,7 +41,7 @@ export class ConfiguredAliases {
   }
 }
 
-export function configuredResolver(config: Config, directory: DirectoryBackend, aliases: ConfiguredAliases): AliasResolver {
+export function configuredResolver(config: Config, directory: DirectoryLookup, aliases: ConfiguredAliases): AliasResolver {
   return new AliasResolver({
     directory,
     aliasesFromFile: aliases.map,

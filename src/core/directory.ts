@@ -1,6 +1,9 @@
 /**
  * @module directory
- * The directory: domains, users (mailboxes), aliases, lists and roles.
+ * The directory: domains, users (mailboxes), aliases, lists and roles, as two faces: the
+ * small DirectoryLookup that delivery and authentication use, and DirectoryAdmin for the
+ * operator's tools (maddy's module.Table: a lookup face apart from the admin face). A backend
+ * (Directory) offers both; each caller takes the smallest face it needs.
  * Lookups have three outcomes: a value, undefined (not found), or a thrown MailError with a
  * 4xx reply (temporary failure: never treated as "no such user").
  * Standards: seed §2 (directory of mail names independent of hosts).
@@ -40,33 +43,78 @@ export interface Role {
   readonly description?: string;
 }
 
-export interface Directory {
+/**
+ * The lookups delivery and authentication make (the hot path): what resolve, intake, the
+ * transports and the servers need. Every method is a read; a failure throws MailError 4xx.
+ */
+export interface DirectoryLookup {
   isLocalDomain(domain: string): Promise<boolean>;
+  /** the local domains in order; the first names "postmaster" without a domain */
+  listDomains(): Promise<string[]>;
+  findUser(address: Address | string): Promise<User | undefined>;
+  /** verifies a password; false for unknown users too */
+  verifyPassword(address: string, password: string): Promise<boolean>;
+  findAlias(name: string): Promise<Alias | undefined>;
+  findList(address: string): Promise<MailingList | undefined>;
+  findRole(address: string): Promise<Role | undefined>;
+}
+
+export type DirectoryMatchKind = 'domain' | 'user' | 'alias' | 'list' | 'role';
+
+/** One hit of DirectoryAdmin.find. */
+export interface DirectoryMatch {
+  readonly kind: DirectoryMatchKind;
+  /** the address (user, list, role), alias name, or domain */
+  readonly address: string;
+  /** a short human description: user's name, alias targets, list description, role holder */
+  readonly detail?: string;
+}
+
+/**
+ * The operator's face (the CLI, later the admin API): listing, changes, the query interface
+ * of `correio directory find` and the storage's own check. Bad input throws the backend's
+ * input error (directory's DirectoryInputError); a storage failure, MailError 4xx.
+ */
+export interface DirectoryAdmin {
   listDomains(): Promise<string[]>;
   addDomain(domain: string): Promise<void>;
 
-  findUser(address: Address | string): Promise<User | undefined>;
   listUsers(): Promise<User[]>;
   addUser(address: string, passwordHash?: string, name?: string): Promise<User>;
   deleteUser(address: string): Promise<boolean>;
   setPassword(address: string, passwordHash: string): Promise<boolean>;
-  /** verifies a password; false for unknown users too */
-  verifyPassword(address: string, password: string): Promise<boolean>;
 
-  findAlias(name: string): Promise<Alias | undefined>;
   listAliases(): Promise<Alias[]>;
   setAlias(name: string, targets: readonly string[], source?: string): Promise<void>;
   deleteAlias(name: string): Promise<boolean>;
+  /**
+   * Replaces, in one transaction, every alias whose source is `source` by `aliases`
+   * (newaliases / `alias import`). Aliases of other sources are kept; on a name clash the
+   * new alias wins and takes the given source.
+   */
+  replaceAliases(source: string, aliases: readonly Alias[]): Promise<void>;
 
-  findList(address: string): Promise<MailingList | undefined>;
   listLists(): Promise<MailingList[]>;
   createList(address: string, owner: string, description?: string): Promise<MailingList>;
   addListMembers(address: string, members: readonly string[]): Promise<void>;
   removeListMembers(address: string, members: readonly string[]): Promise<void>;
+  deleteList(address: string): Promise<boolean>;
 
-  findRole(address: string): Promise<Role | undefined>;
   listRoles(): Promise<Role[]>;
   setRole(address: string, holder: string, description?: string): Promise<void>;
+  deleteRole(address: string): Promise<boolean>;
 
+  /**
+   * Case-insensitive substring search over domains, user addresses and names, alias names and
+   * targets, list addresses, owners and descriptions, role addresses, holders and descriptions.
+   * Ordered by kind (domain, user, alias, list, role), then address. Never password hashes.
+   */
+  find(text: string): Promise<DirectoryMatch[]>;
+  /** The storage's own consistency check (`correio check`); the problems found, empty if none. */
+  checkIntegrity(): Promise<string[]>;
+}
+
+/** A whole directory backend: both faces, and close(). app/ and the CLI open one. */
+export interface Directory extends DirectoryLookup, DirectoryAdmin {
   close(): Promise<void>;
 }

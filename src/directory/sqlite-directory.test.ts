@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MailError } from '../core/index.js';
-import { directoryContract } from '../../test/contract/directory.contract.js';
+import { directoryAdminContract, type MakeDirectory } from '../../test/contract/directory-admin.contract.js';
+import { directoryLookupContract } from '../../test/contract/directory-lookup.contract.js';
 import { SqliteDirectory } from './index.js';
 
-directoryContract('SqliteDirectory', async ({ localDomains }) => {
+const makeSqlite: MakeDirectory = async ({ localDomains }) => {
   const tmp = await mkdtemp(join(tmpdir(), 'correio-dir-'));
   const file = join(tmp, 'var', 'directory.sqlite');
   let current = await SqliteDirectory.open(file, { localDomains });
@@ -24,7 +25,9 @@ directoryContract('SqliteDirectory', async ({ localDomains }) => {
       await rm(tmp, { recursive: true, force: true });
     },
   };
-});
+};
+directoryAdminContract('SqliteDirectory', makeSqlite);
+directoryLookupContract('SqliteDirectory', makeSqlite);
 
 async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
   const tmp = await mkdtemp(join(tmpdir(), 'correio-dir-'));

@@ -17,7 +17,7 @@ import {
   addressToString,
   replies,
   type Address,
-  type Directory,
+  type DirectoryLookup,
   type ResolvedRecipient,
   type Resolver,
   type SessionInfo,
@@ -26,7 +26,7 @@ import {
 import { isDotString, parseMailbox } from '../address/index.js';
 
 export interface MailboxVerifierOptions {
-  readonly directory: Directory;
+  readonly directory: DirectoryLookup;
   readonly resolver: Resolver;
   /** the domain a bare user name ("VRFY suzana") belongs to: the primary local domain */
   readonly primaryDomain: string;

@@ -7,13 +7,13 @@
  *   MX port only with `smtp.auth_on_mx = true`.
  * Limitations: none.
  */
-import type { Directory, ListenMode } from '../core/index.js';
+import type { DirectoryLookup, ListenMode } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { DirectorySenderOwnership } from './sender-rules.js';
 import { buildSmtpPolicy, type LookupAnswers, type StagePolicy } from './smtp-policy.js';
 
 export interface PolicyLookups {
-  readonly directory: Pick<Directory, 'isLocalDomain' | 'findAlias' | 'findList' | 'findRole'>;
+  readonly directory: Pick<DirectoryLookup, 'isLocalDomain' | 'findAlias' | 'findList' | 'findRole'>;
   /** VRFY/EXPN answers for the clients allowed to ask */
   readonly answers?: LookupAnswers;
 }

@@ -24,7 +24,7 @@
 import {
   replies,
   type Address,
-  type Directory,
+  type DirectoryLookup,
   type MessageHeader,
   type ReversePath,
   type SenderOwnership,
@@ -90,7 +90,7 @@ export class SenderRules {
  * list they own or a role they hold.
  */
 export class DirectorySenderOwnership implements SenderOwnership {
-  constructor(private readonly directory: Pick<Directory, 'findAlias' | 'findList' | 'findRole'>) {}
+  constructor(private readonly directory: Pick<DirectoryLookup, 'findAlias' | 'findList' | 'findRole'>) {}
 
   async mayUse(authUser: string, sender: Address): Promise<boolean> {
     const user = authUser.toLowerCase();

@@ -307,7 +307,7 @@ void test('check: cycles and dangling targets', async () => {
     assert.ok(!names.some((n) => n.startsWith('bob@')), names.join('; '));
     assert.ok(cycles.every((c) => c.mailboxes.length === 0));
 
-    const dangling = await resolver.findDangling();
+    const dangling = await resolver.findDangling(dir);
     const pairs = dangling.map((d) => `${d.name} ${d.target}`);
     assert.ok(pairs.includes('dangling@dc.uece.br nobody'), pairs.join('; '));
     assert.ok(pairs.includes('broken@dc.uece.br ana maria'), pairs.join('; '));

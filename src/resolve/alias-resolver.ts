@@ -34,7 +34,8 @@ import {
   type Route,
   type TargetBody,
   type Alias,
-  type Directory,
+  type DirectoryAdmin,
+  type DirectoryLookup,
   type MailingList,
   type ResolvedRecipient,
   type Resolver,
@@ -59,7 +60,8 @@ import {
 import { parseTargetString, splitIncludeText } from './target-syntax.js';
 
 export interface AliasResolverOptions {
-  readonly directory: Directory;
+  /** lookups only: expansion is on the delivery path */
+  readonly directory: DirectoryLookup;
   /** the aliases file now in force, keyed by lower-case name (bare names apply to every local domain) */
   readonly aliasesFromFile?: () => ReadonlyMap<string, Alias>;
   /** nested expansions allowed before "mail loop detected" (default 20) */
@@ -187,7 +189,7 @@ export function parseRecipientArgument(s: string): Address {
 }
 
 export class AliasResolver implements Resolver {
-  private readonly directory: Directory;
+  private readonly directory: DirectoryLookup;
   private readonly fileAliases: () => ReadonlyMap<string, Alias>;
   private readonly maxDepth: number;
   private readonly maxTargets: number;
@@ -501,9 +503,10 @@ export class AliasResolver implements Resolver {
   /**
    * Targets that lead nowhere, for `correio check`: alias targets, role holders and list
    * members/owners in a local domain that name no user, alias, role or list (and no catch-all
-   * takes them), bad target syntax, and missing `:include:` files.
+   * takes them), bad target syntax, and missing `:include:` files. `listing` enumerates what to
+   * check (the admin face: the resolver itself only looks names up).
    */
-  async findDangling(): Promise<DanglingTarget[]> {
+  async findDangling(listing: Pick<DirectoryAdmin, 'listAliases' | 'listRoles' | 'listLists'>): Promise<DanglingTarget[]> {
     const out: DanglingTarget[] = [];
     const domains = (await this.directory.listDomains()).map((d) => d.toLowerCase());
     const check = async (name: string, target: string, domainsOfName: readonly string[]): Promise<void> => {
@@ -531,10 +534,10 @@ export class AliasResolver implements Resolver {
       }
     };
     const domainOf = (name: string): string[] => (name.includes('@') ? [name.slice(name.lastIndexOf('@') + 1)] : domains);
-    for (const a of await this.directory.listAliases()) for (const t of a.targets) await check(a.name, t, domainOf(a.name));
+    for (const a of await listing.listAliases()) for (const t of a.targets) await check(a.name, t, domainOf(a.name));
     for (const a of this.fileAliases().values()) for (const t of a.targets) await check(a.name, t, domainOf(a.name));
-    for (const r of await this.directory.listRoles()) await check(r.address, r.holder, domainOf(r.address));
-    for (const l of await this.directory.listLists()) {
+    for (const r of await listing.listRoles()) await check(r.address, r.holder, domainOf(r.address));
+    for (const l of await listing.listLists()) {
       await check(l.address, l.owner, domainOf(l.address));
       for (const m of l.members) await check(l.address, m, domainOf(l.address));
     }

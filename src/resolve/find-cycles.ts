@@ -9,7 +9,7 @@
  *   (the Received count and Delivered-To catch those at run time); mailing lists are left out,
  *   since the list transport drops a copy that already went through the list.
  */
-import type { Alias, Directory } from '../core/index.js';
+import type { Alias, DirectoryAdmin, DirectoryLookup } from '../core/index.js';
 import { parseTargetString } from './target-syntax.js';
 
 export interface AliasCycle {
@@ -24,7 +24,9 @@ export interface AliasCycle {
  * domain) and roles. A name that maps to itself and is also a mailbox (`bob: bob, bob@elsewhere`)
  * is the usual idiom and not reported.
  */
-export async function findCycles(directory: Directory, fileAliases?: ReadonlyMap<string, Alias>): Promise<AliasCycle[]> {
+export async function findCycles(
+  directory: Pick<DirectoryLookup, 'listDomains' | 'findUser'> & Pick<DirectoryAdmin, 'listAliases' | 'listRoles'>,
+  fileAliases?: ReadonlyMap<string, Alias>): Promise<AliasCycle[]> {
   const domains = (await directory.listDomains()).map((d) => d.toLowerCase());
   const edges = new Map<string, Set<string>>();
   const addEdges = (name: string, targets: readonly string[]): void => {

@@ -28,7 +28,7 @@ import {
   type DeliveryAction,
   type DeliveryRequest,
   type DeliveryStatus,
-  type Directory,
+  type DirectoryLookup,
   type EnhancedStatus,
   type Intake,
   type MailingList,
@@ -42,7 +42,7 @@ import { splitMessage } from '../protocol/mime/index.js';
 
 export interface ListTransportOptions {
   readonly intake: Intake;
-  readonly directory: Directory;
+  readonly directory: Pick<DirectoryLookup, 'findList'>;
   /** an https URL for one-click unsubscribe (RFC 8058) for this list; undefined → mailto only */
   readonly unsubscribeUrl?: (list: MailingList) => string | undefined;
 }

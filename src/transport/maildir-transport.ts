@@ -15,13 +15,13 @@
 import { Readable } from 'node:stream';
 import {
   MailError, addressToString, replies, reversePathToString,
-  type DeliveryRequest, type DeliveryStatus, type Directory, type EnhancedStatus, type Envelope, type MailboxStore, type Transport,
+  type DeliveryRequest, type DeliveryStatus, type DirectoryLookup, type EnhancedStatus, type Envelope, type MailboxStore, type Transport,
 } from '../core/index.js';
 
 export interface MaildirTransportOptions {
   readonly mailboxes: MailboxStore;
   /** when given, a mailbox owner who no longer exists fails with 5.1.1 */
-  readonly directory?: Pick<Directory, 'findUser'>;
+  readonly directory?: Pick<DirectoryLookup, 'findUser'>;
   /** transport name routes use (default "local") */
   readonly name?: string;
 }

@@ -19,12 +19,12 @@ import {
   parseTarget,
   qualifyAliases,
   readAliasesFile,
-  type DirectoryBackend,
 } from '../../directory/index.js';
+import type { DirectoryAdmin } from '../../core/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 
 /** The names an alias name stands for: itself, or one per local domain for a bare name. */
-async function names(dir: DirectoryBackend, text: string): Promise<string[]> {
+async function names(dir: Pick<DirectoryAdmin, 'listDomains'>, text: string): Promise<string[]> {
   const n = parseAliasName(text);
   if (!n.ok) throw new CliError(`invalid alias name "${text}": ${n.message}`, exitCodes.dataErr);
   if (n.target.includes('@')) return [n.target];
@@ -39,7 +39,7 @@ function aliasLine(name: string, targets: readonly string[]): string {
 }
 
 /** Imports an aliases file into the directory; prints bad lines to stderr; returns the counts. */
-async function importFile(ctx: CliContext, dir: DirectoryBackend, config: Config, file: string): Promise<{ imported: number; bad: number }> {
+async function importFile(ctx: CliContext, dir: DirectoryAdmin, config: Config, file: string): Promise<{ imported: number; bad: number }> {
   let parsed;
   try {
     parsed = await readAliasesFile(file);

@@ -79,7 +79,7 @@ export const checkAliases: Check = async ({ config, directory }) => {
     if (c.mailboxes.length === 0) out.push({ level: 'error', message: `alias cycle ${path}: mail to it is refused (5.4.6 mail loop)` });
     else out.push({ level: 'warning', message: `alias cycle ${path}: stops at mailbox ${c.mailboxes.join(', ')}` });
   }
-  for (const d of await resolver.findDangling()) {
+  for (const d of await resolver.findDangling(directory)) {
     out.push({ level: 'warning', message: `${d.name}: target ${d.target} leads nowhere (${d.reason})` });
   }
   return out;

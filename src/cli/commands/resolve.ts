@@ -12,14 +12,13 @@
  */
 import type { Command } from 'commander';
 import type { Config } from '../../config/index.js';
-import type { DirectoryBackend } from '../../directory/index.js';
 import { ConfiguredAliases, configuredResolver } from '../../app/index.js';
-import { formatReply, routeKey, targetRoute, type Alias, type ResolvedRecipient } from '../../core/index.js';
+import { formatReply, routeKey, targetRoute, type Alias, type DirectoryLookup, type ResolvedRecipient } from '../../core/index.js';
 import type { AliasResolver, ExpansionNode } from '../../resolve/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 
 /** A resolver configured as the server's: directory, aliases file, static routes. */
-export async function makeResolver(dir: DirectoryBackend, config: Config): Promise<{ resolver: AliasResolver; file: ReadonlyMap<string, Alias> }> {
+export async function makeResolver(dir: DirectoryLookup, config: Config): Promise<{ resolver: AliasResolver; file: ReadonlyMap<string, Alias> }> {
   const aliases = new ConfiguredAliases(config);
   await aliases.load();
   return { resolver: configuredResolver(config, dir, aliases), file: aliases.map() };

@@ -1,7 +1,9 @@
 /**
- * @module directory-contract
- * The behaviour every directory backend must have (SQLite now, PostgreSQL later). A backend's
- * test calls directoryContract(name, make) and gets one node:test suite.
+ * @module directory-admin-contract
+ * The administration face every directory backend must have (core DirectoryAdmin: SQLite now,
+ * PostgreSQL later, and the in-memory test directory): changes, their validation, listing,
+ * find, persistence. directory-lookup.contract.ts checks the lookup face. A backend's test
+ * calls directoryAdminContract(name, make) and gets one node:test suite.
  * Standards: seed §2 (directory, aliases, lists, roles); RFC 5321 §4.5.1 (postmaster);
  *   RFC 5321 §2.4 (local parts: correio matches them case-insensitively, keeps their case).
  */
@@ -26,7 +28,7 @@ export type MakeDirectory = (opts: { localDomains: string[] }) => Promise<Contra
 
 const isInputError = (err: unknown): boolean => err instanceof DirectoryInputError;
 
-export function directoryContract(name: string, make: MakeDirectory): void {
+export function directoryAdminContract(name: string, make: MakeDirectory): void {
   async function withDir(fn: (dir: DirectoryBackend, c: ContractDirectory) => Promise<void>): Promise<void> {
     const c = await make({ localDomains: ['dc.uece.br', 'Example.ORG'] });
     try {
@@ -36,7 +38,7 @@ export function directoryContract(name: string, make: MakeDirectory): void {
     }
   }
 
-  void describe(`Directory contract: ${name}`, () => {
+  void describe(`Directory admin contract: ${name}`, () => {
     void test('open ensures the local domains and postmaster@<first local domain>', () =>
       withDir(async (dir) => {
         assert.deepEqual(await dir.listDomains(), ['dc.uece.br', 'example.org']);
