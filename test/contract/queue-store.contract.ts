@@ -228,6 +228,8 @@ export function queueStoreContract(name: string, makeStore: () => Promise<Contra
           body: '8BITMIME',
           smtpUtf8: true,
           delayWarnedAt: 3,
+          state: 'notice-pending',
+          notice: 'delay',
           resolvedVia: ['staff@dc.uece.br', 'jacques@dc.uece.br'],
           dsn: { notify: ['SUCCESS'], orcpt: 'rfc822;orig@dc.uece.br', ret: 'HDRS', envid: 'E1' },
         };
@@ -246,6 +248,8 @@ export function queueStoreContract(name: string, makeStore: () => Promise<Contra
             ...env,
             futureState: 'held',
             addedLater: ['a', 'b'],
+            state: 'held',
+            held: true,
             attempts: [{ at: 9, host: 'mx.dc.uece.br', reply: { code: 451, status: '4.7.1', lines: ['try later'] }, status: '4.7.1' }],
           } as Envelope;
           await s.store.putEnvelope(changed);
@@ -261,6 +265,7 @@ export function queueStoreContract(name: string, makeStore: () => Promise<Contra
           assert.deepEqual(field('addedLater'), ['a', 'b']);
           assert.deepEqual(field('futureData'), extra.futureData);
           assert.deepEqual(back?.resolvedVia, known.resolvedVia);
+          assert.deepEqual([back?.state, back?.notice, back?.held], ['held', 'delay', true]);
           assert.deepEqual(back?.attempts[0].reply?.lines, ['try later']);
           assert.deepEqual((await collect(store)).find((e) => e.id === id), back);
         }
