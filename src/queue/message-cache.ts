@@ -3,7 +3,7 @@
  * What the files backend remembers of messages so that it need not read their files again,
  * as one of two strategies chosen at open (FsQueueStoreOptions.cache):
  * - BoundedMessageCache: for the one instance that changes committed messages (the server's
- *   delivering instance). It keeps each message's envelope list, whether an env override
+ *   delivering instance, or its delivery worker). It keeps each message's envelope list, whether an env override
  *   exists, the body's length and, for small messages committed or promoted here, the body:
  *   a delivery then reads no file at all. Bounded in entries and body octets; oldest first out.
  * - NoMessageCache: every other instance (CLI, readers, a server whose delivery runs in a
