@@ -442,6 +442,41 @@ void test('operator actions: hold/release, bounce (offline, via StoreQueueContro
   }
 });
 
+void test('online control while a delivery runs: a hold is kept through a temporary failure, flush and bounce wait, delete drops it after', async () => {
+  let open = (): void => undefined;
+  let gate = new Promise<void>((resolve) => (open = resolve));
+  const r = await rig(async (req) => {
+    await gate;
+    return req.envelopes.map((e) => ({ envelopeId: e.id, action: 'delayed' as const, status: '4.4.1' as const }));
+  });
+  try {
+    await r.runner.start();
+    const [e] = await r.submit([{ to: 'a@x.example', route: 'x.example' }]);
+    while (r.transport.active === 0) await new Promise((res) => setTimeout(res, 5));
+    assert.equal(await r.runner.hold(e.id), 1);
+    assert.equal(await r.runner.flush(e.id), 0, 'in delivery: not flushed');
+    assert.equal(await r.runner.bounce(e.id), 0, 'in delivery: not bounced');
+    open();
+    await r.runner.idle();
+    const [kept] = await queued(r.store);
+    assert.deepEqual([kept.state, kept.held, kept.attempts.length], ['held', true, 1]);
+    assert.equal(r.transport.calls.length, 1);
+    await advance(r, h);
+    assert.equal(r.transport.calls.length, 1, 'held: not tried');
+    gate = new Promise<void>((resolve) => (open = resolve));
+    assert.equal(await r.runner.release(e.id), 1);
+    while (r.transport.active === 0) await new Promise((res) => setTimeout(res, 5));
+    assert.equal(await r.runner.delete(e.messageId), 1);
+    open();
+    await r.runner.idle();
+    assert.deepEqual(await queued(r.store), [], 'deleted once its attempt ended');
+    assert.equal(r.runner.size, 0);
+  } finally {
+    open();
+    await r.done();
+  }
+});
+
 void test('flush makes deferred mail due now', async () => {
   const r = await rig((req, call) => req.envelopes.map((e) => ({ envelopeId: e.id, action: call === 1 ? 'delayed' : 'relayed', status: call === 1 ? '4.4.1' : '2.0.0' })));
   try {

@@ -20,14 +20,14 @@
  *   (pollIntervalMs) or rescan(); one runner per spool. A notice sent just before a crash, whose
  *   envelope was not yet removed, is sent again after the restart (the window is one store write).
  */
-import { channel } from 'node:diagnostics_channel';
 import {
-  addressToString, channels, formatReply, routeKey, statusForAll, systemClock,
+  statusForAll, systemClock,
   type Clock, type DeliveryRequest, type DeliveryStatus, type Envelope, type EnvelopeId, type MessageId, type Notifier,
   type QueueControl, type QueueStore, type Scheduler, type StatedEnvelope, type Transport,
 } from '../core/index.js';
 import { QueueScheduler, applyControl, applyResult, expire, noticeResult, shutdownError, type Batch, type ControlAction, type Outcome } from '../queue/index.js';
 import { NoticeSender } from './notice-sender.js';
+import { publishError, publishOutcome } from './delivery-events.js';
 
 export { shutdownError };
 
@@ -94,7 +94,7 @@ export class QueueRunner implements QueueControl {
       put: (env) => this.#put(env),
       remove: (id) => this.#delete(id),
       free: (id) => this.#queue.free(id, this.#clock.now()),
-      error: (err, where) => this.#publishError(err, where),
+      error: publishError,
     });
   }
 
@@ -106,7 +106,7 @@ export class QueueRunner implements QueueControl {
     this.#state = 'running';
     if (this.#pollMs > 0) {
       this.#poll = setInterval(() => {
-        this.rescan().catch((err: unknown) => this.#publishError(err, 'rescan'));
+        this.rescan().catch((err: unknown) => publishError(err, 'rescan'));
       }, this.#pollMs);
       this.#poll.unref();
     }
@@ -285,13 +285,13 @@ export class QueueRunner implements QueueControl {
   #launch(b: Batch): void {
     this.#messageJobs.set(b.messageId, (this.#messageJobs.get(b.messageId) ?? 0) + 1);
     const job = this.#run(b)
-      .catch((err: unknown) => this.#publishError(err, 'queue runner'))
+      .catch((err: unknown) => publishError(err, 'queue runner'))
       .finally(async () => {
         const m = (this.#messageJobs.get(b.messageId) ?? 1) - 1;
         if (m > 0) this.#messageJobs.set(b.messageId, m);
         else {
           this.#messageJobs.delete(b.messageId);
-          await this.#notices.send(b.messageId).catch((err: unknown) => this.#publishError(err, 'notices'));
+          await this.#notices.send(b.messageId).catch((err: unknown) => publishError(err, 'notices'));
         }
         // anything still busy here had no notice pending: free it for a later pass
         const now = this.#clock.now();
@@ -374,37 +374,14 @@ export class QueueRunner implements QueueControl {
       }
       const o = transition();
       // a final outcome is logged as it happens; a deferral once it is stored
-      if (o.event !== 'deferred') this.#event(channels[o.event], o.subject, o.result);
+      if (o.event !== 'deferred') publishOutcome(o.event, o.subject, o.result);
       if (o.envelope) await this.#put(o.envelope);
       else await this.#delete(env.id);
-      if (o.event === 'deferred') this.#event(channels.deferred, o.subject, o.result);
+      if (o.event === 'deferred') publishOutcome('deferred', o.subject, o.result);
       if (o.notice && o.envelope) this.#notices.add({ kind: o.notice, envelope: o.subject, result: o.result });
     } catch (err) {
       // the store failed: the envelope stays as it was and is tried again later
-      this.#publishError(err, `applying result for ${env.id}`);
+      publishError(err, `applying result for ${env.id}`);
     }
-  }
-
-  #event(name: string, env: Envelope, r: DeliveryStatus): void {
-    const ch = channel(name);
-    if (!ch.hasSubscribers) return;
-    ch.publish({
-      envelopeId: env.id,
-      messageId: env.messageId,
-      recipient: addressToString(env.recipient),
-      route: routeKey(env.route),
-      status: r.status,
-      action: r.action,
-      ...(r.reply && { reply: formatReply(r.reply) }),
-      ...(r.remoteMta && { host: r.remoteMta }),
-      ...(r.ip && { ip: r.ip }),
-      ...(r.error && { error: r.error }),
-      attempts: env.attempts.length,
-    });
-  }
-
-  #publishError(err: unknown, where: string): void {
-    const ch = channel(channels.error);
-    if (ch.hasSubscribers) ch.publish({ error: err, where });
   }
 }
