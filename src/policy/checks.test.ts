@@ -120,6 +120,12 @@ test('buildSmtpPolicy: the lists of each listener, AUTH offered on MX only with 
     assert.equal(p[mode].offersAuth, true);
   }
   assert.equal(p.mx.offersAuth, false);
+  // trusted networks: none unless given; given, every listener shares them
+  assert.equal(p.mx.trusted.contains('127.0.0.1'), false);
+  const t = buildSmtpPolicy({ hostname: 'mx.test', maxMessageSize: 1, maxRecipients: 100, trustedNetworks: ['127.0.0.0/8'] });
+  assert.equal(t.mx.trusted.contains('127.0.0.5'), true);
+  assert.equal(t.submission.trusted.contains('192.0.2.1'), false);
+  assert.throws(() => buildSmtpPolicy({ hostname: 'mx.test', maxMessageSize: 1, maxRecipients: 100, trustedNetworks: ['nonsense'] }));
   assert.equal(buildSmtpPolicy({ hostname: 'mx.test', maxMessageSize: 1, maxRecipients: 100, authOnMx: true }).mx.offersAuth, true);
   // the sender rule is the same on every port: an authenticated MX session is refused as on 587
   const forged = { session: authed, sender: { local: 'ceo', domain: 'bank.example' }, mail: {} };

@@ -28,6 +28,7 @@ export function smtpPolicyFromConfig(config: Config, lookups: PolicyLookups): Re
     maxConnections: s.maxConnections,
     maxConnectionsPerIp: s.maxConnectionsPerIp,
     authOnMx: s.authOnMx,
+    trustedNetworks: s.trustedNetworks,
     senderOwnership: new DirectorySenderOwnership(directory),
     isLocalDomain: (domain) => directory.isLocalDomain(domain),
     ...(lookups.answers ? { answers: lookups.answers } : {}),

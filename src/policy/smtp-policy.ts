@@ -12,6 +12,7 @@
  * Limitations: the lists are fixed at start (a reload rebuilds nothing yet).
  */
 import { replies, type ListenMode, type SenderOwnership, type SessionInfo, type SmtpReply } from '../core/index.js';
+import { CidrList } from '../address/index.js';
 import { firstRefusal, type Check } from './check.js';
 import {
   authenticationRequired,
@@ -50,15 +51,32 @@ export interface StageLists {
   readonly expn: readonly Check<LookupFacts>[];
 }
 
+export interface StagePolicyInit {
+  readonly mode: ListenMode;
+  /** whether this listener offers AUTH at all (RFC 4954; the MX port only with auth_on_mx) */
+  readonly offersAuth: boolean;
+  /** clients that may relay without AUTH (SessionInfo.mayRelay) */
+  readonly trusted: CidrList;
+  readonly lists: StageLists;
+  readonly answers?: LookupAnswers;
+}
+
 /** One listener's checks. Each stage returns the first refusal, or undefined to go on. */
 export class StagePolicy {
-  constructor(
-    readonly mode: ListenMode,
-    /** whether this listener offers AUTH at all (RFC 4954; the MX port only with auth_on_mx) */
-    readonly offersAuth: boolean,
-    private readonly lists: StageLists,
-    private readonly answers: LookupAnswers = {},
-  ) {}
+  readonly mode: ListenMode;
+  readonly offersAuth: boolean;
+  /** trusted networks: a session from one of them may relay (relay-control, VRFY/EXPN) */
+  readonly trusted: CidrList;
+  private readonly lists: StageLists;
+  private readonly answers: LookupAnswers;
+
+  constructor(init: StagePolicyInit) {
+    this.mode = init.mode;
+    this.offersAuth = init.offersAuth;
+    this.trusted = init.trusted;
+    this.lists = init.lists;
+    this.answers = init.answers ?? {};
+  }
 
   connect(f: ConnectFacts): Promise<SmtpReply | undefined> {
     return firstRefusal(this.lists.connect, f);
@@ -119,6 +137,8 @@ export interface SmtpPolicyOptions {
   readonly authRequired?: boolean;
   /** offer AUTH on the MX port as well (`smtp.auth_on_mx`). Default false. */
   readonly authOnMx?: boolean;
+  /** CIDR blocks whose clients may relay without AUTH (`smtp.trusted_networks`). Default none. */
+  readonly trustedNetworks?: readonly string[];
   /** who owns which address: enables the sender rules for authenticated sessions */
   readonly senderOwnership?: SenderOwnership;
   /** enables relay control at RCPT; absent, the resolver's own refusal is the only one */
@@ -127,9 +147,13 @@ export interface SmtpPolicyOptions {
   readonly answers?: LookupAnswers;
 }
 
-/** The checks of every listener mode, built in one place. */
+/**
+ * The checks of every listener mode, built in one place. Throws when a trusted network is not
+ * a valid CIDR block.
+ */
 export function buildSmtpPolicy(o: SmtpPolicyOptions): Readonly<Record<ListenMode, StagePolicy>> {
   const rules = o.senderOwnership ? new SenderRules(o.senderOwnership) : undefined;
+  const trusted = new CidrList(o.trustedNetworks ?? []);
   const build = (mode: ListenMode): StagePolicy => {
     const submission = mode !== 'mx';
     const lists: StageLists = {
@@ -150,7 +174,7 @@ export function buildSmtpPolicy(o: SmtpPolicyOptions): Readonly<Record<ListenMod
       vrfy: [lookupOnlyForKnownClients(replies.cannotVerify)],
       expn: [lookupOnlyForKnownClients(replies.notImplemented)],
     };
-    return new StagePolicy(mode, submission || (o.authOnMx ?? false), lists, o.answers);
+    return new StagePolicy({ mode, offersAuth: submission || (o.authOnMx ?? false), trusted, lists, ...(o.answers ? { answers: o.answers } : {}) });
   };
   return { mx: build('mx'), submission: build('submission'), submissions: build('submissions') };
 }

@@ -23,7 +23,6 @@ import type { Intake, SessionInfo } from '../../core/intake.js';
 import type { ListenMode } from '../../core/policy.js';
 import type { SmtpReply } from '../../core/smtp-reply.js';
 import { replies } from '../../core/replies.js';
-import { CidrList } from '../../address/index.js';
 import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { buildSmtpPolicy, type StagePolicy } from '../../policy/index.js';
 import { SmtpSession, type SessionContext } from './smtp-session.js';
@@ -98,8 +97,9 @@ export interface SmtpServerOptions {
   readonly closeTimeoutMs?: number;
   /**
    * The checks of each listener mode (policy/smtpPolicyFromConfig). Absent: built by
-   * buildSmtpPolicy from the options above (limits, authRequired, authOnMx, vrfy, expn), with
-   * no sender rules and relay control left to the intake. Given, those options' checks are its.
+   * buildSmtpPolicy from the options above (limits, trustedNetworks, authRequired, authOnMx,
+   * vrfy, expn), with no sender rules and relay control left to the intake. Given, it replaces
+   * those options.
    */
   readonly policies?: Readonly<Record<ListenMode, StagePolicy>>;
 }
@@ -109,14 +109,12 @@ export class SmtpServer {
   private readonly sessions = new Set<SmtpSession>();
   private readonly perIp = new Map<string, number>();
   private readonly authThrottle: AuthThrottle;
-  private readonly trusted: CidrList;
   private readonly secureContext: SecureContext | undefined;
   private readonly policies: Readonly<Record<ListenMode, StagePolicy>>;
   private closing = false;
 
   /** Throws when trustedNetworks has an invalid entry or the TLS key/cert are unusable. */
   constructor(private readonly options: SmtpServerOptions) {
-    this.trusted = new CidrList(options.trustedNetworks ?? []);
     this.authThrottle =
       options.authThrottle ??
       new AuthThrottle({ maxFailuresPerAddress: options.maxAuthFailures, windowMs: options.authFailureWindowMs });
@@ -131,6 +129,7 @@ export class SmtpServer {
         maxConnectionsPerIp: options.maxConnectionsPerIp ?? 20,
         authRequired: options.authRequired ?? true,
         authOnMx: options.authOnMx ?? false,
+        trustedNetworks: options.trustedNetworks ?? [],
         answers: { vrfy: options.vrfy, expn: options.expn },
       });
   }
@@ -184,7 +183,7 @@ export class SmtpServer {
       dataTimeoutMs: o.dataTimeoutMs ?? 180_000,
       minDataRate: o.minDataRate ?? 500,
       maxErrors: o.maxErrors ?? 20,
-      trusted: this.trusted,
+      trusted: policy.trusted,
       secureContext: this.secureContext,
       // RFC 4954: AUTH only where the policy offers it (the MX port only with authOnMx)
       authenticate: policy.offersAuth ? o.authenticate : undefined,
