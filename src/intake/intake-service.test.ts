@@ -187,3 +187,39 @@ test('user+tag: delivered to user, the tag kept in the envelope recipient (Deliv
   assert.deepEqual(envs[0].route, { transport: 'local', nextHop: 'suzana@dc.uece.br' });
   assert.deepEqual(envs[0].recipient, { local: 'suzana+news', domain: 'dc.uece.br' });
 });
+
+test('a first header line that is a continuation line is refused 554 5.6.0, whole or streamed, from any source', async () => {
+  for (const session of [mx, submission]) {
+    for (const first of [' X-Injected: yes', '\tX-Injected: yes']) {
+      await assert.rejects(
+        submit(session, ['suzana@dc.uece.br'], `${first}\r\nSubject: folded\r\n\r\nbody\r\n`),
+        (err: unknown) => err instanceof MailError && err.reply.code === 554 && err.reply.status === '5.6.0',
+        JSON.stringify(first),
+      );
+    }
+  }
+  // a continuation line after the first field is ordinary folding
+  const ok = await submit(mx, ['suzana@dc.uece.br'], 'Subject: a\r\n folded subject\r\n\r\nbody\r\n');
+  assert.match(ok.text, /\r\nSubject: a\r\n folded subject\r\n/);
+});
+
+test('the transaction\'s end-of-data check sees the header and its refusal stores nothing', async () => {
+  const seen: { names: string[]; complete: boolean }[] = [];
+  const rcpt = await intake.checkRecipient(mx, null, addr('suzana@dc.uece.br'), {});
+  const before = queued.length;
+  await assert.rejects(
+    intake.receive(
+      {
+        session: mx, sender: null, mail: {}, recipients: [rcpt],
+        checkHeader: async (h) => {
+          seen.push({ names: h.fields.map((f) => f.name), complete: h.complete });
+          return replies.senderNotOwned();
+        },
+      },
+      Readable.from([Buffer.from('From: a@x.example\r\nSubject: s\r\n\r\nbody\r\n')]),
+    ),
+    /553 5\.7\.1/,
+  );
+  assert.deepEqual(seen, [{ names: ['from', 'subject'], complete: true }]);
+  assert.equal(queued.length, before);
+});
