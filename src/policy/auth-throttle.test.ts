@@ -68,3 +68,33 @@ void test('memory is bounded: the oldest entries go first', () => {
   assert.equal(t.addressBlocked('10.0.0.1'), false, 'dropped');
   assert.equal(t.addressBlocked('10.0.0.4'), true);
 });
+
+void test('check: counted before verify, released on success and on a failed check, kept on a wrong password', async () => {
+  const t = new AuthThrottle({ maxFailuresPerAddress: 2, maxFailuresPerAccount: 100 });
+  let inFlight = 0;
+  const verdicts = await Promise.all(
+    Array.from({ length: 5 }, (_, i) =>
+      t.check('192.0.2.9', `u${i}`, async () => {
+        inFlight++;
+        await new Promise((r) => setTimeout(r, 20));
+        return false;
+      }),
+    ),
+  );
+  assert.equal(inFlight, 2, 'only the limit were verified');
+  assert.deepEqual(
+    verdicts.map((v) => v.kind),
+    ['failed', 'failed', 'refused', 'refused', 'refused'],
+  );
+  assert.deepEqual(verdicts[1], { kind: 'failed', blocked: true });
+  const u = new AuthThrottle({ maxFailuresPerAddress: 1 });
+  assert.deepEqual(await u.check('192.0.2.1', 'a', async () => true), { kind: 'ok' });
+  const err = new Error('directory down');
+  assert.deepEqual(
+    await u.check('192.0.2.1', 'a', async () => {
+      throw err;
+    }),
+    { kind: 'error', error: err },
+  );
+  assert.equal(u.addressBlocked('192.0.2.1'), false, 'neither a success nor an error counts');
+});

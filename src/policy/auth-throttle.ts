@@ -38,6 +38,16 @@ export interface AuthAttempt {
   failed(): boolean;
 }
 
+/** How one password check ended, as every protocol sees it. */
+export type LoginVerdict =
+  | { readonly kind: 'ok' }
+  /** a wrong password, counted; `blocked`: the address is now refused */
+  | { readonly kind: 'failed'; readonly blocked: boolean }
+  /** not checked: the address or the account is at its limit */
+  | { readonly kind: 'refused'; readonly why: AuthRefusal }
+  /** the check itself failed (directory down): not counted, a temporary failure */
+  | { readonly kind: 'error'; readonly error: unknown };
+
 interface Count {
   failures: number;
   pending: number;
@@ -101,6 +111,28 @@ export class AuthThrottle {
         return ca.failures + ca.pending >= this.maxAddress;
       },
     };
+  }
+
+  /**
+   * The one way every login path checks a password: the attempt is counted first, then
+   * `verify` runs, then the count is kept (wrong password) or given back (right password, or
+   * a check that could not be made).
+   */
+  async check(address: string, account: string, verify: () => Promise<boolean>): Promise<LoginVerdict> {
+    const attempt = this.reserve(address, account);
+    if (typeof attempt === 'string') return { kind: 'refused', why: attempt };
+    let ok: boolean;
+    try {
+      ok = await verify();
+    } catch (error) {
+      attempt.release();
+      return { kind: 'error', error };
+    }
+    if (ok) {
+      attempt.release();
+      return { kind: 'ok' };
+    }
+    return { kind: 'failed', blocked: attempt.failed() };
   }
 
   /** Records a failure that had no password check (e.g. a PLAIN authzid for someone else). */

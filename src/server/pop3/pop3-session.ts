@@ -7,6 +7,9 @@
  *   RFC 3206 (SYS/TEMP, AUTH response codes); RFC 2595 §4 (STLS: discard pipelined input);
  *   RFC 5034 §4 (AUTH with initial response, "*" cancels); RFC 4616 (PLAIN).
  * Security: everything the client sends is hostile. Command lines over 255 octets are refused;
+ *   the autologout timer counts a whole command line, not the gaps between its octets;
+ *   responses the client leaves unread stop the reading of its further commands (framing,
+ *   backpressure and the STLS upgrade are server/connection's, shared with SMTP);
  *   passwords (USER/PASS and AUTH PLAIN) are refused before TLS unless explicitly allowed;
  *   SASL decoding and its rules are protocol/sasl's; every login is counted by the shared
  *   policy/auth-throttle (per address and account) before its password is checked; failed
@@ -318,25 +321,23 @@ export class Pop3Session {
     const user = normalizeUser(name);
     // Counted before the password is checked (policy/auth-throttle): concurrent sessions from
     // one address, or many addresses guessing one account, cannot all be checked.
-    const attempt = this.ctx.authThrottle.reserve(this.remoteAddress, user);
-    if (attempt === 'address') {
-      this.send(pop3Responses.tooManyAuthFailures());
-      return this.end();
+    const verdict = await this.ctx.authThrottle.check(this.remoteAddress, user, () => this.ctx.authenticate(user, password));
+    switch (verdict.kind) {
+      case 'refused':
+        this.pendingUser = undefined;
+        if (verdict.why === 'address') {
+          this.send(pop3Responses.tooManyAuthFailures());
+          return this.end();
+        }
+        await sleep(this.ctx.authFailureDelayMs, undefined, { signal: this.abort.signal });
+        return this.send(pop3Responses.authThrottled());
+      case 'error':
+        return this.send(pop3Responses.localError());
+      case 'failed':
+        return this.failLogin(verdict.blocked);
+      case 'ok':
+        break;
     }
-    if (attempt === 'account') {
-      this.pendingUser = undefined;
-      await sleep(this.ctx.authFailureDelayMs, undefined, { signal: this.abort.signal });
-      return this.send(pop3Responses.authThrottled());
-    }
-    let ok: boolean;
-    try {
-      ok = await this.ctx.authenticate(user, password);
-    } catch {
-      attempt.release();
-      return this.send(pop3Responses.localError());
-    }
-    if (!ok) return this.failLogin(attempt.failed());
-    attempt.release();
     // RFC 1939 §4: exclusive access; RFC 2449 §8.1.2: [IN-USE] when locked elsewhere.
     if (!this.ctx.locks.tryAcquire(user)) return this.send(pop3Responses.inUse());
     if (this.isClosed) {

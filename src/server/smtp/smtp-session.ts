@@ -607,25 +607,24 @@ export class SmtpSession {
     const { authcid, password } = outcome.credentials;
     // Counted before the password is checked, so concurrent attempts cannot all be checked
     // before the limit applies (issue 12 item 7).
-    const attempt = throttle.reserve(this.remoteAddress, authcid);
-    if (attempt === 'address') return this.tooManyAuthFailures();
-    if (attempt === 'account') {
-      await delay(this.ctx.authFailureDelayMs);
-      this.publish(channels.rejected, { stage: 'auth', reply: replies.authTemporaryFailure(), client: this.remoteAddress });
-      throw new MailError(replies.authTemporaryFailure());
+    const authenticate = this.ctx.authenticate;
+    const verdict = await throttle.check(this.remoteAddress, authcid, () => authenticate(authcid, password));
+    switch (verdict.kind) {
+      case 'refused':
+        if (verdict.why === 'address') return this.tooManyAuthFailures();
+        // the account is guessed from elsewhere: a temporary refusal, this client may go on
+        await delay(this.ctx.authFailureDelayMs);
+        this.publish(channels.rejected, { stage: 'auth', reply: replies.authTemporaryFailure(), client: this.remoteAddress });
+        throw new MailError(replies.authTemporaryFailure());
+      case 'error':
+        this.publish(channels.error, { error: verdict.error, where: 'authenticate' });
+        throw new MailError(replies.authTemporaryFailure());
+      case 'failed':
+        return this.authFailure(verdict.blocked);
+      case 'ok':
+        this.authUser = authcid;
+        this.reply(replies.authSucceeded());
     }
-    let ok: boolean;
-    try {
-      ok = await this.ctx.authenticate(authcid, password);
-    } catch (err) {
-      attempt.release();
-      this.publish(channels.error, { error: err, where: 'authenticate' });
-      throw new MailError(replies.authTemporaryFailure());
-    }
-    if (!ok) return this.authFailure(attempt.failed());
-    attempt.release();
-    this.authUser = authcid;
-    this.reply(replies.authSucceeded());
   }
 
   private async tooManyAuthFailures(): Promise<never> {
