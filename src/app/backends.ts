@@ -31,6 +31,11 @@ export interface Backends {
   aliasErrors(): readonly string[];
   /** who is told about newly committed envelopes (the queue runner, when one runs) */
   setOnQueued(fn: ((envelopes: readonly Envelope[]) => void) | undefined): void;
+  /**
+   * A reload (reload.ts): the new local domains enter the directory, the aliases file is
+   * re-read (and watched, if its name changed), and `intake` becomes one built from `next`.
+   */
+  reload(next: Config): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -67,43 +72,64 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
   }
   const mailboxes = new MaildirStore(mailDir(config), { hostname: config.hostname });
 
+  let current = config;
   const aliases = new ConfiguredAliases(config);
   const loadAliases = async (): Promise<void> => {
-    if (!config.aliasesFile) return;
+    if (!current.aliasesFile) return;
     const errors = await aliases.load();
     opts.onAliasesLoaded?.(errors, aliases.map().size);
   };
   await loadAliases();
-  if (opts.watchAliases && config.aliasesFile) {
-    watchFile(config.aliasesFile, { interval: 1000 }, () => void loadAliases());
-  }
+  let watched: string | undefined;
+  const watch = (file: string | undefined): void => {
+    if (!opts.watchAliases || file === watched) return;
+    if (watched) unwatchFile(watched);
+    watched = file;
+    if (file) watchFile(file, { interval: 1000 }, () => void loadAliases());
+  };
+  watch(config.aliasesFile);
   const resolver = configuredResolver(config, directory, aliases);
 
   let onQueued: ((envelopes: readonly Envelope[]) => void) | undefined;
-  const intake = new IntakeService({
-    store,
-    resolver,
-    hostname: config.hostname,
-    clock,
-    maxMessageSize: config.smtp.maxMessageSize,
-    maxHops: config.delivery.maxHops,
-    onQueued: (envs) => onQueued?.(envs),
-  });
+  const buildIntake = (cfg: Config): IntakeService =>
+    new IntakeService({
+      store,
+      resolver,
+      hostname: cfg.hostname,
+      clock,
+      maxMessageSize: cfg.smtp.maxMessageSize,
+      maxHops: cfg.delivery.maxHops,
+      onQueued: (envs) => onQueued?.(envs),
+    });
+  let intake = buildIntake(config);
 
   return {
-    config,
+    get config() {
+      return current;
+    },
     clock,
     directory,
     store,
     mailboxes,
     resolver,
-    intake,
+    get intake() {
+      return intake;
+    },
     aliasErrors: () => aliases.errors(),
     setOnQueued: (fn) => {
       onQueued = fn;
     },
+    reload: async (next) => {
+      // opening the directory with the new local domains adds them (and their postmaster)
+      await (await openDirectory(next)).close();
+      aliases.use(next);
+      current = next;
+      watch(next.aliasesFile);
+      await loadAliases();
+      intake = buildIntake(next);
+    },
     close: async () => {
-      if (opts.watchAliases && config.aliasesFile) unwatchFile(config.aliasesFile);
+      watch(undefined);
       await store.close();
       await directory.close();
     },

@@ -16,7 +16,12 @@ import { AliasResolver } from '../resolve/index.js';
 export class ConfiguredAliases {
   private current: ReadonlyMap<string, Alias> = new Map();
   private problems: string[] = [];
-  constructor(private readonly config: Config) {}
+  constructor(private config: Config) {}
+
+  /** The configuration of a reload (its aliases_file and local domains); load() reads it. */
+  use(config: Config): void {
+    this.config = config;
+  }
 
   /** the aliases now in force, keyed by lower-case qualified name */
   readonly map = (): ReadonlyMap<string, Alias> => this.current;

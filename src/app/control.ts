@@ -20,13 +20,16 @@ export type ControlRequest =
   | { op: 'wake' }
   | { op: 'flush'; id?: string }
   | { op: 'hold' | 'release' | 'delete' | 'bounce'; id: string }
-  | { op: 'ping' };
+  | { op: 'ping' }
+  | { op: 'reload' }; // start-app answers it (reload.ts), not the runner
 
 export interface ControlResponse {
   ok: boolean;
   /** envelopes affected */
   count?: number;
   error?: string;
+  /** reload: changed keys that take effect at the next start */
+  restartNeeded?: string[];
 }
 
 export function controlSocketPath(config: Config): string {

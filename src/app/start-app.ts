@@ -12,7 +12,7 @@
  * Limitations: one process runs every service.
  */
 import { pino, type Logger } from 'pino';
-import type { Config } from '../config/index.js';
+import { loadConfig, type Config } from '../config/index.js';
 import { BatchedOutput, startMailLog, type MailLog } from '../log/index.js';
 import type { QueueRunner } from '../delivery/index.js';
 import { SmtpServer } from '../server/smtp/index.js';
@@ -24,6 +24,8 @@ import { controlSocketPath, startControlServer, type ControlRequest, type Contro
 import { loadOrMakeTls } from './tls-files.js';
 import { buildDeliveryServices, handleControl as handleDeliveryControl } from './delivery-services.js';
 import { DeliveryThread } from './delivery-thread.js';
+import { Reloader, type ReloadResult } from './reload.js';
+import { countingAuthenticate, startMonitoring, type Monitoring } from './monitoring.js';
 
 export interface RunningApp {
   readonly backends: Backends;
@@ -34,11 +36,17 @@ export interface RunningApp {
   /** bound SMTP addresses (ports resolved when the config said 0) */
   smtpAddresses(): { host: string; port: number; mode: string }[];
   pop3Addresses(): { host: string; port: number }[];
+  /** bound [metrics] addresses (empty when off or not available) */
+  metricsAddresses(): { host: string; port: number }[];
+  /** SIGHUP / `correio reload`: re-read the configuration, aliases and certificate (reload.ts) */
+  reload(): Promise<ReloadResult>;
   stop(): Promise<void>;
 }
 
 export interface StartOptions {
   readonly logger?: Logger;
+  /** how a reload reads the configuration again; default: loadConfig of config.file */
+  readonly readConfig?: () => Config;
 }
 
 export async function startApp(config: Config, opts: StartOptions = {}): Promise<RunningApp> {
@@ -91,10 +99,12 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   // RFC 5321 §3.5, §7.3: VRFY/EXPN answered for trusted networks and authenticated users only
   // (the policy's known-clients-only check); the checks of every listener come from the config
   const verifier = new MailboxVerifier({ directory, resolver: backends.resolver, primaryDomain: config.localDomains[0] });
-  const policies = smtpPolicyFromConfig(config, {
-    directory,
-    answers: { vrfy: (session, argument) => verifier.vrfy(session, argument), expn: (session, argument) => verifier.expn(session, argument) },
-  });
+  const policiesFor = (c: Config): ReturnType<typeof smtpPolicyFromConfig> =>
+    smtpPolicyFromConfig(c, {
+      directory,
+      answers: { vrfy: (session, argument) => verifier.vrfy(session, argument), expn: (session, argument) => verifier.expn(session, argument) },
+    });
+  const policies = policiesFor(config);
   const smtp = new SmtpServer({
     intake,
     hostname: config.hostname,
@@ -104,7 +114,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     dataTimeoutMs: config.smtp.dataTimeout,
     minDataRate: config.smtp.minDataRate,
     tls,
-    authenticate,
+    authenticate: countingAuthenticate('smtp', authenticate),
     authThrottle,
     authFailureDelayMs: config.auth.failureDelay,
     policies,
@@ -112,7 +122,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const pop3 = new Pop3Server({
     hostname: config.hostname,
     mailboxes,
-    authenticate,
+    authenticate: countingAuthenticate('pop3', authenticate),
     tls,
     authThrottle,
     authFailureDelayMs: config.auth.failureDelay,
@@ -120,7 +130,14 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     maxConnectionsPerIp: config.pop3.maxConnectionsPerIp,
   });
 
+  const file = config.file;
+  const reloader = new Reloader(
+    { backends, smtp, pop3, logger, policiesFor, readConfig: opts.readConfig ?? (() => (file ? loadConfig({ path: file }) : config)) },
+    config,
+  );
+
   const stops: (() => Promise<void>)[] = [];
+  let monitoring: Monitoring | undefined;
   let pop3Bound: { host: string; port: number }[] = [];
   try {
     if (local) {
@@ -146,6 +163,10 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     }
     const control = await startControlServer(controlSocketPath(config), (req) => handleControl(req));
     stops.unshift(() => control.close());
+    // [metrics] listen: closed last, so that /readyz says "not ready" through the drain
+    const m = await startMonitoring(config, { smtpSessions: () => smtp.connections, pop3Sessions: () => pop3.connectionCount, store: backends.store, logger });
+    monitoring = m;
+    stops.push(() => m.close());
   } catch (err) {
     for (const s of stops) await s().catch(() => undefined);
     await backends.close().catch(() => undefined);
@@ -153,12 +174,17 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     throw err;
   }
 
+
   function handleControl(req: ControlRequest): Promise<ControlResponse> {
+    if (req.op === 'reload') {
+      return reloader.reload().then((r) => ({ ok: r.ok, ...(r.error !== undefined && { error: r.error }), ...(r.restartNeeded && { restartNeeded: r.restartNeeded }) }));
+    }
     if (local) return handleDeliveryControl(local.runner, req);
     if (thread) return thread.control(req);
     return Promise.resolve({ ok: false, error: 'no delivery' });
   }
 
+  monitoring?.setReady(true);
   logger.info(
     { smtp: smtp.addresses().map((a) => `${a.host}:${a.port}/${a.mode}`), dataDir: config.dataDir },
     'correio started',
@@ -170,7 +196,10 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     control: handleControl,
     smtpAddresses: () => smtp.addresses(),
     pop3Addresses: () => pop3Bound.map((a) => ({ host: a.host, port: a.port })),
+    reload: () => reloader.reload(),
+    metricsAddresses: () => monitoring?.addresses() ?? [],
     stop: async () => {
+      monitoring?.setReady(false);
       for (const s of stops) await s().catch((err: unknown) => logger.error({ err }, 'stop'));
       await backends.close();
       mailLog.stop();

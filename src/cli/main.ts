@@ -18,6 +18,7 @@ import { register as registerCheck } from './commands/check.js';
 import { register as registerDirectory } from './commands/directory.js';
 import { register as registerList } from './commands/list.js';
 import { register as registerQueue } from './commands/queue.js';
+import { register as registerReload } from './commands/reload.js';
 import { register as registerResolve } from './commands/resolve.js';
 import { register as registerSendmail } from './commands/sendmail.js';
 import { register as registerServe } from './commands/serve.js';
@@ -61,6 +62,7 @@ export function buildProgram(io: CliIo): Command {
     .version(`correio ${packageVersion()}`, '-V, --version', 'print the version (correio X.Y.Z)');
 
   registerServe(program, ctx);
+  registerReload(program, ctx);
   registerUser(program, ctx);
   registerDirectory(program, ctx);
   registerAlias(program, ctx);

@@ -51,6 +51,7 @@ export function listenKeys(config: Config, extra: readonly { key: string; addres
     { key: 'smtp.submissions', addresses: config.smtp.submissions },
     { key: 'pop3.listen', addresses: config.pop3.listen },
     { key: 'pop3.listen_tls', addresses: config.pop3.listenTls },
+    { key: 'metrics.listen', addresses: config.metrics.listen },
     ...extra,
   ];
   return groups.flatMap((g) => g.addresses.map((address) => ({ key: g.key, address })));

@@ -245,6 +245,8 @@ export const configSchema = z
       }),
     imap: table({ listen: field(listenList, () => []) }),
     http: table({ listen: field(listenOneOrMany, () => []) }),
+    // Prometheus /metrics, /healthz, /readyz (DESIGN.md §4); absent: the embedded default address
+    metrics: table({ listen: optional(listenOneOrMany) }),
     storage: table({ url: field(storageUrl, () => 'file:') }),
     log: table({ level: field(logLevel, () => 'info' as const) }),
   })

@@ -107,6 +107,12 @@ export interface Config {
   readonly imap: { readonly listen: readonly ListenAddress[] };
   /** empty: no HTTP service */
   readonly http: { readonly listen: readonly ListenAddress[] };
+  /**
+   * Prometheus /metrics, /healthz, /readyz; empty: off. `isDefault`: the key was absent and the
+   * embedded 127.0.0.1:9465 applies (then an address in use only warns: a second instance on the
+   * machine runs without metrics rather than not at all).
+   */
+  readonly metrics: { readonly listen: readonly ListenAddress[]; readonly isDefault: boolean };
   /** "file:" (embedded default) or "postgres://…" */
   readonly storage: { readonly url: string };
   readonly log: { readonly level: LogLevel };

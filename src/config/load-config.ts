@@ -121,6 +121,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
     },
     imap: { listen: raw.imap.listen },
     http: { listen: raw.http.listen },
+    metrics: { listen: raw.metrics.listen ?? [{ host: '127.0.0.1', port: 9465 }], isDefault: raw.metrics.listen === undefined },
     storage: { url: raw.storage.url },
     log: { level: raw.log.level },
   };

@@ -21,6 +21,8 @@ export const channels = {
   connection: 'correio:connection',
   /** { error, where } */
   error: 'correio:error',
+  /** { protocol: 'smtp'|'pop3' }: a login refused for a wrong user name or password (metrics) */
+  authFailure: 'correio:auth-failure',
 } as const;
 
 export type ChannelName = (typeof channels)[keyof typeof channels];

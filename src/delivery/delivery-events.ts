@@ -26,6 +26,8 @@ export function publishOutcome(name: 'delivered' | 'deferred' | 'bounced' | 'exp
     ...(r.ip && { ip: r.ip }),
     ...(r.error && { error: r.error }),
     attempts: env.attempts.length,
+    // when the message was accepted: the delivery delay (metrics; Postfix's delay=)
+    arrivedAt: env.arrivedAt,
   });
 }
 

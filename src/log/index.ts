@@ -5,3 +5,4 @@
  */
 export { startMailLog, type MailLog, type LineLogger } from './mail-log.js';
 export { BatchedOutput, type BatchedOutputOptions } from './batched-output.js';
+export { startMetrics, type Metrics, type MetricsSources } from './metrics.js';

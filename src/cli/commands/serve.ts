@@ -6,6 +6,10 @@
  * one exits 75 (EX_TEMPFAIL: it can start once the first has stopped) with one line naming the
  * PID that holds it. OS conditions at start (a port in use or privileged, a data directory that
  * is a file or read-only, …) end it with one line naming the key and the fix (os-errors.ts).
+ * SIGHUP (or `correio reload`) re-reads the configuration, aliases and certificate (reload.ts).
+ * SIGTERM drains: the listeners close at once, sessions in progress may finish their
+ * transactions (up to 30 s, then 421 4.3.2), the queue runner stops after its grace; a message
+ * is either acknowledged with 250 and in the spool, or refused with a 4xx: never lost.
  * Standards: sysexits(3).
  * Security: the configuration is validated before anything listens; the lock is taken before
  *   the spool is opened or the control socket replaced.
@@ -36,9 +40,13 @@ export function register(program: Command, ctx: CliContext): void {
         throw explained(err, config);
       }
       try {
-        const app = await startApp(config).catch((err: unknown) => {
+        // a reload reads the same file again, found the same way (--config, $CORREIO_CONFIG, …)
+        const app = await startApp(config, { readConfig: () => ctx.config(cmd) }).catch((err: unknown) => {
           throw explained(err, config);
         });
+        // SIGHUP reloads (reload.ts): a refused configuration is logged and the server keeps running
+        const onHangup = (): void => void app.reload();
+        process.on('SIGHUP', onHangup);
         await new Promise<void>((resolve, reject) => {
           let stopping = false;
           const onSignal = (signal: NodeJS.Signals): void => {
@@ -52,6 +60,7 @@ export function register(program: Command, ctx: CliContext): void {
               () => {
                 process.off('SIGTERM', onSignal);
                 process.off('SIGINT', onSignal);
+                process.off('SIGHUP', onHangup);
                 resolve();
               },
               (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),

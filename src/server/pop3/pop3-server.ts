@@ -61,7 +61,7 @@ export interface Pop3BoundAddress {
 const connectionChannel = channel(channels.connection);
 
 export class Pop3Server {
-  private readonly ctx: Pop3SessionContext;
+  private ctx: Pop3SessionContext;
   private readonly maxConnections: number;
   private readonly maxConnectionsPerIp: number;
   private readonly perIp = new Map<string, number>();
@@ -86,6 +86,16 @@ export class Pop3Server {
     };
     this.maxConnections = options.maxConnections ?? 200;
     this.maxConnectionsPerIp = options.maxConnectionsPerIp ?? 20;
+  }
+
+  /**
+   * A new certificate and key (a reload) for the connections that start from now on, STLS and
+   * implicit TLS alike. Throws, changing nothing, when they are unusable.
+   */
+  setTls(creds: { readonly key: string | Buffer; readonly cert: string | Buffer }): void {
+    const secureContext = tls.createSecureContext({ key: creds.key, cert: creds.cert });
+    this.ctx = { ...this.ctx, secureContext };
+    for (const s of this.servers) if (s instanceof tls.Server) s.setSecureContext({ key: creds.key, cert: creds.cert });
   }
 
   /** Number of open connections. */

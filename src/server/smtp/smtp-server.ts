@@ -109,17 +109,21 @@ export class SmtpServer {
   private readonly sessions = new Set<SmtpSession>();
   private readonly perIp = new Map<string, number>();
   private readonly authThrottle: AuthThrottle;
-  private readonly secureContext: SecureContext | undefined;
-  private readonly policies: Readonly<Record<ListenMode, StagePolicy>>;
+  private secureContext: SecureContext | undefined;
+  private policies: Readonly<Record<ListenMode, StagePolicy>>;
   private closing = false;
 
   /** Throws when trustedNetworks has an invalid entry or the TLS key/cert are unusable. */
-  constructor(private readonly options: SmtpServerOptions) {
+  constructor(private options: SmtpServerOptions) {
     this.authThrottle =
       options.authThrottle ??
       new AuthThrottle({ maxFailuresPerAddress: options.maxAuthFailures, windowMs: options.authFailureWindowMs });
     this.secureContext = options.tls ? createSecureContext({ key: options.tls.key, cert: options.tls.cert }) : undefined;
-    this.policies =
+    this.policies = SmtpServer.policiesFor(options);
+  }
+
+  private static policiesFor(options: SmtpServerOptions): Readonly<Record<ListenMode, StagePolicy>> {
+    return (
       options.policies ??
       buildSmtpPolicy({
         hostname: options.hostname,
@@ -131,7 +135,21 @@ export class SmtpServer {
         authOnMx: options.authOnMx ?? false,
         trustedNetworks: options.trustedNetworks ?? [],
         answers: { vrfy: options.vrfy, expn: options.expn },
-      });
+      })
+    );
+  }
+
+  /**
+   * New settings for the sessions that start from now on (a reload); sessions in progress keep
+   * theirs. Throws, changing nothing, when the trusted networks or TLS key/cert are unusable.
+   */
+  reconfigure(patch: Partial<Omit<SmtpServerOptions, 'authThrottle' | 'maxAuthFailures' | 'authFailureWindowMs'>>): void {
+    const next = { ...this.options, ...patch };
+    const secureContext = next.tls ? createSecureContext({ key: next.tls.key, cert: next.tls.cert }) : undefined;
+    const policies = SmtpServer.policiesFor(next);
+    this.options = next;
+    this.secureContext = secureContext;
+    this.policies = policies;
   }
 
   /** Starts listening on every address; rejects (and listens on none) if one fails. */

@@ -190,7 +190,7 @@ export class SmtpSession {
   // ---- main loop ----
   /** Runs the session to its end; never rejects. `refuse` answers 421 in place of the greeting. */
   async run(refuse?: SmtpReply): Promise<void> {
-    this.publish(channels.connection, { session: this.id, remoteAddress: this.remoteAddress });
+    this.publish(channels.connection, { session: this.id, remoteAddress: this.remoteAddress, mode: this.ctx.mode });
     try {
       if (this.ctx.mode === 'submissions' && !(await this.upgradeTls())) return;
       if (refuse) {
