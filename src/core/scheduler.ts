@@ -1,7 +1,10 @@
 /**
  * @module scheduler
- * The scheduler decides when each envelope is tried, warned about or expired; it is pure with
- * an injected clock so "bounce after 3 days" is tested without waiting 3 days.
+ * The retry policy (Scheduler): when each envelope is tried, warned about or expired, from its
+ * own times only; pure, with the clock passed in (`now`), so "bounce after 3 days" is tested
+ * without waiting 3 days. The in-memory queue that asks it (ready, waiting, held, running per
+ * route) is queue/queue-scheduler.ts; what changes an envelope's state is
+ * queue/envelope-transitions.ts.
  * Standards: RFC 5321 §4.5.4.1 (retry at least 30 minutes apart, give up after 4-5 days).
  * Security: none.
  * Limitations: none.

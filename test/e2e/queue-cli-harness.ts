@@ -138,6 +138,10 @@ export interface QueueJson {
     recipient: string;
     route: string;
     state: string;
+    /** the envelope's explicit state (queued, deferred, held, notice-pending) */
+    queueState: string;
+    /** the kind of a pending notice, or null */
+    notice: string | null;
     held: boolean;
     attempts: number | unknown[];
     lastError: string | null;

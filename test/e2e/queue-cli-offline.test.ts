@@ -58,6 +58,7 @@ void test('hold and release one envelope, then the whole message', async () => {
   assert.match(hold.stdout, new RegExp(`^${id}-2: held 1 envelope \\(no server running\\)\\n$`));
   let q = await queueJson(site);
   assert.deepEqual(q[0].recipients.map((e) => e.state), ['active', 'held']);
+  assert.deepEqual(q[0].recipients.map((e) => e.queueState), ['queued', 'held'], 'the explicit state beside the operator\'s word');
   assert.equal((await site.run(['queue', 'hold', id])).stdout, `${id}: held 1 envelope (no server running)\n`);
   q = await queueJson(site);
   assert.deepEqual(q[0].recipients.map((e) => e.held), [true, true]);
@@ -65,6 +66,7 @@ void test('hold and release one envelope, then the whole message', async () => {
   assert.equal(rel.code, 0);
   assert.match(rel.stdout, /released 2 envelopes/);
   assert.ok((await spoolEnvelopes(site)).every((e) => !e.held && e.nextAttemptAt === 0));
+  assert.ok((await spoolEnvelopes(site)).every((e) => e.state === 'queued'), 'released: queued, due now');
 });
 
 void test('show: every envelope with its route and attempts; trace: received, resolved, state', async () => {
@@ -83,6 +85,8 @@ void test('show: every envelope with its route and attempts; trace: received, re
   assert.match(trace.stdout, new RegExp(`^message ${id}\\n  received \\S+ from <jacques@example\\.org>, \\d+ octets\\n`));
   assert.match(trace.stdout, new RegExp(`    Received: by mx\\.test \\(correio\\) with local id ${id};`));
   assert.match(trace.stdout, / {2}recipient bob@remote\.test \(envelope \S+-2\)\n {4}resolved: bob@remote\.test => smtp:\[127\.0\.0\.1\]:\d+\n {4}no delivery attempt yet\n {4}now: active \(due now\)\n/);
+  assert.match(trace.stdout, / {4}now: active \(due now\)\n {4}queue state: queued\n/);
+  assert.match(show.stdout, new RegExp(`\\nenvelope ${id}-2\\n(?:  .*\\n)*  queue state: queued\\n`));
 });
 
 void test('unknown ids: exit 65 and one line', async () => {
@@ -108,6 +112,9 @@ void test('flush, bounce and delete act on the spool', async () => {
   assert.equal(bounced?.attempts.at(-1)?.status, '5.0.0', 'marked failed for the runner to notify');
   const q = await queueJson(site);
   assert.equal(q[0].recipients[1].state, 'bouncing');
+  assert.deepEqual([q[0].recipients[1].queueState, q[0].recipients[1].notice], ['notice-pending', 'failure']);
+  assert.equal(bounced?.state, 'notice-pending', 'stored with the envelope');
+  assert.match((await site.run(['queue', 'show', `${id}-2`])).stdout, /\n {2}state: bouncing\n(?: {2}.*\n)* {2}queue state: notice-pending \(failure\)\n/);
   assert.match(q[0].recipients[1].lastError ?? '', /^5\.0\.0 message bounced by the administrator$/);
 
   const del = await site.run(['queue', 'delete', id]);

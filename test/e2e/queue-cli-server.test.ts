@@ -31,6 +31,8 @@ void test('a deferred message: list, show and trace print the recorded attempt',
   const q = await queueJson(site);
   assert.equal(q.length, 1);
   assert.equal(q[0].recipients[0].state, 'deferred');
+  assert.equal(q[0].recipients[0].queueState, 'deferred');
+  assert.equal(envs[0].state, 'deferred', 'the runner stored the state');
   assert.ok(q[0].recipients[0].lastError, 'the last error is listed');
 
   const list = await site.run(['queue', 'list']);
@@ -49,6 +51,7 @@ void test('a deferred message: list, show and trace print the recorded attempt',
   assert.match(trace.stdout, /^ {4}Received: by mx\.test \(correio\) with local id \S+ for <bob@remote\.test>;/m);
   assert.match(trace.stdout, /^ {4}attempt 1: .*\[127\.0\.0\.1\]/m);
   assert.match(trace.stdout, /^ {4}now: deferred, next attempt \S+$/m);
+  assert.match(trace.stdout, /^ {4}queue state: deferred$/m);
 });
 
 void test('hold, release and flush through the server', async () => {
@@ -57,6 +60,7 @@ void test('hold, release and flush through the server', async () => {
   assert.equal(hold.stdout, `${id}: held 1 envelope\n`, 'no "no server running" note: the server did it');
   await waitSpool(site, 'held', (es) => es[0]?.held === true);
   assert.equal((await queueJson(site))[0].recipients[0].state, 'held');
+  assert.equal((await spoolEnvelopes(site))[0].state, 'held');
 
   const flushHeld = await site.run(['queue', 'flush', id]);
   assert.equal(flushHeld.stdout, `${id}: flushed 0 envelopes\n`, 'held envelopes stay held');
