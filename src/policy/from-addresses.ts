@@ -103,9 +103,12 @@ function displayText(value: string): string {
   return parts.join('');
 }
 
-/** RFC 2047 §2: =?charset?B|Q?text?= words decoded; anything else left as it is. */
+/**
+ * RFC 2047 §2: =?charset?B|Q?text?= words decoded; anything else left as it is. RFC 2047 §6.2:
+ * whitespace between two encoded words is not shown, so "=?…?q?bob?= =?…?q?=40x?=" reads "bob@x".
+ */
 function decodeEncodedWords(text: string): string {
-  return text.replace(/=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g, (_m, charset: string, enc: string, data: string) => {
+  return text.replace(/(\?=)\s+(?==\?[^?\s]+\?[BbQq]\?)/g, '$1').replace(/=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g, (_m, charset: string, enc: string, data: string) => {
     const bytes = enc.toUpperCase() === 'B'
       ? Buffer.from(data, 'base64')
       // RFC 2047 §4.2: "_" is a space, "=XX" an octet
