@@ -24,7 +24,8 @@ function isObsCtl(cp: number): boolean {
   return (cp >= 1 && cp <= 8) || cp === 11 || cp === 12 || (cp >= 14 && cp <= 31) || cp === 127;
 }
 
-class Parser {
+/** The RFC 5322 lexical parser over one string; address-list.ts builds on it. */
+export class Parser {
   pos = 0;
   constructor(readonly s: string) {}
 
@@ -191,10 +192,19 @@ export function parseAddrSpec(s: string): Address {
   const local = p.localPart();
   if (p.peek() !== '@') p.fail('expected "@"');
   p.pos++;
-  let domain = p.domain();
+  const domain = p.domain();
   if (p.pos !== s.length) p.fail('unexpected text after address');
-  if (!domain.startsWith('[') && /[^\x00-\x7f]/.test(domain)) domain = domainToASCII(domain) || domain;
-  const hyphenBad = !domain.startsWith('[') && domain.split('.').some((l) => l.startsWith('-') || l.endsWith('-'));
+  return toAddress(p, local, domain);
+}
+
+/**
+ * A parsed local part and domain as an Address: U-labels to A-labels where valid, no label
+ * starting or ending with "-", the domain lower-cased, the local part quoted only when needed.
+ */
+export function toAddress(p: Parser, local: string, domain: string): Address {
+  let d = domain;
+  if (!d.startsWith('[') && /[^\x00-\x7f]/.test(d)) d = domainToASCII(d) || d;
+  const hyphenBad = !d.startsWith('[') && d.split('.').some((l) => l.startsWith('-') || l.endsWith('-'));
   if (hyphenBad) p.fail('domain label starts or ends with "-"');
-  return { local: quoteLocalPart(local), domain: domain.toLowerCase() };
+  return { local: quoteLocalPart(local), domain: d.toLowerCase() };
 }

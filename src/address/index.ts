@@ -1,6 +1,7 @@
 /**
  * @module address
- * RFC 5321 paths and RFC 5322 addresses: parse, normalise, IDNA, "+tag"; and CIDR lists.
+ * RFC 5321 paths and RFC 5322 addresses and address lists: parse, normalise, IDNA, "+tag";
+ * and CIDR lists.
  * Standards: RFC 5321 §4.1.2, RFC 5322 §3.4.1, RFC 6531, RFC 5233, RFC 4632.
  * Security: see each module. Limitations: see each module.
  */
@@ -17,5 +18,6 @@ export {
   type PathOptions,
 } from './smtp-path.js';
 export { parseAddrSpec } from './addr-spec.js';
+export { parseAddressList, type AddressListItem, type AddressListOptions } from './address-list.js';
 export { splitDetail, type LocalDetail } from './split-detail.js';
 export { CidrList } from './cidr.js';

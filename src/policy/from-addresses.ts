@@ -6,16 +6,16 @@
  * Standards: RFC 5322 §3.4 (mailbox, name-addr, group), §3.2.2 (comments), §3.6.2 (From);
  *   RFC 2047 §2, §4 (encoded words: B and Q); RFC 6532 (UTF-8 in headers); Unicode UAX #15
  *   (NFKC folds compatibility forms such as the fullwidth "＠").
- * Security: nodemailer's addressparser is lenient ("a@x b@y", "John Doe@x" yield one plausible
- *   address while a mail reader may show another): an element that is not a proper mailbox
- *   counts as one that does not parse. Display text is decoded (encoded words, NFKC) before it
+ * Security: the mailboxes come from address/'s one address-list parser, strict where an address
+ *   is concerned ("a@x b@y", "John Doe@x" are bad elements, not one plausible address a mail
+ *   reader might show otherwise): an element that is not a proper mailbox counts as one that
+ *   does not parse. Display text is decoded (encoded words, NFKC) before it
  *   is searched for addresses, so `=?utf-8?q?bob=40x?=` and `bob＠x` are seen as `bob@x`.
  * Limitations: look-alike characters that NFKC does not fold (Cyrillic "а" for Latin "a") are
  *   not recognised; an encoded word in an unknown charset is read as Latin-1.
  */
-import addressparser from 'nodemailer/lib/addressparser/index.js';
 import type { Address } from '../core/index.js';
-import { parseAddrSpec } from '../address/index.js';
+import { parseAddressList } from '../address/index.js';
 
 /**
  * The mailboxes of a From field (RFC 5322 §3.6.2: a mailbox-list; group members included),
@@ -23,16 +23,7 @@ import { parseAddrSpec } from '../address/index.js';
  */
 export function fromAddresses(value: string): (Address | undefined)[] {
   // intake's header split already decoded the field (UTF-8 when valid: RFC 6532)
-  const out: (Address | undefined)[] = [];
-  for (const a of addressparser(value, { flatten: true })) {
-    try {
-      out.push(parseAddrSpec(a.address));
-    } catch {
-      out.push(undefined);
-    }
-  }
-  if (!out.includes(undefined) && !mailboxElements(value).every(soundMailbox)) out.push(undefined);
-  return out;
+  return parseAddressList(value).map((i) => (i.kind === 'mailbox' ? i.address : undefined));
 }
 
 /**
@@ -120,55 +111,4 @@ function decodeEncodedWords(text: string): string {
       return bytes.toString('latin1');
     }
   });
-}
-
-/** The top-level comma-separated elements of an address list, group syntax removed. */
-function mailboxElements(value: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quoted = false;
-  let depth = 0;
-  let angle = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (quoted) {
-      cur += c;
-      if (c === '\\') cur += value[++i] ?? '';
-      else if (c === '"') quoted = false;
-      continue;
-    }
-    if (depth > 0) {
-      // RFC 5322 §3.2.2: comments nest and are dropped
-      if (c === '\\') i++;
-      else if (c === '(') depth++;
-      else if (c === ')') depth--;
-      continue;
-    }
-    if (c === '(') depth++;
-    else if (c === '"') {
-      quoted = true;
-      cur += c;
-    } else if (c === '<') {
-      angle = true;
-      cur += c;
-    } else if (c === '>') {
-      angle = false;
-      cur += c;
-    } else if (!angle && (c === ',' || c === ';')) {
-      out.push(cur);
-      cur = '';
-    } else if (!angle && c === ':') {
-      cur = ''; // group name (RFC 5322 §3.4)
-    } else cur += c;
-  }
-  out.push(cur);
-  return out.map((e) => e.trim()).filter((e) => e !== '');
-}
-
-/** mailbox = name-addr / addr-spec (RFC 5322 §3.4), judged with quoted strings set aside. */
-function soundMailbox(element: string): boolean {
-  const bare = element.replace(/"(?:[^"\\]|\\.)*"/g, '""');
-  const lt = bare.indexOf('<');
-  if (lt >= 0) return !bare.slice(0, lt).includes('@') && /^<[^<>\s]+>$/.test(bare.slice(lt).trim());
-  return !/\s/.test(bare) && bare.includes('@');
 }

@@ -1,10 +1,12 @@
 /**
  * Go's net/mail address tests (../shared/corpora/addresses/go-net-mail/address-and-date-tests.json,
  * derived from Go 1.19's message_test.go) against correio's RFC 5322 address handling:
- *   - header address lists: nodemailer's addressparser as src/policy `fromAddresses` uses it (the
- *     From ownership check), each address then through src/address `parseAddrSpec`; display names
- *     through libmime's RFC 2047 decoder (correio's only charset decoder; it knows ISO-8859-x and
- *     windows-125x, so the "charset decoder" cases run too);
+ *   - header address lists: src/policy `fromAddresses` (the From ownership check, over
+ *     src/address's one address-list parser, parseAddressList), and nodemailer's addressparser
+ *     (a widely used lenient reader, kept for comparison), each address then through src/address `parseAddrSpec`;
+ *     display names through libmime's RFC 2047 decoder (it knows ISO-8859-x and windows-125x, so
+ *     the "charset decoder" cases run too); address-list-corpora.test.ts runs parseAddressList
+ *     itself over this corpus and the isemail one;
  *   - single addr-specs (TestAddressParsingAndFormatting): `parseAddrSpec` parses and
  *     `quoteLocalPart` gives back the same text (must-parse), or `parseAddrSpec` refuses (must-fail).
  * Go is lenient in places and strict in others; where correio differs the case is listed in a
@@ -107,9 +109,9 @@ const acceptedErrorCases: Readonly<Record<string, readonly [string[], string]>> 
     'NUL in a quoted display name (obs-qtext excludes %d0, RFC 5322 §4.1): the name is dropped, the address checked',
   ],
   '"\\\u0000" <escaped-null@example.net>': [['escaped-null@example.net'], 'NUL as obs-qp in a display name (RFC 5322 §4.1 allows %d0 there); the address is checked'],
-  'cfws@example.com (': [['cfws@example.com'], 'addressparser ends an unclosed comment at the end of the field; the address itself is whole'],
-  'root group: embed group: null@example.com;': [['null@example.com'], 'nested groups are not RFC 5322 (§3.4 group-list has no group); addressparser flattens them'],
-  'group not closed: null@example.com': [['null@example.com'], 'a group without ";" (RFC 5322 §3.4); addressparser closes it at the end of the field'],
+  'cfws@example.com (': [['cfws@example.com'], 'the address-list parser (and addressparser) ends an unclosed comment at the end of the field; the address itself is whole'],
+  'root group: embed group: null@example.com;': [['null@example.com'], 'nested groups are not RFC 5322 (§3.4 group-list has no group); the address-list parser (and addressparser) flattens them'],
+  'group not closed: null@example.com': [['null@example.com'], 'a group without ";" (RFC 5322 §3.4); the address-list parser (and addressparser) closes it at the end of the field'],
   'group: first@example.com, second@example.com;': [
     ['first@example.com', 'second@example.com'],
     'Go\'s ParseAddress wants one address; a From field is a mailbox-list (RFC 5322 §3.6.2), groups accepted as RFC 6854 allows',

@@ -58,7 +58,7 @@ import {
   type SessionInfo,
 } from '../../core/index.js';
 import { loadConfig, type Config } from '../../config/index.js';
-import { CidrList, parseAddrSpec, parseForwardPath, parseReversePath, quoteLocalPart } from '../../address/index.js';
+import { CidrList, parseAddrSpec, parseAddressList, parseForwardPath, parseReversePath, quoteLocalPart } from '../../address/index.js';
 import { openBackends, sendControl, type Backends } from '../../app/index.js';
 import { SmtpSession } from '../../server/smtp/smtp-session.js';
 import { AuthThrottle } from '../../policy/auth-throttle.js';
@@ -261,62 +261,16 @@ function envelopeAddress(text: string, primaryDomain: string, what = 'recipient'
 }
 
 /**
- * Splits an RFC 5322 address-list (§3.4) into its mailboxes: top-level commas separate them,
- * a group's display name ("Team:") and its ";" are dropped, comments are removed outside
- * quoted strings, and an angle-addr ("Name <a@b>") gives its address (a source route dropped).
+ * Splits an RFC 5322 address-list (§3.4) into its mailboxes with address/'s parser (the one
+ * policy's From check uses): groups dropped, comments removed, an angle-addr ("Name <a@b>")
+ * gives its address (a source route dropped), a lone local part stays unqualified. A bad
+ * element refuses the whole list (65).
  */
 export function splitAddressList(text: string): string[] {
-  const items: string[] = [];
-  let bare = '';
-  let angle: string | undefined;
-  let inAngle = false;
-  let quoted = false;
-  let comment = 0;
-  const finish = (): void => {
-    const item = (angle ?? bare).trim();
-    if (item !== '') items.push(angle !== undefined ? item.replace(/^@[^:]*:/, '') : item);
-    bare = '';
-    angle = undefined;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (comment > 0) {
-      if (c === '\\') i++;
-      else if (c === '(') comment++;
-      else if (c === ')') comment--;
-      continue;
-    }
-    if (quoted) {
-      if (c === '\\' && i + 1 < text.length) {
-        bare += c + text[++i];
-        if (inAngle) angle += c + text[i];
-        continue;
-      }
-      if (c === '"') quoted = false;
-      bare += c;
-      if (inAngle) angle += c;
-      continue;
-    }
-    if (c === '"') {
-      quoted = true;
-      bare += c;
-      if (inAngle) angle += c;
-    } else if (c === '(') comment = 1;
-    else if (c === '<' && !inAngle) {
-      inAngle = true;
-      angle = '';
-    } else if (c === '>' && inAngle) inAngle = false;
-    else if (inAngle) angle += c;
-    else if (c === ',' || c === ';') finish();
-    else if (c === ':') {
-      // "display-name:" opens a group (§3.4); what came before is its name
-      bare = '';
-      angle = undefined;
-    } else bare += c;
-  }
-  if (quoted || comment > 0 || inAngle) throw badAddress(text, quoted ? 'unclosed quoted string' : comment > 0 ? 'unclosed comment' : 'missing ">"');
-  finish();
-  return items;
+  return parseAddressList(text, { bareLocalParts: true, closeOpenComment: false }).map((i) => {
+    if (i.kind === 'bad') throw badAddress(text, i.text === text.trim() ? i.reason : `"${i.text}": ${i.reason}`);
+    return i.kind === 'local' ? quoteLocalPart(i.local) : addressToString(i.address);
+  });
 }
 
 /**
@@ -324,10 +278,7 @@ export function splitAddressList(text: string): string[] {
  * comma lists; a lone word is an unqualified local name.
  */
 export function addressesIn(text: string, primaryDomain: string): Address[] {
-  return splitAddressList(text).map((item) => {
-    if (/\s/.test(item.replace(/"[^"]*"/g, '""'))) throw badAddress(text, `"${item}" is not one address`);
-    return envelopeAddress(item, primaryDomain);
-  });
+  return splitAddressList(text).map((item) => envelopeAddress(item, primaryDomain));
 }
 
 function parseSender(text: string | undefined, login: string, primaryDomain: string): ReversePath {
