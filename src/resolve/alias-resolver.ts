@@ -22,7 +22,7 @@
  *   not propagated into alias targets); no domain rewriting in catch-all targets (`@a: @b`);
  *   routes match the exact domain only.
  */
-import { isPostmaster, parseMailbox, splitDetail } from '../address/index.js';
+import { isPostmaster, parseMailbox } from '../address/index.js';
 import {
   addressToString,
   formatReply,
@@ -39,12 +39,12 @@ import {
   type MailingList,
   type ResolvedRecipient,
   type Resolver,
-  type Role,
   type SmtpReply,
   type Trace,
   type User,
 } from '../core/index.js';
-import { listLocalFromOwner } from './list-names.js';
+import { findDangling, type DanglingTarget } from './find-dangling.js';
+import { isRouteLike, lookupForm, NameLookup } from './name-lookup.js';
 import { parseListMember } from './list-member.js';
 import {
   aliasOrigin,
@@ -117,22 +117,6 @@ export interface Explanation {
   readonly targets: ResolvedRecipient[];
 }
 
-export interface DanglingTarget {
-  /** the alias, role or list that names the target */
-  readonly name: string;
-  readonly target: string;
-  readonly reason: string;
-}
-
-type Found =
-  | { what: 'alias'; name: string; alias: Alias; source: string; detail?: string }
-  | { what: 'catch-all'; name: string; alias: Alias; source: string }
-  | { what: 'role'; name: string; role: Role; detail?: string }
-  | { what: 'list'; name: string; list: MailingList; detail?: string }
-  | { what: 'user'; name: string; user: User; detail?: string }
-  | { what: 'list-owner'; name: string; list: MailingList }
-  | { what: 'postmaster'; name: string };
-
 /** The state of one recipient's expansion. */
 interface Walk {
   readonly original: Address;
@@ -147,17 +131,6 @@ interface Walk {
 
 
 const noChildren: ExpansionNode[] = [];
-
-/** Local parts that would be a route if read as one: never looked up, never relayed. */
-function isRouteLike(local: string): boolean {
-  return /[@%!]/.test(local) || local === '';
-}
-
-/** `"john doe"` → `john doe` for lookups; other local parts unchanged. */
-function lookupForm(local: string): string {
-  if (local.length >= 2 && local.startsWith('"') && local.endsWith('"')) return local.slice(1, -1).replace(/\\(.)/g, '$1');
-  return local;
-}
 
 function targetKey(t: TargetBody): string {
   switch (t.kind) {
@@ -197,6 +170,7 @@ export class AliasResolver implements Resolver {
   private readonly routes: Readonly<Record<string, Route>>;
   private readonly readInclude: (path: string) => Promise<IncludeFile>;
   private readonly policy: TargetPolicy;
+  private readonly names: NameLookup;
 
   constructor(opts: AliasResolverOptions) {
     this.directory = opts.directory;
@@ -208,6 +182,7 @@ export class AliasResolver implements Resolver {
     this.routes = Object.fromEntries(Object.entries(opts.routes ?? {}).map(([d, r]) => [d.toLowerCase(), r]));
     this.readInclude = opts.readInclude ?? readIncludeFile;
     this.policy = { ...defaultTargetPolicy(), ...opts.targetPolicy };
+    this.names = new NameLookup(this.directory, this.fileAliases, this.delimiter);
   }
 
   async resolve(rcpt: Address, trace: Trace): Promise<ResolvedRecipient[]> {
@@ -316,7 +291,7 @@ export class AliasResolver implements Resolver {
       return user ? this.mailbox(w, user, here, via) : this.error(w, name, via, replies.noSuchUser());
     }
 
-    const found = await this.lookup(lookLocal, domain);
+    const found = await this.names.lookup(lookLocal, domain);
     if (found === undefined) {
       const note = isRouteLike(lookLocal) ? 'a route in the local part is not followed (no relaying)' : undefined;
       return this.error(w, name, via, replies.noSuchUser(), note);
@@ -461,86 +436,18 @@ export class AliasResolver implements Resolver {
     }
   }
 
-  /** What a local name is: alias, role, list, user (then without +detail), list owner, postmaster, catch-all. */
-  private async lookup(local: string, domain: string): Promise<Found | undefined> {
-    if (!isRouteLike(local)) {
-      const whole = await this.lookupName(local, domain);
-      if (whole) return whole;
-      const { base, detail } = splitDetail(local, this.delimiter);
-      if (detail !== undefined) {
-        const f = await this.lookupName(base, domain);
-        if (f) return { ...f, detail };
-      }
-      const listLocal = listLocalFromOwner(local);
-      if (listLocal !== undefined) {
-        const list = await this.directory.findList(`${listLocal}@${domain}`.toLowerCase());
-        if (list) return { what: 'list-owner', name: `${local}@${domain}`.toLowerCase(), list };
-      }
-      if (local.toLowerCase() === 'postmaster') return { what: 'postmaster', name: `postmaster@${domain}` };
-    }
-    const catchAll = `@${domain}`;
-    const ca = (await this.directory.findAlias(catchAll)) ?? this.fileAliases().get(catchAll);
-    if (ca) return { what: 'catch-all', name: catchAll, alias: ca, source: ca.source ?? 'directory' };
-    return undefined;
-  }
-
-  private async lookupName(local: string, domain: string): Promise<Extract<Found, { what: 'alias' | 'role' | 'list' | 'user' }> | undefined> {
-    const name = `${local}@${domain}`.toLowerCase();
-    const alias = await this.directory.findAlias(name);
-    if (alias) return { what: 'alias', name, alias, source: alias.source ?? 'directory' };
-    const file = this.fileAliases();
-    const fileAlias = file.get(name) ?? file.get(local.toLowerCase());
-    if (fileAlias) return { what: 'alias', name, alias: fileAlias, source: fileAlias.source ?? 'aliases file' };
-    const role = await this.directory.findRole(name);
-    if (role) return { what: 'role', name, role };
-    const list = await this.directory.findList(name);
-    if (list) return { what: 'list', name, list };
-    const user = await this.directory.findUser({ local, domain });
-    if (user) return { what: 'user', name, user };
-    return undefined;
-  }
-
   /**
-   * Targets that lead nowhere, for `correio check`: alias targets, role holders and list
-   * members/owners in a local domain that name no user, alias, role or list (and no catch-all
-   * takes them), bad target syntax, and missing `:include:` files. `listing` enumerates what to
-   * check (the admin face: the resolver itself only looks names up).
+   * Targets that lead nowhere, for `correio check` (find-dangling); `listing` enumerates what
+   * to check (the admin face: the resolver itself only looks names up).
    */
   async findDangling(listing: Pick<DirectoryAdmin, 'listAliases' | 'listRoles' | 'listLists'>): Promise<DanglingTarget[]> {
-    const out: DanglingTarget[] = [];
-    const domains = (await this.directory.listDomains()).map((d) => d.toLowerCase());
-    const check = async (name: string, target: string, domainsOfName: readonly string[]): Promise<void> => {
-      const t = parseTargetString(target);
-      if (t.kind === 'bad') {
-        out.push({ name, target, reason: t.message });
-        return;
-      }
-      if (t.kind === 'include') {
-        try {
-          await this.readInclude(t.path);
-        } catch (err) {
-          out.push({ name, target, reason: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
-        }
-        return;
-      }
-      const addrs: Address[] =
-        t.kind === 'address' ? [t.address] : t.kind === 'local' || t.kind === 'mailbox-only' ? domainsOfName.map((d) => ({ local: t.local, domain: d })) : [];
-      for (const a of addrs) {
-        const domain = a.domain.toLowerCase();
-        if (!(await this.directory.isLocalDomain(domain))) continue;
-        const local = lookupForm(a.local);
-        const found = t.kind === 'mailbox-only' ? await this.directory.findUser({ local, domain }) : await this.lookup(local, domain);
-        if (!found) out.push({ name, target, reason: `no such user or alias: ${local}@${domain}` });
-      }
-    };
-    const domainOf = (name: string): string[] => (name.includes('@') ? [name.slice(name.lastIndexOf('@') + 1)] : domains);
-    for (const a of await listing.listAliases()) for (const t of a.targets) await check(a.name, t, domainOf(a.name));
-    for (const a of this.fileAliases().values()) for (const t of a.targets) await check(a.name, t, domainOf(a.name));
-    for (const r of await listing.listRoles()) await check(r.address, r.holder, domainOf(r.address));
-    for (const l of await listing.listLists()) {
-      await check(l.address, l.owner, domainOf(l.address));
-      for (const m of l.members) await check(l.address, m, domainOf(l.address));
-    }
-    return out;
+    return findDangling({
+      directory: this.directory,
+      listing,
+      fileAliases: this.fileAliases(),
+      names: this.names,
+      readInclude: this.readInclude,
+      policy: this.policy,
+    });
   }
 }

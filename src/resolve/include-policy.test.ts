@@ -22,8 +22,7 @@ const files: Record<string, IncludeFile> = {
   '/inc/server': { text: '|/usr/bin/archiver -q\n', uid: SERVER, gid: 1001, mode: 0o100600 },
 };
 
-async function resolver(policy: Partial<TargetPolicy> = {}): Promise<AliasResolver> {
-  const dir = new MemoryDirectory({ domains: ['dc.uece.br'], users: ['ana@dc.uece.br'] });
+async function resolver(policy: Partial<TargetPolicy> = {}, dir = new MemoryDirectory({ domains: ['dc.uece.br'], users: ['ana@dc.uece.br'] })): Promise<AliasResolver> {
   for (const name of Object.keys(files)) await dir.setAlias(`${name.slice('/inc/'.length)}@dc.uece.br`, [`:include:${name}`]);
   await dir.setAlias('bot@dc.uece.br', ['|/usr/bin/robot', '/var/mail/bot']);
   return new AliasResolver({
@@ -88,4 +87,15 @@ void test('allow_mail_to_files / allow_mail_to_commands decide by class', async 
 
   const none = await resolver({ allowMailToCommands: [], allowMailToFiles: ['alias', 'include'] });
   assert.deepEqual(show(await none.resolve({ local: 'bot', domain: 'dc.uece.br' }, trace)), [refused, 'file:/var/mail/bot']);
+});
+
+void test('correio check (findDangling) names unsafe include files that hold files or pipes, and list members that are not addresses', async () => {
+  const dir = new MemoryDirectory({ domains: ['dc.uece.br'], users: ['ana@dc.uece.br'] });
+  const r = await resolver({}, dir);
+  dir.seedList({ address: 'staff@dc.uece.br', owner: 'ana@dc.uece.br', members: ['ana@dc.uece.br', '|/usr/bin/touch@dc.uece.br'] });
+  const found = (await r.findDangling(dir)).map((d) => `${d.name} ${d.target}: ${d.reason}`);
+  assert.ok(found.some((f) => f.startsWith('evil@dc.uece.br :include:/inc/evil: include file /inc/evil is owned by uid 65534') && f.endsWith('its file and pipe targets are refused')), found.join('\n'));
+  assert.ok(found.some((f) => /^group-writable@dc\.uece\.br .*group- or world-writable/.test(f)), found.join('\n'));
+  assert.ok(!found.some((f) => f.startsWith('root@')), 'a safe include file is not reported');
+  assert.ok(found.includes('staff@dc.uece.br |/usr/bin/touch@dc.uece.br: not a list member: a "|command" is not a list member (members are addresses)'), found.join('\n'));
 });

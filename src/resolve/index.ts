@@ -9,12 +9,12 @@ export {
   AliasResolver,
   parseRecipientArgument,
   type AliasResolverOptions,
-  type DanglingTarget,
   type ExpansionKind,
   type ExpansionNode,
   type Explanation,
 } from './alias-resolver.js';
 export { findCycles, type AliasCycle } from './find-cycles.js';
+export { type DanglingTarget } from './find-dangling.js';
 export { listOwnerAddress, listLocalFromOwner, listIdFor } from './list-names.js';
 export { parseListMember, type ListMember } from './list-member.js';
 export { parseTargetString, splitCommand, splitIncludeText, type ParsedTarget } from './target-syntax.js';
