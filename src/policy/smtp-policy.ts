@@ -9,7 +9,8 @@
  * Security: every listener gets relay control and the sender rules (when their lookups are
  *   given); the submission listeners also need AUTH before MAIL. AUTH is offered on the MX port
  *   only when `authOnMx` says so, and then the same sender rules bind it.
- * Limitations: the lists are fixed at start (a reload rebuilds nothing yet).
+ * Limitations: the lists are values: a reload (app/reload.ts) builds new ones for new sessions,
+ *   and a session keeps the lists it started with.
  */
 import { replies, type ListenMode, type SenderOwnership, type SessionInfo, type SmtpReply } from '../core/index.js';
 import { CidrList } from '../address/index.js';
