@@ -35,7 +35,6 @@ import type { ListenMode } from '../../core/policy.js';
 import type { CidrList } from '../../address/index.js';
 import { buildSmtpPolicy, type StagePolicy } from '../../policy/index.js';
 import {
-  DataDecoder,
   BdatReader,
   TextChecker,
   encodeReply,
@@ -48,7 +47,8 @@ import {
 } from '../../protocol/smtp/index.js';
 import { runSaslExchange } from '../../protocol/sasl/index.js';
 import type { AuthThrottle } from '../../policy/auth-throttle.js';
-import { BodySink, WholeBody } from './body-sink.js';
+import { BodySink, type WholeBody } from './body-sink.js';
+import { readChunk, readDataBody, type BodyReadEnd } from './body-reader.js';
 import { CLOSED, INTERRUPTED, LONG, TIMEOUT, LineConnection } from '../connection/index.js';
 
 export type { ListenMode };
@@ -86,9 +86,6 @@ export interface SessionContext {
 // RFC 5321 §4.5.3.1.4: command line at most 512 octets with CRLF; RFC 4954 §4: AUTH lines 12288
 const MAX_COMMAND_LINE = 512;
 const MAX_AUTH_LINE = 12288;
-/** a DATA body up to this size is handed to the intake whole; a larger one is streamed */
-const WHOLE_LIMIT = 64 * 1024;
-
 /** Thrown to unwind a session that is over; never reaches the caller of run(). */
 class CloseSession extends Error {}
 // one instance serves every session: a stack trace captured at each QUIT cost ~2 % under load
@@ -412,61 +409,15 @@ export class SmtpSession {
     this.refuseIf('data', await this.policy.data({ session: this.info(), sender: this.sender, recipients: this.recipients }));
     this.reply(replies.startMailInput());
     this.conn.flush();
-    const tx = this.transaction();
-    const decoder = new DataDecoder({ maxSize: this.ctx.maxMessageSize });
-    // A body that stays small (most mail) is collected and handed to the intake whole when DATA
-    // ends: no stream and no concurrent intake per message. Once it passes WHOLE_LIMIT it streams
-    // to the intake with backpressure from then on, never held whole.
-    let held: Buffer[] = [];
-    let heldSize = 0;
-    let sink: BodySink | undefined;
-    const budget = this.transferBudget();
-    for (;;) {
-      if (this.conn.buffered === 0) {
-        const w = await this.conn.waitInput(budget.deadline());
-        if (w === 'closed') {
-          await sink?.abort();
-          throw closeSession;
-        }
-        if (w === 'timeout') {
-          await sink?.abort();
-          await this.end(replies.commandTimeout(this.ctx.hostname));
-          throw closeSession;
-        }
-        continue;
-      }
-      const input = this.conn.take();
-      budget.received += input.length;
-      const r = decoder.push(input);
-      let pieces = r.body;
-      if (decoder.flaw !== undefined) {
-        // refused after the end of data whatever follows: nothing more is kept
-        sink?.fail(replyForFlaw(decoder.flaw));
-        held = [];
-        pieces = [];
-      } else if (!sink) {
-        for (const p of pieces) {
-          held.push(p);
-          heldSize += p.length;
-        }
-        pieces = [];
-        if (heldSize > WHOLE_LIMIT) {
-          sink = new BodySink(this.ctx.intake, tx);
-          pieces = held;
-          held = [];
-        }
-      }
-      if (sink && pieces.length > 0 && !(await sink.write(pieces, this.ctx.dataTimeoutMs, this.conn.gone))) {
-        await sink.abort();
-        await this.end(replies.commandTimeout(this.ctx.hostname));
-        throw closeSession;
-      }
-      if (r.done) {
-        this.conn.unshift(r.rest);
-        break;
-      }
-    }
-    await this.complete(sink ?? new WholeBody(this.ctx.intake, tx, held), decoder.flaw);
+    const r = await readDataBody(this.conn, this.ctx, this.transaction());
+    if (typeof r === 'string') return this.readEnded(r);
+    await this.complete(r.body, r.flaw);
+  }
+
+  /** A body or chunk was not read to its end: the client is gone, or 421 4.4.2 and close. */
+  private async readEnded(how: BodyReadEnd): Promise<never> {
+    if (how === 'timeout') await this.end(replies.commandTimeout(this.ctx.hostname));
+    throw closeSession;
   }
 
   private async complete(body: BodySink | WholeBody, flaw: DataFlaw | undefined): Promise<void> {
@@ -502,30 +453,8 @@ export class SmtpSession {
       this.bdat = { sink: new BodySink(this.ctx.intake, this.transaction()), checker: new TextChecker(this.ctx.maxMessageSize) };
     }
     const b = this.bdat;
-    const reader = new BdatReader(size);
-    const budget = this.transferBudget();
-    // RFC 3030 §2: the chunk is read whatever the reply will be
-    while (reader.remaining > 0) {
-      if (this.conn.buffered === 0) {
-        const w = await this.conn.waitInput(budget.deadline());
-        if (w === 'closed') throw closeSession;
-        if (w === 'timeout') {
-          await this.end(replies.commandTimeout(this.ctx.hostname));
-          throw closeSession;
-        }
-        continue;
-      }
-      const r = reader.push(this.conn.take());
-      budget.received += r.data?.length ?? 0;
-      if (r.done) this.conn.unshift(r.rest);
-      if (!b || !r.data) continue;
-      b.checker.push(r.data);
-      if (b.checker.flaw !== undefined) b.sink.fail(replyForFlaw(b.checker.flaw));
-      else if (!(await b.sink.write([r.data], this.ctx.dataTimeoutMs, this.conn.gone))) {
-        await this.end(replies.commandTimeout(this.ctx.hostname));
-        throw closeSession;
-      }
-    }
+    const ended = await readChunk(this.conn, this.ctx, new BdatReader(size), b);
+    if (ended !== undefined) return this.readEnded(ended);
     if (refusal !== undefined || !b) {
       this.reply(refusal ?? replies.badSequence());
       return;
@@ -561,22 +490,6 @@ export class SmtpSession {
     if (!ctx) return false;
     this.tls = await this.conn.upgradeTls(ctx, this.ctx.commandTimeoutMs);
     return this.tls !== undefined;
-  }
-
-  /**
-   * The time a DATA body or BDAT chunk may take (issue 12 item 5): dataTimeoutMs from its
-   * start, plus one second per minDataRate octets received, so a big message at a fair rate
-   * always passes and a trickle is cut off, whatever the gaps between its octets.
-   */
-  private transferBudget(): { received: number; deadline(): number } {
-    const start = Date.now();
-    const { dataTimeoutMs, minDataRate } = this.ctx;
-    return {
-      received: 0,
-      deadline(): number {
-        return start + dataTimeoutMs + (this.received * 1000) / minDataRate;
-      },
-    };
   }
 
   // ---- AUTH (RFC 4954) ----
