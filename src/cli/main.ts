@@ -20,6 +20,7 @@ import { register as registerList } from './commands/list.js';
 import { register as registerQueue } from './commands/queue.js';
 import { register as registerReload } from './commands/reload.js';
 import { register as registerResolve } from './commands/resolve.js';
+import { register as registerRole } from './commands/role.js';
 import { register as registerSendmail } from './commands/sendmail.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerTrace } from './commands/trace.js';
@@ -67,6 +68,7 @@ export function buildProgram(io: CliIo): Command {
   registerDirectory(program, ctx);
   registerAlias(program, ctx);
   registerList(program, ctx);
+  registerRole(program, ctx);
   registerResolve(program, ctx);
   registerCheck(program, ctx);
   registerSendmail(program, ctx);

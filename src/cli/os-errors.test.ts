@@ -44,3 +44,14 @@ void test('errors that are not OS conditions are left alone', () => {
   assert.equal(describeOsError(new Error('boom'), config), undefined);
   assert.equal(describeOsError(sysError('EEXIST', { syscall: 'open', path: '/x' }), config), undefined);
 });
+
+void test('a configured certificate that is missing or unreadable names its key', () => {
+  const withTls = parseConfig('data_dir = "/srv/correio"\n[smtp]\ntls_cert = "/etc/correio/cert.pem"\ntls_key = "/etc/correio/key.pem"\n', { file: 'correio.toml' });
+  assert.deepEqual(describeOsError(sysError('ENOENT', { syscall: 'open', path: '/etc/correio/cert.pem' }), withTls), {
+    message: 'smtp.tls_cert: /etc/correio/cert.pem does not exist: correct the path, or remove smtp.tls_cert to use a generated certificate',
+    exitCode: 78,
+  });
+  const denied = describeOsError(sysError('EACCES', { syscall: 'open', path: '/etc/correio/key.pem' }), withTls);
+  assert.equal(denied?.exitCode, 77);
+  assert.match(denied?.message ?? '', /^smtp\.tls_key: \/etc\/correio\/key\.pem is not readable by user \S+: /);
+});

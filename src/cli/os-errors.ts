@@ -112,7 +112,21 @@ function listenProblem(e: SysError, config: Config | undefined): OsProblem | und
   }
 }
 
+/** A configured certificate or key that cannot be read: the key names it. */
+function tlsFileProblem(e: SysError, config: Config | undefined): OsProblem | undefined {
+  const key = e.path === undefined ? undefined : e.path === config?.smtp.tlsCert ? 'smtp.tls_cert' : e.path === config?.smtp.tlsKey ? 'smtp.tls_key' : undefined;
+  if (key === undefined) return undefined;
+  if (e.code === 'ENOENT') return { message: `${key}: ${e.path} does not exist: correct the path, or remove ${key} to use a generated certificate`, exitCode: exitCodes.config };
+  if (e.code === 'EACCES' || e.code === 'EPERM') {
+    return { message: `${key}: ${e.path} is not readable by user ${who()}: make it readable by that user (e.g. a group the user is in, mode 0640)`, exitCode: EX_NOPERM };
+  }
+  if (e.code === 'EISDIR') return { message: `${key}: ${e.path} is a directory: name the PEM file itself`, exitCode: exitCodes.config };
+  return undefined;
+}
+
 function pathProblem(e: SysError, config: Config | undefined): OsProblem | undefined {
+  const tls = tlsFileProblem(e, config);
+  if (tls) return tls;
   const dataDir = config?.dataDir;
   const path = e.path ?? dataDir ?? '?';
   const inData = dataDir !== undefined && (path === dataDir || path.startsWith(`${dataDir}/`));

@@ -49,7 +49,8 @@ void test('list: one line per message, then each recipient with its state', asyn
   assert.match(lines[0], new RegExp(`^${id}  ${q[0].size}  \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ  <jacques@example\\.org>$`));
   assert.equal(lines[1], '    suzana@example.org  active');
   assert.equal(lines[2], '    bob@remote.test  active');
-  assert.equal(lines[3], `-- 1 message, ${q[0].size} octets`);
+  // issue 13: Postfix's summary line, for monitoring written for its mailq
+  assert.equal(lines[3], `-- ${Math.ceil(q[0].size / 1024)} Kbytes in 1 Request.`);
 });
 
 void test('hold and release one envelope, then the whole message', async () => {

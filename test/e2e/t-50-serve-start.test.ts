@@ -174,6 +174,16 @@ void describe('start errors say what to do', { concurrency: 2 }, () => {
     );
   });
 
+  void test('a configured certificate that does not exist: 78, names smtp.tls_cert', async () => {
+    const file = await config('nocert', `data_dir = "nocert-data"\n[smtp]\nlisten = ["127.0.0.1:${await freePort()}"]\ntls_cert = "missing.pem"\ntls_key = "missing.key"`);
+    const r = await serveExpectingExit(file);
+    assert.equal(r.code, 78, r.stderr);
+    assert.equal(
+      oneLine(r),
+      `correio: smtp.tls_key: ${join(dir, 'missing.key')} does not exist: correct the path, or remove smtp.tls_key to use a generated certificate`,
+    );
+  });
+
   void test('bad TOML names line and column in words, exit 78', async () => {
     const file = await config('badtoml', `hostname = "mx.example.org\ndata_dir = "x"`);
     const r = await serveExpectingExit(file);

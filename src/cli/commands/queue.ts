@@ -156,7 +156,8 @@ export function printQueue(ctx: CliContext, queue: readonly QueuedMessage[], now
       ctx.print(`    ${addressToString(e.recipient)}  ${state}${next}${err !== undefined ? `  (${err})` : ''}`);
     }
   }
-  ctx.print(`-- ${queue.length} message${queue.length === 1 ? '' : 's'}, ${octets} octets`);
+  // Postfix showq's summary, word for word, so that monitoring written for mailq keeps working
+  ctx.print(`-- ${Math.ceil(octets / 1024)} Kbytes in ${queue.length} Request${queue.length === 1 ? '' : 's'}.`);
 }
 
 function printMessage(ctx: CliContext, m: QueuedMessage, now: number): void {
