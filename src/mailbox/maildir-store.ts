@@ -237,12 +237,12 @@ export class MaildirStore implements MailboxStore {
     if (rel !== '') for (const part of rel.split(sep)) levels.push(join(levels[levels.length - 1], part));
     const path = levels.length;
     for (const sub of subs) levels.push(join(dir, sub));
+    // all levels at once (one wait instead of one per level: this runs on every delivery)
+    const found = await Promise.all(levels.map((l) => lstat(l).catch((err: unknown) => err as NodeJS.ErrnoException)));
     for (const [i, level] of levels.entries()) {
-      let st;
-      try {
-        st = await lstat(level);
-      } catch (err) {
-        if (errno(err) !== 'ENOENT') throw err;
+      let st = found[i];
+      if (st instanceof Error) {
+        if (errno(st) !== 'ENOENT') throw st;
         if (!create) {
           if (i < path) return false;
           continue; // a missing tmp/, new/ or cur/ holds nothing to follow
