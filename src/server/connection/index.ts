@@ -12,6 +12,7 @@ export {
   LONG,
   INTERRUPTED,
   type LineResult,
+  type LineEnd,
   type WaitResult,
   type LineConnectionOptions,
 } from './line-connection.js';

@@ -27,7 +27,9 @@ export const CLOSED = Symbol('closed');
 export const LONG = Symbol('long');
 /** interrupt() was called while waiting (a server shutting down) */
 export const INTERRUPTED = Symbol('interrupted');
-export type LineResult = Buffer | typeof TIMEOUT | typeof CLOSED | typeof LONG | typeof INTERRUPTED;
+/** why readLine returned no line */
+export type LineEnd = typeof TIMEOUT | typeof CLOSED | typeof LONG | typeof INTERRUPTED;
+export type LineResult = Buffer | LineEnd;
 export type WaitResult = 'data' | 'closed' | 'timeout' | 'interrupted';
 
 export interface LineConnectionOptions {
@@ -175,9 +177,13 @@ export class LineConnection {
    * Reads one line (CRLF or LF ended, the line end removed) that must be complete by
    * `timeoutMs` from the moment this call first has to wait. A line longer than `limit`
    * octets (counting a CRLF) is discarded to its end and reported as LONG. Before a buffered
-   * line is handed out, output the peer has not read must drain below maxUnsent.
+   * line is handed out, output the peer has not read must drain below maxUnsent. `decode`
+   * turns the line's octets into what the session reads (a stable function: no allocation per
+   * line beyond its result).
    */
-  async readLine(limit: number, timeoutMs: number): Promise<LineResult> {
+  async readLine(limit: number, timeoutMs: number): Promise<LineResult>;
+  async readLine<T>(limit: number, timeoutMs: number, decode: (line: Buffer) => T): Promise<T | LineEnd>;
+  async readLine<T>(limit: number, timeoutMs: number, decode?: (line: Buffer) => T): Promise<T | Buffer | LineEnd> {
     let deadline = 0;
     for (;;) {
       if (this.outLen > this.maxUnsent) this.flush();
@@ -199,7 +205,7 @@ export class LineConnection {
           this.discarding = false;
           return LONG;
         }
-        return line;
+        return decode ? decode(line) : line;
       }
       if (this.inbuf.length > limit) {
         this.discarding = true;

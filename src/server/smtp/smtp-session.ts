@@ -49,7 +49,7 @@ import { runSaslExchange } from '../../protocol/sasl/index.js';
 import type { AuthThrottle } from '../../policy/auth-throttle.js';
 import { BodySink, type WholeBody } from './body-sink.js';
 import { readChunk, readDataBody, type BodyReadEnd } from './body-reader.js';
-import { CLOSED, INTERRUPTED, LONG, TIMEOUT, LineConnection } from '../connection/index.js';
+import { CLOSED, INTERRUPTED, LONG, TIMEOUT, LineConnection, type LineEnd } from '../connection/index.js';
 
 export type { ListenMode };
 
@@ -92,6 +92,15 @@ class CloseSession extends Error {}
 const closeSession = new CloseSession('session closed');
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A command line's octets as text; invalid UTF-8 becomes a line no command matches. */
+function decodeCommandLine(bytes: Buffer): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return '\u0000invalid';
+  }
+}
 
 let sessionCounter = 0;
 
@@ -239,14 +248,8 @@ export class SmtpSession {
    * Reads one command line, decoded as UTF-8 (invalid UTF-8 becomes a line no command matches).
    * The whole line must arrive within `timeoutMs` (issue 12 item 5: not renewed by each octet).
    */
-  private async readLine(limit: number, timeoutMs: number): Promise<string | typeof TIMEOUT | typeof CLOSED | typeof LONG | typeof INTERRUPTED> {
-    const r = await this.conn.readLine(limit, timeoutMs);
-    if (typeof r === 'symbol') return r;
-    try {
-      return utf8.decode(r);
-    } catch {
-      return '\u0000invalid';
-    }
+  private readLine(limit: number, timeoutMs: number): Promise<string | LineEnd> {
+    return this.conn.readLine(limit, timeoutMs, decodeCommandLine);
   }
 
   private async command(line: string): Promise<void> {
