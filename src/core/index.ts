@@ -14,6 +14,7 @@ export * from './transport.js';
 export * from './directory.js';
 export * from './resolver.js';
 export * from './mailbox-store.js';
+export * from './mail-folders.js';
 export * from './scheduler.js';
 export * from './queue-control.js';
 export * from './intake.js';

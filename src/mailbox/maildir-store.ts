@@ -259,6 +259,17 @@ export class MaildirStore implements MailboxStore {
     return true;
   }
 
+  /**
+   * The directory of a user's folder after the same lstat walk every operation makes (no link,
+   * nothing but directories); tmp/, new/ and cur/ made when `create`. undefined when missing.
+   */
+  async checkedDir(user: string, folder: string | undefined, create: boolean): Promise<string | undefined> {
+    const dir = this.mailboxPath(user, folder);
+    if (create) await this.#ensure(dir);
+    else if (!(await this.#safeDir(dir, false, ['tmp', 'new', 'cur']))) return undefined;
+    return dir;
+  }
+
   /** Makes (or checks) a Maildir's tmp/, new/ and cur/ before a delivery. */
   async #ensure(dir: string): Promise<void> {
     await this.#safeDir(dir, true, ['tmp', 'new', 'cur']);

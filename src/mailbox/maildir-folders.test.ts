@@ -1,0 +1,150 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { MailFolderError } from '../core/index.js';
+import { MaildirFolders, MaildirStore, formatUidIndex, parseUidIndex, uidListName } from './index.js';
+
+const user = 'suzana@dc.uece.br';
+const msg = (n: number): Readable => Readable.from([Buffer.from(`Subject: m${n}\r\n\r\nbody ${n}\r\n`)]);
+
+async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'correio-folders-'));
+  try {
+    await fn(root);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+function open(root: string): { store: MaildirStore; folders: MaildirFolders } {
+  const store = new MaildirStore(root, { hostname: 'mx' });
+  return { store, folders: new MaildirFolders(store) };
+}
+
+void test('sync gives UIDs in arrival order, moves new/ to cur/, and keeps them across a restart', () =>
+  withRoot(async (root) => {
+    const { store, folders } = open(root);
+    for (let i = 1; i <= 3; i++) await store.deliver(user, msg(i), { uniqueKey: `q${i}` });
+    const a = await folders.sync(user, 'INBOX');
+    assert.deepEqual(a.messages.map((m) => m.uid), [1, 2, 3]);
+    assert.equal(a.uidNext, 4);
+    const dir = join(root, 'dc.uece.br', 'suzana');
+    assert.deepEqual(await readdir(join(dir, 'new')), []);
+    assert.ok((await readdir(join(dir, 'cur'))).every((n) => n.endsWith(':2,')));
+    // a new process: same UIDVALIDITY and UIDs
+    const b = await open(root).folders.sync(user, 'inbox');
+    assert.equal(b.uidValidity, a.uidValidity);
+    assert.deepEqual(b.messages.map((m) => [m.uid, m.key]), a.messages.map((m) => [m.uid, m.key]));
+  }));
+
+void test('an expunged UID is never reused; POP3-style removal shows at the next sync', () =>
+  withRoot(async (root) => {
+    const { store, folders } = open(root);
+    for (let i = 1; i <= 2; i++) await store.deliver(user, msg(i), { uniqueKey: `q${i}` });
+    const a = await folders.sync(user, 'INBOX');
+    await store.remove(user, a.messages[1].key);
+    await store.deliver(user, msg(3), { uniqueKey: 'q3' });
+    const b = await folders.sync(user, 'INBOX');
+    assert.deepEqual(b.messages.map((m) => m.uid), [1, 3]);
+    assert.equal(b.uidNext, 4);
+  }));
+
+void test('two writers (separate locks, as two processes) deliver and sync at once: every message one UID, none shared', () =>
+  withRoot(async (root) => {
+    const one = open(root);
+    const two = open(root);
+    await one.folders.sync(user, 'INBOX');
+    const work = (w: typeof one, tag: string): Promise<unknown> =>
+      (async () => {
+        for (let i = 0; i < 15; i++) {
+          await w.store.deliver(user, msg(i), { uniqueKey: `${tag}${i}` });
+          await w.folders.sync(user, 'INBOX');
+        }
+      })();
+    const done = await Promise.allSettled([work(one, "a"), work(two, "b"), one.folders.append(user, "INBOX", msg(99), { flags: "S" })]);
+    for (const d of done) if (d.status === "rejected") throw d.reason;
+    const x = await one.folders.sync(user, 'INBOX');
+    const y = await two.folders.sync(user, 'INBOX');
+    assert.equal(x.messages.length, 31);
+    assert.equal(new Set(x.messages.map((m) => m.uid)).size, 31);
+    assert.deepEqual(x.messages, y.messages);
+    assert.ok(x.uidNext > Math.max(...x.messages.map((m) => m.uid)));
+  }));
+
+void test('a lost or damaged UID list gives a new, greater UIDVALIDITY', () =>
+  withRoot(async (root) => {
+    let t = 1_700_000_000_000;
+    const store = new MaildirStore(root, { hostname: 'mx' });
+    const folders = new MaildirFolders(store, { now: () => t });
+    await store.deliver(user, msg(1), { uniqueKey: 'q1' });
+    const a = await folders.sync(user, 'INBOX');
+    await writeFile(join(root, 'dc.uece.br', 'suzana', uidListName), 'garbage\n');
+    t += 5000;
+    const b = await folders.sync(user, 'INBOX');
+    assert.ok(b.uidValidity > a.uidValidity);
+    assert.deepEqual(b.messages.map((m) => m.uid), [1]);
+  }));
+
+void test('default folders are made once with their special use and subscribed', () =>
+  withRoot(async (root) => {
+    const { folders } = open(root);
+    await folders.ensureDefaultFolders(user);
+    await folders.ensureDefaultFolders(user);
+    const list = await folders.listFolders(user);
+    assert.deepEqual(list.map((f) => [f.name, f.specialUse ?? '']), [
+      ['INBOX', ''], ['Archive', '\\Archive'], ['Drafts', '\\Drafts'], ['Junk', '\\Junk'], ['Sent', '\\Sent'], ['Trash', '\\Trash'],
+    ]);
+    assert.deepEqual((await folders.listSubscriptions(user)).sort(), ['Archive', 'Drafts', 'INBOX', 'Junk', 'Sent', 'Trash']);
+    const dir = join(root, 'dc.uece.br', 'suzana');
+    assert.deepEqual((await readdir(join(dir, '.Sent'))).sort(), ['cur', 'new', 'tmp']);
+  }));
+
+void test('create, rename (with inferiors) and delete; bad names and existing names refused', () =>
+  withRoot(async (root) => {
+    const { folders } = open(root);
+    await folders.createFolder(user, 'Work');
+    await folders.createFolder(user, 'Work.2024');
+    await assert.rejects(folders.createFolder(user, 'Work'), (e: MailFolderError) => e.kind === 'exists');
+    for (const bad of ['../x', 'a/b', 'a*', 'a%', '.hidden', 'a..b', 'x\u0000', 'a.INBOX']) {
+      await assert.rejects(folders.createFolder(user, bad), (e: MailFolderError) => e.kind === 'bad-name', bad);
+    }
+    await folders.renameFolder(user, 'Work', 'Job');
+    assert.deepEqual((await folders.listFolders(user)).map((f) => f.name), ['INBOX', 'Job', 'Job.2024']);
+    await folders.deleteFolder(user, 'Job');
+    assert.deepEqual((await folders.listFolders(user)).map((f) => f.name), ['INBOX', 'Job.2024']);
+    await assert.rejects(folders.deleteFolder(user, 'INBOX'), (e: MailFolderError) => e.kind === 'cannot');
+    await assert.rejects(folders.sync(user, 'Nope'), (e: MailFolderError) => e.kind === 'nonexistent');
+  }));
+
+void test('append stores flags in the info suffix and the internal date; copy keeps both', () =>
+  withRoot(async (root) => {
+    const { store, folders } = open(root);
+    await folders.createFolder(user, 'Sent');
+    const when = Date.UTC(2020, 0, 2, 3, 4, 5);
+    const r = await folders.append(user, 'Sent', msg(1), { flags: 'SR', receivedAt: when });
+    assert.equal(r.uid, 1);
+    const names = await readdir(join(root, 'dc.uece.br', 'suzana', '.Sent', 'cur'));
+    assert.equal(names.length, 1);
+    assert.match(names[0], /:2,RS$/);
+    const snap = await folders.sync(user, 'Sent');
+    assert.equal(snap.messages[0].receivedAt, when);
+    const c = await folders.copy(user, 'Sent', [snap.messages[0].key], 'INBOX');
+    assert.deepEqual(c.uids, [1]);
+    const inbox = await folders.sync(user, 'INBOX');
+    assert.equal(inbox.messages[0].flags, 'RS');
+    assert.equal(inbox.messages[0].receivedAt, when);
+    const body = await readFile(join(root, 'dc.uece.br', 'suzana', 'cur', (await readdir(join(root, 'dc.uece.br', 'suzana', 'cur')))[0]), 'utf8');
+    assert.equal(body, 'Subject: m1\n\nbody 1\n');
+    void store;
+  }));
+
+void test('UID list format: round trip, and malformed lists are refused whole', () => {
+  const ix = { uidValidity: 7, uidNext: 5, uids: new Map([['a', 1], ['b', 4]]) };
+  assert.deepEqual(parseUidIndex(formatUidIndex(ix)), ix);
+  for (const bad of ['', 'C1 0 1\n', 'C1 7 3\n3 a\n', 'C1 7 5\n2 a\n1 b\n', 'C1 7 5\nx a\n', 'C2 7 5\n']) {
+    assert.equal(parseUidIndex(bad), undefined, JSON.stringify(bad));
+  }
+});

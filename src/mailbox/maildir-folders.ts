@@ -1,0 +1,311 @@
+/**
+ * @module maildir-folders
+ * The folder face (MailFolderStore) of the Maildir store: Maildir++ folders (`.Sent`,
+ * `.Archive.2024`: the IMAP name with "." as hierarchy delimiter, as Dovecot's Maildir++
+ * layout), subscriptions (the `subscriptions` file, one name a line), and per-folder UIDs in
+ * `correio-uidlist` (see uid-index) kept under a folder lock (see folder-lock).
+ * A sync takes in what delivery put in new/ (renamed into cur/ with an empty info ":2,", as
+ * the Maildir spec asks of a reader that has seen a message), lists the folder, and gives new
+ * messages the next UIDs; the same files POP3 and local delivery use, so a deletion by either
+ * shows in the other.
+ * Standards: the Maildir spec (new → cur with ":2,<flags>"); Maildir++ (Courier, Dovecot);
+ *   RFC 9051 §2.3.1.1 (UIDs); RFC 6154 (SPECIAL-USE attributes of the default folders).
+ * Security: folder names pass the store's checks (no "/", NUL, control characters, empty
+ *   levels, leading dot) and every directory is checked with lstat (maildir-store: links are
+ *   never followed); IMAP wildcards are refused in names.
+ * Limitations: a sync lists the whole folder (O(messages) per sync); COPY copies the file
+ *   (no hard link); RENAME of INBOX is refused; no keywords.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { lstat, readdir, readFile, rename, rm, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import {
+  MailFolderError,
+  type FolderEntry,
+  type FolderSnapshot,
+  type MailFolderStore,
+  type SpecialUse,
+} from '../core/index.js';
+import { atomicWriteFile, uniqueId } from '../util/index.js';
+import { FolderLock } from './folder-lock.js';
+import type { MaildirStore } from './maildir-store.js';
+import { assignUids, formatUidIndex, newUidValidity, parseUidIndex, uidListName } from './uid-index.js';
+
+/** RFC 6154 §2: the usual folders, made at first login. */
+export const defaultFolders: readonly { name: string; use: SpecialUse }[] = [
+  { name: 'Drafts', use: '\\Drafts' },
+  { name: 'Sent', use: '\\Sent' },
+  { name: 'Trash', use: '\\Trash' },
+  { name: 'Junk', use: '\\Junk' },
+  { name: 'Archive', use: '\\Archive' },
+];
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function isInbox(folder: string): boolean {
+  return folder.toUpperCase() === 'INBOX';
+}
+
+export interface MaildirFoldersOptions {
+  now?: () => number;
+}
+
+export class MaildirFolders implements MailFolderStore {
+  readonly delimiter = '.';
+  readonly #lock = new FolderLock();
+  readonly #now: () => number;
+
+  constructor(
+    private readonly store: MaildirStore,
+    opts: MaildirFoldersOptions = {},
+  ) {
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Checks a client's folder name; INBOX is "" for the store. */
+  #folder(folder: string): string {
+    if (isInbox(folder)) return '';
+    if (folder.length === 0 || folder.length > 200) throw new MailFolderError('bad-name', 'empty or too long folder name');
+    if (/[%*\x00-\x1f\x7f/\\]/.test(folder)) throw new MailFolderError('bad-name', 'forbidden character in folder name');
+    if (folder.startsWith('.') || folder.endsWith('.') || folder.includes('..')) throw new MailFolderError('bad-name', 'empty level in folder name');
+    if (folder.split('.').some(isInbox)) throw new MailFolderError('bad-name', 'INBOX cannot be a level of another folder');
+    return folder;
+  }
+
+  /** The directory of a checked folder name `f` ("" = INBOX, made when missing). */
+  async #dir(user: string, f: string): Promise<string> {
+    const dir = await this.store.checkedDir(user, f, f === '');
+    if (dir === undefined) throw new MailFolderError('nonexistent', `no folder ${f}`);
+    return dir;
+  }
+
+  #root(user: string): string {
+    return this.store.mailboxPath(user, '');
+  }
+
+  async ensureDefaultFolders(user: string): Promise<void> {
+    await this.store.checkedDir(user, '', true);
+    const subs = new Set(await this.listSubscriptions(user));
+    let changed = false;
+    for (const { name } of defaultFolders) {
+      if (await this.folderExists(user, name)) continue;
+      await this.store.checkedDir(user, name, true);
+      if (!subs.has(name)) {
+        subs.add(name);
+        changed = true;
+      }
+    }
+    if (!subs.has('INBOX')) {
+      subs.add('INBOX');
+      changed = true;
+    }
+    if (changed) await this.#writeSubscriptions(user, [...subs]);
+  }
+
+  async listFolders(user: string): Promise<FolderEntry[]> {
+    const root = await this.store.checkedDir(user, '', true);
+    const out: FolderEntry[] = [{ name: 'INBOX' }];
+    for (const name of (await readdir(root!)).sort()) {
+      if (!name.startsWith('.') || name === '.' || name === '..') continue;
+      const folder = name.slice(1);
+      try {
+        this.#folder(folder);
+        if (!(await lstat(join(root!, name))).isDirectory()) continue;
+      } catch {
+        continue; // not a folder we could name (or gone meanwhile)
+      }
+      const use = defaultFolders.find((d) => d.name === folder)?.use;
+      out.push(use ? { name: folder, specialUse: use } : { name: folder });
+    }
+    return out;
+  }
+
+  async folderExists(user: string, folder: string): Promise<boolean> {
+    const f = this.#folder(folder);
+    if (f === '') return true;
+    return (await this.store.checkedDir(user, f, false)) !== undefined;
+  }
+
+  async createFolder(user: string, folder: string): Promise<void> {
+    const f = this.#folder(folder);
+    if (f === '' || (await this.folderExists(user, f))) throw new MailFolderError('exists', `folder ${folder} exists`);
+    await this.store.checkedDir(user, f, true);
+  }
+
+  async deleteFolder(user: string, folder: string): Promise<void> {
+    const f = this.#folder(folder);
+    if (f === '') throw new MailFolderError('cannot', 'INBOX cannot be deleted');
+    const dir = await this.#dir(user, f);
+    // the rename makes the removal atomic for readers; the files go afterwards
+    const gone = join(this.#root(user), `..deleted-${uniqueId()}`);
+    await rename(dir, gone);
+    await rm(gone, { recursive: true, force: true });
+  }
+
+  async renameFolder(user: string, from: string, to: string): Promise<void> {
+    const f = this.#folder(from);
+    const t = this.#folder(to);
+    if (f === '') throw new MailFolderError('cannot', 'renaming INBOX is not supported');
+    if (t === '' || (await this.folderExists(user, t))) throw new MailFolderError('exists', `folder ${to} exists`);
+    await this.#dir(user, f);
+    const root = this.#root(user);
+    // RFC 9051 §6.3.6: inferior folders are renamed too (Maildir++ keeps them beside it)
+    const children = (await readdir(root)).filter((n) => n.startsWith(`.${f}.`));
+    await rename(join(root, `.${f}`), join(root, `.${t}`));
+    for (const c of children) await rename(join(root, c), join(root, `.${t}${c.slice(f.length + 1)}`));
+  }
+
+  async listSubscriptions(user: string): Promise<string[]> {
+    try {
+      const text = await readFile(join(this.#root(user), 'subscriptions'), 'utf8');
+      return text.split('\n').filter((l) => l !== '');
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  async setSubscribed(user: string, folder: string, on: boolean): Promise<void> {
+    const name = isInbox(folder) ? 'INBOX' : this.#folder(folder);
+    await this.store.checkedDir(user, '', true);
+    await this.#lock.run(join(this.#root(user), 'subscriptions.lock'), async () => {
+      const subs = new Set(await this.listSubscriptions(user));
+      if (on) subs.add(name);
+      else subs.delete(name);
+      await this.#writeSubscriptions(user, [...subs]);
+    });
+  }
+
+  async #writeSubscriptions(user: string, subs: string[]): Promise<void> {
+    await atomicWriteFile(join(this.#root(user), 'subscriptions'), subs.map((s) => `${s}\n`).join(''));
+  }
+
+  sync(user: string, folder: string): Promise<FolderSnapshot> {
+    return this.#sync(user, this.#folder(folder));
+  }
+
+  /** `before` runs under the folder lock before new/ is taken in (an APPEND's flags and date). */
+  async #sync(user: string, f: string, before?: (dir: string) => Promise<void>): Promise<FolderSnapshot> {
+    const dir = await this.#dir(user, f);
+    return this.#lock.run(join(dir, `${uidListName}.lock`), async () => {
+      if (before) await before(dir);
+      await this.#takeNew(dir);
+      const listing = await this.store.list(user, f);
+      let text: string | undefined;
+      try {
+        text = await readFile(join(dir, uidListName), 'utf8');
+      } catch (err) {
+        if (errno(err) !== 'ENOENT') throw err;
+      }
+      const old = text === undefined ? undefined : parseUidIndex(text);
+      const base = old ?? { uidValidity: newUidValidity(this.#now()), uidNext: 1, uids: new Map<string, number>() };
+      const r = assignUids(base, listing);
+      if (r.changed || old === undefined) await atomicWriteFile(join(dir, uidListName), formatUidIndex(r.index));
+      return r.snapshot;
+    });
+  }
+
+  /** Maildir spec: a reader that has seen a message in new/ moves it to cur/ with ":2,". */
+  async #takeNew(dir: string): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(join(dir, 'new'));
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return;
+      throw err;
+    }
+    for (const name of names) {
+      if (name.startsWith('.')) continue;
+      const target = name.includes(':') ? name : `${name}:2,`;
+      try {
+        const st = await lstat(join(dir, 'new', name));
+        if (!st.isFile()) continue;
+        await rename(join(dir, 'new', name), join(dir, 'cur', target));
+      } catch (err) {
+        if (errno(err) !== 'ENOENT') throw err; // taken by another reader meanwhile
+      }
+    }
+  }
+
+  async append(user: string, folder: string, message: Readable, opts: { flags: string; receivedAt?: number }): Promise<{ uid: number; uidValidity: number }> {
+    const f = this.#folder(folder);
+    await this.#dir(user, f);
+    const { key } = await this.store.deliver(user, message, { uniqueKey: `imap-${uniqueId()}`, folder: f });
+    // under the lock: no other reader moves the new file to cur/ between these steps
+    const snap = await this.#sync(user, f, async (dir) => {
+      if (opts.receivedAt !== undefined) {
+        const t = opts.receivedAt / 1000;
+        await utimes(join(dir, 'new', key), t, t).catch(() => undefined);
+      }
+      await this.store.setFlags(user, key, opts.flags, f);
+    });
+    const m = snap.messages.find((x) => x.key === key);
+    if (!m) throw new Error('appended message vanished');
+    return { uid: m.uid, uidValidity: snap.uidValidity };
+  }
+
+  async copy(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[] }> {
+    const f = this.#folder(from);
+    const t = this.#folder(to);
+    await this.#dir(user, t);
+    const src = new Map((await this.store.list(user, f)).map((m) => [m.key, m]));
+    const made: { key: string; flags: string; time: number }[] = [];
+    for (const key of keys) {
+      const m = src.get(key);
+      if (!m) continue;
+      const body = await this.store.open(user, key, f);
+      const { key: nk } = await this.store.deliver(user, body, { uniqueKey: `imap-${uniqueId()}`, folder: t });
+      made.push({ key: nk, flags: m.flags, time: m.receivedAt / 1000 });
+    }
+    const snap = await this.#sync(user, t, async (dir) => {
+      for (const c of made) {
+        await utimes(join(dir, 'new', c.key), c.time, c.time).catch(() => undefined);
+        await this.store.setFlags(user, c.key, c.flags, t);
+      }
+    });
+    const byKey = new Map(snap.messages.map((m) => [m.key, m.uid]));
+    return { uidValidity: snap.uidValidity, uids: made.map((c) => byKey.get(c.key) ?? 0).filter((u) => u > 0) };
+  }
+
+  setFlags(user: string, folder: string, key: string, flags: string): Promise<void> {
+    return this.store.setFlags(user, key, flags, this.#folder(folder));
+  }
+
+  remove(user: string, folder: string, key: string): Promise<void> {
+    return this.store.remove(user, key, this.#folder(folder));
+  }
+
+  open(user: string, folder: string, key: string): Promise<Readable> {
+    return this.store.open(user, key, this.#folder(folder));
+  }
+
+  watch(user: string, folder: string, onChange: () => void): () => void {
+    const dir = this.store.mailboxPath(user, this.#folder(folder));
+    const watchers: FSWatcher[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const fire = (): void => {
+      if (timer) return;
+      // coalesced: a delivery is several directory events
+      timer = setTimeout(() => {
+        timer = undefined;
+        onChange();
+      }, 20);
+    };
+    for (const sub of ['new', 'cur']) {
+      try {
+        const w = watch(join(dir, sub), { persistent: false }, fire);
+        w.on('error', () => undefined);
+        watchers.push(w);
+      } catch {
+        // no watch here (missing directory, no inotify): the caller's periodic check remains
+      }
+    }
+    return () => {
+      clearTimeout(timer);
+      for (const w of watchers) w.close();
+    };
+  }
+}
