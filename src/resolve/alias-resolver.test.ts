@@ -185,6 +185,24 @@ void test('resolve: the seed\'s chefe-de-departamento follows the current holder
   }
 });
 
+void test('resolve: a role holder or list owner that looks like a pipe is an error leaf, never a pipe', async () => {
+  const { dir, resolver, tmp } = await fixture();
+  try {
+    // "|/usr/bin/touch@dc.uece.br" is an RFC 5321 Dot-string address, so the directory stores it;
+    // delivery must still never run it (issue 12 item 10's rule, for owners and holders too)
+    await dir.setRole('chefe-de-departamento@dc.uece.br', '|/usr/bin/touch@dc.uece.br');
+    assert.deepEqual(show(await resolver.resolve(addr('chefe-de-departamento@dc.uece.br'), stranger)), [
+      'error:553 5.1.3 Bad destination mailbox address syntax',
+    ]);
+    await dir.createList('piped@dc.uece.br', '|/usr/bin/touch@dc.uece.br');
+    assert.deepEqual(show(await resolver.resolve(addr('piped-owner@dc.uece.br'), stranger)), [
+      'error:553 5.1.3 Bad destination mailbox address syntax',
+    ]);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
+
 void test('resolve: a long chain stops at maxDepth with 5.4.6', async () => {
   const { dir, resolver, tmp } = await fixture({ maxDepth: 5 });
   try {

@@ -45,7 +45,7 @@ import {
 } from '../core/index.js';
 import { findDangling, type DanglingTarget } from './find-dangling.js';
 import { isRouteLike, lookupForm, NameLookup } from './name-lookup.js';
-import { parseListMember } from './list-member.js';
+import { parseDirectoryTarget, parseListMember, type ListMember } from './list-member.js';
 import {
   aliasOrigin,
   defaultTargetPolicy,
@@ -307,11 +307,11 @@ export class AliasResolver implements Resolver {
       }
       case 'role': {
         // seed §2: "chefe-de-departamento" names whoever holds the role now.
-        const children = await this.expandTargets(w, [found.role.holder], domain, [...via, found.name], [...nextStack, found.name], depth);
+        const children = await this.expandHolder(w, found.role.holder, parseDirectoryTarget(found.role.holder, 'a role holder', 'holders'), [...via, found.name], [...nextStack, found.name], depth);
         return { name: found.name, kind: 'role', note: `held by ${found.role.holder}`, children };
       }
       case 'list-owner': {
-        const children = await this.expandTargets(w, [found.list.owner], domain, [...via, found.name], [...nextStack, found.name], depth);
+        const children = await this.expandHolder(w, found.list.owner, parseDirectoryTarget(found.list.owner, 'a list owner', 'owners'), [...via, found.name], [...nextStack, found.name], depth);
         return { name: found.name, kind: 'list-owner', note: `owner of ${found.list.address}`, children };
       }
       case 'list': {
@@ -332,6 +332,15 @@ export class AliasResolver implements Resolver {
         return this.mailbox(w, user, { local: 'postmaster', domain }, via, undefined, 'postmaster always resolves (RFC 5321 §4.5.1)');
       }
     }
+  }
+
+  /**
+   * A role's holder or a list's owner: an address only (list-member.ts), so a directory entry
+   * such as "|command@host" is an error leaf, never a pipe, whoever wrote it.
+   */
+  private async expandHolder(w: Walk, text: string, holder: ListMember, via: readonly string[], stack: readonly string[], depth: number): Promise<ExpansionNode[]> {
+    if (!holder.ok) return [this.error(w, text.trim(), via, replies.badListMember(), holder.reason)];
+    return [await this.expandAddress(w, holder.address, via, stack, depth + 1, false, false)];
   }
 
   /**

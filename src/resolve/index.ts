@@ -16,7 +16,7 @@ export {
 export { findCycles, type AliasCycle } from './find-cycles.js';
 export { type DanglingTarget } from './find-dangling.js';
 export { listOwnerAddress, listLocalFromOwner, listIdFor } from './list-names.js';
-export { parseListMember, type ListMember } from './list-member.js';
+export { parseDirectoryTarget, parseListMember, type ListMember } from './list-member.js';
 export { parseTargetString, splitCommand, splitIncludeText, type ParsedTarget } from './target-syntax.js';
 export {
   defaultTargetPolicy,

@@ -4,28 +4,16 @@
  * A list's copies go out with the envelope sender LIST-owner@domain, which reaches the owner.
  * Standards: RFC 2919 (List-Id shown by `list show`), RFC 2369.
  * Security: addresses are checked by the directory before they are stored; a member must be
- *   an address by the list transport's own rule (parseListMember): "|command", "/file" and the
- *   other alias-target forms are refused with status 65 (EX_DATAERR), so `correio resolve`
- *   never shows a member delivery would refuse.
+ *   an address by the list transport's own rule (resolve's parseDirectoryTarget, through
+ *   cli-address.ts), and so must the owner: "|command", "/file" and the other alias-target
+ *   forms are refused with status 65 (EX_DATAERR), so `correio resolve` never shows a member
+ *   delivery would refuse.
  * Limitations: no subscription by mail; members are managed here (or through the directory).
  */
 import type { Command } from 'commander';
-import { normalizeDirectoryAddress } from '../../directory/index.js';
-import { listIdFor, listOwnerAddress, parseListMember } from '../../resolve/index.js';
+import { listIdFor, listOwnerAddress } from '../../resolve/index.js';
+import { cliAddress, cliTargetAddress } from '../cli-address.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
-
-/** A member as the list transport will read it (resolve's parseListMember), then normalised. */
-function member(text: string): string {
-  const m = parseListMember(text);
-  if (!m.ok) throw new CliError(`invalid member address "${text}": ${m.reason}`, exitCodes.dataErr);
-  return address(text, 'member address');
-}
-
-function address(text: string, what: string): string {
-  const a = normalizeDirectoryAddress(text);
-  if (a === undefined) throw new CliError(`invalid ${what} "${text}": expected local-part@domain`, exitCodes.dataErr);
-  return a;
-}
 
 export function register(program: Command, ctx: CliContext): void {
   const list = program.command('list').description('mailing lists: create, add and remove members, show');
@@ -37,8 +25,8 @@ export function register(program: Command, ctx: CliContext): void {
     .requiredOption('--owner <address>', 'who gets bounces and requests (LIST-owner@domain reaches them)')
     .option('--description <text>', 'a short description (shown in List-Id)')
     .action(async (text: string, opts: { owner: string; description?: string }, cmd: Command) => {
-      const a = address(text, 'list address');
-      const owner = address(opts.owner, 'owner address');
+      const a = cliAddress(text, 'list address');
+      const owner = cliTargetAddress(opts.owner, 'owner address', 'a list owner', 'owners');
       const l = await ctx.withDirectory(cmd, async (dir) => {
         const domain = a.slice(a.lastIndexOf('@') + 1);
         if (!(await dir.isLocalDomain(domain))) throw new CliError(`${domain} is not a local domain`, exitCodes.dataErr);
@@ -53,8 +41,8 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<list>', 'the list address')
     .argument('<members...>', 'member addresses (local or remote)')
     .action(async (text: string, members: string[], _opts: unknown, cmd: Command) => {
-      const a = address(text, 'list address');
-      const ms = members.map(member);
+      const a = cliAddress(text, 'list address');
+      const ms = members.map((m) => cliTargetAddress(m, 'member address', 'a list member', 'members'));
       await ctx.withDirectory(cmd, (dir) => dir.addListMembers(a, ms));
       ctx.print(`${a}: added ${ms.join(', ')}`);
     });
@@ -65,8 +53,8 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<list>', 'the list address')
     .argument('<members...>', 'member addresses')
     .action(async (text: string, members: string[], _opts: unknown, cmd: Command) => {
-      const a = address(text, 'list address');
-      const ms = members.map((m) => address(m, 'member address'));
+      const a = cliAddress(text, 'list address');
+      const ms = members.map((m) => cliAddress(m, 'member address'));
       const missing = await ctx.withDirectory(cmd, async (dir) => {
         const before = await dir.findList(a);
         if (!before) throw new CliError(`no such list: ${a}`, exitCodes.noUser);
@@ -84,7 +72,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<list>', 'the list address')
     .option('--json', 'print a JSON array (one object: the list)')
     .action(async (text: string, opts: { json?: boolean }, cmd: Command) => {
-      const a = address(text, 'list address');
+      const a = cliAddress(text, 'list address');
       const l = await ctx.withDirectory(cmd, (dir) => dir.findList(a));
       if (!l) throw new CliError(`no such list: ${a}`, exitCodes.noUser);
       const info = {
@@ -113,7 +101,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('delete a list')
     .argument('<list>', 'the list address')
     .action(async (text: string, _opts: unknown, cmd: Command) => {
-      const a = address(text, 'list address');
+      const a = cliAddress(text, 'list address');
       const deleted = await ctx.withDirectory(cmd, (dir) => dir.deleteList(a));
       if (!deleted) throw new CliError(`no such list: ${a}`, exitCodes.noUser);
       ctx.print(`deleted ${a}`);

@@ -32,6 +32,12 @@ void test('correio role set / list / delete, and resolve follows the role to its
     r = await runCli(['role', 'set', 'no-at-sign', 'pascal@dc.uece.br'], { cwd });
     assert.deepEqual([r.code, r.stderr], [65, 'correio: invalid role address "no-at-sign": expected local-part@domain\n']);
 
+    // a holder is an address only: a pipe that parses as one is refused (as list members are)
+    r = await runCli(['role', 'set', 'chefe@dc.uece.br', '|/usr/bin/touch@dc.uece.br'], { cwd });
+    assert.deepEqual([r.code, r.stderr], [65, 'correio: invalid holder address "|/usr/bin/touch@dc.uece.br": a "|command" is not a role holder (holders are addresses)\n']);
+    r = await runCli(['list', 'create', 'staff@dc.uece.br', '--owner', '/etc/passwd@dc.uece.br'], { cwd });
+    assert.deepEqual([r.code, r.stderr], [65, 'correio: invalid owner address "/etc/passwd@dc.uece.br": a file is not a list owner (owners are addresses)\n']);
+
     r = await runCli(['role', 'delete', 'CHEFE@dc.uece.br'], { cwd });
     assert.deepEqual([r.code, r.stdout], [0, 'deleted CHEFE@dc.uece.br\n']);
     r = await runCli(['role', 'delete', 'chefe@dc.uece.br'], { cwd });

@@ -4,19 +4,15 @@
  * chefe-de-departamento@dc.uece.br whose mail goes to whoever holds it now), without SQL.
  * Standards: seed §2 (roles in the directory); RFC 5321 §2.3.11 (addresses).
  * Security: only local-domain role addresses are accepted: a role elsewhere would never be
- *   reached, and the holder may send as the role (RFC 6409 §6.1, see senderAllowed).
+ *   reached, and the holder may send as the role (RFC 6409 §6.1, see senderAllowed). A holder
+ *   is an address only (cli-address.ts): never a "|command" or "/file" that looks like one.
  * Limitations: one holder per role (the seed's model); a role does not check that its holder
  *   exists (it may be a remote address).
  */
 import type { Command } from 'commander';
-import { normalizeDirectoryAddress } from '../../directory/index.js';
+import { cliAddress, cliTargetAddress } from '../cli-address.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 
-function address(text: string, what: string): string {
-  const a = normalizeDirectoryAddress(text);
-  if (a === undefined) throw new CliError(`invalid ${what} "${text}": expected local-part@domain`, exitCodes.dataErr);
-  return a;
-}
 
 export function register(program: Command, ctx: CliContext): void {
   const role = program.command('role').description('role addresses: set (create or hand over), delete, list');
@@ -28,8 +24,8 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<address>', 'the holder, e.g. suzana@dc.uece.br')
     .option('--description <text>', 'what the role is')
     .action(async (roleText: string, holderText: string, opts: { description?: string }, cmd: Command) => {
-      const r = address(roleText, 'role address');
-      const h = address(holderText, 'holder address');
+      const r = cliAddress(roleText, 'role address');
+      const h = cliTargetAddress(holderText, 'holder address', 'a role holder', 'holders');
       await ctx.withDirectory(cmd, async (dir) => {
         const domain = r.slice(r.lastIndexOf('@') + 1);
         if (!(await dir.isLocalDomain(domain))) throw new CliError(`${domain} is not a local domain`, exitCodes.dataErr);
@@ -43,7 +39,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('delete a role')
     .argument('<role>', 'the role address')
     .action(async (roleText: string, _opts: unknown, cmd: Command) => {
-      const r = address(roleText, 'role address');
+      const r = cliAddress(roleText, 'role address');
       const deleted = await ctx.withDirectory(cmd, (dir) => dir.deleteRole(r));
       if (!deleted) throw new CliError(`no such role: ${r}`, exitCodes.noUser);
       ctx.print(`deleted ${r}`);

@@ -7,14 +7,10 @@
  *   a directory change).
  */
 import type { Command } from 'commander';
-import { hashPassword, normalizeDirectoryAddress } from '../../directory/index.js';
+import { hashPassword } from '../../directory/index.js';
+import { cliAddress } from '../cli-address.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 
-function address(text: string): string {
-  const a = normalizeDirectoryAddress(text);
-  if (a === undefined) throw new CliError(`invalid address "${text}": expected local-part@domain`, exitCodes.dataErr);
-  return a;
-}
 
 export function register(program: Command, ctx: CliContext): void {
   const user = program.command('user').description('mailboxes: add, list, delete, change passwords');
@@ -26,7 +22,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--password-stdin', 'read the password from standard input')
     .option('--name <name>', 'the person\'s name')
     .action(async (text: string, opts: { passwordStdin?: boolean; name?: string }, cmd: Command) => {
-      const a = address(text);
+      const a = cliAddress(text, 'address');
       const hash = opts.passwordStdin ? await hashPassword(await ctx.readPassword()) : undefined;
       const u = await ctx.withDirectory(cmd, (dir) => dir.addUser(a, hash, opts.name));
       ctx.print(`added ${u.address}`);
@@ -50,7 +46,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('delete a mailbox (its stored mail is kept)')
     .argument('<address>', 'the full address')
     .action(async (text: string, _opts: unknown, cmd: Command) => {
-      const a = address(text);
+      const a = cliAddress(text, 'address');
       const deleted = await ctx.withDirectory(cmd, (dir) => dir.deleteUser(a));
       if (!deleted) throw new CliError(`no such user: ${a}`, exitCodes.noUser);
       ctx.print(`deleted ${a}`);
@@ -61,7 +57,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('set a mailbox\'s password from the first line of standard input')
     .argument('<address>', 'the full address')
     .action(async (text: string, _opts: unknown, cmd: Command) => {
-      const a = address(text);
+      const a = cliAddress(text, 'address');
       const hash = await hashPassword(await ctx.readPassword('New password: '));
       const changed = await ctx.withDirectory(cmd, (dir) => dir.setPassword(a, hash));
       if (!changed) throw new CliError(`no such user: ${a}`, exitCodes.noUser);
