@@ -167,4 +167,61 @@ void describe('reload and drain', { concurrency: 2 }, () => {
       await site.destroy();
     }
   });
+
+  void test('SIGTERM under load: every message acknowledged with 250 is delivered exactly once', async () => {
+    const site = await startSiteProcess({ domains: ['example.org'], users: ['suzana@example.org'] });
+    try {
+      const acked: string[] = [];
+      const stopAt = 8; // SIGTERM once this many messages are acknowledged
+      let signalled = false;
+      const exited = new Promise<number | null>((res) => site.child!.once('exit', (code) => res(code)));
+      /** one client sending up to 25 messages on one session, until the server turns it away */
+      const client = async (n: number): Promise<void> => {
+        let c: LineClient;
+        try {
+          c = await LineClient.connect(site.port, site.host);
+        } catch {
+          return;
+        }
+        try {
+          if (!(await c.readReply())?.startsWith('220')) return;
+          if (!(await c.command('EHLO client.test'))?.startsWith('250')) return;
+          for (let i = 0; i < 25; i++) {
+            const marker = `load-${n}-${i}`;
+            if (!(await c.command('MAIL FROM:<jacques@client.test>'))?.startsWith('250')) return;
+            if (!(await c.command('RCPT TO:<suzana@example.org>'))?.startsWith('250')) return;
+            if (!(await c.command('DATA'))?.startsWith('354')) return;
+            c.write(`Subject: ${marker}\r\n\r\n${marker}\r\n.\r\n`);
+            const final = (await c.readReply(30_000)) ?? '';
+            if (!final.startsWith('250')) return;
+            acked.push(marker);
+            if (!signalled && acked.length >= stopAt) {
+              signalled = true;
+              site.child!.kill('SIGTERM');
+            }
+          }
+        } catch {
+          /* the server closed the session: what was acknowledged counts */
+        } finally {
+          c.close();
+        }
+      };
+      await Promise.all([0, 1, 2, 3].map((n) => client(n)));
+      if (!signalled) {
+        // every client was turned away before the threshold: stop now instead
+        site.child!.kill('SIGTERM');
+      }
+      assert.equal(await exited, 0, 'a drained stop exits 0');
+      assert.ok(acked.length >= 8, `messages acknowledged: ${acked.length}`);
+      await site.restart();
+      await site.waitForMessages('suzana@example.org', acked.length, 60_000);
+      // a second copy (there must be none) would come from the spool right after the restart
+      await new Promise((r) => setTimeout(r, 1500));
+      const subjects = (await site.messages('suzana@example.org')).map((m) => /^Subject: (\S+)$/m.exec(m)?.[1] ?? '?');
+      for (const marker of acked) assert.equal(subjects.filter((x) => x === marker).length, 1, `${marker} delivered exactly once`);
+      assert.equal(new Set(subjects).size, subjects.length, 'no message delivered twice');
+    } finally {
+      await site.destroy();
+    }
+  });
 });

@@ -131,3 +131,22 @@ test('after real traffic the counters moved as they should', async () => {
   assert.ok(after.has('correio_queue_size{state="queued"}'), 'queue gauges by state');
   assert.ok(after.has('correio_sessions{service="smtp"}') && after.has('correio_sessions{service="pop3"}'), 'open sessions per service');
 });
+
+test('while a stop drains a session, /readyz answers 503 (and /healthz still 200)', async () => {
+  const c = await SmtpTestClient.open(site.port);
+  await c.readReply();
+  await c.command('EHLO client.test');
+  assert.match((await c.command('MAIL FROM:<jacques@client.test>')) ?? '', /^250 /);
+  const stopping = site.stop();
+  const r = await waitFor('readyz to turn 503', async () => {
+    const x = await get('/readyz');
+    return x.status === 503 ? x : undefined;
+  });
+  assert.equal(r.body, 'not ready\n');
+  assert.equal((await get('/healthz')).status, 200);
+  // the session in progress may still finish its transaction
+  assert.match((await c.command('RCPT TO:<suzana@example.org>')) ?? '', /^250 /);
+  await c.command('QUIT');
+  c.close();
+  await stopping;
+});

@@ -17,7 +17,7 @@
  */
 import type { Command } from 'commander';
 import type { Config } from '../../config/index.js';
-import { acquireInstanceLock, startApp, type InstanceLock } from '../../app/index.js';
+import { acquireInstanceLock, startApp, type InstanceLock, type RunningApp } from '../../app/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 import { describeOsError } from '../os-errors.js';
 
@@ -39,14 +39,23 @@ export function register(program: Command, ctx: CliContext): void {
       } catch (err) {
         throw explained(err, config);
       }
+      // SIGHUP reloads (reload.ts): a refused configuration is logged and the server keeps
+      // running. One that comes while the server starts is kept and applied once it runs
+      // (node's default for SIGHUP would end the process and leave its socket behind).
+      let app: RunningApp | undefined;
+      let hangupWhileStarting = false;
+      const onHangup = (): void => {
+        if (app) void app.reload();
+        else hangupWhileStarting = true;
+      };
+      process.on('SIGHUP', onHangup);
       try {
         // a reload reads the same file again, found the same way (--config, $CORREIO_CONFIG, …)
-        const app = await startApp(config, { readConfig: () => ctx.config(cmd) }).catch((err: unknown) => {
+        const running = await startApp(config, { readConfig: () => ctx.config(cmd) }).catch((err: unknown) => {
           throw explained(err, config);
         });
-        // SIGHUP reloads (reload.ts): a refused configuration is logged and the server keeps running
-        const onHangup = (): void => void app.reload();
-        process.on('SIGHUP', onHangup);
+        app = running;
+        if (hangupWhileStarting) void running.reload();
         await new Promise<void>((resolve, reject) => {
           let stopping = false;
           const onSignal = (signal: NodeJS.Signals): void => {
@@ -56,11 +65,10 @@ export function register(program: Command, ctx: CliContext): void {
               return;
             }
             stopping = true;
-            app.stop().then(
+            running.stop().then(
               () => {
                 process.off('SIGTERM', onSignal);
                 process.off('SIGINT', onSignal);
-                process.off('SIGHUP', onHangup);
                 resolve();
               },
               (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
@@ -70,6 +78,7 @@ export function register(program: Command, ctx: CliContext): void {
           process.on('SIGINT', onSignal);
         });
       } finally {
+        process.off('SIGHUP', onHangup);
         await lock.release();
       }
     });
