@@ -8,9 +8,10 @@
  *   good set in force.
  * Limitations: the PostgreSQL storage is not available yet ("file:" only).
  */
+import { dkimSignerFor } from './mail-auth.js';
 import { join } from 'node:path';
 import { unwatchFile, watchFile } from 'node:fs';
-import { systemClock, type Clock, type Envelope } from '../core/index.js';
+import { systemClock, type Clock, type Envelope, type MessageSigner } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { openDirectory, type DirectoryBackend } from '../directory/index.js';
 import { ConfiguredAliases, configuredResolver } from './configured-resolver.js';
@@ -100,6 +101,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
       maxMessageSize: cfg.smtp.maxMessageSize,
       maxHops: cfg.delivery.maxHops,
       onQueued: (envs) => onQueued?.(envs),
+      ...signerOf(cfg),
     });
   let intake = buildIntake(config);
 
@@ -134,4 +136,10 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
       await directory.close();
     },
   };
+}
+
+/** `[mail_auth] dkim_sign` with a key under data_dir/dkim: the intake's signer (mail-auth.ts). */
+function signerOf(cfg: Config): { signer?: MessageSigner } {
+  const signer = dkimSignerFor(cfg);
+  return signer ? { signer } : {};
 }

@@ -22,6 +22,7 @@ import { AuthThrottle } from '../policy/auth-throttle.js';
 import { openBackends, type Backends } from './backends.js';
 import { controlSocketPath, startControlServer, type ControlRequest, type ControlResponse } from './control.js';
 import { loadOrMakeTls } from './tls-files.js';
+import { mailAuthDns } from './mail-auth.js';
 import { buildDeliveryServices, handleControl as handleDeliveryControl } from './delivery-services.js';
 import { DeliveryThread } from './delivery-thread.js';
 import { Reloader, type ReloadResult } from './reload.js';
@@ -102,6 +103,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const policiesFor = (c: Config): ReturnType<typeof smtpPolicyFromConfig> =>
     smtpPolicyFromConfig(c, {
       directory,
+      ...(c.mailAuth.verifyInbound ? { dns: mailAuthDns(c) } : {}),
       answers: { vrfy: (session, argument) => verifier.vrfy(session, argument), expn: (session, argument) => verifier.expn(session, argument) },
     });
   const policies = policiesFor(config);

@@ -138,6 +138,12 @@ const logLevel = (v: unknown): Result<(typeof logLevels)[number]> =>
     ? ok(v as (typeof logLevels)[number])
     : bad(`expected one of ${logLevels.map((l) => `"${l}"`).join(', ')}`);
 
+/** One of a fixed set of words. */
+function oneOf<const T extends readonly string[]>(words: T): (v: unknown) => Result<T[number]> {
+  return (v) =>
+    typeof v === 'string' && (words as readonly string[]).includes(v) ? ok(v as T[number]) : bad(`expected one of ${words.map((w) => `"${w}"`).join(', ')}`);
+}
+
 const storageUrl = (v: unknown): Result<string> =>
   typeof v === 'string' && /^(file:|postgres(ql)?:\/\/)/.test(v)
     ? ok(v)
@@ -247,6 +253,21 @@ export const configSchema = z
     http: table({ listen: field(listenOneOrMany, () => []) }),
     // Prometheus /metrics, /healthz, /readyz (DESIGN.md §4); absent: the embedded default address
     metrics: table({ listen: optional(listenOneOrMany) }),
+    // SPF/DKIM/DMARC on the MX port and DKIM signing (docs/trust.md)
+    mail_auth: table({
+        verify_inbound: field(bool, () => false),
+        dmarc_reject: field(oneOf(['reject', 'quarantine', 'none'] as const), () => 'reject' as const),
+        temperror: field(oneOf(['accept', 'defer'] as const), () => 'accept' as const),
+        // RFC 8301 §3.2: verifiers must refuse RSA keys under 1024 bits
+        dkim_min_key_bits: field(
+          (v) => {
+            const r = positiveInt(v);
+            return r.ok && r.value < 1024 ? bad('must be at least 1024 (RFC 8301 §3.2)') : r;
+          },
+          () => 1024,
+        ),
+        dkim_sign: field(bool, () => true),
+      }),
     storage: table({ url: field(storageUrl, () => 'file:') }),
     log: table({ level: field(logLevel, () => 'info' as const) }),
   })

@@ -83,6 +83,20 @@ export interface AuthConfig {
   readonly failureDelay: number;
 }
 
+/** `[mail_auth]`: inbound SPF/DKIM/DMARC and outbound DKIM signing (docs/trust.md) */
+export interface MailAuthConfig {
+  /** check SPF, DKIM and DMARC on the MX listeners for clients that may not relay */
+  readonly verifyInbound: boolean;
+  /** a DMARC failure under p=reject: 550 5.7.1, a quarantine mark, or recorded only */
+  readonly dmarcReject: 'reject' | 'quarantine' | 'none';
+  /** a temporary DNS error in the checks: accept with temperror recorded, or 451 4.7.0 */
+  readonly temperror: 'accept' | 'defer';
+  /** RSA DKIM keys shorter than this fail verification (policy) */
+  readonly dkimMinKeyBits: number;
+  /** sign local and authenticated mail for the From domain when a key exists (data_dir/dkim) */
+  readonly dkimSign: boolean;
+}
+
 export interface Config {
   /** absolute path of the file read; undefined for the embedded defaults */
   readonly file?: string;
@@ -113,6 +127,7 @@ export interface Config {
    * machine runs without metrics rather than not at all).
    */
   readonly metrics: { readonly listen: readonly ListenAddress[]; readonly isDefault: boolean };
+  readonly mailAuth: MailAuthConfig;
   /** "file:" (embedded default) or "postgres://…" */
   readonly storage: { readonly url: string };
   readonly log: { readonly level: LogLevel };

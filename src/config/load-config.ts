@@ -122,6 +122,13 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
     imap: { listen: raw.imap.listen },
     http: { listen: raw.http.listen },
     metrics: { listen: raw.metrics.listen ?? [{ host: '127.0.0.1', port: 9465 }], isDefault: raw.metrics.listen === undefined },
+    mailAuth: {
+      verifyInbound: raw.mail_auth.verify_inbound,
+      dmarcReject: raw.mail_auth.dmarc_reject,
+      temperror: raw.mail_auth.temperror,
+      dkimMinKeyBits: raw.mail_auth.dkim_min_key_bits,
+      dkimSign: raw.mail_auth.dkim_sign,
+    },
     storage: { url: raw.storage.url },
     log: { level: raw.log.level },
   };

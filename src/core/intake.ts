@@ -11,7 +11,7 @@ import type { Address, ReversePath } from './address.js';
 import type { DsnParams, MessageId } from './envelope.js';
 import type { ResolvedRecipient } from './resolver.js';
 import type { SmtpReply } from './smtp-reply.js';
-import type { HeaderCheck } from './policy.js';
+import type { HeaderCheck, MessageHeader } from './policy.js';
 
 /** Who handed us the message: feeds Received and relay decisions. */
 export interface SessionInfo {
@@ -58,6 +58,31 @@ export interface IntakeTransaction {
    * sendmail face, bounces, list re-injection).
    */
   readonly checkHeader?: HeaderCheck;
+  /**
+   * The end-of-data checks that need the whole message (SPF, DKIM, DMARC on the MX port), run
+   * by intake after checkHeader: a refusal, or header fields to add and received ones to drop.
+   */
+  readonly checkMessage?: MessageCheck;
+}
+
+/** What an end-of-data message check decided (policy/trust). */
+export interface MessageVerdict {
+  readonly refusal?: SmtpReply;
+  /** complete header fields to prepend (no trailing CRLF) */
+  readonly fields: readonly string[];
+  /** a received field to drop (lower-case name, unfolded trimmed value), e.g. a forged A-R */
+  readonly remove?: (name: string, value: string) => boolean;
+}
+
+export type MessageCheck = (message: Buffer, header: MessageHeader) => Promise<MessageVerdict>;
+
+/**
+ * Signs mail at intake (DKIM, RFC 6376): given the message as it will be stored, the
+ * DKIM-Signature fields to prepend. `applies` says whether a session's mail is signed at all.
+ */
+export interface MessageSigner {
+  applies(session: SessionInfo): boolean;
+  sign(message: Buffer): Promise<readonly string[]>;
 }
 
 export interface IntakeResult {

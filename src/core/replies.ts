@@ -72,6 +72,11 @@ export const replies = {
   mailLoop: (): SmtpReply => reply(554, '5.4.6', 'Mail loop detected'),
   listExpansionFailed: (): SmtpReply => reply(550, '5.2.4', 'Mailing list expansion problem'),
   /** a file or pipe target that the configuration or an unsafe include file does not allow (RFC 3463 X.7.1) */
+  /** RFC 7489 §6.7, §10.3: the From domain's DMARC policy is reject and the message failed it */
+  dmarcRejected: (domain: string): SmtpReply =>
+    reply(550, '5.7.1', `Message refused: DMARC policy of ${domain} (SPF and DKIM not aligned with From)`),
+  /** RFC 7489 §6.6.2, RFC 7208 §2.6.6: a temporary DNS error in SPF/DKIM/DMARC, when set to defer */
+  senderAuthTemporaryFailure: (): SmtpReply => reply(451, '4.7.0', 'Temporary DNS failure checking sender authentication, try again later'),
   deliveryNotAuthorized: (): SmtpReply => reply(550, '5.7.1', 'Delivery not authorized, message refused'),
   /** a list member that is not an address (RFC 3463 X.1.3) */
   badListMember: (): SmtpReply => reply(553, '5.1.3', 'Bad destination mailbox address syntax'),

@@ -99,6 +99,14 @@ export class DnsResolver {
     this.now = options.now ?? Date.now;
   }
 
+  /**
+   * Any record type through the same servers, in node's dns.resolve shapes (TXT as string[][]):
+   * the resolver function mailauth's SPF and DKIM take (policy/trust). Errors keep their c-ares
+   * codes (ENOTFOUND, ENODATA, ETIMEOUT …), which mailauth maps to void lookups and temperror.
+   * Not cached: SPF's lookup limits count queries, and each check asks once.
+   */
+  readonly rawLookup = (name: string, rrtype: string): Promise<unknown> => this.resolver.resolve(name, rrtype);
+
   /** Cancels outstanding queries; they reject and are classified temporary. */
   cancel(): void {
     this.resolver.cancel();

@@ -31,6 +31,7 @@ import {
   type IntakeResult,
   type IntakeTransaction,
   type MailParams,
+  type MessageSigner,
   type QueueStore,
   type ResolvedRecipient,
   type Resolver,
@@ -39,6 +40,7 @@ import {
   targetRoute,
 } from '../core/index.js';
 import { formatReceived, formatDate, makeMessageId, splitMessage, splitMessageBuffer } from '../protocol/mime/index.js';
+import { collect, dropFields } from './whole-message.js';
 
 export interface IntakeOptions {
   readonly store: QueueStore;
@@ -51,6 +53,8 @@ export interface IntakeOptions {
   readonly maxHops: number;
   /** told about every committed envelope so delivery starts at once */
   readonly onQueued?: (envelopes: readonly Envelope[]) => void;
+  /** DKIM signing of local and authenticated mail (policy/trust), when configured */
+  readonly signer?: MessageSigner;
 }
 
 const receivedChannel = diagnostics.channel(channels.received);
@@ -92,7 +96,8 @@ export class IntakeService implements Intake {
     // Only the header block is read here (bounded); the body stays a stream (or, given whole,
     // a slice of the buffer: no stream is made for a message already in memory).
     const split = whole ? splitMessageBuffer(body) : await splitMessage(body);
-    const rest = split.body;
+    let rest: Readable | Buffer = split.body;
+    let headerBlock = split.header;
     const drop = (): void => {
       if (!Buffer.isBuffer(rest)) rest.resume();
     };
@@ -123,6 +128,17 @@ export class IntakeService implements Intake {
         drop();
         throw new MailError(refusal, 'MAIL_ERR_POLICY');
       }
+    }
+    // The steps that need the whole message (whole-message.ts): a streamed body is read in.
+    const signer = this.opts.signer?.applies(tx.session) ? this.opts.signer : undefined;
+    if ((tx.checkMessage || signer) && !Buffer.isBuffer(rest)) rest = await collect(rest, this.opts.maxMessageSize);
+    const verdictFields: string[] = [];
+    if (tx.checkMessage && Buffer.isBuffer(rest)) {
+      const asReceived = Buffer.concat(split.hasBody && split.complete ? [split.header, CRLF, rest] : [split.header, rest]);
+      const verdict = await tx.checkMessage(asReceived, { fields, complete: split.complete });
+      if (verdict.refusal !== undefined) throw new MailError(verdict.refusal, 'MAIL_ERR_POLICY');
+      if (verdict.remove) headerBlock = dropFields(headerBlock, verdict.remove);
+      verdictFields.push(...verdict.fields);
     }
     const deliveredTo = new Set(
       fields.filter((f) => f.name === 'delivered-to').map((f) => f.value.replace(/^<|>$/g, '').toLowerCase()),
@@ -156,6 +172,7 @@ export class IntakeService implements Intake {
       }
       const live = envelopes.filter((e): e is EnvelopeInit => e !== undefined);
 
+      prepend.push(...verdictFields);
       const firstRcpt = tx.recipients.length === 1 ? addressToString(tx.recipients[0].address) : undefined;
       // RFC 5321 §4.4: every hop, internal re-injection included, adds a trace field; the
       // count of these fields is what stops loops through lists and forwarding.
@@ -178,10 +195,15 @@ export class IntakeService implements Intake {
         if (!fields.some((f) => f.name === 'date')) prepend.push(`Date: ${formatDate(now)}`);
       }
 
-      const headText = prepend.map((l) => (l.endsWith('\r\n') ? l : l + '\r\n')).join('');
-      const headBytes = Buffer.from(headText, 'utf8');
+      const lines = (ls: readonly string[]): string => ls.map((l) => (l.endsWith('\r\n') ? l : l + '\r\n')).join('');
+      let headBytes = Buffer.from(lines(prepend), 'utf8');
+      const head = split.hasBody && split.complete ? [headerBlock, CRLF] : [headerBlock];
+      if (signer && Buffer.isBuffer(rest)) {
+        // RFC 6376 §5: signed as stored, our own trace and submission fields included
+        const signatures = await signer.sign(Buffer.concat([headBytes, ...head, rest]));
+        if (signatures.length > 0) headBytes = Buffer.concat([Buffer.from(lines(signatures), 'utf8'), headBytes]);
+      }
       const counter = new SizeAndEightBit(this.opts.maxMessageSize - headBytes.length);
-      const head = split.hasBody && split.complete ? [split.header, CRLF] : [split.header];
       let pieces: Buffer[] | undefined;
       if (Buffer.isBuffer(rest)) {
         // counted as copyBody counts: the message as given (the prepended fields are in the limit)

@@ -14,6 +14,7 @@ export { firstRefusal, type Check } from './check.js';
 export * from './checks.js';
 export { SenderRules, DirectorySenderOwnership, senderRulesApply } from './sender-rules.js';
 export { fromAddresses, addressesInDisplayText } from './from-addresses.js';
-export { StagePolicy, buildSmtpPolicy, type SmtpPolicyOptions, type StageLists, type StagePolicyInit, type LookupAnswers } from './smtp-policy.js';
+export { StagePolicy, buildSmtpPolicy, type InboundCheck, type SmtpPolicyOptions, type StageLists, type StagePolicyInit, type LookupAnswers } from './smtp-policy.js';
 export { smtpPolicyFromConfig, type PolicyLookups } from './policy-from-config.js';
 export { MailboxVerifier, type MailboxVerifierOptions } from './mailbox-verifier.js';
+export * from './trust/index.js';

@@ -12,7 +12,7 @@
  * Limitations: the lists are values: a reload (app/reload.ts) builds new ones for new sessions,
  *   and a session keeps the lists it started with.
  */
-import { replies, type ListenMode, type SenderOwnership, type SessionInfo, type SmtpReply } from '../core/index.js';
+import { replies, type ListenMode, type MessageCheck, type MessageHeader, type MessageVerdict, type ReversePath, type SenderOwnership, type SessionInfo, type SmtpReply } from '../core/index.js';
 import { CidrList } from '../address/index.js';
 import { firstRefusal, type Check } from './check.js';
 import {
@@ -41,6 +41,9 @@ export interface LookupAnswers {
   readonly expn?: (session: SessionInfo, argument: string) => Promise<SmtpReply>;
 }
 
+/** The end-of-data checks on the whole message (policy/trust/inbound.ts: SPF, DKIM, DMARC). */
+export type InboundCheck = (session: SessionInfo, sender: ReversePath, message: Buffer, header: MessageHeader) => Promise<MessageVerdict>;
+
 export interface StageLists {
   readonly connect: readonly Check<ConnectFacts>[];
   readonly helo: readonly Check<HeloFacts>[];
@@ -60,6 +63,8 @@ export interface StagePolicyInit {
   readonly trusted: CidrList;
   readonly lists: StageLists;
   readonly answers?: LookupAnswers;
+  /** SPF/DKIM/DMARC at end of data (MX only), for clients that may not relay */
+  readonly inbound?: InboundCheck;
 }
 
 /** One listener's checks. Each stage returns the first refusal, or undefined to go on. */
@@ -70,8 +75,10 @@ export class StagePolicy {
   readonly trusted: CidrList;
   private readonly lists: StageLists;
   private readonly answers: LookupAnswers;
+  private readonly inbound?: InboundCheck;
 
   constructor(init: StagePolicyInit) {
+    if (init.inbound) this.inbound = init.inbound;
     this.mode = init.mode;
     this.offersAuth = init.offersAuth;
     this.trusted = init.trusted;
@@ -96,6 +103,16 @@ export class StagePolicy {
   }
   endOfData(f: EndOfDataFacts): Promise<SmtpReply | undefined> {
     return firstRefusal(this.lists.endOfData, f);
+  }
+
+  /**
+   * The whole-message check of end of data for this session's transaction, or undefined: only
+   * clients that may not relay (not authenticated, not in trusted_networks) are judged.
+   */
+  messageCheck(session: SessionInfo, sender: ReversePath): MessageCheck | undefined {
+    const inbound = this.inbound;
+    if (!inbound || session.mayRelay) return undefined;
+    return (message, header) => inbound(session, sender, message, header);
   }
 
   /** RFC 5321 §3.5.1: the reply to VRFY (252 when there is no answer to give). */
@@ -146,6 +163,8 @@ export interface SmtpPolicyOptions {
   readonly isLocalDomain?: (domain: string) => Promise<boolean>;
   /** VRFY/EXPN answers for clients allowed to ask; absent: 252 and 502 for everyone */
   readonly answers?: LookupAnswers;
+  /** SPF, DKIM and DMARC at end of data on the MX listener (`mail_auth.verify_inbound`) */
+  readonly inbound?: InboundCheck;
 }
 
 /**
@@ -175,7 +194,7 @@ export function buildSmtpPolicy(o: SmtpPolicyOptions): Readonly<Record<ListenMod
       vrfy: [lookupOnlyForKnownClients(replies.cannotVerify)],
       expn: [lookupOnlyForKnownClients(replies.notImplemented)],
     };
-    return new StagePolicy({ mode, offersAuth: submission || (o.authOnMx ?? false), trusted, lists, ...(o.answers ? { answers: o.answers } : {}) });
+    return new StagePolicy({ mode, offersAuth: submission || (o.authOnMx ?? false), trusted, lists, ...(o.answers ? { answers: o.answers } : {}), ...(o.inbound && !submission ? { inbound: o.inbound } : {}) });
   };
   return { mx: build('mx'), submission: build('submission'), submissions: build('submissions') };
 }

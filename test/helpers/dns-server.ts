@@ -63,9 +63,17 @@ function answerFor(zone: DnsZone, query: dnsPacket.Packet): Buffer | undefined {
   if (q.type === 'AAAA') {
     for (const a of entry.aaaa ?? []) answers.push({ type: 'AAAA', name: q.name, ttl, class: 'IN', data: a });
   }
-  if (q.type === 'TXT') for (const t of entry.txt ?? []) answers.push({ type: 'TXT', name: q.name, ttl, class: 'IN', data: t });
+  // RFC 1035 §3.3.14: a character-string holds at most 255 octets, so a longer record (an RSA
+  // DKIM key) is sent as several strings, which readers join (RFC 7208 §3.3, RFC 6376 §3.6.2.2)
+  if (q.type === 'TXT') for (const t of entry.txt ?? []) answers.push({ type: 'TXT', name: q.name, ttl, class: 'IN', data: splitTxt(t) });
   // An existing name without records of the asked type is NODATA: NOERROR with no answers.
   return dnsPacket.encode({ ...base, flags: flagsBase | RCODE.NOERROR, answers });
+}
+
+function splitTxt(t: string): string[] {
+  const parts: string[] = [];
+  for (let i = 0; i < t.length; i += 255) parts.push(t.slice(i, i + 255));
+  return parts.length > 0 ? parts : [''];
 }
 
 /** Starts the server on 127.0.0.1: UDP and TCP on the same random port. */

@@ -384,6 +384,7 @@ export class SmtpSession {
   private transaction(): IntakeTransaction {
     const session = this.info();
     const sender = this.sender ?? null;
+    const checkMessage = this.policy.messageCheck(session, sender);
     return {
       session,
       sender,
@@ -391,6 +392,8 @@ export class SmtpSession {
       recipients: [...this.recipients],
       // the end-of-data stage, run by intake once it has read the header block
       checkHeader: (header) => this.policy.endOfData({ session, sender, header }),
+      // SPF, DKIM and DMARC on the whole message (MX, strangers only; policy/trust)
+      ...(checkMessage ? { checkMessage } : {}),
     };
   }
 

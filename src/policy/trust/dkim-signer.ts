@@ -1,0 +1,60 @@
+/**
+ * @module dkim-signer
+ * Intake's MessageSigner: DKIM-signs mail from local or authenticated senders (submission,
+ * sendmail, bounces from the postmaster, list re-injection) for the From domain when a key for
+ * it exists, with every key of that domain (an Ed25519 and an RSA key give two signatures,
+ * RFC 8463 §5 recommends both; two selectors during a rotation give two as well).
+ * Standards: RFC 6376 §5 (signing; dkim-sign.ts), RFC 7489 §3.1.1 (the d= is the From domain,
+ *   so the signature aligns), RFC 5322 §3.6.2 (one From field).
+ * Security: mail from MX strangers and trusted networks without AUTH is never signed (applies);
+ *   a message with no From, or From addresses in more than one domain, is not signed.
+ * Limitations: keys are read at start and on reload; no signing for a parent domain's key.
+ */
+import type { MessageSigner, SessionInfo } from '../../core/index.js';
+import { fromAddresses } from '../from-addresses.js';
+import { BodyHasher, rawFields, signatureField, type SigningKey } from './dkim-sign.js';
+
+const CHUNK = 64 * 1024;
+
+export class DkimSigner implements MessageSigner {
+  constructor(
+    private readonly keys: ReadonlyMap<string, readonly SigningKey[]>,
+    private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
+  ) {}
+
+  /** Local (sendmail), internal (bounces, lists) and authenticated sessions; not MX strangers. */
+  applies(session: SessionInfo): boolean {
+    if (this.keys.size === 0) return false;
+    return session.authUser !== undefined || session.protocol === 'local' || session.internal === true;
+  }
+
+  sign(message: Buffer): Promise<readonly string[]> {
+    const end = headerEnd(message);
+    const header = message.subarray(0, end.header).toString('latin1');
+    const fields = rawFields(header);
+    const domains = new Set<string>();
+    for (const f of fields) {
+      if (f.name.trim().toLowerCase() !== 'from') continue;
+      for (const a of fromAddresses(f.value.replace(/\r?\n/g, '').trim())) if (a && a.domain !== '') domains.add(a.domain.toLowerCase());
+    }
+    if (domains.size !== 1) return Promise.resolve([]);
+    const keys = this.keys.get([...domains][0]) ?? [];
+    if (keys.length === 0) return Promise.resolve([]);
+    const hasher = new BodyHasher();
+    // fed in slices of the stored buffer: subarray copies nothing
+    for (let i = end.body; i < message.length; i += CHUNK) hasher.update(message.subarray(i, Math.min(message.length, i + CHUNK)));
+    const bh = hasher.digest();
+    const now = this.nowSeconds();
+    return Promise.resolve(keys.map((k) => signatureField(k, fields, bh, now)));
+  }
+}
+
+/** Where the header block ends (before the empty line) and the body starts. */
+function headerEnd(message: Buffer): { header: number; body: number } {
+  if (message.subarray(0, 2).toString('latin1') === '\r\n') return { header: 0, body: 2 };
+  const i = message.indexOf('\r\n\r\n');
+  if (i >= 0) return { header: i + 2, body: i + 4 };
+  const j = message.indexOf('\n\n');
+  if (j >= 0) return { header: j + 1, body: j + 2 };
+  return { header: message.length, body: message.length };
+}

@@ -1,0 +1,143 @@
+/**
+ * @module inbound
+ * The end-of-data authentication of mail arriving on the MX port: SPF for the client and
+ * MAIL FROM (HELO for a null sender), DKIM signatures, and DMARC for the From domain(s), with
+ * one Authentication-Results field recording all three and the verdict that DMARC's policy
+ * and our settings give (550 5.7.1, a quarantine mark, or nothing).
+ * Standards: RFC 7208 (SPF: §2.4 null sender checked as postmaster@HELO, §4.6.4 at most 10
+ *   lookups, §4.6.4 at most 2 void lookups, both enforced by mailauth with our limits passed
+ *   explicitly), RFC 6376 §6 (DKIM verification), RFC 7489 (DMARC, dmarc.ts), RFC 8601
+ *   (Authentication-Results, auth-results.ts).
+ * Security: clients that may relay (authenticated or in trusted_networks) are not judged here:
+ *   the caller skips them. A temporary DNS error never gives a permanent refusal: temperror is
+ *   recorded and accepted, or answered 451 4.7.0 when `temperror` is "defer". Every lookup goes
+ *   through the resolver function the caller passes (built on dns/, `delivery.dns_servers`).
+ * Limitations: ARC is neither verified nor sealed yet; SPF's `exp=` text is not shown; DMARC
+ *   reports are not sent; quarantine is a header mark (no Junk folder delivery yet).
+ */
+import { spf } from 'mailauth/lib/spf/index.js';
+import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
+import { replies, type ReversePath, type SessionInfo, type SmtpReply } from '../../core/index.js';
+import { fromAddresses } from '../from-addresses.js';
+import { claimsAuthservId, formatAuthResults, type ResInfo } from './auth-results.js';
+import { evaluateDmarc, type DmarcOutcome, type TxtLookup } from './dmarc.js';
+
+/** A lookup in node's dns.resolve shapes (what mailauth calls); errors carry c-ares codes. */
+export type RawLookup = (name: string, rrtype: string) => Promise<unknown>;
+
+export interface InboundSettings {
+  /** our authserv-id (the hostname) */
+  readonly authservId: string;
+  /** what a DMARC failure under p=reject does: refuse 550 5.7.1, mark as quarantined, or record only */
+  readonly dmarcReject: 'reject' | 'quarantine' | 'none';
+  /** a temperror in SPF, DKIM or DMARC: accept with the result recorded, or answer 451 */
+  readonly temperror: 'accept' | 'defer';
+  /** RSA keys shorter than this are a DKIM policy failure (RFC 8301 §3.2: at least 1024) */
+  readonly dkimMinKeyBits: number;
+}
+
+export interface InboundDeps {
+  readonly lookup: RawLookup;
+  readonly txt: TxtLookup;
+  /** a number in [0, 100) for DMARC pct; Math.random by default */
+  readonly sample?: () => number;
+}
+
+/** What intake does with the message: refuse it, or prepend `fields` after removing forged ones. */
+export interface InboundVerdict {
+  readonly refusal?: SmtpReply;
+  /** complete header fields to prepend (no trailing CRLF) */
+  readonly fields: readonly string[];
+  /** a received field to remove before storing (lower-case name, unfolded value) */
+  readonly remove: (name: string, value: string) => boolean;
+}
+
+export const QUARANTINE_FIELD = 'X-Correio-Quarantine';
+
+/** Node's sockets give IPv4 clients of a dual-stack listener as ::ffff:a.b.c.d. */
+function plainIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/** Authenticates one message (the whole of it, as received) from `session`. */
+export async function authenticateInbound(
+  s: InboundSettings,
+  deps: InboundDeps,
+  session: SessionInfo,
+  sender: ReversePath,
+  message: Buffer,
+  header: readonly { readonly name: string; readonly value: string }[],
+): Promise<InboundVerdict> {
+  const helo = session.heloName ?? '';
+  const ip = plainIp(session.remoteAddress ?? '');
+  const mailFrom = sender ? `${sender.local}@${sender.domain}` : `postmaster@${helo}`;
+
+  const spfRun = spf({ sender: mailFrom, ip, helo, mta: s.authservId, resolver: deps.lookup as never, maxResolveCount: 10, maxVoidCount: 2 })
+    .then((r) => ({ result: String(r.status.result), domain: r.domain ?? '', comment: r.status.comment }))
+    .catch((err: unknown) => ({ result: 'temperror', domain: sender?.domain ?? helo, comment: String((err as Error).message ?? err) }));
+  const dkimRun = dkimVerify(message, { resolver: deps.lookup as never, minBitLength: s.dkimMinKeyBits, sender: mailFrom })
+    .then((r) => r.results)
+    .catch(() => []);
+  const [spfResult, dkimResults] = await Promise.all([spfRun, dkimRun]);
+  const spfRes = spfResult.result === 'temperr' ? 'temperror' : spfResult.result;
+  const dkim = dkimResults
+    .filter((r) => r.signingDomain)
+    .map((r) => ({
+      result: r.status.result === 'temperr' ? 'temperror' : String(r.status.result),
+      domain: r.signingDomain.toLowerCase(),
+      selector: r.selector ?? '',
+      b: typeof r.status.header?.b === 'string' ? r.status.header.b : '',
+      comment: typeof r.status.comment === 'string' ? r.status.comment : undefined,
+    }));
+
+  // RFC 7489 §6.6.1: the RFC5322.From domain(s); each distinct one is judged
+  const fromDomains = new Set<string>();
+  let fromFields = 0;
+  for (const f of header) {
+    if (f.name !== 'from') continue;
+    fromFields++;
+    for (const a of fromAddresses(f.value)) if (a && a.domain !== '') fromDomains.add(a.domain.toLowerCase());
+  }
+  const outcomes: DmarcOutcome[] = [];
+  for (const d of fromDomains) {
+    outcomes.push(await evaluateDmarc(d, { spf: { result: spfRes, domain: spfResult.domain }, dkim }, deps.txt, deps.sample));
+  }
+
+  const results: ResInfo[] = [];
+  const pair = (k: string, v: string): readonly [string, string] => [k, v];
+  results.push({
+    method: 'spf',
+    result: spfRes,
+    ...(spfResult.comment ? { comment: String(spfResult.comment) } : {}),
+    props: [sender ? pair('smtp.mailfrom', mailFrom) : pair('smtp.helo', helo)],
+  });
+  if (dkim.length === 0) results.push({ method: 'dkim', result: 'none' });
+  for (const d of dkim) {
+    results.push({
+      method: 'dkim',
+      result: d.result,
+      ...(d.comment ? { comment: d.comment } : {}),
+      props: [pair('header.d', d.domain), pair('header.s', d.selector), pair('header.b', d.b)],
+    });
+  }
+  // RFC 7489 §6.6.1: no usable From (none, or several fields) is a permerror, judged by no policy
+  if (outcomes.length === 0) results.push({ method: 'dmarc', result: fromFields === 1 ? 'none' : 'permerror', comment: 'no usable From domain' });
+  for (const o of outcomes) {
+    const c = [o.policy ? `p=${o.policy.toUpperCase()} dis=${o.disposition.toUpperCase()}` : '', o.comment ?? ''].filter((x) => x !== '').join(' ');
+    results.push({ method: 'dmarc', result: o.result, ...(c !== '' ? { comment: c } : {}), props: [pair('header.from', o.domain)] });
+  }
+
+  const fields = [formatAuthResults(s.authservId, results)];
+  const remove = (name: string, value: string): boolean =>
+    (name === 'authentication-results' && claimsAuthservId(value, s.authservId)) || name === QUARANTINE_FIELD.toLowerCase();
+
+  const temp = spfRes === 'temperror' || dkim.some((d) => d.result === 'temperror') || outcomes.some((o) => o.result === 'temperror');
+  const rejecting = outcomes.find((o) => o.result === 'fail' && o.disposition === 'reject');
+  const quarantined = outcomes.find((o) => o.result === 'fail' && o.disposition === 'quarantine');
+  if (rejecting && s.dmarcReject === 'reject') return { refusal: replies.dmarcRejected(rejecting.domain), fields, remove };
+  // a temporary failure: never a permanent answer; deferred only when configured so
+  if (temp && s.temperror === 'defer' && !rejecting) return { refusal: replies.senderAuthTemporaryFailure(), fields, remove };
+  const mark = rejecting && s.dmarcReject === 'quarantine' ? rejecting : quarantined;
+  if (mark) fields.push(`${QUARANTINE_FIELD}: DMARC policy of ${mark.domain}`);
+  return { fields, remove };
+}

@@ -1,0 +1,13 @@
+/**
+ * @module trust
+ * Mail authentication (issue 15, first part): inbound SPF, DKIM and DMARC with one
+ * Authentication-Results field (inbound.ts), and outbound DKIM signing with keys under the
+ * data directory (dkim-signer.ts, dkim-keys.ts). docs/trust.md says what is checked and signed.
+ * Standards: see each module. Security: see each module. Limitations: see each module.
+ */
+export { authenticateInbound, QUARANTINE_FIELD, type InboundSettings, type InboundDeps, type RawLookup } from './inbound.js';
+export { evaluateDmarc, organizationalDomain, aligned, parseDmarcRecord, type TxtLookup, type DmarcOutcome } from './dmarc.js';
+export { formatAuthResults, claimsAuthservId } from './auth-results.js';
+export { BodyHasher, signatureField, relaxedHeader, rawFields, type SigningKey } from './dkim-sign.js';
+export { generateDkimKey, loadDkimKeys, keyRecordName, keyRecordValue, dkimKeyDir, isKeyName, type KeyAlgorithm } from './dkim-keys.js';
+export { DkimSigner } from './dkim-signer.js';
