@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { MailError } from '../core/index.js';
 import { projectRoot } from '../../test/helpers/paths.js';
 import { queueStoreContract, readAll, storeMessage } from '../../test/contract/queue-store.contract.js';
+import { readSpoolEnvelopes } from '../../test/helpers/spool.js';
 import { crashBody } from '../../test/fixtures/queue-crash-child.js';
 import { FsQueueStore, spoolFormat, storageError } from './index.js';
 
@@ -85,16 +86,9 @@ void test('a caching store writes every change to disk as a reader sees it, and 
   }
 });
 
-/** The current envelopes of every message, read through the store (recover: 'never', no lock). */
+/** The ids of the current envelopes, sorted. */
 async function walk(dir: string): Promise<string[]> {
-  const store = await FsQueueStore.open(dir, { recover: 'never', lock: false });
-  try {
-    const ids: string[] = [];
-    for await (const e of store.walkEnvelopes()) ids.push(e.id);
-    return ids.sort();
-  } finally {
-    await store.close();
-  }
+  return (await readSpoolEnvelopes(dir)).map((e) => e.id).sort();
 }
 
 void test('one file per message: body, trailer and footer in msg/<id>; no env file until the envelopes change', async () => {

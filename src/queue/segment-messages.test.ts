@@ -8,20 +8,14 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readAll, storeMessage } from '../../test/contract/queue-store.contract.js';
+import { readSpoolEnvelopes } from '../../test/helpers/spool.js';
 import { FsQueueStore } from './index.js';
 
 const tmp = () => mkdtemp(join(tmpdir(), 'correio-spool-'));
 
-/** The current envelopes of every message, read through the store (recover: 'never', no lock). */
+/** The ids of the current envelopes, sorted. */
 async function walk(dir: string): Promise<string[]> {
-  const store = await FsQueueStore.open(dir, { recover: 'never', lock: false });
-  try {
-    const ids: string[] = [];
-    for await (const e of store.walkEnvelopes()) ids.push(e.id);
-    return ids.sort();
-  } finally {
-    await store.close();
-  }
+  return (await readSpoolEnvelopes(dir)).map((e) => e.id).sort();
 }
 
 void test('segments: small messages are records in one segment; a change moves a message to msg/; a segment with nothing live is removed', async () => {

@@ -13,36 +13,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { domainToASCII } from 'node:url';
 import libmime from 'libmime';
 import { parseAddrSpec, parseAddressList, type AddressListItem } from '../../src/address/index.js';
 import { corporaDir, corporaSkip } from '../helpers/paths.js';
+import { goInputText, goNetMailRel, loadGoNetMail } from '../helpers/go-net-mail.js';
 
-const goRel = 'addresses/go-net-mail/address-and-date-tests.json';
+const goRel = goNetMailRel;
 const isemailRel = 'addresses/isemail/tests.xml';
-
-type Input = string | { bytes_hex: string };
-interface Corpus {
-  TestAddressParsing: { input: Input; expected: { name?: string; address: string }[] }[];
-  TestAddressParser_with_charset_decoder: { input: Input; expected: { name?: string; address: string }[] }[];
-  TestAddressParsingError: { input: Input; error_contains: string }[];
-  TestAddressParsingAndFormatting: { must_parse_and_roundtrip: string[]; must_fail: string[] };
-}
-
-const go: Corpus | undefined = existsSync(join(corporaDir, goRel)) ? (JSON.parse(readFileSync(join(corporaDir, goRel), 'utf8')) as Corpus) : undefined;
-
-/** The exact input; a field that is not UTF-8 is read as Latin-1, as correio reads headers. */
-function text(input: Input): string {
-  if (typeof input === 'string') return input;
-  const b = Buffer.from(input.bytes_hex, 'hex');
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(b);
-  } catch {
-    return b.toString('latin1');
-  }
-}
+const go = loadGoNetMail();
+const text = goInputText;
 
 function normal(addr: string): string {
   const at = addr.lastIndexOf('@');

@@ -15,51 +15,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { domainToASCII } from 'node:url';
 import libmime from 'libmime';
 import { parseAddrSpec } from '../../src/address/index.js';
 import { fromAddresses } from '../../src/policy/index.js';
-import { corporaDir, corporaSkip } from '../helpers/paths.js';
+import { corporaSkip } from '../helpers/paths.js';
+import { goInputText, goNetMailRel, loadGoNetMail, type GoInput } from '../helpers/go-net-mail.js';
 import addressparser from 'nodemailer/lib/addressparser/index.js';
 
-const rel = 'addresses/go-net-mail/address-and-date-tests.json';
+const rel = goNetMailRel;
 const skip = corporaSkip(rel);
+const corpus = loadGoNetMail();
+const text = goInputText;
 
-type Input = string | { bytes_hex: string };
-interface ListCase {
-  input: Input;
-  expected: { name?: string; address: string }[];
-  comment?: string;
-}
-interface ErrorCase {
-  input: Input;
-  error_contains: string;
-}
-interface Corpus {
-  TestAddressParsing: ListCase[];
-  TestAddressParser_with_charset_decoder: ListCase[];
-  TestAddressParsingError: ErrorCase[];
-  TestAddressParsingAndFormatting: { must_parse_and_roundtrip: string[]; must_fail: string[] };
-}
-
-const corpus: Corpus | undefined = existsSync(join(corporaDir, rel))
-  ? (JSON.parse(readFileSync(join(corporaDir, rel), 'utf8')) as Corpus)
-  : undefined;
-
-/** The exact input bytes; a header field that is not UTF-8 is read as correio reads it (RFC 6532 or latin1). */
-function text(input: Input): string {
-  if (typeof input === 'string') return input;
-  const b = Buffer.from(input.bytes_hex, 'hex');
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(b);
-  } catch {
-    return b.toString('latin1');
-  }
-}
-
-function show(input: Input): string {
+function show(input: GoInput): string {
   return JSON.stringify(text(input));
 }
 

@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { parseConfig, type Config } from '../../src/config/index.js';
 import { openDirectory, hashPassword } from '../../src/directory/index.js';
 import { startApp, type RunningApp } from '../../src/app/index.js';
-import { FsQueueStore } from '../../src/queue/index.js';
+import { readSpoolEnvelopes } from './spool.js';
 import type { Envelope } from '../../src/core/index.js';
 import { cliCommand } from './cli.js';
 import { freePort, LineClient } from './net.js';
@@ -283,11 +283,5 @@ export async function siteEnvelopes(site: Site): Promise<Envelope[]> {
     for await (const e of site.app.backends.store.walkEnvelopes()) out.push(e);
     return out;
   }
-  const store = await FsQueueStore.open(join(site.dataDir, 'spool'), { recover: 'never', lock: false });
-  try {
-    for await (const e of store.walkEnvelopes()) out.push(e);
-  } finally {
-    await store.close();
-  }
-  return out;
+  return readSpoolEnvelopes(join(site.dataDir, 'spool'));
 }
