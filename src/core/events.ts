@@ -25,4 +25,3 @@ export const channels = {
   authFailure: 'correio:auth-failure',
 } as const;
 
-export type ChannelName = (typeof channels)[keyof typeof channels];

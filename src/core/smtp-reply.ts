@@ -22,14 +22,8 @@ export function reply(code: ReplyCode, status: EnhancedStatus | undefined, ...li
   return status === undefined ? { code, lines } : { code, status, lines };
 }
 
-export function isPositive(r: SmtpReply): boolean {
-  return r.code >= 200 && r.code < 400;
-}
 export function isTemporary(r: SmtpReply): boolean {
   return r.code >= 400 && r.code < 500;
-}
-export function isPermanent(r: SmtpReply): boolean {
-  return r.code >= 500;
 }
 
 /** One-line human form, e.g. "550 5.1.1 No such user here". */
