@@ -24,4 +24,3 @@ export const channels = {
   /** { protocol: 'smtp'|'pop3' }: a login refused for a wrong user name or password (metrics) */
   authFailure: 'correio:auth-failure',
 } as const;
-

@@ -22,7 +22,6 @@ export type Pop3Command =
   | { readonly verb: 'RETR' | 'DELE'; readonly msg: number }
   | { readonly verb: 'TOP'; readonly msg: number; readonly lines: number };
 
-
 export type Pop3ParseResult =
   | { readonly ok: true; readonly command: Pop3Command }
   | { readonly ok: false; readonly response: Pop3Response };
