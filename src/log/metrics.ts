@@ -115,24 +115,38 @@ export function startMetrics(sources: MetricsSources = {}): Metrics {
     labelNames: ['protocol'],
     registers,
   });
-  const queueSize = new Gauge({ name: 'correio_queue_size', help: 'Envelopes in the queue, by state (active, deferred, hold)', labelNames: ['state'], registers });
-  const queueAge = new Gauge({
+  // both queue gauges come from one walk of the spool per scrape: prom-client collects the
+  // metrics of a scrape concurrently, so the two share the walk in flight
+  let walk: ReturnType<NonNullable<MetricsSources['queue']>> | undefined;
+  const queueStates = (): ReturnType<NonNullable<MetricsSources['queue']>> => {
+    if (!sources.queue) return Promise.resolve([]);
+    walk ??= sources.queue().finally(() => {
+      walk = undefined;
+    });
+    return walk;
+  };
+  new Gauge({
+    name: 'correio_queue_size',
+    help: 'Envelopes in the queue, by state (queued, deferred, held, notice-pending)',
+    labelNames: ['state'],
+    registers,
+    async collect() {
+      const states = await queueStates();
+      this.reset();
+      for (const q of states) this.set({ state: q.state }, q.count);
+    },
+  });
+  new Gauge({
     name: 'correio_queue_oldest_age_seconds',
     help: 'Age of the oldest envelope in each queue state',
     labelNames: ['state'],
     registers,
     async collect() {
-      if (!sources.queue) return;
-      const states = await sources.queue();
-      queueSize.reset();
+      const states = await queueStates();
       this.reset();
-      for (const s of states) {
-        queueSize.set({ state: s.state }, s.count);
-        this.set({ state: s.state }, s.oldestSeconds);
-      }
+      for (const q of states) this.set({ state: q.state }, q.oldestSeconds);
     },
   });
-  void queueAge;
 
   const transportOf = (p: Payload): string => text(p.route, 'unknown').split(':')[0];
   const result = (name: string) => (m: unknown): void => {
