@@ -16,6 +16,7 @@ import { CliError, exitCodes, makeContext, type CliIo } from './cli-context.js';
 import { register as registerAlias } from './commands/alias.js';
 import { register as registerCheck } from './commands/check.js';
 import { register as registerDirectory } from './commands/directory.js';
+import { register as registerDkim } from './commands/dkim.js';
 import { register as registerList } from './commands/list.js';
 import { register as registerQueue } from './commands/queue.js';
 import { register as registerReload } from './commands/reload.js';
@@ -74,6 +75,7 @@ export function buildProgram(io: CliIo): Command {
   registerSendmail(program, ctx);
   registerQueue(program, ctx);
   registerTrace(program, ctx);
+  registerDkim(program, ctx);
   return program;
 }
 

@@ -1,0 +1,60 @@
+/**
+ * `correio dkim keygen` and `correio dns records` as a user runs them: the key file and its
+ * mode, the record printed (and the same record in `dns records`), refusals with their sysexits
+ * codes, and the MX/SPF/DMARC lines from the configuration.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../../test/helpers/cli.js';
+import { zoneTxt } from './dkim.js';
+
+const CONFIG = 'hostname = "mx.example.org"\ndata_dir = "var"\nlocal_domains = ["example.org"]\n[log]\nlevel = "silent"\n';
+
+test('zone TXT lines: one quoted string up to 255 octets, several beyond', () => {
+  assert.equal(zoneTxt('a.example', 'v=spf1 -all'), 'a.example. IN TXT "v=spf1 -all"');
+  const long = zoneTxt('k._domainkey.a.example', 'x'.repeat(300));
+  assert.equal(long, `k._domainkey.a.example. IN TXT ( "${'x'.repeat(255)}" "${'x'.repeat(45)}" )`);
+});
+
+test('dkim keygen and dns records', async () => {
+  const cwd = await mkdtemp(join(tmpdir(), 'correio-dkim-cli-'));
+  try {
+    await writeFile(join(cwd, 'correio.toml'), CONFIG);
+    const ed = await runCli(['dkim', 'keygen', 'Example.org', '--selector', 'ed1', '--algorithm', 'ed25519'], { cwd });
+    assert.equal(ed.code, 0, ed.stderr);
+    const record = ed.stdout.split('\n').find((l) => l.startsWith('ed1._domainkey.example.org. IN TXT'));
+    assert.match(record ?? '', /^ed1\._domainkey\.example\.org\. IN TXT "v=DKIM1; k=ed25519; p=[A-Za-z0-9+/]{43}="$/);
+    assert.match(ed.stderr, /key written to .*var\/dkim\/example\.org\/ed1\.pem/);
+    assert.equal((await stat(join(cwd, 'var', 'dkim', 'example.org', 'ed1.pem'))).mode & 0o777, 0o600);
+
+    const rsa = await runCli(['dkim', 'keygen', 'example.org', '--selector', 'rsa1'], { cwd });
+    assert.equal(rsa.code, 0, rsa.stderr);
+    assert.match(rsa.stdout, /^rsa1\._domainkey\.example\.org\. IN TXT \( "v=DKIM1; k=rsa; p=MIIB[^"]*" "[^"]+" \)$/m);
+
+    const again = await runCli(['dkim', 'keygen', 'example.org', '--selector', 'ed1', '--algorithm', 'ed25519'], { cwd });
+    assert.equal(again.code, 73);
+    assert.match(again.stderr, /^correio: a key for selector ed1 of example\.org exists already/);
+    const badAlg = await runCli(['dkim', 'keygen', 'example.org', '--algorithm', 'dsa'], { cwd });
+    assert.equal(badAlg.code, 64);
+    assert.match(badAlg.stderr, /--algorithm: expected ed25519 or rsa-2048/);
+    const badSel = await runCli(['dkim', 'keygen', 'example.org', '--selector', '../x'], { cwd });
+    assert.equal(badSel.code, 64);
+
+    const recs = await runCli(['dns', 'records', 'example.org'], { cwd });
+    assert.equal(recs.code, 0, recs.stderr);
+    const lines = recs.stdout.split('\n');
+    assert.ok(lines.includes('example.org. IN MX 10 mx.example.org.'));
+    assert.ok(lines.includes('example.org. IN TXT "v=spf1 mx -all"'));
+    assert.ok(lines.includes(record!), 'the keygen record is listed');
+    assert.ok(lines.some((l) => l.startsWith('rsa1._domainkey.example.org. IN TXT (')));
+    assert.ok(lines.includes('_dmarc.example.org. IN TXT "v=DMARC1; p=none; rua=mailto:postmaster@example.org"'));
+    const other = await runCli(['dns', 'records', 'other.example'], { cwd });
+    assert.equal(other.code, 65);
+    assert.match(other.stderr, /other\.example is not in local_domains/);
+  } finally {
+    await rm(cwd, { recursive: true, force: true });
+  }
+});

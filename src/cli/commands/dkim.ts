@@ -1,0 +1,100 @@
+/**
+ * @module dkim-command
+ * `correio dkim keygen DOMAIN [--selector S] [--algorithm ed25519|rsa-2048]` makes a DKIM key
+ * under the data directory and prints the TXT record to publish; `correio dns records DOMAIN`
+ * prints every DNS record the domain needs from the live configuration: MX, SPF, one DKIM
+ * record per key, and a DMARC suggestion (MTA-STS and TLS-RPT lines come when those exist).
+ * Standards: RFC 6376 §3.6.2.1 (SELECTOR._domainkey), RFC 8463 (Ed25519 keys), RFC 7208 §3
+ *   (SPF TXT), RFC 7489 §6.3 (DMARC record), RFC 5321 §5.1 (MX), RFC 1035 §5.1 (zone file
+ *   syntax; a TXT value longer than 255 octets is written as several quoted strings).
+ * Security: the key file is 0600 in a 0700 folder and never overwritten (policy/trust).
+ * Limitations: the records are printed, not published; a key takes effect for signing at the
+ *   next start or `correio reload`.
+ */
+import type { Command } from 'commander';
+import { generateDkimKey, isKeyName, keyRecordName, keyRecordValue, loadDkimKeys } from '../../policy/index.js';
+import type { Config } from '../../config/index.js';
+import { CliError, exitCodes, type CliContext } from '../cli-context.js';
+
+/** sysexits(3) EX_CANTCREAT: the key file exists already */
+const EX_CANTCREAT = 73;
+
+/** RFC 1035 §5.1: a TXT value as quoted strings of at most 255 octets each. */
+export function zoneTxt(name: string, value: string): string {
+  const parts: string[] = [];
+  for (let i = 0; i < value.length; i += 255) parts.push(`"${value.slice(i, i + 255).replace(/(["\\])/g, '\\$1')}"`);
+  return parts.length === 1 ? `${name}. IN TXT ${parts[0]}` : `${name}. IN TXT ( ${parts.join(' ')} )`;
+}
+
+/** A selector named after the month (s202612): a new one each rotation sorts after the old. */
+function defaultSelector(now = new Date()): string {
+  return `s${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+/** Every record DOMAIN needs, as zone-file lines with comments. */
+export function domainRecords(config: Config, domain: string): string[] {
+  const d = domain.toLowerCase().replace(/\.$/, '');
+  const host = config.hostname.replace(/\.$/, '');
+  const out = [
+    `; DNS records for ${d} (correio, from ${config.file ?? 'the built-in configuration'})`,
+    `; mail for ${d} goes to this host (RFC 5321 §5.1); ${host} needs A/AAAA records of its public addresses`,
+    `${d}. IN MX 10 ${host}.`,
+    '; SPF (RFC 7208): only the MX host sends for the domain',
+    zoneTxt(d, 'v=spf1 mx -all'),
+  ];
+  const keys = loadDkimKeys(config.dataDir).keys.get(d) ?? [];
+  if (keys.length === 0) out.push(`; DKIM: no key yet: correio dkim keygen ${d}`);
+  for (const k of keys) {
+    out.push(`; DKIM (RFC 6376${k.algorithm === 'ed25519-sha256' ? ', RFC 8463' : ''}) selector ${k.selector}, ${k.algorithm}`);
+    out.push(zoneTxt(keyRecordName(d, k.selector), keyRecordValue(k.privateKey)));
+  }
+  out.push('; DMARC (RFC 7489): start with p=none and read the reports, then move to quarantine and reject');
+  out.push(zoneTxt(`_dmarc.${d}`, `v=DMARC1; p=none; rua=mailto:postmaster@${d}`));
+  return out;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const dkim = program.command('dkim').description('DKIM signing keys (docs/trust.md)');
+  dkim
+    .command('keygen')
+    .description('make a DKIM key for DOMAIN under the data directory and print the TXT record to publish')
+    .argument('<domain>', 'the From domain the key signs for')
+    .option('--selector <selector>', 'the selector (default: s + year and month, e.g. s202612)')
+    .option('--algorithm <algorithm>', 'ed25519 or rsa-2048', 'rsa-2048')
+    .action((domain: string, opts: { selector?: string; algorithm: string }, cmd: Command) => {
+      const config = ctx.config(cmd);
+      if (opts.algorithm !== 'ed25519' && opts.algorithm !== 'rsa-2048') {
+        throw new CliError(`--algorithm: expected ed25519 or rsa-2048, not ${JSON.stringify(opts.algorithm)}`, exitCodes.usage);
+      }
+      const d = domain.toLowerCase().replace(/\.$/, '');
+      if (!isKeyName(d)) throw new CliError(`not a domain name: ${domain}`, exitCodes.usage);
+      const selector = opts.selector ?? defaultSelector();
+      if (!isKeyName(selector.toLowerCase())) throw new CliError(`--selector: not a selector (letters, digits, hyphens, dots): ${selector}`, exitCodes.usage);
+      let made;
+      try {
+        made = generateDkimKey(config.dataDir, d, selector, opts.algorithm);
+      } catch (err) {
+        const m = (err as Error).message;
+        throw new CliError(m, /exists already/.test(m) ? EX_CANTCREAT : exitCodes.dataErr);
+      }
+      ctx.stderr.write(`correio: key written to ${made.file} (${opts.algorithm}); it signs after the next start or correio reload\n`);
+      ctx.print(`; publish before the key signs: DKIM (RFC 6376) selector ${selector} of ${d}`);
+      ctx.print(zoneTxt(made.name, made.value));
+    });
+
+  program
+    .command('dns')
+    .description('DNS records a domain needs')
+    .command('records')
+    .description('print every DNS record DOMAIN needs (MX, SPF, DKIM, DMARC) from the live configuration')
+    .argument('<domain>', 'a local domain')
+    .action((domain: string, _opts: unknown, cmd: Command) => {
+      const config = ctx.config(cmd);
+      const d = domain.toLowerCase().replace(/\.$/, '');
+      if (!isKeyName(d)) throw new CliError(`not a domain name: ${domain}`, exitCodes.usage);
+      if (!config.localDomains.includes(d)) {
+        throw new CliError(`${d} is not in local_domains (${config.localDomains.join(', ')}): its MX would not point here`, exitCodes.dataErr);
+      }
+      for (const line of domainRecords(config, d)) ctx.print(line);
+    });
+}
