@@ -15,8 +15,6 @@
  * Limitations: ARC is neither verified nor sealed yet; SPF's `exp=` text is not shown; DMARC
  *   reports are not sent; quarantine is a header mark (no Junk folder delivery yet).
  */
-import { spf } from 'mailauth/lib/spf/index.js';
-import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { replies, type ReversePath, type SessionInfo, type SmtpReply } from '../../core/index.js';
 import { fromAddresses } from '../from-addresses.js';
 import { claimsAuthservId, formatAuthResults, type ResInfo } from './auth-results.js';
@@ -72,6 +70,9 @@ export async function authenticateInbound(
   const ip = plainIp(session.remoteAddress ?? '');
   const mailFrom = sender ? `${sender.local}@${sender.domain}` : `postmaster@${helo}`;
 
+  // mailauth (and its dependencies) is loaded on first use only: a server with the checks off,
+  // and every CLI command, does not carry it in memory
+  const [{ spf }, { dkimVerify }] = await Promise.all([import('mailauth/lib/spf/index.js'), import('mailauth/lib/dkim/verify.js')]);
   const spfRun = spf({ sender: mailFrom, ip, helo, mta: s.authservId, resolver: deps.lookup as never, maxResolveCount: 10, maxVoidCount: 2 })
     .then((r) => ({ result: String(r.status.result), domain: r.domain ?? '', comment: r.status.comment }))
     .catch((err: unknown) => ({ result: 'temperror', domain: sender?.domain ?? helo, comment: String((err as Error).message ?? err) }));
