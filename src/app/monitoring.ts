@@ -25,7 +25,7 @@ export interface Monitoring {
 }
 
 export interface MonitoringSources {
-  readonly smtpSessions: () => number;
+  readonly smtpSessions: () => readonly { mode: string; count: number }[];
   readonly pop3Sessions: () => number;
   readonly store: Pick<QueueStore, 'walkEnvelopes'>;
   readonly logger: Logger;
@@ -48,8 +48,8 @@ export async function startMonitoring(config: Config, sources: MonitoringSources
   let ready = false;
   const metrics = startMetrics({
     sessions: () => [
-      { service: 'smtp', count: sources.smtpSessions() },
-      { service: 'pop3', count: sources.pop3Sessions() },
+      ...sources.smtpSessions().map((m) => ({ service: 'smtp', listener: m.mode, count: m.count })),
+      { service: 'pop3', listener: 'pop3', count: sources.pop3Sessions() },
     ],
     queue: async () => {
       const now = Date.now();

@@ -166,7 +166,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     const control = await startControlServer(controlSocketPath(config), (req) => handleControl(req));
     stops.unshift(() => control.close());
     // [metrics] listen: closed last, so that /readyz says "not ready" through the drain
-    const m = await startMonitoring(config, { smtpSessions: () => smtp.connections, pop3Sessions: () => pop3.connectionCount, store: backends.store, logger });
+    const m = await startMonitoring(config, { smtpSessions: () => smtp.connectionsByMode(), pop3Sessions: () => pop3.connectionCount, store: backends.store, logger });
     monitoring = m;
     stops.push(() => m.close());
   } catch (err) {

@@ -18,8 +18,8 @@ import { channels } from '../core/index.js';
 
 /** What the running services report when scraped. */
 export interface MetricsSources {
-  /** open sessions per service ("smtp", "pop3") */
-  sessions?: () => readonly { service: string; count: number }[];
+  /** open sessions per service ("smtp", "pop3") and listener (mx, submission, submissions, pop3) */
+  sessions?: () => readonly { service: string; listener: string; count: number }[];
   /** envelopes per queue state and the age of the oldest, in seconds */
   queue?: () => Promise<readonly { state: string; count: number; oldestSeconds: number }[]>;
   /** ms since epoch; default Date.now */
@@ -75,12 +75,12 @@ export function startMetrics(sources: MetricsSources = {}): Metrics {
   });
   new Gauge({
     name: 'correio_sessions',
-    help: 'Sessions open now, by service',
-    labelNames: ['service'],
+    help: 'Sessions open now, by service and listener',
+    labelNames: ['service', 'listener'],
     registers,
     collect() {
       this.reset();
-      for (const s of sources.sessions?.() ?? []) this.set({ service: s.service }, s.count);
+      for (const s of sources.sessions?.() ?? []) this.set({ service: s.service, listener: s.listener }, s.count);
     },
   });
   const received = new Counter({

@@ -129,7 +129,10 @@ test('after real traffic the counters moved as they should', async () => {
   assert.equal(delta('correio_delivery_delay_seconds_count'), 3);
   assert.equal(delta('correio_dsn_generated_total'), 1);
   assert.ok(after.has('correio_queue_size{state="queued"}'), 'queue gauges by state');
-  assert.ok(after.has('correio_sessions{service="smtp"}') && after.has('correio_sessions{service="pop3"}'), 'open sessions per service');
+  // open sessions per listener, every listening one included (the open-session case is the next test)
+  for (const key of ['correio_sessions{listener="mx",service="smtp"}', 'correio_sessions{listener="submission",service="smtp"}', 'correio_sessions{listener="pop3",service="pop3"}']) {
+    assert.ok(after.has(key), key);
+  }
 });
 
 test('while a stop drains a session, /readyz answers 503 (and /healthz still 200)', async () => {
@@ -137,6 +140,7 @@ test('while a stop drains a session, /readyz answers 503 (and /healthz still 200
   await c.readReply();
   await c.command('EHLO client.test');
   assert.match((await c.command('MAIL FROM:<jacques@client.test>')) ?? '', /^250 /);
+  assert.equal(samples((await get('/metrics')).body).get('correio_sessions{listener="mx",service="smtp"}'), 1, 'the open session is counted');
   const stopping = site.stop();
   const r = await waitFor('readyz to turn 503', async () => {
     const x = await get('/readyz');

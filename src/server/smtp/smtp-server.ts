@@ -168,6 +168,7 @@ export class SmtpServer {
         });
         started.push(server);
         this.listeners.push({ server, mode: a.mode });
+        if (!this.perMode.has(a.mode)) this.perMode.set(a.mode, 0);
       }
     } catch (err) {
       for (const s of started) s.close();
@@ -187,6 +188,12 @@ export class SmtpServer {
   get connections(): number {
     return this.sessions.size;
   }
+
+  /** Open sessions per listener mode, every listening mode included (metrics). */
+  connectionsByMode(): { mode: ListenMode; count: number }[] {
+    return [...this.perMode].map(([mode, count]) => ({ mode, count }));
+  }
+  private readonly perMode = new Map<ListenMode, number>();
 
   private context(mode: ListenMode): SessionContext {
     const o = this.options;
@@ -219,6 +226,7 @@ export class SmtpServer {
     const perIp = (this.perIp.get(ip) ?? 0) + 1;
     this.perIp.set(ip, perIp);
     this.sessions.add(session);
+    this.perMode.set(mode, (this.perMode.get(mode) ?? 0) + 1);
     const connections = this.sessions.size;
     // the connect stage (connection limits) answers in place of the greeting
     const refusal = async (): Promise<SmtpReply | undefined> =>
@@ -227,6 +235,7 @@ export class SmtpServer {
         : this.policies[mode].connect({ session: session.info(), connections, fromClient: perIp });
     const done = (): void => {
       this.sessions.delete(session);
+      this.perMode.set(mode, Math.max(0, (this.perMode.get(mode) ?? 1) - 1));
       const n = (this.perIp.get(ip) ?? 1) - 1;
       if (n <= 0) this.perIp.delete(ip);
       else this.perIp.set(ip, n);
