@@ -27,13 +27,14 @@ export interface Monitoring {
 export interface MonitoringSources {
   readonly smtpSessions: () => readonly { mode: string; count: number }[];
   readonly pop3Sessions: () => number;
+  readonly imapSessions?: () => number;
   readonly store: Pick<QueueStore, 'walkEnvelopes'>;
   readonly logger: Logger;
 }
 
 /** `authenticate` for one protocol, publishing each refused login for the metrics. */
 export function countingAuthenticate(
-  protocol: 'smtp' | 'pop3',
+  protocol: 'smtp' | 'pop3' | 'imap',
   authenticate: (user: string, password: string) => Promise<boolean>,
 ): (user: string, password: string) => Promise<boolean> {
   const ch = channel(channels.authFailure);
@@ -50,6 +51,7 @@ export async function startMonitoring(config: Config, sources: MonitoringSources
     sessions: () => [
       ...sources.smtpSessions().map((m) => ({ service: 'smtp', listener: m.mode, count: m.count })),
       { service: 'pop3', listener: 'pop3', count: sources.pop3Sessions() },
+      ...(sources.imapSessions ? [{ service: 'imap', listener: 'imap', count: sources.imapSessions() }] : []),
     ],
     queue: async () => {
       const now = Date.now();

@@ -21,6 +21,7 @@ import { ConfigError, type Config } from '../config/index.js';
 import { CidrList } from '../address/index.js';
 import type { SmtpServer, SmtpServerOptions } from '../server/smtp/index.js';
 import type { Pop3Server } from '../server/pop3/index.js';
+import type { ImapServer } from '../server/imap/index.js';
 import type { Backends } from './backends.js';
 import { loadOrMakeTls } from './tls-files.js';
 
@@ -36,6 +37,7 @@ export interface ReloadTargets {
   readonly backends: Backends;
   readonly smtp: SmtpServer;
   readonly pop3: Pop3Server;
+  readonly imap?: ImapServer;
   readonly logger: Logger;
   /** the SMTP checks of each listener, as a configuration describes them */
   readonly policiesFor: (config: Config) => NonNullable<SmtpServerOptions['policies']>;
@@ -57,6 +59,7 @@ export function restartOnlyChanges(a: Config, b: Config): string[] {
     ['pop3.listen_tls', a.pop3.listenTls, b.pop3.listenTls],
     ['pop3.max_connections', a.pop3.maxConnections, b.pop3.maxConnections],
     ['pop3.max_connections_per_ip', a.pop3.maxConnectionsPerIp, b.pop3.maxConnectionsPerIp],
+    ['imap', a.imap, b.imap],
     ['delivery', a.delivery, b.delivery],
     ['auth', a.auth, b.auth],
   ];
@@ -135,6 +138,7 @@ export class Reloader {
       policies: this.targets.policiesFor(next),
     });
     if (tls) pop3.setTls(tls);
+    if (tls) this.targets.imap?.setTls(tls);
     this.targets.onTls?.(tls);
     logger.level = next.log.level;
     this.#current = next;

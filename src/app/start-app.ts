@@ -18,6 +18,8 @@ import type { QueueRunner } from '../delivery/index.js';
 import { SmtpServer } from '../server/smtp/index.js';
 import { MailboxVerifier, smtpPolicyFromConfig } from '../policy/index.js';
 import { Pop3Server } from '../server/pop3/index.js';
+import { ImapServer } from '../server/imap/index.js';
+import { MaildirFolders } from '../mailbox/index.js';
 import { AuthThrottle } from '../policy/auth-throttle.js';
 import { openBackends, type Backends } from './backends.js';
 import { controlSocketPath, startControlServer, type ControlRequest, type ControlResponse } from './control.js';
@@ -37,6 +39,7 @@ export interface RunningApp {
   /** bound SMTP addresses (ports resolved when the config said 0) */
   smtpAddresses(): { host: string; port: number; mode: string }[];
   pop3Addresses(): { host: string; port: number }[];
+  imapAddresses(): { host: string; port: number }[];
   /** bound [metrics] addresses (empty when off or not available) */
   metricsAddresses(): { host: string; port: number }[];
   /** SIGHUP / `correio reload`: re-read the configuration, aliases and certificate (reload.ts) */
@@ -132,15 +135,30 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     maxConnectionsPerIp: config.pop3.maxConnectionsPerIp,
   });
 
+  // IMAP (issue 14): the same Maildir as delivery and POP3, with its folders and UIDs
+  const imap = new ImapServer({
+    hostname: config.hostname,
+    folders: new MaildirFolders(mailboxes),
+    authenticate: countingAuthenticate('imap', authenticate),
+    tls,
+    authThrottle,
+    authFailureDelayMs: config.auth.failureDelay,
+    maxConnections: config.imap.maxConnections,
+    maxConnectionsPerIp: config.imap.maxConnectionsPerIp,
+    plaintextAuth: config.imap.plaintextAuth,
+    appendLimit: config.imap.appendLimit,
+  });
+
   const file = config.file;
   const reloader = new Reloader(
-    { backends, smtp, pop3, logger, policiesFor, readConfig: opts.readConfig ?? (() => (file ? loadConfig({ path: file }) : config)) },
+    { backends, smtp, pop3, imap, logger, policiesFor, readConfig: opts.readConfig ?? (() => (file ? loadConfig({ path: file }) : config)) },
     config,
   );
 
   const stops: (() => Promise<void>)[] = [];
   let monitoring: Monitoring | undefined;
   let pop3Bound: { host: string; port: number }[] = [];
+  let imapBound: { host: string; port: number }[] = [];
   try {
     if (local) {
       await local.runner.start();
@@ -163,10 +181,12 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       pop3Bound = await pop3.listen(pop3Listen);
       stops.unshift(() => pop3.close());
     }
+    imapBound = await listenImap(imap, config, tls !== undefined, logger);
+    stops.unshift(() => imap.close());
     const control = await startControlServer(controlSocketPath(config), (req) => handleControl(req));
     stops.unshift(() => control.close());
     // [metrics] listen: closed last, so that /readyz says "not ready" through the drain
-    const m = await startMonitoring(config, { smtpSessions: () => smtp.connectionsByMode(), pop3Sessions: () => pop3.connectionCount, store: backends.store, logger });
+    const m = await startMonitoring(config, { smtpSessions: () => smtp.connectionsByMode(), pop3Sessions: () => pop3.connectionCount, imapSessions: () => imap.connectionCount, store: backends.store, logger });
     monitoring = m;
     stops.push(() => m.close());
   } catch (err) {
@@ -188,7 +208,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
 
   monitoring?.setReady(true);
   logger.info(
-    { smtp: smtp.addresses().map((a) => `${a.host}:${a.port}/${a.mode}`), dataDir: config.dataDir },
+    { smtp: smtp.addresses().map((a) => `${a.host}:${a.port}/${a.mode}`), imap: imapBound.map((a) => `${a.host}:${a.port}`), dataDir: config.dataDir },
     'correio started',
   );
 
@@ -198,6 +218,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     control: handleControl,
     smtpAddresses: () => smtp.addresses(),
     pop3Addresses: () => pop3Bound.map((a) => ({ host: a.host, port: a.port })),
+    imapAddresses: () => imapBound.map((a) => ({ host: a.host, port: a.port })),
     reload: () => reloader.reload(),
     metricsAddresses: () => monitoring?.addresses() ?? [],
     stop: async () => {
@@ -212,4 +233,24 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       } else logger.flush();
     },
   };
+}
+
+/**
+ * Starts the IMAP listeners. The embedded default (127.0.0.1:2143, `imap.listen` absent) is
+ * best effort, like the metrics address: when it is taken, correio runs without it and says so.
+ */
+async function listenImap(imap: ImapServer, config: Config, haveTls: boolean, logger: Logger): Promise<{ host: string; port: number }[]> {
+  const tlsSpecs = haveTls ? config.imap.listenTls.map((a) => ({ host: a.host, port: a.port, implicitTls: true })) : [];
+  const plain = config.imap.listen.map((a) => ({ host: a.host, port: a.port }));
+  const bound: { host: string; port: number }[] = [];
+  if (plain.length > 0) {
+    try {
+      bound.push(...(await imap.listen(plain)));
+    } catch (err) {
+      if (!config.imap.isDefault) throw err;
+      logger.warn({ listen: '127.0.0.1:2143', err: (err as Error).message }, 'imap not served: 127.0.0.1:2143 is not available; set [imap] listen to another address, or [] for none');
+    }
+  }
+  if (tlsSpecs.length > 0) bound.push(...(await imap.listen(tlsSpecs)));
+  return bound.map((a) => ({ host: a.host, port: a.port }));
 }

@@ -144,6 +144,10 @@ function oneOf<const T extends readonly string[]>(words: T): (v: unknown) => Res
     typeof v === 'string' && (words as readonly string[]).includes(v) ? ok(v as T[number]) : bad(`expected one of ${words.map((w) => `"${w}"`).join(', ')}`);
 }
 
+/** Where LOGIN and AUTHENTICATE PLAIN/LOGIN are accepted without TLS (Dovecot's disable_plaintext_auth). */
+const plaintextAuth = (v: unknown): Result<'never' | 'loopback' | 'always'> =>
+  v === 'never' || v === 'loopback' || v === 'always' ? ok(v) : bad('expected "never", "loopback" or "always"');
+
 const storageUrl = (v: unknown): Result<string> =>
   typeof v === 'string' && /^(file:|postgres(ql)?:\/\/)/.test(v)
     ? ok(v)
@@ -249,7 +253,15 @@ export const configSchema = z
         failure_window: field(duration, () => 15 * 60_000),
         failure_delay: field(duration, () => 1000),
       }),
-    imap: table({ listen: field(listenList, () => []) }),
+    // IMAP (issue 14): absent listen means the embedded 127.0.0.1:2143, served when free
+    imap: table({
+        listen: optional(listenList),
+        listen_tls: field(listenList, () => []),
+        max_connections: field(positiveInt, () => 500),
+        max_connections_per_ip: field(positiveInt, () => 50),
+        plaintext_auth: field(plaintextAuth, () => 'loopback' as const),
+        append_limit: optional(size),
+      }),
     http: table({ listen: field(listenOneOrMany, () => []) }),
     // Prometheus /metrics, /healthz, /readyz (DESIGN.md §4); absent: the embedded default address
     metrics: table({ listen: optional(listenOneOrMany) }),

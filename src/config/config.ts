@@ -118,7 +118,19 @@ export interface Config {
     readonly maxConnectionsPerIp: number;
   };
   readonly auth: AuthConfig;
-  readonly imap: { readonly listen: readonly ListenAddress[] };
+  readonly imap: {
+    /** IMAP with STARTTLS (143); `isDefault`: the key was absent and 127.0.0.1:2143 applies (served when free) */
+    readonly listen: readonly ListenAddress[];
+    readonly isDefault: boolean;
+    /** IMAP over implicit TLS (993, RFC 8314) */
+    readonly listenTls: readonly ListenAddress[];
+    readonly maxConnections: number;
+    readonly maxConnectionsPerIp: number;
+    /** where passwords are accepted without TLS: "loopback" clients only (default), "never", "always" */
+    readonly plaintextAuth: 'never' | 'loopback' | 'always';
+    /** APPENDLIMIT (RFC 7889); default smtp.max_message_size */
+    readonly appendLimit: number;
+  };
   /** empty: no HTTP service */
   readonly http: { readonly listen: readonly ListenAddress[] };
   /**

@@ -48,7 +48,7 @@ void test('embedded defaults are the ones DESIGN.md §4 gives', () => {
   assert.equal(c.delivery.worker, false);
   assert.deepEqual(c.delivery.routes, {});
   assert.deepEqual(c.pop3.listen, []);
-  assert.deepEqual(c.imap.listen, []);
+  assert.deepEqual(c.imap.listen, [{ host: '127.0.0.1', port: 2143 }]); // issue 14: the embedded defaults serve IMAP
   assert.deepEqual(c.http.listen, []);
   assert.equal(c.storage.url, 'file:');
   assert.equal(c.log.level, 'info');

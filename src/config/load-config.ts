@@ -119,7 +119,15 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       failureWindow: raw.auth.failure_window,
       failureDelay: raw.auth.failure_delay,
     },
-    imap: { listen: raw.imap.listen },
+    imap: {
+      listen: raw.imap.listen ?? [{ host: '127.0.0.1', port: 2143 }],
+      isDefault: raw.imap.listen === undefined,
+      listenTls: raw.imap.listen_tls,
+      maxConnections: raw.imap.max_connections,
+      maxConnectionsPerIp: raw.imap.max_connections_per_ip,
+      plaintextAuth: raw.imap.plaintext_auth,
+      appendLimit: raw.imap.append_limit ?? raw.smtp.max_message_size,
+    },
     http: { listen: raw.http.listen },
     metrics: { listen: raw.metrics.listen ?? [{ host: '127.0.0.1', port: 9465 }], isDefault: raw.metrics.listen === undefined },
     mailAuth: {

@@ -16,7 +16,7 @@
  *   grow the server (issue 12 item 2). A line's deadline counts from when its wait began and
  *   is not renewed by each octet, so a client trickling octets cannot hold a slot forever
  *   (issue 12 item 5). Over-long lines are discarded to their end, never buffered whole.
- * Limitations: TLS upgrade needs a net.Socket underneath (a stdio session has no STARTTLS).
+ * Limitations: readBytes holds a literal in memory unless given a sink. TLS upgrade needs a net.Socket underneath (a stdio session has no STARTTLS).
  */
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -217,6 +217,33 @@ export class LineConnection {
       if (w === 'timeout') return TIMEOUT;
       if (w === 'interrupted') return INTERRUPTED;
     }
+  }
+
+  /**
+   * Reads exactly `n` raw octets (an IMAP literal), all of them by `timeoutMs` from the first
+   * wait (like a line). With `sink`, the octets are handed to it as they come and not kept
+   * (a literal being discarded); otherwise they are returned in one Buffer.
+   */
+  async readBytes(n: number, timeoutMs: number, sink?: (chunk: Buffer) => void): Promise<Buffer | typeof TIMEOUT | typeof CLOSED> {
+    const parts: Buffer[] = [];
+    let left = n;
+    let deadline = 0;
+    while (left > 0) {
+      if (this.inbuf.length > 0) {
+        const chunk = this.take();
+        const mine = chunk.length > left ? chunk.subarray(0, left) : chunk;
+        if (chunk.length > left) this.unshift(chunk.subarray(left));
+        left -= mine.length;
+        if (sink) sink(mine);
+        else parts.push(mine);
+        continue;
+      }
+      deadline ||= Date.now() + timeoutMs;
+      const w = await this.waitInput(deadline);
+      if (w === 'closed') return CLOSED;
+      if (w === 'timeout') return TIMEOUT;
+    }
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
   }
 
   /** Takes everything buffered (raw octets: DATA, BDAT chunks, literals). */

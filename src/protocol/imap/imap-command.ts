@@ -1,0 +1,290 @@
+/**
+ * @module imap-command
+ * One IMAP command, parsed from the octets the session collected (the command line with its
+ * literals in place): the tag, the command name and typed arguments.
+ * Standards: RFC 9051 §6 (commands and their arguments), §9 (formal syntax); RFC 3501 §6.3.9
+ *   (LSUB); RFC 4959 (SASL-IR initial response); RFC 2971 (ID); RFC 5161 (ENABLE); RFC 6154
+ *   and RFC 5258 (LIST selection and RETURN options); RFC 4315 (UID EXPUNGE); RFC 6851 (MOVE).
+ * Security: the parse never trusts counts or nesting (imap-reader, fetch-items, search-key
+ *   bound them); a failure gives the tag when one could be read, so the BAD can carry it.
+ * Limitations: SELECT/EXAMINE parameters (CONDSTORE, QRESYNC) and CREATE's USE are refused;
+ *   APPEND takes one message (no MULTIAPPEND, CATENATE).
+ */
+import { readFetchItems, type FetchItem } from './fetch-items.js';
+import { ImapReader, ImapSyntaxError } from './imap-reader.js';
+import { readDate, readSearchKeys, type SearchKey } from './search-key.js';
+import { parseSequenceSet, type SequenceSet } from './sequence-set.js';
+
+export type StatusItem = 'MESSAGES' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'DELETED' | 'SIZE' | 'RECENT';
+
+export type ImapCommand =
+  | { readonly name: 'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'EXPUNGE' | 'IDLE' | 'NAMESPACE' }
+  | { readonly name: 'LOGIN'; readonly user: string; readonly password: string }
+  | { readonly name: 'AUTHENTICATE'; readonly mechanism: string; readonly initial?: string }
+  | { readonly name: 'ENABLE'; readonly capabilities: readonly string[] }
+  | { readonly name: 'ID'; readonly params: readonly (readonly [string, string | null])[] | null }
+  | { readonly name: 'SELECT' | 'EXAMINE' | 'CREATE' | 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE'; readonly mailbox: Buffer }
+  | { readonly name: 'RENAME'; readonly from: Buffer; readonly to: Buffer }
+  | {
+      readonly name: 'LIST' | 'LSUB';
+      readonly reference: Buffer;
+      readonly patterns: readonly Buffer[];
+      readonly selection: readonly string[];
+      readonly returns: readonly string[];
+    }
+  | { readonly name: 'STATUS'; readonly mailbox: Buffer; readonly items: readonly StatusItem[] }
+  | { readonly name: 'APPEND'; readonly mailbox: Buffer; readonly flags: readonly string[]; readonly date?: number; readonly message: Buffer }
+  | { readonly name: 'SEARCH'; readonly uid: boolean; readonly returns?: readonly string[]; readonly charset?: string; readonly key: SearchKey }
+  | { readonly name: 'FETCH'; readonly uid: boolean; readonly set: SequenceSet; readonly items: readonly FetchItem[] }
+  | {
+      readonly name: 'STORE';
+      readonly uid: boolean;
+      readonly set: SequenceSet;
+      readonly mode: 'set' | 'add' | 'remove';
+      readonly silent: boolean;
+      readonly flags: readonly string[];
+    }
+  | { readonly name: 'COPY' | 'MOVE'; readonly uid: boolean; readonly set: SequenceSet; readonly mailbox: Buffer }
+  | { readonly name: 'UID EXPUNGE'; readonly set: SequenceSet };
+
+export type ParsedCommand =
+  | { readonly ok: true; readonly tag: string; readonly command: ImapCommand }
+  | { readonly ok: false; readonly tag?: string; readonly reason: string; readonly unknown?: boolean };
+
+const noArgs = new Set(['CAPABILITY', 'NOOP', 'LOGOUT', 'STARTTLS', 'CHECK', 'CLOSE', 'UNSELECT', 'EXPUNGE', 'IDLE', 'NAMESPACE']);
+const oneMailbox = new Set(['SELECT', 'EXAMINE', 'CREATE', 'DELETE', 'SUBSCRIBE', 'UNSUBSCRIBE']);
+const statusItems = new Set(['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT']);
+
+const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** RFC 9051 §9 date-time: "dd-Mon-yyyy hh:mm:ss +zzzz" (day may start with a space). */
+export function parseDateTime(s: string): number | undefined {
+  const m = /^([ \d]\d)-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)$/.exec(s);
+  if (!m) return undefined;
+  const mon = months.findIndex((x) => x.toLowerCase() === m[2].toLowerCase());
+  if (mon < 0) return undefined;
+  const [d, h, mi, sec] = [Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6])];
+  if (d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return undefined;
+  const zone = (m[7] === '-' ? -1 : 1) * (Number(m[8]) * 60 + Number(m[9]));
+  return Date.UTC(Number(m[3]), mon, d, h, mi, sec) - zone * 60_000;
+}
+
+/** Formats an INTERNALDATE (RFC 9051 §9 date-time) in UTC. */
+export function formatDateTime(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${p(d.getUTCDate())}-${months[d.getUTCMonth()]}-${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+}
+
+function seqSet(r: ImapReader): SequenceSet {
+  const set = parseSequenceSet(r.seqSetText());
+  if (!set) r.fail('sequence set');
+  return set;
+}
+
+function atomList(r: ImapReader): string[] {
+  r.expect('(');
+  const out: string[] = [];
+  while (r.peek() !== 0x29) {
+    if (out.length > 0) r.sp();
+    out.push(r.atom().toUpperCase());
+    if (out.length > 50) r.fail('fewer options');
+  }
+  r.expect(')');
+  return out;
+}
+
+export function parseImapCommand(buf: Buffer): ParsedCommand {
+  const r = new ImapReader(buf);
+  let tag: string | undefined;
+  try {
+    tag = r.tag();
+    r.sp();
+    let name = r.atom().toUpperCase();
+    let uid = false;
+    if (name === 'UID') {
+      r.sp();
+      uid = true;
+      name = r.atom().toUpperCase();
+      if (!['FETCH', 'STORE', 'COPY', 'MOVE', 'SEARCH', 'EXPUNGE'].includes(name)) {
+        return { ok: false, tag, reason: `unknown command UID ${name}`, unknown: true };
+      }
+    }
+    const command = parseArgs(r, name, uid);
+    if (command === undefined) return { ok: false, tag, reason: `unknown command ${name}`, unknown: true };
+    r.end();
+    return { ok: true, tag, command };
+  } catch (err) {
+    if (err instanceof ImapSyntaxError) return { ok: false, ...(tag !== undefined && { tag }), reason: err.message };
+    throw err;
+  }
+}
+
+function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | undefined {
+  if (noArgs.has(name) && !uid) return { name } as ImapCommand;
+  if (oneMailbox.has(name)) {
+    r.sp();
+    const mailbox = r.astring();
+    // RFC 7162 / RFC 6154 §3: SELECT (CONDSTORE), CREATE (USE (...)) are not offered
+    if (r.peek() === 0x20) r.fail('end of command (no parameters are supported)');
+    return { name, mailbox } as ImapCommand;
+  }
+  switch (name) {
+    case 'LOGIN': {
+      r.sp();
+      const user = r.astring().toString('utf8');
+      r.sp();
+      return { name, user, password: r.astring().toString('utf8') };
+    }
+    case 'AUTHENTICATE': {
+      r.sp();
+      const mechanism = r.atom().toUpperCase();
+      // RFC 4959: an initial response, "=" for an empty one
+      if (!r.maybeSp()) return { name, mechanism };
+      const ir = r.atom();
+      return { name, mechanism, initial: ir === '=' ? '' : ir };
+    }
+    case 'ENABLE': {
+      const capabilities: string[] = [];
+      while (r.maybeSp()) capabilities.push(r.atom().toUpperCase());
+      if (capabilities.length === 0) r.fail('capability');
+      return { name, capabilities };
+    }
+    case 'ID': {
+      r.sp();
+      if (r.peekWord('NIL')) {
+        r.pos += 3;
+        return { name, params: null };
+      }
+      r.expect('(');
+      const params: [string, string | null][] = [];
+      while (r.peek() !== 0x29) {
+        if (params.length > 0) r.sp();
+        const k = r.string().toString('utf8');
+        r.sp();
+        const v = r.nstring();
+        params.push([k, v === null ? null : v.toString('utf8')]);
+        // RFC 2971 §3.3: at most 30 field-value pairs
+        if (params.length > 30) r.fail('at most 30 ID fields');
+      }
+      r.expect(')');
+      return { name, params };
+    }
+    case 'RENAME': {
+      r.sp();
+      const from = r.astring();
+      r.sp();
+      return { name, from, to: r.astring() };
+    }
+    case 'LIST':
+    case 'LSUB': {
+      r.sp();
+      let selection: string[] = [];
+      if (name === 'LIST' && r.peek() === 0x28) {
+        selection = atomList(r);
+        r.sp();
+      }
+      const reference = r.astring();
+      r.sp();
+      const patterns: Buffer[] = [];
+      if (name === 'LIST' && r.peek() === 0x28) {
+        r.pos++;
+        while (r.peek() !== 0x29) {
+          if (patterns.length > 0) r.sp();
+          patterns.push(r.listMailbox());
+          if (patterns.length > 50) r.fail('fewer patterns');
+        }
+        r.expect(')');
+      } else patterns.push(r.listMailbox());
+      let returns: string[] = [];
+      if (name === 'LIST' && r.maybeSp()) {
+        if (r.atom().toUpperCase() !== 'RETURN') r.fail('RETURN');
+        r.sp();
+        returns = atomList(r);
+      }
+      return { name, reference, patterns, selection, returns };
+    }
+    case 'STATUS': {
+      r.sp();
+      const mailbox = r.astring();
+      r.sp();
+      const items = atomList(r);
+      if (items.length === 0 || items.some((i) => !statusItems.has(i))) r.fail('status items');
+      return { name, mailbox, items: items as StatusItem[] };
+    }
+    case 'APPEND': {
+      r.sp();
+      const mailbox = r.astring();
+      r.sp();
+      let flags: string[] = [];
+      let date: number | undefined;
+      if (r.peek() === 0x28) {
+        flags = r.flagList();
+        r.sp();
+      }
+      if (r.peek() === 0x22) {
+        date = parseDateTime(r.string().toString('latin1'));
+        if (date === undefined) r.fail('date-time');
+        r.sp();
+      }
+      const message = r.literal(true);
+      return { name, mailbox, flags, ...(date !== undefined && { date }), message };
+    }
+    case 'SEARCH': {
+      r.sp();
+      let returns: string[] | undefined;
+      let charset: string | undefined;
+      if (r.peekWord('RETURN')) {
+        r.pos += 6;
+        r.sp();
+        returns = atomList(r);
+        r.sp();
+      }
+      if (r.peekWord('CHARSET')) {
+        r.pos += 7;
+        r.sp();
+        charset = r.astring().toString('latin1').toUpperCase();
+        r.sp();
+      }
+      const key = readSearchKeys(r);
+      return { name, uid, ...(returns && { returns }), ...(charset !== undefined && { charset }), key };
+    }
+    case 'FETCH': {
+      r.sp();
+      const set = seqSet(r);
+      r.sp();
+      return { name, uid, set, items: readFetchItems(r) };
+    }
+    case 'STORE': {
+      r.sp();
+      const set = seqSet(r);
+      r.sp();
+      // RFC 7162 (UNCHANGEDSINCE) is not offered
+      const m = /^([+-]?)FLAGS(\.SILENT)?$/i.exec(r.atom());
+      if (!m) r.fail('FLAGS, +FLAGS or -FLAGS');
+      r.sp();
+      const flags = r.peek() === 0x28 ? r.flagList() : [r.flag()];
+      while (r.peek() === 0x20 && r.buf[r.pos + 1] !== 0x28) {
+        r.pos++;
+        flags.push(r.flag());
+      }
+      const mode = m[1] === '+' ? 'add' : m[1] === '-' ? 'remove' : 'set';
+      return { name, uid, set, mode, silent: m[2] !== undefined, flags };
+    }
+    case 'COPY':
+    case 'MOVE': {
+      r.sp();
+      const set = seqSet(r);
+      r.sp();
+      return { name, uid, set, mailbox: r.astring() };
+    }
+    case 'EXPUNGE':
+      if (!uid) return undefined;
+      r.sp();
+      return { name: 'UID EXPUNGE', set: seqSet(r) };
+    default:
+      return undefined;
+  }
+}
+
+export { readDate };

@@ -1,0 +1,19 @@
+/**
+ * @module protocol/imap
+ * Pure IMAP codecs, no sockets: the command parser (tags, atoms, strings, literals, lists,
+ * sequence sets, FETCH items, SEARCH keys), response values and their encoding, the MIME tree
+ * of a message with ENVELOPE and BODYSTRUCTURE, and modified UTF-7 mailbox names.
+ * Standards: RFC 9051, RFC 3501 (compatibility), RFC 7888 (LITERAL+), RFC 2045/2046 (MIME).
+ * Security: see each module (every count and nesting is bounded). Limitations: see each module.
+ */
+export { ImapReader, ImapSyntaxError } from './imap-reader.js';
+export { parseImapCommand, parseDateTime, formatDateTime, type ImapCommand, type ParsedCommand, type StatusItem } from './imap-command.js';
+export { readFetchItems, sectionLabel, type FetchItem, type BodySection } from './fetch-items.js';
+export { readSearchKeys, type SearchKey } from './search-key.js';
+export { parseSequenceSet, inSequenceSet, formatSequenceSet, maxRanges, type SequenceSet, type SeqRange } from './sequence-set.js';
+export { encodeValue, encodeValueBuffer, atom, astring, ImapAtom, ImapLiteral, ImapRun, type ImapValue } from './imap-value.js';
+export { parseMimeTree, findPart, parseParams, type MimePart, type ContentType } from './mime-tree.js';
+export { envelopeOf, addressList } from './envelope.js';
+export { bodyStructure } from './body-structure.js';
+export { encodeMutf7, decodeMutf7 } from './mutf7.js';
+export { literalAtEnd } from './literal-at-end.js';

@@ -1,0 +1,171 @@
+/**
+ * @module fetch-response
+ * The data of one FETCH response: each requested item of one message, encoded.
+ * Standards: RFC 9051 §7.5.2 (FETCH response items; BODY[section]<origin> echoes the origin;
+ *   HEADER.FIELDS gives the matching fields and the empty line; MIME gives the part's own
+ *   header; a section that does not exist is empty), §6.4.5 (partial: octets from origin, at
+ *   most n), RFC 3501 §6.4.5 (RFC822, RFC822.HEADER, RFC822.TEXT), RFC 3516 (BINARY).
+ * Security: message octets always go as counted literals; header text is never copied into a
+ *   response line.
+ * Limitations: BINARY decodes base64 and quoted-printable only (other encodings answer
+ *   UNKNOWN-CTE).
+ */
+import type { FetchItem } from '../../protocol/imap/index.js';
+import {
+  ImapAtom,
+  ImapLiteral,
+  atom,
+  bodyStructure,
+  encodeValue,
+  envelopeOf,
+  findPart,
+  formatDateTime,
+  type ImapValue,
+  type MimePart,
+} from '../../protocol/imap/index.js';
+import type { LoadedMessage } from './message-reader.js';
+import { imapFlags, type ViewMessage } from './selected-mailbox.js';
+import { decodeTransfer } from './transfer-decoding.js';
+
+/** Whether any item needs the message's octets. */
+export function needsContent(items: readonly FetchItem[]): boolean {
+  return items.some((i) => !['FLAGS', 'UID', 'INTERNALDATE', 'RFC822.SIZE'].includes(i.kind));
+}
+
+/** Whether an item sets \Seen (RFC 9051 §6.4.5: BODY[] without PEEK, RFC822, RFC822.TEXT, BINARY[]). */
+export function setsSeen(items: readonly FetchItem[]): boolean {
+  return items.some((i) => i.kind === 'RFC822' || i.kind === 'RFC822.TEXT' || ((i.kind === 'BODY[]' || i.kind === 'BINARY[]') && !i.peek));
+}
+
+export class UnknownCte extends Error {}
+
+function headerOf(buf: Buffer, p: MimePart): Buffer {
+  return buf.subarray(p.headerStart, p.bodyStart);
+}
+
+/** The header lines whose names are (or with `not`, are not) in `names`, and the empty line. */
+function headerFields(header: Buffer, names: readonly string[], not: boolean): Buffer {
+  const want = new Set(names);
+  const out: Buffer[] = [];
+  let i = 0;
+  let keep = false;
+  while (i < header.length) {
+    let lf = header.indexOf(0x0a, i);
+    if (lf < 0) lf = header.length - 1;
+    const line = header.subarray(i, lf + 1);
+    const first = line[0];
+    if (first === 0x20 || first === 0x09) {
+      if (keep) out.push(line);
+    } else if (line.length <= 2 && (first === 0x0d || first === 0x0a)) {
+      keep = false;
+    } else {
+      const colon = line.indexOf(0x3a);
+      const name = colon > 0 ? line.toString('latin1', 0, colon).trim().toUpperCase() : '';
+      keep = name !== '' && want.has(name) !== not;
+      if (keep) out.push(line);
+    }
+    i = lf + 1;
+  }
+  out.push(Buffer.from('\r\n'));
+  return Buffer.concat(out);
+}
+
+/** The octets of a BODY[section] (before the partial is applied); null when it does not exist. */
+function sectionData(msg: LoadedMessage, item: Extract<FetchItem, { kind: 'BODY[]' | 'BINARY[]' | 'BINARY.SIZE' }>): Buffer | null {
+  const { buf, tree } = msg;
+  const s = item.section;
+  const p = findPart(tree, s.part);
+  if (!p) return null;
+  if (item.kind !== 'BODY[]') {
+    if (p.children || (p.message && s.part.length > 0)) return item.kind === 'BINARY.SIZE' ? null : null;
+    const body = s.part.length === 0 ? buf : buf.subarray(p.bodyStart, p.end);
+    if (s.part.length === 0) return body;
+    const cte = p.fields.find((f) => f.name.toLowerCase() === 'content-transfer-encoding')?.value.trim().toLowerCase() ?? '7bit';
+    const decoded = decodeTransfer(body, cte);
+    if (decoded === undefined) throw new UnknownCte();
+    return decoded;
+  }
+  if (s.part.length === 0) {
+    if (!s.text) return buf;
+    return textOf(buf, tree, s.text, s.fields);
+  }
+  if (!s.text) return buf.subarray(p.bodyStart, p.end);
+  if (s.text === 'MIME') return headerOf(buf, p);
+  // HEADER, TEXT, HEADER.FIELDS of a part: of the message it holds (message/rfc822)
+  const inner = p.message ?? (p === tree ? tree : undefined);
+  if (!inner) return Buffer.alloc(0);
+  return textOf(buf, inner, s.text, s.fields);
+}
+
+function textOf(buf: Buffer, m: MimePart, text: string, fields?: readonly string[]): Buffer {
+  if (text === 'TEXT') return buf.subarray(m.bodyStart, m.end);
+  const header = headerOf(buf, m);
+  if (text === 'HEADER') return header;
+  return headerFields(header, fields ?? [], text === 'HEADER.FIELDS.NOT');
+}
+
+function partial(data: Buffer, p: { origin: number; length: number } | undefined): Buffer {
+  if (!p) return data;
+  return data.subarray(Math.min(p.origin, data.length), Math.min(p.origin + p.length, data.length));
+}
+
+/**
+ * Encodes "(item value item value ...)" of one message. `uid`: the command was UID FETCH
+ * (RFC 9051 §6.4.9: UID is then always included). `flagsChanged`: \Seen was just set, so
+ * FLAGS is included too.
+ */
+export function fetchResponse(seq: number, m: ViewMessage, items: readonly FetchItem[], msg: LoadedMessage | undefined, opts: { uid: boolean; flagsChanged: boolean }): Buffer {
+  const values: ImapValue[] = [];
+  const kinds = new Set(items.map((i) => i.kind));
+  if (opts.uid && !kinds.has('UID')) values.push(atom('UID'), m.uid);
+  for (const item of items) {
+    switch (item.kind) {
+      case 'UID':
+        values.push(atom('UID'), m.uid);
+        break;
+      case 'FLAGS':
+        values.push(atom('FLAGS'), imapFlags(m.flags).map((f) => new ImapAtom(f)));
+        break;
+      case 'INTERNALDATE':
+        values.push(atom('INTERNALDATE'), formatDateTime(m.receivedAt));
+        break;
+      case 'RFC822.SIZE':
+        values.push(atom('RFC822.SIZE'), m.size);
+        break;
+      case 'ENVELOPE':
+        values.push(atom('ENVELOPE'), envelopeOf(msg!.tree.fields));
+        break;
+      case 'BODYSTRUCTURE':
+      case 'BODY':
+        values.push(atom(item.kind), bodyStructure(msg!.buf, msg!.tree, item.kind === 'BODYSTRUCTURE'));
+        break;
+      case 'RFC822':
+        values.push(atom('RFC822'), new ImapLiteral(msg!.buf));
+        break;
+      case 'RFC822.HEADER':
+        values.push(atom('RFC822.HEADER'), new ImapLiteral(headerOf(msg!.buf, msg!.tree)));
+        break;
+      case 'RFC822.TEXT':
+        values.push(atom('RFC822.TEXT'), new ImapLiteral(msg!.buf.subarray(msg!.tree.bodyStart)));
+        break;
+      case 'BODY[]':
+      case 'BINARY[]': {
+        const data = sectionData(msg!, item);
+        const name = item.kind === 'BODY[]' ? 'BODY' : 'BINARY';
+        const origin = item.partial ? `<${item.partial.origin}>` : '';
+        values.push(atom(`${name}[${item.label}]${origin}`), data === null ? null : new ImapLiteral(partial(data, item.partial)));
+        break;
+      }
+      case 'BINARY.SIZE': {
+        const data = sectionData(msg!, item);
+        values.push(atom(`BINARY.SIZE[${item.label}]`), data === null ? null : data.length);
+        break;
+      }
+    }
+  }
+  if (opts.flagsChanged && !kinds.has('FLAGS')) values.push(atom('FLAGS'), imapFlags(m.flags).map((f) => new ImapAtom(f)));
+  const out: Buffer[] = [Buffer.from(`* ${seq} FETCH `)];
+  encodeValue(values, out);
+  out.push(Buffer.from('\r\n'));
+  return Buffer.concat(out);
+}

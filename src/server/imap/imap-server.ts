@@ -1,0 +1,170 @@
+/**
+ * @module imap-server
+ * The IMAP front end: listeners (plain with STARTTLS, or implicit TLS as on port 993),
+ * connection limits, the hub that tells sessions on one mailbox about each other's changes,
+ * and a clean close.
+ * Standards: RFC 9051 / RFC 3501 (IMAP), RFC 8314 §3.3 (implicit TLS on 993), RFC 9051 §5.4
+ *   (autologout timer of at least 30 minutes; IDLE sessions are not idle).
+ * Security: passwords only over TLS, or from loopback clients unless configured otherwise;
+ *   beyond maxConnections in total or maxConnectionsPerIp from one address a client gets
+ *   "* BYE [UNAVAILABLE]" and is disconnected; logins are counted by the authentication
+ *   throttle shared with SMTP and POP3 (policy/auth-throttle). See imap-session for the rest.
+ * Limitations: the hub is per process (another process's changes are seen through the file
+ *   system watch and the periodic check).
+ */
+import { channel } from 'node:diagnostics_channel';
+import net from 'node:net';
+import tls from 'node:tls';
+import { channels, type MailFolderStore } from '../../core/index.js';
+import { AuthThrottle } from '../../policy/auth-throttle.js';
+import { normalizeIp } from '../connection/index.js';
+import { MailboxHub } from './mailbox-hub.js';
+import { ImapSession, type ImapSessionContext } from './imap-session.js';
+
+export interface ImapServerOptions {
+  readonly hostname: string;
+  readonly folders: MailFolderStore;
+  /** verifies a full address (domain lower-cased) and password */
+  readonly authenticate: (user: string, password: string) => Promise<boolean>;
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  /** where passwords are accepted without TLS; default "loopback" */
+  readonly plaintextAuth?: 'never' | 'loopback' | 'always';
+  /** RFC 9051 §5.4: at least 30 minutes; default 1800000 */
+  readonly idleTimeoutMs?: number;
+  /** before login; default 60000 */
+  readonly loginTimeoutMs?: number;
+  readonly maxConnections?: number;
+  readonly maxConnectionsPerIp?: number;
+  readonly authThrottle?: AuthThrottle;
+  readonly authFailureDelayMs?: number;
+  readonly maxAuthFailures?: number;
+  /** APPENDLIMIT (RFC 7889); default 25 MB */
+  readonly appendLimit?: number;
+  /** the periodic check of a selected mailbox while IDLE (besides the file system watch); default 1000 */
+  readonly idlePollMs?: number;
+}
+
+export interface ImapListenOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly implicitTls?: boolean;
+}
+
+export interface ImapBoundAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly implicitTls: boolean;
+}
+
+const connectionChannel = channel(channels.connection);
+
+export class ImapServer {
+  private ctx: ImapSessionContext;
+  private readonly maxConnections: number;
+  private readonly maxConnectionsPerIp: number;
+  private readonly perIp = new Map<string, number>();
+  private readonly servers: net.Server[] = [];
+  private readonly sessions = new Set<ImapSession>();
+  private closing = false;
+
+  constructor(private readonly options: ImapServerOptions) {
+    const secureContext = options.tls ? tls.createSecureContext({ key: options.tls.key, cert: options.tls.cert }) : undefined;
+    this.ctx = {
+      hostname: options.hostname,
+      folders: options.folders,
+      authenticate: options.authenticate,
+      secureContext,
+      plaintextAuth: options.plaintextAuth ?? 'loopback',
+      idleTimeoutMs: options.idleTimeoutMs ?? 30 * 60_000,
+      loginTimeoutMs: options.loginTimeoutMs ?? 60_000,
+      authFailureDelayMs: options.authFailureDelayMs ?? 1000,
+      maxAuthFailures: options.maxAuthFailures ?? 3,
+      authThrottle: options.authThrottle ?? new AuthThrottle(),
+      appendLimit: options.appendLimit ?? 25 * 1024 * 1024,
+      idlePollMs: options.idlePollMs ?? 1000,
+      hub: new MailboxHub(),
+    };
+    this.maxConnections = options.maxConnections ?? 500;
+    this.maxConnectionsPerIp = options.maxConnectionsPerIp ?? 50;
+  }
+
+  /** A new certificate for the connections that start from now on (reload). */
+  setTls(creds: { readonly key: string | Buffer; readonly cert: string | Buffer }): void {
+    const secureContext = tls.createSecureContext({ key: creds.key, cert: creds.cert });
+    this.ctx = { ...this.ctx, secureContext };
+    for (const s of this.servers) if (s instanceof tls.Server) s.setSecureContext({ key: creds.key, cert: creds.cert });
+  }
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  async listen(specs: readonly ImapListenOptions[]): Promise<ImapBoundAddress[]> {
+    if (this.closing) throw new Error('ImapServer is closed');
+    const bound: ImapBoundAddress[] = [];
+    for (const spec of specs) {
+      const implicitTls = spec.implicitTls ?? false;
+      let server: net.Server;
+      if (implicitTls) {
+        const creds = this.options.tls;
+        if (creds === undefined) throw new Error('an implicitTls listener needs the tls option');
+        const ts = tls.createServer({ key: creds.key, cert: creds.cert }, (s) => this.accept(s, true));
+        ts.on('tlsClientError', (_e, s) => s.destroy());
+        server = ts;
+      } else {
+        server = net.createServer((s) => this.accept(s, false));
+      }
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(spec.port, spec.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      server.on('error', () => {
+        /* accept errors (EMFILE ...) must not crash the process */
+      });
+      this.servers.push(server);
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : spec.port;
+      bound.push({ host: spec.host, port, implicitTls });
+    }
+    return bound;
+  }
+
+  private accept(socket: net.Socket, secure: boolean): void {
+    socket.on('error', () => socket.destroy());
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const ip = normalizeIp(socket.remoteAddress);
+    const fromIp = this.perIp.get(ip) ?? 0;
+    if (this.sessions.size >= this.maxConnections || fromIp >= this.maxConnectionsPerIp) {
+      // RFC 9051 §7.1.5: BYE at connection; RFC 5530 UNAVAILABLE
+      socket.end('* BYE [UNAVAILABLE] Too many connections, try again later\r\n');
+      return;
+    }
+    this.perIp.set(ip, fromIp + 1);
+    const session = new ImapSession(socket, this.ctx, secure);
+    this.sessions.add(session);
+    void session.closed.then(() => {
+      this.sessions.delete(session);
+      const n = (this.perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) this.perIp.delete(ip);
+      else this.perIp.set(ip, n);
+    });
+    if (connectionChannel.hasSubscribers) connectionChannel.publish({ session: 'imap', remoteAddress: socket.remoteAddress, secure });
+    session.start();
+  }
+
+  /** Stops listening and closes every connection with "* BYE". */
+  async close(): Promise<void> {
+    this.closing = true;
+    const closes = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    this.servers.length = 0;
+    const sessions = [...this.sessions];
+    for (const s of sessions) s.shutdown();
+    await Promise.all([...closes, ...sessions.map((s) => s.closed)]);
+  }
+}

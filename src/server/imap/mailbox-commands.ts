@@ -1,0 +1,241 @@
+/**
+ * @module mailbox-commands
+ * The authenticated-state commands on mailboxes: LIST, LSUB, CREATE, DELETE, RENAME,
+ * SUBSCRIBE, UNSUBSCRIBE, STATUS, APPEND; and SELECT/EXAMINE.
+ * Standards: RFC 9051 §6.3 (SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, LIST with
+ *   "%" and "*", STATUS, APPEND with TRYCREATE), RFC 3501 §6.3.9 (LSUB), §5.1.3 (names in
+ *   modified UTF-7), RFC 5258 §3 (LIST selection SUBSCRIBED, RETURN SUBSCRIBED, CHILDREN),
+ *   RFC 6154 (SPECIAL-USE attributes in LIST), RFC 4315 (APPENDUID), RFC 7889 (APPENDLIMIT),
+ *   RFC 8438 (STATUS SIZE), RFC 5530 (response codes).
+ * Security: a name is checked as modified UTF-7 here and as a path component by the store
+ *   (no traversal, no wildcards); everything is scoped to the session's own user.
+ * Limitations: names are modified UTF-7 only (UTF8=ACCEPT is not offered); RENAME INBOX is
+ *   refused; LIST-EXTENDED's REMOTE and RECURSIVEMATCH are accepted and have no effect.
+ */
+import { Readable } from 'node:stream';
+import { MailFolderError, type FolderEntry } from '../../core/index.js';
+import { astring, decodeMutf7, encodeValueBuffer, type ImapCommand } from '../../protocol/imap/index.js';
+import { SelectedMailbox, maildirLetters, normalizeLetters, systemFlags } from './selected-mailbox.js';
+import { no, ok, type SessionIo, type TaggedResult } from './session-types.js';
+
+/** The store's name of a mailbox name from the wire; undefined when it is not valid. */
+export function folderName(raw: Buffer): string | undefined {
+  const s = raw.toString('latin1');
+  if (s.toUpperCase() === 'INBOX') return 'INBOX';
+  if (s.length === 0 || decodeMutf7(s) === undefined) return undefined;
+  return s;
+}
+
+/** A store error as a tagged NO with its RFC 5530 code. */
+export function folderError(err: unknown): TaggedResult {
+  if (err instanceof MailFolderError) {
+    switch (err.kind) {
+      case 'exists':
+        return no('Mailbox already exists', 'ALREADYEXISTS');
+      case 'nonexistent':
+        return no('Mailbox does not exist', 'NONEXISTENT');
+      case 'bad-name':
+        return no(`Invalid mailbox name: ${err.message}`, 'CANNOT');
+      case 'cannot':
+        return no(err.message, 'CANNOT');
+    }
+  }
+  return no('Internal error, try again later', 'SERVERBUG');
+}
+
+function quoteName(name: string): string {
+  return encodeValueBuffer(astring(name)).toString('latin1');
+}
+
+function patternRegex(pattern: string): RegExp {
+  let re = '';
+  for (const ch of pattern) {
+    if (ch === '*') re += '.*';
+    else if (ch === '%') re += '[^.]*';
+    else re += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`, 's');
+}
+
+function matchesPattern(name: string, re: RegExp): boolean {
+  // RFC 9051 §5.1: INBOX is case-insensitive
+  return re.test(name) || (name === 'INBOX' && re.test('inbox')) || (name === 'INBOX' && re.test('Inbox'));
+}
+
+export async function list(io: SessionIo, c: Extract<ImapCommand, { name: 'LIST' | 'LSUB' }>): Promise<TaggedResult> {
+  const reference = c.reference.toString('latin1');
+  const patterns = c.patterns.map((p) => p.toString('latin1'));
+  // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root
+  if (c.name === 'LIST' && patterns.length === 1 && patterns[0] === '') {
+    io.untagged(`LIST (\\Noselect) "." ""`);
+    return ok('LIST completed');
+  }
+  const all = await io.ctx.folders.listFolders(io.user);
+  const subs = new Set(await io.ctx.folders.listSubscriptions(io.user));
+  const wantSubscribed = c.name === 'LSUB' || c.selection.includes('SUBSCRIBED') || c.returns.includes('SUBSCRIBED');
+  const onlySpecial = c.selection.includes('SPECIAL-USE');
+  const onlySubscribed = c.name === 'LSUB' || c.selection.includes('SUBSCRIBED');
+  const names = new Map<string, FolderEntry | undefined>(all.map((f) => [f.name, f]));
+  // Maildir++ ".a.b" may exist without ".a": the parent is listed as \NonExistent
+  for (const f of all) {
+    const levels = f.name.split('.');
+    for (let i = 1; i < levels.length; i++) {
+      const parent = levels.slice(0, i).join('.');
+      if (!names.has(parent)) names.set(parent, undefined);
+    }
+  }
+  if (onlySubscribed) for (const s of subs) if (!names.has(s)) names.set(s, undefined);
+  const regexes = patterns.map((p) => patternRegex(reference + p));
+  for (const [name, entry] of [...names].sort((a, b) => (a[0] === 'INBOX' ? -1 : b[0] === 'INBOX' ? 1 : a[0] < b[0] ? -1 : 1))) {
+    if (!regexes.some((re) => matchesPattern(name, re))) continue;
+    if (onlySubscribed && !subs.has(name)) continue;
+    if (onlySpecial && !entry?.specialUse) continue;
+    const attrs: string[] = [];
+    if (!entry) attrs.push(c.name === 'LSUB' ? '\\Noselect' : '\\NonExistent');
+    const hasChildren = [...names.keys()].some((n) => n.startsWith(`${name}.`));
+    if (c.name === 'LIST') attrs.push(hasChildren ? '\\HasChildren' : '\\HasNoChildren');
+    if (wantSubscribed && c.name === 'LIST' && subs.has(name)) attrs.push('\\Subscribed');
+    if (entry?.specialUse && c.name === 'LIST') attrs.push(entry.specialUse);
+    io.untagged(`${c.name} (${attrs.join(' ')}) "." ${quoteName(name)}`);
+  }
+  return ok(`${c.name} completed`);
+}
+
+export async function create(io: SessionIo, raw: Buffer): Promise<TaggedResult> {
+  let name = folderName(raw);
+  if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
+  // RFC 9051 §6.3.4: a trailing delimiter only says the client means to make inferiors
+  if (name.endsWith('.')) name = name.slice(0, -1);
+  if (name === 'INBOX') return no('INBOX exists', 'ALREADYEXISTS');
+  try {
+    await io.ctx.folders.createFolder(io.user, name);
+  } catch (err) {
+    return folderError(err);
+  }
+  return ok('CREATE completed');
+}
+
+export async function remove(io: SessionIo, raw: Buffer): Promise<TaggedResult> {
+  const name = folderName(raw);
+  if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
+  if (io.selected?.folder === name) io.deselect();
+  try {
+    await io.ctx.folders.deleteFolder(io.user, name);
+  } catch (err) {
+    return folderError(err);
+  }
+  return ok('DELETE completed');
+}
+
+export async function rename(io: SessionIo, fromRaw: Buffer, toRaw: Buffer): Promise<TaggedResult> {
+  const from = folderName(fromRaw);
+  const to = folderName(toRaw);
+  if (from === undefined || to === undefined) return no('Invalid mailbox name', 'CANNOT');
+  try {
+    await io.ctx.folders.renameFolder(io.user, from, to);
+  } catch (err) {
+    return folderError(err);
+  }
+  return ok('RENAME completed');
+}
+
+export async function subscribe(io: SessionIo, raw: Buffer, on: boolean): Promise<TaggedResult> {
+  const name = folderName(raw);
+  if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
+  try {
+    // RFC 9051 §6.3.7: subscribing to a mailbox that does not exist is allowed to fail
+    if (on && !(await io.ctx.folders.folderExists(io.user, name))) return no('Mailbox does not exist', 'NONEXISTENT');
+    await io.ctx.folders.setSubscribed(io.user, name, on);
+  } catch (err) {
+    return folderError(err);
+  }
+  return ok(`${on ? 'SUBSCRIBE' : 'UNSUBSCRIBE'} completed`);
+}
+
+export async function status(io: SessionIo, c: Extract<ImapCommand, { name: 'STATUS' }>): Promise<TaggedResult> {
+  const name = folderName(c.mailbox);
+  if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
+  let snap;
+  try {
+    snap = await io.ctx.folders.sync(io.user, name);
+  } catch (err) {
+    return folderError(err);
+  }
+  const parts: string[] = [];
+  for (const item of c.items) {
+    let v = 0;
+    switch (item) {
+      case 'MESSAGES':
+        v = snap.messages.length;
+        break;
+      case 'UIDNEXT':
+        v = snap.uidNext;
+        break;
+      case 'UIDVALIDITY':
+        v = snap.uidValidity;
+        break;
+      case 'UNSEEN':
+        v = snap.messages.filter((m) => !m.flags.includes('S')).length;
+        break;
+      case 'DELETED':
+        v = snap.messages.filter((m) => m.flags.includes('T')).length;
+        break;
+      case 'SIZE':
+        v = snap.messages.reduce((a, m) => a + m.size, 0);
+        break;
+      case 'RECENT':
+        v = 0;
+        break;
+    }
+    parts.push(`${item} ${v}`);
+  }
+  io.untagged(`STATUS ${quoteName(name)} (${parts.join(' ')})`);
+  return ok('STATUS completed');
+}
+
+export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APPEND' }>): Promise<TaggedResult> {
+  const name = folderName(c.mailbox);
+  if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
+  if (c.message.length > io.ctx.appendLimit) return no('Message too large', 'TOOBIG');
+  if (c.message.length === 0) return no('Empty message', 'CANNOT');
+  try {
+    if (!(await io.ctx.folders.folderExists(io.user, name))) return no('Mailbox does not exist', 'TRYCREATE');
+    const r = await io.ctx.folders.append(io.user, name, bufferStream(c.message), {
+      flags: normalizeLetters(maildirLetters(c.flags)),
+      ...(c.date !== undefined && { receivedAt: c.date }),
+    });
+    io.ctx.hub.notify(io.user, name);
+    if (io.selected?.folder === name) io.selected.dirty = true;
+    return ok('APPEND completed', `APPENDUID ${r.uidValidity} ${r.uid}`);
+  } catch (err) {
+    return folderError(err);
+  }
+}
+
+function bufferStream(b: Buffer): Readable {
+  return Readable.from([b]);
+}
+
+export async function select(io: SessionIo, raw: Buffer, readOnly: boolean): Promise<TaggedResult> {
+  // RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected
+  io.deselect();
+  const name = folderName(raw);
+  if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
+  const m = new SelectedMailbox(io.user, name, readOnly, io.ctx.folders);
+  try {
+    await m.open();
+  } catch (err) {
+    return folderError(err);
+  }
+  const flags = systemFlags.join(' ');
+  io.untagged(`FLAGS (${flags})`);
+  io.untagged(`OK [PERMANENTFLAGS (${readOnly ? '' : flags})] Flags permitted`);
+  io.untagged(`${m.exists} EXISTS`);
+  io.untagged('0 RECENT');
+  const firstUnseen = m.messages.findIndex((x) => !x.flags.includes('S'));
+  if (firstUnseen >= 0) io.untagged(`OK [UNSEEN ${firstUnseen + 1}] First unseen`);
+  io.untagged(`OK [UIDVALIDITY ${m.uidValidity}] UIDs valid`);
+  io.untagged(`OK [UIDNEXT ${m.uidNext}] Predicted next UID`);
+  io.select(m);
+  return ok(`${readOnly ? 'EXAMINE' : 'SELECT'} completed`, readOnly ? 'READ-ONLY' : 'READ-WRITE');
+}

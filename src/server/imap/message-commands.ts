@@ -1,0 +1,212 @@
+/**
+ * @module message-commands
+ * The selected-state commands: FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE, UID EXPUNGE, CLOSE,
+ * and their UID forms.
+ * Standards: RFC 9051 §6.4 (CLOSE expunges silently; EXPUNGE; SEARCH; FETCH sets \Seen for
+ *   BODY[] without PEEK; STORE answers FETCH FLAGS unless .SILENT; COPY with TRYCREATE;
+ *   UID forms: UIDs that do not exist are ignored, "*" is the highest UID), §7.5.1 (EXPUNGE
+ *   order), RFC 4315 (COPYUID, UID EXPUNGE), RFC 6851 (MOVE: COPYUID in an untagged OK, then
+ *   EXPUNGE), RFC 5530 (EXPUNGEISSUED, READ-ONLY via NO).
+ * Security: sequence numbers out of range are refused (BAD); a read-only (EXAMINE) mailbox is
+ *   never changed, FETCH there never sets \Seen.
+ * Limitations: SEARCH RETURN (ESEARCH) and CHARSETs other than UTF-8 and US-ASCII are
+ *   refused; keywords are ignored by STORE.
+ */
+import type { ImapCommand, SequenceSet } from '../../protocol/imap/index.js';
+import { formatSequenceSet, inSequenceSet } from '../../protocol/imap/index.js';
+import { folderError, folderName } from './mailbox-commands.js';
+import { MessageTooLarge, type LoadedMessage } from './message-reader.js';
+import { fetchResponse, needsContent, setsSeen, UnknownCte } from './fetch-response.js';
+import { matches, needsMessage } from './search-matcher.js';
+import { imapFlags, maildirLetters, normalizeLetters, type SelectedMailbox, type ViewMessage } from './selected-mailbox.js';
+import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
+
+interface Picked {
+  readonly seq: number;
+  readonly m: ViewMessage;
+}
+
+/** The messages a set names, in order; a BAD result for sequence numbers out of range. */
+function pick(sel: SelectedMailbox, set: SequenceSet, uid: boolean): Picked[] | TaggedResult {
+  const out: Picked[] = [];
+  if (uid) {
+    const max = sel.maxUid;
+    sel.messages.forEach((m, i) => {
+      if (inSequenceSet(set, m.uid, max)) out.push({ seq: i + 1, m });
+    });
+    return out;
+  }
+  const n = sel.exists;
+  for (const r of set) {
+    if ((r.from !== Infinity && r.from > n) || (r.to !== Infinity && r.to > n) || (n === 0 && r.from !== Infinity)) {
+      return bad('Invalid message sequence number');
+    }
+  }
+  sel.messages.forEach((m, i) => {
+    if (inSequenceSet(set, i + 1, n)) out.push({ seq: i + 1, m });
+  });
+  return out;
+}
+
+async function load(io: SessionIo, sel: SelectedMailbox, m: ViewMessage): Promise<LoadedMessage | undefined> {
+  try {
+    return await io.reader.load(io.user, sel.folder, m.key);
+  } catch (err) {
+    if (err instanceof MessageTooLarge) throw err;
+    return undefined; // removed meanwhile
+  }
+}
+
+export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'FETCH' }>): Promise<TaggedResult> {
+  const picked = pick(sel, c.set, c.uid);
+  if (!Array.isArray(picked)) return picked;
+  const content = needsContent(c.items);
+  const seen = setsSeen(c.items) && !sel.readOnly;
+  let missing = false;
+  for (const { seq, m } of picked) {
+    if (m.gone) {
+      missing = true;
+      continue;
+    }
+    let msg: LoadedMessage | undefined;
+    if (content) {
+      try {
+        msg = await load(io, sel, m);
+      } catch {
+        return no('Message too large to fetch', 'LIMIT');
+      }
+      if (!msg) {
+        missing = true;
+        continue;
+      }
+    }
+    let flagsChanged = false;
+    if (seen && !m.flags.includes('S')) {
+      const next = normalizeLetters(`${m.flags}S`);
+      try {
+        await io.ctx.folders.setFlags(io.user, sel.folder, m.key, next);
+        m.flags = next;
+        flagsChanged = true;
+        io.ctx.hub.notify(io.user, sel.folder);
+      } catch {
+        // gone meanwhile: the data is still sent, \Seen cannot be
+      }
+    }
+    let data: Buffer;
+    try {
+      data = fetchResponse(seq, m, c.items, msg, { uid: c.uid, flagsChanged });
+    } catch (err) {
+      if (err instanceof UnknownCte) return no('Unknown Content-Transfer-Encoding', 'UNKNOWN-CTE');
+      throw err;
+    }
+    if (!(await io.write(data))) return no('Connection lost');
+  }
+  if (missing && !c.uid) return no('Some messages were expunged', 'EXPUNGEISSUED');
+  return ok(`${c.uid ? 'UID ' : ''}FETCH completed`);
+}
+
+export async function store(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'STORE' }>): Promise<TaggedResult> {
+  if (sel.readOnly) return no('Mailbox is read-only', 'READ-ONLY');
+  const picked = pick(sel, c.set, c.uid);
+  if (!Array.isArray(picked)) return picked;
+  const letters = maildirLetters(c.flags);
+  let changed = false;
+  for (const { seq, m } of picked) {
+    if (m.gone) continue;
+    // the Maildir "P" (passed) has no IMAP flag: it is kept whatever the client sets
+    const keep = m.flags.includes('P') ? 'P' : '';
+    let next: string;
+    if (c.mode === 'set') next = normalizeLetters(letters + keep);
+    else if (c.mode === 'add') next = normalizeLetters(m.flags + letters);
+    else next = normalizeLetters([...m.flags].filter((x) => !letters.includes(x)).join(''));
+    if (next !== m.flags) {
+      try {
+        await io.ctx.folders.setFlags(io.user, sel.folder, m.key, next);
+        m.flags = next;
+        changed = true;
+      } catch {
+        continue; // expunged by someone else: reported later
+      }
+    }
+    if (!c.silent) io.untagged(`${seq} FETCH (${c.uid ? `UID ${m.uid} ` : ''}FLAGS (${imapFlags(m.flags).join(' ')}))`);
+  }
+  if (changed) io.ctx.hub.notify(io.user, sel.folder);
+  return ok(`${c.uid ? 'UID ' : ''}STORE completed`);
+}
+
+export async function search(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'SEARCH' }>): Promise<TaggedResult> {
+  if (c.returns !== undefined) return bad('SEARCH RETURN is not supported');
+  if (c.charset !== undefined && c.charset !== 'UTF-8' && c.charset !== 'US-ASCII') return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+  const hits: number[] = [];
+  const needs = needsMessage(c.key);
+  for (const [i, m] of sel.messages.entries()) {
+    if (m.gone) continue;
+    let cached: LoadedMessage | undefined;
+    const target = {
+      seq: i + 1,
+      m,
+      maxSeq: sel.exists,
+      maxUid: sel.maxUid,
+      load: async (): Promise<LoadedMessage | undefined> => {
+        if (!needs) return undefined;
+        try {
+          cached ??= await load(io, sel, m);
+        } catch {
+          return undefined;
+        }
+        return cached;
+      },
+    };
+    if (await matches(c.key, target)) hits.push(c.uid ? m.uid : i + 1);
+  }
+  io.untagged(hits.length === 0 ? 'SEARCH' : `SEARCH ${hits.join(' ')}`);
+  return ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);
+}
+
+export async function copyOrMove(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'COPY' | 'MOVE' }>): Promise<TaggedResult> {
+  if (c.name === 'MOVE' && sel.readOnly) return no('Mailbox is read-only', 'READ-ONLY');
+  const target = folderName(c.mailbox);
+  if (target === undefined) return no('Invalid mailbox name', 'CANNOT');
+  const picked = pick(sel, c.set, c.uid);
+  if (!Array.isArray(picked)) return picked;
+  const live = picked.filter((p) => !p.m.gone);
+  if (live.length === 0) return c.uid ? ok(`${c.name} completed`) : no('Some messages were expunged', 'EXPUNGEISSUED');
+  let r: { uidValidity: number; uids: number[] };
+  try {
+    if (!(await io.ctx.folders.folderExists(io.user, target))) return no('Mailbox does not exist', 'TRYCREATE');
+    r = await io.ctx.folders.copy(io.user, sel.folder, live.map((p) => p.m.key), target);
+  } catch (err) {
+    return folderError(err);
+  }
+  io.ctx.hub.notify(io.user, target);
+  if (target === sel.folder) sel.dirty = true;
+  const code = r.uids.length === live.length ? `COPYUID ${r.uidValidity} ${formatSequenceSet(live.map((p) => p.m.uid))} ${formatSequenceSet(r.uids)}` : undefined;
+  if (c.name === 'COPY') return ok('COPY completed', code);
+  // RFC 6851 §4.3: COPYUID goes in an untagged OK before the EXPUNGEs
+  if (code) io.untagged(`OK [${code}] Moved`);
+  for (const p of live) {
+    await io.ctx.folders.remove(io.user, sel.folder, p.m.key);
+    p.m.gone = true;
+  }
+  for (const line of sel.reportGone()) io.untagged(line.slice(2));
+  io.ctx.hub.notify(io.user, sel.folder);
+  return ok('MOVE completed');
+}
+
+/** EXPUNGE (all \Deleted) or UID EXPUNGE (those in `set`); `silent` for CLOSE. */
+export async function expunge(io: SessionIo, sel: SelectedMailbox, set: SequenceSet | undefined, silent: boolean): Promise<TaggedResult> {
+  if (sel.readOnly) return silent ? ok('CLOSE completed') : no('Mailbox is read-only', 'READ-ONLY');
+  let removed = false;
+  const max = sel.maxUid;
+  for (const m of sel.messages) {
+    if (m.gone || !m.flags.includes('T')) continue;
+    if (set && !inSequenceSet(set, m.uid, max)) continue;
+    await io.ctx.folders.remove(io.user, sel.folder, m.key);
+    m.gone = true;
+    removed = true;
+  }
+  if (removed) io.ctx.hub.notify(io.user, sel.folder);
+  if (silent) return ok('CLOSE completed');
+  for (const line of sel.reportGone()) io.untagged(line.slice(2));
+  return ok(`${set ? 'UID ' : ''}EXPUNGE completed`);
+}

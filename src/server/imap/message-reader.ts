@@ -1,0 +1,53 @@
+/**
+ * @module message-reader
+ * The stored octets and MIME tree of one message, for FETCH and SEARCH, with a small cache
+ * (a client fetching a header then a body part reads the file once).
+ * Standards: none (storage access).
+ * Security: a message larger than `maxBytes` is not read whole: FETCH of its parts answers NO
+ *   rather than growing the process without bound.
+ * Limitations: messages are read into memory (up to `maxBytes`).
+ */
+import type { MailFolderStore } from '../../core/index.js';
+import { parseMimeTree, type MimePart } from '../../protocol/imap/index.js';
+
+export interface LoadedMessage {
+  readonly buf: Buffer;
+  readonly tree: MimePart;
+}
+
+export class MessageTooLarge extends Error {}
+
+export class MessageReader {
+  private cache: { key: string; msg: LoadedMessage }[] = [];
+
+  constructor(
+    private readonly store: MailFolderStore,
+    private readonly maxBytes = 64 * 1024 * 1024,
+    private readonly keep = 4,
+  ) {}
+
+  async load(user: string, folder: string, key: string): Promise<LoadedMessage> {
+    const hit = this.cache.find((c) => c.key === `${folder}\u0000${key}`);
+    if (hit) return hit.msg;
+    const src = await this.store.open(user, folder, key);
+    const parts: Buffer[] = [];
+    let n = 0;
+    for await (const c of src as AsyncIterable<Buffer>) {
+      n += c.length;
+      if (n > this.maxBytes) {
+        src.destroy();
+        throw new MessageTooLarge();
+      }
+      parts.push(c);
+    }
+    const buf = Buffer.concat(parts);
+    const msg = { buf, tree: parseMimeTree(buf) };
+    this.cache.unshift({ key: `${folder}\u0000${key}`, msg });
+    if (this.cache.length > this.keep) this.cache.length = this.keep;
+    return msg;
+  }
+
+  forget(): void {
+    this.cache = [];
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * @module search-matcher
+ * Evaluates SEARCH keys against the messages of the selected mailbox.
+ * Standards: RFC 9051 §6.4.4 (keys; string matches are case-insensitive substring matches;
+ *   dates compare the day only; HEADER with an empty string matches every message with the
+ *   field), RFC 2047 (encoded words in header fields are decoded before matching), RFC 2045
+ *   (BODY/TEXT decode base64 and quoted-printable text parts).
+ * Security: bounded by the mailbox's size; a message that cannot be read simply does not match.
+ * Limitations: BODY and TEXT read every message they test (no full-text index yet); charsets
+ *   are those the runtime's TextDecoder knows; KEYWORD never matches (no keywords stored).
+ */
+import { inSequenceSet, type SearchKey } from '../../protocol/imap/index.js';
+import type { MimePart } from '../../protocol/imap/index.js';
+import type { LoadedMessage } from './message-reader.js';
+import type { ViewMessage } from './selected-mailbox.js';
+import { decodeTransfer } from './transfer-decoding.js';
+
+export interface SearchTarget {
+  readonly seq: number;
+  readonly m: ViewMessage;
+  readonly maxSeq: number;
+  readonly maxUid: number;
+  /** loads the message (headers or body needed) */
+  readonly load: () => Promise<LoadedMessage | undefined>;
+}
+
+/** Whether a key needs the message octets. */
+export function needsMessage(k: SearchKey): boolean {
+  switch (k.op) {
+    case 'header':
+    case 'body':
+    case 'text':
+    case 'sentbefore':
+    case 'senton':
+    case 'sentsince':
+      return true;
+    case 'not':
+      return needsMessage(k.key);
+    case 'or':
+      return needsMessage(k.a) || needsMessage(k.b);
+    case 'and':
+      return k.keys.some(needsMessage);
+    default:
+      return false;
+  }
+}
+
+function decodeCharset(b: Buffer, charset: string): string {
+  try {
+    return new TextDecoder(charset || 'utf-8').decode(b);
+  } catch {
+    return b.toString('latin1');
+  }
+}
+
+/** RFC 2047 encoded words decoded (unknown charsets left as written). */
+export function decodeEncodedWords(s: string): string {
+  return s
+    .replace(/(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)\s+(?==\?)/g, '$1')
+    .replace(/=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g, (whole, cs: string, enc: string, text: string) => {
+      const charset = cs.replace(/\*.*$/, '');
+      const bytes = enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64') : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+      try {
+        return new TextDecoder(charset).decode(bytes);
+      } catch {
+        return whole;
+      }
+    });
+}
+
+function headerText(msg: LoadedMessage, field: string): string[] {
+  return msg.tree.fields.filter((f) => f.name.toUpperCase() === field).map((f) => decodeEncodedWords(f.value).toLowerCase());
+}
+
+function bodyText(msg: LoadedMessage, p: MimePart, out: string[]): void {
+  if (p.children) {
+    for (const c of p.children) bodyText(msg, c, out);
+    return;
+  }
+  if (p.message) {
+    out.push(headerBlockText(msg, p.message));
+    bodyText(msg, p.message, out);
+    return;
+  }
+  if (p.contentType.type !== 'text' && p.contentType.type !== 'message') return;
+  const cte = p.fields.find((f) => f.name.toLowerCase() === 'content-transfer-encoding')?.value.trim().toLowerCase() ?? '7bit';
+  const raw = decodeTransfer(msg.buf.subarray(p.bodyStart, p.end), cte) ?? msg.buf.subarray(p.bodyStart, p.end);
+  const charset = p.contentType.params.find(([k]) => k === 'charset')?.[1] ?? 'utf-8';
+  out.push(decodeCharset(raw, charset.toLowerCase() === 'us-ascii' ? 'utf-8' : charset).toLowerCase());
+}
+
+function headerBlockText(msg: LoadedMessage, p: MimePart): string {
+  return p.fields.map((f) => `${f.name}: ${decodeEncodedWords(f.value)}`).join('\n').toLowerCase();
+}
+
+function dayOf(ms: number): number {
+  const d = new Date(ms);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+}
+
+function sentDay(msg: LoadedMessage): number | undefined {
+  const date = msg.tree.fields.find((f) => f.name.toLowerCase() === 'date')?.value;
+  if (date === undefined) return undefined;
+  const t = Date.parse(date.replace(/\([^)]*\)/g, '').trim());
+  if (Number.isNaN(t)) return undefined;
+  // RFC 9051 §6.4.4: the date of the Date: field, "disregarding time and timezone"
+  const m = /([+-])(\d\d)(\d\d)\s*$/.exec(date.replace(/\([^)]*\)/g, '').trim());
+  const offset = m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) * 60_000 : 0;
+  return dayOf(t + offset);
+}
+
+export async function matches(k: SearchKey, t: SearchTarget): Promise<boolean> {
+  const f = t.m.flags;
+  switch (k.op) {
+    case 'all':
+      return true;
+    case 'answered':
+      return f.includes('R');
+    case 'deleted':
+      return f.includes('T');
+    case 'draft':
+      return f.includes('D');
+    case 'flagged':
+      return f.includes('F');
+    case 'seen':
+      return f.includes('S');
+    case 'unanswered':
+      return !f.includes('R');
+    case 'undeleted':
+      return !f.includes('T');
+    case 'undraft':
+      return !f.includes('D');
+    case 'unflagged':
+      return !f.includes('F');
+    case 'unseen':
+      return !f.includes('S');
+    case 'recent':
+    case 'new':
+      return false; // \Recent is never set (selected-mailbox)
+    case 'old':
+      return true;
+    case 'keyword':
+      return false;
+    case 'unkeyword':
+      return true;
+    case 'larger':
+      return t.m.size > k.size;
+    case 'smaller':
+      return t.m.size < k.size;
+    case 'before':
+      return dayOf(t.m.receivedAt) < k.date;
+    case 'on':
+      return dayOf(t.m.receivedAt) === k.date;
+    case 'since':
+      return dayOf(t.m.receivedAt) >= k.date;
+    case 'uid':
+      return inSequenceSet(k.set, t.m.uid, t.maxUid);
+    case 'seq':
+      return inSequenceSet(k.set, t.seq, t.maxSeq);
+    case 'not':
+      return !(await matches(k.key, t));
+    case 'or':
+      return (await matches(k.a, t)) || matches(k.b, t);
+    case 'and':
+      for (const x of k.keys) if (!(await matches(x, t))) return false;
+      return true;
+    default:
+      break;
+  }
+  const msg = await t.load();
+  if (!msg) return false;
+  switch (k.op) {
+    case 'header': {
+      const values = headerText(msg, k.field);
+      const needle = k.value.toLowerCase();
+      return values.some((v) => v.includes(needle));
+    }
+    case 'body':
+    case 'text': {
+      const texts: string[] = [];
+      if (k.op === 'text') texts.push(headerBlockText(msg, msg.tree));
+      bodyText(msg, msg.tree, texts);
+      const needle = k.value.toLowerCase();
+      return texts.some((s) => s.includes(needle));
+    }
+    case 'sentbefore':
+    case 'senton':
+    case 'sentsince': {
+      const d = sentDay(msg);
+      if (d === undefined) return false;
+      return k.op === 'sentbefore' ? d < k.date : k.op === 'senton' ? d === k.date : d >= k.date;
+    }
+    default:
+      return false;
+  }
+}

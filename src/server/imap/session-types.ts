@@ -1,0 +1,58 @@
+/**
+ * @module session-types
+ * What the command handlers of an IMAP session share: the server's context, the session's
+ * output, and the tagged result a handler returns (only the session writes to the socket).
+ * Standards: RFC 9051 §7.1 (OK, NO, BAD with response codes, RFC 5530).
+ * Security: none. Limitations: none.
+ */
+import type tls from 'node:tls';
+import type { MailFolderStore } from '../../core/index.js';
+import type { AuthThrottle } from '../../policy/auth-throttle.js';
+import type { MailboxHub } from './mailbox-hub.js';
+import type { MessageReader } from './message-reader.js';
+import type { SelectedMailbox } from './selected-mailbox.js';
+
+export interface ImapSessionContext {
+  readonly hostname: string;
+  readonly folders: MailFolderStore;
+  readonly authenticate: (user: string, password: string) => Promise<boolean>;
+  readonly secureContext?: tls.SecureContext;
+  readonly plaintextAuth: 'never' | 'loopback' | 'always';
+  readonly idleTimeoutMs: number;
+  readonly loginTimeoutMs: number;
+  readonly authFailureDelayMs: number;
+  readonly maxAuthFailures: number;
+  readonly authThrottle: AuthThrottle;
+  readonly appendLimit: number;
+  readonly idlePollMs: number;
+  readonly hub: MailboxHub;
+}
+
+/** The tagged completion of a command. */
+export interface TaggedResult {
+  readonly status: 'OK' | 'NO' | 'BAD';
+  /** a response code without brackets, e.g. "TRYCREATE" or "APPENDUID 1 5" */
+  readonly code?: string;
+  readonly text: string;
+}
+
+export const ok = (text: string, code?: string): TaggedResult => ({ status: 'OK', text, ...(code !== undefined && { code }) });
+export const no = (text: string, code?: string): TaggedResult => ({ status: 'NO', text, ...(code !== undefined && { code }) });
+export const bad = (text: string, code?: string): TaggedResult => ({ status: 'BAD', text, ...(code !== undefined && { code }) });
+
+/** The session as the handlers see it. */
+export interface SessionIo {
+  readonly ctx: ImapSessionContext;
+  /** the authenticated user */
+  readonly user: string;
+  selected: SelectedMailbox | undefined;
+  readonly reader: MessageReader;
+  /** queues an untagged line ("* " and CRLF added) */
+  untagged(line: string): void;
+  /** writes a whole response (untagged data with literals), waiting while the client reads */
+  write(data: Buffer): Promise<boolean>;
+  /** leaves the selected state (hub and watch released) */
+  deselect(): void;
+  /** selects a mailbox (hub joined) */
+  select(m: SelectedMailbox): void;
+}

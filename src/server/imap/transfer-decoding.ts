@@ -1,0 +1,62 @@
+/**
+ * @module transfer-decoding
+ * Content-Transfer-Encoding decoding for BINARY fetches and text search.
+ * Standards: RFC 2045 §6.7 (quoted-printable: "=XX", soft line breaks "=" CRLF), §6.8 (base64:
+ *   characters outside the alphabet are ignored), §6.2 (7bit, 8bit, binary: identity).
+ * Security: malformed input never throws (a stray "=" is kept as is).
+ * Limitations: none.
+ */
+
+/** The decoded octets, or undefined for an encoding we do not know. */
+export function decodeTransfer(body: Buffer, cte: string): Buffer | undefined {
+  switch (cte) {
+    case '7bit':
+    case '8bit':
+    case 'binary':
+    case '':
+      return body;
+    case 'base64':
+      return Buffer.from(body.toString('latin1').replace(/[^A-Za-z0-9+/]/g, ''), 'base64');
+    case 'quoted-printable':
+      return decodeQp(body);
+    default:
+      return undefined;
+  }
+}
+
+function hex(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}
+
+function decodeQp(b: Buffer): Buffer {
+  const out = Buffer.alloc(b.length);
+  let o = 0;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (c !== 0x3d) {
+      out[o++] = c;
+      continue;
+    }
+    // soft line break: "=" then optional whitespace then CRLF or LF
+    let j = i + 1;
+    while (j < b.length && (b[j] === 0x20 || b[j] === 0x09)) j++;
+    if (b[j] === 0x0d && b[j + 1] === 0x0a) {
+      i = j + 1;
+      continue;
+    }
+    if (b[j] === 0x0a) {
+      i = j;
+      continue;
+    }
+    const h = hex(b[i + 1] ?? -1);
+    const l = hex(b[i + 2] ?? -1);
+    if (h >= 0 && l >= 0) {
+      out[o++] = h * 16 + l;
+      i += 2;
+    } else out[o++] = c;
+  }
+  return out.subarray(0, o);
+}

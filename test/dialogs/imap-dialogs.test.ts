@@ -1,0 +1,115 @@
+/**
+ * IMAP dialog transcripts (C:/S: lines) against an ImapServer on a real Maildir: the core
+ * commands, and the password rules before TLS (LOGINDISABLED, PRIVACYREQUIRED).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { MaildirFolders, MaildirStore } from '../../src/mailbox/index.js';
+import { ImapServer, type ImapServerOptions } from '../../src/server/imap/index.js';
+import { runDialog, runDialogFile } from '../helpers/dialog.js';
+import { LineClient } from '../helpers/net.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const sourceDir = join(here, '..', '..', '..', 'test', 'dialogs');
+
+async function withServer(opts: Partial<ImapServerOptions>, fn: (port: number) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'correio-imap-'));
+  const store = new MaildirStore(root, { hostname: 'mx' });
+  await store.deliver('suzana@dc.uece.br', Readable.from([Buffer.from('From: helvecio@dsc.ufpb.br\r\nSubject: oi\r\n\r\ncorpo\r\n')]), { uniqueKey: 'q1' });
+  const server = new ImapServer({
+    hostname: 'mx.dc.uece.br',
+    folders: new MaildirFolders(store),
+    authenticate: (u, p) => Promise.resolve(u === 'suzana@dc.uece.br' && p === 'secret'),
+    authFailureDelayMs: 1,
+    ...opts,
+  });
+  const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
+  try {
+    await fn(bound.port);
+  } finally {
+    await server.close();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+void test('imap-core.txt: login, list, select, fetch, store, search, append, expunge, errors', () =>
+  withServer({}, (port) => runDialogFile(port, join(sourceDir, 'imap-core.txt'))));
+
+void test('passwords refused before TLS where configured: LOGINDISABLED advertised, LOGIN and AUTHENTICATE refused', () =>
+  withServer({ plaintextAuth: 'never' }, (port) =>
+    runDialog(
+      port,
+      `
+S~ \\* OK \\[CAPABILITY IMAP4rev1 .* LOGINDISABLED\\] .*
+C: a1 LOGIN suzana@dc.uece.br secret
+S: a1 NO [PRIVACYREQUIRED] Plaintext authentication is disabled here; use STARTTLS first
+C: a2 AUTHENTICATE PLAIN AHN1emFuYUBkYy51ZWNlLmJyAHNlY3JldA==
+S: a2 NO [PRIVACYREQUIRED] Plaintext authentication is disabled here; use STARTTLS first
+C: a3 LOGOUT
+S: * BYE Logging out
+S: a3 OK LOGOUT completed
+`,
+    ),
+  ));
+
+void test('AUTHENTICATE PLAIN with SASL-IR and LOGIN with challenges; "*" cancels with BAD', () =>
+  withServer({}, (port) =>
+    runDialog(
+      port,
+      `
+S~ \\* OK .*
+C: a1 AUTHENTICATE LOGIN
+S: + VXNlcm5hbWU6
+C: *
+S: a1 BAD Authentication cancelled
+C: a2 AUTHENTICATE LOGIN
+S: + VXNlcm5hbWU6
+C: c3V6YW5hQGRjLnVlY2UuYnI=
+S: + UGFzc3dvcmQ6
+C: c2VjcmV0
+S~ a2 OK \\[CAPABILITY .*\\] Logged in
+C: a3 LOGOUT
+S: * BYE Logging out
+S: a3 OK LOGOUT completed
+`,
+    ).then(() =>
+      runDialog(
+        port,
+        `
+S~ \\* OK .*
+C: b1 AUTHENTICATE PLAIN AHN1emFuYUBkYy51ZWNlLmJyAHNlY3JldA==
+S~ b1 OK \\[CAPABILITY .*\\] Logged in
+`,
+      ),
+    ),
+  ));
+
+void test('bad input: long lines, huge literals, garbage and nesting get BAD/NO and the session goes on', () =>
+  withServer({ appendLimit: 1000 }, async (port) => {
+    const c = await LineClient.connect(port, '127.0.0.1');
+    try {
+      assert.match((await c.readLine()) ?? '', /^\* OK /);
+      const ask = async (line: string): Promise<string> => {
+        c.write(`${line}\r\n`);
+        return (await c.readLine()) ?? '(closed)';
+      };
+      assert.equal(await ask(`x1 NOOP ${'a'.repeat(70_000)}`), '* BAD [TOOBIG] Command line too long');
+      assert.equal(await ask('x2 LOGIN {999999999}'), 'x2 BAD [TOOBIG] Literal too large');
+      assert.match(await ask('x3 LOGIN suzana@dc.uece.br secret'), /^x3 OK /);
+      assert.equal(await ask('x4 APPEND INBOX {5000}'), 'x4 NO [TOOBIG] Message too large');
+      // a non-synchronizing literal over the limit is read and thrown away, then refused
+      c.write(`x5 APPEND INBOX {2000+}\r\n${'y'.repeat(2000)}\r\n`);
+      assert.equal(await c.readLine(), 'x5 NO [TOOBIG] Message too large');
+      assert.match(await ask(`x6 SEARCH ${'('.repeat(300)}ALL${')'.repeat(300)}`), /^x6 BAD Syntax error/);
+      assert.equal(await ask('\u0000\u0001\u0002 ((('), '* BAD Syntax error: tag expected at octet 0');
+      assert.match(await ask('x7 FETCH 1 FLAGS'), /^x7 BAD No mailbox selected/);
+      assert.match(await ask('x8 NOOP'), /^x8 OK /);
+    } finally {
+      c.close();
+    }
+  }));
