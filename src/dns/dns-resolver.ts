@@ -103,9 +103,16 @@ export class DnsResolver {
    * Any record type through the same servers, in node's dns.resolve shapes (TXT as string[][]):
    * the resolver function mailauth's SPF and DKIM take (policy/trust). Errors keep their c-ares
    * codes (ENOTFOUND, ENODATA, ETIMEOUT …), which mailauth maps to void lookups and temperror.
-   * Not cached: SPF's lookup limits count queries, and each check asks once.
+   * Not cached: SPF's lookup limits count queries, and each check asks once. A name that cannot
+   * be put in a query at all (EBADNAME: a label over 63 octets, characters c-ares refuses) is
+   * answered as not existing (ENOTFOUND), a permanent answer: RFC 7208 §4.3, §4.8 treat such
+   * names as non-existent, and a temporary error would defer the mail for ever.
    */
-  readonly rawLookup = (name: string, rrtype: string): Promise<unknown> => this.resolver.resolve(name, rrtype);
+  readonly rawLookup = (name: string, rrtype: string): Promise<unknown> =>
+    this.resolver.resolve(name, rrtype).catch((err: unknown) => {
+      if ((err as { code?: string } | null)?.code === 'EBADNAME') throw Object.assign(new Error(`bad name ${name}`), { code: 'ENOTFOUND' });
+      throw err;
+    });
 
   /** Cancels outstanding queries; they reject and are classified temporary. */
   cancel(): void {

@@ -72,10 +72,8 @@ export async function authenticateInbound(
 
   // mailauth (and its dependencies) is loaded on first use only: a server with the checks off,
   // and every CLI command, does not carry it in memory
-  const [{ spf }, { dkimVerify }] = await Promise.all([import('mailauth/lib/spf/index.js'), import('mailauth/lib/dkim/verify.js')]);
-  const spfRun = spf({ sender: mailFrom, ip, helo, mta: s.authservId, resolver: deps.lookup as never, maxResolveCount: 10, maxVoidCount: 2 })
-    .then((r) => ({ result: String(r.status.result), domain: r.domain ?? '', comment: r.status.comment }))
-    .catch((err: unknown) => ({ result: 'temperror', domain: sender?.domain ?? helo, comment: String((err as Error).message ?? err) }));
+  const { dkimVerify } = await import('mailauth/lib/dkim/verify.js');
+  const spfRun = checkSpf(deps.lookup, mailFrom, ip, helo, s.authservId);
   const dkimRun = dkimVerify(message, { resolver: deps.lookup as never, minBitLength: s.dkimMinKeyBits, sender: mailFrom })
     .then((r) => r.results)
     .catch(() => []);
@@ -141,4 +139,27 @@ export async function authenticateInbound(
   const mark = rejecting && s.dmarcReject === 'quarantine' ? rejecting : quarantined;
   if (mark) fields.push(`${QUARANTINE_FIELD}: DMARC policy of ${mark.domain}`);
   return { fields, remove };
+}
+
+export interface SpfOutcome {
+  readonly result: string;
+  /** the domain checked: MAIL FROM's, or HELO's for a null sender */
+  readonly domain: string;
+  readonly comment?: string;
+}
+
+/**
+ * RFC 7208 check_host() for `sender` (postmaster@HELO for a null sender, §2.4) from `ip`, with
+ * the limits of §4.6.4 (10 DNS-querying terms, 2 void lookups) passed to mailauth explicitly.
+ * A failure of the library itself is temperror, never fail.
+ */
+export async function checkSpf(lookup: RawLookup, sender: string, ip: string, helo: string, mta: string): Promise<SpfOutcome> {
+  const { spf } = await import('mailauth/lib/spf/index.js');
+  try {
+    const r = await spf({ sender, ip, helo, mta, resolver: lookup as never, maxResolveCount: 10, maxVoidCount: 2 });
+    const result = String(r.status.result);
+    return { result: result === 'temperr' ? 'temperror' : result, domain: r.domain ?? '', ...(r.status.comment ? { comment: String(r.status.comment) } : {}) };
+  } catch (err) {
+    return { result: 'temperror', domain: sender.slice(sender.lastIndexOf('@') + 1), comment: String((err as Error).message ?? err) };
+  }
 }

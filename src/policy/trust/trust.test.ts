@@ -19,6 +19,7 @@ import { claimsAuthservId, formatAuthResults } from './auth-results.js';
 import { BodyHasher, signatureField, rawFields, type SigningKey } from './dkim-sign.js';
 import { generateDkimKey, keyRecordValue, loadDkimKeys } from './dkim-keys.js';
 import { DkimSigner } from './dkim-signer.js';
+import { authenticateInbound } from './inbound.js';
 
 test('organizational domain: two labels, three under a known two-label suffix', () => {
   assert.equal(organizationalDomain('mail.example.com'), 'example.com');
@@ -222,3 +223,36 @@ async function pythonWithDkim(): Promise<string | undefined> {
   for (const p of ['python3', '/usr/bin/python3']) if ((await run(p, ['-c', 'import dkim'])).code === 0) return p;
   return undefined;
 }
+
+test('inbound: temperror = "defer" answers 451 4.7.0, "accept" records it; p=reject refusal is 550 5.7.1', async () => {
+  dns.zone['tmp.example'] = { servfail: true };
+  dns.zone['_dmarc.tmp.example'] = { servfail: true };
+  dns.zone['rej.example'] = { txt: ['v=spf1 -all'] };
+  dns.zone['_dmarc.rej.example'] = { txt: ['v=DMARC1; p=reject'] };
+  const resolver = new DnsResolver({ servers: [dns.server] });
+  const deps = { lookup: resolver.rawLookup, txt: (n: string) => resolver.findTxt(n) };
+  const base = { authservId: 'mx.test', dmarcReject: 'reject' as const, dkimMinKeyBits: 1024 };
+  const session = { protocol: 'ESMTP', heloName: 'client.test', remoteAddress: '::ffff:127.0.0.9', mayRelay: false, submission: false };
+  const msg = (from: string): { buf: Buffer; fields: { name: string; value: string }[] } => ({
+    buf: Buffer.from(`From: ${from}\r\nSubject: t\r\n\r\nbody\r\n`),
+    fields: [{ name: 'from', value: from }, { name: 'subject', value: 't' }],
+  });
+  const t1 = msg('a@tmp.example');
+  const deferred = await authenticateInbound({ ...base, temperror: 'defer' }, deps, session, { local: 'a', domain: 'tmp.example' }, t1.buf, t1.fields);
+  assert.equal(deferred.refusal?.code, 451);
+  assert.equal(deferred.refusal?.status, '4.7.0');
+  const accepted = await authenticateInbound({ ...base, temperror: 'accept' }, deps, session, { local: 'a', domain: 'tmp.example' }, t1.buf, t1.fields);
+  assert.equal(accepted.refusal, undefined);
+  assert.match(accepted.fields[0], /spf=temperror/);
+  const t2 = msg('a@rej.example');
+  const rejected = await authenticateInbound({ ...base, temperror: 'defer' }, deps, session, { local: 'a', domain: 'rej.example' }, t2.buf, t2.fields);
+  assert.equal(rejected.refusal?.code, 550);
+  assert.equal(rejected.refusal?.status, '5.7.1');
+  // a null sender is checked as postmaster@HELO (RFC 7208 §2.4) and recorded as smtp.helo
+  const nul = await authenticateInbound({ ...base, temperror: 'accept', dmarcReject: 'none' }, deps, session, null, t2.buf, t2.fields);
+  assert.match(nul.fields[0], /smtp\.helo=client\.test/);
+  assert.match(nul.fields[0], /dmarc=fail/);
+  assert.equal(nul.refusal, undefined);
+  assert.ok(nul.remove('authentication-results', 'MX.TEST; spf=pass'));
+  assert.ok(!nul.remove('authentication-results', 'other.test; spf=pass'));
+});
