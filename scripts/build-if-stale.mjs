@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// `npm start`'s build step: runs `tsc` only when a source file (src/, test/, bench/), tsconfig.json
+// or package-lock.json is newer than the last build (dist/.tsbuildinfo), so a start with nothing
+// changed does not spend seconds type-checking.
+import { readdirSync, statSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const root = new URL('..', import.meta.url).pathname;
+const mtime = (p) => {
+  try {
+    return statSync(p).mtimeMs;
+  } catch {
+    return undefined;
+  }
+};
+
+function newestUnder(dir) {
+  let newest = 0;
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestUnder(p));
+    else if (e.name.endsWith('.ts')) newest = Math.max(newest, mtime(p) ?? 0);
+  }
+  return newest;
+}
+
+const built = mtime(join(root, 'dist', '.tsbuildinfo'));
+const newest = Math.max(
+  ...['src', 'test', 'bench'].map((d) => newestUnder(join(root, d))),
+  mtime(join(root, 'tsconfig.json')) ?? 0,
+  mtime(join(root, 'package-lock.json')) ?? 0,
+);
+if (built !== undefined && built >= newest) process.exit(0);
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+// tsc leaves its build info untouched when nothing it emits changed: mark the check as done
+if (tsc.status === 0) utimesSync(join(root, 'dist', '.tsbuildinfo'), new Date(), new Date());
+process.exit(tsc.status ?? 1);
