@@ -32,14 +32,6 @@ interface Deviation {
 
 const helo = 'expect smtp ok\n writeln "HELO regress"\n expect smtp helo\n';
 const ehlo = 'expect smtp ok\n writeln "EHLO regress"\n expect smtp helo\n';
-const heloParams = (mail: string): Deviation => ({
-  reason:
-    'a session opened with HELO negotiated no service extensions, so MAIL parameters (SIZE, BODY, AUTH) ' +
-    'are "not recognized" there: 555 (RFC 5321 §2.2.1, §3.2, §4.1.1.11; RFC 1869 §4.5). ' +
-    'OpenSMTPD accepts them after HELO. After EHLO correio accepts the same command (RFC 1870, RFC 6152, RFC 4954 §5).',
-  correio: ['220 ', '250 ', '555 '],
-  also: `${ehlo} writeln "${mail}"\n expect smtp ok`,
-});
 const badSourceRoute = (verb: 'MAIL FROM' | 'RCPT TO', code: string): Deviation => ({
   reason:
     'a source route is A-d-l = At-domain *( "," At-domain ) ":" (RFC 5321 §4.1.2); "whatever:" is no ' +
@@ -62,12 +54,6 @@ const deviations: Readonly<Record<string, Deviation>> = {
   },
   'mailfrom.src-route': badSourceRoute('MAIL FROM', '501 Bad sender address syntax'),
   'rcptto.src-route': badSourceRoute('RCPT TO', '501 Bad recipient address syntax'),
-  'mailfrom.option-size': heloParams('MAIL FROM: <user@domain> SIZE=3005'),
-  'mailfrom.option-7bit': heloParams('MAIL FROM: <user@domain> BODY=7BIT'),
-  'mailfrom.option-8bitmime': heloParams('MAIL FROM: <user@domain> BODY=8BITMIME'),
-  'mailfrom.option-8bitmime-size': heloParams('MAIL FROM: <user@domain> BODY=8BITMIME SIZE=100'),
-  'mailfrom.option-auth': heloParams('MAIL FROM: <user@domain> AUTH=WHATEVER'),
-  '<test.smtp4:149>': heloParams('MAIL FROM:<opensmtpd@opensmtpd.org> SIZE=1000'),
   '<test.smtp2:7>': {
     reason:
       'RFC 5321 fixes no number of bad commands before a server may give up (§7.8 lets it protect itself); ' +

@@ -126,13 +126,20 @@ export interface ParseOptions {
   readonly esmtp: boolean;
 }
 
+/**
+ * MAIL parameters taken after HELO too. RFC 5321 §4.1.1.2 ties parameters to EHLO, but old
+ * clients send SIZE, BODY and AUTH after HELO, and Postfix and OpenSMTPD take them: refusing
+ * them breaks those clients and protects nothing (each is checked exactly as after EHLO).
+ */
+const afterHelo: ReadonlySet<string> = new Set(['SIZE', 'BODY', 'AUTH']);
+
 /** Parses the arguments of MAIL ("FROM:<a@b> SIZE=10 ..."). Throws MailError. */
 export function parseMailCommand(args: string, opts: ParseOptions): MailCommand {
   if (!/^FROM:/i.test(args)) throw syntax('Syntax error: MAIL FROM:<address>');
   const { path, params } = splitPathAndParams(args.slice(5));
-  if (params.length > 0 && !opts.esmtp) throw new MailError(replies.unknownParameter(), 'MAIL_ERR_PARAM');
   const mail: { -readonly [K in keyof MailParams]: MailParams[K] } = {};
   for (const p of params) {
+    if (!opts.esmtp && !afterHelo.has(p.key)) throw new MailError(replies.unknownParameter(), 'MAIL_ERR_PARAM');
     switch (p.key) {
       case 'SIZE': {
         // RFC 1870 §3: size-value = 1*20DIGIT
