@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lfToCrlf, normalizeInput, splitMessage, fieldValue, SendmailInputError } from './sendmail-input.js';
-import { addressesIn, displayName, headerRecipients, parseSendmailArgs, splitAddressList } from './sendmail.js';
+import { addressesIn, displayName, headerRecipients, splitAddressList } from './sendmail.js';
+import { parseSendmailArgs } from './sendmail-args.js';
 import { CliError } from '../cli-context.js';
 
 async function collect(gen: AsyncIterable<Buffer>): Promise<string> {

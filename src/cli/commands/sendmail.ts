@@ -30,6 +30,10 @@
  * Exit statuses (sysexits(3)): 64 usage or no recipients, 65 unparsable address or bad message,
  * 66 unreadable input, 67 unknown user, 69 refused, 75 temporary failure (try again).
  *
+ * Files: sendmail-args.ts parses the command line, sendmail-input.ts reads the message,
+ * sendmail-bs.ts is -bs, sendmail-runtime.ts opens the spool and wakes the server; this file
+ * chooses the recipients and hands the message to intake.
+ *
  * Standards: sendmail(8) and Postfix sendmail(1) command line; RFC 5322 §3.6.2 (From),
  *   §3.6.3 (Bcc), §3.6.6 (Resent-*); RFC 6409 §8 (submission adds Date and Message-ID);
  *   RFC 3461 (-N, -R, -V); RFC 5321 (-bs); RFC 2047 (an encoded -F name); sysexits(3).
@@ -39,9 +43,8 @@
  * Limitations: -bd (daemon: use `correio serve`), -bi/-I (use `correio newaliases`) and -q with
  *   an interval are refused with status 64; -N/-R/-V apply to every recipient.
  */
-import { Duplex, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { fstatSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import {
   MailError,
@@ -58,184 +61,16 @@ import {
   type SessionInfo,
 } from '../../core/index.js';
 import { loadConfig, type Config } from '../../config/index.js';
-import { CidrList, parseAddrSpec, parseAddressList, parseForwardPath, parseReversePath, quoteLocalPart } from '../../address/index.js';
-import { openBackends, sendControl, type Backends } from '../../app/index.js';
-import { SmtpSession } from '../../server/smtp/smtp-session.js';
-import { AuthThrottle } from '../../policy/auth-throttle.js';
+import { parseAddrSpec, parseAddressList, parseForwardPath, parseReversePath, quoteLocalPart } from '../../address/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 import { listCommand, queueAction } from './queue.js';
-import { SendmailInputError, fieldValue, lfToCrlf, normalizeInput, splitMessage, type RawField } from './sendmail-input.js';
+import { SendmailInputError, fieldValue, normalizeInput, splitMessage, type RawField } from './sendmail-input.js';
+import { parseSendmailArgs, usage, type SendmailOptions } from './sendmail-args.js';
+import { smtpOnStdio } from './sendmail-bs.js';
+import { invokingUser, wake, withBackends } from './sendmail-runtime.js';
 
 /** sysexits(3) EX_UNAVAILABLE: a recipient refused for a reason other than an unknown user. */
 const EX_UNAVAILABLE = 69;
-/** how long to wait for a running server to take the wake-up */
-const WAKE_TIMEOUT_MS = 5000;
-
-export interface SendmailOptions {
-  mode: 'deliver' | 'smtp' | 'verify' | 'print' | 'flush';
-  /** -t */
-  extract: boolean;
-  /** -i / -oi */
-  ignoreDots: boolean;
-  /** -f / -r, as given */
-  from?: string;
-  /** -F */
-  fullName?: string;
-  verbose: boolean;
-  /** -C */
-  config?: string;
-  notify?: NonNullable<DsnParams['notify']>;
-  ret?: 'FULL' | 'HDRS';
-  envid?: string;
-  body?: '7BIT' | '8BITMIME';
-  recipients: string[];
-}
-
-const withArgument = new Set(['B', 'C', 'F', 'L', 'N', 'O', 'R', 'V', 'X', 'b', 'e', 'f', 'h', 'o', 'p', 'r']);
-/** take only an attached value, if any (-d0.1, -q30m, -Am) */
-const optionalAttached = new Set(['A', 'd', 'q']);
-const ignoredFlags = new Set(['G', 'U', 'c', 'm', 'n', 'x', 's']);
-
-function usage(message: string): CliError {
-  return new CliError(`sendmail: ${message}`, exitCodes.usage);
-}
-
-/**
- * Parses sendmail's command line (getopt style, options may follow recipients; `--` ends them).
- * Throws CliError 64 for unknown or incomplete options.
- */
-export function parseSendmailArgs(args: readonly string[]): SendmailOptions {
-  const o: SendmailOptions = { mode: 'deliver', extract: false, ignoreDots: false, verbose: false, recipients: [] };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--') {
-      o.recipients.push(...args.slice(i + 1));
-      break;
-    }
-    if (a === '--config') {
-      i++; // taken by the main program (commander)
-      continue;
-    }
-    if (a.startsWith('--config=')) continue;
-    if (a.startsWith('--')) throw usage(`unknown option ${a}`);
-    if (!a.startsWith('-') || a === '-') {
-      o.recipients.push(a);
-      continue;
-    }
-    for (let j = 1; j < a.length; j++) {
-      const f = a[j];
-      if (withArgument.has(f)) {
-        let value = a.slice(j + 1);
-        if (value === '') {
-          if (i + 1 >= args.length) throw usage(`option -${f} needs a value`);
-          value = args[++i];
-        }
-        applyValue(o, f, value);
-        break;
-      }
-      if (optionalAttached.has(f)) {
-        const value = a.slice(j + 1);
-        if (f === 'q') {
-          if (value !== '' && /^\d/.test(value)) throw usage('-q with an interval (a queue daemon) is not supported: use correio serve');
-          o.mode = 'flush';
-        }
-        break;
-      }
-      switch (f) {
-        case 't':
-          o.extract = true;
-          break;
-        case 'i':
-          o.ignoreDots = true;
-          break;
-        case 'v':
-          o.verbose = true;
-          break;
-        case 'I':
-          throw usage('-I (rebuild the aliases database) is not supported: use correio newaliases');
-        default:
-          if (!ignoredFlags.has(f)) throw usage(`unknown option -${f}`);
-      }
-    }
-  }
-  return o;
-}
-
-function applyValue(o: SendmailOptions, flag: string, value: string): void {
-  switch (flag) {
-    case 'b':
-      switch (value) {
-        case 'm':
-          o.mode = 'deliver';
-          return;
-        case 's':
-          o.mode = 'smtp';
-          return;
-        case 'v':
-          o.mode = 'verify';
-          return;
-        case 'p':
-          o.mode = 'print';
-          return;
-        case 'd':
-          throw usage('-bd (daemon mode) is not supported: use correio serve');
-        case 'i':
-          throw usage('-bi (rebuild the aliases database) is not supported: use correio newaliases');
-        default:
-          throw usage(`unsupported mode -b${value}`);
-      }
-    case 'f':
-    case 'r':
-      o.from = value;
-      return;
-    case 'F':
-      o.fullName = value;
-      return;
-    case 'C':
-      o.config = value;
-      return;
-    case 'o':
-      // -oi as -i; every other -o option (-oem, -odi, -odb, -oQ…) is accepted and ignored
-      if (value === 'i') o.ignoreDots = true;
-      return;
-    case 'N': {
-      const words = value.toLowerCase().split(',').map((w) => w.trim());
-      if (words.length === 1 && words[0] === 'never') o.notify = ['NEVER'];
-      else if (words.every((w) => w === 'success' || w === 'failure' || w === 'delay')) {
-        o.notify = words.map((w) => w.toUpperCase() as 'SUCCESS' | 'FAILURE' | 'DELAY');
-      } else throw usage(`-N ${value}: expected never, or a list of success, failure, delay`);
-      return;
-    }
-    case 'R': {
-      const v = value.toUpperCase();
-      if (v !== 'FULL' && v !== 'HDRS') throw usage(`-R ${value}: expected full or hdrs`);
-      o.ret = v;
-      return;
-    }
-    case 'V':
-      o.envid = value;
-      return;
-    case 'B': {
-      const v = value.toUpperCase();
-      if (v !== '7BIT' && v !== '8BITMIME') throw usage(`-B ${value}: expected 7BIT or 8BITMIME`);
-      o.body = v;
-      return;
-    }
-    default:
-      return; // -e -h -L -O -p -X: accepted and ignored
-  }
-}
-
-/** The login name of whoever runs the command: $USER, $LOGNAME, else the account's name. */
-export function invokingUser(env: Readonly<Record<string, string | undefined>>): string {
-  const fromEnv = env.USER || env.LOGNAME;
-  if (fromEnv) return fromEnv;
-  try {
-    return userInfo().username;
-  } catch {
-    return 'nobody';
-  }
-}
 
 function badAddress(text: string, why: string, what = 'recipient'): CliError {
   return new CliError(`invalid ${what} address "${text}": ${why}`, exitCodes.dataErr);
@@ -339,30 +174,6 @@ function dedupe(list: readonly Address[]): Address[] {
 
 function configFor(ctx: CliContext, cmd: Command, opts: SendmailOptions): Config {
   return opts.config !== undefined ? loadConfig({ path: opts.config, env: ctx.env, cwd: ctx.cwd }) : ctx.config(cmd);
-}
-
-async function withBackends<T>(config: Config, fn: (b: Backends) => Promise<T>): Promise<T> {
-  let b: Backends;
-  try {
-    b = await openBackends(config);
-  } catch (err) {
-    if (err instanceof MailError || err instanceof CliError) throw err;
-    throw new CliError(`cannot open the spool: ${err instanceof Error ? err.message : String(err)}`, exitCodes.tempFail);
-  }
-  try {
-    return await fn(b);
-  } finally {
-    await b.close();
-  }
-}
-
-/** Wakes a running server so that it delivers at once; no server: it finds the mail at start. */
-async function wake(config: Config): Promise<boolean> {
-  try {
-    return (await sendControl(config, { op: 'wake' }, WAKE_TIMEOUT_MS)) !== undefined;
-  } catch {
-    return false;
-  }
 }
 
 function hasNonAscii(a: Address): boolean {
@@ -539,93 +350,6 @@ async function verify(ctx: CliContext, config: Config, o: SendmailOptions): Prom
   if (bad > 0) process.exitCode = exitCodes.noUser;
 }
 
-/**
- * stdin and stdout as one Duplex, the stream an SmtpSession runs on for -bs (no socket). Lines
- * read are made CRLF. At the end of input the session is given a QUIT (after a CRLF if the
- * last line had none) so that every command already read is answered; during DATA the end of
- * input abandons the transaction. Destroying it leaves stdout open (the process still logs).
- */
-class StdioDuplex extends Duplex {
-  private readonly toCrlf = lfToCrlf();
-  private lastByte = 0x0a;
-
-  constructor(
-    private readonly input: CliContext['stdin'],
-    private readonly output: CliContext['stdout'],
-  ) {
-    super({ allowHalfOpen: true });
-    input.on('data', (chunk: Buffer | string) => {
-      const b = this.toCrlf(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-      if (b.length > 0) this.lastByte = b[b.length - 1];
-      if (!this.push(b)) input.pause();
-    });
-    input.on('end', () => {
-      this.push(Buffer.from(this.lastByte === 0x0a ? 'QUIT\r\n' : '\r\nQUIT\r\n'));
-      this.push(null);
-    });
-    input.on('error', (err) => this.destroy(err));
-  }
-  override _read(): void {
-    this.input.resume();
-  }
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    this.output.write(chunk, (err) => done(err));
-  }
-  override _final(done: (err?: Error | null) => void): void {
-    // stdout stays open: the process may still write to it
-    done();
-  }
-  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
-    this.input.pause();
-    done(err);
-  }
-}
-
-/** The -bs path: an SMTP session (RFC 5321) over stdin/stdout, as a trusted local submission. */
-async function smtp(ctx: CliContext, config: Config): Promise<void> {
-  const login = invokingUser(ctx.env);
-  let queued = 0;
-  await withBackends(config, async (b) => {
-    // The session's own SessionInfo describes a network client; this one is the local user.
-    const local = (s: SessionInfo, withAuth = true): SessionInfo => ({
-      protocol: s.protocol,
-      heloName: s.heloName,
-      mayRelay: true,
-      submission: true,
-      ...(withAuth ? { authUser: login } : {}),
-    });
-    const intake: Intake = {
-      checkSender: (s, sender, mail) => b.intake.checkSender(local(s, false), sender, mail),
-      checkRecipient: (s, sender, rcpt, dsn) => b.intake.checkRecipient(local(s), sender, rcpt, dsn),
-      receive: async (tx, body, signal) => {
-        const r = await b.intake.receive({ ...tx, session: local(tx.session) }, body, signal);
-        queued++;
-        return r;
-      },
-    };
-    const session = new SmtpSession(new StdioDuplex(ctx.stdin, ctx.stdout), {
-      intake,
-      hostname: config.hostname,
-      mode: 'submission',
-      maxMessageSize: config.smtp.maxMessageSize,
-      maxRecipients: config.smtp.maxRecipients,
-      commandTimeoutMs: config.smtp.commandTimeout,
-      // the end of input ends an unfinished DATA at once (the session sees its stream end)
-      dataTimeoutMs: config.smtp.dataTimeout,
-      minDataRate: config.smtp.minDataRate,
-      maxErrors: 20,
-      trusted: new CidrList([]),
-      authRequired: false,
-      allowPlainAuthWithoutTls: false,
-      authFailureDelayMs: 0,
-      // no authenticate hook: AUTH is not offered on -bs, so the throttle is never consulted
-      authThrottle: new AuthThrottle(),
-    });
-    await session.run();
-  });
-  if (queued > 0) await wake(config);
-}
-
 /** The argv after "sendmail" as typed ("--" included), from the program's raw arguments. */
 function rawArguments(cmd: Command, fallback: readonly string[]): readonly string[] {
   const raw = (cmd.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs;
@@ -659,7 +383,7 @@ export function register(program: Command, ctx: CliContext): void {
           case 'verify':
             return await verify(ctx, config, o);
           case 'smtp':
-            return await smtp(ctx, config);
+            return await smtpOnStdio(ctx, config);
           case 'print':
             return await listCommand(ctx, config, false);
           case 'flush': {

@@ -1,0 +1,106 @@
+/**
+ * @module sendmail-bs
+ * `sendmail -bs`: an SMTP session over standard input and output, for programs that speak SMTP
+ * to a local MTA (mutt's smtp mode, some MUAs and test tools). The same SmtpSession as the
+ * network services runs on a Duplex made of stdin and stdout; no socket is faked.
+ * Standards: RFC 5321 (the session), sendmail(8) -bs.
+ * Security: a trusted local submission as the invoking user (no AUTH offered; the login name is
+ *   recorded as the authenticated user, as for `sendmail` without -bs).
+ * Limitations: no STARTTLS (there is no network to protect).
+ */
+import { Duplex } from 'node:stream';
+import type { Intake, SessionInfo } from '../../core/index.js';
+import type { Config } from '../../config/index.js';
+import { CidrList } from '../../address/index.js';
+import { SmtpSession } from '../../server/smtp/smtp-session.js';
+import { AuthThrottle } from '../../policy/auth-throttle.js';
+import type { CliContext } from '../cli-context.js';
+import { lfToCrlf } from './sendmail-input.js';
+import { invokingUser, wake, withBackends } from './sendmail-runtime.js';
+
+/**
+ * stdin and stdout as one Duplex, the stream an SmtpSession runs on for -bs (no socket). Lines
+ * read are made CRLF. At the end of input the session is given a QUIT (after a CRLF if the
+ * last line had none) so that every command already read is answered; during DATA the end of
+ * input abandons the transaction. Destroying it leaves stdout open (the process still logs).
+ */
+class StdioDuplex extends Duplex {
+  private readonly toCrlf = lfToCrlf();
+  private lastByte = 0x0a;
+
+  constructor(
+    private readonly input: CliContext['stdin'],
+    private readonly output: CliContext['stdout'],
+  ) {
+    super({ allowHalfOpen: true });
+    input.on('data', (chunk: Buffer | string) => {
+      const b = this.toCrlf(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      if (b.length > 0) this.lastByte = b[b.length - 1];
+      if (!this.push(b)) input.pause();
+    });
+    input.on('end', () => {
+      this.push(Buffer.from(this.lastByte === 0x0a ? 'QUIT\r\n' : '\r\nQUIT\r\n'));
+      this.push(null);
+    });
+    input.on('error', (err) => this.destroy(err));
+  }
+  override _read(): void {
+    this.input.resume();
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.output.write(chunk, (err) => done(err));
+  }
+  override _final(done: (err?: Error | null) => void): void {
+    // stdout stays open: the process may still write to it
+    done();
+  }
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.input.pause();
+    done(err);
+  }
+}
+
+/** The -bs path: an SMTP session (RFC 5321) over stdin/stdout, as a trusted local submission. */
+export async function smtpOnStdio(ctx: CliContext, config: Config): Promise<void> {
+  const login = invokingUser(ctx.env);
+  let queued = 0;
+  await withBackends(config, async (b) => {
+    // The session's own SessionInfo describes a network client; this one is the local user.
+    const local = (s: SessionInfo, withAuth = true): SessionInfo => ({
+      protocol: s.protocol,
+      heloName: s.heloName,
+      mayRelay: true,
+      submission: true,
+      ...(withAuth ? { authUser: login } : {}),
+    });
+    const intake: Intake = {
+      checkSender: (s, sender, mail) => b.intake.checkSender(local(s, false), sender, mail),
+      checkRecipient: (s, sender, rcpt, dsn) => b.intake.checkRecipient(local(s), sender, rcpt, dsn),
+      receive: async (tx, body, signal) => {
+        const r = await b.intake.receive({ ...tx, session: local(tx.session) }, body, signal);
+        queued++;
+        return r;
+      },
+    };
+    const session = new SmtpSession(new StdioDuplex(ctx.stdin, ctx.stdout), {
+      intake,
+      hostname: config.hostname,
+      mode: 'submission',
+      maxMessageSize: config.smtp.maxMessageSize,
+      maxRecipients: config.smtp.maxRecipients,
+      commandTimeoutMs: config.smtp.commandTimeout,
+      // the end of input ends an unfinished DATA at once (the session sees its stream end)
+      dataTimeoutMs: config.smtp.dataTimeout,
+      minDataRate: config.smtp.minDataRate,
+      maxErrors: 20,
+      trusted: new CidrList([]),
+      authRequired: false,
+      allowPlainAuthWithoutTls: false,
+      authFailureDelayMs: 0,
+      // no authenticate hook: AUTH is not offered on -bs, so the throttle is never consulted
+      authThrottle: new AuthThrottle(),
+    });
+    await session.run();
+  });
+  if (queued > 0) await wake(config);
+}
