@@ -7,12 +7,13 @@
  * Standards: RFC 7208 (SPF: §2.4 null sender checked as postmaster@HELO, §4.6.4 at most 10
  *   lookups, §4.6.4 at most 2 void lookups, both enforced by mailauth with our limits passed
  *   explicitly), RFC 6376 §6 (DKIM verification), RFC 7489 (DMARC, dmarc.ts), RFC 8601
- *   (Authentication-Results, auth-results.ts).
+ *   (Authentication-Results, auth-results.ts), RFC 8617 §5.2 (ARC chain validation, by mailauth).
  * Security: clients that may relay (authenticated or in trusted_networks) are not judged here:
  *   the caller skips them. A temporary DNS error never gives a permanent refusal: temperror is
  *   recorded and accepted, or answered 451 4.7.0 when `temperror` is "defer". Every lookup goes
  *   through the resolver function the caller passes (built on dns/, `delivery.dns_servers`).
- * Limitations: ARC is neither verified nor sealed yet; SPF's `exp=` text is not shown; DMARC
+ * Limitations: ARC is verified and recorded (arc=) but not sealed, and a passing chain does not
+ *   override a DMARC failure (no list of trusted sealers yet); SPF's `exp=` text is not shown; DMARC
  *   reports are not sent; quarantine is a header mark (no Junk folder delivery yet).
  */
 import { replies, type ReversePath, type SessionInfo, type SmtpReply } from '../../core/index.js';
@@ -75,9 +76,9 @@ export async function authenticateInbound(
   const { dkimVerify } = await import('mailauth/lib/dkim/verify.js');
   const spfRun = checkSpf(deps.lookup, mailFrom, ip, helo, s.authservId);
   const dkimRun = dkimVerify(message, { resolver: deps.lookup as never, minBitLength: s.dkimMinKeyBits, sender: mailFrom })
-    .then((r) => r.results)
-    .catch(() => []);
-  const [spfResult, dkimResults] = await Promise.all([spfRun, dkimRun]);
+    .then(async (r) => ({ results: r.results, arc: await verifyArc(r, deps.lookup, s.dkimMinKeyBits) }))
+    .catch(() => ({ results: [], arc: undefined }));
+  const [spfResult, { results: dkimResults, arc }] = await Promise.all([spfRun, dkimRun]);
   const spfRes = spfResult.result === 'temperr' ? 'temperror' : spfResult.result;
   const dkim = dkimResults
     .filter((r) => r.signingDomain)
@@ -119,6 +120,8 @@ export async function authenticateInbound(
       props: [pair('header.d', d.domain), pair('header.s', d.selector), pair('header.b', d.b)],
     });
   }
+  // RFC 8617 §4.4.3 / RFC 8601: the chain's state as found here (it does not change DMARC's verdict)
+  if (arc) results.push({ method: 'arc', result: arc.result, ...(arc.comment ? { comment: arc.comment } : {}) });
   // RFC 7489 §6.6.1: no usable From (none, or several fields) is a permerror, judged by no policy
   if (outcomes.length === 0) results.push({ method: 'dmarc', result: fromFields === 1 ? 'none' : 'permerror', comment: 'no usable From domain' });
   for (const o of outcomes) {
@@ -161,5 +164,23 @@ export async function checkSpf(lookup: RawLookup, sender: string, ip: string, he
     return { result: result === 'temperr' ? 'temperror' : result, domain: r.domain ?? '', ...(r.status.comment ? { comment: String(r.status.comment) } : {}) };
   } catch (err) {
     return { result: 'temperror', domain: sender.slice(sender.lastIndexOf('@') + 1), comment: String((err as Error).message ?? err) };
+  }
+}
+
+/**
+ * RFC 8617 §5.2: validates the ARC chain dkimVerify found (mailauth's arc()); undefined when the
+ * message has no ARC sets, so no arc= result is written for ordinary mail.
+ */
+async function verifyArc(dkim: unknown, lookup: RawLookup, minBitLength: number): Promise<{ result: string; comment?: string } | undefined> {
+  const data = (dkim as { arc?: { chain?: unknown; error?: unknown } }).arc;
+  if (!data || (!data.chain && !data.error)) return undefined;
+  const { arc } = await import('mailauth/lib/arc/index.js');
+  try {
+    const r = await arc(data as never, { resolver: lookup as never, minBitLength });
+    const result = String(r.status.result);
+    const parts = [r.i ? `i=${r.i}` : '', typeof r.status.comment === 'string' ? r.status.comment : ''].filter((x) => x !== '');
+    return { result: result === 'temperr' ? 'temperror' : result, ...(parts.length > 0 ? { comment: parts.join(' ') } : {}) };
+  } catch (err) {
+    return { result: 'temperror', comment: String((err as Error).message ?? err) };
   }
 }
