@@ -185,3 +185,20 @@ test('submission with AUTH: the message arrives DKIM-signed for its From domain,
   const res = await dkimVerify(Buffer.from(crlf), { resolver: new DnsResolver({ servers: [dns.server] }).rawLookup as never });
   assert.deepEqual(res.results.map((x) => `${x.signingDomain}:${x.status.result}`), ['localhost:pass']);
 });
+
+test('a body over 64 KB (streamed to intake): checked, the forged field removed, ours added once', async () => {
+  const big = 'x'.repeat(76) + '\n';
+  const body =
+    'Authentication-Results: mx.localhost; dmarc=pass\nFrom: alice@good.example\nSubject: big\n\nmarker-big\n' + big.repeat(2000);
+  assert.match((await sendMx('alice@good.example', body))!, /^250 /);
+  const msg = await delivered('marker-big');
+  const ar = authResults(msg);
+  assert.equal(ar.length, 1, ar.join('\n'));
+  assert.match(ar[0], /^mx\.localhost; spf=pass .*dmarc=pass/);
+  assert.ok(msg.length > 150_000);
+});
+
+test('DMARC p=reject over a streamed body: 550 5.7.1 as well', async () => {
+  const final = await sendMx('mallory@bad.example', 'From: <ceo@bad.example>\nSubject: big forged\n\nmarker-big-forged\n' + 'y'.repeat(76).concat('\n').repeat(2000));
+  assert.match(final!, /^550 5\.7\.1 /);
+});
