@@ -6,7 +6,8 @@
  * a forged field claiming our authserv-id removed (a foreign one kept), DMARC p=reject refused
  * 550 5.7.1 at end of data and nothing delivered, p=quarantine marked, a DNS failure never
  * refused, trusted clients not judged; the RFC 8463 example message (auth/dkim/mimekit) passes
- * both its signatures; mail submitted with AUTH arrives signed, and the signature verifies.
+ * both its signatures; a body over 64 KB (streamed to intake) is checked the same; mail
+ * submitted with AUTH, and mail from `correio sendmail`, arrives signed and verifies.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,7 @@ import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.js';
 import { generateDkimKey } from '../../src/policy/index.js';
 import { DnsResolver } from '../../src/dns/index.js';
 import { SmtpTestClient, tlsCertFile, tlsKeyFile } from './t-20-smtp-tls-client.js';
+import { runCli } from '../helpers/cli.js';
 
 const corpus = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'corpora', 'auth');
 
@@ -201,4 +203,15 @@ test('a body over 64 KB (streamed to intake): checked, the forged field removed,
 test('DMARC p=reject over a streamed body: 550 5.7.1 as well', async () => {
   const final = await sendMx('mallory@bad.example', 'From: <ceo@bad.example>\nSubject: big forged\n\nmarker-big-forged\n' + 'y'.repeat(76).concat('\n').repeat(2000));
   assert.match(final!, /^550 5\.7\.1 /);
+});
+
+test('sendmail (a local sender): the message is signed for its From domain and verifies', async () => {
+  const r = await runCli(['--config', site.configFile, 'sendmail', '-i', 'user@localhost'], {
+    stdin: 'From: user@localhost\nTo: user@localhost\nSubject: local\n\nmarker-sendmail\n',
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const msg = (await delivered('marker-sendmail')).replace(/\r?\n/g, '\r\n');
+  assert.match(msg, /^DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed\/relaxed; d=localhost; s=sel1;/m);
+  const res = await dkimVerify(Buffer.from(msg), { resolver: new DnsResolver({ servers: [dns.server] }).rawLookup as never });
+  assert.deepEqual(res.results.map((x) => `${x.signingDomain}:${x.status.result}`), ['localhost:pass']);
 });
