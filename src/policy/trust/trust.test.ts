@@ -256,3 +256,29 @@ test('inbound: temperror = "defer" answers 451 4.7.0, "accept" records it; p=rej
   assert.ok(nul.remove('authentication-results', 'MX.TEST; spf=pass'));
   assert.ok(!nul.remove('authentication-results', 'other.test; spf=pass'));
 });
+
+test('bad input: malformed signatures and keys, an SPF include loop, a huge header: clear results, no refusal', async () => {
+  dns.zone['loop1.example'] = { txt: ['v=spf1 include:loop2.example -all'] };
+  dns.zone['loop2.example'] = { txt: ['v=spf1 include:loop1.example -all'] };
+  dns.zone['badkey._domainkey.loop1.example'] = { txt: ['v=DKIM1; k=rsa; p=not-base64!!'] };
+  const resolver = new DnsResolver({ servers: [dns.server] });
+  const deps = { lookup: resolver.rawLookup, txt: (n: string) => resolver.findTxt(n) };
+  const settings = { authservId: 'mx.test', dmarcReject: 'reject' as const, temperror: 'defer' as const, dkimMinKeyBits: 1024 };
+  const session = { protocol: 'ESMTP', heloName: 'client.test', remoteAddress: '127.0.0.9', mayRelay: false, submission: false };
+  const sigs = [
+    'DKIM-Signature: v=1; a=rsa-sha256; d=loop1.example; s=badkey; h=from; bh=AAAA; b=AAAA',
+    'DKIM-Signature: garbage without tags',
+    'DKIM-Signature: v=1; a=rsa-sha256; d=loop1.example; s=missing; h=from; bh=; b=%%%',
+  ];
+  const huge = 'X-Long: ' + 'a'.repeat(200_000);
+  const text = `${sigs.join('\r\n')}\r\n${huge}\r\nFrom: a@loop1.example\r\nSubject: bad\r\n\r\nbody\r\n`;
+  const v = await authenticateInbound(settings, deps, session, { local: 'a', domain: 'loop1.example' }, Buffer.from(text), [
+    { name: 'from', value: 'a@loop1.example' },
+  ]);
+  // the include loop ends in permerror (RFC 7208 §4.6.4 limits), never a hang or a temperror
+  assert.match(v.fields[0], /spf=permerror/);
+  assert.ok(!/dkim=pass/.test(v.fields[0]), v.fields[0]);
+  assert.match(v.fields[0], /dkim=(neutral|permerror|fail|policy)/);
+  // no DMARC record: nothing to refuse, and no temporary error to defer
+  assert.equal(v.refusal, undefined);
+});
