@@ -13,6 +13,7 @@ import { MaildirFolders, MaildirStore } from '../../src/mailbox/index.js';
 import { ImapServer, type ImapServerOptions } from '../../src/server/imap/index.js';
 import { runDialog, runDialogFile } from '../helpers/dialog.js';
 import { LineClient } from '../helpers/net.js';
+import { tlsCredentials } from '../e2e/pop3-harness.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const sourceDir = join(here, '..', '..', '..', 'test', 'dialogs');
@@ -113,3 +114,57 @@ void test('bad input: long lines, huge literals, garbage and nesting get BAD/NO 
       c.close();
     }
   }));
+
+const creds = await tlsCredentials();
+const tlsSkip = creds === undefined ? 'no TLS certificate: test/fixtures/tls absent and openssl missing' : false;
+
+void test('STARTTLS: passwords only after the handshake, injected input discarded; implicit TLS listener', { skip: tlsSkip }, () =>
+  withServer({ plaintextAuth: 'never', tls: creds! }, async (port) => {
+    const trust = { ca: creds!.cert, servername: 'localhost' };
+    const c = await LineClient.connect(port, '127.0.0.1');
+    try {
+      const greeting = (await c.readLine()) ?? '';
+      assert.match(greeting, /STARTTLS/);
+      assert.match(greeting, /LOGINDISABLED/);
+      // CVE-2011-0411 class: a command pipelined behind STARTTLS is never run
+      c.write('t1 STARTTLS\r\nt2 LOGIN suzana@dc.uece.br secret\r\n');
+      assert.equal(await c.readLine(), 't1 OK Begin TLS negotiation now');
+      await c.startTls(trust);
+      c.write('t3 CAPABILITY\r\n');
+      const caps = (await c.readLine()) ?? '';
+      assert.match(caps, /AUTH=PLAIN/);
+      assert.doesNotMatch(caps, /STARTTLS|LOGINDISABLED/);
+      assert.equal(await c.readLine(), 't3 OK CAPABILITY completed');
+      c.write('t4 LOGIN suzana@dc.uece.br secret\r\n');
+      assert.match((await c.readLine()) ?? '', /^t4 OK /);
+    } finally {
+      c.close();
+    }
+  }));
+
+void test('implicit TLS (RFC 8314): the greeting comes over TLS and passwords are accepted', { skip: tlsSkip }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'correio-imaps-'));
+  const server = new ImapServer({
+    hostname: 'mx',
+    folders: new MaildirFolders(new MaildirStore(root, { hostname: 'mx' })),
+    authenticate: (u, p) => Promise.resolve(u === 'suzana@dc.uece.br' && p === 'secret'),
+    plaintextAuth: 'never',
+    tls: creds!,
+  });
+  const [bound] = await server.listen([{ host: '127.0.0.1', port: 0, implicitTls: true }]);
+  try {
+    const c = await LineClient.connectTls(bound.port, '127.0.0.1', { ca: creds!.cert, servername: 'localhost' });
+    try {
+      const greeting = (await c.readLine()) ?? '';
+      assert.match(greeting, /^\* OK \[CAPABILITY .*AUTH=PLAIN/);
+      assert.doesNotMatch(greeting, /STARTTLS/);
+      c.write('a LOGIN suzana@dc.uece.br secret\r\n');
+      assert.match((await c.readLine()) ?? '', /^a OK /);
+    } finally {
+      c.close();
+    }
+  } finally {
+    await server.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
