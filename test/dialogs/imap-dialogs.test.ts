@@ -168,3 +168,46 @@ void test('implicit TLS (RFC 8314): the greeting comes over TLS and passwords ar
     await rm(root, { recursive: true, force: true });
   }
 });
+
+void test('RFC 9051 §7.5.1: another session\'s EXPUNGE is not reported during FETCH, STORE or SEARCH, only at NOOP (or a UID command)', () =>
+  withServer({}, async (port) => {
+    const open = async (): Promise<{ c: LineClient; run: (tag: string, cmd: string) => Promise<string[]> }> => {
+      const c = await LineClient.connect(port, '127.0.0.1');
+      await c.readLine();
+      const run = async (tag: string, cmd: string): Promise<string[]> => {
+        c.write(`${tag} ${cmd}\r\n`);
+        const out: string[] = [];
+        for (;;) {
+          const l = await c.readLine();
+          if (l === undefined) return out;
+          out.push(l);
+          if (l.startsWith(`${tag} `)) return out;
+        }
+      };
+      await run('l', 'LOGIN suzana@dc.uece.br secret');
+      await run('s', 'SELECT INBOX');
+      return { c, run };
+    };
+    const a = await open();
+    const b = await open();
+    try {
+      await a.run('a1', 'APPEND INBOX {10+}\r\nSubject: 2');
+      assert.ok((await b.run('b0', 'NOOP')).includes('* 2 EXISTS'));
+      await a.run('a2', 'STORE 1 +FLAGS.SILENT (\\Deleted)');
+      assert.deepEqual(await a.run('a3', 'EXPUNGE'), ['* 1 EXPUNGE', 'a3 OK EXPUNGE completed']);
+      // B still numbers the gone message 1: FETCH, STORE and SEARCH answer without EXPUNGE
+      const f = await b.run('b1', 'FETCH 2 (UID)');
+      assert.deepEqual(f, ['* 2 FETCH (UID 2)', 'b1 OK FETCH completed']);
+      assert.deepEqual(await b.run('b2', 'FETCH 1 (UID)'), ['b2 NO [EXPUNGEISSUED] Some messages were expunged']);
+      assert.deepEqual(await b.run('b3', 'SEARCH ALL'), ['* SEARCH 2', 'b3 OK SEARCH completed']);
+      assert.deepEqual(await b.run('b4', 'STORE 2 +FLAGS (\\Seen)'), ['* 2 FETCH (FLAGS (\\Seen))', 'b4 OK STORE completed']);
+      // NOOP reports it, and the numbers move
+      assert.deepEqual(await b.run('b5', 'NOOP'), ['* 1 EXPUNGE', 'b5 OK NOOP completed']);
+      assert.deepEqual(await b.run('b6', 'FETCH 1 (UID FLAGS)'), ['* 1 FETCH (UID 2 FLAGS (\\Seen))', 'b6 OK FETCH completed']);
+      // A sees B's flag change as an unsolicited FETCH
+      assert.deepEqual(await a.run('a4', 'NOOP'), ['* 1 FETCH (UID 2 FLAGS (\\Seen))', 'a4 OK NOOP completed']);
+    } finally {
+      a.c.close();
+      b.c.close();
+    }
+  }));
