@@ -19,7 +19,8 @@ import { channels, type MailFolderStore } from '../../core/index.js';
 import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { normalizeIp } from '../connection/index.js';
 import { MailboxHub } from './mailbox-hub.js';
-import { ImapSession, type ImapSessionContext } from './imap-session.js';
+import type { ImapSession } from './imap-session.js';
+import type { ImapSessionContext } from './session-types.js';
 
 export interface ImapServerOptions {
   readonly hostname: string;
@@ -66,6 +67,12 @@ export class ImapServer {
   private readonly servers: net.Server[] = [];
   private readonly sessions = new Set<ImapSession>();
   private closing = false;
+  /**
+   * The session code (codecs, commands) is loaded at the first connection, not at start: a
+   * process that serves no IMAP client keeps a smaller heap (the 100 MB streaming test's RSS
+   * budget is sensitive to it).
+   */
+  private sessionModule: Promise<typeof import('./imap-session.js')> | undefined;
 
   constructor(private readonly options: ImapServerOptions) {
     const secureContext = options.tls ? tls.createSecureContext({ key: options.tls.key, cert: options.tls.cert }) : undefined;
@@ -146,13 +153,33 @@ export class ImapServer {
       return;
     }
     this.perIp.set(ip, fromIp + 1);
-    const session = new ImapSession(socket, this.ctx, secure);
+    this.sessionModule ??= import('./imap-session.js');
+    this.sessionModule.then(
+      (m) => this.startSession(m.ImapSession, socket, ip, secure),
+      () => {
+        this.release(ip);
+        socket.destroy();
+      },
+    );
+  }
+
+  private release(ip: string): void {
+    const n = (this.perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, n);
+  }
+
+  private startSession(Session: typeof ImapSession, socket: net.Socket, ip: string, secure: boolean): void {
+    if (this.closing || socket.destroyed) {
+      this.release(ip);
+      socket.destroy();
+      return;
+    }
+    const session = new Session(socket, this.ctx, secure);
     this.sessions.add(session);
     void session.closed.then(() => {
       this.sessions.delete(session);
-      const n = (this.perIp.get(ip) ?? 1) - 1;
-      if (n <= 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, n);
+      this.release(ip);
     });
     if (connectionChannel.hasSubscribers) connectionChannel.publish({ session: 'imap', remoteAddress: socket.remoteAddress, secure });
     session.start();

@@ -6,5 +6,4 @@
  * Security: see imap-session and imap-server. Limitations: see each module and docs/imap.md.
  */
 export { ImapServer, type ImapServerOptions, type ImapListenOptions, type ImapBoundAddress } from './imap-server.js';
-export { ImapSession } from './imap-session.js';
 export type { ImapSessionContext } from './session-types.js';
