@@ -17,10 +17,10 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { channels, type MailFolderStore } from '../../core/index.js';
 import { AuthThrottle } from '../../policy/auth-throttle.js';
-import { normalizeIp } from '../connection/index.js';
 import { MailboxHub } from './mailbox-hub.js';
 import type { ImapSession } from './imap-session.js';
 import type { ImapSessionContext } from './session-types.js';
+import { listenAll, normalizeIp, type BoundListener, type ListenSpec } from '../connection/index.js';
 
 export interface ImapServerOptions {
   readonly hostname: string;
@@ -45,17 +45,9 @@ export interface ImapServerOptions {
   readonly idlePollMs?: number;
 }
 
-export interface ImapListenOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly implicitTls?: boolean;
-}
+export type ImapListenOptions = ListenSpec;
 
-export interface ImapBoundAddress {
-  readonly host: string;
-  readonly port: number;
-  readonly implicitTls: boolean;
-}
+export type ImapBoundAddress = BoundListener;
 
 const connectionChannel = channel(channels.connection);
 
@@ -108,35 +100,7 @@ export class ImapServer {
 
   async listen(specs: readonly ImapListenOptions[]): Promise<ImapBoundAddress[]> {
     if (this.closing) throw new Error('ImapServer is closed');
-    const bound: ImapBoundAddress[] = [];
-    for (const spec of specs) {
-      const implicitTls = spec.implicitTls ?? false;
-      let server: net.Server;
-      if (implicitTls) {
-        const creds = this.options.tls;
-        if (creds === undefined) throw new Error('an implicitTls listener needs the tls option');
-        const ts = tls.createServer({ key: creds.key, cert: creds.cert }, (s) => this.accept(s, true));
-        ts.on('tlsClientError', (_e, s) => s.destroy());
-        server = ts;
-      } else {
-        server = net.createServer((s) => this.accept(s, false));
-      }
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(spec.port, spec.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      server.on('error', () => {
-        /* accept errors (EMFILE ...) must not crash the process */
-      });
-      this.servers.push(server);
-      const addr = server.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : spec.port;
-      bound.push({ host: spec.host, port, implicitTls });
-    }
-    return bound;
+    return listenAll(specs, this.options.tls, (s, secure) => this.accept(s, secure), this.servers);
   }
 
   private accept(socket: net.Socket, secure: boolean): void {

@@ -17,8 +17,8 @@ import { channels, type MailboxStore } from '../../core/index.js';
 import { formatPop3Response, pop3Responses } from '../../protocol/pop3/index.js';
 import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { MaildropLocks } from './maildrop-locks.js';
-import { normalizeIp } from '../connection/index.js';
 import { Pop3Session, type Pop3SessionContext } from './pop3-session.js';
+import { listenAll, normalizeIp, type BoundListener, type ListenSpec } from '../connection/index.js';
 
 export interface Pop3ServerOptions {
   /** the name in the greeting and sign-off */
@@ -44,19 +44,9 @@ export interface Pop3ServerOptions {
   readonly maxAuthFailures?: number;
 }
 
-export interface Pop3ListenOptions {
-  readonly host: string;
-  /** 0 picks a free port; listen() returns the bound one */
-  readonly port: number;
-  /** TLS from the first octet (port 995, RFC 8314) instead of STLS */
-  readonly implicitTls?: boolean;
-}
+export type Pop3ListenOptions = ListenSpec;
 
-export interface Pop3BoundAddress {
-  readonly host: string;
-  readonly port: number;
-  readonly implicitTls: boolean;
-}
+export type Pop3BoundAddress = BoundListener;
 
 const connectionChannel = channel(channels.connection);
 
@@ -106,35 +96,7 @@ export class Pop3Server {
   /** Starts the listeners; resolves with the bound addresses once all listen. */
   async listen(specs: readonly Pop3ListenOptions[]): Promise<Pop3BoundAddress[]> {
     if (this.closing) throw new Error('Pop3Server is closed');
-    const bound: Pop3BoundAddress[] = [];
-    for (const spec of specs) {
-      const implicitTls = spec.implicitTls ?? false;
-      let server: net.Server;
-      if (implicitTls) {
-        const creds = this.options.tls;
-        if (creds === undefined) throw new Error('an implicitTls listener needs the tls option');
-        const ts = tls.createServer({ key: creds.key, cert: creds.cert }, (s) => this.accept(s, true));
-        ts.on('tlsClientError', (_e, s) => s.destroy());
-        server = ts;
-      } else {
-        server = net.createServer((s) => this.accept(s, false));
-      }
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(spec.port, spec.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      server.on('error', () => {
-        /* accept errors (EMFILE ...) must not crash the process */
-      });
-      this.servers.push(server);
-      const addr = server.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : spec.port;
-      bound.push({ host: spec.host, port, implicitTls });
-    }
-    return bound;
+    return listenAll(specs, this.options.tls, (s, secure) => this.accept(s, secure), this.servers);
   }
 
   private accept(socket: net.Socket, secure: boolean): void {
