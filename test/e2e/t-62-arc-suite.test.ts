@@ -7,12 +7,12 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.js';
 import { DnsResolver } from '../../src/dns/index.js';
 import { authenticateInbound } from '../../src/policy/index.js';
+import { loadYamlDocuments } from '../helpers/python.js';
 
 const suiteFile = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'corpora', 'auth', 'arc', 'arc-draft-validation-tests.yml');
 
@@ -36,18 +36,7 @@ const KNOWN: Record<string, { got: string; why: string }> = {
 };
 
 function loadSuite(): Promise<Doc[] | string> {
-  const script = 'import json, sys, yaml\nprint(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1]))]))';
-  return new Promise((resolve) => {
-    const tryPy = (cands: string[]): void => {
-      const py = cands.shift();
-      if (!py) return resolve('PyYAML missing: install the Debian package python3-yaml');
-      execFile(py, ['-c', script, suiteFile], { maxBuffer: 64 * 1024 * 1024 }, (err, out) => {
-        if (err) return tryPy(cands);
-        resolve(JSON.parse(out) as Doc[]);
-      });
-    };
-    tryPy(['python3', '/usr/bin/python3']);
-  });
+  return loadYamlDocuments<Doc>(suiteFile);
 }
 
 let dns: DnsTestServer | undefined;

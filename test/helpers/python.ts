@@ -5,7 +5,7 @@
  * Security: test only; the scripts are the tests' own and talk to loopback only.
  * Limitations: needs python3 on PATH; callers skip their test when it or a module is missing.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 
 export interface PythonRun {
   code: number | null;
@@ -31,4 +31,24 @@ export async function runPython(script: string, args: readonly string[]): Promis
   const { code, out, err } = await python3(script, args);
   if (code !== 0) throw new Error(`python3 exited ${code}: ${err}`);
   return out;
+}
+
+/**
+ * Every document of a YAML file (the OpenSPF and ARC suites), read with Python's PyYAML: the
+ * documents, or why they cannot be read (PyYAML missing), for the caller's skip message.
+ */
+export function loadYamlDocuments<T>(file: string): Promise<T[] | string> {
+  const script = 'import json, sys, yaml\nprint(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1]))]))';
+  return new Promise((resolve) => {
+    const tryPy = (cands: string[]): void => {
+      const py = cands.shift();
+      if (!py) return resolve('PyYAML missing: install the Debian package python3-yaml');
+      execFile(py, ['-c', script, file], { maxBuffer: 64 * 1024 * 1024 }, (err, out) => {
+        if (err) return tryPy(cands);
+        resolve(JSON.parse(out) as T[]);
+      });
+    };
+    // Debian's python3 (where python3-yaml installs) as well as the one on PATH
+    tryPy(['python3', '/usr/bin/python3']);
+  });
 }

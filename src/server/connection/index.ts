@@ -17,4 +17,4 @@ export {
   type WaitResult,
   type LineConnectionOptions,
 } from './line-connection.js';
-export { listenAll, type ListenSpec, type BoundListener } from './listeners.js';
+export { listenAll, renewListenerTls, type ListenSpec, type BoundListener } from './listeners.js';

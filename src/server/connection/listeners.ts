@@ -64,3 +64,14 @@ export async function listenAll(
   }
   return bound;
 }
+
+/**
+ * A new certificate and key (a reload) for the implicit-TLS listeners among `servers`; returns
+ * the secure context the sessions' STLS/STARTTLS upgrades use from now on. Throws, changing
+ * nothing, when the pair is unusable.
+ */
+export function renewListenerTls(servers: readonly net.Server[], creds: { readonly key: string | Buffer; readonly cert: string | Buffer }): tls.SecureContext {
+  const secureContext = tls.createSecureContext({ key: creds.key, cert: creds.cert });
+  for (const s of servers) if (s instanceof tls.Server) s.setSecureContext({ key: creds.key, cert: creds.cert });
+  return secureContext;
+}

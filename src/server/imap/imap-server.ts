@@ -20,7 +20,7 @@ import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { MailboxHub } from './mailbox-hub.js';
 import type { ImapSession } from './imap-session.js';
 import type { ImapSessionContext } from './session-types.js';
-import { listenAll, normalizeIp, type BoundListener, type ListenSpec } from '../connection/index.js';
+import { listenAll, normalizeIp, renewListenerTls, type BoundListener, type ListenSpec } from '../connection/index.js';
 
 export interface ImapServerOptions {
   readonly hostname: string;
@@ -89,9 +89,7 @@ export class ImapServer {
 
   /** A new certificate for the connections that start from now on (reload). */
   setTls(creds: { readonly key: string | Buffer; readonly cert: string | Buffer }): void {
-    const secureContext = tls.createSecureContext({ key: creds.key, cert: creds.cert });
-    this.ctx = { ...this.ctx, secureContext };
-    for (const s of this.servers) if (s instanceof tls.Server) s.setSecureContext({ key: creds.key, cert: creds.cert });
+    this.ctx = { ...this.ctx, secureContext: renewListenerTls(this.servers, creds) };
   }
 
   get connectionCount(): number {

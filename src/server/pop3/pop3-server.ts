@@ -18,7 +18,7 @@ import { formatPop3Response, pop3Responses } from '../../protocol/pop3/index.js'
 import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { MaildropLocks } from './maildrop-locks.js';
 import { Pop3Session, type Pop3SessionContext } from './pop3-session.js';
-import { listenAll, normalizeIp, type BoundListener, type ListenSpec } from '../connection/index.js';
+import { listenAll, normalizeIp, renewListenerTls, type BoundListener, type ListenSpec } from '../connection/index.js';
 
 export interface Pop3ServerOptions {
   /** the name in the greeting and sign-off */
@@ -83,9 +83,7 @@ export class Pop3Server {
    * implicit TLS alike. Throws, changing nothing, when they are unusable.
    */
   setTls(creds: { readonly key: string | Buffer; readonly cert: string | Buffer }): void {
-    const secureContext = tls.createSecureContext({ key: creds.key, cert: creds.cert });
-    this.ctx = { ...this.ctx, secureContext };
-    for (const s of this.servers) if (s instanceof tls.Server) s.setSecureContext({ key: creds.key, cert: creds.cert });
+    this.ctx = { ...this.ctx, secureContext: renewListenerTls(this.servers, creds) };
   }
 
   /** Number of open connections. */
