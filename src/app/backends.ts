@@ -6,7 +6,8 @@
  * Standards: none.
  * Security: the aliases file is re-read when it changes; an unreadable file keeps the previous
  *   good set in force.
- * Limitations: the PostgreSQL storage is not available yet ("file:" only).
+ * Limitations: with a "postgres://" storage url only the directory is in PostgreSQL so far; the
+ *   spool and mailboxes stay under data_dir.
  */
 import { dkimSignerFor } from './mail-auth.js';
 import { join } from 'node:path';

@@ -9,3 +9,4 @@ export { sendControl, controlSocketPath, SocketQueueControl, ControlError, type 
 export { loadOrMakeTls } from './tls-files.js';
 export { ConfiguredAliases, configuredResolver } from './configured-resolver.js';
 export { acquireInstanceLock, findServerPid, instanceLockPath, InstanceLockedError, type InstanceLock } from './instance-lock.js';
+export { storageComponents, migrateStorage, storageStatus, describePgUrl } from './storage-schema.js';

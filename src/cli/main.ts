@@ -15,6 +15,7 @@ import { DirectoryInputError } from '../directory/index.js';
 import { CliError, exitCodes, makeContext, type CliIo } from './cli-context.js';
 import { register as registerAlias } from './commands/alias.js';
 import { register as registerCheck } from './commands/check.js';
+import { register as registerDb } from './commands/db.js';
 import { register as registerDirectory } from './commands/directory.js';
 import { register as registerDkim } from './commands/dkim.js';
 import { register as registerList } from './commands/list.js';
@@ -76,6 +77,7 @@ export function buildProgram(io: CliIo): Command {
   registerQueue(program, ctx);
   registerTrace(program, ctx);
   registerDkim(program, ctx);
+  registerDb(program, ctx);
   return program;
 }
 

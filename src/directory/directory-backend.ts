@@ -1,6 +1,6 @@
 /**
  * @module directory-backend
- * What every directory backend (SQLite now, PostgreSQL later) is: core's Directory, both faces
+ * What every directory backend (SQLite, PostgreSQL) is: core's Directory, both faces
  * (DirectoryLookup for delivery, DirectoryAdmin for the operator) and close().
  * test/contract/directory-lookup.contract.ts and directory-admin.contract.ts check them.
  * Standards: seed §2 (a directory with a query interface).

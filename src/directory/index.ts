@@ -1,10 +1,12 @@
 /**
  * @module directory
- * Domains, users, credentials, aliases, lists and roles: the SQLite backend, password hashing,
+ * Domains, users, credentials, aliases, lists and roles: the SQLite and PostgreSQL backends, password hashing,
  * address rules, and the aliases(5) file format.
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
 export { SqliteDirectory, type SqliteDirectoryOptions } from './sqlite-directory.js';
+export { PgDirectory, type PgDirectoryOptions } from './pg-directory.js';
+export { directorySchema } from './pg-directory-schema.js';
 export { openDirectory, directoryFile } from './open-directory.js';
 export type { DirectoryBackend, DirectoryMatch, DirectoryMatchKind } from './directory-backend.js';
 export {

@@ -1,15 +1,18 @@
 /**
  * @module open-directory
  * Opens the directory a Config names: SQLite at `<data_dir>/directory.sqlite` for the embedded
- * storage ("file:"). The app and every CLI command open it the same way.
+ * storage ("file:"), PostgreSQL for `[storage] url = "postgres://…"` (several nodes). The app
+ * and every CLI command open it the same way.
  * Standards: none.
  * Security: see sqlite-directory.
- * Limitations: a "postgres://" storage url is refused until the PostgreSQL backend exists.
+ * Limitations: none.
  */
 import { join } from 'node:path';
-import { ConfigError, type Config } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import type { DirectoryBackend } from './directory-backend.js';
 import { SqliteDirectory } from './sqlite-directory.js';
+import { PgDirectory } from './pg-directory.js';
+import { isPostgresUrl } from '../util/pg-database.js';
 
 /** Where the SQLite directory of this configuration lives. */
 export function directoryFile(config: Config): string {
@@ -18,10 +21,6 @@ export function directoryFile(config: Config): string {
 
 /** Opens the configured directory, ensuring local domains and postmaster (see SqliteDirectory.open). */
 export async function openDirectory(config: Config): Promise<DirectoryBackend> {
-  if (!config.storage.url.startsWith('file:')) {
-    throw new ConfigError(config.file ?? '(defaults)', 'invalid', [
-      `${config.file ?? '(defaults)'}: storage.url: the PostgreSQL directory is not available yet; use "file:"`,
-    ]);
-  }
+  if (isPostgresUrl(config.storage.url)) return PgDirectory.open(config.storage.url, { localDomains: config.localDomains });
   return SqliteDirectory.open(directoryFile(config), { localDomains: config.localDomains });
 }

@@ -14,24 +14,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import {
-  MailError,
-  replies,
-  type Address,
-  type Alias,
-  type MailingList,
-  type Role,
-  type User,
-} from '../core/index.js';
+import type { Address, Alias, MailingList, Role, User } from '../core/index.js';
 import type { DirectoryBackend, DirectoryMatch } from './directory-backend.js';
+import { DirectoryInputError, directoryKey, normalizeAliasName, normalizeDirectoryAddress, normalizeDirectoryDomain } from './directory-address.js';
 import {
-  DirectoryInputError,
-  directoryKey,
-  normalizeAliasName,
-  normalizeDirectoryAddress,
-  normalizeDirectoryDomain,
-} from './directory-address.js';
-import { hashPassword, verifyPassword } from './password.js';
+  aliasRow, asDirectoryError, checkPassword, likePattern, matchDetail, need, toAlias, toList, toRole, toUser,
+  type AliasRow, type ListRow, type RoleRow, type UserRow,
+} from './directory-rows.js';
 
 export interface SqliteDirectoryOptions {
   /** ensured at open, with postmaster@<first> as a user (RFC 5321 §4.5.1) */
@@ -84,60 +73,6 @@ const migrations: readonly string[] = [
    );`,
 ];
 
-interface UserRow {
-  address: string;
-  name: string | null;
-  password_hash: string | null;
-  created_at: number;
-}
-interface AliasRow {
-  name: string;
-  targets: string;
-  source: string;
-}
-interface ListRow {
-  key: string;
-  address: string;
-  owner: string;
-  description: string | null;
-}
-interface RoleRow {
-  address: string;
-  holder: string;
-  description: string | null;
-}
-
-/** A hash of a random password, verified against for unknown users so timing reveals nothing. */
-let dummyHash: Promise<string> | undefined;
-
-function directoryFailure(cause: unknown): MailError {
-  // DESIGN.md §1: a failed directory lookup is temporary (451 4.3.0), never "user unknown".
-  return new MailError(replies.localError(), 'MAIL_ERR_DIRECTORY', { cause });
-}
-
-function need(value: string | undefined, what: string, given: string): string {
-  if (value === undefined) throw new DirectoryInputError(`invalid ${what}: "${given}"`);
-  return value;
-}
-
-function toUser(r: UserRow): User {
-  return r.name === null ? { address: r.address, createdAt: r.created_at } : { address: r.address, name: r.name, createdAt: r.created_at };
-}
-
-function toAlias(r: AliasRow): Alias {
-  return { name: r.name, targets: JSON.parse(r.targets) as string[], source: r.source };
-}
-
-function toRole(r: RoleRow): Role {
-  return r.description === null
-    ? { address: r.address, holder: r.holder }
-    : { address: r.address, holder: r.holder, description: r.description };
-}
-
-function likePattern(text: string): string {
-  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
 export class SqliteDirectory implements DirectoryBackend {
   readonly file: string;
   private readonly db: Database.Database;
@@ -179,8 +114,7 @@ export class SqliteDirectory implements DirectoryBackend {
       return dir;
     } catch (err) {
       db?.close();
-      if (err instanceof DirectoryInputError || err instanceof MailError) throw err;
-      throw directoryFailure(err);
+      throw asDirectoryError(err);
     }
   }
 
@@ -220,8 +154,7 @@ export class SqliteDirectory implements DirectoryBackend {
     try {
       return work();
     } catch (err) {
-      if (err instanceof DirectoryInputError || err instanceof MailError) throw err;
-      throw directoryFailure(err);
+      throw asDirectoryError(err);
     }
   }
 
@@ -300,14 +233,8 @@ export class SqliteDirectory implements DirectoryBackend {
   }
 
   async verifyPassword(address: string, password: string): Promise<boolean> {
-    const hash = this.userRow(address)?.password_hash ?? null;
-    if (hash === null) {
-      // spend the same time as a real check, so a guesser cannot tell users from non-users
-      dummyHash ??= hashPassword(Math.random().toString(36));
-      await verifyPassword(password, await dummyHash);
-      return false;
-    }
-    return verifyPassword(password, hash);
+    // an unknown user costs a real check too, so a guesser cannot tell users from non-users
+    return checkPassword(this.userRow(address)?.password_hash, password);
   }
 
   // --- aliases -------------------------------------------------------------------------
@@ -327,19 +254,8 @@ export class SqliteDirectory implements DirectoryBackend {
     );
   }
 
-  private aliasRow(name: string, targets: readonly string[]): [string, string, string] {
-    const n = need(normalizeAliasName(name), 'alias name', name);
-    if (targets.length === 0) throw new DirectoryInputError(`alias ${n} has no targets`);
-    for (const t of targets) {
-      if (typeof t !== 'string' || t.trim() === '' || /[\r\n\0]/.test(t)) {
-        throw new DirectoryInputError(`alias ${n}: invalid target ${JSON.stringify(t)}`);
-      }
-    }
-    return [directoryKey(n), n, JSON.stringify(targets.map((t) => t.trim()))];
-  }
-
   async setAlias(name: string, targets: readonly string[], source = 'directory'): Promise<void> {
-    const [key, n, json] = this.aliasRow(name, targets);
+    const [key, n, json] = aliasRow(name, targets);
     this.guard(() =>
       this.sql(
           `INSERT INTO aliases (key, name, targets, source, updated_at) VALUES (?, ?, ?, ?, ?)
@@ -357,7 +273,7 @@ export class SqliteDirectory implements DirectoryBackend {
   }
 
   async replaceAliases(source: string, aliases: readonly Alias[]): Promise<void> {
-    const rows = aliases.map((a) => this.aliasRow(a.name, a.targets));
+    const rows = aliases.map((a) => aliasRow(a.name, a.targets));
     this.guard(() =>
       this.db.transaction(() => {
         this.sql('DELETE FROM aliases WHERE source = ?').run(source);
@@ -378,9 +294,7 @@ export class SqliteDirectory implements DirectoryBackend {
     const members = (
       this.sql('SELECT member FROM list_members WHERE list_key = ? ORDER BY id').all(r.key) as { member: string }[]
     ).map((m) => m.member);
-    return r.description === null
-      ? { address: r.address, owner: r.owner, members }
-      : { address: r.address, owner: r.owner, members, description: r.description };
+    return toList(r, members);
   }
 
   async findList(address: string): Promise<MailingList | undefined> {
@@ -510,21 +424,19 @@ export class SqliteDirectory implements DirectoryBackend {
       for (const r of users) out.push(r.name === null ? { kind: 'user', address: r.address } : { kind: 'user', address: r.address, detail: r.name });
       const aliases = this.sql(`SELECT name, targets, source FROM aliases WHERE ${like('name')} OR ${like('targets')} ORDER BY key`)
         .all({ p }) as AliasRow[];
-      for (const r of aliases) out.push({ kind: 'alias', address: r.name, detail: (JSON.parse(r.targets) as string[]).join(', ') });
+      for (const r of aliases) out.push({ kind: 'alias', address: r.name, detail: matchDetail.alias(r) });
       const lists = this.sql(
           `SELECT key, address, owner, description FROM lists WHERE ${like('address')} OR ${like('owner')}
              OR ${like("coalesce(description, '')")} ORDER BY key`,
         )
         .all({ p }) as ListRow[];
-      for (const r of lists) out.push({ kind: 'list', address: r.address, detail: r.description ?? `owner ${r.owner}` });
+      for (const r of lists) out.push({ kind: 'list', address: r.address, detail: matchDetail.list(r) });
       const roles = this.sql(
           `SELECT address, holder, description FROM roles WHERE ${like('address')} OR ${like('holder')}
              OR ${like("coalesce(description, '')")} ORDER BY key`,
         )
         .all({ p }) as RoleRow[];
-      for (const r of roles) {
-        out.push({ kind: 'role', address: r.address, detail: `held by ${r.holder}${r.description ? ` (${r.description})` : ''}` });
-      }
+      for (const r of roles) out.push({ kind: 'role', address: r.address, detail: matchDetail.role(r) });
       return out;
     });
   }

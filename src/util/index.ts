@@ -15,3 +15,7 @@ export { uniqueId, isUniqueId, uniqueIdTime } from './unique-id.js';
 export { KeyedMutex } from './keyed-mutex.js';
 export { fileSink, writeAll, type FileSinkOptions } from './file-sink.js';
 export { MemoryReclaimer } from './reclaim-memory.js';
+export {
+  openPgPool, migrateSchema, schemaStatus, inTransaction, isPostgresUrl, SchemaVersionError,
+  type PgPool, type PgClient, type SchemaComponent, type SchemaMigration, type ComponentStatus,
+} from './pg-database.js';

@@ -1,0 +1,111 @@
+/**
+ * @module directory-rows
+ * What the SQL directory backends (SQLite, PostgreSQL) share between their SQL and the core
+ * types: input checks of changes, row → User/Alias/Role/MailingList, the failure every storage
+ * error becomes, the LIKE pattern of find(), and password verification that spends the same
+ * time for unknown users.
+ * Standards: DESIGN.md §1 (lookups have three outcomes: a storage failure is 451 4.3.0).
+ * Security: alias targets with CR, LF or NUL are refused; unknown users cost a real scrypt
+ *   check, so timing does not tell users from non-users.
+ * Limitations: none.
+ */
+import { MailError, replies, type Alias, type MailingList, type Role, type User } from '../core/index.js';
+import { DirectoryInputError, directoryKey, normalizeAliasName } from './directory-address.js';
+import { hashPassword, verifyPassword } from './password.js';
+
+export interface UserRow {
+  address: string;
+  name: string | null;
+  password_hash: string | null;
+  created_at: number | string;
+}
+export interface AliasRow {
+  name: string;
+  targets: string;
+  source: string;
+}
+export interface ListRow {
+  key: string;
+  address: string;
+  owner: string;
+  description: string | null;
+}
+export interface RoleRow {
+  address: string;
+  holder: string;
+  description: string | null;
+}
+
+/** DESIGN.md §1: a failed directory lookup is temporary (451 4.3.0), never "user unknown". */
+export function directoryFailure(cause: unknown): MailError {
+  return new MailError(replies.localError(), 'MAIL_ERR_DIRECTORY', { cause });
+}
+
+/** Bad input and MailErrors pass; anything else (the storage failing) becomes directoryFailure. */
+export function asDirectoryError(err: unknown): Error {
+  if (err instanceof DirectoryInputError || err instanceof MailError) return err;
+  return directoryFailure(err);
+}
+
+export function need(value: string | undefined, what: string, given: string): string {
+  if (value === undefined) throw new DirectoryInputError(`invalid ${what}: "${given}"`);
+  return value;
+}
+
+export function toUser(r: UserRow): User {
+  const createdAt = Number(r.created_at);
+  return r.name === null ? { address: r.address, createdAt } : { address: r.address, name: r.name, createdAt };
+}
+
+export function toAlias(r: AliasRow): Alias {
+  return { name: r.name, targets: JSON.parse(r.targets) as string[], source: r.source };
+}
+
+export function toRole(r: RoleRow): Role {
+  return r.description === null
+    ? { address: r.address, holder: r.holder }
+    : { address: r.address, holder: r.holder, description: r.description };
+}
+
+export function toList(r: ListRow, members: string[]): MailingList {
+  return r.description === null
+    ? { address: r.address, owner: r.owner, members }
+    : { address: r.address, owner: r.owner, members, description: r.description };
+}
+
+/** A checked alias as stored: [key, normalised name, targets as JSON]. */
+export function aliasRow(name: string, targets: readonly string[]): [string, string, string] {
+  const n = need(normalizeAliasName(name), 'alias name', name);
+  if (targets.length === 0) throw new DirectoryInputError(`alias ${n} has no targets`);
+  for (const t of targets) {
+    if (typeof t !== 'string' || t.trim() === '' || /[\r\n\0]/.test(t)) {
+      throw new DirectoryInputError(`alias ${n}: invalid target ${JSON.stringify(t)}`);
+    }
+  }
+  return [directoryKey(n), n, JSON.stringify(targets.map((t) => t.trim()))];
+}
+
+/** A case-insensitive substring LIKE pattern with \ as the escape. */
+export function likePattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** A hash of a random password, verified against for unknown users so timing reveals nothing. */
+let dummyHash: Promise<string> | undefined;
+
+/** Verifies `password` against a stored hash; no hash (unknown user, no password) → false, in the same time. */
+export async function checkPassword(hash: string | null | undefined, password: string): Promise<boolean> {
+  if (hash === null || hash === undefined) {
+    dummyHash ??= hashPassword(Math.random().toString(36));
+    await verifyPassword(password, await dummyHash);
+    return false;
+  }
+  return verifyPassword(password, hash);
+}
+
+/** find()'s detail text of an alias, a list and a role. */
+export const matchDetail = {
+  alias: (r: AliasRow): string => (JSON.parse(r.targets) as string[]).join(', '),
+  list: (r: ListRow): string => r.description ?? `owner ${r.owner}`,
+  role: (r: RoleRow): string => `held by ${r.holder}${r.description ? ` (${r.description})` : ''}`,
+};

@@ -1,0 +1,60 @@
+/**
+ * @module pg-directory-schema
+ * The directory's tables on PostgreSQL, as versioned migrations of the "directory" component
+ * (util/pg-database.ts applies them). The same shape as the SQLite schema: a lower-case
+ * matching key beside the address as given; times in ms since the epoch.
+ * Standards: none.
+ * Security: none (schema only).
+ * Limitations: append a migration to change the schema; never edit one that shipped.
+ */
+import type { SchemaComponent } from '../util/pg-database.js';
+
+export const directorySchema: SchemaComponent = {
+  name: 'directory',
+  migrations: [
+    {
+      version: 1,
+      name: 'domains, users, aliases, lists, roles',
+      sql: `CREATE TABLE dir_domains (
+              name text PRIMARY KEY,
+              created_at bigint NOT NULL
+            );
+            CREATE TABLE dir_users (
+              key text PRIMARY KEY,
+              address text NOT NULL,
+              name text,
+              password_hash text,
+              created_at bigint NOT NULL
+            );
+            CREATE TABLE dir_aliases (
+              key text PRIMARY KEY,
+              name text NOT NULL,
+              targets text NOT NULL,
+              source text NOT NULL DEFAULT 'directory',
+              updated_at bigint NOT NULL
+            );
+            CREATE INDEX dir_aliases_source ON dir_aliases (source);
+            CREATE TABLE dir_lists (
+              key text PRIMARY KEY,
+              address text NOT NULL,
+              owner text NOT NULL,
+              description text,
+              created_at bigint NOT NULL
+            );
+            CREATE TABLE dir_list_members (
+              id bigserial PRIMARY KEY,
+              list_key text NOT NULL REFERENCES dir_lists (key) ON DELETE CASCADE,
+              member_key text NOT NULL,
+              member text NOT NULL,
+              UNIQUE (list_key, member_key)
+            );
+            CREATE TABLE dir_roles (
+              key text PRIMARY KEY,
+              address text NOT NULL,
+              holder text NOT NULL,
+              description text,
+              updated_at bigint NOT NULL
+            );`,
+    },
+  ],
+};
