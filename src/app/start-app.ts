@@ -37,7 +37,7 @@ export interface RunningApp {
   /** a control request (flush, hold, …) answered by the runner, wherever it runs */
   control(req: ControlRequest): Promise<ControlResponse>;
   /** bound SMTP addresses (ports resolved when the config said 0) */
-  smtpAddresses(): { host: string; port: number; mode: string }[];
+  smtpAddresses(): { host: string; port: number; mode: string; path?: string }[];
   pop3Addresses(): { host: string; port: number }[];
   imapAddresses(): { host: string; port: number }[];
   /** bound [metrics] addresses (empty when off or not available) */
@@ -123,6 +123,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     authThrottle,
     authFailureDelayMs: config.auth.failureDelay,
     policies,
+    socketMode: config.smtp.socketMode,
+    lmtpSocketMode: config.lmtp.socketMode,
   });
   const pop3 = new Pop3Server({
     hostname: config.hostname,
@@ -171,6 +173,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       ...config.smtp.listen.map((a) => ({ ...a, mode: 'mx' as const })),
       ...config.smtp.submission.map((a) => ({ ...a, mode: 'submission' as const })),
       ...(tls ? config.smtp.submissions.map((a) => ({ ...a, mode: 'submissions' as const })) : []),
+      // LMTP (RFC 2033, issue 18): the same sessions and intake, one reply per recipient
+      ...config.lmtp.listen.map((a) => ({ ...a, mode: 'lmtp' as const })),
     ]);
     stops.unshift(() => smtp.close());
     const pop3Listen = [
@@ -208,7 +212,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
 
   monitoring?.setReady(true);
   logger.info(
-    { smtp: smtp.addresses().map((a) => `${a.host}:${a.port}/${a.mode}`), imap: imapBound.map((a) => `${a.host}:${a.port}`), dataDir: config.dataDir },
+    { smtp: smtp.addresses().map((a) => `${a.path !== undefined ? `unix:${a.path}` : `${a.host}:${a.port}`}/${a.mode}`), imap: imapBound.map((a) => `${a.host}:${a.port}`), dataDir: config.dataDir },
     'correio started',
   );
 

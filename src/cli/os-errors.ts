@@ -11,6 +11,7 @@
  * Limitations: errors are recognised by their errno (or SQLite) code, through `cause` chains.
  */
 import { userInfo } from 'node:os';
+import { dirname } from 'node:path';
 import { formatListenAddress, type Config, type ListenAddress } from '../config/index.js';
 import { InstanceLockedError } from '../app/index.js';
 import { exitCodes } from './cli-context.js';
@@ -49,6 +50,7 @@ export function listenKeys(config: Config, extra: readonly { key: string; addres
     { key: 'smtp.listen', addresses: config.smtp.listen },
     { key: 'smtp.submission', addresses: config.smtp.submission },
     { key: 'smtp.submissions', addresses: config.smtp.submissions },
+    { key: 'lmtp.listen', addresses: config.lmtp.listen },
     { key: 'pop3.listen', addresses: config.pop3.listen },
     { key: 'pop3.listen_tls', addresses: config.pop3.listenTls },
     { key: 'metrics.listen', addresses: config.metrics.listen },
@@ -65,8 +67,29 @@ function who(): string {
   }
 }
 
+/** A "unix:" listener that cannot be bound: the key, the path and what to do. */
+function socketProblem(e: SysError, key: string, path: string): OsProblem | undefined {
+  const where = `${key}: unix:${path}`;
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return { message: `${where} is in use: a running program (another correio?) accepts on it: stop it or set ${key} to another path`, exitCode: EX_UNAVAILABLE };
+    case 'EACCES':
+    case 'EPERM':
+      return { message: `${where}: user ${who()} may not create a socket there: make its folder writable by that user, or set ${key} to another path`, exitCode: EX_NOPERM };
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return { message: `${where}: the folder does not exist: create it (mkdir -p ${dirname(path)}) or set ${key} to another path`, exitCode: exitCodes.config };
+    case 'EEXIST':
+      return { message: `${where} exists and is not a socket: move that file away or set ${key} to another path`, exitCode: exitCodes.config };
+    default:
+      return undefined;
+  }
+}
+
 function listenProblem(e: SysError, config: Config | undefined): OsProblem | undefined {
   const keys = config ? listenKeys(config) : [];
+  const socket = keys.find((k) => k.address.path !== undefined && (k.address.path === e.address || k.address.path === e.path));
+  if (socket?.address.path !== undefined) return socketProblem(e, socket.key, socket.address.path);
   const byPort = e.port !== undefined ? keys.filter((k) => k.address.port === e.port) : [];
   const byHost = e.hostname !== undefined ? keys.filter((k) => k.address.host === e.hostname) : [];
   const hit = byPort.find((k) => e.address === undefined || k.address.host === e.address) ?? byPort[0] ?? byHost[0];
@@ -194,7 +217,8 @@ export function describeOsError(err: unknown, config?: Config): OsProblem | unde
   const e = sysErrorOf(err);
   if (!e) return undefined;
   if (e.code?.startsWith('SQLITE_')) return sqliteProblem(e, config);
-  if (e.syscall === 'listen' || e.syscall === 'bind' || e.syscall === 'getaddrinfo' || e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL') {
+  const socketPath = config !== undefined && e.path !== undefined && listenKeys(config).some((k) => k.address.path === e.path);
+  if (socketPath || e.syscall === 'listen' || e.syscall === 'bind' || e.syscall === 'getaddrinfo' || e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL') {
     return listenProblem(e, config);
   }
   return pathProblem(e, config);

@@ -9,7 +9,7 @@
 import { hostname as osHostname } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseListenAddress, type ListenAddress } from './listen-address.js';
+import { parseListenAddress, parseSocketListenAddress, type ListenAddress } from './listen-address.js';
 import { parseDuration, parseSize } from '../util/index.js';
 
 /** A parsed value, or a message; `path` points below the key (a table entry) when it helps. */
@@ -109,6 +109,18 @@ const listenItem = (s: string): Result<ListenAddress> => {
 };
 const listenList = listOf(listenItem, '"host:port" addresses');
 
+const socketListenItem = (s: string): Result<ListenAddress> => {
+  if (!s.startsWith('unix:')) return listenItem(s);
+  const a = parseSocketListenAddress(s);
+  return a ? ok(a) : bad(`"${s}" is not a UNIX socket path (e.g. "unix:/run/correio/smtp.sock"; at most 107 octets)`);
+};
+/** SMTP and LMTP listeners may also be UNIX-domain sockets ("unix:/path"). */
+const socketListenList = listOf(socketListenItem, '"host:port" addresses or "unix:/path" sockets');
+
+/** A UNIX socket's permission bits as an octal string: "0660", "0600", "0666". */
+const socketMode = (v: unknown): Result<number> =>
+  typeof v === 'string' && /^0?[0-7]{3}$/.test(v) ? ok(parseInt(v, 8)) : bad('expected permission bits in octal, e.g. "0660"');
+
 const dnsItem = (s: string): Result<ListenAddress> => {
   // a bare IPv6 address is unambiguous here: the port defaults to 53
   const a = isIP(s) === 6 ? { host: s, port: 53 } : parseListenAddress(s, 53);
@@ -196,8 +208,8 @@ export const configSchema = z
     local_domains: field(listOf(domainItem, 'domain names', true), () => ['localhost']),
     aliases_file: optional(str),
     smtp: table({
-        listen: field(listenList, () => [{ host: '127.0.0.1', port: 2525 }]),
-        submission: field(listenList, () => []),
+        listen: field(socketListenList, () => [{ host: '127.0.0.1', port: 2525 }]),
+        submission: field(socketListenList, () => []),
         submissions: field(listenList, () => []),
         max_message_size: field(size, () => 25 * 1024 * 1024),
         // RFC 5321 §4.5.3.1.8: at least 100 recipients must be accepted.
@@ -219,6 +231,13 @@ export const configSchema = z
         data_timeout: field(duration, () => 3 * 60_000),
         // octets per second: a DATA body may take data_timeout + size / min_data_rate seconds
         min_data_rate: field(size, () => 500),
+        // who may connect to a "unix:" listener: its file mode (owner: correio's user and group)
+        socket_mode: field(socketMode, () => 0o660),
+      }),
+    // LMTP (RFC 2033): another mail system hands over mail for our mailboxes (issue 18)
+    lmtp: table({
+        listen: field(socketListenList, () => []),
+        socket_mode: field(socketMode, () => 0o660),
       }),
     delivery: table({
         max_queue_lifetime: field(duration, () => 3 * 86_400_000),

@@ -38,6 +38,15 @@ export interface SmtpConfig {
   readonly dataTimeout: number;
   /** octets per second: a body may take dataTimeout + size / minDataRate seconds */
   readonly minDataRate: number;
+  /** permission bits of the "unix:" listeners' socket files (default 0o660) */
+  readonly socketMode: number;
+}
+
+/** LMTP (RFC 2033) listeners: TCP addresses or UNIX sockets ("unix:/path"). */
+export interface LmtpConfig {
+  readonly listen: readonly ListenAddress[];
+  /** permission bits of the "unix:" sockets (default 0o660) */
+  readonly socketMode: number;
 }
 
 export interface DeliveryConfig {
@@ -108,6 +117,7 @@ export interface Config {
   /** absolute path, when configured */
   readonly aliasesFile?: string;
   readonly smtp: SmtpConfig;
+  readonly lmtp: LmtpConfig;
   readonly delivery: DeliveryConfig;
   readonly pop3: {
     /** POP3 with STLS (110) */

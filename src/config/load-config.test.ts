@@ -138,6 +138,9 @@ const errorTable: [string, string, string][] = [
   ['number for a duration', '[smtp]\ncommand_timeout = 300', 'correio.toml:2: smtp.command_timeout: expected a duration such as "30s", "5m", "4h" or "3d"'],
   ['bad size', '[smtp]\nmax_message_size = "25 megs"', 'correio.toml:2: smtp.max_message_size: expected a size such as "512KB", "25MB" or "1GB"'],
   ['bad listen address', '[smtp]\nlisten = ["localhost"]', 'correio.toml:2: smtp.listen: "localhost" is not a "host:port" address (e.g. "127.0.0.1:2525" or "[::1]:2525")'],
+  ['empty socket path', '[lmtp]\nlisten = ["unix:"]', 'correio.toml:2: lmtp.listen: "unix:" is not a UNIX socket path (e.g. "unix:/run/correio/smtp.sock"; at most 107 octets)'],
+  ['socket mode not octal', '[lmtp]\nsocket_mode = "rw-rw----"', 'correio.toml:2: lmtp.socket_mode: expected permission bits in octal, e.g. "0660"'],
+  ['a socket for POP3', '[pop3]\nlisten = ["unix:/run/p.sock"]', 'correio.toml:2: pop3.listen: "unix:/run/p.sock" is not a "host:port" address (e.g. "127.0.0.1:2525" or "[::1]:2525")'],
   ['bare IPv6 listen', '[imap]\nlisten = ["::1:143"]', 'correio.toml:2: imap.listen: "::1:143" is not a "host:port" address (e.g. "127.0.0.1:2525" or "[::1]:2525")'],
   ['listen not a list', '[pop3]\nlisten = 110', 'correio.toml:2: pop3.listen: expected a list of "host:port" addresses'],
   ['bad DNS server', '[delivery]\ndns_servers = ["dns.example"]', 'correio.toml:2: delivery.dns_servers: "dns.example" is not a DNS server address (e.g. "127.0.0.1" or "127.0.0.1:5353")'],
@@ -189,6 +192,14 @@ void test('every problem is listed, in file order', () => {
     assert.equal(err.kind, 'invalid');
     assert.deepEqual(err.problems.map((p) => p.split(':')[1]), ['2', '3', '5']);
   }
+});
+
+void test('UNIX socket listeners: SMTP and LMTP, paths relative to the config file, modes in octal', () => {
+  const c = parseConfig('[smtp]\nlisten = ["unix:run/smtp.sock", "127.0.0.1:25"]\nsocket_mode = "0666"\n[lmtp]\nlisten = ["unix:/run/correio/lmtp.sock"]\n', { file: F, baseDir: '/etc/correio' });
+  assert.deepEqual(c.smtp.listen, [{ host: 'unix', port: 0, path: '/etc/correio/run/smtp.sock' }, { host: '127.0.0.1', port: 25 }]);
+  assert.equal(c.smtp.socketMode, 0o666);
+  assert.deepEqual(c.lmtp, { listen: [{ host: 'unix', port: 0, path: '/run/correio/lmtp.sock' }], socketMode: 0o660 });
+  assert.deepEqual(parseConfig('').lmtp, { listen: [], socketMode: 0o660 });
 });
 
 void test('listen addresses: IPv4, IPv6 in brackets, names, defaults', () => {

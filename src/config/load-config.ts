@@ -17,6 +17,7 @@ import type { Config } from './config.js';
 import { configSchema, type RawConfig } from './config-schema.js';
 import { displayKey, keyLines, lineOf } from './key-lines.js';
 import { plainTomlProblem } from './toml-syntax.js';
+import type { ListenAddress } from './listen-address.js';
 
 export type ConfigErrorKind = 'unreadable' | 'syntax' | 'invalid';
 
@@ -69,6 +70,8 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
   const s = raw.smtp;
   const d = raw.delivery;
+  // a "unix:" listener's relative path is the config file's folder's, like every path here
+  const sockets = (list: readonly ListenAddress[]): ListenAddress[] => list.map((a) => (a.path === undefined ? a : { ...a, path: abs(a.path) }));
   return {
     ...(absoluteFile !== undefined ? { file: absoluteFile } : {}),
     hostname: raw.hostname,
@@ -76,8 +79,8 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
     localDomains: [...new Set(raw.local_domains)],
     ...(raw.aliases_file !== undefined ? { aliasesFile: abs(raw.aliases_file) } : {}),
     smtp: {
-      listen: s.listen,
-      submission: s.submission,
+      listen: sockets(s.listen),
+      submission: sockets(s.submission),
       submissions: s.submissions,
       maxMessageSize: s.max_message_size,
       maxRecipients: s.max_recipients,
@@ -90,7 +93,9 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       commandTimeout: s.command_timeout,
       dataTimeout: s.data_timeout,
       minDataRate: s.min_data_rate,
+      socketMode: s.socket_mode,
     },
+    lmtp: { listen: sockets(raw.lmtp.listen), socketMode: raw.lmtp.socket_mode },
     delivery: {
       maxQueueLifetime: d.max_queue_lifetime,
       delayWarning: d.delay_warning,

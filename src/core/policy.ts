@@ -11,8 +11,11 @@
 import type { Address } from './address.js';
 import type { SmtpReply } from './smtp-reply.js';
 
-/** An SMTP listener's service: MX (25), submission (587, STARTTLS), submissions (465, TLS). */
-export type ListenMode = 'mx' | 'submission' | 'submissions';
+/**
+ * An SMTP listener's service: MX (25), submission (587, STARTTLS), submissions (465, TLS), or
+ * LMTP (RFC 2033: another mail system hands over mail for local mailboxes).
+ */
+export type ListenMode = 'mx' | 'submission' | 'submissions' | 'lmtp';
 
 /** The header block of a message, as intake read it for the end-of-data checks. */
 export interface MessageHeader {

@@ -11,6 +11,8 @@ import { reply, type SmtpReply } from './smtp-reply.js';
 export const replies = {
   // 2xx
   greeting: (host: string): SmtpReply => reply(220, undefined, `${host} Simple Mail Transfer Service Ready`),
+  // RFC 2033 §4.1: the greeting names LMTP so that an SMTP client talking to it by mistake sees why
+  lmtpGreeting: (host: string): SmtpReply => reply(220, undefined, `${host} LMTP Service Ready`),
   closing: (host: string): SmtpReply => reply(221, '2.0.0', `${host} Service closing transmission channel`),
   ok: (): SmtpReply => reply(250, '2.0.0', 'OK'),
   senderOk: (): SmtpReply => reply(250, '2.1.0', 'OK'),

@@ -48,7 +48,7 @@ function bounded(v: string, known: ReadonlySet<string>): string {
   return known.has(v) ? v : 'other';
 }
 
-const listeners = new Set(['mx', 'submission', 'submissions', 'smtp']);
+const listeners = new Set(['mx', 'submission', 'submissions', 'lmtp', 'smtp']);
 const protocols = new Set(['SMTP', 'ESMTP', 'ESMTPS', 'ESMTPA', 'ESMTPSA', 'LMTP', 'local', 'internal']);
 const stages = new Set(['connect', 'helo', 'mail', 'rcpt', 'data', 'auth', 'bdat']);
 
@@ -63,7 +63,7 @@ export function startMetrics(sources: MetricsSources = {}): Metrics {
   } });
   const smtpConnects = new Counter({
     name: 'correio_smtpd_connects_total',
-    help: 'SMTP connections accepted, by listener (mx, submission, submissions)',
+    help: 'SMTP connections accepted, by listener (mx, submission, submissions, lmtp)',
     labelNames: ['listener'],
     registers,
   });

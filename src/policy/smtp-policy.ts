@@ -175,7 +175,7 @@ export function buildSmtpPolicy(o: SmtpPolicyOptions): Readonly<Record<ListenMod
   const rules = o.senderOwnership ? new SenderRules(o.senderOwnership) : undefined;
   const trusted = new CidrList(o.trustedNetworks ?? []);
   const build = (mode: ListenMode): StagePolicy => {
-    const submission = mode !== 'mx';
+    const submission = mode === 'submission' || mode === 'submissions';
     const lists: StageLists = {
       connect: [
         ...(o.maxConnections !== undefined ? [connectionLimit(o.maxConnections, o.hostname)] : []),
@@ -188,13 +188,17 @@ export function buildSmtpPolicy(o: SmtpPolicyOptions): Readonly<Record<ListenMod
         // the same rule on every port: an authenticated session is bound wherever it logged in
         ...(rules ? [envelopeSenderOwned(rules)] : []),
       ],
+      // LMTP sessions never relay (SessionInfo.mayRelay is false): local domains only
       rcpt: [recipientLimit(o.maxRecipients), ...(o.isLocalDomain ? [relayControl(o.isLocalDomain)] : [])],
       data: [],
       endOfData: rules ? [fromHeaderOwned(rules)] : [],
       vrfy: [lookupOnlyForKnownClients(replies.cannotVerify)],
       expn: [lookupOnlyForKnownClients(replies.notImplemented)],
     };
-    return new StagePolicy({ mode, offersAuth: submission || (o.authOnMx ?? false), trusted, lists, ...(o.answers ? { answers: o.answers } : {}), ...(o.inbound && !submission ? { inbound: o.inbound } : {}) });
+    // LMTP: no AUTH (RFC 2033 §5: access is the listener's, a trusted network or a socket's
+    // permissions), and no SPF/DKIM/DMARC: the MTA handing over the mail judged it already
+    const offersAuth = submission || (mode === 'mx' && (o.authOnMx ?? false));
+    return new StagePolicy({ mode, offersAuth, trusted, lists, ...(o.answers ? { answers: o.answers } : {}), ...(o.inbound && mode === 'mx' ? { inbound: o.inbound } : {}) });
   };
-  return { mx: build('mx'), submission: build('submission'), submissions: build('submissions') };
+  return { mx: build('mx'), submission: build('submission'), submissions: build('submissions'), lmtp: build('lmtp') };
 }

@@ -1,14 +1,82 @@
 /**
  * @module listeners
- * Binds the listening sockets of a mailbox-access server (POP3, IMAP): plain (with STLS or
- * STARTTLS inside the session) or TLS from the first octet, one server per address.
+ * Binds listening sockets: a mailbox-access server's (POP3, IMAP), plain (with STLS or
+ * STARTTLS inside the session) or TLS from the first octet, one server per address; and any
+ * server's TCP address or UNIX-domain socket (bindServer, for SMTP and LMTP).
  * Standards: RFC 8314 §3.3 (implicit TLS on 993/995).
  * Security: a failed TLS handshake destroys the socket; accept errors (EMFILE …) never crash
- *   the process.
- * Limitations: none.
+ *   the process. A UNIX socket's file gets the given mode right after bind (it is created with
+ *   the process umask, which on its own denies others write, hence connect); a leftover socket
+ *   file is removed only when nobody answers on it, and any other file there is never removed.
+ * Limitations: the socket's owner and group are the process's; give access by group or by the
+ *   folder's permissions.
  */
+import { chmod, lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
+
+/** Where a server listens: a TCP host and port, or a UNIX-domain socket's path. */
+export interface BindAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly path?: string;
+}
+
+function osError(code: string, message: string, path: string): Error {
+  return Object.assign(new Error(message), { code, syscall: 'listen', path, address: path });
+}
+
+/**
+ * Removes a socket file left by a process that is gone (it cannot be bound again while it
+ * exists). A live one (something accepts on it) is EADDRINUSE; a file that is not a socket is
+ * EEXIST and stays.
+ */
+async function clearStaleSocket(path: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (!st.isSocket()) throw osError('EEXIST', `listen EEXIST: ${path} exists and is not a socket`, path);
+  const alive = await new Promise<boolean>((resolve) => {
+    const c = net.connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+  if (alive) throw osError('EADDRINUSE', `listen EADDRINUSE: ${path} is in use`, path);
+  await unlink(path);
+}
+
+/**
+ * Binds `server` to a TCP address or a UNIX socket (then chmod to `socketMode`, default 0o660)
+ * and resolves once it listens; rejects with the OS error (code, address/path) otherwise.
+ */
+export async function bindServer(server: net.Server, address: BindAddress, socketMode = 0o660): Promise<void> {
+  const path = address.path;
+  if (path !== undefined) await clearStaleSocket(path);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const done = (): void => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (path !== undefined) server.listen(path, done);
+    else server.listen(address.port, address.host, done);
+  });
+  if (path !== undefined) {
+    try {
+      await chmod(path, socketMode);
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+  }
+}
 
 export interface ListenSpec {
   readonly host: string;
@@ -47,13 +115,7 @@ export async function listenAll(
     } else {
       server = net.createServer((s) => accept(s, false));
     }
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(spec.port, spec.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await bindServer(server, spec);
     server.on('error', () => {
       /* accept errors (EMFILE ...) must not crash the process */
     });

@@ -1,15 +1,21 @@
 /**
  * @module smtp-server
- * The SMTP front end: listeners for the MX service (25), submission (587, STARTTLS then AUTH)
- * and submissions (465, implicit TLS); connection limits; graceful close.
+ * The SMTP front end: listeners for the MX service (25), submission (587, STARTTLS then AUTH),
+ * submissions (465, implicit TLS) and LMTP (RFC 2033); each on TCP or a UNIX-domain socket
+ * ("unix:/path"); connection limits; graceful close.
  * Standards: RFC 5321 (SMTP), RFC 6409 (message submission), RFC 8314 (implicit TLS, port 465),
- *   RFC 3207 (STARTTLS), RFC 4954 (AUTH); see smtp-session.ts for the per-command rules.
+ *   RFC 3207 (STARTTLS), RFC 4954 (AUTH), RFC 2033 (LMTP); see smtp-session.ts for the
+ *   per-command rules.
  * Security: each listener runs its mode's policy (policy/): total and per-IP connection limits
  *   (421 4.7.0 past them), AUTH before MAIL on submission, sender rules for every authenticated
  *   session, relay control; AUTH is not offered on the MX port unless `authOnMx`. AUTH attempts
  *   counted per client address and per account by the shared policy/auth-throttle, then 421
  *   (address) or 454 (account).
- * Limitations: no PROXY protocol, no per-IP rate limits beyond connections and AUTH failures.
+ *   A UNIX socket's file mode (socketMode, default 0660) is its access rule: whoever may
+ *   connect is a local process and is trusted as trusted_networks' clients are (may relay);
+ *   submission listeners there still want AUTH.
+ * Limitations: no PROXY protocol, no per-IP rate limits beyond connections and AUTH failures;
+ *   a UNIX socket's connections all count as one client for the per-IP limit.
  *
  * Usage:
  *   const server = new SmtpServer({ intake, hostname: 'mx.example.org', tls: { key, cert } });
@@ -26,6 +32,7 @@ import { replies } from '../../core/replies.js';
 import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { buildSmtpPolicy, type StagePolicy } from '../../policy/index.js';
 import { SmtpSession, type SessionContext } from './smtp-session.js';
+import { bindServer } from '../connection/index.js';
 
 export type { ListenMode };
 
@@ -33,6 +40,8 @@ export interface ListenAddress {
   readonly host: string;
   /** 0 picks a free port; see addresses() */
   readonly port: number;
+  /** a UNIX-domain socket instead of host and port */
+  readonly path?: string;
   readonly mode: ListenMode;
 }
 
@@ -93,6 +102,10 @@ export interface SmtpServerOptions {
   readonly maxAuthFailures?: number;
   /** Default 15 minutes. */
   readonly authFailureWindowMs?: number;
+  /** permission bits of UNIX-socket listeners' files. Default 0o660. */
+  readonly socketMode?: number;
+  /** LMTP listeners' socket files, when they differ from socketMode. Default socketMode. */
+  readonly lmtpSocketMode?: number;
   /** how long close() lets sessions finish before 421. Default 30000. */
   readonly closeTimeoutMs?: number;
   /**
@@ -105,7 +118,7 @@ export interface SmtpServerOptions {
 }
 
 export class SmtpServer {
-  private readonly listeners: { server: net.Server; mode: ListenMode }[] = [];
+  private readonly listeners: { server: net.Server; mode: ListenMode; path?: string }[] = [];
   private readonly sessions = new Set<SmtpSession>();
   private readonly perIp = new Map<string, number>();
   private readonly authThrottle: AuthThrottle;
@@ -158,16 +171,15 @@ export class SmtpServer {
     try {
       for (const a of addresses) {
         if (a.mode === 'submissions' && !this.secureContext) throw new Error(`submissions on ${a.host}:${a.port} needs tls`);
-        const server = net.createServer((socket) => this.accept(socket, a.mode));
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(a.port, a.host, () => {
-            server.removeListener('error', reject);
-            resolve();
-          });
+        const local = a.path !== undefined;
+        const server = net.createServer((socket) => this.accept(socket, a.mode, local));
+        const socketMode = a.mode === 'lmtp' ? (this.options.lmtpSocketMode ?? this.options.socketMode) : this.options.socketMode;
+        await bindServer(server, a, socketMode);
+        server.on('error', () => {
+          /* accept errors (EMFILE ...) must not crash the process */
         });
         started.push(server);
-        this.listeners.push({ server, mode: a.mode });
+        this.listeners.push({ server, mode: a.mode, ...(local ? { path: a.path } : {}) });
         if (!this.perMode.has(a.mode)) this.perMode.set(a.mode, 0);
       }
     } catch (err) {
@@ -176,9 +188,10 @@ export class SmtpServer {
     }
   }
 
-  /** The addresses actually bound (useful with port 0). */
-  addresses(): { host: string; port: number; mode: ListenMode }[] {
-    return this.listeners.flatMap(({ server, mode }) => {
+  /** The addresses actually bound (useful with port 0); a UNIX socket as host "unix", port 0 and its path. */
+  addresses(): { host: string; port: number; mode: ListenMode; path?: string }[] {
+    return this.listeners.flatMap(({ server, mode, path }) => {
+      if (path !== undefined) return [{ host: 'unix', port: 0, mode, path }];
       const a = server.address();
       return a && typeof a === 'object' ? [{ host: a.address, port: a.port, mode }] : [];
     });
@@ -195,7 +208,7 @@ export class SmtpServer {
   }
   private readonly perMode = new Map<ListenMode, number>();
 
-  private context(mode: ListenMode): SessionContext {
+  private context(mode: ListenMode, localSocket: boolean): SessionContext {
     const o = this.options;
     const policy = this.policies[mode];
     return {
@@ -209,6 +222,7 @@ export class SmtpServer {
       minDataRate: o.minDataRate ?? 500,
       maxErrors: o.maxErrors ?? 20,
       trusted: policy.trusted,
+      localSocket,
       secureContext: this.secureContext,
       // RFC 4954: AUTH only where the policy offers it (the MX port only with authOnMx)
       authenticate: policy.offersAuth ? o.authenticate : undefined,
@@ -220,8 +234,8 @@ export class SmtpServer {
     };
   }
 
-  private accept(socket: net.Socket, mode: ListenMode): void {
-    const session = new SmtpSession(socket, this.context(mode));
+  private accept(socket: net.Socket, mode: ListenMode, localSocket: boolean): void {
+    const session = new SmtpSession(socket, this.context(mode, localSocket));
     const ip = session.remoteAddress;
     const perIp = (this.perIp.get(ip) ?? 0) + 1;
     this.perIp.set(ip, perIp);

@@ -8,7 +8,9 @@
  *   buffered and flushed when the input is drained); RFC 3030 (CHUNKING); RFC 1870 (SIZE);
  *   RFC 6152 (8BITMIME); RFC 6531 (SMTPUTF8); RFC 2034/3463 (enhanced status codes, only after
  *   EHLO); RFC 3461 (DSN parameters); RFC 3207 (STARTTLS); RFC 4954 (AUTH PLAIN, LOGIN);
- *   RFC 4616 (PLAIN); RFC 6409 (submission: AUTH required).
+ *   RFC 4616 (PLAIN); RFC 6409 (submission: AUTH required); RFC 2033 (LMTP, the `lmtp` mode:
+ *   LHLO instead of HELO/EHLO, and after the final dot or last BDAT one reply per accepted
+ *   recipient, in RCPT order).
  * Security: everything the client sends is hostile. Command lines over 512 octets, text lines
  *   over 1000 octets, bare LF and bare CR in DATA are refused; a lone "<LF>.<LF>" never ends DATA
  *   (SMTP smuggling). Input pipelined after STARTTLS is discarded before the handshake
@@ -19,7 +21,9 @@
  *   policy/auth-throttle (per address and per account) before its password is checked;
  *   failures are delayed. A body is held whole only up to 64 KB; past that it is
  *   streamed to the intake with backpressure.
- * Limitations: no BINARYMIME, no AUTH mechanisms beyond PLAIN and LOGIN, no TURN/ETRN; VRFY and
+ * Limitations: an LMTP reply after the data says the message is in the durable spool (RFC 2033
+ *   §4.2 lets the server accept responsibility); the spool then delivers into the mailbox, and a
+ *   mailbox that fails later gets a DSN like any delivery. No BINARYMIME, no AUTH mechanisms beyond PLAIN and LOGIN, no TURN/ETRN; VRFY and
  *   EXPN answer through the server's hooks (252 / 502 without them).
  */
 import type { Duplex } from 'node:stream';
@@ -69,6 +73,11 @@ export interface SessionContext {
   readonly minDataRate: number;
   readonly maxErrors: number;
   readonly trusted: CidrList;
+  /**
+   * the client came through a UNIX-domain socket listener: a local process that the socket
+   * file's permissions let in, trusted as a trusted network's client is (it may relay)
+   */
+  readonly localSocket?: boolean;
   readonly secureContext?: SecureContext;
   readonly authenticate?: (user: string, password: string) => Promise<boolean>;
   readonly authRequired: boolean;
@@ -103,6 +112,15 @@ function decodeCommandLine(bytes: Buffer): string {
 }
 
 let sessionCounter = 0;
+
+/**
+ * RFC 2033 §4.1: an LMTP server takes LHLO (answered as EHLO) and refuses HELO and EHLO with
+ * 500, as it does any command it does not know.
+ */
+function lmtpVerb(verb: string): string {
+  if (verb === 'LHLO') return 'EHLO';
+  return verb === 'HELO' || verb === 'EHLO' ? 'unknown' : verb;
+}
 
 export class SmtpSession {
   readonly id: string;
@@ -175,21 +193,24 @@ export class SmtpSession {
   // ---- session info ----
   info(): SessionInfo {
     // the peer and local addresses do not change during a session: look them up once
-    this.trustedPeer ??= this.ctx.trusted.contains(this.remoteAddress);
+    this.trustedPeer ??= this.ctx.localSocket === true || this.ctx.trusted.contains(this.remoteAddress);
     this.localAddress ??= this.conn.localAddress;
-    const trusted = this.trustedPeer;
+    const lmtp = this.ctx.mode === 'lmtp';
+    // LMTP hands over mail for local mailboxes only: its clients never relay (RFC 2033 §1)
+    const trusted = this.trustedPeer && !lmtp;
     const base = this.esmtp ? 'ESMTP' : 'SMTP';
-    const protocol = this.esmtp ? `${base}${this.tls ? 'S' : ''}${this.authUser !== undefined ? 'A' : ''}` : base;
+    const protocol = lmtp ? 'LMTP' : this.esmtp ? `${base}${this.tls ? 'S' : ''}${this.authUser !== undefined ? 'A' : ''}` : base;
     return {
       protocol,
       heloName: this.heloName,
-      remoteAddress: this.remoteAddress,
+      // a UNIX socket's peer has no address: Received then says only "from <helo>"
+      remoteAddress: this.ctx.localSocket ? undefined : this.remoteAddress,
       remotePort: this.conn.remotePort,
       localAddress: this.localAddress,
       tls: this.tls,
       authUser: this.authUser,
       mayRelay: trusted || this.authUser !== undefined,
-      submission: this.ctx.mode !== 'mx',
+      submission: this.ctx.mode === 'submission' || this.ctx.mode === 'submissions',
     };
   }
 
@@ -203,7 +224,7 @@ export class SmtpSession {
         await this.end(refuse, { enhanced: true });
         return;
       }
-      this.reply(replies.greeting(this.ctx.hostname));
+      this.reply(this.ctx.mode === 'lmtp' ? replies.lmtpGreeting(this.ctx.hostname) : replies.greeting(this.ctx.hostname));
       for (;;) {
         if (this.errors >= this.ctx.maxErrors) {
           await this.end(replies.tooManyErrors(this.ctx.hostname));
@@ -260,10 +281,10 @@ export class SmtpSession {
       return;
     }
     try {
-      switch (verb) {
+      switch (this.ctx.mode === 'lmtp' ? lmtpVerb(verb) : verb) {
         case 'EHLO':
         case 'HELO':
-          return await this.hello(verb, args);
+          return await this.hello(verb === 'LHLO' ? 'EHLO' : (verb as 'EHLO' | 'HELO'), args);
         case 'MAIL':
           return await this.mail(args);
         case 'RCPT':
@@ -306,7 +327,8 @@ export class SmtpSession {
 
   private async hello(verb: 'EHLO' | 'HELO', args: string): Promise<void> {
     // RFC 5321 §4.1.1.1: a domain or address literal is required
-    if (args === '' || /\s/.test(args)) throw new MailError(replies.syntaxError('Syntax: ' + verb + ' hostname'));
+    const name = this.ctx.mode === 'lmtp' ? 'LHLO' : verb;
+    if (args === '' || /\s/.test(args)) throw new MailError(replies.syntaxError('Syntax: ' + name + ' hostname'));
     this.refuseIf('helo', await this.policy.helo({ session: this.info(), name: args }));
     void this.resetTransaction();
     this.heloName = args;
@@ -410,14 +432,28 @@ export class SmtpSession {
     if (args !== '') throw new MailError(replies.syntaxError());
     if (this.sender === undefined) throw new MailError(replies.badSequence('Need MAIL command'));
     if (this.bdat) throw new MailError(replies.badSequence('DATA during BDAT'));
-    // RFC 2920 §3.1: no valid recipients → DATA fails with 554
-    if (this.recipients.length === 0) throw new MailError(replies.noValidRecipients());
+    // RFC 2920 §3.1: no valid recipients → DATA fails with 554; RFC 2033 §4.2: LMTP says 503
+    if (this.recipients.length === 0) throw new MailError(this.noRecipients());
     this.refuseIf('data', await this.policy.data({ session: this.info(), sender: this.sender, recipients: this.recipients }));
     this.reply(replies.startMailInput());
     this.conn.flush();
     const r = await readDataBody(this.conn, this.ctx, this.transaction());
     if (typeof r === 'string') return this.readEnded(r);
     await this.complete(r.body, r.flaw);
+  }
+
+  private noRecipients(): SmtpReply {
+    return this.ctx.mode === 'lmtp' ? replies.badSequence('No valid recipients') : replies.noValidRecipients();
+  }
+
+  /**
+   * The reply after the data: SMTP gives one; LMTP (RFC 2033 §4.2) one per accepted recipient,
+   * in the order of their RCPT commands. The message is stored once for all of them, so each
+   * gets the same outcome.
+   */
+  private replyAfterData(r: SmtpReply): void {
+    const n = this.ctx.mode === 'lmtp' ? this.recipients.length : 1;
+    for (let i = 0; i < n; i++) this.reply(r);
   }
 
   /** A body or chunk was not read to its end: the client is gone, or 421 4.4.2 and close. */
@@ -432,7 +468,7 @@ export class SmtpSession {
       body.fail(r);
       await body.finish();
       this.publish(channels.rejected, { stage: 'data', reply: r, client: this.remoteAddress });
-      this.reply(r);
+      this.replyAfterData(r);
     } else {
       // An accepted message's `received` event is intake's (it sees every source: SMTP,
       // sendmail, bounces, lists); publishing it here as well would log each message twice.
@@ -441,7 +477,7 @@ export class SmtpSession {
         if (error instanceof MailError) this.publish(channels.rejected, { stage: 'data', reply, client: this.remoteAddress });
         else this.publish(channels.error, { error, where: 'intake.receive' });
       }
-      this.reply(reply);
+      this.replyAfterData(reply);
     }
     this.sender = undefined;
     this.mailParams = {};
@@ -453,7 +489,7 @@ export class SmtpSession {
     const { size, last } = parseBdatArgs(args);
     let refusal: SmtpReply | undefined;
     if (this.sender === undefined) refusal = replies.badSequence('Need MAIL command');
-    else if (this.recipients.length === 0) refusal = replies.noValidRecipients();
+    else if (this.recipients.length === 0) refusal = this.noRecipients();
     else if (!this.bdat) refusal = await this.policy.data({ session: this.info(), sender: this.sender, recipients: this.recipients });
     if (refusal === undefined && !this.bdat) {
       this.bdat = { sink: new BodySink(this.ctx.intake, this.transaction()), checker: new TextChecker(this.ctx.maxMessageSize) };
