@@ -28,6 +28,7 @@ const layers: Record<string, number> = {
   server: 5,
   web: 5,
   app: 6,
+  admin: 4, // docs/design-changes.md: the operator's operations shared by the CLI and the admin API
   cli: 7, // docs/design-changes.md: the CLI sits above the composition root it starts
 };
 

@@ -54,3 +54,10 @@ export function configuredResolver(config: Config, directory: DirectoryLookup, a
     targetPolicy: { allowMailToFiles: config.delivery.allowMailToFiles, allowMailToCommands: config.delivery.allowMailToCommands },
   });
 }
+
+/** A resolver configured as the server's, with the aliases file read now (`correio resolve`, `check`, the admin API). */
+export async function makeResolver(dir: DirectoryLookup, config: Config): Promise<{ resolver: AliasResolver; file: ReadonlyMap<string, Alias> }> {
+  const aliases = new ConfiguredAliases(config);
+  await aliases.load();
+  return { resolver: configuredResolver(config, dir, aliases), file: aliases.map() };
+}

@@ -7,6 +7,7 @@ export { startApp, type RunningApp, type StartOptions } from './start-app.js';
 export { openBackends, spoolDir, mailDir, type Backends, type BackendOptions } from './backends.js';
 export { sendControl, controlSocketPath, SocketQueueControl, ControlError, type ControlRequest, type ControlResponse } from './control.js';
 export { loadOrMakeTls } from './tls-files.js';
-export { ConfiguredAliases, configuredResolver } from './configured-resolver.js';
+export { ConfiguredAliases, configuredResolver, makeResolver } from './configured-resolver.js';
+export { checks, runChecks, checkAliases, type Check as ConfigCheck, type CheckFinding, type CheckInput } from './config-check.js';
 export { acquireInstanceLock, findServerPid, instanceLockPath, InstanceLockedError, type InstanceLock } from './instance-lock.js';
 export { storageComponents, migrateStorage, storageStatus, describePgUrl } from './storage-schema.js';

@@ -12,6 +12,7 @@ import { Command, CommanderError } from 'commander';
 import { MailError } from '../core/index.js';
 import { ConfigError } from '../config/index.js';
 import { DirectoryInputError } from '../directory/index.js';
+import { AdminError } from '../admin/index.js';
 import { CliError, exitCodes, makeContext, type CliIo } from './cli-context.js';
 import { register as registerAlias } from './commands/alias.js';
 import { register as registerCheck } from './commands/check.js';
@@ -37,6 +38,7 @@ export function describeError(err: unknown): { message: string; exitCode: number
     return { message: err.message, exitCode: err.kind === 'unreadable' ? exitCodes.noInput : exitCodes.config };
   }
   if (err instanceof DirectoryInputError) return { message: err.message, exitCode: exitCodes.dataErr };
+  if (err instanceof AdminError) return { message: err.message, exitCode: err.kind === 'not-found' ? exitCodes.noUser : exitCodes.dataErr };
   // an OS condition (no space, permission, read-only file system) says what to do, not "internal"
   const os = describeOsError(err);
   if (os) return os;

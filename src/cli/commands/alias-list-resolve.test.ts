@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { runCli } from '../../../test/helpers/cli.js';
 import { MemoryDirectory } from '../../../test/helpers/memory-directory.js';
 import { loadConfig } from '../../config/index.js';
-import { checkAliases } from './check.js';
+import { checkAliases } from '../../app/index.js';
 
 const CONFIG = 'hostname = "mx.dc.uece.br"\nlocal_domains = ["dc.uece.br", "example.org"]\naliases_file = "aliases"\n';
 

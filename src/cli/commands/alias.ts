@@ -14,22 +14,10 @@
 import { resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../../config/index.js';
-import {
-  parseAliasName,
-  parseTarget,
-  qualifyAliases,
-  readAliasesFile,
-} from '../../directory/index.js';
+import { qualifyAliases, readAliasesFile } from '../../directory/index.js';
+import { aliasJson, deleteAlias, setAlias } from '../../admin/index.js';
 import type { DirectoryAdmin } from '../../core/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
-
-/** The names an alias name stands for: itself, or one per local domain for a bare name. */
-async function names(dir: Pick<DirectoryAdmin, 'listDomains'>, text: string): Promise<string[]> {
-  const n = parseAliasName(text);
-  if (!n.ok) throw new CliError(`invalid alias name "${text}": ${n.message}`, exitCodes.dataErr);
-  if (n.target.includes('@')) return [n.target];
-  return (await dir.listDomains()).map((d) => `${n.target}@${d}`);
-}
 
 /** aliases(5) line form: `name: t1, t2` (targets with commas or spaces quoted). */
 function aliasLine(name: string, targets: readonly string[]): string {
@@ -70,17 +58,8 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<name>', 'local@domain, @domain (catch-all), or a bare local name')
     .argument('<targets...>', 'addresses, "|command args", /path/file, :include:/path, error:5.x.x text, \\user')
     .action(async (name: string, targets: string[], _opts: unknown, cmd: Command) => {
-      const checked = targets.map((t) => {
-        const r = parseTarget(t, ctx.cwd);
-        if (!r.ok) throw new CliError(`invalid target "${t}": ${r.message}`, exitCodes.dataErr);
-        return r.target;
-      });
-      const set = await ctx.withDirectory(cmd, async (dir) => {
-        const ns = await names(dir, name);
-        for (const n of ns) await dir.setAlias(n, checked, 'directory');
-        return ns;
-      });
-      for (const n of set) ctx.print(aliasLine(n, checked));
+      const set = await ctx.withDirectory(cmd, (dir) => setAlias(dir, name, targets, ctx.cwd));
+      for (const n of set.names) ctx.print(aliasLine(n, set.targets));
     });
 
   alias
@@ -88,12 +67,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('delete an alias (a bare NAME: in every local domain)')
     .argument('<name>', 'the alias name')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      const deleted = await ctx.withDirectory(cmd, async (dir) => {
-        const out: string[] = [];
-        for (const n of await names(dir, name)) if (await dir.deleteAlias(n)) out.push(n);
-        return out;
-      });
-      if (deleted.length === 0) throw new CliError(`no such alias: ${name}`, exitCodes.noUser);
+      const deleted = await ctx.withDirectory(cmd, (dir) => deleteAlias(dir, name));
       for (const n of deleted) ctx.print(`deleted ${n}`);
     });
 
@@ -104,7 +78,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const all = await ctx.withDirectory(cmd, (dir) => dir.listAliases());
       if (opts.json) {
-        ctx.print(JSON.stringify(all.map((a) => ({ name: a.name, targets: a.targets, source: a.source ?? 'directory' }))));
+        ctx.print(JSON.stringify(all.map(aliasJson)));
         return;
       }
       for (const a of all) ctx.print(aliasLine(a.name, a.targets));

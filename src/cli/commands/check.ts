@@ -1,103 +1,21 @@
 /**
  * @module check-command
- * `correio check`: validates the configuration and the directory before a start. Each check is
- * a function in `checks` below; other parts (alias cycles, dangling targets, queue) add theirs
- * there.
+ * `correio check`: validates the configuration and the directory before a start, with the
+ * checks of app/config-check.ts (the admin API runs the same).
  * Standards: none.
  * Security: read-only except that opening the directory creates it (and postmaster) if absent.
  * Limitations: files are checked for readability, not parsed (certificates are not validated).
  */
-import { access, constants } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { Config } from '../../config/index.js';
-import type { DirectoryBackend } from '../../directory/index.js';
+import { runChecks } from '../../app/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
-import { findCycles } from '../../resolve/index.js';
-import { makeResolver } from './resolve.js';
-
-export interface CheckFinding {
-  readonly level: 'error' | 'warning';
-  readonly message: string;
-}
-
-export interface CheckInput {
-  readonly config: Config;
-  readonly directory: DirectoryBackend;
-}
-
-export type Check = (input: CheckInput) => Promise<CheckFinding[]>;
-
-async function readable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The storage's own integrity check. */
-export const checkDirectoryIntegrity: Check = async ({ directory }) =>
-  (await directory.checkIntegrity()).map((p) => ({ level: 'error', message: `directory: ${p}` }));
-
-/** Files the configuration names must be readable. */
-export const checkConfiguredFiles: Check = async ({ config }) => {
-  const out: CheckFinding[] = [];
-  const files: [string, string | undefined][] = [
-    ['aliases_file', config.aliasesFile],
-    ['smtp.tls_cert', config.smtp.tlsCert],
-    ['smtp.tls_key', config.smtp.tlsKey],
-  ];
-  for (const [key, path] of files) {
-    if (path !== undefined && !(await readable(path))) out.push({ level: 'error', message: `${key}: cannot read ${path}` });
-  }
-  return out;
-};
-
-/** Domains the directory knows but the configuration no longer lists. */
-export const checkDomains: Check = async ({ config, directory }) => {
-  const configured = new Set(config.localDomains);
-  return (await directory.listDomains())
-    .filter((d) => !configured.has(d))
-    .map((d) => ({ level: 'warning', message: `directory domain ${d} is not in local_domains` }));
-};
-
-/** Users whose domain is not local: mail for them would never arrive. */
-export const checkUserDomains: Check = async ({ directory }) => {
-  const local = new Set(await directory.listDomains());
-  return (await directory.listUsers())
-    .filter((u) => !local.has(u.address.slice(u.address.lastIndexOf('@') + 1)))
-    .map((u) => ({ level: 'error', message: `user ${u.address}: domain is not local` }));
-};
-
-/** `correio check`: alias/role cycles (error when no mailbox stops them) and dangling targets. */
-export const checkAliases: Check = async ({ config, directory }) => {
-  const { resolver, file } = await makeResolver(directory, config);
-  const out: CheckFinding[] = [];
-  for (const c of await findCycles(directory, file)) {
-    const path = [...c.names, c.names[0]].join(' -> ');
-    if (c.mailboxes.length === 0) out.push({ level: 'error', message: `alias cycle ${path}: mail to it is refused (5.4.6 mail loop)` });
-    else out.push({ level: 'warning', message: `alias cycle ${path}: stops at mailbox ${c.mailboxes.join(', ')}` });
-  }
-  for (const d of await resolver.findDangling(directory)) {
-    out.push({ level: 'warning', message: `${d.name}: target ${d.target} leads nowhere (${d.reason})` });
-  }
-  return out;
-};
-
-/** Every check `correio check` runs, in order. Add new checks here. */
-export const checks: readonly Check[] = [checkDirectoryIntegrity, checkConfiguredFiles, checkDomains, checkUserDomains, checkAliases];
 
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('check')
     .description('validate the configuration and the directory')
     .action(async (_opts: unknown, cmd: Command) => {
-      const findings = await ctx.withDirectory(cmd, async (directory, config) => {
-        const out: CheckFinding[] = [];
-        for (const check of checks) out.push(...(await check({ config, directory })));
-        return { out, config };
-      });
+      const findings = await ctx.withDirectory(cmd, async (directory, config) => ({ out: await runChecks({ config, directory }), config }));
       for (const f of findings.out) ctx.print(`${f.level}: ${f.message}`);
       const errors = findings.out.filter((f) => f.level === 'error').length;
       const where = findings.config.file ?? 'embedded defaults';

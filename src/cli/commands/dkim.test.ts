@@ -9,7 +9,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../../test/helpers/cli.js';
-import { zoneTxt } from './dkim.js';
+import { zoneTxt } from '../../policy/index.js';
 
 const CONFIG = 'hostname = "mx.example.org"\ndata_dir = "var"\nlocal_domains = ["example.org"]\n[log]\nlevel = "silent"\n';
 

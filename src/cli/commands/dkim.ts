@@ -12,46 +12,11 @@
  *   next start or `correio reload`.
  */
 import type { Command } from 'commander';
-import { generateDkimKey, isKeyName, keyRecordName, keyRecordValue, loadDkimKeys } from '../../policy/index.js';
-import type { Config } from '../../config/index.js';
+import { defaultSelector, domainRecords, generateDkimKey, isKeyName, zoneTxt } from '../../policy/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 
 /** sysexits(3) EX_CANTCREAT: the key file exists already */
 const EX_CANTCREAT = 73;
-
-/** RFC 1035 §5.1: a TXT value as quoted strings of at most 255 octets each. */
-export function zoneTxt(name: string, value: string): string {
-  const parts: string[] = [];
-  for (let i = 0; i < value.length; i += 255) parts.push(`"${value.slice(i, i + 255).replace(/(["\\])/g, '\\$1')}"`);
-  return parts.length === 1 ? `${name}. IN TXT ${parts[0]}` : `${name}. IN TXT ( ${parts.join(' ')} )`;
-}
-
-/** A selector named after the month (s202612): a new one each rotation sorts after the old. */
-function defaultSelector(now = new Date()): string {
-  return `s${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, '0')}`;
-}
-
-/** Every record DOMAIN needs, as zone-file lines with comments. */
-export function domainRecords(config: Config, domain: string): string[] {
-  const d = domain.toLowerCase().replace(/\.$/, '');
-  const host = config.hostname.replace(/\.$/, '');
-  const out = [
-    `; DNS records for ${d} (correio, from ${config.file ?? 'the built-in configuration'})`,
-    `; mail for ${d} goes to this host (RFC 5321 §5.1); ${host} needs A/AAAA records of its public addresses`,
-    `${d}. IN MX 10 ${host}.`,
-    '; SPF (RFC 7208): only the MX host sends for the domain',
-    zoneTxt(d, 'v=spf1 mx -all'),
-  ];
-  const keys = loadDkimKeys(config.dataDir).keys.get(d) ?? [];
-  if (keys.length === 0) out.push(`; DKIM: no key yet: correio dkim keygen ${d}`);
-  for (const k of keys) {
-    out.push(`; DKIM (RFC 6376${k.algorithm === 'ed25519-sha256' ? ', RFC 8463' : ''}) selector ${k.selector}, ${k.algorithm}`);
-    out.push(zoneTxt(keyRecordName(d, k.selector), keyRecordValue(k.privateKey)));
-  }
-  out.push('; DMARC (RFC 7489): start with p=none and read the reports, then move to quarantine and reject');
-  out.push(zoneTxt(`_dmarc.${d}`, `v=DMARC1; p=none; rua=mailto:postmaster@${d}`));
-  return out;
-}
 
 export function register(program: Command, ctx: CliContext): void {
   const dkim = program.command('dkim').description('DKIM signing keys (docs/trust.md)');

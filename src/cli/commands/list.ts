@@ -5,15 +5,14 @@
  * Standards: RFC 2919 (List-Id shown by `list show`), RFC 2369.
  * Security: addresses are checked by the directory before they are stored; a member must be
  *   an address by the list transport's own rule (resolve's parseDirectoryTarget, through
- *   cli-address.ts), and so must the owner: "|command", "/file" and the other alias-target
+ *   admin/directory-operations.ts), and so must the owner: "|command", "/file" and the other alias-target
  *   forms are refused with status 65 (EX_DATAERR), so `correio resolve` never shows a member
  *   delivery would refuse.
  * Limitations: no subscription by mail; members are managed here (or through the directory).
  */
 import type { Command } from 'commander';
-import { listIdFor, listOwnerAddress } from '../../resolve/index.js';
-import { cliAddress, cliTargetAddress } from '../cli-address.js';
-import { CliError, exitCodes, type CliContext } from '../cli-context.js';
+import { addListMembers, createList, deleteList, removeListMembers, showList } from '../../admin/index.js';
+import type { CliContext } from '../cli-context.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const list = program.command('list').description('mailing lists: create, add and remove members, show');
@@ -25,13 +24,7 @@ export function register(program: Command, ctx: CliContext): void {
     .requiredOption('--owner <address>', 'who gets bounces and requests (LIST-owner@domain reaches them)')
     .option('--description <text>', 'a short description (shown in List-Id)')
     .action(async (text: string, opts: { owner: string; description?: string }, cmd: Command) => {
-      const a = cliAddress(text, 'list address');
-      const owner = cliTargetAddress(opts.owner, 'owner address', 'a list owner', 'owners');
-      const l = await ctx.withDirectory(cmd, async (dir) => {
-        const domain = a.slice(a.lastIndexOf('@') + 1);
-        if (!(await dir.isLocalDomain(domain))) throw new CliError(`${domain} is not a local domain`, exitCodes.dataErr);
-        return dir.createList(a, owner, opts.description);
-      });
+      const l = await ctx.withDirectory(cmd, (dir) => createList(dir, text, opts.owner, opts.description));
       ctx.print(`created ${l.address} (owner ${l.owner})`);
     });
 
@@ -41,10 +34,8 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<list>', 'the list address')
     .argument('<members...>', 'member addresses (local or remote)')
     .action(async (text: string, members: string[], _opts: unknown, cmd: Command) => {
-      const a = cliAddress(text, 'list address');
-      const ms = members.map((m) => cliTargetAddress(m, 'member address', 'a list member', 'members'));
-      await ctx.withDirectory(cmd, (dir) => dir.addListMembers(a, ms));
-      ctx.print(`${a}: added ${ms.join(', ')}`);
+      const r = await ctx.withDirectory(cmd, (dir) => addListMembers(dir, text, members));
+      ctx.print(`${r.list}: added ${r.members.join(', ')}`);
     });
 
   list
@@ -53,17 +44,8 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<list>', 'the list address')
     .argument('<members...>', 'member addresses')
     .action(async (text: string, members: string[], _opts: unknown, cmd: Command) => {
-      const a = cliAddress(text, 'list address');
-      const ms = members.map((m) => cliAddress(m, 'member address'));
-      const missing = await ctx.withDirectory(cmd, async (dir) => {
-        const before = await dir.findList(a);
-        if (!before) throw new CliError(`no such list: ${a}`, exitCodes.noUser);
-        const have = new Set(before.members.map((m) => m.toLowerCase()));
-        await dir.removeListMembers(a, ms);
-        return ms.filter((m) => !have.has(m.toLowerCase()));
-      });
-      if (missing.length > 0) throw new CliError(`${a}: not members: ${missing.join(', ')}`, exitCodes.noUser);
-      ctx.print(`${a}: removed ${ms.join(', ')}`);
+      const r = await ctx.withDirectory(cmd, (dir) => removeListMembers(dir, text, members));
+      ctx.print(`${r.list}: removed ${r.members.join(', ')}`);
     });
 
   list
@@ -72,17 +54,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<list>', 'the list address')
     .option('--json', 'print a JSON array (one object: the list)')
     .action(async (text: string, opts: { json?: boolean }, cmd: Command) => {
-      const a = cliAddress(text, 'list address');
-      const l = await ctx.withDirectory(cmd, (dir) => dir.findList(a));
-      if (!l) throw new CliError(`no such list: ${a}`, exitCodes.noUser);
-      const info = {
-        address: l.address,
-        owner: l.owner,
-        description: l.description ?? null,
-        sender: listOwnerAddress(l.address),
-        listId: `<${listIdFor(l.address)}>`,
-        members: l.members,
-      };
+      const info = await ctx.withDirectory(cmd, (dir) => showList(dir, text));
       if (opts.json) {
         ctx.print(JSON.stringify([info]));
         return;
@@ -92,8 +64,8 @@ export function register(program: Command, ctx: CliContext): void {
       if (info.description !== null) ctx.print(`description: ${info.description}`);
       ctx.print(`sender: ${info.sender}`);
       ctx.print(`list-id: ${info.listId}`);
-      ctx.print(`members: ${l.members.length}`);
-      for (const m of l.members) ctx.print(`  ${m}`);
+      ctx.print(`members: ${info.members.length}`);
+      for (const m of info.members) ctx.print(`  ${m}`);
     });
 
   list
@@ -101,9 +73,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('delete a list')
     .argument('<list>', 'the list address')
     .action(async (text: string, _opts: unknown, cmd: Command) => {
-      const a = cliAddress(text, 'list address');
-      const deleted = await ctx.withDirectory(cmd, (dir) => dir.deleteList(a));
-      if (!deleted) throw new CliError(`no such list: ${a}`, exitCodes.noUser);
+      const a = await ctx.withDirectory(cmd, (dir) => deleteList(dir, text));
       ctx.print(`deleted ${a}`);
     });
 }

@@ -17,18 +17,11 @@
  *   server next runs. `flush` without a server only makes envelopes due.
  */
 import type { Command } from 'commander';
-import {
-  addressToString,
-  formatReply,
-  reversePathToString,
-  type Attempt,
-  type Envelope,
-  type QueueControl,
-  type StatedEnvelope,
-} from '../../core/index.js';
+import { addressToString, reversePathToString, type QueueControl } from '../../core/index.js';
 import type { Config } from '../../config/index.js';
 import { FsQueueStore, StoreQueueControl, findQueued, findQueuedMessage, listQueue, type QueuedMessage } from '../../queue/index.js';
 import { ControlError, SocketQueueControl, spoolDir } from '../../app/index.js';
+import { describeAttempt, isoTime, lastError, messageJson, routeText, stateLabel, stateText } from '../../admin/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 
 /** How long a command waits for a running server's answer. */
@@ -48,95 +41,8 @@ export async function withSpool<T>(config: Config, fn: (store: FsQueueStore) => 
   }
 }
 
-/** "2024-05-01T10:52:37Z" */
-export function isoTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** The operator's word for an envelope's state (mailq's column). */
-export type StateLabel = 'active' | 'deferred' | 'held' | 'bouncing' | 'delivered';
-
-/**
- * The operator's word for an envelope's state: held; bouncing (failure notice pending);
- * delivered (success notice pending); deferred (waiting for its next attempt); active (due now).
- */
-export function stateLabel(env: StatedEnvelope, now: number = Date.now()): StateLabel {
-  if (env.state === 'held') return 'held';
-  if (env.state === 'notice-pending' && env.notice === 'failure') return 'bouncing';
-  if (env.state === 'notice-pending' && env.notice === 'success') return 'delivered';
-  if (env.state !== 'queued' && env.nextAttemptAt > now) return 'deferred';
-  return 'active';
-}
-
-/** The explicit state, with the kind of a pending notice: "notice-pending (failure)", "held (failure notice pending)". */
-export function stateText(env: StatedEnvelope): string {
-  if (env.notice === undefined) return env.state;
-  return env.state === 'notice-pending' ? `notice-pending (${env.notice})` : `${env.state} (${env.notice} notice pending)`;
-}
-
-/** The outcome of one attempt in one line: the remote reply, or the local error. */
-export function attemptText(a: Attempt): string {
-  if (a.reply) return formatReply(a.reply);
-  return a.error !== undefined ? `${a.status} ${a.error}` : a.status;
-}
-
-export function lastError(env: Envelope): string | undefined {
-  const a = env.attempts.at(-1);
-  return a ? attemptText(a) : undefined;
-}
-
 function sender(m: { sender: QueuedMessage['sender'] }): string {
   return `<${reversePathToString(m.sender)}>`;
-}
-
-function routeText(env: Envelope): string {
-  return `${env.route.transport}:${env.route.nextHop}`;
-}
-
-function attemptJson(a: Attempt): Record<string, unknown> {
-  return {
-    at: isoTime(a.at),
-    host: a.host ?? null,
-    ip: a.ip ?? null,
-    status: a.status,
-    reply: a.reply ? formatReply(a.reply) : null,
-    error: a.error ?? null,
-  };
-}
-
-function envelopeJson(env: StatedEnvelope, now: number, full: boolean): Record<string, unknown> {
-  const base: Record<string, unknown> = {
-    envelopeId: env.id,
-    recipient: addressToString(env.recipient),
-    originalRecipient: env.originalRecipient ? addressToString(env.originalRecipient) : null,
-    route: routeText(env),
-    state: stateLabel(env, now),
-    queueState: env.state,
-    notice: env.notice ?? null,
-    held: env.state === 'held',
-    attempts: env.attempts.length,
-    nextAttemptAt: env.nextAttemptAt > 0 ? isoTime(env.nextAttemptAt) : null,
-    lastError: lastError(env) ?? null,
-  };
-  if (!full) return base;
-  return {
-    ...base,
-    attempts: env.attempts.map(attemptJson),
-    resolvedVia: env.resolvedVia ?? [],
-    dsn: env.dsn,
-    body: env.body ?? null,
-    delayWarnedAt: env.delayWarnedAt !== undefined ? isoTime(env.delayWarnedAt) : null,
-  };
-}
-
-export function messageJson(m: QueuedMessage, now: number, full = false): Record<string, unknown> {
-  return {
-    id: m.messageId,
-    size: m.size,
-    arrivedAt: isoTime(m.arrivedAt),
-    sender: reversePathToString(m.sender),
-    recipients: m.envelopes.map((e) => envelopeJson(e, now, full)),
-  };
 }
 
 /** Prints the queue as `mailq` does: one line per message, then one per recipient. */
@@ -181,12 +87,6 @@ function printMessage(ctx: CliContext, m: QueuedMessage, now: number): void {
     e.attempts.forEach((a, i) => ctx.print(`  attempt ${i + 1}: ${describeAttempt(a)}`));
     ctx.print(`  queue state: ${stateText(e)}`);
   }
-}
-
-/** "2024-05-01T10:52:37Z mx.example.net [192.0.2.1]: 451 4.3.0 ..." */
-export function describeAttempt(a: Attempt): string {
-  const where = [a.host, a.ip !== undefined ? `[${a.ip}]` : undefined].filter((x) => x !== undefined).join(' ');
-  return `${isoTime(a.at)}${where ? ` ${where}` : ''}: ${attemptText(a)}`;
 }
 
 /** The message (or envelope) an ID names, or CliError 65 `no such message: ID`. */

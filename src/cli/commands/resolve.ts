@@ -2,7 +2,6 @@
  * @module resolve-command
  * `correio resolve ADDRESS [--json]`: how an address expands — each alias, role, list, include
  * and forward followed — and where each leaf goes: a local mailbox or a remote next hop.
- * Also `makeResolver`, the resolver configured as the server's, which `correio check` uses too.
  * Standards: seed §2 and §2.1 (a directory with a query language; alias expansion decides
  *   between the incoming and the outgoing queue).
  * Security: read-only; the answer is the one the server gives, with relay rights (an operator
@@ -11,18 +10,11 @@
  *   re-injection itself (and its X-Loop stop) happens only when mail is sent.
  */
 import type { Command } from 'commander';
-import type { Config } from '../../config/index.js';
-import { ConfiguredAliases, configuredResolver } from '../../app/index.js';
-import { formatReply, routeKey, targetRoute, type Alias, type DirectoryLookup, type ResolvedRecipient } from '../../core/index.js';
-import type { AliasResolver, ExpansionNode } from '../../resolve/index.js';
+import { makeResolver } from '../../app/index.js';
+import { formatReply } from '../../core/index.js';
+import type { ExpansionNode } from '../../resolve/index.js';
+import { targetJson } from '../../admin/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
-
-/** A resolver configured as the server's: directory, aliases file, static routes. */
-export async function makeResolver(dir: DirectoryLookup, config: Config): Promise<{ resolver: AliasResolver; file: ReadonlyMap<string, Alias> }> {
-  const aliases = new ConfiguredAliases(config);
-  await aliases.load();
-  return { resolver: configuredResolver(config, dir, aliases), file: aliases.map() };
-}
 
 function describeNode(n: ExpansionNode): string {
   const parts = [`${n.name}  ${n.kind}`];
@@ -37,25 +29,6 @@ function describeNode(n: ExpansionNode): string {
 function printTree(ctx: CliContext, n: ExpansionNode, depth = 0): void {
   ctx.print(`${'  '.repeat(depth)}${describeNode(n)}`);
   for (const c of n.children) printTree(ctx, c, depth + 1);
-}
-
-function targetJson(t: ResolvedRecipient): Record<string, unknown> {
-  const base = { kind: t.kind, via: t.via };
-  switch (t.kind) {
-    case 'mailbox':
-      return { ...base, user: t.user, address: `${t.address.local}@${t.address.domain}`, ...(t.detail !== undefined ? { detail: t.detail } : {}) };
-    case 'remote':
-      return { ...base, address: `${t.address.local}@${t.address.domain}`, route: routeKey(targetRoute(t)) };
-    // runAs: who runs it (a target of an include file); absent: the transport's default user
-    case 'pipe':
-      return { ...base, command: t.command, ...(t.runAs ? { runAs: t.runAs } : {}) };
-    case 'file':
-      return { ...base, path: t.path, ...(t.runAs ? { runAs: t.runAs } : {}) };
-    case 'list':
-      return { ...base, list: t.list, owner: t.owner, members: t.members };
-    case 'error':
-      return { ...base, reply: formatReply(t.reply) };
-  }
 }
 
 export function register(program: Command, ctx: CliContext): void {

@@ -5,13 +5,13 @@
  * Standards: seed §2 (roles in the directory); RFC 5321 §2.3.11 (addresses).
  * Security: only local-domain role addresses are accepted: a role elsewhere would never be
  *   reached, and the holder may send as the role (RFC 6409 §6.1, see senderAllowed). A holder
- *   is an address only (cli-address.ts): never a "|command" or "/file" that looks like one.
+ *   is an address only (admin/directory-operations.ts): never a "|command" or "/file" that looks like one.
  * Limitations: one holder per role (the seed's model); a role does not check that its holder
  *   exists (it may be a remote address).
  */
 import type { Command } from 'commander';
-import { cliAddress, cliTargetAddress } from '../cli-address.js';
-import { CliError, exitCodes, type CliContext } from '../cli-context.js';
+import { deleteRole, roleJson, setRole } from '../../admin/index.js';
+import type { CliContext } from '../cli-context.js';
 
 
 export function register(program: Command, ctx: CliContext): void {
@@ -24,14 +24,8 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<address>', 'the holder, e.g. suzana@dc.uece.br')
     .option('--description <text>', 'what the role is')
     .action(async (roleText: string, holderText: string, opts: { description?: string }, cmd: Command) => {
-      const r = cliAddress(roleText, 'role address');
-      const h = cliTargetAddress(holderText, 'holder address', 'a role holder', 'holders');
-      await ctx.withDirectory(cmd, async (dir) => {
-        const domain = r.slice(r.lastIndexOf('@') + 1);
-        if (!(await dir.isLocalDomain(domain))) throw new CliError(`${domain} is not a local domain`, exitCodes.dataErr);
-        await dir.setRole(r, h, opts.description);
-      });
-      ctx.print(`${r} -> ${h}`);
+      const r = await ctx.withDirectory(cmd, (dir) => setRole(dir, roleText, holderText, opts.description));
+      ctx.print(`${r.role} -> ${r.holder}`);
     });
 
   role
@@ -39,9 +33,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('delete a role')
     .argument('<role>', 'the role address')
     .action(async (roleText: string, _opts: unknown, cmd: Command) => {
-      const r = cliAddress(roleText, 'role address');
-      const deleted = await ctx.withDirectory(cmd, (dir) => dir.deleteRole(r));
-      if (!deleted) throw new CliError(`no such role: ${r}`, exitCodes.noUser);
+      const r = await ctx.withDirectory(cmd, (dir) => deleteRole(dir, roleText));
       ctx.print(`deleted ${r}`);
     });
 
@@ -52,7 +44,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const roles = await ctx.withDirectory(cmd, (dir) => dir.listRoles());
       if (opts.json) {
-        ctx.print(JSON.stringify(roles.map((x) => ({ address: x.address, holder: x.holder, description: x.description ?? null }))));
+        ctx.print(JSON.stringify(roles.map(roleJson)));
         return;
       }
       for (const x of roles) ctx.print(x.description ? `${x.address}\t${x.holder}\t${x.description}` : `${x.address}\t${x.holder}`);

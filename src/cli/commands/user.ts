@@ -1,16 +1,15 @@
 /**
  * @module user-command
- * `correio user add|list|delete|passwd`: mailboxes in the directory.
+ * `correio user add|list|delete|passwd`: mailboxes in the directory, through the operations
+ * the admin API uses too (admin/directory-operations.ts).
  * Standards: RFC 5321 §2.3.11 (mailbox = local-part@domain); users log in with the full address.
  * Security: passwords come from stdin only and are stored as scrypt hashes.
  * Limitations: deleting a user leaves the mailbox's files in place (mail is never removed by
  *   a directory change).
  */
 import type { Command } from 'commander';
-import { hashPassword } from '../../directory/index.js';
-import { cliAddress } from '../cli-address.js';
-import { CliError, exitCodes, type CliContext } from '../cli-context.js';
-
+import { addUser, checkedAddress, deleteUser, setUserPassword, userJson } from '../../admin/index.js';
+import type { CliContext } from '../cli-context.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const user = program.command('user').description('mailboxes: add, list, delete, change passwords');
@@ -22,9 +21,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--password-stdin', 'read the password from standard input')
     .option('--name <name>', 'the person\'s name')
     .action(async (text: string, opts: { passwordStdin?: boolean; name?: string }, cmd: Command) => {
-      const a = cliAddress(text, 'address');
-      const hash = opts.passwordStdin ? await hashPassword(await ctx.readPassword()) : undefined;
-      const u = await ctx.withDirectory(cmd, (dir) => dir.addUser(a, hash, opts.name));
+      const a = checkedAddress(text, 'address');
+      const password = opts.passwordStdin ? await ctx.readPassword() : undefined;
+      const u = await ctx.withDirectory(cmd, (dir) => addUser(dir, a, password, opts.name));
       ctx.print(`added ${u.address}`);
     });
 
@@ -35,7 +34,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const users = await ctx.withDirectory(cmd, (dir) => dir.listUsers());
       if (opts.json) {
-        ctx.print(JSON.stringify(users.map((u) => ({ address: u.address, name: u.name ?? null, createdAt: new Date(u.createdAt).toISOString() }))));
+        ctx.print(JSON.stringify(users.map(userJson)));
       } else {
         for (const u of users) ctx.print(u.name ? `${u.address}\t${u.name}` : u.address);
       }
@@ -46,9 +45,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('delete a mailbox (its stored mail is kept)')
     .argument('<address>', 'the full address')
     .action(async (text: string, _opts: unknown, cmd: Command) => {
-      const a = cliAddress(text, 'address');
-      const deleted = await ctx.withDirectory(cmd, (dir) => dir.deleteUser(a));
-      if (!deleted) throw new CliError(`no such user: ${a}`, exitCodes.noUser);
+      const a = await ctx.withDirectory(cmd, (dir) => deleteUser(dir, text));
       ctx.print(`deleted ${a}`);
     });
 
@@ -57,10 +54,9 @@ export function register(program: Command, ctx: CliContext): void {
     .description('set a mailbox\'s password from the first line of standard input')
     .argument('<address>', 'the full address')
     .action(async (text: string, _opts: unknown, cmd: Command) => {
-      const a = cliAddress(text, 'address');
-      const hash = await hashPassword(await ctx.readPassword('New password: '));
-      const changed = await ctx.withDirectory(cmd, (dir) => dir.setPassword(a, hash));
-      if (!changed) throw new CliError(`no such user: ${a}`, exitCodes.noUser);
+      const a = checkedAddress(text, 'address');
+      const password = await ctx.readPassword('New password: ');
+      await ctx.withDirectory(cmd, (dir) => setUserPassword(dir, a, password));
       ctx.print(`password changed for ${a}`);
     });
 }

@@ -11,3 +11,4 @@ export { formatAuthResults, claimsAuthservId } from './auth-results.js';
 export { BodyHasher, signatureField, relaxedHeader, rawFields, type SigningKey } from './dkim-sign.js';
 export { generateDkimKey, loadDkimKeys, keyRecordName, keyRecordValue, dkimKeyDir, isKeyName, type KeyAlgorithm } from './dkim-keys.js';
 export { DkimSigner } from './dkim-signer.js';
+export { dnsRecords, domainRecords, zoneTxt, defaultSelector, type DnsRecord } from './dns-records.js';
