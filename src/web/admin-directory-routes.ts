@@ -1,0 +1,97 @@
+/**
+ * @module admin-directory-routes
+ * The admin API's directory: domains, users, aliases, lists and members, roles, each change
+ * through admin/directory-operations.ts (the functions `correio user|alias|list|role` call).
+ * Standards: RFC 9110 §9.3 (GET reads, POST adds, PUT sets, DELETE removes).
+ * Security: behind the admin API's authorize; passwords arrive in the body (never the URL)
+ *   and are stored as scrypt hashes only; no answer carries a hash.
+ * Limitations: no user disable or quota (the directory has neither yet).
+ */
+import type { Hono } from 'hono';
+import {
+  addListMembers,
+  addUser,
+  aliasJson,
+  createList,
+  deleteAlias,
+  deleteList,
+  deleteRole,
+  deleteUser,
+  listInfo,
+  removeListMembers,
+  roleJson,
+  setAlias,
+  setRole,
+  setUserPassword,
+  showList,
+  userJson,
+  AdminError,
+} from '../admin/index.js';
+import { jsonBody, stringField, stringsField, type AdminApiDeps } from './admin-api.js';
+
+export function directoryRoutes(app: Hono, deps: AdminApiDeps): void {
+  const dir = deps.directory;
+  const baseDir = (): string => deps.baseDir ?? deps.config().dataDir;
+
+  app.get('/domains', async (c) => c.json(await dir.listDomains()));
+  app.post('/domains', async (c) => {
+    const domain = stringField(await jsonBody(c), 'domain');
+    await dir.addDomain(domain);
+    return c.json({ domain: domain.toLowerCase() }, 201);
+  });
+
+  app.get('/users', async (c) => c.json((await dir.listUsers()).map(userJson)));
+  app.post('/users', async (c) => {
+    const b = await jsonBody(c);
+    const u = await addUser(dir, stringField(b, 'address'), stringField(b, 'password', true), stringField(b, 'name', true));
+    return c.json(userJson(u), 201);
+  });
+  app.get('/users/:address', async (c) => {
+    const u = await dir.findUser(c.req.param('address'));
+    if (!u) throw new AdminError(`no such user: ${c.req.param('address')}`, 'not-found');
+    return c.json(userJson(u));
+  });
+  app.delete('/users/:address', async (c) => c.json({ deleted: await deleteUser(dir, c.req.param('address')) }));
+  app.put('/users/:address/password', async (c) => {
+    const address = await setUserPassword(dir, c.req.param('address'), stringField(await jsonBody(c), 'password'));
+    return c.json({ address, passwordChanged: true });
+  });
+
+  app.get('/aliases', async (c) => c.json((await dir.listAliases()).map(aliasJson)));
+  app.put('/aliases/:name', async (c) => {
+    const r = await setAlias(dir, c.req.param('name'), stringsField(await jsonBody(c), 'targets'), baseDir());
+    return c.json(r.names.map((name) => ({ name, targets: r.targets, source: 'directory' })));
+  });
+  app.delete('/aliases/:name', async (c) => c.json({ deleted: await deleteAlias(dir, c.req.param('name')) }));
+
+  app.get('/lists', async (c) => c.json((await dir.listLists()).map(listInfo)));
+  app.post('/lists', async (c) => {
+    const b = await jsonBody(c);
+    const l = await createList(dir, stringField(b, 'address'), stringField(b, 'owner'), stringField(b, 'description', true));
+    return c.json(listInfo(l), 201);
+  });
+  app.get('/lists/:address', async (c) => c.json(await showList(dir, c.req.param('address'))));
+  app.delete('/lists/:address', async (c) => c.json({ deleted: await deleteList(dir, c.req.param('address')) }));
+  app.post('/lists/:address/members', async (c) => {
+    const r = await addListMembers(dir, c.req.param('address'), stringsField(await jsonBody(c), 'members'));
+    return c.json(await showList(dir, r.list));
+  });
+  app.delete('/lists/:address/members/:member', async (c) => {
+    const r = await removeListMembers(dir, c.req.param('address'), [c.req.param('member')]);
+    return c.json(await showList(dir, r.list));
+  });
+
+  app.get('/roles', async (c) => c.json((await dir.listRoles()).map(roleJson)));
+  app.put('/roles/:address', async (c) => {
+    const b = await jsonBody(c);
+    const r = await setRole(dir, c.req.param('address'), stringField(b, 'holder'), stringField(b, 'description', true));
+    return c.json({ address: r.role, holder: r.holder, description: stringField(b, 'description', true) ?? null });
+  });
+  app.delete('/roles/:address', async (c) => c.json({ deleted: await deleteRole(dir, c.req.param('address')) }));
+
+  app.get('/directory/find', async (c) => {
+    const text = c.req.query('text');
+    if (text === undefined || text === '') throw new AdminError('query parameter "text" is required');
+    return c.json(await dir.find(text));
+  });
+}

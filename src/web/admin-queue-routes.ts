@@ -1,0 +1,107 @@
+/**
+ * @module admin-queue-routes
+ * The admin API's queue: listing with filters (state, sender, recipient, route), one message
+ * in full, its trace, a summary by state, and the actions flush, hold, release, delete and
+ * bounce, for one id or in bulk. Listings and traces are admin/queue-report.ts and
+ * admin/message-trace.ts (what `correio queue list --json`, `queue show --json` and `trace`
+ * show); actions go through the QueueControl the control socket serves, so the queue runner
+ * stays the one owner of delivery state.
+ * Standards: seed §2 (deferred mail kept and retried); RFC 3464 (bounce = failure notice).
+ * Security: behind the admin API's authorize; ids are matched against the spool, never used
+ *   as paths.
+ * Limitations: a bulk action runs its ids one after another and reports each; it is not one
+ *   transaction (neither is the CLI's).
+ */
+import type { Hono } from 'hono';
+import type { QueueControl } from '../core/index.js';
+import { findQueued, findQueuedMessage, listQueue } from '../queue/index.js';
+import { AdminError, filterQueue, isoTime, messageJson, stateLabel, stateLabels, traceMessage, type QueueFilter, type StateLabel } from '../admin/index.js';
+import { jsonBody, stringField, type AdminApiDeps } from './admin-api.js';
+
+export const queueActions = ['flush', 'hold', 'release', 'delete', 'bounce'] as const;
+export type QueueAction = (typeof queueActions)[number];
+
+function isAction(s: string): s is QueueAction {
+  return (queueActions as readonly string[]).includes(s);
+}
+
+function filterOf(q: (key: string) => string | undefined): QueueFilter {
+  const state = q('state');
+  if (state !== undefined && !(stateLabels as readonly string[]).includes(state)) {
+    throw new AdminError(`state must be one of ${stateLabels.join(', ')}`);
+  }
+  const nonEmpty = (k: string): string | undefined => (q(k) === '' ? undefined : q(k));
+  return { state: state as StateLabel | undefined, sender: nonEmpty('sender'), recipient: nonEmpty('recipient'), route: nonEmpty('route') };
+}
+
+export function queueRoutes(app: Hono, deps: AdminApiDeps): void {
+  const store = deps.queue;
+
+  async function act(control: QueueControl, action: QueueAction, id: string): Promise<number> {
+    if ((await findQueued(store, id)).length === 0) throw new AdminError(`no such message: ${id}`, 'not-found');
+    return action === 'flush' ? control.flush(id) : control[action](id);
+  }
+
+  app.get('/queue', async (c) => {
+    const now = Date.now();
+    const queue = filterQueue(await listQueue(store), filterOf((k) => c.req.query(k)), now);
+    return c.json(queue.map((m) => messageJson(m, now)));
+  });
+
+  app.get('/queue/summary', async (c) => {
+    const now = Date.now();
+    const byState: Record<StateLabel, number> = { active: 0, deferred: 0, held: 0, bouncing: 0, delivered: 0 };
+    let messages = 0;
+    let octets = 0;
+    let oldestDeferred: number | undefined;
+    for (const m of await listQueue(store)) {
+      messages++;
+      octets += m.size;
+      for (const e of m.envelopes) {
+        const s = stateLabel(e, now);
+        byState[s]++;
+        if (s === 'deferred' && (oldestDeferred === undefined || m.arrivedAt < oldestDeferred)) oldestDeferred = m.arrivedAt;
+      }
+    }
+    return c.json({ messages, octets, envelopes: byState, oldestDeferred: oldestDeferred !== undefined ? isoTime(oldestDeferred) : null });
+  });
+
+  // every envelope made due now (held ones stay held), as `correio queue flush` without an id
+  app.post('/queue/flush', async (c) => c.json({ action: 'flush', count: await deps.control.flush() }));
+
+  app.post('/queue/actions', async (c) => {
+    const b = await jsonBody(c);
+    const action = stringField(b, 'action');
+    if (!isAction(action)) throw new AdminError(`"action" must be one of ${queueActions.join(', ')}`);
+    const ids = b.ids;
+    if (!Array.isArray(ids) || ids.length === 0 || !ids.every((x) => typeof x === 'string')) throw new AdminError('"ids" must be a non-empty array of strings');
+    const results: { id: string; count?: number; error?: string }[] = [];
+    for (const id of ids) {
+      try {
+        results.push({ id, count: await act(deps.control, action, id) });
+      } catch (err) {
+        if (!(err instanceof AdminError)) throw err;
+        results.push({ id, error: err.message });
+      }
+    }
+    return c.json({ action, results });
+  });
+
+  app.get('/queue/:id', async (c) => {
+    const m = await findQueuedMessage(store, c.req.param('id'));
+    if (!m) throw new AdminError(`no such message: ${c.req.param('id')}`, 'not-found');
+    return c.json(messageJson(m, Date.now(), true));
+  });
+
+  app.get('/queue/:id/trace', async (c) => {
+    const t = await traceMessage(store, c.req.param('id'));
+    if (!t) throw new AdminError(`no such message: ${c.req.param('id')} is not in the queue (delivered, bounced or deleted, or never queued)`, 'not-found');
+    return c.json(t);
+  });
+
+  app.post('/queue/:id/:action', async (c) => {
+    const action = c.req.param('action');
+    if (!isAction(action)) throw new AdminError(`no such action: ${action} (one of ${queueActions.join(', ')})`, 'not-found');
+    return c.json({ id: c.req.param('id'), action, count: await act(deps.control, action, c.req.param('id')) });
+  });
+}

@@ -1,0 +1,53 @@
+/**
+ * @module admin-system-routes
+ * The admin API's views of the whole system: `resolve` (an address's expansion tree and its
+ * targets, as `correio resolve --json`), the config check (`correio check`), the DNS records a
+ * domain needs with its DKIM keys (`correio dns records`), and the mail log's tail.
+ * Standards: seed §2 (a directory with a query interface); RFC 6376 §3.6.2.1, RFC 7208,
+ *   RFC 7489 (records, see policy/trust/dns-records.ts).
+ * Security: behind the admin API's authorize; read-only; DKIM answers carry public keys only.
+ * Limitations: the log tail is what this process kept in memory since it started.
+ */
+import type { Hono } from 'hono';
+import { AdminError, targetJson } from '../admin/index.js';
+import { dnsRecords, isKeyName } from '../policy/index.js';
+import type { AdminApiDeps } from './admin-api.js';
+
+/** Lines of log a tail returns at most. */
+const MAX_TAIL = 1000;
+
+function localDomain(deps: AdminApiDeps, text: string): string {
+  const d = text.toLowerCase().replace(/\.$/, '');
+  if (!isKeyName(d)) throw new AdminError(`not a domain name: ${text}`);
+  const config = deps.config();
+  if (!config.localDomains.includes(d)) throw new AdminError(`${d} is not in local_domains (${config.localDomains.join(', ')}): its MX would not point here`, 'not-found');
+  return d;
+}
+
+export function systemRoutes(app: Hono, deps: AdminApiDeps): void {
+  app.get('/resolve/:address', async (c) => {
+    const address = c.req.param('address');
+    const r = await deps.explain(address);
+    return c.json({ address, tree: r.tree, targets: r.targets.map(targetJson) });
+  });
+
+  app.get('/check', async (c) => {
+    const findings = await deps.checkConfig();
+    return c.json({ ok: findings.every((f) => f.level !== 'error'), findings });
+  });
+
+  app.get('/domains/:domain/dns', (c) => c.json(dnsRecords(deps.config(), localDomain(deps, c.req.param('domain')))));
+
+  app.get('/domains/:domain/dkim', (c) => {
+    const records = dnsRecords(deps.config(), localDomain(deps, c.req.param('domain')));
+    return c.json(records.filter((r) => r.name.includes('._domainkey.')).map((r) => ({ selector: r.name.slice(0, r.name.indexOf('._domainkey.')), ...r })));
+  });
+
+  app.get('/log', (c) => {
+    if (!deps.logTail) throw new AdminError('no mail log is kept in this process', 'not-found');
+    const text = c.req.query('lines') ?? '100';
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_TAIL) throw new AdminError(`lines must be a whole number from 1 to ${MAX_TAIL}`);
+    return c.json(deps.logTail(n));
+  });
+}
