@@ -27,7 +27,7 @@ import {
   userJson,
   AdminError,
 } from '../admin/index.js';
-import { jsonBody, stringField, stringsField, type AdminApiDeps } from './admin-api.js';
+import { jsonBody, stringField, stringsField, type AdminApiDeps } from './admin-request.js';
 
 export function directoryRoutes(app: Hono, deps: AdminApiDeps): void {
   const dir = deps.directory;

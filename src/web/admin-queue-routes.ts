@@ -16,7 +16,7 @@ import type { Hono } from 'hono';
 import type { QueueControl } from '../core/index.js';
 import { findQueued, findQueuedMessage, listQueue } from '../queue/index.js';
 import { AdminError, filterQueue, isoTime, messageJson, stateLabel, stateLabels, traceMessage, type QueueFilter, type StateLabel } from '../admin/index.js';
-import { jsonBody, stringField, type AdminApiDeps } from './admin-api.js';
+import { jsonBody, stringField, type AdminApiDeps } from './admin-request.js';
 
 export const queueActions = ['flush', 'hold', 'release', 'delete', 'bounce'] as const;
 export type QueueAction = (typeof queueActions)[number];

@@ -11,7 +11,7 @@
 import type { Hono } from 'hono';
 import { AdminError, targetJson } from '../admin/index.js';
 import { dnsRecords, isKeyName } from '../policy/index.js';
-import type { AdminApiDeps } from './admin-api.js';
+import type { AdminApiDeps } from './admin-request.js';
 
 /** Lines of log a tail returns at most. */
 const MAX_TAIL = 1000;
