@@ -6,8 +6,12 @@
  * Standards: none.
  * Security: the aliases file is re-read when it changes; an unreadable file keeps the previous
  *   good set in force.
- * Limitations: with a "postgres://" storage url only the directory is in PostgreSQL so far; the
- *   spool and mailboxes stay under data_dir.
+ * With a "postgres://" storage url the directory and the queue are in PostgreSQL, shared by
+ * every node on that url; the mailboxes stay a Maildir under data_dir (a directory shared by
+ * the nodes, e.g. over NFS), whose file names then carry the first local domain instead of the
+ * node's hostname, so a delivery repeated by another node finds the first copy (idempotent on
+ * the envelope id, MaildirStore's uniqueKey).
+ * Limitations: mailboxes on PostgreSQL are still to come.
  */
 import { dkimSignerFor } from './mail-auth.js';
 import { join } from 'node:path';
@@ -16,7 +20,9 @@ import { systemClock, type Clock, type Envelope, type MessageSigner } from '../c
 import type { Config } from '../config/index.js';
 import { openDirectory, type DirectoryBackend } from '../directory/index.js';
 import { ConfiguredAliases, configuredResolver } from './configured-resolver.js';
-import { FsQueueStore, type FsQueueStoreOptions } from '../queue/index.js';
+import { FsQueueStore, PgQueueStore, type FsQueueStoreOptions } from '../queue/index.js';
+import { isPostgresUrl } from '../util/index.js';
+import type { QueueStore } from '../core/index.js';
 import { MaildirStore } from '../mailbox/index.js';
 import { AliasResolver } from '../resolve/index.js';
 import { IntakeService } from '../intake/index.js';
@@ -25,7 +31,7 @@ export interface Backends {
   readonly config: Config;
   readonly clock: Clock;
   readonly directory: DirectoryBackend;
-  readonly store: FsQueueStore;
+  readonly store: QueueStore;
   readonly mailboxes: MaildirStore;
   readonly resolver: AliasResolver;
   readonly intake: IntakeService;
@@ -62,17 +68,32 @@ export function mailDir(config: Config): string {
   return join(config.dataDir, 'mail');
 }
 
+/** Whether this configuration's storage is PostgreSQL (several nodes). */
+export function sharedStorage(config: Config): boolean {
+  return isPostgresUrl(config.storage.url);
+}
+
+/**
+ * The configured queue: the files spool under data_dir (opened as `spool` says), or the
+ * PostgreSQL queue of [storage] url.
+ */
+export function openQueueStore(config: Config, spool?: FsQueueStoreOptions): Promise<QueueStore> {
+  if (sharedStorage(config)) return PgQueueStore.open(config.storage.url, { leaseMs: config.storage.leaseMs });
+  return FsQueueStore.open(spoolDir(config), spool);
+}
+
 export async function openBackends(config: Config, opts: BackendOptions = {}): Promise<Backends> {
   const clock = opts.clock ?? systemClock;
   const directory = await openDirectory(config);
-  let store: FsQueueStore | undefined;
+  let store: QueueStore | undefined;
   try {
-    store = await FsQueueStore.open(spoolDir(config), opts.spool);
+    store = await openQueueStore(config, opts.spool);
   } catch (err) {
     await directory.close();
     throw err;
   }
-  const mailboxes = new MaildirStore(mailDir(config), { hostname: config.hostname });
+  // several nodes deliver into one Maildir: the name must not depend on which node wrote it
+  const mailboxes = new MaildirStore(mailDir(config), { hostname: sharedStorage(config) ? config.localDomains[0] : config.hostname });
 
   let current = config;
   const aliases = new ConfiguredAliases(config);

@@ -15,7 +15,7 @@ import { DnsResolver } from '../dns/index.js';
 import { defaultSmtpTimeouts, type SmtpTimeouts } from '../client/index.js';
 import { QueueRunner, DsnNotifier } from '../delivery/index.js';
 import type { QueueControl, Transport } from '../core/index.js';
-import type { Backends } from './backends.js';
+import { sharedStorage, type Backends } from './backends.js';
 import type { ControlRequest, ControlResponse } from './control.js';
 
 export interface DeliveryServices {
@@ -72,6 +72,8 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
     clock,
     concurrency: config.delivery.concurrency,
     perRouteConcurrency: config.delivery.concurrencyPerRoute,
+    // a shared queue: envelopes committed on other nodes (or left by a dead one) are found by rescans
+    ...(sharedStorage(config) && { pollIntervalMs: config.storage.pollIntervalMs }),
   });
   return {
     runner,

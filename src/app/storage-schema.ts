@@ -10,9 +10,10 @@
  * Limitations: none.
  */
 import { directorySchema } from '../directory/index.js';
+import { queueSchema } from '../queue/index.js';
 import { migrateSchema, openPgPool, schemaStatus, type ComponentStatus, type SchemaComponent } from '../util/index.js';
 
-export const storageComponents: readonly SchemaComponent[] = [directorySchema];
+export const storageComponents: readonly SchemaComponent[] = [directorySchema, queueSchema];
 
 /** "host:port/database" of a postgres url, without user or password (for messages). */
 export function describePgUrl(url: string): string {

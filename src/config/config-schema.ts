@@ -299,7 +299,13 @@ export const configSchema = z
         ),
         dkim_sign: field(bool, () => true),
       }),
-    storage: table({ url: field(storageUrl, () => 'file:') }),
+    storage: table({
+      url: field(storageUrl, () => 'file:'),
+      // PostgreSQL only: a delivery lease lasts this long without its heartbeat (a third of it)
+      lease: field(duration, () => 60_000),
+      // PostgreSQL only: how often a node re-reads the shared queue for envelopes it does not know
+      poll_interval: field(duration, () => 10_000),
+    }),
     log: table({ level: field(logLevel, () => 'info' as const) }),
   })
   .superRefine((c, ctx) => {

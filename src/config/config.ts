@@ -150,7 +150,10 @@ export interface Config {
    */
   readonly metrics: { readonly listen: readonly ListenAddress[]; readonly isDefault: boolean };
   readonly mailAuth: MailAuthConfig;
-  /** "file:" (embedded default) or "postgres://…" */
-  readonly storage: { readonly url: string };
+  /**
+   * url: "file:" (embedded default) or "postgres://…"; leaseMs and pollIntervalMs: how the
+   * nodes sharing a PostgreSQL queue take envelopes over from each other (docs/scale.md)
+   */
+  readonly storage: { readonly url: string; readonly leaseMs: number; readonly pollIntervalMs: number };
   readonly log: { readonly level: LogLevel };
 }

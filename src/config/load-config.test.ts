@@ -51,6 +51,7 @@ void test('embedded defaults are the ones DESIGN.md §4 gives', () => {
   assert.deepEqual(c.imap.listen, [{ host: '127.0.0.1', port: 2143 }]); // issue 14: the embedded defaults serve IMAP
   assert.deepEqual(c.http.listen, []);
   assert.equal(c.storage.url, 'file:');
+  assert.deepEqual([c.storage.leaseMs, c.storage.pollIntervalMs], [60_000, 10_000]);
   assert.equal(c.log.level, 'info');
 });
 

@@ -142,7 +142,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       dkimMinKeyBits: raw.mail_auth.dkim_min_key_bits,
       dkimSign: raw.mail_auth.dkim_sign,
     },
-    storage: { url: raw.storage.url },
+    storage: { url: raw.storage.url, leaseMs: raw.storage.lease, pollIntervalMs: raw.storage.poll_interval },
     log: { level: raw.log.level },
   };
 }

@@ -21,7 +21,27 @@ export interface MessageDraft {
   abort(): Promise<void>;
 }
 
+/**
+ * Claims on envelopes, for a queue that several nodes deliver from (the PostgreSQL backend).
+ * A node delivers an envelope only while it holds its lease; the lease carries a fencing token,
+ * and while it is held the store writes that envelope's outcome (putEnvelope, deleteEnvelope)
+ * only if the token is still the current one, so a node whose lease expired and was taken over
+ * cannot overwrite the new holder's result. The store renews held leases (a heartbeat) until
+ * they are released; a node that dies stops renewing, and its leases expire.
+ */
+export interface EnvelopeLeases {
+  /**
+   * Claims those of `ids` that no live lease holds; returns them as they are stored now (the
+   * caller checks that they are still what it meant to deliver). Others are left alone.
+   */
+  claim(ids: readonly EnvelopeId[]): Promise<Envelope[]>;
+  /** Gives up the leases on `ids` (after their outcome is stored); unknown ids are ignored. */
+  release(ids: readonly EnvelopeId[]): Promise<void>;
+}
+
 export interface QueueStore {
+  /** present when several nodes share the queue: deliver only what was claimed */
+  readonly leases?: EnvelopeLeases;
   createMessage(): Promise<MessageDraft>;
   openMessage(id: MessageId): Promise<Readable>;
   /** size in octets of the stored message */

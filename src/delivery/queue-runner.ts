@@ -16,6 +16,9 @@
  *   RFC 3461 §4.1 and §6.2 (NOTIFY: which notices), RFC 3463 (4.3.0, 4.3.5, 5.4.7),
  *   RFC 3464 (per-recipient reports).
  * Security: a notice about a "<>" message is the notifier's to route (postmaster), never "<>".
+ * When the store is shared by several nodes (`store.leases`), each batch is claimed before it
+ * runs and only what this node won is delivered (batch-claim.ts); the leases are given back
+ * once the batch's outcomes and notices are stored.
  * Limitations: changes made to the store by another process are seen at the next poll
  *   (pollIntervalMs) or rescan(); one runner per spool. A notice sent just before a crash, whose
  *   envelope was not yet removed, is sent again after the restart (the window is one store write).
@@ -27,6 +30,7 @@ import {
 } from '../core/index.js';
 import { QueueScheduler, applyControl, applyResult, expire, noticeResult, shutdownError, type Batch, type ControlAction, type Outcome } from '../queue/index.js';
 import { NoticeSender } from './notice-sender.js';
+import { claimBatch } from './batch-claim.js';
 import { publishError, publishOutcome } from './delivery-events.js';
 
 export { shutdownError };
@@ -47,6 +51,8 @@ export interface QueueRunnerOptions {
   readonly pollIntervalMs?: number;
   /** ms stop() lets running deliveries finish before aborting them (default 5 s) */
   readonly stopGraceMs?: number;
+  /** ms to pause claiming after a shared store failed to claim (default 5 s) */
+  readonly claimRetryMs?: number;
 }
 
 function errorText(err: unknown): string {
@@ -60,6 +66,9 @@ export class QueueRunner implements QueueControl {
   readonly #clock: Clock;
   readonly #pollMs: number;
   readonly #stopGraceMs: number;
+  readonly #claimRetryMs: number;
+  /** a shared store could not claim: no new batches before this time */
+  #pausedUntil = 0;
   readonly #queue: QueueScheduler;
   readonly #notices: NoticeSender;
 
@@ -84,6 +93,7 @@ export class QueueRunner implements QueueControl {
     this.#clock = opts.clock ?? systemClock;
     this.#pollMs = opts.pollIntervalMs ?? 30_000;
     this.#stopGraceMs = Math.max(0, opts.stopGraceMs ?? 5_000);
+    this.#claimRetryMs = Math.max(0, opts.claimRetryMs ?? 5_000);
     this.#queue = new QueueScheduler({ policy: opts.scheduler, concurrency: opts.concurrency, perRouteConcurrency: opts.perRouteConcurrency });
     this.#notices = new NoticeSender({
       notifier: opts.notifier,
@@ -276,6 +286,11 @@ export class QueueRunner implements QueueControl {
       return;
     }
     const now = this.#clock.now();
+    if (now < this.#pausedUntil) {
+      this.#setTimer(this.#pausedUntil, now);
+      this.#checkIdle();
+      return;
+    }
     for (const batch of this.#queue.takeDue(now)) this.#launch(batch);
     const next = this.#queue.nextWakeAt();
     if (next < Infinity) this.#setTimer(next, now);
@@ -293,6 +308,8 @@ export class QueueRunner implements QueueControl {
           this.#messageJobs.delete(b.messageId);
           await this.#notices.send(b.messageId).catch((err: unknown) => publishError(err, 'notices'));
         }
+        // outcomes and notices are stored: the leases go (before free(), so this node may claim again)
+        await this.#store.leases?.release(b.envelopes.map((e) => e.id)).catch((err: unknown) => publishError(err, 'releasing leases'));
         // anything still busy here had no notice pending: free it for a later pass
         const now = this.#clock.now();
         for (const e of b.envelopes) if (!this.#notices.isPending(b.messageId, e.id)) this.#queue.free(e.id, now);
@@ -305,7 +322,30 @@ export class QueueRunner implements QueueControl {
     this.#jobs.add(job);
   }
 
-  async #run(b: Batch): Promise<void> {
+  /**
+   * On a shared store: the part of the batch this node won (batch-claim.ts), or undefined.
+   * Envelopes held elsewhere are forgotten until a rescan; stale ones are filed as stored.
+   */
+  async #claim(b: Batch): Promise<Batch | undefined> {
+    const leases = this.#store.leases;
+    if (!leases) return b;
+    const now = this.#clock.now();
+    try {
+      const c = await claimBatch(leases, b.envelopes);
+      for (const id of c.elsewhere) this.#queue.forget(id);
+      for (const env of c.stale) this.#queue.set(env, now);
+      return c.claimed.length === 0 ? undefined : { ...b, envelopes: c.claimed };
+    } catch (err) {
+      // the database is away: nothing was claimed; pause rather than retry in a tight loop
+      publishError(err, 'claiming envelopes');
+      this.#pausedUntil = now + this.#claimRetryMs;
+      return undefined;
+    }
+  }
+
+  async #run(whole: Batch): Promise<void> {
+    const b = await this.#claim(whole);
+    if (b === undefined) return;
     if (b.kind === 'notice') {
       for (const env of b.envelopes) {
         if (env.notice !== undefined) this.#notices.add({ kind: env.notice, envelope: env, result: noticeResult(env, env.notice) });

@@ -2,13 +2,16 @@
  * @module queue
  * The spool's storage (QueueStore backends), the retry policy, the envelope state transitions,
  * the in-memory queue scheduler and the offline queue control. Backends: the files backend
- * (fs-queue-store.ts, the default spool) and an in-memory one (memory-queue-store.ts, for tests
+ * (fs-queue-store.ts, the default spool), the PostgreSQL one for several nodes
+ * (pg-queue-store.ts, with leases in pg-envelope-leases.ts) and an in-memory one (memory-queue-store.ts, for tests
  * and tools; the shape a database backend takes). Operator actions on any QueueStore are in
  * queue-control.ts (StoreQueueControl).
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
 export { FsQueueStore, spoolFormat, type FsQueueStoreOptions, type RecoveryReport } from './fs-queue-store.js';
 export { messageIdOfEnvelope } from './queue-ids.js';
+export { PgQueueStore, type PgQueueStoreOptions } from './pg-queue-store.js';
+export { queueSchema } from './pg-queue-schema.js';
 export { MemoryQueueStore, MemorySpool, type MemoryQueueStoreOptions } from './memory-queue-store.js';
 export { RetryScheduler, defaultRetryOptions, type RetrySchedulerOptions } from './retry-scheduler.js';
 export { storageError, isStorageFull } from './storage-error.js';

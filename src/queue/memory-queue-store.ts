@@ -10,15 +10,15 @@
  *   was given changes nothing stored.
  * Limitations: no durability, no size bound (bodies are held whole).
  */
-import { Writable, Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import {
   MailError, replies,
-  type Envelope, type EnvelopeId, type EnvelopeInit, type MessageDraft, type MessageId, type QueueStore,
+  type Envelope, type EnvelopeId, type MessageDraft, type MessageId, type QueueStore,
 } from '../core/index.js';
 import { uniqueId } from '../util/index.js';
-import { envelopeIdOf, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
-import { storageError } from './storage-error.js';
+import { isQueueId, messageIdOfEnvelope } from './queue-ids.js';
+import { noSuchMessage } from './storage-error.js';
+import { BufferedMessageDraft } from './buffered-draft.js';
 
 interface StoredMessage {
   readonly body: Buffer;
@@ -35,66 +35,6 @@ export interface MemoryQueueStoreOptions {
   spool?: MemorySpool;
   /** creates message ids (default util's uniqueId) */
   newId?: () => string;
-}
-
-/** A missing message, reported as the files backend reports it (an ENOENT error). */
-function noSuchMessage(id: MessageId): Error {
-  return Object.assign(new Error(`message ${id}: not in the queue`), { code: 'ENOENT' });
-}
-
-class MemoryMessageDraft implements MessageDraft {
-  readonly id: MessageId;
-  readonly #spool: MemorySpool;
-  readonly #chunks: Buffer[] = [];
-  #body: Writable | undefined;
-  #state: 'open' | 'committing' | 'committed' | 'aborted' = 'open';
-
-  constructor(spool: MemorySpool, id: MessageId) {
-    this.#spool = spool;
-    this.id = id;
-  }
-
-  get body(): Writable {
-    this.#body ??= new Writable({
-      write: (chunk: Buffer | string, encoding, cb) => {
-        this.#chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, encoding));
-        cb();
-      },
-    });
-    return this.#body;
-  }
-
-  async commit(inits: readonly EnvelopeInit[], whole?: readonly Buffer[]): Promise<Envelope[]> {
-    if (this.#state !== 'open' || (whole && this.#body)) throw new MailError(replies.localError(), 'MAIL_ERR_DRAFT_STATE');
-    if (inits.length === 0) throw new MailError(replies.noValidRecipients(), 'MAIL_ERR_NO_RECIPIENTS');
-    this.#state = 'committing';
-    try {
-      if (!whole) await finished(this.body);
-    } catch (err) {
-      this.#state = 'aborted';
-      throw storageError(err);
-    }
-    const body = Buffer.concat(whole ?? this.#chunks);
-    this.#chunks.length = 0;
-    // every field of an init is kept as given (unknown ones too): storage does not pick fields
-    const envelopes: Envelope[] = inits.map((init, i) => ({
-      ...init,
-      id: envelopeIdOf(this.id, i),
-      messageId: this.id,
-      size: body.length,
-      attempts: init.attempts ?? [],
-    }));
-    this.#spool.messages.set(this.id, { body, envelopes: structuredClone(envelopes) });
-    this.#state = 'committed';
-    return envelopes;
-  }
-
-  async abort(): Promise<void> {
-    if (this.#state !== 'open') return;
-    this.#state = 'aborted';
-    this.#chunks.length = 0;
-    if (this.#body && !this.#body.destroyed) this.#body.destroy();
-  }
 }
 
 export class MemoryQueueStore implements QueueStore {
@@ -115,7 +55,9 @@ export class MemoryQueueStore implements QueueStore {
     this.#check();
     const id = this.#newId();
     if (!isQueueId(id) || this.spool.messages.has(id)) throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
-    return new MemoryMessageDraft(this.spool, id);
+    return new BufferedMessageDraft(id, async (body, envelopes) => {
+      this.spool.messages.set(id, { body, envelopes: structuredClone(envelopes) });
+    });
   }
 
   async openMessage(id: MessageId): Promise<Readable> {

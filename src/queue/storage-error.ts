@@ -26,3 +26,8 @@ export function storageError(err: unknown): MailError {
 export function errorCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
+
+/** A missing message, reported as the files backend reports it (an ENOENT error). */
+export function noSuchMessage(id: string): Error {
+  return Object.assign(new Error(`message ${id}: not in the queue`), { code: 'ENOENT' });
+}

@@ -18,6 +18,7 @@ import { startApp, type RunningApp } from '../../src/app/index.js';
 import { DeliveryThread } from '../../src/app/delivery-thread.js';
 import { startMailLog, type MailLog } from '../../src/log/index.js';
 import type { Envelope } from '../../src/core/index.js';
+import type { FsQueueStore } from '../../src/queue/index.js';
 import { freePort } from '../helpers/net.js';
 import { sendMail, waitFor } from '../helpers/site.js';
 
@@ -103,7 +104,7 @@ test('delete through the worker; stop ends it and the spool opens again as owner
 
   await app!.stop();
   app = await startApp(config, { logger: pino({ level: 'silent' }) });
-  assert.equal(app.backends.store.owner, true, 'the restarted app owns the spool again: the stop released its lock');
+  assert.equal((app.backends.store as FsQueueStore).owner, true, 'the restarted app owns the spool again: the stop released its lock');
   assert.deepEqual(await app.control({ op: 'ping' }), { ok: true });
 });
 

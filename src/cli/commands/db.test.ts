@@ -21,18 +21,21 @@ void describe('correio db migrate / db status on a real PostgreSQL', { skip }, (
         const config = await configFor(dir, db.url);
         const before = await runCli(['db', 'status', '--json', '--config', config]);
         assert.equal(before.code, 75, before.stderr);
-        assert.deepEqual(JSON.parse(before.stdout), [{ component: 'directory', current: 0, latest: 1 }]);
+        assert.deepEqual(JSON.parse(before.stdout), [
+          { component: 'directory', current: 0, latest: 1 },
+          { component: 'queue', current: 0, latest: 1 },
+        ]);
         assert.match(before.stderr, /migrations pending; run correio db migrate/);
         assert.ok(!before.stderr.includes('postgres@'), 'no user/password in messages');
 
         const migrate = await runCli(['db', 'migrate', '--config', config]);
         assert.equal(migrate.code, 0, migrate.stderr);
-        assert.match(migrate.stdout, /^directory: 0 -> 1$/m);
+        assert.match(migrate.stdout, /^directory: 0 -> 1\nqueue: 0 -> 1$/m);
         const again = await runCli(['db', 'migrate', '--config', config]);
-        assert.match(again.stdout, /^directory: at version 1$/m);
+        assert.match(again.stdout, /^directory: at version 1\nqueue: at version 1$/m);
         const after = await runCli(['db', 'status', '--config', config]);
         assert.equal(after.code, 0, after.stderr);
-        assert.match(after.stdout, /^directory\t1\t1\tcurrent$/m);
+        assert.match(after.stdout, /^directory\t1\t1\tcurrent\nqueue\t1\t1\tcurrent$/m);
 
         // the directory commands now work on PostgreSQL
         const add = await runCli(['user', 'add', 'suzana@dc.uece.br', '--config', config]);
@@ -40,6 +43,10 @@ void describe('correio db migrate / db status on a real PostgreSQL', { skip }, (
         const list = await runCli(['user', 'list', '--config', config]);
         assert.match(list.stdout, /suzana@dc\.uece\.br/);
         assert.match(list.stdout, /postmaster@dc\.uece\.br/);
+        // and so do the queue commands (an empty shared queue)
+        const q = await runCli(['queue', 'list', '--json', '--config', config]);
+        assert.equal(q.code, 0, q.stderr);
+        assert.deepEqual(JSON.parse(q.stdout), []);
       })));
 
   void test('an unreachable server is one line and 69; a file: storage is 78', () =>

@@ -17,10 +17,10 @@
  *   server next runs. `flush` without a server only makes envelopes due.
  */
 import type { Command } from 'commander';
-import { addressToString, reversePathToString, type QueueControl } from '../../core/index.js';
+import { addressToString, reversePathToString, type QueueControl, type QueueStore } from '../../core/index.js';
 import type { Config } from '../../config/index.js';
-import { FsQueueStore, StoreQueueControl, findQueued, findQueuedMessage, listQueue, type QueuedMessage } from '../../queue/index.js';
-import { ControlError, SocketQueueControl, spoolDir } from '../../app/index.js';
+import { StoreQueueControl, findQueued, findQueuedMessage, listQueue, type QueuedMessage } from '../../queue/index.js';
+import { ControlError, SocketQueueControl, openQueueStore } from '../../app/index.js';
 import { describeAttempt, isoTime, lastError, messageJson, routeText, stateLabel, stateText } from '../../admin/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 
@@ -28,11 +28,11 @@ import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 const CONTROL_TIMEOUT_MS = 30_000;
 
 /** Opens the spool for reading or operator changes; recovery is left to the server. */
-export function openSpool(config: Config): Promise<FsQueueStore> {
-  return FsQueueStore.open(spoolDir(config), { recover: 'never' });
+export function openSpool(config: Config): Promise<QueueStore> {
+  return openQueueStore(config, { recover: 'never' });
 }
 
-export async function withSpool<T>(config: Config, fn: (store: FsQueueStore) => Promise<T>): Promise<T> {
+export async function withSpool<T>(config: Config, fn: (store: QueueStore) => Promise<T>): Promise<T> {
   const store = await openSpool(config);
   try {
     return await fn(store);
@@ -90,7 +90,7 @@ function printMessage(ctx: CliContext, m: QueuedMessage, now: number): void {
 }
 
 /** The message (or envelope) an ID names, or CliError 65 `no such message: ID`. */
-export async function requireQueued(store: FsQueueStore, id: string): Promise<QueuedMessage> {
+export async function requireQueued(store: QueueStore, id: string): Promise<QueuedMessage> {
   const m = await findQueuedMessage(store, id);
   if (!m) throw new CliError(`no such message: ${id}`, exitCodes.dataErr);
   return m;

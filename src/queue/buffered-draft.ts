@@ -1,0 +1,73 @@
+/**
+ * @module buffered-draft
+ * A MessageDraft that gathers the body in memory and hands body and envelopes to a `save`
+ * function at commit: the draft of the in-memory store and of the PostgreSQL store (which
+ * writes both in one statement). The files backend streams to disk instead (fs-message-draft).
+ * Standards: RFC 5321 §6.1: commit resolves only once `save` has stored the message.
+ * Security: envelope ids are made here from the message id (queue-ids), never taken from input.
+ * Limitations: the body is held whole in memory until commit (bounded by the caller's size
+ *   limit, smtp.max_message_size for SMTP).
+ */
+import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { MailError, replies, type Envelope, type EnvelopeInit, type MessageDraft, type MessageId } from '../core/index.js';
+import { envelopeIdOf } from './queue-ids.js';
+import { storageError } from './storage-error.js';
+
+/** Stores a committed message; throws when it could not (the commit then fails). */
+export type SaveMessage = (body: Buffer, envelopes: Envelope[]) => Promise<void>;
+
+export class BufferedMessageDraft implements MessageDraft {
+  readonly id: MessageId;
+  readonly #save: SaveMessage;
+  readonly #chunks: Buffer[] = [];
+  #body: Writable | undefined;
+  #state: 'open' | 'committing' | 'committed' | 'aborted' = 'open';
+
+  constructor(id: MessageId, save: SaveMessage) {
+    this.id = id;
+    this.#save = save;
+  }
+
+  get body(): Writable {
+    this.#body ??= new Writable({
+      write: (chunk: Buffer | string, encoding, cb) => {
+        this.#chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, encoding));
+        cb();
+      },
+    });
+    return this.#body;
+  }
+
+  async commit(inits: readonly EnvelopeInit[], whole?: readonly Buffer[]): Promise<Envelope[]> {
+    if (this.#state !== 'open' || (whole && this.#body)) throw new MailError(replies.localError(), 'MAIL_ERR_DRAFT_STATE');
+    if (inits.length === 0) throw new MailError(replies.noValidRecipients(), 'MAIL_ERR_NO_RECIPIENTS');
+    this.#state = 'committing';
+    try {
+      if (!whole) await finished(this.body);
+      const body = Buffer.concat(whole ?? this.#chunks);
+      this.#chunks.length = 0;
+      // every field of an init is kept as given (unknown ones too): storage does not pick fields
+      const envelopes: Envelope[] = inits.map((init, i) => ({
+        ...init,
+        id: envelopeIdOf(this.id, i),
+        messageId: this.id,
+        size: body.length,
+        attempts: init.attempts ?? [],
+      }));
+      await this.#save(body, envelopes);
+      this.#state = 'committed';
+      return envelopes;
+    } catch (err) {
+      this.#state = 'aborted';
+      throw storageError(err);
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.#state !== 'open') return;
+    this.#state = 'aborted';
+    this.#chunks.length = 0;
+    if (this.#body && !this.#body.destroyed) this.#body.destroy();
+  }
+}

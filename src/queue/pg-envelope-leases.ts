@@ -1,0 +1,123 @@
+/**
+ * @module pg-envelope-leases
+ * Leases on queue envelopes in PostgreSQL (core EnvelopeLeases), for several nodes delivering
+ * from one queue. A claim takes the envelopes no live lease holds with
+ * `FOR UPDATE SKIP LOCKED` (two nodes claiming at once never wait on, nor get, the same rows),
+ * stamps them with this node, an expiry (the database's clock, so nodes' clocks do not matter)
+ * and a fencing token from a sequence. While held, a heartbeat renews the expiry every third
+ * of the lease; a node that dies stops renewing and another node claims the envelopes once
+ * the lease has run out. The store asks token() to fence its writes (pg-queue-store.ts).
+ * Standards: none (fencing tokens: a write names the lease it was made under).
+ * Security: the owner name is for operators (hostname/pid); it is never trusted: only the
+ *   token fences.
+ * Limitations: a node that stalls longer than the lease (a stopped VM) may still deliver once
+ *   more to a remote peer after another node took over; its result is then refused (fenced).
+ */
+import type { Envelope, EnvelopeId, EnvelopeLeases } from '../core/index.js';
+import type { PgPool } from '../util/index.js';
+
+export interface PgEnvelopeLeasesOptions {
+  /** who holds the leases (shown in the table): hostname and pid */
+  readonly owner: string;
+  /** how long a lease lasts without renewal, ms */
+  readonly leaseMs: number;
+}
+
+export class PgEnvelopeLeases implements EnvelopeLeases {
+  readonly #pool: PgPool;
+  readonly #owner: string;
+  readonly #leaseMs: number;
+  /** envelope id → the fencing token of the lease this node holds on it */
+  readonly #held = new Map<EnvelopeId, string>();
+  #heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(pool: PgPool, opts: PgEnvelopeLeasesOptions) {
+    this.#pool = pool;
+    this.#owner = opts.owner;
+    this.#leaseMs = Math.max(1000, opts.leaseMs);
+  }
+
+  /** The token of this node's lease on `id`, if it holds one. */
+  token(id: EnvelopeId): string | undefined {
+    return this.#held.get(id);
+  }
+
+  /** The envelope left the queue: nothing to renew or release. */
+  forget(id: EnvelopeId): void {
+    this.#held.delete(id);
+  }
+
+  get held(): number {
+    return this.#held.size;
+  }
+
+  async claim(ids: readonly EnvelopeId[]): Promise<Envelope[]> {
+    if (ids.length === 0) return [];
+    const r = await this.#pool.query<{ id: string; data: Envelope; lease_token: string }>(
+      `UPDATE queue_envelopes SET lease_owner = $2, lease_until = now() + $3 * interval '1 millisecond',
+         lease_token = nextval('queue_lease_tokens')
+       WHERE id IN (SELECT id FROM queue_envelopes
+                    WHERE id = ANY($1) AND (lease_until IS NULL OR lease_until < now())
+                    FOR UPDATE SKIP LOCKED)
+       RETURNING id, data, lease_token`,
+      [ids, this.#owner, this.#leaseMs],
+    );
+    for (const row of r.rows) this.#held.set(row.id, row.lease_token);
+    if (r.rows.length > 0) this.#arm();
+    return r.rows.map((row) => row.data);
+  }
+
+  async release(ids: readonly EnvelopeId[]): Promise<void> {
+    const pairs = this.#pairs(ids);
+    for (const id of pairs.ids) this.#held.delete(id);
+    if (pairs.ids.length === 0) return;
+    await this.#pool.query(
+      `UPDATE queue_envelopes e SET lease_owner = NULL, lease_until = NULL
+       FROM unnest($1::text[], $2::bigint[]) AS l (id, token)
+       WHERE e.id = l.id AND e.lease_token = l.token`,
+      [pairs.ids, pairs.tokens],
+    );
+  }
+
+  /** Renews every lease held now; a lease taken over meanwhile is not renewed (its writes stay fenced). */
+  async renew(): Promise<void> {
+    const pairs = this.#pairs([...this.#held.keys()]);
+    if (pairs.ids.length === 0) return;
+    await this.#pool.query(
+      `UPDATE queue_envelopes e SET lease_until = now() + $3 * interval '1 millisecond'
+       FROM unnest($1::text[], $2::bigint[]) AS l (id, token)
+       WHERE e.id = l.id AND e.lease_token = l.token`,
+      [pairs.ids, pairs.tokens, this.#leaseMs],
+    );
+  }
+
+  close(): void {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+  }
+
+  #pairs(ids: readonly EnvelopeId[]): { ids: string[]; tokens: string[] } {
+    const out = { ids: [] as string[], tokens: [] as string[] };
+    for (const id of ids) {
+      const t = this.#held.get(id);
+      if (t === undefined) continue;
+      out.ids.push(id);
+      out.tokens.push(t);
+    }
+    return out;
+  }
+
+  #arm(): void {
+    if (this.#heartbeat) return;
+    this.#heartbeat = setInterval(() => {
+      if (this.#held.size === 0) {
+        this.close();
+        return;
+      }
+      // a failed renewal (database briefly away) is retried at the next beat; the lease has
+      // two more beats before it runs out
+      this.renew().catch(() => undefined);
+    }, Math.floor(this.#leaseMs / 3));
+    this.#heartbeat.unref();
+  }
+}

@@ -1,0 +1,162 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MailError } from '../core/index.js';
+import { envelopeInit, queueStoreContract, readAll, storeMessage } from '../../test/contract/queue-store.contract.js';
+import { createTestDatabase, pgUnavailable, withTestDatabase } from '../../test/helpers/pg.js';
+import { openPgPool } from '../util/index.js';
+import { PgQueueStore } from './pg-queue-store.js';
+
+const skip = await pgUnavailable();
+
+if (skip) {
+  void test('PgQueueStore contract suite', (t) => t.skip(skip));
+} else {
+  queueStoreContract('PgQueueStore', async () => {
+    const db = await createTestDatabase();
+    let store = await PgQueueStore.open(db.url);
+    return {
+      get store() {
+        return store;
+      },
+      async reopen() {
+        await store.close();
+        store = await PgQueueStore.open(db.url);
+        return store;
+      },
+      async cleanup() {
+        await store.close();
+        await db.drop();
+      },
+    };
+  });
+}
+
+const isLeaseLost = (e: unknown): boolean => e instanceof MailError && e.code === 'MAIL_ERR_LEASE_LOST' && e.reply.code === 451;
+
+async function count(url: string, table: string): Promise<number> {
+  const pool = openPgPool(url, { max: 1 });
+  try {
+    return Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+  } finally {
+    await pool.end();
+  }
+}
+
+void describe('PgQueueStore: bodies, leases and fencing on a real PostgreSQL', { skip }, () => {
+  void test('a body is stored once for every message with that content, and collected with the last one', () =>
+    withTestDatabase(async (db) => {
+      const store = await PgQueueStore.open(db.url);
+      try {
+        const a = await storeMessage(store, 'same body\r\n', ['a@x.example', 'b@x.example']);
+        const b = await storeMessage(store, 'same body\r\n', ['c@x.example']);
+        await storeMessage(store, 'other body\r\n', ['d@x.example']);
+        assert.equal(await count(db.url, 'queue_bodies'), 2);
+        assert.equal(await count(db.url, 'queue_messages'), 3);
+        for (const e of a) await store.deleteEnvelope(e.id);
+        assert.equal(await count(db.url, 'queue_bodies'), 2, 'still named by the second message');
+        assert.equal((await readAll(await store.openMessage(b[0].messageId))).toString(), 'same body\r\n');
+        await store.deleteEnvelope(b[0].id);
+        assert.equal(await count(db.url, 'queue_bodies'), 1);
+        assert.equal(await count(db.url, 'queue_messages'), 1);
+      } finally {
+        await store.close();
+      }
+    }));
+
+  void test('two nodes claiming at once never get the same envelope; the other node waits for the lease', () =>
+    withTestDatabase(async (db) => {
+      const [a, b] = await Promise.all([
+        PgQueueStore.open(db.url, { owner: 'node-a', leaseMs: 60_000 }),
+        PgQueueStore.open(db.url, { owner: 'node-b', leaseMs: 60_000 }),
+      ]);
+      try {
+        const envs = (await Promise.all(Array.from({ length: 20 }, (_, i) => storeMessage(a, `m${i}\r\n`, [`r${i}@x.example`, `s${i}@x.example`])))).flat();
+        const ids = envs.map((e) => e.id);
+        const [ca, cb] = await Promise.all([a.leases.claim(ids), b.leases.claim(ids)]);
+        const got = [...ca, ...cb].map((e) => e.id).sort();
+        assert.deepEqual(got, [...ids].sort(), 'every envelope claimed exactly once');
+        assert.equal(new Set(got).size, ids.length);
+        assert.deepEqual(await b.leases.claim(ca.map((e) => e.id)), [], 'held leases are not claimed again');
+        // the claimed envelope comes back as stored
+        assert.deepEqual(ca[0] ?? cb[0], envs.find((e) => e.id === (ca[0] ?? cb[0]).id));
+        await a.leases.release(ca.map((e) => e.id));
+        assert.equal((await b.leases.claim(ca.map((e) => e.id))).length, ca.length, 'released leases are claimable');
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    }));
+
+  void test('an expired lease is claimed by another node, and the old holder is fenced out', () =>
+    withTestDatabase(async (db) => {
+      const a = await PgQueueStore.open(db.url, { owner: 'node-a', leaseMs: 60_000 });
+      const b = await PgQueueStore.open(db.url, { owner: 'node-b', leaseMs: 60_000 });
+      try {
+        const [e1, e2] = await storeMessage(a, 'x\r\n', ['a@x.example', 'b@x.example']);
+        assert.equal((await a.leases.claim([e1.id, e2.id])).length, 2);
+        a.leases.close(); // node A stalls: no more heartbeats
+        // its lease runs out (made to, here, rather than waited for)
+        const pool = openPgPool(db.url, { max: 1 });
+        await pool.query("UPDATE queue_envelopes SET lease_until = now() - interval '1 second'");
+        const rows = await pool.query<{ lease_owner: string }>('SELECT lease_owner FROM queue_envelopes');
+        assert.deepEqual(rows.rows.map((r) => r.lease_owner), ['node-a', 'node-a']);
+        await pool.end();
+        const taken = await b.leases.claim([e1.id, e2.id]);
+        assert.equal(taken.length, 2);
+        // A's late results are refused: only the lease holder writes
+        await assert.rejects(a.putEnvelope({ ...e1, nextAttemptAt: 5 }), isLeaseLost);
+        await assert.rejects(a.deleteEnvelope(e2.id), isLeaseLost);
+        assert.equal((await b.findEnvelope(e1.id))?.nextAttemptAt, 0);
+        assert.ok(await b.findEnvelope(e2.id));
+        // B's results are taken
+        await b.putEnvelope({ ...e1, nextAttemptAt: 7 });
+        await b.deleteEnvelope(e2.id);
+        assert.equal((await a.findEnvelope(e1.id))?.nextAttemptAt, 7);
+        assert.equal(await a.findEnvelope(e2.id), undefined);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    }));
+
+  void test('the heartbeat keeps a lease alive past its length; a released lease stops being renewed', () =>
+    withTestDatabase(async (db) => {
+      const a = await PgQueueStore.open(db.url, { owner: 'node-a', leaseMs: 1_000 });
+      const b = await PgQueueStore.open(db.url, { owner: 'node-b', leaseMs: 1_000 });
+      try {
+        const [e] = await storeMessage(a, 'x\r\n', ['a@x.example']);
+        assert.equal((await a.leases.claim([e.id])).length, 1);
+        // several lease lengths pass; each renewal is awaited, so the check does not depend on timers
+        for (let i = 0; i < 3; i++) {
+          await a.leases.renew();
+          assert.deepEqual(await b.leases.claim([e.id]), []);
+          await new Promise((r) => setTimeout(r, 400));
+        }
+        await a.leases.renew();
+        assert.deepEqual(await b.leases.claim([e.id]), [], 'renewed: still A\'s');
+        await a.leases.release([e.id]);
+        assert.equal((await b.leases.claim([e.id])).length, 1);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    }));
+
+  void test('PostgreSQL unreachable: open and commit fail with 451 4.3.0, nothing half-stored', async () => {
+    await assert.rejects(PgQueueStore.open('postgres://postgres@127.0.0.1:1/none'), (e: unknown) => e instanceof MailError && e.reply.code === 451);
+    await withTestDatabase(async (db) => {
+      const store = await PgQueueStore.open(db.url);
+      const draft = await store.createMessage();
+      const pool = openPgPool(db.url, { max: 1 });
+      // the envelopes table is gone for a moment: the commit statement fails as a whole
+      await pool.query('ALTER TABLE queue_envelopes RENAME TO queue_envelopes_away');
+      await assert.rejects(draft.commit([envelopeInit('a@x.example')], [Buffer.from('x\r\n')]), (e: unknown) => e instanceof MailError && e.reply.code === 451);
+      await pool.query('ALTER TABLE queue_envelopes_away RENAME TO queue_envelopes');
+      assert.equal(Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM queue_messages')).rows[0].n), 0);
+      assert.equal(Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM queue_bodies')).rows[0].n), 0);
+      await pool.end();
+      await store.close();
+    });
+  });
+});
+

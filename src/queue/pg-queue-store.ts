@@ -1,0 +1,244 @@
+/**
+ * @module pg-queue-store
+ * The queue on PostgreSQL (`[storage] url = "postgres://…"`), shared by several nodes: a
+ * message is committed (body, message row and one envelope row per recipient) by one INSERT
+ * statement, so the 250 after DATA is sent only after PostgreSQL's COMMIT (synchronous_commit,
+ * RFC 5321 §6.1). Bodies are content-addressed (SHA-256) and stored once as bytea; a body is
+ * collected when its last message goes, and a message with its last envelope. Delivery
+ * claims envelopes through `leases` (pg-envelope-leases.ts); while this node holds a lease,
+ * its writes to that envelope are fenced by the lease's token (an UPDATE … WHERE lease_token),
+ * so only the lease holder records a result.
+ * Standards: RFC 5321 §6.1 (accept only what is stored).
+ * Security: bound parameters only; ids are checked (queue-ids) before any query; every
+ *   PostgreSQL failure is a MailError 451 4.3.0 (storageError), never a lost message.
+ * Limitations: a body is held whole in memory while it is committed and read (bytea, bounded
+ *   by smtp.max_message_size); an operator change (hold, bounce) written by a node that holds no
+ *   lease can be overwritten by the outcome of a delivery running elsewhere at that moment.
+ */
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Readable } from 'node:stream';
+import {
+  MailError, replies,
+  type Envelope, type EnvelopeId, type MessageDraft, type MessageId, type QueueStore,
+} from '../core/index.js';
+import { migrateSchema, openPgPool, uniqueId, type PgPool } from '../util/index.js';
+import { BufferedMessageDraft } from './buffered-draft.js';
+import { PgEnvelopeLeases } from './pg-envelope-leases.js';
+import { queueSchema } from './pg-queue-schema.js';
+import { isQueueId, messageIdOfEnvelope } from './queue-ids.js';
+import { noSuchMessage, storageError } from './storage-error.js';
+
+export interface PgQueueStoreOptions {
+  /** how long a delivery lease lasts without its heartbeat (default 60 s) */
+  leaseMs?: number;
+  /** this node's name in the lease columns (default hostname/pid) */
+  owner?: string;
+  /** connections at most (default 10) */
+  maxConnections?: number;
+  /** creates message ids (default util's uniqueId) */
+  newId?: () => string;
+}
+
+/** Envelopes read per query while walking the queue. */
+const walkPage = 500;
+
+/** One statement: the body (once per content), the message, its envelopes. */
+const commitSql = `WITH b AS (
+    INSERT INTO queue_bodies (hash, size, body) VALUES ($2, $3, $4) ON CONFLICT (hash) DO NOTHING
+  ), m AS (
+    INSERT INTO queue_messages (id, body_hash, size) VALUES ($1, $2, $3)
+  )
+  INSERT INTO queue_envelopes (id, message_id, seq, data, next_attempt_at)
+  SELECT e.id, $1, e.seq, e.data, e.next FROM unnest($5::text[], $6::int[], $7::jsonb[], $8::bigint[]) AS e (id, seq, data, next)`;
+
+function leaseLost(id: EnvelopeId): MailError {
+  return new MailError(replies.localError(), 'MAIL_ERR_LEASE_LOST', { cause: new Error(`envelope ${id}: lease taken over by another node`) });
+}
+
+export class PgQueueStore implements QueueStore {
+  readonly leases: PgEnvelopeLeases;
+  readonly #pool: PgPool;
+  readonly #newId: () => string;
+  #closed = false;
+
+  private constructor(pool: PgPool, opts: PgQueueStoreOptions) {
+    this.#pool = pool;
+    this.#newId = opts.newId ?? (() => uniqueId());
+    this.leases = new PgEnvelopeLeases(pool, { owner: opts.owner ?? `${hostname()}/${process.pid}`, leaseMs: opts.leaseMs ?? 60_000 });
+  }
+
+  /** Connects and migrates the queue schema (under the migration lock). MailError 451 when PostgreSQL fails. */
+  static async open(url: string, opts: PgQueueStoreOptions = {}): Promise<PgQueueStore> {
+    const pool = openPgPool(url, { max: opts.maxConnections ?? 10, applicationName: 'correio queue' });
+    try {
+      await migrateSchema(pool, [queueSchema]);
+      const store = new PgQueueStore(pool, opts);
+      await store.collectBodies();
+      return store;
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw storageError(err);
+    }
+  }
+
+  async #run<T>(work: (pool: PgPool) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new MailError(replies.localError(), 'MAIL_ERR_STORE_CLOSED');
+    try {
+      return await work(this.#pool);
+    } catch (err) {
+      throw storageError(err);
+    }
+  }
+
+  async createMessage(): Promise<MessageDraft> {
+    if (this.#closed) throw new MailError(replies.localError(), 'MAIL_ERR_STORE_CLOSED');
+    const id = this.#newId();
+    if (!isQueueId(id)) throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
+    return new BufferedMessageDraft(id, async (body, envelopes) => {
+      const hash = createHash('sha256').update(body).digest();
+      await this.#run((pool) =>
+        pool.query(commitSql, [
+          id, hash, body.length, body,
+          envelopes.map((e) => e.id),
+          envelopes.map((_, i) => i + 1),
+          envelopes.map((e) => JSON.stringify(e)),
+          envelopes.map((e) => e.nextAttemptAt),
+        ]),
+      );
+    });
+  }
+
+  async openMessage(id: MessageId): Promise<Readable> {
+    if (!isQueueId(id)) throw noSuchMessage(id);
+    const r = await this.#run((pool) =>
+      pool.query<{ body: Buffer }>('SELECT b.body FROM queue_messages m JOIN queue_bodies b ON b.hash = m.body_hash WHERE m.id = $1', [id]),
+    );
+    const body = r.rows[0]?.body;
+    if (body === undefined) throw noSuchMessage(id);
+    return Readable.from(body.length > 0 ? [body] : [], { objectMode: false });
+  }
+
+  async messageSize(id: MessageId): Promise<number> {
+    const r = await this.#run((pool) => pool.query<{ size: string }>('SELECT size FROM queue_messages WHERE id = $1', [id]));
+    if (r.rows[0] === undefined) throw noSuchMessage(id);
+    return Number(r.rows[0].size);
+  }
+
+  async findEnvelope(id: EnvelopeId): Promise<Envelope | undefined> {
+    if (messageIdOfEnvelope(id) === undefined) return undefined;
+    const r = await this.#run((pool) => pool.query<{ data: Envelope }>('SELECT data FROM queue_envelopes WHERE id = $1', [id]));
+    return r.rows[0]?.data;
+  }
+
+  /** Every envelope of one message, in recipient order (empty when the message is not queued). */
+  async findMessageEnvelopes(messageId: MessageId): Promise<Envelope[]> {
+    const r = await this.#run((pool) =>
+      pool.query<{ data: Envelope }>('SELECT data FROM queue_envelopes WHERE message_id = $1 ORDER BY seq', [messageId]),
+    );
+    return r.rows.map((row) => row.data);
+  }
+
+  async #exists(id: EnvelopeId): Promise<boolean> {
+    return (await this.#pool.query('SELECT 1 FROM queue_envelopes WHERE id = $1', [id])).rowCount !== 0;
+  }
+
+  async putEnvelope(env: Envelope): Promise<void> {
+    const msg = messageIdOfEnvelope(env.id);
+    if (!msg || msg !== env.messageId) throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
+    const token = this.leases.token(env.id);
+    await this.#run(async (pool) => {
+      const r = await pool.query(
+        `UPDATE queue_envelopes SET data = $2, next_attempt_at = $3 WHERE id = $1 ${token === undefined ? '' : 'AND lease_token = $4'}`,
+        token === undefined ? [env.id, JSON.stringify(env), env.nextAttemptAt] : [env.id, JSON.stringify(env), env.nextAttemptAt, token],
+      );
+      if (r.rowCount !== 0) return;
+      if (token !== undefined && (await this.#exists(env.id))) throw leaseLost(env.id);
+      throw new MailError(replies.localError(), 'MAIL_ERR_NO_SUCH_ENVELOPE');
+    });
+  }
+
+  async deleteEnvelope(id: EnvelopeId): Promise<void> {
+    const msg = messageIdOfEnvelope(id);
+    if (msg === undefined) return;
+    const token = this.leases.token(id);
+    const body = await this.#run(async (pool) => {
+      const c = await pool.connect();
+      let broken = false;
+      try {
+        await c.query('BEGIN');
+        // the message row is the lock: two deletes of its last envelopes see each other
+        const m = await c.query<{ body_hash: Buffer }>('SELECT body_hash FROM queue_messages WHERE id = $1 FOR UPDATE', [msg]);
+        const d = await c.query(
+          `DELETE FROM queue_envelopes WHERE id = $1 ${token === undefined ? '' : 'AND lease_token = $2'}`,
+          token === undefined ? [id] : [id, token],
+        );
+        if (d.rowCount === 0 && token !== undefined && (await c.query('SELECT 1 FROM queue_envelopes WHERE id = $1', [id])).rowCount !== 0) {
+          throw leaseLost(id);
+        }
+        let gone: Buffer | undefined;
+        if (m.rows[0] && (await c.query('SELECT 1 FROM queue_envelopes WHERE message_id = $1 LIMIT 1', [msg])).rowCount === 0) {
+          await c.query('DELETE FROM queue_messages WHERE id = $1', [msg]);
+          gone = m.rows[0].body_hash;
+        }
+        await c.query('COMMIT');
+        return gone;
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => (broken = true));
+        throw err;
+      } finally {
+        c.release(broken);
+      }
+    });
+    this.leases.forget(id);
+    if (body) await this.#collectBody(body);
+  }
+
+  /** Removes a body no message names any more; one named again meanwhile is kept (the foreign key refuses). */
+  async #collectBody(hash: Buffer): Promise<void> {
+    try {
+      await this.#pool.query('DELETE FROM queue_bodies WHERE hash = $1 AND NOT EXISTS (SELECT 1 FROM queue_messages WHERE body_hash = $1)', [hash]);
+    } catch {
+      // 23503 (a new message refers to it) or the database away: the sweep at open collects it later
+    }
+  }
+
+  /** Removes every body no message names (left by a collection that failed). */
+  async collectBodies(): Promise<number> {
+    const r = await this.#run((pool) =>
+      pool.query('DELETE FROM queue_bodies b WHERE NOT EXISTS (SELECT 1 FROM queue_messages m WHERE m.body_hash = b.hash)'),
+    );
+    return r.rowCount ?? 0;
+  }
+
+  /** Ids of the queued messages, in id order (oldest first). */
+  async listMessageIds(): Promise<MessageId[]> {
+    const r = await this.#run((pool) => pool.query<{ id: string }>('SELECT id FROM queue_messages ORDER BY id'));
+    return r.rows.map((row) => row.id);
+  }
+
+  async *walkEnvelopes(): AsyncIterable<Envelope> {
+    // keyset pages, so a long queue is neither read whole nor held in one transaction
+    let after: [string, number] = ['', 0];
+    for (;;) {
+      const r = await this.#run((pool) =>
+        pool.query<{ message_id: string; seq: number; data: Envelope }>(
+          `SELECT message_id, seq, data FROM queue_envelopes WHERE (message_id, seq) > ($1, $2)
+           ORDER BY message_id, seq LIMIT ${walkPage}`,
+          after,
+        ),
+      );
+      for (const row of r.rows) yield row.data;
+      if (r.rows.length < walkPage) return;
+      const last = r.rows[r.rows.length - 1];
+      after = [last.message_id, last.seq];
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.leases.close();
+    await this.#pool.end();
+  }
+}
