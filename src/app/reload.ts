@@ -62,6 +62,9 @@ export function restartOnlyChanges(a: Config, b: Config): string[] {
     ['pop3.max_connections', a.pop3.maxConnections, b.pop3.maxConnections],
     ['pop3.max_connections_per_ip', a.pop3.maxConnectionsPerIp, b.pop3.maxConnectionsPerIp],
     ['imap', a.imap, b.imap],
+    ['http.listen', a.http.listen, b.http.listen],
+    ['http.listen_tls', a.http.listenTls, b.http.listenTls],
+    ['http.max_body_size', a.http.maxBodySize, b.http.maxBodySize],
     ['delivery', a.delivery, b.delivery],
     ['auth', a.auth, b.auth],
   ];

@@ -29,6 +29,7 @@ import { buildDeliveryServices, handleControl as handleDeliveryControl } from '.
 import { DeliveryThread } from './delivery-thread.js';
 import { Reloader, type ReloadResult } from './reload.js';
 import { countingAuthenticate, startMonitoring, type Monitoring } from './monitoring.js';
+import { startWeb, type WebServices } from './web-services.js';
 
 export interface RunningApp {
   readonly backends: Backends;
@@ -40,6 +41,10 @@ export interface RunningApp {
   smtpAddresses(): { host: string; port: number; mode: string; path?: string }[];
   pop3Addresses(): { host: string; port: number }[];
   imapAddresses(): { host: string; port: number }[];
+  /** bound [http] addresses (empty when off or not available); `tls`: HTTPS */
+  httpAddresses(): { host: string; port: number; tls: boolean }[];
+  /** the web's API tokens (`correio token`) */
+  readonly web?: WebServices;
   /** bound [metrics] addresses (empty when off or not available) */
   metricsAddresses(): { host: string; port: number }[];
   /** SIGHUP / `correio reload`: re-read the configuration, aliases and certificate (reload.ts) */
@@ -153,7 +158,18 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
 
   const file = config.file;
   const reloader = new Reloader(
-    { backends, smtp, pop3, imap, logger, policiesFor, readConfig: opts.readConfig ?? (() => (file ? loadConfig({ path: file }) : config)) },
+    {
+      backends,
+      smtp,
+      pop3,
+      imap,
+      logger,
+      policiesFor,
+      readConfig: opts.readConfig ?? (() => (file ? loadConfig({ path: file }) : config)),
+      onTls: (t) => {
+        if (t) web?.setTls(t);
+      },
+    },
     config,
   );
 
@@ -161,6 +177,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   let monitoring: Monitoring | undefined;
   let pop3Bound: { host: string; port: number }[] = [];
   let imapBound: { host: string; port: number }[] = [];
+  let web: WebServices | undefined;
   try {
     if (local) {
       await local.runner.start();
@@ -187,6 +204,10 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     }
     imapBound = await listenImap(imap, config, tls !== undefined, logger);
     stops.unshift(() => imap.close());
+    // the web (issue 16): JMAP, admin API, HTTP submission, webmail (app/web-services.ts)
+    const w = await startWeb({ backends, throttle: authThrottle, logger, tls, config: () => reloader.config });
+    web = w;
+    stops.unshift(() => w.close());
     const control = await startControlServer(controlSocketPath(config), (req) => handleControl(req));
     stops.unshift(() => control.close());
     // [metrics] listen: closed last, so that /readyz says "not ready" through the drain
@@ -212,7 +233,12 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
 
   monitoring?.setReady(true);
   logger.info(
-    { smtp: smtp.addresses().map((a) => `${a.path !== undefined ? `unix:${a.path}` : `${a.host}:${a.port}`}/${a.mode}`), imap: imapBound.map((a) => `${a.host}:${a.port}`), dataDir: config.dataDir },
+    {
+      smtp: smtp.addresses().map((a) => `${a.path !== undefined ? `unix:${a.path}` : `${a.host}:${a.port}`}/${a.mode}`),
+      imap: imapBound.map((a) => `${a.host}:${a.port}`),
+      http: web?.addresses().map((a) => `${a.tls ? 'https' : 'http'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}/`),
+      dataDir: config.dataDir,
+    },
     'correio started',
   );
 
@@ -223,6 +249,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     smtpAddresses: () => smtp.addresses(),
     pop3Addresses: () => pop3Bound.map((a) => ({ host: a.host, port: a.port })),
     imapAddresses: () => imapBound.map((a) => ({ host: a.host, port: a.port })),
+    httpAddresses: () => web?.addresses() ?? [],
+    ...(web && { web }),
     reload: () => reloader.reload(),
     metricsAddresses: () => monitoring?.addresses() ?? [],
     stop: async () => {

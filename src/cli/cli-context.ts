@@ -22,6 +22,7 @@ export const exitCodes = {
   noUser: 67, // EX_NOUSER: addressee unknown
   software: 70, // EX_SOFTWARE: internal error
   tempFail: 75, // EX_TEMPFAIL: try again later
+  noPerm: 77, // EX_NOPERM: not permitted
   config: 78, // EX_CONFIG: configuration error
 } as const;
 

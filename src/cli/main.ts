@@ -24,6 +24,7 @@ import { register as registerQueue } from './commands/queue.js';
 import { register as registerReload } from './commands/reload.js';
 import { register as registerResolve } from './commands/resolve.js';
 import { register as registerRole } from './commands/role.js';
+import { register as registerToken } from './commands/token.js';
 import { register as registerSendmail } from './commands/sendmail.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerTrace } from './commands/trace.js';
@@ -73,6 +74,7 @@ export function buildProgram(io: CliIo): Command {
   registerAlias(program, ctx);
   registerList(program, ctx);
   registerRole(program, ctx);
+  registerToken(program, ctx);
   registerResolve(program, ctx);
   registerCheck(program, ctx);
   registerSendmail(program, ctx);

@@ -134,6 +134,14 @@ const domainItem = (s: string): Result<string> => {
   return isDomainName(d) ? ok(d) : bad(`"${s}" is not a domain name`);
 };
 
+/** A mailbox address "local@domain": its domain lower-cased, as the directory keeps it. */
+const addressItem = (s: string): Result<string> => {
+  const at = s.lastIndexOf('@');
+  const d = s.slice(at + 1).toLowerCase();
+  if (at < 1 || /\s/.test(s) || !isDomainName(d)) return bad(`"${s}" is not an address (e.g. "alice@example.org")`);
+  return ok(`${s.slice(0, at)}@${d}`);
+};
+
 const cidrItem = (s: string): Result<string> => {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
   const family = m ? isIP(m[1]) : 0;
@@ -281,7 +289,15 @@ export const configSchema = z
         plaintext_auth: field(plaintextAuth, () => 'loopback' as const),
         append_limit: optional(size),
       }),
-    http: table({ listen: field(listenOneOrMany, () => []) }),
+    // the web (issue 16): JMAP, admin API, webmail; absent listen: 127.0.0.1:8025, served when free
+    http: table({
+        listen: optional(listenOneOrMany),
+        listen_tls: field(listenOneOrMany, () => []),
+        plaintext_auth: field(plaintextAuth, () => 'loopback' as const),
+        // accounts that get the admin scope (the admin API and console)
+        admins: field(listOf(addressItem, 'addresses'), () => []),
+        max_body_size: optional(size),
+      }),
     // Prometheus /metrics, /healthz, /readyz (DESIGN.md §4); absent: the embedded default address
     metrics: table({ listen: optional(listenOneOrMany) }),
     // SPF/DKIM/DMARC on the MX port and DKIM signing (docs/trust.md)

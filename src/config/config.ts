@@ -141,8 +141,20 @@ export interface Config {
     /** APPENDLIMIT (RFC 7889); default smtp.max_message_size */
     readonly appendLimit: number;
   };
-  /** empty: no HTTP service */
-  readonly http: { readonly listen: readonly ListenAddress[] };
+  /** the web (JMAP, admin API, webmail; docs/web.md) */
+  readonly http: {
+    /** plain HTTP; `isDefault`: the key was absent and 127.0.0.1:8025 applies (served when free); empty: off */
+    readonly listen: readonly ListenAddress[];
+    readonly isDefault: boolean;
+    /** HTTPS (TLS from the first octet) with the SMTP certificate */
+    readonly listenTls: readonly ListenAddress[];
+    /** where HTTP Basic passwords are accepted without TLS: "loopback" clients only (default), "never", "always" */
+    readonly plaintextAuth: 'never' | 'loopback' | 'always';
+    /** accounts given the admin scope (admin API and console) */
+    readonly admins: readonly string[];
+    /** the largest request body taken, in octets; default smtp.max_message_size */
+    readonly maxBodySize: number;
+  };
   /**
    * Prometheus /metrics, /healthz, /readyz; empty: off. `isDefault`: the key was absent and the
    * embedded 127.0.0.1:9465 applies (then an address in use only warns: a second instance on the

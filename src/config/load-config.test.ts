@@ -49,7 +49,11 @@ void test('embedded defaults are the ones DESIGN.md §4 gives', () => {
   assert.deepEqual(c.delivery.routes, {});
   assert.deepEqual(c.pop3.listen, []);
   assert.deepEqual(c.imap.listen, [{ host: '127.0.0.1', port: 2143 }]); // issue 14: the embedded defaults serve IMAP
-  assert.deepEqual(c.http.listen, []);
+  assert.deepEqual(c.http.listen, [{ host: '127.0.0.1', port: 8025 }]); // issue 16: the embedded defaults serve the web
+  assert.equal(c.http.isDefault, true);
+  assert.deepEqual(c.http.admins, []);
+  assert.equal(c.http.plaintextAuth, 'loopback');
+  assert.equal(c.http.maxBodySize, c.smtp.maxMessageSize);
   assert.equal(c.storage.url, 'file:');
   assert.deepEqual([c.storage.leaseMs, c.storage.pollIntervalMs], [60_000, 10_000]);
   assert.equal(c.log.level, 'info');
@@ -92,6 +96,8 @@ listen = ["127.0.0.1:2110"]
 listen = ["127.0.0.1:2143"]
 [http]
 listen = "127.0.0.1:8025"
+admins = ["Boss@Example.ORG"]
+max_body_size = "10MB"
 [storage]
 url = "file:"
 [log]
@@ -118,6 +124,9 @@ level = "debug"
   assert.equal(c.delivery.worker, true);
   assert.deepEqual(c.delivery.routes, { 'example.net': { transport: 'smtp', nextHop: '[127.0.0.1]:2526' } });
   assert.deepEqual(c.http.listen, [{ host: '127.0.0.1', port: 8025 }]);
+  assert.equal(c.http.isDefault, false);
+  assert.deepEqual(c.http.admins, ['Boss@example.org']);
+  assert.equal(c.http.maxBodySize, 10 * 1024 * 1024);
   assert.deepEqual(c.pop3.listen, [{ host: '127.0.0.1', port: 2110 }]);
   assert.equal(c.log.level, 'debug');
 });
@@ -157,6 +166,7 @@ const errorTable: [string, string, string][] = [
   ['empty data_dir', 'data_dir = ""', 'correio.toml:1: data_dir: expected a non-empty string'],
   ['cert without key', '[smtp]\ntls_cert = "c.pem"', 'correio.toml:2: smtp.tls_cert: needs smtp.tls_key too'],
   ['implicit TLS without cert', '[smtp]\nsubmissions = ["127.0.0.1:2465"]', 'correio.toml:2: smtp.submissions: implicit TLS needs smtp.tls_cert and smtp.tls_key'],
+  ['bad admin address', '[http]\nadmins = ["root"]', 'correio.toml:2: http.admins: "root" is not an address (e.g. "alice@example.org")'],
   ['retry_min over retry_max', '[delivery]\nretry_min = "2h"\nretry_max = "1h"', 'correio.toml:2: delivery.retry_min: must not exceed delivery.retry_max'],
   // issue 13: syntax errors name line and column and say what to fix, in plain words
   [

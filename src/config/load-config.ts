@@ -133,7 +133,14 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       plaintextAuth: raw.imap.plaintext_auth,
       appendLimit: raw.imap.append_limit ?? raw.smtp.max_message_size,
     },
-    http: { listen: raw.http.listen },
+    http: {
+      listen: raw.http.listen ?? [{ host: '127.0.0.1', port: 8025 }],
+      isDefault: raw.http.listen === undefined,
+      listenTls: raw.http.listen_tls,
+      plaintextAuth: raw.http.plaintext_auth,
+      admins: raw.http.admins,
+      maxBodySize: raw.http.max_body_size ?? raw.smtp.max_message_size,
+    },
     metrics: { listen: raw.metrics.listen ?? [{ host: '127.0.0.1', port: 9465 }], isDefault: raw.metrics.listen === undefined },
     mailAuth: {
       verifyInbound: raw.mail_auth.verify_inbound,

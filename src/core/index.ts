@@ -20,3 +20,4 @@ export * from './queue-control.js';
 export * from './intake.js';
 export * from './policy.js';
 export * from './events.js';
+export * from './api-tokens.js';

@@ -13,6 +13,7 @@ import type { DirectoryBackend } from './directory-backend.js';
 import { SqliteDirectory } from './sqlite-directory.js';
 import { PgDirectory } from './pg-directory.js';
 import { isPostgresUrl } from '../util/pg-database.js';
+import { SqliteTokenStore } from './sqlite-token-store.js';
 
 /** Where the SQLite directory of this configuration lives. */
 export function directoryFile(config: Config): string {
@@ -23,4 +24,14 @@ export function directoryFile(config: Config): string {
 export async function openDirectory(config: Config): Promise<DirectoryBackend> {
   if (isPostgresUrl(config.storage.url)) return PgDirectory.open(config.storage.url, { localDomains: config.localDomains });
   return SqliteDirectory.open(directoryFile(config), { localDomains: config.localDomains });
+}
+
+/** Where the API tokens of this configuration live (beside the directory). */
+export function tokenFile(config: Config): string {
+  return join(config.dataDir, 'tokens.sqlite');
+}
+
+/** Opens the configured API token store (web/http-auth.ts, `correio token`). */
+export function openTokenStore(config: Config): SqliteTokenStore {
+  return SqliteTokenStore.open(tokenFile(config));
 }

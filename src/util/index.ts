@@ -19,3 +19,4 @@ export {
   openPgPool, migrateSchema, schemaStatus, inTransaction, isPostgresUrl, SchemaVersionError,
   type PgPool, type PgClient, type SchemaComponent, type SchemaMigration, type ComponentStatus,
 } from './pg-database.js';
+export { listenOn, boundPort } from './listen-on.js';

@@ -10,6 +10,7 @@
  */
 import http from 'node:http';
 import type { Registry } from 'prom-client';
+import { listenOn } from '../util/index.js';
 
 export interface MetricsServerOptions {
   readonly registry: Registry;
@@ -29,13 +30,7 @@ export class MetricsServer {
       for (const a of addresses) {
         const server = http.createServer({ maxHeaderSize: 8192 }, (req, res) => void this.#answer(req, res));
         server.requestTimeout = 10_000;
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(a.port, a.host, () => {
-            server.off('error', reject);
-            resolve();
-          });
-        });
+        await listenOn(server, { host: a.host, port: a.port });
         server.on('error', () => undefined);
         started.push(server);
       }

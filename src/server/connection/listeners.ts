@@ -14,6 +14,7 @@
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
+import { listenOn } from '../../util/index.js';
 
 /** Where a server listens: a TCP host and port, or a UNIX-domain socket's path. */
 export interface BindAddress {
@@ -59,15 +60,7 @@ async function clearStaleSocket(path: string): Promise<void> {
 export async function bindServer(server: net.Server, address: BindAddress, socketMode = 0o660): Promise<void> {
   const path = address.path;
   if (path !== undefined) await clearStaleSocket(path);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    const done = (): void => {
-      server.off('error', reject);
-      resolve();
-    };
-    if (path !== undefined) server.listen(path, done);
-    else server.listen(address.port, address.host, done);
-  });
+  await listenOn(server, path !== undefined ? { path } : address);
   if (path !== undefined) {
     try {
       await chmod(path, socketMode);

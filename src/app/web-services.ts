@@ -1,0 +1,113 @@
+/**
+ * @module web-services
+ * Wires the web (issue 16): the HTTP server on `[http] listen` / `listen_tls`, its
+ * authentication (directory passwords, API tokens, the shared login throttle) and THE LIST OF
+ * MOUNTS — each web module (JMAP, admin API, HTTP submission, webmail and admin console files)
+ * is added in `webMounts` below with the path it serves and the access it needs.
+ * Standards: see web/.
+ * Security: admins are `[http] admins`, read at each request (a reload applies at once); the
+ *   embedded default address listens on 127.0.0.1 only.
+ * Limitations: listen addresses and `max_body_size` take effect at the next start.
+ */
+import type { Logger } from 'pino';
+import type { Hono } from 'hono';
+import { formatListenAddress, type Config } from '../config/index.js';
+import type { TokenStore } from '../core/index.js';
+import { openTokenStore } from '../directory/index.js';
+import type { AuthThrottle } from '../policy/auth-throttle.js';
+import { HttpAuth, HttpServer, createWebApp, whoamiApp, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
+import type { Backends } from './backends.js';
+
+export interface WebContext {
+  readonly backends: Backends;
+  readonly tokens: TokenStore;
+  readonly logger: Logger;
+  /** the configuration in force (changes with a reload) */
+  readonly config: () => Config;
+  /** aborted when the server stops: long-lived answers (EventSource) end on it */
+  readonly closing: AbortSignal;
+}
+
+/**
+ * Every module of the web and what a request to it needs. Modules are hono apps built from the
+ * context; a path is matched longest first, "/" last.
+ */
+export function webMounts(ctx: WebContext): WebMount[] {
+  void ctx;
+  const mounts: { path: string; access: WebMount['access']; app: Hono<WebEnv> }[] = [
+    { path: '/api/me', access: 'account', app: whoamiApp() },
+    // JMAP (RFC 8620/8621):      { path: '/jmap', access: 'jmap', … }, { path: '/.well-known/jmap', access: 'jmap', … }
+    // admin REST API:            { path: '/api/admin/v1', access: 'admin', … }
+    // HTTP submission:           { path: '/api/v1', access: 'submit', … }
+    // admin console, webmail:    { path: '/admin', access: 'public', … }, { path: '/', access: 'public', … }
+  ];
+  return mounts;
+}
+
+export interface WebServices {
+  /** bound addresses (empty when off or not available) */
+  addresses(): { host: string; port: number; tls: boolean }[];
+  readonly tokens: TokenStore;
+  /** a renewed certificate (reload) */
+  setTls(tls: TlsMaterial): void;
+  close(): Promise<void>;
+}
+
+export interface WebDeps {
+  readonly backends: Backends;
+  readonly throttle: AuthThrottle;
+  readonly logger: Logger;
+  readonly tls: TlsMaterial | undefined;
+  readonly config: () => Config;
+}
+
+export async function startWeb(deps: WebDeps): Promise<WebServices> {
+  const config = deps.config();
+  const tokens = openTokenStore(config);
+  const closing = new AbortController();
+  const auth = new HttpAuth({
+    directory: deps.backends.directory,
+    tokens,
+    throttle: deps.throttle,
+    failureDelayMs: config.auth.failureDelay,
+    retryAfterSeconds: Math.ceil(config.auth.failureWindow / 1000),
+    settings: () => deps.config().http,
+  });
+  const app = createWebApp({
+    mounts: webMounts({ backends: deps.backends, tokens, logger: deps.logger, config: deps.config, closing: closing.signal }),
+    auth,
+    maxBodySize: config.http.maxBodySize,
+    onError: (err, method, path) => deps.logger.error({ err, method, path }, 'http request failed'),
+  });
+  const server = new HttpServer(app, deps.tls);
+  try {
+    if (config.http.listen.length > 0) {
+      try {
+        await server.listen(config.http.listen.map((a) => ({ host: a.host, port: a.port })));
+      } catch (err) {
+        // the embedded default is best effort, like [imap] and [metrics]: a second correio runs without it
+        if (!config.http.isDefault) throw err;
+        const where = config.http.listen.map(formatListenAddress).join(', ');
+        deps.logger.warn({ listen: where, err: (err as Error).message }, `http not served: ${where} is not available; set [http] listen to another address, or [] for none`);
+      }
+    }
+    if (config.http.listenTls.length > 0) {
+      if (!deps.tls) throw new Error('http.listen_tls: no TLS certificate is available (configure smtp.tls_cert and smtp.tls_key)');
+      await server.listen(config.http.listenTls.map((a) => ({ host: a.host, port: a.port, tls: true })));
+    }
+  } catch (err) {
+    await server.close(0);
+    await tokens.close();
+    throw err;
+  }
+  return {
+    addresses: () => server.addresses(),
+    tokens,
+    setTls: (tls) => server.setTls(tls),
+    close: async () => {
+      closing.abort();
+      await server.close();
+      await tokens.close();
+    },
+  };
+}
