@@ -143,9 +143,11 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   });
 
   // IMAP (issue 14): the same Maildir as delivery and POP3, with its folders and UIDs
+  // the folder face of the mailboxes, shared by IMAP and JMAP (one lock per folder in this process)
+  const folders = new MaildirFolders(mailboxes);
   const imap = new ImapServer({
     hostname: config.hostname,
-    folders: new MaildirFolders(mailboxes),
+    folders,
     authenticate: countingAuthenticate('imap', authenticate),
     tls,
     authThrottle,
@@ -205,7 +207,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     imapBound = await listenImap(imap, config, tls !== undefined, logger);
     stops.unshift(() => imap.close());
     // the web (issue 16): JMAP, admin API, HTTP submission, webmail (app/web-services.ts)
-    const w = await startWeb({ backends, throttle: authThrottle, logger, tls, config: () => reloader.config });
+    const w = await startWeb({ backends, folders, throttle: authThrottle, logger, tls, config: () => reloader.config });
     web = w;
     stops.unshift(() => w.close());
     const control = await startControlServer(controlSocketPath(config), (req) => handleControl(req));

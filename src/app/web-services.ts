@@ -12,15 +12,17 @@
 import type { Logger } from 'pino';
 import type { Hono } from 'hono';
 import { formatListenAddress, type Config } from '../config/index.js';
-import type { TokenStore } from '../core/index.js';
+import type { MailFolderStore, TokenStore } from '../core/index.js';
 import { openTokenStore } from '../directory/index.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
-import { HttpAuth, HttpServer, createWebApp, whoamiApp, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
+import { HttpAuth, HttpServer, MailView, createWebApp, jmapApp, wellKnownJmapApp, whoamiApp, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
 import type { Backends } from './backends.js';
 
 export interface WebContext {
   readonly backends: Backends;
   readonly tokens: TokenStore;
+  /** the mailboxes as JMAP sees them (the folders IMAP uses) */
+  readonly mailView: MailView;
   readonly logger: Logger;
   /** the configuration in force (changes with a reload) */
   readonly config: () => Config;
@@ -33,10 +35,17 @@ export interface WebContext {
  * context; a path is matched longest first, "/" last.
  */
 export function webMounts(ctx: WebContext): WebMount[] {
-  void ctx;
+  const jmap = jmapApp({
+    mailView: ctx.mailView,
+    maxSize: ctx.config().http.maxBodySize,
+    displayName: async (address) => (await ctx.backends.directory.findUser(address))?.name,
+    onError: (err, method) => ctx.logger.error({ err, method }, 'jmap method failed'),
+  });
   const mounts: { path: string; access: WebMount['access']; app: Hono<WebEnv> }[] = [
     { path: '/api/me', access: 'account', app: whoamiApp() },
-    // JMAP (RFC 8620/8621):      { path: '/jmap', access: 'jmap', … }, { path: '/.well-known/jmap', access: 'jmap', … }
+    // JMAP (RFC 8620/8621, docs/web.md)
+    { path: '/jmap', access: 'jmap', app: jmap },
+    { path: '/.well-known/jmap', access: 'jmap', app: wellKnownJmapApp() },
     // admin REST API:            { path: '/api/admin/v1', access: 'admin', … }
     // HTTP submission:           { path: '/api/v1', access: 'submit', … }
     // admin console, webmail:    { path: '/admin', access: 'public', … }, { path: '/', access: 'public', … }
@@ -55,6 +64,7 @@ export interface WebServices {
 
 export interface WebDeps {
   readonly backends: Backends;
+  readonly folders: MailFolderStore;
   readonly throttle: AuthThrottle;
   readonly logger: Logger;
   readonly tls: TlsMaterial | undefined;
@@ -74,7 +84,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     settings: () => deps.config().http,
   });
   const app = createWebApp({
-    mounts: webMounts({ backends: deps.backends, tokens, logger: deps.logger, config: deps.config, closing: closing.signal }),
+    mounts: webMounts({ backends: deps.backends, tokens, mailView: new MailView(deps.folders), logger: deps.logger, config: deps.config, closing: closing.signal }),
     auth,
     maxBodySize: config.http.maxBodySize,
     onError: (err, method, path) => deps.logger.error({ err, method, path }, 'http request failed'),

@@ -13,3 +13,5 @@ export { problem, connectionOf, type ConnectionInfo } from './problem.js';
 export { whoamiApp } from './whoami.js';
 export { adminApi, ADMIN_API_BASE, type AdminApiDeps, type AdminCheckFinding } from './admin-api.js';
 export { adminOpenApi } from './admin-openapi.js';
+export { jmapApp, wellKnownJmapApp, sessionObject, type JmapOptions } from './jmap/jmap-app.js';
+export { MailView } from './jmap/mail-view.js';

@@ -11,3 +11,4 @@ export * from './trace-headers.js';
 export * from './dsn.js';
 export * from './parse-dsn.js';
 export * from './to-7bit.js';
+export * from './transfer-decoding.js';

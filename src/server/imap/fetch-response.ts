@@ -25,7 +25,7 @@ import {
 } from '../../protocol/imap/index.js';
 import type { LoadedMessage } from './message-reader.js';
 import { imapFlags, type ViewMessage } from './selected-mailbox.js';
-import { decodeTransfer } from './transfer-decoding.js';
+import { decodeTransfer } from '../../protocol/mime/index.js';
 
 /** Whether any item needs the message's octets. */
 export function needsContent(items: readonly FetchItem[]): boolean {

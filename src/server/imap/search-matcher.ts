@@ -13,7 +13,7 @@ import { inSequenceSet, type SearchKey } from '../../protocol/imap/index.js';
 import type { MimePart } from '../../protocol/imap/index.js';
 import type { LoadedMessage } from './message-reader.js';
 import type { ViewMessage } from './selected-mailbox.js';
-import { decodeTransfer } from './transfer-decoding.js';
+import { decodeTransfer } from '../../protocol/mime/index.js';
 
 export interface SearchTarget {
   readonly seq: number;

@@ -1,6 +1,6 @@
 /**
  * @module transfer-decoding
- * Content-Transfer-Encoding decoding for BINARY fetches and text search.
+ * Content-Transfer-Encoding decoding: IMAP BINARY fetches and text search, JMAP body values and part blobs.
  * Standards: RFC 2045 §6.7 (quoted-printable: "=XX", soft line breaks "=" CRLF), §6.8 (base64:
  *   characters outside the alphabet are ignored), §6.2 (7bit, 8bit, binary: identity).
  * Security: malformed input never throws (a stray "=" is kept as is).

@@ -1,0 +1,277 @@
+/**
+ * @module email-methods
+ * Email/get, Email/changes, Email/query, Email/queryChanges, Email/set (keywords, moves,
+ * destroy), Thread/get, Thread/changes and SearchSnippet/get (RFC 8621 §3, §4, §5) over the
+ * account's folders; a change made here is what IMAP sees (the same Maildir flags and files),
+ * and the other way round.
+ * Standards: RFC 8621 §4.2–§4.6, §3.1 (Thread/get), §5.1 (SearchSnippet/get); RFC 8620 §5.3
+ *   (/set: patches with "/" paths, ifInState, SetErrors).
+ * Security: every id is looked up in the account's own view; other users' mail has no id here.
+ * Limitations: one mailbox per Email (maxMailboxesPerEmail 1: a Maildir file lives in one
+ *   folder); a move gives the Email a new id (see mail-view); keywords are the five Maildir
+ *   can hold; Email/queryChanges is cannotCalculateChanges.
+ */
+import { AccountSession, changesAnswer, idsArg, propertiesArg, maxObjectsInSet } from './jmap-account.js';
+import { MethodError, capabilityUris, type Args, type JmapMethod } from './jmap-protocol.js';
+import { compileFilter, compileSort, sortAsync } from './email-query.js';
+import { MessageCache, defaultEmailProperties, emailObject, emailProperties, getOptions, plainText } from './email-read.js';
+import { asText } from './email-parse.js';
+import { findHeader } from '../../protocol/mime/index.js';
+import { flagsOf, keywordsOf, type EmailRecord } from './mail-view.js';
+
+const isHeaderProperty = (p: string): boolean => /^header:[^:]+(:as(Raw|Text|Addresses|MessageIds|Date))?(:all)?$/i.test(p);
+
+export function emailMethods(account: AccountSession): [string, JmapMethod][] {
+  const cap = capabilityUris.mail;
+  const cache = new MessageCache(account);
+  return [
+    [
+      'Email/get',
+      {
+        capability: cap,
+        run: async (args) => {
+          account.check(args);
+          const view = await account.view();
+          const ids = idsArg(args);
+          if (ids === null) throw new MethodError('requestTooLarge', 'Email/get needs ids (use Email/query to find them)');
+          const opts = getOptions(args, propertiesArg(args, 'properties', emailProperties, defaultEmailProperties, isHeaderProperty));
+          const list: Record<string, unknown>[] = [];
+          const notFound: string[] = [];
+          for (const id of ids) {
+            const e = view.emailById.get(id);
+            if (e) list.push(await emailObject(e, opts, cache));
+            else notFound.push(id);
+          }
+          return { accountId: account.accountId, state: view.emailState, list, notFound };
+        },
+      },
+    ],
+    [
+      'Email/changes',
+      {
+        capability: cap,
+        run: async (args) => {
+          account.check(args);
+          const view = await account.view();
+          const changes = typeof args.sinceState === 'string' ? account.mailView.changes(account.user, 'Email', args.sinceState) : undefined;
+          return changesAnswer(account.accountId, args, view.emailState, changes);
+        },
+      },
+    ],
+    [
+      'Email/query',
+      {
+        capability: cap,
+        run: async (args) => {
+          account.check(args);
+          const view = await account.view();
+          const match = compileFilter(args.filter, cache);
+          const cmp = compileSort(args.sort, cache);
+          const found: EmailRecord[] = [];
+          for (const e of view.emails) if (await match(e)) found.push(e);
+          const sorted = await sortAsync(found, cmp);
+          let position = typeof args.position === 'number' && Number.isInteger(args.position) ? args.position : 0;
+          if (typeof args.anchor === 'string') {
+            const at = sorted.findIndex((e) => e.id === args.anchor);
+            if (at < 0) throw new MethodError('anchorNotFound', `${args.anchor} is not in the results`);
+            position = Math.max(0, at + (typeof args.anchorOffset === 'number' ? args.anchorOffset : 0));
+          } else if (position < 0) position = Math.max(0, sorted.length + position);
+          const limit = args.limit;
+          if (limit !== undefined && limit !== null && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0)) throw new MethodError('invalidArguments', 'limit must be an unsigned integer');
+          const page = sorted.slice(position, typeof limit === 'number' ? position + limit : undefined);
+          return {
+            accountId: account.accountId,
+            queryState: view.emailState,
+            canCalculateChanges: false,
+            position,
+            ids: page.map((e) => e.id),
+            ...(args.calculateTotal === true && { total: sorted.length }),
+            ...(typeof limit === 'number' && { limit }),
+          };
+        },
+      },
+    ],
+    [
+      'Email/queryChanges',
+      {
+        capability: cap,
+        run: (args) => {
+          account.check(args);
+          return Promise.reject(new MethodError('cannotCalculateChanges', 'run Email/query again'));
+        },
+      },
+    ],
+    ['Email/set', { capability: cap, run: (args, ctx) => setEmails(account, args, ctx.createdIds) }],
+    [
+      'Thread/get',
+      {
+        capability: cap,
+        run: async (args) => {
+          account.check(args);
+          const view = await account.view();
+          const ids = idsArg(args) ?? [];
+          const byThread = new Map(view.emails.map((e) => [e.threadId, e]));
+          const list = ids.flatMap((id) => {
+            const e = byThread.get(id);
+            return e ? [{ id, emailIds: [e.id] }] : [];
+          });
+          return { accountId: account.accountId, state: view.emailState, list, notFound: ids.filter((id) => !byThread.has(id)) };
+        },
+      },
+    ],
+    [
+      'Thread/changes',
+      {
+        capability: cap,
+        run: async (args) => {
+          account.check(args);
+          const view = await account.view();
+          const c = typeof args.sinceState === 'string' ? account.mailView.changes(account.user, 'Email', args.sinceState) : undefined;
+          const t = (ids: string[]): string[] => ids.map((id) => `t${id.slice(1)}`);
+          return changesAnswer(account.accountId, args, view.emailState, c && { created: t(c.created), updated: t(c.updated), destroyed: t(c.destroyed) });
+        },
+      },
+    ],
+    [
+      'SearchSnippet/get',
+      {
+        capability: cap,
+        run: async (args) => {
+          account.check(args);
+          const view = await account.view();
+          const ids = idsArg({ ids: args.emailIds }) ?? [];
+          const filter = (args.filter ?? {}) as Args;
+          const words = [filter.text, filter.subject, filter.body].filter((w): w is string => typeof w === 'string' && w !== '');
+          const list: Args[] = [];
+          const notFound: string[] = [];
+          for (const id of ids) {
+            const e = view.emailById.get(id);
+            if (!e) {
+              notFound.push(id);
+              continue;
+            }
+            const { parsed } = await cache.load(e);
+            list.push({ emailId: id, subject: highlight(asText(findHeader(parsed.fields, 'subject')) ?? '', words, false), preview: highlight(plainText(parsed).replace(/\s+/g, ' '), words, true) });
+          }
+          return { accountId: account.accountId, list, notFound: notFound.length ? notFound : null };
+        },
+      },
+    ],
+  ];
+}
+
+const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** RFC 8621 §5.1: HTML-escaped text with the matches in <mark>; a preview is cut around the first match. */
+export function highlight(text: string, words: readonly string[], excerpt: boolean): string | null {
+  const lower = text.toLowerCase();
+  const hits = words.map((w) => w.toLowerCase()).filter((w) => lower.includes(w));
+  if (hits.length === 0) return null;
+  let from = 0;
+  if (excerpt) {
+    from = Math.max(0, lower.indexOf(hits[0]) - 60);
+    text = text.slice(from, from + 255);
+  }
+  let out = '';
+  let i = 0;
+  const l = text.toLowerCase();
+  while (i < text.length) {
+    const w = hits.find((h) => l.startsWith(h, i));
+    if (w) {
+      out += `<mark>${escapeHtml(text.slice(i, i + w.length))}</mark>`;
+      i += w.length;
+    } else out += escapeHtml(text[i++]);
+  }
+  return out;
+}
+
+/** Applies a PatchObject (RFC 8620 §5.3) to keywords and mailboxIds. */
+function applyPatch(e: EmailRecord, patch: Args): { keywords: Record<string, unknown>; mailboxIds: Record<string, unknown> } | { bad: string[] } {
+  let keywords: Record<string, unknown> = keywordsOf(e.flags);
+  let mailboxIds: Record<string, unknown> = { [e.mailboxId]: true };
+  const bad: string[] = [];
+  for (const [path, value] of Object.entries(patch)) {
+    if (path === 'keywords' && typeof value === 'object' && value !== null) keywords = { ...(value as Args) };
+    else if (path === 'mailboxIds' && typeof value === 'object' && value !== null) mailboxIds = { ...(value as Args) };
+    else if (path.startsWith('keywords/') && (value === true || value === null)) {
+      const k = path.slice(9).toLowerCase();
+      if (value === true) keywords[k] = true;
+      else delete keywords[k];
+    } else if (path.startsWith('mailboxIds/') && (value === true || value === null)) {
+      const k = path.slice(11);
+      if (value === true) mailboxIds[k] = true;
+      else delete mailboxIds[k];
+    } else bad.push(path.split('/')[0]);
+  }
+  return bad.length ? { bad } : { keywords, mailboxIds };
+}
+
+async function setEmails(account: AccountSession, args: Args, createdIds: Map<string, string>): Promise<Args> {
+  account.check(args);
+  const before = await account.view();
+  if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== before.emailState) throw new MethodError('stateMismatch', `the email state is ${before.emailState}`);
+  const update = (args.update ?? {}) as Record<string, Args>;
+  const destroy = (args.destroy ?? []) as string[];
+  const create = (args.create ?? {}) as Record<string, Args>;
+  if (Object.keys(update).length + destroy.length + Object.keys(create).length > maxObjectsInSet) throw new MethodError('requestTooLarge', `at most ${maxObjectsInSet} objects per Email/set`);
+  const { user, folders } = account;
+  const resolve = (id: string): string => (id.startsWith('#') ? (createdIds.get(id.slice(1)) ?? id) : id);
+  const updated: Args = {};
+  const notUpdated: Args = {};
+  for (const [id, patch] of Object.entries(update)) {
+    const e = before.emailById.get(id);
+    if (!e) {
+      notUpdated[id] = { type: 'notFound', description: `no email ${id}` };
+      continue;
+    }
+    const next = applyPatch(e, patch);
+    if ('bad' in next) {
+      notUpdated[id] = { type: 'invalidProperties', description: 'only keywords and mailboxIds can change', properties: next.bad };
+      continue;
+    }
+    const flags = flagsOf(next.keywords, e.flags);
+    if (typeof flags !== 'string') {
+      notUpdated[id] = { type: 'invalidProperties', description: `keyword ${flags.unsupported} cannot be stored here ($seen, $flagged, $answered, $draft, $forwarded can)`, properties: ['keywords'] };
+      continue;
+    }
+    const targets = Object.keys(next.mailboxIds).map(resolve);
+    const target = targets.length === 1 ? before.mailboxById.get(targets[0]) : undefined;
+    if (targets.length !== 1 || !target) {
+      notUpdated[id] = { type: targets.length > 1 ? 'tooManyMailboxes' : 'invalidProperties', description: 'an email is in exactly one existing mailbox here', properties: ['mailboxIds'] };
+      continue;
+    }
+    if (flags !== e.flags) await folders.setFlags(user, e.folder, e.key, flags);
+    if (target.id !== e.mailboxId) {
+      // a move: the copy keeps the flags and the date; then the original goes
+      await folders.copy(user, e.folder, [e.key], target.folder);
+      await folders.remove(user, e.folder, e.key);
+    }
+    updated[id] = null;
+  }
+  const destroyed: string[] = [];
+  const notDestroyed: Args = {};
+  for (const id of destroy) {
+    const e = before.emailById.get(id);
+    if (!e) notDestroyed[id] = { type: 'notFound', description: `no email ${id}` };
+    else {
+      await folders.remove(user, e.folder, e.key);
+      destroyed.push(id);
+    }
+  }
+  const notCreated: Args = {};
+  for (const cid of Object.keys(create)) notCreated[cid] = { type: 'forbidden', description: 'creating emails is not supported yet' };
+  account.changed();
+  const after = await account.view();
+  const orNull = (o: Args): Args | null => (Object.keys(o).length ? o : null);
+  return {
+    accountId: account.accountId,
+    oldState: before.emailState,
+    newState: after.emailState,
+    created: null,
+    updated: orNull(updated),
+    destroyed: destroyed.length ? destroyed : null,
+    notCreated: orNull(notCreated),
+    notUpdated: orNull(notUpdated),
+    notDestroyed: orNull(notDestroyed),
+  };
+}
