@@ -36,10 +36,9 @@ export type TargetBody =
 
 export type ResolvedRecipient = Target & TargetBody;
 
+/** What the expansion may depend on besides the address. Relay rights are the SMTP policy's (policy/ relay-control), not the resolver's. */
 export interface Trace {
   readonly sender: ReversePath;
-  /** whether the session is trusted (trusted network or authenticated): may relay */
-  readonly mayRelay: boolean;
 }
 
 export interface Resolver {

@@ -78,7 +78,7 @@ export class IntakeService implements Intake {
   ): Promise<AcceptedRecipient> {
     // A lookup failure is thrown by the resolver as a 4xx MailError and passes through as is:
     // a failed directory lookup is never "user unknown".
-    const targets = await this.opts.resolver.resolve(rcpt, { sender, mayRelay: session.mayRelay });
+    const targets = await this.opts.resolver.resolve(rcpt, { sender });
     const usable = targets.filter((t) => t.kind !== 'error');
     if (usable.length === 0) {
       const first = targets.find((t) => t.kind === 'error');

@@ -41,7 +41,7 @@ export class MailboxVerifier {
     if (!(await this.opts.directory.isLocalDomain(addr.domain))) return replies.cannotVerify();
     const user = await this.opts.directory.findUser(addr);
     if (user) return replies.verified(user.address);
-    const targets = await this.opts.resolver.resolve(addr, { sender: null, mayRelay: true });
+    const targets = await this.opts.resolver.resolve(addr, { sender: null });
     const usable = targets.filter((t) => t.kind !== 'error');
     if (usable.length === 0) return firstError(targets);
     const only = usable.length === 1 ? usable[0] : undefined;
@@ -55,7 +55,7 @@ export class MailboxVerifier {
   async expn(_session: SessionInfo, argument: string): Promise<SmtpReply> {
     const addr = this.parse(argument);
     if (!(await this.opts.directory.isLocalDomain(addr.domain))) return replies.cannotVerify();
-    const targets = await this.opts.resolver.resolve(addr, { sender: null, mayRelay: true });
+    const targets = await this.opts.resolver.resolve(addr, { sender: null });
     const usable = targets.filter((t) => t.kind !== 'error');
     if (usable.length === 0) return firstError(targets);
     const only = usable.length === 1 ? usable[0] : undefined;

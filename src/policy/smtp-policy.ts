@@ -159,7 +159,7 @@ export interface SmtpPolicyOptions {
   readonly trustedNetworks?: readonly string[];
   /** who owns which address: enables the sender rules for authenticated sessions */
   readonly senderOwnership?: SenderOwnership;
-  /** enables relay control at RCPT; absent, the resolver's own refusal is the only one */
+  /** enables relay control at RCPT, the one place relay rights are judged; absent: none (sendmail -bs, test servers) */
   readonly isLocalDomain?: (domain: string) => Promise<boolean>;
   /** VRFY/EXPN answers for clients allowed to ask; absent: 252 and 502 for everyone */
   readonly answers?: LookupAnswers;

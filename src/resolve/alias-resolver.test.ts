@@ -8,8 +8,9 @@ import { formatReply, MailError, routeKey, type Address, type Alias, type Resolv
 import { MemoryDirectory } from '../../test/helpers/memory-directory.js';
 import { AliasResolver, findCycles, splitCommand, type AliasResolverOptions } from './index.js';
 
-const trusted: Trace = { sender: null, mayRelay: true };
-const stranger: Trace = { sender: { local: 'x', domain: 'remote.example' }, mayRelay: false };
+// relay rights are the SMTP policy's (policy/ relay-control): the resolver answers the same for both
+const trusted: Trace = { sender: null };
+const stranger: Trace = { sender: { local: 'x', domain: 'remote.example' } };
 
 /** One line per target, easy to compare in tables. */
 function show(targets: readonly ResolvedRecipient[]): string[] {
@@ -113,7 +114,7 @@ const table: [string, string, Trace, string[]][] = [
   ['postmaster without domain', 'postmaster', stranger, ['mailbox:postmaster@dc.uece.br']],
   ['postmaster of a domain without one falls back', 'Postmaster@example.org', stranger, ['mailbox:postmaster@dc.uece.br']],
   ['unknown local user', 'nobody@dc.uece.br', stranger, ['error:550 5.1.1 No such user here']],
-  ['remote, no relay rights', 'carla@remote.example', stranger, ['error:554 5.7.1 Relay access denied']],
+  ['remote: relay rights are judged by the policy at RCPT, not here', 'carla@remote.example', stranger, ['remote:carla@remote.example']],
   ['remote, trusted', 'carla@remote.example', trusted, ['remote:carla@remote.example']],
   ['remote with a static route', 'x@routed.example', trusted, ['remote:x@routed.example via smtp:[127.0.0.1]:2526']],
   ['alias to remote accepted without relay rights (RFC 5321 §3.9)', 'out@dc.uece.br', stranger, ['remote:someone@routed.example via smtp:[127.0.0.1]:2526']],
@@ -143,11 +144,13 @@ for (const [what, rcpt, trace, want] of table) {
   });
 }
 
-void test('resolve: a source route is ignored by the path parser and not relayed', async () => {
+void test('resolve: a source route is ignored by the path parser (the remote mailbox is what relay control judges)', async () => {
   const { resolver, tmp } = await fixture();
   try {
     const rcpt = parseForwardPath('<@dc.uece.br:user@remote.example>');
-    assert.deepEqual(show(await resolver.resolve(rcpt, stranger)), ['error:554 5.7.1 Relay access denied']);
+    // the route through our own domain is dropped: the recipient is the remote one, which the
+    // SMTP policy's relay-control check refuses for a stranger at RCPT (policy/checks.test.ts, t-21)
+    assert.deepEqual(show(await resolver.resolve(rcpt, stranger)), ['remote:user@remote.example']);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

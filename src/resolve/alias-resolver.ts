@@ -8,11 +8,11 @@
  * Standards: RFC 5321 §3.9 (aliases and lists: an alias to remote addresses is accepted),
  *   §4.5.1 (postmaster, with or without domain, always accepted), §3.6.1 and appendix C
  *   (source routes are ignored; `%` and `!` paths are never relayed), RFC 5233 (subaddress),
- *   RFC 3463 (X.4.6 routing loop, X.2.4 list expansion problem, X.7.1 relay denied).
+ *   RFC 3463 (X.4.6 routing loop, X.2.4 list expansion problem).
  * Security: expansion is bounded (maxDepth, maxTargets); a cycle never expands endlessly: a
  *   name already on the current path means that name's own mailbox (the sendmail rule) or,
  *   with no such mailbox, nothing; a recipient whose whole expansion is a loop gets 554 5.4.6.
- *   A recipient in a non-local domain is refused (554 5.7.1) unless the session may relay;
+ *   Relay rights are not judged here but by the SMTP policy (policy/ relay-control, at RCPT);
  *   local parts holding "@", "%" or "!" are never re-read as routes (no relay through
  *   `user%other@here`, `"user@other"@here`, `other!user@here`). Pipe and file targets come
  *   only from the operator's aliases and from safe `:include:` files, as include-policy
@@ -192,17 +192,16 @@ export class AliasResolver implements Resolver {
   /**
    * The expansion tree of an address, for `correio resolve ADDRESS`: each alias, list, role,
    * include and forward followed, and each leaf (local mailbox or remote next hop). List members
-   * are shown under the list as the list transport will re-inject them. The trace defaults to a
-   * trusted one (an operator's question: may relay).
+   * are shown under the list as the list transport will re-inject them.
    */
-  async explain(address: Address | string, trace: Trace = { sender: null, mayRelay: true }): Promise<Explanation> {
+  async explain(address: Address | string, trace: Trace = { sender: null }): Promise<Explanation> {
     const rcpt = typeof address === 'string' ? parseRecipientArgument(address) : address;
     return this.run(rcpt, trace, true);
   }
 
   private async run(rcpt: Address, trace: Trace, showMembers: boolean): Promise<Explanation> {
     const w: Walk = { original: rcpt, trace, targets: [], keys: new Set(), loop: false, overflow: false, showMembers };
-    const tree = await this.expandAddress(w, rcpt, [], [], 0, true, false);
+    const tree = await this.expandAddress(w, rcpt, [], [], 0, false);
     let targets = w.targets;
     if (w.overflow) {
       targets = [{ kind: 'error', reply: replies.listExpansionFailed(), original: rcpt, via: [] }];
@@ -249,7 +248,6 @@ export class AliasResolver implements Resolver {
     via: readonly string[],
     stack: readonly string[],
     depth: number,
-    top: boolean,
     mailboxOnly: boolean,
   ): Promise<ExpansionNode> {
     let domain = addr.domain.toLowerCase();
@@ -267,8 +265,8 @@ export class AliasResolver implements Resolver {
     }
 
     if (!(await this.directory.isLocalDomain(domain))) {
-      // RFC 5321 §3.9: an alias may forward anywhere; only the client's own recipient needs relay rights.
-      if (top && !w.trace.mayRelay) return this.error(w, name, via, replies.relayDenied());
+      // Relay rights are not judged here: the SMTP policy's relay-control check refuses a
+      // stranger's remote recipient at RCPT (policy/checks.ts), and an alias may forward anywhere.
       const route = this.routes[domain];
       const t: TargetBody = route !== undefined
         ? { kind: 'remote', address: { local, domain }, route }
@@ -340,7 +338,7 @@ export class AliasResolver implements Resolver {
    */
   private async expandHolder(w: Walk, text: string, holder: ListMember, via: readonly string[], stack: readonly string[], depth: number): Promise<ExpansionNode[]> {
     if (!holder.ok) return [this.error(w, text.trim(), via, replies.badListMember(), holder.reason)];
-    return [await this.expandAddress(w, holder.address, via, stack, depth + 1, false, false)];
+    return [await this.expandAddress(w, holder.address, via, stack, depth + 1, false)];
   }
 
   /**
@@ -349,7 +347,7 @@ export class AliasResolver implements Resolver {
    * is (a trusted internal session), so what is shown is what delivery does.
    */
   private async explainMembers(w: Walk, list: MailingList, stack: readonly string[], depth: number): Promise<ExpansionNode[]> {
-    const sub: Walk = { ...w, trace: { ...w.trace, mayRelay: true }, targets: [], keys: new Set(), loop: false, overflow: false };
+    const sub: Walk = { ...w, targets: [], keys: new Set(), loop: false, overflow: false };
     const self = list.address.toLowerCase();
     const out: ExpansionNode[] = [];
     for (const m of list.members) {
@@ -364,7 +362,7 @@ export class AliasResolver implements Resolver {
         out.push({ name: m.trim(), kind: 'error', reply: formatReply(replies.badListMember()), note, children: noChildren });
         continue;
       }
-      out.push(await this.expandAddress(sub, member.address, [list.address], stack, depth + 1, false, false));
+      out.push(await this.expandAddress(sub, member.address, [list.address], stack, depth + 1, false));
     }
     return out;
   }
@@ -398,11 +396,11 @@ export class AliasResolver implements Resolver {
     const t = parseTargetString(raw);
     switch (t.kind) {
       case 'address':
-        return this.expandAddress(w, t.address, via, stack, depth, false, false);
+        return this.expandAddress(w, t.address, via, stack, depth, false);
       case 'local':
-        return this.expandAddress(w, { local: t.local, domain }, via, stack, depth, false, false);
+        return this.expandAddress(w, { local: t.local, domain }, via, stack, depth, false);
       case 'mailbox-only':
-        return this.expandAddress(w, { local: t.local, domain }, via, stack, depth, false, true);
+        return this.expandAddress(w, { local: t.local, domain }, via, stack, depth, true);
       case 'pipe':
       case 'file': {
         // issue 12 item 4: allowed by class (alias or include), and from a safe include file only

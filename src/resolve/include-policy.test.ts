@@ -10,7 +10,7 @@ import { formatReply, routeKey, targetRoute, type ResolvedRecipient, type Trace 
 import { MemoryDirectory } from '../../test/helpers/memory-directory.js';
 import { AliasResolver, type IncludeFile, type TargetPolicy } from './index.js';
 
-const trace: Trace = { sender: { local: 'x', domain: 'remote.example' }, mayRelay: false };
+const trace: Trace = { sender: { local: 'x', domain: 'remote.example' } };
 const SERVER = 1000;
 
 const files: Record<string, IncludeFile> = {

@@ -36,7 +36,7 @@ class RecordingIntake implements Intake {
     this.checked.push(a);
     const refusal = this.refuse.get(a);
     if (refusal) throw refusal;
-    const targets = await this.resolver.resolve(rcpt, { sender, mayRelay: session.mayRelay });
+    const targets = await this.resolver.resolve(rcpt, { sender });
     return { address: rcpt, dsn, targets };
   }
   async receive(tx: IntakeTransaction, body: Readable | Buffer): Promise<IntakeResult> {

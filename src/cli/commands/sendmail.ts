@@ -316,7 +316,7 @@ async function verify(ctx: CliContext, config: Config, o: SendmailOptions): Prom
       const name = addressToString(r);
       let targets;
       try {
-        targets = await b.resolver.resolve(r, { sender, mayRelay: true });
+        targets = await b.resolver.resolve(r, { sender });
       } catch (err) {
         if (err instanceof MailError) throw new CliError(`${name}: ${formatReply(err.reply)}`, exitCodes.tempFail);
         throw err;

@@ -109,10 +109,15 @@ export interface SmtpServerOptions {
   /** how long close() lets sessions finish before 421. Default 30000. */
   readonly closeTimeoutMs?: number;
   /**
+   * which domains are ours: enables relay control at RCPT (policy/ relay-control) in the
+   * policies built from these options; ignored when `policies` is given (they carry their own)
+   */
+  readonly isLocalDomain?: (domain: string) => Promise<boolean>;
+  /**
    * The checks of each listener mode (policy/smtpPolicyFromConfig). Absent: built by
    * buildSmtpPolicy from the options above (limits, trustedNetworks, authRequired, authOnMx,
-   * vrfy, expn), with no sender rules and relay control left to the intake. Given, it replaces
-   * those options.
+   * isLocalDomain, vrfy, expn), with no sender rules; without isLocalDomain there is no relay
+   * control (servers in tests, whose intake decides). Given, it replaces those options.
    */
   readonly policies?: Readonly<Record<ListenMode, StagePolicy>>;
 }
@@ -147,6 +152,7 @@ export class SmtpServer {
         authRequired: options.authRequired ?? true,
         authOnMx: options.authOnMx ?? false,
         trustedNetworks: options.trustedNetworks ?? [],
+        ...(options.isLocalDomain ? { isLocalDomain: options.isLocalDomain } : {}),
         answers: { vrfy: options.vrfy, expn: options.expn },
       })
     );
