@@ -13,10 +13,10 @@
  * the envelope id, MaildirStore's uniqueKey).
  * Limitations: mailboxes on PostgreSQL are still to come.
  */
-import { dkimSignerFor } from './mail-auth.js';
+import { dkimSignerFor, srsFor } from './mail-auth.js';
 import { join } from 'node:path';
 import { unwatchFile, watchFile } from 'node:fs';
-import { systemClock, type Clock, type Envelope, type MessageSigner } from '../core/index.js';
+import { systemClock, type Clock, type Envelope, type MessageSigner, type SenderRewriter } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { openDirectory, type DirectoryBackend } from '../directory/index.js';
 import { ConfiguredAliases, configuredResolver } from './configured-resolver.js';
@@ -124,6 +124,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
       maxHops: cfg.delivery.maxHops,
       onQueued: (envs) => onQueued?.(envs),
       ...signerOf(cfg),
+      ...srsOf(cfg),
     });
   let intake = buildIntake(config);
 
@@ -164,4 +165,10 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
 function signerOf(cfg: Config): { signer?: MessageSigner } {
   const signer = dkimSignerFor(cfg);
   return signer ? { signer } : {};
+}
+
+/** `[mail_auth] srs`: the intake's sender rewriter for forwarded mail (mail-auth.ts). */
+function srsOf(cfg: Config): { srs?: SenderRewriter } {
+  const srs = srsFor(cfg);
+  return srs ? { srs } : {};
 }

@@ -1,16 +1,21 @@
 /**
  * @module mail-auth
  * The wiring of `[mail_auth]` (docs/trust.md): the DNS lookups of the inbound checks, made on
- * `delivery.dns_servers` like every other lookup, and the DKIM signer with the keys under the
- * data directory.
+ * `delivery.dns_servers` like every other lookup, the DKIM signer with the keys under the
+ * data directory, and SRS with its secret (configured, or generated once into the data directory).
  * Standards: see policy/trust.
- * Security: the signer signs only for domains with a key file under data_dir/dkim.
+ * Security: the signer signs only for domains with a key file under data_dir/dkim. The generated
+ *   SRS secret is 32 random octets in data_dir/srs-secret, mode 0600, created exclusively (two
+ *   processes starting at once agree on the first one written).
  * Limitations: keys are read when the intake is built (start and reload).
  */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { formatListenAddress } from '../config/index.js';
 import { DnsResolver } from '../dns/index.js';
-import { DkimSigner, loadDkimKeys, type RawLookup, type TxtLookup } from '../policy/index.js';
+import { DkimSigner, Srs, loadDkimKeys, type RawLookup, type TxtLookup } from '../policy/index.js';
 
 /** The lookups of the SPF/DKIM/DMARC checks, on the configured servers (TXT answers cached). */
 export function mailAuthDns(config: Config): { lookup: RawLookup; txt: TxtLookup } {
@@ -23,4 +28,29 @@ export function dkimSignerFor(config: Config): DkimSigner | undefined {
   if (!config.mailAuth.dkimSign) return undefined;
   const { keys } = loadDkimKeys(config.dataDir);
   return keys.size > 0 ? new DkimSigner(keys) : undefined;
+}
+
+/** `[mail_auth] srs`: the sender rewriter of forwarded mail, or undefined when off. */
+export function srsFor(config: Config): Srs | undefined {
+  const a = config.mailAuth;
+  if (!a.srs) return undefined;
+  return new Srs({
+    secrets: [a.srsSecret ?? srsSecretFile(config.dataDir)],
+    domain: a.srsDomain,
+    maxAgeDays: Math.max(1, Math.round(a.srsMaxAge / 86_400_000)),
+    keepDomains: config.localDomains,
+  });
+}
+
+/** The secret kept in data_dir/srs-secret, written on first use (O_EXCL, 0600). */
+function srsSecretFile(dataDir: string): string {
+  const file = join(dataDir, 'srs-secret');
+  try {
+    writeFileSync(file, randomBytes(32).toString('base64') + '\n', { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const secret = readFileSync(file, 'utf8').trim();
+  if (secret.length < 16) throw new Error(`${file}: the SRS secret is shorter than 16 characters; remove the file to make a new one, or set mail_auth.srs_secret`);
+  return secret;
 }

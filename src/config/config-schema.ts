@@ -142,6 +142,11 @@ const addressItem = (s: string): Result<string> => {
   return ok(`${s.slice(0, at)}@${d}`);
 };
 
+const domainName = (v: unknown): Result<string> => (typeof v === 'string' ? domainItem(v) : bad('expected a domain name'));
+
+const srsSecret = (v: unknown): Result<string> =>
+  typeof v === 'string' && v.length >= 16 ? ok(v) : bad('expected a string of at least 16 characters');
+
 const cidrItem = (s: string): Result<string> => {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
   const family = m ? isIP(m[1]) : 0;
@@ -314,6 +319,11 @@ export const configSchema = z
           () => 1024,
         ),
         dkim_sign: field(bool, () => true),
+        // SRS for forwarding (policy/trust/srs.ts); the domain defaults to the first local domain
+        srs: field(bool, () => false),
+        srs_domain: optional(domainName),
+        srs_secret: optional(srsSecret),
+        srs_max_age: field(duration, () => 21 * 86_400_000),
       }),
     storage: table({
       url: field(storageUrl, () => 'file:'),
@@ -336,6 +346,10 @@ export const configSchema = z
         path: ['smtp', 'submissions'],
         message: 'implicit TLS needs smtp.tls_cert and smtp.tls_key',
       });
+    }
+    // bounces to SRS addresses must pass relay control: the SRS domain is one of ours
+    if (c.mail_auth.srs_domain !== undefined && !c.local_domains.includes(c.mail_auth.srs_domain)) {
+      ctx.addIssue({ code: 'custom', path: ['mail_auth', 'srs_domain'], message: `must be one of local_domains (${c.local_domains.join(', ')}): bounces to it come back here` });
     }
     if (c.delivery.retry_min > c.delivery.retry_max) {
       ctx.addIssue({ code: 'custom', path: ['delivery', 'retry_min'], message: 'must not exceed delivery.retry_max' });

@@ -104,6 +104,14 @@ export interface MailAuthConfig {
   readonly dkimMinKeyBits: number;
   /** sign local and authenticated mail for the From domain when a key exists (data_dir/dkim) */
   readonly dkimSign: boolean;
+  /** rewrite the reverse-path of forwarded mail with SRS, and reverse bounces to it */
+  readonly srs: boolean;
+  /** the domain of SRS addresses (one of localDomains; default the first) */
+  readonly srsDomain: string;
+  /** the SRS key; absent: generated once and kept in data_dir/srs-secret */
+  readonly srsSecret?: string;
+  /** ms an SRS address stays valid for bounces */
+  readonly srsMaxAge: number;
 }
 
 export interface Config {

@@ -291,3 +291,17 @@ failure_delay = "2s"
   assert.throws(() => parseConfig('[auth]\nlockout = 1\n'), /lockout/);
   assert.equal(parseConfig('[smtp]\nmin_data_rate = "2KB"\n').smtp.minDataRate, 2048);
 });
+
+void test('[mail_auth] SRS keys: defaults, the SRS domain among local_domains, a long enough secret', () => {
+  const d = parseConfig('local_domains = ["b.example", "a.example"]\n');
+  assert.equal(d.mailAuth.srs, false);
+  assert.equal(d.mailAuth.srsDomain, 'b.example');
+  assert.equal(d.mailAuth.srsSecret, undefined);
+  assert.equal(d.mailAuth.srsMaxAge, 21 * 86_400_000);
+  const c = parseConfig('local_domains = ["b.example", "a.example"]\n[mail_auth]\nsrs = true\nsrs_domain = "A.example"\nsrs_secret = "sixteen chars ok"\nsrs_max_age = "7d"\n');
+  assert.equal(c.mailAuth.srsDomain, 'a.example');
+  assert.equal(c.mailAuth.srsSecret, 'sixteen chars ok');
+  assert.equal(c.mailAuth.srsMaxAge, 7 * 86_400_000);
+  assert.throws(() => parseConfig('local_domains = ["b.example"]\n[mail_auth]\nsrs_domain = "c.example"\n'), /mail_auth\.srs_domain: must be one of local_domains/);
+  assert.throws(() => parseConfig('[mail_auth]\nsrs_secret = "short"\n'), /mail_auth\.srs_secret: expected a string of at least 16 characters/);
+});

@@ -85,6 +85,19 @@ export interface MessageSigner {
   sign(message: Buffer): Promise<readonly string[]>;
 }
 
+/**
+ * The Sender Rewriting Scheme (policy/trust/srs.ts): `forward` gives the reverse-path of a
+ * message an alias sends on to a remote address (so SPF at the next hop checks our domain);
+ * `reverse` turns a recipient in the SRS domain back into the address to bounce to, or refuses
+ * it; undefined when the recipient is not an SRS address.
+ */
+export interface SenderRewriter {
+  forward(sender: Address): Address;
+  reverse(rcpt: Address): SrsReversal | undefined;
+}
+
+export type SrsReversal = { readonly address: Address; readonly refusal?: undefined } | { readonly refusal: SmtpReply; readonly address?: undefined };
+
 export interface IntakeResult {
   readonly messageId: MessageId;
   /** the reply to give the client: 250 2.0.0 OK ... */

@@ -63,6 +63,8 @@ export const replies = {
 
   // 5xx policy and mailbox
   noSuchUser: (): SmtpReply => reply(550, '5.1.1', 'No such user here'),
+  /** an SRS address (policy/trust/srs.ts) whose hash, shape or timestamp does not check out */
+  srsInvalid: (why: string): SmtpReply => reply(550, '5.1.1', `Invalid SRS address (${why})`),
   badDestinationSystem: (): SmtpReply => reply(550, '5.1.2', 'Bad destination system address'),
   relayDenied: (): SmtpReply => reply(554, '5.7.1', 'Relay access denied'),
   senderNotOwned: (): SmtpReply => reply(553, '5.7.1', 'Sender address not owned by authenticated user'),

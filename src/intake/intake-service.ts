@@ -36,6 +36,7 @@ import {
   type ResolvedRecipient,
   type Resolver,
   type ReversePath,
+  type SenderRewriter,
   type SessionInfo,
   targetRoute,
 } from '../core/index.js';
@@ -55,6 +56,8 @@ export interface IntakeOptions {
   readonly onQueued?: (envelopes: readonly Envelope[]) => void;
   /** DKIM signing of local and authenticated mail (policy/trust), when configured */
   readonly signer?: MessageSigner;
+  /** SRS (policy/trust/srs.ts): forwarded mail's reverse-path, and bounces to it reversed */
+  readonly srs?: SenderRewriter;
 }
 
 const receivedChannel = diagnostics.channel(channels.received);
@@ -76,6 +79,13 @@ export class IntakeService implements Intake {
     rcpt: Address,
     dsn: DsnParams,
   ): Promise<AcceptedRecipient> {
+    // SRS: a bounce (or reply) to a rewritten reverse-path goes back to the address it hides,
+    // once its hash and timestamp check out; a forged or stale one is 550 (srs.ts)
+    const back = this.opts.srs?.reverse(rcpt);
+    if (back?.refusal) throw new MailError(back.refusal);
+    if (back?.address) {
+      return { address: rcpt, dsn, targets: [{ kind: 'remote', address: back.address, original: rcpt, via: [addressToString(rcpt)] }] };
+    }
     // A lookup failure is thrown by the resolver as a 4xx MailError and passes through as is:
     // a failed directory lookup is never "user unknown".
     const targets = await this.opts.resolver.resolve(rcpt, { sender });
@@ -262,8 +272,11 @@ export class IntakeService implements Intake {
     // Many-to-one: two recipients that end in the same mailbox make one envelope.
     if (seen.has(key)) return undefined;
     seen.add(key);
+    // RFC 7208 §1.2.3: mail an alias sends on to another site leaves with our SRS reverse-path,
+    // so the next hop's SPF check is of our domain; a null sender stays null (RFC 5321 §4.5.5)
+    const srs = t.kind === 'remote' && t.via.length > 0 ? this.opts.srs : undefined;
     return {
-      sender: tx.sender,
+      sender: srs && tx.sender ? srs.forward(tx.sender) : tx.sender,
       recipient,
       originalRecipient: r.address,
       route,

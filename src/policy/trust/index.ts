@@ -12,3 +12,4 @@ export { BodyHasher, signatureField, relaxedHeader, rawFields, type SigningKey }
 export { generateDkimKey, loadDkimKeys, keyRecordName, keyRecordValue, dkimKeyDir, isKeyName, type KeyAlgorithm } from './dkim-keys.js';
 export { DkimSigner } from './dkim-signer.js';
 export { dnsRecords, domainRecords, zoneTxt, defaultSelector, type DnsRecord } from './dns-records.js';
+export { Srs, type SrsSettings } from './srs.js';
