@@ -16,6 +16,7 @@ import { defaultSmtpTimeouts, type SmtpTimeouts } from '../client/index.js';
 import { QueueRunner, DsnNotifier } from '../delivery/index.js';
 import type { QueueControl, Transport } from '../core/index.js';
 import { sharedStorage, type Backends } from './backends.js';
+import { listSealerFor } from './mail-auth.js';
 import type { ControlRequest, ControlResponse } from './control.js';
 
 export interface DeliveryServices {
@@ -45,7 +46,8 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
   const lmtpOut = new LmtpTransport({ hostname: config.hostname, dns, port: 24, ownAddresses, timeouts, reuse });
   add(smtpOut);
   add(lmtpOut);
-  add(new ListTransport({ intake, directory }));
+  const sealer = listSealerFor(config);
+  add(new ListTransport({ intake, directory, ...(sealer ? { sealer } : {}) }));
   add(new PipeTransport());
   add(new FileTransport());
   add(new ErrorTransport());

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { formatListenAddress } from '../config/index.js';
 import { DnsResolver } from '../dns/index.js';
-import { DkimSigner, Srs, loadDkimKeys, type RawLookup, type TxtLookup } from '../policy/index.js';
+import { ArcListSealer, DkimSigner, Srs, loadDkimKeys, type RawLookup, type TxtLookup } from '../policy/index.js';
 
 /** The lookups of the SPF/DKIM/DMARC checks, on the configured servers (TXT answers cached). */
 export function mailAuthDns(config: Config): { lookup: RawLookup; txt: TxtLookup } {
@@ -28,6 +28,20 @@ export function dkimSignerFor(config: Config): DkimSigner | undefined {
   if (!config.mailAuth.dkimSign) return undefined;
   const { keys } = loadDkimKeys(config.dataDir);
   return keys.size > 0 ? new DkimSigner(keys) : undefined;
+}
+
+/** `[mail_auth] seal_lists`: the ARC/DKIM sealer of list copies, or undefined when off or keyless. */
+export function listSealerFor(config: Config): ArcListSealer | undefined {
+  if (!config.mailAuth.sealLists) return undefined;
+  const { keys } = loadDkimKeys(config.dataDir);
+  if (keys.size === 0) return undefined;
+  return new ArcListSealer({
+    authservId: config.hostname,
+    keys,
+    signer: new DkimSigner(keys),
+    lookup: mailAuthDns(config).lookup,
+    minBitLength: config.mailAuth.dkimMinKeyBits,
+  });
 }
 
 /** `[mail_auth] srs`: the sender rewriter of forwarded mail, or undefined when off. */

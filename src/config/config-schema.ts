@@ -319,6 +319,7 @@ export const configSchema = z
           () => 1024,
         ),
         dkim_sign: field(bool, () => true),
+        seal_lists: field(bool, () => true),
         // SRS for forwarding (policy/trust/srs.ts); the domain defaults to the first local domain
         srs: field(bool, () => false),
         srs_domain: optional(domainName),

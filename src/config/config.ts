@@ -104,6 +104,8 @@ export interface MailAuthConfig {
   readonly dkimMinKeyBits: number;
   /** sign local and authenticated mail for the From domain when a key exists (data_dir/dkim) */
   readonly dkimSign: boolean;
+  /** ARC-seal and DKIM-sign list copies for the list's domain when it has a key */
+  readonly sealLists: boolean;
   /** rewrite the reverse-path of forwarded mail with SRS, and reverse bounces to it */
   readonly srs: boolean;
   /** the domain of SRS addresses (one of localDomains; default the first) */

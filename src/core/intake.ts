@@ -98,6 +98,15 @@ export interface SenderRewriter {
 
 export type SrsReversal = { readonly address: Address; readonly refusal?: undefined } | { readonly refusal: SmtpReply; readonly address?: undefined };
 
+/**
+ * Seals a mailing list's copy for the list's domain (policy/trust/list-sealer.ts): given the copy
+ * as the list sends it, the fields to prepend (DKIM-Signature, ARC set, RFC 8617); [] when the
+ * domain has no key.
+ */
+export interface ListSealer {
+  seal(domain: string, message: Buffer): Promise<readonly string[]>;
+}
+
 export interface IntakeResult {
   readonly messageId: MessageId;
   /** the reply to give the client: 250 2.0.0 OK ... */

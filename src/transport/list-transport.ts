@@ -14,6 +14,8 @@
  *   whatever the directory holds); a list never loops: the list itself is skipped as a member, and a copy that already
  *   carries this list's X-Loop or List-Id (nested lists that contain each other) is dropped.
  *   The copy enters through intake like any message (Received count, size, Delivered-To checks).
+ *   With a sealer (`[mail_auth] seal_lists`), each copy gets the list domain's DKIM signature and
+ *   an ARC set (RFC 8617) before it is re-injected (the copy is then read whole into memory).
  * Limitations: one copy for all members (no VERP, no per-member unsubscribe URL); the header
  *   block must fit in 1 MiB; no moderation, no archive.
  */
@@ -31,6 +33,7 @@ import {
   type DirectoryLookup,
   type EnhancedStatus,
   type Intake,
+  type ListSealer,
   type MailingList,
   type SessionInfo,
   type SmtpReply,
@@ -45,6 +48,8 @@ export interface ListTransportOptions {
   readonly directory: Pick<DirectoryLookup, 'findList'>;
   /** an https URL for one-click unsubscribe (RFC 8058) for this list; undefined → mailto only */
   readonly unsubscribeUrl?: (list: MailingList) => string | undefined;
+  /** ARC set and DKIM signature of the list's domain on each copy (policy/trust), when configured */
+  readonly sealer?: ListSealer;
 }
 
 /** Fields an upstream list added that this list replaces with its own. */
@@ -193,12 +198,20 @@ export class ListTransport implements Transport {
       const kept = fields.filter((f) => !LIST_FIELDS.has(f.name)).map((f) => f.raw);
       const header = Buffer.from([...added, ...kept].join('\r\n') + '\r\n\r\n', 'latin1');
 
-      const body = Readable.from(
+      let body: Readable | Buffer = Readable.from(
         (async function* () {
           yield header;
           yield* split.body;
         })(),
       );
+      if (this.opts.sealer) {
+        // RFC 8617 §4: the set is computed over the copy as sent, so the copy is read whole
+        // (a stored message: bounded by the size limit it was accepted under)
+        const copy = await readAll(body);
+        const domain = list.address.slice(list.address.lastIndexOf('@') + 1);
+        const sealed = await this.opts.sealer.seal(domain, copy);
+        body = sealed.length > 0 ? Buffer.concat([Buffer.from(sealed.join('\r\n') + '\r\n', 'latin1'), copy]) : copy;
+      }
       const result = await this.opts.intake.receive({ session, sender: senderAddr, mail, recipients: accepted }, body, signal);
       return all('expanded', '2.0.0', { reply: result.reply, ...note });
     } catch (err) {
@@ -209,3 +222,8 @@ export class ListTransport implements Transport {
   }
 }
 
+async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+  return Buffer.concat(parts);
+}

@@ -13,10 +13,10 @@ export interface PythonRun {
   err: string;
 }
 
-/** Runs `python3 -c script ...args` to its end. */
-export async function python3(script: string, args: readonly string[]): Promise<PythonRun> {
+/** Runs `python3 -c script ...args` (or another interpreter) to its end. */
+export async function python3(script: string, args: readonly string[], interpreter = 'python3'): Promise<PythonRun> {
   return new Promise((resolve, reject) => {
-    const p = spawn('python3', ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(interpreter, ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -24,6 +24,18 @@ export async function python3(script: string, args: readonly string[]): Promise<
     p.on('error', reject);
     p.on('close', (code) => resolve({ code, out, err }));
   });
+}
+
+/**
+ * The first Python 3 that can import `module`: PATH's, or Debian's own /usr/bin/python3 (where
+ * packages such as python3-dkim install); undefined when neither can.
+ */
+export async function pythonWithModule(module: string): Promise<string | undefined> {
+  for (const p of ['python3', '/usr/bin/python3']) {
+    const r = await python3(`import ${module}`, [], p).catch(() => undefined);
+    if (r?.code === 0) return p;
+  }
+  return undefined;
 }
 
 /** What the script printed; rejects when it exits with a status other than 0. */

@@ -29,24 +29,38 @@ export class DkimSigner implements MessageSigner {
   }
 
   sign(message: Buffer): Promise<readonly string[]> {
-    const end = headerEnd(message);
-    const header = message.subarray(0, end.header).toString('latin1');
-    const fields = rawFields(header);
+    const { fields } = splitHeader(message);
     const domains = new Set<string>();
     for (const f of fields) {
       if (f.name.trim().toLowerCase() !== 'from') continue;
       for (const a of fromAddresses(f.value.replace(/\r?\n/g, '').trim())) if (a && a.domain !== '') domains.add(a.domain.toLowerCase());
     }
     if (domains.size !== 1) return Promise.resolve([]);
-    const keys = this.keys.get([...domains][0]) ?? [];
-    if (keys.length === 0) return Promise.resolve([]);
+    return Promise.resolve(this.signAs([...domains][0], message));
+  }
+
+  /**
+   * Signatures with every key of `domain`, whatever the From says (a mailing list signs its
+   * copies with its own domain: RFC 6376 §3.5 lets any domain take responsibility); [] when the
+   * domain has no key.
+   */
+  signAs(domain: string, message: Buffer): readonly string[] {
+    const keys = this.keys.get(domain.toLowerCase()) ?? [];
+    if (keys.length === 0) return [];
+    const { fields, body } = splitHeader(message);
     const hasher = new BodyHasher();
     // fed in slices of the stored buffer: subarray copies nothing
-    for (let i = end.body; i < message.length; i += CHUNK) hasher.update(message.subarray(i, Math.min(message.length, i + CHUNK)));
+    for (let i = body; i < message.length; i += CHUNK) hasher.update(message.subarray(i, Math.min(message.length, i + CHUNK)));
     const bh = hasher.digest();
     const now = this.nowSeconds();
-    return Promise.resolve(keys.map((k) => signatureField(k, fields, bh, now)));
+    return keys.map((k) => signatureField(k, fields, bh, now));
   }
+}
+
+/** The raw header fields and where the body starts. */
+function splitHeader(message: Buffer): { fields: ReturnType<typeof rawFields>; body: number } {
+  const end = headerEnd(message);
+  return { fields: rawFields(message.subarray(0, end.header).toString('latin1')), body: end.body };
 }
 
 /** Where the header block ends (before the empty line) and the body starts. */

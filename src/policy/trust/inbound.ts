@@ -12,7 +12,7 @@
  *   the caller skips them. A temporary DNS error never gives a permanent refusal: temperror is
  *   recorded and accepted, or answered 451 4.7.0 when `temperror` is "defer". Every lookup goes
  *   through the resolver function the caller passes (built on dns/, `delivery.dns_servers`).
- * Limitations: ARC is verified and recorded (arc=) but not sealed, and a passing chain does not
+ * Limitations: ARC is verified and recorded (arc=) (sealing is for list copies: list-sealer.ts), and a passing chain does not
  *   override a DMARC failure (no list of trusted sealers yet); SPF's `exp=` text is not shown; DMARC
  *   reports are not sent; quarantine is a header mark (no Junk folder delivery yet).
  */

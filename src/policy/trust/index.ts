@@ -2,7 +2,9 @@
  * @module trust
  * Mail authentication (issue 15, first part): inbound SPF, DKIM and DMARC with one
  * Authentication-Results field (inbound.ts), and outbound DKIM signing with keys under the
- * data directory (dkim-signer.ts, dkim-keys.ts). docs/trust.md says what is checked and signed.
+ * data directory (dkim-signer.ts, dkim-keys.ts), SRS for forwarding (srs.ts), and the ARC set
+ * and DKIM signature of mailing-list copies (list-sealer.ts). docs/trust.md says what is
+ * checked and signed.
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
 export { authenticateInbound, checkSpf, QUARANTINE_FIELD, type InboundSettings, type InboundDeps, type RawLookup } from './inbound.js';
@@ -13,3 +15,4 @@ export { generateDkimKey, loadDkimKeys, keyRecordName, keyRecordValue, dkimKeyDi
 export { DkimSigner } from './dkim-signer.js';
 export { dnsRecords, domainRecords, zoneTxt, defaultSelector, type DnsRecord } from './dns-records.js';
 export { Srs, type SrsSettings } from './srs.js';
+export { ArcListSealer, type ListSealerSettings } from './list-sealer.js';

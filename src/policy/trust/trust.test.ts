@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { startDnsServer, type DnsTestServer } from '../../../test/helpers/dns-server.js';
+import { pythonWithModule } from '../../../test/helpers/python.js';
 import { execFile } from 'node:child_process';
 import { DnsResolver } from '../../dns/index.js';
 import { aligned, evaluateDmarc, organizationalDomain, parseDmarcRecord, type TxtLookup } from './dmarc.js';
@@ -173,7 +174,7 @@ test('signing: nothing for a From domain without a key, nor for From in two doma
 });
 
 test('signing: verified by dkimpy (python3-dkim), an independent implementation', async (t) => {
-  const python = await pythonWithDkim();
+  const python = await pythonWithModule('dkim');
   if (python === undefined) {
     t.skip('Python module dkim missing: install the Debian package python3-dkim');
     return;
@@ -216,12 +217,6 @@ function run(cmd: string, args: string[]): Promise<{ code: number; out: string; 
       resolve({ code, out, err });
     });
   });
-}
-
-/** The first Python 3 that has dkimpy: PATH's, or Debian's own (python3-dkim installs there). */
-async function pythonWithDkim(): Promise<string | undefined> {
-  for (const p of ['python3', '/usr/bin/python3']) if ((await run(p, ['-c', 'import dkim'])).code === 0) return p;
-  return undefined;
 }
 
 test('inbound: temperror = "defer" answers 451 4.7.0, "accept" records it; p=reject refusal is 550 5.7.1', async () => {
