@@ -20,4 +20,4 @@ export {
 export { parseAddrSpec } from './addr-spec.js';
 export { parseAddressList, type AddressListItem, type AddressListOptions } from './address-list.js';
 export { splitDetail, type LocalDetail } from './split-detail.js';
-export { CidrList } from './cidr.js';
+export { CidrList, unmapIpv4, ipv6Groups } from './cidr.js';

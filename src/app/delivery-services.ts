@@ -39,7 +39,8 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
       : Object.fromEntries(Object.entries(defaultSmtpTimeouts).map(([k, v]) => [k, Math.min(v, cap)]));
   const transports = new Map<string, Transport>();
   const add = (t: Transport): void => void transports.set(t.name, t);
-  add(new MaildirTransport({ mailboxes, directory }));
+  // RFC 7489 §6.3: mail the inbound DMARC check quarantined goes to Junk (mail_auth.quarantine)
+  add(new MaildirTransport({ mailboxes, directory, ...(config.mailAuth.quarantine === 'junk' ? { quarantineFolder: 'Junk' } : {}) }));
   // one idle session per delivery that may run at once to a route, so none is closed between rounds
   const reuse = { maxIdlePerRoute: config.delivery.concurrencyPerRoute };
   const smtpOut = new SmtpTransport({ hostname: config.hostname, dns, port: config.delivery.mxPort, ownAddresses, timeouts, reuse });

@@ -11,12 +11,13 @@
  *   one authentication throttle ([auth]) is shared by every login path.
  * Limitations: one process runs every service.
  */
+import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../config/index.js';
 import { BatchedOutput, startMailLog, type MailLog } from '../log/index.js';
 import type { QueueRunner } from '../delivery/index.js';
 import { SmtpServer } from '../server/smtp/index.js';
-import { MailboxVerifier, smtpPolicyFromConfig } from '../policy/index.js';
+import { GreylistStore, MailboxVerifier, smtpPolicyFromConfig } from '../policy/index.js';
 import { Pop3Server } from '../server/pop3/index.js';
 import { ImapServer } from '../server/imap/index.js';
 import { MaildirFolders } from '../mailbox/index.js';
@@ -108,10 +109,17 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   // RFC 5321 §3.5, §7.3: VRFY/EXPN answered for trusted networks and authenticated users only
   // (the policy's known-clients-only check); the checks of every listener come from the config
   const verifier = new MailboxVerifier({ directory, resolver: backends.resolver, primaryDomain: config.localDomains[0] });
+  // [abuse] greylist: the triplet store is opened when first needed (start or reload), closed at stop
+  let greylist: GreylistStore | undefined;
+  const greylistFor = (c: Config): GreylistStore | undefined => {
+    if (c.abuse.greylist && !greylist) greylist = new GreylistStore(join(c.dataDir, 'greylist.sqlite'));
+    return c.abuse.greylist ? greylist : undefined;
+  };
   const policiesFor = (c: Config): ReturnType<typeof smtpPolicyFromConfig> =>
     smtpPolicyFromConfig(c, {
       directory,
-      ...(c.mailAuth.verifyInbound ? { dns: mailAuthDns(c) } : {}),
+      ...(c.mailAuth.verifyInbound || c.abuse.dnsbl.length > 0 || c.abuse.dnswl.length > 0 ? { dns: mailAuthDns(c) } : {}),
+      ...(greylistFor(c) ? { greylist: greylistFor(c) } : {}),
       answers: { vrfy: (session, argument) => verifier.vrfy(session, argument), expn: (session, argument) => verifier.expn(session, argument) },
     });
   const policies = policiesFor(config);
@@ -218,6 +226,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     stops.push(() => m.close());
   } catch (err) {
     for (const s of stops) await s().catch(() => undefined);
+    greylist?.close();
     await backends.close().catch(() => undefined);
     mailLog.stop();
     throw err;
@@ -258,6 +267,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     stop: async () => {
       monitoring?.setReady(false);
       for (const s of stops) await s().catch((err: unknown) => logger.error({ err }, 'stop'));
+      greylist?.close();
       await backends.close();
       mailLog.stop();
       logger.info({}, 'correio stopped');

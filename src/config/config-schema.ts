@@ -57,6 +57,9 @@ const str = (v: unknown): Result<string> =>
 const positiveInt = (v: unknown): Result<number> =>
   typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? ok(v) : bad('expected a positive integer');
 
+const nonNegativeInt = (v: unknown): Result<number> =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? ok(v) : bad('expected a whole number, 0 or more (0: no limit)');
+
 const bool = (v: unknown): Result<boolean> => (typeof v === 'boolean' ? ok(v) : bad('expected true or false'));
 
 const port = (v: unknown): Result<number> =>
@@ -310,6 +313,7 @@ export const configSchema = z
         verify_inbound: field(bool, () => false),
         dmarc_reject: field(oneOf(['reject', 'quarantine', 'none'] as const), () => 'reject' as const),
         temperror: field(oneOf(['accept', 'defer'] as const), () => 'accept' as const),
+        quarantine: field(oneOf(['junk', 'mark'] as const), () => 'junk' as const),
         // RFC 8301 §3.2: verifiers must refuse RSA keys under 1024 bits
         dkim_min_key_bits: field(
           (v) => {
@@ -326,6 +330,18 @@ export const configSchema = z
         srs_secret: optional(srsSecret),
         srs_max_age: field(duration, () => 21 * 86_400_000),
       }),
+    // abuse defence on the MX port (policy/dns-lists.ts, rate-limits.ts, greylist.ts)
+    abuse: table({
+      dnsbl: field(listOf(domainItem, 'DNS zone names'), () => [] as string[]),
+      dnsbl_action: field(oneOf(['reject', 'defer'] as const), () => 'reject' as const),
+      dnswl: field(listOf(domainItem, 'DNS zone names'), () => [] as string[]),
+      rate_connections: field(nonNegativeInt, () => 0),
+      rate_messages: field(nonNegativeInt, () => 0),
+      rate_recipients: field(nonNegativeInt, () => 0),
+      greylist: field(bool, () => false),
+      greylist_delay: field(duration, () => 5 * 60_000),
+      greylist_lifetime: field(duration, () => 35 * 86_400_000),
+    }),
     storage: table({
       url: field(storageUrl, () => 'file:'),
       // PostgreSQL only: a delivery lease lasts this long without its heartbeat (a third of it)

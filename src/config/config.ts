@@ -100,6 +100,8 @@ export interface MailAuthConfig {
   readonly dmarcReject: 'reject' | 'quarantine' | 'none';
   /** a temporary DNS error in the checks: accept with temperror recorded, or 451 4.7.0 */
   readonly temperror: 'accept' | 'defer';
+  /** quarantined mail (DMARC p=quarantine): delivered to the Junk folder, or only marked */
+  readonly quarantine: 'junk' | 'mark';
   /** RSA DKIM keys shorter than this fail verification (policy) */
   readonly dkimMinKeyBits: number;
   /** sign local and authenticated mail for the From domain when a key exists (data_dir/dkim) */
@@ -114,6 +116,25 @@ export interface MailAuthConfig {
   readonly srsSecret?: string;
   /** ms an SRS address stays valid for bounces */
   readonly srsMaxAge: number;
+}
+
+/** `[abuse]`: defence of the MX port (docs/trust.md) */
+export interface AbuseConfig {
+  /** DNS blocklist zones, checked at connect */
+  readonly dnsbl: readonly string[];
+  /** a listed client: 554 5.7.1 (reject) or 421 4.7.1 (defer) */
+  readonly dnsblAction: 'reject' | 'defer';
+  /** DNS allowlist zones: a listed client skips the blocklists, rate limits and greylisting */
+  readonly dnswl: readonly string[];
+  /** per client address and minute; 0 = no limit */
+  readonly rateConnections: number;
+  readonly rateMessages: number;
+  readonly rateRecipients: number;
+  readonly greylist: boolean;
+  /** ms before a retried triplet passes */
+  readonly greylistDelay: number;
+  /** ms a passed triplet is remembered after its last use */
+  readonly greylistLifetime: number;
 }
 
 export interface Config {
@@ -172,6 +193,7 @@ export interface Config {
    */
   readonly metrics: { readonly listen: readonly ListenAddress[]; readonly isDefault: boolean };
   readonly mailAuth: MailAuthConfig;
+  readonly abuse: AbuseConfig;
   /**
    * url: "file:" (embedded default) or "postgres://…"; leaseMs and pollIntervalMs: how the
    * nodes sharing a PostgreSQL queue take envelopes over from each other (docs/scale.md)

@@ -12,6 +12,14 @@ import type { Address } from './address.js';
 import type { SmtpReply } from './smtp-reply.js';
 
 /**
+ * The header field the inbound checks add to a message DMARC says to quarantine (RFC 7489
+ * §6.3 p=quarantine; policy/trust/inbound.ts), and that final delivery reads to put it in the
+ * recipient's Junk folder (transport/maildir-transport.ts). A received field of that name is
+ * removed on the MX port, so a stranger cannot set it.
+ */
+export const QUARANTINE_FIELD = 'X-Correio-Quarantine';
+
+/**
  * An SMTP listener's service: MX (25), submission (587, STARTTLS), submissions (465, TLS), or
  * LMTP (RFC 2033: another mail system hands over mail for local mailboxes).
  */

@@ -39,6 +39,17 @@ export const replies = {
     reply(421, '4.3.2', `${host} ${why}`),
   tooManyConnections: (host: string): SmtpReply =>
     reply(421, '4.7.0', `${host} Too many connections, try again later`),
+  /** policy/rate-limits.ts: more connections a minute from one client than allowed */
+  tooManyConnectionsPerMinute: (host: string): SmtpReply =>
+    reply(421, '4.7.0', `${host} Too many connections from your address this minute, try again later`),
+  /** policy/dns-lists.ts, RFC 5782: the client is on a DNS blocklist (554 at connect, RFC 5321 §3.1) */
+  clientBlocklisted: (ip: string, zone: string): SmtpReply => reply(554, '5.7.1', `Service unavailable; client [${ip}] blocked using ${zone}`),
+  clientBlocklistedTemporarily: (ip: string, zone: string): SmtpReply =>
+    reply(421, '4.7.1', `Service unavailable; client [${ip}] listed by ${zone}, try again later`),
+  /** policy/rate-limits.ts: more MAIL or RCPT commands a minute from one client than allowed */
+  rateLimited: (what: 'messages' | 'recipients'): SmtpReply => reply(451, '4.7.1', `Too many ${what} from your address this minute, try again later`),
+  /** policy/greylist.ts, RFC 6647 §4.2 */
+  greylisted: (seconds: number): SmtpReply => reply(451, '4.7.1', `Greylisted, please try again in ${seconds} seconds`),
   commandTimeout: (host: string): SmtpReply => reply(421, '4.4.2', `${host} Timeout exceeded, closing connection`),
   tooManyErrors: (host: string): SmtpReply => reply(421, '4.7.0', `${host} Too many errors, closing connection`),
   localError: (): SmtpReply => reply(451, '4.3.0', 'Requested action aborted: local error in processing'),

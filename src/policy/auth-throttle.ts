@@ -14,6 +14,8 @@
  *   refused (temporarily, until the window ends) like everyone else.
  */
 
+import { ipv6Groups, unmapIpv4 } from '../address/index.js';
+
 export interface AuthThrottleOptions {
   /** failures (plus attempts in flight) per client address within the window. Default 5. */
   readonly maxFailuresPerAddress?: number;
@@ -166,18 +168,7 @@ export class AuthThrottle {
 
 /** IPv4 as is ("::ffff:" removed); IPv6 by its /64 prefix. */
 export function addressKey(ip: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (m) return m[1];
-  if (!ip.includes(':')) return ip;
-  const [head, tail] = ip.toLowerCase().split('::', 2) as [string, string | undefined];
-  const h = head === '' ? [] : head.split(':');
-  let groups = h;
-  if (tail !== undefined) {
-    const t = tail === '' ? [] : tail.split(':');
-    groups = [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
-  }
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.replace(/^0+(?=.)/, ''))
-    .join(':')}::/64`;
+  const a = unmapIpv4(ip);
+  if (!a.includes(':')) return a;
+  return `${ipv6Groups(a).slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
 }

@@ -8,7 +8,8 @@
  *   RFC 3463 (the enhanced codes of each refusal).
  * Security: relay control and the sender rules are the two checks an open relay or a forged
  *   sender would have to pass; both are on for every listener the configuration builds.
- * Limitations: no DNSBL, SPF, DKIM or DMARC checks yet (they plug in here as more checks).
+ * Limitations: the DNS lists, rate limits and greylisting are in dns-lists.ts, rate-limits.ts and
+ *   greylist.ts; SPF, DKIM and DMARC run at end of data (trust/inbound.ts).
  */
 import { replies, type AcceptedRecipient, type Address, type MailParams, type MessageHeader, type ReversePath, type SessionInfo } from '../core/index.js';
 import type { Check } from './check.js';

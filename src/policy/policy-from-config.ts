@@ -5,12 +5,15 @@
  * Standards: see smtp-policy.ts.
  * Security: sender rules and relay control always come from the directory here; AUTH on the
  *   MX port only with `smtp.auth_on_mx = true`.
- * Limitations: none. `mail_auth.verify_inbound` adds the trust checks when `dns` is given.
+ * Limitations: none. `mail_auth.verify_inbound` adds the trust checks when `dns` is given, as
+ *   `[abuse]` adds the DNS lists; greylisting needs the caller's `greylist` store.
  */
 import type { DirectoryLookup, ListenMode } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { DirectorySenderOwnership } from './sender-rules.js';
-import { buildSmtpPolicy, type LookupAnswers, type StagePolicy } from './smtp-policy.js';
+import { buildSmtpPolicy, type AbuseChecks, type LookupAnswers, type StagePolicy } from './smtp-policy.js';
+import { DnsList } from './dns-lists.js';
+import type { GreylistStore } from './greylist.js';
 import { authenticateInbound, type RawLookup } from './trust/inbound.js';
 import type { TxtLookup } from './trust/dmarc.js';
 
@@ -18,8 +21,24 @@ export interface PolicyLookups {
   readonly directory: Pick<DirectoryLookup, 'isLocalDomain' | 'findAlias' | 'findList' | 'findRole'>;
   /** VRFY/EXPN answers for the clients allowed to ask */
   readonly answers?: LookupAnswers;
-  /** the lookups of the SPF/DKIM/DMARC checks (dns/ on `delivery.dns_servers`); absent: no checks */
+  /** the lookups of the SPF/DKIM/DMARC checks and DNS lists (dns/ on `delivery.dns_servers`); absent: no such checks */
   readonly dns?: { readonly lookup: RawLookup; readonly txt: TxtLookup };
+  /** the greylisting triplets (`[abuse] greylist`), opened by the caller, which closes it */
+  readonly greylist?: GreylistStore;
+}
+
+/** `[abuse]` as checks (smtp-policy.ts puts them on the MX listener). */
+function abuseFromConfig(config: Config, lookups: PolicyLookups): AbuseChecks {
+  const a = config.abuse;
+  const lookup = lookups.dns?.lookup;
+  return {
+    ...(lookup && a.dnsbl.length > 0 ? { blocklist: new DnsList(a.dnsbl, lookup), blocklistAction: a.dnsblAction } : {}),
+    ...(lookup && a.dnswl.length > 0 ? { allowlist: new DnsList(a.dnswl, lookup) } : {}),
+    connectionsPerMinute: a.rateConnections,
+    messagesPerMinute: a.rateMessages,
+    recipientsPerMinute: a.rateRecipients,
+    ...(a.greylist && lookups.greylist ? { greylist: { store: lookups.greylist, settings: { delay: a.greylistDelay, lifetime: a.greylistLifetime } } } : {}),
+  };
 }
 
 export function smtpPolicyFromConfig(config: Config, lookups: PolicyLookups): Readonly<Record<ListenMode, StagePolicy>> {
@@ -38,6 +57,7 @@ export function smtpPolicyFromConfig(config: Config, lookups: PolicyLookups): Re
     senderOwnership: new DirectorySenderOwnership(directory),
     isLocalDomain: (domain) => directory.isLocalDomain(domain),
     ...(lookups.answers ? { answers: lookups.answers } : {}),
+    abuse: abuseFromConfig(config, lookups),
     // mail_auth.verify_inbound: SPF, DKIM and DMARC at end of data on the MX listeners
     ...(a.verifyInbound && dns
       ? { inbound: (session, sender, message, header) => authenticateInbound(settings, dns, session, sender, message, header.fields) }

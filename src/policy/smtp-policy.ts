@@ -34,6 +34,9 @@ import {
   type RcptFacts,
 } from './checks.js';
 import { SenderRules } from './sender-rules.js';
+import { dnsBlocklist, type DnsList } from './dns-lists.js';
+import { connectionRate, messageRate, recipientRate } from './rate-limits.js';
+import { greylisting, type GreylistSettings, type GreylistStore } from './greylist.js';
 
 /** What answers VRFY and EXPN for clients the policy lets ask (e.g. MailboxVerifier). */
 export interface LookupAnswers {
@@ -165,6 +168,36 @@ export interface SmtpPolicyOptions {
   readonly answers?: LookupAnswers;
   /** SPF, DKIM and DMARC at end of data on the MX listener (`mail_auth.verify_inbound`) */
   readonly inbound?: InboundCheck;
+  /** abuse defence of the MX listener (`[abuse]`): DNS lists, rate limits, greylisting */
+  readonly abuse?: AbuseChecks;
+}
+
+/** The MX listener's abuse checks; each is off when its setting is absent (or 0). */
+export interface AbuseChecks {
+  readonly blocklist?: DnsList;
+  readonly blocklistAction?: 'reject' | 'defer';
+  readonly allowlist?: DnsList;
+  readonly connectionsPerMinute?: number;
+  readonly messagesPerMinute?: number;
+  readonly recipientsPerMinute?: number;
+  readonly greylist?: { readonly store: GreylistStore; readonly settings: GreylistSettings };
+}
+
+/** The abuse checks of each stage of the MX listener, in the order they run. */
+function abuseLists(a: AbuseChecks | undefined, hostname: string): Pick<StageLists, 'connect' | 'mail' | 'rcpt'> {
+  if (!a) return { connect: [], mail: [], rcpt: [] };
+  const allow = a.allowlist && !a.allowlist.empty ? a.allowlist : undefined;
+  return {
+    connect: [
+      ...(a.connectionsPerMinute ? [connectionRate(a.connectionsPerMinute, hostname, allow)] : []),
+      ...(a.blocklist && !a.blocklist.empty ? [dnsBlocklist(a.blocklist, allow, a.blocklistAction ?? 'reject')] : []),
+    ],
+    mail: a.messagesPerMinute ? [messageRate(a.messagesPerMinute, allow)] : [],
+    rcpt: [
+      ...(a.recipientsPerMinute ? [recipientRate(a.recipientsPerMinute, allow)] : []),
+      ...(a.greylist ? [greylisting(a.greylist.store, a.greylist.settings, allow)] : []),
+    ],
+  };
 }
 
 /**
@@ -176,10 +209,13 @@ export function buildSmtpPolicy(o: SmtpPolicyOptions): Readonly<Record<ListenMod
   const trusted = new CidrList(o.trustedNetworks ?? []);
   const build = (mode: ListenMode): StagePolicy => {
     const submission = mode === 'submission' || mode === 'submissions';
+    // abuse defence is for the MX port: submission clients authenticate, LMTP clients are ours
+    const abuse = abuseLists(mode === 'mx' ? o.abuse : undefined, o.hostname);
     const lists: StageLists = {
       connect: [
         ...(o.maxConnections !== undefined ? [connectionLimit(o.maxConnections, o.hostname)] : []),
         ...(o.maxConnectionsPerIp !== undefined ? [clientConnectionLimit(o.maxConnectionsPerIp, o.hostname)] : []),
+        ...abuse.connect,
       ],
       helo: [],
       mail: [
@@ -187,9 +223,11 @@ export function buildSmtpPolicy(o: SmtpPolicyOptions): Readonly<Record<ListenMod
         declaredSize(o.maxMessageSize),
         // the same rule on every port: an authenticated session is bound wherever it logged in
         ...(rules ? [envelopeSenderOwned(rules)] : []),
+        ...abuse.mail,
       ],
-      // LMTP sessions never relay (SessionInfo.mayRelay is false): local domains only
-      rcpt: [recipientLimit(o.maxRecipients), ...(o.isLocalDomain ? [relayControl(o.isLocalDomain)] : [])],
+      // LMTP sessions never relay (SessionInfo.mayRelay is false): local domains only;
+      // greylisting after relay control: a refused relay attempt records no triplet
+      rcpt: [recipientLimit(o.maxRecipients), ...(o.isLocalDomain ? [relayControl(o.isLocalDomain)] : []), ...abuse.rcpt],
       data: [],
       endOfData: rules ? [fromHeaderOwned(rules)] : [],
       vrfy: [lookupOnlyForKnownClients(replies.cannotVerify)],

@@ -123,3 +123,25 @@ void test('spool body unreadable → delayed; aborted signal → delayed without
     assert.equal(plain.opened, 0);
     assert.deepEqual(await store.list('a@x'), []);
   }));
+
+void test('a message with the quarantine mark goes to the Junk folder, whole; without quarantineFolder it stays in INBOX', () =>
+  withRoot(async (store) => {
+    const marked = 'Received: from x\r\nX-Correio-Quarantine: DMARC policy of quar.example\r\nFrom: a@quar.example\r\n\r\n' + 'body line\r\n'.repeat(20000);
+    const req = (id: string): DeliveryRequest => ({
+      route: { transport: 'local', nextHop: 'suzana@dc.uece.br' }, messageId: 'm2', sender: null, size: marked.length,
+      envelopes: [env(id, 'suzana@dc.uece.br')],
+      // small pieces: the mark is found across chunk boundaries and every octet is kept
+      openMessage: () => Promise.resolve(Readable.from(Buffer.from(marked).toString().match(/[\s\S]{1,7}/g)!.map((s) => Buffer.from(s)))),
+    });
+    const junk = new MaildirTransport({ mailboxes: store, quarantineFolder: 'Junk' });
+    assert.equal((await junk.deliver(req('m2-1'), signal))[0].action, 'delivered');
+    assert.equal((await store.list('suzana@dc.uece.br')).length, 0);
+    const [m] = await store.list('suzana@dc.uece.br', 'Junk');
+    assert.ok((await text(await store.open('suzana@dc.uece.br', m.key, 'Junk'))).endsWith(marked));
+    // an unmarked message stays in INBOX with quarantineFolder set
+    assert.equal((await junk.deliver(request([env('m1-9', 'suzana@dc.uece.br')]), signal))[0].action, 'delivered');
+    assert.equal((await store.list('suzana@dc.uece.br')).length, 1);
+    // mail_auth.quarantine = "mark": no folder given, the marked message stays in INBOX
+    await new MaildirTransport({ mailboxes: store }).deliver(req('m2-2'), signal);
+    assert.equal((await store.list('suzana@dc.uece.br')).length, 2);
+  }));

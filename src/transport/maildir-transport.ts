@@ -10,11 +10,13 @@
  * Security: a mailbox name comes from the route set by the resolver, and the MailboxStore
  *   validates it again; header values have CR and LF removed. A mailbox path holding a
  *   symbolic link is refused by the store and deferred here (4.3.0, the path in the log).
+ *   A message carrying the quarantine mark of the inbound DMARC check (core's QUARANTINE_FIELD)
+ *   goes to the user's Junk folder (Maildir++ `.Junk`, RFC 7489 §6.3 "quarantine").
  * Limitations: recipients of one request are delivered one after another.
  */
 import { Readable } from 'node:stream';
 import {
-  MailError, addressToString, replies, reversePathToString,
+  MailError, QUARANTINE_FIELD, addressToString, replies, reversePathToString,
   type DeliveryRequest, type DeliveryStatus, type DirectoryLookup, type EnhancedStatus, type Envelope, type MailboxStore, type Transport,
 } from '../core/index.js';
 
@@ -24,7 +26,16 @@ export interface MaildirTransportOptions {
   readonly directory?: Pick<DirectoryLookup, 'findUser'>;
   /** transport name routes use (default "local") */
   readonly name?: string;
+  /**
+   * the folder for mail the inbound checks marked for quarantine (QUARANTINE_FIELD, RFC 7489
+   * §6.3): "Junk" by default; undefined keeps it in INBOX with its mark
+   */
+  readonly quarantineFolder?: string;
 }
+
+/** How much of a message is searched for the quarantine mark (our fields come first). */
+const MARK_WINDOW = 64 * 1024;
+const markRe = new RegExp(`(^|\\n)${QUARANTINE_FIELD}:`, 'i');
 
 const oneLine = (s: string): string => s.replace(/[\r\n]+/g, ' ');
 
@@ -82,11 +93,15 @@ export class MaildirTransport implements Transport {
       body = await req.openMessage();
       const src = body;
       const headers = Buffer.from(deliveryHeaders(env), 'utf8');
+      const chunks = src[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      const junk = this.#opts.quarantineFolder;
+      const head = junk !== undefined ? await peekHeader(chunks) : { seen: [] as Buffer[], quarantined: false };
       stream = Readable.from(
         (async function* () {
           try {
             yield headers;
-            for await (const chunk of src) yield chunk as Buffer;
+            yield* head.seen;
+            for (let c = await chunks.next(); !c.done; c = await chunks.next()) yield c.value;
           } finally {
             src.destroy();
           }
@@ -95,7 +110,7 @@ export class MaildirTransport implements Transport {
       );
       // the store may give up without reading to the end; its error is the one reported
       stream.on('error', () => undefined);
-      await mailboxes.deliver(user, stream, { uniqueKey: env.id });
+      await mailboxes.deliver(user, stream, { uniqueKey: env.id, ...(head.quarantined && junk !== undefined ? { folder: junk } : {}) });
       return { envelopeId: env.id, action: 'delivered', status: '2.0.0' };
     } catch (err) {
       stream?.destroy();
@@ -103,6 +118,26 @@ export class MaildirTransport implements Transport {
       return failure(env, err);
     }
   }
+}
+
+/**
+ * Reads the start of the message (the header block, at most MARK_WINDOW octets) and says whether
+ * it carries the quarantine mark; the chunks read are handed back to be written first.
+ */
+async function peekHeader(chunks: AsyncIterator<Buffer>): Promise<{ seen: Buffer[]; quarantined: boolean }> {
+  const seen: Buffer[] = [];
+  let size = 0;
+  let end = -1;
+  while (end < 0 && size < MARK_WINDOW) {
+    const c = await chunks.next();
+    if (c.done) break;
+    seen.push(c.value);
+    size += c.value.length;
+    end = Buffer.concat(seen).indexOf('\r\n\r\n');
+  }
+  const all = Buffer.concat(seen);
+  const header = all.subarray(0, end < 0 ? Math.min(all.length, MARK_WINDOW) : end).toString('latin1');
+  return { seen, quarantined: markRe.test(header) };
 }
 
 function failure(env: Envelope, err: unknown): DeliveryStatus {

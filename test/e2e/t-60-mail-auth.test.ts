@@ -4,7 +4,8 @@
  * through `delivery.dns_servers`. The stranger connects from 127.0.0.9; 127.0.0.1 is trusted.
  * Checks: SPF pass / fail / softfail / temperror recorded in one Authentication-Results field,
  * a forged field claiming our authserv-id removed (a foreign one kept), DMARC p=reject refused
- * 550 5.7.1 at end of data and nothing delivered, p=quarantine marked, a DNS failure never
+ * 550 5.7.1 at end of data and nothing delivered, p=quarantine marked and delivered to the Junk
+ * folder, a DNS failure never
  * refused, trusted clients not judged; the RFC 8463 example message (auth/dkim/mimekit) passes
  * both its signatures; a body over 64 KB (streamed to intake) is checked the same; mail
  * submitted with AUTH, and mail from `correio sendmail`, arrives signed and verifies.
@@ -12,7 +13,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
@@ -122,15 +123,34 @@ test('DMARC p=reject and SPF fail: 550 5.7.1 at end of data, nothing delivered',
   assert.ok(!(await site.messages('user@localhost')).some((m) => m.includes('marker-forged')));
 });
 
-test('SPF softfail is recorded and accepted; p=quarantine is marked', async () => {
+/** The messages in user@localhost's Junk folder (Maildir++ .Junk). */
+async function junk(): Promise<string[]> {
+  const dir = join(site.dataDir, 'mail', 'localhost', 'user', '.Junk');
+  const out: string[] = [];
+  for (const sub of ['new', 'cur']) {
+    if (!existsSync(join(dir, sub))) continue;
+    for (const f of await readdir(join(dir, sub))) out.push(readFileSync(join(dir, sub, f), 'utf8'));
+  }
+  return out;
+}
+
+test('SPF softfail is recorded and accepted; p=quarantine is marked and delivered to Junk', async () => {
   assert.match((await sendMx('bob@soft.example', 'From: bob@soft.example\nSubject: soft\n\nmarker-soft\n'))!, /^250 /);
   const soft = authResults(await delivered('marker-soft'));
   assert.match(soft[0], /spf=softfail/);
   assert.match(soft[0], /dmarc=none/);
   assert.match((await sendMx('carol@quar.example', 'From: carol@quar.example\nSubject: quar\n\nmarker-quar\n'))!, /^250 /);
-  const quar = await delivered('marker-quar');
+  // RFC 7489 §6.3: quarantine = the recipient's Junk folder ([mail_auth] quarantine = "junk")
+  let quar: string | undefined;
+  const deadline = Date.now() + 20000;
+  while (!(quar = (await junk()).find((m) => m.includes('marker-quar')))) {
+    if (Date.now() > deadline) throw new Error('no quarantined message in .Junk');
+    await new Promise((r) => setTimeout(r, 50));
+  }
   assert.match(authResults(quar)[0], /spf=fail .*dmarc=fail \(p=QUARANTINE dis=QUARANTINE\)/);
   assert.match(quar, /^X-Correio-Quarantine: DMARC policy of quar\.example$/m);
+  assert.ok(!(await site.messages('user@localhost')).some((m) => m.includes('marker-quar')), 'not in INBOX');
+  assert.ok(!(await junk()).some((m) => m.includes('marker-soft')), 'unmarked mail is not in Junk');
 });
 
 test('a DNS failure is temperror and never a refusal', async () => {

@@ -14,9 +14,10 @@
  *   through the resolver function the caller passes (built on dns/, `delivery.dns_servers`).
  * Limitations: ARC is verified and recorded (arc=) (sealing is for list copies: list-sealer.ts), and a passing chain does not
  *   override a DMARC failure (no list of trusted sealers yet); SPF's `exp=` text is not shown; DMARC
- *   reports are not sent; quarantine is a header mark (no Junk folder delivery yet).
+ *   reports are not sent. Quarantine is this header mark; local delivery puts marked mail in Junk.
  */
-import { replies, type ReversePath, type SessionInfo, type SmtpReply } from '../../core/index.js';
+import { QUARANTINE_FIELD, replies, type ReversePath, type SessionInfo, type SmtpReply } from '../../core/index.js';
+import { unmapIpv4 } from '../../address/index.js';
 import { fromAddresses } from '../from-addresses.js';
 import { claimsAuthservId, formatAuthResults, type ResInfo } from './auth-results.js';
 import { evaluateDmarc, type DmarcOutcome, type TxtLookup } from './dmarc.js';
@@ -51,13 +52,6 @@ export interface InboundVerdict {
   readonly remove: (name: string, value: string) => boolean;
 }
 
-export const QUARANTINE_FIELD = 'X-Correio-Quarantine';
-
-/** Node's sockets give IPv4 clients of a dual-stack listener as ::ffff:a.b.c.d. */
-function plainIp(ip: string): string {
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
-}
-
 /** Authenticates one message (the whole of it, as received) from `session`. */
 export async function authenticateInbound(
   s: InboundSettings,
@@ -68,7 +62,8 @@ export async function authenticateInbound(
   header: readonly { readonly name: string; readonly value: string }[],
 ): Promise<InboundVerdict> {
   const helo = session.heloName ?? '';
-  const ip = plainIp(session.remoteAddress ?? '');
+  // node's sockets give IPv4 clients of a dual-stack listener as ::ffff:a.b.c.d
+  const ip = unmapIpv4(session.remoteAddress ?? '');
   const mailFrom = sender ? `${sender.local}@${sender.domain}` : `postmaster@${helo}`;
 
   // mailauth (and its dependencies) is loaded on first use only: a server with the checks off,

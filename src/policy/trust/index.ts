@@ -7,7 +7,7 @@
  * checked and signed.
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
-export { authenticateInbound, checkSpf, QUARANTINE_FIELD, type InboundSettings, type InboundDeps, type RawLookup } from './inbound.js';
+export { authenticateInbound, checkSpf, type InboundSettings, type InboundDeps, type RawLookup } from './inbound.js';
 export { evaluateDmarc, organizationalDomain, aligned, parseDmarcRecord, type TxtLookup, type DmarcOutcome } from './dmarc.js';
 export { formatAuthResults, claimsAuthservId } from './auth-results.js';
 export { BodyHasher, signatureField, relaxedHeader, rawFields, type SigningKey } from './dkim-sign.js';
