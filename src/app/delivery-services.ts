@@ -10,7 +10,8 @@
  */
 import { formatListenAddress, type Config } from '../config/index.js';
 import { RetryScheduler } from '../queue/index.js';
-import { MaildirTransport, SmtpTransport, LmtpTransport, ListTransport, PipeTransport, FileTransport, ErrorTransport } from '../transport/index.js';
+import { readFileSync } from 'node:fs';
+import { MaildirTransport, SmtpTransport, LmtpTransport, ListTransport, PipeTransport, FileTransport, ErrorTransport, MtaStsPolicies, type SmtpTransportOptions } from '../transport/index.js';
 import { DnsResolver } from '../dns/index.js';
 import { defaultSmtpTimeouts, type SmtpTimeouts } from '../client/index.js';
 import { QueueRunner, DsnNotifier } from '../delivery/index.js';
@@ -23,6 +24,21 @@ export interface DeliveryServices {
   readonly runner: QueueRunner;
   /** stops the runner (its grace, then in-flight deliveries defer) and closes kept sessions */
   stop(): Promise<void>;
+}
+
+/** `delivery.mta_sts`: the policies of recipient domains (RFC 8461) and the extra CAs trusted for them. */
+function mtaStsOf(config: Config, dns: DnsResolver): Pick<SmtpTransportOptions, 'mtaSts'> {
+  const d = config.delivery;
+  if (!d.mtaSts) return {};
+  let ca: string[] = [];
+  if (d.mtaStsCa !== undefined) {
+    try {
+      ca = [readFileSync(d.mtaStsCa, 'utf8')];
+    } catch (err) {
+      throw new Error(`delivery.mta_sts_ca: cannot read ${d.mtaStsCa} (${(err as NodeJS.ErrnoException).code ?? String(err)}); fix the path or remove the key`);
+    }
+  }
+  return { mtaSts: { policies: new MtaStsPolicies({ dns, port: d.mtaStsPort, ca }), ca } };
 }
 
 /** Builds transports, scheduler, notifier and runner on `backends` (not started). */
@@ -43,7 +59,7 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
   add(new MaildirTransport({ mailboxes, directory, ...(config.mailAuth.quarantine === 'junk' ? { quarantineFolder: 'Junk' } : {}) }));
   // one idle session per delivery that may run at once to a route, so none is closed between rounds
   const reuse = { maxIdlePerRoute: config.delivery.concurrencyPerRoute };
-  const smtpOut = new SmtpTransport({ hostname: config.hostname, dns, port: config.delivery.mxPort, ownAddresses, timeouts, reuse });
+  const smtpOut = new SmtpTransport({ hostname: config.hostname, dns, port: config.delivery.mxPort, ownAddresses, timeouts, reuse, ...mtaStsOf(config, dns) });
   const lmtpOut = new LmtpTransport({ hostname: config.hostname, dns, port: 24, ownAddresses, timeouts, reuse });
   add(smtpOut);
   add(lmtpOut);

@@ -270,6 +270,10 @@ export const configSchema = z
         smtp_timeout: optional(duration),
         // the queue runner and transports in a worker thread beside the listeners and intake
         worker: field(bool, () => false),
+        // RFC 8461 (transport/mta-sts.ts): honour recipient domains' MTA-STS policies
+        mta_sts: field(bool, () => true),
+        mta_sts_port: field(port, () => 443),
+        mta_sts_ca: optional(str),
         routes: field(routes, () => ({})),
         // Postfix local(8)'s allow_mail_to_files / allow_mail_to_commands (issue 12 item 4)
         allow_mail_to_files: field(targetClasses, () => [...allTargetClasses]),

@@ -72,6 +72,12 @@ export interface DeliveryConfig {
   readonly smtpTimeout?: number;
   /** run the queue runner, transports and notifier in a worker thread (both cores busy) */
   readonly worker: boolean;
+  /** honour recipient domains' MTA-STS policies (RFC 8461) */
+  readonly mtaSts: boolean;
+  /** the HTTPS port policy hosts are asked on (443; tests use another) */
+  readonly mtaStsPort: number;
+  /** absolute path of a PEM file of CAs trusted besides the system's, for MTA-STS policy hosts and MX certificates */
+  readonly mtaStsCa?: string;
   /** static next hops that override MX, by lower-case domain: "example.net" → {smtp, "[127.0.0.1]:2526"} */
   readonly routes: Readonly<Record<string, Route>>;
   /** where "/file" targets may come from: the aliases, :include: files (issue 12 item 4) */

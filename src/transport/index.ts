@@ -9,3 +9,4 @@ export { ListTransport, type ListTransportOptions } from './list-transport.js';
 export { PipeTransport, parsePipeHop, parsePipeRoute, runAsUser, type PipeTransportOptions } from './pipe-transport.js';
 export { FileTransport, type FileTransportOptions } from './file-transport.js';
 export { ErrorTransport } from './error-transport.js';
+export { MtaStsPolicies, mxMatches, stsRecordId, parseStsPolicy, type StsPolicy, type StsLookup, type StsMode } from './mta-sts.js';

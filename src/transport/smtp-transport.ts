@@ -14,12 +14,16 @@
  * Security: the remote side is untrusted (see client/). An MX that points back at this host is a
  *   loop (5.4.6), never a connection to ourselves. Temporary DNS failures defer (4.4.3), never
  *   bounce. Opportunistic TLS by default (RFC 7435).
- * Limitations: no DANE/MTA-STS; BINARYMIME messages are sent as 8BITMIME; at most
+ *   MTA-STS (RFC 8461, mta-sts.ts): under a domain's `enforce` policy only MX hosts matching it are
+ *   tried, with STARTTLS required and the certificate verified for the MX name (Node's CA store
+ *   plus the configured extra CAs); a failure defers with the reason, never falls back to plain.
+ *   Kept sessions are not reused for such a domain (they may predate its policy).
+ * Limitations: no DANE; BINARYMIME messages are sent as 8BITMIME; at most
  *   `maxAddresses` addresses are tried per delivery.
  */
 import type { Readable } from 'node:stream';
 import { isIP } from 'node:net';
-import type tls from 'node:tls';
+import { rootCertificates, type ConnectionOptions } from 'node:tls';
 import {
   replies,
   reply,
@@ -35,6 +39,7 @@ import {
 import type { DnsResolver, MxHost } from '../dns/index.js';
 import { SmtpClient, SmtpClientError, type SmtpTimeouts, type TransactionResult } from '../client/index.js';
 import { analyze8bit, To7bitStream, conversionNotSupported, type EightBitAnalysis } from '../protocol/mime/to-7bit.js';
+import { mxMatches, type StsLookup, type StsPolicy } from './mta-sts.js';
 
 export interface SmtpTransportOptions {
   /** our name for EHLO, and to recognize an MX that points at us */
@@ -47,7 +52,9 @@ export interface SmtpTransportOptions {
   timeouts?: Partial<SmtpTimeouts>;
   /** default 'opportunistic' */
   tls?: 'opportunistic' | 'required' | 'none';
-  tlsOptions?: tls.ConnectionOptions;
+  tlsOptions?: ConnectionOptions;
+  /** MTA-STS (RFC 8461) for deliveries to a domain's MX hosts: its policies, and extra trusted CAs (PEM) */
+  mtaSts?: { readonly policies: { policyFor(domain: string): Promise<StsLookup> }; readonly ca?: readonly string[] };
   /** credentials for a route (smarthost), by next hop */
   auth?: (nextHop: string) => { user: string; password: string } | undefined;
   /** recipients per transaction; default 100 (RFC 5321 §4.5.3.1.8 minimum) */
@@ -68,7 +75,7 @@ export interface SmtpTransportOptions {
 /** Where a route leads: hosts to try, or a decided outcome for every recipient. */
 type Plan =
   | { kind: 'hosts'; hosts: { name: string; addresses: string[] }[]; port: number; dnsTemporary?: string }
-  | { kind: 'outcome'; action: 'failed' | 'delayed'; status: EnhancedStatus; reply: SmtpReply; error: string };
+  | { kind: 'outcome'; action: 'failed' | 'delayed'; status: EnhancedStatus; reply?: SmtpReply; error: string };
 
 interface Pooled {
   client: SmtpClient;
@@ -95,6 +102,15 @@ function statusOf(r: SmtpReply): EnhancedStatus {
 
 const nonAscii = /[^\x00-\x7f]/;
 
+/** RFC 8461 §4.1: under an enforce policy, the hosts whose names match it; none is a deferral. */
+function stsHosts(plan: Plan, sts: StsPolicy | undefined, domain: string): Plan {
+  if (!sts || plan.kind !== 'hosts') return plan;
+  const hosts = plan.hosts.filter((h) => mxMatches(h.name, sts.mx));
+  if (hosts.length > 0) return { ...plan, hosts };
+  const error = `MTA-STS policy of ${domain} (enforce): no MX host matches ${sts.mx.join(', ')}`;
+  return { kind: 'outcome', action: 'delayed', status: '4.7.5', error };
+}
+
 export class SmtpTransport implements Transport {
   readonly name: string = 'smtp';
   protected readonly lmtp: boolean = false;
@@ -114,14 +130,17 @@ export class SmtpTransport implements Transport {
     const ctx = { analysis: undefined as EightBitAnalysis | undefined };
     let last: { host?: string; ip?: string; error: string; status: EnhancedStatus; reply?: SmtpReply } | undefined;
 
-    // 1. a kept session for this route, when there is one
-    const kept = this.checkout(req.route.nextHop, signal);
+    // RFC 8461 §5: a domain's MTA-STS policy, when it has one in enforce mode
+    const sts = await this.enforcedPolicy(req.route.nextHop);
+
+    // 1. a kept session for this route, when there is one (not under a policy it may predate)
+    const kept = sts ? undefined : this.checkout(req.route.nextHop, signal);
     if (kept && (await this.useSession(kept, req, pending, results, ctx, signal))) return this.finish(req, results);
 
-    // 2. the next hop's hosts
-    const plan = await this.plan(req.route.nextHop);
+    // 2. the next hop's hosts (§4.1: under enforce, only those matching the policy)
+    const plan = stsHosts(await this.plan(req.route.nextHop), sts, req.route.nextHop);
     if (plan.kind === 'outcome') {
-      for (const e of pending) results.set(e.id, { envelopeId: e.id, action: plan.action, status: plan.status, reply: plan.reply, error: plan.error });
+      for (const e of pending) results.set(e.id, { envelopeId: e.id, action: plan.action, status: plan.status, ...(plan.reply ? { reply: plan.reply } : {}), error: plan.error });
       return this.finish(req, results);
     }
     let tried = 0;
@@ -137,14 +156,20 @@ export class SmtpTransport implements Transport {
             hostname: host.name,
             helo: this.options.hostname,
             lmtp: this.lmtp,
-            tls: this.options.tls,
-            tlsOptions: this.options.tlsOptions,
+            // RFC 8461 §4.2: STARTTLS required, the certificate valid for the MX name
+            tls: sts ? 'required' : this.options.tls,
+            tlsOptions: sts ? this.verifiedTls() : this.options.tlsOptions,
             timeouts: this.options.timeouts,
             signal,
             localAddress: this.options.localAddress,
           });
         } catch (err) {
-          last = { host: host.name, ip, ...this.describe(err) };
+          const d = this.describe(err);
+          last = { host: host.name, ip, ...d };
+          if (sts && err instanceof SmtpClientError && err.kind === 'tls') {
+            // RFC 3463 4.7.5: cryptographic failure; the reason is shown by `queue show`
+            last = { host: host.name, ip, error: `MTA-STS policy of ${req.route.nextHop} (enforce): ${d.error}`, status: '4.7.5' };
+          }
           continue; // RFC 5321 §5.1: try the next address
         }
         const creds = this.options.auth?.(req.route.nextHop);
@@ -178,6 +203,21 @@ export class SmtpTransport implements Transport {
       });
     }
     return this.finish(req, results);
+  }
+
+  /** The domain's MTA-STS policy when it is `enforce` (testing and none change nothing here). */
+  private async enforcedPolicy(nextHop: string): Promise<StsPolicy | undefined> {
+    const mta = this.options.mtaSts;
+    // static routes ("[ip]:port", "host:port") and LMTP are not MX deliveries (RFC 8461 §4)
+    if (!mta || this.lmtp || nextHop.includes(':') || nextHop.startsWith('[')) return undefined;
+    const { policy } = await mta.policies.policyFor(nextHop);
+    return policy?.mode === 'enforce' ? policy : undefined;
+  }
+
+  /** TLS options that verify the peer: Node's CA store plus the configured extra CAs. */
+  private verifiedTls(): ConnectionOptions {
+    const extra = this.options.mtaSts?.ca ?? [];
+    return { ...this.options.tlsOptions, rejectUnauthorized: true, ...(extra.length > 0 ? { ca: [...rootCertificates, ...extra] } : {}) };
   }
 
   /** QUITs every kept session; sessions that come back from deliveries still running are QUIT too. */
