@@ -38,7 +38,10 @@ const newest = Math.max(
   mtime(join(root, 'package-lock.json')) ?? 0,
 );
 if (built !== undefined && built >= newest) process.exit(0);
-const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+// the server, then the browser code (src/web/ui, its own tsconfig with the DOM library)
+const tscOf = (project) => spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, project)], { stdio: 'inherit' });
+let tsc = tscOf('tsconfig.json');
+if (tsc.status === 0) tsc = tscOf('src/web/ui/tsconfig.json');
 // tsc leaves its build info untouched when nothing it emits changed: mark the check as done
 if (tsc.status === 0) utimesSync(join(root, 'dist', '.tsbuildinfo'), new Date(), new Date());
 process.exit(tsc.status ?? 1);

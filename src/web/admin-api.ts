@@ -8,9 +8,9 @@
  * document that describes them (admin-openapi.ts) is served at /api/admin/v1/openapi.json.
  * Standards: RFC 9110 (status codes: 400 bad input, 404 unknown entry, 503 a temporary
  *   failure), RFC 8259 (JSON), OpenAPI 3.1.
- * Security: every route runs behind `authorize`, the HTTP server's check that the caller is a
- *   directory admin or holds an API token with the admin scope; nothing here trusts the
- *   client. Errors name the caller's input only; an unexpected failure is logged by the
+ * Security: every route runs behind the HTTP server's check that the caller holds the admin
+ *   scope (an account in `[http] admins`, or an API token with that scope): the mount requires
+ *   it (app/web-services.ts), or `authorize` when given; nothing here trusts the client. Errors name the caller's input only; an unexpected failure is logged by the
  *   server and answered "internal error" without details.
  * Limitations: users cannot be disabled (the directory has no such state yet) and there are
  *   no quotas; DKIM keys are listed, not generated (`correio dkim keygen`).
@@ -44,7 +44,7 @@ function errorAnswer(err: unknown, c: Context, deps: AdminApiDeps): Response {
 /** The admin API as a hono app, to be mounted at ADMIN_API_BASE. */
 export function adminApi(deps: AdminApiDeps): Hono {
   const app = new Hono();
-  app.use('*', deps.authorize);
+  if (deps.authorize) app.use('*', deps.authorize);
   app.get('/openapi.json', (c) => c.json(adminOpenApi));
   directoryRoutes(app, deps);
   queueRoutes(app, deps);

@@ -33,8 +33,11 @@ export interface AdminApiDeps {
   readonly checkConfig: () => Promise<readonly AdminCheckFinding[]>;
   /** the last lines of the mail log, newest last (absent: the log tail answers 404) */
   readonly logTail?: (lines: number) => readonly string[];
-  /** admits admins only; answers 401/403 itself otherwise */
-  readonly authorize: MiddlewareHandler;
+  /**
+   * admits admins only, answering 401/403 itself otherwise; absent when the HTTP server's
+   * mount already requires the admin scope (app/web-services.ts)
+   */
+  readonly authorize?: MiddlewareHandler;
   /** where relative alias targets (/file, :include:) are read from; default: data_dir */
   readonly baseDir?: string;
   /** an unexpected error (logged by the caller) */
