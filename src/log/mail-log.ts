@@ -5,7 +5,8 @@
  * the logger.
  * Standards: none (operator convention: one greppable line per event, keyed by queue id).
  * Security: logs addresses and replies, never message bodies or passwords.
- * Limitations: metrics are per process; several nodes each expose their own.
+ * Limitations: metrics and the in-memory tail are per process (with `[delivery] worker = true`
+ *   the delivery thread's events are logged but not in this tail); several nodes each expose their own.
  */
 import diagnostics from 'node:diagnostics_channel';
 import { Counter, Registry } from 'prom-client';
@@ -19,8 +20,13 @@ export interface LineLogger {
 
 export interface MailLog {
   readonly registry: Registry;
+  /** the last `lines` events (at most TAIL_LINES), oldest first, one JSON line each (the admin API's log tail) */
+  tail(lines: number): string[];
   stop(): void;
 }
+
+/** Events the mail log keeps in memory for its tail. */
+export const TAIL_LINES = 1000;
 
 const eventNames = ['received', 'queued', 'delivered', 'deferred', 'bounced', 'expired', 'rejected', 'connection', 'error'] as const;
 
@@ -34,12 +40,28 @@ export function startMailLog(logger: LineLogger): MailLog {
     registers: [registry],
   });
   const unsubs: (() => void)[] = [];
+  // a ring of the last TAIL_LINES events, so the console can show recent activity without
+  // reading the log files (which may be journald's)
+  const ring: string[] = [];
+  let next = 0;
+  const remember = (name: string, obj: object): void => {
+    let line: string;
+    try {
+      line = JSON.stringify({ time: new Date().toISOString(), event: name, ...obj });
+    } catch {
+      line = JSON.stringify({ time: new Date().toISOString(), event: name });
+    }
+    if (ring.length < TAIL_LINES) ring.push(line);
+    else ring[next] = line;
+    next = (next + 1) % TAIL_LINES;
+  };
   for (const name of eventNames) {
     const channel = channels[name];
     const handler = (message: unknown): void => {
       events.inc({ event: name });
       if (name === 'connection') return;
       const obj = (typeof message === 'object' && message !== null ? message : { message });
+      remember(name, obj);
       if (name === 'error') logger.error(obj, name);
       else if (name === 'deferred' || name === 'bounced' || name === 'expired' || name === 'rejected') logger.warn(obj, name);
       else logger.info(obj, name);
@@ -49,6 +71,10 @@ export function startMailLog(logger: LineLogger): MailLog {
   }
   return {
     registry,
+    tail: (lines) => {
+      const ordered = ring.length < TAIL_LINES ? ring : [...ring.slice(next), ...ring.slice(0, next)];
+      return ordered.slice(-Math.max(0, lines));
+    },
     stop: () => {
       for (const u of unsubs) u();
     },

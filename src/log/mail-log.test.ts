@@ -1,0 +1,25 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import diagnostics from 'node:diagnostics_channel';
+import { channels } from '../core/index.js';
+import { startMailLog, TAIL_LINES, type LineLogger } from './mail-log.js';
+
+const quiet: LineLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+void test('the mail log keeps its last events for the tail, oldest first, bounded', () => {
+  const log = startMailLog(quiet);
+  try {
+    diagnostics.channel(channels.received).publish({ queueId: 'q1', from: 'a@example.org' });
+    diagnostics.channel(channels.deferred).publish({ queueId: 'q1', reply: '451 later' });
+    const two = log.tail(10).map((l) => JSON.parse(l) as { event: string; queueId: string });
+    assert.deepEqual(two.map((e) => [e.event, e.queueId]), [['received', 'q1'], ['deferred', 'q1']]);
+    assert.equal(log.tail(1).length, 1);
+    for (let i = 0; i < TAIL_LINES + 5; i++) diagnostics.channel(channels.queued).publish({ queueId: `n${i}` });
+    const all = log.tail(TAIL_LINES * 2);
+    assert.equal(all.length, TAIL_LINES);
+    assert.equal((JSON.parse(all[0]) as { queueId: string }).queueId, 'n5');
+    assert.equal((JSON.parse(all.at(-1)!) as { queueId: string }).queueId, `n${TAIL_LINES + 4}`);
+  } finally {
+    log.stop();
+  }
+});
