@@ -15,3 +15,4 @@ export { adminApi, ADMIN_API_BASE, type AdminApiDeps, type AdminCheckFinding } f
 export { adminOpenApi } from './admin-openapi.js';
 export { jmapApp, wellKnownJmapApp, sessionObject, type JmapOptions } from './jmap/jmap-app.js';
 export { MailView } from './jmap/mail-view.js';
+export { adminConsoleApp, uiModulesApp, pageCsp } from './ui-files.js';
