@@ -11,3 +11,5 @@ export { ConfiguredAliases, configuredResolver, makeResolver } from './configure
 export { checks, runChecks, checkAliases, type Check as ConfigCheck, type CheckFinding, type CheckInput } from './config-check.js';
 export { acquireInstanceLock, findServerPid, instanceLockPath, InstanceLockedError, type InstanceLock } from './instance-lock.js';
 export { storageComponents, migrateStorage, storageStatus, describePgUrl } from './storage-schema.js';
+export { planPrivileges, assumePrivileges, PrivilegeError, type PrivilegePlan, type Privileges } from './privileges.js';
+export { findSystemUser, type SystemUser } from './system-users.js';

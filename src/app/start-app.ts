@@ -31,6 +31,7 @@ import { DeliveryThread } from './delivery-thread.js';
 import { Reloader, type ReloadResult } from './reload.js';
 import { countingAuthenticate, startMonitoring, type Monitoring } from './monitoring.js';
 import { startWeb, type WebServices } from './web-services.js';
+import type { Privileges } from './privileges.js';
 
 export interface RunningApp {
   readonly backends: Backends;
@@ -57,6 +58,8 @@ export interface StartOptions {
   readonly logger?: Logger;
   /** how a reload reads the configuration again; default: loadConfig of config.file */
   readonly readConfig?: () => Config;
+  /** serve started by root (privileges.ts): listeners bind with root, then root is given up */
+  readonly privileges?: Privileges;
 }
 
 export async function startApp(config: Config, opts: StartOptions = {}): Promise<RunningApp> {
@@ -185,10 +188,47 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
 
   const stops: (() => Promise<void>)[] = [];
   let monitoring: Monitoring | undefined;
+  const closeMetrics = async (): Promise<void> => {
+    await monitoring?.close();
+  };
   let pop3Bound: { host: string; port: number }[] = [];
   let imapBound: { host: string; port: number }[] = [];
   let web: WebServices | undefined;
+  // listeners bind first (with root's effective uid when serve was started by root, for ports
+  // below 1024), the queue runner starts after them, so nothing is written while root is back
+  const bind = <T>(fn: () => Promise<T>): Promise<T> => (opts.privileges ? opts.privileges.bind(fn) : fn());
   try {
+    await bind(async () => {
+      await smtp.listen([
+        ...config.smtp.listen.map((a) => ({ ...a, mode: 'mx' as const })),
+        ...config.smtp.submission.map((a) => ({ ...a, mode: 'submission' as const })),
+        ...(tls ? config.smtp.submissions.map((a) => ({ ...a, mode: 'submissions' as const })) : []),
+        // LMTP (RFC 2033, issue 18): the same sessions and intake, one reply per recipient
+        ...config.lmtp.listen.map((a) => ({ ...a, mode: 'lmtp' as const })),
+      ]);
+      stops.unshift(() => smtp.close());
+      const pop3Listen = [
+        ...config.pop3.listen.map((a) => ({ host: a.host, port: a.port })),
+        ...(tls ? config.pop3.listenTls.map((a) => ({ host: a.host, port: a.port, implicitTls: true })) : []),
+      ];
+      if (pop3Listen.length > 0) {
+        pop3Bound = await pop3.listen(pop3Listen);
+        stops.unshift(() => pop3.close());
+      }
+      imapBound = await listenImap(imap, config, tls !== undefined, logger);
+      stops.unshift(() => imap.close());
+    });
+    // the web (issue 16): JMAP, admin API, HTTP submission, webmail (app/web-services.ts); its
+    // token database is made as run_as, only its listeners bind with root
+    const w = await startWeb({ backends, folders, throttle: authThrottle, logger, tls, config: () => reloader.config, bind });
+    web = w;
+    stops.unshift(() => w.close());
+    const control = await startControlServer(controlSocketPath(config), (req) => handleControl(req));
+    stops.unshift(() => control.close());
+    // [metrics] listen: closed last, so that /readyz says "not ready" through the drain
+    const m = await bind(() => startMonitoring(config, { smtpSessions: () => smtp.connectionsByMode(), pop3Sessions: () => pop3.connectionCount, imapSessions: () => imap.connectionCount, store: backends.store, logger }));
+    monitoring = m;
+    opts.privileges?.dropForGood();
     if (local) {
       await local.runner.start();
       stops.push(() => local.stop());
@@ -196,36 +236,10 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       await thread.start();
       stops.push(() => thread.stop());
     }
-    await smtp.listen([
-      ...config.smtp.listen.map((a) => ({ ...a, mode: 'mx' as const })),
-      ...config.smtp.submission.map((a) => ({ ...a, mode: 'submission' as const })),
-      ...(tls ? config.smtp.submissions.map((a) => ({ ...a, mode: 'submissions' as const })) : []),
-      // LMTP (RFC 2033, issue 18): the same sessions and intake, one reply per recipient
-      ...config.lmtp.listen.map((a) => ({ ...a, mode: 'lmtp' as const })),
-    ]);
-    stops.unshift(() => smtp.close());
-    const pop3Listen = [
-      ...config.pop3.listen.map((a) => ({ host: a.host, port: a.port })),
-      ...(tls ? config.pop3.listenTls.map((a) => ({ host: a.host, port: a.port, implicitTls: true })) : []),
-    ];
-    if (pop3Listen.length > 0) {
-      pop3Bound = await pop3.listen(pop3Listen);
-      stops.unshift(() => pop3.close());
-    }
-    imapBound = await listenImap(imap, config, tls !== undefined, logger);
-    stops.unshift(() => imap.close());
-    // the web (issue 16): JMAP, admin API, HTTP submission, webmail (app/web-services.ts)
-    const w = await startWeb({ backends, folders, throttle: authThrottle, logger, tls, config: () => reloader.config });
-    web = w;
-    stops.unshift(() => w.close());
-    const control = await startControlServer(controlSocketPath(config), (req) => handleControl(req));
-    stops.unshift(() => control.close());
-    // [metrics] listen: closed last, so that /readyz says "not ready" through the drain
-    const m = await startMonitoring(config, { smtpSessions: () => smtp.connectionsByMode(), pop3Sessions: () => pop3.connectionCount, imapSessions: () => imap.connectionCount, store: backends.store, logger });
-    monitoring = m;
-    stops.push(() => m.close());
+    stops.push(closeMetrics);
   } catch (err) {
     for (const s of stops) await s().catch(() => undefined);
+    if (!stops.includes(closeMetrics)) await closeMetrics().catch(() => undefined);
     greylist?.close();
     await backends.close().catch(() => undefined);
     mailLog.stop();
@@ -243,8 +257,10 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   }
 
   monitoring?.setReady(true);
+  if (opts.privileges?.warning !== undefined) logger.warn({ user: opts.privileges.user }, opts.privileges.warning);
   logger.info(
     {
+      ...(opts.privileges && { user: opts.privileges.user }),
       smtp: smtp.addresses().map((a) => `${a.path !== undefined ? `unix:${a.path}` : `${a.host}:${a.port}`}/${a.mode}`),
       imap: imapBound.map((a) => `${a.host}:${a.port}`),
       http: web?.addresses().map((a) => `${a.tls ? 'https' : 'http'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}/`),

@@ -69,6 +69,8 @@ export interface WebDeps {
   readonly logger: Logger;
   readonly tls: TlsMaterial | undefined;
   readonly config: () => Config;
+  /** runs a listener bind with root's effective uid when serve was started by root (privileges.ts) */
+  readonly bind?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 export async function startWeb(deps: WebDeps): Promise<WebServices> {
@@ -90,10 +92,11 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     onError: (err, method, path) => deps.logger.error({ err, method, path }, 'http request failed'),
   });
   const server = new HttpServer(app, deps.tls);
+  const bind = deps.bind ?? (<T>(fn: () => Promise<T>): Promise<T> => fn());
   try {
     if (config.http.listen.length > 0) {
       try {
-        await server.listen(config.http.listen.map((a) => ({ host: a.host, port: a.port })));
+        await bind(() => server.listen(config.http.listen.map((a) => ({ host: a.host, port: a.port }))));
       } catch (err) {
         // the embedded default is best effort, like [imap] and [metrics]: a second correio runs without it
         if (!config.http.isDefault) throw err;
@@ -103,7 +106,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     }
     if (config.http.listenTls.length > 0) {
       if (!deps.tls) throw new Error('http.listen_tls: no TLS certificate is available (configure smtp.tls_cert and smtp.tls_key)');
-      await server.listen(config.http.listenTls.map((a) => ({ host: a.host, port: a.port, tls: true })));
+      await bind(() => server.listen(config.http.listenTls.map((a) => ({ host: a.host, port: a.port, tls: true }))));
     }
   } catch (err) {
     await server.close(0);

@@ -10,6 +10,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { MailError } from '../core/index.js';
+import { PrivilegeError, assumePrivileges, planPrivileges } from '../app/index.js';
 import { ConfigError } from '../config/index.js';
 import { DirectoryInputError } from '../directory/index.js';
 import { AdminError } from '../admin/index.js';
@@ -38,6 +39,7 @@ export function describeError(err: unknown): { message: string; exitCode: number
   if (err instanceof ConfigError) {
     return { message: err.message, exitCode: err.kind === 'unreadable' ? exitCodes.noInput : exitCodes.config };
   }
+  if (err instanceof PrivilegeError) return { message: err.message, exitCode: err.exitCode };
   if (err instanceof DirectoryInputError) return { message: err.message, exitCode: exitCodes.dataErr };
   if (err instanceof AdminError) return { message: err.message, exitCode: err.kind === 'not-found' ? exitCodes.noUser : exitCodes.dataErr };
   // an OS condition (no space, permission, read-only file system) says what to do, not "internal"
@@ -67,6 +69,19 @@ export function buildProgram(io: CliIo): Command {
     .option('--config <file>', 'configuration file (default: $CORREIO_CONFIG, ./correio.toml, built-in defaults)')
     .version(`correio ${packageVersion()}`, '-V, --version', 'print the version (correio X.Y.Z)');
 
+  // root running a command on the data directory becomes its owner (run_as) first, so that it
+  // leaves no root-owned file in the spool or the database; serve does it itself, after binding
+  program.hook('preAction', (_program, action) => {
+    if (process.getuid?.() !== 0 || action.name() === 'serve') return;
+    let config;
+    try {
+      config = ctx.config(action);
+    } catch {
+      return; // the command reports its configuration problem itself, after its usage errors
+    }
+    const plan = planPrivileges(config);
+    if (plan.kind === 'drop') assumePrivileges(plan, config.dataDir).dropForGood();
+  });
   registerServe(program, ctx);
   registerReload(program, ctx);
   registerUser(program, ctx);

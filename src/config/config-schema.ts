@@ -176,6 +176,12 @@ function oneOf<const T extends readonly string[]>(words: T): (v: unknown) => Res
 const plaintextAuth = (v: unknown): Result<'never' | 'loopback' | 'always'> =>
   v === 'never' || v === 'loopback' || v === 'always' ? ok(v) : bad('expected "never", "loopback" or "always"');
 
+/** A login name (as useradd takes it) or a numeric uid. */
+const userName = (v: unknown): Result<string> =>
+  typeof v === 'string' && /^([a-z_][a-z0-9_.-]*\$?|\d+)$/i.test(v) && v.length <= 32
+    ? ok(v)
+    : bad('expected a user name (e.g. "correio") or a numeric uid');
+
 const storageUrl = (v: unknown): Result<string> =>
   typeof v === 'string' && /^(file:|postgres(ql)?:\/\/)/.test(v)
     ? ok(v)
@@ -223,6 +229,9 @@ export const configSchema = z
     data_dir: field(str, () => 'var'),
     local_domains: field(listOf(domainItem, 'domain names', true), () => ['localhost']),
     aliases_file: optional(str),
+    // the user `correio serve` runs as once it has bound its ports (started as root); absent:
+    // the owner of data_dir (docs/install.md)
+    run_as: optional(userName),
     smtp: table({
         listen: field(socketListenList, () => [{ host: '127.0.0.1', port: 2525 }]),
         submission: field(socketListenList, () => []),

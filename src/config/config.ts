@@ -153,6 +153,8 @@ export interface Config {
   readonly localDomains: readonly string[];
   /** absolute path, when configured */
   readonly aliasesFile?: string;
+  /** `run_as`: the user (name or numeric uid) serve drops to when started as root; absent: data_dir's owner */
+  readonly runAs?: string;
   readonly smtp: SmtpConfig;
   readonly lmtp: LmtpConfig;
   readonly delivery: DeliveryConfig;

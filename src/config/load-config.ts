@@ -78,6 +78,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
     dataDir: abs(raw.data_dir),
     localDomains: [...new Set(raw.local_domains)],
     ...(raw.aliases_file !== undefined ? { aliasesFile: abs(raw.aliases_file) } : {}),
+    ...(raw.run_as !== undefined ? { runAs: raw.run_as } : {}),
     smtp: {
       listen: sockets(s.listen),
       submission: sockets(s.submission),

@@ -6,6 +6,8 @@
  * one exits 75 (EX_TEMPFAIL: it can start once the first has stopped) with one line naming the
  * PID that holds it. OS conditions at start (a port in use or privileged, a data directory that
  * is a file or read-only, …) end it with one line naming the key and the fix (os-errors.ts).
+ * Started by root, it becomes `run_as` (default: data_dir's owner) before it opens anything and
+ * gives root up for good once its listeners are bound (app/privileges.ts).
  * SIGHUP (or `correio reload`) re-reads the configuration, aliases and certificate (reload.ts).
  * SIGTERM drains: the listeners close at once, sessions in progress may finish their
  * transactions (up to 30 s, then 421 4.3.2), the queue runner stops after its grace; a message
@@ -17,7 +19,7 @@
  */
 import type { Command } from 'commander';
 import type { Config } from '../../config/index.js';
-import { acquireInstanceLock, startApp, type InstanceLock, type RunningApp } from '../../app/index.js';
+import { acquireInstanceLock, assumePrivileges, planPrivileges, startApp, type InstanceLock, type Privileges, type RunningApp } from '../../app/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 import { describeOsError } from '../os-errors.js';
 
@@ -34,7 +36,10 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const config = ctx.config(cmd);
       let lock: InstanceLock;
+      let privileges: Privileges;
       try {
+        // started by root: run_as's identity from here on, root back only to bind (privileges.ts)
+        privileges = assumePrivileges(planPrivileges(config), config.dataDir);
         lock = await acquireInstanceLock(config.dataDir);
       } catch (err) {
         throw explained(err, config);
@@ -51,7 +56,7 @@ export function register(program: Command, ctx: CliContext): void {
       process.on('SIGHUP', onHangup);
       try {
         // a reload reads the same file again, found the same way (--config, $CORREIO_CONFIG, …)
-        const running = await startApp(config, { readConfig: () => ctx.config(cmd) }).catch((err: unknown) => {
+        const running = await startApp(config, { readConfig: () => ctx.config(cmd), privileges }).catch((err: unknown) => {
           throw explained(err, config);
         });
         app = running;
