@@ -191,7 +191,18 @@ export class SmtpSession {
   }
 
   // ---- session info ----
+  /** what info() answers until the session state it reports changes (noted by changed()) */
+  private infoCache: SessionInfo | undefined;
+  /** The HELO name, TLS or login changed: info() is made again (policy and intake ask it for every command). */
+  private changed(): void {
+    this.infoCache = undefined;
+  }
+
   info(): SessionInfo {
+    return (this.infoCache ??= this.makeInfo());
+  }
+
+  private makeInfo(): SessionInfo {
     // the peer and local addresses do not change during a session: look them up once
     this.trustedPeer ??= this.ctx.localSocket === true || this.ctx.trusted.contains(this.remoteAddress);
     this.localAddress ??= this.conn.localAddress;
@@ -333,6 +344,7 @@ export class SmtpSession {
     void this.resetTransaction();
     this.heloName = args;
     this.esmtp = verb === 'EHLO';
+    this.changed();
     if (!this.esmtp) {
       this.reply(replies.helo(this.ctx.hostname));
       return;
@@ -524,6 +536,7 @@ export class SmtpSession {
     this.heloName = undefined;
     this.esmtp = false;
     this.authUser = undefined;
+    this.changed();
     await this.resetTransaction();
   }
 
@@ -531,6 +544,7 @@ export class SmtpSession {
     const ctx = this.ctx.secureContext;
     if (!ctx) return false;
     this.tls = await this.conn.upgradeTls(ctx, this.ctx.commandTimeoutMs);
+    this.changed();
     return this.tls !== undefined;
   }
 
@@ -578,6 +592,7 @@ export class SmtpSession {
         return this.authFailure(verdict.blocked);
       case 'ok':
         this.authUser = authcid;
+        this.changed();
         this.reply(replies.authSucceeded());
     }
   }
