@@ -1,7 +1,7 @@
 /**
  * @module delivery-services
  * The delivery side of correio, built from config and backends: the transports (maildir, smtp,
- * lmtp, list, pipe, file, error), the retry scheduler, the DSN notifier and the queue runner.
+ * lmtp, list, pipe, file, webhook, error), the retry scheduler, the DSN notifier and the queue runner.
  * start-app builds it in the main thread (`[delivery] worker = false`) and delivery-worker
  * builds it inside its worker thread; both answer control requests through handleControl.
  * Standards: RFC 5321 §4.5.3.2 (client timeouts, capped by delivery.smtp_timeout).
@@ -11,7 +11,7 @@
 import { formatListenAddress, type Config } from '../config/index.js';
 import { RetryScheduler } from '../queue/index.js';
 import { readFileSync } from 'node:fs';
-import { MaildirTransport, SmtpTransport, LmtpTransport, ListTransport, PipeTransport, FileTransport, ErrorTransport, MtaStsPolicies, type SmtpTransportOptions } from '../transport/index.js';
+import { MaildirTransport, SmtpTransport, LmtpTransport, ListTransport, PipeTransport, FileTransport, ErrorTransport, WebhookTransport, MtaStsPolicies, type SmtpTransportOptions } from '../transport/index.js';
 import { DnsResolver } from '../dns/index.js';
 import { defaultSmtpTimeouts, type SmtpTimeouts } from '../client/index.js';
 import { QueueRunner, DsnNotifier } from '../delivery/index.js';
@@ -46,7 +46,7 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
   const { directory, store, mailboxes, intake, clock } = backends;
   const postmaster = `postmaster@${config.localDomains[0]}`;
   const dns = new DnsResolver({ servers: config.delivery.dnsServers.map(formatListenAddress), cache: {} });
-  const ownAddresses = [...config.smtp.listen, ...config.smtp.submission, ...config.smtp.submissions].map(formatListenAddress);
+  const ownAddresses = [...config.smtp.listen, ...config.smtp.submission, ...config.smtp.submissions, ...config.lmtp.listen].map(formatListenAddress);
   // delivery.smtp_timeout caps each of RFC 5321 §4.5.3.2's client timeouts (tests, impatient operators)
   const cap = config.delivery.smtpTimeout;
   const timeouts: Partial<SmtpTimeouts> | undefined =
@@ -68,6 +68,7 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
   add(new PipeTransport());
   add(new FileTransport());
   add(new ErrorTransport());
+  add(new WebhookTransport({ secrets: config.webhook.secrets, timeoutMs: config.webhook.timeout, hostname: config.hostname }));
 
   const scheduler = new RetryScheduler({
     retryMin: config.delivery.retryMin,

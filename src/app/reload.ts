@@ -57,6 +57,7 @@ export function restartOnlyChanges(a: Config, b: Config): string[] {
     ['smtp.submissions', a.smtp.submissions, b.smtp.submissions],
     ['smtp.socket_mode', a.smtp.socketMode, b.smtp.socketMode],
     ['lmtp', a.lmtp, b.lmtp],
+    ['webhook', a.webhook, b.webhook],
     ['pop3.listen', a.pop3.listen, b.pop3.listen],
     ['pop3.listen_tls', a.pop3.listenTls, b.pop3.listenTls],
     ['pop3.max_connections', a.pop3.maxConnections, b.pop3.maxConnections],

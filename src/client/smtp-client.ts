@@ -132,6 +132,8 @@ export class SmtpClientError extends Error {
 export interface SmtpClientOptions {
   host: string;
   port: number;
+  /** a UNIX-domain socket to connect to instead of host and port (LMTP to a local store) */
+  path?: string;
   /** the name to connect to when host is an IP: used for TLS SNI and in messages */
   hostname?: string;
   localAddress?: string;
@@ -249,20 +251,21 @@ export class SmtpClient {
   static async connect(options: SmtpClientOptions): Promise<SmtpClient> {
     const timeouts = { ...defaultSmtpTimeouts, ...options.timeouts };
     if (options.signal?.aborted) throw new SmtpClientError('aborted', 'aborted before connecting');
+    const where = options.path !== undefined ? `unix:${options.path}` : `${options.host}:${options.port}`;
     const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ host: options.host, port: options.port, localAddress: options.localAddress });
+      const s = options.path !== undefined ? net.connect({ path: options.path }) : net.connect({ host: options.host, port: options.port, localAddress: options.localAddress });
       // No Nagle: a command or the final "." is a small segment sent after unacknowledged data,
       // and Nagle would hold it for the peer's delayed ACK (about 40 ms on Linux) every time.
-      s.setNoDelay(true);
+      if (options.path === undefined) s.setNoDelay(true);
       const fail = (err: SmtpClientError): void => {
         cleanup();
         s.destroy();
         reject(err);
       };
-      const timer = setTimeout(() => fail(new SmtpClientError('timeout', `connect timeout to ${options.host}:${options.port}`)), timeouts.connect);
+      const timer = setTimeout(() => fail(new SmtpClientError('timeout', `connect timeout to ${where}`)), timeouts.connect);
       const onAbort = (): void => fail(new SmtpClientError('aborted', 'aborted while connecting'));
       const onError = (err: Error): void =>
-        fail(new SmtpClientError('connect', `connect to ${options.host}:${options.port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, undefined, { cause: err }));
+        fail(new SmtpClientError('connect', `connect to ${where}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, undefined, { cause: err }));
       const cleanup = (): void => {
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);

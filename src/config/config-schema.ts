@@ -10,7 +10,7 @@ import { hostname as osHostname } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseListenAddress, parseSocketListenAddress, type ListenAddress } from './listen-address.js';
-import { parseDuration, parseSize } from '../util/index.js';
+import { httpUrlProblem, parseDuration, parseSize } from '../util/index.js';
 
 /** A parsed value, or a message; `path` points below the key (a table entry) when it helps. */
 type Result<T> = { ok: true; value: T } | { ok: false; message: string; path?: string[] };
@@ -202,7 +202,24 @@ const routes = (v: unknown): Result<Record<string, RouteValue>> => {
     if (!isDomainName(d)) return bad(`"${k}" is not a domain name`, [k]);
     const m = typeof target === 'string' ? /^([a-z][a-z0-9-]*):(.+)$/.exec(target) : null;
     if (!m) return bad('expected "transport:next-hop", e.g. "smtp:[127.0.0.1]:2526"', [k]);
+    // a webhook route's next hop is the URL posted to: https://, or http:// to loopback only
+    const urlProblem = m[1] === 'webhook' ? httpUrlProblem(m[2]) : undefined;
+    if (urlProblem !== undefined) return bad(urlProblem, [k]);
     out[d] = { transport: m[1], nextHop: m[2] };
+  }
+  return ok(out);
+};
+
+/** [webhook] secrets: URL = "shared secret" (the HMAC-SHA256 key for that URL). */
+const webhookSecrets = (v: unknown): Result<Record<string, string>> => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Date) return bad('expected a table of "https://…" = "secret"');
+  const out: Record<string, string> = {};
+  for (const [url, secret] of Object.entries(v)) {
+    const problem = httpUrlProblem(url);
+    if (problem !== undefined) return bad(problem, [url]);
+    // RFC 2104 §3: a key shorter than the hash output (32 octets) weakens the MAC
+    if (typeof secret !== 'string' || Buffer.byteLength(secret) < 16) return bad('expected a secret of at least 16 characters (e.g. from "openssl rand -hex 32")', [url]);
+    out[url] = secret;
   }
   return ok(out);
 };
@@ -258,6 +275,11 @@ export const configSchema = z
         min_data_rate: field(size, () => 500),
         // who may connect to a "unix:" listener: its file mode (owner: correio's user and group)
         socket_mode: field(socketMode, () => 0o660),
+      }),
+    // the HTTP gateway out: routes "webhook:https://…" (issue 18, docs/gateways.md)
+    webhook: table({
+        timeout: field(duration, () => 30_000),
+        secrets: field(webhookSecrets, () => ({})),
       }),
     // LMTP (RFC 2033): another mail system hands over mail for our mailboxes (issue 18)
     lmtp: table({

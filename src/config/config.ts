@@ -42,6 +42,14 @@ export interface SmtpConfig {
   readonly socketMode: number;
 }
 
+/** The webhook transport (routes "webhook:https://…"). */
+export interface WebhookConfig {
+  /** ms for one POST, to the response's status */
+  readonly timeout: number;
+  /** HMAC-SHA256 secrets by URL, exactly as the routes name them */
+  readonly secrets: Readonly<Record<string, string>>;
+}
+
 /** LMTP (RFC 2033) listeners: TCP addresses or UNIX sockets ("unix:/path"). */
 export interface LmtpConfig {
   readonly listen: readonly ListenAddress[];
@@ -157,6 +165,7 @@ export interface Config {
   readonly runAs?: string;
   readonly smtp: SmtpConfig;
   readonly lmtp: LmtpConfig;
+  readonly webhook: WebhookConfig;
   readonly delivery: DeliveryConfig;
   readonly pop3: {
     /** POP3 with STLS (110) */

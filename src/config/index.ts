@@ -3,7 +3,7 @@
  * TOML → validated, typed Config; errors name file, key and line (DESIGN.md §4).
  * Standards: TOML 1.0. Security: unknown keys are errors. Limitations: see each module.
  */
-export type { Config, SmtpConfig, LmtpConfig, DeliveryConfig, AuthConfig, MailAuthConfig, LogLevel } from './config.js';
+export type { Config, SmtpConfig, LmtpConfig, WebhookConfig, DeliveryConfig, AuthConfig, MailAuthConfig, LogLevel } from './config.js';
 export { ConfigError, loadConfig, parseConfig, defaultConfig, configPath } from './load-config.js';
 export type { ConfigErrorKind, LoadConfigOptions, ParseConfigOptions } from './load-config.js';
 export { parseListenAddress, parseSocketListenAddress, formatListenAddress } from './listen-address.js';

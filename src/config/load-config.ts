@@ -97,6 +97,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       socketMode: s.socket_mode,
     },
     lmtp: { listen: sockets(raw.lmtp.listen), socketMode: raw.lmtp.socket_mode },
+    webhook: { timeout: raw.webhook.timeout, secrets: raw.webhook.secrets },
     delivery: {
       maxQueueLifetime: d.max_queue_lifetime,
       delayWarning: d.delay_warning,

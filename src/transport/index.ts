@@ -1,6 +1,7 @@
 /**
  * @module transport
- * The transports: local (Maildir), smtp and lmtp, list (re-injection), pipe, file, error.
+ * The transports: local (Maildir), smtp and lmtp, list (re-injection), pipe, file, webhook
+ * (HTTP), error.
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
 export { MaildirTransport, deliveryHeaders, type MaildirTransportOptions } from './maildir-transport.js';
@@ -10,3 +11,4 @@ export { PipeTransport, parsePipeHop, parsePipeRoute, runAsUser, type PipeTransp
 export { FileTransport, type FileTransportOptions } from './file-transport.js';
 export { ErrorTransport } from './error-transport.js';
 export { MtaStsPolicies, mxMatches, stsRecordId, parseStsPolicy, type StsPolicy, type StsLookup, type StsMode } from './mta-sts.js';
+export { WebhookTransport, webhookSignature, signatureHeader, type WebhookTransportOptions } from './webhook-transport.js';

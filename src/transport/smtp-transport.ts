@@ -2,7 +2,7 @@
  * @module smtp-transport
  * Delivers one message to the recipients of one route over SMTP: finds the next hop (MX by
  * preference, equal preferences shuffled, each MX's A and AAAA in turn; implicit MX; or a
- * static "[ip]:port" / "host:port" route), speaks to the first host that answers, and reports
+ * static "[ip]:port" / "host:port" / "unix:/path" route), speaks to the first host that answers, and reports
  * per recipient, shaped like a DSN. Sessions are kept for a while and reused for the same route
  * (as many per route as deliveries may run to it at once), without an RSET after a clean
  * transaction.
@@ -47,7 +47,7 @@ export interface SmtpTransportOptions {
   dns: DnsResolver;
   /** port dialled on MX hosts (mx_port); default 25 */
   port?: number;
-  /** this machine's addresses: "ip" (any port) or "ip:port" / "[ip]:port" (that listener only) */
+  /** this machine's addresses: "ip" (any port), "ip:port" / "[ip]:port" (that listener only), "unix:/path" (a listening socket) */
   ownAddresses?: readonly string[];
   timeouts?: Partial<SmtpTimeouts>;
   /** default 'opportunistic' */
@@ -74,7 +74,7 @@ export interface SmtpTransportOptions {
 
 /** Where a route leads: hosts to try, or a decided outcome for every recipient. */
 type Plan =
-  | { kind: 'hosts'; hosts: { name: string; addresses: string[] }[]; port: number; dnsTemporary?: string }
+  | { kind: 'hosts'; hosts: { name: string; addresses: string[] }[]; port: number; dnsTemporary?: string; socket?: boolean }
   | { kind: 'outcome'; action: 'failed' | 'delayed'; status: EnhancedStatus; reply?: SmtpReply; error: string };
 
 interface Pooled {
@@ -153,6 +153,8 @@ export class SmtpTransport implements Transport {
           client = await SmtpClient.connect({
             host: ip,
             port: plan.port,
+            // "unix:/path": the address is the socket's path
+            ...(plan.socket ? { path: ip } : {}),
             hostname: host.name,
             helo: this.options.hostname,
             lmtp: this.lmtp,
@@ -394,6 +396,13 @@ export class SmtpTransport implements Transport {
 
   private async plan(nextHop: string): Promise<Plan> {
     const dns = this.options.dns;
+    if (nextHop.startsWith('unix:')) {
+      // a local store's UNIX socket (LMTP mostly, e.g. "lmtp:unix:/run/dovecot/lmtp")
+      const path = nextHop.slice('unix:'.length);
+      if (!path.startsWith('/') || path.includes('\0')) return this.badRoute(nextHop);
+      if ((this.options.ownAddresses ?? []).includes(nextHop)) return this.loop(nextHop);
+      return { kind: 'hosts', hosts: [{ name: nextHop, addresses: [path] }], port: 0, socket: true };
+    }
     const literal = /^\[(?:IPv6:)?([^\]]+)\](?::(\d+))?$/i.exec(nextHop);
     if (literal) {
       if (isIP(literal[1]) === 0) return this.badRoute(nextHop);
@@ -534,8 +543,9 @@ export class SmtpTransport implements Transport {
 }
 
 /**
- * LMTP (RFC 2033) to a delivery agent: next hop "host:port" or "[ip]:port" (a bare name is a
- * host on `port`, never an MX lookup); LHLO, and one reply per recipient after the data.
+ * LMTP (RFC 2033) to a delivery agent: next hop "host:port", "[ip]:port" or "unix:/path" (a
+ * bare name is a host on `port`, never an MX lookup); LHLO, and one reply per recipient after
+ * the data.
  */
 export class LmtpTransport extends SmtpTransport {
   override readonly name: string = 'lmtp';

@@ -1,7 +1,7 @@
 /**
  * @module util
  * Mail-agnostic helpers: durable file writes, coalesced directory fsyncs, durations, sizes,
- * backoff math, sortable unique ids, per-key locks.
+ * backoff math, sortable unique ids, per-key locks, which URLs may be posted to.
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
 export {
@@ -20,3 +20,4 @@ export {
   type PgPool, type PgClient, type SchemaComponent, type SchemaMigration, type ComponentStatus,
 } from './pg-database.js';
 export { listenOn, boundPort } from './listen-on.js';
+export { httpUrlProblem } from './http-url.js';
