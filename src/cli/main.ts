@@ -20,6 +20,7 @@ import { register as registerCheck } from './commands/check.js';
 import { register as registerDb } from './commands/db.js';
 import { register as registerDirectory } from './commands/directory.js';
 import { register as registerDkim } from './commands/dkim.js';
+import { register as registerLab } from './commands/lab.js';
 import { register as registerList } from './commands/list.js';
 import { register as registerQueue } from './commands/queue.js';
 import { register as registerReload } from './commands/reload.js';
@@ -97,6 +98,7 @@ export function buildProgram(io: CliIo): Command {
   registerTrace(program, ctx);
   registerDkim(program, ctx);
   registerDb(program, ctx);
+  registerLab(program, ctx);
   return program;
 }
 

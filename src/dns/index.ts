@@ -6,3 +6,5 @@
  * Security: answers are untrusted input. Limitations: no DNSSEC.
  */
 export * from './dns-resolver.js';
+// zone-server.ts (the lab's and the tests' DNS server) is imported from its file: the server
+// process needs none of it, and dns-packet would load at every start

@@ -8,7 +8,7 @@
  * Limitations: one MX (preference 10, named mx.<domain>) per domain; sites run in this process.
  */
 import net from 'node:net';
-import { startDnsServer, type DnsTestServer, type DnsZone } from './dns-server.js';
+import { mxZoneOf, startDnsServer, type DnsTestServer, type DnsZone } from './dns-server.js';
 import { freePort } from './net.js';
 import { startSite, type Site, type SiteOptions } from './site.js';
 
@@ -31,12 +31,7 @@ export async function port25IfFree(ips: readonly string[]): Promise<number | und
 
 /** A zone where each domain has the MX mx.<domain> (preference 10) with the given IPv4 address. */
 export function mxZone(domains: Record<string, string>): DnsZone {
-  const zone: DnsZone = {};
-  for (const [domain, ip] of Object.entries(domains)) {
-    zone[domain] = { mx: [{ preference: 10, exchange: `mx.${domain}` }] };
-    zone[`mx.${domain}`] = { a: [ip] };
-  }
-  return zone;
+  return mxZoneOf(Object.entries(domains).map(([domain, ip]) => ({ domain, ip })));
 }
 
 /** A site for one domain on its own loopback address; it is named mx.<domain>. */
