@@ -22,6 +22,8 @@ export function targetJson(t: ResolvedRecipient): Record<string, unknown> {
       return { ...base, path: t.path, ...(t.runAs ? { runAs: t.runAs } : {}) };
     case 'list':
       return { ...base, list: t.list, owner: t.owner, members: t.members };
+    case 'webhook':
+      return { ...base, url: t.url, route: routeKey(targetRoute(t)) };
     case 'error':
       return { ...base, reply: formatReply(t.reply) };
   }

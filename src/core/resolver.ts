@@ -32,6 +32,8 @@ export type TargetBody =
   | { kind: 'pipe'; command: string[]; runAs?: RunAs }
   | { kind: 'file'; path: string; runAs?: RunAs }
   | { kind: 'list'; list: string; owner: string; members: readonly string[] }
+  /** an application's HTTP endpoint (alias target "webhook:https://…", the webhook transport) */
+  | { kind: 'webhook'; url: string }
   | { kind: 'error'; reply: SmtpReply };
 
 export type ResolvedRecipient = Target & TargetBody;
@@ -67,6 +69,8 @@ export function targetRoute(t: TargetBody): Route {
       return { transport: 'file', nextHop: t.runAs ? JSON.stringify({ path: t.path, uid: t.runAs.uid, gid: t.runAs.gid }) : t.path };
     case 'list':
       return { transport: 'list', nextHop: t.list };
+    case 'webhook':
+      return { transport: 'webhook', nextHop: t.url };
     case 'error':
       return { transport: 'error', nextHop: formatReply(t.reply) };
   }

@@ -11,6 +11,8 @@
  *   :include:/path                    the targets listed in another file (read at expansion time);
  *                                     a relative path is taken relative to the aliases file
  *   error:5.x.x text, error:4.x.x text  refuse with this status (permanent or temporary)
+ *   webhook:https://…                 post the message to an application (docs/gateways.md);
+ *                                     http:// only to a loopback host
  * Names: `local` (applies to every local domain), `local@domain`, `@domain` (catch-all), and may
  *   be quoted ("john doe": ...). Names are folded to lower case (sendmail and Postfix do the same).
  *   By the sendmail convention an alias `owner-NAME` receives the errors for alias NAME
@@ -27,6 +29,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import type { Alias } from '../core/index.js';
+import { httpUrlProblem } from '../util/index.js';
 
 export interface AliasesParseError {
   /** 1-based line number of the physical line where the problem is */
@@ -150,6 +153,11 @@ export function parseTarget(raw: string, baseDir?: string): TargetCheck {
     if (isAbsolute(p)) return { ok: true, target: `:include:${p}` };
     if (baseDir === undefined) return { ok: false, message: `:include: path must be absolute: ${p}` };
     return { ok: true, target: `:include:${resolvePath(baseDir, p)}` };
+  }
+  if (t.toLowerCase().startsWith('webhook:')) {
+    const url = t.slice('webhook:'.length).trim();
+    const problem = httpUrlProblem(url);
+    return problem === undefined ? { ok: true, target: `webhook:${url}` } : { ok: false, message: `webhook: ${problem}` };
   }
   if (t.toLowerCase().startsWith('error:')) {
     const rest = t.slice('error:'.length).trim();

@@ -26,6 +26,8 @@ function show(targets: readonly ResolvedRecipient[]): string[] {
         return `file:${t.path}`;
       case 'list':
         return `list:${t.list} owner=${t.owner} members=${t.members.join(',')}`;
+      case 'webhook':
+        return `webhook:${t.url}`;
       case 'error':
         return `error:${formatReply(t.reply)}`;
     }
@@ -40,6 +42,7 @@ async function fixture(opts: Partial<AliasResolverOptions> = {}): Promise<{ dir:
   });
   await writeFile(join(tmp, 'members'), '# the team\nana\nbia, carla@remote.example\n');
   await writeFile(join(tmp, 'self'), `ana\n:include:${join(tmp, 'self')}\n`);
+  await writeFile(join(tmp, 'hooks'), 'webhook:http://127.0.0.1:9/admin\nana\n');
   const aliases: [string, string[]][] = [
     ['staff@dc.uece.br', ['ana', 'bia', 'carla@remote.example']],
     ['webmaster@dc.uece.br', ['suzana']],
@@ -62,6 +65,9 @@ async function fixture(opts: Partial<AliasResolverOptions> = {}): Promise<{ dir:
     ['dangling@dc.uece.br', ['nobody']],
     ['@example.org', ['suzana@dc.uece.br']],
     ['out@dc.uece.br', ['someone@routed.example']],
+    ['hook@dc.uece.br', ['webhook:https://app.example/mail', 'suzana']],
+    ['badhook@dc.uece.br', ['webhook:http://192.0.2.1/mail']],
+    ['inchook@dc.uece.br', [`:include:${join(tmp, 'hooks')}`]],
   ];
   for (const [n, t] of aliases) await dir.setAlias(n, t);
   await dir.setRole('chefe-de-departamento@dc.uece.br', 'suzana@dc.uece.br', 'head of department');
@@ -102,6 +108,9 @@ const table: [string, string, Trace, string[]][] = [
   ['include including itself', 'selfinc@dc.uece.br', stranger, ['mailbox:ana@dc.uece.br']],
   ['pipe, split without a shell', 'bot@dc.uece.br', stranger, ['pipe:["/usr/bin/robot","-v","a b"]']],
   ['file and mailbox', 'archive@dc.uece.br', stranger, ['file:/var/mail/archive', 'mailbox:suzana@dc.uece.br']],
+  ['webhook target (issue 18)', 'hook@dc.uece.br', stranger, ['webhook:https://app.example/mail', 'mailbox:suzana@dc.uece.br']],
+  ['webhook over http:// off loopback: bad target', 'badhook@dc.uece.br', stranger, ['error:550 5.1.1 No such user here']],
+  ['webhook from an include file: refused, the rest delivered', 'inchook@dc.uece.br', stranger, ['error:550 5.7.1 Delivery not authorized, message refused', 'mailbox:ana@dc.uece.br']],
   ['error: permanent', 'gone@dc.uece.br', stranger, ['error:550 5.1.6 moved to elsewhere']],
   ['error: temporary', 'busy@dc.uece.br', stranger, ['error:450 4.2.1 try later']],
   ['bad target syntax', 'broken@dc.uece.br', stranger, ['error:550 5.1.1 No such user here']],

@@ -89,6 +89,7 @@ export type ExpansionKind =
   | 'remote'
   | 'pipe'
   | 'file'
+  | 'webhook'
   | 'error'
   | 'loop'
   | 'duplicate';
@@ -144,6 +145,8 @@ function targetKey(t: TargetBody): string {
       return `${t.kind}:${targetRoute(t).nextHop}`;
     case 'list':
       return `list:${t.list.toLowerCase()}`;
+    case 'webhook':
+      return `webhook:${t.url}`;
     case 'error':
       return `error:${formatReply(t.reply)}`;
   }
@@ -410,6 +413,11 @@ export class AliasResolver implements Resolver {
         const runAs = verdict.runAs ? { runAs: verdict.runAs } : {};
         return this.add(w, t.kind === 'pipe' ? { kind: 'pipe', command: t.command, ...runAs } : { kind: 'file', path: t.path, ...runAs }, via, name);
       }
+      case 'webhook':
+        // the operator's aliases only: an include file's owner must not make the server post to
+        // the services on its own loopback addresses (http:// is allowed there)
+        if (origin.from !== 'alias') return this.error(w, raw.trim(), via, replies.deliveryNotAuthorized(), 'webhook targets are taken from the aliases, not from include files');
+        return this.add(w, { kind: 'webhook', url: t.url }, via, raw.trim());
       case 'error':
         return this.error(w, raw.trim(), via, t.reply, 'error: target');
       case 'bad':

@@ -7,6 +7,7 @@
  *   "/path"                  file (mbox append)
  *   ":include:/path"         targets listed in a file
  *   "error:5.x.x text"       refusal with that status
+ *   "webhook:https://…"      a POST to an application (http:// only to a loopback host)
  * The aliases(5) file parser (src/directory/aliases-file.ts) writes these forms; this module
  * only classifies them, so the two stay in step through the shared Alias.targets contract.
  * Standards: sendmail and Postfix aliases(5); RFC 3463 (status codes in error: targets).
@@ -16,6 +17,7 @@
  */
 import { parseMailbox } from '../address/index.js';
 import { reply, type Address, type EnhancedStatus, type SmtpReply } from '../core/index.js';
+import { httpUrlProblem } from '../util/index.js';
 
 export type ParsedTarget =
   | { kind: 'address'; address: Address }
@@ -25,6 +27,7 @@ export type ParsedTarget =
   | { kind: 'file'; path: string }
   | { kind: 'include'; path: string }
   | { kind: 'error'; reply: SmtpReply }
+  | { kind: 'webhook'; url: string }
   | { kind: 'bad'; message: string };
 
 /**
@@ -84,6 +87,11 @@ export function parseTargetString(raw: string): ParsedTarget {
   if (t.toLowerCase().startsWith(':include:')) {
     const path = t.slice(':include:'.length).trim();
     return path.startsWith('/') ? { kind: 'include', path } : { kind: 'bad', message: ':include: path must be absolute' };
+  }
+  if (t.toLowerCase().startsWith('webhook:')) {
+    const url = t.slice('webhook:'.length).trim();
+    const problem = httpUrlProblem(url);
+    return problem === undefined ? { kind: 'webhook', url } : { kind: 'bad', message: `webhook: ${problem}` };
   }
   if (t.toLowerCase().startsWith('error:')) {
     const m = /^error:\s*([45])\.(\d{1,3})\.(\d{1,3})(?:\s+(.*))?$/is.exec(t);

@@ -3,7 +3,7 @@
  * a real node:http server on 127.0.0.1 (`[delivery.routes]` "webhook:http://…", a secret in
  * `[webhook] secrets`): the first answers 503 once and then 200, so the message is deferred,
  * retried and delivered with a valid signature each time; the second answers 400, so the
- * sender gets a failure DSN naming the answer.
+ * sender gets a failure DSN naming the answer. An alias target "webhook:http://…" posts too.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +24,7 @@ before(async () => {
     req.on('end', () => {
       let status = 200;
       if (req.url === '/reject') status = 400;
+      else if (req.url === '/alias') status = 204;
       else if (failFirst) {
         failFirst = false;
         status = 503;
@@ -39,6 +40,7 @@ before(async () => {
     hostname: 'mx.dsc.ufpb.br',
     domains: ['dsc.ufpb.br'],
     users: ['helvecio@dsc.ufpb.br'],
+    aliases: { 'pedidos@dsc.ufpb.br': [`webhook:${base}/alias`, 'helvecio@dsc.ufpb.br'] },
     delivery: { retry_min: '1s', retry_max: '1s' },
     tables: `[delivery.routes]\n"app.example" = "webhook:${base}/hook"\n"reject.example" = "webhook:${base}/reject"\n[webhook]\ntimeout = "10s"\n[webhook.secrets]\n"${base}/hook" = "${secret}"\n`,
   });
@@ -72,4 +74,12 @@ void test('503 defers, the retry delivers with a valid signature; 400 bounces to
   assert.match(dsn, /answered HTTP 400/);
   // the route without a secret is posted unsigned
   assert.equal(hits.find((h) => h.url === '/reject')!.signature, '');
+});
+
+void test('an alias target webhook:http://127.0.0.1:…/alias posts the message, beside a mailbox target', async () => {
+  const r = await sendMail(site, 'helvecio@dsc.ufpb.br', ['pedidos@dsc.ufpb.br'], 'From: helvecio@dsc.ufpb.br\nSubject: via alias\n\nx\n');
+  assert.match(r.final ?? '', /^250 /);
+  const hit = await waitFor('the alias POST', () => hits.find((h) => h.url === '/alias'));
+  assert.equal((JSON.parse(hit.body) as { subject: string }).subject, 'via alias');
+  await waitFor('the mailbox copy', async () => (await site.messages('helvecio@dsc.ufpb.br')).some((m) => m.includes('Subject: via alias')));
 });

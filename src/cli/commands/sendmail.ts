@@ -339,6 +339,9 @@ async function verify(ctx: CliContext, config: Config, o: SendmailOptions): Prom
           case 'list':
             ctx.print(`${name}: deliverable: list ${t.list} (${t.members.length} members)${via}`);
             break;
+          case 'webhook':
+            ctx.print(`${name}: deliverable: webhook ${t.url}${via}`);
+            break;
           case 'error':
             ctx.print(`${name}: undeliverable: ${formatReply(t.reply)}${via}`);
             break;
