@@ -15,7 +15,7 @@ import type { HeaderCheck, MessageHeader } from './policy.js';
 
 /** Who handed us the message: feeds Received and relay decisions. */
 export interface SessionInfo {
-  /** "SMTP", "ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA", "LMTP", "local" (sendmail), "internal" (bounces) */
+  /** "SMTP", "ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA", "LMTP", "HTTPA" (HTTP submission), "local" (sendmail), "internal" (bounces) */
   readonly protocol: string;
   readonly heloName?: string;
   readonly remoteAddress?: string;

@@ -49,7 +49,7 @@ function bounded(v: string, known: ReadonlySet<string>): string {
 }
 
 const listeners = new Set(['mx', 'submission', 'submissions', 'lmtp', 'smtp']);
-const protocols = new Set(['SMTP', 'ESMTP', 'ESMTPS', 'ESMTPA', 'ESMTPSA', 'LMTP', 'local', 'internal']);
+const protocols = new Set(['SMTP', 'ESMTP', 'ESMTPS', 'ESMTPA', 'ESMTPSA', 'LMTP', 'HTTPA', 'local', 'internal']);
 const stages = new Set(['connect', 'helo', 'mail', 'rcpt', 'data', 'auth', 'bdat']);
 
 export function startMetrics(sources: MetricsSources = {}): Metrics {

@@ -36,10 +36,10 @@ import { addressesInDisplayText, fromAddresses } from './from-addresses.js';
 
 /**
  * Whether the sender rules bind a session: an SMTP AUTH identity (RFC 3848: ESMTPA, ESMTPSA),
- * whatever the port.
+ * whatever the port, or HTTP submission's authenticated caller (HTTPA, web/submission-api.ts).
  */
 export function senderRulesApply(session: SessionInfo): boolean {
-  return session.authUser !== undefined && /^ESMTPS?A$/.test(session.protocol);
+  return session.authUser !== undefined && /^(ESMTPS?A|HTTPS?A)$/.test(session.protocol);
 }
 
 export class SenderRules {

@@ -16,3 +16,4 @@ export { adminOpenApi } from './admin-openapi.js';
 export { jmapApp, wellKnownJmapApp, sessionObject, type JmapOptions } from './jmap/jmap-app.js';
 export { MailView } from './jmap/mail-view.js';
 export { adminConsoleApp, uiModulesApp, pageCsp } from './ui-files.js';
+export { submissionApi, SUBMISSION_API_BASE, type SubmissionApiDeps, type SubmissionCaller } from './submission-api.js';
