@@ -373,6 +373,7 @@ export const configSchema = z
       rate_connections: field(nonNegativeInt, () => 0),
       rate_messages: field(nonNegativeInt, () => 0),
       rate_recipients: field(nonNegativeInt, () => 0),
+      rate_messages_per_user: field(nonNegativeInt, () => 0),
       greylist: field(bool, () => false),
       greylist_delay: field(duration, () => 5 * 60_000),
       greylist_lifetime: field(duration, () => 35 * 86_400_000),

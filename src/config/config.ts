@@ -144,6 +144,8 @@ export interface AbuseConfig {
   readonly rateConnections: number;
   readonly rateMessages: number;
   readonly rateRecipients: number;
+  /** MAIL commands a minute per authenticated user, every port; 0 = no limit */
+  readonly rateMessagesPerUser: number;
   readonly greylist: boolean;
   /** ms before a retried triplet passes */
   readonly greylistDelay: number;

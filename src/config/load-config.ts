@@ -167,6 +167,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       rateConnections: raw.abuse.rate_connections,
       rateMessages: raw.abuse.rate_messages,
       rateRecipients: raw.abuse.rate_recipients,
+      rateMessagesPerUser: raw.abuse.rate_messages_per_user,
       greylist: raw.abuse.greylist,
       greylistDelay: raw.abuse.greylist_delay,
       greylistLifetime: raw.abuse.greylist_lifetime,

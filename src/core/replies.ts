@@ -47,7 +47,8 @@ export const replies = {
   clientBlocklistedTemporarily: (ip: string, zone: string): SmtpReply =>
     reply(421, '4.7.1', `Service unavailable; client [${ip}] listed by ${zone}, try again later`),
   /** policy/rate-limits.ts: more MAIL or RCPT commands a minute from one client than allowed */
-  rateLimited: (what: 'messages' | 'recipients'): SmtpReply => reply(451, '4.7.1', `Too many ${what} from your address this minute, try again later`),
+  rateLimited: (what: 'messages' | 'recipients', from: 'address' | 'account' = 'address'): SmtpReply =>
+    reply(451, '4.7.1', `Too many ${what} from your ${from} this minute, try again later`),
   /** policy/greylist.ts, RFC 6647 §4.2 */
   greylisted: (seconds: number): SmtpReply => reply(451, '4.7.1', `Greylisted, please try again in ${seconds} seconds`),
   commandTimeout: (host: string): SmtpReply => reply(421, '4.4.2', `${host} Timeout exceeded, closing connection`),

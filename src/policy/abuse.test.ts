@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dnsListName, DnsList } from './dns-lists.js';
-import { RateCounter } from './rate-limits.js';
+import { RateCounter, userMessageRate } from './rate-limits.js';
 import { GreylistStore, greylistNet } from './greylist.js';
 import { addressKey } from './auth-throttle.js';
 
@@ -105,4 +105,24 @@ test('greylisting store: refused, refused early, passed after the delay, remembe
   } finally {
     await rm(dir2, { recursive: true, force: true });
   }
+});
+
+test('rate-messages-per-user: counts authenticated sessions by login name on any port; others pass', async () => {
+  let now = 0;
+  const check = userMessageRate(2, () => now);
+  const facts = (authUser?: string, remoteAddress = '192.0.2.1'): Parameters<typeof check.check>[0] => ({
+    session: { protocol: 'ESMTPA', mayRelay: authUser !== undefined, submission: true, remoteAddress, ...(authUser !== undefined ? { authUser } : {}) },
+    sender: null,
+    mail: {},
+  });
+  assert.equal(await check.check(facts('alice@example.org')), undefined);
+  assert.equal(await check.check(facts('ALICE@example.org', '192.0.2.9')), undefined, 'same user from elsewhere counts too');
+  const r = await check.check(facts('alice@example.org'));
+  assert.equal(r?.code, 451);
+  assert.equal(r?.status, '4.7.1');
+  assert.match(r?.lines[0] ?? '', /Too many messages from your account/);
+  assert.equal(await check.check(facts('bob@example.org')), undefined, 'per user');
+  for (let i = 0; i < 5; i++) assert.equal(await check.check(facts(undefined)), undefined, 'no AUTH: not counted');
+  now += 60_000;
+  assert.equal(await check.check(facts('alice@example.org')), undefined, 'a minute later');
 });

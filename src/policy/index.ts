@@ -16,7 +16,7 @@ export { SenderRules, DirectorySenderOwnership, senderRulesApply } from './sende
 export { fromAddresses, addressesInDisplayText } from './from-addresses.js';
 export { StagePolicy, buildSmtpPolicy, type InboundCheck, type SmtpPolicyOptions, type StageLists, type StagePolicyInit, type LookupAnswers, type AbuseChecks } from './smtp-policy.js';
 export { DnsList, dnsListName, dnsBlocklist } from './dns-lists.js';
-export { RateCounter, connectionRate, messageRate, recipientRate } from './rate-limits.js';
+export { RateCounter, connectionRate, messageRate, recipientRate, userMessageRate } from './rate-limits.js';
 export { GreylistStore, greylisting, greylistNet, type GreylistSettings } from './greylist.js';
 export { smtpPolicyFromConfig, type PolicyLookups } from './policy-from-config.js';
 export { MailboxVerifier, type MailboxVerifierOptions } from './mailbox-verifier.js';

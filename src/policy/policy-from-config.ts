@@ -37,6 +37,7 @@ function abuseFromConfig(config: Config, lookups: PolicyLookups): AbuseChecks {
     connectionsPerMinute: a.rateConnections,
     messagesPerMinute: a.rateMessages,
     recipientsPerMinute: a.rateRecipients,
+    messagesPerUserPerMinute: a.rateMessagesPerUser,
     ...(a.greylist && lookups.greylist ? { greylist: { store: lookups.greylist, settings: { delay: a.greylistDelay, lifetime: a.greylistLifetime } } } : {}),
   };
 }

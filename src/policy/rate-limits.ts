@@ -1,7 +1,8 @@
 /**
  * @module rate-limits
  * Per-client-address rate limits on the MX port: connections, messages (MAIL commands) and
- * recipients (RCPT commands) per minute, each a named check with its own reply.
+ * recipients (RCPT commands) per minute, and messages per authenticated user on every port,
+ * each a named check with its own reply.
  * Standards: RFC 5321 §3.1 and §4.2.5 (421 closes at connect), §4.5.3.1.10 / RFC 3463 §3.8
  *   (4.7.x: a temporary policy refusal the client retries later).
  * Security: a client over a limit gets a temporary refusal (never a permanent one: a busy but
@@ -9,7 +10,8 @@
  *   on a DNS allowlist are not counted. IPv6 clients count per /64 (auth-throttle's addressKey).
  *   The counters are bounded (`maxKeys`: on overflow the oldest window's keys are dropped).
  * Limitations: in memory per process; a reload starts the counts again; refused attempts count
- *   too (a client hammering while refused stays refused); no per-sender (authenticated user) limit.
+ *   too (a client hammering while refused stays refused). The per-user message limit counts
+ *   authenticated sessions on every port, by login name.
  */
 import { replies } from '../core/index.js';
 import { addressKey } from './auth-throttle.js';
@@ -70,6 +72,18 @@ export function connectionRate(max: number, hostname: string, allow?: DnsList, n
 /** `rate-messages`: over `max` MAIL commands a minute from one client, 451 4.7.1. */
 export function messageRate(max: number, allow?: DnsList, now?: () => number): Check<MailFacts> {
   return limit('rate-messages', max, allow, () => replies.rateLimited('messages'), now);
+}
+
+/**
+ * `rate-messages-per-user`: over `max` MAIL commands a minute from one authenticated user, on
+ * any port, 451 4.7.1 (a stolen password sends no flood); sessions without AUTH are not counted.
+ */
+export function userMessageRate(max: number, now?: () => number): Check<MailFacts> {
+  const counter = new RateCounter(max, now);
+  return {
+    name: 'rate-messages-per-user',
+    check: (f) => (f.session.authUser !== undefined && counter.over(f.session.authUser.toLowerCase()) ? replies.rateLimited('messages', 'account') : undefined),
+  };
 }
 
 /** `rate-recipients`: over `max` RCPT commands a minute from one client, 451 4.7.1. */

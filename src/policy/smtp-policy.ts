@@ -35,7 +35,7 @@ import {
 } from './checks.js';
 import { SenderRules } from './sender-rules.js';
 import { dnsBlocklist, type DnsList } from './dns-lists.js';
-import { connectionRate, messageRate, recipientRate } from './rate-limits.js';
+import { connectionRate, messageRate, recipientRate, userMessageRate } from './rate-limits.js';
 import { greylisting, type GreylistSettings, type GreylistStore } from './greylist.js';
 
 /** What answers VRFY and EXPN for clients the policy lets ask (e.g. MailboxVerifier). */
@@ -180,6 +180,8 @@ export interface AbuseChecks {
   readonly connectionsPerMinute?: number;
   readonly messagesPerMinute?: number;
   readonly recipientsPerMinute?: number;
+  /** MAIL commands a minute per authenticated user, on every port but LMTP */
+  readonly messagesPerUserPerMinute?: number;
   readonly greylist?: { readonly store: GreylistStore; readonly settings: GreylistSettings };
 }
 
@@ -207,10 +209,13 @@ function abuseLists(a: AbuseChecks | undefined, hostname: string): Pick<StageLis
 export function buildSmtpPolicy(o: SmtpPolicyOptions): Readonly<Record<ListenMode, StagePolicy>> {
   const rules = o.senderOwnership ? new SenderRules(o.senderOwnership) : undefined;
   const trusted = new CidrList(o.trustedNetworks ?? []);
+  const userRate = o.abuse?.messagesPerUserPerMinute ? userMessageRate(o.abuse.messagesPerUserPerMinute) : undefined;
   const build = (mode: ListenMode): StagePolicy => {
     const submission = mode === 'submission' || mode === 'submissions';
     // abuse defence is for the MX port: submission clients authenticate, LMTP clients are ours
     const abuse = abuseLists(mode === 'mx' ? o.abuse : undefined, o.hostname);
+    // one counter per user for every port: a user is one sender wherever they log in
+    const perUser = mode !== 'lmtp' && userRate ? [userRate] : [];
     const lists: StageLists = {
       connect: [
         ...(o.maxConnections !== undefined ? [connectionLimit(o.maxConnections, o.hostname)] : []),
@@ -224,6 +229,7 @@ export function buildSmtpPolicy(o: SmtpPolicyOptions): Readonly<Record<ListenMod
         // the same rule on every port: an authenticated session is bound wherever it logged in
         ...(rules ? [envelopeSenderOwned(rules)] : []),
         ...abuse.mail,
+        ...perUser,
       ],
       // LMTP sessions never relay (SessionInfo.mayRelay is false): local domains only;
       // greylisting after relay control: a refused relay attempt records no triplet

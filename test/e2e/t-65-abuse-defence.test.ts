@@ -5,7 +5,8 @@
  * served), a blocklist whose server fails (SERVFAIL: not listed, mail flows), per-client rate
  * limits on connections, messages and recipients per minute (the one over the limit refused
  * 421/451 4.7.x, another client unaffected), and greylisting (451 4.7.1 for a new triplet, again
- * on an immediate retry, 250 after the delay; the triplet is kept in data_dir/greylist.sqlite).
+ * on an immediate retry, 250 after the delay; the triplet is kept in data_dir/greylist.sqlite),
+ * and a per-user message limit on the submission port after STARTTLS + AUTH PLAIN.
  * RFC 5782 (DNSBL), RFC 6647 (greylisting), RFC 5321 §3.1, §4.2.5.
  */
 import { after, before, test } from 'node:test';
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { startSite, sendMail, type Site } from '../helpers/site.js';
 import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.js';
 import { LineClient } from '../helpers/net.js';
+import { SmtpTestClient, tlsCertFile, tlsKeyFile } from './t-20-smtp-tls-client.js';
 
 let dns: DnsTestServer;
 let lists: Site;
@@ -110,4 +112,30 @@ void test('greylisting: a new triplet is 451 4.7.1 until its delay has passed, t
   const stranger = await sendMail(grey, 'h@example.net', ['user@localhost'], 'Subject: grey 3\n\nnew\n', { localAddress: '127.0.0.30' });
   assert.match(stranger.rcpt[0], /^451 4\.7\.1 Greylisted/);
   assert.ok(existsSync(join(grey.dataDir, 'greylist.sqlite')));
+});
+
+void test('rate_messages_per_user: an authenticated user over the limit is refused 451 4.7.1 on submission', async () => {
+  const site = await startSite({
+    users: ['user@localhost'],
+    smtp: { submission: ['127.0.0.1:0'], tls_cert: tlsCertFile, tls_key: tlsKeyFile },
+    tables: '[abuse]\nrate_messages_per_user = 2\n',
+  });
+  try {
+    const port = site.app!.smtpAddresses().find((a) => a.mode === 'submission')!.port;
+    const c = await SmtpTestClient.open(port);
+    try {
+      assert.match((await c.readReply())!, /^220 /);
+      await c.command('EHLO client.test');
+      await c.smtpStartTls();
+      await c.command('EHLO client.test');
+      assert.match((await c.authPlain('user@localhost', 'secret'))!, /^235 /);
+      for (const n of [1, 2]) assert.match((await c.send('user@localhost', ['user@localhost'], `Subject: ${n}\n\nmessage ${n}\n`)).final ?? '', /^250 /);
+      const third = await c.send('user@localhost', ['user@localhost'], 'Subject: 3\n\nmessage 3\n');
+      assert.match(third.mail, /^451 4\.7\.1 Too many messages from your account/);
+    } finally {
+      c.close();
+    }
+  } finally {
+    await site.destroy();
+  }
 });
