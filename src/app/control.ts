@@ -117,14 +117,15 @@ export class ControlError extends Error {
 }
 
 /** The online QueueControl: each action answered by the running server's queue runner. */
-export class SocketQueueControl implements QueueControl {
-  constructor(
-    private readonly config: Config,
-    private readonly timeoutMs = 30000,
-  ) {}
+/**
+ * QueueControl over control requests, answered by whatever `send` reaches: the socket (the
+ * CLI's SocketQueueControl) or the server's own handler (the admin API, app/web-services.ts).
+ */
+export class RequestQueueControl implements QueueControl {
+  constructor(private readonly send: (req: ControlRequest) => Promise<ControlResponse | undefined>) {}
 
   async #call(req: ControlRequest): Promise<number> {
-    const res = await sendControl(this.config, req, this.timeoutMs);
+    const res = await this.send(req);
     if (res === undefined) throw new ControlError('no-answer', 'the server did not answer');
     if (!res.ok) throw new ControlError('refused', res.error ?? 'unknown error');
     return res.count ?? 0;
@@ -132,7 +133,7 @@ export class SocketQueueControl implements QueueControl {
 
   /** Whether a server answers (it re-reads the spool: mail dropped in since its last poll is known to it). */
   async wake(): Promise<boolean> {
-    return (await sendControl(this.config, { op: 'wake' }, this.timeoutMs)) !== undefined;
+    return (await this.send({ op: 'wake' })) !== undefined;
   }
 
   flush(id?: string): Promise<number> {
@@ -149,5 +150,12 @@ export class SocketQueueControl implements QueueControl {
   }
   bounce(id: string): Promise<number> {
     return this.#call({ op: 'bounce', id });
+  }
+}
+
+/** The CLI's online QueueControl: the running server's runner, through the control socket. */
+export class SocketQueueControl extends RequestQueueControl {
+  constructor(config: Config, timeoutMs = 30000) {
+    super((req) => sendControl(config, req, timeoutMs));
   }
 }

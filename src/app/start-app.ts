@@ -220,7 +220,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     });
     // the web (issue 16): JMAP, admin API, HTTP submission, webmail (app/web-services.ts); its
     // token database is made as run_as, only its listeners bind with root
-    const w = await startWeb({ backends, folders, throttle: authThrottle, logger, tls, config: () => reloader.config, bind });
+    const w = await startWeb({ backends, folders, throttle: authThrottle, logger, tls, config: () => reloader.config, bind, control: (req) => handleControl(req), logTail: (n) => mailLog.tail(n) });
     web = w;
     stops.unshift(() => w.close());
     const control = await startControlServer(controlSocketPath(config), (req) => handleControl(req));

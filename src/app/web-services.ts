@@ -15,8 +15,11 @@ import { formatListenAddress, type Config } from '../config/index.js';
 import type { MailFolderStore, TokenStore } from '../core/index.js';
 import { openTokenStore } from '../directory/index.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
-import { HttpAuth, HttpServer, MailView, createWebApp, jmapApp, wellKnownJmapApp, whoamiApp, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
+import { HttpAuth, HttpServer, MailView, createWebApp, jmapApp, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
 import type { Backends } from './backends.js';
+import { RequestQueueControl, type ControlRequest, type ControlResponse } from './control.js';
+import { makeResolver } from './configured-resolver.js';
+import { runChecks } from './config-check.js';
 
 export interface WebContext {
   readonly backends: Backends;
@@ -28,6 +31,32 @@ export interface WebContext {
   readonly config: () => Config;
   /** aborted when the server stops: long-lived answers (EventSource) end on it */
   readonly closing: AbortSignal;
+  /** the queue runner's control handler (the control socket's), for the admin API's queue actions */
+  readonly control?: (req: ControlRequest) => Promise<ControlResponse>;
+  /** the mail log's recent events, for the admin API's log tail */
+  readonly logTail?: (lines: number) => readonly string[];
+}
+
+/** The admin API on the running server's parts: the same functions as the CLI's (docs/web.md). */
+function adminMount(ctx: WebContext): Hono<WebEnv> {
+  const { directory, store } = ctx.backends;
+  const send = ctx.control;
+  // the runner re-reads the spool first (mail dropped in by `sendmail` since its last poll)
+  const control = new RequestQueueControl(async (req) => {
+    if (!send) return { ok: false, error: 'no queue runner in this process' };
+    if (req.op !== 'wake') await send({ op: 'wake' });
+    return send(req);
+  });
+  return adminApi({
+    directory,
+    queue: store,
+    control,
+    config: ctx.config,
+    explain: async (address) => (await makeResolver(directory, ctx.config())).resolver.explain(address),
+    checkConfig: () => runChecks({ config: ctx.config(), directory }),
+    logTail: ctx.logTail,
+    onError: (err) => ctx.logger.error({ err }, 'admin API request failed'),
+  });
 }
 
 /**
@@ -46,9 +75,13 @@ export function webMounts(ctx: WebContext): WebMount[] {
     // JMAP (RFC 8620/8621, docs/web.md)
     { path: '/jmap', access: 'jmap', app: jmap },
     { path: '/.well-known/jmap', access: 'jmap', app: wellKnownJmapApp() },
-    // admin REST API:            { path: '/api/admin/v1', access: 'admin', … }
+    // admin REST API and console (docs/web.md); the console's page and modules are public,
+    // what they show comes from the API, which requires the admin scope
+    { path: '/api/admin/v1', access: 'admin', app: adminMount(ctx) },
+    { path: '/admin', access: 'public', app: adminConsoleApp() },
+    { path: '/ui', access: 'public', app: uiModulesApp() },
     // HTTP submission:           { path: '/api/v1', access: 'submit', … }
-    // admin console, webmail:    { path: '/admin', access: 'public', … }, { path: '/', access: 'public', … }
+    // webmail:                   { path: '/', access: 'public', … }
   ];
   return mounts;
 }
@@ -71,6 +104,10 @@ export interface WebDeps {
   readonly config: () => Config;
   /** runs a listener bind with root's effective uid when serve was started by root (privileges.ts) */
   readonly bind?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** the queue runner's control handler (admin API queue actions) */
+  readonly control?: (req: ControlRequest) => Promise<ControlResponse>;
+  /** the mail log's recent events (admin API log tail) */
+  readonly logTail?: (lines: number) => readonly string[];
 }
 
 export async function startWeb(deps: WebDeps): Promise<WebServices> {
@@ -86,7 +123,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     settings: () => deps.config().http,
   });
   const app = createWebApp({
-    mounts: webMounts({ backends: deps.backends, tokens, mailView: new MailView(deps.folders), logger: deps.logger, config: deps.config, closing: closing.signal }),
+    mounts: webMounts({ backends: deps.backends, tokens, mailView: new MailView(deps.folders), logger: deps.logger, config: deps.config, closing: closing.signal, control: deps.control, logTail: deps.logTail }),
     auth,
     maxBodySize: config.http.maxBodySize,
     onError: (err, method, path) => deps.logger.error({ err, method, path }, 'http request failed'),

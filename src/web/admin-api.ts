@@ -16,6 +16,7 @@
  *   no quotas; DKIM keys are listed, not generated (`correio dkim keygen`).
  */
 import { Hono, type Context } from 'hono';
+import type { WebEnv } from './http-auth.js';
 import { MailError } from '../core/index.js';
 import { DirectoryInputError } from '../directory/index.js';
 import { AdminError } from '../admin/index.js';
@@ -42,8 +43,8 @@ function errorAnswer(err: unknown, c: Context, deps: AdminApiDeps): Response {
 }
 
 /** The admin API as a hono app, to be mounted at ADMIN_API_BASE. */
-export function adminApi(deps: AdminApiDeps): Hono {
-  const app = new Hono();
+export function adminApi(deps: AdminApiDeps): Hono<WebEnv> {
+  const app = new Hono<WebEnv>();
   if (deps.authorize) app.use('*', deps.authorize);
   app.get('/openapi.json', (c) => c.json(adminOpenApi));
   directoryRoutes(app, deps);

@@ -8,6 +8,7 @@
  * Limitations: no user disable or quota (the directory has neither yet).
  */
 import type { Hono } from 'hono';
+import type { WebEnv } from './http-auth.js';
 import {
   addListMembers,
   addUser,
@@ -29,7 +30,7 @@ import {
 } from '../admin/index.js';
 import { jsonBody, stringField, stringsField, type AdminApiDeps } from './admin-request.js';
 
-export function directoryRoutes(app: Hono, deps: AdminApiDeps): void {
+export function directoryRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
   const dir = deps.directory;
   const baseDir = (): string => deps.baseDir ?? deps.config().dataDir;
 

@@ -13,6 +13,7 @@
  *   transaction (neither is the CLI's).
  */
 import type { Hono } from 'hono';
+import type { WebEnv } from './http-auth.js';
 import type { QueueControl } from '../core/index.js';
 import { findQueued, findQueuedMessage, listQueue } from '../queue/index.js';
 import { AdminError, filterQueue, isoTime, messageJson, stateLabel, stateLabels, traceMessage, type QueueFilter, type StateLabel } from '../admin/index.js';
@@ -34,7 +35,7 @@ function filterOf(q: (key: string) => string | undefined): QueueFilter {
   return { state: state as StateLabel | undefined, sender: nonEmpty('sender'), recipient: nonEmpty('recipient'), route: nonEmpty('route') };
 }
 
-export function queueRoutes(app: Hono, deps: AdminApiDeps): void {
+export function queueRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
   const store = deps.queue;
 
   async function act(control: QueueControl, action: QueueAction, id: string): Promise<number> {

@@ -9,6 +9,7 @@
  * Limitations: the log tail is what this process kept in memory since it started.
  */
 import type { Hono } from 'hono';
+import type { WebEnv } from './http-auth.js';
 import { AdminError, targetJson } from '../admin/index.js';
 import { dnsRecords, isKeyName } from '../policy/index.js';
 import type { AdminApiDeps } from './admin-request.js';
@@ -24,7 +25,7 @@ function localDomain(deps: AdminApiDeps, text: string): string {
   return d;
 }
 
-export function systemRoutes(app: Hono, deps: AdminApiDeps): void {
+export function systemRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
   app.get('/resolve/:address', async (c) => {
     const address = c.req.param('address');
     const r = await deps.explain(address);

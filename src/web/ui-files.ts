@@ -16,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { Hono } from 'hono';
+import type { WebEnv } from './http-auth.js';
 import { consoleCss } from './ui-styles.js';
 
 /** dist/ui, whether this module runs compiled (dist/src/web) or from source (src/web, tsx). */
@@ -54,8 +55,8 @@ function page(title: string, script: string, css: string): string {
 const headers = { 'Content-Security-Policy': pageCsp, 'Cache-Control': 'no-cache' };
 
 /** /admin: the admin console's page and stylesheet. */
-export function adminConsoleApp(): Hono {
-  const app = new Hono();
+export function adminConsoleApp(): Hono<WebEnv> {
+  const app = new Hono<WebEnv>();
   const html = page('correio admin', '/ui/admin/console.js', '/admin/console.css');
   app.get('/', (c) => c.html(html, 200, headers));
   app.get('/console.css', (c) => c.body(consoleCss, 200, { ...headers, 'Content-Type': 'text/css; charset=utf-8' }));
@@ -63,8 +64,8 @@ export function adminConsoleApp(): Hono {
 }
 
 /** /ui: the compiled browser modules. */
-export function uiModulesApp(root: string = uiRoot): Hono {
-  const app = new Hono();
+export function uiModulesApp(root: string = uiRoot): Hono<WebEnv> {
+  const app = new Hono<WebEnv>();
   app.get('/:folder/:file', async (c) => {
     const folder = c.req.param('folder');
     const file = c.req.param('file');

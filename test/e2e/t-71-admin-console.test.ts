@@ -1,69 +1,25 @@
 /**
  * t-71: the admin console in a real browser (Chromium through playwright-core) against a real
- * site: the SQLite directory, the files spool with mail put there by the real `correio
- * sendmail` (to a remote host whose port is closed, so it stays queued), the admin API and the
- * console's files served over a real socket, admins checked by password against the
- * directory. The admin logs in, sees the queued message, holds it (the CLI then sees it held),
+ * `correio serve` ([http] listen, [http] admins): mail put in by the real `correio sendmail`
+ * to a remote host whose port is closed, so the server defers it and keeps it queued. The admin logs in, sees the queued message, holds it (the CLI then sees it held),
  * releases and flushes it, reads its trace timeline; adds a user, an alias and a list member;
  * a non-admin is refused. Skips when /usr/bin/chromium is absent.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
-import { Hono, type MiddlewareHandler } from 'hono';
 import type { Browser } from 'playwright-core';
-import { loadConfig } from '../../src/config/index.js';
-import { openDirectory } from '../../src/directory/index.js';
-import { FsQueueStore, StoreQueueControl } from '../../src/queue/index.js';
-import { makeResolver, runChecks } from '../../src/app/index.js';
-import { ADMIN_API_BASE, adminApi, adminConsoleApp, uiModulesApp } from '../../src/web/index.js';
+import { freePort } from '../helpers/net.js';
 import { browserSkip, launchChromium, scenario } from '../helpers/browser.js';
-import { makeSite, queueJson, type Site } from './queue-cli-harness.js';
+import { makeSite, queueJson, waitSpool } from './queue-cli-harness.js';
 
 const ADMIN = 'admin@example.org';
 const ADMIN_PASSWORD = 'correct horse';
 
-async function startWeb(site: Site): Promise<{ url: string; close(): Promise<void> }> {
-  const config = loadConfig({ path: site.configFile });
-  const directory = await openDirectory(config);
-  const store = await FsQueueStore.open(join(site.dataDir, 'spool'), { recover: 'never', lock: false });
-  // HTTP Basic against the directory; the admin scope for ADMIN only
-  const authorize: MiddlewareHandler = async (c, next) => {
-    const m = /^Basic (.+)$/.exec(c.req.header('authorization') ?? '');
-    const [user, ...rest] = m ? Buffer.from(m[1], 'base64').toString('utf8').split(':') : [];
-    if (!m || !(await directory.verifyPassword(user, rest.join(':')))) return c.json({ error: 'authentication required' }, 401);
-    if (user !== ADMIN) return c.json({ error: 'admin scope required' }, 403);
-    await next();
-  };
-  const api = adminApi({
-    directory,
-    queue: store,
-    control: new StoreQueueControl(store),
-    config: () => config,
-    explain: async (a) => (await makeResolver(directory, config)).resolver.explain(a),
-    checkConfig: () => runChecks({ config, directory }),
-    authorize,
-  });
-  const app = new Hono().route(ADMIN_API_BASE, api).route('/admin', adminConsoleApp()).route('/ui', uiModulesApp());
-  const server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
-  });
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await store.close();
-      await directory.close();
-    },
-  };
-}
-
 void test('t-71: the admin console drives the queue and the directory in Chromium', { skip: browserSkip }, async (t) => {
-  const site = await makeSite();
+  const httpPort = await freePort();
+  const site = await makeSite(`[http]\nlisten = ["127.0.0.1:${httpPort}"]\nadmins = ["${ADMIN}"]\n`);
+  const web = { url: `http://127.0.0.1:${httpPort}` };
   let browser: Browser | undefined;
-  const web = await startWeb(site);
   try {
     for (const [user, pw] of [[ADMIN, ADMIN_PASSWORD], ['suzana@example.org', 'suzana-pw']]) {
       const r = await site.run(['user', 'add', user, '--password-stdin'], { stdin: `${pw}\n` });
@@ -71,6 +27,9 @@ void test('t-71: the admin console drives the queue and the directory in Chromiu
     }
     const sent = await site.run(['sendmail', '-f', 'suzana@example.org', 'bob@remote.test'], { stdin: 'Subject: stuck\n\nwaiting for bob\n' });
     assert.equal(sent.code, 0, sent.stderr);
+    await site.serve();
+    // the server tries bob's host (a closed port) once: the message is then deferred
+    await waitSpool(site, 'a first attempt', (envs) => envs.length === 1 && envs[0].attempts.length >= 1);
     const [queued] = await queueJson(site);
     browser = await launchChromium();
 
@@ -97,6 +56,7 @@ void test('t-71: the admin console drives the queue and the directory in Chromiu
       await page.click(`button[data-action=hold][data-id="${queued.id}"]`);
       await page.waitForSelector(`#status:has-text("${queued.id}: hold applied to 1 envelope")`);
       await page.waitForSelector('#queue-table .state-held');
+      // the server's queue runner did it: the CLI, asking the spool, sees it held
       assert.equal((await queueJson(site))[0].recipients[0].state, 'held'); // the CLI sees what the console did
       await page.click(`button[data-action=release][data-id="${queued.id}"]`);
       await page.waitForSelector(`#status:has-text("${queued.id}: release applied to 1 envelope")`);
@@ -157,7 +117,6 @@ void test('t-71: the admin console drives the queue and the directory in Chromiu
     assert.match(jacques.stdout, /jacques@example\.org/);
   } finally {
     await browser?.close();
-    await web.close();
     await site.cleanup();
   }
 });
