@@ -3,10 +3,14 @@
  * The folder face of a user's mailbox for IMAP (and later JMAP): folders with their special
  * use, and each folder's messages numbered by UIDs that survive restarts and concurrent
  * delivery. Kept apart from MailboxStore (delivery and POP3 need none of it).
+ * Every change to a folder (a message arriving, flags or keywords changing, a message going)
+ * gets a MODSEQ, a number that only grows within one UIDVALIDITY: IMAP's CONDSTORE/QRESYNC
+ * report it as is, and JMAP derives its state strings and changes from it (`changesSince`).
  * Standards: RFC 9051 §2.3.1.1 (UID, UIDVALIDITY, UIDNEXT: strictly ascending, never reused
- *   within one UIDVALIDITY), RFC 6154 (SPECIAL-USE attributes).
+ *   within one UIDVALIDITY), §2.3.2 (keywords); RFC 7162 §3.1 (MODSEQ per message,
+ *   HIGHESTMODSEQ per folder, both persistent); RFC 6154 (SPECIAL-USE attributes).
  * Security: folder names come from clients: the backend checks them before they become paths.
- * Limitations: no keywords (only the system flags a Maildir info suffix can hold).
+ * Limitations: none.
  */
 import type { Readable } from 'node:stream';
 
@@ -17,6 +21,10 @@ export interface FolderMessage {
   readonly key: string;
   /** Maildir info flags, ASCII order: D F P R S T */
   readonly flags: string;
+  /** keywords (IMAP flag atoms without "\\", e.g. "$Forwarded"), case kept as first set */
+  readonly keywords: readonly string[];
+  /** the MODSEQ of the message's last change (arrival, flags, keywords) */
+  readonly modseq: number;
   /** octets with CRLF line ends */
   readonly size: number;
   /** ms since the epoch (INTERNALDATE) */
@@ -27,7 +35,47 @@ export interface FolderMessage {
 export interface FolderSnapshot {
   readonly uidValidity: number;
   readonly uidNext: number;
+  /** the highest MODSEQ of the folder (a change of any message, or an expunge, raises it) */
+  readonly highestModseq: number;
   readonly messages: readonly FolderMessage[];
+}
+
+/** A range of UIDs, both ends included. */
+export interface UidRange {
+  readonly from: number;
+  readonly to: number;
+}
+
+/** A change of flags and keywords: set them, add them, or remove them. */
+export interface FlagChange {
+  readonly mode: 'set' | 'add' | 'remove';
+  /** Maildir letters (D F R S T); letters without such a meaning (P) survive "set" */
+  readonly flags?: string;
+  /** absent: the keywords stay as they are, also for "set" */
+  readonly keywords?: readonly string[];
+}
+
+export interface FlagUpdateResult {
+  readonly highestModseq: number;
+  /** the messages this call changed, with their new flags, keywords and MODSEQ */
+  readonly updated: readonly FolderMessage[];
+  /** UIDs refused because their MODSEQ was above `unchangedSince` (RFC 7162 §3.1.3) */
+  readonly modified: readonly number[];
+  /** UIDs not (or no longer) in the folder */
+  readonly missing: readonly number[];
+}
+
+/** What changed in a folder after a MODSEQ. */
+export interface FolderChanges {
+  readonly uidValidity: number;
+  readonly highestModseq: number;
+  /** messages whose MODSEQ is above the one asked for (new or changed), ascending UID */
+  readonly changed: readonly FolderMessage[];
+  /**
+   * UIDs expunged after that MODSEQ; may also name UIDs expunged earlier when the store no
+   * longer knows exactly (never one still in the folder)
+   */
+  readonly vanished: readonly UidRange[];
 }
 
 export type SpecialUse = '\\Sent' | '\\Drafts' | '\\Trash' | '\\Junk' | '\\Archive';
@@ -55,11 +103,23 @@ export interface MailFolderStore {
    * and forgets removed ones; the snapshot of the whole folder.
    */
   sync(user: string, folder: string): Promise<FolderSnapshot>;
-  /** Stores a message (CRLF) with flags and an internal date; its UID once assigned. */
-  append(user: string, folder: string, message: Readable, opts: { flags: string; receivedAt?: number }): Promise<{ uid: number; uidValidity: number }>;
-  /** Copies messages to another folder; their new UIDs in the same order. */
+  /** The changes after `sinceModseq` (takes in what arrived first, as `sync`). */
+  changesSince(user: string, folder: string, sinceModseq: number): Promise<FolderChanges>;
+  /**
+   * Changes flags and keywords of the messages `uids` at once, under the folder's lock: each
+   * message changed gets the same new MODSEQ. With `unchangedSince`, a message whose MODSEQ
+   * is above it is left alone and listed in `modified`.
+   */
+  updateFlags(user: string, folder: string, uids: readonly number[], change: FlagChange, opts?: { unchangedSince?: number }): Promise<FlagUpdateResult>;
+  /** Stores a message (CRLF) with flags, keywords and an internal date; its UID once assigned. */
+  append(
+    user: string,
+    folder: string,
+    message: Readable,
+    opts: { flags: string; keywords?: readonly string[]; receivedAt?: number },
+  ): Promise<{ uid: number; uidValidity: number }>;
+  /** Copies messages (with their flags and keywords) to another folder; their new UIDs in the same order. */
   copy(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[] }>;
-  setFlags(user: string, folder: string, key: string, flags: string): Promise<void>;
   remove(user: string, folder: string, key: string): Promise<void>;
   open(user: string, folder: string, key: string): Promise<Readable>;
   /** Calls `onChange` (coalesced) when the folder may have changed; returns the stop function. */

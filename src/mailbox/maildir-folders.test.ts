@@ -141,10 +141,66 @@ void test('append stores flags in the info suffix and the internal date; copy ke
     void store;
   }));
 
-void test('UID list format: round trip, and malformed lists are refused whole', () => {
-  const ix = { uidValidity: 7, uidNext: 5, uids: new Map([['a', 1], ['b', 4]]) };
+void test('UID list format: round trip, version 1 upgraded, and malformed lists are refused whole', () => {
+  const ix = {
+    uidValidity: 7,
+    uidNext: 5,
+    highestModseq: 9,
+    expungeFloor: 0,
+    entries: new Map([
+      ['a', { uid: 1, modseq: 3, flags: '', keywords: [] }],
+      ['b', { uid: 4, modseq: 9, flags: 'RS', keywords: ['$Forwarded', 'todo'] }],
+    ]),
+    expunged: [{ modseq: 8, uids: [{ from: 2, to: 3 }] }],
+  };
   assert.deepEqual(parseUidIndex(formatUidIndex(ix)), ix);
-  for (const bad of ['', 'C1 0 1\n', 'C1 7 3\n3 a\n', 'C1 7 5\n2 a\n1 b\n', 'C1 7 5\nx a\n', 'C2 7 5\n']) {
+  const v1 = parseUidIndex('C1 7 5\n1 a\n4 b\n');
+  assert.equal(v1?.highestModseq, 1);
+  assert.deepEqual(v1?.entries.get('b'), { uid: 4, modseq: 1, flags: undefined, keywords: [] });
+  for (const bad of ['', 'C1 0 1\n', 'C1 7 3\n3 a\n', 'C1 7 5\n2 a\n1 b\n', 'C1 7 5\nx a\n', 'C2 7 5\n', 'C2 7 5 3 0\n1 4 - a\n', 'C2 7 5 3 0\nE 4 1\n', 'C2 7 5 3 0\n1 1 - a (x\n']) {
     assert.equal(parseUidIndex(bad), undefined, JSON.stringify(bad));
   }
 });
+
+void test('MODSEQ: arrivals, flag changes by anyone and expunges raise it; changesSince tells them; it survives a restart', () =>
+  withRoot(async (root) => {
+    const { store, folders } = open(root);
+    for (let i = 1; i <= 3; i++) await store.deliver(user, msg(i), { uniqueKey: `q${i}` });
+    const a = await folders.sync(user, 'INBOX');
+    const m0 = a.highestModseq;
+    assert.ok(a.messages.every((m) => m.modseq === m0 && m.keywords.length === 0));
+    // a STORE through the store: one new MODSEQ for the whole change
+    const u = await folders.updateFlags(user, 'INBOX', [1, 2, 9], { mode: 'add', flags: 'S', keywords: ['$Forwarded'] });
+    assert.equal(u.highestModseq, m0 + 1);
+    assert.deepEqual(u.updated.map((m) => [m.uid, m.modseq, m.flags, m.keywords]), [
+      [1, m0 + 1, 'S', ['$Forwarded']],
+      [2, m0 + 1, 'S', ['$Forwarded']],
+    ]);
+    assert.deepEqual(u.missing, [9]);
+    // nothing to change: no new MODSEQ
+    const same = await folders.updateFlags(user, 'INBOX', [1], { mode: 'add', flags: 'S', keywords: ['$forwarded'] });
+    assert.equal(same.updated.length, 0);
+    assert.equal(same.highestModseq, m0 + 1);
+    // UNCHANGEDSINCE: message 1 changed after m0
+    const cond = await folders.updateFlags(user, 'INBOX', [1, 3], { mode: 'add', flags: 'F' }, { unchangedSince: m0 });
+    assert.deepEqual(cond.modified, [1]);
+    assert.deepEqual(cond.updated.map((m) => m.uid), [3]);
+    // another program renames a file (flag change) and removes one
+    const snap = await folders.sync(user, 'INBOX');
+    await store.setFlags(user, snap.messages[0].key, 'RS');
+    await store.remove(user, snap.messages[1].key);
+    const ch = await folders.changesSince(user, 'INBOX', m0 + 2);
+    assert.equal(ch.highestModseq, m0 + 3);
+    assert.deepEqual(ch.changed.map((m) => [m.uid, m.flags, m.keywords]), [[1, 'RS', ['$Forwarded']]]);
+    assert.deepEqual(ch.vanished, [{ from: 2, to: 2 }]);
+    const again = await open(root).folders.changesSince(user, 'INBOX', 0);
+    assert.equal(again.highestModseq, m0 + 3);
+    assert.deepEqual(again.changed.map((m) => m.uid), [1, 3]);
+    assert.deepEqual(again.vanished, [{ from: 2, to: 2 }]);
+    // keywords go with COPY
+    await folders.copy(user, 'INBOX', [snap.messages[0].key], 'Trash').catch(async () => {
+      await folders.createFolder(user, 'Trash');
+      await folders.copy(user, 'INBOX', [snap.messages[0].key], 'Trash');
+    });
+    assert.deepEqual((await folders.sync(user, 'Trash')).messages[0].keywords, ['$Forwarded']);
+  }));

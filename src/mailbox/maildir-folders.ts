@@ -2,19 +2,25 @@
  * @module maildir-folders
  * The folder face (MailFolderStore) of the Maildir store: Maildir++ folders (`.Sent`,
  * `.Archive.2024`: the IMAP name with "." as hierarchy delimiter, as Dovecot's Maildir++
- * layout), subscriptions (the `subscriptions` file, one name a line), and per-folder UIDs in
- * `correio-uidlist` (see uid-index) kept under a folder lock (see folder-lock).
+ * layout), subscriptions (the `subscriptions` file, one name a line), and per-folder UIDs,
+ * MODSEQs, keywords and recent expunges in `correio-uidlist` (see uid-index) kept under a
+ * folder lock (see folder-lock).
  * A sync takes in what delivery put in new/ (renamed into cur/ with an empty info ":2,", as
  * the Maildir spec asks of a reader that has seen a message), lists the folder, and gives new
  * messages the next UIDs; the same files POP3 and local delivery use, so a deletion by either
  * shows in the other.
+ * Flags live in the file names (so every Maildir program shares them) and are compared with
+ * the list at each sync: a change made by anyone gets a new MODSEQ. Keywords live in the list
+ * only (Maildir info has no portable place for them).
  * Standards: the Maildir spec (new → cur with ":2,<flags>"); Maildir++ (Courier, Dovecot);
- *   RFC 9051 §2.3.1.1 (UIDs); RFC 6154 (SPECIAL-USE attributes of the default folders).
+ *   RFC 9051 §2.3.1.1 (UIDs); RFC 7162 (MODSEQ); RFC 6154 (SPECIAL-USE attributes of the
+ *   default folders).
  * Security: folder names pass the store's checks (no "/", NUL, control characters, empty
  *   levels, leading dot) and every directory is checked with lstat (maildir-store: links are
  *   never followed); IMAP wildcards are refused in names.
  * Limitations: a sync lists the whole folder (O(messages) per sync); COPY copies the file
- *   (no hard link); RENAME of INBOX is refused; no keywords.
+ *   (no hard link); RENAME of INBOX is refused; keywords are not seen by other Maildir
+ *   programs (Dovecot keeps its own in dovecot-keywords and file name letters).
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { lstat, readdir, readFile, rename, rm, utimes } from 'node:fs/promises';
@@ -22,15 +28,28 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   MailFolderError,
+  type FlagChange,
+  type FlagUpdateResult,
+  type FolderChanges,
   type FolderEntry,
+  type FolderMessage,
   type FolderSnapshot,
+  type MailboxMessage,
   type MailFolderStore,
   type SpecialUse,
 } from '../core/index.js';
 import { atomicWriteFile, uniqueId } from '../util/index.js';
 import { FolderLock } from './folder-lock.js';
 import type { MaildirStore } from './maildir-store.js';
-import { assignUids, formatUidIndex, newUidValidity, parseUidIndex, uidListName } from './uid-index.js';
+import { applyChange, checkKeywords, emptyIndex, formatUidIndex, newUidValidity, parseUidIndex, reconcile, sameKeywords, uidListName, vanishedSince, type UidIndex } from './uid-index.js';
+
+/** What a locked step sees: the folder's directory, its index brought up to date, the listing. */
+interface FolderState {
+  readonly dir: string;
+  readonly index: UidIndex;
+  readonly snapshot: FolderSnapshot;
+  readonly listing: ReadonlyMap<string, MailboxMessage>;
+}
 
 /** RFC 6154 §2: the usual folders, made at first login. */
 export const defaultFolders: readonly { name: string; use: SpecialUse }[] = [
@@ -184,16 +203,79 @@ export class MaildirFolders implements MailFolderStore {
   }
 
   sync(user: string, folder: string): Promise<FolderSnapshot> {
-    return this.#sync(user, this.#folder(folder));
+    return this.#locked(user, this.#folder(folder), (st) => ({ result: st.snapshot }));
   }
 
-  /** `before` runs under the folder lock before new/ is taken in (an APPEND's flags and date). */
-  async #sync(user: string, f: string, before?: (dir: string) => Promise<void>): Promise<FolderSnapshot> {
+  async changesSince(user: string, folder: string, sinceModseq: number): Promise<FolderChanges> {
+    return this.#locked(user, this.#folder(folder), ({ index, snapshot }) => ({
+      result: {
+        uidValidity: snapshot.uidValidity,
+        highestModseq: snapshot.highestModseq,
+        changed: snapshot.messages.filter((m) => m.modseq > sinceModseq),
+        vanished: vanishedSince(index, sinceModseq),
+      },
+    }));
+  }
+
+  async updateFlags(user: string, folder: string, uids: readonly number[], change: FlagChange, opts: { unchangedSince?: number } = {}): Promise<FlagUpdateResult> {
+    const f = this.#folder(folder);
+    return this.#locked(user, f, async ({ index, listing }) => {
+      const byUid = new Map([...index.entries].map(([key, e]) => [e.uid, key]));
+      const modseq = index.highestModseq + 1;
+      const entries = new Map(index.entries);
+      const updated: FolderMessage[] = [];
+      const modified: number[] = [];
+      const missing: number[] = [];
+      for (const uid of uids) {
+        const key = byUid.get(uid);
+        const e = key === undefined ? undefined : entries.get(key);
+        const m = key === undefined ? undefined : listing.get(key);
+        if (key === undefined || !e || !m) {
+          missing.push(uid);
+          continue;
+        }
+        // RFC 7162 §3.1.3: a message changed after UNCHANGEDSINCE is not touched
+        if (opts.unchangedSince !== undefined && e.modseq > opts.unchangedSince) {
+          modified.push(uid);
+          continue;
+        }
+        const next = applyChange(m.flags, e.keywords, change);
+        if (next.flags === m.flags && sameKeywords(next.keywords, e.keywords)) continue;
+        if (next.flags !== m.flags) {
+          try {
+            await this.store.setFlags(user, key, next.flags, f);
+          } catch (err) {
+            if (errno(err) !== 'ENOENT') throw err;
+            missing.push(uid); // removed meanwhile: the next sync records it
+            continue;
+          }
+        }
+        entries.set(key, { uid, modseq, flags: next.flags, keywords: next.keywords });
+        updated.push({ uid, key, flags: next.flags, keywords: next.keywords, modseq, size: m.size, receivedAt: m.receivedAt });
+      }
+      const highestModseq = updated.length > 0 ? modseq : index.highestModseq;
+      const result = { highestModseq, updated, modified, missing };
+      return updated.length > 0 ? { result, index: { ...index, highestModseq, entries } } : { result };
+    });
+  }
+
+  /**
+   * Runs `fn` under the folder lock on the folder's state brought up to date (new/ taken in,
+   * the index reconciled with the listing), and writes the index when it changed. `before`
+   * runs first (an APPEND's flags and date on the file still in new/); `keywords` gives keys
+   * that are new to the index their keywords.
+   */
+  async #locked<T>(
+    user: string,
+    f: string,
+    fn: (st: FolderState) => { result: T; index?: UidIndex } | Promise<{ result: T; index?: UidIndex }>,
+    opts: { before?: (dir: string) => Promise<void>; keywords?: ReadonlyMap<string, readonly string[]> } = {},
+  ): Promise<T> {
     const dir = await this.#dir(user, f);
     return this.#lock.run(join(dir, `${uidListName}.lock`), async () => {
-      if (before) await before(dir);
+      if (opts.before) await opts.before(dir);
       await this.#takeNew(dir);
-      const listing = await this.store.list(user, f);
+      const list = await this.store.list(user, f);
       let text: string | undefined;
       try {
         text = await readFile(join(dir, uidListName), 'utf8');
@@ -201,10 +283,11 @@ export class MaildirFolders implements MailFolderStore {
         if (errno(err) !== 'ENOENT') throw err;
       }
       const old = text === undefined ? undefined : parseUidIndex(text);
-      const base = old ?? { uidValidity: newUidValidity(this.#now()), uidNext: 1, uids: new Map<string, number>() };
-      const r = assignUids(base, listing);
-      if (r.changed || old === undefined) await atomicWriteFile(join(dir, uidListName), formatUidIndex(r.index));
-      return r.snapshot;
+      const r = reconcile(old ?? emptyIndex(newUidValidity(this.#now())), list, opts.keywords);
+      const out = await fn({ dir, index: r.index, snapshot: r.snapshot, listing: new Map(list.map((m) => [m.key, m])) });
+      const index = out.index ?? r.index;
+      if (out.index || r.changed || old === undefined) await atomicWriteFile(join(dir, uidListName), formatUidIndex(index));
+      return out.result;
     });
   }
 
@@ -230,18 +313,25 @@ export class MaildirFolders implements MailFolderStore {
     }
   }
 
-  async append(user: string, folder: string, message: Readable, opts: { flags: string; receivedAt?: number }): Promise<{ uid: number; uidValidity: number }> {
+  async append(
+    user: string,
+    folder: string,
+    message: Readable,
+    opts: { flags: string; keywords?: readonly string[]; receivedAt?: number },
+  ): Promise<{ uid: number; uidValidity: number }> {
     const f = this.#folder(folder);
+    checkKeywords(opts.keywords);
     await this.#dir(user, f);
     const { key } = await this.store.deliver(user, message, { uniqueKey: `imap-${uniqueId()}`, folder: f });
     // under the lock: no other reader moves the new file to cur/ between these steps
-    const snap = await this.#sync(user, f, async (dir) => {
+    const before = async (dir: string): Promise<void> => {
       if (opts.receivedAt !== undefined) {
         const t = opts.receivedAt / 1000;
         await utimes(join(dir, 'new', key), t, t).catch(() => undefined);
       }
       await this.store.setFlags(user, key, opts.flags, f);
-    });
+    };
+    const snap = await this.#locked(user, f, (st) => ({ result: st.snapshot }), { before, keywords: new Map([[key, opts.keywords ?? []]]) });
     const m = snap.messages.find((x) => x.key === key);
     if (!m) throw new Error('appended message vanished');
     return { uid: m.uid, uidValidity: snap.uidValidity };
@@ -251,27 +341,26 @@ export class MaildirFolders implements MailFolderStore {
     const f = this.#folder(from);
     const t = this.#folder(to);
     await this.#dir(user, t);
-    const src = new Map((await this.store.list(user, f)).map((m) => [m.key, m]));
+    const src = new Map((await this.sync(user, from)).messages.map((m) => [m.key, m]));
     const made: { key: string; flags: string; time: number }[] = [];
+    const keywords = new Map<string, readonly string[]>();
     for (const key of keys) {
       const m = src.get(key);
       if (!m) continue;
       const body = await this.store.open(user, key, f);
       const { key: nk } = await this.store.deliver(user, body, { uniqueKey: `imap-${uniqueId()}`, folder: t });
       made.push({ key: nk, flags: m.flags, time: m.receivedAt / 1000 });
+      keywords.set(nk, m.keywords);
     }
-    const snap = await this.#sync(user, t, async (dir) => {
+    const before = async (dir: string): Promise<void> => {
       for (const c of made) {
         await utimes(join(dir, 'new', c.key), c.time, c.time).catch(() => undefined);
         await this.store.setFlags(user, c.key, c.flags, t);
       }
-    });
+    };
+    const snap = await this.#locked(user, t, (st) => ({ result: st.snapshot }), { before, keywords });
     const byKey = new Map(snap.messages.map((m) => [m.key, m.uid]));
     return { uidValidity: snap.uidValidity, uids: made.map((c) => byKey.get(c.key) ?? 0).filter((u) => u > 0) };
-  }
-
-  setFlags(user: string, folder: string, key: string, flags: string): Promise<void> {
-    return this.store.setFlags(user, key, flags, this.#folder(folder));
   }
 
   remove(user: string, folder: string, key: string): Promise<void> {

@@ -1,50 +1,129 @@
 /**
  * @module uid-index
- * The per-folder UID list of a Maildir folder (the file `correio-uidlist`, like Dovecot's
- * dovecot-uidlist): UIDVALIDITY, UIDNEXT and the UID of every message key. Pure: parse,
- * format and the assignment of UIDs to a folder listing.
- * Format: a first line "C1 <uidvalidity> <uidnext>", then one "<uid> <key>" line per message in
- *   ascending UID order.
+ * The per-folder state of a Maildir folder (the file `correio-uidlist`, like Dovecot's
+ * dovecot-uidlist): UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, and for every message key its UID,
+ * MODSEQ, the flags last seen and its keywords; plus a record of recent expunges (UIDs and the
+ * MODSEQ at which they went) for QRESYNC's VANISHED and JMAP's changes. Pure: parse, format,
+ * the reconciliation with a folder listing, flag changes, and the changes since a MODSEQ.
+ * Format (version 2): a first line "C2 <uidvalidity> <uidnext> <highestmodseq> <expungefloor>",
+ *   then one "<uid> <modseq> <flags or -> <key> [keyword ...]" line per message in ascending
+ *   UID order, then "E <modseq> <uid set>" lines, oldest first. Version 1 ("C1 <uidvalidity>
+ *   <uidnext>", "<uid> <key>") is read and upgraded: every message gets MODSEQ 1.
  * Standards: RFC 9051 §2.3.1.1 (UIDs strictly ascending in arrival order, never reused while
- *   UIDVALIDITY stays; a lost list means a new UIDVALIDITY, greater than the old one).
+ *   UIDVALIDITY stays; a lost list means a new UIDVALIDITY, greater than the old one); RFC 7162
+ *   §3.1 (a MODSEQ per message, growing with every change; HIGHESTMODSEQ; one command's changes
+ *   may share a value), §3.2.5.1 and §3.2.6 (VANISHED (EARLIER) may name UIDs expunged before
+ *   the client's MODSEQ: what an expunge record that was cut short cannot tell is answered
+ *   with every missing UID); RFC 9051 §2.3.2 (keywords: atoms, case-insensitive).
  * Security: a malformed file is treated as missing (a new UIDVALIDITY), never trusted in part.
- * Limitations: the whole list is rewritten on each change (O(messages)).
+ * Limitations: the whole list is rewritten on each change (O(messages)); only the last
+ *   `maxExpungeRecords` expunge records are kept (older questions get the safe, larger answer).
  */
-import type { FolderMessage, FolderSnapshot, MailboxMessage } from '../core/index.js';
+import { MailFolderError, type FlagChange, type FolderMessage, type FolderSnapshot, type MailboxMessage, type UidRange } from '../core/index.js';
+import { formatRanges, mergeRanges, parseSequenceSet, rangesOf } from '../protocol/imap/sequence-set.js';
+
+export interface IndexEntry {
+  readonly uid: number;
+  readonly modseq: number;
+  /** the Maildir info flags last seen; undefined after an upgrade from version 1 */
+  readonly flags: string | undefined;
+  readonly keywords: readonly string[];
+}
+
+export interface ExpungeRecord {
+  readonly modseq: number;
+  readonly uids: readonly UidRange[];
+}
 
 export interface UidIndex {
   readonly uidValidity: number;
   readonly uidNext: number;
-  /** key → uid */
-  readonly uids: ReadonlyMap<string, number>;
+  readonly highestModseq: number;
+  /** expunges at or below this MODSEQ are no longer recorded one by one */
+  readonly expungeFloor: number;
+  /** key → entry */
+  readonly entries: ReadonlyMap<string, IndexEntry>;
+  readonly expunged: readonly ExpungeRecord[];
 }
 
 export const uidListName = 'correio-uidlist';
+export const maxExpungeRecords = 500;
+const keywordRe = /^[^\s(){%*"\\\]\x00-\x1f\x7f]{1,100}$/;
+
+/** Whether a keyword can be stored (an IMAP atom without "]", at most 100 characters). */
+export function validKeyword(k: string): boolean {
+  return keywordRe.test(k);
+}
+
+/** Refuses keywords the list could not hold (before anything is changed). */
+export function checkKeywords(kws: readonly string[] | undefined): void {
+  const bad = kws?.find((k) => !validKeyword(k));
+  if (bad !== undefined) throw new MailFolderError('cannot', `keyword "${bad.slice(0, 40)}" is not an atom of at most 100 characters`);
+}
+
+export function emptyIndex(uidValidity: number): UidIndex {
+  return { uidValidity, uidNext: 1, highestModseq: 1, expungeFloor: 0, entries: new Map(), expunged: [] };
+}
+
+function ranges(text: string): UidRange[] | undefined {
+  const set = parseSequenceSet(text);
+  if (!set || set.some((r) => r.to === Infinity)) return undefined;
+  return set.map((r) => ({ from: r.from, to: r.to }));
+}
 
 export function parseUidIndex(text: string): UidIndex | undefined {
   const lines = text.split('\n');
-  const head = /^C1 (\d{1,10}) (\d{1,10})$/.exec(lines[0] ?? '');
+  const v1 = /^C1 (\d{1,10}) (\d{1,10})$/.exec(lines[0] ?? '');
+  const v2 = /^C2 (\d{1,10}) (\d{1,10}) (\d{1,15}) (\d{1,15})$/.exec(lines[0] ?? '');
+  const head = v2 ?? v1;
   if (!head) return undefined;
   const uidValidity = Number(head[1]);
   const uidNext = Number(head[2]);
-  if (uidValidity < 1 || uidValidity > 0xffffffff || uidNext < 1 || uidNext > 0xffffffff) return undefined;
-  const uids = new Map<string, number>();
+  const highestModseq = v2 ? Number(v2[3]) : 1;
+  const expungeFloor = v2 ? Number(v2[4]) : 1;
+  if (uidValidity < 1 || uidValidity > 0xffffffff || uidNext < 1 || uidNext > 0xffffffff || highestModseq < 1) return undefined;
+  const entries = new Map<string, IndexEntry>();
+  const expunged: ExpungeRecord[] = [];
   let last = 0;
   for (const line of lines.slice(1)) {
     if (line === '') continue;
-    const m = /^(\d{1,10}) (\S+)$/.exec(line);
-    if (!m) return undefined;
-    const uid = Number(m[1]);
+    if (v2 && line.startsWith('E ')) {
+      const m = /^E (\d{1,15}) (\S+)$/.exec(line);
+      const uids = m ? ranges(m[2]) : undefined;
+      if (!m || !uids || Number(m[1]) > highestModseq) return undefined;
+      expunged.push({ modseq: Number(m[1]), uids });
+      continue;
+    }
+    let uid: number;
+    let entry: IndexEntry;
+    let key: string;
+    if (v2) {
+      const [u, ms, fl, k, ...kws] = line.split(' ');
+      if (!/^\d{1,10}$/.test(u ?? '') || !/^\d{1,15}$/.test(ms ?? '') || !/^(-|[A-Za-z]+)$/.test(fl ?? '') || !k || !kws.every(validKeyword)) return undefined;
+      uid = Number(u);
+      key = k;
+      entry = { uid, modseq: Number(ms), flags: fl === '-' ? '' : fl, keywords: kws };
+      if (entry.modseq > highestModseq) return undefined;
+    } else {
+      const m = /^(\d{1,10}) (\S+)$/.exec(line);
+      if (!m) return undefined;
+      uid = Number(m[1]);
+      key = m[2];
+      entry = { uid, modseq: 1, flags: undefined, keywords: [] };
+    }
     if (uid <= last || uid >= uidNext) return undefined;
     last = uid;
-    uids.set(m[2], uid);
+    entries.set(key, entry);
   }
-  return { uidValidity, uidNext, uids };
+  return { uidValidity, uidNext, highestModseq, expungeFloor, entries, expunged };
 }
 
 export function formatUidIndex(ix: UidIndex): string {
-  const rows = [...ix.uids].sort((a, b) => a[1] - b[1]).map(([k, u]) => `${u} ${k}`);
-  return [`C1 ${ix.uidValidity} ${ix.uidNext}`, ...rows, ''].join('\n');
+  const rows = [...ix.entries]
+    .sort((a, b) => a[1].uid - b[1].uid)
+    .map(([k, e]) => [e.uid, e.modseq, e.flags || '-', k, ...e.keywords].join(' '));
+  const exp = ix.expunged.map((r) => `E ${r.modseq} ${formatRanges(r.uids)}`);
+  return [`C2 ${ix.uidValidity} ${ix.uidNext} ${ix.highestModseq} ${ix.expungeFloor}`, ...rows, ...exp, ''].join('\n');
 }
 
 /** A fresh UIDVALIDITY: the time in seconds, and always above an earlier one. */
@@ -52,31 +131,135 @@ export function newUidValidity(nowMs: number, previous = 0): number {
   return Math.max(Math.floor(nowMs / 1000) % 0xffffffff || 1, previous + 1);
 }
 
-/**
- * Gives UIDs to a folder listing: known keys keep theirs, new ones get the next UIDs in arrival
- * order (then key order); keys no longer listed are forgotten (their UIDs are never reused,
- * since UIDNEXT only grows).
- */
-export function assignUids(ix: UidIndex, listing: readonly MailboxMessage[]): { index: UidIndex; snapshot: FolderSnapshot; changed: boolean } {
-  const fresh = listing.filter((m) => !ix.uids.has(m.key));
-  fresh.sort((a, b) => a.receivedAt - b.receivedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const uids = new Map<string, number>();
+function toRanges(uids: number[]): UidRange[] {
+  return rangesOf([...uids].sort((a, b) => a - b));
+}
+
+/** Ranges per expunge record line (a parse reads at most 10,000 ranges in a set). */
+const rangesPerRecord = 1000;
+
+function withExpunges(records: readonly ExpungeRecord[], floor: number, modseq: number, uids: UidRange[]): { expunged: ExpungeRecord[]; expungeFloor: number } {
+  const expunged = [...records];
+  for (let i = 0; i < uids.length; i += rangesPerRecord) expunged.push({ modseq, uids: uids.slice(i, i + rangesPerRecord) });
+  let expungeFloor = floor;
+  while (expunged.length > maxExpungeRecords) expungeFloor = expunged.shift()!.modseq;
+  return { expunged, expungeFloor };
+}
+
+/** The snapshot of an index: the messages in UID order with their listing's size and date. */
+function snapshotOf(ix: UidIndex, listing: ReadonlyMap<string, MailboxMessage>): FolderSnapshot {
   const messages: FolderMessage[] = [];
-  for (const m of listing) {
-    const uid = ix.uids.get(m.key);
-    if (uid !== undefined) {
-      uids.set(m.key, uid);
-      messages.push({ uid, key: m.key, flags: m.flags, size: m.size, receivedAt: m.receivedAt });
-    }
-  }
-  let next = ix.uidNext;
-  for (const m of fresh) {
-    uids.set(m.key, next);
-    messages.push({ uid: next, key: m.key, flags: m.flags, size: m.size, receivedAt: m.receivedAt });
-    next++;
+  for (const [key, e] of ix.entries) {
+    const m = listing.get(key);
+    if (!m) continue;
+    messages.push({ uid: e.uid, key, flags: m.flags, keywords: e.keywords, modseq: e.modseq, size: m.size, receivedAt: m.receivedAt });
   }
   messages.sort((a, b) => a.uid - b.uid);
-  const changed = fresh.length > 0 || uids.size !== ix.uids.size;
-  const index = { uidValidity: ix.uidValidity, uidNext: next, uids };
-  return { index, snapshot: { uidValidity: ix.uidValidity, uidNext: next, messages }, changed };
+  return { uidValidity: ix.uidValidity, uidNext: ix.uidNext, highestModseq: ix.highestModseq, messages };
+}
+
+/**
+ * Brings the index up to a folder listing: known keys keep their UIDs, new ones get the next
+ * UIDs in arrival order (then key order), keys no longer listed are recorded as expunged, and
+ * flags changed by anyone (another program renaming the file too) get a new MODSEQ. All the
+ * changes of one reconciliation share one new MODSEQ. `keywords` gives new keys their
+ * keywords (APPEND, COPY).
+ */
+export function reconcile(
+  ix: UidIndex,
+  listing: readonly MailboxMessage[],
+  keywords?: ReadonlyMap<string, readonly string[]>,
+): { index: UidIndex; snapshot: FolderSnapshot; changed: boolean } {
+  const byKey = new Map(listing.map((m) => [m.key, m]));
+  const modseq = ix.highestModseq + 1;
+  let bumped = false;
+  let rewrite = false;
+  const entries = new Map<string, IndexEntry>();
+  const gone: number[] = [];
+  for (const [key, e] of ix.entries) {
+    const m = byKey.get(key);
+    if (!m) {
+      gone.push(e.uid);
+      continue;
+    }
+    if (e.flags === undefined) {
+      entries.set(key, { ...e, flags: m.flags });
+      rewrite = true;
+    } else if (e.flags !== m.flags) {
+      entries.set(key, { ...e, flags: m.flags, modseq });
+      bumped = true;
+    } else entries.set(key, e);
+  }
+  const fresh = listing.filter((m) => !ix.entries.has(m.key));
+  fresh.sort((a, b) => a.receivedAt - b.receivedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  let next = ix.uidNext;
+  for (const m of fresh) {
+    entries.set(m.key, { uid: next++, modseq, flags: m.flags, keywords: keywords?.get(m.key) ?? [] });
+    bumped = true;
+  }
+  let exp = { expunged: [...ix.expunged], expungeFloor: ix.expungeFloor };
+  if (gone.length > 0) {
+    exp = withExpunges(ix.expunged, ix.expungeFloor, modseq, toRanges(gone));
+    bumped = true;
+  }
+  const index: UidIndex = { uidValidity: ix.uidValidity, uidNext: next, highestModseq: bumped ? modseq : ix.highestModseq, ...exp, entries };
+  return { index, snapshot: snapshotOf(index, byKey), changed: bumped || rewrite };
+}
+
+/** The new Maildir flags and keywords of one message under a change. */
+export function applyChange(flags: string, keywords: readonly string[], c: FlagChange): { flags: string; keywords: string[] } {
+  checkKeywords(c.keywords);
+  const norm = (s: string): string => [...new Set(s)].sort().join('');
+  const letters = c.flags ?? '';
+  const kwUpper = new Set((c.keywords ?? []).map((k) => k.toUpperCase()));
+  switch (c.mode) {
+    case 'set': {
+      // letters with no IMAP/JMAP meaning (Maildir "P", passed) are kept whatever is set
+      const keep = [...flags].filter((x) => !'DFRST'.includes(x)).join('');
+      return { flags: norm(letters + keep), keywords: c.keywords ? dedupe(c.keywords) : [...keywords] };
+    }
+    case 'add':
+      return { flags: norm(flags + letters), keywords: dedupe([...keywords, ...(c.keywords ?? [])]) };
+    case 'remove':
+      return { flags: norm([...flags].filter((x) => !letters.includes(x)).join('')), keywords: keywords.filter((k) => !kwUpper.has(k.toUpperCase())) };
+  }
+}
+
+function dedupe(kws: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const k of kws) {
+    const u = k.toUpperCase();
+    if (seen.has(u)) continue;
+    seen.add(u);
+    out.push(k);
+  }
+  return out;
+}
+
+/** Whether two keyword lists hold the same keywords (case-insensitive, any order). */
+export function sameKeywords(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a.map((k) => k.toUpperCase()));
+  return b.every((k) => s.has(k.toUpperCase()));
+}
+
+/**
+ * The UIDs expunged after `since`. When the records no longer reach back that far, every UID
+ * below UIDNEXT that is not in the folder (RFC 7162 allows naming UIDs expunged earlier).
+ */
+export function vanishedSince(ix: UidIndex, since: number): UidRange[] {
+  if (since < ix.expungeFloor) {
+    const present = [...ix.entries.values()].map((e) => e.uid).sort((a, b) => a - b);
+    const out: UidRange[] = [];
+    let from = 1;
+    for (const u of present) {
+      if (u > from) out.push({ from, to: u - 1 });
+      from = u + 1;
+    }
+    if (from < ix.uidNext) out.push({ from, to: ix.uidNext - 1 });
+    return out;
+  }
+  const all = ix.expunged.filter((r) => r.modseq > since).flatMap((r) => r.uids);
+  return mergeRanges(all);
 }

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -18,10 +18,11 @@ import { tlsCredentials } from '../e2e/pop3-harness.js';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const sourceDir = join(here, '..', '..', '..', 'test', 'dialogs');
 
-async function withServer(opts: Partial<ImapServerOptions>, fn: (port: number) => Promise<void>): Promise<void> {
+async function withServer(opts: Partial<ImapServerOptions>, fn: (port: number) => Promise<void>, prepare?: (inbox: string) => Promise<void>): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'correio-imap-'));
   const store = new MaildirStore(root, { hostname: 'mx' });
   await store.deliver('suzana@dc.uece.br', Readable.from([Buffer.from('From: helvecio@dsc.ufpb.br\r\nSubject: oi\r\n\r\ncorpo\r\n')]), { uniqueKey: 'q1' });
+  await prepare?.(store.mailboxPath('suzana@dc.uece.br', ''));
   const server = new ImapServer({
     hostname: 'mx.dc.uece.br',
     folders: new MaildirFolders(store),
@@ -40,6 +41,14 @@ async function withServer(opts: Partial<ImapServerOptions>, fn: (port: number) =
 
 void test('imap-core.txt: login, list, select, fetch, store, search, append, expunge, errors', () =>
   withServer({}, (port) => runDialogFile(port, join(sourceDir, 'imap-core.txt'))));
+
+void test('imap-condstore.txt: CONDSTORE, QRESYNC and keywords (RFC 7162)', () =>
+  withServer(
+    {},
+    (port) => runDialogFile(port, join(sourceDir, 'imap-condstore.txt')),
+    // a UID list of version 1 with a known UIDVALIDITY (upgraded on first use)
+    (inbox) => writeFile(join(inbox, 'correio-uidlist'), 'C1 777 1\n'),
+  ));
 
 void test('passwords refused before TLS where configured: LOGINDISABLED advertised, LOGIN and AUTHENTICATE refused', () =>
   withServer({ plaintextAuth: 'never' }, (port) =>

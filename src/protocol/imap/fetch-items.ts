@@ -2,9 +2,10 @@
  * @module fetch-items
  * FETCH data items: the macros ALL/FAST/FULL, FLAGS, UID, INTERNALDATE, RFC822.SIZE, ENVELOPE,
  * BODY, BODYSTRUCTURE, RFC822, RFC822.HEADER, RFC822.TEXT, BODY[section]<o.n>,
- * BODY.PEEK[section]<o.n>, BINARY[part]<o.n>, BINARY.PEEK, BINARY.SIZE.
+ * BODY.PEEK[section]<o.n>, BINARY[part]<o.n>, BINARY.PEEK, BINARY.SIZE, MODSEQ.
  * Standards: RFC 9051 §6.4.5 (items, sections: part path, HEADER, HEADER.FIELDS(.NOT), TEXT,
- *   MIME; partial "<origin.octets>"), RFC 3501 §6.4.5 (RFC822* items), RFC 3516 §4.2 (BINARY).
+ *   MIME; partial "<origin.octets>"), RFC 3501 §6.4.5 (RFC822* items), RFC 3516 §4.2 (BINARY),
+ *   RFC 7162 §3.1.4.2 (MODSEQ).
  * Security: at most 100 items and 100 header field names; part numbers are bounded.
  * Limitations: none for the syntax (what the session answers is its own).
  */
@@ -19,7 +20,7 @@ export interface BodySection {
 }
 
 export type FetchItem =
-  | { readonly kind: 'FLAGS' | 'UID' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODYSTRUCTURE' | 'BODY' | 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT' }
+  | { readonly kind: 'FLAGS' | 'UID' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODYSTRUCTURE' | 'BODY' | 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT' | 'MODSEQ' }
   | {
       readonly kind: 'BODY[]' | 'BINARY[]' | 'BINARY.SIZE';
       readonly peek: boolean;
@@ -29,7 +30,7 @@ export type FetchItem =
       readonly label: string;
     };
 
-const simple = new Set(['FLAGS', 'UID', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT']);
+const simple = new Set(['FLAGS', 'UID', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'MODSEQ']);
 
 /** RFC 9051 §6.4.5 macros */
 const macros: Record<string, readonly string[]> = {

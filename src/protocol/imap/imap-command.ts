@@ -7,15 +7,25 @@
  *   and RFC 5258 (LIST selection and RETURN options); RFC 4315 (UID EXPUNGE); RFC 6851 (MOVE).
  * Security: the parse never trusts counts or nesting (imap-reader, fetch-items, search-key
  *   bound them); a failure gives the tag when one could be read, so the BAD can carry it.
- * Limitations: SELECT/EXAMINE parameters (CONDSTORE, QRESYNC) and CREATE's USE are refused;
- *   APPEND takes one message (no MULTIAPPEND, CATENATE).
+ *   RFC 7162 (SELECT/EXAMINE CONDSTORE and QRESYNC parameters, FETCH CHANGEDSINCE and
+ *   VANISHED modifiers, STORE UNCHANGEDSINCE, STATUS HIGHESTMODSEQ).
+ * Limitations: CREATE's USE is refused; APPEND takes one message (no MULTIAPPEND, CATENATE).
  */
 import { readFetchItems, type FetchItem } from './fetch-items.js';
 import { ImapReader, ImapSyntaxError } from './imap-reader.js';
 import { readDate, readSearchKeys, type SearchKey } from './search-key.js';
 import { parseSequenceSet, type SequenceSet } from './sequence-set.js';
 
-export type StatusItem = 'MESSAGES' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'DELETED' | 'SIZE' | 'RECENT';
+export type StatusItem = 'MESSAGES' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'DELETED' | 'SIZE' | 'RECENT' | 'HIGHESTMODSEQ';
+
+/** RFC 7162 §3.2.5: what a client knew of a mailbox (SELECT ... (QRESYNC (...))). */
+export interface QresyncParams {
+  readonly uidValidity: number;
+  readonly modseq: number;
+  readonly knownUids?: SequenceSet;
+  /** known sequence numbers and their UIDs: a hint the server may use */
+  readonly seqMatch?: { readonly seqs: SequenceSet; readonly uids: SequenceSet };
+}
 
 export type ImapCommand =
   | { readonly name: 'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'EXPUNGE' | 'IDLE' | 'NAMESPACE' }
@@ -23,7 +33,8 @@ export type ImapCommand =
   | { readonly name: 'AUTHENTICATE'; readonly mechanism: string; readonly initial?: string }
   | { readonly name: 'ENABLE'; readonly capabilities: readonly string[] }
   | { readonly name: 'ID'; readonly params: readonly (readonly [string, string | null])[] | null }
-  | { readonly name: 'SELECT' | 'EXAMINE' | 'CREATE' | 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE'; readonly mailbox: Buffer }
+  | { readonly name: 'CREATE' | 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE'; readonly mailbox: Buffer }
+  | { readonly name: 'SELECT' | 'EXAMINE'; readonly mailbox: Buffer; readonly condstore?: boolean; readonly qresync?: QresyncParams }
   | { readonly name: 'RENAME'; readonly from: Buffer; readonly to: Buffer }
   | {
       readonly name: 'LIST' | 'LSUB';
@@ -35,7 +46,15 @@ export type ImapCommand =
   | { readonly name: 'STATUS'; readonly mailbox: Buffer; readonly items: readonly StatusItem[] }
   | { readonly name: 'APPEND'; readonly mailbox: Buffer; readonly flags: readonly string[]; readonly date?: number; readonly message: Buffer }
   | { readonly name: 'SEARCH'; readonly uid: boolean; readonly returns?: readonly string[]; readonly charset?: string; readonly key: SearchKey }
-  | { readonly name: 'FETCH'; readonly uid: boolean; readonly set: SequenceSet; readonly items: readonly FetchItem[] }
+  | {
+      readonly name: 'FETCH';
+      readonly uid: boolean;
+      readonly set: SequenceSet;
+      readonly items: readonly FetchItem[];
+      /** RFC 7162 §3.1.4.1 CHANGEDSINCE, §3.2.6 VANISHED */
+      readonly changedSince?: number;
+      readonly vanished?: boolean;
+    }
   | {
       readonly name: 'STORE';
       readonly uid: boolean;
@@ -43,6 +62,8 @@ export type ImapCommand =
       readonly mode: 'set' | 'add' | 'remove';
       readonly silent: boolean;
       readonly flags: readonly string[];
+      /** RFC 7162 §3.1.3 */
+      readonly unchangedSince?: number;
     }
   | { readonly name: 'COPY' | 'MOVE'; readonly uid: boolean; readonly set: SequenceSet; readonly mailbox: Buffer }
   | { readonly name: 'UID EXPUNGE'; readonly set: SequenceSet };
@@ -52,8 +73,8 @@ export type ParsedCommand =
   | { readonly ok: false; readonly tag?: string; readonly reason: string; readonly unknown?: boolean };
 
 const noArgs = new Set(['CAPABILITY', 'NOOP', 'LOGOUT', 'STARTTLS', 'CHECK', 'CLOSE', 'UNSELECT', 'EXPUNGE', 'IDLE', 'NAMESPACE']);
-const oneMailbox = new Set(['SELECT', 'EXAMINE', 'CREATE', 'DELETE', 'SUBSCRIBE', 'UNSUBSCRIBE']);
-const statusItems = new Set(['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT']);
+const oneMailbox = new Set(['CREATE', 'DELETE', 'SUBSCRIBE', 'UNSUBSCRIBE']);
+const statusItems = new Set(['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT', 'HIGHESTMODSEQ']);
 
 const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -125,11 +146,14 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
   if (oneMailbox.has(name)) {
     r.sp();
     const mailbox = r.astring();
-    // RFC 7162 / RFC 6154 §3: SELECT (CONDSTORE), CREATE (USE (...)) are not offered
+    // RFC 6154 §3: CREATE (USE (...)) is not offered
     if (r.peek() === 0x20) r.fail('end of command (no parameters are supported)');
     return { name, mailbox } as ImapCommand;
   }
   switch (name) {
+    case 'SELECT':
+    case 'EXAMINE':
+      return selectArgs(r, name);
     case 'LOGIN': {
       r.sp();
       const user = r.astring().toString('utf8');
@@ -253,13 +277,38 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
       r.sp();
       const set = seqSet(r);
       r.sp();
-      return { name, uid, set, items: readFetchItems(r) };
+      const items = readFetchItems(r);
+      if (!r.maybeSp()) return { name, uid, set, items };
+      // RFC 7162 §3.1.4.1, §3.2.6: "(CHANGEDSINCE n [VANISHED])", any order
+      r.expect('(');
+      let changedSince: number | undefined;
+      let vanished = false;
+      for (let first = true; r.peek() !== 0x29; first = false) {
+        if (!first) r.sp();
+        const mod = r.atom().toUpperCase();
+        if (mod === 'CHANGEDSINCE' && changedSince === undefined) {
+          r.sp();
+          changedSince = r.modseq();
+        } else if (mod === 'VANISHED' && !vanished) vanished = true;
+        else r.fail('CHANGEDSINCE or VANISHED');
+      }
+      r.expect(')');
+      return { name, uid, set, items, ...(changedSince !== undefined && { changedSince }), ...(vanished && { vanished }) };
     }
     case 'STORE': {
       r.sp();
       const set = seqSet(r);
       r.sp();
-      // RFC 7162 (UNCHANGEDSINCE) is not offered
+      let unchangedSince: number | undefined;
+      if (r.peek() === 0x28) {
+        // RFC 7162 §3.1.3: "(UNCHANGEDSINCE n)"
+        r.pos++;
+        if (r.atom().toUpperCase() !== 'UNCHANGEDSINCE') r.fail('UNCHANGEDSINCE');
+        r.sp();
+        unchangedSince = r.modseq();
+        r.expect(')');
+        r.sp();
+      }
       const m = /^([+-]?)FLAGS(\.SILENT)?$/i.exec(r.atom());
       if (!m) r.fail('FLAGS, +FLAGS or -FLAGS');
       r.sp();
@@ -269,7 +318,7 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
         flags.push(r.flag());
       }
       const mode = m[1] === '+' ? 'add' : m[1] === '-' ? 'remove' : 'set';
-      return { name, uid, set, mode, silent: m[2] !== undefined, flags };
+      return { name, uid, set, mode, silent: m[2] !== undefined, flags, ...(unchangedSince !== undefined && { unchangedSince }) };
     }
     case 'COPY':
     case 'MOVE': {
@@ -285,6 +334,45 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
     default:
       return undefined;
   }
+}
+
+/** SELECT/EXAMINE mailbox [SP "(" select-param *(SP select-param) ")"] (RFC 7162 §7). */
+function selectArgs(r: ImapReader, name: 'SELECT' | 'EXAMINE'): ImapCommand {
+  r.sp();
+  const mailbox = r.astring();
+  if (!r.maybeSp()) return { name, mailbox };
+  r.expect('(');
+  let condstore = false;
+  let qresync: QresyncParams | undefined;
+  for (let first = true; r.peek() !== 0x29; first = false) {
+    if (!first) r.sp();
+    const p = r.atom().toUpperCase();
+    if (p === 'CONDSTORE' && !condstore) condstore = true;
+    else if (p === 'QRESYNC' && !qresync) {
+      r.sp();
+      r.expect('(');
+      const uidValidity = r.nzNumber();
+      r.sp();
+      const modseq = r.modseq();
+      let knownUids: SequenceSet | undefined;
+      let seqMatch: QresyncParams['seqMatch'];
+      if (r.maybeSp() && r.peek() !== 0x28) {
+        knownUids = seqSet(r);
+        r.maybeSp();
+      }
+      if (r.peek() === 0x28) {
+        r.pos++;
+        const seqs = seqSet(r);
+        r.sp();
+        seqMatch = { seqs, uids: seqSet(r) };
+        r.expect(')');
+      }
+      r.expect(')');
+      qresync = { uidValidity, modseq, ...(knownUids && { knownUids }), ...(seqMatch && { seqMatch }) };
+    } else r.fail('CONDSTORE or QRESYNC');
+  }
+  r.expect(')');
+  return { name, mailbox, ...(condstore && { condstore }), ...(qresync && { qresync }) };
 }
 
 export { readDate };

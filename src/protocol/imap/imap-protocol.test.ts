@@ -72,6 +72,33 @@ void test('LIST, APPEND and SEARCH forms', () => {
   });
 });
 
+void test('RFC 7162 arguments: SELECT parameters, FETCH modifiers, STORE UNCHANGEDSINCE, SEARCH MODSEQ', () => {
+  const sel = parse('t SELECT INBOX (QRESYNC (67890007 715194045000 41,43:211,214:541 (1:3 41:43)) CONDSTORE)');
+  assert.ok(sel.ok && sel.command.name === 'SELECT');
+  assert.equal(sel.command.condstore, true);
+  assert.deepEqual(sel.command.qresync, {
+    uidValidity: 67890007,
+    modseq: 715194045000,
+    knownUids: [{ from: 41, to: 41 }, { from: 43, to: 211 }, { from: 214, to: 541 }],
+    seqMatch: { seqs: [{ from: 1, to: 3 }], uids: [{ from: 41, to: 43 }] },
+  });
+  const short = parse('t EXAMINE x (QRESYNC (1 2))');
+  assert.ok(short.ok && short.command.name === 'EXAMINE');
+  assert.deepEqual(short.command.qresync, { uidValidity: 1, modseq: 2 });
+  const f = parse('t UID FETCH 1:* (FLAGS MODSEQ) (CHANGEDSINCE 12345 VANISHED)');
+  assert.ok(f.ok && f.command.name === 'FETCH');
+  assert.deepEqual([f.command.items, f.command.changedSince, f.command.vanished], [[{ kind: 'FLAGS' }, { kind: 'MODSEQ' }], 12345, true]);
+  const st = parse('t STORE 1:3 (UNCHANGEDSINCE 9223372036854775807) +FLAGS.SILENT ($Forwarded \\Seen)');
+  assert.ok(st.ok && st.command.name === 'STORE');
+  assert.deepEqual([st.command.unchangedSince, st.command.flags, st.command.silent], [Number.MAX_SAFE_INTEGER, ['$Forwarded', '\\Seen'], true]);
+  const se = parse('t SEARCH MODSEQ "/flags/\\\\draft" all 620162338 UNSEEN');
+  assert.ok(se.ok && se.command.name === 'SEARCH');
+  assert.deepEqual(se.command.key, { op: 'and', keys: [{ op: 'modseq', modseq: 620162338 }, { op: 'unseen' }] });
+  const status = parse('t STATUS INBOX (HIGHESTMODSEQ MESSAGES)');
+  assert.ok(status.ok && status.command.name === 'STATUS');
+  assert.deepEqual(status.command.items, ['HIGHESTMODSEQ', 'MESSAGES']);
+});
+
 void test('FETCH items: macros, sections, partials', () => {
   const f = parse('t FETCH 1 (FLAGS BODY.PEEK[1.2.HEADER.FIELDS (From to)]<0.100> BODY[TEXT] BODY[2.MIME] BODY[] RFC822.SIZE BINARY.PEEK[1])');
   assert.ok(f.ok && f.command.name === 'FETCH');
@@ -93,7 +120,7 @@ void test('bad input: a clear reason with the tag, never an exception', () => {
   const bad = [
     'a1 FETCH 0 FLAGS', 'a1 FETCH 1:x FLAGS', 'a1 FETCH 1 (FLAGS', 'a1 FETCH 1 BODY[MIME]', 'a1 FETCH 1 FOO',
     'a1 LOGIN "unterminated', 'a1 LOGIN {5}\r\nab', 'a1 SEARCH NOT', 'a1 SEARCH ' + '('.repeat(200) + 'ALL' + ')'.repeat(200),
-    'a1 SEARCH SINCE 31-Foo-2020', 'a1 STORE 1 FLAGZ (\\Seen)', 'a1 SELECT INBOX (CONDSTORE)', 'a1 FETCH 99999999999 FLAGS',
+    'a1 SEARCH SINCE 31-Foo-2020', 'a1 STORE 1 FLAGZ (\\Seen)', 'a1 SELECT INBOX (FOO)', 'a1 SELECT INBOX (QRESYNC (0 1))', 'a1 FETCH 1 FLAGS (CHANGEDSINCE)', 'a1 STORE 1 (UNCHANGEDSINCE x) FLAGS (\\Seen)', 'a1 SEARCH MODSEQ "/x" all 1', 'a1 FETCH 1 FLAGS (CHANGEDSINCE 99999999999999999999)', 'a1 FETCH 99999999999 FLAGS',
     'a1 FETCH ' + Array.from({ length: 10_001 }, (_, i) => i + 1).join(',') + ' FLAGS', 'a1 NOOP extra',
   ];
   for (const line of bad) {

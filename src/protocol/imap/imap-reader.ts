@@ -76,6 +76,15 @@ export class ImapReader {
     if (s.length > 10 || Number(s) > 0xffffffff) this.fail('32-bit number');
     return Number(s);
   }
+  /**
+   * RFC 7162 §7 mod-sequence-value (up to 2^63-1); values beyond what a double holds exactly
+   * are clamped (MODSEQs given out here never come near them).
+   */
+  modseq(): number {
+    const s = this.run((c) => c >= 0x30 && c <= 0x39, 'mod-sequence value');
+    if (s.length > 19 || BigInt(s) > 0x7fffffffffffffffn) this.fail('63-bit mod-sequence value');
+    return Math.min(Number(s), Number.MAX_SAFE_INTEGER);
+  }
   nzNumber(): number {
     const n = this.number();
     if (n === 0) this.fail('non-zero number');

@@ -7,10 +7,22 @@
  * Security: see each module (every count and nesting is bounded). Limitations: see each module.
  */
 export { ImapReader, ImapSyntaxError } from './imap-reader.js';
-export { parseImapCommand, parseDateTime, formatDateTime, type ImapCommand, type ParsedCommand, type StatusItem } from './imap-command.js';
+export { parseImapCommand, parseDateTime, formatDateTime, type ImapCommand, type ParsedCommand, type StatusItem, type QresyncParams } from './imap-command.js';
 export { readFetchItems, sectionLabel, type FetchItem, type BodySection } from './fetch-items.js';
 export { readSearchKeys, type SearchKey } from './search-key.js';
-export { parseSequenceSet, inSequenceSet, formatSequenceSet, maxRanges, type SequenceSet, type SeqRange } from './sequence-set.js';
+export {
+  parseSequenceSet,
+  inSequenceSet,
+  formatSequenceSet,
+  maxRanges,
+  mergeRanges,
+  rangesOf,
+  intersectRanges,
+  subtractNumbers,
+  formatRanges,
+  type SequenceSet,
+  type SeqRange,
+} from './sequence-set.js';
 export { encodeValue, encodeValueBuffer, atom, astring, ImapAtom, ImapLiteral, ImapRun, type ImapValue } from './imap-value.js';
 export { parseMimeTree, findPart, parseParams, type MimePart, type ContentType } from './mime-tree.js';
 export { envelopeOf, addressList } from './envelope.js';

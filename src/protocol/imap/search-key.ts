@@ -4,7 +4,8 @@
  * UNKEYWORD forms), with OR, NOT and parenthesized groups; the optional CHARSET and RETURN
  * options of the command are the caller's.
  * Standards: RFC 9051 §6.4.4 (keys; dates "d-Mon-yyyy" compared without time or zone),
- *   RFC 3501 §6.4.4 (NEW, OLD, RECENT, UNSEEN...).
+ *   RFC 3501 §6.4.4 (NEW, OLD, RECENT, UNSEEN...), RFC 7162 §3.1.5 (MODSEQ with an optional
+ *   entry name and type, which only narrow what a server with per-flag MODSEQs would match).
  * Security: nesting depth and the number of keys are bounded (a hostile "NOT NOT NOT..." or
  *   "((((" is refused, not recursed into without end).
  * Limitations: none for the syntax.
@@ -21,6 +22,7 @@ export type SearchKey =
   | { readonly op: 'before' | 'on' | 'since' | 'sentbefore' | 'senton' | 'sentsince'; readonly date: number }
   | { readonly op: 'larger' | 'smaller'; readonly size: number }
   | { readonly op: 'uid' | 'seq'; readonly set: SequenceSet }
+  | { readonly op: 'modseq'; readonly modseq: number }
   | { readonly op: 'not'; readonly key: SearchKey }
   | { readonly op: 'or'; readonly a: SearchKey; readonly b: SearchKey }
   | { readonly op: 'and'; readonly keys: readonly SearchKey[] };
@@ -106,6 +108,18 @@ function readKey(r: ImapReader, depth: number, count: { n: number }): SearchKey 
       const set = parseSequenceSet(r.seqSetText());
       if (!set) r.fail('sequence set');
       return { op: 'uid', set };
+    }
+    case 'MODSEQ': {
+      r.sp();
+      // RFC 7162 §3.1.5: MODSEQ [entry-name entry-type-req] mod-sequence-valzer
+      if (r.peek() === 0x22) {
+        const entry = r.string().toString('latin1');
+        if (!/^\/flags\/\\?[^\s"\\]+$/i.test(entry)) r.fail('"/flags/<flag>" entry name');
+        r.sp();
+        if (!['PRIV', 'SHARED', 'ALL'].includes(r.atom().toUpperCase())) r.fail('priv, shared or all');
+        r.sp();
+      }
+      return { op: 'modseq', modseq: r.modseq() };
     }
     case 'NOT':
       r.sp();

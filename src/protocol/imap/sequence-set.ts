@@ -5,6 +5,8 @@
  *   number in use, in an empty mailbox nothing), §6.4.9 (UID ranges need not exist).
  * Security: at most `maxRanges` ranges per set (a set is never expanded into a list of numbers
  *   before it is matched against the mailbox).
+ * Also plain UID ranges (resolved, no "*"): merged, intersected with a set, less some UIDs,
+ * formatted; QRESYNC's VANISHED sets are made of them (RFC 7162 §3.2.5.1, §3.2.6).
  * Limitations: "$" (SEARCHRES, RFC 5182) is not supported.
  */
 
@@ -57,4 +59,65 @@ export function formatSequenceSet(nums: readonly number[]): string {
     i = j + 1;
   }
   return out.join(',');
+}
+
+/** Ranges sorted and merged where they touch or overlap. */
+export function mergeRanges(rs: readonly SeqRange[]): SeqRange[] {
+  const sorted = [...rs].sort((a, b) => a.from - b.from);
+  const out: SeqRange[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r.from <= last.to + 1) out[out.length - 1] = { from: last.from, to: Math.max(last.to, r.to) };
+    else out.push({ from: r.from, to: r.to });
+  }
+  return out;
+}
+
+/** Ascending numbers as ranges. */
+export function rangesOf(sorted: readonly number[]): SeqRange[] {
+  const out: SeqRange[] = [];
+  for (const n of sorted) {
+    const last = out[out.length - 1];
+    if (last && n === last.to + 1) out[out.length - 1] = { from: last.from, to: n };
+    else if (!last || n > last.to) out.push({ from: n, to: n });
+  }
+  return out;
+}
+
+/** The part of `rs` inside `set` ("*" = `max`). */
+export function intersectRanges(rs: readonly SeqRange[], set: SequenceSet, max: number): SeqRange[] {
+  const out: SeqRange[] = [];
+  for (const s of set) {
+    const a0 = s.from === Infinity ? max : s.from;
+    const b0 = s.to === Infinity ? max : s.to;
+    const [a, b] = [Math.min(a0, b0), Math.max(a0, b0)];
+    for (const r of rs) {
+      const from = Math.max(a, r.from);
+      const to = Math.min(b, r.to);
+      if (from <= to) out.push({ from, to });
+    }
+  }
+  return mergeRanges(out);
+}
+
+/** `rs` without the numbers of `sorted` (ascending). */
+export function subtractNumbers(rs: readonly SeqRange[], sorted: readonly number[]): SeqRange[] {
+  const out: SeqRange[] = [];
+  let i = 0;
+  for (const r of mergeRanges(rs)) {
+    let from = r.from;
+    while (i < sorted.length && sorted[i] < from) i++;
+    while (i < sorted.length && sorted[i] <= r.to) {
+      if (sorted[i] > from) out.push({ from, to: sorted[i] - 1 });
+      from = sorted[i] + 1;
+      i++;
+    }
+    if (from <= r.to) out.push({ from, to: r.to });
+  }
+  return out;
+}
+
+/** Ranges as a sequence set ("1:3,7"). */
+export function formatRanges(rs: readonly SeqRange[]): string {
+  return rs.map((r) => (r.from === r.to ? String(r.from) : `${r.from}:${r.to}`)).join(',');
 }

@@ -24,12 +24,12 @@ import {
   type MimePart,
 } from '../../protocol/imap/index.js';
 import type { LoadedMessage } from './message-reader.js';
-import { imapFlags, type ViewMessage } from './selected-mailbox.js';
+import { flagsOf, type ViewMessage } from './selected-mailbox.js';
 import { decodeTransfer } from '../../protocol/mime/index.js';
 
 /** Whether any item needs the message's octets. */
 export function needsContent(items: readonly FetchItem[]): boolean {
-  return items.some((i) => !['FLAGS', 'UID', 'INTERNALDATE', 'RFC822.SIZE'].includes(i.kind));
+  return items.some((i) => !['FLAGS', 'UID', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ'].includes(i.kind));
 }
 
 /** Whether an item sets \Seen (RFC 9051 §6.4.5: BODY[] without PEEK, RFC822, RFC822.TEXT, BINARY[]). */
@@ -112,9 +112,16 @@ function partial(data: Buffer, p: { origin: number; length: number } | undefined
 /**
  * Encodes "(item value item value ...)" of one message. `uid`: the command was UID FETCH
  * (RFC 9051 §6.4.9: UID is then always included). `flagsChanged`: \Seen was just set, so
- * FLAGS is included too.
+ * FLAGS is included too. `modseq`: MODSEQ is included even when not asked for (RFC 7162
+ * §3.1.4.1: CHANGEDSINCE; §3.1.4.2: a flag change reported with CONDSTORE on).
  */
-export function fetchResponse(seq: number, m: ViewMessage, items: readonly FetchItem[], msg: LoadedMessage | undefined, opts: { uid: boolean; flagsChanged: boolean }): Buffer {
+export function fetchResponse(
+  seq: number,
+  m: ViewMessage,
+  items: readonly FetchItem[],
+  msg: LoadedMessage | undefined,
+  opts: { uid: boolean; flagsChanged: boolean; modseq?: boolean },
+): Buffer {
   const values: ImapValue[] = [];
   const kinds = new Set(items.map((i) => i.kind));
   if (opts.uid && !kinds.has('UID')) values.push(atom('UID'), m.uid);
@@ -124,7 +131,10 @@ export function fetchResponse(seq: number, m: ViewMessage, items: readonly Fetch
         values.push(atom('UID'), m.uid);
         break;
       case 'FLAGS':
-        values.push(atom('FLAGS'), imapFlags(m.flags).map((f) => new ImapAtom(f)));
+        values.push(atom('FLAGS'), flagsOf(m).map((f) => new ImapAtom(f)));
+        break;
+      case 'MODSEQ':
+        values.push(atom('MODSEQ'), [m.modseq]);
         break;
       case 'INTERNALDATE':
         values.push(atom('INTERNALDATE'), formatDateTime(m.receivedAt));
@@ -163,7 +173,8 @@ export function fetchResponse(seq: number, m: ViewMessage, items: readonly Fetch
       }
     }
   }
-  if (opts.flagsChanged && !kinds.has('FLAGS')) values.push(atom('FLAGS'), imapFlags(m.flags).map((f) => new ImapAtom(f)));
+  if (opts.flagsChanged && !kinds.has('FLAGS')) values.push(atom('FLAGS'), flagsOf(m).map((f) => new ImapAtom(f)));
+  if (opts.modseq && !kinds.has('MODSEQ')) values.push(atom('MODSEQ'), [m.modseq]);
   const out: Buffer[] = [Buffer.from(`* ${seq} FETCH `)];
   encodeValue(values, out);
   out.push(Buffer.from('\r\n'));

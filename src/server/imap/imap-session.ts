@@ -7,8 +7,9 @@
  *   literal), §3 (states), §5.4 (autologout timer of at least 30 minutes), §6.1 (CAPABILITY,
  *   NOOP, LOGOUT), §6.2 (STARTTLS: pipelined input discarded; LOGIN; AUTHENTICATE with "*" to
  *   cancel: BAD), §7.5.1 (when EXPUNGE may be sent); RFC 3501 (IMAP4rev1); RFC 7888 (LITERAL+);
- *   RFC 4959 (SASL-IR); RFC 2177 (IDLE); RFC 2971 (ID); RFC 5161 (ENABLE); RFC 2342
- *   (NAMESPACE); RFC 3691 (UNSELECT); RFC 7889 (APPENDLIMIT); RFC 5530 (response codes).
+ *   RFC 4959 (SASL-IR); RFC 2177 (IDLE); RFC 2971 (ID); RFC 5161 (ENABLE: ENABLED lists what
+ *   the command turned on); RFC 7162 (CONDSTORE, QRESYNC); RFC 2342 (NAMESPACE); RFC 3691
+ *   (UNSELECT); RFC 7889 (APPENDLIMIT); RFC 5530 (response codes).
  * Security: everything the client sends is hostile. Command lines are limited to 64 KB and a
  *   literal to 64 KB (APPEND: the APPENDLIMIT), refused before it is read when synchronizing;
  *   passwords are refused before TLS except where `plaintextAuth` allows (LOGINDISABLED is
@@ -61,6 +62,8 @@ export class ImapSession implements SessionIo {
   private idling = false;
   private readonly abort = new AbortController();
   user = '';
+  condstore = false;
+  qresync = false;
   selected: SelectedMailbox | undefined;
   readonly reader: MessageReader;
   readonly closed: Promise<void>;
@@ -94,7 +97,7 @@ export class ImapSession implements SessionIo {
   }
 
   capabilities(): string[] {
-    const caps = ['IMAP4rev1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE', `APPENDLIMIT=${this.ctx.appendLimit}`, 'STATUS=SIZE'];
+    const caps = ['IMAP4rev1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE', `APPENDLIMIT=${this.ctx.appendLimit}`, 'STATUS=SIZE', 'CONDSTORE', 'QRESYNC'];
     if (this.state === 'not-authenticated') {
       if (this.ctx.secureContext && !this.secure) caps.push('STARTTLS');
       if (this.plainAllowed) caps.push('AUTH=PLAIN', 'AUTH=LOGIN');
@@ -120,6 +123,11 @@ export class ImapSession implements SessionIo {
         if (this.idling) this.conn.interrupt();
       },
     });
+  }
+  enableCondstore(): void {
+    if (this.condstore) return;
+    this.condstore = true;
+    if (this.selected) this.untagged(`OK [HIGHESTMODSEQ ${this.selected.highestModseq}] Highest`);
   }
   deselect(): void {
     this.leaveHub?.();
@@ -284,15 +292,13 @@ export class ImapSession implements SessionIo {
       case 'AUTHENTICATE':
         return this.authenticate(c.mechanism, c.initial);
       case 'ENABLE':
-        // RFC 5161 §3.1: only extensions we implement are enabled: none of them needs ENABLE yet
-        this.untagged('ENABLED');
-        return ok('ENABLE completed');
+        return this.enable(c.capabilities);
       case 'NAMESPACE':
         this.untagged('NAMESPACE (("" ".")) NIL NIL');
         return ok('NAMESPACE completed');
       case 'SELECT':
       case 'EXAMINE':
-        return select(this, c.mailbox, c.name === 'EXAMINE');
+        return select(this, c);
       case 'CREATE':
         return create(this, c.mailbox);
       case 'DELETE':
@@ -333,6 +339,24 @@ export class ImapSession implements SessionIo {
       case 'MOVE':
         return copyOrMove(this, this.selected!, c);
     }
+  }
+
+  /** RFC 5161 §3.1: extensions we do not know (or need no enabling) are ignored. */
+  private enable(caps: readonly string[]): TaggedResult {
+    const now: string[] = [];
+    for (const cap of caps) {
+      if (cap === 'CONDSTORE' && !this.condstore) {
+        this.enableCondstore();
+        now.push(cap);
+      } else if (cap === 'QRESYNC' && !this.qresync) {
+        // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE
+        this.qresync = true;
+        this.enableCondstore();
+        now.push(cap);
+      }
+    }
+    this.untagged(['ENABLED', ...now].join(' '));
+    return ok('ENABLE completed');
   }
 
   // ---- TLS and authentication ----

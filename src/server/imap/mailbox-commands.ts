@@ -6,7 +6,9 @@
  *   "%" and "*", STATUS, APPEND with TRYCREATE), RFC 3501 §6.3.9 (LSUB), §5.1.3 (names in
  *   modified UTF-7), RFC 5258 §3 (LIST selection SUBSCRIBED, RETURN SUBSCRIBED, CHILDREN),
  *   RFC 6154 (SPECIAL-USE attributes in LIST), RFC 4315 (APPENDUID), RFC 7889 (APPENDLIMIT),
- *   RFC 8438 (STATUS SIZE), RFC 5530 (response codes).
+ *   RFC 8438 (STATUS SIZE), RFC 5530 (response codes), RFC 7162 (HIGHESTMODSEQ in SELECT and
+ *   STATUS; SELECT (CONDSTORE); SELECT (QRESYNC ...): VANISHED (EARLIER) and FETCH of what
+ *   changed; CLOSED when a mailbox is left for another).
  * Security: a name is checked as modified UTF-7 here and as a path component by the store
  *   (no traversal, no wildcards); everything is scoped to the session's own user.
  * Limitations: names are modified UTF-7 only (UTF8=ACCEPT is not offered); RENAME INBOX is
@@ -14,9 +16,9 @@
  */
 import { Readable } from 'node:stream';
 import { MailFolderError, type FolderEntry } from '../../core/index.js';
-import { astring, decodeMutf7, encodeValueBuffer, type ImapCommand } from '../../protocol/imap/index.js';
-import { SelectedMailbox, maildirLetters, normalizeLetters, systemFlags } from './selected-mailbox.js';
-import { no, ok, type SessionIo, type TaggedResult } from './session-types.js';
+import { astring, decodeMutf7, encodeValueBuffer, inSequenceSet, type ImapCommand } from '../../protocol/imap/index.js';
+import { SelectedMailbox, splitFlags } from './selected-mailbox.js';
+import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
 /** The store's name of a mailbox name from the wire; undefined when it is not valid. */
 export function folderName(raw: Buffer): string | undefined {
@@ -186,6 +188,10 @@ export async function status(io: SessionIo, c: Extract<ImapCommand, { name: 'STA
       case 'RECENT':
         v = 0;
         break;
+      case 'HIGHESTMODSEQ':
+        io.enableCondstore();
+        v = snap.highestModseq;
+        break;
     }
     parts.push(`${item} ${v}`);
   }
@@ -198,10 +204,13 @@ export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APP
   if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
   if (c.message.length > io.ctx.appendLimit) return no('Message too large', 'TOOBIG');
   if (c.message.length === 0) return no('Empty message', 'CANNOT');
+  const flags = splitFlags(c.flags);
+  if (!flags) return bad('Invalid system flag');
   try {
     if (!(await io.ctx.folders.folderExists(io.user, name))) return no('Mailbox does not exist', 'TRYCREATE');
     const r = await io.ctx.folders.append(io.user, name, bufferStream(c.message), {
-      flags: normalizeLetters(maildirLetters(c.flags)),
+      flags: flags.letters,
+      keywords: flags.keywords,
       ...(c.date !== undefined && { receivedAt: c.date }),
     });
     io.ctx.hub.notify(io.user, name);
@@ -216,26 +225,47 @@ function bufferStream(b: Buffer): Readable {
   return Readable.from([b]);
 }
 
-export async function select(io: SessionIo, raw: Buffer, readOnly: boolean): Promise<TaggedResult> {
+export async function select(io: SessionIo, c: Extract<ImapCommand, { name: 'SELECT' | 'EXAMINE' }>): Promise<TaggedResult> {
+  const readOnly = c.name === 'EXAMINE';
+  // RFC 7162 §3.2.5: QRESYNC parameters only once QRESYNC is enabled
+  if (c.qresync && !io.qresync) return bad('QRESYNC is not enabled');
+  const wasSelected = io.selected !== undefined;
   // RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected
   io.deselect();
-  const name = folderName(raw);
+  // RFC 7162 §3.2.11: the previous mailbox's updates end here
+  if (wasSelected && io.qresync) io.untagged('OK [CLOSED] Previous mailbox closed');
+  if (c.condstore) io.enableCondstore();
+  const name = folderName(c.mailbox);
   if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
-  const m = new SelectedMailbox(io.user, name, readOnly, io.ctx.folders);
+  const m = new SelectedMailbox(io.user, name, readOnly, io.ctx.folders, io);
   try {
     await m.open();
   } catch (err) {
     return folderError(err);
   }
-  const flags = systemFlags.join(' ');
-  io.untagged(`FLAGS (${flags})`);
-  io.untagged(`OK [PERMANENTFLAGS (${readOnly ? '' : flags})] Flags permitted`);
+  for (const line of m.flagLines()) io.untagged(line.slice(2));
   io.untagged(`${m.exists} EXISTS`);
   io.untagged('0 RECENT');
   const firstUnseen = m.messages.findIndex((x) => !x.flags.includes('S'));
   if (firstUnseen >= 0) io.untagged(`OK [UNSEEN ${firstUnseen + 1}] First unseen`);
   io.untagged(`OK [UIDVALIDITY ${m.uidValidity}] UIDs valid`);
   io.untagged(`OK [UIDNEXT ${m.uidNext}] Predicted next UID`);
+  // RFC 7162 §3.1.2.1: sent on every SELECT, the MODSEQs are kept for good
+  io.untagged(`OK [HIGHESTMODSEQ ${m.highestModseq}] Highest`);
+  const q = c.qresync;
+  if (q && q.uidValidity === m.uidValidity) {
+    // RFC 7162 §3.2.5.1: what went, then what changed, among the UIDs the client knows
+    const known = q.knownUids;
+    try {
+      const line = await m.vanishedEarlier(q.modseq, known);
+      if (line) io.untagged(line.slice(2));
+    } catch (err) {
+      return folderError(err);
+    }
+    m.messages.forEach((x, i) => {
+      if (x.modseq > q.modseq && (!known || inSequenceSet(known, x.uid, m.maxUid))) io.untagged(m.flagsFetch(i + 1, x).slice(2));
+    });
+  }
   io.select(m);
   return ok(`${readOnly ? 'EXAMINE' : 'SELECT'} completed`, readOnly ? 'READ-ONLY' : 'READ-WRITE');
 }

@@ -6,19 +6,23 @@
  *   BODY[] without PEEK; STORE answers FETCH FLAGS unless .SILENT; COPY with TRYCREATE;
  *   UID forms: UIDs that do not exist are ignored, "*" is the highest UID), §7.5.1 (EXPUNGE
  *   order), RFC 4315 (COPYUID, UID EXPUNGE), RFC 6851 (MOVE: COPYUID in an untagged OK, then
- *   EXPUNGE), RFC 5530 (EXPUNGEISSUED, READ-ONLY via NO).
+ *   EXPUNGE), RFC 5530 (EXPUNGEISSUED, READ-ONLY via NO); RFC 7162 §3.1.3 (STORE
+ *   UNCHANGEDSINCE: MODIFIED, FETCH MODSEQ even for .SILENT), §3.1.4 (FETCH CHANGEDSINCE,
+ *   MODSEQ), §3.1.5 (SEARCH MODSEQ: the highest MODSEQ of the hits), §3.2.6 (UID FETCH
+ *   VANISHED), and the HIGHESTMODSEQ of EXPUNGE's tagged OK.
  * Security: sequence numbers out of range are refused (BAD); a read-only (EXAMINE) mailbox is
  *   never changed, FETCH there never sets \Seen.
  * Limitations: SEARCH RETURN (ESEARCH) and CHARSETs other than UTF-8 and US-ASCII are
- *   refused; keywords are ignored by STORE.
+ *   refused.
  */
-import type { ImapCommand, SequenceSet } from '../../protocol/imap/index.js';
+import type { FlagUpdateResult } from '../../core/index.js';
+import type { ImapCommand, SearchKey, SequenceSet } from '../../protocol/imap/index.js';
 import { formatSequenceSet, inSequenceSet } from '../../protocol/imap/index.js';
 import { folderError, folderName } from './mailbox-commands.js';
 import { MessageTooLarge, type LoadedMessage } from './message-reader.js';
 import { fetchResponse, needsContent, setsSeen, UnknownCte } from './fetch-response.js';
 import { matches, needsMessage } from './search-matcher.js';
-import { imapFlags, maildirLetters, normalizeLetters, type SelectedMailbox, type ViewMessage } from './selected-mailbox.js';
+import { flagsOf, splitFlags, type SelectedMailbox, type ViewMessage } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
 interface Picked {
@@ -57,11 +61,39 @@ async function load(io: SessionIo, sel: SelectedMailbox, m: ViewMessage): Promis
   }
 }
 
+/** Sends the lines a store change of this session's own command gives (FLAGS for a new keyword). */
+function took(io: SessionIo, sel: SelectedMailbox, r: FlagUpdateResult): void {
+  for (const line of sel.took(r.updated, r.highestModseq)) io.untagged(line.slice(2));
+  if (r.updated.length > 0) io.ctx.hub.notify(io.user, sel.folder);
+}
+
 export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'FETCH' }>): Promise<TaggedResult> {
-  const picked = pick(sel, c.set, c.uid);
-  if (!Array.isArray(picked)) return picked;
+  if (c.vanished && (!c.uid || c.changedSince === undefined || !io.qresync)) return bad('VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled');
+  const all = pick(sel, c.set, c.uid);
+  if (!Array.isArray(all)) return all;
+  const since = c.changedSince;
+  if (since !== undefined || c.items.some((i) => i.kind === 'MODSEQ')) io.enableCondstore();
+  if (c.vanished && since !== undefined) {
+    const line = await sel.vanishedEarlier(since, c.set);
+    if (line) io.untagged(line.slice(2));
+  }
+  // RFC 7162 §3.1.4.1: only messages changed after CHANGEDSINCE
+  const picked = since === undefined ? all : all.filter((p) => p.m.modseq > since);
   const content = needsContent(c.items);
-  const seen = setsSeen(c.items) && !sel.readOnly;
+  const seenNow = new Set<number>();
+  if (setsSeen(c.items) && !sel.readOnly) {
+    // \Seen for every message at once: one MODSEQ, one write of the folder's list
+    const unseen = picked.filter((p) => !p.m.gone && !p.m.flags.includes('S')).map((p) => p.m.uid);
+    if (unseen.length > 0) {
+      try {
+        const r = await io.ctx.folders.updateFlags(io.user, sel.folder, unseen, { mode: 'add', flags: 'S' });
+        took(io, sel, r);
+        for (const m of r.updated) seenNow.add(m.uid);
+      } catch {
+        // the folder cannot be written: the data is still sent, \Seen cannot be
+      }
+    }
+  }
   let missing = false;
   for (const { seq, m } of picked) {
     if (m.gone) {
@@ -80,21 +112,10 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
         continue;
       }
     }
-    let flagsChanged = false;
-    if (seen && !m.flags.includes('S')) {
-      const next = normalizeLetters(`${m.flags}S`);
-      try {
-        await io.ctx.folders.setFlags(io.user, sel.folder, m.key, next);
-        m.flags = next;
-        flagsChanged = true;
-        io.ctx.hub.notify(io.user, sel.folder);
-      } catch {
-        // gone meanwhile: the data is still sent, \Seen cannot be
-      }
-    }
+    const flagsChanged = seenNow.has(m.uid);
     let data: Buffer;
     try {
-      data = fetchResponse(seq, m, c.items, msg, { uid: c.uid, flagsChanged });
+      data = fetchResponse(seq, m, c.items, msg, { uid: c.uid, flagsChanged, modseq: since !== undefined || (flagsChanged && io.condstore) });
     } catch (err) {
       if (err instanceof UnknownCte) return no('Unknown Content-Transfer-Encoding', 'UNKNOWN-CTE');
       throw err;
@@ -109,29 +130,55 @@ export async function store(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
   if (sel.readOnly) return no('Mailbox is read-only', 'READ-ONLY');
   const picked = pick(sel, c.set, c.uid);
   if (!Array.isArray(picked)) return picked;
-  const letters = maildirLetters(c.flags);
-  let changed = false;
-  for (const { seq, m } of picked) {
-    if (m.gone) continue;
-    // the Maildir "P" (passed) has no IMAP flag: it is kept whatever the client sets
-    const keep = m.flags.includes('P') ? 'P' : '';
-    let next: string;
-    if (c.mode === 'set') next = normalizeLetters(letters + keep);
-    else if (c.mode === 'add') next = normalizeLetters(m.flags + letters);
-    else next = normalizeLetters([...m.flags].filter((x) => !letters.includes(x)).join(''));
-    if (next !== m.flags) {
-      try {
-        await io.ctx.folders.setFlags(io.user, sel.folder, m.key, next);
-        m.flags = next;
-        changed = true;
-      } catch {
-        continue; // expunged by someone else: reported later
-      }
-    }
-    if (!c.silent) io.untagged(`${seq} FETCH (${c.uid ? `UID ${m.uid} ` : ''}FLAGS (${imapFlags(m.flags).join(' ')}))`);
+  const split = splitFlags(c.flags);
+  if (!split) return bad('Invalid system flag');
+  if (c.unchangedSince !== undefined) io.enableCondstore();
+  const live = picked.filter((p) => !p.m.gone);
+  let r: FlagUpdateResult;
+  try {
+    r = await io.ctx.folders.updateFlags(
+      io.user,
+      sel.folder,
+      live.map((p) => p.m.uid),
+      { mode: c.mode, flags: split.letters, keywords: split.keywords },
+      c.unchangedSince === undefined ? {} : { unchangedSince: c.unchangedSince },
+    );
+  } catch (err) {
+    return folderError(err);
   }
-  if (changed) io.ctx.hub.notify(io.user, sel.folder);
+  took(io, sel, r);
+  const updated = new Set(r.updated.map((m) => m.uid));
+  const skipped = new Set([...r.modified, ...r.missing]);
+  for (const { seq, m } of live) {
+    if (skipped.has(m.uid)) continue;
+    // RFC 7162 §3.1.3: with CONDSTORE on, a changed message is reported with its MODSEQ even for .SILENT
+    const withModseq = io.condstore && (updated.has(m.uid) || !c.silent);
+    if (c.silent && !withModseq) continue;
+    const parts: string[] = c.uid ? [`UID ${m.uid}`] : [];
+    if (!c.silent) parts.push(`FLAGS (${flagsOf(m).join(' ')})`);
+    if (withModseq) parts.push(`MODSEQ (${m.modseq})`);
+    io.untagged(`${seq} FETCH (${parts.join(' ')})`);
+  }
+  if (r.modified.length > 0) {
+    const failed = c.uid ? [...r.modified] : live.filter((p) => r.modified.includes(p.m.uid)).map((p) => p.seq);
+    return ok('Conditional STORE failed for some messages', `MODIFIED ${formatSequenceSet(failed.sort((a, b) => a - b))}`);
+  }
   return ok(`${c.uid ? 'UID ' : ''}STORE completed`);
+}
+
+function usesModseq(k: SearchKey): boolean {
+  switch (k.op) {
+    case 'modseq':
+      return true;
+    case 'not':
+      return usesModseq(k.key);
+    case 'or':
+      return usesModseq(k.a) || usesModseq(k.b);
+    case 'and':
+      return k.keys.some(usesModseq);
+    default:
+      return false;
+  }
 }
 
 export async function search(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'SEARCH' }>): Promise<TaggedResult> {
@@ -139,6 +186,9 @@ export async function search(io: SessionIo, sel: SelectedMailbox, c: Extract<Ima
   if (c.charset !== undefined && c.charset !== 'UTF-8' && c.charset !== 'US-ASCII') return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
   const hits: number[] = [];
   const needs = needsMessage(c.key);
+  const withModseq = usesModseq(c.key);
+  if (withModseq) io.enableCondstore();
+  let top = 0;
   for (const [i, m] of sel.messages.entries()) {
     if (m.gone) continue;
     let cached: LoadedMessage | undefined;
@@ -157,9 +207,14 @@ export async function search(io: SessionIo, sel: SelectedMailbox, c: Extract<Ima
         return cached;
       },
     };
-    if (await matches(c.key, target)) hits.push(c.uid ? m.uid : i + 1);
+    if (await matches(c.key, target)) {
+      hits.push(c.uid ? m.uid : i + 1);
+      top = Math.max(top, m.modseq);
+    }
   }
-  io.untagged(hits.length === 0 ? 'SEARCH' : `SEARCH ${hits.join(' ')}`);
+  // RFC 7162 §3.1.5: with a MODSEQ key, the highest MODSEQ of the messages found
+  const tail = withModseq && hits.length > 0 ? ` (MODSEQ ${top})` : '';
+  io.untagged(hits.length === 0 ? 'SEARCH' : `SEARCH ${hits.join(' ')}${tail}`);
   return ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);
 }
 
@@ -188,8 +243,9 @@ export async function copyOrMove(io: SessionIo, sel: SelectedMailbox, c: Extract
     await io.ctx.folders.remove(io.user, sel.folder, p.m.key);
     p.m.gone = true;
   }
-  for (const line of sel.reportGone()) io.untagged(line.slice(2));
   io.ctx.hub.notify(io.user, sel.folder);
+  for (const line of await sel.refresh(true, true)) io.untagged(line.slice(2));
+  for (const line of sel.reportGone()) io.untagged(line.slice(2));
   return ok('MOVE completed');
 }
 
@@ -207,6 +263,8 @@ export async function expunge(io: SessionIo, sel: SelectedMailbox, set: Sequence
   }
   if (removed) io.ctx.hub.notify(io.user, sel.folder);
   if (silent) return ok('CLOSE completed');
+  // a fresh look at the folder: its HIGHESTMODSEQ now counts these expunges
+  for (const line of await sel.refresh(true, true)) io.untagged(line.slice(2));
   for (const line of sel.reportGone()) io.untagged(line.slice(2));
-  return ok(`${set ? 'UID ' : ''}EXPUNGE completed`);
+  return ok(`${set ? 'UID ' : ''}EXPUNGE completed`, io.condstore ? `HIGHESTMODSEQ ${sel.highestModseq}` : undefined);
 }

@@ -7,7 +7,7 @@
  *   (BODY/TEXT decode base64 and quoted-printable text parts).
  * Security: bounded by the mailbox's size; a message that cannot be read simply does not match.
  * Limitations: BODY and TEXT read every message they test (no full-text index yet); charsets
- *   are those the runtime's TextDecoder knows; KEYWORD never matches (no keywords stored).
+ *   are those the runtime's TextDecoder knows.
  */
 import { inSequenceSet, type SearchKey } from '../../protocol/imap/index.js';
 import type { MimePart } from '../../protocol/imap/index.js';
@@ -140,9 +140,13 @@ export async function matches(k: SearchKey, t: SearchTarget): Promise<boolean> {
     case 'old':
       return true;
     case 'keyword':
-      return false;
-    case 'unkeyword':
-      return true;
+    case 'unkeyword': {
+      const want = k.flag.toUpperCase();
+      return t.m.keywords.some((x) => x.toUpperCase() === want) === (k.op === 'keyword');
+    }
+    case 'modseq':
+      // RFC 7162 §3.1.5: messages whose MODSEQ is at least the value
+      return t.m.modseq >= k.modseq;
     case 'larger':
       return t.m.size > k.size;
     case 'smaller':

@@ -1,25 +1,29 @@
 /**
  * @module selected-mailbox
- * One session's view of its selected mailbox: messages by sequence number, their UIDs and
- * flags as this session last reported them, and the untagged updates (EXISTS, EXPUNGE,
- * FETCH FLAGS) that bring the client up to date with the store when the rules allow.
+ * One session's view of its selected mailbox: messages by sequence number, their UIDs, flags,
+ * keywords and MODSEQs as this session last reported them, and the untagged updates (EXISTS,
+ * EXPUNGE or VANISHED, FETCH FLAGS with MODSEQ, FLAGS when a new keyword appears) that bring
+ * the client up to date with the store when the rules allow.
  * Standards: RFC 9051 §7.5.1 (EXPUNGE renumbers; never sent during FETCH, STORE or SEARCH, nor
  *   when no command is in progress), §7.4.1 (EXISTS), §2.3.2 (system flags), §7 (a server
  *   reports other sessions' changes); the Maildir info flags: D Draft, F Flagged, P Passed,
- *   R Replied, S Seen, T Trashed.
+ *   R Replied, S Seen, T Trashed; RFC 7162 §3.1.4.2 (with CONDSTORE on, every unsolicited
+ *   FETCH FLAGS carries MODSEQ), §3.2.10 (with QRESYNC on, VANISHED replaces EXPUNGE).
  * Security: a message removed by someone else while the session may not yet report it stays
  *   in the view (FETCH of it answers no data) so sequence numbers never shift silently.
- * Limitations: keywords are not stored (PERMANENTFLAGS lists the system flags only); \Recent
- *   is never set; each look at the store is a folder sync (O(messages)), made only after a
+ * Limitations: \Recent is never set; each look at the store is a folder sync (O(messages)), made only after a
  *   change was signalled (hub or file system watch) or a second has passed.
  */
 import type { FolderMessage, FolderSnapshot, MailFolderStore } from '../../core/index.js';
+import { formatRanges, formatSequenceSet, intersectRanges, subtractNumbers, type SequenceSet } from '../../protocol/imap/index.js';
 
 export interface ViewMessage {
   uid: number;
   key: string;
   /** Maildir info flags as last reported to this session */
   flags: string;
+  keywords: readonly string[];
+  modseq: number;
   size: number;
   receivedAt: number;
   /** removed from the store, not yet reported with EXPUNGE */
@@ -38,11 +42,32 @@ export function imapFlags(maildir: string): string[] {
   return out;
 }
 
-/** Maildir letters of IMAP flags; flags without a letter (keywords, \Recent) are dropped. */
-export function maildirLetters(flags: readonly string[]): string {
-  let out = '';
-  for (const f of flags) out += toMaildir[f.toUpperCase()] ?? '';
-  return out;
+/** The IMAP flags of a message: system flags, then keywords. */
+export function flagsOf(m: { flags: string; keywords: readonly string[] }): string[] {
+  return [...imapFlags(m.flags), ...m.keywords];
+}
+
+/**
+ * IMAP flags split into Maildir letters and keywords; \Recent is dropped (RFC 9051 §2.3.2:
+ * the server sets it); another "\" flag is refused (undefined).
+ */
+export function splitFlags(flags: readonly string[]): { letters: string; keywords: string[] } | undefined {
+  let letters = '';
+  const keywords: string[] = [];
+  for (const f of flags) {
+    if (f.startsWith('\\')) {
+      const l = toMaildir[f.toUpperCase()];
+      if (l) letters += l;
+      else if (f.toUpperCase() !== '\\RECENT') return undefined;
+    } else keywords.push(f);
+  }
+  return { letters: normalizeLetters(letters), keywords };
+}
+
+/** Whether a session has CONDSTORE or QRESYNC on (RFC 7162 §3.1, §3.2.3). */
+export interface SyncModes {
+  readonly condstore: boolean;
+  readonly qresync: boolean;
 }
 
 export function normalizeLetters(s: string): string {
@@ -53,6 +78,9 @@ export class SelectedMailbox {
   messages: ViewMessage[] = [];
   uidValidity = 0;
   uidNext = 1;
+  highestModseq = 1;
+  /** keywords announced in FLAGS (upper case → as written) */
+  readonly keywords = new Map<string, string>();
   /** a change may be waiting in the store */
   dirty = false;
   private lastSync = 0;
@@ -63,6 +91,7 @@ export class SelectedMailbox {
     readonly folder: string,
     readonly readOnly: boolean,
     private readonly store: MailFolderStore,
+    private readonly modes: SyncModes,
   ) {}
 
   async open(): Promise<void> {
@@ -70,7 +99,71 @@ export class SelectedMailbox {
     this.lastSync = Date.now();
     this.uidValidity = snap.uidValidity;
     this.uidNext = snap.uidNext;
+    this.highestModseq = snap.highestModseq;
     this.messages = snap.messages.map(fromSnapshot);
+    this.learnKeywords(this.messages);
+  }
+
+  /** The FLAGS list: system flags and every keyword in use. */
+  get flagList(): string[] {
+    return [...systemFlags, ...this.keywords.values()];
+  }
+
+  /** Adds keywords of `ms` to those announced; whether there was a new one. */
+  learnKeywords(ms: readonly { keywords: readonly string[] }[]): boolean {
+    let added = false;
+    for (const m of ms) {
+      for (const k of m.keywords) {
+        const u = k.toUpperCase();
+        if (!this.keywords.has(u)) {
+          this.keywords.set(u, k);
+          added = true;
+        }
+      }
+    }
+    return added;
+  }
+
+  /** The FLAGS and PERMANENTFLAGS lines (RFC 9051 §7.3.5, §7.1: "\*": keywords can be made). */
+  flagLines(): string[] {
+    const flags = this.flagList.join(' ');
+    return [`* FLAGS (${flags})`, `* OK [PERMANENTFLAGS (${this.readOnly ? '' : `${flags} \\*`})] Flags permitted`];
+  }
+
+  /** The FETCH line that tells a flag change (UID always: QRESYNC needs it; MODSEQ with CONDSTORE). */
+  flagsFetch(seq: number, m: ViewMessage, withFlags = true): string {
+    const parts = [`UID ${m.uid}`];
+    if (withFlags) parts.push(`FLAGS (${flagsOf(m).join(' ')})`);
+    if (this.modes.condstore) parts.push(`MODSEQ (${m.modseq})`);
+    return `* ${seq} FETCH (${parts.join(' ')})`;
+  }
+
+  /**
+   * RFC 7162 §3.2.5.1, §3.2.6: the VANISHED (EARLIER) line for the UIDs of `set` expunged after
+   * `since`; never a UID this view still holds (its expunge is reported later, and EARLIER
+   * does not change the message count).
+   */
+  async vanishedEarlier(since: number, set: SequenceSet | undefined): Promise<string | undefined> {
+    const ch = await this.store.changesSince(this.user, this.folder, since);
+    const max = Math.max(this.uidNext - 1, this.maxUid, 1);
+    const within = set ? intersectRanges(ch.vanished, set, max) : ch.vanished;
+    const left = subtractNumbers(within, this.messages.map((m) => m.uid));
+    return left.length > 0 ? `* VANISHED (EARLIER) ${formatRanges(left)}` : undefined;
+  }
+
+  /** Takes in messages changed by this session's own command. */
+  took(changed: readonly FolderMessage[], highestModseq: number): string[] {
+    const out = this.learnKeywords(changed) ? this.flagLines() : [];
+    for (const c of changed) {
+      const seq = this.seqOf(c.uid);
+      if (seq === 0) continue;
+      const m = this.messages[seq - 1];
+      m.flags = c.flags;
+      m.keywords = c.keywords;
+      m.modseq = c.modseq;
+    }
+    this.highestModseq = Math.max(this.highestModseq, highestModseq);
+    return out;
   }
 
   get exists(): number {
@@ -120,15 +213,19 @@ export class SelectedMailbox {
       throw new UidValidityChanged();
     }
     const byUid = new Map<number, FolderMessage>(snap.messages.map((m) => [m.uid, m]));
+    if (this.learnKeywords(snap.messages)) out.push(...this.flagLines());
     this.messages.forEach((m, i) => {
       const now = byUid.get(m.uid);
       if (!now) {
         m.gone = true;
         return;
       }
-      if (!m.gone && now.flags !== m.flags) {
+      if (!m.gone && now.modseq !== m.modseq) {
+        const flagsChanged = now.flags !== m.flags || now.keywords.join(' ') !== m.keywords.join(' ');
         m.flags = now.flags;
-        out.push(`* ${i + 1} FETCH (UID ${m.uid} FLAGS (${imapFlags(m.flags).join(' ')}))`);
+        m.keywords = now.keywords;
+        m.modseq = now.modseq;
+        if (flagsChanged || this.modes.condstore) out.push(this.flagsFetch(i + 1, m));
       }
       m.key = now.key;
     });
@@ -140,18 +237,25 @@ export class SelectedMailbox {
       out.push(`* ${this.messages.length} EXISTS`);
     }
     this.uidNext = Math.max(this.uidNext, snap.uidNext);
+    this.highestModseq = Math.max(this.highestModseq, snap.highestModseq);
     return out;
   }
 
-  /** EXPUNGE lines for messages gone from the store, highest first, so numbers stay valid. */
+  /**
+   * EXPUNGE lines for messages gone from the store, highest first, so numbers stay valid; with
+   * QRESYNC on, one VANISHED line instead (RFC 7162 §3.2.10).
+   */
   reportGone(): string[] {
     const out: string[] = [];
+    const uids: number[] = [];
     for (let i = this.messages.length - 1; i >= 0; i--) {
       if (this.messages[i].gone) {
         out.push(`* ${i + 1} EXPUNGE`);
+        uids.push(this.messages[i].uid);
         this.messages.splice(i, 1);
       }
     }
+    if (this.modes.qresync && uids.length > 0) return [`* VANISHED ${formatSequenceSet(uids.reverse())}`];
     return out;
   }
 }
@@ -159,5 +263,5 @@ export class SelectedMailbox {
 export class UidValidityChanged extends Error {}
 
 function fromSnapshot(m: FolderMessage): ViewMessage {
-  return { uid: m.uid, key: m.key, flags: m.flags, size: m.size, receivedAt: m.receivedAt, gone: false };
+  return { uid: m.uid, key: m.key, flags: m.flags, keywords: m.keywords, modseq: m.modseq, size: m.size, receivedAt: m.receivedAt, gone: false };
 }

@@ -10,7 +10,7 @@ import type { MailFolderStore } from '../../core/index.js';
 import type { AuthThrottle } from '../../policy/auth-throttle.js';
 import type { MailboxHub } from './mailbox-hub.js';
 import type { MessageReader } from './message-reader.js';
-import type { SelectedMailbox } from './selected-mailbox.js';
+import type { SelectedMailbox, SyncModes } from './selected-mailbox.js';
 
 export interface ImapSessionContext {
   readonly hostname: string;
@@ -40,8 +40,8 @@ export const ok = (text: string, code?: string): TaggedResult => ({ status: 'OK'
 export const no = (text: string, code?: string): TaggedResult => ({ status: 'NO', text, ...(code !== undefined && { code }) });
 export const bad = (text: string, code?: string): TaggedResult => ({ status: 'BAD', text, ...(code !== undefined && { code }) });
 
-/** The session as the handlers see it. */
-export interface SessionIo {
+/** The session as the handlers see it; `condstore`/`qresync`: enabled (RFC 7162). */
+export interface SessionIo extends SyncModes {
   readonly ctx: ImapSessionContext;
   /** the authenticated user */
   readonly user: string;
@@ -55,4 +55,9 @@ export interface SessionIo {
   deselect(): void;
   /** selects a mailbox (hub joined) */
   select(m: SelectedMailbox): void;
+  /**
+   * RFC 7162 §3.1: a CONDSTORE-enabling command turns CONDSTORE on; with a mailbox selected,
+   * its HIGHESTMODSEQ is sent then
+   */
+  enableCondstore(): void;
 }

@@ -240,7 +240,13 @@ async function setEmails(account: AccountSession, args: Args, createdIds: Map<st
       notUpdated[id] = { type: targets.length > 1 ? 'tooManyMailboxes' : 'invalidProperties', description: 'an email is in exactly one existing mailbox here', properties: ['mailboxIds'] };
       continue;
     }
-    if (flags !== e.flags) await folders.setFlags(user, e.folder, e.key, flags);
+    if (flags !== e.flags) {
+      // added and removed letters apart: other letters and the IMAP keywords stay as they are
+      const add = [...flags].filter((f) => !e.flags.includes(f)).join('');
+      const drop = [...e.flags].filter((f) => !flags.includes(f)).join('');
+      if (add) await folders.updateFlags(user, e.folder, [e.uid], { mode: 'add', flags: add });
+      if (drop) await folders.updateFlags(user, e.folder, [e.uid], { mode: 'remove', flags: drop });
+    }
     if (target.id !== e.mailboxId) {
       // a move: the copy keeps the flags and the date; then the original goes
       await folders.copy(user, e.folder, [e.key], target.folder);
