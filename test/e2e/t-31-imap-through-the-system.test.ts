@@ -41,7 +41,9 @@ S~ 221 .*
 }
 
 function client(port: number): ImapFlow {
-  return new ImapFlow({ host: '127.0.0.1', port, secure: false, tls: { rejectUnauthorized: false }, auth: { user: 'suzana@dc.uece.br', pass: 'secret' }, logger: false });
+  // imapflow starts IDLE by itself after `autoIdleDelay` without commands (15 s by default, as
+  // long as the wait below allows for a delivery): the session idles sooner here
+  return new ImapFlow({ host: '127.0.0.1', port, secure: false, tls: { rejectUnauthorized: false }, auth: { user: 'suzana@dc.uece.br', pass: 'secret' }, logger: false, autoIdleDelay: 1000 });
 }
 
 async function count(c: ImapFlow, path: string): Promise<number | undefined> {
