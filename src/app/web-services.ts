@@ -10,12 +10,13 @@
  * Limitations: listen addresses and `max_body_size` take effect at the next start.
  */
 import type { Logger } from 'pino';
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { formatListenAddress, type Config } from '../config/index.js';
 import type { MailFolderStore, TokenStore } from '../core/index.js';
 import { openTokenStore } from '../directory/index.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
-import { HttpAuth, HttpServer, MailView, createWebApp, jmapApp, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
+import { HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
+import { smtpPolicyFromConfig } from '../policy/index.js';
 import type { Backends } from './backends.js';
 import { RequestQueueControl, type ControlRequest, type ControlResponse } from './control.js';
 import { makeResolver } from './configured-resolver.js';
@@ -80,10 +81,30 @@ export function webMounts(ctx: WebContext): WebMount[] {
     { path: '/api/admin/v1', access: 'admin', app: adminMount(ctx) },
     { path: '/admin', access: 'public', app: adminConsoleApp() },
     { path: '/ui', access: 'public', app: uiModulesApp() },
-    // HTTP submission:           { path: '/api/v1', access: 'submit', … }
+    // HTTP submission (issue 18, docs/gateways.md): the server admits 'submit' tokens and passwords
+    { path: SUBMISSION_API_BASE, access: 'submit', app: submission(ctx) },
     // webmail:                   { path: '/', access: 'public', … }
   ];
   return mounts;
+}
+
+/** HTTP submission on the submission listener's policy and the server's intake. */
+function submission(ctx: WebContext): Hono<WebEnv> {
+  const config = ctx.config();
+  return submissionApi({
+    intake: ctx.backends.intake,
+    policy: smtpPolicyFromConfig(config, { directory: ctx.backends.directory }).submission,
+    // the HTTP server checked the credentials and the 'submit' scope before this runs
+    authorize: async (_c, next) => next(),
+    caller: (c) => {
+      // mounted under the web server: its requests carry the WebEnv principal
+      const web = c as unknown as Context<WebEnv>;
+      const p = web.get('principal') as WebEnv['Variables']['principal'] | undefined;
+      return p && { account: p.address, key: p.tokenId ?? p.address, remoteAddress: connectionOf(web).ip };
+    },
+    maxMessageSize: config.smtp.maxMessageSize,
+    onError: (err) => ctx.logger.error({ err }, 'http submission failed'),
+  }) as unknown as Hono<WebEnv>;
 }
 
 export interface WebServices {
