@@ -13,3 +13,4 @@ export { acquireInstanceLock, findServerPid, instanceLockPath, InstanceLockedErr
 export { storageComponents, migrateStorage, storageStatus, describePgUrl } from './storage-schema.js';
 export { planPrivileges, assumePrivileges, PrivilegeError, type PrivilegePlan, type Privileges } from './privileges.js';
 export { findSystemUser, type SystemUser } from './system-users.js';
+export { maildropDir, writeMaildrop, type MaildropEnvelope } from './maildrop.js';

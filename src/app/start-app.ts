@@ -32,6 +32,7 @@ import { Reloader, type ReloadResult } from './reload.js';
 import { countingAuthenticate, startMonitoring, type Monitoring } from './monitoring.js';
 import { startWeb, type WebServices } from './web-services.js';
 import type { Privileges } from './privileges.js';
+import { MaildropPickup } from './maildrop-pickup.js';
 
 export interface RunningApp {
   readonly backends: Backends;
@@ -236,6 +237,10 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       await thread.start();
       stops.push(() => thread.stop());
     }
+    // any local user's `correio sendmail` (maildrop.ts): taken once the runner can deliver it
+    const pickup = new MaildropPickup({ config: () => backends.config, intake: () => backends.intake, logger });
+    await pickup.start();
+    stops.unshift(() => pickup.stop());
     stops.push(closeMetrics);
   } catch (err) {
     for (const s of stops) await s().catch(() => undefined);

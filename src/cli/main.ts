@@ -10,7 +10,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { MailError } from '../core/index.js';
-import { PrivilegeError, assumePrivileges, planPrivileges } from '../app/index.js';
+import { PrivilegeError } from '../app/index.js';
+import { becomeDataDirOwner } from './run-as.js';
 import { ConfigError } from '../config/index.js';
 import { DirectoryInputError } from '../directory/index.js';
 import { AdminError } from '../admin/index.js';
@@ -70,18 +71,17 @@ export function buildProgram(io: CliIo): Command {
     .option('--config <file>', 'configuration file (default: $CORREIO_CONFIG, ./correio.toml, built-in defaults)')
     .version(`correio ${packageVersion()}`, '-V, --version', 'print the version (correio X.Y.Z)');
 
-  // root running a command on the data directory becomes its owner (run_as) first, so that it
-  // leaves no root-owned file in the spool or the database; serve does it itself, after binding
+  // root becomes the data directory's owner before a command touches it (run-as.ts); serve does
+  // it after binding, sendmail once it has read its own -C
   program.hook('preAction', (_program, action) => {
-    if (process.getuid?.() !== 0 || action.name() === 'serve') return;
+    if (process.getuid?.() !== 0 || action.name() === 'serve' || action.name() === 'sendmail') return;
     let config;
     try {
       config = ctx.config(action);
     } catch {
       return; // the command reports its configuration problem itself, after its usage errors
     }
-    const plan = planPrivileges(config);
-    if (plan.kind === 'drop') assumePrivileges(plan, config.dataDir).dropForGood();
+    becomeDataDirOwner(config);
   });
   registerServe(program, ctx);
   registerReload(program, ctx);

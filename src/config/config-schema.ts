@@ -249,6 +249,9 @@ export const configSchema = z
     // the user `correio serve` runs as once it has bound its ports (started as root); absent:
     // the owner of data_dir (docs/install.md)
     run_as: optional(userName),
+    // local users whose `sendmail -f` (and -r) may set another envelope sender; root and run_as
+    // always may (they write the spool directly)
+    trusted_users: field(listOf((u) => userName(u), 'user names'), () => []),
     smtp: table({
         listen: field(socketListenList, () => [{ host: '127.0.0.1', port: 2525 }]),
         submission: field(socketListenList, () => []),

@@ -165,6 +165,8 @@ export interface Config {
   readonly aliasesFile?: string;
   /** `run_as`: the user (name or numeric uid) serve drops to when started as root; absent: data_dir's owner */
   readonly runAs?: string;
+  /** `trusted_users`: who may choose the envelope sender with `sendmail -f` through the maildrop */
+  readonly trustedUsers: readonly string[];
   readonly smtp: SmtpConfig;
   readonly lmtp: LmtpConfig;
   readonly webhook: WebhookConfig;

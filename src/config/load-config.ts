@@ -79,6 +79,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
     localDomains: [...new Set(raw.local_domains)],
     ...(raw.aliases_file !== undefined ? { aliasesFile: abs(raw.aliases_file) } : {}),
     ...(raw.run_as !== undefined ? { runAs: raw.run_as } : {}),
+    trustedUsers: raw.trusted_users,
     smtp: {
       listen: sockets(s.listen),
       submission: sockets(s.submission),

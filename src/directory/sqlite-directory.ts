@@ -11,7 +11,7 @@
  *   451 4.3.0, never answered as "not found" (DESIGN.md §1: lookups have three outcomes).
  * Limitations: one file, one host; the PostgreSQL backend is for several nodes.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Address, Alias, MailingList, Role, User } from '../core/index.js';
@@ -102,7 +102,11 @@ export class SqliteDirectory implements DirectoryBackend {
   static async open(file: string, opts: SqliteDirectoryOptions = {}): Promise<SqliteDirectory> {
     let db: Database.Database | undefined;
     try {
-      if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+      if (file !== ':memory:') {
+        mkdirSync(dirname(file), { recursive: true });
+        // made 0600 (password hashes); SQLite gives its -wal and -shm files the same mode
+        closeSync(openSync(file, 'a', 0o600));
+      }
       db = new Database(file);
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
       db.pragma('journal_mode = WAL');

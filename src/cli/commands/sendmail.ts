@@ -37,8 +37,9 @@
  * Standards: sendmail(8) and Postfix sendmail(1) command line; RFC 5322 §3.6.2 (From),
  *   §3.6.3 (Bcc), §3.6.6 (Resent-*); RFC 6409 §8 (submission adds Date and Message-ID);
  *   RFC 3461 (-N, -R, -V); RFC 5321 (-bs); RFC 2047 (an encoded -F name); sysexits(3).
- * Security: the invoking user may set any envelope sender (as with sendmail for trusted users
- *   and Postfix's default); the login name is recorded as the authenticated user. The header
+ * Security: root and the data directory's owner write the spool and may set any envelope sender;
+ *   any other local user submits through the maildrop (sendmail-maildrop.ts), where -f is for
+ *   `trusted_users` only. The login name is recorded as the authenticated user. The header
  *   block is buffered up to 1 MB only; the body is streamed.
  * Limitations: -bd (daemon: use `correio serve`), -bi/-I (use `correio newaliases`) and -q with
  *   an interval are refused with status 64; -N/-R/-V apply to every recipient.
@@ -63,11 +64,13 @@ import {
 import { loadConfig, type Config } from '../../config/index.js';
 import { parseAddrSpec, parseAddressList, parseForwardPath, parseReversePath, quoteLocalPart } from '../../address/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
+import { becomeDataDirOwner } from '../run-as.js';
 import { listCommand, queueAction } from './queue.js';
 import { SendmailInputError, fieldValue, normalizeInput, splitMessage, type RawField } from './sendmail-input.js';
 import { parseSendmailArgs, usage, type SendmailOptions } from './sendmail-args.js';
 import { smtpOnStdio } from './sendmail-bs.js';
 import { invokingUser, wake, withBackends } from './sendmail-runtime.js';
+import { dropMessage, maildropSenderOption, realLogin, submitsThroughMaildrop } from './sendmail-maildrop.js';
 
 /** sysexits(3) EX_UNAVAILABLE: a recipient refused for a reason other than an unknown user. */
 const EX_UNAVAILABLE = 69;
@@ -229,8 +232,10 @@ function checkStdin(ctx: CliContext): void {
 /** The -bm path: read, check, queue. */
 async function deliver(ctx: CliContext, config: Config, o: SendmailOptions): Promise<void> {
   const primary = config.localDomains[0];
-  const login = invokingUser(ctx.env);
-  const sender = parseSender(o.from, login, primary);
+  // a user who may not write the spool submits through the maildrop, as the real uid's account
+  const viaMaildrop = submitsThroughMaildrop(config);
+  const login = viaMaildrop ? realLogin() : invokingUser(ctx.env);
+  const sender = parseSender(viaMaildrop ? maildropSenderOption(ctx, config, o.from, login) : o.from, login, primary);
   const argRecipients = o.recipients.flatMap((r) => addressesIn(r, primary));
   if (!o.extract && argRecipients.length === 0) throw usage('no recipients given (name them, or use -t to take them from the message header)');
   checkStdin(ctx);
@@ -266,6 +271,9 @@ async function deliver(ctx: CliContext, config: Config, o: SendmailOptions): Pro
     ...(recipients.some(hasNonAscii) || (sender !== null && hasNonAscii(sender)) ? { smtpUtf8: true } : {}),
   };
 
+  if (viaMaildrop) {
+    return dropMessage(ctx, config, { sender, recipients, ...(o.notify && { notify: o.notify }), mail, verbose: o.verbose }, message);
+  }
   const outcome = await withBackends(config, async (b) => {
     // Sender checks without the login as AUTH identity: a local user may set any sender.
     await b.intake.checkSender({ protocol: 'local', mayRelay: true, submission: true }, sender, mail);
@@ -379,6 +387,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (args: string[], _opts: unknown, cmd: Command) => {
       const o = parseSendmailArgs(rawArguments(cmd, args));
       const config = configFor(ctx, cmd, o);
+      becomeDataDirOwner(config);
       try {
         switch (o.mode) {
           case 'deliver':
