@@ -64,8 +64,9 @@ export interface BackendOptions {
 export function spoolDir(config: Config): string {
   return join(config.dataDir, 'spool');
 }
+/** The Maildirs: [storage] mail_dir, else data_dir/mail. */
 export function mailDir(config: Config): string {
-  return join(config.dataDir, 'mail');
+  return config.storage.mailDir ?? join(config.dataDir, 'mail');
 }
 
 /** Whether this configuration's storage is PostgreSQL (several nodes). */

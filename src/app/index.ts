@@ -14,3 +14,4 @@ export { storageComponents, migrateStorage, storageStatus, describePgUrl } from 
 export { planPrivileges, assumePrivileges, PrivilegeError, type PrivilegePlan, type Privileges } from './privileges.js';
 export { findSystemUser, type SystemUser } from './system-users.js';
 export { maildropDir, writeMaildrop, type MaildropEnvelope } from './maildrop.js';
+export { migrateToPostgres, MigrationCheckError, type MigrationReport } from './storage-migration.js';

@@ -51,7 +51,7 @@ export interface ReloadTargets {
 export function restartOnlyChanges(a: Config, b: Config): string[] {
   const pairs: [string, unknown, unknown][] = [
     ['data_dir', a.dataDir, b.dataDir],
-    ['storage.url', a.storage.url, b.storage.url],
+    ['storage', a.storage, b.storage],
     ['smtp.listen', a.smtp.listen, b.smtp.listen],
     ['smtp.submission', a.smtp.submission, b.smtp.submission],
     ['smtp.submissions', a.smtp.submissions, b.smtp.submissions],

@@ -23,6 +23,7 @@ import { register as registerDirectory } from './commands/directory.js';
 import { register as registerDkim } from './commands/dkim.js';
 import { register as registerLab } from './commands/lab.js';
 import { register as registerList } from './commands/list.js';
+import { register as registerMigrate } from './commands/migrate.js';
 import { register as registerQueue } from './commands/queue.js';
 import { register as registerReload } from './commands/reload.js';
 import { register as registerResolve } from './commands/resolve.js';
@@ -99,6 +100,7 @@ export function buildProgram(io: CliIo): Command {
   registerDkim(program, ctx);
   registerDb(program, ctx);
   registerLab(program, ctx);
+  registerMigrate(program, ctx);
   return program;
 }
 

@@ -387,6 +387,8 @@ export const configSchema = z
       lease: field(duration, () => 60_000),
       // PostgreSQL only: how often a node re-reads the shared queue for envelopes it does not know
       poll_interval: field(duration, () => 10_000),
+      // where the Maildirs are (default data_dir/mail): one directory every node shares
+      mail_dir: optional(str),
     }),
     log: table({ level: field(logLevel, () => 'info' as const) }),
   })

@@ -219,6 +219,12 @@ export interface Config {
    * url: "file:" (embedded default) or "postgres://…"; leaseMs and pollIntervalMs: how the
    * nodes sharing a PostgreSQL queue take envelopes over from each other (docs/scale.md)
    */
-  readonly storage: { readonly url: string; readonly leaseMs: number; readonly pollIntervalMs: number };
+  readonly storage: {
+    readonly url: string;
+    readonly leaseMs: number;
+    readonly pollIntervalMs: number;
+    /** absolute; absent = data_dir/mail */
+    readonly mailDir?: string;
+  };
   readonly log: { readonly level: LogLevel };
 }

@@ -173,7 +173,12 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       greylistDelay: raw.abuse.greylist_delay,
       greylistLifetime: raw.abuse.greylist_lifetime,
     },
-    storage: { url: raw.storage.url, leaseMs: raw.storage.lease, pollIntervalMs: raw.storage.poll_interval },
+    storage: {
+      url: raw.storage.url,
+      leaseMs: raw.storage.lease,
+      pollIntervalMs: raw.storage.poll_interval,
+      ...(raw.storage.mail_dir !== undefined ? { mailDir: abs(raw.storage.mail_dir) } : {}),
+    },
     log: { level: raw.log.level },
   };
 }

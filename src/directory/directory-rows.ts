@@ -109,3 +109,20 @@ export const matchDetail = {
   list: (r: ListRow): string => r.description ?? `owner ${r.owner}`,
   role: (r: RoleRow): string => `held by ${r.holder}${r.description ? ` (${r.description})` : ''}`,
 };
+
+/**
+ * A whole directory, password hashes included: what `correio migrate` copies from one backend
+ * to another (never printed, never sent anywhere else).
+ */
+export interface DirectoryDump {
+  domains: { name: string; createdAt: number }[];
+  users: { address: string; name: string | null; passwordHash: string | null; createdAt: number }[];
+  aliases: Alias[];
+  lists: MailingList[];
+  roles: Role[];
+}
+
+/** How many entries of each kind a dump (or a directory) holds: what a migration verifies. */
+export function dumpCounts(d: DirectoryDump): Record<keyof DirectoryDump, number> {
+  return { domains: d.domains.length, users: d.users.length, aliases: d.aliases.length, lists: d.lists.length, roles: d.roles.length };
+}

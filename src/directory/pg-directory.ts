@@ -16,7 +16,7 @@ import type { DirectoryBackend, DirectoryMatch } from './directory-backend.js';
 import { DirectoryInputError, directoryKey, normalizeAliasName, normalizeDirectoryAddress, normalizeDirectoryDomain } from './directory-address.js';
 import {
   aliasRow, asDirectoryError, checkPassword, likePattern, matchDetail, need, toAlias, toList, toRole, toUser,
-  type AliasRow, type ListRow, type RoleRow, type UserRow,
+  type AliasRow, type DirectoryDump, type ListRow, type RoleRow, type UserRow,
 } from './directory-rows.js';
 import { inTransaction, migrateSchema, openPgPool, schemaStatus, type PgClient, type PgPool } from '../util/pg-database.js';
 import { directorySchema } from './pg-directory-schema.js';
@@ -326,6 +326,46 @@ export class PgDirectory implements DirectoryBackend {
         db, `SELECT address, holder, description FROM dir_roles WHERE ${like('address')} OR ${like('holder')} OR ${like("coalesce(description, '')")} ${byKey}`, p);
       for (const r of roles) out.push({ kind: 'role', address: r.address, detail: matchDetail.role(r) });
       return out;
+    });
+  }
+
+  /**
+   * Writes a dump (from another backend: `correio migrate`) in one transaction; an entry that
+   * exists already is replaced by the dump's, so running it again is harmless (resumable).
+   */
+  async importDump(d: DirectoryDump): Promise<void> {
+    await this.#tx(async (c) => {
+      for (const x of d.domains) await c.query('INSERT INTO dir_domains (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING', [x.name, x.createdAt]);
+      for (const u of d.users) {
+        await c.query(
+          `INSERT INTO dir_users (key, address, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (key) DO UPDATE SET address = excluded.address, name = excluded.name, password_hash = excluded.password_hash`,
+          [directoryKey(u.address), u.address, u.name, u.passwordHash, u.createdAt],
+        );
+      }
+      const now = Date.now();
+      for (const a of d.aliases) {
+        const [key, n, json] = aliasRow(a.name, a.targets);
+        await c.query(upsertAlias, [key, n, json, a.source ?? 'directory', now]);
+      }
+      for (const l of d.lists) {
+        const key = directoryKey(l.address);
+        await c.query(
+          `INSERT INTO dir_lists (key, address, owner, description, created_at) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, description = excluded.description`,
+          [key, l.address, l.owner, l.description ?? null, now],
+        );
+        for (const m of l.members) {
+          await c.query('INSERT INTO dir_list_members (list_key, member_key, member) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [key, directoryKey(m), m]);
+        }
+      }
+      for (const r of d.roles) {
+        await c.query(
+          `INSERT INTO dir_roles (key, address, holder, description, updated_at) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, description = excluded.description`,
+          [directoryKey(r.address), r.address, r.holder, r.description ?? null, now],
+        );
+      }
     });
   }
 

@@ -19,7 +19,7 @@ import type { DirectoryBackend, DirectoryMatch } from './directory-backend.js';
 import { DirectoryInputError, directoryKey, normalizeAliasName, normalizeDirectoryAddress, normalizeDirectoryDomain } from './directory-address.js';
 import {
   aliasRow, asDirectoryError, checkPassword, likePattern, matchDetail, need, toAlias, toList, toRole, toUser,
-  type AliasRow, type ListRow, type RoleRow, type UserRow,
+  type AliasRow, type DirectoryDump, type ListRow, type RoleRow, type UserRow,
 } from './directory-rows.js';
 
 export interface SqliteDirectoryOptions {
@@ -443,6 +443,21 @@ export class SqliteDirectory implements DirectoryBackend {
       for (const r of roles) out.push({ kind: 'role', address: r.address, detail: matchDetail.role(r) });
       return out;
     });
+  }
+
+  /** Everything, password hashes included, for `correio migrate` (a copy to another backend). */
+  async exportDump(): Promise<DirectoryDump> {
+    return {
+      domains: this.guard(() => this.sql('SELECT name, created_at FROM domains ORDER BY name').all() as { name: string; created_at: number }[]).map(
+        (r) => ({ name: r.name, createdAt: r.created_at }),
+      ),
+      users: this.guard(() => this.sql('SELECT address, name, password_hash, created_at FROM users ORDER BY key').all() as UserRow[]).map((r) => ({
+        address: r.address, name: r.name, passwordHash: r.password_hash, createdAt: Number(r.created_at),
+      })),
+      aliases: await this.listAliases(),
+      lists: await this.listLists(),
+      roles: await this.listRoles(),
+    };
   }
 
   /** Runs SQLite's quick integrity check; the problems it reports (empty: none). */

@@ -95,18 +95,44 @@ export class PgQueueStore implements QueueStore {
     if (this.#closed) throw new MailError(replies.localError(), 'MAIL_ERR_STORE_CLOSED');
     const id = this.#newId();
     if (!isQueueId(id)) throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
-    return new BufferedMessageDraft(id, async (body, envelopes) => {
-      const hash = createHash('sha256').update(body).digest();
-      await this.#run((pool) =>
-        pool.query(commitSql, [
-          id, hash, body.length, body,
-          envelopes.map((e) => e.id),
-          envelopes.map((_, i) => i + 1),
-          envelopes.map((e) => JSON.stringify(e)),
-          envelopes.map((e) => e.nextAttemptAt),
-        ]),
-      );
-    });
+    return new BufferedMessageDraft(id, (body, envelopes) => this.#insert(id, body, envelopes));
+  }
+
+  async #insert(id: MessageId, body: Buffer, envelopes: readonly Envelope[]): Promise<void> {
+    const hash = createHash('sha256').update(body).digest();
+    await this.#run((pool) =>
+      pool.query(commitSql, [
+        id, hash, body.length, body,
+        envelopes.map((e) => e.id),
+        envelopes.map((e) => Number(e.id.slice(e.id.lastIndexOf('-') + 1))),
+        envelopes.map((e) => JSON.stringify(e)),
+        envelopes.map((e) => e.nextAttemptAt),
+      ]),
+    );
+  }
+
+  /**
+   * Stores a message from another queue (`correio migrate`) under its own id and envelopes;
+   * false when a message of that id is here already (a migration run again skips it).
+   */
+  async importMessage(id: MessageId, body: Buffer, envelopes: readonly Envelope[]): Promise<boolean> {
+    if (!isQueueId(id) || envelopes.some((e) => e.messageId !== id || messageIdOfEnvelope(e.id) !== id)) {
+      throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
+    }
+    if ((await this.#run((pool) => pool.query('SELECT 1 FROM queue_messages WHERE id = $1', [id]))).rowCount !== 0) return false;
+    await this.#insert(id, body, envelopes);
+    return true;
+  }
+
+  /** How many of `ids` are stored here, and how many envelopes they have (a migration's check). */
+  async countMessages(ids: readonly MessageId[]): Promise<{ messages: number; envelopes: number }> {
+    const r = await this.#run((pool) =>
+      pool.query<{ m: string; e: string }>(
+        'SELECT (SELECT count(*) FROM queue_messages WHERE id = ANY($1)) AS m, (SELECT count(*) FROM queue_envelopes WHERE message_id = ANY($1)) AS e',
+        [ids],
+      ),
+    );
+    return { messages: Number(r.rows[0].m), envelopes: Number(r.rows[0].e) };
   }
 
   async openMessage(id: MessageId): Promise<Readable> {

@@ -1,0 +1,83 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseConfig } from '../../config/index.js';
+import { directoryFile, hashPassword, PgDirectory, SqliteDirectory } from '../../directory/index.js';
+import { FsQueueStore, PgQueueStore } from '../../queue/index.js';
+import { spoolDir } from '../../app/index.js';
+import { readAll, storeMessage } from '../../../test/contract/queue-store.contract.js';
+import { runCli } from '../../../test/helpers/cli.js';
+import { pgUnavailable, withTestDatabase } from '../../../test/helpers/pg.js';
+import { withTempDir } from '../../../test/helpers/temp-dir.js';
+
+const skip = await pgUnavailable();
+
+void describe('correio migrate --to postgres://… (a file-based site into PostgreSQL)', { skip }, () => {
+  void test('directory and queue are copied and verified; a second run copies nothing again', () =>
+    withTempDir('correio-migrate-', (dir) =>
+      withTestDatabase(async (db) => {
+        const text = 'data_dir = "var"\nlocal_domains = ["dc.uece.br"]\n';
+        const file = join(dir, 'correio.toml');
+        await writeFile(file, text);
+        const config = parseConfig(text, { file, baseDir: dir, absoluteFile: file });
+        // a file-based site with some of everything (and postmaster, made at open)
+        const sq = await SqliteDirectory.open(directoryFile(config), { localDomains: ['dc.uece.br'] });
+        await sq.addUser('suzana@dc.uece.br', await hashPassword('segredo'), 'Suzana');
+        await sq.addUser('pascal@dc.uece.br');
+        await sq.setAlias('staff@dc.uece.br', ['suzana@dc.uece.br', 'pascal@dc.uece.br']);
+        await sq.createList('lista@dc.uece.br', 'suzana@dc.uece.br', 'a list');
+        await sq.addListMembers('lista@dc.uece.br', ['pascal@dc.uece.br', 'jacques@dsc.ufpb.br']);
+        await sq.setRole('chefe@dc.uece.br', 'suzana@dc.uece.br');
+        await sq.close();
+        const fs = await FsQueueStore.open(spoolDir(config));
+        const m1 = await storeMessage(fs, 'Subject: one\r\n\r\nx\r\n', ['a@x.example', 'b@x.example']);
+        const m2 = await storeMessage(fs, 'Subject: two\r\n\r\ny\r\n', ['c@x.example']);
+        await fs.putEnvelope({ ...m1[1], nextAttemptAt: 42 });
+        await fs.close();
+
+        const r = await runCli(['migrate', '--to', db.url, '--config', file]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^directory: 1 domains, 3 users, 1 aliases, 1 lists, 1 roles \(verified\)$/m);
+        assert.match(r.stdout, /^queue: 2 messages \(2 copied, 0 already there\), 3 envelopes \(verified\)$/m);
+        assert.match(r.stdout, /^mailboxes: not copied/m);
+        assert.ok(!r.stdout.includes('postgres@'), 'the url is not printed');
+
+        // in PostgreSQL: the password hash works, the list has its members, the envelopes are whole
+        const pd = await PgDirectory.open(db.url);
+        try {
+          assert.equal(await pd.verifyPassword('suzana@dc.uece.br', 'segredo'), true);
+          assert.equal((await pd.findUser('suzana@dc.uece.br'))?.name, 'Suzana');
+          assert.deepEqual((await pd.findList('lista@dc.uece.br'))?.members, ['pascal@dc.uece.br', 'jacques@dsc.ufpb.br']);
+          assert.equal((await pd.findRole('chefe@dc.uece.br'))?.holder, 'suzana@dc.uece.br');
+        } finally {
+          await pd.close();
+        }
+        const pq = await PgQueueStore.open(db.url);
+        try {
+          assert.deepEqual(await pq.findEnvelope(m1[1].id), { ...m1[1], nextAttemptAt: 42 });
+          assert.deepEqual(await pq.findEnvelope(m2[0].id), m2[0]);
+          assert.equal((await readAll(await pq.openMessage(m1[0].messageId))).toString(), 'Subject: one\r\n\r\nx\r\n');
+        } finally {
+          await pq.close();
+        }
+
+        // resumable: run again, nothing is copied twice, and it still verifies
+        const again = await runCli(['migrate', '--to', db.url, '--config', file]);
+        assert.equal(again.code, 0, again.stderr);
+        assert.match(again.stdout, /^queue: 2 messages \(0 copied, 2 already there\), 3 envelopes \(verified\)$/m);
+      })));
+
+  void test('bad targets: not a postgres url (64), unreachable (69), one line each', () =>
+    withTempDir('correio-migrate-', async (dir) => {
+      const file = join(dir, 'correio.toml');
+      await writeFile(file, 'data_dir = "var"\n');
+      const bad = await runCli(['migrate', '--to', 'mysql://x', '--config', file]);
+      assert.equal(bad.code, 64, bad.stderr);
+      const down = await runCli(['migrate', '--to', 'postgres://u:secret@127.0.0.1:1/none', '--config', file]);
+      assert.equal(down.code, 69, down.stderr);
+      assert.match(down.stderr, /^correio: PostgreSQL at 127\.0\.0\.1:1\/none: /);
+      assert.ok(!down.stderr.includes('secret'));
+      assert.equal(down.stderr.trim().split('\n').length, 1);
+    }));
+});
