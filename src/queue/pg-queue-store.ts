@@ -22,7 +22,7 @@ import {
   MailError, replies,
   type Envelope, type EnvelopeId, type MessageDraft, type MessageId, type QueueStore,
 } from '../core/index.js';
-import { migrateSchema, openPgPool, uniqueId, type PgPool } from '../util/index.js';
+import { inTransaction, migrateSchema, openPgPool, uniqueId, type PgPool } from '../util/index.js';
 import { BufferedMessageDraft } from './buffered-draft.js';
 import { PgEnvelopeLeases } from './pg-envelope-leases.js';
 import { queueSchema } from './pg-queue-schema.js';
@@ -188,11 +188,8 @@ export class PgQueueStore implements QueueStore {
     const msg = messageIdOfEnvelope(id);
     if (msg === undefined) return;
     const token = this.leases.token(id);
-    const body = await this.#run(async (pool) => {
-      const c = await pool.connect();
-      let broken = false;
-      try {
-        await c.query('BEGIN');
+    const body = await this.#run((pool) =>
+      inTransaction(pool, async (c) => {
         // the message row is the lock: two deletes of its last envelopes see each other
         const m = await c.query<{ body_hash: Buffer }>('SELECT body_hash FROM queue_messages WHERE id = $1 FOR UPDATE', [msg]);
         const d = await c.query(
@@ -202,20 +199,11 @@ export class PgQueueStore implements QueueStore {
         if (d.rowCount === 0 && token !== undefined && (await c.query('SELECT 1 FROM queue_envelopes WHERE id = $1', [id])).rowCount !== 0) {
           throw leaseLost(id);
         }
-        let gone: Buffer | undefined;
-        if (m.rows[0] && (await c.query('SELECT 1 FROM queue_envelopes WHERE message_id = $1 LIMIT 1', [msg])).rowCount === 0) {
-          await c.query('DELETE FROM queue_messages WHERE id = $1', [msg]);
-          gone = m.rows[0].body_hash;
-        }
-        await c.query('COMMIT');
-        return gone;
-      } catch (err) {
-        await c.query('ROLLBACK').catch(() => (broken = true));
-        throw err;
-      } finally {
-        c.release(broken);
-      }
-    });
+        if (!m.rows[0] || (await c.query('SELECT 1 FROM queue_envelopes WHERE message_id = $1 LIMIT 1', [msg])).rowCount !== 0) return undefined;
+        await c.query('DELETE FROM queue_messages WHERE id = $1', [msg]);
+        return m.rows[0].body_hash;
+      }),
+    );
     this.leases.forget(id);
     if (body) await this.#collectBody(body);
   }

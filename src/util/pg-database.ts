@@ -63,8 +63,10 @@ export function isPostgresUrl(url: string): boolean {
 }
 
 /**
- * A pool for `url`. An idle connection that breaks (the server restarted, a failover) is
- * dropped and only logged by the caller's queries failing; it must not crash the process.
+ * A pool for `url`. A connection that breaks (the server restarted, a failover, the network)
+ * must not crash the process: its 'error' event, idle or checked out, is handled here and the
+ * query in flight fails (the caller answers 451); the pool drops the connection and opens a
+ * new one for the next query.
  */
 export function openPgPool(url: string, opts: PgPoolOptions = {}): PgPool {
   const pool = new pg.Pool({
@@ -75,6 +77,8 @@ export function openPgPool(url: string, opts: PgPoolOptions = {}): PgPool {
     application_name: opts.applicationName ?? 'correio',
   });
   pool.on('error', () => undefined);
+  // a checked-out client emits 'error' itself; unhandled, it would be an uncaught exception
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

@@ -48,7 +48,7 @@ async function queued(url: string): Promise<number> {
   }
 }
 
-void describe('t-70 two nodes on one PostgreSQL: kill -9 of one loses and duplicates nothing', { skip }, () => {
+void describe('t-90 two nodes on one PostgreSQL: kill -9 of one loses and duplicates nothing', { skip }, () => {
   void test('mail accepted on A, A killed, B delivers everything exactly once', () =>
     withTestDatabase(async (db) => {
       const shared = await mkdtemp(join(tmpdir(), 'correio-t70-'));
