@@ -33,6 +33,7 @@ import { countingAuthenticate, startMonitoring, type Monitoring } from './monito
 import { startWeb, type WebServices } from './web-services.js';
 import type { Privileges } from './privileges.js';
 import { MaildropPickup } from './maildrop-pickup.js';
+import { messageSubmitter } from './message-submitter.js';
 
 export interface RunningApp {
   readonly backends: Backends;
@@ -221,7 +222,16 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     });
     // the web (issue 16): JMAP, admin API, HTTP submission, webmail (app/web-services.ts); its
     // token database is made as run_as, only its listeners bind with root
-    const w = await startWeb({ backends, folders, throttle: authThrottle, logger, tls, config: () => reloader.config, bind, control: (req) => handleControl(req), logTail: (n) => mailLog.tail(n) });
+    // HTTP sending (JMAP EmailSubmission) takes the submission listener's checks of the configuration in force
+    let submissionPolicy: { config: Config; policy: ReturnType<typeof policiesFor>['submission'] } | undefined;
+    const submitter = messageSubmitter({
+      intake: () => backends.intake,
+      policy: () => {
+        if (submissionPolicy?.config !== reloader.config) submissionPolicy = { config: reloader.config, policy: policiesFor(reloader.config).submission };
+        return submissionPolicy.policy;
+      },
+    });
+    const w = await startWeb({ backends, folders, submitter, throttle: authThrottle, logger, tls, config: () => reloader.config, bind, control: (req) => handleControl(req), logTail: (n) => mailLog.tail(n) });
     web = w;
     stops.unshift(() => w.close());
     const control = await startControlServer(controlSocketPath(config), (req) => handleControl(req));

@@ -12,10 +12,11 @@
 import type { Logger } from 'pino';
 import type { Context, Hono } from 'hono';
 import { formatListenAddress, type Config } from '../config/index.js';
-import type { MailFolderStore, TokenStore } from '../core/index.js';
+import { join } from 'node:path';
+import type { MailFolderStore, MessageSubmitter, TokenStore } from '../core/index.js';
 import { openTokenStore } from '../directory/index.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
-import { HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
+import { BlobStore, HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
 import { smtpPolicyFromConfig } from '../policy/index.js';
 import type { Backends } from './backends.js';
 import { RequestQueueControl, type ControlRequest, type ControlResponse } from './control.js';
@@ -27,6 +28,8 @@ export interface WebContext {
   readonly tokens: TokenStore;
   /** the mailboxes as JMAP sees them (the folders IMAP uses) */
   readonly mailView: MailView;
+  /** sending for a logged-in user: the submission path (app/message-submitter.ts) */
+  readonly submitter: MessageSubmitter;
   readonly logger: Logger;
   /** the configuration in force (changes with a reload) */
   readonly config: () => Config;
@@ -66,7 +69,8 @@ function adminMount(ctx: WebContext): Hono<WebEnv> {
  */
 export function webMounts(ctx: WebContext): WebMount[] {
   const jmap = jmapApp({
-    mailView: ctx.mailView,
+    services: { mailView: ctx.mailView, blobs: new BlobStore(join(ctx.config().dataDir, 'blobs')), submitter: ctx.submitter },
+    closing: ctx.closing,
     maxSize: ctx.config().http.maxBodySize,
     displayName: async (address) => (await ctx.backends.directory.findUser(address))?.name,
     onError: (err, method) => ctx.logger.error({ err, method }, 'jmap method failed'),
@@ -119,6 +123,7 @@ export interface WebServices {
 export interface WebDeps {
   readonly backends: Backends;
   readonly folders: MailFolderStore;
+  readonly submitter: MessageSubmitter;
   readonly throttle: AuthThrottle;
   readonly logger: Logger;
   readonly tls: TlsMaterial | undefined;
@@ -144,7 +149,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     settings: () => deps.config().http,
   });
   const app = createWebApp({
-    mounts: webMounts({ backends: deps.backends, tokens, mailView: new MailView(deps.folders), logger: deps.logger, config: deps.config, closing: closing.signal, control: deps.control, logTail: deps.logTail }),
+    mounts: webMounts({ backends: deps.backends, tokens, mailView: new MailView(deps.folders), submitter: deps.submitter, logger: deps.logger, config: deps.config, closing: closing.signal, control: deps.control, logTail: deps.logTail }),
     auth,
     maxBodySize: config.http.maxBodySize,
     onError: (err, method, path) => deps.logger.error({ err, method, path }, 'http request failed'),

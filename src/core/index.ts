@@ -21,3 +21,4 @@ export * from './intake.js';
 export * from './policy.js';
 export * from './events.js';
 export * from './api-tokens.js';
+export * from './submission.js';

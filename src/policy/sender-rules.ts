@@ -36,7 +36,8 @@ import { addressesInDisplayText, fromAddresses } from './from-addresses.js';
 
 /**
  * Whether the sender rules bind a session: an SMTP AUTH identity (RFC 3848: ESMTPA, ESMTPSA),
- * whatever the port, or HTTP submission's authenticated caller (HTTPA, web/submission-api.ts).
+ * whatever the port, or an authenticated web caller (HTTPA, HTTPSA: web/submission-api.ts, and
+ * JMAP EmailSubmission through app/message-submitter.ts).
  */
 export function senderRulesApply(session: SessionInfo): boolean {
   return session.authUser !== undefined && /^(ESMTPS?A|HTTPS?A)$/.test(session.protocol);

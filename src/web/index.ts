@@ -17,3 +17,4 @@ export { jmapApp, wellKnownJmapApp, sessionObject, type JmapOptions } from './jm
 export { MailView } from './jmap/mail-view.js';
 export { adminConsoleApp, uiModulesApp, pageCsp } from './ui-files.js';
 export { submissionApi, SUBMISSION_API_BASE, type SubmissionApiDeps, type SubmissionCaller } from './submission-api.js';
+export { BlobStore } from './jmap/blob-store.js';

@@ -204,3 +204,95 @@ void test('errors: unknown method, bad result reference, another account, not JS
   const cap = await fetch(`${base}/jmap/api`, { method: 'POST', headers: { Authorization: alice, 'Content-Type': 'application/json' }, body: JSON.stringify({ using: ['urn:example:nope'], methodCalls: [] }) });
   assert.equal(((await cap.json()) as { type: string }).type, 'urn:ietf:params:jmap:error:unknownCapability');
 });
+
+void test('compose and send: upload, Email/set create (draft with attachment), EmailSubmission/set; bob receives it; the draft moves to Sent', async () => {
+  const up = await fetch(`${base}/jmap/upload/${accountId}`, { method: 'POST', headers: { Authorization: alice, 'Content-Type': 'text/plain' }, body: 'notas da reunião\n' });
+  assert.equal(up.status, 201);
+  const blob = (await up.json()) as { blobId: string; size: number; type: string };
+  assert.deepEqual([blob.size, blob.type], [Buffer.byteLength('notas da reunião\n'), 'text/plain']);
+  const { body } = await api([
+    ['Mailbox/query', { accountId, filter: { role: 'drafts' } }, 'd'],
+    ['Mailbox/query', { accountId, filter: { role: 'sent' } }, 's'],
+    ['Identity/get', { accountId }, 'i'],
+  ]);
+  const drafts = (answer(body, 'd').ids as string[])[0];
+  const sentBox = (answer(body, 's').ids as string[])[0];
+  const identity = (answer(body, 'i').list as { id: string; email: string }[])[0];
+  assert.equal(identity.email, 'alice@example.org');
+  const send = await api([
+    [
+      'Email/set',
+      {
+        accountId,
+        create: {
+          draft: {
+            mailboxIds: { [drafts]: true },
+            keywords: { $draft: true, $seen: true },
+            from: [{ name: 'Alice Souza', email: 'alice@example.org' }],
+            to: [{ name: 'Bob', email: 'bob@example.org' }],
+            subject: 'Reunião amanhã',
+            textBody: [{ partId: 't', type: 'text/plain' }],
+            bodyValues: { t: { value: 'Bob, segue a ata da reunião.' } },
+            attachments: [{ blobId: blob.blobId, type: 'text/plain', name: 'ata.txt', disposition: 'attachment' }],
+          },
+        },
+      },
+      'c',
+    ],
+    ['EmailSubmission/set', { accountId, create: { go: { identityId: identity.id, emailId: '#draft' } }, onSuccessUpdateEmail: { '#go': { [`mailboxIds/${drafts}`]: null, [`mailboxIds/${sentBox}`]: true, 'keywords/$draft': null } } }, 'sub'],
+    ['Email/query', { accountId, filter: { inMailbox: sentBox } }, 'q'],
+  ]);
+  const created = answer(send.body, 'c').created as Record<string, { id: string }>;
+  assert.ok(created.draft.id);
+  const sub = answer(send.body, 'sub');
+  assert.ok((sub.created as Record<string, { id: string }>).go.id, JSON.stringify(sub));
+  // the implicit Email/set of onSuccessUpdateEmail comes right after
+  const implicit = send.body.methodResponses.find((r) => r[0] === 'Email/set' && r[2] === 'sub');
+  assert.ok(implicit, JSON.stringify(send.body.methodResponses));
+  assert.equal((answer(send.body, 'q').ids as string[]).length, 1, 'the sent message is in Sent');
+  const [got] = await site.waitForMessages('bob@example.org', 1);
+  assert.match(got, /^Subject: =\?UTF-8\?B\?/m);
+  assert.match(got, /^Received: from .*\r?\n\tby mx\.example\.org \(correio\) with HTTPA id /m, 'through intake, like a submission');
+  assert.match(got, /filename="ata\.txt"/);
+  assert.match(got, new RegExp(Buffer.from('notas da reunião\n').toString('base64')));
+});
+
+void test('sending as someone else is refused by the sender rules (forbiddenFrom)', async () => {
+  const { body } = await api([['Mailbox/query', { accountId, filter: { role: 'drafts' } }, 'd']]);
+  const drafts = (answer(body, 'd').ids as string[])[0];
+  const forged = await api([
+    ['Email/set', { accountId, create: { x: { mailboxIds: { [drafts]: true }, from: [{ email: 'boss@example.org' }], to: [{ email: 'bob@example.org' }], subject: 'forged' } } }, 'c'],
+    ['EmailSubmission/set', { accountId, create: { s: { emailId: '#x' } } }, 's'],
+  ]);
+  const notCreated = answer(forged.body, 's').notCreated as Record<string, { type: string; description: string }>;
+  assert.equal(notCreated.s.type, 'forbiddenFrom', JSON.stringify(notCreated));
+});
+
+void test('Email/import from an uploaded message; push: an EventSource sees a delivery as a state change', async () => {
+  const raw = 'From: carol@example.net\r\nTo: alice@example.org\r\nSubject: imported\r\nMessage-ID: <imp-1@example.net>\r\n\r\nold mail\r\n';
+  const up = (await (await fetch(`${base}/jmap/upload/${accountId}`, { method: 'POST', headers: { Authorization: alice, 'Content-Type': 'message/rfc822' }, body: raw })).json()) as { blobId: string };
+  const imp = await api([['Email/import', { accountId, emails: { m1: { blobId: up.blobId, mailboxIds: { [inboxId]: true }, keywords: { $seen: true }, receivedAt: '2020-01-02T03:04:05Z' } } }, 'i'], ['Email/get', { accountId, ids: ['#m1'], properties: ['subject', 'receivedAt', 'keywords'] }, 'g']]);
+  const created = answer(imp.body, 'i').created as Record<string, { id: string }>;
+  assert.ok(created.m1.id);
+  const g = await api([['Email/get', { accountId, ids: [created.m1.id], properties: ['subject', 'receivedAt', 'keywords'] }, 'g']]);
+  assert.deepEqual((answer(g.body, 'g').list as unknown[])[0], { id: created.m1.id, subject: 'imported', receivedAt: '2020-01-02T03:04:05Z', keywords: { $seen: true } });
+
+  const ac = new AbortController();
+  const res = await fetch(`${base}/jmap/eventsource?types=*&closeafter=state&ping=0`, { headers: { Authorization: alice, Accept: 'text/event-stream' }, signal: ac.signal });
+  assert.equal(res.status, 200);
+  assert.match(String(res.headers.get('content-type')), /^text\/event-stream/);
+  const reader = res.body!.getReader();
+  const r = await sendMail(site, 'pascal@example.net', ['alice@example.org'], 'From: pascal@example.net\r\nTo: alice@example.org\r\nSubject: live\r\n\r\nhello\r\n');
+  assert.match(String(r.final), /^250/);
+  let text = '';
+  const decoder = new TextDecoder();
+  while (!/event: state\ndata: .*\n\n/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value);
+  }
+  ac.abort();
+  const data = JSON.parse(/data: (.*)\n/.exec(text)![1]) as { '@type': string; changed: Record<string, Record<string, string>> };
+  assert.equal(data['@type'], 'StateChange');
+  assert.ok(data.changed[accountId].Email, text);
+});

@@ -7,6 +7,7 @@
  * Standards: RFC 8621 §4.2–§4.6, §3.1 (Thread/get), §5.1 (SearchSnippet/get); RFC 8620 §5.3
  *   (/set: patches with "/" paths, ifInState, SetErrors).
  * Security: every id is looked up in the account's own view; other users' mail has no id here.
+ * Email/set create and Email/import are in email-create.ts.
  * Limitations: one mailbox per Email (maxMailboxesPerEmail 1: a Maildir file lives in one
  *   folder); a move gives the Email a new id (see mail-view); keywords are the five Maildir
  *   can hold; Email/queryChanges is cannotCalculateChanges.
@@ -18,6 +19,7 @@ import { MessageCache, defaultEmailProperties, emailObject, emailProperties, get
 import { asText } from './email-parse.js';
 import { findHeader } from '../../protocol/mime/index.js';
 import { flagsOf, keywordsOf, type EmailRecord } from './mail-view.js';
+import { createEmails, importEmails } from './email-create.js';
 
 const isHeaderProperty = (p: string): boolean => /^header:[^:]+(:as(Raw|Text|Addresses|MessageIds|Date))?(:all)?$/i.test(p);
 
@@ -102,6 +104,23 @@ export function emailMethods(account: AccountSession): [string, JmapMethod][] {
       },
     ],
     ['Email/set', { capability: cap, run: (args, ctx) => setEmails(account, args, ctx.createdIds) }],
+    [
+      'Email/import',
+      {
+        capability: cap,
+        run: async (args, ctx) => {
+          account.check(args);
+          const before = await account.view();
+          if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== before.emailState) throw new MethodError('stateMismatch', `the email state is ${before.emailState}`);
+          const emails = (args.emails ?? {}) as Record<string, Args>;
+          if (Object.keys(emails).length > maxObjectsInSet) throw new MethodError('requestTooLarge', `at most ${maxObjectsInSet} emails per Email/import`);
+          const { created, notCreated } = await importEmails(account, emails, ctx.createdIds);
+          account.changed();
+          const after = await account.view();
+          return { accountId: account.accountId, oldState: before.emailState, newState: after.emailState, created: Object.keys(created).length ? created : null, notCreated: Object.keys(notCreated).length ? notCreated : null };
+        },
+      },
+    ],
     [
       'Thread/get',
       {
@@ -216,10 +235,14 @@ async function setEmails(account: AccountSession, args: Args, createdIds: Map<st
   if (Object.keys(update).length + destroy.length + Object.keys(create).length > maxObjectsInSet) throw new MethodError('requestTooLarge', `at most ${maxObjectsInSet} objects per Email/set`);
   const { user, folders } = account;
   const resolve = (id: string): string => (id.startsWith('#') ? (createdIds.get(id.slice(1)) ?? id) : id);
+  // RFC 8620 §5.3: creations first, then updates, then destructions
+  const { created, notCreated } = await createEmails(account, create, createdIds);
   const updated: Args = {};
   const notUpdated: Args = {};
-  for (const [id, patch] of Object.entries(update)) {
-    const e = before.emailById.get(id);
+  const current = Object.keys(created).length ? await account.view() : before;
+  for (const [rawId, patch] of Object.entries(update)) {
+    const id = resolve(rawId);
+    const e = current.emailById.get(id);
     if (!e) {
       notUpdated[id] = { type: 'notFound', description: `no email ${id}` };
       continue;
@@ -235,7 +258,7 @@ async function setEmails(account: AccountSession, args: Args, createdIds: Map<st
       continue;
     }
     const targets = Object.keys(next.mailboxIds).map(resolve);
-    const target = targets.length === 1 ? before.mailboxById.get(targets[0]) : undefined;
+    const target = targets.length === 1 ? current.mailboxById.get(targets[0]) : undefined;
     if (targets.length !== 1 || !target) {
       notUpdated[id] = { type: targets.length > 1 ? 'tooManyMailboxes' : 'invalidProperties', description: 'an email is in exactly one existing mailbox here', properties: ['mailboxIds'] };
       continue;
@@ -256,16 +279,15 @@ async function setEmails(account: AccountSession, args: Args, createdIds: Map<st
   }
   const destroyed: string[] = [];
   const notDestroyed: Args = {};
-  for (const id of destroy) {
-    const e = before.emailById.get(id);
+  for (const rawId of destroy) {
+    const id = resolve(rawId);
+    const e = current.emailById.get(id);
     if (!e) notDestroyed[id] = { type: 'notFound', description: `no email ${id}` };
     else {
       await folders.remove(user, e.folder, e.key);
       destroyed.push(id);
     }
   }
-  const notCreated: Args = {};
-  for (const cid of Object.keys(create)) notCreated[cid] = { type: 'forbidden', description: 'creating emails is not supported yet' };
   account.changed();
   const after = await account.view();
   const orNull = (o: Args): Args | null => (Object.keys(o).length ? o : null);
@@ -273,7 +295,7 @@ async function setEmails(account: AccountSession, args: Args, createdIds: Map<st
     accountId: account.accountId,
     oldState: before.emailState,
     newState: after.emailState,
-    created: null,
+    created: orNull(created),
     updated: orNull(updated),
     destroyed: destroyed.length ? destroyed : null,
     notCreated: orNull(notCreated),

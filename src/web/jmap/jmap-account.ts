@@ -9,7 +9,8 @@
  *   another user's mail.
  * Limitations: one account per user (no shared mailboxes).
  */
-import type { MailFolderStore } from '../../core/index.js';
+import type { MailFolderStore, MessageSubmitter } from '../../core/index.js';
+import type { BlobStore } from './blob-store.js';
 import { MethodError, type Args } from './jmap-protocol.js';
 import type { AccountView, MailView } from './mail-view.js';
 
@@ -20,15 +21,32 @@ export function accountIdOf(address: string): string {
   return `a${Buffer.from(address.toLowerCase(), 'utf8').toString('base64url')}`;
 }
 
+/** What JMAP works on, shared by every request. */
+export interface JmapServices {
+  readonly mailView: MailView;
+  readonly blobs: BlobStore;
+  readonly submitter: MessageSubmitter;
+}
+
 export class AccountSession {
   readonly accountId: string;
   #view: Promise<AccountView> | undefined;
 
   constructor(
     readonly user: string,
-    readonly mailView: MailView,
+    readonly services: JmapServices,
+    /** the connection the request came on (EmailSubmission's Received field) */
+    readonly client: { readonly ip: string; readonly secure: boolean } = { ip: '', secure: false },
   ) {
     this.accountId = accountIdOf(user);
+  }
+
+  get mailView(): MailView {
+    return this.services.mailView;
+  }
+
+  get blobs(): BlobStore {
+    return this.services.blobs;
   }
 
   get folders(): MailFolderStore {

@@ -2,27 +2,32 @@
  * @module jmap-app
  * JMAP over HTTP (RFC 8620 §2, §3, §6): the session resource (`GET /jmap/session`, found
  * through `/.well-known/jmap`), the API endpoint (`POST /jmap/api`), blob download
- * (`GET /jmap/download/{accountId}/{blobId}/{name}?type=`), mounted with the `jmap` scope.
+ * (`GET /jmap/download/{accountId}/{blobId}/{name}?type=`), blob upload (`POST
+ * /jmap/upload/{accountId}`) and push (`GET /jmap/eventsource`), mounted with the `jmap` scope.
  * Standards: RFC 8620 §2 (session), §2.2 (/.well-known/jmap redirect, RFC 8615), §3.1
  *   (application/json, UTF-8), §3.6.1 (request-level errors), §6.2 (download); RFC 8621 §1.3
  *   (mail and submission capabilities).
  * Security: every request is authenticated (the mount); accounts are the user's own only;
  *   downloads are sent as attachments with nosniff and a sandboxing CSP, so a message part is
  *   never run as a page of this origin.
- * Limitations: no blob upload, Email/import, EmailSubmission or push yet.
+ * Limitations: see each method module.
  */
 import { Hono } from 'hono';
 import type { WebEnv } from '../http-auth.js';
-import { problem } from '../problem.js';
-import { AccountSession, accountIdOf, maxObjectsInGet, maxObjectsInSet } from './jmap-account.js';
+import { connectionOf, problem } from '../problem.js';
+import { AccountSession, accountIdOf, maxObjectsInGet, maxObjectsInSet, type JmapServices } from './jmap-account.js';
 import { capabilityUris, parseRequest, runCalls, type JmapMethod } from './jmap-protocol.js';
 import { emailMethods } from './email-methods.js';
 import { mailboxMethods } from './mailbox-methods.js';
-import type { MailView } from './mail-view.js';
+import { readBlob } from './email-create.js';
 import { MessageCache } from './email-read.js';
+import { eventSource } from './event-source.js';
+import { submissionMethods } from './submission-methods.js';
 
 export interface JmapOptions {
-  readonly mailView: MailView;
+  readonly services: JmapServices;
+  /** aborted when the server stops (push streams end) */
+  readonly closing: AbortSignal;
   /** the largest request body and upload ([http] max_body_size) */
   readonly maxSize: number;
   /** the display name of an account, for Identity/get */
@@ -91,20 +96,7 @@ export function methodTable(account: AccountSession, opts: JmapOptions): Map<str
     ['Core/echo', { capability: capabilityUris.core, run: (args) => Promise.resolve(args) }],
     ...mailboxMethods(account),
     ...emailMethods(account),
-    [
-      'Identity/get',
-      {
-        capability: capabilityUris.submission,
-        run: async (args) => {
-          account.check(args);
-          const name = (await opts.displayName(account.user)) ?? '';
-          const identity = { id: 'i0', name, email: account.user, replyTo: null, bcc: null, textSignature: '', htmlSignature: '', mayDelete: false };
-          const ids = args.ids;
-          const wanted = Array.isArray(ids) ? (ids as string[]) : ['i0'];
-          return { accountId: account.accountId, state: 'i0', list: wanted.includes('i0') ? [identity] : [], notFound: wanted.filter((i) => i !== 'i0') };
-        },
-      },
-    ],
+    ...submissionMethods(account, () => opts.displayName(account.user)),
   ]);
 }
 
@@ -124,31 +116,36 @@ export function jmapApp(opts: JmapOptions): Hono<WebEnv> {
     const req = parseRequest(body, known, maxCallsInRequest);
     if ('status' in req) return problem(400, req.detail, { type: req.type, ...(req.limit && { limit: req.limit }) });
     const user = c.get('principal').address;
-    const account = new AccountSession(user, opts.mailView);
+    const account = new AccountSession(user, opts.services, connectionOf(c));
     const session = sessionObject(user, baseUrl(c), opts.maxSize);
     const res = await runCalls(req, methodTable(account, opts), String(session.state), opts.onError);
     return c.json(res);
   });
   app.get('/download/:accountId/:blobId/:name', async (c) => {
-    const account = new AccountSession(c.get('principal').address, opts.mailView);
+    const account = new AccountSession(c.get('principal').address, opts.services);
     if (c.req.param('accountId') !== account.accountId) return problem(404, 'no such account');
     const blobId = c.req.param('blobId');
-    const m = /^b([A-Za-z0-9_-]{22})(?:_([0-9-]+))?$/.exec(blobId);
-    const view = await account.view();
-    const e = m ? view.emails.find((x) => x.blobId === `b${m[1]}`) : undefined;
-    if (!m || !e) return problem(404, `no blob ${blobId}`);
-    const cache = new MessageCache(account);
-    const data = m[2] === undefined ? await cache.raw(e) : (await cache.load(e)).parsed.octets(m[2].replace(/-/g, '.'));
-    if (!data) return problem(404, `no blob ${blobId}`);
-    const type = c.req.query('type') ?? (m[2] === undefined ? 'message/rfc822' : 'application/octet-stream');
+    const blob = await readBlob(account, blobId, new MessageCache(account));
+    if (!blob) return problem(404, `no blob ${blobId}`);
+    const type = c.req.query('type') ?? blob.type;
     const safeType = /^[\w.+-]+\/[\w.+-]+$/.test(type) ? type : 'application/octet-stream';
-    return c.body(new Uint8Array(data), 200, {
+    return c.body(new Uint8Array(blob.data), 200, {
       'Content-Type': safeType,
       'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(c.req.param('name'))}`,
       'Content-Security-Policy': "default-src 'none'; sandbox",
-      'Cache-Control': 'private, immutable, max-age=31536000',
+      'Cache-Control': 'private, max-age=86400',
     });
   });
+  // RFC 8620 §6.1: the body is the blob, its Content-Type the blob's type
+  app.post('/upload/:accountId', async (c) => {
+    const account = new AccountSession(c.get('principal').address, opts.services);
+    if (c.req.param('accountId') !== account.accountId) return problem(404, 'no such account');
+    const data = Buffer.from(await c.req.arrayBuffer());
+    const type = (c.req.header('Content-Type') ?? 'application/octet-stream').split(';')[0].trim().toLowerCase();
+    const r = await account.blobs.put(account.accountId, data, type);
+    return c.json({ accountId: account.accountId, ...r }, 201);
+  });
+  app.get('/eventsource', (c) => eventSource(c, new AccountSession(c.get('principal').address, opts.services), opts.closing));
   return app;
 }
 

@@ -1,0 +1,154 @@
+/**
+ * @module email-create
+ * New Emails in the account: Email/set create (a draft made from properties, RFC 8621 §4.6)
+ * and Email/import (a whole message from a blob, §4.8), both stored with the folder store's
+ * append (as IMAP APPEND), and the blobs they are made from (uploads, or parts of stored mail).
+ * Standards: RFC 8621 §4.6 (create: mailboxIds, keywords, header properties, bodyValues,
+ *   textBody/htmlBody/attachments), §4.8 (Email/import); RFC 8620 §5.3 (SetError).
+ * Security: blobs are looked up in this account only; a body value or attachment must be
+ *   named by the request (no server file can be attached).
+ * Limitations: bodyStructure and header:X at create are refused (invalidProperties).
+ */
+import { Readable } from 'node:stream';
+import type { Args } from './jmap-protocol.js';
+import type { AccountSession } from './jmap-account.js';
+import { MessageCache } from './email-read.js';
+import { composeMessage, type ComposeAddress, type ComposePart } from './email-compose.js';
+import { flagsOf, type EmailRecord } from './mail-view.js';
+
+/** The octets and type of a blob of this account: an upload, a stored message, or one of its parts. */
+export async function readBlob(account: AccountSession, blobId: string, cache: MessageCache): Promise<{ data: Buffer; type: string } | undefined> {
+  const up = await account.blobs.get(account.accountId, blobId);
+  if (up) return up;
+  const m = /^b([A-Za-z0-9_-]{22})(?:_([0-9-]+))?$/.exec(blobId);
+  if (!m) return undefined;
+  const e = (await account.view()).emails.find((x) => x.blobId === `b${m[1]}`);
+  if (!e) return undefined;
+  if (m[2] === undefined) return { data: await cache.raw(e), type: 'message/rfc822' };
+  const partId = m[2].replace(/-/g, '.');
+  const { parsed } = await cache.load(e);
+  const data = parsed.octets(partId);
+  const find = (p: typeof parsed.bodyStructure): string | undefined => (p.partId === partId ? p.type : p.subParts?.map(find).find((t) => t !== undefined));
+  return data ? { data, type: find(parsed.bodyStructure) ?? 'application/octet-stream' } : undefined;
+}
+
+type SetError = { type: string; description: string; properties?: string[] };
+
+/** The one mailbox of a create or import, with the creation ids of this request resolved. */
+function targetFolder(account: AccountSession, mailboxIds: unknown, createdIds: Map<string, string>, view: Awaited<ReturnType<AccountSession['view']>>): string | SetError {
+  const ids = typeof mailboxIds === 'object' && mailboxIds !== null ? Object.keys(mailboxIds).map((id) => (id.startsWith('#') ? (createdIds.get(id.slice(1)) ?? id) : id)) : [];
+  const m = ids.length === 1 ? view.mailboxById.get(ids[0]) : undefined;
+  if (!m) return { type: ids.length > 1 ? 'tooManyMailboxes' : 'invalidProperties', description: 'an email is put in exactly one existing mailbox here', properties: ['mailboxIds'] };
+  return m.folder;
+}
+
+async function store(account: AccountSession, folder: string, message: Buffer, keywords: unknown, receivedAt: number | undefined): Promise<EmailRecord | SetError> {
+  const flags = flagsOf(typeof keywords === 'object' && keywords !== null ? (keywords as Args) : {});
+  if (typeof flags !== 'string') return { type: 'invalidProperties', description: `keyword ${flags.unsupported} cannot be stored here`, properties: ['keywords'] };
+  const { uid } = await account.folders.append(account.user, folder, Readable.from([message]), { flags, ...(receivedAt !== undefined && { receivedAt }) });
+  account.changed();
+  const e = (await account.view()).emails.find((x) => x.folder === folder && x.uid === uid);
+  if (!e) throw new Error('the stored email vanished');
+  return e;
+}
+
+const addressList = (v: unknown): ComposeAddress[] | undefined =>
+  Array.isArray(v) ? v.filter((a): a is ComposeAddress => typeof a === 'object' && a !== null && typeof (a as ComposeAddress).email === 'string') : undefined;
+const stringList = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
+
+const allowed = new Set(['mailboxIds', 'keywords', 'receivedAt', 'from', 'sender', 'to', 'cc', 'bcc', 'replyTo', 'subject', 'sentAt', 'messageId', 'inReplyTo', 'references', 'textBody', 'htmlBody', 'attachments', 'bodyValues']);
+
+/** Email/set create: each creation id → the new Email's id, blobId, threadId, size, or a SetError. */
+export async function createEmails(account: AccountSession, create: Record<string, Args>, createdIds: Map<string, string>): Promise<{ created: Args; notCreated: Args }> {
+  const created: Args = {};
+  const notCreated: Args = {};
+  const cache = new MessageCache(account);
+  for (const [cid, e] of Object.entries(create)) {
+    const bad = Object.keys(e).filter((k) => !allowed.has(k));
+    if (bad.length > 0) {
+      notCreated[cid] = { type: 'invalidProperties', description: 'these cannot be given at create here', properties: bad };
+      continue;
+    }
+    const folder = targetFolder(account, e.mailboxIds, createdIds, await account.view());
+    if (typeof folder !== 'string') {
+      notCreated[cid] = folder;
+      continue;
+    }
+    const values = (e.bodyValues ?? {}) as Record<string, { value?: unknown }>;
+    const bodyText = (list: unknown, type: string): string | undefined => {
+      const p = Array.isArray(list) ? (list[0] as { partId?: unknown; type?: unknown } | undefined) : undefined;
+      if (!p || typeof p.partId !== 'string') return undefined;
+      const v = values[p.partId]?.value;
+      return typeof v === 'string' && (p.type === undefined || p.type === type) ? v : undefined;
+    };
+    const attachments: ComposePart[] = [];
+    let missing: string | undefined;
+    for (const a of (Array.isArray(e.attachments) ? e.attachments : []) as Args[]) {
+      const blob = typeof a.blobId === 'string' ? await readBlob(account, a.blobId, cache) : undefined;
+      if (!blob) {
+        missing = String(a.blobId);
+        break;
+      }
+      attachments.push({ type: typeof a.type === 'string' ? a.type : blob.type, data: blob.data, name: typeof a.name === 'string' ? a.name : null, disposition: typeof a.disposition === 'string' ? a.disposition : null, cid: typeof a.cid === 'string' ? a.cid : null });
+    }
+    if (missing !== undefined) {
+      notCreated[cid] = { type: 'blobNotFound', description: `no blob ${missing}`, notFound: [missing] };
+      continue;
+    }
+    const sentAt = typeof e.sentAt === 'string' ? Date.parse(e.sentAt) : undefined;
+    const message = composeMessage({
+      from: addressList(e.from) ?? [{ email: account.user }],
+      sender: addressList(e.sender),
+      to: addressList(e.to),
+      cc: addressList(e.cc),
+      bcc: addressList(e.bcc),
+      replyTo: addressList(e.replyTo),
+      ...(typeof e.subject === 'string' && { subject: e.subject }),
+      ...(sentAt !== undefined && !Number.isNaN(sentAt) && { sentAt }),
+      ...(stringList(e.messageId)?.[0] !== undefined && { messageId: stringList(e.messageId)![0] }),
+      inReplyTo: stringList(e.inReplyTo),
+      references: stringList(e.references),
+      text: bodyText(e.textBody, 'text/plain'),
+      html: bodyText(e.htmlBody, 'text/html'),
+      attachments,
+      domain: account.user.slice(account.user.lastIndexOf('@') + 1),
+    });
+    const receivedAt = typeof e.receivedAt === 'string' ? Date.parse(e.receivedAt) : undefined;
+    const r = await store(account, folder, message, e.keywords, receivedAt !== undefined && !Number.isNaN(receivedAt) ? receivedAt : undefined);
+    if ('type' in r) notCreated[cid] = r;
+    else {
+      createdIds.set(cid, r.id);
+      created[cid] = { id: r.id, blobId: r.blobId, threadId: r.threadId, size: r.size };
+    }
+  }
+  return { created, notCreated };
+}
+
+/** Email/import (RFC 8621 §4.8): messages from blobs into a mailbox. */
+export async function importEmails(account: AccountSession, emails: Record<string, Args>, createdIds: Map<string, string>): Promise<{ created: Args; notCreated: Args }> {
+  const created: Args = {};
+  const notCreated: Args = {};
+  const cache = new MessageCache(account);
+  for (const [cid, e] of Object.entries(emails)) {
+    const blob = typeof e.blobId === 'string' ? await readBlob(account, e.blobId, cache) : undefined;
+    if (!blob) {
+      notCreated[cid] = { type: 'blobNotFound', description: `no blob ${String(e.blobId)}`, notFound: [e.blobId] };
+      continue;
+    }
+    const folder = targetFolder(account, e.mailboxIds, createdIds, await account.view());
+    if (typeof folder !== 'string') {
+      notCreated[cid] = folder;
+      continue;
+    }
+    // stored with CRLF line ends, as every message of the store
+    const message = Buffer.from(blob.data.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+    const receivedAt = typeof e.receivedAt === 'string' ? Date.parse(e.receivedAt) : undefined;
+    const r = await store(account, folder, message, e.keywords, receivedAt !== undefined && !Number.isNaN(receivedAt) ? receivedAt : undefined);
+    if ('type' in r) notCreated[cid] = r;
+    else {
+      createdIds.set(cid, r.id);
+      created[cid] = { id: r.id, blobId: r.blobId, threadId: r.threadId, size: r.size };
+    }
+  }
+  return { created, notCreated };
+}
