@@ -67,7 +67,7 @@ export function emptyIndex(uidValidity: number): UidIndex {
 
 function ranges(text: string): UidRange[] | undefined {
   const set = parseSequenceSet(text);
-  if (!set || set.some((r) => r.to === Infinity)) return undefined;
+  if (!set || set.some((r) => r.to === Infinity || r.from < 1)) return undefined;
   return set.map((r) => ({ from: r.from, to: r.to }));
 }
 

@@ -50,6 +50,9 @@ void test('imap-condstore.txt: CONDSTORE, QRESYNC and keywords (RFC 7162)', () =
     (inbox) => writeFile(join(inbox, 'correio-uidlist'), 'C1 777 1\n'),
   ));
 
+void test('imap-esearch.txt: ESEARCH, SEARCHRES ("$"), LIST-EXTENDED and LIST-STATUS', () =>
+  withServer({}, (port) => runDialogFile(port, join(sourceDir, 'imap-esearch.txt'))));
+
 void test('passwords refused before TLS where configured: LOGINDISABLED advertised, LOGIN and AUTHENTICATE refused', () =>
   withServer({ plaintextAuth: 'never' }, (port) =>
     runDialog(

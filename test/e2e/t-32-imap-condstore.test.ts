@@ -1,5 +1,5 @@
 /**
- * t-32: CONDSTORE and QRESYNC (RFC 7162) with a real client nobody here wrote (imapflow with
+ * t-32: CONDSTORE and QRESYNC (RFC 7162), ESEARCH and LIST-STATUS with a real client nobody here wrote (imapflow with
  * `qresync: true`): two sessions on one INBOX see each other's flag and keyword changes with
  * their MODSEQ and expunges as VANISHED; a later session resynchronizes with SELECT (QRESYNC
  * ...) and with FETCH CHANGEDSINCE; the MODSEQs survive a restart of the server. Python's
@@ -148,4 +148,25 @@ M.logout()
     assert.equal(lines[3], "COND OK [b'1']");
     assert.match(lines[4], /^CHANGED \[b'1 \(UID 1 FLAGS \(\\\\Seen \$Junk\) MODSEQ \(3\)\)', b'2 \(UID 2 FLAGS \(\\\\Flagged\) MODSEQ \(4\)\)'\]$/);
     assert.equal(lines[5], "SEARCH [b'1 2 (MODSEQ 4)']");
+  }));
+
+void test('imapflow: ESEARCH (RETURN MIN MAX COUNT ALL) and LIST-STATUS', () =>
+  withServer(async (port, store) => {
+    await deliver(store, 3);
+    const c = client(port);
+    try {
+      await c.connect();
+      await c.mailboxOpen('INBOX');
+      await c.messageFlagsAdd('2', ['\\Seen'], { uid: true });
+      const r = await c.search({ seen: false }, { uid: true, returnOptions: ['min', 'max', 'count', 'all'] });
+      assert.ok(r && typeof r === 'object' && !Array.isArray(r), 'an ESEARCH result');
+      assert.deepEqual([r.min, r.max, r.count, r.all], [1, 3, 2, '1,3']);
+      const boxes = await c.list({ statusQuery: { messages: true, unseen: true } });
+      const inbox = boxes.find((b) => b.path === 'INBOX');
+      assert.deepEqual([inbox?.status?.messages, inbox?.status?.unseen], [3, 2]);
+      assert.equal(boxes.find((b) => b.path === 'Trash')?.status?.messages ?? 0, 0);
+      await c.logout();
+    } finally {
+      c.close();
+    }
   }));

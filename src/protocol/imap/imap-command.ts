@@ -18,6 +18,19 @@ import { parseSequenceSet, type SequenceSet } from './sequence-set.js';
 
 export type StatusItem = 'MESSAGES' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'DELETED' | 'SIZE' | 'RECENT' | 'HIGHESTMODSEQ';
 
+/** RFC 4731 §3.1 / RFC 5182 §2: what SEARCH RETURN asks for. */
+export type SearchReturn = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+const searchReturns = new Set(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE']);
+
+/** RFC 5258 §3.2 and RFC 5819: LIST return options. */
+export interface ListReturn {
+  readonly subscribed: boolean;
+  readonly children: boolean;
+  readonly specialUse: boolean;
+  /** STATUS items of LIST-STATUS */
+  readonly status?: readonly StatusItem[];
+}
+
 /** RFC 7162 §3.2.5: what a client knew of a mailbox (SELECT ... (QRESYNC (...))). */
 export interface QresyncParams {
   readonly uidValidity: number;
@@ -40,12 +53,13 @@ export type ImapCommand =
       readonly name: 'LIST' | 'LSUB';
       readonly reference: Buffer;
       readonly patterns: readonly Buffer[];
+      /** RFC 5258 §3.1 selection options: SUBSCRIBED, REMOTE, RECURSIVEMATCH, SPECIAL-USE */
       readonly selection: readonly string[];
-      readonly returns: readonly string[];
+      readonly returns: ListReturn;
     }
   | { readonly name: 'STATUS'; readonly mailbox: Buffer; readonly items: readonly StatusItem[] }
   | { readonly name: 'APPEND'; readonly mailbox: Buffer; readonly flags: readonly string[]; readonly date?: number; readonly message: Buffer }
-  | { readonly name: 'SEARCH'; readonly uid: boolean; readonly returns?: readonly string[]; readonly charset?: string; readonly key: SearchKey }
+  | { readonly name: 'SEARCH'; readonly uid: boolean; readonly returns?: readonly SearchReturn[]; readonly charset?: string; readonly key: SearchKey }
   | {
       readonly name: 'FETCH';
       readonly uid: boolean;
@@ -206,6 +220,9 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
       let selection: string[] = [];
       if (name === 'LIST' && r.peek() === 0x28) {
         selection = atomList(r);
+        // RFC 5258 §3.1: unknown options are errors; RECURSIVEMATCH needs another option
+        if (selection.some((x) => !['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE'].includes(x))) r.fail('a known selection option');
+        if (selection.includes('RECURSIVEMATCH') && !selection.some((x) => x === 'SUBSCRIBED' || x === 'SPECIAL-USE')) r.fail('RECURSIVEMATCH with SUBSCRIBED');
         r.sp();
       }
       const reference = r.astring();
@@ -220,11 +237,11 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
         }
         r.expect(')');
       } else patterns.push(r.listMailbox());
-      let returns: string[] = [];
+      let returns: ListReturn = { subscribed: false, children: false, specialUse: false };
       if (name === 'LIST' && r.maybeSp()) {
         if (r.atom().toUpperCase() !== 'RETURN') r.fail('RETURN');
         r.sp();
-        returns = atomList(r);
+        returns = listReturns(r);
       }
       return { name, reference, patterns, selection, returns };
     }
@@ -232,9 +249,7 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
       r.sp();
       const mailbox = r.astring();
       r.sp();
-      const items = atomList(r);
-      if (items.length === 0 || items.some((i) => !statusItems.has(i))) r.fail('status items');
-      return { name, mailbox, items: items as StatusItem[] };
+      return { name, mailbox, items: statusList(r) };
     }
     case 'APPEND': {
       r.sp();
@@ -256,12 +271,14 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
     }
     case 'SEARCH': {
       r.sp();
-      let returns: string[] | undefined;
+      let returns: SearchReturn[] | undefined;
       let charset: string | undefined;
       if (r.peekWord('RETURN')) {
         r.pos += 6;
         r.sp();
-        returns = atomList(r);
+        returns = atomList(r) as SearchReturn[];
+        // RFC 4731 §3.1, RFC 5182 §2: MIN MAX ALL COUNT SAVE (PARTIAL and others are not offered)
+        if (returns.some((x) => !searchReturns.has(x))) r.fail('MIN, MAX, ALL, COUNT or SAVE');
         r.sp();
       }
       if (r.peekWord('CHARSET')) {
@@ -334,6 +351,31 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
     default:
       return undefined;
   }
+}
+
+/** RFC 5258 §3.2 return options, with RFC 5819's STATUS (items). */
+function listReturns(r: ImapReader): ListReturn {
+  r.expect('(');
+  const out = { subscribed: false, children: false, specialUse: false } as { -readonly [K in keyof ListReturn]: ListReturn[K] };
+  for (let first = true; r.peek() !== 0x29; first = false) {
+    if (!first) r.sp();
+    const o = r.atom().toUpperCase();
+    if (o === 'SUBSCRIBED') out.subscribed = true;
+    else if (o === 'CHILDREN') out.children = true;
+    else if (o === 'SPECIAL-USE') out.specialUse = true;
+    else if (o === 'STATUS' && !out.status) {
+      r.sp();
+      out.status = statusList(r);
+    } else r.fail('SUBSCRIBED, CHILDREN, SPECIAL-USE or STATUS');
+  }
+  r.expect(')');
+  return out;
+}
+
+function statusList(r: ImapReader): StatusItem[] {
+  const items = atomList(r);
+  if (items.length === 0 || items.some((i) => !statusItems.has(i))) r.fail('status items');
+  return items as StatusItem[];
 }
 
 /** SELECT/EXAMINE mailbox [SP "(" select-param *(SP select-param) ")"] (RFC 7162 §7). */

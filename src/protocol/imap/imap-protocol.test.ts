@@ -14,11 +14,13 @@ import {
   formatDateTime,
   formatSequenceSet,
   inSequenceSet,
+  isSavedResult,
   literalAtEnd,
   parseDateTime,
   parseImapCommand,
   parseMimeTree,
   parseSequenceSet,
+  savedResult,
 } from './index.js';
 
 const parse = (s: string): ReturnType<typeof parseImapCommand> => parseImapCommand(Buffer.from(s, 'latin1'));
@@ -52,7 +54,7 @@ void test('LIST, APPEND and SEARCH forms', () => {
   assert.ok(l.ok && l.command.name === 'LIST');
   assert.deepEqual(l.command.selection, ['SUBSCRIBED']);
   assert.deepEqual(l.command.patterns.map(String), ['INBOX', '%']);
-  assert.deepEqual(l.command.returns, ['SPECIAL-USE', 'CHILDREN']);
+  assert.deepEqual(l.command.returns, { subscribed: false, children: true, specialUse: true });
   const a = parse('t APPEND Sent (\\Seen) " 4-Dec-2026 10:00:00 -0300" {5+}\r\nhello');
   assert.ok(a.ok && a.command.name === 'APPEND');
   assert.deepEqual(a.command.flags, ['\\Seen']);
@@ -99,6 +101,20 @@ void test('RFC 7162 arguments: SELECT parameters, FETCH modifiers, STORE UNCHANG
   assert.deepEqual(status.command.items, ['HIGHESTMODSEQ', 'MESSAGES']);
 });
 
+void test('ESEARCH, SEARCHRES and LIST-EXTENDED arguments: RETURN options, "$", selection and return options', () => {
+  const se = parse('t UID SEARCH RETURN (MIN SAVE) $');
+  assert.ok(se.ok && se.command.name === 'SEARCH');
+  assert.deepEqual(se.command.returns, ['MIN', 'SAVE']);
+  assert.ok(se.command.key.op === 'seq' && isSavedResult(se.command.key.set));
+  const f = parse('t FETCH $ FLAGS');
+  assert.ok(f.ok && f.command.name === 'FETCH' && isSavedResult(f.command.set));
+  assert.equal(inSequenceSet(savedResult, 1, 10), false, '"$" matches nothing until the session resolves it');
+  const l = parse('t LIST (SUBSCRIBED RECURSIVEMATCH) "" (a b%) RETURN (CHILDREN STATUS (MESSAGES UNSEEN))');
+  assert.ok(l.ok && l.command.name === 'LIST');
+  assert.deepEqual(l.command.selection, ['SUBSCRIBED', 'RECURSIVEMATCH']);
+  assert.deepEqual(l.command.returns, { subscribed: false, children: true, specialUse: false, status: ['MESSAGES', 'UNSEEN'] });
+});
+
 void test('FETCH items: macros, sections, partials', () => {
   const f = parse('t FETCH 1 (FLAGS BODY.PEEK[1.2.HEADER.FIELDS (From to)]<0.100> BODY[TEXT] BODY[2.MIME] BODY[] RFC822.SIZE BINARY.PEEK[1])');
   assert.ok(f.ok && f.command.name === 'FETCH');
@@ -120,7 +136,7 @@ void test('bad input: a clear reason with the tag, never an exception', () => {
   const bad = [
     'a1 FETCH 0 FLAGS', 'a1 FETCH 1:x FLAGS', 'a1 FETCH 1 (FLAGS', 'a1 FETCH 1 BODY[MIME]', 'a1 FETCH 1 FOO',
     'a1 LOGIN "unterminated', 'a1 LOGIN {5}\r\nab', 'a1 SEARCH NOT', 'a1 SEARCH ' + '('.repeat(200) + 'ALL' + ')'.repeat(200),
-    'a1 SEARCH SINCE 31-Foo-2020', 'a1 STORE 1 FLAGZ (\\Seen)', 'a1 SELECT INBOX (FOO)', 'a1 SELECT INBOX (QRESYNC (0 1))', 'a1 FETCH 1 FLAGS (CHANGEDSINCE)', 'a1 STORE 1 (UNCHANGEDSINCE x) FLAGS (\\Seen)', 'a1 SEARCH MODSEQ "/x" all 1', 'a1 FETCH 1 FLAGS (CHANGEDSINCE 99999999999999999999)', 'a1 FETCH 99999999999 FLAGS',
+    'a1 SEARCH SINCE 31-Foo-2020', 'a1 STORE 1 FLAGZ (\\Seen)', 'a1 SELECT INBOX (FOO)', 'a1 SEARCH RETURN (PARTIAL 1:5) ALL', 'a1 LIST (RECURSIVEMATCH) "" %', 'a1 LIST (FOO) "" %', 'a1 LIST "" % RETURN (STATUS ())', 'a1 FETCH 1,$ FLAGS', 'a1 SELECT INBOX (QRESYNC (0 1))', 'a1 FETCH 1 FLAGS (CHANGEDSINCE)', 'a1 STORE 1 (UNCHANGEDSINCE x) FLAGS (\\Seen)', 'a1 SEARCH MODSEQ "/x" all 1', 'a1 FETCH 1 FLAGS (CHANGEDSINCE 99999999999999999999)', 'a1 FETCH 99999999999 FLAGS',
     'a1 FETCH ' + Array.from({ length: 10_001 }, (_, i) => i + 1).join(',') + ' FLAGS', 'a1 NOOP extra',
   ];
   for (const line of bad) {

@@ -7,7 +7,9 @@
  *   before it is matched against the mailbox).
  * Also plain UID ranges (resolved, no "*"): merged, intersected with a set, less some UIDs,
  * formatted; QRESYNC's VANISHED sets are made of them (RFC 7162 §3.2.5.1, §3.2.6).
- * Limitations: "$" (SEARCHRES, RFC 5182) is not supported.
+ * "$" (SEARCHRES, RFC 5182 §2.1) stands alone for the saved search result: it parses to
+ * `savedResult`, which matches nothing until the session resolves it.
+ * Limitations: none.
  */
 
 /** `Infinity` stands for "*" until resolved. */
@@ -19,7 +21,15 @@ export type SequenceSet = readonly SeqRange[];
 
 export const maxRanges = 10_000;
 
+/** "$": the last saved SEARCH result (RFC 5182); no real range starts at 0. */
+export const savedResult: SequenceSet = Object.freeze([Object.freeze({ from: 0, to: 0 })]);
+
+export function isSavedResult(set: SequenceSet): boolean {
+  return set.length === 1 && set[0].from === 0;
+}
+
 export function parseSequenceSet(text: string): SequenceSet | undefined {
+  if (text === '$') return savedResult;
   const parts = text.split(',');
   if (parts.length > maxRanges) return undefined;
   const out: SeqRange[] = [];

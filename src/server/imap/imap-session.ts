@@ -8,7 +8,8 @@
  *   NOOP, LOGOUT), §6.2 (STARTTLS: pipelined input discarded; LOGIN; AUTHENTICATE with "*" to
  *   cancel: BAD), §7.5.1 (when EXPUNGE may be sent); RFC 3501 (IMAP4rev1); RFC 7888 (LITERAL+);
  *   RFC 4959 (SASL-IR); RFC 2177 (IDLE); RFC 2971 (ID); RFC 5161 (ENABLE: ENABLED lists what
- *   the command turned on); RFC 7162 (CONDSTORE, QRESYNC); RFC 2342 (NAMESPACE); RFC 3691
+ *   the command turned on); RFC 7162 (CONDSTORE, QRESYNC); RFC 4731 (ESEARCH); RFC 5182
+ *   (SEARCHRES); RFC 5258 (LIST-EXTENDED); RFC 5819 (LIST-STATUS); RFC 2342 (NAMESPACE); RFC 3691
  *   (UNSELECT); RFC 7889 (APPENDLIMIT); RFC 5530 (response codes).
  * Security: everything the client sends is hostile. Command lines are limited to 64 KB and a
  *   literal to 64 KB (APPEND: the APPENDLIMIT), refused before it is read when synchronizing;
@@ -97,7 +98,7 @@ export class ImapSession implements SessionIo {
   }
 
   capabilities(): string[] {
-    const caps = ['IMAP4rev1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE', `APPENDLIMIT=${this.ctx.appendLimit}`, 'STATUS=SIZE', 'CONDSTORE', 'QRESYNC'];
+    const caps = ['IMAP4rev1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE', `APPENDLIMIT=${this.ctx.appendLimit}`, 'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SEARCHRES', 'LIST-EXTENDED', 'LIST-STATUS'];
     if (this.state === 'not-authenticated') {
       if (this.ctx.secureContext && !this.secure) caps.push('STARTTLS');
       if (this.plainAllowed) caps.push('AUTH=PLAIN', 'AUTH=LOGIN');
@@ -334,7 +335,7 @@ export class ImapSession implements SessionIo {
       case 'STORE':
         return store(this, this.selected!, c);
       case 'SEARCH':
-        return search(this, this.selected!, c);
+        return search(this, this.selected!, c, tag);
       case 'COPY':
       case 'MOVE':
         return copyOrMove(this, this.selected!, c);

@@ -4,7 +4,9 @@
  * SUBSCRIBE, UNSUBSCRIBE, STATUS, APPEND; and SELECT/EXAMINE.
  * Standards: RFC 9051 §6.3 (SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, LIST with
  *   "%" and "*", STATUS, APPEND with TRYCREATE), RFC 3501 §6.3.9 (LSUB), §5.1.3 (names in
- *   modified UTF-7), RFC 5258 §3 (LIST selection SUBSCRIBED, RETURN SUBSCRIBED, CHILDREN),
+ *   modified UTF-7), RFC 5258 (LIST-EXTENDED: selection SUBSCRIBED, REMOTE, RECURSIVEMATCH
+ *   with CHILDINFO, SPECIAL-USE; RETURN SUBSCRIBED, CHILDREN, SPECIAL-USE), RFC 5819
+ *   (LIST-STATUS),
  *   RFC 6154 (SPECIAL-USE attributes in LIST), RFC 4315 (APPENDUID), RFC 7889 (APPENDLIMIT),
  *   RFC 8438 (STATUS SIZE), RFC 5530 (response codes), RFC 7162 (HIGHESTMODSEQ in SELECT and
  *   STATUS; SELECT (CONDSTORE); SELECT (QRESYNC ...): VANISHED (EARLIER) and FETCH of what
@@ -12,11 +14,11 @@
  * Security: a name is checked as modified UTF-7 here and as a path component by the store
  *   (no traversal, no wildcards); everything is scoped to the session's own user.
  * Limitations: names are modified UTF-7 only (UTF8=ACCEPT is not offered); RENAME INBOX is
- *   refused; LIST-EXTENDED's REMOTE and RECURSIVEMATCH are accepted and have no effect.
+ *   refused; LIST-EXTENDED's REMOTE has no effect (no remote mailboxes).
  */
 import { Readable } from 'node:stream';
 import { MailFolderError, type FolderEntry } from '../../core/index.js';
-import { astring, decodeMutf7, encodeValueBuffer, inSequenceSet, type ImapCommand } from '../../protocol/imap/index.js';
+import { astring, decodeMutf7, encodeValueBuffer, inSequenceSet, type ImapCommand, type StatusItem } from '../../protocol/imap/index.js';
 import { SelectedMailbox, splitFlags } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
@@ -74,9 +76,11 @@ export async function list(io: SessionIo, c: Extract<ImapCommand, { name: 'LIST'
   }
   const all = await io.ctx.folders.listFolders(io.user);
   const subs = new Set(await io.ctx.folders.listSubscriptions(io.user));
-  const wantSubscribed = c.name === 'LSUB' || c.selection.includes('SUBSCRIBED') || c.returns.includes('SUBSCRIBED');
-  const onlySpecial = c.selection.includes('SPECIAL-USE');
   const onlySubscribed = c.name === 'LSUB' || c.selection.includes('SUBSCRIBED');
+  const wantSubscribed = onlySubscribed || c.returns.subscribed;
+  const onlySpecial = c.selection.includes('SPECIAL-USE');
+  // RFC 5258 §3.5: RECURSIVEMATCH also gives parents of matches, with CHILDINFO
+  const recursive = c.selection.includes('RECURSIVEMATCH');
   const names = new Map<string, FolderEntry | undefined>(all.map((f) => [f.name, f]));
   // Maildir++ ".a.b" may exist without ".a": the parent is listed as \NonExistent
   for (const f of all) {
@@ -88,17 +92,27 @@ export async function list(io: SessionIo, c: Extract<ImapCommand, { name: 'LIST'
   }
   if (onlySubscribed) for (const s of subs) if (!names.has(s)) names.set(s, undefined);
   const regexes = patterns.map((p) => patternRegex(reference + p));
+  const chosen = (n: string): boolean => (!onlySubscribed || subs.has(n)) && (!onlySpecial || names.get(n)?.specialUse !== undefined);
   for (const [name, entry] of [...names].sort((a, b) => (a[0] === 'INBOX' ? -1 : b[0] === 'INBOX' ? 1 : a[0] < b[0] ? -1 : 1))) {
     if (!regexes.some((re) => matchesPattern(name, re))) continue;
-    if (onlySubscribed && !subs.has(name)) continue;
-    if (onlySpecial && !entry?.specialUse) continue;
+    let childInfo = false;
+    if (!chosen(name)) {
+      if (!recursive || ![...names.keys()].some((n) => n.startsWith(`${name}.`) && chosen(n))) continue;
+      childInfo = true;
+    }
     const attrs: string[] = [];
     if (!entry) attrs.push(c.name === 'LSUB' ? '\\Noselect' : '\\NonExistent');
     const hasChildren = [...names.keys()].some((n) => n.startsWith(`${name}.`));
     if (c.name === 'LIST') attrs.push(hasChildren ? '\\HasChildren' : '\\HasNoChildren');
     if (wantSubscribed && c.name === 'LIST' && subs.has(name)) attrs.push('\\Subscribed');
     if (entry?.specialUse && c.name === 'LIST') attrs.push(entry.specialUse);
-    io.untagged(`${c.name} (${attrs.join(' ')}) "." ${quoteName(name)}`);
+    const extra = childInfo ? ` ("CHILDINFO" (${onlySubscribed ? '"SUBSCRIBED"' : '"SPECIAL-USE"'}))` : '';
+    io.untagged(`${c.name} (${attrs.join(' ')}) "." ${quoteName(name)}${extra}`);
+    // RFC 5819 §2: LIST-STATUS answers STATUS for each selectable mailbox listed
+    if (c.returns.status && entry && !childInfo) {
+      const line = await statusLine(io, name, c.returns.status).catch(() => undefined);
+      if (typeof line === 'string') io.untagged(line);
+    }
   }
   return ok(`${c.name} completed`);
 }
@@ -154,9 +168,8 @@ export async function subscribe(io: SessionIo, raw: Buffer, on: boolean): Promis
   return ok(`${on ? 'SUBSCRIBE' : 'UNSUBSCRIBE'} completed`);
 }
 
-export async function status(io: SessionIo, c: Extract<ImapCommand, { name: 'STATUS' }>): Promise<TaggedResult> {
-  const name = folderName(c.mailbox);
-  if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
+/** The STATUS response of a mailbox, or the NO that refuses it. */
+async function statusLine(io: SessionIo, name: string, items: readonly StatusItem[]): Promise<string | TaggedResult> {
   let snap;
   try {
     snap = await io.ctx.folders.sync(io.user, name);
@@ -164,7 +177,7 @@ export async function status(io: SessionIo, c: Extract<ImapCommand, { name: 'STA
     return folderError(err);
   }
   const parts: string[] = [];
-  for (const item of c.items) {
+  for (const item of items) {
     let v = 0;
     switch (item) {
       case 'MESSAGES':
@@ -195,7 +208,15 @@ export async function status(io: SessionIo, c: Extract<ImapCommand, { name: 'STA
     }
     parts.push(`${item} ${v}`);
   }
-  io.untagged(`STATUS ${quoteName(name)} (${parts.join(' ')})`);
+  return `STATUS ${quoteName(name)} (${parts.join(' ')})`;
+}
+
+export async function status(io: SessionIo, c: Extract<ImapCommand, { name: 'STATUS' }>): Promise<TaggedResult> {
+  const name = folderName(c.mailbox);
+  if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
+  const line = await statusLine(io, name, c.items);
+  if (typeof line !== 'string') return line;
+  io.untagged(line);
   return ok('STATUS completed');
 }
 

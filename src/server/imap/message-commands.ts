@@ -9,15 +9,16 @@
  *   EXPUNGE), RFC 5530 (EXPUNGEISSUED, READ-ONLY via NO); RFC 7162 §3.1.3 (STORE
  *   UNCHANGEDSINCE: MODIFIED, FETCH MODSEQ even for .SILENT), §3.1.4 (FETCH CHANGEDSINCE,
  *   MODSEQ), §3.1.5 (SEARCH MODSEQ: the highest MODSEQ of the hits), §3.2.6 (UID FETCH
- *   VANISHED), and the HIGHESTMODSEQ of EXPUNGE's tagged OK.
+ *   VANISHED), and the HIGHESTMODSEQ of EXPUNGE's tagged OK; RFC 4731 (ESEARCH), RFC 5182
+ *   (SEARCHRES: "$").
  * Security: sequence numbers out of range are refused (BAD); a read-only (EXAMINE) mailbox is
  *   never changed, FETCH there never sets \Seen.
- * Limitations: SEARCH RETURN (ESEARCH) and CHARSETs other than UTF-8 and US-ASCII are
- *   refused.
+ * Limitations: CHARSETs other than UTF-8 and US-ASCII are refused; ESEARCH's PARTIAL is not
+ *   offered.
  */
 import type { FlagUpdateResult } from '../../core/index.js';
 import type { ImapCommand, SearchKey, SequenceSet } from '../../protocol/imap/index.js';
-import { formatSequenceSet, inSequenceSet } from '../../protocol/imap/index.js';
+import { formatSequenceSet, isSavedResult } from '../../protocol/imap/index.js';
 import { folderError, folderName } from './mailbox-commands.js';
 import { MessageTooLarge, type LoadedMessage } from './message-reader.js';
 import { fetchResponse, needsContent, setsSeen, UnknownCte } from './fetch-response.js';
@@ -32,22 +33,17 @@ interface Picked {
 
 /** The messages a set names, in order; a BAD result for sequence numbers out of range. */
 function pick(sel: SelectedMailbox, set: SequenceSet, uid: boolean): Picked[] | TaggedResult {
-  const out: Picked[] = [];
-  if (uid) {
-    const max = sel.maxUid;
-    sel.messages.forEach((m, i) => {
-      if (inSequenceSet(set, m.uid, max)) out.push({ seq: i + 1, m });
-    });
-    return out;
-  }
   const n = sel.exists;
-  for (const r of set) {
-    if ((r.from !== Infinity && r.from > n) || (r.to !== Infinity && r.to > n) || (n === 0 && r.from !== Infinity)) {
-      return bad('Invalid message sequence number');
+  if (!uid && !isSavedResult(set)) {
+    for (const r of set) {
+      if ((r.from !== Infinity && r.from > n) || (r.to !== Infinity && r.to > n) || (n === 0 && r.from !== Infinity)) {
+        return bad('Invalid message sequence number');
+      }
     }
   }
+  const out: Picked[] = [];
   sel.messages.forEach((m, i) => {
-    if (inSequenceSet(set, i + 1, n)) out.push({ seq: i + 1, m });
+    if (sel.contains(set, m, i + 1, uid)) out.push({ seq: i + 1, m });
   });
   return out;
 }
@@ -181,14 +177,22 @@ function usesModseq(k: SearchKey): boolean {
   }
 }
 
-export async function search(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'SEARCH' }>): Promise<TaggedResult> {
-  if (c.returns !== undefined) return bad('SEARCH RETURN is not supported');
-  if (c.charset !== undefined && c.charset !== 'UTF-8' && c.charset !== 'US-ASCII') return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
-  const hits: number[] = [];
+/**
+ * SEARCH, UID SEARCH, and with RETURN (RFC 4731 ESEARCH: MIN, MAX, COUNT, ALL; RFC 5182
+ * SEARCHRES: SAVE keeps the result for "$").
+ */
+export async function search(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'SEARCH' }>, tag: string): Promise<TaggedResult> {
+  const save = c.returns?.includes('SAVE') ?? false;
+  if (c.charset !== undefined && c.charset !== 'UTF-8' && c.charset !== 'US-ASCII') {
+    // RFC 5182 §2.1: a SEARCH that fails leaves an empty saved result
+    if (save) sel.saved = new Set();
+    return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+  }
+  const found: ViewMessage[] = [];
+  const seqs: number[] = [];
   const needs = needsMessage(c.key);
   const withModseq = usesModseq(c.key);
   if (withModseq) io.enableCondstore();
-  let top = 0;
   for (const [i, m] of sel.messages.entries()) {
     if (m.gone) continue;
     let cached: LoadedMessage | undefined;
@@ -197,6 +201,7 @@ export async function search(io: SessionIo, sel: SelectedMailbox, c: Extract<Ima
       m,
       maxSeq: sel.exists,
       maxUid: sel.maxUid,
+      inSet: (set: SequenceSet, uid: boolean): boolean => sel.contains(set, m, i + 1, uid),
       load: async (): Promise<LoadedMessage | undefined> => {
         if (!needs) return undefined;
         try {
@@ -208,14 +213,41 @@ export async function search(io: SessionIo, sel: SelectedMailbox, c: Extract<Ima
       },
     };
     if (await matches(c.key, target)) {
-      hits.push(c.uid ? m.uid : i + 1);
-      top = Math.max(top, m.modseq);
+      found.push(m);
+      seqs.push(i + 1);
     }
   }
-  // RFC 7162 §3.1.5: with a MODSEQ key, the highest MODSEQ of the messages found
-  const tail = withModseq && hits.length > 0 ? ` (MODSEQ ${top})` : '';
-  io.untagged(hits.length === 0 ? 'SEARCH' : `SEARCH ${hits.join(' ')}${tail}`);
-  return ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);
+  const done = ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);
+  const nums = c.uid ? found.map((m) => m.uid) : seqs;
+  const topOf = (ms: readonly ViewMessage[]): number => ms.reduce((a, m) => Math.max(a, m.modseq), 0);
+  if (c.returns === undefined) {
+    // RFC 7162 §3.1.5: with a MODSEQ key, the highest MODSEQ of the messages found
+    const tail = withModseq && found.length > 0 ? ` (MODSEQ ${topOf(found)})` : '';
+    io.untagged(nums.length === 0 ? 'SEARCH' : `SEARCH ${nums.join(' ')}${tail}`);
+    return done;
+  }
+  // RFC 4731 §3.1: RETURN () means ALL
+  const want = new Set(c.returns.length === 0 ? ['ALL'] : c.returns);
+  const some = want.has('ALL') || want.has('COUNT');
+  const ends = found.length === 0 ? [] : [...new Set([want.has('MIN') ? 0 : -1, want.has('MAX') ? found.length - 1 : -1])].filter((x) => x >= 0);
+  // RFC 5182 §2.4: SAVE with MIN and/or MAX only keeps those
+  if (save) sel.saved = new Set((some || (!want.has('MIN') && !want.has('MAX')) ? found : ends.map((x) => found[x])).map((m) => m.uid));
+  want.delete('SAVE');
+  // RFC 5182 §2.1: RETURN (SAVE) alone gives no ESEARCH response
+  if (want.size === 0) return done;
+  // a tag holds neither '"' nor '\\' (RFC 9051 §9), so it is quoted as it is
+  const parts = [`ESEARCH (TAG "${tag}")`];
+  if (c.uid) parts.push('UID');
+  if (found.length > 0) {
+    if (want.has('MIN')) parts.push(`MIN ${nums[0]}`);
+    if (want.has('MAX')) parts.push(`MAX ${nums[nums.length - 1]}`);
+  }
+  if (want.has('COUNT')) parts.push(`COUNT ${found.length}`);
+  if (want.has('ALL') && found.length > 0) parts.push(`ALL ${formatSequenceSet(nums)}`);
+  // RFC 7162 §3.1.5: MODSEQ of what is returned (all matches when ALL or COUNT is)
+  if (withModseq && found.length > 0) parts.push(`MODSEQ ${topOf(some ? found : ends.map((x) => found[x]))}`);
+  io.untagged(parts.join(' '));
+  return done;
 }
 
 export async function copyOrMove(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'COPY' | 'MOVE' }>): Promise<TaggedResult> {
@@ -253,10 +285,9 @@ export async function copyOrMove(io: SessionIo, sel: SelectedMailbox, c: Extract
 export async function expunge(io: SessionIo, sel: SelectedMailbox, set: SequenceSet | undefined, silent: boolean): Promise<TaggedResult> {
   if (sel.readOnly) return silent ? ok('CLOSE completed') : no('Mailbox is read-only', 'READ-ONLY');
   let removed = false;
-  const max = sel.maxUid;
-  for (const m of sel.messages) {
+  for (const [i, m] of sel.messages.entries()) {
     if (m.gone || !m.flags.includes('T')) continue;
-    if (set && !inSequenceSet(set, m.uid, max)) continue;
+    if (set && !sel.contains(set, m, i + 1, true)) continue;
     await io.ctx.folders.remove(io.user, sel.folder, m.key);
     m.gone = true;
     removed = true;

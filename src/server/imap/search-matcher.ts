@@ -9,7 +9,7 @@
  * Limitations: BODY and TEXT read every message they test (no full-text index yet); charsets
  *   are those the runtime's TextDecoder knows.
  */
-import { inSequenceSet, type SearchKey } from '../../protocol/imap/index.js';
+import type { SearchKey, SequenceSet } from '../../protocol/imap/index.js';
 import type { MimePart } from '../../protocol/imap/index.js';
 import type { LoadedMessage } from './message-reader.js';
 import type { ViewMessage } from './selected-mailbox.js';
@@ -20,6 +20,8 @@ export interface SearchTarget {
   readonly m: ViewMessage;
   readonly maxSeq: number;
   readonly maxUid: number;
+  /** whether the message is in a set read as UIDs or sequence numbers ("$" resolved) */
+  readonly inSet: (set: SequenceSet, uid: boolean) => boolean;
   /** loads the message (headers or body needed) */
   readonly load: () => Promise<LoadedMessage | undefined>;
 }
@@ -158,9 +160,9 @@ export async function matches(k: SearchKey, t: SearchTarget): Promise<boolean> {
     case 'since':
       return dayOf(t.m.receivedAt) >= k.date;
     case 'uid':
-      return inSequenceSet(k.set, t.m.uid, t.maxUid);
+      return t.inSet(k.set, true);
     case 'seq':
-      return inSequenceSet(k.set, t.seq, t.maxSeq);
+      return t.inSet(k.set, false);
     case 'not':
       return !(await matches(k.key, t));
     case 'or':

@@ -15,7 +15,7 @@
  *   change was signalled (hub or file system watch) or a second has passed.
  */
 import type { FolderMessage, FolderSnapshot, MailFolderStore } from '../../core/index.js';
-import { formatRanges, formatSequenceSet, intersectRanges, subtractNumbers, type SequenceSet } from '../../protocol/imap/index.js';
+import { formatRanges, formatSequenceSet, inSequenceSet, intersectRanges, isSavedResult, subtractNumbers, type SequenceSet } from '../../protocol/imap/index.js';
 
 export interface ViewMessage {
   uid: number;
@@ -79,6 +79,8 @@ export class SelectedMailbox {
   uidValidity = 0;
   uidNext = 1;
   highestModseq = 1;
+  /** RFC 5182: the UIDs of the last SEARCH ... RETURN (SAVE), named "$" in sequence sets */
+  saved: ReadonlySet<number> = new Set();
   /** keywords announced in FLAGS (upper case → as written) */
   readonly keywords = new Map<string, string>();
   /** a change may be waiting in the store */
@@ -172,6 +174,15 @@ export class SelectedMailbox {
 
   get maxUid(): number {
     return this.messages.length === 0 ? 0 : this.messages[this.messages.length - 1].uid;
+  }
+
+  /**
+   * Whether the message `m` (at `seq`) is in `set`, read as UIDs or sequence numbers; "$" is
+   * the saved result (RFC 5182 §2.1: the same messages for UID and sequence commands).
+   */
+  contains(set: SequenceSet, m: ViewMessage, seq: number, uid: boolean): boolean {
+    if (isSavedResult(set)) return this.saved.has(m.uid);
+    return uid ? inSequenceSet(set, m.uid, this.maxUid) : inSequenceSet(set, seq, this.exists);
   }
 
   /** The sequence number (1-based) of a UID, or 0. */
