@@ -9,10 +9,11 @@
  *   taken with link(2), which is atomic, so two servers starting at once cannot both win; a
  *   stale lock is first renamed aside and checked, so a starter never removes a lock that a
  *   live server has just taken.
- * Limitations: liveness is kill(pid, 0): an unrelated process that reuses a dead server's PID
+ * Limitations: liveness is kill(pid, 0) (a zombie counts as dead): an unrelated process that reuses a dead server's PID
  *   keeps the lock (the message says which file to remove). The data directory must be local
  *   (link(2) and PIDs mean nothing across NFS clients).
  */
+import { readFileSync } from 'node:fs';
 import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -49,9 +50,23 @@ function errno(err: unknown): string | undefined {
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return errno(err) === 'EPERM'; // alive, another user's
+    return errno(err) === 'EPERM' && !zombie(pid); // alive, another user's
+  }
+  return !zombie(pid);
+}
+
+/**
+ * A killed server whose parent has not reaped it (a detached server under an init that reaps
+ * nothing, as in some containers) still answers kill(pid, 0) but holds nothing: it is dead.
+ */
+function zombie(pid: number): boolean {
+  try {
+    // /proc/PID/stat: "pid (comm) state …"; comm may hold spaces and parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false; // no /proc (not Linux): kill(pid, 0) decides
   }
 }
 
