@@ -20,9 +20,9 @@
  */
 import { createHash } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { MailError, type Address, type AcceptedRecipient, type Intake, type SessionInfo, type SmtpReply } from '../core/index.js';
+import { MailError, addressToString, type Address, type AcceptedRecipient, type Intake, type SessionInfo, type SmtpReply } from '../core/index.js';
 import { parseAddressList } from '../address/index.js';
-import { composeMessage, type ComposeAttachment } from '../protocol/mime/compose-message.js';
+import { composeMessage, type ComposeAddress, type ComposePart } from '../protocol/mime/compose-message.js';
 import type { StagePolicy } from '../policy/index.js';
 
 /** Who is calling: the account mail goes out as, and the key its rate and idempotency keys count under. */
@@ -68,11 +68,16 @@ function refusalOf(r: SmtpReply, what: string): Refusal {
   return new Refusal(422, text);
 }
 
-function mailbox(text: string, field: string): Address {
+/** One address of a JSON field: for the envelope (`address`) and for the header (`shown`). */
+function oneMailbox(text: string, field: string): { address: Address; shown: ComposeAddress } {
   const items = parseAddressList(text);
   const m = items.length === 1 ? items[0] : undefined;
   if (m?.kind !== 'mailbox') throw new Refusal(400, `"${field}": "${text}" is not one address`);
-  return m.address;
+  return { address: m.address, shown: { name: m.name || null, email: addressToString(m.address) } };
+}
+
+function mailbox(text: string, field: string): Address {
+  return oneMailbox(text, field).address;
 }
 
 function strings(v: unknown, field: string): string[] {
@@ -106,15 +111,26 @@ function fromJson(body: unknown): Submission {
   const html = optionalString(b.html, 'html');
   const raw = b.attachments ?? [];
   if (!Array.isArray(raw)) throw new Refusal(400, '"attachments" must be an array');
-  const attachments: ComposeAttachment[] = raw.map((a: unknown, i) => {
+  const attachments: ComposePart[] = raw.map((a: unknown, i) => {
     const o = (a ?? {}) as Record<string, unknown>;
     const filename = optionalString(o.filename, `attachments[${i}].filename`) ?? `attachment-${i + 1}`;
     const content = optionalString(o.content, `attachments[${i}].content`);
     if (content === undefined || !/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/.test(content)) throw new Refusal(400, `attachments[${i}].content must be base64`);
-    return { filename, contentType: optionalString(o.contentType, `attachments[${i}].contentType`) ?? 'application/octet-stream', content: Buffer.from(content, 'base64') };
+    return { name: filename, disposition: 'attachment', type: optionalString(o.contentType, `attachments[${i}].contentType`) ?? 'application/octet-stream', data: Buffer.from(content, 'base64') };
   });
-  const message = composeMessage({ from, to, cc, subject: optionalString(b.subject, 'subject') ?? '', ...(text !== undefined ? { text } : {}), ...(html !== undefined ? { html } : {}), attachments });
-  return { sender: mailbox(from, 'from'), recipients, message };
+  const sender = oneMailbox(from, 'from');
+  const shown = (list: string[], field: string): ComposeAddress[] => list.map((t) => oneMailbox(t, field).shown);
+  const message = composeMessage({
+    from: [sender.shown],
+    to: shown(to, 'to'),
+    cc: shown(cc, 'cc'),
+    subject: optionalString(b.subject, 'subject') ?? '',
+    ...(text !== undefined ? { text } : {}),
+    ...(html !== undefined ? { html } : {}),
+    attachments,
+    domain: sender.address.domain,
+  });
+  return { sender: sender.address, recipients, message };
 }
 
 /** A raw submission: the envelope from `?from=` and `?to=` (repeated), else From and To/Cc. */

@@ -1,106 +1,121 @@
 /**
  * @module compose-message
- * Builds an RFC 5322 message from parts (the JSON form of HTTP submission): From, To, Cc,
- * Subject, a text and/or HTML body, attachments. Date and Message-ID are left to intake (a
- * submission gets them there, RFC 6409 §8). Bcc recipients are never written.
- * Standards: RFC 5322 §3.4 (address fields), §3.6; RFC 2045/2046 (MIME, multipart/mixed and
- *   /alternative), RFC 2047 §4.1 (B-encoded words for non-ASCII subjects and display names),
- *   RFC 2183 (Content-Disposition), RFC 2231 is not used: non-ASCII file names are B-encoded
- *   words in quotes, as mail readers take them.
- * Security: every value written into a header has CR and LF removed; bodies are base64, so no
- *   line of the input can end the header block, a part or the message.
- * Limitations: no inline images by Content-ID, no other charsets than UTF-8.
+ * A message made from parts, for every place that writes one for a user: JMAP's Email/set
+ * create (RFC 8621 §4.6) and the JSON form of HTTP submission. Header fields, the text and
+ * HTML bodies, attachments, in the usual MIME shape:
+ * text/plain, or multipart/alternative of text and HTML, inside multipart/mixed when there
+ * are attachments.
+ * Standards: RFC 5322 §3.6 (fields), RFC 2045–2047 (MIME, base64, encoded words in
+ *   unstructured text and display names), RFC 2231 (non-ASCII file names), RFC 2183.
+ * Security: header values from the client lose CR and LF (no field can be injected); boundaries
+ *   are random; every body is base64, so no line can end the message early.
+ * Limitations: no multipart/related (inline images are attachments with a cid); no
+ *   header:X properties at create.
  */
 import { randomBytes } from 'node:crypto';
+import { foldHeader } from './header-block.js';
+import { formatDate } from './trace-headers.js';
 
-export interface ComposeAttachment {
-  readonly filename: string;
-  readonly contentType: string;
-  readonly content: Buffer;
+export interface ComposeAddress {
+  readonly name?: string | null;
+  readonly email: string;
 }
 
-export interface ComposeParts {
-  /** header values as given ("Name <a@b>", "a@b"); already checked by the caller */
-  readonly from: string;
-  readonly to: readonly string[];
-  readonly cc: readonly string[];
-  readonly subject: string;
+export interface ComposePart {
+  readonly type: string;
+  readonly data: Buffer;
+  readonly name?: string | null;
+  readonly disposition?: string | null;
+  readonly cid?: string | null;
+}
+
+export interface ComposeInput {
+  readonly from?: readonly ComposeAddress[];
+  readonly sender?: readonly ComposeAddress[];
+  readonly to?: readonly ComposeAddress[];
+  readonly cc?: readonly ComposeAddress[];
+  readonly bcc?: readonly ComposeAddress[];
+  readonly replyTo?: readonly ComposeAddress[];
+  readonly subject?: string;
+  readonly sentAt?: number;
+  readonly messageId?: string;
+  readonly inReplyTo?: readonly string[];
+  readonly references?: readonly string[];
   readonly text?: string;
   readonly html?: string;
-  readonly attachments: readonly ComposeAttachment[];
+  readonly attachments: readonly ComposePart[];
+  /** the domain of generated Message-IDs */
+  readonly domain: string;
 }
 
-const oneLine = (s: string): string => s.replace(/[\r\n]+/g, ' ');
-const ascii = /^[\x20-\x7e]*$/;
+const clean = (s: string): string => s.replace(/[\r\n]+/g, ' ');
 
-/** RFC 2047 §4.1 B-encoding, in words of at most 75 octets, split between characters. */
+/** RFC 2047 B encoding, split on character boundaries, when the text is not plain ASCII. */
 export function encodeWords(text: string): string {
-  if (ascii.test(text)) return text;
+  const s = clean(text);
+  if (/^[\x20-\x7e]*$/.test(s)) return s;
   const words: string[] = [];
   let chunk = '';
-  for (const ch of text) {
-    // 45 octets of UTF-8 → 60 base64 characters + 12 of framing: within 75
+  for (const ch of s) {
     if (Buffer.byteLength(chunk + ch) > 45) {
       words.push(chunk);
       chunk = '';
     }
     chunk += ch;
   }
-  if (chunk !== '') words.push(chunk);
-  return words.map((w) => `=?UTF-8?B?${Buffer.from(w, 'utf8').toString('base64')}?=`).join(' ');
+  if (chunk) words.push(chunk);
+  return words.map((w) => `=?UTF-8?B?${Buffer.from(w).toString('base64')}?=`).join(' ');
 }
 
-/** "Display Name <addr>": a non-ASCII display name as encoded words, the address as given. */
-function addressField(value: string): string {
-  const m = /^\s*(.*?)\s*<([^<>]+)>\s*$/.exec(oneLine(value));
-  if (!m || m[1] === '') return oneLine(value).trim();
-  const name = m[1].replace(/^"(.*)"$/, '$1');
-  return `${ascii.test(name) ? `"${name.replace(/(["\\])/g, '\\$1')}"` : encodeWords(name)} <${m[2]}>`;
+function mailbox(a: ComposeAddress): string {
+  const email = clean(a.email).replace(/[<>\s]/g, '');
+  if (!a.name) return email;
+  const name = clean(a.name);
+  const shown = /^[\x20-\x7e]*$/.test(name) ? `"${name.replace(/(["\\])/g, '\\$1')}"` : encodeWords(name);
+  return `${shown} <${email}>`;
 }
 
-function base64Lines(b: Buffer): string {
-  return (b.toString('base64').match(/.{1,76}/g) ?? []).join('\r\n');
+function base64Lines(data: Buffer): string {
+  return (data.toString('base64').match(/.{1,76}/g) ?? []).join('\r\n');
 }
 
-interface Part {
-  readonly headers: string[];
-  readonly body: string;
+function leaf(p: ComposePart): string {
+  const fields = [`Content-Type: ${p.type}${p.type.startsWith('text/') ? '; charset=utf-8' : ''}`, 'Content-Transfer-Encoding: base64'];
+  if (p.name || p.disposition) {
+    const name = p.name ? (/^[\x20-\x7e]*$/.test(p.name) ? `; filename="${clean(p.name).replace(/(["\\])/g, '\\$1')}"` : `; filename*=UTF-8''${encodeURIComponent(p.name)}`) : '';
+    fields.push(`Content-Disposition: ${p.disposition === 'inline' ? 'inline' : 'attachment'}${name}`);
+  }
+  if (p.cid) fields.push(`Content-ID: <${clean(p.cid).replace(/[<>]/g, '')}>`);
+  return `${fields.join('\r\n')}\r\n\r\n${base64Lines(p.data)}\r\n`;
 }
 
-function textPart(type: 'plain' | 'html', text: string): Part {
-  const normalized = text.replace(/\r?\n/g, '\r\n');
-  return { headers: [`Content-Type: text/${type}; charset=utf-8`, 'Content-Transfer-Encoding: base64'], body: base64Lines(Buffer.from(normalized, 'utf8')) };
-}
-
-function multipart(subtype: 'mixed' | 'alternative', parts: readonly Part[]): Part {
+function multipart(subtype: string, parts: readonly string[]): string {
   const boundary = `=_correio_${randomBytes(12).toString('hex')}`;
-  const body = parts.map((p) => `--${boundary}\r\n${p.headers.join('\r\n')}\r\n\r\n${p.body}\r\n`).join('') + `--${boundary}--`;
-  return { headers: [`Content-Type: multipart/${subtype}; boundary="${boundary}"`], body };
+  return `Content-Type: multipart/${subtype}; boundary="${boundary}"\r\n\r\n${parts.map((p) => `--${boundary}\r\n${p}`).join('')}--${boundary}--\r\n`;
 }
 
-function attachmentPart(a: ComposeAttachment): Part {
-  const name = oneLine(a.filename).replace(/["\\]/g, '_');
-  const quoted = `"${encodeWords(name)}"`;
-  return {
-    headers: [`Content-Type: ${oneLine(a.contentType)}; name=${quoted}`, `Content-Disposition: attachment; filename=${quoted}`, 'Content-Transfer-Encoding: base64'],
-    body: base64Lines(a.content),
+/** The whole message, CRLF line ends. */
+export function composeMessage(m: ComposeInput): Buffer {
+  const fields: string[] = [];
+  const addresses = (name: string, list: readonly ComposeAddress[] | undefined): void => {
+    if (list && list.length > 0) fields.push(foldHeader(name, list.map(mailbox).join(', ')));
   };
-}
-
-/** The message, CRLF line ends, ready for intake. */
-export function composeMessage(p: ComposeParts): Buffer {
-  const bodies: Part[] = [];
-  if (p.text !== undefined) bodies.push(textPart('plain', p.text));
-  if (p.html !== undefined) bodies.push(textPart('html', p.html));
-  let main: Part = bodies.length === 0 ? textPart('plain', '') : bodies.length === 1 ? bodies[0] : multipart('alternative', bodies);
-  if (p.attachments.length > 0) main = multipart('mixed', [main, ...p.attachments.map(attachmentPart)]);
-  const headers = [
-    `From: ${addressField(p.from)}`,
-    ...(p.to.length > 0 ? [`To: ${p.to.map(addressField).join(',\r\n ')}`] : []),
-    ...(p.cc.length > 0 ? [`Cc: ${p.cc.map(addressField).join(',\r\n ')}`] : []),
-    `Subject: ${encodeWords(oneLine(p.subject))}`,
-    'MIME-Version: 1.0',
-    ...main.headers,
-  ];
-  return Buffer.from(`${headers.join('\r\n')}\r\n\r\n${main.body}\r\n`, 'utf8');
+  addresses('From', m.from);
+  addresses('Sender', m.sender);
+  addresses('To', m.to);
+  addresses('Cc', m.cc);
+  addresses('Bcc', m.bcc);
+  addresses('Reply-To', m.replyTo);
+  if (m.subject !== undefined) fields.push(foldHeader('Subject', encodeWords(m.subject)));
+  fields.push(`Date: ${formatDate(m.sentAt ?? Date.now())}`);
+  fields.push(`Message-ID: <${m.messageId ? clean(m.messageId).replace(/[<>\s]/g, '') : `${randomBytes(12).toString('hex')}@${m.domain}`}>`);
+  const ids = (list: readonly string[] | undefined): string => (list ?? []).map((i) => `<${clean(i).replace(/[<>\s]/g, '')}>`).join(' ');
+  if (m.inReplyTo?.length) fields.push(foldHeader('In-Reply-To', ids(m.inReplyTo)));
+  if (m.references?.length) fields.push(foldHeader('References', ids(m.references)));
+  fields.push('MIME-Version: 1.0');
+  const text = m.text !== undefined ? leaf({ type: 'text/plain', data: Buffer.from(m.text) }) : undefined;
+  const html = m.html !== undefined ? leaf({ type: 'text/html', data: Buffer.from(m.html) }) : undefined;
+  let body = text && html ? multipart('alternative', [text, html]) : (text ?? html ?? leaf({ type: 'text/plain', data: Buffer.alloc(0) }));
+  if (m.attachments.length > 0) body = multipart('mixed', [body, ...m.attachments.map(leaf)]);
+  return Buffer.from(`${fields.join('\r\n')}\r\n${body}`);
 }

@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import type { Args } from './jmap-protocol.js';
 import type { AccountSession } from './jmap-account.js';
 import { MessageCache } from './email-read.js';
-import { composeMessage, type ComposeAddress, type ComposePart } from './email-compose.js';
+import { composeMessage, type ComposeAddress, type ComposePart } from '../../protocol/mime/compose-message.js';
 import { flagsOf, type EmailRecord } from './mail-view.js';
 
 /** The octets and type of a blob of this account: an upload, a stored message, or one of its parts. */

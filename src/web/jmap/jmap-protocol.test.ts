@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MethodError, evaluatePointer, parseRequest, runCalls, type JmapMethod } from './jmap-protocol.js';
-import { composeMessage, encodeWords } from './email-compose.js';
+import { composeMessage, encodeWords } from '../../protocol/mime/compose-message.js';
 import { parseEmail } from './email-parse.js';
 
 const core = 'urn:ietf:params:jmap:core';
