@@ -7,11 +7,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
-import { LineClient } from '../helpers/net.js';
-import { fixturesDir } from '../helpers/paths.js';
+import { freePort, LineClient } from '../helpers/net.js';
+import { fixturesDir, projectRoot } from '../helpers/paths.js';
 import { startSiteProcess, waitFor } from '../helpers/site.js';
 
 /** the SIZE an EHLO reply advertises */
@@ -165,6 +168,36 @@ void describe('reload and drain', { concurrency: 2 }, () => {
       }
     } finally {
       await site.destroy();
+    }
+  });
+
+  // The SMTP listener opens before the other services; a SIGTERM in between used to end the
+  // process by node's default action (killed by the signal, a session in DATA cut without a reply).
+  void test('SIGTERM as soon as the SMTP port answers, while the rest still starts: a drained stop, exit 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'correio-t51-'));
+    try {
+      const [smtp, http, imap, metrics] = [await freePort(), await freePort(), await freePort(), await freePort()];
+      await writeFile(
+        join(dir, 'correio.toml'),
+        `hostname = "mx.test"\ndata_dir = "var"\nlocal_domains = ["example.org"]\n[smtp]\nlisten = ["127.0.0.1:${smtp}"]\nsubmission = []\n` +
+          `[http]\nlisten = ["127.0.0.1:${http}"]\n[imap]\nlisten = ["127.0.0.1:${imap}"]\n[metrics]\nlisten = ["127.0.0.1:${metrics}"]\n`,
+      );
+      const child = spawn(process.execPath, [join(projectRoot, 'bin', 'correio.js'), 'serve', '--config', join(dir, 'correio.toml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
+      const open = (): Promise<boolean> =>
+        new Promise((res) => {
+          const s = net.connect(smtp, '127.0.0.1');
+          s.once('connect', () => {
+            s.destroy();
+            res(true);
+          });
+          s.once('error', () => res(false));
+        });
+      await waitFor('the SMTP port to open', open, 30_000, 2);
+      child.kill('SIGTERM');
+      assert.deepEqual(await exited, { code: 0, signal: null });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

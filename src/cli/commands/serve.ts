@@ -54,6 +54,23 @@ export function register(program: Command, ctx: CliContext): void {
         else hangupWhileStarting = true;
       };
       process.on('SIGHUP', onHangup);
+      // SIGTERM/SIGINT are taken from the start too: the SMTP listener is open (and may hold a
+      // session in DATA) before the other services are up, and node's default would end the
+      // process there and cut that session without a reply. One that comes while starting
+      // drains once the start is done.
+      let stopRequested: NodeJS.Signals | undefined;
+      let onStop: ((signal: NodeJS.Signals) => void) | undefined;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        if (stopRequested !== undefined) {
+          ctx.stderr.write(`correio: ${signal} again, exiting without waiting\n`);
+          void lock.release().finally(() => process.exit(exitCodes.tempFail));
+          return;
+        }
+        stopRequested = signal;
+        onStop?.(signal);
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
       try {
         // a reload reads the same file again, found the same way (--config, $CORREIO_CONFIG, …)
         const running = await startApp(config, { readConfig: () => ctx.config(cmd), privileges }).catch((err: unknown) => {
@@ -62,28 +79,15 @@ export function register(program: Command, ctx: CliContext): void {
         app = running;
         if (hangupWhileStarting) void running.reload();
         await new Promise<void>((resolve, reject) => {
-          let stopping = false;
-          const onSignal = (signal: NodeJS.Signals): void => {
-            if (stopping) {
-              ctx.stderr.write(`correio: ${signal} again, exiting without waiting\n`);
-              void lock.release().finally(() => process.exit(exitCodes.tempFail));
-              return;
-            }
-            stopping = true;
-            running.stop().then(
-              () => {
-                process.off('SIGTERM', onSignal);
-                process.off('SIGINT', onSignal);
-                resolve();
-              },
-              (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
-            );
+          onStop = () => {
+            running.stop().then(resolve, (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))));
           };
-          process.on('SIGTERM', onSignal);
-          process.on('SIGINT', onSignal);
+          if (stopRequested !== undefined) onStop(stopRequested);
         });
       } finally {
         process.off('SIGHUP', onHangup);
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
         await lock.release();
       }
     });
