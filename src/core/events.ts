@@ -23,4 +23,6 @@ export const channels = {
   error: 'correio:error',
   /** { protocol: 'smtp'|'pop3' }: a login refused for a wrong user name or password (metrics) */
   authFailure: 'correio:auth-failure',
+  /** { type: 'MX'|'A'|'AAAA'|'TXT'|other rrtype, outcome: 'found'|'not-found'|'null-mx'|'temporary', seconds }: one DNS query asked of a server (cache hits are not) */
+  dnsLookup: 'correio:dns-lookup',
 } as const;

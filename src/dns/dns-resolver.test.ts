@@ -1,5 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import diagnostics from 'node:diagnostics_channel';
+import { channels } from '../core/index.js';
 import { DnsResolver, classifyDnsError } from './dns-resolver.js';
 import { startDnsServer, type DnsTestServer } from '../../test/helpers/dns-server.js';
 
@@ -106,4 +108,27 @@ void test('cache respects TTLs and never caches temporary failures', async () =>
 void test('classifyDnsError maps unknown errors to temporary', () => {
   assert.equal(classifyDnsError(new Error('weird')).kind, 'temporary');
   assert.deepEqual(classifyDnsError({ code: 'ENOTFOUND' }), { kind: 'not-found', reason: 'nxdomain' });
+});
+
+void test('each query asked of a server is told on the dns-lookup channel with its type and outcome; cache hits are not', async () => {
+  const seen: { type: string; outcome: string; seconds: number }[] = [];
+  const listen = (m: unknown): void => {
+    seen.push(m as { type: string; outcome: string; seconds: number });
+  };
+  diagnostics.subscribe(channels.dnsLookup, listen);
+  try {
+    const r = resolver({ cache: {} });
+    await r.findMx('example.org');
+    await r.findMx('example.org'); // from the cache
+    await r.findTxt('broken.example.org');
+    await r.findAddresses('nomx.example.org');
+    await r.rawLookup('example.org', 'TXT');
+    assert.deepEqual(
+      seen.map((e) => `${e.type} ${e.outcome}`),
+      ['MX found', 'TXT temporary', 'A found', 'AAAA not-found', 'TXT found'],
+    );
+    assert.ok(seen.every((e) => e.seconds >= 0 && e.seconds < 60));
+  } finally {
+    diagnostics.unsubscribe(channels.dnsLookup, listen);
+  }
 });

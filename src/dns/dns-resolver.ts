@@ -9,7 +9,9 @@
  * Limitations: MX and TXT answers carry no TTL in node's API, so their cache entries use
  *   `cache.mxTtlMs`; no DNSSEC validation (no DANE).
  */
+import diagnostics from 'node:diagnostics_channel';
 import { Resolver } from 'node:dns/promises';
+import { channels } from '../core/events.js';
 
 export interface MxHost {
   readonly exchange: string;
@@ -109,9 +111,17 @@ export class DnsResolver {
    * names as non-existent, and a temporary error would defer the mail for ever.
    */
   readonly rawLookup = (name: string, rrtype: string): Promise<unknown> =>
-    this.resolver.resolve(name, rrtype).catch((err: unknown) => {
-      if ((err as { code?: string } | null)?.code === 'EBADNAME') throw Object.assign(new Error(`bad name ${name}`), { code: 'ENOTFOUND' });
-      throw err;
+    timed(rrtype, () =>
+      this.resolver.resolve(name, rrtype).then(
+        (records) => ({ kind: 'found' as const, records }),
+        (err: unknown) => {
+          if ((err as { code?: string } | null)?.code === 'EBADNAME') return { kind: 'not-found' as const, error: Object.assign(new Error(`bad name ${name}`), { code: 'ENOTFOUND' }) };
+          return { kind: classifyDnsError(err).kind, error: err };
+        },
+      ),
+    ).then((r) => {
+      if (r.kind === 'found') return r.records;
+      throw r.error;
     });
 
   /** Cancels outstanding queries; they reject and are classified temporary. */
@@ -125,7 +135,7 @@ export class DnsResolver {
    */
   async findMx(domain: string): Promise<MxResult> {
     const name = normalizeName(domain);
-    return this.cached(`MX ${name}`, this.options.cache?.mxTtlMs ?? 300_000, async (): Promise<MxResult> => {
+    return this.cached(`MX ${name}`, this.options.cache?.mxTtlMs ?? 300_000, () => timed('MX', async (): Promise<MxResult> => {
       try {
         const recs = await this.resolver.resolveMx(name);
         const hosts = recs.map((r) => ({ exchange: normalizeName(r.exchange), preference: r.priority }));
@@ -140,7 +150,7 @@ export class DnsResolver {
       } catch (err) {
         return classifyDnsError(err);
       }
-    });
+    }));
   }
 
   /**
@@ -162,7 +172,7 @@ export class DnsResolver {
   /** TXT records, each one joined from its character-strings (RFC 7208 §3.3). */
   async findTxt(name: string): Promise<TxtResult> {
     const n = normalizeName(name);
-    return this.cached(`TXT ${n}`, this.options.cache?.mxTtlMs ?? 300_000, async (): Promise<TxtResult> => {
+    return this.cached(`TXT ${n}`, this.options.cache?.mxTtlMs ?? 300_000, () => timed('TXT', async (): Promise<TxtResult> => {
       try {
         const recs = await this.resolver.resolveTxt(n);
         if (recs.length === 0) return { kind: 'not-found', reason: 'nodata' };
@@ -170,26 +180,25 @@ export class DnsResolver {
       } catch (err) {
         return classifyDnsError(err);
       }
-    });
+    }));
   }
 
   private async lookup(name: string, family: 4 | 6): Promise<AddressResult> {
     const key = `${family === 4 ? 'A' : 'AAAA'} ${name}`;
     const hit = this.fromCache<AddressResult>(key);
     if (hit) return hit;
-    let result: AddressResult;
     let ttlMs = 0;
-    try {
-      const recs =
-        family === 4 ? await this.resolver.resolve4(name, { ttl: true }) : await this.resolver.resolve6(name, { ttl: true });
-      if (recs.length === 0) result = { kind: 'not-found', reason: 'nodata' };
-      else {
-        result = { kind: 'found', addresses: recs.map((r) => ({ address: r.address, family })) };
+    const result = await timed(family === 4 ? 'A' : 'AAAA', async (): Promise<AddressResult> => {
+      try {
+        const recs =
+          family === 4 ? await this.resolver.resolve4(name, { ttl: true }) : await this.resolver.resolve6(name, { ttl: true });
+        if (recs.length === 0) return { kind: 'not-found', reason: 'nodata' };
         ttlMs = Math.min(...recs.map((r) => r.ttl)) * 1000;
+        return { kind: 'found', addresses: recs.map((r) => ({ address: r.address, family })) };
+      } catch (err) {
+        return classifyDnsError(err);
       }
-    } catch (err) {
-      result = classifyDnsError(err);
-    }
+    });
     this.store(key, result, ttlMs);
     return result;
   }
@@ -230,4 +239,15 @@ export class DnsResolver {
 
 function sortMx(hosts: MxHost[]): MxHost[] {
   return [...hosts].sort((x, y) => x.preference - y.preference);
+}
+
+const lookupChannel = diagnostics.channel(channels.dnsLookup);
+
+/** Runs one query asked of a server and tells the metrics how long it took and how it ended. */
+async function timed<T extends { kind: string }>(type: string, run: () => Promise<T>): Promise<T> {
+  if (!lookupChannel.hasSubscribers) return run();
+  const start = process.hrtime.bigint();
+  const result = await run();
+  lookupChannel.publish({ type, outcome: result.kind, seconds: Number(process.hrtime.bigint() - start) / 1e9 });
+  return result;
 }

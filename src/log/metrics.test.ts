@@ -43,3 +43,19 @@ void test('events move the counters; labels stay bounded', async () => {
     metrics.stop();
   }
 });
+
+void test('DNS lookups fill a histogram by record type and outcome; unknown labels are "other"', async () => {
+  const metrics = startMetrics();
+  try {
+    diagnostics.channel(channels.dnsLookup).publish({ type: 'MX', outcome: 'found', seconds: 0.003 });
+    diagnostics.channel(channels.dnsLookup).publish({ type: 'MX', outcome: 'temporary', seconds: 2 });
+    diagnostics.channel(channels.dnsLookup).publish({ type: 'X"Y', outcome: 'odd', seconds: 0.5 });
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^correio_dns_lookup_seconds_count\{type="MX",outcome="found"\} 1$/m);
+    assert.match(text, /^correio_dns_lookup_seconds_bucket\{le="0.005",type="MX",outcome="found"\} 1$/m);
+    assert.match(text, /^correio_dns_lookup_seconds_sum\{type="MX",outcome="temporary"\} 2$/m);
+    assert.match(text, /^correio_dns_lookup_seconds_count\{type="other",outcome="other"\} 1$/m);
+  } finally {
+    metrics.stop();
+  }
+});

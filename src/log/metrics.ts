@@ -50,6 +50,8 @@ function bounded(v: string, known: ReadonlySet<string>): string {
 
 const listeners = new Set(['mx', 'submission', 'submissions', 'lmtp', 'smtp']);
 const protocols = new Set(['SMTP', 'ESMTP', 'ESMTPS', 'ESMTPA', 'ESMTPSA', 'LMTP', 'HTTPA', 'local', 'internal']);
+const dnsTypes = new Set(['MX', 'A', 'AAAA', 'TXT', 'TLSA', 'PTR', 'CNAME', 'NS', 'SOA']);
+const dnsOutcomes = new Set(['found', 'not-found', 'null-mx', 'temporary']);
 const stages = new Set(['connect', 'helo', 'mail', 'rcpt', 'data', 'auth', 'bdat']);
 
 export function startMetrics(sources: MetricsSources = {}): Metrics {
@@ -113,6 +115,13 @@ export function startMetrics(sources: MetricsSources = {}): Metrics {
     name: 'correio_sasl_authentication_failures_total',
     help: 'Failed logins (wrong user name or password), by protocol',
     labelNames: ['protocol'],
+    registers,
+  });
+  const dnsLookups = new Histogram({
+    name: 'correio_dns_lookup_seconds',
+    help: 'DNS queries asked of a server (cache hits are not), by record type and outcome (found, not-found, null-mx, temporary)',
+    labelNames: ['type', 'outcome'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers,
   });
   // both queue gauges come from one walk of the spool per scrape: prom-client collects the
@@ -185,6 +194,14 @@ export function startMetrics(sources: MetricsSources = {}): Metrics {
     [channels.deferred, result('deferred')],
     [channels.bounced, result('bounced')],
     [channels.expired, result('expired')],
+    [
+      channels.dnsLookup,
+      (m) => {
+        const p = asPayload(m);
+        if (typeof p.seconds !== 'number') return;
+        dnsLookups.observe({ type: bounded(text(p.type, 'other'), dnsTypes), outcome: bounded(text(p.outcome, 'other'), dnsOutcomes) }, p.seconds);
+      },
+    ],
     [channels.authFailure, (m) => authFailures.inc({ protocol: text(asPayload(m).protocol, 'other') === 'pop3' ? 'pop3' : 'smtp' })],
   ];
   for (const [name, fn] of handlers) diagnostics.subscribe(name, fn);
