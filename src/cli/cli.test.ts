@@ -124,7 +124,7 @@ void describe('correio CLI (spawned)', { concurrency: 3 }, () => {
       assert.equal(r.stdout, `${join(cwd, 'correio.toml')}: OK\n`);
       await writeFile(join(cwd, 'correio.toml'), `${CONFIG.replace('"example.org"', '"other.example"')}aliases_file = "aliases"\n`);
       r = await runCli(['check'], { cwd });
-      assert.equal(r.code, 65);
+      assert.equal(r.code, 78, 'EX_CONFIG: the configuration is what needs fixing');
       assert.match(r.stdout, new RegExp(`^error: aliases_file: cannot read ${join(cwd, 'aliases')}$`, 'm'));
       assert.match(r.stdout, /^warning: directory domain example.org is not in local_domains$/m);
       assert.equal(r.stderr, `correio: ${join(cwd, 'correio.toml')}: 1 problem found\n`);

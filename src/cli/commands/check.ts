@@ -19,7 +19,7 @@ export function register(program: Command, ctx: CliContext): void {
       for (const f of findings.out) ctx.print(`${f.level}: ${f.message}`);
       const errors = findings.out.filter((f) => f.level === 'error').length;
       const where = findings.config.file ?? 'embedded defaults';
-      if (errors > 0) throw new CliError(`${where}: ${errors} problem${errors === 1 ? '' : 's'} found`, exitCodes.dataErr);
+      if (errors > 0) throw new CliError(`${where}: ${errors} problem${errors === 1 ? '' : 's'} found`, exitCodes.config);
       ctx.print(`${where}: OK`);
     });
 }
