@@ -75,7 +75,11 @@ void test('a root-owned include file: its command and its mbox file run as uid 6
   const r = await sendMail(site, 'mallory@remote.example', ['good@dc.uece.br'], 'Subject: y\n\nfor the archive\n');
   assert.match(r.rcpt[0], /^250/);
   assert.match(r.final ?? '', /^250/);
-  const whoami = await waitFor('the command ran', async () => (existsSync(join(out, 'whoami')) ? readFile(join(out, 'whoami'), 'utf8') : undefined));
+  // the shell creates the file before `id` writes into it: wait for a whole line
+  const whoami = await waitFor('the command ran', async () => {
+    const text = existsSync(join(out, 'whoami')) ? await readFile(join(out, 'whoami'), 'utf8') : '';
+    return text.endsWith('\n') ? text : undefined;
+  });
   assert.equal(whoami.trim(), String(NOBODY));
   const archive = join(out, 'archive');
   await waitFor('the mbox was written', async () => existsSync(archive) && (await readFile(archive, 'utf8')).includes('for the archive'));
