@@ -2,7 +2,8 @@
  * @module server/connection
  * The framing layer shared by the line-protocol sessions (SMTP, POP3, the coming IMAP): one
  * LineConnection over any Duplex (socket, TLS socket, stdio); and the listeners of the
- * mailbox-access servers (listenAll) and any server's TCP or UNIX-socket bind (bindServer).
+ * mailbox-access servers (listenAll), any server's TCP or UNIX-socket bind (bindServer), and
+ * the per-client connection counts of every server (ClientCounts).
  * Standards, Security, Limitations: see line-connection.ts.
  */
 export {
@@ -17,4 +18,5 @@ export {
   type WaitResult,
   type LineConnectionOptions,
 } from './line-connection.js';
+export { ClientCounts } from './client-counts.js';
 export { listenAll, bindServer, renewListenerTls, type ListenSpec, type BoundListener, type BindAddress } from './listeners.js';

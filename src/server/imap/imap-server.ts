@@ -20,7 +20,7 @@ import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { MailboxHub } from './mailbox-hub.js';
 import type { ImapSession } from './imap-session.js';
 import type { ImapSessionContext } from './session-types.js';
-import { listenAll, normalizeIp, renewListenerTls, type BoundListener, type ListenSpec } from '../connection/index.js';
+import { ClientCounts, listenAll, normalizeIp, renewListenerTls, type BoundListener, type ListenSpec } from '../connection/index.js';
 
 export interface ImapServerOptions {
   readonly hostname: string;
@@ -55,7 +55,7 @@ export class ImapServer {
   private ctx: ImapSessionContext;
   private readonly maxConnections: number;
   private readonly maxConnectionsPerIp: number;
-  private readonly perIp = new Map<string, number>();
+  private readonly perIp = new ClientCounts();
   private readonly servers: net.Server[] = [];
   private readonly sessions = new Set<ImapSession>();
   private closing = false;
@@ -108,32 +108,25 @@ export class ImapServer {
       return;
     }
     const ip = normalizeIp(socket.remoteAddress);
-    const fromIp = this.perIp.get(ip) ?? 0;
-    if (this.sessions.size >= this.maxConnections || fromIp >= this.maxConnectionsPerIp) {
+    if (this.sessions.size >= this.maxConnections || this.perIp.get(ip) >= this.maxConnectionsPerIp) {
       // RFC 9051 §7.1.5: BYE at connection; RFC 5530 UNAVAILABLE
       socket.end('* BYE [UNAVAILABLE] Too many connections, try again later\r\n');
       return;
     }
-    this.perIp.set(ip, fromIp + 1);
+    this.perIp.add(ip);
     this.sessionModule ??= import('./imap-session.js');
     this.sessionModule.then(
       (m) => this.startSession(m.ImapSession, socket, ip, secure),
       () => {
-        this.release(ip);
+        this.perIp.remove(ip);
         socket.destroy();
       },
     );
   }
 
-  private release(ip: string): void {
-    const n = (this.perIp.get(ip) ?? 1) - 1;
-    if (n <= 0) this.perIp.delete(ip);
-    else this.perIp.set(ip, n);
-  }
-
   private startSession(Session: typeof ImapSession, socket: net.Socket, ip: string, secure: boolean): void {
     if (this.closing || socket.destroyed) {
-      this.release(ip);
+      this.perIp.remove(ip);
       socket.destroy();
       return;
     }
@@ -141,7 +134,7 @@ export class ImapServer {
     this.sessions.add(session);
     void session.closed.then(() => {
       this.sessions.delete(session);
-      this.release(ip);
+      this.perIp.remove(ip);
     });
     if (connectionChannel.hasSubscribers) connectionChannel.publish({ session: 'imap', remoteAddress: socket.remoteAddress, secure });
     session.start();

@@ -18,7 +18,7 @@ import { formatPop3Response, pop3Responses } from '../../protocol/pop3/index.js'
 import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { MaildropLocks } from './maildrop-locks.js';
 import { Pop3Session, type Pop3SessionContext } from './pop3-session.js';
-import { listenAll, normalizeIp, renewListenerTls, type BoundListener, type ListenSpec } from '../connection/index.js';
+import { ClientCounts, listenAll, normalizeIp, renewListenerTls, type BoundListener, type ListenSpec } from '../connection/index.js';
 
 export interface Pop3ServerOptions {
   /** the name in the greeting and sign-off */
@@ -54,7 +54,7 @@ export class Pop3Server {
   private ctx: Pop3SessionContext;
   private readonly maxConnections: number;
   private readonly maxConnectionsPerIp: number;
-  private readonly perIp = new Map<string, number>();
+  private readonly perIp = new ClientCounts();
   private readonly servers: net.Server[] = [];
   private readonly sessions = new Set<Pop3Session>();
   private readonly sockets = new Set<net.Socket>();
@@ -104,22 +104,19 @@ export class Pop3Server {
       return;
     }
     const ip = normalizeIp(socket.remoteAddress);
-    const fromIp = this.perIp.get(ip) ?? 0;
     // one address may not take every slot (issue 12 item 6); both limits answer the same
-    if (this.sockets.size >= this.maxConnections || fromIp >= this.maxConnectionsPerIp) {
+    if (this.sockets.size >= this.maxConnections || this.perIp.get(ip) >= this.maxConnectionsPerIp) {
       socket.end(formatPop3Response(pop3Responses.tooManyConnections()));
       return;
     }
-    this.perIp.set(ip, fromIp + 1);
+    this.perIp.add(ip);
     this.sockets.add(socket);
     const session = new Pop3Session(socket, this.ctx, secure);
     this.sessions.add(session);
     void session.closed.then(() => {
       this.sessions.delete(session);
       this.sockets.delete(socket);
-      const n = (this.perIp.get(ip) ?? 1) - 1;
-      if (n <= 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, n);
+      this.perIp.remove(ip);
     });
     if (connectionChannel.hasSubscribers) {
       connectionChannel.publish({ session: 'pop3', remoteAddress: socket.remoteAddress, secure });

@@ -32,7 +32,7 @@ import { replies } from '../../core/replies.js';
 import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { buildSmtpPolicy, type StagePolicy } from '../../policy/index.js';
 import { SmtpSession, type SessionContext } from './smtp-session.js';
-import { bindServer } from '../connection/index.js';
+import { bindServer, ClientCounts } from '../connection/index.js';
 
 export type { ListenMode };
 
@@ -125,7 +125,7 @@ export interface SmtpServerOptions {
 export class SmtpServer {
   private readonly listeners: { server: net.Server; mode: ListenMode; path?: string }[] = [];
   private readonly sessions = new Set<SmtpSession>();
-  private readonly perIp = new Map<string, number>();
+  private readonly perIp = new ClientCounts();
   private readonly authThrottle: AuthThrottle;
   private secureContext: SecureContext | undefined;
   private policies: Readonly<Record<ListenMode, StagePolicy>>;
@@ -243,8 +243,7 @@ export class SmtpServer {
   private accept(socket: net.Socket, mode: ListenMode, localSocket: boolean): void {
     const session = new SmtpSession(socket, this.context(mode, localSocket));
     const ip = session.remoteAddress;
-    const perIp = (this.perIp.get(ip) ?? 0) + 1;
-    this.perIp.set(ip, perIp);
+    const perIp = this.perIp.add(ip);
     this.sessions.add(session);
     this.perMode.set(mode, (this.perMode.get(mode) ?? 0) + 1);
     const connections = this.sessions.size;
@@ -256,9 +255,7 @@ export class SmtpServer {
     const done = (): void => {
       this.sessions.delete(session);
       this.perMode.set(mode, Math.max(0, (this.perMode.get(mode) ?? 1) - 1));
-      const n = (this.perIp.get(ip) ?? 1) - 1;
-      if (n <= 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, n);
+      this.perIp.remove(ip);
       this.wakeClose?.();
     };
     void refusal()
