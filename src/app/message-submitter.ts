@@ -8,9 +8,10 @@
  * Standards: RFC 6409 §4–§8 (submission), RFC 5321 §4.4 (Received, "with HTTPA").
  * Security: the session is marked authenticated as `user` (AUTH done by the web) and may relay,
  *   exactly as an SMTP AUTH session; the sender rules check the envelope sender and From.
- * Limitations: all recipients or none: a refused recipient refuses the whole submission.
+ * Limitations: all recipients or none: recipients refused for good are all checked and reported
+ *   together (RecipientsRefused), and nothing is sent; a temporary refusal answers at once.
  */
-import { MailError, replies, type AcceptedRecipient, type Intake, type MessageSubmitter, type SessionInfo, type SubmitRequest, type SubmitResult } from '../core/index.js';
+import { MailError, RecipientsRefused, replies, type AcceptedRecipient, type Intake, type MessageSubmitter, type SessionInfo, type SubmitRequest, type SubmitResult } from '../core/index.js';
 import { parseForwardPath, parseReversePath } from '../address/index.js';
 import type { StagePolicy } from '../policy/index.js';
 
@@ -41,11 +42,19 @@ export function messageSubmitter(deps: { intake: () => Intake; policy: () => Sta
       refuse(await policy.mail({ session, sender, mail }));
       await intake.checkSender(session, sender, mail);
       const recipients: AcceptedRecipient[] = [];
+      const refused: { recipient: string; reply: MailError['reply'] }[] = [];
       for (const r of req.recipients) {
-        const recipient = parsed(() => parseForwardPath(`<${r}>`, { smtpUtf8: true }), replies.badRecipientSyntax);
-        refuse(await policy.rcpt({ session, sender, recipient, accepted: recipients.length }));
-        recipients.push(await intake.checkRecipient(session, sender, recipient, {}));
+        try {
+          const recipient = parsed(() => parseForwardPath(`<${r}>`, { smtpUtf8: true }), replies.badRecipientSyntax);
+          refuse(await policy.rcpt({ session, sender, recipient, accepted: recipients.length }));
+          recipients.push(await intake.checkRecipient(session, sender, recipient, {}));
+        } catch (err) {
+          // a permanent refusal is reported with the others; a temporary one ends the attempt
+          if (!(err instanceof MailError) || err.reply.code < 500) throw err;
+          refused.push({ recipient: r, reply: err.reply });
+        }
       }
+      if (refused.length > 0) throw new RecipientsRefused(refused);
       refuse(await policy.data({ session, sender, recipients }));
       const result = await intake.receive(
         { session, sender, mail, recipients, checkHeader: (header) => policy.endOfData({ session, sender, header }) },

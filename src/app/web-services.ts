@@ -17,7 +17,6 @@ import type { MailFolderStore, MessageSubmitter, TokenStore } from '../core/inde
 import { openTokenStore } from '../directory/index.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
 import { BlobStore, HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
-import { smtpPolicyFromConfig } from '../policy/index.js';
 import type { Backends } from './backends.js';
 import { RequestQueueControl, type ControlRequest, type ControlResponse } from './control.js';
 import { makeResolver } from './configured-resolver.js';
@@ -92,12 +91,11 @@ export function webMounts(ctx: WebContext): WebMount[] {
   return mounts;
 }
 
-/** HTTP submission on the submission listener's policy and the server's intake. */
+/** HTTP submission through the server's submitter (the submission policy in force, intake). */
 function submission(ctx: WebContext): Hono<WebEnv> {
   const config = ctx.config();
   return submissionApi({
-    intake: ctx.backends.intake,
-    policy: smtpPolicyFromConfig(config, { directory: ctx.backends.directory }).submission,
+    submitter: ctx.submitter,
     // the HTTP server checked the credentials and the 'submit' scope before this runs
     authorize: async (_c, next) => next(),
     caller: (c) => {

@@ -8,6 +8,7 @@
  *   and From addresses that user may use.
  * Limitations: none.
  */
+import { MailError, type SmtpReply } from './smtp-reply.js';
 
 export interface SubmitRequest {
   /** the authenticated account */
@@ -30,7 +31,23 @@ export interface SubmitResult {
   readonly accepted: readonly string[];
 }
 
-/** Throws MailError (with the SMTP reply a submission session would have given) when refused. */
+/**
+ * Some recipients were refused for good (unknown, not allowed): nothing was sent. Each carries
+ * the reply an SMTP submission session would have given at its RCPT; the error's own reply is
+ * the first of them.
+ */
+export class RecipientsRefused extends MailError {
+  constructor(readonly refused: readonly { readonly recipient: string; readonly reply: SmtpReply }[]) {
+    super(refused[0].reply, 'MAIL_ERR_RECIPIENTS_REFUSED');
+    this.name = 'RecipientsRefused';
+  }
+}
+
+/**
+ * Throws MailError (with the SMTP reply a submission session would have given) when refused:
+ * RecipientsRefused when recipients were refused for good, a plain MailError for the sender,
+ * the message or a temporary failure.
+ */
 export interface MessageSubmitter {
   submit(req: SubmitRequest): Promise<SubmitResult>;
 }

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { smtpPolicyFromConfig } from '../policy/index.js';
+import { messageSubmitter } from '../app/message-submitter.js';
 import { startSite, waitFor, type Site } from '../../test/helpers/site.js';
 import { SUBMISSION_API_BASE, submissionApi, type SubmissionCaller } from './submission-api.js';
 
@@ -35,7 +36,8 @@ before(async () => {
   site = await startSite({ domains: ['dc.uece.br'], users: ['helvecio@dc.uece.br', 'suzana@dc.uece.br', 'pascal@dc.uece.br'] });
   const { intake, directory } = site.app!.backends;
   const policy = smtpPolicyFromConfig(site.config, { directory }).submission;
-  const common = { intake, policy, authorize: bearer, caller: (c: Context) => callers.get(c.req.raw), maxMessageSize: 64 * 1024 };
+  const submitter = messageSubmitter({ intake: () => intake, policy: () => policy });
+  const common = { submitter, authorize: bearer, caller: (c: Context) => callers.get(c.req.raw), maxMessageSize: 64 * 1024 };
   const app = new Hono()
     .route(SUBMISSION_API_BASE, submissionApi({ ...common, ratePerMinute: 1000 }))
     .route('/limited/api/v1', submissionApi({ ...common, ratePerMinute: 3 }));

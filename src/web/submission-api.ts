@@ -3,9 +3,9 @@
  * HTTP submission (issue 18): `POST /api/v1/messages` takes a message from an application — raw
  * RFC 5322 (`Content-Type: message/rfc822`) or JSON (from, to, cc, bcc, subject, text, html,
  * attachments in base64) — and answers `202 {"id": QUEUE-ID}` once it is in the durable spool.
- * It is the submission port's path over HTTP: the same intake (Received, Message-ID/Date, DKIM
- * signing) and the submission listener's policy (sender rules on the envelope sender and From,
- * size, recipients, relay).
+ * It is the submission port's path over HTTP, through the server's MessageSubmitter (the same
+ * one JMAP's EmailSubmission uses): the submission listener's policy (sender rules on the
+ * envelope sender and From, size, recipients, relay) and intake (Received, Message-ID/Date, DKIM).
  * Standards: RFC 9110 (202, 400, 401, 413, 415, 422, 429; Retry-After §10.2.3), RFC 6409
  *   (submission rules), RFC 5322, RFC 6585 §4 (429), draft-ietf-httpapi-idempotency-key-header
  *   (Idempotency-Key: a replay gets the first answer, a reuse with another body 422, a replay
@@ -20,10 +20,9 @@
  */
 import { createHash } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { MailError, addressToString, type Address, type AcceptedRecipient, type Intake, type SessionInfo, type SmtpReply } from '../core/index.js';
+import { MailError, RecipientsRefused, addressToString, type Address, type MessageSubmitter, type SmtpReply } from '../core/index.js';
 import { parseAddressList } from '../address/index.js';
 import { composeMessage, type ComposeAddress, type ComposePart } from '../protocol/mime/compose-message.js';
-import type { StagePolicy } from '../policy/index.js';
 
 /** Who is calling: the account mail goes out as, and the key its rate and idempotency keys count under. */
 export interface SubmissionCaller {
@@ -33,9 +32,8 @@ export interface SubmissionCaller {
 }
 
 export interface SubmissionApiDeps {
-  readonly intake: Intake;
-  /** the submission listener's checks (policy/smtpPolicyFromConfig(...).submission) */
-  readonly policy: StagePolicy;
+  /** the server's submission path (app/message-submitter.ts) */
+  readonly submitter: MessageSubmitter;
   /** admits authenticated callers only; answers 401 itself otherwise */
   readonly authorize: MiddlewareHandler;
   /** the caller `authorize` admitted */
@@ -221,6 +219,10 @@ export function submissionApi(deps: SubmissionApiDeps): Hono {
       if (err instanceof Refusal) {
         status = err.status;
         body = { error: err.message, ...err.extra };
+      } else if (err instanceof RecipientsRefused) {
+        // all or nothing: an application learns of every refused recipient before anything is sent
+        status = 422;
+        body = { error: 'some recipients were refused; nothing was sent', refused: err.refused.map((r) => ({ recipient: r.recipient, error: refusalOf(r.reply, r.recipient).message })) };
       } else if (err instanceof MailError) {
         const r = refusalOf(err.reply, 'refused');
         status = r.status;
@@ -259,40 +261,16 @@ export function submissionApi(deps: SubmissionApiDeps): Hono {
     else throw new Refusal(415, 'send Content-Type: application/json or message/rfc822');
     if (s.message.length > deps.maxMessageSize) throw new Refusal(413, `the message is larger than ${deps.maxMessageSize} octets`);
 
-    const session: SessionInfo = {
-      // "A": authenticated, as RFC 3848's ESMTPA; the sender rules bind it (policy/sender-rules.ts)
-      protocol: 'HTTPA',
-      heloName: 'http-submission',
+    // the submission port's path (RFC 6409): sender rules, size, each recipient, intake, DKIM
+    const result = await deps.submitter.submit({
+      user: caller.account,
+      protocol: 'HTTP',
       ...(caller.remoteAddress !== undefined ? { remoteAddress: caller.remoteAddress } : {}),
-      authUser: caller.account,
-      mayRelay: true,
-      submission: true,
-    };
-    const mail = { size: s.message.length };
-    // the submission port's stages (RFC 6409): sender rules, size, then each recipient
-    const senderRefusal = await deps.policy.mail({ session, sender: s.sender, mail });
-    if (senderRefusal) throw refusalOf(senderRefusal, 'sender');
-    await deps.intake.checkSender(session, s.sender, mail);
-    const accepted: AcceptedRecipient[] = [];
-    const refused: { recipient: string; error: string }[] = [];
-    for (const rcpt of s.recipients) {
-      const who = `${rcpt.local}@${rcpt.domain}`;
-      try {
-        const r = await deps.policy.rcpt({ session, sender: s.sender, recipient: rcpt, accepted: accepted.length });
-        if (r) throw new MailError(r);
-        accepted.push(await deps.intake.checkRecipient(session, s.sender, rcpt, {}));
-      } catch (err) {
-        if (!(err instanceof MailError)) throw err;
-        if (err.reply.code < 500) throw refusalOf(err.reply, who);
-        refused.push({ recipient: who, error: refusalOf(err.reply, who).message });
-      }
-    }
-    // all or nothing: an application learns of a refused recipient before anything is sent
-    if (refused.length > 0) throw new Refusal(422, 'some recipients were refused; nothing was sent', { refused });
-    const result = await deps.intake.receive(
-      { session, sender: s.sender, mail, recipients: accepted, checkHeader: (header) => deps.policy.endOfData({ session, sender: s.sender, header }) },
-      s.message,
-    );
-    return result.messageId;
+      secure: false,
+      sender: addressToString(s.sender),
+      recipients: s.recipients.map(addressToString),
+      message: s.message,
+    });
+    return result.queueId;
   }
 }

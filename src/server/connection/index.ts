@@ -1,6 +1,6 @@
 /**
  * @module server/connection
- * The framing layer shared by the line-protocol sessions (SMTP, POP3, the coming IMAP): one
+ * The framing layer shared by the line-protocol sessions (SMTP, POP3, IMAP): one
  * LineConnection over any Duplex (socket, TLS socket, stdio); and the listeners of the
  * mailbox-access servers (listenAll), any server's TCP or UNIX-socket bind (bindServer), and
  * the per-client connection counts of every server (ClientCounts).
