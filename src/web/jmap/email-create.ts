@@ -95,7 +95,7 @@ export async function createEmails(account: AccountSession, create: Record<strin
       notCreated[cid] = { type: 'blobNotFound', description: `no blob ${missing}`, notFound: [missing] };
       continue;
     }
-    const sentAt = typeof e.sentAt === 'string' ? Date.parse(e.sentAt) : undefined;
+    const sentAt = dateOf(e.sentAt);
     const message = composeMessage({
       from: addressList(e.from) ?? [{ email: account.user }],
       sender: addressList(e.sender),
@@ -104,7 +104,7 @@ export async function createEmails(account: AccountSession, create: Record<strin
       bcc: addressList(e.bcc),
       replyTo: addressList(e.replyTo),
       ...(typeof e.subject === 'string' && { subject: e.subject }),
-      ...(sentAt !== undefined && !Number.isNaN(sentAt) && { sentAt }),
+      ...(sentAt !== undefined && { sentAt }),
       ...(stringList(e.messageId)?.[0] !== undefined && { messageId: stringList(e.messageId)![0] }),
       inReplyTo: stringList(e.inReplyTo),
       references: stringList(e.references),
@@ -113,15 +113,32 @@ export async function createEmails(account: AccountSession, create: Record<strin
       attachments,
       domain: account.user.slice(account.user.lastIndexOf('@') + 1),
     });
-    const receivedAt = typeof e.receivedAt === 'string' ? Date.parse(e.receivedAt) : undefined;
-    const r = await store(account, folder, message, e.keywords, receivedAt !== undefined && !Number.isNaN(receivedAt) ? receivedAt : undefined);
-    if ('type' in r) notCreated[cid] = r;
-    else {
-      createdIds.set(cid, r.id);
-      created[cid] = { id: r.id, blobId: r.blobId, threadId: r.threadId, size: r.size };
-    }
+    await storeOne(account, folder, message, e, cid, { created, notCreated, createdIds });
   }
   return { created, notCreated };
+}
+
+/** A JMAP UTCDate or Date property as ms since epoch; undefined when absent or unreadable. */
+function dateOf(v: unknown): number | undefined {
+  const ms = typeof v === 'string' ? Date.parse(v) : Number.NaN;
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** Stores one created or imported message and records the outcome under its creation id. */
+async function storeOne(
+  account: AccountSession,
+  folder: string,
+  message: Buffer,
+  e: Args,
+  cid: string,
+  out: { created: Args; notCreated: Args; createdIds: Map<string, string> },
+): Promise<void> {
+  const r = await store(account, folder, message, e.keywords, dateOf(e.receivedAt));
+  if ('type' in r) out.notCreated[cid] = r;
+  else {
+    out.createdIds.set(cid, r.id);
+    out.created[cid] = { id: r.id, blobId: r.blobId, threadId: r.threadId, size: r.size };
+  }
 }
 
 /** Email/import (RFC 8621 §4.8): messages from blobs into a mailbox. */
@@ -142,13 +159,7 @@ export async function importEmails(account: AccountSession, emails: Record<strin
     }
     // stored with CRLF line ends, as every message of the store
     const message = Buffer.from(blob.data.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
-    const receivedAt = typeof e.receivedAt === 'string' ? Date.parse(e.receivedAt) : undefined;
-    const r = await store(account, folder, message, e.keywords, receivedAt !== undefined && !Number.isNaN(receivedAt) ? receivedAt : undefined);
-    if ('type' in r) notCreated[cid] = r;
-    else {
-      createdIds.set(cid, r.id);
-      created[cid] = { id: r.id, blobId: r.blobId, threadId: r.threadId, size: r.size };
-    }
+    await storeOne(account, folder, message, e, cid, { created, notCreated, createdIds });
   }
   return { created, notCreated };
 }
