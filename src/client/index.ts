@@ -6,5 +6,7 @@
  * Security: the server is untrusted; see smtp-client.ts. Limitations: no BDAT sending.
  */
 export * from './smtp-client.js';
+export * from './smtp-client-types.js';
+export * from './smtp-commands.js';
 export * from './reply-reader.js';
 export * from './dot-stuffer.js';

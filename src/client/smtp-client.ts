@@ -12,194 +12,26 @@
  *   verify certificates unless asked (RFC 7435); after STARTTLS every earlier extension is
  *   forgotten and EHLO is sent again (RFC 3207 §4.2).
  * Limitations: no CHUNKING/BDAT sending (advertised support is recorded only); AUTH PLAIN and
- *   LOGIN only; no DANE/MTA-STS.
+ *   LOGIN only; MTA-STS and DANE are the caller's (transport/smtp-transport.ts passes the
+ *   certificate checks in `tlsOptions`). EHLO parsing and the MAIL/RCPT lines are in
+ *   smtp-commands.ts, the socket and TLS handshake in client-socket.ts.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Readable } from 'node:stream';
-import { reply, type DsnParams, type SmtpReply } from '../core/index.js';
+import { reply, type SmtpReply } from '../core/index.js';
 import { ReplyReader } from './reply-reader.js';
 import { DotStuffer } from './dot-stuffer.js';
-
-/** Client timeouts in ms (RFC 5321 §4.5.3.2 gives the minutes in the defaults). */
-export interface SmtpTimeouts {
-  /** TCP connect (not in the RFC); default 30 s */
-  connect: number;
-  /** initial 220: 5 min */
-  greeting: number;
-  /** EHLO, HELO, STARTTLS, AUTH, RSET, NOOP: 5 min */
-  command: number;
-  /** MAIL: 5 min */
-  mail: number;
-  /** RCPT: 5 min */
-  rcpt: number;
-  /** DATA initiation (354): 2 min */
-  dataInit: number;
-  /** each data block written (no progress for this long): 3 min */
-  dataBlock: number;
-  /** the reply to the final ".": 10 min */
-  dataTerm: number;
-  /** QUIT (not in the RFC; we do not wait long for a goodbye): 10 s */
-  quit: number;
-}
-
-export const defaultSmtpTimeouts: Readonly<SmtpTimeouts> = {
-  connect: 30_000,
-  greeting: 300_000,
-  command: 300_000,
-  mail: 300_000,
-  rcpt: 300_000,
-  dataInit: 120_000,
-  dataBlock: 180_000,
-  dataTerm: 600_000,
-  quit: 10_000,
-};
-
-/** What the server's EHLO reply offered (RFC 5321 §4.1.1.1). */
-export interface SmtpExtensions {
-  readonly esmtp: boolean;
-  readonly pipelining: boolean;
-  /** SIZE: the declared maximum (0 = no fixed maximum); undefined when SIZE is not offered */
-  readonly size?: number;
-  readonly eightBitMime: boolean;
-  readonly smtpUtf8: boolean;
-  readonly dsn: boolean;
-  readonly starttls: boolean;
-  readonly chunking: boolean;
-  readonly enhancedStatusCodes: boolean;
-  /** AUTH mechanisms, upper case */
-  readonly auth: readonly string[];
-  /** every keyword (upper case) → its parameters as given */
-  readonly keywords: ReadonlyMap<string, string>;
-}
-
-/** Parses the lines of a 250 EHLO reply; the first line is the server's greeting text. */
-export function parseExtensions(ehlo: SmtpReply): SmtpExtensions {
-  const keywords = new Map<string, string>();
-  for (const line of ehlo.lines.slice(1)) {
-    const m = /^([A-Za-z0-9][A-Za-z0-9-]*)(?:[ =](.*))?$/.exec(line.trim());
-    if (m && !keywords.has(m[1].toUpperCase())) keywords.set(m[1].toUpperCase(), (m[2] ?? '').trim());
-  }
-  const sizeParam = keywords.get('SIZE');
-  const size = sizeParam === undefined ? undefined : /^\d+$/.test(sizeParam) ? Number(sizeParam) : 0;
-  return {
-    esmtp: true,
-    pipelining: keywords.has('PIPELINING'),
-    size,
-    eightBitMime: keywords.has('8BITMIME'),
-    smtpUtf8: keywords.has('SMTPUTF8'),
-    dsn: keywords.has('DSN'),
-    starttls: keywords.has('STARTTLS'),
-    chunking: keywords.has('CHUNKING'),
-    enhancedStatusCodes: keywords.has('ENHANCEDSTATUSCODES'),
-    auth: (keywords.get('AUTH') ?? '').split(/\s+/).filter(Boolean).map((s) => s.toUpperCase()),
-    keywords,
-  };
-}
-
-const noExtensions: SmtpExtensions = {
-  esmtp: false,
-  pipelining: false,
-  eightBitMime: false,
-  smtpUtf8: false,
-  dsn: false,
-  starttls: false,
-  chunking: false,
-  enhancedStatusCodes: false,
-  auth: [],
-  keywords: new Map(),
-};
-
-export type SmtpClientErrorKind = 'connect' | 'timeout' | 'closed' | 'tls' | 'protocol' | 'aborted' | 'reply' | 'body';
-
-/**
- * A session-level failure: no connection, a timeout, a dropped connection, a TLS failure, a
- * malformed reply, a refused greeting/EHLO (kind 'reply', with the reply), or a failure reading
- * the message body (kind 'body', the transaction was abandoned without the final ".").
- */
-export class SmtpClientError extends Error {
-  constructor(
-    readonly kind: SmtpClientErrorKind,
-    message: string,
-    readonly reply?: SmtpReply,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'SmtpClientError';
-  }
-}
-
-export interface SmtpClientOptions {
-  host: string;
-  port: number;
-  /** a UNIX-domain socket to connect to instead of host and port (LMTP to a local store) */
-  path?: string;
-  /** the name to connect to when host is an IP: used for TLS SNI and in messages */
-  hostname?: string;
-  localAddress?: string;
-  /** our name for EHLO/HELO/LHLO */
-  helo: string;
-  /** speak LMTP (RFC 2033): LHLO, and one reply per accepted recipient after DATA */
-  lmtp?: boolean;
-  /** 'opportunistic' (default): STARTTLS when offered, plain when it fails to be offered;
-   * 'required': fail without it; 'none': never */
-  tls?: 'opportunistic' | 'required' | 'none';
-  /** extra TLS options; rejectUnauthorized defaults to false (opportunistic, RFC 7435) */
-  tlsOptions?: tls.ConnectionOptions;
-  timeouts?: Partial<SmtpTimeouts>;
-  signal?: AbortSignal;
-}
-
-export interface ClientRecipient {
-  /** "local@domain", no angle brackets */
-  readonly address: string;
-  /** passed as NOTIFY/ORCPT only when the server offers DSN */
-  readonly dsn?: DsnParams;
-}
-
-export interface ClientMailParams {
-  /** message size in octets: SIZE= when the server offers SIZE */
-  readonly size?: number;
-  /** BODY=8BITMIME when the server offers 8BITMIME (the caller converts otherwise) */
-  readonly body?: '7BIT' | '8BITMIME';
-  readonly smtpUtf8?: boolean;
-  /** RET= and ENVID= when the server offers DSN */
-  readonly ret?: 'FULL' | 'HDRS';
-  readonly envid?: string;
-}
-
-export interface ClientTransaction {
-  /** reverse path without brackets; "" for the null sender */
-  readonly sender: string;
-  readonly recipients: readonly ClientRecipient[];
-  readonly params?: ClientMailParams;
-  /** opens the message (CRLF line ends, not dot-stuffed); called once, only if DATA is sent */
-  readonly body: () => Readable | Promise<Readable>;
-}
-
-export interface TransactionResult {
-  readonly mail: SmtpReply;
-  /** RCPT replies in recipient order (MAIL's reply for all when MAIL was refused) */
-  readonly recipients: readonly SmtpReply[];
-  /** the DATA (354) reply, when DATA was sent */
-  readonly data?: SmtpReply;
-  /** per recipient, the reply that decided it: MAIL, RCPT, DATA or the end-of-data reply
-   * (LMTP: that recipient's own reply) */
-  readonly final: readonly SmtpReply[];
-  /** octets sent after DATA, terminator included */
-  readonly bytesSent: number;
-}
-
-/** RFC 3461 §4: xtext encodes "+", "=", and characters outside "!".."~" as "+HH". */
-export function xtext(s: string): string {
-  let out = '';
-  for (const ch of Buffer.from(s, 'utf8')) {
-    out += ch < 0x21 || ch > 0x7e || ch === 0x2b || ch === 0x3d ? `+${ch.toString(16).toUpperCase().padStart(2, '0')}` : String.fromCharCode(ch);
-  }
-  return out;
-}
-
-const unsafePath = /[\r\n<>\0]/;
+import { connectSocket, handshake } from './client-socket.js';
+import { mailCommand, noExtensions, parseExtensions, rcptCommand, type SmtpExtensions } from './smtp-commands.js';
+import {
+  SmtpClientError,
+  defaultSmtpTimeouts,
+  type ClientTransaction,
+  type SmtpClientOptions,
+  type SmtpTimeouts,
+  type TransactionResult,
+} from './smtp-client-types.js';
 
 /** One session with one server. Methods must not be called concurrently. */
 export class SmtpClient {
@@ -250,34 +82,7 @@ export class SmtpClient {
    */
   static async connect(options: SmtpClientOptions): Promise<SmtpClient> {
     const timeouts = { ...defaultSmtpTimeouts, ...options.timeouts };
-    if (options.signal?.aborted) throw new SmtpClientError('aborted', 'aborted before connecting');
-    const where = options.path !== undefined ? `unix:${options.path}` : `${options.host}:${options.port}`;
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = options.path !== undefined ? net.connect({ path: options.path }) : net.connect({ host: options.host, port: options.port, localAddress: options.localAddress });
-      // No Nagle: a command or the final "." is a small segment sent after unacknowledged data,
-      // and Nagle would hold it for the peer's delayed ACK (about 40 ms on Linux) every time.
-      if (options.path === undefined) s.setNoDelay(true);
-      const fail = (err: SmtpClientError): void => {
-        cleanup();
-        s.destroy();
-        reject(err);
-      };
-      const timer = setTimeout(() => fail(new SmtpClientError('timeout', `connect timeout to ${where}`)), timeouts.connect);
-      const onAbort = (): void => fail(new SmtpClientError('aborted', 'aborted while connecting'));
-      const onError = (err: Error): void =>
-        fail(new SmtpClientError('connect', `connect to ${where}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, undefined, { cause: err }));
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-        s.off('error', onError);
-      };
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      s.once('error', onError);
-      s.once('connect', () => {
-        cleanup();
-        resolve(s);
-      });
-    });
+    const socket = await connectSocket(options, timeouts.connect);
     const client = new SmtpClient(socket, options);
     Object.assign(client, { remoteAddress: socket.remoteAddress ?? options.host, remotePort: socket.remotePort ?? options.port });
     try {
@@ -341,24 +146,7 @@ export class SmtpClient {
   private async upgrade(): Promise<void> {
     const plain = this.socket;
     this.detach(plain);
-    const servername = this.options.hostname && net.isIP(this.options.hostname) === 0 ? this.options.hostname : undefined;
-    const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
-      const s = tls.connect({ socket: plain, servername, rejectUnauthorized: false, ...this.options.tlsOptions });
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(new SmtpClientError('timeout', 'TLS handshake timeout'));
-      }, this.timeouts.command);
-      s.once('secureConnect', () => {
-        clearTimeout(timer);
-        s.removeAllListeners('error');
-        resolve(s);
-      });
-      s.once('error', (err) => {
-        clearTimeout(timer);
-        s.destroy();
-        reject(new SmtpClientError('tls', `TLS handshake failed: ${err.message}`, undefined, { cause: err }));
-      });
-    }).catch((err: unknown) => {
+    const secure = await handshake(plain, this.options, this.timeouts.command).catch((err: unknown) => {
       this.closed = true;
       plain.destroy();
       throw err;
@@ -393,26 +181,8 @@ export class SmtpClient {
   async send(tx: ClientTransaction): Promise<TransactionResult> {
     const ext = this.extensions;
     const p = tx.params ?? {};
-    if (unsafePath.test(tx.sender)) throw new SmtpClientError('protocol', 'unsafe characters in sender');
-    let mailCmd = `MAIL FROM:<${tx.sender}>`;
-    if (ext.size !== undefined && p.size !== undefined) mailCmd += ` SIZE=${p.size}`;
-    if (ext.eightBitMime && p.body) mailCmd += ` BODY=${p.body}`;
-    if (ext.smtpUtf8 && p.smtpUtf8) mailCmd += ' SMTPUTF8';
-    if (ext.dsn && p.ret) mailCmd += ` RET=${p.ret}`;
-    if (ext.dsn && p.envid) mailCmd += ` ENVID=${xtext(p.envid)}`;
-
-    const rcptCmds: (string | SmtpReply)[] = tx.recipients.map((r) => {
-      if (unsafePath.test(r.address)) return reply(501, '5.1.3', 'Bad recipient address syntax (not sent)');
-      let cmd = `RCPT TO:<${r.address}>`;
-      if (ext.dsn && r.dsn) {
-        if (r.dsn.notify && r.dsn.notify.length > 0) cmd += ` NOTIFY=${r.dsn.notify.join(',')}`;
-        if (r.dsn.orcpt) {
-          const i = r.dsn.orcpt.indexOf(';');
-          if (i > 0) cmd += ` ORCPT=${r.dsn.orcpt.slice(0, i)};${xtext(r.dsn.orcpt.slice(i + 1))}`;
-        }
-      }
-      return cmd;
-    });
+    const mailCmd = mailCommand(tx.sender, p, ext);
+    const rcptCmds = tx.recipients.map((r) => rcptCommand(r, ext));
     const toSend = rcptCmds.filter((c): c is string => typeof c === 'string');
 
     // RFC 5321 §4.1.1.5: RSET only when an earlier transaction was left open (MAIL or RCPT
