@@ -41,7 +41,7 @@ import {
 import { atomicWriteFile, uniqueId } from '../util/index.js';
 import { FolderLock } from './folder-lock.js';
 import type { MaildirStore } from './maildir-store.js';
-import { applyChange, checkKeywords, emptyIndex, formatUidIndex, newUidValidity, parseUidIndex, reconcile, sameKeywords, uidListName, vanishedSince, type UidIndex } from './uid-index.js';
+import { applyChange, checkKeywords, emptyIndex, formatUidIndex, newUidValidity, parseUidIndex, reconcile, sameKeywords, uidListName, uidValidityName, vanishedSince, type UidIndex } from './uid-index.js';
 
 /** What a locked step sees: the folder's directory, its index brought up to date, the listing. */
 interface FolderState {
@@ -283,12 +283,26 @@ export class MaildirFolders implements MailFolderStore {
         if (errno(err) !== 'ENOENT') throw err;
       }
       const old = text === undefined ? undefined : parseUidIndex(text);
-      const r = reconcile(old ?? emptyIndex(newUidValidity(this.#now())), list, opts.keywords);
+      const r = reconcile(old ?? emptyIndex(await this.#nextUidValidity(user)), list, opts.keywords);
       const out = await fn({ dir, index: r.index, snapshot: r.snapshot, listing: new Map(list.map((m) => [m.key, m])) });
       const index = out.index ?? r.index;
       if (out.index || r.changed || old === undefined) await atomicWriteFile(join(dir, uidListName), formatUidIndex(index));
       return out.result;
     });
+  }
+
+  /**
+   * A UIDVALIDITY for a folder without a (valid) UID list: the time in seconds, and above every
+   * one given before to this user's folders (`correio-uidvalidity` in the Maildir root), so a
+   * folder deleted and made again within one second, or a list lost, never names its UIDs again
+   * under the old value (RFC 9051 §2.3.1.1).
+   */
+  async #nextUidValidity(user: string): Promise<number> {
+    const path = join(this.#root(user), uidValidityName);
+    const last = Number((await readFile(path, 'utf8').catch(() => '0')).trim());
+    const next = newUidValidity(this.#now(), Number.isSafeInteger(last) && last > 0 && last < 0xffffffff ? last : 0);
+    await atomicWriteFile(path, `${next}\n`);
+    return next;
   }
 
   /** Maildir spec: a reader that has seen a message in new/ moves it to cur/ with ":2,". */

@@ -47,6 +47,8 @@ export interface UidIndex {
 }
 
 export const uidListName = 'correio-uidlist';
+/** the last UIDVALIDITY given to a folder of the user, in the Maildir root */
+export const uidValidityName = 'correio-uidvalidity';
 export const maxExpungeRecords = 500;
 const keywordRe = /^[^\s(){%*"\\\]\x00-\x1f\x7f]{1,100}$/;
 

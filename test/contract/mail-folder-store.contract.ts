@@ -1,0 +1,335 @@
+/**
+ * @module mail-folder-store-contract
+ * The behaviour every MailFolderStore backend must have (Maildir, PostgreSQL, ...), with the
+ * MailboxStore beside it that local delivery and POP3 use on the same mailboxes. A backend's
+ * test calls mailFolderStoreContract(name, make) and gets one node:test suite.
+ * Standards: RFC 9051 §2.3.1.1 (UIDs strictly ascending in arrival order, never reused within
+ *   one UIDVALIDITY; UIDNEXT), §2.3.2 (flags and keywords), §5.1 (INBOX case-insensitive),
+ *   §6.3.4-§6.3.6 (CREATE, DELETE, RENAME with inferiors; INBOX cannot be deleted), §6.3.7
+ *   (subscriptions); RFC 7162 §3.1 (MODSEQ per message, HIGHESTMODSEQ per folder, growing with
+ *   every change; one command's changes may share one), §3.1.3 (UNCHANGEDSINCE), §3.2.5.1
+ *   (expunged UIDs for VANISHED); RFC 6154 (the special use of the default folders).
+ * Security: folder names come from clients: traversal and wildcard names are refused; one
+ *   user never sees another's folders or messages.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { MailFolderError, type MailboxStore, type MailFolderStore } from '../../src/core/index.js';
+import { readAll } from './queue-store.contract.js';
+
+export interface ContractFolders {
+  folders: MailFolderStore;
+  /** the delivery/POP3 face of the same storage (messages reach INBOX through `deliver`) */
+  mailbox: MailboxStore;
+  /** closes the stores and removes everything they made */
+  cleanup(): Promise<void>;
+  /**
+   * a second, independent instance on the same storage (another process or node); the
+   * persistence and concurrency tests skip without it
+   */
+  another?(): Promise<{ folders: MailFolderStore; mailbox: MailboxStore }>;
+}
+
+const user = 'suzana@dc.uece.br';
+const other = 'pascal@dc.uece.br';
+
+export const message = (n: number | string): string => `From: helvecio@dsc.ufpb.br\r\nSubject: m${n}\r\n\r\nbody ${n}\r\n`;
+const stream = (text: string): Readable => Readable.from([Buffer.from(text)]);
+
+const isKind = (kind: MailFolderError['kind']) => (e: unknown): boolean => e instanceof MailFolderError && e.kind === kind;
+
+export function mailFolderStoreContract(name: string, make: () => Promise<ContractFolders>): void {
+  void describe(`MailFolderStore contract: ${name}`, () => {
+    async function withStore(fn: (s: ContractFolders) => Promise<void>): Promise<void> {
+      const s = await make();
+      try {
+        await fn(s);
+      } finally {
+        await s.cleanup();
+      }
+    }
+    async function deliver(s: { mailbox: MailboxStore }, n: number, to = user): Promise<void> {
+      await s.mailbox.deliver(to, stream(message(n)), { uniqueKey: `contract-${to}-${n}` });
+    }
+
+    void test('an empty INBOX: UIDVALIDITY set, UIDNEXT 1, no messages; INBOX in any case', () =>
+      withStore(async ({ folders }) => {
+        const a = await folders.sync(user, 'INBOX');
+        assert.ok(a.uidValidity >= 1 && a.uidValidity <= 0xffffffff);
+        assert.equal(a.uidNext, 1);
+        assert.deepEqual(a.messages, []);
+        assert.ok(await folders.folderExists(user, 'inbox'));
+        assert.equal((await folders.sync(user, 'Inbox')).uidValidity, a.uidValidity);
+      }));
+
+    void test('delivered messages get UIDs in arrival order, with their size, date and octets', () =>
+      withStore(async (s) => {
+        const before = Date.now() - 5000;
+        for (let i = 1; i <= 3; i++) await deliver(s, i);
+        const a = await s.folders.sync(user, 'INBOX');
+        assert.deepEqual(a.messages.map((m) => m.uid), [1, 2, 3]);
+        assert.equal(a.uidNext, 4);
+        for (const [i, m] of a.messages.entries()) {
+          assert.equal(m.size, Buffer.byteLength(message(i + 1)));
+          assert.equal(m.flags, '');
+          assert.deepEqual(m.keywords, []);
+          assert.ok(m.receivedAt >= before && m.receivedAt <= Date.now() + 5000, `receivedAt ${m.receivedAt}`);
+          assert.equal((await readAll(await s.folders.open(user, 'INBOX', m.key))).toString(), message(i + 1));
+        }
+        // a second sync changes nothing
+        assert.deepEqual(await s.folders.sync(user, 'INBOX'), a);
+      }));
+
+    void test('an expunged UID is never reused; a removal through the MailboxStore (POP3) shows too', () =>
+      withStore(async (s) => {
+        for (let i = 1; i <= 3; i++) await deliver(s, i);
+        const a = await s.folders.sync(user, 'INBOX');
+        await s.folders.remove(user, 'INBOX', a.messages[2].key);
+        await s.mailbox.remove(user, a.messages[1].key);
+        await assert.rejects(s.folders.open(user, 'INBOX', a.messages[2].key));
+        await deliver(s, 4);
+        const b = await s.folders.sync(user, 'INBOX');
+        assert.equal(b.uidValidity, a.uidValidity);
+        assert.deepEqual(b.messages.map((m) => m.uid), [1, 4]);
+        assert.equal(b.uidNext, 5);
+      }));
+
+    void test('APPEND stores flags, keywords and the internal date; its UID is the one a sync gives', () =>
+      withStore(async ({ folders }) => {
+        await folders.createFolder(user, 'Work');
+        const when = Date.UTC(2020, 0, 2, 3, 4, 5);
+        const r = await folders.append(user, 'Work', stream(message('a')), { flags: 'RS', keywords: ['$Forwarded', 'todo'], receivedAt: when });
+        const r2 = await folders.append(user, 'Work', stream(message('b')), { flags: '' });
+        const snap = await folders.sync(user, 'Work');
+        assert.equal(r.uidValidity, snap.uidValidity);
+        assert.deepEqual(snap.messages.map((m) => m.uid), [r.uid, r2.uid]);
+        assert.ok(r2.uid > r.uid);
+        const [m] = snap.messages;
+        assert.equal(m.flags, 'RS');
+        assert.deepEqual(m.keywords, ['$Forwarded', 'todo']);
+        assert.equal(m.receivedAt, when);
+        assert.equal(m.size, Buffer.byteLength(message('a')));
+        assert.equal((await readAll(await folders.open(user, 'Work', m.key))).toString(), message('a'));
+      }));
+
+    void test('COPY keeps flags, keywords and date, gives new ascending UIDs in the target and leaves the source', () =>
+      withStore(async (s) => {
+        const { folders } = s;
+        await folders.createFolder(user, 'Archive.2024');
+        await deliver(s, 1);
+        await deliver(s, 2);
+        const src = await folders.sync(user, 'INBOX');
+        await folders.updateFlags(user, 'INBOX', [1], { mode: 'add', flags: 'F', keywords: ['$Important'] });
+        await folders.append(user, 'Archive.2024', stream(message('x')), { flags: '' });
+        const c = await folders.copy(user, 'INBOX', src.messages.map((m) => m.key), 'Archive.2024');
+        const dst = await folders.sync(user, 'Archive.2024');
+        assert.equal(c.uidValidity, dst.uidValidity);
+        assert.deepEqual(c.uids, [2, 3]);
+        // INTERNALDATE has a precision of one second (RFC 9051 §9 date-time)
+        const sec = (ms: number): number => Math.floor(ms / 1000);
+        assert.deepEqual(dst.messages.map((m) => [m.uid, m.flags, m.keywords, sec(m.receivedAt)]), [
+          [1, '', [], sec(dst.messages[0].receivedAt)],
+          [2, 'F', ['$Important'], sec(src.messages[0].receivedAt)],
+          [3, '', [], sec(src.messages[1].receivedAt)],
+        ]);
+        assert.equal((await readAll(await folders.open(user, 'Archive.2024', dst.messages[2].key))).toString(), message(2));
+        assert.equal((await folders.sync(user, 'INBOX')).messages.length, 2);
+        await assert.rejects(folders.copy(user, 'INBOX', [src.messages[0].key], 'Nope'), isKind('nonexistent'));
+      }));
+
+    void test('updateFlags: one new MODSEQ per call, add/remove/set, missing UIDs, UNCHANGEDSINCE, no change no MODSEQ', () =>
+      withStore(async (s) => {
+        const { folders } = s;
+        for (let i = 1; i <= 3; i++) await deliver(s, i);
+        const a = await folders.sync(user, 'INBOX');
+        const m0 = a.highestModseq;
+        assert.ok(a.messages.every((m) => m.modseq >= 1 && m.modseq <= m0));
+        const u = await folders.updateFlags(user, 'INBOX', [1, 2, 9], { mode: 'add', flags: 'S', keywords: ['$Forwarded'] });
+        assert.ok(u.highestModseq > m0);
+        assert.deepEqual(u.updated.map((m) => [m.uid, m.modseq, m.flags, m.keywords]), [
+          [1, u.highestModseq, 'S', ['$Forwarded']],
+          [2, u.highestModseq, 'S', ['$Forwarded']],
+        ]);
+        assert.deepEqual(u.missing, [9]);
+        assert.deepEqual(u.modified, []);
+        // keywords are case-insensitive: adding "$forwarded" again changes nothing
+        const same = await folders.updateFlags(user, 'INBOX', [1], { mode: 'add', flags: 'S', keywords: ['$forwarded'] });
+        assert.deepEqual(same.updated, []);
+        assert.equal(same.highestModseq, u.highestModseq);
+        const cond = await folders.updateFlags(user, 'INBOX', [1, 3], { mode: 'add', flags: 'F' }, { unchangedSince: m0 });
+        assert.deepEqual(cond.modified, [1]);
+        assert.deepEqual(cond.updated.map((m) => [m.uid, m.flags]), [[3, 'F']]);
+        assert.ok(cond.highestModseq > u.highestModseq);
+        const rm = await folders.updateFlags(user, 'INBOX', [1], { mode: 'remove', flags: 'S', keywords: ['$FORWARDED'] });
+        assert.deepEqual(rm.updated.map((m) => [m.flags, m.keywords]), [['', []]]);
+        // "set" replaces the flags; keywords stay when not given
+        await folders.updateFlags(user, 'INBOX', [2], { mode: 'set', flags: 'DT' });
+        const b = await folders.sync(user, 'INBOX');
+        assert.deepEqual(b.messages.map((m) => [m.uid, m.flags, m.keywords]), [
+          [1, '', []],
+          [2, 'DT', ['$Forwarded']],
+          [3, 'F', []],
+        ]);
+        assert.ok(b.messages.every((m) => m.modseq <= b.highestModseq));
+        assert.equal(b.highestModseq, Math.max(...b.messages.map((m) => m.modseq)));
+        await assert.rejects(folders.updateFlags(user, 'INBOX', [1], { mode: 'add', keywords: ['bad keyword'] }), isKind('cannot'));
+        assert.deepEqual((await folders.sync(user, 'INBOX')).highestModseq, b.highestModseq);
+      }));
+
+    void test('MODSEQ: arrivals, flags set through the MailboxStore and expunges raise it; changesSince tells them', () =>
+      withStore(async (s) => {
+        const { folders } = s;
+        for (let i = 1; i <= 3; i++) await deliver(s, i);
+        const a = await folders.sync(user, 'INBOX');
+        const m0 = a.highestModseq;
+        await s.mailbox.setFlags(user, a.messages[0].key, 'RS');
+        await folders.remove(user, 'INBOX', a.messages[1].key);
+        await deliver(s, 4);
+        const ch = await folders.changesSince(user, 'INBOX', m0);
+        assert.equal(ch.uidValidity, a.uidValidity);
+        assert.ok(ch.highestModseq > m0);
+        assert.deepEqual(ch.changed.map((m) => [m.uid, m.flags]), [[1, 'RS'], [4, '']]);
+        assert.ok(ch.changed.every((m) => m.modseq > m0 && m.modseq <= ch.highestModseq));
+        assert.deepEqual(ch.vanished, [{ from: 2, to: 2 }]);
+        const none = await folders.changesSince(user, 'INBOX', ch.highestModseq);
+        assert.deepEqual([none.changed, none.vanished], [[], []]);
+        // from the start: every message present, and the vanished never names one of them
+        const all = await folders.changesSince(user, 'INBOX', 0);
+        assert.deepEqual(all.changed.map((m) => m.uid), [1, 3, 4]);
+        for (const r of all.vanished) for (const uid of [1, 3, 4]) assert.ok(uid < r.from || uid > r.to, `vanished ${r.from}:${r.to} names ${uid}`);
+      }));
+
+    void test('default folders: made once, with their special use, and subscribed', () =>
+      withStore(async ({ folders }) => {
+        await folders.ensureDefaultFolders(user);
+        await folders.ensureDefaultFolders(user);
+        const list = await folders.listFolders(user);
+        assert.equal(list[0].name, 'INBOX');
+        assert.deepEqual(
+          list.map((f) => [f.name, f.specialUse ?? '']).sort(),
+          [['Archive', '\\Archive'], ['Drafts', '\\Drafts'], ['INBOX', ''], ['Junk', '\\Junk'], ['Sent', '\\Sent'], ['Trash', '\\Trash']],
+        );
+        assert.deepEqual((await folders.listSubscriptions(user)).sort(), ['Archive', 'Drafts', 'INBOX', 'Junk', 'Sent', 'Trash']);
+        assert.equal(folders.delimiter, '.');
+      }));
+
+    void test('CREATE, RENAME with inferiors (messages and UIDVALIDITY kept), DELETE; names refused', () =>
+      withStore(async ({ folders }) => {
+        await folders.createFolder(user, 'Work');
+        await folders.createFolder(user, 'Work.2024');
+        const r = await folders.append(user, 'Work.2024', stream(message(1)), { flags: 'S' });
+        await assert.rejects(folders.createFolder(user, 'Work'), isKind('exists'));
+        await assert.rejects(folders.createFolder(user, 'INBOX'), isKind('exists'));
+        for (const bad of ['../x', 'a/b', 'a*', 'a%', '.hidden', 'a..b', 'x\u0000', 'trailing.', '']) {
+          await assert.rejects(folders.createFolder(user, bad), isKind('bad-name'), JSON.stringify(bad));
+        }
+        await folders.renameFolder(user, 'Work', 'Job');
+        assert.deepEqual((await folders.listFolders(user)).map((f) => f.name).sort(), ['INBOX', 'Job', 'Job.2024']);
+        assert.equal(await folders.folderExists(user, 'Work.2024'), false);
+        const moved = await folders.sync(user, 'Job.2024');
+        assert.deepEqual(moved.messages.map((m) => [m.uid, m.flags]), [[r.uid, 'S']]);
+        assert.equal(moved.uidValidity, r.uidValidity);
+        await assert.rejects(folders.renameFolder(user, 'Job', 'Job.2024'), isKind('exists'));
+        await assert.rejects(folders.renameFolder(user, 'Nope', 'Other'), isKind('nonexistent'));
+        await folders.deleteFolder(user, 'Job.2024');
+        assert.deepEqual((await folders.listFolders(user)).map((f) => f.name).sort(), ['INBOX', 'Job']);
+        await assert.rejects(folders.deleteFolder(user, 'INBOX'), isKind('cannot'));
+        await assert.rejects(folders.deleteFolder(user, 'Nope'), isKind('nonexistent'));
+        await assert.rejects(folders.sync(user, 'Job.2024'), isKind('nonexistent'));
+        await assert.rejects(folders.append(user, 'Nope', stream(message(2)), { flags: '' }), isKind('nonexistent'));
+      }));
+
+    void test('a folder made again after DELETE does not bring back its messages or reuse its UIDs under the same UIDVALIDITY', () =>
+      withStore(async ({ folders }) => {
+        await folders.createFolder(user, 'Tmp');
+        const a = await folders.append(user, 'Tmp', stream(message(1)), { flags: '' });
+        await folders.deleteFolder(user, 'Tmp');
+        await folders.createFolder(user, 'Tmp');
+        const snap = await folders.sync(user, 'Tmp');
+        assert.deepEqual(snap.messages, []);
+        const b = await folders.append(user, 'Tmp', stream(message(2)), { flags: '' });
+        // RFC 9051 §2.3.1.1: a UID named again must come with another UIDVALIDITY
+        assert.ok(b.uidValidity !== a.uidValidity || b.uid > a.uid, `uid ${b.uid} reused under UIDVALIDITY ${b.uidValidity}`);
+      }));
+
+    void test('subscriptions: on, off, and kept for names that do not exist', () =>
+      withStore(async ({ folders }) => {
+        await folders.createFolder(user, 'Lists');
+        await folders.setSubscribed(user, 'Lists', true);
+        await folders.setSubscribed(user, 'Lists', true);
+        await folders.setSubscribed(user, 'INBOX', true);
+        assert.deepEqual((await folders.listSubscriptions(user)).sort(), ['INBOX', 'Lists']);
+        await folders.setSubscribed(user, 'Lists', false);
+        assert.deepEqual(await folders.listSubscriptions(user), ['INBOX']);
+        await assert.rejects(folders.setSubscribed(user, '../x', true), isKind('bad-name'));
+      }));
+
+    void test('users are kept apart', () =>
+      withStore(async (s) => {
+        await deliver(s, 1, user);
+        await s.folders.createFolder(user, 'Private');
+        await s.folders.ensureDefaultFolders(other);
+        assert.deepEqual((await s.folders.sync(other, 'INBOX')).messages, []);
+        assert.equal(await s.folders.folderExists(other, 'Private'), false);
+        assert.ok(!(await s.folders.listFolders(other)).some((f) => f.name === 'Private'));
+        const mine = await s.folders.sync(user, 'INBOX');
+        await assert.rejects(s.folders.open(other, 'INBOX', mine.messages[0].key));
+        const u = await s.folders.updateFlags(other, 'INBOX', [1], { mode: 'add', flags: 'S' });
+        assert.deepEqual(u.missing, [1]);
+        assert.equal((await s.folders.sync(user, 'INBOX')).messages[0].flags, '');
+      }));
+
+    void test('watch tells of a delivery, and stops when asked', () =>
+      withStore(async (s) => {
+        await s.folders.sync(user, 'INBOX');
+        let calls = 0;
+        let told!: () => void;
+        const seen = new Promise<void>((r) => (told = r));
+        const stop = s.folders.watch(user, 'INBOX', () => {
+          calls++;
+          told();
+        });
+        try {
+          await deliver(s, 1);
+          // a store that cannot watch is allowed to stay silent only if it says so; ours must tell
+          await Promise.race([seen, new Promise((_, rej) => setTimeout(() => rej(new Error('no change told within 10 s')), 10_000))]);
+          assert.ok(calls >= 1);
+        } finally {
+          stop();
+        }
+      }));
+
+    void test('a second instance on the same storage sees the same UIDs; concurrent writers never share a UID', async (t) => {
+      const s = await make();
+      try {
+        if (!s.another) {
+          t.skip('the backend offers no second instance');
+          return;
+        }
+        const two = await s.another();
+        for (let i = 1; i <= 2; i++) await deliver(s, i);
+        const a = await s.folders.sync(user, 'INBOX');
+        assert.deepEqual(await two.folders.sync(user, 'INBOX'), a);
+        const work = (w: { folders: MailFolderStore; mailbox: MailboxStore }, tag: string): Promise<void> =>
+          (async () => {
+            for (let i = 0; i < 8; i++) {
+              await w.mailbox.deliver(user, stream(message(`${tag}${i}`)), { uniqueKey: `contract-${tag}${i}` });
+              await w.folders.append(user, 'INBOX', stream(message(`${tag}a${i}`)), { flags: 'S' });
+              await w.folders.sync(user, 'INBOX');
+            }
+          })();
+        await Promise.all([work(s, 'x'), work(two, 'y')]);
+        const x = await s.folders.sync(user, 'INBOX');
+        const y = await two.folders.sync(user, 'INBOX');
+        assert.equal(x.messages.length, 34);
+        assert.equal(new Set(x.messages.map((m) => m.uid)).size, 34);
+        assert.deepEqual(x.messages.map((m) => [m.uid, m.key]), y.messages.map((m) => [m.uid, m.key]));
+        assert.ok(x.uidNext > Math.max(...x.messages.map((m) => m.uid)));
+        assert.equal(x.uidValidity, a.uidValidity);
+      } finally {
+        await s.cleanup();
+      }
+    });
+  });
+}
