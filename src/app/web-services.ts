@@ -13,10 +13,10 @@ import type { Logger } from 'pino';
 import type { Context, Hono } from 'hono';
 import { formatListenAddress, type Config } from '../config/index.js';
 import { join } from 'node:path';
-import type { MailFolderStore, MessageSubmitter, TokenStore } from '../core/index.js';
-import { openTokenStore } from '../directory/index.js';
+import type { MailFolderStore, MessageSubmitter, TokenStore, WebSessionStore } from '../core/index.js';
+import { openSessionStore, openTokenStore } from '../directory/index.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
-import { BlobStore, HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
+import { BlobStore, HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, sessionApp, cspReportApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
 import type { Backends } from './backends.js';
 import { RequestQueueControl, type ControlRequest, type ControlResponse } from './control.js';
 import { makeResolver } from './configured-resolver.js';
@@ -25,6 +25,9 @@ import { runChecks } from './config-check.js';
 export interface WebContext {
   readonly backends: Backends;
   readonly tokens: TokenStore;
+  /** browser sessions, and the authentication that checks their logins */
+  readonly sessions: WebSessionStore;
+  readonly auth: HttpAuth;
   /** the mailboxes as JMAP sees them (the folders IMAP uses) */
   readonly mailView: MailView;
   /** sending for a logged-in user: the submission path (app/message-submitter.ts) */
@@ -76,6 +79,9 @@ export function webMounts(ctx: WebContext): WebMount[] {
   });
   const mounts: { path: string; access: WebMount['access']; app: Hono<WebEnv> }[] = [
     { path: '/api/me', access: 'account', app: whoamiApp() },
+    // browser logins (cookie + CSRF token) and CSP reports: public, they check for themselves
+    { path: '/api/session', access: 'public', app: sessionApp({ auth: ctx.auth, sessions: ctx.sessions, lifetime: () => ctx.config().http.sessionLifetime }) },
+    { path: '/api/csp-report', access: 'public', app: cspReportApp({ auth: ctx.auth, onCspReport: (report) => ctx.logger.warn({ report }, 'content security policy violation reported') }) },
     // JMAP (RFC 8620/8621, docs/web.md)
     { path: '/jmap', access: 'jmap', app: jmap },
     { path: '/.well-known/jmap', access: 'jmap', app: wellKnownJmapApp() },
@@ -137,17 +143,19 @@ export interface WebDeps {
 export async function startWeb(deps: WebDeps): Promise<WebServices> {
   const config = deps.config();
   const tokens = openTokenStore(config);
+  const sessions = openSessionStore(config);
   const closing = new AbortController();
   const auth = new HttpAuth({
     directory: deps.backends.directory,
     tokens,
+    sessions,
     throttle: deps.throttle,
     failureDelayMs: config.auth.failureDelay,
     retryAfterSeconds: Math.ceil(config.auth.failureWindow / 1000),
     settings: () => deps.config().http,
   });
   const app = createWebApp({
-    mounts: webMounts({ backends: deps.backends, tokens, mailView: new MailView(deps.folders), submitter: deps.submitter, logger: deps.logger, config: deps.config, closing: closing.signal, control: deps.control, logTail: deps.logTail }),
+    mounts: webMounts({ backends: deps.backends, tokens, sessions, auth, mailView: new MailView(deps.folders), submitter: deps.submitter, logger: deps.logger, config: deps.config, closing: closing.signal, control: deps.control, logTail: deps.logTail }),
     auth,
     maxBodySize: config.http.maxBodySize,
     onError: (err, method, path) => deps.logger.error({ err, method, path }, 'http request failed'),
@@ -172,6 +180,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
   } catch (err) {
     await server.close(0);
     await tokens.close();
+    await sessions.close();
     throw err;
   }
   return {
@@ -182,6 +191,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
       closing.abort();
       await server.close();
       await tokens.close();
+      await sessions.close();
     },
   };
 }

@@ -343,6 +343,8 @@ export const configSchema = z
         // accounts that get the admin scope (the admin API and console)
         admins: field(listOf(addressItem, 'addresses'), () => []),
         max_body_size: optional(size),
+        // a browser session (POST /api/session) ends this long after the login
+        session_lifetime: field(duration, () => 7 * 86_400_000),
       }),
     // Prometheus /metrics, /healthz, /readyz (DESIGN.md §4); absent: the embedded default address
     metrics: table({ listen: optional(listenOneOrMany) }),

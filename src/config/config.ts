@@ -206,6 +206,8 @@ export interface Config {
     readonly admins: readonly string[];
     /** the largest request body taken, in octets; default smtp.max_message_size */
     readonly maxBodySize: number;
+    /** how long a browser session lasts after its login, in ms */
+    readonly sessionLifetime: number;
   };
   /**
    * Prometheus /metrics, /healthz, /readyz; empty: off. `isDefault`: the key was absent and the

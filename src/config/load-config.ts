@@ -146,6 +146,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       plaintextAuth: raw.http.plaintext_auth,
       admins: raw.http.admins,
       maxBodySize: raw.http.max_body_size ?? raw.smtp.max_message_size,
+      sessionLifetime: raw.http.session_lifetime,
     },
     metrics: { listen: raw.metrics.listen ?? [{ host: '127.0.0.1', port: 9465 }], isDefault: raw.metrics.listen === undefined },
     mailAuth: {

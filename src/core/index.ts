@@ -21,4 +21,5 @@ export * from './intake.js';
 export * from './policy.js';
 export * from './events.js';
 export * from './api-tokens.js';
+export * from './web-sessions.js';
 export * from './submission.js';

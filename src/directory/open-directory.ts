@@ -14,6 +14,7 @@ import { SqliteDirectory } from './sqlite-directory.js';
 import { PgDirectory } from './pg-directory.js';
 import { isPostgresUrl } from '../util/pg-database.js';
 import { SqliteTokenStore } from './sqlite-token-store.js';
+import { SqliteSessionStore } from './sqlite-session-store.js';
 
 /** Where the SQLite directory of this configuration lives. */
 export function directoryFile(config: Config): string {
@@ -34,4 +35,9 @@ export function tokenFile(config: Config): string {
 /** Opens the configured API token store (web/http-auth.ts, `correio token`). */
 export function openTokenStore(config: Config): SqliteTokenStore {
   return SqliteTokenStore.open(tokenFile(config));
+}
+
+/** Opens the browser session store at `<data_dir>/sessions.sqlite` (web/http-auth.ts). */
+export function openSessionStore(config: Config): SqliteSessionStore {
+  return SqliteSessionStore.open(join(config.dataDir, 'sessions.sqlite'));
 }

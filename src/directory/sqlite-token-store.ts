@@ -11,11 +11,10 @@
  * Limitations: one file, one host.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import { MailError, replies, type ApiToken, type TokenScope, type TokenStore } from '../core/index.js';
+import type Database from 'better-sqlite3';
+import type { ApiToken, TokenScope, TokenStore } from '../core/index.js';
 import { isTokenScope } from '../core/index.js';
+import { openSmallStore, runStore } from './sqlite-small-store.js';
 
 const schema = `CREATE TABLE IF NOT EXISTS api_tokens (
   id TEXT PRIMARY KEY,
@@ -57,10 +56,6 @@ function toToken(r: Row): ApiToken {
   };
 }
 
-function failure(cause: unknown): MailError {
-  return new MailError(replies.localError(), 'MAIL_ERR_DIRECTORY', { cause });
-}
-
 export class SqliteTokenStore implements TokenStore {
   private constructor(
     private readonly db: Database.Database,
@@ -68,26 +63,11 @@ export class SqliteTokenStore implements TokenStore {
   ) {}
 
   static open(file: string, opts: { now?: () => number } = {}): SqliteTokenStore {
-    let db: Database.Database | undefined;
-    try {
-      if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-      db = new Database(file);
-      db.pragma('busy_timeout = 5000');
-      db.pragma('journal_mode = WAL');
-      db.exec(schema);
-      return new SqliteTokenStore(db, opts.now ?? Date.now);
-    } catch (err) {
-      db?.close();
-      throw failure(err);
-    }
+    return new SqliteTokenStore(openSmallStore(file, schema), opts.now ?? Date.now);
   }
 
   #run<T>(fn: () => T): Promise<T> {
-    try {
-      return Promise.resolve(fn());
-    } catch (err) {
-      return Promise.reject(failure(err));
-    }
+    return runStore(fn);
   }
 
   create(owner: string, scopes: readonly TokenScope[], label?: string): Promise<{ token: ApiToken; secret: string }> {

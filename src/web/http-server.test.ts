@@ -116,8 +116,8 @@ void test('Basic with the account password from loopback: the principal, jmap an
   assert.deepEqual(JSON.parse(r.body), { address: 'alice@example.org', scopes: ['jmap', 'submit'], via: 'password' });
   assert.equal(r.headers['cache-control'], 'no-store');
   assert.equal(r.headers['x-content-type-options'], 'nosniff');
-  assert.equal(r.headers['x-frame-options'], 'SAMEORIGIN');
-  assert.match(String(r.headers['content-security-policy']), /frame-ancestors 'self'/);
+  assert.equal(r.headers['x-frame-options'], 'DENY');
+  assert.match(String(r.headers['content-security-policy']), /frame-ancestors 'none'.*report-uri \/api\/csp-report/);
   assert.equal(r.headers['strict-transport-security'], undefined, 'no HSTS over plain HTTP');
 });
 

@@ -9,8 +9,8 @@
  *   RFC 6797 (HSTS on HTTPS), W3C CSP Level 3.
  * Security: request bodies over `[http] max_body_size` are refused (413) while they stream;
  *   request heads over 16 KB are refused by node:http; every answer carries nosniff,
- *   a frame-ancestors/X-Frame-Options limit to this origin, no Referer, and a same-origin
- *   Content-Security-Policy unless the module set a stricter one; authenticated answers are
+ *   no framing (frame-ancestors 'none', X-Frame-Options DENY), no Referer, and a strict
+ *   same-origin Content-Security-Policy reporting to /api/csp-report unless the module set its own; authenticated answers are
  *   not cached (no-store). An unexpected error is logged and answered with a 500 naming no
  *   internals; a directory or spool that is temporarily down gives 503.
  * Limitations: HTTP/1.1 only (no HTTP/2).
@@ -45,8 +45,8 @@ export interface WebAppOptions {
   readonly onError?: (err: unknown, method: string, path: string) => void;
 }
 
-/** Applied unless a module set its own (the webmail's message frame sets a stricter one). */
-const defaultCsp = "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
+/** Applied unless a module set its own (the message frame, ui-files.ts's pages). */
+const defaultCsp = "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; report-uri /api/csp-report";
 
 /** The root app: security headers, body limit, error answers, and the mounts with their access checks. */
 export function createWebApp(opts: WebAppOptions): Hono<WebEnv> {
@@ -58,7 +58,7 @@ export function createWebApp(opts: WebAppOptions): Hono<WebEnv> {
       if (!h.has(name)) h.set(name, value);
     };
     set('X-Content-Type-Options', 'nosniff');
-    set('X-Frame-Options', 'SAMEORIGIN');
+    set('X-Frame-Options', 'DENY');
     set('Referrer-Policy', 'no-referrer');
     set('Cross-Origin-Opener-Policy', 'same-origin');
     set('Cross-Origin-Resource-Policy', 'same-origin');

@@ -11,6 +11,8 @@ export { HttpServer, createWebApp, type WebMount, type WebAppOptions, type HttpL
 export { HttpAuth, type HttpAuthOptions, type HttpAuthSettings, type WebPrincipal, type WebEnv, type WebAccess } from './http-auth.js';
 export { problem, connectionOf, type ConnectionInfo } from './problem.js';
 export { whoamiApp } from './whoami.js';
+export { sessionApp, cspReportApp, type SessionAppOptions } from './session-app.js';
+export { csrfHeader, sessionCookieName } from './browser-session.js';
 export { adminApi, ADMIN_API_BASE, type AdminApiDeps, type AdminCheckFinding } from './admin-api.js';
 export { adminOpenApi } from './admin-openapi.js';
 export { jmapApp, wellKnownJmapApp, sessionObject, type JmapOptions } from './jmap/jmap-app.js';

@@ -33,6 +33,7 @@ export const pageCsp = [
   "form-action 'self'",
   "frame-ancestors 'none'",
   "object-src 'none'",
+  'report-uri /api/csp-report',
 ].join('; ');
 
 function page(title: string, script: string, css: string): string {
