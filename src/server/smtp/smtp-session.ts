@@ -1,8 +1,10 @@
 /**
  * @module smtp-session
- * The server side of one SMTP connection: greeting, command dispatch, transactions, STARTTLS,
- * AUTH. It runs over any Duplex (a socket, or stdin/stdout for `sendmail -bs`); framing,
- * buffering, backpressure, whole-line timeouts and the TLS upgrade are server/connection's.
+ * The server side of one SMTP connection: greeting, command dispatch, EHLO, STARTTLS, and the
+ * session state that transactions and AUTH read. It runs over any Duplex (a socket, or
+ * stdin/stdout for `sendmail -bs`); framing, buffering, backpressure, whole-line timeouts and the
+ * TLS upgrade are server/connection's; MAIL/RCPT/DATA/BDAT are mail-transaction.ts's and the
+ * AUTH exchange smtp-auth.ts's.
  * Standards: RFC 5321 §4.1 (commands), §3.3 (transactions), §4.5.3 (limits), §4.5.3.2 (timeouts),
  *   §4.2.5 (reply after end of data); RFC 1869/5321 EHLO; RFC 2920 (PIPELINING: replies are
  *   buffered and flushed when the input is drained); RFC 3030 (CHUNKING); RFC 1870 (SIZE);
@@ -27,79 +29,25 @@
  *   EXPN answer through the server's hooks (252 / 502 without them).
  */
 import type { Duplex } from 'node:stream';
-import type { SecureContext } from 'node:tls';
 import diagnostics from 'node:diagnostics_channel';
-import { setTimeout as delay } from 'node:timers/promises';
-import type { ReversePath } from '../../core/address.js';
-import type { AcceptedRecipient, Intake, IntakeTransaction, MailParams, SessionInfo } from '../../core/intake.js';
+import type { SessionInfo } from '../../core/intake.js';
 import { MailError, replyForError, type SmtpReply } from '../../core/smtp-reply.js';
 import { replies } from '../../core/replies.js';
 import { channels } from '../../core/events.js';
 import type { ListenMode } from '../../core/policy.js';
-import type { CidrList } from '../../address/index.js';
 import { buildSmtpPolicy, type StagePolicy } from '../../policy/index.js';
-import {
-  BdatReader,
-  TextChecker,
-  encodeReply,
-  parseBdatArgs,
-  parseCommandLine,
-  parseMailCommand,
-  parseRcptCommand,
-  replyForFlaw,
-  type DataFlaw,
-} from '../../protocol/smtp/index.js';
-import { runSaslExchange } from '../../protocol/sasl/index.js';
-import type { AuthThrottle } from '../../policy/auth-throttle.js';
-import { BodySink, type WholeBody } from './body-sink.js';
-import { readChunk, readDataBody, type BodyReadEnd } from './body-reader.js';
+import { encodeReply, parseCommandLine } from '../../protocol/smtp/index.js';
+import { authExchange, type AuthExchangeIo } from './smtp-auth.js';
+import { MailTransaction, refuseIf, type TransactionHost } from './mail-transaction.js';
+import type { BodyReadEnd } from './body-reader.js';
+import { CloseSession, closeSession, type SessionContext } from './session-types.js';
 import { CLOSED, INTERRUPTED, LONG, TIMEOUT, LineConnection, type LineEnd } from '../connection/index.js';
 
-export type { ListenMode };
-
-/** What a session needs from its server (resolved options and shared per-IP state). */
-export interface SessionContext {
-  readonly intake: Intake;
-  readonly hostname: string;
-  readonly mode: ListenMode;
-  readonly maxMessageSize: number;
-  readonly maxRecipients: number;
-  readonly commandTimeoutMs: number;
-  readonly dataTimeoutMs: number;
-  /**
-   * octets per second a DATA body or BDAT chunk must keep up beyond dataTimeoutMs: the whole
-   * transfer must end within dataTimeoutMs + size / minDataRate seconds
-   */
-  readonly minDataRate: number;
-  readonly maxErrors: number;
-  readonly trusted: CidrList;
-  /**
-   * the client came through a UNIX-domain socket listener: a local process that the socket
-   * file's permissions let in, trusted as a trusted network's client is (it may relay)
-   */
-  readonly localSocket?: boolean;
-  readonly secureContext?: SecureContext;
-  readonly authenticate?: (user: string, password: string) => Promise<boolean>;
-  readonly authRequired: boolean;
-  readonly allowPlainAuthWithoutTls: boolean;
-  /**
-   * this listener's checks per stage (policy/); absent: the defaults for `mode` built from the
-   * limits above (the sendmail -bs face)
-   */
-  readonly policy?: StagePolicy;
-  readonly authFailureDelayMs: number;
-  /** the authentication throttle shared with the other protocols (per address and account) */
-  readonly authThrottle: AuthThrottle;
-}
+export type { ListenMode, SessionContext };
 
 // RFC 5321 §4.5.3.1.4: command line at most 512 octets with CRLF; RFC 4954 §4: AUTH lines 12288
 const MAX_COMMAND_LINE = 512;
 const MAX_AUTH_LINE = 12288;
-/** Thrown to unwind a session that is over; never reaches the caller of run(). */
-class CloseSession extends Error {}
-// one instance serves every session: a stack trace captured at each QUIT cost ~2 % under load
-const closeSession = new CloseSession('session closed');
-
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A command line's octets as text; invalid UTF-8 becomes a line no command matches. */
@@ -138,12 +86,11 @@ export class SmtpSession {
   private tls: { protocol: string; cipher: string } | undefined;
   private authUser: string | undefined;
   private errors = 0;
-  // transaction state (RFC 5321 §3.3)
-  private sender: ReversePath | undefined;
-  private mailParams: MailParams = {};
-  private recipients: AcceptedRecipient[] = [];
-  private bdat: { sink: BodySink; checker: TextChecker } | undefined;
   private readonly policy: StagePolicy;
+  /** the mail transaction (RFC 5321 §3.3): MAIL, RCPT, DATA/BDAT */
+  private readonly tx: MailTransaction;
+  /** what the transaction (and the policy refusals) use of this session */
+  private readonly host: TransactionHost;
 
   /** `stream`: a TCP socket, or any Duplex (stdin/stdout for `sendmail -bs`) */
   constructor(
@@ -156,6 +103,18 @@ export class SmtpSession {
     this.id = `${Date.now().toString(36)}.${(++sessionCounter).toString(36)}`;
     this.conn = new LineConnection(stream);
     this.remoteAddress = this.conn.remoteAddress;
+    this.host = {
+      ctx,
+      conn: this.conn,
+      policy: this.policy,
+      remoteAddress: this.remoteAddress,
+      esmtp: () => this.esmtp,
+      info: () => this.info(),
+      reply: (r) => this.reply(r),
+      publish: (name, message) => this.publish(name, message),
+      readEnded: (how) => this.readEnded(how),
+    };
+    this.tx = new MailTransaction(this.host);
   }
 
   /** Queues a reply; replies are written when the input is drained (RFC 2920 §3.1). */
@@ -249,7 +208,7 @@ export class SmtpSession {
         }
         if (line === INTERRUPTED) {
           // close() was called: an idle session ends now, one inside a transaction goes on
-          if (this.sender === undefined && this.conn.buffered === 0) {
+          if (!this.tx.open && this.conn.buffered === 0) {
             await this.end(replies.serviceUnavailable(this.ctx.hostname));
             return;
           }
@@ -260,7 +219,7 @@ export class SmtpSession {
           continue;
         }
         await this.command(line);
-        if (this.closing && this.sender === undefined && this.conn.buffered === 0) {
+        if (this.closing && !this.tx.open && this.conn.buffered === 0) {
           await this.end(replies.serviceUnavailable(this.ctx.hostname));
           return;
         }
@@ -271,7 +230,7 @@ export class SmtpSession {
         if (!this.conn.closed) await this.end(replies.localError()).catch(() => undefined);
       }
     } finally {
-      if (this.bdat) await this.bdat.sink.abort();
+      await this.tx.reset();
       this.conn.destroy();
     }
   }
@@ -297,16 +256,17 @@ export class SmtpSession {
         case 'HELO':
           return await this.hello(verb === 'LHLO' ? 'EHLO' : (verb as 'EHLO' | 'HELO'), args);
         case 'MAIL':
-          return await this.mail(args);
+          if (this.heloName === undefined) throw new MailError(replies.badSequence('Send HELO/EHLO first'));
+          return await this.tx.mail(args);
         case 'RCPT':
-          return await this.rcpt(args);
+          return await this.tx.rcpt(args);
         case 'DATA':
-          return await this.data(args);
+          return await this.tx.data(args);
         case 'BDAT':
-          return await this.bdatCommand(args);
+          return await this.tx.bdatCommand(args);
         case 'RSET':
           if (args !== '') throw new MailError(replies.syntaxError());
-          await this.resetTransaction();
+          await this.tx.reset();
           return this.reply(replies.resetOk());
         case 'NOOP':
           return this.reply(replies.noopOk());
@@ -340,8 +300,8 @@ export class SmtpSession {
     // RFC 5321 §4.1.1.1: a domain or address literal is required
     const name = this.ctx.mode === 'lmtp' ? 'LHLO' : verb;
     if (args === '' || /\s/.test(args)) throw new MailError(replies.syntaxError('Syntax: ' + name + ' hostname'));
-    this.refuseIf('helo', await this.policy.helo({ session: this.info(), name: args }));
-    void this.resetTransaction();
+    refuseIf(this.host, 'helo', await this.policy.helo({ session: this.info(), name: args }));
+    void this.tx.reset();
     this.heloName = args;
     this.esmtp = verb === 'EHLO';
     this.changed();
@@ -360,77 +320,6 @@ export class SmtpSession {
     return this.ctx.authenticate !== undefined && this.authUser === undefined && (this.tls !== undefined || this.ctx.allowPlainAuthWithoutTls);
   }
 
-  private async resetTransaction(): Promise<void> {
-    this.sender = undefined;
-    this.mailParams = {};
-    this.recipients = [];
-    const b = this.bdat;
-    this.bdat = undefined;
-    if (b) await b.sink.abort();
-  }
-
-  private rejected(stage: string, err: unknown): void {
-    if (err instanceof MailError) this.publish(channels.rejected, { stage, reply: err.reply, client: this.remoteAddress });
-  }
-
-  /** A policy stage's verdict (policy/): a refusal is published and thrown as the reply. */
-  private refuseIf(stage: string, refusal: SmtpReply | undefined): void {
-    if (refusal === undefined) return;
-    const err = new MailError(refusal);
-    this.rejected(stage, err);
-    throw err;
-  }
-
-  private async mail(args: string): Promise<void> {
-    if (this.heloName === undefined) throw new MailError(replies.badSequence('Send HELO/EHLO first'));
-    if (this.sender !== undefined) throw new MailError(replies.badSequence('Nested MAIL command'));
-    const { sender, params } = parseMailCommand(args, { esmtp: this.esmtp });
-    // the mail stage: AUTH on submission (RFC 6409 §4.3), declared SIZE (RFC 1870), sender rules
-    this.refuseIf('mail', await this.policy.mail({ session: this.info(), sender, mail: params }));
-    try {
-      await this.ctx.intake.checkSender(this.info(), sender, params);
-    } catch (err) {
-      this.rejected('mail', err);
-      throw err;
-    }
-    this.sender = sender;
-    this.mailParams = params;
-    this.recipients = [];
-    this.reply(replies.senderOk());
-  }
-
-  private async rcpt(args: string): Promise<void> {
-    if (this.sender === undefined) throw new MailError(replies.badSequence('Need MAIL before RCPT'));
-    if (this.bdat) throw new MailError(replies.badSequence('RCPT during BDAT'));
-    const { recipient, dsn } = parseRcptCommand(args, { esmtp: this.esmtp, smtpUtf8: this.mailParams.smtpUtf8 });
-    // the rcpt stage: recipient limit (RFC 5321 §4.5.3.1.8), relay control
-    this.refuseIf('rcpt', await this.policy.rcpt({ session: this.info(), sender: this.sender, recipient, accepted: this.recipients.length }));
-    try {
-      const accepted = await this.ctx.intake.checkRecipient(this.info(), this.sender, recipient, dsn);
-      this.recipients.push(accepted);
-    } catch (err) {
-      this.rejected('rcpt', err);
-      throw err;
-    }
-    this.reply(replies.recipientOk());
-  }
-
-  private transaction(): IntakeTransaction {
-    const session = this.info();
-    const sender = this.sender ?? null;
-    const checkMessage = this.policy.messageCheck(session, sender);
-    return {
-      session,
-      sender,
-      mail: this.mailParams,
-      recipients: [...this.recipients],
-      // the end-of-data stage, run by intake once it has read the header block
-      checkHeader: (header) => this.policy.endOfData({ session, sender, header }),
-      // SPF, DKIM and DMARC on the whole message (MX, strangers only; policy/trust)
-      ...(checkMessage ? { checkMessage } : {}),
-    };
-  }
-
   // RFC 5321 §3.5, §7.3: VRFY and EXPN as the policy allows (252 / 502 for strangers).
   private async vrfy(args: string): Promise<void> {
     this.reply(await this.policy.vrfy(this.info(), args));
@@ -439,87 +328,10 @@ export class SmtpSession {
     this.reply(await this.policy.expn(this.info(), args));
   }
 
-  // ---- DATA (RFC 5321 §4.1.1.4) ----
-  private async data(args: string): Promise<void> {
-    if (args !== '') throw new MailError(replies.syntaxError());
-    if (this.sender === undefined) throw new MailError(replies.badSequence('Need MAIL command'));
-    if (this.bdat) throw new MailError(replies.badSequence('DATA during BDAT'));
-    // RFC 2920 §3.1: no valid recipients → DATA fails with 554; RFC 2033 §4.2: LMTP says 503
-    if (this.recipients.length === 0) throw new MailError(this.noRecipients());
-    this.refuseIf('data', await this.policy.data({ session: this.info(), sender: this.sender, recipients: this.recipients }));
-    this.reply(replies.startMailInput());
-    this.conn.flush();
-    const r = await readDataBody(this.conn, this.ctx, this.transaction());
-    if (typeof r === 'string') return this.readEnded(r);
-    await this.complete(r.body, r.flaw);
-  }
-
-  private noRecipients(): SmtpReply {
-    return this.ctx.mode === 'lmtp' ? replies.badSequence('No valid recipients') : replies.noValidRecipients();
-  }
-
-  /**
-   * The reply after the data: SMTP gives one; LMTP (RFC 2033 §4.2) one per accepted recipient,
-   * in the order of their RCPT commands. The message is stored once for all of them, so each
-   * gets the same outcome.
-   */
-  private replyAfterData(r: SmtpReply): void {
-    const n = this.ctx.mode === 'lmtp' ? this.recipients.length : 1;
-    for (let i = 0; i < n; i++) this.reply(r);
-  }
-
   /** A body or chunk was not read to its end: the client is gone, or 421 4.4.2 and close. */
   private async readEnded(how: BodyReadEnd): Promise<never> {
     if (how === 'timeout') await this.end(replies.commandTimeout(this.ctx.hostname));
     throw closeSession;
-  }
-
-  private async complete(body: BodySink | WholeBody, flaw: DataFlaw | undefined): Promise<void> {
-    if (flaw !== undefined) {
-      const r = replyForFlaw(flaw);
-      body.fail(r);
-      await body.finish();
-      this.publish(channels.rejected, { stage: 'data', reply: r, client: this.remoteAddress });
-      this.replyAfterData(r);
-    } else {
-      // An accepted message's `received` event is intake's (it sees every source: SMTP,
-      // sendmail, bounces, lists); publishing it here as well would log each message twice.
-      const { reply, result, error } = await body.finish();
-      if (!result) {
-        if (error instanceof MailError) this.publish(channels.rejected, { stage: 'data', reply, client: this.remoteAddress });
-        else this.publish(channels.error, { error, where: 'intake.receive' });
-      }
-      this.replyAfterData(reply);
-    }
-    this.sender = undefined;
-    this.mailParams = {};
-    this.recipients = [];
-  }
-
-  // ---- BDAT (RFC 3030) ----
-  private async bdatCommand(args: string): Promise<void> {
-    const { size, last } = parseBdatArgs(args);
-    let refusal: SmtpReply | undefined;
-    if (this.sender === undefined) refusal = replies.badSequence('Need MAIL command');
-    else if (this.recipients.length === 0) refusal = this.noRecipients();
-    else if (!this.bdat) refusal = await this.policy.data({ session: this.info(), sender: this.sender, recipients: this.recipients });
-    if (refusal === undefined && !this.bdat) {
-      this.bdat = { sink: new BodySink(this.ctx.intake, this.transaction()), checker: new TextChecker(this.ctx.maxMessageSize) };
-    }
-    const b = this.bdat;
-    const ended = await readChunk(this.conn, this.ctx, new BdatReader(size), b);
-    if (ended !== undefined) return this.readEnded(ended);
-    if (refusal !== undefined || !b) {
-      this.reply(refusal ?? replies.badSequence());
-      return;
-    }
-    if (!last) {
-      this.reply(replies.chunkReceived(size));
-      return;
-    }
-    this.bdat = undefined;
-    b.checker.end();
-    await this.complete(b.sink, b.checker.flaw);
   }
 
   // ---- STARTTLS (RFC 3207) ----
@@ -527,7 +339,7 @@ export class SmtpSession {
     if (args !== '') throw new MailError(replies.syntaxError());
     if (!this.ctx.secureContext) throw new MailError(replies.notImplemented());
     if (this.tls) throw new MailError(replies.badSequence('TLS already active'));
-    if (this.sender !== undefined) throw new MailError(replies.badSequence('STARTTLS during a transaction'));
+    if (this.tx.open) throw new MailError(replies.badSequence('STARTTLS during a transaction'));
     this.reply(replies.readyForTls());
     // CVE-2011-0411: anything pipelined after STARTTLS was sent in clear text: the upgrade
     // discards it
@@ -537,7 +349,7 @@ export class SmtpSession {
     this.esmtp = false;
     this.authUser = undefined;
     this.changed();
-    await this.resetTransaction();
+    await this.tx.reset();
   }
 
   private async upgradeTls(): Promise<boolean> {
@@ -553,61 +365,33 @@ export class SmtpSession {
     if (this.ctx.authenticate === undefined) throw new MailError(replies.notImplemented());
     if (!this.esmtp) throw new MailError(replies.badSequence('Send EHLO first'));
     if (this.authUser !== undefined) throw new MailError(replies.badSequence('Already authenticated'));
-    if (this.sender !== undefined) throw new MailError(replies.badSequence('AUTH during a transaction'));
+    if (this.tx.open) throw new MailError(replies.badSequence('AUTH during a transaction'));
     // RFC 4954 §4: plain-text mechanisms only under TLS (538 5.7.11)
     if (!this.tls && !this.ctx.allowPlainAuthWithoutTls) throw new MailError(replies.encryptionRequired());
-    const throttle = this.ctx.authThrottle;
-    if (throttle.addressBlocked(this.remoteAddress)) return this.tooManyAuthFailures();
-    const [mech, initial, extra] = args.split(' ');
-    if (extra !== undefined || !mech) throw new MailError(replies.syntaxError());
-    const outcome = await runSaslExchange(mech, initial, (c) => this.challenge(c));
-    switch (outcome.kind) {
-      case 'unsupported':
-        throw new MailError(replies.unrecognizedAuthMechanism());
-      case 'cancelled':
-        throw new MailError(replies.authCancelled());
-      case 'malformed':
-        throw new MailError(replies.cannotDecodeAuth());
-      case 'refused':
-        return this.authFailure(throttle.fail(this.remoteAddress, outcome.authcid));
-      case 'credentials':
-        break;
-    }
-    const { authcid, password } = outcome.credentials;
-    // Counted before the password is checked, so concurrent attempts cannot all be checked
-    // before the limit applies (issue 12 item 7).
+    const user = await authExchange(args, this.authIo());
+    if (user === undefined) return;
+    this.authUser = user;
+    this.changed();
+  }
+
+  private authIo(): AuthExchangeIo {
+    const { hostname, authThrottle, authFailureDelayMs } = this.ctx;
     const authenticate = this.ctx.authenticate;
-    const verdict = await throttle.check(this.remoteAddress, authcid, () => authenticate(authcid, password));
-    switch (verdict.kind) {
-      case 'refused':
-        if (verdict.why === 'address') return this.tooManyAuthFailures();
-        // the account is guessed from elsewhere: a temporary refusal, this client may go on
-        await delay(this.ctx.authFailureDelayMs);
-        this.publish(channels.rejected, { stage: 'auth', reply: replies.authTemporaryFailure(), client: this.remoteAddress });
-        throw new MailError(replies.authTemporaryFailure());
-      case 'error':
-        this.publish(channels.error, { error: verdict.error, where: 'authenticate' });
-        throw new MailError(replies.authTemporaryFailure());
-      case 'failed':
-        return this.authFailure(verdict.blocked);
-      case 'ok':
-        this.authUser = authcid;
-        this.changed();
-        this.reply(replies.authSucceeded());
-    }
-  }
-
-  private async tooManyAuthFailures(): Promise<never> {
-    await this.end(replies.tooManyAuthFailures(this.ctx.hostname));
-    throw closeSession;
-  }
-
-  private async authFailure(over: boolean): Promise<void> {
-    // a delay makes guessing slow (RFC 4954 §9: the server should limit failed attempts)
-    await delay(this.ctx.authFailureDelayMs);
-    this.publish(channels.rejected, { stage: 'auth', reply: replies.authFailed(), client: this.remoteAddress });
-    this.reply(replies.authFailed());
-    if (over) await this.tooManyAuthFailures();
+    if (authenticate === undefined) throw new MailError(replies.notImplemented());
+    return {
+      remoteAddress: this.remoteAddress,
+      hostname,
+      authenticate,
+      authThrottle,
+      authFailureDelayMs,
+      reply: (r) => this.reply(r),
+      challenge: (c) => this.challenge(c),
+      close: async (r) => {
+        await this.end(r);
+        throw closeSession;
+      },
+      publish: (name, message) => this.publish(name, message),
+    };
   }
 
   /** Sends a 334 challenge and reads the client's response line; "*" cancels (RFC 4954 §4). */
