@@ -15,7 +15,7 @@ const dir = join(projectRoot, 'test', 'dialogs');
 
 async function withServer(f: (port: number, intake: RecordingIntake) => Promise<void>): Promise<void> {
   const intake = await RecordingIntake.create();
-  const server = new SmtpServer({ intake, hostname: 'dc.uece.br', trustedNetworks: [] });
+  const server = new SmtpServer({ intake, hostname: 'dc.uece.br', trustedNetworks: [], isLocalDomain: intake.isLocalDomain });
   await server.listen([{ host: '127.0.0.1', port: 0, mode: 'mx' }]);
   try {
     await f(server.addresses()[0].port, intake);

@@ -1,8 +1,9 @@
 /**
  * @module test-recording-intake
  * An Intake for server tests: records transactions and streams each body to a file in its own
- * temp dir. "jacques" is an unknown user (550 5.1.1, the seed's figure 5); domains outside
- * `localDomains` need SessionInfo.mayRelay (else 554 5.7.1).
+ * temp dir. "jacques" is an unknown user (550 5.1.1, the seed's figure 5). Relay control is the
+ * server's policy (policy/ relay-control), as in service: pass `isLocalDomain` to the SmtpServer
+ * for it; this intake accepts any other recipient.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -45,11 +46,11 @@ export class RecordingIntake implements Intake {
     this.senders.push({ session, sender, mail });
   }
 
+  /** the local domains, for the server's relay control (SmtpServerOptions.isLocalDomain) */
+  readonly isLocalDomain = (domain: string): Promise<boolean> => Promise.resolve(this.localDomains.includes(domain));
+
   async checkRecipient(session: SessionInfo, _sender: ReversePath, rcpt: Address, dsn: DsnParams): Promise<AcceptedRecipient> {
     if (rcpt.local === 'jacques') throw new MailError(replies.noSuchUser());
-    if (rcpt.domain !== '' && !this.localDomains.includes(rcpt.domain) && !session.mayRelay) {
-      throw new MailError(replies.relayDenied());
-    }
     this.recipients.push({ session, rcpt, dsn });
     return { address: rcpt, dsn, targets: [] };
   }

@@ -15,7 +15,7 @@ async function withServer(
   f: (port: number, intake: RecordingIntake, server: SmtpServer) => Promise<void>,
 ): Promise<void> {
   const intake = await RecordingIntake.create();
-  const server = new SmtpServer({ intake, hostname: 'mx.test', ...opts });
+  const server = new SmtpServer({ intake, hostname: 'mx.test', isLocalDomain: intake.isLocalDomain, ...opts });
   await server.listen([{ host: '127.0.0.1', port: 0, mode: 'mx' }]);
   try {
     await f(server.addresses()[0].port, intake, server);
