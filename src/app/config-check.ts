@@ -1,17 +1,26 @@
 /**
  * @module config-check
  * The checks of `correio check` and the admin API's config check: the configuration and the
- * directory, validated before a start or on demand. Each check is a function in `checks`;
- * other parts (alias cycles, dangling targets, queue) add theirs there.
+ * directory, validated before a start or on demand. Each check is a function in `checks`:
+ * here the directory's integrity, readable files, domains, alias cycles and dangling targets;
+ * names (aliases file syntax, postmaster and abuse, shadowed mailboxes) in name-checks.ts,
+ * listen addresses in listener-checks.ts, the certificate in tls-checks.ts, DKIM keys in
+ * dkim-checks.ts.
  * Standards: none.
- * Security: read-only except that opening the directory creates it (and postmaster) if absent.
- * Limitations: files are checked for readability, not parsed (certificates are not validated).
+ * Security: no side effects: the caller gives a directory snapshot (directory/
+ *   openDirectorySnapshot), files are only read, listen ports bound for an instant.
+ * Limitations: see each check.
  */
 import { access, constants } from 'node:fs/promises';
 import type { Config } from '../config/index.js';
 import type { DirectoryBackend } from '../directory/index.js';
 import { findCycles } from '../resolve/index.js';
+import type { TxtResult } from '../dns/index.js';
 import { makeResolver } from './configured-resolver.js';
+import { checkDkimKeys } from './dkim-checks.js';
+import { checkListeners } from './listener-checks.js';
+import { checkAliasesFileSyntax, checkRoleMailboxes, checkShadowedMailboxes } from './name-checks.js';
+import { checkTlsCertificate } from './tls-checks.js';
 
 export interface CheckFinding {
   readonly level: 'error' | 'warning';
@@ -21,6 +30,12 @@ export interface CheckFinding {
 export interface CheckInput {
   readonly config: Config;
   readonly directory: DirectoryBackend;
+  /** the line `correio serve` would print for a bind error (cli/os-errors); default: its message */
+  readonly describeError?: (err: unknown) => string | undefined;
+  /** TXT lookups for the DKIM records; default: delivery.dns_servers with a short timeout */
+  readonly findTxt?: (name: string) => Promise<TxtResult>;
+  /** the clock for certificate dates (ms since the epoch); default Date.now */
+  readonly now?: () => number;
 }
 
 export type Check = (input: CheckInput) => Promise<CheckFinding[]>;
@@ -84,7 +99,10 @@ export const checkAliases: Check = async ({ config, directory }) => {
 };
 
 /** Every check `correio check` runs, in order. Add new checks here. */
-export const checks: readonly Check[] = [checkDirectoryIntegrity, checkConfiguredFiles, checkDomains, checkUserDomains, checkAliases];
+export const checks: readonly Check[] = [
+  checkDirectoryIntegrity, checkConfiguredFiles, checkAliasesFileSyntax, checkDomains, checkUserDomains, checkAliases,
+  checkRoleMailboxes, checkShadowedMailboxes, checkListeners, checkTlsCertificate, checkDkimKeys,
+];
 
 /** Runs every check in order. */
 export async function runChecks(input: CheckInput): Promise<CheckFinding[]> {

@@ -9,6 +9,7 @@ export { sendControl, controlSocketPath, SocketQueueControl, RequestQueueControl
 export { loadOrMakeTls } from './tls-files.js';
 export { ConfiguredAliases, configuredResolver, makeResolver } from './configured-resolver.js';
 export { checks, runChecks, checkAliases, type Check as ConfigCheck, type CheckFinding, type CheckInput } from './config-check.js';
+export { listenKeys, type ListenKey } from './listener-checks.js';
 export { acquireInstanceLock, findServerPid, instanceLockPath, InstanceLockedError, type InstanceLock } from './instance-lock.js';
 export { storageComponents, migrateStorage, storageStatus, describePgUrl } from './storage-schema.js';
 export { planPrivileges, assumePrivileges, PrivilegeError, type PrivilegePlan, type Privileges } from './privileges.js';

@@ -119,10 +119,15 @@ void describe('correio CLI (spawned)', { concurrency: 3 }, () => {
 
   void test('check: OK on a sound site; reports unreadable files and foreign domains', () =>
     withSite(async (cwd) => {
+      // port 0 listeners: the check binds what is configured, and another program may hold 2525
+      const listens = '[smtp]\nlisten = ["127.0.0.1:0"]\n[imap]\nlisten = []\n[http]\nlisten = []\n[metrics]\nlisten = []\n';
+      await writeFile(join(cwd, 'correio.toml'), `${CONFIG}${listens}`);
       let r = await runCli(['check'], { cwd });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, `${join(cwd, 'correio.toml')}: OK\n`);
-      await writeFile(join(cwd, 'correio.toml'), `${CONFIG.replace('"example.org"', '"other.example"')}aliases_file = "aliases"\n`);
+      // check creates nothing: the directory (with example.org) is made by a command that writes
+      assert.equal((await runCli(['user', 'list'], { cwd })).code, 0);
+      await writeFile(join(cwd, 'correio.toml'), `${CONFIG.replace('"example.org"', '"other.example"')}aliases_file = "aliases"\n${listens}`);
       r = await runCli(['check'], { cwd });
       assert.equal(r.code, 78, 'EX_CONFIG: the configuration is what needs fixing');
       assert.match(r.stdout, new RegExp(`^error: aliases_file: cannot read ${join(cwd, 'aliases')}$`, 'm'));

@@ -73,9 +73,9 @@ export function buildProgram(io: CliIo): Command {
     .version(`correio ${packageVersion()}`, '-V, --version', 'print the version (correio X.Y.Z)');
 
   // root becomes the data directory's owner before a command touches it (run-as.ts); serve does
-  // it after binding, sendmail once it has read its own -C
+  // it after binding, sendmail once it has read its own -C; check keeps root's rights to bind as serve does
   program.hook('preAction', (_program, action) => {
-    if (process.getuid?.() !== 0 || action.name() === 'serve' || action.name() === 'sendmail') return;
+    if (process.getuid?.() !== 0 || action.name() === 'serve' || action.name() === 'sendmail' || action.name() === 'check') return;
     let config;
     try {
       config = ctx.config(action);

@@ -12,8 +12,8 @@
  */
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
-import { formatListenAddress, type Config, type ListenAddress } from '../config/index.js';
-import { InstanceLockedError } from '../app/index.js';
+import { formatListenAddress, type Config } from '../config/index.js';
+import { InstanceLockedError, listenKeys } from '../app/index.js';
 import { exitCodes } from './cli-context.js';
 
 /** sysexits(3) codes used here beyond cli-context's */
@@ -42,21 +42,6 @@ function sysErrorOf(err: unknown): SysError | undefined {
     if (typeof code === 'string' && (/^E[A-Z]+$/.test(code) || code.startsWith('SQLITE_'))) return e;
   }
   return undefined;
-}
-
-/** Every listen address in the config with the key that names it. */
-export function listenKeys(config: Config, extra: readonly { key: string; addresses: readonly ListenAddress[] }[] = []): { key: string; address: ListenAddress }[] {
-  const groups = [
-    { key: 'smtp.listen', addresses: config.smtp.listen },
-    { key: 'smtp.submission', addresses: config.smtp.submission },
-    { key: 'smtp.submissions', addresses: config.smtp.submissions },
-    { key: 'lmtp.listen', addresses: config.lmtp.listen },
-    { key: 'pop3.listen', addresses: config.pop3.listen },
-    { key: 'pop3.listen_tls', addresses: config.pop3.listenTls },
-    { key: 'metrics.listen', addresses: config.metrics.listen },
-    ...extra,
-  ];
-  return groups.flatMap((g) => g.addresses.map((address) => ({ key: g.key, address })));
 }
 
 function who(): string {

@@ -26,6 +26,8 @@ export interface Alias {
   readonly targets: readonly string[];
   /** where it came from: "directory" or the aliases file */
   readonly source?: string;
+  /** for an alias from a file: the 1-based line of its name, for messages (`correio check`) */
+  readonly line?: number;
 }
 
 export interface MailingList {

@@ -102,7 +102,7 @@ void test('aliases error: relative include without a file to be relative to', ()
 
 void test('duplicate alias: first definition stays in force', () => {
   const r = parseAliases('x: ana\nx: bia');
-  assert.deepEqual(r.aliases, [{ name: 'x', targets: ['ana'], source: 'aliases' }]);
+  assert.deepEqual(r.aliases, [{ name: 'x', targets: ['ana'], source: 'aliases', line: 1 }]);
 });
 
 void test('parseTarget canonical forms', () => {

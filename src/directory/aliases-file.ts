@@ -287,7 +287,7 @@ export function parseAliases(text: string, opts: AliasesParseOptions = {}): Alia
       continue;
     }
     seen.set(name.target, entry.line);
-    aliases.push({ name: name.target, targets, source });
+    aliases.push({ name: name.target, targets, source, line: entry.line });
   }
   return { aliases, errors };
 }

@@ -27,6 +27,16 @@ export async function openDirectory(config: Config): Promise<DirectoryBackend> {
   return SqliteDirectory.open(directoryFile(config), { localDomains: config.localDomains });
 }
 
+/**
+ * The configured directory as `openDirectory` would give it, without writing anything: SQLite is
+ * read into a private in-memory copy (`correio check`). PostgreSQL is opened as usual (its
+ * schema is migrated if it is behind).
+ */
+export async function openDirectorySnapshot(config: Config): Promise<DirectoryBackend> {
+  if (isPostgresUrl(config.storage.url)) return openDirectory(config);
+  return SqliteDirectory.snapshot(directoryFile(config), { localDomains: config.localDomains });
+}
+
 /** Where the API tokens of this configuration live (beside the directory). */
 export function tokenFile(config: Config): string {
   return join(config.dataDir, 'tokens.sqlite');

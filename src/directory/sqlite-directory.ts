@@ -11,7 +11,7 @@
  *   451 4.3.0, never answered as "not found" (DESIGN.md §1: lookups have three outcomes).
  * Limitations: one file, one host; the PostgreSQL backend is for several nodes.
  */
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Address, Alias, MailingList, Role, User } from '../core/index.js';
@@ -111,15 +111,54 @@ export class SqliteDirectory implements DirectoryBackend {
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
-      db.pragma('foreign_keys = ON');
-      const dir = new SqliteDirectory(file, db);
-      dir.migrate();
-      dir.ensureLocal(opts.localDomains ?? []);
-      return dir;
+      return SqliteDirectory.prepare(file, db, opts);
     } catch (err) {
       db?.close();
       throw asDirectoryError(err);
     }
+  }
+
+  /**
+   * A private in-memory copy of the directory file as `open` would make it (migrated, local
+   * domains and postmaster ensured), for `correio check`: nothing is written to the data
+   * directory, not even when the file is absent (the copy then starts empty, as a first start).
+   */
+  static async snapshot(file: string, opts: SqliteDirectoryOptions = {}): Promise<SqliteDirectory> {
+    let db: Database.Database | undefined;
+    try {
+      let image: Buffer | undefined;
+      if (existsSync(`${file}-wal`)) {
+        // a server has it open: read through SQLite, which joins the write-ahead log (the -wal
+        // and -shm files exist already, so a reader creates nothing)
+        const source = new Database(file, { readonly: true, fileMustExist: true });
+        try {
+          image = source.serialize();
+        } finally {
+          source.close();
+        }
+      } else if (existsSync(file)) {
+        // closed cleanly: the file is the whole database (opening it would create -wal and -shm)
+        image = readFileSync(file);
+      }
+      if (image !== undefined && image.length >= 20) {
+        // header octets 18-19 = 2 mark WAL mode, which an in-memory database cannot take
+        image[18] = 1;
+        image[19] = 1;
+      }
+      db = new Database(image ?? ':memory:');
+      return SqliteDirectory.prepare(file, db, opts);
+    } catch (err) {
+      db?.close();
+      throw asDirectoryError(err);
+    }
+  }
+
+  private static prepare(file: string, db: Database.Database, opts: SqliteDirectoryOptions): SqliteDirectory {
+    db.pragma('foreign_keys = ON');
+    const dir = new SqliteDirectory(file, db);
+    dir.migrate();
+    dir.ensureLocal(opts.localDomains ?? []);
+    return dir;
   }
 
   private migrate(): void {

@@ -21,3 +21,4 @@ export {
 } from './pg-database.js';
 export { listenOn, boundPort } from './listen-on.js';
 export { httpUrlProblem } from './http-url.js';
+export { findPortHolder, type PortHolder } from './port-holder.js';

@@ -35,11 +35,14 @@ interface StoredUser extends User {
   readonly hash?: string;
 }
 
+/** an alias as the directory keeps it: a file line means nothing here */
+type StoredAlias = Required<Omit<Alias, 'line'>>;
+
 /** What a MemoryDirectory holds; share it between instances to "reopen" the same directory. */
 export interface MemoryDirectoryData {
   readonly domains: Set<string>;
   readonly users: Map<string, StoredUser>;
-  readonly aliases: Map<string, Required<Alias>>;
+  readonly aliases: Map<string, StoredAlias>;
   readonly lists: Map<string, MailingList>;
   readonly roles: Map<string, Role>;
 }
@@ -167,7 +170,7 @@ export class MemoryDirectory implements Directory {
     this.check();
     return sorted(this.data.aliases).map((a) => ({ ...a, targets: [...a.targets] }));
   }
-  private aliasEntry(name: string, targets: readonly string[], source: string): [string, Required<Alias>] {
+  private aliasEntry(name: string, targets: readonly string[], source: string): [string, StoredAlias] {
     const n = need(normalizeAliasName(name), 'alias name', name);
     if (targets.length === 0) throw new DirectoryInputError(`alias ${n} has no targets`);
     for (const t of targets) {

@@ -3,22 +3,33 @@
  * `correio check`: validates the configuration and the directory before a start, with the
  * checks of app/config-check.ts (the admin API runs the same).
  * Standards: none.
- * Security: read-only except that opening the directory creates it (and postmaster) if absent.
- * Limitations: files are checked for readability, not parsed (certificates are not validated).
+ * Security: no side effects: the directory is read into a private copy (nothing is created when
+ *   the data directory or its database is absent), listen ports are bound for an instant only.
+ *   Root keeps its rights for the check (main.ts), as serve binds its ports as root.
+ * Limitations: a PostgreSQL directory is opened as usual (its schema is migrated if behind).
  */
 import type { Command } from 'commander';
 import { runChecks } from '../../app/index.js';
+import { openDirectorySnapshot } from '../../directory/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
+import { describeOsError } from '../os-errors.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('check')
     .description('validate the configuration and the directory')
     .action(async (_opts: unknown, cmd: Command) => {
-      const findings = await ctx.withDirectory(cmd, async (directory, config) => ({ out: await runChecks({ config, directory }), config }));
-      for (const f of findings.out) ctx.print(`${f.level}: ${f.message}`);
-      const errors = findings.out.filter((f) => f.level === 'error').length;
-      const where = findings.config.file ?? 'embedded defaults';
+      const config = ctx.config(cmd);
+      const directory = await openDirectorySnapshot(config);
+      let findings;
+      try {
+        findings = await runChecks({ config, directory, describeError: (err) => describeOsError(err, config)?.message });
+      } finally {
+        await directory.close();
+      }
+      for (const f of findings) ctx.print(`${f.level}: ${f.message}`);
+      const errors = findings.filter((f) => f.level === 'error').length;
+      const where = config.file ?? 'embedded defaults';
       if (errors > 0) throw new CliError(`${where}: ${errors} problem${errors === 1 ? '' : 's'} found`, exitCodes.config);
       ctx.print(`${where}: OK`);
     });
