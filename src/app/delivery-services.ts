@@ -11,8 +11,8 @@
 import { formatListenAddress, type Config } from '../config/index.js';
 import { RetryScheduler } from '../queue/index.js';
 import { readFileSync } from 'node:fs';
-import { MaildirTransport, SmtpTransport, LmtpTransport, ListTransport, PipeTransport, FileTransport, ErrorTransport, WebhookTransport, MtaStsPolicies, type SmtpTransportOptions } from '../transport/index.js';
-import { DnsResolver } from '../dns/index.js';
+import { MaildirTransport, SmtpTransport, LmtpTransport, ListTransport, PipeTransport, FileTransport, ErrorTransport, WebhookTransport, MtaStsPolicies, DanePolicies, type SmtpTransportOptions } from '../transport/index.js';
+import { DnsResolver, SecureDns } from '../dns/index.js';
 import { defaultSmtpTimeouts, type SmtpTimeouts } from '../client/index.js';
 import { QueueRunner, DsnNotifier } from '../delivery/index.js';
 import type { QueueControl, Transport } from '../core/index.js';
@@ -41,6 +41,12 @@ function mtaStsOf(config: Config, dns: DnsResolver): Pick<SmtpTransportOptions, 
   return { mtaSts: { policies: new MtaStsPolicies({ dns, port: d.mtaStsPort, ca }), ca } };
 }
 
+/** `delivery.dane`: TLSA records of MX hosts, validated by the configured resolver (RFC 7672). */
+function daneOf(config: Config): Pick<SmtpTransportOptions, 'dane'> {
+  if (!config.delivery.dane) return {};
+  return { dane: new DanePolicies({ dns: new SecureDns({ servers: config.delivery.dnsServers.map(formatListenAddress) }) }) };
+}
+
 /** Builds transports, scheduler, notifier and runner on `backends` (not started). */
 export function buildDeliveryServices(config: Config, backends: Backends): DeliveryServices {
   const { directory, store, mailboxes, intake, clock } = backends;
@@ -59,7 +65,7 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
   add(new MaildirTransport({ mailboxes, directory, ...(config.mailAuth.quarantine === 'junk' ? { quarantineFolder: 'Junk' } : {}) }));
   // one idle session per delivery that may run at once to a route, so none is closed between rounds
   const reuse = { maxIdlePerRoute: config.delivery.concurrencyPerRoute };
-  const smtpOut = new SmtpTransport({ hostname: config.hostname, dns, port: config.delivery.mxPort, ownAddresses, timeouts, reuse, ...mtaStsOf(config, dns) });
+  const smtpOut = new SmtpTransport({ hostname: config.hostname, dns, port: config.delivery.mxPort, ownAddresses, timeouts, reuse, ...mtaStsOf(config, dns), ...daneOf(config) });
   const lmtpOut = new LmtpTransport({ hostname: config.hostname, dns, port: 24, ownAddresses, timeouts, reuse });
   add(smtpOut);
   add(lmtpOut);

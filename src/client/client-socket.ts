@@ -55,7 +55,15 @@ export function handshake(plain: net.Socket, options: SmtpClientOptions, timeout
     s.once('secureConnect', () => {
       clearTimeout(timer);
       s.removeAllListeners('error');
-      resolve(s);
+      let why: string | undefined;
+      try {
+        why = options.verifyTls?.(s);
+      } catch (err) {
+        why = `certificate check failed: ${(err as Error).message}`;
+      }
+      if (why === undefined) return resolve(s);
+      s.destroy();
+      reject(new SmtpClientError('tls', why));
     });
     s.once('error', (err) => {
       clearTimeout(timer);

@@ -79,6 +79,8 @@ export interface SmtpClientOptions {
   tls?: 'opportunistic' | 'required' | 'none';
   /** extra TLS options; rejectUnauthorized defaults to false (opportunistic, RFC 7435) */
   tlsOptions?: tls.ConnectionOptions;
+  /** a check of the TLS session after the handshake (DANE): a reason ends the session as a 'tls' failure */
+  verifyTls?: (socket: tls.TLSSocket) => string | undefined;
   timeouts?: Partial<SmtpTimeouts>;
   signal?: AbortSignal;
 }

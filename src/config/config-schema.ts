@@ -308,6 +308,8 @@ export const configSchema = z
         mta_sts: field(bool, () => true),
         mta_sts_port: field(port, () => 443),
         mta_sts_ca: optional(str),
+        // RFC 7672 (transport/dane.ts): believe the AD bit of dns_servers for TLSA records
+        dane: field(bool, () => false),
         routes: field(routes, () => ({})),
         // Postfix local(8)'s allow_mail_to_files / allow_mail_to_commands (issue 12 item 4)
         allow_mail_to_files: field(targetClasses, () => [...allTargetClasses]),

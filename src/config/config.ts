@@ -86,6 +86,8 @@ export interface DeliveryConfig {
   readonly mtaStsPort: number;
   /** absolute path of a PEM file of CAs trusted besides the system's, for MTA-STS policy hosts and MX certificates */
   readonly mtaStsCa?: string;
+  /** DANE (RFC 7672) for MX hosts: dns_servers (or the system's) is a trusted validating resolver */
+  readonly dane: boolean;
   /** static next hops that override MX, by lower-case domain: "example.net" → {smtp, "[127.0.0.1]:2526"} */
   readonly routes: Readonly<Record<string, Route>>;
   /** where "/file" targets may come from: the aliases, :include: files (issue 12 item 4) */

@@ -114,6 +114,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       mtaSts: d.mta_sts,
       mtaStsPort: d.mta_sts_port,
       ...(d.mta_sts_ca !== undefined ? { mtaStsCa: abs(d.mta_sts_ca) } : {}),
+      dane: d.dane,
       routes: d.routes,
       allowMailToFiles: d.allow_mail_to_files,
       allowMailToCommands: d.allow_mail_to_commands,

@@ -3,10 +3,12 @@
  * A small authoritative DNS server built on dns-packet: UDP and TCP on one loopback port,
  * answering from a zone given as a plain object. `correio lab` answers its sites' MX records
  * with it, and the tests their DNS scenarios (SERVFAIL, timeouts, null MX, TXT records).
- * Standards: RFC 1035 §4 (messages; §4.2.2 TCP length prefix), RFC 7505 (null MX "0 .").
+ * Standards: RFC 1035 §4 (messages; §4.2.2 TCP length prefix), RFC 7505 (null MX "0 ."),
+ *   RFC 6698 (TLSA); RFC 6840 §5.7 (the AD bit, set for names marked secure, as a validating
+ *   resolver would: the tests' stand-in for unbound, not a DNSSEC signer).
  * Security: binds a loopback address only (the caller's choice is checked); a malformed query
  *   is dropped; it answers for its zone and nothing else (no recursion).
- * Limitations: no CNAME chasing, no EDNS, no wildcards; answers are never truncated.
+ * Limitations: no CNAME chasing, no signatures (RRSIG), EDNS only read for DO, no wildcards; answers are never truncated.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -30,13 +32,17 @@ const RCODE = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
 
 function answerFor(zone: DnsZone, query: dnsPacket.Packet): Buffer | undefined {
   const q = query.questions?.[0];
-  const flagsBase = dnsPacket.AUTHORITATIVE_ANSWER | ((query.flags ?? 0) & dnsPacket.RECURSION_DESIRED);
+  const asked = query.flags ?? 0;
+  let flagsBase = dnsPacket.AUTHORITATIVE_ANSWER | (asked & dnsPacket.RECURSION_DESIRED);
   const base = { id: query.id, type: 'response' as const, questions: query.questions ?? [] };
   if (!q) return dnsPacket.encode({ ...base, flags: flagsBase | RCODE.REFUSED });
   const name = q.name.toLowerCase().replace(/\.$/, '');
   const entry = Object.entries(zone).find(([k]) => k.toLowerCase().replace(/\.$/, '') === name)?.[1];
   if (!entry) return dnsPacket.encode({ ...base, flags: flagsBase | RCODE.NXDOMAIN });
   if (entry.timeout) return undefined;
+  // RFC 6840 §5.7: a validating resolver sets AD when the query asked for it with DO or AD
+  const dnssecOk = (query.additionals ?? []).some((a) => a.type === 'OPT' && ((a.flags ?? 0) & dnsPacket.DNSSEC_OK) !== 0);
+  if (entry.secure && (dnssecOk || (asked & dnsPacket.AUTHENTIC_DATA) !== 0)) flagsBase |= dnsPacket.AUTHENTIC_DATA;
   if (entry.servfail) return dnsPacket.encode({ ...base, flags: flagsBase | RCODE.SERVFAIL });
   if (entry.refused) return dnsPacket.encode({ ...base, flags: flagsBase | RCODE.REFUSED });
   const ttl = entry.ttl ?? 300;
@@ -52,6 +58,11 @@ function answerFor(zone: DnsZone, query: dnsPacket.Packet): Buffer | undefined {
   // RFC 1035 §3.3.14: a character-string holds at most 255 octets, so a longer record (an RSA
   // DKIM key) is sent as several strings, which readers join (RFC 7208 §3.3, RFC 6376 §3.6.2.2)
   if (q.type === 'TXT') for (const t of entry.txt ?? []) answers.push({ type: 'TXT', name: q.name, ttl, class: 'IN', data: splitTxt(t) });
+  if (q.type === 'TLSA') {
+    for (const t of entry.tlsa ?? []) {
+      answers.push({ type: 'TLSA', name: q.name, ttl, class: 'IN', data: { usage: t.usage, selector: t.selector, matchingType: t.matchingType, certificate: Buffer.from(t.data, 'hex') } });
+    }
+  }
   // An existing name without records of the asked type is NODATA: NOERROR with no answers.
   return dnsPacket.encode({ ...base, flags: flagsBase | RCODE.NOERROR, answers });
 }

@@ -11,4 +11,5 @@ export { PipeTransport, parsePipeHop, parsePipeRoute, runAsUser, type PipeTransp
 export { FileTransport, type FileTransportOptions } from './file-transport.js';
 export { ErrorTransport } from './error-transport.js';
 export { MtaStsPolicies, mxMatches, stsRecordId, parseStsPolicy, type StsPolicy, type StsLookup, type StsMode } from './mta-sts.js';
+export { DanePolicies, verifyDane, tlsaMatches, usableTlsa, type DaneLookup } from './dane.js';
 export { WebhookTransport, webhookSignature, signatureHeader, type WebhookTransportOptions } from './webhook-transport.js';

@@ -18,12 +18,16 @@
  *   tried, with STARTTLS required and the certificate verified for the MX name (Node's CA store
  *   plus the configured extra CAs); a failure defers with the reason, never falls back to plain.
  *   Kept sessions are not reused for such a domain (they may predate its policy).
- * Limitations: no DANE; BINARYMIME messages are sent as 8BITMIME; at most
+ *   DANE (RFC 7672, dane.ts): an MX host with validated TLSA records is reached over TLS only,
+ *   its certificate checked against them (outbound-tls.ts decides per host); a mismatch tries
+ *   the next host and finally defers (4.7.5) with the reason.
+ * Limitations: a kept session (30 s idle at most) opened before a host published TLSA records
+ *   may carry one more message without DANE; BINARYMIME messages are sent as 8BITMIME; at most
  *   `maxAddresses` addresses are tried per delivery.
  */
 import type { Readable } from 'node:stream';
 import { isIP } from 'node:net';
-import { rootCertificates, type ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import {
   replies,
   reply,
@@ -40,6 +44,8 @@ import type { DnsResolver, MxHost } from '../dns/index.js';
 import { SmtpClient, SmtpClientError, type SmtpTimeouts, type TransactionResult } from '../client/index.js';
 import { analyze8bit, To7bitStream, conversionNotSupported, type EightBitAnalysis } from '../protocol/mime/to-7bit.js';
 import { mxMatches, type StsLookup, type StsPolicy } from './mta-sts.js';
+import type { DanePolicies } from './dane.js';
+import { hostTls, type OutboundTlsOptions } from './outbound-tls.js';
 
 export interface SmtpTransportOptions {
   /** our name for EHLO, and to recognize an MX that points at us */
@@ -55,6 +61,8 @@ export interface SmtpTransportOptions {
   tlsOptions?: ConnectionOptions;
   /** MTA-STS (RFC 8461) for deliveries to a domain's MX hosts: its policies, and extra trusted CAs (PEM) */
   mtaSts?: { readonly policies: { policyFor(domain: string): Promise<StsLookup> }; readonly ca?: readonly string[] };
+  /** DANE (RFC 7672) for MX hosts: TLSA records from a DNSSEC-validating resolver */
+  dane?: DanePolicies;
   /** credentials for a route (smarthost), by next hop */
   auth?: (nextHop: string) => { user: string; password: string } | undefined;
   /** recipients per transaction; default 100 (RFC 5321 §4.5.3.1.8 minimum) */
@@ -144,7 +152,14 @@ export class SmtpTransport implements Transport {
       return this.finish(req, results);
     }
     let tried = 0;
+    const mx = this.isMxRoute(req.route.nextHop);
     outer: for (const host of plan.hosts) {
+      // RFC 7672 §2.2 / RFC 8461 §4.2: DANE, else MTA-STS enforce, else opportunistic TLS
+      const ht = await hostTls(this.tlsPolicy, { host: host.name, port: plan.port, domain: req.route.nextHop, mx, sts });
+      if (ht.kind === 'skip') {
+        last = { host: host.name, error: ht.error, status: ht.status };
+        continue;
+      }
       for (const ip of host.addresses) {
         if (signal.aborted || tried >= (this.options.maxAddresses ?? 10)) break outer;
         tried++;
@@ -158,9 +173,9 @@ export class SmtpTransport implements Transport {
             hostname: host.name,
             helo: this.options.hostname,
             lmtp: this.lmtp,
-            // RFC 8461 §4.2: STARTTLS required, the certificate valid for the MX name
-            tls: sts ? 'required' : this.options.tls,
-            tlsOptions: sts ? this.verifiedTls() : this.options.tlsOptions,
+            tls: ht.tls,
+            tlsOptions: ht.tlsOptions,
+            verifyTls: ht.verifyTls,
             timeouts: this.options.timeouts,
             signal,
             localAddress: this.options.localAddress,
@@ -168,9 +183,9 @@ export class SmtpTransport implements Transport {
         } catch (err) {
           const d = this.describe(err);
           last = { host: host.name, ip, ...d };
-          if (sts && err instanceof SmtpClientError && err.kind === 'tls') {
+          if (ht.label && err instanceof SmtpClientError && err.kind === 'tls') {
             // RFC 3463 4.7.5: cryptographic failure; the reason is shown by `queue show`
-            last = { host: host.name, ip, error: `MTA-STS policy of ${req.route.nextHop} (enforce): ${d.error}`, status: '4.7.5' };
+            last = { host: host.name, ip, error: `${ht.label}: ${d.error}`, status: '4.7.5' };
           }
           continue; // RFC 5321 §5.1: try the next address
         }
@@ -211,15 +226,19 @@ export class SmtpTransport implements Transport {
   private async enforcedPolicy(nextHop: string): Promise<StsPolicy | undefined> {
     const mta = this.options.mtaSts;
     // static routes ("[ip]:port", "host:port") and LMTP are not MX deliveries (RFC 8461 §4)
-    if (!mta || this.lmtp || nextHop.includes(':') || nextHop.startsWith('[')) return undefined;
+    if (!mta || !this.isMxRoute(nextHop)) return undefined;
     const { policy } = await mta.policies.policyFor(nextHop);
     return policy?.mode === 'enforce' ? policy : undefined;
   }
 
-  /** TLS options that verify the peer: Node's CA store plus the configured extra CAs. */
-  private verifiedTls(): ConnectionOptions {
-    const extra = this.options.mtaSts?.ca ?? [];
-    return { ...this.options.tlsOptions, rejectUnauthorized: true, ...(extra.length > 0 ? { ca: [...rootCertificates, ...extra] } : {}) };
+  /** Static routes ("[ip]:port", "host:port", "unix:…") and LMTP are not MX deliveries (RFC 8461 §4, RFC 7672 §2.2). */
+  private isMxRoute(nextHop: string): boolean {
+    return !this.lmtp && !nextHop.includes(':') && !nextHop.startsWith('[');
+  }
+
+  private get tlsPolicy(): OutboundTlsOptions {
+    const o = this.options;
+    return { tls: o.tls, tlsOptions: o.tlsOptions, ca: o.mtaSts?.ca, dane: o.dane };
   }
 
   /** QUITs every kept session; sessions that come back from deliveries still running are QUIT too. */

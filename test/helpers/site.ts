@@ -33,7 +33,7 @@ export interface SiteOptions {
   /** extra TOML appended to the generated config (top-level keys must come before tables: use `top`) */
   top?: string;
   /** extra TOML tables, e.g. "[delivery]\nretry_min = \"1s\"" replaces defaults below */
-  delivery?: Record<string, string | number | string[]>;
+  delivery?: Record<string, string | number | boolean | string[]>;
   smtp?: Record<string, string | number | boolean | string[]>;
   tables?: string;
   /** data_dir (absolute); default "var" inside the site's directory */

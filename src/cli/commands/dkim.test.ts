@@ -5,11 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../../test/helpers/cli.js';
 import { zoneTxt } from '../../policy/index.js';
+import { fixturesDir } from '../../../test/helpers/paths.js';
 
 const CONFIG = 'hostname = "mx.example.org"\ndata_dir = "var"\nlocal_domains = ["example.org"]\n[log]\nlevel = "silent"\n';
 
@@ -51,9 +53,36 @@ test('dkim keygen and dns records', async () => {
     assert.ok(lines.includes(record!), 'the keygen record is listed');
     assert.ok(lines.some((l) => l.startsWith('rsa1._domainkey.example.org. IN TXT (')));
     assert.ok(lines.includes('_dmarc.example.org. IN TXT "v=DMARC1; p=none; rua=mailto:postmaster@example.org"'));
+    // RFC 8461 / RFC 8460: the MTA-STS record (its id a digest of the policy printed beside it) and TLS-RPT
+    assert.ok(lines.some((l) => /^_mta-sts\.example\.org\. IN TXT "v=STSv1; id=[0-9a-f]{20}"$/.test(l)), recs.stdout);
+    assert.match(recs.stdout, /serving https:\/\/mta-sts\.example\.org\/\.well-known\/mta-sts\.txt as: version: STSv1 \/ mode: testing \/ mx: mx\.example\.org \/ max_age: 604800/);
+    assert.ok(lines.includes('_smtp._tls.example.org. IN TXT "v=TLSRPTv1; rua=mailto:postmaster@example.org"'));
+    assert.equal(lines.filter((l) => l.includes(' IN TLSA ')).length, 0, 'no certificate, no TLSA record');
     const other = await runCli(['dns', 'records', 'other.example'], { cwd });
     assert.equal(other.code, 65);
     assert.match(other.stderr, /other\.example is not in local_domains/);
+  } finally {
+    await rm(cwd, { recursive: true, force: true });
+  }
+});
+
+test('dns records: the TLSA record of the SMTP certificate (3 1 1), as openssl computes it', async (t) => {
+  const crt = join(fixturesDir, 'tls', 'localhost.crt');
+  let expected: string;
+  try {
+    // RFC 6698 §2.1: SHA-256 of the DER SubjectPublicKeyInfo
+    const spki = execFileSync('openssl', ['x509', '-in', crt, '-noout', '-pubkey']);
+    const der = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'DER'], { input: spki });
+    expected = execFileSync('openssl', ['dgst', '-sha256', '-r'], { input: der }).toString().split(' ')[0];
+  } catch (err) {
+    return t.skip(`openssl is needed to compute the expected record (${(err as Error).message.split('\n')[0]})`);
+  }
+  const cwd = await mkdtemp(join(tmpdir(), 'correio-tlsa-cli-'));
+  try {
+    await writeFile(join(cwd, 'correio.toml'), `${CONFIG.replace('[log]', `[smtp]\ntls_cert = "${crt}"\ntls_key = "${join(fixturesDir, 'tls', 'localhost.key')}"\n[log]`)}`);
+    const recs = await runCli(['dns', 'records', 'example.org'], { cwd });
+    assert.equal(recs.code, 0, recs.stderr);
+    assert.ok(recs.stdout.split('\n').includes(`_25._tcp.mx.example.org. IN TLSA 3 1 1 ${expected}`), recs.stdout);
   } finally {
     await rm(cwd, { recursive: true, force: true });
   }
