@@ -13,8 +13,9 @@
  * Limitations: deleting a user keeps the mailbox's files (mail is never removed by a
  *   directory change).
  */
-import type { Alias, DirectoryAdmin, DirectoryLookup, MailingList, Role, User } from '../core/index.js';
-import { hashPassword, normalizeDirectoryAddress, parseAliasName, parseTarget } from '../directory/index.js';
+import type { Alias, DirectoryAdmin, DirectoryLookup, MailingList, Role, User, UserQuotaChange } from '../core/index.js';
+import { DirectoryInputError, hashPassword, normalizeDirectoryAddress, parseAliasName, parseTarget } from '../directory/index.js';
+import { parseSize } from '../util/index.js';
 import { listIdFor, listOwnerAddress, parseDirectoryTarget } from '../resolve/index.js';
 import { AdminError } from './admin-error.js';
 
@@ -47,9 +48,55 @@ async function requireLocalDomain(dir: Pick<DirectoryLookup, 'isLocalDomain'>, a
   if (!(await dir.isLocalDomain(domain))) throw new AdminError(`${domain} is not a local domain`);
 }
 
-/** A user as `user list --json` prints it and the admin API returns it. */
-export function userJson(u: User): { address: string; name: string | null; createdAt: string } {
-  return { address: u.address, name: u.name ?? null, createdAt: new Date(u.createdAt).toISOString() };
+/** A user as `user list --json` prints it and the admin API returns it (quota: the user's own, null fields: the default). */
+export function userJson(u: User): {
+  address: string; name: string | null; createdAt: string; disabled: boolean; quota: { storage: number | null; messages: number | null };
+} {
+  return {
+    address: u.address, name: u.name ?? null, createdAt: new Date(u.createdAt).toISOString(), disabled: u.disabled === true,
+    quota: { storage: u.quota?.storage ?? null, messages: u.quota?.messages ?? null },
+  };
+}
+
+/**
+ * A quota value as people write it: a size ("500MB", or octets for storage), a count (messages),
+ * "none" or 0 for no limit, "default" (or null) for the configured default.
+ */
+export function parseQuotaValue(what: 'storage' | 'messages', v: unknown): number | null {
+  if (v === null || v === 'default') return null;
+  if (v === 'none') return 0;
+  if (what === 'messages') {
+    const n = typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : v;
+    if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) return n;
+    throw new AdminError(`invalid messages quota ${JSON.stringify(v)}: expected a whole number (0 or "none": no limit; "default")`);
+  }
+  try {
+    if (typeof v === 'string' || typeof v === 'number') return parseSize(v);
+  } catch {
+    // the message below names the value and the forms
+  }
+  throw new AdminError(`invalid storage quota ${JSON.stringify(v)}: expected a size such as "500MB" or "2GB" (0 or "none": no limit; "default")`);
+}
+
+/** Sets a user's quota (fields left out are kept); returns the user as it is now. */
+export async function setUserQuota(dir: DirectoryAdmin & Pick<DirectoryLookup, 'findUser'>, text: string, change: UserQuotaChange): Promise<User> {
+  const a = checkedAddress(text, 'address');
+  try {
+    if (!(await dir.setUserQuota(a, change))) throw new AdminError(`no such user: ${a}`, 'not-found');
+  } catch (err) {
+    if (err instanceof DirectoryInputError) throw new AdminError(err.message);
+    throw err;
+  }
+  const u = await dir.findUser(a);
+  if (u === undefined) throw new AdminError(`no such user: ${a}`, 'not-found');
+  return u;
+}
+
+/** Disables (or enables) an account: no login anywhere, mail to it refused (docs/quota.md). */
+export async function setUserDisabled(dir: DirectoryAdmin, text: string, disabled: boolean): Promise<string> {
+  const a = checkedAddress(text, 'address');
+  if (!(await dir.setUserDisabled(a, disabled))) throw new AdminError(`no such user: ${a}`, 'not-found');
+  return a;
 }
 
 /** A role as `role list --json` prints it and the admin API returns it. */

@@ -65,6 +65,38 @@ void describe('correio CLI (spawned)', { concurrency: 3 }, () => {
       assertError(r, 67, 'correio: no such user: suzana@dc.uece.br');
     }));
 
+  void test('user quota / disable / enable: shown, changed, reset, refused with one line; a disabled user cannot log in', () =>
+    withSite(async (cwd) => {
+      assert.equal((await runCli(['user', 'add', 'suzana@dc.uece.br', '--password-stdin'], { cwd, stdin: 'correct horse\n' })).code, 0);
+      let r = await runCli(['user', 'quota', 'suzana@dc.uece.br'], { cwd });
+      assert.equal(r.stdout, 'suzana@dc.uece.br\tstorage 1048576 (default)\tmessages 0 (default)\n', r.stderr);
+      r = await runCli(['user', 'quota', 'Suzana@dc.uece.br', '--storage', '2MB', '--messages', '100'], { cwd });
+      assert.equal(r.stdout, 'suzana@dc.uece.br\tstorage 2097152\tmessages 100\n', r.stderr);
+      r = await runCli(['user', 'quota', 'suzana@dc.uece.br', '--storage', 'default'], { cwd });
+      assert.equal(r.stdout, 'suzana@dc.uece.br\tstorage 1048576 (default)\tmessages 100\n', r.stderr);
+      assertError(await runCli(['user', 'quota', 'suzana@dc.uece.br', '--storage', 'lots'], { cwd }), 65,
+        'correio: invalid storage quota "lots": expected a size such as "500MB" or "2GB" (0 or "none": no limit; "default")');
+      assertError(await runCli(['user', 'quota', 'suzana@dc.uece.br', '--messages', '-3'], { cwd }), 65,
+        /^correio: invalid messages quota "-3": expected a whole number/);
+      assertError(await runCli(['user', 'quota', 'ghost@dc.uece.br', '--messages', '3'], { cwd }), 67, 'correio: no such user: ghost@dc.uece.br');
+
+      r = await runCli(['user', 'disable', 'suzana@dc.uece.br'], { cwd });
+      assert.equal(r.stdout, 'disabled suzana@dc.uece.br\n', r.stderr);
+      r = await runCli(['user', 'list'], { cwd });
+      assert.equal(r.stdout, 'postmaster@dc.uece.br\nsuzana@dc.uece.br\t(disabled)\n');
+      const users = JSON.parse((await runCli(['user', 'list', '--json'], { cwd })).stdout) as { address: string; disabled: boolean; quota: unknown }[];
+      assert.deepEqual(users.find((u) => u.address === 'suzana@dc.uece.br'), { ...users.find((u) => u.address === 'suzana@dc.uece.br'), disabled: true, quota: { storage: null, messages: 100 } });
+      const dir = await SqliteDirectory.open(join(cwd, 'var', 'directory.sqlite'));
+      try {
+        assert.equal(await dir.verifyPassword('suzana@dc.uece.br', 'correct horse'), false);
+        assert.equal((await runCli(['user', 'enable', 'suzana@dc.uece.br'], { cwd })).stdout, 'enabled suzana@dc.uece.br\n');
+        assert.equal(await dir.verifyPassword('suzana@dc.uece.br', 'correct horse'), true);
+      } finally {
+        await dir.close();
+      }
+      assertError(await runCli(['user', 'disable', 'ghost@dc.uece.br'], { cwd }), 67, 'correio: no such user: ghost@dc.uece.br');
+    }, `${CONFIG}[quota]\nstorage = "1MB"\n`));
+
   void test('bad input: one line and a sysexits status', () =>
     withSite(async (cwd) => {
       assertError(await runCli(['user', 'add', 'no-at-sign'], { cwd }), 65, 'correio: invalid address "no-at-sign": expected local-part@domain');

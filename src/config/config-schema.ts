@@ -86,6 +86,12 @@ const size = (v: unknown): Result<number> => {
   return n !== undefined && n > 0 ? ok(n) : bad('expected a size such as "512KB", "25MB" or "1GB"');
 };
 
+/** A size where 0 means "no limit" (quotas). */
+const sizeOrZero = (v: unknown): Result<number> => {
+  const n = typeof v === 'string' || typeof v === 'number' ? attempt(() => parseSize(v)) : undefined;
+  return n !== undefined ? ok(n) : bad('expected a size such as "512MB" or "1GB", or 0 for no limit');
+};
+
 const hostName = (v: unknown): Result<string> => {
   if (typeof v !== 'string') return bad('expected a host name');
   const h = v.toLowerCase().replace(/\.$/, '');
@@ -347,6 +353,13 @@ export const configSchema = z
         max_body_size: optional(size),
         // a browser session (POST /api/session) ends this long after the login
         session_lifetime: field(duration, () => 7 * 86_400_000),
+        // POST /api/v1/messages: requests a minute per API token (issue 18, docs/gateways.md)
+        submission_rate: field(positiveInt, () => 60),
+      }),
+    // per-mailbox quotas (docs/quota.md): the default of users without their own; 0 = no limit
+    quota: table({
+        storage: field(sizeOrZero, () => 0),
+        messages: field(nonNegativeInt, () => 0),
       }),
     // Prometheus /metrics, /healthz, /readyz (DESIGN.md §4); absent: the embedded default address
     metrics: table({ listen: optional(listenOneOrMany) }),

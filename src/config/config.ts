@@ -210,7 +210,11 @@ export interface Config {
     readonly maxBodySize: number;
     /** how long a browser session lasts after its login, in ms */
     readonly sessionLifetime: number;
+    /** HTTP submission (POST /api/v1/messages): requests a minute per API token */
+    readonly submissionRate: number;
   };
+  /** the default quota of a mailbox whose user has none of their own: octets and messages; 0 = no limit */
+  readonly quota: { readonly storage: number; readonly messages: number };
   /**
    * Prometheus /metrics, /healthz, /readyz; empty: off. `isDefault`: the key was absent and the
    * embedded 127.0.0.1:9465 applies (then an address in use only warns: a second instance on the

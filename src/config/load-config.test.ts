@@ -264,6 +264,7 @@ void test('the complete example in docs/config.md is a valid configuration', asy
   assert.ok(m, 'docs/config.md has a "complete example" TOML block');
   const c = parseConfig(m[1], { file: 'docs/config.md' });
   assert.deepEqual(c.localDomains, ['example.org', 'example.com']);
+  assert.deepEqual(c.quota, { storage: 2 * 1024 ** 3, messages: 0 });
   assert.deepEqual(c.smtp.listen, [
     { host: '0.0.0.0', port: 25 },
     { host: '::', port: 25 },
@@ -290,6 +291,19 @@ failure_delay = "2s"
   assert.throws(() => parseConfig('[auth]\nmax_failures_per_address = 0\n'), /auth\.max_failures_per_address: expected a positive integer/);
   assert.throws(() => parseConfig('[auth]\nlockout = 1\n'), /lockout/);
   assert.equal(parseConfig('[smtp]\nmin_data_rate = "2KB"\n').smtp.minDataRate, 2048);
+});
+
+void test('[quota] defaults (no limit), sizes and counts, bad values named; http.submission_rate', () => {
+  const d = defaultConfig('/srv/x');
+  assert.deepEqual(d.quota, { storage: 0, messages: 0 });
+  assert.equal(d.http.submissionRate, 60);
+  const c = parseConfig('[quota]\nstorage = "500MB"\nmessages = 10000\n[http]\nsubmission_rate = 5\n');
+  assert.deepEqual(c.quota, { storage: 500 * 1024 ** 2, messages: 10000 });
+  assert.equal(c.http.submissionRate, 5);
+  assert.equal(parseConfig('[quota]\nstorage = 0\n').quota.storage, 0);
+  assert.throws(() => parseConfig('[quota]\nstorage = "lots"\n'), /quota\.storage: expected a size such as "512MB" or "1GB", or 0 for no limit/);
+  assert.throws(() => parseConfig('[quota]\nmessages = -1\n'), /quota\.messages: expected a whole number/);
+  assert.throws(() => parseConfig('[http]\nsubmission_rate = 0\n'), /http\.submission_rate: expected a positive integer/);
 });
 
 void test('[mail_auth] SRS keys: defaults, the SRS domain among local_domains, a long enough secret', () => {

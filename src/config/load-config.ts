@@ -148,7 +148,9 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       admins: raw.http.admins,
       maxBodySize: raw.http.max_body_size ?? raw.smtp.max_message_size,
       sessionLifetime: raw.http.session_lifetime,
+      submissionRate: raw.http.submission_rate,
     },
+    quota: { storage: raw.quota.storage, messages: raw.quota.messages },
     metrics: { listen: raw.metrics.listen ?? [{ host: '127.0.0.1', port: 9465 }], isDefault: raw.metrics.listen === undefined },
     mailAuth: {
       verifyInbound: raw.mail_auth.verify_inbound,

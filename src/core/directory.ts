@@ -17,6 +17,28 @@ export interface User {
   readonly address: string;
   readonly name?: string;
   readonly createdAt: number;
+  /**
+   * the user's own storage quota, where it differs from the configured default
+   * (`[mailbox] quota_storage` / `quota_messages`); 0 means no limit
+   */
+  readonly quota?: UserQuota;
+  /** a disabled account logs in nowhere and receives no mail (docs/quota.md) */
+  readonly disabled?: boolean;
+}
+
+/**
+ * A per-user quota as stored: storage in octets and a message count. A field left out uses
+ * the configured default; 0 is "no limit".
+ */
+export interface UserQuota {
+  readonly storage?: number;
+  readonly messages?: number;
+}
+
+/** A change of a user's quota: a number sets it, null goes back to the default, absent keeps it. */
+export interface UserQuotaChange {
+  readonly storage?: number | null;
+  readonly messages?: number | null;
 }
 
 export interface Alias {
@@ -54,7 +76,7 @@ export interface DirectoryLookup {
   /** the local domains in order; the first names "postmaster" without a domain */
   listDomains(): Promise<string[]>;
   findUser(address: Address | string): Promise<User | undefined>;
-  /** verifies a password; false for unknown users too */
+  /** verifies a password; false for unknown and disabled users too */
   verifyPassword(address: string, password: string): Promise<boolean>;
   findAlias(name: string): Promise<Alias | undefined>;
   findList(address: string): Promise<MailingList | undefined>;
@@ -85,6 +107,10 @@ export interface DirectoryAdmin {
   addUser(address: string, passwordHash?: string, name?: string): Promise<User>;
   deleteUser(address: string): Promise<boolean>;
   setPassword(address: string, passwordHash: string): Promise<boolean>;
+  /** false when there is no such user; a negative or fractional number is bad input */
+  setUserQuota(address: string, change: UserQuotaChange): Promise<boolean>;
+  /** false when there is no such user */
+  setUserDisabled(address: string, disabled: boolean): Promise<boolean>;
 
   listAliases(): Promise<Alias[]>;
   setAlias(name: string, targets: readonly string[], source?: string): Promise<void>;

@@ -57,6 +57,11 @@ export const replies = {
   directoryFailure: (): SmtpReply => reply(451, '4.4.3', 'Directory server failure, try again later'),
   insufficientStorage: (): SmtpReply => reply(452, '4.3.1', 'Insufficient system storage'),
   tooManyRecipients: (): SmtpReply => reply(452, '4.5.3', 'Too many recipients'),
+  /**
+   * RFC 3463 X.2.2 "a persistent transient failure": the mailbox is over its quota now; the
+   * sender retries and its queue lifetime decides (docs/quota.md)
+   */
+  mailboxFull: (): SmtpReply => reply(452, '4.2.2', 'Mailbox full'),
   tooManyAuthFailures: (host: string): SmtpReply => reply(421, '4.7.0', `${host} Too many authentication failures`),
 
   // 5xx syntax and sequence
@@ -75,6 +80,10 @@ export const replies = {
 
   // 5xx policy and mailbox
   noSuchUser: (): SmtpReply => reply(550, '5.1.1', 'No such user here'),
+  /** RFC 3463 X.2.1: the account is disabled by its operator (docs/quota.md) */
+  mailboxDisabled: (): SmtpReply => reply(550, '5.2.1', 'Mailbox disabled, not accepting messages'),
+  /** RFC 5321 §4.2.2 552, RFC 3463 X.2.2: a message larger than the whole quota can never fit */
+  messageExceedsQuota: (): SmtpReply => reply(552, '5.2.2', 'Mailbox full: message larger than the mailbox quota'),
   /** an SRS address (policy/trust/srs.ts) whose hash, shape or timestamp does not check out */
   srsInvalid: (why: string): SmtpReply => reply(550, '5.1.1', `Invalid SRS address (${why})`),
   badDestinationSystem: (): SmtpReply => reply(550, '5.1.2', 'Bad destination system address'),

@@ -9,7 +9,7 @@
  *   check, so timing does not tell users from non-users.
  * Limitations: none.
  */
-import { MailError, replies, type Alias, type MailingList, type Role, type User } from '../core/index.js';
+import { MailError, replies, type Alias, type MailingList, type Role, type User, type UserQuota, type UserQuotaChange } from '../core/index.js';
 import { DirectoryInputError, directoryKey, normalizeAliasName } from './directory-address.js';
 import { hashPassword, verifyPassword } from './password.js';
 
@@ -18,7 +18,13 @@ export interface UserRow {
   name: string | null;
   password_hash: string | null;
   created_at: number | string;
+  quota_storage?: number | string | null;
+  quota_messages?: number | string | null;
+  disabled?: number | boolean | null;
 }
+
+/** The user columns both SQL backends select (their tables have the same columns). */
+export const userColumns = 'address, name, password_hash, created_at, quota_storage, quota_messages, disabled';
 export interface AliasRow {
   name: string;
   targets: string;
@@ -53,8 +59,40 @@ export function need(value: string | undefined, what: string, given: string): st
 }
 
 export function toUser(r: UserRow): User {
-  const createdAt = Number(r.created_at);
-  return r.name === null ? { address: r.address, createdAt } : { address: r.address, name: r.name, createdAt };
+  const quota: { storage?: number; messages?: number } = {};
+  if (r.quota_storage !== null && r.quota_storage !== undefined) quota.storage = Number(r.quota_storage);
+  if (r.quota_messages !== null && r.quota_messages !== undefined) quota.messages = Number(r.quota_messages);
+  return {
+    address: r.address,
+    ...(r.name === null ? {} : { name: r.name }),
+    createdAt: Number(r.created_at),
+    ...(Object.keys(quota).length > 0 ? { quota } : {}),
+    ...(r.disabled ? { disabled: true } : {}),
+  };
+}
+
+/**
+ * A quota change checked and merged over the user's current quota: the stored columns
+ * [storage, messages] (null: the configured default). Negative, fractional or unsafe numbers
+ * are bad input.
+ */
+export function quotaColumns(current: UserQuota | undefined, change: UserQuotaChange): [number | null, number | null] {
+  const pick = (what: 'storage' | 'messages'): number | null => {
+    const v = change[what];
+    if (v === undefined) return current?.[what] ?? null;
+    if (v === null) return null;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      throw new DirectoryInputError(`invalid ${what} quota: ${String(v)} (a whole number >= 0; 0 is no limit)`);
+    }
+    return v;
+  };
+  return [pick('storage'), pick('messages')];
+}
+
+/** A password check that takes the same time for unknown and disabled users, and fails for both. */
+export async function checkUserPassword(row: UserRow | undefined, password: string): Promise<boolean> {
+  const ok = await checkPassword(row?.password_hash, password);
+  return ok && !row?.disabled;
 }
 
 export function toAlias(r: AliasRow): Alias {
@@ -116,10 +154,23 @@ export const matchDetail = {
  */
 export interface DirectoryDump {
   domains: { name: string; createdAt: number }[];
-  users: { address: string; name: string | null; passwordHash: string | null; createdAt: number }[];
+  users: {
+    address: string; name: string | null; passwordHash: string | null; createdAt: number;
+    quotaStorage?: number | null; quotaMessages?: number | null; disabled?: boolean;
+  }[];
   aliases: Alias[];
   lists: MailingList[];
   roles: Role[];
+}
+
+/** A user row as a dump's user (what `correio migrate` copies). */
+export function dumpUser(r: UserRow): DirectoryDump['users'][number] {
+  return {
+    address: r.address, name: r.name, passwordHash: r.password_hash, createdAt: Number(r.created_at),
+    quotaStorage: r.quota_storage === null || r.quota_storage === undefined ? null : Number(r.quota_storage),
+    quotaMessages: r.quota_messages === null || r.quota_messages === undefined ? null : Number(r.quota_messages),
+    disabled: Boolean(r.disabled),
+  };
 }
 
 /** How many entries of each kind a dump (or a directory) holds: what a migration verifies. */

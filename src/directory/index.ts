@@ -18,6 +18,6 @@ export {
   normalizeDirectoryAddress,
   normalizeDirectoryDomain,
 } from './directory-address.js';
-export { dumpCounts, type DirectoryDump } from './directory-rows.js';
+export { dumpCounts, quotaColumns, type DirectoryDump } from './directory-rows.js';
 export { hashPassword, verifyPassword, parsePasswordHash, defaultScryptParams, type ScryptParams } from './password.js';
 export * from './aliases-file.js';

@@ -56,5 +56,12 @@ export const directorySchema: SchemaComponent = {
               updated_at bigint NOT NULL
             );`,
     },
+    {
+      version: 2,
+      name: 'user quotas and disabled accounts',
+      sql: `ALTER TABLE dir_users ADD COLUMN quota_storage bigint;
+            ALTER TABLE dir_users ADD COLUMN quota_messages bigint;
+            ALTER TABLE dir_users ADD COLUMN disabled boolean NOT NULL DEFAULT false;`,
+    },
   ],
 };

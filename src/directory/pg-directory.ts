@@ -11,11 +11,11 @@
  * Limitations: checkIntegrity checks the schema version and the list/member links, not the
  *   database files (PostgreSQL's own tools do that).
  */
-import type { Address, Alias, MailingList, Role, User } from '../core/index.js';
+import type { Address, Alias, MailingList, Role, User, UserQuotaChange } from '../core/index.js';
 import type { DirectoryBackend, DirectoryMatch } from './directory-backend.js';
 import { DirectoryInputError, directoryKey, normalizeAliasName, normalizeDirectoryAddress, normalizeDirectoryDomain } from './directory-address.js';
 import {
-  aliasRow, asDirectoryError, checkPassword, likePattern, matchDetail, need, toAlias, toList, toRole, toUser,
+  aliasRow, asDirectoryError, checkUserPassword, likePattern, matchDetail, need, quotaColumns, toAlias, toList, toRole, toUser, userColumns,
   type AliasRow, type DirectoryDump, type ListRow, type RoleRow, type UserRow,
 } from './directory-rows.js';
 import { inTransaction, migrateSchema, openPgPool, schemaStatus, type PgClient, type PgPool } from '../util/pg-database.js';
@@ -122,7 +122,7 @@ export class PgDirectory implements DirectoryBackend {
     const a = normalizeDirectoryAddress(address);
     if (a === undefined) return undefined;
     return this.#guard(async (db) =>
-      (await this.#rows<UserRow>(db, 'SELECT address, name, password_hash, created_at FROM dir_users WHERE key = $1', [directoryKey(a)]))[0],
+      (await this.#rows<UserRow>(db, `SELECT ${userColumns} FROM dir_users WHERE key = $1`, [directoryKey(a)]))[0],
     );
   }
 
@@ -132,7 +132,7 @@ export class PgDirectory implements DirectoryBackend {
   }
 
   async listUsers(): Promise<User[]> {
-    return this.#guard(async (db) => (await this.#rows<UserRow>(db, `SELECT address, name, password_hash, created_at FROM dir_users ${byKey}`)).map(toUser));
+    return this.#guard(async (db) => (await this.#rows<UserRow>(db, `SELECT ${userColumns} FROM dir_users ${byKey}`)).map(toUser));
   }
 
   async addUser(address: string, passwordHash?: string, name?: string): Promise<User> {
@@ -164,8 +164,23 @@ export class PgDirectory implements DirectoryBackend {
     return this.#guard((db) => this.#exists(db, 'UPDATE dir_users SET password_hash = $1 WHERE key = $2', [passwordHash, directoryKey(a)]));
   }
 
+  async setUserQuota(address: string, change: UserQuotaChange): Promise<boolean> {
+    const r = await this.#userRow(address);
+    if (r === undefined) return false;
+    const [storage, messages] = quotaColumns(toUser(r).quota, change);
+    return this.#guard((db) =>
+      this.#exists(db, 'UPDATE dir_users SET quota_storage = $1, quota_messages = $2 WHERE key = $3', [storage, messages, directoryKey(r.address)]));
+  }
+
+  async setUserDisabled(address: string, disabled: boolean): Promise<boolean> {
+    const a = normalizeDirectoryAddress(address);
+    if (a === undefined) return false;
+    return this.#guard((db) => this.#exists(db, 'UPDATE dir_users SET disabled = $1 WHERE key = $2', [disabled, directoryKey(a)]));
+  }
+
   async verifyPassword(address: string, password: string): Promise<boolean> {
-    return checkPassword((await this.#userRow(address))?.password_hash, password);
+    // an unknown or disabled user costs a real check too, and fails
+    return checkUserPassword(await this.#userRow(address), password);
   }
 
   // --- aliases -------------------------------------------------------------------------
@@ -338,9 +353,11 @@ export class PgDirectory implements DirectoryBackend {
       for (const x of d.domains) await c.query('INSERT INTO dir_domains (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING', [x.name, x.createdAt]);
       for (const u of d.users) {
         await c.query(
-          `INSERT INTO dir_users (key, address, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (key) DO UPDATE SET address = excluded.address, name = excluded.name, password_hash = excluded.password_hash`,
-          [directoryKey(u.address), u.address, u.name, u.passwordHash, u.createdAt],
+          `INSERT INTO dir_users (key, address, name, password_hash, created_at, quota_storage, quota_messages, disabled)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (key) DO UPDATE SET address = excluded.address, name = excluded.name, password_hash = excluded.password_hash,
+             quota_storage = excluded.quota_storage, quota_messages = excluded.quota_messages, disabled = excluded.disabled`,
+          [directoryKey(u.address), u.address, u.name, u.passwordHash, u.createdAt, u.quotaStorage ?? null, u.quotaMessages ?? null, u.disabled ?? false],
         );
       }
       const now = Date.now();

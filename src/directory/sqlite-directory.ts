@@ -14,11 +14,11 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Address, Alias, MailingList, Role, User } from '../core/index.js';
+import type { Address, Alias, MailingList, Role, User, UserQuotaChange } from '../core/index.js';
 import type { DirectoryBackend, DirectoryMatch } from './directory-backend.js';
 import { DirectoryInputError, directoryKey, normalizeAliasName, normalizeDirectoryAddress, normalizeDirectoryDomain } from './directory-address.js';
 import {
-  aliasRow, asDirectoryError, checkPassword, likePattern, matchDetail, need, toAlias, toList, toRole, toUser,
+  aliasRow, asDirectoryError, checkUserPassword, dumpUser, likePattern, matchDetail, need, quotaColumns, toAlias, toList, toRole, toUser, userColumns,
   type AliasRow, type DirectoryDump, type ListRow, type RoleRow, type UserRow,
 } from './directory-rows.js';
 
@@ -71,6 +71,10 @@ const migrations: readonly string[] = [
      description TEXT,
      updated_at INTEGER NOT NULL
    );`,
+  // quotas (NULL: the configured default) and disabled accounts
+  `ALTER TABLE users ADD COLUMN quota_storage INTEGER;
+   ALTER TABLE users ADD COLUMN quota_messages INTEGER;
+   ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export class SqliteDirectory implements DirectoryBackend {
@@ -225,7 +229,7 @@ export class SqliteDirectory implements DirectoryBackend {
     if (a === undefined) return undefined;
     return this.guard(
       () =>
-        this.sql('SELECT address, name, password_hash, created_at FROM users WHERE key = ?').get(directoryKey(a)) as
+        this.sql(`SELECT ${userColumns} FROM users WHERE key = ?`).get(directoryKey(a)) as
           | UserRow
           | undefined,
     );
@@ -238,7 +242,7 @@ export class SqliteDirectory implements DirectoryBackend {
 
   async listUsers(): Promise<User[]> {
     return this.guard(() =>
-      (this.sql('SELECT address, name, password_hash, created_at FROM users ORDER BY key').all() as UserRow[]).map(toUser),
+      (this.sql(`SELECT ${userColumns} FROM users ORDER BY key`).all() as UserRow[]).map(toUser),
     );
   }
 
@@ -275,9 +279,24 @@ export class SqliteDirectory implements DirectoryBackend {
     );
   }
 
+  async setUserQuota(address: string, change: UserQuotaChange): Promise<boolean> {
+    const r = this.userRow(address);
+    if (r === undefined) return false;
+    const [storage, messages] = quotaColumns(toUser(r).quota, change);
+    return this.guard(
+      () => this.sql('UPDATE users SET quota_storage = ?, quota_messages = ? WHERE key = ?').run(storage, messages, directoryKey(r.address)).changes > 0,
+    );
+  }
+
+  async setUserDisabled(address: string, disabled: boolean): Promise<boolean> {
+    const a = normalizeDirectoryAddress(address);
+    if (a === undefined) return false;
+    return this.guard(() => this.sql('UPDATE users SET disabled = ? WHERE key = ?').run(disabled ? 1 : 0, directoryKey(a)).changes > 0);
+  }
+
   async verifyPassword(address: string, password: string): Promise<boolean> {
     // an unknown user costs a real check too, so a guesser cannot tell users from non-users
-    return checkPassword(this.userRow(address)?.password_hash, password);
+    return checkUserPassword(this.userRow(address), password);
   }
 
   // --- aliases -------------------------------------------------------------------------
@@ -490,9 +509,7 @@ export class SqliteDirectory implements DirectoryBackend {
       domains: this.guard(() => this.sql('SELECT name, created_at FROM domains ORDER BY name').all() as { name: string; created_at: number }[]).map(
         (r) => ({ name: r.name, createdAt: r.created_at }),
       ),
-      users: this.guard(() => this.sql('SELECT address, name, password_hash, created_at FROM users ORDER BY key').all() as UserRow[]).map((r) => ({
-        address: r.address, name: r.name, passwordHash: r.password_hash, createdAt: Number(r.created_at),
-      })),
+      users: this.guard(() => this.sql(`SELECT ${userColumns} FROM users ORDER BY key`).all() as UserRow[]).map(dumpUser),
       aliases: await this.listAliases(),
       lists: await this.listLists(),
       roles: await this.listRoles(),

@@ -165,6 +165,21 @@ void test('resolve: a source route is ignored by the path parser (the remote mai
   }
 });
 
+void test('resolve: a disabled account is 550 5.2.1, itself and through an alias; enabled again, a mailbox', async () => {
+  const { dir, resolver, tmp } = await fixture();
+  try {
+    await dir.setUserDisabled('ana@dc.uece.br', true);
+    assert.deepEqual(show(await resolver.resolve(addr('ana@dc.uece.br'), stranger)), ['error:550 5.2.1 Mailbox disabled, not accepting messages']);
+    assert.deepEqual(show(await resolver.resolve(addr('staff@dc.uece.br'), stranger)), [
+      'error:550 5.2.1 Mailbox disabled, not accepting messages', 'mailbox:bia@dc.uece.br', 'remote:carla@remote.example',
+    ]);
+    await dir.setUserDisabled('ana@dc.uece.br', false);
+    assert.deepEqual(show(await resolver.resolve(addr('ana@dc.uece.br'), stranger)), ['mailbox:ana@dc.uece.br']);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
+
 void test('resolve: via records the names followed', async () => {
   const { resolver, tmp } = await fixture();
   try {

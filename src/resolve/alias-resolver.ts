@@ -239,6 +239,8 @@ export class AliasResolver implements Resolver {
   }
 
   private mailbox(w: Walk, user: User, addr: Address, via: readonly string[], detail?: string, note?: string): ExpansionNode {
+    // a disabled account receives nothing (docs/quota.md): 550 5.2.1 at RCPT, a DSN for an alias's copy
+    if (user.disabled) return this.error(w, addressToString(addr), via, replies.mailboxDisabled(), 'account disabled');
     const t: TargetBody = detail !== undefined
       ? { kind: 'mailbox', user: user.address, address: addr, detail }
       : { kind: 'mailbox', user: user.address, address: addr };

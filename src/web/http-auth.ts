@@ -189,11 +189,13 @@ export class HttpAuth {
     const verdict = await this.#opts.throttle.check(ip, account, async () => {
       found = await this.#opts.tokens.verify(value);
       if (!found) return false;
-      owner = (await this.#opts.directory.findUser(found.owner))?.address;
+      const user = await this.#opts.directory.findUser(found.owner);
+      // a disabled account's tokens stop working with it (docs/quota.md)
+      owner = user?.disabled ? undefined : user?.address;
       return owner !== undefined;
     });
     if (verdict.kind !== 'ok' || !found || owner === undefined) {
-      return this.#refusal(verdict, found ? `the token's owner ${found.owner} is no longer in the directory` : 'unknown or revoked token', 'invalid_token');
+      return this.#refusal(verdict, found ? `the token's owner ${found.owner} is no longer in the directory or is disabled` : 'unknown or revoked token', 'invalid_token');
     }
     const admin = this.#isAdmin(owner);
     const scopes = new Set(found.scopes.filter((s) => s !== 'admin' || admin));

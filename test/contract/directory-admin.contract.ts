@@ -112,6 +112,44 @@ export function directoryAdminContract(name: string, make: MakeDirectory): void 
       });
     });
 
+    void test('quotas: set, change one field, back to the default (null), 0 = no limit, bad numbers refused, persist', () =>
+      withDir(async (dir, c) => {
+        await dir.addUser('suzana@dc.uece.br');
+        assert.equal((await dir.findUser('suzana@dc.uece.br'))?.quota, undefined);
+        assert.equal(await dir.setUserQuota('Suzana@DC.uece.br', { storage: 10_000_000, messages: 500 }), true);
+        assert.deepEqual((await dir.findUser('suzana@dc.uece.br'))?.quota, { storage: 10_000_000, messages: 500 });
+        assert.equal(await dir.setUserQuota('suzana@dc.uece.br', { messages: null }), true);
+        assert.deepEqual((await dir.findUser('suzana@dc.uece.br'))?.quota, { storage: 10_000_000 });
+        assert.equal(await dir.setUserQuota('suzana@dc.uece.br', { storage: 0 }), true);
+        assert.deepEqual((await dir.listUsers()).find((u) => u.address === 'suzana@dc.uece.br')?.quota, { storage: 0 });
+        // a quota beyond 2^31 (a 5 GB mailbox) is kept exactly
+        assert.equal(await dir.setUserQuota('suzana@dc.uece.br', { storage: 5 * 1024 ** 3 }), true);
+        await assert.rejects(dir.setUserQuota('suzana@dc.uece.br', { storage: -1 }), isInputError);
+        await assert.rejects(dir.setUserQuota('suzana@dc.uece.br', { messages: 1.5 }), isInputError);
+        assert.equal(await dir.setUserQuota('ghost@dc.uece.br', { storage: 1 }), false);
+        const again = await c.reopen();
+        assert.deepEqual((await again.findUser('suzana@dc.uece.br'))?.quota, { storage: 5 * 1024 ** 3 });
+        assert.equal(await again.setUserQuota('suzana@dc.uece.br', { storage: null }), true);
+        assert.equal((await again.findUser('suzana@dc.uece.br'))?.quota, undefined);
+      }));
+
+    void test('disabled accounts: no password verifies; enable again; persist', async () => {
+      const h = await hashPassword('correct horse');
+      await withDir(async (dir, c) => {
+        await dir.addUser('suzana@dc.uece.br', h);
+        assert.equal((await dir.findUser('suzana@dc.uece.br'))?.disabled, undefined);
+        assert.equal(await dir.setUserDisabled('SUZANA@dc.uece.br', true), true);
+        assert.equal((await dir.findUser('suzana@dc.uece.br'))?.disabled, true);
+        assert.equal(await dir.verifyPassword('suzana@dc.uece.br', 'correct horse'), false);
+        assert.equal(await dir.setUserDisabled('ghost@dc.uece.br', true), false);
+        const again = await c.reopen();
+        assert.equal((await again.findUser('suzana@dc.uece.br'))?.disabled, true);
+        assert.equal(await again.setUserDisabled('suzana@dc.uece.br', false), true);
+        assert.equal((await again.findUser('suzana@dc.uece.br'))?.disabled, undefined);
+        assert.equal(await again.verifyPassword('suzana@dc.uece.br', 'correct horse'), true);
+      });
+    });
+
     void test('aliases: set, replace, find case-insensitively, catch-all and bare names, delete', () =>
       withDir(async (dir) => {
         await dir.setAlias('Chefe@DC.uece.br', ['suzana@dc.uece.br', 'jacques@dsc.ufpb.br']);

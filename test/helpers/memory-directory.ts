@@ -21,6 +21,7 @@ import {
   type MailingList,
   type Role,
   type User,
+  type UserQuotaChange,
 } from '../../src/core/index.js';
 import {
   DirectoryInputError,
@@ -29,6 +30,7 @@ import {
   normalizeDirectoryAddress,
   normalizeDirectoryDomain,
   verifyPassword,
+  quotaColumns,
 } from '../../src/directory/index.js';
 
 interface StoredUser extends User {
@@ -61,7 +63,8 @@ function sorted<T>(m: ReadonlyMap<string, T>): T[] {
 }
 
 function publicUser(u: StoredUser): User {
-  return u.name === undefined ? { address: u.address, createdAt: u.createdAt } : { address: u.address, name: u.name, createdAt: u.createdAt };
+  const { hash: _hash, ...user } = u;
+  return user;
 }
 
 export class MemoryDirectory implements Directory {
@@ -113,8 +116,8 @@ export class MemoryDirectory implements Directory {
   }
   async verifyPassword(address: string, password: string): Promise<boolean> {
     this.check();
-    const hash = this.user(address)?.hash;
-    return hash !== undefined && verifyPassword(password, hash);
+    const u = this.user(address);
+    return u?.hash !== undefined && (await verifyPassword(password, u.hash)) && !u.disabled;
   }
   async findAlias(name: string): Promise<Alias | undefined> {
     this.check();
@@ -163,6 +166,24 @@ export class MemoryDirectory implements Directory {
     const u = a === undefined ? undefined : this.data.users.get(directoryKey(a));
     if (a === undefined || !u) return false;
     this.data.users.set(directoryKey(a), { ...u, hash: passwordHash });
+    return true;
+  }
+  async setUserQuota(address: string, change: UserQuotaChange): Promise<boolean> {
+    const a = normalizeDirectoryAddress(address);
+    const u = a === undefined ? undefined : this.data.users.get(directoryKey(a));
+    if (a === undefined || !u) return false;
+    const [storage, messages] = quotaColumns(u.quota, change);
+    const { quota: _old, ...rest } = u;
+    const quota = { ...(storage !== null ? { storage } : {}), ...(messages !== null ? { messages } : {}) };
+    this.data.users.set(directoryKey(a), Object.keys(quota).length > 0 ? { ...rest, quota } : rest);
+    return true;
+  }
+  async setUserDisabled(address: string, disabled: boolean): Promise<boolean> {
+    const a = normalizeDirectoryAddress(address);
+    const u = a === undefined ? undefined : this.data.users.get(directoryKey(a));
+    if (a === undefined || !u) return false;
+    const { disabled: _was, ...rest } = u;
+    this.data.users.set(directoryKey(a), disabled ? { ...rest, disabled: true } : rest);
     return true;
   }
 
