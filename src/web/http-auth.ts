@@ -169,10 +169,12 @@ export class HttpAuth {
     if (plain) return plain;
     const secure = connectionOf(c).secure;
     const found = await this.#opts.sessions?.find(secret);
-    const owner = found && (await this.#opts.directory.findUser(found.owner))?.address;
+    const user = found && (await this.#opts.directory.findUser(found.owner));
+    // a disabled account's sessions end with it (docs/quota.md)
+    const owner = user && !user.disabled ? user.address : undefined;
     if (owner === undefined) {
       if (found) await this.#opts.sessions?.delete(secret);
-      const r = unauthorized('the session has ended (logged out, expired, or its account is gone): log in again (POST /api/session)', undefined, true);
+      const r = unauthorized('the session has ended (logged out, expired, or its account is gone or disabled): log in again (POST /api/session)', undefined, true);
       r.headers.append('Set-Cookie', clearedSessionCookie(secure));
       return r;
     }
