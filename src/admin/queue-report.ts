@@ -9,7 +9,8 @@
  * Limitations: none.
  */
 import { addressToString, formatReply, reversePathToString, type Attempt, type Envelope, type StatedEnvelope } from '../core/index.js';
-import type { QueuedMessage } from '../queue/index.js';
+import { messageIdOfEnvelope, type QueuedMessage } from '../queue/index.js';
+import { isUniqueId, uniqueIdTimePrefix } from '../util/index.js';
 
 /** "2024-05-01T10:52:37Z" */
 export function isoTime(ms: number): string {
@@ -133,3 +134,33 @@ export function filterQueue(queue: readonly QueuedMessage[], f: QueueFilter, now
       (f.route === undefined || has(routeText(e), f.route)));
   });
 }
+
+/** What `--limit`/`limit=` takes: a whole number of messages from 1 to this */
+export const maxPageLimit = 1_000_000;
+
+/** A page size from its text, or undefined when it is not a whole number from 1 to maxPageLimit. */
+export function parsePageLimit(text: string): number | undefined {
+  if (!/^\d{1,7}$/.test(text)) return undefined;
+  const n = Number(text);
+  return n >= 1 && n <= maxPageLimit ? n : undefined;
+}
+
+/**
+ * Where a listing starts, from `--since`/`since=`: a message id (or an envelope id: its message)
+ * lists the messages after it, the previous page's last id being the cursor of the next page;
+ * an ISO 8601 time (with a date and a "T" or a zone, e.g. 2026-12-05T21:00:00Z) lists the
+ * messages received from then on (message ids begin with that time). Undefined when it is neither.
+ */
+export function parseSince(text: string): string | undefined {
+  // only ids of the form correio makes (a word such as "yesterday" would pass as an id)
+  if (isUniqueId(text)) return text;
+  const envelopeOf = messageIdOfEnvelope(text);
+  if (envelopeOf !== undefined && isUniqueId(envelopeOf)) return envelopeOf;
+  if (!/^\d{4}-\d{2}-\d{2}([T ].*)?$/.test(text)) return undefined;
+  const ms = Date.parse(text);
+  // the prefix sorts before every id made at that time (exclusive "after" = inclusive "from")
+  return Number.isFinite(ms) && ms >= 0 ? uniqueIdTimePrefix(ms) : undefined;
+}
+
+/** The line that says what --since/since= takes (for the CLI's and the API's errors). */
+export const sinceForms = 'a message id (the last one of the previous page) or a time such as 2026-12-05T21:00:00Z';

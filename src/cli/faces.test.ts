@@ -46,7 +46,7 @@ void test('sendmail --help and a lone -h print its usage and exit 0, reading no 
 
 void test('mailq and newaliases -h/--help print their own usage', () => {
   for (const [name, first] of [
-    ['mailq', 'Usage: mailq [--json] [--config FILE]'],
+    ['mailq', 'Usage: mailq [--json] [--limit N] [--since ID|TIME] [--config FILE]'],
     ['newaliases', 'Usage: newaliases [--config FILE]'],
   ]) {
     for (const flag of ['-h', '--help']) {

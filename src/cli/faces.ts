@@ -51,10 +51,13 @@ Submit a message from standard input into correio's spool (the server need not r
 Exit status (sysexits): 0 queued, 64 usage, 65 bad message or address, 66 unreadable input,
 67 unknown user, 69 refused, 75 temporary failure (try again).
 `,
-  mailq: `Usage: mailq [--json] [--config FILE]
-List queued messages and each recipient's state (as correio queue list).
+  mailq: `Usage: mailq [--json] [--limit N] [--since ID|TIME] [--config FILE]
+List queued messages and each recipient's state, oldest first (as correio queue list).
 
   --json           print a JSON array, one object per message
+  --limit N        at most N messages; when more may follow, "more: --since ID" goes to stderr
+  --since ID|TIME  messages after message ID (the last of the previous page), or received
+                   from TIME on (e.g. 2026-12-05T21:00:00Z)
   --config FILE    configuration file (default: $CORREIO_CONFIG, ./correio.toml, built-in defaults)
   -h, --help       this text
 `,

@@ -47,6 +47,13 @@ export interface QueueStore {
   /** size in octets of the stored message */
   messageSize(id: MessageId): Promise<number>;
   findEnvelope(id: EnvelopeId): Promise<Envelope | undefined>;
+  /** every envelope of one message, in recipient order (empty when it is not queued) */
+  findMessageEnvelopes(id: MessageId): Promise<Envelope[]>;
+  /**
+   * ids of the queued messages in id order (oldest first: ids begin with their creation time),
+   * without reading any envelope: what a paged listing starts from
+   */
+  listMessageIds(): Promise<MessageId[]>;
   /** atomic replace of an existing envelope */
   putEnvelope(env: Envelope): Promise<void>;
   /** removes an envelope; the message goes with its last envelope */

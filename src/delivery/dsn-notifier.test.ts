@@ -40,6 +40,12 @@ class FileMessages implements QueueStore {
   async findEnvelope(): Promise<Envelope | undefined> {
     return undefined;
   }
+  async findMessageEnvelopes(): Promise<Envelope[]> {
+    return [];
+  }
+  async listMessageIds(): Promise<MessageId[]> {
+    return [];
+  }
   async putEnvelope(): Promise<void> {}
   async deleteEnvelope(): Promise<void> {}
   async *walkEnvelopes(): AsyncIterable<Envelope> {}

@@ -195,10 +195,19 @@ export class FsQueueStore implements QueueStore {
     return file;
   }
 
-  /** Every envelope of one message (empty when the message is not in the queue). */
+  /** Every envelope of one message (empty when the message is not in the queue, or was damaged and moved aside). */
   async findMessageEnvelopes(messageId: MessageId): Promise<Envelope[]> {
     if (!isQueueId(messageId)) return [];
-    return (await this.#locks.run(messageId, () => this.#read(messageId)))?.envelopes ?? [];
+    return this.#locks.run(messageId, async () => {
+      try {
+        return (await this.#read(messageId))?.envelopes ?? [];
+      } catch (err) {
+        // as a walk does: a damaged message goes to corrupt/ for the operator and is not listed
+        if (!(err instanceof CorruptItem)) throw storageError(err);
+        await this.#moveCorrupt(messageId);
+        return [];
+      }
+    });
   }
 
   async findEnvelope(id: EnvelopeId): Promise<Envelope | undefined> {

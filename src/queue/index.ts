@@ -20,5 +20,8 @@ export {
   statusOfClass, attemptOf, operatorBounceText, shutdownError,
   type Outcome, type ControlAction, type ControlChange,
 } from './envelope-transitions.js';
-export { listQueue, findQueued, findQueuedMessage, StoreQueueControl, type QueuedMessage } from './queue-control.js';
+export {
+  listQueue, listQueuePage, walkQueue, findQueued, findQueuedMessage, StoreQueueControl,
+  type QueuedMessage, type QueuePage, type QueueWalkOptions,
+} from './queue-control.js';
 export { QueueScheduler, type QueueSchedulerOptions, type Batch } from './queue-scheduler.js';

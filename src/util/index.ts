@@ -11,7 +11,7 @@ export { DirSyncer, fsyncDir, isUnsupported as dirSyncUnsupported } from './dir-
 export { parseDuration, formatDuration } from './parse-duration.js';
 export { parseSize } from './parse-size.js';
 export { exponentialBackoff, ageBackoff, clamp } from './backoff.js';
-export { uniqueId, isUniqueId, uniqueIdTime } from './unique-id.js';
+export { uniqueId, isUniqueId, uniqueIdTime, uniqueIdTimePrefix } from './unique-id.js';
 export { KeyedMutex } from './keyed-mutex.js';
 export { fileSink, writeAll, type FileSinkOptions } from './file-sink.js';
 export { MemoryReclaimer } from './reclaim-memory.js';

@@ -15,14 +15,20 @@ const randomChars = 8;
 const pool = Buffer.alloc(randomChars * 512);
 let poolOffset = pool.length;
 
-/** A new id, e.g. for a queue message. `now` is ms since epoch (injectable for tests). */
-export function uniqueId(now: number = Date.now()): string {
-  let t = Math.max(0, Math.floor(now));
+/** The time part of the ids made at `ms` (ms since epoch): every id made then or later sorts after it, every earlier one before. */
+export function uniqueIdTimePrefix(ms: number): string {
+  let t = Math.max(0, Math.floor(ms));
   let time = '';
   for (let i = 0; i < timeChars; i++) {
     time = alphabet[t % 32] + time;
     t = Math.floor(t / 32);
   }
+  return time;
+}
+
+/** A new id, e.g. for a queue message. `now` is ms since epoch (injectable for tests). */
+export function uniqueId(now: number = Date.now()): string {
+  const time = uniqueIdTimePrefix(now);
   if (poolOffset === pool.length) {
     randomFillSync(pool);
     poolOffset = 0;

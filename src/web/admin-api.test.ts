@@ -26,7 +26,7 @@ const bearerOnly: MiddlewareHandler = async (c, next) => {
 };
 
 interface Api {
-  call(method: string, path: string, body?: unknown, auth?: string): Promise<{ status: number; json: unknown }>;
+  call(method: string, path: string, body?: unknown, auth?: string): Promise<{ status: number; json: unknown; headers: Headers }>;
   deps: AdminApiDeps;
   close(): Promise<void>;
 }
@@ -59,7 +59,7 @@ async function startApi(site: Site): Promise<Api> {
         headers: { ...(auth ? { authorization: auth } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
-      return { status: res.status, json: await res.json() };
+      return { status: res.status, json: await res.json(), headers: res.headers };
     },
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -175,6 +175,20 @@ void test('admin API: the queue listed, filtered, traced, held, released, flushe
     assert.equal(carol.length, 1);
     const bobId = queue.find((m) => m.recipients[0].recipient === 'bob@remote.test')!.id;
     assert.equal((await api.call('GET', '/queue?state=nonsense')).status, 400);
+    // pages: oldest first, the next page's since in a header, the last page without one
+    r = await api.call('GET', '/queue?limit=1');
+    assert.deepEqual((r.json as { id: string }[]).map((m) => m.id), [queue[0].id]);
+    const next = r.headers.get('correio-next-since');
+    assert.equal(next, queue[0].id);
+    r = await api.call('GET', `/queue?limit=5&since=${next}`);
+    assert.deepEqual((r.json as { id: string }[]).map((m) => m.id), [queue[1].id]);
+    assert.equal(r.headers.get('correio-next-since'), null);
+    r = await api.call('GET', '/queue?limit=0');
+    assert.equal(r.status, 400);
+    assert.match((r.json as { error: string }).error, /limit/);
+    r = await api.call('GET', '/queue?since=yesterday');
+    assert.equal(r.status, 400);
+    assert.match((r.json as { error: string }).error, /since/);
 
     r = await api.call('POST', `/queue/${bobId}/hold`);
     assert.deepEqual(r.json, { id: bobId, action: 'hold', count: 1 });

@@ -1,6 +1,7 @@
 /**
  * @module admin-queue-routes
- * The admin API's queue: listing with filters (state, sender, recipient, route), one message
+ * The admin API's queue: listing with filters (state, sender, recipient, route) and pages
+ * (limit, since: what `correio queue list --limit --since` takes), one message
  * in full, its trace, a summary by state, and the actions flush, hold, release, delete and
  * bounce, for one id or in bulk. Listings and traces are admin/queue-report.ts and
  * admin/message-trace.ts (what `correio queue list --json`, `queue show --json` and `trace`
@@ -15,8 +16,11 @@
 import type { Hono } from 'hono';
 import type { WebEnv } from './http-auth.js';
 import type { QueueControl } from '../core/index.js';
-import { findQueued, findQueuedMessage, listQueue } from '../queue/index.js';
-import { AdminError, filterQueue, isoTime, messageJson, stateLabel, stateLabels, traceMessage, type QueueFilter, type StateLabel } from '../admin/index.js';
+import { findQueued, findQueuedMessage, listQueue, listQueuePage, walkQueue, type QueuedMessage } from '../queue/index.js';
+import {
+  AdminError, filterQueue, isoTime, maxPageLimit, messageJson, parsePageLimit, parseSince, sinceForms, stateLabel, stateLabels, traceMessage,
+  type QueueFilter, type StateLabel,
+} from '../admin/index.js';
 import { jsonBody, stringField, type AdminApiDeps } from './admin-request.js';
 
 export const queueActions = ['flush', 'hold', 'release', 'delete', 'bounce'] as const;
@@ -43,10 +47,27 @@ export function queueRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
     return action === 'flush' ? control.flush(id) : control[action](id);
   }
 
+  // oldest first; limit= gives one page (only its messages are read, filters aside) and, when
+  // it is full, the Correio-Next-Since header: the since= of the next page
   app.get('/queue', async (c) => {
     const now = Date.now();
-    const queue = filterQueue(await listQueue(store), filterOf((k) => c.req.query(k)), now);
-    return c.json(queue.map((m) => messageJson(m, now)));
+    const q = (k: string): string | undefined => c.req.query(k);
+    const f = filterOf(q);
+    const filter = (m: QueuedMessage): boolean => filterQueue([m], f, now).length > 0;
+    const limitText = q('limit');
+    const limit = limitText === undefined ? undefined : parsePageLimit(limitText);
+    if (limitText !== undefined && limit === undefined) throw new AdminError(`limit must be a whole number of messages from 1 to ${maxPageLimit}`);
+    const sinceText = q('since');
+    const after = sinceText === undefined ? undefined : parseSince(sinceText);
+    if (sinceText !== undefined && after === undefined) throw new AdminError(`since must be ${sinceForms}`);
+    if (limit === undefined) {
+      const all: QueuedMessage[] = [];
+      for await (const m of walkQueue(store, { after, filter })) all.push(m);
+      return c.json(all.map((m) => messageJson(m, now)));
+    }
+    const page = await listQueuePage(store, { limit, after, filter });
+    if (page.next !== undefined) c.header('Correio-Next-Since', page.next);
+    return c.json(page.messages.map((m) => messageJson(m, now)));
   });
 
   app.get('/queue/summary', async (c) => {

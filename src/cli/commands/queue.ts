@@ -19,9 +19,11 @@
 import type { Command } from 'commander';
 import { addressToString, reversePathToString, type QueueControl, type QueueStore } from '../../core/index.js';
 import type { Config } from '../../config/index.js';
-import { StoreQueueControl, findQueued, findQueuedMessage, listQueue, type QueuedMessage } from '../../queue/index.js';
+import { StoreQueueControl, findQueued, findQueuedMessage, listQueuePage, walkQueue, type QueuedMessage } from '../../queue/index.js';
 import { ControlError, SocketQueueControl, openQueueStore } from '../../app/index.js';
-import { describeAttempt, isoTime, lastError, messageJson, routeText, stateLabel, stateText } from '../../admin/index.js';
+import {
+  describeAttempt, isoTime, lastError, maxPageLimit, messageJson, parsePageLimit, parseSince, routeText, sinceForms, stateLabel, stateText,
+} from '../../admin/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 
 /** How long a command waits for a running server's answer. */
@@ -45,15 +47,19 @@ function sender(m: { sender: QueuedMessage['sender'] }): string {
   return `<${reversePathToString(m.sender)}>`;
 }
 
-/** Prints the queue as `mailq` does: one line per message, then one per recipient. */
-export function printQueue(ctx: CliContext, queue: readonly QueuedMessage[], now: number = Date.now()): void {
-  if (queue.length === 0) {
-    ctx.print('Mail queue is empty');
-    return;
-  }
+/**
+ * Prints the queue as `mailq` does, as the walk reads it: one line per message, then one per
+ * recipient, then Postfix showq's summary (word for word, so that monitoring written for mailq
+ * keeps working). Returns the last message id printed.
+ */
+export async function printQueue(ctx: CliContext, queue: AsyncIterable<QueuedMessage> | Iterable<QueuedMessage>, now: number = Date.now()): Promise<string | undefined> {
   let octets = 0;
-  for (const m of queue) {
+  let count = 0;
+  let last: string | undefined;
+  for await (const m of queue) {
+    count++;
     octets += m.size;
+    last = m.messageId;
     ctx.print(`${m.messageId}  ${m.size}  ${isoTime(m.arrivedAt)}  ${sender(m)}`);
     for (const e of m.envelopes) {
       const state = stateLabel(e, now);
@@ -62,8 +68,19 @@ export function printQueue(ctx: CliContext, queue: readonly QueuedMessage[], now
       ctx.print(`    ${addressToString(e.recipient)}  ${state}${next}${err !== undefined ? `  (${err})` : ''}`);
     }
   }
-  // Postfix showq's summary, word for word, so that monitoring written for mailq keeps working
-  ctx.print(`-- ${Math.ceil(octets / 1024)} Kbytes in ${queue.length} Request${queue.length === 1 ? '' : 's'}.`);
+  if (count === 0) ctx.print('Mail queue is empty');
+  else ctx.print(`-- ${Math.ceil(octets / 1024)} Kbytes in ${count} Request${count === 1 ? '' : 's'}.`);
+  return last;
+}
+
+/** Prints messages as one JSON array, one object per line as the walk reads them (`[]` when none). */
+async function printJson(ctx: CliContext, queue: AsyncIterable<QueuedMessage> | Iterable<QueuedMessage>, now: number): Promise<void> {
+  let first = true;
+  for await (const m of queue) {
+    ctx.print(`${first ? '[' : ','}${JSON.stringify(messageJson(m, now))}`);
+    first = false;
+  }
+  ctx.print(first ? '[]' : ']');
 }
 
 function printMessage(ctx: CliContext, m: QueuedMessage, now: number): void {
@@ -146,12 +163,41 @@ function actionLine(action: Action, id: string | undefined, r: { count: number; 
   return `${target}: ${pastTense[action]} ${what}${later}`;
 }
 
-/** `queue list` / `mailq` / `sendmail -bp` */
-export async function listCommand(ctx: CliContext, config: Config, json: boolean): Promise<void> {
-  const queue = await withSpool(config, (s) => listQueue(s));
+/** What `queue list` may be given: a page size and where to start (see admin's parseSince). */
+export interface ListOptions {
+  readonly json?: boolean;
+  readonly limit?: string;
+  readonly since?: string;
+}
+
+/** The walk's options from the command line; CliError 64 naming the option on bad input. */
+function pageOf(opts: ListOptions): { limit?: number; after?: string } {
+  const limit = opts.limit === undefined ? undefined : parsePageLimit(opts.limit);
+  if (opts.limit !== undefined && limit === undefined) {
+    throw new CliError(`--limit ${JSON.stringify(opts.limit)}: expected a whole number of messages from 1 to ${maxPageLimit}`, exitCodes.usage);
+  }
+  const after = opts.since === undefined ? undefined : parseSince(opts.since);
+  if (opts.since !== undefined && after === undefined) {
+    throw new CliError(`--since ${JSON.stringify(opts.since)}: expected ${sinceForms}`, exitCodes.usage);
+  }
+  return { limit, after };
+}
+
+/**
+ * `queue list` / `mailq` / `sendmail -bp`: oldest first, printed as read. With --limit, one page
+ * (only its messages are read) and, when it is full, the --since that gives the next one.
+ */
+export async function listCommand(ctx: CliContext, config: Config, opts: ListOptions = {}): Promise<void> {
+  const { limit, after } = pageOf(opts);
   const now = Date.now();
-  if (json) ctx.print(JSON.stringify(queue.map((m) => messageJson(m, now))));
-  else printQueue(ctx, queue, now);
+  await withSpool(config, async (s) => {
+    const page = limit === undefined ? undefined : await listQueuePage(s, { limit, after });
+    const queue = page?.messages ?? walkQueue(s, { after });
+    if (opts.json) await printJson(ctx, queue, now);
+    else await printQueue(ctx, queue, now);
+    // on stderr, so that what stdout carries stays mailq's format (and --json's one array)
+    if (page?.next !== undefined) ctx.stderr.write(`more: --since ${page.next}\n`);
+  });
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -161,8 +207,10 @@ export function register(program: Command, ctx: CliContext): void {
     .command('list')
     .description('list queued messages and each recipient\'s state (mailq)')
     .option('--json', 'print a JSON array, one object per message')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
-      await listCommand(ctx, ctx.config(cmd), opts.json === true);
+    .option('--limit <n>', 'at most N messages (one page; the next page\'s --since is printed on stderr)')
+    .option('--since <id|time>', 'messages after this message id (the last of the previous page), or received from this time on (2026-12-05T21:00:00Z)')
+    .action(async (opts: ListOptions, cmd: Command) => {
+      await listCommand(ctx, ctx.config(cmd), opts);
     });
 
   queue

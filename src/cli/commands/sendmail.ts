@@ -397,7 +397,7 @@ export function register(program: Command, ctx: CliContext): void {
           case 'smtp':
             return await smtpOnStdio(ctx, config);
           case 'print':
-            return await listCommand(ctx, config, false);
+            return await listCommand(ctx, config);
           case 'flush': {
             const r = await queueAction(config, 'flush', undefined);
             if (o.verbose) ctx.stderr.write(`correio: ${r.count} envelopes due now\n`);
