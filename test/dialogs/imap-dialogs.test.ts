@@ -53,6 +53,62 @@ void test('imap-condstore.txt: CONDSTORE, QRESYNC and keywords (RFC 7162)', () =
 void test('imap-esearch.txt: ESEARCH, SEARCHRES ("$"), LIST-EXTENDED and LIST-STATUS', () =>
   withServer({}, (port) => runDialogFile(port, join(sourceDir, 'imap-esearch.txt'))));
 
+void test('imap-rev2.txt: IMAP4rev2 and UTF8=ACCEPT enabled, MULTIAPPEND, UTF8 APPEND data, BINARY', () =>
+  withServer({}, async (port) => {
+    await runDialogFile(port, join(sourceDir, 'imap-rev2.txt'), { utf8: true });
+    // an IMAP4rev1 session sees the same mailbox in modified UTF-7, and RECENT in SELECT
+    await runDialog(
+      port,
+      `
+S~ \\* OK .*
+C: c1 LOGIN suzana@dc.uece.br secret
+S~ c1 OK .*
+C: c2 LIST "" "Caf*"
+S: * LIST (\\HasNoChildren) "." Caf&AOk-
+S: c2 OK LIST completed
+C: c3 SEARCH ALL
+S: c3 BAD No mailbox selected
+C: c4 EXAMINE Caf&AOk-
+S~ \\* FLAGS .*
+S~ \\* OK \\[PERMANENTFLAGS .*
+S: * 3 EXISTS
+S: * 0 RECENT
+S: * OK [UNSEEN 1] First unseen
+S~ .*
+S~ .*
+S~ .*
+S~ c4 OK .*
+C: c5 SEARCH UNSEEN
+S: * SEARCH 1 3
+S: c5 OK SEARCH completed
+`,
+    );
+  }));
+
+void test('BINARY (RFC 3516): APPEND of literal8 with NUL octets, FETCH BINARY[] answers literal8', () =>
+  withServer({}, async (port) => {
+    const c = await LineClient.connect(port, '127.0.0.1');
+    try {
+      const run = (line: string, tag: string): Promise<string[]> => {
+        c.write(line);
+        return c.readTagged(tag);
+      };
+      await c.readLine();
+      await run('x1 LOGIN suzana@dc.uece.br secret\r\n', 'x1');
+      const message = 'Subject: \u0000\r\n\r\nA\u0000B';
+      const a = await run(`x2 APPEND INBOX ~{${message.length}+}\r\n${message}\r\n`, 'x2');
+      assert.match(a.at(-1)!, /^x2 OK \[APPENDUID \d+ 2\] APPEND completed$/);
+      await run('x3 EXAMINE INBOX\r\n', 'x3');
+      const f = await run('x4 FETCH 2 (BINARY.PEEK[] BINARY.SIZE[])\r\n', 'x4');
+      assert.deepEqual(f, ['* 2 FETCH (BINARY[] ~{17}', 'Subject: \u0000', '', 'A\u0000B BINARY.SIZE[] 17)', 'x4 OK FETCH completed']);
+      // the first message has no NUL: a plain literal
+      const g = await run('x5 FETCH 1 (BINARY.PEEK[1])\r\n', 'x5');
+      assert.deepEqual(g, ['* 1 FETCH (BINARY[1] {7}', 'corpo', ')', 'x5 OK FETCH completed']);
+    } finally {
+      c.close();
+    }
+  }));
+
 void test('passwords refused before TLS where configured: LOGINDISABLED advertised, LOGIN and AUTHENTICATE refused', () =>
   withServer({ plaintextAuth: 'never' }, (port) =>
     runDialog(
@@ -186,15 +242,9 @@ void test('RFC 9051 §7.5.1: another session\'s EXPUNGE is not reported during F
     const open = async (): Promise<{ c: LineClient; run: (tag: string, cmd: string) => Promise<string[]> }> => {
       const c = await LineClient.connect(port, '127.0.0.1');
       await c.readLine();
-      const run = async (tag: string, cmd: string): Promise<string[]> => {
+      const run = (tag: string, cmd: string): Promise<string[]> => {
         c.write(`${tag} ${cmd}\r\n`);
-        const out: string[] = [];
-        for (;;) {
-          const l = await c.readLine();
-          if (l === undefined) return out;
-          out.push(l);
-          if (l.startsWith(`${tag} `)) return out;
-        }
+        return c.readTagged(tag);
       };
       await run('l', 'LOGIN suzana@dc.uece.br secret');
       await run('s', 'SELECT INBOX');

@@ -127,15 +127,7 @@ void test('fuzz: thousands of random and mutated commands never crash the server
 void test("a user never reaches another user's mailboxes", () =>
   withServer(async (port, store) => {
     const c = await LineClient.connect(port, '127.0.0.1');
-    const until = async (tag: string): Promise<string[]> => {
-      const out: string[] = [];
-      for (;;) {
-        const l = await c.readLine();
-        if (l === undefined) return out;
-        out.push(l);
-        if (l.startsWith(`${tag} `)) return out;
-      }
-    };
+    const until = (tag: string): Promise<string[]> => c.readTagged(tag);
     try {
       await c.readLine();
       c.write('a LOGIN jacques@dc.uece.br other\r\n');

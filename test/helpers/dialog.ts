@@ -15,6 +15,8 @@ export interface DialogOptions {
   readonly host?: string;
   readonly address?: string;
   readonly localAddress?: string;
+  /** compare server lines as UTF-8 (the client reads octets as latin1) */
+  readonly utf8?: boolean;
 }
 
 export function parseDialog(text: string): { kind: 'C' | 'S' | 'S~'; text: string; line: number }[] {
@@ -38,7 +40,8 @@ export async function runDialog(port: number, text: string, opts: DialogOptions 
         client.write(step.text + '\r\n');
         continue;
       }
-      const got = await client.readLine();
+      const line = await client.readLine();
+      const got = opts.utf8 && line !== undefined ? Buffer.from(line, 'latin1').toString('utf8') : line;
       const want = step.text.replaceAll('{host}', opts.host ?? '');
       if (step.kind === 'S') assert.equal(got, want, `transcript line ${step.line}`);
       else assert.match(got ?? '<closed>', new RegExp(`^(?:${want})$`), `transcript line ${step.line}`);

@@ -143,6 +143,16 @@ export class LineClient {
       out += (l.startsWith('.') ? l.slice(1) : l) + '\r\n';
     }
   }
+  /** IMAP: the lines up to and including the tagged one (RFC 9051 §2.2.2), fewer if the connection closes. */
+  async readTagged(tag: string, timeoutMs = 10000): Promise<string[]> {
+    const out: string[] = [];
+    for (;;) {
+      const l = await this.readLine(timeoutMs);
+      if (l === undefined) return out;
+      out.push(l);
+      if (l.startsWith(`${tag} `)) return out;
+    }
+  }
   /** Sends a line and reads the SMTP reply to it. */
   async command(line: string, timeoutMs?: number): Promise<string | undefined> {
     this.write(line + '\r\n');

@@ -9,7 +9,8 @@
  *   bound them); a failure gives the tag when one could be read, so the BAD can carry it.
  *   RFC 7162 (SELECT/EXAMINE CONDSTORE and QRESYNC parameters, FETCH CHANGEDSINCE and
  *   VANISHED modifiers, STORE UNCHANGEDSINCE, STATUS HIGHESTMODSEQ).
- * Limitations: CREATE's USE is refused; APPEND takes one message (no MULTIAPPEND, CATENATE).
+ *   RFC 3502 (MULTIAPPEND); RFC 6855 §4 (APPEND's UTF8 data); RFC 3516 (literal8 in APPEND).
+ * Limitations: CREATE's USE is refused; no CATENATE.
  */
 import { readFetchItems, type FetchItem } from './fetch-items.js';
 import { ImapReader, ImapSyntaxError } from './imap-reader.js';
@@ -40,6 +41,15 @@ export interface QresyncParams {
   readonly seqMatch?: { readonly seqs: SequenceSet; readonly uids: SequenceSet };
 }
 
+/** One message of an APPEND (RFC 3502: several in one command). */
+export interface AppendMessage {
+  readonly flags: readonly string[];
+  readonly date?: number;
+  readonly message: Buffer;
+  /** RFC 6855 §4: sent as "UTF8 (literal8)" */
+  readonly utf8?: boolean;
+}
+
 export type ImapCommand =
   | { readonly name: 'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'EXPUNGE' | 'IDLE' | 'NAMESPACE' }
   | { readonly name: 'LOGIN'; readonly user: string; readonly password: string }
@@ -58,7 +68,7 @@ export type ImapCommand =
       readonly returns: ListReturn;
     }
   | { readonly name: 'STATUS'; readonly mailbox: Buffer; readonly items: readonly StatusItem[] }
-  | { readonly name: 'APPEND'; readonly mailbox: Buffer; readonly flags: readonly string[]; readonly date?: number; readonly message: Buffer }
+  | { readonly name: 'APPEND'; readonly mailbox: Buffer; readonly messages: readonly AppendMessage[] }
   | { readonly name: 'SEARCH'; readonly uid: boolean; readonly returns?: readonly SearchReturn[]; readonly charset?: string; readonly key: SearchKey }
   | {
       readonly name: 'FETCH';
@@ -254,20 +264,14 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
     case 'APPEND': {
       r.sp();
       const mailbox = r.astring();
-      r.sp();
-      let flags: string[] = [];
-      let date: number | undefined;
-      if (r.peek() === 0x28) {
-        flags = r.flagList();
-        r.sp();
+      const messages: AppendMessage[] = [];
+      // RFC 3502 §6: MULTIAPPEND repeats [flags] [date-time] message
+      while (r.maybeSp()) {
+        messages.push(appendMessage(r));
+        if (messages.length > maxAppendMessages) r.fail(`at most ${maxAppendMessages} messages`);
       }
-      if (r.peek() === 0x22) {
-        date = parseDateTime(r.string().toString('latin1'));
-        if (date === undefined) r.fail('date-time');
-        r.sp();
-      }
-      const message = r.literal(true);
-      return { name, mailbox, flags, ...(date !== undefined && { date }), message };
+      if (messages.length === 0) r.fail('message');
+      return { name, mailbox, messages };
     }
     case 'SEARCH': {
       r.sp();
@@ -351,6 +355,36 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
     default:
       return undefined;
   }
+}
+
+/** The bound on MULTIAPPEND's messages in one command (their octets are bounded by the session). */
+export const maxAppendMessages = 1000;
+
+/** [flag-list SP] [date-time SP] (literal / literal8 / "UTF8" SP "(" literal8 ")"). */
+function appendMessage(r: ImapReader): AppendMessage {
+  let flags: string[] = [];
+  let date: number | undefined;
+  if (r.peek() === 0x28) {
+    flags = r.flagList();
+    r.sp();
+  }
+  if (r.peek() === 0x22) {
+    date = parseDateTime(r.string().toString('latin1'));
+    if (date === undefined) r.fail('date-time');
+    r.sp();
+  }
+  let utf8 = false;
+  let message: Buffer;
+  if (r.peekWord('UTF8')) {
+    // RFC 6855 §4: append-data =/ "UTF8" SP "(" literal8 ")"
+    r.pos += 4;
+    r.sp();
+    r.expect('(');
+    message = r.literal(true);
+    r.expect(')');
+    utf8 = true;
+  } else message = r.literal(true);
+  return { flags, ...(date !== undefined && { date }), message, ...(utf8 && { utf8 }) };
 }
 
 /** RFC 5258 §3.2 return options, with RFC 5819's STATUS (items). */

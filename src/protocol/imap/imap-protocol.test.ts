@@ -57,9 +57,19 @@ void test('LIST, APPEND and SEARCH forms', () => {
   assert.deepEqual(l.command.returns, { subscribed: false, children: true, specialUse: true });
   const a = parse('t APPEND Sent (\\Seen) " 4-Dec-2026 10:00:00 -0300" {5+}\r\nhello');
   assert.ok(a.ok && a.command.name === 'APPEND');
-  assert.deepEqual(a.command.flags, ['\\Seen']);
-  assert.equal(a.command.date, Date.UTC(2026, 11, 4, 13, 0, 0));
-  assert.equal(a.command.message.toString(), 'hello');
+  assert.deepEqual(a.command.messages[0].flags, ['\\Seen']);
+  assert.equal(a.command.messages[0].date, Date.UTC(2026, 11, 4, 13, 0, 0));
+  assert.equal(a.command.messages[0].message.toString(), 'hello');
+  // RFC 3502 MULTIAPPEND, RFC 3516 literal8, RFC 6855 UTF8 data
+  const m = parse('t APPEND Sent {2+}\r\nhi (\\Draft) ~{3+}\r\na\u0000b UTF8 (~{2+}\r\nyo)');
+  assert.ok(m.ok && m.command.name === 'APPEND');
+  assert.deepEqual(m.command.messages.map((x) => [x.flags, x.message.toString('latin1'), x.utf8 ?? false]), [
+    [[], 'hi', false],
+    [['\\Draft'], 'a\u0000b', false],
+    [[], 'yo', true],
+  ]);
+  assert.equal(parse('t APPEND Sent {2+}\r\nhi ').ok, false);
+  assert.equal(parse('t APPEND Sent').ok, false);
   const s = parse('t UID SEARCH CHARSET UTF-8 OR FROM "ana" (SUBJECT x NOT SEEN) SINCE 1-Feb-2020 LARGER 10 1:5');
   assert.ok(s.ok && s.command.name === 'SEARCH');
   assert.equal(s.command.charset, 'UTF-8');

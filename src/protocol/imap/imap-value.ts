@@ -4,10 +4,10 @@
  * otherwise a literal), and parenthesized lists.
  * Standards: RFC 9051 §4.3 (strings: a quoted string holds no CR, LF or NUL, and only 7-bit
  *   text unless UTF8=ACCEPT is enabled; anything else goes as a literal "{n}" CRLF octets),
- *   §4.4 (lists), §4.5 (NIL).
+ *   §4.4 (lists), §4.5 (NIL); RFC 3516 §4.3 (literal8 for BINARY data holding NUL).
  * Security: server data (message headers, folder names) is never written raw into a response
  *   line: whatever could break the framing goes as a counted literal.
- * Limitations: literal8 ("~{n}", BINARY) is written by the caller.
+ * Limitations: none.
  */
 
 /** An atom written as is (flags, keywords, response keywords): the caller vouches for its syntax. */
@@ -16,9 +16,15 @@ export class ImapAtom {
 }
 export const atom = (s: string): ImapAtom => new ImapAtom(s);
 
-/** A string always sent as a literal (message data). */
+/**
+ * A string always sent as a literal (message data); `binary`: BINARY[] data, sent as literal8
+ * ("~{n}") when it holds a NUL (RFC 3516 §4.3).
+ */
 export class ImapLiteral {
-  constructor(readonly data: Buffer) {}
+  constructor(
+    readonly data: Buffer,
+    readonly binary = false,
+  ) {}
 }
 
 /** Values written back to back without spaces (RFC 9051 §9 body-type-mpart: 1*body). */
@@ -55,7 +61,7 @@ export function encodeValue(v: ImapValue, out: Buffer[], utf8 = false): void {
   else if (v instanceof ImapRun) {
     for (const x of v.items) encodeValue(x, out, utf8);
   } else if (v instanceof ImapLiteral) {
-    out.push(Buffer.from(`{${v.data.length}}\r\n`), v.data);
+    out.push(Buffer.from(`${v.binary && v.data.includes(0) ? '~' : ''}{${v.data.length}}\r\n`), v.data);
   } else if (typeof v === 'string' || Buffer.isBuffer(v)) {
     const b = typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
     if (quotable(b, utf8)) out.push(quote(b));

@@ -6,6 +6,7 @@
  *   (CHECK as NOOP), §7.5.1 (no EXPUNGE during FETCH, STORE, SEARCH; their UID forms may);
  *   RFC 2971 (ID: the server's own fields); RFC 5161 (ENABLE: ENABLED lists what the command
  *   turned on; unknown extensions ignored); RFC 7162 §3.2.3 (QRESYNC implies CONDSTORE);
+ *   RFC 9051 §6.3.1 (ENABLE IMAP4rev2); RFC 6855 §3 (ENABLE UTF8=ACCEPT);
  *   RFC 2342 (NAMESPACE); RFC 3691 (UNSELECT).
  * Security: a command outside its state is refused with BAD before any handler runs.
  * Limitations: none.
@@ -13,7 +14,8 @@
 import type { ImapCommand } from '../../protocol/imap/index.js';
 import type { LineConnection } from '../connection/index.js';
 import { idle, type IdleHost } from './idle-command.js';
-import { append, create, list, remove, rename, select, status, subscribe } from './mailbox-commands.js';
+import { append } from './append-command.js';
+import { create, list, remove, rename, select, status, subscribe } from './mailbox-commands.js';
 import { copyOrMove, expunge, fetch, search, store } from './message-commands.js';
 import type { SessionAuth } from './session-auth.js';
 import { bad, ok, type SessionIo, type TaggedResult } from './session-types.js';
@@ -26,8 +28,10 @@ export interface DispatchHost extends SessionIo, IdleHost {
   readonly state: SessionState;
   readonly auth: SessionAuth;
   capabilities(): string[];
-  /** CONDSTORE and QRESYNC as turned on by ENABLE */
+  /** QRESYNC (and with it CONDSTORE), IMAP4rev2 and UTF8=ACCEPT as turned on by ENABLE */
   enableQresync(): void;
+  enableRev2(): void;
+  enableUtf8(): void;
   /** LOGOUT: BYE, the tagged OK, and the end of the session */
   logout(tag: string): Promise<void>;
 }
@@ -141,6 +145,13 @@ function enable(s: DispatchHost, caps: readonly string[]): TaggedResult {
     } else if (cap === 'QRESYNC' && !s.qresync) {
       // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE
       s.enableQresync();
+      now.push(cap);
+    } else if (cap === 'IMAP4REV2' && !s.rev2) {
+      // RFC 9051 §6.3.1: a server offering both revisions acts as IMAP4rev1 until then
+      s.enableRev2();
+      now.push('IMAP4rev2');
+    } else if (cap === 'UTF8=ACCEPT' && !s.utf8) {
+      s.enableUtf8();
       now.push(cap);
     }
   }

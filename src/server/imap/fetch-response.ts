@@ -163,7 +163,7 @@ export function fetchResponse(
         const data = sectionData(msg!, item);
         const name = item.kind === 'BODY[]' ? 'BODY' : 'BINARY';
         const origin = item.partial ? `<${item.partial.origin}>` : '';
-        values.push(atom(`${name}[${item.label}]${origin}`), data === null ? null : new ImapLiteral(partial(data, item.partial)));
+        values.push(atom(`${name}[${item.label}]${origin}`), data === null ? null : new ImapLiteral(partial(data, item.partial), item.kind === 'BINARY[]'));
         break;
       }
       case 'BINARY.SIZE': {

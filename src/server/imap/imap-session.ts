@@ -40,6 +40,8 @@ export class ImapSession implements DispatchHost {
   user = '';
   condstore = false;
   qresync = false;
+  rev2 = false;
+  utf8 = false;
   selected: SelectedMailbox | undefined;
   readonly reader: MessageReader;
   readonly closed: Promise<void>;
@@ -86,7 +88,7 @@ export class ImapSession implements DispatchHost {
   }
 
   capabilities(): string[] {
-    const caps = ['IMAP4rev1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE', `APPENDLIMIT=${this.ctx.appendLimit}`, 'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SEARCHRES', 'LIST-EXTENDED', 'LIST-STATUS'];
+    const caps = ['IMAP4rev1', 'IMAP4rev2', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE', `APPENDLIMIT=${this.ctx.appendLimit}`, 'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SEARCHRES', 'LIST-EXTENDED', 'LIST-STATUS', 'BINARY', 'UTF8=ACCEPT'];
     if (this.state === 'not-authenticated') caps.push(...this.auth.preLoginCapabilities());
     return caps;
   }
@@ -117,6 +119,12 @@ export class ImapSession implements DispatchHost {
   enableQresync(): void {
     this.qresync = true;
     this.enableCondstore();
+  }
+  enableRev2(): void {
+    this.rev2 = true;
+  }
+  enableUtf8(): void {
+    this.utf8 = true;
   }
   deselect(): void {
     this.leaveHub?.();

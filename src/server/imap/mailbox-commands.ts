@@ -1,55 +1,26 @@
 /**
  * @module mailbox-commands
  * The authenticated-state commands on mailboxes: LIST, LSUB, CREATE, DELETE, RENAME,
- * SUBSCRIBE, UNSUBSCRIBE, STATUS, APPEND; and SELECT/EXAMINE.
+ * SUBSCRIBE, UNSUBSCRIBE, STATUS; and SELECT/EXAMINE (APPEND: append-command).
  * Standards: RFC 9051 §6.3 (SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, LIST with
- *   "%" and "*", STATUS, APPEND with TRYCREATE), RFC 3501 §6.3.9 (LSUB), §5.1.3 (names in
- *   modified UTF-7), RFC 5258 (LIST-EXTENDED: selection SUBSCRIBED, REMOTE, RECURSIVEMATCH
- *   with CHILDINFO, SPECIAL-USE; RETURN SUBSCRIBED, CHILDREN, SPECIAL-USE), RFC 5819
- *   (LIST-STATUS),
- *   RFC 6154 (SPECIAL-USE attributes in LIST), RFC 4315 (APPENDUID), RFC 7889 (APPENDLIMIT),
- *   RFC 8438 (STATUS SIZE), RFC 5530 (response codes), RFC 7162 (HIGHESTMODSEQ in SELECT and
- *   STATUS; SELECT (CONDSTORE); SELECT (QRESYNC ...): VANISHED (EARLIER) and FETCH of what
- *   changed; CLOSED when a mailbox is left for another).
- * Security: a name is checked as modified UTF-7 here and as a path component by the store
- *   (no traversal, no wildcards); everything is scoped to the session's own user.
- * Limitations: names are modified UTF-7 only (UTF8=ACCEPT is not offered); RENAME INBOX is
- *   refused; LIST-EXTENDED's REMOTE has no effect (no remote mailboxes).
+ *   "%" and "*", STATUS; IMAP4rev2 SELECT without RECENT and UNSEEN), RFC 3501 §6.3.9 (LSUB),
+ *   RFC 5258 (LIST-EXTENDED: selection SUBSCRIBED, REMOTE, RECURSIVEMATCH with CHILDINFO,
+ *   SPECIAL-USE; RETURN SUBSCRIBED, CHILDREN, SPECIAL-USE), RFC 5819 (LIST-STATUS), RFC 6154
+ *   (SPECIAL-USE attributes in LIST), RFC 8438 (STATUS SIZE), RFC 5530 (response codes), RFC
+ *   7162 (HIGHESTMODSEQ in SELECT and STATUS; SELECT (CONDSTORE); SELECT (QRESYNC ...):
+ *   VANISHED (EARLIER) and FETCH of what changed; CLOSED when a mailbox is left for another,
+ *   also under IMAP4rev2).
+ * Security: names are checked by mailbox-names (modified UTF-7 or UTF-8) and as path
+ *   components by the store (no traversal, no wildcards); everything is scoped to the
+ *   session's own user.
+ * Limitations: RENAME INBOX is refused; LIST-EXTENDED's REMOTE has no effect (no remote
+ *   mailboxes).
  */
-import { Readable } from 'node:stream';
-import { MailFolderError, type FolderEntry } from '../../core/index.js';
-import { astring, decodeMutf7, encodeValueBuffer, inSequenceSet, type ImapCommand, type StatusItem } from '../../protocol/imap/index.js';
-import { SelectedMailbox, splitFlags } from './selected-mailbox.js';
+import type { FolderEntry } from '../../core/index.js';
+import { inSequenceSet, type ImapCommand, type StatusItem } from '../../protocol/imap/index.js';
+import { folderError, folderName, patternName, wireName } from './mailbox-names.js';
+import { SelectedMailbox } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
-
-/** The store's name of a mailbox name from the wire; undefined when it is not valid. */
-export function folderName(raw: Buffer): string | undefined {
-  const s = raw.toString('latin1');
-  if (s.toUpperCase() === 'INBOX') return 'INBOX';
-  if (s.length === 0 || decodeMutf7(s) === undefined) return undefined;
-  return s;
-}
-
-/** A store error as a tagged NO with its RFC 5530 code. */
-export function folderError(err: unknown): TaggedResult {
-  if (err instanceof MailFolderError) {
-    switch (err.kind) {
-      case 'exists':
-        return no('Mailbox already exists', 'ALREADYEXISTS');
-      case 'nonexistent':
-        return no('Mailbox does not exist', 'NONEXISTENT');
-      case 'bad-name':
-        return no(`Invalid mailbox name: ${err.message}`, 'CANNOT');
-      case 'cannot':
-        return no(err.message, 'CANNOT');
-    }
-  }
-  return no('Internal error, try again later', 'SERVERBUG');
-}
-
-function quoteName(name: string): string {
-  return encodeValueBuffer(astring(name)).toString('latin1');
-}
 
 function patternRegex(pattern: string): RegExp {
   let re = '';
@@ -67,8 +38,8 @@ function matchesPattern(name: string, re: RegExp): boolean {
 }
 
 export async function list(io: SessionIo, c: Extract<ImapCommand, { name: 'LIST' | 'LSUB' }>): Promise<TaggedResult> {
-  const reference = c.reference.toString('latin1');
-  const patterns = c.patterns.map((p) => p.toString('latin1'));
+  const reference = patternName(io, c.reference);
+  const patterns = c.patterns.map((p) => patternName(io, p));
   // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root
   if (c.name === 'LIST' && patterns.length === 1 && patterns[0] === '') {
     io.untagged(`LIST (\\Noselect) "." ""`);
@@ -107,7 +78,7 @@ export async function list(io: SessionIo, c: Extract<ImapCommand, { name: 'LIST'
     if (wantSubscribed && c.name === 'LIST' && subs.has(name)) attrs.push('\\Subscribed');
     if (entry?.specialUse && c.name === 'LIST') attrs.push(entry.specialUse);
     const extra = childInfo ? ` ("CHILDINFO" (${onlySubscribed ? '"SUBSCRIBED"' : '"SPECIAL-USE"'}))` : '';
-    io.untagged(`${c.name} (${attrs.join(' ')}) "." ${quoteName(name)}${extra}`);
+    io.untagged(`${c.name} (${attrs.join(' ')}) "." ${wireName(io, name)}${extra}`);
     // RFC 5819 §2: LIST-STATUS answers STATUS for each selectable mailbox listed
     if (c.returns.status && entry && !childInfo) {
       const line = await statusLine(io, name, c.returns.status).catch(() => undefined);
@@ -118,7 +89,7 @@ export async function list(io: SessionIo, c: Extract<ImapCommand, { name: 'LIST'
 }
 
 export async function create(io: SessionIo, raw: Buffer): Promise<TaggedResult> {
-  let name = folderName(raw);
+  let name = folderName(io, raw);
   if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
   // RFC 9051 §6.3.4: a trailing delimiter only says the client means to make inferiors
   if (name.endsWith('.')) name = name.slice(0, -1);
@@ -132,7 +103,7 @@ export async function create(io: SessionIo, raw: Buffer): Promise<TaggedResult> 
 }
 
 export async function remove(io: SessionIo, raw: Buffer): Promise<TaggedResult> {
-  const name = folderName(raw);
+  const name = folderName(io, raw);
   if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
   if (io.selected?.folder === name) io.deselect();
   try {
@@ -144,8 +115,8 @@ export async function remove(io: SessionIo, raw: Buffer): Promise<TaggedResult> 
 }
 
 export async function rename(io: SessionIo, fromRaw: Buffer, toRaw: Buffer): Promise<TaggedResult> {
-  const from = folderName(fromRaw);
-  const to = folderName(toRaw);
+  const from = folderName(io, fromRaw);
+  const to = folderName(io, toRaw);
   if (from === undefined || to === undefined) return no('Invalid mailbox name', 'CANNOT');
   try {
     await io.ctx.folders.renameFolder(io.user, from, to);
@@ -156,7 +127,7 @@ export async function rename(io: SessionIo, fromRaw: Buffer, toRaw: Buffer): Pro
 }
 
 export async function subscribe(io: SessionIo, raw: Buffer, on: boolean): Promise<TaggedResult> {
-  const name = folderName(raw);
+  const name = folderName(io, raw);
   if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
   try {
     // RFC 9051 §6.3.7: subscribing to a mailbox that does not exist is allowed to fail
@@ -208,42 +179,16 @@ async function statusLine(io: SessionIo, name: string, items: readonly StatusIte
     }
     parts.push(`${item} ${v}`);
   }
-  return `STATUS ${quoteName(name)} (${parts.join(' ')})`;
+  return `STATUS ${wireName(io, name)} (${parts.join(' ')})`;
 }
 
 export async function status(io: SessionIo, c: Extract<ImapCommand, { name: 'STATUS' }>): Promise<TaggedResult> {
-  const name = folderName(c.mailbox);
+  const name = folderName(io, c.mailbox);
   if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
   const line = await statusLine(io, name, c.items);
   if (typeof line !== 'string') return line;
   io.untagged(line);
   return ok('STATUS completed');
-}
-
-export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APPEND' }>): Promise<TaggedResult> {
-  const name = folderName(c.mailbox);
-  if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
-  if (c.message.length > io.ctx.appendLimit) return no('Message too large', 'TOOBIG');
-  if (c.message.length === 0) return no('Empty message', 'CANNOT');
-  const flags = splitFlags(c.flags);
-  if (!flags) return bad('Invalid system flag');
-  try {
-    if (!(await io.ctx.folders.folderExists(io.user, name))) return no('Mailbox does not exist', 'TRYCREATE');
-    const r = await io.ctx.folders.append(io.user, name, bufferStream(c.message), {
-      flags: flags.letters,
-      keywords: flags.keywords,
-      ...(c.date !== undefined && { receivedAt: c.date }),
-    });
-    io.ctx.hub.notify(io.user, name);
-    if (io.selected?.folder === name) io.selected.dirty = true;
-    return ok('APPEND completed', `APPENDUID ${r.uidValidity} ${r.uid}`);
-  } catch (err) {
-    return folderError(err);
-  }
-}
-
-function bufferStream(b: Buffer): Readable {
-  return Readable.from([b]);
 }
 
 export async function select(io: SessionIo, c: Extract<ImapCommand, { name: 'SELECT' | 'EXAMINE' }>): Promise<TaggedResult> {
@@ -254,9 +199,10 @@ export async function select(io: SessionIo, c: Extract<ImapCommand, { name: 'SEL
   // RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected
   io.deselect();
   // RFC 7162 §3.2.11: the previous mailbox's updates end here
-  if (wasSelected && io.qresync) io.untagged('OK [CLOSED] Previous mailbox closed');
+  // (IMAP4rev2 has it too: RFC 9051 §7.1)
+  if (wasSelected && (io.qresync || io.rev2)) io.untagged('OK [CLOSED] Previous mailbox closed');
   if (c.condstore) io.enableCondstore();
-  const name = folderName(c.mailbox);
+  const name = folderName(io, c.mailbox);
   if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
   const m = new SelectedMailbox(io.user, name, readOnly, io.ctx.folders, io);
   try {
@@ -266,9 +212,12 @@ export async function select(io: SessionIo, c: Extract<ImapCommand, { name: 'SEL
   }
   for (const line of m.flagLines()) io.untagged(line.slice(2));
   io.untagged(`${m.exists} EXISTS`);
-  io.untagged('0 RECENT');
-  const firstUnseen = m.messages.findIndex((x) => !x.flags.includes('S'));
-  if (firstUnseen >= 0) io.untagged(`OK [UNSEEN ${firstUnseen + 1}] First unseen`);
+  // RFC 9051 Appendix E: IMAP4rev2 has neither RECENT nor the UNSEEN response code
+  if (!io.rev2) {
+    io.untagged('0 RECENT');
+    const firstUnseen = m.messages.findIndex((x) => !x.flags.includes('S'));
+    if (firstUnseen >= 0) io.untagged(`OK [UNSEEN ${firstUnseen + 1}] First unseen`);
+  }
   io.untagged(`OK [UIDVALIDITY ${m.uidValidity}] UIDs valid`);
   io.untagged(`OK [UIDNEXT ${m.uidNext}] Predicted next UID`);
   // RFC 7162 §3.1.2.1: sent on every SELECT, the MODSEQs are kept for good

@@ -19,7 +19,7 @@
 import type { FlagUpdateResult } from '../../core/index.js';
 import type { ImapCommand, SearchKey, SequenceSet } from '../../protocol/imap/index.js';
 import { formatSequenceSet, isSavedResult } from '../../protocol/imap/index.js';
-import { folderError, folderName } from './mailbox-commands.js';
+import { folderError, folderName } from './mailbox-names.js';
 import { MessageTooLarge, type LoadedMessage } from './message-reader.js';
 import { fetchResponse, needsContent, setsSeen, UnknownCte } from './fetch-response.js';
 import { matches, needsMessage } from './search-matcher.js';
@@ -183,6 +183,8 @@ function usesModseq(k: SearchKey): boolean {
  */
 export async function search(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'SEARCH' }>, tag: string): Promise<TaggedResult> {
   const save = c.returns?.includes('SAVE') ?? false;
+  // RFC 6855 §3: after ENABLE UTF8=ACCEPT a CHARSET is a conflicting label
+  if (c.charset !== undefined && io.utf8) return bad('No CHARSET after ENABLE UTF8=ACCEPT');
   if (c.charset !== undefined && c.charset !== 'UTF-8' && c.charset !== 'US-ASCII') {
     // RFC 5182 §2.1: a SEARCH that fails leaves an empty saved result
     if (save) sel.saved = new Set();
@@ -220,14 +222,16 @@ export async function search(io: SessionIo, sel: SelectedMailbox, c: Extract<Ima
   const done = ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);
   const nums = c.uid ? found.map((m) => m.uid) : seqs;
   const topOf = (ms: readonly ViewMessage[]): number => ms.reduce((a, m) => Math.max(a, m.modseq), 0);
-  if (c.returns === undefined) {
+  // RFC 9051 §6.4.4: IMAP4rev2 answers every SEARCH with ESEARCH, ALL when no RETURN is given
+  const returns = c.returns ?? (io.rev2 ? [] : undefined);
+  if (returns === undefined) {
     // RFC 7162 §3.1.5: with a MODSEQ key, the highest MODSEQ of the messages found
     const tail = withModseq && found.length > 0 ? ` (MODSEQ ${topOf(found)})` : '';
     io.untagged(nums.length === 0 ? 'SEARCH' : `SEARCH ${nums.join(' ')}${tail}`);
     return done;
   }
   // RFC 4731 §3.1: RETURN () means ALL
-  const want = new Set(c.returns.length === 0 ? ['ALL'] : c.returns);
+  const want = new Set(returns.length === 0 ? ['ALL'] : returns);
   const some = want.has('ALL') || want.has('COUNT');
   const ends = found.length === 0 ? [] : [...new Set([want.has('MIN') ? 0 : -1, want.has('MAX') ? found.length - 1 : -1])].filter((x) => x >= 0);
   // RFC 5182 §2.4: SAVE with MIN and/or MAX only keeps those
@@ -252,7 +256,7 @@ export async function search(io: SessionIo, sel: SelectedMailbox, c: Extract<Ima
 
 export async function copyOrMove(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'COPY' | 'MOVE' }>): Promise<TaggedResult> {
   if (c.name === 'MOVE' && sel.readOnly) return no('Mailbox is read-only', 'READ-ONLY');
-  const target = folderName(c.mailbox);
+  const target = folderName(io, c.mailbox);
   if (target === undefined) return no('Invalid mailbox name', 'CANNOT');
   const picked = pick(sel, c.set, c.uid);
   if (!Array.isArray(picked)) return picked;

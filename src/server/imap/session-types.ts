@@ -9,6 +9,7 @@ import type tls from 'node:tls';
 import type { MailFolderStore } from '../../core/index.js';
 import type { AuthThrottle } from '../../policy/auth-throttle.js';
 import type { MailboxHub } from './mailbox-hub.js';
+import type { NameMode } from './mailbox-names.js';
 import type { MessageReader } from './message-reader.js';
 import type { SelectedMailbox, SyncModes } from './selected-mailbox.js';
 
@@ -40,8 +41,11 @@ export const ok = (text: string, code?: string): TaggedResult => ({ status: 'OK'
 export const no = (text: string, code?: string): TaggedResult => ({ status: 'NO', text, ...(code !== undefined && { code }) });
 export const bad = (text: string, code?: string): TaggedResult => ({ status: 'BAD', text, ...(code !== undefined && { code }) });
 
-/** The session as the handlers see it; `condstore`/`qresync`: enabled (RFC 7162). */
-export interface SessionIo extends SyncModes {
+/**
+ * The session as the handlers see it; `condstore`/`qresync`: enabled (RFC 7162); `rev2`:
+ * ENABLE IMAP4rev2 given (RFC 9051 §6.3.1); `utf8`: ENABLE UTF8=ACCEPT given (RFC 6855).
+ */
+export interface SessionIo extends SyncModes, NameMode {
   readonly ctx: ImapSessionContext;
   /** the authenticated user */
   readonly user: string;

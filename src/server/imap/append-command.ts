@@ -1,0 +1,80 @@
+/**
+ * @module append-command
+ * APPEND: one message, or several at once (MULTIAPPEND), into a mailbox, with flags, keywords
+ * and an internal date; binary (literal8) and UTF-8 (RFC 6855) messages are stored as sent.
+ * Standards: RFC 9051 §6.3.12 (APPEND, TRYCREATE when the mailbox does not exist), RFC 3502
+ *   (MULTIAPPEND: all messages or none), RFC 4315 (APPENDUID, a UID set for several), RFC
+ *   7889 (APPENDLIMIT, TOOBIG), RFC 3516 §4.4 (APPEND of literal8), RFC 6855 §4 (UTF8 data),
+ *   RFC 5530 (response codes).
+ * Security: each message is bounded by the APPENDLIMIT (and a whole command by the framing);
+ *   nothing is stored before every message of the command was checked.
+ * Limitations: the messages are held in memory (bounded as above); a MULTIAPPEND cut by a
+ *   crash may leave the first messages stored (a failure the server sees is undone).
+ */
+import { Readable } from 'node:stream';
+import type { AppendMessage, ImapCommand } from '../../protocol/imap/index.js';
+import { formatSequenceSet } from '../../protocol/imap/index.js';
+import { folderError, folderName } from './mailbox-names.js';
+import { splitFlags } from './selected-mailbox.js';
+import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
+
+interface Checked {
+  readonly m: AppendMessage;
+  readonly letters: string;
+  readonly keywords: string[];
+}
+
+/** Every message checked before any is stored; the refusal of the first bad one. */
+function check(io: SessionIo, messages: readonly AppendMessage[]): Checked[] | TaggedResult {
+  const out: Checked[] = [];
+  for (const m of messages) {
+    if (m.message.length > io.ctx.appendLimit) return no('Message too large', 'TOOBIG');
+    if (m.message.length === 0) return no('Empty message', 'CANNOT');
+    const flags = splitFlags(m.flags);
+    if (!flags) return bad('Invalid system flag');
+    out.push({ m, letters: flags.letters, keywords: flags.keywords });
+  }
+  return out;
+}
+
+export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APPEND' }>): Promise<TaggedResult> {
+  const name = folderName(io, c.mailbox);
+  if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
+  const checked = check(io, c.messages);
+  if (!Array.isArray(checked)) return checked;
+  const uids: number[] = [];
+  let uidValidity = 0;
+  try {
+    if (!(await io.ctx.folders.folderExists(io.user, name))) return no('Mailbox does not exist', 'TRYCREATE');
+    for (const { m, letters, keywords } of checked) {
+      const r = await io.ctx.folders.append(io.user, name, Readable.from([m.message]), {
+        flags: letters,
+        keywords,
+        ...(m.date !== undefined && { receivedAt: m.date }),
+      });
+      uids.push(r.uid);
+      uidValidity = r.uidValidity;
+    }
+  } catch (err) {
+    // RFC 3502 §6.3.11: when not every message can be appended, none is
+    await undo(io, name, uids);
+    return folderError(err);
+  } finally {
+    if (uids.length > 0) {
+      io.ctx.hub.notify(io.user, name);
+      if (io.selected?.folder === name) io.selected.dirty = true;
+    }
+  }
+  return ok('APPEND completed', `APPENDUID ${uidValidity} ${formatSequenceSet(uids)}`);
+}
+
+async function undo(io: SessionIo, folder: string, uids: readonly number[]): Promise<void> {
+  if (uids.length === 0) return;
+  const gone = new Set(uids);
+  try {
+    const snap = await io.ctx.folders.sync(io.user, folder);
+    for (const m of snap.messages) if (gone.has(m.uid)) await io.ctx.folders.remove(io.user, folder, m.key);
+  } catch {
+    // the store fails as a whole: what could not be undone stays (Limitations)
+  }
+}
