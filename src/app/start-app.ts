@@ -14,7 +14,7 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../config/index.js';
-import { BatchedOutput, startMailLog, type MailLog } from '../log/index.js';
+import { BatchedOutput, formatTextLine, startMailLog, textWanted, type MailLog } from '../log/index.js';
 import type { QueueRunner } from '../delivery/index.js';
 import { SmtpServer } from '../server/smtp/index.js';
 import { GreylistStore, MailboxVerifier, smtpPolicyFromConfig } from '../policy/index.js';
@@ -68,10 +68,11 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   // stdout, written asynchronously in batches (a synchronous write per line cost ~3 % under
   // load, an asynchronous one per line a thread-pool round trip each); what waits is written
   // at stop, or synchronously if the process exits first
-  const output = opts.logger ? undefined : new BatchedOutput(1);
+  const text = textWanted(config.log.format, process.stdout.isTTY);
+  const output = opts.logger ? undefined : new BatchedOutput(1, text ? { transform: formatTextLine } : {});
   const flushAtExit = (): void => output?.flushSync();
   if (output) process.on('exit', flushAtExit);
-  const logger = opts.logger ?? pino({ level: config.log.level, base: { host: config.hostname } }, output);
+  const logger = opts.logger ?? pino({ level: config.log.level, base: { hostname: config.hostname } }, output);
   const mailLog: MailLog = startMailLog(logger);
   const backends = await openBackends(config, {
     watchAliases: true,

@@ -407,7 +407,8 @@ export const configSchema = z
       // where the Maildirs are (default data_dir/mail): one directory every node shares
       mail_dir: optional(str),
     }),
-    log: table({ level: field(logLevel, () => 'info' as const) }),
+    // json for files and pipes, text for people; auto: text on a terminal (docs/logging.md)
+    log: table({ level: field(logLevel, () => 'info' as const), format: field(oneOf(['auto', 'json', 'text'] as const), () => 'auto' as const) }),
   })
   .superRefine((c, ctx) => {
     if ((c.smtp.tls_cert === undefined) !== (c.smtp.tls_key === undefined)) {

@@ -234,5 +234,6 @@ export interface Config {
     /** absolute; absent = data_dir/mail */
     readonly mailDir?: string;
   };
-  readonly log: { readonly level: LogLevel };
+  /** format: "json" lines, readable "text" lines, or "auto" (text on a terminal, JSON otherwise) */
+  readonly log: { readonly level: LogLevel; readonly format: 'auto' | 'json' | 'text' };
 }

@@ -199,9 +199,13 @@ export class IntakeService implements Intake {
           date: now,
         }),
       );
+      let messageIdField = fields.find((f) => f.name === 'message-id')?.value.trim();
       if (tx.session.submission) {
         // RFC 6409 §8.2, §8.3: a submission server may add a missing Date and Message-ID.
-        if (!fields.some((f) => f.name === 'message-id')) prepend.push(`Message-ID: ${makeMessageId(this.opts.hostname)}`);
+        if (messageIdField === undefined) {
+          messageIdField = makeMessageId(this.opts.hostname);
+          prepend.push(`Message-ID: ${messageIdField}`);
+        }
         if (!fields.some((f) => f.name === 'date')) prepend.push(`Date: ${formatDate(now)}`);
       }
 
@@ -237,6 +241,10 @@ export class IntakeService implements Intake {
           size,
           client: tx.session.remoteAddress ?? tx.session.protocol,
           protocol: tx.session.protocol,
+          ...(tx.session.heloName !== undefined && { helo: tx.session.heloName }),
+          ...(tx.session.tls && { tls: `${tx.session.tls.protocol} ${tx.session.tls.cipher}` }),
+          ...(tx.session.authUser !== undefined && { authUser: tx.session.authUser }),
+          ...(messageIdField !== undefined && { messageIdHeader: messageIdField }),
         });
       }
       if (queuedChannel.hasSubscribers) {

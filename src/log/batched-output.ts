@@ -15,6 +15,8 @@ export interface BatchedOutputOptions {
   readonly maxDelayMs?: number;
   /** a write starts at once when this many octets (roughly: UTF-16 units) wait (default 16 KiB) */
   readonly maxBytes?: number;
+  /** rewrites each line before it is written (log.format = "text": text-line.ts) */
+  readonly transform?: (line: string) => string;
 }
 
 /**
@@ -26,6 +28,7 @@ export class BatchedOutput {
   readonly #fd: number;
   readonly #maxDelayMs: number;
   readonly #maxBytes: number;
+  readonly #transform: ((line: string) => string) | undefined;
   #lines: string[] = [];
   #length = 0;
   #writing = false;
@@ -37,6 +40,7 @@ export class BatchedOutput {
     this.#fd = fd;
     this.#maxDelayMs = opts.maxDelayMs ?? 50;
     this.#maxBytes = opts.maxBytes ?? 16 * 1024;
+    this.#transform = opts.transform;
   }
 
   /** Whether a write failed for good: lines are dropped from then on, not kept in memory. */
@@ -44,8 +48,9 @@ export class BatchedOutput {
     return this.#broken;
   }
 
-  write(line: string): boolean {
+  write(json: string): boolean {
     if (this.#broken) return true;
+    const line = this.#transform ? this.#transform(json) : json;
     this.#lines.push(line);
     this.#length += line.length;
     if (this.#writing) return true;

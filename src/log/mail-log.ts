@@ -60,7 +60,9 @@ export function startMailLog(logger: LineLogger): MailLog {
     const handler = (message: unknown): void => {
       events.inc({ event: name });
       if (name === 'connection') return;
-      const obj = (typeof message === 'object' && message !== null ? message : { message });
+      const raw = typeof message === 'object' && message !== null ? (message as Record<string, unknown>) : { message };
+      // an Error serialises as {} in JSON: the log carries its message (docs/logging.md)
+      const obj = raw.error instanceof Error ? { ...raw, error: raw.error.message } : raw;
       remember(name, obj);
       if (name === 'error') logger.error(obj, name);
       else if (name === 'deferred' || name === 'bounced' || name === 'expired' || name === 'rejected') logger.warn(obj, name);

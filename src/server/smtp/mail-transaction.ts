@@ -12,9 +12,9 @@
  * Limitations: one transaction at a time; the session decides when one may start (after HELO)
  *   and clears it on RSET, HELO and STARTTLS.
  */
-import type { ReversePath } from '../../core/address.js';
+import { addressToString, type Address, type ReversePath } from '../../core/address.js';
 import type { AcceptedRecipient, IntakeTransaction, MailParams, SessionInfo } from '../../core/intake.js';
-import { MailError, type SmtpReply } from '../../core/smtp-reply.js';
+import { MailError, formatReply, type SmtpReply } from '../../core/smtp-reply.js';
 import { replies } from '../../core/replies.js';
 import { channels } from '../../core/events.js';
 import type { StagePolicy } from '../../policy/index.js';
@@ -39,10 +39,29 @@ export interface TransactionHost {
   readEnded(how: BodyReadEnd): Promise<never>;
 }
 
+/** What a `rejected` log line carries besides the stage and the reply (docs/logging.md). */
+export interface RejectedDetail {
+  readonly sender?: ReversePath;
+  readonly recipient?: Address;
+}
+
+/** Publishes one `rejected` event: stage, the reply as sent, client, HELO name, sender, recipient. */
+export function publishRejected(host: Pick<TransactionHost, 'publish' | 'remoteAddress' | 'info'>, stage: string, reply: SmtpReply, detail: RejectedDetail = {}): void {
+  const helo = host.info().heloName;
+  host.publish(channels.rejected, {
+    stage,
+    reply: formatReply(reply),
+    client: host.remoteAddress,
+    ...(helo !== undefined && { helo }),
+    ...(detail.sender !== undefined && { sender: detail.sender === null ? '' : addressToString(detail.sender) }),
+    ...(detail.recipient !== undefined && { recipient: addressToString(detail.recipient) }),
+  });
+}
+
 /** A policy stage's verdict (policy/): a refusal is published and thrown as the reply. */
-export function refuseIf(host: Pick<TransactionHost, 'publish' | 'remoteAddress'>, stage: string, refusal: SmtpReply | undefined): void {
+export function refuseIf(host: Pick<TransactionHost, 'publish' | 'remoteAddress' | 'info'>, stage: string, refusal: SmtpReply | undefined, detail: RejectedDetail = {}): void {
   if (refusal === undefined) return;
-  host.publish(channels.rejected, { stage, reply: refusal, client: host.remoteAddress });
+  publishRejected(host, stage, refusal, detail);
   throw new MailError(refusal);
 }
 
@@ -73,8 +92,8 @@ export class MailTransaction {
     this.recipients = [];
   }
 
-  private rejected(stage: string, err: unknown): void {
-    if (err instanceof MailError) this.host.publish(channels.rejected, { stage, reply: err.reply, client: this.host.remoteAddress });
+  private rejected(stage: string, err: unknown, detail: RejectedDetail): void {
+    if (err instanceof MailError) publishRejected(this.host, stage, err.reply, detail);
   }
 
   async mail(args: string): Promise<void> {
@@ -82,11 +101,11 @@ export class MailTransaction {
     if (this.sender !== undefined) throw new MailError(replies.badSequence('Nested MAIL command'));
     const { sender, params } = parseMailCommand(args, { esmtp: h.esmtp() });
     // the mail stage: AUTH on submission (RFC 6409 §4.3), declared SIZE (RFC 1870), sender rules
-    refuseIf(h, 'mail', await h.policy.mail({ session: h.info(), sender, mail: params }));
+    refuseIf(h, 'mail', await h.policy.mail({ session: h.info(), sender, mail: params }), { sender });
     try {
       await h.ctx.intake.checkSender(h.info(), sender, params);
     } catch (err) {
-      this.rejected('mail', err);
+      this.rejected('mail', err, { sender });
       throw err;
     }
     this.sender = sender;
@@ -101,12 +120,13 @@ export class MailTransaction {
     if (this.bdat) throw new MailError(replies.badSequence('RCPT during BDAT'));
     const { recipient, dsn } = parseRcptCommand(args, { esmtp: h.esmtp(), smtpUtf8: this.mailParams.smtpUtf8 });
     // the rcpt stage: recipient limit (RFC 5321 §4.5.3.1.8), relay control
-    refuseIf(h, 'rcpt', await h.policy.rcpt({ session: h.info(), sender: this.sender, recipient, accepted: this.recipients.length }));
+    const detail = { sender: this.sender, recipient };
+    refuseIf(h, 'rcpt', await h.policy.rcpt({ session: h.info(), sender: this.sender, recipient, accepted: this.recipients.length }), detail);
     try {
       const accepted = await h.ctx.intake.checkRecipient(h.info(), this.sender, recipient, dsn);
       this.recipients.push(accepted);
     } catch (err) {
-      this.rejected('rcpt', err);
+      this.rejected('rcpt', err, detail);
       throw err;
     }
     h.reply(replies.recipientOk());
@@ -137,7 +157,7 @@ export class MailTransaction {
     if (this.bdat) throw new MailError(replies.badSequence('DATA during BDAT'));
     // RFC 2920 §3.1: no valid recipients → DATA fails with 554; RFC 2033 §4.2: LMTP says 503
     if (this.recipients.length === 0) throw new MailError(this.noRecipients());
-    refuseIf(h, 'data', await h.policy.data({ session: h.info(), sender: this.sender, recipients: this.recipients }));
+    refuseIf(h, 'data', await h.policy.data({ session: h.info(), sender: this.sender, recipients: this.recipients }), { sender: this.sender });
     h.reply(replies.startMailInput());
     h.conn.flush();
     const r = await readDataBody(h.conn, h.ctx, this.transaction());
@@ -192,14 +212,14 @@ export class MailTransaction {
       const r = replyForFlaw(flaw);
       body.fail(r);
       await body.finish();
-      h.publish(channels.rejected, { stage: 'data', reply: r, client: h.remoteAddress });
+      publishRejected(h, 'data', r, { sender: this.sender });
       this.replyAfterData(r);
     } else {
       // An accepted message's `received` event is intake's (it sees every source: SMTP,
       // sendmail, bounces, lists); publishing it here as well would log each message twice.
       const { reply, result, error } = await body.finish();
       if (!result) {
-        if (error instanceof MailError) h.publish(channels.rejected, { stage: 'data', reply, client: h.remoteAddress });
+        if (error instanceof MailError) publishRejected(h, 'data', reply, { sender: this.sender });
         else h.publish(channels.error, { error, where: 'intake.receive' });
       }
       this.replyAfterData(reply);

@@ -11,7 +11,7 @@
  *   transaction, not twice) are the session's; mechanisms are protocol/sasl's (PLAIN, LOGIN).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { MailError, type SmtpReply } from '../../core/smtp-reply.js';
+import { MailError, formatReply, type SmtpReply } from '../../core/smtp-reply.js';
 import { replies } from '../../core/replies.js';
 import { channels } from '../../core/events.js';
 import { runSaslExchange } from '../../protocol/sasl/index.js';
@@ -50,7 +50,7 @@ export async function authExchange(args: string, io: AuthExchangeIo): Promise<st
     case 'malformed':
       throw new MailError(replies.cannotDecodeAuth());
     case 'refused':
-      return failed(io, throttle.fail(io.remoteAddress, outcome.authcid));
+      return failed(io, throttle.fail(io.remoteAddress, outcome.authcid), outcome.authcid);
     case 'credentials':
       break;
   }
@@ -61,13 +61,13 @@ export async function authExchange(args: string, io: AuthExchangeIo): Promise<st
       if (verdict.why === 'address') return io.close(replies.tooManyAuthFailures(io.hostname));
       // the account is guessed from elsewhere: a temporary refusal, this client may go on
       await delay(io.authFailureDelayMs);
-      io.publish(channels.rejected, { stage: 'auth', reply: replies.authTemporaryFailure(), client: io.remoteAddress });
+      io.publish(channels.rejected, { stage: 'auth', reply: formatReply(replies.authTemporaryFailure()), client: io.remoteAddress, user: authcid });
       throw new MailError(replies.authTemporaryFailure());
     case 'error':
       io.publish(channels.error, { error: verdict.error, where: 'authenticate' });
       throw new MailError(replies.authTemporaryFailure());
     case 'failed':
-      return failed(io, verdict.blocked);
+      return failed(io, verdict.blocked, authcid);
     case 'ok':
       io.reply(replies.authSucceeded());
       return authcid;
@@ -75,9 +75,9 @@ export async function authExchange(args: string, io: AuthExchangeIo): Promise<st
 }
 
 /** 535 after a delay (RFC 4954 §9: slow guessing down); 421 and close once over the limit. */
-async function failed(io: AuthExchangeIo, over: boolean): Promise<undefined> {
+async function failed(io: AuthExchangeIo, over: boolean, user: string | undefined): Promise<undefined> {
   await delay(io.authFailureDelayMs);
-  io.publish(channels.rejected, { stage: 'auth', reply: replies.authFailed(), client: io.remoteAddress });
+  io.publish(channels.rejected, { stage: 'auth', reply: formatReply(replies.authFailed()), client: io.remoteAddress, ...(user !== undefined && { user }) });
   io.reply(replies.authFailed());
   if (over) await io.close(replies.tooManyAuthFailures(io.hostname));
   return undefined;
