@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm start`'s build step: runs `tsc` only when a source file (src/, test/, bench/), tsconfig.json
-// or package-lock.json is newer than the last build (dist/.tsbuildinfo), so a start with nothing
-// changed does not spend seconds type-checking.
+// or package-lock.json is newer than the last build (dist/.tsbuildinfo), and the webmail's Vite
+// build only when a file of src/web/webmail-ui or vite.config.mjs is newer than
+// dist/webmail/index.html, so a start with nothing changed does not spend seconds building.
 import { readdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +16,7 @@ const mtime = (p) => {
   }
 };
 
-function newestUnder(dir) {
+function newestUnder(dir, pattern = /\.ts$/) {
   let newest = 0;
   let entries;
   try {
@@ -25,10 +26,20 @@ function newestUnder(dir) {
   }
   for (const e of entries) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestUnder(p));
-    else if (e.name.endsWith('.ts')) newest = Math.max(newest, mtime(p) ?? 0);
+    if (e.isDirectory()) newest = Math.max(newest, newestUnder(p, pattern));
+    else if (pattern.test(e.name)) newest = Math.max(newest, mtime(p) ?? 0);
   }
   return newest;
+}
+
+const run = (args) => spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
+
+// the webmail (src/web/webmail-ui: Preact, bundled by Vite into dist/webmail)
+const webmailBuilt = mtime(join(root, 'dist', 'webmail', 'index.html'));
+const webmailNewest = Math.max(newestUnder(join(root, 'src', 'web', 'webmail-ui'), /\.(tsx?|css|html|json)$/), mtime(join(root, 'vite.config.mjs')) ?? 0);
+if (webmailBuilt === undefined || webmailBuilt < webmailNewest) {
+  const vite = run([join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build']);
+  if (vite.status !== 0) process.exit(vite.status ?? 1);
 }
 
 const built = mtime(join(root, 'dist', '.tsbuildinfo'));

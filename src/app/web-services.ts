@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { MailFolderStore, MessageSubmitter, TokenStore, WebSessionStore } from '../core/index.js';
 import { openSessionStore, openTokenStore } from '../directory/index.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
-import { BlobStore, HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, sessionApp, cspReportApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
+import { BlobStore, HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, sessionApp, cspReportApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, webmailApiApp, webmailAssetsApp, webmailPageApp, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
 import type { Backends } from './backends.js';
 import { RequestQueueControl, type ControlRequest, type ControlResponse } from './control.js';
 import { makeResolver } from './configured-resolver.js';
@@ -70,8 +70,9 @@ function adminMount(ctx: WebContext): Hono<WebEnv> {
  * context; a path is matched longest first, "/" last.
  */
 export function webMounts(ctx: WebContext): WebMount[] {
+  const services = { mailView: ctx.mailView, blobs: new BlobStore(join(ctx.config().dataDir, 'blobs')), submitter: ctx.submitter };
   const jmap = jmapApp({
-    services: { mailView: ctx.mailView, blobs: new BlobStore(join(ctx.config().dataDir, 'blobs')), submitter: ctx.submitter },
+    services,
     closing: ctx.closing,
     maxSize: ctx.config().http.maxBodySize,
     displayName: async (address) => (await ctx.backends.directory.findUser(address))?.name,
@@ -92,7 +93,11 @@ export function webMounts(ctx: WebContext): WebMount[] {
     { path: '/ui', access: 'public', app: uiModulesApp() },
     // HTTP submission (issue 18, docs/gateways.md): the server admits 'submit' tokens and passwords
     { path: SUBMISSION_API_BASE, access: 'submit', app: submission(ctx) },
-    // webmail:                   { path: '/', access: 'public', … }
+    // the webmail (docs/web.md): its page and files are public, the mail comes through JMAP;
+    // the reading frame's documents are the account's mail, so they need the jmap scope
+    { path: '/webmail/api', access: 'jmap', app: webmailApiApp(services) },
+    { path: '/webmail', access: 'public', app: webmailAssetsApp() },
+    { path: '/', access: 'public', app: webmailPageApp() },
   ];
   return mounts;
 }

@@ -20,3 +20,4 @@ export { MailView } from './jmap/mail-view.js';
 export { adminConsoleApp, uiModulesApp, pageCsp } from './ui-files.js';
 export { submissionApi, SUBMISSION_API_BASE, type SubmissionApiDeps, type SubmissionCaller } from './submission-api.js';
 export { BlobStore } from './jmap/blob-store.js';
+export { webmailPageApp, webmailAssetsApp, webmailApiApp, webmailCsp } from './webmail/index.js';

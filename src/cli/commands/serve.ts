@@ -77,6 +77,10 @@ export function register(program: Command, ctx: CliContext): void {
           throw explained(err, config);
         });
         app = running;
+        // the quick start's pointer to the webmail, for a person at a terminal (the log line
+        // "correio started" has every address for the rest)
+        const web = running.httpAddresses()[0];
+        if (web && (ctx.stderr as NodeJS.WriteStream).isTTY === true) ctx.stderr.write(`correio: webmail at ${web.tls ? 'https' : 'http'}://${web.host.includes(':') ? `[${web.host}]` : web.host}:${web.port}/ (log in with a mailbox's address and password)\n`);
         if (hangupWhileStarting) void running.reload();
         await new Promise<void>((resolve, reject) => {
           onStop = () => {

@@ -1,0 +1,2 @@
+// Vite bundles imported stylesheets (main.tsx imports styles.css for its side effect).
+declare module '*.css';

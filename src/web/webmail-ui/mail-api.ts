@@ -1,0 +1,211 @@
+/**
+ * @module mail-api
+ * What the webmail does with mail, as JMAP method calls (RFC 8621): the folder list, one page
+ * of a folder (Email/query with position and limit, then Email/get of that page only, so a
+ * folder of 100,000 messages costs one page), a search with highlighted snippets, reading one
+ * message, keywords, moves, deletion, drafts and sending.
+ * Standards: RFC 8621 §2 (Mailbox), §4 (Email: query, get, set), §5 (SearchSnippet),
+ *   §6–§7 (Identity, EmailSubmission with onSuccessUpdateEmail), RFC 8620 §3.7 (result references).
+ * Security: nothing here builds HTML; text from messages is rendered by Preact as text.
+ * Limitations: one Email per Thread on this server, so the list is of messages, not threads.
+ */
+import type { JmapClient } from './jmap-client.js';
+
+export interface Mailbox {
+  readonly id: string;
+  readonly name: string;
+  readonly role: string | null;
+  readonly parentId: string | null;
+  readonly unreadEmails: number;
+  readonly totalEmails: number;
+}
+
+export interface EmailAddress {
+  readonly name: string | null;
+  readonly email: string;
+}
+
+export interface ListItem {
+  readonly id: string;
+  readonly from: EmailAddress[] | null;
+  readonly to: EmailAddress[] | null;
+  readonly subject: string | null;
+  readonly receivedAt: string;
+  readonly keywords: Record<string, true>;
+  readonly preview: string;
+  readonly hasAttachment: boolean;
+  readonly mailboxIds: Record<string, true>;
+}
+
+export interface BodyPart {
+  readonly partId: string | null;
+  readonly blobId: string | null;
+  readonly size: number;
+  readonly name: string | null;
+  readonly type: string;
+  readonly disposition: string | null;
+  readonly cid: string | null;
+}
+
+export interface FullEmail extends ListItem {
+  readonly cc: EmailAddress[] | null;
+  readonly replyTo: EmailAddress[] | null;
+  readonly sentAt: string | null;
+  readonly messageId: string[] | null;
+  readonly references: string[] | null;
+  readonly attachments: BodyPart[];
+  readonly textBody: BodyPart[];
+  readonly bodyValues: Record<string, { value: string }>;
+}
+
+export interface Page {
+  readonly items: ListItem[];
+  readonly position: number;
+  readonly total: number;
+  /** highlighted snippets by Email id (searches only); `<mark>` is the only markup */
+  readonly snippets: Map<string, { subject: string | null; preview: string | null }>;
+}
+
+export interface Draft {
+  readonly to: string;
+  readonly cc: string;
+  readonly subject: string;
+  readonly text: string;
+  /** the rich-text form, when the user wrote one (sent as text/html beside the text) */
+  readonly html?: string;
+  readonly attachments: { blobId: string; name: string; type: string; size: number }[];
+  readonly inReplyTo?: string[] | null;
+  readonly references?: string[] | null;
+}
+
+export const pageSize = 50;
+const listProperties = ['from', 'to', 'subject', 'receivedAt', 'keywords', 'preview', 'hasAttachment', 'mailboxIds'];
+
+/** "a@b, Name <c@d>" → JMAP EmailAddress objects (the server checks them again). */
+export function parseAddressList(text: string): EmailAddress[] {
+  return text
+    .split(/[,;\n]/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => {
+      const m = /^(.*?)\s*<([^<>\s]+)>$/.exec(s);
+      return m ? { name: m[1].replace(/^"|"$/g, '') || null, email: m[2] } : { name: null, email: s };
+    });
+}
+
+export const formatAddress = (a: EmailAddress): string => (a.name ? `${a.name} <${a.email}>` : a.email);
+
+export class MailApi {
+  constructor(readonly jmap: JmapClient) {}
+
+  get #account(): string {
+    return this.jmap.accountId;
+  }
+
+  async mailboxes(): Promise<Mailbox[]> {
+    const r = await this.jmap.call([['Mailbox/get', { accountId: this.#account, ids: null, properties: ['name', 'role', 'parentId', 'unreadEmails', 'totalEmails'] }, 'm']]);
+    return r.get('m')?.list as Mailbox[];
+  }
+
+  /** One page of a folder, or of a search (`text`) in it or everywhere (`mailboxId` undefined). */
+  async page(mailboxId: string | undefined, position: number, text?: string): Promise<Page> {
+    const filter: Record<string, unknown> = {};
+    if (mailboxId !== undefined) filter.inMailbox = mailboxId;
+    if (text) filter.text = text;
+    const account = this.#account;
+    const ref = { resultOf: 'q', name: 'Email/query', path: '/ids' };
+    const calls: [string, Record<string, unknown>, string][] = [
+      ['Email/query', { accountId: account, filter, sort: [{ property: 'receivedAt', isAscending: false }], position, limit: pageSize, calculateTotal: true }, 'q'],
+      ['Email/get', { accountId: account, '#ids': ref, properties: listProperties }, 'g'],
+    ];
+    if (text) calls.push(['SearchSnippet/get', { accountId: account, filter, '#emailIds': ref }, 's']);
+    const r = await this.jmap.call(calls);
+    const q = r.get('q') as { ids: string[]; position: number; total: number };
+    const byId = new Map((r.get('g')?.list as ListItem[]).map((e) => [e.id, e]));
+    const snippets = new Map<string, { subject: string | null; preview: string | null }>();
+    for (const s of (r.get('s')?.list ?? []) as { emailId: string; subject: string | null; preview: string | null }[]) snippets.set(s.emailId, s);
+    return { items: q.ids.map((id) => byId.get(id)).filter((e): e is ListItem => e !== undefined), position: q.position, total: q.total, snippets };
+  }
+
+  async email(id: string): Promise<FullEmail | undefined> {
+    const r = await this.jmap.call([
+      [
+        'Email/get',
+        {
+          accountId: this.#account,
+          ids: [id],
+          properties: [...listProperties, 'cc', 'replyTo', 'sentAt', 'messageId', 'references', 'attachments', 'textBody', 'bodyValues'],
+          fetchTextBodyValues: true,
+          maxBodyValueBytes: 256 * 1024,
+        },
+        'e',
+      ],
+    ]);
+    return (r.get('e')?.list as FullEmail[])[0];
+  }
+
+  /** Sets or clears keywords ($seen, $flagged …) on some Emails. */
+  async setKeyword(ids: readonly string[], keyword: string, on: boolean): Promise<void> {
+    const update: Record<string, Record<string, unknown>> = {};
+    for (const id of ids) update[id] = { [`keywords/${keyword}`]: on ? true : null };
+    await this.#set({ update });
+  }
+
+  /** Moves an Email to another mailbox (it gets a new id there: maxMailboxesPerEmail is 1). */
+  async move(id: string, mailboxId: string): Promise<void> {
+    await this.#set({ update: { [id]: { mailboxIds: { [mailboxId]: true } } } });
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.#set({ destroy: [id] });
+  }
+
+  async #set(args: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const r = (await this.jmap.call([['Email/set', { accountId: this.#account, ...args }, 's']])).get('s') ?? {};
+    const failed = { ...(r.notCreated as object), ...(r.notUpdated as object), ...(r.notDestroyed as object) } as Record<string, { type: string; description?: string }>;
+    const first = Object.values(failed)[0];
+    if (first) throw new Error(first.description ?? first.type);
+    return r;
+  }
+
+  /** The draft as a JMAP Email to create in `mailboxId`. */
+  #emailOf(draft: Draft, from: string, mailboxId: string, keywords: Record<string, true>): Record<string, unknown> {
+    return {
+      mailboxIds: { [mailboxId]: true },
+      keywords,
+      from: [{ email: from }],
+      to: parseAddressList(draft.to),
+      ...(draft.cc.trim() !== '' && { cc: parseAddressList(draft.cc) }),
+      subject: draft.subject,
+      ...(draft.inReplyTo && { inReplyTo: draft.inReplyTo }),
+      ...(draft.references && { references: draft.references }),
+      textBody: [{ partId: 't', type: 'text/plain' }],
+      ...(draft.html !== undefined && { htmlBody: [{ partId: 'h', type: 'text/html' }] }),
+      attachments: draft.attachments.map((a) => ({ blobId: a.blobId, type: a.type, name: a.name, disposition: 'attachment' })),
+      bodyValues: { t: { value: draft.text }, ...(draft.html !== undefined && { h: { value: draft.html } }) },
+    };
+  }
+
+  /** Saves a draft in Drafts, replacing the previous save; answers the new draft's id. */
+  async saveDraft(draft: Draft, drafts: Mailbox, previous: string | undefined): Promise<string> {
+    const r = await this.#set({ create: { d: this.#emailOf(draft, this.jmap.session.username, drafts.id, { $draft: true, $seen: true }) }, ...(previous && { destroy: [previous] }) });
+    return (r.created as Record<string, { id: string }>).d.id;
+  }
+
+  /**
+   * Sends: the message is stored in Drafts, submitted (EmailSubmission/set) and, once sent,
+   * moved to Sent (onSuccessUpdateEmail); the draft saved while typing is removed. A refusal
+   * (a recipient, the sender rules) rejects with its sentence and leaves the message in Drafts.
+   */
+  async send(draft: Draft, drafts: Mailbox, sent: Mailbox, previousDraft: string | undefined): Promise<void> {
+    const account = this.#account;
+    const r = await this.jmap.call([
+      ['Email/set', { accountId: account, create: { m: this.#emailOf(draft, this.jmap.session.username, drafts.id, { $draft: true, $seen: true }) }, ...(previousDraft && { destroy: [previousDraft] }) }, 'c'],
+      ['EmailSubmission/set', { accountId: account, create: { s: { identityId: 'i0', emailId: '#m' } }, onSuccessUpdateEmail: { '#s': { mailboxIds: { [sent.id]: true }, 'keywords/$draft': null } } }, 's'],
+    ]);
+    const notCreated = (r.get('c')?.notCreated ?? {}) as Record<string, { description?: string; type: string }>;
+    const notSent = (r.get('s')?.notCreated ?? {}) as Record<string, { description?: string; type: string }>;
+    const failure = notCreated.m ?? notSent.s;
+    if (failure) throw new Error(failure.description ?? failure.type);
+  }
+}

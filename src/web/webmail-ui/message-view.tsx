@@ -1,0 +1,125 @@
+/**
+ * @module message-view
+ * One open message: its header fields, the actions (reply, reply to all, forward, archive,
+ * delete, flag, mark unread, move), its body and its attachments. The body is the server's
+ * sanitised HTML document (src/web/webmail/message-frame.ts) shown in a sandboxed frame
+ * (srcdoc, no allow-scripts, no allow-same-origin: an opaque origin that can run nothing and
+ * reach nothing of this page), under this page's CSP and its own; remote images stay blocked
+ * until "Show images" asks the server for the document with them.
+ * Standards: WHATWG HTML (iframe sandbox, srcdoc), W3C CSP Level 3, RFC 8620 §6.2 (download).
+ * Security: message text is rendered as text; nothing from a message is set as this page's HTML.
+ * Limitations: the frame scrolls on its own (its height cannot be read across the sandbox).
+ */
+import { useEffect, useState } from 'preact/hooks';
+import type { JmapClient } from './jmap-client.js';
+import { formatAddress, type EmailAddress, type FullEmail, type Mailbox } from './mail-api.js';
+import type { ComposeKind } from './compose-init.js';
+
+export interface MessageActions {
+  archive(e: FullEmail): void;
+  remove(e: FullEmail): void;
+  move(e: FullEmail, mailboxId: string): void;
+  flag(e: FullEmail): void;
+  unread(e: FullEmail): void;
+  compose(kind: ComposeKind, source?: FullEmail): void;
+}
+
+/** Saves a blob under a file name through a temporary object URL. */
+export function saveBlob(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+const sizeOf = (n: number): string => (n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`);
+
+function Addresses({ label, list }: { label: string; list: readonly EmailAddress[] | null }) {
+  if (!list || list.length === 0) return null;
+  return (
+    <div class={`field field-${label.toLowerCase()}`}>
+      <span class="label">{label}</span> {list.map(formatAddress).join(', ')}
+    </div>
+  );
+}
+
+export function MessageView({ email, client, mailboxes, actions, onBack, onError }: { email: FullEmail; client: JmapClient; mailboxes: readonly Mailbox[]; actions: MessageActions; onBack: () => void; onError: (err: unknown) => void }) {
+  const [remote, setRemote] = useState(false);
+  const [frame, setFrame] = useState<{ html: string; blockedImages: number } | undefined>(undefined);
+  useEffect(() => {
+    let current = true;
+    client.frame(email.id, remote).then((f) => current && setFrame(f), onError);
+    return () => {
+      current = false;
+    };
+  }, [email.id, remote]);
+  const download = (blobId: string, name: string, type: string): void => {
+    client.download(blobId, name, type).then((b) => saveBlob(b, name), onError);
+  };
+  const here = Object.keys(email.mailboxIds)[0];
+  // an inline part (a cid: image of the HTML) is shown in the body, not listed
+  const attachments = email.attachments.filter((a) => a.cid === null || a.disposition === 'attachment');
+  return (
+    <article class="reader" aria-label="Message">
+      <div class="toolbar">
+        <button type="button" class="back" onClick={onBack} aria-label="Back to the list">
+          ←
+        </button>
+        <button type="button" data-action="reply" onClick={() => actions.compose('reply', email)}>Reply</button>
+        <button type="button" data-action="reply-all" onClick={() => actions.compose('reply-all', email)}>Reply all</button>
+        <button type="button" data-action="forward" onClick={() => actions.compose('forward', email)}>Forward</button>
+        <button type="button" data-action="archive" onClick={() => actions.archive(email)}>Archive</button>
+        <button type="button" data-action="delete" onClick={() => actions.remove(email)}>Delete</button>
+        <button type="button" data-action="flag" aria-pressed={email.keywords.$flagged === true} onClick={() => actions.flag(email)}>
+          {email.keywords.$flagged ? '★ Flagged' : '☆ Flag'}
+        </button>
+        <button type="button" data-action="unread" onClick={() => actions.unread(email)}>Mark unread</button>
+        <select
+          aria-label="Move to"
+          data-action="move"
+          value=""
+          onChange={(ev) => {
+            const to = (ev.currentTarget).value;
+            if (to !== '') actions.move(email, to);
+          }}
+        >
+          <option value="">Move to…</option>
+          {mailboxes.filter((m) => m.id !== here).map((m) => (
+            <option key={m.id} value={m.id}>{m.name}</option>
+          ))}
+        </select>
+      </div>
+      <h2 class="subject">{email.subject ?? '(no subject)'}</h2>
+      <div class="fields">
+        <Addresses label="From" list={email.from} />
+        <Addresses label="To" list={email.to} />
+        <Addresses label="Cc" list={email.cc} />
+        <div class="field">
+          <span class="label">Date</span> {new Date(email.sentAt ?? email.receivedAt).toLocaleString()}
+        </div>
+      </div>
+      {frame && frame.blockedImages > 0 && !remote && (
+        <p class="images-note">
+          {frame.blockedImages} remote image{frame.blockedImages === 1 ? ' is' : 's are'} blocked (they could tell the sender you read this).{' '}
+          <button type="button" data-action="show-images" onClick={() => setRemote(true)}>Show images</button>
+        </p>
+      )}
+      {attachments.length > 0 && (
+        <ul class="attachments" aria-label="Attachments">
+          {attachments.map((a) => (
+            <li key={a.partId}>
+              <button type="button" class="attachment" disabled={a.blobId === null} onClick={() => download(a.blobId!, a.name ?? 'attachment', a.type)}>
+                ⤓ {a.name ?? 'attachment'} <span class="size">({a.type}, {sizeOf(a.size)})</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {frame && <iframe class="body" title="Message body" sandbox="allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" srcdoc={frame.html} />}
+    </article>
+  );
+}
