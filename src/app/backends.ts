@@ -6,12 +6,13 @@
  * Standards: none.
  * Security: the aliases file is re-read when it changes; an unreadable file keeps the previous
  *   good set in force.
- * With a "postgres://" storage url the directory and the queue are in PostgreSQL, shared by
- * every node on that url; the mailboxes stay a Maildir under data_dir (a directory shared by
- * the nodes, e.g. over NFS), whose file names then carry the first local domain instead of the
- * node's hostname, so a delivery repeated by another node finds the first copy (idempotent on
- * the envelope id, MaildirStore's uniqueKey).
- * Limitations: mailboxes on PostgreSQL are still to come.
+ * With a "postgres://" storage url the directory, the queue and the mailboxes are in
+ * PostgreSQL, shared by every node on that url (mailboxes: PgMailStore, idempotent on the
+ * envelope id). A `[storage] mail_dir` set explicitly keeps the mailboxes a Maildir there (a
+ * directory shared by the nodes, e.g. over NFS), whose file names then carry the first local
+ * domain instead of the node's hostname, so a delivery repeated by another node finds the
+ * first copy (MaildirStore's uniqueKey).
+ * Limitations: none.
  */
 import { dkimSignerFor, srsFor } from './mail-auth.js';
 import { join } from 'node:path';
@@ -22,8 +23,8 @@ import { openDirectory, type DirectoryBackend } from '../directory/index.js';
 import { ConfiguredAliases, configuredResolver } from './configured-resolver.js';
 import { FsQueueStore, PgQueueStore, type FsQueueStoreOptions } from '../queue/index.js';
 import { isPostgresUrl } from '../util/index.js';
-import type { QueueStore } from '../core/index.js';
-import { MaildirStore } from '../mailbox/index.js';
+import type { MailboxStore, MailFolderStore, QueueStore } from '../core/index.js';
+import { MaildirFolders, MaildirStore, PgMailFolders, PgMailStore } from '../mailbox/index.js';
 import { AliasResolver } from '../resolve/index.js';
 import { IntakeService } from '../intake/index.js';
 
@@ -32,7 +33,9 @@ export interface Backends {
   readonly clock: Clock;
   readonly directory: DirectoryBackend;
   readonly store: QueueStore;
-  readonly mailboxes: MaildirStore;
+  readonly mailboxes: MailboxStore;
+  /** the folder face of the same mailboxes (IMAP, JMAP); one per process (Maildir: one lock per folder) */
+  readonly folders: MailFolderStore;
   readonly resolver: AliasResolver;
   readonly intake: IntakeService;
   /** problems found in the aliases file at the last (re)load, with line numbers */
@@ -69,6 +72,22 @@ export function mailDir(config: Config): string {
   return config.storage.mailDir ?? join(config.dataDir, 'mail');
 }
 
+/** Whether the mailboxes are in PostgreSQL: a postgres url and no [storage] mail_dir of one's own. */
+export function mailboxesInPostgres(config: Config): boolean {
+  return sharedStorage(config) && config.storage.mailDir === undefined;
+}
+
+/** The configured mailboxes and their folder face: PostgreSQL's, or a Maildir (mailDir). */
+export async function openMailboxes(config: Config): Promise<{ mailboxes: MailboxStore; folders: MailFolderStore; close(): Promise<void> }> {
+  if (mailboxesInPostgres(config)) {
+    const store = await PgMailStore.open(config.storage.url);
+    return { mailboxes: store, folders: new PgMailFolders(store), close: () => store.close() };
+  }
+  // several nodes deliver into one Maildir: the name must not depend on which node wrote it
+  const store = new MaildirStore(mailDir(config), { hostname: sharedStorage(config) ? config.localDomains[0] : config.hostname });
+  return { mailboxes: store, folders: new MaildirFolders(store), close: async () => undefined };
+}
+
 /** Whether this configuration's storage is PostgreSQL (several nodes). */
 export function sharedStorage(config: Config): boolean {
   return isPostgresUrl(config.storage.url);
@@ -93,8 +112,15 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
     await directory.close();
     throw err;
   }
-  // several nodes deliver into one Maildir: the name must not depend on which node wrote it
-  const mailboxes = new MaildirStore(mailDir(config), { hostname: sharedStorage(config) ? config.localDomains[0] : config.hostname });
+  let boxes: Awaited<ReturnType<typeof openMailboxes>>;
+  try {
+    boxes = await openMailboxes(config);
+  } catch (err) {
+    await store.close();
+    await directory.close();
+    throw err;
+  }
+  const { mailboxes, folders } = boxes;
 
   let current = config;
   const aliases = new ConfiguredAliases(config);
@@ -137,6 +163,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
     directory,
     store,
     mailboxes,
+    folders,
     resolver,
     get intake() {
       return intake;
@@ -156,6 +183,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
     },
     close: async () => {
       watch(undefined);
+      await boxes.close();
       await store.close();
       await directory.close();
     },

@@ -4,7 +4,7 @@
  * Standards: none. Security: see start-app.ts. Limitations: one process runs every service.
  */
 export { startApp, type RunningApp, type StartOptions } from './start-app.js';
-export { openBackends, openQueueStore, sharedStorage, spoolDir, mailDir, type Backends, type BackendOptions } from './backends.js';
+export { openBackends, openQueueStore, openMailboxes, mailboxesInPostgres, sharedStorage, spoolDir, mailDir, type Backends, type BackendOptions } from './backends.js';
 export { sendControl, controlSocketPath, SocketQueueControl, RequestQueueControl, ControlError, type ControlRequest, type ControlResponse } from './control.js';
 export { loadOrMakeTls } from './tls-files.js';
 export { ConfiguredAliases, configuredResolver, makeResolver } from './configured-resolver.js';

@@ -20,7 +20,6 @@ import { SmtpServer } from '../server/smtp/index.js';
 import { GreylistStore, MailboxVerifier, smtpPolicyFromConfig } from '../policy/index.js';
 import { Pop3Server } from '../server/pop3/index.js';
 import { ImapServer } from '../server/imap/index.js';
-import { MaildirFolders } from '../mailbox/index.js';
 import { AuthThrottle } from '../policy/auth-throttle.js';
 import { openBackends, type Backends } from './backends.js';
 import { controlSocketPath, startControlServer, type ControlRequest, type ControlResponse } from './control.js';
@@ -158,7 +157,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
 
   // IMAP (issue 14): the same Maildir as delivery and POP3, with its folders and UIDs
   // the folder face of the mailboxes, shared by IMAP and JMAP (one lock per folder in this process)
-  const folders = new MaildirFolders(mailboxes);
+  const folders = backends.folders;
   const imap = new ImapServer({
     hostname: config.hostname,
     folders,

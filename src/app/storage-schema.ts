@@ -1,6 +1,6 @@
 /**
  * @module storage-schema
- * Every PostgreSQL schema component correio has (the directory's, the queue's), in the order
+ * Every PostgreSQL schema component correio has (the directory's, the queue's, the mailboxes'), in the order
  * they are migrated: what `correio db migrate` applies and `correio db status` reports. Each
  * backend also migrates its own component when it opens, so a node started on an empty
  * database works without a separate step.
@@ -10,10 +10,11 @@
  * Limitations: none.
  */
 import { directorySchema } from '../directory/index.js';
+import { mailSchema } from '../mailbox/index.js';
 import { queueSchema } from '../queue/index.js';
 import { migrateSchema, openPgPool, schemaStatus, type ComponentStatus, type SchemaComponent } from '../util/index.js';
 
-export const storageComponents: readonly SchemaComponent[] = [directorySchema, queueSchema];
+export const storageComponents: readonly SchemaComponent[] = [directorySchema, queueSchema, mailSchema];
 
 /** "host:port/database" of a postgres url, without user or password (for messages). */
 export function describePgUrl(url: string): string {

@@ -1,7 +1,7 @@
 /**
  * @module mailbox
- * Local mailbox storage: the Maildir store read by POP3, IMAP and the web, its folders and
- * per-folder UIDs, MODSEQs and keywords.
+ * Local mailbox storage read by POP3, IMAP and the web: the Maildir store (default) and the
+ * PostgreSQL store (several nodes), each with its folders and per-folder UIDs, MODSEQs and keywords.
  * Standards: see maildir-store, maildir-folders, uid-index. Security: see maildir-store and
  * maildir-folders. Limitations: see each module.
  */
@@ -9,3 +9,8 @@ export { MaildirStore, mailboxParts, encodeUniqueKey, type MaildirStoreOptions }
 export { MaildirFolders, defaultFolders, type MaildirFoldersOptions } from './maildir-folders.js';
 export { parseUidIndex, formatUidIndex, reconcile, vanishedSince, newUidValidity, uidListName, type UidIndex } from './uid-index.js';
 export { FolderLock } from './folder-lock.js';
+export { checkFolderName, isInbox } from './folder-name.js';
+export { PgMailStore, type PgMailStoreOptions } from './pg-mail-store.js';
+export { PgMailFolders } from './pg-mail-folders.js';
+export { PgMailNotifier } from './pg-mail-notifier.js';
+export { mailSchema } from './pg-mail-schema.js';

@@ -40,8 +40,9 @@ import {
 } from '../core/index.js';
 import { atomicWriteFile, uniqueId } from '../util/index.js';
 import { FolderLock } from './folder-lock.js';
+import { checkFolderName, isInbox } from './folder-name.js';
 import type { MaildirStore } from './maildir-store.js';
-import { applyChange, checkKeywords, emptyIndex, formatUidIndex, newUidValidity, parseUidIndex, reconcile, sameKeywords, uidListName, uidValidityName, vanishedSince, type UidIndex } from './uid-index.js';
+import { checkKeywords, emptyIndex, flagStep, formatUidIndex, newUidValidity, parseUidIndex, reconcile, uidListName, uidValidityName, vanishedSince, type UidIndex } from './uid-index.js';
 
 /** What a locked step sees: the folder's directory, its index brought up to date, the listing. */
 interface FolderState {
@@ -64,10 +65,6 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
-function isInbox(folder: string): boolean {
-  return folder.toUpperCase() === 'INBOX';
-}
-
 export interface MaildirFoldersOptions {
   now?: () => number;
 }
@@ -86,12 +83,7 @@ export class MaildirFolders implements MailFolderStore {
 
   /** Checks a client's folder name; INBOX is "" for the store. */
   #folder(folder: string): string {
-    if (isInbox(folder)) return '';
-    if (folder.length === 0 || folder.length > 200) throw new MailFolderError('bad-name', 'empty or too long folder name');
-    if (/[%*\x00-\x1f\x7f/\\]/.test(folder)) throw new MailFolderError('bad-name', 'forbidden character in folder name');
-    if (folder.startsWith('.') || folder.endsWith('.') || folder.includes('..')) throw new MailFolderError('bad-name', 'empty level in folder name');
-    if (folder.split('.').some(isInbox)) throw new MailFolderError('bad-name', 'INBOX cannot be a level of another folder');
-    return folder;
+    return checkFolderName(folder);
   }
 
   /** The directory of a checked folder name `f` ("" = INBOX, made when missing). */
@@ -230,17 +222,12 @@ export class MaildirFolders implements MailFolderStore {
         const key = byUid.get(uid);
         const e = key === undefined ? undefined : entries.get(key);
         const m = key === undefined ? undefined : listing.get(key);
-        if (key === undefined || !e || !m) {
-          missing.push(uid);
+        const next = flagStep(key === undefined || !e || !m ? undefined : { flags: m.flags, keywords: e.keywords, modseq: e.modseq }, change, opts.unchangedSince);
+        if (next === 'missing' || next === 'modified') {
+          (next === 'missing' ? missing : modified).push(uid);
           continue;
         }
-        // RFC 7162 §3.1.3: a message changed after UNCHANGEDSINCE is not touched
-        if (opts.unchangedSince !== undefined && e.modseq > opts.unchangedSince) {
-          modified.push(uid);
-          continue;
-        }
-        const next = applyChange(m.flags, e.keywords, change);
-        if (next.flags === m.flags && sameKeywords(next.keywords, e.keywords)) continue;
+        if (next === 'same' || key === undefined || !m) continue;
         if (next.flags !== m.flags) {
           try {
             await this.store.setFlags(user, key, next.flags, f);

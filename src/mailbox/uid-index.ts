@@ -239,6 +239,22 @@ function dedupe(kws: readonly string[]): string[] {
   return out;
 }
 
+/**
+ * What one STORE does to one message: 'missing' (not in the folder), 'modified' (its MODSEQ is
+ * above UNCHANGEDSINCE, RFC 7162 §3.1.3: left alone), 'same' (nothing to change), or its new
+ * flags and keywords. Shared by every MailFolderStore backend's updateFlags.
+ */
+export function flagStep(
+  m: { readonly flags: string; readonly keywords: readonly string[]; readonly modseq: number } | undefined,
+  change: FlagChange,
+  unchangedSince: number | undefined,
+): 'missing' | 'modified' | 'same' | { flags: string; keywords: string[] } {
+  if (!m) return 'missing';
+  if (unchangedSince !== undefined && m.modseq > unchangedSince) return 'modified';
+  const next = applyChange(m.flags, m.keywords, change);
+  return next.flags === m.flags && sameKeywords(next.keywords, m.keywords) ? 'same' : next;
+}
+
 /** Whether two keyword lists hold the same keywords (case-insensitive, any order). */
 export function sameKeywords(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;

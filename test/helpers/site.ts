@@ -8,12 +8,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { buffer } from 'node:stream/consumers';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseConfig, type Config } from '../../src/config/index.js';
 import { openDirectory, hashPassword } from '../../src/directory/index.js';
-import { startApp, type RunningApp } from '../../src/app/index.js';
+import { mailboxesInPostgres, openMailboxes, startApp, type RunningApp } from '../../src/app/index.js';
 import { readSpoolEnvelopes } from './spool.js';
 import type { Envelope } from '../../src/core/index.js';
 import { cliCommand } from './cli.js';
@@ -123,8 +124,20 @@ function siteFrom(base: Awaited<ReturnType<typeof prepare>>, stop: () => Promise
     }
     return out.sort();
   };
-  const messages = async (user: string): Promise<string[]> =>
-    Promise.all((await mailbox(user)).map((f) => readFile(f, 'utf8')));
+  // mailboxes in PostgreSQL ([storage] url without mail_dir): read through the store itself
+  let boxes: ReturnType<typeof openMailboxes> | undefined;
+  const messages = async (user: string): Promise<string[]> => {
+    if (!mailboxesInPostgres(config)) return Promise.all((await mailbox(user)).map((f) => readFile(f, 'utf8')));
+    boxes ??= openMailboxes(config);
+    const { mailboxes } = await boxes;
+    const list = await mailboxes.list(user);
+    return Promise.all(list.map(async (m) => (await buffer(await mailboxes.open(user, m.key))).toString('utf8')));
+  };
+  const closeBoxes = async (): Promise<void> => {
+    const b = boxes;
+    boxes = undefined;
+    if (b) await (await b).close();
+  };
   let stopped = false;
   const site: Site = {
     dir,
@@ -148,6 +161,7 @@ function siteFrom(base: Awaited<ReturnType<typeof prepare>>, stop: () => Promise
     stop: async () => {
       if (stopped) return;
       stopped = true;
+      await closeBoxes();
       await stop();
     },
     destroy: async () => {

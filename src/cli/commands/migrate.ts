@@ -38,7 +38,7 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.print(`directory: ${d.domains} domains, ${d.users} users, ${d.aliases} aliases, ${d.lists} lists, ${d.roles} roles (verified)`);
       const q = report.queue;
       ctx.print(`queue: ${q.messages} messages (${q.copied} copied, ${q.skipped} already there), ${q.envelopes} envelopes (verified)`);
-      ctx.print(`mailboxes: not copied; they stay in ${mailDir(config)} (share that directory with every node: [storage] mail_dir)`);
+      ctx.print(`mailboxes: not copied; they stay in ${mailDir(config)} (set [storage] mail_dir to that directory, shared with every node, to keep them there)`);
       ctx.print(`next: set [storage] url to the database at ${where} and restart; never start this site on "file:" again (its spool would be delivered twice)`);
     });
 }

@@ -27,6 +27,7 @@ export {
 } from './sequence-set.js';
 export { encodeValue, encodeValueBuffer, atom, astring, ImapAtom, ImapLiteral, ImapRun, type ImapValue } from './imap-value.js';
 export { parseMimeTree, findPart, parseParams, type MimePart, type ContentType } from './mime-tree.js';
+export { messageText, bodyText, headerBlockText, decodeEncodedWords } from './message-text.js';
 export { envelopeOf, addressList } from './envelope.js';
 export { bodyStructure } from './body-structure.js';
 export { encodeMutf7, decodeMutf7 } from './mutf7.js';

@@ -10,10 +10,9 @@
  *   are those the runtime's TextDecoder knows.
  */
 import type { SearchKey, SequenceSet } from '../../protocol/imap/index.js';
-import type { MimePart } from '../../protocol/imap/index.js';
 import type { LoadedMessage } from './message-reader.js';
 import type { ViewMessage } from './selected-mailbox.js';
-import { decodeTransfer } from '../../protocol/mime/index.js';
+import { bodyText, decodeEncodedWords, headerBlockText } from '../../protocol/imap/index.js';
 
 export interface SearchTarget {
   readonly seq: number;
@@ -47,52 +46,8 @@ export function needsMessage(k: SearchKey): boolean {
   }
 }
 
-function decodeCharset(b: Buffer, charset: string): string {
-  try {
-    return new TextDecoder(charset || 'utf-8').decode(b);
-  } catch {
-    return b.toString('latin1');
-  }
-}
-
-/** RFC 2047 encoded words decoded (unknown charsets left as written). */
-export function decodeEncodedWords(s: string): string {
-  return s
-    .replace(/(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)\s+(?==\?)/g, '$1')
-    .replace(/=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g, (whole, cs: string, enc: string, text: string) => {
-      const charset = cs.replace(/\*.*$/, '');
-      const bytes = enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64') : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
-      try {
-        return new TextDecoder(charset).decode(bytes);
-      } catch {
-        return whole;
-      }
-    });
-}
-
 function headerText(msg: LoadedMessage, field: string): string[] {
   return msg.tree.fields.filter((f) => f.name.toUpperCase() === field).map((f) => decodeEncodedWords(f.value).toLowerCase());
-}
-
-function bodyText(msg: LoadedMessage, p: MimePart, out: string[]): void {
-  if (p.children) {
-    for (const c of p.children) bodyText(msg, c, out);
-    return;
-  }
-  if (p.message) {
-    out.push(headerBlockText(msg, p.message));
-    bodyText(msg, p.message, out);
-    return;
-  }
-  if (p.contentType.type !== 'text' && p.contentType.type !== 'message') return;
-  const cte = p.fields.find((f) => f.name.toLowerCase() === 'content-transfer-encoding')?.value.trim().toLowerCase() ?? '7bit';
-  const raw = decodeTransfer(msg.buf.subarray(p.bodyStart, p.end), cte) ?? msg.buf.subarray(p.bodyStart, p.end);
-  const charset = p.contentType.params.find(([k]) => k === 'charset')?.[1] ?? 'utf-8';
-  out.push(decodeCharset(raw, charset.toLowerCase() === 'us-ascii' ? 'utf-8' : charset).toLowerCase());
-}
-
-function headerBlockText(msg: LoadedMessage, p: MimePart): string {
-  return p.fields.map((f) => `${f.name}: ${decodeEncodedWords(f.value)}`).join('\n').toLowerCase();
 }
 
 function dayOf(ms: number): number {
@@ -184,8 +139,8 @@ export async function matches(k: SearchKey, t: SearchTarget): Promise<boolean> {
     case 'body':
     case 'text': {
       const texts: string[] = [];
-      if (k.op === 'text') texts.push(headerBlockText(msg, msg.tree));
-      bodyText(msg, msg.tree, texts);
+      if (k.op === 'text') texts.push(headerBlockText(msg.tree));
+      bodyText(msg.buf, msg.tree, texts);
       const needle = k.value.toLowerCase();
       return texts.some((s) => s.includes(needle));
     }

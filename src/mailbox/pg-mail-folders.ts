@@ -1,0 +1,314 @@
+/**
+ * @module pg-mail-folders
+ * The folder face (MailFolderStore) of the PostgreSQL mailboxes: folders as rows (names as the
+ * Maildir backend's, "." between levels), subscriptions, per-folder UIDs and MODSEQs, keywords,
+ * the expunge record for VANISHED, and watchers fed by LISTEN/NOTIFY from every node.
+ * Each change runs in one transaction that locks the folder's row, so two nodes changing one
+ * folder are ordered by PostgreSQL; a sync is one statement (one snapshot).
+ * Standards: RFC 9051 §2.3.1.1 (UIDs), §6.3.6 (RENAME renames inferior folders too);
+ *   RFC 7162 §3.1 (MODSEQ, UNCHANGEDSINCE), §3.2.10 (VANISHED); RFC 6154 (SPECIAL-USE of the
+ *   default folders).
+ * Security: names pass checkFolderName; users pass ownerOf; bound parameters only.
+ * Limitations: RENAME of INBOX is refused (as the Maildir backend); the expunge record keeps
+ *   every expunged UID of a folder until the folder is deleted (about 30 bytes each).
+ */
+import type { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import {
+  MailFolderError,
+  type FlagChange,
+  type FlagUpdateResult,
+  type FolderChanges,
+  type FolderEntry,
+  type FolderMessage,
+  type FolderSnapshot,
+  type MailFolderStore,
+} from '../core/index.js';
+import { rangesOf } from '../protocol/imap/index.js';
+import { checkFolderName, isInbox } from './folder-name.js';
+import { defaultFolders } from './maildir-folders.js';
+import { notifyFolder } from './pg-mail-notifier.js';
+import { crlfBody, messageColumns, ownerOf, type MessageRow, type PgMailStore } from './pg-mail-store.js';
+import { applyChange, checkKeywords, flagStep } from './uid-index.js';
+
+function folderMessage(r: MessageRow): FolderMessage {
+  return {
+    uid: Number(r.uid),
+    key: r.key,
+    flags: r.flags,
+    keywords: r.keywords,
+    modseq: Number(r.modseq),
+    size: Number(r.size),
+    receivedAt: Number(r.received_at),
+  };
+}
+
+function nonexistent(folder: string): MailFolderError {
+  return new MailFolderError('nonexistent', `no folder ${folder}`);
+}
+
+/** The client's name of a row name ("" = INBOX). */
+function displayName(name: string): string {
+  return name === '' ? 'INBOX' : name;
+}
+
+interface FolderHead {
+  uid_validity: string;
+  uid_next: string;
+  highest_modseq: string;
+}
+
+export class PgMailFolders implements MailFolderStore {
+  readonly delimiter = '.';
+
+  constructor(private readonly store: PgMailStore) {}
+
+  async ensureDefaultFolders(user: string): Promise<void> {
+    const owner = ownerOf(user);
+    await this.store.tx(async (c) => {
+      const made = await c.query<{ name: string }>(
+        'INSERT INTO mail_folders (owner, name) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING name',
+        [owner, ['', ...defaultFolders.map((d) => d.name)]],
+      );
+      const subscribe = ['INBOX', ...made.rows.map((r) => r.name).filter((n) => n !== '')];
+      await c.query('INSERT INTO mail_subscriptions (owner, name) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [owner, subscribe]);
+    });
+  }
+
+  async listFolders(user: string): Promise<FolderEntry[]> {
+    const owner = ownerOf(user);
+    const rows = await this.store.query<{ name: string }>(`SELECT name FROM mail_folders WHERE owner = $1 AND name <> '' ORDER BY name COLLATE "C"`, [owner]);
+    const out: FolderEntry[] = [{ name: 'INBOX' }];
+    for (const { name } of rows) {
+      const use = defaultFolders.find((d) => d.name === name)?.use;
+      out.push(use ? { name, specialUse: use } : { name });
+    }
+    return out;
+  }
+
+  async folderExists(user: string, folder: string): Promise<boolean> {
+    const f = checkFolderName(folder);
+    if (f === '') return true;
+    return (await this.store.query('SELECT 1 FROM mail_folders WHERE owner = $1 AND name = $2', [ownerOf(user), f])).length > 0;
+  }
+
+  async createFolder(user: string, folder: string): Promise<void> {
+    const f = checkFolderName(folder);
+    if (f === '') throw new MailFolderError('exists', `folder ${folder} exists`);
+    const made = await this.store.query('INSERT INTO mail_folders (owner, name) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id', [ownerOf(user), f]);
+    if (made.length === 0) throw new MailFolderError('exists', `folder ${folder} exists`);
+  }
+
+  async deleteFolder(user: string, folder: string): Promise<void> {
+    const f = checkFolderName(folder);
+    if (f === '') throw new MailFolderError('cannot', 'INBOX cannot be deleted');
+    const owner = ownerOf(user);
+    const bodies = await this.store.tx(async (c) => {
+      const row = await this.store.lockFolder(c, owner, f, false);
+      if (!row) throw nonexistent(folder);
+      const b = await c.query<{ body_hash: Buffer }>('SELECT DISTINCT body_hash FROM mail_messages WHERE folder_id = $1', [row.id]);
+      await c.query('DELETE FROM mail_folders WHERE id = $1', [row.id]);
+      await notifyFolder(c, owner, f);
+      return b.rows.map((r) => r.body_hash);
+    });
+    await this.store.collectBodies(bodies);
+  }
+
+  async renameFolder(user: string, from: string, to: string): Promise<void> {
+    const f = checkFolderName(from);
+    const t = checkFolderName(to);
+    if (f === '') throw new MailFolderError('cannot', 'renaming INBOX is not supported');
+    if (t === '') throw new MailFolderError('exists', `folder ${to} exists`);
+    const owner = ownerOf(user);
+    await this.store.tx(async (c) => {
+      const row = await this.store.lockFolder(c, owner, f, false);
+      if (!row) throw nonexistent(from);
+      if ((await c.query('SELECT 1 FROM mail_folders WHERE owner = $1 AND name = $2', [owner, t])).rowCount !== 0) {
+        throw new MailFolderError('exists', `folder ${to} exists`);
+      }
+      // RFC 9051 §6.3.6: inferior folders are renamed with it
+      const moved = await c.query<{ name: string }>(
+        `UPDATE mail_folders SET name = $3 || substr(name, length($2) + 1)
+         WHERE owner = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || '.') RETURNING name`,
+        [owner, f, t],
+      );
+      for (const m of moved.rows) await notifyFolder(c, owner, m.name);
+      await this.store.bumpFolder(c, row, row.highestModseq + 1);
+    }).catch((err: unknown) => {
+      // a folder under the new name's levels exists already (unique owner, name)
+      if ((err as { cause?: { code?: string } }).cause?.code === '23505') throw new MailFolderError('exists', `a folder under ${to} exists`);
+      throw err;
+    });
+  }
+
+  async listSubscriptions(user: string): Promise<string[]> {
+    const rows = await this.store.query<{ name: string }>('SELECT name FROM mail_subscriptions WHERE owner = $1 ORDER BY name COLLATE "C"', [ownerOf(user)]);
+    return rows.map((r) => r.name);
+  }
+
+  async setSubscribed(user: string, folder: string, on: boolean): Promise<void> {
+    const name = isInbox(folder) ? 'INBOX' : checkFolderName(folder);
+    const owner = ownerOf(user);
+    if (on) await this.store.query('INSERT INTO mail_subscriptions (owner, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [owner, name]);
+    else await this.store.query('DELETE FROM mail_subscriptions WHERE owner = $1 AND name = $2', [owner, name]);
+  }
+
+  /** The folder's head (INBOX made when missing); nonexistent otherwise. */
+  async #head(owner: string, f: string, folder: string): Promise<FolderHead> {
+    const sql = 'SELECT uid_validity, uid_next, highest_modseq FROM mail_folders WHERE owner = $1 AND name = $2';
+    let head = (await this.store.query<FolderHead>(sql, [owner, f]))[0];
+    if (!head && f === '') {
+      await this.store.query('INSERT INTO mail_folders (owner, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [owner, f]);
+      head = (await this.store.query<FolderHead>(sql, [owner, f]))[0];
+    }
+    if (!head) throw nonexistent(folder);
+    return head;
+  }
+
+  async sync(user: string, folder: string): Promise<FolderSnapshot> {
+    const owner = ownerOf(user);
+    const f = checkFolderName(folder);
+    await this.#head(owner, f, folder);
+    // one statement: the head and the messages of one snapshot
+    const rows = await this.store.query<FolderHead & Partial<MessageRow>>(
+      `SELECT fo.uid_validity, fo.uid_next, fo.highest_modseq, ${messageColumns.split(', ').map((c) => `m.${c}`).join(', ')}
+       FROM mail_folders fo LEFT JOIN mail_messages m ON m.folder_id = fo.id
+       WHERE fo.owner = $1 AND fo.name = $2 ORDER BY m.uid`,
+      [owner, f],
+    );
+    if (!rows[0]) throw nonexistent(folder);
+    return {
+      uidValidity: Number(rows[0].uid_validity),
+      uidNext: Number(rows[0].uid_next),
+      highestModseq: Number(rows[0].highest_modseq),
+      messages: rows.filter((r) => r.uid !== null && r.uid !== undefined).map((r) => folderMessage(r as MessageRow)),
+    };
+  }
+
+  async changesSince(user: string, folder: string, sinceModseq: number): Promise<FolderChanges> {
+    const owner = ownerOf(user);
+    const f = checkFolderName(folder);
+    await this.#head(owner, f, folder);
+    return this.store.tx(async (c) => {
+      // one snapshot for the three reads
+      await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      const h = await c.query<FolderHead & { id: string }>('SELECT id, uid_validity, uid_next, highest_modseq FROM mail_folders WHERE owner = $1 AND name = $2', [owner, f]);
+      const head = h.rows[0];
+      if (!head) throw nonexistent(folder);
+      const changed = await c.query<MessageRow>(`SELECT ${messageColumns} FROM mail_messages WHERE folder_id = $1 AND modseq > $2 ORDER BY uid`, [head.id, sinceModseq]);
+      const gone = await c.query<{ uid: string }>('SELECT uid FROM mail_expunged WHERE folder_id = $1 AND modseq > $2 ORDER BY uid', [head.id, sinceModseq]);
+      return {
+        uidValidity: Number(head.uid_validity),
+        highestModseq: Number(head.highest_modseq),
+        changed: changed.rows.map(folderMessage),
+        vanished: rangesOf(gone.rows.map((r) => Number(r.uid))),
+      };
+    });
+  }
+
+  async updateFlags(user: string, folder: string, uids: readonly number[], change: FlagChange, opts: { unchangedSince?: number } = {}): Promise<FlagUpdateResult> {
+    const owner = ownerOf(user);
+    const f = checkFolderName(folder);
+    checkKeywords(change.keywords);
+    return this.store.tx(async (c) => {
+      const row = await this.store.lockFolder(c, owner, f, f === '');
+      if (!row) throw nonexistent(folder);
+      const r = await c.query<MessageRow>(`SELECT ${messageColumns} FROM mail_messages WHERE folder_id = $1 AND uid = ANY($2::bigint[])`, [row.id, uids]);
+      const byUid = new Map(r.rows.map((m) => [Number(m.uid), folderMessage(m)]));
+      const modseq = row.highestModseq + 1;
+      const updated: FolderMessage[] = [];
+      const modified: number[] = [];
+      const missing: number[] = [];
+      for (const uid of uids) {
+        const m = byUid.get(uid);
+        const next = flagStep(m, change, opts.unchangedSince);
+        if (next === 'missing' || next === 'modified') {
+          (next === 'missing' ? missing : modified).push(uid);
+          continue;
+        }
+        if (next === 'same' || !m) continue;
+        updated.push({ ...m, flags: next.flags, keywords: next.keywords, modseq });
+      }
+      if (updated.length === 0) return { highestModseq: row.highestModseq, updated, modified, missing };
+      await c.query(
+        `UPDATE mail_messages m SET flags = u.flags, keywords = ARRAY(SELECT jsonb_array_elements_text(u.keywords)), modseq = $2
+         FROM unnest($3::bigint[], $4::text[], $5::jsonb[]) AS u (uid, flags, keywords) WHERE m.folder_id = $1 AND m.uid = u.uid`,
+        [row.id, modseq, updated.map((m) => m.uid), updated.map((m) => m.flags), updated.map((m) => JSON.stringify(m.keywords))],
+      );
+      await this.store.bumpFolder(c, row, modseq);
+      return { highestModseq: modseq, updated, modified, missing };
+    });
+  }
+
+  async append(
+    user: string,
+    folder: string,
+    message: Readable,
+    opts: { flags: string; keywords?: readonly string[]; receivedAt?: number },
+  ): Promise<{ uid: number; uidValidity: number }> {
+    const owner = ownerOf(user);
+    const f = checkFolderName(folder);
+    checkKeywords(opts.keywords);
+    const flags = applyChange('', [], { mode: 'set', flags: opts.flags, keywords: opts.keywords ?? [] });
+    const body = crlfBody(await buffer(message));
+    return this.store.tx(async (c) => {
+      const row = await this.store.lockFolder(c, owner, f, f === '');
+      if (!row) throw nonexistent(folder);
+      const hash = await this.store.putBody(c, body);
+      const [{ uid }] = await this.store.insertMessages(c, row, [
+        { hash, size: body.length, flags: flags.flags, keywords: flags.keywords, receivedAt: opts.receivedAt ?? this.store.now() },
+      ]);
+      return { uid, uidValidity: row.uidValidity };
+    });
+  }
+
+  async copy(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[] }> {
+    const owner = ownerOf(user);
+    const f = checkFolderName(from);
+    const t = checkFolderName(to);
+    return this.store.tx(async (c) => {
+      const target = await this.store.lockFolder(c, owner, t, t === '');
+      if (!target) throw nonexistent(to);
+      const src = await c.query<MessageRow>(
+        `SELECT ${messageColumns.split(', ').map((x) => `m.${x}`).join(', ')} FROM mail_messages m JOIN mail_folders fo ON fo.id = m.folder_id
+         WHERE fo.owner = $1 AND fo.name = $2 AND m.key = ANY($3)`,
+        [owner, f, keys],
+      );
+      const byKey = new Map(src.rows.map((r) => [r.key, r]));
+      const found = keys.map((k) => byKey.get(k)).filter((r): r is MessageRow => r !== undefined);
+      // the same body row: a copy stores no second content
+      const made = await this.store.insertMessages(
+        c,
+        target,
+        found.map((r) => ({ hash: r.body_hash, size: Number(r.size), flags: r.flags, keywords: r.keywords, receivedAt: Number(r.received_at) })),
+      );
+      return { uidValidity: target.uidValidity, uids: made.map((m) => m.uid) };
+    });
+  }
+
+  remove(user: string, folder: string, key: string): Promise<void> {
+    return this.store.remove(user, key, displayName(checkFolderName(folder)));
+  }
+
+  open(user: string, folder: string, key: string): Promise<Readable> {
+    return this.store.open(user, key, displayName(checkFolderName(folder)));
+  }
+
+  /**
+   * UIDs (ascending) of the folder's messages whose header or text parts hold every word of
+   * `text`: PostgreSQL full-text search ("simple" configuration, GIN index) — words, not the
+   * substrings IMAP SEARCH BODY asks for (RFC 6203's fuzzy matching is of this kind).
+   */
+  async searchText(user: string, folder: string, text: string): Promise<number[]> {
+    const rows = await this.store.query<{ uid: string }>(
+      `SELECT m.uid FROM mail_messages m JOIN mail_folders fo ON fo.id = m.folder_id JOIN mail_bodies b ON b.hash = m.body_hash
+       WHERE fo.owner = $1 AND fo.name = $2 AND b.search @@ plainto_tsquery('simple', $3) ORDER BY m.uid`,
+      [ownerOf(user), checkFolderName(folder), text],
+    );
+    return rows.map((r) => Number(r.uid));
+  }
+
+  watch(user: string, folder: string, onChange: () => void): () => void {
+    return this.store.notifier.watch(ownerOf(user), checkFolderName(folder), onChange);
+  }
+}

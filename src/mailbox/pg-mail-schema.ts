@@ -1,0 +1,85 @@
+/**
+ * @module pg-mail-schema
+ * The mailboxes' tables on PostgreSQL, as the versioned migrations of the "mailbox" component
+ * (util/pg-database.ts applies them):
+ * - mail_bodies: each distinct message content once, keyed by its SHA-256 (bytea, CRLF line
+ *   ends), with its full-text vector (PostgreSQL's tsvector, "simple" configuration) under a
+ *   GIN index;
+ * - mail_folders: one row per folder of a user ("" is INBOX) with UIDVALIDITY, UIDNEXT and
+ *   HIGHESTMODSEQ; the row is the folder's lock (SELECT … FOR UPDATE), so UIDs and MODSEQs are
+ *   handed out in commit order by any node;
+ * - mail_messages: a message of a folder: UID, key, body, flags, keywords, MODSEQ, date;
+ * - mail_expunged: the UIDs that left a folder and the MODSEQ at which they went (QRESYNC
+ *   VANISHED, JMAP changes);
+ * - mail_deliveries: (user, delivery key) taken once: a delivery repeated by any node, even
+ *   after the first copy was moved or deleted, stores nothing;
+ * - mail_subscriptions: LSUB/LIST (SUBSCRIBED) names, which need not exist as folders.
+ * UIDVALIDITY comes from a sequence set to the epoch seconds at creation, so a folder created
+ * again under an old name gets a new, greater value (RFC 9051 §2.3.1.1).
+ * Standards: RFC 9051 §2.3.1.1; RFC 7162 §3.1 (MODSEQ), §3.2.10 (VANISHED).
+ * Security: none (schema only).
+ * Limitations: append a migration to change the schema; never edit one that shipped.
+ */
+import type { SchemaComponent } from '../util/index.js';
+
+export const mailSchema: SchemaComponent = {
+  name: 'mailbox',
+  migrations: [
+    {
+      version: 1,
+      name: 'bodies (content-addressed, full text), folders, messages, expunges, deliveries, subscriptions',
+      sql: `CREATE SEQUENCE mail_uid_validity MAXVALUE 4294967295;
+            SELECT setval('mail_uid_validity', greatest(1, extract(epoch FROM now())::bigint));
+            CREATE TABLE mail_bodies (
+              hash bytea PRIMARY KEY,
+              size bigint NOT NULL,
+              body bytea NOT NULL,
+              search tsvector
+            );
+            CREATE INDEX mail_bodies_search ON mail_bodies USING gin (search);
+            CREATE TABLE mail_folders (
+              id bigserial PRIMARY KEY,
+              owner text NOT NULL,
+              name text NOT NULL,
+              uid_validity bigint NOT NULL DEFAULT nextval('mail_uid_validity'),
+              uid_next bigint NOT NULL DEFAULT 1,
+              highest_modseq bigint NOT NULL DEFAULT 1,
+              UNIQUE (owner, name)
+            );
+            CREATE TABLE mail_messages (
+              folder_id bigint NOT NULL REFERENCES mail_folders (id) ON DELETE CASCADE,
+              uid bigint NOT NULL,
+              key text COLLATE "C" NOT NULL,
+              body_hash bytea NOT NULL REFERENCES mail_bodies (hash),
+              size bigint NOT NULL,
+              flags text NOT NULL DEFAULT '',
+              keywords text[] NOT NULL DEFAULT '{}',
+              modseq bigint NOT NULL,
+              received_at bigint NOT NULL,
+              PRIMARY KEY (folder_id, uid),
+              UNIQUE (folder_id, key)
+            );
+            CREATE INDEX mail_messages_modseq ON mail_messages (folder_id, modseq);
+            CREATE INDEX mail_messages_body ON mail_messages (body_hash);
+            CREATE TABLE mail_expunged (
+              folder_id bigint NOT NULL REFERENCES mail_folders (id) ON DELETE CASCADE,
+              uid bigint NOT NULL,
+              modseq bigint NOT NULL,
+              PRIMARY KEY (folder_id, uid)
+            );
+            CREATE INDEX mail_expunged_modseq ON mail_expunged (folder_id, modseq);
+            CREATE TABLE mail_deliveries (
+              owner text NOT NULL,
+              unique_key text NOT NULL,
+              key text NOT NULL,
+              delivered_at timestamptz NOT NULL DEFAULT now(),
+              PRIMARY KEY (owner, unique_key)
+            );
+            CREATE TABLE mail_subscriptions (
+              owner text NOT NULL,
+              name text NOT NULL,
+              PRIMARY KEY (owner, name)
+            );`,
+    },
+  ],
+};

@@ -1,0 +1,206 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import pg from 'pg';
+import { MailFolderError } from '../core/index.js';
+import { createTestDatabase, pgUnavailable, type TestDatabase } from '../../test/helpers/pg.js';
+import { PgMailFolders } from './pg-mail-folders.js';
+import { PgMailStore } from './pg-mail-store.js';
+
+const skip = await pgUnavailable();
+const user = 'suzana@dc.uece.br';
+const msg = (n: number | string, extra = ''): Readable => Readable.from([Buffer.from(`Subject: m${n}\r\n${extra}\r\nbody ${n}\r\n`)]);
+
+interface Node {
+  store: PgMailStore;
+  folders: PgMailFolders;
+}
+
+async function withNodes(count: number, fn: (nodes: Node[], db: TestDatabase) => Promise<void>): Promise<void> {
+  const db = await createTestDatabase();
+  const nodes: Node[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const store = await PgMailStore.open(db.url, { maxConnections: 4 });
+      nodes.push({ store, folders: new PgMailFolders(store) });
+    }
+    await fn(nodes, db);
+  } finally {
+    for (const n of nodes) await n.store.close();
+    await db.drop();
+  }
+}
+
+async function scalar(url: string, sql: string): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return Number((await c.query<{ n: string }>(sql)).rows[0].n);
+  } finally {
+    await c.end();
+  }
+}
+
+function pgTest(name: string, fn: () => Promise<void>): void {
+  void test(name, skip ? (t) => t.skip(skip) : fn);
+}
+
+pgTest('delivery is idempotent on its key across nodes, even after the first copy was moved away', () =>
+  withNodes(2, async ([a, b]) => {
+    const [k1, k2] = await Promise.all([a.store.deliver(user, msg(1), { uniqueKey: 'q1-1' }), b.store.deliver(user, msg(1), { uniqueKey: 'q1-1' })]);
+    assert.equal(k1.key, k2.key);
+    assert.equal((await a.store.list(user)).length, 1);
+    // a reader moves it to another folder (COPY + expunge): a late redelivery stores nothing
+    await a.folders.createFolder(user, 'Archive');
+    await a.folders.copy(user, 'INBOX', [k1.key], 'Archive');
+    await a.folders.remove(user, 'INBOX', k1.key);
+    await b.store.deliver(user, msg(1), { uniqueKey: 'q1-1' });
+    assert.equal((await b.store.list(user)).length, 0);
+    assert.equal((await b.store.list(user, 'Archive')).length, 1);
+  }));
+
+pgTest('two nodes delivering to one folder at once: every message one UID, UIDs never shared or reused', () =>
+  withNodes(2, async ([a, b]) => {
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).store.deliver(user, msg(i), { uniqueKey: `e${i}` })),
+    );
+    const snap = await a.folders.sync(user, 'INBOX');
+    assert.deepEqual(snap.messages.map((m) => m.uid), Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.equal(snap.uidNext, 21);
+    await b.store.remove(user, snap.messages[19].key);
+    await b.store.deliver(user, msg(99), { uniqueKey: 'e99' });
+    const after = await a.folders.sync(user, 'inbox');
+    assert.equal(after.uidValidity, snap.uidValidity);
+    assert.deepEqual(after.messages.slice(-2).map((m) => m.uid), [19, 21]);
+  }));
+
+pgTest('MODSEQ: flags, keywords and expunges raise it; changesSince gives the changed and the vanished', () =>
+  withNodes(1, async ([{ store, folders }]) => {
+    for (let i = 1; i <= 4; i++) await store.deliver(user, msg(i), { uniqueKey: `m${i}` });
+    const s0 = await folders.sync(user, 'INBOX');
+    const r = await folders.updateFlags(user, 'INBOX', [1, 2, 9], { mode: 'add', flags: 'S', keywords: ['$Forwarded'] });
+    assert.deepEqual(r.updated.map((m) => m.uid), [1, 2]);
+    assert.deepEqual(r.missing, [9]);
+    assert.equal(r.highestModseq, s0.highestModseq + 1);
+    assert.deepEqual(r.updated[0].keywords, ['$Forwarded']);
+    // RFC 7162 §3.1.3: UNCHANGEDSINCE below a message's MODSEQ leaves it alone
+    const r2 = await folders.updateFlags(user, 'INBOX', [1, 3], { mode: 'add', flags: 'F' }, { unchangedSince: s0.highestModseq });
+    assert.deepEqual(r2.modified, [1]);
+    assert.deepEqual(r2.updated.map((m) => m.uid), [3]);
+    await folders.remove(user, 'INBOX', s0.messages[3].key);
+    const ch = await folders.changesSince(user, 'INBOX', s0.highestModseq);
+    assert.deepEqual(ch.changed.map((m) => [m.uid, m.flags]), [[1, 'S'], [2, 'S'], [3, 'F']]);
+    assert.deepEqual(ch.vanished, [{ from: 4, to: 4 }]);
+    assert.ok(ch.highestModseq > r2.highestModseq);
+    // POP3's face sees the same flags
+    assert.deepEqual((await store.list(user)).map((m) => m.flags), ['S', 'S', 'F']);
+  }));
+
+pgTest('append and copy keep flags, keywords and date; a copy stores no second body; bodies go with their last message', () =>
+  withNodes(1, async ([{ folders }], db) => {
+    await folders.ensureDefaultFolders(user);
+    const a = await folders.append(user, 'Drafts', Readable.from([Buffer.from('Subject: draft\nbare LF\n')]), {
+      flags: 'DS', keywords: ['$Draft1'], receivedAt: Date.UTC(2024, 0, 2),
+    });
+    assert.equal(a.uid, 1);
+    const d = (await folders.sync(user, 'Drafts')).messages[0];
+    assert.equal(d.flags, 'DS');
+    assert.equal(d.receivedAt, Date.UTC(2024, 0, 2));
+    // stored with CRLF: size and content as IMAP serves them
+    assert.equal((await buffer(await folders.open(user, 'Drafts', d.key))).toString(), 'Subject: draft\r\nbare LF\r\n');
+    assert.equal(d.size, 'Subject: draft\r\nbare LF\r\n'.length);
+    const c = await folders.copy(user, 'Drafts', [d.key, 'nosuchkey'], 'Archive');
+    assert.deepEqual(c.uids, [1]);
+    const copied = (await folders.sync(user, 'Archive')).messages[0];
+    assert.deepEqual([copied.flags, copied.keywords, copied.receivedAt], ['DS', ['$Draft1'], Date.UTC(2024, 0, 2)]);
+    assert.equal(await scalar(db.url, 'SELECT count(*) AS n FROM mail_bodies'), 1);
+    await folders.remove(user, 'Drafts', d.key);
+    assert.equal(await scalar(db.url, 'SELECT count(*) AS n FROM mail_bodies'), 1);
+    await folders.deleteFolder(user, 'Archive');
+    assert.equal(await scalar(db.url, 'SELECT count(*) AS n FROM mail_bodies'), 0);
+  }));
+
+pgTest('folders: defaults with special use and subscriptions, rename with inferiors, errors by kind', () =>
+  withNodes(1, async ([{ folders }]) => {
+    await folders.ensureDefaultFolders(user);
+    const list = await folders.listFolders(user);
+    assert.deepEqual(list.map((f) => f.name), ['INBOX', 'Archive', 'Drafts', 'Junk', 'Sent', 'Trash']);
+    assert.equal(list.find((f) => f.name === 'Sent')?.specialUse, '\\Sent');
+    assert.deepEqual(await folders.listSubscriptions(user), ['Archive', 'Drafts', 'INBOX', 'Junk', 'Sent', 'Trash']);
+    await folders.createFolder(user, 'Work');
+    await folders.createFolder(user, 'Work.2024');
+    const before = await folders.sync(user, 'Work.2024');
+    await folders.renameFolder(user, 'Work', 'Job');
+    assert.ok(await folders.folderExists(user, 'Job.2024'));
+    assert.equal(await folders.folderExists(user, 'Work'), false);
+    assert.equal((await folders.sync(user, 'Job.2024')).uidValidity, before.uidValidity);
+    const kind = async (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: unknown) => (e instanceof MailFolderError ? e.kind : String(e)));
+    assert.equal(await kind(folders.createFolder(user, 'Job')), 'exists');
+    assert.equal(await kind(folders.renameFolder(user, 'Job', 'Sent')), 'exists');
+    assert.equal(await kind(folders.deleteFolder(user, 'INBOX')), 'cannot');
+    assert.equal(await kind(folders.sync(user, 'Nope')), 'nonexistent');
+    assert.equal(await kind(folders.createFolder(user, 'a/b')), 'bad-name');
+    // a folder deleted and made again gets a new, greater UIDVALIDITY
+    await folders.deleteFolder(user, 'Job.2024');
+    await folders.createFolder(user, 'Job.2024');
+    assert.ok((await folders.sync(user, 'Job.2024')).uidValidity > before.uidValidity);
+    await folders.setSubscribed(user, 'Job', true);
+    await folders.setSubscribed(user, 'Trash', false);
+    assert.deepEqual(await folders.listSubscriptions(user), ['Archive', 'Drafts', 'INBOX', 'Job', 'Junk', 'Sent']);
+  }));
+
+pgTest('a delivery on one node wakes a watcher on another (LISTEN/NOTIFY), and a broken LISTEN connection resyncs', () =>
+  withNodes(2, async ([a, b], db) => {
+    await a.folders.sync(user, 'INBOX');
+    let calls = 0;
+    let wake: () => void = () => undefined;
+    const woken = (): Promise<void> => new Promise((resolve) => (wake = resolve));
+    const stop = a.folders.watch(user, 'INBOX', () => {
+      calls++;
+      wake();
+    });
+    await a.store.notifier.ready();
+    let w = woken();
+    await b.store.deliver(user, msg(1), { uniqueKey: 'n1' });
+    await w;
+    assert.ok(calls >= 1);
+    assert.equal((await a.folders.sync(user, 'INBOX')).messages.length, 1);
+    // the LISTEN connection is cut: the watcher is called once it is back (a change may be missed meanwhile)
+    w = woken();
+    const killed = await scalar(db.url, "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = 'correio mail notify' AND datname = current_database()");
+    assert.ok(killed >= 1);
+    await w;
+    // and notifications flow again afterwards
+    for (let i = 0; i < 50 && !a.store.notifier.listening; i++) await new Promise((r) => setTimeout(r, 100));
+    w = woken();
+    await b.store.deliver(user, msg(2), { uniqueKey: 'n2' });
+    await w;
+    stop();
+  }));
+
+pgTest('full text: the body vector finds decoded words of text parts, not of attachments', () =>
+  withNodes(1, async ([{ store, folders }]) => {
+    const mime = [
+      'Subject: =?utf-8?q?Relat=C3=B3rio?=',
+      'Content-Type: multipart/mixed; boundary=b',
+      '',
+      '--b',
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: base64',
+      '',
+      Buffer.from('a reunião de quinta-feira\r\n').toString('base64'),
+      '--b',
+      'Content-Type: application/octet-stream',
+      '',
+      'secretword',
+      '--b--',
+      '',
+    ].join('\r\n');
+    await store.deliver(user, Readable.from([Buffer.from(mime)]), { uniqueKey: 'f1' });
+    await store.deliver(user, msg(2), { uniqueKey: 'f2' });
+    assert.deepEqual(await folders.searchText(user, 'INBOX', 'reunião'), [1]);
+    assert.deepEqual(await folders.searchText(user, 'INBOX', 'relatório'), [1]);
+    assert.deepEqual(await folders.searchText(user, 'INBOX', 'secretword'), []);
+    assert.deepEqual(await folders.searchText(user, 'INBOX', 'body'), [2]);
+  }));
