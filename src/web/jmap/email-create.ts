@@ -14,18 +14,19 @@ import type { Args } from './jmap-protocol.js';
 import type { AccountSession } from './jmap-account.js';
 import { MessageCache } from './email-read.js';
 import { composeMessage, type ComposeAddress, type ComposePart } from '../../protocol/mime/compose-message.js';
-import { flagsOf, type EmailRecord } from './mail-view.js';
+import type { EmailRecord } from './mail-view.js';
+import { badKeyword, parseBlobId, splitKeywords } from './mail-ids.js';
 
 /** The octets and type of a blob of this account: an upload, a stored message, or one of its parts. */
 export async function readBlob(account: AccountSession, blobId: string, cache: MessageCache): Promise<{ data: Buffer; type: string } | undefined> {
   const up = await account.blobs.get(account.accountId, blobId);
   if (up) return up;
-  const m = /^b([A-Za-z0-9_-]{22})(?:_([0-9-]+))?$/.exec(blobId);
-  if (!m) return undefined;
-  const e = (await account.view()).emails.find((x) => x.blobId === `b${m[1]}`);
+  const b = parseBlobId(blobId);
+  if (!b) return undefined;
+  const e = (await account.view()).emailById.get(`e${b.suffix}`);
   if (!e) return undefined;
-  if (m[2] === undefined) return { data: await cache.raw(e), type: 'message/rfc822' };
-  const partId = m[2].replace(/-/g, '.');
+  const partId = b.partId;
+  if (partId === undefined) return { data: await cache.raw(e), type: 'message/rfc822' };
   const { parsed } = await cache.load(e);
   const data = parsed.octets(partId);
   const find = (p: typeof parsed.bodyStructure): string | undefined => (p.partId === partId ? p.type : p.subParts?.map(find).find((t) => t !== undefined));
@@ -43,9 +44,11 @@ function targetFolder(account: AccountSession, mailboxIds: unknown, createdIds: 
 }
 
 async function store(account: AccountSession, folder: string, message: Buffer, keywords: unknown, receivedAt: number | undefined): Promise<EmailRecord | SetError> {
-  const flags = flagsOf(typeof keywords === 'object' && keywords !== null ? (keywords as Args) : {});
-  if (typeof flags !== 'string') return { type: 'invalidProperties', description: `keyword ${flags.unsupported} cannot be stored here`, properties: ['keywords'] };
-  const { uid } = await account.folders.append(account.user, folder, Readable.from([message]), { flags, ...(receivedAt !== undefined && { receivedAt }) });
+  const asked = typeof keywords === 'object' && keywords !== null ? (keywords as Args) : {};
+  const bad = badKeyword(asked);
+  if (bad !== undefined) return { type: 'invalidProperties', description: `"${bad.slice(0, 40)}" is not a keyword (RFC 8621 §4.1.1)`, properties: ['keywords'] };
+  const k = splitKeywords(asked);
+  const { uid } = await account.folders.append(account.user, folder, Readable.from([message]), { flags: k.letters, keywords: k.keywords, ...(receivedAt !== undefined && { receivedAt }) });
   account.changed();
   const e = (await account.view()).emails.find((x) => x.folder === folder && x.uid === uid);
   if (!e) throw new Error('the stored email vanished');

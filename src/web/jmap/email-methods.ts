@@ -5,12 +5,12 @@
  * account's folders; a change made here is what IMAP sees (the same Maildir flags and files),
  * and the other way round.
  * Standards: RFC 8621 §4.2–§4.6, §3.1 (Thread/get), §5.1 (SearchSnippet/get); RFC 8620 §5.3
- *   (/set: patches with "/" paths, ifInState, SetErrors).
+ *   (/set: patches with "/" paths, ifInState, SetErrors), §5.6 (/queryChanges).
  * Security: every id is looked up in the account's own view; other users' mail has no id here.
  * Email/set create and Email/import are in email-create.ts.
  * Limitations: one mailbox per Email (maxMailboxesPerEmail 1: a Maildir file lives in one
- *   folder); a move gives the Email a new id (see mail-view); keywords are the five Maildir
- *   can hold; Email/queryChanges is cannotCalculateChanges.
+ *   folder); a move gives the Email a new id (see mail-ids); Email/queryChanges ignores
+ *   upToId and answers every change since the old state.
  */
 import { AccountSession, changesAnswer, idsArg, propertiesArg, maxObjectsInSet } from './jmap-account.js';
 import { MethodError, capabilityUris, type Args, type JmapMethod } from './jmap-protocol.js';
@@ -18,7 +18,8 @@ import { compileFilter, compileSort, sortAsync } from './email-query.js';
 import { MessageCache, defaultEmailProperties, emailObject, emailProperties, getOptions, plainText } from './email-read.js';
 import { asText } from './email-parse.js';
 import { findHeader } from '../../protocol/mime/index.js';
-import { flagsOf, keywordsOf, type EmailRecord } from './mail-view.js';
+import type { AccountView, EmailRecord } from './mail-view.js';
+import { badKeyword, keywordsOf, splitKeywords } from './mail-ids.js';
 import { createEmails, importEmails } from './email-create.js';
 
 const isHeaderProperty = (p: string): boolean => /^header:[^:]+(:as(Raw|Text|Addresses|MessageIds|Date))?(:all)?$/i.test(p);
@@ -55,7 +56,7 @@ export function emailMethods(account: AccountSession): [string, JmapMethod][] {
         run: async (args) => {
           account.check(args);
           const view = await account.view();
-          const changes = typeof args.sinceState === 'string' ? account.mailView.changes(account.user, 'Email', args.sinceState) : undefined;
+          const changes = typeof args.sinceState === 'string' ? await account.mailView.emailChanges(account.user, view, args.sinceState) : undefined;
           return changesAnswer(account.accountId, args, view.emailState, changes);
         },
       },
@@ -67,11 +68,7 @@ export function emailMethods(account: AccountSession): [string, JmapMethod][] {
         run: async (args) => {
           account.check(args);
           const view = await account.view();
-          const match = compileFilter(args.filter, cache);
-          const cmp = compileSort(args.sort, cache);
-          const found: EmailRecord[] = [];
-          for (const e of view.emails) if (await match(e)) found.push(e);
-          const sorted = await sortAsync(found, cmp);
+          const sorted = await runQuery(view, args, cache);
           let position = typeof args.position === 'number' && Number.isInteger(args.position) ? args.position : 0;
           if (typeof args.anchor === 'string') {
             const at = sorted.findIndex((e) => e.id === args.anchor);
@@ -84,7 +81,7 @@ export function emailMethods(account: AccountSession): [string, JmapMethod][] {
           return {
             accountId: account.accountId,
             queryState: view.emailState,
-            canCalculateChanges: false,
+            canCalculateChanges: true,
             position,
             ids: page.map((e) => e.id),
             ...(args.calculateTotal === true && { total: sorted.length }),
@@ -97,9 +94,14 @@ export function emailMethods(account: AccountSession): [string, JmapMethod][] {
       'Email/queryChanges',
       {
         capability: cap,
-        run: (args) => {
+        run: async (args) => {
           account.check(args);
-          return Promise.reject(new MethodError('cannotCalculateChanges', 'run Email/query again'));
+          if (typeof args.sinceQueryState !== 'string') throw new MethodError('invalidArguments', 'sinceQueryState is required');
+          const view = await account.view();
+          const changes = await account.mailView.emailChanges(account.user, view, args.sinceQueryState);
+          if (!changes) throw new MethodError('cannotCalculateChanges', `query state ${args.sinceQueryState} is not one of ours: run Email/query again`);
+          const sorted = await runQuery(view, args, cache);
+          return queryChangesAnswer(account.accountId, args, view.emailState, changes, sorted);
         },
       },
     ],
@@ -145,7 +147,7 @@ export function emailMethods(account: AccountSession): [string, JmapMethod][] {
         run: async (args) => {
           account.check(args);
           const view = await account.view();
-          const c = typeof args.sinceState === 'string' ? account.mailView.changes(account.user, 'Email', args.sinceState) : undefined;
+          const c = typeof args.sinceState === 'string' ? await account.mailView.emailChanges(account.user, view, args.sinceState) : undefined;
           const t = (ids: string[]): string[] => ids.map((id) => `t${id.slice(1)}`);
           return changesAnswer(account.accountId, args, view.emailState, c && { created: t(c.created), updated: t(c.updated), destroyed: t(c.destroyed) });
         },
@@ -204,9 +206,35 @@ export function highlight(text: string, words: readonly string[], excerpt: boole
   return out;
 }
 
+/** The Emails of the view matching a query's filter, in its sort order. */
+async function runQuery(view: AccountView, args: Args, cache: MessageCache): Promise<EmailRecord[]> {
+  const match = compileFilter(args.filter, cache);
+  const cmp = compileSort(args.sort, cache);
+  const found: EmailRecord[] = [];
+  for (const e of view.emails) if (await match(e)) found.push(e);
+  return sortAsync(found, cmp);
+}
+
+/**
+ * RFC 8620 §5.6: every Email changed since the old state is removed, and those now in the
+ * results added at their index. Unchanged Emails keep their sort keys (receivedAt, size and
+ * the headers never change; a keyword change is an update), so their order is as before.
+ */
+function queryChangesAnswer(accountId: string, args: Args, newQueryState: string, changes: { created: string[]; updated: string[]; destroyed: string[] }, sorted: readonly EmailRecord[]): Args {
+  const touched = new Set([...changes.created, ...changes.updated]);
+  const removed = [...changes.updated, ...changes.destroyed];
+  const added: { id: string; index: number }[] = [];
+  sorted.forEach((e, index) => {
+    if (touched.has(e.id)) added.push({ id: e.id, index });
+  });
+  const max = args.maxChanges;
+  if (typeof max === 'number' && removed.length + added.length > max) throw new MethodError('tooManyChanges', `more than ${max} changes since ${String(args.sinceQueryState)}`);
+  return { accountId, oldQueryState: args.sinceQueryState, newQueryState, removed, added, ...(args.calculateTotal === true && { total: sorted.length }) };
+}
+
 /** Applies a PatchObject (RFC 8620 §5.3) to keywords and mailboxIds. */
 function applyPatch(e: EmailRecord, patch: Args): { keywords: Record<string, unknown>; mailboxIds: Record<string, unknown> } | { bad: string[] } {
-  let keywords: Record<string, unknown> = keywordsOf(e.flags);
+  let keywords: Record<string, unknown> = keywordsOf(e.flags, e.keywords);
   let mailboxIds: Record<string, unknown> = { [e.mailboxId]: true };
   const bad: string[] = [];
   for (const [path, value] of Object.entries(patch)) {
@@ -252,9 +280,9 @@ async function setEmails(account: AccountSession, args: Args, createdIds: Map<st
       notUpdated[id] = { type: 'invalidProperties', description: 'only keywords and mailboxIds can change', properties: next.bad };
       continue;
     }
-    const flags = flagsOf(next.keywords, e.flags);
-    if (typeof flags !== 'string') {
-      notUpdated[id] = { type: 'invalidProperties', description: `keyword ${flags.unsupported} cannot be stored here ($seen, $flagged, $answered, $draft, $forwarded can)`, properties: ['keywords'] };
+    const bad = badKeyword(next.keywords);
+    if (bad !== undefined) {
+      notUpdated[id] = { type: 'invalidProperties', description: `"${bad.slice(0, 40)}" is not a keyword (RFC 8621 §4.1.1)`, properties: ['keywords'] };
       continue;
     }
     const targets = Object.keys(next.mailboxIds).map(resolve);
@@ -263,13 +291,13 @@ async function setEmails(account: AccountSession, args: Args, createdIds: Map<st
       notUpdated[id] = { type: targets.length > 1 ? 'tooManyMailboxes' : 'invalidProperties', description: 'an email is in exactly one existing mailbox here', properties: ['mailboxIds'] };
       continue;
     }
-    if (flags !== e.flags) {
-      // added and removed letters apart: other letters and the IMAP keywords stay as they are
-      const add = [...flags].filter((f) => !e.flags.includes(f)).join('');
-      const drop = [...e.flags].filter((f) => !flags.includes(f)).join('');
-      if (add) await folders.updateFlags(user, e.folder, [e.uid], { mode: 'add', flags: add });
-      if (drop) await folders.updateFlags(user, e.folder, [e.uid], { mode: 'remove', flags: drop });
-    }
+    // what is added and what removed, apart: other letters (T, IMAP's \Deleted) stay as they are
+    const want = splitKeywords(next.keywords);
+    const had = splitKeywords(keywordsOf(e.flags, e.keywords));
+    const add = { flags: [...want.letters].filter((f) => !had.letters.includes(f)).join(''), keywords: want.keywords.filter((k) => !had.keywords.includes(k)) };
+    const drop = { flags: [...had.letters].filter((f) => !want.letters.includes(f)).join(''), keywords: had.keywords.filter((k) => !want.keywords.includes(k)) };
+    if (add.flags || add.keywords.length) await folders.updateFlags(user, e.folder, [e.uid], { mode: 'add', ...add });
+    if (drop.flags || drop.keywords.length) await folders.updateFlags(user, e.folder, [e.uid], { mode: 'remove', ...drop });
     if (target.id !== e.mailboxId) {
       // a move: the copy keeps the flags and the date; then the original goes
       await folders.copy(user, e.folder, [e.key], target.folder);

@@ -88,11 +88,11 @@ export function compileFilter(filter: unknown, cache: MessageCache): Matcher {
       case 'hasKeyword':
       case 'allInThreadHaveKeyword':
       case 'someInThreadHaveKeyword':
-        checks.push((e) => keywordsOf(e.flags)[String(v).toLowerCase()] === true);
+        checks.push((e) => keywordsOf(e.flags, e.keywords)[String(v).toLowerCase()] === true);
         break;
       case 'notKeyword':
       case 'noneInThreadHaveKeyword':
-        checks.push((e) => keywordsOf(e.flags)[String(v).toLowerCase()] !== true);
+        checks.push((e) => keywordsOf(e.flags, e.keywords)[String(v).toLowerCase()] !== true);
         break;
       case 'hasAttachment':
         content.push((_t, has) => has === v);
@@ -146,7 +146,7 @@ export function compileSort(sort: unknown, cache: MessageCache): Comparator {
       case 'size':
         return e.size;
       case 'hasKeyword':
-        return keywordsOf(e.flags)[String(c.keyword).toLowerCase()] ? 1 : 0;
+        return keywordsOf(e.flags, e.keywords)[String(c.keyword).toLowerCase()] ? 1 : 0;
       case 'subject':
         return norm((asText(findHeader((await cache.load(e)).parsed.fields, 'subject')) ?? '').replace(/^((re|fwd?|aw|sv)\s*:\s*)+/i, ''));
       case 'from':

@@ -98,7 +98,7 @@ export async function emailObject(e: EmailRecord, opts: GetOptions, cache: Messa
     blobId: e.blobId,
     threadId: e.threadId,
     mailboxIds: { [e.mailboxId]: true },
-    keywords: keywordsOf(e.flags),
+    keywords: keywordsOf(e.flags, e.keywords),
     size: e.size,
     receivedAt: isoDate(e.receivedAt),
   };

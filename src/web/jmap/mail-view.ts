@@ -1,22 +1,28 @@
 /**
  * @module mail-view
  * One account's mail as JMAP sees it (RFC 8621 §2, §4), over the folders IMAP uses
- * (core MailFolderStore): Mailbox and Email ids, keywords from Maildir flags, counts, and the
- * state strings of each type with the changes between recent states.
- * Ids: a Mailbox is "m" + base64url of its folder name; an Email (and its Thread, one Email per
- * Thread) is derived from its Maildir key, the same in every view and after a restart.
- * States: a state string is a digest of every object's id and properties, so equal contents
- * give equal states (a client's state survives a restart when nothing changed); the last
- * states of each account are kept in memory with their contents, so /changes can list what
- * was created, updated and destroyed since one of them (an older one: cannotCalculateChanges).
- * Standards: RFC 8621 §2.1 (Mailbox properties, roles from RFC 8457 / RFC 6154), §4.1.1
- *   (keywords $seen $flagged $answered $draft $forwarded ↔ Maildir S F R D P), RFC 8620 §5.2.
+ * (core MailFolderStore): Mailbox and Email records (ids: mail-ids.ts), counts, and the state
+ * strings with the changes between any two of them.
+ * States are made of IMAP's numbers: for each folder its Mailbox id, UIDVALIDITY, UIDNEXT and
+ * HIGHESTMODSEQ (and whether it is subscribed, for Mailbox states). Equal contents give equal
+ * states, across restarts; a flag changed over IMAP raises a MODSEQ and so the state; and the
+ * changes since any earlier state are asked of the folder store (`changesSince`), so no state
+ * history is kept in memory: a new message has a UID at or above the old UIDNEXT (created), a
+ * changed one a MODSEQ above the old one (updated), a gone one is in the store's expunge
+ * record (destroyed).
+ * Standards: RFC 8621 §2.1 (Mailbox properties, roles from RFC 6154), RFC 8620 §5.2 (/changes),
+ *   RFC 7162 §3.1 (MODSEQ, HIGHESTMODSEQ), RFC 9051 §2.3.1.1 (UIDs ascend, UIDVALIDITY).
  * Security: a view is built for the authenticated account only.
- * Limitations: every load syncs every folder (O(messages)); a message moved to another folder
- *   gets a new Maildir key there, hence a new Email id (the old one is destroyed).
+ * Limitations: every load syncs every folder (O(messages) in memory, no message read); the
+ *   destroyed list may name ids the client never had (the store's expunge record is bounded;
+ *   RFC 7162 allows it to over-report), and a deleted folder's or a changed UIDVALIDITY's old
+ *   ids are named by their UID range, so when that is over `maxExpanded` the answer is
+ *   cannotCalculateChanges and the client fetches again.
  */
-import { createHash } from 'node:crypto';
 import type { MailFolderStore, SpecialUse } from '../../core/index.js';
+import { folderOfMailboxId, folderTag, mailboxIdOf, messageSuffix } from './mail-ids.js';
+
+export { keywordsOf, mailboxIdOf, folderOfMailboxId } from './mail-ids.js';
 
 export interface MailboxRecord {
   readonly id: string;
@@ -27,6 +33,11 @@ export interface MailboxRecord {
   readonly isSubscribed: boolean;
   readonly totalEmails: number;
   readonly unreadEmails: number;
+  /** the folder's numbers as of this view (the state strings are made of them) */
+  readonly tag: string;
+  readonly uidValidity: number;
+  readonly uidNext: number;
+  readonly highestModseq: number;
 }
 
 export interface EmailRecord {
@@ -38,6 +49,8 @@ export interface EmailRecord {
   readonly key: string;
   readonly uid: number;
   readonly flags: string;
+  readonly keywords: readonly string[];
+  readonly modseq: number;
   readonly size: number;
   readonly receivedAt: number;
 }
@@ -58,93 +71,41 @@ export interface Changes {
   readonly destroyed: string[];
 }
 
-const keywordFlags: readonly [string, string][] = [
-  ['$draft', 'D'],
-  ['$flagged', 'F'],
-  ['$forwarded', 'P'],
-  ['$answered', 'R'],
-  ['$seen', 'S'],
-];
-
-/** RFC 8621 §4.1.1: the keywords a Maildir flag string holds. */
-export function keywordsOf(flags: string): Record<string, true> {
-  const out: Record<string, true> = {};
-  for (const [k, f] of keywordFlags) if (flags.includes(f)) out[k] = true;
-  return out;
-}
-
-/** The Maildir flags of a keyword set (keeping T, the IMAP \Deleted mark, from `old`); undefined names a keyword Maildir cannot hold. */
-export function flagsOf(keywords: Record<string, unknown>, old = ''): string | { unsupported: string } {
-  let flags = old.includes('T') ? 'T' : '';
-  for (const [k, v] of Object.entries(keywords)) {
-    if (v !== true) continue;
-    const f = keywordFlags.find(([kw]) => kw === k.toLowerCase())?.[1];
-    if (f === undefined) return { unsupported: k };
-    flags += f;
-  }
-  return [...new Set(flags)].sort().join('');
-}
+/** The most ids a /changes answer names from a UID range (a deleted folder, a new UIDVALIDITY). */
+export const maxExpanded = 10_000;
 
 const roles: Record<SpecialUse, string> = { '\\Sent': 'sent', '\\Drafts': 'drafts', '\\Trash': 'trash', '\\Junk': 'junk', '\\Archive': 'archive' };
 
-export function mailboxIdOf(folder: string): string {
-  return `m${Buffer.from(folder.toUpperCase() === 'INBOX' ? 'INBOX' : folder, 'utf8').toString('base64url')}`;
+interface FolderState {
+  readonly uidValidity: number;
+  readonly uidNext: number;
+  readonly modseq: number;
+  readonly subscribed: boolean;
 }
 
-export function folderOfMailboxId(id: string): string | undefined {
-  if (!/^m[A-Za-z0-9_-]+$/.test(id)) return undefined;
-  return Buffer.from(id.slice(1), 'base64url').toString('utf8');
+/** A state string: each folder's Mailbox id, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ (base 36), "u" when unsubscribed. */
+function stateOf(mailboxes: readonly MailboxRecord[], withSubscriptions: boolean): string {
+  return mailboxes
+    .map((m) => `${m.id}.${m.uidValidity.toString(36)}.${m.uidNext.toString(36)}.${m.highestModseq.toString(36)}${withSubscriptions && !m.isSubscribed ? '.u' : ''}`)
+    .sort()
+    .join('~');
 }
 
-function emailSuffix(key: string): string {
-  return createHash('sha256').update(key).digest('base64url').slice(0, 22);
-}
-
-function digest(entries: Iterable<[string, string]>): string {
-  const h = createHash('sha256');
-  for (const [id, sig] of [...entries].sort((a, b) => (a[0] < b[0] ? -1 : 1))) h.update(`${id}=${sig}\n`);
-  return h.digest('base64url').slice(0, 16);
-}
-
-/** The last states of one type for one account, each with the signatures of its objects. */
-class StateHistory {
-  readonly #states = new Map<string, ReadonlyMap<string, string>>();
-  constructor(private readonly keep: number) {}
-
-  record(objects: ReadonlyMap<string, string>): string {
-    const state = digest(objects);
-    if (!this.#states.has(state)) {
-      this.#states.set(state, objects);
-      if (this.#states.size > this.keep) this.#states.delete(this.#states.keys().next().value as string);
-    }
-    return state;
+function parseState(state: string): Map<string, FolderState> | undefined {
+  const out = new Map<string, FolderState>();
+  if (state === '') return out;
+  for (const part of state.split('~')) {
+    const m = /^(m[A-Za-z0-9_-]+)\.([0-9a-z]+)\.([0-9a-z]+)\.([0-9a-z]+)(\.u)?$/.exec(part);
+    if (!m) return undefined;
+    out.set(m[1], { uidValidity: parseInt(m[2], 36), uidNext: parseInt(m[3], 36), modseq: parseInt(m[4], 36), subscribed: m[5] === undefined });
   }
-
-  /** What changed from `since` to `now`; undefined when `since` is not remembered. */
-  changes(since: string, now: ReadonlyMap<string, string>): Changes | undefined {
-    const old = this.#states.get(since);
-    if (!old) return undefined;
-    const created: string[] = [];
-    const updated: string[] = [];
-    for (const [id, sig] of now) {
-      const was = old.get(id);
-      if (was === undefined) created.push(id);
-      else if (was !== sig) updated.push(id);
-    }
-    const destroyed = [...old.keys()].filter((id) => !now.has(id));
-    return { created, updated, destroyed };
-  }
+  return out;
 }
 
 export class MailView {
-  readonly #history = new Map<string, { mailbox: StateHistory; email: StateHistory; mailboxSigs: ReadonlyMap<string, string>; emailSigs: ReadonlyMap<string, string> }>();
+  constructor(readonly folders: MailFolderStore) {}
 
-  constructor(
-    readonly folders: MailFolderStore,
-    private readonly keepStates = 50,
-  ) {}
-
-  /** Syncs every folder of `user` and records the states. */
+  /** Syncs every folder of `user`: its mailboxes and emails, and the states. */
   async load(user: string): Promise<AccountView> {
     await this.folders.ensureDefaultFolders(user);
     const entries = await this.folders.listFolders(user);
@@ -156,11 +117,12 @@ export class MailView {
     for (const e of entries) {
       const snap = await this.folders.sync(user, e.name);
       const mailboxId = mailboxIdOf(e.name);
+      const tag = folderTag(e.name);
       let unread = 0;
       for (const m of snap.messages) {
         if (!m.flags.includes('S')) unread++;
-        const suffix = emailSuffix(m.key);
-        emails.push({ id: `e${suffix}`, threadId: `t${suffix}`, blobId: `b${suffix}`, folder: e.name, mailboxId, key: m.key, uid: m.uid, flags: m.flags, size: m.size, receivedAt: m.receivedAt });
+        const suffix = messageSuffix(tag, snap.uidValidity, m.uid);
+        emails.push({ id: `e${suffix}`, threadId: `t${suffix}`, blobId: `b${suffix}`, folder: e.name, mailboxId, key: m.key, uid: m.uid, flags: m.flags, keywords: m.keywords, modseq: m.modseq, size: m.size, receivedAt: m.receivedAt });
       }
       const cut = e.name.lastIndexOf(d);
       const parent = cut > 0 ? e.name.slice(0, cut) : undefined;
@@ -173,32 +135,76 @@ export class MailView {
         isSubscribed: subscribed.has(e.name),
         totalEmails: snap.messages.length,
         unreadEmails: unread,
+        tag,
+        uidValidity: snap.uidValidity,
+        uidNext: snap.uidNext,
+        highestModseq: snap.highestModseq,
       });
     }
     emails.sort((a, b) => a.receivedAt - b.receivedAt || (a.id < b.id ? -1 : 1));
-    const mailboxSigs = new Map(mailboxes.map((m) => [m.id, `${m.folder}|${m.isSubscribed}|${m.totalEmails}|${m.unreadEmails}|${m.parentId}`] as [string, string]));
-    const emailSigs = new Map(emails.map((e) => [e.id, `${e.mailboxId}|${e.flags}`] as [string, string]));
-    let h = this.#history.get(user);
-    if (!h) {
-      h = { mailbox: new StateHistory(this.keepStates), email: new StateHistory(this.keepStates), mailboxSigs, emailSigs };
-      this.#history.set(user, h);
-    }
-    h.mailboxSigs = mailboxSigs;
-    h.emailSigs = emailSigs;
     return {
       mailboxes,
       mailboxById: new Map(mailboxes.map((m) => [m.id, m])),
       emails,
       emailById: new Map(emails.map((e) => [e.id, e])),
-      mailboxState: h.mailbox.record(mailboxSigs),
-      emailState: h.email.record(emailSigs),
+      mailboxState: stateOf(mailboxes, true),
+      emailState: stateOf(mailboxes, false),
     };
   }
 
-  /** Changes since a state of the last `load`; undefined: cannot be calculated. */
-  changes(user: string, type: 'Mailbox' | 'Email', since: string): Changes | undefined {
-    const h = this.#history.get(user);
-    if (!h) return undefined;
-    return type === 'Mailbox' ? h.mailbox.changes(since, h.mailboxSigs) : h.email.changes(since, h.emailSigs);
+  /** The Mailboxes created, updated (counts, subscription) and destroyed since `since`; undefined: not a state of ours. */
+  mailboxChanges(view: AccountView, since: string): Changes | undefined {
+    const old = parseState(since);
+    if (!old) return undefined;
+    const created: string[] = [];
+    const updated: string[] = [];
+    for (const m of view.mailboxes) {
+      const o = old.get(m.id);
+      if (!o) created.push(m.id);
+      else if (o.uidValidity !== m.uidValidity || o.uidNext !== m.uidNext || o.modseq !== m.highestModseq || o.subscribed !== m.isSubscribed) updated.push(m.id);
+    }
+    const destroyed = [...old.keys()].filter((id) => !view.mailboxById.has(id));
+    return { created, updated, destroyed };
+  }
+
+  /** The Emails created, updated (keywords) and destroyed since `since`, from the folders' MODSEQs; undefined: cannot be calculated. */
+  async emailChanges(user: string, view: AccountView, since: string): Promise<Changes | undefined> {
+    const old = parseState(since);
+    if (!old) return undefined;
+    const created: string[] = [];
+    const updated: string[] = [];
+    const destroyed: string[] = [];
+    const idOf = (tag: string, uidValidity: number, uid: number): string => `e${messageSuffix(tag, uidValidity, uid)}`;
+    // every UID below UIDNEXT of a folder's old state, as destroyed ids (bounded)
+    const allOld = (tag: string, o: FolderState): boolean => {
+      if (o.uidNext - 1 + destroyed.length > maxExpanded) return false;
+      for (let uid = 1; uid < o.uidNext; uid++) destroyed.push(idOf(tag, o.uidValidity, uid));
+      return true;
+    };
+    for (const m of view.mailboxes) {
+      const o = old.get(m.id);
+      old.delete(m.id);
+      if (o && o.uidValidity === m.uidValidity) {
+        if (o.modseq === m.highestModseq && o.uidNext === m.uidNext) continue;
+        const ch = await this.folders.changesSince(user, m.folder, o.modseq);
+        if (ch.uidValidity !== m.uidValidity) return undefined;
+        for (const msg of ch.changed) (msg.uid >= o.uidNext ? created : updated).push(idOf(m.tag, m.uidValidity, msg.uid));
+        for (const r of ch.vanished) {
+          // UIDs given after the old state and gone since were never seen by the client
+          const to = Math.min(r.to, o.uidNext - 1);
+          if (to - r.from + 1 + destroyed.length > maxExpanded) return undefined;
+          for (let uid = r.from; uid <= to; uid++) destroyed.push(idOf(m.tag, m.uidValidity, uid));
+        }
+        continue;
+      }
+      // a new folder, or one whose UIDs were given anew: what is in it now is created
+      for (const e of view.emails) if (e.mailboxId === m.id) created.push(e.id);
+      if (o && !allOld(m.tag, o)) return undefined;
+    }
+    for (const [id, o] of old) {
+      const folder = folderOfMailboxId(id);
+      if (folder === undefined || !allOld(folderTag(folder), o)) return undefined;
+    }
+    return { created, updated, destroyed };
   }
 }

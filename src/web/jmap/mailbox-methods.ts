@@ -65,7 +65,7 @@ export function mailboxMethods(account: AccountSession): [string, JmapMethod][] 
         run: async (args) => {
           account.check(args);
           const view = await account.view();
-          const changes = typeof args.sinceState === 'string' ? account.mailView.changes(account.user, 'Mailbox', args.sinceState) : undefined;
+          const changes = typeof args.sinceState === 'string' ? account.mailView.mailboxChanges(view, args.sinceState) : undefined;
           // RFC 8621 §2.2: only counts changed → updatedProperties lists them
           return changesAnswer(account.accountId, args, view.mailboxState, changes, { updatedProperties: null });
         },
