@@ -15,7 +15,7 @@ import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { browserSkip, launchChromium, scenario } from '../helpers/browser.js';
-import { sendMail, startSite, type Site } from '../helpers/site.js';
+import { sendMail, startSite, waitFor, type Site } from '../helpers/site.js';
 
 let site: Site;
 let base: string;
@@ -96,7 +96,8 @@ before(async () => {
   site = await startSite({
     domains: ['example.org'],
     users: ['alice@example.org', 'bob@example.org'],
-    tables: '[http]\nlisten = ["127.0.0.1:0"]\n',
+    // alice may read the CSP reports (GET /api/csp-report is for admins)
+    tables: '[http]\nlisten = ["127.0.0.1:0"]\nadmins = ["alice@example.org"]\n',
   });
   base = `http://127.0.0.1:${site.app!.httpAddresses()[0].port}`;
   for (const m of [htmlMessage(), xssMessage()]) {
@@ -137,6 +138,16 @@ void test('t-72: log in, a wrong password refused', { skip: browserSkip }, async
     await page.waitForSelector('.folders button[data-role=inbox] .unread:text-is("2")');
     await page.waitForSelector('#messages li:has-text("Relatorio com figura")');
     assert.equal(await page.locator('#messages li.unseen').count(), 2);
+    // the browser session (an HttpOnly cookie) outlives a reload; logging out ends it
+    const cookie = (await page.context().cookies()).find((c) => c.name === 'correio_session');
+    assert.equal(cookie?.httpOnly, true);
+    assert.equal(cookie?.sameSite, 'Strict');
+    await page.reload();
+    await page.waitForSelector('#messages li:has-text("Relatorio com figura")');
+    await page.click('button:text-is("Log out")');
+    await page.waitForSelector('#login');
+    await page.reload();
+    await page.waitForSelector('#login');
   });
 });
 
@@ -159,7 +170,7 @@ void test('t-72: read a message: sanitised HTML, inline image, remote image on d
     for (let i = 0; i < 100 && !hits.includes('/pixel.png'); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(hits.includes('/pixel.png'), 'the remote image loads once asked for');
 
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('button.attachment:has-text("dados.csv")')]);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('a.attachment:has-text("dados.csv")')]);
     assert.equal(download.suggestedFilename(), 'dados.csv');
     assert.equal(await readFile(await download.path(), 'utf8'), 'mes,valor\njaneiro,42\n');
   });
@@ -191,6 +202,15 @@ void test('t-72: a hostile message runs nothing, fetches nothing; the page CSP r
     await page.waitForFunction('window.__csp.length > 0');
     assert.match((await page.evaluate<string[]>('window.__csp'))[0], /^script-src/);
     assert.equal(await page.evaluate('window.__xss'), undefined);
+    // … and reports it to the server (report-uri /api/csp-report), where an admin reads it
+    const reports = await waitFor('the CSP report', async () => {
+      const res = await fetch(`${base}/api/csp-report`, { headers: { Authorization: `Basic ${Buffer.from('alice@example.org:secret').toString('base64')}` } });
+      const list = (await res.json()) as { 'csp-report'?: Record<string, string> }[];
+      return list.length > 0 && list;
+    });
+    assert.equal(reports.length, 1, JSON.stringify(reports));
+    assert.match(reports[0]['csp-report']?.['violated-directive'] ?? '', /^script-src/);
+    assert.equal(reports[0]['csp-report']?.['document-uri'], `${base}/`);
   });
 });
 

@@ -1,13 +1,14 @@
 /**
  * @module jmap-client
  * The webmail's only way to the server: JMAP (RFC 8620/8621) over fetch — the session
- * resource, method calls, blob upload and download, and push (the EventSource stream, read
- * through fetch so that it carries the same credentials as every other request) — plus the
- * webmail's message-frame endpoint.
+ * resource, method calls, blob upload and download, push (EventSource) — plus the browser
+ * session (login, resume after a reload, logout) and the webmail's message-frame endpoint.
  * Standards: RFC 8620 §2 (session), §3 (requests, result references), §6 (blobs), §7.3
- *   (EventSource), W3C Server-Sent Events (the stream's format), RFC 7617 (Basic).
- * Security: the password lives in this object only (never in storage, a cookie or the URL); a
- *   reload asks again. Every request goes to this origin.
+ *   (EventSource), W3C Server-Sent Events, RFC 6265 (cookies).
+ * Security: the browser session (docs/web.md): the password is sent once, to POST /api/session,
+ *   whose answer sets an HttpOnly, SameSite=Strict cookie that script cannot read; every state
+ *   change carries the session's CSRF token (X-CSRF-Token), kept in this object only. Every
+ *   request goes to this origin.
  * Limitations: one account (the primary mail account).
  */
 
@@ -44,13 +45,41 @@ async function errorOf(res: Response): Promise<JmapError> {
   return new JmapError(detail, type, res.status);
 }
 
-export class JmapClient {
-  readonly #authorization: string;
-  #session: JmapSession | undefined;
+/** Thrown when the browser session has ended (expired, logged out, the account gone): log in again. */
+export class SessionEnded extends JmapError {}
 
-  constructor(address: string, password: string) {
-    const bytes = new TextEncoder().encode(`${address}:${password}`);
-    this.#authorization = `Basic ${btoa(String.fromCharCode(...bytes))}`;
+export class JmapClient {
+  readonly #csrfToken: string;
+  #session: JmapSession | undefined;
+  /** called once when a request finds the session ended */
+  onSessionEnded: () => void = () => undefined;
+
+  private constructor(csrfToken: string) {
+    this.#csrfToken = csrfToken;
+  }
+
+  /** Logs in (POST /api/session: the cookie is set by the answer) and opens the JMAP session. */
+  static async login(address: string, password: string): Promise<JmapClient> {
+    const res = await fetch('/api/session', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ address, password }),
+      credentials: 'same-origin',
+    });
+    if (!res.ok) throw await errorOf(res);
+    const client = new JmapClient(((await res.json()) as { csrfToken: string }).csrfToken);
+    await client.open();
+    return client;
+  }
+
+  /** The session of the cookie this browser holds (a reloaded page), or undefined: log in then. */
+  static async resume(): Promise<JmapClient | undefined> {
+    const res = await fetch('/api/session', { credentials: 'same-origin', cache: 'no-store' });
+    if (res.status === 401) return undefined;
+    if (!res.ok) throw await errorOf(res);
+    const client = new JmapClient(((await res.json()) as { csrfToken: string }).csrfToken);
+    await client.open();
+    return client;
   }
 
   get session(): JmapSession {
@@ -62,22 +91,29 @@ export class JmapClient {
     return this.session.accountId;
   }
 
-  #fetch(path: string, init: RequestInit = {}): Promise<Response> {
+  /** A request with the session cookie; a state change carries the CSRF token. */
+  async #fetch(path: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
-    headers.set('Authorization', this.#authorization);
-    // Fetch §4.5 (HTTP-network-or-cache fetch): a 401 with a Basic challenge makes the browser
-    // prompt for a password when the request may carry credentials; with "omit" it does not,
-    // and the login page shows the server's sentence instead
-    return fetch(path, { ...init, headers, credentials: 'omit', cache: 'no-store' });
+    if ((init.method ?? 'GET') !== 'GET') headers.set('X-CSRF-Token', this.#csrfToken);
+    const res = await fetch(path, { ...init, headers, credentials: 'same-origin', cache: 'no-store' });
+    if (res.status === 401) {
+      this.onSessionEnded();
+      throw new SessionEnded('your session has ended: log in again', 'sessionEnded', 401);
+    }
+    return res;
   }
 
-  /** Logs in: fetches the session resource; a wrong password rejects with the server's sentence. */
   async open(): Promise<JmapSession> {
     const res = await this.#fetch('/jmap/session');
     if (!res.ok) throw await errorOf(res);
     const s = (await res.json()) as { username: string; primaryAccounts: Record<string, string> };
     this.#session = { username: s.username, accountId: s.primaryAccounts['urn:ietf:params:jmap:mail'] };
     return this.#session;
+  }
+
+  /** Logs out: the server deletes the session and clears the cookie. */
+  async logout(): Promise<void> {
+    await this.#fetch('/api/session', { method: 'DELETE' }).catch(() => undefined);
   }
 
   /** One request of method calls; answers by call id. A method error rejects naming the method. */
@@ -108,11 +144,9 @@ export class JmapClient {
     return (await res.json()) as { blobId: string; type: string; size: number };
   }
 
-  /** RFC 8620 §6.2: a blob's octets (saved by the caller). */
-  async download(blobId: string, name: string, type: string): Promise<Blob> {
-    const res = await this.#fetch(`/jmap/download/${encodeURIComponent(this.accountId)}/${encodeURIComponent(blobId)}/${encodeURIComponent(name)}?type=${encodeURIComponent(type)}`);
-    if (!res.ok) throw await errorOf(res);
-    return res.blob();
+  /** RFC 8620 §6.2: where a blob downloads from (the cookie is the credential). */
+  downloadUrl(blobId: string, name: string, type: string): string {
+    return `/jmap/download/${encodeURIComponent(this.accountId)}/${encodeURIComponent(blobId)}/${encodeURIComponent(name)}?type=${encodeURIComponent(type)}`;
   }
 
   /** The message as a sanitised HTML document for the reading frame (src/web/webmail/message-frame.ts). */
@@ -123,50 +157,16 @@ export class JmapClient {
   }
 
   /**
-   * Push (RFC 8620 §7.3): calls `onChange` after each state event until `signal` aborts;
-   * reconnects after a dropped stream (5 s later).
+   * Push (RFC 8620 §7.3): calls `onChange` after each state event until `signal` aborts (the
+   * browser's EventSource reconnects by itself after a dropped stream).
    */
-  async listen(onChange: (changed: Record<string, string>) => void, signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        const res = await this.#fetch('/jmap/eventsource?types=*&closeafter=no&ping=60', { signal, headers: { Accept: 'text/event-stream' } });
-        if (!res.ok || !res.body) throw await errorOf(res);
-        await readEvents(res.body, (event, data) => {
-          if (event !== 'state') return;
-          const change = JSON.parse(data) as { changed?: Record<string, Record<string, string>> };
-          const mine = change.changed?.[this.accountId];
-          if (mine) onChange(mine);
-        });
-      } catch {
-        // dropped, refused or aborted: try again unless stopping
-      }
-      if (signal.aborted) return;
-      await new Promise((r) => setTimeout(r, 5000));
-    }
-  }
-}
-
-/** W3C Server-Sent Events: `event:` and `data:` lines, a blank line ends an event. */
-async function readEvents(body: ReadableStream<Uint8Array>, onEvent: (event: string, data: string) => void): Promise<void> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffered = '';
-  let event = 'message';
-  let data: string[] = [];
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffered += decoder.decode(value, { stream: true });
-    let nl: number;
-    while ((nl = buffered.search(/\r\n|\n|\r/)) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + (buffered.startsWith('\r\n', nl) ? 2 : 1));
-      if (line === '') {
-        if (data.length > 0) onEvent(event, data.join('\n'));
-        event = 'message';
-        data = [];
-      } else if (line.startsWith('event:')) event = line.slice(6).trim();
-      else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-    }
+  listen(onChange: (changed: Record<string, string>) => void, signal: AbortSignal): void {
+    const events = new EventSource('/jmap/eventsource?types=*&closeafter=no&ping=60');
+    events.addEventListener('state', (ev) => {
+      const change = JSON.parse((ev as MessageEvent<string>).data) as { changed?: Record<string, Record<string, string>> };
+      const mine = change.changed?.[this.accountId];
+      if (mine) onChange(mine);
+    });
+    signal.addEventListener('abort', () => events.close(), { once: true });
   }
 }

@@ -1,9 +1,9 @@
 /**
  * @module login
- * The login page: the account's full address and its password (the ones IMAP takes), checked
- * by opening the JMAP session; a refusal shows the server's sentence (wrong password, too many
- * failed logins, credentials refused on a connection without TLS).
- * Standards: RFC 8620 §2. Security: the password goes to this origin only, in a header.
+ * The login page: the account's full address and its password (the ones IMAP takes), sent
+ * once to POST /api/session (a browser session: docs/web.md); a refusal shows the server's
+ * sentence (wrong password, too many failed logins, credentials refused without TLS).
+ * Standards: RFC 8620 §2. Security: the password goes to this origin only, and is not kept.
  * Limitations: none known.
  */
 import { useState } from 'preact/hooks';
@@ -16,12 +16,10 @@ export function Login({ onLogin }: { onLogin: (client: JmapClient) => void }) {
     ev.preventDefault();
     const form = ev.currentTarget as HTMLFormElement;
     const value = (name: string): string => (form.elements.namedItem(name) as HTMLInputElement).value;
-    const client = new JmapClient(value('address').trim(), value('password'));
     setBusy(true);
     setNote('');
     try {
-      await client.open();
-      onLogin(client);
+      onLogin(await JmapClient.login(value('address').trim(), value('password')));
     } catch (err) {
       setNote((err as Error).message);
       setBusy(false);

@@ -86,7 +86,7 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
   // RFC 8620 §7.3: a state change (a delivery, IMAP, another browser) refreshes what is shown
   useEffect(() => {
     const stop = new AbortController();
-    void client.listen(refresh, stop.signal);
+    client.listen(refresh, stop.signal);
     return () => stop.abort();
   }, [client]);
 

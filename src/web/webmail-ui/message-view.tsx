@@ -24,18 +24,6 @@ export interface MessageActions {
   compose(kind: ComposeKind, source?: FullEmail): void;
 }
 
-/** Saves a blob under a file name through a temporary object URL. */
-export function saveBlob(blob: Blob, name: string): void {
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-}
-
 const sizeOf = (n: number): string => (n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`);
 
 function Addresses({ label, list }: { label: string; list: readonly EmailAddress[] | null }) {
@@ -57,9 +45,6 @@ export function MessageView({ email, client, mailboxes, actions, onBack, onError
       current = false;
     };
   }, [email.id, remote]);
-  const download = (blobId: string, name: string, type: string): void => {
-    client.download(blobId, name, type).then((b) => saveBlob(b, name), onError);
-  };
   const here = Object.keys(email.mailboxIds)[0];
   // an inline part (a cid: image of the HTML) is shown in the body, not listed
   const attachments = email.attachments.filter((a) => a.cid === null || a.disposition === 'attachment');
@@ -112,9 +97,11 @@ export function MessageView({ email, client, mailboxes, actions, onBack, onError
         <ul class="attachments" aria-label="Attachments">
           {attachments.map((a) => (
             <li key={a.partId}>
-              <button type="button" class="attachment" disabled={a.blobId === null} onClick={() => download(a.blobId!, a.name ?? 'attachment', a.type)}>
-                ⤓ {a.name ?? 'attachment'} <span class="size">({a.type}, {sizeOf(a.size)})</span>
-              </button>
+              {a.blobId !== null && (
+                <a class="attachment" href={client.downloadUrl(a.blobId, a.name ?? 'attachment', a.type)} download={a.name ?? 'attachment'}>
+                  ⤓ {a.name ?? 'attachment'} <span class="size">({a.type}, {sizeOf(a.size)})</span>
+                </a>
+              )}
             </li>
           ))}
         </ul>

@@ -39,6 +39,7 @@ export const webmailCsp = [
   "form-action 'self'",
   "frame-ancestors 'none'",
   "object-src 'none'",
+  'report-uri /api/csp-report',
 ].join('; ');
 
 const contentTypes: Record<string, string> = {
