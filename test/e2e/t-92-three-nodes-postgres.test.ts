@@ -1,0 +1,149 @@
+/**
+ * Issue 17: three correio nodes (three `correio serve` processes with data directories of their
+ * own) on one PostgreSQL database holding the directory, the queue and the mailboxes; SMTP and
+ * IMAP on 127.0.0.2, 127.0.0.3 and 127.0.0.4.
+ * - IDLE on node A (imapflow) hears of a delivery made by node B (LISTEN/NOTIFY).
+ * - A client that read a folder on node A and reconnects to node C resumes with QRESYNC: the
+ *   same UIDVALIDITY, the expunge made meanwhile as VANISHED (EARLIER), the flag change with
+ *   its MODSEQ.
+ * - Messages submitted round-robin to the three nodes while node B is killed with SIGKILL in
+ *   the middle: every message that got 250 reaches every mailbox, none reaches a mailbox
+ *   twice (delivery is idempotent on the envelope in PostgreSQL), and the queue drains.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ImapFlow, type ExpungeEvent, type FlagsEvent } from 'imapflow';
+import pg from 'pg';
+import { freePort } from '../helpers/net.js';
+import { pgUnavailable, withTestDatabase } from '../helpers/pg.js';
+import { sendMail, startSiteProcess, waitFor } from '../helpers/site.js';
+
+const skip = await pgUnavailable();
+
+const users = ['suzana@dc.uece.br', 'pascal@dc.uece.br', 'jacques@dc.uece.br'];
+const reader = 'helena@dc.uece.br';
+
+async function scalar(url: string, sql: string): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return Number((await c.query<{ n: string }>(sql)).rows[0].n);
+  } finally {
+    await c.end();
+  }
+}
+
+function imap(port: number, host: string, opts: { qresync?: boolean } = {}): ImapFlow {
+  // imapflow idles by itself once nothing else is to do (autoIdleDelay)
+  return new ImapFlow({ host, port, secure: false, tls: { rejectUnauthorized: false }, auth: { user: reader, pass: 'secret' }, logger: false, autoIdleDelay: 200, ...opts });
+}
+
+const letter = (subject: string): string => `From: helvecio@dsc.ufpb.br\nSubject: ${subject}\n\nbody of ${subject}\n`;
+
+void describe('t-92 three nodes on one PostgreSQL (directory, queue and mailboxes)', { skip }, () => {
+  void test('IDLE across nodes, QRESYNC on another node, kill -9 of one node: every 250 delivered once, queue drained', () =>
+    withTestDatabase(async (db) => {
+      const hosts = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
+      const imapPorts = await Promise.all(hosts.map((h) => freePort(h)));
+      const tables = (i: number): string =>
+        `[storage]\nurl = ${JSON.stringify(db.url)}\nlease = "3s"\npoll_interval = "1s"\n` +
+        `[metrics]\nlisten = []\n[imap]\nlisten = ["${hosts[i]}:${imapPorts[i]}"]\n`;
+      const start = (i: number, extra: { users?: string[] } = {}): ReturnType<typeof startSiteProcess> =>
+        startSiteProcess({ domains: ['dc.uece.br'], host: hosts[i], hostname: `${'abc'[i]}.dc.uece.br`, tables: tables(i), ...extra });
+      // the directory is shared: users are made once, by A's preparation
+      const a = await start(0, { users: [...users, reader] });
+      const b = await start(1);
+      const c = await start(2);
+      const nodes = [a, b, c];
+      const clients: ImapFlow[] = [];
+      try {
+        // IDLE on A hears of a delivery accepted and made by B
+        const idle = imap(imapPorts[0], hosts[0]);
+        clients.push(idle);
+        await idle.connect();
+        await idle.mailboxOpen('INBOX');
+        let exists = 0;
+        idle.on('exists', (e: { count: number }) => (exists = e.count));
+        await new Promise((r) => setTimeout(r, 500)); // imapflow is in IDLE now
+        assert.match((await sendMail(b, 'helvecio@dsc.ufpb.br', [reader], letter('via B'))).final ?? '', /^250/);
+        await waitFor('IDLE on node A to announce the message delivered by node B', () => Promise.resolve(exists === 1 || undefined), 20_000);
+        const first = await idle.fetchOne('1', { source: true, envelope: true });
+        assert.ok(first);
+        assert.equal(first.envelope?.subject, 'via B');
+        assert.match(first.source?.toString() ?? '', /^Received:[^;]*\sby b\.dc\.uece\.br\s/m, 'accepted by node B');
+        await idle.logout();
+
+        // a client on A notes where it was; meanwhile a client on C flags one message and
+        // expunges another; the first client reconnects to C and resumes with QRESYNC
+        assert.match((await sendMail(c, 'helvecio@dsc.ufpb.br', [reader], letter('via C'))).final ?? '', /^250/);
+        await a.waitForMessages(reader, 2);
+        const onA = imap(imapPorts[0], hosts[0], { qresync: true });
+        clients.push(onA);
+        await onA.connect();
+        const boxA = await onA.mailboxOpen('INBOX');
+        assert.equal(boxA.exists, 2);
+        const before = boxA.highestModseq;
+        await onA.logout();
+        const onC = imap(imapPorts[2], hosts[2]);
+        clients.push(onC);
+        await onC.connect();
+        await onC.mailboxOpen('INBOX');
+        await onC.messageFlagsAdd('2', ['\\Flagged'], { uid: true });
+        await onC.messageDelete('1', { uid: true });
+        await onC.logout();
+        const back = imap(imapPorts[2], hosts[2], { qresync: true });
+        clients.push(back);
+        const flags: FlagsEvent[] = [];
+        const gone: ExpungeEvent[] = [];
+        back.on('flags', (e: FlagsEvent) => flags.push(e));
+        back.on('expunge', (e: ExpungeEvent) => gone.push(e));
+        await back.connect();
+        const boxC = await back.mailboxOpen('INBOX', { changedSince: before, uidValidity: boxA.uidValidity });
+        assert.equal(boxC.uidValidity, boxA.uidValidity, 'one UIDVALIDITY on every node');
+        assert.ok(boxC.highestModseq! > before!);
+        assert.deepEqual(gone.map((e) => [e.vanished, e.earlier, e.uid]), [[true, true, 1]]);
+        assert.deepEqual(flags.map((e) => [e.uid, [...e.flags]]), [[2, ['\\Flagged']]]);
+        await back.logout();
+
+        // load: round-robin over A, B, C, three at a time; B is killed in the middle of a round
+        const accepted: string[] = [];
+        const send = async (node: (typeof nodes)[number], subject: string): Promise<void> => {
+          try {
+            const r = await sendMail(node, 'helvecio@dsc.ufpb.br', users, letter(subject));
+            if (r.final?.startsWith('250')) accepted.push(subject);
+          } catch {
+            // the node died under this session: no 250, the client would retry elsewhere
+          }
+        };
+        let n = 0;
+        for (let round = 0; round < 12; round++) {
+          const live = round < 5 ? nodes : [a, c];
+          const batch = live.map((node) => send(node, `load ${n++}`));
+          if (round === 5) {
+            // mid-flight: B dies while the sessions of this round and its deliveries run
+            batch.push(b.kill9());
+          }
+          await Promise.all(batch);
+        }
+        assert.ok(accepted.length >= 15 + 2 * 7 - 1, `most messages accepted (${accepted.length})`);
+
+        await waitFor('the shared queue to drain', async () => (await scalar(db.url, 'SELECT count(*) AS n FROM queue_envelopes')) === 0 || undefined, 60_000);
+        const missing: string[] = [];
+        const twice: string[] = [];
+        for (const u of users) {
+          const seen = new Map<string, number>();
+          for (const m of await a.messages(u)) {
+            const s = /^Subject: (.*)$/m.exec(m)?.[1] ?? '?';
+            seen.set(s, (seen.get(s) ?? 0) + 1);
+          }
+          for (const s of accepted) if (!seen.has(s)) missing.push(`${u} ${s}`);
+          for (const [s, k] of seen) if (k > 1) twice.push(`${u} ${s} ×${k}`);
+        }
+        assert.deepEqual(missing, [], 'every message that got 250 reached every mailbox');
+        assert.deepEqual(twice, [], 'no mailbox got a message twice');
+      } finally {
+        for (const cl of clients) cl.close();
+        for (const node of nodes) await node.destroy();
+      }
+    }));
+});
