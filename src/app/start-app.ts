@@ -14,7 +14,7 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../config/index.js';
-import { BatchedOutput, formatTextLine, startMailLog, textWanted, type MailLog } from '../log/index.js';
+import { BatchedOutput, formatTextLine, startActivity, startMailLog, textWanted, type MailLog } from '../log/index.js';
 import type { QueueRunner } from '../delivery/index.js';
 import { SmtpServer } from '../server/smtp/index.js';
 import { GreylistStore, MailboxVerifier, smtpPolicyFromConfig } from '../policy/index.js';
@@ -73,6 +73,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   if (output) process.on('exit', flushAtExit);
   const logger = opts.logger ?? pino({ level: config.log.level, base: { hostname: config.hostname } }, output);
   const mailLog: MailLog = startMailLog(logger);
+  const activity = startActivity();
   const backends = await openBackends(config, {
     watchAliases: true,
     // the instance that runs deliveries keeps envelopes and small bodies in memory
@@ -231,7 +232,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         return submissionPolicy.policy;
       },
     });
-    const w = await startWeb({ backends, folders, submitter, throttle: authThrottle, logger, tls, config: () => reloader.config, bind, control: (req) => handleControl(req), logTail: (n) => mailLog.tail(n) });
+    const w = await startWeb({ backends, folders, submitter, throttle: authThrottle, logger, tls, config: () => reloader.config, bind, control: (req) => handleControl(req), logTail: (n) => mailLog.tail(n), activity: (n) => activity.series(n) });
     web = w;
     stops.unshift(() => w.close());
     const control = await startControlServer(controlSocketPath(config), (req) => handleControl(req));
@@ -258,6 +259,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     greylist?.close();
     await backends.close().catch(() => undefined);
     mailLog.stop();
+    activity.stop();
     throw err;
   }
 
@@ -301,6 +303,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       greylist?.close();
       await backends.close();
       mailLog.stop();
+      activity.stop();
       logger.info({}, 'correio stopped');
       if (output) {
         await output.stop();

@@ -9,6 +9,7 @@
  *   embedded default address listens on 127.0.0.1 only.
  * Limitations: listen addresses and `max_body_size` take effect at the next start.
  */
+import type { ActivityMinute } from '../log/index.js';
 import type { Logger } from 'pino';
 import type { Context, Hono } from 'hono';
 import { formatListenAddress, type Config } from '../config/index.js';
@@ -41,6 +42,8 @@ export interface WebContext {
   readonly control?: (req: ControlRequest) => Promise<ControlResponse>;
   /** the mail log's recent events, for the admin API's log tail */
   readonly logTail?: (lines: number) => readonly string[];
+  /** mail activity per minute, for the admin console's dashboard */
+  readonly activity?: (minutes: number) => readonly ActivityMinute[];
 }
 
 /** The admin API on the running server's parts: the same functions as the CLI's (docs/web.md). */
@@ -61,6 +64,7 @@ function adminMount(ctx: WebContext): Hono<WebEnv> {
     explain: async (address) => (await makeResolver(directory, ctx.config())).resolver.explain(address),
     checkConfig: () => runChecks({ config: ctx.config(), directory }),
     logTail: ctx.logTail,
+    activity: ctx.activity,
     onError: (err) => ctx.logger.error({ err }, 'admin API request failed'),
   });
 }
@@ -143,6 +147,8 @@ export interface WebDeps {
   readonly control?: (req: ControlRequest) => Promise<ControlResponse>;
   /** the mail log's recent events (admin API log tail) */
   readonly logTail?: (lines: number) => readonly string[];
+  /** mail activity per minute (admin API, dashboard) */
+  readonly activity?: (minutes: number) => readonly ActivityMinute[];
 }
 
 export async function startWeb(deps: WebDeps): Promise<WebServices> {
@@ -160,7 +166,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     settings: () => deps.config().http,
   });
   const app = createWebApp({
-    mounts: webMounts({ backends: deps.backends, tokens, sessions, auth, mailView: new MailView(deps.folders), submitter: deps.submitter, logger: deps.logger, config: deps.config, closing: closing.signal, control: deps.control, logTail: deps.logTail }),
+    mounts: webMounts({ backends: deps.backends, tokens, sessions, auth, mailView: new MailView(deps.folders), submitter: deps.submitter, logger: deps.logger, config: deps.config, closing: closing.signal, control: deps.control, logTail: deps.logTail, activity: deps.activity }),
     auth,
     maxBodySize: config.http.maxBodySize,
     onError: (err, method, path) => deps.logger.error({ err, method, path }, 'http request failed'),

@@ -7,3 +7,4 @@ export { startMailLog, type MailLog, type LineLogger } from './mail-log.js';
 export { BatchedOutput, type BatchedOutputOptions } from './batched-output.js';
 export { startMetrics, type Metrics, type MetricsSources } from './metrics.js';
 export { formatTextLine, textWanted } from './text-line.js';
+export { startActivity, MinuteCounts, activityKinds, type Activity, type ActivityKind, type ActivityMinute } from './activity.js';

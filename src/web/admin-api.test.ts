@@ -4,6 +4,7 @@
  * offline QueueControl (a server's own is the same interface), the app's resolver and checks.
  * Also: every route is in the OpenAPI document and every documented path is served.
  */
+import { MinuteCounts } from '../log/index.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -44,6 +45,7 @@ async function startApi(site: Site): Promise<Api> {
     explain: async (a) => (await makeResolver(directory, config)).resolver.explain(a),
     checkConfig: () => runChecks({ config, directory }),
     logTail: (n) => log.slice(-n),
+    activity: (n) => new MinuteCounts().series(Date.UTC(2026, 11, 5, 12, 0), n).map((m, i) => ({ ...m, received: i })),
     authorize: bearerOnly,
   };
   const app = new Hono().route(ADMIN_API_BASE, adminApi(deps));
@@ -235,6 +237,10 @@ void test('admin API: DNS records and DKIM keys as `correio dns records` gives t
     assert.equal((await api.call('GET', '/domains/elsewhere.test/dns')).status, 404);
     assert.deepEqual((await api.call('GET', '/log?lines=2')).json, ['line two', 'line three']);
     assert.equal((await api.call('GET', '/log?lines=0')).status, 400);
+    const minutes = (await api.call('GET', '/activity?minutes=3')).json as { minute: string; received: number }[];
+    assert.deepEqual(minutes.map((m) => [m.minute, m.received]), [['2026-12-05T11:58:00.000Z', 0], ['2026-12-05T11:59:00.000Z', 1], ['2026-12-05T12:00:00.000Z', 2]]);
+    assert.equal(((await api.call('GET', '/activity')).json as unknown[]).length, 60);
+    assert.equal((await api.call('GET', '/activity?minutes=61')).status, 400);
   }));
 
 void test('admin API: every route is in openapi.json and every documented operation is served', () =>

@@ -122,6 +122,12 @@ export const adminOpenApi: Json = {
     },
     '/resolve/{address}': { get: op('system', 'how an address expands (tree) and where each target goes', { params: [param('address', 'local-part@domain or postmaster')] }) },
     '/check': { get: op('system', 'validate the configuration and the directory (correio check)') },
+    '/activity': {
+      get: op('system', 'mail activity per minute, oldest first: messages received, recipients delivered, deferred and bounced (expired included)', {
+        params: [param('minutes', 'how many minutes up to now, 1 to 60 (default 60)', 'query')],
+        response: ok('minutes', { type: 'array', items: { $ref: '#/components/schemas/ActivityMinute' } }),
+      }),
+    },
     '/log': { get: op('system', 'the last lines of the mail log', { params: [param('lines', 'how many, 1 to 1000 (default 100)', 'query')], response: ok('lines', strings) }) },
   },
   components: {
@@ -135,6 +141,7 @@ export const adminOpenApi: Json = {
       Alias: { type: 'object', properties: { name: str, targets: strings, source: str } },
       List: { type: 'object', properties: { address: str, owner: str, description: { type: ['string', 'null'] }, sender: str, listId: str, members: strings } },
       Role: { type: 'object', properties: { address: str, holder: str, description: { type: ['string', 'null'] } } },
+      ActivityMinute: { type: 'object', properties: { minute: str, received: { type: 'integer' }, delivered: { type: 'integer' }, deferred: { type: 'integer' }, bounced: { type: 'integer' } } },
       DnsRecord: { type: 'object', properties: { comment: str, name: str, type: str, value: str, zone: str } },
       QueuedMessage: { type: 'object', properties: { id: str, size: { type: 'integer' }, arrivedAt: str, sender: str, recipients: { type: 'array', items: { type: 'object' } } } },
     },

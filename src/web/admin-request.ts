@@ -10,6 +10,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Directory, QueueControl, QueueStore } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import type { Explanation } from '../resolve/index.js';
+import type { ActivityMinute } from '../log/index.js';
 import { AdminError } from '../admin/index.js';
 
 /** One finding of the config check (app/config-check.ts). */
@@ -33,6 +34,8 @@ export interface AdminApiDeps {
   readonly checkConfig: () => Promise<readonly AdminCheckFinding[]>;
   /** the last lines of the mail log, newest last (absent: the log tail answers 404) */
   readonly logTail?: (lines: number) => readonly string[];
+  /** mail activity per minute, oldest first (absent: the activity answers 404) */
+  readonly activity?: (minutes: number) => readonly ActivityMinute[];
   /**
    * admits admins only, answering 401/403 itself otherwise; absent when the HTTP server's
    * mount already requires the admin scope (app/web-services.ts)

@@ -2,11 +2,13 @@
  * @module admin-system-routes
  * The admin API's views of the whole system: `resolve` (an address's expansion tree and its
  * targets, as `correio resolve --json`), the config check (`correio check`), the DNS records a
- * domain needs with its DKIM keys (`correio dns records`), and the mail log's tail.
+ * domain needs with its DKIM keys (`correio dns records`), the mail log's tail, and the mail
+ * activity per minute (received, delivered, deferred, bounced) for the dashboard's chart.
  * Standards: seed §2 (a directory with a query interface); RFC 6376 §3.6.2.1, RFC 7208,
  *   RFC 7489 (records, see policy/trust/dns-records.ts).
  * Security: behind the admin API's authorize; read-only; DKIM answers carry public keys only.
- * Limitations: the log tail is what this process kept in memory since it started.
+ * Limitations: the log tail and the activity are what this process kept in memory since it
+ *   started (the last hour of activity).
  */
 import type { Hono } from 'hono';
 import type { WebEnv } from './http-auth.js';
@@ -50,5 +52,12 @@ export function systemRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
     const n = Number(text);
     if (!Number.isInteger(n) || n < 1 || n > MAX_TAIL) throw new AdminError(`lines must be a whole number from 1 to ${MAX_TAIL}`);
     return c.json(deps.logTail(n));
+  });
+
+  app.get('/activity', (c) => {
+    if (!deps.activity) throw new AdminError('no activity is counted in this process', 'not-found');
+    const n = Number(c.req.query('minutes') ?? '60');
+    if (!Number.isInteger(n) || n < 1 || n > 60) throw new AdminError('minutes must be a whole number from 1 to 60');
+    return c.json(deps.activity(n));
   });
 }

@@ -25,6 +25,12 @@ th, td { text-align: left; padding: .3em .5em; border-bottom: 1px solid #dde2ea;
 .state-deferred { background: #ffe8a3; } .state-held { background: #d6c8ff; } .state-bouncing { background: #ffc9c9; }
 #status { padding: 0 1em; min-height: 1.4em; }
 #status.error, .error { color: #a4161a; } #status.ok { color: #2b6a2f; }
+.chart { margin: 1em 0; max-width: 640px; }
+.chart svg { width: 100%; height: auto; background: #fff; border: 1px solid #dde2ea; border-radius: 6px; }
+.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 1em; }
+.legend li { padding-left: .4em; border-left: 1em solid; }
+.legend .series-received { border-color: #2f6fdf; } .legend .series-delivered { border-color: #2b9348; }
+.legend .series-deferred { border-color: #e09f3e; } .legend .series-bounced { border-color: #c0392b; }
 .figures { display: flex; flex-wrap: wrap; gap: .8em; }
 .figure { background: #fff; border: 1px solid #dde2ea; border-radius: 6px; padding: .6em 1em; min-width: 8em; display: flex; flex-direction: column; }
 .figure .value { font-size: 1.6em; font-weight: 600; }

@@ -49,6 +49,13 @@ void test('t-71: the admin console drives the queue and the directory in Chromiu
       await page.fill('input[name=password]', ADMIN_PASSWORD);
       await page.click('#login button[type=submit]');
       await page.waitForSelector('[data-figure=messages] .value:text-is("1")');
+      // the dashboard's charts: the server's deferral of bob's copy is in the last hour's
+      // activity, and the queue's recipients by state are drawn as bars
+      await page.waitForSelector('#activity li[data-series=deferred]');
+      assert.ok(Number(await page.getAttribute('#activity li[data-series=deferred]', 'data-total')) >= 1);
+      assert.equal(await page.locator('#activity polyline').count(), 4);
+      const bars = await page.locator('#queue-states rect.bar').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-state')}=${e.getAttribute('data-count')}`));
+      assert.ok(bars.some((b) => /^(deferred|queued|active)=1$/.test(b)), bars.join(' '));
 
       await page.click('button[data-nav=queue]');
       await page.waitForSelector(`#queue-table >> text=${queued.id}`);

@@ -1,19 +1,22 @@
 /**
  * @module console
- * The admin console (/admin): log in, then a dashboard (the queue by state, refreshed), the
+ * The admin console (/admin): log in, then a dashboard (mail per minute and the queue by state,
+ * charted and refreshed every 5 s), the
  * queue with its actions, a message's trace as a timeline, and the directory, resolve, DNS and
  * check pages (directory-views.ts, system-views.ts). Everything it shows and does goes through
  * the admin API, the same one scripts use.
  * Standards: WHATWG HTML, DOM.
  * Security: built with DOM nodes only (common/dom.ts): nothing from the server is parsed as
  *   markup; the page runs under a CSP without inline script. The password stays in memory.
- * Limitations: no charts of rates per minute yet (the dashboard shows the queue's counts).
+ * Limitations: the dashboard's figures are this server process's (charts.ts): a restart starts
+ *   the activity chart from zero.
  */
 import { h, replace, field, table } from '../common/dom.js';
 import { api, ApiError, clearCredentials, seg, setCredentials } from './admin-client.js';
 import { attempt, main, onUnauthorized, refreshEvery, say, show, status, stopRefresh } from './page.js';
 import { directoryView } from './directory-views.js';
 import { checkView, dnsView, resolveView } from './system-views.js';
+import { activityChart, queueChart, type ActivityMinute } from './charts.js';
 
 interface Recipient {
   envelopeId: string;
@@ -48,7 +51,7 @@ interface Trace {
 async function dashboard(): Promise<Node> {
   const box = h('section', { id: 'dashboard' });
   const draw = async (): Promise<void> => {
-    const s = await api<Summary>('GET', '/queue/summary');
+    const [s, minutes] = await Promise.all([api<Summary>('GET', '/queue/summary'), api<ActivityMinute[]>('GET', '/activity?minutes=60')]);
     replace(
       box,
       h('h2', {}, 'Dashboard'),
@@ -56,6 +59,8 @@ async function dashboard(): Promise<Node> {
         ...[['messages', s.messages], ['octets', s.octets], ...Object.entries(s.envelopes)].map(([k, v]) =>
           h('div', { class: 'figure', 'data-figure': String(k) }, h('span', { class: 'value' }, String(v)), h('span', { class: 'label' }, String(k))))),
       h('p', {}, `Oldest deferred message: ${s.oldestDeferred ?? 'none'}`),
+      activityChart(minutes),
+      queueChart(s.envelopes),
     );
   };
   await draw();
