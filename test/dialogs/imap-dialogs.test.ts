@@ -85,6 +85,9 @@ S: c5 OK SEARCH completed
     );
   }));
 
+void test('imap-sort-thread.txt: SORT and THREAD (ORDEREDSUBJECT, REFERENCES) and their UID forms', () =>
+  withServer({}, (port) => runDialogFile(port, join(sourceDir, 'imap-sort-thread.txt'))));
+
 void test('BINARY (RFC 3516): APPEND of literal8 with NUL octets, FETCH BINARY[] answers literal8', () =>
   withServer({}, async (port) => {
     const c = await LineClient.connect(port, '127.0.0.1');

@@ -115,6 +115,17 @@ export function addressList(value: string | undefined): ImapValue {
   return out.length === 0 ? null : [new ImapRun(out)];
 }
 
+/** RFC 5256 §3: the addr-mailbox (local part) of the first address of an address list header; "" when none. */
+export function firstMailbox(value: string | undefined): string {
+  const list = addressList(value);
+  if (!Array.isArray(list) || !(list[0] instanceof ImapRun)) return '';
+  for (const a of list[0].items) {
+    // a group's start has no host: skip it
+    if (Array.isArray(a) && a[3] !== null && Buffer.isBuffer(a[2])) return a[2].toString('latin1');
+  }
+  return '';
+}
+
 /** RFC 9051 §7.5.2 ENVELOPE. */
 export function envelopeOf(fields: readonly HeaderField[]): ImapValue {
   const get = (n: string): string | undefined => fields.find((f) => f.name.toLowerCase() === n)?.value;

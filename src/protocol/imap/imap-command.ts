@@ -9,13 +9,15 @@
  *   bound them); a failure gives the tag when one could be read, so the BAD can carry it.
  *   RFC 7162 (SELECT/EXAMINE CONDSTORE and QRESYNC parameters, FETCH CHANGEDSINCE and
  *   VANISHED modifiers, STORE UNCHANGEDSINCE, STATUS HIGHESTMODSEQ).
- *   RFC 3502 (MULTIAPPEND); RFC 6855 §4 (APPEND's UTF8 data); RFC 3516 (literal8 in APPEND).
+ *   RFC 3502 (MULTIAPPEND); RFC 6855 §4 (APPEND's UTF8 data); RFC 3516 (literal8 in APPEND);
+ *   RFC 5256 (SORT, THREAD and their UID forms).
  * Limitations: CREATE's USE is refused; no CATENATE.
  */
 import { readFetchItems, type FetchItem } from './fetch-items.js';
 import { ImapReader, ImapSyntaxError } from './imap-reader.js';
 import { readDate, readSearchKeys, type SearchKey } from './search-key.js';
 import { parseSequenceSet, type SequenceSet } from './sequence-set.js';
+import { readSortArgs, readThreadArgs, type SortCriterion, type ThreadAlgorithm } from './sort-order.js';
 
 export type StatusItem = 'MESSAGES' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'DELETED' | 'SIZE' | 'RECENT' | 'HIGHESTMODSEQ';
 
@@ -90,7 +92,9 @@ export type ImapCommand =
       readonly unchangedSince?: number;
     }
   | { readonly name: 'COPY' | 'MOVE'; readonly uid: boolean; readonly set: SequenceSet; readonly mailbox: Buffer }
-  | { readonly name: 'UID EXPUNGE'; readonly set: SequenceSet };
+  | { readonly name: 'UID EXPUNGE'; readonly set: SequenceSet }
+  | { readonly name: 'SORT'; readonly uid: boolean; readonly criteria: readonly SortCriterion[]; readonly charset: string; readonly key: SearchKey }
+  | { readonly name: 'THREAD'; readonly uid: boolean; readonly algorithm: ThreadAlgorithm; readonly charset: string; readonly key: SearchKey };
 
 export type ParsedCommand =
   | { readonly ok: true; readonly tag: string; readonly command: ImapCommand }
@@ -151,7 +155,7 @@ export function parseImapCommand(buf: Buffer): ParsedCommand {
       r.sp();
       uid = true;
       name = r.atom().toUpperCase();
-      if (!['FETCH', 'STORE', 'COPY', 'MOVE', 'SEARCH', 'EXPUNGE'].includes(name)) {
+      if (!['FETCH', 'STORE', 'COPY', 'MOVE', 'SEARCH', 'EXPUNGE', 'SORT', 'THREAD'].includes(name)) {
         return { ok: false, tag, reason: `unknown command UID ${name}`, unknown: true };
       }
     }
@@ -348,6 +352,12 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
       r.sp();
       return { name, uid, set, mailbox: r.astring() };
     }
+    case 'SORT':
+      r.sp();
+      return { name, uid, ...readSortArgs(r) };
+    case 'THREAD':
+      r.sp();
+      return { name, uid, ...readThreadArgs(r) };
     case 'EXPUNGE':
       if (!uid) return undefined;
       r.sp();

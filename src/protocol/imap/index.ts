@@ -28,7 +28,10 @@ export {
 export { encodeValue, encodeValueBuffer, atom, astring, ImapAtom, ImapLiteral, ImapRun, type ImapValue } from './imap-value.js';
 export { parseMimeTree, findPart, parseParams, type MimePart, type ContentType } from './mime-tree.js';
 export { messageText, bodyText, headerBlockText, decodeEncodedWords } from './message-text.js';
-export { envelopeOf, addressList } from './envelope.js';
+export { envelopeOf, addressList, firstMailbox } from './envelope.js';
 export { bodyStructure } from './body-structure.js';
 export { encodeMutf7, decodeMutf7 } from './mutf7.js';
 export { literalAtEnd } from './literal-at-end.js';
+export { baseSubject } from './base-subject.js';
+export { compareForSort, sentTime, asciiUpper, type SortCriterion, type SortFields, type SortKey, type ThreadAlgorithm } from './sort-order.js';
+export { threadOrderedSubject, threadReferences, formatThreads, type ThreadMessage, type ThreadNode } from './thread.js';

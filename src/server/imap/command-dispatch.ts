@@ -18,6 +18,7 @@ import { append } from './append-command.js';
 import { create, list, remove, rename, select, status, subscribe } from './mailbox-commands.js';
 import { copyOrMove, expunge, fetch, search, store } from './message-commands.js';
 import type { SessionAuth } from './session-auth.js';
+import { sort, thread } from './sort-command.js';
 import { bad, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
 export type SessionState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
@@ -38,7 +39,7 @@ export interface DispatchHost extends SessionIo, IdleHost {
 
 const anyState = new Set(['CAPABILITY', 'NOOP', 'LOGOUT', 'ID']);
 const notAuthOnly = new Set(['STARTTLS', 'LOGIN', 'AUTHENTICATE']);
-const selectedOnly = new Set(['CLOSE', 'UNSELECT', 'EXPUNGE', 'UID EXPUNGE', 'SEARCH', 'FETCH', 'STORE', 'COPY', 'MOVE', 'CHECK']);
+const selectedOnly = new Set(['CLOSE', 'UNSELECT', 'EXPUNGE', 'UID EXPUNGE', 'SEARCH', 'SORT', 'THREAD', 'FETCH', 'STORE', 'COPY', 'MOVE', 'CHECK']);
 
 /** The BAD for a command given in a state that does not allow it; undefined when allowed. */
 export function stateError(name: string, state: SessionState): TaggedResult | undefined {
@@ -57,7 +58,8 @@ export async function dispatch(s: DispatchHost, tag: string, c: ImapCommand): Pr
   if (s.selected && r !== undefined) {
     // RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE, SEARCH (their UID forms may)
     const uid = 'uid' in c && c.uid;
-    const noExpunge = (c.name === 'FETCH' || c.name === 'STORE' || c.name === 'SEARCH') && !uid;
+    // (RFC 5256 §3, §4: SORT and THREAD as SEARCH)
+    const noExpunge = ['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD'].includes(c.name) && !uid;
     const force = c.name === 'NOOP' || c.name === 'CHECK';
     for (const line of await s.selected.refresh(!noExpunge, force)) s.conn.queue(`${line}\r\n`);
   }
@@ -132,6 +134,10 @@ async function run(s: DispatchHost, tag: string, c: ImapCommand): Promise<Tagged
     case 'COPY':
     case 'MOVE':
       return copyOrMove(s, s.selected!, c);
+    case 'SORT':
+      return sort(s, s.selected!, c);
+    case 'THREAD':
+      return thread(s, s.selected!, c);
   }
 }
 

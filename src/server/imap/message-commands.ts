@@ -48,7 +48,7 @@ function pick(sel: SelectedMailbox, set: SequenceSet, uid: boolean): Picked[] | 
   return out;
 }
 
-async function load(io: SessionIo, sel: SelectedMailbox, m: ViewMessage): Promise<LoadedMessage | undefined> {
+export async function load(io: SessionIo, sel: SelectedMailbox, m: ViewMessage): Promise<LoadedMessage | undefined> {
   try {
     return await io.reader.load(io.user, sel.folder, m.key);
   } catch (err) {
@@ -162,6 +162,34 @@ export async function store(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
   return ok(`${c.uid ? 'UID ' : ''}STORE completed`);
 }
 
+/** The messages of the view matching `key`, in mailbox order (SEARCH, SORT, THREAD). */
+export async function findMatches(io: SessionIo, sel: SelectedMailbox, key: SearchKey): Promise<{ seq: number; m: ViewMessage; msg?: LoadedMessage }[]> {
+  const out: { seq: number; m: ViewMessage; msg?: LoadedMessage }[] = [];
+  const needs = needsMessage(key);
+  for (const [i, m] of sel.messages.entries()) {
+    if (m.gone) continue;
+    let cached: LoadedMessage | undefined;
+    const target = {
+      seq: i + 1,
+      m,
+      maxSeq: sel.exists,
+      maxUid: sel.maxUid,
+      inSet: (set: SequenceSet, uid: boolean): boolean => sel.contains(set, m, i + 1, uid),
+      load: async (): Promise<LoadedMessage | undefined> => {
+        if (!needs) return undefined;
+        try {
+          cached ??= await load(io, sel, m);
+        } catch {
+          return undefined;
+        }
+        return cached;
+      },
+    };
+    if (await matches(key, target)) out.push({ seq: i + 1, m, ...(cached && { msg: cached }) });
+  }
+  return out;
+}
+
 function usesModseq(k: SearchKey): boolean {
   switch (k.op) {
     case 'modseq':
@@ -190,35 +218,11 @@ export async function search(io: SessionIo, sel: SelectedMailbox, c: Extract<Ima
     if (save) sel.saved = new Set();
     return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
   }
-  const found: ViewMessage[] = [];
-  const seqs: number[] = [];
-  const needs = needsMessage(c.key);
   const withModseq = usesModseq(c.key);
   if (withModseq) io.enableCondstore();
-  for (const [i, m] of sel.messages.entries()) {
-    if (m.gone) continue;
-    let cached: LoadedMessage | undefined;
-    const target = {
-      seq: i + 1,
-      m,
-      maxSeq: sel.exists,
-      maxUid: sel.maxUid,
-      inSet: (set: SequenceSet, uid: boolean): boolean => sel.contains(set, m, i + 1, uid),
-      load: async (): Promise<LoadedMessage | undefined> => {
-        if (!needs) return undefined;
-        try {
-          cached ??= await load(io, sel, m);
-        } catch {
-          return undefined;
-        }
-        return cached;
-      },
-    };
-    if (await matches(c.key, target)) {
-      found.push(m);
-      seqs.push(i + 1);
-    }
-  }
+  const hits = await findMatches(io, sel, c.key);
+  const found = hits.map((h) => h.m);
+  const seqs = hits.map((h) => h.seq);
   const done = ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);
   const nums = c.uid ? found.map((m) => m.uid) : seqs;
   const topOf = (ms: readonly ViewMessage[]): number => ms.reduce((a, m) => Math.max(a, m.modseq), 0);

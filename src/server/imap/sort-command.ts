@@ -1,0 +1,105 @@
+/**
+ * @module sort-command
+ * SORT and THREAD (and their UID forms) on the selected mailbox: the messages a search finds,
+ * sorted or threaded by what their header fields say.
+ * Standards: RFC 5256 §3 (SORT: "* SORT" with the numbers in order), §4 (THREAD
+ *   ORDEREDSUBJECT and REFERENCES: "* THREAD" with nested lists), §2.1 (base subject after
+ *   RFC 2047 decoding), §2.2 (sent date), BADCHARSET for charsets other than UTF-8 and
+ *   US-ASCII (RFC 9051 §6.4.4).
+ * Security: bounded by the mailbox; a message that cannot be read sorts with empty fields.
+ * Limitations: every message is read for its header fields (no index); no ESORT.
+ */
+import type { HeaderField } from '../../protocol/mime/index.js';
+import {
+  asciiUpper,
+  baseSubject,
+  compareForSort,
+  decodeEncodedWords,
+  firstMailbox,
+  formatThreads,
+  sentTime,
+  threadOrderedSubject,
+  threadReferences,
+  type ImapCommand,
+  type SortFields,
+  type ThreadMessage,
+} from '../../protocol/imap/index.js';
+import { findMatches, load } from './message-commands.js';
+import type { LoadedMessage } from './message-reader.js';
+import type { SelectedMailbox, ViewMessage } from './selected-mailbox.js';
+import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
+
+const field = (fields: readonly HeaderField[], name: string): string | undefined => fields.find((f) => f.name.toLowerCase() === name)?.value;
+
+/** The matches with their header fields (none when a message could not be read). */
+async function matchesWithFields(io: SessionIo, sel: SelectedMailbox, key: Parameters<typeof findMatches>[2]): Promise<{ seq: number; m: ViewMessage; fields: readonly HeaderField[] }[]> {
+  const hits = await findMatches(io, sel, key);
+  const out: { seq: number; m: ViewMessage; fields: readonly HeaderField[] }[] = [];
+  for (const h of hits) {
+    let msg: LoadedMessage | undefined = h.msg;
+    try {
+      msg ??= await load(io, sel, h.m);
+    } catch {
+      msg = undefined;
+    }
+    out.push({ seq: h.seq, m: h.m, fields: msg?.tree.fields ?? [] });
+  }
+  return out;
+}
+
+function charsetRefused(io: SessionIo, charset: string): TaggedResult | undefined {
+  if (charset === 'UTF-8' || charset === 'US-ASCII') return undefined;
+  if (io.utf8) return bad('Only UTF-8 after ENABLE UTF8=ACCEPT');
+  return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+}
+
+const subjectOf = (fields: readonly HeaderField[]): { base: string; reply: boolean } => baseSubject(decodeEncodedWords(field(fields, 'subject') ?? ''));
+
+export async function sort(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'SORT' }>): Promise<TaggedResult> {
+  const refused = charsetRefused(io, c.charset);
+  if (refused) return refused;
+  const rows = (await matchesWithFields(io, sel, c.key)).map(({ seq, m, fields }) => {
+    const f: SortFields = {
+      order: seq,
+      arrival: m.receivedAt,
+      date: sentTime(field(fields, 'date'), m.receivedAt),
+      size: m.size,
+      cc: asciiUpper(firstMailbox(field(fields, 'cc'))),
+      from: asciiUpper(firstMailbox(field(fields, 'from'))),
+      to: asciiUpper(firstMailbox(field(fields, 'to'))),
+      subject: subjectOf(fields).base,
+    };
+    return { id: c.uid ? m.uid : seq, f };
+  });
+  rows.sort((a, b) => compareForSort(c.criteria, a.f, b.f));
+  io.untagged(['SORT', ...rows.map((r) => String(r.id))].join(' '));
+  return ok(`${c.uid ? 'UID ' : ''}SORT completed`);
+}
+
+/** Message-IDs ("<…>") in a field, in order. */
+function msgIds(value: string | undefined): string[] {
+  return value === undefined ? [] : (value.match(/<[^<>\s]+>/g) ?? []);
+}
+
+export async function thread(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'THREAD' }>): Promise<TaggedResult> {
+  const refused = charsetRefused(io, c.charset);
+  if (refused) return refused;
+  const msgs: ThreadMessage[] = (await matchesWithFields(io, sel, c.key)).map(({ seq, m, fields }) => {
+    const { base, reply } = subjectOf(fields);
+    const refs = msgIds(field(fields, 'references'));
+    const messageId = msgIds(field(fields, 'message-id'))[0];
+    return {
+      id: c.uid ? m.uid : seq,
+      order: seq,
+      sentAt: sentTime(field(fields, 'date'), m.receivedAt),
+      subject: base,
+      reply,
+      ...(messageId !== undefined && { messageId }),
+      // RFC 5256 §4 step 1A: References, else the first id of In-Reply-To
+      references: refs.length > 0 ? refs : msgIds(field(fields, 'in-reply-to')).slice(0, 1),
+    };
+  });
+  const roots = c.algorithm === 'ORDEREDSUBJECT' ? threadOrderedSubject(msgs) : threadReferences(msgs);
+  io.untagged(roots.length === 0 ? 'THREAD' : `THREAD ${formatThreads(roots)}`);
+  return ok(`${c.uid ? 'UID ' : ''}THREAD completed`);
+}

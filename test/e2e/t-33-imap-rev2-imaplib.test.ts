@@ -1,0 +1,113 @@
+/**
+ * t-33: Python's imaplib (a client nobody here wrote) against correio's IMAP4rev2-era
+ * extensions: SORT and THREAD (its sort() and thread() methods, RFC 5256) and UTF8=ACCEPT
+ * (its enable('UTF8=ACCEPT'), after which it sends UTF-8: RFC 6855) with UTF-8 mailbox names
+ * that an IMAP4rev1 session sees in modified UTF-7; and IMAP4rev2 enabled by name.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { MaildirFolders, MaildirStore } from '../../src/mailbox/index.js';
+import { ImapServer } from '../../src/server/imap/index.js';
+import { python3 } from '../helpers/python.js';
+
+const user = 'suzana@dc.uece.br';
+const hasPython = (await python3('import imaplib', []).catch(() => undefined))?.code === 0;
+const skip = hasPython ? false : 'python3 with imaplib is missing';
+
+async function withServer(fn: (port: number, store: MaildirStore, root: string) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'correio-t33-'));
+  const store = new MaildirStore(root, { hostname: 'mx' });
+  const server = new ImapServer({
+    hostname: 'mx.dc.uece.br',
+    folders: new MaildirFolders(store),
+    authenticate: (u, p) => Promise.resolve(u === user && p === 'secret'),
+    authFailureDelayMs: 1,
+  });
+  try {
+    const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
+    await fn(bound.port, store, root);
+  } finally {
+    await server.close();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+async function run(script: string, port: number): Promise<string[]> {
+  const r = await python3(script, [String(port)]);
+  assert.equal(r.code, 0, r.err);
+  return r.out.trimEnd().split('\n');
+}
+
+void test('imaplib sort() and thread(): RFC 5256 orders and threads', { skip }, () =>
+  withServer(async (port, store) => {
+    const messages = [
+      'Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nFrom: zeca@x.example\r\nSubject: plans\r\nMessage-ID: <1@x>\r\n\r\none\r\n',
+      'Date: Mon, 1 Jan 2024 12:00:00 +0000\r\nFrom: ana@x.example\r\nSubject: Re: plans\r\nMessage-ID: <2@x>\r\nReferences: <1@x>\r\n\r\ntwo\r\n',
+      'Date: Sun, 31 Dec 2023 10:00:00 +0000\r\nFrom: bia@x.example\r\nSubject: [team] lunch\r\nMessage-ID: <3@x>\r\n\r\nthree\r\n',
+      'Date: Tue, 2 Jan 2024 10:00:00 +0000\r\nFrom: ana@x.example\r\nSubject: Re: plans\r\nMessage-ID: <4@x>\r\nIn-Reply-To: <2@x>\r\n\r\nfour\r\n',
+    ];
+    for (const [i, m] of messages.entries()) await store.deliver(user, Readable.from([Buffer.from(m)]), { uniqueKey: `t33-${i}` });
+    const out = await run(
+      `
+import imaplib, sys
+M = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+M.login('${user}', 'secret')
+M.select('INBOX')
+print(M.sort('(DATE)', 'UTF-8', 'ALL'))
+print(M.sort('(FROM REVERSE DATE)', 'UTF-8', 'ALL'))
+print(M.uid('SORT', '(SUBJECT)', 'UTF-8', 'ALL'))
+print(M.thread('REFERENCES', 'UTF-8', 'ALL'))
+print(M.thread('ORDEREDSUBJECT', 'UTF-8', 'ALL'))
+M.logout()
+`,
+      port,
+    );
+    assert.deepEqual(out, [
+      "('OK', [b'3 1 2 4'])",
+      "('OK', [b'4 2 3 1'])",
+      "('OK', [b'3 1 2 4'])",
+      "('OK', [b'(3)(1 2 4)'])",
+      "('OK', [b'(3)(1 (2)(4))'])",
+    ]);
+  }));
+
+void test('imaplib enable("UTF8=ACCEPT"): UTF-8 mailbox names both ways, modified UTF-7 on disk and for IMAP4rev1 sessions', { skip }, () =>
+  withServer(async (port, _store, root) => {
+    const out = await run(
+      `
+import imaplib, sys
+M = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+M.login('${user}', 'secret')
+print('caps', 'IMAP4REV2' in M.capabilities, 'UTF8=ACCEPT' in M.capabilities)
+print(M.enable('UTF8=ACCEPT'))
+print(M.create('"Relatórios"'))
+print(M.list('""', '"Rel*"'))
+print(M.append('"Relatórios"', None, None, 'Subject: ol\u00e1\\r\\n\\r\\ncorpo\\r\\n'.encode()))
+print(M.select('"Relatórios"'))
+print(M.status('"Relatórios"', '(MESSAGES)'))
+M.logout()
+N = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+N.login('${user}', 'secret')
+print(N.list('""', 'Rel*'))
+print(N._simple_command('ENABLE', 'IMAP4rev2'), N.untagged_responses.get('ENABLED'))
+N.logout()
+`,
+      port,
+    );
+    assert.equal(out[0], 'caps True True');
+    assert.equal(out[1], "('OK', [b'ENABLE completed'])");
+    assert.equal(out[2], "('OK', [b'CREATE completed'])");
+    assert.equal(out[3], `('OK', [b'(\\\\HasNoChildren) "." "Relat\\xc3\\xb3rios"'])`);
+    assert.match(out[4], /^\('OK', \[b'\[APPENDUID \d+ 1\] APPEND completed'\]\)$/);
+    assert.equal(out[5], "('OK', [b'1'])");
+    assert.equal(out[6], `('OK', [b'"Relat\\xc3\\xb3rios" (MESSAGES 1)'])`);
+    // the IMAP4rev1 session and the disk: modified UTF-7 (RFC 3501 §5.1.3), as Dovecot names it
+    assert.equal(out[7], `('OK', [b'(\\\\HasNoChildren) "." Relat&APM-rios'])`);
+    assert.equal(out[8], "('OK', [b'ENABLE completed']) [b'IMAP4rev2']");
+    const { readdir } = await import('node:fs/promises');
+    assert.ok((await readdir(join(root, 'dc.uece.br', 'suzana'))).includes('.Relat&APM-rios'));
+  }));
