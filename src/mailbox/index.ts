@@ -14,3 +14,4 @@ export { PgMailStore, type PgMailStoreOptions } from './pg-mail-store.js';
 export { PgMailFolders } from './pg-mail-folders.js';
 export { PgMailNotifier } from './pg-mail-notifier.js';
 export { mailSchema } from './pg-mail-schema.js';
+export { importFolder, importSubscriptions, type FolderImport } from './pg-mail-import.js';

@@ -6,6 +6,8 @@ import { parseConfig } from '../../config/index.js';
 import { directoryFile, hashPassword, PgDirectory, SqliteDirectory } from '../../directory/index.js';
 import { FsQueueStore, PgQueueStore } from '../../queue/index.js';
 import { spoolDir } from '../../app/index.js';
+import { MaildirFolders, MaildirStore, PgMailFolders, PgMailStore } from '../../mailbox/index.js';
+import { Readable } from 'node:stream';
 import { readAll, storeMessage } from '../../../test/contract/queue-store.contract.js';
 import { runCli } from '../../../test/helpers/cli.js';
 import { pgUnavailable, withTestDatabase } from '../../../test/helpers/pg.js';
@@ -35,12 +37,22 @@ void describe('correio migrate --to postgres://… (a file-based site into Postg
         const m2 = await storeMessage(fs, 'Subject: two\r\n\r\ny\r\n', ['c@x.example']);
         await fs.putEnvelope({ ...m1[1], nextAttemptAt: 42 });
         await fs.close();
+        // mailboxes: INBOX with two messages (one read), Archive with a flagged one with a keyword
+        const maildir = new MaildirStore(join(config.dataDir, 'mail'), { hostname: 'mx' });
+        const mf = new MaildirFolders(maildir);
+        for (const n of [1, 2]) await maildir.deliver('suzana@dc.uece.br', Readable.from([Buffer.from(`Subject: in ${n}\r\n\r\ncorpo ${n}\r\n`)]), { uniqueKey: `k${n}` });
+        await mf.ensureDefaultFolders('suzana@dc.uece.br');
+        const inbox = await mf.sync('suzana@dc.uece.br', 'INBOX');
+        await mf.updateFlags('suzana@dc.uece.br', 'INBOX', [2], { mode: 'add', flags: 'S' });
+        await mf.append('suzana@dc.uece.br', 'Archive', Readable.from([Buffer.from('Subject: old\r\n\r\nx\r\n')]), { flags: 'F', keywords: ['$Work'], receivedAt: Date.UTC(2020, 1, 3) });
+        const before = { inbox: await mf.sync('suzana@dc.uece.br', 'INBOX'), archive: await mf.sync('suzana@dc.uece.br', 'Archive') };
+        assert.equal(before.inbox.uidValidity, inbox.uidValidity);
 
         const r = await runCli(['migrate', '--to', db.url, '--config', file]);
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, /^directory: 1 domains, 3 users, 1 aliases, 1 lists, 1 roles \(verified\)$/m);
         assert.match(r.stdout, /^queue: 2 messages \(2 copied, 0 already there\), 3 envelopes \(verified\)$/m);
-        assert.match(r.stdout, /^mailboxes: not copied/m);
+        assert.match(r.stdout, /^mailboxes: 1 users, 6 folders, 3 messages \(3 copied, 0 already there\) \(verified\)/m);
         assert.ok(!r.stdout.includes('postgres@'), 'the url is not printed');
 
         // in PostgreSQL: the password hash works, the list has its members, the envelopes are whole
@@ -62,10 +74,29 @@ void describe('correio migrate --to postgres://… (a file-based site into Postg
           await pq.close();
         }
 
+        // the folders in PostgreSQL keep their IMAP identity: UIDVALIDITY, UIDs, MODSEQs, flags, keywords, dates
+        const pm = await PgMailStore.open(db.url);
+        try {
+          const pf = new PgMailFolders(pm);
+          for (const [name, snap] of [['INBOX', before.inbox], ['Archive', before.archive]] as const) {
+            const now = await pf.sync('suzana@dc.uece.br', name);
+            // dates to the millisecond (a Maildir mtime has fractions)
+            assert.deepEqual(now, { ...snap, messages: snap.messages.map((m) => ({ ...m, receivedAt: Math.floor(m.receivedAt) })) }, `${name} as it was`);
+          }
+          assert.equal((await readAll(await pf.open('suzana@dc.uece.br', 'INBOX', before.inbox.messages[0].key))).toString(), 'Subject: in 1\r\n\r\ncorpo 1\r\n');
+          assert.deepEqual(await pf.listSubscriptions('suzana@dc.uece.br'), await mf.listSubscriptions('suzana@dc.uece.br').then((x) => x.sort()));
+          // a node delivering afterwards continues the UIDs
+          await pm.deliver('suzana@dc.uece.br', Readable.from([Buffer.from('Subject: new\r\n\r\n')]), { uniqueKey: 'after' });
+          assert.equal((await pf.sync('suzana@dc.uece.br', 'INBOX')).messages.at(-1)?.uid, before.inbox.uidNext);
+        } finally {
+          await pm.close();
+        }
+
         // resumable: run again, nothing is copied twice, and it still verifies
         const again = await runCli(['migrate', '--to', db.url, '--config', file]);
         assert.equal(again.code, 0, again.stderr);
         assert.match(again.stdout, /^queue: 2 messages \(0 copied, 2 already there\), 3 envelopes \(verified\)$/m);
+        assert.match(again.stdout, /^mailboxes: 1 users, 6 folders, 3 messages \(0 copied, 3 already there\) \(verified\)/m);
       })));
 
   void test('bad targets: not a postgres url (64), unreachable (69), one line each', () =>

@@ -1,11 +1,11 @@
 /**
  * @module migrate-command
- * `correio migrate --to postgres://…`: moves a file-based site onto PostgreSQL (directory and
- * queue; app/storage-migration.ts), resumable and verified, then says what to change. The
- * server must be stopped (its spool would change under the copy).
+ * `correio migrate --to postgres://…`: moves a file-based site onto PostgreSQL (directory,
+ * queue and mailboxes; app/storage-migration.ts), resumable and verified, then says what to
+ * change. The server must be stopped (its spool and Maildirs would change under the copy).
  * Standards: sysexits(3).
  * Security: the url's password is never printed.
- * Limitations: mailboxes stay a Maildir ([storage] mail_dir shares it); no reverse export yet.
+ * Limitations: no reverse export yet.
  */
 import type { Command } from 'commander';
 import { describePgUrl, findServerPid, mailDir, migrateToPostgres, MigrationCheckError } from '../../app/index.js';
@@ -17,7 +17,7 @@ const EX_UNAVAILABLE = 69;
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('migrate')
-    .description('copy this file-based site (directory and queue) into PostgreSQL; safe to run again')
+    .description('copy this file-based site (directory, queue and mailboxes) into PostgreSQL; safe to run again')
     .requiredOption('--to <url>', 'the PostgreSQL database, postgres://user@host:5432/db')
     .action(async (opts: { to: string }, cmd: Command) => {
       const config = ctx.config(cmd);
@@ -38,7 +38,8 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.print(`directory: ${d.domains} domains, ${d.users} users, ${d.aliases} aliases, ${d.lists} lists, ${d.roles} roles (verified)`);
       const q = report.queue;
       ctx.print(`queue: ${q.messages} messages (${q.copied} copied, ${q.skipped} already there), ${q.envelopes} envelopes (verified)`);
-      ctx.print(`mailboxes: not copied; they stay in ${mailDir(config)} (set [storage] mail_dir to that directory, shared with every node, to keep them there)`);
+      const m = report.mailboxes;
+      ctx.print(`mailboxes: ${m.users} users, ${m.folders} folders, ${m.messages} messages (${m.copied} copied, ${m.skipped} already there) (verified) from ${mailDir(config)}`);
       ctx.print(`next: set [storage] url to the database at ${where} and restart; never start this site on "file:" again (its spool would be delivered twice)`);
     });
 }
