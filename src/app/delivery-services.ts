@@ -11,13 +11,15 @@
 import { formatListenAddress, type Config } from '../config/index.js';
 import { RetryScheduler } from '../queue/index.js';
 import { readFileSync } from 'node:fs';
-import { MaildirTransport, SmtpTransport, LmtpTransport, ListTransport, PipeTransport, FileTransport, ErrorTransport, WebhookTransport, MtaStsPolicies, DanePolicies, type SmtpTransportOptions } from '../transport/index.js';
+import { join } from 'node:path';
+import { MaildirTransport, SmtpTransport, LmtpTransport, ListTransport, PipeTransport, FileTransport, ErrorTransport, WebhookTransport, MtaStsPolicies, DanePolicies, SqliteStsCache, type SmtpTransportOptions } from '../transport/index.js';
 import { DnsResolver, SecureDns } from '../dns/index.js';
 import { defaultSmtpTimeouts, type SmtpTimeouts } from '../client/index.js';
 import { QueueRunner, DsnNotifier } from '../delivery/index.js';
 import type { QueueControl, Transport } from '../core/index.js';
 import { sharedStorage, type Backends } from './backends.js';
 import { listSealerFor } from './mail-auth.js';
+import { recordTlsResults } from './tls-reports.js';
 import type { ControlRequest, ControlResponse } from './control.js';
 
 export interface DeliveryServices {
@@ -27,9 +29,9 @@ export interface DeliveryServices {
 }
 
 /** `delivery.mta_sts`: the policies of recipient domains (RFC 8461) and the extra CAs trusted for them. */
-function mtaStsOf(config: Config, dns: DnsResolver): Pick<SmtpTransportOptions, 'mtaSts'> {
+function mtaStsOf(config: Config, dns: DnsResolver): { opts: Pick<SmtpTransportOptions, 'mtaSts'>; close(): void } {
   const d = config.delivery;
-  if (!d.mtaSts) return {};
+  if (!d.mtaSts) return { opts: {}, close: () => undefined };
   let ca: string[] = [];
   if (d.mtaStsCa !== undefined) {
     try {
@@ -38,7 +40,9 @@ function mtaStsOf(config: Config, dns: DnsResolver): Pick<SmtpTransportOptions, 
       throw new Error(`delivery.mta_sts_ca: cannot read ${d.mtaStsCa} (${(err as NodeJS.ErrnoException).code ?? String(err)}); fix the path or remove the key`);
     }
   }
-  return { mtaSts: { policies: new MtaStsPolicies({ dns, port: d.mtaStsPort, ca }), ca } };
+  // RFC 8461 §5.1: policies survive a restart
+  const cache = new SqliteStsCache(join(config.dataDir, 'mta-sts.sqlite'));
+  return { opts: { mtaSts: { policies: new MtaStsPolicies({ dns, port: d.mtaStsPort, ca, cache }), ca } }, close: () => cache.close() };
 }
 
 /** `delivery.dane`: TLSA records of MX hosts, validated by the configured resolver (RFC 7672). */
@@ -65,7 +69,8 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
   add(new MaildirTransport({ mailboxes, directory, ...(config.mailAuth.quarantine === 'junk' ? { quarantineFolder: 'Junk' } : {}) }));
   // one idle session per delivery that may run at once to a route, so none is closed between rounds
   const reuse = { maxIdlePerRoute: config.delivery.concurrencyPerRoute };
-  const smtpOut = new SmtpTransport({ hostname: config.hostname, dns, port: config.delivery.mxPort, ownAddresses, timeouts, reuse, ...mtaStsOf(config, dns), ...daneOf(config) });
+  const sts = mtaStsOf(config, dns);
+  const smtpOut = new SmtpTransport({ hostname: config.hostname, dns, port: config.delivery.mxPort, ownAddresses, timeouts, reuse, ...sts.opts, ...daneOf(config) });
   const lmtpOut = new LmtpTransport({ hostname: config.hostname, dns, port: 24, ownAddresses, timeouts, reuse });
   add(smtpOut);
   add(lmtpOut);
@@ -101,12 +106,16 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
     // a shared queue: envelopes committed on other nodes (or left by a dead one) are found by rescans
     ...(sharedStorage(config) && { pollIntervalMs: config.storage.pollIntervalMs }),
   });
+  // RFC 8460: each outbound TLS session counted for the daily reports (`correio tls-report send`)
+  const stopRecording = recordTlsResults(config);
   return {
     runner,
     stop: async () => {
       await runner.stop();
+      stopRecording();
       // kept outbound sessions would hold the process (or thread) open until their idle timers fire
       await Promise.all([smtpOut.close(), lmtpOut.close()]);
+      sts.close();
     },
   };
 }

@@ -21,6 +21,7 @@ import { register as registerCheck } from './commands/check.js';
 import { register as registerDb } from './commands/db.js';
 import { register as registerDirectory } from './commands/directory.js';
 import { register as registerDkim } from './commands/dkim.js';
+import { register as registerReports } from './commands/reports.js';
 import { register as registerLab } from './commands/lab.js';
 import { register as registerList } from './commands/list.js';
 import { register as registerMigrate } from './commands/migrate.js';
@@ -98,6 +99,7 @@ export function buildProgram(io: CliIo): Command {
   registerQueue(program, ctx);
   registerTrace(program, ctx);
   registerDkim(program, ctx);
+  registerReports(program, ctx);
   registerDb(program, ctx);
   registerLab(program, ctx);
   registerMigrate(program, ctx);

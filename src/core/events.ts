@@ -25,4 +25,26 @@ export const channels = {
   authFailure: 'correio:auth-failure',
   /** { type: 'MX'|'A'|'AAAA'|'TXT'|other rrtype, outcome: 'found'|'not-found'|'null-mx'|'temporary', seconds }: one DNS query asked of a server (cache hits are not) */
   dnsLookup: 'correio:dns-lookup',
+  /** TlsSessionResult: one outbound TLS session to an MX host, or its failure (TLS-RPT, RFC 8460) */
+  tlsResult: 'correio:tls-result',
 } as const;
+
+/**
+ * RFC 8460 §4.3-§4.4: what a TLS report counts. `result` is 'success' or a result type of
+ * §4.3.2 (starttls-not-supported, certificate-host-mismatch, certificate-expired,
+ * certificate-not-trusted, validation-failure, tlsa-invalid, dnssec-invalid, dane-required …).
+ */
+export interface TlsSessionResult {
+  /** the recipient domain (the policy domain) */
+  readonly domain: string;
+  readonly policyType: 'sts' | 'tlsa' | 'no-policy-found';
+  /** the policy as published: STS policy lines, or TLSA records "3 1 1 ab…" */
+  readonly policyStrings: readonly string[];
+  readonly mxHost: string;
+  readonly receivingIp?: string;
+  readonly result: string;
+  /** the failure's reason, one line */
+  readonly info?: string;
+  /** ms since epoch */
+  readonly at: number;
+}

@@ -10,6 +10,7 @@ export { ListTransport, type ListTransportOptions } from './list-transport.js';
 export { PipeTransport, parsePipeHop, parsePipeRoute, runAsUser, type PipeTransportOptions } from './pipe-transport.js';
 export { FileTransport, type FileTransportOptions } from './file-transport.js';
 export { ErrorTransport } from './error-transport.js';
-export { MtaStsPolicies, mxMatches, stsRecordId, parseStsPolicy, type StsPolicy, type StsLookup, type StsMode } from './mta-sts.js';
+export { MtaStsPolicies, mxMatches, stsRecordId, parseStsPolicy, type StsPolicy, type StsLookup, type StsMode, type StsCache } from './mta-sts.js';
+export { SqliteStsCache } from './sqlite-sts-cache.js';
 export { DanePolicies, verifyDane, tlsaMatches, usableTlsa, type DaneLookup } from './dane.js';
 export { WebhookTransport, webhookSignature, signatureHeader, type WebhookTransportOptions } from './webhook-transport.js';

@@ -1,11 +1,16 @@
 /**
  * Units of MTA-STS (mta-sts.ts): MX pattern matching (RFC 8461 §4.1: a wildcard covers one
  * label only), the TXT record's id (§3.1: exactly one v=STSv1 record), policy parsing (§3.2)
- * and what a domain without a reachable policy gives (no policy: §8.3, deliver as before).
+ * and what a domain without a reachable policy gives (no policy: §8.3, deliver as before); the
+ * SQLite cache keeps a policy across a restart until its max_age (§5.1).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MtaStsPolicies, mxMatches, parseStsPolicy, stsRecordId } from './mta-sts.js';
+import { SqliteStsCache } from './sqlite-sts-cache.js';
 
 test('MX patterns: exact names, and "*." for exactly one left-most label (RFC 8461 §4.1)', () => {
   assert.ok(mxMatches('mx1.example.com', ['mx1.example.com']));
@@ -53,4 +58,31 @@ test('a domain without a record, or whose policy cannot be fetched, has no polic
   const down = await policies.policyFor('down.example');
   assert.equal(down.policy, undefined);
   assert.match(down.note ?? '', /TXT lookup failed: timeout/);
+});
+
+test('the SQLite cache keeps a policy across a restart until it expires, even when the fetch fails (RFC 8461 §5.1)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-sts-cache-'));
+  try {
+    const file = join(dir, 'mta-sts.sqlite');
+    let now = 1_000_000;
+    const dns = {
+      findTxt: () => Promise.resolve({ kind: 'found' as const, records: ['v=STSv1; id=1'] }),
+      // the policy host has no address: every fetch fails
+      findAddresses: () => Promise.resolve({ kind: 'not-found' as const, reason: 'nxdomain' as const }),
+    };
+    const policy = { id: '1', mode: 'enforce' as const, mx: ['mx.sts.example'], maxAge: 3600 };
+    const first = new SqliteStsCache(file);
+    first.set('sts.example', { policy, expires: now + 3_600_000 });
+    first.close();
+    const second = new SqliteStsCache(file);
+    const policies = new MtaStsPolicies({ dns, cache: second, now: () => now });
+    assert.deepEqual(await policies.policyFor('sts.example'), { policy }, 'the policy fetched before the restart');
+    now += 3_600_001;
+    const expired = await policies.policyFor('sts.example');
+    assert.equal(expired.policy, undefined, 'past max_age it is gone');
+    assert.match(expired.note ?? '', /fetch for sts\.example failed/);
+    second.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

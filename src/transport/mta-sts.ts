@@ -13,8 +13,8 @@
  * Security: the policy host's certificate is checked against Node's CA store plus the
  *   configured extra CAs (`ca`); the body is capped at 64 KiB and the fetch at `timeoutMs`. The
  *   TXT lookup goes through the configured resolver. A policy that does not parse is no policy.
- * Limitations: the cache is in memory (a restart fetches again; RFC 8461 §5.1 asks for a
- *   durable cache); no TLS-RPT reports. The policy file is parsed by mailauth's parsePolicy; the
+ * Limitations: the cache is in memory unless one is given (`serve` gives the SQLite one,
+ *   sqlite-sts-cache.ts). The policy file is parsed by mailauth's parsePolicy; the
  *   MX match is ours (mailauth's validateMx lets "*." match any depth, §4.1 allows one label).
  */
 import https from 'node:https';
@@ -39,6 +39,14 @@ export interface MtaStsOptions {
   readonly ca?: readonly string[];
   readonly timeoutMs?: number;
   readonly now?: () => number;
+  /** where policies are kept (sqlite-sts-cache.ts survives restarts); default in memory */
+  readonly cache?: StsCache;
+}
+
+/** RFC 8461 §5.1: fetched policies by domain, with their expiry (ms since epoch). */
+export interface StsCache {
+  get(domain: string): { policy: StsPolicy; expires: number } | undefined;
+  set(domain: string, entry: { policy: StsPolicy; expires: number }): void;
 }
 
 const MAX_POLICY = 64 * 1024;
@@ -80,11 +88,12 @@ export async function parseStsPolicy(text: string, id: string): Promise<StsPolic
 export type StsLookup = { readonly policy?: StsPolicy; readonly note?: string };
 
 export class MtaStsPolicies {
-  private readonly cache = new Map<string, { policy: StsPolicy; expires: number }>();
+  private readonly cache: StsCache;
   private readonly now: () => number;
 
   constructor(private readonly o: MtaStsOptions) {
     this.now = o.now ?? Date.now;
+    this.cache = o.cache ?? new Map<string, { policy: StsPolicy; expires: number }>();
   }
 
   /** RFC 8461 §5.1: the domain's policy, from the cache or DNS and HTTPS. Never throws. */

@@ -10,7 +10,10 @@
  *   into the deferral's reason, which `queue show` prints.
  * Limitations: see dane.ts and mta-sts.ts.
  */
+import { channel } from 'node:diagnostics_channel';
 import { rootCertificates, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { channels, type TlsSessionResult } from '../core/index.js';
+import { formatTlsa } from '../dns/index.js';
 import type { DaneLookup, DanePolicies } from './dane.js';
 import type { StsPolicy } from './mta-sts.js';
 
@@ -23,8 +26,9 @@ export type HostTls =
       readonly verifyTls?: (socket: TLSSocket) => string | undefined;
       /** which policy asked for TLS (prefixes TLS failures; they become 4.7.5) */
       readonly label?: string;
-      /** the policy that applied, for TLS reports (RFC 8460 §4.3 policy-type) */
-      readonly policy: 'tlsa' | 'sts' | 'no-policy-found';
+      /** the policy that applied, for TLS reports (RFC 8460 §4.3 policy-type, policy-string) */
+      readonly policy: TlsSessionResult['policyType'];
+      readonly policyStrings?: readonly string[];
     }
   | { readonly kind: 'skip'; readonly error: string; readonly status: '4.4.3' };
 
@@ -53,11 +57,49 @@ export async function hostTls(o: OutboundTlsOptions, q: { host: string; port: nu
   if (dane.kind === 'dane' || dane.kind === 'encrypt') {
     const label = `DANE for ${q.host}`;
     const tlsOptions = { ...o.tlsOptions, rejectUnauthorized: false };
-    if (dane.kind === 'encrypt') return { kind: 'connect', tls: 'required', tlsOptions, label, policy: 'tlsa' };
-    return { kind: 'connect', tls: 'required', tlsOptions, verifyTls: o.dane?.verifier(dane), label, policy: 'tlsa' };
+    if (dane.kind === 'encrypt') return { kind: 'connect', tls: 'required', tlsOptions, label, policy: 'tlsa', policyStrings: [] };
+    return { kind: 'connect', tls: 'required', tlsOptions, verifyTls: o.dane?.verifier(dane), label, policy: 'tlsa', policyStrings: dane.records.map(formatTlsa) };
   }
   if (q.sts) {
-    return { kind: 'connect', tls: 'required', tlsOptions: verifiedTls(o.tlsOptions, o.ca), label: `MTA-STS policy of ${q.domain} (enforce)`, policy: 'sts' };
+    const s = q.sts;
+    const policyStrings = ['version: STSv1', `mode: ${s.mode}`, ...s.mx.map((m) => `mx: ${m}`), `max_age: ${s.maxAge}`];
+    return { kind: 'connect', tls: 'required', tlsOptions: verifiedTls(o.tlsOptions, o.ca), label: `MTA-STS policy of ${q.domain} (enforce)`, policy: 'sts', policyStrings };
   }
   return plain;
+}
+
+const resultChannel = channel(channels.tlsResult);
+
+/** RFC 8460 §4.3.2: the result type of a failed TLS session, from the error and its cause. */
+export function tlsResultType(message: string, code: string | undefined): string {
+  if (/STARTTLS (not offered|refused)/.test(message)) return 'starttls-not-supported';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || /not valid for/.test(message)) return 'certificate-host-mismatch';
+  if (code === 'CERT_HAS_EXPIRED' || /expired/.test(message)) return 'certificate-expired';
+  if (code && /SELF_SIGNED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY_LEAF|CERT_UNTRUSTED/.test(code)) return 'certificate-not-trusted';
+  return 'validation-failure';
+}
+
+/**
+ * Tells the TLS reports (RFC 8460) how a session with an MX host went: a TLS session is a
+ * success; a TLS failure or an unusable TLSA lookup is a failure; a plain session without a
+ * policy is not counted (nothing was expected of it).
+ */
+export function publishTlsResult(
+  domain: string,
+  mxHost: string,
+  ht: HostTls,
+  outcome: { readonly ip?: string; readonly secure?: boolean; readonly error?: { message: string; code?: string } },
+): void {
+  if (!resultChannel.hasSubscribers) return;
+  const base = { domain, mxHost, at: Date.now(), ...(outcome.ip ? { receivingIp: outcome.ip } : {}) };
+  if (ht.kind === 'skip') {
+    resultChannel.publish({ ...base, policyType: 'tlsa', policyStrings: [], result: 'dnssec-invalid', info: ht.error } satisfies TlsSessionResult);
+    return;
+  }
+  const policy = { policyType: ht.policy, policyStrings: ht.policyStrings ?? [] };
+  if (outcome.error) {
+    resultChannel.publish({ ...base, ...policy, result: tlsResultType(outcome.error.message, outcome.error.code), info: outcome.error.message } satisfies TlsSessionResult);
+  } else if (outcome.secure) {
+    resultChannel.publish({ ...base, ...policy, result: 'success' } satisfies TlsSessionResult);
+  }
 }

@@ -45,7 +45,7 @@ import { SmtpClient, SmtpClientError, type SmtpTimeouts, type TransactionResult 
 import { analyze8bit, To7bitStream, conversionNotSupported, type EightBitAnalysis } from '../protocol/mime/to-7bit.js';
 import { mxMatches, type StsLookup, type StsPolicy } from './mta-sts.js';
 import type { DanePolicies } from './dane.js';
-import { hostTls, type OutboundTlsOptions } from './outbound-tls.js';
+import { hostTls, publishTlsResult, type OutboundTlsOptions } from './outbound-tls.js';
 
 export interface SmtpTransportOptions {
   /** our name for EHLO, and to recognize an MX that points at us */
@@ -158,6 +158,7 @@ export class SmtpTransport implements Transport {
       const ht = await hostTls(this.tlsPolicy, { host: host.name, port: plan.port, domain: req.route.nextHop, mx, sts });
       if (ht.kind === 'skip') {
         last = { host: host.name, error: ht.error, status: ht.status };
+        if (mx) publishTlsResult(req.route.nextHop, host.name, ht, {});
         continue;
       }
       for (const ip of host.addresses) {
@@ -183,12 +184,14 @@ export class SmtpTransport implements Transport {
         } catch (err) {
           const d = this.describe(err);
           last = { host: host.name, ip, ...d };
-          if (ht.label && err instanceof SmtpClientError && err.kind === 'tls') {
+          if (err instanceof SmtpClientError && err.kind === 'tls') {
+            if (mx) publishTlsResult(req.route.nextHop, host.name, ht, { ip, error: { message: err.message, code: (err.cause as { code?: string } | undefined)?.code } });
             // RFC 3463 4.7.5: cryptographic failure; the reason is shown by `queue show`
-            last = { host: host.name, ip, error: `${ht.label}: ${d.error}`, status: '4.7.5' };
+            if (ht.label) last = { host: host.name, ip, error: `${ht.label}: ${d.error}`, status: '4.7.5' };
           }
           continue; // RFC 5321 §5.1: try the next address
         }
+        if (mx) publishTlsResult(req.route.nextHop, host.name, ht, { ip, secure: client.secure });
         const creds = this.options.auth?.(req.route.nextHop);
         if (creds) {
           const a = await client.auth(creds.user, creds.password).catch((err: unknown) => err);

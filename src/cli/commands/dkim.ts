@@ -3,7 +3,7 @@
  * `correio dkim keygen DOMAIN [--selector S] [--algorithm ed25519|rsa-2048]` makes a DKIM key
  * under the data directory and prints the TXT record to publish; `correio dns records DOMAIN`
  * prints every DNS record the domain needs from the live configuration: MX, SPF, one DKIM
- * record per key, and a DMARC suggestion (MTA-STS and TLS-RPT lines come when those exist).
+ * record per key, TLSA for the SMTP certificate, MTA-STS and TLS-RPT, and a DMARC suggestion.
  * Standards: RFC 6376 §3.6.2.1 (SELECTOR._domainkey), RFC 8463 (Ed25519 keys), RFC 7208 §3
  *   (SPF TXT), RFC 7489 §6.3 (DMARC record), RFC 5321 §5.1 (MX), RFC 1035 §5.1 (zone file
  *   syntax; a TXT value longer than 255 octets is written as several quoted strings).
@@ -51,7 +51,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('dns')
     .description('DNS records a domain needs')
     .command('records')
-    .description('print every DNS record DOMAIN needs (MX, SPF, DKIM, DMARC) from the live configuration')
+    .description('print every DNS record DOMAIN needs (MX, SPF, DKIM, TLSA, MTA-STS, TLS-RPT, DMARC) from the live configuration')
     .argument('<domain>', 'a local domain')
     .action((domain: string, _opts: unknown, cmd: Command) => {
       const config = ctx.config(cmd);

@@ -3,8 +3,9 @@
  * Mail authentication (issue 15, first part): inbound SPF, DKIM and DMARC with one
  * Authentication-Results field (inbound.ts), and outbound DKIM signing with keys under the
  * data directory (dkim-signer.ts, dkim-keys.ts), SRS for forwarding (srs.ts), and the ARC set
- * and DKIM signature of mailing-list copies (list-sealer.ts). docs/trust.md says what is
- * checked and signed.
+ * and DKIM signature of mailing-list copies (list-sealer.ts), the DNS records a domain needs, and
+ * the daily TLS reports (report-store.ts, tls-report.ts). docs/trust.md says what is checked and
+ * signed.
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
 export { authenticateInbound, checkSpf, type InboundSettings, type InboundDeps, type RawLookup } from './inbound.js';
@@ -16,3 +17,6 @@ export { DkimSigner } from './dkim-signer.js';
 export { dnsRecords, domainRecords, zoneTxt, defaultSelector, type DnsRecord } from './dns-records.js';
 export { Srs, type SrsSettings } from './srs.js';
 export { ArcListSealer, type ListSealerSettings } from './list-sealer.js';
+export { ReportStore, utcDay, type TlsResultRow } from './report-store.js';
+export { buildTlsReport, tlsReportFile, tlsReportMessage, tlsRptDestinations, type TlsReport, type TlsReportMeta } from './tls-report.js';
+export { postReport } from './report-post.js';

@@ -46,6 +46,10 @@ export interface ComposeInput {
   readonly attachments: readonly ComposePart[];
   /** the domain of generated Message-IDs */
   readonly domain: string;
+  /** more header fields, after MIME-Version (reports: TLS-Report-Domain …) */
+  readonly fields?: readonly (readonly [string, string])[];
+  /** the multipart type around attachments: "mixed" (default), or e.g. `report; report-type="tlsrpt"` (RFC 6522) */
+  readonly multipart?: string;
 }
 
 const clean = (s: string): string => s.replace(/[\r\n]+/g, ' ');
@@ -113,9 +117,10 @@ export function composeMessage(m: ComposeInput): Buffer {
   if (m.inReplyTo?.length) fields.push(foldHeader('In-Reply-To', ids(m.inReplyTo)));
   if (m.references?.length) fields.push(foldHeader('References', ids(m.references)));
   fields.push('MIME-Version: 1.0');
+  for (const [name, value] of m.fields ?? []) fields.push(foldHeader(clean(name).replace(/[^\x21-\x39\x3b-\x7e]/g, ''), encodeWords(value)));
   const text = m.text !== undefined ? leaf({ type: 'text/plain', data: Buffer.from(m.text) }) : undefined;
   const html = m.html !== undefined ? leaf({ type: 'text/html', data: Buffer.from(m.html) }) : undefined;
   let body = text && html ? multipart('alternative', [text, html]) : (text ?? html ?? leaf({ type: 'text/plain', data: Buffer.alloc(0) }));
-  if (m.attachments.length > 0) body = multipart('mixed', [body, ...m.attachments.map(leaf)]);
+  if (m.attachments.length > 0) body = multipart(m.multipart ?? 'mixed', [body, ...m.attachments.map(leaf)]);
   return Buffer.from(`${fields.join('\r\n')}\r\n${body}`);
 }
