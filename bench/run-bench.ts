@@ -6,6 +6,9 @@
  *   accept   correio with delivery stalled (next hop never answers) vs Postfix into its hold queue
  *   relay    relay to a sink on 127.0.0.1: accept rate, and end-to-end until the sink counted N
  *   maildir  local delivery: accept rate, and end-to-end until N files are in Maildir/new
+ *   deferred100k, deferred1m  accept (as `accept`, correio only) after a restart on a spool of
+ *            100,000 / 1,000,000 deferred messages: start time, memory, queue list time
+ *            (deferred-scenario.ts); not in the default list
  * Each run starts fresh instances; medians (min–max) over BENCH_RUNS runs; the ratio is
  * median(correio) ÷ median(Postfix) of runs measured in this same invocation.
  * Settings (environment): BENCH_MESSAGES=5000 BENCH_SESSIONS=20 BENCH_SIZE=5120 BENCH_RUNS=3
@@ -33,8 +36,11 @@ import {
   type PostfixInstance, type PostfixTools, type Sink,
 } from './peers.js';
 import { formatProfile, summarizeProfile } from './profile-summary.js';
+import {
+  fillForScenario, formatDeferred, isDeferredScenario, memoryOf, timeQueuePage, waitQuiet, type DeferredFigures, type DeferredScenario,
+} from './deferred-scenario.js';
 
-type Scenario = 'raw' | 'accept' | 'relay' | 'maildir';
+type Scenario = 'raw' | 'accept' | 'relay' | 'maildir' | DeferredScenario;
 type Mta = 'correio' | 'postfix' | 'sink';
 
 interface Sample {
@@ -42,6 +48,7 @@ interface Sample {
   e2e?: number;
   cpuMsPerMsg?: number;
   busy: number;
+  deferred?: DeferredFigures;
 }
 interface Row {
   scenario: Scenario;
@@ -66,7 +73,7 @@ const RUNS = int('BENCH_RUNS', 3, 0);
 const TIMEOUT = int('BENCH_TIMEOUT_S', 300) * 1000;
 const SETTLE_MS = int('BENCH_SETTLE_MS', 3000, 0);
 const SCENARIOS = (env.BENCH_SCENARIOS ?? 'raw,accept,relay,maildir').split(',').map((s) => s.trim()) as Scenario[];
-for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir'].includes(s)) throw new Error(`unknown scenario "${s}"`);
+for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir'].includes(s) && !isDeferredScenario(s)) throw new Error(`unknown scenario "${s}"`);
 const PROFILE = env.BENCH_PROFILE === '1';
 /** extra node flags for correio, for what-if runs (e.g. "--import ./hook.mjs") */
 const EXTRA_FLAGS = (env.BENCH_CORREIO_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
@@ -173,9 +180,40 @@ async function withPostfix<T>(work: string, mode: 'hold' | 'relay' | 'maildir', 
   }
 }
 
+/** Counts what correio's spool holds, as any reader of it does (segment records and message files). */
+async function spoolCount(dataDir: string): Promise<number> {
+  const spool = await FsQueueStore.open(path.join(dataDir, 'spool'), { recover: 'never', lock: false });
+  const stored = (await spool.listMessageIds()).length;
+  await spool.close();
+  return stored;
+}
+
+/** The accept load against correio restarted on a spool of deferred messages (deferred-scenario.ts). */
+async function runDeferred(work: string, scenario: DeferredScenario, profile: boolean): Promise<Sample> {
+  const queued = await fillForScenario(work, scenario);
+  execFileSync('sync');
+  const hole = await startBlackHole();
+  try {
+    const t0 = performance.now();
+    return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1 }, profile, async (c) => {
+      const startMs = performance.now() - t0;
+      const loadedMs = startMs + (await waitQuiet(c.child.pid!));
+      const s = await measure(async () => ({ acceptMs: await load(c.port, 'b@example.net') }), () => c.child.pid);
+      const mem = memoryOf(c.child.pid!);
+      const listMs = timeQueuePage(path.join(work, 'correio.toml'));
+      const stored = await spoolCount(c.dataDir);
+      if (stored < queued + N) throw new Error(`only ${stored} of ${queued + N} messages in the spool`);
+      return { ...s, deferred: { queued, startMs, loadedMs, ...mem, listMs } };
+    });
+  } finally {
+    await hole.stop();
+  }
+}
+
 async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<Sample> {
   const work = await freshWork(`${scenario}-${mta}`);
   try {
+    if (isDeferredScenario(scenario)) return await runDeferred(work, scenario, profile);
     if (scenario === 'raw') {
       const sink = await startSink();
       try {
@@ -190,10 +228,7 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
         try {
           return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1 }, profile, async (c) => {
             const s = await measure(async () => ({ acceptMs: await load(c.port, 'b@example.net') }), () => c.child.pid);
-            // counted as any reader of the spool counts (segment records and message files)
-            const spool = await FsQueueStore.open(path.join(c.dataDir, 'spool'), { recover: 'never', lock: false });
-            const stored = (await spool.listMessageIds()).length;
-            await spool.close();
+            const stored = await spoolCount(c.dataDir);
             if (stored < N) throw new Error(`only ${stored} of ${N} messages in the spool`);
             return s;
           });
@@ -286,6 +321,14 @@ function report(rows: Row[]): void {
   }
   console.log(`\nResults: ${N} messages of ${SIZE} octets, ${SESSIONS} sessions, ${RUNS} runs, load: ${tools ? 'smtp-source' : 'bench/load.ts (HELO, one message per connection)'}\n`);
   console.log(lines.join('\n'));
+  const accept = rows.find((r) => r.scenario === 'accept' && r.mta === 'correio');
+  for (const r of rows.filter((x) => isDeferredScenario(x.scenario) && x.samples.length > 0)) {
+    const ratio = accept && accept.samples.length > 0
+      ? ` (${(median(r.samples.map((x) => x.accept)) / median(accept.samples.map((x) => x.accept))).toFixed(2)} × correio's empty-queue accept in this run)`
+      : '';
+    console.log(`\n${r.scenario}: accept ${fmt(r.samples.map((x) => x.accept))} msg/s${ratio}`);
+    for (const x of r.samples) if (x.deferred) console.log(`  ${formatDeferred(x.deferred)}`);
+  }
   if (ratios.length > 0) {
     console.log('\n| ratio correio ÷ Postfix | accept | end-to-end | target |\n|---|---|---|---|');
     console.log(ratios.join('\n'));
@@ -323,7 +366,7 @@ async function main(): Promise<void> {
   }
   for (let i = 0; i < RUNS; i++) {
     for (const scenario of SCENARIOS) {
-      const mtas: Mta[] = scenario === 'raw' ? ['sink'] : peerWhyNot ? ['correio'] : ['correio', 'postfix'];
+      const mtas: Mta[] = scenario === 'raw' ? ['sink'] : peerWhyNot || isDeferredScenario(scenario) ? ['correio'] : ['correio', 'postfix'];
       // interleave, alternating who goes first
       if (i % 2 === 1) mtas.reverse();
       for (const mta of mtas) {
@@ -335,7 +378,8 @@ async function main(): Promise<void> {
           console.log(
             `run ${i + 1}/${RUNS} ${scenario.padEnd(7)} ${mta.padEnd(7)} accept ${s.accept.toFixed(0).padStart(5)} msg/s` +
               `${s.e2e === undefined ? '' : `, end-to-end ${s.e2e.toFixed(0).padStart(5)} msg/s`}` +
-              `${s.cpuMsPerMsg === undefined ? '' : `, CPU ${s.cpuMsPerMsg.toFixed(2)} ms/msg`}, machine ${(s.busy * 100).toFixed(0)} % busy`,
+              `${s.cpuMsPerMsg === undefined ? '' : `, CPU ${s.cpuMsPerMsg.toFixed(2)} ms/msg`}, machine ${(s.busy * 100).toFixed(0)} % busy` +
+              `, load average ${os.loadavg()[0].toFixed(1)}${s.deferred ? `\n  ${formatDeferred(s.deferred)}` : ''}`,
           );
         } catch (e) {
           r.errors.push((e as Error).message);

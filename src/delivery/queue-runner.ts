@@ -19,8 +19,10 @@
  * When the store is shared by several nodes (`store.leases`), each batch is claimed before it
  * runs and only what this node won is delivered (batch-claim.ts); the leases are given back
  * once the batch's outcomes and notices are stored.
- * Limitations: changes made to the store by another process are seen at the next poll
- *   (pollIntervalMs) or rescan(); one runner per spool. A notice sent just before a crash, whose
+ * Limitations: messages added to the store by another process are seen at the next poll
+ *   (pollIntervalMs) or rescan(), and on a shared store (leases) every change; on a store
+ *   without leases, changes to messages this runner knows must come through it (QueueControl);
+ *   one runner per spool. A notice sent just before a crash, whose
  *   envelope was not yet removed, is sent again after the restart (the window is one store write).
  */
 import {
@@ -166,18 +168,37 @@ export class QueueRunner implements QueueControl {
     for (const w of this.#idleWaiters.splice(0)) w();
   }
 
-  /** Re-reads the store: picks up messages and operator changes made by other processes. */
+  /**
+   * Looks at the store again for what other processes did. A store shared by several nodes
+   * (`leases`) is read whole: another node may change any envelope. A store with one runner
+   * (the files spool) is only listed: other processes add messages there (`sendmail`) but change
+   * queued ones only through this runner (the control socket), so only messages it does not know
+   * are read and those gone are forgotten; a queue of 100,000 deferred messages is not read
+   * again at every poll or wake-up (issue 19).
+   */
   async rescan(): Promise<void> {
     const touched = new Set<EnvelopeId>();
     this.#touched = touched;
-    const seen = new Set<EnvelopeId>();
+    const keep = (id: EnvelopeId): boolean => this.#queue.isBusy(id) || touched.has(id);
     try {
-      for await (const env of this.#store.walkEnvelopes()) {
-        seen.add(env.id);
-        if (!this.#queue.isBusy(env.id) && !touched.has(env.id)) this.#queue.set(env, this.#clock.now());
-      }
-      for (const id of this.#queue.ids()) {
-        if (!seen.has(id) && !this.#queue.isBusy(id) && !touched.has(id)) this.#queue.forget(id);
+      if (this.#store.leases) {
+        const seen = new Set<EnvelopeId>();
+        for await (const env of this.#store.walkEnvelopes()) {
+          seen.add(env.id);
+          if (!keep(env.id)) this.#queue.set(env, this.#clock.now());
+        }
+        for (const id of this.#queue.ids()) if (!seen.has(id) && !keep(id)) this.#queue.forget(id);
+      } else {
+        const listed = new Set(await this.#store.listMessageIds());
+        const known = new Set<MessageId>();
+        for (const env of this.#queue.envelopes()) {
+          if (listed.has(env.messageId)) known.add(env.messageId);
+          else if (!keep(env.id)) this.#queue.forget(env.id);
+        }
+        for (const id of listed) {
+          if (known.has(id)) continue;
+          for (const env of await this.#store.findMessageEnvelopes(id)) if (!keep(env.id)) this.#queue.set(env, this.#clock.now());
+        }
       }
     } finally {
       if (this.#touched === touched) this.#touched = undefined;

@@ -142,14 +142,14 @@ void test('an empty body and a trailer longer than the tail read (many recipient
     await again.close();
     await store.close();
     const reopened = await FsQueueStore.open(dir);
-    assert.deepEqual(reopened.lastRecovery, { messages: 1, envelopes: 300, removed: [], corrupted: [] });
+    assert.deepEqual(reopened.lastRecovery, { messages: 1, removed: [], corrupted: [] });
     await reopened.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
 
-void test('open() removes leftovers and moves corrupt items aside, never deleting them', async () => {
+void test('open() removes leftovers, the first walk moves corrupt items aside, never deleting them', async () => {
   const dir = await tmp();
   try {
     let store = await FsQueueStore.open(dir);
@@ -177,16 +177,18 @@ void test('open() removes leftovers and moves corrupt items aside, never deletin
     store = await FsQueueStore.open(dir);
     const rep = store.lastRecovery;
     assert.ok(rep);
-    assert.equal(rep.messages, 2);
-    assert.equal(rep.envelopes, 3);
+    // message files are counted, not read (issue 19: a restart must not read a big queue twice);
+    // damage inside one shows at its first read, which the delivering instance's walk at start does
+    assert.equal(rep.messages, 4);
     assert.deepEqual(rep.removed.sort(), [`env/${gone.messageId}.json`, `env/.${good.messageId}.json.tmp-1234`, `tmp/${draft.id}`].sort());
-    assert.deepEqual(rep.corrupted.sort(), ['NOT-AN-ID', `${badEnv.messageId}.json`, badEnv.messageId, torn.messageId].sort());
-    const corrupt = await readdir(join(dir, 'corrupt'));
-    assert.equal(corrupt.length, 4);
-    assert.ok(corrupt.some((n) => n.startsWith(`${badEnv.messageId}.json.`)));
+    assert.deepEqual(rep.corrupted, ['NOT-AN-ID']);
     const envs: string[] = [];
     for await (const e of store.walkEnvelopes()) envs.push(e.id);
     assert.deepEqual(envs.sort(), [good.id, changed.id, other.id].sort());
+    const corrupt = await readdir(join(dir, 'corrupt'));
+    assert.equal(corrupt.length, 4);
+    assert.ok(corrupt.some((n) => n.startsWith(`${badEnv.messageId}.json.`)));
+    assert.ok(corrupt.some((n) => n.startsWith(`${torn.messageId}.`)));
     assert.equal((await store.findEnvelope(changed.id))?.nextAttemptAt, 7, 'the override wins over the trailer');
     assert.deepEqual((await readdir(join(dir, 'msg'))).sort(), [good.messageId, changed.messageId].sort());
     assert.deepEqual(await readdir(join(dir, 'env')), [`${changed.messageId}.json`]);

@@ -51,7 +51,7 @@ import { CorruptItem, envelopeFile, type EnvelopeFile } from './spool-format.js'
 import { SpoolPaths } from './spool-layout.js';
 import { releaseSpoolLock, takeSpoolLock } from './spool-lock.js';
 import { moveToCorrupt, recoverSpool, type RecoveryReport } from './spool-recovery.js';
-import { storageError } from './storage-error.js';
+import { errorCode, storageError } from './storage-error.js';
 
 export { spoolFormat } from './spool-format.js';
 export type { RecoveryReport } from './spool-recovery.js';
@@ -170,18 +170,30 @@ export class FsQueueStore implements QueueStore {
 
   /**
    * The current envelopes of a message: cached, else its segment record, else its env override,
-   * else its trailer; undefined when the message is not in the queue. `override` false skips
+   * else its trailer (an instance that does not cache: its file before its record); undefined
+   * when the message is not in the queue. `override` false skips
    * looking for an env file (a walk knows). Throws CorruptItem for a damaged item.
    */
   async #read(id: MessageId, override = true, snapshot?: SegState): Promise<EnvelopeFile | undefined> {
     const known = this.#cache.get(id);
     if (known) return known.file;
+    // an instance that does not keep the segment index looks at the message's file first: it is
+    // the newer state when a record was moved out and its done line is not (yet) written
+    if (!this.#cache.remembers) return (await this.#readFile(id, override)) ?? (await this.#readRecord(id, snapshot));
+    return (await this.#readRecord(id, snapshot)) ?? (await this.#readFile(id, override));
+  }
+
+  async #readRecord(id: MessageId, snapshot?: SegState): Promise<EnvelopeFile | undefined> {
     const ref = await this.#segments.find(id, snapshot);
     if (ref) {
       const file = await this.#segments.readTrailer(id, ref);
       this.#cache.remember(id, { file, envFile: false, bodyLength: ref.bodyLength });
       return file;
     }
+    return undefined;
+  }
+
+  async #readFile(id: MessageId, override: boolean): Promise<EnvelopeFile | undefined> {
     if (override) {
       const file = await this.#files.readOverride(id);
       if (file) {
@@ -254,6 +266,10 @@ export class FsQueueStore implements QueueStore {
         } else if (ref) {
           this.#cache.forget(msg);
           await this.#segments.done(msg, ref, seg);
+          // a reader's index may list a record whose message was moved to its own file
+          if (!this.#cache.remembers) await this.#files.remove(msg, undefined).catch((err: unknown) => {
+            if (errorCode(err) !== 'ENOENT') throw err;
+          });
         } else if (rest.length > 0) {
           await this.#writeOverride(msg, rest);
         } else {
@@ -303,8 +319,9 @@ export class FsQueueStore implements QueueStore {
 
   async #list(): Promise<{ ids: MessageId[]; seg: SegState }> {
     const seg = await this.#segments.state();
-    const files = (await this.#files.listIds()).filter((n) => !seg.index.has(n));
-    return { ids: [...files, ...seg.index.keys()].sort(), seg };
+    const files = await this.#files.listIds();
+    const inFiles = new Set(files);
+    return { ids: [...files, ...[...seg.index.keys()].filter((n) => !inFiles.has(n))].sort(), seg };
   }
 
   async *walkEnvelopes(): AsyncIterable<Envelope> {
@@ -340,12 +357,7 @@ export class FsQueueStore implements QueueStore {
    * no other process writes to the spool: open() runs it as owner.
    */
   recover(): Promise<RecoveryReport> {
-    return recoverSpool({
-      paths: this.#paths,
-      segments: this.#segments,
-      read: (id, override) => this.#read(id, override),
-      moveCorrupt: (id) => this.#moveCorrupt(id),
-    });
+    return recoverSpool({ paths: this.#paths, segments: this.#segments });
   }
 
   async close(): Promise<void> {

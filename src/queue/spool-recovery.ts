@@ -3,8 +3,10 @@
  * What the files backend does at start (open() as owner) with what a crash or damage left, and
  * how a damaged item is moved aside. The crash windows:
  * - a draft in tmp/ (crash before the rename, or a commit that failed): removed;
- * - a message file whose footer or trailer does not check out: moved to corrupt/ (with its env
- *   file); also an env file that does not parse (with its message);
+ * - a message file whose footer or trailer does not check out, or whose env file does not
+ *   parse: moved to corrupt/ (with its env file) when it is first read (the delivering
+ *   instance's walk at start reads every one), not here: reading 100,000 deferred messages
+ *   twice kept a restart from serving for tens of seconds (issue 19);
  * - an env file without its message: the last envelope was being deleted (the message file is
  *   unlinked first, then the env file): removed. Unlinking in the other order could resurrect
  *   the trailer's delivered envelopes; this order can only leave an orphan nobody reads;
@@ -23,14 +25,13 @@ import type { MessageId } from '../core/index.js';
 import type { DirSyncer } from '../util/index.js';
 import { isQueueId } from './queue-ids.js';
 import type { SegmentMessages } from './segment-messages.js';
-import { CorruptItem, type EnvelopeFile } from './spool-format.js';
 import type { SpoolPaths } from './spool-layout.js';
 import { errorCode } from './storage-error.js';
 
 /** What open() found and did; also returned by recover(). */
 export interface RecoveryReport {
+  /** messages found: message files (not read here) and live segment records */
   messages: number;
-  envelopes: number;
   /** leftover drafts, temporary files and orphaned env files removed */
   removed: string[];
   /** items moved to corrupt/ */
@@ -41,10 +42,6 @@ export interface RecoveryReport {
 export interface RecoverySubject {
   readonly paths: SpoolPaths;
   readonly segments: SegmentMessages;
-  /** a message's current envelopes, read as the store reads them (throws CorruptItem) */
-  read(id: MessageId, override: boolean): Promise<EnvelopeFile | undefined>;
-  /** moves a message and its override to corrupt/; returns the names moved */
-  moveCorrupt(id: MessageId): Promise<string[]>;
 }
 
 /** Moves msg/<id> and env/<id>.json (those present) to corrupt/ and syncs corrupt/. */
@@ -64,49 +61,36 @@ export async function moveToCorrupt(paths: SpoolPaths, syncer: DirSyncer, id: Me
 }
 
 /**
- * Removes leftovers (drafts in tmp/, temporary env files, env files whose message is gone) and
- * moves corrupt items (bad footer or trailer, unparsable env file, unknown names in msg/) to
- * corrupt/; recovers the segments. Counts the messages and envelopes found.
+ * Removes leftovers (drafts in tmp/, temporary env files, env files whose message is gone),
+ * moves names in msg/ that are not ids to corrupt/, recovers the segments, and counts the
+ * messages found. Message files are not read (see the module's header).
  */
 export async function recoverSpool(s: RecoverySubject): Promise<RecoveryReport> {
   const { paths } = s;
-  const report: RecoveryReport = { messages: 0, envelopes: 0, removed: [], corrupted: [] };
+  const report: RecoveryReport = { messages: 0, removed: [], corrupted: [] };
   for (const name of await readdir(paths.tmp)) {
     await unlink(join(paths.tmp, name)).catch(() => undefined);
     report.removed.push(`tmp/${name}`);
   }
   const messages = new Set(await readdir(paths.msg));
-  const overrides = new Set<string>();
   for (const name of await readdir(paths.env)) {
     const id = name.endsWith('.json') ? name.slice(0, -5) : '';
     if (name.startsWith('.') || !isQueueId(id) || !messages.has(id)) {
       await unlink(join(paths.env, name)).catch(() => undefined);
       report.removed.push(`env/${name}`);
-    } else {
-      overrides.add(id);
     }
   }
   const segs = await s.segments.recover();
   report.messages += segs.messages;
-  report.envelopes += segs.envelopes;
   report.removed.push(...segs.removed);
   report.corrupted.push(...segs.corrupted);
-  for (const name of [...messages].sort()) {
-    if (!isQueueId(name)) {
-      await rename(join(paths.msg, name), join(paths.corrupt, `${name}.${Date.now()}`));
-      report.corrupted.push(name);
+  for (const name of messages) {
+    if (isQueueId(name)) {
+      report.messages++;
       continue;
     }
-    try {
-      const file = await s.read(name, overrides.has(name));
-      if (file) {
-        report.messages++;
-        report.envelopes += file.envelopes.length;
-      }
-    } catch (err) {
-      if (!(err instanceof CorruptItem)) throw err;
-      report.corrupted.push(...(await s.moveCorrupt(name)));
-    }
+    await rename(join(paths.msg, name), join(paths.corrupt, `${name}.${Date.now()}`));
+    report.corrupted.push(name);
   }
   return report;
 }
