@@ -122,6 +122,13 @@ export interface MailFolderStore {
   copy(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[] }>;
   remove(user: string, folder: string, key: string): Promise<void>;
   open(user: string, folder: string, key: string): Promise<Readable>;
+  /**
+   * Optional, for a backend with a full-text index: the UIDs of the folder's messages that may
+   * hold `needle` (case-insensitive) in their header or text parts — a superset of those that
+   * do, never missing one — or undefined when the index cannot narrow this needle down. The
+   * caller still matches each candidate (IMAP SEARCH BODY/TEXT are substring matches).
+   */
+  textCandidates?(user: string, folder: string, needle: string): Promise<ReadonlySet<number> | undefined>;
   /** Calls `onChange` (coalesced) when the folder may have changed; returns the stop function. */
   watch(user: string, folder: string, onChange: () => void): () => void;
 }

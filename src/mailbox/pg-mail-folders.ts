@@ -52,6 +52,29 @@ function displayName(name: string): string {
   return name === '' ? 'INBOX' : name;
 }
 
+/** Longest word used for narrowing (PostgreSQL drops lexemes over 2047 bytes). */
+const maxNarrowingWord = 500;
+
+/**
+ * The tsquery that every text holding `needle` satisfies: its words bounded by white space on
+ * both sides inside the needle, all ASCII letters and digits, as lexemes (&), and its last
+ * word, bounded before, as a prefix (:*). The first word may be the end of a longer one, so
+ * it is never used unless white space precedes it.
+ */
+export function narrowingQuery(needle: string): string | undefined {
+  const pieces = needle.toLowerCase().split(/(\s+)/);
+  const terms: string[] = [];
+  for (let i = 0; i < pieces.length; i += 2) {
+    const w = pieces[i];
+    if (w === '' || w.length > maxNarrowingWord || !/^[a-z0-9]+$/.test(w)) continue;
+    const before = i > 0;
+    const after = i < pieces.length - 1;
+    if (before && after) terms.push(w);
+    else if (before) terms.push(`${w}:*`);
+  }
+  return terms.length > 0 ? terms.join(' & ') : undefined;
+}
+
 interface FolderHead {
   uid_validity: string;
   uid_next: string;
@@ -306,6 +329,24 @@ export class PgMailFolders implements MailFolderStore {
       [ownerOf(user), checkFolderName(folder), text],
     );
     return rows.map((r) => Number(r.uid));
+  }
+
+  /**
+   * A sound narrowing for a substring search: every message holding `needle` holds each of
+   * its whole inner words (ASCII letters and digits between white space of the needle) as a
+   * lexeme, and its last word as a lexeme's prefix; bodies whose text was too long to index
+   * whole (no vector) are always candidates. undefined when the needle has no such word
+   * (a single word may be the inside of a longer one).
+   */
+  async textCandidates(user: string, folder: string, needle: string): Promise<ReadonlySet<number> | undefined> {
+    const query = narrowingQuery(needle);
+    if (query === undefined) return undefined;
+    const rows = await this.store.query<{ uid: string }>(
+      `SELECT m.uid FROM mail_messages m JOIN mail_folders fo ON fo.id = m.folder_id JOIN mail_bodies b ON b.hash = m.body_hash
+       WHERE fo.owner = $1 AND fo.name = $2 AND (b.search IS NULL OR b.search @@ to_tsquery('simple', $3))`,
+      [ownerOf(user), checkFolderName(folder), query],
+    );
+    return new Set(rows.map((r) => Number(r.uid)));
   }
 
   watch(user: string, folder: string, onChange: () => void): () => void {

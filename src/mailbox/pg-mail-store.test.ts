@@ -5,7 +5,9 @@ import { buffer } from 'node:stream/consumers';
 import pg from 'pg';
 import { MailFolderError } from '../core/index.js';
 import { createTestDatabase, pgUnavailable, type TestDatabase } from '../../test/helpers/pg.js';
-import { PgMailFolders } from './pg-mail-folders.js';
+import { ImapFlow } from 'imapflow';
+import { ImapServer } from '../server/imap/index.js';
+import { narrowingQuery, PgMailFolders } from './pg-mail-folders.js';
 import { PgMailStore } from './pg-mail-store.js';
 
 const skip = await pgUnavailable();
@@ -203,4 +205,50 @@ pgTest('full text: the body vector finds decoded words of text parts, not of att
     assert.deepEqual(await folders.searchText(user, 'INBOX', 'relatório'), [1]);
     assert.deepEqual(await folders.searchText(user, 'INBOX', 'secretword'), []);
     assert.deepEqual(await folders.searchText(user, 'INBOX', 'body'), [2]);
+  }));
+
+void test('narrowingQuery: only words the needle bounds with white space narrow a substring search', () => {
+  const cases: [string, string | undefined][] = [
+    ['hello', undefined], // may be the inside of "othello"
+    ['hello world', 'world:*'],
+    ['a big deal', 'big & deal:*'],
+    [' hello ', 'hello'],
+    ['olá mundo', 'mundo:*'],
+    ['reunião geral', 'geral:*'],
+    ['x-y z', 'z:*'],
+    ['a b-c d', 'd:*'],
+    ['', undefined],
+  ];
+  for (const [needle, want] of cases) assert.equal(narrowingQuery(needle), want, JSON.stringify(needle));
+});
+
+pgTest('IMAP SEARCH BODY on PostgreSQL: the index narrows what is read, and the answer stays a substring match', () =>
+  withNodes(1, async ([{ store }]) => {
+    const texts = ['the quick brown fox', 'a quick brownie', 'quick\r\nbrown', 'nothing here', 'slow brown', 'thequick brown'];
+    for (const [i, t] of texts.entries()) await store.deliver(user, Readable.from([Buffer.from(`Subject: s${i + 1}\r\n\r\n${t}\r\n`)]), { uniqueKey: `s${i}` });
+    const opened: string[] = [];
+    class Counting extends PgMailFolders {
+      override open(u: string, f: string, key: string): Promise<Readable> {
+        opened.push(key);
+        return super.open(u, f, key);
+      }
+    }
+    const folders = new Counting(store);
+    const keyOf = new Map((await folders.sync(user, 'INBOX')).messages.map((m) => [m.key, m.uid]));
+    const server = new ImapServer({ hostname: 'mx.dc.uece.br', folders, authenticate: (u, p) => Promise.resolve(u === user && p === 'secret'), authFailureDelayMs: 1 });
+    const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
+    const client = new ImapFlow({ host: '127.0.0.1', port: bound.port, secure: false, auth: { user, pass: 'secret' }, logger: false });
+    try {
+      await client.connect();
+      await client.mailboxOpen('INBOX');
+      assert.deepEqual(await client.search({ body: 'quick brown' }, { uid: true }), [1, 2, 6]);
+      // "nothing here" has no word starting with "brown": never read
+      assert.ok(!opened.map((k) => keyOf.get(k)).includes(4), `read: ${opened.map((k) => keyOf.get(k)).join(',')}`);
+      // a one-word needle cannot be narrowed soundly: every message is read, the match is a substring
+      assert.deepEqual(await client.search({ body: 'rown' }, { uid: true }), [1, 2, 3, 5, 6]);
+      await client.logout();
+    } finally {
+      client.close();
+      await server.close();
+    }
   }));

@@ -97,19 +97,23 @@ function folderKey(folder: string | undefined): string {
   return checkFolderName(folder === undefined || folder === '' ? 'INBOX' : folder);
 }
 
-/** Text indexed per body (a tsvector holds at most 1 MB; longer text is cut). */
+/** Text indexed per body (a tsvector holds at most 1 MB; a longer text gets no vector). */
 const maxIndexedText = 256 * 1024;
 
-/** The text a body's full-text vector is made of: headers and decoded text parts (message-text). */
-export function searchText(body: Buffer): string {
+/**
+ * The text a body's full-text vector is made of: headers and decoded text parts (message-text);
+ * null when it is too long to index whole (such a body is a candidate of every text search).
+ */
+export function searchText(body: Buffer): string | null {
   let text: string;
   try {
     text = messageText(body);
   } catch {
     text = body.toString('latin1').toLowerCase();
   }
+  if (text.length > maxIndexedText) return null;
   // PostgreSQL text holds no NUL
-  return text.slice(0, maxIndexedText).replace(/\0/g, ' ');
+  return text.replace(/\0/g, ' ');
 }
 
 function notFound(key: string): Error {

@@ -162,12 +162,32 @@ export async function store(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
   return ok(`${c.uid ? 'UID ' : ''}STORE completed`);
 }
 
+/**
+ * The UIDs that can match `key` by the store's full-text index, when it has one: the BODY and
+ * TEXT keys every match must satisfy (the key itself or one of a top-level AND) narrow the
+ * messages to read; undefined when there is nothing to narrow by.
+ */
+async function textNarrowing(io: SessionIo, sel: SelectedMailbox, key: SearchKey): Promise<ReadonlySet<number> | undefined> {
+  const folders = io.ctx.folders;
+  if (!folders.textCandidates) return undefined;
+  const needles = (key.op === 'and' ? key.keys : [key]).flatMap((k) => (k.op === 'body' || k.op === 'text' ? [k.value] : []));
+  let out: Set<number> | undefined;
+  for (const needle of needles) {
+    const c = await folders.textCandidates(io.user, sel.folder, needle);
+    if (c) out = out ? new Set([...out].filter((u) => c.has(u))) : new Set(c);
+  }
+  return out;
+}
+
 /** The messages of the view matching `key`, in mailbox order (SEARCH, SORT, THREAD). */
 export async function findMatches(io: SessionIo, sel: SelectedMailbox, key: SearchKey): Promise<{ seq: number; m: ViewMessage; msg?: LoadedMessage }[]> {
   const out: { seq: number; m: ViewMessage; msg?: LoadedMessage }[] = [];
   const needs = needsMessage(key);
+  const narrow = await textNarrowing(io, sel, key);
   for (const [i, m] of sel.messages.entries()) {
     if (m.gone) continue;
+    // not a candidate of the full-text index: cannot match, and is not read
+    if (narrow && !narrow.has(m.uid)) continue;
     let cached: LoadedMessage | undefined;
     const target = {
       seq: i + 1,

@@ -6,8 +6,9 @@
  *   field), RFC 2047 (encoded words in header fields are decoded before matching), RFC 2045
  *   (BODY/TEXT decode base64 and quoted-printable text parts).
  * Security: bounded by the mailbox's size; a message that cannot be read simply does not match.
- * Limitations: BODY and TEXT read every message they test (no full-text index yet); charsets
- *   are those the runtime's TextDecoder knows.
+ * Limitations: BODY and TEXT read every message they test (a store with a full-text index
+ *   narrows the messages tested first: message-commands' textNarrowing); charsets are those
+ *   the runtime's TextDecoder knows.
  */
 import type { SearchKey, SequenceSet } from '../../protocol/imap/index.js';
 import type { LoadedMessage } from './message-reader.js';
