@@ -2,7 +2,8 @@
  * Issue 17: three correio nodes (three `correio serve` processes with data directories of their
  * own) on one PostgreSQL database holding the directory, the queue and the mailboxes; SMTP and
  * IMAP on 127.0.0.2, 127.0.0.3 and 127.0.0.4.
- * - IDLE on node A (imapflow) hears of a delivery made by node B (LISTEN/NOTIFY).
+ * - IDLE on node A (imapflow) hears of a delivery made by node B (LISTEN/NOTIFY), and so
+ *   does a JMAP EventSource on node A of one made by node C.
  * - A client that read a folder on node A and reconnects to node C resumes with QRESYNC: the
  *   same UIDVALIDITY, the expunge made meanwhile as VANISHED (EARLIER), the flag change with
  *   its MODSEQ.
@@ -45,9 +46,10 @@ void describe('t-92 three nodes on one PostgreSQL (directory, queue and mailboxe
     withTestDatabase(async (db) => {
       const hosts = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
       const imapPorts = await Promise.all(hosts.map((h) => freePort(h)));
+      const httpPorts = await Promise.all(hosts.map((h) => freePort(h)));
       const tables = (i: number): string =>
         `[storage]\nurl = ${JSON.stringify(db.url)}\nlease = "3s"\npoll_interval = "1s"\n` +
-        `[metrics]\nlisten = []\n[imap]\nlisten = ["${hosts[i]}:${imapPorts[i]}"]\n`;
+        `[metrics]\nlisten = []\n[imap]\nlisten = ["${hosts[i]}:${imapPorts[i]}"]\n[http]\nlisten = ["${hosts[i]}:${httpPorts[i]}"]\n`;
       const start = (i: number, extra: { users?: string[] } = {}): ReturnType<typeof startSiteProcess> =>
         startSiteProcess({ domains: ['dc.uece.br'], host: hosts[i], hostname: `${'abc'[i]}.dc.uece.br`, tables: tables(i), ...extra });
       // the directory is shared: users are made once, by A's preparation
@@ -104,6 +106,27 @@ void describe('t-92 three nodes on one PostgreSQL (directory, queue and mailboxe
         assert.deepEqual(gone.map((e) => [e.vanished, e.earlier, e.uid]), [[true, true, 1]]);
         assert.deepEqual(flags.map((e) => [e.uid, [...e.flags]]), [[2, ['\\Flagged']]]);
         await back.logout();
+
+        // JMAP push on node A: an EventSource hears of a delivery made by node C
+        const ac = new AbortController();
+        const auth = `Basic ${Buffer.from(`${reader}:secret`).toString('base64')}`;
+        const res = await fetch(`http://${hosts[0]}:${httpPorts[0]}/jmap/eventsource?types=*&closeafter=state&ping=0`, {
+          headers: { Authorization: auth, Accept: 'text/event-stream' },
+          signal: ac.signal,
+        });
+        assert.equal(res.status, 200);
+        const events = res.body!.getReader();
+        assert.match((await sendMail(c, 'helvecio@dsc.ufpb.br', [reader], letter('push via C'))).final ?? '', /^250/);
+        let text = '';
+        const decoder = new TextDecoder();
+        while (!/event: state\ndata: .*\n\n/.test(text)) {
+          const { value, done } = await events.read();
+          if (done) break;
+          text += decoder.decode(value);
+        }
+        ac.abort();
+        assert.match(text, /"@type":"StateChange"/, `node A pushed a state change: ${text}`);
+        assert.match(text, /"Email":/);
 
         // load: round-robin over A, B, C, three at a time; B is killed in the middle of a round
         const accepted: string[] = [];
