@@ -24,6 +24,8 @@ const cli = path.join(projectRoot, 'bin', 'correio.js');
 export interface CorreioOptions {
   /** routes for [delivery.routes], e.g. { 'example.net': 'smtp:[127.0.0.1]:2526' } */
   routes?: Record<string, string>;
+  /** more [smtp] keys, e.g. { max_connections: 10_100 } */
+  smtp?: Record<string, number>;
   /** [delivery] concurrency */
   deliveryConcurrency?: number;
   /** mailboxes to create with `correio user add` before start */
@@ -65,6 +67,7 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
       'local_domains = ["localhost"]',
       '[smtp]',
       `listen = ["127.0.0.1:${port}"]`,
+      ...Object.entries(o.smtp ?? {}).map(([k, v]) => `${k} = ${v}`),
       '[delivery]',
       `concurrency = ${o.deliveryConcurrency ?? 20}`,
       '[delivery.routes]',

@@ -48,7 +48,7 @@ export async function fillForScenario(work: string, s: DeferredScenario): Promis
 }
 
 /** Ms until pid's process tree used under 10 % of a core over a whole second (at most timeoutMs). */
-export async function waitQuiet(pid: number, timeoutMs = 300_000): Promise<number> {
+export async function waitQuiet(pid: number, timeoutMs = 1_200_000): Promise<number> {
   const t0 = performance.now();
   let last = treeCpuSeconds(pid);
   let quietSince = performance.now();

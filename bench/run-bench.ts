@@ -9,6 +9,8 @@
  *   deferred100k, deferred1m  accept (as `accept`, correio only) after a restart on a spool of
  *            100,000 / 1,000,000 deferred messages: start time, memory, queue list time
  *            (deferred-scenario.ts); not in the default list
+ *   idle10k  accept (as `accept`, correio only) while BENCH_IDLE (10,000) idle SMTP connections
+ *            are held: RSS per connection (idle-scenario.ts); not in the default list
  * Each run starts fresh instances; medians (min–max) over BENCH_RUNS runs; the ratio is
  * median(correio) ÷ median(Postfix) of runs measured in this same invocation.
  * Settings (environment): BENCH_MESSAGES=5000 BENCH_SESSIONS=20 BENCH_SIZE=5120 BENCH_RUNS=3
@@ -39,8 +41,9 @@ import { formatProfile, summarizeProfile } from './profile-summary.js';
 import {
   fillForScenario, formatDeferred, isDeferredScenario, memoryOf, timeQueuePage, waitQuiet, type DeferredFigures, type DeferredScenario,
 } from './deferred-scenario.js';
+import { formatIdle, idleCount, openIdle, type IdleFigures } from './idle-scenario.js';
 
-type Scenario = 'raw' | 'accept' | 'relay' | 'maildir' | DeferredScenario;
+type Scenario = 'raw' | 'accept' | 'relay' | 'maildir' | 'idle10k' | DeferredScenario;
 type Mta = 'correio' | 'postfix' | 'sink';
 
 interface Sample {
@@ -49,6 +52,7 @@ interface Sample {
   cpuMsPerMsg?: number;
   busy: number;
   deferred?: DeferredFigures;
+  idle?: IdleFigures;
 }
 interface Row {
   scenario: Scenario;
@@ -73,7 +77,7 @@ const RUNS = int('BENCH_RUNS', 3, 0);
 const TIMEOUT = int('BENCH_TIMEOUT_S', 300) * 1000;
 const SETTLE_MS = int('BENCH_SETTLE_MS', 3000, 0);
 const SCENARIOS = (env.BENCH_SCENARIOS ?? 'raw,accept,relay,maildir').split(',').map((s) => s.trim()) as Scenario[];
-for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir'].includes(s) && !isDeferredScenario(s)) throw new Error(`unknown scenario "${s}"`);
+for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir', 'idle10k'].includes(s) && !isDeferredScenario(s)) throw new Error(`unknown scenario "${s}"`);
 const PROFILE = env.BENCH_PROFILE === '1';
 /** extra node flags for correio, for what-if runs (e.g. "--import ./hook.mjs") */
 const EXTRA_FLAGS = (env.BENCH_CORREIO_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
@@ -210,10 +214,39 @@ async function runDeferred(work: string, scenario: DeferredScenario, profile: bo
   }
 }
 
+/** The accept load against correio while many idle SMTP connections are held (idle-scenario.ts). */
+async function runIdle(work: string, profile: boolean): Promise<Sample> {
+  const wanted = int('BENCH_IDLE', 10_000);
+  const n = idleCount(wanted);
+  const hole = await startBlackHole();
+  try {
+    const limits = { max_connections: n + SESSIONS + 100, max_connections_per_ip: n + SESSIONS + 100 };
+    return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1, smtp: limits }, profile, async (c) => {
+      const before = memoryOf(c.child.pid!).rssMb;
+      const idle = await openIdle(c.port, n);
+      try {
+        await sleep(1000);
+        const after = memoryOf(c.child.pid!).rssMb;
+        const s = await measure(async () => ({ acceptMs: await load(c.port, 'b@example.net') }), () => c.child.pid);
+        const stillOpen = idle.open();
+        return {
+          ...s,
+          idle: { wanted, held: idle.sockets.length, stillOpen, rssBeforeMb: before, rssAfterMb: after, kbPerConnection: ((after - before) * 1024) / Math.max(1, idle.sockets.length) },
+        };
+      } finally {
+        idle.close();
+      }
+    });
+  } finally {
+    await hole.stop();
+  }
+}
+
 async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<Sample> {
   const work = await freshWork(`${scenario}-${mta}`);
   try {
     if (isDeferredScenario(scenario)) return await runDeferred(work, scenario, profile);
+    if (scenario === 'idle10k') return await runIdle(work, profile);
     if (scenario === 'raw') {
       const sink = await startSink();
       try {
@@ -322,12 +355,13 @@ function report(rows: Row[]): void {
   console.log(`\nResults: ${N} messages of ${SIZE} octets, ${SESSIONS} sessions, ${RUNS} runs, load: ${tools ? 'smtp-source' : 'bench/load.ts (HELO, one message per connection)'}\n`);
   console.log(lines.join('\n'));
   const accept = rows.find((r) => r.scenario === 'accept' && r.mta === 'correio');
-  for (const r of rows.filter((x) => isDeferredScenario(x.scenario) && x.samples.length > 0)) {
+  for (const r of rows.filter((x) => (isDeferredScenario(x.scenario) || x.scenario === 'idle10k') && x.samples.length > 0)) {
     const ratio = accept && accept.samples.length > 0
       ? ` (${(median(r.samples.map((x) => x.accept)) / median(accept.samples.map((x) => x.accept))).toFixed(2)} × correio's empty-queue accept in this run)`
       : '';
     console.log(`\n${r.scenario}: accept ${fmt(r.samples.map((x) => x.accept))} msg/s${ratio}`);
     for (const x of r.samples) if (x.deferred) console.log(`  ${formatDeferred(x.deferred)}`);
+    for (const x of r.samples) if (x.idle) console.log(`  ${formatIdle(x.idle)}`);
   }
   if (ratios.length > 0) {
     console.log('\n| ratio correio ÷ Postfix | accept | end-to-end | target |\n|---|---|---|---|');
@@ -366,7 +400,7 @@ async function main(): Promise<void> {
   }
   for (let i = 0; i < RUNS; i++) {
     for (const scenario of SCENARIOS) {
-      const mtas: Mta[] = scenario === 'raw' ? ['sink'] : peerWhyNot || isDeferredScenario(scenario) ? ['correio'] : ['correio', 'postfix'];
+      const mtas: Mta[] = scenario === 'raw' ? ['sink'] : peerWhyNot || isDeferredScenario(scenario) || scenario === 'idle10k' ? ['correio'] : ['correio', 'postfix'];
       // interleave, alternating who goes first
       if (i % 2 === 1) mtas.reverse();
       for (const mta of mtas) {
@@ -379,7 +413,7 @@ async function main(): Promise<void> {
             `run ${i + 1}/${RUNS} ${scenario.padEnd(7)} ${mta.padEnd(7)} accept ${s.accept.toFixed(0).padStart(5)} msg/s` +
               `${s.e2e === undefined ? '' : `, end-to-end ${s.e2e.toFixed(0).padStart(5)} msg/s`}` +
               `${s.cpuMsPerMsg === undefined ? '' : `, CPU ${s.cpuMsPerMsg.toFixed(2)} ms/msg`}, machine ${(s.busy * 100).toFixed(0)} % busy` +
-              `, load average ${os.loadavg()[0].toFixed(1)}${s.deferred ? `\n  ${formatDeferred(s.deferred)}` : ''}`,
+              `, load average ${os.loadavg()[0].toFixed(1)}${s.deferred ? `\n  ${formatDeferred(s.deferred)}` : ''}${s.idle ? `\n  ${formatIdle(s.idle)}` : ''}`,
           );
         } catch (e) {
           r.errors.push((e as Error).message);
