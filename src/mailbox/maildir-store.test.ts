@@ -155,3 +155,14 @@ void test('a failing input stream leaves nothing behind', () =>
     assert.deepEqual(await readdir(join(root, 'y', 'x', 'tmp')), []);
     assert.deepEqual(await s.list('x@y'), []);
   }));
+
+void test('open while the flags change (the file renamed between finding and opening) still reads the message', () =>
+  withStore(async (s) => {
+    const user = 'suzana@dc.uece.br';
+    const { key } = await s.deliver(user, Readable.from([msg]), { uniqueKey: 'race-1' });
+    // each round renames the file while open is looking for it (webmail: read and mark read at once)
+    for (let i = 0; i < 60; i++) {
+      const [body] = await Promise.all([s.open(user, key).then(text), s.setFlags(user, key, i % 2 === 0 ? 'S' : '')]);
+      assert.equal(body, msg);
+    }
+  }));

@@ -35,7 +35,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import { constants, lstatSync, statSync } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -381,9 +381,18 @@ export class MaildirStore implements MailboxStore {
 
   async open(user: string, key: string, folder?: string): Promise<Readable> {
     const dir = this.mailboxPath(user, folder);
-    const found = await this.#locate(dir, key);
-    if (!found) throw notFound(key);
-    const fh = await open(join(dir, found.sub, found.name), READ_NOFOLLOW);
+    let fh: FileHandle;
+    for (let attempt = 1; ; attempt++) {
+      const found = await this.#locate(dir, key);
+      if (!found) throw notFound(key);
+      try {
+        fh = await open(join(dir, found.sub, found.name), READ_NOFOLLOW);
+        break;
+      } catch (err) {
+        // renamed between finding and opening (a flag change, new/ → cur/): find it again
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 3) throw err;
+      }
+    }
     const src = fh.createReadStream({ autoClose: true, highWaterMark: 64 * 1024 });
     const conv = new LfToCrlf();
     src.on('error', (err) => conv.destroy(err));

@@ -31,18 +31,19 @@ function typing(target: EventTarget | null): boolean {
 
 /** Calls the latest `handler` for each shortcut pressed outside a field, while `active`. */
 export function useShortcuts(active: boolean, handler: (action: ShortcutAction) => void): void {
-  const latest = useRef(handler);
-  latest.current = handler;
+  // read at each key press: a listener added in an effect after each change of `active` would
+  // miss a key pressed between the render and the effect
+  const latest = useRef({ active, handler });
+  latest.current = { active, handler };
   useEffect(() => {
-    if (!active) return;
     const onKey = (ev: KeyboardEvent): void => {
-      if (ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev.target)) return;
+      if (!latest.current.active || ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev.target)) return;
       const action = shortcutKeys[ev.key];
       if (!action) return;
       ev.preventDefault();
-      latest.current(action);
+      latest.current.handler(action);
     };
     document.addEventListener('keydown', onKey);
     return () => document.removeEventListener('keydown', onKey);
-  }, [active]);
+  }, []);
 }
