@@ -24,7 +24,7 @@ import { ConfiguredAliases, configuredResolver } from './configured-resolver.js'
 import { FsQueueStore, PgQueueStore, type FsQueueStoreOptions } from '../queue/index.js';
 import { isPostgresUrl } from '../util/index.js';
 import type { MailboxStore, MailFolderStore, QueueStore } from '../core/index.js';
-import { MaildirFolders, MaildirStore, PgMailFolders, PgMailStore } from '../mailbox/index.js';
+import { MailboxQuota, MaildirFolders, MaildirStore, PgMailFolders, PgMailStore } from '../mailbox/index.js';
 import { AliasResolver } from '../resolve/index.js';
 import { IntakeService } from '../intake/index.js';
 
@@ -36,6 +36,8 @@ export interface Backends {
   readonly mailboxes: MailboxStore;
   /** the folder face of the same mailboxes (IMAP, JMAP); one per process (Maildir: one lock per folder) */
   readonly folders: MailFolderStore;
+  /** the mailbox quotas (docs/quota.md): the directory's limits, `[quota]` as in force, the store's usage */
+  readonly quota: MailboxQuota;
   readonly resolver: AliasResolver;
   readonly intake: IntakeService;
   /** problems found in the aliases file at the last (re)load, with line numbers */
@@ -123,6 +125,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
   const { mailboxes, folders } = boxes;
 
   let current = config;
+  const quota = new MailboxQuota({ directory, mailboxes, defaults: () => current.quota });
   const aliases = new ConfiguredAliases(config);
   const loadAliases = async (): Promise<void> => {
     if (!current.aliasesFile) return;
@@ -150,6 +153,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
       maxMessageSize: cfg.smtp.maxMessageSize,
       maxHops: cfg.delivery.maxHops,
       onQueued: (envs) => onQueued?.(envs),
+      quota,
       ...signerOf(cfg),
       ...srsOf(cfg),
     });
@@ -164,6 +168,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
     store,
     mailboxes,
     folders,
+    quota,
     resolver,
     get intake() {
       return intake;

@@ -53,7 +53,7 @@ function daneOf(config: Config): Pick<SmtpTransportOptions, 'dane'> {
 
 /** Builds transports, scheduler, notifier and runner on `backends` (not started). */
 export function buildDeliveryServices(config: Config, backends: Backends): DeliveryServices {
-  const { directory, store, mailboxes, intake, clock } = backends;
+  const { directory, store, mailboxes, intake, clock, quota } = backends;
   const postmaster = `postmaster@${config.localDomains[0]}`;
   const dns = new DnsResolver({ servers: config.delivery.dnsServers.map(formatListenAddress), cache: {} });
   const ownAddresses = [...config.smtp.listen, ...config.smtp.submission, ...config.smtp.submissions, ...config.lmtp.listen].map(formatListenAddress);
@@ -66,7 +66,7 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
   const transports = new Map<string, Transport>();
   const add = (t: Transport): void => void transports.set(t.name, t);
   // RFC 7489 §6.3: mail the inbound DMARC check quarantined goes to Junk (mail_auth.quarantine)
-  add(new MaildirTransport({ mailboxes, directory, ...(config.mailAuth.quarantine === 'junk' ? { quarantineFolder: 'Junk' } : {}) }));
+  add(new MaildirTransport({ mailboxes, directory, quota, ...(config.mailAuth.quarantine === 'junk' ? { quarantineFolder: 'Junk' } : {}) }));
   // one idle session per delivery that may run at once to a route, so none is closed between rounds
   const reuse = { maxIdlePerRoute: config.delivery.concurrencyPerRoute };
   const sts = mtaStsOf(config, dns);

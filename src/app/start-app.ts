@@ -170,6 +170,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     maxConnectionsPerIp: config.imap.maxConnectionsPerIp,
     plaintextAuth: config.imap.plaintextAuth,
     appendLimit: config.imap.appendLimit,
+    quota: backends.quota,
   });
 
   const file = config.file;

@@ -23,3 +23,4 @@ export * from './events.js';
 export * from './api-tokens.js';
 export * from './web-sessions.js';
 export * from './submission.js';
+export * from './quota.js';

@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import type { Address, ReversePath } from './address.js';
 import type { DsnParams, MessageId } from './envelope.js';
 import type { ResolvedRecipient } from './resolver.js';
-import type { SmtpReply } from './smtp-reply.js';
+import { MailError, type SmtpReply } from './smtp-reply.js';
 import type { HeaderCheck, MessageHeader } from './policy.js';
 
 /** Who handed us the message: feeds Received and relay decisions. */
@@ -63,6 +63,11 @@ export interface IntakeTransaction {
    * by intake after checkHeader: a refusal, or header fields to add and received ones to drop.
    */
   readonly checkMessage?: MessageCheck;
+  /**
+   * LMTP (RFC 2033 §4.2): once the size is known, each recipient whose mailboxes are all over
+   * their quota is refused on its own (IntakeResult.refused) instead of being queued
+   */
+  readonly perRecipientQuota?: boolean;
 }
 
 /** What an end-of-data message check decided (policy/trust). */
@@ -111,13 +116,27 @@ export interface IntakeResult {
   readonly messageId: MessageId;
   /** the reply to give the client: 250 2.0.0 OK ... */
   readonly reply: SmtpReply;
+  /** with perRecipientQuota: the recipients refused after the data, by their index in the transaction */
+  readonly refused?: ReadonlyMap<number, SmtpReply>;
+}
+
+/** With perRecipientQuota, every recipient was refused after the data: nothing was queued. */
+export class RecipientsRefusedAfterData extends MailError {
+  readonly refused: ReadonlyMap<number, SmtpReply>;
+  constructor(refused: ReadonlyMap<number, SmtpReply>) {
+    super([...refused.values()][0], 'MAIL_ERR_QUOTA');
+    this.refused = refused;
+  }
 }
 
 export interface Intake {
   /** MAIL FROM checks of intake's own (the declared size); throws MailError to refuse */
   checkSender(session: SessionInfo, sender: ReversePath, mail: MailParams): Promise<void>;
-  /** RCPT TO: resolves the recipient; throws MailError (550 5.1.1, 554 5.7.1, 451 4.3.0 ...) */
-  checkRecipient(session: SessionInfo, sender: ReversePath, rcpt: Address, dsn: DsnParams): Promise<AcceptedRecipient>;
+  /**
+   * RCPT TO: resolves the recipient; throws MailError (550 5.1.1, 554 5.7.1, 451 4.3.0, 452 4.2.2
+   * when its mailboxes are all full, counting `declaredSize`: MAIL FROM's SIZE ...)
+   */
+  checkRecipient(session: SessionInfo, sender: ReversePath, rcpt: Address, dsn: DsnParams, declaredSize?: number): Promise<AcceptedRecipient>;
   /**
    * Takes the message (CRLF line ends, already dot-unstuffed) and commits it: a stream, or a
    * Buffer when the whole message is already in memory (a small SMTP DATA body).

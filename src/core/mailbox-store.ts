@@ -6,6 +6,7 @@
  * Limitations: none.
  */
 import type { Readable } from 'node:stream';
+import type { QuotaLimit, QuotaUsage } from './quota.js';
 
 export interface MailboxMessage {
   /** stable unique id (Maildir base name without flags) */
@@ -30,4 +31,9 @@ export interface MailboxStore {
   open(user: string, key: string, folder?: string): Promise<Readable>;
   setFlags(user: string, key: string, flags: string, folder?: string): Promise<void>;
   remove(user: string, key: string, folder?: string): Promise<void>;
+  /**
+   * what the user's mailbox holds, all folders together (for quotas; `limit` is recorded beside
+   * it where the format has a place for it); a store without it has no quotas
+   */
+  usage?(user: string, limit?: QuotaLimit): Promise<QuotaUsage>;
 }

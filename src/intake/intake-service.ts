@@ -18,9 +18,12 @@ import { isAscii } from 'node:buffer';
 import diagnostics from 'node:diagnostics_channel';
 import {
   MailError,
+  RecipientsRefusedAfterData,
   addressToString,
   channels,
   replies,
+  type QuotaGate,
+  type SmtpReply,
   type AcceptedRecipient,
   type Address,
   type Clock,
@@ -58,6 +61,8 @@ export interface IntakeOptions {
   readonly signer?: MessageSigner;
   /** SRS (policy/trust/srs.ts): forwarded mail's reverse-path, and bounces to it reversed */
   readonly srs?: SenderRewriter;
+  /** mailbox quotas: a recipient whose mailboxes are all full is refused (docs/quota.md) */
+  readonly quota?: QuotaGate;
 }
 
 const receivedChannel = diagnostics.channel(channels.received);
@@ -78,6 +83,7 @@ export class IntakeService implements Intake {
     sender: ReversePath,
     rcpt: Address,
     dsn: DsnParams,
+    declaredSize = 0,
   ): Promise<AcceptedRecipient> {
     // SRS: a bounce (or reply) to a rewritten reverse-path goes back to the address it hides,
     // once its hash and timestamp check out; a forged or stale one is 550 (srs.ts)
@@ -94,7 +100,29 @@ export class IntakeService implements Intake {
       const first = targets.find((t) => t.kind === 'error');
       throw new MailError(first && first.kind === 'error' ? first.reply : replies.noSuchUser());
     }
+    const full = await this.quotaRefusal(usable, declaredSize);
+    if (full) throw new MailError(full, 'MAIL_ERR_QUOTA');
     return { address: rcpt, dsn, targets };
+  }
+
+  /**
+   * The refusal of a recipient whose targets are all mailboxes over their quota for `size` more
+   * octets: 552 5.2.2 when the message is larger than every quota, else 452 4.2.2 (RFC 3463 X.2.2:
+   * a persistent transient failure; docs/quota.md). A recipient with any other target (a remote
+   * copy, a pipe) or a mailbox with room is accepted; a failed check refuses nothing (delivery
+   * checks again).
+   */
+  private async quotaRefusal(targets: readonly ResolvedRecipient[], size: number): Promise<SmtpReply | undefined> {
+    const quota = this.opts.quota;
+    if (!quota || targets.length === 0 || targets.some((t) => t.kind !== 'mailbox')) return undefined;
+    const users = new Set(targets.map((t) => (t.kind === 'mailbox' ? t.user : '')));
+    let tooBig = true;
+    for (const user of users) {
+      const verdict = await quota.check(user, size).catch(() => 'ok' as const);
+      if (verdict === 'ok') return undefined;
+      tooBig &&= verdict === 'too-big';
+    }
+    return tooBig ? replies.messageExceedsQuota() : replies.mailboxFull();
   }
 
   async receive(tx: IntakeTransaction, body: Readable | Buffer, signal?: AbortSignal): Promise<IntakeResult> {
@@ -158,21 +186,25 @@ export class IntakeService implements Intake {
     try {
       const now = this.opts.clock.now();
       const envelopes: (EnvelopeInit | undefined)[] = [];
+      /** the index in tx.recipients of each entry of `envelopes` */
+      const owners: number[] = [];
       const prepend: string[] = [];
       const seen = new Set<string>();
       let loops = 0;
-      for (const r of tx.recipients) {
+      for (const [i, r] of tx.recipients.entries()) {
         const rcptKey = addressToString(r.address).toLowerCase();
         // A Delivered-To naming this recipient means the message has been here for it before.
         if (deliveredTo.has(rcptKey)) {
           loops++;
           envelopes.push(this.envelope(tx, r, errorTarget(r, replies.mailLoop()), now, seen));
+          owners.push(i);
           continue;
         }
         let forwarded = false;
         for (const t of r.targets) {
           if (t.kind === 'remote' || t.kind === 'list') forwarded = forwarded || t.via.length > 0;
           envelopes.push(this.envelope(tx, r, t, now, seen));
+          owners.push(i);
         }
         if (forwarded) prepend.push(`Delivered-To: ${addressToString(r.address)}`);
       }
@@ -180,7 +212,7 @@ export class IntakeService implements Intake {
         drop();
         throw new MailError(replies.mailLoop(), 'MAIL_ERR_LOOP');
       }
-      const live = envelopes.filter((e): e is EnvelopeInit => e !== undefined);
+      let live = envelopes.filter((e): e is EnvelopeInit => e !== undefined);
 
       prepend.push(...verdictFields);
       const firstRcpt = tx.recipients.length === 1 ? addressToString(tx.recipients[0].address) : undefined;
@@ -229,6 +261,16 @@ export class IntakeService implements Intake {
       }
       const eightBit = counter.eightBit || hasEightBit(headBytes) || tx.mail.body === '8BITMIME';
       const size = counter.size + headBytes.length;
+      // LMTP (RFC 2033 §4.2): now that the size is known, a recipient whose mailboxes are full is refused alone
+      const refused = new Map<number, SmtpReply>();
+      if (tx.perRecipientQuota) {
+        for (const [i, r] of tx.recipients.entries()) {
+          const full = await this.quotaRefusal(r.targets, size);
+          if (full) refused.set(i, full);
+        }
+        if (refused.size === tx.recipients.length) throw new RecipientsRefusedAfterData(refused);
+        live = envelopes.filter((e, k): e is EnvelopeInit => e !== undefined && !refused.has(owners[k]));
+      }
       const committed = await draft.commit(
         live.map((e) => ({ ...e, size, body: eightBit ? '8BITMIME' : (tx.mail.body ?? '7BIT') })),
         pieces,
@@ -258,7 +300,7 @@ export class IntakeService implements Intake {
         }
       }
       this.opts.onQueued?.(committed);
-      return { messageId: draft.id, reply: replies.queued(draft.id) };
+      return { messageId: draft.id, reply: replies.queued(draft.id), ...(refused.size > 0 ? { refused } : {}) };
     } catch (err) {
       await draft.abort().catch(() => undefined);
       if (!Buffer.isBuffer(rest) && !rest.destroyed) rest.destroy();

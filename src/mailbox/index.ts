@@ -15,3 +15,5 @@ export { PgMailFolders } from './pg-mail-folders.js';
 export { PgMailNotifier } from './pg-mail-notifier.js';
 export { mailSchema } from './pg-mail-schema.js';
 export { importFolder, importSubscriptions, type FolderImport } from './pg-mail-import.js';
+export { MaildirSize, MAILDIRSIZE, parseMaildirSize, storedSizeOf } from './maildir-size.js';
+export { MailboxQuota, type MailboxQuotaOptions } from './mailbox-quota.js';

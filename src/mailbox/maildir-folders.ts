@@ -154,6 +154,8 @@ export class MaildirFolders implements MailFolderStore {
     const gone = join(this.#root(user), `..deleted-${uniqueId()}`);
     await rename(dir, gone);
     await rm(gone, { recursive: true, force: true });
+    // its messages no longer count: the usage is computed again at the next look
+    await this.store.forgetUsage(user);
   }
 
   async renameFolder(user: string, from: string, to: string): Promise<void> {

@@ -27,7 +27,7 @@
  *   reader in the instant between our stat of cur/ and our link() into new/, or when the
  *   content differs (other sizes); a removed message is stored again. The body is written to
  *   tmp/ before the duplicate check. list() costs a stat per message for the arrival time.
- *   No quota; a foreign file without W= is read once to size it on every list(). The lstat
+ *   Usage for quotas is kept in Maildir++ `maildirsize` (maildir-size.ts); a foreign file without W= is read once to size it on every list(). The lstat
  *   walk and the open are separate steps (Node has no openat): someone who can write inside a
  *   mailbox's directories could swap a directory for a link between the two; the directories are
  *   created 0700 for the server's user, which keeps others out of them.
@@ -39,8 +39,9 @@ import { link, lstat, mkdir, open, readdir, rename, unlink, type FileHandle } fr
 import { join, relative, sep } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { MailError, replies, type MailboxMessage, type MailboxStore } from '../core/index.js';
+import { MailError, replies, type MailboxMessage, type MailboxStore, type QuotaLimit, type QuotaUsage } from '../core/index.js';
 import { DirSyncer, fileSink } from '../util/index.js';
+import { MaildirSize, storedSizeOf } from './maildir-size.js';
 
 export interface MaildirStoreOptions {
   /** the host part of unique names (default: this machine's name) */
@@ -210,12 +211,25 @@ export class MaildirStore implements MailboxStore {
   readonly #host: string;
   readonly #now: (() => number) | undefined;
   readonly #syncer = new DirSyncer();
+  readonly #size: MaildirSize;
 
   /** `root` is `<data_dir>/mail`. */
   constructor(root: string, opts: MaildirStoreOptions = {}) {
     this.root = root;
     this.#host = encodeHost(opts.hostname ?? osHostname());
     this.#now = opts.now;
+    this.#size = new MaildirSize(opts.now ? { now: opts.now } : {});
+  }
+
+  /** The user's usage, all folders together, from `maildirsize` (maildir-size.ts). */
+  async usage(user: string, limit?: QuotaLimit): Promise<QuotaUsage> {
+    const root = await this.checkedDir(user, '', true);
+    return this.#size.usage(root!, limit);
+  }
+
+  /** Forgets the recorded usage (a whole folder was removed): counted again at the next look. */
+  forgetUsage(user: string): Promise<void> {
+    return this.#size.forget(this.mailboxPath(user, ''));
   }
 
   /** The Maildir directory of a user's folder ("" = INBOX); throws 550 5.1.1 for a bad name. */
@@ -345,7 +359,10 @@ export class MaildirStore implements MailboxStore {
         }
       }
       await unlink(tmp);
-      if (linked) await this.#syncer.sync(join(dir, 'new'));
+      if (linked) {
+        await this.#syncer.sync(join(dir, 'new'));
+        await this.#size.add(this.mailboxPath(user, ''), conv.stored, 1);
+      }
       return { key };
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
@@ -417,11 +434,15 @@ export class MaildirStore implements MailboxStore {
     const dir = this.mailboxPath(user, folder);
     const found = await this.#locate(dir, key);
     if (!found) return;
+    const path = join(dir, found.sub, found.name);
+    const size = storedSizeOf(found.name) ?? (await lstat(path).then((st) => st.size, () => 0));
     try {
-      await unlink(join(dir, found.sub, found.name));
+      await unlink(path);
     } catch (err) {
       if (errno(err) !== 'ENOENT') throw err;
+      return; // removed by someone else, who counts it (or the next recalculation does)
     }
+    await this.#size.add(this.mailboxPath(user, ''), -size, -1);
   }
 }
 

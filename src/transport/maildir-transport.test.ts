@@ -4,8 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { DeliveryRequest, Envelope, MailboxStore, User } from '../core/index.js';
-import { MaildirStore } from '../mailbox/index.js';
+import { formatReply, type DeliveryRequest, type Envelope, type MailboxStore, type User } from '../core/index.js';
+import { MailboxQuota, MaildirStore } from '../mailbox/index.js';
+import { MemoryDirectory } from '../../test/helpers/memory-directory.js';
 import { MaildirTransport } from './maildir-transport.js';
 
 const body = 'From: helvecio@dsc.ufpb.br\r\nTo: suzana@dc.uece.br\r\nSubject: hi\r\n\r\nOi!\r\n';
@@ -144,4 +145,25 @@ void test('a message with the quarantine mark goes to the Junk folder, whole; wi
     // mail_auth.quarantine = "mark": no folder given, the marked message stays in INBOX
     await new MaildirTransport({ mailboxes: store }).deliver(req('m2-2'), signal);
     assert.equal((await store.list('suzana@dc.uece.br')).length, 2);
+  }));
+
+void test('quota: a full mailbox defers 4.2.2 (452), a message larger than the quota fails 5.2.2 (552), room again delivers', () =>
+  withRoot(async (store) => {
+    const dir = new MemoryDirectory({ domains: ['dc.uece.br'], users: ['suzana@dc.uece.br'] });
+    await dir.setUserQuota('suzana@dc.uece.br', { messages: 1 });
+    const quota = new MailboxQuota({ directory: dir, mailboxes: store, defaults: () => ({ storage: 0, messages: 0 }) });
+    const t = new MaildirTransport({ mailboxes: store, directory: dir, quota });
+    assert.deepEqual(await t.deliver(request([env('q-1', 'suzana@dc.uece.br')]), signal), [{ envelopeId: 'q-1', action: 'delivered', status: '2.0.0' }]);
+    const [full] = await t.deliver(request([env('q-2', 'suzana@dc.uece.br')]), signal);
+    assert.deepEqual({ ...full, reply: full.reply && formatReply(full.reply) }, { envelopeId: 'q-2', action: 'delayed', status: '4.2.2', reply: '452 4.2.2 Mailbox full' });
+    await dir.setUserQuota('suzana@dc.uece.br', { messages: 0, storage: body.length - 1 });
+    const [big] = await t.deliver(request([env('q-3', 'suzana@dc.uece.br')]), signal);
+    assert.equal(big.action, 'failed');
+    assert.equal(big.status, '5.2.2');
+    assert.equal(big.reply && formatReply(big.reply), '552 5.2.2 Mailbox full: message larger than the mailbox quota');
+    assert.equal((await store.list('suzana@dc.uece.br')).length, 1, 'nothing stored over the quota');
+    // the user deletes mail: the deferred message fits now
+    await dir.setUserQuota('suzana@dc.uece.br', { messages: 1, storage: null });
+    await store.remove('suzana@dc.uece.br', (await store.list('suzana@dc.uece.br'))[0].key);
+    assert.equal((await t.deliver(request([env('q-2', 'suzana@dc.uece.br')]), signal))[0].action, 'delivered');
   }));

@@ -6,7 +6,7 @@
  * delivery repeated after a crash is stored once.
  * Standards: RFC 5321 §4.4 (Return-Path added at final delivery), RFC 3464 §2.3.3 (per-recipient
  *   Action/Status), RFC 3463 (5.1.1 bad mailbox, 4.3.1 system full, 4.2.2 mailbox full,
- *   4.4.3 directory failure).
+ *   4.4.3 directory failure; X.2.2 mailbox over its quota, docs/quota.md).
  * Security: a mailbox name comes from the route set by the resolver, and the MailboxStore
  *   validates it again; header values have CR and LF removed. A mailbox path holding a
  *   symbolic link is refused by the store and deferred here (4.3.0, the path in the log).
@@ -17,7 +17,7 @@
 import { Readable } from 'node:stream';
 import {
   MailError, QUARANTINE_FIELD, addressToString, replies, reversePathToString,
-  type DeliveryRequest, type DeliveryStatus, type DirectoryLookup, type EnhancedStatus, type Envelope, type MailboxStore, type Transport,
+  type DeliveryRequest, type DeliveryStatus, type DirectoryLookup, type EnhancedStatus, type Envelope, type MailboxStore, type QuotaGate, type Transport,
 } from '../core/index.js';
 
 export interface MaildirTransportOptions {
@@ -31,6 +31,11 @@ export interface MaildirTransportOptions {
    * §6.3): "Junk" by default; undefined keeps it in INBOX with its mark
    */
   readonly quarantineFolder?: string;
+  /**
+   * mailbox quotas: a full mailbox defers (4.2.2, a DSN when the queue lifetime ends), a message
+   * larger than the whole quota fails at once (5.2.2)
+   */
+  readonly quota?: QuotaGate;
 }
 
 /** How much of a message is searched for the quarantine mark (our fields come first). */
@@ -87,6 +92,8 @@ export class MaildirTransport implements Transport {
         return { envelopeId: env.id, action: 'delayed', status: '4.4.3', error: `directory lookup failed: ${describe(err)}` };
       }
     }
+    const overQuota = await this.#quotaStatus(env);
+    if (overQuota) return overQuota;
     let body: Readable | undefined;
     let stream: Readable | undefined;
     try {
@@ -116,6 +123,25 @@ export class MaildirTransport implements Transport {
       stream?.destroy();
       body?.destroy();
       return failure(env, err);
+    }
+  }
+
+  /**
+   * RFC 3463 X.2.2: a mailbox over its quota is "a persistent transient failure" (deferred: the
+   * user may delete mail; the queue lifetime ends it with a DSN); a message larger than the quota
+   * itself can never fit (failed now). The size counted is the envelope's (as queued, before the
+   * delivery fields). A failed check delays with 4.3.0.
+   */
+  async #quotaStatus(env: Envelope): Promise<DeliveryStatus | undefined> {
+    const quota = this.#opts.quota;
+    if (!quota) return undefined;
+    try {
+      const verdict = await quota.check(env.route.nextHop, env.size);
+      if (verdict === 'full') return { envelopeId: env.id, action: 'delayed', status: '4.2.2', reply: replies.mailboxFull() };
+      if (verdict === 'too-big') return { envelopeId: env.id, action: 'failed', status: '5.2.2', reply: replies.messageExceedsQuota() };
+      return undefined;
+    } catch (err) {
+      return { envelopeId: env.id, action: 'delayed', status: '4.3.0', error: `quota check failed: ${describe(err)}` };
     }
   }
 }

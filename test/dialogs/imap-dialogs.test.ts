@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { MaildirFolders, MaildirStore } from '../../src/mailbox/index.js';
+import { MailboxQuota, MaildirFolders, MaildirStore } from '../../src/mailbox/index.js';
+import { MemoryDirectory } from '../helpers/memory-directory.js';
 import { ImapServer, type ImapServerOptions } from '../../src/server/imap/index.js';
 import { runDialog, runDialogFile } from '../helpers/dialog.js';
 import { LineClient } from '../helpers/net.js';
@@ -18,7 +19,11 @@ import { tlsCredentials } from '../e2e/pop3-harness.js';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const sourceDir = join(here, '..', '..', '..', 'test', 'dialogs');
 
-async function withServer(opts: Partial<ImapServerOptions>, fn: (port: number) => Promise<void>, prepare?: (inbox: string) => Promise<void>): Promise<void> {
+async function withServer(
+  opts: Partial<ImapServerOptions> | ((store: MaildirStore) => Partial<ImapServerOptions>),
+  fn: (port: number) => Promise<void>,
+  prepare?: (inbox: string) => Promise<void>,
+): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'correio-imap-'));
   const store = new MaildirStore(root, { hostname: 'mx' });
   await store.deliver('suzana@dc.uece.br', Readable.from([Buffer.from('From: helvecio@dsc.ufpb.br\r\nSubject: oi\r\n\r\ncorpo\r\n')]), { uniqueKey: 'q1' });
@@ -28,7 +33,7 @@ async function withServer(opts: Partial<ImapServerOptions>, fn: (port: number) =
     folders: new MaildirFolders(store),
     authenticate: (u, p) => Promise.resolve(u === 'suzana@dc.uece.br' && p === 'secret'),
     authFailureDelayMs: 1,
-    ...opts,
+    ...(typeof opts === 'function' ? opts(store) : opts),
   });
   const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
   try {
@@ -49,6 +54,14 @@ void test('imap-condstore.txt: CONDSTORE, QRESYNC and keywords (RFC 7162)', () =
     // a UID list of version 1 with a known UIDVALIDITY (upgraded on first use)
     (inbox) => writeFile(join(inbox, 'correio-uidlist'), 'C1 777 1\n'),
   ));
+
+void test('imap-quota.txt: QUOTA (RFC 9208): GETQUOTAROOT, GETQUOTA, SETQUOTA refused, OVERQUOTA on APPEND and COPY, MOVE allowed', () => {
+  const directory = new MemoryDirectory({ domains: ['dc.uece.br'], users: ['suzana@dc.uece.br'] });
+  return withServer(
+    (store) => ({ quota: new MailboxQuota({ directory, mailboxes: store, defaults: () => ({ storage: 2048, messages: 3 }) }) }),
+    (port) => runDialogFile(port, join(sourceDir, 'imap-quota.txt')),
+  );
+});
 
 void test('imap-esearch.txt: ESEARCH, SEARCHRES ("$"), LIST-EXTENDED and LIST-STATUS', () =>
   withServer({}, (port) => runDialogFile(port, join(sourceDir, 'imap-esearch.txt'))));

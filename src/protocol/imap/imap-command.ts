@@ -94,7 +94,11 @@ export type ImapCommand =
   | { readonly name: 'COPY' | 'MOVE'; readonly uid: boolean; readonly set: SequenceSet; readonly mailbox: Buffer }
   | { readonly name: 'UID EXPUNGE'; readonly set: SequenceSet }
   | { readonly name: 'SORT'; readonly uid: boolean; readonly criteria: readonly SortCriterion[]; readonly charset: string; readonly key: SearchKey }
-  | { readonly name: 'THREAD'; readonly uid: boolean; readonly algorithm: ThreadAlgorithm; readonly charset: string; readonly key: SearchKey };
+  | { readonly name: 'THREAD'; readonly uid: boolean; readonly algorithm: ThreadAlgorithm; readonly charset: string; readonly key: SearchKey }
+  // RFC 9208 §4.1-§4.3 (QUOTA)
+  | { readonly name: 'GETQUOTA'; readonly root: Buffer }
+  | { readonly name: 'GETQUOTAROOT'; readonly mailbox: Buffer }
+  | { readonly name: 'SETQUOTA'; readonly root: Buffer; readonly limits: readonly (readonly [string, number])[] };
 
 export type ParsedCommand =
   | { readonly ok: true; readonly tag: string; readonly command: ImapCommand }
@@ -362,6 +366,10 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
       if (!uid) return undefined;
       r.sp();
       return { name: 'UID EXPUNGE', set: seqSet(r) };
+    case 'GETQUOTA':
+    case 'GETQUOTAROOT':
+    case 'SETQUOTA':
+      return uid ? undefined : quotaArgs(r, name);
     default:
       return undefined;
   }
@@ -395,6 +403,26 @@ function appendMessage(r: ImapReader): AppendMessage {
     utf8 = true;
   } else message = r.literal(true);
   return { flags, ...(date !== undefined && { date }), message, ...(utf8 && { utf8 }) };
+}
+
+/** RFC 9208 §4: GETQUOTA root, GETQUOTAROOT mailbox, SETQUOTA root "(" *(resource SP number) ")". */
+function quotaArgs(r: ImapReader, name: 'GETQUOTA' | 'GETQUOTAROOT' | 'SETQUOTA'): ImapCommand {
+  r.sp();
+  const arg = r.astring();
+  if (name === 'GETQUOTAROOT') return { name, mailbox: arg };
+  if (name === 'GETQUOTA') return { name, root: arg };
+  r.sp();
+  r.expect('(');
+  const limits: [string, number][] = [];
+  while (r.peek() !== 0x29) {
+    if (limits.length > 0) r.sp();
+    const resource = r.atom().toUpperCase();
+    r.sp();
+    limits.push([resource, r.number()]);
+    if (limits.length > 20) r.fail('fewer resources');
+  }
+  r.expect(')');
+  return { name, root: arg, limits };
 }
 
 /** RFC 5258 §3.2 return options, with RFC 5819's STATUS (items). */

@@ -41,6 +41,11 @@ void test('commands: tags, atoms, quoted strings, literals (incl. LITERAL+), lis
     ['x UID STORE 5 FLAGS \\Seen', { name: 'STORE', uid: true, set: [{ from: 5, to: 5 }], mode: 'set', silent: false, flags: ['\\Seen'] }],
     ['x UID MOVE 1:* Trash', { name: 'MOVE', uid: true, set: [{ from: 1, to: Infinity }], mailbox: Buffer.from('Trash') }],
     ['x UID EXPUNGE 3,5:7', { name: 'UID EXPUNGE', set: [{ from: 3, to: 3 }, { from: 5, to: 7 }] }],
+    // RFC 9208 §4
+    ['x GETQUOTA ""', { name: 'GETQUOTA', root: Buffer.alloc(0) }],
+    ['x getquotaroot INBOX', { name: 'GETQUOTAROOT', mailbox: Buffer.from('INBOX') }],
+    ['x SETQUOTA "" (storage 512 MESSAGE 100)', { name: 'SETQUOTA', root: Buffer.alloc(0), limits: [['STORAGE', 512], ['MESSAGE', 100]] }],
+    ['x SETQUOTA "" ()', { name: 'SETQUOTA', root: Buffer.alloc(0), limits: [] }],
   ];
   for (const [line, want] of cases) {
     const r = parse(line);
@@ -148,6 +153,7 @@ void test('bad input: a clear reason with the tag, never an exception', () => {
     'a1 LOGIN "unterminated', 'a1 LOGIN {5}\r\nab', 'a1 SEARCH NOT', 'a1 SEARCH ' + '('.repeat(200) + 'ALL' + ')'.repeat(200),
     'a1 SEARCH SINCE 31-Foo-2020', 'a1 STORE 1 FLAGZ (\\Seen)', 'a1 SELECT INBOX (FOO)', 'a1 SEARCH RETURN (PARTIAL 1:5) ALL', 'a1 LIST (RECURSIVEMATCH) "" %', 'a1 LIST (FOO) "" %', 'a1 LIST "" % RETURN (STATUS ())', 'a1 FETCH 1,$ FLAGS', 'a1 SELECT INBOX (QRESYNC (0 1))', 'a1 FETCH 1 FLAGS (CHANGEDSINCE)', 'a1 STORE 1 (UNCHANGEDSINCE x) FLAGS (\\Seen)', 'a1 SEARCH MODSEQ "/x" all 1', 'a1 FETCH 1 FLAGS (CHANGEDSINCE 99999999999999999999)', 'a1 FETCH 99999999999 FLAGS',
     'a1 FETCH ' + Array.from({ length: 10_001 }, (_, i) => i + 1).join(',') + ' FLAGS', 'a1 NOOP extra',
+    'a1 GETQUOTA', 'a1 SETQUOTA "" (STORAGE)', 'a1 SETQUOTA "" (STORAGE x)', 'a1 UID GETQUOTA ""',
   ];
   for (const line of bad) {
     const r = parse(line);

@@ -15,6 +15,7 @@ import { Readable } from 'node:stream';
 import type { AppendMessage, ImapCommand } from '../../protocol/imap/index.js';
 import { formatSequenceSet } from '../../protocol/imap/index.js';
 import { folderError, folderName } from './mailbox-names.js';
+import { overQuota } from './quota-commands.js';
 import { splitFlags } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
@@ -46,6 +47,9 @@ export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APP
   let uidValidity = 0;
   try {
     if (!(await io.ctx.folders.folderExists(io.user, name))) return no('Mailbox does not exist', 'TRYCREATE');
+    // RFC 9208 §5.3: all the messages must fit under the quota, or none is stored
+    const full = await overQuota(io, checked.reduce((n, x) => n + x.m.message.length, 0), checked.length);
+    if (full) return full;
     for (const { m, letters, keywords } of checked) {
       const r = await io.ctx.folders.append(io.user, name, Readable.from([m.message]), {
         flags: letters,

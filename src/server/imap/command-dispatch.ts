@@ -7,7 +7,7 @@
  *   RFC 2971 (ID: the server's own fields); RFC 5161 (ENABLE: ENABLED lists what the command
  *   turned on; unknown extensions ignored); RFC 7162 §3.2.3 (QRESYNC implies CONDSTORE);
  *   RFC 9051 §6.3.1 (ENABLE IMAP4rev2); RFC 6855 §3 (ENABLE UTF8=ACCEPT);
- *   RFC 2342 (NAMESPACE); RFC 3691 (UNSELECT).
+ *   RFC 2342 (NAMESPACE); RFC 3691 (UNSELECT); RFC 9208 (QUOTA, quota-commands.ts).
  * Security: a command outside its state is refused with BAD before any handler runs.
  * Limitations: none.
  */
@@ -17,6 +17,7 @@ import { idle, type IdleHost } from './idle-command.js';
 import { append } from './append-command.js';
 import { create, list, remove, rename, select, status, subscribe } from './mailbox-commands.js';
 import { copyOrMove, expunge, fetch, search, store } from './message-commands.js';
+import { quotaCommand } from './quota-commands.js';
 import type { SessionAuth } from './session-auth.js';
 import { sort, thread } from './sort-command.js';
 import { bad, ok, type SessionIo, type TaggedResult } from './session-types.js';
@@ -138,6 +139,10 @@ async function run(s: DispatchHost, tag: string, c: ImapCommand): Promise<Tagged
       return sort(s, s.selected!, c);
     case 'THREAD':
       return thread(s, s.selected!, c);
+    case 'GETQUOTA':
+    case 'GETQUOTAROOT':
+    case 'SETQUOTA':
+      return quotaCommand(s, c);
   }
 }
 

@@ -15,7 +15,7 @@
 import { channel } from 'node:diagnostics_channel';
 import net from 'node:net';
 import tls from 'node:tls';
-import { channels, type MailFolderStore } from '../../core/index.js';
+import { channels, type MailFolderStore, type QuotaGate } from '../../core/index.js';
 import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { MailboxHub } from './mailbox-hub.js';
 import type { ImapSession } from './imap-session.js';
@@ -43,6 +43,8 @@ export interface ImapServerOptions {
   readonly appendLimit?: number;
   /** the periodic check of a selected mailbox while IDLE (besides the file system watch); default 1000 */
   readonly idlePollMs?: number;
+  /** mailbox quotas: the QUOTA extension (RFC 9208) and OVERQUOTA on APPEND and COPY */
+  readonly quota?: QuotaGate;
 }
 
 export type ImapListenOptions = ListenSpec;
@@ -82,6 +84,7 @@ export class ImapServer {
       appendLimit: options.appendLimit ?? 25 * 1024 * 1024,
       idlePollMs: options.idlePollMs ?? 1000,
       hub: new MailboxHub(),
+      ...(options.quota ? { quota: options.quota } : {}),
     };
     this.maxConnections = options.maxConnections ?? 500;
     this.maxConnectionsPerIp = options.maxConnectionsPerIp ?? 50;

@@ -24,6 +24,7 @@ import { LineConnection } from '../connection/index.js';
 import { readCommand } from './command-reader.js';
 import { dispatch, type DispatchHost, type SessionState } from './command-dispatch.js';
 import { MessageReader } from './message-reader.js';
+import { quotaCapabilities } from './quota-commands.js';
 import { UidValidityChanged, type SelectedMailbox } from './selected-mailbox.js';
 import { ExchangeEnded, SessionAuth } from './session-auth.js';
 import { bad, no, ok, type ImapSessionContext, type TaggedResult } from './session-types.js';
@@ -89,6 +90,7 @@ export class ImapSession implements DispatchHost {
 
   capabilities(): string[] {
     const caps = ['IMAP4rev1', 'IMAP4rev2', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE', `APPENDLIMIT=${this.ctx.appendLimit}`, 'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SEARCHRES', 'LIST-EXTENDED', 'LIST-STATUS', 'BINARY', 'UTF8=ACCEPT', 'SORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES'];
+    caps.push(...quotaCapabilities(this));
     if (this.state === 'not-authenticated') caps.push(...this.auth.preLoginCapabilities());
     return caps;
   }

@@ -20,6 +20,7 @@ import type { FlagUpdateResult } from '../../core/index.js';
 import type { ImapCommand, SearchKey, SequenceSet } from '../../protocol/imap/index.js';
 import { formatSequenceSet, isSavedResult } from '../../protocol/imap/index.js';
 import { folderError, folderName } from './mailbox-names.js';
+import { overQuota } from './quota-commands.js';
 import { MessageTooLarge, type LoadedMessage } from './message-reader.js';
 import { fetchResponse, needsContent, setsSeen, UnknownCte } from './fetch-response.js';
 import { matches, needsMessage } from './search-matcher.js';
@@ -289,6 +290,9 @@ export async function copyOrMove(io: SessionIo, sel: SelectedMailbox, c: Extract
   let r: { uidValidity: number; uids: number[] };
   try {
     if (!(await io.ctx.folders.folderExists(io.user, target))) return no('Mailbox does not exist', 'TRYCREATE');
+    // RFC 9208 §5.3: a COPY adds to the user's one quota root; a MOVE within it adds nothing
+    const full = c.name === 'COPY' ? await overQuota(io, live.reduce((n, p) => n + p.m.size, 0), live.length) : undefined;
+    if (full) return full;
     r = await io.ctx.folders.copy(io.user, sel.folder, live.map((p) => p.m.key), target);
   } catch (err) {
     return folderError(err);

@@ -6,7 +6,7 @@
  * Security: none. Limitations: none.
  */
 import type tls from 'node:tls';
-import type { MailFolderStore } from '../../core/index.js';
+import type { MailFolderStore, QuotaGate } from '../../core/index.js';
 import type { AuthThrottle } from '../../policy/auth-throttle.js';
 import type { MailboxHub } from './mailbox-hub.js';
 import type { NameMode } from './mailbox-names.js';
@@ -27,6 +27,8 @@ export interface ImapSessionContext {
   readonly appendLimit: number;
   readonly idlePollMs: number;
   readonly hub: MailboxHub;
+  /** mailbox quotas (RFC 9208): QUOTA commands and OVERQUOTA; absent: not advertised */
+  readonly quota?: QuotaGate;
 }
 
 /** The tagged completion of a command. */

@@ -5,7 +5,8 @@
  * Standards: RFC 5321 §3.3 (transactions), §4.1.1.2–4 (MAIL, RCPT, DATA), §4.5.3.1.8
  *   (recipient limit, via policy), §4.2.5 (reply after end of data); RFC 2920 §3.1 (DATA with no
  *   valid recipients: 554); RFC 3030 (BDAT); RFC 3461 (DSN parameters); RFC 2033 §4.2 (LMTP: 503
- *   without recipients, one reply per accepted recipient after the data).
+ *   without recipients, one reply per accepted recipient after the data; a recipient whose mailbox
+ *   is over its quota once the size is known gets its own 452 4.2.2 / 552 5.2.2 there, RFC 3463).
  * Security: the body is checked by TextChecker/DataDecoder (bare CR and LF, line length,
  *   smuggling) while it streams; a flawed body is refused whole and nothing is queued. The
  *   session's refusals are published on the `rejected` channel for logs and metrics.
@@ -13,7 +14,7 @@
  *   and clears it on RSET, HELO and STARTTLS.
  */
 import { addressToString, type Address, type ReversePath } from '../../core/address.js';
-import type { AcceptedRecipient, IntakeTransaction, MailParams, SessionInfo } from '../../core/intake.js';
+import { RecipientsRefusedAfterData, type AcceptedRecipient, type IntakeTransaction, type MailParams, type SessionInfo } from '../../core/intake.js';
 import { MailError, formatReply, type SmtpReply } from '../../core/smtp-reply.js';
 import { replies } from '../../core/replies.js';
 import { channels } from '../../core/events.js';
@@ -123,7 +124,8 @@ export class MailTransaction {
     const detail = { sender: this.sender, recipient };
     refuseIf(h, 'rcpt', await h.policy.rcpt({ session: h.info(), sender: this.sender, recipient, accepted: this.recipients.length }), detail);
     try {
-      const accepted = await h.ctx.intake.checkRecipient(h.info(), this.sender, recipient, dsn);
+      // the declared SIZE (RFC 1870) counts against a mailbox quota already at RCPT (docs/quota.md)
+      const accepted = await h.ctx.intake.checkRecipient(h.info(), this.sender, recipient, dsn, this.mailParams.size);
       this.recipients.push(accepted);
     } catch (err) {
       this.rejected('rcpt', err, detail);
@@ -146,6 +148,8 @@ export class MailTransaction {
       checkHeader: (header) => h.policy.endOfData({ session, sender, header }),
       // SPF, DKIM and DMARC on the whole message (MX, strangers only; policy/trust)
       ...(checkMessage ? { checkMessage } : {}),
+      // RFC 2033 §4.2: LMTP answers each recipient after the data, so a full mailbox refuses only its own
+      ...(h.ctx.mode === 'lmtp' ? { perRecipientQuota: true } : {}),
     };
   }
 
@@ -199,11 +203,11 @@ export class MailTransaction {
   /**
    * The reply after the data: SMTP gives one; LMTP (RFC 2033 §4.2) one per accepted recipient,
    * in the order of their RCPT commands. The message is stored once for all of them, so each
-   * gets the same outcome.
+   * gets the same outcome, except those `refused` once the size was known (a full mailbox).
    */
-  private replyAfterData(r: SmtpReply): void {
+  private replyAfterData(r: SmtpReply, refused?: ReadonlyMap<number, SmtpReply>): void {
     const n = this.host.ctx.mode === 'lmtp' ? this.recipients.length : 1;
-    for (let i = 0; i < n; i++) this.host.reply(r);
+    for (let i = 0; i < n; i++) this.host.reply(refused?.get(i) ?? r);
   }
 
   private async complete(body: BodySink | WholeBody, flaw: DataFlaw | undefined): Promise<void> {
@@ -222,7 +226,7 @@ export class MailTransaction {
         if (error instanceof MailError) publishRejected(h, 'data', reply, { sender: this.sender });
         else h.publish(channels.error, { error, where: 'intake.receive' });
       }
-      this.replyAfterData(reply);
+      this.replyAfterData(reply, result?.refused ?? (error instanceof RecipientsRefusedAfterData ? error.refused : undefined));
     }
     this.clear();
   }

@@ -1,0 +1,43 @@
+/**
+ * @module mailbox-quota
+ * The QuotaGate of the server: a user's limits (their own from the directory, else the
+ * configured `[quota]` default) against the usage the mailbox store keeps. A user without
+ * limits costs one directory lookup and no look at the mailbox.
+ * Standards: RFC 9208 §5.1 (resources); RFC 3463 X.2.2.
+ * Security: an unknown user has the default limits (the caller decides about unknown users).
+ * Limitations: the usage is the store's estimate (maildir-size.ts).
+ */
+import {
+  hasQuota, quotaVerdict,
+  type DirectoryLookup, type MailboxStore, type QuotaGate, type QuotaLimit, type QuotaReport, type QuotaVerdict,
+} from '../core/index.js';
+
+export interface MailboxQuotaOptions {
+  readonly directory: Pick<DirectoryLookup, 'findUser'>;
+  readonly mailboxes: Pick<MailboxStore, 'usage'>;
+  /** the `[quota]` default, read at each question (a reload changes it) */
+  readonly defaults: () => QuotaLimit;
+}
+
+export class MailboxQuota implements QuotaGate {
+  constructor(private readonly opts: MailboxQuotaOptions) {}
+
+  /** The user's own limits where set, the default otherwise. */
+  async limitOf(user: string): Promise<QuotaLimit> {
+    const own = (await this.opts.directory.findUser(user))?.quota;
+    const d = this.opts.defaults();
+    return { storage: own?.storage ?? d.storage, messages: own?.messages ?? d.messages };
+  }
+
+  async report(user: string): Promise<QuotaReport> {
+    const limit = await this.limitOf(user);
+    const usage = this.opts.mailboxes.usage ? await this.opts.mailboxes.usage(user, limit) : { storage: 0, messages: 0 };
+    return { limit, usage };
+  }
+
+  async check(user: string, size: number, count = 1): Promise<QuotaVerdict> {
+    const limit = await this.limitOf(user);
+    if (!hasQuota(limit) || !this.opts.mailboxes.usage) return 'ok';
+    return quotaVerdict(limit, await this.opts.mailboxes.usage(user, limit), size, count);
+  }
+}
