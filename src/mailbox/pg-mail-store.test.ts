@@ -7,6 +7,8 @@ import { MailFolderError } from '../core/index.js';
 import { createTestDatabase, pgUnavailable, type TestDatabase } from '../../test/helpers/pg.js';
 import { ImapFlow } from 'imapflow';
 import { ImapServer } from '../server/imap/index.js';
+import { Pop3Server } from '../server/pop3/index.js';
+import { python3, pythonWithModule } from '../../test/helpers/python.js';
 import { narrowingQuery, PgMailFolders } from './pg-mail-folders.js';
 import { PgMailStore } from './pg-mail-store.js';
 
@@ -90,7 +92,12 @@ pgTest('MODSEQ: flags, keywords and expunges raise it; changesSince gives the ch
     const r2 = await folders.updateFlags(user, 'INBOX', [1, 3], { mode: 'add', flags: 'F' }, { unchangedSince: s0.highestModseq });
     assert.deepEqual(r2.modified, [1]);
     assert.deepEqual(r2.updated.map((m) => m.uid), [3]);
+    const size = s0.messages.reduce((a, m) => a + m.size, 0);
+    assert.deepEqual(await store.usage(user), { storage: size, messages: 4 });
     await folders.remove(user, 'INBOX', s0.messages[3].key);
+    // the usage a quota is checked against: every folder, what is left
+    assert.deepEqual(await store.usage(user), { storage: size - s0.messages[3].size, messages: 3 });
+    assert.deepEqual(await store.usage('nobody@dc.uece.br'), { storage: 0, messages: 0 });
     const ch = await folders.changesSince(user, 'INBOX', s0.highestModseq);
     assert.deepEqual(ch.changed.map((m) => [m.uid, m.flags]), [[1, 'S'], [2, 'S'], [3, 'F']]);
     assert.deepEqual(ch.vanished, [{ from: 4, to: 4 }]);
@@ -252,3 +259,38 @@ pgTest('IMAP SEARCH BODY on PostgreSQL: the index narrows what is read, and the 
       await server.close();
     }
   }));
+
+void test('POP3 (Python poplib) on the PostgreSQL mailbox: what it retrieves and deletes is what IMAP sees, as an expunge', async (t) => {
+  if (skip) return t.skip(skip);
+  const py = await pythonWithModule('poplib');
+  if (!py) return t.skip('python3 with poplib is not installed');
+  await withNodes(1, async ([{ store, folders }]) => {
+    for (const n of [1, 2]) await store.deliver(user, msg(n), { uniqueKey: `p${n}` });
+    const before = await folders.sync(user, 'INBOX');
+    const server = new Pop3Server({ hostname: 'pop.dc.uece.br', mailboxes: store, authenticate: (u, p) => Promise.resolve(u === user && p === 'secret'), allowPlainWithoutTls: true, authFailureDelayMs: 1 });
+    const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
+    try {
+      const r = await python3(
+        `
+import poplib, sys
+p = poplib.POP3('127.0.0.1', int(sys.argv[1]))
+p.user(sys.argv[2]); p.pass_('secret')
+print('STAT', *p.stat())
+print('RETR', p.retr(1)[1][0].decode())
+p.dele(1)
+p.quit()
+`,
+        [String(bound.port), user],
+        py,
+      );
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, new RegExp(`^STAT 2 ${before.messages[0].size + before.messages[1].size}$`, 'm'));
+      assert.match(r.out, /^RETR Subject: m1$/m);
+    } finally {
+      await server.close();
+    }
+    const ch = await folders.changesSince(user, 'INBOX', before.highestModseq);
+    assert.deepEqual(ch.vanished, [{ from: 1, to: 1 }]);
+    assert.deepEqual((await folders.sync(user, 'INBOX')).messages.map((m) => m.uid), [2]);
+  });
+});

@@ -331,6 +331,19 @@ export class PgMailStore implements MailboxStore {
     await this.collectBodies(bodies);
   }
 
+  /**
+   * What the user's mailbox holds, every folder together: octets (CRLF, as served) and
+   * messages — the usage a quota is checked against (one indexed aggregate, no rescan).
+   */
+  async usage(user: string): Promise<{ storage: number; messages: number }> {
+    const [r] = await this.query<{ storage: string; messages: string }>(
+      `SELECT coalesce(sum(m.size), 0) AS storage, count(m.uid) AS messages
+       FROM mail_folders f LEFT JOIN mail_messages m ON m.folder_id = f.id WHERE f.owner = $1`,
+      [ownerOf(user)],
+    );
+    return { storage: Number(r.storage), messages: Number(r.messages) };
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
