@@ -233,5 +233,13 @@ void test('t-72: a folder of 55 messages lists 50 a page', { skip: browserSkip }
     await page.waitForSelector('.list-head .range:text-is("51–55 of 55")');
     assert.equal(await page.locator('#messages li').count(), 5);
     assert.equal(await page.locator('#messages li .subject').last().textContent(), 'numbered 1');
+    // j past the end of a page goes on to the next one
+    await page.click('button[data-page=newer]');
+    await page.waitForSelector('.list-head .range:text-is("1–50 of 55")');
+    await page.click('#messages li:has-text("numbered 6")');
+    await page.waitForSelector('.reader h2.subject:text-is("numbered 6")');
+    await page.keyboard.press('j');
+    await page.waitForSelector('.reader h2.subject:text-is("numbered 5")');
+    await page.waitForSelector('.list-head .range:text-is("51–55 of 55")');
   });
 });

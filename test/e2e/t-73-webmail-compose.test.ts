@@ -27,7 +27,7 @@ before(async () => {
   if (browserSkip) return;
   site = await startSite({
     domains: ['example.org'],
-    users: ['alice@example.org', 'bob@example.org'],
+    users: ['alice@example.org', 'bob@example.org', 'carol@example.org'],
     tables: '[http]\nlisten = ["127.0.0.1:0"]\n[imap]\nlisten = ["127.0.0.1:0"]\n',
   });
   base = `http://127.0.0.1:${site.app!.httpAddresses()[0].port}`;
@@ -92,6 +92,7 @@ void test('t-73: compose with an attachment to a second user, who reads it; SMTP
     await login(page, 'alice@example.org');
     await page.keyboard.press('c');
     await page.fill('#compose input[name=to]', 'bob@example.org');
+    await page.fill('#compose input[name=cc]', 'carol@example.org');
     await page.fill('#compose input[name=subject]', 'Planilha de janeiro');
     await page.fill('#compose textarea[name=text]', 'Bob, segue a planilha.');
     await page.setInputFiles('#compose input[name=attachment]', { name: 'dados.csv', mimeType: 'text/csv', buffer: Buffer.from('mes,valor\njaneiro,42\n') });
@@ -100,9 +101,25 @@ void test('t-73: compose with an attachment to a second user, who reads it; SMTP
     await page.waitForSelector('#compose .saved:has-text("draft saved")');
     assert.deepEqual(await subjectsIn('alice@example.org', 'drafts'), ['Planilha de janeiro']);
     await page.click('#compose button[type=submit]');
-    await page.waitForSelector('#status:has-text("sent to bob@example.org")');
+    await page.waitForSelector('#status:has-text("sent to bob@example.org, carol@example.org")');
     assert.equal(await page.locator('#compose').count(), 0);
     await waitFor('the message in Sent, no draft left', async () => (await subjectsIn('alice@example.org', 'sent')).length === 1 && (await subjectsIn('alice@example.org', 'drafts')).length === 0);
+
+    // a draft left for later is taken up again from Drafts, and saved over itself
+    await page.keyboard.press('c');
+    await page.fill('#compose input[name=to]', 'bob@example.org');
+    await page.fill('#compose input[name=subject]', 'Rascunho');
+    await page.fill('#compose textarea[name=text]', 'primeira parte');
+    await page.waitForSelector('#compose .saved:has-text("draft saved")');
+    await page.click('#compose button.close');
+    await page.click('.folders button[data-role=drafts]');
+    await page.click('#messages li:has-text("Rascunho")');
+    await page.click('button[data-action=edit]');
+    assert.equal(await page.inputValue('#compose input[name=to]'), 'bob@example.org');
+    assert.match(await page.inputValue('#compose textarea[name=text]'), /^primeira parte/);
+    await page.fill('#compose textarea[name=text]', 'primeira parte, segunda parte');
+    await page.waitForSelector('#compose .saved:has-text("draft saved")');
+    assert.deepEqual(await subjectsIn('alice@example.org', 'drafts'), ['Rascunho']);
   });
   await site.waitForMessages('bob@example.org', 1);
   await scenario(t, browser, 't-73-read-as-bob', async (page) => {
@@ -113,6 +130,18 @@ void test('t-73: compose with an attachment to a second user, who reads it; SMTP
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('a.attachment:has-text("dados.csv")')]);
     assert.equal(download.suggestedFilename(), 'dados.csv');
     assert.equal(await readFile(await download.path(), 'utf8'), 'mes,valor\njaneiro,42\n');
+    // reply to all: the author, and the other recipients but bob himself; forward: the attachment goes along
+    await page.keyboard.press('a');
+    assert.equal(await page.inputValue('#compose input[name=to]'), 'alice@example.org');
+    assert.equal(await page.inputValue('#compose input[name=cc]'), 'carol@example.org');
+    assert.equal(await page.inputValue('#compose input[name=subject]'), 'Re: Planilha de janeiro');
+    await page.click('#compose button.close');
+    await page.waitForSelector('#compose', { state: 'detached' });
+    await page.keyboard.press('f');
+    assert.equal(await page.inputValue('#compose input[name=subject]'), 'Fwd: Planilha de janeiro');
+    await page.waitForSelector('#compose .attachments li:has-text("dados.csv")');
+    await page.click('#compose button.close');
+    await page.waitForSelector('#compose', { state: 'detached' });
 
     // new mail shows without a reload (JMAP push)
     const r = await sendMail(site, 'carol@example.net', ['bob@example.org'], 'From: carol@example.net\nSubject: arrived live\n\nhello\n');

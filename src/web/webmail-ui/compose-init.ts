@@ -1,15 +1,15 @@
 /**
  * @module compose-init
  * What a new message starts with: empty, a reply (to the Reply-To or From), a reply to all
- * (plus the other To and Cc addresses, not the user's own), or a forward (the original's
- * attachments carried along as blobs of the stored message).
+ * (plus the other To and Cc addresses, not the user's own), a forward (the original's
+ * attachments carried along as blobs of the stored message), or a saved draft to go on with.
  * Standards: RFC 5322 §3.6.3 (Reply-To), §3.6.4 (In-Reply-To and References of a reply).
  * Security: text only; quoted text is plain text.
  * Limitations: the quoted body is the text part (an HTML-only message is quoted as its preview).
  */
 import { formatAddress, type Draft, type EmailAddress, type FullEmail } from './mail-api.js';
 
-export type ComposeKind = 'new' | 'reply' | 'reply-all' | 'forward';
+export type ComposeKind = 'new' | 'reply' | 'reply-all' | 'forward' | 'edit';
 
 export const emptyDraft: Draft = { to: '', cc: '', subject: '', text: '', attachments: [] };
 
@@ -29,6 +29,10 @@ const list = (as: readonly EmailAddress[] | null | undefined): string => (as ?? 
 /** The draft a reply, reply to all or forward of `e` starts from, for the user `me`. */
 export function draftFor(kind: ComposeKind, e: FullEmail | undefined, me: string): Draft {
   if (kind === 'new' || !e) return emptyDraft;
+  const carried = e.attachments.filter((a) => a.blobId !== null).map((a) => ({ blobId: a.blobId!, name: a.name ?? 'attachment', type: a.type, size: a.size }));
+  if (kind === 'edit') {
+    return { to: list(e.to), cc: list(e.cc), subject: e.subject ?? '', text: bodyText(e), attachments: carried, inReplyTo: e.inReplyTo, references: e.references };
+  }
   const from = list(e.from);
   const when = new Date(e.sentAt ?? e.receivedAt).toUTCString();
   if (kind === 'forward') {
@@ -37,7 +41,7 @@ export function draftFor(kind: ComposeKind, e: FullEmail | undefined, me: string
       ...emptyDraft,
       subject: prefixed('Fwd', e.subject),
       text: `\n\n${head.join('\n')}\n${bodyText(e)}`,
-      attachments: e.attachments.filter((a) => a.blobId !== null).map((a) => ({ blobId: a.blobId!, name: a.name ?? 'attachment', type: a.type, size: a.size })),
+      attachments: carried,
     };
   }
   const author = e.replyTo && e.replyTo.length > 0 ? e.replyTo : (e.from ?? []);

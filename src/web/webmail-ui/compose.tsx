@@ -6,7 +6,8 @@
  * replaced), and Send submits it (mail-api send: EmailSubmission/set, then moved to Sent).
  * Standards: RFC 8620 §6.1 (upload), RFC 8621 §4.6 (Email/set create), §7 (EmailSubmission).
  * Security: the rich text is the user's own; the receiving side sanitises it like any mail.
- * Limitations: no inline images in rich text; no signature; drafts are not reopened for editing.
+ * Limitations: no inline images in rich text; no signature; a draft reopened from Drafts is
+ *   plain text again.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Draft, MailApi, Mailbox } from './mail-api.js';
@@ -14,14 +15,14 @@ import type { Status } from './mail-app.js';
 
 const saveDelayMs = 1500;
 
-export function Compose({ api, initial, drafts, sent, onStatus, onClose }: { api: MailApi; initial: Draft; drafts: Mailbox | undefined; sent: Mailbox | undefined; onStatus: (s: Status) => void; onClose: () => void }) {
+export function Compose({ api, initial, draftId, drafts, sent, onStatus, onClose }: { api: MailApi; initial: Draft; draftId?: string; drafts: Mailbox | undefined; sent: Mailbox | undefined; onStatus: (s: Status) => void; onClose: () => void }) {
   const [draft, setDraft] = useState<Draft>(initial);
   const [rich, setRich] = useState(false);
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState('');
   const editor = useRef<HTMLDivElement>(null);
   /** the last saved draft's id, and the save in progress (saves run one at a time) */
-  const savedId = useRef<string | undefined>(undefined);
+  const savedId = useRef<string | undefined>(draftId);
   const saving = useRef<Promise<void>>(Promise.resolve());
   const changed = useRef(false);
   const update = (patch: Partial<Draft>): void => {

@@ -52,6 +52,7 @@ export interface FullEmail extends ListItem {
   readonly replyTo: EmailAddress[] | null;
   readonly sentAt: string | null;
   readonly messageId: string[] | null;
+  readonly inReplyTo: string[] | null;
   readonly references: string[] | null;
   readonly attachments: BodyPart[];
   readonly textBody: BodyPart[];
@@ -134,7 +135,7 @@ export class MailApi {
         {
           accountId: this.#account,
           ids: [id],
-          properties: [...listProperties, 'cc', 'replyTo', 'sentAt', 'messageId', 'references', 'attachments', 'textBody', 'bodyValues'],
+          properties: [...listProperties, 'cc', 'replyTo', 'sentAt', 'messageId', 'inReplyTo', 'references', 'attachments', 'textBody', 'bodyValues'],
           fetchTextBodyValues: true,
           maxBodyValueBytes: 256 * 1024,
         },

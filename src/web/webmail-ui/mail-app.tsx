@@ -11,7 +11,7 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { JmapClient } from './jmap-client.js';
-import { MailApi, type FullEmail, type Mailbox, type Page } from './mail-api.js';
+import { MailApi, pageSize, type FullEmail, type Mailbox, type Page } from './mail-api.js';
 import { draftFor, type ComposeKind } from './compose-init.js';
 import { Compose } from './compose.js';
 import { FolderList } from './folder-list.js';
@@ -40,6 +40,8 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
   // bumped when the server says something changed (push) or after an action of ours
   const [version, setVersion] = useState(0);
   const searchBox = useRef<HTMLInputElement>(null);
+  /** j past the end of a page, k before its start: select there once the next page is in */
+  const selectOnLoad = useRef<'first' | 'last' | undefined>(undefined);
   const refresh = (): void => setVersion((v) => v + 1);
   const fail = (err: unknown): void => setStatus({ text: (err as Error).message, error: true });
   const role = (r: string): Mailbox | undefined => mailboxes.find((m) => m.role === r);
@@ -60,7 +62,12 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
     if (!view) return;
     let current = true;
     api.page(view.mailboxId, position, view.search).then((p) => {
-      if (current) setPage(p);
+      if (!current) return;
+      setPage(p);
+      const edge = selectOnLoad.current;
+      selectOnLoad.current = undefined;
+      const item = edge === 'first' ? p.items[0] : edge === 'last' ? p.items.at(-1) : undefined;
+      if (item) setSelected(item.id);
     }, fail);
     return () => {
       current = false;
@@ -133,6 +140,13 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
         const step = action === 'next' ? 1 : -1;
         const i = at < 0 ? (step > 0 ? 0 : items.length - 1) : at + step;
         if (items[i]) setSelected(items[i].id);
+        else if (page && step > 0 && page.position + items.length < page.total) {
+          selectOnLoad.current = 'first';
+          setPosition(page.position + pageSize);
+        } else if (page && step < 0 && page.position > 0) {
+          selectOnLoad.current = 'last';
+          setPosition(Math.max(0, page.position - pageSize));
+        }
         return;
       }
       case 'compose':
@@ -189,6 +203,7 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
           key={compose.key}
           api={api}
           initial={draftFor(compose.kind, compose.source, client.session.username)}
+          draftId={compose.kind === 'edit' ? compose.source?.id : undefined}
           drafts={role('drafts')}
           sent={role('sent')}
           onStatus={setStatus}

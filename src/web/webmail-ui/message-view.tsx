@@ -54,6 +54,7 @@ export function MessageView({ email, client, mailboxes, actions, onBack, onError
         <button type="button" class="back" onClick={onBack} aria-label="Back to the list">
           ←
         </button>
+        {email.keywords.$draft && <button type="button" class="primary" data-action="edit" onClick={() => actions.compose('edit', email)}>Edit draft</button>}
         <button type="button" data-action="reply" onClick={() => actions.compose('reply', email)}>Reply</button>
         <button type="button" data-action="reply-all" onClick={() => actions.compose('reply-all', email)}>Reply all</button>
         <button type="button" data-action="forward" onClick={() => actions.compose('forward', email)}>Forward</button>
