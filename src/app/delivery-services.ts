@@ -19,7 +19,7 @@ import { QueueRunner, DsnNotifier } from '../delivery/index.js';
 import type { QueueControl, Transport } from '../core/index.js';
 import { sharedStorage, type Backends } from './backends.js';
 import { listSealerFor } from './mail-auth.js';
-import { recordTlsResults } from './tls-reports.js';
+import { recordTlsResults } from './daily-reports.js';
 import type { ControlRequest, ControlResponse } from './control.js';
 
 export interface DeliveryServices {

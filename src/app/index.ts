@@ -16,4 +16,4 @@ export { planPrivileges, assumePrivileges, PrivilegeError, type PrivilegePlan, t
 export { findSystemUser, type SystemUser } from './system-users.js';
 export { maildropDir, writeMaildrop, type MaildropEnvelope } from './maildrop.js';
 export { migrateToPostgres, MigrationCheckError, type MigrationReport } from './storage-migration.js';
-export { sendTlsReports, recordTlsResults, submitReport, reportStoreFile } from './tls-reports.js';
+export { sendTlsReports, sendDmarcReports, recordTlsResults, dmarcRecorder, submitReport, reportStoreFile } from './daily-reports.js';

@@ -25,6 +25,7 @@ import { openBackends, type Backends } from './backends.js';
 import { controlSocketPath, startControlServer, type ControlRequest, type ControlResponse } from './control.js';
 import { loadOrMakeTls } from './tls-files.js';
 import { mailAuthDns } from './mail-auth.js';
+import { dmarcRecorder } from './daily-reports.js';
 import { buildDeliveryServices, handleControl as handleDeliveryControl } from './delivery-services.js';
 import { DeliveryThread } from './delivery-thread.js';
 import { Reloader, type ReloadResult } from './reload.js';
@@ -121,9 +122,12 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     if (c.abuse.greylist && !greylist) greylist = new GreylistStore(join(c.dataDir, 'greylist.sqlite'));
     return c.abuse.greylist ? greylist : undefined;
   };
+  // RFC 7489 §7.2: inbound DMARC evaluations counted for `correio dmarc-report send`
+  const dmarcReports = dmarcRecorder(config);
   const policiesFor = (c: Config): ReturnType<typeof smtpPolicyFromConfig> =>
     smtpPolicyFromConfig(c, {
       directory,
+      dmarcReports: dmarcReports.record,
       ...(c.mailAuth.verifyInbound || c.abuse.dnsbl.length > 0 || c.abuse.dnswl.length > 0 ? { dns: mailAuthDns(c) } : {}),
       ...(greylistFor(c) ? { greylist: greylistFor(c) } : {}),
       answers: { vrfy: (session, argument) => verifier.vrfy(session, argument), expn: (session, argument) => verifier.expn(session, argument) },
@@ -258,6 +262,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     for (const s of stops) await s().catch(() => undefined);
     if (!stops.includes(closeMetrics)) await closeMetrics().catch(() => undefined);
     greylist?.close();
+    dmarcReports.stop();
     await backends.close().catch(() => undefined);
     mailLog.stop();
     activity.stop();
@@ -302,6 +307,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       monitoring?.setReady(false);
       for (const s of stops) await s().catch((err: unknown) => logger.error({ err }, 'stop'));
       greylist?.close();
+    dmarcReports.stop();
       await backends.close();
       mailLog.stop();
       activity.stop();

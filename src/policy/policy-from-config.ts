@@ -16,6 +16,7 @@ import { DnsList } from './dns-lists.js';
 import type { GreylistStore } from './greylist.js';
 import { authenticateInbound, type RawLookup } from './trust/inbound.js';
 import type { TxtLookup } from './trust/dmarc.js';
+import type { DmarcEvaluation } from './trust/dmarc-report.js';
 
 export interface PolicyLookups {
   readonly directory: Pick<DirectoryLookup, 'isLocalDomain' | 'findAlias' | 'findList' | 'findRole'>;
@@ -23,6 +24,8 @@ export interface PolicyLookups {
   readonly answers?: LookupAnswers;
   /** the lookups of the SPF/DKIM/DMARC checks and DNS lists (dns/ on `delivery.dns_servers`); absent: no such checks */
   readonly dns?: { readonly lookup: RawLookup; readonly txt: TxtLookup };
+  /** told each inbound DMARC evaluation whose record asks for aggregate reports */
+  readonly dmarcReports?: (e: DmarcEvaluation) => void;
   /** the greylisting triplets (`[abuse] greylist`), opened by the caller, which closes it */
   readonly greylist?: GreylistStore;
 }
@@ -61,7 +64,7 @@ export function smtpPolicyFromConfig(config: Config, lookups: PolicyLookups): Re
     abuse: abuseFromConfig(config, lookups),
     // mail_auth.verify_inbound: SPF, DKIM and DMARC at end of data on the MX listeners
     ...(a.verifyInbound && dns
-      ? { inbound: (session, sender, message, header) => authenticateInbound(settings, dns, session, sender, message, header.fields) }
+      ? { inbound: (session, sender, message, header) => authenticateInbound(settings, { ...dns, ...(lookups.dmarcReports ? { report: lookups.dmarcReports } : {}) }, session, sender, message, header.fields) }
       : {}),
   });
 }

@@ -53,6 +53,8 @@ export interface DmarcRecord {
   readonly aspf: AlignmentMode;
   /** 0..100 */
   readonly pct: number;
+  /** RFC 7489 §6.3 rua: aggregate report destinations, mailto: URIs only, the "!size" suffix dropped */
+  readonly rua: readonly string[];
 }
 
 /**
@@ -79,7 +81,12 @@ export function parseDmarcRecord(text: string): DmarcRecord | undefined {
   const mode = (v: string | undefined): AlignmentMode => (v?.toLowerCase() === 's' ? 's' : 'r');
   const pctText = tags.get('pct');
   const pctNum = pctText !== undefined && /^\d{1,3}$/.test(pctText) ? Number(pctText) : 100;
-  return { p, sp: policy(tags.get('sp')) ?? p, adkim: mode(tags.get('adkim')), aspf: mode(tags.get('aspf')), pct: Math.min(100, pctNum) };
+  const rua = (tags.get('rua') ?? '')
+    .split(',')
+    .map((u) => u.trim().replace(/!\d+[kmgt]?$/i, ''))
+    .filter((u) => /^mailto:[^\s@,!]+@[^\s@,!]+$/i.test(u))
+    .slice(0, 5);
+  return { p, sp: policy(tags.get('sp')) ?? p, adkim: mode(tags.get('adkim')), aspf: mode(tags.get('aspf')), pct: Math.min(100, pctNum), rua };
 }
 
 /** The outcome of one TXT lookup, as dns/ classifies it. */
@@ -98,6 +105,12 @@ export interface DmarcOutcome {
   /** the record's policy before pct (for the A-R comment) */
   readonly policy?: DmarcPolicy;
   readonly comment?: string;
+  /** the record found and the domain it was found at (the From or its organizational domain) */
+  readonly record?: DmarcRecord;
+  readonly policyDomain?: string;
+  /** §3.1: whether SPF and DKIM each gave an aligned pass (the aggregate report's policy_evaluated) */
+  readonly spfAligned?: boolean;
+  readonly dkimAligned?: boolean;
 }
 
 export interface AuthenticatedIds {
@@ -111,7 +124,7 @@ export interface AuthenticatedIds {
  * RFC 7489 §6.6.3: the record at the From domain, else at its organizational domain (then `sp`
  * applies when the From domain is not the organizational domain itself).
  */
-async function discover(domain: string, txt: TxtLookup): Promise<{ record?: DmarcRecord; atOrg: boolean; temp?: string }> {
+async function discover(domain: string, txt: TxtLookup): Promise<{ record?: DmarcRecord; atOrg: boolean; temp?: string; at?: string }> {
   const org = organizationalDomain(domain);
   const names = domain === org ? [domain] : [domain, org];
   for (const [i, name] of names.entries()) {
@@ -122,7 +135,7 @@ async function discover(domain: string, txt: TxtLookup): Promise<{ record?: Dmar
     const recs = r.records.filter((t) => /^\s*v\s*=\s*DMARC1\s*(;|$)/.test(t));
     if (recs.length !== 1) continue;
     const record = parseDmarcRecord(recs[0]);
-    if (record) return { record, atOrg: i > 0 };
+    if (record) return { record, atOrg: i > 0, at: name };
   }
   return { atOrg: false };
 }
@@ -146,9 +159,10 @@ export async function evaluateDmarc(
   // §3.1: an identifier aligns when its check passed and its domain matches in the record's mode
   const spfOk = ids.spf.result === 'pass' && ids.spf.domain !== '' && aligned(ids.spf.domain, d, rec.aspf);
   const dkimOk = ids.dkim.some((s) => s.result === 'pass' && aligned(s.domain, d, rec.adkim));
-  if (spfOk || dkimOk) return { result: 'pass', domain: d, disposition: 'none', policy };
+  const details = { record: rec, policyDomain: found.at ?? d, spfAligned: spfOk, dkimAligned: dkimOk };
+  if (spfOk || dkimOk) return { result: 'pass', domain: d, disposition: 'none', policy, ...details };
   // §6.6.4: outside the pct sample the next weaker policy applies
   let disposition = policy;
   if (rec.pct < 100 && sample() >= rec.pct) disposition = policy === 'reject' ? 'quarantine' : 'none';
-  return { result: 'fail', domain: d, disposition, policy };
+  return { result: 'fail', domain: d, disposition, policy, ...details };
 }

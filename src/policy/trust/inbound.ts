@@ -13,14 +13,15 @@
  *   recorded and accepted, or answered 451 4.7.0 when `temperror` is "defer". Every lookup goes
  *   through the resolver function the caller passes (built on dns/, `delivery.dns_servers`).
  * Limitations: ARC is verified and recorded (arc=) (sealing is for list copies: list-sealer.ts), and a passing chain does not
- *   override a DMARC failure (no list of trusted sealers yet); SPF's `exp=` text is not shown; DMARC
- *   reports are not sent. Quarantine is this header mark; local delivery puts marked mail in Junk.
+ *   override a DMARC failure (no list of trusted sealers yet); SPF's `exp=` text is not shown.
+ *   Each DMARC evaluation is handed to `deps.report` for aggregate reports. Quarantine is this header mark; local delivery puts marked mail in Junk.
  */
 import { QUARANTINE_FIELD, replies, type ReversePath, type SessionInfo, type SmtpReply } from '../../core/index.js';
 import { unmapIpv4 } from '../../address/index.js';
 import { fromAddresses } from '../from-addresses.js';
 import { claimsAuthservId, formatAuthResults, type ResInfo } from './auth-results.js';
 import { evaluateDmarc, type DmarcOutcome, type TxtLookup } from './dmarc.js';
+import { dmarcEvaluation, type DmarcEvaluation } from './dmarc-report.js';
 
 /** A lookup in node's dns.resolve shapes (what mailauth calls); errors carry c-ares codes. */
 export type RawLookup = (name: string, rrtype: string) => Promise<unknown>;
@@ -41,6 +42,8 @@ export interface InboundDeps {
   readonly txt: TxtLookup;
   /** a number in [0, 100) for DMARC pct; Math.random by default */
   readonly sample?: () => number;
+  /** told each DMARC evaluation whose record asks for aggregate reports (RFC 7489 §7.2) */
+  readonly report?: (e: DmarcEvaluation) => void;
 }
 
 /** What intake does with the message: refuse it, or prepend `fields` after removing forged ones. */
@@ -122,6 +125,17 @@ export async function authenticateInbound(
   for (const o of outcomes) {
     const c = [o.policy ? `p=${o.policy.toUpperCase()} dis=${o.disposition.toUpperCase()}` : '', o.comment ?? ''].filter((x) => x !== '').join(' ');
     results.push({ method: 'dmarc', result: o.result, ...(c !== '' ? { comment: c } : {}), props: [pair('header.from', o.domain)] });
+  }
+
+  // RFC 7489 §7.2: the aggregate reports count each evaluation with what was done with the mail
+  if (deps.report) {
+    const spfId = { domain: spfResult.domain, scope: sender ? ('mfrom' as const) : ('helo' as const), result: spfRes };
+    const dkimIds = dkim.map((d) => ({ domain: d.domain, selector: d.selector, result: d.result }));
+    for (const o of outcomes) {
+      const applied = o.result !== 'fail' ? 'none' : o.disposition === 'reject' ? s.dmarcReject : o.disposition;
+      const e = dmarcEvaluation(o, applied, { sourceIp: ip, spf: spfId, dkim: dkimIds }, Date.now());
+      if (e) deps.report(e);
+    }
   }
 
   const fields = [formatAuthResults(s.authservId, results)];

@@ -20,3 +20,4 @@ export { ArcListSealer, type ListSealerSettings } from './list-sealer.js';
 export { ReportStore, utcDay, type TlsResultRow } from './report-store.js';
 export { buildTlsReport, tlsReportFile, tlsReportMessage, tlsRptDestinations, type TlsReport, type TlsReportMeta } from './tls-report.js';
 export { postReport } from './report-post.js';
+export { dmarcEvaluation, destinationAllowed, dmarcReportXml, dmarcReportMessage, type DmarcEvaluation, type DmarcReportRow, type PublishedPolicy } from './dmarc-report.js';

@@ -33,9 +33,11 @@ test('organizational domain: two labels, three under a known two-label suffix', 
   assert.ok(!aligned('example.co.uk', 'other.co.uk', 'r'));
 });
 
-test('DMARC record: v=DMARC1 first, p required, defaults for sp, adkim, aspf and pct', () => {
-  assert.deepEqual(parseDmarcRecord('v=DMARC1; p=reject'), { p: 'reject', sp: 'reject', adkim: 'r', aspf: 'r', pct: 100 });
-  assert.deepEqual(parseDmarcRecord('v=DMARC1;p=quarantine;sp=none;adkim=s;aspf=s;pct=20'), { p: 'quarantine', sp: 'none', adkim: 's', aspf: 's', pct: 20 });
+test('DMARC record: v=DMARC1 first, p required, defaults for sp, adkim, aspf and pct; rua mailto: only', () => {
+  assert.deepEqual(parseDmarcRecord('v=DMARC1; p=reject'), { p: 'reject', sp: 'reject', adkim: 'r', aspf: 'r', pct: 100, rua: [] });
+  assert.deepEqual(parseDmarcRecord('v=DMARC1;p=quarantine;sp=none;adkim=s;aspf=s;pct=20'), { p: 'quarantine', sp: 'none', adkim: 's', aspf: 's', pct: 20, rua: [] });
+  // RFC 7489 §6.3: a comma-separated list of URIs, each with an optional "!size" limit
+  assert.deepEqual(parseDmarcRecord('v=DMARC1; p=none; rua=mailto:a@x.example!10m, https://r.example/in,mailto:b@y.example')?.rua, ['mailto:a@x.example', 'mailto:b@y.example']);
   assert.equal(parseDmarcRecord('p=reject; v=DMARC1'), undefined);
   assert.equal(parseDmarcRecord('v=DMARC1; p=bogus'), undefined);
   assert.equal(parseDmarcRecord('v=spf1 -all'), undefined);
