@@ -214,6 +214,29 @@ void test('t-72: a hostile message runs nothing, fetches nothing; the page CSP r
   });
 });
 
+void test('t-72: the frame endpoint gives each user their own mail only', { skip: browserSkip }, async () => {
+  const basic = (user: string): string => `Basic ${Buffer.from(`${user}:secret`).toString('base64')}`;
+  const session = (await (await fetch(`${base}/jmap/session`, { headers: { Authorization: basic('alice@example.org') } })).json()) as { primaryAccounts: Record<string, string> };
+  const accountId = session.primaryAccounts['urn:ietf:params:jmap:mail'];
+  const q = await fetch(`${base}/jmap/api`, {
+    method: 'POST',
+    headers: { Authorization: basic('alice@example.org'), 'Content-Type': 'application/json' },
+    body: JSON.stringify({ using: ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'], methodCalls: [['Email/query', { accountId }, 'q']] }),
+  });
+  const ids = ((await q.json()) as { methodResponses: [string, { ids: string[] }, string][] }).methodResponses[0][1].ids;
+  assert.equal(ids.length, 2);
+  for (const id of ids) {
+    const mine = await fetch(`${base}/webmail/api/frame/${id}`, { headers: { Authorization: basic('alice@example.org') } });
+    assert.equal(mine.status, 200);
+    // bob asks for alice's ids: not found, or (an id that names a message of his own) his own mail — never hers
+    const theirs = await fetch(`${base}/webmail/api/frame/${id}`, { headers: { Authorization: basic('bob@example.org') } });
+    const text = await theirs.text();
+    assert.doesNotMatch(text, /relatorio|xss marker/, `bob read alice's ${id}`);
+  }
+  const anonymous = await fetch(`${base}/webmail/api/frame/${ids[0]}`);
+  assert.equal(anonymous.status, 401);
+});
+
 void test('t-72: a folder of 55 messages lists 50 a page', { skip: browserSkip }, async (t) => {
   // bob's Maildir filled directly (real files, as a delivery leaves them)
   const dir = join(site.dataDir, 'mail', 'example.org', 'bob', 'new');
