@@ -7,8 +7,8 @@
  * Standards: RFC 5321 §4.4 (the Received trace field); RFC 5322 §2.2.3 (unfolding); seed §2
  *   (each attempt recorded).
  * Security: reads only the stored header block (bounded), never the body.
- * Limitations: a message that has left the queue (delivered, bounced or deleted) can no longer
- *   be traced: the spool keeps no history and the mail log is not searched.
+ * Limitations: a message that has left the queue is traced from serve's delivery history
+ *   instead (past-trace.ts).
  */
 import type { Readable } from 'node:stream';
 import { addressToString, type QueueStore } from '../core/index.js';
@@ -29,7 +29,8 @@ export interface RecipientTrace {
   /** each attempt in one line: time, host [ip]: reply */
   readonly attempts: readonly string[];
   readonly delayWarnedAt: string | null;
-  readonly state: StateLabel;
+  /** a queued envelope's state, or how a recipient left the queue (a trace from the history) */
+  readonly state: StateLabel | 'bounced' | 'expired';
   /** what the state means now: the next attempt, a pending notice */
   readonly detail: string;
   readonly queueState: string;
@@ -43,6 +44,8 @@ export interface MessageTrace {
   /** our own (topmost) Received field, unfolded; null when absent */
   readonly received: string | null;
   readonly recipients: readonly RecipientTrace[];
+  /** the message has left the queue: told from the delivery history (past-trace.ts) */
+  readonly fromHistory?: boolean;
 }
 
 /** The first (topmost, i.e. ours) Received field of a stored message, unfolded; undefined when absent. */

@@ -39,10 +39,19 @@ export function stateText(env: StatedEnvelope): string {
   return env.state === 'notice-pending' ? `notice-pending (${env.notice})` : `${env.state} (${env.notice} notice pending)`;
 }
 
-/** The outcome of one attempt in one line: the remote reply, or the local error. */
+/**
+ * The outcome of one attempt in one line: the reply, with the local cause when there is one
+ * (a reply such as 451 4.4.3 is correio's own word for a DNS failure; the cause says which),
+ * or the local cause alone.
+ */
 export function attemptText(a: Attempt): string {
-  if (a.reply) return formatReply(a.reply);
-  return a.error !== undefined ? `${a.status} ${a.error}` : a.status;
+  return outcomeText(a.reply && formatReply(a.reply), a.error, a.status);
+}
+
+/** attemptText from the reply as a line (the history keeps it so). */
+export function outcomeText(reply: string | undefined, error: string | undefined, status: string): string {
+  if (reply !== undefined) return error !== undefined ? `${reply} (${error})` : reply;
+  return error !== undefined ? `${status} ${error}` : status;
 }
 
 export function lastError(env: Envelope): string | undefined {
@@ -52,8 +61,13 @@ export function lastError(env: Envelope): string | undefined {
 
 /** "2024-05-01T10:52:37Z mx.example.net [192.0.2.1]: 451 4.3.0 ..." */
 export function describeAttempt(a: Attempt): string {
-  const where = [a.host, a.ip !== undefined ? `[${a.ip}]` : undefined].filter((x) => x !== undefined).join(' ');
-  return `${isoTime(a.at)}${where ? ` ${where}` : ''}: ${attemptText(a)}`;
+  return attemptLine(a.at, a.host, a.ip, attemptText(a));
+}
+
+/** The line of describeAttempt from its parts. */
+export function attemptLine(at: number, host: string | undefined, ip: string | undefined, outcome: string): string {
+  const where = [host, ip !== undefined ? `[${ip}]` : undefined].filter((x) => x !== undefined).join(' ');
+  return `${isoTime(at)}${where ? ` ${where}` : ''}: ${outcome}`;
 }
 
 export function routeText(env: Envelope): string {

@@ -12,33 +12,15 @@
  * Limitations: see each check.
  */
 import { access, constants } from 'node:fs/promises';
-import type { Config } from '../config/index.js';
-import type { DirectoryBackend } from '../directory/index.js';
 import { findCycles } from '../resolve/index.js';
-import type { TxtResult } from '../dns/index.js';
+import type { Check, CheckFinding, CheckInput } from './check-types.js';
 import { makeResolver } from './configured-resolver.js';
 import { checkDkimKeys } from './dkim-checks.js';
 import { checkListeners } from './listener-checks.js';
 import { checkAliasesFileSyntax, checkRoleMailboxes, checkShadowedMailboxes } from './name-checks.js';
 import { checkTlsCertificate } from './tls-checks.js';
 
-export interface CheckFinding {
-  readonly level: 'error' | 'warning';
-  readonly message: string;
-}
-
-export interface CheckInput {
-  readonly config: Config;
-  readonly directory: DirectoryBackend;
-  /** the line `correio serve` would print for a bind error (cli/os-errors); default: its message */
-  readonly describeError?: (err: unknown) => string | undefined;
-  /** TXT lookups for the DKIM records; default: delivery.dns_servers with a short timeout */
-  readonly findTxt?: (name: string) => Promise<TxtResult>;
-  /** the clock for certificate dates (ms since the epoch); default Date.now */
-  readonly now?: () => number;
-}
-
-export type Check = (input: CheckInput) => Promise<CheckFinding[]>;
+export type { Check, CheckFinding, CheckInput } from './check-types.js';
 
 async function readable(path: string): Promise<boolean> {
   try {

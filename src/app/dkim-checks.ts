@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { formatListenAddress } from '../config/index.js';
 import { DnsResolver, type TxtResult } from '../dns/index.js';
 import { dkimKeyDir, keyRecordName, keyRecordValue, loadDkimKeys } from '../policy/index.js';
-import type { Check, CheckFinding } from './config-check.js';
+import type { Check, CheckFinding } from './check-types.js';
 
 /** The p= of a DKIM key record, whitespace removed (RFC 6376 §3.6.1: FWS may appear in it). */
 function publicKeyOf(record: string): string | undefined {

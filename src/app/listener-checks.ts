@@ -16,7 +16,7 @@ import net from 'node:net';
 import { dirname } from 'node:path';
 import { formatListenAddress, type Config, type ListenAddress } from '../config/index.js';
 import { findPortHolder, listenOn } from '../util/index.js';
-import type { Check, CheckFinding } from './config-check.js';
+import type { Check, CheckFinding } from './check-types.js';
 import { findServerPid } from './instance-lock.js';
 
 export interface ListenKey {

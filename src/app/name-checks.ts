@@ -12,7 +12,7 @@
  */
 import type { Alias, DirectoryLookup } from '../core/index.js';
 import type { ExpansionNode } from '../resolve/index.js';
-import type { Check, CheckFinding } from './config-check.js';
+import type { Check, CheckFinding } from './check-types.js';
 import { ConfiguredAliases, configuredResolver } from './configured-resolver.js';
 
 /** Where an alias is written: "aliases file /etc/aliases:12" or "the directory". */

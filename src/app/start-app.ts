@@ -14,7 +14,7 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../config/index.js';
-import { BatchedOutput, formatTextLine, startActivity, startMailLog, textWanted, type MailLog } from '../log/index.js';
+import { BatchedOutput, DeliveryHistory, formatTextLine, historyDir, startActivity, startMailLog, textWanted, type MailLog } from '../log/index.js';
 import type { QueueRunner } from '../delivery/index.js';
 import { SmtpServer } from '../server/smtp/index.js';
 import { GreylistStore, MailboxVerifier, smtpPolicyFromConfig } from '../policy/index.js';
@@ -75,6 +75,13 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const logger = opts.logger ?? pino({ level: config.log.level, base: { hostname: config.hostname } }, output);
   const mailLog: MailLog = startMailLog(logger);
   const activity = startActivity();
+  // each message's events, kept for correio trace after it has left the queue
+  const history = new DeliveryHistory({ dataDir: config.dataDir, retentionMs: config.log.history });
+  try {
+    history.start();
+  } catch (err) {
+    logger.warn({ dir: historyDir(config.dataDir), err: (err as Error).message }, 'delivery history off: its folder cannot be made; correio trace sees queued messages only');
+  }
   const backends = await openBackends(config, {
     watchAliases: true,
     // the instance that runs deliveries keeps envelopes and small bodies in memory
@@ -266,6 +273,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     await backends.close().catch(() => undefined);
     mailLog.stop();
     activity.stop();
+    await history.stop();
     throw err;
   }
 
@@ -311,6 +319,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       await backends.close();
       mailLog.stop();
       activity.stop();
+      await history.stop();
       logger.info({}, 'correio stopped');
       if (output) {
         await output.stop();

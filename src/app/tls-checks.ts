@@ -12,7 +12,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Check, CheckFinding } from './config-check.js';
+import type { Check, CheckFinding } from './check-types.js';
 
 /** A certificate expiring sooner than this is a warning. */
 const EXPIRY_WARNING_MS = 14 * 86_400_000;

@@ -408,7 +408,12 @@ export const configSchema = z
       mail_dir: optional(str),
     }),
     // json for files and pipes, text for people; auto: text on a terminal (docs/logging.md)
-    log: table({ level: field(logLevel, () => 'info' as const), format: field(oneOf(['auto', 'json', 'text'] as const), () => 'auto' as const) }),
+    log: table({
+      level: field(logLevel, () => 'info' as const),
+      format: field(oneOf(['auto', 'json', 'text'] as const), () => 'auto' as const),
+      // how long the delivery history (data_dir/history, for correio trace) keeps a day's events
+      history: field(duration, () => 7 * 86_400_000),
+    }),
   })
   .superRefine((c, ctx) => {
     if ((c.smtp.tls_cert === undefined) !== (c.smtp.tls_key === undefined)) {

@@ -235,5 +235,6 @@ export interface Config {
     readonly mailDir?: string;
   };
   /** format: "json" lines, readable "text" lines, or "auto" (text on a terminal, JSON otherwise) */
-  readonly log: { readonly level: LogLevel; readonly format: 'auto' | 'json' | 'text' };
+  /** history: ms the delivery history keeps each day's events (correio trace after delivery) */
+  readonly log: { readonly level: LogLevel; readonly format: 'auto' | 'json' | 'text'; readonly history: number };
 }

@@ -183,7 +183,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       pollIntervalMs: raw.storage.poll_interval,
       ...(raw.storage.mail_dir !== undefined ? { mailDir: abs(raw.storage.mail_dir) } : {}),
     },
-    log: { level: raw.log.level, format: raw.log.format },
+    log: { level: raw.log.level, format: raw.log.format, history: raw.log.history },
   };
 }
 

@@ -85,9 +85,12 @@ void test('bounce through the server: the sender gets a failure notice and the m
   assert.match(notice, /multipart\/report/i);
   assert.match(notice, /bob@remote\.test/);
   await waitSpool(site, 'the bounced message removed', (es) => es.every((e) => e.messageId !== id));
+  // gone from the queue, still traced from the delivery history (issue 13)
   const t = await site.run(['trace', id]);
-  assert.equal(t.code, 65);
-  assert.match(t.stderr, /is not in the queue/);
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stdout, new RegExp(`^message ${id} \\(left the queue; from the delivery history\\)$`, 'm'));
+  assert.match(t.stdout, /^ {4}attempt 1: \S+Z 127\.0\.0\.1 \[127\.0\.0\.1\]: 4\.4\.1 connect to 127\.0\.0\.1:\d+: ECONNREFUSED$/m);
+  assert.match(t.stdout, /^ {4}now: deferred, no outcome in the history \(bounced or deleted by the operator, or queued when it was written\)$/m);
 });
 
 void test('delete through the server; unknown ids still exit 65', async () => {

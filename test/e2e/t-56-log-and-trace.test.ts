@@ -4,7 +4,8 @@
  * `host` and the remote `host`); `received` names client, HELO, sender, size and the
  * Message-ID field; `rejected` names the sender, the recipient, the HELO name and the reply
  * as sent. With log.format = "text" the same events are readable lines. docs/logging.md is the
- * schema these lines follow.
+ * schema these lines follow. `correio trace` tells the life of a message that has left the
+ * queue (from the delivery history), and `queue list` shows each deferral's real cause.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,17 +16,23 @@ import { join } from 'node:path';
 import { cliCommand, runCli } from '../helpers/cli.js';
 import { freePort, LineClient } from '../helpers/net.js';
 import { startScriptedPeer, type ScriptedPeer } from '../helpers/scripted-smtp-peer.js';
+import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.js';
 import { waitFor } from '../helpers/site.js';
 
 let dir: string;
 let peer: ScriptedPeer;
+let dns: DnsTestServer;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'correio-log-'));
-  peer = await startScriptedPeer({ script: { RCPT: (to) => (to.startsWith('later@') ? '451 4.2.0 Mailbox busy, try later' : '250 2.1.5 OK') } });
+  const rcpt = (to: string): string =>
+    to.startsWith('later@') ? '451 4.2.0 Mailbox busy, try later' : to.startsWith('bad@') ? '550 5.1.1 No such mailbox' : '250 2.1.5 OK';
+  peer = await startScriptedPeer({ script: { RCPT: rcpt } });
+  dns = await startDnsServer({ 'refused.example': { refused: true } });
 });
 after(async () => {
   await peer.close();
+  await dns.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -50,6 +57,7 @@ interface Serve {
   child: ChildProcess;
   out: () => string;
   port: number;
+  config: string;
   stop(): Promise<void>;
 }
 
@@ -60,7 +68,7 @@ async function serve(format: string): Promise<Serve> {
     config,
     `hostname = "mx.a.example"\ndata_dir = "data-${format}"\nlocal_domains = ["a.example"]\n` +
       `[smtp]\nlisten = ["127.0.0.1:${port}"]\n[imap]\nlisten = []\n[http]\nlisten = []\n[metrics]\nlisten = []\n` +
-      `[delivery]\nretry_min = "1h"\n[delivery.routes]\n"far.example" = "smtp:[127.0.0.1]:${peer.port}"\n` +
+      `[delivery]\nretry_min = "1h"\ndns_servers = ["${dns.server}"]\n[delivery.routes]\n"far.example" = "smtp:[127.0.0.1]:${peer.port}"\n` +
       `[log]\nformat = "${format}"\n`,
   );
   assert.equal((await runCli(['user', 'add', 'ana@a.example', '--config', config])).code, 0);
@@ -82,6 +90,7 @@ async function serve(format: string): Promise<Serve> {
     child,
     out: () => out,
     port,
+    config,
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -91,18 +100,21 @@ async function serve(format: string): Promise<Serve> {
   };
 }
 
-/** One SMTP transaction: a refused recipient, a local one, one the remote accepts, one it defers. */
-async function send(port: number): Promise<void> {
+/** One SMTP transaction to `rcpts` (after a refused recipient); the queue id. */
+async function send(port: number, rcpts = ['ana@a.example', 'ok@far.example', 'later@far.example']): Promise<string> {
   const c = await LineClient.connect(port);
   try {
     await c.readReply();
     await c.command('EHLO client.test');
     assert.match((await c.command('MAIL FROM:<sender@far.example>')) ?? '', /^250/);
     assert.match((await c.command('RCPT TO:<nobody@a.example>')) ?? '', /^550/);
-    for (const r of ['ana@a.example', 'ok@far.example', 'later@far.example']) assert.match((await c.command(`RCPT TO:<${r}>`)) ?? '', /^250/);
+    for (const r of rcpts) assert.match((await c.command(`RCPT TO:<${r}>`)) ?? '', /^250/);
     assert.match((await c.command('DATA')) ?? '', /^354/);
-    assert.match((await c.command('Message-ID: <log-test@far.example>\r\nSubject: log\r\n\r\nhello\r\n.')) ?? '', /^250/);
+    const done = (await c.command('Message-ID: <log-test@far.example>\r\nSubject: log\r\n\r\nhello\r\n.')) ?? '';
+    const id = /queued as (\S+)/.exec(done)?.[1];
+    assert.ok(id, done);
     await c.command('QUIT');
+    return id;
   } finally {
     c.close();
   }
@@ -163,4 +175,44 @@ test('text lines: time, level word, message id, event, key=value fields', async 
   assert.match(rejected ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARN {2}rejected .*stage=rcpt reply="550 5\.1\.1 No such user here" client=127\.0\.0\.1 helo=client\.test sender=sender@far\.example recipient=nobody@a\.example/);
   const deferred = lines.find((l) => / deferred /.test(l));
   assert.match(deferred ?? '', /^\S+Z WARN {2}\S+ deferred .*recipient=later@far\.example .*reply="451 4\.2\.0 Mailbox busy, try later"/);
+});
+
+test('trace after the message left the queue; queue list shows the real deferral cause', async () => {
+  const s = await serve('json');
+  let gone: string;
+  let waiting: string;
+  try {
+    gone = await send(s.port, ['ana@a.example', 'ok@far.example', 'bad@far.example']);
+    waiting = await send(s.port, ['later@far.example', 'x@refused.example']);
+    await waitFor('the first message out of the queue and the second deferred twice', () => {
+      const o = s.out();
+      return o.includes(`"messageId":"${gone}"`) && (o.match(new RegExp(`"messageId":"${gone}"[^\n]*"msg":"(delivered|bounced)"`, 'g')) ?? []).length === 3 &&
+        (o.match(new RegExp(`"messageId":"${waiting}"[^\n]*"msg":"deferred"`, 'g')) ?? []).length === 2;
+    }, 30_000);
+    // the bounce of bad@far.example is delivered too, so the message is gone from the queue
+    await waitFor('the message gone from the queue', async () => !(await runCli(['queue', 'list', '--config', s.config])).stdout.includes(gone), 20_000);
+  } finally {
+    await s.stop();
+  }
+  const t = await runCli(['trace', gone, '--config', s.config]);
+  assert.equal(t.code, 0, t.stderr);
+  const out = t.stdout;
+  assert.match(out, new RegExp(`^message ${gone} \\(left the queue; from the delivery history\\)$`, 'm'));
+  assert.match(out, /^ {2}received \S+Z from <sender@far\.example>, \d+ octets$/m);
+  assert.match(out, /^ {4}from client\.test \(127\.0\.0\.1\) with ESMTP$/m);
+  assert.match(out, /^ {2}recipient ana@a\.example \(envelope \S+\)\n {4}resolved: ana@a\.example => local:ana@a\.example\n {4}attempt 1: \S+Z: 2\.0\.0\n {4}now: delivered \(left the queue \S+Z\)$/m);
+  // an envelope id finds its message too
+  const byEnvelope = await runCli(['trace', `${gone}-1`, '--config', s.config]);
+  assert.equal(byEnvelope.stdout, out);
+  assert.match(out, new RegExp(`^  recipient ok@far\\.example \\(envelope \\S+\\)\\n    resolved: ok@far\\.example => smtp:\\[127\\.0\\.0\\.1\\]:${peer.port}\\n    attempt 1: \\S+Z 127\\.0\\.0\\.1 \\[127\\.0\\.0\\.1\\]: 250 `, 'm'));
+  assert.match(out, /^ {2}recipient bad@far\.example [^\n]*\n[^\n]*\n {4}attempt 1: \S+Z 127\.0\.0\.1 \[127\.0\.0\.1\]: 550 5\.1\.1 No such mailbox\n {4}now: bounced \(left the queue \S+Z\)$/m);
+  // still queued: the queue's own trace, and the list names each recipient's cause
+  const q = await runCli(['queue', 'list', '--config', s.config]);
+  assert.equal(q.code, 0, q.stderr);
+  assert.match(q.stdout, /^ {4}later@far\.example {2}deferred until \S+ {2}\(451 4\.2\.0 Mailbox busy, try later\)$/m);
+  assert.match(q.stdout, /^ {4}x@refused\.example {2}deferred until \S+ {2}\(451 4\.4\.3 Directory server failure, try again later \(DNS lookup for refused\.example failed: REFUSED\)\)$/m);
+  assert.match((await runCli(['trace', waiting, '--config', s.config])).stdout, new RegExp(`^message ${waiting}$`, 'm'));
+  const none = await runCli(['trace', 'nosuchid', '--config', s.config]);
+  assert.equal(none.code, 65);
+  assert.equal(none.stderr, 'correio: no such message: nosuchid is not in the queue or in the delivery history (older than [log] history, deleted, or never queued)\n');
 });

@@ -1,0 +1,66 @@
+/**
+ * @module past-trace
+ * The trace of a message that has left the queue, from the delivery history serve keeps
+ * (log/delivery-history.ts): how it was received, each recipient's route, every attempt, and how
+ * each recipient left (delivered, bounced, expired). The same MessageTrace value as a queued
+ * message's, so `correio trace` prints both alike.
+ * Standards: seed §2 (each attempt recorded); RFC 3464 §2.3.3 (action values).
+ * Security: addresses and replies only, as the log has them.
+ * Limitations: the alias chain of a recipient is not kept (the history has the recipient as
+ *   resolved); neither is the Received field (the client, HELO name and protocol stand in for it).
+ */
+import type { HistoryEvent } from '../log/index.js';
+import { attemptLine, isoTime, outcomeText } from './queue-report.js';
+import type { MessageTrace, RecipientTrace } from './message-trace.js';
+
+function text(v: unknown): string {
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '';
+}
+
+/** One attempt's line as `describeAttempt` writes it: time, host [ip]: reply or local cause. */
+function eventAttempt(e: HistoryEvent): string {
+  const opt = (v: unknown): string | undefined => (v === undefined ? undefined : text(v));
+  return attemptLine(e.time, opt(e.host), opt(e.ip), outcomeText(opt(e.reply), opt(e.error), text(e.status)));
+}
+
+const final = new Set(['delivered', 'bounced', 'expired']);
+
+/** The trace of a message from its kept events (oldest first); undefined when there are none. */
+export function pastTrace(events: readonly HistoryEvent[]): MessageTrace | undefined {
+  if (events.length === 0) return undefined;
+  const received = events.find((e) => e.event === 'received');
+  const queued = events.filter((e) => e.event === 'queued');
+  const ids = [...new Set([...queued.map((e) => text(e.envelopeId)), ...events.filter((e) => final.has(e.event) || e.event === 'deferred').map((e) => text(e.envelopeId))])];
+  const recipients: RecipientTrace[] = ids.map((envelopeId) => {
+    const mine = events.filter((e) => text(e.envelopeId) === envelopeId);
+    const q = mine.find((e) => e.event === 'queued');
+    const recipient = text((q ?? mine[0]).recipient);
+    const attempts = mine.filter((e) => e.event !== 'queued');
+    const end = mine.find((e) => final.has(e.event));
+    const state = end === undefined ? 'deferred' : end.event === 'delivered' ? 'delivered' : (end.event as 'bounced' | 'expired');
+    return {
+      envelopeId,
+      given: recipient,
+      recipient,
+      chain: [recipient],
+      route: text((q ?? mine[0]).route),
+      attempts: attempts.map(eventAttempt),
+      delayWarnedAt: null,
+      state,
+      // an operator's delete or bounce is not a delivery event: the history has no end for it
+      detail: end === undefined ? 'no outcome in the history (bounced or deleted by the operator, or queued when it was written)' : `left the queue ${isoTime(end.time)}`,
+      queueState: end === undefined ? 'unknown' : 'removed',
+    };
+  });
+  const first = received ?? events[0];
+  const heloPart = received?.helo !== undefined ? `from ${text(received.helo)} ` : '';
+  return {
+    id: text(first.messageId),
+    arrivedAt: isoTime(typeof first.arrivedAt === 'number' ? first.arrivedAt : first.time),
+    sender: text(received?.sender),
+    size: typeof received?.size === 'number' ? received.size : 0,
+    received: received ? `${heloPart}(${text(received.client)}) with ${text(received.protocol)}` : null,
+    recipients,
+    fromHistory: true,
+  };
+}

@@ -1,0 +1,173 @@
+/**
+ * @module delivery-history
+ * A bounded history of each message's mail events (received, queued, delivered, deferred,
+ * bounced, expired), kept by serve so that `correio trace` can tell a message's life after it
+ * has left the queue. One file of JSON lines per UTC day, `<data_dir>/history/YYYY-MM-DD.jsonl`,
+ * fed from the same diagnostics_channel events as the mail log (docs/logging.md gives their
+ * fields); files older than `[log] history` are removed.
+ * Standards: none (the mail log's events, kept).
+ * Security: addresses and replies only, never bodies; the files are 0600 in a 0700 folder.
+ * Limitations: lines are written in batches (batched-output.ts): a `kill -9` can lose the last
+ *   50 ms of history, never mail. Finding a message reads every kept day (the newest first)
+ *   and stops at the first day that has it and its arrival; a message that took longer than
+ *   the retention to leave the queue is shown from what is left.
+ */
+import diagnostics from 'node:diagnostics_channel';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { channels } from '../core/index.js';
+import { BatchedOutput } from './batched-output.js';
+
+/** The events kept, in the order of a message's life. */
+export const historyEvents = ['received', 'queued', 'delivered', 'deferred', 'bounced', 'expired'] as const;
+export type HistoryEventName = (typeof historyEvents)[number];
+
+/** One kept event: its name, its time (ms since 1970) and the event's own fields. */
+export interface HistoryEvent {
+  readonly event: HistoryEventName;
+  readonly time: number;
+  readonly [field: string]: unknown;
+}
+
+export function historyDir(dataDir: string): string {
+  return join(dataDir, 'history');
+}
+
+function dayOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+export interface DeliveryHistoryOptions {
+  readonly dataDir: string;
+  /** ms a day's file is kept after its day ended */
+  readonly retentionMs: number;
+  readonly now?: () => number;
+}
+
+/** The writer: subscribed to the mail events while running. */
+export class DeliveryHistory {
+  private readonly dir: string;
+  private readonly now: () => number;
+  private day = '';
+  private fd: number | undefined;
+  private output: BatchedOutput | undefined;
+  private readonly unsubscribe: (() => void)[] = [];
+  private closing: Promise<void>[] = [];
+
+  constructor(private readonly opts: DeliveryHistoryOptions) {
+    this.dir = historyDir(opts.dataDir);
+    this.now = opts.now ?? Date.now;
+  }
+
+  start(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.prune();
+    for (const name of historyEvents) {
+      const handler = (message: unknown): void => {
+        if (typeof message !== 'object' || message === null) return;
+        this.write({ ...(message as Record<string, unknown>), event: name, time: this.now() });
+      };
+      diagnostics.subscribe(channels[name], handler);
+      this.unsubscribe.push(() => diagnostics.unsubscribe(channels[name], handler));
+    }
+  }
+
+  private write(e: HistoryEvent): void {
+    const day = dayOf(e.time);
+    if (day !== this.day) this.rollTo(day);
+    let line: string;
+    try {
+      line = JSON.stringify(e);
+    } catch {
+      return;
+    }
+    this.output?.write(`${line}\n`);
+  }
+
+  private rollTo(day: string): void {
+    this.closeFile();
+    this.day = day;
+    try {
+      this.fd = openSync(join(this.dir, `${day}.jsonl`), 'a', 0o600);
+      this.output = new BatchedOutput(this.fd);
+    } catch {
+      this.fd = undefined;
+      this.output = undefined;
+    }
+    this.prune();
+  }
+
+  private closeFile(): void {
+    const { fd, output } = this;
+    this.fd = undefined;
+    this.output = undefined;
+    if (output === undefined || fd === undefined) return;
+    this.closing.push(output.stop().then(() => closeSync(fd)));
+  }
+
+  /** Removes the days that ended more than the retention ago. */
+  private prune(): void {
+    const oldest = dayOf(this.now() - this.opts.retentionMs);
+    let files: string[];
+    try {
+      files = readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    for (const f of files) {
+      const m = /^(\d{4}-\d\d-\d\d)\.jsonl$/.exec(f);
+      if (m && m[1] < oldest) {
+        try {
+          unlinkSync(join(this.dir, f));
+        } catch {
+          // another process removed it
+        }
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const u of this.unsubscribe.splice(0)) u();
+    this.closeFile();
+    await Promise.all(this.closing);
+    this.closing = [];
+  }
+}
+
+/**
+ * The kept events of one message (a queue id, or an envelope id `<id>-<n>`), oldest first;
+ * empty when the history has none.
+ */
+export function findHistory(dataDir: string, id: string): HistoryEvent[] {
+  const messageId = /^(.+)-\d+$/.exec(id)?.[1] ?? id;
+  const dir = historyDir(dataDir);
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => /^\d{4}-\d\d-\d\d\.jsonl$/.test(f)).sort().reverse();
+  } catch {
+    return [];
+  }
+  const found: HistoryEvent[] = [];
+  for (const f of files) {
+    let text: string;
+    try {
+      text = readFileSync(join(dir, f), 'utf8');
+    } catch {
+      continue;
+    }
+    const day: HistoryEvent[] = [];
+    for (const line of text.split('\n')) {
+      // cheap test first: most lines are about other messages
+      if (!line.includes(messageId)) continue;
+      try {
+        const e = JSON.parse(line) as HistoryEvent;
+        if (e.messageId === messageId) day.push(e);
+      } catch {
+        // a line cut by a crash
+      }
+    }
+    found.unshift(...day);
+    if (day.some((e) => e.event === 'received')) break;
+  }
+  return found;
+}
