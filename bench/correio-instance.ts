@@ -26,6 +26,8 @@ export interface CorreioOptions {
   routes?: Record<string, string>;
   /** more [smtp] keys, e.g. { max_connections: 10_100 } */
   smtp?: Record<string, number>;
+  /** [delivery] worker = true: deliveries in a worker thread */
+  deliveryWorker?: boolean;
   /** [delivery] concurrency */
   deliveryConcurrency?: number;
   /** mailboxes to create with `correio user add` before start */
@@ -70,6 +72,7 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
       ...Object.entries(o.smtp ?? {}).map(([k, v]) => `${k} = ${v}`),
       '[delivery]',
       `concurrency = ${o.deliveryConcurrency ?? 20}`,
+      ...(o.deliveryWorker ? ['worker = true'] : []),
       '[delivery.routes]',
       ...routes,
       '[log]',

@@ -6,7 +6,7 @@
  * comes due while measured), then the accept scenario's load. It reports, beside the accept
  * rate (compared in run-bench with the empty-queue `accept` run of the same invocation):
  *   start    spawn of `correio serve` until its SMTP port answers (restart to serving)
- *   loaded   until the process goes quiet after start (the runner's walk of the queue done)
+ *   loaded   until its log says "correio started" (the runner's walk of the queue done)
  *   RSS      resident and peak resident memory after the load (/proc/<pid>/status)
  *   list     wall time of `correio queue list --limit 100` while the server runs
  * Standards: none. Security: loopback only; writes only under the run's temp dir.
@@ -18,7 +18,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fillDeferred } from './fill-spool.js';
 import { projectRoot } from './correio-instance.js';
-import { sleep, treeCpuSeconds } from './peers.js';
+import { sleep } from './peers.js';
 
 export type DeferredScenario = 'deferred100k' | 'deferred1m';
 export const deferredCounts: Record<DeferredScenario, number> = { deferred100k: 100_000, deferred1m: 1_000_000 };
@@ -47,19 +47,17 @@ export async function fillForScenario(work: string, s: DeferredScenario): Promis
   return count;
 }
 
-/** Ms until pid's process tree used under 10 % of a core over a whole second (at most timeoutMs). */
-export async function waitQuiet(pid: number, timeoutMs = 1_200_000): Promise<number> {
+/**
+ * Resolves once correio's log says "correio started": logged after the queue runner's start
+ * walk has loaded the whole queue (start-app.ts), i.e. when deliveries are scheduled again.
+ */
+export async function waitStarted(logFile: string, timeoutMs = 1_200_000): Promise<void> {
   const t0 = performance.now();
-  let last = treeCpuSeconds(pid);
-  let quietSince = performance.now();
   while (performance.now() - t0 < timeoutMs) {
-    await sleep(250);
-    const now = treeCpuSeconds(pid);
-    if (now - last > 0.025) quietSince = performance.now();
-    last = now;
-    if (performance.now() - quietSince >= 1000) return quietSince - t0;
+    if (fs.readFileSync(logFile, 'utf8').includes('"correio started"')) return;
+    await sleep(200);
   }
-  throw new Error(`correio still busy ${timeoutMs} ms after start`);
+  throw new Error(`no "correio started" in ${logFile} after ${timeoutMs} ms`);
 }
 
 /** Resident and peak resident memory of pid, in MB. */
@@ -81,6 +79,6 @@ export function timeQueuePage(configFile: string): number {
 }
 
 export function formatDeferred(f: DeferredFigures): string {
-  return `${f.queued} deferred: serving after ${(f.startMs / 1000).toFixed(1)} s, quiet after ${(f.loadedMs / 1000).toFixed(1)} s, ` +
+  return `${f.queued} deferred: serving after ${(f.startMs / 1000).toFixed(1)} s, queue loaded after ${(f.loadedMs / 1000).toFixed(1)} s, ` +
     `RSS ${f.rssMb.toFixed(0)} MB (peak ${f.peakRssMb.toFixed(0)} MB), queue list --limit 100 ${(f.listMs / 1000).toFixed(2)} s`;
 }

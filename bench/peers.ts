@@ -336,6 +336,28 @@ export function treeCpuSeconds(pid: number): number {
   return ticks / TICK;
 }
 
+/** CPU seconds (user+sys) of each thread of pid, by "name/tid" (/proc/<pid>/task; empty when gone). */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const s = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+      const name = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      out.set(`${name}/${tid}`, (Number(f[11]) + Number(f[12])) / TICK);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}
+
 /** Busy and total jiffies of the whole machine (for "machine busy %"). */
 export function machineJiffies(): { busy: number; total: number } {
   const line = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0];

@@ -18,6 +18,8 @@
  *   BENCH_PROFILE=1 (first an extra, uncounted correio run per scenario with V8's CPU profiler on
  *   during the measured window: profile-hook.ts; the summary is printed, the profile kept)
  *   BENCH_CORREIO_NODE_FLAGS="--flag ..." (extra node flags for correio, for what-if runs)
+ *   BENCH_THREADS=1 (correio's main thread and other threads' CPU in the measured window)
+ *   BENCH_DELIVERY_WORKER=1 (correio with `[delivery] worker = true`) BENCH_IDLE=10000 (idle10k)
  *   BENCH_TIMEOUT_S=300 (per run) BENCH_SETTLE_MS=3000 (`sync`, then this pause, before each run)
  *   BENCH_POSTFIX_CONFIG=tuned|anchor (peers.ts postfixConfig) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
  * Standards: none. Security: loopback only (127.0.0.1); children killed and temp dirs removed
@@ -34,12 +36,12 @@ import { FsQueueStore } from '../src/queue/index.js';
 import { startCorreio, type CorreioInstance } from './correio-instance.js';
 import {
   countFiles, findPostfixTools, killAll, machineJiffies, postfixConfig, postfixUnavailable, runSmtpSource, sleep,
-  startBlackHole, startNodeSink, startPostfix, startSmtpSink, treeCpuSeconds, waitForFiles,
+  startBlackHole, startNodeSink, startPostfix, startSmtpSink, threadCpuSeconds, treeCpuSeconds, waitForFiles,
   type PostfixInstance, type PostfixTools, type Sink,
 } from './peers.js';
 import { formatProfile, summarizeProfile } from './profile-summary.js';
 import {
-  fillForScenario, formatDeferred, isDeferredScenario, memoryOf, timeQueuePage, waitQuiet, type DeferredFigures, type DeferredScenario,
+  fillForScenario, formatDeferred, isDeferredScenario, memoryOf, timeQueuePage, waitStarted, type DeferredFigures, type DeferredScenario,
 } from './deferred-scenario.js';
 import { formatIdle, idleCount, openIdle, type IdleFigures } from './idle-scenario.js';
 
@@ -53,6 +55,8 @@ interface Sample {
   busy: number;
   deferred?: DeferredFigures;
   idle?: IdleFigures;
+  /** BENCH_THREADS=1: CPU of each of correio's threads in the measured window, as a share of one core */
+  threads?: string;
 }
 interface Row {
   scenario: Scenario;
@@ -79,6 +83,8 @@ const SETTLE_MS = int('BENCH_SETTLE_MS', 3000, 0);
 const SCENARIOS = (env.BENCH_SCENARIOS ?? 'raw,accept,relay,maildir').split(',').map((s) => s.trim()) as Scenario[];
 for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir', 'idle10k'].includes(s) && !isDeferredScenario(s)) throw new Error(`unknown scenario "${s}"`);
 const PROFILE = env.BENCH_PROFILE === '1';
+/** print the CPU of each correio thread in the measured window */
+const THREADS = env.BENCH_THREADS === '1';
 /** extra node flags for correio, for what-if runs (e.g. "--import ./hook.mjs") */
 const EXTRA_FLAGS = (env.BENCH_CORREIO_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 const FROM = 'a@example.com';
@@ -126,6 +132,25 @@ async function freshWork(tag: string): Promise<string> {
 let profiled: ChildProcess | undefined;
 const hookPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'profile-hook.js');
 
+/**
+ * "main 92 %, other threads 31 % (4 busy: 11, 9, 6, 5 %)": the CPU of correio's JavaScript
+ * thread and of its other threads (libuv's pool, V8's compiler and GC helpers, workers: Node
+ * names them all "node") in the window, each as a share of one core.
+ */
+function threadShares(pid: number, before: Map<string, number>, after: Map<string, number>, seconds: number): string {
+  const pct = (c: number): string => ((c / seconds) * 100).toFixed(0);
+  let main = 0;
+  const others: number[] = [];
+  for (const [key, cpu] of after) {
+    const used = cpu - (before.get(key) ?? 0);
+    if (key.endsWith(`/${pid}`)) main = used;
+    else if (used > 0) others.push(used);
+  }
+  others.sort((a, b) => b - a);
+  const sum = others.reduce((a, b) => a + b, 0);
+  return `main ${pct(main)} %, other threads ${pct(sum)} % (${others.length} busy: ${others.slice(0, 6).map(pct).join(', ')} %)`;
+}
+
 /** One measured run; cpuPid says whose process tree's CPU to count. */
 async function measure(
   run: () => Promise<{ acceptMs: number; e2eMs?: number }>,
@@ -134,13 +159,17 @@ async function measure(
   const j0 = machineJiffies();
   const pid0 = cpuPid();
   const c0 = pid0 ? treeCpuSeconds(pid0) : 0;
+  const t0 = THREADS && pid0 ? threadCpuSeconds(pid0) : undefined;
+  const w0 = performance.now();
   profiled?.kill('SIGUSR2');
   const r = await run();
   profiled?.kill('SIGUSR2');
   const pid1 = cpuPid();
   const c1 = pid1 && pid1 === pid0 ? treeCpuSeconds(pid1) : undefined;
   const j1 = machineJiffies();
+  const threads = t0 && pid1 ? threadShares(pid1, t0, threadCpuSeconds(pid1), (performance.now() - w0) / 1000) : undefined;
   return {
+    threads,
     accept: N / (r.acceptMs / 1000),
     e2e: r.e2eMs === undefined ? undefined : N / (r.e2eMs / 1000),
     cpuMsPerMsg: c1 === undefined ? undefined : ((c1 - c0) * 1000) / N,
@@ -152,6 +181,7 @@ async function withCorreio<T>(work: string, opts: Parameters<typeof startCorreio
   const profFile = path.join(workRoot, '..', `correio-${path.basename(work)}.cpuprofile`);
   const c = await startCorreio(work, {
     ...opts,
+    deliveryWorker: env.BENCH_DELIVERY_WORKER === '1',
     nodeFlags: [...EXTRA_FLAGS, ...(profile ? ['--import', hookPath] : [])],
     env: profile ? { BENCH_PROFILE_FILE: profFile } : {},
   });
@@ -201,7 +231,8 @@ async function runDeferred(work: string, scenario: DeferredScenario, profile: bo
     const t0 = performance.now();
     return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1 }, profile, async (c) => {
       const startMs = performance.now() - t0;
-      const loadedMs = startMs + (await waitQuiet(c.child.pid!));
+      await waitStarted(c.logFile);
+      const loadedMs = performance.now() - t0;
       const s = await measure(async () => ({ acceptMs: await load(c.port, 'b@example.net') }), () => c.child.pid);
       const mem = memoryOf(c.child.pid!);
       const listMs = timeQueuePage(path.join(work, 'correio.toml'));
@@ -413,7 +444,7 @@ async function main(): Promise<void> {
             `run ${i + 1}/${RUNS} ${scenario.padEnd(7)} ${mta.padEnd(7)} accept ${s.accept.toFixed(0).padStart(5)} msg/s` +
               `${s.e2e === undefined ? '' : `, end-to-end ${s.e2e.toFixed(0).padStart(5)} msg/s`}` +
               `${s.cpuMsPerMsg === undefined ? '' : `, CPU ${s.cpuMsPerMsg.toFixed(2)} ms/msg`}, machine ${(s.busy * 100).toFixed(0)} % busy` +
-              `, load average ${os.loadavg()[0].toFixed(1)}${s.deferred ? `\n  ${formatDeferred(s.deferred)}` : ''}${s.idle ? `\n  ${formatIdle(s.idle)}` : ''}`,
+              `, load average ${os.loadavg()[0].toFixed(1)}${s.deferred ? `\n  ${formatDeferred(s.deferred)}` : ''}${s.idle ? `\n  ${formatIdle(s.idle)}` : ''}${s.threads ? `\n  threads: ${s.threads}` : ''}`,
           );
         } catch (e) {
           r.errors.push((e as Error).message);
