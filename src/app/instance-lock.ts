@@ -13,7 +13,7 @@
  *   keeps the lock (the message says which file to remove). The data directory must be local
  *   (link(2) and PIDs mean nothing across NFS clients).
  */
-import { readFileSync } from 'node:fs';
+import { pidAlive } from '../util/index.js';
 import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -45,29 +45,6 @@ export function instanceLockPath(dataDir: string): string {
 
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return errno(err) === 'EPERM' && !zombie(pid); // alive, another user's
-  }
-  return !zombie(pid);
-}
-
-/**
- * A killed server whose parent has not reaped it (a detached server under an init that reaps
- * nothing, as in some containers) still answers kill(pid, 0) but holds nothing: it is dead.
- */
-function zombie(pid: number): boolean {
-  try {
-    // /proc/PID/stat: "pid (comm) state …"; comm may hold spaces and parentheses.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return false; // no /proc (not Linux): kill(pid, 0) decides
-  }
 }
 
 /** The PID in a lock file; undefined when the file is absent; NaN when it holds no PID. */

@@ -120,6 +120,12 @@ export interface MailFolderStore {
   ): Promise<{ uid: number; uidValidity: number }>;
   /** Copies messages (with their flags and keywords) to another folder; their new UIDs in the same order. */
   copy(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[] }>;
+  /**
+   * Optional: moves messages to another folder so that a crash at any moment leaves each in
+   * exactly one of the two (RFC 6851 MOVE). `moved` names the keys moved (those still in
+   * `from`), `uids` their new UIDs in the same order. Without it, MOVE copies and removes.
+   */
+  move?(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[]; moved: string[] }>;
   remove(user: string, folder: string, key: string): Promise<void>;
   open(user: string, folder: string, key: string): Promise<Readable>;
   /**

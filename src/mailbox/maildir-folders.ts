@@ -19,7 +19,7 @@
  *   levels, leading dot) and every directory is checked with lstat (maildir-store: links are
  *   never followed); IMAP wildcards are refused in names.
  * Limitations: a sync lists the whole folder (O(messages) per sync); COPY copies the file
- *   (no hard link); RENAME of INBOX is refused; keywords are not seen by other Maildir
+ *   (no hard link); MOVE renames each file (atomic per message, not per command); RENAME of INBOX is refused; keywords are not seen by other Maildir
  *   programs (Dovecot keeps its own in dovecot-keywords and file name letters).
  */
 import { watch, type FSWatcher } from 'node:fs';
@@ -364,6 +364,30 @@ export class MaildirFolders implements MailFolderStore {
     const snap = await this.#locked(user, t, (st) => ({ result: st.snapshot }), { before, keywords });
     const byKey = new Map(snap.messages.map((m) => [m.key, m.uid]));
     return { uidValidity: snap.uidValidity, uids: made.map((c) => byKey.get(c.key) ?? 0).filter((u) => u > 0) };
+  }
+
+  /** Each message renamed into the target's cur/ (maildir-store moveTo), under the target's lock. */
+  async move(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[]; moved: string[] }> {
+    const f = this.#folder(from);
+    const t = this.#folder(to);
+    if (f === t) throw new MailFolderError('cannot', 'source and target are the same folder');
+    await this.#dir(user, t);
+    const src = new Map((await this.sync(user, from)).messages.map((m) => [m.key, m]));
+    const moved: string[] = [];
+    const keywords = new Map<string, readonly string[]>();
+    // under the target's lock: its next UIDs go to these messages, with their keywords
+    const before = async (): Promise<void> => {
+      for (const key of keys) {
+        const m = src.get(key);
+        if (!m || !(await this.store.moveTo(user, key, f, t))) continue;
+        moved.push(key);
+        keywords.set(key, m.keywords);
+      }
+    };
+    const snap = await this.#locked(user, t, (st) => ({ result: st.snapshot }), { before, keywords });
+    const byKey = new Map(snap.messages.map((m) => [m.key, m.uid]));
+    const done = moved.filter((k) => byKey.has(k));
+    return { uidValidity: snap.uidValidity, uids: done.map((k) => byKey.get(k)!), moved: done };
   }
 
   remove(user: string, folder: string, key: string): Promise<void> {

@@ -430,6 +430,27 @@ export class MaildirStore implements MailboxStore {
     await this.#syncer.sync(join(dir, 'cur'));
   }
 
+  /**
+   * Moves a message to another folder of the same user with one rename(2), its name (key,
+   * flags) kept, so that at every instant it is in exactly one of the two; false when it is
+   * not (or no longer) in `from`.
+   */
+  async moveTo(user: string, key: string, from: string, to: string): Promise<boolean> {
+    const dir = this.mailboxPath(user, from);
+    const target = this.mailboxPath(user, to);
+    const found = await this.#locate(dir, key);
+    if (!found) return false;
+    try {
+      await rename(join(dir, found.sub, found.name), join(target, 'cur', found.name));
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return false; // renamed (flags) or removed meanwhile
+      throw err;
+    }
+    await this.#syncer.sync(join(target, 'cur'));
+    await this.#syncer.sync(join(dir, found.sub));
+    return true;
+  }
+
   async remove(user: string, key: string, folder?: string): Promise<void> {
     const dir = this.mailboxPath(user, folder);
     const found = await this.#locate(dir, key);

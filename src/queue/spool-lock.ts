@@ -10,17 +10,8 @@
  */
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { atomicWriteFile } from '../util/index.js';
+import { atomicWriteFile, pidAlive } from '../util/index.js';
 import { errorCode, storageError } from './storage-error.js';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errorCode(err) === 'EPERM';
-  }
-}
 
 /** Takes `dir`/lock for this process; false when a live process holds it. */
 export async function takeSpoolLock(dir: string): Promise<boolean> {

@@ -22,3 +22,4 @@ export {
 export { listenOn, boundPort } from './listen-on.js';
 export { httpUrlProblem } from './http-url.js';
 export { findPortHolder, type PortHolder } from './port-holder.js';
+export { pidAlive } from './pid-alive.js';

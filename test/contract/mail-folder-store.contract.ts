@@ -138,6 +138,38 @@ export function mailFolderStoreContract(name: string, make: () => Promise<Contra
         await assert.rejects(folders.copy(user, 'INBOX', [src.messages[0].key], 'Nope'), isKind('nonexistent'));
       }));
 
+    void test('MOVE (optional move): flags, keywords, date and octets go along; gone from the source, new UIDs in the target', async (t) => {
+      const s = await make();
+      try {
+        const { folders } = s;
+        if (!folders.move) {
+          t.skip('the backend has no move (MOVE is then a copy and a removal)');
+          return;
+        }
+        await folders.createFolder(user, 'Done');
+        await folders.append(user, 'Done', stream(message('x')), { flags: '' });
+        for (let i = 1; i <= 3; i++) await deliver(s, i);
+        await folders.updateFlags(user, 'INBOX', [2], { mode: 'add', flags: 'S', keywords: ['$Forwarded'] });
+        const src = await folders.sync(user, 'INBOX');
+        const keys = [src.messages[1].key, src.messages[2].key, 'no-such-key'];
+        const r = await folders.move(user, 'INBOX', keys, 'Done');
+        const dst = await folders.sync(user, 'Done');
+        assert.equal(r.uidValidity, dst.uidValidity);
+        assert.deepEqual(r.moved, keys.slice(0, 2));
+        assert.deepEqual(r.uids, [2, 3]);
+        assert.deepEqual(dst.messages.map((m) => [m.uid, m.flags, m.keywords]), [[1, '', []], [2, 'S', ['$Forwarded']], [3, '', []]]);
+        assert.equal(Math.floor(dst.messages[1].receivedAt / 1000), Math.floor(src.messages[1].receivedAt / 1000));
+        assert.equal((await readAll(await folders.open(user, 'Done', dst.messages[2].key))).toString(), message(3));
+        const after = await folders.sync(user, 'INBOX');
+        assert.deepEqual(after.messages.map((m) => m.uid), [1]);
+        const ch = await folders.changesSince(user, 'INBOX', src.highestModseq);
+        assert.deepEqual(ch.vanished, [{ from: 2, to: 3 }]);
+        await assert.rejects(folders.move(user, 'INBOX', [after.messages[0].key], 'Nope'), isKind('nonexistent'));
+      } finally {
+        await s.cleanup();
+      }
+    });
+
     void test('updateFlags: one new MODSEQ per call, add/remove/set, missing UIDs, UNCHANGEDSINCE, no change no MODSEQ', () =>
       withStore(async (s) => {
         const { folders } = s;

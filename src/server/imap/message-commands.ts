@@ -6,7 +6,7 @@
  *   BODY[] without PEEK; STORE answers FETCH FLAGS unless .SILENT; COPY with TRYCREATE;
  *   UID forms: UIDs that do not exist are ignored, "*" is the highest UID), §7.5.1 (EXPUNGE
  *   order), RFC 4315 (COPYUID, UID EXPUNGE), RFC 6851 (MOVE: COPYUID in an untagged OK, then
- *   EXPUNGE), RFC 5530 (EXPUNGEISSUED, READ-ONLY via NO); RFC 7162 §3.1.3 (STORE
+ *   EXPUNGE; §3.3 atomic per message where the store can move), RFC 5530 (EXPUNGEISSUED, READ-ONLY via NO); RFC 7162 §3.1.3 (STORE
  *   UNCHANGEDSINCE: MODIFIED, FETCH MODSEQ even for .SILENT), §3.1.4 (FETCH CHANGEDSINCE,
  *   MODSEQ), §3.1.5 (SEARCH MODSEQ: the highest MODSEQ of the hits), §3.2.6 (UID FETCH
  *   VANISHED), and the HIGHESTMODSEQ of EXPUNGE's tagged OK; RFC 4731 (ESEARCH), RFC 5182
@@ -287,24 +287,30 @@ export async function copyOrMove(io: SessionIo, sel: SelectedMailbox, c: Extract
   if (!Array.isArray(picked)) return picked;
   const live = picked.filter((p) => !p.m.gone);
   if (live.length === 0) return c.uid ? ok(`${c.name} completed`) : no('Some messages were expunged', 'EXPUNGEISSUED');
-  let r: { uidValidity: number; uids: number[] };
+  const folders = io.ctx.folders;
+  // RFC 6851 §3.3: a store that can move keeps each message in exactly one folder, even through a crash
+  const atomic = c.name === 'MOVE' && target !== sel.folder && folders.move !== undefined;
+  let r: { uidValidity: number; uids: number[]; moved?: string[] };
   try {
-    if (!(await io.ctx.folders.folderExists(io.user, target))) return no('Mailbox does not exist', 'TRYCREATE');
+    if (!(await folders.folderExists(io.user, target))) return no('Mailbox does not exist', 'TRYCREATE');
     // RFC 9208 §5.3: a COPY adds to the user's one quota root; a MOVE within it adds nothing
     const full = c.name === 'COPY' ? await overQuota(io, live.reduce((n, p) => n + p.m.size, 0), live.length) : undefined;
     if (full) return full;
-    r = await io.ctx.folders.copy(io.user, sel.folder, live.map((p) => p.m.key), target);
+    const keys = live.map((p) => p.m.key);
+    r = atomic ? await folders.move!(io.user, sel.folder, keys, target) : await folders.copy(io.user, sel.folder, keys, target);
   } catch (err) {
     return folderError(err);
   }
   io.ctx.hub.notify(io.user, target);
   if (target === sel.folder) sel.dirty = true;
-  const code = r.uids.length === live.length ? `COPYUID ${r.uidValidity} ${formatSequenceSet(live.map((p) => p.m.uid))} ${formatSequenceSet(r.uids)}` : undefined;
+  const moved = r.moved ? new Set(r.moved) : undefined;
+  const done = moved ? live.filter((p) => moved.has(p.m.key)) : live;
+  const code = done.length > 0 && r.uids.length === done.length ? `COPYUID ${r.uidValidity} ${formatSequenceSet(done.map((p) => p.m.uid))} ${formatSequenceSet(r.uids)}` : undefined;
   if (c.name === 'COPY') return ok('COPY completed', code);
   // RFC 6851 §4.3: COPYUID goes in an untagged OK before the EXPUNGEs
   if (code) io.untagged(`OK [${code}] Moved`);
-  for (const p of live) {
-    await io.ctx.folders.remove(io.user, sel.folder, p.m.key);
+  for (const p of done) {
+    if (!atomic) await folders.remove(io.user, sel.folder, p.m.key);
     p.m.gone = true;
   }
   io.ctx.hub.notify(io.user, sel.folder);
