@@ -37,6 +37,8 @@ export interface CorreioOptions {
   nodeFlags?: string[];
   /** extra environment for the child */
   env?: Record<string, string>;
+  /** serve HTTP (JMAP) on a free loopback port (`httpPort`) */
+  http?: boolean;
 }
 
 /** How the stop went: graceful (exited after one SIGTERM) or not, and how long it took. */
@@ -47,6 +49,8 @@ export interface StopResult {
 
 export interface CorreioInstance {
   port: number;
+  /** the HTTP port when `http` was asked for, else 0 */
+  httpPort: number;
   dataDir: string;
   child: ChildProcess;
   logFile: string;
@@ -59,6 +63,7 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
   const dataDir = path.join(work, 'data');
   await fsp.mkdir(dataDir, { recursive: true });
   const port = await freePort();
+  const httpPort = o.http ? await freePort() : 0;
   const conf = path.join(work, 'correio.toml');
   const routes = Object.entries(o.routes ?? {}).map(([d, r]) => `${JSON.stringify(d)} = ${JSON.stringify(r)}`);
   await fsp.writeFile(
@@ -77,6 +82,8 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
       ...routes,
       '[log]',
       `level = ${JSON.stringify(o.logLevel ?? 'info')}`,
+      '[http]',
+      `listen = [${o.http ? `"127.0.0.1:${httpPort}"` : ''}]`,
       '',
     ].join('\n'),
   );
@@ -110,5 +117,5 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
     if (!first) await stopChild(child, 'SIGTERM', 5000);
     return { graceful: first, ms: performance.now() - t0 };
   };
-  return { port, dataDir, child, logFile, stop };
+  return { port, httpPort, dataDir, child, logFile, stop };
 }

@@ -11,10 +11,12 @@
  *            (deferred-scenario.ts); not in the default list
  *   idle10k  accept (as `accept`, correio only) while BENCH_IDLE (10,000) idle SMTP connections
  *            are held: RSS per connection (idle-scenario.ts); not in the default list
+ *   jmap     (asked for by name) a 100,000-message folder read through JMAP vs Dovecot IMAP:
+ *            jmap-bench.ts; BENCH_JMAP_MESSAGES=100000 BENCH_JMAP_ITER=30
  * Each run starts fresh instances; medians (min–max) over BENCH_RUNS runs; the ratio is
  * median(correio) ÷ median(Postfix) of runs measured in this same invocation.
  * Settings (environment): BENCH_MESSAGES=5000 BENCH_SESSIONS=20 BENCH_SIZE=5120 BENCH_RUNS=3
- *   BENCH_SCENARIOS=raw,accept,relay,maildir BENCH_LOAD=auto|smtp-source|ts BENCH_PEER=auto|none
+ *   BENCH_SCENARIOS=raw,accept,relay,maildir[,jmap] BENCH_LOAD=auto|smtp-source|ts BENCH_PEER=auto|none
  *   BENCH_PROFILE=1 (first an extra, uncounted correio run per scenario with V8's CPU profiler on
  *   during the measured window: profile-hook.ts; the summary is printed, the profile kept)
  *   BENCH_CORREIO_NODE_FLAGS="--flag ..." (extra node flags for correio, for what-if runs)
@@ -45,7 +47,9 @@ import {
 } from './deferred-scenario.js';
 import { formatIdle, idleCount, openIdle, type IdleFigures } from './idle-scenario.js';
 
-type Scenario = 'raw' | 'accept' | 'relay' | 'maildir' | 'idle10k' | DeferredScenario;
+import { formatJmapBench, runJmapBench } from './jmap-bench.js';
+
+type Scenario = 'raw' | 'accept' | 'relay' | 'maildir' | 'idle10k' | 'jmap' | DeferredScenario;
 type Mta = 'correio' | 'postfix' | 'sink';
 
 interface Sample {
@@ -81,7 +85,9 @@ const RUNS = int('BENCH_RUNS', 3, 0);
 const TIMEOUT = int('BENCH_TIMEOUT_S', 300) * 1000;
 const SETTLE_MS = int('BENCH_SETTLE_MS', 3000, 0);
 const SCENARIOS = (env.BENCH_SCENARIOS ?? 'raw,accept,relay,maildir').split(',').map((s) => s.trim()) as Scenario[];
-for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir', 'idle10k'].includes(s) && !isDeferredScenario(s)) throw new Error(`unknown scenario "${s}"`);
+for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir', 'idle10k', 'jmap'].includes(s) && !isDeferredScenario(s)) throw new Error(`unknown scenario "${s}"`);
+/** the jmap scenario (jmap-bench.ts): folder size and rounds */
+const JMAP = { messages: int('BENCH_JMAP_MESSAGES', 100_000), iterations: int('BENCH_JMAP_ITER', 30) };
 const PROFILE = env.BENCH_PROFILE === '1';
 /** print the CPU of each correio thread in the measured window */
 const THREADS = env.BENCH_THREADS === '1';
@@ -420,7 +426,7 @@ async function main(): Promise<void> {
     return r;
   };
   if (PROFILE) {
-    for (const scenario of SCENARIOS.filter((x) => x !== 'raw')) {
+    for (const scenario of SCENARIOS.filter((x) => x !== 'raw' && x !== 'jmap')) {
       try {
         const s = await runOnce(scenario, 'correio', true);
         console.log(`profile run ${scenario} correio (not counted): accept ${s.accept.toFixed(0)} msg/s${s.e2e ? `, end-to-end ${s.e2e.toFixed(0)} msg/s` : ''}`);
@@ -430,7 +436,7 @@ async function main(): Promise<void> {
     }
   }
   for (let i = 0; i < RUNS; i++) {
-    for (const scenario of SCENARIOS) {
+    for (const scenario of SCENARIOS.filter((x) => x !== 'jmap')) {
       const mtas: Mta[] = scenario === 'raw' ? ['sink'] : peerWhyNot || isDeferredScenario(scenario) || scenario === 'idle10k' ? ['correio'] : ['correio', 'postfix'];
       // interleave, alternating who goes first
       if (i % 2 === 1) mtas.reverse();
@@ -453,8 +459,12 @@ async function main(): Promise<void> {
       }
     }
   }
-  report(rows);
+  if (rows.length > 0) report(rows);
   if (rows.some((r) => r.errors.length > 0)) process.exitCode = 1;
+  if (SCENARIOS.includes('jmap')) {
+    const o = { work: await freshWork('jmap'), ...JMAP };
+    console.log(formatJmapBench(o, await runJmapBench(o)));
+  }
 }
 
 const cleanup = (): void => {

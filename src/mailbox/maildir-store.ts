@@ -34,7 +34,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
-import { constants, lstatSync, statSync } from 'node:fs';
+import { constants, lstatSync, statSync, type Dirent } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
@@ -212,6 +212,13 @@ export class MaildirStore implements MailboxStore {
   readonly #now: (() => number) | undefined;
   readonly #syncer = new DirSyncer();
   readonly #size: MaildirSize;
+  /**
+   * Per mailbox directory, what its last listing found: each key's file (so opening a message
+   * needs no directory read) and each file's arrival time once read from its mtime (a name is
+   * never reused for another file, and a rename to change flags keeps the mtime). A folder of
+   * 100,000 messages is listed without 100,000 lstat calls each time (bench: jmap).
+   */
+  readonly #seen = new Map<string, { files: Map<string, { sub: 'new' | 'cur'; name: string }>; times: Map<string, number> }>();
 
   /** `root` is `<data_dir>/mail`. */
   constructor(root: string, opts: MaildirStoreOptions = {}) {
@@ -301,11 +308,24 @@ export class MaildirStore implements MailboxStore {
     }
   }
 
+  /** The entries of new/ or cur/ with their types (d_type: no lstat for each). */
+  async #entries(dir: string, sub: 'new' | 'cur'): Promise<Dirent[]> {
+    if (!(await this.#safeDir(join(dir, sub), false))) return [];
+    try {
+      return (await readdir(join(dir, sub), { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
   /** new/ then cur/ (a message only moves new → cur, so this order never misses one). */
   async #locate(dir: string, key: string): Promise<{ sub: 'new' | 'cur'; name: string } | undefined> {
     if (key.length === 0 || key.includes('/') || key.includes('\0') || key.startsWith('.')) return undefined;
     // the whole path, new/ and cur/ included, before any name in them is trusted
     if (!(await this.#safeDir(dir, false, ['new', 'cur']))) return undefined;
+    const hit = this.#seen.get(dir)?.files.get(key);
+    if (hit && lstatSync(join(dir, hit.sub, hit.name), { throwIfNoEntry: false })?.isFile()) return hit;
     try {
       await lstat(join(dir, 'new', key));
       return { sub: 'new', name: key };
@@ -373,26 +393,37 @@ export class MaildirStore implements MailboxStore {
   async list(user: string, folder?: string): Promise<MailboxMessage[]> {
     const dir = this.mailboxPath(user, folder);
     const out: MailboxMessage[] = [];
+    const known = this.#seen.get(dir)?.times;
+    const seen = { files: new Map<string, { sub: 'new' | 'cur'; name: string }>(), times: new Map<string, number>() };
     for (const sub of ['new', 'cur'] as const) {
-      for (const name of await this.#names(dir, sub)) {
+      for (const entry of await this.#entries(dir, sub)) {
+        const name = entry.name;
+        // a symbolic link (or anything but a file) is no message, never listed or served
+        if (!entry.isFile() && (entry.isSymbolicLink() || entry.isDirectory() || entry.isFIFO() || entry.isSocket() || entry.isBlockDevice() || entry.isCharacterDevice())) continue;
         const p = parseName(name);
         let size = p.size;
-        let receivedAt = p.seconds !== undefined ? p.seconds * 1000 : undefined;
+        // our names carry no time: the file's mtime is the arrival time
+        let receivedAt = p.seconds !== undefined ? p.seconds * 1000 : known?.get(name);
         const path = join(dir, sub, name);
-        try {
-          // lstat: a symbolic link (or anything but a file) is no message, never listed or served
-          const st = await lstat(path);
-          if (!st.isFile()) continue;
-          if (size === undefined) size = await virtualSize(path);
-          // our names carry no time: the file's mtime is the arrival time
-          receivedAt ??= st.mtimeMs;
-        } catch (err) {
-          if (errno(err) === 'ENOENT') continue; // removed meanwhile
-          throw err;
+        if (!entry.isFile() || size === undefined || receivedAt === undefined) {
+          try {
+            const st = await lstat(path);
+            if (!st.isFile()) continue;
+            if (size === undefined) size = await virtualSize(path);
+            receivedAt ??= st.mtimeMs;
+          } catch (err) {
+            if (errno(err) === 'ENOENT') continue; // removed meanwhile
+            throw err;
+          }
         }
+        if (p.seconds === undefined) seen.times.set(name, receivedAt);
+        seen.files.set(p.key, { sub, name });
         out.push({ key: p.key, size, flags: p.flags, receivedAt, folder: folder ?? '' });
       }
     }
+    this.#seen.delete(dir);
+    this.#seen.set(dir, seen);
+    if (this.#seen.size > 1000) this.#seen.delete(this.#seen.keys().next().value as string);
     return out.sort((a, b) => a.receivedAt - b.receivedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 

@@ -210,9 +210,13 @@ export function highlight(text: string, words: readonly string[], excerpt: boole
 async function runQuery(view: AccountView, args: Args, cache: MessageCache): Promise<EmailRecord[]> {
   const match = compileFilter(args.filter, cache);
   const cmp = compileSort(args.sort, cache);
-  const found: EmailRecord[] = [];
-  for (const e of view.emails) if (await match(e)) found.push(e);
-  return sortAsync(found, cmp);
+  let found: EmailRecord[];
+  if (match.sync) found = view.emails.filter(match.sync);
+  else {
+    found = [];
+    for (const e of view.emails) if (await match(e)) found.push(e);
+  }
+  return cmp.sync ? found.sort(cmp.sync) : sortAsync(found, cmp);
 }
 
 /**

@@ -18,7 +18,12 @@ import { keywordsOf, type EmailRecord } from './mail-view.js';
 const recordKeys = new Set(['inMailbox', 'inMailboxOtherThan', 'before', 'after', 'minSize', 'maxSize', 'hasKeyword', 'notKeyword', 'allInThreadHaveKeyword', 'someInThreadHaveKeyword', 'noneInThreadHaveKeyword']);
 const contentKeys = new Set(['text', 'from', 'to', 'cc', 'bcc', 'subject', 'body', 'header', 'hasAttachment']);
 
-export type Matcher = (e: EmailRecord) => Promise<boolean>;
+/** A compiled filter; `sync` when it needs no message content (evaluated without awaiting, for large folders). */
+export type Matcher = ((e: EmailRecord) => Promise<boolean>) & { sync?: (e: EmailRecord) => boolean };
+
+function withSync(m: (e: EmailRecord) => Promise<boolean>, sync: ((e: EmailRecord) => boolean) | undefined): Matcher {
+  return Object.assign(m, sync && { sync });
+}
 
 const norm = (s: string): string => s.normalize('NFKC').toLowerCase();
 
@@ -30,29 +35,30 @@ function time(v: unknown, key: string): number {
 
 /** Compiles a Filter (RFC 8620 §5.5) to a predicate; unknown conditions are unsupportedFilter. */
 export function compileFilter(filter: unknown, cache: MessageCache): Matcher {
-  if (filter === undefined || filter === null) return () => Promise.resolve(true);
+  if (filter === undefined || filter === null) return withSync(() => Promise.resolve(true), () => true);
   if (typeof filter !== 'object' || Array.isArray(filter)) throw new MethodError('invalidArguments', 'filter must be an object');
   const f = filter as Args;
   if ('operator' in f) {
     const subs = f.conditions;
     if (!Array.isArray(subs)) throw new MethodError('invalidArguments', 'a FilterOperator needs conditions');
     const ms = subs.map((s) => compileFilter(s, cache));
+    const syncs = ms.every((m) => m.sync) ? ms.map((m) => m.sync!) : undefined;
     switch (f.operator) {
       case 'AND':
-        return async (e) => {
+        return withSync(async (e) => {
           for (const m of ms) if (!(await m(e))) return false;
           return true;
-        };
+        }, syncs && ((e) => syncs.every((m) => m(e))));
       case 'OR':
-        return async (e) => {
+        return withSync(async (e) => {
           for (const m of ms) if (await m(e)) return true;
           return false;
-        };
+        }, syncs && ((e) => syncs.some((m) => m(e))));
       case 'NOT':
-        return async (e) => {
+        return withSync(async (e) => {
           for (const m of ms) if (await m(e)) return false;
           return true;
-        };
+        }, syncs && ((e) => !syncs.some((m) => m(e))));
       default:
         throw new MethodError('unsupportedFilter', `unknown operator ${String(f.operator)}`);
     }
@@ -113,8 +119,9 @@ export function compileFilter(filter: unknown, cache: MessageCache): Matcher {
       }
     }
   }
-  return async (e) => {
-    if (!checks.every((c) => c(e))) return false;
+  const records = (e: EmailRecord): boolean => checks.every((c) => c(e));
+  return withSync(async (e) => {
+    if (!records(e)) return false;
     if (content.length === 0) return true;
     const { parsed } = await cache.load(e);
     const texts = new Map<string, string>();
@@ -130,10 +137,11 @@ export function compileFilter(filter: unknown, cache: MessageCache): Matcher {
       return t;
     };
     return content.every((c) => c(text, parsed.attachments.length > 0));
-  };
+  }, content.length === 0 ? records : undefined);
 }
 
-type Comparator = (a: EmailRecord, b: EmailRecord) => Promise<number>;
+/** A compiled sort; `sync` when every key is in the records (receivedAt, size, hasKeyword). */
+type Comparator = ((a: EmailRecord, b: EmailRecord) => Promise<number>) & { sync?: (a: EmailRecord, b: EmailRecord) => number };
 
 /** Compiles a sort (RFC 8621 §4.4.2); the default is newest first. */
 export function compileSort(sort: unknown, cache: MessageCache): Comparator {
@@ -159,13 +167,24 @@ export function compileSort(sort: unknown, cache: MessageCache): Comparator {
     }
   };
   for (const c of list) if (!['receivedAt', 'size', 'hasKeyword', 'subject', 'from', 'to', 'sentAt'].includes(String(c.property))) throw new MethodError('unsupportedSort', `cannot sort by ${String(c.property)}`);
-  return async (a, b) => {
+  const cmp: Comparator = async (a, b) => {
     for (const c of list) {
       const [x, y] = [await keyOf(a, c), await keyOf(b, c)];
       if (x !== y) return (x < y ? -1 : 1) * (c.isAscending === false ? -1 : 1);
     }
     return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   };
+  if (list.every((c) => ['receivedAt', 'size', 'hasKeyword'].includes(String(c.property)))) {
+    const recordKey = (e: EmailRecord, c: Args): number => (c.property === 'receivedAt' ? e.receivedAt : c.property === 'size' ? e.size : keywordsOf(e.flags, e.keywords)[String(c.keyword).toLowerCase()] ? 1 : 0);
+    cmp.sync = (a, b) => {
+      for (const c of list) {
+        const [x, y] = [recordKey(a, c), recordKey(b, c)];
+        if (x !== y) return (x < y ? -1 : 1) * (c.isAscending === false ? -1 : 1);
+      }
+      return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    };
+  }
+  return cmp;
 }
 
 /** Sorts with an async comparator (merge sort: comparisons may read messages). */

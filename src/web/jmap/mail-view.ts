@@ -103,6 +103,10 @@ function parseState(state: string): Map<string, FolderState> | undefined {
 }
 
 export class MailView {
+  /** per account, the last view built (reused while its states are the same: no records rebuilt) */
+  readonly #last = new Map<string, AccountView>();
+  readonly #stamps = new Map<string, string>();
+
   constructor(readonly folders: MailFolderStore) {}
 
   /** Syncs every folder of `user`: its mailboxes and emails, and the states. */
@@ -110,12 +114,17 @@ export class MailView {
     await this.folders.ensureDefaultFolders(user);
     const entries = await this.folders.listFolders(user);
     const subscribed = new Set(await this.folders.listSubscriptions(user));
+    const snaps = await Promise.all(entries.map((e) => this.folders.sync(user, e.name)));
+    // the state of what was synced: the same as the last view's, the same view
+    const stamp = entries.map((e, i) => `${e.name}\0${e.specialUse ?? ''}\0${subscribed.has(e.name)}\0${snaps[i].uidValidity}.${snaps[i].uidNext}.${snaps[i].highestModseq}`).join('\n');
+    const last = this.#last.get(user);
+    if (last && this.#stamps.get(user) === stamp) return last;
     const names = new Set(entries.map((e) => e.name));
     const mailboxes: MailboxRecord[] = [];
     const emails: EmailRecord[] = [];
     const d = this.folders.delimiter;
-    for (const e of entries) {
-      const snap = await this.folders.sync(user, e.name);
+    for (const [i, e] of entries.entries()) {
+      const snap = snaps[i];
       const mailboxId = mailboxIdOf(e.name);
       const tag = folderTag(e.name);
       let unread = 0;
@@ -142,7 +151,7 @@ export class MailView {
       });
     }
     emails.sort((a, b) => a.receivedAt - b.receivedAt || (a.id < b.id ? -1 : 1));
-    return {
+    const view: AccountView = {
       mailboxes,
       mailboxById: new Map(mailboxes.map((m) => [m.id, m])),
       emails,
@@ -150,6 +159,15 @@ export class MailView {
       mailboxState: stateOf(mailboxes, true),
       emailState: stateOf(mailboxes, false),
     };
+    this.#last.delete(user);
+    this.#last.set(user, view);
+    this.#stamps.set(user, stamp);
+    if (this.#last.size > 100) {
+      const oldest = this.#last.keys().next().value as string;
+      this.#last.delete(oldest);
+      this.#stamps.delete(oldest);
+    }
+    return view;
   }
 
   /** The Mailboxes created, updated (counts, subscription) and destroyed since `since`; undefined: not a state of ours. */
