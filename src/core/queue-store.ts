@@ -58,7 +58,11 @@ export interface QueueStore {
   putEnvelope(env: Envelope): Promise<void>;
   /** removes an envelope; the message goes with its last envelope */
   deleteEnvelope(id: EnvelopeId): Promise<void>;
-  /** every committed envelope; used for recovery at start and by queue listings */
-  walkEnvelopes(): AsyncIterable<Envelope>;
+  /**
+   * every committed envelope, in message-id order (a message's envelopes together); with `after`,
+   * only those of the messages whose id sorts after it (the next page of a listing). Used for
+   * recovery at start and by queue listings.
+   */
+  walkEnvelopes(after?: MessageId): AsyncIterable<Envelope>;
   close(): Promise<void>;
 }

@@ -44,7 +44,7 @@ import { FileCommit } from './file-commit.js';
 import { FsMessageDraft, type CommitStrategy } from './fs-message-draft.js';
 import { BoundedMessageCache, NoMessageCache, type MessageCache } from './message-cache.js';
 import { MessageFiles } from './message-files.js';
-import { isQueueId, messageIdOfEnvelope } from './queue-ids.js';
+import { idsAfter, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
 import { SegmentCommit } from './segment-commit.js';
 import { SegmentMessages, type SegRef, type SegState } from './segment-messages.js';
 import { CorruptItem, envelopeFile, type EnvelopeFile } from './spool-format.js';
@@ -324,8 +324,10 @@ export class FsQueueStore implements QueueStore {
     return { ids: [...files, ...[...seg.index.keys()].filter((n) => !inFiles.has(n))].sort(), seg };
   }
 
-  async *walkEnvelopes(): AsyncIterable<Envelope> {
-    const { ids, seg } = await this.#list();
+  async *walkEnvelopes(after?: MessageId): AsyncIterable<Envelope> {
+    const listed = await this.#list();
+    const { seg } = listed;
+    const ids = idsAfter(listed.ids, after);
     // listed after the messages, so an override written before this point is seen
     const overrides = await this.#files.listOverrides();
     type Loaded = { file: EnvelopeFile | undefined; err?: undefined } | { file?: undefined; err: unknown };

@@ -16,7 +16,7 @@ import {
   type Envelope, type EnvelopeId, type MessageDraft, type MessageId, type QueueStore,
 } from '../core/index.js';
 import { uniqueId } from '../util/index.js';
-import { isQueueId, messageIdOfEnvelope } from './queue-ids.js';
+import { idsAfter, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
 import { noSuchMessage } from './storage-error.js';
 import { BufferedMessageDraft } from './buffered-draft.js';
 
@@ -110,9 +110,9 @@ export class MemoryQueueStore implements QueueStore {
     return [...this.spool.messages.keys()].sort();
   }
 
-  async *walkEnvelopes(): AsyncIterable<Envelope> {
+  async *walkEnvelopes(after?: MessageId): AsyncIterable<Envelope> {
     // the ids as they are now; each message's envelopes as they are when the walk reaches it
-    for (const id of await this.listMessageIds()) {
+    for (const id of idsAfter(await this.listMessageIds(), after)) {
       for (const env of this.spool.messages.get(id)?.envelopes ?? []) yield structuredClone(env);
     }
   }

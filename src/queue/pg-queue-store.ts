@@ -231,9 +231,10 @@ export class PgQueueStore implements QueueStore {
     return r.rows.map((row) => row.id);
   }
 
-  async *walkEnvelopes(): AsyncIterable<Envelope> {
-    // keyset pages, so a long queue is neither read whole nor held in one transaction
-    let after: [string, number] = ['', 0];
+  async *walkEnvelopes(afterMessage?: MessageId): AsyncIterable<Envelope> {
+    // keyset pages, so a long queue is neither read whole nor held in one transaction; a message
+    // after `afterMessage` starts past its largest possible seq (an int4)
+    let after: [string, number] = afterMessage === undefined ? ['', 0] : [afterMessage, 2 ** 31 - 1];
     for (;;) {
       const r = await this.#run((pool) =>
         pool.query<{ message_id: string; seq: number; data: Envelope }>(

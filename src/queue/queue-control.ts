@@ -12,7 +12,7 @@
  *   dispatcher at its next poll of the store; the CLI goes through the control socket instead.
  *   Offline, a bounce only records the failure: the notice is sent when the server next runs.
  */
-import type { Clock, Envelope, MessageId, QueueControl, QueueStore, ReversePath, StatedEnvelope } from '../core/index.js';
+import type { Clock, MessageId, QueueControl, QueueStore, ReversePath, StatedEnvelope } from '../core/index.js';
 import { systemClock } from '../core/index.js';
 import { applyControl, withState, type ControlAction } from './envelope-transitions.js';
 import { isQueueId, messageIdOfEnvelope } from './queue-ids.js';
@@ -50,45 +50,29 @@ export interface QueueWalkOptions {
   readonly filter?: (m: QueuedMessage) => boolean;
 }
 
-/** messages read ahead of the one being yielded: each read is a few round trips to storage */
-const readAhead = 8;
-
 /**
- * The queued messages in id order (oldest first: an id begins with the time it was made), each
- * read when the walk reaches it, so that a page of the first N reads N messages rather than the
- * whole queue. A message that leaves the queue before it is reached is skipped.
+ * The queued messages in id order (oldest first: an id begins with the time it was made), read
+ * as the walk reaches them (the store's walk from `after`), so that a page of the first N
+ * reads N messages rather than the whole queue. A message that leaves the queue meanwhile is
+ * skipped.
  */
 export async function* walkQueue(store: QueueStore, opts: QueueWalkOptions = {}): AsyncIterable<QueuedMessage> {
-  const all = await store.listMessageIds();
-  const after = opts.after;
-  const ids = after === undefined ? all : all.slice(firstAfter(all, after));
-  const ahead: Promise<Envelope[]>[] = [];
-  let next = 0;
-  const read = (): void => {
-    const p = store.findMessageEnvelopes(ids[next++]);
-    p.catch(() => undefined); // awaited in turn; one failing while the walk stops is not unhandled
-    ahead.push(p);
+  let envs: StatedEnvelope[] = [];
+  const take = (): QueuedMessage | undefined => {
+    if (envs.length === 0) return undefined;
+    const m = messageOf(envs);
+    envs = [];
+    return !opts.filter || opts.filter(m) ? m : undefined;
   };
-  while (ahead.length < readAhead && next < ids.length) read();
-  while (ahead.length > 0) {
-    const envs = await ahead.shift()!;
-    if (next < ids.length) read();
-    if (envs.length === 0) continue;
-    const m = messageOf(envs.map(withState));
-    if (!opts.filter || opts.filter(m)) yield m;
+  for await (const env of store.walkEnvelopes(opts.after)) {
+    if (envs.length > 0 && envs[0].messageId !== env.messageId) {
+      const m = take();
+      if (m) yield m;
+    }
+    envs.push(withState(env));
   }
-}
-
-/** The index of the first id (of sorted `ids`) that sorts after `after`. */
-function firstAfter(ids: readonly string[], after: string): number {
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (ids[mid] <= after) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  const m = take();
+  if (m) yield m;
 }
 
 /** One page of a listing; `next` (the last id shown) is given when the page is full, so more may follow. */

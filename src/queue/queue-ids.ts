@@ -23,6 +23,19 @@ export function envelopeIdOf(messageId: MessageId, index: number): EnvelopeId {
   return `${messageId}${envelopeSeparator}${index + 1}`;
 }
 
+/** The ids of sorted `ids` that sort after `after` (all of them when it is undefined). */
+export function idsAfter(ids: readonly string[], after: string | undefined): readonly string[] {
+  if (after === undefined) return ids;
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ids[mid] <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return ids.slice(lo);
+}
+
 /** The message id an envelope id belongs to (envelope ids are "<messageId>-<n>"). */
 export function messageIdOfEnvelope(id: EnvelopeId): MessageId | undefined {
   const i = id.lastIndexOf(envelopeSeparator);

@@ -205,6 +205,26 @@ export function queueStoreContract(name: string, makeStore: () => Promise<Contra
         await assert.rejects(store.openMessage(b.messageId));
       }));
 
+    void test('listing: ids in id order, a walk in that order with each message\'s envelopes together, and from after an id (issue 19)', () =>
+      withStore(async ({ store }) => {
+        const messages: Envelope[][] = [];
+        for (let i = 0; i < 6; i++) messages.push(await storeMessage(store, `m${i}\r\n`, [`a${i}@x.example`, `b${i}@x.example`]));
+        const ids = messages.map((m) => m[0].messageId).sort();
+        assert.deepEqual(await store.listMessageIds(), ids);
+        const walked = await collect(store);
+        assert.deepEqual([...new Set(walked.map((e) => e.messageId))], ids, 'messages in id order, each once');
+        assert.equal(walked.length, 12);
+        const after: Envelope[] = [];
+        for await (const e of store.walkEnvelopes(ids[3])) after.push(e);
+        assert.deepEqual(after.map((e) => e.id), walked.slice(8).map((e) => e.id), 'the messages after ids[3], nothing of ids[3] itself');
+        const none: Envelope[] = [];
+        for await (const e of store.walkEnvelopes(ids[5])) none.push(e);
+        assert.deepEqual(none, []);
+        const one = await store.findMessageEnvelopes(ids[2]);
+        assert.deepEqual(one.map((e) => e.id), walked.filter((e) => e.messageId === ids[2]).map((e) => e.id));
+        assert.deepEqual(await store.findMessageEnvelopes('nosuchmessage'), []);
+      }));
+
     void test('concurrent commits and concurrent updates of one message lose nothing', () =>
       withStore(async ({ store }) => {
         const all = await Promise.all(Array.from({ length: 40 }, (_, i) => storeMessage(store, `m${i}\r\n`, [`r${i}@x.example`])));
