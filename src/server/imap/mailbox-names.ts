@@ -14,13 +14,9 @@
  */
 import { MailFolderError } from '../../core/index.js';
 import { astring, decodeMutf7, encodeMutf7, encodeValueBuffer } from '../../protocol/imap/index.js';
-import { no, type TaggedResult } from './session-types.js';
+import { no, type NameMode, type TaggedResult } from './session-types.js';
 
-/** Whether the session speaks UTF-8 mailbox names (IMAP4rev2 or UTF8=ACCEPT enabled). */
-export interface NameMode {
-  readonly rev2: boolean;
-  readonly utf8: boolean;
-}
+export type { NameMode };
 
 const utf8Names = (m: NameMode): boolean => m.rev2 || m.utf8;
 

@@ -9,9 +9,14 @@ import type tls from 'node:tls';
 import type { MailFolderStore, QuotaGate } from '../../core/index.js';
 import type { AuthThrottle } from '../../policy/auth-throttle.js';
 import type { MailboxHub } from './mailbox-hub.js';
-import type { NameMode } from './mailbox-names.js';
 import type { MessageReader } from './message-reader.js';
 import type { SelectedMailbox, SyncModes } from './selected-mailbox.js';
+
+/** Whether the session speaks UTF-8 mailbox names (IMAP4rev2 or UTF8=ACCEPT enabled). */
+export interface NameMode {
+  readonly rev2: boolean;
+  readonly utf8: boolean;
+}
 
 export interface ImapSessionContext {
   readonly hostname: string;
