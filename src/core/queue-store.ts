@@ -37,6 +37,21 @@ export interface EnvelopeLeases {
   claim(ids: readonly EnvelopeId[]): Promise<Envelope[]>;
   /** Gives up the leases on `ids` (after their outcome is stored); unknown ids are ignored. */
   release(ids: readonly EnvelopeId[]): Promise<void>;
+  /**
+   * Optional: what a node's rescan must learn since `cursor` (from an earlier call), instead of
+   * reading the whole queue: envelopes added or changed by anyone, envelopes whose lease ran
+   * out unreleased (their holder died), and ids of envelopes that left the queue. `full` when
+   * there is no usable cursor (undefined, or too old): the caller reads the whole queue
+   * instead, and the returned cursor (taken before that read) is valid for the next call.
+   */
+  changesSince?(cursor: string | undefined): Promise<QueueChanges>;
+}
+
+export interface QueueChanges {
+  readonly cursor: string;
+  readonly full: boolean;
+  readonly changed: readonly Envelope[];
+  readonly gone: readonly EnvelopeId[];
 }
 
 export interface QueueStore {

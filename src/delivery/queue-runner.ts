@@ -76,6 +76,8 @@ export class QueueRunner implements QueueControl {
 
   /** deleted by the operator while busy: dropped when their batch ends */
   readonly #cancelled = new Set<EnvelopeId>();
+  /** a shared store's change cursor (EnvelopeLeases.changesSince): where the next rescan starts */
+  #cursor: string | undefined;
   /** changed by this runner since the current rescan began (the rescan must not undo them) */
   #touched: Set<EnvelopeId> | undefined;
   readonly #messageJobs = new Map<MessageId, number>();
@@ -114,6 +116,8 @@ export class QueueRunner implements QueueControl {
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new Error('QueueRunner already started');
     const now = this.#clock.now();
+    // a shared store: where the next rescan starts, taken before this first full read
+    this.#cursor = (await this.#store.leases?.changesSince?.(undefined))?.cursor;
     for await (const env of this.#store.walkEnvelopes()) this.#queue.set(env, now);
     this.#state = 'running';
     if (this.#pollMs > 0) {
@@ -170,7 +174,8 @@ export class QueueRunner implements QueueControl {
 
   /**
    * Looks at the store again for what other processes did. A store shared by several nodes
-   * (`leases`) is read whole: another node may change any envelope. A store with one runner
+   * (`leases`) is asked what changed since the last rescan when it can tell (changesSince),
+   * else read whole: another node may change any envelope. A store with one runner
    * (the files spool) is only listed: other processes add messages there (`sendmail`) but change
    * queued ones only through this runner (the control socket), so only messages it does not know
    * are read and those gone are forgotten; a queue of 100,000 deferred messages is not read
@@ -181,13 +186,22 @@ export class QueueRunner implements QueueControl {
     this.#touched = touched;
     const keep = (id: EnvelopeId): boolean => this.#queue.isBusy(id) || touched.has(id);
     try {
-      if (this.#store.leases) {
+      const leases = this.#store.leases;
+      const changes = await leases?.changesSince?.(this.#cursor);
+      if (changes && !changes.full) {
+        // only what changed since the last rescan (and leases of dead nodes run out)
+        for (const env of changes.changed) if (!keep(env.id)) this.#queue.set(env, this.#clock.now());
+        for (const id of changes.gone) if (!keep(id)) this.#queue.forget(id);
+        this.#cursor = changes.cursor;
+      } else if (leases) {
         const seen = new Set<EnvelopeId>();
         for await (const env of this.#store.walkEnvelopes()) {
           seen.add(env.id);
           if (!keep(env.id)) this.#queue.set(env, this.#clock.now());
         }
         for (const id of this.#queue.ids()) if (!seen.has(id) && !keep(id)) this.#queue.forget(id);
+        // taken before the walk: what changed during it comes again at the next rescan
+        this.#cursor = changes?.cursor;
       } else {
         const listed = new Set(await this.#store.listMessageIds());
         const known = new Set<MessageId>();

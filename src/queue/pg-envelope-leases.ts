@@ -13,8 +13,11 @@
  * Limitations: a node that stalls longer than the lease (a stopped VM) may still deliver once
  *   more to a remote peer after another node took over; its result is then refused (fenced).
  */
-import type { Envelope, EnvelopeId, EnvelopeLeases } from '../core/index.js';
-import type { PgPool } from '../util/index.js';
+import type { Envelope, EnvelopeId, EnvelopeLeases, QueueChanges } from '../core/index.js';
+
+/** How long records of envelopes that left the queue are kept (ms). */
+const goneKeptMs = 3_600_000;
+import { inTransaction, type PgPool } from '../util/index.js';
 
 export interface PgEnvelopeLeasesOptions {
   /** who holds the leases (shown in the table): hostname and pid */
@@ -30,6 +33,8 @@ export class PgEnvelopeLeases implements EnvelopeLeases {
   /** envelope id → the fencing token of the lease this node holds on it */
   readonly #held = new Map<EnvelopeId, string>();
   #heartbeat: NodeJS.Timeout | undefined;
+  /** when this node last removed old records of envelopes that left (ms) */
+  #pruned = 0;
 
   constructor(pool: PgPool, opts: PgEnvelopeLeasesOptions) {
     this.#pool = pool;
@@ -77,6 +82,40 @@ export class PgEnvelopeLeases implements EnvelopeLeases {
        WHERE e.id = l.id AND e.lease_token = l.token`,
       [pairs.ids, pairs.tokens],
     );
+  }
+
+  /**
+   * The changes since `cursor` ("<xid8>:<ms>"): a cursor is the oldest transaction still
+   * running when it was taken (pg_snapshot_xmin), so every change committed after it has an id
+   * at or above it. Records of envelopes that left are kept an hour; a cursor older than half
+   * of that (or none) asks for a full read.
+   */
+  async changesSince(cursor: string | undefined): Promise<QueueChanges> {
+    const m = cursor === undefined ? undefined : /^(\d+):(\d+)$/.exec(cursor);
+    return inTransaction(this.#pool, async (client) => {
+      // one snapshot: the cursor and the reads agree
+      await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+      const h = await client.query<{ xmin: string; now: string }>(
+        'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, (extract(epoch FROM clock_timestamp()) * 1000)::bigint::text AS now',
+      );
+      const next = `${h.rows[0].xmin}:${h.rows[0].now}`;
+      if (Number(h.rows[0].now) - this.#pruned > goneKeptMs / 6) {
+        this.#pruned = Number(h.rows[0].now);
+        this.pruneGone().catch(() => undefined);
+      }
+      if (!m || Number(h.rows[0].now) - Number(m[2]) > goneKeptMs / 2) return { cursor: next, full: true, changed: [], gone: [] };
+      const changed = await client.query<{ data: Envelope }>(
+        'SELECT data FROM queue_envelopes WHERE changed_xid >= $1::xid8 OR lease_until < now() ORDER BY message_id, seq',
+        [m[1]],
+      );
+      const gone = await client.query<{ id: string }>('SELECT DISTINCT id FROM queue_gone WHERE gone_xid >= $1::xid8', [m[1]]);
+      return { cursor: next, full: false, changed: changed.rows.map((r) => r.data), gone: gone.rows.map((r) => r.id) };
+    });
+  }
+
+  /** Forgets records of envelopes that left more than an hour ago (their readers read the whole queue since). */
+  async pruneGone(): Promise<void> {
+    await this.#pool.query(`DELETE FROM queue_gone WHERE gone_at < now() - $1 * interval '1 millisecond'`, [goneKeptMs]);
   }
 
   /** Renews every lease held now; a lease taken over meanwhile is not renewed (its writes stay fenced). */

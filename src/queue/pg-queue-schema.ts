@@ -7,7 +7,9 @@
  *   with its last message;
  * - queue_envelopes: one row per recipient, the envelope whole as jsonb (fields storage does
  *   not know survive), and its lease: owner, expiry and fencing token (a sequence, so a
- *   token is never reused).
+ *   token is never reused);
+ * - (version 2) changed_xid and queue_gone: what changed and what left, by transaction id, for
+ *   incremental rescans (PgEnvelopeLeases.changesSince).
  * Ids sort byte-wise (COLLATE "C"): they are base32 and oldest-first in that order.
  * Standards: none.
  * Security: none (schema only).
@@ -45,6 +47,38 @@ export const queueSchema: SchemaComponent = {
             );
             CREATE INDEX queue_envelopes_message ON queue_envelopes (message_id, seq);
             CREATE SEQUENCE queue_lease_tokens;`,
+    },
+    {
+      version: 2,
+      name: 'change records for incremental rescans (changed_xid, queue_gone)',
+      // the transaction id of the last change of an envelope's content (not of its lease), and
+      // a record of each envelope that left: a node reads only what changed since its last
+      // rescan (pg_snapshot_xmin of that rescan, so a change committed later is never missed)
+      sql: `ALTER TABLE queue_envelopes ADD COLUMN changed_xid xid8 NOT NULL DEFAULT pg_current_xact_id();
+            CREATE INDEX queue_envelopes_changed ON queue_envelopes (changed_xid);
+            CREATE INDEX queue_envelopes_lease ON queue_envelopes (lease_until) WHERE lease_until IS NOT NULL;
+            CREATE TABLE queue_gone (
+              id text COLLATE "C" NOT NULL,
+              gone_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+              gone_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX queue_gone_xid ON queue_gone (gone_xid);
+            CREATE FUNCTION queue_envelope_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.data IS DISTINCT FROM OLD.data OR NEW.next_attempt_at IS DISTINCT FROM OLD.next_attempt_at THEN
+                NEW.changed_xid := pg_current_xact_id();
+              END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER queue_envelopes_changed BEFORE UPDATE ON queue_envelopes
+              FOR EACH ROW EXECUTE FUNCTION queue_envelope_changed();
+            CREATE FUNCTION queue_envelope_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              INSERT INTO queue_gone (id) VALUES (OLD.id);
+              RETURN NULL;
+            END $$;
+            CREATE TRIGGER queue_envelopes_gone AFTER DELETE ON queue_envelopes
+              FOR EACH ROW EXECUTE FUNCTION queue_envelope_gone();`,
     },
   ],
 };

@@ -158,5 +158,54 @@ void describe('PgQueueStore: bodies, leases and fencing on a real PostgreSQL', {
       await store.close();
     });
   });
-});
 
+  void test('changesSince: only what changed, what left and what a dead node held; a change committed after the cursor is never missed', () =>
+    withTestDatabase(async (db) => {
+      const a = await PgQueueStore.open(db.url, { owner: 'node-a', leaseMs: 60_000 });
+      const b = await PgQueueStore.open(db.url, { owner: 'node-b', leaseMs: 60_000 });
+      const pool = openPgPool(db.url, { max: 2 });
+      try {
+        const first = await b.leases.changesSince(undefined);
+        assert.equal(first.full, true, 'no cursor: read the whole queue');
+        const [e1, e2] = await storeMessage(a, 'x\r\n', ['a@x.example', 'b@x.example']);
+        const c1 = await b.leases.changesSince(first.cursor);
+        assert.equal(c1.full, false);
+        assert.deepEqual(c1.changed.map((e) => e.id), [e1.id, e2.id]);
+        const settled = await b.leases.changesSince(c1.cursor);
+        // a claim, a renewal and a release change no content: not reported
+        await a.leases.claim([e1.id]);
+        await a.leases.renew();
+        await a.leases.release([e1.id]);
+        const c3 = await b.leases.changesSince(settled.cursor);
+        assert.deepEqual([c3.changed, c3.gone], [[], []], 'leases alone are no change');
+        // a result written and an envelope delivered
+        await a.putEnvelope({ ...e1, nextAttemptAt: 77 });
+        await a.deleteEnvelope(e2.id);
+        const c4 = await b.leases.changesSince(c3.cursor);
+        assert.deepEqual(c4.changed.map((e) => [e.id, e.nextAttemptAt]), [[e1.id, 77]]);
+        assert.deepEqual(c4.gone, [e2.id]);
+        // a transaction running when the cursor is taken, committed afterwards: seen next time
+        const slow = await pool.connect();
+        await slow.query('BEGIN');
+        await slow.query(`UPDATE queue_envelopes SET next_attempt_at = 99, data = jsonb_set(data, '{nextAttemptAt}', '99') WHERE id = $1`, [e1.id]);
+        const c5 = await b.leases.changesSince(c4.cursor);
+        assert.ok(!c5.changed.some((e) => e.nextAttemptAt === 99), 'not committed yet');
+        await slow.query('COMMIT');
+        slow.release();
+        const c6 = await b.leases.changesSince(c5.cursor);
+        assert.deepEqual(c6.changed.map((e) => [e.id, e.nextAttemptAt]), [[e1.id, 99]]);
+        // node A dies holding a lease: once it runs out, the others hear of the envelope again
+        await a.leases.claim([e1.id]);
+        a.leases.close();
+        const c7 = await b.leases.changesSince(c6.cursor);
+        assert.deepEqual(c7.changed, []);
+        await pool.query("UPDATE queue_envelopes SET lease_until = now() - interval '1 second'");
+        const c8 = await b.leases.changesSince(c7.cursor);
+        assert.deepEqual(c8.changed.map((e) => e.id), [e1.id]);
+      } finally {
+        await pool.end();
+        await a.close();
+        await b.close();
+      }
+    }));
+});
