@@ -49,7 +49,8 @@ export function srsFor(config: Config): Srs | undefined {
   const a = config.mailAuth;
   if (!a.srs) return undefined;
   return new Srs({
-    secrets: [a.srsSecret ?? srsSecretFile(config.dataDir)],
+    // the first makes new addresses; older ones still reverse bounces to what they made
+    secrets: [a.srsSecret ?? srsSecretFile(config.dataDir), ...a.srsOldSecrets],
     domain: a.srsDomain,
     maxAgeDays: Math.max(1, Math.round(a.srsMaxAge / 86_400_000)),
     keepDomains: config.localDomains,

@@ -383,6 +383,8 @@ export const configSchema = z
         srs: field(bool, () => false),
         srs_domain: optional(domainName),
         srs_secret: optional(srsSecret),
+        // rotation: addresses made with these still reverse until they expire (srs_max_age)
+        srs_old_secrets: field(listOf((s) => srsSecret(s), 'SRS secrets of at least 16 characters'), () => []),
         srs_max_age: field(duration, () => 21 * 86_400_000),
       }),
     // abuse defence on the MX port (policy/dns-lists.ts, rate-limits.ts, greylist.ts)

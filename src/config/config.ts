@@ -130,6 +130,8 @@ export interface MailAuthConfig {
   readonly srsDomain: string;
   /** the SRS key; absent: generated once and kept in data_dir/srs-secret */
   readonly srsSecret?: string;
+  /** earlier keys, still accepted when reversing (rotation) */
+  readonly srsOldSecrets: readonly string[];
   /** ms an SRS address stays valid for bounces */
   readonly srsMaxAge: number;
 }

@@ -163,6 +163,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       srs: raw.mail_auth.srs,
       srsDomain: raw.mail_auth.srs_domain ?? [...new Set(raw.local_domains)][0],
       ...(raw.mail_auth.srs_secret !== undefined ? { srsSecret: raw.mail_auth.srs_secret } : {}),
+      srsOldSecrets: raw.mail_auth.srs_old_secrets,
       srsMaxAge: raw.mail_auth.srs_max_age,
     },
     abuse: {
