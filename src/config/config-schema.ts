@@ -391,6 +391,9 @@ export const configSchema = z
     abuse: table({
       dnsbl: field(listOf(domainItem, 'DNS zone names'), () => [] as string[]),
       dnsbl_action: field(oneOf(['reject', 'defer'] as const), () => 'reject' as const),
+      // at RCPT, so that the recipients below still get mail from a listed client (RFC 5321 §4.5.1)
+      dnsbl_stage: field(oneOf(['connect', 'rcpt'] as const), () => 'connect' as const),
+      dnsbl_allow_recipients: field(listOf((s) => (/^[^\s@]+$/.test(s) ? ok(s.toLowerCase()) : bad(`"${s}" is not a local part (e.g. "postmaster")`)), 'local parts'), () => ['postmaster', 'abuse']),
       dnswl: field(listOf(domainItem, 'DNS zone names'), () => [] as string[]),
       rate_connections: field(nonNegativeInt, () => 0),
       rate_messages: field(nonNegativeInt, () => 0),

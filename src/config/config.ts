@@ -142,6 +142,10 @@ export interface AbuseConfig {
   readonly dnsbl: readonly string[];
   /** a listed client: 554 5.7.1 (reject) or 421 4.7.1 (defer) */
   readonly dnsblAction: 'reject' | 'defer';
+  /** where a listed client is refused: at connect, or at RCPT (then `dnsblAllowRecipients` still get mail) */
+  readonly dnsblStage: 'connect' | 'rcpt';
+  /** local parts (lower case) a listed client may still write to when dnsblStage is rcpt */
+  readonly dnsblAllowRecipients: readonly string[];
   /** DNS allowlist zones: a listed client skips the blocklists, rate limits and greylisting */
   readonly dnswl: readonly string[];
   /** per client address and minute; 0 = no limit */

@@ -169,6 +169,8 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
     abuse: {
       dnsbl: raw.abuse.dnsbl,
       dnsblAction: raw.abuse.dnsbl_action,
+      dnsblStage: raw.abuse.dnsbl_stage,
+      dnsblAllowRecipients: raw.abuse.dnsbl_allow_recipients,
       dnswl: raw.abuse.dnswl,
       rateConnections: raw.abuse.rate_connections,
       rateMessages: raw.abuse.rate_messages,

@@ -46,6 +46,9 @@ export const replies = {
   clientBlocklisted: (ip: string, zone: string): SmtpReply => reply(554, '5.7.1', `Service unavailable; client [${ip}] blocked using ${zone}`),
   clientBlocklistedTemporarily: (ip: string, zone: string): SmtpReply =>
     reply(421, '4.7.1', `Service unavailable; client [${ip}] listed by ${zone}, try again later`),
+  /** policy/dns-lists.ts at RCPT (`dnsbl_stage = "rcpt"`): 550/450, the codes RCPT may give (RFC 5321 §4.3.2) */
+  recipientRefusedForBlocklist: (ip: string, zone: string): SmtpReply => reply(550, '5.7.1', `Recipient refused; client [${ip}] blocked using ${zone}`),
+  recipientDeferredForBlocklist: (ip: string, zone: string): SmtpReply => reply(450, '4.7.1', `Recipient refused; client [${ip}] listed by ${zone}, try again later`),
   /** policy/rate-limits.ts: more MAIL or RCPT commands a minute from one client than allowed */
   rateLimited: (what: 'messages' | 'recipients', from: 'address' | 'account' = 'address'): SmtpReply =>
     reply(451, '4.7.1', `Too many ${what} from your ${from} this minute, try again later`),

@@ -17,7 +17,7 @@
 import { isIP } from 'node:net';
 import { replies, type SessionInfo } from '../core/index.js';
 import type { Check } from './check.js';
-import type { ConnectFacts } from './checks.js';
+import type { ConnectFacts, RcptFacts } from './checks.js';
 import { ipv6Groups, unmapIpv4 } from '../address/index.js';
 
 /** An A lookup in node's dns.resolve shape (dns/ DnsResolver.rawLookup). */
@@ -96,6 +96,25 @@ export function dnsBlocklist(block: DnsList, allow: DnsList | undefined, action:
       const zone = await block.listedBy(ip);
       if (zone === undefined) return undefined;
       return action === 'reject' ? replies.clientBlocklisted(ip, zone) : replies.clientBlocklistedTemporarily(ip, zone);
+    },
+  };
+}
+
+/**
+ * `dnsbl` at RCPT (`dnsbl_stage = "rcpt"`): a listed client's recipients are refused 550 5.7.1
+ * (`reject`) or 450 4.7.1 (`defer`), except those whose local part is in `allowRecipients`
+ * (postmaster: RFC 5321 §4.5.1; abuse: RFC 2142), so a listed site can still reach them.
+ */
+export function dnsBlocklistAtRcpt(block: DnsList, allow: DnsList | undefined, action: 'reject' | 'defer', allowRecipients: readonly string[]): Check<RcptFacts> {
+  const open = new Set(allowRecipients.map((l) => l.toLowerCase()));
+  return {
+    name: 'dnsbl-rcpt',
+    check: async (f) => {
+      if (open.has(f.recipient.local.toLowerCase()) || (await exempt(f.session, allow))) return undefined;
+      const ip = unmapIpv4(f.session.remoteAddress ?? '');
+      const zone = await block.listedBy(ip);
+      if (zone === undefined) return undefined;
+      return action === 'reject' ? replies.recipientRefusedForBlocklist(ip, zone) : replies.recipientDeferredForBlocklist(ip, zone);
     },
   };
 }

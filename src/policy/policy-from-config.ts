@@ -35,7 +35,7 @@ function abuseFromConfig(config: Config, lookups: PolicyLookups): AbuseChecks {
   const a = config.abuse;
   const lookup = lookups.dns?.lookup;
   return {
-    ...(lookup && a.dnsbl.length > 0 ? { blocklist: new DnsList(a.dnsbl, lookup), blocklistAction: a.dnsblAction } : {}),
+    ...(lookup && a.dnsbl.length > 0 ? { blocklist: new DnsList(a.dnsbl, lookup), blocklistAction: a.dnsblAction, blocklistAt: { stage: a.dnsblStage, allowRecipients: a.dnsblAllowRecipients } } : {}),
     ...(lookup && a.dnswl.length > 0 ? { allowlist: new DnsList(a.dnswl, lookup) } : {}),
     connectionsPerMinute: a.rateConnections,
     messagesPerMinute: a.rateMessages,

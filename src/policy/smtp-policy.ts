@@ -34,7 +34,7 @@ import {
   type RcptFacts,
 } from './checks.js';
 import { SenderRules } from './sender-rules.js';
-import { dnsBlocklist, type DnsList } from './dns-lists.js';
+import { dnsBlocklist, dnsBlocklistAtRcpt, type DnsList } from './dns-lists.js';
 import { connectionRate, messageRate, recipientRate, userMessageRate } from './rate-limits.js';
 import { greylisting, type GreylistSettings, type GreylistStore } from './greylist.js';
 
@@ -176,6 +176,8 @@ export interface SmtpPolicyOptions {
 export interface AbuseChecks {
   readonly blocklist?: DnsList;
   readonly blocklistAction?: 'reject' | 'defer';
+  /** refuse a listed client at connect (default) or its recipients at RCPT, but these local parts */
+  readonly blocklistAt?: { readonly stage: 'connect' | 'rcpt'; readonly allowRecipients: readonly string[] };
   readonly allowlist?: DnsList;
   readonly connectionsPerMinute?: number;
   readonly messagesPerMinute?: number;
@@ -189,13 +191,17 @@ export interface AbuseChecks {
 function abuseLists(a: AbuseChecks | undefined, hostname: string): Pick<StageLists, 'connect' | 'mail' | 'rcpt'> {
   if (!a) return { connect: [], mail: [], rcpt: [] };
   const allow = a.allowlist && !a.allowlist.empty ? a.allowlist : undefined;
+  const block = a.blocklist && !a.blocklist.empty ? a.blocklist : undefined;
+  const action = a.blocklistAction ?? 'reject';
+  const atRcpt = a.blocklistAt?.stage === 'rcpt';
   return {
     connect: [
       ...(a.connectionsPerMinute ? [connectionRate(a.connectionsPerMinute, hostname, allow)] : []),
-      ...(a.blocklist && !a.blocklist.empty ? [dnsBlocklist(a.blocklist, allow, a.blocklistAction ?? 'reject')] : []),
+      ...(block && !atRcpt ? [dnsBlocklist(block, allow, action)] : []),
     ],
     mail: a.messagesPerMinute ? [messageRate(a.messagesPerMinute, allow)] : [],
     rcpt: [
+      ...(block && atRcpt ? [dnsBlocklistAtRcpt(block, allow, action, a.blocklistAt?.allowRecipients ?? [])] : []),
       ...(a.recipientsPerMinute ? [recipientRate(a.recipientsPerMinute, allow)] : []),
       ...(a.greylist ? [greylisting(a.greylist.store, a.greylist.settings, allow)] : []),
     ],

@@ -6,7 +6,8 @@
  * limits on connections, messages and recipients per minute (the one over the limit refused
  * 421/451 4.7.x, another client unaffected), and greylisting (451 4.7.1 for a new triplet, again
  * on an immediate retry, 250 after the delay; the triplet is kept in data_dir/greylist.sqlite),
- * and a per-user message limit on the submission port after STARTTLS + AUTH PLAIN.
+ * and a per-user message limit on the submission port after STARTTLS + AUTH PLAIN; with
+ * `dnsbl_stage = "rcpt"` a listed client reaches postmaster and abuse and nobody else.
  * RFC 5782 (DNSBL), RFC 6647 (greylisting), RFC 5321 §3.1, §4.2.5.
  */
 import { after, before, test } from 'node:test';
@@ -68,6 +69,24 @@ void test('dnsbl: a list whose server fails lists no one (fail open) and dnsbl_a
   try {
     assert.match(await greeting(site, '127.0.0.13'), /^220 /, 'SERVFAIL is not a listing');
     assert.match(await greeting(site, '127.0.0.9'), /^421 4\.7\.1 .*listed by bl\.test/);
+  } finally {
+    await site.destroy();
+  }
+});
+
+void test('dnsbl_stage = "rcpt": a listed client is served at connect, its recipients refused 550 5.7.1 except postmaster and abuse', async () => {
+  const site = await startSite({ users: ['user@localhost', 'abuse@localhost'], smtp, delivery: { dns_servers: [dns.server] }, tables: '[abuse]\ndnsbl = ["bl.test"]\ndnsbl_stage = "rcpt"\n' });
+  try {
+    assert.match(await greeting(site, '127.0.0.9'), /^220 /, 'not refused at connect');
+    const r = await sendMail(site, 'a@example.net', ['user@localhost', 'Postmaster@localhost', 'abuse@localhost'], 'Subject: listed\n\nfrom a listed client\n', { localAddress: '127.0.0.9' });
+    assert.match(r.rcpt[0], /^550 5\.7\.1 Recipient refused; client \[127\.0\.0\.9\] blocked using bl\.test/);
+    assert.match(r.rcpt[1], /^250 /, 'postmaster still gets mail (RFC 5321 §4.5.1)');
+    assert.match(r.rcpt[2], /^250 /);
+    assert.match(r.final ?? '', /^250 /);
+    await site.waitForMessages('postmaster@localhost', 1);
+    assert.deepEqual(await site.messages('user@localhost'), []);
+    const other = await sendMail(site, 'a@example.net', ['user@localhost'], 'Subject: ok\n\nunlisted\n', { localAddress: '127.0.0.10' });
+    assert.match(other.final ?? '', /^250 /);
   } finally {
     await site.destroy();
   }
