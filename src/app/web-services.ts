@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { MailFolderStore, MessageSubmitter, TokenStore, WebSessionStore } from '../core/index.js';
 import { openSessionStore, openTokenStore } from '../directory/index.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
-import { BlobStore, HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, sessionApp, cspReportApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, webmailApiApp, webmailAssetsApp, webmailPageApp, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
+import { BlobStore, HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, sessionApp, cspReportApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, webmailApiApp, webmailAssetsApp, webmailPageApp, SqliteIdempotencyStore, type IdempotencyStore, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
 import type { Backends } from './backends.js';
 import { RequestQueueControl, type ControlRequest, type ControlResponse } from './control.js';
 import { makeResolver } from './configured-resolver.js';
@@ -28,6 +28,8 @@ export interface WebContext {
   readonly tokens: TokenStore;
   /** browser sessions, and the authentication that checks their logins */
   readonly sessions: WebSessionStore;
+  /** HTTP submission's Idempotency-Key answers, kept across restarts */
+  readonly idempotency: IdempotencyStore;
   readonly auth: HttpAuth;
   /** the mailboxes as JMAP sees them (the folders IMAP uses) */
   readonly mailView: MailView;
@@ -120,6 +122,9 @@ function submission(ctx: WebContext): Hono<WebEnv> {
       return p && { account: p.address, key: p.tokenId ?? p.address, remoteAddress: connectionOf(web).ip };
     },
     maxMessageSize: config.smtp.maxMessageSize,
+    // http.submission_rate: requests a minute per token (read when the web starts)
+    ratePerMinute: config.http.submissionRate,
+    idempotency: ctx.idempotency,
     onError: (err) => ctx.logger.error({ err }, 'http submission failed'),
   }) as unknown as Hono<WebEnv>;
 }
@@ -155,6 +160,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
   const config = deps.config();
   const tokens = openTokenStore(config);
   const sessions = openSessionStore(config);
+  const idempotency = SqliteIdempotencyStore.open(join(config.dataDir, 'idempotency.sqlite'));
   const closing = new AbortController();
   const auth = new HttpAuth({
     directory: deps.backends.directory,
@@ -166,7 +172,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     settings: () => deps.config().http,
   });
   const app = createWebApp({
-    mounts: webMounts({ backends: deps.backends, tokens, sessions, auth, mailView: new MailView(deps.folders), submitter: deps.submitter, logger: deps.logger, config: deps.config, closing: closing.signal, control: deps.control, logTail: deps.logTail, activity: deps.activity }),
+    mounts: webMounts({ backends: deps.backends, tokens, sessions, idempotency, auth, mailView: new MailView(deps.folders), submitter: deps.submitter, logger: deps.logger, config: deps.config, closing: closing.signal, control: deps.control, logTail: deps.logTail, activity: deps.activity }),
     auth,
     maxBodySize: config.http.maxBodySize,
     onError: (err, method, path) => deps.logger.error({ err, method, path }, 'http request failed'),
@@ -192,6 +198,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     await server.close(0);
     await tokens.close();
     await sessions.close();
+    await idempotency.close();
     throw err;
   }
   return {
@@ -203,6 +210,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
       await server.close();
       await tokens.close();
       await sessions.close();
+      await idempotency.close();
     },
   };
 }

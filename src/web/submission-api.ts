@@ -15,14 +15,16 @@
  *   sender rules give it. Each caller (token) gets `ratePerMinute` requests a minute (a token
  *   bucket), then 429. Bodies over `maxMessageSize` are 413. Input is checked before anything
  *   is stored; nothing is acknowledged before it is durable.
- * Limitations: idempotency keys are remembered in memory for 24 h (at most 10 000), so a restart
- *   forgets them; a JSON message is built whole in memory.
+ * Limitations: idempotency keys are remembered for 24 h in the store given (the server's is
+ *   `<data_dir>/idempotency.sqlite`, kept across restarts; idempotency-store.ts); a JSON message
+ *   is built whole in memory.
  */
 import { createHash } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { MailError, RecipientsRefused, addressToString, type Address, type MessageSubmitter, type SmtpReply } from '../core/index.js';
 import { parseAddressList } from '../address/index.js';
 import { composeMessage, type ComposeAddress, type ComposePart } from '../protocol/mime/compose-message.js';
+import { MemoryIdempotencyStore, type IdempotencyStore } from './idempotency-store.js';
 
 /** Who is calling: the account mail goes out as, and the key its rate and idempotency keys count under. */
 export interface SubmissionCaller {
@@ -41,6 +43,8 @@ export interface SubmissionApiDeps {
   readonly maxMessageSize: number;
   /** requests a minute per caller key. Default 60. */
   readonly ratePerMinute?: number;
+  /** where Idempotency-Key answers are kept (default: in memory, forgotten at a restart) */
+  readonly idempotency?: IdempotencyStore;
   readonly now?: () => number;
   readonly onError?: (err: unknown) => void;
 }
@@ -169,20 +173,12 @@ class RateLimiter {
   }
 }
 
-interface Remembered {
-  readonly digest: string;
-  readonly at: number;
-  answer?: { status: number; body: Record<string, unknown> };
-}
-
-const IDEMPOTENCY_TTL = 24 * 3_600_000;
-const IDEMPOTENCY_MAX = 10_000;
 
 /** The submission API as a hono app, to be mounted at SUBMISSION_API_BASE. */
 export function submissionApi(deps: SubmissionApiDeps): Hono {
   const now = deps.now ?? Date.now;
   const limiter = new RateLimiter(deps.ratePerMinute ?? 60, now);
-  const remembered = new Map<string, Remembered>();
+  const remembered = deps.idempotency ?? new MemoryIdempotencyStore();
   const app = new Hono();
   app.use('*', deps.authorize);
 
@@ -200,14 +196,10 @@ export function submissionApi(deps: SubmissionApiDeps): Hono {
     const digest = createHash('sha256').update(c.req.header('content-type') ?? '').update(raw).digest('hex');
     const idemKey = idem === undefined ? undefined : `${caller.key}\0${idem}`;
     if (idemKey !== undefined) {
-      for (const [k, v] of remembered) if (now() - v.at > IDEMPOTENCY_TTL || remembered.size > IDEMPOTENCY_MAX) remembered.delete(k);
-      const seen = remembered.get(idemKey);
-      if (seen) {
-        if (seen.digest !== digest) return c.json({ error: 'this Idempotency-Key was used with another request' }, 422);
-        if (!seen.answer) return c.json({ error: 'a request with this Idempotency-Key is still being processed' }, 409);
-        return c.json(seen.answer.body, seen.answer.status as 202, { 'Idempotent-Replayed': 'true' });
-      }
-      remembered.set(idemKey, { digest, at: now() });
+      const seen = await remembered.claim(idemKey, digest, now());
+      if (seen.kind === 'other-request') return c.json({ error: 'this Idempotency-Key was used with another request' }, 422);
+      if (seen.kind === 'running') return c.json({ error: 'a request with this Idempotency-Key is still being processed' }, 409);
+      if (seen.kind === 'done') return c.json(seen.answer.body, seen.answer.status as 202, { 'Idempotent-Replayed': 'true' });
     }
     let status = 500;
     let body: Record<string, unknown> = { error: 'internal error' };
@@ -231,10 +223,8 @@ export function submissionApi(deps: SubmissionApiDeps): Hono {
     }
     if (idemKey !== undefined) {
       // a temporary failure may be tried again with the same key
-      if (status === 202 || (status >= 400 && status < 500 && status !== 409 && status !== 429)) {
-        const r = remembered.get(idemKey);
-        if (r) r.answer = { status, body };
-      } else remembered.delete(idemKey);
+      if (status === 202 || (status >= 400 && status < 500 && status !== 409 && status !== 429)) await remembered.finish(idemKey, { status, body });
+      else await remembered.release(idemKey);
     }
     return c.json(body, status as 202);
   });
