@@ -26,6 +26,8 @@ export interface CorreioOptions {
   routes?: Record<string, string>;
   /** more [smtp] keys, e.g. { max_connections: 10_100 } */
   smtp?: Record<string, number>;
+  /** ms to wait for the SMTP port to answer (default 30 s; a big spool's recovery takes longer) */
+  startTimeoutMs?: number;
   /** [delivery] worker = true: deliveries in a worker thread */
   deliveryWorker?: boolean;
   /** [delivery] concurrency */
@@ -102,7 +104,7 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
   );
   fs.closeSync(fd);
   try {
-    await waitForSmtp(port, 30_000, child);
+    await waitForSmtp(port, o.startTimeoutMs ?? 30_000, child);
   } catch (e) {
     await stopChild(child, 'SIGKILL', 1000);
     const tail = (await fsp.readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' / ');

@@ -235,7 +235,7 @@ async function runDeferred(work: string, scenario: DeferredScenario, profile: bo
   const hole = await startBlackHole();
   try {
     const t0 = performance.now();
-    return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1 }, profile, async (c) => {
+    return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1, startTimeoutMs: 600_000 }, profile, async (c) => {
       const startMs = performance.now() - t0;
       await waitStarted(c.logFile);
       const loadedMs = performance.now() - t0;
