@@ -13,13 +13,13 @@
  * Security: the envelope line is parsed strictly (unknown fields, wrong types: the file is set
  *   aside); the sender is decided by the pickup from the owner (`trusted_users`), never taken
  *   from the file for untrusted users.
- * Limitations: the writer cannot fsync the directory (it may not open it for reading): a
- *   crash of the machine between the rename and the next journal commit may lose the name of
- *   a message sendmail reported as submitted. Any local user can fill the disk through it (as
+ * Limitations: a writer other than the owner cannot fsync the directory (it may not open it
+ *   for reading); it fsyncs the file again after the rename, which makes the name durable on
+ *   journalling file systems (ext4, XFS) but not on every file system. Any local user can fill the disk through it (as
  *   with Postfix's world-writable maildrop); restrict it with chmod 3730 and a group of submitters.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import type { DsnParams, MailParams } from '../core/index.js';
@@ -72,6 +72,28 @@ export function parseMaildropEnvelope(line: string): MaildropEnvelope | string {
  * Writes one message into the maildrop (as the invoking user) and returns its name once the
  * file is complete, synced and renamed into view. A failure removes the partial file.
  */
+/**
+ * Makes the file's new name durable before "accepted" is said. The owner (and root) fsync the
+ * maildrop directory itself; any other user may not open it (mode 3733: no read), so the file is
+ * fsynced once more after the rename instead: on a journalling file system (ext4, XFS) that
+ * commits the journal transaction holding the rename.
+ */
+async function syncName(dir: string, file: FileHandle): Promise<void> {
+  try {
+    const d = await open(dir, 'r');
+    try {
+      await d.sync();
+      return;
+    } finally {
+      await d.close();
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM') throw err;
+  }
+  await file.sync();
+}
+
 export async function writeMaildrop(config: Config, envelope: MaildropEnvelope, message: AsyncIterable<Buffer>): Promise<string> {
   const dir = maildropDir(config);
   const name = `${Date.now().toString(36)}-${process.pid}-${randomBytes(6).toString('hex')}`;
@@ -85,8 +107,9 @@ export async function writeMaildrop(config: Config, envelope: MaildropEnvelope, 
     await fh.write(`${MAILDROP_MAGIC}\n${JSON.stringify(envelope)}\n`);
     for await (const chunk of message) await fh.write(chunk);
     await fh.datasync();
-    await fh.close();
     await rename(partial, join(dir, name));
+    await syncName(dir, fh);
+    await fh.close();
     return name;
   } catch (err) {
     await fh.close().catch(() => undefined);

@@ -20,6 +20,7 @@
  *   readable by it (or its groups).
  */
 import { mkdirSync, statSync, chownSync } from 'node:fs';
+import { lchown } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Config } from '../config/index.js';
 import { findSystemUser, type SystemUser } from './system-users.js';
@@ -109,6 +110,11 @@ export interface Privileges {
   readonly warning?: string;
   /** runs `fn` (binding listeners) with root's effective uid, when the process has it */
   bind<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * gives the files `paths` (UNIX sockets bound with root's uid) to the user served as, so that
+   * after the drop the server still owns what it listens on; a no-op when root is not held
+   */
+  own(paths: readonly string[]): Promise<void>;
   /** gives root up for good (real, effective and saved ids); throws if it could be taken back */
   dropForGood(): void;
 }
@@ -121,7 +127,7 @@ export function assumePrivileges(plan: PrivilegePlan, dataDir: string): Privileg
   if (plan.kind === 'self') {
     const uid = process.getuid?.();
     const user = uid === undefined ? 'self' : named(uid);
-    return { user, ...(plan.warning !== undefined && { warning: plan.warning }), bind: (fn) => fn(), dropForGood: () => undefined };
+    return { user, ...(plan.warning !== undefined && { warning: plan.warning }), bind: (fn) => fn(), own: async () => undefined, dropForGood: () => undefined };
   }
   const { name, uid, gid } = plan.user;
   if (!ownerOf(dataDir)) {
@@ -137,16 +143,21 @@ export function assumePrivileges(plan: PrivilegePlan, dataDir: string): Privileg
   process.setegid!(gid);
   process.seteuid!(uid);
   let depth = 0;
+  const bind = async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (depth++ === 0) process.seteuid!(0);
+    try {
+      return await fn();
+    } finally {
+      if (--depth === 0) process.seteuid!(uid);
+    }
+  };
   return {
     user: name,
-    bind: async (fn) => {
-      if (depth++ === 0) process.seteuid!(0);
-      try {
-        return await fn();
-      } finally {
-        if (--depth === 0) process.seteuid!(uid);
-      }
-    },
+    bind,
+    // lchown: the path is the socket itself, never what a link there would name
+    own: (paths) => bind(async () => {
+      for (const p of paths) await lchown(p, uid, gid);
+    }),
     dropForGood: () => {
       process.seteuid!(0); // setgid needs CAP_SETGID, which only uid 0 has
       process.setgid!(gid);

@@ -32,6 +32,7 @@ import { Reloader, type ReloadResult } from './reload.js';
 import { countingAuthenticate, startMonitoring, type Monitoring } from './monitoring.js';
 import { startWeb, type WebServices } from './web-services.js';
 import type { Privileges } from './privileges.js';
+import { listenKeys } from './listener-checks.js';
 import { MaildropPickup } from './maildrop-pickup.js';
 import { messageSubmitter } from './message-submitter.js';
 
@@ -233,6 +234,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       imapBound = await listenImap(imap, config, tls !== undefined, logger);
       stops.unshift(() => imap.close());
     });
+    // UNIX sockets bound with root's uid become run_as's, as every other file of the server
+    await opts.privileges?.own(listenKeys(config).flatMap((k) => (k.address.path !== undefined ? [k.address.path] : [])));
     // the web (issue 16): JMAP, admin API, HTTP submission, webmail (app/web-services.ts); its
     // token database is made as run_as, only its listeners bind with root
     // HTTP sending (JMAP EmailSubmission) takes the submission listener's checks of the configuration in force

@@ -100,7 +100,8 @@ void describe('serve started by root', { skip }, () => {
     await mkdir(dataDir);
     await chown(dataDir, nobody, nobody);
     const port = await freeLowPort();
-    const file = await writeConfig('owned', `data_dir = "owned"\n[smtp]\nlisten = ["127.0.0.1:${port}"]`);
+    // an LMTP socket too: bound with root's uid, it must be nobody's afterwards (issue 13)
+    const file = await writeConfig('owned', `data_dir = "owned"\n[smtp]\nlisten = ["127.0.0.1:${port}"]\n[lmtp]\nlisten = ["unix:owned/lmtp.sock"]`);
     // root adds the user before the first start: the database is made as nobody's
     const add = await runCli(['user', 'add', 'bob@example.org', '--config', file], { stdin: 'pw\n' });
     assert.equal(add.code, 0, add.stderr);
@@ -111,6 +112,9 @@ void describe('serve started by root', { skip }, () => {
       const ids = await idsOf(s.child.pid!);
       assert.deepEqual(ids.uids, [nobody, nobody, nobody, nobody], 'real, effective, saved and fs uid are nobody\'s');
       assert.deepEqual(ids.gids, [nobody, nobody, nobody, nobody]);
+      const sock = await lstat(join(dataDir, 'lmtp.sock'));
+      assert.ok(sock.isSocket());
+      assert.deepEqual([sock.uid, sock.gid], [nobody, nobody], 'the LMTP socket is run_as\'s');
       assert.ok(!ids.groups.includes(0), `no root group left: ${ids.groups.join(' ')}`);
       // mail over SMTP, and from root's sendmail while the server runs
       const r = await sendMail({ host: '127.0.0.1', port }, 'alice@example.net', ['bob@example.org'], 'Subject: one\n\nover SMTP\n');

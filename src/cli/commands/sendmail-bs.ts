@@ -5,11 +5,16 @@
  * network services runs on a Duplex made of stdin and stdout; no socket is faked.
  * Standards: RFC 5321 (the session), sendmail(8) -bs.
  * Security: a trusted local submission as the invoking user (no AUTH offered; the login name is
- *   recorded as the authenticated user, as for `sendmail` without -bs).
- * Limitations: no STARTTLS (there is no network to protect).
+ *   recorded as the authenticated user, as for `sendmail` without -bs). A user who may not write
+ *   the spool gets the same session over the maildrop: each message a maildrop file, whose
+ *   owner the pickup takes as the submitter (MAIL FROM binds `trusted_users` only).
+ * Limitations: no STARTTLS (there is no network to protect). Through the maildrop, RCPT accepts
+ *   every well-formed address (the directory is not that user's to read): an unknown recipient
+ *   becomes a bounce from the pickup, not a 550 in the session.
  */
-import { Duplex } from 'node:stream';
-import type { Intake, SessionInfo } from '../../core/index.js';
+import { Duplex, Readable } from 'node:stream';
+import { addressToString, replies, type Intake, type SessionInfo } from '../../core/index.js';
+import { writeMaildrop } from '../../app/index.js';
 import type { Config } from '../../config/index.js';
 import { CidrList } from '../../address/index.js';
 import { SmtpSession } from '../../server/smtp/smtp-session.js';
@@ -17,6 +22,7 @@ import { AuthThrottle } from '../../policy/auth-throttle.js';
 import type { CliContext } from '../cli-context.js';
 import { lfToCrlf } from './sendmail-input.js';
 import { invokingUser, wake, withBackends } from './sendmail-runtime.js';
+import { submitsThroughMaildrop } from './sendmail-maildrop.js';
 
 /**
  * stdin and stdout as one Duplex, the stream an SmtpSession runs on for -bs (no socket). Lines
@@ -60,8 +66,41 @@ class StdioDuplex extends Duplex {
   }
 }
 
+/**
+ * The intake of a user who may not write the spool: each accepted message becomes a maildrop
+ * file (app/maildrop.ts). Recipients are taken as written (the directory is not this user's to
+ * read); the pickup resolves them (refusals become bounces) and decides the sender from the
+ * file's owner, so MAIL FROM binds only `trusted_users` (as -f does).
+ */
+function maildropIntake(config: Config): Intake {
+  return {
+    checkSender: async () => undefined,
+    checkRecipient: async (_s, _sender, rcpt, dsn) => ({ address: rcpt, dsn, targets: [] }),
+    receive: async (tx, body) => {
+      const notify = tx.recipients.find((r) => r.dsn.notify !== undefined)?.dsn.notify;
+      const { ret, envid, smtpUtf8 } = tx.mail;
+      const bodyType = tx.mail.body === '7BIT' || tx.mail.body === '8BITMIME' ? tx.mail.body : undefined;
+      const name = await writeMaildrop(
+        config,
+        {
+          sender: tx.sender === null ? '' : addressToString(tx.sender),
+          recipients: tx.recipients.map((r) => addressToString(r.address)),
+          ...(notify && { notify }),
+          mail: { ...(bodyType && { body: bodyType }), ...(ret && { ret }), ...(envid !== undefined && { envid }), ...(smtpUtf8 && { smtpUtf8 }) },
+        },
+        Buffer.isBuffer(body) ? Readable.from([body]) : (body as AsyncIterable<Buffer>),
+      );
+      return { messageId: name, reply: replies.queued(name) };
+    },
+  };
+}
+
 /** The -bs path: an SMTP session (RFC 5321) over stdin/stdout, as a trusted local submission. */
 export async function smtpOnStdio(ctx: CliContext, config: Config): Promise<void> {
+  if (submitsThroughMaildrop(config)) {
+    await runSession(ctx, config, maildropIntake(config));
+    return;
+  }
   const login = invokingUser(ctx.env);
   let queued = 0;
   await withBackends(config, async (b) => {
@@ -82,6 +121,13 @@ export async function smtpOnStdio(ctx: CliContext, config: Config): Promise<void
         return r;
       },
     };
+    await runSession(ctx, config, intake);
+  });
+  if (queued > 0) await wake(config);
+}
+
+/** One SMTP submission session over stdin/stdout with `intake`. */
+async function runSession(ctx: CliContext, config: Config, intake: Intake): Promise<void> {
     const session = new SmtpSession(new StdioDuplex(ctx.stdin, ctx.stdout), {
       intake,
       hostname: config.hostname,
@@ -101,6 +147,4 @@ export async function smtpOnStdio(ctx: CliContext, config: Config): Promise<void
       authThrottle: new AuthThrottle(),
     });
     await session.run();
-  });
-  if (queued > 0) await wake(config);
 }
