@@ -138,6 +138,7 @@ void test('t-72: log in, a wrong password refused', { skip: browserSkip }, async
     await page.waitForSelector('.folders button[data-role=inbox] .unread:text-is("2")');
     await page.waitForSelector('#messages li:has-text("Relatorio com figura")');
     assert.equal(await page.locator('#messages li.unseen').count(), 2);
+    assert.equal(await page.title(), '(2) Inbox — correio');
     // the browser session (an HttpOnly cookie) outlives a reload; logging out ends it
     const cookie = (await page.context().cookies()).find((c) => c.name === 'correio_session');
     assert.equal(cookie?.httpOnly, true);
@@ -173,6 +174,9 @@ void test('t-72: read a message: sanitised HTML, inline image, remote image on d
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('a.attachment:has-text("dados.csv")')]);
     assert.equal(download.suggestedFilename(), 'dados.csv');
     assert.equal(await readFile(await download.path(), 'utf8'), 'mes,valor\njaneiro,42\n');
+    // a reply quotes the HTML-only message as its text
+    await page.keyboard.press('r');
+    assert.match(await page.inputValue('#compose textarea[name=text]'), /^> Segue o relatorio do mes\.$/m);
   });
 });
 

@@ -104,6 +104,9 @@ void test('t-73: compose with an attachment to a second user, who reads it; SMTP
     await page.waitForSelector('#status:has-text("sent to bob@example.org, carol@example.org")');
     assert.equal(await page.locator('#compose').count(), 0);
     await waitFor('the message in Sent, no draft left', async () => (await subjectsIn('alice@example.org', 'sent')).length === 1 && (await subjectsIn('alice@example.org', 'drafts')).length === 0);
+    // Sent lists whom it went to
+    await page.click('.folders button[data-role=sent]');
+    await page.waitForSelector('#messages li:has-text("Planilha de janeiro") .from:text-is("To: bob@example.org")');
 
     // a draft left for later is taken up again from Drafts, and saved over itself
     await page.keyboard.press('c');

@@ -5,7 +5,7 @@
  * attachments carried along as blobs of the stored message), or a saved draft to go on with.
  * Standards: RFC 5322 §3.6.3 (Reply-To), §3.6.4 (In-Reply-To and References of a reply).
  * Security: text only; quoted text is plain text.
- * Limitations: the quoted body is the text part (an HTML-only message is quoted as its preview).
+ * Limitations: an HTML-only message is quoted as its text, without its layout.
  */
 import { formatAddress, type Draft, type EmailAddress, type FullEmail } from './mail-api.js';
 
@@ -13,10 +13,15 @@ export type ComposeKind = 'new' | 'reply' | 'reply-all' | 'forward' | 'edit';
 
 export const emptyDraft: Draft = { to: '', cc: '', subject: '', text: '', attachments: [] };
 
+/** The text of an HTML body: parsed into an inert document (no script runs, nothing loads). */
+function htmlText(html: string): string {
+  return new DOMParser().parseFromString(html, 'text/html').body.innerText ?? '';
+}
+
 function bodyText(e: FullEmail): string {
-  const parts = e.textBody.filter((p) => p.type === 'text/plain' && p.partId !== null);
-  const text = parts.map((p) => e.bodyValues[p.partId!]?.value ?? '').join('\n');
-  return text !== '' ? text : e.preview;
+  const parts = e.textBody.filter((p) => p.partId !== null && (p.type === 'text/plain' || p.type === 'text/html'));
+  const text = parts.map((p) => (p.type === 'text/html' ? htmlText : (v: string) => v)(e.bodyValues[p.partId!]?.value ?? '')).join('\n');
+  return text.trim() !== '' ? text : e.preview;
 }
 
 const prefixed = (prefix: string, subject: string | null): string => {

@@ -168,7 +168,12 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
     setPosition(0);
     setSelected(undefined);
   };
-  const title = view?.search !== undefined ? `Search: ${view.search}` : (mailboxes.find((m) => m.id === view?.mailboxId)?.name ?? '');
+  const current = mailboxes.find((m) => m.id === view?.mailboxId);
+  const title = view?.search !== undefined ? `Search: ${view.search}` : (current?.name ?? '');
+  const unread = mailboxes.find((m) => m.role === 'inbox')?.unreadEmails ?? 0;
+  useEffect(() => {
+    document.title = `${unread > 0 ? `(${unread}) ` : ''}${title || 'mail'} — correio`;
+  }, [unread, title]);
   return (
     <div class={`mail${open ? ' has-open' : ''}${compose ? ' has-compose' : ''}`}>
       <header class="top">
@@ -196,7 +201,7 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
         {status.text}
       </p>
       <FolderList mailboxes={mailboxes} current={view?.mailboxId} onChoose={(id) => choose({ mailboxId: id })} />
-      <MessageList title={title} page={page} selected={selected} onSelect={setSelected} onPage={setPosition} />
+      <MessageList title={title} page={page} selected={selected} outgoing={current?.role === 'sent' || current?.role === 'drafts'} onSelect={setSelected} onPage={setPosition} />
       {open && <MessageView key={open.id} email={open} client={client} mailboxes={mailboxes} actions={actions} onBack={() => setSelected(undefined)} onError={fail} />}
       {compose && (
         <Compose

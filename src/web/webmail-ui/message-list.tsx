@@ -26,16 +26,17 @@ function when(iso: string): string {
   return d.toDateString() === today.toDateString() ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : d.toLocaleDateString();
 }
 
-function Row({ e, snippet, selected, onSelect }: { e: ListItem; snippet?: { subject: string | null; preview: string | null }; selected: boolean; onSelect: (id: string) => void }) {
+function Row({ e, snippet, selected, outgoing, onSelect }: { e: ListItem; snippet?: { subject: string | null; preview: string | null }; selected: boolean; outgoing: boolean; onSelect: (id: string) => void }) {
   const ref = useRef<HTMLLIElement>(null);
   useEffect(() => {
     if (selected) ref.current?.scrollIntoView({ block: 'nearest' });
   }, [selected]);
-  const from = e.from?.[0];
+  // in Sent and Drafts the other party is the recipient
+  const who = outgoing ? e.to?.[0] : e.from?.[0];
   const classes = ['message', e.keywords.$seen ? 'seen' : 'unseen', e.keywords.$flagged ? 'flagged' : '', selected ? 'selected' : ''].filter(Boolean).join(' ');
   return (
     <li ref={ref} class={classes} data-id={e.id} aria-selected={selected} onClick={() => onSelect(e.id)}>
-      <span class="from">{from ? (from.name ?? from.email) : '(no sender)'}</span>
+      <span class="from">{outgoing && 'To: '}{who ? (who.name ?? who.email) : outgoing ? '(no recipient)' : '(no sender)'}</span>
       <span class="date">{when(e.receivedAt)}</span>
       <span class="subject">
         {e.keywords.$flagged && <span class="flag" title="flagged">★ </span>}
@@ -47,7 +48,7 @@ function Row({ e, snippet, selected, onSelect }: { e: ListItem; snippet?: { subj
   );
 }
 
-export function MessageList({ title, page, selected, onSelect, onPage }: { title: string; page: Page | undefined; selected: string | undefined; onSelect: (id: string) => void; onPage: (position: number) => void }) {
+export function MessageList({ title, page, selected, outgoing, onSelect, onPage }: { title: string; page: Page | undefined; selected: string | undefined; outgoing: boolean; onSelect: (id: string) => void; onPage: (position: number) => void }) {
   const first = page ? page.position + 1 : 0;
   const last = page ? page.position + page.items.length : 0;
   return (
@@ -63,7 +64,7 @@ export function MessageList({ title, page, selected, onSelect, onPage }: { title
         </button>
       </div>
       <ul id="messages">
-        {page?.items.map((e) => <Row key={e.id} e={e} snippet={page.snippets.get(e.id)} selected={e.id === selected} onSelect={onSelect} />)}
+        {page?.items.map((e) => <Row key={e.id} e={e} snippet={page.snippets.get(e.id)} selected={e.id === selected} outgoing={outgoing} onSelect={onSelect} />)}
       </ul>
     </section>
   );
