@@ -285,11 +285,23 @@ export class PgMailFolders implements MailFolderStore {
     });
   }
 
-  async copy(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[] }> {
+  copy(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[] }> {
+    return this.#transfer(user, from, keys, to, false);
+  }
+
+  /** RFC 6851 MOVE in one transaction: each message is in exactly one of the folders at any moment. */
+  move(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[]; moved: string[] }> {
+    return this.#transfer(user, from, keys, to, true);
+  }
+
+  async #transfer(user: string, from: string, keys: readonly string[], to: string, move: boolean): Promise<{ uidValidity: number; uids: number[]; moved: string[] }> {
     const owner = ownerOf(user);
     const f = checkFolderName(from);
     const t = checkFolderName(to);
+    if (move && f === t) throw new MailFolderError('cannot', 'a folder cannot be moved into itself');
     return this.store.tx(async (c) => {
+      // both rows locked in one order (by id): two moves in opposite directions cannot deadlock
+      if (move) await c.query('SELECT 1 FROM mail_folders WHERE owner = $1 AND name = ANY($2::text[]) ORDER BY id FOR UPDATE', [owner, [f, t]]);
       const target = await this.store.lockFolder(c, owner, t, t === '');
       if (!target) throw nonexistent(to);
       const src = await c.query<MessageRow>(
@@ -305,7 +317,11 @@ export class PgMailFolders implements MailFolderStore {
         target,
         found.map((r) => ({ hash: r.body_hash, size: Number(r.size), flags: r.flags, keywords: r.keywords, receivedAt: Number(r.received_at) })),
       );
-      return { uidValidity: target.uidValidity, uids: made.map((m) => m.uid) };
+      if (move && found.length > 0) {
+        const source = await this.store.lockFolder(c, owner, f, false);
+        if (source) await this.store.expunge(c, source, found.map((r) => r.key));
+      }
+      return { uidValidity: target.uidValidity, uids: made.map((m) => m.uid), moved: found.map((r) => r.key) };
     });
   }
 

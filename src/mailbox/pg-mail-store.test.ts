@@ -294,3 +294,16 @@ p.quit()
     assert.deepEqual((await folders.sync(user, 'INBOX')).messages.map((m) => m.uid), [2]);
   });
 });
+
+pgTest('MOVE is one transaction: two nodes moving in opposite directions at once both finish, every message in exactly one folder', () =>
+  withNodes(2, async ([a, b]) => {
+    await a.folders.createFolder(user, 'Work');
+    for (let i = 0; i < 10; i++) await a.folders.append(user, i % 2 ? 'Work' : 'INBOX', msg(i), { flags: '' });
+    const inbox = (await a.folders.sync(user, 'INBOX')).messages.map((m) => m.key);
+    const work = (await a.folders.sync(user, 'Work')).messages.map((m) => m.key);
+    const [x, y] = await Promise.all([a.folders.move(user, 'INBOX', inbox, 'Work'), b.folders.move(user, 'Work', work, 'INBOX')]);
+    assert.deepEqual([x.moved.length, y.moved.length], [5, 5]);
+    const after = [...(await a.folders.sync(user, 'INBOX')).messages, ...(await a.folders.sync(user, 'Work')).messages];
+    assert.equal(after.length, 10);
+    assert.deepEqual((await a.folders.changesSince(user, 'INBOX', 1)).vanished, [{ from: 1, to: 5 }]);
+  }));
