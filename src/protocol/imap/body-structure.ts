@@ -30,11 +30,10 @@ function paramList(params: readonly (readonly [string, string])[]): ImapValue {
   return out;
 }
 
+/** Lines of a body: its line ends (a last line without one is not counted, as Dovecot counts). */
 function countLines(buf: Buffer, start: number, end: number): number {
   let n = 0;
   for (let i = buf.indexOf(0x0a, start); i >= 0 && i < end; i = buf.indexOf(0x0a, i + 1)) n++;
-  // a last line without its line end still counts
-  if (end > start && buf[end - 1] !== 0x0a) n++;
   return n;
 }
 
@@ -62,11 +61,13 @@ export function bodyStructure(buf: Buffer, p: MimePart, extended: boolean): Imap
     if (extended) out.push(paramList(ct.params), ...extension(p));
     return out;
   }
-  const size = p.end - p.bodyStart;
+  const size = Math.max(0, p.end - p.bodyStart);
+  // RFC 2045 §5.2: a text part without a charset is US-ASCII (said explicitly, as Dovecot does)
+  const params = ct.type === 'text' && !ct.params.some(([k]) => k.toLowerCase() === 'charset') ? [...ct.params, ['charset', 'us-ascii'] as const] : ct.params;
   const out: ImapValue[] = [
     latin1(ct.type),
     latin1(ct.subtype),
-    paramList(ct.params),
+    paramList(params),
     nstr(field(p.fields, 'content-id')),
     nstr(field(p.fields, 'content-description')),
     latin1((field(p.fields, 'content-transfer-encoding') ?? '7bit').toLowerCase()),

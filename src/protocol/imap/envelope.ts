@@ -5,7 +5,8 @@
  * Standards: RFC 9051 §7.5.2 (ENVELOPE: date, subject, from, sender, reply-to, to, cc, bcc,
  *   in-reply-to, message-id; sender and reply-to default to from; a group is
  *   (NIL NIL "name" NIL) ... (NIL NIL NIL NIL)); RFC 5322 §3.4 (address syntax, leniently:
- *   comments dropped, quoted strings unquoted, obsolete routes kept as adl).
+ *   comments dropped except as the name of a bare address, quoted strings unquoted, obsolete
+ *   routes kept as adl).
  * Security: header text is sent as it is stored, never interpreted: values with 8-bit octets
  *   or line ends go as literals (imap-value).
  * Limitations: encoded words are not decoded (IMAP sends them raw, as Dovecot does); an address
@@ -16,7 +17,7 @@ import { ImapRun, type ImapValue } from './imap-value.js';
 
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 
-type Token = { kind: 'word' | 'quoted'; text: string } | { kind: 'special'; text: string };
+type Token = { kind: 'word' | 'quoted' | 'comment'; text: string } | { kind: 'special'; text: string };
 
 function tokenize(s: string): Token[] {
   const out: Token[] = [];
@@ -25,13 +26,15 @@ function tokenize(s: string): Token[] {
     const c = s[i];
     if (c === ' ' || c === '\t' || c === '\r' || c === '\n') i++;
     else if (c === '(') {
-      // comments nest (RFC 5322 §3.2.2)
+      // comments nest (RFC 5322 §3.2.2); kept: "addr (Name)" names its owner
       let depth = 0;
+      const from = i;
       for (; i < s.length; i++) {
         if (s[i] === '\\') i++;
         else if (s[i] === '(') depth++;
         else if (s[i] === ')' && --depth === 0) break;
       }
+      out.push({ kind: 'comment', text: s.slice(from + 1, Math.min(i, s.length)).trim() });
       i++;
     } else if (c === '"') {
       let t = '';
@@ -59,7 +62,10 @@ function address(name: string | null, adl: string | null, mailbox: string | null
 }
 
 /** One mailbox from its tokens: [display name] <[route:]local@domain> or local@domain. */
-function mailboxOf(tokens: Token[]): ImapValue | undefined {
+function mailboxOf(all: Token[]): ImapValue | undefined {
+  const tokens = all.filter((t) => t.kind !== 'comment');
+  // a bare address with a comment: the comment is its display name (Dovecot's reading too)
+  const comment = all.findLast((t) => t.kind === 'comment' && t.text !== '')?.text;
   if (tokens.length === 0) return undefined;
   const lt = tokens.findIndex((t) => t.kind === 'special' && t.text === '<');
   let name: string | null = null;
@@ -79,6 +85,7 @@ function mailboxOf(tokens: Token[]): ImapValue | undefined {
   const at = spec.map((t) => t.kind === 'special' && t.text === '@').lastIndexOf(true);
   const local = (at < 0 ? spec : spec.slice(0, at)).map((t) => t.text).join('');
   const host = at < 0 ? '' : spec.slice(at + 1).map((t) => t.text).join('');
+  if (name === null && lt < 0 && comment !== undefined) name = comment;
   if (local === '' && host === '' && name === null) return undefined;
   return address(name, adl, local === '' ? 'MISSING_MAILBOX' : local, host === '' ? 'MISSING_DOMAIN' : host);
 }
@@ -99,7 +106,7 @@ export function addressList(value: string | undefined): ImapValue {
     if (t.kind === 'special' && t.text === ',') flush();
     else if (t.kind === 'special' && t.text === ':' && !inGroup && !cur.some((x) => x.kind === 'special' && x.text === '<')) {
       // "group: a, b;" (RFC 5322 §3.4)
-      out.push(address(null, null, cur.map((x) => x.text).join(' '), null));
+      out.push(address(null, null, cur.filter((x) => x.kind !== 'comment').map((x) => x.text).join(' '), null));
       cur = [];
       inGroup = true;
     } else if (t.kind === 'special' && t.text === ';' && inGroup) {
