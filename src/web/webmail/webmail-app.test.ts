@@ -28,6 +28,7 @@ void test('webmail-app: the page carries the strict CSP (no inline script, the f
     assert.match(csp, /script-src 'self';/);
     assert.ok(csp.includes(`style-src 'self' ${frameStyleSource};`));
     assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /frame-src|child-src/); // default-src 'none': no framed URL, only the srcdoc frame
     assert.match(csp, /report-uri \/api\/csp-report/);
     assert.doesNotMatch(csp, /unsafe/);
     assert.match(await res.text(), /index-abc\.js/);

@@ -7,7 +7,8 @@
  * Standards: RFC 9110 (GET, 404), W3C CSP Level 3, RFC 8620 (the account's mail, as JMAP).
  * Security: the page's CSP allows scripts, styles and fetches from this origin only (no inline
  *   script, no eval), the frame's one stylesheet by its hash, no plugins, no <base>, no
- *   framing of the page; images may come from anywhere so that a message's remote images can
+ *   framing of the page, no frame of any URL (the message's frame is srcdoc, which frame-src
+ *   does not govern); images may come from anywhere so that a message's remote images can
  *   show in its frame once the user asks (until then the sanitiser holds them back; the app
  *   itself loads none). An asset name is checked against a strict pattern before any file is
  *   opened. The frame endpoint is mounted with the `jmap` scope and reads the caller's own
@@ -34,7 +35,6 @@ export const webmailCsp = [
   `style-src 'self' ${frameStyleSource}`,
   "connect-src 'self'",
   "img-src 'self' data: blob: https: http:",
-  "frame-src 'self'",
   "base-uri 'none'",
   "form-action 'self'",
   "frame-ancestors 'none'",
