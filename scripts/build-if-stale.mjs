@@ -38,6 +38,7 @@ const run = (args) => spawnSync(process.execPath, args, { stdio: 'inherit', cwd:
 const webmailBuilt = mtime(join(root, 'dist', 'webmail', 'index.html'));
 const webmailNewest = Math.max(newestUnder(join(root, 'src', 'web', 'webmail-ui'), /\.(tsx?|css|html|json)$/), mtime(join(root, 'vite.config.mjs')) ?? 0);
 if (webmailBuilt === undefined || webmailBuilt < webmailNewest) {
+  process.stderr.write('correio: building the webmail (first start, or its sources changed)…\n');
   const vite = run([join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build']);
   if (vite.status !== 0) process.exit(vite.status ?? 1);
 }
@@ -49,6 +50,7 @@ const newest = Math.max(
   mtime(join(root, 'package-lock.json')) ?? 0,
 );
 if (built !== undefined && built >= newest) process.exit(0);
+process.stderr.write('correio: compiling the server (first start, or a source changed): this takes a minute…\n');
 // the server, then the browser code (src/web/ui, its own tsconfig with the DOM library)
 const tscOf = (project) => spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, project)], { stdio: 'inherit' });
 let tsc = tscOf('tsconfig.json');
