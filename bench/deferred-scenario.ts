@@ -15,10 +15,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { FsQueueStore } from '../src/queue/index.js';
+import type { BenchContext, Sample } from './bench-context.js';
 import { fillDeferred } from './fill-spool.js';
 import { projectRoot } from './correio-instance.js';
-import { sleep } from './peers.js';
+import { sleep, startBlackHole } from './peers.js';
 
 export type DeferredScenario = 'deferred100k' | 'deferred1m';
 export const deferredCounts: Record<DeferredScenario, number> = { deferred100k: 100_000, deferred1m: 1_000_000 };
@@ -81,4 +83,36 @@ export function timeQueuePage(configFile: string): number {
 export function formatDeferred(f: DeferredFigures): string {
   return `${f.queued} deferred: serving after ${(f.startMs / 1000).toFixed(1)} s, queue loaded after ${(f.loadedMs / 1000).toFixed(1)} s, ` +
     `RSS ${f.rssMb.toFixed(0)} MB (peak ${f.peakRssMb.toFixed(0)} MB), queue list --limit 100 ${(f.listMs / 1000).toFixed(2)} s`;
+}
+
+/** Counts what correio's spool holds, as any reader of it does (segment records and message files). */
+export async function spoolCount(dataDir: string): Promise<number> {
+  const spool = await FsQueueStore.open(path.join(dataDir, 'spool'), { recover: 'never', lock: false });
+  const stored = (await spool.listMessageIds()).length;
+  await spool.close();
+  return stored;
+}
+
+/** The accept load against correio restarted on a spool of deferred messages. */
+export async function runDeferred(ctx: BenchContext, work: string, scenario: DeferredScenario, profile: boolean): Promise<Sample> {
+  const queued = await fillForScenario(work, scenario);
+  execFileSync('sync');
+  const hole = await startBlackHole();
+  try {
+    const t0 = performance.now();
+    const opts = { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1, startTimeoutMs: 600_000 };
+    return await ctx.withCorreio(work, opts, profile, async (c) => {
+      const startMs = performance.now() - t0;
+      await waitStarted(c.logFile);
+      const loadedMs = performance.now() - t0;
+      const s = await ctx.measure(async () => ({ acceptMs: await ctx.load(c.port, 'b@example.net') }), () => c.child.pid);
+      const mem = memoryOf(c.child.pid!);
+      const listMs = timeQueuePage(path.join(work, 'correio.toml'));
+      const stored = await spoolCount(c.dataDir);
+      if (stored < queued + ctx.messages) throw new Error(`only ${stored} of ${queued + ctx.messages} messages in the spool`);
+      return { ...s, deferred: { queued, startMs, loadedMs, ...mem, listMs } };
+    });
+  } finally {
+    await hole.stop();
+  }
 }

@@ -14,6 +14,9 @@
  */
 import net from 'node:net';
 import { execFileSync } from 'node:child_process';
+import type { BenchContext, Sample } from './bench-context.js';
+import { memoryOf } from './deferred-scenario.js';
+import { sleep, startBlackHole } from './peers.js';
 
 export interface IdleFigures {
   readonly wanted: number;
@@ -86,4 +89,30 @@ export async function openIdle(port: number, n: number, parallel = 200): Promise
 export function formatIdle(f: IdleFigures): string {
   return `${f.held} of ${f.wanted} idle connections held, ${f.stillOpen} still open after the load; ` +
     `RSS ${f.rssBeforeMb.toFixed(0)} → ${f.rssAfterMb.toFixed(0)} MB (${f.kbPerConnection.toFixed(1)} KB per connection)`;
+}
+
+/** The accept load against correio while `wanted` idle SMTP connections (or what fits) are held. */
+export async function runIdle(ctx: BenchContext, work: string, profile: boolean, wanted: number): Promise<Sample> {
+  const n = idleCount(wanted);
+  const hole = await startBlackHole();
+  try {
+    const limits = { max_connections: n + ctx.sessions + 100, max_connections_per_ip: n + ctx.sessions + 100 };
+    const opts = { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1, smtp: limits };
+    return await ctx.withCorreio(work, opts, profile, async (c) => {
+      const before = memoryOf(c.child.pid!).rssMb;
+      const idle = await openIdle(c.port, n);
+      try {
+        await sleep(1000);
+        const after = memoryOf(c.child.pid!).rssMb;
+        const s = await ctx.measure(async () => ({ acceptMs: await ctx.load(c.port, 'b@example.net') }), () => c.child.pid);
+        const held = idle.sockets.length;
+        const kbPerConnection = ((after - before) * 1024) / Math.max(1, held);
+        return { ...s, idle: { wanted, held, stillOpen: idle.open(), rssBeforeMb: before, rssAfterMb: after, kbPerConnection } };
+      } finally {
+        idle.close();
+      }
+    });
+  } finally {
+    await hole.stop();
+  }
 }

@@ -34,7 +34,6 @@ import path from 'node:path';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runLoad } from './load.js';
-import { FsQueueStore } from '../src/queue/index.js';
 import { startCorreio, type CorreioInstance } from './correio-instance.js';
 import {
   countFiles, findPostfixTools, killAll, machineJiffies, postfixConfig, postfixUnavailable, runSmtpSource, sleep,
@@ -42,26 +41,15 @@ import {
   type PostfixInstance, type PostfixTools, type Sink,
 } from './peers.js';
 import { formatProfile, summarizeProfile } from './profile-summary.js';
-import {
-  fillForScenario, formatDeferred, isDeferredScenario, memoryOf, timeQueuePage, waitStarted, type DeferredFigures, type DeferredScenario,
-} from './deferred-scenario.js';
-import { formatIdle, idleCount, openIdle, type IdleFigures } from './idle-scenario.js';
+import { formatDeferred, isDeferredScenario, runDeferred, spoolCount, type DeferredScenario } from './deferred-scenario.js';
+import { formatIdle, runIdle } from './idle-scenario.js';
+import type { BenchContext, Sample } from './bench-context.js';
 
 import { formatJmapBench, runJmapBench } from './jmap-bench.js';
 
 type Scenario = 'raw' | 'accept' | 'relay' | 'maildir' | 'idle10k' | 'jmap' | DeferredScenario;
 type Mta = 'correio' | 'postfix' | 'sink';
 
-interface Sample {
-  accept: number;
-  e2e?: number;
-  cpuMsPerMsg?: number;
-  busy: number;
-  deferred?: DeferredFigures;
-  idle?: IdleFigures;
-  /** BENCH_THREADS=1: CPU of each of correio's threads in the measured window, as a share of one core */
-  threads?: string;
-}
 interface Row {
   scenario: Scenario;
   mta: Mta;
@@ -220,70 +208,13 @@ async function withPostfix<T>(work: string, mode: 'hold' | 'relay' | 'maildir', 
   }
 }
 
-/** Counts what correio's spool holds, as any reader of it does (segment records and message files). */
-async function spoolCount(dataDir: string): Promise<number> {
-  const spool = await FsQueueStore.open(path.join(dataDir, 'spool'), { recover: 'never', lock: false });
-  const stored = (await spool.listMessageIds()).length;
-  await spool.close();
-  return stored;
-}
-
-/** The accept load against correio restarted on a spool of deferred messages (deferred-scenario.ts). */
-async function runDeferred(work: string, scenario: DeferredScenario, profile: boolean): Promise<Sample> {
-  const queued = await fillForScenario(work, scenario);
-  execFileSync('sync');
-  const hole = await startBlackHole();
-  try {
-    const t0 = performance.now();
-    return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1, startTimeoutMs: 600_000 }, profile, async (c) => {
-      const startMs = performance.now() - t0;
-      await waitStarted(c.logFile);
-      const loadedMs = performance.now() - t0;
-      const s = await measure(async () => ({ acceptMs: await load(c.port, 'b@example.net') }), () => c.child.pid);
-      const mem = memoryOf(c.child.pid!);
-      const listMs = timeQueuePage(path.join(work, 'correio.toml'));
-      const stored = await spoolCount(c.dataDir);
-      if (stored < queued + N) throw new Error(`only ${stored} of ${queued + N} messages in the spool`);
-      return { ...s, deferred: { queued, startMs, loadedMs, ...mem, listMs } };
-    });
-  } finally {
-    await hole.stop();
-  }
-}
-
-/** The accept load against correio while many idle SMTP connections are held (idle-scenario.ts). */
-async function runIdle(work: string, profile: boolean): Promise<Sample> {
-  const wanted = int('BENCH_IDLE', 10_000);
-  const n = idleCount(wanted);
-  const hole = await startBlackHole();
-  try {
-    const limits = { max_connections: n + SESSIONS + 100, max_connections_per_ip: n + SESSIONS + 100 };
-    return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1, smtp: limits }, profile, async (c) => {
-      const before = memoryOf(c.child.pid!).rssMb;
-      const idle = await openIdle(c.port, n);
-      try {
-        await sleep(1000);
-        const after = memoryOf(c.child.pid!).rssMb;
-        const s = await measure(async () => ({ acceptMs: await load(c.port, 'b@example.net') }), () => c.child.pid);
-        const stillOpen = idle.open();
-        return {
-          ...s,
-          idle: { wanted, held: idle.sockets.length, stillOpen, rssBeforeMb: before, rssAfterMb: after, kbPerConnection: ((after - before) * 1024) / Math.max(1, idle.sockets.length) },
-        };
-      } finally {
-        idle.close();
-      }
-    });
-  } finally {
-    await hole.stop();
-  }
-}
+const context: BenchContext = { messages: N, sessions: SESSIONS, load, measure, withCorreio };
 
 async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<Sample> {
   const work = await freshWork(`${scenario}-${mta}`);
   try {
-    if (isDeferredScenario(scenario)) return await runDeferred(work, scenario, profile);
-    if (scenario === 'idle10k') return await runIdle(work, profile);
+    if (isDeferredScenario(scenario)) return await runDeferred(context, work, scenario, profile);
+    if (scenario === 'idle10k') return await runIdle(context, work, profile, int('BENCH_IDLE', 10_000));
     if (scenario === 'raw') {
       const sink = await startSink();
       try {

@@ -1,0 +1,35 @@
+/**
+ * @module bench-context
+ * What a scenario module gets from run-bench: the load, the measured window, a correio instance
+ * for one run, and the shape of one run's figures. Lets the big-queue and many-connection
+ * scenarios (deferred-scenario.ts, idle-scenario.ts) live beside run-bench rather than in it.
+ * Standards: none. Security: none. Limitations: none.
+ */
+import type { CorreioInstance, CorreioOptions } from './correio-instance.js';
+import type { DeferredFigures } from './deferred-scenario.js';
+import type { IdleFigures } from './idle-scenario.js';
+
+/** One measured run. */
+export interface Sample {
+  accept: number;
+  e2e?: number;
+  cpuMsPerMsg?: number;
+  busy: number;
+  deferred?: DeferredFigures;
+  idle?: IdleFigures;
+  /** BENCH_THREADS=1: CPU of correio's main thread and other threads in the measured window */
+  threads?: string;
+}
+
+export interface BenchContext {
+  /** messages per run (BENCH_MESSAGES) */
+  readonly messages: number;
+  /** sessions of the load (BENCH_SESSIONS) */
+  readonly sessions: number;
+  /** sends the load to 127.0.0.1:port; resolves with its wall ms */
+  load(port: number, to: string): Promise<number>;
+  /** runs `run` as the measured window, counting the CPU of cpuPid's process tree */
+  measure(run: () => Promise<{ acceptMs: number; e2eMs?: number }>, cpuPid: () => number | undefined): Promise<Sample>;
+  /** starts correio in `work`, runs f, stops it */
+  withCorreio<T>(work: string, opts: CorreioOptions, profile: boolean, f: (c: CorreioInstance) => Promise<T>): Promise<T>;
+}
