@@ -49,7 +49,7 @@ export function smtpPolicyFromConfig(config: Config, lookups: PolicyLookups): Re
   const s = config.smtp;
   const { directory, dns } = lookups;
   const a = config.mailAuth;
-  const settings = { authservId: config.hostname, dmarcReject: a.dmarcReject, temperror: a.temperror, dkimMinKeyBits: a.dkimMinKeyBits };
+  const settings = { authservId: config.hostname, dmarcReject: a.dmarcReject, temperror: a.temperror, dkimMinKeyBits: a.dkimMinKeyBits, trustedArcSealers: a.trustedArcSealers };
   return buildSmtpPolicy({
     hostname: config.hostname,
     maxMessageSize: s.maxMessageSize,

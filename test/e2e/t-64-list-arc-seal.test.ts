@@ -7,7 +7,9 @@
  * dkim=pass for header.d=s1.test; the copy's ARC set is i=1, cv=none, and its
  * ARC-Authentication-Results carries what S1 found (spf=pass for alice); and dkimpy
  * (python3-dkim, an implementation that is not ours) verifies the ARC chain (pass) and the
- * list's DKIM signature. With the list's copy changed after sealing, dkimpy says fail.
+ * list's DKIM signature. With the list's copy changed after sealing, dkimpy says fail. A copy
+ * of mail from a p=reject domain fails DMARC at S2 (the list's envelope and signature are not
+ * the author's), and is delivered because S2 lists s1.test in `trusted_arc_sealers`.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,7 +36,8 @@ before(async () => {
   mx = await startMxSites(
     [
       { domain: 's1.test', ip: '127.0.0.2', dataDir: keyDir, users: ['owner@s1.test'], ...checked },
-      { domain: 's2.test', ip: '127.0.0.3', users: ['bob@s2.test'], ...checked },
+      // S2 trusts S1's seals (RFC 8617 §7.2): a DMARC failure of a list copy is not acted on
+      { domain: 's2.test', ip: '127.0.0.3', users: ['bob@s2.test'], ...checked, tables: `${checked.tables}trusted_arc_sealers = ["s1.test"]\n` },
     ],
     { retry_min: '1s', retry_max: '1s', smtp_timeout: '5s' },
   );
@@ -105,4 +108,16 @@ void test('dkimpy (python3-dkim) verifies the ARC chain and the list\'s DKIM sig
   assert.equal(await dkimpy(python, copy), 'pass True');
   const bad = await dkimpy(python, copy.replace('hello team', 'hello there'));
   assert.equal(bad, 'fail False');
+});
+
+void test('trusted_arc_sealers: a list copy failing the author domain\'s p=reject DMARC is delivered on the trusted seal', async () => {
+  mx.dns.zone['s4.test'] = { txt: ['v=spf1 ip4:127.0.0.4 -all'] };
+  mx.dns.zone['_dmarc.s4.test'] = { txt: ['v=DMARC1; p=reject'] };
+  const r = await sendMail(s1, 'carol@s4.test', ['team@s1.test'], 'From: carol@s4.test\nTo: team@s1.test\nSubject: strict\n\nfrom a p=reject domain\n', { localAddress: '127.0.0.4' });
+  assert.match(r.final ?? '', /^250/, 'S1 accepts: SPF passes and aligns there');
+  const copies = await s2.waitForMessages('bob@s2.test', 2);
+  const strict = copies.find((m) => /^Subject: strict/m.test(m)) ?? '';
+  const ar = /^Authentication-Results: mx\.s2\.test;[^\n]*(\n[ \t][^\n]*)*/m.exec(strict)?.[0] ?? '';
+  assert.match(ar, /arc=pass/, ar);
+  assert.match(ar, /dmarc=fail \(p=REJECT dis=NONE overridden: ARC sealed by trusted s1\.test\) header\.from=s4\.test/, ar);
 });

@@ -13,7 +13,7 @@
  *   recorded and accepted, or answered 451 4.7.0 when `temperror` is "defer". Every lookup goes
  *   through the resolver function the caller passes (built on dns/, `delivery.dns_servers`).
  * Limitations: ARC is verified and recorded (arc=) (sealing is for list copies: list-sealer.ts), and a passing chain does not
- *   override a DMARC failure (no list of trusted sealers yet); SPF's `exp=` text is not shown.
+ *   override a DMARC failure unless its latest sealer is in `trustedArcSealers`; SPF's `exp=` text is not shown.
  *   Each DMARC evaluation is handed to `deps.report` for aggregate reports. Quarantine is this header mark; local delivery puts marked mail in Junk.
  */
 import { QUARANTINE_FIELD, replies, type ReversePath, type SessionInfo, type SmtpReply } from '../../core/index.js';
@@ -35,6 +35,8 @@ export interface InboundSettings {
   readonly temperror: 'accept' | 'defer';
   /** RSA keys shorter than this are a DKIM policy failure (RFC 8301 §3.2: at least 1024) */
   readonly dkimMinKeyBits: number;
+  /** RFC 8617 §7.2: sealers (d= of the latest ARC-Seal) whose passing chain overrides a DMARC failure */
+  readonly trustedArcSealers?: readonly string[];
 }
 
 export interface InboundDeps {
@@ -97,8 +99,12 @@ export async function authenticateInbound(
     for (const a of fromAddresses(f.value)) if (a && a.domain !== '') fromDomains.add(a.domain.toLowerCase());
   }
   const outcomes: DmarcOutcome[] = [];
+  // RFC 8617 §7.2, RFC 7489 §7.2 "trusted_forwarder": a passing chain sealed last by a trusted
+  // intermediary (a list, a forwarder) vouches for what it received: the failure is recorded, not acted on
+  const trusted = arc?.result === 'pass' && arc.sealer !== undefined && (s.trustedArcSealers ?? []).includes(arc.sealer) ? arc.sealer : undefined;
   for (const d of fromDomains) {
-    outcomes.push(await evaluateDmarc(d, { spf: { result: spfRes, domain: spfResult.domain }, dkim }, deps.txt, deps.sample));
+    const o = await evaluateDmarc(d, { spf: { result: spfRes, domain: spfResult.domain }, dkim }, deps.txt, deps.sample);
+    outcomes.push(o.result === 'fail' && trusted ? { ...o, disposition: 'none', comment: `overridden: ARC sealed by trusted ${trusted}` } : o);
   }
 
   const results: ResInfo[] = [];
@@ -180,15 +186,18 @@ export async function checkSpf(lookup: RawLookup, sender: string, ip: string, he
  * RFC 8617 §5.2: validates the ARC chain dkimVerify found (mailauth's arc()); undefined when the
  * message has no ARC sets, so no arc= result is written for ordinary mail.
  */
-async function verifyArc(dkim: unknown, lookup: RawLookup, minBitLength: number): Promise<{ result: string; comment?: string } | undefined> {
-  const data = (dkim as { arc?: { chain?: unknown; error?: unknown } }).arc;
+async function verifyArc(dkim: unknown, lookup: RawLookup, minBitLength: number): Promise<{ result: string; comment?: string; sealer?: string } | undefined> {
+  const data = (dkim as { arc?: { chain?: unknown; error?: unknown; lastEntry?: { 'arc-seal'?: { parsed?: { d?: { value?: unknown } } } } } }).arc;
   if (!data || (!data.chain && !data.error)) return undefined;
   const { arc } = await import('mailauth/lib/arc/index.js');
   try {
     const r = await arc(data as never, { resolver: lookup as never, minBitLength });
     const result = String(r.status.result);
     const parts = [r.i ? `i=${r.i}` : '', typeof r.status.comment === 'string' ? r.status.comment : ''].filter((x) => x !== '');
-    return { result: result === 'temperr' ? 'temperror' : result, ...(parts.length > 0 ? { comment: parts.join(' ') } : {}) };
+    // the latest sealer: the hop that handed the message to us
+    const d = data.lastEntry?.['arc-seal']?.parsed?.d?.value;
+    const sealer = typeof d === 'string' ? d.toLowerCase().replace(/\.$/, '') : undefined;
+    return { result: result === 'temperr' ? 'temperror' : result, ...(parts.length > 0 ? { comment: parts.join(' ') } : {}), ...(sealer ? { sealer } : {}) };
   } catch (err) {
     return { result: 'temperror', comment: String((err as Error).message ?? err) };
   }
