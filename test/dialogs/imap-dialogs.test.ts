@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { constants as zlibConstants, createDeflateRaw, createInflateRaw } from 'node:zlib';
+import { ImapFlow } from 'imapflow';
 import { MailboxQuota, MaildirFolders, MaildirStore } from '../../src/mailbox/index.js';
 import { MemoryDirectory } from '../helpers/memory-directory.js';
 import { ImapServer, type ImapServerOptions } from '../../src/server/imap/index.js';
@@ -122,6 +124,60 @@ void test('BINARY (RFC 3516): APPEND of literal8 with NUL octets, FETCH BINARY[]
       assert.deepEqual(g, ['* 1 FETCH (BINARY[1] {7}', 'corpo', ')', 'x5 OK FETCH completed']);
     } finally {
       c.close();
+    }
+  }));
+
+void test('COMPRESS=DEFLATE (RFC 4978): the OK in clear, then raw DEFLATE both ways; COMPRESSIONACTIVE; imapflow compresses', () =>
+  withServer({}, async (port) => {
+    const c = await LineClient.connect(port, '127.0.0.1');
+    try {
+      await c.readLine();
+      c.write('z1 LOGIN suzana@dc.uece.br secret\r\n');
+      await c.readTagged('z1');
+      c.write('z2 COMPRESS GZIP\r\n');
+      assert.deepEqual(await c.readTagged('z2'), ['z2 BAD Unknown compression mechanism']);
+      c.write('z3 COMPRESS DEFLATE\r\n');
+      assert.deepEqual(await c.readTagged('z3'), ['z3 OK DEFLATE active']);
+      // from here the client speaks DEFLATE too
+      const deflate = createDeflateRaw();
+      const inflate = createInflateRaw();
+      const sock = c.socket;
+      deflate.on('data', (d: Buffer) => sock.write(d));
+      sock.removeAllListeners('data');
+      sock.on('data', (d: Buffer) => inflate.write(d));
+      let text = '';
+      inflate.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      const send = async (line: string, tag: string): Promise<string> => {
+        text = '';
+        deflate.write(`${line}\r\n`);
+        deflate.flush(zlibConstants.Z_SYNC_FLUSH);
+        for (let i = 0; i < 500 && !new RegExp(`^${tag} `, 'm').test(text); i++) await new Promise((r) => setTimeout(r, 10));
+        return text;
+      };
+      assert.equal(await send('z4 COMPRESS DEFLATE', 'z4'), 'z4 NO [COMPRESSIONACTIVE] Compression is already active\r\n');
+      const sel = await send('z5 SELECT INBOX', 'z5');
+      assert.match(sel, /\* 1 EXISTS\r\n/);
+      assert.equal(await send('z6 FETCH 1 BODY.PEEK[TEXT]', 'z6'), '* 1 FETCH (BODY[TEXT] {7}\r\ncorpo\r\n)\r\nz6 OK FETCH completed\r\n');
+    } finally {
+      c.close();
+    }
+    // imapflow negotiates COMPRESS by itself when offered
+    const client = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user: 'suzana@dc.uece.br', pass: 'secret' }, logger: false });
+    try {
+      await client.connect();
+      assert.equal((client as unknown as { _deflate?: unknown })._deflate !== undefined, true, 'imapflow compressed the session');
+      const lock = await client.getMailboxLock('INBOX');
+      try {
+        const big = `Subject: grande\r\n\r\n${'linha de texto que se repete\r\n'.repeat(20_000)}`;
+        await client.append('INBOX', big);
+        const msg = await client.fetchOne('2', { source: true });
+        assert.ok(msg && msg.source?.equals(Buffer.from(big)));
+      } finally {
+        lock.release();
+      }
+      await client.logout();
+    } finally {
+      client.close();
     }
   }));
 

@@ -10,7 +10,7 @@
  *   RFC 7162 (SELECT/EXAMINE CONDSTORE and QRESYNC parameters, FETCH CHANGEDSINCE and
  *   VANISHED modifiers, STORE UNCHANGEDSINCE, STATUS HIGHESTMODSEQ).
  *   RFC 3502 (MULTIAPPEND); RFC 6855 §4 (APPEND's UTF8 data); RFC 3516 (literal8 in APPEND);
- *   RFC 5256 (SORT, THREAD and their UID forms).
+ *   RFC 5256 (SORT, THREAD and their UID forms); RFC 4978 (COMPRESS).
  * Limitations: CREATE's USE is refused; no CATENATE.
  */
 import { readFetchItems, type FetchItem } from './fetch-items.js';
@@ -57,6 +57,7 @@ export type ImapCommand =
   | { readonly name: 'LOGIN'; readonly user: string; readonly password: string }
   | { readonly name: 'AUTHENTICATE'; readonly mechanism: string; readonly initial?: string }
   | { readonly name: 'ENABLE'; readonly capabilities: readonly string[] }
+  | { readonly name: 'COMPRESS'; readonly mechanism: string }
   | { readonly name: 'ID'; readonly params: readonly (readonly [string, string | null])[] | null }
   | { readonly name: 'CREATE' | 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE'; readonly mailbox: Buffer }
   | { readonly name: 'SELECT' | 'EXAMINE'; readonly mailbox: Buffer; readonly condstore?: boolean; readonly qresync?: QresyncParams }
@@ -200,6 +201,10 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
       const ir = r.atom();
       return { name, mechanism, initial: ir === '=' ? '' : ir };
     }
+    case 'COMPRESS':
+      // RFC 4978 §3: COMPRESS SP algorithm
+      r.sp();
+      return { name, mechanism: r.atom().toUpperCase() };
     case 'ENABLE': {
       const capabilities: string[] = [];
       while (r.maybeSp()) capabilities.push(r.atom().toUpperCase());

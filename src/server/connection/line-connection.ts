@@ -18,6 +18,7 @@
  *   (issue 12 item 5). Over-long lines are discarded to their end, never buffered whole.
  * Limitations: readBytes holds a literal in memory unless given a sink. TLS upgrade needs a net.Socket underneath (a stdio session has no STARTTLS).
  */
+import { DeflateDuplex } from './deflate-duplex.js';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
@@ -86,14 +87,20 @@ export class LineConnection {
   get socket(): Duplex {
     return this.stream;
   }
+  /** the socket (or TLS socket) under a compression layer */
+  private get base(): Duplex {
+    return this.stream instanceof DeflateDuplex ? this.stream.raw : this.stream;
+  }
   get remotePort(): number | undefined {
-    return this.stream instanceof Socket ? this.stream.remotePort : undefined;
+    const b = this.base;
+    return b instanceof Socket ? b.remotePort : undefined;
   }
   get localAddress(): string | undefined {
-    return this.stream instanceof Socket ? normalizeIp(this.stream.localAddress) : undefined;
+    const b = this.base;
+    return b instanceof Socket ? normalizeIp(b.localAddress) : undefined;
   }
   get encrypted(): boolean {
-    return this.stream instanceof TLSSocket;
+    return this.base instanceof TLSSocket;
   }
 
   // ---- stream events ----
@@ -361,6 +368,29 @@ export class LineConnection {
 
   destroy(): void {
     this.stream.destroy();
+  }
+
+  // ---- COMPRESS=DEFLATE (RFC 4978) ----
+  /** Whether startDeflate() was called. */
+  get compressed(): boolean {
+    return this.stream instanceof DeflateDuplex;
+  }
+  /**
+   * From now on both directions are raw DEFLATE (RFC 4978 §3): the output queued so far (the
+   * tagged OK) goes out uncompressed first; input already buffered is taken as compressed.
+   */
+  startDeflate(): void {
+    const raw = this.stream;
+    this.flush();
+    const pending = this.take();
+    this.detach(raw);
+    if (this.paused) {
+      this.paused = false;
+      raw.resume();
+    }
+    const d = new DeflateDuplex(raw, pending);
+    this.stream = d;
+    this.attach(d);
   }
 
   // ---- TLS (RFC 3207, RFC 2595 §4, RFC 8314) ----

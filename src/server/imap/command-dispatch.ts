@@ -7,7 +7,8 @@
  *   RFC 2971 (ID: the server's own fields); RFC 5161 (ENABLE: ENABLED lists what the command
  *   turned on; unknown extensions ignored); RFC 7162 §3.2.3 (QRESYNC implies CONDSTORE);
  *   RFC 9051 §6.3.1 (ENABLE IMAP4rev2); RFC 6855 §3 (ENABLE UTF8=ACCEPT);
- *   RFC 2342 (NAMESPACE); RFC 3691 (UNSELECT); RFC 9208 (QUOTA, quota-commands.ts).
+ *   RFC 2342 (NAMESPACE); RFC 3691 (UNSELECT); RFC 9208 (QUOTA, quota-commands.ts); RFC 4978
+ *   (COMPRESS=DEFLATE, COMPRESSIONACTIVE).
  * Security: a command outside its state is refused with BAD before any handler runs.
  * Limitations: none.
  */
@@ -20,7 +21,7 @@ import { copyOrMove, expunge, fetch, search, store } from './message-commands.js
 import { quotaCommand } from './quota-commands.js';
 import type { SessionAuth } from './session-auth.js';
 import { sort, thread } from './sort-command.js';
-import { bad, ok, type SessionIo, type TaggedResult } from './session-types.js';
+import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
 export type SessionState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
 
@@ -34,6 +35,8 @@ export interface DispatchHost extends SessionIo, IdleHost {
   enableQresync(): void;
   enableRev2(): void;
   enableUtf8(): void;
+  /** writes a tagged reply now (before a switch of the stream under it) */
+  tagged(tag: string, r: TaggedResult): void;
   /** LOGOUT: BYE, the tagged OK, and the end of the session */
   logout(tag: string): Promise<void>;
 }
@@ -90,6 +93,8 @@ async function run(s: DispatchHost, tag: string, c: ImapCommand): Promise<Tagged
       return s.auth.authenticate(c.mechanism, c.initial);
     case 'ENABLE':
       return enable(s, c.capabilities);
+    case 'COMPRESS':
+      return compress(s, tag, c.mechanism);
     case 'NAMESPACE':
       s.untagged('NAMESPACE (("" ".")) NIL NIL');
       return ok('NAMESPACE completed');
@@ -144,6 +149,15 @@ async function run(s: DispatchHost, tag: string, c: ImapCommand): Promise<Tagged
     case 'SETQUOTA':
       return quotaCommand(s, c);
   }
+}
+
+/** RFC 4978 §3: the OK goes out uncompressed, everything after it (both ways) is DEFLATE. */
+function compress(s: DispatchHost, tag: string, mechanism: string): TaggedResult | undefined {
+  if (mechanism !== 'DEFLATE') return bad('Unknown compression mechanism');
+  if (s.conn.compressed) return no('Compression is already active', 'COMPRESSIONACTIVE');
+  s.tagged(tag, ok('DEFLATE active'));
+  s.conn.startDeflate();
+  return undefined;
 }
 
 /** RFC 5161 §3.1: extensions we do not know (or need no enabling) are ignored. */

@@ -89,7 +89,7 @@ export class ImapSession implements DispatchHost {
   }
 
   capabilities(): string[] {
-    const caps = ['IMAP4rev1', 'IMAP4rev2', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE', `APPENDLIMIT=${this.ctx.appendLimit}`, 'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SEARCHRES', 'LIST-EXTENDED', 'LIST-STATUS', 'BINARY', 'UTF8=ACCEPT', 'SORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES'];
+    const caps = ['IMAP4rev1', 'IMAP4rev2', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE', `APPENDLIMIT=${this.ctx.appendLimit}`, 'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SEARCHRES', 'LIST-EXTENDED', 'LIST-STATUS', 'BINARY', 'UTF8=ACCEPT', 'SORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES', 'COMPRESS=DEFLATE'];
     caps.push(...quotaCapabilities(this));
     if (this.state === 'not-authenticated') caps.push(...this.auth.preLoginCapabilities());
     return caps;
@@ -192,7 +192,7 @@ export class ImapSession implements DispatchHost {
     this.resolveClosed();
   }
 
-  private tagged(tag: string, r: TaggedResult): void {
+  tagged(tag: string, r: TaggedResult): void {
     this.conn.queue(`${tag} ${r.status} ${r.code ? `[${r.code}] ` : ''}${r.text}\r\n`);
   }
 
