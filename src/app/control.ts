@@ -36,9 +36,18 @@ export function controlSocketPath(config: Config): string {
   return join(config.dataDir, 'control.sock');
 }
 
-export async function startControlServer(
+export function startControlServer(
   path: string,
   handle: (req: ControlRequest) => Promise<ControlResponse>,
+): Promise<{ close(): Promise<void> }> {
+  return startSocketServer(path, handle, 0o600);
+}
+
+/** One JSON request and one JSON response per connection on the UNIX socket `path` (made `mode`). */
+export async function startSocketServer<Req, Res>(
+  path: string,
+  handle: (req: Req) => Promise<Res>,
+  mode: number,
 ): Promise<{ close(): Promise<void> }> {
   await unlink(path).catch(() => undefined);
   const server = net.createServer((sock) => {
@@ -53,9 +62,9 @@ export async function startControlServer(
       }
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
-      let req: ControlRequest;
+      let req: Req;
       try {
-        req = JSON.parse(buf.slice(0, nl)) as ControlRequest;
+        req = JSON.parse(buf.slice(0, nl)) as Req;
       } catch {
         sock.end(JSON.stringify({ ok: false, error: 'bad request' }) + '\n');
         return;
@@ -70,7 +79,7 @@ export async function startControlServer(
     server.once('error', reject);
     server.listen(path, () => resolve());
   });
-  await chmod(path, 0o600).catch(() => undefined);
+  await chmod(path, mode).catch(() => undefined);
   return {
     close: () =>
       new Promise<void>((resolve) => {
@@ -81,8 +90,12 @@ export async function startControlServer(
 }
 
 /** Sends a request to a running server; undefined when none answers. */
-export async function sendControl(config: Config, req: ControlRequest, timeoutMs = 30000): Promise<ControlResponse | undefined> {
-  const path = controlSocketPath(config);
+export function sendControl(config: Config, req: ControlRequest, timeoutMs = 30000): Promise<ControlResponse | undefined> {
+  return askSocket<ControlRequest, ControlResponse>(controlSocketPath(config), req, timeoutMs);
+}
+
+/** Sends one request on the UNIX socket `path`; undefined when nothing answers. */
+export async function askSocket<Req, Res>(path: string, req: Req, timeoutMs = 30000): Promise<Res | undefined> {
   return new Promise((resolve) => {
     const sock = net.connect(path);
     let buf = '';
@@ -100,7 +113,7 @@ export async function sendControl(config: Config, req: ControlRequest, timeoutMs
     sock.on('end', () => {
       clearTimeout(timer);
       try {
-        resolve(JSON.parse(buf) as ControlResponse);
+        resolve(JSON.parse(buf) as Res);
       } catch {
         resolve(undefined);
       }

@@ -33,6 +33,7 @@ import { countingAuthenticate, startMonitoring, type Monitoring } from './monito
 import { startWeb, type WebServices } from './web-services.js';
 import type { Privileges } from './privileges.js';
 import { listenKeys } from './listener-checks.js';
+import { publicHandler, startPublicServer } from './public-socket.js';
 import { MaildropPickup } from './maildrop-pickup.js';
 import { messageSubmitter } from './message-submitter.js';
 
@@ -252,6 +253,9 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     stops.unshift(() => w.close());
     const control = await startControlServer(controlSocketPath(config), (req) => handleControl(req));
     stops.unshift(() => control.close());
+    // mailq and sendmail -bv for every local user (public-socket.ts)
+    const open = await startPublicServer(config, publicHandler(() => backends.store, () => backends.resolver));
+    stops.unshift(() => open.close());
     // [metrics] listen: closed last, so that /readyz says "not ready" through the drain
     const m = await bind(() => startMonitoring(config, { smtpSessions: () => smtp.connectionsByMode(), pop3Sessions: () => pop3.connectionCount, imapSessions: () => imap.connectionCount, store: backends.store, logger }));
     monitoring = m;

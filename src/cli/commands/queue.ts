@@ -20,7 +20,8 @@ import type { Command } from 'commander';
 import { addressToString, reversePathToString, type QueueControl, type QueueStore } from '../../core/index.js';
 import type { Config } from '../../config/index.js';
 import { StoreQueueControl, findQueued, findQueuedMessage, listQueuePage, walkQueue, type QueuedMessage } from '../../queue/index.js';
-import { ControlError, SocketQueueControl, openQueueStore } from '../../app/index.js';
+import { ControlError, SocketQueueControl, askPublic, openQueueStore, publicSocketPath } from '../../app/index.js';
+import { submitsThroughMaildrop } from './sendmail-maildrop.js';
 import {
   describeAttempt, isoTime, lastError, maxPageLimit, messageJson, parsePageLimit, parseSince, routeText, sinceForms, stateLabel, stateText,
 } from '../../admin/index.js';
@@ -190,6 +191,16 @@ function pageOf(opts: ListOptions): { limit?: number; after?: string } {
 export async function listCommand(ctx: CliContext, config: Config, opts: ListOptions = {}): Promise<void> {
   const { limit, after } = pageOf(opts);
   const now = Date.now();
+  if (submitsThroughMaildrop(config)) {
+    // not the spool's owner: the running server lists it (app/public-socket.ts)
+    const r = await askPublic(config, { op: 'mailq', ...(limit !== undefined && { limit }), ...(after !== undefined && { after }) });
+    if (r === undefined) throw new CliError(`the queue is readable by its owner only and no server answers on ${publicSocketPath(config)}: start correio serve, or ask the administrator`, exitCodes.tempFail);
+    if (!r.ok || r.messages === undefined) throw new CliError(`the server did not list the queue: ${r.error ?? 'no answer'}`, exitCodes.tempFail);
+    if (opts.json) await printJson(ctx, r.messages, now);
+    else await printQueue(ctx, r.messages, now);
+    if (r.next !== undefined) ctx.stderr.write(`more: --since ${r.next}\n`);
+    return;
+  }
   await withSpool(config, async (s) => {
     const page = limit === undefined ? undefined : await listQueuePage(s, { limit, after });
     const queue = page?.messages ?? walkQueue(s, { after });

@@ -62,6 +62,7 @@ import {
   type SessionInfo,
 } from '../../core/index.js';
 import { loadConfig, type Config } from '../../config/index.js';
+import { askPublic, publicSocketPath } from '../../app/index.js';
 import { parseAddrSpec, parseAddressList, parseForwardPath, parseReversePath, quoteLocalPart } from '../../address/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 import { becomeDataDirOwner } from '../run-as.js';
@@ -318,6 +319,7 @@ async function verify(ctx: CliContext, config: Config, o: SendmailOptions): Prom
   }
   recipients = dedupe(recipients);
   if (recipients.length === 0) throw usage('no recipients given');
+  if (submitsThroughMaildrop(config)) return verifyThroughServer(ctx, config, recipients);
   let bad = 0;
   await withBackends(config, async (b) => {
     for (const r of recipients) {
@@ -359,6 +361,18 @@ async function verify(ctx: CliContext, config: Config, o: SendmailOptions): Prom
     }
   });
   if (bad > 0) process.exitCode = exitCodes.noUser;
+}
+
+/**
+ * -bv for a user who may not read the directory: the running server says deliverable or not
+ * (app/public-socket.ts), without showing where aliases lead.
+ */
+async function verifyThroughServer(ctx: CliContext, config: Config, recipients: readonly Address[]): Promise<void> {
+  const r = await askPublic(config, { op: 'verify', addresses: recipients.map(addressToString) });
+  if (r === undefined) throw new CliError(`the directory is readable by its owner only and no server answers on ${publicSocketPath(config)}: start correio serve, or ask the administrator`, exitCodes.tempFail);
+  if (!r.ok || r.verdicts === undefined) throw new CliError(`the server did not verify: ${r.error ?? 'no answer'}`, exitCodes.tempFail);
+  for (const v of r.verdicts) ctx.print(v.deliverable ? `${v.address}: deliverable` : `${v.address}: undeliverable: ${v.reply ?? 'refused'}`);
+  if (r.verdicts.some((v) => !v.deliverable)) process.exitCode = exitCodes.noUser;
 }
 
 /** The argv after "sendmail" as typed ("--" included), from the program's raw arguments. */
