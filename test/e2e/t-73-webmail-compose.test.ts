@@ -2,7 +2,7 @@
  * t-73: writing and handling mail in the webmail, in a real browser (Chromium through
  * playwright-core) against a real correio (in this process, real sockets): alice writes to
  * bob with an attachment (the draft saved while she types), bob reads it and downloads the
- * attachment; a message sent over SMTP appears in bob's open page without a reload; a flag
+ * attachment; rich text goes out as HTML beside its plain text; a message sent over SMTP appears in bob's open page without a reload; a flag
  * set over IMAP (imapflow) shows in the browser and one set in the browser shows over IMAP;
  * keyboard shortcuts (j/k, e, #, /, r) and server-side search with highlighted matches; a
  * phone-sized screen shows one pane at a time. Skips when /usr/bin/chromium is absent.
@@ -152,6 +152,28 @@ void test('t-73: compose with an attachment to a second user, who reads it; SMTP
     await page.waitForSelector('#messages li:has-text("arrived live")');
     await page.waitForSelector('.folders button[data-role=inbox] .unread:text-is("1")');
   });
+});
+
+void test('t-73: simple rich text is sent as HTML beside its plain text', { skip: browserSkip }, async (t) => {
+  await scenario(t, browser, 't-73-rich-text', async (page) => {
+    await login(page, 'alice@example.org');
+    await page.keyboard.press('c');
+    await page.fill('#compose input[name=to]', 'carol@example.org');
+    await page.fill('#compose input[name=subject]', 'Rico');
+    await page.check('#compose input[name=rich]');
+    await page.click('#compose .editor');
+    await page.keyboard.type('normal ');
+    await page.click('#compose .format button:has-text("B")');
+    await page.keyboard.type('forte');
+    await page.click('#compose button[type=submit]');
+    await page.waitForSelector('#status:has-text("sent to carol@example.org")');
+  });
+  const message = await waitFor('"Rico" in carol\'s mailbox', async () => (await site.messages('carol@example.org')).find((m) => /^Subject: Rico$/m.test(m)));
+  assert.match(message, /Content-Type: multipart\/alternative/i);
+  // the parts as sent (base64 of UTF-8)
+  const b64 = (text: string): string => Buffer.from(text).toString('base64');
+  assert.ok(message.includes(`Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n${b64('normal forte')}\n`), message);
+  assert.ok(message.includes(`Content-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: base64\n\n${b64('normal <b>forte</b>')}\n`), message);
 });
 
 void test('t-73: a flag set over IMAP shows in the browser; one set in the browser shows over IMAP', { skip: browserSkip }, async (t) => {
