@@ -67,6 +67,7 @@ function adminMount(ctx: WebContext): Hono<WebEnv> {
     checkConfig: () => runChecks({ config: ctx.config(), directory }),
     logTail: ctx.logTail,
     activity: ctx.activity,
+    quota: ctx.backends.quota,
     onError: (err) => ctx.logger.error({ err }, 'admin API request failed'),
   });
 }

@@ -12,6 +12,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { loadConfig } from '../config/index.js';
 import { openDirectory } from '../directory/index.js';
+import { MailboxQuota, MaildirStore } from '../mailbox/index.js';
 import { FsQueueStore, StoreQueueControl } from '../queue/index.js';
 import { makeResolver, runChecks } from '../app/index.js';
 import { makeSite, type Site } from '../../test/e2e/queue-cli-harness.js';
@@ -47,6 +48,7 @@ async function startApi(site: Site): Promise<Api> {
     logTail: (n) => log.slice(-n),
     activity: (n) => new MinuteCounts().series(Date.UTC(2026, 11, 5, 12, 0), n).map((m, i) => ({ ...m, received: i })),
     authorize: bearerOnly,
+    quota: new MailboxQuota({ directory, mailboxes: new MaildirStore(join(site.dataDir, 'mail')), defaults: () => config.quota }),
   };
   const app = new Hono().route(ADMIN_API_BASE, adminApi(deps));
   const server = await new Promise<ServerType>((resolve) => {
@@ -93,6 +95,34 @@ void test('admin API: only admins get in', () =>
     const none = await api.call('GET', '/nothing-here');
     assert.equal(none.status, 404);
     assert.match((none.json as { error: string }).error, /no such endpoint/);
+  }));
+
+void test('admin API: a user\'s quota (set, shown with usage, back to the default, bad values 400) and disable/enable', () =>
+  withApi(async (api) => {
+    assert.equal((await api.call('POST', '/users', { address: 'ana@example.org', password: 's3cret' })).status, 201);
+    const path = `/users/${encodeURIComponent('ana@example.org')}`;
+    let r = await api.call('PUT', `${path}/quota`, { storage: '2MB', messages: 100 });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(r.json, {
+      address: 'ana@example.org', own: { storage: 2 * 1024 ** 2, messages: 100 }, default: { storage: 0, messages: 0 },
+      limit: { storage: 2 * 1024 ** 2, messages: 100 }, usage: { storage: 0, messages: 0 },
+    });
+    r = await api.call('PUT', `${path}/quota`, { storage: null });
+    assert.deepEqual((r.json as { own: unknown }).own, { storage: null, messages: 100 });
+    assert.deepEqual((await api.call('GET', `${path}/quota`)).json, (r.json as object));
+    r = await api.call('PUT', `${path}/quota`, { storage: 'lots' });
+    assert.deepEqual([r.status, r.json], [400, { error: 'invalid storage quota "lots": expected a size such as "500MB" or "2GB" (0 or "none": no limit; "default")' }]);
+    assert.equal((await api.call('PUT', `${path}/quota`, {})).status, 400);
+    assert.equal((await api.call('PUT', `/users/${encodeURIComponent('ghost@example.org')}/quota`, { messages: 1 })).status, 404);
+
+    r = await api.call('POST', `${path}/disable`);
+    assert.deepEqual([r.status, r.json], [200, { address: 'ana@example.org', disabled: true }]);
+    assert.equal(await api.deps.directory.verifyPassword('ana@example.org', 's3cret'), false);
+    assert.equal(((await api.call('GET', path)).json as { disabled: boolean }).disabled, true);
+    r = await api.call('POST', `${path}/enable`);
+    assert.deepEqual([r.status, r.json], [200, { address: 'ana@example.org', disabled: false }]);
+    assert.equal(await api.deps.directory.verifyPassword('ana@example.org', 's3cret'), true);
+    assert.equal((await api.call('POST', `/users/${encodeURIComponent('ghost@example.org')}/disable`)).status, 404);
   }));
 
 void test('admin API: users, aliases, lists, roles through the CLI\'s rules; the CLI sees the changes', () =>

@@ -5,7 +5,8 @@
  * Standards: RFC 9110 §9.3 (GET reads, POST adds, PUT sets, DELETE removes).
  * Security: behind the admin API's authorize; passwords arrive in the body (never the URL)
  *   and are stored as scrypt hashes only; no answer carries a hash.
- * Limitations: no user disable or quota (the directory has neither yet).
+ * Limitations: a quota's usage is shown only where the server gives its QuotaGate (not when
+ *   the API runs without the mailboxes).
  */
 import type { Hono } from 'hono';
 import type { WebEnv } from './http-auth.js';
@@ -23,7 +24,10 @@ import {
   roleJson,
   setAlias,
   setRole,
+  parseQuotaValue,
+  setUserDisabled,
   setUserPassword,
+  setUserQuota,
   showList,
   userJson,
   AdminError,
@@ -57,6 +61,27 @@ export function directoryRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
     const address = await setUserPassword(dir, c.req.param('address'), stringField(await jsonBody(c), 'password'));
     return c.json({ address, passwordChanged: true });
   });
+  // quotas (docs/quota.md): the user's own limits; null (or "default") goes back to [quota]
+  const quotaJson = async (address: string): Promise<Record<string, unknown>> => {
+    const u = await dir.findUser(address);
+    if (!u) throw new AdminError(`no such user: ${address}`, 'not-found');
+    const report = deps.quota ? await deps.quota.report(u.address) : undefined;
+    return { address: u.address, own: userJson(u).quota, default: deps.config().quota, ...(report ? { limit: report.limit, usage: report.usage } : {}) };
+  };
+  app.get('/users/:address/quota', async (c) => c.json(await quotaJson(c.req.param('address'))));
+  app.put('/users/:address/quota', async (c) => {
+    const b = await jsonBody(c);
+    const change: { storage?: number | null; messages?: number | null } = {};
+    if ('storage' in b) change.storage = parseQuotaValue('storage', b.storage);
+    if ('messages' in b) change.messages = parseQuotaValue('messages', b.messages);
+    if (Object.keys(change).length === 0) throw new AdminError('give "storage" and/or "messages" (a number, a size such as "500MB", 0 for no limit, null for the default)');
+    const u = await setUserQuota(dir, c.req.param('address'), change);
+    return c.json(await quotaJson(u.address));
+  });
+  // a disabled account logs in nowhere and receives no mail; its mail is kept
+  for (const [verb, disabled] of [['disable', true], ['enable', false]] as const) {
+    app.post(`/users/:address/${verb}`, async (c) => c.json({ address: await setUserDisabled(dir, c.req.param('address'), disabled), disabled }));
+  }
 
   app.get('/aliases', async (c) => c.json((await dir.listAliases()).map(aliasJson)));
   app.put('/aliases/:name', async (c) => {

@@ -68,6 +68,16 @@ export const adminOpenApi: Json = {
       delete: op('directory', 'delete a user (stored mail is kept)', { params: [address] }),
     },
     '/users/{address}/password': { put: op('directory', 'set (reset) a user\'s password', { params: [address], body: body({ password: str }, ['password']) }) },
+    '/users/{address}/quota': {
+      get: op('directory', 'a user\'s quota: own limits (null: the default), the default, the limits in force and the usage', { params: [address], response: ok('the quota', ref('Quota')) }),
+      put: op('directory', 'set a user\'s quota: octets or a size ("500MB"), a message count; 0 no limit, null the default; a field left out is kept', {
+        params: [address],
+        body: body({ storage: { type: ['integer', 'string', 'null'] }, messages: { type: ['integer', 'string', 'null'] } }, []),
+        response: ok('the quota', ref('Quota')),
+      }),
+    },
+    '/users/{address}/disable': { post: op('directory', 'disable an account: no login on any protocol, mail to it refused (550 5.2.1); its mail is kept', { params: [address] }) },
+    '/users/{address}/enable': { post: op('directory', 'enable a disabled account again', { params: [address] }) },
     '/aliases': { get: op('directory', 'list aliases', { response: ok('aliases', arrayOf('Alias')) }) },
     '/aliases/{name}': {
       put: op('directory', 'set an alias\'s targets (a bare name: in every local domain)', {
@@ -137,7 +147,18 @@ export const adminOpenApi: Json = {
     },
     schemas: {
       Error: { type: 'object', properties: { error: str }, required: ['error'] },
-      User: { type: 'object', properties: { address: str, name: { type: ['string', 'null'] }, createdAt: str } },
+      User: {
+        type: 'object',
+        properties: {
+          address: str, name: { type: ['string', 'null'] }, createdAt: str, disabled: { type: 'boolean' },
+          quota: { type: 'object', properties: { storage: { type: ['integer', 'null'] }, messages: { type: ['integer', 'null'] } } },
+        },
+      },
+      Quota: {
+        type: 'object',
+        description: 'storage in octets, messages as a count; 0 is no limit',
+        properties: { address: str, own: { type: 'object' }, default: { type: 'object' }, limit: { type: 'object' }, usage: { type: 'object' } },
+      },
       Alias: { type: 'object', properties: { name: str, targets: strings, source: str } },
       List: { type: 'object', properties: { address: str, owner: str, description: { type: ['string', 'null'] }, sender: str, listId: str, members: strings } },
       Role: { type: 'object', properties: { address: str, holder: str, description: { type: ['string', 'null'] } } },

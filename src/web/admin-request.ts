@@ -7,7 +7,7 @@
  * Limitations: none.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import type { Directory, QueueControl, QueueStore } from '../core/index.js';
+import type { Directory, QueueControl, QueueStore, QuotaGate } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import type { Explanation } from '../resolve/index.js';
 import type { ActivityMinute } from '../log/index.js';
@@ -41,6 +41,8 @@ export interface AdminApiDeps {
    * mount already requires the admin scope (app/web-services.ts)
    */
   readonly authorize?: MiddlewareHandler;
+  /** mailbox quotas: a user's limits and usage (GET /users/{address}/quota); absent: limits only */
+  readonly quota?: QuotaGate;
   /** where relative alias targets (/file, :include:) are read from; default: data_dir */
   readonly baseDir?: string;
   /** an unexpected error (logged by the caller) */
