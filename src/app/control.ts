@@ -21,7 +21,8 @@ export type ControlRequest =
   | { op: 'flush'; id?: string }
   | { op: 'hold' | 'release' | 'delete' | 'bounce'; id: string }
   | { op: 'ping' }
-  | { op: 'reload' }; // start-app answers it (reload.ts), not the runner
+  | { op: 'reload' } // start-app answers it (reload.ts), not the runner
+  | { op: 'reload-keys' }; // after a reload: the delivery side (main thread or worker) reads its keys again
 
 export interface ControlResponse {
   ok: boolean;

@@ -18,7 +18,7 @@ import { defaultSmtpTimeouts, type SmtpTimeouts } from '../client/index.js';
 import { QueueRunner, DsnNotifier } from '../delivery/index.js';
 import type { QueueControl, Transport } from '../core/index.js';
 import { sharedStorage, type Backends } from './backends.js';
-import { listSealerFor } from './mail-auth.js';
+import { ReloadableListSealer } from './mail-auth.js';
 import { recordTlsResults } from './daily-reports.js';
 import type { ControlRequest, ControlResponse } from './control.js';
 
@@ -26,6 +26,8 @@ export interface DeliveryServices {
   readonly runner: QueueRunner;
   /** stops the runner (its grace, then in-flight deliveries defer) and closes kept sessions */
   stop(): Promise<void>;
+  /** reads the list sealer's DKIM keys again (reload) */
+  readonly reloadKeys: () => void;
 }
 
 /** `delivery.mta_sts`: the policies of recipient domains (RFC 8461) and the extra CAs trusted for them. */
@@ -74,7 +76,8 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
   const lmtpOut = new LmtpTransport({ hostname: config.hostname, dns, port: 24, ownAddresses, timeouts, reuse });
   add(smtpOut);
   add(lmtpOut);
-  const sealer = listSealerFor(config);
+  // keys read again at each reload (reloadKeys), so a new list key seals without a restart
+  const sealer = config.mailAuth.sealLists ? new ReloadableListSealer(config) : undefined;
   add(new ListTransport({ intake, directory, ...(sealer ? { sealer } : {}) }));
   add(new PipeTransport());
   add(new FileTransport());
@@ -110,6 +113,13 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
   const stopRecording = recordTlsResults(config);
   return {
     runner,
+    reloadKeys: () => {
+      try {
+        sealer?.reload();
+      } catch {
+        // an unreadable key directory keeps the keys already loaded
+      }
+    },
     stop: async () => {
       await runner.stop();
       stopRecording();
@@ -121,8 +131,11 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
 }
 
 /** Answers a control-socket request with the runner, the online QueueControl (flush/hold/release/delete/bounce/wake). */
-export async function handleControl(runner: QueueControl & { rescan(): Promise<void> }, req: ControlRequest): Promise<ControlResponse> {
+export async function handleControl(runner: QueueControl & { rescan(): Promise<void> }, req: ControlRequest, reloadKeys?: () => void): Promise<ControlResponse> {
   switch (req.op) {
+    case 'reload-keys':
+      reloadKeys?.();
+      return { ok: true };
     case 'ping':
       return { ok: true };
     case 'wake':

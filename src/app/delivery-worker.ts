@@ -70,7 +70,7 @@ async function main(port: NonNullable<typeof parentPort>, config: Config): Promi
         runner.enqueue(m.envelopes);
         return;
       case 'rpc':
-        handleControl(runner, m.req).then(
+        handleControl(runner, m.req, delivery.reloadKeys).then(
           (res) => post({ t: 'rpc', id: m.id, res }),
           (err: unknown) => post({ t: 'rpc', id: m.id, res: { ok: false, error: err instanceof Error ? err.message : String(err) } }),
         );

@@ -7,7 +7,8 @@
  * Security: the signer signs only for domains with a key file under data_dir/dkim. The generated
  *   SRS secret is 32 random octets in data_dir/srs-secret, mode 0600, created exclusively (two
  *   processes starting at once agree on the first one written).
- * Limitations: keys are read when the intake is built (start and reload).
+ * Limitations: keys are read when the intake is built (start and reload) and, for the list
+ *   sealer, at each reload.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { formatListenAddress } from '../config/index.js';
 import { DnsResolver } from '../dns/index.js';
+import type { ListSealer } from '../core/index.js';
 import { ArcListSealer, DkimSigner, Srs, loadDkimKeys, type RawLookup, type TxtLookup } from '../policy/index.js';
 
 /** The lookups of the SPF/DKIM/DMARC checks, on the configured servers (TXT answers cached). */
@@ -42,6 +44,32 @@ export function listSealerFor(config: Config): ArcListSealer | undefined {
     lookup: mailAuthDns(config).lookup,
     minBitLength: config.mailAuth.dkimMinKeyBits,
   });
+}
+
+/**
+ * The list sealer of `[mail_auth] seal_lists` whose keys are read again by `reload()` (SIGHUP,
+ * `correio reload`): a key made with `correio dkim keygen` for a list's domain seals its copies
+ * from then on, without a restart.
+ */
+export class ReloadableListSealer implements ListSealer {
+  #current: ArcListSealer | undefined;
+
+  constructor(private readonly config: Config) {
+    this.#current = listSealerFor(config);
+  }
+
+  get enabled(): boolean {
+    return this.#current !== undefined;
+  }
+
+  seal(domain: string, message: Buffer): Promise<readonly string[]> {
+    return this.#current ? this.#current.seal(domain, message) : Promise.resolve([]);
+  }
+
+  /** Reads the keys under data_dir/dkim again; a failure keeps the sealer that was there. */
+  reload(): void {
+    this.#current = listSealerFor(this.config);
+  }
 }
 
 /** `[mail_auth] srs`: the sender rewriter of forwarded mail, or undefined when off. */

@@ -199,6 +199,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       onTls: (t) => {
         if (t) web?.setTls(t);
       },
+      // the list sealer's keys (delivery side, maybe in the worker thread)
+      onReloaded: () => void handleControl({ op: 'reload-keys' }).catch(() => undefined),
     },
     config,
   );
@@ -289,7 +291,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     if (req.op === 'reload') {
       return reloader.reload().then((r) => ({ ok: r.ok, ...(r.error !== undefined && { error: r.error }), ...(r.restartNeeded && { restartNeeded: r.restartNeeded }) }));
     }
-    if (local) return handleDeliveryControl(local.runner, req);
+    if (local) return handleDeliveryControl(local.runner, req, local.reloadKeys);
     if (thread) return thread.control(req);
     return Promise.resolve({ ok: false, error: 'no delivery' });
   }

@@ -110,6 +110,8 @@ export type SrsReversal = { readonly address: Address; readonly refusal?: undefi
  */
 export interface ListSealer {
   seal(domain: string, message: Buffer): Promise<readonly string[]>;
+  /** false: no key to seal with now, so the copy need not be read whole; absent: true */
+  readonly enabled?: boolean;
 }
 
 export interface IntakeResult {

@@ -204,7 +204,7 @@ export class ListTransport implements Transport {
           yield* split.body;
         })(),
       );
-      if (this.opts.sealer) {
+      if (this.opts.sealer && this.opts.sealer.enabled !== false) {
         // RFC 8617 §4: the set is computed over the copy as sent, so the copy is read whole
         // (a stored message: bounded by the size limit it was accepted under)
         const copy = await readAll(body);
