@@ -93,7 +93,13 @@ export interface MailFolderStore {
   ensureDefaultFolders(user: string): Promise<void>;
   listFolders(user: string): Promise<FolderEntry[]>;
   folderExists(user: string, folder: string): Promise<boolean>;
-  createFolder(user: string, folder: string): Promise<void>;
+  /**
+   * Makes a folder; with `specialUse` (RFC 6154 CREATE-SPECIAL-USE, only where
+   * `canCreateSpecialUse`) it is listed with that attribute from then on.
+   */
+  createFolder(user: string, folder: string, opts?: { specialUse?: SpecialUse }): Promise<void>;
+  /** whether createFolder keeps a special use */
+  readonly canCreateSpecialUse?: boolean;
   deleteFolder(user: string, folder: string): Promise<void>;
   renameFolder(user: string, from: string, to: string): Promise<void>;
   listSubscriptions(user: string): Promise<string[]>;

@@ -72,6 +72,10 @@ export const defaultFolders: readonly { name: string; use: SpecialUse }[] = [
   { name: 'Archive', use: '\\Archive' },
 ];
 
+/** The file in a folder's directory holding the special use CREATE gave it. */
+const specialUseName = 'correio-special-use';
+const specialUses: readonly SpecialUse[] = ['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive'];
+
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
@@ -141,10 +145,17 @@ export class MaildirFolders implements MailFolderStore {
       } catch {
         continue; // not a folder we could name (or gone meanwhile)
       }
-      const use = defaultFolders.find((d) => d.name === folder)?.use;
+      const use = defaultFolders.find((d) => d.name === folder)?.use ?? (await this.#specialUse(join(root!, name)));
       out.push(use ? { name: folder, specialUse: use } : { name: folder });
     }
     return out;
+  }
+
+  /** The use a CREATE gave the folder in `dir`, if any (and still one we know). */
+  async #specialUse(dir: string): Promise<SpecialUse | undefined> {
+    const text = await readFile(join(dir, specialUseName), 'utf8').catch(() => '');
+    const use = text.trim();
+    return specialUses.find((u) => u === use);
   }
 
   async folderExists(user: string, folder: string): Promise<boolean> {
@@ -153,10 +164,14 @@ export class MaildirFolders implements MailFolderStore {
     return (await this.store.checkedDir(user, f, false)) !== undefined;
   }
 
-  async createFolder(user: string, folder: string): Promise<void> {
+  readonly canCreateSpecialUse = true;
+
+  async createFolder(user: string, folder: string, opts: { specialUse?: SpecialUse } = {}): Promise<void> {
     const f = this.#folder(folder);
     if (f === '' || (await this.folderExists(user, f))) throw new MailFolderError('exists', `folder ${folder} exists`);
-    await this.store.checkedDir(user, f, true);
+    const dir = await this.store.checkedDir(user, f, true);
+    // RFC 6154 §3: the use goes with the folder's directory (RENAME and DELETE take it along)
+    if (opts.specialUse !== undefined && dir !== undefined) await atomicWriteFile(join(dir, specialUseName), `${opts.specialUse}\n`);
   }
 
   async deleteFolder(user: string, folder: string): Promise<void> {

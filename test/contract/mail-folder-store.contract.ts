@@ -138,14 +138,25 @@ export function mailFolderStoreContract(name: string, make: () => Promise<Contra
         await assert.rejects(folders.copy(user, 'INBOX', [src.messages[0].key], 'Nope'), isKind('nonexistent'));
       }));
 
-    void test('MOVE (optional move): flags, keywords, date and octets go along; gone from the source, new UIDs in the target', async (t) => {
-      const s = await make();
-      try {
-        const { folders } = s;
-        if (!folders.move) {
-          t.skip('the backend has no move (MOVE is then a copy and a removal)');
-          return;
+    /** A case for an optional part of the interface: skipped (saying why) where the backend lacks it. */
+    function optional(title: string, has: (f: MailFolderStore) => boolean, lacking: string, fn: (s: ContractFolders) => Promise<void>): void {
+      void test(title, async (t) => {
+        const s = await make();
+        try {
+          if (has(s.folders)) await fn(s);
+          else t.skip(lacking);
+        } finally {
+          await s.cleanup();
         }
+      });
+    }
+
+    optional(
+      'MOVE (optional move): flags, keywords, date and octets go along; gone from the source, new UIDs in the target',
+      (f) => f.move !== undefined,
+      'the backend has no move (MOVE is then a copy and a removal)',
+      async (s) => {
+        const folders = s.folders as Required<Pick<MailFolderStore, 'move'>> & MailFolderStore;
         await folders.createFolder(user, 'Done');
         await folders.append(user, 'Done', stream(message('x')), { flags: '' });
         for (let i = 1; i <= 3; i++) await deliver(s, i);
@@ -165,10 +176,8 @@ export function mailFolderStoreContract(name: string, make: () => Promise<Contra
         const ch = await folders.changesSince(user, 'INBOX', src.highestModseq);
         assert.deepEqual(ch.vanished, [{ from: 2, to: 3 }]);
         await assert.rejects(folders.move(user, 'INBOX', [after.messages[0].key], 'Nope'), isKind('nonexistent'));
-      } finally {
-        await s.cleanup();
-      }
-    });
+      },
+    );
 
     void test('updateFlags: one new MODSEQ per call, add/remove/set, missing UIDs, UNCHANGEDSINCE, no change no MODSEQ', () =>
       withStore(async (s) => {
@@ -284,6 +293,21 @@ export function mailFolderStoreContract(name: string, make: () => Promise<Contra
         // RFC 9051 §2.3.1.1: a UID named again must come with another UIDVALIDITY
         assert.ok(b.uidValidity !== a.uidValidity || b.uid > a.uid, `uid ${b.uid} reused under UIDVALIDITY ${b.uidValidity}`);
       }));
+
+    optional(
+      'CREATE-SPECIAL-USE (where canCreateSpecialUse): the use is listed, and goes with RENAME',
+      (f) => f.canCreateSpecialUse === true,
+      'the backend keeps no special use given at creation',
+      async ({ folders }) => {
+        await folders.createFolder(user, 'Enviadas', { specialUse: '\\Sent' });
+        await folders.createFolder(user, 'Plain', {});
+        const list = await folders.listFolders(user);
+        assert.equal(list.find((f) => f.name === 'Enviadas')?.specialUse, '\\Sent');
+        assert.equal(list.find((f) => f.name === 'Plain')?.specialUse, undefined);
+        await folders.renameFolder(user, 'Enviadas', 'Saida');
+        assert.equal((await folders.listFolders(user)).find((f) => f.name === 'Saida')?.specialUse, '\\Sent');
+      },
+    );
 
     void test('subscriptions: on, off, and kept for names that do not exist', () =>
       withStore(async ({ folders }) => {

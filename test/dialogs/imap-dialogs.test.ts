@@ -103,6 +103,34 @@ S: c5 OK SEARCH completed
 void test('imap-sort-thread.txt: SORT and THREAD (ORDEREDSUBJECT, REFERENCES) and their UID forms', () =>
   withServer({}, (port) => runDialogFile(port, join(sourceDir, 'imap-sort-thread.txt'))));
 
+void test('CREATE-SPECIAL-USE (RFC 6154): CREATE with USE, listed with it (also after RENAME); USE refusals', () =>
+  withServer({}, (port) =>
+    runDialog(
+      port,
+      `
+S~ \\* OK \\[CAPABILITY .* CREATE-SPECIAL-USE .*\\] .*
+C: u1 LOGIN suzana@dc.uece.br secret
+S~ u1 OK .*
+C: u2 CREATE Enviadas (USE (\\Sent))
+S: u2 OK CREATE completed
+C: u3 CREATE Velhas (USE (\\Archive \\Trash))
+S: u3 NO [USE] One special use per mailbox
+C: u4 CREATE Todas (USE (\\All))
+S: u4 NO [USE] Special use \\All is not supported
+C: u5 LIST "" Velhas
+S: u5 OK LIST completed
+C: u6 RENAME Enviadas Saida
+S: u6 OK RENAME completed
+C: u7 LIST (SPECIAL-USE) "" "S*"
+S: * LIST (\\HasNoChildren \\Sent) "." Saida
+S: * LIST (\\HasNoChildren \\Sent) "." Sent
+S: u7 OK LIST completed
+C: u8 CREATE Bad (USE \\Sent)
+S~ u8 BAD Syntax error: .*
+`,
+    ),
+  ));
+
 void test('BINARY (RFC 3516): APPEND of literal8 with NUL octets, FETCH BINARY[] answers literal8', () =>
   withServer({}, async (port) => {
     const c = await LineClient.connect(port, '127.0.0.1');

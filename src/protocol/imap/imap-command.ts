@@ -11,7 +11,7 @@
  *   VANISHED modifiers, STORE UNCHANGEDSINCE, STATUS HIGHESTMODSEQ).
  *   RFC 3502 (MULTIAPPEND); RFC 6855 §4 (APPEND's UTF8 data); RFC 3516 (literal8 in APPEND);
  *   RFC 5256 (SORT, THREAD and their UID forms); RFC 4978 (COMPRESS).
- * Limitations: CREATE's USE is refused; no CATENATE.
+ * Limitations: no CATENATE.
  */
 import { readFetchItems, type FetchItem } from './fetch-items.js';
 import { ImapReader, ImapSyntaxError } from './imap-reader.js';
@@ -59,7 +59,8 @@ export type ImapCommand =
   | { readonly name: 'ENABLE'; readonly capabilities: readonly string[] }
   | { readonly name: 'COMPRESS'; readonly mechanism: string }
   | { readonly name: 'ID'; readonly params: readonly (readonly [string, string | null])[] | null }
-  | { readonly name: 'CREATE' | 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE'; readonly mailbox: Buffer }
+  | { readonly name: 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE'; readonly mailbox: Buffer }
+  | { readonly name: 'CREATE'; readonly mailbox: Buffer; readonly use?: readonly string[] }
   | { readonly name: 'SELECT' | 'EXAMINE'; readonly mailbox: Buffer; readonly condstore?: boolean; readonly qresync?: QresyncParams }
   | { readonly name: 'RENAME'; readonly from: Buffer; readonly to: Buffer }
   | {
@@ -179,9 +180,14 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
   if (oneMailbox.has(name)) {
     r.sp();
     const mailbox = r.astring();
-    // RFC 6154 §3: CREATE (USE (...)) is not offered
-    if (r.peek() === 0x20) r.fail('end of command (no parameters are supported)');
-    return { name, mailbox } as ImapCommand;
+    if (name !== 'CREATE' || !r.maybeSp()) return { name, mailbox } as ImapCommand;
+    // RFC 6154 §3 (RFC 4466 create-param): CREATE name (USE (\\Sent ...))
+    r.expect('(');
+    if (r.atom().toUpperCase() !== 'USE') r.fail('USE');
+    r.sp();
+    const use = r.flagList();
+    r.expect(')');
+    return { name, mailbox, use };
   }
   switch (name) {
     case 'SELECT':

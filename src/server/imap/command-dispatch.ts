@@ -102,7 +102,7 @@ async function run(s: DispatchHost, tag: string, c: ImapCommand): Promise<Tagged
     case 'EXAMINE':
       return select(s, c);
     case 'CREATE':
-      return create(s, c.mailbox);
+      return create(s, c.mailbox, c.use);
     case 'DELETE':
       return remove(s, c.mailbox);
     case 'RENAME':

@@ -6,17 +6,19 @@
  *   "%" and "*", STATUS; IMAP4rev2 SELECT without RECENT and UNSEEN), RFC 3501 §6.3.9 (LSUB),
  *   RFC 5258 (LIST-EXTENDED: selection SUBSCRIBED, REMOTE, RECURSIVEMATCH with CHILDINFO,
  *   SPECIAL-USE; RETURN SUBSCRIBED, CHILDREN, SPECIAL-USE), RFC 5819 (LIST-STATUS), RFC 6154
- *   (SPECIAL-USE attributes in LIST), RFC 8438 (STATUS SIZE), RFC 5530 (response codes), RFC
- *   7162 (HIGHESTMODSEQ in SELECT and STATUS; SELECT (CONDSTORE); SELECT (QRESYNC ...):
- *   VANISHED (EARLIER) and FETCH of what changed; CLOSED when a mailbox is left for another,
- *   also under IMAP4rev2).
+ *   (SPECIAL-USE attributes in LIST; CREATE-SPECIAL-USE: one use per CREATE, the USE code),
+ *   RFC 8438 (STATUS SIZE), RFC 5530 (response codes), RFC 7162 (HIGHESTMODSEQ in SELECT and
+ *   STATUS; SELECT (CONDSTORE); SELECT (QRESYNC ...): VANISHED (EARLIER) and FETCH of what
+ *   changed; CLOSED when a mailbox is left for another, also under IMAP4rev2).
  * Security: names are checked by mailbox-names (modified UTF-7 or UTF-8) and as path
  *   components by the store (no traversal, no wildcards); everything is scoped to the
  *   session's own user.
  * Limitations: RENAME INBOX is refused; LIST-EXTENDED's REMOTE has no effect (no remote
  *   mailboxes).
  */
-import type { FolderEntry } from '../../core/index.js';
+import type { FolderEntry, SpecialUse } from '../../core/index.js';
+
+const creatableUses: readonly SpecialUse[] = ['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive'];
 import { inSequenceSet, type ImapCommand, type StatusItem } from '../../protocol/imap/index.js';
 import { folderError, folderName, patternName, wireName } from './mailbox-names.js';
 import { SelectedMailbox } from './selected-mailbox.js';
@@ -88,14 +90,25 @@ export async function list(io: SessionIo, c: Extract<ImapCommand, { name: 'LIST'
   return ok(`${c.name} completed`);
 }
 
-export async function create(io: SessionIo, raw: Buffer): Promise<TaggedResult> {
+/** RFC 6154 §3: the one special use a CREATE may give, or the NO [USE] refusing it. */
+function createUse(io: SessionIo, use: readonly string[] | undefined): SpecialUse | undefined | TaggedResult {
+  if (use === undefined || use.length === 0) return undefined;
+  if (!io.ctx.folders.canCreateSpecialUse) return no('Special use is not supported here', 'USE');
+  if (use.length > 1) return no('One special use per mailbox', 'USE');
+  const known = creatableUses.find((u) => u.toUpperCase() === use[0].toUpperCase());
+  return known ?? no(`Special use ${use[0]} is not supported`, 'USE');
+}
+
+export async function create(io: SessionIo, raw: Buffer, use?: readonly string[]): Promise<TaggedResult> {
+  const specialUse = createUse(io, use);
+  if (typeof specialUse === 'object') return specialUse;
   let name = folderName(io, raw);
   if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
   // RFC 9051 §6.3.4: a trailing delimiter only says the client means to make inferiors
   if (name.endsWith('.')) name = name.slice(0, -1);
   if (name === 'INBOX') return no('INBOX exists', 'ALREADYEXISTS');
   try {
-    await io.ctx.folders.createFolder(io.user, name);
+    await io.ctx.folders.createFolder(io.user, name, specialUse === undefined ? {} : { specialUse });
   } catch (err) {
     return folderError(err);
   }
