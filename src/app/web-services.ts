@@ -16,8 +16,9 @@ import { formatListenAddress, type Config } from '../config/index.js';
 import { join } from 'node:path';
 import type { MailFolderStore, MessageSubmitter, TokenStore, WebSessionStore } from '../core/index.js';
 import { openSessionStore, openTokenStore } from '../directory/index.js';
+import { SqliteSearchIndex } from '../mailbox/index.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
-import { BlobStore, HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, sessionApp, cspReportApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, webmailApiApp, webmailAssetsApp, webmailPageApp, SqliteIdempotencyStore, type IdempotencyStore, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
+import { BlobStore, HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, EmailSearch, sessionApp, cspReportApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, webmailApiApp, webmailAssetsApp, webmailPageApp, SqliteIdempotencyStore, type IdempotencyStore, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
 import type { Backends } from './backends.js';
 import { RequestQueueControl, type ControlRequest, type ControlResponse } from './control.js';
 import { makeResolver } from './configured-resolver.js';
@@ -31,6 +32,8 @@ export interface WebContext {
   /** HTTP submission's Idempotency-Key answers, kept across restarts */
   readonly idempotency: IdempotencyStore;
   readonly auth: HttpAuth;
+  /** the JMAP full-text index (`<data_dir>/search.sqlite`) */
+  readonly search?: EmailSearch;
   /** the mailboxes as JMAP sees them (the folders IMAP uses) */
   readonly mailView: MailView;
   /** sending for a logged-in user: the submission path (app/message-submitter.ts) */
@@ -77,7 +80,7 @@ function adminMount(ctx: WebContext): Hono<WebEnv> {
  * context; a path is matched longest first, "/" last.
  */
 export function webMounts(ctx: WebContext): WebMount[] {
-  const services = { mailView: ctx.mailView, blobs: new BlobStore(join(ctx.config().dataDir, 'blobs')), submitter: ctx.submitter };
+  const services = { mailView: ctx.mailView, blobs: new BlobStore(join(ctx.config().dataDir, 'blobs')), submitter: ctx.submitter, search: ctx.search };
   const jmap = jmapApp({
     services,
     closing: ctx.closing,
@@ -162,6 +165,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
   const tokens = openTokenStore(config);
   const sessions = openSessionStore(config);
   const idempotency = SqliteIdempotencyStore.open(join(config.dataDir, 'idempotency.sqlite'));
+  const searchIndex = new SqliteSearchIndex(join(config.dataDir, 'search.sqlite'));
   const closing = new AbortController();
   const auth = new HttpAuth({
     directory: deps.backends.directory,
@@ -173,7 +177,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     settings: () => deps.config().http,
   });
   const app = createWebApp({
-    mounts: webMounts({ backends: deps.backends, tokens, sessions, idempotency, auth, mailView: new MailView(deps.folders), submitter: deps.submitter, logger: deps.logger, config: deps.config, closing: closing.signal, control: deps.control, logTail: deps.logTail, activity: deps.activity }),
+    mounts: webMounts({ backends: deps.backends, tokens, sessions, idempotency, auth, search: new EmailSearch(searchIndex), mailView: new MailView(deps.folders), submitter: deps.submitter, logger: deps.logger, config: deps.config, closing: closing.signal, control: deps.control, logTail: deps.logTail, activity: deps.activity }),
     auth,
     maxBodySize: config.http.maxBodySize,
     onError: (err, method, path) => deps.logger.error({ err, method, path }, 'http request failed'),
@@ -200,6 +204,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     await tokens.close();
     await sessions.close();
     await idempotency.close();
+    await searchIndex.close();
     throw err;
   }
   return {
@@ -212,6 +217,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
       await tokens.close();
       await sessions.close();
       await idempotency.close();
+      await searchIndex.close();
     },
   };
 }

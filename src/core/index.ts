@@ -22,5 +22,6 @@ export * from './policy.js';
 export * from './events.js';
 export * from './api-tokens.js';
 export * from './web-sessions.js';
+export * from './mail-search.js';
 export * from './submission.js';
 export * from './quota.js';

@@ -21,4 +21,4 @@ export {
 export { dumpCounts, quotaColumns, type DirectoryDump } from './directory-rows.js';
 export { hashPassword, verifyPassword, parsePasswordHash, defaultScryptParams, type ScryptParams } from './password.js';
 export * from './aliases-file.js';
-export { openSmallStore, runStore } from './sqlite-small-store.js';
+export { openSmallStore, runStore } from '../util/sqlite-small-store.js';

@@ -12,7 +12,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { WebSession, WebSessionStore } from '../core/index.js';
-import { openSmallStore, runStore } from './sqlite-small-store.js';
+import { openSmallStore, runStore } from '../util/sqlite-small-store.js';
 
 const schema = `CREATE TABLE IF NOT EXISTS web_sessions (
   hash BLOB PRIMARY KEY,

@@ -14,7 +14,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { ApiToken, TokenScope, TokenStore } from '../core/index.js';
 import { isTokenScope } from '../core/index.js';
-import { openSmallStore, runStore } from './sqlite-small-store.js';
+import { openSmallStore, runStore } from '../util/sqlite-small-store.js';
 
 const schema = `CREATE TABLE IF NOT EXISTS api_tokens (
   id TEXT PRIMARY KEY,

@@ -17,3 +17,4 @@ export { mailSchema } from './pg-mail-schema.js';
 export { importFolder, importSubscriptions, type FolderImport } from './pg-mail-import.js';
 export { MaildirSize, MAILDIRSIZE, parseMaildirSize, storedSizeOf } from './maildir-size.js';
 export { MailboxQuota, type MailboxQuotaOptions } from './mailbox-quota.js';
+export { SqliteSearchIndex, ftsQuery } from './sqlite-search-index.js';

@@ -17,6 +17,7 @@ export { adminApi, ADMIN_API_BASE, type AdminApiDeps, type AdminCheckFinding } f
 export { adminOpenApi } from './admin-openapi.js';
 export { jmapApp, wellKnownJmapApp, sessionObject, type JmapOptions } from './jmap/jmap-app.js';
 export { MailView } from './jmap/mail-view.js';
+export { EmailSearch } from './jmap/email-search.js';
 export { adminConsoleApp, uiModulesApp, pageCsp } from './ui-files.js';
 export { submissionApi, SUBMISSION_API_BASE, type SubmissionApiDeps, type SubmissionCaller } from './submission-api.js';
 export { BlobStore } from './jmap/blob-store.js';

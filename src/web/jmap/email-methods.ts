@@ -21,6 +21,7 @@ import { findHeader } from '../../protocol/mime/index.js';
 import type { AccountView, EmailRecord } from './mail-view.js';
 import { badKeyword, keywordsOf, splitKeywords } from './mail-ids.js';
 import { createEmails, importEmails } from './email-create.js';
+import { requiredWords } from './email-search.js';
 
 const isHeaderProperty = (p: string): boolean => /^header:[^:]+(:as(Raw|Text|Addresses|MessageIds|Date))?(:all)?$/i.test(p);
 
@@ -38,13 +39,10 @@ export function emailMethods(account: AccountSession): [string, JmapMethod][] {
           const ids = idsArg(args);
           if (ids === null) throw new MethodError('requestTooLarge', 'Email/get needs ids (use Email/query to find them)');
           const opts = getOptions(args, propertiesArg(args, 'properties', emailProperties, defaultEmailProperties, isHeaderProperty));
-          const list: Record<string, unknown>[] = [];
-          const notFound: string[] = [];
-          for (const id of ids) {
-            const e = view.emailById.get(id);
-            if (e) list.push(await emailObject(e, opts, cache));
-            else notFound.push(id);
-          }
+          // the messages are read at once (a page of 50 is 50 files), answered in the order asked
+          const found = ids.flatMap((id) => view.emailById.get(id) ?? []);
+          const list = await Promise.all(found.map((e) => emailObject(e, opts, cache)));
+          const notFound = ids.filter((id) => !view.emailById.has(id));
           return { accountId: account.accountId, state: view.emailState, list, notFound };
         },
       },
@@ -68,7 +66,7 @@ export function emailMethods(account: AccountSession): [string, JmapMethod][] {
         run: async (args) => {
           account.check(args);
           const view = await account.view();
-          const sorted = await runQuery(view, args, cache);
+          const sorted = await runQuery(account, view, args, cache);
           let position = typeof args.position === 'number' && Number.isInteger(args.position) ? args.position : 0;
           if (typeof args.anchor === 'string') {
             const at = sorted.findIndex((e) => e.id === args.anchor);
@@ -100,7 +98,7 @@ export function emailMethods(account: AccountSession): [string, JmapMethod][] {
           const view = await account.view();
           const changes = await account.mailView.emailChanges(account.user, view, args.sinceQueryState);
           if (!changes) throw new MethodError('cannotCalculateChanges', `query state ${args.sinceQueryState} is not one of ours: run Email/query again`);
-          const sorted = await runQuery(view, args, cache);
+          const sorted = await runQuery(account, view, args, cache);
           return queryChangesAnswer(account.accountId, args, view.emailState, changes, sorted);
         },
       },
@@ -207,14 +205,19 @@ export function highlight(text: string, words: readonly string[], excerpt: boole
 }
 
 /** The Emails of the view matching a query's filter, in its sort order. */
-async function runQuery(view: AccountView, args: Args, cache: MessageCache): Promise<EmailRecord[]> {
+async function runQuery(account: AccountSession, view: AccountView, args: Args, cache: MessageCache): Promise<EmailRecord[]> {
   const match = compileFilter(args.filter, cache);
   const cmp = compileSort(args.sort, cache);
+  // words every match must hold: the index gives the candidates, the filter decides
+  const words = requiredWords(args.filter);
+  const search = account.services.search;
+  const hits = words.length > 0 && search ? await search.candidates(account.user, account.accountId, view, account.folders, words) : undefined;
+  const pool = hits ? view.emails.filter((e) => hits.has(e.id)) : view.emails;
   let found: EmailRecord[];
-  if (match.sync) found = view.emails.filter(match.sync);
+  if (match.sync) found = pool.filter(match.sync);
   else {
     found = [];
-    for (const e of view.emails) if (await match(e)) found.push(e);
+    for (const e of pool) if (await match(e)) found.push(e);
   }
   return cmp.sync ? found.sort(cmp.sync) : sortAsync(found, cmp);
 }

@@ -11,6 +11,7 @@
  */
 import type { MailFolderStore, MessageSubmitter } from '../../core/index.js';
 import type { BlobStore } from './blob-store.js';
+import type { EmailSearch } from './email-search.js';
 import { MethodError, type Args } from './jmap-protocol.js';
 import type { AccountView, MailView } from './mail-view.js';
 
@@ -26,6 +27,8 @@ export interface JmapServices {
   readonly mailView: MailView;
   readonly blobs: BlobStore;
   readonly submitter: MessageSubmitter;
+  /** the full-text index for text conditions; absent: every candidate message is read */
+  readonly search?: EmailSearch;
 }
 
 export class AccountSession {

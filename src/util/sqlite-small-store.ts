@@ -1,6 +1,6 @@
 /**
  * @module sqlite-small-store
- * What the small SQLite files beside the directory (API tokens, browser sessions) share: open
+ * What the small SQLite files in data_dir (API tokens, browser sessions, the search index) share: open
  * a file (made with its folder when missing) in WAL mode with a schema, and run a statement
  * turning any SQLite failure into MailError 451 4.3.0.
  * Standards: none.
