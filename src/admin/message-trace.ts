@@ -30,7 +30,7 @@ export interface RecipientTrace {
   readonly attempts: readonly string[];
   readonly delayWarnedAt: string | null;
   /** a queued envelope's state, or how a recipient left the queue (a trace from the history) */
-  readonly state: StateLabel | 'bounced' | 'expired';
+  readonly state: StateLabel | 'bounced' | 'expired' | 'deleted';
   /** what the state means now: the next attempt, a pending notice */
   readonly detail: string;
   readonly queueState: string;

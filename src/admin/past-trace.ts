@@ -35,8 +35,20 @@ export function pastTrace(events: readonly HistoryEvent[]): MessageTrace | undef
     const mine = events.filter((e) => text(e.envelopeId) === envelopeId);
     const q = mine.find((e) => e.event === 'queued');
     const recipient = text((q ?? mine[0]).recipient);
-    const attempts = mine.filter((e) => e.event !== 'queued');
+    const attempts = mine.filter((e) => e.event !== 'queued' && e.event !== 'admin');
     const end = mine.find((e) => final.has(e.event));
+    // an operator's delete or bounce of the message (or of this envelope), logged by the server
+    const op = events.find((e) => e.event === 'admin' && (e.action === 'delete' || e.action === 'bounce') && (text(e.id) === envelopeId || text(e.id) === text(e.messageId)));
+    if (end === undefined && op !== undefined) {
+      const deleted = op.action === 'delete';
+      return {
+        envelopeId, given: recipient, recipient, chain: [recipient], route: text((q ?? mine[0]).route),
+        attempts: attempts.map(eventAttempt), delayWarnedAt: null,
+        state: deleted ? 'deleted' : 'bounced',
+        detail: `${deleted ? 'deleted' : 'bounced'} by ${text(op.by)} ${isoTime(op.time)}`,
+        queueState: 'removed',
+      };
+    }
     const state = end === undefined ? 'deferred' : end.event === 'delivered' ? 'delivered' : (end.event as 'bounced' | 'expired');
     return {
       envelopeId,
@@ -47,7 +59,7 @@ export function pastTrace(events: readonly HistoryEvent[]): MessageTrace | undef
       attempts: attempts.map(eventAttempt),
       delayWarnedAt: null,
       state,
-      // an operator's delete or bounce is not a delivery event: the history has no end for it
+      // an operator's delete or bounce with the server down leaves the history no end for it
       detail: end === undefined ? 'no outcome in the history (bounced or deleted by the operator, or queued when it was written)' : `left the queue ${isoTime(end.time)}`,
       queueState: end === undefined ? 'unknown' : 'removed',
     };

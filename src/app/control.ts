@@ -18,8 +18,8 @@ import type { QueueControl } from '../core/index.js';
 
 export type ControlRequest =
   | { op: 'wake' }
-  | { op: 'flush'; id?: string }
-  | { op: 'hold' | 'release' | 'delete' | 'bounce'; id: string }
+  | { op: 'flush'; id?: string; by?: string }
+  | { op: 'hold' | 'release' | 'delete' | 'bounce'; id: string; by?: string }
   | { op: 'ping' }
   | { op: 'reload' } // start-app answers it (reload.ts), not the runner
   | { op: 'reload-keys' }; // after a reload: the delivery side (main thread or worker) reads its keys again
@@ -139,7 +139,10 @@ export class RequestQueueControl implements QueueControl {
   constructor(private readonly send: (req: ControlRequest) => Promise<ControlResponse | undefined>) {}
 
   async #call(req: ControlRequest): Promise<number> {
-    const res = await this.send(req);
+    // who asked, for the server's log: the operator behind sudo, else the login (root's CLI
+    // runs as run_as by then, so the process's own account would name run_as)
+    const by = process.env.SUDO_USER ?? process.env.LOGNAME ?? process.env.USER ?? `uid ${process.getuid?.() ?? '?'}`;
+    const res = await this.send(req.op === 'flush' || req.op === 'hold' || req.op === 'release' || req.op === 'delete' || req.op === 'bounce' ? { ...req, by } : req);
     if (res === undefined) throw new ControlError('no-answer', 'the server did not answer');
     if (!res.ok) throw new ControlError('refused', res.error ?? 'unknown error');
     return res.count ?? 0;

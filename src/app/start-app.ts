@@ -11,6 +11,8 @@
  *   one authentication throttle ([auth]) is shared by every login path.
  * Limitations: one process runs every service.
  */
+import diagnostics from 'node:diagnostics_channel';
+import { channels } from '../core/index.js';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../config/index.js';
@@ -65,6 +67,9 @@ export interface StartOptions {
   /** serve started by root (privileges.ts): listeners bind with root, then root is given up */
   readonly privileges?: Privileges;
 }
+
+/** where an operator's queue commands are told (the mail log and the delivery history listen) */
+const adminChannel = diagnostics.channel(channels.admin);
 
 export async function startApp(config: Config, opts: StartOptions = {}): Promise<RunningApp> {
   // stdout, written asynchronously in batches (a synchronous write per line cost ~3 % under
@@ -291,9 +296,15 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     if (req.op === 'reload') {
       return reloader.reload().then((r) => ({ ok: r.ok, ...(r.error !== undefined && { error: r.error }), ...(r.restartNeeded && { restartNeeded: r.restartNeeded }) }));
     }
-    if (local) return handleDeliveryControl(local.runner, req, local.reloadKeys);
-    if (thread) return thread.control(req);
-    return Promise.resolve({ ok: false, error: 'no delivery' });
+    const done: Promise<ControlResponse> = local ? handleDeliveryControl(local.runner, req, local.reloadKeys) : thread ? thread.control(req) : Promise.resolve({ ok: false, error: 'no delivery' });
+    return done.then((res) => {
+      // every queue command an operator gives is logged (and kept in the history) with who gave it
+      if (res.ok && (req.op === 'flush' || req.op === 'hold' || req.op === 'release' || req.op === 'delete' || req.op === 'bounce')) {
+        const id = req.id;
+        adminChannel.publish({ action: req.op, ...(id !== undefined && { id, messageId: id.replace(/-\d+$/, '') }), count: res.count ?? 0, by: req.by ?? 'unknown' });
+      }
+      return res;
+    });
   }
 
   monitoring?.setReady(true);

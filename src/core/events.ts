@@ -21,6 +21,8 @@ export const channels = {
   connection: 'correio:connection',
   /** { error, where } */
   error: 'correio:error',
+  /** { action: 'flush'|'hold'|'release'|'delete'|'bounce', messageId?, id?, count, by }: an operator's queue command through the running server */
+  admin: 'correio:admin',
   /** { protocol: 'smtp'|'pop3' }: a login refused for a wrong user name or password (metrics) */
   authFailure: 'correio:auth-failure',
   /** { type: 'MX'|'A'|'AAAA'|'TXT'|other rrtype, outcome: 'found'|'not-found'|'null-mx'|'temporary', seconds }: one DNS query asked of a server (cache hits are not) */

@@ -19,7 +19,7 @@ import { channels } from '../core/index.js';
 import { BatchedOutput } from './batched-output.js';
 
 /** The events kept, in the order of a message's life. */
-export const historyEvents = ['received', 'queued', 'delivered', 'deferred', 'bounced', 'expired'] as const;
+export const historyEvents = ['received', 'queued', 'delivered', 'deferred', 'bounced', 'expired', 'admin'] as const;
 export type HistoryEventName = (typeof historyEvents)[number];
 
 /** One kept event: its name, its time (ms since 1970) and the event's own fields. */

@@ -28,7 +28,7 @@ export interface MailLog {
 /** Events the mail log keeps in memory for its tail. */
 export const TAIL_LINES = 1000;
 
-const eventNames = ['received', 'queued', 'delivered', 'deferred', 'bounced', 'expired', 'rejected', 'connection', 'error'] as const;
+const eventNames = ['received', 'queued', 'delivered', 'deferred', 'bounced', 'expired', 'rejected', 'connection', 'error', 'admin'] as const;
 
 /** Subscribes to every correio channel; logs each event and counts it. */
 export function startMailLog(logger: LineLogger): MailLog {
