@@ -14,10 +14,10 @@
  * first copy (MaildirStore's uniqueKey).
  * Limitations: none.
  */
-import { dkimSignerFor, srsFor } from './mail-auth.js';
+import { dkimSignerFor, forwardSealerFor, srsFor } from './mail-auth.js';
 import { join } from 'node:path';
 import { unwatchFile, watchFile } from 'node:fs';
-import { systemClock, type Clock, type Envelope, type MessageSigner, type SenderRewriter } from '../core/index.js';
+import { systemClock, type Clock, type Envelope, type ListSealer, type MessageSigner, type SenderRewriter } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { openDirectory, type DirectoryBackend } from '../directory/index.js';
 import { ConfiguredAliases, configuredResolver } from './configured-resolver.js';
@@ -156,6 +156,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
       quota,
       ...signerOf(cfg),
       ...srsOf(cfg),
+      ...forwardSealerOf(cfg),
     });
   let intake = buildIntake(config);
 
@@ -199,6 +200,12 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
 function signerOf(cfg: Config): { signer?: MessageSigner } {
   const signer = dkimSignerFor(cfg);
   return signer ? { signer } : {};
+}
+
+/** `[mail_auth] seal_forwards`: the intake's ARC sealer of forwarded mail (mail-auth.ts). */
+function forwardSealerOf(cfg: Config): { forwardSealer?: ListSealer } {
+  const forwardSealer = forwardSealerFor(cfg);
+  return forwardSealer ? { forwardSealer } : {};
 }
 
 /** `[mail_auth] srs`: the intake's sender rewriter for forwarded mail (mail-auth.ts). */

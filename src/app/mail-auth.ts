@@ -34,7 +34,16 @@ export function dkimSignerFor(config: Config): DkimSigner | undefined {
 
 /** `[mail_auth] seal_lists`: the ARC/DKIM sealer of list copies, or undefined when off or keyless. */
 export function listSealerFor(config: Config): ArcListSealer | undefined {
-  if (!config.mailAuth.sealLists) return undefined;
+  return config.mailAuth.sealLists ? arcSealerFor(config) : undefined;
+}
+
+/** `[mail_auth] seal_forwards`: the ARC/DKIM sealer of mail an alias forwards to a remote target. */
+export function forwardSealerFor(config: Config): ArcListSealer | undefined {
+  return config.mailAuth.sealForwards ? arcSealerFor(config) : undefined;
+}
+
+/** The ARC set and DKIM signature of an intermediary's domain, or undefined when there is no key. */
+function arcSealerFor(config: Config): ArcListSealer | undefined {
   const { keys } = loadDkimKeys(config.dataDir);
   if (keys.size === 0) return undefined;
   return new ArcListSealer({

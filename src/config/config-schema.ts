@@ -379,6 +379,8 @@ export const configSchema = z
         ),
         dkim_sign: field(bool, () => true),
         seal_lists: field(bool, () => true),
+        // RFC 8617: mail an alias forwards to a remote target gets the alias domain's ARC set
+        seal_forwards: field(bool, () => true),
         // RFC 8617 §7.2: ARC sealers whose passing chain overrides a DMARC failure (lists, forwarders we know)
         trusted_arc_sealers: field(listOf(domainItem, 'domain names'), () => [] as string[]),
         // SRS for forwarding (policy/trust/srs.ts); the domain defaults to the first local domain

@@ -124,6 +124,8 @@ export interface MailAuthConfig {
   readonly dkimSign: boolean;
   /** ARC-seal and DKIM-sign list copies for the list's domain when it has a key */
   readonly sealLists: boolean;
+  /** ARC-seal (and DKIM-sign) mail an alias forwards to a remote target, with the alias domain's key */
+  readonly sealForwards: boolean;
   /** ARC sealers (d= of the latest ARC-Seal) whose passing chain overrides a DMARC failure */
   readonly trustedArcSealers: readonly string[];
   /** rewrite the reverse-path of forwarded mail with SRS, and reverse bounces to it */

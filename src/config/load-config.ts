@@ -160,6 +160,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       dkimMinKeyBits: raw.mail_auth.dkim_min_key_bits,
       dkimSign: raw.mail_auth.dkim_sign,
       sealLists: raw.mail_auth.seal_lists,
+      sealForwards: raw.mail_auth.seal_forwards,
       trustedArcSealers: raw.mail_auth.trusted_arc_sealers,
       srs: raw.mail_auth.srs,
       srsDomain: raw.mail_auth.srs_domain ?? [...new Set(raw.local_domains)][0],

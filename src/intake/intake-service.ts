@@ -40,6 +40,7 @@ import {
   type Resolver,
   type ReversePath,
   type SenderRewriter,
+  type ListSealer,
   type SessionInfo,
   targetRoute,
 } from '../core/index.js';
@@ -61,6 +62,8 @@ export interface IntakeOptions {
   readonly signer?: MessageSigner;
   /** SRS (policy/trust/srs.ts): forwarded mail's reverse-path, and bounces to it reversed */
   readonly srs?: SenderRewriter;
+  /** RFC 8617: the ARC set (and DKIM signature) of the alias's domain on mail forwarded to a remote target */
+  readonly forwardSealer?: ListSealer;
   /** mailbox quotas: a recipient whose mailboxes are all full is refused (docs/quota.md) */
   readonly quota?: QuotaGate;
 }
@@ -169,7 +172,9 @@ export class IntakeService implements Intake {
     }
     // The steps that need the whole message (whole-message.ts): a streamed body is read in.
     const signer = this.opts.signer?.applies(tx.session) ? this.opts.signer : undefined;
-    if ((tx.checkMessage || signer) && !Buffer.isBuffer(rest)) rest = await collect(rest, this.opts.maxMessageSize);
+    // RFC 8617 §4: an alias forwarding to a remote target seals as an intermediary (its domain's key)
+    const forwardDomain = this.opts.forwardSealer ? tx.recipients.find((r) => r.targets.some((t) => t.kind === 'remote' && t.via.length > 0))?.address.domain : undefined;
+    if ((tx.checkMessage || signer || forwardDomain) && !Buffer.isBuffer(rest)) rest = await collect(rest, this.opts.maxMessageSize);
     const verdictFields: string[] = [];
     if (tx.checkMessage && Buffer.isBuffer(rest)) {
       const asReceived = Buffer.concat(split.hasBody && split.complete ? [split.header, CRLF, rest] : [split.header, rest]);
@@ -248,6 +253,11 @@ export class IntakeService implements Intake {
         // RFC 6376 §5: signed as stored, our own trace and submission fields included
         const signatures = await signer.sign(Buffer.concat([headBytes, ...head, rest]));
         if (signatures.length > 0) headBytes = Buffer.concat([Buffer.from(lines(signatures), 'utf8'), headBytes]);
+      }
+      if (forwardDomain && this.opts.forwardSealer && Buffer.isBuffer(rest)) {
+        // stored once, so local recipients of the same message see the set too (harmless)
+        const sealed = await this.opts.forwardSealer.seal(forwardDomain, Buffer.concat([headBytes, ...head, rest]));
+        if (sealed.length > 0) headBytes = Buffer.concat([Buffer.from(lines(sealed), 'latin1'), headBytes]);
       }
       const counter = new SizeAndEightBit(this.opts.maxMessageSize - headBytes.length);
       let pieces: Buffer[] | undefined;

@@ -49,6 +49,7 @@ before(async () => {
   assert.ok(directory);
   await directory.createList('team@s1.test', 'owner@s1.test', 'the team');
   await directory.addListMembers('team@s1.test', ['bob@s2.test']);
+  await directory.setAlias('fwd@s1.test', ['bob@s2.test']);
 });
 after(async () => {
   await mx?.destroy();
@@ -120,4 +121,17 @@ void test('trusted_arc_sealers: a list copy failing the author domain\'s p=rejec
   const ar = /^Authentication-Results: mx\.s2\.test;[^\n]*(\n[ \t][^\n]*)*/m.exec(strict)?.[0] ?? '';
   assert.match(ar, /arc=pass/, ar);
   assert.match(ar, /dmarc=fail \(p=REJECT dis=NONE overridden: ARC sealed by trusted s1\.test\) header\.from=s4\.test/, ar);
+});
+
+void test('seal_forwards: mail an alias forwards to a remote target carries the alias domain\'s ARC set, passing at S2', async () => {
+  const r = await sendMail(s1, 'alice@s3.test', ['fwd@s1.test'], 'From: alice@s3.test\nTo: fwd@s1.test\nSubject: forwarded\n\nvia an alias\n', { localAddress: '127.0.0.4' });
+  assert.match(r.final ?? '', /^250/);
+  const copies = await s2.waitForMessages('bob@s2.test', 3);
+  const fwd = copies.find((m) => /^Subject: forwarded/m.test(m)) ?? '';
+  assert.match(fwd, /^ARC-Seal: i=1; a=rsa-sha256; .*cv=none/m);
+  const aar = /^ARC-Authentication-Results: i=1; mx\.s1\.test;[^\n]*(\n[ \t][^\n]*)*/m.exec(fwd)?.[0] ?? '';
+  assert.match(aar, /spf=pass/, aar);
+  const ar = /^Authentication-Results: mx\.s2\.test;[^\n]*(\n[ \t][^\n]*)*/m.exec(fwd)?.[0] ?? '';
+  assert.match(ar, /arc=pass/, ar);
+  assert.match(ar, /dkim=pass[^;]*header\.d=s1\.test/, ar);
 });
