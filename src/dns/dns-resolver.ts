@@ -7,7 +7,7 @@
  *   RFC 1035 (TTLs).
  * Security: answers are untrusted; MX host names are returned as given (lower-cased, no dot).
  * Limitations: MX and TXT answers carry no TTL in node's API, so their cache entries use
- *   `cache.mxTtlMs`; no DNSSEC validation (no DANE).
+ *   `cache.mxTtlMs`; no DNSSEC (the AD bit for DANE is read by secure-dns.ts).
  */
 import diagnostics from 'node:diagnostics_channel';
 import { Resolver } from 'node:dns/promises';

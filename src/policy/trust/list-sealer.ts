@@ -4,7 +4,8 @@
  * domain has a DKIM key: a DKIM-Signature (d = the list's domain) and an ARC set (ARC-Seal,
  * ARC-Message-Signature, ARC-Authentication-Results), so receivers can see what the message
  * looked like when it reached the list, whose changes (List-* fields) break the author's
- * signatures and whose envelope breaks the author's SPF.
+ * signatures and whose envelope breaks the author's SPF. Intake uses the same sealer for mail an
+ * alias forwards to a remote target (`seal_forwards`), with the alias's domain.
  * Standards: RFC 8617 §4 (the ARC set), §5.1 (sealing: cv=none for the first set, pass when the
  *   chain found validates, fail otherwise), §4.1.1 (the AAR carries this ADMD's
  *   Authentication-Results); RFC 8601 (its syntax); RFC 6376 (the list's DKIM signature,
