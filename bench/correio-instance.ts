@@ -28,8 +28,6 @@ export interface CorreioOptions {
   smtp?: Record<string, number>;
   /** ms to wait for the SMTP port to answer (default 30 s; a big spool's recovery takes longer) */
   startTimeoutMs?: number;
-  /** [delivery] worker = true: deliveries in a worker thread */
-  deliveryWorker?: boolean;
   /** [delivery] concurrency */
   deliveryConcurrency?: number;
   /** mailboxes to create with `correio user add` before start */
@@ -79,7 +77,6 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
       ...Object.entries(o.smtp ?? {}).map(([k, v]) => `${k} = ${v}`),
       '[delivery]',
       `concurrency = ${o.deliveryConcurrency ?? 20}`,
-      ...(o.deliveryWorker ? ['worker = true'] : []),
       '[delivery.routes]',
       ...routes,
       '[log]',

@@ -21,7 +21,7 @@
  *   during the measured window: profile-hook.ts; the summary is printed, the profile kept)
  *   BENCH_CORREIO_NODE_FLAGS="--flag ..." (extra node flags for correio, for what-if runs)
  *   BENCH_THREADS=1 (correio's main thread and other threads' CPU in the measured window)
- *   BENCH_DELIVERY_WORKER=1 (correio with `[delivery] worker = true`) BENCH_IDLE=10000 (idle10k)
+ *   BENCH_IDLE=10000 (idle10k)
  *   BENCH_TIMEOUT_S=300 (per run) BENCH_SETTLE_MS=3000 (`sync`, then this pause, before each run)
  *   BENCH_POSTFIX_CONFIG=tuned|anchor (peers.ts postfixConfig) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
  * Standards: none. Security: loopback only (127.0.0.1); children killed and temp dirs removed
@@ -175,7 +175,6 @@ async function withCorreio<T>(work: string, opts: Parameters<typeof startCorreio
   const profFile = path.join(workRoot, '..', `correio-${path.basename(work)}.cpuprofile`);
   const c = await startCorreio(work, {
     ...opts,
-    deliveryWorker: env.BENCH_DELIVERY_WORKER === '1',
     nodeFlags: [...EXTRA_FLAGS, ...(profile ? ['--import', hookPath] : [])],
     env: profile ? { BENCH_PROFILE_FILE: profFile } : {},
   });

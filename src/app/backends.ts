@@ -59,9 +59,9 @@ export interface BackendOptions {
   /** called after each aliases-file (re)load with its problems */
   readonly onAliasesLoaded?: (errors: readonly string[], count: number) => void;
   /**
-   * how the spool is opened (default: as owner, recovering it). A second opener in the same
-   * process (the delivery worker) passes { lock: false, recover: 'never' }: recovery runs once,
-   * in the owner.
+   * how the spool is opened (default: as owner, recovering it). A second opener (a reader
+   * beside a running server) passes { lock: false, recover: 'never' }: recovery runs once, in
+   * the owner.
    */
   readonly spool?: FsQueueStoreOptions;
 }

@@ -22,7 +22,7 @@ export type ControlRequest =
   | { op: 'hold' | 'release' | 'delete' | 'bounce'; id: string; by?: string }
   | { op: 'ping' }
   | { op: 'reload' } // start-app answers it (reload.ts), not the runner
-  | { op: 'reload-keys' }; // after a reload: the delivery side (main thread or worker) reads its keys again
+  | { op: 'reload-keys' }; // after a reload: the delivery side reads its keys again
 
 export interface ControlResponse {
   ok: boolean;

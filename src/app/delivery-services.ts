@@ -2,8 +2,7 @@
  * @module delivery-services
  * The delivery side of correio, built from config and backends: the transports (maildir, smtp,
  * lmtp, list, pipe, file, webhook, error), the retry scheduler, the DSN notifier and the queue runner.
- * start-app builds it in the main thread (`[delivery] worker = false`) and delivery-worker
- * builds it inside its worker thread; both answer control requests through handleControl.
+ * start-app builds it beside the listeners; control requests are answered through handleControl.
  * Standards: RFC 5321 §4.5.3.2 (client timeouts, capped by delivery.smtp_timeout).
  * Security: the notifier re-enters through intake (null sender), never around it.
  * Limitations: none.

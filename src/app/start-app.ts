@@ -3,9 +3,6 @@
  * The composition root: config → backends → services. `correio serve` calls startApp and,
  * on SIGTERM/SIGINT, stop(): listeners close, sessions finish, the queue runner stops (after
  * its grace, in-flight deliveries are aborted and defer), the spool and directory close.
- * With `[delivery] worker = true` the queue runner, transports and DSN notifier run in a worker
- * thread (delivery-worker.ts) with their own handles on the same spool and directory; the main
- * thread keeps the listeners, intake and control socket.
  * Standards: see the services.
  * Security: TLS material is loaded before anything listens; AUTH verifies against the directory;
  *   one authentication throttle ([auth]) is shared by every login path.
@@ -29,7 +26,6 @@ import { loadOrMakeTls } from './tls-files.js';
 import { mailAuthDns } from './mail-auth.js';
 import { dmarcRecorder } from './daily-reports.js';
 import { buildDeliveryServices, handleControl as handleDeliveryControl } from './delivery-services.js';
-import { DeliveryThread } from './delivery-thread.js';
 import { Reloader, type ReloadResult } from './reload.js';
 import { countingAuthenticate, startMonitoring, type Monitoring } from './monitoring.js';
 import { startWeb, type WebServices } from './web-services.js';
@@ -41,9 +37,9 @@ import { messageSubmitter } from './message-submitter.js';
 
 export interface RunningApp {
   readonly backends: Backends;
-  /** the queue runner, when it runs in this thread (`[delivery] worker = false`) */
-  readonly runner?: QueueRunner;
-  /** a control request (flush, hold, …) answered by the runner, wherever it runs */
+  /** the queue runner */
+  readonly runner: QueueRunner;
+  /** a control request (flush, hold, …) answered by the runner */
   control(req: ControlRequest): Promise<ControlResponse>;
   /** bound SMTP addresses (ports resolved when the config said 0) */
   smtpAddresses(): { host: string; port: number; mode: string; path?: string }[];
@@ -92,7 +88,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const backends = await openBackends(config, {
     watchAliases: true,
     // the instance that runs deliveries keeps envelopes and small bodies in memory
-    spool: { cache: !config.delivery.worker },
+    spool: { cache: true },
     onAliasesLoaded: (errors, count) => {
       for (const e of errors) logger.warn({ file: config.aliasesFile }, e);
       logger.info({ file: config.aliasesFile, aliases: count }, 'aliases loaded');
@@ -100,11 +96,9 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   });
   const { directory, mailboxes, intake } = backends;
 
-  // [delivery] worker: the runner, transports and notifier in a worker thread (both cores busy)
-  const local = config.delivery.worker ? undefined : buildDeliveryServices(config, backends);
-  const thread = config.delivery.worker ? new DeliveryThread({ config, logger }) : undefined;
-  if (local) backends.setOnQueued((envs) => local.runner.enqueue(envs));
-  else if (thread) backends.setOnQueued((envs) => thread.enqueue(envs));
+  // the queue runner, transports and notifier, beside the listeners on this thread
+  const local = buildDeliveryServices(config, backends);
+  backends.setOnQueued((envs) => local.runner.enqueue(envs));
 
   let tls: { key: Buffer; cert: Buffer } | undefined;
   // RFC 3207: STARTTLS is offered on every SMTP listener (and STLS on POP3); without a
@@ -204,7 +198,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       onTls: (t) => {
         if (t) web?.setTls(t);
       },
-      // the list sealer's keys (delivery side, maybe in the worker thread)
+      // the list sealer's keys (delivery side)
       onReloaded: () => void handleControl({ op: 'reload-keys' }).catch(() => undefined),
     },
     config,
@@ -267,13 +261,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     const m = await bind(() => startMonitoring(config, { smtpSessions: () => smtp.connectionsByMode(), pop3Sessions: () => pop3.connectionCount, imapSessions: () => imap.connectionCount, store: backends.store, logger }));
     monitoring = m;
     opts.privileges?.dropForGood();
-    if (local) {
-      await local.runner.start();
-      stops.push(() => local.stop());
-    } else if (thread) {
-      await thread.start();
-      stops.push(() => thread.stop());
-    }
+    await local.runner.start();
+    stops.push(() => local.stop());
     // any local user's `correio sendmail` (maildrop.ts): taken once the runner can deliver it
     const pickup = new MaildropPickup({ config: () => backends.config, intake: () => backends.intake, logger });
     await pickup.start();
@@ -296,7 +285,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     if (req.op === 'reload') {
       return reloader.reload().then((r) => ({ ok: r.ok, ...(r.error !== undefined && { error: r.error }), ...(r.restartNeeded && { restartNeeded: r.restartNeeded }) }));
     }
-    const done: Promise<ControlResponse> = local ? handleDeliveryControl(local.runner, req, local.reloadKeys) : thread ? thread.control(req) : Promise.resolve({ ok: false, error: 'no delivery' });
+    const done: Promise<ControlResponse> = handleDeliveryControl(local.runner, req, local.reloadKeys);
     return done.then((res) => {
       // every queue command an operator gives is logged (and kept in the history) with who gave it
       if (res.ok && (req.op === 'flush' || req.op === 'hold' || req.op === 'release' || req.op === 'delete' || req.op === 'bounce')) {
@@ -322,7 +311,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
 
   return {
     backends,
-    ...(local && { runner: local.runner }),
+    runner: local.runner,
     control: handleControl,
     smtpAddresses: () => smtp.addresses(),
     pop3Addresses: () => pop3Bound.map((a) => ({ host: a.host, port: a.port })),

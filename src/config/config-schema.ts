@@ -34,6 +34,14 @@ function table<S extends z.core.$ZodLooseShape>(shape: S) {
   return z.preprocess((v) => (v === undefined ? {} : v), z.strictObject(shape));
 }
 
+/** A key that no longer exists: present → an error saying why and what to do instead. */
+function removed(why: string) {
+  return z.unknown().optional().transform((v, ctx): undefined => {
+    if (v !== undefined) ctx.addIssue({ code: 'custom', message: why });
+    return undefined;
+  });
+}
+
 /** An optional key: absent → undefined. */
 function optional<T>(parse: (v: unknown) => Result<T>) {
   return z.unknown().optional().transform((v, ctx): T | undefined => {
@@ -308,8 +316,8 @@ export const configSchema = z
         concurrency_per_route: field(positiveInt, () => 20),
         // caps every outbound SMTP client timeout; absent: RFC 5321 §4.5.3.2's minutes
         smtp_timeout: optional(duration),
-        // the queue runner and transports in a worker thread beside the listeners and intake
-        worker: field(bool, () => false),
+        // removed (issue 11): measured slower and costlier than the main thread (docs/performance.md)
+        worker: removed('removed: deliveries run in the main thread, which measured faster (docs/design-changes.md); delete this line'),
         // RFC 8461 (transport/mta-sts.ts): honour recipient domains' MTA-STS policies
         mta_sts: field(bool, () => true),
         mta_sts_port: field(port, () => 443),

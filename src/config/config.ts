@@ -78,8 +78,6 @@ export interface DeliveryConfig {
   readonly concurrencyPerRoute: number;
   /** ms; when set, caps every outbound SMTP client timeout (connect, greeting, commands, DATA) */
   readonly smtpTimeout?: number;
-  /** run the queue runner, transports and notifier in a worker thread (both cores busy) */
-  readonly worker: boolean;
   /** honour recipient domains' MTA-STS policies (RFC 8461) */
   readonly mtaSts: boolean;
   /** the HTTPS port policy hosts are asked on (443; tests use another) */

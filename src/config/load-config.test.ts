@@ -45,7 +45,6 @@ void test('embedded defaults are the ones DESIGN.md §4 gives', () => {
   assert.equal(c.delivery.concurrency, 20);
   assert.equal(c.delivery.concurrencyPerRoute, 20);
   assert.equal(c.delivery.smtpTimeout, undefined);
-  assert.equal(c.delivery.worker, false);
   assert.deepEqual(c.delivery.routes, {});
   assert.deepEqual(c.pop3.listen, []);
   assert.deepEqual(c.imap.listen, [{ host: '127.0.0.1', port: 2143 }]); // issue 14: the embedded defaults serve IMAP
@@ -86,7 +85,6 @@ dns_servers = ["127.0.0.1:5353", "::1"]
 mx_port = 2526
 smtp_timeout = "10s"
 concurrency_per_route = 5
-worker = true
 [delivery.routes]
 "Example.NET" = "smtp:[127.0.0.1]:2526"
 
@@ -121,7 +119,6 @@ level = "debug"
   assert.equal(c.delivery.mxPort, 2526);
   assert.equal(c.delivery.smtpTimeout, 10_000);
   assert.equal(c.delivery.concurrencyPerRoute, 5);
-  assert.equal(c.delivery.worker, true);
   assert.deepEqual(c.delivery.routes, { 'example.net': { transport: 'smtp', nextHop: '[127.0.0.1]:2526' } });
   assert.deepEqual(c.http.listen, [{ host: '127.0.0.1', port: 8025 }]);
   assert.equal(c.http.isDefault, false);
@@ -140,7 +137,8 @@ const errorTable: [string, string, string][] = [
   ['string for an integer', '[smtp]\n\nmax_recipients = "1000"', 'correio.toml:3: smtp.max_recipients: expected a positive integer'],
   ['negative integer', '[delivery]\nmax_hops = -1', 'correio.toml:2: delivery.max_hops: expected a positive integer'],
   ['float for an integer', '[delivery]\nconcurrency = 1.5', 'correio.toml:2: delivery.concurrency: expected a positive integer'],
-  ['a string for a boolean', '[delivery]\nworker = "yes"', 'correio.toml:2: delivery.worker: expected true or false'],
+  ['a string for a boolean', '[delivery]\ndane = "yes"', 'correio.toml:2: delivery.dane: expected true or false'],
+  ['a removed key', '[delivery]\nworker = true', 'correio.toml:2: delivery.worker: removed: deliveries run in the main thread, which measured faster (docs/design-changes.md); delete this line'],
   ['zero per-route concurrency', '[delivery]\nconcurrency_per_route = 0', 'correio.toml:2: delivery.concurrency_per_route: expected a positive integer'],
   ['below the RFC minimum', '[smtp]\nmax_recipients = 10', 'correio.toml:2: smtp.max_recipients: must be at least 100 (RFC 5321 §4.5.3.1.8)'],
   ['bad port', '[delivery]\nmx_port = 70000', 'correio.toml:2: delivery.mx_port: expected a port number from 1 to 65535'],

@@ -110,7 +110,6 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       concurrency: d.concurrency,
       concurrencyPerRoute: d.concurrency_per_route,
       ...(d.smtp_timeout !== undefined ? { smtpTimeout: d.smtp_timeout } : {}),
-      worker: d.worker,
       mtaSts: d.mta_sts,
       mtaStsPort: d.mta_sts_port,
       ...(d.mta_sts_ca !== undefined ? { mtaStsCa: abs(d.mta_sts_ca) } : {}),

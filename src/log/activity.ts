@@ -8,8 +8,7 @@
  *   minute as pflogsumm's hourly table, finer).
  * Security: counts only; no addresses are kept.
  * Limitations: per process and in memory: a restart starts from zero (Prometheus on
- *   `[metrics] listen` keeps history). With `[delivery] worker = true` the delivery events are
- *   published in the worker thread, so only `received` is counted here.
+ *   `[metrics] listen` keeps history).
  */
 import diagnostics from 'node:diagnostics_channel';
 import { channels } from '../core/index.js';

@@ -5,8 +5,7 @@
  * the logger.
  * Standards: none (operator convention: one greppable line per event, keyed by queue id).
  * Security: logs addresses and replies, never message bodies or passwords.
- * Limitations: metrics and the in-memory tail are per process (with `[delivery] worker = true`
- *   the delivery thread's events are logged but not in this tail); several nodes each expose their own.
+ * Limitations: metrics and the in-memory tail are per process; several nodes each expose their own.
  */
 import diagnostics from 'node:diagnostics_channel';
 import { Counter, Registry } from 'prom-client';

@@ -8,9 +8,7 @@
  * Standards: Prometheus text exposition format (prom-client); postfix_exporter's metric names.
  * Security: labels are bounded sets (listener modes, reply codes, transports, results, states),
  *   never addresses or hosts, so a client cannot grow the series without bound.
- * Limitations: per process. With `[delivery] worker = true` the delivery events are published
- *   in the worker thread and the delivery counters here stay at zero (the queue gauges still
- *   count, from the spool).
+ * Limitations: per process (each node of a cluster exposes its own).
  */
 import diagnostics from 'node:diagnostics_channel';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';

@@ -3,11 +3,10 @@
  * What the files backend remembers of messages so that it need not read their files again,
  * as one of two strategies chosen at open (FsQueueStoreOptions.cache):
  * - BoundedMessageCache: for the one instance that changes committed messages (the server's
- *   delivering instance, or its delivery worker). It keeps each message's envelope list, whether an env override
+ *   delivering instance). It keeps each message's envelope list, whether an env override
  *   exists, the body's length and, for small messages committed or promoted here, the body:
  *   a delivery then reads no file at all. Bounded in entries and body octets; oldest first out.
- * - NoMessageCache: every other instance (CLI, readers, a server whose delivery runs in a
- *   worker). Another process may change a message at any time, so each read goes to disk.
+ * - NoMessageCache: every other instance (CLI, readers). Another process may change a message at any time, so each read goes to disk.
  * Standards: none.
  * Security: holds message bodies in memory (bounded by `bodyBudget`).
  * Limitations: a change made to a remembered message by another process is not seen; that is

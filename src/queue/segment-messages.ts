@@ -3,8 +3,8 @@
  * The messages of the files backend that live as records in segments (segment-log.ts): where
  * each one is, which segment is appended to, what left (done logs), and when a segment goes.
  *
- * Who appends: only a caching owner (the server's delivering instance; with `[delivery] worker
- * = true` no instance is both, so every message gets its own file). Every instance reads
+ * Who appends: only a caching owner (the server's delivering instance; an owner that does not
+ * cache gives every message its own file). Every instance reads
  * segments. The instance that changes committed messages (a caching one) loads the index once
  * and keeps it up to date itself; any other instance looks again for each call (another
  * process may have delivered or moved a record since), cheaply: a segment is rescanned only
