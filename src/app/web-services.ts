@@ -80,7 +80,7 @@ function adminMount(ctx: WebContext): Hono<WebEnv> {
  * context; a path is matched longest first, "/" last.
  */
 export function webMounts(ctx: WebContext): WebMount[] {
-  const services = { mailView: ctx.mailView, blobs: new BlobStore(join(ctx.config().dataDir, 'blobs')), submitter: ctx.submitter, search: ctx.search };
+  const services = { mailView: ctx.mailView, blobs: new BlobStore(join(ctx.config().dataDir, 'blobs')), submitter: ctx.submitter, search: ctx.search, quota: ctx.backends.quota };
   const jmap = jmapApp({
     services,
     closing: ctx.closing,

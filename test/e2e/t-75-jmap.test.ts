@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ImapFlow } from 'imapflow';
 import { sendMail, startSite, type Site } from '../helpers/site.js';
+import { runCli } from '../helpers/cli.js';
 
 let site: Site;
 let base: string;
@@ -295,4 +296,20 @@ void test('Email/import from an uploaded message; push: an EventSource sees a de
   const data = JSON.parse(/data: (.*)\n/.exec(text)![1]) as { '@type': string; changed: Record<string, Record<string, string>> };
   assert.equal(data['@type'], 'StateChange');
   assert.ok(data.changed[accountId].Email, text);
+});
+
+void test('Email/import over the account\'s quota: notCreated with overQuota (RFC 8620 §5.3), nothing stored', async () => {
+  const set = await runCli(['user', 'quota', 'alice@example.org', '--storage', '1', '--config', site.configFile]);
+  assert.equal(set.code, 0, set.stderr);
+  try {
+    const before = (await site.mailbox('alice@example.org')).length;
+    const raw = 'From: carol@example.net\r\nTo: alice@example.org\r\nSubject: too much\r\n\r\nx\r\n';
+    const up = (await (await fetch(`${base}/jmap/upload/${accountId}`, { method: 'POST', headers: { Authorization: alice, 'Content-Type': 'message/rfc822' }, body: raw })).json()) as { blobId: string };
+    const imp = await api([['Email/import', { accountId, emails: { q: { blobId: up.blobId, mailboxIds: { [inboxId]: true } } } }, 'i']]);
+    const notCreated = answer(imp.body, 'i').notCreated as Record<string, { type: string }>;
+    assert.equal(notCreated.q.type, 'overQuota', JSON.stringify(notCreated));
+    assert.equal((await site.mailbox('alice@example.org')).length, before);
+  } finally {
+    await runCli(['user', 'quota', 'alice@example.org', '--storage', 'default', '--config', site.configFile]);
+  }
 });

@@ -48,6 +48,9 @@ async function store(account: AccountSession, folder: string, message: Buffer, k
   const bad = badKeyword(asked);
   if (bad !== undefined) return { type: 'invalidProperties', description: `"${bad.slice(0, 40)}" is not a keyword (RFC 8621 §4.1.1)`, properties: ['keywords'] };
   const k = splitKeywords(asked);
+  // RFC 8620 §5.3: "overQuota" when the message would take the account over its quota (docs/quota.md)
+  const verdict = account.services.quota ? await account.services.quota.check(account.user, message.length) : 'ok';
+  if (verdict !== 'ok') return { type: 'overQuota', description: 'the mailbox quota would be exceeded' };
   const { uid } = await account.folders.append(account.user, folder, Readable.from([message]), { flags: k.letters, keywords: k.keywords, ...(receivedAt !== undefined && { receivedAt }) });
   account.changed();
   const e = (await account.view()).emails.find((x) => x.folder === folder && x.uid === uid);

@@ -9,7 +9,7 @@
  *   another user's mail.
  * Limitations: one account per user (no shared mailboxes).
  */
-import type { MailFolderStore, MessageSubmitter } from '../../core/index.js';
+import type { MailFolderStore, MessageSubmitter, QuotaGate } from '../../core/index.js';
 import type { BlobStore } from './blob-store.js';
 import type { EmailSearch } from './email-search.js';
 import { MethodError, type Args } from './jmap-protocol.js';
@@ -29,6 +29,8 @@ export interface JmapServices {
   readonly submitter: MessageSubmitter;
   /** the full-text index for text conditions; absent: every candidate message is read */
   readonly search?: EmailSearch;
+  /** mailbox quotas: Email/set create and Email/import over them fail with overQuota */
+  readonly quota?: QuotaGate;
 }
 
 export class AccountSession {
