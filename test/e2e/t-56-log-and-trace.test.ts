@@ -181,12 +181,18 @@ test('trace after the message left the queue; queue list shows the real deferral
   const s = await serve('json');
   let gone: string;
   let waiting: string;
+  let local: string;
   try {
+    // from the sendmail command (the data directory's owner: it writes the spool itself)
+    const sm = await runCli(['sendmail', '-v', '--config', s.config, 'ana@a.example'], { stdin: 'Subject: local\n\nby sendmail\n' });
+    assert.equal(sm.code, 0, sm.stderr);
+    local = /queued as (\S+)/.exec(sm.stderr)?.[1] ?? '';
+    assert.ok(local, sm.stderr);
     gone = await send(s.port, ['ana@a.example', 'ok@far.example', 'bad@far.example']);
     waiting = await send(s.port, ['later@far.example', 'x@refused.example']);
     await waitFor('the first message out of the queue and the second deferred twice', () => {
       const o = s.out();
-      return o.includes(`"messageId":"${gone}"`) && (o.match(new RegExp(`"messageId":"${gone}"[^\n]*"msg":"(delivered|bounced)"`, 'g')) ?? []).length === 3 &&
+      return new RegExp(`"messageId":"${local}"[^\\n]*"msg":"delivered"`).test(o) && o.includes(`"messageId":"${gone}"`) && (o.match(new RegExp(`"messageId":"${gone}"[^\n]*"msg":"(delivered|bounced)"`, 'g')) ?? []).length === 3 &&
         (o.match(new RegExp(`"messageId":"${waiting}"[^\n]*"msg":"deferred"`, 'g')) ?? []).length === 2;
     }, 30_000);
     // the bounce of bad@far.example is delivered too, so the message is gone from the queue
@@ -194,6 +200,10 @@ test('trace after the message left the queue; queue list shows the real deferral
   } finally {
     await s.stop();
   }
+  const fromSendmail = await runCli(['trace', local, '--config', s.config]);
+  assert.equal(fromSendmail.code, 0, fromSendmail.stderr);
+  assert.match(fromSendmail.stdout, /^ {4}\(\S+\) with local\n/m, fromSendmail.stdout);
+  assert.match(fromSendmail.stdout, /^ {4}now: delivered \(left the queue \S+Z\)$/m);
   const t = await runCli(['trace', gone, '--config', s.config]);
   assert.equal(t.code, 0, t.stderr);
   const out = t.stdout;

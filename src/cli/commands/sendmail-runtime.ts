@@ -8,6 +8,7 @@
  * Limitations: a server that does not answer the wake-up within 5 s finds the mail at its next
  *   queue pass or start.
  */
+import { DeliveryHistory } from '../../log/index.js';
 import { userInfo } from 'node:os';
 import { MailError } from '../../core/index.js';
 import type { Config } from '../../config/index.js';
@@ -37,10 +38,19 @@ export async function withBackends<T>(config: Config, fn: (b: Backends) => Promi
     if (err instanceof MailError || err instanceof CliError) throw err;
     throw new CliError(`cannot open the spool: ${err instanceof Error ? err.message : String(err)}`, exitCodes.tempFail);
   }
+  // the message's received and queued events go to the delivery history as serve's do, so that
+  // correio trace tells its arrival after it has left the queue (log/delivery-history.ts)
+  const history = new DeliveryHistory({ dataDir: config.dataDir, retentionMs: config.log.history });
+  try {
+    history.start();
+  } catch {
+    // no history folder for this user: trace sees the queue only
+  }
   try {
     return await fn(b);
   } finally {
     await b.close();
+    await history.stop();
   }
 }
 
