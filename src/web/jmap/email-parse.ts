@@ -226,3 +226,11 @@ function parseStructure(parts: BodyPart[], multipartType: string, inAlternative:
     if (htmlLength === htmlBody.length && textLength !== textBody.length) htmlBody.push(...textBody.slice(textLength));
   }
 }
+
+/** Plain text for previews and snippets: the first text part, or the first HTML part without its tags. */
+export function plainText(parsed: ParsedEmail): string {
+  const t = parsed.textBody.find((p) => p.type === 'text/plain') ?? parsed.htmlBody.find((p) => p.type === 'text/html');
+  if (!t?.partId) return '';
+  const v = parsed.text(t.partId)?.value ?? '';
+  return t.type === 'text/html' ? v.replace(/<(style|script)[^>]*>[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ').replace(/&nbsp;/g, ' ').replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>') : v;
+}

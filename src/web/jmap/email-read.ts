@@ -11,7 +11,9 @@ import { buffer } from 'node:stream/consumers';
 import { findHeader } from '../../protocol/mime/index.js';
 import { MethodError, type Args } from './jmap-protocol.js';
 import type { AccountSession } from './jmap-account.js';
-import { asText, headerProperty, parseAddresses, parseDate, parseEmail, parseMessageIds, type BodyPart, type ParsedEmail } from './email-parse.js';
+import { asText, headerProperty, parseAddresses, parseDate, parseEmail, parseMessageIds, plainText, type BodyPart, type ParsedEmail } from './email-parse.js';
+
+export { plainText };
 import { keywordsOf, type EmailRecord } from './mail-view.js';
 
 export const emailProperties = [
@@ -45,14 +47,6 @@ export class MessageCache {
     }
     return p;
   }
-}
-
-/** Plain text for previews and snippets: the first text part, or the first HTML part without its tags. */
-export function plainText(parsed: ParsedEmail): string {
-  const t = parsed.textBody.find((p) => p.type === 'text/plain') ?? parsed.htmlBody.find((p) => p.type === 'text/html');
-  if (!t?.partId) return '';
-  const v = parsed.text(t.partId)?.value ?? '';
-  return t.type === 'text/html' ? v.replace(/<(style|script)[^>]*>[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ').replace(/&nbsp;/g, ' ').replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>') : v;
 }
 
 function pickPart(p: BodyPart, props: readonly string[]): Record<string, unknown> {

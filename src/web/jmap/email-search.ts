@@ -15,8 +15,7 @@
 import { buffer } from 'node:stream/consumers';
 import type { MailSearchIndex } from '../../core/index.js';
 import { findHeader } from '../../protocol/mime/index.js';
-import { asText, parseAddresses, parseEmail } from './email-parse.js';
-import { plainText } from './email-read.js';
+import { asText, parseAddresses, parseEmail, plainText } from './email-parse.js';
 import type { Args } from './jmap-protocol.js';
 import type { AccountView, EmailRecord } from './mail-view.js';
 import type { MailFolderStore } from '../../core/index.js';
