@@ -249,6 +249,10 @@ void test('admin API: the queue listed, filtered, traced, held, released, flushe
     r = await api.call('POST', '/queue/actions', { action: 'delete', ids: [bobId, ...carol] });
     assert.deepEqual((r.json as { results: { count: number }[] }).results.map((x) => x.count), [1, 1]);
     assert.deepEqual((await api.call('GET', '/queue')).json, []);
+    // gone from the queue, still traced from the delivery history (issue 13)
+    const gone = (await api.call('GET', `/queue/${bobId}/trace`)).json as { fromHistory?: boolean; recipients: { recipient: string }[] };
+    assert.equal(gone.fromHistory, true);
+    assert.deepEqual(gone.recipients.map((x) => x.recipient), ['bob@remote.test']);
     const cliList = await site.run(['queue', 'list', '--json']);
     assert.equal(cliList.stdout.trim(), '[]');
   }));

@@ -17,8 +17,9 @@ import type { Hono } from 'hono';
 import type { WebEnv } from './http-auth.js';
 import type { QueueControl } from '../core/index.js';
 import { findQueued, findQueuedMessage, listQueue, listQueuePage, walkQueue, type QueuedMessage } from '../queue/index.js';
+import { findHistory } from '../log/index.js';
 import {
-  AdminError, filterQueue, isoTime, maxPageLimit, messageJson, parsePageLimit, parseSince, sinceForms, stateLabel, stateLabels, traceMessage,
+  AdminError, filterQueue, isoTime, maxPageLimit, messageJson, parsePageLimit, parseSince, sinceForms, stateLabel, stateLabels, traceMessage, pastTrace,
   type QueueFilter, type StateLabel,
 } from '../admin/index.js';
 import { jsonBody, stringField, type AdminApiDeps } from './admin-request.js';
@@ -116,8 +117,10 @@ export function queueRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
   });
 
   app.get('/queue/:id/trace', async (c) => {
-    const t = await traceMessage(store, c.req.param('id'));
-    if (!t) throw new AdminError(`no such message: ${c.req.param('id')} is not in the queue (delivered, bounced or deleted, or never queued)`, 'not-found');
+    const id = c.req.param('id');
+    // gone from the queue: from the delivery history, as `correio trace` does
+    const t = (await traceMessage(store, id)) ?? pastTrace(findHistory(deps.config().dataDir, id));
+    if (!t) throw new AdminError(`no such message: ${id} is not in the queue or in the delivery history (older than [log] history, deleted, or never queued)`, 'not-found');
     return c.json(t);
   });
 
