@@ -32,7 +32,7 @@ const errors: unknown[] = [];
 before(async () => {
   directory = await SqliteDirectory.open(':memory:', { localDomains: ['example.org'] });
   const hash = await hashPassword('secret');
-  for (const u of ['alice@example.org', 'boss@example.org', 'carol@example.org', 'dave@example.org']) await directory.addUser(u, hash);
+  for (const u of ['alice@example.org', 'boss@example.org', 'carol@example.org', 'dave@example.org', 'erin@example.org']) await directory.addUser(u, hash);
   tokens = SqliteTokenStore.open(':memory:');
   const auth = new HttpAuth({
     directory,
@@ -168,6 +168,20 @@ void test('a token whose owner left the directory is refused', async () => {
   assert.equal((await request('/api/me', { auth: `Bearer ${secret}` })).status, 200);
   await directory.deleteUser('dave@example.org');
   assert.equal((await request('/api/me', { auth: `Bearer ${secret}` })).status, 401);
+});
+
+void test('a disabled account: its tokens are refused (401); enabled again, they work', async () => {
+  // from an address of its own, so its refusal counts in no other test's throttle
+  const { secret } = await tokens.create('erin@example.org', ['jmap']);
+  assert.equal((await request('/api/me', { auth: `Bearer ${secret}`, from: '127.0.0.7' })).status, 200);
+  await directory.setUserDisabled('erin@example.org', true);
+  try {
+    // (the password is the directory's check: sqlite-directory's contract tests refuse it)
+    assert.equal((await request('/api/me', { auth: `Bearer ${secret}`, from: '127.0.0.7' })).status, 401);
+  } finally {
+    await directory.setUserDisabled('erin@example.org', false);
+  }
+  assert.equal((await request('/api/me', { auth: `Bearer ${secret}`, from: '127.0.0.7' })).status, 200);
 });
 
 void test('over HTTPS: credentials work, HSTS is sent; with plaintext_auth "never" plain HTTP is refused (403)', async () => {
