@@ -132,6 +132,12 @@ export interface MailFolderStore {
    * `from`), `uids` their new UIDs in the same order. Without it, MOVE copies and removes.
    */
   move?(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[]; moved: string[] }>;
+  /**
+   * Optional (IMAP4rev1 \Recent, RFC 3501 §2.3.2): the lowest UID that is recent to the caller
+   * — every message from it up is; with `claim`, they become the caller's alone (the next
+   * caller gets UIDNEXT at the earliest). Without it no message is recent.
+   */
+  recentFrom?(user: string, folder: string, claim: boolean): Promise<number>;
   remove(user: string, folder: string, key: string): Promise<void>;
   open(user: string, folder: string, key: string): Promise<Readable>;
   /**

@@ -72,6 +72,8 @@ export const defaultFolders: readonly { name: string; use: SpecialUse }[] = [
   { name: 'Archive', use: '\\Archive' },
 ];
 
+/** The file in a folder's directory holding the first UID not yet reported as \Recent to a session. */
+const recentName = 'correio-recent';
 /** The file in a folder's directory holding the special use CREATE gave it. */
 const specialUseName = 'correio-special-use';
 const specialUses: readonly SpecialUse[] = ['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive'];
@@ -433,6 +435,17 @@ export class MaildirFolders implements MailFolderStore {
     const byKey = new Map(snap.messages.map((m) => [m.key, m.uid]));
     const done = moved.filter((k) => byKey.has(k));
     return { uidValidity: snap.uidValidity, uids: done.map((k) => byKey.get(k)!), moved: done };
+  }
+
+  /** The first recent UID in `correio-recent` (1 when there is none yet), under the folder lock. */
+  async recentFrom(user: string, folder: string, claim: boolean): Promise<number> {
+    return this.#locked(user, this.#folder(folder), async ({ dir, snapshot }) => {
+      const path = join(dir, recentName);
+      const n = Number((await readFile(path, 'utf8').catch(() => '1')).trim());
+      const from = Number.isSafeInteger(n) && n >= 1 ? n : 1;
+      if (claim && from < snapshot.uidNext) await atomicWriteFile(path, `${snapshot.uidNext}\n`);
+      return { result: from };
+    });
   }
 
   remove(user: string, folder: string, key: string): Promise<void> {

@@ -29,6 +29,8 @@ async function withServer(
   const root = await mkdtemp(join(tmpdir(), 'correio-imap-'));
   const store = new MaildirStore(root, { hostname: 'mx' });
   await store.deliver('suzana@dc.uece.br', Readable.from([Buffer.from('From: helvecio@dsc.ufpb.br\r\nSubject: oi\r\n\r\ncorpo\r\n')]), { uniqueKey: 'q1' });
+  // the first message was seen by an earlier session: not \Recent (RFC 3501 §2.3.2)
+  await writeFile(join(store.mailboxPath('suzana@dc.uece.br', ''), 'correio-recent'), '2\n');
   await prepare?.(store.mailboxPath('suzana@dc.uece.br', ''));
   const server = new ImapServer({
     hostname: 'mx.dc.uece.br',
@@ -87,7 +89,7 @@ C: c4 EXAMINE Caf&AOk-
 S~ \\* FLAGS .*
 S~ \\* OK \\[PERMANENTFLAGS .*
 S: * 3 EXISTS
-S: * 0 RECENT
+S: * 3 RECENT
 S: * OK [UNSEEN 1] First unseen
 S~ .*
 S~ .*
@@ -367,7 +369,8 @@ void test('RFC 9051 §7.5.1: another session\'s EXPUNGE is not reported during F
       assert.deepEqual(await b.run('b5', 'NOOP'), ['* 1 EXPUNGE', 'b5 OK NOOP completed']);
       assert.deepEqual(await b.run('b6', 'FETCH 1 (UID FLAGS)'), ['* 1 FETCH (UID 2 FLAGS (\\Seen))', 'b6 OK FETCH completed']);
       // A sees B's flag change as an unsolicited FETCH
-      assert.deepEqual(await a.run('a4', 'NOOP'), ['* 1 FETCH (UID 2 FLAGS (\\Seen))', 'a4 OK NOOP completed']);
+      // (A was first told of message 2, after its own APPEND: \Recent is A's, RFC 3501 §2.3.2)
+      assert.deepEqual(await a.run('a4', 'NOOP'), ['* 1 FETCH (UID 2 FLAGS (\\Seen \\Recent))', 'a4 OK NOOP completed']);
     } finally {
       a.c.close();
       b.c.close();

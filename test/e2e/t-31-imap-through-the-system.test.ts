@@ -180,7 +180,8 @@ m.logout()
     assert.equal(lines[2], 'select OK 1');
     assert.equal(lines[3], 'search 1');
     assert.equal(lines[4], 'fetch Subject: via python');
-    assert.equal(lines[5], 'store 1 (FLAGS (\\Answered))');
+    // the first session to select the INBOX: its messages are \Recent to it (RFC 3501 §2.3.2)
+    assert.equal(lines[5], 'store 1 (FLAGS (\\Answered \\Recent))');
     assert.match(lines[6], /^append OK \[APPENDUID \d+ 1\] APPEND completed$/);
     assert.match(lines[7], /^copy OK \[COPYUID \d+ 1 1\] COPY completed$/);
     assert.equal(lines[8], 'expunge 1');

@@ -144,9 +144,10 @@ M.logout()
     const lines = out.split('\n');
     assert.equal(lines[0], "ENABLE OK");
     assert.match(lines[1], /^HIGHEST \[b'2'\]$/);
-    assert.match(lines[2], /^STORE \[b'1 \(UID 1 FLAGS \(\\\\Seen \$Junk\) MODSEQ \(3\)\)'\]$/);
+    // IMAP4rev1: the messages are \Recent to this first session (RFC 3501 §2.3.2)
+    assert.match(lines[2], /^STORE \[b'1 \(UID 1 FLAGS \(\\\\Seen \\\\Recent \$Junk\) MODSEQ \(3\)\)'\]$/);
     assert.equal(lines[3], "COND OK [b'1']");
-    assert.match(lines[4], /^CHANGED \[b'1 \(UID 1 FLAGS \(\\\\Seen \$Junk\) MODSEQ \(3\)\)', b'2 \(UID 2 FLAGS \(\\\\Flagged\) MODSEQ \(4\)\)'\]$/);
+    assert.match(lines[4], /^CHANGED \[b'1 \(UID 1 FLAGS \(\\\\Seen \\\\Recent \$Junk\) MODSEQ \(3\)\)', b'2 \(UID 2 FLAGS \(\\\\Flagged \\\\Recent\) MODSEQ \(4\)\)'\]$/);
     assert.equal(lines[5], "SEARCH [b'1 2 (MODSEQ 4)']");
   }));
 

@@ -182,9 +182,12 @@ async function statusLine(io: SessionIo, name: string, items: readonly StatusIte
       case 'SIZE':
         v = snap.messages.reduce((a, m) => a + m.size, 0);
         break;
-      case 'RECENT':
-        v = 0;
+      case 'RECENT': {
+        // RFC 3501 §6.3.10: messages with \Recent (looked at, not claimed)
+        const from = io.rev2 || !io.ctx.folders.recentFrom ? Infinity : await io.ctx.folders.recentFrom(io.user, name, false);
+        v = snap.messages.filter((x) => x.uid >= from).length;
         break;
+      }
       case 'HIGHESTMODSEQ':
         io.enableCondstore();
         v = snap.highestModseq;
@@ -227,7 +230,7 @@ export async function select(io: SessionIo, c: Extract<ImapCommand, { name: 'SEL
   io.untagged(`${m.exists} EXISTS`);
   // RFC 9051 Appendix E: IMAP4rev2 has neither RECENT nor the UNSEEN response code
   if (!io.rev2) {
-    io.untagged('0 RECENT');
+    io.untagged(`${m.recentCount} RECENT`);
     const firstUnseen = m.messages.findIndex((x) => !x.flags.includes('S'));
     if (firstUnseen >= 0) io.untagged(`OK [UNSEEN ${firstUnseen + 1}] First unseen`);
   }

@@ -93,10 +93,11 @@ export async function matches(k: SearchKey, t: SearchTarget): Promise<boolean> {
     case 'unseen':
       return !f.includes('S');
     case 'recent':
+      return t.m.recent;
     case 'new':
-      return false; // \Recent is never set (selected-mailbox)
+      return t.m.recent && !f.includes('S');
     case 'old':
-      return true;
+      return !t.m.recent;
     case 'keyword':
     case 'unkeyword': {
       const want = k.flag.toUpperCase();

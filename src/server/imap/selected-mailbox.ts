@@ -11,7 +11,7 @@
  *   FETCH FLAGS carries MODSEQ), §3.2.10 (with QRESYNC on, VANISHED replaces EXPUNGE).
  * Security: a message removed by someone else while the session may not yet report it stays
  *   in the view (FETCH of it answers no data) so sequence numbers never shift silently.
- * Limitations: \Recent is never set; each look at the store is a folder sync (O(messages)), made only after a
+ * Limitations: \Recent is per store (recentFrom) and IMAP4rev1 only; each look at the store is a folder sync (O(messages)), made only after a
  *   change was signalled (hub or file system watch) or a second has passed.
  */
 import type { FolderMessage, FolderSnapshot, MailFolderStore } from '../../core/index.js';
@@ -28,6 +28,8 @@ export interface ViewMessage {
   receivedAt: number;
   /** removed from the store, not yet reported with EXPUNGE */
   gone: boolean;
+  /** IMAP4rev1 \Recent: this session is the first told of it (RFC 3501 §2.3.2) */
+  recent: boolean;
 }
 
 const toImap: Record<string, string> = { D: '\\Draft', F: '\\Flagged', R: '\\Answered', S: '\\Seen', T: '\\Deleted' };
@@ -43,8 +45,8 @@ export function imapFlags(maildir: string): string[] {
 }
 
 /** The IMAP flags of a message: system flags, then keywords. */
-export function flagsOf(m: { flags: string; keywords: readonly string[] }): string[] {
-  return [...imapFlags(m.flags), ...m.keywords];
+export function flagsOf(m: { flags: string; keywords: readonly string[]; recent?: boolean }): string[] {
+  return [...imapFlags(m.flags), ...(m.recent ? ['\\Recent'] : []), ...m.keywords];
 }
 
 /**
@@ -68,6 +70,8 @@ export function splitFlags(flags: readonly string[]): { letters: string; keyword
 export interface SyncModes {
   readonly condstore: boolean;
   readonly qresync: boolean;
+  /** IMAP4rev2 enabled: no \Recent (RFC 9051 Appendix E) */
+  readonly rev2: boolean;
 }
 
 export function normalizeLetters(s: string): string {
@@ -102,8 +106,27 @@ export class SelectedMailbox {
     this.uidValidity = snap.uidValidity;
     this.uidNext = snap.uidNext;
     this.highestModseq = snap.highestModseq;
-    this.messages = snap.messages.map(fromSnapshot);
+    const from = await this.claimRecent(false);
+    this.messages = snap.messages.map((m) => fromSnapshot(m, m.uid >= from));
     this.learnKeywords(this.messages);
+  }
+
+  /** How many messages are \Recent in this view (the RECENT response). */
+  get recentCount(): number {
+    return this.messages.reduce((n, m) => n + (m.recent && !m.gone ? 1 : 0), 0);
+  }
+
+  /**
+   * RFC 3501 §2.3.2: the first UID recent to this session, claimed from the store (so no other
+   * session sees those as recent) unless read-only; `fresh`: only when new messages came.
+   */
+  private async claimRecent(fresh: boolean): Promise<number> {
+    if (!this.store.recentFrom || this.modes.rev2 || (fresh && this.readOnly)) return Infinity;
+    try {
+      return await this.store.recentFrom(this.user, this.folder, !this.readOnly);
+    } catch {
+      return Infinity;
+    }
   }
 
   /** The FLAGS list: system flags and every keyword in use. */
@@ -214,10 +237,11 @@ export class SelectedMailbox {
       return [];
     }
     this.lastSync = Date.now();
-    return this.apply(snap, expunge);
+    const from = snap.messages.some((m) => m.uid > this.maxUid) ? await this.claimRecent(true) : Infinity;
+    return this.apply(snap, expunge, from);
   }
 
-  private apply(snap: FolderSnapshot, expunge: boolean): string[] {
+  private apply(snap: FolderSnapshot, expunge: boolean, recentFrom: number): string[] {
     const out: string[] = [];
     if (snap.uidValidity !== this.uidValidity) {
       // RFC 9051 §2.3.1.1: the client must start again; the session ends (imap-session)
@@ -244,8 +268,10 @@ export class SelectedMailbox {
     const known = this.maxUid;
     const fresh = snap.messages.filter((m) => m.uid > known);
     if (fresh.length > 0) {
-      this.messages.push(...fresh.map(fromSnapshot));
+      this.messages.push(...fresh.map((m) => fromSnapshot(m, m.uid >= recentFrom)));
       out.push(`* ${this.messages.length} EXISTS`);
+      // RFC 3501 §7.3.2: RECENT with EXISTS when the number changes (IMAP4rev1 only)
+      if (!this.modes.rev2 && this.store.recentFrom) out.push(`* ${this.recentCount} RECENT`);
     }
     this.uidNext = Math.max(this.uidNext, snap.uidNext);
     this.highestModseq = Math.max(this.highestModseq, snap.highestModseq);
@@ -273,6 +299,6 @@ export class SelectedMailbox {
 
 export class UidValidityChanged extends Error {}
 
-function fromSnapshot(m: FolderMessage): ViewMessage {
-  return { uid: m.uid, key: m.key, flags: m.flags, keywords: m.keywords, modseq: m.modseq, size: m.size, receivedAt: m.receivedAt, gone: false };
+function fromSnapshot(m: FolderMessage, recent: boolean): ViewMessage {
+  return { uid: m.uid, key: m.key, flags: m.flags, keywords: m.keywords, modseq: m.modseq, size: m.size, receivedAt: m.receivedAt, gone: false, recent };
 }
