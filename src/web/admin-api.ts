@@ -13,7 +13,7 @@
  *   it (app/web-services.ts), or `authorize` when given; nothing here trusts the client. Errors name the caller's input only; an unexpected failure is logged by the
  *   server and answered "internal error" without details.
  * Limitations: users cannot be disabled (the directory has no such state yet) and there are
- *   no quotas; DKIM keys are listed, not generated (`correio dkim keygen`).
+ *   no quotas.
  */
 import { Hono, type Context } from 'hono';
 import type { WebEnv } from './http-auth.js';

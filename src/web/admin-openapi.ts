@@ -58,7 +58,10 @@ export const adminOpenApi: Json = {
       post: op('directory', 'add a local domain', { body: body({ domain: str }, ['domain']), status: '201' }),
     },
     '/domains/{domain}/dns': { get: op('dns', 'every DNS record the domain needs (MX, SPF, DKIM, DMARC)', { params: [domain], response: ok('records', arrayOf('DnsRecord')) }) },
-    '/domains/{domain}/dkim': { get: op('dns', 'the domain\'s DKIM keys and the TXT record of each', { params: [domain], response: ok('keys', arrayOf('DnsRecord')) }) },
+    '/domains/{domain}/dkim': {
+      get: op('dns', 'the domain\'s DKIM keys and the TXT record of each', { params: [domain], response: ok('keys', arrayOf('DnsRecord')) }),
+      post: op('dns', 'make a DKIM key (as correio dkim keygen) and give the TXT record to publish', { params: [domain], body: body({ selector: str, algorithm: str }, []), status: '201' }),
+    },
     '/users': {
       get: op('directory', 'list users', { response: ok('users', arrayOf('User')) }),
       post: op('directory', 'add a user (mailbox)', { body: body({ address: str, password: str, name: str }, ['address']), response: ok('the user', ref('User')), status: '201' }),
