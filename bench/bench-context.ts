@@ -17,6 +17,8 @@ export interface Sample {
   busy: number;
   deferred?: DeferredFigures;
   idle?: IdleFigures;
+  /** PostgreSQL backend: CPU ms per message of the backends serving the run's database */
+  pgCpuMsPerMsg?: number;
   /** BENCH_THREADS=1: CPU of correio's main thread and other threads in the measured window */
   threads?: string;
 }
@@ -28,6 +30,8 @@ export interface BenchContext {
   readonly sessions: number;
   /** sends the load to 127.0.0.1:port; resolves with its wall ms */
   load(port: number, to: string): Promise<number>;
+  /** the same load split across ports (messages and sessions shared out); resolves with the wall ms until all ended */
+  loadSplit(ports: number[], to: string): Promise<number>;
   /** runs `run` as the measured window, counting the CPU of cpuPid's process tree */
   measure(run: () => Promise<{ acceptMs: number; e2eMs?: number }>, cpuPid: () => number | undefined): Promise<Sample>;
   /** starts correio in `work`, runs f, stops it */

@@ -39,6 +39,8 @@ export interface CorreioOptions {
   env?: Record<string, string>;
   /** serve HTTP (JMAP) on a free loopback port (`httpPort`) */
   http?: boolean;
+  /** [storage] url, e.g. postgres://…/db (default: the files backend) */
+  storageUrl?: string;
 }
 
 /** How the stop went: graceful (exited after one SIGTERM) or not, and how long it took. */
@@ -81,6 +83,7 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
       ...routes,
       '[log]',
       `level = ${JSON.stringify(o.logLevel ?? 'info')}`,
+      ...(o.storageUrl ? ['[storage]', `url = ${JSON.stringify(o.storageUrl)}`] : []),
       '[http]',
       `listen = [${o.http ? `"127.0.0.1:${httpPort}"` : ''}]`,
       '',

@@ -22,6 +22,8 @@
  *   BENCH_CORREIO_NODE_FLAGS="--flag ..." (extra node flags for correio, for what-if runs)
  *   BENCH_THREADS=1 (correio's main thread and other threads' CPU in the measured window)
  *   BENCH_IDLE=10000 (idle10k)
+ *   BENCH_STORAGE=files|postgres|postgres2 (comma list; correio's rows of accept, relay, maildir
+ *   on the files backend, on PostgreSQL with 1 node, with 2 nodes: postgres-scenario.ts) BENCH_PG_URL
  *   BENCH_TIMEOUT_S=300 (per run) BENCH_SETTLE_MS=3000 (`sync`, then this pause, before each run)
  *   BENCH_POSTFIX_CONFIG=tuned|anchor (peers.ts postfixConfig) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
  * Standards: none. Security: loopback only (127.0.0.1); children killed and temp dirs removed
@@ -46,9 +48,10 @@ import { formatIdle, runIdle } from './idle-scenario.js';
 import type { BenchContext, Sample } from './bench-context.js';
 
 import { formatJmapBench, runJmapBench } from './jmap-bench.js';
+import { isPgMta, pgUnavailable, runPgScenario, storageMtas, type PgMta } from './postgres-scenario.js';
 
 type Scenario = 'raw' | 'accept' | 'relay' | 'maildir' | 'idle10k' | 'jmap' | DeferredScenario;
-type Mta = 'correio' | 'postfix' | 'sink';
+type Mta = 'correio' | 'postfix' | 'sink' | PgMta;
 
 interface Row {
   scenario: Scenario;
@@ -88,17 +91,26 @@ if (env.BENCH_LOAD === 'smtp-source' && !tools) throw new Error('BENCH_LOAD=smtp
 const peerWhyNot = env.BENCH_PEER === 'none' ? 'BENCH_PEER=none' : postfixUnavailable();
 
 /** The load: smtp-source when available (as in anchors.md), else bench/load.ts in the same shape. */
-async function load(port: number, to: string): Promise<number> {
+async function load(port: number, to: string, messages = N, sessions = SESSIONS): Promise<number> {
   if (tools) {
-    const r = await runSmtpSource(tools, { port, sessions: SESSIONS, messages: N, size: SIZE, from: FROM, to, timeoutMs: TIMEOUT });
+    const r = await runSmtpSource(tools, { port, sessions, messages, size: SIZE, from: FROM, to, timeoutMs: TIMEOUT });
     return r.elapsedMs;
   }
   const r = await runLoad({
-    host: '127.0.0.1', port, sessions: SESSIONS, messages: N, size: SIZE, from: FROM, to,
+    host: '127.0.0.1', port, sessions, messages, size: SIZE, from: FROM, to,
     pipelining: false, reuse: false, replyTimeoutMs: 60_000,
   });
-  if (r.failed > 0) throw new Error(`${r.failed} of ${N} messages failed: ${r.errors.join(' / ')}`);
+  if (r.failed > 0) throw new Error(`${r.failed} of ${messages} messages failed: ${r.errors.join(' / ')}`);
   return r.elapsedMs;
+}
+
+/** The load shared out across ports (the first ones take the remainders); wall ms until all ended. */
+async function loadSplit(ports: number[], to: string): Promise<number> {
+  const k = ports.length;
+  const share = (total: number, i: number): number => Math.floor(total / k) + (i < total % k ? 1 : 0);
+  const t0 = performance.now();
+  await Promise.all(ports.map((p, i) => load(p, to, share(N, i), Math.max(1, share(SESSIONS, i)))));
+  return performance.now() - t0;
 }
 
 async function startSink(): Promise<Sink> {
@@ -207,13 +219,14 @@ async function withPostfix<T>(work: string, mode: 'hold' | 'relay' | 'maildir', 
   }
 }
 
-const context: BenchContext = { messages: N, sessions: SESSIONS, load, measure, withCorreio };
+const context: BenchContext = { messages: N, sessions: SESSIONS, load: (p, to) => load(p, to), loadSplit, measure, withCorreio };
 
 async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<Sample> {
   const work = await freshWork(`${scenario}-${mta}`);
   try {
     if (isDeferredScenario(scenario)) return await runDeferred(context, work, scenario, profile);
     if (scenario === 'idle10k') return await runIdle(context, work, profile, int('BENCH_IDLE', 10_000));
+    if (isPgMta(mta) && scenario !== 'raw' && scenario !== 'jmap') return await runPgScenario(context, { startSink, timeoutMs: TIMEOUT }, work, scenario, mta, profile);
     if (scenario === 'raw') {
       const sink = await startSink();
       try {
@@ -294,15 +307,16 @@ const fmt = (xs: number[]): string =>
 
 function report(rows: Row[]): void {
   const lines: string[] = [];
-  lines.push('| scenario | MTA | accept msg/s median (min–max) | end-to-end msg/s median (min–max) | CPU ms/msg | machine busy | runs ok |');
-  lines.push('|---|---|---|---|---|---|---|');
+  lines.push('| scenario | MTA | accept msg/s median (min–max) | end-to-end msg/s median (min–max) | CPU ms/msg | PostgreSQL CPU ms/msg | machine busy | runs ok |');
+  lines.push('|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const acc = r.samples.map((s) => s.accept);
     const e2e = r.samples.flatMap((s) => (s.e2e === undefined ? [] : [s.e2e]));
     const cpu = r.samples.flatMap((s) => (s.cpuMsPerMsg === undefined ? [] : [s.cpuMsPerMsg]));
     const busy = r.samples.map((s) => s.busy);
+    const pgCpu = r.samples.flatMap((s) => (s.pgCpuMsPerMsg === undefined ? [] : [s.pgCpuMsPerMsg]));
     lines.push(
-      `| ${r.scenario} | ${r.mta} | ${fmt(acc)} | ${fmt(e2e)} | ${cpu.length ? median(cpu).toFixed(2) : '–'} | ` +
+      `| ${r.scenario} | ${r.mta} | ${fmt(acc)} | ${fmt(e2e)} | ${cpu.length ? median(cpu).toFixed(2) : '–'} | ${pgCpu.length ? median(pgCpu).toFixed(2) : '–'} | ` +
         `${busy.length ? (median(busy) * 100).toFixed(0) + ' %' : '–'} | ${r.samples.length}/${r.samples.length + r.errors.length} |`,
     );
   }
@@ -348,6 +362,10 @@ async function main(): Promise<void> {
     console.log(`Postfix peer: not run (${peerWhyNot}).`);
     console.log('  To compare with Postfix: as root, scripts/bench-setup.sh --install (installs postfix without starting it), then npm run bench.');
   } else console.log(`Postfix peer: /usr/sbin/postfix, own instance per run on 127.0.0.1:<free port>, config "${postfixConfig()}" (BENCH_POSTFIX_CONFIG)`);
+  const CORREIOS = storageMtas();
+  const pgWhyNot = CORREIOS.some(isPgMta) ? await pgUnavailable() : undefined;
+  if (pgWhyNot) throw new Error(`BENCH_STORAGE=${env.BENCH_STORAGE}: ${pgWhyNot}`);
+  console.log(`correio storage: ${CORREIOS.join(', ')} (BENCH_STORAGE)`);
 
   const rows: Row[] = [];
   const row = (scenario: Scenario, mta: Mta): Row => {
@@ -367,7 +385,8 @@ async function main(): Promise<void> {
   }
   for (let i = 0; i < RUNS; i++) {
     for (const scenario of SCENARIOS.filter((x) => x !== 'jmap')) {
-      const mtas: Mta[] = scenario === 'raw' ? ['sink'] : peerWhyNot || isDeferredScenario(scenario) || scenario === 'idle10k' ? ['correio'] : ['correio', 'postfix'];
+      const single = isDeferredScenario(scenario) || scenario === 'idle10k';
+      const mtas: Mta[] = scenario === 'raw' ? ['sink'] : single ? ['correio'] : [...CORREIOS, ...(peerWhyNot ? [] : ['postfix' as const])];
       // interleave, alternating who goes first
       if (i % 2 === 1) mtas.reverse();
       for (const mta of mtas) {
@@ -377,9 +396,9 @@ async function main(): Promise<void> {
           const s = await runOnce(scenario, mta, false);
           r.samples.push(s);
           console.log(
-            `run ${i + 1}/${RUNS} ${scenario.padEnd(7)} ${mta.padEnd(7)} accept ${s.accept.toFixed(0).padStart(5)} msg/s` +
+            `run ${i + 1}/${RUNS} ${scenario.padEnd(7)} ${mta.padEnd(11)} accept ${s.accept.toFixed(0).padStart(5)} msg/s` +
               `${s.e2e === undefined ? '' : `, end-to-end ${s.e2e.toFixed(0).padStart(5)} msg/s`}` +
-              `${s.cpuMsPerMsg === undefined ? '' : `, CPU ${s.cpuMsPerMsg.toFixed(2)} ms/msg`}, machine ${(s.busy * 100).toFixed(0)} % busy` +
+              `${s.cpuMsPerMsg === undefined ? '' : `, CPU ${s.cpuMsPerMsg.toFixed(2)} ms/msg`}${s.pgCpuMsPerMsg === undefined ? '' : ` + PostgreSQL ${s.pgCpuMsPerMsg.toFixed(2)}`}, machine ${(s.busy * 100).toFixed(0)} % busy` +
               `, load average ${os.loadavg()[0].toFixed(1)}${s.deferred ? `\n  ${formatDeferred(s.deferred)}` : ''}${s.idle ? `\n  ${formatIdle(s.idle)}` : ''}${s.threads ? `\n  threads: ${s.threads}` : ''}`,
           );
         } catch (e) {

@@ -3,7 +3,8 @@
  * with the TypeScript load generator and sink, so neither Postfix nor its tools are needed.
  * It asserts only that each run completed and that the bench's own counts checked out (the
  * bench fails a run when the spool, the sink or the Maildir does not hold N messages); rates
- * are printed, never asserted.
+ * are printed, never asserted. The same on the PostgreSQL backend (1 and 2 nodes) when a
+ * server answers: there the bench counts queue_messages and mail_messages instead.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,62 +14,75 @@ import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { projectRoot } from './helpers/paths.js';
 import { withTempDir } from './helpers/temp-dir.js';
+import { adminUrl, pgUnavailable } from './helpers/pg.js';
 
 const MESSAGES = 50;
+// the bench starts correio from dist/ (bin/correio.js) whichever way this test runs: built first
+const bench = join(projectRoot, 'dist', 'bench', 'run-bench.js');
 
-void test('npm run bench completes every scenario with a small load and counts every message', async () => {
-  // the bench starts correio from dist/ (bin/correio.js) whichever way this test runs: built first
-  const bench = join(projectRoot, 'dist', 'bench', 'run-bench.js');
+/** Runs the bench with env in a temp dir of its own; resolves with its exit code and output. */
+async function runBench(prefix: string, env: Record<string, string>): Promise<{ code: number | null; out: string }> {
   assert.ok(existsSync(bench), `${bench} is missing: run \`npm run build\` first`);
-  await withTempDir('correio-bench-smoke-', async (dir) => {
-    const child = spawn(process.execPath, [bench], {
-      cwd: projectRoot,
-      env: {
-        ...process.env,
-        TMPDIR: dir,
-        BENCH_MESSAGES: String(MESSAGES),
-        BENCH_SESSIONS: '5',
-        BENCH_RUNS: '1',
-        BENCH_PEER: 'none',
-        BENCH_LOAD: 'ts',
-        BENCH_SETTLE_MS: '0',
-        BENCH_TIMEOUT_S: '120',
-        BENCH_SCENARIOS: 'raw,accept,relay,maildir',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    assert.equal(code, 0, out);
-    assert.match(out, new RegExp(`Results: ${MESSAGES} messages of 5120 octets, 5 sessions, 1 runs`));
-    for (const [scenario, mta] of [['raw', 'sink'], ['accept', 'correio'], ['relay', 'correio'], ['maildir', 'correio']]) {
-      const row = out.split('\n').find((l) => l.startsWith(`| ${scenario} | ${mta} |`));
-      assert.ok(row, `no ${scenario} row for ${mta}:\n${out}`);
-      assert.match(row, /\| 1\/1 \|$/, `the ${scenario} run did not complete:\n${out}`);
-    }
-    assert.doesNotMatch(out, /FAILED/);
-  });
-});
-
-void test('the jmap scenario completes on a small folder: JMAP page and search, and Dovecot when installed', async () => {
-  const bench = join(projectRoot, 'dist', 'bench', 'run-bench.js');
-  await withTempDir('correio-bench-jmap-', async (dir) => {
+  return withTempDir(prefix, async (dir) => {
     // Dovecot's mail user (nobody, when run by root) must reach the folder the bench makes here
     await chmod(dir, 0o755);
     const child = spawn(process.execPath, [bench], {
       cwd: projectRoot,
-      env: { ...process.env, TMPDIR: dir, BENCH_PEER: 'none', BENCH_SETTLE_MS: '0', BENCH_SCENARIOS: 'jmap', BENCH_JMAP_MESSAGES: '1000', BENCH_JMAP_ITER: '2' },
+      env: { ...process.env, TMPDIR: dir, BENCH_PEER: 'none', BENCH_SETTLE_MS: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    // the bench itself fails a round whose answer lacks the expected emails (50 on the page, 1 found)
-    assert.equal(code, 0, out);
-    const rows = [['page', 'correio JMAP'], ['search', 'correio JMAP'], ...(existsSync('/usr/lib/dovecot/imap') ? [['page', 'Dovecot IMAP'], ['search', 'Dovecot IMAP']] : [])];
-    for (const [what, who] of rows) assert.match(out, new RegExp(`\\| ${what} \\| ${who} \\| [\\d.]+ \\| [\\d.]+ \\| [\\d.]+ \\|`), out);
+    return { code, out };
   });
+}
+
+const smallLoad = {
+  BENCH_MESSAGES: String(MESSAGES), BENCH_SESSIONS: '5', BENCH_RUNS: '1', BENCH_LOAD: 'ts', BENCH_TIMEOUT_S: '120',
+};
+
+/** Every listed row completed its one run, and nothing failed. */
+function assertRows(out: string, rows: string[][], extra = ''): void {
+  assert.match(out, new RegExp(`Results: ${MESSAGES} messages of 5120 octets, 5 sessions, 1 runs`));
+  for (const [scenario, mta] of rows) {
+    const row = out.split('\n').find((l) => l.startsWith(`| ${scenario} | ${mta} |`));
+    assert.ok(row, `no ${scenario} row for ${mta}:\n${out}`);
+    assert.match(row, new RegExp(`${extra}\\| \\d+ % \\| 1/1 \\|$`), `the ${scenario} run did not complete:\n${out}`);
+  }
+  assert.doesNotMatch(out, /FAILED/);
+}
+
+void test('npm run bench completes every scenario with a small load and counts every message', async () => {
+  const { code, out } = await runBench('correio-bench-smoke-', { ...smallLoad, BENCH_SCENARIOS: 'raw,accept,relay,maildir' });
+  assert.equal(code, 0, out);
+  assertRows(out, [['raw', 'sink'], ['accept', 'correio'], ['relay', 'correio'], ['maildir', 'correio']]);
+});
+
+void test('BENCH_STORAGE=postgres,postgres2 runs accept, relay and maildir on PostgreSQL with 1 and 2 nodes and counts its CPU', async (t) => {
+  const why = await pgUnavailable();
+  if (why) return t.skip(why);
+  const { code, out } = await runBench('correio-bench-pg-', {
+    ...smallLoad, BENCH_SCENARIOS: 'accept,relay,maildir', BENCH_STORAGE: 'postgres,postgres2', BENCH_PG_URL: adminUrl,
+  });
+  assert.equal(code, 0, out);
+  const rows = ['accept', 'relay', 'maildir'].flatMap((s) => [[s, 'correio-pg'], [s, 'correio-pg2']]);
+  // the PostgreSQL CPU column holds a figure, not "–"
+  assertRows(out, rows, '\\| [\\d.]+ \\| [\\d.]+ ');
+  assert.doesNotMatch(out, /\| correio \|/, 'files backend rows were run although BENCH_STORAGE did not ask for them');
+});
+
+void test('BENCH_STORAGE with an unknown backend is refused, naming it and the choices', async () => {
+  const { code, out } = await runBench('correio-bench-bad-', { ...smallLoad, BENCH_SCENARIOS: 'accept', BENCH_STORAGE: 'mysql' });
+  assert.equal(code, 1, out);
+  assert.match(out, /BENCH_STORAGE: unknown backend "mysql" \(use files, postgres, postgres2/);
+});
+
+void test('the jmap scenario completes on a small folder: JMAP page and search, and Dovecot when installed', async () => {
+  const { code, out } = await runBench('correio-bench-jmap-', { BENCH_SCENARIOS: 'jmap', BENCH_JMAP_MESSAGES: '1000', BENCH_JMAP_ITER: '2' });
+  // the bench itself fails a round whose answer lacks the expected emails (50 on the page, 1 found)
+  assert.equal(code, 0, out);
+  const rows = [['page', 'correio JMAP'], ['search', 'correio JMAP'], ...(existsSync('/usr/lib/dovecot/imap') ? [['page', 'Dovecot IMAP'], ['search', 'Dovecot IMAP']] : [])];
+  for (const [what, who] of rows) assert.match(out, new RegExp(`\\| ${what} \\| ${who} \\| [\\d.]+ \\| [\\d.]+ \\| [\\d.]+ \\|`), out);
 });
