@@ -16,5 +16,7 @@ export { planPrivileges, assumePrivileges, PrivilegeError, type PrivilegePlan, t
 export { findSystemUser, type SystemUser } from './system-users.js';
 export { askPublic, publicSocketPath, MAX_LISTED, type PublicResponse, type Verdict } from './public-socket.js';
 export { maildropDir, writeMaildrop, type MaildropEnvelope } from './maildrop.js';
-export { migrateToPostgres, MigrationCheckError, type MigrationReport } from './storage-migration.js';
+export { migrateToPostgres, type MigrationReport } from './storage-migration.js';
+export { exportToFiles, exportedConfig, type ExportReport } from './storage-export.js';
+export { MigrationCheckError } from './storage-copy.js';
 export { sendTlsReports, sendDmarcReports, recordTlsResults, dmarcRecorder, submitReport, reportStoreFile } from './daily-reports.js';

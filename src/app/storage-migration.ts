@@ -12,11 +12,11 @@
  * (pg-mail-import), and counted again in PostgreSQL; subscriptions too.
  * Standards: none.
  * Security: password hashes are copied as they are (never printed); the url is never printed.
- * Limitations: no reverse export yet. The source is left as it was, except that reading a
+ * Limitations: the reverse is storage-export.ts. The source is left as it was, except that reading a
  *   Maildir folder takes in what waited in new/ (as any IMAP reader does) and records UIDs.
  */
 import type { Config } from '../config/index.js';
-import { PgDirectory, SqliteDirectory, directoryFile, directoryKey, dumpCounts, type DirectoryDump } from '../directory/index.js';
+import { PgDirectory, SqliteDirectory, directoryFile, type DirectoryDump } from '../directory/index.js';
 import { FsQueueStore, PgQueueStore } from '../queue/index.js';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,24 +24,16 @@ import { buffer } from 'node:stream/consumers';
 import { MailFolderError } from '../core/index.js';
 import { importFolder, importSubscriptions, MaildirFolders, MaildirStore, PgMailStore } from '../mailbox/index.js';
 import { mailDir, spoolDir } from './backends.js';
+import { copyDirectoryDump, copyQueueMessages, MigrationCheckError, type DirectoryCounts, type QueueCounts } from './storage-copy.js';
 
 export interface MigrationReport {
   /** entries of each kind copied (and found again) */
-  readonly directory: Record<keyof DirectoryDump, number>;
-  readonly queue: { readonly messages: number; readonly copied: number; readonly skipped: number; readonly envelopes: number };
+  readonly directory: DirectoryCounts;
+  readonly queue: QueueCounts;
   readonly mailboxes: { readonly users: number; readonly folders: number; readonly messages: number; readonly copied: number; readonly skipped: number };
 }
 
-/** A copy that did not verify: what is missing in PostgreSQL. */
-export class MigrationCheckError extends Error {
-  readonly code = 'ERR_MIGRATION_CHECK';
-  constructor(message: string) {
-    super(message);
-    this.name = 'MigrationCheckError';
-  }
-}
-
-async function copyDirectory(config: Config, url: string): Promise<Record<keyof DirectoryDump, number>> {
+async function copyDirectory(config: Config, url: string): Promise<DirectoryCounts> {
   const src = await SqliteDirectory.open(directoryFile(config), { localDomains: config.localDomains });
   let dump: DirectoryDump;
   try {
@@ -51,56 +43,17 @@ async function copyDirectory(config: Config, url: string): Promise<Record<keyof 
   }
   const dst = await PgDirectory.open(url);
   try {
-    await dst.importDump(dump);
-    // verify: every source entry is found in PostgreSQL
-    const keys = (xs: readonly string[]): Set<string> => new Set(xs.map(directoryKey));
-    const have = {
-      domains: keys(await dst.listDomains()),
-      users: keys((await dst.listUsers()).map((u) => u.address)),
-      aliases: keys((await dst.listAliases()).map((a) => a.name)),
-      lists: keys((await dst.listLists()).map((l) => l.address)),
-      roles: keys((await dst.listRoles()).map((r) => r.address)),
-    };
-    const want = {
-      domains: dump.domains.map((d) => d.name),
-      users: dump.users.map((u) => u.address),
-      aliases: dump.aliases.map((a) => a.name),
-      lists: dump.lists.map((l) => l.address),
-      roles: dump.roles.map((r) => r.address),
-    };
-    const missing = (Object.keys(want) as (keyof typeof want)[]).flatMap((k) => want[k].filter((x) => !have[k].has(directoryKey(x))).map((x) => `${k}: ${x}`));
-    if (missing.length > 0) throw new MigrationCheckError(`directory copy incomplete, missing in PostgreSQL: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
-    return dumpCounts(dump);
+    return await copyDirectoryDump(dump, dst, 'in PostgreSQL');
   } finally {
     await dst.close();
   }
 }
 
-async function copyQueue(config: Config, url: string): Promise<MigrationReport['queue']> {
+async function copyQueue(config: Config, url: string): Promise<QueueCounts> {
   const src = await FsQueueStore.open(spoolDir(config), { recover: 'never' });
   const dst = await PgQueueStore.open(url);
   try {
-    const ids: string[] = [];
-    let copied = 0;
-    let skipped = 0;
-    let envelopes = 0;
-    for (const id of await src.listMessageIds()) {
-      const envs = await src.findMessageEnvelopes(id);
-      if (envs.length === 0) continue;
-      const body = Buffer.concat((await (await src.openMessage(id)).toArray()) as Buffer[]);
-      if (await dst.importMessage(id, body, envs)) copied++;
-      else skipped++;
-      ids.push(id);
-      envelopes += envs.length;
-    }
-    const found = await dst.countMessages(ids);
-    if (found.messages !== ids.length || found.envelopes !== envelopes) {
-      throw new MigrationCheckError(
-        `queue copy does not verify: ${ids.length} messages with ${envelopes} envelopes here, ${found.messages} with ${found.envelopes} in PostgreSQL` +
-          ' (was the spool changed between runs? run correio migrate again with the server stopped)',
-      );
-    }
-    return { messages: ids.length, copied, skipped, envelopes };
+    return await copyQueueMessages(src, dst, 'in PostgreSQL');
   } finally {
     await src.close();
     await dst.close();

@@ -177,3 +177,28 @@ export function dumpUser(r: UserRow): DirectoryDump['users'][number] {
 export function dumpCounts(d: DirectoryDump): Record<keyof DirectoryDump, number> {
   return { domains: d.domains.length, users: d.users.length, aliases: d.aliases.length, lists: d.lists.length, roles: d.roles.length };
 }
+
+/** The statements a dump is written with, each backend's SQL keyed by kind (see dumpRows). */
+export type DumpStatement = 'domain' | 'user' | 'alias' | 'list' | 'member' | 'role';
+
+/**
+ * A dump as the rows both SQL backends write, in an order that keeps references whole (a
+ * list before its members). Parameters, by kind: domain [name, created_at]; user [key,
+ * address, name, password_hash, created_at, quota_storage, quota_messages, disabled]; alias
+ * [key, name, targets, source, updated_at]; list [key, address, owner, description,
+ * created_at]; member [list_key, member_key, member]; role [key, address, holder,
+ * description, updated_at]. Aliases are checked as setAlias checks them.
+ */
+export function* dumpRows(d: DirectoryDump, now: number): Generator<[DumpStatement, unknown[]]> {
+  for (const x of d.domains) yield ['domain', [x.name, x.createdAt]];
+  for (const u of d.users) {
+    yield ['user', [directoryKey(u.address), u.address, u.name, u.passwordHash, u.createdAt, u.quotaStorage ?? null, u.quotaMessages ?? null, u.disabled ?? false]];
+  }
+  for (const a of d.aliases) yield ['alias', [...aliasRow(a.name, a.targets), a.source ?? 'directory', now]];
+  for (const l of d.lists) {
+    const key = directoryKey(l.address);
+    yield ['list', [key, l.address, l.owner, l.description ?? null, now]];
+    for (const m of l.members) yield ['member', [key, directoryKey(m), m]];
+  }
+  for (const r of d.roles) yield ['role', [directoryKey(r.address), r.address, r.holder, r.description ?? null, now]];
+}

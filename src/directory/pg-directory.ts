@@ -15,11 +15,12 @@ import type { Address, Alias, MailingList, Role, User, UserQuotaChange } from '.
 import type { DirectoryBackend, DirectoryMatch } from './directory-backend.js';
 import { DirectoryInputError, directoryKey, normalizeAliasName, normalizeDirectoryAddress, normalizeDirectoryDomain } from './directory-address.js';
 import {
-  aliasRow, asDirectoryError, checkUserPassword, likePattern, matchDetail, need, quotaColumns, toAlias, toList, toRole, toUser, userColumns,
+  aliasRow, asDirectoryError, checkUserPassword, dumpUser, likePattern, matchDetail, need, quotaColumns, toAlias, toList, toRole, toUser, userColumns,
   type AliasRow, type DirectoryDump, type ListRow, type RoleRow, type UserRow,
 } from './directory-rows.js';
 import { inTransaction, migrateSchema, openPgPool, schemaStatus, type PgClient, type PgPool } from '../util/pg-database.js';
 import { directorySchema } from './pg-directory-schema.js';
+import { importPgDump, upsertAlias } from './pg-directory-dump.js';
 
 export interface PgDirectoryOptions {
   /** ensured at open, with postmaster@<first> as a user (RFC 5321 §4.5.1) */
@@ -30,10 +31,6 @@ export interface PgDirectoryOptions {
 
 /** Byte order, as SQLite sorts: the listing order must not depend on the database's locale. */
 const byKey = 'ORDER BY key COLLATE "C"';
-
-const upsertAlias = `INSERT INTO dir_aliases (key, name, targets, source, updated_at) VALUES ($1, $2, $3, $4, $5)
-  ON CONFLICT (key) DO UPDATE SET name = excluded.name, targets = excluded.targets,
-    source = excluded.source, updated_at = excluded.updated_at`;
 
 type Queryable = PgPool | PgClient;
 
@@ -344,46 +341,25 @@ export class PgDirectory implements DirectoryBackend {
     });
   }
 
+  /** Everything, password hashes included, for `correio migrate --to file:` (a copy to another backend). */
+  async exportDump(): Promise<DirectoryDump> {
+    const domains = await this.#guard(async (db) => this.#rows<{ name: string; created_at: string }>(db, 'SELECT name, created_at FROM dir_domains ORDER BY name COLLATE "C"'));
+    const users = await this.#guard(async (db) => this.#rows<UserRow>(db, `SELECT ${userColumns} FROM dir_users ${byKey}`));
+    return {
+      domains: domains.map((r) => ({ name: r.name, createdAt: Number(r.created_at) })),
+      users: users.map(dumpUser),
+      aliases: await this.listAliases(),
+      lists: await this.listLists(),
+      roles: await this.listRoles(),
+    };
+  }
+
   /**
    * Writes a dump (from another backend: `correio migrate`) in one transaction; an entry that
    * exists already is replaced by the dump's, so running it again is harmless (resumable).
    */
   async importDump(d: DirectoryDump): Promise<void> {
-    await this.#tx(async (c) => {
-      for (const x of d.domains) await c.query('INSERT INTO dir_domains (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING', [x.name, x.createdAt]);
-      for (const u of d.users) {
-        await c.query(
-          `INSERT INTO dir_users (key, address, name, password_hash, created_at, quota_storage, quota_messages, disabled)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           ON CONFLICT (key) DO UPDATE SET address = excluded.address, name = excluded.name, password_hash = excluded.password_hash,
-             quota_storage = excluded.quota_storage, quota_messages = excluded.quota_messages, disabled = excluded.disabled`,
-          [directoryKey(u.address), u.address, u.name, u.passwordHash, u.createdAt, u.quotaStorage ?? null, u.quotaMessages ?? null, u.disabled ?? false],
-        );
-      }
-      const now = Date.now();
-      for (const a of d.aliases) {
-        const [key, n, json] = aliasRow(a.name, a.targets);
-        await c.query(upsertAlias, [key, n, json, a.source ?? 'directory', now]);
-      }
-      for (const l of d.lists) {
-        const key = directoryKey(l.address);
-        await c.query(
-          `INSERT INTO dir_lists (key, address, owner, description, created_at) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, description = excluded.description`,
-          [key, l.address, l.owner, l.description ?? null, now],
-        );
-        for (const m of l.members) {
-          await c.query('INSERT INTO dir_list_members (list_key, member_key, member) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [key, directoryKey(m), m]);
-        }
-      }
-      for (const r of d.roles) {
-        await c.query(
-          `INSERT INTO dir_roles (key, address, holder, description, updated_at) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, description = excluded.description`,
-          [directoryKey(r.address), r.address, r.holder, r.description ?? null, now],
-        );
-      }
-    });
+    await this.#tx((c) => importPgDump(c, d));
   }
 
   /** The schema is at this correio's version and no member row points at a missing list. */

@@ -21,6 +21,7 @@ import {
   aliasRow, asDirectoryError, checkUserPassword, dumpUser, likePattern, matchDetail, need, quotaColumns, toAlias, toList, toRole, toUser, userColumns,
   type AliasRow, type DirectoryDump, type ListRow, type RoleRow, type UserRow,
 } from './directory-rows.js';
+import { importSqliteDump } from './sqlite-directory-dump.js';
 
 export interface SqliteDirectoryOptions {
   /** ensured at open, with postmaster@<first> as a user (RFC 5321 §4.5.1) */
@@ -514,6 +515,11 @@ export class SqliteDirectory implements DirectoryBackend {
       lists: await this.listLists(),
       roles: await this.listRoles(),
     };
+  }
+
+  /** Writes a dump (from PostgreSQL: `correio migrate --to file:`) in one transaction of upserts (resumable). */
+  async importDump(d: DirectoryDump): Promise<void> {
+    this.guard(() => importSqliteDump(this.db, d));
   }
 
   /** Runs SQLite's quick integrity check; the problems it reports (empty: none). */

@@ -123,8 +123,23 @@ export class FsMessageDraft implements MessageDraft {
   }
 
   async commit(inits: readonly EnvelopeInit[], whole?: readonly Buffer[]): Promise<Envelope[]> {
+    if (inits.length === 0 && this.#state === 'open') throw new MailError(replies.noValidRecipients(), 'MAIL_ERR_NO_RECIPIENTS');
+    // every field of an init is kept as given (unknown ones too): storage does not pick fields
+    return this.#commit((size) => inits.map((init, i) => ({ ...init, id: envelopeIdOf(this.id, i), messageId: this.id, size, attempts: init.attempts ?? [] })), whole);
+  }
+
+  /**
+   * Commits the whole `body` with envelopes kept exactly as given (ids, states, attempts): a
+   * message copied from another backend (`correio migrate --to file:`). The caller checked
+   * that they belong to this message (queue-ids.ts isImport).
+   */
+  async commitCopy(envelopes: readonly Envelope[], body: Buffer): Promise<void> {
+    if (envelopes.length === 0 && this.#state === 'open') throw new MailError(replies.noValidRecipients(), 'MAIL_ERR_NO_RECIPIENTS');
+    await this.#commit(() => [...envelopes], [body]);
+  }
+
+  async #commit(envelopesOf: (size: number) => Envelope[], whole: readonly Buffer[] | undefined): Promise<Envelope[]> {
     if (this.#state !== 'open' || (whole && this.#body)) throw new MailError(replies.localError(), 'MAIL_ERR_DRAFT_STATE');
-    if (inits.length === 0) throw new MailError(replies.noValidRecipients(), 'MAIL_ERR_NO_RECIPIENTS');
     this.#state = 'committing';
     try {
       if (whole) {
@@ -133,14 +148,7 @@ export class FsMessageDraft implements MessageDraft {
         // a large message goes to its own file, as a streamed one past holdLimit does
         this.#spilled = this.#size > holdLimit;
       } else await finished(this.body);
-      // every field of an init is kept as given (unknown ones too): storage does not pick fields
-      const envelopes: Envelope[] = inits.map((init, i) => ({
-        ...init,
-        id: envelopeIdOf(this.id, i),
-        messageId: this.id,
-        size: this.#size,
-        attempts: init.attempts ?? [],
-      }));
+      const envelopes = envelopesOf(this.#size);
       const file = envelopeFile(this.id, envelopes);
       const pending = this.#held;
       this.#held = [];

@@ -44,7 +44,7 @@ import { FileCommit } from './file-commit.js';
 import { FsMessageDraft, type CommitStrategy } from './fs-message-draft.js';
 import { BoundedMessageCache, NoMessageCache, type MessageCache } from './message-cache.js';
 import { MessageFiles } from './message-files.js';
-import { idsAfter, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
+import { idsAfter, isImport, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
 import { SegmentCommit } from './segment-commit.js';
 import { SegmentMessages, type SegRef, type SegState } from './segment-messages.js';
 import { CorruptItem, envelopeFile, type EnvelopeFile } from './spool-format.js';
@@ -150,6 +150,33 @@ export class FsQueueStore implements QueueStore {
     const id = this.#newId();
     this.#paths.message(id); // checks the id
     return FsMessageDraft.create(this.#commit, id, this.#paths.draft(id));
+  }
+
+  /**
+   * Stores a message copied from another backend (`correio migrate --to file:`) under its own
+   * id with its envelopes as they are; false (nothing written) when the message is here already.
+   */
+  async importMessage(id: MessageId, body: Buffer, envelopes: readonly Envelope[]): Promise<boolean> {
+    this.#check();
+    if (envelopes.length === 0 || !isImport(id, envelopes)) throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
+    return this.#locks.run(id, async () => {
+      if ((await this.#read(id)) !== undefined) return false;
+      const draft = await FsMessageDraft.create(this.#commit, id, this.#paths.draft(id));
+      await draft.commitCopy(envelopes, body);
+      return true;
+    });
+  }
+
+  /** How many of `ids` are stored here, and how many envelopes they have (a migration's check). */
+  async countMessages(ids: readonly MessageId[]): Promise<{ messages: number; envelopes: number }> {
+    let messages = 0;
+    let envelopes = 0;
+    for (const id of ids) {
+      const n = (await this.findMessageEnvelopes(id)).length;
+      if (n > 0) messages++;
+      envelopes += n;
+    }
+    return { messages, envelopes };
   }
 
   async openMessage(id: MessageId): Promise<Readable> {

@@ -26,7 +26,7 @@ import { inTransaction, migrateSchema, openPgPool, uniqueId, type PgPool } from 
 import { BufferedMessageDraft } from './buffered-draft.js';
 import { PgEnvelopeLeases } from './pg-envelope-leases.js';
 import { queueSchema } from './pg-queue-schema.js';
-import { isQueueId, messageIdOfEnvelope } from './queue-ids.js';
+import { isImport, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
 import { noSuchMessage, storageError } from './storage-error.js';
 
 export interface PgQueueStoreOptions {
@@ -116,7 +116,7 @@ export class PgQueueStore implements QueueStore {
    * false when a message of that id is here already (a migration run again skips it).
    */
   async importMessage(id: MessageId, body: Buffer, envelopes: readonly Envelope[]): Promise<boolean> {
-    if (!isQueueId(id) || envelopes.some((e) => e.messageId !== id || messageIdOfEnvelope(e.id) !== id)) {
+    if (!isImport(id, envelopes)) {
       throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
     }
     if ((await this.#run((pool) => pool.query('SELECT 1 FROM queue_messages WHERE id = $1', [id]))).rowCount !== 0) return false;

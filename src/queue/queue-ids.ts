@@ -43,3 +43,8 @@ export function messageIdOfEnvelope(id: EnvelopeId): MessageId | undefined {
   const msg = id.slice(0, i);
   return idPattern.test(msg) && /^\d{1,6}$/.test(id.slice(i + 1)) ? msg : undefined;
 }
+
+/** Whether `envelopes` (copied from another backend) all belong to message `id`, with ids of this form. */
+export function isImport(id: string, envelopes: readonly { id: EnvelopeId; messageId: MessageId }[]): boolean {
+  return isQueueId(id) && envelopes.every((e) => e.messageId === id && messageIdOfEnvelope(e.id) === id);
+}

@@ -1,45 +1,91 @@
 /**
  * @module migrate-command
  * `correio migrate --to postgres://…`: moves a file-based site onto PostgreSQL (directory,
- * queue and mailboxes; app/storage-migration.ts), resumable and verified, then says what to
- * change. The server must be stopped (its spool and Maildirs would change under the copy).
+ * queue and mailboxes; app/storage-migration.ts). `correio migrate --to file:DIR`: the
+ * reverse, a PostgreSQL site (this configuration's `[storage] url`) into a new files data
+ * directory DIR (directory and queue; app/storage-export.ts). Both are resumable and verified,
+ * then say what to change. The servers must be stopped (the queue would change under the copy).
  * Standards: sysexits(3).
  * Security: the url's password is never printed.
- * Limitations: no reverse export yet.
+ * Limitations: the export leaves mailboxes stored in PostgreSQL there (it says so).
  */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { describePgUrl, findServerPid, mailDir, migrateToPostgres, MigrationCheckError } from '../../app/index.js';
+import type { Config } from '../../config/index.js';
+import { describePgUrl, exportToFiles, findServerPid, mailDir, migrateToPostgres, MigrationCheckError } from '../../app/index.js';
 import { isPostgresUrl } from '../../util/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 
 const EX_UNAVAILABLE = 69;
 
+/** DIR of `file:DIR` (or `file:///abs`), resolved against the working directory; undefined for another scheme or no path. */
+function fileTarget(to: string): string | undefined {
+  if (!to.startsWith('file:')) return undefined;
+  const path = to.startsWith('file://') ? fileURLToPath(to) : to.slice('file:'.length);
+  return path === '' ? undefined : resolve(path);
+}
+
+/** Runs a copy; its failures become one line each: a copy that does not verify (65), PostgreSQL unreachable (69). */
+async function copying<T>(where: string, work: () => Promise<T>): Promise<T> {
+  return work().catch((err: unknown) => {
+    if (err instanceof MigrationCheckError) throw new CliError(err.message, exitCodes.dataErr);
+    if (err instanceof CliError) throw err;
+    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
+    throw new CliError(`PostgreSQL at ${where}: ${cause}; check the url and that the server runs`, EX_UNAVAILABLE);
+  });
+}
+
+async function notServing(dataDir: string, then: string): Promise<void> {
+  const pid = await findServerPid(dataDir);
+  if (pid !== undefined) throw new CliError(`correio serve (PID ${pid}) uses ${dataDir}: stop it first, then ${then}`, exitCodes.tempFail);
+}
+
+async function toPostgres(ctx: CliContext, config: Config, url: string): Promise<void> {
+  if (isPostgresUrl(config.storage.url)) {
+    throw new CliError(`${config.file ?? '(defaults)'}: storage.url is PostgreSQL already; migrate --to postgres://… copies a "file:" site`, exitCodes.config);
+  }
+  await notServing(config.dataDir, 'migrate');
+  const where = describePgUrl(url);
+  const report = await copying(where, () => migrateToPostgres(config, url));
+  const d = report.directory;
+  ctx.print(`directory: ${d.domains} domains, ${d.users} users, ${d.aliases} aliases, ${d.lists} lists, ${d.roles} roles (verified)`);
+  const q = report.queue;
+  ctx.print(`queue: ${q.messages} messages (${q.copied} copied, ${q.skipped} already there), ${q.envelopes} envelopes (verified)`);
+  const m = report.mailboxes;
+  ctx.print(`mailboxes: ${m.users} users, ${m.folders} folders, ${m.messages} messages (${m.copied} copied, ${m.skipped} already there) (verified) from ${mailDir(config)}`);
+  ctx.print(`next: set [storage] url to the database at ${where} and restart; never start this site on "file:" again (its spool would be delivered twice)`);
+}
+
+async function toFiles(ctx: CliContext, config: Config, dir: string): Promise<void> {
+  if (!isPostgresUrl(config.storage.url)) {
+    throw new CliError(`${config.file ?? '(defaults)'}: storage.url is "file:"; migrate --to file:DIR exports a PostgreSQL site (run it with that site's configuration)`, exitCodes.config);
+  }
+  if (resolve(dir) === resolve(config.dataDir)) {
+    throw new CliError(`--to: ${dir} is this node's data_dir; export into a new directory (then point data_dir at it)`, exitCodes.usage);
+  }
+  await notServing(config.dataDir, 'export');
+  await notServing(dir, 'export');
+  const report = await copying(describePgUrl(config.storage.url), () => exportToFiles(config, dir));
+  const d = report.directory;
+  ctx.print(`directory: ${d.domains} domains, ${d.users} users, ${d.aliases} aliases, ${d.lists} lists, ${d.roles} roles (verified)`);
+  const q = report.queue;
+  ctx.print(`queue: ${q.messages} messages (${q.copied} copied, ${q.skipped} already there), ${q.envelopes} envelopes (verified)`);
+  if (report.mailboxesInPostgres) ctx.print('mailboxes: not exported (they stay in PostgreSQL: exporting them is not supported yet)');
+  else ctx.print(`mailboxes: not copied (they are the Maildirs in ${mailDir(config)}: keep [storage] mail_dir pointing there)`);
+  ctx.print(`next: set data_dir = "${dir}" and [storage] url = "file:" and start one node; never start the PostgreSQL nodes again (the queue would be delivered twice)`);
+}
+
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('migrate')
-    .description('copy this file-based site (directory, queue and mailboxes) into PostgreSQL; safe to run again')
-    .requiredOption('--to <url>', 'the PostgreSQL database, postgres://user@host:5432/db')
+    .description('copy this file-based site into PostgreSQL (--to postgres://…), or this PostgreSQL site into a files data directory (--to file:DIR); safe to run again')
+    .requiredOption('--to <target>', 'postgres://user@host:5432/db, or file:DIR (a new data directory)')
     .action(async (opts: { to: string }, cmd: Command) => {
       const config = ctx.config(cmd);
-      if (!isPostgresUrl(opts.to)) throw new CliError(`--to: expected a "postgres://…" url, got "${opts.to.replace(/:[^:@/]*@/, ':…@')}"`, exitCodes.usage);
-      if (isPostgresUrl(config.storage.url)) {
-        throw new CliError(`${config.file ?? '(defaults)'}: storage.url is PostgreSQL already; migrate copies a "file:" site`, exitCodes.config);
-      }
-      const pid = await findServerPid(config.dataDir);
-      if (pid !== undefined) throw new CliError(`correio serve (PID ${pid}) uses ${config.dataDir}: stop it first, then migrate`, exitCodes.tempFail);
-      const where = describePgUrl(opts.to);
-      const report = await migrateToPostgres(config, opts.to).catch((err: unknown) => {
-        if (err instanceof MigrationCheckError) throw new CliError(err.message, exitCodes.dataErr);
-        if (err instanceof CliError) throw err;
-        const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
-        throw new CliError(`PostgreSQL at ${where}: ${cause}; check the url and that the server runs`, EX_UNAVAILABLE);
-      });
-      const d = report.directory;
-      ctx.print(`directory: ${d.domains} domains, ${d.users} users, ${d.aliases} aliases, ${d.lists} lists, ${d.roles} roles (verified)`);
-      const q = report.queue;
-      ctx.print(`queue: ${q.messages} messages (${q.copied} copied, ${q.skipped} already there), ${q.envelopes} envelopes (verified)`);
-      const m = report.mailboxes;
-      ctx.print(`mailboxes: ${m.users} users, ${m.folders} folders, ${m.messages} messages (${m.copied} copied, ${m.skipped} already there) (verified) from ${mailDir(config)}`);
-      ctx.print(`next: set [storage] url to the database at ${where} and restart; never start this site on "file:" again (its spool would be delivered twice)`);
+      if (isPostgresUrl(opts.to)) return toPostgres(ctx, config, opts.to);
+      const dir = fileTarget(opts.to);
+      if (dir !== undefined) return toFiles(ctx, config, dir);
+      throw new CliError(`--to: expected a "postgres://…" url or "file:DIR", got "${opts.to.replace(/:[^:@/]*@/, ':…@')}"`, exitCodes.usage);
     });
 }

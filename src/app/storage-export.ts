@@ -1,0 +1,83 @@
+/**
+ * @module storage-export
+ * `correio migrate --to file:DIR`: the reverse of storage-migration.ts. Copies a PostgreSQL
+ * site (`[storage] url = "postgres://…"`) into a new files data directory DIR: the directory
+ * into DIR/directory.sqlite (password hashes, quotas, disabled marks, aliases, lists with
+ * their members, roles) and the queue into the files spool DIR/spool (same message ids, the
+ * envelopes with their states and attempts, each body once).
+ * Resumable: the directory is written as upserts in one transaction, and a message already in
+ * the spool (same id) is skipped, so an interrupted run is simply run again.
+ * Verified: afterwards every source entry is looked for in DIR (storage-copy.ts); a spool in
+ * DIR holding messages that PostgreSQL does not (an old spool) is refused before anything is
+ * written, since they would be delivered a second time.
+ * Standards: none.
+ * Security: password hashes are copied as they are (never printed); the url is never printed;
+ *   DIR is made 0700 when it is new.
+ * Limitations: the mailboxes stored in PostgreSQL are not exported yet (a site whose
+ *   `[storage] mail_dir` holds them as Maildirs keeps that directory). The source is left as it
+ *   was.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Config } from '../config/index.js';
+import { PgDirectory, SqliteDirectory, directoryFile, type DirectoryDump } from '../directory/index.js';
+import { FsQueueStore, PgQueueStore } from '../queue/index.js';
+import { mailboxesInPostgres, spoolDir } from './backends.js';
+import { copyDirectoryDump, copyQueueMessages, MigrationCheckError, type DirectoryCounts, type QueueCounts } from './storage-copy.js';
+
+export interface ExportReport {
+  readonly directory: DirectoryCounts;
+  readonly queue: QueueCounts;
+  /** whether the source keeps its mailboxes in PostgreSQL (which are not exported yet) */
+  readonly mailboxesInPostgres: boolean;
+}
+
+/** The configuration of the exported site: this one's, with data_dir DIR and files storage. */
+export function exportedConfig(config: Config, dir: string): Config {
+  return { ...config, dataDir: dir, storage: { ...config.storage, url: 'file:', mailDir: undefined } };
+}
+
+async function exportDirectory(config: Config, target: Config): Promise<DirectoryCounts> {
+  const src = await PgDirectory.open(config.storage.url);
+  let dump: DirectoryDump;
+  try {
+    dump = await src.exportDump();
+  } finally {
+    await src.close();
+  }
+  const dst = await SqliteDirectory.open(directoryFile(target), { localDomains: target.localDomains });
+  try {
+    return await copyDirectoryDump(dump, dst, `in ${directoryFile(target)}`);
+  } finally {
+    await dst.close();
+  }
+}
+
+async function exportQueue(config: Config, target: Config): Promise<QueueCounts> {
+  const src = await PgQueueStore.open(config.storage.url);
+  const dst = await FsQueueStore.open(spoolDir(target), { recover: 'never' });
+  try {
+    const here = await dst.listMessageIds();
+    if (here.length > 0) {
+      const known = new Set(await src.listMessageIds());
+      const strangers = here.filter((id) => !known.has(id));
+      if (strangers.length > 0) {
+        throw new MigrationCheckError(
+          `${spoolDir(target)} holds ${strangers.length} messages that are not in PostgreSQL (${strangers.slice(0, 3).join(', ')}): an old spool would be delivered again; export into a new directory`,
+        );
+      }
+    }
+    return await copyQueueMessages(src, dst, `in ${spoolDir(target)}`);
+  } finally {
+    await dst.close();
+    await src.close();
+  }
+}
+
+/** Copies directory and queue of the PostgreSQL site `config` into the files data directory `dir`, and verifies the copy. */
+export async function exportToFiles(config: Config, dir: string): Promise<ExportReport> {
+  const target = exportedConfig(config, dir);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const directory = await exportDirectory(config, target);
+  const queue = await exportQueue(config, target);
+  return { directory, queue, mailboxesInPostgres: mailboxesInPostgres(config) };
+}

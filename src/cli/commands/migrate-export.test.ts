@@ -1,0 +1,121 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hashPassword, PgDirectory, SqliteDirectory } from '../../directory/index.js';
+import { FsQueueStore, PgQueueStore } from '../../queue/index.js';
+import { readAll, storeMessage } from '../../../test/contract/queue-store.contract.js';
+import { runCli } from '../../../test/helpers/cli.js';
+import { pgUnavailable, withTestDatabase } from '../../../test/helpers/pg.js';
+import { withTempDir } from '../../../test/helpers/temp-dir.js';
+
+const skip = await pgUnavailable();
+
+void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)', { skip }, () => {
+  void test('directory and queue are exported and verified; the files site logs users in and holds the queue; a second run copies nothing', () =>
+    withTempDir('correio-export-', (dir) =>
+      withTestDatabase(async (db) => {
+        const file = join(dir, 'correio.toml');
+        await writeFile(file, `data_dir = "node"\nlocal_domains = ["dc.uece.br"]\n[storage]\nurl = "${db.url}"\n`);
+        // a PostgreSQL site with some of everything (postmaster is made at open)
+        const pd = await PgDirectory.open(db.url, { localDomains: ['dc.uece.br'] });
+        await pd.addUser('suzana@dc.uece.br', await hashPassword('segredo'), 'Suzana');
+        await pd.addUser('pascal@dc.uece.br', await hashPassword('outra'));
+        await pd.setUserQuota('suzana@dc.uece.br', { storage: 5000, messages: 7 });
+        await pd.setUserDisabled('pascal@dc.uece.br', true);
+        await pd.setAlias('staff@dc.uece.br', ['suzana@dc.uece.br', 'pascal@dc.uece.br']);
+        await pd.createList('lista@dc.uece.br', 'suzana@dc.uece.br', 'a list');
+        await pd.addListMembers('lista@dc.uece.br', ['pascal@dc.uece.br', 'jacques@dsc.ufpb.br']);
+        await pd.setRole('chefe@dc.uece.br', 'suzana@dc.uece.br', 'the head');
+        await pd.close();
+        const pq = await PgQueueStore.open(db.url);
+        const m1 = await storeMessage(pq, 'Subject: one\r\n\r\nx\r\n', ['a@x.example', 'b@x.example', 'c@x.example']);
+        const m2 = await storeMessage(pq, 'Subject: two\r\n\r\ny\r\n', ['d@x.example']);
+        // m1: its first envelope delivered (the ids left have a gap), its second deferred after an attempt, its third held
+        await pq.deleteEnvelope(m1[0].id);
+        const deferred = {
+          ...m1[1], state: 'deferred' as const, nextAttemptAt: 4242,
+          attempts: [{ at: 4000, host: 'mx.x.example', reply: { code: 451, status: '4.3.0' as const, lines: ['try later'] }, status: '4.3.0' as const }],
+        };
+        await pq.putEnvelope(deferred);
+        const held = { ...m1[2], state: 'held' as const, held: true };
+        await pq.putEnvelope(held);
+        await pq.close();
+
+        const out = join(dir, 'files-site');
+        const r = await runCli(['migrate', '--to', `file:${out}`, '--config', file]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^directory: 1 domains, 3 users, 1 aliases, 1 lists, 1 roles \(verified\)$/m);
+        assert.match(r.stdout, /^queue: 2 messages \(2 copied, 0 already there\), 3 envelopes \(verified\)$/m);
+        assert.match(r.stdout, /^mailboxes: not exported \(they stay in PostgreSQL: exporting them is not supported yet\)$/m);
+        assert.match(r.stdout, /^next: set data_dir = ".*files-site" and \[storage\] url = "file:"/m);
+        assert.ok(!r.stdout.includes(db.name) && !r.stdout.includes('postgres@'), 'the url is not printed');
+        assert.equal((await stat(out)).mode & 0o777, 0o700);
+
+        // the exported site, opened as a files site opens it
+        const sq = await SqliteDirectory.open(join(out, 'directory.sqlite'), { localDomains: ['dc.uece.br'] });
+        try {
+          assert.equal(await sq.verifyPassword('suzana@dc.uece.br', 'segredo'), true, 'the password hash came along');
+          assert.equal(await sq.verifyPassword('suzana@dc.uece.br', 'wrong'), false);
+          assert.equal(await sq.verifyPassword('pascal@dc.uece.br', 'outra'), false, 'a disabled user stays disabled');
+          assert.deepEqual(await sq.findUser('pascal@dc.uece.br').then((u) => u?.disabled), true);
+          const suzana = await sq.findUser('suzana@dc.uece.br');
+          assert.equal(suzana?.name, 'Suzana');
+          assert.deepEqual(suzana?.quota, { storage: 5000, messages: 7 });
+          assert.deepEqual((await sq.findAlias('staff@dc.uece.br'))?.targets, ['suzana@dc.uece.br', 'pascal@dc.uece.br']);
+          assert.deepEqual(await sq.findList('lista@dc.uece.br'), { address: 'lista@dc.uece.br', owner: 'suzana@dc.uece.br', description: 'a list', members: ['pascal@dc.uece.br', 'jacques@dsc.ufpb.br'] });
+          assert.deepEqual(await sq.findRole('chefe@dc.uece.br'), { address: 'chefe@dc.uece.br', holder: 'suzana@dc.uece.br', description: 'the head' });
+        } finally {
+          await sq.close();
+        }
+        const fq = await FsQueueStore.open(join(out, 'spool'), { lock: false });
+        try {
+          assert.deepEqual(await fq.findMessageEnvelopes(m1[0].messageId), [deferred, held], 'same ids, states and attempts');
+          assert.deepEqual(await fq.findMessageEnvelopes(m2[0].messageId), m2);
+          assert.equal((await readAll(await fq.openMessage(m1[0].messageId))).toString(), 'Subject: one\r\n\r\nx\r\n');
+        } finally {
+          await fq.close();
+        }
+        // the CLI of the files site sees the same (a config pointing at the export)
+        const filesConf = join(dir, 'files.toml');
+        await writeFile(filesConf, `data_dir = "files-site"\nlocal_domains = ["dc.uece.br"]\n`);
+        const list = await runCli(['queue', 'list', '--json', '--config', filesConf]);
+        assert.equal(list.code, 0, list.stderr);
+        assert.equal((JSON.parse(list.stdout) as unknown[]).length, 2);
+
+        // resumable: nothing is copied twice, and it still verifies
+        const again = await runCli(['migrate', '--to', `file:${out}`, '--config', file]);
+        assert.equal(again.code, 0, again.stderr);
+        assert.match(again.stdout, /^queue: 2 messages \(0 copied, 2 already there\), 3 envelopes \(verified\)$/m);
+        assert.match(again.stdout, /^directory: 1 domains, 3 users, 1 aliases, 1 lists, 1 roles \(verified\)$/m);
+
+        // a spool holding a message PostgreSQL does not (an old spool) is refused before anything is written
+        const stray = await FsQueueStore.open(join(out, 'spool'), { lock: false });
+        await storeMessage(stray, 'Subject: stray\r\n\r\nz\r\n', ['e@x.example']);
+        await stray.close();
+        const refused = await runCli(['migrate', '--to', `file:${out}`, '--config', file]);
+        assert.equal(refused.code, 65, refused.stderr);
+        assert.match(refused.stderr, /^correio: .*spool holds 1 messages that are not in PostgreSQL/);
+      })));
+
+  void test('bad input: a files site (78), no directory (64), this node\'s own data_dir (64), unreachable PostgreSQL (69); one line each', () =>
+    withTempDir('correio-export-', async (dir) => {
+      const files = join(dir, 'files.toml');
+      await writeFile(files, 'data_dir = "var"\n');
+      const notPg = await runCli(['migrate', '--to', `file:${join(dir, 'out')}`, '--config', files]);
+      assert.equal(notPg.code, 78, notPg.stderr);
+      assert.match(notPg.stderr, /storage\.url is "file:"; migrate --to file:DIR exports a PostgreSQL site/);
+      const pgConf = join(dir, 'pg.toml');
+      await writeFile(pgConf, 'data_dir = "var"\n[storage]\nurl = "postgres://u:secret@127.0.0.1:1/none"\n');
+      const empty = await runCli(['migrate', '--to', 'file:', '--config', pgConf]);
+      assert.equal(empty.code, 64, empty.stderr);
+      const own = await runCli(['migrate', '--to', `file:${join(dir, 'var')}`, '--config', pgConf]);
+      assert.equal(own.code, 64, own.stderr);
+      assert.match(own.stderr, /is this node's data_dir/);
+      const down = await runCli(['migrate', '--to', `file:${join(dir, 'out')}`, '--config', pgConf]);
+      assert.equal(down.code, 69, down.stderr);
+      assert.match(down.stderr, /^correio: PostgreSQL at 127\.0\.0\.1:1\/none: /);
+      assert.ok(!down.stderr.includes('secret'));
+      for (const x of [notPg, empty, own, down]) assert.equal(x.stderr.trim().split('\n').length, 1, x.stderr);
+    }));
+});
