@@ -23,10 +23,10 @@
  *   the next host and finally defers (4.7.5) with the reason.
  * Limitations: a kept session (30 s idle at most) opened before a host published TLSA records
  *   may carry one more message without DANE; BINARYMIME messages are sent as 8BITMIME; at most
- *   `maxAddresses` addresses are tried per delivery.
+ *   `maxAddresses` addresses are tried per delivery. Finding the hosts is route-plan.ts's, keeping
+ *   sessions session-pool.ts's.
  */
 import type { Readable } from 'node:stream';
-import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import {
   replies,
@@ -40,10 +40,12 @@ import {
   reversePathToString,
   addressToString,
 } from '../core/index.js';
-import type { DnsResolver, MxHost } from '../dns/index.js';
+import type { DnsResolver } from '../dns/index.js';
 import { SmtpClient, SmtpClientError, type SmtpTimeouts, type TransactionResult } from '../client/index.js';
 import { analyze8bit, To7bitStream, conversionNotSupported, type EightBitAnalysis } from '../protocol/mime/to-7bit.js';
-import { mxMatches, type StsLookup, type StsPolicy } from './mta-sts.js';
+import type { StsLookup, StsPolicy } from './mta-sts.js';
+import { planRoute, stsHosts, type Plan } from './route-plan.js';
+import { SessionPool, type Pooled, type ReuseOptions } from './session-pool.js';
 import type { DanePolicies } from './dane.js';
 import { hostTls, publishTlsResult, type OutboundTlsOptions } from './outbound-tls.js';
 
@@ -74,31 +76,10 @@ export interface SmtpTransportOptions {
    * (default 100), how many per route (default 20; match the per-route delivery concurrency,
    * at most 100) and how many in all (default 500).
    */
-  reuse?: { idleMs?: number; maxMessages?: number; maxIdlePerRoute?: number; maxIdle?: number };
+  reuse?: ReuseOptions;
   /** order of equal-preference MX hosts; default a random shuffle */
   shuffle?: <T>(items: T[]) => T[];
   localAddress?: string;
-}
-
-/** Where a route leads: hosts to try, or a decided outcome for every recipient. */
-type Plan =
-  | { kind: 'hosts'; hosts: { name: string; addresses: string[] }[]; port: number; dnsTemporary?: string; socket?: boolean }
-  | { kind: 'outcome'; action: 'failed' | 'delayed'; status: EnhancedStatus; reply?: SmtpReply; error: string };
-
-interface Pooled {
-  client: SmtpClient;
-  host: string;
-  ip: string;
-  timer?: NodeJS.Timeout;
-}
-
-function randomShuffle<T>(items: T[]): T[] {
-  const a = [...items];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
 }
 
 /** The DSN status for a remote reply: its own enhanced code when of the right class, else X.0.0. */
@@ -110,26 +91,14 @@ function statusOf(r: SmtpReply): EnhancedStatus {
 
 const nonAscii = /[^\x00-\x7f]/;
 
-/** RFC 8461 §4.1: under an enforce policy, the hosts whose names match it; none is a deferral. */
-function stsHosts(plan: Plan, sts: StsPolicy | undefined, domain: string): Plan {
-  if (!sts || plan.kind !== 'hosts') return plan;
-  const hosts = plan.hosts.filter((h) => mxMatches(h.name, sts.mx));
-  if (hosts.length > 0) return { ...plan, hosts };
-  const error = `MTA-STS policy of ${domain} (enforce): no MX host matches ${sts.mx.join(', ')}`;
-  return { kind: 'outcome', action: 'delayed', status: '4.7.5', error };
-}
-
 export class SmtpTransport implements Transport {
   readonly name: string = 'smtp';
   protected readonly lmtp: boolean = false;
-  private readonly pool = new Map<string, Pooled[]>();
-  /** idle sessions in the pool, all routes */
-  private idle = 0;
-  private closed = false;
-  private readonly port: number;
+  /** kept sessions per route (session-pool.ts) */
+  private readonly pool: SessionPool;
 
   constructor(protected readonly options: SmtpTransportOptions) {
-    this.port = options.port ?? 25;
+    this.pool = new SessionPool(options.reuse);
   }
 
   async deliver(req: DeliveryRequest, signal: AbortSignal): Promise<DeliveryStatus[]> {
@@ -142,7 +111,7 @@ export class SmtpTransport implements Transport {
     const sts = await this.enforcedPolicy(req.route.nextHop);
 
     // 1. a kept session for this route, when there is one (not under a policy it may predate)
-    const kept = sts ? undefined : this.checkout(req.route.nextHop, signal);
+    const kept = sts ? undefined : this.pool.checkout(req.route.nextHop, signal);
     if (kept && (await this.useSession(kept, req, pending, results, ctx, signal))) return this.finish(req, results);
 
     // 2. the next hop's hosts (§4.1: under enforce, only those matching the policy)
@@ -245,17 +214,14 @@ export class SmtpTransport implements Transport {
   }
 
   /** QUITs every kept session; sessions that come back from deliveries still running are QUIT too. */
-  async close(): Promise<void> {
-    this.closed = true;
-    const all = [...this.pool.values()].flat();
-    this.pool.clear();
-    this.idle = 0;
-    await Promise.all(
-      all.map(async (p) => {
-        clearTimeout(p.timer);
-        await p.client.quit();
-      }),
-    );
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  /** Where the next hop leads (route-plan.ts). */
+  private plan(nextHop: string): Promise<Plan> {
+    const o = this.options;
+    return planRoute(nextHop, { dns: o.dns, hostname: o.hostname, port: o.port ?? 25, ownAddresses: o.ownAddresses, lmtp: this.lmtp, shuffle: o.shuffle });
   }
 
   private finish(req: DeliveryRequest, results: Map<string, DeliveryStatus>): DeliveryStatus[] {
@@ -300,14 +266,14 @@ export class SmtpTransport implements Transport {
     if (ext.size !== undefined && ext.size > 0 && req.size > ext.size) {
       const r = replies.messageTooBig();
       setAll(pending, { action: 'failed', status: '5.3.4', reply: r, ...where, error: `message size ${req.size} exceeds the server's limit ${ext.size}` });
-      this.checkin(req.route.nextHop, s);
+      this.pool.checkin(req.route.nextHop, s);
       return true;
     }
     // RFC 6531 §3.5: non-ASCII addresses need SMTPUTF8.
     const utf8 = pending.some((e) => e.smtpUtf8) && [req.sender ? reversePathToString(req.sender) : '', ...pending.map((e) => addressToString(e.recipient))].some((a) => nonAscii.test(a));
     if (utf8 && !ext.smtpUtf8) {
       setAll(pending, { action: 'failed', status: '5.6.7', reply: replies.utf8NotPermitted(), ...where, error: 'the next hop does not support SMTPUTF8' });
-      this.checkin(req.route.nextHop, s);
+      this.pool.checkin(req.route.nextHop, s);
       return true;
     }
     // RFC 6152 §3: 8-bit content to a server without 8BITMIME is converted, or returned.
@@ -318,13 +284,13 @@ export class SmtpTransport implements Transport {
         ctx.analysis ??= await analyze8bit(await req.openMessage());
       } catch (err) {
         setAll(pending, { action: 'delayed', status: '4.3.0', ...where, error: `reading the message: ${(err as Error).message}` });
-        this.checkin(req.route.nextHop, s);
+        this.pool.checkin(req.route.nextHop, s);
         return true;
       }
       if (!ctx.analysis.convertible) {
         const r = conversionNotSupported().reply;
         setAll(pending, { action: 'failed', status: '5.6.3', reply: r, ...where, error: `cannot convert to 7 bits: ${ctx.analysis.reason ?? 'unknown'}` });
-        this.checkin(req.route.nextHop, s);
+        this.pool.checkin(req.route.nextHop, s);
         return true;
       }
       convert = ctx.analysis.has8bit;
@@ -399,7 +365,7 @@ export class SmtpTransport implements Transport {
         queue = [];
       }
     }
-    if (client.usable) this.checkin(req.route.nextHop, s);
+    if (client.usable) this.pool.checkin(req.route.nextHop, s);
     return true;
   }
 
@@ -414,154 +380,6 @@ export class SmtpTransport implements Transport {
     return { envelopeId: e.id, action: r.code >= 500 ? 'failed' : 'delayed', status, reply: r, ...where };
   }
 
-  // --- routing (RFC 5321 §5.1) ---
-
-  private async plan(nextHop: string): Promise<Plan> {
-    const dns = this.options.dns;
-    if (nextHop.startsWith('unix:')) {
-      // a local store's UNIX socket (LMTP mostly, e.g. "lmtp:unix:/run/dovecot/lmtp")
-      const path = nextHop.slice('unix:'.length);
-      if (!path.startsWith('/') || path.includes('\0')) return this.badRoute(nextHop);
-      if ((this.options.ownAddresses ?? []).includes(nextHop)) return this.loop(nextHop);
-      return { kind: 'hosts', hosts: [{ name: nextHop, addresses: [path] }], port: 0, socket: true };
-    }
-    const literal = /^\[(?:IPv6:)?([^\]]+)\](?::(\d+))?$/i.exec(nextHop);
-    if (literal) {
-      if (isIP(literal[1]) === 0) return this.badRoute(nextHop);
-      const port = literal[2] ? Number(literal[2]) : this.port;
-      if (this.isOwn(literal[1], port)) return this.loop(nextHop);
-      return { kind: 'hosts', hosts: [{ name: literal[1], addresses: [literal[1]] }], port };
-    }
-    const hostPort = /^([^\s:[\]]+):(\d+)$/.exec(nextHop);
-    if (hostPort) {
-      // a static route: the host itself, no MX lookup
-      const port = Number(hostPort[2]);
-      if (isIP(hostPort[1])) return { kind: 'hosts', hosts: [{ name: hostPort[1], addresses: [hostPort[1]] }], port };
-      const a = await dns.findAddresses(hostPort[1]);
-      if (a.kind === 'temporary') return this.dnsTemporary(hostPort[1], a.error);
-      if (a.kind === 'not-found') return this.unroutable(hostPort[1], 'host not found');
-      return { kind: 'hosts', hosts: [{ name: hostPort[1], addresses: a.addresses.map((x) => x.address) }], port };
-    }
-    const domain = nextHop.toLowerCase().replace(/\.$/, '');
-    if (!/^[a-z0-9._-]+$/i.test(domain)) return this.badRoute(nextHop);
-    if (this.lmtp) return this.plan(`${domain}:${this.port}`);
-    const mx = await dns.findMx(domain);
-    if (mx.kind === 'temporary') return this.dnsTemporary(domain, mx.error);
-    if (mx.kind === 'null-mx') {
-      // RFC 7505 §3: the domain accepts no mail
-      return { kind: 'outcome', action: 'failed', status: '5.1.10', reply: reply(556, '5.1.10', 'Recipient address has null MX'), error: `${domain} has a null MX` };
-    }
-    let hosts: MxHost[];
-    if (mx.kind === 'not-found') {
-      if (mx.reason === 'nxdomain') {
-        return { kind: 'outcome', action: 'failed', status: '5.1.2', reply: replies.badDestinationSystem(), error: `${domain}: no such domain` };
-      }
-      hosts = [{ exchange: domain, preference: 0 }]; // RFC 5321 §5.1: the implicit MX
-    } else hosts = mx.hosts.slice(0, 20);
-
-    // equal preferences in random order (RFC 5321 §5.1)
-    const shuffle = this.options.shuffle ?? randomShuffle;
-    const byPref = new Map<number, MxHost[]>();
-    for (const h of hosts) byPref.set(h.preference, [...(byPref.get(h.preference) ?? []), h]);
-    const ordered = [...byPref.keys()].sort((a, b) => a - b).flatMap((p) => shuffle(byPref.get(p) ?? []));
-
-    const lookups = await Promise.all(ordered.map(async (h) => ({ h, r: await dns.findAddresses(h.exchange) })));
-    // RFC 5321 §5.1: when we are one of the MX hosts, only hosts more preferred than us count.
-    const me = this.options.hostname.toLowerCase();
-    let ourPref = Infinity;
-    for (const { h, r } of lookups) {
-      const own = h.exchange === me || (r.kind === 'found' && r.addresses.some((a) => this.isOwn(a.address, this.port)));
-      if (own) ourPref = Math.min(ourPref, h.preference);
-    }
-    const usable = lookups.filter(({ h }) => h.preference < ourPref);
-    if (usable.length === 0) return this.loop(domain);
-    const out: { name: string; addresses: string[] }[] = [];
-    let temporary: string | undefined;
-    for (const { h, r } of usable) {
-      if (r.kind === 'found') out.push({ name: h.exchange, addresses: r.addresses.map((a) => a.address) });
-      else if (r.kind === 'temporary') temporary ??= `${h.exchange}: ${r.error}`;
-    }
-    if (out.length === 0) {
-      if (temporary) return this.dnsTemporary(domain, temporary);
-      return this.unroutable(domain, mx.kind === 'found' ? 'no MX host has an address' : 'no MX and no address');
-    }
-    return { kind: 'hosts', hosts: out, port: this.port, ...(temporary ? { dnsTemporary: temporary } : {}) };
-  }
-
-  private isOwn(ip: string, port: number): boolean {
-    for (const own of this.options.ownAddresses ?? []) {
-      const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(own);
-      const v6port = /^\[([^\]]+)\]:(\d+)$/.exec(own);
-      const addr = v6port ? v6port[1] : isIP(own) ? own : (m?.[1] ?? own);
-      const p = v6port ? Number(v6port[2]) : isIP(own) ? undefined : m?.[2] ? Number(m[2]) : undefined;
-      if (addr === ip && (p === undefined || p === port)) return true;
-    }
-    return false;
-  }
-
-  private loop(where: string): Plan {
-    return { kind: 'outcome', action: 'failed', status: '5.4.6', reply: replies.mailLoop(), error: `mail for ${where} loops back to myself` };
-  }
-  private dnsTemporary(name: string, error: string): Plan {
-    return { kind: 'outcome', action: 'delayed', status: '4.4.3', reply: replies.directoryFailure(), error: `DNS lookup for ${name} failed: ${error}` };
-  }
-  private unroutable(name: string, why: string): Plan {
-    return { kind: 'outcome', action: 'failed', status: '5.4.4', reply: reply(550, '5.4.4', 'Unable to route'), error: `${name}: ${why}` };
-  }
-  private badRoute(nextHop: string): Plan {
-    return { kind: 'outcome', action: 'failed', status: '5.4.4', reply: reply(550, '5.4.4', 'Unable to route'), error: `invalid next hop ${JSON.stringify(nextHop)}` };
-  }
-
-  // --- session reuse ---
-
-  /**
-   * The most recently used idle session of a route. No RSET to probe it: after a completed
-   * transaction the session is already reset (RFC 5321 §4.1.1.4), and one left open is reset
-   * by the client in the same write as the next transaction (RFC 2920 §3.1). A session the
-   * server closed while idle is seen as unusable here; one that fails on its first command
-   * makes deliver() go on to a new connection (nothing was decided on it).
-   */
-  private checkout(key: string, signal: AbortSignal): Pooled | undefined {
-    const list = this.pool.get(key);
-    while (list && list.length > 0) {
-      const p = list.pop() as Pooled;
-      this.idle--;
-      if (list.length === 0) this.pool.delete(key);
-      clearTimeout(p.timer);
-      if (p.client.usable && !signal.aborted) return p;
-      p.client.close();
-    }
-    return undefined;
-  }
-
-  private checkin(key: string, p: Pooled): void {
-    const reuse = this.options.reuse ?? {};
-    const idleMs = reuse.idleMs ?? 30_000;
-    const maxMessages = reuse.maxMessages ?? 100;
-    // one idle session per delivery that may run at once to the route, within a sane bound
-    const perRoute = Math.min(100, Math.max(0, Math.floor(reuse.maxIdlePerRoute ?? 20)));
-    const total = Math.max(0, Math.floor(reuse.maxIdle ?? 500));
-    p.client.bindSignal(undefined);
-    const list = this.pool.get(key) ?? [];
-    if (this.closed || idleMs <= 0 || !p.client.usable || p.client.transactions >= maxMessages || list.length >= perRoute || this.idle >= total) {
-      void p.client.quit();
-      return;
-    }
-    list.push(p);
-    this.pool.set(key, list);
-    this.idle++;
-    p.timer = setTimeout(() => {
-      const l = this.pool.get(key);
-      const i = l?.indexOf(p) ?? -1;
-      if (l && i >= 0) {
-        l.splice(i, 1);
-        this.idle--;
-      }
-      if (l && l.length === 0) this.pool.delete(key);
-      void p.client.quit();
-    }, idleMs);
-    p.timer.unref();
-  }
 }
 
 /**
