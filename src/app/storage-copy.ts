@@ -2,7 +2,7 @@
  * @module storage-copy
  * What both directions of `correio migrate` do alike: copy a whole directory (a dump, password
  * hashes included) and every queued message (same ids, same envelopes, each body once) from one
- * backend to another, then verify the copy by looking for every source entry in the target.
+ * backend to another, and every folder of every mailbox with its UIDs, then verify the copy by looking for every source entry in the target.
  * storage-migration.ts (files → PostgreSQL) and storage-export.ts (PostgreSQL → files) open
  * the backends and add the mailboxes.
  * Standards: none.
@@ -10,8 +10,11 @@
  * Limitations: a message body is held in memory while it is copied (bodies are bounded by
  *   smtp.max_message_size).
  */
-import type { Directory, Envelope, MessageId, QueueStore } from '../core/index.js';
+import type { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { MailFolderError, type Directory, type Envelope, type FolderSnapshot, type MailFolderStore, type MessageId, type QueueStore, type SpecialUse } from '../core/index.js';
 import { directoryKey, dumpCounts, type DirectoryDump } from '../directory/index.js';
+import type { FolderImport } from '../mailbox/index.js';
 
 /** A copy that did not verify: what is missing in the target. */
 export class MigrationCheckError extends Error {
@@ -23,6 +26,7 @@ export class MigrationCheckError extends Error {
 }
 
 export type DirectoryCounts = Record<keyof DirectoryDump, number>;
+export interface MailboxCounts { readonly users: number; readonly folders: number; readonly messages: number; readonly copied: number; readonly skipped: number }
 export interface QueueCounts { readonly messages: number; readonly copied: number; readonly skipped: number; readonly envelopes: number }
 
 /** A directory backend that takes a dump. */
@@ -84,4 +88,56 @@ export async function copyQueueMessages(src: QueueStore, dst: QueueTarget, where
     );
   }
   return { messages: ids.length, copied, skipped, envelopes };
+}
+
+/** The folders of the source's mailboxes, read one message at a time. */
+export type FolderSource = MailFolderStore & { open(user: string, folder: string, key: string): Promise<Readable> };
+/** The target's side of the mailboxes: a folder import (pg-mail-import, maildir-import) and the subscriptions. */
+export interface FolderTarget {
+  openFolder(user: string, folder: string, src: FolderSnapshot, specialUse?: SpecialUse): Promise<FolderImport & { finish?(): Promise<void> }>;
+  subscribe(user: string, names: readonly string[]): Promise<void>;
+}
+
+/**
+ * Copies every folder of `users` (UIDVALIDITY, UIDs, MODSEQs, flags, keywords, dates) and their
+ * subscriptions; a UID already in the target is skipped (resumable). Each folder is counted
+ * again in the target; a folder the target refuses (another UIDVALIDITY) fails the copy.
+ */
+export async function copyMailboxFolders(src: FolderSource, users: readonly string[], dst: FolderTarget, where: string): Promise<MailboxCounts> {
+  const n = { users: 0, folders: 0, messages: 0, copied: 0, skipped: 0 };
+  try {
+    for (const user of users) {
+      n.users++;
+      for (const { name, specialUse } of await src.listFolders(user)) {
+        const snap = await src.sync(user, name);
+        const imp = await dst.openFolder(user, name, snap, specialUse);
+        const uids: number[] = [];
+        for (const m of snap.messages) {
+          if (imp.present.has(m.uid)) n.skipped++;
+          else {
+            const body = await src.open(user, name, m.key).then(buffer, (err: unknown) => {
+              if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // removed meanwhile
+              throw err;
+            });
+            if (!body) continue;
+            await imp.add(m, body);
+            n.copied++;
+          }
+          uids.push(m.uid);
+        }
+        await imp.finish?.();
+        const found = await imp.count(uids);
+        if (found !== uids.length) {
+          throw new MigrationCheckError(`mailbox copy does not verify: ${user} ${name} holds ${uids.length} messages in the source, ${found} ${where}`);
+        }
+        n.folders++;
+        n.messages += uids.length;
+      }
+      await dst.subscribe(user, await src.listSubscriptions(user));
+    }
+    return n;
+  } catch (err) {
+    if (err instanceof MailFolderError) throw new MigrationCheckError(`mailbox copy refused: ${err.message}`);
+    throw err;
+  }
 }

@@ -3,8 +3,8 @@
  * `correio migrate --to file:DIR`: the reverse of storage-migration.ts. Copies a PostgreSQL
  * site (`[storage] url = "postgres://…"`) into a new files data directory DIR: the directory
  * into DIR/directory.sqlite (password hashes, quotas, disabled marks, aliases, lists with
- * their members, roles) and the queue into the files spool DIR/spool (same message ids, the
- * envelopes with their states and attempts, each body once).
+ * their members, roles), the queue into the files spool DIR/spool (same message ids, the
+ * envelopes with their states and attempts, each body once) and the mailboxes into DIR/mail.
  * Resumable: the directory is written as upserts in one transaction, and a message already in
  * the spool (same id) is skipped, so an interrupted run is simply run again.
  * Verified: afterwards every source entry is looked for in DIR (storage-copy.ts); a spool in
@@ -13,22 +13,26 @@
  * Standards: none.
  * Security: password hashes are copied as they are (never printed); the url is never printed;
  *   DIR is made 0700 when it is new.
- * Limitations: the mailboxes stored in PostgreSQL are not exported yet (a site whose
- *   `[storage] mail_dir` holds them as Maildirs keeps that directory). The source is left as it
- *   was.
+ * The mailboxes stored in PostgreSQL go into Maildirs under DIR/mail, each folder with its
+ *   UIDVALIDITY, UIDs, MODSEQs, flags, keywords, dates and special use, and the subscriptions
+ *   (maildir-import.ts), counted again there.
+ * Limitations: a site whose `[storage] mail_dir` holds the mailboxes as Maildirs keeps that
+ *   directory (nothing to copy); expunge records are not copied (QRESYNC clients older than the
+ *   move get VANISHED for every missing UID). The source is left as it was.
  */
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config/index.js';
 import { PgDirectory, SqliteDirectory, directoryFile, type DirectoryDump } from '../directory/index.js';
 import { FsQueueStore, PgQueueStore } from '../queue/index.js';
-import { mailboxesInPostgres, spoolDir } from './backends.js';
-import { copyDirectoryDump, copyQueueMessages, MigrationCheckError, type DirectoryCounts, type QueueCounts } from './storage-copy.js';
+import { MaildirFolders, MaildirStore, mailboxOwners, importMaildirFolder, PgMailFolders, PgMailStore } from '../mailbox/index.js';
+import { mailboxesInPostgres, mailDir, spoolDir } from './backends.js';
+import { copyDirectoryDump, copyMailboxFolders, copyQueueMessages, MigrationCheckError, type DirectoryCounts, type MailboxCounts, type QueueCounts } from './storage-copy.js';
 
 export interface ExportReport {
   readonly directory: DirectoryCounts;
   readonly queue: QueueCounts;
-  /** whether the source keeps its mailboxes in PostgreSQL (which are not exported yet) */
-  readonly mailboxesInPostgres: boolean;
+  /** the mailboxes copied from PostgreSQL; undefined when the source keeps them as Maildirs ([storage] mail_dir) */
+  readonly mailboxes: MailboxCounts | undefined;
 }
 
 /** The configuration of the exported site: this one's, with data_dir DIR and files storage. */
@@ -73,11 +77,28 @@ async function exportQueue(config: Config, target: Config): Promise<QueueCounts>
   }
 }
 
-/** Copies directory and queue of the PostgreSQL site `config` into the files data directory `dir`, and verifies the copy. */
+async function exportMailboxes(config: Config, target: Config): Promise<MailboxCounts> {
+  const src = await PgMailStore.open(config.storage.url);
+  const maildir = new MaildirStore(mailDir(target), { hostname: config.hostname });
+  const folders = new MaildirFolders(maildir);
+  try {
+    return await copyMailboxFolders(new PgMailFolders(src), await mailboxOwners(src), {
+      openFolder: (user, name, snap, use) => importMaildirFolder(maildir, folders, user, name, snap, use),
+      subscribe: async (user, names) => {
+        for (const name of names) await folders.setSubscribed(user, name, true);
+      },
+    }, `in ${mailDir(target)}`);
+  } finally {
+    await src.close();
+  }
+}
+
+/** Copies directory, queue and mailboxes of the PostgreSQL site `config` into the files data directory `dir`, and verifies the copy. */
 export async function exportToFiles(config: Config, dir: string): Promise<ExportReport> {
   const target = exportedConfig(config, dir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const directory = await exportDirectory(config, target);
   const queue = await exportQueue(config, target);
-  return { directory, queue, mailboxesInPostgres: mailboxesInPostgres(config) };
+  const mailboxes = mailboxesInPostgres(config) ? await exportMailboxes(config, target) : undefined;
+  return { directory, queue, mailboxes };
 }

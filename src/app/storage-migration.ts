@@ -20,17 +20,15 @@ import { PgDirectory, SqliteDirectory, directoryFile, type DirectoryDump } from 
 import { FsQueueStore, PgQueueStore } from '../queue/index.js';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buffer } from 'node:stream/consumers';
-import { MailFolderError } from '../core/index.js';
 import { importFolder, importSubscriptions, MaildirFolders, MaildirStore, PgMailStore } from '../mailbox/index.js';
 import { mailDir, spoolDir } from './backends.js';
-import { copyDirectoryDump, copyQueueMessages, MigrationCheckError, type DirectoryCounts, type QueueCounts } from './storage-copy.js';
+import { copyDirectoryDump, copyMailboxFolders, copyQueueMessages, type DirectoryCounts, type MailboxCounts, type QueueCounts } from './storage-copy.js';
 
 export interface MigrationReport {
   /** entries of each kind copied (and found again) */
   readonly directory: DirectoryCounts;
   readonly queue: QueueCounts;
-  readonly mailboxes: { readonly users: number; readonly folders: number; readonly messages: number; readonly copied: number; readonly skipped: number };
+  readonly mailboxes: MailboxCounts;
 }
 
 async function copyDirectory(config: Config, url: string): Promise<DirectoryCounts> {
@@ -74,43 +72,14 @@ async function maildirUsers(root: string): Promise<string[]> {
   return users;
 }
 
-async function copyMailboxes(config: Config, url: string): Promise<MigrationReport['mailboxes']> {
+async function copyMailboxes(config: Config, url: string): Promise<MailboxCounts> {
   const src = new MaildirFolders(new MaildirStore(mailDir(config), { hostname: config.hostname }));
   const dst = await PgMailStore.open(url);
-  const n = { users: 0, folders: 0, messages: 0, copied: 0, skipped: 0 };
   try {
-    for (const user of await maildirUsers(mailDir(config))) {
-      n.users++;
-      for (const { name } of await src.listFolders(user)) {
-        const snap = await src.sync(user, name);
-        const imp = await importFolder(dst, user, name, snap);
-        const uids: number[] = [];
-        for (const m of snap.messages) {
-          if (imp.present.has(m.uid)) n.skipped++;
-          else {
-            const body = await src.open(user, name, m.key).then(buffer, (err: unknown) => {
-              if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // removed meanwhile
-              throw err;
-            });
-            if (!body) continue;
-            await imp.add(m, body);
-            n.copied++;
-          }
-          uids.push(m.uid);
-        }
-        const found = await imp.count(uids);
-        if (found !== uids.length) {
-          throw new MigrationCheckError(`mailbox copy does not verify: ${user} ${name} holds ${uids.length} messages here, ${found} in PostgreSQL`);
-        }
-        n.folders++;
-        n.messages += uids.length;
-      }
-      await importSubscriptions(dst, user, await src.listSubscriptions(user));
-    }
-    return n;
-  } catch (err) {
-    if (err instanceof MailFolderError) throw new MigrationCheckError(`mailbox copy refused: ${err.message}`);
-    throw err;
+    return await copyMailboxFolders(src, await maildirUsers(mailDir(config)), {
+      openFolder: (user, name, snap) => importFolder(dst, user, name, snap),
+      subscribe: (user, names) => importSubscriptions(dst, user, names),
+    }, 'in PostgreSQL');
   } finally {
     await dst.close();
   }

@@ -1,6 +1,7 @@
 /**
  * @module pg-mail-import
- * Copies folders from another mailbox store into the PostgreSQL mailboxes with their IMAP
+ * Copies folders from another mailbox store into the PostgreSQL mailboxes (and lists whose
+ * mailboxes are there, for the copy back: maildir-import.ts) with their IMAP
  * identity kept: the same UIDVALIDITY, UIDs, UIDNEXT, MODSEQs, flags, keywords and dates, so
  * clients' caches stay valid across the move (`correio migrate`). Resumable: a UID already
  * copied is skipped; a folder is created with the source's UIDVALIDITY or must have it.
@@ -67,4 +68,9 @@ export async function importFolder(store: PgMailStore, user: string, folder: str
 /** Subscribes `user` to `names` (those already subscribed stay). */
 export async function importSubscriptions(store: PgMailStore, user: string, names: readonly string[]): Promise<void> {
   await store.query('INSERT INTO mail_subscriptions (owner, name) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [ownerOf(user), names]);
+}
+
+/** Every user with a folder in PostgreSQL, in byte order (what `correio migrate --to file:` copies out). */
+export async function mailboxOwners(store: PgMailStore): Promise<string[]> {
+  return (await store.query<{ owner: string }>('SELECT owner FROM mail_folders GROUP BY owner ORDER BY owner COLLATE "C"', [])).map((r) => r.owner);
 }

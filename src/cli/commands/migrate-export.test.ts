@@ -1,9 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stat, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashPassword, PgDirectory, SqliteDirectory } from '../../directory/index.js';
 import { FsQueueStore, PgQueueStore } from '../../queue/index.js';
+import { MaildirFolders, MaildirStore, PgMailFolders, PgMailStore } from '../../mailbox/index.js';
+import { Readable } from 'node:stream';
 import { readAll, storeMessage } from '../../../test/contract/queue-store.contract.js';
 import { runCli } from '../../../test/helpers/cli.js';
 import { pgUnavailable, withTestDatabase } from '../../../test/helpers/pg.js';
@@ -12,7 +14,7 @@ import { withTempDir } from '../../../test/helpers/temp-dir.js';
 const skip = await pgUnavailable();
 
 void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)', { skip }, () => {
-  void test('directory and queue are exported and verified; the files site logs users in and holds the queue; a second run copies nothing', () =>
+  void test('directory, queue and mailboxes are exported and verified; the files site logs users in and holds the queue and the folders; a second run copies nothing', () =>
     withTempDir('correio-export-', (dir) =>
       withTestDatabase(async (db) => {
         const file = join(dir, 'correio.toml');
@@ -41,13 +43,24 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
         const held = { ...m1[2], state: 'held' as const, held: true };
         await pq.putEnvelope(held);
         await pq.close();
+        // mailboxes: INBOX with two messages (one read and flagged), Archive with one with a keyword, a folder of its own
+        const pm = await PgMailStore.open(db.url);
+        const pf = new PgMailFolders(pm);
+        for (const n of [1, 2]) await pm.deliver('suzana@dc.uece.br', Readable.from([Buffer.from(`Subject: in ${n}\r\n\r\ncorpo ${n}\r\n`)]), { uniqueKey: `k${n}` });
+        await pf.ensureDefaultFolders('suzana@dc.uece.br');
+        await pf.updateFlags('suzana@dc.uece.br', 'INBOX', [2], { mode: 'add', flags: 'FS' });
+        await pf.append('suzana@dc.uece.br', 'Archive', Readable.from([Buffer.from('Subject: old\r\n\r\nx\r\n')]), { flags: 'S', keywords: ['$Work'], receivedAt: Date.UTC(2020, 1, 3) });
+        await pf.createFolder('suzana@dc.uece.br', 'Projetos');
+        const before = { inbox: await pf.sync('suzana@dc.uece.br', 'INBOX'), archive: await pf.sync('suzana@dc.uece.br', 'Archive'), subs: await pf.listSubscriptions('suzana@dc.uece.br') };
+        const folderNames = (await pf.listFolders('suzana@dc.uece.br')).map((x) => x.name).sort();
+        await pm.close();
 
         const out = join(dir, 'files-site');
         const r = await runCli(['migrate', '--to', `file:${out}`, '--config', file]);
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, /^directory: 1 domains, 3 users, 1 aliases, 1 lists, 1 roles \(verified\)$/m);
         assert.match(r.stdout, /^queue: 2 messages \(2 copied, 0 already there\), 3 envelopes \(verified\)$/m);
-        assert.match(r.stdout, /^mailboxes: not exported \(they stay in PostgreSQL: exporting them is not supported yet\)$/m);
+        assert.match(r.stdout, new RegExp(`^mailboxes: 1 users, ${folderNames.length} folders, 3 messages \\(3 copied, 0 already there\\) \\(verified\\) into .*files-site/mail$`, 'm'));
         assert.match(r.stdout, /^next: set data_dir = ".*files-site" and \[storage\] url = "file:"/m);
         assert.ok(!r.stdout.includes(db.name) && !r.stdout.includes('postgres@'), 'the url is not printed');
         assert.equal((await stat(out)).mode & 0o777, 0o700);
@@ -76,6 +89,26 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
         } finally {
           await fq.close();
         }
+        // the Maildirs keep the folders' IMAP identity: UIDVALIDITY, UIDs, MODSEQs, flags, keywords, dates
+        const maildir = new MaildirStore(join(out, 'mail'), { hostname: 'mx' });
+        const mf = new MaildirFolders(maildir);
+        assert.deepEqual((await mf.listFolders('suzana@dc.uece.br')).map((x) => x.name).sort(), folderNames);
+        for (const [name, snap] of [['INBOX', before.inbox], ['Archive', before.archive]] as const) {
+          const now = await mf.sync('suzana@dc.uece.br', name);
+          const ms = (m: { receivedAt: number }): number => Math.round(m.receivedAt);
+          assert.deepEqual(
+            { ...now, messages: now.messages.map((m) => ({ ...m, key: '', receivedAt: ms(m) })) },
+            { ...snap, messages: snap.messages.map((m) => ({ ...m, key: '', receivedAt: ms(m) })) },
+            `${name} as it was`,
+          );
+        }
+        const inbox = await mf.sync('suzana@dc.uece.br', 'INBOX');
+        assert.equal((await readAll(await mf.open('suzana@dc.uece.br', 'INBOX', inbox.messages[0].key))).toString(), 'Subject: in 1\r\n\r\ncorpo 1\r\n');
+        assert.deepEqual((await mf.listSubscriptions('suzana@dc.uece.br')).sort(), [...before.subs].sort());
+        // a delivery afterwards continues the UIDs
+        await maildir.deliver('suzana@dc.uece.br', Readable.from([Buffer.from('Subject: new\r\n\r\n')]), { uniqueKey: 'after' });
+        assert.equal((await mf.sync('suzana@dc.uece.br', 'INBOX')).messages.at(-1)?.uid, before.inbox.uidNext);
+
         // the CLI of the files site sees the same (a config pointing at the export)
         const filesConf = join(dir, 'files.toml');
         await writeFile(filesConf, `data_dir = "files-site"\nlocal_domains = ["dc.uece.br"]\n`);
@@ -87,7 +120,16 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
         const again = await runCli(['migrate', '--to', `file:${out}`, '--config', file]);
         assert.equal(again.code, 0, again.stderr);
         assert.match(again.stdout, /^queue: 2 messages \(0 copied, 2 already there\), 3 envelopes \(verified\)$/m);
+        assert.match(again.stdout, new RegExp(`^mailboxes: 1 users, ${folderNames.length} folders, 3 messages \\(0 copied, 3 already there\\)`, 'm'));
         assert.match(again.stdout, /^directory: 1 domains, 3 users, 1 aliases, 1 lists, 1 roles \(verified\)$/m);
+
+        // a run cut short after writing files but before the UID list: the files are found again, not written twice
+        await rm(join(out, 'mail', 'dc.uece.br', 'suzana', 'correio-uidlist'));
+        const resumed = await runCli(['migrate', '--to', `file:${out}`, '--config', file]);
+        assert.equal(resumed.code, 0, resumed.stderr);
+        const inboxAfter = await mf.sync('suzana@dc.uece.br', 'INBOX');
+        assert.equal(inboxAfter.messages.length, 3, 'two exported and the one delivered afterwards, none twice');
+        assert.deepEqual(inboxAfter.messages.slice(0, 2).map((m) => [m.uid, m.flags]), before.inbox.messages.map((m) => [m.uid, m.flags]));
 
         // a spool holding a message PostgreSQL does not (an old spool) is refused before anything is written
         const stray = await FsQueueStore.open(join(out, 'spool'), { lock: false });

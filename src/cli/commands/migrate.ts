@@ -3,17 +3,17 @@
  * `correio migrate --to postgres://…`: moves a file-based site onto PostgreSQL (directory,
  * queue and mailboxes; app/storage-migration.ts). `correio migrate --to file:DIR`: the
  * reverse, a PostgreSQL site (this configuration's `[storage] url`) into a new files data
- * directory DIR (directory and queue; app/storage-export.ts). Both are resumable and verified,
+ * directory DIR (directory, queue and mailboxes; app/storage-export.ts). Both are resumable and verified,
  * then say what to change. The servers must be stopped (the queue would change under the copy).
  * Standards: sysexits(3).
  * Security: the url's password is never printed.
- * Limitations: the export leaves mailboxes stored in PostgreSQL there (it says so).
+ * Limitations: only one node's data_dir is checked for a running server (stop every node).
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { Config } from '../../config/index.js';
-import { describePgUrl, exportToFiles, findServerPid, mailDir, migrateToPostgres, MigrationCheckError } from '../../app/index.js';
+import { describePgUrl, exportedConfig, exportToFiles, findServerPid, mailDir, migrateToPostgres, MigrationCheckError } from '../../app/index.js';
 import { isPostgresUrl } from '../../util/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 
@@ -71,7 +71,8 @@ async function toFiles(ctx: CliContext, config: Config, dir: string): Promise<vo
   ctx.print(`directory: ${d.domains} domains, ${d.users} users, ${d.aliases} aliases, ${d.lists} lists, ${d.roles} roles (verified)`);
   const q = report.queue;
   ctx.print(`queue: ${q.messages} messages (${q.copied} copied, ${q.skipped} already there), ${q.envelopes} envelopes (verified)`);
-  if (report.mailboxesInPostgres) ctx.print('mailboxes: not exported (they stay in PostgreSQL: exporting them is not supported yet)');
+  const m = report.mailboxes;
+  if (m) ctx.print(`mailboxes: ${m.users} users, ${m.folders} folders, ${m.messages} messages (${m.copied} copied, ${m.skipped} already there) (verified) into ${mailDir(exportedConfig(config, dir))}`);
   else ctx.print(`mailboxes: not copied (they are the Maildirs in ${mailDir(config)}: keep [storage] mail_dir pointing there)`);
   ctx.print(`next: set data_dir = "${dir}" and [storage] url = "file:" and start one node; never start the PostgreSQL nodes again (the queue would be delivered twice)`);
 }
