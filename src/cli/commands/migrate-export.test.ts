@@ -10,6 +10,9 @@ import { readAll, storeMessage } from '../../../test/contract/queue-store.contra
 import { runCli } from '../../../test/helpers/cli.js';
 import { pgUnavailable, withTestDatabase } from '../../../test/helpers/pg.js';
 import { withTempDir } from '../../../test/helpers/temp-dir.js';
+import { freePort } from '../../../test/helpers/net.js';
+import { startSite } from '../../../test/helpers/site.js';
+import { ImapFlow } from 'imapflow';
 
 const skip = await pgUnavailable();
 
@@ -138,6 +141,32 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
         const refused = await runCli(['migrate', '--to', `file:${out}`, '--config', file]);
         assert.equal(refused.code, 65, refused.stderr);
         assert.match(refused.stderr, /^correio: .*spool holds 1 messages that are not in PostgreSQL/);
+
+        // last (serving changes the queue): a correio serving the exported directory: IMAP logins with the old passwords, the folder as clients knew it
+        const imapPort = await freePort();
+        const closed = await freePort();
+        const site = await startSite({
+          dataDir: out, hostname: 'dc.uece.br', domains: ['dc.uece.br'],
+          tables: `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n[delivery.routes]\n"x.example" = "smtp:[127.0.0.1]:${closed}"\n`,
+        });
+        try {
+          const login = (user: string, pass: string): ImapFlow =>
+            new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, tls: { rejectUnauthorized: false }, auth: { user, pass }, logger: false });
+          const c = login('suzana@dc.uece.br', 'segredo');
+          await c.connect();
+          try {
+            const box = await c.mailboxOpen('INBOX');
+            assert.equal(String(box.uidValidity), String(before.inbox.uidValidity));
+            const seen = [];
+            for await (const m of c.fetch('1:*', { uid: true, flags: true })) seen.push([m.uid, [...(m.flags ?? [])].sort()]);
+            assert.deepEqual(seen.slice(0, 2), [[before.inbox.messages[0].uid, []], [before.inbox.messages[1].uid, ['\\Flagged', '\\Seen']]]);
+          } finally {
+            await c.logout();
+          }
+          await assert.rejects(login('pascal@dc.uece.br', 'outra').connect(), 'a disabled account cannot log in');
+        } finally {
+          await site.destroy();
+        }
       })));
 
   void test('bad input: a files site (78), no directory (64), this node\'s own data_dir (64), unreachable PostgreSQL (69); one line each', () =>
