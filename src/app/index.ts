@@ -18,5 +18,5 @@ export { askPublic, publicSocketPath, MAX_LISTED, type PublicResponse, type Verd
 export { maildropDir, writeMaildrop, type MaildropEnvelope } from './maildrop.js';
 export { migrateToPostgres, type MigrationReport } from './storage-migration.js';
 export { exportToFiles, exportedConfig, type ExportReport } from './storage-export.js';
-export { MigrationCheckError } from './storage-copy.js';
+export { MigrationBusyError, MigrationCheckError } from './storage-copy.js';
 export { sendTlsReports, sendDmarcReports, recordTlsResults, dmarcRecorder, submitReport, reportStoreFile } from './daily-reports.js';

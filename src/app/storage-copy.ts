@@ -25,6 +25,15 @@ export class MigrationCheckError extends Error {
   }
 }
 
+/** The source is in use (a node still delivering from it): stop it and run again. */
+export class MigrationBusyError extends Error {
+  readonly code = 'ERR_MIGRATION_BUSY';
+  constructor(message: string) {
+    super(message);
+    this.name = 'MigrationBusyError';
+  }
+}
+
 export type DirectoryCounts = Record<keyof DirectoryDump, number>;
 export interface MailboxCounts { readonly users: number; readonly folders: number; readonly messages: number; readonly copied: number; readonly skipped: number }
 export interface QueueCounts { readonly messages: number; readonly copied: number; readonly skipped: number; readonly envelopes: number }

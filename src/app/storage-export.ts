@@ -7,6 +7,7 @@
  * envelopes with their states and attempts, each body once) and the mailboxes into DIR/mail.
  * Resumable: the directory is written as upserts in one transaction, and a message already in
  * the spool (same id) is skipped, so an interrupted run is simply run again.
+ * Refused with a node still delivering (an envelope leased now): it must be stopped first.
  * Verified: afterwards every source entry is looked for in DIR (storage-copy.ts); a spool in
  * DIR holding messages that PostgreSQL does not (an old spool) is refused before anything is
  * written, since they would be delivered a second time.
@@ -26,7 +27,7 @@ import { PgDirectory, SqliteDirectory, directoryFile, type DirectoryDump } from 
 import { FsQueueStore, PgQueueStore } from '../queue/index.js';
 import { MaildirFolders, MaildirStore, mailboxOwners, importMaildirFolder, PgMailFolders, PgMailStore } from '../mailbox/index.js';
 import { mailboxesInPostgres, mailDir, spoolDir } from './backends.js';
-import { copyDirectoryDump, copyMailboxFolders, copyQueueMessages, MigrationCheckError, type DirectoryCounts, type MailboxCounts, type QueueCounts } from './storage-copy.js';
+import { copyDirectoryDump, copyMailboxFolders, copyQueueMessages, MigrationBusyError, MigrationCheckError, type DirectoryCounts, type MailboxCounts, type QueueCounts } from './storage-copy.js';
 
 export interface ExportReport {
   readonly directory: DirectoryCounts;
@@ -53,6 +54,21 @@ async function exportDirectory(config: Config, target: Config): Promise<Director
     return await copyDirectoryDump(dump, dst, `in ${directoryFile(target)}`);
   } finally {
     await dst.close();
+  }
+}
+
+/** Refuses a source whose queue a node is still delivering from: it would change under the copy, and be delivered twice afterwards. */
+async function checkNoNodeDelivers(config: Config): Promise<void> {
+  const q = await PgQueueStore.open(config.storage.url);
+  try {
+    const leases = await q.countLeases();
+    if (leases.envelopes > 0) {
+      throw new MigrationBusyError(
+        `${leases.envelopes} envelopes are being delivered by a running node (leased until ${new Date(leases.until ?? 0).toISOString()}): stop every node, then run again`,
+      );
+    }
+  } finally {
+    await q.close();
   }
 }
 
@@ -96,9 +112,11 @@ async function exportMailboxes(config: Config, target: Config): Promise<MailboxC
 /** Copies directory, queue and mailboxes of the PostgreSQL site `config` into the files data directory `dir`, and verifies the copy. */
 export async function exportToFiles(config: Config, dir: string): Promise<ExportReport> {
   const target = exportedConfig(config, dir);
+  await checkNoNodeDelivers(config);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const directory = await exportDirectory(config, target);
+  // the queue first: an old spool in DIR is refused before anything is written
   const queue = await exportQueue(config, target);
+  const directory = await exportDirectory(config, target);
   const mailboxes = mailboxesInPostgres(config) ? await exportMailboxes(config, target) : undefined;
   return { directory, queue, mailboxes };
 }

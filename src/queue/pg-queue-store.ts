@@ -135,6 +135,14 @@ export class PgQueueStore implements QueueStore {
     return { messages: Number(r.rows[0].m), envelopes: Number(r.rows[0].e) };
   }
 
+  /** How many envelopes a node holds a lease on now, and until when the last runs (a node is delivering them). */
+  async countLeases(): Promise<{ envelopes: number; until: number | undefined }> {
+    const r = await this.#run((pool) =>
+      pool.query<{ n: string; until: Date | null }>('SELECT count(*) AS n, max(lease_until) AS until FROM queue_envelopes WHERE lease_until > now()'),
+    );
+    return { envelopes: Number(r.rows[0].n), until: r.rows[0].until?.getTime() };
+  }
+
   async openMessage(id: MessageId): Promise<Readable> {
     if (!isQueueId(id)) throw noSuchMessage(id);
     const r = await this.#run((pool) =>

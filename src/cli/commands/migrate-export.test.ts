@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashPassword, PgDirectory, SqliteDirectory } from '../../directory/index.js';
@@ -13,6 +14,7 @@ import { withTempDir } from '../../../test/helpers/temp-dir.js';
 import { freePort } from '../../../test/helpers/net.js';
 import { startSite } from '../../../test/helpers/site.js';
 import { ImapFlow } from 'imapflow';
+import pg from 'pg';
 
 const skip = await pgUnavailable();
 
@@ -59,6 +61,19 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
         await pm.close();
 
         const out = join(dir, 'files-site');
+        // a node still delivering (an envelope leased now) is refused before anything is copied
+        const admin = new pg.Client({ connectionString: db.url });
+        await admin.connect();
+        try {
+          await admin.query("UPDATE queue_envelopes SET lease_owner = 'node-b', lease_until = now() + interval '1 hour' WHERE id = $1", [m2[0].id]);
+          const busy = await runCli(['migrate', '--to', `file:${out}`, '--config', file]);
+          assert.equal(busy.code, 75, busy.stderr);
+          assert.match(busy.stderr, /^correio: 1 envelopes are being delivered by a running node \(leased until .*\): stop every node, then run again\n$/);
+          assert.equal(existsSync(out), false, 'nothing was written');
+          await admin.query('UPDATE queue_envelopes SET lease_owner = NULL, lease_until = NULL WHERE id = $1', [m2[0].id]);
+        } finally {
+          await admin.end();
+        }
         const r = await runCli(['migrate', '--to', `file:${out}`, '--config', file]);
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, /^directory: 1 domains, 3 users, 1 aliases, 1 lists, 1 roles \(verified\)$/m);

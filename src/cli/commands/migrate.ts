@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { Config } from '../../config/index.js';
-import { describePgUrl, exportedConfig, exportToFiles, findServerPid, mailDir, migrateToPostgres, MigrationCheckError } from '../../app/index.js';
+import { describePgUrl, exportedConfig, exportToFiles, findServerPid, mailDir, migrateToPostgres, MigrationBusyError, MigrationCheckError } from '../../app/index.js';
 import { isPostgresUrl } from '../../util/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 
@@ -26,10 +26,11 @@ function fileTarget(to: string): string | undefined {
   return path === '' ? undefined : resolve(path);
 }
 
-/** Runs a copy; its failures become one line each: a copy that does not verify (65), PostgreSQL unreachable (69). */
+/** Runs a copy; its failures become one line each: a copy that does not verify (65), PostgreSQL unreachable (69), a node still delivering (75). */
 async function copying<T>(where: string, work: () => Promise<T>): Promise<T> {
   return work().catch((err: unknown) => {
     if (err instanceof MigrationCheckError) throw new CliError(err.message, exitCodes.dataErr);
+    if (err instanceof MigrationBusyError) throw new CliError(err.message, exitCodes.tempFail);
     if (err instanceof CliError) throw err;
     const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
     throw new CliError(`PostgreSQL at ${where}: ${cause}; check the url and that the server runs`, EX_UNAVAILABLE);
