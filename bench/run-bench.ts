@@ -43,22 +43,14 @@ import {
   type PostfixInstance, type PostfixTools, type Sink,
 } from './peers.js';
 import { formatProfile, summarizeProfile } from './profile-summary.js';
-import { formatDeferred, isDeferredScenario, runDeferred, spoolCount, type DeferredScenario } from './deferred-scenario.js';
+import { formatDeferred, isDeferredScenario, runDeferred, spoolCount } from './deferred-scenario.js';
 import { formatIdle, runIdle } from './idle-scenario.js';
 import type { BenchContext, Sample } from './bench-context.js';
 
 import { formatJmapBench, runJmapBench } from './jmap-bench.js';
-import { isPgMta, pgUnavailable, runPgScenario, storageMtas, type PgMta } from './postgres-scenario.js';
+import { isPgMta, pgUnavailable, runPgScenario, storageMtas } from './postgres-scenario.js';
+import { report, type Mta, type Row, type Scenario } from './bench-report.js';
 
-type Scenario = 'raw' | 'accept' | 'relay' | 'maildir' | 'idle10k' | 'jmap' | DeferredScenario;
-type Mta = 'correio' | 'postfix' | 'sink' | PgMta;
-
-interface Row {
-  scenario: Scenario;
-  mta: Mta;
-  samples: Sample[];
-  errors: string[];
-}
 
 const env = process.env;
 const int = (name: string, dflt: number, min = 1): number => {
@@ -297,60 +289,6 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const fmt = (xs: number[]): string =>
-  xs.length === 0 ? '–' : `${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
-
-function report(rows: Row[]): void {
-  const lines: string[] = [];
-  lines.push('| scenario | MTA | accept msg/s median (min–max) | end-to-end msg/s median (min–max) | CPU ms/msg | PostgreSQL CPU ms/msg | machine busy | runs ok |');
-  lines.push('|---|---|---|---|---|---|---|---|');
-  for (const r of rows) {
-    const acc = r.samples.map((s) => s.accept);
-    const e2e = r.samples.flatMap((s) => (s.e2e === undefined ? [] : [s.e2e]));
-    const cpu = r.samples.flatMap((s) => (s.cpuMsPerMsg === undefined ? [] : [s.cpuMsPerMsg]));
-    const busy = r.samples.map((s) => s.busy);
-    const pgCpu = r.samples.flatMap((s) => (s.pgCpuMsPerMsg === undefined ? [] : [s.pgCpuMsPerMsg]));
-    lines.push(
-      `| ${r.scenario} | ${r.mta} | ${fmt(acc)} | ${fmt(e2e)} | ${cpu.length ? median(cpu).toFixed(2) : '–'} | ${pgCpu.length ? median(pgCpu).toFixed(2) : '–'} | ` +
-        `${busy.length ? (median(busy) * 100).toFixed(0) + ' %' : '–'} | ${r.samples.length}/${r.samples.length + r.errors.length} |`,
-    );
-  }
-  const ratios: string[] = [];
-  for (const s of ['accept', 'relay', 'maildir'] as Scenario[]) {
-    const c = rows.find((r) => r.scenario === s && r.mta === 'correio');
-    const p = rows.find((r) => r.scenario === s && r.mta === 'postfix');
-    if (!c || !p || c.samples.length === 0 || p.samples.length === 0) continue;
-    const ra = median(c.samples.map((x) => x.accept)) / median(p.samples.map((x) => x.accept));
-    const ce = c.samples.flatMap((x) => (x.e2e ? [x.e2e] : []));
-    const pe = p.samples.flatMap((x) => (x.e2e ? [x.e2e] : []));
-    const target = s === 'accept' ? 'accept ≥ 2.0' : s === 'relay' ? 'end-to-end ≥ 1.5' : '–';
-    ratios.push(
-      `| ${s} | ${ra.toFixed(2)} | ${ce.length && pe.length ? (median(ce) / median(pe)).toFixed(2) : '–'} | ${target} |`,
-    );
-  }
-  console.log(`\nResults: ${N} messages of ${SIZE} octets, ${SESSIONS} sessions, ${RUNS} runs, load: ${tools ? 'smtp-source' : 'bench/load.ts (HELO, one message per connection)'}\n`);
-  console.log(lines.join('\n'));
-  const accept = rows.find((r) => r.scenario === 'accept' && r.mta === 'correio');
-  for (const r of rows.filter((x) => (isDeferredScenario(x.scenario) || x.scenario === 'idle10k') && x.samples.length > 0)) {
-    const ratio = accept && accept.samples.length > 0
-      ? ` (${(median(r.samples.map((x) => x.accept)) / median(accept.samples.map((x) => x.accept))).toFixed(2)} × correio's empty-queue accept in this run)`
-      : '';
-    console.log(`\n${r.scenario}: accept ${fmt(r.samples.map((x) => x.accept))} msg/s${ratio}`);
-    for (const x of r.samples) if (x.deferred) console.log(`  ${formatDeferred(x.deferred)}`);
-    for (const x of r.samples) if (x.idle) console.log(`  ${formatIdle(x.idle)}`);
-  }
-  if (ratios.length > 0) {
-    console.log('\n| ratio correio ÷ Postfix | accept | end-to-end | target |\n|---|---|---|---|');
-    console.log(ratios.join('\n'));
-  }
-  for (const r of rows) for (const e of r.errors) console.log(`error: ${r.scenario}/${r.mta}: ${e}`);
-}
-
 async function main(): Promise<void> {
   await fsp.mkdir(path.join(os.tmpdir(), 'correio-bench'), { recursive: true });
   workRoot = await fsp.mkdtemp(path.join(os.tmpdir(), 'correio-bench', 'run-'));
@@ -408,7 +346,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  if (rows.length > 0) report(rows);
+  if (rows.length > 0) report(rows, { messages: N, size: SIZE, sessions: SESSIONS, runs: RUNS, load: tools ? 'smtp-source' : 'bench/load.ts (HELO, one message per connection)' });
   if (rows.some((r) => r.errors.length > 0)) process.exitCode = 1;
   if (SCENARIOS.includes('jmap')) {
     const o = { work: await freshWork('jmap'), ...JMAP };
