@@ -213,12 +213,25 @@ export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & {
   const waitExit = (c: ChildProcess): Promise<void> =>
     c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r()));
   await launch();
-  const site = siteFrom(base, async () => {
+  const stopChild = async (): Promise<void> => {
     if (child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       await waitExit(child);
     }
-  });
+  };
+  const site = siteFrom(base, stopChild);
+  // siteFrom's stop runs once; a child started again by restart() must still be stopped by a
+  // later stop() or destroy() (t-83 left one running and its test file never ended)
+  const stop = site.stop.bind(site);
+  const destroy = site.destroy.bind(site);
+  site.stop = async () => {
+    await stopChild();
+    await stop();
+  };
+  site.destroy = async () => {
+    await stopChild();
+    await destroy();
+  };
   return Object.assign(site, {
     get child() {
       return child;
