@@ -134,27 +134,60 @@ export class DeliveryHistory {
   }
 }
 
+/** The history's day files, newest first, each read whole (a file that cannot be read is skipped). */
+function* daysNewestFirst(dataDir: string): Generator<string> {
+  const dir = historyDir(dataDir);
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => /^\d{4}-\d\d-\d\d\.jsonl$/.test(f)).sort().reverse();
+  } catch {
+    return;
+  }
+  for (const f of files) {
+    try {
+      yield readFileSync(join(dir, f), 'utf8');
+    } catch {
+      continue;
+    }
+  }
+}
+
+/** The `<…>` of a Message-ID field, or the trimmed text when it has none (RFC 5322 §3.6.4). */
+function msgIdOf(text: string): string {
+  return /<[^<>]*>/.exec(text)?.[0] ?? text.trim();
+}
+
+/**
+ * The queue ids of the messages whose Message-ID field is `messageIdField` (with or without its
+ * angle brackets), newest first, from the `received` events the history keeps.
+ */
+export function findByMessageIdField(dataDir: string, messageIdField: string): string[] {
+  const wanted = msgIdOf(messageIdField.includes('<') ? messageIdField : `<${messageIdField.trim()}>`);
+  const ids: string[] = [];
+  for (const text of daysNewestFirst(dataDir)) {
+    const day: string[] = [];
+    for (const line of text.split('\n')) {
+      if (!line.includes('"received"') || !line.includes(wanted.slice(1, -1))) continue;
+      try {
+        const e = JSON.parse(line) as HistoryEvent;
+        if (e.event === 'received' && typeof e.messageIdHeader === 'string' && msgIdOf(e.messageIdHeader) === wanted && typeof e.messageId === 'string') day.push(e.messageId);
+      } catch {
+        // a line cut by a crash
+      }
+    }
+    ids.push(...day.reverse());
+  }
+  return ids;
+}
+
 /**
  * The kept events of one message (a queue id, or an envelope id `<id>-<n>`), oldest first;
  * empty when the history has none.
  */
 export function findHistory(dataDir: string, id: string): HistoryEvent[] {
   const messageId = /^(.+)-\d+$/.exec(id)?.[1] ?? id;
-  const dir = historyDir(dataDir);
-  let files: string[];
-  try {
-    files = readdirSync(dir).filter((f) => /^\d{4}-\d\d-\d\d\.jsonl$/.test(f)).sort().reverse();
-  } catch {
-    return [];
-  }
   const found: HistoryEvent[] = [];
-  for (const f of files) {
-    let text: string;
-    try {
-      text = readFileSync(join(dir, f), 'utf8');
-    } catch {
-      continue;
-    }
+  for (const text of daysNewestFirst(dataDir)) {
     const day: HistoryEvent[] = [];
     for (const line of text.split('\n')) {
       // cheap test first: most lines are about other messages

@@ -222,6 +222,17 @@ test('trace after the message left the queue; queue list shows the real deferral
   assert.match(q.stdout, /^ {4}later@far\.example {2}deferred until \S+ {2}\(451 4\.2\.0 Mailbox busy, try later\)$/m);
   assert.match(q.stdout, /^ {4}x@refused\.example {2}deferred until \S+ {2}\(451 4\.4\.3 Directory server failure, try again later \(DNS lookup for refused\.example failed: REFUSED\)\)$/m);
   assert.match((await runCli(['trace', waiting, '--config', s.config])).stdout, new RegExp(`^message ${waiting}$`, 'm'));
+  // by the Message-ID field: both messages carry <log-test@far.example>, newest first
+  const byField = await runCli(['trace', '--message-id', '<log-test@far.example>', '--config', s.config]);
+  assert.equal(byField.code, 0, byField.stderr);
+  assert.deepEqual([...byField.stdout.matchAll(/^message (\S+)/gm)].map((m) => m[1]), [waiting, gone]);
+  const bare = await runCli(['trace', '--message-id', 'log-test@far.example', '--config', s.config]);
+  assert.equal(bare.stdout, byField.stdout);
+  const noField = await runCli(['trace', '--message-id', '<nobody@nowhere.example>', '--config', s.config]);
+  assert.equal(noField.code, 65);
+  assert.match(noField.stderr, /^correio: no message with Message-ID <nobody@nowhere\.example> in the delivery history/);
+  assert.equal((await runCli(['trace', gone, '--message-id', '<log-test@far.example>', '--config', s.config])).code, 64);
+  assert.equal((await runCli(['trace', '--config', s.config])).code, 64);
   const none = await runCli(['trace', 'nosuchid', '--config', s.config]);
   assert.equal(none.code, 65);
   assert.equal(none.stderr, 'correio: no such message: nosuchid is not in the queue or in the delivery history (older than [log] history, deleted, or never queued)\n');

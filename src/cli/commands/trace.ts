@@ -9,10 +9,12 @@
  * Limitations: a message that has left the queue (delivered, bounced, expired) is told from
  *   serve's delivery history (`[log] history`, default 7 days; log/delivery-history.ts), which
  *   keeps no alias chain and no Received field; a message deleted by the operator is not there.
+ *   `--message-id` finds queue ids by the Message-ID field of the `received` events the history
+ *   keeps, so only messages received while it was kept (and within `[log] history`).
  */
 import type { Command } from 'commander';
 import { pastTrace, traceMessage, type MessageTrace } from '../../admin/index.js';
-import { findHistory } from '../../log/index.js';
+import { findByMessageIdField, findHistory } from '../../log/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 import { withSpool } from './queue.js';
 
@@ -37,13 +39,26 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('trace')
     .description('the life of one message, queued or gone: received, resolved, each attempt, current state')
-    .argument('<id>', 'message id or envelope id')
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
+    .argument('[id]', 'message id or envelope id')
+    .option('--message-id <field>', "the message's Message-ID field instead of an id, e.g. '<abc@example.org>' (found in the delivery history)")
+    .action(async (id: string | undefined, opts: { messageId?: string }, cmd: Command) => {
       const config = ctx.config(cmd);
-      const found = (await withSpool(config, (store) => traceMessage(store, id))) ?? pastTrace(findHistory(config.dataDir, id));
-      if (!found) {
-        throw new CliError(`no such message: ${id} is not in the queue or in the delivery history (older than [log] history, deleted, or never queued)`, exitCodes.dataErr);
+      if ((id === undefined) === (opts.messageId === undefined)) {
+        throw new CliError('give either a queue id or --message-id <field>, not both and not neither', exitCodes.usage);
       }
-      printTrace(ctx, found);
+      let ids = id === undefined ? [] : [id];
+      if (opts.messageId !== undefined) {
+        ids = findByMessageIdField(config.dataDir, opts.messageId);
+        if (ids.length === 0) {
+          throw new CliError(`no message with Message-ID ${opts.messageId} in the delivery history (older than [log] history, or received before the history was kept)`, exitCodes.dataErr);
+        }
+      }
+      for (const one of ids) {
+        const found = (await withSpool(config, (store) => traceMessage(store, one))) ?? pastTrace(findHistory(config.dataDir, one));
+        if (!found) {
+          throw new CliError(`no such message: ${one} is not in the queue or in the delivery history (older than [log] history, deleted, or never queued)`, exitCodes.dataErr);
+        }
+        printTrace(ctx, found);
+      }
     });
 }
