@@ -23,18 +23,27 @@ import { consoleCss } from './ui-styles.js';
 const uiRoot = fileURLToPath(new URL(import.meta.url.includes('/dist/src/') ? '../../ui/' : '../../dist/ui/', import.meta.url));
 
 /** What every front-end page allows: its own origin's scripts, styles, fetches and images. */
-export const pageCsp = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "connect-src 'self'",
-  "img-src 'self' data:",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-  "object-src 'none'",
-  'report-uri /api/csp-report',
-].join('; ');
+/**
+ * The Content-Security-Policy of an app page (the console, the webmail): only this origin's
+ * scripts, styles and fetches, no plugins, no framing, reports to /api/csp-report; `style` and
+ * `img` add sources to those two directives.
+ */
+export function appPageCsp(extra: { style?: string; img?: string } = {}): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    `style-src 'self'${extra.style ? ` ${extra.style}` : ''}`,
+    "connect-src 'self'",
+    `img-src 'self' data:${extra.img ? ` ${extra.img}` : ''}`,
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "object-src 'none'",
+    'report-uri /api/csp-report',
+  ].join('; ');
+}
+
+export const pageCsp = appPageCsp();
 
 function page(title: string, script: string, css: string): string {
   return [

@@ -24,23 +24,13 @@ import { problem } from '../problem.js';
 import { AccountSession, type JmapServices } from '../jmap/jmap-account.js';
 import { MessageCache } from '../jmap/email-read.js';
 import { frameStyleSource, messageFrame } from './message-frame.js';
+import { appPageCsp } from '../ui-files.js';
 
 /** dist/webmail, whether this module runs compiled (dist/src/web/webmail) or from source (tsx). */
 const webmailRoot = fileURLToPath(new URL(import.meta.url.includes('/dist/src/') ? '../../../webmail/' : '../../../dist/webmail/', import.meta.url));
 
 /** The webmail page's Content-Security-Policy. */
-export const webmailCsp = [
-  "default-src 'none'",
-  "script-src 'self'",
-  `style-src 'self' ${frameStyleSource}`,
-  "connect-src 'self'",
-  "img-src 'self' data: blob: https: http:",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-  "object-src 'none'",
-  'report-uri /api/csp-report',
-].join('; ');
+export const webmailCsp = appPageCsp({ style: frameStyleSource, img: 'blob: https: http:' });
 
 const contentTypes: Record<string, string> = {
   js: 'text/javascript; charset=utf-8',
