@@ -1,7 +1,8 @@
 /**
  * t-03: bodies are streamed, never held whole. A 100 MB message goes through a `correio serve`
  * process (SMTP → intake → spool → Maildir) while its resident memory is sampled from /proc;
- * RSS must grow by less than 40 MB over its level before the transfer.
+ * RSS must grow by less than 60 MB over its level before the transfer (a body held whole would
+ * add at least its 100 MB).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,7 @@ function rssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-test('a 100 MB message passes with RSS growing less than 40 MB', { skip: existsSync('/proc/self/status') ? false : 'needs /proc (Linux)' }, async (t) => {
+test('a 100 MB message passes with RSS growing less than 60 MB', { skip: existsSync('/proc/self/status') ? false : 'needs /proc (Linux)' }, async (t) => {
   const site = await startSiteProcess({ domains: ['localhost'], users: ['big@localhost'], smtp: { max_message_size: '200MB' } });
   try {
     const pid = site.child!.pid!;
@@ -40,8 +41,10 @@ test('a 100 MB message passes with RSS growing less than 40 MB', { skip: existsS
     }
     const growth = peak - baseline;
     t.diagnostic(`RSS baseline ${(baseline / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB`);
-    // 40 MB: far below the ~100 MB a buffered body would add; 32 MB tripped in CI on the code a server now loads
-    assert.ok(growth < 40 * MB, `RSS grew by ${(growth / MB).toFixed(1)} MB (baseline ${(baseline / MB).toFixed(1)} MB)`);
+    // 60 MB: well below the 100 MB (and more, as chunks are joined) a buffered body would add.
+    // The streaming itself lets V8's heap grow with garbage chunks until a collection; on the code
+    // a server now loads (JMAP, webmail, search index) that reached 45 MB in CI (32 and 40 tripped).
+    assert.ok(growth < 60 * MB, `RSS grew by ${(growth / MB).toFixed(1)} MB (baseline ${(baseline / MB).toFixed(1)} MB)`);
     // and the message arrived whole: 100 MB of body lines plus the headers
     const paths = await site.mailbox('big@localhost');
     const sizes = await Promise.all(paths.map(async (p) => (await stat(p)).size));
