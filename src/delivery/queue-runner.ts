@@ -1,8 +1,8 @@
 /**
  * @module queue-runner
  * The dispatcher of the background delivery process (seed §2): it feeds the in-memory
- * QueueScheduler from the spool, takes the due batches it gives, hands each delivery batch to
- * the transport of its route, and records every outcome through the pure transitions of
+ * QueueScheduler from the spool (and from rescans, store-rescan.ts), takes the due batches it
+ * gives, hands each delivery batch to the transport of its route (delivery-attempt.ts), and records every outcome through the pure transitions of
  * queue/envelope-transitions.ts, stored before anything else happens: done → envelope removed;
  * temporary failure → deferred (retried when the policy says); permanent failure or expiry →
  * failure notice pending; success with NOTIFY=SUCCESS → success notice pending; delay warning
@@ -26,13 +26,15 @@
  *   envelope was not yet removed, is sent again after the restart (the window is one store write).
  */
 import {
-  statusForAll, systemClock,
-  type Clock, type DeliveryRequest, type DeliveryStatus, type Envelope, type EnvelopeId, type MessageId, type Notifier,
+  systemClock,
+  type Clock, type DeliveryStatus, type Envelope, type EnvelopeId, type MessageId, type Notifier,
   type QueueControl, type QueueStore, type Scheduler, type StatedEnvelope, type Transport,
 } from '../core/index.js';
 import { QueueScheduler, applyControl, applyResult, expire, noticeResult, shutdownError, type Batch, type ControlAction, type Outcome } from '../queue/index.js';
 import { NoticeSender } from './notice-sender.js';
 import { claimBatch } from './batch-claim.js';
+import { attemptDelivery } from './delivery-attempt.js';
+import { rescanStore } from './store-rescan.js';
 import { publishError, publishOutcome } from './delivery-events.js';
 
 export { shutdownError };
@@ -55,10 +57,6 @@ export interface QueueRunnerOptions {
   readonly stopGraceMs?: number;
   /** ms to pause claiming after a shared store failed to claim (default 5 s) */
   readonly claimRetryMs?: number;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 export class QueueRunner implements QueueControl {
@@ -172,48 +170,18 @@ export class QueueRunner implements QueueControl {
     for (const w of this.#idleWaiters.splice(0)) w();
   }
 
-  /**
-   * Looks at the store again for what other processes did. A store shared by several nodes
-   * (`leases`) is asked what changed since the last rescan when it can tell (changesSince),
-   * else read whole: another node may change any envelope. A store with one runner
-   * (the files spool) is only listed: other processes add messages there (`sendmail`) but change
-   * queued ones only through this runner (the control socket), so only messages it does not know
-   * are read and those gone are forgotten; a queue of 100,000 deferred messages is not read
-   * again at every poll or wake-up (issue 19).
-   */
+  /** Looks at the store again for what other processes did (store-rescan.ts). */
   async rescan(): Promise<void> {
     const touched = new Set<EnvelopeId>();
     this.#touched = touched;
-    const keep = (id: EnvelopeId): boolean => this.#queue.isBusy(id) || touched.has(id);
     try {
-      const leases = this.#store.leases;
-      const changes = await leases?.changesSince?.(this.#cursor);
-      if (changes && !changes.full) {
-        // only what changed since the last rescan (and leases of dead nodes run out)
-        for (const env of changes.changed) if (!keep(env.id)) this.#queue.set(env, this.#clock.now());
-        for (const id of changes.gone) if (!keep(id)) this.#queue.forget(id);
-        this.#cursor = changes.cursor;
-      } else if (leases) {
-        const seen = new Set<EnvelopeId>();
-        for await (const env of this.#store.walkEnvelopes()) {
-          seen.add(env.id);
-          if (!keep(env.id)) this.#queue.set(env, this.#clock.now());
-        }
-        for (const id of this.#queue.ids()) if (!seen.has(id) && !keep(id)) this.#queue.forget(id);
-        // taken before the walk: what changed during it comes again at the next rescan
-        this.#cursor = changes?.cursor;
-      } else {
-        const listed = new Set(await this.#store.listMessageIds());
-        const known = new Set<MessageId>();
-        for (const env of this.#queue.envelopes()) {
-          if (listed.has(env.messageId)) known.add(env.messageId);
-          else if (!keep(env.id)) this.#queue.forget(env.id);
-        }
-        for (const id of listed) {
-          if (known.has(id)) continue;
-          for (const env of await this.#store.findMessageEnvelopes(id)) if (!keep(env.id)) this.#queue.set(env, this.#clock.now());
-        }
-      }
+      this.#cursor = await rescanStore({
+        store: this.#store,
+        queue: this.#queue,
+        cursor: this.#cursor,
+        keep: (id) => this.#queue.isBusy(id) || touched.has(id),
+        now: () => this.#clock.now(),
+      });
     } finally {
       if (this.#touched === touched) this.#touched = undefined;
     }
@@ -395,7 +363,7 @@ export class QueueRunner implements QueueControl {
       }
       return;
     }
-    const results = await this.#deliver(b);
+    const results = await attemptDelivery(b, this.#transports, this.#store, this.#abort.signal);
     const stopped = this.#abort.signal.aborted;
     const byId = new Map(results.map((r) => [r.envelopeId, r]));
     const done = this.#clock.now();
@@ -410,34 +378,6 @@ export class QueueRunner implements QueueControl {
       const current = this.#queue.get(env.id) ?? env;
       await this.#record(current, () => applyResult(current, r, done, this.#policy, r.error === shutdownError && stopped));
     }
-  }
-
-  async #deliver(b: Batch): Promise<DeliveryStatus[]> {
-    const transport = this.#transports.get(b.route.transport);
-    const store = this.#store;
-    const req: DeliveryRequest = {
-      route: b.route,
-      messageId: b.messageId,
-      sender: b.envelopes[0].sender,
-      envelopes: b.envelopes,
-      size: b.envelopes[0].size,
-      openMessage: () => store.openMessage(b.messageId),
-    };
-    let results: DeliveryStatus[];
-    if (!transport) {
-      results = statusForAll(req, 'delayed', '4.3.5', { error: `no transport "${b.route.transport}" configured` });
-    } else {
-      try {
-        results = await transport.deliver(req, this.#abort.signal);
-      } catch (err) {
-        results = statusForAll(req, 'delayed', '4.3.0', { error: errorText(err) });
-      }
-    }
-    // stopped midway: a local failure without a remote reply is the shutdown's doing
-    if (this.#abort.signal.aborted) {
-      results = results.map((r) => (r.action === 'delayed' && r.reply === undefined ? { envelopeId: r.envelopeId, action: 'delayed', status: '4.3.0', error: shutdownError } : r));
-    }
-    return results;
   }
 
   /** Stores an outcome (or removes the envelope), logs it, and queues its notice. */

@@ -1,0 +1,60 @@
+/**
+ * @module store-rescan
+ * How the queue runner learns what other processes did to the store (issue 19): a store shared
+ * by several nodes (`leases`) is asked what changed since the last rescan when it can tell
+ * (changesSince), else read whole, since another node may change any envelope. A store with one
+ * runner (the files spool) is only listed: other processes add messages there (`sendmail`) but
+ * change queued ones only through the runner (the control socket), so only messages the runner
+ * does not know are read and those gone are forgotten; a queue of 100,000 deferred messages is
+ * not read again at every poll or wake-up.
+ * Standards: none.
+ * Security: none.
+ * Limitations: an envelope for which `keep` says true (busy, or changed by the runner while the
+ *   rescan ran) is left as the runner has it.
+ */
+import type { EnvelopeId, MessageId, QueueStore } from '../core/index.js';
+import type { QueueScheduler } from '../queue/index.js';
+
+export interface RescanInput {
+  readonly store: QueueStore;
+  readonly queue: QueueScheduler;
+  /** the shared store's change cursor where this rescan starts */
+  readonly cursor: string | undefined;
+  /** true for envelopes the rescan must leave as they are */
+  readonly keep: (id: EnvelopeId) => boolean;
+  readonly now: () => number;
+}
+
+/** Files what changed in the store into the scheduler; returns the cursor for the next rescan. */
+export async function rescanStore(r: RescanInput): Promise<string | undefined> {
+  const { store, queue, keep, now } = r;
+  const leases = store.leases;
+  const changes = await leases?.changesSince?.(r.cursor);
+  if (changes && !changes.full) {
+    // only what changed since the last rescan (and leases of dead nodes run out)
+    for (const env of changes.changed) if (!keep(env.id)) queue.set(env, now());
+    for (const id of changes.gone) if (!keep(id)) queue.forget(id);
+    return changes.cursor;
+  }
+  if (leases) {
+    const seen = new Set<EnvelopeId>();
+    for await (const env of store.walkEnvelopes()) {
+      seen.add(env.id);
+      if (!keep(env.id)) queue.set(env, now());
+    }
+    for (const id of queue.ids()) if (!seen.has(id) && !keep(id)) queue.forget(id);
+    // taken before the walk: what changed during it comes again at the next rescan
+    return changes?.cursor;
+  }
+  const listed = new Set(await store.listMessageIds());
+  const known = new Set<MessageId>();
+  for (const env of queue.envelopes()) {
+    if (listed.has(env.messageId)) known.add(env.messageId);
+    else if (!keep(env.id)) queue.forget(env.id);
+  }
+  for (const id of listed) {
+    if (known.has(id)) continue;
+    for (const env of await store.findMessageEnvelopes(id)) if (!keep(env.id)) queue.set(env, now());
+  }
+  return r.cursor;
+}
