@@ -2,11 +2,13 @@
  * @module mailbox
  * Local mailbox storage read by POP3, IMAP and the web: the Maildir store (default) and the
  * PostgreSQL store (several nodes), each with its folders and per-folder UIDs, MODSEQs and keywords.
- * Standards: see maildir-store, maildir-folders, uid-index. Security: see maildir-store and
+ * Standards: see maildir-store (maildir-name, maildir-line-ends, maildir-safe-dir), maildir-folders
+ *   (maildir-folder-tree, maildir-folder-state), uid-index. Security: see maildir-store and
  * maildir-folders. Limitations: see each module.
  */
 export { MaildirStore, mailboxParts, encodeUniqueKey, type MaildirStoreOptions } from './maildir-store.js';
-export { MaildirFolders, defaultFolders, type MaildirFoldersOptions } from './maildir-folders.js';
+export { MaildirFolders, type MaildirFoldersOptions } from './maildir-folders.js';
+export { defaultFolders } from './maildir-folder-tree.js';
 export { parseUidIndex, formatUidIndex, reconcile, vanishedSince, newUidValidity, uidListName, type UidIndex } from './uid-index.js';
 export { FolderLock } from './folder-lock.js';
 export { checkFolderName, isInbox } from './folder-name.js';

@@ -3,7 +3,7 @@
  * Local mailboxes in Maildir format under `<data_dir>/mail`: the mailbox of "local@domain" is
  * `mail/<domain>/<local>/` with tmp/, new/ and cur/; other folders are Maildir++ `.Name/`.
  *
- * File names: `<key>.<host>,S=<stored size>,W=<CRLF size>` in new/, plus `:2,<flags>` once in
+ * File names (maildir-name): `<key>.<host>,S=<stored size>,W=<CRLF size>` in new/, plus `:2,<flags>` once in
  * cur/. The name is deterministic (the delivery's uniqueKey and the content's sizes), which
  * makes redelivery idempotent in O(1): the file is linked from tmp/ into new/ with link(),
  * which never overwrites, so EEXIST means "already delivered"; cur/ is checked with a stat of
@@ -11,14 +11,14 @@
  * The arrival time is the file's mtime (its write time; set from an injected clock), as Dovecot
  * reads it; files named `<seconds>.…` (other delivery agents, older correio) keep the time
  * of their name. Files are stored with LF line ends (the Unix Maildir convention) and read
- * back with CRLF; W= records the CRLF size so listing needs no reading.
+ * back with CRLF (maildir-line-ends); W= records the CRLF size so listing needs no reading.
  * Standards: the Maildir spec (cr.yp.to/proto/maildir.html: tmp → new by link, unique names,
  *   info ":2,FLAGS" with flags in ASCII order); Maildir++ folders and S=/W= (Courier, Dovecot);
  *   RFC 1939 §11 / RFC 3501 §2.3.4 (sizes counted with CRLF).
  * Security: a user address and a folder name are validated before they become paths: no "/",
  *   "\", NUL, control characters, "." or ".." components, no leading dot. Files are 0600.
  *   Symbolic links are never followed (issue 12 item 9): every directory from the store's root
- *   down to tmp/, new/ and cur/ is checked with lstat on each delivery and each read (a link or
+ *   down to tmp/, new/ and cur/ is checked with lstat (maildir-safe-dir) on each delivery and each read (a link or
  *   a non-directory there refuses the operation: MAIL_ERR_UNSAFE_MAILBOX, 451 4.3.0, so a
  *   delivery is deferred with the reason), message files are opened with O_NOFOLLOW, and list()
  *   shows only regular files, so a link in new/ or cur/ is neither listed nor served.
@@ -27,21 +27,27 @@
  *   reader in the instant between our stat of cur/ and our link() into new/, or when the
  *   content differs (other sizes); a removed message is stored again. The body is written to
  *   tmp/ before the duplicate check. list() costs a stat per message for the arrival time.
- *   Usage for quotas is kept in Maildir++ `maildirsize` (maildir-size.ts); a foreign file without W= is read once to size it on every list(). The lstat
- *   walk and the open are separate steps (Node has no openat): someone who can write inside a
- *   mailbox's directories could swap a directory for a link between the two; the directories are
+ *   Usage for quotas is kept in Maildir++ `maildirsize` (maildir-size.ts); a foreign file
+ *   without W= is read once to size it on every list(). The lstat walk and the open are
+ *   separate steps (Node has no openat): someone who can write inside a mailbox's directories
+ *   could swap a directory for a link between the two; the directories are
  *   created 0700 for the server's user, which keeps others out of them.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import { constants, lstatSync, statSync, type Dirent } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { link, lstat, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { MailError, replies, type MailboxMessage, type MailboxStore, type QuotaLimit, type QuotaUsage } from '../core/index.js';
+import type { MailboxMessage, MailboxStore, QuotaLimit, QuotaUsage } from '../core/index.js';
 import { DirSyncer, fileSink } from '../util/index.js';
+import { CrlfToLf, LfToCrlf, READ_NOFOLLOW, virtualSize } from './maildir-line-ends.js';
+import { encodeHost, encodeUniqueKey, errno, folderDir, mailboxParts, parseName } from './maildir-name.js';
+import { safeDir } from './maildir-safe-dir.js';
 import { MaildirSize, storedSizeOf } from './maildir-size.js';
+
+export { encodeUniqueKey, mailboxParts } from './maildir-name.js';
 
 export interface MaildirStoreOptions {
   /** the host part of unique names (default: this machine's name) */
@@ -50,160 +56,8 @@ export interface MaildirStoreOptions {
   now?: () => number;
 }
 
-const LF = 0x0a;
-const CR = 0x0d;
-
-function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-function badMailbox(why: string): MailError {
-  const e = new MailError(replies.noSuchUser(), 'MAIL_ERR_BAD_MAILBOX');
-  e.message = `${e.message} (${why})`;
-  return e;
-}
-
-/** A mailbox path that holds a symbolic link or a non-directory: refused, never followed. */
-function unsafeMailbox(path: string, why: string): MailError {
-  const e = new MailError(replies.localError(), 'MAIL_ERR_UNSAFE_MAILBOX');
-  e.message = `mailbox path ${path} ${why}: refused`;
-  return e;
-}
-
-/** open(2) flags for reading a message file: a symbolic link fails with ELOOP. */
-const READ_NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
-
 function notFound(key: string): Error {
   return Object.assign(new Error(`no such message: ${key}`), { code: 'ENOENT' });
-}
-
-/** One path component from untrusted text: refuses separators, NUL, control characters and dot tricks. */
-function safeComponent(s: string, what: string): string {
-  if (s.length === 0 || s.length > 255) throw badMailbox(`${what} is empty or too long`);
-  if (/[/\\\x00-\x1f\x7f]/.test(s)) throw badMailbox(`${what} contains a forbidden character`);
-  if (s.startsWith('.')) throw badMailbox(`${what} starts with a dot`);
-  return s;
-}
-
-/** Splits and checks "local@domain"; the domain is lower-cased. */
-export function mailboxParts(user: string): { local: string; domain: string } {
-  const at = user.lastIndexOf('@');
-  if (at <= 0 || at === user.length - 1) throw badMailbox('not local@domain');
-  return { local: safeComponent(user.slice(0, at), 'local part'), domain: safeComponent(user.slice(at + 1).toLowerCase(), 'domain') };
-}
-
-function folderDir(folder: string | undefined): string {
-  if (folder === undefined || folder === '' || folder.toUpperCase() === 'INBOX') return '';
-  safeComponent(folder, 'folder');
-  if (folder.endsWith('.') || folder.includes('..')) throw badMailbox('folder has an empty level');
-  return `.${folder}`;
-}
-
-/** uniqueKey → a name field: [A-Za-z0-9_-] kept, anything else as =XX; long keys hashed. */
-export function encodeUniqueKey(key: string): string {
-  if (key.length === 0) throw new RangeError('uniqueKey must not be empty');
-  let out = '';
-  for (const b of Buffer.from(key, 'utf8')) {
-    const c = String.fromCharCode(b);
-    out += /[A-Za-z0-9_-]/.test(c) ? c : `=${b.toString(16).padStart(2, '0')}`;
-  }
-  // an all-digit field would read as a name's leading "<seconds>": its first digit as =3X
-  if (/^\d+$/.test(out)) out = `=${out.charCodeAt(0).toString(16)}${out.slice(1)}`;
-  return out.length <= 100 ? out : `h${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
-}
-
-/** The Maildir spec's host part: "/" → \057, ":" → \072 (and "," → \054, used by S=/W=). */
-function encodeHost(h: string): string {
-  return (h || 'localhost').replace(/\//g, '\\057').replace(/:/g, '\\072').replace(/,/g, '\\054');
-}
-
-interface Parsed {
-  key: string;
-  flags: string;
-  size?: number;
-  seconds?: number;
-}
-
-function parseName(name: string): Parsed {
-  const colon = name.indexOf(':');
-  const key = colon < 0 ? name : name.slice(0, colon);
-  const info = colon < 0 ? '' : name.slice(colon + 1);
-  const flags = info.startsWith('2,') ? info.slice(2) : '';
-  const w = /,W=(\d+)/.exec(key);
-  const fields = key.split(',')[0].split('.');
-  // "<seconds>.<unique>.<host>" (the Maildir spec's form), or ours: "<key>.<host>", no time
-  // (encodeUniqueKey never gives an all-digit key)
-  const seconds = /^\d+$/.test(fields[0]) ? Number(fields[0]) : undefined;
-  return { key, flags, size: w ? Number(w[1]) : undefined, seconds };
-}
-
-/** CRLF → LF while streaming, counting what is written and what reading back with CRLF gives. */
-class CrlfToLf extends Transform {
-  stored = 0;
-  virtual = 0;
-  #pendingCr = false;
-  #last = -1;
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    let buf = this.#pendingCr ? Buffer.concat([Buffer.of(CR), chunk]) : chunk;
-    this.#pendingCr = false;
-    if (buf.length > 0 && buf[buf.length - 1] === CR) {
-      this.#pendingCr = true;
-      buf = buf.subarray(0, buf.length - 1);
-    }
-    const parts: Buffer[] = [];
-    let from = 0;
-    for (let i = buf.indexOf(CR); i >= 0 && i < buf.length - 1; i = buf.indexOf(CR, i + 1)) {
-      if (buf[i + 1] === LF) {
-        parts.push(buf.subarray(from, i));
-        from = i + 1;
-      }
-    }
-    parts.push(buf.subarray(from));
-    const out = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-    this.#count(out);
-    if (out.length > 0) this.push(out);
-    cb();
-  }
-
-  override _flush(cb: TransformCallback): void {
-    if (this.#pendingCr) {
-      const out = Buffer.of(CR);
-      this.#count(out);
-      this.push(out);
-    }
-    cb();
-  }
-
-  #count(out: Buffer): void {
-    this.stored += out.length;
-    this.virtual += out.length;
-    for (let i = out.indexOf(LF); i >= 0; i = out.indexOf(LF, i + 1)) {
-      const prev = i > 0 ? out[i - 1] : this.#last;
-      if (prev !== CR) this.virtual++;
-    }
-    if (out.length > 0) this.#last = out[out.length - 1];
-  }
-}
-
-/** LF → CRLF while reading (an LF already preceded by CR is left alone). */
-class LfToCrlf extends Transform {
-  #last = -1;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    const parts: Buffer[] = [];
-    let from = 0;
-    for (let i = chunk.indexOf(LF); i >= 0; i = chunk.indexOf(LF, i + 1)) {
-      const prev = i > 0 ? chunk[i - 1] : this.#last;
-      if (prev !== CR) {
-        parts.push(chunk.subarray(from, i), Buffer.of(CR));
-        from = i;
-      }
-    }
-    parts.push(chunk.subarray(from));
-    if (chunk.length > 0) this.#last = chunk[chunk.length - 1];
-    this.push(parts.length === 1 ? parts[0] : Buffer.concat(parts));
-    cb();
-  }
 }
 
 export class MaildirStore implements MailboxStore {
@@ -245,41 +99,9 @@ export class MaildirStore implements MailboxStore {
     return join(this.root, domain, local, folderDir(folder));
   }
 
-  /**
-   * Checks each level from the root down to `dir` with lstat: a symbolic link or anything but a
-   * directory is refused (unsafeMailbox); `subs` (tmp, new, cur) below `dir` too. A missing level
-   * is made (mode 0700) when `create` is set; otherwise the answer is false when `dir` or a level
-   * above it is missing (nothing there yet). Run on every operation, never
-   * cached: a directory can be replaced by a link at any time.
-   *
-   * The lstat calls are synchronous: seven lstat(2) of cached directory entries take a few
-   * microseconds on the calling thread, while seven thread-pool requests cost a wake-up and a
-   * promise each, which made Maildir delivery ~8 % slower than the cached check before issue 12
-   * (docs/performance.md, session 6). Only a missing level (the first delivery) waits for mkdir.
-   */
-  async #safeDir(dir: string, create: boolean, subs: readonly string[] = []): Promise<boolean> {
-    const rel = relative(this.root, dir);
-    const levels = [this.root];
-    if (rel !== '') for (const part of rel.split(sep)) levels.push(join(levels[levels.length - 1], part));
-    const path = levels.length;
-    for (const sub of subs) levels.push(join(dir, sub));
-    for (const [i, level] of levels.entries()) {
-      let st = lstatSync(level, { throwIfNoEntry: false });
-      if (st === undefined) {
-        if (!create) {
-          if (i < path) return false;
-          continue; // a missing tmp/, new/ or cur/ holds nothing to follow
-        }
-        // the root's own parents (data_dir) may be missing too: made as before, recursively
-        await mkdir(level, { mode: 0o700, recursive: i === 0 }).catch((e: unknown) => {
-          if (errno(e) !== 'EEXIST') throw e;
-        });
-        st = lstatSync(level);
-      }
-      if (st.isSymbolicLink()) throw unsafeMailbox(level, 'is a symbolic link');
-      if (!st.isDirectory()) throw unsafeMailbox(level, 'is not a directory');
-    }
-    return true;
+  /** The lstat walk (maildir-safe-dir) from this store's root down to `dir`. */
+  #safeDir(dir: string, create: boolean, subs: readonly string[] = []): Promise<boolean> {
+    return safeDir(this.root, dir, create, subs);
   }
 
   /**
@@ -495,24 +317,5 @@ export class MaildirStore implements MailboxStore {
       return; // removed by someone else, who counts it (or the next recalculation does)
     }
     await this.#size.add(this.mailboxPath(user, ''), -size, -1);
-  }
-}
-
-/** CRLF size of a file stored with LF line ends (for foreign files without W=). */
-async function virtualSize(path: string): Promise<number> {
-  const fh = await open(path, READ_NOFOLLOW);
-  try {
-    let size = 0;
-    let last = -1;
-    for await (const chunk of fh.createReadStream({ autoClose: false }) as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      for (let i = chunk.indexOf(LF); i >= 0; i = chunk.indexOf(LF, i + 1)) {
-        if ((i > 0 ? chunk[i - 1] : last) !== CR) size++;
-      }
-      if (chunk.length > 0) last = chunk[chunk.length - 1];
-    }
-    return size;
-  } finally {
-    await fh.close();
   }
 }

@@ -26,7 +26,7 @@ import {
 } from '../core/index.js';
 import { rangesOf } from '../protocol/imap/index.js';
 import { checkFolderName, isInbox } from './folder-name.js';
-import { defaultFolders } from './maildir-folders.js';
+import { defaultFolders } from './maildir-folder-tree.js';
 import { notifyFolder } from './pg-mail-notifier.js';
 import { crlfBody, messageColumns, ownerOf, type MessageRow, type PgMailStore } from './pg-mail-store.js';
 import { applyChange, checkKeywords, flagStep } from './uid-index.js';

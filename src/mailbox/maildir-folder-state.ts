@@ -1,0 +1,143 @@
+/**
+ * @module maildir-folder-state
+ * One Maildir folder's state brought up to date under its lock: what delivery put in new/ is
+ * taken into cur/ (with an empty info ":2,", as the Maildir spec asks of a reader that has seen
+ * a message), the folder is listed, and the UID list (`correio-uidlist`, see uid-index) is
+ * reconciled with the listing, new messages getting the next UIDs, changed flags a new MODSEQ.
+ * A snapshot is kept per folder with a stamp of new/, cur/ and the UID list, so an unchanged
+ * folder is not listed again.
+ * Standards: the Maildir spec (new → cur with ":2,<flags>"); RFC 9051 §2.3.1.1 (UIDs,
+ *   UIDVALIDITY never reused); RFC 7162 (MODSEQ).
+ * Security: paths come from the store's checked directories (maildir-safe-dir); the lock file
+ *   is folder-lock's.
+ * Limitations: a sync lists the whole folder (O(messages) per sync); a stamp younger than two
+ *   seconds is not trusted, so a busy folder is listed at each sync.
+ */
+import { statSync } from 'node:fs';
+import { lstat, readdir, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FolderSnapshot, MailboxMessage } from '../core/index.js';
+import { atomicWriteFile } from '../util/index.js';
+import { FolderLock } from './folder-lock.js';
+import { errno } from './maildir-name.js';
+import type { MaildirStore } from './maildir-store.js';
+import { emptyIndex, formatUidIndex, newUidValidity, parseUidIndex, reconcile, uidListName, uidValidityName, type UidIndex } from './uid-index.js';
+
+/** What a locked step sees: the folder's directory, its index brought up to date, the listing. */
+export interface FolderState {
+  readonly dir: string;
+  readonly index: UidIndex;
+  readonly snapshot: FolderSnapshot;
+  readonly listing: ReadonlyMap<string, MailboxMessage>;
+}
+
+/** What a locked step gives back: its result, and the index to write when it changed it. */
+export type LockedStep<T> = (st: FolderState) => { result: T; index?: UidIndex } | Promise<{ result: T; index?: UidIndex }>;
+
+export interface LockedOptions {
+  /** runs first under the lock (an APPEND's flags and date on the file still in new/) */
+  before?: (dir: string) => Promise<void>;
+  /** keywords for keys that are new to the index */
+  keywords?: ReadonlyMap<string, readonly string[]>;
+}
+
+/** new/, cur/ and the UID list of a folder as inode, mtime and size; undefined when missing or changed in the last two seconds. */
+function stampOf(dir: string): string | undefined {
+  const parts: string[] = [];
+  for (const p of [join(dir, 'new'), join(dir, 'cur'), join(dir, uidListName)]) {
+    const st = statSync(p, { throwIfNoEntry: false, bigint: true });
+    if (!st || Date.now() - Number(st.mtimeMs) < 2000) return undefined;
+    parts.push(`${st.ino}:${st.mtimeNs}:${st.size}`);
+  }
+  return parts.join('/');
+}
+
+export class MaildirFolderState {
+  readonly #lock = new FolderLock();
+  /** per folder directory: the last sync's snapshot and the stamp of what it was made from */
+  readonly #synced = new Map<string, { stamp: string; snapshot: FolderSnapshot }>();
+
+  constructor(
+    private readonly store: MaildirStore,
+    private readonly now: () => number,
+  ) {}
+
+  /**
+   * A folder whose new/, cur/ and UID list are as they were at its last sync (inode, mtime to
+   * the nanosecond, size) has the same snapshot: it is given again without reading the
+   * directory (a folder of 100,000 messages takes seconds to list). Stamps younger than two
+   * seconds are not trusted (a change within the same clock tick may leave the mtime as it was).
+   */
+  async snapshot(user: string, f: string, dir: string): Promise<FolderSnapshot> {
+    const before = this.#synced.get(dir);
+    if (before !== undefined && before.stamp === stampOf(dir)) return before.snapshot;
+    const snapshot = await this.locked(user, f, dir, (st) => ({ result: st.snapshot }));
+    const stamp = stampOf(dir);
+    this.#synced.delete(dir);
+    if (stamp !== undefined) {
+      this.#synced.set(dir, { stamp, snapshot });
+      if (this.#synced.size > 1000) this.#synced.delete(this.#synced.keys().next().value as string);
+    }
+    return snapshot;
+  }
+
+  /**
+   * Runs `fn` under the folder lock on the folder's state brought up to date (new/ taken in,
+   * the index reconciled with the listing), and writes the index when it changed.
+   */
+  async locked<T>(user: string, f: string, dir: string, fn: LockedStep<T>, opts: LockedOptions = {}): Promise<T> {
+    return this.#lock.run(join(dir, `${uidListName}.lock`), async () => {
+      if (opts.before) await opts.before(dir);
+      await this.#takeNew(dir);
+      const list = await this.store.list(user, f);
+      let text: string | undefined;
+      try {
+        text = await readFile(join(dir, uidListName), 'utf8');
+      } catch (err) {
+        if (errno(err) !== 'ENOENT') throw err;
+      }
+      const old = text === undefined ? undefined : parseUidIndex(text);
+      const r = reconcile(old ?? emptyIndex(await this.#nextUidValidity(user)), list, opts.keywords);
+      const out = await fn({ dir, index: r.index, snapshot: r.snapshot, listing: new Map(list.map((m) => [m.key, m])) });
+      const index = out.index ?? r.index;
+      if (out.index || r.changed || old === undefined) await atomicWriteFile(join(dir, uidListName), formatUidIndex(index));
+      return out.result;
+    });
+  }
+
+  /**
+   * A UIDVALIDITY for a folder without a (valid) UID list: the time in seconds, and above every
+   * one given before to this user's folders (`correio-uidvalidity` in the Maildir root), so a
+   * folder deleted and made again within one second, or a list lost, never names its UIDs again
+   * under the old value (RFC 9051 §2.3.1.1).
+   */
+  async #nextUidValidity(user: string): Promise<number> {
+    const path = join(this.store.mailboxPath(user, ''), uidValidityName);
+    const last = Number((await readFile(path, 'utf8').catch(() => '0')).trim());
+    const next = newUidValidity(this.now(), Number.isSafeInteger(last) && last > 0 && last < 0xffffffff ? last : 0);
+    await atomicWriteFile(path, `${next}\n`);
+    return next;
+  }
+
+  /** Maildir spec: a reader that has seen a message in new/ moves it to cur/ with ":2,". */
+  async #takeNew(dir: string): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(join(dir, 'new'));
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return;
+      throw err;
+    }
+    for (const name of names) {
+      if (name.startsWith('.')) continue;
+      const target = name.includes(':') ? name : `${name}:2,`;
+      try {
+        const st = await lstat(join(dir, 'new', name));
+        if (!st.isFile()) continue;
+        await rename(join(dir, 'new', name), join(dir, 'cur', target));
+      } catch (err) {
+        if (errno(err) !== 'ENOENT') throw err; // taken by another reader meanwhile
+      }
+    }
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * @module maildir-line-ends
+ * Line ends of Maildir files: messages arrive with CRLF and are stored with LF (the Unix Maildir
+ * convention), and are read back with CRLF; the sizes a protocol reports are the CRLF ones.
+ * Standards: RFC 5322 §2.1 (CRLF on the wire); RFC 1939 §11 / RFC 3501 §2.3.4 (sizes counted
+ *   with CRLF); the Maildir spec (files as the local system writes text).
+ * Security: files are opened with O_NOFOLLOW (a symbolic link fails with ELOOP).
+ * Limitations: a lone CR is kept as it is both ways; a stored CRLF is read back unchanged.
+ */
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Transform, type TransformCallback } from 'node:stream';
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** open(2) flags for reading a message file: a symbolic link fails with ELOOP. */
+export const READ_NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
+
+/** CRLF → LF while streaming, counting what is written and what reading back with CRLF gives. */
+export class CrlfToLf extends Transform {
+  stored = 0;
+  virtual = 0;
+  #pendingCr = false;
+  #last = -1;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    let buf = this.#pendingCr ? Buffer.concat([Buffer.of(CR), chunk]) : chunk;
+    this.#pendingCr = false;
+    if (buf.length > 0 && buf[buf.length - 1] === CR) {
+      this.#pendingCr = true;
+      buf = buf.subarray(0, buf.length - 1);
+    }
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (let i = buf.indexOf(CR); i >= 0 && i < buf.length - 1; i = buf.indexOf(CR, i + 1)) {
+      if (buf[i + 1] === LF) {
+        parts.push(buf.subarray(from, i));
+        from = i + 1;
+      }
+    }
+    parts.push(buf.subarray(from));
+    const out = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    this.#count(out);
+    if (out.length > 0) this.push(out);
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.#pendingCr) {
+      const out = Buffer.of(CR);
+      this.#count(out);
+      this.push(out);
+    }
+    cb();
+  }
+
+  #count(out: Buffer): void {
+    this.stored += out.length;
+    this.virtual += out.length;
+    for (let i = out.indexOf(LF); i >= 0; i = out.indexOf(LF, i + 1)) {
+      const prev = i > 0 ? out[i - 1] : this.#last;
+      if (prev !== CR) this.virtual++;
+    }
+    if (out.length > 0) this.#last = out[out.length - 1];
+  }
+}
+
+/** LF → CRLF while reading (an LF already preceded by CR is left alone). */
+export class LfToCrlf extends Transform {
+  #last = -1;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (let i = chunk.indexOf(LF); i >= 0; i = chunk.indexOf(LF, i + 1)) {
+      const prev = i > 0 ? chunk[i - 1] : this.#last;
+      if (prev !== CR) {
+        parts.push(chunk.subarray(from, i), Buffer.of(CR));
+        from = i;
+      }
+    }
+    parts.push(chunk.subarray(from));
+    if (chunk.length > 0) this.#last = chunk[chunk.length - 1];
+    this.push(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+    cb();
+  }
+}
+
+/** CRLF size of a file stored with LF line ends (for foreign files without W=). */
+export async function virtualSize(path: string): Promise<number> {
+  const fh = await open(path, READ_NOFOLLOW);
+  try {
+    let size = 0;
+    let last = -1;
+    for await (const chunk of fh.createReadStream({ autoClose: false }) as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      for (let i = chunk.indexOf(LF); i >= 0; i = chunk.indexOf(LF, i + 1)) {
+        if ((i > 0 ? chunk[i - 1] : last) !== CR) size++;
+      }
+      if (chunk.length > 0) last = chunk[chunk.length - 1];
+    }
+    return size;
+  } finally {
+    await fh.close();
+  }
+}
