@@ -5,7 +5,7 @@
  * here the directory's integrity, readable files, domains, alias cycles and dangling targets;
  * names (aliases file syntax, postmaster and abuse, shadowed mailboxes) in name-checks.ts,
  * listen addresses in listener-checks.ts, the certificate in tls-checks.ts, DKIM keys in
- * dkim-checks.ts.
+ * dkim-checks.ts, the data directory's permissions in data-dir-checks.ts.
  * Standards: none.
  * Security: no side effects: the caller gives a directory snapshot (directory/
  *   openDirectorySnapshot), files are only read, listen ports bound for an instant.
@@ -15,6 +15,7 @@ import { access, constants } from 'node:fs/promises';
 import { findCycles } from '../resolve/index.js';
 import type { Check, CheckFinding, CheckInput } from './check-types.js';
 import { makeResolver } from './configured-resolver.js';
+import { checkDataDirWritable } from './data-dir-checks.js';
 import { checkDkimKeys } from './dkim-checks.js';
 import { checkListeners } from './listener-checks.js';
 import { checkAliasesFileSyntax, checkRoleMailboxes, checkShadowedMailboxes } from './name-checks.js';
@@ -83,7 +84,7 @@ export const checkAliases: Check = async ({ config, directory }) => {
 /** Every check `correio check` runs, in order. Add new checks here. */
 export const checks: readonly Check[] = [
   checkDirectoryIntegrity, checkConfiguredFiles, checkAliasesFileSyntax, checkDomains, checkUserDomains, checkAliases,
-  checkRoleMailboxes, checkShadowedMailboxes, checkListeners, checkTlsCertificate, checkDkimKeys,
+  checkRoleMailboxes, checkShadowedMailboxes, checkListeners, checkTlsCertificate, checkDkimKeys, checkDataDirWritable,
 ];
 
 /** Runs every check in order. */

@@ -7,7 +7,7 @@
 export { SqliteDirectory, type SqliteDirectoryOptions } from './sqlite-directory.js';
 export { PgDirectory, type PgDirectoryOptions } from './pg-directory.js';
 export { directorySchema } from './pg-directory-schema.js';
-export { openDirectory, openDirectorySnapshot, directoryFile, openTokenStore, tokenFile, openSessionStore } from './open-directory.js';
+export { openDirectory, openDirectorySnapshot, type DirectorySnapshot, directoryFile, openTokenStore, tokenFile, openSessionStore } from './open-directory.js';
 export { SqliteTokenStore } from './sqlite-token-store.js';
 export { SqliteSessionStore } from './sqlite-session-store.js';
 export type { DirectoryBackend, DirectoryMatch, DirectoryMatchKind } from './directory-backend.js';

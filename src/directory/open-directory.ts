@@ -27,14 +27,44 @@ export async function openDirectory(config: Config): Promise<DirectoryBackend> {
   return SqliteDirectory.open(directoryFile(config), { localDomains: config.localDomains });
 }
 
+/** A private copy of the directory for `correio check`, and what opening it found. */
+export interface DirectorySnapshot {
+  readonly directory: DirectoryBackend;
+  /** problems of the stored directory itself (a PostgreSQL schema behind or ahead of this correio) */
+  readonly notes: readonly { readonly level: 'error' | 'warning'; readonly message: string }[];
+}
+
 /**
- * The configured directory as `openDirectory` would give it, without writing anything: SQLite is
- * read into a private in-memory copy (`correio check`). PostgreSQL is opened as usual (its
- * schema is migrated if it is behind).
+ * The configured directory as `openDirectory` would give it, without writing anything. SQLite
+ * is read into a private in-memory copy. PostgreSQL is read through read-only sessions, never
+ * migrated: at this correio's schema version its entries are copied into an in-memory SQLite
+ * directory (with the local domains and postmaster that serve would add); behind or ahead,
+ * the snapshot is empty and a note says so (serve migrates a schema that is behind at start).
  */
-export async function openDirectorySnapshot(config: Config): Promise<DirectoryBackend> {
-  if (isPostgresUrl(config.storage.url)) return openDirectory(config);
-  return SqliteDirectory.snapshot(directoryFile(config), { localDomains: config.localDomains });
+export async function openDirectorySnapshot(config: Config): Promise<DirectorySnapshot> {
+  const opts = { localDomains: config.localDomains };
+  if (!isPostgresUrl(config.storage.url)) return { directory: await SqliteDirectory.snapshot(directoryFile(config), opts), notes: [] };
+  const pg = PgDirectory.openReadOnly(config.storage.url);
+  try {
+    const state = await pg.schemaState();
+    const copy = await SqliteDirectory.open(':memory:', opts);
+    if (state.current < state.latest) {
+      const what = state.current === 0 ? 'has no correio directory schema yet' : `has the directory schema at version ${state.current}`;
+      const message =
+        `storage.url: the PostgreSQL database ${what}, this correio expects ${state.latest}: correio serve migrates it at its next start ` +
+        '(nodes still running an older correio may then fail); correio db migrate does it now. check changed nothing and did not check the directory\'s entries';
+      return { directory: copy, notes: [{ level: 'warning', message }] };
+    }
+    if (state.current > state.latest) {
+      const message = `storage.url: the PostgreSQL directory schema is at version ${state.current}, newer than this correio (${state.latest}): serve refuses to start; upgrade correio on this node`;
+      return { directory: copy, notes: [{ level: 'error', message }] };
+    }
+    await copy.importDump(await pg.exportDump());
+    const notes = (await pg.checkIntegrity()).map((p) => ({ level: 'error' as const, message: `directory: ${p}` }));
+    return { directory: copy, notes };
+  } finally {
+    await pg.close();
+  }
 }
 
 /** Where the API tokens of this configuration live (beside the directory). */

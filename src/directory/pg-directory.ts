@@ -18,7 +18,7 @@ import {
   aliasRow, asDirectoryError, checkUserPassword, dumpUser, likePattern, matchDetail, need, quotaColumns, toAlias, toList, toRole, toUser, userColumns,
   type AliasRow, type DirectoryDump, type ListRow, type RoleRow, type UserRow,
 } from './directory-rows.js';
-import { inTransaction, migrateSchema, openPgPool, schemaStatus, type PgClient, type PgPool } from '../util/pg-database.js';
+import { inTransaction, migrateSchema, openPgPool, schemaStatus, type ComponentStatus, type PgClient, type PgPool } from '../util/pg-database.js';
 import { directorySchema } from './pg-directory-schema.js';
 import { importPgDump, upsertAlias } from './pg-directory-dump.js';
 
@@ -57,6 +57,19 @@ export class PgDirectory implements DirectoryBackend {
       await pool.end().catch(() => undefined);
       throw asDirectoryError(err);
     }
+  }
+
+  /**
+   * Connects with read-only sessions and changes nothing: no migration, no local domains made
+   * (`correio check`). The schema may be behind; `schemaState` says so.
+   */
+  static openReadOnly(url: string): PgDirectory {
+    return new PgDirectory(openPgPool(url, { max: 2, applicationName: 'correio check', readOnly: true }));
+  }
+
+  /** The directory schema's version in the database and the one this correio expects. */
+  async schemaState(): Promise<ComponentStatus> {
+    return this.#guard(async (db) => (await schemaStatus(db, [directorySchema]))[0]);
   }
 
   async #ensureLocal(domains: readonly string[]): Promise<void> {

@@ -55,6 +55,8 @@ export interface PgPoolOptions {
   readonly max?: number;
   /** shown in pg_stat_activity */
   readonly applicationName?: string;
+  /** every transaction read-only (default_transaction_read_only): `correio check` writes nothing */
+  readonly readOnly?: boolean;
 }
 
 /** Whether a storage url names PostgreSQL (postgres:// or postgresql://). */
@@ -75,6 +77,7 @@ export function openPgPool(url: string, opts: PgPoolOptions = {}): PgPool {
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
     application_name: opts.applicationName ?? 'correio',
+    ...(opts.readOnly && { options: '-c default_transaction_read_only=on' }),
   });
   pool.on('error', () => undefined);
   // a checked-out client emits 'error' itself; unhandled, it would be an uncaught exception

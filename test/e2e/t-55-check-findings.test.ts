@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,11 @@ import { runCli, type CliResult } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
 import { projectRoot } from '../helpers/paths.js';
 import { startDnsServer } from '../helpers/dns-server.js';
+import { pgUnavailable, withTestDatabase } from '../helpers/pg.js';
+import pg from 'pg';
+import { findSystemUser } from '../../src/app/index.js';
+import { directorySchema } from '../../src/directory/index.js';
+import { migrateSchema, openPgPool } from '../../src/util/pg-database.js';
 
 const fixtures = join(projectRoot, 'test', 'fixtures', 'tls');
 let root: string;
@@ -141,6 +146,8 @@ void describe('correio check findings', { concurrency: 2 }, () => {
     assert.equal(r.code, 78);
     assert.deepEqual(lines(r, 'error'), [
       `smtp.tls_cert: ${join(fixtures, 'expired.crt')} expired on 2020-02-01: clients refuse it; renew it (e.g. certbot renew) and run correio reload`,
+      `smtp.tls_cert: ${join(fixtures, 'expired.crt')} is for localhost, not for hostname mx.a.example: clients that check names (submission clients, MTA-STS senders) refuse it; ` +
+        'get a certificate for mx.a.example (e.g. certbot certonly -d mx.a.example) or set hostname to the name it is for, then correio reload',
       `smtp.tls_key: ${join(fixtures, 'localhost.key')} is not the key of the certificate ${join(fixtures, 'expired.crt')}: name the key the certificate was made for`,
     ]);
     // a certificate made now for 3 days: a warning, not an error
@@ -151,6 +158,80 @@ void describe('correio check findings', { concurrency: 2 }, () => {
     r = await runCli(['check'], { cwd: dir });
     assert.equal(r.code, 0, r.stdout);
     assert.match(r.stdout, new RegExp(`^warning: smtp.tls_cert: ${join(dir, 'c.pem')} expires on \\d{4}-\\d\\d-\\d\\d, in [34] day\\(s\\): renew it`, 'm'));
+  });
+
+  void test("TLS names: SAN and CN against hostname, a wildcard covers one label; the generated certificate a warning", async () => {
+    const dir = await site();
+    const make = async (name: string, subj: string, san?: string): Promise<void> => {
+      const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`), '-days', '30', '-subj', subj];
+      if (san !== undefined) args.push('-addext', `subjectAltName=${san}`);
+      const p = spawn('openssl', args, { stdio: 'ignore' });
+      assert.equal(await new Promise((resolve) => p.on('exit', resolve)), 0, 'openssl req');
+    };
+    const use = (name: string): Promise<void> =>
+      writeFile(join(dir, 'correio.toml'), `hostname = "mx.a.example"\ndata_dir = "data"\nlocal_domains = ["a.example"]\n[smtp]\nlisten = []\ntls_cert = "${name}.crt"\ntls_key = "${name}.key"\n[imap]\nlisten = []\n[http]\nlisten = []\n[metrics]\nlisten = []\n`);
+    // a wildcard for the parent domain covers mx.a.example
+    await make('wild', '/CN=unrelated.example', 'DNS:*.a.example,DNS:a.example');
+    await use('wild');
+    let r = await runCli(['check'], { cwd: dir });
+    assert.equal(r.code, 0, r.stdout);
+    // the SAN wins over a CN that matches (RFC 6125 §6.4.4), and *.example does not cover two labels
+    await make('other', '/CN=mx.a.example', 'DNS:mail.b.example,DNS:*.example');
+    await use('other');
+    r = await runCli(['check'], { cwd: dir });
+    assert.equal(r.code, 78, r.stdout);
+    assert.deepEqual(lines(r, 'error'), [
+      `smtp.tls_cert: ${join(dir, 'other.crt')} is for mail.b.example, *.example, not for hostname mx.a.example: clients that check names (submission clients, MTA-STS senders) refuse it; ` +
+        'get a certificate for mx.a.example (e.g. certbot certonly -d mx.a.example) or set hostname to the name it is for, then correio reload',
+    ]);
+    // the certificate serve made for an earlier hostname: a warning naming the folder to remove
+    await mkdir(join(dir, 'data', 'tls'), { recursive: true });
+    await make('old', '/CN=old.a.example', 'DNS:old.a.example');
+    await copyFile(join(dir, 'old.crt'), join(dir, 'data', 'tls', 'cert.pem'));
+    await copyFile(join(dir, 'old.key'), join(dir, 'data', 'tls', 'key.pem'));
+    const text = await readFile(join(dir, 'correio.toml'), 'utf8');
+    await writeFile(join(dir, 'correio.toml'), text.replace('tls_cert = "other.crt"\ntls_key = "other.key"\n', ''));
+    const before = await listing(join(dir, 'data'));
+    r = await runCli(['check'], { cwd: dir });
+    assert.equal(r.code, 0, r.stdout);
+    assert.ok(
+      lines(r, 'warning').includes(
+        `the generated certificate: ${join(dir, 'data', 'tls', 'cert.pem')} is for old.a.example, not for hostname mx.a.example: clients that check names (submission clients, MTA-STS senders) refuse it; ` +
+          `remove ${join(dir, 'data', 'tls')} so that serve makes one for mx.a.example at its next start, or configure smtp.tls_cert and smtp.tls_key`,
+      ),
+      r.stdout,
+    );
+    assert.deepEqual(await listing(join(dir, 'data')), before);
+  });
+
+  void test('data_dir and its spool and mail folders writable by the user serve runs as: path, owner, mode and the fix', async () => {
+    const dir = await site();
+    assert.equal((await runCli(['user', 'add', 'ana@a.example'], { cwd: dir })).code, 0);
+    const data = join(dir, 'data');
+    await mkdir(join(data, 'spool'), { recursive: true });
+    await mkdir(join(data, 'mail'), { recursive: true });
+    const runAs = process.getuid?.() === 0 ? findSystemUser('www-data') : undefined;
+    let expected: string;
+    if (process.getuid?.() === 0) {
+      // root checks for run_as (data_dir's owner, www-data here) by the mode bits
+      assert.ok(runAs, 'needs the www-data account (Debian base-passwd)');
+      for (const name of ['', 'directory.sqlite', 'mail']) await chown(join(data, name), runAs.uid, runAs.gid);
+      await chmod(join(data, 'spool'), 0o755); // root's, as a root `mkdir` would leave it
+      expected = `data_dir: ${join(data, 'spool')} is not writable by www-data, the user correio serves as (owner root, mode 0755): chown -R www-data: ${join(data, 'spool')}`;
+    } else {
+      await chmod(join(data, 'spool'), 0o500);
+      const me = (await import('node:os')).userInfo().username;
+      expected = `data_dir: ${join(data, 'spool')} is not writable by ${me}, the user correio serves as (owner ${me}, mode 0500): chmod u+rwx ${join(data, 'spool')}`;
+    }
+    const before = await listing(data);
+    const r = await runCli(['check'], { cwd: dir });
+    assert.equal(r.code, 78, r.stdout);
+    assert.deepEqual(lines(r, 'error'), [expected]);
+    assert.deepEqual(await listing(data), before);
+    await chmod(join(data, 'spool'), 0o700);
+    if (runAs) await chown(join(data, 'spool'), runAs.uid, runAs.gid);
+    const fixed = await runCli(['check'], { cwd: dir });
+    assert.equal(fixed.code, 0, fixed.stdout);
   });
 
   void test('DKIM: a key other users may read, the published key compared through DNS, DNS unreachable skipped', async () => {
@@ -195,5 +276,56 @@ void describe('correio check findings', { concurrency: 2 }, () => {
     } finally {
       await dns.close();
     }
+  });
+
+  void test('PostgreSQL: read through read-only sessions, never migrated: a schema behind is a finding, a current one is checked', async (t) => {
+    const skip = await pgUnavailable();
+    if (skip) return t.skip(skip);
+    await withTestDatabase(async (db) => {
+      const dir = await site(`[storage]\nurl = ${JSON.stringify(db.url)}\n`);
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        const tables = async (): Promise<string[]> =>
+          (await client.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).rows.map((x) => x.t);
+        const latest = directorySchema.migrations.length;
+        // an empty database: a warning, and still nothing in it
+        let r = await runCli(['check'], { cwd: dir });
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        assert.ok(
+          lines(r, 'warning').includes(
+            `storage.url: the PostgreSQL database has no correio directory schema yet, this correio expects ${latest}: correio serve migrates it at its next start ` +
+              "(nodes still running an older correio may then fail); correio db migrate does it now. check changed nothing and did not check the directory's entries",
+          ),
+          r.stdout,
+        );
+        assert.deepEqual(await tables(), []);
+        // the directory schema one version behind: named, and left at that version
+        const pool = openPgPool(db.url, { max: 1 });
+        try {
+          await migrateSchema(pool, [{ ...directorySchema, migrations: directorySchema.migrations.slice(0, latest - 1) }]);
+        } finally {
+          await pool.end();
+        }
+        r = await runCli(['check'], { cwd: dir });
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        assert.match(r.stdout, new RegExp(`^warning: storage.url: the PostgreSQL database has the directory schema at version ${latest - 1}, this correio expects ${latest}: correio serve migrates it`, 'm'));
+        const version = async (): Promise<number> => (await client.query<{ version: number }>("SELECT version FROM correio_schema WHERE component = 'directory'")).rows[0].version;
+        assert.equal(await version(), latest - 1);
+        // current (correio db migrate): the entries are checked; postmaster and b.example are not added to PostgreSQL
+        assert.equal((await runCli(['db', 'migrate'], { cwd: dir })).code, 0);
+        await client.query('DELETE FROM dir_users');
+        await client.query('DELETE FROM dir_domains');
+        await client.query('INSERT INTO dir_aliases (key, name, targets, source, updated_at) VALUES ($1, $1, $2, $3, 0)', ['abuse@a.example', '["nobody@a.example"]', 'cli']);
+        r = await runCli(['check'], { cwd: dir });
+        assert.equal(r.code, 78, r.stdout + r.stderr);
+        assert.ok(lines(r, 'error').some((e) => e.startsWith('abuse@a.example is not deliverable: ')), r.stdout);
+        assert.equal(lines(r, 'error').filter((e) => e.startsWith('postmaster')).length, 0, r.stdout);
+        assert.equal((await client.query('SELECT count(*)::int AS n FROM dir_users')).rows[0].n, 0);
+        assert.equal((await client.query('SELECT count(*)::int AS n FROM dir_domains')).rows[0].n, 0);
+      } finally {
+        await client.end();
+      }
+    });
   });
 });

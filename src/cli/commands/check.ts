@@ -6,7 +6,9 @@
  * Security: no side effects: the directory is read into a private copy (nothing is created when
  *   the data directory or its database is absent), listen ports are bound for an instant only.
  *   Root keeps its rights for the check (main.ts), as serve binds its ports as root.
- * Limitations: a PostgreSQL directory is opened as usual (its schema is migrated if behind).
+ *   A PostgreSQL directory is read through read-only sessions and never migrated (a schema that
+ *   is behind is a finding).
+ * Limitations: none.
  */
 import type { Command } from 'commander';
 import { runChecks } from '../../app/index.js';
@@ -20,10 +22,10 @@ export function register(program: Command, ctx: CliContext): void {
     .description('validate the configuration and the directory')
     .action(async (_opts: unknown, cmd: Command) => {
       const config = ctx.config(cmd);
-      const directory = await openDirectorySnapshot(config);
-      let findings;
+      const { directory, notes } = await openDirectorySnapshot(config);
+      const findings = [...notes];
       try {
-        findings = await runChecks({ config, directory, describeError: (err) => describeOsError(err, config)?.message });
+        findings.push(...(await runChecks({ config, directory, describeError: (err) => describeOsError(err, config)?.message })));
       } finally {
         await directory.close();
       }
