@@ -3,7 +3,7 @@
  * A DNS zone as a plain object, what zone-server.ts answers from, and the zone of one MX per
  * domain that `correio lab` and the multi-site tests use. No dependencies: the lab's world is
  * built without loading the server.
- * Standards: RFC 1035 §3.3 (MX, A, TXT), RFC 6698 (TLSA), RFC 7505 (null MX), RFC 5321 §5.1.
+ * Standards: RFC 1035 §3.3 (MX, A, TXT, CNAME), RFC 6698 (TLSA), RFC 7505 (null MX), RFC 5321 §5.1.
  * Security: data only.
  * Limitations: see zone-server.ts.
  */
@@ -13,6 +13,8 @@ export interface DnsZoneEntry {
   a?: string[];
   aaaa?: string[];
   txt?: string[];
+  /** an alias (RFC 1034 §3.6.2): queries of other types are answered with the CNAME and the target's records */
+  cname?: string;
   /** TLSA records (RFC 6698), association data in hex */
   tlsa?: { usage: number; selector: number; matchingType: number; data: string }[];
   /** answers for this name carry the AD bit (as a validating resolver's would) when asked with DO or AD */

@@ -13,6 +13,7 @@
  *   Replies must come from the server asked, carry the query's random id and echo its
  *   question; anything else is ignored (UDP) or an error (TCP). Answers are capped at 64 KiB.
  *   dns-packet is loaded at the first query (the server process starts without it).
+ *   A CNAME chain in an answer is followed (at most 8 links) and the final name reported.
  * Limitations: the first server that answers is believed (others are tried on timeout or
  *   network error only); no cache (each delivery asks again; the resolver caches).
  */
@@ -27,7 +28,8 @@ import type { TlsaRecord } from './tlsa-record.js';
 
 /** found / not found (with whether the absence was validated) / temporary failure. */
 export type SecureResult<T> =
-  | { readonly kind: 'found'; readonly secure: boolean; readonly records: readonly T[] }
+  /** `name`: where the records were found, after the CNAME chain of the answer (RFC 1034 §3.6.2) */
+  | { readonly kind: 'found'; readonly secure: boolean; readonly records: readonly T[]; readonly name?: string }
   | { readonly kind: 'not-found'; readonly secure: boolean; readonly reason: NotFoundReason }
   | { readonly kind: 'temporary'; readonly error: string };
 
@@ -71,7 +73,24 @@ export class SecureDns {
       .filter((a): a is dnsPacket.TlsaAnswer => a.type === 'TLSA')
       .map((a) => ({ usage: a.data.usage, selector: a.data.selector, matchingType: a.data.matchingType, data: Buffer.from(a.data.certificate) }));
     if (records.length === 0) return { kind: 'not-found', secure: r.secure, reason: 'nodata' };
-    return { kind: 'found', secure: r.secure, records };
+    return { kind: 'found', secure: r.secure, records, ...(r.name ? { name: r.name } : {}) };
+  }
+
+  /**
+   * The A and AAAA records of `host`, whether both answers were validated, and the name they
+   * were found at after CNAMEs (RFC 7672 §2.2.2 needs all three). One of the two failing while
+   * the other answers counts as that answer; both failing is a temporary failure.
+   */
+  async findAddresses(host: string): Promise<SecureResult<string>> {
+    const [a, aaaa] = await Promise.all([this.query(host, 'A'), this.query(host, 'AAAA')]);
+    type Answered = Exclude<SecureResult<dnsPacket.Answer>, { kind: 'temporary' }>;
+    const answered = [a, aaaa].filter((r): r is Answered => r.kind !== 'temporary');
+    if (answered.length === 0) return a.kind === 'temporary' ? a : { kind: 'temporary', error: 'no answer' };
+    const secure = answered.every((r) => r.secure);
+    const found = answered.filter((r): r is Extract<Answered, { kind: 'found' }> => r.kind === 'found');
+    if (found.length === 0) return { kind: 'not-found', secure, reason: answered.some((r) => r.kind === 'not-found' && r.reason === 'nxdomain') ? 'nxdomain' : 'nodata' };
+    const records = found.flatMap((r) => r.records.map((x) => String((x as { data?: unknown }).data)));
+    return { kind: 'found', secure, records, ...(found[0].name ? { name: found[0].name } : {}) };
   }
 
   /** One question, each server in turn until one answers. */
@@ -92,9 +111,18 @@ export class SecureDns {
       const rcode = flags & 0xf;
       if (rcode === RCODE_NXDOMAIN) return { kind: 'not-found', secure, reason: 'nxdomain' };
       if (rcode !== RCODE_NOERROR) return { kind: 'temporary', error: rcodeName(rcode) };
-      const answers = (packet.answers ?? []).filter((a) => a.type === type && a.name.toLowerCase().replace(/\.$/, '') === qname);
+      // RFC 1034 §3.6.2: the answer may start with the CNAME chain from the name asked
+      const all = packet.answers ?? [];
+      const norm = (n: string): string => n.toLowerCase().replace(/\.$/, '');
+      let owner = qname;
+      for (let hops = 0; hops < 8; hops++) {
+        const alias = all.find((a) => a.type === 'CNAME' && norm(a.name) === owner);
+        if (!alias || type === 'CNAME') break;
+        owner = norm(String((alias as { data?: unknown }).data));
+      }
+      const answers = all.filter((a) => a.type === type && norm(a.name) === owner);
       if (answers.length === 0) return { kind: 'not-found', secure, reason: 'nodata' };
-      return { kind: 'found', secure, records: answers };
+      return { kind: 'found', secure, records: answers, ...(owner !== qname ? { name: owner } : {}) };
     }
     return { kind: 'temporary', error: lastError };
   }

@@ -8,12 +8,12 @@
  *   resolver would: the tests' stand-in for unbound, not a DNSSEC signer).
  * Security: binds a loopback address only (the caller's choice is checked); a malformed query
  *   is dropped; it answers for its zone and nothing else (no recursion).
- * Limitations: no CNAME chasing, no signatures (RRSIG), EDNS only read for DO, no wildcards; answers are never truncated.
+ * Limitations: CNAMEs followed within the zone only, no signatures (RRSIG), EDNS only read for DO, no wildcards; answers are never truncated.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import dnsPacket from 'dns-packet';
-import type { DnsZone } from './dns-zone.js';
+import type { DnsZone, DnsZoneEntry } from './dns-zone.js';
 
 export { mxZone, type DnsZone, type DnsZoneEntry } from './dns-zone.js';
 
@@ -36,31 +36,44 @@ function answerFor(zone: DnsZone, query: dnsPacket.Packet): Buffer | undefined {
   let flagsBase = dnsPacket.AUTHORITATIVE_ANSWER | (asked & dnsPacket.RECURSION_DESIRED);
   const base = { id: query.id, type: 'response' as const, questions: query.questions ?? [] };
   if (!q) return dnsPacket.encode({ ...base, flags: flagsBase | RCODE.REFUSED });
-  const name = q.name.toLowerCase().replace(/\.$/, '');
-  const entry = Object.entries(zone).find(([k]) => k.toLowerCase().replace(/\.$/, '') === name)?.[1];
+  const find = (n: string): DnsZoneEntry | undefined => Object.entries(zone).find(([k]) => k.toLowerCase().replace(/\.$/, '') === n.toLowerCase().replace(/\.$/, ''))?.[1];
+  let entry = find(q.name);
   if (!entry) return dnsPacket.encode({ ...base, flags: flagsBase | RCODE.NXDOMAIN });
+  const answers: dnsPacket.Answer[] = [];
+  // RFC 1034 §3.6.2: an alias answers with its CNAME and then the target's records (a recursive
+  // resolver's view); the answer is secure only when every link is
+  let secure = entry.secure === true;
+  let owner = q.name;
+  for (let hops = 0; entry.cname !== undefined && q.type !== 'CNAME' && hops < 8; hops++) {
+    answers.push({ type: 'CNAME', name: owner, ttl: entry.ttl ?? 300, class: 'IN', data: entry.cname });
+    owner = entry.cname;
+    const next = find(owner);
+    if (!next) return dnsPacket.encode({ ...base, flags: flagsBase | RCODE.NXDOMAIN, answers });
+    entry = next;
+    secure &&= entry.secure === true;
+  }
   if (entry.timeout) return undefined;
   // RFC 6840 §5.7: a validating resolver sets AD when the query asked for it with DO or AD
   const dnssecOk = (query.additionals ?? []).some((a) => a.type === 'OPT' && ((a.flags ?? 0) & dnsPacket.DNSSEC_OK) !== 0);
-  if (entry.secure && (dnssecOk || (asked & dnsPacket.AUTHENTIC_DATA) !== 0)) flagsBase |= dnsPacket.AUTHENTIC_DATA;
+  if (secure && (dnssecOk || (asked & dnsPacket.AUTHENTIC_DATA) !== 0)) flagsBase |= dnsPacket.AUTHENTIC_DATA;
   if (entry.servfail) return dnsPacket.encode({ ...base, flags: flagsBase | RCODE.SERVFAIL });
   if (entry.refused) return dnsPacket.encode({ ...base, flags: flagsBase | RCODE.REFUSED });
   const ttl = entry.ttl ?? 300;
-  const answers: dnsPacket.Answer[] = [];
   if (q.type === 'MX' && entry.mx !== undefined) {
     const mx = entry.mx === 'null' ? [{ preference: 0, exchange: '.' }] : entry.mx;
-    for (const m of mx) answers.push({ type: 'MX', name: q.name, ttl, class: 'IN', data: m });
+    for (const m of mx) answers.push({ type: 'MX', name: owner, ttl, class: 'IN', data: m });
   }
-  if (q.type === 'A') for (const a of entry.a ?? []) answers.push({ type: 'A', name: q.name, ttl, class: 'IN', data: a });
+  if (q.type === 'A') for (const a of entry.a ?? []) answers.push({ type: 'A', name: owner, ttl, class: 'IN', data: a });
   if (q.type === 'AAAA') {
-    for (const a of entry.aaaa ?? []) answers.push({ type: 'AAAA', name: q.name, ttl, class: 'IN', data: a });
+    for (const a of entry.aaaa ?? []) answers.push({ type: 'AAAA', name: owner, ttl, class: 'IN', data: a });
   }
   // RFC 1035 §3.3.14: a character-string holds at most 255 octets, so a longer record (an RSA
   // DKIM key) is sent as several strings, which readers join (RFC 7208 §3.3, RFC 6376 §3.6.2.2)
-  if (q.type === 'TXT') for (const t of entry.txt ?? []) answers.push({ type: 'TXT', name: q.name, ttl, class: 'IN', data: splitTxt(t) });
+  if (q.type === 'TXT') for (const t of entry.txt ?? []) answers.push({ type: 'TXT', name: owner, ttl, class: 'IN', data: splitTxt(t) });
+  if (q.type === 'CNAME' && entry.cname !== undefined) answers.push({ type: 'CNAME', name: owner, ttl, class: 'IN', data: entry.cname });
   if (q.type === 'TLSA') {
     for (const t of entry.tlsa ?? []) {
-      answers.push({ type: 'TLSA', name: q.name, ttl, class: 'IN', data: { usage: t.usage, selector: t.selector, matchingType: t.matchingType, certificate: Buffer.from(t.data, 'hex') } });
+      answers.push({ type: 'TLSA', name: owner, ttl, class: 'IN', data: { usage: t.usage, selector: t.selector, matchingType: t.matchingType, certificate: Buffer.from(t.data, 'hex') } });
     }
   }
   // An existing name without records of the asked type is NODATA: NOERROR with no answers.

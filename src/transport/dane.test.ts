@@ -16,7 +16,7 @@ import { Readable } from 'node:stream';
 import { SMTPServer } from 'smtp-server';
 import { DnsResolver, SecureDns, tlsaRecordFor, type TlsaRecord } from '../dns/index.js';
 import type { DeliveryRequest } from '../core/index.js';
-import { DanePolicies, tlsaMatches, verifyDane } from './dane.js';
+import { DanePolicies, preferDigests, tlsaMatches, usableTlsa, verifyDane } from './dane.js';
 import { SmtpTransport } from './smtp-transport.js';
 import { startDnsServer, type DnsTestServer, type DnsZone } from '../../test/helpers/dns-server.js';
 import { testEnvelope } from '../../test/helpers/delivery-request.js';
@@ -97,6 +97,11 @@ void test('SecureDns reads the AD bit and the TLSA records; DanePolicies trusts 
     '_25._tcp.pkix.test': { tlsa: [{ usage: 1, selector: 1, matchingType: 1, data: '00' }], secure: true },
     '_25._tcp.broken.test': { servfail: true },
     'nodata.test': { a: ['127.0.0.1'], secure: true },
+    // RFC 7672 §2.2.2: the hosts' own addresses, validated
+    'signed.test': { a: ['127.0.0.1'], secure: true },
+    'unsigned.test': { a: ['127.0.0.1'], secure: true },
+    'pkix.test': { a: ['127.0.0.1'], secure: true },
+    'broken.test': { a: ['127.0.0.1'], secure: true },
   };
   const sd = new SecureDns({ servers: [dns.server], timeoutMs: 1000 });
   const signed = await sd.findTlsa('_25._tcp.signed.test');
@@ -162,9 +167,9 @@ function request(domain: string): DeliveryRequest {
 }
 
 /** A domain whose MX mx.DOMAIN is 127.0.0.1, with the TLSA records given at _PORT._tcp.mx.DOMAIN. */
-function publish(zone: DnsZone, domain: string, port: number, tlsa: TlsaRecord[] | 'servfail', secure = true): void {
+function publish(zone: DnsZone, domain: string, port: number, tlsa: TlsaRecord[] | 'servfail', secure = true, addressesSecure = true): void {
   zone[domain] = { mx: [{ preference: 10, exchange: `mx.${domain}` }] };
-  zone[`mx.${domain}`] = { a: ['127.0.0.1'] };
+  zone[`mx.${domain}`] = { a: ['127.0.0.1'], secure: addressesSecure };
   const at = `_${port}._tcp.mx.${domain}`;
   zone[at] = tlsa === 'servfail' ? { servfail: true } : { tlsa: tlsa.map((r) => ({ ...r, data: r.data.toString('hex') })), secure };
 }
@@ -224,4 +229,80 @@ void test('deliveries: DANE-TA passes with the anchor in the chain and the MX na
   const [bad] = await transport(peer.port).deliver(request('wrongname.test'), signal);
   assert.equal(bad.action, 'delayed');
   assert.match(bad.error ?? '', /DANE for mx\.wrongname\.test: the certificate is not valid for mx\.wrongname\.test/);
+});
+
+void test('RFC 7671 §9: per usage and selector, Full(0) and the strongest digest published; a digest of the wrong length is dropped first', () => {
+  const good256 = rec(3, 1, 1, sha256(spki));
+  const wrong512 = rec(3, 1, 2, sha512(Buffer.from('another key')));
+  // a key matching only the weaker "3 1 1" while "3 1 2" is published fails (RFC 7671 §9's example)
+  const only512 = preferDigests([good256, wrong512].filter(usableTlsa));
+  assert.deepEqual(only512, [wrong512]);
+  assert.match(verifyDane([cert], only512, '_25._tcp.mx.test') ?? '', /matches none/);
+  // Full(0) stays beside the strongest digest, and matches
+  const full = rec(3, 1, 0, spki);
+  assert.deepEqual(preferDigests([good256, wrong512, full]), [wrong512, full]);
+  assert.equal(verifyDane([cert], preferDigests([good256, wrong512, full]), '_25._tcp.mx.test'), undefined);
+  // other usage/selector pairs choose on their own
+  const ta256 = rec(2, 0, 1, sha256(Buffer.from('ca')));
+  assert.deepEqual(preferDigests([ta256, wrong512]), [ta256, wrong512]);
+  // a "3 1 2" of 32 octets is malformed: unusable, so the good SHA2-256 record is used
+  const short512 = rec(3, 1, 2, sha256(spki));
+  assert.equal(usableTlsa(short512), false);
+  assert.deepEqual(preferDigests([good256, short512].filter(usableTlsa)), [good256]);
+});
+
+void test('RFC 7672 §2.2.2: no TLSA lookup for hosts with unvalidated addresses; a validated CNAME makes the expanded name the base, the MX name second', async () => {
+  const good = { usage: 3, selector: 1, matchingType: 1, data: sha256(spki).toString('hex') };
+  dns.zone = {
+    'insecure-addr.test': { a: ['127.0.0.1'] },
+    '_25._tcp.insecure-addr.test': { tlsa: [good], secure: true },
+    'alias.test': { cname: 'real.test', secure: true },
+    'real.test': { a: ['127.0.0.1'], secure: true },
+    '_25._tcp.real.test': { tlsa: [good], secure: true },
+    'alias2.test': { cname: 'real2.test', secure: true },
+    'real2.test': { a: ['127.0.0.1'], secure: true },
+    '_25._tcp.alias2.test': { tlsa: [good], secure: true },
+    'half.test': { cname: 'unsigned-target.test', secure: true },
+    'unsigned-target.test': { a: ['127.0.0.1'] },
+    '_25._tcp.half.test': { tlsa: [good], secure: true },
+    'bogus.test': { servfail: true },
+  };
+  const sd = new SecureDns({ servers: [dns.server], timeoutMs: 1000 });
+  const addr = await sd.findAddresses('alias.test');
+  assert.equal(addr.kind === 'found' && addr.name, 'real.test');
+  assert.deepEqual(addr.kind === 'found' && addr.records, ['127.0.0.1']);
+  const dp = new DanePolicies({ dns: sd });
+  assert.equal((await dp.forHost('insecure-addr.test', 25)).kind, 'none', 'addresses not validated: no DANE');
+  const expanded = await dp.forHost('alias.test', 25);
+  assert.equal(expanded.kind, 'dane');
+  assert.equal(expanded.kind === 'dane' && expanded.name, '_25._tcp.real.test');
+  assert.deepEqual(expanded.kind === 'dane' && expanded.hosts, ['real.test', 'alias.test']);
+  const original = await dp.forHost('alias2.test', 25);
+  assert.equal(original.kind === 'dane' && original.name, '_25._tcp.alias2.test', 'nothing at the expanded name: the MX name is asked');
+  assert.equal((await dp.forHost('half.test', 25)).kind, 'none', 'a chain ending in an unsigned zone is not validated');
+  const bogus = await dp.forHost('bogus.test', 25);
+  assert.equal(bogus.kind, 'unusable');
+  assert.match(bogus.kind === 'unusable' ? bogus.error : '', /address lookup for bogus\.test failed: SERVFAIL/);
+});
+
+void test('deliveries: DANE-TA through a CNAME MX accepts a certificate for the expanded name; unvalidated MX addresses mean no DANE', async (t) => {
+  if (noOpenssl) return t.skip(noOpenssl);
+  const caPem = await readFile(join(dir, 'ca.pem'), 'utf8');
+  const peer = await mxPeer({ key: await readFile(join(dir, 'mx.key'), 'utf8'), cert: `${await readFile(join(dir, 'mx.pem'), 'utf8')}${caPem}` });
+  const ta = rec(2, 1, 1, sha256(new X509Certificate(caPem).publicKey.export({ type: 'spki', format: 'der' })));
+  const zone: DnsZone = {
+    'cn.test': { mx: [{ preference: 10, exchange: 'mail.cn.test' }] },
+    'mail.cn.test': { cname: 'mx.ta.test', secure: true },
+    'mx.ta.test': { a: ['127.0.0.1'], secure: true },
+    [`_${peer.port}._tcp.mx.ta.test`]: { tlsa: [{ ...ta, data: ta.data.toString('hex') }], secure: true },
+  };
+  // the wrong record is ignored: the host's address records are not validated
+  publish(zone, 'addr.test', peer.port, [rec(3, 1, 1, sha256(Buffer.from('x')))], true, false);
+  dns.zone = zone;
+  const signal = new AbortController().signal;
+  const [ok] = await transport(peer.port).deliver(request('cn.test'), signal);
+  assert.equal(ok.action, 'delivered', ok.error);
+  assert.match(peer.received.at(-1) ?? '', /^tls Subject: to cn\.test/);
+  const [plain] = await transport(peer.port).deliver(request('addr.test'), signal);
+  assert.equal(plain.action, 'delivered', plain.error);
 });

@@ -58,7 +58,8 @@ export async function hostTls(o: OutboundTlsOptions, q: { host: string; port: nu
     const label = `DANE for ${q.host}`;
     const tlsOptions = { ...o.tlsOptions, rejectUnauthorized: false };
     if (dane.kind === 'encrypt') return { kind: 'connect', tls: 'required', tlsOptions, label, policy: 'tlsa', policyStrings: [] };
-    return { kind: 'connect', tls: 'required', tlsOptions, verifyTls: o.dane?.verifier(dane), label, policy: 'tlsa', policyStrings: dane.records.map(formatTlsa) };
+    // RFC 7672 §8.1: the SNI is the TLSA base domain (the CNAME-expanded MX name, when it is one)
+    return { kind: 'connect', tls: 'required', tlsOptions: { ...tlsOptions, servername: dane.base }, verifyTls: o.dane?.verifier(dane), label, policy: 'tlsa', policyStrings: dane.records.map(formatTlsa) };
   }
   if (q.sts) {
     const s = q.sts;

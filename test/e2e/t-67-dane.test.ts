@@ -50,7 +50,7 @@ before(async () => {
   const zone: DnsZone = {};
   for (const d of domains) {
     zone[d] = { mx: [{ preference: 10, exchange: `mx.${d}` }] };
-    zone[`mx.${d}`] = { a: ['127.0.0.7'] };
+    zone[`mx.${d}`] = { a: ['127.0.0.7'], secure: true };
     const data = d === 'match.test' ? good : 'ab'.repeat(32);
     zone[`_${port}._tcp.mx.${d}`] = { tlsa: [{ usage: 3, selector: 1, matchingType: 1, data }], secure: d !== 'unsigned.test' };
   }
