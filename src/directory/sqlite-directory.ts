@@ -11,17 +11,18 @@
  *   451 4.3.0, never answered as "not found" (DESIGN.md §1: lookups have three outcomes).
  * Limitations: one file, one host; the PostgreSQL backend is for several nodes.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Address, Alias, MailingList, Role, User, UserQuotaChange } from '../core/index.js';
 import type { DirectoryBackend, DirectoryMatch } from './directory-backend.js';
 import { DirectoryInputError, directoryKey, normalizeAliasName, normalizeDirectoryAddress, normalizeDirectoryDomain } from './directory-address.js';
 import {
-  aliasRow, asDirectoryError, checkUserPassword, dumpUser, likePattern, matchDetail, need, quotaColumns, toAlias, toList, toRole, toUser, userColumns,
+  aliasRow, asDirectoryError, checkUserPassword, dumpUser, need, quotaColumns, toAlias, toList, toRole, toUser, userColumns,
   type AliasRow, type DirectoryDump, type ListRow, type RoleRow, type UserRow,
 } from './directory-rows.js';
 import { importSqliteDump } from './sqlite-directory-dump.js';
+import { openDirectoryDatabase, snapshotDirectoryDatabase } from './sqlite-directory-file.js';
+import { findInSqliteDirectory } from './sqlite-directory-find.js';
+import { migrateSqliteDirectory } from './sqlite-directory-schema.js';
 
 export interface SqliteDirectoryOptions {
   /** ensured at open, with postmaster@<first> as a user (RFC 5321 §4.5.1) */
@@ -29,54 +30,6 @@ export interface SqliteDirectoryOptions {
   /** how long a writer waits for another's lock before SQLITE_BUSY; default 5000 ms */
   busyTimeoutMs?: number;
 }
-
-/** Schema migrations, applied in order; the version table records how many ran. */
-const migrations: readonly string[] = [
-  `CREATE TABLE domains (
-     name TEXT PRIMARY KEY,
-     created_at INTEGER NOT NULL
-   );
-   CREATE TABLE users (
-     key TEXT PRIMARY KEY,
-     address TEXT NOT NULL,
-     name TEXT,
-     password_hash TEXT,
-     created_at INTEGER NOT NULL
-   );
-   CREATE TABLE aliases (
-     key TEXT PRIMARY KEY,
-     name TEXT NOT NULL,
-     targets TEXT NOT NULL,
-     source TEXT NOT NULL DEFAULT 'directory',
-     updated_at INTEGER NOT NULL
-   );
-   CREATE INDEX aliases_source ON aliases (source);
-   CREATE TABLE lists (
-     key TEXT PRIMARY KEY,
-     address TEXT NOT NULL,
-     owner TEXT NOT NULL,
-     description TEXT,
-     created_at INTEGER NOT NULL
-   );
-   CREATE TABLE list_members (
-     id INTEGER PRIMARY KEY,
-     list_key TEXT NOT NULL REFERENCES lists (key) ON DELETE CASCADE,
-     member_key TEXT NOT NULL,
-     member TEXT NOT NULL,
-     UNIQUE (list_key, member_key)
-   );
-   CREATE TABLE roles (
-     key TEXT PRIMARY KEY,
-     address TEXT NOT NULL,
-     holder TEXT NOT NULL,
-     description TEXT,
-     updated_at INTEGER NOT NULL
-   );`,
-  // quotas (NULL: the configured default) and disabled accounts
-  `ALTER TABLE users ADD COLUMN quota_storage INTEGER;
-   ALTER TABLE users ADD COLUMN quota_messages INTEGER;
-   ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;`,
-];
 
 export class SqliteDirectory implements DirectoryBackend {
   readonly file: string;
@@ -105,22 +58,7 @@ export class SqliteDirectory implements DirectoryBackend {
    * domains and postmaster@<first local domain> exist. Throws MailError 451 when SQLite fails.
    */
   static async open(file: string, opts: SqliteDirectoryOptions = {}): Promise<SqliteDirectory> {
-    let db: Database.Database | undefined;
-    try {
-      if (file !== ':memory:') {
-        mkdirSync(dirname(file), { recursive: true });
-        // made 0600 (password hashes); SQLite gives its -wal and -shm files the same mode
-        closeSync(openSync(file, 'a', 0o600));
-      }
-      db = new Database(file);
-      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      return SqliteDirectory.prepare(file, db, opts);
-    } catch (err) {
-      db?.close();
-      throw asDirectoryError(err);
-    }
+    return SqliteDirectory.prepared(file, () => openDirectoryDatabase(file, opts.busyTimeoutMs ?? 5000), opts);
   }
 
   /**
@@ -129,28 +67,13 @@ export class SqliteDirectory implements DirectoryBackend {
    * directory, not even when the file is absent (the copy then starts empty, as a first start).
    */
   static async snapshot(file: string, opts: SqliteDirectoryOptions = {}): Promise<SqliteDirectory> {
+    return SqliteDirectory.prepared(file, () => snapshotDirectoryDatabase(file), opts);
+  }
+
+  private static prepared(file: string, open: () => Database.Database, opts: SqliteDirectoryOptions): SqliteDirectory {
     let db: Database.Database | undefined;
     try {
-      let image: Buffer | undefined;
-      if (existsSync(`${file}-wal`)) {
-        // a server has it open: read through SQLite, which joins the write-ahead log (the -wal
-        // and -shm files exist already, so a reader creates nothing)
-        const source = new Database(file, { readonly: true, fileMustExist: true });
-        try {
-          image = source.serialize();
-        } finally {
-          source.close();
-        }
-      } else if (existsSync(file)) {
-        // closed cleanly: the file is the whole database (opening it would create -wal and -shm)
-        image = readFileSync(file);
-      }
-      if (image !== undefined && image.length >= 20) {
-        // header octets 18-19 = 2 mark WAL mode, which an in-memory database cannot take
-        image[18] = 1;
-        image[19] = 1;
-      }
-      db = new Database(image ?? ':memory:');
+      db = open();
       return SqliteDirectory.prepare(file, db, opts);
     } catch (err) {
       db?.close();
@@ -161,24 +84,9 @@ export class SqliteDirectory implements DirectoryBackend {
   private static prepare(file: string, db: Database.Database, opts: SqliteDirectoryOptions): SqliteDirectory {
     db.pragma('foreign_keys = ON');
     const dir = new SqliteDirectory(file, db);
-    dir.migrate();
+    migrateSqliteDirectory(db);
     dir.ensureLocal(opts.localDomains ?? []);
     return dir;
-  }
-
-  private migrate(): void {
-    const db = this.db;
-    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-    db.transaction(() => {
-      const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
-      const from = row?.version ?? 0;
-      if (from > migrations.length) {
-        throw new Error(`directory schema version ${from} is newer than this correio (${migrations.length})`);
-      }
-      for (let v = from; v < migrations.length; v++) db.exec(migrations[v]);
-      if (row === undefined) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(migrations.length);
-      else db.prepare('UPDATE schema_version SET version = ?').run(migrations.length);
-    }).immediate();
   }
 
   private ensureLocal(domains: readonly string[]): void {
@@ -475,33 +383,7 @@ export class SqliteDirectory implements DirectoryBackend {
   // --- query interface -----------------------------------------------------------------
 
   async find(text: string): Promise<DirectoryMatch[]> {
-    const p = likePattern(text.trim());
-    const like = (col: string): string => `lower(${col}) LIKE @p ESCAPE '\\'`;
-    return this.guard(() => {
-      const out: DirectoryMatch[] = [];
-      for (const r of this.sql(`SELECT name FROM domains WHERE ${like('name')} ORDER BY name`).all({ p }) as { name: string }[]) {
-        out.push({ kind: 'domain', address: r.name });
-      }
-      const users = this.sql(`SELECT address, name FROM users WHERE ${like('address')} OR ${like("coalesce(name, '')")} ORDER BY key`)
-        .all({ p }) as { address: string; name: string | null }[];
-      for (const r of users) out.push(r.name === null ? { kind: 'user', address: r.address } : { kind: 'user', address: r.address, detail: r.name });
-      const aliases = this.sql(`SELECT name, targets, source FROM aliases WHERE ${like('name')} OR ${like('targets')} ORDER BY key`)
-        .all({ p }) as AliasRow[];
-      for (const r of aliases) out.push({ kind: 'alias', address: r.name, detail: matchDetail.alias(r) });
-      const lists = this.sql(
-          `SELECT key, address, owner, description FROM lists WHERE ${like('address')} OR ${like('owner')}
-             OR ${like("coalesce(description, '')")} ORDER BY key`,
-        )
-        .all({ p }) as ListRow[];
-      for (const r of lists) out.push({ kind: 'list', address: r.address, detail: matchDetail.list(r) });
-      const roles = this.sql(
-          `SELECT address, holder, description FROM roles WHERE ${like('address')} OR ${like('holder')}
-             OR ${like("coalesce(description, '')")} ORDER BY key`,
-        )
-        .all({ p }) as RoleRow[];
-      for (const r of roles) out.push({ kind: 'role', address: r.address, detail: matchDetail.role(r) });
-      return out;
-    });
+    return this.guard(() => findInSqliteDirectory((q) => this.sql(q), text));
   }
 
   /** Everything, password hashes included, for `correio migrate` (a copy to another backend). */

@@ -5,5 +5,6 @@
  * Security: see pop3-session and pop3-server. Limitations: see each module.
  */
 export { Pop3Server, type Pop3ServerOptions, type Pop3ListenOptions, type Pop3BoundAddress } from './pop3-server.js';
-export { Pop3Session, uidForKey, normalizeUser, type Pop3SessionContext } from './pop3-session.js';
+export { Pop3Session, normalizeUser, type Pop3SessionContext } from './pop3-session.js';
+export { uidForKey } from './maildrop-snapshot.js';
 export { MaildropLocks } from './maildrop-locks.js';

@@ -3,7 +3,7 @@
  * The server side of one POP3 connection: AUTHORIZATION (USER/PASS, AUTH PLAIN, STLS),
  * TRANSACTION over a snapshot of the maildrop taken at login, and UPDATE at QUIT.
  * Standards: RFC 1939 §3-§7 (states, commands, autologout timer, UPDATE only after QUIT),
- *   §7 (UIDL: 1-70 octets of 0x21-0x7E); RFC 2449 §5-§6 (CAPA, PIPELINING), §8 (IN-USE);
+ *   §7 (UIDL, maildrop-snapshot.ts; RETR/TOP, message-transfer.ts); RFC 2449 §5-§6 (CAPA, PIPELINING), §8 (IN-USE);
  *   RFC 3206 (SYS/TEMP, AUTH response codes); RFC 2595 §4 (STLS: discard pipelined input);
  *   RFC 5034 §4 (AUTH with initial response, "*" cancels); RFC 4616 (PLAIN).
  * Security: everything the client sends is hostile. Command lines over 255 octets are refused;
@@ -20,13 +20,11 @@
  * Limitations: APOP and LOGIN-DELAY/EXPIRE are not offered; the maildrop is the INBOX folder
  *   only; TOP reads (and discards) the rest of the stored message after the lines it sends.
  */
-import { createHash } from 'node:crypto';
 import type tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pipeline, type Duplex, type Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { MailboxStore } from '../../core/index.js';
 import {
-  Pop3DotStuffer,
   formatPop3Response,
   formatSaslChallenge,
   parsePop3Command,
@@ -39,6 +37,10 @@ import { runSaslExchange } from '../../protocol/sasl/index.js';
 import { CLOSED, INTERRUPTED, LONG, LineConnection, TIMEOUT } from '../connection/index.js';
 import type { AuthThrottle } from '../../policy/auth-throttle.js';
 import type { MaildropLocks } from './maildrop-locks.js';
+import { MaildropSnapshot, type SnapshotMessage } from './maildrop-snapshot.js';
+import { transferMessage } from './message-transfer.js';
+
+export { uidForKey } from './maildrop-snapshot.js';
 
 /** What a session needs from its server (resolved options plus shared state). */
 export interface Pop3SessionContext {
@@ -57,26 +59,12 @@ export interface Pop3SessionContext {
   readonly locks: MaildropLocks;
 }
 
-interface SnapshotMessage {
-  readonly key: string;
-  readonly size: number;
-  readonly uid: string;
-  deleted: boolean;
-}
-
 type State = 'authorization' | 'transaction' | 'update' | 'closed';
 
 /** Thrown to unwind a SASL exchange whose connection ended or timed out. */
 class ExchangeEnded extends Error {}
 /** Thrown when a SASL response line is too long: answered like a long command line. */
 class ResponseTooLong extends Error {}
-
-/** RFC 1939 §7: a unique-id is 1 to 70 characters in the range 0x21 to 0x7E. */
-export function uidForKey(key: string): string {
-  if (/^[\x21-\x7e]{1,70}$/.test(key)) return key;
-  // Deterministic, so it stays the same across sessions and restarts.
-  return createHash('sha256').update(key, 'utf8').digest('hex');
-}
 
 /** Full address with its domain lower-cased, as the directory and the mailbox store use it. */
 export function normalizeUser(name: string): string {
@@ -96,7 +84,7 @@ export class Pop3Session {
   private authFailures = 0;
   /** the locked maildrop owner once in TRANSACTION */
   private user: string | undefined;
-  private messages: SnapshotMessage[] = [];
+  private maildrop = MaildropSnapshot.empty();
   private readonly abort = new AbortController();
   /** resolves once the connection is closed and the lock released */
   readonly closed: Promise<void>;
@@ -205,40 +193,32 @@ export class Pop3Session {
     // TRANSACTION state (RFC 1939 §5).
     switch (c.verb) {
       case 'STAT': {
-        const live = this.live();
-        return this.send(pop3Responses.stat(live.length, sizeOf(live)));
+        const live = this.maildrop.live();
+        return this.send(pop3Responses.stat(live.count, live.size));
       }
       case 'LIST': {
         if (c.msg !== undefined) {
-          const m = this.pick(c.msg);
+          const m = this.maildrop.pick(c.msg);
           return 'key' in m ? this.send(pop3Responses.scanListing(c.msg, m.size)) : this.send(m);
         }
-        const lines: string[] = [];
-        this.messages.forEach((m, i) => {
-          if (!m.deleted) lines.push(`${i + 1} ${m.size}`);
-        });
-        const live = this.live();
-        return this.send(pop3Responses.scanListings(live.length, sizeOf(live), lines));
+        const live = this.maildrop.live();
+        return this.send(pop3Responses.scanListings(live.count, live.size, this.maildrop.listing('size')));
       }
       case 'UIDL': {
         if (c.msg !== undefined) {
-          const m = this.pick(c.msg);
+          const m = this.maildrop.pick(c.msg);
           return 'key' in m ? this.send(pop3Responses.uidListing(c.msg, m.uid)) : this.send(m);
         }
-        const lines: string[] = [];
-        this.messages.forEach((m, i) => {
-          if (!m.deleted) lines.push(`${i + 1} ${m.uid}`);
-        });
-        return this.send(pop3Responses.uidListings(lines));
+        return this.send(pop3Responses.uidListings(this.maildrop.listing('uid')));
       }
       case 'RETR':
       case 'TOP': {
-        const m = this.pick(c.msg);
+        const m = this.maildrop.pick(c.msg);
         if (!('key' in m)) return this.send(m);
         return this.sendMessage(m, c.verb === 'TOP' ? c.lines : undefined);
       }
       case 'DELE': {
-        const m = this.pick(c.msg);
+        const m = this.maildrop.pick(c.msg);
         if (!('key' in m)) return this.send(m);
         m.deleted = true;
         return this.send(pop3Responses.deleted(c.msg));
@@ -246,8 +226,8 @@ export class Pop3Session {
       case 'NOOP':
         return this.send(pop3Responses.noop());
       case 'RSET': {
-        for (const m of this.messages) m.deleted = false;
-        return this.send(pop3Responses.reset(this.messages.length, sizeOf(this.messages)));
+        this.maildrop.reset();
+        return this.send(pop3Responses.reset(this.maildrop.count, this.maildrop.size));
       }
       default:
         // USER, PASS, AUTH, STLS after login
@@ -265,18 +245,6 @@ export class Pop3Session {
     }
     caps.push('IMPLEMENTATION correio');
     return caps;
-  }
-
-  private live(): SnapshotMessage[] {
-    return this.messages.filter((m) => !m.deleted);
-  }
-
-  /** The message numbered n (1-based), or the -ERR for it. */
-  private pick(n: number): SnapshotMessage | Pop3Response {
-    const m = this.messages[n - 1];
-    if (m === undefined) return pop3Responses.noSuchMessage();
-    if (m.deleted) return pop3Responses.alreadyDeleted(n);
-    return m;
   }
 
   // --- AUTHORIZATION ---
@@ -346,10 +314,8 @@ export class Pop3Session {
     }
     this.user = user;
     try {
-      const list = await this.ctx.mailboxes.list(user);
       // The snapshot: messages arriving later are not part of this session.
-      list.sort((a, b) => a.receivedAt - b.receivedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      this.messages = list.map((m) => ({ key: m.key, size: m.size, uid: uidForKey(m.key), deleted: false }));
+      this.maildrop = await MaildropSnapshot.take(this.ctx.mailboxes, user);
     } catch {
       this.ctx.locks.release(user);
       this.user = undefined;
@@ -357,7 +323,7 @@ export class Pop3Session {
     }
     if (this.isClosed) return; // finish() released the lock
     this.state = 'transaction';
-    this.send(pop3Responses.loggedIn(this.messages.length, sizeOf(this.messages)));
+    this.send(pop3Responses.loggedIn(this.maildrop.count, this.maildrop.size));
   }
 
   /** `blocked`: the throttle now refuses this address, so the session ends here too. */
@@ -391,42 +357,13 @@ export class Pop3Session {
 
   private async sendMessage(m: SnapshotMessage, bodyLines: number | undefined): Promise<void> {
     const user = this.user!;
-    let src: Readable;
-    try {
-      src = await this.ctx.mailboxes.open(user, m.key);
-    } catch {
-      return this.send(pop3Responses.localError());
-    }
-    const stuffer = new Pop3DotStuffer(bodyLines === undefined ? {} : { bodyLines });
-    const stuffed = pipeline(src, stuffer, () => {
-      /* errors surface through the iterator below */
-    });
-    const it = stuffed[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    let next: IteratorResult<Buffer>;
-    try {
-      // Read the first chunk before answering, so an unreadable message still gets -ERR.
-      next = await it.next();
-    } catch {
-      src.destroy();
-      return this.send(pop3Responses.localError());
-    }
-    this.send(bodyLines === undefined ? pop3Responses.retrieving(m.size) : pop3Responses.topFollows());
-    try {
-      while (!next.done) {
-        // a client that stops reading is dropped after the autologout time (RFC 1939 §3)
-        if (!(await this.flushWrite(next.value)) || this.isClosed) {
-          src.destroy();
-          this.destroy();
-          return;
-        }
-        next = await it.next();
-      }
-    } catch {
-      // The +OK is out: a half-sent message cannot be turned into an -ERR. Drop the connection
-      // (no UPDATE), so the client knows the transfer failed.
-      src.destroy();
-      this.destroy();
-    }
+    return transferMessage({
+      open: () => this.ctx.mailboxes.open(user, m.key),
+      send: (r) => this.send(r),
+      write: (data) => this.flushWrite(data),
+      closed: () => this.isClosed,
+      drop: () => this.destroy(),
+    }, m.size, bodyLines);
   }
 
   private async quit(): Promise<void> {
@@ -437,16 +374,7 @@ export class Pop3Session {
     // RFC 1939 §6: UPDATE state, only reached through QUIT.
     this.state = 'update';
     const user = this.user!;
-    let failed = 0;
-    for (const m of this.messages) {
-      if (!m.deleted) continue;
-      try {
-        await this.ctx.mailboxes.remove(user, m.key);
-      } catch {
-        failed++;
-      }
-    }
-    const left = this.messages.filter((m) => !m.deleted).length;
+    const { failed, left } = await this.maildrop.update(this.ctx.mailboxes, user);
     this.ctx.locks.release(user);
     this.user = undefined;
     this.send(failed > 0 ? pop3Responses.notAllRemoved() : pop3Responses.signingOffWithCount(this.ctx.hostname, left));
@@ -472,10 +400,4 @@ export class Pop3Session {
     this.finish();
     void this.conn.end();
   }
-}
-
-function sizeOf(ms: readonly SnapshotMessage[]): number {
-  let n = 0;
-  for (const m of ms) n += m.size;
-  return n;
 }
