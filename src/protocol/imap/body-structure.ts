@@ -11,7 +11,8 @@
 import type { HeaderField } from '../mime/index.js';
 import { envelopeOf } from './envelope.js';
 import { ImapRun, type ImapValue } from './imap-value.js';
-import { parseParams, type MimePart } from './mime-tree.js';
+import { joinContinuations, parseParams } from './mime-params.js';
+import type { MimePart } from './mime-tree.js';
 
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 
@@ -42,40 +43,52 @@ function extension(p: MimePart): ImapValue[] {
   let disposition: ImapValue = null;
   if (disp !== undefined) {
     const d = parseParams(disp);
-    if (d.value !== '') disposition = [latin1(d.value.toLowerCase()), paramList(d.params)];
+    if (d.value !== '') disposition = [latin1(d.value), paramList(joinContinuations(d.params))];
   }
-  const lang = field(p.fields, 'content-language');
-  let language: ImapValue = null;
-  if (lang !== undefined) {
-    const tags = lang.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    language = tags.length === 0 ? null : tags.length === 1 ? latin1(tags[0]) : tags.map(latin1);
-  }
-  return [disposition, language, nstr(field(p.fields, 'content-location'))];
+  return [disposition, languages(field(p.fields, 'content-language')), nstr(field(p.fields, 'content-location'))];
 }
+
+/** RFC 3282 Content-Language: a list of tags (always a list, as Dovecot sends); one ending in junk ends it. */
+function languages(value: string | undefined): ImapValue {
+  if (value === undefined) return null;
+  const tags: Buffer[] = [];
+  for (const item of value.replace(/\([^()]*\)/g, ' ').split(',')) {
+    const words = item.trim().split(/\s+/).filter((w) => w !== '');
+    if (words.length > 0) tags.push(latin1(words[0]));
+    if (words.length > 1) break;
+  }
+  return tags.length === 0 ? null : tags;
+}
+
+/** RFC 9051 §7.5.2 body-type-mpart needs one part at least: a multipart without any gets an empty text/plain. */
+const noPart: ImapValue = [latin1('text'), latin1('plain'), [latin1('charset'), latin1('us-ascii')], null, null, latin1('7bit'), 0, 0];
 
 /** BODYSTRUCTURE when `extended`, otherwise BODY. */
 export function bodyStructure(buf: Buffer, p: MimePart, extended: boolean): ImapValue {
-  const ct = p.contentType;
+  // the type, subtype, encoding and parameter names as the sender wrote them (case-insensitive, RFC 2045 §5.1)
+  const ct = p.contentType.written;
   if (p.children) {
-    const out: ImapValue[] = [new ImapRun(p.children.map((c) => bodyStructure(buf, c, extended))), latin1(ct.subtype)];
+    const parts = p.children.length === 0 ? [extended ? [...(noPart as ImapValue[]), null, null, null, null] : noPart] : p.children.map((c) => bodyStructure(buf, c, extended));
+    const out: ImapValue[] = [new ImapRun(parts), latin1(ct.subtype)];
     if (extended) out.push(paramList(ct.params), ...extension(p));
     return out;
   }
   const size = Math.max(0, p.end - p.bodyStart);
   // RFC 2045 §5.2: a text part without a charset is US-ASCII (said explicitly, as Dovecot does)
-  const params = ct.type === 'text' && !ct.params.some(([k]) => k.toLowerCase() === 'charset') ? [...ct.params, ['charset', 'us-ascii'] as const] : ct.params;
+  const params = p.contentType.type === 'text' && !ct.params.some(([k]) => k.toLowerCase() === 'charset') ? [...ct.params, ['charset', 'us-ascii'] as const] : ct.params;
   const out: ImapValue[] = [
-    latin1(ct.type),
-    latin1(ct.subtype),
+    // an embedded message's type is named in lower case whatever its header says (as Dovecot)
+    latin1(p.message ? 'message' : ct.type),
+    latin1(p.message ? p.contentType.subtype : ct.subtype),
     paramList(params),
     nstr(field(p.fields, 'content-id')),
     nstr(field(p.fields, 'content-description')),
-    latin1((field(p.fields, 'content-transfer-encoding') ?? '7bit').toLowerCase()),
+    latin1(field(p.fields, 'content-transfer-encoding') ?? '7bit'),
     size,
   ];
   if (p.message) {
     out.push(envelopeOf(p.message.fields), bodyStructure(buf, p.message, extended), countLines(buf, p.bodyStart, p.end));
-  } else if (ct.type === 'text') {
+  } else if (p.contentType.type === 'text') {
     out.push(countLines(buf, p.bodyStart, p.end));
   }
   if (extended) out.push(nstr(field(p.fields, 'content-md5')), ...extension(p));

@@ -3,22 +3,31 @@
  * The MIME structure of a stored message, for FETCH BODY[part], BODYSTRUCTURE and ENVELOPE:
  * each part's header and body as offsets into the message, its Content-* fields parsed, the
  * parts of a multipart and the message inside a message/rfc822.
- * Standards: RFC 2045 §5.1 (Content-Type, parameters: token or quoted-string), RFC 2046 §5.1.1
- *   (boundaries: a delimiter line is CRLF "--" boundary, the CRLF belonging to the delimiter;
- *   the close delimiter ends with "--"; preamble and epilogue are not parts), RFC 2183
- *   (Content-Disposition), RFC 9051 §6.4.5 (part numbering: a non-multipart message has one
- *   part, numbered 1; the parts of an embedded message are numbered below it).
- * Security: broken MIME never throws: a multipart without its boundary is read as one text
- *   part, nesting is bounded (deeper parts are read as plain bodies), header fields are parsed
- *   by the shared protocol/mime code.
- * Limitations: parameters are given raw (RFC 2231 continuations are not joined).
+ * Standards: RFC 2045 §5.1-§5.2 (Content-Type; an invalid one reads as text/plain), RFC 2046
+ *   §5.1.1 (boundaries: a delimiter line is CRLF "--" boundary, matched as a prefix of the line,
+ *   the CRLF belonging to the delimiter; the close delimiter ends with "--"; preamble and
+ *   epilogue are not parts), RFC 2231 (a `boundary*` parameter is the boundary too), RFC 9051
+ *   §6.4.5 (part numbering: a non-multipart message has one part, numbered 1; the parts of an
+ *   embedded message are numbered below it).
+ * Security: broken MIME never throws: boundaries are read the way Dovecot reads them (a
+ *   delimiter of an outer multipart closes the inner ones; a multipart without delimiters has
+ *   no parts), nesting (40) and parts (10,000) are bounded (deeper parts are plain bodies),
+ *   header fields are parsed by the shared protocol/mime code.
+ * Limitations: none known beyond the bounds.
  */
 import { decodeHeaderBytes, parseHeaderFields, type HeaderField } from '../mime/index.js';
+import { extendedParam, joinContinuations, parseParams, type Param } from './mime-params.js';
+
+export { parseParams } from './mime-params.js';
 
 export interface ContentType {
+  /** lower case, for decisions */
   readonly type: string;
   readonly subtype: string;
-  readonly params: readonly (readonly [string, string])[];
+  /** names in lower case, values as written (RFC 2231 segments not joined) */
+  readonly params: readonly Param[];
+  /** as written (BODYSTRUCTURE keeps the sender's case), RFC 2231 continuations joined */
+  readonly written: { readonly type: string; readonly subtype: string; readonly params: readonly Param[] };
 }
 
 export interface MimePart {
@@ -34,128 +43,148 @@ export interface MimePart {
 }
 
 const maxDepth = 40;
-
-/** Finds the end of the header block at `from`: the offset after the empty line (or `end`). */
-function headerEnd(buf: Buffer, from: number, end: number): number {
-  if (buf[from] === 0x0d && buf[from + 1] === 0x0a) return from + 2;
-  if (buf[from] === 0x0a) return from + 1;
-  let i = from;
-  for (;;) {
-    const lf = buf.indexOf(0x0a, i);
-    if (lf < 0 || lf >= end) return end;
-    const next = lf + 1;
-    if (buf[next] === 0x0a) return Math.min(next + 1, end);
-    if (buf[next] === 0x0d && buf[next + 1] === 0x0a) return Math.min(next + 2, end);
-    i = next;
-  }
-}
-
-/** RFC 2045 §5.1 value and parameters: `type/subtype; a=b; c="d e"` */
-export function parseParams(value: string): { value: string; params: [string, string][] } {
-  const params: [string, string][] = [];
-  let i = 0;
-  const s = value.replace(/\([^()]*\)/g, ' ');
-  const skip = (): void => {
-    while (i < s.length && /[ \t\r\n]/.test(s[i])) i++;
-  };
-  skip();
-  const start = i;
-  while (i < s.length && s[i] !== ';') i++;
-  const head = s.slice(start, i).trim();
-  while (i < s.length && s[i] === ';') {
-    i++;
-    skip();
-    const ks = i;
-    while (i < s.length && s[i] !== '=' && s[i] !== ';') i++;
-    const key = s.slice(ks, i).trim();
-    if (s[i] !== '=') continue;
-    i++;
-    skip();
-    let v = '';
-    if (s[i] === '"') {
-      i++;
-      while (i < s.length && s[i] !== '"') {
-        if (s[i] === '\\' && i + 1 < s.length) i++;
-        v += s[i++];
-      }
-      i++;
-      while (i < s.length && s[i] !== ';') i++;
-    } else {
-      const vs = i;
-      while (i < s.length && s[i] !== ';') i++;
-      v = s.slice(vs, i).trim();
-    }
-    if (key !== '' && params.length < 100) params.push([key.toLowerCase(), v]);
-  }
-  return { value: head, params };
-}
+const maxParts = 10_000;
 
 function contentTypeOf(fields: readonly HeaderField[], parentDigest: boolean): ContentType {
+  // RFC 2045 §5.2 defaults; the first Content-Type counts (as with Dovecot)
   const raw = fields.find((f) => f.name.toLowerCase() === 'content-type')?.value;
   const dflt: ContentType = parentDigest
-    ? { type: 'message', subtype: 'rfc822', params: [] }
-    : { type: 'text', subtype: 'plain', params: [['charset', 'us-ascii']] };
+    ? { type: 'message', subtype: 'rfc822', params: [], written: { type: 'message', subtype: 'rfc822', params: [] } }
+    : { type: 'text', subtype: 'plain', params: [['charset', 'us-ascii']], written: { type: 'text', subtype: 'plain', params: [['charset', 'us-ascii']] } };
   if (raw === undefined) return dflt;
   const p = parseParams(raw);
-  const m = /^([^\s/]+)\/([^\s/]+)$/.exec(p.value);
+  const m = /^([^\s/]+)\s*\/\s*([^\s/]+)$/.exec(p.value);
   // RFC 2045 §5.2: an invalid Content-Type is read as the default
   if (!m) return dflt;
-  return { type: m[1].toLowerCase(), subtype: m[2].toLowerCase(), params: p.params };
+  return {
+    type: m[1].toLowerCase(),
+    subtype: m[2].toLowerCase(),
+    params: p.params.map(([k, v]) => [k.toLowerCase(), v] as const),
+    written: { type: m[1], subtype: m[2], params: joinContinuations(p.params) },
+  };
 }
 
 export function parseMimeTree(buf: Buffer): MimePart {
-  return parsePart(buf, 0, buf.length, 0, false);
+  return new TreeParser(buf).entity(0, [], 0, false).part;
 }
 
-function parsePart(buf: Buffer, start: number, end: number, depth: number, parentDigest: boolean): MimePart {
-  const bodyStart = headerEnd(buf, start, end);
-  const fields = parseHeaderFields(decodeHeaderBytes(buf.subarray(start, bodyStart)));
-  let contentType = contentTypeOf(fields, parentDigest);
-  if (depth < maxDepth && contentType.type === 'multipart') {
-    const boundary = contentType.params.find(([k]) => k === 'boundary')?.[1];
-    const children = boundary ? splitMultipart(buf, bodyStart, end, boundary) : undefined;
-    if (children && children.length > 0) {
-      const digest = contentType.subtype === 'digest';
-      return { headerStart: start, bodyStart, end, fields, contentType, children: children.map(([s, e]) => parsePart(buf, s, e, depth + 1, digest)) };
-    }
-    contentType = { type: 'text', subtype: 'plain', params: [['charset', 'us-ascii']] };
-  }
-  if (depth < maxDepth && contentType.type === 'message' && (contentType.subtype === 'rfc822' || contentType.subtype === 'global')) {
-    return { headerStart: start, bodyStart, end, fields, contentType, message: parsePart(buf, bodyStart, end, depth + 1, false) };
-  }
-  return { headerStart: start, bodyStart, end, fields, contentType };
+/** A delimiter line found while reading a part: which open multipart it belongs to. */
+interface Hit {
+  /** index in the boundary stack (0 = outermost) */
+  readonly level: number;
+  readonly close: boolean;
+  readonly lineStart: number;
+  /** the offset after the delimiter line */
+  readonly next: number;
 }
 
-/** The [start, end) of each body part between the delimiter lines of `boundary`. */
-function splitMultipart(buf: Buffer, from: number, end: number, boundary: string): [number, number][] {
-  const delim = Buffer.from(`--${boundary}`, 'latin1');
-  const parts: [number, number][] = [];
-  let partStart = -1;
-  let lineStart = from;
-  while (lineStart < end) {
-    let lf = buf.indexOf(0x0a, lineStart);
-    if (lf < 0 || lf >= end) lf = end;
-    if (buf[lineStart] === 0x2d && buf.subarray(lineStart, lineStart + delim.length).equals(delim)) {
-      const rest = buf.toString('latin1', lineStart + delim.length, lf).replace(/\r$/, '');
-      const close = rest.startsWith('--');
-      if (/^[ \t]*$/.test(close ? rest.slice(2) : rest)) {
-        if (partStart >= 0) {
-          // the CRLF before the delimiter belongs to it (RFC 2046 §5.1.1)
-          let e = lineStart;
-          if (e > partStart && buf[e - 1] === 0x0a) e--;
-          if (e > partStart && buf[e - 1] === 0x0d) e--;
-          parts.push([partStart, Math.max(partStart, e)]);
-          if (parts.length >= 1000) return parts;
-        }
-        if (close) return parts;
-        partStart = Math.min(lf + 1, end);
+/**
+ * One pass over the lines with the boundaries of the open multiparts (RFC 2046 §5.1.1): a
+ * line is a delimiter when it starts with "--" and a boundary (a prefix match: text after the
+ * boundary is ignored, as the RFC's note to implementors says); when several open boundaries
+ * match, the longest, then the innermost, wins. A delimiter of an outer multipart also ends
+ * the inner ones (their close delimiter missing). A multipart without any delimiter has no
+ * parts (BODYSTRUCTURE shows an empty text/plain, body-structure.ts).
+ */
+class TreeParser {
+  private parts = 0;
+  constructor(private readonly buf: Buffer) {}
+
+  entity(start: number, stack: readonly Buffer[], depth: number, parentDigest: boolean): { part: MimePart; hit?: Hit } {
+    const buf = this.buf;
+    const head = this.header(start, stack);
+    const fields = parseHeaderFields(decodeHeaderBytes(buf.subarray(start, head.end)));
+    const contentType = contentTypeOf(fields, parentDigest);
+    const base = { headerStart: start, fields, contentType };
+    if (head.hit) return { part: { ...base, bodyStart: this.before(head.hit, start), end: this.before(head.hit, start) }, hit: head.hit };
+    const bodyStart = head.end;
+    const boundary = contentType.type === 'multipart' ? extendedParam(contentType.params, 'boundary') : undefined;
+    if (contentType.type === 'multipart' && depth < maxDepth && this.parts < maxParts) {
+      const children: MimePart[] = [];
+      if (boundary === undefined || boundary === '') {
+        const hit = this.scan(bodyStart, stack);
+        return { part: { ...base, bodyStart, end: this.endAt(hit, bodyStart), children }, hit };
       }
+      // RFC 2046 §5.1.1 allows 70 characters; a longer boundary compares by its first 80 octets (as Dovecot)
+      const mine = [...stack, Buffer.from(boundary, 'latin1').subarray(0, 80)];
+      const level = stack.length;
+      let hit = this.scan(bodyStart, mine);
+      while (hit && hit.level === level && !hit.close && this.parts++ < maxParts) {
+        const child = this.entity(hit.next, mine, depth + 1, contentType.subtype === 'digest');
+        children.push(child.part);
+        hit = child.hit;
+      }
+      // closed: the epilogue runs to a delimiter of an outer multipart (the line end after the
+      // close delimiter is the epilogue's, so an empty epilogue gives its CRLF to no delimiter)
+      let min = bodyStart;
+      if (hit && hit.level === level) {
+        min = hit.next;
+        hit = this.scan(hit.next, stack);
+      }
+      return { part: { ...base, bodyStart, end: this.endAt(hit, min), children }, hit };
     }
-    lineStart = lf + 1;
+    if (depth < maxDepth && contentType.type === 'message' && (contentType.subtype === 'rfc822' || contentType.subtype === 'global')) {
+      const inner = this.entity(bodyStart, stack, depth + 1, false);
+      return { part: { ...base, bodyStart, end: Math.max(bodyStart, inner.part.end), message: inner.part }, hit: inner.hit };
+    }
+    const hit = this.scan(bodyStart, stack);
+    return { part: { ...base, bodyStart, end: this.endAt(hit, bodyStart) }, hit };
   }
-  // no close delimiter: the last part runs to the end
-  if (partStart >= 0) parts.push([partStart, end]);
-  return parts;
+
+  /** The end of the header block from `from` (after its empty line), or a delimiter line inside it. */
+  private header(from: number, stack: readonly Buffer[]): { end: number; hit?: Hit } {
+    const buf = this.buf;
+    for (let i = from; i < buf.length; ) {
+      if (buf[i] === 0x0a) return { end: i + 1 };
+      if (buf[i] === 0x0d && buf[i + 1] === 0x0a) return { end: i + 2 };
+      const hit = this.delimiter(i, stack);
+      if (hit) return { end: i, hit };
+      const lf = buf.indexOf(0x0a, i);
+      if (lf < 0) break;
+      i = lf + 1;
+    }
+    return { end: buf.length };
+  }
+
+  /** The first delimiter line of `stack` at or after `from`. */
+  private scan(from: number, stack: readonly Buffer[]): Hit | undefined {
+    if (stack.length === 0) return undefined;
+    const buf = this.buf;
+    for (let i = from; i < buf.length; ) {
+      const hit = this.delimiter(i, stack);
+      if (hit) return hit;
+      const lf = buf.indexOf(0x0a, i);
+      if (lf < 0) break;
+      i = lf + 1;
+    }
+    return undefined;
+  }
+
+  private delimiter(lineStart: number, stack: readonly Buffer[]): Hit | undefined {
+    const buf = this.buf;
+    if (buf[lineStart] !== 0x2d || buf[lineStart + 1] !== 0x2d) return undefined;
+    let level = -1;
+    for (let k = stack.length - 1; k >= 0; k--) {
+      const b = stack[k];
+      if ((level < 0 || b.length > stack[level].length) && buf.subarray(lineStart + 2, lineStart + 2 + b.length).equals(b)) level = k;
+    }
+    if (level < 0) return undefined;
+    const after = lineStart + 2 + stack[level].length;
+    const lf = buf.indexOf(0x0a, after);
+    return { level, close: buf[after] === 0x2d && buf[after + 1] === 0x2d, lineStart, next: lf < 0 ? buf.length : lf + 1 };
+  }
+
+  /** Where a part before a delimiter ends: the CRLF before the delimiter belongs to it. */
+  private before(hit: Hit, min: number): number {
+    let e = hit.lineStart;
+    if (e > min && this.buf[e - 1] === 0x0a) e--;
+    if (e > min && this.buf[e - 1] === 0x0d) e--;
+    return e;
+  }
+
+  private endAt(hit: Hit | undefined, min: number): number {
+    return hit ? Math.max(min, this.before(hit, min)) : this.buf.length;
+  }
 }
 
 /**

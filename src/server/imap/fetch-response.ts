@@ -75,7 +75,8 @@ function sectionData(msg: LoadedMessage, item: Extract<FetchItem, { kind: 'BODY[
   const { buf, tree } = msg;
   const s = item.section;
   const p = findPart(tree, s.part);
-  if (!p) return null;
+  // a part that does not exist (a multipart without parts): RFC 9051 does not say; "" as Dovecot
+  if (!p) return item.kind === 'BODY[]' ? Buffer.alloc(0) : null;
   if (item.kind !== 'BODY[]') {
     if (p.children || (p.message && s.part.length > 0)) return item.kind === 'BINARY.SIZE' ? null : null;
     const body = s.part.length === 0 ? buf : buf.subarray(p.bodyStart, p.end);
