@@ -46,6 +46,8 @@ export interface MessageTrace {
   readonly recipients: readonly RecipientTrace[];
   /** the message has left the queue: told from the delivery history (past-trace.ts) */
   readonly fromHistory?: boolean;
+  /** from the history: our Received field as it was stored (unfolded), when the history kept it */
+  readonly receivedField?: string;
 }
 
 /** The first (topmost, i.e. ours) Received field of a stored message, unfolded; undefined when absent. */

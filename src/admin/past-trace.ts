@@ -6,8 +6,9 @@
  * message's, so `correio trace` prints both alike.
  * Standards: seed §2 (each attempt recorded); RFC 3464 §2.3.3 (action values).
  * Security: addresses and replies only, as the log has them.
- * Limitations: the alias chain of a recipient is not kept (the history has the recipient as
- *   resolved); neither is the Received field (the client, HELO name and protocol stand in for it).
+ * Limitations: messages received before the history kept the alias chain (`given`, `via` on
+ *   queued events) and the Received field (`receivedField`) show the recipient as resolved and
+ *   the client, HELO name and protocol instead.
  */
 import type { HistoryEvent } from '../log/index.js';
 import { attemptLine, isoTime, outcomeText } from './queue-report.js';
@@ -23,6 +24,14 @@ function eventAttempt(e: HistoryEvent): string {
   return attemptLine(e.time, opt(e.host), opt(e.ip), outcomeText(opt(e.reply), opt(e.error), text(e.status)));
 }
 
+/** given → each alias, role or list followed → recipient, as message-trace.ts builds it from the envelope */
+function chainOf(given: string, via: readonly string[], recipient: string): string[] {
+  const chain = [...via];
+  if (chain.length === 0 || chain[0].toLowerCase() !== given.toLowerCase()) chain.unshift(given);
+  if (chain.at(-1)?.toLowerCase() !== recipient.toLowerCase()) chain.push(recipient);
+  return chain;
+}
+
 const final = new Set(['delivered', 'bounced', 'expired']);
 
 /** The trace of a message from its kept events (oldest first); undefined when there are none. */
@@ -35,32 +44,34 @@ export function pastTrace(events: readonly HistoryEvent[]): MessageTrace | undef
     const mine = events.filter((e) => text(e.envelopeId) === envelopeId);
     const q = mine.find((e) => e.event === 'queued');
     const recipient = text((q ?? mine[0]).recipient);
+    const given = q?.given !== undefined ? text(q.given) : recipient;
+    const chain = chainOf(given, Array.isArray(q?.via) ? q.via.map(text) : [], recipient);
     const attempts = mine.filter((e) => e.event !== 'queued' && e.event !== 'admin');
     const end = mine.find((e) => final.has(e.event));
     // an operator's delete or bounce of the message (or of this envelope), logged by the server
     const op = events.find((e) => e.event === 'admin' && (e.action === 'delete' || e.action === 'bounce') && (text(e.id) === envelopeId || text(e.id) === text(e.messageId)));
+    const offline = op?.server === false ? ', the server stopped' : '';
     if (end === undefined && op !== undefined) {
       const deleted = op.action === 'delete';
       return {
-        envelopeId, given: recipient, recipient, chain: [recipient], route: text((q ?? mine[0]).route),
+        envelopeId, given, recipient, chain, route: text((q ?? mine[0]).route),
         attempts: attempts.map(eventAttempt), delayWarnedAt: null,
         state: deleted ? 'deleted' : 'bounced',
-        detail: `${deleted ? 'deleted' : 'bounced'} by ${text(op.by)} ${isoTime(op.time)}`,
+        detail: `${deleted ? 'deleted' : 'bounced'} by ${text(op.by)} ${isoTime(op.time)}${offline}`,
         queueState: 'removed',
       };
     }
     const state = end === undefined ? 'deferred' : end.event === 'delivered' ? 'delivered' : (end.event as 'bounced' | 'expired');
     return {
       envelopeId,
-      given: recipient,
+      given,
       recipient,
-      chain: [recipient],
+      chain,
       route: text((q ?? mine[0]).route),
       attempts: attempts.map(eventAttempt),
       delayWarnedAt: null,
       state,
-      // an operator's delete or bounce with the server down leaves the history no end for it
-      detail: end === undefined ? 'no outcome in the history (bounced or deleted by the operator, or queued when it was written)' : `left the queue ${isoTime(end.time)}`,
+      detail: end === undefined ? 'no outcome in the history (its last events were lost, e.g. in a crash)' : `left the queue ${isoTime(end.time)}`,
       queueState: end === undefined ? 'unknown' : 'removed',
     };
   });
@@ -72,6 +83,7 @@ export function pastTrace(events: readonly HistoryEvent[]): MessageTrace | undef
     sender: text(received?.sender),
     size: typeof received?.size === 'number' ? received.size : 0,
     received: received ? `${heloPart}(${text(received.client)}) with ${text(received.protocol)}` : null,
+    ...(typeof received?.receivedField === 'string' && { receivedField: received.receivedField }),
     recipients,
     fromHistory: true,
   };

@@ -122,6 +122,15 @@ export async function askSocket<Req, Res>(path: string, req: Req, timeoutMs = 30
   });
 }
 
+/**
+ * The operator of a CLI command, for the log: the one behind sudo, else the login ($LOGNAME,
+ * $USER), else the uid (root's CLI runs as run_as by then, so the process's own account would
+ * name run_as). Recorded, not trusted: whoever may run the command may set these.
+ */
+export function operatorName(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return env.SUDO_USER || env.LOGNAME || env.USER || `uid ${process.getuid?.() ?? '?'}`;
+}
+
 /** Why SocketQueueControl could not act: no answer at all, or the server refused. */
 export class ControlError extends Error {
   constructor(readonly reason: 'no-answer' | 'refused', message: string) {
@@ -136,12 +145,16 @@ export class ControlError extends Error {
  * CLI's SocketQueueControl) or the server's own handler (the admin API, app/web-services.ts).
  */
 export class RequestQueueControl implements QueueControl {
-  constructor(private readonly send: (req: ControlRequest) => Promise<ControlResponse | undefined>) {}
+  constructor(
+    private readonly send: (req: ControlRequest) => Promise<ControlResponse | undefined>,
+    /** who gives the commands, for the log: the CLI's operator; the admin API's caller */
+    private readonly by: () => string = operatorName,
+  ) {}
 
   async #call(req: ControlRequest): Promise<number> {
     // who asked, for the server's log: the operator behind sudo, else the login (root's CLI
     // runs as run_as by then, so the process's own account would name run_as)
-    const by = process.env.SUDO_USER ?? process.env.LOGNAME ?? process.env.USER ?? `uid ${process.getuid?.() ?? '?'}`;
+    const by = this.by();
     const res = await this.send(req.op === 'flush' || req.op === 'hold' || req.op === 'release' || req.op === 'delete' || req.op === 'bounce' ? { ...req, by } : req);
     if (res === undefined) throw new ControlError('no-answer', 'the server did not answer');
     if (!res.ok) throw new ControlError('refused', res.error ?? 'unknown error');

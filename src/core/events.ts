@@ -6,9 +6,9 @@
  * Limitations: none.
  */
 export const channels = {
-  /** { messageId, sender, recipients, size, client } */
+  /** { messageId, sender, recipients, size, client, protocol, helo?, tls?, authUser?, messageIdHeader?, receivedField } */
   received: 'correio:received',
-  /** { envelopeId, messageId, recipient, route } */
+  /** { envelopeId, messageId, recipient, route, given?, via? } (given: as at RCPT; via: the aliases, roles, lists followed) */
   queued: 'correio:queued',
   /** { envelopeId, messageId, recipient, route, status, reply?, host? } */
   delivered: 'correio:delivered',
@@ -21,7 +21,10 @@ export const channels = {
   connection: 'correio:connection',
   /** { error, where } */
   error: 'correio:error',
-  /** { action: 'flush'|'hold'|'release'|'delete'|'bounce', messageId?, id?, count, by }: an operator's queue command through the running server */
+  /**
+   * an operator's action: a queue command ({ action: 'flush'|'hold'|'release'|'delete'|'bounce', messageId?, id?, count })
+   * or a directory change ({ action: 'user add'|'alias set'|…, the entry and what changed }), with `by` and `via` ('cli'|'api')
+   */
   admin: 'correio:admin',
   /** { protocol: 'smtp'|'pop3' }: a login refused for a wrong user name or password (metrics) */
   authFailure: 'correio:auth-failure',

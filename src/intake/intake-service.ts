@@ -223,19 +223,18 @@ export class IntakeService implements Intake {
       const firstRcpt = tx.recipients.length === 1 ? addressToString(tx.recipients[0].address) : undefined;
       // RFC 5321 §4.4: every hop, internal re-injection included, adds a trace field; the
       // count of these fields is what stops loops through lists and forwarding.
-      prepend.unshift(
-        formatReceived({
-          from: tx.session.heloName,
-          remoteHostname: tx.session.remoteHostname,
-          remoteAddress: tx.session.remoteAddress,
-          by: this.opts.hostname,
-          protocol: tx.session.protocol,
-          id: draft.id,
-          for: firstRcpt,
-          tls: tx.session.tls,
-          date: now,
-        }),
-      );
+      const receivedField = formatReceived({
+        from: tx.session.heloName,
+        remoteHostname: tx.session.remoteHostname,
+        remoteAddress: tx.session.remoteAddress,
+        by: this.opts.hostname,
+        protocol: tx.session.protocol,
+        id: draft.id,
+        for: firstRcpt,
+        tls: tx.session.tls,
+        date: now,
+      });
+      prepend.unshift(receivedField);
       let messageIdField = fields.find((f) => f.name === 'message-id')?.value.trim();
       if (tx.session.submission) {
         // RFC 6409 §8.2, §8.3: a submission server may add a missing Date and Message-ID.
@@ -297,6 +296,8 @@ export class IntakeService implements Intake {
           ...(tx.session.tls && { tls: `${tx.session.tls.protocol} ${tx.session.tls.cipher}` }),
           ...(tx.session.authUser !== undefined && { authUser: tx.session.authUser }),
           ...(messageIdField !== undefined && { messageIdHeader: messageIdField }),
+          // our trace field as stored (unfolded, RFC 5322 §2.2.3), for correio trace after the message has left
+          receivedField: receivedField.replace(/^Received:\s*/i, '').replace(/\r\n[ \t]+/g, ' '),
         });
       }
       if (queuedChannel.hasSubscribers) {
@@ -306,6 +307,9 @@ export class IntakeService implements Intake {
             messageId: e.messageId,
             recipient: addressToString(e.recipient),
             route: `${e.route.transport}:${e.route.nextHop}`,
+            // the alias chain: as given at RCPT, then each alias, role or list followed
+            ...(e.originalRecipient !== undefined && { given: addressToString(e.originalRecipient) }),
+            ...(e.resolvedVia !== undefined && e.resolvedVia.length > 0 && { via: e.resolvedVia }),
           });
         }
       }

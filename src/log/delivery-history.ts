@@ -13,7 +13,7 @@
  *   the retention to leave the queue is shown from what is left.
  */
 import diagnostics from 'node:diagnostics_channel';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { channels } from '../core/index.js';
 import { BatchedOutput } from './batched-output.js';
@@ -65,6 +65,8 @@ export class DeliveryHistory {
     for (const name of historyEvents) {
       const handler = (message: unknown): void => {
         if (typeof message !== 'object' || message === null) return;
+        // an operator's directory change has no message: it is the admin log's (log/admin-log.ts)
+        if (name === 'admin' && (message as { messageId?: unknown }).messageId === undefined) return;
         this.write({ ...(message as Record<string, unknown>), event: name, time: this.now() });
       };
       diagnostics.subscribe(channels[name], handler);
@@ -131,6 +133,22 @@ export class DeliveryHistory {
     this.closeFile();
     await Promise.all(this.closing);
     this.closing = [];
+  }
+}
+
+/**
+ * Adds one event to today's file from a process that is not serve (the CLI's queue actions with
+ * the server stopped): one write of one line in append mode, which does not interleave with
+ * serve's batches. False when the folder cannot be made or written (the caller goes on).
+ */
+export function appendHistory(dataDir: string, event: HistoryEventName, fields: Record<string, unknown>, now: number = Date.now()): boolean {
+  const dir = historyDir(dataDir);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    appendFileSync(join(dir, `${dayOf(now)}.jsonl`), `${JSON.stringify({ ...fields, event, time: now })}\n`, { mode: 0o600 });
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -61,7 +61,7 @@ interface Serve {
   stop(): Promise<void>;
 }
 
-async function serve(format: string): Promise<Serve> {
+async function serve(format: string, setup: string[][] = []): Promise<Serve> {
   const port = await freePort();
   const config = join(dir, `${format}.toml`);
   await writeFile(
@@ -72,6 +72,7 @@ async function serve(format: string): Promise<Serve> {
       `[log]\nformat = "${format}"\n`,
   );
   assert.equal((await runCli(['user', 'add', 'ana@a.example', '--config', config])).code, 0);
+  for (const args of setup) assert.equal((await runCli([...args, '--config', config])).code, 0, args.join(' '));
   const child = spawn(process.execPath, [...cliCommand(), 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CORREIO_CONFIG: undefined } });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
@@ -178,7 +179,7 @@ test('text lines: time, level word, message id, event, key=value fields', async 
 });
 
 test('trace after the message left the queue; queue list shows the real deferral cause', async () => {
-  const s = await serve('json');
+  const s = await serve('json', [['alias', 'set', 'info@a.example', 'ana@a.example']]);
   let gone: string;
   let waiting: string;
   let local: string;
@@ -188,7 +189,7 @@ test('trace after the message left the queue; queue list shows the real deferral
     assert.equal(sm.code, 0, sm.stderr);
     local = /queued as (\S+)/.exec(sm.stderr)?.[1] ?? '';
     assert.ok(local, sm.stderr);
-    gone = await send(s.port, ['ana@a.example', 'ok@far.example', 'bad@far.example']);
+    gone = await send(s.port, ['info@a.example', 'ok@far.example', 'bad@far.example']);
     waiting = await send(s.port, ['later@far.example', 'x@refused.example']);
     await waitFor('the first message out of the queue and the second deferred twice', () => {
       const o = s.out();
@@ -210,7 +211,9 @@ test('trace after the message left the queue; queue list shows the real deferral
   assert.match(out, new RegExp(`^message ${gone} \\(left the queue; from the delivery history\\)$`, 'm'));
   assert.match(out, /^ {2}received \S+Z from <sender@far\.example>, \d+ octets$/m);
   assert.match(out, /^ {4}from client\.test \(127\.0\.0\.1\) with ESMTP$/m);
-  assert.match(out, /^ {2}recipient ana@a\.example \(envelope \S+\)\n {4}resolved: ana@a\.example => local:ana@a\.example\n {4}attempt 1: \S+Z: 2\.0\.0\n {4}now: delivered \(left the queue \S+Z\)$/m);
+  // the Received field as stored, and the alias chain from the address given at RCPT
+  assert.match(out, new RegExp(`^ {4}Received: from client\\.test \\(\\S+ \\[127\\.0\\.0\\.1\\]\\) by mx\\.a\\.example \\(correio\\) with ESMTP id ${gone}; .+\\d{4}$`, 'm'));
+  assert.match(out, /^ {2}recipient info@a\.example \(envelope \S+\)\n {4}resolved: info@a\.example -> ana@a\.example => local:ana@a\.example\n {4}attempt 1: \S+Z: 2\.0\.0\n {4}now: delivered \(left the queue \S+Z\)$/m);
   // an envelope id finds its message too
   const byEnvelope = await runCli(['trace', `${gone}-1`, '--config', s.config]);
   assert.equal(byEnvelope.stdout, out);
@@ -236,4 +239,14 @@ test('trace after the message left the queue; queue list shows the real deferral
   const none = await runCli(['trace', 'nosuchid', '--config', s.config]);
   assert.equal(none.code, 65);
   assert.equal(none.stderr, 'correio: no such message: nosuchid is not in the queue or in the delivery history (older than [log] history, deleted, or never queued)\n');
+  // deleted with the server stopped: the command records it in the history, and trace tells it
+  const del = await runCli(['queue', 'delete', waiting, '--config', s.config], { env: { SUDO_USER: 'night-operator' } });
+  assert.equal(del.code, 0, del.stderr);
+  assert.match(del.stdout, /deleted 2 envelopes \(no server running\)/);
+  const deleted = await runCli(['trace', waiting, '--config', s.config]);
+  assert.equal(deleted.code, 0, deleted.stderr);
+  assert.match(deleted.stdout, new RegExp(`^message ${waiting} \\(left the queue; from the delivery history\\)$`, 'm'));
+  for (const r of ['later@far\\.example', 'x@refused\\.example']) {
+    assert.match(deleted.stdout, new RegExp(`^  recipient ${r} [^\\n]*\\n(    [^\\n]*\\n)*?    now: deleted \\(deleted by night-operator \\S+Z, the server stopped\\)\\n    queue state: removed$`, 'm'), deleted.stdout);
+  }
 });

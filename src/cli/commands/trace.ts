@@ -7,8 +7,9 @@
  * Standards: RFC 5321 §4.4 (the Received trace field); seed §2 (each attempt recorded).
  * Security: reads only the stored header block (bounded), never the body.
  * Limitations: a message that has left the queue (delivered, bounced, expired) is told from
- *   serve's delivery history (`[log] history`, default 7 days; log/delivery-history.ts), which
- *   keeps no alias chain and no Received field; a message deleted by the operator is not there.
+ *   serve's delivery history (`[log] history`, default 7 days; log/delivery-history.ts), with
+ *   its alias chains, its Received field and the operator's delete or bounce (also one done
+ *   with the server stopped).
  *   `--message-id` finds queue ids by the Message-ID field of the `received` events the history
  *   keeps, so only messages received while it was kept (and within `[log] history`).
  */
@@ -21,7 +22,10 @@ import { withSpool } from './queue.js';
 function printTrace(ctx: CliContext, t: MessageTrace): void {
   ctx.print(`message ${t.id}${t.fromHistory ? ' (left the queue; from the delivery history)' : ''}`);
   ctx.print(`  received ${t.arrivedAt} from <${t.sender}>, ${t.size} octets`);
-  if (t.fromHistory) ctx.print(`    ${t.received ?? '(its arrival is older than the history)'}`);
+  if (t.fromHistory) {
+    ctx.print(`    ${t.received ?? '(its arrival is older than the history)'}`);
+    if (t.receivedField !== undefined) ctx.print(`    Received: ${t.receivedField}`);
+  }
   else ctx.print(`    Received: ${t.received ?? '(no Received field found)'}`);
   for (const r of t.recipients) {
     ctx.print(`  recipient ${r.given} (envelope ${r.envelopeId})`);
