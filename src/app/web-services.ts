@@ -16,9 +16,9 @@ import { formatListenAddress, type Config } from '../config/index.js';
 import { join } from 'node:path';
 import type { MailFolderStore, MessageSubmitter, TokenStore, WebSessionStore } from '../core/index.js';
 import { openSessionStore, openTokenStore } from '../directory/index.js';
-import { SqliteSearchIndex } from '../mailbox/index.js';
+import { SqliteSearchIndex, SqliteThreadIndex } from '../mailbox/index.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
-import { BlobStore, HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, EmailSearch, sessionApp, cspReportApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, webmailApiApp, webmailAssetsApp, webmailPageApp, SqliteIdempotencyStore, type IdempotencyStore, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
+import { BlobStore, HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, EmailSearch, startIndexWarmer, sessionApp, cspReportApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, webmailApiApp, webmailAssetsApp, webmailPageApp, SqliteIdempotencyStore, type IdempotencyStore, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
 import type { Backends } from './backends.js';
 import { RequestQueueControl, type ControlRequest, type ControlResponse } from './control.js';
 import { makeResolver } from './configured-resolver.js';
@@ -166,7 +166,10 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
   const sessions = openSessionStore(config);
   const idempotency = SqliteIdempotencyStore.open(join(config.dataDir, 'idempotency.sqlite'));
   const searchIndex = new SqliteSearchIndex(join(config.dataDir, 'search.sqlite'));
+  const threadIndex = new SqliteThreadIndex(join(config.dataDir, 'threads.sqlite'));
   const closing = new AbortController();
+  const search = new EmailSearch(searchIndex, threadIndex);
+  const mailView = new MailView(deps.folders, search);
   const auth = new HttpAuth({
     directory: deps.backends.directory,
     tokens,
@@ -177,7 +180,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     settings: () => deps.config().http,
   });
   const app = createWebApp({
-    mounts: webMounts({ backends: deps.backends, tokens, sessions, idempotency, auth, search: new EmailSearch(searchIndex), mailView: new MailView(deps.folders), submitter: deps.submitter, logger: deps.logger, config: deps.config, closing: closing.signal, control: deps.control, logTail: deps.logTail, activity: deps.activity }),
+    mounts: webMounts({ backends: deps.backends, tokens, sessions, idempotency, auth, search, mailView, submitter: deps.submitter, logger: deps.logger, config: deps.config, closing: closing.signal, control: deps.control, logTail: deps.logTail, activity: deps.activity }),
     auth,
     maxBodySize: config.http.maxBodySize,
     onError: (err, method, path) => deps.logger.error({ err, method, path }, 'http request failed'),
@@ -205,8 +208,16 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     await sessions.close();
     await idempotency.close();
     await searchIndex.close();
+    await threadIndex.close();
     throw err;
   }
+  startIndexWarmer({
+    users: async () => (await deps.backends.directory.listUsers()).map((u) => u.address),
+    mailView,
+    search,
+    signal: closing.signal,
+    onError: (user, err) => deps.logger.warn({ user, err: (err as Error).message }, 'mail index catch-up failed; it is tried again at the account\'s next use'),
+  });
   return {
     addresses: () => server.addresses(),
     tokens,
@@ -218,6 +229,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
       await sessions.close();
       await idempotency.close();
       await searchIndex.close();
+      await threadIndex.close();
     },
   };
 }

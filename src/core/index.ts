@@ -23,5 +23,6 @@ export * from './events.js';
 export * from './api-tokens.js';
 export * from './web-sessions.js';
 export * from './mail-search.js';
+export * from './mail-threads.js';
 export * from './submission.js';
 export * from './quota.js';

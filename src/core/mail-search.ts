@@ -3,7 +3,7 @@
  * A full-text index of an account's messages, for searches that must not read every message
  * (JMAP Email/query text conditions on a large folder). Documents are a message's searchable
  * text under an id chosen by the caller; a search gives the ids whose text holds every word.
- * Standards: none (matching rules are the backend's: words and word starts, case and accents
+ * Standards: none (matching rules are the backend's: substrings, case and accents
  *   folded).
  * Security: an account's documents are only ever searched for that account.
  * Limitations: a candidate filter: callers check the hits against the exact condition.
@@ -14,7 +14,7 @@ export interface MailSearchIndex {
   indexed(account: string): Promise<ReadonlySet<string>>;
   add(account: string, docs: readonly { readonly id: string; readonly text: string }[]): Promise<void>;
   remove(account: string, ids: readonly string[]): Promise<void>;
-  /** the ids whose text has every one of `words` (each matched at a word start) */
+  /** the ids whose text may hold every one of `words` (a superset: strings too short to narrow are ignored) */
   search(account: string, words: readonly string[]): Promise<Set<string>>;
   close(): Promise<void>;
 }

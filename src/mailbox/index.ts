@@ -21,3 +21,4 @@ export { importMaildirFolder, type MaildirFolderImport } from './maildir-import.
 export { MaildirSize, MAILDIRSIZE, parseMaildirSize, storedSizeOf } from './maildir-size.js';
 export { MailboxQuota, type MailboxQuotaOptions } from './mailbox-quota.js';
 export { SqliteSearchIndex, ftsQuery } from './sqlite-search-index.js';
+export { SqliteThreadIndex } from './sqlite-thread-index.js';

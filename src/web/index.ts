@@ -18,6 +18,7 @@ export { adminOpenApi } from './admin-openapi.js';
 export { jmapApp, wellKnownJmapApp, sessionObject, type JmapOptions } from './jmap/jmap-app.js';
 export { MailView } from './jmap/mail-view.js';
 export { EmailSearch } from './jmap/email-search.js';
+export { startIndexWarmer } from './jmap/index-warmer.js';
 export { adminConsoleApp, uiModulesApp, pageCsp } from './ui-files.js';
 export { submissionApi, SUBMISSION_API_BASE, type SubmissionApiDeps, type SubmissionCaller } from './submission-api.js';
 export { BlobStore } from './jmap/blob-store.js';

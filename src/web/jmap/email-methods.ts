@@ -1,10 +1,10 @@
 /**
  * @module email-methods
  * Email/get, Email/changes, Email/query, Email/queryChanges, Email/set (keywords, moves,
- * destroy), Thread/get, Thread/changes and SearchSnippet/get (RFC 8621 §3, §4, §5) over the
+ * destroy) and SearchSnippet/get (RFC 8621 §4, §5; Threads: thread-methods.ts) over the
  * account's folders; a change made here is what IMAP sees (the same Maildir flags and files),
  * and the other way round.
- * Standards: RFC 8621 §4.2–§4.6, §3.1 (Thread/get), §5.1 (SearchSnippet/get); RFC 8620 §5.3
+ * Standards: RFC 8621 §4.2–§4.6, §5.1 (SearchSnippet/get); RFC 8620 §5.3
  *   (/set: patches with "/" paths, ifInState, SetErrors), §5.6 (/queryChanges).
  * Security: every id is looked up in the account's own view; other users' mail has no id here.
  * Email/set create and Email/import are in email-create.ts.
@@ -14,14 +14,14 @@
  */
 import { AccountSession, changesAnswer, idsArg, propertiesArg, maxObjectsInSet } from './jmap-account.js';
 import { MethodError, capabilityUris, type Args, type JmapMethod } from './jmap-protocol.js';
-import { compileFilter, compileSort, sortAsync } from './email-query.js';
+import { queryChangesAnswer, runQuery } from './query-results.js';
+import { threadChanges, threadMethods } from './thread-methods.js';
 import { MessageCache, defaultEmailProperties, emailObject, emailProperties, getOptions, plainText } from './email-read.js';
 import { asText } from './email-parse.js';
 import { findHeader } from '../../protocol/mime/index.js';
-import type { AccountView, EmailRecord } from './mail-view.js';
+import type { EmailRecord } from './mail-view.js';
 import { badKeyword, keywordsOf, splitKeywords } from './mail-ids.js';
 import { createEmails, importEmails } from './email-create.js';
-import { requiredWords } from './email-search.js';
 
 const isHeaderProperty = (p: string): boolean => /^header:[^:]+(:as(Raw|Text|Addresses|MessageIds|Date))?(:all)?$/i.test(p);
 
@@ -82,6 +82,7 @@ export function emailMethods(account: AccountSession): [string, JmapMethod][] {
             canCalculateChanges: true,
             position,
             ids: page.map((e) => e.id),
+            collapseThreads: args.collapseThreads === true,
             ...(args.calculateTotal === true && { total: sorted.length }),
             ...(typeof limit === 'number' && { limit }),
           };
@@ -99,11 +100,18 @@ export function emailMethods(account: AccountSession): [string, JmapMethod][] {
           const changes = await account.mailView.emailChanges(account.user, view, args.sinceQueryState);
           if (!changes) throw new MethodError('cannotCalculateChanges', `query state ${args.sinceQueryState} is not one of ours: run Email/query again`);
           const sorted = await runQuery(account, view, args, cache);
+          if (args.collapseThreads === true) {
+            // which Email stands for a Thread may change with any of its Emails: every Email of a touched Thread is redone
+            const t = await threadChanges(account, view, changes);
+            const more = [...t.created, ...t.updated].flatMap((id) => (view.byThread.get(id) ?? []).map((e) => e.id));
+            return queryChangesAnswer(account.accountId, args, view.emailState, { ...changes, updated: [...new Set([...changes.updated, ...more.filter((id) => !changes.created.includes(id))])] }, sorted);
+          }
           return queryChangesAnswer(account.accountId, args, view.emailState, changes, sorted);
         },
       },
     ],
     ['Email/set', { capability: cap, run: (args, ctx) => setEmails(account, args, ctx.createdIds) }],
+    ...threadMethods(account),
     [
       'Email/import',
       {
@@ -118,36 +126,6 @@ export function emailMethods(account: AccountSession): [string, JmapMethod][] {
           account.changed();
           const after = await account.view();
           return { accountId: account.accountId, oldState: before.emailState, newState: after.emailState, created: Object.keys(created).length ? created : null, notCreated: Object.keys(notCreated).length ? notCreated : null };
-        },
-      },
-    ],
-    [
-      'Thread/get',
-      {
-        capability: cap,
-        run: async (args) => {
-          account.check(args);
-          const view = await account.view();
-          const ids = idsArg(args) ?? [];
-          const byThread = new Map(view.emails.map((e) => [e.threadId, e]));
-          const list = ids.flatMap((id) => {
-            const e = byThread.get(id);
-            return e ? [{ id, emailIds: [e.id] }] : [];
-          });
-          return { accountId: account.accountId, state: view.emailState, list, notFound: ids.filter((id) => !byThread.has(id)) };
-        },
-      },
-    ],
-    [
-      'Thread/changes',
-      {
-        capability: cap,
-        run: async (args) => {
-          account.check(args);
-          const view = await account.view();
-          const c = typeof args.sinceState === 'string' ? await account.mailView.emailChanges(account.user, view, args.sinceState) : undefined;
-          const t = (ids: string[]): string[] => ids.map((id) => `t${id.slice(1)}`);
-          return changesAnswer(account.accountId, args, view.emailState, c && { created: t(c.created), updated: t(c.updated), destroyed: t(c.destroyed) });
         },
       },
     ],
@@ -202,41 +180,6 @@ export function highlight(text: string, words: readonly string[], excerpt: boole
     } else out += escapeHtml(text[i++]);
   }
   return out;
-}
-
-/** The Emails of the view matching a query's filter, in its sort order. */
-async function runQuery(account: AccountSession, view: AccountView, args: Args, cache: MessageCache): Promise<EmailRecord[]> {
-  const match = compileFilter(args.filter, cache);
-  const cmp = compileSort(args.sort, cache);
-  // words every match must hold: the index gives the candidates, the filter decides
-  const words = requiredWords(args.filter);
-  const search = account.services.search;
-  const hits = words.length > 0 && search ? await search.candidates(account.user, account.accountId, view, account.folders, words) : undefined;
-  const pool = hits ? view.emails.filter((e) => hits.has(e.id)) : view.emails;
-  let found: EmailRecord[];
-  if (match.sync) found = pool.filter(match.sync);
-  else {
-    found = [];
-    for (const e of pool) if (await match(e)) found.push(e);
-  }
-  return cmp.sync ? found.sort(cmp.sync) : sortAsync(found, cmp);
-}
-
-/**
- * RFC 8620 §5.6: every Email changed since the old state is removed, and those now in the
- * results added at their index. Unchanged Emails keep their sort keys (receivedAt, size and
- * the headers never change; a keyword change is an update), so their order is as before.
- */
-function queryChangesAnswer(accountId: string, args: Args, newQueryState: string, changes: { created: string[]; updated: string[]; destroyed: string[] }, sorted: readonly EmailRecord[]): Args {
-  const touched = new Set([...changes.created, ...changes.updated]);
-  const removed = [...changes.updated, ...changes.destroyed];
-  const added: { id: string; index: number }[] = [];
-  sorted.forEach((e, index) => {
-    if (touched.has(e.id)) added.push({ id: e.id, index });
-  });
-  const max = args.maxChanges;
-  if (typeof max === 'number' && removed.length + added.length > max) throw new MethodError('tooManyChanges', `more than ${max} changes since ${String(args.sinceQueryState)}`);
-  return { accountId, oldQueryState: args.sinceQueryState, newQueryState, removed, added, ...(args.calculateTotal === true && { total: sorted.length }) };
 }
 
 /** Applies a PatchObject (RFC 8620 §5.3) to keywords and mailboxIds. */

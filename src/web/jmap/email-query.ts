@@ -6,8 +6,8 @@
  * Standards: RFC 8621 §4.4.1 (FilterCondition), §4.4.2 (sorting), RFC 8620 §5.5 (FilterOperator
  *   AND/OR/NOT, position, anchor, anchorOffset, limit, calculateTotal).
  * Security: text is matched as a plain case-insensitive substring (no patterns from clients).
- * Limitations: content conditions read every candidate message (no full-text index yet);
- *   collapseThreads changes nothing (one Email per Thread).
+ * Limitations: content conditions read each candidate message (the full-text index narrows
+ *   the candidates of text conditions: email-search.ts).
  */
 import { findHeader } from '../../protocol/mime/index.js';
 import { MethodError, type Args } from './jmap-protocol.js';
@@ -167,12 +167,14 @@ export function compileSort(sort: unknown, cache: MessageCache): Comparator {
     }
   };
   for (const c of list) if (!['receivedAt', 'size', 'hasKeyword', 'subject', 'from', 'to', 'sentAt'].includes(String(c.property))) throw new MethodError('unsupportedSort', `cannot sort by ${String(c.property)}`);
+  // equal keys: by id, in the first comparator's direction (so newest first is exactly the view's order reversed)
+  const tie = list[0]?.isAscending === false ? -1 : 1;
   const cmp: Comparator = async (a, b) => {
     for (const c of list) {
       const [x, y] = [await keyOf(a, c), await keyOf(b, c)];
       if (x !== y) return (x < y ? -1 : 1) * (c.isAscending === false ? -1 : 1);
     }
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    return (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * tie;
   };
   if (list.every((c) => ['receivedAt', 'size', 'hasKeyword'].includes(String(c.property)))) {
     const recordKey = (e: EmailRecord, c: Args): number => (c.property === 'receivedAt' ? e.receivedAt : c.property === 'size' ? e.size : keywordsOf(e.flags, e.keywords)[String(c.keyword).toLowerCase()] ? 1 : 0);
@@ -181,7 +183,7 @@ export function compileSort(sort: unknown, cache: MessageCache): Comparator {
         const [x, y] = [recordKey(a, c), recordKey(b, c)];
         if (x !== y) return (x < y ? -1 : 1) * (c.isAscending === false ? -1 : 1);
       }
-      return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+      return (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * tie;
     };
   }
   return cmp;

@@ -1,26 +1,41 @@
 /**
  * @module email-search
- * Text conditions of Email/query through the full-text index (core MailSearchIndex), so a
- * search in a large folder reads the index and the hits, not every message: the words a
- * filter requires (its text, from, to, cc, bcc, subject and body conditions, alone or under
- * AND) select candidates, on which the exact conditions then run (email-query.ts). The index is
- * brought up to date with the account's view before a search: messages not yet in it are read
- * once and added, messages gone are removed.
- * Standards: RFC 8621 §4.4.1 (text: From, To, Cc, Bcc, Subject and the text body parts).
- * Security: the index is asked for the account's own documents only.
- * Limitations: a word matches at word starts in the index, so a condition whose text only
- *   occurs inside a word ("atório" in "relatório") finds nothing when the index is on; the
- *   first search after many new messages pays for reading them.
+ * The account's two indexes, kept up to date with its mail: the full-text index (core
+ * MailSearchIndex) for the text conditions of Email/query, and the conversation index (core
+ * MailThreadIndex) for Email threadIds and Thread/get. Each message is read once, when first
+ * seen (a catch-up: what is in the account and not in the indexes is read and added, what is
+ * gone is removed), and both indexes are fed from that one read.
+ * A catch-up runs when the account's view changes (mail-view.ts asks for thread ids: a few new
+ * messages are indexed before the view is answered, so an Email never changes threadId for
+ * want of indexing), before a text search, and in the background (index-warmer.ts: at start
+ * and after deliveries).
+ * Standards: RFC 8621 §4.4.1 (text: From, To, Cc, Bcc, Subject and the text body parts),
+ *   §3 (Threads), RFC 5322 §3.6.4 (Message-ID, In-Reply-To, References).
+ * Security: the indexes are asked for the account's own documents only.
+ * Limitations: when more than `syncLimit` messages are new (a bulk import), the view does not
+ *   wait: those messages are each their own Thread until the background catch-up has read
+ *   them, and then join their conversations (their threadId changes once). A text search
+ *   waits for the catch-up.
  */
 import { buffer } from 'node:stream/consumers';
-import type { MailSearchIndex } from '../../core/index.js';
+import type { MailFolderStore, MailSearchIndex, MailThreadIndex, ThreadDoc } from '../../core/index.js';
 import { findHeader } from '../../protocol/mime/index.js';
-import { asText, parseAddresses, parseEmail, plainText } from './email-parse.js';
+import { asText, parseAddresses, parseEmail, parseMessageIds, plainText } from './email-parse.js';
 import type { Args } from './jmap-protocol.js';
-import type { AccountView, EmailRecord } from './mail-view.js';
-import type { MailFolderStore } from '../../core/index.js';
+import { accountIdOf } from './mail-ids.js';
 
 const textKeys = ['text', 'from', 'to', 'cc', 'bcc', 'subject', 'body'];
+
+/** the most new messages a view waits for (indexed before it is answered) */
+export const syncLimit = 1000;
+
+/** What the indexes need of an Email. */
+export interface IndexedEmail {
+  readonly id: string;
+  readonly blobId: string;
+  readonly folder: string;
+  readonly key: string;
+}
 
 /** The strings a filter requires every match to contain (conditions alone or under AND). */
 export function requiredWords(filter: unknown): string[] {
@@ -30,50 +45,131 @@ export function requiredWords(filter: unknown): string[] {
   return textKeys.flatMap((k) => (typeof f[k] === 'string' ? [f[k]] : []));
 }
 
+/** What is known to be in the indexes for one account (loaded from them once). */
+interface Indexed {
+  readonly texts: Set<string>;
+  threads: Map<string, string>;
+  /** raised whenever thread ids change */
+  generation: number;
+}
+
 export class EmailSearch {
-  /** views whose every Email is known to be in the index */
-  readonly #current = new WeakSet<AccountView>();
-  /** one catch-up at a time per account */
+  readonly #indexed = new Map<string, Promise<Indexed>>();
+  /** the email lists fully indexed */
+  readonly #current = new WeakSet<readonly IndexedEmail[]>();
+  /** one catch-up at a time per account; `next` is the newest list waiting for it */
   readonly #busy = new Map<string, Promise<void>>();
 
-  constructor(readonly index: MailSearchIndex) {}
+  constructor(
+    readonly index: MailSearchIndex,
+    readonly threadIndex?: MailThreadIndex,
+  ) {}
 
-  /** The Emails of `view` whose text has every word (at a word start). */
-  async candidates(user: string, accountId: string, view: AccountView, folders: MailFolderStore, words: readonly string[]): Promise<Set<string>> {
-    while (!this.#current.has(view)) {
+  #state(accountId: string): Promise<Indexed> {
+    let s = this.#indexed.get(accountId);
+    if (!s) {
+      s = (async () => ({ texts: new Set(await this.index.indexed(accountId)), threads: (await this.threadIndex?.threads(accountId)) ?? new Map<string, string>(), generation: 0 }))();
+      s.catch(() => this.#indexed.delete(accountId));
+      this.#indexed.set(accountId, s);
+    }
+    return s;
+  }
+
+  /** the thread generation of `user` (0 until its indexes are loaded) */
+  async generation(user: string): Promise<number> {
+    return (await this.#state(accountIdOf(user))).generation;
+  }
+
+  /** Brings both indexes up to date with `emails` (every Email of the account). */
+  async catchUp(user: string, emails: readonly IndexedEmail[], folders: MailFolderStore): Promise<void> {
+    const accountId = accountIdOf(user);
+    while (!this.#current.has(emails)) {
       const running = this.#busy.get(accountId);
       if (running) {
         await running;
         continue;
       }
-      const p = this.#catchUp(user, accountId, view, folders).finally(() => this.#busy.delete(accountId));
+      const p = this.#run(user, accountId, emails, folders).finally(() => this.#busy.delete(accountId));
       this.#busy.set(accountId, p);
       await p;
     }
-    return this.index.search(accountId, words);
   }
 
-  async #catchUp(user: string, accountId: string, view: AccountView, folders: MailFolderStore): Promise<void> {
-    const have = await this.index.indexed(accountId);
-    const missing = view.emails.filter((e) => !have.has(e.id));
+  /**
+   * Email id → thread id for `emails`: indexed first when at most `syncLimit` are new, else
+   * started in the background (those without a thread yet are their own; see Limitations).
+   */
+  async threadIds(user: string, emails: readonly IndexedEmail[], folders: MailFolderStore): Promise<{ threads: ReadonlyMap<string, string>; generation: number }> {
+    const state = await this.#state(accountIdOf(user));
+    let missing = 0;
+    for (const e of emails) if (!state.threads.has(e.id) || !state.texts.has(e.id)) missing++;
+    if (missing <= syncLimit) await this.catchUp(user, emails, folders);
+    else if (!this.#busy.has(accountIdOf(user))) void this.catchUp(user, emails, folders).catch(() => undefined);
+    return { threads: state.threads, generation: state.generation };
+  }
+
+  /** The Emails whose text may hold every string (after a catch-up with `emails`). */
+  async candidates(user: string, emails: readonly IndexedEmail[], folders: MailFolderStore, words: readonly string[]): Promise<Set<string>> {
+    await this.catchUp(user, emails, folders);
+    return this.index.search(accountIdOf(user), words);
+  }
+
+  async #run(user: string, accountId: string, emails: readonly IndexedEmail[], folders: MailFolderStore): Promise<void> {
+    const state = await this.#state(accountId);
+    const missing = emails.filter((e) => !state.texts.has(e.id) || (this.threadIndex && !state.threads.has(e.id)));
+    let threaded = false;
     for (let i = 0; i < missing.length; i += 200) {
-      const docs = await Promise.all(missing.slice(i, i + 200).map(async (e) => ({ id: e.id, text: await searchText(user, e, folders) })));
-      await this.index.add(accountId, docs.filter((d): d is { id: string; text: string } => d.text !== undefined));
+      const read = await Promise.all(missing.slice(i, i + 200).map((e) => readForIndex(user, e, folders)));
+      const docs = read.filter((d): d is IndexDoc => d !== undefined);
+      const texts = docs.filter((d) => !state.texts.has(d.id));
+      await this.index.add(accountId, texts);
+      for (const d of texts) state.texts.add(d.id);
+      if (this.threadIndex) {
+        await this.threadIndex.add(accountId, docs.filter((d) => !state.threads.has(d.id)).map((d) => d.thread));
+        threaded = true;
+      }
     }
-    await this.index.remove(accountId, [...have].filter((id) => !view.emailById.has(id)));
-    this.#current.add(view);
+    const present = new Set(emails.map((e) => e.id));
+    const goneTexts = [...state.texts].filter((id) => !present.has(id));
+    if (goneTexts.length > 0) {
+      await this.index.remove(accountId, goneTexts);
+      for (const id of goneTexts) state.texts.delete(id);
+    }
+    const goneThreads = [...state.threads.keys()].filter((id) => !present.has(id));
+    if (this.threadIndex && (threaded || goneThreads.length > 0)) {
+      if (goneThreads.length > 0) await this.threadIndex.remove(accountId, goneThreads);
+      // read back whole: a message joining two threads moves the emails of one
+      state.threads = await this.threadIndex.threads(accountId);
+      state.generation++;
+    }
+    this.#current.add(emails);
+  }
+
+  /** Thread ids of Emails no longer in the account, where still remembered (Thread/changes). */
+  async goneThreads(user: string, ids: readonly string[]): Promise<Map<string, string>> {
+    return this.threadIndex ? this.threadIndex.gone(accountIdOf(user), ids) : new Map();
   }
 }
 
-/** What a text condition searches in a message: its addresses, subject and text body. */
-async function searchText(user: string, e: EmailRecord, folders: MailFolderStore): Promise<string | undefined> {
+interface IndexDoc {
+  readonly id: string;
+  readonly text: string;
+  readonly thread: ThreadDoc;
+}
+
+/** Reads a message once for both indexes: its searchable text (addresses, subject, text body) and its thread links. */
+async function readForIndex(user: string, e: IndexedEmail, folders: MailFolderStore): Promise<IndexDoc | undefined> {
   let raw: Buffer;
   try {
     raw = await buffer(await folders.open(user, e.folder, e.key));
   } catch {
-    return undefined; // gone meanwhile: indexed at a later search if it is back
+    return undefined; // gone meanwhile: indexed at a later catch-up if it is back
   }
   const parsed = parseEmail(raw, e.blobId);
-  const addresses = ['from', 'to', 'cc', 'bcc'].map((h) => (parseAddresses(findHeader(parsed.fields, h)) ?? []).map((a) => `${a.name ?? ''} ${a.email}`).join(' '));
-  return [...addresses, asText(findHeader(parsed.fields, 'subject')) ?? '', plainText(parsed).slice(0, 100_000)].join('\n');
+  const addresses = ['from', 'to', 'cc', 'bcc'].map((h) => (parseAddresses(findHeader(parsed.fields, h)) ?? []).map((a) => `${a.name ?? ''} <${a.email}>`).join(', '));
+  const text = [...addresses, asText(findHeader(parsed.fields, 'subject')) ?? '', plainText(parsed).slice(0, 100_000)].join('\n');
+  const own = parseMessageIds(findHeader(parsed.fields, 'message-id'))?.[0];
+  // RFC 5256 §2.2: References (oldest first), else In-Reply-To's first id
+  const refs = parseMessageIds(findHeader(parsed.fields, 'references')) ?? parseMessageIds(findHeader(parsed.fields, 'in-reply-to'))?.slice(0, 1) ?? [];
+  return { id: e.id, text, thread: { id: e.id, messageId: own, refs: refs.filter((r) => r !== own) } };
 }

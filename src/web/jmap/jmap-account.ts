@@ -14,13 +14,13 @@ import type { BlobStore } from './blob-store.js';
 import type { EmailSearch } from './email-search.js';
 import { MethodError, type Args } from './jmap-protocol.js';
 import type { AccountView, MailView } from './mail-view.js';
+import { accountIdOf } from './mail-ids.js';
+
+export { accountIdOf };
 
 export const maxObjectsInGet = 500;
 export const maxObjectsInSet = 500;
 
-export function accountIdOf(address: string): string {
-  return `a${Buffer.from(address.toLowerCase(), 'utf8').toString('base64url')}`;
-}
 
 /** What JMAP works on, shared by every request. */
 export interface JmapServices {

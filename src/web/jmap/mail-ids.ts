@@ -50,6 +50,11 @@ export function badKeyword(keywords: Record<string, unknown>): string | undefine
   return Object.keys(keywords).find((k) => !/^[\x21-\x7e]{1,100}$/.test(k) || /[(){\]%*"\\]/.test(k));
 }
 
+/** An account's id: "a" + base64url of its address, lower-cased. */
+export function accountIdOf(address: string): string {
+  return `a${Buffer.from(address.toLowerCase(), 'utf8').toString('base64url')}`;
+}
+
 export function mailboxIdOf(folder: string): string {
   return `m${Buffer.from(folder.toUpperCase() === 'INBOX' ? 'INBOX' : folder, 'utf8').toString('base64url')}`;
 }

@@ -21,6 +21,7 @@
  */
 import type { MailFolderStore, SpecialUse } from '../../core/index.js';
 import { folderOfMailboxId, folderTag, mailboxIdOf, messageSuffix } from './mail-ids.js';
+import type { EmailSearch } from './email-search.js';
 
 export { keywordsOf, mailboxIdOf, folderOfMailboxId } from './mail-ids.js';
 
@@ -61,6 +62,10 @@ export interface AccountView {
   /** ascending receivedAt, then id */
   readonly emails: readonly EmailRecord[];
   readonly emailById: ReadonlyMap<string, EmailRecord>;
+  /** each Mailbox's Emails, in the order of `emails` (a page of one Mailbox without sorting) */
+  readonly byMailbox: ReadonlyMap<string, readonly EmailRecord[]>;
+  /** each Thread's Emails, in the order of `emails` (RFC 8621 §3: sorted by receivedAt) */
+  readonly byThread: ReadonlyMap<string, readonly EmailRecord[]>;
   readonly mailboxState: string;
   readonly emailState: string;
 }
@@ -107,21 +112,28 @@ export class MailView {
   readonly #last = new Map<string, AccountView>();
   readonly #stamps = new Map<string, string>();
 
-  constructor(readonly folders: MailFolderStore) {}
+  constructor(
+    readonly folders: MailFolderStore,
+    /** the indexes that give thread ids (absent: one Thread per Email) */
+    readonly indexes?: EmailSearch,
+  ) {}
 
   /** Syncs every folder of `user`: its mailboxes and emails, and the states. */
-  async load(user: string): Promise<AccountView> {
-    await this.folders.ensureDefaultFolders(user);
+  async load(user: string, opts: { ensureFolders?: boolean } = {}): Promise<AccountView> {
+    // a client's first look makes the usual folders; the background indexer (index-warmer.ts) does not
+    if (opts.ensureFolders !== false) await this.folders.ensureDefaultFolders(user);
     const entries = await this.folders.listFolders(user);
     const subscribed = new Set(await this.folders.listSubscriptions(user));
     const snaps = await Promise.all(entries.map((e) => this.folders.sync(user, e.name)));
     // the state of what was synced: the same as the last view's, the same view
-    const stamp = entries.map((e, i) => `${e.name}\0${e.specialUse ?? ''}\0${subscribed.has(e.name)}\0${snaps[i].uidValidity}.${snaps[i].uidNext}.${snaps[i].highestModseq}`).join('\n');
+    const generation = this.indexes ? await this.indexes.generation(user) : 0;
+    const folderStamp = entries.map((e, i) => `${e.name}\0${e.specialUse ?? ''}\0${subscribed.has(e.name)}\0${snaps[i].uidValidity}.${snaps[i].uidNext}.${snaps[i].highestModseq}`).join('\n');
     const last = this.#last.get(user);
-    if (last && this.#stamps.get(user) === stamp) return last;
+    if (last && this.#stamps.get(user) === `${generation}\n${folderStamp}`) return last;
+    let stamp = `${generation}\n${folderStamp}`;
     const names = new Set(entries.map((e) => e.name));
     const mailboxes: MailboxRecord[] = [];
-    const emails: EmailRecord[] = [];
+    const emails: { -readonly [K in keyof EmailRecord]: EmailRecord[K] }[] = [];
     const d = this.folders.delimiter;
     for (const [i, e] of entries.entries()) {
       const snap = snaps[i];
@@ -151,11 +163,26 @@ export class MailView {
       });
     }
     emails.sort((a, b) => a.receivedAt - b.receivedAt || (a.id < b.id ? -1 : 1));
+    if (this.indexes) {
+      const { threads, generation: now } = await this.indexes.threadIds(user, emails, this.folders);
+      stamp = `${now}\n${folderStamp}`;
+      for (const e of emails) e.threadId = threads.get(e.id) ?? e.threadId;
+    }
+    const byMailbox = new Map<string, EmailRecord[]>(mailboxes.map((m) => [m.id, []]));
+    const byThread = new Map<string, EmailRecord[]>();
+    for (const e of emails) {
+      byMailbox.get(e.mailboxId)?.push(e);
+      const t = byThread.get(e.threadId);
+      if (t) t.push(e);
+      else byThread.set(e.threadId, [e]);
+    }
     const view: AccountView = {
       mailboxes,
       mailboxById: new Map(mailboxes.map((m) => [m.id, m])),
       emails,
       emailById: new Map(emails.map((e) => [e.id, e])),
+      byMailbox,
+      byThread,
       mailboxState: stateOf(mailboxes, true),
       emailState: stateOf(mailboxes, false),
     };
