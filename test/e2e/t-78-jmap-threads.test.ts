@@ -87,7 +87,7 @@ void test('deliveries are indexed without a client asking; a text condition find
     } catch {
       return false;
     }
-  });
+  }, 60_000);
   const session = (await (await fetch(`${base}/jmap/session`, { headers: { Authorization: alice } })).json()) as { primaryAccounts: Record<string, string> };
   accountId = session.primaryAccounts['urn:ietf:params:jmap:mail'];
   const mb = await api([['Mailbox/get', { accountId, properties: ['role', 'name'] }, 'm']]);
@@ -137,7 +137,7 @@ void test('Email/query collapseThreads: one Email per conversation, the newest; 
   const changes = await waitFor('the reply in Thread/changes', async () => {
     const c = (await api([['Thread/changes', { accountId, sinceState: state }, 'c']])).get('c')!;
     return (c.updated as string[]).length > 0 ? c : undefined;
-  });
+  }, 60_000);
   assert.deepEqual(changes.updated, [before.get('Almoço')!.threadId]);
   assert.deepEqual(changes.created, []);
   assert.equal((await emails()).get('Re: Almoço')!.threadId, before.get('Almoço')!.threadId);
