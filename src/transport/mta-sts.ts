@@ -9,7 +9,8 @@
  *   redirects, a 2xx only), §4.1 (MX patterns: "*." matches exactly one left-most label),
  *   §4.2 (enforce: no delivery without a validated TLS session to a matching MX), §5.1 (a cached
  *   policy is used until it expires; a new id fetches again; a fetch that fails keeps the cached
- *   policy), §8.3 (no policy and no way to fetch one: deliver as without MTA-STS).
+ *   policy), §8.3 (no policy and no way to fetch one: deliver as without MTA-STS); RFC 8460
+ *   §4.3.2.2 (why a published policy could not be had, for the TLS reports).
  * Security: the policy host's certificate is checked against Node's CA store plus the
  *   configured extra CAs (`ca`); the body is capped at 64 KiB and the fetch at `timeoutMs`. The
  *   TXT lookup goes through the configured resolver. A policy that does not parse is no policy.
@@ -84,8 +85,17 @@ export async function parseStsPolicy(text: string, id: string): Promise<StsPolic
   }
 }
 
-/** What the transport is told: a policy, or none (no MTA-STS for this domain, as far as we know). */
-export type StsLookup = { readonly policy?: StsPolicy; readonly note?: string };
+/** RFC 8460 §4.3.2.2: why a domain that publishes MTA-STS has no usable policy. */
+export type StsFailure = 'sts-policy-fetch-error' | 'sts-policy-invalid' | 'sts-webpki-invalid';
+
+/**
+ * What the transport is told: a policy, or none (no MTA-STS for this domain, as far as we
+ * know); `failure` when the domain's TXT record says it has one and none could be had.
+ */
+export type StsLookup = { readonly policy?: StsPolicy; readonly note?: string; readonly failure?: StsFailure };
+
+/** Node's codes for a certificate that does not validate (RFC 8460's sts-webpki-invalid). */
+const WEBPKI = /CERT|SELF_SIGNED|UNABLE_TO_(GET_ISSUER|VERIFY_LEAF)|ERR_TLS_CERT_ALTNAME_INVALID/;
 
 export class MtaStsPolicies {
   private readonly cache: StsCache;
@@ -109,11 +119,13 @@ export class MtaStsPolicies {
     if (fresh && fresh.id === id) return { policy: fresh };
     try {
       const policy = await parseStsPolicy(await this.fetch(d), id);
-      if (!policy) return fresh ? { policy: fresh } : { note: `MTA-STS policy of ${d} does not parse` };
+      if (!policy) return fresh ? { policy: fresh } : { note: `MTA-STS policy of ${d} does not parse`, failure: 'sts-policy-invalid' };
       this.cache.set(d, { policy, expires: this.now() + policy.maxAge * 1000 });
       return { policy };
     } catch (err) {
-      return fresh ? { policy: fresh } : { note: `MTA-STS policy fetch for ${d} failed: ${(err as Error).message}` };
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      const failure: StsFailure = WEBPKI.test(code) ? 'sts-webpki-invalid' : 'sts-policy-fetch-error';
+      return fresh ? { policy: fresh } : { note: `MTA-STS policy fetch for ${d} failed: ${(err as Error).message}`, failure };
     }
   }
 

@@ -43,11 +43,11 @@ import {
 import type { DnsResolver } from '../dns/index.js';
 import { SmtpClient, SmtpClientError, type SmtpTimeouts, type TransactionResult } from '../client/index.js';
 import { analyze8bit, To7bitStream, conversionNotSupported, type EightBitAnalysis } from '../protocol/mime/to-7bit.js';
-import type { StsLookup, StsPolicy } from './mta-sts.js';
+import type { StsLookup } from './mta-sts.js';
 import { planRoute, stsHosts, type Plan } from './route-plan.js';
 import { SessionPool, type Pooled, type ReuseOptions } from './session-pool.js';
 import type { DanePolicies } from './dane.js';
-import { hostTls, publishTlsResult, type OutboundTlsOptions } from './outbound-tls.js';
+import { hostTls, publishStsMismatch, publishTlsResult, type OutboundTlsOptions } from './outbound-tls.js';
 
 export interface SmtpTransportOptions {
   /** our name for EHLO, and to recognize an MX that points at us */
@@ -107,15 +107,20 @@ export class SmtpTransport implements Transport {
     const ctx = { analysis: undefined as EightBitAnalysis | undefined };
     let last: { host?: string; ip?: string; error: string; status: EnhancedStatus; reply?: SmtpReply } | undefined;
 
-    // RFC 8461 §5: a domain's MTA-STS policy, when it has one in enforce mode
-    const sts = await this.enforcedPolicy(req.route.nextHop);
+    // RFC 8461 §5: a domain's MTA-STS policy: enforce changes the delivery, testing only the reports
+    const lookup = await this.stsLookup(req.route.nextHop);
+    const sts = lookup.policy?.mode === 'enforce' ? lookup.policy : undefined;
+    const testing = lookup.policy?.mode === 'testing' ? lookup.policy : undefined;
+    const stsFailure = lookup.failure ? { failure: lookup.failure, note: lookup.note } : undefined;
 
     // 1. a kept session for this route, when there is one (not under a policy it may predate)
     const kept = sts ? undefined : this.pool.checkout(req.route.nextHop, signal);
     if (kept && (await this.useSession(kept, req, pending, results, ctx, signal))) return this.finish(req, results);
 
     // 2. the next hop's hosts (§4.1: under enforce, only those matching the policy)
-    const plan = stsHosts(await this.plan(req.route.nextHop), sts, req.route.nextHop);
+    const planned = await this.plan(req.route.nextHop);
+    const plan = stsHosts(planned, sts, req.route.nextHop);
+    if (sts && planned.kind === 'hosts' && plan.kind === 'outcome') publishStsMismatch(req.route.nextHop, sts, planned.hosts.map((h) => h.name));
     if (plan.kind === 'outcome') {
       for (const e of pending) results.set(e.id, { envelopeId: e.id, action: plan.action, status: plan.status, ...(plan.reply ? { reply: plan.reply } : {}), error: plan.error });
       return this.finish(req, results);
@@ -124,7 +129,7 @@ export class SmtpTransport implements Transport {
     const mx = this.isMxRoute(req.route.nextHop);
     outer: for (const host of plan.hosts) {
       // RFC 7672 §2.2 / RFC 8461 §4.2: DANE, else MTA-STS enforce, else opportunistic TLS
-      const ht = await hostTls(this.tlsPolicy, { host: host.name, port: plan.port, domain: req.route.nextHop, mx, sts });
+      const ht = await hostTls(this.tlsPolicy, { host: host.name, port: plan.port, domain: req.route.nextHop, mx, sts, testing, stsFailure });
       if (ht.kind === 'skip') {
         last = { host: host.name, error: ht.error, status: ht.status };
         if (mx) publishTlsResult(req.route.nextHop, host.name, ht, {});
@@ -194,13 +199,13 @@ export class SmtpTransport implements Transport {
     return this.finish(req, results);
   }
 
-  /** The domain's MTA-STS policy when it is `enforce` (testing and none change nothing here). */
-  private async enforcedPolicy(nextHop: string): Promise<StsPolicy | undefined> {
+  /** The domain's MTA-STS policy (mode `none` is as no policy), or why a published one could not be had. */
+  private async stsLookup(nextHop: string): Promise<StsLookup> {
     const mta = this.options.mtaSts;
     // static routes ("[ip]:port", "host:port") and LMTP are not MX deliveries (RFC 8461 §4)
-    if (!mta || !this.isMxRoute(nextHop)) return undefined;
-    const { policy } = await mta.policies.policyFor(nextHop);
-    return policy?.mode === 'enforce' ? policy : undefined;
+    if (!mta || !this.isMxRoute(nextHop)) return {};
+    const r = await mta.policies.policyFor(nextHop);
+    return r.policy?.mode === 'none' ? {} : r;
   }
 
   /** Static routes ("[ip]:port", "host:port", "unix:…") and LMTP are not MX deliveries (RFC 8461 §4, RFC 7672 §2.2). */

@@ -65,7 +65,7 @@ export function buildTlsReport(rows: readonly TlsResultRow[], m: TlsReportMeta):
         'policy-type': g[0].policyType,
         ...(g[0].policyStrings.length > 0 ? { 'policy-string': g[0].policyStrings } : {}),
         'policy-domain': m.domain,
-        'mx-host': [...new Set(g.map((r) => r.mxHost))],
+        'mx-host': [...new Set(g.map((r) => r.mxHost).filter((h) => h !== ''))],
       },
       summary: {
         'total-successful-session-count': ok.reduce((n, r) => n + r.count, 0),
@@ -75,7 +75,8 @@ export function buildTlsReport(rows: readonly TlsResultRow[], m: TlsReportMeta):
         ? {
             'failure-details': failed.map((r) => ({
               'result-type': r.result,
-              'receiving-mx-hostname': r.mxHost,
+              // a policy failure (sts-policy-fetch-error …) concerns no MX host
+              ...(r.mxHost ? { 'receiving-mx-hostname': r.mxHost } : {}),
               ...(r.receivingIp ? { 'receiving-ip': r.receivingIp } : {}),
               'failed-session-count': r.count,
               ...(r.info ? { 'failure-reason-code': r.info } : {}),
