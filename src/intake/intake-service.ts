@@ -8,13 +8,13 @@
  *   RFC 5322 §3.6 (Message-ID/Date for submissions, RFC 6409 §8), RFC 6152 (8-bit bodies).
  * Security: the header block is read with a cap before anything is written; a streamed body goes
  *   into the spool without being held whole (only a small SMTP body, up to 64 KB, arrives whole);
- *   size is enforced while streaming. A message whose first line is a continuation line is
- *   refused (554 5.6.0): it would fold into the trace field prepended here. The session's
- *   end-of-data policy (sender rules) runs on the header block before the draft is made.
+ *   size is enforced while streaming (body-copy.ts). A message whose first line is a
+ *   continuation line is refused (554 5.6.0): it would fold into the trace field prepended
+ *   here. The session's end-of-data policy (sender rules) runs on the header block before the
+ *   draft is made.
  * Limitations: the Delivered-To loop check only sees addresses this site added itself.
  */
-import type { Readable, Writable } from 'node:stream';
-import { isAscii } from 'node:buffer';
+import type { Readable } from 'node:stream';
 import diagnostics from 'node:diagnostics_channel';
 import {
   MailError,
@@ -46,6 +46,7 @@ import {
 } from '../core/index.js';
 import { formatReceived, formatDate, makeMessageId, splitMessage, splitMessageBuffer } from '../protocol/mime/index.js';
 import { collect, dropFields } from './whole-message.js';
+import { SizeAndEightBit, copyBody, hasEightBit } from './body-copy.js';
 
 export interface IntakeOptions {
   readonly store: QueueStore;
@@ -375,85 +376,4 @@ function envelopeRecipient(t: ResolvedRecipient, rcpt: Address): Address {
     default:
       return rcpt;
   }
-}
-
-/** Counts the octets copied into the draft and notes any 8-bit octet (RFC 6152). */
-class SizeAndEightBit {
-  size = 0;
-  eightBit = false;
-  constructor(private readonly limit: number) {}
-  /** Throws 552 (RFC 5321 §4.5.3.1.10) once the message passes the limit. */
-  count(chunk: Buffer): void {
-    this.size += chunk.length;
-    if (this.size > this.limit) throw new MailError(replies.messageTooBig(), 'MAIL_ERR_SIZE');
-    if (!this.eightBit && hasEightBit(chunk)) this.eightBit = true;
-  }
-}
-
-/**
- * Copies `head` then `body` into `dest` with backpressure, counting through `counter`, and ends
- * `dest`. One loop instead of stream.pipeline, which builds per call a Duplex around a
- * generator, a Transform, an AbortController and, when it finishes, a DOMException (measurable
- * when every message streamed; since small SMTP bodies arrive whole, this copies the larger
- * ones, BDAT, sendmail and re-injected mail). On any failure (body error, size
- * limit, `signal` aborted, `dest` error) `body` and `dest` are destroyed, as pipeline did.
- */
-async function copyBody(
-  head: readonly Buffer[],
-  body: Readable,
-  counter: SizeAndEightBit,
-  dest: Writable,
-  signal?: AbortSignal,
-): Promise<void> {
-  let destError: unknown;
-  let wake: (() => void) | undefined;
-  const onDestError = (err: unknown): void => {
-    destError ??= err;
-    wake?.();
-  };
-  const onAbort = (): void => {
-    body.destroy(abortError(signal));
-    wake?.();
-  };
-  dest.on('error', onDestError);
-  signal?.addEventListener('abort', onAbort);
-  try {
-    if (signal?.aborted) throw abortError(signal);
-    const put = async (chunk: Buffer): Promise<void> => {
-      counter.count(chunk);
-      if (destError !== undefined) throw destError;
-      if (dest.write(chunk)) return;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        dest.once('drain', resolve);
-      });
-      dest.removeListener('drain', wake!);
-      wake = undefined;
-      if (destError !== undefined) throw destError;
-      if (signal?.aborted) throw abortError(signal);
-    };
-    for (const chunk of head) await put(chunk);
-    for await (const chunk of body) await put(chunk as Buffer);
-    if (signal?.aborted) throw abortError(signal);
-    if (destError !== undefined) throw destError;
-    dest.end();
-  } catch (err) {
-    if (!body.destroyed) body.destroy();
-    if (!dest.destroyed) dest.destroy();
-    throw err;
-  } finally {
-    // onDestError stays: an error after end() is then never an unhandled 'error' event (the
-    // draft's commit reports it through finished())
-    signal?.removeEventListener('abort', onAbort);
-  }
-}
-
-function abortError(signal: AbortSignal | undefined): Error {
-  const reason: unknown = signal?.reason;
-  return reason instanceof Error ? reason : Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
-}
-
-function hasEightBit(buf: Buffer): boolean {
-  // native scan, no copy: a body chunk must not be duplicated just to look at it
-  return !isAscii(buf);
 }

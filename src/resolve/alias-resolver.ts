@@ -5,6 +5,7 @@
  * target: the list transport re-injects the copy for the members), `:include:` files, pipes,
  * files, `error:` refusals, catch-all `@domain`, `user+detail`, postmaster; and decides for each
  * leaf whether it is a local mailbox (incoming queue) or a remote next hop (outgoing queue).
+ * The targets found and the tree shown are collected by expansion-walk.ts.
  * Standards: RFC 5321 §3.9 (aliases and lists: an alias to remote addresses is accepted),
  *   §4.5.1 (postmaster, with or without domain, always accepted), §3.6.1 and appendix C
  *   (source routes are ignored; `%` and `!` paths are never relayed), RFC 5233 (subaddress),
@@ -28,8 +29,6 @@ import {
   formatReply,
   MailError,
   replies,
-  routeKey,
-  targetRoute,
   type Address,
   type Route,
   type TargetBody,
@@ -44,6 +43,7 @@ import {
   type User,
 } from '../core/index.js';
 import { findDangling, type DanglingTarget } from './find-dangling.js';
+import { addTarget, noChildren, walkTargets, type ExpansionNode, type Explanation, type Walk } from './expansion-walk.js';
 import { isRouteLike, lookupForm, NameLookup } from './name-lookup.js';
 import { parseDirectoryTarget, parseListMember, type ListMember } from './list-member.js';
 import {
@@ -58,6 +58,8 @@ import {
   type TargetPolicy,
 } from './include-policy.js';
 import { parseTargetString, splitIncludeText } from './target-syntax.js';
+
+export type { ExpansionKind, ExpansionNode, Explanation } from './expansion-walk.js';
 
 export interface AliasResolverOptions {
   /** lookups only: expansion is on the delivery path */
@@ -77,81 +79,6 @@ export interface AliasResolverOptions {
   /** which file and pipe targets are allowed and as whom they run (default: defaultTargetPolicy()) */
   readonly targetPolicy?: Partial<TargetPolicy>;
 }
-
-export type ExpansionKind =
-  | 'alias'
-  | 'catch-all'
-  | 'role'
-  | 'list'
-  | 'list-owner'
-  | 'include'
-  | 'mailbox'
-  | 'remote'
-  | 'pipe'
-  | 'file'
-  | 'webhook'
-  | 'error'
-  | 'loop'
-  | 'duplicate';
-
-/** One step of an expansion, for `correio resolve` and the HTTP API. */
-export interface ExpansionNode {
-  /** what was looked at: an address, "@domain", "|command", "/path", ":include:/path" */
-  readonly name: string;
-  readonly kind: ExpansionKind;
-  /** where an alias came from: "directory" or the aliases file's path */
-  readonly source?: string;
-  /** the `+detail` of a mailbox leaf */
-  readonly detail?: string;
-  /** for leaves: "local:user@domain", "smtp:domain" or the configured route, "pipe:…", "file:…", "list:…" */
-  readonly route?: string;
-  /** for error leaves: the reply, e.g. "550 5.1.1 No such user here" */
-  readonly reply?: string;
-  /** a human remark: "holder of the role", "self-reference: own mailbox", "not expanded: already a member" */
-  readonly note?: string;
-  readonly children: ExpansionNode[];
-}
-
-export interface Explanation {
-  readonly tree: ExpansionNode;
-  /** exactly what resolve() returns for the address with the same trace */
-  readonly targets: ResolvedRecipient[];
-}
-
-/** The state of one recipient's expansion. */
-interface Walk {
-  readonly original: Address;
-  readonly trace: Trace;
-  readonly targets: ResolvedRecipient[];
-  readonly keys: Set<string>;
-  loop: boolean;
-  overflow: boolean;
-  /** explain(): also show list members (as the list transport will re-inject them) */
-  readonly showMembers: boolean;
-}
-
-
-const noChildren: ExpansionNode[] = [];
-
-function targetKey(t: TargetBody): string {
-  switch (t.kind) {
-    case 'mailbox':
-      return `mailbox:${t.user.toLowerCase()}`;
-    case 'remote':
-      return `remote:${addressToString(t.address).toLowerCase()}`;
-    case 'pipe':
-    case 'file':
-      // the route's next hop: the command or path, and who runs it
-      return `${t.kind}:${targetRoute(t).nextHop}`;
-    case 'list':
-      return `list:${t.list.toLowerCase()}`;
-    case 'webhook':
-      return `webhook:${t.url}`;
-    case 'error':
-      return `error:${formatReply(t.reply)}`;
-  }
-}
-
 
 /** Parses "user@domain" or "postmaster" for explain(); throws MailError 501 5.1.3 on bad syntax. */
 export function parseRecipientArgument(s: string): Address {
@@ -205,33 +132,11 @@ export class AliasResolver implements Resolver {
   private async run(rcpt: Address, trace: Trace, showMembers: boolean): Promise<Explanation> {
     const w: Walk = { original: rcpt, trace, targets: [], keys: new Set(), loop: false, overflow: false, showMembers };
     const tree = await this.expandAddress(w, rcpt, [], [], 0, false);
-    let targets = w.targets;
-    if (w.overflow) {
-      targets = [{ kind: 'error', reply: replies.listExpansionFailed(), original: rcpt, via: [] }];
-    } else if (targets.length === 0) {
-      // Every branch ended in a name already being expanded: a cycle with no mailbox (seed §2.1).
-      targets = [{ kind: 'error', reply: w.loop ? replies.mailLoop() : replies.noSuchUser(), original: rcpt, via: [] }];
-    }
-    return { tree, targets };
+    return { tree, targets: walkTargets(w) };
   }
 
   private add(w: Walk, t: TargetBody, via: readonly string[], name: string, extra: Partial<ExpansionNode> = {}): ExpansionNode {
-    const key = targetKey(t);
-    const base = {
-      name,
-      ...(t.kind === 'error' ? { reply: formatReply(t.reply) } : { route: routeKey(targetRoute(t)) }),
-      ...extra,
-      children: noChildren,
-    };
-    // the same refusal twice is one error target, but each refused leaf is still shown as refused
-    if (w.keys.has(key)) return t.kind === 'error' ? { ...base, kind: 'error' } : { ...base, kind: 'duplicate', note: `already a target (${t.kind})` };
-    if (w.targets.length >= this.maxTargets) {
-      w.overflow = true;
-      return { ...base, kind: 'error', reply: formatReply(replies.listExpansionFailed()), note: 'too many targets' };
-    }
-    w.keys.add(key);
-    w.targets.push({ ...t, original: w.original, via: [...via] });
-    return { ...base, kind: t.kind === 'list' ? 'list' : t.kind };
+    return addTarget(w, t, via, name, this.maxTargets, extra);
   }
 
   private error(w: Walk, name: string, via: readonly string[], reply: SmtpReply, note?: string): ExpansionNode {
