@@ -6,25 +6,24 @@
  * Standards: see the services.
  * Security: TLS material is loaded before anything listens; AUTH verifies against the directory;
  *   one authentication throttle ([auth]) is shared by every login path.
- * Limitations: one process runs every service.
+ * Limitations: one process runs every service but the SMTP sessions, which `[smtp] processes`
+ *   above 1 moves to acceptor processes (acceptor-pool.ts).
  */
 import diagnostics from 'node:diagnostics_channel';
 import { channels } from '../core/index.js';
-import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../config/index.js';
 import { BatchedOutput, DeliveryHistory, formatTextLine, historyDir, startActivity, startMailLog, textWanted, type MailLog } from '../log/index.js';
 import type { QueueRunner } from '../delivery/index.js';
-import { SmtpServer } from '../server/smtp/index.js';
-import { GreylistStore, MailboxVerifier, smtpPolicyFromConfig } from '../policy/index.js';
 import { Pop3Server } from '../server/pop3/index.js';
 import { ImapServer } from '../server/imap/index.js';
 import { AuthThrottle } from '../policy/auth-throttle.js';
 import { openBackends, type Backends } from './backends.js';
 import { controlSocketPath, startControlServer, type ControlRequest, type ControlResponse } from './control.js';
 import { loadOrMakeTls } from './tls-files.js';
-import { mailAuthDns } from './mail-auth.js';
-import { dmarcRecorder } from './daily-reports.js';
+import { FsQueueStore } from '../queue/index.js';
+import { AcceptorPool } from './acceptor-pool.js';
+import { buildSmtpService } from './smtp-service.js';
 import { buildDeliveryServices, handleControl as handleDeliveryControl } from './delivery-services.js';
 import { Reloader, type ReloadResult } from './reload.js';
 import { countingAuthenticate, startMonitoring, type Monitoring } from './monitoring.js';
@@ -94,7 +93,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       logger.info({ file: config.aliasesFile, aliases: count }, 'aliases loaded');
     },
   });
-  const { directory, mailboxes, intake } = backends;
+  const { directory, mailboxes } = backends;
 
   // the queue runner, transports and notifier, beside the listeners on this thread
   const local = buildDeliveryServices(config, backends);
@@ -121,42 +120,14 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     maxFailuresPerAccount: config.auth.maxFailuresPerAccount,
     windowMs: config.auth.failureWindow,
   });
-  // RFC 5321 §3.5, §7.3: VRFY/EXPN answered for trusted networks and authenticated users only
-  // (the policy's known-clients-only check); the checks of every listener come from the config
-  const verifier = new MailboxVerifier({ directory, resolver: backends.resolver, primaryDomain: config.localDomains[0] });
-  // [abuse] greylist: the triplet store is opened when first needed (start or reload), closed at stop
-  let greylist: GreylistStore | undefined;
-  const greylistFor = (c: Config): GreylistStore | undefined => {
-    if (c.abuse.greylist && !greylist) greylist = new GreylistStore(join(c.dataDir, 'greylist.sqlite'));
-    return c.abuse.greylist ? greylist : undefined;
-  };
-  // RFC 7489 §7.2: inbound DMARC evaluations counted for `correio dmarc-report send`
-  const dmarcReports = dmarcRecorder(config);
-  const policiesFor = (c: Config): ReturnType<typeof smtpPolicyFromConfig> =>
-    smtpPolicyFromConfig(c, {
-      directory,
-      dmarcReports: dmarcReports.record,
-      ...(c.mailAuth.verifyInbound || c.abuse.dnsbl.length > 0 || c.abuse.dnswl.length > 0 ? { dns: mailAuthDns(c) } : {}),
-      ...(greylistFor(c) ? { greylist: greylistFor(c) } : {}),
-      answers: { vrfy: (session, argument) => verifier.vrfy(session, argument), expn: (session, argument) => verifier.expn(session, argument) },
-    });
-  const policies = policiesFor(config);
-  const smtp = new SmtpServer({
-    intake,
-    hostname: config.hostname,
-    maxMessageSize: config.smtp.maxMessageSize,
-    maxRecipients: config.smtp.maxRecipients,
-    commandTimeoutMs: config.smtp.commandTimeout,
-    dataTimeoutMs: config.smtp.dataTimeout,
-    minDataRate: config.smtp.minDataRate,
-    tls,
-    authenticate: countingAuthenticate('smtp', authenticate),
-    authThrottle,
-    authFailureDelayMs: config.auth.failureDelay,
-    policies,
-    socketMode: config.smtp.socketMode,
-    lmtpSocketMode: config.lmtp.socketMode,
-  });
+  // the SMTP sessions run here, or in `[smtp] processes` acceptor processes the listeners hand
+  // each connection to (acceptor-pool.ts); this process keeps the queue and the deliveries
+  const pool = config.smtp.processes > 1 && config.file !== undefined && backends.store instanceof FsQueueStore
+    ? new AcceptorPool({ count: config.smtp.processes, configFile: config.file, store: backends.store, runner: local.runner, logger })
+    : undefined;
+  if (config.smtp.processes > 1 && !pool) logger.warn({ processes: config.smtp.processes }, 'smtp.processes ignored: acceptor processes need a configuration file and the files spool; SMTP runs in this process');
+  const smtpService = buildSmtpService(config, backends, { tls, authThrottle, ...(pool && { handOff: pool.handOff }) });
+  const { smtp, policiesFor } = smtpService;
   const pop3 = new Pop3Server({
     hostname: config.hostname,
     mailboxes,
@@ -199,7 +170,11 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         if (t) web?.setTls(t);
       },
       // the list sealer's keys (delivery side)
-      onReloaded: () => void handleControl({ op: 'reload-keys' }).catch(() => undefined),
+      onReloaded: () => {
+        void handleControl({ op: 'reload-keys' }).catch(() => undefined);
+        // acceptor processes read the configuration again by being replaced (acceptor-pool.ts)
+        pool?.replace();
+      },
     },
     config,
   );
@@ -224,7 +199,11 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         // LMTP (RFC 2033, issue 18): the same sessions and intake, one reply per recipient
         ...config.lmtp.listen.map((a) => ({ ...a, mode: 'lmtp' as const })),
       ]);
-      stops.unshift(() => smtp.close());
+      // the acceptors stop after the listeners: their sessions finish as this process's do
+      stops.unshift(async () => {
+        await smtp.close();
+        await pool?.stop();
+      });
       const pop3Listen = [
         ...config.pop3.listen.map((a) => ({ host: a.host, port: a.port })),
         ...(tls ? config.pop3.listenTls.map((a) => ({ host: a.host, port: a.port, implicitTls: true })) : []),
@@ -262,6 +241,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     monitoring = m;
     opts.privileges?.dropForGood();
     await local.runner.start();
+    // acceptor processes start once the runner takes their notices; until then SMTP runs here
+    pool?.start();
     stops.push(() => local.stop());
     // any local user's `correio sendmail` (maildrop.ts): taken once the runner can deliver it
     const pickup = new MaildropPickup({ config: () => backends.config, intake: () => backends.intake, logger });
@@ -271,8 +252,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   } catch (err) {
     for (const s of stops) await s().catch(() => undefined);
     if (!stops.includes(closeMetrics)) await closeMetrics().catch(() => undefined);
-    greylist?.close();
-    dmarcReports.stop();
+    smtpService.close();
     await backends.close().catch(() => undefined);
     mailLog.stop();
     activity.stop();
@@ -323,8 +303,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     stop: async () => {
       monitoring?.setReady(false);
       for (const s of stops) await s().catch((err: unknown) => logger.error({ err }, 'stop'));
-      greylist?.close();
-    dmarcReports.stop();
+      smtpService.close();
       await backends.close();
       mailLog.stop();
       activity.stop();

@@ -6,7 +6,7 @@
  * Security: all values are checked before any service sees them.
  * Limitations: paths are resolved later (load-config), not checked for existence here.
  */
-import { hostname as osHostname } from 'node:os';
+import { availableParallelism, hostname as osHostname } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseListenAddress, parseSocketListenAddress, type ListenAddress } from './listen-address.js';
@@ -135,6 +135,11 @@ const socketListenItem = (s: string): Result<ListenAddress> => {
 const socketListenList = listOf(socketListenItem, '"host:port" addresses or "unix:/path" sockets');
 
 /** A UNIX socket's permission bits as an octal string: "0660", "0600", "0666". */
+/** `[smtp] processes`: 1 to 64, or "auto" (one per core the OS offers) */
+const smtpProcesses = (v: unknown): Result<number> => {
+  if (v === 'auto') return ok(Math.min(64, availableParallelism()));
+  return Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 64 ? ok(v as number) : bad('expected a whole number from 1 to 64, or "auto"');
+};
 const socketMode = (v: unknown): Result<number> =>
   typeof v === 'string' && /^0?[0-7]{3}$/.test(v) ? ok(parseInt(v, 8)) : bad('expected permission bits in octal, e.g. "0660"');
 
@@ -292,6 +297,8 @@ export const configSchema = z
         min_data_rate: field(size, () => 500),
         // who may connect to a "unix:" listener: its file mode (owner: correio's user and group)
         socket_mode: field(socketMode, () => 0o660),
+        // processes that run SMTP sessions (issue 19; app/acceptor-pool.ts): 1 = the server's own
+        processes: field(smtpProcesses, () => 1),
       }),
     // the HTTP gateway out: routes "webhook:https://…" (issue 18, docs/gateways.md)
     webhook: table({

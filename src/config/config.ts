@@ -40,6 +40,8 @@ export interface SmtpConfig {
   readonly minDataRate: number;
   /** permission bits of the "unix:" listeners' socket files (default 0o660) */
   readonly socketMode: number;
+  /** processes running SMTP sessions: 1 = the server itself; more = that many acceptor processes (app/acceptor-pool.ts) */
+  readonly processes: number;
 }
 
 /** The webhook transport (routes "webhook:https://…"). */

@@ -96,6 +96,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       dataTimeout: s.data_timeout,
       minDataRate: s.min_data_rate,
       socketMode: s.socket_mode,
+      processes: s.processes,
     },
     lmtp: { listen: sockets(raw.lmtp.listen), socketMode: raw.lmtp.socket_mode },
     webhook: { timeout: raw.webhook.timeout, secrets: raw.webhook.secrets },

@@ -81,6 +81,14 @@ export interface FsQueueStoreOptions {
   cache?: boolean;
   /** octets after which a segment takes no more records (default 64 MB; small in tests) */
   segmentLimit?: number;
+  /**
+   * An acceptor process (`[smtp] processes`): commits small messages to segments of its own
+   * (segment-writers.ts), takes no lock, recovers nothing, caches nothing; the delivering
+   * instance learns of its messages by notice (refresh()) or at its next listing.
+   */
+  acceptor?: boolean;
+  /** the pid this instance's segment ids name (default process.pid; tests stand in for another process) */
+  segmentPid?: number;
 }
 
 /** a segment is closed for appends past this size (and removed once all its records are done) */
@@ -110,9 +118,11 @@ export class FsQueueStore implements QueueStore {
     this.#newId = opts.newId ?? (() => uniqueId());
     this.#cache = opts.cache ? new BoundedMessageCache() : new NoMessageCache();
     this.#files = new MessageFiles(paths, this.#syncer);
-    const appends = owner && opts.cache === true;
+    const appends = (owner && opts.cache === true) || opts.acceptor === true;
     this.#segments = new SegmentMessages(paths, this.#syncer, this.#cache, {
       appends,
+      acceptor: opts.acceptor === true,
+      ...(opts.segmentPid !== undefined && { pid: opts.segmentPid }),
       keepsIndex: appends || this.#cache.remembers,
       segmentLimit: opts.segmentLimit ?? defaultSegmentLimit,
       newId: this.#newId,
@@ -129,11 +139,20 @@ export class FsQueueStore implements QueueStore {
     const paths = new SpoolPaths(dir);
     await paths.make();
     await paths.checkFormat();
-    const owner = opts.lock === false ? false : await takeSpoolLock(dir);
-    const store = new FsQueueStore(paths, owner, opts);
+    const acceptor = opts.acceptor === true;
+    const owner = opts.lock === false || acceptor ? false : await takeSpoolLock(dir);
+    const store = new FsQueueStore(paths, owner, acceptor ? { ...opts, cache: false } : opts);
     const mode = opts.recover ?? 'auto';
-    if (mode === 'always' || (mode === 'auto' && owner)) store.lastRecovery = await store.recover();
+    if (!acceptor && (mode === 'always' || (mode === 'auto' && owner))) store.lastRecovery = await store.recover();
     return store;
+  }
+
+  /**
+   * (The delivering instance) takes in what acceptor processes appended to their segments since
+   * the last look: after an acceptor's notice, before its envelopes are scheduled.
+   */
+  refresh(): Promise<void> {
+    return this.#segments.refresh();
   }
 
   /** Whether this instance owns the spool (took `lock`): the one that should run deliveries. */
@@ -345,6 +364,8 @@ export class FsQueueStore implements QueueStore {
   }
 
   async #list(): Promise<{ ids: MessageId[]; seg: SegState }> {
+    // the fallback for an acceptor's notice that never came (it was killed after its fsync)
+    await this.#segments.refresh();
     const seg = await this.#segments.state();
     const files = await this.#files.listIds();
     const inFiles = new Set(files);

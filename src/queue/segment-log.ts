@@ -72,9 +72,13 @@ export interface SegmentScan {
   problem?: string;
 }
 
-/** Reads a segment and checks every record; stops at the first one that does not check out. */
-export async function scanSegment(path: string): Promise<SegmentScan> {
-  const data = await readFile(path);
+/**
+ * Reads a segment and checks every record; stops at the first one that does not check out.
+ * `from` (a record boundary an earlier scan ended at) reads only what was appended since: the
+ * delivering process follows the segments of acceptor processes this way (segment-writers.ts).
+ */
+export async function scanSegment(path: string, from = 0): Promise<SegmentScan> {
+  const data = from === 0 ? await readFile(path) : await readFrom(path, from);
   const records: ScannedRecord[] = [];
   let off = 0;
   let problem: string | undefined;
@@ -101,10 +105,28 @@ export async function scanSegment(path: string): Promise<SegmentScan> {
       problem = 'a record whose checksum does not match';
       break;
     }
-    records.push({ offset: off, bodyLength, trailerLength, trailer: Buffer.from(trailer) });
+    records.push({ offset: from + off, bodyLength, trailerLength, trailer: Buffer.from(trailer) });
     off = end;
   }
-  return { records, validEnd: off, fileSize: data.length, ...(problem !== undefined && { problem }) };
+  return { records, validEnd: from + off, fileSize: from + data.length, ...(problem !== undefined && { problem }) };
+}
+
+/** What a file holds from `from` to its end. */
+async function readFrom(path: string, from: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const buf = Buffer.alloc(Math.max(0, size - from));
+    let got = 0;
+    while (got < buf.length) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, from + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    await fh.close();
+  }
 }
 
 /**

@@ -3,9 +3,11 @@
  * The messages of the files backend that live as records in segments (segment-log.ts): where
  * each one is, which segment is appended to, what left (done logs), and when a segment goes.
  *
- * Who appends: only a caching owner (the server's delivering instance; an owner that does not
- * cache gives every message its own file). Every instance reads
- * segments. The instance that changes committed messages (a caching one) loads the index once
+ * Who appends: a caching owner (the server's delivering instance; an owner that does not
+ * cache gives every message its own file), and acceptor processes (`[smtp] processes`), each
+ * to segments of its own (segment-writers.ts): an acceptor keeps no index, removes nothing and
+ * seals a segment when it stops appending. The owner follows their segments (refresh(): on an
+ * acceptor's notice, and at each listing as the fallback). Every instance reads segments. The instance that changes committed messages (a caching one) loads the index once
  * and keeps it up to date itself; any other instance looks again for each call (another
  * process may have delivered or moved a record since), cheaply: a segment is rescanned only
  * when it has grown.
@@ -18,7 +20,9 @@
  *   first record of a new segment is acknowledged.
  * Security: ids read from done logs and records are checked against the queue-id alphabet.
  * Limitations: done logs are not synced (a power failure can bring back a delivered message:
- *   a duplicate, never a loss). One appending instance per spool (the lock's owner).
+ *   a duplicate, never a loss). One delivering instance per spool (the lock's owner). The owner
+ *   may see an acceptor's record between its write and its fdatasync: if that sync fails (EIO),
+ *   the client is told to retry and the message may still be delivered (a duplicate).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
@@ -27,17 +31,15 @@ import { MailError, replies, type MessageId } from '../core/index.js';
 import type { DirSyncer } from '../util/index.js';
 import type { MessageCache } from './message-cache.js';
 import { isQueueId } from './queue-ids.js';
-import {
-  SegmentWriter, readDoneLog, readRecordBody, readRecordTrailer, recordHeader, scanSegment, setAsideTail, type SegmentRecord,
-} from './segment-log.js';
-import { CorruptItem, parseEnvelopeFile, parseRecordTrailer, type EnvelopeFile } from './spool-format.js';
+import { SegmentWriter, readDoneLog, readRecordBody, readRecordTrailer, recordHeader, scanSegment } from './segment-log.js';
+import { scanRecords, type ScannedRec, type SegRef, type SegmentRecovery } from './segment-records.js';
+import { parseEnvelopeFile, parseRecordTrailer, type EnvelopeFile } from './spool-format.js';
 import type { SpoolPaths } from './spool-layout.js';
+import { foreignSegment, newSegmentId, sealSegment, sealedPath, segmentOpen } from './segment-writers.js';
 import { errorCode } from './storage-error.js';
 
-/** Where a message held in a segment is. */
-export interface SegRef extends SegmentRecord {
-  seg: string;
-}
+export type { SegRef, SegmentRecovery } from './segment-records.js';
+
 
 /** What an instance knows of the segments: where each live record is, live records per segment. */
 export interface SegState {
@@ -45,26 +47,13 @@ export interface SegState {
   live: Map<string, number>;
 }
 
-/** What a recovery of the segments found and did (merged into the spool's RecoveryReport). */
-export interface SegmentRecovery {
-  messages: number;
-  envelopes: number;
-  removed: string[];
-  corrupted: string[];
-}
-
-/** A whole record of a segment, as #load needs it. */
-interface ScannedRec {
-  id: MessageId;
-  ref: SegRef;
-  envelopes: number;
-  /** the envelopes themselves, at recovery only */
-  file?: EnvelopeFile;
-}
-
 export interface SegmentMessagesOptions {
-  /** whether new small messages are appended here (a caching owner) */
+  /** whether new small messages are appended here (a caching owner, or an acceptor) */
   appends: boolean;
+  /** an acceptor process: appends to its own segments only, keeps no index, removes nothing */
+  acceptor?: boolean;
+  /** the pid new segment ids name (segment-writers.ts); default this process's */
+  pid?: number;
   /** whether this instance keeps the index (it changes committed messages) or reloads it per call */
   keepsIndex: boolean;
   /** octets after which a segment takes no more records */
@@ -77,6 +66,12 @@ const segPattern = /^[0-9a-z]{1,64}$/;
 export class SegmentMessages {
   readonly appends: boolean;
   readonly #keepsIndex: boolean;
+  readonly #acceptor: boolean;
+  readonly #pid: number;
+  /** (the owner) where its last scan of each segment ended: refresh() reads on from there */
+  readonly #ends = new Map<string, number>();
+  #refreshRun: Promise<void> | undefined;
+  #refreshNext: Promise<void> | undefined;
   readonly #paths: SpoolPaths;
   readonly #syncer: DirSyncer;
   readonly #cache: MessageCache;
@@ -100,6 +95,8 @@ export class SegmentMessages {
     this.#cache = cache;
     this.appends = opts.appends;
     this.#keepsIndex = opts.keepsIndex;
+    this.#acceptor = opts.acceptor === true;
+    this.#pid = opts.pid ?? process.pid;
     this.#segmentLimit = opts.segmentLimit;
     this.#newId = opts.newId;
   }
@@ -111,7 +108,8 @@ export class SegmentMessages {
    */
   async append(id: MessageId, body: readonly Buffer[], bodyLength: number, trailer: Buffer): Promise<void> {
     if (this.#closed) throw new MailError(replies.localError(), 'MAIL_ERR_STORE_CLOSED');
-    const seg = await this.state();
+    // an acceptor keeps no index: the owner learns of the record by its notice or a refresh
+    const seg = this.#acceptor ? { index: new Map<MessageId, SegRef>(), live: new Map<string, number>() } : await this.state();
     const { writer, segId } = await this.#activeWriter();
     let offset: number;
     try {
@@ -140,11 +138,11 @@ export class SegmentMessages {
     let segId = this.#writerSeg;
     if (!writer || writer.size >= this.#segmentLimit) {
       if (writer) this.#retireWriter();
-      segId = this.#newId();
+      segId = newSegmentId(this.#newId, this.#pid);
       writer = SegmentWriter.create(this.#paths.segment(segId));
       this.#writer = writer;
       this.#writerSeg = segId;
-      (this.#seg as SegState).live.set(segId, 0);
+      this.#seg?.live.set(segId, 0);
       // the segment's directory entry is durable before any record in it is acknowledged
       this.#writerReady = this.#syncer.sync(this.#paths.seg);
     }
@@ -166,8 +164,23 @@ export class SegmentMessages {
     this.#writer = undefined;
     this.#writerSeg = '';
     void writer.close().then(() => {
+      if (this.#acceptor) return sealSegment(this.#paths, segId);
       if ((this.#seg?.live.get(segId) ?? 0) === 0) return this.#removeSegment(segId);
     }).catch(() => undefined);
+  }
+
+  /**
+   * Removes a segment with no live record once nobody appends to it any more (segment-writers.ts);
+   * another process's segment only when everything in it has been seen here.
+   */
+  async #removeIfFinished(segId: string): Promise<void> {
+    if ((this.#seg?.live.get(segId) ?? 0) > 0 || segId === this.#writerSeg || this.#acceptor) return;
+    if (await segmentOpen(this.#paths, segId, this.#pid)) return;
+    if (foreignSegment(segId, this.#pid)) {
+      const size = await stat(this.#paths.segment(segId)).then((st) => st.size, () => undefined);
+      if (size !== undefined && size !== this.#ends.get(segId)) return; // not all of it seen yet
+    }
+    await this.#removeSegment(segId);
   }
 
   async #removeSegment(segId: string): Promise<void> {
@@ -182,8 +195,10 @@ export class SegmentMessages {
         // gone already
       }
     }
+    this.#ends.delete(segId);
     await unlink(this.#paths.segment(segId)).catch(() => undefined);
     await unlink(this.#paths.doneLog(segId)).catch(() => undefined);
+    await unlink(sealedPath(this.#paths, segId)).catch(() => undefined);
   }
 
   /** Records that a segment's record left the queue (a line in its done log; not synced). */
@@ -204,7 +219,56 @@ export class SegmentMessages {
     seg.index.delete(id);
     const left = (seg.live.get(ref.seg) ?? 1) - 1;
     seg.live.set(ref.seg, left);
-    if (left <= 0 && ref.seg !== this.#writerSeg) await this.#removeSegment(ref.seg);
+    if (left <= 0) await this.#removeIfFinished(ref.seg);
+  }
+
+  /**
+   * (The owner) reads what other processes appended to their segments since the last look and
+   * adds those records to the index; removes finished segments with nothing live. Calls that
+   * come while one runs share the next one, which starts after them.
+   */
+  refresh(): Promise<void> {
+    if (!this.#keepsIndex || this.#closed) return Promise.resolve();
+    if (this.#refreshNext) return this.#refreshNext;
+    const next = (this.#refreshRun ?? Promise.resolve()).catch(() => undefined).then(() => {
+      this.#refreshNext = undefined;
+      const run = this.#follow();
+      this.#refreshRun = run;
+      return run.finally(() => {
+        if (this.#refreshRun === run) this.#refreshRun = undefined;
+      });
+    });
+    this.#refreshNext = next;
+    return next;
+  }
+
+  async #follow(): Promise<void> {
+    const state = await this.state();
+    for (const segId of (await readdir(this.#paths.seg)).filter((n) => segPattern.test(n)).sort()) {
+      if (segId === this.#writerSeg || !foreignSegment(segId, this.#pid)) continue; // this process's own: all known
+      const from = this.#ends.get(segId) ?? 0;
+      const size = await stat(this.#paths.segment(segId)).then((st) => st.size, () => undefined);
+      if (size === undefined) continue;
+      if (size > from) {
+        const scan = await scanSegment(this.#paths.segment(segId), from);
+        const done = scan.records.length > 0 ? new Set((await readDoneLog(this.#paths.doneLog(segId))).filter(isQueueId)) : new Set();
+        let added = 0;
+        for (const rec of scan.records) {
+          let id: MessageId;
+          try {
+            id = parseRecordTrailer(rec.trailer.toString('utf8')).messageId;
+          } catch {
+            continue; // left for the recovery to report
+          }
+          if (done.has(id) || state.index.has(id)) continue;
+          state.index.set(id, { seg: segId, offset: rec.offset, bodyLength: rec.bodyLength, trailerLength: rec.trailerLength });
+          added++;
+        }
+        this.#ends.set(segId, scan.validEnd);
+        state.live.set(segId, (state.live.get(segId) ?? 0) + added);
+      }
+      if ((state.live.get(segId) ?? 0) === 0) await this.#removeIfFinished(segId);
+    }
   }
 
   /** The segment record of `id`, if the message lives in a segment. */
@@ -246,6 +310,7 @@ export class SegmentMessages {
     const segSet = new Set(segs);
     for (const n of names) {
       if (n.endsWith('.done') && segSet.has(n.slice(0, -5))) continue;
+      if (n.endsWith('.sealed') && segSet.has(n.slice(0, -7))) continue;
       if (segSet.has(n)) continue;
       if (repair) {
         await unlink(join(this.#paths.seg, n)).catch(() => undefined);
@@ -254,8 +319,10 @@ export class SegmentMessages {
     }
     for (const segId of segs) {
       if (segId === this.#writerSeg) continue; // our own, live in this.#seg
+      // another process's segment it still appends to: read, never cut or removed (segment-writers.ts)
+      const open = repair && (await segmentOpen(this.#paths, segId, this.#pid));
       const done = new Set((await readDoneLog(this.#paths.doneLog(segId))).filter(isQueueId));
-      const recs = await this.#records(segId, repair, report);
+      const recs = await this.#records(segId, repair, report, !open);
       if (!recs) continue; // removed meanwhile: all done
       let live = 0;
       for (const { id, ref, envelopes, file } of recs) {
@@ -272,7 +339,7 @@ export class SegmentMessages {
         live++;
       }
       state.live.set(segId, live);
-      if (repair && live === 0) {
+      if (repair && live === 0 && !open) {
         await this.#removeSegment(segId);
         state.live.delete(segId);
       }
@@ -288,9 +355,10 @@ export class SegmentMessages {
   /**
    * The whole records of one segment. A reader rescans a segment only when it has grown since
    * its last look (undefined: the segment is gone). With `repair` (recovery) a damaged tail is
-   * copied to corrupt/ and cut off, and the parsed envelopes come along (to warm the cache).
+   * copied to corrupt/ and cut off (unless `cut` is false: a segment another process still
+   * appends to ends in its record in progress), and the parsed envelopes come along.
    */
-  async #records(segId: string, repair: boolean, report: SegmentRecovery): Promise<ScannedRec[] | undefined> {
+  async #records(segId: string, repair: boolean, report: SegmentRecovery, cut = repair): Promise<ScannedRec[] | undefined> {
     const path = this.#paths.segment(segId);
     let size: number | undefined;
     if (!repair) {
@@ -306,26 +374,8 @@ export class SegmentMessages {
       const cached = this.#scans.get(segId);
       if (cached?.size === size) return cached.recs;
     }
-    const scan = await scanSegment(path);
-    if (scan.problem !== undefined && repair) {
-      // never acknowledged (a crash during a commit) or damaged: kept for the operator, cut off
-      await setAsideTail(path, scan, join(this.#paths.corrupt, `${segId}.tail.${scan.validEnd}.${Date.now()}`));
-      report.corrupted.push(`seg/${segId}: ${scan.problem} at ${scan.validEnd}`);
-    }
-    const recs: ScannedRec[] = [];
-    for (const rec of scan.records) {
-      let file: EnvelopeFile;
-      try {
-        file = parseRecordTrailer(rec.trailer.toString('utf8'));
-      } catch (err) {
-        if (!(err instanceof CorruptItem)) throw err;
-        // a reader leaves it for the owner's recovery to report
-        if (repair) report.corrupted.push(`seg/${segId}@${rec.offset}: envelopes that do not parse`);
-        continue;
-      }
-      const ref = { seg: segId, offset: rec.offset, bodyLength: rec.bodyLength, trailerLength: rec.trailerLength };
-      recs.push({ id: file.messageId, ref, envelopes: file.envelopes.length, ...(repair && { file }) });
-    }
+    const { recs, end } = await scanRecords(this.#paths, segId, repair && cut, repair, report);
+    this.#ends.set(segId, end);
     if (size !== undefined) this.#scans.set(segId, { size, recs });
     return recs;
   }
@@ -350,7 +400,8 @@ export class SegmentMessages {
     this.#writerSeg = '';
     if (writer) {
       await writer.close();
-      if ((this.#seg?.live.get(writerSeg) ?? 0) === 0) await this.#removeSegment(writerSeg);
+      if (this.#acceptor) await sealSegment(this.#paths, writerSeg);
+      else if ((this.#seg?.live.get(writerSeg) ?? 0) === 0) await this.#removeSegment(writerSeg);
     }
     for (const fd of this.#doneFds.values()) {
       try {

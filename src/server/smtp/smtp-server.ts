@@ -120,6 +120,11 @@ export interface SmtpServerOptions {
    * control (servers in tests, whose intake decides). Given, it replaces those options.
    */
   readonly policies?: Readonly<Record<ListenMode, StagePolicy>>;
+  /**
+   * Offered each accepted connection before any octet is read (`[smtp] processes`): true when
+   * it took the socket (passed it to an acceptor process, which adopt()s it); false serves it here.
+   */
+  readonly handOff?: (socket: net.Socket, mode: ListenMode, localSocket: boolean) => boolean;
 }
 
 export class SmtpServer {
@@ -178,7 +183,14 @@ export class SmtpServer {
       for (const a of addresses) {
         if (a.mode === 'submissions' && !this.secureContext) throw new Error(`submissions on ${a.host}:${a.port} needs tls`);
         const local = a.path !== undefined;
-        const server = net.createServer((socket) => this.accept(socket, a.mode, local));
+        const handOff = this.options.handOff;
+        const server = handOff
+          ? net.createServer({ pauseOnConnect: true }, (socket) => {
+              if (handOff(socket, a.mode, local)) return;
+              socket.resume();
+              this.accept(socket, a.mode, local);
+            })
+          : net.createServer((socket) => this.accept(socket, a.mode, local));
         const socketMode = a.mode === 'lmtp' ? (this.options.lmtpSocketMode ?? this.options.socketMode) : this.options.socketMode;
         await bindServer(server, a, socketMode);
         server.on('error', () => {
@@ -238,6 +250,12 @@ export class SmtpServer {
       authFailureDelayMs: o.authFailureDelayMs ?? 1000,
       authThrottle: this.authThrottle,
     };
+  }
+
+  /** Serves a connection another process accepted and handed over (`handOff` there). */
+  adopt(socket: net.Socket, mode: ListenMode, localSocket: boolean): void {
+    socket.resume();
+    this.accept(socket, mode, localSocket);
   }
 
   private accept(socket: net.Socket, mode: ListenMode, localSocket: boolean): void {

@@ -1,0 +1,95 @@
+/**
+ * Segments of acceptor processes (`[smtp] processes`; segment-writers.ts): an acceptor store
+ * appends to its own segment; the delivering instance (a caching owner) takes its records in
+ * by refresh() or at its next listing, never cuts or removes a segment whose writer lives and
+ * has not sealed it, and removes it once it is finished and all of it is done. A real child
+ * process (`sleep`) stands in for the acceptor's pid, so liveness is the OS's answer.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readAll, storeMessage } from '../../test/contract/queue-store.contract.js';
+import { FsQueueStore } from './index.js';
+
+const tmp = () => mkdtemp(join(tmpdir(), 'correio-acceptor-'));
+
+/** A live process whose pid an acceptor store names, and how to end it. */
+async function standIn(): Promise<{ pid: number; end(): Promise<void> }> {
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  await new Promise((r) => child.once('spawn', r));
+  const exited = new Promise((r) => child.once('exit', r));
+  return {
+    pid: child.pid!,
+    end: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+void test('acceptor segments: the owner takes records in by refresh or listing, keeps an open segment, removes a finished one', async () => {
+  const dir = await tmp();
+  const writer = await standIn();
+  try {
+    const owner = await FsQueueStore.open(dir, { cache: true });
+    const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
+    assert.equal(acceptor.owner, false);
+    const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
+    const segs = await readdir(join(dir, 'seg'));
+    assert.deepEqual(segs, segs.filter((n) => n.endsWith(`u${writer.pid}`)), 'one segment named after its writer');
+    // the owner's kept index does not know it until it looks again
+    await owner.refresh();
+    assert.deepEqual((await owner.findMessageEnvelopes(a.messageId)).map((e) => e.id), [a.id]);
+    assert.equal((await readAll(await owner.openMessage(a.messageId))).toString(), 'Subject: a\r\n\r\nA\r\n');
+    // the fallback: a listing takes in what was appended since (a notice that never came)
+    const [b] = await storeMessage(acceptor, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
+    assert.deepEqual(await owner.listMessageIds(), [a.messageId, b.messageId].sort());
+    // every record delivered, but the writer lives and has not sealed: the segment stays
+    await owner.deleteEnvelope(a.id);
+    await owner.deleteEnvelope(b.id);
+    await owner.refresh();
+    assert.ok((await readdir(join(dir, 'seg'))).includes(segs[0]), 'an open segment is kept');
+    // appended after all that: still found, nothing delivered twice
+    const [c] = await storeMessage(acceptor, 'Subject: c\r\n\r\nC\r\n', ['c@x.example']);
+    assert.deepEqual(await owner.listMessageIds(), [c.messageId]);
+    await owner.deleteEnvelope(c.id);
+    // the acceptor stops (seals its segment): the owner removes it at its next look
+    await acceptor.close();
+    await owner.refresh();
+    assert.deepEqual(await readdir(join(dir, 'seg')), []);
+    await owner.close();
+  } finally {
+    await writer.end();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('acceptor segments: recovery keeps the torn tail of a live writer and cuts a dead one\'s; a killed writer\'s records are delivered', async () => {
+  const dir = await tmp();
+  const writer = await standIn();
+  try {
+    const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
+    const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
+    const seg = (await readdir(join(dir, 'seg')))[0];
+    // a record in progress: half a header at the end of the live writer's segment
+    await appendFile(join(dir, 'seg', seg), Buffer.from('CRQREC03'));
+    const owner = await FsQueueStore.open(dir, { cache: true });
+    assert.deepEqual(owner.lastRecovery?.corrupted, [], 'a live writer\'s tail is not cut');
+    assert.deepEqual(await owner.listMessageIds(), [a.messageId]);
+    await owner.deleteEnvelope(a.id);
+    await owner.close();
+    // kill -9 of the acceptor: its segment is finished; the next owner cuts the torn tail
+    await writer.end();
+    const next = await FsQueueStore.open(dir, { cache: true });
+    assert.equal(next.lastRecovery?.corrupted.length, 1, 'the dead writer\'s torn tail set aside');
+    assert.deepEqual(await next.listMessageIds(), []);
+    assert.deepEqual(await readdir(join(dir, 'seg')), [], 'all done and finished: removed');
+    await next.close();
+  } finally {
+    await writer.end();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
