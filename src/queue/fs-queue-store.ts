@@ -41,6 +41,7 @@ import {
 import { DirSyncer, KeyedMutex, uniqueId } from '../util/index.js';
 import { DirHandles } from './dir-handles.js';
 import { FileCommit } from './file-commit.js';
+import type { FsQueueStoreOptions } from './fs-queue-options.js';
 import { FsMessageDraft, type CommitStrategy } from './fs-message-draft.js';
 import { BoundedMessageCache, NoMessageCache, type MessageCache } from './message-cache.js';
 import { MessageFiles } from './message-files.js';
@@ -54,42 +55,8 @@ import { moveToCorrupt, recoverSpool, type RecoveryReport } from './spool-recove
 import { errorCode, storageError } from './storage-error.js';
 
 export { spoolFormat } from './spool-format.js';
+export type { FsQueueStoreOptions } from './fs-queue-options.js';
 export type { RecoveryReport } from './spool-recovery.js';
-
-export interface FsQueueStoreOptions {
-  /**
-   * Clean leftovers and move corrupt items aside at open: 'auto' (default) does it when no other
-   * live process owns the spool (see `lock`), 'always' forces it, 'never' skips it.
-   */
-  recover?: 'auto' | 'always' | 'never';
-  /**
-   * false: never take `lock` (a reader such as a test polling the spool of a running server;
-   * `owner` is then false and 'auto' recovery does not run). Default true.
-   */
-  lock?: boolean;
-  /** creates message ids (default util's uniqueId) */
-  newId?: () => string;
-  /**
-   * Keep what this instance commits and reads (envelope lists, whether an env file exists, the
-   * bodies of small messages) in memory, bounded, and answer reads from there. Only for the one
-   * instance that changes committed messages (the one running deliveries): other processes may
-   * commit new messages, but a change made elsewhere to a message already known here would not
-   * be seen. Default false. A caching owner (the server's delivering instance) also commits
-   * small messages (body within 64 KB) as records in a segment (segment-commit.ts) instead of
-   * one file each; every instance reads segments.
-   */
-  cache?: boolean;
-  /** octets after which a segment takes no more records (default 64 MB; small in tests) */
-  segmentLimit?: number;
-  /**
-   * An acceptor process (`[smtp] processes`): commits small messages to segments of its own
-   * (segment-writers.ts), takes no lock, recovers nothing, caches nothing; the delivering
-   * instance learns of its messages by notice (refresh()) or at its next listing.
-   */
-  acceptor?: boolean;
-  /** the pid this instance's segment ids name (default process.pid; tests stand in for another process) */
-  segmentPid?: number;
-}
 
 /** a segment is closed for appends past this size (and removed once all its records are done) */
 const defaultSegmentLimit = 64 * 1024 * 1024;

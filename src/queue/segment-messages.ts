@@ -32,34 +32,14 @@ import type { DirSyncer } from '../util/index.js';
 import type { MessageCache } from './message-cache.js';
 import { isQueueId } from './queue-ids.js';
 import { SegmentWriter, readDoneLog, readRecordBody, readRecordTrailer, recordHeader, scanSegment } from './segment-log.js';
-import { scanRecords, type ScannedRec, type SegRef, type SegmentRecovery } from './segment-records.js';
+import { scanRecords, type ScannedRec, type SegRef, type SegState, type SegmentMessagesOptions, type SegmentRecovery } from './segment-records.js';
 import { parseEnvelopeFile, parseRecordTrailer, type EnvelopeFile } from './spool-format.js';
 import type { SpoolPaths } from './spool-layout.js';
 import { foreignSegment, newSegmentId, sealSegment, sealedPath, segmentOpen } from './segment-writers.js';
 import { errorCode } from './storage-error.js';
 
-export type { SegRef, SegmentRecovery } from './segment-records.js';
+export type { SegRef, SegState, SegmentMessagesOptions, SegmentRecovery } from './segment-records.js';
 
-
-/** What an instance knows of the segments: where each live record is, live records per segment. */
-export interface SegState {
-  index: Map<MessageId, SegRef>;
-  live: Map<string, number>;
-}
-
-export interface SegmentMessagesOptions {
-  /** whether new small messages are appended here (a caching owner, or an acceptor) */
-  appends: boolean;
-  /** an acceptor process: appends to its own segments only, keeps no index, removes nothing */
-  acceptor?: boolean;
-  /** the pid new segment ids name (segment-writers.ts); default this process's */
-  pid?: number;
-  /** whether this instance keeps the index (it changes committed messages) or reloads it per call */
-  keepsIndex: boolean;
-  /** octets after which a segment takes no more records */
-  segmentLimit: number;
-  newId: () => string;
-}
 
 const segPattern = /^[0-9a-z]{1,64}$/;
 

@@ -4,6 +4,7 @@
  * tail copied to corrupt/ and cut off, the envelopes parsed to warm the cache) and for a reader.
  * Standards: none (the record format is segment-log.ts).
  * Security: a trailer that does not parse is skipped (reported at recovery), never trusted.
+ * The types segment-messages.ts shares with the store are kept here too.
  * Limitations: reads the whole segment (64 MB at most); segment-messages.ts's refresh reads on
  *   from where it stopped instead.
  */
@@ -69,4 +70,24 @@ export async function scanRecords(
     recs.push({ id: file.messageId, ref, envelopes: file.envelopes.length, ...(withFiles && { file }) });
   }
   return { recs, end: scan.validEnd };
+}
+
+/** What an instance knows of the segments: where each live record is, live records per segment. */
+export interface SegState {
+  index: Map<MessageId, SegRef>;
+  live: Map<string, number>;
+}
+
+export interface SegmentMessagesOptions {
+  /** whether new small messages are appended here (a caching owner, or an acceptor) */
+  appends: boolean;
+  /** an acceptor process: appends to its own segments only, keeps no index, removes nothing */
+  acceptor?: boolean;
+  /** the pid new segment ids name (segment-writers.ts); default this process's */
+  pid?: number;
+  /** whether this instance keeps the index (it changes committed messages) or reloads it per call */
+  keepsIndex: boolean;
+  /** octets after which a segment takes no more records */
+  segmentLimit: number;
+  newId: () => string;
 }
