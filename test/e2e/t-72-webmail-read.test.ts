@@ -6,7 +6,8 @@
  * an attachment downloaded with its octets); a hostile message (script, event handlers,
  * javascript: URLs, SVG, meta refresh, form, base, CSS fetches) runs nothing and fetches
  * nothing, and the page's CSP refuses inline script (its violation event is seen); a folder
- * of 55 messages lists 50 a page. Skips when /usr/bin/chromium is absent.
+ * of 55 messages lists 50 a page; a reply makes a conversation, listed once with its size and
+ * shown whole in the reader. Skips when /usr/bin/chromium is absent.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -268,5 +269,29 @@ void test('t-72: a folder of 55 messages lists 50 a page', { skip: browserSkip }
     await page.keyboard.press('j');
     await page.waitForSelector('.reader h2.subject:text-is("numbered 5")');
     await page.waitForSelector('.list-head .range:text-is("51–55 of 55")');
+  });
+});
+
+void test('t-72: a conversation lists as one row with its size; the reader shows its messages and opens the other', { skip: browserSkip }, async (t) => {
+  const reply = ['From: "Pascal Ribeiro" <pascal@example.net>', 'To: alice@example.org', 'Subject: Re: Relatorio com figura', 'Message-ID: <report-2@example.net>', 'In-Reply-To: <report-1@example.net>', 'References: <report-1@example.net>', '', 'a resposta ao relatorio', ''].join('\n');
+  const r = await sendMail(site, 'pascal@example.net', ['alice@example.org'], reply);
+  assert.match(String(r.final), /^250/);
+  await site.waitForMessages('alice@example.org', 3);
+  await scenario(t, browser, 't-72-conversation', async (page) => {
+    await login(page);
+    const row = page.locator('#messages li:has-text("Re: Relatorio com figura")');
+    await row.locator('.count:text-is("2")').waitFor();
+    // two conversations in the Inbox, of three messages
+    await page.waitForSelector('.list-head .range:text-is("1–2 of 2")');
+    assert.equal(await page.locator('#messages li:has-text("Relatorio com figura")').count(), 1);
+    await openMessage(page, 'Re: Relatorio com figura', 'a resposta ao relatorio');
+    const items = page.locator('.conversation li');
+    await page.waitForSelector('.conversation li >> nth=1');
+    assert.equal(await items.count(), 2);
+    assert.equal(await items.nth(1).getAttribute('aria-current'), 'true', 'the newest is the one open');
+    await items.nth(0).click();
+    await page.waitForSelector('.reader h2.subject:text-is("Relatorio com figura")');
+    await page.frameLocator('iframe.body').locator('text=relatorio').first().waitFor();
+    assert.equal(await page.locator('.conversation li').nth(0).getAttribute('aria-current'), 'true');
   });
 });

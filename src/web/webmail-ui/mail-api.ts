@@ -7,7 +7,9 @@
  * Standards: RFC 8621 §2 (Mailbox), §4 (Email: query, get, set), §5 (SearchSnippet),
  *   §6–§7 (Identity, EmailSubmission with onSuccessUpdateEmail), RFC 8620 §3.7 (result references).
  * Security: nothing here builds HTML; text from messages is rendered by Preact as text.
- * Limitations: one Email per Thread on this server, so the list is of messages, not threads.
+ * A folder lists conversations (Email/query collapseThreads: the newest message of each, with
+ * the size of its Thread); a search lists messages.
+ * Limitations: a conversation's count includes its messages in every folder.
  */
 import type { JmapClient } from './jmap-client.js';
 
@@ -35,6 +37,9 @@ export interface ListItem {
   readonly preview: string;
   readonly hasAttachment: boolean;
   readonly mailboxIds: Record<string, true>;
+  readonly threadId: string;
+  /** how many Emails its Thread has (folder lists only) */
+  readonly threadSize?: number;
 }
 
 export interface BodyPart {
@@ -80,7 +85,7 @@ export interface Draft {
 }
 
 export const pageSize = 50;
-const listProperties = ['from', 'to', 'subject', 'receivedAt', 'keywords', 'preview', 'hasAttachment', 'mailboxIds'];
+const listProperties = ['from', 'to', 'subject', 'receivedAt', 'keywords', 'preview', 'hasAttachment', 'mailboxIds', 'threadId'];
 
 /** "a@b, Name <c@d>" → JMAP EmailAddress objects (the server checks them again). */
 export function parseAddressList(text: string): EmailAddress[] {
@@ -115,14 +120,18 @@ export class MailApi {
     if (text) filter.text = text;
     const account = this.#account;
     const ref = { resultOf: 'q', name: 'Email/query', path: '/ids' };
+    // a folder lists conversations (RFC 8621 §4.4: collapseThreads), a search lists messages
+    const collapse = !text;
     const calls: [string, Record<string, unknown>, string][] = [
-      ['Email/query', { accountId: account, filter, sort: [{ property: 'receivedAt', isAscending: false }], position, limit: pageSize, calculateTotal: true }, 'q'],
+      ['Email/query', { accountId: account, filter, sort: [{ property: 'receivedAt', isAscending: false }], collapseThreads: collapse, position, limit: pageSize, calculateTotal: true }, 'q'],
       ['Email/get', { accountId: account, '#ids': ref, properties: listProperties }, 'g'],
     ];
+    if (collapse) calls.push(['Thread/get', { accountId: account, '#ids': { resultOf: 'g', name: 'Email/get', path: '/list/*/threadId' } }, 't']);
     if (text) calls.push(['SearchSnippet/get', { accountId: account, filter, '#emailIds': ref }, 's']);
     const r = await this.jmap.call(calls);
     const q = r.get('q') as { ids: string[]; position: number; total: number };
-    const byId = new Map((r.get('g')?.list as ListItem[]).map((e) => [e.id, e]));
+    const sizes = new Map(((r.get('t')?.list ?? []) as { id: string; emailIds: string[] }[]).map((t) => [t.id, t.emailIds.length]));
+    const byId = new Map((r.get('g')?.list as ListItem[]).map((e): [string, ListItem] => [e.id, { ...e, threadSize: sizes.get(e.threadId) }]));
     const snippets = new Map<string, { subject: string | null; preview: string | null }>();
     for (const s of (r.get('s')?.list ?? []) as { emailId: string; subject: string | null; preview: string | null }[]) snippets.set(s.emailId, s);
     return { items: q.ids.map((id) => byId.get(id)).filter((e): e is ListItem => e !== undefined), position: q.position, total: q.total, snippets };
@@ -143,6 +152,17 @@ export class MailApi {
       ],
     ]);
     return (r.get('e')?.list as FullEmail[])[0];
+  }
+
+  /** The Emails of a conversation, oldest first (RFC 8621 §3: Thread/get, then Email/get of its emailIds). */
+  async conversation(threadId: string): Promise<ListItem[]> {
+    const r = await this.jmap.call([
+      ['Thread/get', { accountId: this.#account, ids: [threadId] }, 't'],
+      ['Email/get', { accountId: this.#account, '#ids': { resultOf: 't', name: 'Thread/get', path: '/list/*/emailIds' }, properties: listProperties }, 'g'],
+    ]);
+    const order = ((r.get('t')?.list ?? []) as { emailIds: string[] }[])[0]?.emailIds ?? [];
+    const byId = new Map(((r.get('g')?.list ?? []) as ListItem[]).map((e) => [e.id, e]));
+    return order.flatMap((id) => byId.get(id) ?? []);
   }
 
   /** Sets or clears keywords ($seen, $flagged …) on some Emails. */

@@ -1,7 +1,8 @@
 /**
  * @module mail-app
- * The webmail once logged in: folders with unread counts, one page of the chosen folder (or
- * of a search, with highlighted snippets), the open message, the composer; actions (move,
+ * The webmail once logged in: folders with unread counts, one page of the chosen folder's
+ * conversations (or of a search's messages, with highlighted snippets), the open message and
+ * its conversation, the composer; actions (move,
  * flag, delete to Trash, archive, mark read/unread) and keyboard shortcuts; new mail shows
  * without a reload (JMAP push). On a narrow screen one pane shows at a time.
  * Standards: RFC 8621 (through mail-api), RFC 8620 §7.3 (push).
@@ -11,7 +12,7 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { JmapClient } from './jmap-client.js';
-import { MailApi, pageSize, type FullEmail, type Mailbox, type Page } from './mail-api.js';
+import { MailApi, pageSize, type FullEmail, type ListItem, type Mailbox, type Page } from './mail-api.js';
 import { draftFor, type ComposeKind } from './compose-init.js';
 import { Compose } from './compose.js';
 import { FolderList } from './folder-list.js';
@@ -35,6 +36,7 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
   const [page, setPage] = useState<Page | undefined>(undefined);
   const [selected, setSelected] = useState<string | undefined>(undefined);
   const [open, setOpen] = useState<FullEmail | undefined>(undefined);
+  const [conversation, setConversation] = useState<ListItem[]>([]);
   const [compose, setCompose] = useState<{ kind: ComposeKind; source?: FullEmail; key: number } | undefined>(undefined);
   const [status, setStatus] = useState<Status>({ text: '' });
   // bumped when the server says something changed (push) or after an action of ours
@@ -89,6 +91,17 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
       current = false;
     };
   }, [api, selected]);
+
+  // the open message's conversation (again when something changed: a reply arrived)
+  const threadId = open?.threadId;
+  useEffect(() => {
+    if (threadId === undefined) return setConversation([]);
+    let current = true;
+    api.conversation(threadId).then((list) => current && setConversation(list), fail);
+    return () => {
+      current = false;
+    };
+  }, [api, threadId, version]);
 
   // RFC 8620 §7.3: a state change (a delivery, IMAP, another browser) refreshes what is shown
   useEffect(() => {
@@ -202,7 +215,7 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
       </p>
       <FolderList mailboxes={mailboxes} current={view?.mailboxId} onChoose={(id) => choose({ mailboxId: id })} />
       <MessageList title={title} page={page} selected={selected} outgoing={current?.role === 'sent' || current?.role === 'drafts'} onSelect={setSelected} onPage={setPosition} />
-      {open && <MessageView key={open.id} email={open} client={client} mailboxes={mailboxes} actions={actions} onBack={() => setSelected(undefined)} onError={fail} />}
+      {open && <MessageView key={open.id} email={open} conversation={conversation} client={client} mailboxes={mailboxes} actions={actions} onOpen={setSelected} onBack={() => setSelected(undefined)} onError={fail} />}
       {compose && (
         <Compose
           key={compose.key}

@@ -1,6 +1,7 @@
 /**
  * @module message-list
- * One page of messages (newest first): sender, subject, preview or search snippet with its
+ * One page of conversations or messages (newest first): sender (and how many messages the
+ * conversation has), subject, preview or search snippet with its
  * matches highlighted, date, flag, attachment and unread marks; older/newer page buttons and
  * "1–50 of N". Only the page shown was fetched (mail-api), so a folder of 100,000 messages
  * lists as fast as one of 50.
@@ -36,7 +37,11 @@ function Row({ e, snippet, selected, outgoing, onSelect }: { e: ListItem; snippe
   const classes = ['message', e.keywords.$seen ? 'seen' : 'unseen', e.keywords.$flagged ? 'flagged' : '', selected ? 'selected' : ''].filter(Boolean).join(' ');
   return (
     <li ref={ref} class={classes} data-id={e.id} aria-selected={selected} onClick={() => onSelect(e.id)}>
-      <span class="from">{outgoing && 'To: '}{who ? (who.name ?? who.email) : outgoing ? '(no recipient)' : '(no sender)'}</span>
+      <span class="from">
+        {outgoing && 'To: '}
+        {who ? (who.name ?? who.email) : outgoing ? '(no recipient)' : '(no sender)'}
+        {e.threadSize !== undefined && e.threadSize > 1 && <span class="count" title={`${e.threadSize} messages in this conversation`}> {e.threadSize}</span>}
+      </span>
       <span class="date">{when(e.receivedAt)}</span>
       <span class="subject">
         {e.keywords.$flagged && <span class="flag" title="flagged">★ </span>}

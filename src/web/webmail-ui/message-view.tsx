@@ -1,6 +1,7 @@
 /**
  * @module message-view
- * One open message: its header fields, the actions (reply, reply to all, forward, archive,
+ * One open message: the conversation it is in (its other messages, any folder, one click
+ * away), its header fields, the actions (reply, reply to all, forward, archive,
  * delete, flag, mark unread, move), its body and its attachments. The body is the server's
  * sanitised HTML document (src/web/webmail/message-frame.ts) shown in a sandboxed frame
  * (srcdoc, no allow-scripts, no allow-same-origin: an opaque origin that can run nothing and
@@ -12,7 +13,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { JmapClient } from './jmap-client.js';
-import { formatAddress, type EmailAddress, type FullEmail, type Mailbox } from './mail-api.js';
+import { formatAddress, type EmailAddress, type FullEmail, type ListItem, type Mailbox } from './mail-api.js';
 import type { ComposeKind } from './compose-init.js';
 
 export interface MessageActions {
@@ -35,7 +36,25 @@ function Addresses({ label, list }: { label: string; list: readonly EmailAddress
   );
 }
 
-export function MessageView({ email, client, mailboxes, actions, onBack, onError }: { email: FullEmail; client: JmapClient; mailboxes: readonly Mailbox[]; actions: MessageActions; onBack: () => void; onError: (err: unknown) => void }) {
+/** The conversation the open message is in: each message (sender, date, preview, folder), the open one marked; a click opens another. */
+function Conversation({ emails, open, mailboxes, onOpen }: { emails: readonly ListItem[]; open: string; mailboxes: readonly Mailbox[]; onOpen: (id: string) => void }) {
+  if (emails.length < 2) return null;
+  const folder = (e: ListItem): string => mailboxes.find((m) => e.mailboxIds[m.id])?.name ?? '';
+  return (
+    <ol class="conversation" aria-label={`Conversation, ${emails.length} messages`}>
+      {emails.map((e) => (
+        <li key={e.id} data-id={e.id} class={`${e.id === open ? 'current' : ''} ${e.keywords.$seen ? 'seen' : 'unseen'}`} aria-current={e.id === open} onClick={() => e.id !== open && onOpen(e.id)}>
+          <span class="from">{e.from?.[0] ? (e.from[0].name ?? e.from[0].email) : '(no sender)'}</span>
+          <span class="folder">{folder(e)}</span>
+          <span class="date">{new Date(e.receivedAt).toLocaleString()}</span>
+          <span class="preview">{e.preview}</span>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+export function MessageView({ email, conversation, client, mailboxes, actions, onOpen, onBack, onError }: { email: FullEmail; conversation: readonly ListItem[]; client: JmapClient; mailboxes: readonly Mailbox[]; actions: MessageActions; onOpen: (id: string) => void; onBack: () => void; onError: (err: unknown) => void }) {
   const [remote, setRemote] = useState(false);
   const [frame, setFrame] = useState<{ html: string; blockedImages: number } | undefined>(undefined);
   useEffect(() => {
@@ -80,6 +99,7 @@ export function MessageView({ email, client, mailboxes, actions, onBack, onError
         </select>
       </div>
       <h2 class="subject">{email.subject ?? '(no subject)'}</h2>
+      <Conversation emails={conversation} open={email.id} mailboxes={mailboxes} onOpen={onOpen} />
       <div class="fields">
         <Addresses label="From" list={email.from} />
         <Addresses label="To" list={email.to} />
