@@ -13,8 +13,9 @@
  * Security: the POST checks the server certificate (system CAs plus `delivery.mta_sts_ca`);
  *   report destinations come from the DNS and are checked as above; a recorder failure never
  *   fails a delivery or a transaction.
- * Limitations: run the commands once a day (cron) for the day before; a domain whose every
- *   destination failed is tried again at the next run for that day; no timer inside serve.
+ * Limitations: run once a day for the day before (cron, or `[reports]` in serve:
+ *   report-timer.ts); a domain whose every destination failed is tried again at the next run
+ *   for that day.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

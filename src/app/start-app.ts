@@ -24,6 +24,7 @@ import { loadOrMakeTls } from './tls-files.js';
 import { FsQueueStore } from '../queue/index.js';
 import { AcceptorPool } from './acceptor-pool.js';
 import { buildSmtpService } from './smtp-service.js';
+import { ReportTimer } from './report-timer.js';
 import { buildDeliveryServices, handleControl as handleDeliveryControl } from './delivery-services.js';
 import { Reloader, type ReloadResult } from './reload.js';
 import { countingAuthenticate, startMonitoring, type Monitoring } from './monitoring.js';
@@ -248,6 +249,10 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     const pickup = new MaildropPickup({ config: () => backends.config, intake: () => backends.intake, logger });
     await pickup.start();
     stops.unshift(() => pickup.stop());
+    // [reports] send_tls / send_dmarc: the day before's reports, daily at send_at (report-timer.ts)
+    const reportTimer = new ReportTimer({ config: () => backends.config, backends, clock: backends.clock, log: (kind, line) => logger.info({ report: kind }, line) });
+    reportTimer.start();
+    stops.unshift(() => reportTimer.stop());
     stops.push(closeMetrics);
   } catch (err) {
     for (const s of stops) await s().catch(() => undefined);

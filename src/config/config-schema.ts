@@ -166,6 +166,12 @@ const addressItem = (s: string): Result<string> => {
 
 const domainName = (v: unknown): Result<string> => (typeof v === 'string' ? domainItem(v) : bad('expected a domain name'));
 
+/** "HH:MM" (UTC) → minutes after midnight */
+const timeOfDay = (v: unknown): Result<number> => {
+  const m = typeof v === 'string' ? /^([01]\d|2[0-3]):([0-5]\d)$/.exec(v) : null;
+  return m ? ok(Number(m[1]) * 60 + Number(m[2])) : bad('expected a time of day as "HH:MM" (UTC), e.g. "01:00"');
+};
+
 const srsSecret = (v: unknown): Result<string> =>
   typeof v === 'string' && v.length >= 16 ? ok(v) : bad('expected a string of at least 16 characters');
 
@@ -406,6 +412,12 @@ export const configSchema = z
         srs_old_secrets: field(listOf((s) => srsSecret(s), 'SRS secrets of at least 16 characters'), () => []),
         srs_max_age: field(duration, () => 21 * 86_400_000),
       }),
+    // the daily TLS-RPT and DMARC aggregate reports sent by serve itself (app/report-timer.ts)
+    reports: table({
+      send_tls: field(bool, () => false),
+      send_dmarc: field(bool, () => false),
+      send_at: field(timeOfDay, () => 60),
+    }),
     // abuse defence on the MX port (policy/dns-lists.ts, rate-limits.ts, greylist.ts)
     abuse: table({
       dnsbl: field(listOf(domainItem, 'DNS zone names'), () => [] as string[]),

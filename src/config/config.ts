@@ -141,6 +141,15 @@ export interface MailAuthConfig {
 }
 
 /** `[abuse]`: defence of the MX port (docs/trust.md) */
+export interface ReportsConfig {
+  /** send yesterday's TLS reports (RFC 8460) every day at `sendAt` */
+  readonly sendTls: boolean;
+  /** send yesterday's DMARC aggregate reports (RFC 7489 §7.2) every day at `sendAt` */
+  readonly sendDmarc: boolean;
+  /** minutes after midnight, UTC */
+  readonly sendAt: number;
+}
+
 export interface AbuseConfig {
   /** DNS blocklist zones, checked at connect */
   readonly dnsbl: readonly string[];
@@ -233,6 +242,8 @@ export interface Config {
   readonly metrics: { readonly listen: readonly ListenAddress[]; readonly isDefault: boolean };
   readonly mailAuth: MailAuthConfig;
   readonly abuse: AbuseConfig;
+  /** `[reports]`: the daily reports `serve` sends itself (docs/trust.md) */
+  readonly reports: ReportsConfig;
   /**
    * url: "file:" (embedded default) or "postgres://…"; leaseMs and pollIntervalMs: how the
    * nodes sharing a PostgreSQL queue take envelopes over from each other (docs/scale.md)
