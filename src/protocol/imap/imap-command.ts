@@ -21,9 +21,9 @@ import { readSortArgs, readThreadArgs, type SortCriterion, type ThreadAlgorithm 
 
 export type StatusItem = 'MESSAGES' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'DELETED' | 'SIZE' | 'RECENT' | 'HIGHESTMODSEQ';
 
-/** RFC 4731 §3.1 / RFC 5182 §2: what SEARCH RETURN asks for. */
-export type SearchReturn = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
-const searchReturns = new Set(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE']);
+import { readPartialRange, readSearchReturn, type PartialRange, type SearchReturn } from './search-return.js';
+
+export type { SearchReturn, PartialRange } from './search-return.js';
 
 /** RFC 5258 §3.2 and RFC 5819: LIST return options. */
 export interface ListReturn {
@@ -73,12 +73,13 @@ export type ImapCommand =
     }
   | { readonly name: 'STATUS'; readonly mailbox: Buffer; readonly items: readonly StatusItem[] }
   | { readonly name: 'APPEND'; readonly mailbox: Buffer; readonly messages: readonly AppendMessage[] }
-  | { readonly name: 'SEARCH'; readonly uid: boolean; readonly returns?: readonly SearchReturn[]; readonly charset?: string; readonly key: SearchKey }
+  | { readonly name: 'SEARCH'; readonly uid: boolean; readonly returns?: readonly SearchReturn[]; readonly partial?: PartialRange; readonly charset?: string; readonly key: SearchKey }
   | {
       readonly name: 'FETCH';
       readonly uid: boolean;
       readonly set: SequenceSet;
       readonly items: readonly FetchItem[];
+      readonly partial?: PartialRange;
       /** RFC 7162 §3.1.4.1 CHANGEDSINCE, §3.2.6 VANISHED */
       readonly changedSince?: number;
       readonly vanished?: boolean;
@@ -95,7 +96,7 @@ export type ImapCommand =
     }
   | { readonly name: 'COPY' | 'MOVE'; readonly uid: boolean; readonly set: SequenceSet; readonly mailbox: Buffer }
   | { readonly name: 'UID EXPUNGE'; readonly set: SequenceSet }
-  | { readonly name: 'SORT'; readonly uid: boolean; readonly criteria: readonly SortCriterion[]; readonly charset: string; readonly key: SearchKey }
+  | { readonly name: 'SORT'; readonly uid: boolean; readonly returns?: readonly SearchReturn[]; readonly partial?: PartialRange; readonly criteria: readonly SortCriterion[]; readonly charset: string; readonly key: SearchKey }
   | { readonly name: 'THREAD'; readonly uid: boolean; readonly algorithm: ThreadAlgorithm; readonly charset: string; readonly key: SearchKey }
   // RFC 9208 §4.1-§4.3 (QUOTA)
   | { readonly name: 'GETQUOTA'; readonly root: Buffer }
@@ -294,14 +295,12 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
     }
     case 'SEARCH': {
       r.sp();
-      let returns: SearchReturn[] | undefined;
+      let ret: ReturnType<typeof readSearchReturn> | undefined;
       let charset: string | undefined;
       if (r.peekWord('RETURN')) {
         r.pos += 6;
         r.sp();
-        returns = atomList(r) as SearchReturn[];
-        // RFC 4731 §3.1, RFC 5182 §2: MIN MAX ALL COUNT SAVE (PARTIAL and others are not offered)
-        if (returns.some((x) => !searchReturns.has(x))) r.fail('MIN, MAX, ALL, COUNT or SAVE');
+        ret = readSearchReturn(r, false);
         r.sp();
       }
       if (r.peekWord('CHARSET')) {
@@ -311,7 +310,7 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
         r.sp();
       }
       const key = readSearchKeys(r);
-      return { name, uid, ...(returns && { returns }), ...(charset !== undefined && { charset }), key };
+      return { name, uid, ...ret, ...(charset !== undefined && { charset }), key };
     }
     case 'FETCH': {
       r.sp();
@@ -323,6 +322,7 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
       r.expect('(');
       let changedSince: number | undefined;
       let vanished = false;
+      let partial: PartialRange | undefined;
       for (let first = true; r.peek() !== 0x29; first = false) {
         if (!first) r.sp();
         const mod = r.atom().toUpperCase();
@@ -330,10 +330,14 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
           r.sp();
           changedSince = r.modseq();
         } else if (mod === 'VANISHED' && !vanished) vanished = true;
-        else r.fail('CHANGEDSINCE or VANISHED');
+        else if (mod === 'PARTIAL' && partial === undefined) {
+          // RFC 9394 §3.2: only those of the set's messages at these positions
+          r.sp();
+          partial = readPartialRange(r);
+        } else r.fail('CHANGEDSINCE, VANISHED or PARTIAL');
       }
       r.expect(')');
-      return { name, uid, set, items, ...(changedSince !== undefined && { changedSince }), ...(vanished && { vanished }) };
+      return { name, uid, set, items, ...(changedSince !== undefined && { changedSince }), ...(vanished && { vanished }), ...(partial && { partial }) };
     }
     case 'STORE': {
       r.sp();
@@ -367,9 +371,18 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
       r.sp();
       return { name, uid, set, mailbox: r.astring() };
     }
-    case 'SORT':
+    case 'SORT': {
       r.sp();
-      return { name, uid, ...readSortArgs(r) };
+      // RFC 5267 §3: SORT RETURN (...) criteria charset keys
+      let ret: ReturnType<typeof readSearchReturn> | undefined;
+      if (r.peekWord('RETURN')) {
+        r.pos += 6;
+        r.sp();
+        ret = readSearchReturn(r, true);
+        r.sp();
+      }
+      return { name, uid, ...ret, ...readSortArgs(r) };
+    }
     case 'THREAD':
       r.sp();
       return { name, uid, ...readThreadArgs(r) };

@@ -10,6 +10,7 @@ export { ImapReader, ImapSyntaxError } from './imap-reader.js';
 export { parseImapCommand, parseDateTime, formatDateTime, type ImapCommand, type ParsedCommand, type StatusItem, type QresyncParams, type SearchReturn, type ListReturn, type AppendMessage } from './imap-command.js';
 export { readFetchItems, sectionLabel, type FetchItem, type BodySection } from './fetch-items.js';
 export { readSearchKeys, type SearchKey } from './search-key.js';
+export { partialSlice, formatPartialRange, type PartialRange } from './search-return.js';
 export {
   parseSequenceSet,
   inSequenceSet,

@@ -141,7 +141,7 @@ async function run(s: DispatchHost, tag: string, c: ImapCommand): Promise<Tagged
     case 'MOVE':
       return copyOrMove(s, s.selected!, c);
     case 'SORT':
-      return sort(s, s.selected!, c);
+      return sort(s, s.selected!, c, tag);
     case 'THREAD':
       return thread(s, s.selected!, c);
     case 'GETQUOTA':

@@ -10,15 +10,15 @@
  *   UNCHANGEDSINCE: MODIFIED, FETCH MODSEQ even for .SILENT), §3.1.4 (FETCH CHANGEDSINCE,
  *   MODSEQ), §3.1.5 (SEARCH MODSEQ: the highest MODSEQ of the hits), §3.2.6 (UID FETCH
  *   VANISHED), and the HIGHESTMODSEQ of EXPUNGE's tagged OK; RFC 4731 (ESEARCH), RFC 5182
- *   (SEARCHRES: "$").
+ *   (SEARCHRES: "$"), RFC 9394 (PARTIAL of SEARCH results and of FETCH).
  * Security: sequence numbers out of range are refused (BAD); a read-only (EXAMINE) mailbox is
  *   never changed, FETCH there never sets \Seen.
- * Limitations: CHARSETs other than UTF-8 and US-ASCII are refused; ESEARCH's PARTIAL is not
- *   offered.
+ * Limitations: CHARSETs other than UTF-8 and US-ASCII are refused.
  */
 import type { FlagUpdateResult } from '../../core/index.js';
 import type { ImapCommand, SearchKey, SequenceSet } from '../../protocol/imap/index.js';
-import { formatSequenceSet, isSavedResult } from '../../protocol/imap/index.js';
+import { formatSequenceSet, isSavedResult, partialSlice } from '../../protocol/imap/index.js';
+import { esearchParts } from './esearch-response.js';
 import { folderError, folderName } from './mailbox-names.js';
 import { overQuota } from './quota-commands.js';
 import { MessageTooLarge, type LoadedMessage } from './message-reader.js';
@@ -74,8 +74,9 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
     const line = await sel.vanishedEarlier(since, c.set);
     if (line) io.untagged(line.slice(2));
   }
-  // RFC 7162 §3.1.4.1: only messages changed after CHANGEDSINCE
-  const picked = since === undefined ? all : all.filter((p) => p.m.modseq > since);
+  // RFC 7162 §3.1.4.1: only messages changed after CHANGEDSINCE; RFC 9394 §3.2: of those, the PARTIAL positions
+  const changed = since === undefined ? all : all.filter((p) => p.m.modseq > since);
+  const picked = c.partial ? partialSlice(changed, c.partial) : changed;
   const content = needsContent(c.items);
   const seenNow = new Set<number>();
   if (setsSeen(c.items) && !sel.readOnly) {
@@ -228,7 +229,7 @@ function usesModseq(k: SearchKey): boolean {
 
 /**
  * SEARCH, UID SEARCH, and with RETURN (RFC 4731 ESEARCH: MIN, MAX, COUNT, ALL; RFC 5182
- * SEARCHRES: SAVE keeps the result for "$").
+ * SEARCHRES: SAVE keeps the result for "$"; RFC 9394 PARTIAL: a page of the result).
  */
 export async function search(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'SEARCH' }>, tag: string): Promise<TaggedResult> {
   const save = c.returns?.includes('SAVE') ?? false;
@@ -259,22 +260,17 @@ export async function search(io: SessionIo, sel: SelectedMailbox, c: Extract<Ima
   const want = new Set(returns.length === 0 ? ['ALL'] : returns);
   const some = want.has('ALL') || want.has('COUNT');
   const ends = found.length === 0 ? [] : [...new Set([want.has('MIN') ? 0 : -1, want.has('MAX') ? found.length - 1 : -1])].filter((x) => x >= 0);
-  // RFC 5182 §2.4: SAVE with MIN and/or MAX only keeps those
-  if (save) sel.saved = new Set((some || (!want.has('MIN') && !want.has('MAX')) ? found : ends.map((x) => found[x])).map((m) => m.uid));
+  // RFC 5182 §2.4: SAVE with MIN and/or MAX (and not ALL or COUNT) only keeps those; PARTIAL
+  // does not change what is saved (the whole result, as §2.4 reads)
+  const onlyEnds = !some && !c.partial && (want.has('MIN') || want.has('MAX'));
+  if (save) sel.saved = new Set((onlyEnds ? ends.map((x) => found[x]) : found).map((m) => m.uid));
   want.delete('SAVE');
   // RFC 5182 §2.1: RETURN (SAVE) alone gives no ESEARCH response
   if (want.size === 0) return done;
-  // a tag holds neither '"' nor '\\' (RFC 9051 §9), so it is quoted as it is
-  const parts = [`ESEARCH (TAG "${tag}")`];
-  if (c.uid) parts.push('UID');
-  if (found.length > 0) {
-    if (want.has('MIN')) parts.push(`MIN ${nums[0]}`);
-    if (want.has('MAX')) parts.push(`MAX ${nums[nums.length - 1]}`);
-  }
-  if (want.has('COUNT')) parts.push(`COUNT ${found.length}`);
-  if (want.has('ALL') && found.length > 0) parts.push(`ALL ${formatSequenceSet(nums)}`);
+  const parts = esearchParts(tag, c.uid, want, nums, false, c.partial);
   // RFC 7162 §3.1.5: MODSEQ of what is returned (all matches when ALL or COUNT is)
-  if (withModseq && found.length > 0) parts.push(`MODSEQ ${topOf(some ? found : ends.map((x) => found[x]))}`);
+  const returned = c.partial && !some ? partialSlice(found, c.partial) : some ? found : ends.map((x) => found[x]);
+  if (withModseq && returned.length > 0) parts.push(`MODSEQ ${topOf(returned)}`);
   io.untagged(parts.join(' '));
   return done;
 }

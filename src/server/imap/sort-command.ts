@@ -7,7 +7,9 @@
  *   RFC 2047 decoding), §2.2 (sent date), BADCHARSET for charsets other than UTF-8 and
  *   US-ASCII (RFC 9051 §6.4.4).
  * Security: bounded by the mailbox; a message that cannot be read sorts with empty fields.
- * Limitations: every message is read for its header fields (no index); no ESORT.
+ *   RFC 5267 §3 (ESORT: SORT RETURN (MIN MAX ALL COUNT) answered by ESEARCH in sort order),
+ *   RFC 9394 (PARTIAL of the sorted result).
+ * Limitations: every message is read for its header fields (no index); no CONTEXT=SORT.
  */
 import type { HeaderField } from '../../protocol/mime/index.js';
 import {
@@ -24,6 +26,7 @@ import {
   type SortFields,
   type ThreadMessage,
 } from '../../protocol/imap/index.js';
+import { esearchParts } from './esearch-response.js';
 import { findMatches, load } from './message-commands.js';
 import type { LoadedMessage } from './message-reader.js';
 import type { SelectedMailbox, ViewMessage } from './selected-mailbox.js';
@@ -55,7 +58,7 @@ function charsetRefused(io: SessionIo, charset: string): TaggedResult | undefine
 
 const subjectOf = (fields: readonly HeaderField[]): { base: string; reply: boolean } => baseSubject(decodeEncodedWords(field(fields, 'subject') ?? ''));
 
-export async function sort(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'SORT' }>): Promise<TaggedResult> {
+export async function sort(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'SORT' }>, tag: string): Promise<TaggedResult> {
   const refused = charsetRefused(io, c.charset);
   if (refused) return refused;
   const rows = (await matchesWithFields(io, sel, c.key)).map(({ seq, m, fields }) => {
@@ -72,7 +75,11 @@ export async function sort(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapC
     return { id: c.uid ? m.uid : seq, f };
   });
   rows.sort((a, b) => compareForSort(c.criteria, a.f, b.f));
-  io.untagged(['SORT', ...rows.map((r) => String(r.id))].join(' '));
+  if (c.returns) {
+    // RFC 5267 §3: ESORT answers with ESEARCH, ALL when RETURN () is empty
+    const want = new Set<string>(c.returns.length === 0 ? ['ALL'] : c.returns);
+    io.untagged(esearchParts(tag, c.uid, want, rows.map((r) => r.id), true, c.partial).join(' '));
+  } else io.untagged(['SORT', ...rows.map((r) => String(r.id))].join(' '));
   return ok(`${c.uid ? 'UID ' : ''}SORT completed`);
 }
 
