@@ -151,7 +151,7 @@ void test('bad input: a clear reason with the tag, never an exception', () => {
   const bad = [
     'a1 FETCH 0 FLAGS', 'a1 FETCH 1:x FLAGS', 'a1 FETCH 1 (FLAGS', 'a1 FETCH 1 BODY[MIME]', 'a1 FETCH 1 FOO',
     'a1 LOGIN "unterminated', 'a1 LOGIN {5}\r\nab', 'a1 SEARCH NOT', 'a1 SEARCH ' + '('.repeat(200) + 'ALL' + ')'.repeat(200),
-    'a1 SEARCH SINCE 31-Foo-2020', 'a1 STORE 1 FLAGZ (\\Seen)', 'a1 SELECT INBOX (FOO)', 'a1 SEARCH RETURN (PARTIAL 1:5) ALL', 'a1 LIST (RECURSIVEMATCH) "" %', 'a1 LIST (FOO) "" %', 'a1 LIST "" % RETURN (STATUS ())', 'a1 FETCH 1,$ FLAGS', 'a1 SELECT INBOX (QRESYNC (0 1))', 'a1 FETCH 1 FLAGS (CHANGEDSINCE)', 'a1 STORE 1 (UNCHANGEDSINCE x) FLAGS (\\Seen)', 'a1 SEARCH MODSEQ "/x" all 1', 'a1 FETCH 1 FLAGS (CHANGEDSINCE 99999999999999999999)', 'a1 FETCH 99999999999 FLAGS',
+    'a1 SEARCH SINCE 31-Foo-2020', 'a1 STORE 1 FLAGZ (\\Seen)', 'a1 SELECT INBOX (FOO)', 'a1 SEARCH RETURN (PARTIAL 1:5 ALL) ALL', 'a1 SEARCH RETURN (PARTIAL 0:5) ALL', 'a1 LIST (RECURSIVEMATCH) "" %', 'a1 LIST (FOO) "" %', 'a1 LIST "" % RETURN (STATUS ())', 'a1 FETCH 1,$ FLAGS', 'a1 SELECT INBOX (QRESYNC (0 1))', 'a1 FETCH 1 FLAGS (CHANGEDSINCE)', 'a1 STORE 1 (UNCHANGEDSINCE x) FLAGS (\\Seen)', 'a1 SEARCH MODSEQ "/x" all 1', 'a1 FETCH 1 FLAGS (CHANGEDSINCE 99999999999999999999)', 'a1 FETCH 99999999999 FLAGS',
     'a1 FETCH ' + Array.from({ length: 10_001 }, (_, i) => i + 1).join(',') + ' FLAGS', 'a1 NOOP extra',
     'a1 GETQUOTA', 'a1 SETQUOTA "" (STORAGE)', 'a1 SETQUOTA "" (STORAGE x)', 'a1 UID GETQUOTA ""',
   ];
