@@ -82,7 +82,7 @@ export function mailboxesInPostgres(config: Config): boolean {
 /** The configured mailboxes and their folder face: PostgreSQL's, or a Maildir (mailDir). */
 export async function openMailboxes(config: Config): Promise<{ mailboxes: MailboxStore; folders: MailFolderStore; close(): Promise<void> }> {
   if (mailboxesInPostgres(config)) {
-    const store = await PgMailStore.open(config.storage.url);
+    const store = await PgMailStore.open(config.storage.url, { listenUrl: config.storage.listenUrl });
     return { mailboxes: store, folders: new PgMailFolders(store), close: () => store.close() };
   }
   // several nodes deliver into one Maildir: the name must not depend on which node wrote it

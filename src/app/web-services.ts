@@ -165,7 +165,9 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
   const tokens = openTokenStore(config);
   const sessions = openSessionStore(config);
   const idempotency = SqliteIdempotencyStore.open(join(config.dataDir, 'idempotency.sqlite'));
-  const searchIndex = new SqliteSearchIndex(join(config.dataDir, 'search.sqlite'));
+  // text conditions: the mailbox store's own shared index when it has one (PostgreSQL), else a
+  // node-local one beside the Maildirs
+  const searchIndex = deps.folders.wordCandidates ? undefined : new SqliteSearchIndex(join(config.dataDir, 'search.sqlite'));
   const threadIndex = new SqliteThreadIndex(join(config.dataDir, 'threads.sqlite'));
   const closing = new AbortController();
   const search = new EmailSearch(searchIndex, threadIndex);
@@ -207,7 +209,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     await tokens.close();
     await sessions.close();
     await idempotency.close();
-    await searchIndex.close();
+    await searchIndex?.close();
     await threadIndex.close();
     throw err;
   }
@@ -228,7 +230,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
       await tokens.close();
       await sessions.close();
       await idempotency.close();
-      await searchIndex.close();
+      await searchIndex?.close();
       await threadIndex.close();
     },
   };

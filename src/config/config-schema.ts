@@ -442,6 +442,9 @@ export const configSchema = z
       poll_interval: field(duration, () => 10_000),
       // where the Maildirs are (default data_dir/mail): one directory every node shares
       mail_dir: optional(str),
+      // PostgreSQL only: the session that LISTENs for folder changes, when url goes through a
+      // transaction-pooling PgBouncer (which cannot carry LISTEN); absent: url
+      listen_url: optional(storageUrl),
     }),
     // json for files and pipes, text for people; auto: text on a terminal (docs/logging.md)
     log: table({
@@ -452,6 +455,9 @@ export const configSchema = z
     }),
   })
   .superRefine((c, ctx) => {
+    if (c.storage.listen_url !== undefined && !(/^postgres/.test(c.storage.listen_url) && /^postgres/.test(c.storage.url))) {
+      ctx.addIssue({ code: 'custom', path: ['storage', 'listen_url'], message: 'needs a "postgres://…" url and listen_url' });
+    }
     if ((c.smtp.tls_cert === undefined) !== (c.smtp.tls_key === undefined)) {
       const missing = c.smtp.tls_cert === undefined ? 'tls_cert' : 'tls_key';
       const other = missing === 'tls_cert' ? 'tls_key' : 'tls_cert';

@@ -254,6 +254,8 @@ export interface Config {
     readonly pollIntervalMs: number;
     /** absolute; absent = data_dir/mail */
     readonly mailDir?: string;
+    /** PostgreSQL: where the LISTEN session connects (past a transaction-pooling PgBouncer); absent = url */
+    readonly listenUrl?: string;
   };
   /** format: "json" lines, readable "text" lines, or "auto" (text on a terminal, JSON otherwise) */
   /** history: ms the delivery history keeps each day's events (correio trace after delivery) */

@@ -188,6 +188,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       leaseMs: raw.storage.lease,
       pollIntervalMs: raw.storage.poll_interval,
       ...(raw.storage.mail_dir !== undefined ? { mailDir: abs(raw.storage.mail_dir) } : {}),
+      ...(raw.storage.listen_url !== undefined ? { listenUrl: raw.storage.listen_url } : {}),
     },
     log: { level: raw.log.level, format: raw.log.format, history: raw.log.history },
   };

@@ -147,6 +147,14 @@ export interface MailFolderStore {
    * caller still matches each candidate (IMAP SEARCH BODY/TEXT are substring matches).
    */
   textCandidates?(user: string, folder: string, needle: string): Promise<ReadonlySet<number> | undefined>;
+  /**
+   * Optional, for a backend with a shared word index (PostgreSQL): the keys, by folder name,
+   * of the user's messages that may hold every word of every needle at a word start (the
+   * words of search-words: letters and digits, NFKC, case folded) — JMAP text conditions
+   * look here instead of a node's own index. undefined when the needles hold no word. The
+   * caller still matches each candidate exactly.
+   */
+  wordCandidates?(user: string, needles: readonly string[]): Promise<ReadonlyMap<string, ReadonlySet<string>> | undefined>;
   /** Calls `onChange` (coalesced) when the folder may have changed; returns the stop function. */
   watch(user: string, folder: string, onChange: () => void): () => void;
 }

@@ -29,6 +29,7 @@ import { checkFolderName, isInbox } from './folder-name.js';
 import { defaultFolders } from './maildir-folder-tree.js';
 import { notifyFolder } from './pg-mail-notifier.js';
 import { crlfBody, messageColumns, ownerOf, type MessageRow, type PgMailStore } from './pg-mail-store.js';
+import { wordsQuery } from './search-words.js';
 import { applyChange, checkKeywords, flagStep } from './uid-index.js';
 
 function folderMessage(r: MessageRow): FolderMessage {
@@ -363,6 +364,33 @@ export class PgMailFolders implements MailFolderStore {
       [ownerOf(user), checkFolderName(folder), query],
     );
     return new Set(rows.map((r) => Number(r.uid)));
+  }
+
+  /**
+   * Every folder's messages whose word vector holds each word of `needles` at a word start
+   * (search-words.ts), through the GIN index; bodies without a word vector (stored before it
+   * existed, or too long to index) are always candidates. By folder name, their keys.
+   */
+  async wordCandidates(user: string, needles: readonly string[]): Promise<ReadonlyMap<string, ReadonlySet<string>> | undefined> {
+    const query = wordsQuery(needles);
+    if (query === undefined) return undefined;
+    const rows = await this.store.query<{ name: string; key: string }>(
+      // two branches, so the planner may start from the GIN index when the words are rare
+      `SELECT fo.name, m.key FROM mail_messages m JOIN mail_folders fo ON fo.id = m.folder_id JOIN mail_bodies b ON b.hash = m.body_hash
+       WHERE fo.owner = $1 AND b.words @@ to_tsquery('simple', $2)
+       UNION ALL
+       SELECT fo.name, m.key FROM mail_messages m JOIN mail_folders fo ON fo.id = m.folder_id JOIN mail_bodies b ON b.hash = m.body_hash
+       WHERE fo.owner = $1 AND b.words IS NULL`,
+      [ownerOf(user), query],
+    );
+    const out = new Map<string, Set<string>>();
+    for (const r of rows) {
+      const name = displayName(r.name);
+      const keys = out.get(name) ?? new Set<string>();
+      keys.add(r.key);
+      out.set(name, keys);
+    }
+    return out;
   }
 
   watch(user: string, folder: string, onChange: () => void): () => void {

@@ -4,7 +4,8 @@
  * (util/pg-database.ts applies them):
  * - mail_bodies: each distinct message content once, keyed by its SHA-256 (bytea, CRLF line
  *   ends), with its full-text vector (PostgreSQL's tsvector, "simple" configuration) under a
- *   GIN index;
+ *   GIN index; (version 2) and its word vector (search-words.ts: letters and digits only,
+ *   NFKC) under another, for word-start searches (JMAP text conditions);
  * - mail_folders: one row per folder of a user ("" is INBOX) with UIDVALIDITY, UIDNEXT and
  *   HIGHESTMODSEQ; the row is the folder's lock (SELECT … FOR UPDATE), so UIDs and MODSEQs are
  *   handed out in commit order by any node;
@@ -80,6 +81,14 @@ export const mailSchema: SchemaComponent = {
               name text NOT NULL,
               PRIMARY KEY (owner, name)
             );`,
+    },
+    {
+      version: 2,
+      name: 'word vector of each body for text conditions (search-words.ts)',
+      // filled for bodies stored from now on; a body stored before has none and is a
+      // candidate of every word search (the caller confirms each candidate)
+      sql: `ALTER TABLE mail_bodies ADD COLUMN words tsvector;
+            CREATE INDEX mail_bodies_words ON mail_bodies USING gin (words);`,
     },
   ],
 };

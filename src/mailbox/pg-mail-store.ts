@@ -4,7 +4,8 @@
  * MailboxStore face (local delivery, POP3) here, the folder face in pg-mail-folders, both on
  * the tables of pg-mail-schema.
  * A message's content is stored once per content (SHA-256, bytea, CRLF line ends) with its
- * full-text vector; a folder's row is its lock, so the UIDs and MODSEQs handed out by any node
+ * full-text vectors (the text's own tokens, for IMAP SEARCH; its words, for JMAP text
+ * conditions); a folder's row is its lock, so the UIDs and MODSEQs handed out by any node
  * grow in commit order. Every change sends a notification (pg-mail-notifier) in its
  * transaction.
  * Delivery is idempotent on (user, uniqueKey) — the envelope id, i.e. (message, recipient) —
@@ -27,6 +28,7 @@ import { MailError, MailFolderError, replies, type MailboxMessage, type MailboxS
 import { messageText } from '../protocol/imap/index.js';
 import { inTransaction, migrateSchema, openPgPool, uniqueId, type PgClient, type PgPool } from '../util/index.js';
 import { checkFolderName } from './folder-name.js';
+import { searchWords } from './search-words.js';
 import { mailboxParts } from './maildir-store.js';
 import { notifyFolder, PgMailNotifier } from './pg-mail-notifier.js';
 import { mailSchema } from './pg-mail-schema.js';
@@ -36,6 +38,8 @@ export interface PgMailStoreOptions {
   maxConnections?: number;
   /** ms since the epoch (tests) */
   now?: () => number;
+  /** where the LISTEN connection goes (default: url), e.g. straight to PostgreSQL past PgBouncer */
+  listenUrl?: string;
 }
 
 /** A folder's row, locked by the transaction that read it. */
@@ -135,7 +139,7 @@ export class PgMailStore implements MailboxStore {
   private constructor(pool: PgPool, url: string, opts: PgMailStoreOptions) {
     this.#pool = pool;
     this.#now = opts.now ?? Date.now;
-    this.notifier = new PgMailNotifier(url);
+    this.notifier = new PgMailNotifier(opts.listenUrl ?? url);
   }
 
   /** Connects and migrates the mailbox schema. MailError 451 when PostgreSQL fails. */
@@ -193,10 +197,12 @@ export class PgMailStore implements MailboxStore {
   /** Stores a body once per content (the row is locked until COMMIT, so no sweep removes it meanwhile). */
   async putBody(c: PgClient, body: Buffer): Promise<Buffer> {
     const hash = createHash('sha256').update(body).digest();
+    const text = searchText(body);
+    // a body stored before the word vector existed gets it when the same content comes again
     await c.query(
-      `INSERT INTO mail_bodies (hash, size, body, search) VALUES ($1, $2, $3, to_tsvector('simple', $4))
-       ON CONFLICT (hash) DO UPDATE SET size = excluded.size`,
-      [hash, body.length, body, searchText(body)],
+      `INSERT INTO mail_bodies (hash, size, body, search, words) VALUES ($1, $2, $3, to_tsvector('simple', $4), to_tsvector('simple', $5))
+       ON CONFLICT (hash) DO UPDATE SET size = excluded.size, words = coalesce(mail_bodies.words, excluded.words)`,
+      [hash, body.length, body, text, text === null ? null : searchWords(text).join(' ')],
     );
     return hash;
   }

@@ -3,9 +3,10 @@
  * PostgreSQL plumbing shared by the PostgreSQL backends (directory, queue): a connection pool
  * for a `postgres://` url, and versioned schema migrations. Each backend owns a *component*
  * (its name and its ordered migrations); the table `correio_schema` records the version each
- * component reached. Migrations run under a session advisory lock, so several nodes starting at
- * once apply each migration exactly once and the others wait, then see it done.
- * Standards: PostgreSQL 15 (pg_advisory_lock, transactional DDL).
+ * component reached. Migrations run in one transaction under a transaction-level advisory
+ * lock, so several nodes starting at once apply each migration exactly once and the others
+ * wait, then see it done (through PgBouncer's transaction pooling too).
+ * Standards: PostgreSQL 15 (pg_advisory_xact_lock, transactional DDL).
  * Security: the url may carry a password: it is never logged or put into an error message by
  *   this module (errors name the component and the PostgreSQL error only).
  * Limitations: migrations only go forward; a schema newer than this correio is refused, never
@@ -118,53 +119,40 @@ export async function inTransaction<T>(pool: PgPool, work: (client: PgClient) =>
 }
 
 /**
- * Brings every component to its latest version, each migration in its own transaction, under
- * the advisory lock. Returns what each component went from and to.
+ * Brings every component to its latest version in one transaction under a transaction-level
+ * advisory lock (pg_advisory_xact_lock): nodes starting at once wait for the first and then
+ * find nothing to do, and it works through a transaction-pooling PgBouncer (a session lock
+ * taken and released by statements outside a transaction could land on two server
+ * connections and never be released). A failing migration leaves the schema as it was.
+ * Returns what each component went from and to.
  */
 export async function migrateSchema(
   pool: PgPool,
   components: readonly SchemaComponent[],
 ): Promise<{ component: string; from: number; to: number }[]> {
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    await client.query('SELECT pg_advisory_lock($1)', [migrationLock]);
-    try {
-      await client.query(versionTable);
-      const out: { component: string; from: number; to: number }[] = [];
-      for (const c of components) {
-        const latest = latestOf(c);
-        const r = await client.query<{ version: number }>('SELECT version FROM correio_schema WHERE component = $1', [c.name]);
-        const from = r.rows[0]?.version ?? 0;
-        if (from > latest) {
-          throw new SchemaVersionError(`${c.name} schema version ${from} is newer than this correio (${latest}); upgrade correio`);
-        }
-        for (const m of c.migrations.slice(from)) {
-          await client.query('BEGIN');
-          try {
-            await client.query(m.sql);
-            await client.query(
-              `INSERT INTO correio_schema (component, version) VALUES ($1, $2)
-               ON CONFLICT (component) DO UPDATE SET version = excluded.version, updated_at = now()`,
-              [c.name, m.version],
-            );
-            await client.query('COMMIT');
-          } catch (err) {
-            await client.query('ROLLBACK').catch(() => undefined);
-            throw err;
-          }
-        }
-        out.push({ component: c.name, from, to: latest });
+  return inTransaction(pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [migrationLock]);
+    await client.query(versionTable);
+    const out: { component: string; from: number; to: number }[] = [];
+    for (const c of components) {
+      const latest = latestOf(c);
+      const r = await client.query<{ version: number }>('SELECT version FROM correio_schema WHERE component = $1', [c.name]);
+      const from = r.rows[0]?.version ?? 0;
+      if (from > latest) {
+        throw new SchemaVersionError(`${c.name} schema version ${from} is newer than this correio (${latest}); upgrade correio`);
       }
-      return out;
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [migrationLock]).catch(() => {
-        broken = true; // a broken connection released the session lock with it
-      });
+      for (const m of c.migrations.slice(from)) {
+        await client.query(m.sql);
+        await client.query(
+          `INSERT INTO correio_schema (component, version) VALUES ($1, $2)
+           ON CONFLICT (component) DO UPDATE SET version = excluded.version, updated_at = now()`,
+          [c.name, m.version],
+        );
+      }
+      out.push({ component: c.name, from, to: latest });
     }
-  } finally {
-    client.release(broken);
-  }
+    return out;
+  });
 }
 
 /** The version of each component in the database (0 when never migrated). */

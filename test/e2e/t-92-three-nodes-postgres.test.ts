@@ -3,7 +3,8 @@
  * own) on one PostgreSQL database holding the directory, the queue and the mailboxes; SMTP and
  * IMAP on 127.0.0.2, 127.0.0.3 and 127.0.0.4.
  * - IDLE on node A (imapflow) hears of a delivery made by node B (LISTEN/NOTIFY), and so
- *   does a JMAP EventSource on node A of one made by node C.
+ *   does a JMAP EventSource on node A of one made by node C; JMAP text conditions on node B
+ *   find a message delivered by node A (PostgreSQL's word index, the exact match confirming).
  * - A client that read a folder on node A and reconnects to node C resumes with QRESYNC: the
  *   same UIDVALIDITY, the expunge made meanwhile as VANISHED (EARLIER), the flag change with
  *   its MODSEQ.
@@ -13,6 +14,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { ImapFlow, type ExpungeEvent, type FlagsEvent } from 'imapflow';
 import pg from 'pg';
 import { freePort } from '../helpers/net.js';
@@ -127,6 +130,35 @@ void describe('t-92 three nodes on one PostgreSQL (directory, queue and mailboxe
         ac.abort();
         assert.match(text, /"@type":"StateChange"/, `node A pushed a state change: ${text}`);
         assert.match(text, /"Email":/);
+
+        // JMAP text conditions on node B find a message delivered by node A at once, through
+        // PostgreSQL's word index (no node-local search.sqlite), confirmed by the exact match
+        const report = 'From: helvecio@dsc.ufpb.br\nSubject: Relatório trimestral\n\nas vendas do norte subiram\n';
+        assert.match((await sendMail(a, 'helvecio@dsc.ufpb.br', [reader], report)).final ?? '', /^250/);
+        await a.waitForMessages(reader, 3);
+        const query = async (filter: Record<string, unknown>): Promise<string[]> => {
+          const r = await fetch(`http://${hosts[1]}:${httpPorts[1]}/jmap/api`, {
+            method: 'POST',
+            headers: { Authorization: auth, 'Content-Type': 'application/json' },
+            body: JSON.stringify({
+              using: ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'],
+              methodCalls: [
+                ['Email/query', { accountId: readerAccount, filter }, 'q'],
+                ['Email/get', { accountId: readerAccount, '#ids': { resultOf: 'q', name: 'Email/query', path: '/ids' }, properties: ['subject'] }, 'g'],
+              ],
+            }),
+          });
+          const body = (await r.json()) as { methodResponses: [string, { list?: { subject: string }[] }, string][] };
+          return (body.methodResponses[1][1].list ?? []).map((e) => e.subject).sort();
+        };
+        const readerAccount = `a${Buffer.from(reader, 'utf8').toString('base64url')}`;
+        assert.deepEqual(await query({ text: 'trimestral' }), ['Relatório trimestral']);
+        assert.deepEqual(await query({ body: 'vendas do norte' }), ['Relatório trimestral']);
+        assert.deepEqual(await query({ operator: 'AND', conditions: [{ subject: 'relat' }, { from: 'ufpb' }] }), ['Relatório trimestral']);
+        assert.deepEqual(await query({ from: 'ufpb' }), ['Relatório trimestral', 'push via C', 'via C']);
+        assert.deepEqual(await query({ body: 'norte vendas' }), [], 'both words are there, the phrase is not: the exact match decides');
+        assert.deepEqual(await query({ text: 'mestral' }), [], 'inside a word: the index (word starts) answered, not a read of every message');
+        assert.equal(existsSync(join(b.dataDir, 'search.sqlite')), false, 'no node-local index beside PostgreSQL');
 
         // load: round-robin over A, B, C, three at a time; B is killed in the middle of a round
         const accepted: string[] = [];

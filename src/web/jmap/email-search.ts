@@ -23,6 +23,7 @@ import { findHeader } from '../../protocol/mime/index.js';
 import { asText, parseAddresses, parseEmail, parseMessageIds, plainText } from './email-parse.js';
 import type { Args } from './jmap-protocol.js';
 import { accountIdOf } from './mail-ids.js';
+import { storeCandidates } from './store-search.js';
 
 const textKeys = ['text', 'from', 'to', 'cc', 'bcc', 'subject', 'body'];
 
@@ -60,15 +61,20 @@ export class EmailSearch {
   /** one catch-up at a time per account; `next` is the newest list waiting for it */
   readonly #busy = new Map<string, Promise<void>>();
 
+  /**
+   * `index` undefined: the mailbox store answers text conditions itself
+   * (MailFolderStore.wordCandidates, PostgreSQL's word index, shared by every node and kept at
+   * delivery), so no text is indexed here.
+   */
   constructor(
-    readonly index: MailSearchIndex,
+    readonly index: MailSearchIndex | undefined,
     readonly threadIndex?: MailThreadIndex,
   ) {}
 
   #state(accountId: string): Promise<Indexed> {
     let s = this.#indexed.get(accountId);
     if (!s) {
-      s = (async () => ({ texts: new Set(await this.index.indexed(accountId)), threads: (await this.threadIndex?.threads(accountId)) ?? new Map<string, string>(), generation: 0 }))();
+      s = (async () => ({ texts: new Set(this.index ? await this.index.indexed(accountId) : []), threads: (await this.threadIndex?.threads(accountId)) ?? new Map<string, string>(), generation: 0 }))();
       s.catch(() => this.#indexed.delete(accountId));
       this.#indexed.set(accountId, s);
     }
@@ -102,28 +108,32 @@ export class EmailSearch {
   async threadIds(user: string, emails: readonly IndexedEmail[], folders: MailFolderStore): Promise<{ threads: ReadonlyMap<string, string>; generation: number }> {
     const state = await this.#state(accountIdOf(user));
     let missing = 0;
-    for (const e of emails) if (!state.threads.has(e.id) || !state.texts.has(e.id)) missing++;
+    for (const e of emails) if (!state.threads.has(e.id) || (this.index && !state.texts.has(e.id))) missing++;
     if (missing <= syncLimit) await this.catchUp(user, emails, folders);
     else if (!this.#busy.has(accountIdOf(user))) void this.catchUp(user, emails, folders).catch(() => undefined);
     return { threads: state.threads, generation: state.generation };
   }
 
   /** The Emails whose text may hold every string (after a catch-up with `emails`). */
-  async candidates(user: string, emails: readonly IndexedEmail[], folders: MailFolderStore, words: readonly string[]): Promise<Set<string>> {
+  async candidates(user: string, emails: readonly IndexedEmail[], folders: MailFolderStore, words: readonly string[]): Promise<ReadonlySet<string>> {
+    if (!this.index) return storeCandidates(user, emails, folders, words);
     await this.catchUp(user, emails, folders);
     return this.index.search(accountIdOf(user), words);
   }
 
   async #run(user: string, accountId: string, emails: readonly IndexedEmail[], folders: MailFolderStore): Promise<void> {
     const state = await this.#state(accountId);
-    const missing = emails.filter((e) => !state.texts.has(e.id) || (this.threadIndex && !state.threads.has(e.id)));
+    const index = this.index;
+    const missing = emails.filter((e) => (index && !state.texts.has(e.id)) || (this.threadIndex && !state.threads.has(e.id)));
     let threaded = false;
     for (let i = 0; i < missing.length; i += 200) {
       const read = await Promise.all(missing.slice(i, i + 200).map((e) => readForIndex(user, e, folders)));
       const docs = read.filter((d): d is IndexDoc => d !== undefined);
-      const texts = docs.filter((d) => !state.texts.has(d.id));
-      await this.index.add(accountId, texts);
-      for (const d of texts) state.texts.add(d.id);
+      if (index) {
+        const texts = docs.filter((d) => !state.texts.has(d.id));
+        await index.add(accountId, texts);
+        for (const d of texts) state.texts.add(d.id);
+      }
       if (this.threadIndex) {
         await this.threadIndex.add(accountId, docs.filter((d) => !state.threads.has(d.id)).map((d) => d.thread));
         threaded = true;
@@ -131,8 +141,8 @@ export class EmailSearch {
     }
     const present = new Set(emails.map((e) => e.id));
     const goneTexts = [...state.texts].filter((id) => !present.has(id));
-    if (goneTexts.length > 0) {
-      await this.index.remove(accountId, goneTexts);
+    if (index && goneTexts.length > 0) {
+      await index.remove(accountId, goneTexts);
       for (const id of goneTexts) state.texts.delete(id);
     }
     const goneThreads = [...state.threads.keys()].filter((id) => !present.has(id));

@@ -1,0 +1,36 @@
+/**
+ * @module search-words
+ * The words of a text as the PostgreSQL mailbox store's word index keeps them and as a text
+ * condition (JMAP Email/query text, from, subject, body…) looks for them: NFKC-normalised,
+ * lower-cased runs of letters, digits and combining marks; everything else separates words.
+ * One function for both sides, so a word of a condition that a message holds is always one of
+ * the message's words (or, when the condition's word is shorter, the start of one).
+ * Standards: RFC 8621 §4.4.1 (text conditions may match on a word basis; white space divides
+ *   tokens that must all be present); Unicode UAX #15 (NFKC).
+ * Security: the query is built from letters, digits and marks only, each quoted, so no
+ *   tsquery operator can come from a client.
+ * Limitations: PostgreSQL keeps lexemes up to 2047 bytes, so words over maxWordLength
+ *   characters are not looked for (the condition still narrows by its other words).
+ */
+
+/** Longest word looked for (a lexeme is at most 2047 bytes; 500 characters fit in UTF-8). */
+export const maxWordLength = 500;
+
+/** The words of `text`, in order, as both the index and a condition's query see them. */
+export function searchWords(text: string): string[] {
+  return text
+    .normalize('NFKC')
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}\p{M}]+/u)
+    .filter((w) => w !== '');
+}
+
+/**
+ * The tsquery ("simple" configuration) that a message's word vector satisfies when it holds
+ * every word of every needle at a word start: each word a quoted prefix, all joined by AND.
+ * undefined when the needles have no word to look for.
+ */
+export function wordsQuery(needles: readonly string[]): string | undefined {
+  const words = [...new Set(needles.flatMap(searchWords))].filter((w) => w.length <= maxWordLength);
+  return words.length === 0 ? undefined : words.map((w) => `'${w}':*`).join(' & ');
+}
