@@ -4,8 +4,9 @@
  * offer 8BITMIME: walks the MIME structure (nested multiparts, message/rfc822), re-encodes each
  * 8-bit part as quoted-printable (text that is mostly ASCII) or base64 (everything else), and
  * rewrites that part's Content-Transfer-Encoding. 7-bit parts and every header are left as they
- * are. Two passes over the stored message: analyze8bit() reads it once and says whether a
- * conversion is possible and which parts need it; To7bitStream then converts on the way out.
+ * are (the encoders: transfer-encoders.ts). Two passes over the stored message: analyze8bit()
+ * reads it once and says whether a conversion is possible and which parts need it;
+ * To7bitStream then converts on the way out.
  * Standards: RFC 6152 §3 (a server without 8BITMIME: convert or return the message); RFC 2045
  *   §6 (Content-Transfer-Encoding; §6.7 quoted-printable; §6.8 base64), RFC 2046 §5.1.1
  *   (boundaries: the CRLF before "--boundary" belongs to the delimiter), §5.1.5 (digest default
@@ -20,6 +21,7 @@
  */
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { MailError, reply } from '../../core/index.js';
+import { Base64Encoder, QpEncoder, type Out } from './transfer-encoders.js';
 
 const MAX_HEADER_BLOCK = 64 * 1024;
 const MAX_PIECE = 16 * 1024;
@@ -86,80 +88,6 @@ function newFrame(defaultType: string, isMessageTop: boolean): Frame {
     pendingEol: undefined,
     midLine: false,
   };
-}
-
-type Out = (b: Buffer | string) => void;
-
-/** RFC 2045 §6.7: quoted-printable, lines at most 76 characters, trailing white space encoded. */
-class QpEncoder {
-  private col = 0;
-  private pendingWs = -1;
-  wrote = false;
-  endsWithBreak = false;
-  constructor(private readonly out: Out) {}
-  private emit(token: string): void {
-    if (this.col + token.length > 75) {
-      this.out('=\r\n');
-      this.col = 0;
-    }
-    this.out(token);
-    this.col += token.length;
-    this.wrote = true;
-    this.endsWithBreak = false;
-  }
-  private flushWs(encoded: boolean): void {
-    if (this.pendingWs < 0) return;
-    const b = this.pendingWs;
-    this.pendingWs = -1;
-    this.emit(encoded ? `=${b.toString(16).toUpperCase().padStart(2, '0')}` : String.fromCharCode(b));
-  }
-  feed(bytes: Buffer): void {
-    for (const b of bytes) {
-      this.flushWs(false);
-      if (b === 0x20 || b === 0x09) this.pendingWs = b;
-      else if (b >= 33 && b <= 126 && b !== 61) this.emit(String.fromCharCode(b));
-      else this.emit(`=${b.toString(16).toUpperCase().padStart(2, '0')}`);
-    }
-  }
-  lineBreak(_eol?: Buffer): void {
-    this.flushWs(true);
-    this.out('\r\n');
-    this.col = 0;
-    this.wrote = true;
-    this.endsWithBreak = true;
-  }
-  end(): void {
-    this.flushWs(true);
-  }
-}
-
-/** RFC 2045 §6.8: base64 in lines of 76 characters (57 octets). Lines are separated, not ended. */
-class Base64Encoder {
-  private rest = Buffer.alloc(0);
-  wrote = false;
-  readonly endsWithBreak = false;
-  constructor(private readonly out: Out) {}
-  private line(b: Buffer): void {
-    if (this.wrote) this.out('\r\n');
-    this.out(b.toString('base64'));
-    this.wrote = true;
-  }
-  feed(bytes: Buffer): void {
-    let buf = this.rest.length ? Buffer.concat([this.rest, bytes]) : bytes;
-    while (buf.length >= 57) {
-      this.line(buf.subarray(0, 57));
-      buf = buf.subarray(57);
-    }
-    this.rest = Buffer.from(buf);
-  }
-  /** the exact line-end octets: base64 content is binary-exact */
-  lineBreak(eol: Buffer = Buffer.from('\r\n')): void {
-    this.feed(eol);
-  }
-  end(): void {
-    if (this.rest.length) this.line(this.rest);
-    this.rest = Buffer.alloc(0);
-  }
 }
 
 function unfoldHeaders(lines: Buffer[]): { name: string; value: string; lines: number[] }[] {

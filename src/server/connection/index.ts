@@ -6,17 +6,8 @@
  * the per-client connection counts of every server (ClientCounts).
  * Standards, Security, Limitations: see line-connection.ts.
  */
-export {
-  LineConnection,
-  normalizeIp,
-  TIMEOUT,
-  CLOSED,
-  LONG,
-  INTERRUPTED,
-  type LineResult,
-  type LineEnd,
-  type WaitResult,
-  type LineConnectionOptions,
-} from './line-connection.js';
+export { LineConnection, type LineConnectionOptions } from './line-connection.js';
+export { TIMEOUT, CLOSED, LONG, INTERRUPTED, type LineResult, type LineEnd, type WaitResult } from './read-results.js';
+export { normalizeIp } from './peer-address.js';
 export { ClientCounts } from './client-counts.js';
 export { listenAll, bindServer, renewListenerTls, type ListenSpec, type BoundListener, type BindAddress } from './listeners.js';

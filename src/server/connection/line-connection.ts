@@ -4,7 +4,7 @@
  * any Duplex: a TCP socket, a TLS socket, or stdin/stdout (`sendmail -bs`). It reads lines
  * with a length limit and raw octets (DATA, BDAT chunks, IMAP literals), writes with
  * backpressure, times whole lines rather than the gaps between octets, and upgrades a socket
- * to TLS in one place.
+ * to TLS in one place (tls-handshake.ts).
  * Standards: RFC 5321 §2.3.8 and RFC 1939 §3 (lines end with CRLF; a bare LF is accepted as
  *   an end of line, the CR before it removed); RFC 2920 §3.1 and RFC 2449 §6.6 (pipelined
  *   replies are queued and written once the input is drained); RFC 3207 §4 and RFC 2595 §4
@@ -16,22 +16,16 @@
  *   grow the server (issue 12 item 2). A line's deadline counts from when its wait began and
  *   is not renewed by each octet, so a client trickling octets cannot hold a slot forever
  *   (issue 12 item 5). Over-long lines are discarded to their end, never buffered whole.
- * Limitations: readBytes holds a literal in memory unless given a sink. TLS upgrade needs a net.Socket underneath (a stdio session has no STARTTLS).
+ * Limitations: readBytes holds a literal in memory unless given a sink. TLS upgrade needs a
+ *   net.Socket underneath (a stdio session has no STARTTLS).
  */
 import { DeflateDuplex } from './deflate-duplex.js';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
-
-export const TIMEOUT = Symbol('timeout');
-export const CLOSED = Symbol('closed');
-export const LONG = Symbol('long');
-/** interrupt() was called while waiting (a server shutting down) */
-export const INTERRUPTED = Symbol('interrupted');
-/** why readLine returned no line */
-export type LineEnd = typeof TIMEOUT | typeof CLOSED | typeof LONG | typeof INTERRUPTED;
-export type LineResult = Buffer | LineEnd;
-export type WaitResult = 'data' | 'closed' | 'timeout' | 'interrupted';
+import { CLOSED, INTERRUPTED, LONG, TIMEOUT, type LineEnd, type LineResult, type WaitResult } from './read-results.js';
+import { normalizeIp } from './peer-address.js';
+import { tlsHandshake } from './tls-handshake.js';
 
 export interface LineConnectionOptions {
   /** input octets held ahead of processing before reading pauses. Default 256 KB. */
@@ -41,13 +35,6 @@ export interface LineConnectionOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** "::ffff:192.0.2.1" is 192.0.2.1: one client, one address for limits and logs. */
-export function normalizeIp(ip: string | undefined): string {
-  if (ip === undefined) return '';
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return m ? m[1] : ip;
-}
 
 export class LineConnection {
   private stream: Duplex;
@@ -409,17 +396,7 @@ export class LineConnection {
       this.paused = false;
       raw.resume();
     }
-    const t = new TLSSocket(raw, { isServer: true, secureContext });
-    const ok = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      const finish = (v: boolean) => (): void => {
-        clearTimeout(timer);
-        resolve(v);
-      };
-      t.once('secure', finish(true));
-      t.once('error', finish(false));
-      t.once('close', finish(false));
-    });
+    const { socket: t, ok } = await tlsHandshake(raw, secureContext, timeoutMs);
     this.stream = t;
     this.attach(t);
     if (!ok) {
