@@ -20,7 +20,7 @@ import type { FolderEntry, SpecialUse } from '../../core/index.js';
 
 const creatableUses: readonly SpecialUse[] = ['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive'];
 import { inSequenceSet, type ImapCommand, type StatusItem } from '../../protocol/imap/index.js';
-import { folderError, folderName, patternName, wireName } from './mailbox-names.js';
+import { folderError, folderName, oldNameList, patternName, wireName } from './mailbox-names.js';
 import { SelectedMailbox } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
@@ -112,6 +112,8 @@ export async function create(io: SessionIo, raw: Buffer, use?: readonly string[]
   } catch (err) {
     return folderError(err);
   }
+  const renamed = oldNameList(io, raw);
+  if (renamed) io.untagged(renamed);
   return ok('CREATE completed');
 }
 
@@ -136,6 +138,8 @@ export async function rename(io: SessionIo, fromRaw: Buffer, toRaw: Buffer): Pro
   } catch (err) {
     return folderError(err);
   }
+  const renamed = oldNameList(io, toRaw);
+  if (renamed) io.untagged(renamed);
   return ok('RENAME completed');
 }
 
