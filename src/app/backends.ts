@@ -23,8 +23,8 @@ import { openDirectory, type DirectoryBackend } from '../directory/index.js';
 import { ConfiguredAliases, configuredResolver } from './configured-resolver.js';
 import { FsQueueStore, PgQueueStore, type FsQueueStoreOptions } from '../queue/index.js';
 import { isPostgresUrl } from '../util/index.js';
-import type { MailboxStore, MailFolderStore, QueueStore } from '../core/index.js';
-import { MailboxQuota, MaildirFolders, MaildirStore, PgMailFolders, PgMailStore } from '../mailbox/index.js';
+import type { MailboxStore, MailFolderStore, MailSearchIndex, QueueStore } from '../core/index.js';
+import { MailboxQuota, MaildirFolders, MaildirStore, PgMailFolders, PgMailStore, SqliteSearchIndex } from '../mailbox/index.js';
 import { AliasResolver } from '../resolve/index.js';
 import { IntakeService } from '../intake/index.js';
 
@@ -36,6 +36,8 @@ export interface Backends {
   readonly mailboxes: MailboxStore;
   /** the folder face of the same mailboxes (IMAP, JMAP); one per process (Maildir: one lock per folder) */
   readonly folders: MailFolderStore;
+  /** `<data_dir>/search.sqlite` when asked for (serve): JMAP's text search and, on Maildir, IMAP's */
+  readonly searchIndex?: MailSearchIndex;
   /** the mailbox quotas (docs/quota.md): the directory's limits, `[quota]` as in force, the store's usage */
   readonly quota: MailboxQuota;
   readonly resolver: AliasResolver;
@@ -64,6 +66,11 @@ export interface BackendOptions {
    * the owner.
    */
   readonly spool?: FsQueueStoreOptions;
+  /**
+   * open the full-text index `<data_dir>/search.sqlite` (serve): Maildir folders keep IMAP's
+   * text documents in it as mail arrives (folder-text-index), the web its JMAP ones
+   */
+  readonly searchIndex?: boolean;
 }
 
 export function spoolDir(config: Config): string {
@@ -80,14 +87,15 @@ export function mailboxesInPostgres(config: Config): boolean {
 }
 
 /** The configured mailboxes and their folder face: PostgreSQL's, or a Maildir (mailDir). */
-export async function openMailboxes(config: Config): Promise<{ mailboxes: MailboxStore; folders: MailFolderStore; close(): Promise<void> }> {
+export async function openMailboxes(config: Config, opts: { searchIndex?: MailSearchIndex } = {}): Promise<{ mailboxes: MailboxStore; folders: MailFolderStore; close(): Promise<void> }> {
   if (mailboxesInPostgres(config)) {
     const store = await PgMailStore.open(config.storage.url, { listenUrl: config.storage.listenUrl });
     return { mailboxes: store, folders: new PgMailFolders(store), close: () => store.close() };
   }
   // several nodes deliver into one Maildir: the name must not depend on which node wrote it
   const store = new MaildirStore(mailDir(config), { hostname: sharedStorage(config) ? config.localDomains[0] : config.hostname });
-  return { mailboxes: store, folders: new MaildirFolders(store), close: async () => undefined };
+  const folders = new MaildirFolders(store, opts.searchIndex ? { searchIndex: opts.searchIndex } : {});
+  return { mailboxes: store, folders, close: async () => folders.textIndex?.close() };
 }
 
 /** Whether this configuration's storage is PostgreSQL (several nodes). */
@@ -115,9 +123,12 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
     throw err;
   }
   let boxes: Awaited<ReturnType<typeof openMailboxes>>;
+  let searchIndex: SqliteSearchIndex | undefined;
   try {
-    boxes = await openMailboxes(config);
+    if (opts.searchIndex && !mailboxesInPostgres(config)) searchIndex = new SqliteSearchIndex(join(config.dataDir, 'search.sqlite'));
+    boxes = await openMailboxes(config, searchIndex ? { searchIndex } : {});
   } catch (err) {
+    await searchIndex?.close();
     await store.close();
     await directory.close();
     throw err;
@@ -169,6 +180,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
     store,
     mailboxes,
     folders,
+    ...(searchIndex && { searchIndex }),
     quota,
     resolver,
     get intake() {
@@ -190,6 +202,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
     close: async () => {
       watch(undefined);
       await boxes.close();
+      await searchIndex?.close();
       await store.close();
       await directory.close();
     },

@@ -89,6 +89,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     watchAliases: true,
     // the instance that runs deliveries keeps envelopes and small bodies in memory
     spool: { cache: true },
+    // one search.sqlite for the process: IMAP's text documents (kept as mail arrives) and JMAP's
+    searchIndex: true,
     onAliasesLoaded: (errors, count) => {
       for (const e of errors) logger.warn({ file: config.aliasesFile }, e);
       logger.info({ file: config.aliasesFile, aliases: count }, 'aliases loaded');
@@ -229,7 +231,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         return submissionPolicy.policy;
       },
     });
-    const w = await startWeb({ backends, folders, submitter, throttle: authThrottle, logger, tls, config: () => reloader.config, bind, control: (req) => handleControl(req), logTail: (n) => mailLog.tail(n), activity: (n) => activity.series(n) });
+    const w = await startWeb({ backends, folders, searchIndex: backends.searchIndex, submitter, throttle: authThrottle, logger, tls, config: () => reloader.config, bind, control: (req) => handleControl(req), logTail: (n) => mailLog.tail(n), activity: (n) => activity.series(n) });
     web = w;
     stops.unshift(() => w.close());
     const control = await startControlServer(controlSocketPath(config), (req) => handleControl(req));

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Context, Hono } from 'hono';
 import { formatListenAddress, type Config } from '../config/index.js';
 import { join } from 'node:path';
-import type { MailFolderStore, MessageSubmitter, TokenStore, WebSessionStore } from '../core/index.js';
+import type { MailFolderStore, MailSearchIndex, MessageSubmitter, TokenStore, WebSessionStore } from '../core/index.js';
 import { openSessionStore, openTokenStore } from '../directory/index.js';
 import { SqliteSearchIndex, SqliteThreadIndex } from '../mailbox/index.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
@@ -152,6 +152,8 @@ export interface WebDeps {
   readonly config: () => Config;
   /** runs a listener bind with root's effective uid when serve was started by root (privileges.ts) */
   readonly bind?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** the process's full-text index (backends); opened here when absent */
+  readonly searchIndex?: MailSearchIndex;
   /** the queue runner's control handler (admin API queue actions) */
   readonly control?: (req: ControlRequest) => Promise<ControlResponse>;
   /** the mail log's recent events (admin API log tail) */
@@ -166,8 +168,9 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
   const sessions = openSessionStore(config);
   const idempotency = SqliteIdempotencyStore.open(join(config.dataDir, 'idempotency.sqlite'));
   // text conditions: the mailbox store's own shared index when it has one (PostgreSQL), else a
-  // node-local one beside the Maildirs
-  const searchIndex = deps.folders.wordCandidates ? undefined : new SqliteSearchIndex(join(config.dataDir, 'search.sqlite'));
+  // node-local one beside the Maildirs (the process's, shared with IMAP, when serve opened it)
+  const ownIndex = deps.folders.wordCandidates || deps.searchIndex ? undefined : new SqliteSearchIndex(join(config.dataDir, 'search.sqlite'));
+  const searchIndex = deps.folders.wordCandidates ? undefined : (deps.searchIndex ?? ownIndex);
   const threadIndex = new SqliteThreadIndex(join(config.dataDir, 'threads.sqlite'));
   const closing = new AbortController();
   const search = new EmailSearch(searchIndex, threadIndex);
@@ -209,7 +212,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     await tokens.close();
     await sessions.close();
     await idempotency.close();
-    await searchIndex?.close();
+    await ownIndex?.close();
     await threadIndex.close();
     throw err;
   }
@@ -230,7 +233,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
       await tokens.close();
       await sessions.close();
       await idempotency.close();
-      await searchIndex?.close();
+      await ownIndex?.close();
       await threadIndex.close();
     },
   };

@@ -7,7 +7,9 @@
  * deletion by either shows in the other.
  * Flags live in the file names (so every Maildir program shares them) and are compared with
  * the list at each sync: a change made by anyone gets a new MODSEQ. Keywords live in the list
- * only (Maildir info has no portable place for them).
+ * only (Maildir info has no portable place for them). With a search index, the folders' texts
+ * are kept in it as syncs see messages come and go (folder-text-index) and SEARCH BODY/TEXT
+ * narrows by it (textCandidates).
  * Standards: the Maildir spec (flags in the info ":2,<flags>"); RFC 9051 §2.3.1.1 (UIDs),
  *   §6.4.7–§6.4.8 (COPY, MOVE with UIDPLUS answers); RFC 7162 (MODSEQ, UNCHANGEDSINCE).
  * Security: folder names pass checkFolderName and the store's checks; every directory is
@@ -28,9 +30,11 @@ import {
   type FolderMessage,
   type FolderSnapshot,
   type MailFolderStore,
+  type MailSearchIndex,
 } from '../core/index.js';
 import { atomicWriteFile, uniqueId } from '../util/index.js';
 import { checkFolderName } from './folder-name.js';
+import { FolderTextIndex } from './folder-text-index.js';
 import { MaildirFolderState, type LockedOptions, type LockedStep } from './maildir-folder-state.js';
 import { MaildirFolderTree } from './maildir-folder-tree.js';
 import { errno } from './maildir-name.js';
@@ -42,14 +46,20 @@ const recentName = 'correio-recent';
 
 export interface MaildirFoldersOptions {
   now?: () => number;
+  /** the full-text index for SEARCH BODY/TEXT (folder-text-index; serve's `<data_dir>/search.sqlite`) */
+  searchIndex?: MailSearchIndex;
 }
 
 export class MaildirFolders extends MaildirFolderTree implements MailFolderStore {
   readonly #state: MaildirFolderState;
+  /** the folders' text documents, when a search index is given */
+  readonly textIndex: FolderTextIndex | undefined;
+  readonly #noted = new WeakSet<FolderSnapshot>();
 
   constructor(store: MaildirStore, opts: MaildirFoldersOptions = {}) {
     super(store);
     this.#state = new MaildirFolderState(store, opts.now ?? Date.now);
+    this.textIndex = opts.searchIndex && new FolderTextIndex(opts.searchIndex, (user, folder, key) => store.open(user, key, folder));
   }
 
   /** Checks a client's folder name; INBOX is "" for the store. */
@@ -60,7 +70,13 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
   /** The folder's snapshot (maildir-folder-state: unchanged folders are not listed again). */
   async sync(user: string, folder: string): Promise<FolderSnapshot> {
     const f = this.#folder(folder);
-    return this.#state.snapshot(user, f, await this.folderPath(user, f));
+    const snap = await this.#state.snapshot(user, f, await this.folderPath(user, f));
+    // a snapshot given again (folder unchanged) was told to the index already
+    if (this.textIndex && !this.#noted.has(snap)) {
+      this.#noted.add(snap);
+      this.textIndex.note(user, f, snap.messages.map((m) => m.key));
+    }
+    return snap;
   }
 
   async changesSince(user: string, folder: string, sinceModseq: number): Promise<FolderChanges> {
@@ -111,9 +127,42 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     });
   }
 
-  /** `fn` under the folder's lock on its state brought up to date (maildir-folder-state). */
+  /**
+   * `fn` under the folder's lock on its state brought up to date (maildir-folder-state); the
+   * text index is then told the folder's messages (it indexes new ones in the background).
+   */
   async #locked<T>(user: string, f: string, fn: LockedStep<T>, opts: LockedOptions = {}): Promise<T> {
-    return this.#state.locked(user, f, await this.folderPath(user, f), fn, opts);
+    let keys: readonly string[] | undefined;
+    const step: LockedStep<T> = (st) => {
+      if (this.textIndex) keys = st.snapshot.messages.map((m) => m.key);
+      return fn(st);
+    };
+    const result = await this.#state.locked(user, f, await this.folderPath(user, f), step, opts);
+    if (keys) this.textIndex?.note(user, f, keys);
+    return result;
+  }
+
+  /**
+   * The UIDs that may hold `needle` by the text index (core MailFolderStore.textCandidates): a
+   * superset, which SEARCH reads and matches exactly; undefined without an index or when the
+   * needle cannot narrow.
+   */
+  async textCandidates(user: string, folder: string, needle: string): Promise<ReadonlySet<number> | undefined> {
+    if (!this.textIndex) return undefined;
+    const f = this.#folder(folder);
+    const snap = await this.sync(user, folder);
+    const keys = await this.textIndex.candidates(user, f, snap.messages.map((m) => m.key), needle);
+    return keys && new Set(snap.messages.filter((m) => keys.has(m.key)).map((m) => m.uid));
+  }
+
+  override async deleteFolder(user: string, folder: string): Promise<void> {
+    await super.deleteFolder(user, folder);
+    await this.textIndex?.forget(user, this.#folder(folder));
+  }
+
+  override async renameFolder(user: string, from: string, to: string): Promise<void> {
+    await super.renameFolder(user, from, to);
+    await this.textIndex?.forget(user, this.#folder(from));
   }
 
   async append(

@@ -1,0 +1,166 @@
+/**
+ * @module folder-text-index
+ * The full-text index of a user's Maildir folders for IMAP SEARCH BODY and TEXT (and the search
+ * criteria of SORT and THREAD), kept in the same index as JMAP's text search (core
+ * MailSearchIndex, `<data_dir>/search.sqlite`, sqlite-search-index) as documents of their own:
+ * account `imap:<user>`, one document per message, id `<folder>/<Maildir key>`, text the
+ * message's header fields and decoded text parts, lower-cased (message-text, the text SEARCH
+ * itself matches in).
+ * The index is kept current as folders are synced (maildir-folders tells it each folder's keys
+ * after every locked step: a delivery, an APPEND, COPY or MOVE, an EXPUNGE, a deletion by POP3
+ * or another program): new messages are read and added in the background, a chunk at a time,
+ * gone ones removed. A search never waits for it: messages not yet in the index are candidates.
+ * Standards: RFC 9051 §6.4.4 (BODY, TEXT: case-insensitive substring matches), so the index
+ *   only narrows: candidates() is a superset of the messages that match, which SEARCH then
+ *   reads and matches exactly (search-matcher).
+ * Security: documents are asked for the user's own account only; a needle reaches SQLite as an
+ *   FTS5 string (sqlite-search-index quotes it).
+ * Limitations: a needle under three characters, with combining marks, or that NFKC changes
+ *   cannot narrow (the trigram index cannot answer it exactly): every message is read, as
+ *   without the index. A message whose text is over 256 KiB is not indexed (always a
+ *   candidate). A message's text is read again when it is moved to another folder. The index is
+ *   per node (data_dir), as JMAP's.
+ */
+import { buffer } from 'node:stream/consumers';
+import type { MailSearchIndex } from '../core/index.js';
+import { searchText } from './pg-mail-store.js';
+
+/** Messages read and added per step of the background work. */
+const chunk = 100;
+
+/** What the index reads a message with (the folder store's open). */
+export type OpenMessage = (user: string, folder: string, key: string) => Promise<NodeJS.ReadableStream>;
+
+interface AccountState {
+  /** the ids in the index (loaded once, then kept with every add and remove) */
+  readonly indexed: Set<string>;
+  /** ids not to add (too long, or unreadable) in this process's life */
+  readonly skipped: Set<string>;
+  /** folder → the keys of its last sync, waiting for the worker */
+  readonly pending: Map<string, readonly string[]>;
+  worker?: Promise<void>;
+}
+
+/** The id of a message's document: folder ("" = INBOX) and Maildir key (which holds no "/"). */
+function docId(folder: string, key: string): string {
+  return `${folder}/${key}`;
+}
+
+/** Whether the trigram index answers `needle` (lower-cased) exactly enough to narrow by it. */
+export function canNarrow(needle: string): boolean {
+  return [...needle.trim()].length >= 3 && needle === needle.normalize('NFKC') && !/\p{M}/u.test(needle);
+}
+
+export class FolderTextIndex {
+  readonly #accounts = new Map<string, Promise<AccountState>>();
+  #closed = false;
+
+  constructor(
+    private readonly index: MailSearchIndex,
+    private readonly open: OpenMessage,
+  ) {}
+
+  #account(user: string): string {
+    return `imap:${user.toLowerCase()}`;
+  }
+
+  #state(user: string): Promise<AccountState> {
+    const account = this.#account(user);
+    let s = this.#accounts.get(account);
+    if (!s) {
+      s = this.index.indexed(account).then((ids) => ({ indexed: new Set(ids), skipped: new Set<string>(), pending: new Map<string, readonly string[]>() }));
+      s.catch(() => this.#accounts.delete(account));
+      this.#accounts.set(account, s);
+    }
+    return s;
+  }
+
+  /** A folder's keys after a sync: the missing ones are indexed, the gone ones removed, in the background. */
+  note(user: string, folder: string, keys: readonly string[]): void {
+    if (this.#closed) return;
+    void this.#state(user).then(
+      (st) => {
+        st.pending.set(folder, keys);
+        st.worker ??= this.#work(user, st).finally(() => (st.worker = undefined));
+      },
+      () => undefined, // the index cannot be read: searches read every message
+    );
+  }
+
+  /** The folder's documents are gone with it (DELETE, RENAME): removed from the index. */
+  async forget(user: string, folder: string): Promise<void> {
+    const st = await this.#state(user);
+    const ids = [...st.indexed].filter((id) => id.startsWith(`${folder}/`) || id.startsWith(`${folder}.`));
+    st.pending.delete(folder);
+    await this.index.remove(this.#account(user), ids);
+    for (const id of ids) st.indexed.delete(id);
+  }
+
+  /**
+   * The keys of `messages` that may hold `needle` (case-insensitive): those the index finds and
+   * those not in it yet; undefined when the needle cannot narrow (see canNarrow).
+   */
+  async candidates(user: string, folder: string, keys: readonly string[], needle: string): Promise<Set<string> | undefined> {
+    const q = needle.toLowerCase();
+    if (!canNarrow(q)) return undefined;
+    const st = await this.#state(user);
+    // taken before the search: a document counted as indexed was added before the search ran
+    const out = new Set(keys.filter((key) => !st.indexed.has(docId(folder, key))));
+    const hits = await this.index.search(this.#account(user), [q]);
+    for (const key of keys) if (hits.has(docId(folder, key))) out.add(key);
+    return out;
+  }
+
+  /** Resolves when no background work is left for `user` (tests, the bench). */
+  async settled(user: string): Promise<void> {
+    const st = await this.#state(user);
+    while (st.worker) await st.worker;
+  }
+
+  /** Stops taking work; what runs finishes its chunk. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  async #work(user: string, st: AccountState): Promise<void> {
+    const account = this.#account(user);
+    for (;;) {
+      const next = st.pending.entries().next();
+      if (next.done || this.#closed) return;
+      const [folder, keys] = next.value;
+      st.pending.delete(folder);
+      const present = new Set(keys.map((k) => docId(folder, k)));
+      const gone = [...st.indexed].filter((id) => id.startsWith(`${folder}/`) && !present.has(id));
+      if (gone.length > 0) {
+        await this.index.remove(account, gone);
+        for (const id of gone) st.indexed.delete(id);
+      }
+      for (const id of st.skipped) if (id.startsWith(`${folder}/`) && !present.has(id)) st.skipped.delete(id);
+      const missing = keys.filter((k) => !st.indexed.has(docId(folder, k)) && !st.skipped.has(docId(folder, k)));
+      for (let i = 0; i < missing.length && !this.#closed; i += chunk) {
+        // a newer listing of this folder replaces what is left of this one
+        if (st.pending.has(folder)) break;
+        const docs: { id: string; text: string }[] = [];
+        for (const key of missing.slice(i, i + chunk)) {
+          const id = docId(folder, key);
+          const text = await this.#text(user, folder, key);
+          if (text === undefined) st.skipped.add(id);
+          else docs.push({ id, text });
+        }
+        await this.index.add(account, docs);
+        for (const d of docs) st.indexed.add(d.id);
+        // the event loop's other work (sessions) runs between chunks
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+
+  /** The message's searchable text; undefined when it is gone or too long to index. */
+  async #text(user: string, folder: string, key: string): Promise<string | undefined> {
+    try {
+      return searchText(await buffer(await this.open(user, folder, key))) ?? undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
