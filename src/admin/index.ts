@@ -13,3 +13,4 @@ export * from './queue-report.js';
 export { traceMessage, traceOf, type MessageTrace, type RecipientTrace } from './message-trace.js';
 export { pastTrace } from './past-trace.js';
 export { targetJson } from './resolve-report.js';
+export { auditedDirectory, type DirectoryChange } from './audited-directory.js';

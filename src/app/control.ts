@@ -16,10 +16,17 @@ import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import type { QueueControl } from '../core/index.js';
 
+/** Who gives a queue command, for the log: the CLI's operator, or the admin API's caller (and token). */
+export interface Operator {
+  readonly by: string;
+  readonly via: 'cli' | 'api';
+  readonly token?: string;
+}
+
 export type ControlRequest =
   | { op: 'wake' }
-  | { op: 'flush'; id?: string; by?: string }
-  | { op: 'hold' | 'release' | 'delete' | 'bounce'; id: string; by?: string }
+  | ({ op: 'flush'; id?: string } & Partial<Operator>)
+  | ({ op: 'hold' | 'release' | 'delete' | 'bounce'; id: string } & Partial<Operator>)
   | { op: 'ping' }
   | { op: 'reload' } // start-app answers it (reload.ts), not the runner
   | { op: 'reload-keys' }; // after a reload: the delivery side reads its keys again
@@ -148,14 +155,14 @@ export class RequestQueueControl implements QueueControl {
   constructor(
     private readonly send: (req: ControlRequest) => Promise<ControlResponse | undefined>,
     /** who gives the commands, for the log: the CLI's operator; the admin API's caller */
-    private readonly by: () => string = operatorName,
+    private readonly who: () => Operator = () => ({ by: operatorName(), via: 'cli' }),
   ) {}
 
   async #call(req: ControlRequest): Promise<number> {
     // who asked, for the server's log: the operator behind sudo, else the login (root's CLI
     // runs as run_as by then, so the process's own account would name run_as)
-    const by = this.by();
-    const res = await this.send(req.op === 'flush' || req.op === 'hold' || req.op === 'release' || req.op === 'delete' || req.op === 'bounce' ? { ...req, by } : req);
+    const who = this.who();
+    const res = await this.send(req.op === 'flush' || req.op === 'hold' || req.op === 'release' || req.op === 'delete' || req.op === 'bounce' ? { ...req, ...who } : req);
     if (res === undefined) throw new ControlError('no-answer', 'the server did not answer');
     if (!res.ok) throw new ControlError('refused', res.error ?? 'unknown error');
     return res.count ?? 0;

@@ -5,7 +5,7 @@
  */
 export { startApp, type RunningApp, type StartOptions } from './start-app.js';
 export { openBackends, openQueueStore, openMailboxes, mailboxesInPostgres, sharedStorage, spoolDir, mailDir, type Backends, type BackendOptions } from './backends.js';
-export { sendControl, controlSocketPath, SocketQueueControl, RequestQueueControl, ControlError, operatorName, type ControlRequest, type ControlResponse } from './control.js';
+export { sendControl, controlSocketPath, SocketQueueControl, RequestQueueControl, ControlError, operatorName, type ControlRequest, type Operator, type ControlResponse } from './control.js';
 export { loadOrMakeTls } from './tls-files.js';
 export { ConfiguredAliases, configuredResolver, makeResolver } from './configured-resolver.js';
 export { checks, runChecks, checkAliases, type Check as ConfigCheck, type CheckFinding, type CheckInput } from './config-check.js';

@@ -13,7 +13,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { channels } from '../core/index.js';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../config/index.js';
-import { BatchedOutput, DeliveryHistory, formatTextLine, historyDir, startActivity, startMailLog, textWanted, type MailLog } from '../log/index.js';
+import { BatchedOutput, DeliveryHistory, formatTextLine, historyDir, startActivity, startAdminLog, startMailLog, textWanted, type MailLog } from '../log/index.js';
 import type { QueueRunner } from '../delivery/index.js';
 import { Pop3Server } from '../server/pop3/index.js';
 import { ImapServer } from '../server/imap/index.js';
@@ -85,6 +85,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   } catch (err) {
     logger.warn({ dir: historyDir(config.dataDir), err: (err as Error).message }, 'delivery history off: its folder cannot be made; correio trace sees queued messages only');
   }
+  // every operator action told on the admin channel (control socket, admin API) is kept in data_dir/admin.log
+  const stopAdminLog = startAdminLog(config.dataDir, () => config.hostname);
   const backends = await openBackends(config, {
     watchAliases: true,
     // the instance that runs deliveries keeps envelopes and small bodies in memory
@@ -263,6 +265,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     await backends.close().catch(() => undefined);
     mailLog.stop();
     activity.stop();
+    stopAdminLog();
     await history.stop();
     throw err;
   }
@@ -277,7 +280,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       // every queue command an operator gives is logged (and kept in the history) with who gave it
       if (res.ok && (req.op === 'flush' || req.op === 'hold' || req.op === 'release' || req.op === 'delete' || req.op === 'bounce')) {
         const id = req.id;
-        adminChannel.publish({ action: req.op, ...(id !== undefined && { id, messageId: id.replace(/-\d+$/, '') }), count: res.count ?? 0, by: req.by ?? 'unknown' });
+        adminChannel.publish({ action: req.op, ...(id !== undefined && { id, messageId: id.replace(/-\d+$/, '') }), count: res.count ?? 0, by: req.by ?? 'unknown', via: req.via ?? 'cli', ...(req.token !== undefined && { token: req.token }) });
       }
       return res;
     });
@@ -314,6 +317,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       await backends.close();
       mailLog.stop();
       activity.stop();
+      stopAdminLog();
       await history.stop();
       logger.info({}, 'correio stopped');
       if (output) {

@@ -56,15 +56,17 @@ function adminMount(ctx: WebContext): Hono<WebEnv> {
   const { directory, store } = ctx.backends;
   const send = ctx.control;
   // the runner re-reads the spool first (mail dropped in by `sendmail` since its last poll)
-  const control = new RequestQueueControl(async (req) => {
+  const runner = async (req: ControlRequest): Promise<ControlResponse> => {
     if (!send) return { ok: false, error: 'no queue runner in this process' };
     if (req.op !== 'wake') await send({ op: 'wake' });
     return send(req);
-  });
+  };
+  const control = new RequestQueueControl(runner);
   return adminApi({
     directory,
     queue: store,
     control,
+    controlAs: (caller) => new RequestQueueControl(runner, () => caller),
     config: ctx.config,
     explain: async (address) => (await makeResolver(directory, ctx.config())).resolver.explain(address),
     checkConfig: () => runChecks({ config: ctx.config(), directory }),

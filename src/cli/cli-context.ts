@@ -6,12 +6,17 @@
  * Standards: sysexits(3) exit codes (BSD, used by sendmail and Postfix).
  * Security: passwords are read from stdin (never from argv, where `ps` shows them); a terminal
  *   gets a prompt without echo.
+ *   Every directory change made through `withDirectory` is recorded in the admin log
+ *   (log/admin-log.ts) with the operator's name: the CLI changes the directory without the server.
  * Limitations: none.
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config/index.js';
 import { openDirectory, type DirectoryBackend } from '../directory/index.js';
+import { auditedDirectory } from '../admin/index.js';
+import { operatorName } from '../app/index.js';
+import { adminLogPath, appendAdminLog } from '../log/index.js';
 
 /** sysexits(3) */
 export const exitCodes = {
@@ -108,11 +113,17 @@ export function makeContext(io: CliIo): CliContext {
     },
     async withDirectory(cmd, fn) {
       const config = ctx.config(cmd);
-      const dir = await openDirectory(config);
+      const opened = await openDirectory(config);
+      // who changed what, kept in data_dir/admin.log (docs/logging.md)
+      const dir = auditedDirectory(opened, (change) => {
+        if (!appendAdminLog(config.dataDir, config.hostname, { ...change, by: operatorName(io.env), via: 'cli' })) {
+          io.stderr.write(`correio: warning: the change is made but could not be recorded in ${adminLogPath(config.dataDir)}\n`);
+        }
+      });
       try {
         return await fn(dir, config);
       } finally {
-        await dir.close();
+        await opened.close();
       }
     },
     readStdin() {

@@ -9,3 +9,4 @@ export { startMetrics, type Metrics, type MetricsSources } from './metrics.js';
 export { formatTextLine, textWanted } from './text-line.js';
 export { startActivity, MinuteCounts, activityKinds, type Activity, type ActivityKind, type ActivityMinute } from './activity.js';
 export { DeliveryHistory, appendHistory, findByMessageIdField, findHistory, historyDir, historyEvents, type HistoryEvent, type DeliveryHistoryOptions } from './delivery-history.js';
+export { adminLogPath, appendAdminLog, startAdminLog } from './admin-log.js';

@@ -13,7 +13,7 @@
  * Limitations: a bulk action runs its ids one after another and reports each; it is not one
  *   transaction (neither is the CLI's).
  */
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import type { WebEnv } from './http-auth.js';
 import type { QueueControl } from '../core/index.js';
 import { findQueued, findQueuedMessage, listQueue, listQueuePage, walkQueue, type QueuedMessage } from '../queue/index.js';
@@ -22,7 +22,7 @@ import {
   AdminError, filterQueue, isoTime, maxPageLimit, messageJson, parsePageLimit, parseSince, sinceForms, stateLabel, stateLabels, traceMessage, pastTrace,
   type QueueFilter, type StateLabel,
 } from '../admin/index.js';
-import { jsonBody, stringField, type AdminApiDeps } from './admin-request.js';
+import { callerOf, jsonBody, stringField, type AdminApiDeps } from './admin-request.js';
 
 export const queueActions = ['flush', 'hold', 'release', 'delete', 'bounce'] as const;
 export type QueueAction = (typeof queueActions)[number];
@@ -42,6 +42,8 @@ function filterOf(q: (key: string) => string | undefined): QueueFilter {
 
 export function queueRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
   const store = deps.queue;
+  // the queue runner's actions, logged with who asked
+  const controlOf = (c: Context<WebEnv>): QueueControl => deps.controlAs?.(callerOf(c)) ?? deps.control;
 
   async function act(control: QueueControl, action: QueueAction, id: string): Promise<number> {
     if ((await findQueued(store, id)).length === 0) throw new AdminError(`no such message: ${id}`, 'not-found');
@@ -90,7 +92,7 @@ export function queueRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
   });
 
   // every envelope made due now (held ones stay held), as `correio queue flush` without an id
-  app.post('/queue/flush', async (c) => c.json({ action: 'flush', count: await deps.control.flush() }));
+  app.post('/queue/flush', async (c) => c.json({ action: 'flush', count: await controlOf(c).flush() }));
 
   app.post('/queue/actions', async (c) => {
     const b = await jsonBody(c);
@@ -101,7 +103,7 @@ export function queueRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
     const results: { id: string; count?: number; error?: string }[] = [];
     for (const id of ids) {
       try {
-        results.push({ id, count: await act(deps.control, action, id) });
+        results.push({ id, count: await act(controlOf(c), action, id) });
       } catch (err) {
         if (!(err instanceof AdminError)) throw err;
         results.push({ id, error: err.message });
@@ -127,6 +129,6 @@ export function queueRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
   app.post('/queue/:id/:action', async (c) => {
     const action = c.req.param('action');
     if (!isAction(action)) throw new AdminError(`no such action: ${action} (one of ${queueActions.join(', ')})`, 'not-found');
-    return c.json({ id: c.req.param('id'), action, count: await act(deps.control, action, c.req.param('id')) });
+    return c.json({ id: c.req.param('id'), action, count: await act(controlOf(c), action, c.req.param('id')) });
   });
 }

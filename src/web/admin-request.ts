@@ -7,6 +7,7 @@
  * Limitations: none.
  */
 import type { Context, MiddlewareHandler } from 'hono';
+import type { WebEnv, WebPrincipal } from './http-auth.js';
 import type { Directory, QueueControl, QueueStore, QuotaGate } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import type { Explanation } from '../resolve/index.js';
@@ -26,6 +27,8 @@ export interface AdminApiDeps {
   readonly queue: QueueStore;
   /** the queue runner's actions (the same the control socket serves) */
   readonly control: QueueControl;
+  /** the same actions told with who asked (the caller's login and token), for the log; absent: `control` */
+  readonly controlAs?: (caller: { by: string; via: 'api'; token?: string }) => QueueControl;
   /** the configuration now in force */
   readonly config: () => Config;
   /** `correio resolve`: the expansion of an address by the server's resolver */
@@ -47,6 +50,12 @@ export interface AdminApiDeps {
   readonly baseDir?: string;
   /** an unexpected error (logged by the caller) */
   readonly onError?: (err: unknown) => void;
+}
+
+/** Who is calling, for the log: the account's address, and the token's id when it came with one. */
+export function callerOf(c: Context<WebEnv>): { by: string; via: 'api'; token?: string } {
+  const p = c.get('principal') as WebPrincipal | undefined;
+  return { by: p?.address ?? 'unknown', via: 'api', ...(p?.tokenId !== undefined && { token: p.tokenId }) };
 }
 
 /** A JSON object body, or AdminError. */

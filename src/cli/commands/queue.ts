@@ -21,7 +21,7 @@ import { addressToString, reversePathToString, type QueueControl, type QueueStor
 import type { Config } from '../../config/index.js';
 import { StoreQueueControl, findQueued, findQueuedMessage, listQueuePage, walkQueue, type QueuedMessage } from '../../queue/index.js';
 import { ControlError, SocketQueueControl, askPublic, openQueueStore, operatorName, publicSocketPath } from '../../app/index.js';
-import { appendHistory } from '../../log/index.js';
+import { appendAdminLog, appendHistory } from '../../log/index.js';
 import { submitsThroughMaildrop } from './sendmail-maildrop.js';
 import {
   describeAttempt, isoTime, lastError, maxPageLimit, messageJson, parsePageLimit, parseSince, routeText, sinceForms, stateLabel, stateText,
@@ -154,11 +154,9 @@ export async function queueAction(config: Config, action: Action, id: string | u
   const count = await withSpool(config, (s) => act(new StoreQueueControl(s), action, id));
   // no server to log it: the command keeps the record in the delivery history itself, so that
   // correio trace tells the message's end once it has left the queue (docs/logging.md)
-  if (count > 0) {
-    appendHistory(config.dataDir, 'admin', {
-      action, ...(id !== undefined && { id, messageId: id.replace(/-\d+$/, '') }), count, by: operatorName(), server: false,
-    });
-  }
+  const record = { action, ...(id !== undefined && { id, messageId: id.replace(/-\d+$/, '') }), count, by: operatorName(), via: 'cli', server: false };
+  if (count > 0) appendHistory(config.dataDir, 'admin', record);
+  appendAdminLog(config.dataDir, config.hostname, record);
   return { count, server: false };
 }
 
