@@ -16,7 +16,7 @@ import { formatListenAddress, type Config } from '../config/index.js';
 import { join } from 'node:path';
 import type { MailFolderStore, MailSearchIndex, MessageSubmitter, TokenStore, WebSessionStore } from '../core/index.js';
 import { openSessionStore, openTokenStore } from '../directory/index.js';
-import { SqliteSearchIndex, SqliteThreadIndex } from '../mailbox/index.js';
+import { SqliteEmailAliases, SqliteSearchIndex, SqliteThreadIndex } from '../mailbox/index.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
 import { BlobStore, HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, EmailSearch, startIndexWarmer, sessionApp, cspReportApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, webmailApiApp, webmailAssetsApp, webmailPageApp, SqliteIdempotencyStore, type IdempotencyStore, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
 import type { Backends } from './backends.js';
@@ -176,7 +176,8 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
   const threadIndex = new SqliteThreadIndex(join(config.dataDir, 'threads.sqlite'));
   const closing = new AbortController();
   const search = new EmailSearch(searchIndex, threadIndex);
-  const mailView = new MailView(deps.folders, search);
+  const emailIds = new SqliteEmailAliases(join(config.dataDir, 'email-ids.sqlite'));
+  const mailView = new MailView(deps.folders, search, emailIds);
   const auth = new HttpAuth({
     directory: deps.backends.directory,
     tokens,
@@ -216,6 +217,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     await idempotency.close();
     await ownIndex?.close();
     await threadIndex.close();
+    await emailIds.close();
     throw err;
   }
   startIndexWarmer({
@@ -237,6 +239,7 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
       await idempotency.close();
       await ownIndex?.close();
       await threadIndex.close();
+      await emailIds.close();
     },
   };
 }

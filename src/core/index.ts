@@ -24,5 +24,6 @@ export * from './api-tokens.js';
 export * from './web-sessions.js';
 export * from './mail-search.js';
 export * from './mail-threads.js';
+export * from './email-aliases.js';
 export * from './submission.js';
 export * from './quota.js';

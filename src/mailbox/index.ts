@@ -22,3 +22,4 @@ export { MaildirSize, MAILDIRSIZE, parseMaildirSize, storedSizeOf } from './mail
 export { MailboxQuota, type MailboxQuotaOptions } from './mailbox-quota.js';
 export { SqliteSearchIndex, ftsQuery } from './sqlite-search-index.js';
 export { SqliteThreadIndex } from './sqlite-thread-index.js';
+export { SqliteEmailAliases } from './sqlite-email-aliases.js';

@@ -2,7 +2,7 @@
  * t-73: writing and handling mail in the webmail, in a real browser (Chromium through
  * playwright-core) against a real correio (in this process, real sockets): alice writes to
  * bob with an attachment (the draft saved while she types), bob reads it and downloads the
- * attachment; rich text goes out as HTML beside its plain text; a message sent over SMTP appears in bob's open page without a reload; a flag
+ * attachment; rich text goes out as HTML beside its plain text (a rich draft reopens as rich text); a message sent over SMTP appears in bob's open page without a reload; a flag
  * set over IMAP (imapflow) shows in the browser and one set in the browser shows over IMAP;
  * keyboard shortcuts (j/k, e, #, /, r) and server-side search with highlighted matches; a
  * phone-sized screen shows one pane at a time. Skips when /usr/bin/chromium is absent.
@@ -154,7 +154,7 @@ void test('t-73: compose with an attachment to a second user, who reads it; SMTP
   });
 });
 
-void test('t-73: simple rich text is sent as HTML beside its plain text', { skip: browserSkip }, async (t) => {
+void test('t-73: simple rich text is sent as HTML beside its plain text; a rich draft reopens as rich text', { skip: browserSkip }, async (t) => {
   await scenario(t, browser, 't-73-rich-text', async (page) => {
     await login(page, 'alice@example.org');
     await page.keyboard.press('c');
@@ -165,6 +165,15 @@ void test('t-73: simple rich text is sent as HTML beside its plain text', { skip
     await page.keyboard.type('normal ');
     await page.click('#compose .format button:has-text("B")');
     await page.keyboard.type('forte');
+    // left as a draft and taken up again: still rich text, the bold still bold
+    await page.waitForSelector('#compose .saved:has-text("draft saved")');
+    await page.click('#compose button.close');
+    await page.click('.folders button[data-role=drafts]');
+    await page.click('#messages li:has-text("Rico")');
+    await page.click('button[data-action=edit]');
+    await page.waitForSelector('#compose .editor b:text-is("forte")');
+    assert.equal(await page.isChecked('#compose input[name=rich]'), true);
+    assert.equal(await page.locator('#compose .editor').innerHTML(), 'normal <b>forte</b>');
     await page.click('#compose button[type=submit]');
     await page.waitForSelector('#status:has-text("sent to carol@example.org")');
   });

@@ -179,14 +179,18 @@ void test('search: Email/query text filter and SearchSnippet/get highlight', asy
   assert.deepEqual(answer(body, 'none').ids, []);
 });
 
-void test('a move: mailboxIds to Archive; the counts follow', async () => {
+void test('a move: mailboxIds to Archive; the id stays, Email/changes has it updated; the counts follow', async () => {
   const { body } = await api([['Mailbox/query', { accountId, filter: { role: 'archive' } }, 'a'], ['Email/query', { accountId, filter: { inMailbox: inboxId } }, 'q']]);
   const archive = (answer(body, 'a').ids as string[])[0];
   const id = (answer(body, 'q').ids as string[])[0];
   const mv = await api([['Email/set', { accountId, update: { [id]: { mailboxIds: { [archive]: true } } } }, 's'], ['Email/query', { accountId, filter: { inMailbox: archive } }, 'q2'], ['Mailbox/get', { accountId, ids: [inboxId, archive], properties: ['totalEmails'] }, 'm']]);
   assert.deepEqual(answer(mv.body, 's').updated, { [id]: null });
-  assert.equal((answer(mv.body, 'q2').ids as string[]).length, 1);
+  // RFC 8621 §4.1.1: the id is immutable, in its new mailbox too; to a client it was updated
+  assert.deepEqual(answer(mv.body, 'q2').ids, [id]);
   assert.deepEqual((answer(mv.body, 'm').list as { totalEmails: number }[]).map((m) => m.totalEmails), [0, 1]);
+  const ch = await api([['Email/changes', { accountId, sinceState: answer(mv.body, 's').oldState }, 'c'], ['Email/get', { accountId, ids: [id], properties: ['mailboxIds'] }, 'g']]);
+  assert.deepEqual([answer(ch.body, 'c').created, answer(ch.body, 'c').updated, answer(ch.body, 'c').destroyed], [[], [id], []]);
+  assert.deepEqual((answer(ch.body, 'g').list as { mailboxIds: Record<string, boolean> }[])[0].mailboxIds, { [archive]: true });
 });
 
 void test('errors: unknown method, bad result reference, another account, not JSON, unknown capability', async () => {

@@ -143,17 +143,21 @@ void test('Email/query collapseThreads: one Email per conversation, the newest; 
   assert.equal((await emails()).get('Re: Almoço')!.threadId, before.get('Almoço')!.threadId);
 });
 
-void test('a move keeps the conversation; thread ids are the same after a restart', async () => {
+void test('a move keeps the id and the conversation; ids and thread ids are the same after a restart', async () => {
   const before = await emails();
   const moved = before.get('Re: Orçamento anual')!;
   await api([['Email/set', { accountId, update: { [moved.id]: { mailboxIds: { [mailboxes.get('archive')!]: true } } } }, 's']]);
   const after1 = await emails();
   assert.equal(after1.get('Re: Orçamento anual')!.threadId, moved.threadId);
+  assert.equal(after1.get('Re: Orçamento anual')!.id, moved.id, 'the Email keeps its id (RFC 8621 §4.1.1)');
   assert.deepEqual(Object.keys(after1.get('Re: Orçamento anual')!.mailboxIds), [mailboxes.get('archive')]);
   await site.stop();
   await site.restart();
   const after2 = await emails();
-  for (const [subject, e] of after1) assert.equal(after2.get(subject)?.threadId, e.threadId, subject);
+  for (const [subject, e] of after1) {
+    assert.equal(after2.get(subject)?.threadId, e.threadId, subject);
+    assert.equal(after2.get(subject)?.id, e.id, subject);
+  }
   const t = (await api([['Thread/get', { accountId, ids: [moved.threadId] }, 't']])).get('t')!.list as { emailIds: string[] }[];
   assert.equal(t[0].emailIds.length, 3);
 });

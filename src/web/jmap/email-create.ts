@@ -23,7 +23,7 @@ export async function readBlob(account: AccountSession, blobId: string, cache: M
   if (up) return up;
   const b = parseBlobId(blobId);
   if (!b) return undefined;
-  const e = (await account.view()).emailById.get(`e${b.suffix}`);
+  const e = (await account.view()).emailByBlob.get(`b${b.suffix}`);
   if (!e) return undefined;
   const partId = b.partId;
   if (partId === undefined) return { data: await cache.raw(e), type: 'message/rfc822' };

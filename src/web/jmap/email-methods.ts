@@ -9,7 +9,8 @@
  * Security: every id is looked up in the account's own view; other users' mail has no id here.
  * Email/set create and Email/import are in email-create.ts.
  * Limitations: one mailbox per Email (maxMailboxesPerEmail 1: a Maildir file lives in one
- *   folder); a move gives the Email a new id (see mail-ids); Email/queryChanges ignores
+ *   folder); a move keeps the Email's id (mail-view: EmailAliases) but gives it a new blobId
+ *   (the blob names the stored file's place); Email/queryChanges ignores
  *   upToId and answers every change since the old state.
  */
 import { AccountSession, changesAnswer, idsArg, propertiesArg, maxObjectsInSet } from './jmap-account.js';
@@ -20,7 +21,7 @@ import { MessageCache, defaultEmailProperties, emailObject, emailProperties, get
 import { asText } from './email-parse.js';
 import { findHeader } from '../../protocol/mime/index.js';
 import type { EmailRecord } from './mail-view.js';
-import { badKeyword, keywordsOf, splitKeywords } from './mail-ids.js';
+import { badKeyword, keywordsOf, messageSuffix, splitKeywords } from './mail-ids.js';
 import { createEmails, importEmails } from './email-create.js';
 
 const isHeaderProperty = (p: string): boolean => /^header:[^:]+(:as(Raw|Text|Addresses|MessageIds|Date))?(:all)?$/i.test(p);
@@ -249,9 +250,15 @@ async function setEmails(account: AccountSession, args: Args, createdIds: Map<st
     if (add.flags || add.keywords.length) await folders.updateFlags(user, e.folder, [e.uid], { mode: 'add', ...add });
     if (drop.flags || drop.keywords.length) await folders.updateFlags(user, e.folder, [e.uid], { mode: 'remove', ...drop });
     if (target.id !== e.mailboxId) {
-      // a move: the copy keeps the flags and the date; then the original goes
-      await folders.copy(user, e.folder, [e.key], target.folder);
-      await folders.remove(user, e.folder, e.key);
+      // a move (atomic where the store can; else the copy keeps the flags and the date, then the original goes);
+      // the Email keeps its id at its new place (RFC 8621 §4.1.1: immutable)
+      let placed: { uidValidity: number; uids: number[] };
+      if (folders.move) placed = await folders.move(user, e.folder, [e.key], target.folder);
+      else {
+        placed = await folders.copy(user, e.folder, [e.key], target.folder);
+        await folders.remove(user, e.folder, e.key);
+      }
+      if (placed.uids.length === 1) await account.mailView.moved(user, [[`e${messageSuffix(target.tag, placed.uidValidity, placed.uids[0])}`, e.id]]);
     }
     updated[id] = null;
   }

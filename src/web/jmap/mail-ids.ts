@@ -11,7 +11,8 @@
  * Standards: RFC 8620 §1.2 (ids: A-Z a-z 0-9 - _), RFC 8621 §4.1.1 (keywords $seen $flagged
  *   $answered $draft $forwarded ↔ Maildir S F R D P; other keywords case-insensitive).
  * Security: ids are parsed by strict patterns; they locate mail only inside the account's view.
- * Limitations: a message moved to another folder gets a new UID there, hence a new id.
+ * Limitations: a message moved to another folder gets a new UID there, hence a new place id;
+ *   a JMAP move records that the new place carries the old id (core EmailAliases, mail-view).
  */
 import { createHash } from 'node:crypto';
 

@@ -13,14 +13,17 @@
  * Standards: RFC 8621 §2.1 (Mailbox properties, roles from RFC 6154), RFC 8620 §5.2 (/changes),
  *   RFC 7162 §3.1 (MODSEQ, HIGHESTMODSEQ), RFC 9051 §2.3.1.1 (UIDs ascend, UIDVALIDITY).
  * Security: a view is built for the authenticated account only.
+ * Emails moved over JMAP keep their ids (core EmailAliases): a place id is mapped to the id
+ * its Email had before the move, in the records and in the changes (left one folder and came
+ * into another: updated).
  * Limitations: every load syncs every folder (O(messages) in memory, no message read); the
  *   destroyed list may name ids the client never had (the store's expunge record is bounded;
  *   RFC 7162 allows it to over-report), and a deleted folder's or a changed UIDVALIDITY's old
  *   ids are named by their UID range, so when that is over `maxExpanded` the answer is
  *   cannotCalculateChanges and the client fetches again.
  */
-import type { MailFolderStore, SpecialUse } from '../../core/index.js';
-import { folderOfMailboxId, folderTag, mailboxIdOf, messageSuffix } from './mail-ids.js';
+import type { EmailAliases, MailFolderStore, SpecialUse } from '../../core/index.js';
+import { accountIdOf, folderOfMailboxId, folderTag, mailboxIdOf, messageSuffix } from './mail-ids.js';
 import type { EmailSearch } from './email-search.js';
 
 export { keywordsOf, mailboxIdOf, folderOfMailboxId } from './mail-ids.js';
@@ -62,6 +65,10 @@ export interface AccountView {
   /** ascending receivedAt, then id */
   readonly emails: readonly EmailRecord[];
   readonly emailById: ReadonlyMap<string, EmailRecord>;
+  /** by blobId (a message's blob names its place, which a move changes; its Email id stays) */
+  readonly emailByBlob: ReadonlyMap<string, EmailRecord>;
+  /** the Email id a place id (folder tag, UIDVALIDITY, UID) carries: itself unless a JMAP move put an Email there */
+  readonly idAt: (place: string) => string;
   /** each Mailbox's Emails, in the order of `emails` (a page of one Mailbox without sorting) */
   readonly byMailbox: ReadonlyMap<string, readonly EmailRecord[]>;
   /** each Thread's Emails, in the order of `emails` (RFC 8621 §3: sorted by receivedAt) */
@@ -111,12 +118,34 @@ export class MailView {
   /** per account, the last view built (reused while its states are the same: no records rebuilt) */
   readonly #last = new Map<string, AccountView>();
   readonly #stamps = new Map<string, string>();
+  /** per account, the Email ids moved messages carry (loaded once; JMAP moves add to them) */
+  readonly #aliases = new Map<string, Promise<Map<string, string>>>();
 
   constructor(
     readonly folders: MailFolderStore,
     /** the indexes that give thread ids (absent: one Thread per Email) */
     readonly indexes?: EmailSearch,
+    /** Email ids kept across JMAP moves (absent: a moved Email gets its new place's id) */
+    readonly ids?: EmailAliases,
   ) {}
+
+  #aliasesOf(user: string): Promise<Map<string, string>> {
+    let a = this.#aliases.get(user);
+    if (!a) {
+      a = this.ids ? this.ids.aliases(accountIdOf(user)) : Promise.resolve(new Map<string, string>());
+      a.catch(() => this.#aliases.delete(user));
+      this.#aliases.set(user, a);
+    }
+    return a;
+  }
+
+  /** Records that each new place id carries an existing Email id (a JMAP move, RFC 8621 §4.1.1: ids are immutable). */
+  async moved(user: string, pairs: readonly (readonly [place: string, id: string])[]): Promise<void> {
+    if (!this.ids || pairs.length === 0) return;
+    await this.ids.add(accountIdOf(user), pairs);
+    const map = await this.#aliasesOf(user);
+    for (const [place, id] of pairs) map.set(place, id);
+  }
 
   /** Syncs every folder of `user`: its mailboxes and emails, and the states. */
   async load(user: string, opts: { ensureFolders?: boolean } = {}): Promise<AccountView> {
@@ -126,7 +155,9 @@ export class MailView {
     const subscribed = new Set(await this.folders.listSubscriptions(user));
     const snaps = await Promise.all(entries.map((e) => this.folders.sync(user, e.name)));
     // the state of what was synced: the same as the last view's, the same view
-    const generation = this.indexes ? await this.indexes.generation(user) : 0;
+    const aliases = await this.#aliasesOf(user);
+    // the aliases' count is in the stamp: a move recorded after a view was built makes a new one
+    const generation = `${this.indexes ? await this.indexes.generation(user) : 0}.${aliases.size}`;
     const folderStamp = entries.map((e, i) => `${e.name}\0${e.specialUse ?? ''}\0${subscribed.has(e.name)}\0${snaps[i].uidValidity}.${snaps[i].uidNext}.${snaps[i].highestModseq}`).join('\n');
     const last = this.#last.get(user);
     if (last && this.#stamps.get(user) === `${generation}\n${folderStamp}`) return last;
@@ -143,7 +174,8 @@ export class MailView {
       for (const m of snap.messages) {
         if (!m.flags.includes('S')) unread++;
         const suffix = messageSuffix(tag, snap.uidValidity, m.uid);
-        emails.push({ id: `e${suffix}`, threadId: `t${suffix}`, blobId: `b${suffix}`, folder: e.name, mailboxId, key: m.key, uid: m.uid, flags: m.flags, keywords: m.keywords, modseq: m.modseq, size: m.size, receivedAt: m.receivedAt });
+        const id = aliases.get(`e${suffix}`) ?? `e${suffix}`;
+        emails.push({ id, threadId: `t${id.slice(1)}`, blobId: `b${suffix}`, folder: e.name, mailboxId, key: m.key, uid: m.uid, flags: m.flags, keywords: m.keywords, modseq: m.modseq, size: m.size, receivedAt: m.receivedAt });
       }
       const cut = e.name.lastIndexOf(d);
       const parent = cut > 0 ? e.name.slice(0, cut) : undefined;
@@ -165,7 +197,7 @@ export class MailView {
     emails.sort((a, b) => a.receivedAt - b.receivedAt || (a.id < b.id ? -1 : 1));
     if (this.indexes) {
       const { threads, generation: now } = await this.indexes.threadIds(user, emails, this.folders);
-      stamp = `${now}\n${folderStamp}`;
+      stamp = `${now}.${aliases.size}\n${folderStamp}`;
       for (const e of emails) e.threadId = threads.get(e.id) ?? e.threadId;
     }
     const byMailbox = new Map<string, EmailRecord[]>(mailboxes.map((m) => [m.id, []]));
@@ -181,6 +213,8 @@ export class MailView {
       mailboxById: new Map(mailboxes.map((m) => [m.id, m])),
       emails,
       emailById: new Map(emails.map((e) => [e.id, e])),
+      emailByBlob: new Map(emails.map((e) => [e.blobId, e])),
+      idAt: (place) => aliases.get(place) ?? place,
       byMailbox,
       byThread,
       mailboxState: stateOf(mailboxes, true),
@@ -219,7 +253,7 @@ export class MailView {
     const created: string[] = [];
     const updated: string[] = [];
     const destroyed: string[] = [];
-    const idOf = (tag: string, uidValidity: number, uid: number): string => `e${messageSuffix(tag, uidValidity, uid)}`;
+    const idOf = (tag: string, uidValidity: number, uid: number): string => view.idAt(`e${messageSuffix(tag, uidValidity, uid)}`);
     // every UID below UIDNEXT of a folder's old state, as destroyed ids (bounded)
     const allOld = (tag: string, o: FolderState): boolean => {
       if (o.uidNext - 1 + destroyed.length > maxExpanded) return false;
@@ -250,6 +284,10 @@ export class MailView {
       const folder = folderOfMailboxId(id);
       if (folder === undefined || !allOld(folderTag(folder), o)) return undefined;
     }
-    return { created, updated, destroyed };
+    // an Email moved (by JMAP: same id) left one folder and came into another: it was updated
+    const here = new Set(created.filter((id) => view.emailById.has(id)));
+    const moved = new Set(destroyed.filter((id) => here.has(id)));
+    if (moved.size === 0) return { created, updated, destroyed };
+    return { created: created.filter((id) => !moved.has(id)), updated: [...new Set([...updated, ...moved])], destroyed: destroyed.filter((id) => !moved.has(id)) };
   }
 }

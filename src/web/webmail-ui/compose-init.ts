@@ -36,7 +36,9 @@ export function draftFor(kind: ComposeKind, e: FullEmail | undefined, me: string
   if (kind === 'new' || !e) return emptyDraft;
   const carried = e.attachments.filter((a) => a.blobId !== null).map((a) => ({ blobId: a.blobId!, name: a.name ?? 'attachment', type: a.type, size: a.size }));
   if (kind === 'edit') {
-    return { to: list(e.to), cc: list(e.cc), subject: e.subject ?? '', text: bodyText(e), attachments: carried, inReplyTo: e.inReplyTo, references: e.references };
+    // a draft written as rich text comes back as rich text: `html` is filled by the composer (from the server's sanitised copy)
+    const rich = e.htmlBody.some((p) => p.type === 'text/html');
+    return { to: list(e.to), cc: list(e.cc), subject: e.subject ?? '', text: bodyText(e), ...(rich && { html: '' }), attachments: carried, inReplyTo: e.inReplyTo, references: e.references };
   }
   const from = list(e.from);
   const when = new Date(e.sentAt ?? e.receivedAt).toUTCString();

@@ -17,7 +17,7 @@ const saveDelayMs = 1500;
 
 export function Compose({ api, initial, draftId, drafts, sent, onStatus, onClose }: { api: MailApi; initial: Draft; draftId?: string; drafts: Mailbox | undefined; sent: Mailbox | undefined; onStatus: (s: Status) => void; onClose: () => void }) {
   const [draft, setDraft] = useState<Draft>(initial);
-  const [rich, setRich] = useState(false);
+  const [rich, setRich] = useState(initial.html !== undefined);
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState('');
   const editor = useRef<HTMLDivElement>(null);
@@ -51,9 +51,18 @@ export function Compose({ api, initial, draftId, drafts, sent, onStatus, onClose
 
   // the rich editor starts from the text so far; leaving it keeps the text, drops the markup
   useEffect(() => {
-    if (rich && editor.current) editor.current.innerText = draft.text;
+    if (rich && editor.current && !(draftId && initial.html !== undefined && draft.html === '')) editor.current.innerText = draft.text;
     if (!rich && draft.html !== undefined) update({ html: undefined });
   }, [rich]);
+  // a rich draft taken up again: its HTML as the server sanitised it for reading (never the stored markup as is)
+  useEffect(() => {
+    if (!draftId || initial.html === undefined) return;
+    api.jmap.frame(draftId, false).then((f) => {
+      const body = new DOMParser().parseFromString(f.html, 'text/html').body.innerHTML;
+      if (editor.current) editor.current.innerHTML = body;
+      setDraft((d) => ({ ...d, html: body }));
+    }, (err: unknown) => onStatus({ text: `draft not loaded: ${(err as Error).message}`, error: true }));
+  }, []);
   const send = async (ev: Event): Promise<void> => {
     ev.preventDefault();
     if (!drafts || !sent) return onStatus({ text: 'no Drafts or Sent folder', error: true });

@@ -61,6 +61,7 @@ export interface FullEmail extends ListItem {
   readonly references: string[] | null;
   readonly attachments: BodyPart[];
   readonly textBody: BodyPart[];
+  readonly htmlBody: BodyPart[];
   readonly bodyValues: Record<string, { value: string }>;
 }
 
@@ -144,7 +145,7 @@ export class MailApi {
         {
           accountId: this.#account,
           ids: [id],
-          properties: [...listProperties, 'cc', 'replyTo', 'sentAt', 'messageId', 'inReplyTo', 'references', 'attachments', 'textBody', 'bodyValues'],
+          properties: [...listProperties, 'cc', 'replyTo', 'sentAt', 'messageId', 'inReplyTo', 'references', 'attachments', 'textBody', 'htmlBody', 'bodyValues'],
           fetchTextBodyValues: true,
           maxBodyValueBytes: 256 * 1024,
         },
@@ -172,7 +173,7 @@ export class MailApi {
     await this.#set({ update });
   }
 
-  /** Moves an Email to another mailbox (it gets a new id there: maxMailboxesPerEmail is 1). */
+  /** Moves an Email to another mailbox (it keeps its id; maxMailboxesPerEmail is 1). */
   async move(id: string, mailboxId: string): Promise<void> {
     await this.#set({ update: { [id]: { mailboxIds: { [mailboxId]: true } } } });
   }
