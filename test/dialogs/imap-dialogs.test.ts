@@ -67,6 +67,13 @@ void test('imap-quota.txt: QUOTA (RFC 9208): GETQUOTAROOT, GETQUOTA, SETQUOTA re
   );
 });
 
+void test('imap-catenate.txt: CATENATE (RFC 4469) with text and URLs of this user\'s messages; BADURL for the others', () =>
+  withServer(
+    {},
+    (port) => runDialogFile(port, join(sourceDir, 'imap-catenate.txt')),
+    (inbox) => writeFile(join(inbox, 'correio-uidlist'), 'C1 777 1\n'),
+  ));
+
 void test('imap-esearch.txt: ESEARCH, SEARCHRES ("$"), LIST-EXTENDED and LIST-STATUS', () =>
   withServer({}, (port) => runDialogFile(port, join(sourceDir, 'imap-esearch.txt'))));
 

@@ -47,10 +47,16 @@ export interface QresyncParams {
 export interface AppendMessage {
   readonly flags: readonly string[];
   readonly date?: number;
+  /** empty with `catenate` */
   readonly message: Buffer;
   /** RFC 6855 §4: sent as "UTF8 (literal8)" */
   readonly utf8?: boolean;
+  /** RFC 4469 §5: the message made of these parts, in order */
+  readonly catenate?: readonly CatPart[];
 }
+
+/** RFC 4469 §5 cat-part: text sent in the command, or an IMAP URL of a message or part. */
+export type CatPart = { readonly text: Buffer } | { readonly url: string };
 
 export type ImapCommand =
   | { readonly name: 'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'EXPUNGE' | 'IDLE' | 'NAMESPACE' }
@@ -417,6 +423,11 @@ function appendMessage(r: ImapReader): AppendMessage {
   }
   let utf8 = false;
   let message: Buffer;
+  if (r.peekWord('CATENATE')) {
+    r.pos += 8;
+    r.sp();
+    return { flags, ...(date !== undefined && { date }), message: Buffer.alloc(0), catenate: catParts(r) };
+  }
   if (r.peekWord('UTF8')) {
     // RFC 6855 §4: append-data =/ "UTF8" SP "(" literal8 ")"
     r.pos += 4;
@@ -428,6 +439,26 @@ function appendMessage(r: ImapReader): AppendMessage {
   } else message = r.literal(true);
   return { flags, ...(date !== undefined && { date }), message, ...(utf8 && { utf8 }) };
 }
+
+/** RFC 4469 §5: "(" cat-part *(SP cat-part) ")", cat-part = "TEXT" SP literal / "URL" SP astring (RFC 3516 §4.4: literal8 too). */
+function catParts(r: ImapReader): CatPart[] {
+  r.expect('(');
+  const parts: CatPart[] = [];
+  while (r.peek() !== 0x29) {
+    if (parts.length > 0) r.sp();
+    const kind = r.atom().toUpperCase();
+    r.sp();
+    if (kind === 'TEXT') parts.push({ text: r.literal(true) });
+    else if (kind === 'URL') parts.push({ url: r.astring().toString('utf8') });
+    else r.fail('TEXT or URL');
+    if (parts.length > maxCatParts) r.fail(`at most ${maxCatParts} parts`);
+  }
+  r.expect(')');
+  if (parts.length === 0) r.fail('a part');
+  return parts;
+}
+
+const maxCatParts = 100;
 
 /** RFC 9208 §4: GETQUOTA root, GETQUOTAROOT mailbox, SETQUOTA root "(" *(resource SP number) ")". */
 function quotaArgs(r: ImapReader, name: 'GETQUOTA' | 'GETQUOTAROOT' | 'SETQUOTA'): ImapCommand {

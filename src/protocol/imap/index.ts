@@ -7,7 +7,8 @@
  * Security: see each module (every count and nesting is bounded). Limitations: see each module.
  */
 export { ImapReader, ImapSyntaxError } from './imap-reader.js';
-export { parseImapCommand, parseDateTime, formatDateTime, type ImapCommand, type ParsedCommand, type StatusItem, type QresyncParams, type SearchReturn, type ListReturn, type AppendMessage } from './imap-command.js';
+export { parseImapCommand, parseDateTime, formatDateTime, type ImapCommand, type ParsedCommand, type StatusItem, type QresyncParams, type SearchReturn, type ListReturn, type AppendMessage, type CatPart } from './imap-command.js';
+export { parseImapUrl, type ImapMessageUrl } from './imap-url.js';
 export { readFetchItems, sectionLabel, type FetchItem, type BodySection } from './fetch-items.js';
 export { readSearchKeys, type SearchKey } from './search-key.js';
 export { partialSlice, formatPartialRange, type PartialRange } from './search-return.js';

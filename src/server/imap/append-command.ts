@@ -5,7 +5,7 @@
  * Standards: RFC 9051 §6.3.12 (APPEND, TRYCREATE when the mailbox does not exist), RFC 3502
  *   (MULTIAPPEND: all messages or none), RFC 4315 (APPENDUID, a UID set for several), RFC
  *   7889 (APPENDLIMIT, TOOBIG), RFC 3516 §4.4 (APPEND of literal8), RFC 6855 §4 (UTF8 data),
- *   RFC 5530 (response codes).
+ *   RFC 4469 (CATENATE, made by catenate.ts), RFC 5530 (response codes).
  * Security: each message is bounded by the APPENDLIMIT (and a whole command by the framing);
  *   nothing is stored before every message of the command was checked.
  * Limitations: the messages are held in memory (bounded as above); a MULTIAPPEND cut by a
@@ -14,6 +14,7 @@
 import { Readable } from 'node:stream';
 import type { AppendMessage, ImapCommand } from '../../protocol/imap/index.js';
 import { formatSequenceSet } from '../../protocol/imap/index.js';
+import { catenate } from './catenate.js';
 import { folderError, folderName } from './mailbox-names.js';
 import { overQuota } from './quota-commands.js';
 import { splitFlags } from './selected-mailbox.js';
@@ -41,7 +42,18 @@ function check(io: SessionIo, messages: readonly AppendMessage[]): Checked[] | T
 export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APPEND' }>): Promise<TaggedResult> {
   const name = folderName(io, c.mailbox);
   if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
-  const checked = check(io, c.messages);
+  // RFC 4469: each CATENATE message is made first; a bad URL refuses the whole command
+  const messages: AppendMessage[] = [];
+  for (const m of c.messages) {
+    if (!m.catenate) {
+      messages.push(m);
+      continue;
+    }
+    const made = await catenate(io, m.catenate);
+    if (!Buffer.isBuffer(made)) return made;
+    messages.push({ ...m, message: made });
+  }
+  const checked = check(io, messages);
   if (!Array.isArray(checked)) return checked;
   const uids: number[] = [];
   let uidValidity = 0;

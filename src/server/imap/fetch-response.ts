@@ -71,7 +71,7 @@ function headerFields(header: Buffer, names: readonly string[], not: boolean): B
 }
 
 /** The octets of a BODY[section] (before the partial is applied); null when it does not exist. */
-function sectionData(msg: LoadedMessage, item: Extract<FetchItem, { kind: 'BODY[]' | 'BINARY[]' | 'BINARY.SIZE' }>): Buffer | null {
+export function sectionOctets(msg: LoadedMessage, item: Extract<FetchItem, { kind: 'BODY[]' | 'BINARY[]' | 'BINARY.SIZE' }>): Buffer | null {
   const { buf, tree } = msg;
   const s = item.section;
   const p = findPart(tree, s.part);
@@ -161,14 +161,14 @@ export function fetchResponse(
         break;
       case 'BODY[]':
       case 'BINARY[]': {
-        const data = sectionData(msg!, item);
+        const data = sectionOctets(msg!, item);
         const name = item.kind === 'BODY[]' ? 'BODY' : 'BINARY';
         const origin = item.partial ? `<${item.partial.origin}>` : '';
         values.push(atom(`${name}[${item.label}]${origin}`), data === null ? null : new ImapLiteral(partial(data, item.partial), item.kind === 'BINARY[]'));
         break;
       }
       case 'BINARY.SIZE': {
-        const data = sectionData(msg!, item);
+        const data = sectionOctets(msg!, item);
         values.push(atom(`BINARY.SIZE[${item.label}]`), data === null ? null : data.length);
         break;
       }
