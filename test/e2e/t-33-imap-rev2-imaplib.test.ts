@@ -2,7 +2,8 @@
  * t-33: Python's imaplib (a client nobody here wrote) against correio's IMAP4rev2-era
  * extensions: SORT and THREAD (its sort() and thread() methods, RFC 5256) and UTF8=ACCEPT
  * (its enable('UTF8=ACCEPT'), after which it sends UTF-8: RFC 6855) with UTF-8 mailbox names
- * that an IMAP4rev1 session sees in modified UTF-7; and IMAP4rev2 enabled by name.
+ * that an IMAP4rev1 session sees in modified UTF-7; IMAP4rev2 enabled by name; ESORT,
+ * PARTIAL, CATENATE and OLDNAME through its generic commands.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -110,4 +111,43 @@ N.logout()
     assert.equal(out[8], "('OK', [b'ENABLE completed']) [b'IMAP4rev2']");
     const { readdir } = await import('node:fs/promises');
     assert.ok((await readdir(join(root, 'dc.uece.br', 'suzana'))).includes('.Relat&APM-rios'));
+  }));
+
+void test('imaplib with ESORT, PARTIAL, CATENATE and OLDNAME: the untagged data it collects is what RFC 5267, 9394, 4469 and 9051 say', { skip }, () =>
+  withServer(async (port, store) => {
+    const messages = ['Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nSubject: b\r\n\r\none\r\n', 'Date: Sun, 31 Dec 2023 10:00:00 +0000\r\nSubject: a\r\n\r\ntwo\r\n', 'Date: Tue, 2 Jan 2024 10:00:00 +0000\r\nSubject: c\r\n\r\nthree\r\n'];
+    for (const [i, m] of messages.entries()) await store.deliver(user, Readable.from([Buffer.from(m)]), { uniqueKey: `t33e-${i}` });
+    const out = await run(
+      `
+import imaplib, re, sys
+M = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+M.login('${user}', 'secret')
+print(all(c in M.capabilities for c in ('ESORT', 'PARTIAL', 'CATENATE')))
+M.select('INBOX')
+notag = lambda d: [re.sub(rb'^\\(TAG "[^"]*"\\) ', b'', x) for x in d]
+print(M._simple_command('SORT', 'RETURN (MIN MAX COUNT ALL)', '(DATE)', 'UTF-8', 'ALL')[0], notag(M.untagged_responses.pop('ESEARCH')))
+print(M.uid('SEARCH', 'RETURN (PARTIAL -1:-2 COUNT)', 'ALL')[0], notag(M.untagged_responses.pop('ESEARCH', None)))
+print(M.uid('FETCH', '1:*', '(UID) (PARTIAL 1:1)'))
+typ, data = M._simple_command('APPEND', 'Drafts', 'CATENATE (URL "/INBOX/;UID=2/;SECTION=HEADER" URL "/INBOX/;UID=3/;SECTION=TEXT")')
+print(typ)
+M.select('Drafts')
+print(M.fetch('1', '(BODY[])')[1][0][1])
+print(M._simple_command('APPEND', 'Drafts', 'CATENATE (URL "/INBOX/;UID=99")'))
+M.close()
+M.enable('UTF8=ACCEPT')
+print(M.create('"Cafe\u0301"'), M.untagged_responses.pop('LIST', None))
+M.logout()
+`,
+      port,
+    );
+    assert.deepEqual(out, [
+      'True',
+      "OK [b'MIN 2 MAX 3 COUNT 3 ALL 2,1,3']",
+      "OK [b'UID COUNT 3 PARTIAL (-1:-2 2:3)']",
+      "('OK', [b'1 (UID 1)'])",
+      'OK',
+      "b'Date: Sun, 31 Dec 2023 10:00:00 +0000\\r\\nSubject: a\\r\\n\\r\\nthree\\r\\n'",
+      "('NO', [b'[BADURL /INBOX/;UID=99] Cannot use this URL'])",
+      `('OK', [b'CREATE completed']) [b'() "." "Caf\\xc3\\xa9" ("OLDNAME" ("Cafe\\xcc\\x81"))']`,
+    ]);
   }));
