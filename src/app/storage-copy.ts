@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { MailFolderError, type Directory, type Envelope, type FolderSnapshot, type MailFolderStore, type MessageId, type QueueStore, type SpecialUse } from '../core/index.js';
 import { directoryKey, dumpCounts, type DirectoryDump } from '../directory/index.js';
-import type { FolderImport } from '../mailbox/index.js';
+import { recordedUids, type FolderImport } from '../mailbox/index.js';
 
 /** A copy that did not verify: what is missing in the target. */
 export class MigrationCheckError extends Error {
@@ -134,10 +134,17 @@ export async function copyMailboxFolders(src: FolderSource, users: readonly stri
           }
           uids.push(m.uid);
         }
+        // the expunge record, so QRESYNC clients are told of what left before the move
+        const history = await src.expungeHistory?.(user, name);
+        const recorded = history ? recordedUids(history).size : 0;
+        const expunged = history && imp.expunged ? await imp.expunged(history, uids) : recorded;
         await imp.finish?.();
         const found = await imp.count(uids);
         if (found !== uids.length) {
           throw new MigrationCheckError(`mailbox copy does not verify: ${user} ${name} holds ${uids.length} messages in the source, ${found} ${where}`);
+        }
+        if (expunged !== recorded) {
+          throw new MigrationCheckError(`mailbox copy does not verify: ${user} ${name} records ${recorded} expunged UIDs in the source, ${expunged} ${where}`);
         }
         n.folders++;
         n.messages += uids.length;

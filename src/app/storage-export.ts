@@ -27,6 +27,7 @@ import { PgDirectory, SqliteDirectory, directoryFile, type DirectoryDump } from 
 import { FsQueueStore, PgQueueStore } from '../queue/index.js';
 import { MaildirFolders, MaildirStore, mailboxOwners, importMaildirFolder, PgMailFolders, PgMailStore } from '../mailbox/index.js';
 import { mailboxesInPostgres, mailDir, spoolDir } from './backends.js';
+import { copyDkimKeys } from './dkim-copy.js';
 import { copyDirectoryDump, copyMailboxFolders, copyQueueMessages, MigrationBusyError, MigrationCheckError, type DirectoryCounts, type MailboxCounts, type QueueCounts } from './storage-copy.js';
 
 export interface ExportReport {
@@ -34,6 +35,8 @@ export interface ExportReport {
   readonly queue: QueueCounts;
   /** the mailboxes copied from PostgreSQL; undefined when the source keeps them as Maildirs ([storage] mail_dir) */
   readonly mailboxes: MailboxCounts | undefined;
+  /** the DKIM keys of this node's data_dir, copied into DIR (dkim-copy.ts) */
+  readonly dkim: { readonly keys: readonly string[]; readonly copied: number };
 }
 
 /** The configuration of the exported site: this one's, with data_dir DIR and files storage. */
@@ -118,5 +121,6 @@ export async function exportToFiles(config: Config, dir: string): Promise<Export
   const queue = await exportQueue(config, target);
   const directory = await exportDirectory(config, target);
   const mailboxes = mailboxesInPostgres(config) ? await exportMailboxes(config, target) : undefined;
-  return { directory, queue, mailboxes };
+  const dkim = await copyDkimKeys(config.dataDir, dir);
+  return { directory, queue, mailboxes, dkim };
 }

@@ -20,6 +20,7 @@ import { PgDirectory, SqliteDirectory, directoryFile, type DirectoryDump } from 
 import { FsQueueStore, PgQueueStore } from '../queue/index.js';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { dkimKeyNames } from './dkim-copy.js';
 import { importFolder, importSubscriptions, MaildirFolders, MaildirStore, PgMailStore } from '../mailbox/index.js';
 import { mailDir, spoolDir } from './backends.js';
 import { copyDirectoryDump, copyMailboxFolders, copyQueueMessages, type DirectoryCounts, type MailboxCounts, type QueueCounts } from './storage-copy.js';
@@ -29,6 +30,8 @@ export interface MigrationReport {
   readonly directory: DirectoryCounts;
   readonly queue: QueueCounts;
   readonly mailboxes: MailboxCounts;
+  /** the DKIM keys of this data_dir ("DOMAIN/SELECTOR"): files every node needs in its own data_dir */
+  readonly dkim: readonly string[];
 }
 
 async function copyDirectory(config: Config, url: string): Promise<DirectoryCounts> {
@@ -90,5 +93,5 @@ export async function migrateToPostgres(config: Config, url: string): Promise<Mi
   const directory = await copyDirectory(config, url);
   const queue = await copyQueue(config, url);
   const mailboxes = await copyMailboxes(config, url);
-  return { directory, queue, mailboxes };
+  return { directory, queue, mailboxes, dkim: dkimKeyNames(config.dataDir) };
 }

@@ -40,6 +40,17 @@ export interface FolderSnapshot {
   readonly messages: readonly FolderMessage[];
 }
 
+/**
+ * A folder's expunge record, as `correio migrate` copies it: UIDs by the MODSEQ at which they
+ * left; every UID below UIDNEXT neither in the folder nor recorded left at or below `floor`
+ * (0: none did). RFC 7162 §3.2.10: VANISHED (EARLIER) must name every UID expunged since
+ * the client's MODSEQ (and may name older ones).
+ */
+export interface ExpungeHistory {
+  readonly floor: number;
+  readonly records: readonly { readonly modseq: number; readonly uids: readonly UidRange[] }[];
+}
+
 /** A range of UIDs, both ends included. */
 export interface UidRange {
   readonly from: number;
@@ -155,6 +166,8 @@ export interface MailFolderStore {
    * caller still matches each candidate exactly.
    */
   wordCandidates?(user: string, needles: readonly string[]): Promise<ReadonlyMap<string, ReadonlySet<string>> | undefined>;
+  /** Optional (correio migrate): the folder's expunge record, for the target to answer VANISHED as the source would. */
+  expungeHistory?(user: string, folder: string): Promise<ExpungeHistory>;
   /** Calls `onChange` (coalesced) when the folder may have changed; returns the stop function. */
   watch(user: string, folder: string, onChange: () => void): () => void;
 }

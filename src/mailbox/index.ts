@@ -9,7 +9,7 @@
 export { MaildirStore, mailboxParts, encodeUniqueKey, type MaildirStoreOptions } from './maildir-store.js';
 export { MaildirFolders, type MaildirFoldersOptions } from './maildir-folders.js';
 export { defaultFolders } from './maildir-folder-tree.js';
-export { parseUidIndex, formatUidIndex, reconcile, vanishedSince, newUidValidity, uidListName, type UidIndex } from './uid-index.js';
+export { parseUidIndex, formatUidIndex, reconcile, vanishedSince, recordedUids, newUidValidity, uidListName, type UidIndex } from './uid-index.js';
 export { FolderLock } from './folder-lock.js';
 export { checkFolderName, isInbox } from './folder-name.js';
 export { PgMailStore, type PgMailStoreOptions } from './pg-mail-store.js';

@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   MailFolderError,
+  type ExpungeHistory,
   type FlagChange,
   type FlagUpdateResult,
   type FolderChanges,
@@ -88,6 +89,10 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
         vanished: vanishedSince(index, sinceModseq),
       },
     }));
+  }
+
+  async expungeHistory(user: string, folder: string): Promise<ExpungeHistory> {
+    return this.#locked(user, this.#folder(folder), ({ index }) => ({ result: { floor: index.expungeFloor, records: index.expunged } }));
   }
 
   async updateFlags(user: string, folder: string, uids: readonly number[], change: FlagChange, opts: { unchangedSince?: number } = {}): Promise<FlagUpdateResult> {

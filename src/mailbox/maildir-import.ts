@@ -22,7 +22,7 @@ import { checkFolderName } from './folder-name.js';
 import type { MaildirFolders } from './maildir-folders.js';
 import { encodeUniqueKey, type MaildirStore } from './maildir-store.js';
 import type { FolderImport } from './pg-mail-import.js';
-import { emptyIndex, formatUidIndex, parseUidIndex, uidListName, uidValidityName, type IndexEntry } from './uid-index.js';
+import { emptyIndex, formatUidIndex, parseUidIndex, uidListName, uidValidityName, withExpunges, recordedUids, type ExpungeRecord, type IndexEntry } from './uid-index.js';
 
 /** A Maildir folder being copied in; `finish` writes its UID list (call it before `count`). */
 export interface MaildirFolderImport extends FolderImport {
@@ -49,9 +49,11 @@ export async function importMaildirFolder(
   const entries = new Map<string, IndexEntry>([...(old?.entries ?? [])].filter(([key]) => listed.has(key)));
   const present = new Set([...entries.values()].map((e) => e.uid));
   const base = old ?? emptyIndex(src.uidValidity);
+  let expunges: { expunged: ExpungeRecord[]; expungeFloor: number } = { expunged: [...base.expunged], expungeFloor: base.expungeFloor };
   const uidListText = (): string =>
     formatUidIndex({
       ...base,
+      ...expunges,
       uidNext: Math.max(base.uidNext, src.uidNext),
       highestModseq: Math.max(base.highestModseq, src.highestModseq),
       entries: new Map([...entries].sort((a, b) => a[1].uid - b[1].uid)),
@@ -76,6 +78,13 @@ export async function importMaildirFolder(
       const root = store.mailboxPath(user, '');
       const last = Number((await readFile(join(root, uidValidityName), 'utf8').catch(() => '0')).trim()) || 0;
       if (src.uidValidity > last) await atomicWriteFile(join(root, uidValidityName), `${src.uidValidity}\n`);
+    },
+    expunged: (h) => {
+      // the source's record in MODSEQ order; past the Maildir's bound the oldest give way to its floor
+      let exp = { expunged: [] as ExpungeRecord[], expungeFloor: Math.max(h.floor, expunges.expungeFloor) };
+      for (const r of h.records) exp = withExpunges(exp.expunged, exp.expungeFloor, r.modseq, [...r.uids]);
+      expunges = exp;
+      return Promise.resolve(recordedUids(h).size);
     },
     count: async (uids) => {
       const snap = await folders.sync(user, folder);

@@ -20,6 +20,7 @@ import {
   type FlagUpdateResult,
   type FolderChanges,
   type FolderEntry,
+  type ExpungeHistory,
   type FolderMessage,
   type FolderSnapshot,
   type MailFolderStore,
@@ -27,9 +28,10 @@ import {
 import { rangesOf } from '../protocol/imap/index.js';
 import { checkFolderName, isInbox } from './folder-name.js';
 import { defaultFolders } from './maildir-folder-tree.js';
+import { pgExpungeHistory } from './pg-mail-import.js';
 import { notifyFolder } from './pg-mail-notifier.js';
 import { crlfBody, messageColumns, ownerOf, type MessageRow, type PgMailStore } from './pg-mail-store.js';
-import { wordsQuery } from './search-words.js';
+import { narrowingQuery, wordsQuery } from './search-words.js';
 import { applyChange, checkKeywords, flagStep } from './uid-index.js';
 
 function folderMessage(r: MessageRow): FolderMessage {
@@ -51,29 +53,6 @@ function nonexistent(folder: string): MailFolderError {
 /** The client's name of a row name ("" = INBOX). */
 function displayName(name: string): string {
   return name === '' ? 'INBOX' : name;
-}
-
-/** Longest word used for narrowing (PostgreSQL drops lexemes over 2047 bytes). */
-const maxNarrowingWord = 500;
-
-/**
- * The tsquery that every text holding `needle` satisfies: its words bounded by white space on
- * both sides inside the needle, all ASCII letters and digits, as lexemes (&), and its last
- * word, bounded before, as a prefix (:*). The first word may be the end of a longer one, so
- * it is never used unless white space precedes it.
- */
-export function narrowingQuery(needle: string): string | undefined {
-  const pieces = needle.toLowerCase().split(/(\s+)/);
-  const terms: string[] = [];
-  for (let i = 0; i < pieces.length; i += 2) {
-    const w = pieces[i];
-    if (w === '' || w.length > maxNarrowingWord || !/^[a-z0-9]+$/.test(w)) continue;
-    const before = i > 0;
-    const after = i < pieces.length - 1;
-    if (before && after) terms.push(w);
-    else if (before) terms.push(`${w}:*`);
-  }
-  return terms.length > 0 ? terms.join(' & ') : undefined;
 }
 
 interface FolderHead {
@@ -391,6 +370,10 @@ export class PgMailFolders implements MailFolderStore {
       out.set(name, keys);
     }
     return out;
+  }
+
+  expungeHistory(user: string, folder: string): Promise<ExpungeHistory> {
+    return pgExpungeHistory(this.store, user, folder);
   }
 
   watch(user: string, folder: string, onChange: () => void): () => void {

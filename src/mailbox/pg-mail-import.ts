@@ -8,12 +8,15 @@
  * Standards: RFC 9051 §2.3.1.1 (UIDs and UIDVALIDITY unchanged means "nothing to refetch");
  *   RFC 7162 §3.1 (MODSEQs kept, HIGHESTMODSEQ never lowered).
  * Security: users and folder names pass ownerOf and checkFolderName; bound parameters only.
- * Limitations: one message per transaction (a crash loses at most the one being copied);
- *   expunge records of the source are not copied (a QRESYNC client older than the move gets
- *   VANISHED for every UID not present, which RFC 7162 allows).
+ * The source's expunge record is copied too (each UID with the MODSEQ at which it left, and
+ * the UIDs the source no longer records one by one at its floor), so a QRESYNC client that
+ * read the folder before the move is told of every expunge since (VANISHED).
+ * Limitations: one message per transaction (a crash loses at most the one being copied).
  */
-import { MailFolderError, type FolderMessage, type FolderSnapshot } from '../core/index.js';
+import { MailFolderError, type ExpungeHistory, type FolderMessage, type FolderSnapshot } from '../core/index.js';
+import { rangesOf } from '../protocol/imap/index.js';
 import { checkFolderName } from './folder-name.js';
+import { recordedUids } from './uid-index.js';
 import { crlfBody, ownerOf, type PgMailStore } from './pg-mail-store.js';
 
 /** A folder being copied in: which UIDs are there already, and how to add the others. */
@@ -23,6 +26,21 @@ export interface FolderImport {
   add(m: FolderMessage, body: Buffer): Promise<void>;
   /** how many of `uids` are in the PostgreSQL folder now */
   count(uids: readonly number[]): Promise<number>;
+  /**
+   * Records the source's expunges (after every message is copied; `kept`: the source's UIDs);
+   * how many of the recorded UIDs the target now holds as expunged.
+   */
+  expunged?(h: ExpungeHistory, kept: readonly number[]): Promise<number>;
+}
+
+/** The expunge record of a PostgreSQL folder (every expunge is kept: no floor). */
+export async function pgExpungeHistory(store: PgMailStore, user: string, folder: string): Promise<ExpungeHistory> {
+  const rows = await store.query<{ modseq: string; uids: string[] }>(
+    `SELECT e.modseq, array_agg(e.uid ORDER BY e.uid) AS uids FROM mail_expunged e JOIN mail_folders f ON f.id = e.folder_id
+     WHERE f.owner = $1 AND f.name = $2 GROUP BY e.modseq ORDER BY e.modseq`,
+    [ownerOf(user), checkFolderName(folder)],
+  );
+  return { floor: 0, records: rows.map((r) => ({ modseq: Number(r.modseq), uids: rangesOf(r.uids.map(Number)) })) };
 }
 
 /**
@@ -62,6 +80,29 @@ export async function importFolder(store: PgMailStore, user: string, folder: str
     },
     count: async (uids) =>
       Number((await store.query<{ n: string }>('SELECT count(*) AS n FROM mail_messages WHERE folder_id = $1 AND uid = ANY($2::bigint[])', [row.id, uids]))[0].n),
+    expunged: async (h, kept) => {
+      const recorded = recordedUids(h);
+      await store.tx(async (c) => {
+        await c.query(
+          `INSERT INTO mail_expunged (folder_id, uid, modseq) SELECT $1, u, m FROM unnest($2::bigint[], $3::bigint[]) AS x(u, m)
+           ON CONFLICT (folder_id, uid) DO UPDATE SET modseq = greatest(mail_expunged.modseq, excluded.modseq)`,
+          [row.id, [...recorded.keys()], [...recorded.values()]],
+        );
+        // below the floor the source keeps no UIDs: each UID it neither holds nor records left
+        // at or below the floor, so a client older than that is told of it (RFC 7162 allows
+        // naming UIDs expunged before the client's MODSEQ, never leaving one out)
+        if (h.floor > 0) {
+          await c.query(
+            `INSERT INTO mail_expunged (folder_id, uid, modseq)
+             SELECT $1, u, $2 FROM (SELECT generate_series(1, $3::bigint - 1) EXCEPT SELECT unnest($4::bigint[])) AS x(u)
+             WHERE NOT EXISTS (SELECT 1 FROM mail_messages WHERE folder_id = $1 AND uid = u)
+             ON CONFLICT DO NOTHING`,
+            [row.id, h.floor, src.uidNext, [...kept, ...recorded.keys()]],
+          );
+        }
+      });
+      return Number((await store.query<{ n: string }>('SELECT count(*) AS n FROM mail_expunged WHERE folder_id = $1 AND uid = ANY($2::bigint[])', [row.id, [...recorded.keys()]]))[0].n);
+    },
   };
 }
 

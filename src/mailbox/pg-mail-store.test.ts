@@ -9,7 +9,8 @@ import { ImapFlow } from 'imapflow';
 import { ImapServer } from '../server/imap/index.js';
 import { Pop3Server } from '../server/pop3/index.js';
 import { python3, pythonWithModule } from '../../test/helpers/python.js';
-import { narrowingQuery, PgMailFolders } from './pg-mail-folders.js';
+import { PgMailFolders } from './pg-mail-folders.js';
+import { narrowingQuery } from './search-words.js';
 import { PgMailStore } from './pg-mail-store.js';
 
 const skip = await pgUnavailable();

@@ -34,3 +34,26 @@ export function wordsQuery(needles: readonly string[]): string | undefined {
   const words = [...new Set(needles.flatMap(searchWords))].filter((w) => w.length <= maxWordLength);
   return words.length === 0 ? undefined : words.map((w) => `'${w}':*`).join(' & ');
 }
+
+/** Longest word used for narrowing (PostgreSQL drops lexemes over 2047 bytes). */
+const maxNarrowingWord = 500;
+
+/**
+ * The tsquery that every text holding `needle` satisfies: its words bounded by white space on
+ * both sides inside the needle, all ASCII letters and digits, as lexemes (&), and its last
+ * word, bounded before, as a prefix (:*). The first word may be the end of a longer one, so
+ * it is never used unless white space precedes it.
+ */
+export function narrowingQuery(needle: string): string | undefined {
+  const pieces = needle.toLowerCase().split(/(\s+)/);
+  const terms: string[] = [];
+  for (let i = 0; i < pieces.length; i += 2) {
+    const w = pieces[i];
+    if (w === '' || w.length > maxNarrowingWord || !/^[a-z0-9]+$/.test(w)) continue;
+    const before = i > 0;
+    const after = i < pieces.length - 1;
+    if (before && after) terms.push(w);
+    else if (before) terms.push(`${w}:*`);
+  }
+  return terms.length > 0 ? terms.join(' & ') : undefined;
+}

@@ -19,7 +19,7 @@
  * Limitations: the whole list is rewritten on each change (O(messages)); only the last
  *   `maxExpungeRecords` expunge records are kept (older questions get the safe, larger answer).
  */
-import { MailFolderError, type FlagChange, type FolderMessage, type FolderSnapshot, type MailboxMessage, type UidRange } from '../core/index.js';
+import { MailFolderError, type ExpungeHistory, type FlagChange, type FolderMessage, type FolderSnapshot, type MailboxMessage, type UidRange } from '../core/index.js';
 import { formatRanges, mergeRanges, parseSequenceSet, rangesOf } from '../protocol/imap/sequence-set.js';
 
 export interface IndexEntry {
@@ -140,7 +140,7 @@ function toRanges(uids: number[]): UidRange[] {
 /** Ranges per expunge record line (a parse reads at most 10,000 ranges in a set). */
 const rangesPerRecord = 1000;
 
-function withExpunges(records: readonly ExpungeRecord[], floor: number, modseq: number, uids: UidRange[]): { expunged: ExpungeRecord[]; expungeFloor: number } {
+export function withExpunges(records: readonly ExpungeRecord[], floor: number, modseq: number, uids: UidRange[]): { expunged: ExpungeRecord[]; expungeFloor: number } {
   const expunged = [...records];
   for (let i = 0; i < uids.length; i += rangesPerRecord) expunged.push({ modseq, uids: uids.slice(i, i + rangesPerRecord) });
   let expungeFloor = floor;
@@ -280,4 +280,11 @@ export function vanishedSince(ix: UidIndex, since: number): UidRange[] {
   }
   const all = ix.expunged.filter((r) => r.modseq > since).flatMap((r) => r.uids);
   return mergeRanges(all);
+}
+
+/** UIDs of an expunge record, one by one (bounded: a folder's UIDs are below its UIDNEXT). */
+export function recordedUids(h: ExpungeHistory): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const r of h.records) for (const { from, to } of r.uids) for (let u = from; u <= to; u++) out.set(u, Math.max(out.get(u) ?? 0, r.modseq));
+  return out;
 }

@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { generateDkimKey } from '../../policy/index.js';
 import { join } from 'node:path';
 import { hashPassword, PgDirectory, SqliteDirectory } from '../../directory/index.js';
 import { FsQueueStore, PgQueueStore } from '../../queue/index.js';
@@ -56,6 +57,11 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
         await pf.updateFlags('suzana@dc.uece.br', 'INBOX', [2], { mode: 'add', flags: 'FS' });
         await pf.append('suzana@dc.uece.br', 'Archive', Readable.from([Buffer.from('Subject: old\r\n\r\nx\r\n')]), { flags: 'S', keywords: ['$Work'], receivedAt: Date.UTC(2020, 1, 3) });
         await pf.createFolder('suzana@dc.uece.br', 'Projetos');
+        // an expunge a QRESYNC client must still hear of from the files site (VANISHED)
+        const gone = await pm.deliver('suzana@dc.uece.br', Readable.from([Buffer.from('Subject: gone\r\n\r\n')]), { uniqueKey: 'k3' });
+        const seenModseq = (await pf.sync('suzana@dc.uece.br', 'INBOX')).highestModseq;
+        await pf.remove('suzana@dc.uece.br', 'INBOX', gone.key);
+        generateDkimKey(join(dir, 'node'), 'dc.uece.br', 's1', 'ed25519');
         const before = { inbox: await pf.sync('suzana@dc.uece.br', 'INBOX'), archive: await pf.sync('suzana@dc.uece.br', 'Archive'), subs: await pf.listSubscriptions('suzana@dc.uece.br') };
         const folderNames = (await pf.listFolders('suzana@dc.uece.br')).map((x) => x.name).sort();
         await pm.close();
@@ -82,6 +88,10 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
         assert.match(r.stdout, /^next: set data_dir = ".*files-site" and \[storage\] url = "file:"/m);
         assert.ok(!r.stdout.includes(db.name) && !r.stdout.includes('postgres@'), 'the url is not printed');
         assert.equal((await stat(out)).mode & 0o777, 0o700);
+        assert.match(r.stdout, /^dkim: 1 keys \(1 copied, 0 already there\) \(verified\) into .*files-site\/dkim$/m);
+        const key = join(out, 'dkim', 'dc.uece.br', 's1.pem');
+        assert.deepEqual(await readFile(key), await readFile(join(dir, 'node', 'dkim', 'dc.uece.br', 's1.pem')));
+        assert.equal((await stat(key)).mode & 0o777, 0o600);
 
         // the exported site, opened as a files site opens it
         const sq = await SqliteDirectory.open(join(out, 'directory.sqlite'), { localDomains: ['dc.uece.br'] });
@@ -111,6 +121,7 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
         const maildir = new MaildirStore(join(out, 'mail'), { hostname: 'mx' });
         const mf = new MaildirFolders(maildir);
         assert.deepEqual((await mf.listFolders('suzana@dc.uece.br')).map((x) => x.name).sort(), folderNames);
+        assert.deepEqual((await mf.changesSince('suzana@dc.uece.br', 'INBOX', seenModseq)).vanished, [{ from: 3, to: 3 }], 'the expunge record came along');
         for (const [name, snap] of [['INBOX', before.inbox], ['Archive', before.archive]] as const) {
           const now = await mf.sync('suzana@dc.uece.br', name);
           const ms = (m: { receivedAt: number }): number => Math.round(m.receivedAt);

@@ -6,6 +6,7 @@ import { parseConfig } from '../../config/index.js';
 import { directoryFile, hashPassword, PgDirectory, SqliteDirectory } from '../../directory/index.js';
 import { FsQueueStore, PgQueueStore } from '../../queue/index.js';
 import { spoolDir } from '../../app/index.js';
+import { generateDkimKey } from '../../policy/index.js';
 import { MaildirFolders, MaildirStore, PgMailFolders, PgMailStore } from '../../mailbox/index.js';
 import { Readable } from 'node:stream';
 import { readAll, storeMessage } from '../../../test/contract/queue-store.contract.js';
@@ -97,6 +98,42 @@ void describe('correio migrate --to postgres://… (a file-based site into Postg
         assert.equal(again.code, 0, again.stderr);
         assert.match(again.stdout, /^queue: 2 messages \(0 copied, 2 already there\), 3 envelopes \(verified\)$/m);
         assert.match(again.stdout, /^mailboxes: 1 users, 6 folders, 3 messages \(0 copied, 3 already there\) \(verified\)/m);
+      })));
+
+  void test('expunge records are copied (QRESYNC VANISHED after the move as before it); DKIM keys are named', () =>
+    withTempDir('correio-migrate-', (dir) =>
+      withTestDatabase(async (db) => {
+        const text = 'data_dir = "var"\nlocal_domains = ["dc.uece.br"]\n';
+        const file = join(dir, 'correio.toml');
+        await writeFile(file, text);
+        const config = parseConfig(text, { file, baseDir: dir, absoluteFile: file });
+        const user = 'suzana@dc.uece.br';
+        const maildir = new MaildirStore(join(config.dataDir, 'mail'), { hostname: 'mx' });
+        const mf = new MaildirFolders(maildir);
+        for (const n of [1, 2, 3, 4]) await maildir.deliver(user, Readable.from([Buffer.from(`Subject: in ${n}\r\n\r\ncorpo ${n}\r\n`)]), { uniqueKey: `k${n}` });
+        const seen = await mf.sync(user, 'INBOX'); // a client's state before the expunges
+        await mf.remove(user, 'INBOX', seen.messages[1].key);
+        const between = (await mf.sync(user, 'INBOX')).highestModseq;
+        await mf.remove(user, 'INBOX', seen.messages[2].key);
+        const maildirAnswers = [(await mf.changesSince(user, 'INBOX', seen.highestModseq)).vanished, (await mf.changesSince(user, 'INBOX', between)).vanished];
+        assert.deepEqual(maildirAnswers, [[{ from: 2, to: 3 }], [{ from: 3, to: 3 }]]);
+        generateDkimKey(config.dataDir, 'dc.uece.br', 's1', 'ed25519');
+
+        const r = await runCli(['migrate', '--to', db.url, '--config', file]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^dkim: 1 keys \(dc\.uece\.br\/s1\) in .*\/var\/dkim: not in PostgreSQL; copy that directory to data_dir\/dkim of every node/m);
+        const pm = await PgMailStore.open(db.url);
+        try {
+          const pf = new PgMailFolders(pm);
+          const pgAnswers = [(await pf.changesSince(user, 'INBOX', seen.highestModseq)).vanished, (await pf.changesSince(user, 'INBOX', between)).vanished];
+          assert.deepEqual(pgAnswers, maildirAnswers, 'PostgreSQL answers VANISHED as the Maildir did');
+          assert.deepEqual((await pf.changesSince(user, 'INBOX', (await pf.sync(user, 'INBOX')).highestModseq)).vanished, []);
+        } finally {
+          await pm.close();
+        }
+        // again: the record is there already, and it still verifies
+        const again = await runCli(['migrate', '--to', db.url, '--config', file]);
+        assert.equal(again.code, 0, again.stderr);
       })));
 
   void test('bad targets: not a postgres url (64), unreachable (69), one line each', () =>

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { Config } from '../../config/index.js';
 import { describePgUrl, exportedConfig, exportToFiles, findServerPid, mailDir, migrateToPostgres, MigrationBusyError, MigrationCheckError } from '../../app/index.js';
+import { dkimKeyDir } from '../../policy/index.js';
 import { isPostgresUrl } from '../../util/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 
@@ -55,6 +56,8 @@ async function toPostgres(ctx: CliContext, config: Config, url: string): Promise
   ctx.print(`queue: ${q.messages} messages (${q.copied} copied, ${q.skipped} already there), ${q.envelopes} envelopes (verified)`);
   const m = report.mailboxes;
   ctx.print(`mailboxes: ${m.users} users, ${m.folders} folders, ${m.messages} messages (${m.copied} copied, ${m.skipped} already there) (verified) from ${mailDir(config)}`);
+  const keys = report.dkim;
+  if (keys.length > 0) ctx.print(`dkim: ${keys.length} keys (${keys.join(', ')}) in ${dkimKeyDir(config.dataDir)}: not in PostgreSQL; copy that directory to data_dir/dkim of every node (0700, keys 0600)`);
   ctx.print(`next: set [storage] url to the database at ${where} and restart; never start this site on "file:" again (its spool would be delivered twice)`);
 }
 
@@ -75,6 +78,8 @@ async function toFiles(ctx: CliContext, config: Config, dir: string): Promise<vo
   const m = report.mailboxes;
   if (m) ctx.print(`mailboxes: ${m.users} users, ${m.folders} folders, ${m.messages} messages (${m.copied} copied, ${m.skipped} already there) (verified) into ${mailDir(exportedConfig(config, dir))}`);
   else ctx.print(`mailboxes: not copied (they are the Maildirs in ${mailDir(config)}: keep [storage] mail_dir pointing there)`);
+  const k = report.dkim;
+  if (k.keys.length > 0) ctx.print(`dkim: ${k.keys.length} keys (${k.copied} copied, ${k.keys.length - k.copied} already there) (verified) into ${dkimKeyDir(dir)}`);
   ctx.print(`next: set data_dir = "${dir}" and [storage] url = "file:" and start one node; never start the PostgreSQL nodes again (the queue would be delivered twice)`);
 }
 
