@@ -7,6 +7,7 @@
  * Security: the notifier re-enters through intake (null sender), never around it.
  * Limitations: none.
  */
+import { ReportInbox } from './report-inbox.js';
 import { formatListenAddress, type Config } from '../config/index.js';
 import { RetryScheduler } from '../queue/index.js';
 import { readFileSync } from 'node:fs';
@@ -67,7 +68,8 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
   const transports = new Map<string, Transport>();
   const add = (t: Transport): void => void transports.set(t.name, t);
   // RFC 7489 §6.3: mail the inbound DMARC check quarantined goes to Junk (mail_auth.quarantine)
-  add(new MaildirTransport({ mailboxes, directory, quota, ...(config.mailAuth.quarantine === 'junk' ? { quarantineFolder: 'Junk' } : {}) }));
+  // [reports] receive: reports delivered to those addresses are also read and kept (report-inbox.ts)
+  add(new ReportInbox(new MaildirTransport({ mailboxes, directory, quota, ...(config.mailAuth.quarantine === 'junk' ? { quarantineFolder: 'Junk' } : {}) }), () => backends.config));
   // one idle session per delivery that may run at once to a route, so none is closed between rounds
   const reuse = { maxIdlePerRoute: config.delivery.concurrencyPerRoute };
   const sts = mtaStsOf(config, dns);

@@ -20,3 +20,4 @@ export { migrateToPostgres, type MigrationReport } from './storage-migration.js'
 export { exportToFiles, exportedConfig, type ExportReport } from './storage-export.js';
 export { MigrationBusyError, MigrationCheckError } from './storage-copy.js';
 export { sendTlsReports, sendDmarcReports, recordTlsResults, dmarcRecorder, submitReport, reportStoreFile } from './daily-reports.js';
+export { keepReports, receivedReportsFile } from './report-inbox.js';

@@ -64,7 +64,7 @@ void test('with an injected clock: at send_at the day before is reported, the ne
   const timers: { fn: () => void; ms: number; cleared: boolean }[] = [];
   const lines: string[] = [];
   const timer = new ReportTimer({
-    config: () => ({ ...site.config, reports: { sendTls: true, sendDmarc: true, sendAt: 60 } }),
+    config: () => ({ ...site.config, reports: { ...site.config.reports, sendTls: true, sendDmarc: true, sendAt: 60 } }),
     backends: site.app!.backends,
     clock: { now: () => now },
     log: (kind, line) => lines.push(`${kind} ${line}`),

@@ -417,6 +417,8 @@ export const configSchema = z
       send_tls: field(bool, () => false),
       send_dmarc: field(bool, () => false),
       send_at: field(timeOfDay, () => 60),
+      // reports other sites send: mail delivered to these local addresses is read and kept
+      receive: field(listOf(addressItem, 'addresses'), () => [] as string[]),
     }),
     // abuse defence on the MX port (policy/dns-lists.ts, rate-limits.ts, greylist.ts)
     abuse: table({

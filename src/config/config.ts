@@ -148,6 +148,8 @@ export interface ReportsConfig {
   readonly sendDmarc: boolean;
   /** minutes after midnight, UTC */
   readonly sendAt: number;
+  /** local addresses whose delivered mail is read for DMARC and TLS reports (lower case) */
+  readonly receive: readonly string[];
 }
 
 export interface AbuseConfig {

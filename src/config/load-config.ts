@@ -168,7 +168,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       srsOldSecrets: raw.mail_auth.srs_old_secrets,
       srsMaxAge: raw.mail_auth.srs_max_age,
     },
-    reports: { sendTls: raw.reports.send_tls, sendDmarc: raw.reports.send_dmarc, sendAt: raw.reports.send_at },
+    reports: { sendTls: raw.reports.send_tls, sendDmarc: raw.reports.send_dmarc, sendAt: raw.reports.send_at, receive: raw.reports.receive.map((a) => a.toLowerCase()) },
     abuse: {
       dnsbl: raw.abuse.dnsbl,
       dnsblAction: raw.abuse.dnsbl_action,

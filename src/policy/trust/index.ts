@@ -4,7 +4,8 @@
  * Authentication-Results field (inbound.ts), and outbound DKIM signing with keys under the
  * data directory (dkim-signer.ts, dkim-keys.ts), SRS for forwarding (srs.ts), and the ARC set
  * and DKIM signature of mailing-list copies (list-sealer.ts), the DNS records a domain needs, and
- * the daily TLS reports (report-store.ts, tls-report.ts). docs/trust.md says what is checked and
+ * the daily TLS reports (report-store.ts, tls-report.ts), the reports others send us
+ * (received-reports.ts, received-store.ts). docs/trust.md says what is checked and
  * signed.
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
@@ -21,3 +22,5 @@ export { ReportStore, utcDay, type TlsResultRow } from './report-store.js';
 export { buildTlsReport, tlsReportFile, tlsReportMessage, tlsRptDestinations, type TlsReport, type TlsReportMeta } from './tls-report.js';
 export { postReport } from './report-post.js';
 export { dmarcEvaluation, destinationAllowed, dmarcReportXml, dmarcReportMessage, type DmarcEvaluation, type DmarcReportRow, type PublishedPolicy } from './dmarc-report.js';
+export { readReports, parseDmarcReport, parseTlsReport, type ReceivedReports, type ReceivedDmarcReport, type ReceivedTlsReport } from './received-reports.js';
+export { ReceivedReportStore, type Stored } from './received-store.js';
