@@ -10,7 +10,7 @@ import { formatIdle } from './idle-scenario.js';
 import type { Sample } from './bench-context.js';
 import type { PgMta } from './postgres-scenario.js';
 
-export type Scenario = 'raw' | 'accept' | 'relay' | 'maildir' | 'idle10k' | 'jmap' | DeferredScenario;
+export type Scenario = 'raw' | 'accept' | 'relay' | 'maildir' | 'idle10k' | 'jmap' | 'imap' | DeferredScenario;
 export type Mta = 'correio' | 'postfix' | 'sink' | PgMta;
 
 export interface Row {

@@ -39,6 +39,10 @@ export interface CorreioOptions {
   env?: Record<string, string>;
   /** serve HTTP (JMAP) on a free loopback port (`httpPort`) */
   http?: boolean;
+  /** serve IMAP on a free loopback port (`imapPort`); without it no IMAP listener */
+  imap?: boolean;
+  /** the password of every user in `users` (default: none set) */
+  password?: string;
   /** [storage] url, e.g. postgres://…/db (default: the files backend) */
   storageUrl?: string;
 }
@@ -53,6 +57,8 @@ export interface CorreioInstance {
   port: number;
   /** the HTTP port when `http` was asked for, else 0 */
   httpPort: number;
+  /** the IMAP port when `imap` was asked for, else 0 */
+  imapPort: number;
   dataDir: string;
   child: ChildProcess;
   logFile: string;
@@ -66,6 +72,7 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
   await fsp.mkdir(dataDir, { recursive: true });
   const port = await freePort();
   const httpPort = o.http ? await freePort() : 0;
+  const imapPort = o.imap ? await freePort() : 0;
   const conf = path.join(work, 'correio.toml');
   const routes = Object.entries(o.routes ?? {}).map(([d, r]) => `${JSON.stringify(d)} = ${JSON.stringify(r)}`);
   await fsp.writeFile(
@@ -86,11 +93,14 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
       ...(o.storageUrl ? ['[storage]', `url = ${JSON.stringify(o.storageUrl)}`] : []),
       '[http]',
       `listen = [${o.http ? `"127.0.0.1:${httpPort}"` : ''}]`,
+      '[imap]',
+      `listen = [${o.imap ? `"127.0.0.1:${imapPort}"` : ''}]`,
       '',
     ].join('\n'),
   );
   for (const u of o.users ?? []) {
-    const r = spawnSync(process.execPath, [cli, 'user', 'add', u, '--config', conf], { encoding: 'utf8', timeout: 60_000 });
+    const pw = o.password === undefined ? [] : ['--password-stdin'];
+    const r = spawnSync(process.execPath, [cli, 'user', 'add', u, ...pw, '--config', conf], { encoding: 'utf8', timeout: 60_000, input: o.password === undefined ? '' : `${o.password}\n` });
     if (r.status !== 0) throw new Error(`correio user add ${u} failed: ${(r.stderr || r.stdout).trim()}`);
   }
   const logFile = path.join(work, 'correio.log');
@@ -119,5 +129,5 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
     if (!first) await stopChild(child, 'SIGTERM', 5000);
     return { graceful: first, ms: performance.now() - t0 };
   };
-  return { port, httpPort, dataDir, child, logFile, stop };
+  return { port, httpPort, imapPort, dataDir, child, logFile, stop };
 }

@@ -22,11 +22,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
 import { startCorreio, projectRoot } from './correio-instance.js';
 import { track } from './peers.js';
 
-const dovecotImap = '/usr/lib/dovecot/imap';
-const needle = 'tangerina';
+export const dovecotImap = '/usr/lib/dovecot/imap';
+export const needle = 'tangerina';
 const words = ['relatório', 'reunião', 'projeto', 'orçamento', 'estação', 'cronograma', 'entrega', 'revisão', 'contrato', 'agenda'];
 
 export interface JmapBenchOptions {
@@ -41,7 +42,7 @@ export interface Latencies {
   readonly p99: number;
 }
 
-function message(i: number): string {
+export function message(i: number): string {
   const w = (k: number): string => words[(i * 7 + k * 3) % words.length];
   const body = [`Olá, segue o ${w(1)} da semana ${i}.`, `Sobre a ${w(2)} e o ${w(3)}${i % 1000 === 0 ? ` com ${needle}` : ''}.`, '', 'Abraços,', `remetente ${i % 97}`];
   return [
@@ -60,7 +61,7 @@ function message(i: number): string {
 }
 
 /** Writes `n` messages into a Maildir's cur/ as delivered and read (flag S on half of them). */
-async function fill(maildir: string, n: number): Promise<void> {
+export async function fill(maildir: string, n: number): Promise<void> {
   for (const d of ['cur', 'new', 'tmp']) await fsp.mkdir(path.join(maildir, d), { recursive: true });
   const t0 = 1_700_000_000;
   for (let i = 0; i < n; i += 500) {
@@ -80,7 +81,7 @@ function percentile(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 }
 
-async function measure(iterations: number, round: () => Promise<void>): Promise<Latencies> {
+export async function measure(iterations: number, round: () => Promise<void>): Promise<Latencies> {
   let t = performance.now();
   await round();
   const cold = performance.now() - t;
@@ -93,8 +94,36 @@ async function measure(iterations: number, round: () => Promise<void>): Promise<
   return { cold, p50: percentile(xs, 50), p99: percentile(xs, 99) };
 }
 
+/**
+ * One command at a time over an IMAP stream: `run` sends "tag command" (a command may carry a
+ * LITERAL+ literal) and resolves with everything up to its tagged OK (rejects on NO/BAD).
+ */
+export function imapRunner(name: string, input: Writable, output: Readable): { run: (cmd: string) => Promise<string>; fail: (err: Error) => void } {
+  let buf = '';
+  let waiting: { tag: string; resolve: (s: string) => void; reject: (e: Error) => void } | undefined;
+  output.setEncoding('latin1').on('data', (d: string) => {
+    buf += d;
+    if (waiting && new RegExp(`(^|\\r\\n)${waiting.tag} (OK|NO|BAD)[^\\r\\n]*\\r\\n$`).test(buf)) {
+      const w = waiting;
+      waiting = undefined;
+      const out = buf;
+      buf = '';
+      if (new RegExp(`(^|\\r\\n)${w.tag} OK[^\\r\\n]*\\r\\n$`).test(out)) w.resolve(out);
+      else w.reject(new Error(`${name}: ${out.slice(-200)}`));
+    }
+  });
+  let n = 0;
+  const run = (cmd: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const tag = `t${++n}`;
+      waiting = { tag, resolve, reject };
+      input.write(`${tag} ${cmd}\r\n`);
+    });
+  return { run, fail: (err) => waiting?.reject(err) };
+}
+
 /** A pre-authenticated Dovecot imap process on a Maildir: send a command, get its tagged answer. */
-async function startDovecot(home: string): Promise<{ run(cmd: string): Promise<string>; stop(): void }> {
+export async function startDovecot(home: string): Promise<{ run: (cmd: string) => Promise<string>; stop: () => void }> {
   const asRoot = process.getuid?.() === 0;
   const user = asRoot ? 'nobody' : os.userInfo().username;
   const group = asRoot ? 'nogroup' : String(os.userInfo().gid);
@@ -105,27 +134,8 @@ async function startDovecot(home: string): Promise<{ run(cmd: string): Promise<s
   const child = track(spawn('/bin/sh', ['-c', `cat | ${dovecotImap} -c "$CONF" | cat`], { env: { USER: user, HOME: home, CONF: conf, PATH: '/usr/bin:/bin' }, stdio: ['pipe', 'pipe', 'pipe'] }));
   let errors = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (errors = (errors + d).slice(-500)));
-  let buf = '';
-  let waiting: { tag: string; resolve: (s: string) => void; reject: (e: Error) => void } | undefined;
-  child.stdout!.setEncoding('latin1').on('data', (d: string) => {
-    buf += d;
-    if (waiting && new RegExp(`(^|\\r\\n)${waiting.tag} (OK|NO|BAD)[^\\r\\n]*\\r\\n$`).test(buf)) {
-      const w = waiting;
-      waiting = undefined;
-      const out = buf;
-      buf = '';
-      if (/\r\n\S+ OK[^\r\n]*\r\n$/.test(out)) w.resolve(out);
-      else w.reject(new Error(`dovecot: ${out.slice(-200)}`));
-    }
-  });
-  child.on('exit', () => waiting?.reject(new Error(`dovecot imap exited: ${errors.trim()}`)));
-  let n = 0;
-  const run = (cmd: string): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const tag = `t${++n}`;
-      waiting = { tag, resolve, reject };
-      child.stdin!.write(`${tag} ${cmd}\r\n`);
-    });
+  const { run, fail } = imapRunner('dovecot', child.stdin!, child.stdout!);
+  child.on('exit', () => fail(new Error(`dovecot imap exited: ${errors.trim()}`)));
   await run('SELECT INBOX');
   return { run, stop: () => child.stdin!.end() };
 }

@@ -13,10 +13,13 @@
  *            are held: RSS per connection (idle-scenario.ts); not in the default list
  *   jmap     (asked for by name) a 100,000-message folder read through JMAP vs Dovecot IMAP:
  *            jmap-bench.ts; BENCH_JMAP_MESSAGES=100000 BENCH_JMAP_ITER=30
+ *   imap     (asked for by name) SELECT, FETCH 1:* (FLAGS ENVELOPE), SEARCH TEXT and APPEND on a
+ *            10,000-message folder, correio's IMAP vs Dovecot's: imap-bench.ts;
+ *            BENCH_IMAP_MESSAGES=10000 BENCH_IMAP_ITER=10 BENCH_IMAP_APPENDS=1000
  * Each run starts fresh instances; medians (min–max) over BENCH_RUNS runs; the ratio is
  * median(correio) ÷ median(Postfix) of runs measured in this same invocation.
  * Settings (environment): BENCH_MESSAGES=5000 BENCH_SESSIONS=20 BENCH_SIZE=5120 BENCH_RUNS=3
- *   BENCH_SCENARIOS=raw,accept,relay,maildir[,jmap] BENCH_LOAD=auto|smtp-source|ts BENCH_PEER=auto|none
+ *   BENCH_SCENARIOS=raw,accept,relay,maildir[,jmap][,imap] BENCH_LOAD=auto|smtp-source|ts BENCH_PEER=auto|none
  *   BENCH_PROFILE=1 (first an extra, uncounted correio run per scenario with V8's CPU profiler on
  *   during the measured window: profile-hook.ts; the summary is printed, the profile kept)
  *   BENCH_CORREIO_NODE_FLAGS="--flag ..." (extra node flags for correio, for what-if runs)
@@ -48,6 +51,7 @@ import { formatIdle, runIdle } from './idle-scenario.js';
 import type { BenchContext, Sample } from './bench-context.js';
 
 import { formatJmapBench, runJmapBench } from './jmap-bench.js';
+import { formatImapBench, runImapBench } from './imap-bench.js';
 import { isPgMta, pgUnavailable, runPgScenario, storageMtas } from './postgres-scenario.js';
 import { report, type Mta, type Row, type Scenario } from './bench-report.js';
 
@@ -68,9 +72,11 @@ const RUNS = int('BENCH_RUNS', 3, 0);
 const TIMEOUT = int('BENCH_TIMEOUT_S', 300) * 1000;
 const SETTLE_MS = int('BENCH_SETTLE_MS', 3000, 0);
 const SCENARIOS = (env.BENCH_SCENARIOS ?? 'raw,accept,relay,maildir').split(',').map((s) => s.trim()) as Scenario[];
-for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir', 'idle10k', 'jmap'].includes(s) && !isDeferredScenario(s)) throw new Error(`unknown scenario "${s}"`);
+for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir', 'idle10k', 'jmap', 'imap'].includes(s) && !isDeferredScenario(s)) throw new Error(`unknown scenario "${s}"`);
 /** the jmap scenario (jmap-bench.ts): folder size and rounds */
 const JMAP = { messages: int('BENCH_JMAP_MESSAGES', 100_000), iterations: int('BENCH_JMAP_ITER', 30) };
+/** the imap scenario (imap-bench.ts): folder size, rounds, APPENDs */
+const IMAP = { messages: int('BENCH_IMAP_MESSAGES', 10_000), iterations: int('BENCH_IMAP_ITER', 10), appends: int('BENCH_IMAP_APPENDS', 1000) };
 const PROFILE = env.BENCH_PROFILE === '1';
 /** print the CPU of each correio thread in the measured window */
 const THREADS = env.BENCH_THREADS === '1';
@@ -218,7 +224,7 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
   try {
     if (isDeferredScenario(scenario)) return await runDeferred(context, work, scenario, profile);
     if (scenario === 'idle10k') return await runIdle(context, work, profile, int('BENCH_IDLE', 10_000));
-    if (isPgMta(mta) && scenario !== 'raw' && scenario !== 'jmap') return await runPgScenario(context, { startSink, timeoutMs: TIMEOUT }, work, scenario, mta, profile);
+    if (isPgMta(mta) && scenario !== 'raw' && scenario !== 'jmap' && scenario !== 'imap') return await runPgScenario(context, { startSink, timeoutMs: TIMEOUT }, work, scenario, mta, profile);
     if (scenario === 'raw') {
       const sink = await startSink();
       try {
@@ -312,7 +318,7 @@ async function main(): Promise<void> {
     return r;
   };
   if (PROFILE) {
-    for (const scenario of SCENARIOS.filter((x) => x !== 'raw' && x !== 'jmap')) {
+    for (const scenario of SCENARIOS.filter((x) => x !== 'raw' && x !== 'jmap' && x !== 'imap')) {
       try {
         const s = await runOnce(scenario, 'correio', true);
         console.log(`profile run ${scenario} correio (not counted): accept ${s.accept.toFixed(0)} msg/s${s.e2e ? `, end-to-end ${s.e2e.toFixed(0)} msg/s` : ''}`);
@@ -322,7 +328,7 @@ async function main(): Promise<void> {
     }
   }
   for (let i = 0; i < RUNS; i++) {
-    for (const scenario of SCENARIOS.filter((x) => x !== 'jmap')) {
+    for (const scenario of SCENARIOS.filter((x) => x !== 'jmap' && x !== 'imap')) {
       const single = isDeferredScenario(scenario) || scenario === 'idle10k';
       const mtas: Mta[] = scenario === 'raw' ? ['sink'] : single ? ['correio'] : [...CORREIOS, ...(peerWhyNot ? [] : ['postfix' as const])];
       // interleave, alternating who goes first
@@ -351,6 +357,10 @@ async function main(): Promise<void> {
   if (SCENARIOS.includes('jmap')) {
     const o = { work: await freshWork('jmap'), ...JMAP };
     console.log(formatJmapBench(o, await runJmapBench(o)));
+  }
+  if (SCENARIOS.includes('imap')) {
+    const o = { work: await freshWork('imap'), ...IMAP };
+    console.log(formatImapBench(o, await runImapBench(o)));
   }
 }
 
