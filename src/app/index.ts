@@ -14,7 +14,7 @@ export { acquireInstanceLock, findServerPid, instanceLockPath, InstanceLockedErr
 export { storageComponents, migrateStorage, storageStatus, describePgUrl } from './storage-schema.js';
 export { planPrivileges, assumePrivileges, PrivilegeError, type PrivilegePlan, type Privileges } from './privileges.js';
 export { findSystemUser, type SystemUser } from './system-users.js';
-export { askPublic, publicSocketPath, MAX_LISTED, type PublicResponse, type Verdict } from './public-socket.js';
+export { askPublic, publicSocketPath, verifyAddresses, MAX_LISTED, type PublicResponse, type Verdict } from './public-socket.js';
 export { maildropDir, writeMaildrop, type MaildropEnvelope } from './maildrop.js';
 export { migrateToPostgres, type MigrationReport } from './storage-migration.js';
 export { exportToFiles, exportedConfig, type ExportReport } from './storage-export.js';

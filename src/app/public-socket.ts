@@ -9,13 +9,13 @@
  *   any user by default (`authorized_mailq_users = static:anyone`); a verification says only
  *   deliverable or not (with the refusal's reply), never where an alias leads. At most
  *   MAX_LISTED messages and MAX_VERIFIED addresses a request.
- * Limitations: with the server down, non-owners can neither list nor verify (Postfix's mailq
- *   also needs its showq service); callers cannot be told apart (Node has no SO_PEERCRED), so
+ * Limitations: with the server down, non-owners cannot list the queue (Postfix's mailq also
+ *   needs its showq service) and verify only if they may read the directory; callers cannot be told apart (Node has no SO_PEERCRED), so
  *   nothing here is per user.
  */
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
-import { formatReply, type QueueStore, type Resolver } from '../core/index.js';
+import { formatReply, type QueueStore, type Resolver, type SmtpReply } from '../core/index.js';
 import { listQueuePage, type QueuedMessage } from '../queue/index.js';
 import { parseRecipientArgument } from '../resolve/index.js';
 import { askSocket, startSocketServer } from './control.js';
@@ -30,6 +30,8 @@ export interface Verdict {
   readonly deliverable: boolean;
   /** the refusal, for an address that is not deliverable */
   readonly reply?: string;
+  /** the same refusal as a reply (`sendmail -bs` gives it at RCPT) */
+  readonly smtp?: SmtpReply;
 }
 
 export interface PublicResponse {
@@ -45,6 +47,22 @@ export function publicSocketPath(config: Config): string {
   return join(config.dataDir, 'public.sock');
 }
 
+/**
+ * Whether each address is deliverable through `resolver`: the server's answer on public.sock,
+ * and the CLI's own when it may read the directory while the server is down. A temporary
+ * failure of the resolver throws.
+ */
+export async function verifyAddresses(resolver: Resolver, addresses: readonly string[]): Promise<Verdict[]> {
+  const verdicts: Verdict[] = [];
+  for (const address of addresses) {
+    const targets = await resolver.resolve(parseRecipientArgument(address), { sender: null });
+    const refusal = targets.find((t) => t.kind === 'error');
+    const deliverable = targets.some((t) => t.kind !== 'error');
+    verdicts.push({ address, deliverable, ...(!deliverable && refusal?.kind === 'error' && { reply: formatReply(refusal.reply), smtp: refusal.reply }) });
+  }
+  return verdicts;
+}
+
 /** The server's answers, over its store and resolver. */
 export function publicHandler(store: () => QueueStore, resolver: () => Resolver): (req: PublicRequest) => Promise<PublicResponse> {
   return async (req) => {
@@ -54,19 +72,11 @@ export function publicHandler(store: () => QueueStore, resolver: () => Resolver)
       return { ok: true, messages: page.messages, ...(page.next !== undefined && { next: page.next }) };
     }
     if (req.op === 'verify' && Array.isArray(req.addresses) && req.addresses.length <= MAX_VERIFIED && req.addresses.every((a) => typeof a === 'string')) {
-      const verdicts: Verdict[] = [];
-      for (const address of req.addresses) {
-        let targets;
-        try {
-          targets = await resolver().resolve(parseRecipientArgument(address), { sender: null });
-        } catch (err) {
-          return { ok: false, error: err instanceof Error ? err.message : String(err) };
-        }
-        const refusal = targets.find((t) => t.kind === 'error');
-        const deliverable = targets.some((t) => t.kind !== 'error');
-        verdicts.push({ address, deliverable, ...(!deliverable && refusal?.kind === 'error' && { reply: formatReply(refusal.reply) }) });
+      try {
+        return { ok: true, verdicts: await verifyAddresses(resolver(), req.addresses) };
+      } catch (err) {
+        return { ok: false, error: err instanceof Error ? err.message : String(err) };
       }
-      return { ok: true, verdicts };
     }
     return { ok: false, error: 'unknown request' };
   };

@@ -25,6 +25,7 @@ export const exitCodes = {
   dataErr: 65, // EX_DATAERR: bad input data
   noInput: 66, // EX_NOINPUT: an input file is missing or unreadable
   noUser: 67, // EX_NOUSER: addressee unknown
+  unavailable: 69, // EX_UNAVAILABLE: a service is down (Postfix's mailq with the mail system down)
   software: 70, // EX_SOFTWARE: internal error
   tempFail: 75, // EX_TEMPFAIL: try again later
   noPerm: 77, // EX_NOPERM: not permitted

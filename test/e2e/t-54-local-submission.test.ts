@@ -212,17 +212,47 @@ void test('-bs as a local user: SMTP over stdin/stdout into the maildrop, the se
   await stopServer();
 });
 
-void test('mailq (-bp) and -bv as a local user: answered by the running server on public.sock, nothing of the directory shown', { skip }, async () => {
+void test('mailq (-bp), -bv and -bs RCPT as a local user: answered by the running server on public.sock; with it down, 69 naming what to do, or the directory read if readable', { skip }, async () => {
   // a message held in the queue: root's sendmail writes the spool, queue hold keeps it there
   const queued = await runCli(['sendmail', '--config', configFile, 'bob@example.org'], { stdin: 'Subject: held\n\nwaits\n' });
   assert.equal(queued.code, 0, queued.stderr);
   const id = /\S+/.exec((await runCli(['queue', 'list', '--config', configFile])).stdout)?.[0];
   assert.ok(id);
   assert.equal((await runCli(['queue', 'hold', id, '--config', configFile])).code, 0);
-  // server down: the spool is the owner's only; a clear line, 75
+  // server down: the spool is the owner's only; 69 (EX_UNAVAILABLE) as Postfix's mailq, with what to do
   const down = await sendmailAs(['-bp'], '');
-  assert.equal(down.code, 75, down.stderr);
-  assert.equal(down.stderr, `correio: the queue is readable by its owner only and no server answers on ${dataDir}/public.sock: start correio serve, or ask the administrator\n`);
+  assert.equal(down.code, 69, down.stderr);
+  assert.equal(
+    down.stderr,
+    `correio: queue report unavailable: the mail system is down (no correio serve answers on ${dataDir}/public.sock) and the queue is readable by its owner only: ` +
+      "start correio serve (systemctl start correio), or run mailq as root or the data directory's owner\n",
+  );
+  // -bv with the server down and the directory the owner's only: 69 too, naming the file
+  const vDown = await sendmailAs(['-bv', 'bob@example.org'], '');
+  assert.equal(vDown.code, 69, vDown.stderr);
+  assert.equal(
+    vDown.stderr,
+    `correio: address verification unavailable: the mail system is down (no correio serve answers on ${dataDir}/public.sock and the directory ${dataDir}/directory.sqlite is readable by its owner only): ` +
+      "start correio serve, or run -bv as root or the data directory's owner\n",
+  );
+  // a directory this user may read (as a PostgreSQL url in a readable configuration would be): answered from it, read-only
+  await chmod(join(dataDir, 'directory.sqlite'), 0o644);
+  try {
+    const before = (await lstat(join(dataDir, 'directory.sqlite'))).mtimeMs;
+    const vRead = await sendmailAs(['-bv', 'bob@example.org', 'nobody@example.org'], '');
+    assert.equal(vRead.code, 67, vRead.stderr);
+    assert.equal(vRead.stdout, 'bob@example.org: deliverable\nnobody@example.org: undeliverable: 550 5.1.1 No such user here\n');
+    assert.equal(vRead.stderr, 'correio: the server is down: answered from the directory, read here\n');
+    assert.equal((await lstat(join(dataDir, 'directory.sqlite'))).mtimeMs, before);
+    // -bs through the maildrop: the unknown recipient refused at RCPT from the directory too
+    const bsRead = await sendmailAs(['-bs'], 'EHLO local\r\nMAIL FROM:<>\r\nRCPT TO:<nobody@example.org>\r\nQUIT\r\n');
+    assert.match(bsRead.stdout, /^550 5\.1\.1 No such user here\r$/m);
+  } finally {
+    await chmod(join(dataDir, 'directory.sqlite'), 0o600);
+  }
+  // neither the server nor the directory: RCPT takes the address (the pickup bounces an unknown one later)
+  const bsBlind = await sendmailAs(['-bs'], 'EHLO local\r\nMAIL FROM:<>\r\nRCPT TO:<nobody@example.org>\r\nQUIT\r\n');
+  assert.match(bsBlind.stdout, /^250 2\.1\.5 /m);
   await startServer();
   try {
     const sock = await lstat(join(dataDir, 'public.sock'));
@@ -233,6 +263,10 @@ void test('mailq (-bp) and -bv as a local user: answered by the running server o
     const v = await sendmailAs(['-bv', 'bob@example.org', 'nobody@example.org'], '');
     assert.equal(v.code, 67, v.stderr);
     assert.equal(v.stdout, 'bob@example.org: deliverable\nnobody@example.org: undeliverable: 550 5.1.1 No such user here\n');
+    // -bs through the maildrop: RCPT answered as the server answers (550 for an unknown local recipient)
+    const bs = await sendmailAs(['-bs'], 'EHLO local\r\nMAIL FROM:<>\r\nRCPT TO:<nobody@example.org>\r\nRCPT TO:<bob@example.org>\r\nRSET\r\nQUIT\r\n');
+    assert.equal(bs.code, 0, bs.stderr);
+    assert.match(bs.stdout, /^550 5\.1\.1 No such user here\r\n250 2\.1\.5 /m);
   } finally {
     await stopServer();
   }

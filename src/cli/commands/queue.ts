@@ -13,6 +13,8 @@
  * Standards: seed §2 (deferred mail is kept and retried; each attempt recorded);
  *   RFC 3464 (`bounce` sends a failure notice); sysexits(3).
  * Security: anyone who can read data_dir can run these; the control socket is mode 0600.
+ *   A user who may not read the spool is answered by the running server (public.sock); with the
+ *   server down, 69 (EX_UNAVAILABLE) as Postfix's mailq, saying what to do.
  * Limitations: offline `bounce` only marks the envelopes: the failure notice is sent when the
  *   server next runs. `flush` without a server only makes envelopes due.
  */
@@ -200,7 +202,15 @@ export async function listCommand(ctx: CliContext, config: Config, opts: ListOpt
   if (submitsThroughMaildrop(config)) {
     // not the spool's owner: the running server lists it (app/public-socket.ts)
     const r = await askPublic(config, { op: 'mailq', ...(limit !== undefined && { limit }), ...(after !== undefined && { after }) });
-    if (r === undefined) throw new CliError(`the queue is readable by its owner only and no server answers on ${publicSocketPath(config)}: start correio serve, or ask the administrator`, exitCodes.tempFail);
+    // Postfix's postqueue with the mail system down: "Queue report unavailable - mail system is
+    // down", EX_UNAVAILABLE; only its owner may read the spool (there is no set-uid helper)
+    if (r === undefined) {
+      throw new CliError(
+        `queue report unavailable: the mail system is down (no correio serve answers on ${publicSocketPath(config)}) and the queue is readable by its owner only: ` +
+          "start correio serve (systemctl start correio), or run mailq as root or the data directory's owner",
+        exitCodes.unavailable,
+      );
+    }
     if (!r.ok || r.messages === undefined) throw new CliError(`the server did not list the queue: ${r.error ?? 'no answer'}`, exitCodes.tempFail);
     if (opts.json) await printJson(ctx, r.messages, now);
     else await printQueue(ctx, r.messages, now);

@@ -8,12 +8,13 @@
  *   recorded as the authenticated user, as for `sendmail` without -bs). A user who may not write
  *   the spool gets the same session over the maildrop: each message a maildrop file, whose
  *   owner the pickup takes as the submitter (MAIL FROM binds `trusted_users` only).
- * Limitations: no STARTTLS (there is no network to protect). Through the maildrop, RCPT accepts
- *   every well-formed address (the directory is not that user's to read): an unknown recipient
- *   becomes a bounce from the pickup, not a 550 in the session.
+ * Limitations: no STARTTLS (there is no network to protect). Through the maildrop, RCPT asks the
+ *   running server (public.sock) or, with the server down, the directory if this user may read
+ *   it: an unknown recipient gets the server's 550. With the server down and the directory
+ *   unreadable, RCPT accepts every well-formed address and an unknown one becomes a bounce.
  */
 import { Duplex, Readable } from 'node:stream';
-import { addressToString, replies, type Intake, type SessionInfo } from '../../core/index.js';
+import { MailError, addressToString, replies, type Intake, type SessionInfo } from '../../core/index.js';
 import { writeMaildrop } from '../../app/index.js';
 import type { Config } from '../../config/index.js';
 import { CidrList } from '../../address/index.js';
@@ -23,6 +24,7 @@ import type { CliContext } from '../cli-context.js';
 import { lfToCrlf } from './sendmail-input.js';
 import { invokingUser, wake, withBackends } from './sendmail-runtime.js';
 import { submitsThroughMaildrop } from './sendmail-maildrop.js';
+import { verifyLocally } from './local-verify.js';
 
 /**
  * stdin and stdout as one Duplex, the stream an SmtpSession runs on for -bs (no socket). Lines
@@ -68,14 +70,22 @@ class StdioDuplex extends Duplex {
 
 /**
  * The intake of a user who may not write the spool: each accepted message becomes a maildrop
- * file (app/maildrop.ts). Recipients are taken as written (the directory is not this user's to
- * read); the pickup resolves them (refusals become bounces) and decides the sender from the
- * file's owner, so MAIL FROM binds only `trusted_users` (as -f does).
+ * file (app/maildrop.ts). Recipients are checked as the server would (see checkRecipient); the
+ * pickup resolves them again and decides the sender from the file's owner, so MAIL FROM binds
+ * only `trusted_users` (as -f does).
  */
 function maildropIntake(config: Config): Intake {
   return {
     checkSender: async () => undefined,
-    checkRecipient: async (_s, _sender, rcpt, dsn) => ({ address: rcpt, dsn, targets: [] }),
+    // RFC 5321 §3.3: an unknown recipient is refused at RCPT, as the server would refuse it: the
+    // server answers on public.sock, or the directory is read here when this user may
+    // (local-verify.ts); when neither can answer, the pickup resolves it (a bounce)
+    checkRecipient: async (_s, _sender, rcpt, dsn) => {
+      const r = await verifyLocally(config, [addressToString(rcpt)]).catch(() => undefined);
+      const v = r !== undefined && 'verdicts' in r ? r.verdicts[0] : undefined;
+      if (v !== undefined && !v.deliverable) throw new MailError(v.smtp ?? replies.noSuchUser());
+      return { address: rcpt, dsn, targets: [] };
+    },
     receive: async (tx, body) => {
       const notify = tx.recipients.find((r) => r.dsn.notify !== undefined)?.dsn.notify;
       const { ret, envid, smtpUtf8 } = tx.mail;

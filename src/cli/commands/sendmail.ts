@@ -63,7 +63,7 @@ import {
   type SessionInfo,
 } from '../../core/index.js';
 import { loadConfig, type Config } from '../../config/index.js';
-import { askPublic, publicSocketPath } from '../../app/index.js';
+import { verifyLocally } from './local-verify.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 import { becomeDataDirOwner } from '../run-as.js';
 import { listCommand, queueAction } from './queue.js';
@@ -272,12 +272,16 @@ async function verify(ctx: CliContext, config: Config, o: SendmailOptions): Prom
 
 /**
  * -bv for a user who may not read the directory: the running server says deliverable or not
- * (app/public-socket.ts), without showing where aliases lead.
+ * (app/public-socket.ts), without showing where aliases lead; with the server down, the
+ * directory read here if this user may (local-verify.ts); else 69 (EX_UNAVAILABLE, as
+ * Postfix's tools say when the mail system is down) with what to do.
  */
 async function verifyThroughServer(ctx: CliContext, config: Config, recipients: readonly Address[]): Promise<void> {
-  const r = await askPublic(config, { op: 'verify', addresses: recipients.map(addressToString) });
-  if (r === undefined) throw new CliError(`the directory is readable by its owner only and no server answers on ${publicSocketPath(config)}: start correio serve, or ask the administrator`, exitCodes.tempFail);
-  if (!r.ok || r.verdicts === undefined) throw new CliError(`the server did not verify: ${r.error ?? 'no answer'}`, exitCodes.tempFail);
+  const r = await verifyLocally(config, recipients.map(addressToString));
+  if ('unavailable' in r) {
+    throw new CliError(`address verification unavailable: the mail system is down (${r.unavailable}): start correio serve, or run -bv as root or the data directory's owner`, exitCodes.unavailable);
+  }
+  if (r.from === 'directory') ctx.stderr.write('correio: the server is down: answered from the directory, read here\n');
   for (const v of r.verdicts) ctx.print(v.deliverable ? `${v.address}: deliverable` : `${v.address}: undeliverable: ${v.reply ?? 'refused'}`);
   if (r.verdicts.some((v) => !v.deliverable)) process.exitCode = exitCodes.noUser;
 }
