@@ -81,6 +81,12 @@ export interface DirectoryLookup {
   findAlias(name: string): Promise<Alias | undefined>;
   findList(address: string): Promise<MailingList | undefined>;
   findRole(address: string): Promise<Role | undefined>;
+  /**
+   * Whether any user has a quota of their own (optional): when false, every user has the
+   * configured default and the quota gate looks nobody up. A backend offers it only where the
+   * answer is cheap and never stale (SQLite: kept against PRAGMA data_version).
+   */
+  anyOwnQuota?(): Promise<boolean>;
 }
 
 export type DirectoryMatchKind = 'domain' | 'user' | 'alias' | 'list' | 'role';

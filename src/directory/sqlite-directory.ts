@@ -21,6 +21,7 @@ import {
 } from './directory-rows.js';
 import { importSqliteDump } from './sqlite-directory-dump.js';
 import { openDirectoryDatabase, snapshotDirectoryDatabase } from './sqlite-directory-file.js';
+import { SqliteCachedValue } from './sqlite-cached-value.js';
 import { findInSqliteDirectory } from './sqlite-directory-find.js';
 import { migrateSqliteDirectory } from './sqlite-directory-schema.js';
 
@@ -37,6 +38,12 @@ export class SqliteDirectory implements DirectoryBackend {
 
   /** prepared statements by their SQL text: a lookup per RCPT must not compile SQL each time */
   private readonly statements = new Map<string, Database.Statement>();
+
+  /** whether any user has limits of their own: asked at every RCPT and delivery (anyOwnQuota) */
+  private readonly ownQuotas = new SqliteCachedValue(
+    () => this.sql('PRAGMA data_version').pluck().get() as number,
+    () => this.sql('SELECT EXISTS (SELECT 1 FROM users WHERE quota_storage IS NOT NULL OR quota_messages IS NOT NULL)').pluck().get() === 1,
+  );
 
   private constructor(file: string, db: Database.Database) {
     this.file = file;
@@ -192,9 +199,15 @@ export class SqliteDirectory implements DirectoryBackend {
     const r = this.userRow(address);
     if (r === undefined) return false;
     const [storage, messages] = quotaColumns(toUser(r).quota, change);
+    this.ownQuotas.touch();
     return this.guard(
       () => this.sql('UPDATE users SET quota_storage = ?, quota_messages = ? WHERE key = ?').run(storage, messages, directoryKey(r.address)).changes > 0,
     );
+  }
+
+  /** Whether any user has a quota of their own; a pragma per ask, the table read after changes. */
+  async anyOwnQuota(): Promise<boolean> {
+    return this.guard(() => this.ownQuotas.get());
   }
 
   async setUserDisabled(address: string, disabled: boolean): Promise<boolean> {
@@ -401,6 +414,7 @@ export class SqliteDirectory implements DirectoryBackend {
 
   /** Writes a dump (from PostgreSQL: `correio migrate --to file:`) in one transaction of upserts (resumable). */
   async importDump(d: DirectoryDump): Promise<void> {
+    this.ownQuotas.touch();
     this.guard(() => importSqliteDump(this.db, d));
   }
 

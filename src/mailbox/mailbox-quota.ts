@@ -2,7 +2,9 @@
  * @module mailbox-quota
  * The QuotaGate of the server: a user's limits (their own from the directory, else the
  * configured `[quota]` default) against the usage the mailbox store keeps. A user without
- * limits costs one directory lookup and no look at the mailbox.
+ * limits costs no look at the mailbox; while no user has limits of their own (the directory's
+ * anyOwnQuota, where it offers it) nobody is looked up either: with no quota configured a
+ * check is one SQLite pragma, not a user row read per RCPT and per delivery.
  * Standards: RFC 9208 §5.1 (resources); RFC 3463 X.2.2.
  * Security: an unknown user has the default limits (the caller decides about unknown users).
  * Limitations: the usage is the store's estimate (maildir-size.ts).
@@ -13,7 +15,7 @@ import {
 } from '../core/index.js';
 
 export interface MailboxQuotaOptions {
-  readonly directory: Pick<DirectoryLookup, 'findUser'>;
+  readonly directory: Pick<DirectoryLookup, 'findUser' | 'anyOwnQuota'>;
   readonly mailboxes: Pick<MailboxStore, 'usage'>;
   /** the `[quota]` default, read at each question (a reload changes it) */
   readonly defaults: () => QuotaLimit;
@@ -24,8 +26,10 @@ export class MailboxQuota implements QuotaGate {
 
   /** The user's own limits where set, the default otherwise. */
   async limitOf(user: string): Promise<QuotaLimit> {
-    const own = (await this.opts.directory.findUser(user))?.quota;
     const d = this.opts.defaults();
+    const dir = this.opts.directory;
+    if (dir.anyOwnQuota && !(await dir.anyOwnQuota())) return d;
+    const own = (await dir.findUser(user))?.quota;
     return { storage: own?.storage ?? d.storage, messages: own?.messages ?? d.messages };
   }
 

@@ -1,0 +1,40 @@
+/**
+ * @module sqlite-cached-value
+ * A value computed from a SQLite database and computed again only once the database changed:
+ * commits by other connections (the CLI writing while the server reads) are seen through
+ * `PRAGMA data_version`, which SQLite changes for exactly those; this connection's own writes
+ * call touch(). Asking costs one pragma, no table read: the quota gate asks at every RCPT and
+ * delivery whether any user has limits of their own (issue 11, the quota lookup).
+ * Standards: SQLite "PRAGMA data_version" (https://sqlite.org/pragma.html#pragma_data_version).
+ * Security: none.
+ * Limitations: the version is read before the value is computed, so a commit landing between
+ *   the two is seen at the next ask (the value is never older than its stamp says).
+ */
+export class SqliteCachedValue<T> {
+  #stamp: number | undefined;
+  #localWrites = 0;
+  #stampWrites = -1;
+  #value: T | undefined;
+
+  /** `version` reads PRAGMA data_version; `compute` reads the value. */
+  constructor(
+    private readonly version: () => number,
+    private readonly compute: () => T,
+  ) {}
+
+  /** This connection changed what the value depends on. */
+  touch(): void {
+    this.#localWrites++;
+  }
+
+  get(): T {
+    const v = this.version();
+    if (v !== this.#stamp || this.#stampWrites !== this.#localWrites || this.#value === undefined) {
+      const writes = this.#localWrites;
+      this.#value = this.compute();
+      this.#stamp = v;
+      this.#stampWrites = writes;
+    }
+    return this.#value;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The quota gate over the real SQLite directory: while no user has limits of their own it looks
+ * nobody up (the directory's anyOwnQuota, cached against PRAGMA data_version), and a quota set
+ * afterwards, through this connection or by another process's (the CLI's), applies at the next
+ * check: the cache is never stale.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { DirectoryLookup } from '../core/index.js';
+import { SqliteDirectory } from '../directory/index.js';
+import { MailboxQuota, MaildirStore } from './index.js';
+
+const user = 'suzana@dc.uece.br';
+const msg = (n: number): Readable => Readable.from([Buffer.from(`Subject: ${n}\r\n\r\nbody\r\n`)]);
+
+void test('MailboxQuota: no user row read while nobody has a quota; one set later (here or by another process) applies at once', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-quota-'));
+  const file = join(dir, 'directory.sqlite');
+  const server = await SqliteDirectory.open(file, { localDomains: ['dc.uece.br'] });
+  const cli = await SqliteDirectory.open(file);
+  try {
+    await server.addUser(user);
+    await server.addUser('ana@dc.uece.br');
+    let lookups = 0;
+    const counted: Pick<DirectoryLookup, 'findUser' | 'anyOwnQuota'> = {
+      findUser: (a) => (lookups++, server.findUser(a)),
+      anyOwnQuota: () => server.anyOwnQuota(),
+    };
+    const mailboxes = new MaildirStore(join(dir, 'mail'), { hostname: 'mx' });
+    let defaults = { storage: 0, messages: 0 };
+    const quota = new MailboxQuota({ directory: counted, mailboxes, defaults: () => defaults });
+    await mailboxes.deliver(user, msg(1), { uniqueKey: 'a' });
+    await mailboxes.deliver(user, msg(2), { uniqueKey: 'b' });
+
+    for (let i = 0; i < 5; i++) assert.equal(await quota.check(user, 100), 'ok');
+    assert.equal(lookups, 0, 'no quota anywhere: nobody looked up');
+    defaults = { storage: 0, messages: 2 };
+    assert.equal(await quota.check(user, 100), 'full', 'the default applies without a lookup');
+    assert.equal(lookups, 0);
+    defaults = { storage: 0, messages: 0 };
+
+    // another process (the CLI) sets a quota: the next check sees it
+    assert.equal(await cli.setUserQuota(user, { messages: 2 }), true);
+    assert.equal(await quota.check(user, 100), 'full', "another connection's quota applies at once");
+    assert.ok(lookups > 0, 'now the user is looked up');
+    assert.equal(await quota.check('ana@dc.uece.br', 100), 'ok', 'others keep the default');
+
+    // removed by the other process, set again through this connection
+    assert.equal(await cli.setUserQuota(user, { messages: null }), true);
+    assert.equal(await quota.check(user, 100), 'ok');
+    lookups = 0;
+    assert.equal(await quota.check(user, 100), 'ok');
+    assert.equal(lookups, 0, 'no quota left: no lookups again');
+    assert.equal(await server.setUserQuota(user, { storage: 50 }), true);
+    assert.equal(await quota.check(user, 100), 'too-big', "this connection's own change applies at once");
+  } finally {
+    await cli.close();
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
