@@ -53,6 +53,8 @@ export function canNarrow(needle: string): boolean {
 
 export class FolderTextIndex {
   readonly #accounts = new Map<string, Promise<AccountState>>();
+  /** the background work of every account, one after the other */
+  #chain: Promise<void> = Promise.resolve();
   #closed = false;
 
   constructor(
@@ -81,7 +83,8 @@ export class FolderTextIndex {
     void this.#state(user).then(
       (st) => {
         st.pending.set(folder, keys);
-        st.worker ??= this.#work(user, st).finally(() => (st.worker = undefined));
+        // one account at a time (a start with many accounts must not read all their files at once)
+        st.worker ??= (this.#chain = this.#chain.then(() => this.#work(user, st)).catch(() => undefined)).finally(() => (st.worker = undefined));
       },
       () => undefined, // the index cannot be read: searches read every message
     );

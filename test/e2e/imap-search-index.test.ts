@@ -1,7 +1,7 @@
 /**
- * IMAP SEARCH BODY/TEXT through the full-text index on Maildir (folder-text-index in
- * `search.sqlite`): the answers are the same as without the index for every message of
- * ../shared/corpora/messages and some eighty needles (substrings cut from the messages' own
+ * IMAP SEARCH BODY/TEXT (and SORT and THREAD with TEXT) through the full-text index on Maildir
+ * (folder-text-index in `search.sqlite`): the answers are the same as without the index for
+ * every message of ../shared/corpora/messages and some eighty needles (substrings cut from the messages' own
  * text at any offset, inside words, in other case, non-ASCII, too short to narrow, absent),
  * the index really narrows, a message delivered later is indexed as it arrives (no lazy build
  * at the first search), and a message sent over SMTP through `correio serve` is found at once.
@@ -38,7 +38,7 @@ async function corpusFiles(): Promise<string[]> {
 }
 
 /** A logged-in session with INBOX selected; `search` answers the UIDs of one UID SEARCH. */
-async function session(port: number): Promise<{ search(key: string, needle: string): Promise<string>; noop(): Promise<string[]>; close(): void }> {
+async function session(port: number): Promise<{ search(key: string, needle: string, command?: string): Promise<string>; noop(): Promise<string[]>; close(): void }> {
   const c = await LineClient.connect(port);
   let n = 0;
   const run = async (cmd: string | Buffer): Promise<string[]> => {
@@ -59,11 +59,11 @@ async function session(port: number): Promise<{ search(key: string, needle: stri
   await run(`LOGIN ${user} secret`);
   await run('SELECT INBOX');
   return {
-    search: async (key, needle) => {
+    search: async (key, needle, command = 'UID SEARCH CHARSET UTF-8') => {
       const bytes = Buffer.from(needle, 'utf8');
       // a non-synchronizing literal (RFC 7888): any octets, no continuation
-      const lines = await run(Buffer.concat([Buffer.from(`UID SEARCH CHARSET UTF-8 ${key} {${bytes.length}+}\r\n`), bytes]));
-      return lines.find((l) => l.startsWith('* SEARCH'))!.slice('* SEARCH'.length).trim();
+      const lines = await run(Buffer.concat([Buffer.from(`${command} ${key} {${bytes.length}+}\r\n`), bytes]));
+      return lines.find((l) => /^\* (SEARCH|SORT|THREAD)\b/.test(l))!.replace(/^\* (SEARCH|SORT|THREAD)/, '').trim();
     },
     noop: () => run('NOOP'),
     close: () => c.socket.destroy(),
@@ -133,6 +133,12 @@ void test('SEARCH BODY and TEXT answer the same with and without the index over 
         const want = await sb.search(key, needle);
         assert.equal(await sa.search(key, needle), want, `${key} ${JSON.stringify(needle)}`);
         if (want !== '') found++;
+      }
+      // SORT and THREAD take the same search criteria (RFC 5256 §3, §4)
+      if (i % 10 === 0) {
+        for (const command of ['UID SORT (SIZE) UTF-8', 'UID THREAD REFERENCES UTF-8']) {
+          assert.equal(await sa.search('TEXT', needle, command), await sb.search('TEXT', needle, command), `${command} TEXT ${JSON.stringify(needle)}`);
+        }
       }
       const c = await indexed.textCandidates(user, 'INBOX', needle);
       if (c && c.size < snap.messages.length / 2) narrowed++;
