@@ -166,6 +166,13 @@ const addressItem = (s: string): Result<string> => {
 
 const domainName = (v: unknown): Result<string> => (typeof v === 'string' ? domainItem(v) : bad('expected a domain name'));
 
+/** an http(s) URL; http:// only to a loopback host (util/http-url.ts) */
+const rspamdUrl = (v: unknown): Result<string> => {
+  if (typeof v !== 'string') return bad('expected a URL such as "http://127.0.0.1:11333"');
+  const problem = httpUrlProblem(v);
+  return problem === undefined ? ok(v) : bad(problem);
+};
+
 /** "HH:MM" (UTC) → minutes after midnight */
 const timeOfDay = (v: unknown): Result<number> => {
   const m = typeof v === 'string' ? /^([01]\d|2[0-3]):([0-5]\d)$/.exec(v) : null;
@@ -412,6 +419,12 @@ export const configSchema = z
         srs_old_secrets: field(listOf((s) => srsSecret(s), 'SRS secrets of at least 16 characters'), () => []),
         srs_max_age: field(duration, () => 21 * 86_400_000),
       }),
+    // content scan at end of data on the MX port (policy/rspamd.ts)
+    policy: table({
+      rspamd_url: optional(rspamdUrl),
+      rspamd_failure: field(oneOf(['accept', 'defer'] as const), () => 'accept' as const),
+      rspamd_timeout: field(duration, () => 20_000),
+    }),
     // the daily TLS-RPT and DMARC aggregate reports sent by serve itself (app/report-timer.ts)
     reports: table({
       send_tls: field(bool, () => false),

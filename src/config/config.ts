@@ -244,6 +244,8 @@ export interface Config {
   readonly metrics: { readonly listen: readonly ListenAddress[]; readonly isDefault: boolean };
   readonly mailAuth: MailAuthConfig;
   readonly abuse: AbuseConfig;
+  /** `[policy]`: the rspamd content scan on the MX port (docs/trust.md) */
+  readonly policy: { readonly rspamdUrl?: string; readonly rspamdFailure: 'accept' | 'defer'; readonly rspamdTimeout: number };
   /** `[reports]`: the daily reports `serve` sends itself (docs/trust.md) */
   readonly reports: ReportsConfig;
   /**

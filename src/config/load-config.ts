@@ -168,6 +168,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       srsOldSecrets: raw.mail_auth.srs_old_secrets,
       srsMaxAge: raw.mail_auth.srs_max_age,
     },
+    policy: { ...(raw.policy.rspamd_url !== undefined ? { rspamdUrl: raw.policy.rspamd_url } : {}), rspamdFailure: raw.policy.rspamd_failure, rspamdTimeout: raw.policy.rspamd_timeout },
     reports: { sendTls: raw.reports.send_tls, sendDmarc: raw.reports.send_dmarc, sendAt: raw.reports.send_at, receive: raw.reports.receive.map((a) => a.toLowerCase()) },
     abuse: {
       dnsbl: raw.abuse.dnsbl,

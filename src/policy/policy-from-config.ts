@@ -6,12 +6,14 @@
  * Security: sender rules and relay control always come from the directory here; AUTH on the
  *   MX port only with `smtp.auth_on_mx = true`.
  * Limitations: none. `mail_auth.verify_inbound` adds the trust checks when `dns` is given, as
- *   `[abuse]` adds the DNS lists; greylisting needs the caller's `greylist` store.
+ *   `[abuse]` adds the DNS lists, and `[policy] rspamd_url` the content scan (rspamd.ts);
+ *   greylisting needs the caller's `greylist` store.
  */
 import type { DirectoryLookup, ListenMode } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { DirectorySenderOwnership } from './sender-rules.js';
-import { buildSmtpPolicy, type AbuseChecks, type LookupAnswers, type StagePolicy } from './smtp-policy.js';
+import { buildSmtpPolicy, type AbuseChecks, type InboundCheck, type LookupAnswers, type StagePolicy } from './smtp-policy.js';
+import { mergeVerdicts, rspamdScan } from './rspamd.js';
 import { DnsList } from './dns-lists.js';
 import type { GreylistStore } from './greylist.js';
 import { authenticateInbound, type RawLookup } from './trust/inbound.js';
@@ -47,9 +49,7 @@ function abuseFromConfig(config: Config, lookups: PolicyLookups): AbuseChecks {
 
 export function smtpPolicyFromConfig(config: Config, lookups: PolicyLookups): Readonly<Record<ListenMode, StagePolicy>> {
   const s = config.smtp;
-  const { directory, dns } = lookups;
-  const a = config.mailAuth;
-  const settings = { authservId: config.hostname, dmarcReject: a.dmarcReject, temperror: a.temperror, dkimMinKeyBits: a.dkimMinKeyBits, trustedArcSealers: a.trustedArcSealers };
+  const { directory } = lookups;
   return buildSmtpPolicy({
     hostname: config.hostname,
     maxMessageSize: s.maxMessageSize,
@@ -62,9 +62,34 @@ export function smtpPolicyFromConfig(config: Config, lookups: PolicyLookups): Re
     isLocalDomain: (domain) => directory.isLocalDomain(domain),
     ...(lookups.answers ? { answers: lookups.answers } : {}),
     abuse: abuseFromConfig(config, lookups),
-    // mail_auth.verify_inbound: SPF, DKIM and DMARC at end of data on the MX listeners
-    ...(a.verifyInbound && dns
-      ? { inbound: (session, sender, message, header) => authenticateInbound(settings, { ...dns, ...(lookups.dmarcReports ? { report: lookups.dmarcReports } : {}) }, session, sender, message, header.fields) }
-      : {}),
+    ...messageChecks(config, lookups),
   });
+}
+
+/**
+ * The whole-message checks at end of data on the MX listeners: `mail_auth.verify_inbound`
+ * (SPF, DKIM, DMARC) and `[policy] rspamd_url` (content scan), run together, one verdict.
+ */
+function messageChecks(config: Config, lookups: PolicyLookups): { inbound?: InboundCheck } {
+  const a = config.mailAuth;
+  const dns = lookups.dns;
+  const settings = { authservId: config.hostname, dmarcReject: a.dmarcReject, temperror: a.temperror, dkimMinKeyBits: a.dkimMinKeyBits, trustedArcSealers: a.trustedArcSealers };
+  const trust: InboundCheck | undefined =
+    a.verifyInbound && dns
+      ? (session, sender, message, header) => authenticateInbound(settings, { ...dns, ...(lookups.dmarcReports ? { report: lookups.dmarcReports } : {}) }, session, sender, message, header.fields)
+      : undefined;
+  const p = config.policy;
+  const rspamd = p.rspamdUrl;
+  const scan: InboundCheck | undefined =
+    rspamd !== undefined ? (session, sender, message) => rspamdScan({ url: rspamd, onFailure: p.rspamdFailure, timeoutMs: p.rspamdTimeout, hostname: config.hostname }, session, sender, message) : undefined;
+  if (trust && scan) {
+    return {
+      inbound: async (session, sender, message, header) => {
+        const [t, r] = await Promise.all([trust(session, sender, message, header), scan(session, sender, message, header)]);
+        return mergeVerdicts(t, r);
+      },
+    };
+  }
+  const one = trust ?? scan;
+  return one ? { inbound: one } : {};
 }
