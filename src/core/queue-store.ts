@@ -45,6 +45,13 @@ export interface EnvelopeLeases {
    * instead, and the returned cursor (taken before that read) is valid for the next call.
    */
   changesSince?(cursor: string | undefined): Promise<QueueChanges>;
+  /**
+   * Optional: one of the `limit` slots of `route` (a destination), counted across every node
+   * sharing the queue, so a per-destination connection limit holds for all of them; the
+   * release function, or undefined when all are taken. A slot lasts as a lease does: a dead
+   * node's slots come back when they run out.
+   */
+  routeSlot?(route: string, limit: number): Promise<(() => Promise<void>) | undefined>;
 }
 
 export interface QueueChanges {

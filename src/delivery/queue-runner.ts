@@ -32,6 +32,7 @@ import {
 } from '../core/index.js';
 import { QueueScheduler, applyControl, applyResult, expire, noticeResult, shutdownError, type Batch, type ControlAction, type Outcome } from '../queue/index.js';
 import { NoticeSender } from './notice-sender.js';
+import { slotRetryMs, takeRouteSlot } from './route-slots.js';
 import { claimBatch } from './batch-claim.js';
 import { attemptDelivery } from './delivery-attempt.js';
 import { rescanStore } from './store-rescan.js';
@@ -67,6 +68,10 @@ export class QueueRunner implements QueueControl {
   readonly #pollMs: number;
   readonly #stopGraceMs: number;
   readonly #claimRetryMs: number;
+  /** delivery batches to route limits across nodes */
+  readonly #perRoute: number;
+  /** batches that did not start (no route slot free): their envelopes wait until then */
+  readonly #notBefore = new WeakMap<Batch, number>();
   /** a shared store could not claim: no new batches before this time */
   #pausedUntil = 0;
   readonly #queue: QueueScheduler;
@@ -96,6 +101,7 @@ export class QueueRunner implements QueueControl {
     this.#pollMs = opts.pollIntervalMs ?? 30_000;
     this.#stopGraceMs = Math.max(0, opts.stopGraceMs ?? 5_000);
     this.#claimRetryMs = Math.max(0, opts.claimRetryMs ?? 5_000);
+    this.#perRoute = Math.max(1, opts.perRouteConcurrency ?? 20);
     this.#queue = new QueueScheduler({ policy: opts.scheduler, concurrency: opts.concurrency, perRouteConcurrency: opts.perRouteConcurrency });
     this.#notices = new NoticeSender({
       notifier: opts.notifier,
@@ -315,7 +321,8 @@ export class QueueRunner implements QueueControl {
         await this.#store.leases?.release(b.envelopes.map((e) => e.id)).catch((err: unknown) => publishError(err, 'releasing leases'));
         // anything still busy here had no notice pending: free it for a later pass
         const now = this.#clock.now();
-        for (const e of b.envelopes) if (!this.#notices.isPending(b.messageId, e.id)) this.#queue.free(e.id, now);
+        const notBefore = this.#notBefore.get(b) ?? now;
+        for (const e of b.envelopes) if (!this.#notices.isPending(b.messageId, e.id)) this.#queue.free(e.id, now, notBefore);
         // counted as running until its notices are out, so idle() means "nothing left to do"
         this.#queue.finish(b);
         this.#jobs.delete(job);
@@ -363,7 +370,16 @@ export class QueueRunner implements QueueControl {
       }
       return;
     }
-    const results = await attemptDelivery(b, this.#transports, this.#store, this.#abort.signal);
+    // a destination's connection limit holds across the nodes sharing the queue (route-slots.ts)
+    const slot = await takeRouteSlot(this.#store.leases, b.route, this.#perRoute).catch((err: unknown) => {
+      publishError(err, 'taking a route slot');
+      return 'busy' as const;
+    });
+    if (slot === 'busy') {
+      this.#notBefore.set(whole, this.#clock.now() + slotRetryMs);
+      return;
+    }
+    const results = await attemptDelivery(b, this.#transports, this.#store, this.#abort.signal).finally(() => slot?.().catch((err: unknown) => publishError(err, 'releasing a route slot')));
     const stopped = this.#abort.signal.aborted;
     const byId = new Map(results.map((r) => [r.envelopeId, r]));
     const done = this.#clock.now();

@@ -32,6 +32,8 @@ export class PgEnvelopeLeases implements EnvelopeLeases {
   readonly #leaseMs: number;
   /** envelope id → the fencing token of the lease this node holds on it */
   readonly #held = new Map<EnvelopeId, string>();
+  /** route slots this node holds: fencing token → the slot */
+  readonly #slots = new Map<string, { route: string; slot: number }>();
   #heartbeat: NodeJS.Timeout | undefined;
   /** when this node last removed old records of envelopes that left (ms) */
   #pruned = 0;
@@ -118,8 +120,48 @@ export class PgEnvelopeLeases implements EnvelopeLeases {
     await this.#pool.query(`DELETE FROM queue_gone WHERE gone_at < now() - $1 * interval '1 millisecond'`, [goneKeptMs]);
   }
 
-  /** Renews every lease held now; a lease taken over meanwhile is not renewed (its writes stay fenced). */
+  /**
+   * One free slot of `route` (0 … limit-1: free when no row is there or its holder's time ran
+   * out). Two nodes taking the same free slot at once: the primary key lets one win, the other
+   * tries the next free one.
+   */
+  async routeSlot(route: string, limit: number): Promise<(() => Promise<void>) | undefined> {
+    for (let tries = 0; tries < 3; tries++) {
+      const r = await this.#pool.query<{ slot: number; token: string }>(
+        `WITH free AS (
+           SELECT s FROM generate_series(0, $3::int - 1) AS s
+           WHERE NOT EXISTS (SELECT 1 FROM queue_route_slots q WHERE q.route = $1 AND q.slot = s AND q.until >= now())
+           ORDER BY random() LIMIT 1)
+         INSERT INTO queue_route_slots (route, slot, owner, token, until)
+         SELECT $1, s, $2, nextval('queue_lease_tokens'), now() + $4 * interval '1 millisecond' FROM free
+         ON CONFLICT (route, slot) DO UPDATE SET owner = excluded.owner, token = excluded.token, until = excluded.until
+           WHERE queue_route_slots.until < now()
+         RETURNING slot, token::text`,
+        [route, this.#owner, limit, this.#leaseMs],
+      );
+      const row = r.rows[0];
+      if (row) {
+        this.#slots.set(row.token, { route, slot: row.slot });
+        this.#arm();
+        return async () => {
+          this.#slots.delete(row.token);
+          await this.#pool.query('DELETE FROM queue_route_slots WHERE route = $1 AND slot = $2 AND token = $3', [route, row.slot, row.token]);
+        };
+      }
+      const busy = await this.#pool.query<{ n: string }>('SELECT count(*) AS n FROM queue_route_slots WHERE route = $1 AND slot < $2 AND until >= now()', [route, limit]);
+      if (Number(busy.rows[0].n) >= limit) return undefined;
+    }
+    return undefined;
+  }
+
+  /** Renews every lease and route slot held now; a lease taken over meanwhile is not renewed (its writes stay fenced). */
   async renew(): Promise<void> {
+    if (this.#slots.size > 0) {
+      await this.#pool.query(`UPDATE queue_route_slots SET until = now() + $2 * interval '1 millisecond' WHERE token = ANY($1::bigint[])`, [
+        [...this.#slots.keys()],
+        this.#leaseMs,
+      ]);
+    }
     const pairs = this.#pairs([...this.#held.keys()]);
     if (pairs.ids.length === 0) return;
     await this.#pool.query(
@@ -149,7 +191,7 @@ export class PgEnvelopeLeases implements EnvelopeLeases {
   #arm(): void {
     if (this.#heartbeat) return;
     this.#heartbeat = setInterval(() => {
-      if (this.#held.size === 0) {
+      if (this.#held.size === 0 && this.#slots.size === 0) {
         this.close();
         return;
       }

@@ -9,7 +9,9 @@
  *   not know survive), and its lease: owner, expiry and fencing token (a sequence, so a
  *   token is never reused);
  * - (version 2) changed_xid and queue_gone: what changed and what left, by transaction id, for
- *   incremental rescans (PgEnvelopeLeases.changesSince).
+ *   incremental rescans (PgEnvelopeLeases.changesSince);
+ * - (version 3) queue_route_slots: the slots of each route's connection limit, held by nodes
+ *   under an expiry (PgEnvelopeLeases.routeSlot).
  * Ids sort byte-wise (COLLATE "C"): they are base32 and oldest-first in that order.
  * Standards: none.
  * Security: none (schema only).
@@ -79,6 +81,20 @@ export const queueSchema: SchemaComponent = {
             END $$;
             CREATE TRIGGER queue_envelopes_gone AFTER DELETE ON queue_envelopes
               FOR EACH ROW EXECUTE FUNCTION queue_envelope_gone();`,
+    },
+    {
+      version: 3,
+      name: 'route slots: per-destination connection limits across nodes',
+      // a row is one of a route's `limit` slots, held by a node until `until` (renewed by the
+      // leases' heartbeat): a dead node's slots come back when they run out
+      sql: `CREATE TABLE queue_route_slots (
+              route text COLLATE "C" NOT NULL,
+              slot integer NOT NULL,
+              owner text NOT NULL,
+              token bigint NOT NULL,
+              until timestamptz NOT NULL,
+              PRIMARY KEY (route, slot)
+            );`,
     },
   ],
 };

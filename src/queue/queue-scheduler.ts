@@ -112,11 +112,16 @@ export class QueueScheduler {
     this.#busy.delete(id);
   }
 
-  /** Ends an envelope's busy state and files it again (when it is still queued). */
-  free(id: EnvelopeId, now: number): void {
+  /**
+   * Ends an envelope's busy state and files it again (when it is still queued); with
+   * `notBefore` after `now`, it waits until then first (its attempt did not start).
+   */
+  free(id: EnvelopeId, now: number, notBefore = now): void {
     if (!this.#busy.delete(id)) return;
     const env = this.#index.get(id);
-    if (env) this.#classify(env, now);
+    if (!env) return;
+    if (notBefore > now) this.#wait(id, notBefore);
+    else this.#classify(env, now);
   }
 
   /** The earliest time a waiting envelope comes due (Infinity when none waits). */
