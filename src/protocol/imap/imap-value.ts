@@ -32,7 +32,12 @@ export class ImapRun {
   constructor(readonly items: readonly ImapValue[]) {}
 }
 
-export type ImapValue = null | number | bigint | string | Buffer | ImapAtom | ImapLiteral | ImapRun | readonly ImapValue[];
+/** Octets already encoded (a value encoded once and kept: fetch-cache), written as they are. */
+export class ImapEncoded {
+  constructor(readonly data: Buffer) {}
+}
+
+export type ImapValue = null | number | bigint | string | Buffer | ImapAtom | ImapLiteral | ImapRun | ImapEncoded | readonly ImapValue[];
 
 /** Whether the octets may be sent as a quoted string (RFC 9051 §4.3). */
 function quotable(b: Buffer, utf8: boolean): boolean {
@@ -58,6 +63,7 @@ export function encodeValue(v: ImapValue, out: Buffer[], utf8 = false): void {
   if (v === null) out.push(Buffer.from('NIL'));
   else if (typeof v === 'number' || typeof v === 'bigint') out.push(Buffer.from(String(v)));
   else if (v instanceof ImapAtom) out.push(Buffer.from(v.text, 'utf8'));
+  else if (v instanceof ImapEncoded) out.push(v.data);
   else if (v instanceof ImapRun) {
     for (const x of v.items) encodeValue(x, out, utf8);
   } else if (v instanceof ImapLiteral) {

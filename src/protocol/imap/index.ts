@@ -27,7 +27,7 @@ export {
   type SequenceSet,
   type SeqRange,
 } from './sequence-set.js';
-export { encodeValue, encodeValueBuffer, atom, astring, ImapAtom, ImapLiteral, ImapRun, type ImapValue } from './imap-value.js';
+export { encodeValue, encodeValueBuffer, atom, astring, ImapAtom, ImapEncoded, ImapLiteral, ImapRun, type ImapValue } from './imap-value.js';
 export { parseMimeTree, findPart, parseParams, type MimePart, type ContentType } from './mime-tree.js';
 export { messageText, bodyText, headerBlockText, decodeEncodedWords } from './message-text.js';
 export { envelopeOf, addressList, firstMailbox } from './envelope.js';

@@ -13,16 +13,19 @@
 import type { FetchItem } from '../../protocol/imap/index.js';
 import {
   ImapAtom,
+  ImapEncoded,
   ImapLiteral,
   atom,
   bodyStructure,
   encodeValue,
+  encodeValueBuffer,
   envelopeOf,
   findPart,
   formatDateTime,
   type ImapValue,
   type MimePart,
 } from '../../protocol/imap/index.js';
+import type { CachedItem } from './fetch-cache.js';
 import type { LoadedMessage } from './message-reader.js';
 import { flagsOf, type ViewMessage } from './selected-mailbox.js';
 import { decodeTransfer } from '../../protocol/mime/index.js';
@@ -30,6 +33,17 @@ import { decodeTransfer } from '../../protocol/mime/index.js';
 /** Whether any item needs the message's octets. */
 export function needsContent(items: readonly FetchItem[]): boolean {
   return items.some((i) => !['FLAGS', 'UID', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ'].includes(i.kind));
+}
+
+/** One message's entries of the fetch cache (fetch-cache). */
+export interface MessageFetchCache {
+  get(item: CachedItem): Buffer | undefined;
+  set(item: CachedItem, data: Buffer): void;
+}
+
+/** Whether the message must be read for `items`, given what `cache` holds of it. */
+export function needsRead(items: readonly FetchItem[], cache: MessageFetchCache | undefined): boolean {
+  return items.some((i) => needsContent([i]) && !((i.kind === 'ENVELOPE' || i.kind === 'BODYSTRUCTURE' || i.kind === 'BODY') && cache?.get(i.kind)));
 }
 
 /** Whether an item sets \Seen (RFC 9051 §6.4.5: BODY[] without PEEK, RFC822, RFC822.TEXT, BINARY[]). */
@@ -121,9 +135,19 @@ export function fetchResponse(
   m: ViewMessage,
   items: readonly FetchItem[],
   msg: LoadedMessage | undefined,
-  opts: { uid: boolean; flagsChanged: boolean; modseq?: boolean },
+  opts: { uid: boolean; flagsChanged: boolean; modseq?: boolean; cache?: MessageFetchCache },
 ): Buffer {
   const values: ImapValue[] = [];
+  // the value encoded once and kept (it depends on the content only), or made now
+  const cached = (item: CachedItem, make: () => ImapValue): ImapValue => {
+    const hit = opts.cache?.get(item);
+    if (hit) return new ImapEncoded(hit);
+    const v = make();
+    if (!opts.cache) return v;
+    const data = encodeValueBuffer(v);
+    opts.cache.set(item, data);
+    return new ImapEncoded(data);
+  };
   const kinds = new Set(items.map((i) => i.kind));
   if (opts.uid && !kinds.has('UID')) values.push(atom('UID'), m.uid);
   for (const item of items) {
@@ -144,11 +168,11 @@ export function fetchResponse(
         values.push(atom('RFC822.SIZE'), m.size);
         break;
       case 'ENVELOPE':
-        values.push(atom('ENVELOPE'), envelopeOf(msg!.tree.fields));
+        values.push(atom('ENVELOPE'), cached('ENVELOPE', () => envelopeOf(msg!.tree.fields)));
         break;
       case 'BODYSTRUCTURE':
       case 'BODY':
-        values.push(atom(item.kind), bodyStructure(msg!.buf, msg!.tree, item.kind === 'BODYSTRUCTURE'));
+        values.push(atom(item.kind), cached(item.kind, () => bodyStructure(msg!.buf, msg!.tree, item.kind === 'BODYSTRUCTURE')));
         break;
       case 'RFC822':
         values.push(atom('RFC822'), new ImapLiteral(msg!.buf));

@@ -17,6 +17,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { channels, type MailFolderStore, type QuotaGate } from '../../core/index.js';
 import { AuthThrottle } from '../../policy/auth-throttle.js';
+import { FetchCache } from './fetch-cache.js';
 import { MailboxHub } from './mailbox-hub.js';
 import type { ImapSession } from './imap-session.js';
 import type { ImapSessionContext } from './session-types.js';
@@ -84,6 +85,7 @@ export class ImapServer {
       appendLimit: options.appendLimit ?? 25 * 1024 * 1024,
       idlePollMs: options.idlePollMs ?? 1000,
       hub: new MailboxHub(),
+      fetchCache: new FetchCache(),
       ...(options.quota ? { quota: options.quota } : {}),
     };
     this.maxConnections = options.maxConnections ?? 500;

@@ -22,7 +22,8 @@ import { esearchParts } from './esearch-response.js';
 import { folderError, folderName } from './mailbox-names.js';
 import { overQuota } from './quota-commands.js';
 import { MessageTooLarge, type LoadedMessage } from './message-reader.js';
-import { fetchResponse, needsContent, setsSeen, UnknownCte } from './fetch-response.js';
+import type { CachedItem } from './fetch-cache.js';
+import { fetchResponse, needsContent, needsRead, setsSeen, UnknownCte } from './fetch-response.js';
 import { matches, needsMessage } from './search-matcher.js';
 import { flagsOf, splitFlags, type SelectedMailbox, type ViewMessage } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
@@ -99,7 +100,9 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
       continue;
     }
     let msg: LoadedMessage | undefined;
-    if (content) {
+    const fc = io.ctx.fetchCache;
+    const cache = fc && { get: (item: CachedItem) => fc.get(io.user, sel.folder, m.key, item), set: (item: CachedItem, data: Buffer) => fc.set(io.user, sel.folder, m.key, item, data) };
+    if (content && needsRead(c.items, cache)) {
       try {
         msg = await load(io, sel, m);
       } catch {
@@ -113,7 +116,7 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
     const flagsChanged = seenNow.has(m.uid);
     let data: Buffer;
     try {
-      data = fetchResponse(seq, m, c.items, msg, { uid: c.uid, flagsChanged, modseq: since !== undefined || (flagsChanged && io.condstore) });
+      data = fetchResponse(seq, m, c.items, msg, { uid: c.uid, flagsChanged, modseq: since !== undefined || (flagsChanged && io.condstore), ...(cache && { cache }) });
     } catch (err) {
       if (err instanceof UnknownCte) return no('Unknown Content-Transfer-Encoding', 'UNKNOWN-CTE');
       throw err;

@@ -9,6 +9,7 @@ import type tls from 'node:tls';
 import type { MailFolderStore, QuotaGate } from '../../core/index.js';
 import type { AuthThrottle } from '../../policy/auth-throttle.js';
 import type { MailboxHub } from './mailbox-hub.js';
+import type { FetchCache } from './fetch-cache.js';
 import type { MessageReader } from './message-reader.js';
 import type { SelectedMailbox, SyncModes } from './selected-mailbox.js';
 
@@ -32,6 +33,8 @@ export interface ImapSessionContext {
   readonly appendLimit: number;
   readonly idlePollMs: number;
   readonly hub: MailboxHub;
+  /** encoded ENVELOPE/BODYSTRUCTURE/BODY of fetched messages, shared by the sessions */
+  readonly fetchCache?: FetchCache;
   /** mailbox quotas (RFC 9208): QUOTA commands and OVERQUOTA; absent: not advertised */
   readonly quota?: QuotaGate;
 }

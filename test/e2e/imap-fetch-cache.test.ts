@@ -1,0 +1,87 @@
+/**
+ * The fetch cache (server/imap/fetch-cache.ts): a second `FETCH 1:* (ENVELOPE BODYSTRUCTURE
+ * BODY FLAGS)` over every message of ../shared/corpora/messages answers byte for byte as the
+ * first, without opening a single message file; FLAGS still follow a STORE; BODY[] still
+ * reads the file.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { MaildirFolders, MaildirStore } from '../../src/mailbox/index.js';
+import { ImapServer } from '../../src/server/imap/index.js';
+import { LineClient } from '../helpers/net.js';
+import { corporaDir } from '../helpers/paths.js';
+
+const corpus = join(corporaDir, 'messages');
+const user = 'suzana@dc.uece.br';
+
+/** Everything the server sends for one command, up to and with its tagged line. */
+async function exchange(c: LineClient, tag: string, cmd: string): Promise<Buffer> {
+  c.write(`${tag} ${cmd}\r\n`);
+  const lines: string[] = [];
+  for (;;) {
+    const l = await c.readLine(60_000);
+    if (l === undefined) throw new Error(`no answer to ${cmd}`);
+    lines.push(l);
+    if (l.startsWith(`${tag} `)) {
+      assert.match(l, new RegExp(`^${tag} OK`), cmd);
+      return Buffer.from(lines.slice(0, -1).join('\n'), 'latin1');
+    }
+  }
+}
+
+void test('a second FETCH of ENVELOPE and BODYSTRUCTURE answers the same without reading the files', { skip: existsSync(corpus) ? false : `${corpus} is absent` }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'correio-fetch-cache-'));
+  const store = new MaildirStore(join(root, 'mail'), { hostname: 'mx' });
+  const folders = new MaildirFolders(store);
+  let opens = 0;
+  // the real folder store, its open() counted
+  const counted = new Proxy(folders, {
+    get(target, p) {
+      if (p === 'open') return (...a: Parameters<MaildirFolders['open']>) => (opens++, target.open(...a));
+      const v = Reflect.get(target, p) as unknown;
+      return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const server = new ImapServer({ hostname: 'mx', folders: counted, authenticate: (u, p) => Promise.resolve(u === user && p === 'secret'), authFailureDelayMs: 1 });
+  try {
+    const files: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const e of await readdir(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (/\.(eml|msg)$/.test(e.name) || /\/(mimekit|python-email)\/.*\.txt$/.test(p)) files.push(p);
+      }
+    };
+    await walk(corpus);
+    for (const [i, f] of files.sort().entries()) await store.deliver(user, Readable.from([await readFile(f)]), { uniqueKey: `c${i}` });
+    const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
+    const c = await LineClient.connect(bound.port);
+    await c.readLine();
+    await exchange(c, 'a', `LOGIN ${user} secret`);
+    await exchange(c, 'b', 'SELECT INBOX');
+    const items = 'FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE BODY)';
+    const first = await exchange(c, 'c', items);
+    const read = opens;
+    assert.ok(read >= files.length, `the first FETCH read the files (${read})`);
+    const second = await exchange(c, 'd', items);
+    assert.equal(opens, read, 'the second FETCH opened no file');
+    assert.ok(second.equals(first), 'byte for byte the same answer');
+    // flags are not cached
+    await exchange(c, 'e', 'STORE 1 +FLAGS.SILENT (\\Flagged)');
+    const third = await exchange(c, 'f', 'FETCH 1 (FLAGS ENVELOPE)');
+    assert.match(third.toString('latin1'), /^\* 1 FETCH \(FLAGS \([^)]*\\Flagged[^)]*\) ENVELOPE /);
+    assert.equal(opens, read);
+    // content itself still comes from the file
+    await exchange(c, 'g', 'FETCH 1 BODY.PEEK[]');
+    assert.equal(opens, read + 1);
+    c.socket.destroy();
+  } finally {
+    await server.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
