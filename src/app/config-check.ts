@@ -18,7 +18,7 @@ import { makeResolver } from './configured-resolver.js';
 import { checkDataDirWritable } from './data-dir-checks.js';
 import { checkDkimKeys } from './dkim-checks.js';
 import { checkListeners } from './listener-checks.js';
-import { checkAliasesFileSyntax, checkRoleMailboxes, checkShadowedMailboxes } from './name-checks.js';
+import { checkAliasesFileSyntax, checkForeignDomains, checkRoleMailboxes, checkShadowedMailboxes } from './name-checks.js';
 import { checkTlsCertificate } from './tls-checks.js';
 
 export type { Check, CheckFinding, CheckInput } from './check-types.js';
@@ -84,7 +84,7 @@ export const checkAliases: Check = async ({ config, directory }) => {
 /** Every check `correio check` runs, in order. Add new checks here. */
 export const checks: readonly Check[] = [
   checkDirectoryIntegrity, checkConfiguredFiles, checkAliasesFileSyntax, checkDomains, checkUserDomains, checkAliases,
-  checkRoleMailboxes, checkShadowedMailboxes, checkListeners, checkTlsCertificate, checkDkimKeys, checkDataDirWritable,
+  checkRoleMailboxes, checkShadowedMailboxes, checkForeignDomains, checkListeners, checkTlsCertificate, checkDkimKeys, checkDataDirWritable,
 ];
 
 /** Runs every check in order. */

@@ -2,7 +2,8 @@
  * @module name-checks
  * `correio check`'s findings about names: the aliases file's syntax (file:line), the role
  * mailboxes every domain must have (postmaster; abuse when the site has one anywhere) and
- * aliases, roles or lists that take a user's name so that the user's mailbox never gets mail.
+ * aliases, roles or lists that take a user's name so that the user's mailbox never gets mail,
+ * and aliases, lists and roles in domains that are not in `local_domains` (never used).
  * Each is answered by the server's own resolver (configured-resolver), so what check says is
  * what delivery does.
  * Standards: RFC 5321 §4.5.1 (postmaster must be accepted and delivered); RFC 2142 §4 (abuse);
@@ -105,6 +106,36 @@ export const checkShadowedMailboxes: Check = async ({ config, directory }) => {
       level: 'error',
       message: `${what} shadows the mailbox ${user.address}: its mail never reaches the mailbox (name the user among the targets to keep a copy, or delete one of them)`,
     });
+  }
+  return out;
+};
+
+/** The domain of an entry's name (local@domain, or @domain for a catch-all), lower-cased. */
+function domainOf(name: string): string {
+  return name.slice(name.lastIndexOf('@') + 1).toLowerCase();
+}
+
+/**
+ * Aliases (directory and aliases file), lists and roles whose domain is not in local_domains:
+ * mail for such an address is relayed or refused as for any other domain, so the entry is
+ * never used (typically left behind when a domain was removed from local_domains).
+ */
+export const checkForeignDomains: Check = async ({ config, directory }) => {
+  const local = new Set(config.localDomains.map((d) => d.toLowerCase()));
+  const aliases = await loadedAliases(config);
+  const entries: [string, string, string][] = [];
+  for (const a of await directory.listAliases()) entries.push(['alias', a.name, whereDefined(a.name, a.source, aliases.map())]);
+  for (const a of aliases.map().values()) entries.push(['alias', a.name, whereDefined(a.name, a.source, aliases.map())]);
+  for (const l of await directory.listLists()) entries.push(['list', l.address, 'the directory']);
+  for (const r of await directory.listRoles()) entries.push(['role', r.address, 'the directory']);
+  const out: CheckFinding[] = [];
+  const seen = new Set<string>();
+  for (const [kind, name, where] of entries) {
+    const domain = domainOf(name);
+    if (!name.includes('@') || local.has(domain) || seen.has(`${kind} ${name.toLowerCase()}`)) continue;
+    seen.add(`${kind} ${name.toLowerCase()}`);
+    const fix = where === 'the directory' ? `correio ${kind} delete ${name}` : `remove it from ${where}`;
+    out.push({ level: 'error', message: `${kind} ${name} (${where}): ${domain} is not in local_domains, so mail to it never reaches this ${kind}: add ${domain} to local_domains or ${fix}` });
   }
   return out;
 };

@@ -119,6 +119,28 @@ void describe('correio check findings', { concurrency: 2 }, () => {
     assert.equal(r.code, 0, r.stdout);
   });
 
+  void test('aliases, lists and roles in a domain that is no longer in local_domains', async () => {
+    const dir = await site('aliases_file = "aliases"\n');
+    await writeFile(join(dir, 'aliases'), 'x@c.example: ana@a.example\n');
+    assert.equal((await runCli(['user', 'add', 'ana@a.example'], { cwd: dir })).code, 0);
+    assert.equal((await runCli(['alias', 'set', 'info@b.example', 'ana@a.example'], { cwd: dir })).code, 0);
+    assert.equal((await runCli(['list', 'create', 'team@b.example', '--owner', 'ana@a.example'], { cwd: dir })).code, 0);
+    assert.equal((await runCli(['role', 'set', 'chefe@b.example', 'ana@a.example'], { cwd: dir })).code, 0);
+    const text = await readFile(join(dir, 'correio.toml'), 'utf8');
+    await writeFile(join(dir, 'correio.toml'), text.replace('local_domains = ["a.example", "b.example"]', 'local_domains = ["a.example"]'));
+    const before = await listing(join(dir, 'data'));
+    const r = await runCli(['check'], { cwd: dir });
+    assert.equal(r.code, 78, r.stdout);
+    const file = join(dir, 'aliases');
+    assert.deepEqual(lines(r, 'error').filter((e) => e.includes('is not in local_domains')), [
+      'alias info@b.example (the directory): b.example is not in local_domains, so mail to it never reaches this alias: add b.example to local_domains or correio alias delete info@b.example',
+      `alias x@c.example (${file}:1): c.example is not in local_domains, so mail to it never reaches this alias: add c.example to local_domains or remove it from ${file}:1`,
+      'list team@b.example (the directory): b.example is not in local_domains, so mail to it never reaches this list: add b.example to local_domains or correio list delete team@b.example',
+      'role chefe@b.example (the directory): b.example is not in local_domains, so mail to it never reaches this role: add b.example to local_domains or correio role delete chefe@b.example',
+    ]);
+    assert.deepEqual(await listing(join(dir, 'data')), before);
+  });
+
   void test('listen addresses: a port another process holds (named), a socket folder that does not exist', async () => {
     const port = await freePort();
     const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${port}, '127.0.0.1', () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
