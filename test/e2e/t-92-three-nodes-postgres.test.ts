@@ -8,9 +8,13 @@
  * - A client that read a folder on node A and reconnects to node C resumes with QRESYNC: the
  *   same UIDVALIDITY, the expunge made meanwhile as VANISHED (EARLIER), the flag change with
  *   its MODSEQ.
- * - Messages submitted round-robin to the three nodes while node B is killed with SIGKILL in
- *   the middle: every message that got 250 reaches every mailbox, none reaches a mailbox
- *   twice (delivery is idempotent on the envelope in PostgreSQL), and the queue drains.
+ * - Messages submitted round-robin to the three nodes (to local users and to a remote peer that
+ *   holds its replies, so deliveries stay in flight) while node B is killed with SIGKILL in
+ *   the middle, once it is seen holding leases: B died holding leases; every message that got
+ *   250 reaches every mailbox and the remote peer, none reaches a mailbox twice (delivery is
+ *   idempotent on the envelope in PostgreSQL), B's leases are taken over (its remote
+ *   deliveries reach the peer), duplicates there are at most the leases B held, and the queue
+ *   drains.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +22,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow, type ExpungeEvent, type FlagsEvent } from 'imapflow';
 import pg from 'pg';
+import { startCountingSink } from '../helpers/counting-smtp-sink.js';
 import { freePort } from '../helpers/net.js';
 import { pgUnavailable, withTestDatabase } from '../helpers/pg.js';
 import { sendMail, startSiteProcess, waitFor } from '../helpers/site.js';
@@ -37,6 +42,16 @@ async function scalar(url: string, sql: string): Promise<number> {
   }
 }
 
+async function rows<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[]): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<T>(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
 function imap(port: number, host: string, opts: { qresync?: boolean } = {}): ImapFlow {
   // imapflow idles by itself once nothing else is to do (autoIdleDelay)
   return new ImapFlow({ host, port, secure: false, tls: { rejectUnauthorized: false }, auth: { user: reader, pass: 'secret' }, logger: false, autoIdleDelay: 200, ...opts });
@@ -50,8 +65,11 @@ void describe('t-92 three nodes on one PostgreSQL (directory, queue and mailboxe
       const hosts = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
       const imapPorts = await Promise.all(hosts.map((h) => freePort(h)));
       const httpPorts = await Promise.all(hosts.map((h) => freePort(h)));
+      // a remote destination that holds its replies while the test wants deliveries in flight
+      const far = await startCountingSink();
       const tables = (i: number): string =>
         `[storage]\nurl = ${JSON.stringify(db.url)}\nlease = "3s"\npoll_interval = "1s"\n` +
+        `[delivery.routes]\n"remote.example" = "smtp:[127.0.0.1]:${far.port}"\n` +
         `[metrics]\nlisten = []\n[imap]\nlisten = ["${hosts[i]}:${imapPorts[i]}"]\n[http]\nlisten = ["${hosts[i]}:${httpPorts[i]}"]\n`;
       const start = (i: number, extra: { users?: string[] } = {}): ReturnType<typeof startSiteProcess> =>
         startSiteProcess({ domains: ['dc.uece.br'], host: hosts[i], hostname: `${'abc'[i]}.dc.uece.br`, tables: tables(i), ...extra });
@@ -160,27 +178,49 @@ void describe('t-92 three nodes on one PostgreSQL (directory, queue and mailboxe
         assert.deepEqual(await query({ text: 'mestral' }), [], 'inside a word: the index (word starts) answered, not a read of every message');
         assert.equal(existsSync(join(b.dataDir, 'search.sqlite')), false, 'no node-local index beside PostgreSQL');
 
-        // load: round-robin over A, B, C, three at a time; B is killed in the middle of a round
+        // load: round-robin over A, B, C, three at a time, each message also to a remote peer
+        // that holds its replies, so every node holds leases on deliveries in flight; in the
+        // middle of a round B is killed once it is seen holding leases
+        far.hold = true;
+        const rcpts = [...users, 'far@remote.example'];
         const accepted: string[] = [];
         const send = async (node: (typeof nodes)[number], subject: string): Promise<void> => {
           try {
-            const r = await sendMail(node, 'helvecio@dsc.ufpb.br', users, letter(subject));
+            const r = await sendMail(node, 'helvecio@dsc.ufpb.br', rcpts, letter(subject));
             if (r.final?.startsWith('250')) accepted.push(subject);
           } catch {
             // the node died under this session: no 250, the client would retry elsewhere
           }
         };
+        const bOwner = `%/${b.child!.pid!}`;
+        const leasedByB = (): Promise<{ id: string; subject: string }[]> =>
+          rows<{ id: string; subject: string }>(
+            db.url,
+            `SELECT e.id, substring(convert_from(qb.body, 'UTF8') from 'Subject: ([^\r\n]*)') AS subject
+             FROM queue_envelopes e JOIN queue_messages m ON m.id = e.message_id JOIN queue_bodies qb ON qb.hash = m.body_hash
+             WHERE e.lease_owner LIKE $1`,
+            [bOwner],
+          );
+        let diedHolding: { id: string; subject: string }[] = [];
         let n = 0;
         for (let round = 0; round < 12; round++) {
           const live = round < 5 ? nodes : [a, c];
           const batch = live.map((node) => send(node, `load ${n++}`));
           if (round === 5) {
             // mid-flight: B dies while the sessions of this round and its deliveries run
-            batch.push(b.kill9());
+            batch.push(
+              (async () => {
+                await waitFor('node B to hold leases', async () => ((await leasedByB()).length > 0) || undefined, 20_000);
+                await b.kill9();
+                diedHolding = await leasedByB(); // what it held when it died (the leases outlive it)
+              })(),
+            );
           }
           await Promise.all(batch);
         }
         assert.ok(accepted.length >= 15 + 2 * 7 - 1, `most messages accepted (${accepted.length})`);
+        assert.ok(diedHolding.length > 0, 'the kill landed while B held leases');
+        far.hold = false;
 
         await waitFor('the shared queue to drain', async () => (await scalar(db.url, 'SELECT count(*) AS n FROM queue_envelopes')) === 0 || undefined, 60_000);
         const missing: string[] = [];
@@ -196,9 +236,18 @@ void describe('t-92 three nodes on one PostgreSQL (directory, queue and mailboxe
         }
         assert.deepEqual(missing, [], 'every message that got 250 reached every mailbox');
         assert.deepEqual(twice, [], 'no mailbox got a message twice');
+        // the remote peer: every accepted message, B's leases taken over by A or C (B's own
+        // transactions there never got their reply), duplicates at most the leases B held
+        const atFar = new Map<string, number>();
+        for (const s of far.subjects) atFar.set(s, (atFar.get(s) ?? 0) + 1);
+        assert.deepEqual(accepted.filter((s) => !atFar.has(s)), [], 'every message that got 250 reached the remote peer');
+        assert.deepEqual(diedHolding.filter((h) => h.subject.startsWith('load') && !atFar.has(h.subject)).map((h) => h.id), [], "B's leases were taken over");
+        const extra = [...atFar.values()].reduce((x, k) => x + k - 1, 0);
+        assert.ok(extra <= diedHolding.length, `duplicates at the remote peer (${extra}) at most the leases B held (${diedHolding.length})`);
       } finally {
         for (const cl of clients) cl.close();
         for (const node of nodes) await node.destroy();
+        await far.close();
       }
     }));
 });

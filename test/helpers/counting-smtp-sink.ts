@@ -81,6 +81,7 @@ export async function startCountingSink(host = '127.0.0.1'): Promise<CountingSin
           const subject = /^Subject: (.*)$/m.exec(data.join('\n'))?.[1] ?? '';
           data = undefined;
           const done = (): void => {
+            if (sock.destroyed) return; // the client went before the reply: not received
             sink.subjects.push(subject);
             reply('250 2.0.0 queued');
           };
