@@ -11,7 +11,9 @@
  *           Dovecot: FETCH of the same 50 (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE PREVIEW)
  *   search  JMAP Email/query (text "tangerina", newest first, limit 50) + Email/get as above;
  *           Dovecot: UID SEARCH TEXT tangerina, then UID FETCH of the newest 50 found.
- * Latency is wall time per round, client to answer, as p50 and p99 (ms).
+ * Latency is wall time per round, client to answer, as p50 and p99 (ms). correio's cold page
+ * is the first look at the folder; its cold search is the next request, which waits for the
+ * background indexer to have read the 100,000 messages written behind the server's back.
  * Standards: RFC 8620/8621 (JMAP), RFC 9051 (IMAP FETCH/SEARCH), RFC 8970 (PREVIEW).
  * Security: loopback only; the Dovecot process runs as an unprivileged user when started by root.
  * Limitations: one client at a time; Dovecot without an FTS plugin (its default) reads every
@@ -175,8 +177,17 @@ export async function runJmapBench(o: JmapBenchOptions): Promise<Record<string, 
       const want = filter.text ? Math.min(50, Math.ceil(o.messages / 1000)) : Math.min(50, o.messages);
       if ((r[1][1].list as unknown[]).length !== want) throw new Error(`jmap: ${(r[1][1].list as unknown[]).length} emails, wanted ${want}`);
     };
-    out['page, correio JMAP'] = await measure(o.iterations, page({ inMailbox: inbox }));
-    out['search, correio JMAP'] = await measure(o.iterations, page({ inMailbox: inbox, text: needle }));
+    // the cold page lists the folder; the first search then waits for the background indexer
+    // (index-warmer.ts) to have read the messages written behind the server's back; the rounds
+    // after are measured with both done, as a mail client lives with them
+    const t1 = performance.now();
+    await page({ inMailbox: inbox })();
+    const coldPage = performance.now() - t1;
+    const t2 = performance.now();
+    await page({ inMailbox: inbox, text: needle })();
+    const coldSearch = performance.now() - t2;
+    out['page, correio JMAP'] = { ...(await measure(o.iterations, page({ inMailbox: inbox }))), cold: coldPage };
+    out['search, correio JMAP'] = { ...(await measure(o.iterations, page({ inMailbox: inbox, text: needle }))), cold: coldSearch };
 
     if (!existsSync(dovecotImap)) {
       console.log(`jmap: Dovecot not measured (${dovecotImap} is missing: apt-get install dovecot-imapd)`);

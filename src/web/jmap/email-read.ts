@@ -5,7 +5,8 @@
  * Standards: RFC 8621 §4.1 (properties), §4.2 (Email/get arguments: bodyProperties,
  *   fetchTextBodyValues, fetchHTMLBodyValues, fetchAllBodyValues, maxBodyValueBytes).
  * Security: messages are read through the folder store (its path checks).
- * Limitations: the whole message is read to answer any property but the Maildir ones.
+ * Limitations: the whole message is read to answer any property but the Maildir ones (once
+ *   while it stays in the process's ParsedCache).
  */
 import { buffer } from 'node:stream/consumers';
 import { findHeader } from '../../protocol/mime/index.js';
@@ -39,10 +40,17 @@ export class MessageCache {
   load(e: EmailRecord): Promise<{ raw: Buffer; parsed: ParsedEmail }> {
     let p = this.#parsed.get(e.id);
     if (!p) {
-      p = this.account.folders.open(this.account.user, e.folder, e.key).then(async (s) => {
-        const raw = await buffer(s);
-        return { raw, parsed: parseEmail(raw, e.blobId) };
-      });
+      // kept across requests (parsed-cache.ts): the same page is asked for again and again
+      const shared = this.account.mailView.parsed;
+      const known = shared.get(this.account.accountId, e.blobId);
+      p = known
+        ? Promise.resolve(known)
+        : this.account.folders.open(this.account.user, e.folder, e.key).then(async (s) => {
+            const raw = await buffer(s);
+            const m = { raw, parsed: parseEmail(raw, e.blobId) };
+            shared.set(this.account.accountId, e.blobId, m);
+            return m;
+          });
       this.#parsed.set(e.id, p);
     }
     return p;

@@ -25,6 +25,7 @@
 import type { EmailAliases, MailFolderStore, SpecialUse } from '../../core/index.js';
 import { accountIdOf, folderOfMailboxId, folderTag, mailboxIdOf, messageSuffix } from './mail-ids.js';
 import type { EmailSearch } from './email-search.js';
+import { ParsedCache } from './parsed-cache.js';
 
 export { keywordsOf, mailboxIdOf, folderOfMailboxId } from './mail-ids.js';
 
@@ -118,6 +119,8 @@ export class MailView {
   /** per account, the last view built (reused while its states are the same: no records rebuilt) */
   readonly #last = new Map<string, AccountView>();
   readonly #stamps = new Map<string, string>();
+  /** messages read for JMAP, kept across requests */
+  readonly parsed = new ParsedCache();
   /** per account, the Email ids moved messages carry (loaded once; JMAP moves add to them) */
   readonly #aliases = new Map<string, Promise<Map<string, string>>>();
 
