@@ -8,11 +8,12 @@
  * Standards: RFC 8621 (through mail-api), RFC 8620 §7.3 (push).
  * Security: all text from messages is rendered as text (Preact escapes it); the body is in a
  *   sandboxed frame (message-view).
- * Limitations: paging (50 a page) rather than a virtual list; one selected message at a time.
+ * Limitations: one selected message at a time.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { JmapClient } from './jmap-client.js';
-import { MailApi, pageSize, type FullEmail, type ListItem, type Mailbox, type Page } from './mail-api.js';
+import { MailApi, type FullEmail, type ListItem, type Mailbox } from './mail-api.js';
+import { useListPages } from './list-pages.js';
 import { draftFor, type ComposeKind } from './compose-init.js';
 import { Compose } from './compose.js';
 import { FolderList } from './folder-list.js';
@@ -32,8 +33,6 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
   const api = useMemo(() => new MailApi(client), [client]);
   const [mailboxes, setMailboxes] = useState<Mailbox[]>([]);
   const [view, setView] = useState<ListView | undefined>(undefined);
-  const [position, setPosition] = useState(0);
-  const [page, setPage] = useState<Page | undefined>(undefined);
   const [selected, setSelected] = useState<string | undefined>(undefined);
   const [open, setOpen] = useState<FullEmail | undefined>(undefined);
   const [conversation, setConversation] = useState<ListItem[]>([]);
@@ -42,8 +41,8 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
   // bumped when the server says something changed (push) or after an action of ours
   const [version, setVersion] = useState(0);
   const searchBox = useRef<HTMLInputElement>(null);
-  /** j past the end of a page, k before its start: select there once the next page is in */
-  const selectOnLoad = useRef<'first' | 'last' | undefined>(undefined);
+  /** j or k onto a row whose page is not in yet: selected once it is */
+  const selectOnLoad = useRef<number | undefined>(undefined);
   const refresh = (): void => setVersion((v) => v + 1);
   const fail = (err: unknown): void => setStatus({ text: (err as Error).message, error: true });
   const role = (r: string): Mailbox | undefined => mailboxes.find((m) => m.role === r);
@@ -60,21 +59,15 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
     };
   }, [api, version]);
 
+  const list = useListPages(api, view?.mailboxId, view?.search, version, view !== undefined, fail);
   useEffect(() => {
-    if (!view) return;
-    let current = true;
-    api.page(view.mailboxId, position, view.search).then((p) => {
-      if (!current) return;
-      setPage(p);
-      const edge = selectOnLoad.current;
+    const i = selectOnLoad.current;
+    const row = i === undefined ? undefined : list.at(i);
+    if (row) {
       selectOnLoad.current = undefined;
-      const item = edge === 'first' ? p.items[0] : edge === 'last' ? p.items.at(-1) : undefined;
-      if (item) setSelected(item.id);
-    }, fail);
-    return () => {
-      current = false;
-    };
-  }, [api, view, position, version]);
+      setSelected(row.item.id);
+    }
+  });
 
   useEffect(() => {
     if (selected === undefined) {
@@ -110,10 +103,9 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
     return () => stop.abort();
   }, [client]);
 
-  const items = page?.items ?? [];
-  const at = items.findIndex((e) => e.id === selected);
+  const at = selected === undefined ? -1 : list.indexOf(selected);
   /** the message to show after the open one leaves the list */
-  const neighbour = (): string | undefined => (at < 0 ? undefined : (items[at + 1] ?? items[at - 1])?.id);
+  const neighbour = (): string | undefined => (at < 0 ? undefined : (list.at(at + 1) ?? list.at(at - 1))?.item.id);
 
   const act = async (what: string, fn: () => Promise<void>, next?: string): Promise<void> => {
     try {
@@ -150,15 +142,14 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
     switch (action) {
       case 'next':
       case 'previous': {
-        const step = action === 'next' ? 1 : -1;
-        const i = at < 0 ? (step > 0 ? 0 : items.length - 1) : at + step;
-        if (items[i]) setSelected(items[i].id);
-        else if (page && step > 0 && page.position + items.length < page.total) {
-          selectOnLoad.current = 'first';
-          setPosition(page.position + pageSize);
-        } else if (page && step < 0 && page.position > 0) {
-          selectOnLoad.current = 'last';
-          setPosition(Math.max(0, page.position - pageSize));
+        const i = at < 0 ? 0 : at + (action === 'next' ? 1 : -1);
+        if (i < 0 || i >= (list.total ?? 0)) return;
+        const row = list.at(i);
+        if (row) setSelected(row.item.id);
+        else {
+          // its page is not in yet: fetched, then selected
+          selectOnLoad.current = i;
+          list.want(i, i);
         }
         return;
       }
@@ -178,7 +169,6 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
 
   const choose = (v: ListView): void => {
     setView(v);
-    setPosition(0);
     setSelected(undefined);
   };
   const current = mailboxes.find((m) => m.id === view?.mailboxId);
@@ -214,7 +204,7 @@ export function MailApp({ client, onLogout }: { client: JmapClient; onLogout: ()
         {status.text}
       </p>
       <FolderList mailboxes={mailboxes} current={view?.mailboxId} onChoose={(id) => choose({ mailboxId: id })} />
-      <MessageList title={title} page={page} selected={selected} outgoing={current?.role === 'sent' || current?.role === 'drafts'} onSelect={setSelected} onPage={setPosition} />
+      <MessageList title={title} list={list} unit={view?.search !== undefined ? 'message' : 'conversation'} selected={selected} outgoing={current?.role === 'sent' || current?.role === 'drafts'} onSelect={setSelected} />
       {open && <MessageView key={open.id} email={open} conversation={conversation} client={client} mailboxes={mailboxes} actions={actions} onOpen={setSelected} onBack={() => setSelected(undefined)} onError={fail} />}
       {compose && (
         <Compose

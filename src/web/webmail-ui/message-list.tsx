@@ -3,14 +3,17 @@
  * One page of conversations or messages (newest first): sender (and how many messages the
  * conversation has), subject, preview or search snippet with its
  * matches highlighted, date, flag, attachment and unread marks; older/newer page buttons and
- * "1–50 of N". Only the page shown was fetched (mail-api), so a folder of 100,000 messages
- * lists as fast as one of 50.
+ * "1–12 of N". A virtual list: the scroller is as tall as every row, but only the rows in
+ * view (and a few around) are rendered, and only their pages fetched (list-pages.ts), so a
+ * folder of 100,000 messages scrolls end to end and lists as fast as one of 50.
  * Standards: RFC 8621 §5.1 (snippets: HTML-escaped text with <mark> around matches).
  * Security: a snippet is parsed into text and <mark> elements only, never set as HTML.
- * Limitations: paging rather than a virtual list.
+ * Limitations: rows have one height (`rowHeight`); a jump far down fetches the pages there
+ *   (the rows appear when they are in).
  */
-import { useEffect, useRef } from 'preact/hooks';
-import { pageSize, type ListItem, type Page } from './mail-api.js';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { ListItem } from './mail-api.js';
+import type { ListPages } from './list-pages.js';
 
 const entities: Record<string, string> = { '&lt;': '<', '&gt;': '>', '&amp;': '&', '&quot;': '"', '&#39;': "'", '&#x27;': "'" };
 const unescape = (s: string): string => s.replace(/&(?:lt|gt|amp|quot|#39|#x27);/g, (m) => entities[m]);
@@ -27,7 +30,7 @@ function when(iso: string): string {
   return d.toDateString() === today.toDateString() ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : d.toLocaleDateString();
 }
 
-function Row({ e, snippet, selected, outgoing, onSelect }: { e: ListItem; snippet?: { subject: string | null; preview: string | null }; selected: boolean; outgoing: boolean; onSelect: (id: string) => void }) {
+function Row({ index, e, snippet, selected, outgoing, onSelect }: { index: number; e: ListItem; snippet?: { subject: string | null; preview: string | null }; selected: boolean; outgoing: boolean; onSelect: (id: string) => void }) {
   const ref = useRef<HTMLLIElement>(null);
   useEffect(() => {
     if (selected) ref.current?.scrollIntoView({ block: 'nearest' });
@@ -36,7 +39,7 @@ function Row({ e, snippet, selected, outgoing, onSelect }: { e: ListItem; snippe
   const who = outgoing ? e.to?.[0] : e.from?.[0];
   const classes = ['message', e.keywords.$seen ? 'seen' : 'unseen', e.keywords.$flagged ? 'flagged' : '', selected ? 'selected' : ''].filter(Boolean).join(' ');
   return (
-    <li ref={ref} class={classes} data-id={e.id} aria-selected={selected} onClick={() => onSelect(e.id)}>
+    <li ref={ref} class={classes} data-id={e.id} aria-selected={selected} aria-rowindex={index + 1} style={{ top: `${index * rowHeight}px`, height: `${rowHeight}px` }} onClick={() => onSelect(e.id)}>
       <span class="from">
         {outgoing && 'To: '}
         {who ? (who.name ?? who.email) : outgoing ? '(no recipient)' : '(no sender)'}
@@ -53,24 +56,49 @@ function Row({ e, snippet, selected, outgoing, onSelect }: { e: ListItem; snippe
   );
 }
 
-export function MessageList({ title, page, selected, outgoing, onSelect, onPage }: { title: string; page: Page | undefined; selected: string | undefined; outgoing: boolean; onSelect: (id: string) => void; onPage: (position: number) => void }) {
-  const first = page ? page.position + 1 : 0;
-  const last = page ? page.position + page.items.length : 0;
+/** The height of a row, in CSS pixels (styles.css gives .message the same): rows are placed by index. */
+export const rowHeight = 68;
+/** rows rendered above and below the visible ones */
+const overscan = 8;
+
+export function MessageList({ title, list, unit, selected, outgoing, onSelect }: { title: string; list: ListPages; unit: string; selected: string | undefined; outgoing: boolean; onSelect: (id: string) => void }) {
+  const box = useRef<HTMLDivElement>(null);
+  const [view, setView] = useState({ top: 0, height: 800 });
+  const measure = (): void => {
+    const el = box.current;
+    if (el) setView({ top: el.scrollTop, height: el.clientHeight || 800 });
+  };
+  useEffect(() => {
+    measure();
+    window.addEventListener('resize', measure);
+    return () => window.removeEventListener('resize', measure);
+  }, []);
+  const total = list.total ?? 0;
+  const firstShown = Math.floor(view.top / rowHeight);
+  const lastShown = Math.min(total, Math.ceil((view.top + view.height) / rowHeight)) - 1;
+  const from = Math.max(0, firstShown - overscan);
+  const to = Math.min(total - 1, lastShown + overscan);
+  useEffect(() => list.want(from, Math.max(from, to)), [from, to, total]);
+  // a list shown anew starts at its top
+  useEffect(() => {
+    if (list.total === undefined && box.current) box.current.scrollTop = 0;
+  }, [list.total]);
+  const rows = [];
+  for (let i = from; i <= to; i++) {
+    const r = list.at(i);
+    if (r) rows.push(<Row key={r.item.id} index={i} e={r.item} snippet={r.snippet} selected={r.item.id === selected} outgoing={outgoing} onSelect={onSelect} />);
+  }
   return (
     <section class="list" aria-label="Messages">
       <div class="list-head">
         <h2>{title}</h2>
-        <span class="range">{page ? (page.total === 0 ? 'no messages' : `${first}–${last} of ${page.total}`) : 'loading…'}</span>
-        <button type="button" data-page="newer" disabled={!page || page.position === 0} onClick={() => page && onPage(Math.max(0, page.position - pageSize))} aria-label="Newer">
-          ‹
-        </button>
-        <button type="button" data-page="older" disabled={!page || last >= page.total} onClick={() => page && onPage(page.position + pageSize)} aria-label="Older">
-          ›
-        </button>
+        <span class="range">{list.total === undefined ? 'loading…' : total === 0 ? `no ${unit}s` : `${firstShown + 1}–${Math.max(firstShown + 1, lastShown + 1)} of ${total}`}</span>
       </div>
-      <ul id="messages">
-        {page?.items.map((e) => <Row key={e.id} e={e} snippet={page.snippets.get(e.id)} selected={e.id === selected} outgoing={outgoing} onSelect={onSelect} />)}
-      </ul>
+      <div class="scroller" ref={box} onScroll={measure}>
+        <ul id="messages" style={{ height: `${total * rowHeight}px` }} aria-rowcount={total}>
+          {rows}
+        </ul>
+      </div>
     </section>
   );
 }
