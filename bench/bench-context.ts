@@ -21,6 +21,8 @@ export interface Sample {
   pgCpuMsPerMsg?: number;
   /** BENCH_THREADS=1: CPU of correio's main thread and other threads in the measured window */
   threads?: string;
+  /** CPU of each process of the measured tree (correio's server and acceptors, Postfix's daemons) */
+  procs?: string;
 }
 
 export interface BenchContext {

@@ -11,7 +11,8 @@ import type { Sample } from './bench-context.js';
 import type { PgMta } from './postgres-scenario.js';
 
 export type Scenario = 'raw' | 'accept' | 'relay' | 'maildir' | 'idle10k' | 'jmap' | 'imap' | DeferredScenario;
-export type Mta = 'correio' | 'postfix' | 'sink' | PgMta;
+/** `correio-p2`…: correio with `[smtp] processes` = 2… (BENCH_PROCESSES) */
+export type Mta = 'correio' | 'postfix' | 'sink' | PgMta | `correio-p${number}`;
 
 export interface Row {
   scenario: Scenario;
@@ -44,16 +45,15 @@ export function report(rows: Row[], o: { messages: number; size: number; session
     );
   }
   const ratios: string[] = [];
-  for (const s of ['accept', 'relay', 'maildir'] as Scenario[]) {
-    const c = rows.find((r) => r.scenario === s && r.mta === 'correio');
+  for (const s of ['accept', 'relay', 'maildir'] as Scenario[]) for (const c of rows.filter((r) => r.scenario === s && (r.mta === 'correio' || r.mta.startsWith('correio-p')))) {
     const p = rows.find((r) => r.scenario === s && r.mta === 'postfix');
-    if (!c || !p || c.samples.length === 0 || p.samples.length === 0) continue;
+    if (!p || c.samples.length === 0 || p.samples.length === 0) continue;
     const ra = median(c.samples.map((x) => x.accept)) / median(p.samples.map((x) => x.accept));
     const ce = c.samples.flatMap((x) => (x.e2e ? [x.e2e] : []));
     const pe = p.samples.flatMap((x) => (x.e2e ? [x.e2e] : []));
     const target = s === 'accept' ? 'accept ≥ 2.0' : s === 'relay' ? 'end-to-end ≥ 1.5' : '–';
     ratios.push(
-      `| ${s} | ${ra.toFixed(2)} | ${ce.length && pe.length ? (median(ce) / median(pe)).toFixed(2) : '–'} | ${target} |`,
+      `| ${s} | ${c.mta} | ${ra.toFixed(2)} | ${ce.length && pe.length ? (median(ce) / median(pe)).toFixed(2) : '–'} | ${target} |`,
     );
   }
   console.log(`\nResults: ${o.messages} messages of ${o.size} octets, ${o.sessions} sessions, ${o.runs} runs, load: ${o.load}\n`);
@@ -68,8 +68,12 @@ export function report(rows: Row[], o: { messages: number; size: number; session
     for (const x of r.samples) if (x.idle) console.log(`  ${formatIdle(x.idle)}`);
   }
   if (ratios.length > 0) {
-    console.log('\n| ratio correio ÷ Postfix | accept | end-to-end | target |\n|---|---|---|---|');
+    console.log('\n| ratio correio ÷ Postfix | MTA | accept | end-to-end | target |\n|---|---|---|---|---|');
     console.log(ratios.join('\n'));
+  }
+  for (const r of rows.filter((x) => x.samples.some((y) => y.procs))) {
+    console.log(`\nCPU per process, ${r.scenario}/${r.mta} (share of one core over the measured window):`);
+    for (const x of r.samples) if (x.procs) console.log(`  ${x.procs}`);
   }
   for (const r of rows) for (const e of r.errors) console.log(`error: ${r.scenario}/${r.mta}: ${e}`);
 }

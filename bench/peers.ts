@@ -296,12 +296,14 @@ export async function countFiles(dir: string): Promise<number> {
 }
 
 /** Polls until countFiles(dir) >= n; resolves with performance.now() when seen. */
-export async function waitForFiles(dir: string, n: number, timeoutMs: number): Promise<number> {
+export async function waitForFiles(dir: string | string[], n: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
+  const dirs = Array.isArray(dir) ? dir : [dir];
   for (;;) {
-    const c = await countFiles(dir);
+    let c = 0;
+    for (const d of dirs) c += await countFiles(d);
     if (c >= n) return performance.now();
-    if (Date.now() > deadline) throw new Error(`${c} of ${n} files in ${dir} after ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${c} of ${n} files in ${dirs.join(' + ')} after ${timeoutMs} ms`);
     await sleep(50);
   }
 }
@@ -334,6 +336,38 @@ export function treeCpuSeconds(pid: number): number {
   };
   walk(pid);
   return ticks / TICK;
+}
+
+/**
+ * CPU seconds (user+sys, its own, not its children's) of each live process of pid's tree, by
+ * pid, with its command name: the per-process shares of a run (correio's server and acceptor
+ * processes, Postfix's smtpd, cleanup, qmgr, local …).
+ */
+export function processCpuSeconds(pid: number): Map<number, { name: string; cpu: number }> {
+  const kids = new Map<number, number[]>();
+  const stat = new Map<number, { name: string; cpu: number }>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const s = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
+      const comm = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      stat.set(Number(name), { name: comm, cpu: (Number(f[11]) + Number(f[12])) / TICK });
+      const list = kids.get(Number(f[1])) ?? [];
+      list.push(Number(name));
+      kids.set(Number(f[1]), list);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out = new Map<number, { name: string; cpu: number }>();
+  const walk = (p: number): void => {
+    const st = stat.get(p);
+    if (st) out.set(p, st);
+    for (const k of kids.get(p) ?? []) walk(k);
+  };
+  walk(pid);
+  return out;
 }
 
 /** CPU seconds (user+sys) of each thread of pid, by "name/tid" (/proc/<pid>/task; empty when gone). */

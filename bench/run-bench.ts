@@ -24,6 +24,8 @@
  *   during the measured window: profile-hook.ts; the summary is printed, the profile kept)
  *   BENCH_CORREIO_NODE_FLAGS="--flag ..." (extra node flags for correio, for what-if runs)
  *   BENCH_THREADS=1 (correio's main thread and other threads' CPU in the measured window)
+ *   BENCH_PROCESSES=1,2 (correio rows with `[smtp] processes` = each; 2 and up are the rows
+ *   correio-p2 …, beside correio (1) and Postfix; every row prints each process's CPU)
  *   BENCH_IDLE=10000 (idle10k)
  *   BENCH_STORAGE=files|postgres|postgres2 (comma list; correio's rows of accept, relay, maildir
  *   on the files backend, on PostgreSQL with 1 node, with 2 nodes: postgres-scenario.ts) BENCH_PG_URL
@@ -42,10 +44,11 @@ import { runLoad } from './load.js';
 import { startCorreio, type CorreioInstance } from './correio-instance.js';
 import {
   countFiles, findPostfixTools, killAll, machineJiffies, postfixConfig, postfixUnavailable, runSmtpSource, sleep,
-  startBlackHole, startNodeSink, startPostfix, startSmtpSink, threadCpuSeconds, treeCpuSeconds, waitForFiles,
+  startBlackHole, startNodeSink, startPostfix, startSmtpSink, threadCpuSeconds, processCpuSeconds, treeCpuSeconds, waitForFiles,
   type PostfixInstance, type PostfixTools, type Sink,
 } from './peers.js';
 import { formatProfile, summarizeProfile } from './profile-summary.js';
+import { processShares, threadShares } from './cpu-shares.js';
 import { formatDeferred, isDeferredScenario, runDeferred, spoolCount } from './deferred-scenario.js';
 import { formatIdle, runIdle } from './idle-scenario.js';
 import type { BenchContext, Sample } from './bench-context.js';
@@ -80,6 +83,15 @@ const IMAP = { messages: int('BENCH_IMAP_MESSAGES', 10_000), iterations: int('BE
 const PROFILE = env.BENCH_PROFILE === '1';
 /** print the CPU of each correio thread in the measured window */
 const THREADS = env.BENCH_THREADS === '1';
+/** `[smtp] processes` settings measured (1 is the plain correio row) */
+const PROCESSES = (env.BENCH_PROCESSES ?? '1').split(',').map((x) => {
+  const n = Number(x.trim());
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`BENCH_PROCESSES: "${x}" is not a number of processes (1–64)`);
+  return n;
+});
+/** correio's `[smtp] processes` for a row: correio-p2 → 2; 1 for the plain row */
+const processesOf = (mta: Mta): number => (mta.startsWith('correio-p') ? Number(mta.slice(9)) : 1);
+const isFilesCorreio = (mta: Mta): boolean => mta === 'correio' || processesOf(mta) > 1;
 /** extra node flags for correio, for what-if runs (e.g. "--import ./hook.mjs") */
 const EXTRA_FLAGS = (env.BENCH_CORREIO_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 const FROM = 'a@example.com';
@@ -136,25 +148,6 @@ async function freshWork(tag: string): Promise<string> {
 let profiled: ChildProcess | undefined;
 const hookPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'profile-hook.js');
 
-/**
- * "main 92 %, other threads 31 % (4 busy: 11, 9, 6, 5 %)": the CPU of correio's JavaScript
- * thread and of its other threads (libuv's pool, V8's compiler and GC helpers, workers: Node
- * names them all "node") in the window, each as a share of one core.
- */
-function threadShares(pid: number, before: Map<string, number>, after: Map<string, number>, seconds: number): string {
-  const pct = (c: number): string => ((c / seconds) * 100).toFixed(0);
-  let main = 0;
-  const others: number[] = [];
-  for (const [key, cpu] of after) {
-    const used = cpu - (before.get(key) ?? 0);
-    if (key.endsWith(`/${pid}`)) main = used;
-    else if (used > 0) others.push(used);
-  }
-  others.sort((a, b) => b - a);
-  const sum = others.reduce((a, b) => a + b, 0);
-  return `main ${pct(main)} %, other threads ${pct(sum)} % (${others.length} busy: ${others.slice(0, 6).map(pct).join(', ')} %)`;
-}
-
 /** One measured run; cpuPid says whose process tree's CPU to count. */
 async function measure(
   run: () => Promise<{ acceptMs: number; e2eMs?: number }>,
@@ -164,6 +157,7 @@ async function measure(
   const pid0 = cpuPid();
   const c0 = pid0 ? treeCpuSeconds(pid0) : 0;
   const t0 = THREADS && pid0 ? threadCpuSeconds(pid0) : undefined;
+  const p0 = pid0 ? processCpuSeconds(pid0) : undefined;
   const w0 = performance.now();
   profiled?.kill('SIGUSR2');
   const r = await run();
@@ -172,8 +166,10 @@ async function measure(
   const c1 = pid1 && pid1 === pid0 ? treeCpuSeconds(pid1) : undefined;
   const j1 = machineJiffies();
   const threads = t0 && pid1 ? threadShares(pid1, t0, threadCpuSeconds(pid1), (performance.now() - w0) / 1000) : undefined;
+  const procs = p0 && pid1 ? processShares(pid1, p0, processCpuSeconds(pid1), (performance.now() - w0) / 1000) : undefined;
   return {
     threads,
+    procs,
     accept: N / (r.acceptMs / 1000),
     e2e: r.e2eMs === undefined ? undefined : N / (r.e2eMs / 1000),
     cpuMsPerMsg: c1 === undefined ? undefined : ((c1 - c0) * 1000) / N,
@@ -221,6 +217,8 @@ const context: BenchContext = { messages: N, sessions: SESSIONS, load: (p, to) =
 
 async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<Sample> {
   const work = await freshWork(`${scenario}-${mta}`);
+  // [smtp] processes of a correio-pN row (none for the plain one, as before)
+  const procs = processesOf(mta) > 1 ? { smtp: { processes: processesOf(mta) } } : {};
   try {
     if (isDeferredScenario(scenario)) return await runDeferred(context, work, scenario, profile);
     if (scenario === 'idle10k') return await runIdle(context, work, profile, int('BENCH_IDLE', 10_000));
@@ -234,10 +232,10 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
       }
     }
     if (scenario === 'accept') {
-      if (mta === 'correio') {
+      if (isFilesCorreio(mta)) {
         const hole = await startBlackHole();
         try {
-          return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1 }, profile, async (c) => {
+          return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1, ...procs }, profile, async (c) => {
             const s = await measure(async () => ({ acceptMs: await load(c.port, 'b@example.net') }), () => c.child.pid);
             const stored = await spoolCount(c.dataDir);
             if (stored < N) throw new Error(`only ${stored} of ${N} messages in the spool`);
@@ -265,8 +263,8 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
           const t1 = await done;
           return { acceptMs, e2eMs: t1 - t0 };
         };
-        if (mta === 'correio') {
-          return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${sink.port}` } }, profile, (c) =>
+        if (isFilesCorreio(mta)) {
+          return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${sink.port}` }, ...procs }, profile, (c) =>
             measure(() => go(c.port), () => c.child.pid),
           );
         }
@@ -276,15 +274,16 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
       }
     }
     // maildir
-    const go = async (port: number, to: string, newDir: string): Promise<{ acceptMs: number; e2eMs: number }> => {
+    const go = async (port: number, to: string, newDir: string | string[]): Promise<{ acceptMs: number; e2eMs: number }> => {
       const t0 = performance.now();
       const acceptMs = await load(port, to);
       const t1 = await waitForFiles(newDir, N, TIMEOUT);
       return { acceptMs, e2eMs: t1 - t0 };
     };
-    if (mta === 'correio') {
-      return await withCorreio(work, { users: ['benchmd@localhost'] }, profile, (c) =>
-        measure(() => go(c.port, 'benchmd@localhost', path.join(c.dataDir, 'mail', 'localhost', 'benchmd', 'new')), () => c.child.pid),
+    if (isFilesCorreio(mta)) {
+      return await withCorreio(work, { users: ['benchmd@localhost'], ...procs }, profile, (c) =>
+        // new/ and cur/: the server's own folder index may move a delivered message on at once
+        measure(() => go(c.port, 'benchmd@localhost', ['new', 'cur'].map((d) => path.join(c.dataDir, 'mail', 'localhost', 'benchmd', d))), () => c.child.pid),
       );
     }
     return await withPostfix(work, 'maildir', 9, (p) =>
@@ -306,7 +305,7 @@ async function main(): Promise<void> {
     console.log(`Postfix peer: not run (${peerWhyNot}).`);
     console.log('  To compare with Postfix: as root, scripts/bench-setup.sh --install (installs postfix without starting it), then npm run bench.');
   } else console.log(`Postfix peer: /usr/sbin/postfix, own instance per run on 127.0.0.1:<free port>, config "${postfixConfig()}" (BENCH_POSTFIX_CONFIG)`);
-  const CORREIOS = storageMtas();
+  const CORREIOS: Mta[] = [...storageMtas(), ...PROCESSES.filter((n) => n > 1).map((n): Mta => `correio-p${n}`)];
   const pgWhyNot = CORREIOS.some(isPgMta) ? await pgUnavailable() : undefined;
   if (pgWhyNot) throw new Error(`BENCH_STORAGE=${env.BENCH_STORAGE}: ${pgWhyNot}`);
   console.log(`correio storage: ${CORREIOS.join(', ')} (BENCH_STORAGE)`);
@@ -343,7 +342,7 @@ async function main(): Promise<void> {
             `run ${i + 1}/${RUNS} ${scenario.padEnd(7)} ${mta.padEnd(11)} accept ${s.accept.toFixed(0).padStart(5)} msg/s` +
               `${s.e2e === undefined ? '' : `, end-to-end ${s.e2e.toFixed(0).padStart(5)} msg/s`}` +
               `${s.cpuMsPerMsg === undefined ? '' : `, CPU ${s.cpuMsPerMsg.toFixed(2)} ms/msg`}${s.pgCpuMsPerMsg === undefined ? '' : ` + PostgreSQL ${s.pgCpuMsPerMsg.toFixed(2)}`}, machine ${(s.busy * 100).toFixed(0)} % busy` +
-              `, load average ${os.loadavg()[0].toFixed(1)}${s.deferred ? `\n  ${formatDeferred(s.deferred)}` : ''}${s.idle ? `\n  ${formatIdle(s.idle)}` : ''}${s.threads ? `\n  threads: ${s.threads}` : ''}`,
+              `, load average ${os.loadavg()[0].toFixed(1)}${s.procs ? `\n  processes: ${s.procs}` : ''}${s.deferred ? `\n  ${formatDeferred(s.deferred)}` : ''}${s.idle ? `\n  ${formatIdle(s.idle)}` : ''}${s.threads ? `\n  threads: ${s.threads}` : ''}`,
           );
         } catch (e) {
           r.errors.push((e as Error).message);

@@ -49,6 +49,7 @@ interface Acceptor {
   /** replaced or stopped: its exit is expected */
   leaving: boolean;
   readonly exited: Promise<void>;
+  readonly readied: Promise<void>;
 }
 
 const entry = fileURLToPath(new URL('./acceptor-main.js', import.meta.url));
@@ -68,8 +69,16 @@ export class AcceptorPool {
     return this.#acceptors.flatMap((a) => (a.child.pid !== undefined && !a.leaving ? [a.child.pid] : []));
   }
 
-  start(): void {
+  /**
+   * Forks the acceptors; resolves once each is ready (or has failed, or after `readyMs`), so
+   * that "correio started" means the sessions run where the configuration says.
+   */
+  async start(readyMs = 30_000): Promise<void> {
     for (let i = 1; i < this.#opts.count; i++) this.#spawn();
+    const all = this.#acceptors.map((a) => Promise.race([a.readied, a.exited]));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(all), new Promise((r) => (timer = setTimeout(r, readyMs).unref()))]);
+    clearTimeout(timer);
   }
 
   /**
@@ -91,10 +100,14 @@ export class AcceptorPool {
   #spawn(): void {
     const child = fork(entry, [this.#opts.configFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const a: Acceptor = { child, ready: false, leaving: false, exited };
+    let readied!: () => void;
+    const a: Acceptor = { child, ready: false, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)) };
     this.#acceptors.push(a);
     child.on('message', (m: AcceptorNotice) => {
-      if (m.t === 'ready') a.ready = true;
+      if (m.t === 'ready') {
+        a.ready = true;
+        readied();
+      }
       else if (m.t === 'queued') void this.#queued(m.envelopes);
     });
     child.on('error', (err) => this.#opts.logger.warn({ pid: child.pid, err: err.message }, 'acceptor process'));

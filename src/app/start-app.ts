@@ -247,7 +247,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     opts.privileges?.dropForGood();
     await local.runner.start();
     // acceptor processes start once the runner takes their notices; until then SMTP runs here
-    pool?.start();
+    await pool?.start();
     stops.push(() => local.stop());
     // any local user's `correio sendmail` (maildrop.ts): taken once the runner can deliver it
     const pickup = new MaildropPickup({ config: () => backends.config, intake: () => backends.intake, logger });
