@@ -94,6 +94,16 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
     }
   }
   let missing = false;
+  // responses go out in writes of about 64 KB, not one write (and wait) per message
+  const pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async (): Promise<boolean> => {
+    if (pending.length === 0) return true;
+    const data = Buffer.concat(pending);
+    pending.length = 0;
+    pendingBytes = 0;
+    return io.write(data);
+  };
   for (const { seq, m } of picked) {
     if (m.gone) {
       missing = true;
@@ -106,6 +116,7 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
       try {
         msg = await load(io, sel, m);
       } catch {
+        await flush();
         return no('Message too large to fetch', 'LIMIT');
       }
       if (!msg) {
@@ -118,11 +129,17 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
     try {
       data = fetchResponse(seq, m, c.items, msg, { uid: c.uid, flagsChanged, modseq: since !== undefined || (flagsChanged && io.condstore), ...(cache && { cache }) });
     } catch (err) {
-      if (err instanceof UnknownCte) return no('Unknown Content-Transfer-Encoding', 'UNKNOWN-CTE');
+      if (err instanceof UnknownCte) {
+        await flush();
+        return no('Unknown Content-Transfer-Encoding', 'UNKNOWN-CTE');
+      }
       throw err;
     }
-    if (!(await io.write(data))) return no('Connection lost');
+    pending.push(data);
+    pendingBytes += data.length;
+    if (pendingBytes >= 64 * 1024 && !(await flush())) return no('Connection lost');
   }
+  if (!(await flush())) return no('Connection lost');
   if (missing && !c.uid) return no('Some messages were expunged', 'EXPUNGEISSUED');
   return ok(`${c.uid ? 'UID ' : ''}FETCH completed`);
 }
