@@ -57,7 +57,9 @@ export interface CliContext extends CliIo {
   config(cmd: Command): Config;
   /** opens the configured directory; the caller closes it */
   openDirectory(config: Config): Promise<DirectoryBackend>;
-  /** opens the directory, runs `fn`, closes it */
+  /** records an operator's action in data_dir/admin.log with the operator's name (log/admin-log.ts) */
+  recordAdmin(config: Config, change: Readonly<Record<string, unknown>>): void;
+  /** opens the directory, runs `fn`, closes it; every change is recorded with recordAdmin */
   withDirectory<T>(cmd: Command, fn: (dir: DirectoryBackend, config: Config) => Promise<T>): Promise<T>;
   /** all of stdin as text */
   readStdin(): Promise<string>;
@@ -112,15 +114,16 @@ export function makeContext(io: CliIo): CliContext {
     openDirectory(config) {
       return openDirectory(config);
     },
+    recordAdmin(config, change) {
+      if (!appendAdminLog(config.dataDir, config.hostname, { ...change, by: operatorName(io.env), via: 'cli' })) {
+        io.stderr.write(`correio: warning: the change is made but could not be recorded in ${adminLogPath(config.dataDir)}\n`);
+      }
+    },
     async withDirectory(cmd, fn) {
       const config = ctx.config(cmd);
       const opened = await openDirectory(config);
       // who changed what, kept in data_dir/admin.log (docs/logging.md)
-      const dir = auditedDirectory(opened, (change) => {
-        if (!appendAdminLog(config.dataDir, config.hostname, { ...change, by: operatorName(io.env), via: 'cli' })) {
-          io.stderr.write(`correio: warning: the change is made but could not be recorded in ${adminLogPath(config.dataDir)}\n`);
-        }
-      });
+      const dir = auditedDirectory(opened, (change) => ctx.recordAdmin(config, change));
       try {
         return await fn(dir, config);
       } finally {

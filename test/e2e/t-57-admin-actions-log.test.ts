@@ -56,6 +56,10 @@ test('CLI: directory changes and an offline queue command in data_dir/admin.log,
   // deleting what is not there changes nothing and records nothing
   assert.notEqual((await runCli(['user', 'delete', 'ghost@a.example', '--config', join(dir, 'cli.toml')], { env })).code, 0);
   await cli(['user', 'delete', 'bea@a.example']);
+  const made = await runCli(['token', 'create', 'ana@a.example', '--scope', 'jmap', '--label', 'phone', '--config', join(dir, 'cli.toml')], { env });
+  assert.equal(made.code, 0, made.stderr);
+  const tokenId = /^correio_([0-9a-f]{12})_/.exec(made.stdout)?.[1] ?? '';
+  await cli(['token', 'revoke', tokenId]);
   // a queue command with no server running
   const sm = await runCli(['sendmail', '-v', '--config', join(dir, 'cli.toml'), 'x@far.example'], { stdin: 'Subject: held\n\nheld\n' });
   assert.equal(sm.code, 0, sm.stderr);
@@ -65,6 +69,7 @@ test('CLI: directory changes and an offline queue command in data_dir/admin.log,
   const dataDir = join(dir, 'cli-data');
   const text = await readFile(join(dataDir, 'admin.log'), 'utf8');
   assert.doesNotMatch(text, /Secret|scrypt|\$7\$/, 'no password or hash in the record');
+  assert.ok(!text.includes(made.stdout.trim()), 'no token secret in the record');
   assert.equal((await stat(join(dataDir, 'admin.log'))).mode & 0o777, 0o600);
   const who = { by: 'night-operator', via: 'cli' };
   assert.deepEqual((await adminLog(dataDir)).map(fields), [
@@ -78,6 +83,8 @@ test('CLI: directory changes and an offline queue command in data_dir/admin.log,
     { action: 'role set', address: 'hostmaster@a.example', holder: 'bea@a.example', ...who },
     { action: 'alias delete', name: 'info@a.example', was: ['bea@a.example', 'ana@a.example'], ...who },
     { action: 'user delete', address: 'bea@a.example', ...who },
+    { action: 'token create', id: tokenId, owner: 'ana@a.example', scopes: ['jmap'], label: 'phone', ...who },
+    { action: 'token revoke', id: tokenId, ...who },
     { action: 'hold', id, messageId: id, count: 1, ...who, server: false },
   ]);
 });
@@ -128,10 +135,11 @@ test('admin API through serve: changes and queue actions in serve\'s log and adm
     await waitFor('three admin lines in serve\'s log', () => (out.match(/"msg":"admin"/g) ?? []).length === 3, 10_000);
     const served = out.split('\n').filter((l) => l.includes('"msg":"admin"')).map((l) => JSON.parse(l) as Line);
     assert.deepEqual(served.map(fields), expected);
-    // the same lines in admin.log (the user added by the CLI before the start is the first)
+    // the same lines in admin.log, after the CLI's before the start (the user and its token)
     const kept = (await adminLog(join(dir, 'api-data'))).map(fields);
-    assert.deepEqual(kept.slice(1), expected);
+    assert.deepEqual(kept.slice(2), expected);
     assert.deepEqual(kept[0], { action: 'user add', address: 'boss@a.example', password: 'set', by: kept[0].by, via: 'cli' });
+    assert.deepEqual(kept[1], { action: 'token create', id: tokenId, owner: 'boss@a.example', scopes: ['admin'], by: kept[0].by, via: 'cli' });
     assert.doesNotMatch(out + (await readFile(join(dir, 'api-data', 'admin.log'), 'utf8')), /api-Secret|boss-pass|scrypt/);
   } finally {
     const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -47,6 +47,8 @@ export function register(program: Command, ctx: CliContext): void {
       const store = openTokenStore(config);
       try {
         const { token: t, secret } = await store.create(owner, scopes, opts.label);
+        // a token acts as its owner (admin scope included): who made it is kept, never the secret
+        ctx.recordAdmin(config, { action: 'token create', id: t.id, owner: t.owner, scopes: t.scopes, ...(t.label !== undefined && { label: t.label }) });
         if (opts.json) {
           ctx.print(JSON.stringify({ id: t.id, owner: t.owner, scopes: t.scopes, label: t.label ?? null, token: secret }));
         } else {
@@ -88,6 +90,7 @@ export function register(program: Command, ctx: CliContext): void {
       const store = openTokenStore(config);
       try {
         if (!(await store.revoke(id.toLowerCase()))) throw new CliError(`no such token: ${id} (see \`correio token list\`)`, exitCodes.noUser);
+        ctx.recordAdmin(config, { action: 'token revoke', id: id.toLowerCase() });
       } finally {
         await store.close();
       }
