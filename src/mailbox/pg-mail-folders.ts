@@ -31,7 +31,7 @@ import { defaultFolders } from './maildir-folder-tree.js';
 import { pgExpungeHistory } from './pg-mail-import.js';
 import { notifyFolder } from './pg-mail-notifier.js';
 import { crlfBody, messageColumns, ownerOf, type MessageRow, type PgMailStore } from './pg-mail-store.js';
-import { narrowingQuery, wordsQuery } from './search-words.js';
+import { narrowingQuery, wordsQuery, wordsTsquery } from './search-words.js';
 import { applyChange, checkKeywords, flagStep } from './uid-index.js';
 
 function folderMessage(r: MessageRow): FolderMessage {
@@ -351,12 +351,14 @@ export class PgMailFolders implements MailFolderStore {
    * existed, or too long to index) are always candidates. By folder name, their keys.
    */
   async wordCandidates(user: string, needles: readonly string[]): Promise<ReadonlyMap<string, ReadonlySet<string>> | undefined> {
-    const query = wordsQuery(needles);
-    if (query === undefined) return undefined;
+    const words = wordsQuery(needles);
+    if (words === undefined) return undefined;
+    const query = (await this.store.query<{ q: string | null }>(wordsTsquery, [words]))[0]?.q;
+    if (!query) return undefined;
     const rows = await this.store.query<{ name: string; key: string }>(
       // two branches, so the planner may start from the GIN index when the words are rare
       `SELECT fo.name, m.key FROM mail_messages m JOIN mail_folders fo ON fo.id = m.folder_id JOIN mail_bodies b ON b.hash = m.body_hash
-       WHERE fo.owner = $1 AND b.words @@ to_tsquery('simple', $2)
+       WHERE fo.owner = $1 AND b.words @@ $2::tsquery
        UNION ALL
        SELECT fo.name, m.key FROM mail_messages m JOIN mail_folders fo ON fo.id = m.folder_id JOIN mail_bodies b ON b.hash = m.body_hash
        WHERE fo.owner = $1 AND b.words IS NULL`,

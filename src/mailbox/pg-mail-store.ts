@@ -200,7 +200,7 @@ export class PgMailStore implements MailboxStore {
     const text = searchText(body);
     // a body stored before the word vector existed gets it when the same content comes again
     await c.query(
-      `INSERT INTO mail_bodies (hash, size, body, search, words) VALUES ($1, $2, $3, to_tsvector('simple', $4), to_tsvector('simple', $5))
+      `INSERT INTO mail_bodies (hash, size, body, search, words) VALUES ($1, $2, $3, to_tsvector('simple', $4), strip(to_tsvector('simple', $5)))
        ON CONFLICT (hash) DO UPDATE SET size = excluded.size, words = coalesce(mail_bodies.words, excluded.words)`,
       [hash, body.length, body, text, text === null ? null : searchWords(text).join(' ')],
     );

@@ -7,8 +7,8 @@
  * the message's words (or, when the condition's word is shorter, the start of one).
  * Standards: RFC 8621 §4.4.1 (text conditions may match on a word basis; white space divides
  *   tokens that must all be present); Unicode UAX #15 (NFKC).
- * Security: the query is built from letters, digits and marks only, each quoted, so no
- *   tsquery operator can come from a client.
+ * Security: the query is built from letters, digits and marks only, each lexeme quoted by
+ *   PostgreSQL (quote_literal), so no tsquery operator can come from a client.
  * Limitations: PostgreSQL keeps lexemes up to 2047 bytes, so words over maxWordLength
  *   characters are not looked for (the condition still narrows by its other words).
  */
@@ -26,14 +26,18 @@ export function searchWords(text: string): string[] {
 }
 
 /**
- * The tsquery ("simple" configuration) that a message's word vector satisfies when it holds
- * every word of every needle at a word start: each word a quoted prefix, all joined by AND.
- * undefined when the needles have no word to look for.
+ * The words of the needles to look for, as one text: PostgreSQL parses it as it parsed the
+ * messages' words (to_tsvector "simple") and asks for every lexeme as a prefix, joined by AND
+ * (wordsTsquery), so a word its parser splits ("3e5x": "3e5", "x") is asked as the same parts,
+ * never as a phrase (the word vector keeps no positions). undefined when there is no word.
  */
 export function wordsQuery(needles: readonly string[]): string | undefined {
   const words = [...new Set(needles.flatMap(searchWords))].filter((w) => w.length <= maxWordLength);
-  return words.length === 0 ? undefined : words.map((w) => `'${w}':*`).join(' & ');
+  return words.length === 0 ? undefined : words.join(' ');
 }
+
+/** SQL: the tsquery of wordsQuery's text ($1); NULL when the parser finds no lexeme in it. */
+export const wordsTsquery = `SELECT string_agg(quote_literal(l) || ':*', ' & ')::tsquery::text AS q FROM unnest(tsvector_to_array(to_tsvector('simple', $1))) AS l`;
 
 /** Longest word used for narrowing (PostgreSQL drops lexemes over 2047 bytes). */
 const maxNarrowingWord = 500;
