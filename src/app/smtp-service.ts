@@ -16,6 +16,7 @@ import type { AuthThrottle } from '../policy/auth-throttle.js';
 import { SmtpServer, type SmtpServerOptions } from '../server/smtp/index.js';
 import type { Backends } from './backends.js';
 import { dmarcRecorder } from './daily-reports.js';
+import { dmarcFailureReporter } from './dmarc-failures.js';
 import { mailAuthDns } from './mail-auth.js';
 import { countingAuthenticate } from './monitoring.js';
 
@@ -46,10 +47,13 @@ export function buildSmtpService(config: Config, backends: Backends, deps: SmtpS
   };
   // RFC 7489 §7.2: inbound DMARC evaluations counted for `correio dmarc-report send`
   const dmarcReports = dmarcRecorder(config);
+  // RFC 7489 §7.3: failure reports, when [reports] dmarc_failure is on (dmarc-failures.ts)
+  const dmarcFailures = dmarcFailureReporter(() => backends.config, backends);
   const policiesFor = (c: Config): ReturnType<typeof smtpPolicyFromConfig> =>
     smtpPolicyFromConfig(c, {
       directory,
       dmarcReports: dmarcReports.record,
+      ...(dmarcFailures ? { dmarcFailures } : {}),
       ...(c.mailAuth.verifyInbound || c.abuse.dnsbl.length > 0 || c.abuse.dnswl.length > 0 ? { dns: mailAuthDns(c) } : {}),
       ...(greylistFor(c) ? { greylist: greylistFor(c) } : {}),
       answers: { vrfy: (session, argument) => verifier.vrfy(session, argument), expn: (session, argument) => verifier.expn(session, argument) },

@@ -432,6 +432,9 @@ export const configSchema = z
       send_at: field(timeOfDay, () => 60),
       // reports other sites send: mail delivered to these local addresses is read and kept
       receive: field(listOf(addressItem, 'addresses'), () => [] as string[]),
+      // RFC 7489 §7.3: failure reports to the ruf of domains whose mail fails DMARC here
+      dmarc_failure: field(bool, () => false),
+      dmarc_failure_per_hour: field(positiveInt, () => 10),
     }),
     // abuse defence on the MX port (policy/dns-lists.ts, rate-limits.ts, greylist.ts)
     abuse: table({

@@ -150,6 +150,10 @@ export interface ReportsConfig {
   readonly sendAt: number;
   /** local addresses whose delivered mail is read for DMARC and TLS reports (lower case) */
   readonly receive: readonly string[];
+  /** send DMARC failure reports (RFC 7489 §7.3) to the `ruf` of domains that ask */
+  readonly dmarcFailure: boolean;
+  /** at most this many failure reports per policy domain and hour */
+  readonly dmarcFailurePerHour: number;
 }
 
 export interface AbuseConfig {

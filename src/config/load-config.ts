@@ -169,7 +169,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       srsMaxAge: raw.mail_auth.srs_max_age,
     },
     policy: { ...(raw.policy.rspamd_url !== undefined ? { rspamdUrl: raw.policy.rspamd_url } : {}), rspamdFailure: raw.policy.rspamd_failure, rspamdTimeout: raw.policy.rspamd_timeout },
-    reports: { sendTls: raw.reports.send_tls, sendDmarc: raw.reports.send_dmarc, sendAt: raw.reports.send_at, receive: raw.reports.receive.map((a) => a.toLowerCase()) },
+    reports: { sendTls: raw.reports.send_tls, sendDmarc: raw.reports.send_dmarc, sendAt: raw.reports.send_at, receive: raw.reports.receive.map((a) => a.toLowerCase()), dmarcFailure: raw.reports.dmarc_failure, dmarcFailurePerHour: raw.reports.dmarc_failure_per_hour },
     abuse: {
       dnsbl: raw.abuse.dnsbl,
       dnsblAction: raw.abuse.dnsbl_action,

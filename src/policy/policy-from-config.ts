@@ -19,6 +19,7 @@ import type { GreylistStore } from './greylist.js';
 import { authenticateInbound, type RawLookup } from './trust/inbound.js';
 import type { TxtLookup } from './trust/dmarc.js';
 import type { DmarcEvaluation } from './trust/dmarc-report.js';
+import type { DmarcFailure } from './trust/dmarc-failure.js';
 
 export interface PolicyLookups {
   readonly directory: Pick<DirectoryLookup, 'isLocalDomain' | 'findAlias' | 'findList' | 'findRole'>;
@@ -28,6 +29,8 @@ export interface PolicyLookups {
   readonly dns?: { readonly lookup: RawLookup; readonly txt: TxtLookup };
   /** told each inbound DMARC evaluation whose record asks for aggregate reports */
   readonly dmarcReports?: (e: DmarcEvaluation) => void;
+  /** told each inbound DMARC evaluation whose record asks for a failure report (`ruf`) */
+  readonly dmarcFailures?: (f: DmarcFailure) => void;
   /** the greylisting triplets (`[abuse] greylist`), opened by the caller, which closes it */
   readonly greylist?: GreylistStore;
 }
@@ -76,7 +79,7 @@ function messageChecks(config: Config, lookups: PolicyLookups): { inbound?: Inbo
   const settings = { authservId: config.hostname, dmarcReject: a.dmarcReject, temperror: a.temperror, dkimMinKeyBits: a.dkimMinKeyBits, trustedArcSealers: a.trustedArcSealers };
   const trust: InboundCheck | undefined =
     a.verifyInbound && dns
-      ? (session, sender, message, header) => authenticateInbound(settings, { ...dns, ...(lookups.dmarcReports ? { report: lookups.dmarcReports } : {}) }, session, sender, message, header.fields)
+      ? (session, sender, message, header) => authenticateInbound(settings, { ...dns, ...(lookups.dmarcReports ? { report: lookups.dmarcReports } : {}), ...(lookups.dmarcFailures ? { failure: lookups.dmarcFailures } : {}) }, session, sender, message, header.fields)
       : undefined;
   const p = config.policy;
   const rspamd = p.rspamdUrl;

@@ -13,7 +13,8 @@
  *   form one of the few well-known two-label public suffixes listed in MULTI_LABEL_SUFFIXES
  *   (co.uk, com.au, …): no downloaded Public Suffix List, so for other multi-label suffixes
  *   (e.g. a city.state.us name, private suffixes such as github.io) relaxed alignment is looser
- *   than the PSL would make it. No `rua`/`ruf` reports (the record's addresses are ignored).
+ *   than the PSL would make it. `rua`, `ruf` and `fo` are read for the reports (dmarc-report.ts,
+ *   dmarc-failure.ts).
  */
 
 /** Two-label public suffixes under which registrations happen at the third label. */
@@ -55,6 +56,10 @@ export interface DmarcRecord {
   readonly pct: number;
   /** RFC 7489 §6.3 rua: aggregate report destinations, mailto: URIs only, the "!size" suffix dropped */
   readonly rua: readonly string[];
+  /** RFC 7489 §6.3 ruf: failure report destinations, as `rua` */
+  readonly ruf: readonly string[];
+  /** RFC 7489 §6.3 fo: when failure reports are wanted, the options among "0", "1", "d", "s" (default ["0"]) */
+  readonly fo: readonly string[];
 }
 
 /**
@@ -81,12 +86,14 @@ export function parseDmarcRecord(text: string): DmarcRecord | undefined {
   const mode = (v: string | undefined): AlignmentMode => (v?.toLowerCase() === 's' ? 's' : 'r');
   const pctText = tags.get('pct');
   const pctNum = pctText !== undefined && /^\d{1,3}$/.test(pctText) ? Number(pctText) : 100;
-  const rua = (tags.get('rua') ?? '')
-    .split(',')
-    .map((u) => u.trim().replace(/!\d+[kmgt]?$/i, ''))
-    .filter((u) => /^mailto:[^\s@,!]+@[^\s@,!]+$/i.test(u))
-    .slice(0, 5);
-  return { p, sp: policy(tags.get('sp')) ?? p, adkim: mode(tags.get('adkim')), aspf: mode(tags.get('aspf')), pct: Math.min(100, pctNum), rua };
+  const uris = (v: string | undefined): string[] =>
+    (v ?? '')
+      .split(',')
+      .map((u) => u.trim().replace(/!\d+[kmgt]?$/i, ''))
+      .filter((u) => /^mailto:[^\s@,!]+@[^\s@,!]+$/i.test(u))
+      .slice(0, 5);
+  const fo = (tags.get('fo') ?? '0').split(':').map((o) => o.trim().toLowerCase()).filter((o) => ['0', '1', 'd', 's'].includes(o));
+  return { p, sp: policy(tags.get('sp')) ?? p, adkim: mode(tags.get('adkim')), aspf: mode(tags.get('aspf')), pct: Math.min(100, pctNum), rua: uris(tags.get('rua')), ruf: uris(tags.get('ruf')), fo: fo.length > 0 ? fo : ['0'] };
 }
 
 /** The outcome of one TXT lookup, as dns/ classifies it. */

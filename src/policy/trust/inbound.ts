@@ -22,6 +22,7 @@ import { fromAddresses } from '../from-addresses.js';
 import { claimsAuthservId, formatAuthResults, type ResInfo } from './auth-results.js';
 import { evaluateDmarc, type DmarcOutcome, type TxtLookup } from './dmarc.js';
 import { dmarcEvaluation, type DmarcEvaluation } from './dmarc-report.js';
+import { failureWanted, type DmarcFailure } from './dmarc-failure.js';
 
 /** A lookup in node's dns.resolve shapes (what mailauth calls); errors carry c-ares codes. */
 export type RawLookup = (name: string, rrtype: string) => Promise<unknown>;
@@ -46,6 +47,8 @@ export interface InboundDeps {
   readonly sample?: () => number;
   /** told each DMARC evaluation whose record asks for aggregate reports (RFC 7489 §7.2) */
   readonly report?: (e: DmarcEvaluation) => void;
+  /** told each evaluation whose record's `ruf` and `fo` ask for a failure report (RFC 7489 §7.3) */
+  readonly failure?: (f: DmarcFailure) => void;
 }
 
 /** What intake does with the message: refuse it, or prepend `fields` after removing forged ones. */
@@ -151,12 +154,41 @@ export async function authenticateInbound(
   const temp = spfRes === 'temperror' || dkim.some((d) => d.result === 'temperror') || outcomes.some((o) => o.result === 'temperror');
   const rejecting = outcomes.find((o) => o.result === 'fail' && o.disposition === 'reject');
   const quarantined = outcomes.find((o) => o.result === 'fail' && o.disposition === 'quarantine');
-  if (rejecting && s.dmarcReject === 'reject') return { refusal: replies.dmarcRejected(rejecting.domain), fields, remove };
-  // a temporary failure: never a permanent answer; deferred only when configured so
-  if (temp && s.temperror === 'defer' && !rejecting) return { refusal: replies.senderAuthTemporaryFailure(), fields, remove };
-  const mark = rejecting && s.dmarcReject === 'quarantine' ? rejecting : quarantined;
-  if (mark) fields.push(`${QUARANTINE_FIELD}: DMARC policy of ${mark.domain}`);
-  return { fields, remove };
+  const verdict = ((): InboundVerdict => {
+    if (rejecting && s.dmarcReject === 'reject') return { refusal: replies.dmarcRejected(rejecting.domain), fields, remove };
+    // a temporary failure: never a permanent answer; deferred only when configured so
+    if (temp && s.temperror === 'defer' && !rejecting) return { refusal: replies.senderAuthTemporaryFailure(), fields, remove };
+    const mark = rejecting && s.dmarcReject === 'quarantine' ? rejecting : quarantined;
+    if (mark) fields.push(`${QUARANTINE_FIELD}: DMARC policy of ${mark.domain}`);
+    return { fields, remove };
+  })();
+
+  // RFC 7489 §7.3: failure reports where the record's ruf and fo ask for one
+  if (deps.failure) {
+    const delivery = verdict.refusal ? ('reject' as const) : verdict.fields.some((f) => f.startsWith(`${QUARANTINE_FIELD}:`)) ? ('spam' as const) : ('delivered' as const);
+    const end = message.indexOf('\r\n\r\n');
+    const header = message.subarray(0, end < 0 ? Math.min(message.length, 64 * 1024) : Math.min(end, 64 * 1024)).toString('latin1');
+    for (const o of outcomes) {
+      const r = o.record;
+      if (!r || r.ruf.length === 0) continue;
+      const dkimAligned = o.dkimAligned === true;
+      const spfAligned = o.spfAligned === true;
+      if (!failureWanted(r.fo, { dmarcFailed: o.result === 'fail', dkimAligned, spfAligned, dkimFailed: dkim.some((d) => d.result === 'fail'), spfFailed: spfRes === 'fail' })) continue;
+      deps.failure({
+        domain: o.policyDomain ?? o.domain,
+        headerFrom: o.domain,
+        ruf: r.ruf,
+        sourceIp: ip,
+        mailFrom: sender ? `${sender.local}@${sender.domain}` : '',
+        authResults: fields[0].replace(/^Authentication-Results:\s*/i, ''),
+        delivery,
+        unaligned: [...(dkimAligned ? [] : (['dkim'] as const)), ...(spfAligned ? [] : (['spf'] as const))],
+        header,
+        at: Date.now(),
+      });
+    }
+  }
+  return verdict;
 }
 
 export interface SpfOutcome {

@@ -24,3 +24,4 @@ export { postReport } from './report-post.js';
 export { dmarcEvaluation, destinationAllowed, dmarcReportXml, dmarcReportMessage, type DmarcEvaluation, type DmarcReportRow, type PublishedPolicy } from './dmarc-report.js';
 export { readReports, parseDmarcReport, parseTlsReport, type ReceivedReports, type ReceivedDmarcReport, type ReceivedTlsReport } from './received-reports.js';
 export { ReceivedReportStore, type Stored } from './received-store.js';
+export { dmarcFailureMessage, failureWanted, type DmarcFailure } from './dmarc-failure.js';

@@ -34,8 +34,8 @@ test('organizational domain: two labels, three under a known two-label suffix', 
 });
 
 test('DMARC record: v=DMARC1 first, p required, defaults for sp, adkim, aspf and pct; rua mailto: only', () => {
-  assert.deepEqual(parseDmarcRecord('v=DMARC1; p=reject'), { p: 'reject', sp: 'reject', adkim: 'r', aspf: 'r', pct: 100, rua: [] });
-  assert.deepEqual(parseDmarcRecord('v=DMARC1;p=quarantine;sp=none;adkim=s;aspf=s;pct=20'), { p: 'quarantine', sp: 'none', adkim: 's', aspf: 's', pct: 20, rua: [] });
+  assert.deepEqual(parseDmarcRecord('v=DMARC1; p=reject'), { p: 'reject', sp: 'reject', adkim: 'r', aspf: 'r', pct: 100, rua: [], ruf: [], fo: ['0'] });
+  assert.deepEqual(parseDmarcRecord('v=DMARC1;p=quarantine;sp=none;adkim=s;aspf=s;pct=20'), { p: 'quarantine', sp: 'none', adkim: 's', aspf: 's', pct: 20, rua: [], ruf: [], fo: ['0'] });
   // RFC 7489 §6.3: a comma-separated list of URIs, each with an optional "!size" limit
   assert.deepEqual(parseDmarcRecord('v=DMARC1; p=none; rua=mailto:a@x.example!10m, https://r.example/in,mailto:b@y.example')?.rua, ['mailto:a@x.example', 'mailto:b@y.example']);
   assert.equal(parseDmarcRecord('p=reject; v=DMARC1'), undefined);
