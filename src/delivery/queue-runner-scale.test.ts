@@ -1,8 +1,9 @@
 /**
  * The queue runner with a big deferred queue on the files spool (issue 19), counted in what it
  * asks of the store and of the transport rather than in time: a restart loads every deferred
- * envelope once; only those that come due are tried (clock injected); a rescan (the 30 s poll,
- * a `sendmail` wake-up) reads only the messages the runner does not know yet.
+ * envelope once; only those that come due are tried (clock injected); an envelope waiting more
+ * than five minutes is parked (only its time and id kept) and read back when due; a rescan (the
+ * poll, a `sendmail` wake-up) reads only the messages the runner does not know yet.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,15 +47,15 @@ async function commit(store: FsQueueStore, inits: EnvelopeInit[]): Promise<void>
 }
 
 /** The store, with the calls a rescan might make counted. */
-function counted(store: FsQueueStore): { store: QueueStore; calls: { find: number; walk: number; list: number } } {
-  const calls = { find: 0, walk: 0, list: 0 };
+function counted(store: FsQueueStore): { store: QueueStore; calls: { find: number; walk: number; list: number; get: number } } {
+  const calls = { find: 0, walk: 0, list: 0, get: 0 };
   return {
     calls,
     store: {
       createMessage: () => store.createMessage(),
       openMessage: (id) => store.openMessage(id),
       messageSize: (id) => store.messageSize(id),
-      findEnvelope: (id) => store.findEnvelope(id),
+      findEnvelope: (id) => (calls.get++, store.findEnvelope(id)),
       putEnvelope: (e) => store.putEnvelope(e),
       deleteEnvelope: (id) => store.deleteEnvelope(id),
       close: () => store.close(),
@@ -88,7 +89,12 @@ void test('a restart loads a big deferred queue once, tries only what comes due,
     });
     await runner.start();
     assert.equal(runner.size, count);
-    assert.deepEqual(calls, { find: 0, walk: 1, list: 0 });
+    assert.deepEqual(calls, { find: 0, walk: 1, list: 0, get: 0 });
+    // due within five minutes (r0..r4): kept; the rest parked
+    assert.equal(runner.parked, count - 5);
+    assert.deepEqual(runner.envelopes().map((e) => e.recipient.local).sort(), ['r0', 'r1', 'r2', 'r3', 'r4']);
+    const ids = new Map<string, string>();
+    for await (const e of real.walkEnvelopes()) ids.set(e.recipient.local, e.id);
     await runner.idle();
     assert.deepEqual(transport.tried, [], 'nothing is due at t0');
 
@@ -97,7 +103,10 @@ void test('a restart loads a big deferred queue once, tries only what comes due,
     runner.wake();
     await runner.idle();
     assert.deepEqual(transport.tried.sort(), Array.from({ length: 10 }, (_, i) => `r${i}`).sort());
-    const retried = await real.findMessageEnvelopes((runner.envelopes().find((e) => e.recipient.local === 'r0'))!.messageId);
+    assert.equal(calls.get, 5, 'the five parked ones that came due (r5..r9) were read back, nothing else');
+    assert.equal(runner.size, count);
+    assert.equal(runner.parked, count, 'deferred an hour: all parked again');
+    const retried = await real.findMessageEnvelopes(ids.get('r0')!.replace(/-1$/, ''));
     assert.equal(retried[0].attempts.length, 1, 'the refusal is recorded');
     assert.ok(retried[0].nextAttemptAt >= clock.t + 60 * min, 'and the next attempt is an hour away');
 
@@ -107,14 +116,18 @@ void test('a restart loads a big deferred queue once, tries only what comes due,
     await other.close();
     await runner.rescan();
     assert.equal(runner.size, count + 1);
-    assert.deepEqual(calls, { find: 1, walk: 1, list: 1 });
+    assert.deepEqual(calls, { find: 1, walk: 1, list: 1, get: 5 });
 
     // and a message that left the spool (delivered or removed elsewhere) is forgotten
-    const gone = runner.envelopes().find((e) => e.recipient.local === 'r399')!;
-    await real.deleteEnvelope(gone.id);
+    await real.deleteEnvelope(ids.get('r399')!);
     await runner.rescan();
     assert.equal(runner.size, count);
     assert.equal(calls.find, 1, 'nothing more was read');
+
+    // an operator's hold names a parked envelope: it is read back, held, and stays held
+    assert.equal(await runner.hold(ids.get('r398')!), 1);
+    assert.equal(calls.get, 6);
+    assert.equal((await real.findEnvelope(ids.get('r398')!))?.state, 'held');
     await runner.stop();
     await real.close();
   } finally {

@@ -36,6 +36,7 @@ import { slotRetryMs, takeRouteSlot } from './route-slots.js';
 import { claimBatch } from './batch-claim.js';
 import { attemptDelivery } from './delivery-attempt.js';
 import { rescanStore } from './store-rescan.js';
+import { loadParked, unpark, type ParkedLoad } from './parked-envelopes.js';
 import { publishError, publishOutcome } from './delivery-events.js';
 
 export { shutdownError };
@@ -58,6 +59,11 @@ export interface QueueRunnerOptions {
   readonly stopGraceMs?: number;
   /** ms to pause claiming after a shared store failed to claim (default 5 s) */
   readonly claimRetryMs?: number;
+  /**
+   * an envelope waiting longer than this is parked: only its time and id stay in memory, and it
+   * is read from the store again when due (default 5 min; Infinity keeps every envelope)
+   */
+  readonly parkAfterMs?: number;
 }
 
 export class QueueRunner implements QueueControl {
@@ -88,6 +94,11 @@ export class QueueRunner implements QueueControl {
   readonly #abort = new AbortController();
   readonly #idleWaiters: (() => void)[] = [];
   #passQueued = false;
+  /** reads of parked envelopes running */
+  #loading = 0;
+  /** removed while parked envelopes were being read (kept only while a read runs) */
+  readonly #removed = new Set<EnvelopeId>();
+  readonly #parkedLoad: ParkedLoad;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #poll: NodeJS.Timeout | undefined;
@@ -102,7 +113,12 @@ export class QueueRunner implements QueueControl {
     this.#stopGraceMs = Math.max(0, opts.stopGraceMs ?? 5_000);
     this.#claimRetryMs = Math.max(0, opts.claimRetryMs ?? 5_000);
     this.#perRoute = Math.max(1, opts.perRouteConcurrency ?? 20);
-    this.#queue = new QueueScheduler({ policy: opts.scheduler, concurrency: opts.concurrency, perRouteConcurrency: opts.perRouteConcurrency });
+    this.#queue = new QueueScheduler({
+      policy: opts.scheduler, concurrency: opts.concurrency, perRouteConcurrency: opts.perRouteConcurrency, parkAfterMs: opts.parkAfterMs ?? 5 * 60_000,
+    });
+    this.#parkedLoad = {
+      store: this.#store, queue: this.#queue, clock: this.#clock, retryMs: this.#claimRetryMs, removed: (id) => this.#removed.has(id),
+    };
     this.#notices = new NoticeSender({
       notifier: opts.notifier,
       policy: opts.scheduler,
@@ -156,7 +172,12 @@ export class QueueRunner implements QueueControl {
     return this.#queue.size;
   }
 
-  /** Envelopes this runner knows (a snapshot), with their states. */
+  /** Envelopes parked (waiting long: only their time and id in memory). */
+  get parked(): number {
+    return this.#queue.parked;
+  }
+
+  /** Envelopes this runner keeps in memory (a snapshot), with their states; parked ones are not. */
   envelopes(): StatedEnvelope[] {
     return this.#queue.envelopes();
   }
@@ -168,7 +189,7 @@ export class QueueRunner implements QueueControl {
   }
 
   #isIdle(): boolean {
-    return this.#queue.running === 0 && !this.#passQueued;
+    return this.#queue.running === 0 && !this.#passQueued && this.#loading === 0;
   }
 
   #checkIdle(): void {
@@ -202,9 +223,20 @@ export class QueueRunner implements QueueControl {
 
   async #delete(id: EnvelopeId): Promise<void> {
     await this.#store.deleteEnvelope(id);
+    if (this.#loading > 0) this.#removed.add(id);
     this.#queue.forget(id);
     this.#cancelled.delete(id);
     this.#touched?.add(id);
+  }
+
+  /** Parked envelopes that came due: read back and filed (parked-envelopes.ts), then a pass. */
+  #loadParked(ids: readonly EnvelopeId[]): void {
+    this.#loading++;
+    void loadParked(this.#parkedLoad, ids).finally(() => {
+      if (--this.#loading === 0) this.#removed.clear();
+      this.wake();
+      this.#checkIdle();
+    });
   }
 
   /**
@@ -213,6 +245,12 @@ export class QueueRunner implements QueueControl {
    * keeps it), a delete drops it once the batch ends.
    */
   async #control(action: ControlAction, id: string | undefined): Promise<number> {
+    this.#loading++;
+    try {
+      await unpark(this.#parkedLoad, id);
+    } finally {
+      if (--this.#loading === 0) this.#removed.clear();
+    }
     let n = 0;
     const now = this.#clock.now();
     for (const env of this.#queue.matching(id)) {
@@ -301,6 +339,8 @@ export class QueueRunner implements QueueControl {
       return;
     }
     for (const batch of this.#queue.takeDue(now)) this.#launch(batch);
+    const loads = this.#queue.takeLoads();
+    if (loads.length > 0) this.#loadParked(loads);
     const next = this.#queue.nextWakeAt();
     if (next < Infinity) this.#setTimer(next, now);
     this.#checkIdle();

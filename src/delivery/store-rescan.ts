@@ -13,7 +13,7 @@
  *   rescan ran) is left as the runner has it.
  */
 import type { EnvelopeId, MessageId, QueueStore } from '../core/index.js';
-import type { QueueScheduler } from '../queue/index.js';
+import { messageIdOfEnvelope, type QueueScheduler } from '../queue/index.js';
 
 export interface RescanInput {
   readonly store: QueueStore;
@@ -51,6 +51,13 @@ export async function rescanStore(r: RescanInput): Promise<string | undefined> {
   for (const env of queue.envelopes()) {
     if (listed.has(env.messageId)) known.add(env.messageId);
     else if (!keep(env.id)) queue.forget(env.id);
+  }
+  // parked envelopes: only their ids are in memory
+  for (const id of queue.parkedIds()) {
+    const messageId = messageIdOfEnvelope(id);
+    if (messageId === undefined || listed.has(messageId)) {
+      if (messageId !== undefined) known.add(messageId);
+    } else if (!keep(id)) queue.forget(id);
   }
   for (const id of listed) {
     if (known.has(id)) continue;

@@ -12,12 +12,19 @@
  * batch; notices and expiries form one batch per message and kind, not bound by route limits.
  * Scheduling is proportional to due work: accepting a message while a route is down (or
  * saturated) never looks at the waiting envelopes again.
+ *
+ * Parking (issue 19): an envelope that waits longer than `parkAfterMs` is not kept: only its
+ * (time, id) stays, in the heap and in a map of parked ids, some 100 octets instead of the
+ * envelope's 1 KB and more, so 1,000,000 deferred envelopes cost tens of MB. When its time
+ * comes (or the operator names it) the dispatcher loads it from the store again (takeLoads,
+ * parkedMatching) and files it with set().
  * Standards: RFC 5321 §4.5.4.1 (retry timing, through the policy).
  * Security: none.
  * Limitations: one scheduler per spool.
  */
 import { routeKey, type EnvelopeId, type Envelope, type MessageId, type Route, type Scheduler, type StatedEnvelope } from '../core/index.js';
 import { withState } from './envelope-transitions.js';
+import { messageIdOfEnvelope } from './queue-ids.js';
 import { WaitHeap } from './wait-heap.js';
 
 export interface QueueSchedulerOptions {
@@ -27,6 +34,8 @@ export interface QueueSchedulerOptions {
   readonly concurrency?: number;
   /** delivery batches running at once per route (default 20, like Postfix's default_destination_concurrency_limit) */
   readonly perRouteConcurrency?: number;
+  /** an envelope waiting longer than this is parked: only its time and id are kept (default: never) */
+  readonly parkAfterMs?: number;
 }
 
 export interface Batch {
@@ -56,16 +65,29 @@ export class QueueScheduler {
   readonly #waitAt = new Map<EnvelopeId, number>();
   readonly #routeJobs = new Map<string, number>();
   #running = 0;
+  readonly #parkAfter: number;
+  /** parked envelopes: id → the time they wait for (their heap entry counts while it matches) */
+  readonly #parked = new Map<EnvelopeId, number>();
+  /** parked envelopes that came due: for the dispatcher to load (takeLoads) */
+  #loads: EnvelopeId[] = [];
+  /** set() was told not to park */
+  #keep = false;
 
   constructor(opts: QueueSchedulerOptions) {
     this.#policy = opts.policy;
     this.#concurrency = Math.max(1, opts.concurrency ?? 20);
     this.#perRoute = Math.max(1, opts.perRouteConcurrency ?? 20);
+    this.#parkAfter = opts.parkAfterMs ?? Infinity;
   }
 
-  /** Number of envelopes known. */
+  /** Number of envelopes known, parked ones included. */
   get size(): number {
-    return this.#index.size;
+    return this.#index.size + this.#parked.size + this.#loads.length;
+  }
+
+  /** Number of envelopes parked (or due and not loaded yet). */
+  get parked(): number {
+    return this.#parked.size + this.#loads.length;
   }
 
   /** Batches running. */
@@ -73,7 +95,7 @@ export class QueueScheduler {
     return this.#running;
   }
 
-  /** Envelopes known (a snapshot). */
+  /** Envelopes kept in memory (a snapshot): parked ones are not among them. */
   envelopes(): StatedEnvelope[] {
     return [...this.#index.values()];
   }
@@ -82,8 +104,35 @@ export class QueueScheduler {
     return this.#index.get(id);
   }
 
+  /** Ids of every envelope known, parked ones included. */
   ids(): EnvelopeId[] {
-    return [...this.#index.keys()];
+    return [...this.#index.keys(), ...this.#parked.keys(), ...this.#loads];
+  }
+
+  /** Ids of the parked envelopes (and of those due to be loaded). */
+  parkedIds(): EnvelopeId[] {
+    return [...this.#parked.keys(), ...this.#loads];
+  }
+
+  /** The parked envelopes a message or envelope id names (all when undefined): load them, then set(). */
+  parkedMatching(id: string | undefined): EnvelopeId[] {
+    const out: EnvelopeId[] = [];
+    for (const e of this.parkedIds()) if (id === undefined || e === id || messageIdOfEnvelope(e) === id) out.push(e);
+    return out;
+  }
+
+  /** Parked envelopes that came due since the last call (takeDue finds them): the caller loads each and set()s it. */
+  takeLoads(): EnvelopeId[] {
+    const out = this.#loads;
+    this.#loads = [];
+    return out;
+  }
+
+  /** An envelope whose load failed: parked again until `at`. */
+  park(id: EnvelopeId, at: number): void {
+    if (this.#index.has(id)) return;
+    this.#parked.set(id, at);
+    this.#waiting.push(at, id);
   }
 
   isBusy(id: EnvelopeId): boolean {
@@ -95,17 +144,27 @@ export class QueueScheduler {
     return [...this.#index.values()].filter((e) => id === undefined || e.id === id || e.messageId === id);
   }
 
-  /** Records an envelope (new or changed; given its state if it has none) and files it unless busy. */
-  set(env: Envelope, now: number): StatedEnvelope {
+  /**
+   * Records an envelope (new or changed; given its state if it has none) and files it unless
+   * busy; `keep`: not parked by this call (an operator action is about to look at it).
+   */
+  set(env: Envelope, now: number, opts: { readonly keep?: boolean } = {}): StatedEnvelope {
     const e = withState(env);
+    this.#parked.delete(e.id);
     this.#index.set(e.id, e);
     this.#unready(e.id);
-    if (!this.#busy.has(e.id)) this.#classify(e, now);
+    this.#keep = opts.keep === true;
+    try {
+      if (!this.#busy.has(e.id)) this.#classify(e, now);
+    } finally {
+      this.#keep = false;
+    }
     return e;
   }
 
   /** Drops an envelope (removed from the spool). */
   forget(id: EnvelopeId): void {
+    this.#parked.delete(id);
     this.#unready(id);
     this.#waitAt.delete(id);
     this.#index.delete(id);
@@ -120,7 +179,7 @@ export class QueueScheduler {
     if (!this.#busy.delete(id)) return;
     const env = this.#index.get(id);
     if (!env) return;
-    if (notBefore > now) this.#wait(id, notBefore);
+    if (notBefore > now) this.#wait(id, notBefore, now);
     else this.#classify(env, now);
   }
 
@@ -137,6 +196,11 @@ export class QueueScheduler {
   takeDue(now: number): Batch[] {
     while (this.#waiting.peek() <= now) {
       const { at, id } = this.#waiting.pop() as { at: number; id: EnvelopeId };
+      if (this.#parked.get(id) === at) {
+        this.#parked.delete(id);
+        this.#loads.push(id);
+        continue;
+      }
       if (this.#waitAt.get(id) !== at) continue; // superseded
       this.#waitAt.delete(id);
       const env = this.#index.get(id);
@@ -201,7 +265,16 @@ export class QueueScheduler {
     return batch;
   }
 
-  #wait(id: EnvelopeId, until: number): void {
+  #wait(id: EnvelopeId, until: number, now: number): void {
+    if (until - now > this.#parkAfter && !this.#busy.has(id) && !this.#keep) {
+      // parked: only (time, id) is kept
+      this.#waitAt.delete(id);
+      this.#index.delete(id);
+      if (this.#parked.get(id) === until) return;
+      this.#parked.set(id, until);
+      this.#waiting.push(until, id);
+      return;
+    }
     if (this.#waitAt.get(id) === until) return;
     this.#waitAt.set(id, until);
     this.#waiting.push(until, id);
@@ -216,7 +289,7 @@ export class QueueScheduler {
       // a delay warning goes at once (its nextAttemptAt is the delivery's retry time);
       // a failure or success notice that could not be sent waits for its retry
       if (env.notice !== 'delay' && env.nextAttemptAt > now) {
-        this.#wait(env.id, env.nextAttemptAt);
+        this.#wait(env.id, env.nextAttemptAt, now);
         return;
       }
       this.#waitAt.delete(env.id);
@@ -229,7 +302,7 @@ export class QueueScheduler {
       return;
     }
     if (d.kind === 'wait') {
-      this.#wait(env.id, d.until);
+      this.#wait(env.id, d.until, now);
       return;
     }
     this.#waitAt.delete(env.id);
