@@ -23,12 +23,12 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import type { Envelope, ListenMode } from '../core/index.js';
+import type { Envelope, ListenMode, MessageId } from '../core/index.js';
 import type { QueueRunner } from '../delivery/index.js';
-import type { FsQueueStore } from '../queue/index.js';
+import type { FsQueueStore, SegRef } from '../queue/index.js';
 
 /** What an acceptor sends the server. */
-export type AcceptorNotice = { t: 'ready' } | { t: 'queued'; envelopes: Envelope[] };
+export type AcceptorNotice = { t: 'ready' } | { t: 'queued'; envelopes: Envelope[]; places: Record<MessageId, SegRef> };
 /** What the server sends an acceptor (a connection comes with its socket). */
 export type AcceptorOrder = { t: 'conn'; mode: ListenMode; local: boolean } | { t: 'stop' };
 
@@ -36,7 +36,7 @@ export interface AcceptorPoolOptions {
   /** processes in all, this one included: N-1 acceptors */
   readonly count: number;
   readonly configFile: string;
-  readonly store: Pick<FsQueueStore, 'refresh'>;
+  readonly store: Pick<FsQueueStore, 'refresh' | 'adopt'>;
   readonly runner: Pick<QueueRunner, 'enqueue' | 'rescan'>;
   readonly logger: Logger;
   /** ms an acceptor is given to finish its sessions at stop (default 35 s), then SIGKILL */
@@ -108,7 +108,7 @@ export class AcceptorPool {
         a.ready = true;
         readied();
       }
-      else if (m.t === 'queued') void this.#queued(m.envelopes);
+      else if (m.t === 'queued') void this.#queued(m.envelopes, m.places);
     });
     child.on('error', (err) => this.#opts.logger.warn({ pid: child.pid, err: err.message }, 'acceptor process'));
     child.once('exit', (code, signal) => {
@@ -123,10 +123,16 @@ export class AcceptorPool {
     });
   }
 
-  async #queued(envelopes: Envelope[]): Promise<void> {
+  async #queued(envelopes: Envelope[], places: Record<MessageId, SegRef>): Promise<void> {
     try {
-      // the records are durable before the notice is sent: read them, then schedule
-      await this.#opts.store.refresh();
+      // the records are durable before the notice is sent: taken in by their places (no read),
+      // or, for a message in a file of its own or one a scan has been past, by a refresh
+      let scan = false;
+      for (const id of new Set(envelopes.map((e) => e.messageId))) {
+        const ref = Object.hasOwn(places, id) ? places[id] : undefined;
+        if (!ref || !(await this.#opts.store.adopt(id, ref, envelopes.filter((e) => e.messageId === id)))) scan = true;
+      }
+      if (scan) await this.#opts.store.refresh();
       this.#opts.runner.enqueue(envelopes);
     } catch (err) {
       this.#opts.logger.error({ err: (err as Error).message }, 'taking in an acceptor\'s messages; the next rescan finds them');

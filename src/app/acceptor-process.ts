@@ -16,6 +16,8 @@ import { loadConfig } from '../config/index.js';
 import { BatchedOutput, formatTextLine, startMailLog, textWanted } from '../log/index.js';
 import { AuthThrottle } from '../policy/auth-throttle.js';
 import type net from 'node:net';
+import type { MessageId } from '../core/index.js';
+import type { FsQueueStore, SegRef } from '../queue/index.js';
 import { openBackends } from './backends.js';
 import type { AcceptorNotice, AcceptorOrder } from './acceptor-pool.js';
 import { buildSmtpService } from './smtp-service.js';
@@ -34,7 +36,16 @@ export async function runAcceptor(configFile: string): Promise<void> {
     // the server gone: the messages are in the spool; its successor's recovery finds them
     if (process.connected) process.send?.(m, undefined, {}, () => undefined);
   };
-  backends.setOnQueued((envs) => send({ t: 'queued', envelopes: [...envs] }));
+  const store = backends.store as FsQueueStore;
+  backends.setOnQueued((envs) => {
+    // where each record went, so the server takes it in without reading the segment
+    const places: Record<MessageId, SegRef> = {};
+    for (const id of new Set(envs.map((e) => e.messageId))) {
+      const ref = store.placeOf(id);
+      if (ref) places[id] = ref;
+    }
+    send({ t: 'queued', envelopes: [...envs], places });
+  });
   const t = await loadOrMakeTls(config);
   const tls = 'error' in t ? undefined : { key: t.key, cert: t.cert };
   const authThrottle = new AuthThrottle({

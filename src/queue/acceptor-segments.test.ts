@@ -67,6 +67,35 @@ void test('acceptor segments: the owner takes records in by refresh or listing, 
   }
 });
 
+void test('acceptor segments: a notice with the record\'s place is taken in without a scan, and never after a scan has been past it', async () => {
+  const dir = await tmp();
+  const writer = await standIn();
+  try {
+    const owner = await FsQueueStore.open(dir, { cache: true });
+    const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
+    const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
+    const place = acceptor.placeOf(a.messageId);
+    assert.ok(place, 'the acceptor knows where the record went');
+    assert.equal(acceptor.placeOf(a.messageId), undefined, 'once');
+    assert.equal(await owner.adopt(a.messageId, place, [a]), true);
+    assert.equal((await readAll(await owner.openMessage(a.messageId))).toString(), 'Subject: a\r\n\r\nA\r\n');
+    await owner.deleteEnvelope(a.id);
+    // a late second notice of a delivered record, and a notice a scan has overtaken: refused
+    assert.equal(await owner.adopt(a.messageId, place, [a]), false);
+    const [b] = await storeMessage(acceptor, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
+    const late = acceptor.placeOf(b.messageId)!;
+    assert.deepEqual(await owner.listMessageIds(), [b.messageId]);
+    await owner.deleteEnvelope(b.id);
+    assert.equal(await owner.adopt(b.messageId, late, [b]), false, 'delivered after a scan found it: not again');
+    assert.deepEqual(await owner.listMessageIds(), []);
+    await acceptor.close();
+    await owner.close();
+  } finally {
+    await writer.end();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 void test('acceptor segments: recovery keeps the torn tail of a live writer and cuts a dead one\'s; a killed writer\'s records are delivered', async () => {
   const dir = await tmp();
   const writer = await standIn();

@@ -114,12 +114,26 @@ export class FsQueueStore implements QueueStore {
     return store;
   }
 
-  /**
-   * (The delivering instance) takes in what acceptor processes appended to their segments since
-   * the last look: after an acceptor's notice, before its envelopes are scheduled.
-   */
+  /** (The delivering instance) takes in what acceptor processes appended since its last look. */
   refresh(): Promise<void> {
     return this.#segments.refresh();
+  }
+
+  /** (An acceptor) where message `id`'s record went (once; undefined for a message in its own file). */
+  placeOf(id: MessageId): SegRef | undefined {
+    return this.#segments.takePlace(id);
+  }
+
+  /**
+   * (The delivering instance) an acceptor's notice with the record's place: taken in without a
+   * scan and its envelopes remembered, so its delivery reads only the body; false when a scan
+   * has been past it or it is known (then it needs nothing more).
+   */
+  async adopt(id: MessageId, ref: SegRef, envelopes: readonly Envelope[]): Promise<boolean> {
+    if (!isQueueId(id) || envelopes.some((e) => e.messageId !== id)) return false;
+    if (!(await this.#segments.adopt(id, ref))) return false;
+    this.#cache.remember(id, { file: envelopeFile(id, envelopes), envFile: false, bodyLength: ref.bodyLength });
+    return true;
   }
 
   /** Whether this instance owns the spool (took `lock`): the one that should run deliveries. */

@@ -9,6 +9,7 @@
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
 export { FsQueueStore, spoolFormat, type FsQueueStoreOptions, type RecoveryReport } from './fs-queue-store.js';
+export type { SegRef } from './segment-messages.js';
 export { messageIdOfEnvelope } from './queue-ids.js';
 export { PgQueueStore, type PgQueueStoreOptions } from './pg-queue-store.js';
 export { queueSchema } from './pg-queue-schema.js';

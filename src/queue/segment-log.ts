@@ -45,6 +45,11 @@ export interface SegmentRecord {
   trailerLength: number;
 }
 
+/** Where the record at `rec` ends (the next one begins). */
+export function recordEnd(rec: SegmentRecord): number {
+  return rec.offset + recordHeaderSize + rec.bodyLength + rec.trailerLength;
+}
+
 /** The header of a record holding `body` (its pieces) and `trailer`. */
 export function recordHeader(body: readonly Buffer[], bodyLength: number, trailer: Buffer): Buffer {
   let crc = 0;

@@ -24,14 +24,14 @@
  *   may see an acceptor's record between its write and its fdatasync: if that sync fails (EIO),
  *   the client is told to retry and the message may still be delivered (a duplicate).
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MailError, replies, type MessageId } from '../core/index.js';
 import type { DirSyncer } from '../util/index.js';
 import type { MessageCache } from './message-cache.js';
+import { DoneLogs } from './done-logs.js';
 import { isQueueId } from './queue-ids.js';
-import { SegmentWriter, readDoneLog, readRecordBody, readRecordTrailer, recordHeader, scanSegment } from './segment-log.js';
+import { SegmentWriter, readDoneLog, readRecordBody, readRecordTrailer, recordEnd, recordHeader, scanSegment } from './segment-log.js';
 import { scanRecords, type ScannedRec, type SegRef, type SegState, type SegmentMessagesOptions, type SegmentRecovery } from './segment-records.js';
 import { parseEnvelopeFile, parseRecordTrailer, type EnvelopeFile } from './spool-format.js';
 import type { SpoolPaths } from './spool-layout.js';
@@ -50,6 +50,8 @@ export class SegmentMessages {
   readonly #pid: number;
   /** (the owner) where its last scan of each segment ended: refresh() reads on from there */
   readonly #ends = new Map<string, number>();
+  /** (an acceptor) where its latest records went, until its notices take them */
+  readonly #placed = new Map<MessageId, SegRef>();
   #refreshRun: Promise<void> | undefined;
   #refreshNext: Promise<void> | undefined;
   readonly #paths: SpoolPaths;
@@ -66,11 +68,12 @@ export class SegmentMessages {
   /** what a reader last scanned of each segment (a segment only grows while its writer runs) */
   readonly #scans = new Map<string, { size: number; recs: ScannedRec[] }>();
   /** done logs opened for appending, by segment */
-  readonly #doneFds = new Map<string, number>();
+  readonly #doneLogs: DoneLogs;
   #closed = false;
 
   constructor(paths: SpoolPaths, syncer: DirSyncer, cache: MessageCache, opts: SegmentMessagesOptions) {
     this.#paths = paths;
+    this.#doneLogs = new DoneLogs(paths);
     this.#syncer = syncer;
     this.#cache = cache;
     this.appends = opts.appends;
@@ -105,12 +108,41 @@ export class SegmentMessages {
       await writer.sync();
     } catch (err) {
       seg.live.set(segId, (seg.live.get(segId) ?? 1) - 1);
-      this.#appendDone(segId, id);
+      this.#doneLogs.append(segId, id);
       // after a failed fsync the file's state is unknown: the next commit starts a new segment
       if (this.#writer === writer) this.#retireWriter();
       throw err;
     }
     seg.index.set(id, { seg: segId, offset, bodyLength, trailerLength: trailer.length });
+    if (this.#acceptor) {
+      // bounded: a commit whose notice never asks (none is lost: the owner's scans find it)
+      if (this.#placed.size >= 10_000) this.#placed.clear();
+      this.#placed.set(id, { seg: segId, offset, bodyLength, trailerLength: trailer.length });
+    }
+  }
+
+  /** (An acceptor) where the record of `id` went, once, for its notice to the owner. */
+  takePlace(id: MessageId): SegRef | undefined {
+    const ref = this.#placed.get(id);
+    this.#placed.delete(id);
+    return ref;
+  }
+
+  /**
+   * (The owner) an acceptor's notice of a record: taken into the index unless a scan has been
+   * past it (it may be delivered already: never twice) or it is known; false when not taken.
+   */
+  async adopt(id: MessageId, ref: SegRef): Promise<boolean> {
+    const whole = [ref.offset, ref.bodyLength, ref.trailerLength].every((n) => Number.isSafeInteger(n) && n >= 0);
+    if (!this.#keepsIndex || !whole || !segPattern.test(ref.seg) || !foreignSegment(ref.seg, this.#pid)) return false;
+    const state = await this.state();
+    const end = this.#ends.get(ref.seg) ?? 0;
+    if (ref.offset < end || state.index.has(id)) return false;
+    state.index.set(id, ref);
+    state.live.set(ref.seg, (state.live.get(ref.seg) ?? 0) + 1);
+    // the next scan reads on after it when nothing lies between
+    if (ref.offset === end) this.#ends.set(ref.seg, recordEnd(ref));
+    return true;
   }
 
   async #activeWriter(): Promise<{ writer: SegmentWriter; segId: string }> {
@@ -166,36 +198,16 @@ export class SegmentMessages {
   async #removeSegment(segId: string): Promise<void> {
     this.#seg?.live.delete(segId);
     this.#scans.delete(segId);
-    const fd = this.#doneFds.get(segId);
-    if (fd !== undefined) {
-      this.#doneFds.delete(segId);
-      try {
-        closeSync(fd);
-      } catch {
-        // gone already
-      }
-    }
+    this.#doneLogs.close(segId);
     this.#ends.delete(segId);
     await unlink(this.#paths.segment(segId)).catch(() => undefined);
     await unlink(this.#paths.doneLog(segId)).catch(() => undefined);
     await unlink(sealedPath(this.#paths, segId)).catch(() => undefined);
   }
 
-  /** Records that a segment's record left the queue (a line in its done log; not synced). */
-  #appendDone(segId: string, id: MessageId): void {
-    let fd = this.#doneFds.get(segId);
-    if (fd === undefined) {
-      fd = openSync(this.#paths.doneLog(segId), 'a', 0o600);
-      this.#doneFds.set(segId, fd);
-    }
-    const line = Buffer.from(`${id}\n`, 'latin1');
-    const n = writeSync(fd, line);
-    if (n !== line.length) throw new Error(`${segId}.done: short write`);
-  }
-
   /** A segment message left the queue (delivered, or moved to its own file). */
   async done(id: MessageId, ref: SegRef, seg: SegState): Promise<void> {
-    this.#appendDone(ref.seg, id);
+    this.#doneLogs.append(ref.seg, id);
     seg.index.delete(id);
     const left = (seg.live.get(ref.seg) ?? 1) - 1;
     seg.live.set(ref.seg, left);
@@ -309,7 +321,7 @@ export class SegmentMessages {
         if (done.has(id) || state.index.has(id)) continue;
         if (files.has(id)) {
           // moved to its own file; at recovery: the done line was lost in the crash
-          if (repair) this.#appendDone(segId, id);
+          if (repair) this.#doneLogs.append(segId, id);
           continue;
         }
         state.index.set(id, ref);
@@ -383,13 +395,6 @@ export class SegmentMessages {
       if (this.#acceptor) await sealSegment(this.#paths, writerSeg);
       else if ((this.#seg?.live.get(writerSeg) ?? 0) === 0) await this.#removeSegment(writerSeg);
     }
-    for (const fd of this.#doneFds.values()) {
-      try {
-        closeSync(fd);
-      } catch {
-        // gone already
-      }
-    }
-    this.#doneFds.clear();
+    this.#doneLogs.close();
   }
 }
