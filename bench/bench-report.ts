@@ -10,7 +10,7 @@ import { formatIdle } from './idle-scenario.js';
 import type { Sample } from './bench-context.js';
 import type { PgMta } from './postgres-scenario.js';
 
-export type Scenario = 'raw' | 'accept' | 'relay' | 'maildir' | 'idle10k' | 'jmap' | 'imap' | DeferredScenario;
+export type Scenario = 'raw' | 'accept' | 'relay' | 'maildir' | 'checks' | 'idle10k' | 'jmap' | 'imap' | DeferredScenario;
 /** `correio-p2`…: correio with `[smtp] processes` = 2… (BENCH_PROCESSES) */
 export type Mta = 'correio' | 'postfix' | 'sink' | PgMta | `correio-p${number}`;
 
@@ -66,6 +66,16 @@ export function report(rows: Row[], o: { messages: number; size: number; session
     console.log(`\n${r.scenario}: accept ${fmt(r.samples.map((x) => x.accept))} msg/s${ratio}`);
     for (const x of r.samples) if (x.deferred) console.log(`  ${formatDeferred(x.deferred)}`);
     for (const x of r.samples) if (x.idle) console.log(`  ${formatIdle(x.idle)}`);
+  }
+  // issue 15: what the inbound checks cost (checks-scenario.ts), against maildir of this same run
+  const checks = rows.find((r) => r.scenario === 'checks' && r.samples.length > 0);
+  const plain = rows.find((r) => r.scenario === 'maildir' && r.mta === 'correio' && r.samples.length > 0);
+  if (checks && plain) {
+    const acc = median(checks.samples.map((x) => x.accept)) / median(plain.samples.map((x) => x.accept));
+    const e2e = (rs: Row): number[] => rs.samples.flatMap((x) => (x.e2e === undefined ? [] : [x.e2e]));
+    const e = e2e(checks).length && e2e(plain).length ? median(e2e(checks)) / median(e2e(plain)) : undefined;
+    console.log(`
+checks on ÷ off (correio, maildir load): accept ${acc.toFixed(2)}${e === undefined ? '' : `, end-to-end ${e.toFixed(2)}`} (goal: checks cost under 20 %, i.e. ≥ 0.80)`);
   }
   if (ratios.length > 0) {
     console.log('\n| ratio correio ÷ Postfix | MTA | accept | end-to-end | target |\n|---|---|---|---|---|');

@@ -45,6 +45,12 @@ export interface CorreioOptions {
   password?: string;
   /** [storage] url, e.g. postgres://…/db (default: the files backend) */
   storageUrl?: string;
+  /** more [smtp] lines, written as given (e.g. 'trusted_networks = []') */
+  smtpLines?: string[];
+  /** more [delivery] lines, written as given */
+  deliveryLines?: string[];
+  /** more tables at the end, written as given (e.g. ['[mail_auth]', 'verify_inbound = true']) */
+  tables?: string[];
 }
 
 /** How the stop went: graceful (exited after one SIGTERM) or not, and how long it took. */
@@ -84,8 +90,10 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
       '[smtp]',
       `listen = ["127.0.0.1:${port}"]`,
       ...Object.entries(o.smtp ?? {}).map(([k, v]) => `${k} = ${v}`),
+      ...(o.smtpLines ?? []),
       '[delivery]',
       `concurrency = ${o.deliveryConcurrency ?? 20}`,
+      ...(o.deliveryLines ?? []),
       '[delivery.routes]',
       ...routes,
       '[log]',
@@ -95,6 +103,7 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
       `listen = [${o.http ? `"127.0.0.1:${httpPort}"` : ''}]`,
       '[imap]',
       `listen = [${o.imap ? `"127.0.0.1:${imapPort}"` : ''}]`,
+      ...(o.tables ?? []),
       '',
     ].join('\n'),
   );

@@ -19,7 +19,7 @@
  * Each run starts fresh instances; medians (min–max) over BENCH_RUNS runs; the ratio is
  * median(correio) ÷ median(Postfix) of runs measured in this same invocation.
  * Settings (environment): BENCH_MESSAGES=5000 BENCH_SESSIONS=20 BENCH_SIZE=5120 BENCH_RUNS=3
- *   BENCH_SCENARIOS=raw,accept,relay,maildir[,jmap][,imap] BENCH_LOAD=auto|smtp-source|ts BENCH_PEER=auto|none
+ *   BENCH_SCENARIOS=raw,accept,relay,maildir[,checks][,jmap][,imap] BENCH_LOAD=auto|smtp-source|ts BENCH_PEER=auto|none
  *   BENCH_PROFILE=1 (first an extra, uncounted correio run per scenario with V8's CPU profiler on
  *   during the measured window: profile-hook.ts; the summary is printed, the profile kept)
  *   BENCH_CORREIO_NODE_FLAGS="--flag ..." (extra node flags for correio, for what-if runs)
@@ -27,6 +27,7 @@
  *   BENCH_PROCESSES=1,2 (correio rows with `[smtp] processes` = each; 2 and up are the rows
  *   correio-p2 …, beside correio (1) and Postfix; every row prints each process's CPU)
  *   BENCH_IDLE=10000 (idle10k)
+ *   checks: maildir with SPF/DKIM/DMARC on (checks-scenario.ts); BENCH_RSPAMD_URL adds the rspamd scan
  *   BENCH_STORAGE=files|postgres|postgres2 (comma list; correio's rows of accept, relay, maildir
  *   on the files backend, on PostgreSQL with 1 node, with 2 nodes: postgres-scenario.ts) BENCH_PG_URL
  *   BENCH_TIMEOUT_S=300 (per run) BENCH_SETTLE_MS=3000 (`sync`, then this pause, before each run)
@@ -56,6 +57,7 @@ import type { BenchContext, Sample } from './bench-context.js';
 import { formatJmapBench, runJmapBench } from './jmap-bench.js';
 import { formatImapBench, runImapBench } from './imap-bench.js';
 import { isPgMta, pgUnavailable, runPgScenario, storageMtas } from './postgres-scenario.js';
+import { runChecks } from './checks-scenario.js';
 import { report, type Mta, type Row, type Scenario } from './bench-report.js';
 
 
@@ -75,7 +77,7 @@ const RUNS = int('BENCH_RUNS', 3, 0);
 const TIMEOUT = int('BENCH_TIMEOUT_S', 300) * 1000;
 const SETTLE_MS = int('BENCH_SETTLE_MS', 3000, 0);
 const SCENARIOS = (env.BENCH_SCENARIOS ?? 'raw,accept,relay,maildir').split(',').map((s) => s.trim()) as Scenario[];
-for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir', 'idle10k', 'jmap', 'imap'].includes(s) && !isDeferredScenario(s)) throw new Error(`unknown scenario "${s}"`);
+for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir', 'checks', 'idle10k', 'jmap', 'imap'].includes(s) && !isDeferredScenario(s)) throw new Error(`unknown scenario "${s}"`);
 /** the jmap scenario (jmap-bench.ts): folder size and rounds */
 const JMAP = { messages: int('BENCH_JMAP_MESSAGES', 100_000), iterations: int('BENCH_JMAP_ITER', 30) };
 /** the imap scenario (imap-bench.ts): folder size, rounds, APPENDs */
@@ -222,6 +224,7 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
   try {
     if (isDeferredScenario(scenario)) return await runDeferred(context, work, scenario, profile);
     if (scenario === 'idle10k') return await runIdle(context, work, profile, int('BENCH_IDLE', 10_000));
+    if (scenario === 'checks') return await runChecks(context, work, profile, { from: FROM, timeoutMs: TIMEOUT });
     if (isPgMta(mta) && scenario !== 'raw' && scenario !== 'jmap' && scenario !== 'imap') return await runPgScenario(context, { startSink, timeoutMs: TIMEOUT }, work, scenario, mta, profile);
     if (scenario === 'raw') {
       const sink = await startSink();
@@ -328,7 +331,7 @@ async function main(): Promise<void> {
   }
   for (let i = 0; i < RUNS; i++) {
     for (const scenario of SCENARIOS.filter((x) => x !== 'jmap' && x !== 'imap')) {
-      const single = isDeferredScenario(scenario) || scenario === 'idle10k';
+      const single = isDeferredScenario(scenario) || scenario === 'idle10k' || scenario === 'checks';
       const mtas: Mta[] = scenario === 'raw' ? ['sink'] : single ? ['correio'] : [...CORREIOS, ...(peerWhyNot ? [] : ['postfix' as const])];
       // interleave, alternating who goes first
       if (i % 2 === 1) mtas.reverse();
