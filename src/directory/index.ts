@@ -10,6 +10,7 @@ export { directorySchema } from './pg-directory-schema.js';
 export { openDirectory, openDirectorySnapshot, type DirectorySnapshot, directoryFile, openTokenStore, tokenFile, openSessionStore } from './open-directory.js';
 export { SqliteTokenStore } from './sqlite-token-store.js';
 export { SqliteSessionStore } from './sqlite-session-store.js';
+export { PgSessionStore } from './pg-session-store.js';
 export type { DirectoryBackend, DirectoryMatch, DirectoryMatchKind } from './directory-backend.js';
 export {
   DirectoryInputError,

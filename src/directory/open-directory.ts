@@ -15,6 +15,8 @@ import { PgDirectory } from './pg-directory.js';
 import { isPostgresUrl } from '../util/pg-database.js';
 import { SqliteTokenStore } from './sqlite-token-store.js';
 import { SqliteSessionStore } from './sqlite-session-store.js';
+import { PgSessionStore } from './pg-session-store.js';
+import type { WebSessionStore } from '../core/index.js';
 
 /** Where the SQLite directory of this configuration lives. */
 export function directoryFile(config: Config): string {
@@ -77,7 +79,11 @@ export function openTokenStore(config: Config): SqliteTokenStore {
   return SqliteTokenStore.open(tokenFile(config));
 }
 
-/** Opens the browser session store at `<data_dir>/sessions.sqlite` (web/http-auth.ts). */
-export function openSessionStore(config: Config): SqliteSessionStore {
+/**
+ * Opens the browser session store (web/http-auth.ts): in PostgreSQL beside the directory for a
+ * postgres storage url (shared by every node), else `<data_dir>/sessions.sqlite`.
+ */
+export function openSessionStore(config: Config): WebSessionStore {
+  if (isPostgresUrl(config.storage.url)) return PgSessionStore.open(config.storage.url);
   return SqliteSessionStore.open(join(config.dataDir, 'sessions.sqlite'));
 }

@@ -63,5 +63,16 @@ export const directorySchema: SchemaComponent = {
             ALTER TABLE dir_users ADD COLUMN quota_messages bigint;
             ALTER TABLE dir_users ADD COLUMN disabled boolean NOT NULL DEFAULT false;`,
     },
+    {
+      version: 3,
+      name: 'browser sessions of the web, shared by every node',
+      sql: `CREATE TABLE web_sessions (
+              hash bytea PRIMARY KEY,
+              owner text NOT NULL,
+              created_at bigint NOT NULL,
+              expires_at bigint NOT NULL
+            );
+            CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);`,
+    },
   ],
 };

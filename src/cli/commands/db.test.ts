@@ -22,21 +22,21 @@ void describe('correio db migrate / db status on a real PostgreSQL', { skip }, (
         const before = await runCli(['db', 'status', '--json', '--config', config]);
         assert.equal(before.code, 75, before.stderr);
         assert.deepEqual(JSON.parse(before.stdout), [
-          { component: 'directory', current: 0, latest: 2 },
-          { component: 'queue', current: 0, latest: 2 },
-          { component: 'mailbox', current: 0, latest: 1 },
+          { component: 'directory', current: 0, latest: 3 },
+          { component: 'queue', current: 0, latest: 3 },
+          { component: 'mailbox', current: 0, latest: 2 },
         ]);
         assert.match(before.stderr, /migrations pending; run correio db migrate/);
         assert.ok(!before.stderr.includes('postgres@'), 'no user/password in messages');
 
         const migrate = await runCli(['db', 'migrate', '--config', config]);
         assert.equal(migrate.code, 0, migrate.stderr);
-        assert.match(migrate.stdout, /^directory: 0 -> 2\nqueue: 0 -> 2\nmailbox: 0 -> 1$/m);
+        assert.match(migrate.stdout, /^directory: 0 -> 3\nqueue: 0 -> 3\nmailbox: 0 -> 2$/m);
         const again = await runCli(['db', 'migrate', '--config', config]);
-        assert.match(again.stdout, /^directory: at version 2\nqueue: at version 2\nmailbox: at version 1$/m);
+        assert.match(again.stdout, /^directory: at version 3\nqueue: at version 3\nmailbox: at version 2$/m);
         const after = await runCli(['db', 'status', '--config', config]);
         assert.equal(after.code, 0, after.stderr);
-        assert.match(after.stdout, /^directory\t2\t2\tcurrent\nqueue\t2\t2\tcurrent\nmailbox\t1\t1\tcurrent$/m);
+        assert.match(after.stdout, /^directory\t3\t3\tcurrent\nqueue\t3\t3\tcurrent\nmailbox\t2\t2\tcurrent$/m);
 
         // the directory commands now work on PostgreSQL
         const add = await runCli(['user', 'add', 'suzana@dc.uece.br', '--config', config]);

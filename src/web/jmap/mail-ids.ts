@@ -2,7 +2,7 @@
  * @module mail-ids
  * The ids and keywords of JMAP mail over the folder store (RFC 8621 §2, §4.1.1):
  * - a Mailbox is "m" + base64url of its folder name;
- * - an Email is "e" + the folder's tag (10 hex digits of a SHA-256 of its name) + its
+ * - an Email is "e" + the folder's tag (10 hex digits of a SHA-256 of account and name) + its
  *   UIDVALIDITY and UID in base 36 ("e3f09a1c2b7dmz0x1qZ2s"): the same in every request and
  *   after a restart, and what an expunge record (a UID) still names after the message is gone;
  *   its blob is "b" + the same, a part of it "b…_1-2";
@@ -65,9 +65,13 @@ export function folderOfMailboxId(id: string): string | undefined {
   return Buffer.from(id.slice(1), 'base64url').toString('utf8');
 }
 
-/** A folder's tag in Email ids. */
-export function folderTag(folder: string): string {
-  return createHash('sha256').update(folder.toUpperCase() === 'INBOX' ? 'INBOX' : folder).digest('hex').slice(0, 10);
+/**
+ * A folder's tag in Email ids: of the account and the folder, so that no id of one account
+ * names anything in another's (two INBOXes given the same UIDVALIDITY in the same second
+ * would otherwise have the same ids).
+ */
+export function folderTag(user: string, folder: string): string {
+  return createHash('sha256').update(`${user.toLowerCase()}\0${folder.toUpperCase() === 'INBOX' ? 'INBOX' : folder}`).digest('hex').slice(0, 10);
 }
 
 /** The part of Email, blob and Thread ids that names one message: tag, UIDVALIDITY, UID. */

@@ -172,7 +172,7 @@ export class MailView {
     for (const [i, e] of entries.entries()) {
       const snap = snaps[i];
       const mailboxId = mailboxIdOf(e.name);
-      const tag = folderTag(e.name);
+      const tag = folderTag(user, e.name);
       let unread = 0;
       for (const m of snap.messages) {
         if (!m.flags.includes('S')) unread++;
@@ -285,7 +285,7 @@ export class MailView {
     }
     for (const [id, o] of old) {
       const folder = folderOfMailboxId(id);
-      if (folder === undefined || !allOld(folderTag(folder), o)) return undefined;
+      if (folder === undefined || !allOld(folderTag(user, folder), o)) return undefined;
     }
     // an Email moved (by JMAP: same id) left one folder and came into another: it was updated
     const here = new Set(created.filter((id) => view.emailById.has(id)));
