@@ -15,7 +15,8 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Envelope, EnvelopeId, EnvelopeLeases, StatedEnvelope } from '../core/index.js';
-import { withState } from '../queue/index.js';
+import { withState, type Batch, type QueueScheduler } from '../queue/index.js';
+import { publishError } from './delivery-events.js';
 
 export interface ClaimOutcome {
   /** the envelopes of the batch this node now holds, unchanged */
@@ -42,4 +43,21 @@ export async function claimBatch(leases: EnvelopeLeases, envelopes: readonly Sta
   }
   if (out.stale.length > 0) await leases.release(out.stale.map((e) => e.id));
   return out;
+}
+
+/**
+ * The part of batch `b` this node won, with the scheduler told the rest: envelopes held
+ * elsewhere are forgotten until a rescan, stale ones filed as stored. Undefined when nothing was
+ * won; 'failed' when the store could not be asked (nothing was claimed).
+ */
+export async function claimForQueue(leases: EnvelopeLeases, queue: QueueScheduler, b: Batch, now: number): Promise<Batch | undefined | 'failed'> {
+  try {
+    const c = await claimBatch(leases, b.envelopes);
+    for (const id of c.elsewhere) queue.forget(id);
+    for (const env of c.stale) queue.set(env, now);
+    return c.claimed.length === 0 ? undefined : { ...b, envelopes: c.claimed };
+  } catch (err) {
+    publishError(err, 'claiming envelopes');
+    return 'failed';
+  }
 }

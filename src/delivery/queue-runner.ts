@@ -30,12 +30,14 @@ import {
   type Clock, type DeliveryStatus, type Envelope, type EnvelopeId, type MessageId, type Notifier,
   type QueueControl, type QueueStore, type Scheduler, type StatedEnvelope, type Transport,
 } from '../core/index.js';
-import { QueueScheduler, applyControl, applyResult, expire, noticeResult, shutdownError, type Batch, type ControlAction, type Outcome } from '../queue/index.js';
+import { QueueScheduler, applyResult, expire, noticeResult, shutdownError, type Batch, type ControlAction, type Outcome } from '../queue/index.js';
 import { NoticeSender } from './notice-sender.js';
 import { slotRetryMs, takeRouteSlot } from './route-slots.js';
-import { claimBatch } from './batch-claim.js';
+import { claimForQueue } from './batch-claim.js';
 import { attemptDelivery } from './delivery-attempt.js';
 import { rescanStore } from './store-rescan.js';
+import { controlOnline } from './online-control.js';
+import { WakeTimer } from './wake-timer.js';
 import { loadParked, unpark, type ParkedLoad } from './parked-envelopes.js';
 import { publishError, publishOutcome } from './delivery-events.js';
 
@@ -99,8 +101,7 @@ export class QueueRunner implements QueueControl {
   /** removed while parked envelopes were being read (kept only while a read runs) */
   readonly #removed = new Set<EnvelopeId>();
   readonly #parkedLoad: ParkedLoad;
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt = Infinity;
+  readonly #timer = new WakeTimer(() => this.wake());
   #poll: NodeJS.Timeout | undefined;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
 
@@ -239,11 +240,7 @@ export class QueueRunner implements QueueControl {
     });
   }
 
-  /**
-   * An operator action through the shared transitions. An envelope in a running batch is left
-   * to its outcome: flush, release and bounce skip it, a hold is recorded (a temporary failure
-   * keeps it), a delete drops it once the batch ends.
-   */
+  /** An operator action through the shared transitions (online-control.ts), parked envelopes read back first. */
   async #control(action: ControlAction, id: string | undefined): Promise<number> {
     this.#loading++;
     try {
@@ -251,22 +248,9 @@ export class QueueRunner implements QueueControl {
     } finally {
       if (--this.#loading === 0) this.#removed.clear();
     }
-    let n = 0;
-    const now = this.#clock.now();
-    for (const env of this.#queue.matching(id)) {
-      const busy = this.#queue.isBusy(env.id);
-      if (busy && action === 'delete') {
-        this.#cancelled.add(env.id);
-        n++;
-        continue;
-      }
-      if (busy && action !== 'hold') continue;
-      const change = applyControl(action, env, now);
-      if (change.kind === 'skip') continue;
-      if (change.kind === 'put') await this.#put(change.envelope);
-      else if (change.kind === 'delete') await this.#delete(env.id);
-      n++;
-    }
+    const n = await controlOnline({
+      queue: this.#queue, now: this.#clock.now(), put: (e) => this.#put(e), remove: (e) => this.#delete(e), cancel: (e) => this.#cancelled.add(e),
+    }, action, id);
     this.wake();
     return n;
   }
@@ -297,7 +281,7 @@ export class QueueRunner implements QueueControl {
     if (this.#state === 'stopped') return;
     this.#state = 'stopping';
     clearInterval(this.#poll);
-    clearTimeout(this.#timer);
+    this.#timer.clear();
     const onAbort = (): void => this.#abort.abort();
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
@@ -313,19 +297,6 @@ export class QueueRunner implements QueueControl {
     }
   }
 
-  #setTimer(at: number, now: number): void {
-    if (at >= this.#timerAt && this.#timer) return;
-    clearTimeout(this.#timer);
-    this.#timerAt = at;
-    // setTimeout's limit is 2^31-1 ms; a later wake-up simply re-arms
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Infinity;
-      this.wake();
-    }, Math.min(Math.max(0, at - now), 2 ** 31 - 1));
-    this.#timer.unref();
-  }
-
   #pass(): void {
     this.#passQueued = false;
     if (this.#state !== 'running') {
@@ -334,7 +305,7 @@ export class QueueRunner implements QueueControl {
     }
     const now = this.#clock.now();
     if (now < this.#pausedUntil) {
-      this.#setTimer(this.#pausedUntil, now);
+      this.#timer.set(this.#pausedUntil, now);
       this.#checkIdle();
       return;
     }
@@ -342,7 +313,7 @@ export class QueueRunner implements QueueControl {
     const loads = this.#queue.takeLoads();
     if (loads.length > 0) this.#loadParked(loads);
     const next = this.#queue.nextWakeAt();
-    if (next < Infinity) this.#setTimer(next, now);
+    if (next < Infinity) this.#timer.set(next, now);
     this.#checkIdle();
   }
 
@@ -380,17 +351,10 @@ export class QueueRunner implements QueueControl {
     const leases = this.#store.leases;
     if (!leases) return b;
     const now = this.#clock.now();
-    try {
-      const c = await claimBatch(leases, b.envelopes);
-      for (const id of c.elsewhere) this.#queue.forget(id);
-      for (const env of c.stale) this.#queue.set(env, now);
-      return c.claimed.length === 0 ? undefined : { ...b, envelopes: c.claimed };
-    } catch (err) {
-      // the database is away: nothing was claimed; pause rather than retry in a tight loop
-      publishError(err, 'claiming envelopes');
-      this.#pausedUntil = now + this.#claimRetryMs;
-      return undefined;
-    }
+    const c = await claimForQueue(leases, this.#queue, b, now);
+    // the database is away: nothing was claimed; pause rather than retry in a tight loop
+    if (c === 'failed') this.#pausedUntil = now + this.#claimRetryMs;
+    return c === 'failed' ? undefined : c;
   }
 
   async #run(whole: Batch): Promise<void> {
