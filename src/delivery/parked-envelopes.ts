@@ -27,8 +27,8 @@ export async function loadParked(p: ParkedLoad, ids: readonly EnvelopeId[], keep
   for (const id of ids) {
     try {
       const env = await p.store.findEnvelope(id);
-      if (p.removed(id) || p.queue.get(id) !== undefined) continue;
-      if (env) p.queue.set(env, p.clock.now(), { keep });
+      if (p.queue.get(id) !== undefined) continue;
+      if (env && !p.removed(id)) p.queue.set(env, p.clock.now(), { keep });
       else p.queue.forget(id);
     } catch (err) {
       publishError(err, `loading ${id}`);

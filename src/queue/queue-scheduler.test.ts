@@ -101,3 +101,33 @@ void test('work follows due work: a new envelope does not make the scheduler loo
   assert.equal(decisions() - before, 1, 'one decision for the one new envelope');
   assert.equal(q.takeDue(t0 + 5 * min).length, 50, 'all come due together');
 });
+
+void test('parking: an envelope waiting past parkAfterMs keeps only its time and id; due, it is handed out to be loaded', () => {
+  const policy = new RetryScheduler({ retryMin: 5 * min, retryMax: h, maxQueueLifetime: 3 * 24 * h });
+  const q = new QueueScheduler({ policy, parkAfterMs: 10 * min });
+  const soon = env('m1', 'x.example', { state: 'deferred', attempts: [{ at: t0, status: '4.4.1' }], nextAttemptAt: t0 + 5 * min });
+  const later = env('m2', 'x.example', { state: 'deferred', attempts: [{ at: t0, status: '4.4.1' }], nextAttemptAt: t0 + h });
+  q.set(soon, t0);
+  q.set(later, t0);
+  assert.equal(q.size, 2);
+  assert.equal(q.parked, 1);
+  assert.deepEqual(q.envelopes().map((e) => e.id), [soon.id], 'only the one due within ten minutes is kept whole');
+  assert.equal(q.get(later.id), undefined);
+  assert.deepEqual(q.parkedMatching('m2'), [later.id]);
+  assert.deepEqual(q.parkedMatching('m1'), []);
+  assert.equal(q.nextWakeAt(), t0 + 5 * min);
+  assert.deepEqual(q.takeLoads(), []);
+  // an hour later both are due: the kept one is taken, the parked one is handed out to load
+  assert.deepEqual(summary(q.takeDue(t0 + h)), [`deliver m1 x.example 1`]);
+  assert.deepEqual(q.takeLoads(), [later.id]);
+  assert.equal(q.size, 2, 'still counted while it is loaded');
+  q.set(later, t0 + h);
+  assert.equal(q.parked, 0);
+  assert.deepEqual(summary(q.takeDue(t0 + h)), [`deliver m2 x.example 1`]);
+  // set with keep: not parked however far away (an operator action looks at it next)
+  const far = env('m3', 'x.example', { state: 'deferred', attempts: [{ at: t0, status: '4.4.1' }], nextAttemptAt: t0 + 5 * h });
+  q.set(far, t0, { keep: true });
+  assert.equal(q.get(far.id)?.id, far.id);
+  q.forget(far.id);
+  assert.equal(q.size, 2);
+});

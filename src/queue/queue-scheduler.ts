@@ -70,6 +70,8 @@ export class QueueScheduler {
   readonly #parked = new Map<EnvelopeId, number>();
   /** parked envelopes that came due: for the dispatcher to load (takeLoads) */
   #loads: EnvelopeId[] = [];
+  /** handed out by takeLoads and not filed again yet (set, forget or park ends it) */
+  readonly #loading = new Set<EnvelopeId>();
   /** set() was told not to park */
   #keep = false;
 
@@ -82,12 +84,12 @@ export class QueueScheduler {
 
   /** Number of envelopes known, parked ones included. */
   get size(): number {
-    return this.#index.size + this.#parked.size + this.#loads.length;
+    return this.#index.size + this.#parked.size + this.#loads.length + this.#loading.size;
   }
 
   /** Number of envelopes parked (or due and not loaded yet). */
   get parked(): number {
-    return this.#parked.size + this.#loads.length;
+    return this.#parked.size + this.#loads.length + this.#loading.size;
   }
 
   /** Batches running. */
@@ -106,12 +108,12 @@ export class QueueScheduler {
 
   /** Ids of every envelope known, parked ones included. */
   ids(): EnvelopeId[] {
-    return [...this.#index.keys(), ...this.#parked.keys(), ...this.#loads];
+    return [...this.#index.keys(), ...this.parkedIds()];
   }
 
   /** Ids of the parked envelopes (and of those due to be loaded). */
   parkedIds(): EnvelopeId[] {
-    return [...this.#parked.keys(), ...this.#loads];
+    return [...this.#parked.keys(), ...this.#loads, ...this.#loading];
   }
 
   /** The parked envelopes a message or envelope id names (all when undefined): load them, then set(). */
@@ -125,11 +127,13 @@ export class QueueScheduler {
   takeLoads(): EnvelopeId[] {
     const out = this.#loads;
     this.#loads = [];
+    for (const id of out) this.#loading.add(id);
     return out;
   }
 
   /** An envelope whose load failed: parked again until `at`. */
   park(id: EnvelopeId, at: number): void {
+    this.#loading.delete(id);
     if (this.#index.has(id)) return;
     this.#parked.set(id, at);
     this.#waiting.push(at, id);
@@ -151,6 +155,7 @@ export class QueueScheduler {
   set(env: Envelope, now: number, opts: { readonly keep?: boolean } = {}): StatedEnvelope {
     const e = withState(env);
     this.#parked.delete(e.id);
+    this.#loading.delete(e.id);
     this.#index.set(e.id, e);
     this.#unready(e.id);
     this.#keep = opts.keep === true;
@@ -165,6 +170,7 @@ export class QueueScheduler {
   /** Drops an envelope (removed from the spool). */
   forget(id: EnvelopeId): void {
     this.#parked.delete(id);
+    this.#loading.delete(id);
     this.#unready(id);
     this.#waitAt.delete(id);
     this.#index.delete(id);
