@@ -51,6 +51,14 @@ export interface ExpungeHistory {
   readonly records: readonly { readonly modseq: number; readonly uids: readonly UidRange[] }[];
 }
 
+/** One message of `appendMany`: its octets (CRLF), flags letters, keywords and internal date. */
+export interface AppendItem {
+  readonly message: Buffer;
+  readonly flags: string;
+  readonly keywords?: readonly string[];
+  readonly receivedAt?: number;
+}
+
 /** A range of UIDs, both ends included. */
 export interface UidRange {
   readonly from: number;
@@ -135,6 +143,12 @@ export interface MailFolderStore {
     message: Readable,
     opts: { flags: string; keywords?: readonly string[]; receivedAt?: number },
   ): Promise<{ uid: number; uidValidity: number }>;
+  /**
+   * Optional: several messages at once, all or none even across a crash (RFC 3502
+   * MULTIAPPEND); their UIDs in the same order. Without it, MULTIAPPEND appends one by one
+   * and removes what it stored when a later one fails (a crash may leave the first ones).
+   */
+  appendMany?(user: string, folder: string, messages: readonly AppendItem[]): Promise<{ uids: number[]; uidValidity: number }>;
   /** Copies messages (with their flags and keywords) to another folder; their new UIDs in the same order. */
   copy(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[] }>;
   /**

@@ -60,6 +60,8 @@ export class MaildirFolderState {
   constructor(
     private readonly store: MaildirStore,
     private readonly now: () => number,
+    /** runs first under the lock on every locked step (a crashed MULTIAPPEND is undone there) */
+    private readonly recover?: (dir: string) => Promise<void>,
   ) {}
 
   /**
@@ -87,6 +89,7 @@ export class MaildirFolderState {
    */
   async locked<T>(user: string, f: string, dir: string, fn: LockedStep<T>, opts: LockedOptions = {}): Promise<T> {
     return this.#lock.run(join(dir, `${uidListName}.lock`), async () => {
+      await this.recover?.(dir);
       if (opts.before) await opts.before(dir);
       await this.#takeNew(dir);
       const list = await this.store.list(user, f);

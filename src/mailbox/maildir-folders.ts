@@ -21,10 +21,11 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   MailFolderError,
   type ExpungeHistory,
+  type AppendItem,
   type FlagChange,
   type FlagUpdateResult,
   type FolderChanges,
@@ -35,6 +36,7 @@ import {
 } from '../core/index.js';
 import { atomicWriteFile, uniqueId } from '../util/index.js';
 import { checkFolderName } from './folder-name.js';
+import { batchKey, beginBatch, commitBatch, recoverBatches, rollBackBatch } from './maildir-append-batch.js';
 import { FolderTextIndex } from './folder-text-index.js';
 import { MaildirFolderState, type LockedOptions, type LockedStep } from './maildir-folder-state.js';
 import { MaildirFolderTree } from './maildir-folder-tree.js';
@@ -59,7 +61,8 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
 
   constructor(store: MaildirStore, opts: MaildirFoldersOptions = {}) {
     super(store);
-    this.#state = new MaildirFolderState(store, opts.now ?? Date.now);
+    // a MULTIAPPEND its process did not finish (kill -9) is undone before a folder is read
+    this.#state = new MaildirFolderState(store, opts.now ?? Date.now, recoverBatches);
     this.textIndex = opts.searchIndex && new FolderTextIndex(opts.searchIndex, (user, folder, key) => store.open(user, key, folder));
   }
 
@@ -192,6 +195,37 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     const m = snap.messages.find((x) => x.key === key);
     if (!m) throw new Error('appended message vanished');
     return { uid: m.uid, uidValidity: snap.uidValidity };
+  }
+
+  /**
+   * Several messages at once, all or none (RFC 3502), also across a crash: a journal names the
+   * batch before the first is written and goes when the last is in place (maildir-append-batch).
+   */
+  async appendMany(user: string, folder: string, messages: readonly AppendItem[]): Promise<{ uids: number[]; uidValidity: number }> {
+    const f = this.#folder(folder);
+    for (const m of messages) checkKeywords(m.keywords);
+    const dir = await this.folderPath(user, f);
+    const id = await beginBatch(dir);
+    const made: string[] = [];
+    try {
+      for (const [i, m] of messages.entries()) made.push((await this.store.deliver(user, Readable.from([m.message]), { uniqueKey: batchKey(id, i), folder: f })).key);
+      const before = async (d: string): Promise<void> => {
+        for (const [i, m] of messages.entries()) {
+          if (m.receivedAt !== undefined) await utimes(join(d, 'new', made[i]), m.receivedAt / 1000, m.receivedAt / 1000).catch(() => undefined);
+          await this.store.setFlags(user, made[i], m.flags, f);
+        }
+      };
+      const keywords = new Map(messages.map((m, i) => [made[i], m.keywords ?? []]));
+      const snap = await this.#locked(user, f, async (st) => {
+        await commitBatch(dir, id);
+        return { result: st.snapshot };
+      }, { before, keywords });
+      const byKey = new Map(snap.messages.map((m) => [m.key, m.uid]));
+      return { uidValidity: snap.uidValidity, uids: made.map((k) => byKey.get(k) ?? 0) };
+    } catch (err) {
+      await rollBackBatch(dir, id);
+      throw err;
+    }
   }
 
   async copy(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[] }> {

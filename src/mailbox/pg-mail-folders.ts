@@ -16,6 +16,7 @@ import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import {
   MailFolderError,
+  type AppendItem,
   type FlagChange,
   type FlagUpdateResult,
   type FolderChanges,
@@ -262,6 +263,25 @@ export class PgMailFolders implements MailFolderStore {
         { hash, size: body.length, flags: flags.flags, keywords: flags.keywords, receivedAt: opts.receivedAt ?? this.store.now() },
       ]);
       return { uid, uidValidity: row.uidValidity };
+    });
+  }
+
+  /** RFC 3502 MULTIAPPEND: every message in one transaction, so all or none. */
+  async appendMany(user: string, folder: string, messages: readonly AppendItem[]): Promise<{ uids: number[]; uidValidity: number }> {
+    const owner = ownerOf(user);
+    const f = checkFolderName(folder);
+    for (const m of messages) checkKeywords(m.keywords);
+    return this.store.tx(async (c) => {
+      const row = await this.store.lockFolder(c, owner, f, f === '');
+      if (!row) throw nonexistent(folder);
+      const rows = [];
+      for (const m of messages) {
+        const flags = applyChange('', [], { mode: 'set', flags: m.flags, keywords: m.keywords ?? [] });
+        const body = crlfBody(m.message);
+        rows.push({ hash: await this.store.putBody(c, body), size: body.length, flags: flags.flags, keywords: flags.keywords, receivedAt: m.receivedAt ?? this.store.now() });
+      }
+      const made = await this.store.insertMessages(c, row, rows);
+      return { uids: made.map((x) => x.uid), uidValidity: row.uidValidity };
     });
   }
 

@@ -152,6 +152,34 @@ export function mailFolderStoreContract(name: string, make: () => Promise<Contra
     }
 
     optional(
+      'MULTIAPPEND (optional appendMany): UIDs in order with flags, keywords and dates; a bad keyword stores none',
+      (f) => f.appendMany !== undefined,
+      'the backend has no appendMany (MULTIAPPEND then appends one by one)',
+      async (s) => {
+        const folders = s.folders as Required<Pick<MailFolderStore, 'appendMany'>> & MailFolderStore;
+        await folders.createFolder(user, 'Lote');
+        const at = Date.UTC(2024, 0, 2, 3, 4, 5);
+        const r = await folders.appendMany(user, 'Lote', [
+          { message: Buffer.from(message(1)), flags: 'S' },
+          { message: Buffer.from(message(2)), flags: '', keywords: ['$Label1'], receivedAt: at },
+        ]);
+        const snap = await folders.sync(user, 'Lote');
+        assert.equal(r.uidValidity, snap.uidValidity);
+        // the UIDs of the messages in the order given (a store may number them by INTERNALDATE)
+        assert.deepEqual([...r.uids].sort(), [1, 2]);
+        const byUid = new Map(snap.messages.map((m) => [m.uid, m]));
+        const [one, two] = r.uids.map((u) => byUid.get(u)!);
+        assert.deepEqual([one.flags, one.keywords, two.flags, two.keywords], ['S', [], '', ['$Label1']]);
+        assert.equal(Math.floor(two.receivedAt / 1000), at / 1000);
+        assert.equal((await readAll(await folders.open(user, 'Lote', two.key))).toString(), message(2));
+        assert.equal((await readAll(await folders.open(user, 'Lote', one.key))).toString(), message(1));
+        await assert.rejects(folders.appendMany(user, 'Lote', [{ message: Buffer.from(message(3)), flags: '' }, { message: Buffer.from(message(4)), flags: '', keywords: ['bad keyword'] }]));
+        await assert.rejects(folders.appendMany(user, 'Nope', [{ message: Buffer.from(message(5)), flags: '' }]), isKind('nonexistent'));
+        assert.equal((await folders.sync(user, 'Lote')).messages.length, 2);
+      },
+    );
+
+    optional(
       'MOVE (optional move): flags, keywords, date and octets go along; gone from the source, new UIDs in the target',
       (f) => f.move !== undefined,
       'the backend has no move (MOVE is then a copy and a removal)',

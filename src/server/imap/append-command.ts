@@ -8,8 +8,9 @@
  *   RFC 4469 (CATENATE, made by catenate.ts), RFC 5530 (response codes).
  * Security: each message is bounded by the APPENDLIMIT (and a whole command by the framing);
  *   nothing is stored before every message of the command was checked.
- * Limitations: the messages are held in memory (bounded as above); a MULTIAPPEND cut by a
- *   crash may leave the first messages stored (a failure the server sees is undone).
+ * Limitations: the messages are held in memory (bounded as above); a MULTIAPPEND is all or
+ *   none across a crash where the store has appendMany (Maildir, PostgreSQL), otherwise only
+ *   a failure the server sees is undone.
  */
 import { Readable } from 'node:stream';
 import type { AppendMessage, ImapCommand } from '../../protocol/imap/index.js';
@@ -62,7 +63,14 @@ export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APP
     // RFC 9208 §5.3: all the messages must fit under the quota, or none is stored
     const full = await overQuota(io, checked.reduce((n, x) => n + x.m.message.length, 0), checked.length);
     if (full) return full;
-    for (const { m, letters, keywords } of checked) {
+    const folders = io.ctx.folders;
+    if (checked.length > 1 && folders.appendMany) {
+      // RFC 3502: all or none, also if the server dies half-way (the store's batch)
+      const r = await folders.appendMany(io.user, name, checked.map(({ m, letters, keywords }) => ({ message: m.message, flags: letters, keywords, ...(m.date !== undefined && { receivedAt: m.date }) })));
+      uids.push(...r.uids);
+      uidValidity = r.uidValidity;
+    }
+    for (const { m, letters, keywords } of uids.length > 0 ? [] : checked) {
       const r = await io.ctx.folders.append(io.user, name, Readable.from([m.message]), {
         flags: letters,
         keywords,

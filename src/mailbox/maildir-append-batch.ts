@@ -1,0 +1,86 @@
+/**
+ * @module maildir-append-batch
+ * All or none for a batch of messages appended to one Maildir folder (IMAP MULTIAPPEND), also
+ * when the process dies half-way: a journal file names the batch before its first message is
+ * written and is removed once the last is in place (the commit); a journal left behind by a
+ * process that is gone means the batch never finished, and its messages are removed.
+ * Standards: RFC 3502 §6.3.11 (MULTIAPPEND: "all or none"); the Maildir file conventions
+ *   (files in new/ and cur/ named after their unique key, which carries the batch id).
+ * Security: the journal holds the owner's pid and host name; only a batch whose owner is a
+ *   dead process of this machine is rolled back (a live one is still writing); file names
+ *   come from the journal's batch id, checked to be [a-z0-9] only, and are matched as a
+ *   prefix inside new/ and cur/ of the same folder.
+ * Limitations: the UIDs follow the arrival order the store sees (a message given an earlier
+ *   INTERNALDATE gets a lower UID); the messages are visible to other readers before the commit (a session may see
+ *   them arrive and then go after a crash, their UIDs not reused); a batch of a process on
+ *   another machine sharing the Maildir is rolled back by that machine only.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { pidAlive } from '../util/index.js';
+
+const host = hostname();
+const journalPrefix = 'correio-append-';
+
+/**
+ * The unique key of message `i` of a batch: its files' names start with it (it needs no
+ * encoding); zero-padded, so that messages arriving in the same instant sort in batch order.
+ */
+export function batchKey(id: string, i: number): string {
+  return `mappend-${id}-${String(i).padStart(6, '0')}`;
+}
+
+/** Starts a batch in folder `dir`: its journal is on disk (synced) before anything else. */
+export async function beginBatch(dir: string): Promise<string> {
+  const id = randomBytes(8).toString('hex');
+  // written under another name and renamed: a journal is never seen without its owner
+  const tmp = join(dir, `${journalPrefix}${id}.new`);
+  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  try {
+    await fh.writeFile(`${process.pid} ${host}\n`);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, join(dir, `${journalPrefix}${id}`));
+  return id;
+}
+
+/** The commit: the batch's messages stay. */
+export async function commitBatch(dir: string, id: string): Promise<void> {
+  await unlink(join(dir, `${journalPrefix}${id}`));
+}
+
+/** Removes a batch's messages (from new/ and cur/) and then its journal. */
+export async function rollBackBatch(dir: string, id: string): Promise<void> {
+  const prefix = `mappend-${id}-`;
+  for (const sub of ['new', 'cur']) {
+    for (const name of await readdir(join(dir, sub)).catch(() => [] as string[])) {
+      if (name.startsWith(prefix)) await unlink(join(dir, sub, name)).catch(() => undefined);
+    }
+  }
+  await unlink(join(dir, `${journalPrefix}${id}`)).catch(() => undefined);
+}
+
+/**
+ * Rolls back the batches of `dir` whose owner died (kill -9 during a MULTIAPPEND); run under
+ * the folder's lock before its state is read, so the next sync sees none of their messages.
+ */
+export async function recoverBatches(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const id = name.startsWith(journalPrefix) ? name.slice(journalPrefix.length) : undefined;
+    if (!id || !/^[a-z0-9]+$/.test(id)) continue;
+    const owner = /^(\d+) (\S+)\n?$/.exec(await readFile(join(dir, name), 'utf8').catch(() => ''));
+    const dead = owner !== null && owner[2] === host && Number(owner[1]) !== process.pid && !pidAlive(Number(owner[1]));
+    if (dead) await rollBackBatch(dir, id);
+  }
+}
