@@ -10,6 +10,7 @@
  *   above 1 moves to acceptor processes (acceptor-pool.ts).
  */
 import diagnostics from 'node:diagnostics_channel';
+import { join } from 'node:path';
 import { channels } from '../core/index.js';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../config/index.js';
@@ -159,6 +160,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     plaintextAuth: config.imap.plaintextAuth,
     appendLimit: config.imap.appendLimit,
     quota: backends.quota,
+    // ENVELOPE/BODYSTRUCTURE once computed, kept across restarts (fetch-cache-disk)
+    fetchCacheFile: join(config.dataDir, 'imap-cache.sqlite'),
   });
 
   const file = config.file;

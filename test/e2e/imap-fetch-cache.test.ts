@@ -2,7 +2,8 @@
  * The fetch cache (server/imap/fetch-cache.ts): a second `FETCH 1:* (ENVELOPE BODYSTRUCTURE
  * BODY FLAGS)` over every message of ../shared/corpora/messages answers byte for byte as the
  * first, without opening a single message file; FLAGS still follow a STORE; BODY[] still
- * reads the file.
+ * reads the file. With its file (`fetchCacheFile`), the cache survives a restart: the first FETCH
+ * of a new server answers the same bytes without opening a file, and EXPUNGE drops the rows.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import Database from 'better-sqlite3';
 import { MaildirFolders, MaildirStore } from '../../src/mailbox/index.js';
 import { ImapServer } from '../../src/server/imap/index.js';
 import { LineClient } from '../helpers/net.js';
@@ -33,6 +35,87 @@ async function exchange(c: LineClient, tag: string, cmd: string): Promise<Buffer
     }
   }
 }
+
+/** The folder store with its open() calls counted. */
+function counting(folders: MaildirFolders): { store: MaildirFolders; opens: () => number } {
+  let opens = 0;
+  const store = new Proxy(folders, {
+    get(target, p) {
+      if (p === 'open') return (...a: Parameters<MaildirFolders['open']>) => (opens++, target.open(...a));
+      const v = Reflect.get(target, p) as unknown;
+      return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { store, opens: () => opens };
+}
+
+/** Every corpus message delivered to `store`'s INBOX; their number. */
+async function deliverCorpus(store: MaildirStore): Promise<number> {
+  const files: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (/\.(eml|msg)$/.test(e.name) || /\/(mimekit|python-email)\/.*\.txt$/.test(p)) files.push(p);
+    }
+  };
+  await walk(corpus);
+  for (const [i, f] of files.sort().entries()) await store.deliver(user, Readable.from([await readFile(f)]), { uniqueKey: `c${i}` });
+  return files.length;
+}
+
+/** A logged-in client with INBOX selected. */
+async function selectInbox(server: ImapServer): Promise<LineClient> {
+  const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
+  const c = await LineClient.connect(bound.port);
+  await c.readLine();
+  await exchange(c, 'a', `LOGIN ${user} secret`);
+  await exchange(c, 'b', 'SELECT INBOX');
+  return c;
+}
+
+void test('after a restart, FETCH ENVELOPE and BODYSTRUCTURE come from the cache file without reading a message', { skip: existsSync(corpus) ? false : `${corpus} is absent` }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'correio-fetch-cache-disk-'));
+  const store = new MaildirStore(join(root, 'mail'), { hostname: 'mx' });
+  const fetchCacheFile = join(root, 'imap-cache.sqlite');
+  const authenticate = (u: string, p: string): Promise<boolean> => Promise.resolve(u === user && p === 'secret');
+  // no FLAGS: the first session saw \Recent, the second does not (RFC 9051 §2.3.2)
+  const items = 'FETCH 1:* (ENVELOPE BODYSTRUCTURE BODY)';
+  let server: ImapServer | undefined;
+  try {
+    const count = await deliverCorpus(store);
+    const before = counting(new MaildirFolders(store));
+    server = new ImapServer({ hostname: 'mx', folders: before.store, authenticate, authFailureDelayMs: 1, fetchCacheFile });
+    let c = await selectInbox(server);
+    const first = await exchange(c, 'c', items);
+    assert.ok(before.opens() >= count, `the first FETCH read the files (${before.opens()})`);
+    c.socket.destroy();
+    await server.close();
+    // a new server, a new folder store (nothing in memory): only the file remains
+    const after = counting(new MaildirFolders(store));
+    server = new ImapServer({ hostname: 'mx', folders: after.store, authenticate, authFailureDelayMs: 1, fetchCacheFile });
+    c = await selectInbox(server);
+    const again = await exchange(c, 'c', items);
+    assert.equal(after.opens(), 0, 'no message file opened after the restart');
+    assert.ok(again.equals(first), 'byte for byte the same answer');
+    const keys = (): number => {
+      const db = new Database(fetchCacheFile, { readonly: true });
+      try {
+        return (db.prepare('SELECT count(DISTINCT key) FROM items').pluck().get() as number);
+      } finally {
+        db.close();
+      }
+    };
+    assert.equal(keys(), count);
+    await exchange(c, 'd', 'STORE 1 +FLAGS.SILENT (\\Deleted)');
+    await exchange(c, 'e', 'EXPUNGE');
+    assert.equal(keys(), count - 1, 'the expunged message left the cache file');
+    c.socket.destroy();
+  } finally {
+    await server?.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
 
 void test('a second FETCH of ENVELOPE and BODYSTRUCTURE answers the same without reading the files', { skip: existsSync(corpus) ? false : `${corpus} is absent` }, async () => {
   const root = await mkdtemp(join(tmpdir(), 'correio-fetch-cache-'));

@@ -18,6 +18,7 @@ import tls from 'node:tls';
 import { channels, type MailFolderStore, type QuotaGate } from '../../core/index.js';
 import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { FetchCache } from './fetch-cache.js';
+import { FetchCacheDisk } from './fetch-cache-disk.js';
 import { MailboxHub } from './mailbox-hub.js';
 import type { ImapSession } from './imap-session.js';
 import type { ImapSessionContext } from './session-types.js';
@@ -46,6 +47,8 @@ export interface ImapServerOptions {
   readonly idlePollMs?: number;
   /** mailbox quotas: the QUOTA extension (RFC 9208) and OVERQUOTA on APPEND and COPY */
   readonly quota?: QuotaGate;
+  /** the fetch cache's file (fetch-cache-disk; serve: `<data_dir>/imap-cache.sqlite`); absent: in memory only */
+  readonly fetchCacheFile?: string;
 }
 
 export type ImapListenOptions = ListenSpec;
@@ -85,7 +88,7 @@ export class ImapServer {
       appendLimit: options.appendLimit ?? 25 * 1024 * 1024,
       idlePollMs: options.idlePollMs ?? 1000,
       hub: new MailboxHub(),
-      fetchCache: new FetchCache(),
+      fetchCache: new FetchCache(undefined, options.fetchCacheFile ? new FetchCacheDisk(options.fetchCacheFile) : undefined),
       ...(options.quota ? { quota: options.quota } : {}),
     };
     this.maxConnections = options.maxConnections ?? 500;
@@ -153,5 +156,6 @@ export class ImapServer {
     const sessions = [...this.sessions];
     for (const s of sessions) s.shutdown();
     await Promise.all([...closes, ...sessions.map((s) => s.closed)]);
+    this.ctx.fetchCache?.close();
   }
 }

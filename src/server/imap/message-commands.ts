@@ -327,6 +327,7 @@ export async function copyOrMove(io: SessionIo, sel: SelectedMailbox, c: Extract
   if (code) io.untagged(`OK [${code}] Moved`);
   for (const p of done) {
     if (!atomic) await folders.remove(io.user, sel.folder, p.m.key);
+    io.ctx.fetchCache?.drop(io.user, sel.folder, p.m.key);
     p.m.gone = true;
   }
   io.ctx.hub.notify(io.user, sel.folder);
@@ -343,6 +344,7 @@ export async function expunge(io: SessionIo, sel: SelectedMailbox, set: Sequence
     if (m.gone || !m.flags.includes('T')) continue;
     if (set && !sel.contains(set, m, i + 1, true)) continue;
     await io.ctx.folders.remove(io.user, sel.folder, m.key);
+    io.ctx.fetchCache?.drop(io.user, sel.folder, m.key);
     m.gone = true;
     removed = true;
   }

@@ -1,0 +1,95 @@
+/**
+ * @module fetch-cache-disk
+ * The fetch cache's second tier on disk (`<data_dir>/imap-cache.sqlite`): the encoded ENVELOPE,
+ * BODYSTRUCTURE and BODY of messages once computed, kept across restarts, so that the first
+ * `FETCH 1:* (FLAGS ENVELOPE)` after a restart (a client's usual resync) reads no message file,
+ * as Dovecot answers it from `dovecot.index.cache`.
+ * A message's content never changes under its key (a Maildir unique name or a stored body's
+ * row, never reused), so an entry is valid as long as the message lives: it does not depend on
+ * UIDs, and a new UIDVALIDITY (UIDs given again to the same files) keeps it.
+ * Standards: RFC 9051 §7.5.2 (the items kept are computed from the content only).
+ * Security: rows are keyed by user, folder and key; only the server's own sessions read them,
+ *   each for its own user. The file holds header data (addresses, subjects): it is created in
+ *   data_dir, which only the server's user reads.
+ * Limitations: it is a cache: any SQLite failure is a miss (the file is read and parsed as
+ *   without it), and a write lost at a crash is computed again. Writes are gathered and written
+ *   in one transaction per turn of the event loop. Entries are dropped when this server expunges
+ *   or moves a message; a message removed by another program (POP3 DELE, mutt) leaves its rows
+ *   behind, never read again (its key is not reused).
+ */
+import type Database from 'better-sqlite3';
+import { openSmallStore } from '../../util/sqlite-small-store.js';
+
+const schema = `CREATE TABLE IF NOT EXISTS items (
+  user TEXT NOT NULL, folder TEXT NOT NULL, key TEXT NOT NULL, item TEXT NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY (user, folder, key, item)) WITHOUT ROWID;`;
+
+type Row = readonly [user: string, folder: string, key: string, item: string, data: Buffer];
+
+export class FetchCacheDisk {
+  readonly #db: Database.Database;
+  readonly #get: Database.Statement;
+  readonly #put: Database.Statement;
+  readonly #drop: Database.Statement;
+  readonly #pending = new Map<string, Row>();
+  #flushing: NodeJS.Immediate | undefined;
+  #failed = false;
+
+  constructor(file: string) {
+    this.#db = openSmallStore(file, schema);
+    // a lost write is only a miss later: no fsync per transaction
+    this.#db.pragma('synchronous = NORMAL');
+    this.#get = this.#db.prepare('SELECT data FROM items WHERE user = ? AND folder = ? AND key = ? AND item = ?').pluck();
+    this.#put = this.#db.prepare('INSERT OR REPLACE INTO items (user, folder, key, item, data) VALUES (?, ?, ?, ?, ?)');
+    this.#drop = this.#db.prepare('DELETE FROM items WHERE user = ? AND folder = ? AND key = ?');
+  }
+
+  get(id: string, user: string, folder: string, key: string, item: string): Buffer | undefined {
+    const waiting = this.#pending.get(id);
+    if (waiting) return waiting[4];
+    if (this.#failed) return undefined;
+    try {
+      return (this.#get.get(user, folder, key, item) as Buffer | undefined) ?? undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  set(id: string, row: Row): void {
+    if (this.#failed) return;
+    this.#pending.set(id, row);
+    this.#flushing ??= setImmediate(() => this.flush());
+  }
+
+  drop(user: string, folder: string, key: string): void {
+    for (const [id, r] of this.#pending) if (r[0] === user && r[1] === folder && r[2] === key) this.#pending.delete(id);
+    if (this.#failed) return;
+    try {
+      this.#drop.run(user, folder, key);
+    } catch {
+      // rows left behind are never read again (the key is not reused)
+    }
+  }
+
+  /** Writes what is waiting, in one transaction. */
+  flush(): void {
+    if (this.#flushing) clearImmediate(this.#flushing);
+    this.#flushing = undefined;
+    const rows = [...this.#pending.values()];
+    this.#pending.clear();
+    if (rows.length === 0 || this.#failed) return;
+    try {
+      this.#db.transaction(() => {
+        for (const r of rows) this.#put.run(...r);
+      })();
+    } catch {
+      // a full or broken disk: the cache stays in memory only from now on
+      this.#failed = true;
+    }
+  }
+
+  close(): void {
+    this.flush();
+    this.#db.close();
+  }
+}
