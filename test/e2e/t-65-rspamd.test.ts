@@ -30,7 +30,7 @@ after(async () => {
 
 void test('GTUBE is refused 550 5.7.1 at the end of data; ordinary mail is delivered with the action and score', async (t) => {
   if (typeof rspamd === 'string') return t.skip(rspamd);
-  const site = await startSite({ users: ['u@localhost'], smtp, tables: `[policy]\nrspamd_url = "${rspamd.url}"\n` });
+  const site = await startSite({ users: ['u@localhost'], smtp, tables: `[policy]\nrspamd_url = "${rspamd.url}"\n# a loaded machine: rspamd may still be compiling its expressions\nrspamd_timeout = "120s"\n` });
   sites.push(site);
   const spam = await sendMail(site, 'spammer@spam.test', ['u@localhost'], `From: spammer@spam.test\nTo: u@localhost\nSubject: buy\n\n${GTUBE}\n`, stranger);
   assert.match(spam.final ?? '', /^550 5\.7\.1 Message rejected as spam/);

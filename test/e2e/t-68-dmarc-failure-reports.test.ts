@@ -46,7 +46,7 @@ void test('a failure report for refused forged mail, with the header only; the h
   }
   const q = await sendMail(site, 'x@quiet.test', ['user@localhost'], 'From: x@quiet.test\nSubject: quiet\n\nq\n', stranger);
   assert.match(q.final ?? '', /^550 5\.7\.1 /);
-  const [report] = await site.waitForMessages('ruf@localhost', 1);
+  const [report] = await site.waitForMessages('ruf@localhost', 1, 60_000);
   assert.match(report, /^Content-Type: multipart\/report; report-type=feedback-report;/m);
   assert.match(report, /^Content-Type: message\/feedback-report\r?$/m);
   for (const f of ['Feedback-Type: auth-failure', 'Auth-Failure: dmarc', 'Delivery-Result: reject', 'Source-IP: 127.0.0.9', 'Reported-Domain: bad.test', 'Original-Mail-From: <x@bad.test>', 'Identity-Alignment: dkim, spf']) {
@@ -59,7 +59,7 @@ void test('a failure report for refused forged mail, with the header only; the h
   // a marker after both: the limiter decided at the end of data of the second message
   const m = await sendMail(site, 'postmaster@localhost', ['ruf@localhost'], 'From: postmaster@localhost\nSubject: marker\n\nm\n');
   assert.match(m.final ?? '', /^250 /);
-  const all = await site.waitForMessages('ruf@localhost', 2);
+  const all = await site.waitForMessages('ruf@localhost', 2, 60_000);
   assert.equal(all.filter((x) => /Feedback-Type: auth-failure/.test(x)).length, 1, 'one report an hour for bad.test; none for quiet.test');
   assert.deepEqual(await site.messages('user@localhost'), [], 'the forged mail was refused');
 });
