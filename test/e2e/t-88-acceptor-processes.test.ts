@@ -6,6 +6,7 @@
  *   server starts another acceptor and mail flows again);
  * - the server (the delivery process) while it delivers: the acceptor finishes its sessions,
  *   the restarted server finds everything in the acceptors' segments.
+ * A reload (SIGHUP) replaces the acceptor; mail flows through the new one.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -145,6 +146,28 @@ void test('processes = 2: kill -9 of the delivery process while it delivers lose
     await site.restart();
     const counts = await delivered(site, acked);
     assertExactlyOnce(counts, acked);
+  } finally {
+    await site.destroy();
+  }
+});
+
+void test('processes = 2: a reload replaces the acceptor and mail goes on through the new one', async () => {
+  const site = await startSiteProcess(opts);
+  try {
+    const server = site.child!.pid!;
+    const [first] = await waitFor('an acceptor process', () => (childrenOf(server).length === 1 ? childrenOf(server) : undefined));
+    process.kill(server, 'SIGHUP');
+    await waitFor('the old acceptor gone, a new one there', () => {
+      const now = childrenOf(server);
+      return now.length === 1 && now[0] !== first;
+    }, 20_000);
+    const acked = new Set<string>();
+    let done = false;
+    const running = load(site, 2, () => done, acked, 'r');
+    await waitFor('mail after the reload', () => acked.size >= 10);
+    done = true;
+    await running;
+    assertExactlyOnce(await delivered(site, acked), acked);
   } finally {
     await site.destroy();
   }
