@@ -7,7 +7,9 @@
  * folder are ordered by PostgreSQL; a sync is one statement (one snapshot).
  * Standards: RFC 9051 §2.3.1.1 (UIDs), §6.3.6 (RENAME renames inferior folders too);
  *   RFC 7162 §3.1 (MODSEQ, UNCHANGEDSINCE), §3.2.10 (VANISHED); RFC 6154 (SPECIAL-USE of the
- *   default folders).
+ *   default folders, and §3 CREATE-SPECIAL-USE kept in the row); RFC 3501 §2.3.2 (\Recent:
+ *   the first recent UID per folder, claimed under the row lock); RFC 3502 (MULTIAPPEND in one
+ *   transaction).
  * Security: names pass checkFolderName; users pass ownerOf; bound parameters only.
  * Limitations: RENAME of INBOX is refused (as the Maildir backend); the expunge record keeps
  *   every expunged UID of a folder until the folder is deleted (about 30 bytes each).
@@ -25,6 +27,7 @@ import {
   type FolderMessage,
   type FolderSnapshot,
   type MailFolderStore,
+  type SpecialUse,
 } from '../core/index.js';
 import { rangesOf } from '../protocol/imap/index.js';
 import { checkFolderName, isInbox } from './folder-name.js';
@@ -81,10 +84,11 @@ export class PgMailFolders implements MailFolderStore {
 
   async listFolders(user: string): Promise<FolderEntry[]> {
     const owner = ownerOf(user);
-    const rows = await this.store.query<{ name: string }>(`SELECT name FROM mail_folders WHERE owner = $1 AND name <> '' ORDER BY name COLLATE "C"`, [owner]);
+    const rows = await this.store.query<{ name: string; special_use: SpecialUse | null }>(`SELECT name, special_use FROM mail_folders WHERE owner = $1 AND name <> '' ORDER BY name COLLATE "C"`, [owner]);
     const out: FolderEntry[] = [{ name: 'INBOX' }];
-    for (const { name } of rows) {
-      const use = defaultFolders.find((d) => d.name === name)?.use;
+    for (const { name, special_use } of rows) {
+      // RFC 6154: the use given at CREATE, else the default folders' own
+      const use = special_use ?? defaultFolders.find((d) => d.name === name)?.use;
       out.push(use ? { name, specialUse: use } : { name });
     }
     return out;
@@ -96,10 +100,13 @@ export class PgMailFolders implements MailFolderStore {
     return (await this.store.query('SELECT 1 FROM mail_folders WHERE owner = $1 AND name = $2', [ownerOf(user), f])).length > 0;
   }
 
-  async createFolder(user: string, folder: string): Promise<void> {
+  /** RFC 6154 §3 CREATE-SPECIAL-USE: the use is kept in the folder's row. */
+  readonly canCreateSpecialUse = true;
+
+  async createFolder(user: string, folder: string, opts: { specialUse?: SpecialUse } = {}): Promise<void> {
     const f = checkFolderName(folder);
     if (f === '') throw new MailFolderError('exists', `folder ${folder} exists`);
-    const made = await this.store.query('INSERT INTO mail_folders (owner, name) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id', [ownerOf(user), f]);
+    const made = await this.store.query('INSERT INTO mail_folders (owner, name, special_use) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id', [ownerOf(user), f, opts.specialUse ?? null]);
     if (made.length === 0) throw new MailFolderError('exists', `folder ${folder} exists`);
   }
 
@@ -263,6 +270,23 @@ export class PgMailFolders implements MailFolderStore {
         { hash, size: body.length, flags: flags.flags, keywords: flags.keywords, receivedAt: opts.receivedAt ?? this.store.now() },
       ]);
       return { uid, uidValidity: row.uidValidity };
+    });
+  }
+
+  /**
+   * IMAP4rev1 \Recent (RFC 3501 §2.3.2): the first recent UID kept in the folder's row; a
+   * claim moves it to UIDNEXT under the row lock, so one session alone gets each message.
+   */
+  async recentFrom(user: string, folder: string, claim: boolean): Promise<number> {
+    const owner = ownerOf(user);
+    const f = checkFolderName(folder);
+    return this.store.tx(async (c) => {
+      const row = await this.store.lockFolder(c, owner, f, f === '');
+      if (!row) throw nonexistent(folder);
+      const r = await c.query<{ recent_from: string }>('SELECT recent_from FROM mail_folders WHERE id = $1', [row.id]);
+      const from = Number(r.rows[0].recent_from);
+      if (claim && from < row.uidNext) await c.query('UPDATE mail_folders SET recent_from = $2 WHERE id = $1', [row.id, row.uidNext]);
+      return from;
     });
   }
 

@@ -7,7 +7,8 @@
  *   GIN index; (version 2) and its word vector (search-words.ts: letters and digits only,
  *   NFKC) under another, for word-start searches (JMAP text conditions);
  * - mail_folders: one row per folder of a user ("" is INBOX) with UIDVALIDITY, UIDNEXT and
- *   HIGHESTMODSEQ; the row is the folder's lock (SELECT … FOR UPDATE), so UIDs and MODSEQs are
+ *   HIGHESTMODSEQ, (version 3) the special use given at CREATE and the first UID still
+ *   \Recent (claimed by the first IMAP4rev1 session told of it); the row is the folder's lock (SELECT … FOR UPDATE), so UIDs and MODSEQs are
  *   handed out in commit order by any node;
  * - mail_messages: a message of a folder: UID, key, body, flags, keywords, MODSEQ, date;
  * - mail_expunged: the UIDs that left a folder and the MODSEQ at which they went (QRESYNC
@@ -89,6 +90,12 @@ export const mailSchema: SchemaComponent = {
       // candidate of every word search (the caller confirms each candidate)
       sql: `ALTER TABLE mail_bodies ADD COLUMN words tsvector;
             CREATE INDEX mail_bodies_words ON mail_bodies USING gin (words);`,
+    },
+    {
+      version: 3,
+      name: 'special use given at CREATE (RFC 6154) and the first \\Recent UID (RFC 3501 §2.3.2) per folder',
+      sql: `ALTER TABLE mail_folders ADD COLUMN special_use text;
+            ALTER TABLE mail_folders ADD COLUMN recent_from bigint NOT NULL DEFAULT 1;`,
     },
   ],
 };

@@ -337,6 +337,26 @@ export function mailFolderStoreContract(name: string, make: () => Promise<Contra
       },
     );
 
+    optional(
+      '\\Recent (optional recentFrom): the first claim takes every message so far, the next caller gets only newer ones',
+      (f) => f.recentFrom !== undefined,
+      'the backend keeps no \\Recent (no message is recent)',
+      async (s) => {
+        const folders = s.folders as Required<Pick<MailFolderStore, 'recentFrom'>> & MailFolderStore;
+        assert.equal(await folders.recentFrom(user, 'INBOX', false), 1);
+        for (let i = 1; i <= 2; i++) await deliver(s, i);
+        await folders.sync(user, 'INBOX');
+        // a look (EXAMINE) claims nothing; a claim (SELECT) takes UIDs 1 and 2
+        assert.equal(await folders.recentFrom(user, 'INBOX', false), 1);
+        assert.equal(await folders.recentFrom(user, 'INBOX', true), 1);
+        assert.equal(await folders.recentFrom(user, 'INBOX', true), 3);
+        await deliver(s, 3);
+        await folders.sync(user, 'INBOX');
+        assert.equal(await folders.recentFrom(user, 'INBOX', true), 3);
+        assert.equal(await folders.recentFrom(user, 'INBOX', false), 4);
+      },
+    );
+
     void test('subscriptions: on, off, and kept for names that do not exist', () =>
       withStore(async ({ folders }) => {
         await folders.createFolder(user, 'Lists');
