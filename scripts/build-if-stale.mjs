@@ -2,7 +2,8 @@
 // `npm start`'s build step: runs `tsc` only when a source file (src/, test/, bench/), tsconfig.json
 // or package-lock.json is newer than the last build (dist/.tsbuildinfo), and the webmail's Vite
 // build only when a file of src/web/webmail-ui or vite.config.mjs is newer than
-// dist/webmail/index.html, so a start with nothing changed does not spend seconds building.
+// dist/webmail/index.html (the admin console's likewise, src/web/ui and vite.admin.config.mjs
+// against dist/ui/admin/console.js), so a start with nothing changed does not spend seconds building.
 import { readdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -43,6 +44,15 @@ if (webmailBuilt === undefined || webmailBuilt < webmailNewest) {
   if (vite.status !== 0) process.exit(vite.status ?? 1);
 }
 
+// the admin console (src/web/ui, bundled by Vite into dist/ui/admin/console.js)
+const consoleBuilt = mtime(join(root, 'dist', 'ui', 'admin', 'console.js'));
+const consoleNewest = Math.max(newestUnder(join(root, 'src', 'web', 'ui')), mtime(join(root, 'vite.admin.config.mjs')) ?? 0);
+if (consoleBuilt === undefined || consoleBuilt < consoleNewest) {
+  process.stderr.write('correio: building the admin console (first start, or its sources changed)…\n');
+  const vite = run([join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '-c', join(root, 'vite.admin.config.mjs')]);
+  if (vite.status !== 0) process.exit(vite.status ?? 1);
+}
+
 const built = mtime(join(root, 'dist', '.tsbuildinfo'));
 const newest = Math.max(
   ...['src', 'test', 'bench'].map((d) => newestUnder(join(root, d))),
@@ -51,10 +61,10 @@ const newest = Math.max(
 );
 if (built !== undefined && built >= newest) process.exit(0);
 process.stderr.write('correio: compiling the server (first start, or a source changed): this takes a minute…\n');
-// the server, then the browser code (src/web/ui, its own tsconfig with the DOM library)
-const tscOf = (project) => spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, project)], { stdio: 'inherit' });
+// the server, then a type check of the console's browser code (its own tsconfig with the DOM library)
+const tscOf = (project, ...more) => spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, project), ...more], { stdio: 'inherit' });
 let tsc = tscOf('tsconfig.json');
-if (tsc.status === 0) tsc = tscOf('src/web/ui/tsconfig.json');
+if (tsc.status === 0) tsc = tscOf('src/web/ui/tsconfig.json', '--noEmit');
 // tsc leaves its build info untouched when nothing it emits changed: mark the check as done
 if (tsc.status === 0) utimesSync(join(root, 'dist', '.tsbuildinfo'), new Date(), new Date());
 process.exit(tsc.status ?? 1);

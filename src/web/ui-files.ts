@@ -1,7 +1,8 @@
 /**
  * @module ui-files
- * The front ends' files: the admin console's page (/admin) and the compiled browser modules
- * (/ui/…, from dist/ui, built by `npm run build` from src/web/ui with its own tsconfig).
+ * The front ends' files: the admin console's page (/admin) and its browser module (/ui/…,
+ * from dist/ui: `npm run build` type-checks src/web/ui with its own tsconfig and Vite bundles
+ * it into dist/ui/admin/console.js, vite.admin.config.mjs).
  * The page is a shell: a stylesheet, one module script, and a body the script fills.
  * Standards: RFC 9110 (GET, HEAD, 404), W3C CSP Level 3, WHATWG HTML.
  * Security: every page carries a strict Content-Security-Policy: scripts and styles from this
@@ -10,7 +11,7 @@
  *   pattern (letters, digits, hyphens, one folder level, .js) before any file is opened, so no
  *   request can name a file outside dist/ui. The files are public (no secret is in them); the
  *   data they show comes from the authenticated APIs.
- * Limitations: no compression; modules are loaded one by one (no bundler).
+ * Limitations: no compression.
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
