@@ -1,11 +1,12 @@
 /**
  * @module maildir-folder-state
- * One Maildir folder's state brought up to date under its lock: what delivery put in new/ is
- * taken into cur/ (with an empty info ":2,", as the Maildir spec asks of a reader that has seen
- * a message), the folder is listed, and the UID list (`correio-uidlist`, see uid-index) is
+ * One Maildir folder's state brought up to date under its lock: the folder (new/ and cur/) is
+ * listed, and the UID list (`correio-uidlist`, see uid-index) is
  * reconciled with the listing, new messages getting the next UIDs, changed flags a new MODSEQ.
  * A snapshot is kept per folder with a stamp of new/, cur/ and the UID list, so an unchanged
- * folder is not listed again.
+ * folder is not listed again. What delivery put in new/ stays there (other Maildir readers see
+ * it as new) until a flag is set or an IMAP4rev1 read-write SELECT takes its \Recent: then it is
+ * moved to cur/ with ":2," as the Maildir spec asks of a reader that has seen a message.
  * Standards: the Maildir spec (new → cur with ":2,<flags>"); RFC 9051 §2.3.1.1 (UIDs,
  *   UIDVALIDITY never reused); RFC 7162 (MODSEQ).
  * Security: paths come from the store's checked directories (maildir-safe-dir); the lock file
@@ -39,6 +40,12 @@ export interface LockedOptions {
   before?: (dir: string) => Promise<void>;
   /** keywords for keys that are new to the index */
   keywords?: ReadonlyMap<string, readonly string[]>;
+  /**
+   * move what delivery put in new/ to cur/ first: only for a session that takes the messages'
+   * \Recent (an IMAP4rev1 read-write SELECT), as Dovecot does; indexers, JMAP views and
+   * IMAP4rev2 sessions leave new mail in new/, where other Maildir readers look for it
+   */
+  takeNew?: boolean;
 }
 
 /** new/, cur/ and the UID list of a folder as inode, mtime and size; undefined when missing or changed in the last two seconds. */
@@ -91,7 +98,7 @@ export class MaildirFolderState {
     return this.#lock.run(join(dir, `${uidListName}.lock`), async () => {
       await this.recover?.(dir);
       if (opts.before) await opts.before(dir);
-      await this.#takeNew(dir);
+      if (opts.takeNew) await this.#takeNew(dir);
       const list = await this.store.list(user, f);
       let text: string | undefined;
       try {

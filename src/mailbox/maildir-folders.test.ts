@@ -24,7 +24,7 @@ function open(root: string): { store: MaildirStore; folders: MaildirFolders } {
   return { store, folders: new MaildirFolders(store) };
 }
 
-void test('sync gives UIDs in arrival order, moves new/ to cur/, and keeps them across a restart', () =>
+void test('sync gives UIDs in arrival order and keeps them across a restart; new/ is left to other readers until \\Recent is taken', () =>
   withRoot(async (root) => {
     const { store, folders } = open(root);
     for (let i = 1; i <= 3; i++) await store.deliver(user, msg(i), { uniqueKey: `q${i}` });
@@ -32,12 +32,18 @@ void test('sync gives UIDs in arrival order, moves new/ to cur/, and keeps them 
     assert.deepEqual(a.messages.map((m) => m.uid), [1, 2, 3]);
     assert.equal(a.uidNext, 4);
     const dir = join(root, 'dc.uece.br', 'suzana');
-    assert.deepEqual(await readdir(join(dir, 'new')), []);
-    assert.ok((await readdir(join(dir, 'cur'))).every((n) => n.endsWith(':2,')));
+    // a sync (an indexer, a JMAP view, an IMAP4rev2 session) moves nothing: mutt still sees new mail
+    assert.equal((await readdir(join(dir, 'new'))).length, 3);
     // a new process: same UIDVALIDITY and UIDs
     const b = await open(root).folders.sync(user, 'inbox');
     assert.equal(b.uidValidity, a.uidValidity);
     assert.deepEqual(b.messages.map((m) => [m.uid, m.key]), a.messages.map((m) => [m.uid, m.key]));
+    // an IMAP4rev1 read-write SELECT takes \Recent: the messages move to cur/ with ":2,", UIDs kept
+    await open(root).folders.recentFrom(user, 'INBOX', true);
+    assert.deepEqual(await readdir(join(dir, 'new')), []);
+    assert.ok((await readdir(join(dir, 'cur'))).every((n) => n.endsWith(':2,')));
+    const c = await open(root).folders.sync(user, 'INBOX');
+    assert.deepEqual(c.messages.map((m) => [m.uid, m.key]), a.messages.map((m) => [m.uid, m.key]));
   }));
 
 void test('an expunged UID is never reused; POP3-style removal shows at the next sync', () =>

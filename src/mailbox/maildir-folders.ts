@@ -286,7 +286,7 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
       const from = Number.isSafeInteger(n) && n >= 1 ? n : 1;
       if (claim && from < snapshot.uidNext) await atomicWriteFile(path, `${snapshot.uidNext}\n`);
       return { result: from };
-    });
+    }, { takeNew: claim });
   }
 
   remove(user: string, folder: string, key: string): Promise<void> {
