@@ -171,7 +171,17 @@ void describe('PgQueueStore: bodies, leases and fencing on a real PostgreSQL', {
         const c1 = await b.leases.changesSince(first.cursor);
         assert.equal(c1.full, false);
         assert.deepEqual(c1.changed.map((e) => e.id), [e1.id, e2.id]);
-        const settled = await b.leases.changesSince(c1.cursor);
+        // a cursor is the oldest transaction running anywhere in the cluster (other tests'
+        // databases too): read on until it has passed the commits so far, which are then no change
+        const settle = async (cursor: string): Promise<string> => {
+          let r = await b.leases.changesSince(cursor);
+          for (let i = 0; i < 200 && r.changed.length > 0; i++) {
+            await new Promise((res) => setTimeout(res, 50));
+            r = await b.leases.changesSince(r.cursor);
+          }
+          return r.cursor;
+        };
+        const settled = { cursor: await settle(c1.cursor) };
         // a claim, a renewal and a release change no content: not reported
         await a.leases.claim([e1.id]);
         await a.leases.renew();
@@ -195,9 +205,10 @@ void describe('PgQueueStore: bodies, leases and fencing on a real PostgreSQL', {
         const c6 = await b.leases.changesSince(c5.cursor);
         assert.deepEqual(c6.changed.map((e) => [e.id, e.nextAttemptAt]), [[e1.id, 99]]);
         // node A dies holding a lease: once it runs out, the others hear of the envelope again
+        const settled6 = await settle(c6.cursor);
         await a.leases.claim([e1.id]);
         a.leases.close();
-        const c7 = await b.leases.changesSince(c6.cursor);
+        const c7 = await b.leases.changesSince(settled6);
         assert.deepEqual(c7.changed, []);
         await pool.query("UPDATE queue_envelopes SET lease_until = now() - interval '1 second'");
         const c8 = await b.leases.changesSince(c7.cursor);
