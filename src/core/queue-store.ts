@@ -86,5 +86,11 @@ export interface QueueStore {
    * recovery at start and by queue listings.
    */
   walkEnvelopes(after?: MessageId): AsyncIterable<Envelope>;
+  /**
+   * Optional: calls `onMessage` with the id of a message that appeared or changed (a hint; it
+   * may be this process's own write, or coalesced or lost); returns a function that stops it.
+   * A runner over a store without it finds other processes' messages by rescans only.
+   */
+  watchNew?(onMessage: (id: MessageId) => void): () => void;
   close(): Promise<void>;
 }

@@ -134,3 +134,33 @@ void test('a restart loads a big deferred queue once, tries only what comes due,
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+void test('a message another process renames into msg/ is read alone when the spool watch names it, with no rescan', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-watch-'));
+  const spool = join(dir, 'spool');
+  try {
+    const real = await FsQueueStore.open(spool, { cache: true });
+    await commit(real, [deferred(0, t0 + 60 * min)]);
+    const { store, calls } = counted(real);
+    const watched: QueueStore = { ...store, watchNew: (f) => real.watchNew(f) };
+    const runner = new QueueRunner({
+      store: watched, transports: new Map([['smtp', new RefusingTransport()]]), notifier: noNotices, clock: { now: () => t0 },
+      scheduler: new RetryScheduler({ retryMin: 60 * min, retryMax: 4 * 60 * min, maxQueueLifetime: 5 * 24 * 60 * min }),
+    });
+    await runner.start();
+    assert.equal(runner.size, 1);
+    // `sendmail` (another instance, no lock): one file renamed into msg/
+    const other = await FsQueueStore.open(spool, { recover: 'never', lock: false });
+    await commit(other, [deferred(1, t0 + 90 * min)]);
+    await other.close();
+    for (let i = 0; i < 200 && runner.size < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    await runner.idle();
+    assert.equal(runner.size, 2, 'found through the watch');
+    assert.equal(calls.list, 0, 'no rescan listed msg/');
+    assert.ok(calls.find >= 1, 'the named message was read');
+    await runner.stop();
+    await real.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -19,8 +19,9 @@
  * When the store is shared by several nodes (`store.leases`), each batch is claimed before it
  * runs and only what this node won is delivered (batch-claim.ts); the leases are given back
  * once the batch's outcomes and notices are stored.
- * Limitations: messages added to the store by another process are seen at the next poll
- *   (pollIntervalMs) or rescan(), and on a shared store (leases) every change; on a store
+ * Limitations: messages added to the store by another process are seen when the store's watch
+ *   names them (watchNew), else at the next poll (pollIntervalMs) or rescan(), and on a shared
+ *   store (leases) every change; on a store
  *   without leases, changes to messages this runner knows must come through it (QueueControl);
  *   one runner per spool. A notice sent just before a crash, whose
  *   envelope was not yet removed, is sent again after the restart (the window is one store write).
@@ -35,7 +36,7 @@ import { NoticeSender } from './notice-sender.js';
 import { slotRetryMs, takeRouteSlot } from './route-slots.js';
 import { claimForQueue } from './batch-claim.js';
 import { attemptDelivery } from './delivery-attempt.js';
-import { rescanStore } from './store-rescan.js';
+import { readNoticed, rescanStore } from './store-rescan.js';
 import { controlOnline } from './online-control.js';
 import { WakeTimer } from './wake-timer.js';
 import { loadParked, unpark, type ParkedLoad } from './parked-envelopes.js';
@@ -55,7 +56,7 @@ export interface QueueRunnerOptions {
   readonly concurrency?: number;
   /** delivery requests running at once per route (default 20, like Postfix's default_destination_concurrency_limit) */
   readonly perRouteConcurrency?: number;
-  /** ms between rescans of the store for changes made by other processes (default 30 s; 0 = never) */
+  /** ms between rescans of the store for changes made by other processes (default 30 s, 5 min when the store has watchNew; 0 = never) */
   readonly pollIntervalMs?: number;
   /** ms stop() lets running deliveries finish before aborting them (default 5 s) */
   readonly stopGraceMs?: number;
@@ -89,8 +90,11 @@ export class QueueRunner implements QueueControl {
   readonly #cancelled = new Set<EnvelopeId>();
   /** a shared store's change cursor (EnvelopeLeases.changesSince): where the next rescan starts */
   #cursor: string | undefined;
-  /** changed by this runner since the current rescan began (the rescan must not undo them) */
-  #touched: Set<EnvelopeId> | undefined;
+  /** per running rescan or read of noticed messages: what this runner changed since it began */
+  readonly #touched = new Set<Set<EnvelopeId>>();
+  /** message ids the store's watch named, read at the next turn */
+  readonly #noticed = new Set<MessageId>();
+  #unwatch: (() => void) | undefined;
   readonly #messageJobs = new Map<MessageId, number>();
   readonly #jobs = new Set<Promise<void>>();
   readonly #abort = new AbortController();
@@ -110,7 +114,8 @@ export class QueueRunner implements QueueControl {
     this.#policy = opts.scheduler;
     this.#transports = opts.transports;
     this.#clock = opts.clock ?? systemClock;
-    this.#pollMs = opts.pollIntervalMs ?? 30_000;
+    // a store that tells of new messages is rescanned only as a fallback (its hints may be lost)
+    this.#pollMs = opts.pollIntervalMs ?? (opts.store.watchNew ? 300_000 : 30_000);
     this.#stopGraceMs = Math.max(0, opts.stopGraceMs ?? 5_000);
     this.#claimRetryMs = Math.max(0, opts.claimRetryMs ?? 5_000);
     this.#perRoute = Math.max(1, opts.perRouteConcurrency ?? 20);
@@ -141,6 +146,7 @@ export class QueueRunner implements QueueControl {
     this.#cursor = (await this.#store.leases?.changesSince?.(undefined))?.cursor;
     for await (const env of this.#store.walkEnvelopes()) this.#queue.set(env, now);
     this.#state = 'running';
+    this.#unwatch = this.#store.watchNew?.((id) => this.#notice(id));
     if (this.#pollMs > 0) {
       this.#poll = setInterval(() => {
         this.rescan().catch((err: unknown) => publishError(err, 'rescan'));
@@ -154,9 +160,10 @@ export class QueueRunner implements QueueControl {
   enqueue(envelopes: readonly Envelope[]): void {
     const now = this.#clock.now();
     for (const env of envelopes) {
-      if (this.#queue.isBusy(env.id)) continue;
+      // known already (the store's watch or a rescan read it first): that version may be newer
+      if (this.#queue.knows(env.id)) continue;
       this.#queue.set(env, now);
-      this.#touched?.add(env.id);
+      this.#touch(env.id);
     }
     this.wake();
   }
@@ -201,25 +208,51 @@ export class QueueRunner implements QueueControl {
   /** Looks at the store again for what other processes did (store-rescan.ts). */
   async rescan(): Promise<void> {
     const touched = new Set<EnvelopeId>();
-    this.#touched = touched;
+    this.#touched.add(touched);
     try {
-      this.#cursor = await rescanStore({
-        store: this.#store,
-        queue: this.#queue,
-        cursor: this.#cursor,
-        keep: (id) => this.#queue.isBusy(id) || touched.has(id),
-        now: () => this.#clock.now(),
-      });
+      this.#cursor = await rescanStore({ ...this.#scanInput(touched), cursor: this.#cursor });
     } finally {
-      if (this.#touched === touched) this.#touched = undefined;
+      this.#touched.delete(touched);
     }
     this.wake();
   }
 
+  #scanInput(touched: Set<EnvelopeId>): Omit<Parameters<typeof rescanStore>[0], 'cursor'> {
+    return { store: this.#store, queue: this.#queue, keep: (id) => this.#queue.isBusy(id) || touched.has(id), now: () => this.#clock.now() };
+  }
+
+  #touch(id: EnvelopeId): void {
+    for (const t of this.#touched) t.add(id);
+  }
+
+  /** A message the store's watch named: read soon (coalesced), its unknown envelopes filed. */
+  #notice(id: MessageId): void {
+    if (this.#state !== 'running') return;
+    const first = this.#noticed.size === 0;
+    this.#noticed.add(id);
+    if (!first) return;
+    setImmediate(() => {
+      const ids = [...this.#noticed];
+      this.#noticed.clear();
+      const touched = new Set<EnvelopeId>();
+      this.#touched.add(touched);
+      this.#loading++;
+      readNoticed(this.#scanInput(touched), ids)
+        .catch((err: unknown) => publishError(err, 'reading noticed messages'))
+        .finally(() => {
+          this.#touched.delete(touched);
+          if (--this.#loading === 0) this.#removed.clear();
+          this.wake();
+          this.#checkIdle();
+        });
+    });
+  }
+
+
   async #put(env: StatedEnvelope): Promise<void> {
     await this.#store.putEnvelope(env);
     this.#queue.set(env, this.#clock.now());
-    this.#touched?.add(env.id);
+    this.#touch(env.id);
   }
 
   async #delete(id: EnvelopeId): Promise<void> {
@@ -227,7 +260,7 @@ export class QueueRunner implements QueueControl {
     if (this.#loading > 0) this.#removed.add(id);
     this.#queue.forget(id);
     this.#cancelled.delete(id);
-    this.#touched?.add(id);
+    this.#touch(id);
   }
 
   /** Parked envelopes that came due: read back and filed (parked-envelopes.ts), then a pass. */
@@ -281,6 +314,7 @@ export class QueueRunner implements QueueControl {
     if (this.#state === 'stopped') return;
     this.#state = 'stopping';
     clearInterval(this.#poll);
+    this.#unwatch?.();
     this.#timer.clear();
     const onAbort = (): void => this.#abort.abort();
     if (signal?.aborted) onAbort();

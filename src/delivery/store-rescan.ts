@@ -65,3 +65,15 @@ export async function rescanStore(r: RescanInput): Promise<string | undefined> {
   }
   return r.cursor;
 }
+
+/**
+ * The messages a store's watch named (QueueStore.watchNew): each read, and its envelopes the
+ * scheduler does not know filed; known ones are left as the runner has them (it changed them).
+ */
+export async function readNoticed(r: Omit<RescanInput, 'cursor'>, ids: Iterable<MessageId>): Promise<void> {
+  for (const id of ids) {
+    for (const env of await r.store.findMessageEnvelopes(id)) {
+      if (!r.queue.knows(env.id) && !r.keep(env.id)) r.queue.set(env, r.now());
+    }
+  }
+}

@@ -53,6 +53,7 @@ import { SpoolPaths } from './spool-layout.js';
 import { releaseSpoolLock, takeSpoolLock } from './spool-lock.js';
 import { moveToCorrupt, recoverSpool, type RecoveryReport } from './spool-recovery.js';
 import { errorCode, storageError } from './storage-error.js';
+import { watchMessageDir } from './spool-watch.js';
 
 export { spoolFormat } from './spool-format.js';
 export type { FsQueueStoreOptions } from './fs-queue-options.js';
@@ -389,6 +390,11 @@ export class FsQueueStore implements QueueStore {
    */
   recover(): Promise<RecoveryReport> {
     return recoverSpool({ paths: this.#paths, segments: this.#segments });
+  }
+
+  /** Messages renamed into msg/ by any process (spool-watch.ts). */
+  watchNew(onMessage: (id: MessageId) => void): () => void {
+    return watchMessageDir(this.#paths.msg, onMessage);
   }
 
   async close(): Promise<void> {

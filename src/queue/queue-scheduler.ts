@@ -111,6 +111,11 @@ export class QueueScheduler {
     return [...this.#index.keys(), ...this.parkedIds()];
   }
 
+  /** Whether the envelope is known, parked or not. */
+  knows(id: EnvelopeId): boolean {
+    return this.#index.has(id) || this.#parked.has(id) || this.#loading.has(id) || this.#loads.includes(id);
+  }
+
   /** Ids of the parked envelopes (and of those due to be loaded). */
   parkedIds(): EnvelopeId[] {
     return [...this.#parked.keys(), ...this.#loads, ...this.#loading];
