@@ -182,16 +182,9 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     const f = this.#folder(folder);
     checkKeywords(opts.keywords);
     await this.folderPath(user, f);
-    const { key } = await this.store.deliver(user, message, { uniqueKey: `imap-${uniqueId()}`, folder: f });
-    // under the lock: no other reader moves the new file to cur/ between these steps
-    const before = async (dir: string): Promise<void> => {
-      if (opts.receivedAt !== undefined) {
-        const t = opts.receivedAt / 1000;
-        await utimes(join(dir, 'new', key), t, t).catch(() => undefined);
-      }
-      await this.store.setFlags(user, key, opts.flags, f);
-    };
-    const snap = await this.#locked(user, f, (st) => ({ result: st.snapshot }), { before, keywords: new Map([[key, opts.keywords ?? []]]) });
+    // straight into cur/ with its flags and INTERNALDATE: no rename and directory fsync after
+    const { key } = await this.store.deliver(user, message, { uniqueKey: `imap-${uniqueId()}`, folder: f, flags: opts.flags, ...(opts.receivedAt !== undefined && { receivedAt: opts.receivedAt }) });
+    const snap = await this.#locked(user, f, (st) => ({ result: st.snapshot }), { keywords: new Map([[key, opts.keywords ?? []]]) });
     const m = snap.messages.find((x) => x.key === key);
     if (!m) throw new Error('appended message vanished');
     return { uid: m.uid, uidValidity: snap.uidValidity };

@@ -170,7 +170,14 @@ export class MaildirStore implements MailboxStore {
     return false;
   }
 
-  async deliver(user: string, message: Readable, opts: { uniqueKey: string; folder?: string }): Promise<{ key: string }> {
+  /**
+   * Writes a message (tmp/, fsync, link, fsync of the directory). With `flags` (IMAP APPEND,
+   * RFC 9051 §6.3.12) it is linked straight into cur/ with its info, as Dovecot saves a flagged
+   * APPEND: one rename and one directory fsync fewer than new/ then cur/; `receivedAt` (ms)
+   * becomes its mtime, the INTERNALDATE.
+   */
+  async deliver(user: string, message: Readable, opts: { uniqueKey: string; folder?: string; flags?: string; receivedAt?: number }): Promise<{ key: string }> {
+    const info = opts.flags === undefined ? undefined : `:2,${normFlags(opts.flags)}`;
     const dir = this.mailboxPath(user, opts.folder);
     const field = encodeUniqueKey(opts.uniqueKey);
     await this.#ensure(dir);
@@ -181,10 +188,8 @@ export class MaildirStore implements MailboxStore {
       try {
         await pipeline(message, conv, fileSink(fh));
         // the arrival time list() reports: the write time, or the injected clock's (tests)
-        if (this.#now) {
-          const t = this.#now() / 1000;
-          await fh.utimes(t, t);
-        }
+        const when = opts.receivedAt ?? this.#now?.();
+        if (when !== undefined) await fh.utimes(when / 1000, when / 1000);
         await fh.sync();
       } finally {
         await fh.close();
@@ -194,7 +199,7 @@ export class MaildirStore implements MailboxStore {
       if (!this.#inCur(dir, key)) {
         try {
           // Maildir spec: link() into new/ never overwrites; EEXIST = already delivered
-          await link(tmp, join(dir, 'new', key));
+          await link(tmp, info === undefined ? join(dir, 'new', key) : join(dir, 'cur', key + info));
           linked = true;
         } catch (err) {
           if (errno(err) !== 'EEXIST') throw err;
@@ -202,7 +207,7 @@ export class MaildirStore implements MailboxStore {
       }
       await unlink(tmp);
       if (linked) {
-        await this.#syncer.sync(join(dir, 'new'));
+        await this.#syncer.sync(join(dir, info === undefined ? 'new' : 'cur'));
         await this.#size.add(this.mailboxPath(user, ''), conv.stored, 1);
       }
       return { key };
@@ -271,9 +276,7 @@ export class MaildirStore implements MailboxStore {
   }
 
   async setFlags(user: string, key: string, flags: string, folder?: string): Promise<void> {
-    if (!/^[A-Za-z]*$/.test(flags)) throw new RangeError(`bad Maildir flags "${flags}"`);
-    // Maildir spec: flags in ASCII order, each once
-    const norm = [...new Set(flags)].sort().join('');
+    const norm = normFlags(flags);
     const dir = this.mailboxPath(user, folder);
     const found = await this.#locate(dir, key);
     if (!found) throw notFound(key);
@@ -318,4 +321,10 @@ export class MaildirStore implements MailboxStore {
     }
     await this.#size.add(this.mailboxPath(user, ''), -size, -1);
   }
+}
+
+/** Maildir spec: flags in ASCII order, each once. */
+function normFlags(flags: string): string {
+  if (!/^[A-Za-z]*$/.test(flags)) throw new RangeError(`bad Maildir flags "${flags}"`);
+  return [...new Set(flags)].sort().join('');
 }
