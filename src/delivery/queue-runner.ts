@@ -1,8 +1,9 @@
 /**
  * @module queue-runner
  * The dispatcher of the background delivery process (seed §2): it feeds the in-memory
- * QueueScheduler from the spool (and from rescans, store-rescan.ts), takes the due batches it
- * gives, hands each delivery batch to the transport of its route (delivery-attempt.ts), and records every outcome through the pure transitions of
+ * QueueScheduler from the spool (and from other processes' changes, store-discovery.ts),
+ * takes the due batches it gives, hands each delivery batch to the transport of its route
+ * (delivery-attempt.ts), and records every outcome through the pure transitions of
  * queue/envelope-transitions.ts, stored before anything else happens: done → envelope removed;
  * temporary failure → deferred (retried when the policy says); permanent failure or expiry →
  * failure notice pending; success with NOTIFY=SUCCESS → success notice pending; delay warning
@@ -36,7 +37,7 @@ import { NoticeSender } from './notice-sender.js';
 import { slotRetryMs, takeRouteSlot } from './route-slots.js';
 import { claimForQueue } from './batch-claim.js';
 import { attemptDelivery } from './delivery-attempt.js';
-import { readNoticed, rescanStore } from './store-rescan.js';
+import { StoreDiscovery } from './store-discovery.js';
 import { controlOnline } from './online-control.js';
 import { WakeTimer } from './wake-timer.js';
 import { loadParked, unpark, type ParkedLoad } from './parked-envelopes.js';
@@ -74,7 +75,6 @@ export class QueueRunner implements QueueControl {
   readonly #policy: Scheduler;
   readonly #transports: ReadonlyMap<string, Transport>;
   readonly #clock: Clock;
-  readonly #pollMs: number;
   readonly #stopGraceMs: number;
   readonly #claimRetryMs: number;
   /** delivery batches to route limits across nodes */
@@ -88,13 +88,8 @@ export class QueueRunner implements QueueControl {
 
   /** deleted by the operator while busy: dropped when their batch ends */
   readonly #cancelled = new Set<EnvelopeId>();
-  /** a shared store's change cursor (EnvelopeLeases.changesSince): where the next rescan starts */
-  #cursor: string | undefined;
-  /** per running rescan or read of noticed messages: what this runner changed since it began */
-  readonly #touched = new Set<Set<EnvelopeId>>();
-  /** message ids the store's watch named, read at the next turn */
-  readonly #noticed = new Set<MessageId>();
-  #unwatch: (() => void) | undefined;
+  /** other processes' changes: the store's watch and rescans (store-discovery.ts) */
+  readonly #discovery: StoreDiscovery;
   readonly #messageJobs = new Map<MessageId, number>();
   readonly #jobs = new Set<Promise<void>>();
   readonly #abort = new AbortController();
@@ -106,7 +101,6 @@ export class QueueRunner implements QueueControl {
   readonly #removed = new Set<EnvelopeId>();
   readonly #parkedLoad: ParkedLoad;
   readonly #timer = new WakeTimer(() => this.wake());
-  #poll: NodeJS.Timeout | undefined;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(opts: QueueRunnerOptions) {
@@ -114,13 +108,18 @@ export class QueueRunner implements QueueControl {
     this.#policy = opts.scheduler;
     this.#transports = opts.transports;
     this.#clock = opts.clock ?? systemClock;
-    // a store that tells of new messages is rescanned only as a fallback (its hints may be lost)
-    this.#pollMs = opts.pollIntervalMs ?? (opts.store.watchNew ? 300_000 : 30_000);
     this.#stopGraceMs = Math.max(0, opts.stopGraceMs ?? 5_000);
     this.#claimRetryMs = Math.max(0, opts.claimRetryMs ?? 5_000);
     this.#perRoute = Math.max(1, opts.perRouteConcurrency ?? 20);
     this.#queue = new QueueScheduler({
       policy: opts.scheduler, concurrency: opts.concurrency, perRouteConcurrency: opts.perRouteConcurrency, parkAfterMs: opts.parkAfterMs ?? 5 * 60_000,
+    });
+    this.#discovery = new StoreDiscovery({
+      store: this.#store, queue: this.#queue, clock: this.#clock,
+      // a store that tells of new messages is rescanned only as a fallback (its hints may be lost)
+      pollMs: opts.pollIntervalMs ?? (opts.store.watchNew ? 300_000 : 30_000),
+      begin: () => this.#loading++,
+      end: () => this.#loaded(),
     });
     this.#parkedLoad = {
       store: this.#store, queue: this.#queue, clock: this.#clock, retryMs: this.#claimRetryMs, removed: (id) => this.#removed.has(id),
@@ -143,16 +142,10 @@ export class QueueRunner implements QueueControl {
     if (this.#state !== 'new') throw new Error('QueueRunner already started');
     const now = this.#clock.now();
     // a shared store: where the next rescan starts, taken before this first full read
-    this.#cursor = (await this.#store.leases?.changesSince?.(undefined))?.cursor;
+    await this.#discovery.mark();
     for await (const env of this.#store.walkEnvelopes()) this.#queue.set(env, now);
     this.#state = 'running';
-    this.#unwatch = this.#store.watchNew?.((id) => this.#notice(id));
-    if (this.#pollMs > 0) {
-      this.#poll = setInterval(() => {
-        this.rescan().catch((err: unknown) => publishError(err, 'rescan'));
-      }, this.#pollMs);
-      this.#poll.unref();
-    }
+    this.#discovery.start();
     this.wake();
   }
 
@@ -163,7 +156,7 @@ export class QueueRunner implements QueueControl {
       // known already (the store's watch or a rescan read it first): that version may be newer
       if (this.#queue.knows(env.id)) continue;
       this.#queue.set(env, now);
-      this.#touch(env.id);
+      this.#discovery.touch(env.id);
     }
     this.wake();
   }
@@ -207,52 +200,21 @@ export class QueueRunner implements QueueControl {
 
   /** Looks at the store again for what other processes did (store-rescan.ts). */
   async rescan(): Promise<void> {
-    const touched = new Set<EnvelopeId>();
-    this.#touched.add(touched);
-    try {
-      this.#cursor = await rescanStore({ ...this.#scanInput(touched), cursor: this.#cursor });
-    } finally {
-      this.#touched.delete(touched);
-    }
+    this.#loading++;
+    await this.#discovery.rescan().finally(() => this.#loaded());
+  }
+
+  /** A read of the store (parked envelopes, noticed messages, a rescan) ended: a pass runs. */
+  #loaded(): void {
+    if (--this.#loading === 0) this.#removed.clear();
     this.wake();
+    this.#checkIdle();
   }
-
-  #scanInput(touched: Set<EnvelopeId>): Omit<Parameters<typeof rescanStore>[0], 'cursor'> {
-    return { store: this.#store, queue: this.#queue, keep: (id) => this.#queue.isBusy(id) || touched.has(id), now: () => this.#clock.now() };
-  }
-
-  #touch(id: EnvelopeId): void {
-    for (const t of this.#touched) t.add(id);
-  }
-
-  /** A message the store's watch named: read soon (coalesced), its unknown envelopes filed. */
-  #notice(id: MessageId): void {
-    if (this.#state !== 'running') return;
-    const first = this.#noticed.size === 0;
-    this.#noticed.add(id);
-    if (!first) return;
-    setImmediate(() => {
-      const ids = [...this.#noticed];
-      this.#noticed.clear();
-      const touched = new Set<EnvelopeId>();
-      this.#touched.add(touched);
-      this.#loading++;
-      readNoticed(this.#scanInput(touched), ids)
-        .catch((err: unknown) => publishError(err, 'reading noticed messages'))
-        .finally(() => {
-          this.#touched.delete(touched);
-          if (--this.#loading === 0) this.#removed.clear();
-          this.wake();
-          this.#checkIdle();
-        });
-    });
-  }
-
 
   async #put(env: StatedEnvelope): Promise<void> {
     await this.#store.putEnvelope(env);
     this.#queue.set(env, this.#clock.now());
-    this.#touch(env.id);
+    this.#discovery.touch(env.id);
   }
 
   async #delete(id: EnvelopeId): Promise<void> {
@@ -260,17 +222,13 @@ export class QueueRunner implements QueueControl {
     if (this.#loading > 0) this.#removed.add(id);
     this.#queue.forget(id);
     this.#cancelled.delete(id);
-    this.#touch(id);
+    this.#discovery.touch(id);
   }
 
   /** Parked envelopes that came due: read back and filed (parked-envelopes.ts), then a pass. */
   #loadParked(ids: readonly EnvelopeId[]): void {
     this.#loading++;
-    void loadParked(this.#parkedLoad, ids).finally(() => {
-      if (--this.#loading === 0) this.#removed.clear();
-      this.wake();
-      this.#checkIdle();
-    });
+    void loadParked(this.#parkedLoad, ids).finally(() => this.#loaded());
   }
 
   /** An operator action through the shared transitions (online-control.ts), parked envelopes read back first. */
@@ -313,8 +271,7 @@ export class QueueRunner implements QueueControl {
   async stop(signal?: AbortSignal): Promise<void> {
     if (this.#state === 'stopped') return;
     this.#state = 'stopping';
-    clearInterval(this.#poll);
-    this.#unwatch?.();
+    this.#discovery.stop();
     this.#timer.clear();
     const onAbort = (): void => this.#abort.abort();
     if (signal?.aborted) onAbort();
