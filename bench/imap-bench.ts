@@ -12,6 +12,9 @@
  *   search  UID SEARCH TEXT tangerina
  * Both servers have seen the folder once before the rounds (Dovecot made its index; correio gave
  * UIDs and filled its text index in the background, the time it took printed).
+ *   fetch after restart  the server stopped and started again on the same files, then one
+ *           SELECT and one timed UID FETCH 1:* (FLAGS ENVELOPE) (correio's disk fetch cache,
+ *           Dovecot's dovecot.index.cache)
  *   append  BENCH_IMAP_APPENDS (1,000) APPENDs of one message each into a new folder, one at a
  *           time (LITERAL+); reported as ms per APPEND and messages per second
  * Latency is wall time per round, client to tagged answer, as p50 and p99 (ms).
@@ -67,6 +70,17 @@ async function rounds(o: ImapBenchOptions, who: string, run: Run, out: Record<st
   out[`append, ${who}`] = { cold: per, p50: per, p99: per };
 }
 
+/** One SELECT, then one timed FETCH of every envelope, on a server just started again. */
+async function afterRestart(o: ImapBenchOptions, who: string, run: Run, out: Record<string, Latencies>): Promise<void> {
+  await run('SELECT INBOX');
+  const t0 = performance.now();
+  const r = await run('UID FETCH 1:* (FLAGS ENVELOPE)');
+  const ms = performance.now() - t0;
+  const n = r.match(/^\* \d+ FETCH/gm)?.length ?? 0;
+  if (n !== o.messages) throw new Error(`${who}: FETCH after restart gave ${n} messages`);
+  out[`fetch after restart, ${who}`] = { cold: ms, p50: ms, p99: ms };
+}
+
 /** A logged-in correio IMAP session over TCP. */
 async function correioSession(port: number, user: string, password: string): Promise<{ run: Run; close: () => void }> {
   const socket = net.connect(port, '127.0.0.1');
@@ -103,7 +117,9 @@ async function indexesBuilt(dataDir: string, user: string, n: number): Promise<n
 export async function runImapBench(o: ImapBenchOptions): Promise<Record<string, Latencies>> {
   const user = 'bench@localhost';
   const password = 'bench-secret';
-  const correio = await startCorreio(path.join(o.work, 'correio'), { users: [user], password, imap: true, logLevel: 'warn' });
+  // started again on the same data_dir: the user is there already
+  const start = (again = false): ReturnType<typeof startCorreio> => startCorreio(path.join(o.work, 'correio'), { users: again ? [] : [user], password, imap: true, logLevel: 'warn' });
+  let correio = await start();
   const out: Record<string, Latencies> = {};
   let stop = (): void => undefined;
   try {
@@ -127,6 +143,12 @@ export async function runImapBench(o: ImapBenchOptions): Promise<Record<string, 
     await c.run('UNSELECT');
     await rounds(o, 'correio', c.run, out);
     c.close();
+    await correio.stop();
+    correio = await start(true);
+    const r = await correioSession(correio.imapPort, user, password);
+    stop = r.close;
+    await afterRestart(o, 'correio', r.run, out);
+    r.close();
 
     if (!existsSync(dovecotImap)) {
       console.log(`imap: Dovecot not measured (${dovecotImap} is missing: apt-get install dovecot-imapd)`);
@@ -137,6 +159,11 @@ export async function runImapBench(o: ImapBenchOptions): Promise<Record<string, 
     // startDovecot selected INBOX once (its index made): UNSELECT so the rounds start alike
     await d.run('UNSELECT');
     await rounds(o, 'Dovecot', d.run, out);
+    d.stop();
+    const d2 = await startDovecot(home);
+    stop = d2.stop;
+    await d2.run('UNSELECT');
+    await afterRestart(o, 'Dovecot', d2.run, out);
     return out;
   } finally {
     stop();
