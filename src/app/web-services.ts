@@ -220,7 +220,9 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
     await emailIds.close();
     throw err;
   }
-  startIndexWarmer({
+  // the indexes serve JMAP and the webmail only: without an HTTP listener nobody asks them, and
+  // watching every INBOX would cost each delivery a folder sync (bench maildir: 1.94 → 2.63 ms CPU)
+  if (server.addresses().length > 0) startIndexWarmer({
     users: async () => (await deps.backends.directory.listUsers()).map((u) => u.address),
     mailView,
     search,

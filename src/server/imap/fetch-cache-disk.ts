@@ -16,6 +16,9 @@
  *   in one transaction per turn of the event loop. Entries are dropped when this server expunges
  *   or moves a message; a message removed by another program (POP3 DELE, mutt) leaves its rows
  *   behind, never read again (its key is not reused).
+ *   The rows are correio's own encoding of the items: a change to how ENVELOPE, BODYSTRUCTURE or
+ *   BODY are computed (protocol/imap envelope.ts, body-structure.ts, the MIME reading) must raise
+ *   `FETCH_CACHE_FORMAT`, or an upgraded server would go on answering with the old form.
  */
 import type Database from 'better-sqlite3';
 import { openSmallStore } from '../../util/sqlite-small-store.js';
@@ -23,6 +26,12 @@ import { openSmallStore } from '../../util/sqlite-small-store.js';
 const schema = `CREATE TABLE IF NOT EXISTS items (
   user TEXT NOT NULL, folder TEXT NOT NULL, key TEXT NOT NULL, item TEXT NOT NULL, data BLOB NOT NULL,
   PRIMARY KEY (user, folder, key, item)) WITHOUT ROWID;`;
+
+/**
+ * The encoding's version, kept as the file's user_version: a file of another version is emptied
+ * when opened (the items are computed again from the messages).
+ */
+export const FETCH_CACHE_FORMAT = 1;
 
 type Row = readonly [user: string, folder: string, key: string, item: string, data: Buffer];
 
@@ -37,6 +46,10 @@ export class FetchCacheDisk {
 
   constructor(file: string) {
     this.#db = openSmallStore(file, schema);
+    if (this.#db.pragma('user_version', { simple: true }) !== FETCH_CACHE_FORMAT) {
+      this.#db.exec('DELETE FROM items');
+      this.#db.pragma(`user_version = ${FETCH_CACHE_FORMAT}`);
+    }
     // a lost write is only a miss later: no fsync per transaction
     this.#db.pragma('synchronous = NORMAL');
     this.#get = this.#db.prepare('SELECT data FROM items WHERE user = ? AND folder = ? AND key = ? AND item = ?').pluck();
