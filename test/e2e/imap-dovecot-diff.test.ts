@@ -22,6 +22,7 @@ import { LineClient } from '../helpers/net.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { corpusMessageFiles } from '../helpers/corpus-messages.js';
 
 const corpus = join(process.cwd(), '..', 'shared', 'corpora', 'messages');
 const dovecot = '/usr/lib/dovecot/imap';
@@ -38,18 +39,7 @@ const items = ['ENVELOPE', 'BODYSTRUCTURE', 'BODY.PEEK[1.MIME]', 'RFC822.SIZE'];
 type Known = Record<string, { differs: string; why: string }>;
 const knownFile = fileURLToPath(new URL('../../../test/e2e/imap-dovecot-diff.known.json', import.meta.url));
 
-async function corpusFiles(): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (/\.(eml|msg)$/.test(e.name) || /\/(mimekit|python-email)\/.*\.txt$/.test(p)) out.push(p);
-    }
-  };
-  await walk(corpus);
-  return out.sort();
-}
+const corpusFiles = (): Promise<string[]> => corpusMessageFiles(corpus);
 
 /** Splits a response stream into whole responses (literals included), each as tokens. */
 function tokenize(data: Buffer): string[][] {

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,6 +17,7 @@ import { MaildirFolders, MaildirStore } from '../../src/mailbox/index.js';
 import { ImapServer } from '../../src/server/imap/index.js';
 import { LineClient } from '../helpers/net.js';
 import { corporaDir } from '../helpers/paths.js';
+import { corpusMessageFiles } from '../helpers/corpus-messages.js';
 
 const corpus = join(corporaDir, 'messages');
 const user = 'suzana@dc.uece.br';
@@ -51,16 +52,8 @@ function counting(folders: MaildirFolders): { store: MaildirFolders; opens: () =
 
 /** Every corpus message delivered to `store`'s INBOX; their number. */
 async function deliverCorpus(store: MaildirStore): Promise<number> {
-  const files: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (/\.(eml|msg)$/.test(e.name) || /\/(mimekit|python-email)\/.*\.txt$/.test(p)) files.push(p);
-    }
-  };
-  await walk(corpus);
-  for (const [i, f] of files.sort().entries()) await store.deliver(user, Readable.from([await readFile(f)]), { uniqueKey: `c${i}` });
+  const files = await corpusMessageFiles(corpus);
+  for (const [i, f] of files.entries()) await store.deliver(user, Readable.from([await readFile(f)]), { uniqueKey: `c${i}` });
   return files.length;
 }
 
@@ -132,16 +125,8 @@ void test('a second FETCH of ENVELOPE and BODYSTRUCTURE answers the same without
   });
   const server = new ImapServer({ hostname: 'mx', folders: counted, authenticate: (u, p) => Promise.resolve(u === user && p === 'secret'), authFailureDelayMs: 1 });
   try {
-    const files: string[] = [];
-    const walk = async (dir: string): Promise<void> => {
-      for (const e of await readdir(dir, { withFileTypes: true })) {
-        const p = join(dir, e.name);
-        if (e.isDirectory()) await walk(p);
-        else if (/\.(eml|msg)$/.test(e.name) || /\/(mimekit|python-email)\/.*\.txt$/.test(p)) files.push(p);
-      }
-    };
-    await walk(corpus);
-    for (const [i, f] of files.sort().entries()) await store.deliver(user, Readable.from([await readFile(f)]), { uniqueKey: `c${i}` });
+    const files = await corpusMessageFiles(corpus);
+    for (const [i, f] of files.entries()) await store.deliver(user, Readable.from([await readFile(f)]), { uniqueKey: `c${i}` });
     const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
     const c = await LineClient.connect(bound.port);
     await c.readLine();

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -20,22 +20,12 @@ import { runDialog } from '../helpers/dialog.js';
 import { freePort, LineClient } from '../helpers/net.js';
 import { corporaDir } from '../helpers/paths.js';
 import { startSite } from '../helpers/site.js';
+import { corpusMessageFiles } from '../helpers/corpus-messages.js';
 
 const corpus = join(corporaDir, 'messages');
 const user = 'suzana@dc.uece.br';
 
-async function corpusFiles(): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (/\.(eml|msg)$/.test(e.name) || /\/(mimekit|python-email)\/.*\.txt$/.test(p)) out.push(p);
-    }
-  };
-  await walk(corpus);
-  return out.sort();
-}
+const corpusFiles = (): Promise<string[]> => corpusMessageFiles(corpus);
 
 /** A logged-in session with INBOX selected; `search` answers the UIDs of one UID SEARCH. */
 async function session(port: number): Promise<{ search(key: string, needle: string, command?: string): Promise<string>; noop(): Promise<string[]>; close(): void }> {
