@@ -2,11 +2,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { storageComponents } from '../../app/index.js';
 import { runCli } from '../../../test/helpers/cli.js';
 import { pgUnavailable, withTestDatabase } from '../../../test/helpers/pg.js';
 import { withTempDir } from '../../../test/helpers/temp-dir.js';
 
 const skip = await pgUnavailable();
+// each component's newest version as this correio has it (a new migration changes no line here)
+const [d, qv, m] = ['directory', 'queue', 'mailbox'].map((name) => Math.max(...storageComponents.find((c) => c.name === name)!.migrations.map((x) => x.version)));
 
 async function configFor(dir: string, url: string): Promise<string> {
   const file = join(dir, 'correio.toml');
@@ -22,21 +25,21 @@ void describe('correio db migrate / db status on a real PostgreSQL', { skip }, (
         const before = await runCli(['db', 'status', '--json', '--config', config]);
         assert.equal(before.code, 75, before.stderr);
         assert.deepEqual(JSON.parse(before.stdout), [
-          { component: 'directory', current: 0, latest: 3 },
-          { component: 'queue', current: 0, latest: 3 },
-          { component: 'mailbox', current: 0, latest: 2 },
+          { component: 'directory', current: 0, latest: d },
+          { component: 'queue', current: 0, latest: qv },
+          { component: 'mailbox', current: 0, latest: m },
         ]);
         assert.match(before.stderr, /migrations pending; run correio db migrate/);
         assert.ok(!before.stderr.includes('postgres@'), 'no user/password in messages');
 
         const migrate = await runCli(['db', 'migrate', '--config', config]);
         assert.equal(migrate.code, 0, migrate.stderr);
-        assert.match(migrate.stdout, /^directory: 0 -> 3\nqueue: 0 -> 3\nmailbox: 0 -> 2$/m);
+        assert.ok(migrate.stdout.includes(`directory: 0 -> ${d}\nqueue: 0 -> ${qv}\nmailbox: 0 -> ${m}`), migrate.stdout);
         const again = await runCli(['db', 'migrate', '--config', config]);
-        assert.match(again.stdout, /^directory: at version 3\nqueue: at version 3\nmailbox: at version 2$/m);
+        assert.ok(again.stdout.includes(`directory: at version ${d}\nqueue: at version ${qv}\nmailbox: at version ${m}`), again.stdout);
         const after = await runCli(['db', 'status', '--config', config]);
         assert.equal(after.code, 0, after.stderr);
-        assert.match(after.stdout, /^directory\t3\t3\tcurrent\nqueue\t3\t3\tcurrent\nmailbox\t2\t2\tcurrent$/m);
+        assert.ok(after.stdout.includes(`directory\t${d}\t${d}\tcurrent\nqueue\t${qv}\t${qv}\tcurrent\nmailbox\t${m}\t${m}\tcurrent`), after.stdout);
 
         // the directory commands now work on PostgreSQL
         const add = await runCli(['user', 'add', 'suzana@dc.uece.br', '--config', config]);
