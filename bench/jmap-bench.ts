@@ -62,7 +62,11 @@ export function message(i: number): string {
   ].join('\n');
 }
 
-/** Writes `n` messages into a Maildir's cur/ as delivered and read (flag S on half of them). */
+/**
+ * Writes `n` messages into a Maildir's cur/ as delivered and read (flag S on half of them), each
+ * through tmp/ and a rename as the Maildir spec asks: the server may look while they are being
+ * written (its background indexer did, and indexed a half-written file without the needle).
+ */
 export async function fill(maildir: string, n: number): Promise<void> {
   for (const d of ['cur', 'new', 'tmp']) await fsp.mkdir(path.join(maildir, d), { recursive: true });
   const t0 = 1_700_000_000;
@@ -72,7 +76,8 @@ export async function fill(maildir: string, n: number): Promise<void> {
         const j = i + k;
         const text = Buffer.from(message(j));
         const crlf = text.length + (text.toString('latin1').match(/\n/g)?.length ?? 0);
-        return fsp.writeFile(path.join(maildir, 'cur', `${t0 + j}.M${j}P1.bench,S=${text.length},W=${crlf}:2,${j % 2 ? 'S' : ''}`), text);
+        const name = `${t0 + j}.M${j}P1.bench,S=${text.length},W=${crlf}`;
+        return fsp.writeFile(path.join(maildir, 'tmp', name), text).then(() => fsp.rename(path.join(maildir, 'tmp', name), path.join(maildir, 'cur', `${name}:2,${j % 2 ? 'S' : ''}`)));
       }),
     );
   }
@@ -195,8 +200,9 @@ export async function runJmapBench(o: JmapBenchOptions): Promise<Record<string, 
     }
     const home = path.join(o.work, 'dovecot');
     await fsp.mkdir(home, { recursive: true });
-    execFileSync('cp', ['-r', maildir, path.join(home, 'Maildir')]);
-    for (const f of await fsp.readdir(path.join(home, 'Maildir'))) if (f.startsWith('correio')) await fsp.rm(path.join(home, 'Maildir', f), { recursive: true, force: true });
+    // only INBOX's messages: correio is still running, and its lock files in the folders come and go
+    for (const d of ['cur', 'new', 'tmp']) await fsp.mkdir(path.join(home, 'Maildir', d), { recursive: true });
+    for (const d of ['cur', 'new']) execFileSync('cp', ['-r', `${path.join(maildir, d)}/.`, path.join(home, 'Maildir', d)]);
     const dovecot = await startDovecot(home);
     stopDovecot = (): void => dovecot.stop();
     const items = '(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE PREVIEW)';
