@@ -173,10 +173,12 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
   // node-local one beside the Maildirs (the process's, shared with IMAP, when serve opened it)
   const ownIndex = deps.folders.wordCandidates || deps.searchIndex ? undefined : new SqliteSearchIndex(join(config.dataDir, 'search.sqlite'));
   const searchIndex = deps.folders.wordCandidates ? undefined : (deps.searchIndex ?? ownIndex);
-  const threadIndex = new SqliteThreadIndex(join(config.dataDir, 'threads.sqlite'));
+  // Thread and Email ids: the mailbox store's shared ones when it has them (PostgreSQL), else node-local files
+  const shared = deps.folders.jmapIndexes;
+  const threadIndex = shared?.threads ?? new SqliteThreadIndex(join(config.dataDir, 'threads.sqlite'));
   const closing = new AbortController();
   const search = new EmailSearch(searchIndex, threadIndex);
-  const emailIds = new SqliteEmailAliases(join(config.dataDir, 'email-ids.sqlite'));
+  const emailIds = shared?.emailIds ?? new SqliteEmailAliases(join(config.dataDir, 'email-ids.sqlite'));
   const mailView = new MailView(deps.folders, search, emailIds);
   const auth = new HttpAuth({
     directory: deps.backends.directory,

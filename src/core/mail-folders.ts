@@ -13,6 +13,8 @@
  * Limitations: none.
  */
 import type { Readable } from 'node:stream';
+import type { EmailAliases } from './email-aliases.js';
+import type { MailThreadIndex } from './mail-threads.js';
 
 /** One message of a folder as of a sync. */
 export interface FolderMessage {
@@ -180,6 +182,12 @@ export interface MailFolderStore {
    * caller still matches each candidate exactly.
    */
   wordCandidates?(user: string, needles: readonly string[]): Promise<ReadonlyMap<string, ReadonlySet<string>> | undefined>;
+  /**
+   * Optional, for a backend shared by several nodes (PostgreSQL): the JMAP conversation index
+   * and Email id aliases kept with the mailboxes, so every node answers the same Thread and
+   * Email ids; without it the web keeps its own in the node's data directory.
+   */
+  readonly jmapIndexes?: { readonly threads: MailThreadIndex; readonly emailIds: EmailAliases };
   /** Optional (correio migrate): the folder's expunge record, for the target to answer VANISHED as the source would. */
   expungeHistory?(user: string, folder: string): Promise<ExpungeHistory>;
   /** Calls `onChange` (coalesced) when the folder may have changed; returns the stop function. */

@@ -14,6 +14,8 @@ export { FolderLock } from './folder-lock.js';
 export { checkFolderName, isInbox } from './folder-name.js';
 export { PgMailStore, type PgMailStoreOptions } from './pg-mail-store.js';
 export { PgMailFolders } from './pg-mail-folders.js';
+export { PgThreadIndex } from './pg-thread-index.js';
+export { PgEmailAliases } from './pg-email-aliases.js';
 export { PgMailNotifier } from './pg-mail-notifier.js';
 export { mailSchema } from './pg-mail-schema.js';
 export { importFolder, importSubscriptions, mailboxOwners, type FolderImport } from './pg-mail-import.js';

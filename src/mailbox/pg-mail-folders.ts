@@ -32,9 +32,11 @@ import {
 import { rangesOf } from '../protocol/imap/index.js';
 import { checkFolderName, isInbox } from './folder-name.js';
 import { defaultFolders } from './maildir-folder-tree.js';
+import { PgEmailAliases } from './pg-email-aliases.js';
 import { pgExpungeHistory } from './pg-mail-import.js';
 import { notifyFolder } from './pg-mail-notifier.js';
 import { crlfBody, messageColumns, ownerOf, type MessageRow, type PgMailStore } from './pg-mail-store.js';
+import { PgThreadIndex } from './pg-thread-index.js';
 import { narrowingQuery, wordsQuery, wordsTsquery } from './search-words.js';
 import { applyChange, checkKeywords, flagStep } from './uid-index.js';
 
@@ -67,8 +69,12 @@ interface FolderHead {
 
 export class PgMailFolders implements MailFolderStore {
   readonly delimiter = '.';
+  /** JMAP's Thread and Email ids in the shared database, the same on every node */
+  readonly jmapIndexes: MailFolderStore['jmapIndexes'];
 
-  constructor(private readonly store: PgMailStore) {}
+  constructor(private readonly store: PgMailStore) {
+    this.jmapIndexes = { threads: new PgThreadIndex(store), emailIds: new PgEmailAliases(store) };
+  }
 
   async ensureDefaultFolders(user: string): Promise<void> {
     const owner = ownerOf(user);

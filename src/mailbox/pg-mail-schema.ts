@@ -15,7 +15,10 @@
  *   VANISHED, JMAP changes);
  * - mail_deliveries: (user, delivery key) taken once: a delivery repeated by any node, even
  *   after the first copy was moved or deleted, stores nothing;
- * - mail_subscriptions: LSUB/LIST (SUBSCRIBED) names, which need not exist as folders.
+ * - mail_subscriptions: LSUB/LIST (SUBSCRIBED) names, which need not exist as folders;
+ * - (version 4) mail_threads and mail_thread_refs: the JMAP conversation index
+ *   (pg-thread-index.ts), and mail_email_aliases: the Email ids kept across JMAP moves
+ *   (pg-email-aliases.ts), so every node answers the same Thread and Email ids.
  * UIDVALIDITY comes from a sequence set to the epoch seconds at creation, so a folder created
  * again under an old name gets a new, greater value (RFC 9051 §2.3.1.1).
  * Standards: RFC 9051 §2.3.1.1; RFC 7162 §3.1 (MODSEQ), §3.2.10 (VANISHED).
@@ -96,6 +99,31 @@ export const mailSchema: SchemaComponent = {
       name: 'special use given at CREATE (RFC 6154) and the first \\Recent UID (RFC 3501 §2.3.2) per folder',
       sql: `ALTER TABLE mail_folders ADD COLUMN special_use text;
             ALTER TABLE mail_folders ADD COLUMN recent_from bigint NOT NULL DEFAULT 1;`,
+    },
+    {
+      version: 4,
+      name: 'JMAP conversation index and Email id aliases, shared by the nodes (RFC 8621 §3, §4.1.1)',
+      sql: `CREATE TABLE mail_threads (
+              account text NOT NULL,
+              id text COLLATE "C" NOT NULL,
+              thread text COLLATE "C" NOT NULL,
+              gone bigint,
+              PRIMARY KEY (account, id)
+            );
+            CREATE INDEX mail_threads_thread ON mail_threads (account, thread);
+            CREATE TABLE mail_thread_refs (
+              account text NOT NULL,
+              msgid text COLLATE "C" NOT NULL,
+              thread text COLLATE "C" NOT NULL,
+              PRIMARY KEY (account, msgid)
+            );
+            CREATE INDEX mail_thread_refs_thread ON mail_thread_refs (account, thread);
+            CREATE TABLE mail_email_aliases (
+              account text NOT NULL,
+              place text COLLATE "C" NOT NULL,
+              id text COLLATE "C" NOT NULL,
+              PRIMARY KEY (account, place)
+            );`,
     },
   ],
 };
