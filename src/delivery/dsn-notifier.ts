@@ -23,7 +23,8 @@ import type { QueueStore } from '../core/queue-store.js';
 import type { Clock } from '../core/scheduler.js';
 import { MailError } from '../core/smtp-reply.js';
 import type { DeliveryReport, Notifier } from '../core/transport.js';
-import { composeDsn, dsnIsEightBit, type DsnInput, type DsnRecipient } from '../protocol/mime/dsn.js';
+import { composeDsn, dsnIsEightBit } from '../protocol/mime/dsn.js';
+import type { DsnInput, DsnRecipient } from '../protocol/mime/dsn-parts.js';
 import { findHeader, splitMessage } from '../protocol/mime/header-block.js';
 import { makeMessageId } from '../protocol/mime/trace-headers.js';
 

@@ -9,6 +9,7 @@
 export * from './header-block.js';
 export * from './trace-headers.js';
 export * from './dsn.js';
+export * from './dsn-parts.js';
 export * from './parse-dsn.js';
 export * from './to-7bit.js';
 export * from './transfer-decoding.js';
