@@ -2,11 +2,12 @@
  * @module email-aliases
  * Which Email id a message carries where the folder store placed it anew: a JMAP Email's id
  * is made of its folder, UIDVALIDITY and UID, and a move gives it a new UID elsewhere, but RFC
- * 8621 §4.1.1 has the id immutable; the move records "this new place is that Email", so the
- * Email keeps its id across mailboxes (and restarts).
+ * 8621 §4.1.1 has the id immutable; a move is recorded as "this new place is that Email", so the
+ * Email keeps its id across mailboxes (and restarts): a JMAP move as it moves, a move by IMAP or
+ * another program that kept the message's store key when JMAP next looks (web/jmap mail-view).
  * Standards: RFC 8621 §4.1.1 (id: immutable), RFC 8620 §1.2 (ids).
  * Security: an account's aliases are only read for that account.
- * Limitations: only moves made through JMAP are recorded; an IMAP MOVE gives a new id.
+ * Limitations: none (what finds a move is mail-view's).
  */
 
 export interface EmailAliases {

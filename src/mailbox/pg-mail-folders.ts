@@ -345,7 +345,8 @@ export class PgMailFolders implements MailFolderStore {
       const made = await this.store.insertMessages(
         c,
         target,
-        found.map((r) => ({ hash: r.body_hash, size: Number(r.size), flags: r.flags, keywords: r.keywords, receivedAt: Number(r.received_at) })),
+        // a move keeps the key (the message is the same one; JMAP's Email id follows it), a copy gets its own
+        found.map((r) => ({ hash: r.body_hash, size: Number(r.size), flags: r.flags, keywords: r.keywords, receivedAt: Number(r.received_at), ...(move && { key: r.key }) })),
       );
       if (move && found.length > 0) {
         const source = await this.store.lockFolder(c, owner, f, false);

@@ -59,6 +59,8 @@ export interface NewMessage {
   readonly flags: string;
   readonly keywords: readonly string[];
   readonly receivedAt: number;
+  /** the key it keeps (a MOVE: JMAP finds the moved Email by it); absent: a new one */
+  readonly key?: string;
 }
 
 /** A stored message's row as read back. */
@@ -214,7 +216,7 @@ export class PgMailStore implements MailboxStore {
   async insertMessages(c: PgClient, f: FolderRow, msgs: readonly NewMessage[]): Promise<{ uid: number; key: string }[]> {
     if (msgs.length === 0) return [];
     const modseq = f.highestModseq + 1;
-    const rows = msgs.map((m, i) => ({ ...m, uid: f.uidNext + i, key: uniqueId() }));
+    const rows = msgs.map((m, i) => ({ ...m, uid: f.uidNext + i, key: m.key ?? uniqueId() }));
     await c.query(
       `INSERT INTO mail_messages (folder_id, uid, key, body_hash, size, flags, keywords, modseq, received_at)
        SELECT $1, m.uid, m.key, m.hash, m.size, m.flags, ARRAY(SELECT jsonb_array_elements_text(m.keywords)), $2, m.received_at

@@ -9,8 +9,7 @@
  * Security: every id is looked up in the account's own view; other users' mail has no id here.
  * Email/set create and Email/import are in email-create.ts.
  * Limitations: one mailbox per Email (maxMailboxesPerEmail 1: a Maildir file lives in one
- *   folder); a move keeps the Email's id (mail-view: EmailAliases) but gives it a new blobId
- *   (the blob names the stored file's place); Email/queryChanges ignores
+ *   folder); a move keeps the Email's id and blobId (mail-view: EmailAliases); Email/queryChanges ignores
  *   upToId and answers every change since the old state.
  */
 import { AccountSession, changesAnswer, idsArg, propertiesArg, maxObjectsInSet } from './jmap-account.js';

@@ -5,14 +5,15 @@
  * - an Email is "e" + the folder's tag (10 hex digits of a SHA-256 of account and name) + its
  *   UIDVALIDITY and UID in base 36 ("e3f09a1c2b7dmz0x1qZ2s"): the same in every request and
  *   after a restart, and what an expunge record (a UID) still names after the message is gone;
- *   its blob is "b" + the same, a part of it "b…_1-2";
+ *   a message moved elsewhere keeps the id of its first place (mail-view, core EmailAliases);
+ *   its blob is "b" + the Email id's suffix (so it too stays across moves), a part of it "b…_1-2";
  * - keywords are the Maildir flag letters for the five system ones and the store's keywords
  *   (any IMAP keyword atom) for the rest, lower-cased as RFC 8621 §4.1.1 asks.
  * Standards: RFC 8620 §1.2 (ids: A-Z a-z 0-9 - _), RFC 8621 §4.1.1 (keywords $seen $flagged
  *   $answered $draft $forwarded ↔ Maildir S F R D P; other keywords case-insensitive).
  * Security: ids are parsed by strict patterns; they locate mail only inside the account's view.
  * Limitations: a message moved to another folder gets a new UID there, hence a new place id;
- *   a JMAP move records that the new place carries the old id (core EmailAliases, mail-view).
+ *   the move is recorded as that place carrying the old id (core EmailAliases, mail-view).
  */
 import { createHash } from 'node:crypto';
 

@@ -13,16 +13,23 @@
  * Standards: RFC 8621 §2.1 (Mailbox properties, roles from RFC 6154), RFC 8620 §5.2 (/changes),
  *   RFC 7162 §3.1 (MODSEQ, HIGHESTMODSEQ), RFC 9051 §2.3.1.1 (UIDs ascend, UIDVALIDITY).
  * Security: a view is built for the authenticated account only.
- * Emails moved over JMAP keep their ids (core EmailAliases): a place id is mapped to the id
- * its Email had before the move, in the records and in the changes (left one folder and came
- * into another: updated).
- * Limitations: every load syncs every folder (O(messages) in memory, no message read); the
+ * Emails keep their ids across moves (core EmailAliases): a place id is mapped to the id its
+ * Email had before the move, in the records and in the changes (left one folder and came into
+ * another: updated). A JMAP move records it as it moves; any other move that keeps the
+ * message's store key (an IMAP MOVE, another Maildir program renaming the file into another
+ * folder) is found when a view is built: an Email of the last view gone, and a message new to
+ * this one with its key, is that Email at its new place. The blob id follows the Email id
+ * ("b" + the same suffix), so it too stays.
+ * Limitations: a move that keeps the key is only found against the last view built in this
+ *   process (a move made while the server was stopped, or before any view of the account was
+ *   built since it started, gives the message a new id: a destroy and a create); every load
+ *   syncs every folder (O(messages) in memory, no message read); the
  *   destroyed list may name ids the client never had (the store's expunge record is bounded;
  *   RFC 7162 allows it to over-report), and a deleted folder's or a changed UIDVALIDITY's old
  *   ids are named by their UID range, so when that is over `maxExpanded` the answer is
  *   cannotCalculateChanges and the client fetches again.
  */
-import type { EmailAliases, MailFolderStore, SpecialUse } from '../../core/index.js';
+import type { EmailAliases, FolderSnapshot, MailFolderStore, SpecialUse } from '../../core/index.js';
 import { accountIdOf, folderOfMailboxId, folderTag, mailboxIdOf, messageSuffix } from './mail-ids.js';
 import type { EmailSearch } from './email-search.js';
 import { ParsedCache } from './parsed-cache.js';
@@ -47,6 +54,8 @@ export interface MailboxRecord {
 
 export interface EmailRecord {
   readonly id: string;
+  /** the id the message would have from its folder tag, UIDVALIDITY and UID (differs from `id` after a move) */
+  readonly place: string;
   readonly threadId: string;
   readonly blobId: string;
   readonly folder: string;
@@ -66,7 +75,7 @@ export interface AccountView {
   /** ascending receivedAt, then id */
   readonly emails: readonly EmailRecord[];
   readonly emailById: ReadonlyMap<string, EmailRecord>;
-  /** by blobId (a message's blob names its place, which a move changes; its Email id stays) */
+  /** by blobId ("b" + the Email id's suffix: it stays across moves) */
   readonly emailByBlob: ReadonlyMap<string, EmailRecord>;
   /** the Email id a place id (folder tag, UIDVALIDITY, UID) carries: itself unless a JMAP move put an Email there */
   readonly idAt: (place: string) => string;
@@ -115,6 +124,28 @@ function parseState(state: string): Map<string, FolderState> | undefined {
   return out;
 }
 
+/**
+ * The moves since `last` that kept a message's store key: [new place id, the Email id it
+ * carries] for each message at a place not in `last` under an id not in `last`, whose key an
+ * Email of `last` no longer in the account had (one new place per such Email).
+ */
+function movesSince(last: AccountView, folders: readonly { tag: string; snap: FolderSnapshot }[], aliases: ReadonlyMap<string, string>): [string, string][] {
+  const now: { place: string; key: string }[] = [];
+  for (const { tag, snap } of folders) for (const m of snap.messages) now.push({ place: `e${messageSuffix(tag, snap.uidValidity, m.uid)}`, key: m.key });
+  const ids = new Set(now.map((m) => aliases.get(m.place) ?? m.place));
+  const gone = new Map<string, string>();
+  for (const e of last.emails) if (!ids.has(e.id)) gone.set(e.key, e.id);
+  const pairs: [string, string][] = [];
+  if (gone.size === 0) return pairs;
+  for (const m of now) {
+    const id = gone.get(m.key);
+    if (id === undefined || last.emailById.has(aliases.get(m.place) ?? m.place)) continue;
+    pairs.push([m.place, id]);
+    gone.delete(m.key);
+  }
+  return pairs;
+}
+
 export class MailView {
   /** per account, the last view built (reused while its states are the same: no records rebuilt) */
   readonly #last = new Map<string, AccountView>();
@@ -142,10 +173,10 @@ export class MailView {
     return a;
   }
 
-  /** Records that each new place id carries an existing Email id (a JMAP move, RFC 8621 §4.1.1: ids are immutable). */
+  /** Records that each new place id carries an existing Email id (a move, RFC 8621 §4.1.1: ids are immutable). */
   async moved(user: string, pairs: readonly (readonly [place: string, id: string])[]): Promise<void> {
-    if (!this.ids || pairs.length === 0) return;
-    await this.ids.add(accountIdOf(user), pairs);
+    if (pairs.length === 0) return;
+    await this.ids?.add(accountIdOf(user), pairs);
     const map = await this.#aliasesOf(user);
     for (const [place, id] of pairs) map.set(place, id);
   }
@@ -160,11 +191,13 @@ export class MailView {
     // the state of what was synced: the same as the last view's, the same view
     const aliases = await this.#aliasesOf(user);
     // the aliases' count is in the stamp: a move recorded after a view was built makes a new one
-    const generation = `${this.indexes ? await this.indexes.generation(user) : 0}.${aliases.size}`;
+    const threadGeneration = this.indexes ? await this.indexes.generation(user) : 0;
     const folderStamp = entries.map((e, i) => `${e.name}\0${e.specialUse ?? ''}\0${subscribed.has(e.name)}\0${snaps[i].uidValidity}.${snaps[i].uidNext}.${snaps[i].highestModseq}`).join('\n');
     const last = this.#last.get(user);
-    if (last && this.#stamps.get(user) === `${generation}\n${folderStamp}`) return last;
-    let stamp = `${generation}\n${folderStamp}`;
+    if (last && this.#stamps.get(user) === `${threadGeneration}.${aliases.size}\n${folderStamp}`) return last;
+    // moves that kept the store key (IMAP, another Maildir program): recorded before ids are given
+    if (last) await this.moved(user, movesSince(last, entries.map((e, i) => ({ tag: folderTag(user, e.name), snap: snaps[i] })), aliases));
+    let stamp = `${threadGeneration}.${aliases.size}\n${folderStamp}`;
     const names = new Set(entries.map((e) => e.name));
     const mailboxes: MailboxRecord[] = [];
     const emails: { -readonly [K in keyof EmailRecord]: EmailRecord[K] }[] = [];
@@ -176,9 +209,9 @@ export class MailView {
       let unread = 0;
       for (const m of snap.messages) {
         if (!m.flags.includes('S')) unread++;
-        const suffix = messageSuffix(tag, snap.uidValidity, m.uid);
-        const id = aliases.get(`e${suffix}`) ?? `e${suffix}`;
-        emails.push({ id, threadId: `t${id.slice(1)}`, blobId: `b${suffix}`, folder: e.name, mailboxId, key: m.key, uid: m.uid, flags: m.flags, keywords: m.keywords, modseq: m.modseq, size: m.size, receivedAt: m.receivedAt });
+        const place = `e${messageSuffix(tag, snap.uidValidity, m.uid)}`;
+        const id = aliases.get(place) ?? place;
+        emails.push({ id, place, threadId: `t${id.slice(1)}`, blobId: `b${id.slice(1)}`, folder: e.name, mailboxId, key: m.key, uid: m.uid, flags: m.flags, keywords: m.keywords, modseq: m.modseq, size: m.size, receivedAt: m.receivedAt });
       }
       const cut = e.name.lastIndexOf(d);
       const parent = cut > 0 ? e.name.slice(0, cut) : undefined;
