@@ -46,7 +46,7 @@ async function scenario(tables: string, maildir: boolean): Promise<void> {
     return new Map((g.list as (Mail & { subject: string })[]).map((e) => [e.subject, { id: e.id, blobId: e.blobId, mailboxIds: e.mailboxIds }]));
   };
   const imap = async <T>(fn: (c: ImapFlow) => Promise<T>): Promise<T> => {
-    const c = new ImapFlow({ host: '127.0.0.1', port: app.imapAddresses()[0].port, secure: false, auth: { user: 'alice@example.org', pass: 'secret' }, logger: false });
+    const c = new ImapFlow({ host: '127.0.0.1', port: app.imapAddresses()[0].port, secure: false, tls: { rejectUnauthorized: false }, auth: { user: 'alice@example.org', pass: 'secret' }, logger: false });
     await c.connect();
     try {
       return await fn(c);

@@ -12,10 +12,16 @@
  * Standards: RFC 8621 §4.4.1 (text: From, To, Cc, Bcc, Subject and the text body parts),
  *   §3 (Threads), RFC 5322 §3.6.4 (Message-ID, In-Reply-To, References).
  * Security: the indexes are asked for the account's own documents only.
- * Limitations: when more than `syncLimit` messages are new (a bulk import), the view does not
- *   wait: those messages are each their own Thread until the background catch-up has read
- *   them, and then join their conversations (their threadId changes once). A text search
- *   waits for the catch-up.
+ * A catch-up is complete only when every message was read whole (one that cannot be opened,
+ * or is shorter than its listed size: still being written by another program, is read again
+ * at the next catch-up, and a view or search asks again). A text search never misses a message
+ * the index does not hold yet: those are candidates too, which the exact conditions then read
+ * (email-query.ts), so a search after a bulk import is answered at once and exactly, reading
+ * what is not indexed yet, instead of waiting for the whole background catch-up.
+ * Limitations: when more than `syncLimit` messages are new (a bulk import), neither the view
+ *   nor a search waits: those messages are each their own Thread until the background
+ *   catch-up has read them, and then join their conversations (their threadId changes once);
+ *   a search reads each of them meanwhile (slower than the index, as exact).
  */
 import { buffer } from 'node:stream/consumers';
 import type { MailFolderStore, MailSearchIndex, MailThreadIndex, ThreadDoc } from '../../core/index.js';
@@ -36,6 +42,8 @@ export interface IndexedEmail {
   readonly blobId: string;
   readonly folder: string;
   readonly key: string;
+  /** octets as listed (CRLF): a shorter read is a file still being written */
+  readonly size: number;
 }
 
 /** The strings a filter requires every match to contain (conditions alone or under AND). */
@@ -86,7 +94,10 @@ export class EmailSearch {
     return (await this.#state(accountIdOf(user))).generation;
   }
 
-  /** Brings both indexes up to date with `emails` (every Email of the account). */
+  /**
+   * Brings both indexes up to date with `emails` (every Email of the account), as far as the
+   * messages can be read: after one run of its own, even when some could not be (see above).
+   */
   async catchUp(user: string, emails: readonly IndexedEmail[], folders: MailFolderStore): Promise<void> {
     const accountId = accountIdOf(user);
     while (!this.#current.has(emails)) {
@@ -98,6 +109,7 @@ export class EmailSearch {
       const p = this.#run(user, accountId, emails, folders).finally(() => this.#busy.delete(accountId));
       this.#busy.set(accountId, p);
       await p;
+      return;
     }
   }
 
@@ -114,11 +126,22 @@ export class EmailSearch {
     return { threads: state.threads, generation: state.generation };
   }
 
-  /** The Emails whose text may hold every string (after a catch-up with `emails`). */
+  /**
+   * The Emails whose text may hold every string: the index's hits and every Email it does not
+   * hold (a few new ones are indexed first; more are left to the background catch-up).
+   */
   async candidates(user: string, emails: readonly IndexedEmail[], folders: MailFolderStore, words: readonly string[]): Promise<ReadonlySet<string>> {
     if (!this.index) return storeCandidates(user, emails, folders, words);
-    await this.catchUp(user, emails, folders);
-    return this.index.search(accountIdOf(user), words);
+    const accountId = accountIdOf(user);
+    const state = await this.#state(accountId);
+    const unindexed = (): IndexedEmail[] => emails.filter((e) => !state.texts.has(e.id));
+    if (unindexed().length <= syncLimit) await this.catchUp(user, emails, folders);
+    else if (!this.#busy.has(accountId)) void this.catchUp(user, emails, folders).catch(() => undefined);
+    // taken before the search: an Email counted as indexed was added before the search ran
+    const rest = unindexed();
+    const hits = await this.index.search(accountId, words);
+    for (const e of rest) hits.add(e.id);
+    return hits;
   }
 
   async #run(user: string, accountId: string, emails: readonly IndexedEmail[], folders: MailFolderStore): Promise<void> {
@@ -126,9 +149,11 @@ export class EmailSearch {
     const index = this.index;
     const missing = emails.filter((e) => (index && !state.texts.has(e.id)) || (this.threadIndex && !state.threads.has(e.id)));
     let threaded = false;
+    let unread = 0;
     for (let i = 0; i < missing.length; i += 200) {
       const read = await Promise.all(missing.slice(i, i + 200).map((e) => readForIndex(user, e, folders)));
       const docs = read.filter((d): d is IndexDoc => d !== undefined);
+      unread += read.length - docs.length;
       if (index) {
         const texts = docs.filter((d) => !state.texts.has(d.id));
         await index.add(accountId, texts);
@@ -152,7 +177,8 @@ export class EmailSearch {
       state.threads = await this.threadIndex.threads(accountId);
       state.generation++;
     }
-    this.#current.add(emails);
+    // complete only when every message was read: the next catch-up reads the others again
+    if (unread === 0) this.#current.add(emails);
   }
 
   /** Thread ids of Emails no longer in the account, where still remembered (Thread/changes). */
@@ -167,14 +193,18 @@ interface IndexDoc {
   readonly thread: ThreadDoc;
 }
 
-/** Reads a message once for both indexes: its searchable text (addresses, subject, text body) and its thread links. */
+/**
+ * Reads a message once for both indexes: its searchable text (addresses, subject, text body)
+ * and its thread links; undefined when it cannot be read whole now.
+ */
 async function readForIndex(user: string, e: IndexedEmail, folders: MailFolderStore): Promise<IndexDoc | undefined> {
   let raw: Buffer;
   try {
     raw = await buffer(await folders.open(user, e.folder, e.key));
   } catch {
-    return undefined; // gone meanwhile: indexed at a later catch-up if it is back
+    return undefined; // gone or unreadable meanwhile: read at a later catch-up if it is there
   }
+  if (raw.length < e.size) return undefined; // still being written (another program wrote it in place)
   const parsed = parseEmail(raw, e.blobId);
   const addresses = ['from', 'to', 'cc', 'bcc'].map((h) => (parseAddresses(findHeader(parsed.fields, h)) ?? []).map((a) => `${a.name ?? ''} <${a.email}>`).join(', '));
   const text = [...addresses, asText(findHeader(parsed.fields, 'subject')) ?? '', plainText(parsed).slice(0, 100_000)].join('\n');
