@@ -2,25 +2,20 @@
 // module, dist/ui/admin/console.js, which correio serves at /ui/admin/console.js
 // (src/web/ui-files.ts) for the page at /admin. Type checking is tsc's job
 // (src/web/ui/tsconfig.json, --noEmit); Vite only transforms and bundles. A fixed file name, not
-// a hashed one: the page names it, and /ui serves only plain names.
-import { fileURLToPath } from 'node:url';
+// a hashed one: the page names it, and /ui serves only plain names. The options shared with the
+// webmail's build are vite.shared.mjs's.
 import { defineConfig } from 'vite';
+import { appBuild, repoPath } from './vite.shared.mjs';
 
-export default defineConfig({
-  root: fileURLToPath(new URL('./src/web/ui/', import.meta.url)),
-  logLevel: 'warn',
-  publicDir: false,
-  build: {
-    outDir: fileURLToPath(new URL('./dist/ui/', import.meta.url)),
-    emptyOutDir: true,
-    target: 'es2022',
-    modulePreload: { polyfill: false },
-    assetsInlineLimit: 0,
-    sourcemap: true,
-    reportCompressedSize: false,
-    rollupOptions: {
-      input: fileURLToPath(new URL('./src/web/ui/admin/console.ts', import.meta.url)),
-      output: { format: 'es', entryFileNames: 'admin/console.js', codeSplitting: false },
+export default defineConfig(
+  appBuild({
+    root: './src/web/ui/',
+    outDir: './dist/ui/',
+    build: {
+      rollupOptions: {
+        input: repoPath('./src/web/ui/admin/console.ts'),
+        output: { format: 'es', entryFileNames: 'admin/console.js', codeSplitting: false },
+      },
     },
-  },
-});
+  }),
+);

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // `npm start`'s build step: runs `tsc` only when a source file (src/, test/, bench/), tsconfig.json
 // or package-lock.json is newer than the last build (dist/.tsbuildinfo), and the webmail's Vite
-// build only when a file of src/web/webmail-ui or vite.config.mjs is newer than
-// dist/webmail/index.html (the admin console's likewise, src/web/ui and vite.admin.config.mjs
-// against dist/ui/admin/console.js), so a start with nothing changed does not spend seconds building.
+// build only when a file of src/web/webmail-ui, vite.config.mjs or vite.shared.mjs is newer than
+// dist/webmail/index.html (the admin console's likewise, src/web/ui, vite.admin.config.mjs and
+// vite.shared.mjs against dist/ui/admin/console.js), so a start with nothing changed does not spend seconds building.
 import { readdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -37,7 +37,7 @@ const run = (args) => spawnSync(process.execPath, args, { stdio: 'inherit', cwd:
 
 // the webmail (src/web/webmail-ui: Preact, bundled by Vite into dist/webmail)
 const webmailBuilt = mtime(join(root, 'dist', 'webmail', 'index.html'));
-const webmailNewest = Math.max(newestUnder(join(root, 'src', 'web', 'webmail-ui'), /\.(tsx?|css|html|json)$/), mtime(join(root, 'vite.config.mjs')) ?? 0);
+const webmailNewest = Math.max(newestUnder(join(root, 'src', 'web', 'webmail-ui'), /\.(tsx?|css|html|json)$/), mtime(join(root, 'vite.config.mjs')) ?? 0, mtime(join(root, 'vite.shared.mjs')) ?? 0);
 if (webmailBuilt === undefined || webmailBuilt < webmailNewest) {
   process.stderr.write('correio: building the webmail (first start, or its sources changed)…\n');
   const vite = run([join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build']);
@@ -46,7 +46,7 @@ if (webmailBuilt === undefined || webmailBuilt < webmailNewest) {
 
 // the admin console (src/web/ui, bundled by Vite into dist/ui/admin/console.js)
 const consoleBuilt = mtime(join(root, 'dist', 'ui', 'admin', 'console.js'));
-const consoleNewest = Math.max(newestUnder(join(root, 'src', 'web', 'ui')), mtime(join(root, 'vite.admin.config.mjs')) ?? 0);
+const consoleNewest = Math.max(newestUnder(join(root, 'src', 'web', 'ui')), mtime(join(root, 'vite.admin.config.mjs')) ?? 0, mtime(join(root, 'vite.shared.mjs')) ?? 0);
 if (consoleBuilt === undefined || consoleBuilt < consoleNewest) {
   process.stderr.write('correio: building the admin console (first start, or its sources changed)…\n');
   const vite = run([join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '-c', join(root, 'vite.admin.config.mjs')]);
