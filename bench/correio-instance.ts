@@ -129,8 +129,8 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
     const tail = (await fsp.readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' / ');
     throw new Error(`correio did not start: ${(e as Error).message}${tail ? `; log: ${tail}` : ''}`);
   }
-  // with acceptor processes the SMTP port answers before they are ready (the server serves
-  // meanwhile): wait for "correio started", logged once they are, so their start is not measured
+  // with acceptor processes the first acceptor may answer before the others accept: wait for
+  // "correio started", logged once they all do, so their start is not measured
   if ((o.smtp?.processes ?? 1) > 1) {
     const deadline = Date.now() + (o.startTimeoutMs ?? 30_000);
     while (!(await fsp.readFile(logFile, 'utf8').catch(() => '')).includes('"msg":"correio started"')) {

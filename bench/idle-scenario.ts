@@ -5,18 +5,20 @@
  * 10,000) SMTP connections that got their 220 greeting and then say nothing, while the accept
  * scenario's load runs beside them. It reports correio's RSS before and after the connections
  * opened (and so per connection), and how many were still open after the load (none may be
- * dropped: each is inside its 5-minute command timeout).
+ * dropped: each is inside its 5-minute command timeout). With BENCH_PROCESSES (correio-pN rows)
+ * the connections sit in the acceptor processes: the RSS is the sum over correio's processes.
  * Standards: RFC 5321 §4.5.3.2.7 (the server waits 5 minutes for a command).
  * Security: loopback only.
  * Limitations: every connection comes from 127.0.0.1, so the per-client limit is raised too;
  *   the bench process and correio each need a descriptor per connection (`ulimit -n`): with
- *   fewer the scenario says so and opens what fits.
+ *   fewer the scenario says so and opens what fits (`npm run bench` raises the soft limit to
+ *   the hard one). A sum of RSS counts the pages processes share (libraries) once per process.
  */
 import net from 'node:net';
 import { execFileSync } from 'node:child_process';
 import type { BenchContext, Sample } from './bench-context.js';
 import { memoryOf } from './deferred-scenario.js';
-import { sleep, startBlackHole } from './peers.js';
+import { processCpuSeconds, sleep, startBlackHole } from './peers.js';
 
 export interface IdleFigures {
   readonly wanted: number;
@@ -91,19 +93,35 @@ export function formatIdle(f: IdleFigures): string {
     `RSS ${f.rssBeforeMb.toFixed(0)} → ${f.rssAfterMb.toFixed(0)} MB (${f.kbPerConnection.toFixed(1)} KB per connection)`;
 }
 
-/** The accept load against correio while `wanted` idle SMTP connections (or what fits) are held. */
-export async function runIdle(ctx: BenchContext, work: string, profile: boolean, wanted: number): Promise<Sample> {
+/** The RSS of `pid` and its descendants (correio's server and acceptors), MB. */
+function treeRssMb(pid: number): number {
+  let sum = 0;
+  for (const p of processCpuSeconds(pid).keys()) {
+    try {
+      sum += memoryOf(p).rssMb;
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return sum;
+}
+
+/**
+ * The accept load against correio (`[smtp] processes` = `processes`) while `wanted` idle SMTP
+ * connections (or what fits) are held.
+ */
+export async function runIdle(ctx: BenchContext, work: string, profile: boolean, wanted: number, processes = 1): Promise<Sample> {
   const n = idleCount(wanted);
   const hole = await startBlackHole();
   try {
-    const limits = { max_connections: n + ctx.sessions + 100, max_connections_per_ip: n + ctx.sessions + 100 };
+    const limits = { max_connections: n + ctx.sessions + 100, max_connections_per_ip: n + ctx.sessions + 100, ...(processes > 1 && { processes }) };
     const opts = { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1, smtp: limits };
     return await ctx.withCorreio(work, opts, profile, async (c) => {
-      const before = memoryOf(c.child.pid!).rssMb;
+      const before = treeRssMb(c.child.pid!);
       const idle = await openIdle(c.port, n);
       try {
         await sleep(1000);
-        const after = memoryOf(c.child.pid!).rssMb;
+        const after = treeRssMb(c.child.pid!);
         const s = await ctx.measure(async () => ({ acceptMs: await ctx.load(c.port, 'b@example.net') }), () => c.child.pid);
         const held = idle.sockets.length;
         const kbPerConnection = ((after - before) * 1024) / Math.max(1, held);

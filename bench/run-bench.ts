@@ -9,7 +9,7 @@
  *   deferred100k, deferred1m  accept (as `accept`, correio only) after a restart on a spool of
  *            100,000 / 1,000,000 deferred messages: start time, memory, queue list time
  *            (deferred-scenario.ts); not in the default list
- *   idle10k  accept (as `accept`, correio only) while BENCH_IDLE (10,000) idle SMTP connections
+ *   idle10k  accept (as `accept`, correio's rows only) while BENCH_IDLE (10,000) idle SMTP connections
  *            are held: RSS per connection (idle-scenario.ts); not in the default list
  *   jmap     (asked for by name) a 100,000-message folder read through JMAP vs Dovecot IMAP:
  *            jmap-bench.ts; BENCH_JMAP_MESSAGES=100000 BENCH_JMAP_ITER=30
@@ -223,7 +223,7 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
   const procs = processesOf(mta) > 1 ? { smtp: { processes: processesOf(mta) } } : {};
   try {
     if (isDeferredScenario(scenario)) return await runDeferred(context, work, scenario, profile);
-    if (scenario === 'idle10k') return await runIdle(context, work, profile, int('BENCH_IDLE', 10_000));
+    if (scenario === 'idle10k') return await runIdle(context, work, profile, int('BENCH_IDLE', 10_000), processesOf(mta));
     if (scenario === 'checks') return await runChecks(context, work, profile, { from: FROM, timeoutMs: TIMEOUT });
     if (isPgMta(mta) && scenario !== 'raw' && scenario !== 'jmap' && scenario !== 'imap') return await runPgScenario(context, { startSink, timeoutMs: TIMEOUT }, work, scenario, mta, profile);
     if (scenario === 'raw') {
@@ -331,8 +331,9 @@ async function main(): Promise<void> {
   }
   for (let i = 0; i < RUNS; i++) {
     for (const scenario of SCENARIOS.filter((x) => x !== 'jmap' && x !== 'imap')) {
-      const single = isDeferredScenario(scenario) || scenario === 'idle10k' || scenario === 'checks';
-      const mtas: Mta[] = scenario === 'raw' ? ['sink'] : single ? ['correio'] : [...CORREIOS, ...(peerWhyNot ? [] : ['postfix' as const])];
+      const single = isDeferredScenario(scenario) || scenario === 'checks';
+      // idle10k: correio alone, one row per BENCH_PROCESSES setting
+      const mtas: Mta[] = scenario === 'raw' ? ['sink'] : single ? ['correio'] : scenario === 'idle10k' ? CORREIOS.filter(isFilesCorreio) : [...CORREIOS, ...(peerWhyNot ? [] : ['postfix' as const])];
       // interleave, alternating who goes first
       if (i % 2 === 1) mtas.reverse();
       for (const mta of mtas) {

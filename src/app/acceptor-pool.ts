@@ -2,22 +2,30 @@
  * @module acceptor-pool
  * `[smtp] processes = N` (issue 19): the server (this process: the queue, deliveries, IMAP,
  * POP3, the web) forks N-1 acceptor processes (acceptor-process.ts) that run the SMTP sessions.
- * The server keeps the listening sockets and hands each accepted connection, before any octet
- * is read, to the next acceptor in turn (a file descriptor passed over the IPC channel); an
- * acceptor commits each message to spool segments of its own (queue/segment-writers.ts), so no
- * lock is shared on the accept path, and sends the server a notice with the new envelopes. On
- * a notice the server reads what was appended (FsQueueStore.refresh) and schedules them.
+ * The server binds the SMTP/LMTP listening sockets without accepting on them and passes each
+ * acceptor every one of them once, when it is ready (server/connection/shared-listeners.ts);
+ * the acceptors accept on them themselves (the kernel gives each connection to one of them),
+ * so no connection passes through the server. An acceptor commits each message to spool
+ * segments of its own (queue/segment-writers.ts), so no lock is shared on the accept path,
+ * and sends the server a notice with the new envelopes (several commits of one turn of its
+ * event loop in one notice). On a notice the server takes the records in by their places
+ * (FsQueueStore.adopt, else refresh) and schedules them. Failed AUTHs are told to the server,
+ * which counts them in its throttle (IMAP, POP3 and the web use it) and tells the other
+ * acceptors, as the server tells them its own.
  *
  * Durability (docs/design-changes.md): the 250 is sent by the acceptor after its fdatasync, as
  * in one process. A notice lost with a killed acceptor is made up by a rescan when the server
  * sees it exit (and by every listing of the queue); a killed server's successor finds every
  * segment at its recovery; records left open by a live acceptor are never cut or removed.
  * Standards: none beyond the sessions' (RFC 5321 §6.1: 250 only once stored).
- * Security: acceptors run as the server's user (forked after privileges are dropped); notices
- *   are only envelope lists of messages already in the spool, read back from the spool itself.
- * Limitations: while no acceptor is ready (at start, after a crash) the server runs the session
- *   itself. Connection limits and the AUTH throttle count per process. A reload replaces the
- *   acceptors (their sessions finish in the old ones).
+ * Security: acceptors run as the server's user (forked after privileges are dropped; the
+ *   sockets were bound before); notices are only envelope lists of messages already in the
+ *   spool, read back from the spool itself, and AUTH failures (an address and an account).
+ * Limitations: until the first acceptor listens, the SMTP ports refuse connections (they are
+ *   bound, not listening); while none accepts (all restarting) connections wait in the
+ *   kernel's backlog. The connection limits and rates are each acceptor's share of the
+ *   configured ones (acceptor-limits.ts). A reload starts new acceptors and stops the old ones
+ *   once the new ones accept (the old ones' sessions finish in them).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type net from 'node:net';
@@ -26,11 +34,17 @@ import type { Logger } from 'pino';
 import type { Envelope, ListenMode, MessageId } from '../core/index.js';
 import type { QueueRunner } from '../delivery/index.js';
 import type { FsQueueStore, SegRef } from '../queue/index.js';
+import type { SharedListener } from '../server/smtp/index.js';
 
+/** An AUTH that failed in one process, for the throttles of the others. */
+export interface AuthFailure { t: 'auth-failed'; address: string; account: string }
 /** What an acceptor sends the server. */
-export type AcceptorNotice = { t: 'ready' } | { t: 'queued'; envelopes: Envelope[]; places: Record<MessageId, SegRef> };
-/** What the server sends an acceptor (a connection comes with its socket). */
-export type AcceptorOrder = { t: 'conn'; mode: ListenMode; local: boolean } | { t: 'stop' };
+export type AcceptorNotice = { t: 'ready' } | { t: 'accepting' } | { t: 'queued'; envelopes: Envelope[]; places: Record<MessageId, SegRef> } | AuthFailure;
+/**
+ * What the server sends an acceptor: each listening socket with a 'listen' (its handle beside
+ * it; `count` of them in all), a failed AUTH, or stop.
+ */
+export type AcceptorOrder = { t: 'listen'; mode: ListenMode; local: boolean; count: number } | AuthFailure | { t: 'stop' };
 
 export interface AcceptorPoolOptions {
   /** processes in all, this one included: N-1 acceptors */
@@ -38,6 +52,10 @@ export interface AcceptorPoolOptions {
   readonly configFile: string;
   readonly store: Pick<FsQueueStore, 'refresh' | 'adopt'>;
   readonly runner: Pick<QueueRunner, 'enqueue' | 'rescan'>;
+  /** the SMTP/LMTP sockets the server bound for the acceptors (SmtpServer.sharedListeners) */
+  readonly listeners: () => readonly SharedListener[];
+  /** an acceptor's failed AUTH, for the server's throttle (the other acceptors are told here) */
+  readonly onAuthFailure: (address: string, account: string) => void;
   readonly logger: Logger;
   /** ms an acceptor is given to finish its sessions at stop (default 35 s), then SIGKILL */
   readonly stopTimeoutMs?: number;
@@ -45,7 +63,6 @@ export interface AcceptorPoolOptions {
 
 interface Acceptor {
   readonly child: ChildProcess;
-  ready: boolean;
   /** replaced or stopped: its exit is expected */
   leaving: boolean;
   readonly exited: Promise<void>;
@@ -57,7 +74,6 @@ const entry = fileURLToPath(new URL('./acceptor-main.js', import.meta.url));
 export class AcceptorPool {
   readonly #opts: AcceptorPoolOptions;
   #acceptors: Acceptor[] = [];
-  #next = 0;
   #stopped = false;
 
   constructor(opts: AcceptorPoolOptions) {
@@ -70,8 +86,8 @@ export class AcceptorPool {
   }
 
   /**
-   * Forks the acceptors; resolves once each is ready (or has failed, or after `readyMs`), so
-   * that "correio started" means the sessions run where the configuration says.
+   * Forks the acceptors; resolves once each accepts on the listening sockets (or has failed,
+   * or after `readyMs`), so that "correio started" means the SMTP ports take connections.
    */
   async start(readyMs = 30_000): Promise<void> {
     for (let i = 1; i < this.#opts.count; i++) this.#spawn();
@@ -81,34 +97,26 @@ export class AcceptorPool {
     clearTimeout(timer);
   }
 
-  /**
-   * SmtpServer's handOff: passes the connection to the next ready acceptor; false (serve it
-   * here) when none is ready.
-   */
-  readonly handOff = (socket: net.Socket, mode: ListenMode, local: boolean): boolean => {
-    const ready = this.#acceptors.filter((a) => a.ready && !a.leaving && a.child.connected);
-    if (ready.length === 0 || this.#stopped) return false;
-    const a = ready[this.#next++ % ready.length];
-    const order: AcceptorOrder = { t: 'conn', mode, local };
-    // the descriptor goes with the order; ours is closed once sent (keepOpen false)
-    a.child.send(order, socket, (err) => {
-      if (err) socket.destroy(); // the acceptor went away meanwhile: the client tries again
-    });
-    return true;
-  };
+  /** Tells every acceptor but `except` of an AUTH that failed (in the server or another acceptor). */
+  authFailed(address: string, account: string, except?: ChildProcess): void {
+    const order: AcceptorOrder = { t: 'auth-failed', address, account };
+    for (const a of this.#acceptors) if (a.child !== except && a.child.connected) a.child.send(order, undefined, {}, () => undefined);
+  }
 
-  #spawn(): void {
-    const child = fork(entry, [this.#opts.configFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  #spawn(): Acceptor {
+    const child = fork(entry, [this.#opts.configFile, String(this.#opts.count - 1)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let readied!: () => void;
-    const a: Acceptor = { child, ready: false, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)) };
+    const a: Acceptor = { child, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)) };
     this.#acceptors.push(a);
     child.on('message', (m: AcceptorNotice) => {
-      if (m.t === 'ready') {
-        a.ready = true;
-        readied();
-      }
+      if (m.t === 'ready') this.#giveListeners(a);
+      else if (m.t === 'accepting') readied();
       else if (m.t === 'queued') void this.#queued(m.envelopes, m.places);
+      else if (m.t === 'auth-failed') {
+        this.#opts.onAuthFailure(m.address, m.account);
+        this.authFailed(m.address, m.account, child);
+      }
     });
     child.on('error', (err) => this.#opts.logger.warn({ pid: child.pid, err: err.message }, 'acceptor process'));
     child.once('exit', (code, signal) => {
@@ -121,6 +129,16 @@ export class AcceptorPool {
         if (!this.#stopped) this.#spawn();
       }, 1000).unref();
     });
+    return a;
+  }
+
+  /** Passes each listening socket to a ready acceptor (its descriptor goes with the order; ours stays open). */
+  #giveListeners(a: Acceptor): void {
+    const shared = this.#opts.listeners();
+    for (const l of shared) {
+      const order: AcceptorOrder = { t: 'listen', mode: l.mode, local: l.local, count: shared.length };
+      a.child.send(order, l.handle as unknown as net.Server, { keepOpen: true }, () => undefined);
+    }
   }
 
   async #queued(envelopes: Envelope[], places: Record<MessageId, SegRef>): Promise<void> {
@@ -128,9 +146,11 @@ export class AcceptorPool {
       // the records are durable before the notice is sent: taken in by their places (no read),
       // or, for a message in a file of its own or one a scan has been past, by a refresh
       let scan = false;
-      for (const id of new Set(envelopes.map((e) => e.messageId))) {
+      const byId = new Map<MessageId, Envelope[]>();
+      for (const e of envelopes) byId.set(e.messageId, [...(byId.get(e.messageId) ?? []), e]);
+      for (const [id, envs] of byId) {
         const ref = Object.hasOwn(places, id) ? places[id] : undefined;
-        if (!ref || !(await this.#opts.store.adopt(id, ref, envelopes.filter((e) => e.messageId === id)))) scan = true;
+        if (!ref || !(await this.#opts.store.adopt(id, ref, envs))) scan = true;
       }
       if (scan) await this.#opts.store.refresh();
       this.#opts.runner.enqueue(envelopes);
@@ -139,12 +159,18 @@ export class AcceptorPool {
     }
   }
 
-  /** A reload: new acceptors read the configuration again; the old ones finish their sessions. */
+  /**
+   * A reload: new acceptors read the configuration again; the old ones stop accepting once the
+   * new ones accept (or have failed), and finish their sessions.
+   */
   replace(): void {
     if (this.#stopped) return;
-    const old = this.#acceptors;
-    for (let i = 1; i < this.#opts.count; i++) this.#spawn();
-    for (const a of old) this.#leave(a);
+    const old = [...this.#acceptors];
+    const fresh: Acceptor[] = [];
+    for (let i = 1; i < this.#opts.count; i++) fresh.push(this.#spawn());
+    void Promise.all(fresh.map((a) => Promise.race([a.readied, a.exited]))).then(() => {
+      for (const a of old) if (!a.leaving) this.#leave(a);
+    });
   }
 
   #leave(a: Acceptor): void {

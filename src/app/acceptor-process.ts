@@ -1,30 +1,37 @@
 /**
  * @module acceptor-process
- * One acceptor process of `[smtp] processes` (acceptor-pool.ts): it runs the SMTP sessions of
- * the connections the server hands it, with the same checks and intake as the server's own
- * (smtp-service.ts), and commits messages to spool segments of its own (FsQueueStore
- * `acceptor`). After each commit it sends the server the new envelopes; the server delivers.
+ * One acceptor process of `[smtp] processes` (acceptor-pool.ts): it accepts on the listening
+ * sockets the server bound and passed it, runs the SMTP sessions with the same checks and
+ * intake as the server's own (smtp-service.ts; connection limits and rates at its share,
+ * acceptor-limits.ts), and commits messages to spool segments of its own (FsQueueStore
+ * `acceptor`). After its commits it sends the server the new envelopes (those of one turn of
+ * the event loop in one notice); the server delivers. Failed AUTHs go both ways.
  * It stops (finishing its sessions) when told, on SIGTERM/SIGINT, or when the server is gone
  * (its IPC channel closes): what it stored after that is found by the next server's recovery.
  * Standards: RFC 5321 §6.1 (250 only after the message is durable in the spool).
  * Security: runs as the server's user; takes no spool lock and recovers nothing (the server does).
- * Limitations: no listeners, metrics, IMAP or web of its own; its mail-log lines go to the
- *   same stdout as the server's.
+ * Limitations: no listeners of its own (it cannot bind: privileges are dropped), no metrics,
+ *   IMAP or web; its mail-log lines go to the same stdout as the server's.
  */
 import { pino } from 'pino';
 import { loadConfig } from '../config/index.js';
 import { BatchedOutput, formatTextLine, startMailLog, textWanted } from '../log/index.js';
 import { AuthThrottle } from '../policy/auth-throttle.js';
-import type net from 'node:net';
-import type { MessageId } from '../core/index.js';
+import type { Envelope, MessageId } from '../core/index.js';
 import type { FsQueueStore, SegRef } from '../queue/index.js';
+import type { ListenHandle } from '../server/connection/index.js';
+import type { SharedListener } from '../server/smtp/index.js';
+import { acceptorShare } from './acceptor-limits.js';
 import { openBackends } from './backends.js';
 import type { AcceptorNotice, AcceptorOrder } from './acceptor-pool.js';
 import { buildSmtpService } from './smtp-service.js';
 import { loadOrMakeTls } from './tls-files.js';
 
-/** Runs an acceptor for the configuration in `configFile` until it is told to stop. */
-export async function runAcceptor(configFile: string): Promise<void> {
+/**
+ * Runs an acceptor for the configuration in `configFile`, one of `acceptors`, until it is told
+ * to stop.
+ */
+export async function runAcceptor(configFile: string, acceptors: number): Promise<void> {
   const config = loadConfig({ path: configFile });
   const text = textWanted(config.log.format, false);
   const output = new BatchedOutput(1, text ? { transform: formatTextLine } : {});
@@ -37,14 +44,23 @@ export async function runAcceptor(configFile: string): Promise<void> {
     if (process.connected) process.send?.(m, undefined, {}, () => undefined);
   };
   const store = backends.store as FsQueueStore;
+  // the commits of one turn of the event loop go in one notice, with where each record went,
+  // so the server takes them in without reading the segment
+  let pending: { envelopes: Envelope[]; places: Record<MessageId, SegRef> } | undefined;
+  const flush = (): void => {
+    if (pending) send({ t: 'queued', ...pending });
+    pending = undefined;
+  };
   backends.setOnQueued((envs) => {
-    // where each record went, so the server takes it in without reading the segment
-    const places: Record<MessageId, SegRef> = {};
-    for (const id of new Set(envs.map((e) => e.messageId))) {
-      const ref = store.placeOf(id);
-      if (ref) places[id] = ref;
+    if (!pending) {
+      pending = { envelopes: [], places: {} };
+      setImmediate(flush);
     }
-    send({ t: 'queued', envelopes: [...envs], places });
+    for (const e of envs) {
+      pending.envelopes.push(e);
+      const ref = Object.hasOwn(pending.places, e.messageId) ? undefined : store.placeOf(e.messageId);
+      if (ref) pending.places[e.messageId] = ref;
+    }
   });
   const t = await loadOrMakeTls(config);
   const tls = 'error' in t ? undefined : { key: t.key, cert: t.cert };
@@ -52,21 +68,36 @@ export async function runAcceptor(configFile: string): Promise<void> {
     maxFailuresPerAddress: config.auth.maxFailuresPerAddress,
     maxFailuresPerAccount: config.auth.maxFailuresPerAccount,
     windowMs: config.auth.failureWindow,
+    onFailure: (address, account) => send({ t: 'auth-failed', address, account }),
   });
-  const service = buildSmtpService(config, backends, { tls, authThrottle });
+  const service = buildSmtpService(acceptorShare(config, acceptors), backends, { tls, authThrottle });
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      // the listeners close first: a successor server can bind the ports again
       await service.smtp.close();
+      flush();
       service.close();
       await backends.close();
       mailLog.stop();
       await output.stop();
       process.exit(0);
     })());
+  const shared: SharedListener[] = [];
   process.on('message', (m: AcceptorOrder, handle: unknown) => {
-    if (m.t === 'conn' && handle) service.smtp.adopt(handle as net.Socket, m.mode, m.local);
+    if (m.t === 'listen' && handle) {
+      shared.push({ handle: handle as ListenHandle, mode: m.mode, local: m.local });
+      if (shared.length === m.count && !stopping) {
+        service.smtp.acceptOn(shared).then(
+          () => send({ t: 'accepting' }),
+          (err: unknown) => {
+            logger.error({ err: err instanceof Error ? err.message : String(err) }, 'accepting on the listening sockets');
+            void stop();
+          },
+        );
+      }
+    } else if (m.t === 'auth-failed') authThrottle.recordFailure(m.address, m.account);
     else if (m.t === 'stop') void stop();
   });
   process.on('disconnect', () => void stop());

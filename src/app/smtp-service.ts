@@ -6,14 +6,15 @@
  * the same sessions.
  * Standards: RFC 5321 §3.5 and §7.3 (VRFY/EXPN for trusted clients only), RFC 7489 §7.2.
  * Security: AUTH verifies against the directory, counted per service for the metrics.
- * Limitations: the authentication throttle and the connection counts are per process: with
- *   `[smtp] processes` above 1, each acceptor counts its own sessions and failures.
+ * Limitations: the connection counts are per process: with `[smtp] processes` above 1, each
+ *   acceptor counts its own sessions against its share of the limits (acceptor-limits.ts);
+ *   AUTH failures are shared through the server (acceptor-pool.ts).
  */
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { GreylistStore, MailboxVerifier, smtpPolicyFromConfig } from '../policy/index.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
-import { SmtpServer, type SmtpServerOptions } from '../server/smtp/index.js';
+import { SmtpServer } from '../server/smtp/index.js';
 import type { Backends } from './backends.js';
 import { dmarcRecorder } from './daily-reports.js';
 import { dmarcFailureReporter } from './dmarc-failures.js';
@@ -31,7 +32,8 @@ export interface SmtpService {
 export interface SmtpServiceDeps {
   readonly tls: { key: Buffer; cert: Buffer } | undefined;
   readonly authThrottle: AuthThrottle;
-  readonly handOff?: SmtpServerOptions['handOff'];
+  /** the listeners are only bound here; acceptor processes accept on them (acceptor-pool.ts) */
+  readonly acceptElsewhere?: boolean;
 }
 
 export function buildSmtpService(config: Config, backends: Backends, deps: SmtpServiceDeps): SmtpService {
@@ -73,7 +75,7 @@ export function buildSmtpService(config: Config, backends: Backends, deps: SmtpS
     policies: policiesFor(config),
     socketMode: config.smtp.socketMode,
     lmtpSocketMode: config.lmtp.socketMode,
-    ...(deps.handOff && { handOff: deps.handOff }),
+    ...(deps.acceptElsewhere && { acceptElsewhere: true }),
   });
   return {
     smtp,

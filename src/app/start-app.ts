@@ -125,14 +125,24 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     maxFailuresPerAddress: config.auth.maxFailuresPerAddress,
     maxFailuresPerAccount: config.auth.maxFailuresPerAccount,
     windowMs: config.auth.failureWindow,
+    // failures here count in the acceptor processes too (theirs are recorded here: acceptor-pool.ts)
+    onFailure: (address, account) => pool?.authFailed(address, account),
   });
-  // the SMTP sessions run here, or in `[smtp] processes` acceptor processes the listeners hand
-  // each connection to (acceptor-pool.ts); this process keeps the queue and the deliveries
+  // the SMTP sessions run here, or in `[smtp] processes` acceptor processes that accept on the
+  // sockets bound here (acceptor-pool.ts); this process keeps the queue and the deliveries
   const pool = config.smtp.processes > 1 && config.file !== undefined && backends.store instanceof FsQueueStore
-    ? new AcceptorPool({ count: config.smtp.processes, configFile: config.file, store: backends.store, runner: local.runner, logger })
+    ? new AcceptorPool({
+        count: config.smtp.processes,
+        configFile: config.file,
+        store: backends.store,
+        runner: local.runner,
+        listeners: () => smtp.sharedListeners(),
+        onAuthFailure: (address, account) => authThrottle.recordFailure(address, account),
+        logger,
+      })
     : undefined;
   if (config.smtp.processes > 1 && !pool) logger.warn({ processes: config.smtp.processes }, 'smtp.processes ignored: acceptor processes need a configuration file and the files spool; SMTP runs in this process');
-  const smtpService = buildSmtpService(config, backends, { tls, authThrottle, ...(pool && { handOff: pool.handOff }) });
+  const smtpService = buildSmtpService(config, backends, { tls, authThrottle, ...(pool && { acceptElsewhere: true }) });
   const { smtp, policiesFor } = smtpService;
   const pop3 = new Pop3Server({
     hostname: config.hostname,
@@ -207,7 +217,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         // LMTP (RFC 2033, issue 18): the same sessions and intake, one reply per recipient
         ...config.lmtp.listen.map((a) => ({ ...a, mode: 'lmtp' as const })),
       ]);
-      // the acceptors stop after the listeners: their sessions finish as this process's do
+      // the acceptors stop after the listeners (closed here, they stay open in the acceptors
+      // until each stops): their sessions finish as this process's do
       stops.unshift(async () => {
         await smtp.close();
         await pool?.stop();
@@ -249,7 +260,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     monitoring = m;
     opts.privileges?.dropForGood();
     await local.runner.start();
-    // acceptor processes start once the runner takes their notices; until then SMTP runs here
+    // acceptor processes start once the runner takes their notices; until one listens, the
+    // SMTP ports are only bound (connections are refused)
     await pool?.start();
     stops.push(() => local.stop());
     // any local user's `correio sendmail` (maildrop.ts): taken once the runner can deliver it

@@ -98,3 +98,23 @@ void test('check: counted before verify, released on success and on a failed che
   );
   assert.equal(u.addressBlocked('192.0.2.1'), false, 'neither a success nor an error counts');
 });
+
+void test('failures shared between processes: onFailure tells each one counted here, recordFailure counts one from elsewhere', () => {
+  const told: string[] = [];
+  const here = new AuthThrottle({ maxFailuresPerAddress: 3, maxFailuresPerAccount: 100, onFailure: (a, u) => told.push(`${a} ${u}`) });
+  const there = new AuthThrottle({ maxFailuresPerAddress: 3, maxFailuresPerAccount: 100, onFailure: () => assert.fail('a recorded failure is not told again') });
+  for (const u of ['a', 'b']) {
+    const r = here.reserve('2001:db8::1', u);
+    assert.notEqual(typeof r, 'string');
+    if (typeof r !== 'string') r.failed();
+  }
+  assert.deepEqual(told, ['2001:db8::1 a', '2001:db8::1 b']);
+  for (const t of told) there.recordFailure(t.split(' ')[0], t.split(' ')[1]);
+  assert.equal(there.addressBlocked('2001:db8::2'), false, 'two of three');
+  there.recordFailure('2001:db8::3', 'c');
+  assert.equal(there.addressBlocked('2001:db8::2'), true, 'the /64 is at its limit with the failures of the other process');
+  // a released attempt (right password) is not a failure: nothing told
+  const ok = here.reserve('192.0.2.7', 'd');
+  if (typeof ok !== 'string') ok.release();
+  assert.equal(told.length, 2);
+});

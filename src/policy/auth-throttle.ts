@@ -9,8 +9,9 @@
  *   Per account too, so guessing one account's password from many addresses is stopped after
  *   `maxFailuresPerAccount` failures in a window. IPv6 clients are counted per /64 (one host
  *   usually holds a whole /64). Both maps are bounded (oldest entries dropped first).
- * Limitations: in memory, per process; the window is fixed from the first failure (not
- *   sliding). A per-account block is a lockout an attacker can cause: the account's owner is
+ * Limitations: in memory, per process (processes share failures through `onFailure` and
+ *   `recordFailure`; attempts in flight in another process are not counted); the window is
+ *   fixed from the first failure (not sliding). A per-account block is a lockout an attacker can cause: the account's owner is
  *   refused (temporarily, until the window ends) like everyone else.
  */
 
@@ -27,6 +28,8 @@ export interface AuthThrottleOptions {
   readonly maxEntries?: number;
   /** the clock (ms), for tests */
   readonly now?: () => number;
+  /** told of each failure counted here (not of those recorded from elsewhere), to share it */
+  readonly onFailure?: (address: string, account: string) => void;
 }
 
 /** Why an attempt may not be checked. */
@@ -64,6 +67,7 @@ export class AuthThrottle {
   private readonly windowMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
+  private readonly onFailure: ((address: string, account: string) => void) | undefined;
 
   constructor(options: AuthThrottleOptions = {}) {
     this.maxAddress = options.maxFailuresPerAddress ?? 5;
@@ -71,6 +75,7 @@ export class AuthThrottle {
     this.windowMs = options.windowMs ?? 15 * 60_000;
     this.maxEntries = options.maxEntries ?? 100_000;
     this.now = options.now ?? Date.now;
+    this.onFailure = options.onFailure;
   }
 
   /** True when attempts from this address are refused now (checked before any exchange). */
@@ -109,6 +114,7 @@ export class AuthThrottle {
           cu.pending--;
           ca.failures++;
           cu.failures++;
+          this.onFailure?.(address, account);
         }
         return ca.failures + ca.pending >= this.maxAddress;
       },
@@ -141,6 +147,16 @@ export class AuthThrottle {
   fail(address: string, account: string): boolean {
     const r = this.reserve(address, account);
     return typeof r === 'string' ? true : r.failed();
+  }
+
+  /**
+   * Counts a failure another process's throttle had (`[smtp] processes`: acceptor-pool.ts),
+   * so that failures in any process count in all.
+   */
+  recordFailure(address: string, account: string): void {
+    for (const [map, key] of [[this.byAddress, addressKey(address)], [this.byAccount, account.toLowerCase()]] as const) {
+      (this.current(map, key) ?? this.add(map, key)).failures++;
+    }
   }
 
   /** the entry in force, or undefined (an expired one with nothing in flight is dropped) */

@@ -1,17 +1,21 @@
 /**
- * t-88: `[smtp] processes = 2` (issue 19): the server hands every SMTP connection to an
- * acceptor process, which commits to spool segments of its own; the server delivers. kill -9
- * of either process loses no message answered 250 and delivers none twice:
+ * t-88: `[smtp] processes = N` (issue 19): the server binds the SMTP socket and the acceptor
+ * processes accept on it themselves, each committing to spool segments of its own; the server
+ * delivers. kill -9 of either process loses no message answered 250 and delivers none twice:
  * - the acceptor, while a client is in the middle of DATA (that message is not delivered; the
  *   server starts another acceptor and mail flows again);
  * - the server (the delivery process) while it delivers: the acceptor finishes its sessions,
  *   the restarted server finds everything in the acceptors' segments.
- * A reload (SIGHUP) replaces the acceptor; mail flows through the new one.
+ * A reload (SIGHUP) replaces the acceptor; mail flows through the new one. With two acceptors
+ * (processes = 3) mail flows through the one left while the other is killed, and a client's
+ * connections stay within the sum of the acceptors' shares of the per-IP limit; with one
+ * (processes = 2) the limit is exact. AUTH failures count across processes: IMAP's (the
+ * server's) in the acceptor's SMTP AUTH, and the acceptor's in IMAP.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { LineClient } from '../helpers/net.js';
+import { freePort, LineClient } from '../helpers/net.js';
 import { startSiteProcess, waitFor } from '../helpers/site.js';
 
 type ProcessSite = Awaited<ReturnType<typeof startSiteProcess>>;
@@ -168,6 +172,100 @@ void test('processes = 2: a reload replaces the acceptor and mail goes on throug
     done = true;
     await running;
     assertExactlyOnce(await delivered(site, acked), acked);
+  } finally {
+    await site.destroy();
+  }
+});
+
+/** Opens `n` connections and reads each one's first reply: the 220s and the 421s. */
+async function greetings(site: ProcessSite, n: number): Promise<{ greeted: number; refused: number; clients: LineClient[] }> {
+  const clients: LineClient[] = [];
+  let greeted = 0;
+  let refused = 0;
+  for (let i = 0; i < n; i++) {
+    const c = await site.connect();
+    clients.push(c);
+    const r = (await c.readReply()) ?? '';
+    if (r.startsWith('220')) greeted++;
+    else if (r.startsWith('421')) refused++;
+  }
+  return { greeted, refused, clients };
+}
+
+void test('processes = 3: two acceptors on the shared socket; the per-IP limit is each one\'s share; kill -9 of one loses nothing and mail goes on', async () => {
+  // max_connections_per_ip 4 over two acceptors: 2 each (acceptor-limits.ts)
+  const site = await startSiteProcess({ ...opts, smtp: { processes: 3, max_connections_per_ip: 4 } });
+  try {
+    const server = site.child!.pid!;
+    const pair = await waitFor('two acceptor processes', () => (childrenOf(server).length === 2 ? childrenOf(server) : undefined));
+    const held = await greetings(site, 7);
+    // which acceptor gets each connection is the kernel's choice: between one share and both
+    assert.ok(held.greeted >= 2 && held.greeted <= 4, `greeted ${held.greeted} of 7 (shares 2 + 2)`);
+    assert.equal(held.greeted + held.refused, 7, 'every other connection is refused with 421');
+    for (const c of held.clients) c.close();
+    const acked = new Set<string>();
+    let stop = false;
+    const running = load(site, 3, () => stop, acked, 't');
+    await waitFor('mail through the acceptors', () => acked.size >= 30);
+    process.kill(pair[0], 'SIGKILL');
+    const before = acked.size;
+    await waitFor('mail after one acceptor was killed', () => acked.size >= before + 30, 30_000);
+    stop = true;
+    await running;
+    assertExactlyOnce(await delivered(site, acked), acked);
+  } finally {
+    await site.destroy();
+  }
+});
+
+void test('processes = 2: the per-IP limit is exact; AUTH failures count across the server and the acceptor', async () => {
+  const imapPort = await freePort('127.0.0.1');
+  const site = await startSiteProcess({
+    ...opts,
+    smtp: { processes: 2, max_connections_per_ip: 3, auth_on_mx: true },
+    tables: `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n[auth]\nmax_failures_per_address = 2\nfailure_delay = "1s"\n`,
+  });
+  try {
+    const server = site.child!.pid!;
+    await waitFor('an acceptor process', () => childrenOf(server).length === 1);
+    const held = await greetings(site, 4);
+    assert.deepEqual([held.greeted, held.refused], [3, 1], 'one acceptor: the whole limit');
+    for (const c of held.clients) c.close();
+    const imapLogin = async (password: string, from = '127.0.0.1'): Promise<string> => {
+      const c = await LineClient.connect(imapPort, '127.0.0.1', from);
+      try {
+        await c.readLine();
+        c.write(`a LOGIN u@localhost ${password}\r\n`);
+        for (;;) {
+          const l = await c.readLine();
+          if (l === undefined || l.startsWith('a ') || l.startsWith('* BYE')) return l ?? '<closed>';
+        }
+      } finally {
+        c.close();
+      }
+    };
+    const smtpAuth = async (password: string, from = '127.0.0.1'): Promise<string> => {
+      const c = await site.connect(from);
+      try {
+        await c.readReply();
+        await c.command('EHLO auth.test');
+        assert.match((await c.command('STARTTLS')) ?? '', /^220/);
+        await c.startTls({ rejectUnauthorized: false });
+        await c.command('EHLO auth.test');
+        return (await c.command(`AUTH PLAIN ${Buffer.from(`\0u@localhost\0${password}`).toString('base64')}`)) ?? '<closed>';
+      } finally {
+        c.close();
+      }
+    };
+    // two wrong IMAP passwords (the server's throttle) block SMTP AUTH in the acceptor
+    assert.match(await imapLogin('wrong1'), /^a NO/);
+    assert.match(await imapLogin('wrong2'), /^(a NO|\* BYE)/, 'the second failure reaches the limit');
+    assert.match(await smtpAuth('secret'), /^421 /, 'the acceptor counted the server\'s failures');
+    // and from another address, two wrong SMTP passwords (the acceptor's) block IMAP LOGIN
+    assert.match(await smtpAuth('wrong1', '127.0.0.2'), /^535 /);
+    assert.match(await smtpAuth('wrong2', '127.0.0.2'), /^(535|421) /);
+    assert.doesNotMatch(await imapLogin('secret', '127.0.0.2'), /^a OK/, 'the server counted the acceptor\'s failures');
+    assert.match(await imapLogin('secret', '127.0.0.3'), /^a OK/, 'another address is not blocked');
   } finally {
     await site.destroy();
   }

@@ -54,21 +54,31 @@ async function clearStaleSocket(path: string): Promise<void> {
 }
 
 /**
+ * Binds with `bind` (a TCP address, or a UNIX socket whose stale file is removed first, then
+ * given `socketMode`; `close` undoes the bind when that fails); rejects with the OS error.
+ */
+export async function bindAddress<T>(address: BindAddress, socketMode: number, bind: () => Promise<T>, close: (bound: T) => void): Promise<T> {
+  const path = address.path;
+  if (path !== undefined) await clearStaleSocket(path);
+  const bound = await bind();
+  if (path !== undefined) {
+    try {
+      await chmod(path, socketMode);
+    } catch (err) {
+      close(bound);
+      throw err;
+    }
+  }
+  return bound;
+}
+
+/**
  * Binds `server` to a TCP address or a UNIX socket (then chmod to `socketMode`, default 0o660)
  * and resolves once it listens; rejects with the OS error (code, address/path) otherwise.
  */
 export async function bindServer(server: net.Server, address: BindAddress, socketMode = 0o660): Promise<void> {
   const path = address.path;
-  if (path !== undefined) await clearStaleSocket(path);
-  await listenOn(server, path !== undefined ? { path } : address);
-  if (path !== undefined) {
-    try {
-      await chmod(path, socketMode);
-    } catch (err) {
-      server.close();
-      throw err;
-    }
-  }
+  await bindAddress(address, socketMode, () => listenOn(server, path !== undefined ? { path } : address), () => server.close());
 }
 
 export interface ListenSpec {

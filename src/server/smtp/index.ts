@@ -9,6 +9,7 @@
  *   server.listen(addresses: { host: string; port: number; mode: 'mx' | 'submission' | 'submissions' }[]): Promise<void>
  *   server.addresses(): { host: string; port: number; mode: ListenMode }[]
  *   server.close(): Promise<void>
+ *   with acceptElsewhere: server.sharedListeners() here, other.acceptOn(shared) in each acceptor process
  *   (each listener runs its mode's policy: policy/smtpPolicyFromConfig, passed as `policies`)
  */
-export { SmtpServer, type SmtpServerOptions, type ListenAddress, type ListenMode } from './smtp-server.js';
+export { SmtpServer, type SmtpServerOptions, type SharedListener, type ListenAddress, type ListenMode } from './smtp-server.js';

@@ -32,7 +32,7 @@ import { replies } from '../../core/replies.js';
 import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { buildSmtpPolicy, type StagePolicy } from '../../policy/index.js';
 import { SmtpSession, type SessionContext } from './smtp-session.js';
-import { bindServer, ClientCounts } from '../connection/index.js';
+import { acceptOn, bindServer, bindShared, ClientCounts, handleAddress, type ListenHandle } from '../connection/index.js';
 
 export type { ListenMode };
 
@@ -121,14 +121,32 @@ export interface SmtpServerOptions {
    */
   readonly policies?: Readonly<Record<ListenMode, StagePolicy>>;
   /**
-   * Offered each accepted connection before any octet is read (`[smtp] processes`): true when
-   * it took the socket (passed it to an acceptor process, which adopt()s it); false serves it here.
+   * The listening sockets are bound here but accepted on by other processes (`[smtp]
+   * processes`): listen() binds without listening, sharedListeners() gives the handles to pass
+   * to them, and each of them serves its own with acceptOn(). Default false.
    */
-  readonly handOff?: (socket: net.Socket, mode: ListenMode, localSocket: boolean) => boolean;
+  readonly acceptElsewhere?: boolean;
+}
+
+/** A listening socket bound by one process, accepted on by others (sharedListeners, acceptOn). */
+export interface SharedListener {
+  readonly handle: ListenHandle;
+  readonly mode: ListenMode;
+  /** a UNIX socket (its clients are local processes) */
+  readonly local: boolean;
+}
+
+interface Listener {
+  /** accepting here */
+  readonly server?: net.Server;
+  /** only bound here (acceptElsewhere) */
+  readonly handle?: ListenHandle;
+  readonly mode: ListenMode;
+  readonly path?: string;
 }
 
 export class SmtpServer {
-  private readonly listeners: { server: net.Server; mode: ListenMode; path?: string }[] = [];
+  private readonly listeners: Listener[] = [];
   private readonly sessions = new Set<SmtpSession>();
   private readonly perIp = new ClientCounts();
   private readonly authThrottle: AuthThrottle;
@@ -176,42 +194,62 @@ export class SmtpServer {
     this.policies = policies;
   }
 
-  /** Starts listening on every address; rejects (and listens on none) if one fails. */
+  /**
+   * Starts listening on every address (with acceptElsewhere: binds them for other processes);
+   * rejects (and listens on none) if one fails.
+   */
   async listen(addresses: readonly ListenAddress[]): Promise<void> {
-    const started: net.Server[] = [];
+    const started: Listener[] = [];
     try {
       for (const a of addresses) {
         if (a.mode === 'submissions' && !this.secureContext) throw new Error(`submissions on ${a.host}:${a.port} needs tls`);
         const local = a.path !== undefined;
-        const handOff = this.options.handOff;
-        const server = handOff
-          ? net.createServer({ pauseOnConnect: true }, (socket) => {
-              if (handOff(socket, a.mode, local)) return;
-              socket.resume();
-              this.accept(socket, a.mode, local);
-            })
-          : net.createServer((socket) => this.accept(socket, a.mode, local));
         const socketMode = a.mode === 'lmtp' ? (this.options.lmtpSocketMode ?? this.options.socketMode) : this.options.socketMode;
-        await bindServer(server, a, socketMode);
-        server.on('error', () => {
-          /* accept errors (EMFILE ...) must not crash the process */
-        });
-        started.push(server);
-        this.listeners.push({ server, mode: a.mode, ...(local ? { path: a.path } : {}) });
-        if (!this.perMode.has(a.mode)) this.perMode.set(a.mode, 0);
+        const path = local ? { path: a.path } : {};
+        if (this.options.acceptElsewhere) {
+          started.push({ handle: await bindShared(a, socketMode), mode: a.mode, ...path });
+        } else {
+          const server = net.createServer((socket) => this.accept(socket, a.mode, local));
+          await bindServer(server, a, socketMode);
+          started.push({ server: quiet(server), mode: a.mode, ...path });
+        }
       }
     } catch (err) {
-      for (const s of started) s.close();
+      for (const l of started) void closeListener(l);
       throw err;
     }
+    for (const l of started) this.addListener(l);
+  }
+
+  /** The sockets listen() bound for other processes (acceptElsewhere), to pass to each of them. */
+  sharedListeners(): SharedListener[] {
+    return this.listeners.flatMap((l) => (l.handle ? [{ handle: l.handle, mode: l.mode, local: l.path !== undefined }] : []));
+  }
+
+  /**
+   * Accepts and serves connections on sockets another process bound and sent here (its
+   * sharedListeners()); resolves once each listens.
+   */
+  async acceptOn(shared: readonly SharedListener[]): Promise<void> {
+    for (const s of shared) {
+      const server = net.createServer((socket) => this.accept(socket, s.mode, s.local));
+      await acceptOn(server, s.handle);
+      this.addListener({ server: quiet(server), mode: s.mode });
+    }
+  }
+
+  private addListener(l: Listener): void {
+    this.listeners.push(l);
+    if (!this.perMode.has(l.mode)) this.perMode.set(l.mode, 0);
   }
 
   /** The addresses actually bound (useful with port 0); a UNIX socket as host "unix", port 0 and its path. */
   addresses(): { host: string; port: number; mode: ListenMode; path?: string }[] {
-    return this.listeners.flatMap(({ server, mode, path }) => {
+    return this.listeners.flatMap(({ server, handle, mode, path }) => {
       if (path !== undefined) return [{ host: 'unix', port: 0, mode, path }];
-      const a = server.address();
-      return a && typeof a === 'object' ? [{ host: a.address, port: a.port, mode }] : [];
+      const a = handle ? handleAddress(handle) : server?.address();
+      if (!a || typeof a !== 'object') return [];
+      return [{ host: 'host' in a ? a.host : a.address, port: a.port, mode }];
     });
   }
 
@@ -252,12 +290,6 @@ export class SmtpServer {
     };
   }
 
-  /** Serves a connection another process accepted and handed over (`handOff` there). */
-  adopt(socket: net.Socket, mode: ListenMode, localSocket: boolean): void {
-    socket.resume();
-    this.accept(socket, mode, localSocket);
-  }
-
   private accept(socket: net.Socket, mode: ListenMode, localSocket: boolean): void {
     const session = new SmtpSession(socket, this.context(mode, localSocket));
     const ip = session.remoteAddress;
@@ -286,9 +318,7 @@ export class SmtpServer {
   /** Stops listening, lets sessions finish for closeTimeoutMs, then sends 421 to the rest. */
   async close(): Promise<void> {
     this.closing = true;
-    const closed = this.listeners.map(
-      ({ server }) => new Promise<void>((resolve) => server.close(() => resolve())),
-    );
+    const closed = this.listeners.map((l) => closeListener(l));
     this.listeners.length = 0;
     for (const s of this.sessions) s.shutdown();
     const deadline = Date.now() + (this.options.closeTimeoutMs ?? 30_000);
@@ -311,4 +341,16 @@ export class SmtpServer {
     }
     await Promise.all(closed);
   }
+}
+
+/** accept errors (EMFILE ...) must not crash the process */
+function quiet(server: net.Server): net.Server {
+  return server.on('error', () => undefined);
+}
+
+/** Stops a listener: resolves once a server has closed (a bound-only handle at once). */
+function closeListener(l: Listener): Promise<void> {
+  l.handle?.close();
+  const server = l.server;
+  return server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
 }
