@@ -12,8 +12,10 @@
  *   search  JMAP Email/query (text "tangerina", newest first, limit 50) + Email/get as above;
  *           Dovecot: UID SEARCH TEXT tangerina, then UID FETCH of the newest 50 found.
  * Latency is wall time per round, client to answer, as p50 and p99 (ms). correio's cold page
- * is the first look at the folder; its cold search is the next request, which waits for the
- * background indexer to have read the 100,000 messages written behind the server's back.
+ * is the first look at the folder; its cold search is the next request, while the background
+ * indexer is still reading the 100,000 messages written behind the server's back (the search
+ * reads what is not indexed yet itself); the rounds are measured once the indexer is done
+ * (its time is printed).
  * Standards: RFC 8620/8621 (JMAP), RFC 9051 (IMAP FETCH/SEARCH), RFC 8970 (PREVIEW).
  * Security: loopback only; the Dovecot process runs as an unprivileged user when started by root.
  * Limitations: one client at a time; Dovecot without an FTS plugin (its default) reads every
@@ -24,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import type { Readable, Writable } from 'node:stream';
 import { startCorreio, projectRoot } from './correio-instance.js';
 import { track } from './peers.js';
@@ -147,6 +150,23 @@ export async function startDovecot(home: string): Promise<{ run: (cmd: string) =
   return { run, stop: () => child.stdin!.end() };
 }
 
+/** Resolves when JMAP's full-text index (search.sqlite) holds `n` documents of the account. */
+async function indexed(dataDir: string, accountId: string, n: number): Promise<void> {
+  for (;;) {
+    try {
+      const db = new Database(path.join(dataDir, 'search.sqlite'), { readonly: true, fileMustExist: true });
+      try {
+        if ((db.prepare('SELECT count(*) FROM grams WHERE account = ?').pluck().get(accountId) as number) >= n) return;
+      } finally {
+        db.close();
+      }
+    } catch {
+      // not made yet, or busy: asked again
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 export async function runJmapBench(o: JmapBenchOptions): Promise<Record<string, Latencies>> {
   const correio = await startCorreio(path.join(o.work, 'correio'), {
     users: ['bench@localhost'],
@@ -182,15 +202,18 @@ export async function runJmapBench(o: JmapBenchOptions): Promise<Record<string, 
       const want = filter.text ? Math.min(50, Math.ceil(o.messages / 1000)) : Math.min(50, o.messages);
       if ((r[1][1].list as unknown[]).length !== want) throw new Error(`jmap: ${(r[1][1].list as unknown[]).length} emails, wanted ${want}`);
     };
-    // the cold page lists the folder; the first search then waits for the background indexer
-    // (index-warmer.ts) to have read the messages written behind the server's back; the rounds
-    // after are measured with both done, as a mail client lives with them
+    // the cold page lists the folder; the first search comes while the background indexer
+    // (index-warmer.ts) reads the messages written behind the server's back, and reads those
+    // not indexed yet itself; the rounds after are measured with the indexer done, as a mail
+    // client lives with it
     const t1 = performance.now();
     await page({ inMailbox: inbox })();
     const coldPage = performance.now() - t1;
     const t2 = performance.now();
     await page({ inMailbox: inbox, text: needle })();
     const coldSearch = performance.now() - t2;
+    await indexed(correio.dataDir, accountId, o.messages);
+    console.log(`jmap: the background indexer held all ${o.messages} messages ${((performance.now() - t1) / 1000).toFixed(1)} s after the cold page began`);
     out['page, correio JMAP'] = { ...(await measure(o.iterations, page({ inMailbox: inbox }))), cold: coldPage };
     out['search, correio JMAP'] = { ...(await measure(o.iterations, page({ inMailbox: inbox, text: needle }))), cold: coldSearch };
 

@@ -10,6 +10,8 @@
  * after every locked step: a delivery, an APPEND, COPY or MOVE, an EXPUNGE, a deletion by POP3
  * or another program): new messages are read and added in the background, a chunk at a time,
  * gone ones removed. A search never waits for it: messages not yet in the index are candidates.
+ * A message read shorter than its listed size (another program still writing the file in
+ * place) is not indexed: it is read again when the folder is next noted.
  * Standards: RFC 9051 §6.4.4 (BODY, TEXT: case-insensitive substring matches), so the index
  *   only narrows: candidates() is a superset of the messages that match, which SEARCH then
  *   reads and matches exactly (search-matcher).
@@ -25,8 +27,17 @@ import { buffer } from 'node:stream/consumers';
 import type { MailSearchIndex } from '../core/index.js';
 import { searchText } from './pg-mail-store.js';
 
+/** A read shorter than the listed size: the file is still being written (read again later). */
+const short = Symbol('short');
+
 /** Messages read and added per step of the background work. */
 const chunk = 100;
+
+/** A message of a folder's sync: its key and listed size (octets, CRLF). */
+export interface NotedMessage {
+  readonly key: string;
+  readonly size: number;
+}
 
 /** What the index reads a message with (the folder store's open). */
 export type OpenMessage = (user: string, folder: string, key: string) => Promise<NodeJS.ReadableStream>;
@@ -36,8 +47,8 @@ interface AccountState {
   readonly indexed: Set<string>;
   /** ids not to add (too long, or unreadable) in this process's life */
   readonly skipped: Set<string>;
-  /** folder → the keys of its last sync, waiting for the worker */
-  readonly pending: Map<string, readonly string[]>;
+  /** folder → the messages of its last sync, waiting for the worker */
+  readonly pending: Map<string, readonly NotedMessage[]>;
   worker?: Promise<void>;
 }
 
@@ -70,19 +81,19 @@ export class FolderTextIndex {
     const account = this.#account(user);
     let s = this.#accounts.get(account);
     if (!s) {
-      s = this.index.indexed(account).then((ids) => ({ indexed: new Set(ids), skipped: new Set<string>(), pending: new Map<string, readonly string[]>() }));
+      s = this.index.indexed(account).then((ids) => ({ indexed: new Set(ids), skipped: new Set<string>(), pending: new Map<string, readonly NotedMessage[]>() }));
       s.catch(() => this.#accounts.delete(account));
       this.#accounts.set(account, s);
     }
     return s;
   }
 
-  /** A folder's keys after a sync: the missing ones are indexed, the gone ones removed, in the background. */
-  note(user: string, folder: string, keys: readonly string[]): void {
+  /** A folder's messages after a sync: the missing ones are indexed, the gone ones removed, in the background. */
+  note(user: string, folder: string, messages: readonly NotedMessage[]): void {
     if (this.#closed) return;
     void this.#state(user).then(
       (st) => {
-        st.pending.set(folder, keys);
+        st.pending.set(folder, messages);
         // one account at a time (a start with many accounts must not read all their files at once)
         st.worker ??= (this.#chain = this.#chain.then(() => this.#work(user, st)).catch(() => undefined)).finally(() => (st.worker = undefined));
       },
@@ -130,25 +141,25 @@ export class FolderTextIndex {
     for (;;) {
       const next = st.pending.entries().next();
       if (next.done || this.#closed) return;
-      const [folder, keys] = next.value;
+      const [folder, messages] = next.value;
       st.pending.delete(folder);
-      const present = new Set(keys.map((k) => docId(folder, k)));
+      const present = new Set(messages.map((m) => docId(folder, m.key)));
       const gone = [...st.indexed].filter((id) => id.startsWith(`${folder}/`) && !present.has(id));
       if (gone.length > 0) {
         await this.index.remove(account, gone);
         for (const id of gone) st.indexed.delete(id);
       }
       for (const id of st.skipped) if (id.startsWith(`${folder}/`) && !present.has(id)) st.skipped.delete(id);
-      const missing = keys.filter((k) => !st.indexed.has(docId(folder, k)) && !st.skipped.has(docId(folder, k)));
+      const missing = messages.filter((m) => !st.indexed.has(docId(folder, m.key)) && !st.skipped.has(docId(folder, m.key)));
       for (let i = 0; i < missing.length && !this.#closed; i += chunk) {
         // a newer listing of this folder replaces what is left of this one
         if (st.pending.has(folder)) break;
         const docs: { id: string; text: string }[] = [];
-        for (const key of missing.slice(i, i + chunk)) {
-          const id = docId(folder, key);
-          const text = await this.#text(user, folder, key);
+        for (const m of missing.slice(i, i + chunk)) {
+          const id = docId(folder, m.key);
+          const text = await this.#text(user, folder, m);
           if (text === undefined) st.skipped.add(id);
-          else docs.push({ id, text });
+          else if (text !== short) docs.push({ id, text });
         }
         await this.index.add(account, docs);
         for (const d of docs) st.indexed.add(d.id);
@@ -158,10 +169,11 @@ export class FolderTextIndex {
     }
   }
 
-  /** The message's searchable text; undefined when it is gone or too long to index. */
-  async #text(user: string, folder: string, key: string): Promise<string | undefined> {
+  /** The message's searchable text; undefined when it is gone or too long to index, `short` when read shorter than listed. */
+  async #text(user: string, folder: string, m: NotedMessage): Promise<string | typeof short | undefined> {
     try {
-      return searchText(await buffer(await this.open(user, folder, key))) ?? undefined;
+      const raw = await buffer(await this.open(user, folder, m.key));
+      return raw.length < m.size ? short : (searchText(raw) ?? undefined);
     } catch {
       return undefined;
     }

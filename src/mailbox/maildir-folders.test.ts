@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { MailFolderError } from '../core/index.js';
-import { MaildirFolders, MaildirStore, formatUidIndex, parseUidIndex, uidListName } from './index.js';
+import { MaildirFolders, MaildirStore, SqliteSearchIndex, formatUidIndex, parseUidIndex, uidListName } from './index.js';
 
 const user = 'suzana@dc.uece.br';
 const msg = (n: number): Readable => Readable.from([Buffer.from(`Subject: m${n}\r\n\r\nbody ${n}\r\n`)]);
@@ -209,4 +209,32 @@ void test('MODSEQ: arrivals, flag changes by anyone and expunges raise it; chang
       await folders.copy(user, 'INBOX', [snap.messages[0].key], 'Trash');
     });
     assert.deepEqual((await folders.sync(user, 'Trash')).messages[0].keywords, ['$Forwarded']);
+  }));
+
+void test('the text index does not index a file still being written (read shorter than its W= size): a candidate until it is read whole', () =>
+  withRoot(async (root) => {
+    const store = new MaildirStore(root, { hostname: 'mx' });
+    const index = new SqliteSearchIndex(join(root, 'search.sqlite'));
+    const folders = new MaildirFolders(store, { searchIndex: index });
+    try {
+      await store.deliver(user, msg(1), { uniqueKey: 'q1' });
+      await folders.sync(user, 'INBOX');
+      // another program writes straight into cur/ (no tmp/ and rename); its name says the whole size
+      const whole = 'Subject: long\n\nfirst half\nsecond half with tangerina\n';
+      const crlf = Buffer.byteLength(whole) + (whole.match(/\n/g) ?? []).length;
+      const file = join(root, 'dc.uece.br', 'suzana', 'cur', `1700000000.M1P1.other,S=${Buffer.byteLength(whole)},W=${crlf}:2,`);
+      await writeFile(file, whole.slice(0, whole.indexOf('second')));
+      const long = (await folders.sync(user, 'INBOX')).messages.find((m) => m.size === crlf)!;
+      await folders.textIndex!.settled(user);
+      assert.ok((await folders.textCandidates(user, 'INBOX', 'tangerina'))!.has(long.uid), 'not indexed half: still a candidate');
+      await writeFile(file, whole);
+      // the next change of the folder notes it again: now read whole
+      await folders.updateFlags(user, 'INBOX', [long.uid], { mode: 'add', flags: 'S' });
+      await folders.textIndex!.settled(user);
+      assert.deepEqual([...(await index.search('imap:suzana@dc.uece.br', ['tangerina']))].length, 1, 'indexed whole');
+      assert.deepEqual([...(await folders.textCandidates(user, 'INBOX', 'tangerina'))!], [long.uid]);
+    } finally {
+      folders.textIndex!.close();
+      await index.close();
+    }
   }));

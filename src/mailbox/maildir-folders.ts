@@ -78,7 +78,7 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     // a snapshot given again (folder unchanged) was told to the index already
     if (this.textIndex && !this.#noted.has(snap)) {
       this.#noted.add(snap);
-      this.textIndex.note(user, f, snap.messages.map((m) => m.key));
+      this.textIndex.note(user, f, snap.messages);
     }
     return snap;
   }
@@ -140,13 +140,13 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
    * text index is then told the folder's messages (it indexes new ones in the background).
    */
   async #locked<T>(user: string, f: string, fn: LockedStep<T>, opts: LockedOptions = {}): Promise<T> {
-    let keys: readonly string[] | undefined;
+    let noted: readonly FolderMessage[] | undefined;
     const step: LockedStep<T> = (st) => {
-      if (this.textIndex) keys = st.snapshot.messages.map((m) => m.key);
+      if (this.textIndex) noted = st.snapshot.messages;
       return fn(st);
     };
     const result = await this.#state.locked(user, f, await this.folderPath(user, f), step, opts);
-    if (keys) this.textIndex?.note(user, f, keys);
+    if (noted) this.textIndex?.note(user, f, noted);
     return result;
   }
 
