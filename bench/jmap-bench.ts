@@ -150,9 +150,10 @@ export async function startDovecot(home: string): Promise<{ run: (cmd: string) =
   return { run, stop: () => child.stdin!.end() };
 }
 
-/** Resolves when JMAP's full-text index (search.sqlite) holds `n` documents of the account. */
+/** Resolves when JMAP's full-text index (search.sqlite) holds `n` documents of the account (throws after an hour). */
 async function indexed(dataDir: string, accountId: string, n: number): Promise<void> {
-  for (;;) {
+  for (const deadline = Date.now() + 3_600_000; ; ) {
+    if (Date.now() > deadline) throw new Error(`jmap: the index did not hold ${n} messages within an hour`);
     try {
       const db = new Database(path.join(dataDir, 'search.sqlite'), { readonly: true, fileMustExist: true });
       try {
