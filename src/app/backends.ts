@@ -14,7 +14,8 @@
  * first copy (MaildirStore's uniqueKey).
  * Limitations: none.
  */
-import { dkimSignerFor, forwardSealerFor, srsFor } from './mail-auth.js';
+import { dkimSignerFor, forwardSealerFor, srsFor, type LiveKeys } from './mail-auth.js';
+import { DkimKeyring } from './dkim-keyring.js';
 import { join } from 'node:path';
 import { unwatchFile, watchFile } from 'node:fs';
 import { systemClock, type Clock, type Envelope, type ListSealer, type MessageSigner, type SenderRewriter } from '../core/index.js';
@@ -42,6 +43,8 @@ export interface Backends {
   readonly quota: MailboxQuota;
   readonly resolver: AliasResolver;
   readonly intake: IntakeService;
+  /** the DKIM keys this process signs and seals with (data_dir/dkim, or PostgreSQL's, refreshed) */
+  readonly dkim: DkimKeyring;
   /** problems found in the aliases file at the last (re)load, with line numbers */
   aliasErrors(): readonly string[];
   /** who is told about newly committed envelopes (the queue runner, when one runs) */
@@ -153,6 +156,17 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
   };
   watch(config.aliasesFile);
   const resolver = configuredResolver(config, directory, aliases);
+  let dkim: DkimKeyring;
+  try {
+    dkim = await DkimKeyring.open(config);
+  } catch (err) {
+    watch(undefined);
+    await boxes.close();
+    await searchIndex?.close();
+    await store.close();
+    await directory.close();
+    throw err;
+  }
 
   let onQueued: ((envelopes: readonly Envelope[]) => void) | undefined;
   const buildIntake = (cfg: Config): IntakeService =>
@@ -165,9 +179,9 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
       maxHops: cfg.delivery.maxHops,
       onQueued: (envs) => onQueued?.(envs),
       quota,
-      ...signerOf(cfg),
+      ...signerOf(cfg, dkim.keys),
       ...srsOf(cfg),
-      ...forwardSealerOf(cfg),
+      ...forwardSealerOf(cfg, dkim.keys),
     });
   let intake = buildIntake(config);
 
@@ -183,6 +197,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
     ...(searchIndex && { searchIndex }),
     quota,
     resolver,
+    dkim,
     get intake() {
       return intake;
     },
@@ -197,10 +212,12 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
       current = next;
       watch(next.aliasesFile);
       await loadAliases();
+      await dkim.reload(next);
       intake = buildIntake(next);
     },
     close: async () => {
       watch(undefined);
+      await dkim.close();
       await boxes.close();
       await searchIndex?.close();
       await store.close();
@@ -209,15 +226,15 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
   };
 }
 
-/** `[mail_auth] dkim_sign` with a key under data_dir/dkim: the intake's signer (mail-auth.ts). */
-function signerOf(cfg: Config): { signer?: MessageSigner } {
-  const signer = dkimSignerFor(cfg);
+/** `[mail_auth] dkim_sign`: the intake's signer over the process's keys (mail-auth.ts). */
+function signerOf(cfg: Config, keys: LiveKeys): { signer?: MessageSigner } {
+  const signer = dkimSignerFor(cfg, keys);
   return signer ? { signer } : {};
 }
 
 /** `[mail_auth] seal_forwards`: the intake's ARC sealer of forwarded mail (mail-auth.ts). */
-function forwardSealerOf(cfg: Config): { forwardSealer?: ListSealer } {
-  const forwardSealer = forwardSealerFor(cfg);
+function forwardSealerOf(cfg: Config, keys: LiveKeys): { forwardSealer?: ListSealer } {
+  const forwardSealer = forwardSealerFor(cfg, keys);
   return forwardSealer ? { forwardSealer } : {};
 }
 

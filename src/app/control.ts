@@ -28,8 +28,7 @@ export type ControlRequest =
   | ({ op: 'flush'; id?: string } & Partial<Operator>)
   | ({ op: 'hold' | 'release' | 'delete' | 'bounce'; id: string } & Partial<Operator>)
   | { op: 'ping' }
-  | { op: 'reload' } // start-app answers it (reload.ts), not the runner
-  | { op: 'reload-keys' }; // after a reload: the delivery side reads its keys again
+  | { op: 'reload' }; // start-app answers it (reload.ts), not the runner
 
 export interface ControlResponse {
   ok: boolean;

@@ -18,7 +18,7 @@ import { defaultSmtpTimeouts, type SmtpTimeouts } from '../client/index.js';
 import { QueueRunner, DsnNotifier } from '../delivery/index.js';
 import type { QueueControl, Transport } from '../core/index.js';
 import { sharedStorage, type Backends } from './backends.js';
-import { ReloadableListSealer } from './mail-auth.js';
+import { listSealerFor } from './mail-auth.js';
 import { recordTlsResults } from './daily-reports.js';
 import type { ControlRequest, ControlResponse } from './control.js';
 
@@ -26,8 +26,6 @@ export interface DeliveryServices {
   readonly runner: QueueRunner;
   /** stops the runner (its grace, then in-flight deliveries defer) and closes kept sessions */
   stop(): Promise<void>;
-  /** reads the list sealer's DKIM keys again (reload) */
-  readonly reloadKeys: () => void;
 }
 
 /** `delivery.mta_sts`: the policies of recipient domains (RFC 8461) and the extra CAs trusted for them. */
@@ -77,8 +75,8 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
   const lmtpOut = new LmtpTransport({ hostname: config.hostname, dns, port: 24, ownAddresses, timeouts, reuse });
   add(smtpOut);
   add(lmtpOut);
-  // keys read again at each reload (reloadKeys), so a new list key seals without a restart
-  const sealer = config.mailAuth.sealLists ? new ReloadableListSealer(config) : undefined;
+  // over the process's live keys (backends.dkim): a new list key seals without a restart
+  const sealer = listSealerFor(config, backends.dkim.keys);
   add(new ListTransport({ intake, directory, ...(sealer ? { sealer } : {}) }));
   add(new PipeTransport());
   add(new FileTransport());
@@ -114,13 +112,6 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
   const stopRecording = recordTlsResults(config);
   return {
     runner,
-    reloadKeys: () => {
-      try {
-        sealer?.reload();
-      } catch {
-        // an unreadable key directory keeps the keys already loaded
-      }
-    },
     stop: async () => {
       await runner.stop();
       stopRecording();
@@ -132,11 +123,8 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
 }
 
 /** Answers a control-socket request with the runner, the online QueueControl (flush/hold/release/delete/bounce/wake). */
-export async function handleControl(runner: QueueControl & { rescan(): Promise<void> }, req: ControlRequest, reloadKeys?: () => void): Promise<ControlResponse> {
+export async function handleControl(runner: QueueControl & { rescan(): Promise<void> }, req: ControlRequest): Promise<ControlResponse> {
   switch (req.op) {
-    case 'reload-keys':
-      reloadKeys?.();
-      return { ok: true };
     case 'ping':
       return { ok: true };
     case 'wake':

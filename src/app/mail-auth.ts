@@ -1,14 +1,17 @@
 /**
  * @module mail-auth
  * The wiring of `[mail_auth]` (docs/trust.md): the DNS lookups of the inbound checks, made on
- * `delivery.dns_servers` like every other lookup, the DKIM signer with the keys under the
- * data directory, and SRS with its secret (configured, or generated once into the data directory).
+ * `delivery.dns_servers` like every other lookup, the DKIM signer and ARC sealers over the
+ * process's keys (dkim-keyring.ts: data_dir/dkim, or PostgreSQL's dkim_keys), and SRS with its
+ * secret (configured, or generated once into the data directory).
  * Standards: see policy/trust.
- * Security: the signer signs only for domains with a key file under data_dir/dkim. The generated
+ * Security: the signer signs only for domains with a key. The generated
  *   SRS secret is 32 random octets in data_dir/srs-secret, mode 0600, created exclusively (two
  *   processes starting at once agree on the first one written).
- * Limitations: keys are read when the intake is built (start and reload) and, for the list
- *   sealer, at each reload.
+ * Limitations: the keys are the keyring's: read at start and reload, and on PostgreSQL every
+ *   few seconds. The SRS secret file is per node: nodes sharing PostgreSQL need one
+ *   mail_auth.srs_secret in every configuration, or a bounce to a forward made by another
+ *   node does not reverse.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,7 +20,7 @@ import type { Config } from '../config/index.js';
 import { formatListenAddress } from '../config/index.js';
 import { DnsResolver } from '../dns/index.js';
 import type { ListSealer } from '../core/index.js';
-import { ArcListSealer, DkimSigner, Srs, loadDkimKeys, type RawLookup, type TxtLookup } from '../policy/index.js';
+import { ArcListSealer, DkimSigner, Srs, type RawLookup, type SigningKey, type TxtLookup } from '../policy/index.js';
 
 /** The lookups of the SPF/DKIM/DMARC checks, on the configured servers (TXT answers cached). */
 export function mailAuthDns(config: Config): { lookup: RawLookup; txt: TxtLookup } {
@@ -25,59 +28,55 @@ export function mailAuthDns(config: Config): { lookup: RawLookup; txt: TxtLookup
   return { lookup: dns.rawLookup, txt: (name) => dns.findTxt(name) };
 }
 
-/** The DKIM signer of a configuration, or undefined when signing is off or no key exists. */
-export function dkimSignerFor(config: Config): DkimSigner | undefined {
-  if (!config.mailAuth.dkimSign) return undefined;
-  const { keys } = loadDkimKeys(config.dataDir);
-  return keys.size > 0 ? new DkimSigner(keys) : undefined;
+/** The keys a process signs and seals with: the live map of its DkimKeyring (dkim-keyring.ts). */
+export type LiveKeys = ReadonlyMap<string, readonly SigningKey[]>;
+
+/**
+ * The DKIM signer over the process's keys, or undefined when signing is off. It signs only
+ * while a key of the From domain is there (DkimSigner.applies), so a key that appears later
+ * (a reload; on PostgreSQL, one made on another node) signs from then on.
+ */
+export function dkimSignerFor(config: Config, keys: LiveKeys): DkimSigner | undefined {
+  return config.mailAuth.dkimSign ? new DkimSigner(keys) : undefined;
 }
 
-/** `[mail_auth] seal_lists`: the ARC/DKIM sealer of list copies, or undefined when off or keyless. */
-export function listSealerFor(config: Config): ArcListSealer | undefined {
-  return config.mailAuth.sealLists ? arcSealerFor(config) : undefined;
+/** `[mail_auth] seal_lists`: the ARC/DKIM sealer of list copies, or undefined when off. */
+export function listSealerFor(config: Config, keys: LiveKeys): ListSealer | undefined {
+  return config.mailAuth.sealLists ? new KeyedSealer(config, keys) : undefined;
 }
 
 /** `[mail_auth] seal_forwards`: the ARC/DKIM sealer of mail an alias forwards to a remote target. */
-export function forwardSealerFor(config: Config): ArcListSealer | undefined {
-  return config.mailAuth.sealForwards ? arcSealerFor(config) : undefined;
-}
-
-/** The ARC set and DKIM signature of an intermediary's domain, or undefined when there is no key. */
-function arcSealerFor(config: Config): ArcListSealer | undefined {
-  const { keys } = loadDkimKeys(config.dataDir);
-  if (keys.size === 0) return undefined;
-  return new ArcListSealer({
-    authservId: config.hostname,
-    keys,
-    signer: new DkimSigner(keys),
-    lookup: mailAuthDns(config).lookup,
-    minBitLength: config.mailAuth.dkimMinKeyBits,
-  });
+export function forwardSealerFor(config: Config, keys: LiveKeys): ListSealer | undefined {
+  return config.mailAuth.sealForwards ? new KeyedSealer(config, keys) : undefined;
 }
 
 /**
- * The list sealer of `[mail_auth] seal_lists` whose keys are read again by `reload()` (SIGHUP,
- * `correio reload`): a key made with `correio dkim keygen` for a list's domain seals its copies
- * from then on, without a restart.
+ * The ARC set and DKIM signature of an intermediary's domain over the live keys: `enabled`
+ * while any key is there (without one a copy need not be read whole), so a key made for a
+ * list's domain seals its copies from the next reload (on PostgreSQL: the next refresh) on.
  */
-export class ReloadableListSealer implements ListSealer {
-  #current: ArcListSealer | undefined;
+class KeyedSealer implements ListSealer {
+  readonly #sealer: ArcListSealer;
 
-  constructor(private readonly config: Config) {
-    this.#current = listSealerFor(config);
+  constructor(
+    config: Config,
+    private readonly keys: LiveKeys,
+  ) {
+    this.#sealer = new ArcListSealer({
+      authservId: config.hostname,
+      keys,
+      signer: new DkimSigner(keys),
+      lookup: mailAuthDns(config).lookup,
+      minBitLength: config.mailAuth.dkimMinKeyBits,
+    });
   }
 
   get enabled(): boolean {
-    return this.#current !== undefined;
+    return this.keys.size > 0;
   }
 
   seal(domain: string, message: Buffer): Promise<readonly string[]> {
-    return this.#current ? this.#current.seal(domain, message) : Promise.resolve([]);
-  }
-
-  /** Reads the keys under data_dir/dkim again; a failure keeps the sealer that was there. */
-  reload(): void {
-    this.#current = listSealerFor(this.config);
+    return this.keys.size > 0 ? this.#sealer.seal(domain, message) : Promise.resolve([]);
   }
 }
 

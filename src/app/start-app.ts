@@ -187,9 +187,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       onTls: (t) => {
         if (t) web?.setTls(t);
       },
-      // the list sealer's keys (delivery side)
       onReloaded: () => {
-        void handleControl({ op: 'reload-keys' }).catch(() => undefined);
         // acceptor processes read the configuration again by being replaced (acceptor-pool.ts)
         pool?.replace();
       },
@@ -290,7 +288,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     if (req.op === 'reload') {
       return reloader.reload().then((r) => ({ ok: r.ok, ...(r.error !== undefined && { error: r.error }), ...(r.restartNeeded && { restartNeeded: r.restartNeeded }) }));
     }
-    const done: Promise<ControlResponse> = handleDeliveryControl(local.runner, req, local.reloadKeys);
+    const done: Promise<ControlResponse> = handleDeliveryControl(local.runner, req);
     return done.then((res) => {
       // every queue command an operator gives is logged (and kept in the history) with who gave it
       if (res.ok && (req.op === 'flush' || req.op === 'hold' || req.op === 'release' || req.op === 'delete' || req.op === 'bounce')) {

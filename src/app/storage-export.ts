@@ -27,7 +27,7 @@ import { PgDirectory, SqliteDirectory, directoryFile, type DirectoryDump } from 
 import { FsQueueStore, PgQueueStore } from '../queue/index.js';
 import { MaildirFolders, MaildirStore, mailboxOwners, importMaildirFolder, PgMailFolders, PgMailStore } from '../mailbox/index.js';
 import { mailboxesInPostgres, mailDir, spoolDir } from './backends.js';
-import { copyDkimKeys } from './dkim-copy.js';
+import { exportDkimKeys } from './dkim-copy.js';
 import { copyDirectoryDump, copyMailboxFolders, copyQueueMessages, MigrationBusyError, MigrationCheckError, type DirectoryCounts, type MailboxCounts, type QueueCounts } from './storage-copy.js';
 
 export interface ExportReport {
@@ -35,7 +35,7 @@ export interface ExportReport {
   readonly queue: QueueCounts;
   /** the mailboxes copied from PostgreSQL; undefined when the source keeps them as Maildirs ([storage] mail_dir) */
   readonly mailboxes: MailboxCounts | undefined;
-  /** the DKIM keys of this node's data_dir, copied into DIR (dkim-copy.ts) */
+  /** PostgreSQL's active DKIM keys and this node's key files, written into DIR (dkim-copy.ts) */
   readonly dkim: { readonly keys: readonly string[]; readonly copied: number };
 }
 
@@ -121,6 +121,6 @@ export async function exportToFiles(config: Config, dir: string): Promise<Export
   const queue = await exportQueue(config, target);
   const directory = await exportDirectory(config, target);
   const mailboxes = mailboxesInPostgres(config) ? await exportMailboxes(config, target) : undefined;
-  const dkim = await copyDkimKeys(config.dataDir, dir);
+  const dkim = await exportDkimKeys(config.storage.url, config.dataDir, dir);
   return { directory, queue, mailboxes, dkim };
 }

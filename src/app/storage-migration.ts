@@ -9,7 +9,8 @@
  * PostgreSQL, and the PostgreSQL queue must hold every source message with as many envelopes;
  * a difference fails the migration with what is missing. Every folder of every Maildir under
  * the mail directory is copied with its UIDVALIDITY, UIDs, MODSEQs, flags, keywords and dates
- * (pg-mail-import), and counted again in PostgreSQL; subscriptions too.
+ * (pg-mail-import), and counted again in PostgreSQL; subscriptions too; and the DKIM keys of
+ * data_dir/dkim go into PostgreSQL's dkim_keys (dkim-copy.ts), compared key for key.
  * Standards: none.
  * Security: password hashes are copied as they are (never printed); the url is never printed.
  * Limitations: the reverse is storage-export.ts. The source is left as it was, except that reading a
@@ -20,7 +21,7 @@ import { PgDirectory, SqliteDirectory, directoryFile, type DirectoryDump } from 
 import { FsQueueStore, PgQueueStore } from '../queue/index.js';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { dkimKeyNames } from './dkim-copy.js';
+import { copyDkimKeysToPostgres } from './dkim-copy.js';
 import { importFolder, importSubscriptions, MaildirFolders, MaildirStore, PgMailStore } from '../mailbox/index.js';
 import { mailDir, spoolDir } from './backends.js';
 import { copyDirectoryDump, copyMailboxFolders, copyQueueMessages, type DirectoryCounts, type MailboxCounts, type QueueCounts } from './storage-copy.js';
@@ -30,8 +31,8 @@ export interface MigrationReport {
   readonly directory: DirectoryCounts;
   readonly queue: QueueCounts;
   readonly mailboxes: MailboxCounts;
-  /** the DKIM keys of this data_dir ("DOMAIN/SELECTOR"): files every node needs in its own data_dir */
-  readonly dkim: readonly string[];
+  /** the DKIM keys of this data_dir ("DOMAIN/SELECTOR"), copied into PostgreSQL's dkim_keys (dkim-copy.ts) */
+  readonly dkim: { readonly keys: readonly string[]; readonly copied: number };
 }
 
 async function copyDirectory(config: Config, url: string): Promise<DirectoryCounts> {
@@ -93,5 +94,6 @@ export async function migrateToPostgres(config: Config, url: string): Promise<Mi
   const directory = await copyDirectory(config, url);
   const queue = await copyQueue(config, url);
   const mailboxes = await copyMailboxes(config, url);
-  return { directory, queue, mailboxes, dkim: dkimKeyNames(config.dataDir) };
+  const dkim = await copyDkimKeysToPostgres(config.dataDir, url);
+  return { directory, queue, mailboxes, dkim };
 }

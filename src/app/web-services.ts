@@ -23,6 +23,7 @@ import type { Backends } from './backends.js';
 import { RequestQueueControl, type ControlRequest, type ControlResponse } from './control.js';
 import { makeResolver } from './configured-resolver.js';
 import { runChecks } from './config-check.js';
+import { dkimKeysOf } from './dkim-keyring.js';
 
 export interface WebContext {
   readonly backends: Backends;
@@ -70,6 +71,7 @@ function adminMount(ctx: WebContext): Hono<WebEnv> {
     config: ctx.config,
     explain: async (address) => (await makeResolver(directory, ctx.config())).resolver.explain(address),
     checkConfig: () => runChecks({ config: ctx.config(), directory }),
+    dkim: dkimKeysOf(ctx.config),
     logTail: ctx.logTail,
     activity: ctx.activity,
     quota: ctx.backends.quota,

@@ -175,11 +175,11 @@ export interface MailFolderStore {
    */
   textCandidates?(user: string, folder: string, needle: string): Promise<ReadonlySet<number> | undefined>;
   /**
-   * Optional, for a backend with a shared word index (PostgreSQL): the keys, by folder name,
-   * of the user's messages that may hold every word of every needle at a word start (the
-   * words of search-words: letters and digits, NFKC, case folded) — JMAP text conditions
-   * look here instead of a node's own index. undefined when the needles hold no word. The
-   * caller still matches each candidate exactly.
+   * Optional, for a backend with a shared text index (PostgreSQL): the keys, by folder name,
+   * of the user's messages that may hold every needle — each run of letters and digits of
+   * three characters or more anywhere, NFKC, case folded (search-words), as the node-local
+   * trigram index — JMAP text conditions look here instead of a node's own index. undefined
+   * when no run can narrow. The caller still matches each candidate exactly.
    */
   wordCandidates?(user: string, needles: readonly string[]): Promise<ReadonlyMap<string, ReadonlySet<string>> | undefined>;
   /**

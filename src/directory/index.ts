@@ -11,6 +11,7 @@ export { openDirectory, openDirectorySnapshot, type DirectorySnapshot, directory
 export { SqliteTokenStore } from './sqlite-token-store.js';
 export { SqliteSessionStore } from './sqlite-session-store.js';
 export { PgSessionStore } from './pg-session-store.js';
+export { PgDkimKeys, type DkimKeyRow } from './pg-dkim-keys.js';
 export type { DirectoryBackend, DirectoryMatch, DirectoryMatchKind } from './directory-backend.js';
 export {
   DirectoryInputError,

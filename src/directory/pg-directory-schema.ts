@@ -74,5 +74,18 @@ export const directorySchema: SchemaComponent = {
             );
             CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);`,
     },
+    {
+      version: 4,
+      name: 'DKIM signing keys, shared by every node (pg-dkim-keys.ts)',
+      sql: `CREATE TABLE dkim_keys (
+              domain text NOT NULL,
+              selector text NOT NULL,
+              algorithm text NOT NULL,
+              private_key text NOT NULL,
+              active boolean NOT NULL DEFAULT true,
+              created_at timestamptz NOT NULL DEFAULT now(),
+              PRIMARY KEY (domain, selector)
+            );`,
+    },
   ],
 };

@@ -174,7 +174,7 @@ export class IntakeService implements Intake {
     // The steps that need the whole message (whole-message.ts): a streamed body is read in.
     const signer = this.opts.signer?.applies(tx.session) ? this.opts.signer : undefined;
     // RFC 8617 §4: an alias forwarding to a remote target seals as an intermediary (its domain's key)
-    const forwardDomain = this.opts.forwardSealer ? tx.recipients.find((r) => r.targets.some((t) => t.kind === 'remote' && t.via.length > 0))?.address.domain : undefined;
+    const forwardDomain = this.opts.forwardSealer && this.opts.forwardSealer.enabled !== false ? tx.recipients.find((r) => r.targets.some((t) => t.kind === 'remote' && t.via.length > 0))?.address.domain : undefined;
     if ((tx.checkMessage || signer || forwardDomain) && !Buffer.isBuffer(rest)) rest = await collect(rest, this.opts.maxMessageSize);
     const verdictFields: string[] = [];
     if (tx.checkMessage && Buffer.isBuffer(rest)) {

@@ -37,7 +37,7 @@ import { pgExpungeHistory } from './pg-mail-import.js';
 import { notifyFolder } from './pg-mail-notifier.js';
 import { crlfBody, messageColumns, ownerOf, type MessageRow, type PgMailStore } from './pg-mail-store.js';
 import { PgThreadIndex } from './pg-thread-index.js';
-import { narrowingQuery, wordsQuery, wordsTsquery } from './search-words.js';
+import { gramsPatterns, narrowingQuery } from './search-words.js';
 import { applyChange, checkKeywords, flagStep } from './uid-index.js';
 
 function folderMessage(r: MessageRow): FolderMessage {
@@ -397,23 +397,23 @@ export class PgMailFolders implements MailFolderStore {
   }
 
   /**
-   * Every folder's messages whose word vector holds each word of `needles` at a word start
-   * (search-words.ts), through the GIN index; bodies without a word vector (stored before it
-   * existed, or too long to index) are always candidates. By folder name, their keys.
+   * Every folder's messages whose text holds each run of the needles anywhere (search-words.ts:
+   * LIKE through the pg_trgm GIN index, or a scan of the account's texts without it); bodies
+   * without a kept text (stored before it was kept, or too long to index) are always
+   * candidates. By folder name, their keys.
    */
   async wordCandidates(user: string, needles: readonly string[]): Promise<ReadonlyMap<string, ReadonlySet<string>> | undefined> {
-    const words = wordsQuery(needles);
-    if (words === undefined) return undefined;
-    const query = (await this.store.query<{ q: string | null }>(wordsTsquery, [words]))[0]?.q;
-    if (!query) return undefined;
+    const patterns = gramsPatterns(needles);
+    if (patterns === undefined) return undefined;
+    const like = patterns.map((_, i) => `b.grams LIKE $${i + 2}`).join(' AND ');
     const rows = await this.store.query<{ name: string; key: string }>(
-      // two branches, so the planner may start from the GIN index when the words are rare
+      // two branches, so the planner may start from the trigram index when the runs are rare
       `SELECT fo.name, m.key FROM mail_messages m JOIN mail_folders fo ON fo.id = m.folder_id JOIN mail_bodies b ON b.hash = m.body_hash
-       WHERE fo.owner = $1 AND b.words @@ $2::tsquery
+       WHERE fo.owner = $1 AND ${like}
        UNION ALL
        SELECT fo.name, m.key FROM mail_messages m JOIN mail_folders fo ON fo.id = m.folder_id JOIN mail_bodies b ON b.hash = m.body_hash
-       WHERE fo.owner = $1 AND b.words IS NULL`,
-      [ownerOf(user), query],
+       WHERE fo.owner = $1 AND b.grams IS NULL`,
+      [ownerOf(user), ...patterns],
     );
     const out = new Map<string, Set<string>>();
     for (const r of rows) {

@@ -4,8 +4,8 @@
  * (util/pg-database.ts applies them):
  * - mail_bodies: each distinct message content once, keyed by its SHA-256 (bytea, CRLF line
  *   ends), with its full-text vector (PostgreSQL's tsvector, "simple" configuration) under a
- *   GIN index; (version 2) and its word vector (search-words.ts: letters and digits only,
- *   NFKC) under another, for word-start searches (JMAP text conditions);
+ *   GIN index; (version 2) a word vector for word-start searches, no longer written since
+ *   version 5 keeps the text itself (grams) for JMAP text conditions;
  * - mail_folders: one row per folder of a user ("" is INBOX) with UIDVALIDITY, UIDNEXT and
  *   HIGHESTMODSEQ, (version 3) the special use given at CREATE and the first UID still
  *   \Recent (claimed by the first IMAP4rev1 session told of it); the row is the folder's lock (SELECT … FOR UPDATE), so UIDs and MODSEQs are
@@ -18,7 +18,10 @@
  * - mail_subscriptions: LSUB/LIST (SUBSCRIBED) names, which need not exist as folders;
  * - (version 4) mail_threads and mail_thread_refs: the JMAP conversation index
  *   (pg-thread-index.ts), and mail_email_aliases: the Email ids kept across JMAP moves
- *   (pg-email-aliases.ts), so every node answers the same Thread and Email ids.
+ *   (pg-email-aliases.ts), so every node answers the same Thread and Email ids;
+ * - (version 5) mail_bodies.grams: the body's text (search-words.ts) for JMAP text conditions,
+ *   under a pg_trgm GIN index where the extension can be created (else unindexed), replacing
+ *   the word vector of version 2, which is no longer written.
  * UIDVALIDITY comes from a sequence set to the epoch seconds at creation, so a folder created
  * again under an old name gets a new, greater value (RFC 9051 §2.3.1.1).
  * Standards: RFC 9051 §2.3.1.1; RFC 7162 §3.1 (MODSEQ), §3.2.10 (VANISHED).
@@ -124,6 +127,24 @@ export const mailSchema: SchemaComponent = {
               id text COLLATE "C" NOT NULL,
               PRIMARY KEY (account, place)
             );`,
+    },
+    {
+      version: 5,
+      name: 'the text of each body for JMAP text conditions anywhere in a word, under a trigram index where pg_trgm can be had',
+      // pg_trgm is in Debian's postgresql-15 and trusted (a database owner may create it); where
+      // it cannot be created the column is still filled and searched, without an index (a scan
+      // of the account's messages); the word vector of version 2 is no longer written
+      sql: `DO $$ BEGIN
+              CREATE EXTENSION IF NOT EXISTS pg_trgm;
+            EXCEPTION WHEN OTHERS THEN
+              RAISE NOTICE 'pg_trgm is not available (%): JMAP text conditions scan the account''s texts', SQLERRM;
+            END $$;
+            ALTER TABLE mail_bodies ADD COLUMN grams text;
+            DO $$ BEGIN
+              IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+                CREATE INDEX mail_bodies_grams ON mail_bodies USING gin (grams gin_trgm_ops);
+              END IF;
+            END $$;`,
     },
   ],
 };

@@ -28,7 +28,7 @@ import { MailError, MailFolderError, replies, type MailboxMessage, type MailboxS
 import { messageText } from '../protocol/imap/index.js';
 import { inTransaction, migrateSchema, openPgPool, uniqueId, type PgClient, type PgPool } from '../util/index.js';
 import { checkFolderName } from './folder-name.js';
-import { searchWords } from './search-words.js';
+import { gramsText } from './search-words.js';
 import { mailboxParts } from './maildir-store.js';
 import { notifyFolder, PgMailNotifier } from './pg-mail-notifier.js';
 import { mailSchema } from './pg-mail-schema.js';
@@ -200,11 +200,11 @@ export class PgMailStore implements MailboxStore {
   async putBody(c: PgClient, body: Buffer): Promise<Buffer> {
     const hash = createHash('sha256').update(body).digest();
     const text = searchText(body);
-    // a body stored before the word vector existed gets it when the same content comes again
+    // a body stored before its text was kept gets it when the same content comes again
     await c.query(
-      `INSERT INTO mail_bodies (hash, size, body, search, words) VALUES ($1, $2, $3, to_tsvector('simple', $4), strip(to_tsvector('simple', $5)))
-       ON CONFLICT (hash) DO UPDATE SET size = excluded.size, words = coalesce(mail_bodies.words, excluded.words)`,
-      [hash, body.length, body, text, text === null ? null : searchWords(text).join(' ')],
+      `INSERT INTO mail_bodies (hash, size, body, search, grams) VALUES ($1, $2, $3, to_tsvector('simple', $4), $5)
+       ON CONFLICT (hash) DO UPDATE SET size = excluded.size, grams = coalesce(mail_bodies.grams, excluded.grams)`,
+      [hash, body.length, body, text, text === null ? null : gramsText(text)],
     );
     return hash;
   }

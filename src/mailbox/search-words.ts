@@ -1,22 +1,22 @@
 /**
  * @module search-words
- * The words of a text as the PostgreSQL mailbox store's word index keeps them and as a text
- * condition (JMAP Email/query text, from, subject, body…) looks for them: NFKC-normalised,
- * lower-cased runs of letters, digits and combining marks; everything else separates words.
- * One function for both sides, so a word of a condition that a message holds is always one of
- * the message's words (or, when the condition's word is shorter, the start of one).
- * Standards: RFC 8621 §4.4.1 (text conditions may match on a word basis; white space divides
- *   tokens that must all be present); Unicode UAX #15 (NFKC).
- * Security: the query is built from letters, digits and marks only, each lexeme quoted by
- *   PostgreSQL (quote_literal), so no tsquery operator can come from a client.
- * Limitations: PostgreSQL keeps lexemes up to 2047 bytes, so words over maxWordLength
- *   characters are not looked for (the condition still narrows by its other words).
+ * How the PostgreSQL mailbox store answers JMAP text conditions (Email/query text, from,
+ * subject, body…) as the node-local trigram index does: anywhere in a word. A body keeps its
+ * text (gramsText: the decoded header fields and text parts, NFKC, lower case) in
+ * mail_bodies.grams; a condition asks for each run of letters, digits and marks of its strings
+ * of three characters or more as a substring (gramsPatterns: LIKE '%run%'), which PostgreSQL's
+ * pg_trgm GIN index answers. Every message the exact match accepts holds each such run, so the
+ * candidates are a superset; the caller's exact match decides. IMAP's narrowing of SEARCH
+ * TEXT/BODY on the token vector (narrowingQuery) is below.
+ * Standards: RFC 8621 §4.4.1 (text conditions); Unicode UAX #15 (NFKC); PostgreSQL pg_trgm
+ *   (LIKE through a GIN trigram index).
+ * Security: a pattern is letters, digits and marks between two '%' only (no LIKE wildcard or
+ *   escape can come from a client), passed as a bound parameter.
+ * Limitations: a run under three characters narrows nothing (a trigram index cannot use it);
+ *   at most maxPatterns runs are asked (the longest), the rest only by the exact match.
  */
 
-/** Longest word looked for (a lexeme is at most 2047 bytes; 500 characters fit in UTF-8). */
-export const maxWordLength = 500;
-
-/** The words of `text`, in order, as both the index and a condition's query see them. */
+/** The runs of letters, digits and marks of `text`, NFKC-normalised and lower-cased, in order. */
 export function searchWords(text: string): string[] {
   return text
     .normalize('NFKC')
@@ -25,19 +25,25 @@ export function searchWords(text: string): string[] {
     .filter((w) => w !== '');
 }
 
-/**
- * The words of the needles to look for, as one text: PostgreSQL parses it as it parsed the
- * messages' words (to_tsvector "simple") and asks for every lexeme as a prefix, joined by AND
- * (wordsTsquery), so a word its parser splits ("3e5x": "3e5", "x") is asked as the same parts,
- * never as a phrase (the word vector keeps no positions). undefined when there is no word.
- */
-export function wordsQuery(needles: readonly string[]): string | undefined {
-  const words = [...new Set(needles.flatMap(searchWords))].filter((w) => w.length <= maxWordLength);
-  return words.length === 0 ? undefined : words.join(' ');
+/** What a body keeps for text conditions: its searchable text, NFKC and lower case (PostgreSQL text holds no NUL). */
+export function gramsText(text: string): string {
+  return text.normalize('NFKC').toLowerCase().replace(/\0/g, ' ');
 }
 
-/** SQL: the tsquery of wordsQuery's text ($1); NULL when the parser finds no lexeme in it. */
-export const wordsTsquery = `SELECT string_agg(quote_literal(l) || ':*', ' & ')::tsquery::text AS q FROM unnest(tsvector_to_array(to_tsvector('simple', $1))) AS l`;
+/** Most substrings asked per search (the longest runs narrow most). */
+export const maxPatterns = 8;
+
+/** The LIKE patterns every body holding the needles matches ('%run%' per run of three characters or more); undefined when none. */
+export function gramsPatterns(needles: readonly string[]): string[] | undefined {
+  const runs = [...new Set(needles.flatMap(searchWords))].filter((w) => [...w].length >= 3);
+  // a run inside another asked run adds nothing
+  const kept = runs.filter((w) => !runs.some((o) => o !== w && o.includes(w)));
+  if (kept.length === 0) return undefined;
+  return kept
+    .sort((x, y) => y.length - x.length)
+    .slice(0, maxPatterns)
+    .map((w) => `%${w}%`);
+}
 
 /** Longest word used for narrowing (PostgreSQL drops lexemes over 2047 bytes). */
 const maxNarrowingWord = 500;

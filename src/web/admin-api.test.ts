@@ -14,7 +14,7 @@ import { loadConfig } from '../config/index.js';
 import { openDirectory } from '../directory/index.js';
 import { MailboxQuota, MaildirStore } from '../mailbox/index.js';
 import { FsQueueStore, StoreQueueControl } from '../queue/index.js';
-import { makeResolver, runChecks } from '../app/index.js';
+import { dkimKeysOf, makeResolver, runChecks } from '../app/index.js';
 import { makeSite, type Site } from '../../test/e2e/queue-cli-harness.js';
 import { ADMIN_API_BASE, adminApi, type AdminApiDeps } from './admin-api.js';
 import { adminOpenApi } from './admin-openapi.js';
@@ -45,6 +45,7 @@ async function startApi(site: Site): Promise<Api> {
     config: () => config,
     explain: async (a) => (await makeResolver(directory, config)).resolver.explain(a),
     checkConfig: () => runChecks({ config, directory }),
+    dkim: dkimKeysOf(() => config),
     logTail: (n) => log.slice(-n),
     activity: (n) => new MinuteCounts().series(Date.UTC(2026, 11, 5, 12, 0), n).map((m, i) => ({ ...m, received: i })),
     authorize: bearerOnly,

@@ -12,6 +12,7 @@ import type { Directory, QueueControl, QueueStore, QuotaGate } from '../core/ind
 import type { Config } from '../config/index.js';
 import type { Explanation } from '../resolve/index.js';
 import type { ActivityMinute } from '../log/index.js';
+import type { KeyAlgorithm, SigningKey } from '../policy/index.js';
 import { AdminError } from '../admin/index.js';
 
 /** One finding of the config check (app/config-check.ts). */
@@ -35,6 +36,12 @@ export interface AdminApiDeps {
   readonly explain: (address: string) => Promise<Explanation>;
   /** `correio check` */
   readonly checkConfig: () => Promise<readonly AdminCheckFinding[]>;
+  /** the DKIM keys where the configuration keeps them (app/dkim-keyring.ts): as they are now, and a new one made */
+  readonly dkim: {
+    keys(): Promise<ReadonlyMap<string, readonly SigningKey[]>>;
+    /** an Error with a readable message when the key exists already */
+    make(domain: string, selector: string, algorithm: KeyAlgorithm): Promise<{ name: string; value: string }>;
+  };
   /** the last lines of the mail log, newest last (absent: the log tail answers 404) */
   readonly logTail?: (lines: number) => readonly string[];
   /** mail activity per minute, oldest first (absent: the activity answers 404) */

@@ -6,15 +6,15 @@
  * activity per minute (received, delivered, deferred, bounced) for the dashboard's chart.
  * Standards: seed §2 (a directory with a query interface); RFC 6376 §3.6.2.1, RFC 7208,
  *   RFC 7489 (records, see policy/trust/dns-records.ts).
- * Security: behind the admin API's authorize; read-only but for DKIM key generation (a new key
- *   file, never overwriting one: 400); DKIM answers carry public keys only.
+ * Security: behind the admin API's authorize; read-only but for DKIM key generation (a new key,
+ *   never overwriting one: 400); DKIM answers carry public keys only.
  * Limitations: the log tail and the activity are what this process kept in memory since it
  *   started (the last hour of activity).
  */
 import type { Hono } from 'hono';
 import type { WebEnv } from './http-auth.js';
 import { AdminError, targetJson } from '../admin/index.js';
-import { defaultSelector, dnsRecords, generateDkimKey, isKeyName, zoneTxt } from '../policy/index.js';
+import { defaultSelector, dnsRecords, isKeyName, zoneTxt } from '../policy/index.js';
 import { jsonBody, stringField, type AdminApiDeps } from './admin-request.js';
 
 /** Lines of log a tail returns at most. */
@@ -40,27 +40,27 @@ export function systemRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
     return c.json({ ok: findings.every((f) => f.level !== 'error'), findings });
   });
 
-  app.get('/domains/:domain/dns', (c) => c.json(dnsRecords(deps.config(), localDomain(deps, c.req.param('domain')))));
+  app.get('/domains/:domain/dns', async (c) => c.json(dnsRecords(deps.config(), localDomain(deps, c.req.param('domain')), await deps.dkim.keys())));
 
-  app.get('/domains/:domain/dkim', (c) => {
-    const records = dnsRecords(deps.config(), localDomain(deps, c.req.param('domain')));
+  app.get('/domains/:domain/dkim', async (c) => {
+    const records = dnsRecords(deps.config(), localDomain(deps, c.req.param('domain')), await deps.dkim.keys());
     return c.json(records.filter((r) => r.name.includes('._domainkey.')).map((r) => ({ selector: r.name.slice(0, r.name.indexOf('._domainkey.')), ...r })));
   });
 
-  // as `correio dkim keygen`: a new key under the data directory and the TXT record to publish
+  // as `correio dkim keygen`: a new key (a file under the data directory, or PostgreSQL's) and the TXT record to publish
   app.post('/domains/:domain/dkim', async (c) => {
     const domain = localDomain(deps, c.req.param('domain'));
     const body = await jsonBody(c);
     const algorithm = stringField(body, 'algorithm', true) ?? 'rsa-2048';
     if (algorithm !== 'ed25519' && algorithm !== 'rsa-2048') throw new AdminError(`algorithm: expected ed25519 or rsa-2048, not ${JSON.stringify(algorithm)}`);
     const selector = (stringField(body, 'selector', true) ?? defaultSelector()).toLowerCase();
-    let made: ReturnType<typeof generateDkimKey>;
+    let made: { name: string; value: string };
     try {
-      made = generateDkimKey(deps.config().dataDir, domain, selector, algorithm);
+      made = await deps.dkim.make(domain, selector, algorithm);
     } catch (err) {
       throw new AdminError((err as Error).message.replace(/: \/.*$/, ''));
     }
-    return c.json({ selector, algorithm, name: made.name, value: made.value, zone: zoneTxt(made.name, made.value), note: 'publish the record; the key signs after the next start or reload' }, 201);
+    return c.json({ selector, algorithm, name: made.name, value: made.value, zone: zoneTxt(made.name, made.value), note: 'publish the record; the key signs after the next start or reload (with PostgreSQL storage: on every node within seconds)' }, 201);
   });
 
   app.get('/log', (c) => {

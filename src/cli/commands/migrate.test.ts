@@ -121,7 +121,7 @@ void describe('correio migrate --to postgres://… (a file-based site into Postg
 
         const r = await runCli(['migrate', '--to', db.url, '--config', file]);
         assert.equal(r.code, 0, r.stderr);
-        assert.match(r.stdout, /^dkim: 1 keys \(dc\.uece\.br\/s1\) in .*\/var\/dkim: not in PostgreSQL; copy that directory to data_dir\/dkim of every node/m);
+        assert.match(r.stdout, /^dkim: 1 keys \(dc\.uece\.br\/s1; 1 copied, 0 already there\) \(verified\) from .*\/var\/dkim: every node signs with them$/m);
         const pm = await PgMailStore.open(db.url);
         try {
           const pf = new PgMailFolders(pm);
@@ -134,6 +134,7 @@ void describe('correio migrate --to postgres://… (a file-based site into Postg
         // again: the record is there already, and it still verifies
         const again = await runCli(['migrate', '--to', db.url, '--config', file]);
         assert.equal(again.code, 0, again.stderr);
+        assert.match(again.stdout, /^dkim: 1 keys \(dc\.uece\.br\/s1; 0 copied, 1 already there\) \(verified\)/m);
       })));
 
   void test('bad targets: not a postgres url (64), unreachable (69), one line each', () =>

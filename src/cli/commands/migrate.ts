@@ -56,8 +56,8 @@ async function toPostgres(ctx: CliContext, config: Config, url: string): Promise
   ctx.print(`queue: ${q.messages} messages (${q.copied} copied, ${q.skipped} already there), ${q.envelopes} envelopes (verified)`);
   const m = report.mailboxes;
   ctx.print(`mailboxes: ${m.users} users, ${m.folders} folders, ${m.messages} messages (${m.copied} copied, ${m.skipped} already there) (verified) from ${mailDir(config)}`);
-  const keys = report.dkim;
-  if (keys.length > 0) ctx.print(`dkim: ${keys.length} keys (${keys.join(', ')}) in ${dkimKeyDir(config.dataDir)}: not in PostgreSQL; copy that directory to data_dir/dkim of every node (0700, keys 0600)`);
+  const k = report.dkim;
+  if (k.keys.length > 0) ctx.print(`dkim: ${k.keys.length} keys (${k.keys.join(', ')}; ${k.copied} copied, ${k.keys.length - k.copied} already there) (verified) from ${dkimKeyDir(config.dataDir)}: every node signs with them`);
   ctx.print(`next: set [storage] url to the database at ${where} and restart; never start this site on "file:" again (its spool would be delivered twice)`);
 }
 

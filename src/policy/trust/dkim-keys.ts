@@ -43,28 +43,46 @@ export function keyRecordValue(privateKey: KeyObject): string {
   return `v=DKIM1; k=rsa; p=${pub.export({ format: 'der', type: 'spki' }).toString('base64')}`;
 }
 
+/** DOMAIN and SELECTOR as keys are named (lower case, no final dot); an Error names a bad one. */
+export function checkedKeyNames(domain: string, selector: string): { domain: string; selector: string } {
+  const d = domain.toLowerCase().replace(/\.$/, '');
+  const s = selector.toLowerCase();
+  if (!isKeyName(d)) throw new Error(`not a domain name: ${domain}`);
+  if (!isKeyName(s)) throw new Error(`not a selector (letters, digits, hyphens, dots): ${selector}`);
+  return { domain: d, selector: s };
+}
+
+/** A new private key (PKCS#8 PEM) and the TXT value publishing its public half. */
+export function newDkimKeyPem(algorithm: KeyAlgorithm): { pem: string; value: string } {
+  const pair = algorithm === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { pem: pair.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, value: keyRecordValue(pair.privateKey) };
+}
+
 /**
  * Makes a key for DOMAIN/SELECTOR and returns its file and TXT record. Throws an Error with a
  * readable message when the names are bad or the key exists already.
  */
 export function generateDkimKey(dataDir: string, domain: string, selector: string, algorithm: KeyAlgorithm): { file: string; name: string; value: string } {
-  const d = domain.toLowerCase().replace(/\.$/, '');
-  const s = selector.toLowerCase();
-  if (!isKeyName(d)) throw new Error(`not a domain name: ${domain}`);
-  if (!isKeyName(s)) throw new Error(`not a selector (letters, digits, hyphens, dots): ${selector}`);
+  const { domain: d, selector: s } = checkedKeyNames(domain, selector);
   const dir = join(dkimKeyDir(dataDir), d);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, `${s}.pem`);
-  const pair =
-    algorithm === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const pem = pair.privateKey.export({ format: 'pem', type: 'pkcs8' });
+  const { pem, value } = newDkimKeyPem(algorithm);
   try {
     writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`a key for selector ${s} of ${d} exists already: ${file}`);
     throw err;
   }
-  return { file, name: keyRecordName(d, s), value: keyRecordValue(pair.privateKey) };
+  return { file, name: keyRecordName(d, s), value };
+}
+
+/** A signing key from its PEM (PKCS#8 or PKCS#1); an Error when it is unreadable or neither RSA nor Ed25519. */
+export function signingKeyOf(domain: string, selector: string, pem: string | Buffer): SigningKey {
+  const privateKey = createPrivateKey(pem);
+  const type = privateKey.asymmetricKeyType;
+  if (type !== 'rsa' && type !== 'ed25519') throw new Error(`key type ${type ?? '?'} is neither RSA nor Ed25519`);
+  return { domain, selector, algorithm: type === 'rsa' ? 'rsa-sha256' : 'ed25519-sha256', privateKey };
 }
 
 /** Every key under the data directory, by lower-case domain; `problems` names unreadable files. */
@@ -90,13 +108,7 @@ export function loadDkimKeys(dataDir: string): { keys: Map<string, SigningKey[]>
       const m = /^(.+)\.pem$/.exec(f);
       if (!m || !isKeyName(m[1])) continue;
       try {
-        const privateKey = createPrivateKey(readFileSync(join(root, domain, f)));
-        const type = privateKey.asymmetricKeyType;
-        if (type !== 'rsa' && type !== 'ed25519') {
-          problems.push(`${join(root, domain, f)}: key type ${type ?? '?'} is neither RSA nor Ed25519`);
-          continue;
-        }
-        const key: SigningKey = { domain, selector: m[1], algorithm: type === 'rsa' ? 'rsa-sha256' : 'ed25519-sha256', privateKey };
+        const key = signingKeyOf(domain, m[1], readFileSync(join(root, domain, f)));
         keys.set(domain, [...(keys.get(domain) ?? []), key]);
       } catch (err) {
         problems.push(`${join(root, domain, f)}: ${(err as Error).message}`);

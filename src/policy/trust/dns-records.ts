@@ -1,7 +1,7 @@
 /**
  * @module dns-records
  * Every DNS record a local domain needs, from the live configuration: MX, SPF, one DKIM
- * record per key under the data directory, TLSA for the SMTP certificate, MTA-STS and TLS-RPT,
+ * record per key given (the keyring's: data directory or PostgreSQL), TLSA for the SMTP certificate, MTA-STS and TLS-RPT,
  * and a DMARC suggestion. `correio dns records`
  * prints them as zone-file lines; the admin API returns them as values (each with its zone
  * line, for the console's copy button).
@@ -10,7 +10,7 @@
  *   (zone file syntax; a TXT value longer than 255 octets is written as several quoted strings),
  *   RFC 8461 §3.1-§3.2 (MTA-STS TXT and policy file), RFC 8460 §3 (TLS-RPT TXT), RFC 7672 §3.1.1
  *   and RFC 7671 §5.1 (TLSA 3 1 1 for the SMTP certificate's key).
- * Security: reads public keys only; the private key never leaves its file.
+ * Security: prints public keys only.
  * Limitations: the records are given, not published; the MTA-STS policy file is printed for the
  *   operator's HTTPS host (correio does not serve mta-sts.DOMAIN).
  */
@@ -18,7 +18,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Config } from '../../config/index.js';
 import { formatTlsa, tlsaRecordFor } from '../../dns/index.js';
-import { keyRecordName, keyRecordValue, loadDkimKeys } from './dkim-keys.js';
+import { keyRecordName, keyRecordValue } from './dkim-keys.js';
+import type { SigningKey } from './dkim-sign.js';
 
 export interface DnsRecord {
   /** what the record is for, one line */
@@ -64,7 +65,7 @@ export function mtaStsPolicy(host: string): string {
 }
 
 /** The records DOMAIN needs (the domain lower-cased, without a final dot). */
-export function dnsRecords(config: Config, domain: string): DnsRecord[] {
+export function dnsRecords(config: Config, domain: string, keys: ReadonlyMap<string, readonly SigningKey[]>): DnsRecord[] {
   const d = domain.toLowerCase().replace(/\.$/, '');
   const host = config.hostname.replace(/\.$/, '');
   const out: DnsRecord[] = [
@@ -77,7 +78,7 @@ export function dnsRecords(config: Config, domain: string): DnsRecord[] {
     },
     txt('SPF (RFC 7208): only the MX host sends for the domain', d, 'v=spf1 mx -all'),
   ];
-  for (const k of loadDkimKeys(config.dataDir).keys.get(d) ?? []) {
+  for (const k of keys.get(d) ?? []) {
     const rfc = `RFC 6376${k.algorithm === 'ed25519-sha256' ? ', RFC 8463' : ''}`;
     out.push(txt(`DKIM (${rfc}) selector ${k.selector}, ${k.algorithm}`, keyRecordName(d, k.selector), keyRecordValue(k.privateKey)));
   }
@@ -99,9 +100,9 @@ export function dnsRecords(config: Config, domain: string): DnsRecord[] {
 }
 
 /** Every record DOMAIN needs, as zone-file lines with comments (`correio dns records`). */
-export function domainRecords(config: Config, domain: string): string[] {
+export function domainRecords(config: Config, domain: string, keys: ReadonlyMap<string, readonly SigningKey[]>): string[] {
   const d = domain.toLowerCase().replace(/\.$/, '');
-  const records = dnsRecords(config, d);
+  const records = dnsRecords(config, d, keys);
   const out = [`; DNS records for ${d} (correio, from ${config.file ?? 'the built-in configuration'})`];
   for (const r of records) {
     // the DMARC comment comes after the hint about a missing key, as before

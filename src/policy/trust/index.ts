@@ -13,7 +13,7 @@ export { authenticateInbound, checkSpf, type InboundSettings, type InboundDeps, 
 export { evaluateDmarc, organizationalDomain, aligned, parseDmarcRecord, type TxtLookup, type DmarcOutcome } from './dmarc.js';
 export { formatAuthResults, claimsAuthservId } from './auth-results.js';
 export { BodyHasher, signatureField, relaxedHeader, rawFields, type SigningKey } from './dkim-sign.js';
-export { generateDkimKey, loadDkimKeys, keyRecordName, keyRecordValue, dkimKeyDir, isKeyName, type KeyAlgorithm } from './dkim-keys.js';
+export { generateDkimKey, loadDkimKeys, keyRecordName, keyRecordValue, dkimKeyDir, isKeyName, checkedKeyNames, newDkimKeyPem, signingKeyOf, type KeyAlgorithm } from './dkim-keys.js';
 export { DkimSigner } from './dkim-signer.js';
 export { dnsRecords, domainRecords, zoneTxt, defaultSelector, type DnsRecord } from './dns-records.js';
 export { Srs, type SrsSettings } from './srs.js';

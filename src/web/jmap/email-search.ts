@@ -71,7 +71,7 @@ export class EmailSearch {
 
   /**
    * `index` undefined: the mailbox store answers text conditions itself
-   * (MailFolderStore.wordCandidates, PostgreSQL's word index, shared by every node and kept at
+   * (MailFolderStore.wordCandidates, PostgreSQL's trigram index, shared by every node and kept at
    * delivery), so no text is indexed here.
    */
   constructor(

@@ -152,7 +152,7 @@ export class MailView {
   readonly #stamps = new Map<string, string>();
   /** messages read for JMAP, kept across requests */
   readonly parsed = new ParsedCache();
-  /** per account, the Email ids moved messages carry (loaded once; JMAP moves add to them) */
+  /** per account, the Email ids moved messages carry (loaded once, or at each load from a shared store; JMAP moves add to them) */
   readonly #aliases = new Map<string, Promise<Map<string, string>>>();
 
   constructor(
@@ -189,6 +189,8 @@ export class MailView {
     const subscribed = new Set(await this.folders.listSubscriptions(user));
     const snaps = await Promise.all(entries.map((e) => this.folders.sync(user, e.name)));
     // the state of what was synced: the same as the last view's, the same view
+    // kept with mailboxes several nodes share (PostgreSQL): read again, another node may have moved an Email
+    if (this.folders.jmapIndexes) this.#aliases.delete(user);
     const aliases = await this.#aliasesOf(user);
     // the aliases' count is in the stamp: a move recorded after a view was built makes a new one
     const threadGeneration = this.indexes ? await this.indexes.generation(user) : 0;

@@ -1,15 +1,14 @@
 /**
  * @module store-search
- * Text conditions of Email/query through the mailbox store's own word index
- * (MailFolderStore.wordCandidates: PostgreSQL's tsvector index, shared by every node and
+ * Text conditions of Email/query through the mailbox store's own text index
+ * (MailFolderStore.wordCandidates: PostgreSQL's trigram index, shared by every node and
  * written at delivery), which email-search.ts uses instead of a node-local index when the store
  * has one: a message delivered by any node is a candidate of a search on any other at once,
  * with nothing to catch up. The exact conditions then run on the candidates (email-query.ts).
  * Standards: RFC 8621 §4.4.1 (tokens may be matched on a word basis).
  * Security: the store is asked for the account's own messages only.
- * Limitations: a word matches at word starts (search-words in the mailbox layer), so a
- *   condition whose text only occurs inside a word finds nothing, unlike the node-local
- *   trigram index; accents are not folded (nor are they by the exact match).
+ * Limitations: as the node-local trigram index, a string matches anywhere in a word; accents
+ *   are not folded (nor are they by the exact match).
  */
 import type { MailFolderStore } from '../../core/index.js';
 

@@ -1,0 +1,141 @@
+/**
+ * Issue 17: what each node keeps locally is nothing that matters. Two `correio serve` nodes
+ * (data directories of their own) on one PostgreSQL database with the mailboxes in it:
+ * - a DKIM key made with `correio dkim keygen` through node A's configuration signs mail
+ *   submitted on node B, without a reload and with no key file in B's data directory;
+ * - a conversation delivered through node A has the same Email ids and Thread ids over JMAP on
+ *   both nodes, and none of them keeps threads.sqlite or email-ids.sqlite;
+ * - a JMAP Email moved on node B keeps its id on node A (the aliases are shared);
+ * - a text condition inside a word ("mestral" of "trimestral") finds the message on B, as on
+ *   the files backend (PostgreSQL's trigram index narrows, the exact match decides).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { freePort } from '../helpers/net.js';
+import { pgUnavailable, withTestDatabase } from '../helpers/pg.js';
+import { runCli } from '../helpers/cli.js';
+import { sendMail, startSiteProcess, waitFor } from '../helpers/site.js';
+
+const skip = await pgUnavailable();
+
+const reader = 'helena@dc.uece.br';
+const writer = 'suzana@dc.uece.br';
+const auth = (u: string): string => `Basic ${Buffer.from(`${u}:secret`).toString('base64')}`;
+const accountOf = (u: string): string => `a${Buffer.from(u, 'utf8').toString('base64url')}`;
+
+type Call = [string, Record<string, unknown>, string];
+
+async function jmap(base: string, user: string, calls: Call[]): Promise<Record<string, unknown>[]> {
+  const r = await fetch(`${base}/jmap/api`, {
+    method: 'POST',
+    headers: { Authorization: auth(user), 'Content-Type': 'application/json' },
+    body: JSON.stringify({ using: ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'], methodCalls: calls }),
+  });
+  assert.equal(r.status, 200);
+  return ((await r.json()) as { methodResponses: [string, Record<string, unknown>, string][] }).methodResponses.map((m) => m[1]);
+}
+
+interface Seen {
+  subject: string;
+  id: string;
+  threadId: string;
+}
+
+/** Every Email of the account as the node answers: subject, id, threadId (sorted by subject). */
+async function emails(base: string, user: string): Promise<Seen[]> {
+  const [, got] = await jmap(base, user, [
+    ['Email/query', { accountId: accountOf(user) }, 'q'],
+    ['Email/get', { accountId: accountOf(user), '#ids': { resultOf: 'q', name: 'Email/query', path: '/ids' }, properties: ['subject', 'threadId'] }, 'g'],
+  ]);
+  return ((got.list ?? []) as Seen[]).map((e) => ({ subject: e.subject, id: e.id, threadId: e.threadId })).sort((x, y) => x.subject.localeCompare(y.subject));
+}
+
+async function bodies(url: string): Promise<string[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<{ t: string }>("SELECT convert_from(body, 'UTF8') AS t FROM mail_bodies")).rows.map((r) => r.t);
+  } finally {
+    await c.end();
+  }
+}
+
+void describe('t-93 two nodes on one PostgreSQL: DKIM keys, Email and Thread ids, text inside words', { skip }, () => {
+  void test('keygen through A signs on B; the same ids and threads on both; a move on B keeps the id on A; "mestral" finds "trimestral"', () =>
+    withTestDatabase(async (db) => {
+      const hosts = ['127.0.0.2', '127.0.0.3'];
+      const httpPorts = await Promise.all(hosts.map((h) => freePort(h)));
+      const tables = (i: number): string =>
+        `[storage]\nurl = ${JSON.stringify(db.url)}\nlease = "3s"\npoll_interval = "1s"\n` +
+        `[metrics]\nlisten = []\n[imap]\nlisten = []\n[http]\nlisten = ["${hosts[i]}:${httpPorts[i]}"]\n`;
+      const a = await startSiteProcess({ domains: ['dc.uece.br'], host: hosts[0], hostname: 'a.dc.uece.br', tables: tables(0), users: [reader, writer] });
+      const b = await startSiteProcess({ domains: ['dc.uece.br'], host: hosts[1], hostname: 'b.dc.uece.br', tables: tables(1) });
+      const [onA, onB] = hosts.map((h, i) => `http://${h}:${httpPorts[i]}`);
+      try {
+        // DKIM: a key made through A's configuration, then a message submitted on B
+        const k = await runCli(['dkim', 'keygen', 'dc.uece.br', '--selector', 'shared1', '--algorithm', 'ed25519', '--config', a.configFile]);
+        assert.equal(k.code, 0, k.stderr);
+        assert.match(k.stderr, /PostgreSQL/);
+        assert.equal(existsSync(join(a.dataDir, 'dkim')), false, 'no key file on A');
+        const records = await runCli(['dns', 'records', 'dc.uece.br', '--config', b.configFile]);
+        assert.ok(records.stdout.includes(k.stdout.trim().split('\n').pop()!), 'B prints the record of the key made through A');
+        await waitFor(
+          'B to sign with the key made through A',
+          async () => {
+            const marker = `signed-${Date.now()}`;
+            const r = await fetch(`${onB}/api/v1/messages`, {
+              method: 'POST',
+              headers: { authorization: auth(writer), 'content-type': 'application/json' },
+              body: JSON.stringify({ from: writer, to: [reader], subject: marker, text: 'assinado' }),
+            });
+            assert.equal(r.status, 202, await r.clone().text());
+            const m = await waitFor('the submitted message', async () => (await bodies(db.url)).find((t) => t.includes(marker)));
+            return /^DKIM-Signature:[^]*?d=dc\.uece\.br;[^]*?s=shared1;/m.test(m) || undefined;
+          },
+          30_000,
+          500,
+        );
+        assert.equal(existsSync(join(b.dataDir, 'dkim')), false, 'no key file on B');
+
+        // a conversation delivered through A: the reply first, then its parent, then one more
+        const letter = (subject: string, id: string, refs = ''): string =>
+          `From: helvecio@dsc.ufpb.br\nMessage-ID: <${id}>\n${refs ? `References: ${refs}\n` : ''}Subject: ${subject}\n\nvendas ${subject}\n`;
+        for (const m of [letter('Re: Relatório trimestral', 'r1@ufpb', '<p1@ufpb>'), letter('Relatório trimestral', 'p1@ufpb'), letter('outro assunto', 'o1@ufpb')]) {
+          assert.match((await sendMail(a, 'helvecio@dsc.ufpb.br', [reader], m)).final ?? '', /^250/);
+        }
+        const subjects = (l: Seen[]): string[] => l.map((e) => e.subject).filter((s) => !s.startsWith('signed-'));
+        const seenA = await waitFor('three messages on A', async () => {
+          const l = await emails(onA, reader);
+          return subjects(l).length === 3 ? l : undefined;
+        });
+        const seenB = await emails(onB, reader);
+        assert.deepEqual(seenB, seenA, 'B answers the same Email ids and Thread ids as A');
+        const byS = new Map(seenA.map((e) => [e.subject, e]));
+        assert.equal(byS.get('Re: Relatório trimestral')!.threadId, byS.get('Relatório trimestral')!.threadId, 'the reply is in its parent\'s thread');
+        assert.notEqual(byS.get('outro assunto')!.threadId, byS.get('Relatório trimestral')!.threadId);
+        for (const n of [a, b]) {
+          assert.equal(existsSync(join(n.dataDir, 'threads.sqlite')), false, `no threads.sqlite in ${n.dataDir}`);
+          assert.equal(existsSync(join(n.dataDir, 'email-ids.sqlite')), false, `no email-ids.sqlite in ${n.dataDir}`);
+        }
+
+        // a move on B (Email/set mailboxIds) keeps the Email's id, and A answers it too
+        const [boxes] = await jmap(onB, reader, [['Mailbox/get', { accountId: accountOf(reader), properties: ['name', 'role'] }, 'm']]);
+        const archive = (boxes.list as { id: string; role: string | null }[]).find((x) => x.role === 'archive')!;
+        const moved = byS.get('outro assunto')!;
+        const [set] = await jmap(onB, reader, [['Email/set', { accountId: accountOf(reader), update: { [moved.id]: { mailboxIds: { [archive.id]: true } } } }, 's']]);
+        assert.ok((set.updated as Record<string, unknown>)[moved.id] !== undefined, JSON.stringify(set));
+        const after = await emails(onA, reader);
+        assert.deepEqual(after.find((e) => e.subject === 'outro assunto'), moved, 'A: the moved Email has its id and thread still');
+
+        // text inside a word, on B: found as the files backend finds it
+        const [q] = await jmap(onB, reader, [['Email/query', { accountId: accountOf(reader), filter: { subject: 'mestral' } }, 'q']]);
+        assert.deepEqual([...(q.ids as string[])].sort(), [byS.get('Re: Relatório trimestral')!.id, byS.get('Relatório trimestral')!.id].sort());
+      } finally {
+        await a.destroy();
+        await b.destroy();
+      }
+    }));
+});
