@@ -12,10 +12,9 @@
  *   search  JMAP Email/query (text "tangerina", newest first, limit 50) + Email/get as above;
  *           Dovecot: UID SEARCH TEXT tangerina, then UID FETCH of the newest 50 found.
  * Latency is wall time per round, client to answer, as p50 and p99 (ms). correio's cold page
- * is the first look at the folder; its cold search is the next request, while the background
- * indexer is still reading the 100,000 messages written behind the server's back (the search
- * reads what is not indexed yet itself); the rounds are measured once the indexer is done
- * (its time is printed).
+ * is the first look at the folder; its cold search is the next request, which waits for the
+ * background indexer to have read the 100,000 messages written behind the server's back (the
+ * time the indexer took is printed); the rounds are measured with it done.
  * Standards: RFC 8620/8621 (JMAP), RFC 9051 (IMAP FETCH/SEARCH), RFC 8970 (PREVIEW).
  * Security: loopback only; the Dovecot process runs as an unprivileged user when started by root.
  * Limitations: one client at a time; Dovecot without an FTS plugin (its default) reads every
@@ -203,10 +202,9 @@ export async function runJmapBench(o: JmapBenchOptions): Promise<Record<string, 
       const want = filter.text ? Math.min(50, Math.ceil(o.messages / 1000)) : Math.min(50, o.messages);
       if ((r[1][1].list as unknown[]).length !== want) throw new Error(`jmap: ${(r[1][1].list as unknown[]).length} emails, wanted ${want}`);
     };
-    // the cold page lists the folder; the first search comes while the background indexer
-    // (index-warmer.ts) reads the messages written behind the server's back, and reads those
-    // not indexed yet itself; the rounds after are measured with the indexer done, as a mail
-    // client lives with it
+    // the cold page lists the folder; the first search then waits for the background indexer
+    // (index-warmer.ts) to have read the messages written behind the server's back; the rounds
+    // after are measured with both done, as a mail client lives with them
     const t1 = performance.now();
     await page({ inMailbox: inbox })();
     const coldPage = performance.now() - t1;

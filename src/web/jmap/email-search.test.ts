@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { MailFolderStore } from '../../core/index.js';
 import { MaildirFolders, MaildirStore, SqliteSearchIndex } from '../../mailbox/index.js';
-import { EmailSearch, syncLimit, type IndexedEmail } from './email-search.js';
+import { EmailSearch, type IndexedEmail } from './email-search.js';
 import { accountIdOf } from './mail-ids.js';
 
 const user = 'alice@example.org';
@@ -69,15 +69,4 @@ void test('a file still being written (shorter than its listed size) is not inde
     await writeFile(file, whole);
     await search.catchUp(user, emails, folders);
     assert.deepEqual([...(await index.search(accountIdOf(user), ['tangerina']))], [long.id]);
-  }));
-
-void test('a search while more than syncLimit messages wait for the background catch-up does not wait: every unindexed message is a candidate', () =>
-  withStore(async ({ store, folders, index }) => {
-    for (let i = 0; i < syncLimit + 5; i++) await store.deliver(user, mail(`m${i}`, i === 7 ? 'the tangerina' : `body ${i}`), { uniqueKey: `m${i}` });
-    const emails = await emailsOf(folders);
-    // a store whose reads never end: a search that waited for the catch-up would never answer
-    const stuck = { open: () => new Promise<never>(() => undefined) } as unknown as MailFolderStore;
-    const search = new EmailSearch(index);
-    const hits = await search.candidates(user, emails, stuck, ['tangerina']);
-    assert.equal(hits.size, emails.length);
   }));

@@ -14,14 +14,15 @@
  * Security: the indexes are asked for the account's own documents only.
  * A catch-up is complete only when every message was read whole (one that cannot be opened,
  * or is shorter than its listed size: still being written by another program, is read again
- * at the next catch-up, and a view or search asks again). A text search never misses a message
- * the index does not hold yet: those are candidates too, which the exact conditions then read
- * (email-query.ts), so a search after a bulk import is answered at once and exactly, reading
- * what is not indexed yet, instead of waiting for the whole background catch-up.
- * Limitations: when more than `syncLimit` messages are new (a bulk import), neither the view
- *   nor a search waits: those messages are each their own Thread until the background
- *   catch-up has read them, and then join their conversations (their threadId changes once);
- *   a search reads each of them meanwhile (slower than the index, as exact).
+ * at the next catch-up, and a view or search asks again). A text search waits for the
+ * catch-up, then never misses a message the index still does not hold: those are candidates
+ * too, which the exact conditions then read (email-query.ts).
+ * Limitations: when more than `syncLimit` messages are new (a bulk import), the view does not
+ *   wait: those messages are each their own Thread until the background catch-up has read
+ *   them, and then join their conversations (their threadId changes once). A text search
+ *   waits for the catch-up: reading the messages not indexed yet itself instead (tried) was
+ *   4.6 times slower at 20,000 messages, as it read them all a second time beside the indexer
+ *   (docs/performance.md).
  */
 import { buffer } from 'node:stream/consumers';
 import type { MailFolderStore, MailSearchIndex, MailThreadIndex, ThreadDoc } from '../../core/index.js';
@@ -127,18 +128,16 @@ export class EmailSearch {
   }
 
   /**
-   * The Emails whose text may hold every string: the index's hits and every Email it does not
-   * hold (a few new ones are indexed first; more are left to the background catch-up).
+   * The Emails whose text may hold every string, after a catch-up with `emails`: the index's
+   * hits and every Email it still does not hold (not read whole: see above).
    */
   async candidates(user: string, emails: readonly IndexedEmail[], folders: MailFolderStore, words: readonly string[]): Promise<ReadonlySet<string>> {
     if (!this.index) return storeCandidates(user, emails, folders, words);
     const accountId = accountIdOf(user);
     const state = await this.#state(accountId);
-    const unindexed = (): IndexedEmail[] => emails.filter((e) => !state.texts.has(e.id));
-    if (unindexed().length <= syncLimit) await this.catchUp(user, emails, folders);
-    else if (!this.#busy.has(accountId)) void this.catchUp(user, emails, folders).catch(() => undefined);
+    await this.catchUp(user, emails, folders);
     // taken before the search: an Email counted as indexed was added before the search ran
-    const rest = unindexed();
+    const rest = emails.filter((e) => !state.texts.has(e.id));
     const hits = await this.index.search(accountId, words);
     for (const e of rest) hits.add(e.id);
     return hits;
