@@ -16,7 +16,7 @@
  */
 import type { Config } from '../config/index.js';
 import { PgDkimKeys, type DkimKeyRow } from '../directory/index.js';
-import { checkedKeyNames, generateDkimKey, keyRecordName, loadDkimKeys, newDkimKeyPem, signingKeyOf, type KeyAlgorithm, type SigningKey } from '../policy/index.js';
+import { checkedKeyNames, dkimKeyDir, generateDkimKey, keyRecordName, loadDkimKeys, newDkimKeyPem, signingKeyOf, type KeyAlgorithm, type SigningKey } from '../policy/index.js';
 import { isPostgresUrl } from '../util/index.js';
 
 /** how often the keys are read again from PostgreSQL */
@@ -60,8 +60,9 @@ export async function loadSigningKeys(config: Config): Promise<{ keys: KeyMap; p
  * (files), a row of dkim_keys (PostgreSQL). An Error with a readable message when the names are
  * bad or the key exists already ("exists already" in it).
  */
-export async function makeDkimKey(config: Config, domain: string, selector: string, algorithm: KeyAlgorithm): Promise<{ where: string; name: string; value: string }> {
+export async function makeDkimKey(config: Config, domain: string, selector: string, algorithm: KeyAlgorithm, opts: { inactive?: boolean } = {}): Promise<{ where: string; name: string; value: string }> {
   if (!isPostgresUrl(config.storage.url)) {
+    if (opts.inactive) throw new KeyStateError('a key file signs from the next start or reload: make it when it is to sign (an inactive key needs [storage] url = "postgres://…")');
     const made = generateDkimKey(config.dataDir, domain, selector, algorithm);
     return { where: made.file, name: made.name, value: made.value };
   }
@@ -69,12 +70,52 @@ export async function makeDkimKey(config: Config, domain: string, selector: stri
   const { pem, value } = newDkimKeyPem(algorithm);
   const table = await PgDkimKeys.open(config.storage.url);
   try {
-    const row = { ...names, algorithm: algorithm === 'ed25519' ? 'ed25519-sha256' : 'rsa-sha256', privateKey: pem, active: true };
+    const row = { ...names, algorithm: algorithm === 'ed25519' ? 'ed25519-sha256' : 'rsa-sha256', privateKey: pem, active: opts.inactive !== true };
     if (!(await table.add(row))) throw new Error(`a key for selector ${names.selector} of ${names.domain} exists already in PostgreSQL`);
   } finally {
     await table.close();
   }
   return { where: `PostgreSQL (dkim_keys, shared by every node)`, name: keyRecordName(names.domain, names.selector), value };
+}
+
+/** A key state change that the configuration's key store cannot make (files), or of a key that does not exist. */
+export class KeyStateError extends Error {}
+
+/** Every key of the configuration: DOMAIN, SELECTOR, algorithm, whether it signs, and where it is. */
+export async function listDkimKeys(config: Config): Promise<{ domain: string; selector: string; algorithm: string; active: boolean; where: 'file' | 'postgres' }[]> {
+  const out: { domain: string; selector: string; algorithm: string; active: boolean; where: 'file' | 'postgres' }[] = [];
+  const seen = new Set<string>();
+  if (isPostgresUrl(config.storage.url)) {
+    const table = await PgDkimKeys.open(config.storage.url);
+    try {
+      for (const r of await table.list()) {
+        out.push({ domain: r.domain, selector: r.selector, algorithm: r.algorithm, active: r.active, where: 'postgres' });
+        seen.add(`${r.domain}/${r.selector}`);
+      }
+    } finally {
+      await table.close();
+    }
+  }
+  for (const list of loadDkimKeys(config.dataDir).keys.values()) {
+    for (const k of list) if (!seen.has(`${k.domain}/${k.selector}`)) out.push({ domain: k.domain, selector: k.selector, algorithm: k.algorithm, active: true, where: 'file' });
+  }
+  return out.sort((x, y) => x.domain.localeCompare(y.domain) || x.selector.localeCompare(y.selector));
+}
+
+/**
+ * Makes a key in PostgreSQL sign or stop signing (a rotation: the new selector once its record
+ * is published, then the old one off), on every node within `refreshMs`. KeyStateError with
+ * files (a file signs while it is there) or for a key PostgreSQL does not have.
+ */
+export async function setDkimKeyActive(config: Config, domain: string, selector: string, active: boolean): Promise<void> {
+  const names = checkedKeyNames(domain, selector);
+  if (!isPostgresUrl(config.storage.url)) throw new KeyStateError(`with "file:" storage a key signs while its file is in ${dkimKeyDir(config.dataDir)}: move ${names.domain}/${names.selector}.pem in or out, then correio reload`);
+  const table = await PgDkimKeys.open(config.storage.url);
+  try {
+    if (!(await table.setActive(names.domain, names.selector, active))) throw new KeyStateError(`no key for selector ${names.selector} of ${names.domain} in PostgreSQL`);
+  } finally {
+    await table.close();
+  }
 }
 
 /** What the admin API needs of the keys (read now, and a new one made where they are kept). */

@@ -16,7 +16,7 @@ export { planPrivileges, assumePrivileges, PrivilegeError, type PrivilegePlan, t
 export { findSystemUser, type SystemUser } from './system-users.js';
 export { askPublic, publicSocketPath, verifyAddresses, MAX_LISTED, type PublicResponse, type Verdict } from './public-socket.js';
 export { maildropDir, writeMaildrop, type MaildropEnvelope } from './maildrop.js';
-export { DkimKeyring, dkimKeysOf, loadSigningKeys, makeDkimKey } from './dkim-keyring.js';
+export { DkimKeyring, KeyStateError, dkimKeysOf, listDkimKeys, loadSigningKeys, makeDkimKey, setDkimKeyActive } from './dkim-keyring.js';
 export { migrateToPostgres, type MigrationReport } from './storage-migration.js';
 export { exportToFiles, exportedConfig, type ExportReport } from './storage-export.js';
 export { MigrationBusyError, MigrationCheckError } from './storage-copy.js';

@@ -74,6 +74,11 @@ export class PgDkimKeys {
     });
   }
 
+  /** Makes a key sign (active) or not; false when (domain, selector) has no key. */
+  setActive(domain: string, selector: string, active: boolean): Promise<boolean> {
+    return this.#run(async () => (await this.pool.query('UPDATE dkim_keys SET active = $3 WHERE domain = $1 AND selector = $2', [domain, selector, active])).rowCount === 1);
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }

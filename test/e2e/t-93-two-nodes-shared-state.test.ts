@@ -2,7 +2,8 @@
  * Issue 17: what each node keeps locally is nothing that matters. Two `correio serve` nodes
  * (data directories of their own) on one PostgreSQL database with the mailboxes in it:
  * - a DKIM key made with `correio dkim keygen` through node A's configuration signs mail
- *   submitted on node B, without a reload and with no key file in B's data directory;
+ *   submitted on node B, without a reload and with no key file in B's data directory; a
+ *   rotation (a new key made inactive, activated, the old one deactivated) is followed by B;
  * - a conversation delivered through node A has the same Email ids and Thread ids over JMAP on
  *   both nodes, and none of them keeps threads.sqlite or email-ids.sqlite;
  * - a JMAP Email moved on node B keeps its id on node A (the aliases are shared);
@@ -82,22 +83,38 @@ void describe('t-93 two nodes on one PostgreSQL: DKIM keys, Email and Thread ids
         assert.equal(existsSync(join(a.dataDir, 'dkim')), false, 'no key file on A');
         const records = await runCli(['dns', 'records', 'dc.uece.br', '--config', b.configFile]);
         assert.ok(records.stdout.includes(k.stdout.trim().split('\n').pop()!), 'B prints the record of the key made through A');
-        await waitFor(
-          'B to sign with the key made through A',
-          async () => {
-            const marker = `signed-${Date.now()}`;
-            const r = await fetch(`${onB}/api/v1/messages`, {
-              method: 'POST',
-              headers: { authorization: auth(writer), 'content-type': 'application/json' },
-              body: JSON.stringify({ from: writer, to: [reader], subject: marker, text: 'assinado' }),
-            });
-            assert.equal(r.status, 202, await r.clone().text());
-            const m = await waitFor('the submitted message', async () => (await bodies(db.url)).find((t) => t.includes(marker)));
-            return /^DKIM-Signature:[^]*?d=dc\.uece\.br;[^]*?s=shared1;/m.test(m) || undefined;
-          },
-          30_000,
-          500,
-        );
+        // the selectors of the DKIM signatures of a message submitted on B now
+        const selectorsOnB = async (): Promise<string[]> => {
+          const marker = `signed-${Date.now()}-${Math.random()}`;
+          const r = await fetch(`${onB}/api/v1/messages`, {
+            method: 'POST',
+            headers: { authorization: auth(writer), 'content-type': 'application/json' },
+            body: JSON.stringify({ from: writer, to: [reader], subject: marker, text: 'assinado' }),
+          });
+          assert.equal(r.status, 202, await r.clone().text());
+          const m = await waitFor('the submitted message', async () => (await bodies(db.url)).find((t) => t.includes(marker)));
+          const head = m.slice(0, m.indexOf('\r\n\r\n')).replace(/\r\n[ \t]+/g, ' ');
+          return [...head.matchAll(/^DKIM-Signature:.*?\bd=dc\.uece\.br;.*?\bs=([a-z0-9]+);/gim)].map((x) => x[1]).sort();
+        };
+        const signsWith = (want: string[], what: string): Promise<true> =>
+          waitFor(what, async () => JSON.stringify(await selectorsOnB()) === JSON.stringify(want) || undefined, 30_000, 500);
+        await signsWith(['shared1'], 'B to sign with the key made through A');
+        // a rotation: a new key kept inactive while its record is published, then switched on
+        // and the old one off, each through A's configuration, each seen by B
+        const k2 = await runCli(['dkim', 'keygen', 'dc.uece.br', '--selector', 'shared2', '--algorithm', 'ed25519', '--inactive', '--config', a.configFile]);
+        assert.equal(k2.code, 0, k2.stderr);
+        assert.match(k2.stdout, /shared2\._domainkey\.dc\.uece\.br\. IN TXT "v=DKIM1; k=ed25519; p=/);
+        const listed = await runCli(['dkim', 'list', '--config', b.configFile]);
+        assert.equal(listed.stdout, 'dc.uece.br shared1 ed25519-sha256 active postgres\ndc.uece.br shared2 ed25519-sha256 inactive postgres\n');
+        assert.deepEqual(await selectorsOnB(), ['shared1'], 'an inactive key does not sign');
+        for (const [op, sel] of [['activate', 'shared2'], ['deactivate', 'shared1']]) {
+          const r = await runCli(['dkim', op, 'dc.uece.br', sel, '--config', a.configFile]);
+          assert.equal(r.code, 0, r.stderr);
+        }
+        await signsWith(['shared2'], 'B to sign with the new key only');
+        const none = await runCli(['dkim', 'activate', 'dc.uece.br', 'nokey', '--config', a.configFile]);
+        assert.equal(none.code, 65);
+        assert.equal(none.stderr, 'correio: no key for selector nokey of dc.uece.br in PostgreSQL\n');
         assert.equal(existsSync(join(b.dataDir, 'dkim')), false, 'no key file on B');
 
         // a conversation delivered through A: the reply first, then its parent, then one more
