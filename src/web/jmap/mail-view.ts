@@ -125,13 +125,35 @@ function parseState(state: string): Map<string, FolderState> | undefined {
 }
 
 /**
+ * Whether a message of `last` is no longer in its folder (cheap: UIDs are never given again, so
+ * a folder lost none when it holds as many UIDs below the old UIDNEXT as it had messages).
+ */
+function anyGone(last: AccountView, folders: readonly { folder: string; snap: FolderSnapshot }[]): boolean {
+  const before = new Map(last.mailboxes.map((m) => [m.folder, m]));
+  for (const { folder, snap } of folders) {
+    const m = before.get(folder);
+    if (!m) continue;
+    before.delete(folder);
+    if (m.uidValidity !== snap.uidValidity) return m.totalEmails > 0;
+    let kept = 0;
+    for (const msg of snap.messages) if (msg.uid < m.uidNext) kept++;
+    if (kept !== m.totalEmails) return true;
+  }
+  return [...before.values()].some((m) => m.totalEmails > 0);
+}
+
+/**
  * The moves since `last` that kept a message's store key: [new place id, the Email id it
  * carries] for each message at a place not in `last` under an id not in `last`, whose key an
  * Email of `last` no longer in the account had (one new place per such Email).
  */
-function movesSince(last: AccountView, folders: readonly { tag: string; snap: FolderSnapshot }[], aliases: ReadonlyMap<string, string>): [string, string][] {
+function movesSince(last: AccountView, folders: readonly { folder: string; snap: FolderSnapshot }[], aliases: ReadonlyMap<string, string>, user: string): [string, string][] {
+  if (!anyGone(last, folders)) return [];
   const now: { place: string; key: string }[] = [];
-  for (const { tag, snap } of folders) for (const m of snap.messages) now.push({ place: `e${messageSuffix(tag, snap.uidValidity, m.uid)}`, key: m.key });
+  for (const { folder, snap } of folders) {
+    const tag = folderTag(user, folder);
+    for (const m of snap.messages) now.push({ place: `e${messageSuffix(tag, snap.uidValidity, m.uid)}`, key: m.key });
+  }
   const ids = new Set(now.map((m) => aliases.get(m.place) ?? m.place));
   const gone = new Map<string, string>();
   for (const e of last.emails) if (!ids.has(e.id)) gone.set(e.key, e.id);
@@ -198,7 +220,7 @@ export class MailView {
     const last = this.#last.get(user);
     if (last && this.#stamps.get(user) === `${threadGeneration}.${aliases.size}\n${folderStamp}`) return last;
     // moves that kept the store key (IMAP, another Maildir program): recorded before ids are given
-    if (last) await this.moved(user, movesSince(last, entries.map((e, i) => ({ tag: folderTag(user, e.name), snap: snaps[i] })), aliases));
+    if (last) await this.moved(user, movesSince(last, entries.map((e, i) => ({ folder: e.name, snap: snaps[i] })), aliases, user));
     let stamp = `${threadGeneration}.${aliases.size}\n${folderStamp}`;
     const names = new Set(entries.map((e) => e.name));
     const mailboxes: MailboxRecord[] = [];
