@@ -20,8 +20,9 @@
  * median(correio) ÷ median(Postfix) of runs measured in this same invocation.
  * Settings (environment): BENCH_MESSAGES=5000 BENCH_SESSIONS=20 BENCH_SIZE=5120 BENCH_RUNS=3
  *   BENCH_SCENARIOS=raw,accept,relay,maildir[,checks][,jmap][,imap] BENCH_LOAD=auto|smtp-source|ts BENCH_PEER=auto|none
- *   BENCH_PROFILE=1 (first an extra, uncounted correio run per scenario with V8's CPU profiler on
- *   during the measured window: profile-hook.ts; the summary is printed, the profile kept)
+ *   BENCH_PROFILE=1 (first an extra, uncounted run per scenario of correio and of each correio-pN
+ *   row (its server process) with V8's CPU profiler on during the measured window:
+ *   profile-hook.ts; the summary is printed, the profile kept)
  *   BENCH_CORREIO_NODE_FLAGS="--flag ..." (extra node flags for correio, for what-if runs)
  *   BENCH_THREADS=1 (correio's main thread and other threads' CPU in the measured window)
  *   BENCH_PROCESSES=1,2 (correio rows with `[smtp] processes` = each; 2 and up are the rows
@@ -320,12 +321,15 @@ async function main(): Promise<void> {
     return r;
   };
   if (PROFILE) {
+    // correio and each correio-pN row (its server process: the acceptors are not signalled)
     for (const scenario of SCENARIOS.filter((x) => x !== 'raw' && x !== 'jmap' && x !== 'imap')) {
-      try {
-        const s = await runOnce(scenario, 'correio', true);
-        console.log(`profile run ${scenario} correio (not counted): accept ${s.accept.toFixed(0)} msg/s${s.e2e ? `, end-to-end ${s.e2e.toFixed(0)} msg/s` : ''}`);
-      } catch (e) {
-        console.log(`profile run ${scenario} correio: FAILED: ${(e as Error).message}`);
+      for (const mta of ['correio' as const, ...CORREIOS.filter((m) => processesOf(m) > 1)]) {
+        try {
+          const s = await runOnce(scenario, mta, true);
+          console.log(`profile run ${scenario} ${mta} (not counted): accept ${s.accept.toFixed(0)} msg/s${s.e2e ? `, end-to-end ${s.e2e.toFixed(0)} msg/s` : ''}`);
+        } catch (e) {
+          console.log(`profile run ${scenario} ${mta}: FAILED: ${(e as Error).message}`);
+        }
       }
     }
   }

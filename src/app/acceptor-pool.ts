@@ -110,7 +110,10 @@ export class AcceptorPool {
     const a: Acceptor = { child, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)) };
     this.#acceptors.push(a);
     child.on('message', (m: AcceptorNotice) => {
-      if (m.t === 'ready') this.#giveListeners(a);
+      if (m.t === 'ready') {
+        // no SMTP/LMTP listener configured: nothing to accept on, ready as it is
+        if (this.#giveListeners(a) === 0) readied();
+      }
       else if (m.t === 'accepting') readied();
       else if (m.t === 'queued') void this.#queued(m.envelopes, m.places);
       else if (m.t === 'auth-failed') {
@@ -132,13 +135,17 @@ export class AcceptorPool {
     return a;
   }
 
-  /** Passes each listening socket to a ready acceptor (its descriptor goes with the order; ours stays open). */
-  #giveListeners(a: Acceptor): void {
+  /**
+   * Passes each listening socket to a ready acceptor (its descriptor goes with the order; ours
+   * stays open); returns how many.
+   */
+  #giveListeners(a: Acceptor): number {
     const shared = this.#opts.listeners();
     for (const l of shared) {
       const order: AcceptorOrder = { t: 'listen', mode: l.mode, local: l.local, count: shared.length };
       a.child.send(order, l.handle as unknown as net.Server, { keepOpen: true }, () => undefined);
     }
+    return shared.length;
   }
 
   async #queued(envelopes: Envelope[], places: Record<MessageId, SegRef>): Promise<void> {

@@ -9,12 +9,14 @@
  * A reload (SIGHUP) replaces the acceptor; mail flows through the new one. With two acceptors
  * (processes = 3) mail flows through the one left while the other is killed, and a client's
  * connections stay within the sum of the acceptors' shares of the per-IP limit; with one
- * (processes = 2) the limit is exact. AUTH failures count across processes: IMAP's (the
+ * (processes = 2) the limit is exact, and an LMTP UNIX socket is shared too. AUTH failures count across processes: IMAP's (the
  * server's) in the acceptor's SMTP AUTH, and the acceptor's in IMAP.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
 import { freePort, LineClient } from '../helpers/net.js';
 import { startSiteProcess, waitFor } from '../helpers/site.js';
 
@@ -218,12 +220,12 @@ void test('processes = 3: two acceptors on the shared socket; the per-IP limit i
   }
 });
 
-void test('processes = 2: the per-IP limit is exact; AUTH failures count across the server and the acceptor', async () => {
+void test('processes = 2: the per-IP limit is exact; an LMTP UNIX socket is shared too; AUTH failures count across the server and the acceptor', async () => {
   const imapPort = await freePort('127.0.0.1');
   const site = await startSiteProcess({
     ...opts,
     smtp: { processes: 2, max_connections_per_ip: 3, auth_on_mx: true },
-    tables: `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n[auth]\nmax_failures_per_address = 2\nfailure_delay = "1s"\n`,
+    tables: `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n[auth]\nmax_failures_per_address = 2\nfailure_delay = "1s"\n[lmtp]\nlisten = ["unix:lmtp.sock"]\n`,
   });
   try {
     const server = site.child!.pid!;
@@ -231,6 +233,18 @@ void test('processes = 2: the per-IP limit is exact; AUTH failures count across 
     const held = await greetings(site, 4);
     assert.deepEqual([held.greeted, held.refused], [3, 1], 'one acceptor: the whole limit');
     for (const c of held.clients) c.close();
+    // the LMTP UNIX socket is shared the same way: a message through it is delivered
+    const lmtp = await new Promise<LineClient>((resolve, reject) => {
+      const sock = net.connect(join(site.dir, 'lmtp.sock'), () => resolve(new LineClient(sock)));
+      sock.once('error', reject);
+    });
+    assert.match((await lmtp.readReply()) ?? '', /^220 .*LMTP/);
+    await lmtp.command('LHLO unix.test');
+    lmtp.write('MAIL FROM:<l@test.example>\r\nRCPT TO:<u@localhost>\r\nDATA\r\n');
+    for (const want of [/^250/, /^250/, /^354/]) assert.match((await lmtp.readReply()) ?? '', want);
+    assert.match((await lmtp.command('Subject: unix\r\nX-Test-Id: over-lmtp\r\n\r\nhi\r\n.')) ?? '', /^250/);
+    lmtp.close();
+    await site.waitForMessages('u@localhost', 1);
     const imapLogin = async (password: string, from = '127.0.0.1'): Promise<string> => {
       const c = await LineClient.connect(imapPort, '127.0.0.1', from);
       try {
