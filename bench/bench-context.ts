@@ -34,8 +34,8 @@ export interface BenchContext {
   load(port: number, to: string): Promise<number>;
   /** the same load split across ports (messages and sessions shared out); resolves with the wall ms until all ended */
   loadSplit(ports: number[], to: string): Promise<number>;
-  /** runs `run` as the measured window, counting the CPU of cpuPid's process tree */
-  measure(run: () => Promise<{ acceptMs: number; e2eMs?: number }>, cpuPid: () => number | undefined): Promise<Sample>;
+  /** runs `run` as the measured window, counting the CPU of cpuPid's process tree (and of morePids' trees) */
+  measure(run: () => Promise<{ acceptMs: number; e2eMs?: number }>, cpuPid: () => number | undefined, morePids?: () => number[]): Promise<Sample>;
   /** starts correio in `work`, runs f, stops it */
   withCorreio<T>(work: string, opts: CorreioOptions, profile: boolean, f: (c: CorreioInstance) => Promise<T>): Promise<T>;
 }

@@ -68,14 +68,23 @@ export function report(rows: Row[], o: { messages: number; size: number; session
     for (const x of r.samples) if (x.idle) console.log(`  ${formatIdle(x.idle)}`);
   }
   // issue 15: what the inbound checks cost (checks-scenario.ts), against maildir of this same run
-  const checks = rows.find((r) => r.scenario === 'checks' && r.samples.length > 0);
-  const plain = rows.find((r) => r.scenario === 'maildir' && r.mta === 'correio' && r.samples.length > 0);
-  if (checks && plain) {
-    const acc = median(checks.samples.map((x) => x.accept)) / median(plain.samples.map((x) => x.accept));
-    const e2e = (rs: Row): number[] => rs.samples.flatMap((x) => (x.e2e === undefined ? [] : [x.e2e]));
+  const e2e = (rs: Row): number[] => rs.samples.flatMap((x) => (x.e2e === undefined ? [] : [x.e2e]));
+  const acc = (rs: Row): number => median(rs.samples.map((x) => x.accept));
+  for (const mta of ['correio', 'postfix'] as const) {
+    const checks = rows.find((r) => r.scenario === 'checks' && r.mta === mta && r.samples.length > 0);
+    const plain = rows.find((r) => r.scenario === 'maildir' && r.mta === mta && r.samples.length > 0);
+    if (!checks || !plain) continue;
     const e = e2e(checks).length && e2e(plain).length ? median(e2e(checks)) / median(e2e(plain)) : undefined;
+    const cpu = (rs: Row): number[] => rs.samples.flatMap((x) => (x.cpuMsPerMsg === undefined ? [] : [x.cpuMsPerMsg]));
+    const c = cpu(checks).length && cpu(plain).length ? median(cpu(checks)) / median(cpu(plain)) : undefined;
     console.log(`
-checks on ÷ off (correio, maildir load): accept ${acc.toFixed(2)}${e === undefined ? '' : `, end-to-end ${e.toFixed(2)}`} (goal: checks cost under 20 %, i.e. ≥ 0.80)`);
+checks on ÷ off (${mta}, maildir load): accept ${(acc(checks) / acc(plain)).toFixed(2)}${e === undefined ? '' : `, end-to-end ${e.toFixed(2)}`}${c === undefined ? '' : `, CPU per message ${c.toFixed(2)}`}${mta === 'correio' ? ' (goal: checks cost under 20 %, i.e. ≥ 0.80)' : ''}`);
+  }
+  const cc = rows.find((r) => r.scenario === 'checks' && r.mta === 'correio' && r.samples.length > 0);
+  const pc = rows.find((r) => r.scenario === 'checks' && r.mta === 'postfix' && r.samples.length > 0);
+  if (cc && pc) {
+    const e = e2e(cc).length && e2e(pc).length ? median(e2e(cc)) / median(e2e(pc)) : undefined;
+    console.log(`checks on, correio ÷ Postfix: accept ${(acc(cc) / acc(pc)).toFixed(2)}${e === undefined ? '' : `, end-to-end ${e.toFixed(2)}`} (goal: correio stays ahead, > 1)`);
   }
   if (ratios.length > 0) {
     console.log('\n| ratio correio ÷ Postfix | MTA | accept | end-to-end | target |\n|---|---|---|---|---|');

@@ -1,16 +1,14 @@
 /**
  * @module peers
- * The programs the bench runs against correio: Postfix's smtp-source and smtp-sink, a full
- * Postfix instance of our own (postfix -c <tmp dir>, on 127.0.0.1:<high port>), a fallback
+ * The programs the bench runs against correio: Postfix's smtp-source and smtp-sink, a fallback
  * sink written here when smtp-sink is absent, a "black hole" next hop that accepts TCP and never
- * answers, plus process, CPU and file-count helpers.
+ * answers, plus process, CPU and file-count helpers. (The full Postfix instance: postfix-peer.ts.)
  * Standards: RFC 5321 §4.1 (the fallback sink speaks just enough SMTP to count messages).
- * Security: loopback only; every child is tracked and killed by killAll(); Postfix is started
- *   from a generated main.cf/master.cf in a temp dir and never on port 25.
- * Limitations: Postfix as a peer needs root and the installed postfix package; smtp-source and
- *   smtp-sink may also come from an unpacked .deb (BENCH_POSTFIX_DIR).
+ * Security: loopback only; every child is tracked and killed by killAll(), which also runs the
+ *   stop hooks (postfix-peer.ts stops its Postfix there).
+ * Limitations: smtp-source and smtp-sink may also come from an unpacked .deb (BENCH_POSTFIX_DIR).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
@@ -24,6 +22,12 @@ export function track(c: ChildProcess): ChildProcess {
   children.add(c);
   c.once('exit', () => children.delete(c));
   return c;
+}
+
+/** Registers a synchronous hook for killAll (a Postfix stop); the returned function removes it. */
+export function addStopHook(h: () => void): () => void {
+  stopHooks.add(h);
+  return () => stopHooks.delete(h);
 }
 
 /** Runs synchronously at exit: kills every tracked child, runs stop hooks (Postfix stop). */
@@ -100,7 +104,7 @@ export interface PostfixTools {
   from: string;
 }
 
-function executable(p: string): boolean {
+export function executable(p: string): boolean {
   try {
     fs.accessSync(p, fs.constants.X_OK);
     return true;
@@ -399,171 +403,4 @@ export function machineJiffies(): { busy: number; total: number } {
   const total = v.reduce((a, b) => a + b, 0);
   const idle = (v[3] ?? 0) + (v[4] ?? 0);
   return { busy: total - idle, total };
-}
-
-// ---------------------------------------------------------------- Postfix instance
-
-export type PostfixMode = 'hold' | 'relay' | 'maildir';
-
-export interface PostfixInstance {
-  port: number;
-  queueDir: string;
-  maildir: string;
-  masterPid(): number | undefined;
-  stop(): Promise<void>;
-}
-
-/** Why a full Postfix cannot run here, or undefined if it can. */
-export function postfixUnavailable(): string | undefined {
-  if (!executable('/usr/sbin/postfix') || !executable('/usr/lib/postfix/sbin/master')) {
-    return 'the postfix package is not installed (scripts/bench-setup.sh --install, as root)';
-  }
-  if (process.getuid?.() !== 0) return 'Postfix needs root to start (run the bench as root)';
-  return undefined;
-}
-
-function postfixCmd(conf: string, args: string[]): { status: number | null; out: string } {
-  const r = spawnSync('/usr/sbin/postfix', ['-c', conf, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-}
-
-/**
- * Which Postfix setup to compare against (BENCH_POSTFIX_CONFIG):
- * - "tuned" (default): no chroot, no reverse lookup of the client, DNS lookups disabled; the
- *   fastest Postfix we know how to set up here, so the ratio is conservative.
- * - "anchor": the setup of ../shared/bench/anchors.md, which the issues' numbers come from:
- *   Debian's master.cf as shipped (smtpd, cleanup and the others chrooted; the chroot prepared by
- *   Debian's configure-instance.sh) and Debian's defaults for client lookups.
- */
-export function postfixConfig(): 'tuned' | 'anchor' {
-  const v = process.env.BENCH_POSTFIX_CONFIG ?? 'tuned';
-  if (v !== 'tuned' && v !== 'anchor') throw new Error(`BENCH_POSTFIX_CONFIG must be "tuned" or "anchor", not "${v}"`);
-  return v;
-}
-
-/**
- * Starts Postfix from its own config directory under work: listening on 127.0.0.1:<free port>
- * only, queue in work, logging to work/postfix.log. Modes as in anchors.md: hold (every message
- * to the hold queue), relay (to the sink), maildir (local(8) into work/maildir/ via an alias).
- */
-export async function startPostfix(work: string, mode: PostfixMode, sinkPort: number): Promise<PostfixInstance> {
-  const anchor = postfixConfig() === 'anchor';
-  const conf = path.join(work, 'pf-etc');
-  const queueDir = path.join(work, 'pf-queue');
-  const dataDir = path.join(work, 'pf-data');
-  const maildir = path.join(work, 'maildir') + '/';
-  await fsp.mkdir(conf, { recursive: true });
-  await fsp.mkdir(queueDir, { recursive: true });
-  await fsp.mkdir(dataDir, { recursive: true });
-  await fsp.chmod(work, 0o755);
-  const pw = spawnSync('id', ['-u', 'postfix'], { encoding: 'utf8' });
-  const nobody = spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' });
-  fs.chownSync(dataDir, Number(pw.stdout.trim()), 0);
-  if (mode === 'maildir') {
-    await fsp.mkdir(maildir, { recursive: true });
-    fs.chownSync(maildir, Number(nobody.stdout.trim()), 65534);
-  }
-  const port = await freePort();
-  const main = [
-    'compatibility_level = 3.6',
-    `queue_directory = ${queueDir}`,
-    `data_directory = ${dataDir}`,
-    'command_directory = /usr/sbin',
-    'daemon_directory = /usr/lib/postfix/sbin',
-    'meta_directory = /etc/postfix',
-    'shlib_directory = /usr/lib/postfix',
-    'mail_owner = postfix',
-    'setgid_group = postdrop',
-    'myhostname = pfbench.localhost',
-    'mydomain = localhost',
-    'myorigin = $myhostname',
-    'mydestination = localhost, $myhostname',
-    'inet_interfaces = 127.0.0.1',
-    'inet_protocols = ipv4',
-    'mynetworks = 127.0.0.0/8',
-    `relayhost = [127.0.0.1]:${sinkPort}`,
-    'default_transport = smtp',
-    'relay_transport = smtp',
-    'smtp_dns_support_level = disabled',
-    ...(anchor ? [] : ['disable_dns_lookups = yes', 'smtpd_peername_lookup = no']),
-    'biff = no',
-    `maillog_file_prefixes = ${work}`,
-    `maillog_file = ${path.join(work, 'postfix.log')}`,
-    'alias_database =',
-    mode === 'maildir' ? `alias_maps = inline:{benchmd=${maildir}}` : 'alias_maps =',
-    mode === 'hold' ? 'smtpd_recipient_restrictions = check_recipient_access static:HOLD' : '',
-  ].join('\n');
-  await fsp.writeFile(path.join(conf, 'main.cf'), main + '\n');
-  // Debian's master.cf, with the public smtp service replaced by 127.0.0.1:<port>, no chroot
-  // (the chroot would need its own copies of /etc files; it costs nothing per message).
-  const debian = await fsp.readFile('/etc/postfix/master.cf', 'utf8').catch(() => '');
-  const services = debian
-    .split('\n')
-    .filter((l) => !/^smtp\s+inet\s/.test(l))
-    .map((l) => {
-      const f = l.split(/\s+/);
-      if (!anchor && /^[a-z]/.test(l) && f.length >= 8 && f[4] === 'y') f[4] = 'n';
-      return /^[a-z]/.test(l) && f.length >= 8 ? f.join(' ') : l;
-    });
-  if (!services.some((l) => l.startsWith('postlog '))) services.push('postlog unix-dgram n - n - 1 postlogd');
-  services.unshift(`127.0.0.1:${port} inet n - ${anchor ? 'y' : 'n'} - - smtpd`);
-  await fsp.writeFile(path.join(conf, 'master.cf'), services.join('\n') + '\n');
-  if (anchor) {
-    // what Debian's service does before a start: copy /etc files and libraries into the chroot
-    const r = spawnSync('/usr/lib/postfix/configure-instance.sh', ['-'], {
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: { ...process.env, MAIL_CONFIG: conf },
-    });
-    if (r.status !== 0) throw new Error(`configure-instance.sh failed: ${r.stdout ?? ''}${r.stderr ?? ''}`);
-  }
-  const r = postfixCmd(conf, ['start']);
-  if (r.status !== 0) throw new Error(`postfix start failed: ${r.out.trim()}`);
-  let stopped = false;
-  const stopSync = (): void => {
-    if (stopped) return;
-    stopped = true;
-    postfixCmd(conf, ['stop']);
-  };
-  stopHooks.add(stopSync);
-  const masterPid = (): number | undefined => {
-    try {
-      return Number(fs.readFileSync(path.join(queueDir, 'pid/master.pid'), 'latin1').trim()) || undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  try {
-    await waitForSmtp(port, 20_000);
-  } catch (e) {
-    stopSync();
-    throw e;
-  }
-  return {
-    port,
-    queueDir,
-    maildir,
-    masterPid,
-    stop: async () => {
-      const pid = masterPid();
-      stopSync();
-      stopHooks.delete(stopSync);
-      // wait for the master to be gone so no Postfix outlives the bench
-      for (let i = 0; pid && i < 100; i++) {
-        try {
-          process.kill(pid, 0);
-        } catch {
-          return;
-        }
-        await sleep(100);
-      }
-      if (pid) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    },
-  };
 }

@@ -28,11 +28,12 @@
  *   BENCH_PROCESSES=1,2 (correio rows with `[smtp] processes` = each; 2 and up are the rows
  *   correio-p2 …, beside correio (1) and Postfix; every row prints each process's CPU)
  *   BENCH_IDLE=10000 (idle10k)
- *   checks: maildir with SPF/DKIM/DMARC on (checks-scenario.ts); BENCH_RSPAMD_URL adds the rspamd scan
+ *   checks: maildir with SPF/DKIM/DMARC on (checks-scenario.ts), correio and Postfix with policyd-spf,
+ *   OpenDKIM and OpenDMARC (postfix-checks.ts); BENCH_RSPAMD_URL adds the rspamd scan (correio)
  *   BENCH_STORAGE=files|postgres|postgres2 (comma list; correio's rows of accept, relay, maildir
  *   on the files backend, on PostgreSQL with 1 node, with 2 nodes: postgres-scenario.ts) BENCH_PG_URL
  *   BENCH_TIMEOUT_S=300 (per run) BENCH_SETTLE_MS=3000 (`sync`, then this pause, before each run)
- *   BENCH_POSTFIX_CONFIG=tuned|anchor (peers.ts postfixConfig) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
+ *   BENCH_POSTFIX_CONFIG=tuned|anchor (postfix-peer.ts postfixConfig) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
  * Standards: none. Security: loopback only (127.0.0.1); children killed and temp dirs removed
  *   on every exit path. Limitations: one recipient per message, like smtp-source.
  */
@@ -45,10 +46,12 @@ import { fileURLToPath } from 'node:url';
 import { runLoad } from './load.js';
 import { startCorreio, type CorreioInstance } from './correio-instance.js';
 import {
-  countFiles, findPostfixTools, killAll, machineJiffies, postfixConfig, postfixUnavailable, runSmtpSource, sleep,
-  startBlackHole, startNodeSink, startPostfix, startSmtpSink, threadCpuSeconds, processCpuSeconds, treeCpuSeconds, waitForFiles,
-  type PostfixInstance, type PostfixTools, type Sink,
+  countFiles, findPostfixTools, killAll, machineJiffies, runSmtpSource, sleep,
+  startBlackHole, startNodeSink, startSmtpSink, threadCpuSeconds, processCpuSeconds, treeCpuSeconds, waitForFiles,
+  type PostfixTools, type Sink,
 } from './peers.js';
+import { postfixConfig, postfixUnavailable, startPostfix, type PostfixInstance } from './postfix-peer.js';
+import { postfixChecksUnavailable } from './postfix-checks.js';
 import { formatProfile, summarizeProfile } from './profile-summary.js';
 import { processShares, threadShares } from './cpu-shares.js';
 import { formatDeferred, isDeferredScenario, runDeferred, spoolCount } from './deferred-scenario.js';
@@ -102,6 +105,8 @@ const FROM = 'a@example.com';
 const tools: PostfixTools | undefined = env.BENCH_LOAD === 'ts' ? undefined : findPostfixTools();
 if (env.BENCH_LOAD === 'smtp-source' && !tools) throw new Error('BENCH_LOAD=smtp-source but smtp-source was not found');
 const peerWhyNot = env.BENCH_PEER === 'none' ? 'BENCH_PEER=none' : postfixUnavailable();
+/** the checks scenario's Postfix row needs its milters and policy service (postfix-checks.ts) */
+const checksWhyNot = peerWhyNot ?? postfixChecksUnavailable();
 
 /** The load: smtp-source when available (as in anchors.md), else bench/load.ts in the same shape. */
 async function load(port: number, to: string, messages = N, sessions = SESSIONS): Promise<number> {
@@ -151,14 +156,17 @@ async function freshWork(tag: string): Promise<string> {
 let profiled: ChildProcess | undefined;
 const hookPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'profile-hook.js');
 
-/** One measured run; cpuPid says whose process tree's CPU to count. */
+/** One measured run; cpuPid says whose process tree's CPU to count, morePids whose trees besides (Postfix's milters). */
 async function measure(
   run: () => Promise<{ acceptMs: number; e2eMs?: number }>,
   cpuPid: () => number | undefined,
+  morePids: () => number[] = () => [],
 ): Promise<Sample> {
   const j0 = machineJiffies();
   const pid0 = cpuPid();
-  const c0 = pid0 ? treeCpuSeconds(pid0) : 0;
+  const more0 = morePids();
+  const cpu = (pid: number): number => treeCpuSeconds(pid) + more0.reduce((sum, p) => sum + treeCpuSeconds(p), 0);
+  const c0 = pid0 ? cpu(pid0) : 0;
   const t0 = THREADS && pid0 ? threadCpuSeconds(pid0) : undefined;
   const p0 = pid0 ? processCpuSeconds(pid0) : undefined;
   const w0 = performance.now();
@@ -166,7 +174,7 @@ async function measure(
   const r = await run();
   profiled?.kill('SIGUSR2');
   const pid1 = cpuPid();
-  const c1 = pid1 && pid1 === pid0 ? treeCpuSeconds(pid1) : undefined;
+  const c1 = pid1 && pid1 === pid0 ? cpu(pid1) : undefined;
   const j1 = machineJiffies();
   const threads = t0 && pid1 ? threadShares(pid1, t0, threadCpuSeconds(pid1), (performance.now() - w0) / 1000) : undefined;
   const procs = p0 && pid1 ? processShares(pid1, p0, processCpuSeconds(pid1), (performance.now() - w0) / 1000) : undefined;
@@ -225,7 +233,7 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
   try {
     if (isDeferredScenario(scenario)) return await runDeferred(context, work, scenario, profile);
     if (scenario === 'idle10k') return await runIdle(context, work, profile, int('BENCH_IDLE', 10_000), processesOf(mta));
-    if (scenario === 'checks') return await runChecks(context, work, profile, { from: FROM, timeoutMs: TIMEOUT });
+    if (scenario === 'checks') return await runChecks(context, work, profile, { from: FROM, timeoutMs: TIMEOUT, postfix: mta === 'postfix' });
     if (isPgMta(mta) && scenario !== 'raw' && scenario !== 'jmap' && scenario !== 'imap') return await runPgScenario(context, { startSink, timeoutMs: TIMEOUT }, work, scenario, mta, profile);
     if (scenario === 'raw') {
       const sink = await startSink();
@@ -309,6 +317,7 @@ async function main(): Promise<void> {
     console.log(`Postfix peer: not run (${peerWhyNot}).`);
     console.log('  To compare with Postfix: as root, scripts/bench-setup.sh --install (installs postfix without starting it), then npm run bench.');
   } else console.log(`Postfix peer: /usr/sbin/postfix, own instance per run on 127.0.0.1:<free port>, config "${postfixConfig()}" (BENCH_POSTFIX_CONFIG)`);
+  if (SCENARIOS.includes('checks') && !peerWhyNot) console.log(checksWhyNot ? `Postfix with checks: not run (${checksWhyNot})` : 'Postfix with checks: policyd-spf, OpenDKIM (verifying), OpenDMARC (postfix-checks.ts)');
   const CORREIOS: Mta[] = [...storageMtas(), ...PROCESSES.filter((n) => n > 1).map((n): Mta => `correio-p${n}`)];
   const pgWhyNot = CORREIOS.some(isPgMta) ? await pgUnavailable() : undefined;
   if (pgWhyNot) throw new Error(`BENCH_STORAGE=${env.BENCH_STORAGE}: ${pgWhyNot}`);
@@ -335,9 +344,14 @@ async function main(): Promise<void> {
   }
   for (let i = 0; i < RUNS; i++) {
     for (const scenario of SCENARIOS.filter((x) => x !== 'jmap' && x !== 'imap')) {
-      const single = isDeferredScenario(scenario) || scenario === 'checks';
-      // idle10k: correio alone, one row per BENCH_PROCESSES setting
-      const mtas: Mta[] = scenario === 'raw' ? ['sink'] : single ? ['correio'] : scenario === 'idle10k' ? CORREIOS.filter(isFilesCorreio) : [...CORREIOS, ...(peerWhyNot ? [] : ['postfix' as const])];
+      const single = isDeferredScenario(scenario);
+      // idle10k: correio alone, one row per BENCH_PROCESSES setting; checks: correio and Postfix with its check daemons
+      const mtas: Mta[] =
+        scenario === 'raw' ? ['sink']
+        : single ? ['correio']
+        : scenario === 'idle10k' ? CORREIOS.filter(isFilesCorreio)
+        : scenario === 'checks' ? ['correio', ...(checksWhyNot ? [] : ['postfix' as const])]
+        : [...CORREIOS, ...(peerWhyNot ? [] : ['postfix' as const])];
       // interleave, alternating who goes first
       if (i % 2 === 1) mtas.reverse();
       for (const mta of mtas) {

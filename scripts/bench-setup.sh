@@ -12,6 +12,8 @@
 #                                     cannot start) and, if it runs anyway, stopped and disabled at
 #                                     once. The bench runs its own instance (postfix -c <tmp dir>) on
 #                                     127.0.0.1:<free high port> and stops it afterwards.
+#                                     Also opendkim, opendmarc and postfix-policyd-spf-python for
+#                                     the checks scenario's Postfix row (their own daemons stopped).
 #
 # Nothing here touches the network except apt's configured mirror.
 set -eu
@@ -30,6 +32,13 @@ if [ "${1:-}" = "--install" ]; then
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postfix
   fi
+  # the checks scenario's Postfix row (bench/postfix-checks.ts): SPF, DKIM and DMARC daemons,
+  # which the bench starts itself with its own settings; any instance a package starts is stopped
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends opendkim opendmarc postfix-policyd-spf-python
+  for s in opendkim opendmarc; do
+    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$s" 2>/dev/null || true; fi
+    if [ -x "/etc/init.d/$s" ]; then "/etc/init.d/$s" stop 2>/dev/null || true; fi
+  done
   # Never leave the system Postfix listening on port 25 (tests bind 127.0.0.2:25, 127.0.0.3:25).
   /usr/sbin/postfix stop 2>/dev/null || true
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now postfix 2>/dev/null || true; fi

@@ -4,7 +4,9 @@
  * It asserts only that each run completed and that the bench's own counts checked out (the
  * bench fails a run when the spool, the sink or the Maildir does not hold N messages); rates
  * are printed, never asserted. The same on the PostgreSQL backend (1 and 2 nodes) when a
- * server answers: there the bench counts queue_messages and mail_messages instead.
+ * server answers: there the bench counts queue_messages and mail_messages instead. The checks
+ * scenario (SPF, DKIM, DMARC) runs for correio, and for Postfix with policyd-spf, OpenDKIM and
+ * OpenDMARC where they and Postfix are installed and the test runs as root.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -58,6 +60,17 @@ void test('npm run bench completes every scenario with a small load and counts e
   const { code, out } = await runBench('correio-bench-smoke-', { ...smallLoad, BENCH_SCENARIOS: 'raw,accept,relay,maildir' });
   assert.equal(code, 0, out);
   assertRows(out, [['raw', 'sink'], ['accept', 'correio'], ['relay', 'correio'], ['maildir', 'correio']]);
+});
+
+void test('the checks scenario: correio, and Postfix with its check daemons where installed, each against its maildir run', async () => {
+  const daemons = ['/usr/sbin/postfix', '/usr/sbin/opendkim', '/usr/sbin/opendmarc', '/usr/bin/policyd-spf'].every((f) => existsSync(f));
+  const postfix = daemons && process.getuid?.() === 0;
+  const { code, out } = await runBench('correio-bench-checks-', { ...smallLoad, BENCH_SCENARIOS: 'maildir,checks', BENCH_PEER: postfix ? 'auto' : 'none' });
+  assert.equal(code, 0, out);
+  const rows = [['maildir', 'correio'], ['checks', 'correio'], ...(postfix ? [['maildir', 'postfix'], ['checks', 'postfix']] : [])];
+  assertRows(out, rows);
+  assert.match(out, /checks on ÷ off \(correio, maildir load\): accept \d/);
+  if (postfix) assert.match(out, /checks on, correio ÷ Postfix: accept \d/);
 });
 
 void test('BENCH_STORAGE=postgres,postgres2 runs accept, relay and maildir on PostgreSQL with 1 and 2 nodes and counts its CPU', async (t) => {

@@ -154,8 +154,9 @@ class ListParser extends Parser {
   element(group: string | undefined): AddressListItem | { kind: 'group'; name: string } {
     const start = this.pos;
     const base = group !== undefined ? { group } : {};
-    // addr-spec first: "local@domain" with nothing else
-    try {
+    // addr-spec first: "local@domain" with nothing else ("<" cannot start one: not tried, so
+    // the common From form costs no thrown error)
+    if (this.peek() !== '<') try {
       const local = this.localPart();
       if (this.peek() === '@') {
         this.pos++;

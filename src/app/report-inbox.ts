@@ -2,10 +2,11 @@
  * @module report-inbox
  * Reports other sites send us (`[reports] receive`): the local transport is wrapped so that a
  * message delivered to one of those addresses is also read for DMARC aggregate reports (RFC
- * 7489 §7.2) and TLS reports (RFC 8460), which are kept in `<data_dir>/received-reports.sqlite`
- * for `correio dmarc-report list` and `correio tls-report list`. The message stays in the
+ * 7489 §7.2), DMARC failure reports (§7.3, RFC 6591) and TLS reports (RFC 8460), which are
+ * kept in `<data_dir>/received-reports.sqlite` for `correio dmarc report` and
+ * `correio tls-report list`. The message stays in the
  * mailbox as delivered.
- * Standards: RFC 7489 §7.2.1.1, RFC 8460 §5.3 (see policy/trust/received-reports.ts).
+ * Standards: RFC 7489 §7.2.1.1, §7.3, RFC 8460 §5.3 (see policy/trust/received-reports.ts).
  * Security: the message is read after it was delivered and only up to `MAX_MESSAGE` (10 MiB);
  *   reading or storing never changes the delivery's outcome (a bad report is skipped).
  * Limitations: parts that do not parse are skipped silently (the mail is still in the mailbox);
@@ -24,19 +25,20 @@ export function receivedReportsFile(config: Config): string {
 }
 
 /** Reads and keeps the reports of `raw`; returns what was kept. Never throws. */
-export async function keepReports(config: Config, raw: Buffer, now = Date.now()): Promise<{ dmarc: number; tls: number; problems: string[] }> {
+export async function keepReports(config: Config, raw: Buffer, now = Date.now()): Promise<{ dmarc: number; failures: number; tls: number; problems: string[] }> {
   try {
     const found = await readReports(raw);
     const store = ReceivedReportStore.open(receivedReportsFile(config));
     try {
       for (const r of found.dmarc) store.addDmarc(r, now);
+      for (const r of found.failures) store.addFailure(r, now);
       for (const r of found.tls) store.addTls(r, now);
     } finally {
       store.close();
     }
-    return { dmarc: found.dmarc.length, tls: found.tls.length, problems: found.problems };
+    return { dmarc: found.dmarc.length, failures: found.failures.length, tls: found.tls.length, problems: found.problems };
   } catch (err) {
-    return { dmarc: 0, tls: 0, problems: [(err as Error).message] };
+    return { dmarc: 0, failures: 0, tls: 0, problems: [(err as Error).message] };
   }
 }
 

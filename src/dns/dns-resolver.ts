@@ -105,24 +105,44 @@ export class DnsResolver {
    * Any record type through the same servers, in node's dns.resolve shapes (TXT as string[][]):
    * the resolver function mailauth's SPF and DKIM take (policy/trust). Errors keep their c-ares
    * codes (ENOTFOUND, ENODATA, ETIMEOUT …), which mailauth maps to void lookups and temperror.
-   * Not cached: SPF's lookup limits count queries, and each check asks once. A name that cannot
+   * With a cache, answers and NXDOMAIN/NODATA are kept like findTxt's (node gives no TTL here;
+   * a temporary failure is never kept) and a query already under way is shared: SPF's limits
+   * (RFC 7208 §4.6.4) are counted by mailauth per lookup it asks for, answered from here or not. A name that cannot
    * be put in a query at all (EBADNAME: a label over 63 octets, characters c-ares refuses) is
    * answered as not existing (ENOTFOUND), a permanent answer: RFC 7208 §4.3, §4.8 treat such
    * names as non-existent, and a temporary error would defer the mail for ever.
    */
-  readonly rawLookup = (name: string, rrtype: string): Promise<unknown> =>
-    timed(rrtype, () =>
+  readonly rawLookup = (name: string, rrtype: string): Promise<unknown> => {
+    if (!this.options.cache) return this.rawQuery(name, rrtype).then(rawValue);
+    const key = `raw ${rrtype} ${normalizeName(name)}`;
+    const hit = this.fromCache<Promise<RawAnswer>>(key) ?? this.inFlight.get(key);
+    if (hit) return hit.then(rawValue);
+    const run = this.rawQuery(name, rrtype);
+    this.inFlight.set(key, run);
+    return run
+      .then((r) => {
+        this.inFlight.delete(key);
+        // stored as the settled promise: a hit costs no new query and no new error object
+        this.store(key, Promise.resolve(r), this.options.cache?.mxTtlMs ?? 300_000, r.kind);
+        return r;
+      })
+      .then(rawValue);
+  };
+
+  /** Queries under way for rawLookup, shared by callers asking the same at once. */
+  private readonly inFlight = new Map<string, Promise<RawAnswer>>();
+
+  private rawQuery(name: string, rrtype: string): Promise<RawAnswer> {
+    return timed(rrtype, () =>
       this.resolver.resolve(name, rrtype).then(
-        (records) => ({ kind: 'found' as const, records }),
-        (err: unknown) => {
-          if ((err as { code?: string } | null)?.code === 'EBADNAME') return { kind: 'not-found' as const, error: Object.assign(new Error(`bad name ${name}`), { code: 'ENOTFOUND' }) };
+        (records): RawAnswer => ({ kind: 'found', records }),
+        (err: unknown): RawAnswer => {
+          if ((err as { code?: string } | null)?.code === 'EBADNAME') return { kind: 'not-found', error: Object.assign(new Error(`bad name ${name}`), { code: 'ENOTFOUND' }) };
           return { kind: classifyDnsError(err).kind, error: err };
         },
       ),
-    ).then((r) => {
-      if (r.kind === 'found') return r.records;
-      throw r.error;
-    });
+    );
+  }
 
   /** Cancels outstanding queries; they reject and are classified temporary. */
   cancel(): void {
@@ -222,19 +242,28 @@ export class DnsResolver {
     return e.value as T;
   }
 
-  private store(key: string, value: { kind: string }, positiveTtlMs: number): void {
+  /** Keeps `value` (its outcome class is `kind`: a result's own, or a stored promise's). */
+  private store(key: string, value: unknown, positiveTtlMs: number, kind = (value as { kind: string }).kind): void {
     const c = this.options.cache;
     if (!c) return;
     // temporary failures are never cached: the next attempt asks again
-    if (value.kind === 'temporary') return;
+    if (kind === 'temporary') return;
     const ttl =
-      value.kind === 'not-found'
+      kind === 'not-found'
         ? (c.negativeTtlMs ?? 60_000)
         : Math.min(positiveTtlMs, c.maxTtlMs ?? 3_600_000);
     if (ttl <= 0) return;
     if (this.cache.size > 10_000) this.cache.clear(); // bound memory; a cache miss is harmless
     this.cache.set(key, { value, expires: this.now() + ttl });
   }
+}
+
+/** A rawLookup answer: node's records, or the error it rejects with, classified. */
+type RawAnswer = { readonly kind: 'found'; readonly records: unknown } | { readonly kind: 'not-found' | 'temporary'; readonly error: unknown };
+
+function rawValue(r: RawAnswer): unknown {
+  if (r.kind === 'found') return r.records;
+  throw r.error;
 }
 
 function sortMx(hosts: MxHost[]): MxHost[] {

@@ -16,7 +16,7 @@ import { buildSmtpPolicy, type AbuseChecks, type InboundCheck, type LookupAnswer
 import { mergeVerdicts, rspamdScan } from './rspamd.js';
 import { DnsList } from './dns-lists.js';
 import type { GreylistStore } from './greylist.js';
-import { authenticateInbound, type RawLookup } from './trust/inbound.js';
+import { authenticateInbound, loadMailAuth, type RawLookup } from './trust/inbound.js';
 import type { TxtLookup } from './trust/dmarc.js';
 import type { DmarcEvaluation } from './trust/dmarc-report.js';
 import type { DmarcFailure } from './trust/dmarc-failure.js';
@@ -81,6 +81,8 @@ function messageChecks(config: Config, lookups: PolicyLookups): { inbound?: Inbo
     a.verifyInbound && dns
       ? (session, sender, message, header) => authenticateInbound(settings, { ...dns, ...(lookups.dmarcReports ? { report: lookups.dmarcReports } : {}), ...(lookups.dmarcFailures ? { failure: lookups.dmarcFailures } : {}) }, session, sender, message, header.fields)
       : undefined;
+  // loaded now rather than in the first message's time (a failure shows there as temperror)
+  if (trust) loadMailAuth().catch(() => undefined);
   const p = config.policy;
   const rspamd = p.rspamdUrl;
   const scan: InboundCheck | undefined =

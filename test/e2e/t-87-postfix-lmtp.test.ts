@@ -14,13 +14,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmodSync, existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSite, waitFor, type Site } from '../helpers/site.js';
 import { runCli } from '../helpers/cli.js';
 import { freePort, LineClient } from '../helpers/net.js';
+import { postfixCtl, postfixDirs, postfixMainCf, postfixMasterCf, writePostfixConf } from '../helpers/postfix-conf.js';
 
 const why = !existsSync('/usr/sbin/postfix')
   ? 'postfix is not installed (apt-get install postfix, then stop its own instance)'
@@ -35,10 +36,7 @@ let work = '';
 let conf = '';
 let port = 0;
 
-function postfix(args: string[]): { status: number | null; out: string } {
-  const r = spawnSync('/usr/sbin/postfix', ['-c', conf, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-}
+const postfix = (args: string[]): { status: number | null; out: string } => postfixCtl(conf, args);
 
 before(async () => {
   if (why) return;
@@ -64,56 +62,19 @@ before(async () => {
 
   work = await mkdtemp(join(tmpdir(), 'correio-postfix-'));
   chmodSync(work, 0o755);
-  conf = join(work, 'etc');
-  const queueDir = join(work, 'queue');
-  const dataDir = join(work, 'data');
-  for (const d of [conf, queueDir, dataDir]) await mkdir(d, { recursive: true });
-  chownSync(dataDir, Number(spawnSync('id', ['-u', 'postfix'], { encoding: 'utf8' }).stdout.trim()), 0);
+  const dirs = await postfixDirs(work);
+  conf = dirs.conf;
   port = await freePort();
-  const main = [
-    'compatibility_level = 3.6',
-    `queue_directory = ${queueDir}`,
-    `data_directory = ${dataDir}`,
-    'command_directory = /usr/sbin',
-    'daemon_directory = /usr/lib/postfix/sbin',
-    'meta_directory = /etc/postfix',
-    'shlib_directory = /usr/lib/postfix',
-    'mail_owner = postfix',
-    'setgid_group = postdrop',
-    'myhostname = postfix.dsc.ufpb.br',
-    'mydomain = dsc.ufpb.br',
-    'mydestination =',
-    'inet_interfaces = 127.0.0.1',
-    'inet_protocols = ipv4',
-    'mynetworks = 127.0.0.0/8',
+  const main = postfixMainCf(dirs, { hostname: 'postfix.dsc.ufpb.br', domain: 'dsc.ufpb.br', mydestination: '', noLookups: true }, [
     `default_transport = lmtp:inet:127.0.0.1:${lmtpPort}`,
-    'smtp_dns_support_level = disabled',
     'lmtp_dns_support_level = disabled',
-    'disable_dns_lookups = yes',
-    'smtpd_peername_lookup = no',
-    'biff = no',
     'alias_maps =',
-    'alias_database =',
     // a bounce would go to the sender's (remote) site: keep it in the queue instead
     'bounce_notice_recipient = postmaster',
     'notify_classes =',
-    `maillog_file = ${join(work, 'postfix.log')}`,
-    `maillog_file_prefixes = ${work}`,
-  ].join('\n');
-  await writeFile(join(conf, 'main.cf'), `${main}\n`);
+  ]);
   // Debian's master.cf without its public smtp service and without chroot, smtpd on our port
-  const debian = await readFile('/etc/postfix/master.cf', 'utf8');
-  const services = debian
-    .split('\n')
-    .filter((l) => !/^smtp\s+inet\s/.test(l))
-    .map((l) => {
-      const f = l.split(/\s+/);
-      if (/^[a-z]/.test(l) && f.length >= 8 && f[4] === 'y') f[4] = 'n';
-      return /^[a-z]/.test(l) && f.length >= 8 ? f.join(' ') : l;
-    });
-  if (!services.some((l) => l.startsWith('postlog '))) services.push('postlog unix-dgram n - n - 1 postlogd');
-  services.unshift(`127.0.0.1:${port} inet n - n - - smtpd`);
-  await writeFile(join(conf, 'master.cf'), `${services.join('\n')}\n`);
+  await writePostfixConf(dirs, main, await postfixMasterCf(port, false));
   const started = postfix(['start']);
   assert.equal(started.status, 0, started.out);
 });

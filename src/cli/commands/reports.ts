@@ -7,13 +7,14 @@
  * `rua` of each sender domain. Meant for a daily cron job.
  * Standards: RFC 8460 §3, §5; RFC 7489 §7.1, §7.2 (see app/daily-reports.ts).
  * Security: an internal submission; the queue delivers the reports as any mail.
- * `correio dmarc-report list [--days N] [--records]` and `correio tls-report list [--days N]`:
- * the reports other sites sent to the `[reports] receive` addresses (app/report-inbox.ts).
+ * `correio dmarc report [--days N] [--records]` (also `correio dmarc-report list`) and
+ * `correio tls-report list [--days N]`: the reports other sites sent to the `[reports] receive`
+ * addresses (app/report-inbox.ts): DMARC aggregate reports, then DMARC failure reports.
  * Limitations: a report already sent for a domain and day is not sent again.
  */
 import type { Command } from 'commander';
 import { sendDmarcReports, sendTlsReports, receivedReportsFile } from '../../app/index.js';
-import { ReceivedReportStore, type ReceivedDmarcReport, type ReceivedTlsReport, type Stored } from '../../policy/index.js';
+import { ReceivedReportStore, type ReceivedDmarcFailure, type ReceivedDmarcReport, type ReceivedTlsReport, type Stored } from '../../policy/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 import { wake, withBackends } from './sendmail-runtime.js';
 
@@ -50,6 +51,16 @@ export function dmarcLines(reports: readonly Stored<ReceivedDmarcReport>[], reco
   return out;
 }
 
+/** One line per DMARC failure report: when, our domain, reporter, source, what failed and was done, the message. */
+export function failureLines(reports: readonly Stored<ReceivedDmarcFailure>[]): string[] {
+  return reports.map(({ receivedAt, report: f }) => {
+    const when = f.arrival > 0 ? new Date(f.arrival * 1000).toISOString().slice(0, 16).replace('T', ' ') : new Date(receivedAt).toISOString().slice(0, 16).replace('T', ' ');
+    const what = [f.authFailure ? `${f.authFailure} failed` : 'failed', f.delivery || '?', f.alignment ? `unaligned ${f.alignment}` : ''].filter((x) => x !== '').join(', ');
+    const msg = [f.mailFrom ? `mail from ${f.mailFrom}` : '', f.from ? `From: ${f.from}` : '', f.subject ? `Subject: ${f.subject}` : ''].filter((x) => x !== '').join(' ');
+    return `${when} ${f.domain || '?'} failure from ${f.reporter || '?'}: ${f.sourceIp || '?'} ${what}${msg ? ` ${msg}` : ''}`;
+  });
+}
+
 /** One line per policy of each TLS report: period, reporter, domain, policy type, counts, failures by type. */
 export function tlsLines(reports: readonly Stored<ReceivedTlsReport>[]): string[] {
   const out: string[] = [];
@@ -82,6 +93,8 @@ export function register(program: Command, ctx: CliContext): void {
       store.close();
     }
   };
+  const days = '--days <n>';
+  const daysHelp = 'reports of the last N days (default 30)';
   const tls = program.command('tls-report').description('SMTP TLS reports (RFC 8460; docs/trust.md)');
   tls
     .command('send')
@@ -91,8 +104,19 @@ export function register(program: Command, ctx: CliContext): void {
   tls
     .command('list')
     .description('the TLS reports other sites sent to the [reports] receive addresses')
-    .option('--days <n>', 'reports of the last N days (default 30)')
+    .option(days, daysHelp)
     .action(listAction((s, since) => tlsLines(s.tlsSince(since)), 'no TLS reports received in that time'));
+  // RFC 7489 §7.2, §7.3: the aggregate reports, then the failure reports, sent to us
+  const dmarcReceived = listAction((s, since, o) => [...dmarcLines(s.dmarcSince(since), o.records === true), ...failureLines(s.failuresSince(since))], 'no DMARC reports received in that time');
+  const recordsHelp = 'one line per record (source address, count, disposition, results)';
+  program
+    .command('dmarc')
+    .description('DMARC (RFC 7489; docs/trust.md)')
+    .command('report')
+    .description('the DMARC aggregate and failure reports other sites sent to the [reports] receive addresses')
+    .option(days, daysHelp)
+    .option('--records', recordsHelp)
+    .action(dmarcReceived);
   const dmarc = program.command('dmarc-report').description('DMARC aggregate reports (RFC 7489; docs/trust.md)');
   dmarc
     .command('send')
@@ -101,8 +125,8 @@ export function register(program: Command, ctx: CliContext): void {
     .action(sendAction(sendDmarcReports));
   dmarc
     .command('list')
-    .description('the DMARC aggregate reports other sites sent to the [reports] receive addresses')
-    .option('--days <n>', 'reports of the last N days (default 30)')
-    .option('--records', 'one line per record (source address, count, disposition, results)')
-    .action(listAction((s, since, o) => dmarcLines(s.dmarcSince(since), o.records === true), 'no DMARC reports received in that time'));
+    .description('the same as `correio dmarc report`')
+    .option(days, daysHelp)
+    .option('--records', recordsHelp)
+    .action(dmarcReceived);
 }

@@ -60,6 +60,19 @@ export interface InboundVerdict {
   readonly remove: (name: string, value: string) => boolean;
 }
 
+type MailAuth = typeof import('mailauth/lib/dkim/verify.js') & typeof import('mailauth/lib/spf/index.js') & typeof import('mailauth/lib/arc/index.js');
+let mailAuth: Promise<MailAuth> | undefined;
+
+/**
+ * mailauth's verifiers (and their dependencies), loaded once on first use: a server with the
+ * checks off, and every CLI command, does not carry them in memory; one with them on loads them
+ * when its policy is built (policy-from-config.ts), not in the first message's time.
+ */
+export function loadMailAuth(): Promise<MailAuth> {
+  mailAuth ??= Promise.all([import('mailauth/lib/dkim/verify.js'), import('mailauth/lib/spf/index.js'), import('mailauth/lib/arc/index.js')]).then(([d, sp, a]) => ({ ...d, ...sp, ...a }));
+  return mailAuth;
+}
+
 /** Authenticates one message (the whole of it, as received) from `session`. */
 export async function authenticateInbound(
   s: InboundSettings,
@@ -74,13 +87,15 @@ export async function authenticateInbound(
   const ip = unmapIpv4(session.remoteAddress ?? '');
   const mailFrom = sender ? `${sender.local}@${sender.domain}` : `postmaster@${helo}`;
 
-  // mailauth (and its dependencies) is loaded on first use only: a server with the checks off,
-  // and every CLI command, does not carry it in memory
-  const { dkimVerify } = await import('mailauth/lib/dkim/verify.js');
   const spfRun = checkSpf(deps.lookup, mailFrom, ip, helo, s.authservId);
-  const dkimRun = dkimVerify(message, { resolver: deps.lookup as never, minBitLength: s.dkimMinKeyBits, sender: mailFrom })
-    .then(async (r) => ({ results: r.results, arc: await verifyArc(r, deps.lookup, s.dkimMinKeyBits) }))
-    .catch(() => ({ results: [], arc: undefined }));
+  // a message with no DKIM-Signature and no ARC set has nothing to verify: mailauth's parse of
+  // the whole message would find the same (no results, no chain)
+  const dkimRun = signedOrSealed(message)
+    ? loadMailAuth()
+        .then(({ dkimVerify }) => dkimVerify(message, { resolver: deps.lookup as never, minBitLength: s.dkimMinKeyBits, sender: mailFrom }))
+        .then(async (r) => ({ results: r.results, arc: await verifyArc(r, deps.lookup, s.dkimMinKeyBits) }))
+        .catch(() => ({ results: [], arc: undefined }))
+    : Promise.resolve({ results: [] as Awaited<ReturnType<MailAuth['dkimVerify']>>['results'], arc: undefined });
   const [spfResult, { results: dkimResults, arc }] = await Promise.all([spfRun, dkimRun]);
   const spfRes = spfResult.result === 'temperr' ? 'temperror' : spfResult.result;
   const dkim = dkimResults
@@ -191,6 +206,12 @@ export async function authenticateInbound(
   return verdict;
 }
 
+/** Whether the header block (all of it, however long) has a DKIM-Signature or ARC field. */
+function signedOrSealed(message: Buffer): boolean {
+  const end = message.indexOf('\r\n\r\n');
+  return /(?:^|\n)(?:dkim-signature|arc-[a-z-]+)[ \t]*:/i.test(message.subarray(0, end < 0 ? message.length : end).toString('latin1'));
+}
+
 export interface SpfOutcome {
   readonly result: string;
   /** the domain checked: MAIL FROM's, or HELO's for a null sender */
@@ -204,8 +225,8 @@ export interface SpfOutcome {
  * A failure of the library itself is temperror, never fail.
  */
 export async function checkSpf(lookup: RawLookup, sender: string, ip: string, helo: string, mta: string): Promise<SpfOutcome> {
-  const { spf } = await import('mailauth/lib/spf/index.js');
   try {
+    const { spf } = await loadMailAuth();
     const r = await spf({ sender, ip, helo, mta, resolver: lookup as never, maxResolveCount: 10, maxVoidCount: 2 });
     const result = String(r.status.result);
     return { result: result === 'temperr' ? 'temperror' : result, domain: r.domain ?? '', ...(r.status.comment ? { comment: String(r.status.comment) } : {}) };
@@ -221,8 +242,8 @@ export async function checkSpf(lookup: RawLookup, sender: string, ip: string, he
 async function verifyArc(dkim: unknown, lookup: RawLookup, minBitLength: number): Promise<{ result: string; comment?: string; sealer?: string } | undefined> {
   const data = (dkim as { arc?: { chain?: unknown; error?: unknown; lastEntry?: { 'arc-seal'?: { parsed?: { d?: { value?: unknown } } } } } }).arc;
   if (!data || (!data.chain && !data.error)) return undefined;
-  const { arc } = await import('mailauth/lib/arc/index.js');
   try {
+    const { arc } = await loadMailAuth();
     const r = await arc(data as never, { resolver: lookup as never, minBitLength });
     const result = String(r.status.result);
     const parts = [r.i ? `i=${r.i}` : '', typeof r.status.comment === 'string' ? r.status.comment : ''].filter((x) => x !== '');

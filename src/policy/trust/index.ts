@@ -22,6 +22,6 @@ export { ReportStore, utcDay, type TlsResultRow } from './report-store.js';
 export { buildTlsReport, tlsReportFile, tlsReportMessage, tlsRptDestinations, type TlsReport, type TlsReportMeta } from './tls-report.js';
 export { postReport } from './report-post.js';
 export { dmarcEvaluation, destinationAllowed, dmarcReportXml, dmarcReportMessage, type DmarcEvaluation, type DmarcReportRow, type PublishedPolicy } from './dmarc-report.js';
-export { readReports, parseDmarcReport, parseTlsReport, type ReceivedReports, type ReceivedDmarcReport, type ReceivedTlsReport } from './received-reports.js';
+export { readReports, parseDmarcReport, parseDmarcFailure, parseTlsReport, type ReceivedReports, type ReceivedDmarcReport, type ReceivedDmarcFailure, type ReceivedTlsReport } from './received-reports.js';
 export { ReceivedReportStore, type Stored } from './received-store.js';
 export { dmarcFailureMessage, failureWanted, type DmarcFailure } from './dmarc-failure.js';

@@ -4,7 +4,9 @@
  * XML, gzip and ZIP (an entry with an empty name) reads the same three times; OpenDMARC's three
  * well-formed reports give their 754, 50 and 254 records; its deliberately broken AOL report is
  * refused with a reason, no crash. Our own TLS report and DMARC report messages are read back.
- * The store keeps a report once per reporter and id.
+ * DMARC failure reports (RFC 6591): our own, and the three auth-failure ARF messages of the
+ * sisimai corpus (`dsn/sisimai-set-of-emails/arf-18..20`), are read; its abuse reports are not
+ * failure reports. The store keeps a report once per reporter and id.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +19,7 @@ import { parseXml, unpack } from './report-files.js';
 import { ReceivedReportStore } from './received-store.js';
 import { buildTlsReport, tlsReportMessage } from './tls-report.js';
 import { dmarcReportMessage } from './dmarc-report.js';
+import { dmarcFailureMessage } from './dmarc-failure.js';
 import { composeMessage } from '../../protocol/mime/compose-message.js';
 
 const dmarcDir = join(corporaDir, 'auth', 'dmarc');
@@ -129,4 +132,41 @@ void test('our own TLS and DMARC report messages are read back; a ZIP with a def
   assert.equal(store.dmarcSince(0)[0].report.records[0].count, 3);
   assert.equal(store.dmarcSince(Date.parse('2030-01-01') / 1000).length, 0);
   store.close();
+});
+
+void test('DMARC failure reports (RFC 6591): ours and three real ones are read and kept once; abuse reports are not failure reports', async (t) => {
+  const header = 'From: Ana <ana@example.org>\r\nSubject: forged\r\nMessage-ID: <m1@x.test>\r\n\r\n';
+  const ours = dmarcFailureMessage(
+    { domain: 'example.org', headerFrom: 'example.org', ruf: ['mailto:ruf@example.org'], sourceIp: '192.0.2.7', mailFrom: 'x@bad.test', authResults: 'mx.test; spf=fail; dmarc=fail header.from=example.org', delivery: 'reject', unaligned: ['dkim', 'spf'], header, at: Date.parse('2026-12-04T10:00:00Z') },
+    'mx.test', 'postmaster@mx.test', 'ruf@example.org',
+  );
+  const read = await readReports(ours);
+  assert.deepEqual(read.dmarc, []);
+  assert.equal(read.failures.length, 1);
+  const f = read.failures[0];
+  assert.deepEqual({ ...f, reportId: '' }, {
+    reporter: 'postmaster@mx.test', reportId: '', domain: 'example.org', sourceIp: '192.0.2.7', arrival: Date.parse('2026-12-04T10:00:00Z') / 1000,
+    authFailure: 'dmarc', delivery: 'reject', mailFrom: 'x@bad.test', authResults: 'mx.test; spf=fail; dmarc=fail header.from=example.org',
+    alignment: 'dkim, spf', from: 'Ana <ana@example.org>', subject: 'forged', messageId: '<m1@x.test>',
+  });
+  assert.match(f.reportId, /^<[0-9a-f]+@mx\.test>$/);
+
+  const store = ReceivedReportStore.open(':memory:');
+  assert.equal(store.addFailure(f, 5000), true);
+  assert.equal(store.addFailure(f, 6000), false, 'the same report from the same reporter is kept once');
+  assert.deepEqual(store.failuresSince(0).map((x) => x.report), [f]);
+  assert.equal(store.failuresSince(10).length, 0, 'received before the window');
+  store.close();
+
+  const skip = corporaSkip('dsn/sisimai-set-of-emails');
+  if (skip) return t.skip(skip);
+  const sisimai = (n: string): Promise<Buffer> => readFile(join(corporaDir, 'dsn', 'sisimai-set-of-emails', n));
+  const real = await Promise.all(['arf-18.eml', 'arf-19.eml', 'arf-20.eml'].map(async (n) => (await readReports(await sisimai(n))).failures));
+  assert.deepEqual(real.map((r) => r.map((x) => [x.reporter, x.domain, x.sourceIp, x.authFailure, x.mailFrom, x.messageId])), [
+    [['dmarc-noreply@example.com', 'example.net', '192.0.2.222', 'dmarc', 'sironeko@example.org', '<000000002.2222222.1500000000022@example.net>']],
+    [['abuse@126.example.com', 'example.net', '203.0.113.2', '', 'sironeko@neko.example.com', '<000000000.2222222.0000000000002@example.net>']],
+    [['opendmarc-postmaster@example.net', 'example.net', '203.0.113.2', 'dmarc', 'dmarc-bounces@ietf.example.org', '<000000000eee@example.net>']],
+  ]);
+  assert.equal(real[0][0].arrival, Date.parse('2015-04-29T23:34:45Z') / 1000);
+  for (const n of ['arf-01.eml', 'arf-16.eml']) assert.deepEqual((await readReports(await sisimai(n))).failures, [], `${n} is an abuse report`);
 });

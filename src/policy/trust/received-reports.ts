@@ -1,19 +1,24 @@
 /**
  * @module received-reports
  * Reports other sites send us, read from a message: DMARC aggregate reports (the XML of RFC
- * 7489 appendix C, gzipped, zipped or plain) and SMTP TLS reports (the JSON of RFC 8460 §4.4,
- * application/tlsrpt+gzip or +json), as values for the store and `correio … list`.
+ * 7489 appendix C, gzipped, zipped or plain), DMARC failure reports (RFC 6591 auth-failure
+ * feedback reports) and SMTP TLS reports (the JSON of RFC 8460 §4.4, application/tlsrpt+gzip
+ * or +json), as values for the store and `correio dmarc report` / `tls-report list`.
  * Standards: RFC 7489 §7.2.1.1 (the report as an attachment: .xml, .xml.gz, .zip), appendix C
  *   (feedback, report_metadata, policy_published, record/row/identifiers); RFC 8460 §4.4
  *   (organization-name, date-range, report-id, policies, summary, failure-details), §5.3
- *   (application/tlsrpt+gzip, application/tlsrpt+json); RFC 2046 (MIME parts, by postal-mime).
+ *   (application/tlsrpt+gzip, application/tlsrpt+json); RFC 2046 (MIME parts, by postal-mime);
+ *   RFC 7489 §7.3, RFC 6591 §3, RFC 5965 §3 (failure reports: protocol/mime/parse-arf.ts).
  * Security: untrusted input: parts are unpacked with caps (report-files.ts); numbers are
  *   checked (non-negative counts, timestamps as seconds); strings are cut to 255 characters; a
  *   part that does not parse is named in `problems` and skipped, the others kept.
- * Limitations: the whole message is parsed in memory (callers cap its size); DMARC failure
- *   reports (RFC 6591) and non-report parts are ignored.
+ * Limitations: the whole message is parsed in memory (callers cap its size); of a failure
+ *   report only its fields and a few of the reported message's header fields are kept (never
+ *   its body); feedback reports of other types (abuse, fraud …) and non-report parts are ignored.
  */
 import PostalMime from 'postal-mime';
+import { createHash } from 'node:crypto';
+import { originalField, parseArf } from '../../protocol/mime/index.js';
 import { child, parseXml, textAt, unpack } from './report-files.js';
 
 export interface ReceivedDmarcRecord {
@@ -37,6 +42,31 @@ export interface ReceivedDmarcReport {
   readonly records: readonly ReceivedDmarcRecord[];
 }
 
+/** RFC 6591: one failure report (a message that failed DMARC, as the receiver saw it). */
+export interface ReceivedDmarcFailure {
+  /** the address the report came from */
+  readonly reporter: string;
+  /** the report's Message-ID (or a digest of its fields when it has none) */
+  readonly reportId: string;
+  /** Reported-Domain: the From domain of the failed message (ours) */
+  readonly domain: string;
+  readonly sourceIp: string;
+  /** Arrival-Date in seconds since the epoch; 0 when absent or unreadable */
+  readonly arrival: number;
+  /** Auth-Failure: dmarc, dkim, spf, adsp, bodyhash, revoked, signature */
+  readonly authFailure: string;
+  /** Delivery-Result: delivered, spam, policy, reject, other */
+  readonly delivery: string;
+  readonly mailFrom: string;
+  readonly authResults: string;
+  /** Identity-Alignment (RFC 7489 §7.3.1): none, spf, dkim, or both */
+  readonly alignment: string;
+  /** the failed message's From, Subject and Message-ID, when the report has its header */
+  readonly from: string;
+  readonly subject: string;
+  readonly messageId: string;
+}
+
 export interface ReceivedTlsPolicy {
   readonly type: string;
   readonly domain: string;
@@ -56,6 +86,7 @@ export interface ReceivedTlsReport {
 
 export interface ReceivedReports {
   readonly dmarc: ReceivedDmarcReport[];
+  readonly failures: ReceivedDmarcFailure[];
   readonly tls: ReceivedTlsReport[];
   /** one line per part that looked like a report and did not parse */
   readonly problems: string[];
@@ -126,6 +157,32 @@ export function parseTlsReport(json: string): ReceivedTlsReport {
   return { org: cut(r['organization-name']), reportId: cut(r['report-id']), begin: seconds(range['start-datetime'], 'start-datetime'), end: seconds(range['end-datetime'], 'end-datetime'), policies };
 }
 
+/**
+ * RFC 6591: the DMARC failure report in `raw` (an auth-failure feedback report), or undefined
+ * when `raw` is no such report; `reporter` and `messageId` are the report message's own.
+ */
+export function parseDmarcFailure(raw: Buffer, reporter: string, messageId: string): ReceivedDmarcFailure | undefined {
+  const arf = parseArf(raw);
+  if (!arf || arf.feedbackType !== 'auth-failure') return undefined;
+  const f = (name: string): string => cut(arf.fields[name] ?? '');
+  const arrival = Date.parse(f('arrival-date'));
+  return {
+    reporter: cut(reporter.toLowerCase()),
+    reportId: cut(messageId) || createHash('sha256').update(JSON.stringify(arf.fields)).digest('hex').slice(0, 32),
+    domain: f('reported-domain').toLowerCase(),
+    sourceIp: f('source-ip'),
+    arrival: Number.isNaN(arrival) ? 0 : Math.floor(arrival / 1000),
+    authFailure: f('auth-failure').toLowerCase(),
+    delivery: f('delivery-result').toLowerCase(),
+    mailFrom: f('original-mail-from').replace(/^<(.*)>$/, '$1'),
+    authResults: f('authentication-results'),
+    alignment: f('identity-alignment').toLowerCase(),
+    from: cut(originalField(arf, 'from')),
+    subject: cut(originalField(arf, 'subject')),
+    messageId: cut(originalField(arf, 'message-id')),
+  };
+}
+
 /** What a part is, by its type and file name (RFC 7489 §7.2.1.1, RFC 8460 §5.3). */
 function kindOf(type: string, name: string): 'dmarc' | 'tls' | undefined {
   const t = type.toLowerCase();
@@ -138,7 +195,12 @@ function kindOf(type: string, name: string): 'dmarc' | 'tls' | undefined {
 /** The reports in one message (`raw`, as received). */
 export async function readReports(raw: Buffer): Promise<ReceivedReports> {
   const mail = await PostalMime.parse(raw);
-  const out: ReceivedReports = { dmarc: [], tls: [], problems: [] };
+  const out: ReceivedReports = { dmarc: [], failures: [], tls: [], problems: [] };
+  const failure = parseDmarcFailure(raw, mail.from?.address ?? '', mail.messageId ?? '');
+  if (failure) {
+    out.failures.push(failure);
+    return out;
+  }
   for (const a of mail.attachments) {
     const name = a.filename ?? '';
     const kind = kindOf(a.mimeType, name);

@@ -115,16 +115,19 @@ function splitMultipart(body: string, boundary: string): string[] {
   return parts;
 }
 
-function findReport(entity: string, depth: number): { type: ParsedDsn['contentType']; text: string } | undefined {
+/**
+ * The first body part, at any depth of multipart nesting but never inside a message/rfc822,
+ * whose media type is one of `types`: its type, header fields and decoded body. Shared by the
+ * report readers (DSN here, feedback reports in parse-arf.ts).
+ */
+export function findReportPart(entity: string, types: readonly string[], depth = 0): { type: string; fields: HeaderField[]; text: string } | undefined {
   if (depth > 8) return undefined;
   const { fields, body } = splitHead(entity);
   const ct = parseContentType(findHeader(fields, 'content-type'));
-  if (ct.type === 'message/delivery-status' || ct.type === 'message/global-delivery-status') {
-    return { type: ct.type, text: decodeBody(body, findHeader(fields, 'content-transfer-encoding')) };
-  }
+  if (types.includes(ct.type)) return { type: ct.type, fields, text: decodeBody(body, findHeader(fields, 'content-transfer-encoding')) };
   if (ct.type.startsWith('multipart/') && ct.params.boundary) {
     for (const part of splitMultipart(body, ct.params.boundary)) {
-      const found = findReport(part, depth + 1);
+      const found = findReportPart(part, types, depth + 1);
       if (found) return found;
     }
   }
@@ -188,7 +191,7 @@ function fieldGroups(text: string): Record<string, string>[] {
  */
 export function parseDsn(input: string | Buffer, opts: { bare?: boolean } = {}): ParsedDsn | undefined {
   const text = typeof input === 'string' ? input : input.toString('utf8');
-  const report = opts.bare ? { type: 'message/delivery-status' as const, text } : findReport(text, 0);
+  const report = opts.bare ? { type: 'message/delivery-status' as const, text } : findReportPart(text, ['message/delivery-status', 'message/global-delivery-status']);
   if (!report) return undefined;
   const [perMessage, ...groups] = fieldGroups(report.text);
   const recipients: ParsedDsnRecipient[] = [];
@@ -213,7 +216,7 @@ export function parseDsn(input: string | Buffer, opts: { bare?: boolean } = {}):
     ...(perMessage['reporting-mta'] !== undefined && { reportingMta: typedValue(perMessage['reporting-mta']).value }),
     ...(perMessage['original-envelope-id'] !== undefined && { originalEnvelopeId: perMessage['original-envelope-id'] }),
     ...(perMessage['arrival-date'] !== undefined && { arrivalDate: perMessage['arrival-date'] }),
-    contentType: report.type,
+    contentType: report.type as ParsedDsn['contentType'],
     recipients,
     fields: perMessage,
   };
