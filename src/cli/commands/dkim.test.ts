@@ -44,6 +44,14 @@ test('dkim keygen and dns records', async () => {
     assert.match(badAlg.stderr, /--algorithm: expected ed25519 or rsa-2048/);
     const badSel = await runCli(['dkim', 'keygen', 'example.org', '--selector', '../x'], { cwd });
     assert.equal(badSel.code, 64);
+    // a key file signs while it is there: no inactive keys, no activate/deactivate on "file:" storage
+    const inactive = await runCli(['dkim', 'keygen', 'example.org', '--selector', 'later', '--inactive'], { cwd });
+    assert.equal(inactive.code, 65);
+    assert.match(inactive.stderr, /^correio: a key file signs from the next start or reload/);
+    const off = await runCli(['dkim', 'deactivate', 'example.org', 'ed1'], { cwd });
+    assert.equal(off.code, 65);
+    assert.match(off.stderr, /^correio: with "file:" storage a key signs while its file is in .*dkim: move example\.org\/ed1\.pem in or out, then correio reload\n$/);
+    assert.equal((await runCli(['dkim', 'list'], { cwd })).stdout, 'example.org ed1 ed25519-sha256 active file\nexample.org rsa1 rsa-sha256 active file\n');
 
     const recs = await runCli(['dns', 'records', 'example.org'], { cwd });
     assert.equal(recs.code, 0, recs.stderr);
