@@ -1,19 +1,23 @@
 /**
  * @module deferred-scenario
  * The bench's big-queue scenarios (issue 19), `BENCH_SCENARIOS=deferred100k` and `deferred1m`:
- * correio restarted on a spool that already holds 100,000 (or 1,000,000) deferred messages
+ * correio started on a spool that already holds 100,000 (or 1,000,000) deferred messages
  * (fill-spool.ts: a next hop that refused each once, next attempts 15–75 minutes away, so none
- * comes due while measured), then the accept scenario's load. It reports, beside the accept
- * rate (compared in run-bench with the empty-queue `accept` run of the same invocation):
- *   start    spawn of `correio serve` until its SMTP port answers (restart to serving)
- *   loaded   until its log says "correio started" (the runner's walk of the queue done)
+ * comes due while measured) and no saved schedule (as after a crash), then the accept
+ * scenario's load, then stopped and started again (a clean restart: the schedule saved at the
+ * stop is restored). It reports, beside the accept rate and CPU per message (compared in
+ * run-bench with the empty-queue `accept` run of the same invocation):
+ *   start    spawn of `correio serve` until its SMTP port answers and a first message is accepted
+ *   loaded   until its log says "queue loaded" (the runner's background walk of the queue done)
  *   RSS      resident and peak resident memory after the load (/proc/<pid>/status)
- *   list     wall time of `correio queue list --limit 100` while the server runs
+ *   list     wall and CPU time of `correio queue list --limit 100` while the server runs
+ *   restart  the same start and loaded times after a clean stop (the saved schedule)
  * Standards: none. Security: loopback only; writes only under the run's temp dir.
  * Limitations: correio only (Postfix's deferred queue is not filled); a 1,000,000-message fill
  *   takes minutes and ~6 GB of disk.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { FsQueueStore } from '../src/queue/index.js';
@@ -36,6 +40,11 @@ export interface DeferredFigures {
   readonly rssMb: number;
   readonly peakRssMb: number;
   readonly listMs: number;
+  readonly listCpuMs: number;
+  /** after a clean stop: serving, and the queue loaded (from the saved schedule) */
+  readonly restartMs: number;
+  readonly restartLoadedMs: number;
+  readonly restartRssMb: number;
 }
 
 /** Fills `<work>/data/spool` with the scenario's deferred messages (before correio starts). */
@@ -50,16 +59,16 @@ export async function fillForScenario(work: string, s: DeferredScenario): Promis
 }
 
 /**
- * Resolves once correio's log says "correio started": logged after the queue runner's start
- * walk has loaded the whole queue (start-app.ts), i.e. when deliveries are scheduled again.
+ * Resolves once correio's log says "queue loaded" `times` times: logged when the queue runner's
+ * background load of the queue (the saved schedule's rescan, or the walk) has ended (start-app.ts).
  */
-export async function waitStarted(logFile: string, timeoutMs = 1_200_000): Promise<void> {
+export async function waitLoaded(logFile: string, times = 1, timeoutMs = 1_200_000): Promise<void> {
   const t0 = performance.now();
   while (performance.now() - t0 < timeoutMs) {
-    if (fs.readFileSync(logFile, 'utf8').includes('"correio started"')) return;
-    await sleep(200);
+    if (fs.readFileSync(logFile, 'utf8').split('"queue loaded"').length > times) return;
+    await sleep(100);
   }
-  throw new Error(`no "correio started" in ${logFile} after ${timeoutMs} ms`);
+  throw new Error(`no "queue loaded" in ${logFile} after ${timeoutMs} ms`);
 }
 
 /** Resident and peak resident memory of pid, in MB. */
@@ -69,20 +78,57 @@ export function memoryOf(pid: number): { rssMb: number; peakRssMb: number } {
   return { rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024 };
 }
 
-/** Wall ms of `correio queue list --limit 100` on the config (throws unless it lists 100 messages). */
-export function timeQueuePage(configFile: string): number {
+/** Wall and CPU ms of `correio queue list --limit 100` on the config (throws unless it lists 100 messages). */
+export function timeQueuePage(configFile: string): { ms: number; cpuMs: number } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [path.join(projectRoot, 'bin', 'correio.js'), 'queue', 'list', '--limit', '100', '--config', configFile], {
+  // GNU time's user and system seconds of the command, on stderr's last line
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S', process.execPath, path.join(projectRoot, 'bin', 'correio.js'), 'queue', 'list', '--limit', '100', '--config', configFile], {
     encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024,
   });
   const ms = performance.now() - t0;
   if (r.status !== 0 || !/ in 100 Requests\.$/m.test(r.stdout)) throw new Error(`queue list --limit 100 failed (${r.status}): ${r.stderr.trim()}`);
-  return ms;
+  const [user, sys] = (r.stderr.trim().split('\n').pop() ?? '').split(' ').map(Number);
+  return { ms, cpuMs: (user + sys) * 1000 };
+}
+
+/** Sends one message and resolves once it is accepted (250 after the data): serving means accepting. */
+async function acceptOne(port: number): Promise<void> {
+  const sock = net.connect(port, '127.0.0.1');
+  let buf = '';
+  const replies: string[] = [];
+  const waiters: (() => void)[] = [];
+  sock.setEncoding('utf8');
+  sock.on('data', (d: string) => {
+    buf += d;
+    for (let i = buf.indexOf('\r\n'); i >= 0; i = buf.indexOf('\r\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      if (/^\d{3} /.test(line)) {
+        replies.push(line);
+        waiters.shift()?.();
+      }
+    }
+  });
+  const reply = async (): Promise<string> => {
+    if (replies.length === 0) await new Promise<void>((r) => waiters.push(r));
+    return replies.shift()!;
+  };
+  try {
+    for (const cmd of [undefined, 'EHLO bench.localhost', 'MAIL FROM:<a@example.com>', 'RCPT TO:<b@example.net>', 'DATA', 'Subject: first\r\n\r\nx\r\n.', 'QUIT']) {
+      if (cmd !== undefined) sock.write(`${cmd}\r\n`);
+      const r = await reply();
+      if (!/^[23]/.test(r)) throw new Error(`first message refused: ${cmd ?? 'greeting'} -> ${r}`);
+    }
+  } finally {
+    sock.destroy();
+  }
 }
 
 export function formatDeferred(f: DeferredFigures): string {
-  return `${f.queued} deferred: serving after ${(f.startMs / 1000).toFixed(1)} s, queue loaded after ${(f.loadedMs / 1000).toFixed(1)} s, ` +
-    `RSS ${f.rssMb.toFixed(0)} MB (peak ${f.peakRssMb.toFixed(0)} MB), queue list --limit 100 ${(f.listMs / 1000).toFixed(2)} s`;
+  const s = (ms: number, digits = 1): string => `${(ms / 1000).toFixed(digits)} s`;
+  return `${f.queued} deferred, no saved schedule: serving (first message accepted) after ${s(f.startMs)}, queue loaded after ${s(f.loadedMs)}, ` +
+    `RSS ${f.rssMb.toFixed(0)} MB (peak ${f.peakRssMb.toFixed(0)} MB), queue list --limit 100 ${s(f.listMs, 2)} (CPU ${s(f.listCpuMs, 2)}); ` +
+    `clean restart: serving after ${s(f.restartMs)}, queue loaded after ${s(f.restartLoadedMs)}, RSS ${f.restartRssMb.toFixed(0)} MB`;
 }
 
 /** Counts what correio's spool holds, as any reader of it does (segment records and message files). */
@@ -99,19 +145,31 @@ export async function runDeferred(ctx: BenchContext, work: string, scenario: Def
   execFileSync('sync');
   const hole = await startBlackHole();
   try {
-    const t0 = performance.now();
     const opts = { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1, startTimeoutMs: 600_000 };
-    return await ctx.withCorreio(work, opts, profile, async (c) => {
+    let t0 = performance.now();
+    const first = await ctx.withCorreio(work, opts, profile, async (c) => {
+      await acceptOne(c.port);
       const startMs = performance.now() - t0;
-      await waitStarted(c.logFile);
+      await waitLoaded(c.logFile);
       const loadedMs = performance.now() - t0;
       const s = await ctx.measure(async () => ({ acceptMs: await ctx.load(c.port, 'b@example.net') }), () => c.child.pid);
       const mem = memoryOf(c.child.pid!);
-      const listMs = timeQueuePage(path.join(work, 'correio.toml'));
+      const list = timeQueuePage(path.join(work, 'correio.toml'));
       const stored = await spoolCount(c.dataDir);
-      if (stored < queued + ctx.messages) throw new Error(`only ${stored} of ${queued + ctx.messages} messages in the spool`);
-      return { ...s, deferred: { queued, startMs, loadedMs, ...mem, listMs } };
+      // the first message and the load
+      if (stored < queued + 1 + ctx.messages) throw new Error(`only ${stored} of ${queued + 1 + ctx.messages} messages in the spool`);
+      return { s, startMs, loadedMs, mem, list };
     });
+    // the clean stop saved the schedule: the same data directory started again
+    t0 = performance.now();
+    const again = await ctx.withCorreio(work, opts, false, async (c) => {
+      await acceptOne(c.port);
+      const restartMs = performance.now() - t0;
+      await waitLoaded(c.logFile, 2);
+      return { restartMs, restartLoadedMs: performance.now() - t0, restartRssMb: memoryOf(c.child.pid!).rssMb };
+    });
+    const { s, startMs, loadedMs, mem, list } = first;
+    return { ...s, deferred: { queued, startMs, loadedMs, ...mem, listMs: list.ms, listCpuMs: list.cpuMs, ...again } };
   } finally {
     await hole.stop();
   }

@@ -28,6 +28,7 @@ export type ControlRequest =
   | ({ op: 'flush'; id?: string } & Partial<Operator>)
   | ({ op: 'hold' | 'release' | 'delete' | 'bounce'; id: string } & Partial<Operator>)
   | { op: 'ping' }
+  | { op: 'page'; after?: string; limit: number } // ids of a queue listing's page, from the runner's memory
   | { op: 'reload' }; // start-app answers it (reload.ts), not the runner
 
 export interface ControlResponse {
@@ -37,6 +38,8 @@ export interface ControlResponse {
   error?: string;
   /** reload: changed keys that take effect at the next start */
   restartNeeded?: string[];
+  /** page: the message ids, oldest first */
+  ids?: string[];
 }
 
 export function controlSocketPath(config: Config): string {
@@ -165,6 +168,15 @@ export class RequestQueueControl implements QueueControl {
     if (res === undefined) throw new ControlError('no-answer', 'the server did not answer');
     if (!res.ok) throw new ControlError('refused', res.error ?? 'unknown error');
     return res.count ?? 0;
+  }
+
+  /**
+   * The first `limit` queued message ids after `after`, from the runner's memory (no listing of
+   * the spool); undefined when no server answers or its queue is not loaded whole yet.
+   */
+  async page(after: string | undefined, limit: number): Promise<string[] | undefined> {
+    const res = await this.send({ op: 'page', limit, ...(after !== undefined && { after }) });
+    return res?.ok === true && Array.isArray(res.ids) ? res.ids : undefined;
   }
 
   /** Whether a server answers (it re-reads the spool: mail dropped in since its last poll is known to it). */

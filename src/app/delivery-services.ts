@@ -122,14 +122,27 @@ export function buildDeliveryServices(config: Config, backends: Backends): Deliv
   };
 }
 
+/** the most ids a `page` request may ask for (the listing's largest page and a little slack) */
+const maxControlPage = 10_100;
+
 /** Answers a control-socket request with the runner, the online QueueControl (flush/hold/release/delete/bounce/wake). */
-export async function handleControl(runner: QueueControl & { rescan(): Promise<void> }, req: ControlRequest): Promise<ControlResponse> {
+export async function handleControl(
+  runner: QueueControl & { rescan(): Promise<void>; pageIds(after: string | undefined, limit: number): string[] | undefined },
+  req: ControlRequest,
+): Promise<ControlResponse> {
   switch (req.op) {
     case 'ping':
       return { ok: true };
     case 'wake':
       await runner.rescan();
       return { ok: true };
+    case 'page': {
+      if (!Number.isSafeInteger(req.limit) || req.limit < 1 || req.limit > maxControlPage || (req.after !== undefined && typeof req.after !== 'string')) {
+        return { ok: false, error: `page: limit must be a whole number from 1 to ${maxControlPage}` };
+      }
+      const ids = runner.pageIds(req.after, req.limit);
+      return ids ? { ok: true, ids } : { ok: false, error: 'the queue is still being loaded' };
+    }
     case 'flush':
       return { ok: true, count: await runner.flush(req.id) };
     case 'hold':

@@ -258,6 +258,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     monitoring = m;
     opts.privileges?.dropForGood();
     await local.runner.start();
+    // the queue loads in the background (a saved schedule's rescan, or after a crash a walk of every envelope)
+    void local.runner.loaded().then(() => logger.info({ envelopes: local.runner.size, parked: local.runner.parked }, 'queue loaded'));
     // acceptor processes start once the runner takes their notices; until one listens, the
     // SMTP ports are only bound (connections are refused)
     await pool?.start();

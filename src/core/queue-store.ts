@@ -82,15 +82,30 @@ export interface QueueStore {
   deleteEnvelope(id: EnvelopeId): Promise<void>;
   /**
    * every committed envelope, in message-id order (a message's envelopes together); with `after`,
-   * only those of the messages whose id sorts after it (the next page of a listing). Used for
-   * recovery at start and by queue listings.
+   * only those of the messages whose id sorts after it (the next page of a listing). `limit` is a
+   * hint: the caller reads no more than that many messages (a page), so a store may list only
+   * those. Used for recovery at start and by queue listings.
    */
-  walkEnvelopes(after?: MessageId): AsyncIterable<Envelope>;
+  walkEnvelopes(after?: MessageId, limit?: number): AsyncIterable<Envelope>;
   /**
    * Optional: calls `onMessage` with the id of a message that appeared or changed (a hint; it
    * may be this process's own write, or coalesced or lost); returns a function that stops it.
    * A runner over a store without it finds other processes' messages by rescans only.
    */
   watchNew?(onMessage: (id: MessageId) => void): () => void;
+  /**
+   * Optional: the runner's schedule saved at its last clean stop, taken once (removed for good
+   * when this resolves, so that a crash later finds none); undefined when there is none: the
+   * runner then reads every envelope (walkEnvelopes). Messages added since are not in it.
+   */
+  takeSchedule?(): Promise<readonly ScheduleEntry[] | undefined>;
+  /** Optional: saves the runner's schedule at a clean stop, for takeSchedule at the next start. */
+  saveSchedule?(entries: Iterable<ScheduleEntry>): Promise<void>;
   close(): Promise<void>;
+}
+
+/** One envelope of a saved schedule: when the runner looks at it next (0: at once; Infinity: held, never by itself). */
+export interface ScheduleEntry {
+  readonly id: EnvelopeId;
+  readonly at: number;
 }

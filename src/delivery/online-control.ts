@@ -7,10 +7,13 @@
  * failure keeps it), a delete drops it once the batch ends.
  * Standards: none.
  * Security: none (the control socket decides who may ask).
- * Limitations: parked envelopes must be read back (parked-envelopes.ts unpark) before this runs.
+ * operatorAction reads parked envelopes back first (parked-envelopes.ts): those an id names at
+ * once, and for a whole-queue flush all of them in batches, after those in memory.
+ * Limitations: none.
  */
 import type { EnvelopeId, StatedEnvelope } from '../core/index.js';
 import { applyControl, type ControlAction, type QueueScheduler } from '../queue/index.js';
+import { flushParked, unpark, type ParkedLoad } from './parked-envelopes.js';
 
 export interface ControlTarget {
   readonly queue: QueueScheduler;
@@ -19,6 +22,18 @@ export interface ControlTarget {
   readonly remove: (id: EnvelopeId) => Promise<void>;
   /** marks a busy envelope to be dropped when its batch ends */
   readonly cancel: (id: EnvelopeId) => void;
+}
+
+/** controlOnline with the parked envelopes read back; `flushed` stores a parked envelope a whole-queue flush changed. */
+export async function operatorAction(
+  t: ControlTarget & { readonly parked: ParkedLoad; readonly flushed: (env: StatedEnvelope) => Promise<void> },
+  action: ControlAction,
+  id: string | undefined,
+): Promise<number> {
+  const whole = action === 'flush' && id === undefined;
+  if (!whole) await unpark(t.parked, id);
+  const n = await controlOnline(t, action, id);
+  return whole ? n + (await flushParked(t.parked, t.flushed)) : n;
 }
 
 /** Applies `action` to what `id` names (every envelope when undefined); how many it counted. */

@@ -88,6 +88,8 @@ void test('a restart loads a big deferred queue once, tries only what comes due,
       scheduler: new RetryScheduler({ retryMin: 60 * min, retryMax: 4 * 60 * min, maxQueueLifetime: 5 * 24 * 60 * min }),
     });
     await runner.start();
+    // no schedule saved (as after a crash): the walk runs in the background
+    await runner.loaded();
     assert.equal(runner.size, count);
     assert.deepEqual(calls, { find: 0, walk: 1, list: 0, get: 0 });
     // due within five minutes (r0..r4): kept; the rest parked
@@ -148,6 +150,7 @@ void test('a message another process renames into msg/ is read alone when the sp
       scheduler: new RetryScheduler({ retryMin: 60 * min, retryMax: 4 * 60 * min, maxQueueLifetime: 5 * 24 * 60 * min }),
     });
     await runner.start();
+    await runner.loaded();
     assert.equal(runner.size, 1);
     // `sendmail` (another instance, no lock): one file renamed into msg/
     const other = await FsQueueStore.open(spool, { recover: 'never', lock: false });
@@ -158,6 +161,114 @@ void test('a message another process renames into msg/ is read alone when the sp
     assert.equal(runner.size, 2, 'found through the watch');
     assert.equal(calls.list, 0, 'no rescan listed msg/');
     assert.ok(calls.find >= 1, 'the named message was read');
+    await runner.stop();
+    await real.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** The scale test's runner on `store` at the clock's time. */
+function runnerOn(store: QueueStore, transport: Transport, clock: { now(): number }, extra: { loadLimit?: number; concurrency?: number } = {}): QueueRunner {
+  return new QueueRunner({
+    store, transports: new Map([['smtp', transport]]), notifier: noNotices, clock, pollIntervalMs: 0, ...extra,
+    scheduler: new RetryScheduler({ retryMin: 60 * min, retryMax: 4 * 60 * min, maxQueueLifetime: 5 * 24 * 60 * min }),
+  });
+}
+
+void test('a clean stop saves the schedule: the restart reads no envelope until one is due, and a crash falls back to a walk while delivering', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-restart-'));
+  const spool = join(dir, 'spool');
+  try {
+    const first = await FsQueueStore.open(spool, { cache: true });
+    await commit(first, Array.from({ length: 50 }, (_, i) => deferred(i, t0 + (i + 1) * min)));
+    const held = await first.createMessage();
+    await held.commit([{ ...deferred(99, t0 + 2 * min), state: 'held', held: true }], [Buffer.from('x\r\n')]);
+    const clock = { t: t0, now(): number { return this.t; } };
+    const r1 = runnerOn(first, new RefusingTransport(), clock);
+    await r1.start();
+    await r1.loaded();
+    await r1.stop();
+    await first.close();
+
+    // clean restart: the schedule is taken, nothing is walked or read before it is due
+    const real = await FsQueueStore.open(spool, { cache: true });
+    const { store, calls } = counted(real);
+    const transport = new RefusingTransport();
+    const r2 = runnerOn({ ...store, takeSchedule: () => real.takeSchedule(), saveSchedule: (e) => real.saveSchedule(e) }, transport, clock);
+    await r2.start();
+    assert.equal(r2.size, 51, 'known at once from the schedule');
+    assert.equal(r2.parked, 51);
+    await r2.loaded();
+    await r2.idle();
+    assert.deepEqual(calls, { find: 0, walk: 0, list: 1, get: 0 }, 'one listing (for messages added while stopped), no envelope read');
+    clock.t = t0 + 3.5 * min;
+    r2.wake();
+    await r2.idle();
+    assert.deepEqual(transport.tried.sort(), ['r0', 'r1', 'r2'], 'the three due are read and tried; the held one is not');
+    assert.equal(calls.get, 3);
+    // the operator releases the held one: read back by name
+    assert.equal(await r2.release(`${held.id}-1`), 1);
+    await r2.idle();
+    assert.ok(transport.tried.includes('r99'));
+    // a crash: nothing saved (r2 is never stopped); the next runner walks the spool while it delivers
+    const crashed = await FsQueueStore.open(spool, { cache: true, lock: false });
+    let open = (): void => undefined;
+    const gate = { promise: new Promise<void>((r) => (open = r)), resolve: () => open() };
+    const slow: QueueStore = {
+      ...counted(crashed).store,
+      takeSchedule: () => crashed.takeSchedule(),
+      async *walkEnvelopes() {
+        await gate.promise;
+        yield* crashed.walkEnvelopes();
+      },
+    };
+    const t3 = new RefusingTransport();
+    const r3 = runnerOn(slow, t3, clock);
+    await r3.start();
+    assert.equal(r3.size, 0, 'the walk has not read anything yet');
+    const fresh = await crashed.createMessage();
+    await fresh.commit([{ ...deferred(200, 0), state: 'queued', nextAttemptAt: 0 }], [Buffer.from('x\r\n')]);
+    r3.enqueue(await crashed.findMessageEnvelopes(fresh.id));
+    for (let i = 0; i < 200 && !t3.tried.includes('r200'); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(t3.tried, ['r200'], 'new mail is delivered before the walk ends');
+    gate.resolve();
+    await r3.loaded();
+    assert.equal(r3.size, 52);
+    await r3.stop();
+    await crashed.close();
+    await r2.stop();
+    await real.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('a whole-queue flush reads parked envelopes in batches and brings back at most loadLimit at once', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-flush-'));
+  const spool = join(dir, 'spool');
+  try {
+    const real = await FsQueueStore.open(spool, { cache: true });
+    await commit(real, Array.from({ length: 60 }, (_, i) => deferred(i, t0 + 60 * min)));
+    const clock = { now: (): number => t0 };
+    let most = 0;
+    const runner: QueueRunner = runnerOn(real, {
+      name: 'smtp',
+      async deliver(req: DeliveryRequest): Promise<DeliveryStatus[]> {
+        most = Math.max(most, runner.envelopes().length);
+        await new Promise((r) => setTimeout(r, 1));
+        return req.envelopes.map((e) => ({ envelopeId: e.id, action: 'delivered', status: '2.0.0' }));
+      },
+    }, clock, { loadLimit: 5, concurrency: 2 });
+    await runner.start();
+    await runner.loaded();
+    assert.equal(runner.parked, 60);
+    assert.equal(await runner.flush(), 60);
+    for (let i = 0; i < 500 && runner.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await runner.idle();
+    assert.equal(runner.size, 0, 'all delivered');
+    assert.ok(most <= 5 + 2, `at most loadLimit envelopes (and those in flight) in memory at once (saw ${most})`);
+    assert.deepEqual(await real.listMessageIds(), []);
     await runner.stop();
     await real.close();
   } finally {

@@ -20,6 +20,8 @@
  * When the store is shared by several nodes (`store.leases`), each batch is claimed before it
  * runs and only what this node won is delivered (batch-claim.ts); the leases are given back
  * once the batch's outcomes and notices are stored.
+ * Start (issue 19): the saved schedule, or after a crash a walk of the store, loads the queue
+ * in the background (store-discovery.ts load()); deliveries do not wait for it (loaded()).
  * Limitations: messages added to the store by another process are seen when the store's watch
  *   names them (watchNew), else at the next poll (pollIntervalMs) or rescan(), and on a shared
  *   store (leases) every change; on a store
@@ -29,7 +31,7 @@
  */
 import {
   systemClock,
-  type Clock, type DeliveryStatus, type Envelope, type EnvelopeId, type MessageId, type Notifier,
+  type Clock, type DeliveryStatus, type Envelope, type EnvelopeId, type MessageId,
   type QueueControl, type QueueStore, type Scheduler, type StatedEnvelope, type Transport,
 } from '../core/index.js';
 import { QueueScheduler, applyResult, expire, noticeResult, shutdownError, type Batch, type ControlAction, type Outcome } from '../queue/index.js';
@@ -38,37 +40,14 @@ import { slotRetryMs, takeRouteSlot } from './route-slots.js';
 import { claimForQueue } from './batch-claim.js';
 import { attemptDelivery } from './delivery-attempt.js';
 import { StoreDiscovery } from './store-discovery.js';
-import { controlOnline } from './online-control.js';
+import { operatorAction } from './online-control.js';
 import { WakeTimer } from './wake-timer.js';
-import { loadParked, unpark, type ParkedLoad } from './parked-envelopes.js';
+import { loadParked, type ParkedLoad } from './parked-envelopes.js';
 import { publishError, publishOutcome } from './delivery-events.js';
+import type { QueueRunnerOptions } from './queue-runner-options.js';
 
 export { shutdownError };
-
-export interface QueueRunnerOptions {
-  readonly store: QueueStore;
-  /** the retry policy */
-  readonly scheduler: Scheduler;
-  /** by route.transport ("local", "smtp", ...) */
-  readonly transports: ReadonlyMap<string, Transport>;
-  readonly notifier: Notifier;
-  readonly clock?: Clock;
-  /** delivery requests running at once, in total (default 20) */
-  readonly concurrency?: number;
-  /** delivery requests running at once per route (default 20, like Postfix's default_destination_concurrency_limit) */
-  readonly perRouteConcurrency?: number;
-  /** ms between rescans of the store for changes made by other processes (default 30 s, 5 min when the store has watchNew; 0 = never) */
-  readonly pollIntervalMs?: number;
-  /** ms stop() lets running deliveries finish before aborting them (default 5 s) */
-  readonly stopGraceMs?: number;
-  /** ms to pause claiming after a shared store failed to claim (default 5 s) */
-  readonly claimRetryMs?: number;
-  /**
-   * an envelope waiting longer than this is parked: only its time and id stay in memory, and it
-   * is read from the store again when due (default 5 min; Infinity keeps every envelope)
-   */
-  readonly parkAfterMs?: number;
-}
+export type { QueueRunnerOptions } from './queue-runner-options.js';
 
 export class QueueRunner implements QueueControl {
   readonly #store: QueueStore;
@@ -102,6 +81,8 @@ export class QueueRunner implements QueueControl {
   readonly #parkedLoad: ParkedLoad;
   readonly #timer = new WakeTimer(() => this.wake());
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  /** the start's load of the queue (a rescan after a saved schedule, else a walk) */
+  #startLoad: Promise<void> = Promise.resolve();
 
   constructor(opts: QueueRunnerOptions) {
     this.#store = opts.store;
@@ -112,7 +93,8 @@ export class QueueRunner implements QueueControl {
     this.#claimRetryMs = Math.max(0, opts.claimRetryMs ?? 5_000);
     this.#perRoute = Math.max(1, opts.perRouteConcurrency ?? 20);
     this.#queue = new QueueScheduler({
-      policy: opts.scheduler, concurrency: opts.concurrency, perRouteConcurrency: opts.perRouteConcurrency, parkAfterMs: opts.parkAfterMs ?? 5 * 60_000,
+      policy: opts.scheduler, concurrency: opts.concurrency, perRouteConcurrency: opts.perRouteConcurrency,
+      parkAfterMs: opts.parkAfterMs ?? 5 * 60_000, loadLimit: opts.loadLimit,
     });
     this.#discovery = new StoreDiscovery({
       store: this.#store, queue: this.#queue, clock: this.#clock,
@@ -137,16 +119,27 @@ export class QueueRunner implements QueueControl {
     });
   }
 
-  /** Loads everything committed before (recovery after a crash) and starts delivering. */
+  /**
+   * Starts delivering: restores the saved schedule, if any, and loads the rest of what was
+   * committed before (recovery after a crash) in the background (loaded()).
+   */
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new Error('QueueRunner already started');
-    const now = this.#clock.now();
     // a shared store: where the next rescan starts, taken before this first full read
     await this.#discovery.mark();
-    for await (const env of this.#store.walkEnvelopes()) this.#queue.set(env, now);
+    this.#loading++;
+    const { loading } = await this.#discovery.load().catch((err: unknown) => {
+      this.#loading--;
+      throw err;
+    });
     this.#state = 'running';
-    this.#discovery.start();
+    this.#startLoad = loading.catch((err: unknown) => publishError(err, 'loading the queue')).finally(() => this.#loaded());
     this.wake();
+  }
+
+  /** Resolves once the start's load of the queue has ended (every envelope known, or the load failed and was logged). */
+  loaded(): Promise<void> {
+    return this.#startLoad;
   }
 
   /** Newly committed envelopes: tried at once. */
@@ -181,6 +174,14 @@ export class QueueRunner implements QueueControl {
   /** Envelopes this runner keeps in memory (a snapshot), with their states; parked ones are not. */
   envelopes(): StatedEnvelope[] {
     return this.#queue.envelopes();
+  }
+
+  /**
+   * The first `limit` queued message ids after `after`, oldest first, from memory (a listing's
+   * page without listing the spool); undefined until the queue has been seen whole.
+   */
+  pageIds(after: string | undefined, limit: number): MessageId[] | undefined {
+    return this.#discovery.pageIds(after, limit);
   }
 
   /** Resolves once no batch runs and no pass is pending (for tests and graceful steps). */
@@ -234,14 +235,19 @@ export class QueueRunner implements QueueControl {
   /** An operator action through the shared transitions (online-control.ts), parked envelopes read back first. */
   async #control(action: ControlAction, id: string | undefined): Promise<number> {
     this.#loading++;
+    let n = 0;
     try {
-      await unpark(this.#parkedLoad, id);
+      n = await operatorAction({
+        queue: this.#queue, now: this.#clock.now(), put: (e) => this.#put(e), remove: (e) => this.#delete(e), cancel: (e) => this.#cancelled.add(e),
+        parked: this.#parkedLoad,
+        flushed: async (e) => {
+          await this.#store.putEnvelope(e);
+          this.#discovery.touch(e.id);
+        },
+      }, action, id);
     } finally {
       if (--this.#loading === 0) this.#removed.clear();
     }
-    const n = await controlOnline({
-      queue: this.#queue, now: this.#clock.now(), put: (e) => this.#put(e), remove: (e) => this.#delete(e), cancel: (e) => this.#cancelled.add(e),
-    }, action, id);
     this.wake();
     return n;
   }
@@ -263,7 +269,8 @@ export class QueueRunner implements QueueControl {
   }
 
   /**
-   * Stops taking new work and waits for running batches; after the grace (stopGraceMs), or
+   * Stops taking new work, waits for running batches, and saves the schedule (the store's
+   * saveSchedule, for the next start); after the grace (stopGraceMs), or
    * when `signal` aborts, it aborts them: transports then report "delayed", the attempt is
    * recorded with the local error "shutdown", and the envelopes stay queued, due at once
    * (a stuck next hop must not hold up a stop for its minutes-long timeouts).
@@ -279,6 +286,10 @@ export class QueueRunner implements QueueControl {
     const grace = this.#jobs.size > 0 ? setTimeout(onAbort, this.#stopGraceMs) : undefined;
     try {
       while (this.#jobs.size > 0) await Promise.allSettled([...this.#jobs]);
+      // the next start restores this instead of reading every envelope
+      await this.#discovery.save();
+    } catch (err) {
+      publishError(err, 'saving the schedule');
     } finally {
       clearTimeout(grace);
       signal?.removeEventListener('abort', onAbort);

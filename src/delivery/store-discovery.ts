@@ -3,12 +3,14 @@
  * How the queue runner learns what other processes did to the store: the store's watch
  * (QueueStore.watchNew) names new messages, each read alone; rescans (store-rescan.ts) run at
  * the poll interval as a fallback, or when asked (`sendmail`'s wake-up, an acceptor's exit).
- * While a rescan or a read runs, the runner's own changes are recorded (touch) so that neither
+ * A start without a saved schedule walks the whole store (walk()) while the runner delivers;
+ * a rescan asked for meanwhile runs once the walk ends (the walk lists everything from its
+ * beginning, the watch names what comes later). While a walk, a rescan or a read runs, the runner's own changes are recorded (touch) so that neither
  * sets an envelope back to what the store held before the runner changed it.
  * Standards: none.
  * Security: none.
- * Limitations: a message committed while the start walk runs, after its listing, is found by the
- *   watch only if it is named after start(); else at the next rescan.
+ * Limitations: an acceptor's record appended while the walk runs, after its listing, whose
+ *   notice was lost, is found by the rescan that follows the walk.
  */
 import type { Clock, EnvelopeId, MessageId, QueueStore } from '../core/index.js';
 import type { QueueScheduler } from '../queue/index.js';
@@ -38,6 +40,12 @@ export class StoreDiscovery {
   #unwatch: (() => void) | undefined;
   #poll: NodeJS.Timeout | undefined;
   #running = false;
+  /** the walk of the whole store running (start without a saved schedule) */
+  #walking = false;
+  /** a rescan asked for while the walk ran: run when it ends */
+  #rescanAfterWalk = false;
+  /** every message of the store has been seen (a walk or a rescan ended well): a schedule saved at stop is whole */
+  complete = false;
 
   constructor(o: StoreDiscoveryOptions) {
     this.#o = o;
@@ -46,6 +54,28 @@ export class StoreDiscovery {
   /** Before the start walk: where a shared store's next rescan starts. */
   async mark(): Promise<void> {
     this.#cursor = (await this.#o.store.leases?.changesSince?.(undefined))?.cursor;
+  }
+
+  /**
+   * The start's load (after mark()): the schedule saved at the last clean stop, restored all
+   * parked, and then (in the background: the returned promise) a rescan for what was added
+   * since; without one, a walk of the whole store. Watching and polling start at once.
+   */
+  async load(): Promise<{ loading: Promise<void> }> {
+    const saved = await this.#o.store.takeSchedule?.();
+    if (saved) this.#o.queue.restore(saved);
+    this.start();
+    return { loading: saved ? this.rescan() : this.walk() };
+  }
+
+  /** At a clean stop: saves the schedule for the next start, when the store was seen whole. */
+  async save(): Promise<void> {
+    if (this.complete) await this.#o.store.saveSchedule?.(this.#o.queue.schedule());
+  }
+
+  /** The first `limit` message ids after `after` from memory (a listing's page); undefined until the store was seen whole. */
+  pageIds(after: string | undefined, limit: number): MessageId[] | undefined {
+    return this.complete ? this.#o.queue.messageIdsAfter(after, limit) : undefined;
   }
 
   /** Starts watching and polling. */
@@ -74,14 +104,44 @@ export class StoreDiscovery {
     for (const t of this.#touched) t.add(id);
   }
 
-  /** Looks at the store again (store-rescan.ts). */
+  /** Looks at the store again (store-rescan.ts); while the walk runs, once it has ended. */
   async rescan(): Promise<void> {
+    if (this.#walking) {
+      this.#rescanAfterWalk = true;
+      return;
+    }
     const touched = new Set<EnvelopeId>();
     this.#touched.add(touched);
     try {
       this.#cursor = await rescanStore({ ...this.#input(touched), cursor: this.#cursor });
+      this.complete = true;
     } finally {
       this.#touched.delete(touched);
+    }
+  }
+
+  /**
+   * Reads every envelope of the store (a start without a saved schedule) and files those the
+   * runner does not know and has not changed meanwhile; then a rescan asked for meanwhile.
+   */
+  async walk(): Promise<void> {
+    const { store, queue, clock } = this.#o;
+    const touched = new Set<EnvelopeId>();
+    this.#touched.add(touched);
+    this.#walking = true;
+    try {
+      for await (const env of store.walkEnvelopes()) {
+        if (!this.#running) return;
+        if (!queue.knows(env.id) && !touched.has(env.id)) queue.set(env, clock.now());
+      }
+      this.complete = true;
+    } finally {
+      this.#walking = false;
+      this.#touched.delete(touched);
+    }
+    if (this.#rescanAfterWalk && this.#running) {
+      this.#rescanAfterWalk = false;
+      await this.rescan();
     }
   }
 

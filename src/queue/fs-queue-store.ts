@@ -36,7 +36,7 @@
 import { Readable } from 'node:stream';
 import {
   MailError, replies,
-  type Envelope, type EnvelopeId, type MessageDraft, type MessageId, type QueueStore,
+  type Envelope, type EnvelopeId, type MessageDraft, type MessageId, type QueueStore, type ScheduleEntry,
 } from '../core/index.js';
 import { DirSyncer, KeyedMutex, uniqueId } from '../util/index.js';
 import { DirHandles } from './dir-handles.js';
@@ -45,13 +45,14 @@ import type { FsQueueStoreOptions } from './fs-queue-options.js';
 import { FsMessageDraft, type CommitStrategy } from './fs-message-draft.js';
 import { BoundedMessageCache, NoMessageCache, type MessageCache } from './message-cache.js';
 import { MessageFiles } from './message-files.js';
-import { idsAfter, isImport, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
+import { firstIdsAfter, idsAfter, isImport, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
 import { SegmentCommit } from './segment-commit.js';
 import { SegmentMessages, type SegRef, type SegState } from './segment-messages.js';
 import { CorruptItem, envelopeFile, type EnvelopeFile } from './spool-format.js';
 import { SpoolPaths } from './spool-layout.js';
 import { releaseSpoolLock, takeSpoolLock } from './spool-lock.js';
 import { moveToCorrupt, recoverSpool, type RecoveryReport } from './spool-recovery.js';
+import { dropSchedule, takeSchedule, writeSchedule } from './schedule-checkpoint.js';
 import { errorCode, storageError } from './storage-error.js';
 import { watchMessageDir } from './spool-watch.js';
 
@@ -74,6 +75,8 @@ export class FsQueueStore implements QueueStore {
   readonly #locks = new KeyedMutex();
   readonly #newId: () => string;
   readonly #owner: boolean;
+  /** (an instance that does not cache) the saved schedule removed before its first change */
+  #scheduleDropped: Promise<void> | undefined;
   #closed = false;
 
   /** What the recovery at open() found, when it ran. */
@@ -260,6 +263,7 @@ export class FsQueueStore implements QueueStore {
     this.#check();
     const msg = messageIdOfEnvelope(env.id);
     if (!msg || msg !== env.messageId) throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
+    await this.#dropStaleSchedule();
     await this.#locks.run(msg, async () => {
       try {
         const seg = await this.#segments.state();
@@ -281,6 +285,7 @@ export class FsQueueStore implements QueueStore {
     this.#check();
     const msg = messageIdOfEnvelope(id);
     if (!msg) return;
+    await this.#dropStaleSchedule();
     await this.#locks.run(msg, async () => {
       try {
         const seg = await this.#segments.state();
@@ -354,15 +359,24 @@ export class FsQueueStore implements QueueStore {
     return { ids: [...files, ...[...seg.index.keys()].filter((n) => !inFiles.has(n))].sort(), seg };
   }
 
-  async *walkEnvelopes(after?: MessageId): AsyncIterable<Envelope> {
-    const listed = await this.#list();
+  /** The first `limit` ids after `after` (a page): msg/ is listed but not sorted, env/ not listed. */
+  async #listPage(after: MessageId | undefined, limit: number): Promise<{ ids: MessageId[]; seg: SegState }> {
+    await this.#segments.refresh();
+    const seg = await this.#segments.state();
+    return { ids: firstIdsAfter([await this.#files.listIds(), seg.index.keys()], after, limit), seg };
+  }
+
+  async *walkEnvelopes(after?: MessageId, limit?: number): AsyncIterable<Envelope> {
+    const page = limit !== undefined;
+    const listed = page ? await this.#listPage(after, limit) : await this.#list();
     const { seg } = listed;
-    const ids = idsAfter(listed.ids, after);
-    // listed after the messages, so an override written before this point is seen
-    const overrides = await this.#files.listOverrides();
+    const ids = page ? listed.ids : idsAfter(listed.ids, after);
+    // listed after the messages, so an override written before this point is seen; a page
+    // looks for the override of each of its few messages instead
+    const overrides = page ? undefined : await this.#files.listOverrides();
     type Loaded = { file: EnvelopeFile | undefined; err?: undefined } | { file?: undefined; err: unknown };
     const load = (id: string): Promise<Loaded> =>
-      this.#read(id, overrides.has(id), seg).then((file) => ({ file }), (err: unknown) => ({ err }));
+      this.#read(id, overrides?.has(id) ?? true, seg).then((file) => ({ file }), (err: unknown) => ({ err }));
     // a few messages read ahead: each read is several round trips to libuv's thread pool
     const ahead: Promise<Loaded>[] = [];
     let next = 0;
@@ -390,6 +404,23 @@ export class FsQueueStore implements QueueStore {
    */
   recover(): Promise<RecoveryReport> {
     return recoverSpool({ paths: this.#paths, segments: this.#segments });
+  }
+
+  /** The runner's schedule from its last clean stop, taken once (schedule-checkpoint.ts). */
+  takeSchedule(): Promise<readonly ScheduleEntry[] | undefined> {
+    return takeSchedule(this.dir, this.#syncer).catch((err: unknown) => {
+      throw storageError(err);
+    });
+  }
+
+  async saveSchedule(entries: Iterable<ScheduleEntry>): Promise<void> {
+    await writeSchedule(this.dir, this.#syncer, entries);
+  }
+
+  /** A change made without the runner (the offline CLI: an instance that does not cache) makes a saved schedule stale. */
+  #dropStaleSchedule(): Promise<void> {
+    if (this.#cache.remembers) return Promise.resolve();
+    return (this.#scheduleDropped ??= dropSchedule(this.dir, this.#syncer));
   }
 
   /** Messages renamed into msg/ by any process (spool-watch.ts). */

@@ -10,7 +10,7 @@
  */
 export { FsQueueStore, spoolFormat, type FsQueueStoreOptions, type RecoveryReport } from './fs-queue-store.js';
 export type { SegRef } from './segment-messages.js';
-export { messageIdOfEnvelope } from './queue-ids.js';
+export { isQueueId, messageIdOfEnvelope } from './queue-ids.js';
 export { PgQueueStore, type PgQueueStoreOptions } from './pg-queue-store.js';
 export { queueSchema } from './pg-queue-schema.js';
 export { MemoryQueueStore, MemorySpool, type MemoryQueueStoreOptions } from './memory-queue-store.js';
@@ -22,7 +22,7 @@ export {
   type Outcome, type ControlAction, type ControlChange,
 } from './envelope-transitions.js';
 export {
-  listQueue, listQueuePage, walkQueue, findQueued, findQueuedMessage, StoreQueueControl,
+  listQueue, listQueuePage, pageOfIds, pageSlack, walkQueue, findQueued, findQueuedMessage, StoreQueueControl,
   type QueuedMessage, type QueuePage, type QueueWalkOptions,
 } from './queue-control.js';
 export { QueueScheduler, type QueueSchedulerOptions, type Batch } from './queue-scheduler.js';

@@ -48,6 +48,8 @@ export interface QueueWalkOptions {
   readonly after?: string;
   /** only messages this accepts */
   readonly filter?: (m: QueuedMessage) => boolean;
+  /** the messages the caller reads at most (a page): a hint for the store */
+  readonly limit?: number;
 }
 
 /**
@@ -64,7 +66,9 @@ export async function* walkQueue(store: QueueStore, opts: QueueWalkOptions = {})
     envs = [];
     return !opts.filter || opts.filter(m) ? m : undefined;
   };
-  for await (const env of store.walkEnvelopes(opts.after)) {
+  // a page without a filter needs only its first messages: the store may list only those
+  const hint = opts.filter || opts.limit === undefined ? undefined : opts.limit;
+  for await (const env of store.walkEnvelopes(opts.after, hint)) {
     if (envs.length > 0 && envs[0].messageId !== env.messageId) {
       const m = take();
       if (m) yield m;
@@ -81,13 +85,33 @@ export interface QueuePage {
   readonly next?: MessageId;
 }
 
+/** Messages listed beyond a page, read only when some of the page left the queue meanwhile. */
+export const pageSlack = 8;
+
 /** The first `limit` messages of walkQueue(store, opts). */
 export async function listQueuePage(store: QueueStore, opts: QueueWalkOptions & { readonly limit: number }): Promise<QueuePage> {
   const messages: QueuedMessage[] = [];
   if (opts.limit <= 0) return { messages };
-  for await (const m of walkQueue(store, opts)) {
+  // a few more than the page asked of the store: a message that leaves the queue meanwhile is skipped
+  for await (const m of walkQueue(store, { ...opts, limit: opts.limit + pageSlack })) {
     messages.push(m);
     if (messages.length >= opts.limit) return { messages, next: m.messageId };
+  }
+  return { messages };
+}
+
+/**
+ * A page of `limit` messages from `ids` (the running server's page of ids, with pageSlack more:
+ * it knows every message without listing the spool), each read here; a message gone meanwhile
+ * is skipped, as listQueuePage does.
+ */
+export async function pageOfIds(store: QueueStore, ids: readonly MessageId[], limit: number): Promise<QueuePage> {
+  const messages: QueuedMessage[] = [];
+  for (const id of ids) {
+    const m = await findQueuedMessage(store, id);
+    if (!m) continue;
+    messages.push(m);
+    if (messages.length >= limit) return { messages, next: m.messageId };
   }
   return { messages };
 }

@@ -36,6 +36,32 @@ export function idsAfter(ids: readonly string[], after: string | undefined): rea
   return ids.slice(lo);
 }
 
+/**
+ * The first `limit` ids after `after` (all when undefined), sorted, from `sources` in any order
+ * and with repeats (a message both in a segment and in its own file): a page of a listing
+ * without sorting the whole queue.
+ */
+export function firstIdsAfter(sources: Iterable<Iterable<string>>, after: string | undefined, limit: number): string[] {
+  const out: string[] = [];
+  if (limit <= 0) return out;
+  for (const source of sources) {
+    for (const id of source) {
+      if ((after !== undefined && id <= after) || (out.length >= limit && id >= out[out.length - 1])) continue;
+      let lo = 0;
+      let hi = out.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (out[mid] < id) lo = mid + 1;
+        else hi = mid;
+      }
+      if (out[lo] === id) continue;
+      out.splice(lo, 0, id);
+      if (out.length > limit) out.pop();
+    }
+  }
+  return out;
+}
+
 /** The message id an envelope id belongs to (envelope ids are "<messageId>-<n>"). */
 export function messageIdOfEnvelope(id: EnvelopeId): MessageId | undefined {
   const i = id.lastIndexOf(envelopeSeparator);

@@ -131,3 +131,47 @@ void test('parking: an envelope waiting past parkAfterMs keeps only its time and
   q.forget(far.id);
   assert.equal(q.size, 2);
 });
+
+void test('a saved schedule: every envelope with its next look (held: never by itself), restored all parked', () => {
+  const policy = new RetryScheduler({ retryMin: 5 * min, retryMax: h, maxQueueLifetime: 3 * 24 * h });
+  const q = new QueueScheduler({ policy, parkAfterMs: 10 * min });
+  const ready = env('s1', 'x.example');
+  const soon = env('s2', 'x.example', { state: 'deferred', attempts: [{ at: t0, status: '4.4.1' }], nextAttemptAt: t0 + 5 * min });
+  const later = env('s3', 'x.example', { state: 'deferred', attempts: [{ at: t0, status: '4.4.1' }], nextAttemptAt: t0 + h });
+  const held = env('s4', 'x.example', { state: 'held', held: true });
+  for (const e of [ready, soon, later, held]) q.set(e, t0);
+  const saved = [...q.schedule()].sort((a, b) => a.id.localeCompare(b.id));
+  assert.deepEqual(saved, [
+    { id: ready.id, at: 0 }, { id: soon.id, at: t0 + 5 * min }, { id: later.id, at: t0 + h }, { id: held.id, at: Infinity },
+  ]);
+  const next = new QueueScheduler({ policy, parkAfterMs: 10 * min });
+  next.restore(saved);
+  assert.equal(next.size, 4);
+  assert.equal(next.parked, 4, 'nothing read: all parked');
+  assert.deepEqual(next.takeDue(t0), []);
+  assert.deepEqual(next.takeLoads(), [ready.id], 'only the due one is handed out to be read');
+  assert.deepEqual(next.parkedMatching('s4'), [held.id], 'a held one waits until the operator names it');
+  assert.equal(next.nextWakeAt(), t0 + 5 * min);
+});
+
+void test('loadLimit: due parked envelopes are handed out only while few due ones are in memory', () => {
+  const policy = new RetryScheduler({ retryMin: 5 * min, retryMax: h, maxQueueLifetime: 3 * 24 * h });
+  const q = new QueueScheduler({ policy, parkAfterMs: 10 * min, loadLimit: 3, concurrency: 1 });
+  q.restore(Array.from({ length: 10 }, (_, i) => ({ id: `p${i}-1`, at: t0 })));
+  assert.deepEqual(q.takeDue(t0), []);
+  const first = q.takeLoads();
+  assert.equal(first.length, 3, 'three at a time');
+  assert.equal(q.nextWakeAt(), Infinity, 'the rest waits for loads and batches to end, not for a timer');
+  assert.deepEqual(q.takeLoads(), []);
+  // loaded: ready in memory, so still no room until they are delivered
+  for (const id of first) q.set(env(id.replace(/-1$/, ''), 'x.example', { id }), t0);
+  const batches = q.takeDue(t0);
+  assert.equal(batches.length, 1, 'concurrency 1');
+  assert.deepEqual(q.takeLoads(), [], 'two ready and one busy: no room yet');
+  q.finish(batches[0]);
+  q.forget(batches[0].envelopes[0].id);
+  const b2 = q.takeDue(t0);
+  assert.equal(b2.length, 1);
+  assert.equal(q.takeLoads().length, 1, 'one delivered: one more read');
+  assert.equal(q.parked, 7);
+});

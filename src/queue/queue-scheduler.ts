@@ -17,14 +17,23 @@
  * (time, id) stays, in the heap and in a map of parked ids, some 100 octets instead of the
  * envelope's 1 KB and more, so 1,000,000 deferred envelopes cost tens of MB. When its time
  * comes (or the operator names it) the dispatcher loads it from the store again (takeLoads,
- * parkedMatching) and files it with set().
+ * parkedMatching) and files it with set(). Parked envelopes that come due are handed out for
+ * loading only while fewer than `loadLimit` due envelopes are in memory (ready or being loaded),
+ * so a flush of a million parked envelopes does not bring them all back at once.
+ *
+ * A clean stop saves the schedule (schedule(): every envelope with the time it is next looked
+ * at) and the next start restores it (restore(): all parked), so a restart reads no envelope
+ * before deliveries begin (issue 19).
  * Standards: RFC 5321 §4.5.4.1 (retry timing, through the policy).
  * Security: none.
  * Limitations: one scheduler per spool.
  */
-import { routeKey, type EnvelopeId, type Envelope, type MessageId, type Route, type Scheduler, type StatedEnvelope } from '../core/index.js';
+import {
+  routeKey, type EnvelopeId, type Envelope, type MessageId, type Route, type ScheduleEntry, type Scheduler, type StatedEnvelope,
+} from '../core/index.js';
 import { withState } from './envelope-transitions.js';
-import { messageIdOfEnvelope } from './queue-ids.js';
+import { firstIdsAfter, messageIdOfEnvelope } from './queue-ids.js';
+import { ParkedSet } from './parked-set.js';
 import { WaitHeap } from './wait-heap.js';
 
 export interface QueueSchedulerOptions {
@@ -36,6 +45,8 @@ export interface QueueSchedulerOptions {
   readonly perRouteConcurrency?: number;
   /** an envelope waiting longer than this is parked: only its time and id are kept (default: never) */
   readonly parkAfterMs?: number;
+  /** due envelopes in memory (ready or being loaded) beyond which due parked ones wait to be loaded (default 10,000) */
+  readonly loadLimit?: number;
 }
 
 export interface Batch {
@@ -66,12 +77,11 @@ export class QueueScheduler {
   readonly #routeJobs = new Map<string, number>();
   #running = 0;
   readonly #parkAfter: number;
-  /** parked envelopes: id → the time they wait for (their heap entry counts while it matches) */
-  readonly #parked = new Map<EnvelopeId, number>();
-  /** parked envelopes that came due: for the dispatcher to load (takeLoads) */
-  #loads: EnvelopeId[] = [];
-  /** handed out by takeLoads and not filed again yet (set, forget or park ends it) */
-  readonly #loading = new Set<EnvelopeId>();
+  /** parked envelopes: only their time and id (parked-set.ts) */
+  readonly #parked = new ParkedSet();
+  readonly #loadLimit: number;
+  /** the last takeDue left due parked envelopes in the heap (loadLimit): a load or a batch's end wakes the dispatcher */
+  #capped = false;
   /** set() was told not to park */
   #keep = false;
 
@@ -80,16 +90,17 @@ export class QueueScheduler {
     this.#concurrency = Math.max(1, opts.concurrency ?? 20);
     this.#perRoute = Math.max(1, opts.perRouteConcurrency ?? 20);
     this.#parkAfter = opts.parkAfterMs ?? Infinity;
+    this.#loadLimit = Math.max(1, opts.loadLimit ?? 10_000);
   }
 
   /** Number of envelopes known, parked ones included. */
   get size(): number {
-    return this.#index.size + this.#parked.size + this.#loads.length + this.#loading.size;
+    return this.#index.size + this.#parked.size;
   }
 
   /** Number of envelopes parked (or due and not loaded yet). */
   get parked(): number {
-    return this.#parked.size + this.#loads.length + this.#loading.size;
+    return this.#parked.size;
   }
 
   /** Batches running. */
@@ -113,12 +124,21 @@ export class QueueScheduler {
 
   /** Whether the envelope is known, parked or not. */
   knows(id: EnvelopeId): boolean {
-    return this.#index.has(id) || this.#parked.has(id) || this.#loading.has(id) || this.#loads.includes(id);
+    return this.#index.has(id) || this.#parked.has(id);
   }
 
   /** Ids of the parked envelopes (and of those due to be loaded). */
   parkedIds(): EnvelopeId[] {
-    return [...this.#parked.keys(), ...this.#loads, ...this.#loading];
+    return this.#parked.ids();
+  }
+
+  /** The first `limit` message ids after `after` of every envelope known, sorted (a listing's page). */
+  messageIdsAfter(after: string | undefined, limit: number): MessageId[] {
+    const index = this.#index.keys();
+    function* kept(): Iterable<MessageId> {
+      for (const id of index) yield id.slice(0, id.lastIndexOf('-'));
+    }
+    return firstIdsAfter([kept(), this.#parked.messageIds()], after, limit);
   }
 
   /** The parked envelopes a message or envelope id names (all when undefined): load them, then set(). */
@@ -130,18 +150,45 @@ export class QueueScheduler {
 
   /** Parked envelopes that came due since the last call (takeDue finds them): the caller loads each and set()s it. */
   takeLoads(): EnvelopeId[] {
-    const out = this.#loads;
-    this.#loads = [];
-    for (const id of out) this.#loading.add(id);
-    return out;
+    return this.#parked.take();
   }
 
-  /** An envelope whose load failed: parked again until `at`. */
+  /** Parked (not held nor due) envelopes' ids, a snapshot: a whole-queue flush claims them in batches. */
+  parkedWaiting(): EnvelopeId[] {
+    return this.#parked.waiting();
+  }
+
+  /**
+   * Takes those of `ids` still parked for the caller to read, with their times (as takeLoads
+   * does: set(), forget() or park() ends each).
+   */
+  claimParked(ids: readonly EnvelopeId[]): ScheduleEntry[] {
+    return this.#parked.claim(ids);
+  }
+
+
+  /** An envelope parked until `at` (a load that failed, a claimed one given back, a restored schedule; Infinity: until named). */
   park(id: EnvelopeId, at: number): void {
-    this.#loading.delete(id);
-    if (this.#index.has(id)) return;
-    this.#parked.set(id, at);
-    this.#waiting.push(at, id);
+    if (this.#index.has(id)) {
+      this.#parked.drop(id);
+      return;
+    }
+    this.#parked.park(id, at);
+    if (at < Infinity) this.#waiting.push(at, id);
+  }
+
+  /** A saved schedule (a restart): every envelope not known yet is parked until its time. */
+  restore(entries: Iterable<ScheduleEntry>): void {
+    for (const { id, at } of entries) if (!this.knows(id)) this.park(id, at);
+  }
+
+  /**
+   * The schedule to save at a clean stop: every envelope known, with the time it is next looked
+   * at (0: at once, as ready, busy and loading ones; Infinity: held).
+   */
+  *schedule(): Iterable<ScheduleEntry> {
+    for (const [id, env] of this.#index) yield { id, at: env.state === 'held' ? Infinity : (this.#waitAt.get(id) ?? 0) };
+    yield* this.#parked.entries();
   }
 
   isBusy(id: EnvelopeId): boolean {
@@ -159,8 +206,7 @@ export class QueueScheduler {
    */
   set(env: Envelope, now: number, opts: { readonly keep?: boolean } = {}): StatedEnvelope {
     const e = withState(env);
-    this.#parked.delete(e.id);
-    this.#loading.delete(e.id);
+    this.#parked.drop(e.id);
     this.#index.set(e.id, e);
     this.#unready(e.id);
     this.#keep = opts.keep === true;
@@ -174,8 +220,7 @@ export class QueueScheduler {
 
   /** Drops an envelope (removed from the spool). */
   forget(id: EnvelopeId): void {
-    this.#parked.delete(id);
-    this.#loading.delete(id);
+    this.#parked.drop(id);
     this.#unready(id);
     this.#waitAt.delete(id);
     this.#index.delete(id);
@@ -194,9 +239,9 @@ export class QueueScheduler {
     else this.#classify(env, now);
   }
 
-  /** The earliest time a waiting envelope comes due (Infinity when none waits). */
+  /** The earliest time a waiting envelope comes due (Infinity when none waits, or when due ones wait for loadLimit). */
   nextWakeAt(): number {
-    return this.#waiting.peek();
+    return this.#capped ? Infinity : this.#waiting.peek();
   }
 
   /**
@@ -205,11 +250,17 @@ export class QueueScheduler {
    * busy and each batch counts as running until finish().
    */
   takeDue(now: number): Batch[] {
+    this.#capped = false;
     while (this.#waiting.peek() <= now) {
       const { at, id } = this.#waiting.pop() as { at: number; id: EnvelopeId };
-      if (this.#parked.get(id) === at) {
-        this.#parked.delete(id);
-        this.#loads.push(id);
+      if (this.#parked.timeOf(id) === at) {
+        if (this.#parked.due + this.#readyWhere.size >= this.#loadLimit) {
+          // enough due work in memory: the rest is loaded as that goes
+          this.#waiting.push(at, id);
+          this.#capped = true;
+          break;
+        }
+        this.#parked.comeDue(id);
         continue;
       }
       if (this.#waitAt.get(id) !== at) continue; // superseded
@@ -281,8 +332,8 @@ export class QueueScheduler {
       // parked: only (time, id) is kept
       this.#waitAt.delete(id);
       this.#index.delete(id);
-      if (this.#parked.get(id) === until) return;
-      this.#parked.set(id, until);
+      if (this.#parked.timeOf(id) === until) return;
+      this.#parked.park(id, until);
       this.#waiting.push(until, id);
       return;
     }

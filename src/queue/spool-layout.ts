@@ -11,6 +11,8 @@
  *   format            "correio-spool 3": the layout (3 = format 2's files plus seg/; a format-2
  *                     spool is read as it is and its format file rewritten)
  *   lock              pid of the process that owns recovery (spool-lock.ts)
+ *   schedule          the queue runner's schedule saved at a clean stop, taken at the next
+ *                     start (schedule-checkpoint.ts)
  *
  * Old spools (format 1: msg/<id> bodies without footer beside env/<id>.json) are refused with
  * an error naming the spool: no `format` file in a spool that holds messages.

@@ -21,7 +21,9 @@
 import type { Command } from 'commander';
 import { addressToString, reversePathToString, type QueueControl, type QueueStore } from '../../core/index.js';
 import type { Config } from '../../config/index.js';
-import { StoreQueueControl, findQueued, findQueuedMessage, listQueuePage, walkQueue, type QueuedMessage } from '../../queue/index.js';
+import {
+  StoreQueueControl, findQueued, findQueuedMessage, listQueuePage, pageOfIds, pageSlack, walkQueue, type QueuedMessage,
+} from '../../queue/index.js';
 import { ControlError, SocketQueueControl, askPublic, openQueueStore, operatorName, publicSocketPath } from '../../app/index.js';
 import { appendAdminLog, appendHistory } from '../../log/index.js';
 import { submitsThroughMaildrop } from './sendmail-maildrop.js';
@@ -32,6 +34,9 @@ import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 
 /** How long a command waits for a running server's answer. */
 const CONTROL_TIMEOUT_MS = 30_000;
+
+/** Pages up to this many messages are listed from the running server's ids (larger ones from the spool). */
+const serverPageLimit = 10_000;
 
 /** Opens the spool for reading or operator changes; recovery is left to the server. */
 export function openSpool(config: Config): Promise<QueueStore> {
@@ -217,8 +222,10 @@ export async function listCommand(ctx: CliContext, config: Config, opts: ListOpt
     if (r.next !== undefined) ctx.stderr.write(`more: --since ${r.next}\n`);
     return;
   }
+  // a page's ids from the running server's memory when it has them (no listing of a big spool)
+  const ids = limit !== undefined && limit <= serverPageLimit ? await new SocketQueueControl(config, CONTROL_TIMEOUT_MS).page(after, limit + pageSlack) : undefined;
   await withSpool(config, async (s) => {
-    const page = limit === undefined ? undefined : await listQueuePage(s, { limit, after });
+    const page = limit === undefined ? undefined : ids ? await pageOfIds(s, ids, limit) : await listQueuePage(s, { limit, after });
     const queue = page?.messages ?? walkQueue(s, { after });
     if (opts.json) await printJson(ctx, queue, now);
     else await printQueue(ctx, queue, now);

@@ -1,0 +1,113 @@
+/**
+ * @module schedule-checkpoint
+ * The queue runner's schedule saved in the files spool at a clean stop (issue 19), so that a
+ * restart on a big queue needs not read every envelope before deliveries start: `<spool>/schedule`
+ * holds one line per queued envelope, `<time> <envelope id>`, the time the runner next looks at
+ * it (0: at once; `-`: not by itself, a held envelope waiting for the operator), then
+ * `end <count>`. The next start takes it (reads it and removes it, the removal made durable
+ * before anything in the spool changes), so a crash after that start finds none and the runner
+ * reads the whole spool again, in the background while serving. Any change to a queued envelope
+ * made without the runner (the offline CLI) removes the file first: its times would be stale.
+ * Messages added while no server ran (`sendmail`) are not in it: the runner's first rescan
+ * finds them.
+ * Standards: none (our own file; written, fsynced, renamed, directory fsynced).
+ * Security: ids are checked against the envelope-id form before use; anything that does not
+ *   parse makes the whole file void (the runner then reads the spool), never a wrong schedule.
+ * Limitations: the times are hints: an envelope is read back and filed by its stored state
+ *   when its time comes, so only an envelope missing from a damaged-but-valid-looking file
+ *   could be late, and the count at its end rules out a cut file.
+ */
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ScheduleEntry } from '../core/index.js';
+import type { DirSyncer } from '../util/index.js';
+import { messageIdOfEnvelope } from './queue-ids.js';
+import { errorCode } from './storage-error.js';
+
+const header = 'correio-schedule 1\n';
+/** a line of the file, built in chunks of about this many characters */
+const chunkChars = 256 * 1024;
+
+export function schedulePath(spoolDir: string): string {
+  return join(spoolDir, 'schedule');
+}
+
+/** Writes the schedule durably (temporary file, fdatasync, rename, directory fsync); returns the count. */
+export async function writeSchedule(spoolDir: string, syncer: DirSyncer, entries: Iterable<ScheduleEntry>): Promise<number> {
+  const path = schedulePath(spoolDir);
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  let n = 0;
+  try {
+    let chunk = header;
+    for (const e of entries) {
+      chunk += `${e.at === Infinity ? '-' : Math.max(0, Math.floor(e.at))} ${e.id}\n`;
+      n++;
+      if (chunk.length >= chunkChars) {
+        await fh.write(chunk);
+        chunk = '';
+      }
+    }
+    await fh.write(`${chunk}end ${n}\n`);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  await syncer.sync(spoolDir);
+  return n;
+}
+
+/** Removes the schedule (and a temporary left by a crash) durably; nothing when there is none. */
+export async function dropSchedule(spoolDir: string, syncer: DirSyncer): Promise<void> {
+  const path = schedulePath(spoolDir);
+  let removed = false;
+  for (const p of [path, `${path}.tmp`]) {
+    try {
+      await unlink(p);
+      removed = true;
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') throw err;
+    }
+  }
+  if (removed) await syncer.sync(spoolDir);
+}
+
+/**
+ * Reads and removes the schedule: its entries, or undefined when there is none or it does not
+ * parse whole (the caller then reads the spool). The removal is durable when this resolves.
+ */
+export async function takeSchedule(spoolDir: string, syncer: DirSyncer): Promise<ScheduleEntry[] | undefined> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(schedulePath(spoolDir));
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err;
+    await dropSchedule(spoolDir, syncer);
+    return undefined;
+  }
+  await dropSchedule(spoolDir, syncer);
+  return parseSchedule(buf);
+}
+
+/** The entries of a schedule file, or undefined unless every line parses and the count matches. */
+export function parseSchedule(buf: Buffer): ScheduleEntry[] | undefined {
+  if (buf.toString('latin1', 0, header.length) !== header) return undefined;
+  const out: ScheduleEntry[] = [];
+  let pos = header.length;
+  while (pos < buf.length) {
+    const nl = buf.indexOf(10, pos);
+    if (nl < 0) return undefined;
+    const sp = buf.indexOf(32, pos);
+    if (sp < 0 || sp > nl) return undefined;
+    const first = buf.toString('latin1', pos, sp);
+    // fresh strings (not slices of one big one), as the scheduler keeps the ids
+    const rest = buf.toString('latin1', sp + 1, nl);
+    pos = nl + 1;
+    if (first === 'end') return pos === buf.length && rest === String(out.length) ? out : undefined;
+    const at = first === '-' ? Infinity : /^\d{1,16}$/.test(first) ? Number(first) : NaN;
+    if (Number.isNaN(at) || messageIdOfEnvelope(rest) === undefined) return undefined;
+    out.push({ id: rest, at });
+  }
+  return undefined;
+}
