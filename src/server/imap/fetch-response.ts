@@ -106,10 +106,11 @@ export function sectionOctets(msg: LoadedMessage, item: Extract<FetchItem, { kin
   }
   if (!s.text) return buf.subarray(p.bodyStart, p.end);
   if (s.text === 'MIME') return headerOf(buf, p);
-  // HEADER, TEXT, HEADER.FIELDS of a part: of the message it holds (message/rfc822)
-  const inner = p.message ?? (p === tree ? tree : undefined);
-  if (!inner) return Buffer.alloc(0);
-  return textOf(buf, inner, s.text, s.fields);
+  // HEADER, TEXT, HEADER.FIELDS of a part: of the message it holds (RFC 9051 §6.4.5: only a
+  // message/rfc822 part has them); of another part, part 1 of a one-part message included, ""
+  // as Dovecot answers
+  if (!p.message) return Buffer.alloc(0);
+  return textOf(buf, p.message, s.text, s.fields);
 }
 
 function textOf(buf: Buffer, m: MimePart, text: string, fields?: readonly string[]): Buffer {
@@ -150,6 +151,8 @@ export function fetchResponse(
   };
   const kinds = new Set(items.map((i) => i.kind));
   if (opts.uid && !kinds.has('UID')) values.push(atom('UID'), m.uid);
+  // the flags a BODY[] just changed go first, before the literals (as Dovecot sends them)
+  if (opts.flagsChanged && !kinds.has('FLAGS')) values.push(atom('FLAGS'), flagsOf(m).map((f) => new ImapAtom(f)));
   for (const item of items) {
     switch (item.kind) {
       case 'UID':
@@ -198,7 +201,6 @@ export function fetchResponse(
       }
     }
   }
-  if (opts.flagsChanged && !kinds.has('FLAGS')) values.push(atom('FLAGS'), flagsOf(m).map((f) => new ImapAtom(f)));
   if (opts.modseq && !kinds.has('MODSEQ')) values.push(atom('MODSEQ'), [m.modseq]);
   const out: Buffer[] = [Buffer.from(`* ${seq} FETCH `)];
   encodeValue(values, out);

@@ -285,6 +285,7 @@ export class SelectedMailbox {
   reportGone(): string[] {
     const out: string[] = [];
     const uids: number[] = [];
+    const recentGone = this.messages.some((m) => m.gone && m.recent);
     for (let i = this.messages.length - 1; i >= 0; i--) {
       if (this.messages[i].gone) {
         out.push(`* ${i + 1} EXPUNGE`);
@@ -293,6 +294,8 @@ export class SelectedMailbox {
       }
     }
     if (this.modes.qresync && uids.length > 0) return [`* VANISHED ${formatSequenceSet(uids.reverse())}`];
+    // RFC 3501 §7.3.2: RECENT when the size of the mailbox changes, here by recent messages gone (IMAP4rev1 only)
+    if (recentGone && !this.modes.rev2 && this.store.recentFrom) out.push(`* ${this.recentCount} RECENT`);
     return out;
   }
 }
