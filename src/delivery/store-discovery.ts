@@ -14,8 +14,12 @@
  */
 import type { Clock, EnvelopeId, MessageId, QueueStore } from '../core/index.js';
 import type { QueueScheduler } from '../queue/index.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { publishError } from './delivery-events.js';
 import { readNoticed, rescanStore, type RescanInput } from './store-rescan.js';
+
+/** saved envelopes restored between turns of the event loop */
+const restoreSlice = 50_000;
 
 export interface StoreDiscoveryOptions {
   readonly store: QueueStore;
@@ -63,7 +67,11 @@ export class StoreDiscovery {
    */
   async load(): Promise<{ loading: Promise<void> }> {
     const saved = await this.#o.store.takeSchedule?.();
-    if (saved) this.#o.queue.restore(saved);
+    // in slices, so that the listeners (started before) serve between them
+    for (let i = 0; saved && i < saved.length; i += restoreSlice) {
+      this.#o.queue.restore(saved.slice(i, i + restoreSlice));
+      await nextTurn();
+    }
     this.start();
     return { loading: saved ? this.rescan() : this.walk() };
   }

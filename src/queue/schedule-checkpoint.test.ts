@@ -23,10 +23,10 @@ void test('a schedule is written whole and taken once; a cut or damaged one is v
     assert.equal(existsSync(schedulePath(dir)), false, 'taken: removed, so a crash after the start finds none');
     assert.equal(await takeSchedule(dir, syncer), undefined);
     const cut = Buffer.from(text.slice(0, -9));
-    assert.equal(parseSchedule(cut), undefined, 'no end line');
-    assert.equal(parseSchedule(Buffer.from(text.replace('end 3', 'end 4'))), undefined, 'count differs');
-    assert.equal(parseSchedule(Buffer.from(text.replace('01abd-2', '../x-2'))), undefined, 'not an envelope id');
-    assert.equal(parseSchedule(Buffer.from(text.replace('correio-schedule 1', 'correio-schedule 9'))), undefined);
+    assert.equal(await parseSchedule(cut), undefined, 'no end line');
+    assert.equal(await parseSchedule(Buffer.from(text.replace('end 3', 'end 4'))), undefined, 'count differs');
+    assert.equal(await parseSchedule(Buffer.from(text.replace('01abd-2', '../x-2'))), undefined, 'not an envelope id');
+    assert.equal(await parseSchedule(Buffer.from(text.replace('correio-schedule 1', 'correio-schedule 9'))), undefined);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -18,6 +18,7 @@
  *   could be late, and the count at its end rules out a cut file.
  */
 import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { ScheduleEntry } from '../core/index.js';
 import type { DirSyncer } from '../util/index.js';
@@ -27,6 +28,8 @@ import { errorCode } from './storage-error.js';
 const header = 'correio-schedule 1\n';
 /** a line of the file, built in chunks of about this many characters */
 const chunkChars = 256 * 1024;
+/** lines parsed between turns of the event loop (the listeners serve meanwhile) */
+const linesPerTurn = 50_000;
 
 export function schedulePath(spoolDir: string): string {
   return join(spoolDir, 'schedule');
@@ -90,12 +93,16 @@ export async function takeSchedule(spoolDir: string, syncer: DirSyncer): Promise
   return parseSchedule(buf);
 }
 
-/** The entries of a schedule file, or undefined unless every line parses and the count matches. */
-export function parseSchedule(buf: Buffer): ScheduleEntry[] | undefined {
+/**
+ * The entries of a schedule file, or undefined unless every line parses and the count matches;
+ * it gives the event loop a turn every `linesPerTurn` lines (a million lines take a second or more).
+ */
+export async function parseSchedule(buf: Buffer): Promise<ScheduleEntry[] | undefined> {
   if (buf.toString('latin1', 0, header.length) !== header) return undefined;
   const out: ScheduleEntry[] = [];
   let pos = header.length;
   while (pos < buf.length) {
+    if (out.length % linesPerTurn === linesPerTurn - 1) await nextTurn();
     const nl = buf.indexOf(10, pos);
     if (nl < 0) return undefined;
     const sp = buf.indexOf(32, pos);
