@@ -6,9 +6,9 @@
  *   accept   correio with delivery stalled (next hop never answers) vs Postfix into its hold queue
  *   relay    relay to a sink on 127.0.0.1: accept rate, and end-to-end until the sink counted N
  *   maildir  local delivery: accept rate, and end-to-end until N files are in Maildir/new
- *   deferred100k, deferred1m  accept (as `accept`, correio only) after a restart on a spool of
- *            100,000 / 1,000,000 deferred messages: start time, memory, queue list time
- *            (deferred-scenario.ts); not in the default list
+ *   deferred100k, deferred1m  accept (as `accept`, correio only) after a start on a spool of
+ *            100,000 / 1,000,000 deferred messages (no saved schedule), then a clean restart:
+ *            start times, memory, queue list time (deferred-scenario.ts); not in the default list
  *   idle10k  accept (as `accept`, correio's rows only) while BENCH_IDLE (10,000) idle SMTP connections
  *            are held: RSS per connection (idle-scenario.ts); not in the default list
  *   jmap     (asked for by name) a 100,000-message folder read through JMAP vs Dovecot IMAP:
