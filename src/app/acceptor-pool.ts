@@ -39,7 +39,9 @@ import type { SharedListener } from '../server/smtp/index.js';
 /** An AUTH that failed in one process, for the throttles of the others. */
 export interface AuthFailure { t: 'auth-failed'; address: string; account: string }
 /** What an acceptor sends the server. */
-export type AcceptorNotice = { t: 'ready' } | { t: 'accepting' } | { t: 'queued'; envelopes: Envelope[]; places: Record<MessageId, SegRef> } | AuthFailure;
+export type AcceptorNotice = { t: 'ready' } | { t: 'accepting' } | Queued | AuthFailure;
+/** New envelopes, with each record's place and body (latin1: one octet a character) where it has one. */
+export interface Queued { t: 'queued'; envelopes: Envelope[]; places: Record<MessageId, SegRef>; bodies: Record<MessageId, string> }
 /**
  * What the server sends an acceptor: each listening socket with a 'listen' (its handle beside
  * it; `count` of them in all), a failed AUTH, or stop.
@@ -115,7 +117,7 @@ export class AcceptorPool {
         if (this.#giveListeners(a) === 0) readied();
       }
       else if (m.t === 'accepting') readied();
-      else if (m.t === 'queued') void this.#queued(m.envelopes, m.places);
+      else if (m.t === 'queued') void this.#queued(m);
       else if (m.t === 'auth-failed') {
         this.#opts.onAuthFailure(m.address, m.account);
         this.authFailed(m.address, m.account, child);
@@ -148,16 +150,18 @@ export class AcceptorPool {
     return shared.length;
   }
 
-  async #queued(envelopes: Envelope[], places: Record<MessageId, SegRef>): Promise<void> {
+  async #queued({ envelopes, places, bodies }: Queued): Promise<void> {
     try {
-      // the records are durable before the notice is sent: taken in by their places (no read),
-      // or, for a message in a file of its own or one a scan has been past, by a refresh
+      // the records are durable before the notice is sent: taken in by their places with their
+      // bodies (no read), or, for a message in a file of its own or one a scan has been past,
+      // by a refresh
       let scan = false;
       const byId = new Map<MessageId, Envelope[]>();
       for (const e of envelopes) byId.set(e.messageId, [...(byId.get(e.messageId) ?? []), e]);
       for (const [id, envs] of byId) {
         const ref = Object.hasOwn(places, id) ? places[id] : undefined;
-        if (!ref || !(await this.#opts.store.adopt(id, ref, envs))) scan = true;
+        const body = Object.hasOwn(bodies, id) ? Buffer.from(bodies[id], 'latin1') : undefined;
+        if (!ref || !(await this.#opts.store.adopt(id, ref, envs, body))) scan = true;
       }
       if (scan) await this.#opts.store.refresh();
       this.#opts.runner.enqueue(envelopes);

@@ -44,22 +44,25 @@ export async function runAcceptor(configFile: string, acceptors: number): Promis
     if (process.connected) process.send?.(m, undefined, {}, () => undefined);
   };
   const store = backends.store as FsQueueStore;
-  // the commits of one turn of the event loop go in one notice, with where each record went,
-  // so the server takes them in without reading the segment
-  let pending: { envelopes: Envelope[]; places: Record<MessageId, SegRef> } | undefined;
+  // the commits of one turn of the event loop go in one notice, with where each record went
+  // and its body (latin1), so the server takes them in and delivers without reading the segment
+  let pending: { envelopes: Envelope[]; places: Record<MessageId, SegRef>; bodies: Record<MessageId, string> } | undefined;
   const flush = (): void => {
     if (pending) send({ t: 'queued', ...pending });
     pending = undefined;
   };
   backends.setOnQueued((envs) => {
     if (!pending) {
-      pending = { envelopes: [], places: {} };
+      pending = { envelopes: [], places: {}, bodies: {} };
       setImmediate(flush);
     }
     for (const e of envs) {
       pending.envelopes.push(e);
-      const ref = Object.hasOwn(pending.places, e.messageId) ? undefined : store.placeOf(e.messageId);
-      if (ref) pending.places[e.messageId] = ref;
+      const placed = Object.hasOwn(pending.places, e.messageId) ? undefined : store.placeOf(e.messageId);
+      if (placed) {
+        pending.places[e.messageId] = placed.ref;
+        pending.bodies[e.messageId] = placed.body.toString('latin1');
+      }
     }
   });
   const t = await loadOrMakeTls(config);

@@ -74,8 +74,10 @@ void test('acceptor segments: a notice with the record\'s place is taken in with
     const owner = await FsQueueStore.open(dir, { cache: true });
     const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
     const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
-    const place = acceptor.placeOf(a.messageId);
-    assert.ok(place, 'the acceptor knows where the record went');
+    const placed = acceptor.placeOf(a.messageId);
+    assert.ok(placed, 'the acceptor knows where the record went');
+    assert.equal(placed.body.toString(), 'Subject: a\r\n\r\nA\r\n', 'and its body');
+    const place = placed.ref;
     assert.equal(acceptor.placeOf(a.messageId), undefined, 'once');
     assert.equal(await owner.adopt(a.messageId, place, [a]), true);
     assert.equal((await readAll(await owner.openMessage(a.messageId))).toString(), 'Subject: a\r\n\r\nA\r\n');
@@ -83,11 +85,22 @@ void test('acceptor segments: a notice with the record\'s place is taken in with
     // a late second notice of a delivered record, and a notice a scan has overtaken: refused
     assert.equal(await owner.adopt(a.messageId, place, [a]), false);
     const [b] = await storeMessage(acceptor, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
-    const late = acceptor.placeOf(b.messageId)!;
+    const late = acceptor.placeOf(b.messageId)!.ref;
     assert.deepEqual(await owner.listMessageIds(), [b.messageId]);
     await owner.deleteEnvelope(b.id);
     assert.equal(await owner.adopt(b.messageId, late, [b]), false, 'delivered after a scan found it: not again');
     assert.deepEqual(await owner.listMessageIds(), []);
+    // a notice's body (of the record's length) is what the owner delivers: the segment is not read
+    const [c] = await storeMessage(acceptor, 'Subject: c\r\n\r\nC\r\n', ['c@x.example']);
+    const cPlace = acceptor.placeOf(c.messageId)!.ref;
+    assert.equal(await owner.adopt(c.messageId, cPlace, [c], Buffer.from('Subject: c\r\n\r\nZ\r\n')), true);
+    assert.equal((await readAll(await owner.openMessage(c.messageId))).toString(), 'Subject: c\r\n\r\nZ\r\n');
+    await owner.deleteEnvelope(c.id);
+    // one of another length is not taken: the record is read
+    const [d] = await storeMessage(acceptor, 'Subject: d\r\n\r\nD\r\n', ['d@x.example']);
+    assert.equal(await owner.adopt(d.messageId, acceptor.placeOf(d.messageId)!.ref, [d], Buffer.from('short')), true);
+    assert.equal((await readAll(await owner.openMessage(d.messageId))).toString(), 'Subject: d\r\n\r\nD\r\n');
+    await owner.deleteEnvelope(d.id);
     await acceptor.close();
     await owner.close();
   } finally {

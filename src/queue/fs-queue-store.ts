@@ -123,20 +123,22 @@ export class FsQueueStore implements QueueStore {
     return this.#segments.refresh();
   }
 
-  /** (An acceptor) where message `id`'s record went (once; undefined for a message in its own file). */
-  placeOf(id: MessageId): SegRef | undefined {
+  /** (An acceptor) where message `id`'s record went, and its body (once; undefined for a message in its own file). */
+  placeOf(id: MessageId): { ref: SegRef; body: Buffer } | undefined {
     return this.#segments.takePlace(id);
   }
 
   /**
    * (The delivering instance) an acceptor's notice with the record's place: taken in without a
-   * scan and its envelopes remembered, so its delivery reads only the body; false when a scan
-   * has been past it or it is known (then it needs nothing more).
+   * scan and its envelopes remembered (and its body, when the notice carried it and it has the
+   * record's length), so its delivery reads no file, or only the body; false when a scan has
+   * been past it or it is known (then it needs nothing more).
    */
-  async adopt(id: MessageId, ref: SegRef, envelopes: readonly Envelope[]): Promise<boolean> {
+  async adopt(id: MessageId, ref: SegRef, envelopes: readonly Envelope[], body?: Buffer): Promise<boolean> {
     if (!isQueueId(id) || envelopes.some((e) => e.messageId !== id)) return false;
     if (!(await this.#segments.adopt(id, ref))) return false;
-    this.#cache.remember(id, { file: envelopeFile(id, envelopes), envFile: false, bodyLength: ref.bodyLength });
+    const whole = body !== undefined && body.length === ref.bodyLength ? [body] : undefined;
+    this.#cache.remember(id, { file: envelopeFile(id, envelopes), envFile: false, bodyLength: ref.bodyLength }, whole);
     return true;
   }
 

@@ -51,7 +51,7 @@ export class SegmentMessages {
   /** (the owner) where its last scan of each segment ended: refresh() reads on from there */
   readonly #ends = new Map<string, number>();
   /** (an acceptor) where its latest records went, until its notices take them */
-  readonly #placed = new Map<MessageId, SegRef>();
+  readonly #placed = new Map<MessageId, { ref: SegRef; body: readonly Buffer[] }>();
   #refreshRun: Promise<void> | undefined;
   #refreshNext: Promise<void> | undefined;
   readonly #paths: SpoolPaths;
@@ -116,16 +116,19 @@ export class SegmentMessages {
     seg.index.set(id, { seg: segId, offset, bodyLength, trailerLength: trailer.length });
     if (this.#acceptor) {
       // bounded: a commit whose notice never asks (none is lost: the owner's scans find it)
-      if (this.#placed.size >= 10_000) this.#placed.clear();
-      this.#placed.set(id, { seg: segId, offset, bodyLength, trailerLength: trailer.length });
+      if (this.#placed.size >= 1_000) this.#placed.clear();
+      this.#placed.set(id, { ref: { seg: segId, offset, bodyLength, trailerLength: trailer.length }, body });
     }
   }
 
-  /** (An acceptor) where the record of `id` went, once, for its notice to the owner. */
-  takePlace(id: MessageId): SegRef | undefined {
-    const ref = this.#placed.get(id);
+  /**
+   * (An acceptor) where the record of `id` went and its body, once, for its notice to the owner
+   * (which then delivers it without reading the segment).
+   */
+  takePlace(id: MessageId): { ref: SegRef; body: Buffer } | undefined {
+    const p = this.#placed.get(id);
     this.#placed.delete(id);
-    return ref;
+    return p && { ref: p.ref, body: p.body.length === 1 ? p.body[0] : Buffer.concat(p.body) };
   }
 
   /**
