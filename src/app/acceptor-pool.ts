@@ -8,8 +8,9 @@
  * so no connection passes through the server. An acceptor commits each message to spool
  * segments of its own (queue/segment-writers.ts), so no lock is shared on the accept path,
  * and sends the server a notice with the new envelopes (several commits of one turn of its
- * event loop in one notice). On a notice the server takes the records in by their places
- * (FsQueueStore.adopt, else refresh) and schedules them. Failed AUTHs are told to the server,
+ * event loop in one notice, each record's body with it). On a notice the server takes the
+ * records in by their places, remembering their bodies so that delivery reads no file
+ * (FsQueueStore.adopt, else refresh), and schedules them. Failed AUTHs are told to the server,
  * which counts them in its throttle (IMAP, POP3 and the web use it) and tells the other
  * acceptors, as the server tells them its own.
  *
