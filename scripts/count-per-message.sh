@@ -1,0 +1,80 @@
+#!/bin/bash
+# Counts what one message costs a running `correio serve`, in figures that do not depend on how
+# busy the machine is: user-space instructions (valgrind's callgrind, all threads), system calls
+# (strace -c, all threads), or, for comparison, CPU time and minor faults from /proc.
+#
+#   scripts/count-per-message.sh instructions|syscalls|cpu accept|maildir TREE [N] [WARM]
+#
+# TREE is a built checkout (its bin/correio.js and dist/); run it on two trees (e.g. main and a
+# `git worktree add --detach` of an older commit, each built with `npx tsc -p tsconfig.json`) to
+# compare them. The load is Postfix's smtp-source (scripts/bench-setup.sh --install): WARM
+# messages first, then N measured, 20 sessions, 5,120 octets, as `npm run bench` sends. accept
+# routes the mail to a host that never answers (the queue holds it); maildir delivers it to a
+# local mailbox and waits until every message is there. Needs valgrind or strace for those modes.
+# Under valgrind everything runs ~50x slower, so timer-driven work weighs more per message than
+# natively: compare trees with the same N and WARM, don't read the figure as an absolute cost.
+set -euo pipefail
+MODE=${1:?mode: instructions|syscalls|cpu}; SCEN=${2:?scenario: accept|maildir}; TREE=${3:?tree: a built checkout}
+N=${4:-300}; WARM=${5:-300}
+case $MODE in instructions|syscalls|cpu) ;; *) echo "count-per-message: mode \"$MODE\" is not instructions, syscalls or cpu" >&2; exit 64 ;; esac
+case $SCEN in accept) TO=b@example.net ;; maildir) TO=benchmd@localhost ;; *) echo "count-per-message: scenario \"$SCEN\" is not accept or maildir" >&2; exit 64 ;; esac
+[ -f "$TREE/bin/correio.js" ] && [ -d "$TREE/dist" ] || { echo "count-per-message: $TREE is not a built checkout (no bin/correio.js or dist/; run npx tsc -p tsconfig.json there)" >&2; exit 66; }
+TREE=$(cd "$TREE" && pwd)
+SRC=$(command -v smtp-source || echo /usr/sbin/smtp-source)
+[ -x "$SRC" ] || { echo "count-per-message: smtp-source not found (scripts/bench-setup.sh --install)" >&2; exit 69; }
+W=$(mktemp -d "${TMPDIR:-/tmp}/count-XXXXXX")
+free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+PORT=$(free_port); HOLE=$(free_port)
+node -e "require('net').createServer((s)=>s.on('error',()=>{})).listen($HOLE,'127.0.0.1')" & HOLE_PID=$!
+trap 'kill $HOLE_PID 2>/dev/null; [ -n "${SERVER:-}" ] && kill $SERVER 2>/dev/null; true' EXIT
+cat > "$W/correio.toml" <<CONF
+hostname = "bench.localhost"
+data_dir = "$W/data"
+local_domains = ["localhost"]
+[smtp]
+listen = ["127.0.0.1:$PORT"]
+[delivery.routes]
+"example.net" = "smtp:[127.0.0.1]:$HOLE"
+[http]
+listen = []
+[imap]
+listen = []
+CONF
+mkdir -p "$W/data"
+node "$TREE/bin/correio.js" user add benchmd@localhost --config "$W/correio.toml" > /dev/null
+MD=$W/data/mail/localhost/benchmd
+delivered() { echo $(( $(ls "$MD/new" 2>/dev/null | wc -l) + $(ls "$MD/cur" 2>/dev/null | wc -l) )); }
+wait_delivered() {
+  [ "$SCEN" = maildir ] || return 0
+  for _ in $(seq 1 6000); do [ "$(delivered)" -ge "$1" ] && return 0; sleep 0.2; done
+  echo "count-per-message: only $(delivered) of $1 messages delivered" >&2; exit 75
+}
+WRAP=()
+[ "$MODE" = instructions ] && WRAP=(valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file "--callgrind-out-file=$W/callgrind.out")
+(cd "$W" && exec "${WRAP[@]}" node "$TREE/bin/correio.js" serve --config "$W/correio.toml" > "$W/serve.log" 2>&1) & SERVER=$!
+until (echo > "/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
+  kill -0 $SERVER 2>/dev/null || { echo "count-per-message: correio did not start; $W/serve.log:" >&2; tail -3 "$W/serve.log" >&2; exit 70; }
+  sleep 0.5
+done
+PID=$(pgrep -P $SERVER -f "correio.js serve" || echo $SERVER)
+send() { "$SRC" -s 20 -l 5120 -m "$1" -f a@example.org -t "$TO" "127.0.0.1:$PORT"; }
+send "$WARM"; wait_delivered "$WARM"
+case $MODE in
+  instructions) callgrind_control -i on $PID > /dev/null ;;
+  syscalls) strace -f -c -o "$W/strace.txt" $(ls /proc/$PID/task | sed 's/^/-p /') 2> /dev/null & TRACER=$!; sleep 1 ;;
+  cpu) read -r -a S0 < <(awk '{print $10, $14, $15}' /proc/$PID/stat) ;;
+esac
+send "$N"; wait_delivered $((WARM + N))
+case $MODE in
+  instructions)
+    callgrind_control -i off $PID > /dev/null; callgrind_control -d $PID > /dev/null; sleep 1
+    TOTAL=$(for f in "$W"/callgrind.out*; do callgrind_annotate "$f" 2> /dev/null | grep 'PROGRAM TOTALS' || true; done | awk '{gsub(",", "", $1); s += $1} END {print s}')
+    echo "$SCEN instructions per message: $((TOTAL / N)) (N=$N after $WARM; callgrind files in $W)" ;;
+  syscalls)
+    kill -INT $TRACER; wait $TRACER || true
+    echo "$SCEN system calls per message: $(awk '$NF == "total" {printf "%.1f", $(NF-2) / '"$N"'}' "$W/strace.txt") (N=$N after $WARM; by call in $W/strace.txt)" ;;
+  cpu)
+    read -r -a S1 < <(awk '{print $10, $14, $15}' /proc/$PID/stat)
+    TICK=$(getconf CLK_TCK)
+    echo "$SCEN CPU ms per message: $(echo "scale=3; (${S1[1]} - ${S0[1]} + ${S1[2]} - ${S0[2]}) * 1000 / $TICK / $N" | bc) minor faults per message: $(( (S1[0] - S0[0]) / N )) (N=$N after $WARM; load $(cut -d' ' -f1 /proc/loadavg))" ;;
+esac
