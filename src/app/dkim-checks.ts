@@ -1,6 +1,7 @@
 /**
  * @module dkim-checks
- * `correio check`'s findings about the DKIM keys under data_dir/dkim: files that are not keys,
+ * `correio check`'s findings about the DKIM keys under data_dir/dkim and, with PostgreSQL
+ * storage, in its dkim_keys (read-only, as the signer merges them: dkim-keyring.ts): files that are not keys,
  * keys other users may read, local domains left unsigned while others have keys, and keys whose
  * published record (SELECTOR._domainkey.DOMAIN TXT) is missing or carries another public key.
  * Standards: RFC 6376 §3.6.1 (the key record's p=), §3.6.2.1 (its name); RFC 8463 §4.2.
@@ -13,8 +14,10 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatListenAddress } from '../config/index.js';
 import { DnsResolver, type TxtResult } from '../dns/index.js';
-import { dkimKeyDir, keyRecordName, keyRecordValue, loadDkimKeys } from '../policy/index.js';
+import { dkimKeyDir, keyRecordName, keyRecordValue, loadDkimKeys, type SigningKey } from '../policy/index.js';
+import { isPostgresUrl } from '../util/index.js';
 import type { Check, CheckFinding } from './check-types.js';
+import { loadSigningKeys } from './dkim-keyring.js';
 
 /** The p= of a DKIM key record, whitespace removed (RFC 6376 §3.6.1: FWS may appear in it). */
 function publicKeyOf(record: string): string | undefined {
@@ -57,7 +60,20 @@ function openPermissions(root: string): string[] {
  */
 export const checkDkimKeys: Check = async ({ config, findTxt }) => {
   const out: CheckFinding[] = [];
-  const { keys, problems } = loadDkimKeys(config.dataDir);
+  const files = loadDkimKeys(config.dataDir);
+  let { keys, problems } = files;
+  if (isPostgresUrl(config.storage.url)) {
+    try {
+      ({ keys, problems } = await loadSigningKeys(config, { readOnly: true }));
+    } catch (err) {
+      out.push({ level: 'warning', message: `DKIM keys in PostgreSQL not read (${(err as Error).message}); only the key files were checked` });
+    }
+  }
+  // where a key is, for the messages: its file, unless PostgreSQL's key of that name won
+  const placeOf = (k: SigningKey): string => {
+    const file = files.keys.get(k.domain)?.find((f) => f.selector === k.selector);
+    return file?.privateKey.equals(k.privateKey) ? join(dkimKeyDir(config.dataDir), k.domain, `${k.selector}.pem`) : `the key of selector ${k.selector} in PostgreSQL's dkim_keys`;
+  };
   for (const p of problems) out.push({ level: 'error', message: `DKIM key ${p}: replace it (correio dkim keygen) or remove it` });
   for (const p of openPermissions(dkimKeyDir(config.dataDir))) out.push({ level: 'error', message: `DKIM key ${p}` });
   if (keys.size === 0) return out;
@@ -80,7 +96,7 @@ export const checkDkimKeys: Check = async ({ config, findTxt }) => {
       if (published.length === 0) {
         out.push({ level: 'warning', message: `DKIM: ${name} TXT is not published, so receivers cannot verify ${k.domain}'s signatures: publish the record correio dns records ${k.domain} prints` });
       } else if (!published.some((t) => publicKeyOf(t) === want)) {
-        out.push({ level: 'error', message: `DKIM: ${name} TXT publishes another public key than ${join(dkimKeyDir(config.dataDir), k.domain, `${k.selector}.pem`)}: signatures fail; publish the record correio dns records ${k.domain} prints` });
+        out.push({ level: 'error', message: `DKIM: ${name} TXT publishes another public key than ${placeOf(k)}: signatures fail; publish the record correio dns records ${k.domain} prints` });
       }
     }
   }

@@ -43,11 +43,11 @@ function merge(rows: readonly DkimKeyRow[], files: { keys: KeyMap; problems: str
   return { keys, problems };
 }
 
-/** The signing keys of a configuration now (PostgreSQL's active rows and the data directory's files). */
-export async function loadSigningKeys(config: Config): Promise<{ keys: KeyMap; problems: string[] }> {
+/** The signing keys of a configuration now (PostgreSQL's active rows and the data directory's files); `readOnly`: writes nothing (correio check). */
+export async function loadSigningKeys(config: Config, opts: { readOnly?: boolean } = {}): Promise<{ keys: KeyMap; problems: string[] }> {
   const files = loadDkimKeys(config.dataDir);
   if (!isPostgresUrl(config.storage.url)) return files;
-  const table = await PgDkimKeys.open(config.storage.url);
+  const table = await PgDkimKeys.open(config.storage.url, opts);
   try {
     return merge(await table.list(), files);
   } finally {

@@ -30,11 +30,11 @@ export interface DkimKeyRow {
 export class PgDkimKeys {
   private constructor(private readonly pool: PgPool) {}
 
-  /** Connects (one or two connections) and brings the directory schema up to date. */
-  static async open(url: string): Promise<PgDkimKeys> {
-    const pool = openPgPool(url, { max: 2, applicationName: 'correio dkim keys' });
+  /** Connects (one or two connections) and brings the directory schema up to date; `readOnly` (correio check): no migration, no write. */
+  static async open(url: string, opts: { readOnly?: boolean } = {}): Promise<PgDkimKeys> {
+    const pool = openPgPool(url, { max: 2, applicationName: 'correio dkim keys', ...(opts.readOnly && { readOnly: true }) });
     try {
-      await migrateSchema(pool, [directorySchema]);
+      if (!opts.readOnly) await migrateSchema(pool, [directorySchema]);
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw storeFailure(err);

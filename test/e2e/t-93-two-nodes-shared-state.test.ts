@@ -115,6 +115,10 @@ void describe('t-93 two nodes on one PostgreSQL: DKIM keys, Email and Thread ids
         const none = await runCli(['dkim', 'activate', 'dc.uece.br', 'nokey', '--config', a.configFile]);
         assert.equal(none.code, 65);
         assert.equal(none.stderr, 'correio: no key for selector nokey of dc.uece.br in PostgreSQL\n');
+        // correio check on B looks at PostgreSQL's keys too (its DNS comparison names the active one)
+        const check = await runCli(['check', '--config', b.configFile]);
+        assert.match(check.stdout + check.stderr, /shared2\._domainkey\.dc\.uece\.br/);
+        assert.doesNotMatch(check.stdout + check.stderr, /shared1\._domainkey/, 'an inactive key is not checked');
         assert.equal(existsSync(join(b.dataDir, 'dkim')), false, 'no key file on B');
 
         // a conversation delivered through A: the reply first, then its parent, then one more
