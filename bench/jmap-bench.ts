@@ -21,16 +21,16 @@
  *   message for SEARCH TEXT, which is what correio is measured against.
  */
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Readable, Writable } from 'node:stream';
 import { startCorreio, projectRoot } from './correio-instance.js';
 import { track } from './peers.js';
+import { dovecotImap, prepareDovecotHome, spawnDovecotImap } from '../test/helpers/dovecot.js';
 
-export const dovecotImap = '/usr/lib/dovecot/imap';
+export { dovecotImap };
 export const needle = 'tangerina';
 const words = ['relatório', 'reunião', 'projeto', 'orçamento', 'estação', 'cronograma', 'entrega', 'revisão', 'contrato', 'agenda'];
 
@@ -133,14 +133,7 @@ export function imapRunner(name: string, input: Writable, output: Readable): { r
 
 /** A pre-authenticated Dovecot imap process on a Maildir: send a command, get its tagged answer. */
 export async function startDovecot(home: string): Promise<{ run: (cmd: string) => Promise<string>; stop: () => void }> {
-  const asRoot = process.getuid?.() === 0;
-  const user = asRoot ? 'nobody' : os.userInfo().username;
-  const group = asRoot ? 'nogroup' : String(os.userInfo().gid);
-  if (asRoot) execFileSync('chown', ['-R', `${user}:${group}`, home]);
-  const conf = path.join(home, 'dovecot.conf');
-  await fsp.writeFile(conf, [`mail_location = maildir:${path.join(home, 'Maildir')}`, `mail_uid = ${user}`, `mail_gid = ${group}`, 'first_valid_uid = 0', 'first_valid_gid = 0', 'listen =', 'ssl = no', 'log_path = /dev/stderr', ''].join('\n'));
-  // through cat: node's stdio pipes are sockets, and imap on a socket thinks inetd started it
-  const child = track(spawn('/bin/sh', ['-c', `cat | ${dovecotImap} -c "$CONF" | cat`], { env: { USER: user, HOME: home, CONF: conf, PATH: '/usr/bin:/bin' }, stdio: ['pipe', 'pipe', 'pipe'] }));
+  const child = track(spawnDovecotImap(await prepareDovecotHome(home)));
   let errors = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (errors = (errors + d).slice(-500)));
   const { run, fail } = imapRunner('dovecot', child.stdin!, child.stdout!);

@@ -11,22 +11,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, chown, cp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, cp, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { MaildirFolders, MaildirStore } from '../../src/mailbox/index.js';
 import { ImapServer } from '../../src/server/imap/index.js';
 import { LineClient } from '../helpers/net.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { userInfo } from 'node:os';
+import { dovecotImap, prepareDovecotHome, spawnDovecotImap } from '../helpers/dovecot.js';
 import { fileURLToPath } from 'node:url';
 import { corpusMessageFiles } from '../helpers/corpus-messages.js';
 
 const corpus = join(process.cwd(), '..', 'shared', 'corpora', 'messages');
-const dovecot = '/usr/lib/dovecot/imap';
-const skip = !existsSync(corpus) ? `${corpus} is absent` : !existsSync(dovecot) ? `${dovecot} is absent (Debian package dovecot-imapd)` : false;
+const skip = !existsSync(corpus) ? `${corpus} is absent` : !existsSync(dovecotImap) ? `${dovecotImap} is absent (Debian package dovecot-imapd)` : false;
 const user = 'suzana@dc.uece.br';
 const items = ['ENVELOPE', 'BODYSTRUCTURE', 'BODY.PEEK[1.MIME]', 'RFC822.SIZE'];
 
@@ -112,21 +110,18 @@ function byMessage(data: Buffer): Map<string, Map<string, string>> {
   return out;
 }
 
-async function runDovecot(home: string, script: string, uid: string): Promise<Buffer> {
-  const conf = join(home, '..', 'dovecot.conf');
-  const gid = process.getuid?.() === 0 ? 'nogroup' : String(process.getgid?.() ?? '');
-  await writeFile(conf, `mail_location = maildir:~/Maildir\nmail_uid = ${uid}\nmail_gid = ${gid}\nfirst_valid_uid = 0\nfirst_valid_gid = 0\nlog_path = /dev/null\nssl = no\n`);
-  const input = join(home, '..', 'commands');
-  const output = join(home, '..', 'responses');
-  await writeFile(input, script);
-  // a pipe in and a file out: Dovecot refuses sockets (node's pipes are socket pairs: inetd's
-  // way) and cannot poll a file as input
-  await new Promise<void>((resolve, reject) => {
-    const p = spawn('/bin/sh', ['-c', 'cat "$2" | "$0" -c "$1" > "$3"', dovecot, conf, input, output], { env: { USER: uid, HOME: home }, stdio: 'inherit' });
-    p.on('error', reject);
-    p.on('close', () => resolve());
+async function runDovecot(home: string, script: string): Promise<Buffer> {
+  const child = spawnDovecotImap(await prepareDovecotHome(home));
+  const out: Buffer[] = [];
+  child.stdout!.on('data', (b: Buffer) => out.push(b));
+  child.stderr!.resume();
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', () => resolve());
   });
-  return readFile(output);
+  child.stdin!.end(script);
+  await done;
+  return Buffer.concat(out);
 }
 
 void test('Dovecot and correio agree on ENVELOPE, BODYSTRUCTURE, BODY[1.MIME] and RFC822.SIZE for the corpus messages', { skip }, () =>
@@ -145,21 +140,10 @@ void test('Dovecot and correio agree on ENVELOPE, BODYSTRUCTURE, BODY[1.MIME] an
     const home = join(root, 'dovecot', 'home');
     const mine = store.mailboxPath(user, '');
     for (const sub of ['cur', 'new', 'tmp']) await cp(join(mine, sub), join(home, 'Maildir', sub), { recursive: true });
-    const asRoot = process.getuid?.() === 0;
-    const uid = asRoot ? 'nobody' : userInfo().username;
-    if (asRoot) {
-      await chmod(root, 0o711); // the unprivileged mail user must reach its home
-      const walk = async (d: string): Promise<void> => {
-        await chown(d, 65534, 65534);
-        for (const e of await readdir(d, { withFileTypes: true })) {
-          if (e.isDirectory()) await walk(join(d, e.name));
-          else await chown(join(d, e.name), 65534, 65534);
-        }
-      };
-      await walk(join(root, 'dovecot'));
-    }
+    // the unprivileged mail user must reach its home
+    if (process.getuid?.() === 0) await chmod(root, 0o711);
     const fetch = `f FETCH 1:* (BODY.PEEK[HEADER.FIELDS (X-Corpus)] ${items.join(' ')})\r\n`;
-    const dv = await runDovecot(home, `s EXAMINE INBOX\r\n${fetch}l LOGOUT\r\n`, uid);
+    const dv = await runDovecot(home, `s EXAMINE INBOX\r\n${fetch}l LOGOUT\r\n`);
     const theirs = byMessage(dv);
     assert.equal(theirs.size, files.length, 'Dovecot answered for every message');
 

@@ -7,34 +7,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { MaildirFolders, MaildirStore } from '../../src/mailbox/index.js';
-import { ImapServer } from '../../src/server/imap/index.js';
+import type { MaildirStore } from '../../src/mailbox/index.js';
+import { withImapServer } from '../helpers/imap-server.js';
 import { python3 } from '../helpers/python.js';
 
 const user = 'suzana@dc.uece.br';
 const hasPython = (await python3('import imaplib', []).catch(() => undefined))?.code === 0;
 const skip = hasPython ? false : 'python3 with imaplib is missing';
 
-async function withServer(fn: (port: number, store: MaildirStore, root: string) => Promise<void>): Promise<void> {
-  const root = await mkdtemp(join(tmpdir(), 'correio-t33-'));
-  const store = new MaildirStore(root, { hostname: 'mx' });
-  const server = new ImapServer({
-    hostname: 'mx.dc.uece.br',
-    folders: new MaildirFolders(store),
-    authenticate: (u, p) => Promise.resolve(u === user && p === 'secret'),
-    authFailureDelayMs: 1,
-  });
-  try {
-    const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
-    await fn(bound.port, store, root);
-  } finally {
-    await server.close();
-    await rm(root, { recursive: true, force: true });
-  }
+function withServer(fn: (port: number, store: MaildirStore, mailRoot: string) => Promise<void>): Promise<void> {
+  return withImapServer((s) => fn(s.port, s.store, s.mailRoot), { prefix: 'correio-t33-' });
 }
 
 async function run(script: string, port: number): Promise<string[]> {
@@ -77,7 +61,7 @@ M.logout()
   }));
 
 void test('imaplib enable("UTF8=ACCEPT"): UTF-8 mailbox names both ways, modified UTF-7 on disk and for IMAP4rev1 sessions', { skip }, () =>
-  withServer(async (port, _store, root) => {
+  withServer(async (port, _store, mailRoot) => {
     const out = await run(
       `
 import imaplib, sys
@@ -110,7 +94,7 @@ N.logout()
     assert.equal(out[7], `('OK', [b'(\\\\HasNoChildren) "." Relat&APM-rios'])`);
     assert.equal(out[8], "('OK', [b'ENABLE completed']) [b'IMAP4rev2']");
     const { readdir } = await import('node:fs/promises');
-    assert.ok((await readdir(join(root, 'dc.uece.br', 'suzana'))).includes('.Relat&APM-rios'));
+    assert.ok((await readdir(join(mailRoot, 'dc.uece.br', 'suzana'))).includes('.Relat&APM-rios'));
   }));
 
 void test('imaplib with ESORT, PARTIAL, CATENATE and OLDNAME: the untagged data it collects is what RFC 5267, 9394, 4469 and 9051 say', { skip }, () =>

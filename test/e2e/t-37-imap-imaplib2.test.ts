@@ -8,12 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { MaildirFolders, MaildirStore } from '../../src/mailbox/index.js';
-import { ImapServer } from '../../src/server/imap/index.js';
+import { withImapServer } from '../helpers/imap-server.js';
 import { pythonWithModule } from '../helpers/python.js';
 
 const user = 'suzana@dc.uece.br';
@@ -37,38 +33,29 @@ M.logout()
 void test('imaplib2 in IDLE sees a delivered message at once, then FETCHes and finds it', async (t) => {
   const py = await pythonWithModule('imaplib2');
   if (!py) return t.skip('imaplib2 is not installed (Debian package python3-imaplib2)');
-  const root = await mkdtemp(join(tmpdir(), 'correio-t37-'));
-  const store = new MaildirStore(join(root, 'mail'), { hostname: 'mx' });
-  const server = new ImapServer({
-    hostname: 'mx.dc.uece.br',
-    folders: new MaildirFolders(store),
-    authenticate: (u, p) => Promise.resolve(u === user && p === 'secret'),
-    authFailureDelayMs: 1,
-  });
-  try {
-    const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
-    await store.deliver(user, Readable.from([Buffer.from('Subject: first\r\n\r\nolder mail\r\n')]), { uniqueKey: 'm1' });
-    const child = spawn(py, ['-c', script, String(bound.port), user], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const done = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('SELECTED')) resolve();
+  await withImapServer(
+    async ({ port, store }) => {
+      await store.deliver(user, Readable.from([Buffer.from('Subject: first\r\n\r\nolder mail\r\n')]), { uniqueKey: 'm1' });
+      const child = spawn(py, ['-c', script, String(port), user], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const done = new Promise<number | null>((resolve) => child.on('close', resolve));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('SELECTED')) resolve();
+        });
+        child.on('close', () => reject(new Error(`imaplib2 ended early: ${out}\n${err}`)));
       });
-      child.on('close', () => reject(new Error(`imaplib2 ended early: ${out}\n${err}`)));
-    });
-    // the client is selected and about to IDLE: a delivery like the queue's local one
-    await store.deliver(user, Readable.from([Buffer.from('Subject: novidade\r\n\r\nna pastelaria da esquina\r\n')]), { uniqueKey: 'm2' });
-    assert.equal(await done, 0, err);
-    assert.match(out, /^SELECTED 1$/m);
-    assert.match(out, /^IDLE OK 2$/m);
-    assert.match(out, /^FETCH Subject: novidade$/m);
-    assert.match(out, /^SEARCH 2$/m);
-  } finally {
-    await server.close();
-    await rm(root, { recursive: true, force: true });
-  }
+      // the client is selected and about to IDLE: a delivery like the queue's local one
+      await store.deliver(user, Readable.from([Buffer.from('Subject: novidade\r\n\r\nna pastelaria da esquina\r\n')]), { uniqueKey: 'm2' });
+      assert.equal(await done, 0, err);
+      assert.match(out, /^SELECTED 1$/m);
+      assert.match(out, /^IDLE OK 2$/m);
+      assert.match(out, /^FETCH Subject: novidade$/m);
+      assert.match(out, /^SEARCH 2$/m);
+    },
+    { prefix: 'correio-t37-' },
+  );
 });

@@ -208,13 +208,38 @@ export function addressList(values: string | readonly string[] | undefined): Ima
   return out.length === 0 ? null : [new ImapRun(out)];
 }
 
-/** RFC 5256 §3: the addr-mailbox (local part) of the first address of an address list header; "" when none. */
-export function firstMailbox(value: string | undefined): string {
+/** The addresses of an address list header as IMAP address structures (name, adl, mailbox, host). */
+function addresses(value: string | undefined): (Buffer | null)[][] {
   const list = addressList(value);
-  if (!Array.isArray(list) || !(list[0] instanceof ImapRun)) return '';
-  for (const a of list[0].items) {
-    // a group's start has no host: skip it
-    if (Array.isArray(a) && a[3] !== null && Buffer.isBuffer(a[2])) return a[2].toString('latin1');
-  }
-  return '';
+  if (!Array.isArray(list) || !(list[0] instanceof ImapRun)) return [];
+  return list[0].items.filter((a): a is (Buffer | null)[] => Array.isArray(a));
+}
+
+/**
+ * RFC 5256 §3: the addr-mailbox of the first address of an address list header; "" when none.
+ * A group's start is an address whose mailbox is the group's name (RFC 9051 §7.5.2).
+ */
+export function firstMailbox(value: string | undefined): string {
+  const m = addresses(value).find((a) => Buffer.isBuffer(a[2]))?.[2];
+  return m ? m.toString('latin1') : '';
+}
+
+/**
+ * RFC 9051 §6.4.4 (SEARCH FROM, TO, CC, BCC): the envelope's addresses of a header as text,
+ * "name mailbox@host" each (a group by its name), for substring matching.
+ */
+export function addressTexts(value: string | undefined): string[] {
+  return addresses(value).flatMap(([name, , mailbox, host]) => (mailbox ? [`${name?.toString('latin1') ?? ''} ${mailbox.toString('latin1')}${host ? `@${host.toString('latin1')}` : ''}`] : []));
+}
+
+/**
+ * RFC 5957 §3: the display name of the first address (a group's name for a group), RFC 2047
+ * words left to the caller; its addr-spec when it has no name; "" when there is none.
+ */
+export function firstDisplayName(value: string | undefined): string {
+  const a = addresses(value).find((x) => Buffer.isBuffer(x[2]));
+  if (!a) return '';
+  const [name, , mailbox, host] = a;
+  if (name && name.length > 0) return name.toString('latin1');
+  return `${mailbox!.toString('latin1')}${host ? `@${host.toString('latin1')}` : ''}`;
 }

@@ -13,7 +13,7 @@ import type { HeaderField } from '../mime/index.js';
 import { addressList } from './address-list.js';
 import type { ImapValue } from './imap-value.js';
 
-export { addressList, firstMailbox } from './address-list.js';
+export { addressList, addressTexts, firstDisplayName, firstMailbox } from './address-list.js';
 
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 

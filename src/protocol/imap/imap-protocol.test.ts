@@ -287,10 +287,13 @@ void test('command lines of the imaptest scripts parse', { skip: existsSync(corp
   assert.ok(n > 100, `only ${n} command lines checked`);
 });
 
-void test('RFC 5092 IMAP URLs for CATENATE: relative and absolute, sections, %-encoding; other forms refused', () => {
+void test('RFC 5092 IMAP URLs for CATENATE: relative and absolute, sections, partial ranges, %-encoding; other forms refused', () => {
   assert.deepEqual(parseImapUrl('/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME'), { mailbox: 'Drafts', uidValidity: 385759045, uid: 20, section: '1.MIME' });
   assert.deepEqual(parseImapUrl('imap://Fred%40x.example;AUTH=*@Mail.Example:143/Caf%C3%A9/;UID=3'), { user: 'fred@x.example', host: 'mail.example', mailbox: 'Café', uid: 3, section: '' });
-  for (const bad of ['INBOX/;UID=1', '/INBOX', '/INBOX/;UID=0', '/INBOX?SUBJECT%20x', '/INBOX/;UID=1/;PARTIAL=0.5', '/IN%ZZ/;UID=1', 'http://x/INBOX/;UID=1']) assert.equal(parseImapUrl(bad), undefined, bad);
+  // RFC 5092 §3: ";PARTIAL=" origin ["." nz-length]
+  assert.deepEqual(parseImapUrl('/INBOX/;UID=1/;SECTION=TEXT/;PARTIAL=100000.1'), { mailbox: 'INBOX', uid: 1, section: 'TEXT', partial: { origin: 100000, length: 1 } });
+  assert.deepEqual(parseImapUrl('/INBOX/;UID=1/;partial=7'), { mailbox: 'INBOX', uid: 1, section: '', partial: { origin: 7 } });
+  for (const bad of ['INBOX/;UID=1', '/INBOX', '/INBOX/;UID=0', '/INBOX?SUBJECT%20x', '/INBOX/;UID=1/;PARTIAL=0.0', '/INBOX/;UID=1/;PARTIAL=x', '/IN%ZZ/;UID=1', 'http://x/INBOX/;UID=1']) assert.equal(parseImapUrl(bad), undefined, bad);
   const append = parseImapCommand(Buffer.from('a APPEND Drafts CATENATE (TEXT {2+}\r\nhi URL "/INBOX/;UID=1")'));
   assert.equal(append.ok && append.command.name === 'APPEND' && JSON.stringify(append.command.messages[0].catenate?.map((p) => ('url' in p ? p.url : p.text.toString()))), '["hi","/INBOX/;UID=1"]');
 });

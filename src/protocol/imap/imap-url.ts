@@ -4,11 +4,12 @@
  * UIDVALIDITY and UID.
  * Standards: RFC 5092 §3-§6 ("imap://" [iuserinfo "@"] host [":" port] "/" or a relative URL
  *   starting with "/"; enc-mailbox [";UIDVALIDITY=" n] "/;UID=" n ["/;SECTION=" section];
- *   %-encoded octets, the mailbox in UTF-8; parameter names case-insensitive), RFC 4469 §5
+ *   ["/;PARTIAL=" o["." n]]; %-encoded octets, the mailbox in UTF-8; parameter names
+ *   case-insensitive), RFC 4469 §5
  *   (CATENATE takes absolute URLs or relative ones starting with "/").
- * Security: only the form that names one message is accepted (no search, no PARTIAL, no
- *   URLAUTH); the caller checks the user and host.
- * Limitations: ";PARTIAL=" (URL-PARTIAL, RFC 5550) and ";URLAUTH=" are refused.
+ * Security: only the form that names one message (or octets of it) is accepted (no search,
+ *   no URLAUTH); the caller checks the user and host.
+ * Limitations: ";URLAUTH=" is refused.
  */
 
 export interface ImapMessageUrl {
@@ -21,6 +22,8 @@ export interface ImapMessageUrl {
   readonly uid: number;
   /** the FETCH section text, e.g. "1.MIME", "HEADER"; "" for the whole message */
   readonly section: string;
+  /** ";PARTIAL=o.n": octets from origin o, at most n (all to the end without n) */
+  readonly partial?: { readonly origin: number; readonly length?: number };
 }
 
 function unescape(s: string): string | undefined {
@@ -56,12 +59,15 @@ export function parseImapUrl(url: string): ImapMessageUrl | undefined {
     rest = abs[3];
   } else if (!url.startsWith('/')) return undefined;
   // "/" enc-mailbox [uidvalidity] "/;UID=" nz-number ["/;SECTION=" enc-section]
-  const m = /^\/([^;/]+(?:\/[^;/]+)*);?(?:UIDVALIDITY=(\d+))?\/;UID=(\d+)(?:\/;SECTION=([^;/][^;]*))?$/i.exec(rest);
+  const m = /^\/([^;/]+(?:\/[^;/]+)*);?(?:UIDVALIDITY=(\d+))?\/;UID=(\d+)(?:\/;SECTION=([^;/][^;]*?))?(?:\/;PARTIAL=(\d{1,10})(?:\.(\d{1,10}))?)?$/i.exec(rest);
   if (!m) return undefined;
   const mailbox = unescape(m[1]);
   const uid = number(m[3]);
   const uidValidity = m[2] === undefined ? undefined : number(m[2]);
   const section = m[4] === undefined ? '' : unescape(m[4]);
   if (mailbox === undefined || uid === undefined || (m[2] !== undefined && uidValidity === undefined) || section === undefined) return undefined;
-  return { ...(user !== undefined && { user }), ...(host !== undefined && { host }), mailbox, ...(uidValidity !== undefined && { uidValidity }), uid, section: section.toUpperCase() };
+  // RFC 5092 §3: partial-range = number ["." nz-number]
+  if (m[6] !== undefined && number(m[6]) === undefined) return undefined;
+  const partial = m[5] === undefined ? undefined : { origin: Number(m[5]), ...(m[6] !== undefined && { length: Number(m[6]) }) };
+  return { ...(user !== undefined && { user }), ...(host !== undefined && { host }), mailbox, ...(uidValidity !== undefined && { uidValidity }), uid, section: section.toUpperCase(), ...(partial && { partial }) };
 }

@@ -6,15 +6,16 @@
  *   optionally REVERSE; addresses compared by the addr-mailbox of the first one, subjects by
  *   base subject, strings with i;ascii-casemap, missing values as empty strings; DATE is the
  *   Date: field in UTC, else the internal date; equal messages keep mailbox order), §2.2 (sent
- *   date), §3 and §4 (syntax: "SORT (criteria) charset keys", "THREAD algorithm charset keys").
+ *   date), §3 and §4 (syntax: "SORT (criteria) charset keys", "THREAD algorithm charset keys");
+ *   RFC 5957 (SORT=DISPLAY: DISPLAYFROM, DISPLAYTO).
  * Security: the criteria list is bounded (at most 20 criteria).
- * Limitations: no DISPLAYFROM/DISPLAYTO (RFC 5957), no ESORT (RFC 5267).
+ * Limitations: display names compare upper-cased, not by i;unicode-casemap's full folding.
  */
 import type { ImapReader } from './imap-reader.js';
 import { readSearchKeys, type SearchKey } from './search-key.js';
 
-export type SortKey = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO';
-const sortKeys = new Set<string>(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO']);
+export type SortKey = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO' | 'DISPLAYFROM' | 'DISPLAYTO';
+const sortKeys = new Set<string>(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO']);
 
 export interface SortCriterion {
   readonly key: SortKey;
@@ -34,6 +35,9 @@ export interface SortFields {
   readonly from: string;
   readonly to: string;
   readonly subject: string;
+  /** RFC 5957: the first From/To address's display name, else its address (upper-cased) */
+  readonly displayFrom?: string;
+  readonly displayTo?: string;
 }
 
 /** i;ascii-casemap: only a-z change. */
@@ -63,6 +67,13 @@ function compareOne(key: SortKey, a: SortFields, b: SortFields): number {
       const f = key.toLowerCase() as 'cc' | 'from' | 'to' | 'subject';
       return a[f] < b[f] ? -1 : a[f] > b[f] ? 1 : 0;
     }
+    case 'DISPLAYFROM':
+    case 'DISPLAYTO': {
+      const f = key === 'DISPLAYFROM' ? 'displayFrom' : 'displayTo';
+      const x = a[f] ?? '';
+      const y = b[f] ?? '';
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
   }
 }
 
@@ -87,7 +98,7 @@ export function readSortArgs(r: ImapReader): { criteria: SortCriterion[]; charse
       r.sp();
       word = r.atom().toUpperCase();
     }
-    if (!sortKeys.has(word)) r.fail('a sort criterion (ARRIVAL CC DATE FROM SIZE SUBJECT TO)');
+    if (!sortKeys.has(word)) r.fail('a sort criterion (ARRIVAL CC DATE FROM SIZE SUBJECT TO DISPLAYFROM DISPLAYTO)');
     criteria.push({ key: word as SortKey, reverse });
     if (criteria.length > 20) r.fail('at most 20 sort criteria');
   }

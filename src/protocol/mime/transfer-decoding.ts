@@ -1,7 +1,8 @@
 /**
  * @module transfer-decoding
  * Content-Transfer-Encoding decoding: IMAP BINARY fetches and text search, JMAP body values and part blobs.
- * Standards: RFC 2045 §6.7 (quoted-printable: "=XX", soft line breaks "=" CRLF), §6.8 (base64:
+ * Standards: RFC 2045 §6.7 (quoted-printable: "=XX", soft line breaks "=" CRLF, white space
+ *   at the end of a line deleted), §6.8 (base64:
  *   characters outside the alphabet are ignored), §6.2 (7bit, 8bit, binary: identity).
  * Security: malformed input never throws (a stray "=" is kept as is).
  * Limitations: none.
@@ -36,6 +37,15 @@ function decodeQp(b: Buffer): Buffer {
   let o = 0;
   for (let i = 0; i < b.length; i++) {
     const c = b[i];
+    if (c === 0x20 || c === 0x09) {
+      // RFC 2045 §6.7 (3): white space at the end of a line was added in transport: deleted
+      let j = i;
+      while (j < b.length && (b[j] === 0x20 || b[j] === 0x09)) j++;
+      if (j === b.length || b[j] === 0x0a || (b[j] === 0x0d && b[j + 1] === 0x0a)) {
+        i = j - 1;
+        continue;
+      }
+    }
     if (c !== 0x3d) {
       out[o++] = c;
       continue;

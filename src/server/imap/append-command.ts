@@ -43,6 +43,13 @@ function check(io: SessionIo, messages: readonly AppendMessage[]): Checked[] | T
 export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APPEND' }>): Promise<TaggedResult> {
   const name = folderName(io, c.mailbox);
   if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
+  // RFC 9051 §6.3.12: a mailbox that does not exist is TRYCREATE, whatever else is wrong
+  // (RFC 4469 §5: also before the URLs of a CATENATE are looked at)
+  try {
+    if (!(await io.ctx.folders.folderExists(io.user, name))) return no('Mailbox does not exist', 'TRYCREATE');
+  } catch (err) {
+    return folderError(err);
+  }
   // RFC 4469: each CATENATE message is made first; a bad URL refuses the whole command
   const messages: AppendMessage[] = [];
   for (const m of c.messages) {
@@ -59,7 +66,6 @@ export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APP
   const uids: number[] = [];
   let uidValidity = 0;
   try {
-    if (!(await io.ctx.folders.folderExists(io.user, name))) return no('Mailbox does not exist', 'TRYCREATE');
     // RFC 9208 §5.3: all the messages must fit under the quota, or none is stored
     const full = await overQuota(io, checked.reduce((n, x) => n + x.m.message.length, 0), checked.length);
     if (full) return full;

@@ -5,11 +5,12 @@
  * Standards: RFC 4469 §5 (cat-part TEXT / URL; a URL names a message or a section the way
  *   BODY.PEEK[section] does, so \Seen is not set), §6 (NO [BADURL url] for a URL that cannot
  *   be read, NO [TOOBIG] when the result is over the limit; nothing is appended then),
- *   RFC 5092 (the URL form, via protocol/imap parseImapUrl), RFC 4315 (UIDVALIDITY checked).
+ *   RFC 5092 (the URL form, via protocol/imap parseImapUrl; ";PARTIAL=" cuts the octets),
+ *   RFC 4315 (UIDVALIDITY checked).
  * Security: only this user's mailboxes: a URL naming another user, or a host that is not
  *   this server's name (or localhost, 127.0.0.1, [::1]), is a BADURL; the result is bounded
  *   by the APPENDLIMIT while it is built.
- * Limitations: no URLAUTH, no ;PARTIAL= (URL-PARTIAL is not offered).
+ * Limitations: no URLAUTH.
  */
 import { findPart, ImapReader, parseImapUrl, readFetchItems, type CatPart, type FetchItem } from '../../protocol/imap/index.js';
 import { sectionOctets } from './fetch-response.js';
@@ -45,10 +46,14 @@ async function urlOctets(io: SessionIo, url: string): Promise<Buffer | TaggedRes
     const m = snap.messages.find((x) => x.uid === u.uid);
     if (!m) return badUrl(url);
     const msg = await io.reader.load(io.user, folder, m.key);
-    if (!item) return msg.buf;
     // a part that does not exist is a bad URL here (FETCH answers it with "")
-    if (!findPart(msg.tree, item.section.part)) return badUrl(url);
-    return sectionOctets(msg, item) ?? badUrl(url);
+    if (item && !findPart(msg.tree, item.section.part)) return badUrl(url);
+    const data = item ? sectionOctets(msg, item) : msg.buf;
+    if (!data) return badUrl(url);
+    // RFC 5092 §3 ";PARTIAL=o.n" as FETCH's <o.n>: past the end is no octets
+    if (!u.partial) return data;
+    const from = Math.min(u.partial.origin, data.length);
+    return data.subarray(from, u.partial.length === undefined ? data.length : Math.min(data.length, from + u.partial.length));
   } catch {
     return badUrl(url);
   }

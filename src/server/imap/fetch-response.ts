@@ -92,9 +92,10 @@ export function sectionOctets(msg: LoadedMessage, item: Extract<FetchItem, { kin
   // a part that does not exist (a multipart without parts): RFC 9051 does not say; "" as Dovecot
   if (!p) return item.kind === 'BODY[]' ? Buffer.alloc(0) : null;
   if (item.kind !== 'BODY[]') {
-    if (p.children || (p.message && s.part.length > 0)) return item.kind === 'BINARY.SIZE' ? null : null;
-    const body = s.part.length === 0 ? buf : buf.subarray(p.bodyStart, p.end);
-    if (s.part.length === 0) return body;
+    // RFC 3516 §4.2: BINARY[] is the whole message; a multipart or message/rfc822 part has an
+    // identity encoding (RFC 2045 §6.4), so its octets come as they are
+    if (s.part.length === 0) return buf;
+    const body = buf.subarray(p.bodyStart, p.end);
     const cte = p.fields.find((f) => f.name.toLowerCase() === 'content-transfer-encoding')?.value.trim().toLowerCase() ?? '7bit';
     const decoded = decodeTransfer(body, cte);
     if (decoded === undefined) throw new UnknownCte();

@@ -89,7 +89,7 @@ export class ImapSession implements DispatchHost {
   }
 
   capabilities(): string[] {
-    const caps = ['IMAP4rev1', 'IMAP4rev2', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE', `APPENDLIMIT=${this.ctx.appendLimit}`, 'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SEARCHRES', 'LIST-EXTENDED', 'LIST-STATUS', 'BINARY', 'UTF8=ACCEPT', 'SORT', 'ESORT', 'PARTIAL', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES', 'COMPRESS=DEFLATE', 'CATENATE'];
+    const caps = ['IMAP4rev1', 'IMAP4rev2', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE', `APPENDLIMIT=${this.ctx.appendLimit}`, 'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SEARCHRES', 'LIST-EXTENDED', 'LIST-STATUS', 'BINARY', 'UTF8=ACCEPT', 'SORT', 'ESORT', 'PARTIAL', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES', 'COMPRESS=DEFLATE', 'CATENATE', 'MULTIAPPEND', 'SORT=DISPLAY'];
     caps.push(...quotaCapabilities(this));
     // RFC 6154 §3: only where the store keeps a use given at CREATE
     if (this.ctx.folders.canCreateSpecialUse) caps.push('CREATE-SPECIAL-USE');

@@ -69,12 +69,17 @@ export async function list(io: SessionIo, c: Extract<ImapCommand, { name: 'LIST'
   for (const [name, entry] of [...names].sort((a, b) => (a[0] === 'INBOX' ? -1 : b[0] === 'INBOX' ? 1 : a[0] < b[0] ? -1 : 1))) {
     if (!regexes.some((re) => matchesPattern(name, re))) continue;
     let childInfo = false;
+    let lsubParent = false;
     if (!chosen(name)) {
-      if (!recursive || ![...names.keys()].some((n) => n.startsWith(`${name}.`) && chosen(n))) continue;
-      childInfo = true;
+      // RFC 5258 §3.5: CHILDINFO for a descendant that satisfies the selection but not the pattern;
+      // RFC 3501 §6.3.9: LSUB with "%" returns such a parent of a subscribed name, \Noselect
+      const hidden = [...names.keys()].some((n) => n.startsWith(`${name}.`) && chosen(n) && !regexes.some((re) => matchesPattern(n, re)));
+      if (hidden && recursive) childInfo = true;
+      else if (hidden && c.name === 'LSUB') lsubParent = true;
+      else continue;
     }
     const attrs: string[] = [];
-    if (!entry) attrs.push(c.name === 'LSUB' ? '\\Noselect' : '\\NonExistent');
+    if (!entry || lsubParent) attrs.push(c.name === 'LSUB' ? '\\Noselect' : '\\NonExistent');
     const hasChildren = [...names.keys()].some((n) => n.startsWith(`${name}.`));
     if (c.name === 'LIST') attrs.push(hasChildren ? '\\HasChildren' : '\\HasNoChildren');
     if (wantSubscribed && c.name === 'LIST' && subs.has(name)) attrs.push('\\Subscribed');

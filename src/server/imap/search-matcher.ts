@@ -13,7 +13,9 @@
 import type { SearchKey, SequenceSet } from '../../protocol/imap/index.js';
 import type { LoadedMessage } from './message-reader.js';
 import type { ViewMessage } from './selected-mailbox.js';
-import { bodyText, decodeEncodedWords, headerBlockText } from '../../protocol/imap/index.js';
+import { addressTexts, bodyText, decodeEncodedWords, headerBlockText } from '../../protocol/imap/index.js';
+
+const addressFields = new Set(['FROM', 'TO', 'CC', 'BCC']);
 
 export interface SearchTarget {
   readonly seq: number;
@@ -135,6 +137,9 @@ export async function matches(k: SearchKey, t: SearchTarget): Promise<boolean> {
   switch (k.op) {
     case 'header': {
       const values = headerText(msg, k.field);
+      // RFC 9051 §6.4.4: FROM, TO, CC and BCC look in the envelope's addresses too (an
+      // address written with comments or routes is found as mailbox@host)
+      if (addressFields.has(k.field)) for (const f of msg.tree.fields) if (f.name.toUpperCase() === k.field) values.push(...addressTexts(f.value).map((a) => decodeEncodedWords(a).toLowerCase()));
       const needle = k.value.toLowerCase();
       return values.some((v) => v.includes(needle));
     }

@@ -5,10 +5,10 @@
  * Standards: RFC 5256 §3 (SORT: "* SORT" with the numbers in order), §4 (THREAD
  *   ORDEREDSUBJECT and REFERENCES: "* THREAD" with nested lists), §2.1 (base subject after
  *   RFC 2047 decoding), §2.2 (sent date), BADCHARSET for charsets other than UTF-8 and
- *   US-ASCII (RFC 9051 §6.4.4).
+ *   US-ASCII (RFC 9051 §6.4.4); RFC 5267 §3 (ESORT: SORT RETURN (MIN MAX ALL COUNT) answered
+ *   by ESEARCH in sort order), RFC 9394 (PARTIAL of the sorted result), RFC 5957 (DISPLAYFROM,
+ *   DISPLAYTO: the display name after RFC 2047 decoding).
  * Security: bounded by the mailbox; a message that cannot be read sorts with empty fields.
- *   RFC 5267 §3 (ESORT: SORT RETURN (MIN MAX ALL COUNT) answered by ESEARCH in sort order),
- *   RFC 9394 (PARTIAL of the sorted result).
  * Limitations: every message is read for its header fields (no index); no CONTEXT=SORT.
  */
 import type { HeaderField } from '../../protocol/mime/index.js';
@@ -17,6 +17,7 @@ import {
   baseSubject,
   compareForSort,
   decodeEncodedWords,
+  firstDisplayName,
   firstMailbox,
   formatThreads,
   sentTime,
@@ -71,6 +72,8 @@ export async function sort(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapC
       from: asciiUpper(firstMailbox(field(fields, 'from'))),
       to: asciiUpper(firstMailbox(field(fields, 'to'))),
       subject: subjectOf(fields).base,
+      displayFrom: decodeEncodedWords(firstDisplayName(field(fields, 'from'))).toUpperCase(),
+      displayTo: decodeEncodedWords(firstDisplayName(field(fields, 'to'))).toUpperCase(),
     };
     return { id: c.uid ? m.uid : seq, f };
   });
