@@ -157,8 +157,14 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
   watch(config.aliasesFile);
   const resolver = configuredResolver(config, directory, aliases);
   let dkim: DkimKeyring;
+  let srs: SenderRewriter | undefined;
   try {
     dkim = await DkimKeyring.open(config);
+    const keyring = dkim;
+    srs = await srsFor(config).catch(async (err: unknown) => {
+      await keyring.close();
+      throw err;
+    });
   } catch (err) {
     watch(undefined);
     await boxes.close();
@@ -180,7 +186,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
       onQueued: (envs) => onQueued?.(envs),
       quota,
       ...signerOf(cfg, dkim.keys),
-      ...srsOf(cfg),
+      ...(srs && { srs }),
       ...forwardSealerOf(cfg, dkim.keys),
     });
   let intake = buildIntake(config);
@@ -213,6 +219,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
       watch(next.aliasesFile);
       await loadAliases();
       await dkim.reload(next);
+      srs = await srsFor(next);
       intake = buildIntake(next);
     },
     close: async () => {
@@ -236,10 +243,4 @@ function signerOf(cfg: Config, keys: LiveKeys): { signer?: MessageSigner } {
 function forwardSealerOf(cfg: Config, keys: LiveKeys): { forwardSealer?: ListSealer } {
   const forwardSealer = forwardSealerFor(cfg, keys);
   return forwardSealer ? { forwardSealer } : {};
-}
-
-/** `[mail_auth] srs`: the intake's sender rewriter for forwarded mail (mail-auth.ts). */
-function srsOf(cfg: Config): { srs?: SenderRewriter } {
-  const srs = srsFor(cfg);
-  return srs ? { srs } : {};
 }

@@ -3,21 +3,24 @@
  * The wiring of `[mail_auth]` (docs/trust.md): the DNS lookups of the inbound checks, made on
  * `delivery.dns_servers` like every other lookup, the DKIM signer and ARC sealers over the
  * process's keys (dkim-keyring.ts: data_dir/dkim, or PostgreSQL's dkim_keys), and SRS with its
- * secret (configured, or generated once into the data directory).
+ * secret (configured, or generated once: into the data directory, or on PostgreSQL storage
+ * into the database for every node).
  * Standards: see policy/trust.
  * Security: the signer signs only for domains with a key. The generated
  *   SRS secret is 32 random octets in data_dir/srs-secret, mode 0600, created exclusively (two
- *   processes starting at once agree on the first one written).
+ *   processes starting at once agree on the first one written); on PostgreSQL storage it is
+ *   the row `srs` of shared_secrets (pg-shared-secret.ts), so a bounce to a forward made by
+ *   any node reverses on every node.
  * Limitations: the keys are the keyring's: read at start and reload, and on PostgreSQL every
- *   few seconds. The SRS secret file is per node: nodes sharing PostgreSQL need one
- *   mail_auth.srs_secret in every configuration, or a bounce to a forward made by another
- *   node does not reverse.
+ *   few seconds. The SRS secret is read at start and reload.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { formatListenAddress } from '../config/index.js';
+import { pgSharedSecret } from '../directory/index.js';
+import { isPostgresUrl } from '../util/index.js';
 import { DnsResolver } from '../dns/index.js';
 import type { ListSealer } from '../core/index.js';
 import { ArcListSealer, DkimSigner, Srs, type RawLookup, type SigningKey, type TxtLookup } from '../policy/index.js';
@@ -80,13 +83,17 @@ class KeyedSealer implements ListSealer {
   }
 }
 
-/** `[mail_auth] srs`: the sender rewriter of forwarded mail, or undefined when off. */
-export function srsFor(config: Config): Srs | undefined {
+/**
+ * `[mail_auth] srs`: the sender rewriter of forwarded mail, or undefined when off. Without
+ * `srs_secret`, the generated one: PostgreSQL's on shared storage, else data_dir's file.
+ */
+export async function srsFor(config: Config): Promise<Srs | undefined> {
   const a = config.mailAuth;
   if (!a.srs) return undefined;
+  const secret = a.srsSecret ?? (isPostgresUrl(config.storage.url) ? await pgSharedSecret(config.storage.url, 'srs') : srsSecretFile(config.dataDir));
   return new Srs({
     // the first makes new addresses; older ones still reverse bounces to what they made
-    secrets: [a.srsSecret ?? srsSecretFile(config.dataDir), ...a.srsOldSecrets],
+    secrets: [secret, ...a.srsOldSecrets],
     domain: a.srsDomain,
     maxAgeDays: Math.max(1, Math.round(a.srsMaxAge / 86_400_000)),
     keepDomains: config.localDomains,

@@ -132,7 +132,7 @@ export interface MailAuthConfig {
   readonly srs: boolean;
   /** the domain of SRS addresses (one of localDomains; default the first) */
   readonly srsDomain: string;
-  /** the SRS key; absent: generated once and kept in data_dir/srs-secret */
+  /** the SRS key; absent: generated once and kept in data_dir/srs-secret (on PostgreSQL storage: in the database) */
   readonly srsSecret?: string;
   /** earlier keys, still accepted when reversing (rotation) */
   readonly srsOldSecrets: readonly string[];

@@ -12,6 +12,7 @@ export { SqliteTokenStore } from './sqlite-token-store.js';
 export { SqliteSessionStore } from './sqlite-session-store.js';
 export { PgSessionStore } from './pg-session-store.js';
 export { PgDkimKeys, type DkimKeyRow } from './pg-dkim-keys.js';
+export { pgSharedSecret } from './pg-shared-secret.js';
 export type { DirectoryBackend, DirectoryMatch, DirectoryMatchKind } from './directory-backend.js';
 export {
   DirectoryInputError,

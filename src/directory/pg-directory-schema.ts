@@ -87,5 +87,14 @@ export const directorySchema: SchemaComponent = {
               PRIMARY KEY (domain, selector)
             );`,
     },
+    {
+      version: 5,
+      name: 'generated secrets shared by every node (the SRS key; pg-shared-secret.ts)',
+      sql: `CREATE TABLE shared_secrets (
+              name text PRIMARY KEY,
+              secret text NOT NULL,
+              created_at timestamptz NOT NULL DEFAULT now()
+            );`,
+    },
   ],
 };

@@ -1,0 +1,35 @@
+/**
+ * @module pg-shared-secret
+ * A secret generated once for every node sharing PostgreSQL (the directory's migration 5,
+ * table `shared_secrets`): the SRS key when `mail_auth.srs_secret` is not configured, so a
+ * bounce to an address one node made reverses on any node. The first node to ask writes its
+ * candidate (INSERT … ON CONFLICT DO NOTHING), and every node, that one included, then reads
+ * the one row that won: nodes starting at once agree.
+ * Standards: none.
+ * Security: the secret is as secret as the database (as the password hashes and DKIM keys
+ *   beside it); it is never logged. A row is never overwritten. A PostgreSQL failure is
+ *   thrown as MailError 451 4.3.0.
+ * Limitations: a stored secret shorter than 16 characters is refused (set the configuration's
+ *   secret, or delete the row to make a new one).
+ */
+import { randomBytes } from 'node:crypto';
+import { migrateSchema, openPgPool } from '../util/pg-database.js';
+import { storeFailure } from '../util/sqlite-small-store.js';
+import { directorySchema } from './pg-directory-schema.js';
+
+/** The secret called `name`, made now (32 random octets, base64) unless a node made it before. */
+export async function pgSharedSecret(url: string, name: string): Promise<string> {
+  const pool = openPgPool(url, { max: 1, applicationName: 'correio shared secret' });
+  let secret: string | undefined;
+  try {
+    await migrateSchema(pool, [directorySchema]);
+    await pool.query('INSERT INTO shared_secrets (name, secret) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, randomBytes(32).toString('base64')]);
+    secret = (await pool.query<{ secret: string }>('SELECT secret FROM shared_secrets WHERE name = $1', [name])).rows[0]?.secret;
+  } catch (err) {
+    throw storeFailure(err);
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+  if (secret === undefined || secret.length < 16) throw new Error(`PostgreSQL shared_secrets '${name}': the secret is missing or shorter than 16 characters; delete the row to make a new one, or configure one`);
+  return secret;
+}
