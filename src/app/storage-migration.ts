@@ -10,21 +10,25 @@
  * a difference fails the migration with what is missing. Every folder of every Maildir under
  * the mail directory is copied with its UIDVALIDITY, UIDs, MODSEQs, flags, keywords and dates
  * (pg-mail-import), and counted again in PostgreSQL; subscriptions too; and the DKIM keys of
- * data_dir/dkim go into PostgreSQL's dkim_keys (dkim-copy.ts), compared key for key.
+ * data_dir/dkim go into PostgreSQL's dkim_keys (dkim-copy.ts), compared key for key; the API
+ * tokens of tokens.sqlite into api_tokens, found again by id and hash. HTTP submission's
+ * Idempotency-Key answers are not copied (they matter for a day; a client retrying across the
+ * move may be sent twice).
  * Standards: none.
  * Security: password hashes are copied as they are (never printed); the url is never printed.
  * Limitations: the reverse is storage-export.ts. The source is left as it was, except that reading a
  *   Maildir folder takes in what waited in new/ (as any IMAP reader does) and records UIDs.
  */
 import type { Config } from '../config/index.js';
-import { PgDirectory, SqliteDirectory, directoryFile, type DirectoryDump } from '../directory/index.js';
+import { PgDirectory, PgTokenStore, SqliteDirectory, SqliteTokenStore, directoryFile, tokenFile, type DirectoryDump } from '../directory/index.js';
 import { FsQueueStore, PgQueueStore } from '../queue/index.js';
+import { existsSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { copyDkimKeysToPostgres } from './dkim-copy.js';
 import { importFolder, importSubscriptions, MaildirFolders, MaildirStore, PgMailStore } from '../mailbox/index.js';
 import { mailDir, spoolDir } from './backends.js';
-import { copyDirectoryDump, copyMailboxFolders, copyQueueMessages, type DirectoryCounts, type MailboxCounts, type QueueCounts } from './storage-copy.js';
+import { copyDirectoryDump, copyMailboxFolders, copyQueueMessages, MigrationCheckError, type DirectoryCounts, type MailboxCounts, type QueueCounts } from './storage-copy.js';
 
 export interface MigrationReport {
   /** entries of each kind copied (and found again) */
@@ -33,6 +37,8 @@ export interface MigrationReport {
   readonly mailboxes: MailboxCounts;
   /** the DKIM keys of this data_dir ("DOMAIN/SELECTOR"), copied into PostgreSQL's dkim_keys (dkim-copy.ts) */
   readonly dkim: { readonly keys: readonly string[]; readonly copied: number };
+  /** the API tokens of tokens.sqlite, copied into PostgreSQL's api_tokens */
+  readonly tokens: { readonly tokens: number; readonly copied: number };
 }
 
 async function copyDirectory(config: Config, url: string): Promise<DirectoryCounts> {
@@ -89,11 +95,30 @@ async function copyMailboxes(config: Config, url: string): Promise<MailboxCounts
   }
 }
 
+/** The API tokens of tokens.sqlite (none when there is no such file: it is not made) into api_tokens, each found again with its hash. */
+async function copyTokens(config: Config, url: string): Promise<{ tokens: number; copied: number }> {
+  if (!existsSync(tokenFile(config))) return { tokens: 0, copied: 0 };
+  const src = SqliteTokenStore.open(tokenFile(config));
+  const dst = PgTokenStore.open(url);
+  try {
+    const rows = await src.rows();
+    const copied = await dst.importRows(rows);
+    const there = new Map((await dst.rows()).map((r) => [r.id, r.hash]));
+    const wrong = rows.find((r) => !there.get(r.id)?.equals(r.hash));
+    if (wrong) throw new MigrationCheckError(`tokens: ${wrong.id} in PostgreSQL is another token than in ${tokenFile(config)}; revoke one of them, then run again`);
+    return { tokens: rows.length, copied };
+  } finally {
+    await src.close();
+    await dst.close();
+  }
+}
+
 /** Copies directory, queue and mailboxes of the file-based `config` into PostgreSQL at `url`, and verifies the copy. */
 export async function migrateToPostgres(config: Config, url: string): Promise<MigrationReport> {
   const directory = await copyDirectory(config, url);
   const queue = await copyQueue(config, url);
   const mailboxes = await copyMailboxes(config, url);
   const dkim = await copyDkimKeysToPostgres(config.dataDir, url);
-  return { directory, queue, mailboxes, dkim };
+  const tokens = await copyTokens(config, url);
+  return { directory, queue, mailboxes, dkim, tokens };
 }

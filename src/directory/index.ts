@@ -9,6 +9,7 @@ export { PgDirectory, type PgDirectoryOptions } from './pg-directory.js';
 export { directorySchema } from './pg-directory-schema.js';
 export { openDirectory, openDirectorySnapshot, type DirectorySnapshot, directoryFile, openTokenStore, tokenFile, openSessionStore } from './open-directory.js';
 export { SqliteTokenStore } from './sqlite-token-store.js';
+export { PgTokenStore } from './pg-token-store.js';
 export { SqliteSessionStore } from './sqlite-session-store.js';
 export { PgSessionStore } from './pg-session-store.js';
 export { PgDkimKeys, type DkimKeyRow } from './pg-dkim-keys.js';

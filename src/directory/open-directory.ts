@@ -16,7 +16,8 @@ import { isPostgresUrl } from '../util/pg-database.js';
 import { SqliteTokenStore } from './sqlite-token-store.js';
 import { SqliteSessionStore } from './sqlite-session-store.js';
 import { PgSessionStore } from './pg-session-store.js';
-import type { WebSessionStore } from '../core/index.js';
+import { PgTokenStore } from './pg-token-store.js';
+import type { TokenStore, WebSessionStore } from '../core/index.js';
 
 /** Where the SQLite directory of this configuration lives. */
 export function directoryFile(config: Config): string {
@@ -74,8 +75,12 @@ export function tokenFile(config: Config): string {
   return join(config.dataDir, 'tokens.sqlite');
 }
 
-/** Opens the configured API token store (web/http-auth.ts, `correio token`). */
-export function openTokenStore(config: Config): SqliteTokenStore {
+/**
+ * Opens the configured API token store (web/http-auth.ts, `correio token`): in PostgreSQL
+ * beside the directory for a postgres storage url (shared by every node), else tokens.sqlite.
+ */
+export function openTokenStore(config: Config): TokenStore {
+  if (isPostgresUrl(config.storage.url)) return PgTokenStore.open(config.storage.url);
   return SqliteTokenStore.open(tokenFile(config));
 }
 

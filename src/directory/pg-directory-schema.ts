@@ -96,5 +96,19 @@ export const directorySchema: SchemaComponent = {
               created_at timestamptz NOT NULL DEFAULT now()
             );`,
     },
+    {
+      version: 6,
+      name: 'API tokens, shared by every node (pg-token-store.ts)',
+      sql: `CREATE TABLE api_tokens (
+              id text PRIMARY KEY,
+              hash bytea NOT NULL,
+              owner text NOT NULL,
+              scopes text NOT NULL,
+              label text,
+              created_at bigint NOT NULL,
+              last_used_at bigint
+            );
+            CREATE INDEX api_tokens_owner ON api_tokens (owner);`,
+    },
   ],
 };

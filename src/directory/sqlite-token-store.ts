@@ -8,7 +8,7 @@
  *   secret itself is never stored or logged. Use is recorded at most once a minute per token
  *   (no write per request). Every SQLite failure is thrown as MailError 451 4.3.0, like the
  *   directory's, never answered as "no such token".
- * Limitations: one file, one host.
+ * Limitations: one file, one host (PostgreSQL storage: pg-token-store.ts).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type Database from 'better-sqlite3';
@@ -27,7 +27,8 @@ const schema = `CREATE TABLE IF NOT EXISTS api_tokens (
 );
 CREATE INDEX IF NOT EXISTS api_tokens_owner ON api_tokens (owner);`;
 
-interface Row {
+/** A row of api_tokens (the PostgreSQL store's too: pg-token-store.ts). */
+export interface TokenRow {
   id: string;
   hash: Buffer;
   owner: string;
@@ -39,13 +40,25 @@ interface Row {
 
 const tokenPattern = /^correio_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/;
 /** last_used_at is rewritten only when older than this */
-const useResolutionMs = 60_000;
+export const tokenUseResolutionMs = 60_000;
 
-function hashOf(token: string): Buffer {
+export function tokenHash(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
 
-function toToken(r: Row): ApiToken {
+/** The id of a well-formed token, else undefined (never looked up). */
+export function tokenIdOf(token: string): string | undefined {
+  return tokenPattern.exec(token)?.[1];
+}
+
+/** A new token's row and the secret the client gets (not kept). */
+export function newTokenRow(owner: string, scopes: readonly TokenScope[], label: string | undefined, now: number): { row: TokenRow; secret: string } {
+  const id = randomBytes(6).toString('hex');
+  const secret = `correio_${id}_${randomBytes(32).toString('base64url')}`;
+  return { row: { id, hash: tokenHash(secret), owner, scopes: [...new Set(scopes)].join(','), label: label ?? null, created_at: now, last_used_at: null }, secret };
+}
+
+export function toApiToken(r: TokenRow): ApiToken {
   return {
     id: r.id,
     owner: r.owner,
@@ -72,36 +85,26 @@ export class SqliteTokenStore implements TokenStore {
 
   create(owner: string, scopes: readonly TokenScope[], label?: string): Promise<{ token: ApiToken; secret: string }> {
     return this.#run(() => {
-      const id = randomBytes(6).toString('hex');
-      const secret = `correio_${id}_${randomBytes(32).toString('base64url')}`;
-      const row: Row = {
-        id,
-        hash: hashOf(secret),
-        owner,
-        scopes: [...new Set(scopes)].join(','),
-        label: label ?? null,
-        created_at: this.now(),
-        last_used_at: null,
-      };
+      const { row, secret } = newTokenRow(owner, scopes, label, this.now());
       this.db
         .prepare('INSERT INTO api_tokens (id, hash, owner, scopes, label, created_at, last_used_at) VALUES (@id, @hash, @owner, @scopes, @label, @created_at, @last_used_at)')
         .run(row);
-      return { token: toToken(row), secret };
+      return { token: toApiToken(row), secret };
     });
   }
 
   verify(secret: string): Promise<ApiToken | undefined> {
-    const m = tokenPattern.exec(secret);
-    if (!m) return Promise.resolve(undefined);
+    const id = tokenIdOf(secret);
+    if (id === undefined) return Promise.resolve(undefined);
     return this.#run(() => {
-      const row = this.db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(m[1]) as Row | undefined;
-      if (!row || !timingSafeEqual(row.hash, hashOf(secret))) return undefined;
+      const row = this.db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as TokenRow | undefined;
+      if (!row || !timingSafeEqual(row.hash, tokenHash(secret))) return undefined;
       const now = this.now();
-      if (row.last_used_at === null || now - row.last_used_at >= useResolutionMs) {
+      if (row.last_used_at === null || now - row.last_used_at >= tokenUseResolutionMs) {
         this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(now, row.id);
         row.last_used_at = now;
       }
-      return toToken(row);
+      return toApiToken(row);
     });
   }
 
@@ -111,9 +114,14 @@ export class SqliteTokenStore implements TokenStore {
         owner === undefined
           ? this.db.prepare('SELECT * FROM api_tokens ORDER BY created_at, id').all()
           : this.db.prepare('SELECT * FROM api_tokens WHERE owner = ? ORDER BY created_at, id').all(owner)
-      ) as Row[];
-      return rows.map(toToken);
+      ) as TokenRow[];
+      return rows.map(toApiToken);
     });
+  }
+
+  /** Every row as stored, by id (`correio migrate` copies them). */
+  rows(): Promise<TokenRow[]> {
+    return this.#run(() => this.db.prepare('SELECT * FROM api_tokens ORDER BY id').all() as TokenRow[]);
   }
 
   revoke(id: string): Promise<boolean> {

@@ -58,6 +58,8 @@ async function toPostgres(ctx: CliContext, config: Config, url: string): Promise
   ctx.print(`mailboxes: ${m.users} users, ${m.folders} folders, ${m.messages} messages (${m.copied} copied, ${m.skipped} already there) (verified) from ${mailDir(config)}`);
   const k = report.dkim;
   if (k.keys.length > 0) ctx.print(`dkim: ${k.keys.length} keys (${k.keys.join(', ')}; ${k.copied} copied, ${k.keys.length - k.copied} already there) (verified) from ${dkimKeyDir(config.dataDir)}: every node signs with them`);
+  const t = report.tokens;
+  if (t.tokens > 0) ctx.print(`tokens: ${t.tokens} API tokens (${t.copied} copied, ${t.tokens - t.copied} already there) (verified): every node accepts them`);
   ctx.print(`next: set [storage] url to the database at ${where} and restart; never start this site on "file:" again (its spool would be delivered twice)`);
 }
 
