@@ -1,8 +1,8 @@
 /**
  * @module maildir-folder-state
  * One Maildir folder's state brought up to date under its lock: the folder (new/ and cur/) is
- * listed, and the UID list (`correio-uidlist`, see uid-index) is
- * reconciled with the listing, new messages getting the next UIDs, changed flags a new MODSEQ.
+ * listed, and the UID list (`correio-uidlist` and its change log, see uid-index and uid-log)
+ * is reconciled with the listing, new messages getting the next UIDs, changed flags a new MODSEQ.
  * A snapshot is kept per folder with a stamp of new/, cur/ and the UID list, so an unchanged
  * folder is not listed again. What delivery put in new/ stays there (other Maildir readers see
  * it as new) until a flag is set or an IMAP4rev1 read-write SELECT takes its \Recent: then it is
@@ -22,7 +22,8 @@ import { atomicWriteFile } from '../util/index.js';
 import { FolderLock } from './folder-lock.js';
 import { errno } from './maildir-name.js';
 import type { MaildirStore } from './maildir-store.js';
-import { emptyIndex, formatUidIndex, newUidValidity, parseUidIndex, reconcile, uidListName, uidValidityName, type UidIndex } from './uid-index.js';
+import { emptyIndex, newUidValidity, reconcile, uidListName, uidValidityName, type UidIndex } from './uid-index.js';
+import { UidListFiles, uidLogName } from './uid-log.js';
 
 /** What a locked step sees: the folder's directory, its index brought up to date, the listing. */
 export interface FolderState {
@@ -48,19 +49,21 @@ export interface LockedOptions {
   takeNew?: boolean;
 }
 
-/** new/, cur/ and the UID list of a folder as inode, mtime and size; undefined when missing or changed in the last two seconds. */
+/** new/, cur/, the UID list and its log as inode, mtime and size; undefined when missing (the log may be) or changed in the last two seconds. */
 function stampOf(dir: string): string | undefined {
   const parts: string[] = [];
-  for (const p of [join(dir, 'new'), join(dir, 'cur'), join(dir, uidListName)]) {
+  for (const p of [join(dir, 'new'), join(dir, 'cur'), join(dir, uidListName), join(dir, uidLogName)]) {
     const st = statSync(p, { throwIfNoEntry: false, bigint: true });
-    if (!st || Date.now() - Number(st.mtimeMs) < 2000) return undefined;
-    parts.push(`${st.ino}:${st.mtimeNs}:${st.size}`);
+    if (!st && p.endsWith(uidLogName)) parts.push('-');
+    else if (!st || Date.now() - Number(st.mtimeMs) < 2000) return undefined;
+    else parts.push(`${st.ino}:${st.mtimeNs}:${st.size}`);
   }
   return parts.join('/');
 }
 
 export class MaildirFolderState {
   readonly #lock = new FolderLock();
+  readonly #files = new UidListFiles();
   /** per folder directory: the last sync's snapshot and the stamp of what it was made from */
   readonly #synced = new Map<string, { stamp: string; snapshot: FolderSnapshot }>();
 
@@ -100,17 +103,12 @@ export class MaildirFolderState {
       if (opts.before) await opts.before(dir);
       if (opts.takeNew) await this.#takeNew(dir);
       const list = await this.store.list(user, f);
-      let text: string | undefined;
-      try {
-        text = await readFile(join(dir, uidListName), 'utf8');
-      } catch (err) {
-        if (errno(err) !== 'ENOENT') throw err;
-      }
-      const old = text === undefined ? undefined : parseUidIndex(text);
-      const r = reconcile(old ?? emptyIndex(await this.#nextUidValidity(user)), list, opts.keywords);
+      const old = await this.#files.read(dir);
+      const r = reconcile(old?.index ?? emptyIndex(await this.#nextUidValidity(user)), list, opts.keywords);
       const out = await fn({ dir, index: r.index, snapshot: r.snapshot, listing: new Map(list.map((m) => [m.key, m])) });
       const index = out.index ?? r.index;
-      if (out.index || r.changed || old === undefined) await atomicWriteFile(join(dir, uidListName), formatUidIndex(index));
+      // appended to the list's log (uid-log), or the list written whole when there is none
+      if (out.index || r.changed || old === undefined) await this.#files.write(dir, old, index);
       return out.result;
     });
   }

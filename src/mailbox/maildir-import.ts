@@ -2,7 +2,7 @@
  * @module maildir-import
  * Copies folders from another mailbox store (PostgreSQL: `correio migrate --to file:DIR`) into
  * Maildirs with their IMAP identity kept: the same UIDVALIDITY, UIDs, UIDNEXT, MODSEQs, flags
- * (in the file names), keywords (in correio-uidlist) and dates (the files' mtimes), so clients'
+ * (in the file names), keywords (in correio-uidlist and its log) and dates (the files' mtimes), so clients'
  * caches stay valid across the move. The reverse of pg-mail-import.ts, with the same face.
  * Resumable: a UID listed in correio-uidlist whose file is there is skipped; a file written
  * by an interrupted run (its name comes from the source's UIDVALIDITY and UID) is found again
@@ -22,7 +22,8 @@ import { checkFolderName } from './folder-name.js';
 import type { MaildirFolders } from './maildir-folders.js';
 import { encodeUniqueKey, type MaildirStore } from './maildir-store.js';
 import type { FolderImport } from './pg-mail-import.js';
-import { emptyIndex, formatUidIndex, parseUidIndex, uidListName, uidValidityName, withExpunges, recordedUids, type ExpungeRecord, type IndexEntry } from './uid-index.js';
+import { emptyIndex, uidValidityName, withExpunges, recordedUids, type ExpungeRecord, type IndexEntry, type UidIndex } from './uid-index.js';
+import { UidListFiles } from './uid-log.js';
 
 /** A Maildir folder being copied in; `finish` writes its UID list (call it before `count`). */
 export interface MaildirFolderImport extends FolderImport {
@@ -40,8 +41,9 @@ export async function importMaildirFolder(
   if (f !== '' && !(await folders.folderExists(user, f))) await folders.createFolder(user, f, specialUse ? { specialUse } : {});
   const dir = await store.checkedDir(user, f, true);
   if (dir === undefined) throw new MailFolderError('nonexistent', `no folder ${folder}`);
-  const text = await readFile(join(dir, uidListName), 'utf8').catch(() => undefined);
-  const old = text === undefined ? undefined : parseUidIndex(text);
+  // the list with its change log (uid-log), written whole at finish under a new generation
+  const files = new UidListFiles();
+  const old = (await files.read(dir))?.index;
   if (old && old.uidValidity !== src.uidValidity) {
     throw new MailFolderError('exists', `${user} ${folder}: a Maildir folder already with UIDVALIDITY ${old.uidValidity}, not ${src.uidValidity}`);
   }
@@ -50,14 +52,13 @@ export async function importMaildirFolder(
   const present = new Set([...entries.values()].map((e) => e.uid));
   const base = old ?? emptyIndex(src.uidValidity);
   let expunges: { expunged: ExpungeRecord[]; expungeFloor: number } = { expunged: [...base.expunged], expungeFloor: base.expungeFloor };
-  const uidListText = (): string =>
-    formatUidIndex({
-      ...base,
-      ...expunges,
-      uidNext: Math.max(base.uidNext, src.uidNext),
-      highestModseq: Math.max(base.highestModseq, src.highestModseq),
-      entries: new Map([...entries].sort((a, b) => a[1].uid - b[1].uid)),
-    });
+  const uidList = (): UidIndex => ({
+    ...base,
+    ...expunges,
+    uidNext: Math.max(base.uidNext, src.uidNext),
+    highestModseq: Math.max(base.highestModseq, src.highestModseq),
+    entries: new Map([...entries].sort((a, b) => a[1].uid - b[1].uid)),
+  });
   return {
     present,
     add: async (m, body) => {
@@ -73,7 +74,7 @@ export async function importMaildirFolder(
       entries.set(key, { uid: m.uid, modseq: m.modseq, flags, keywords: m.keywords });
     },
     finish: async () => {
-      await atomicWriteFile(join(dir, uidListName), uidListText());
+      await files.write(dir, undefined, uidList());
       // a folder made later gets a UIDVALIDITY above every one given (RFC 9051 §2.3.1.1)
       const root = store.mailboxPath(user, '');
       const last = Number((await readFile(join(root, uidValidityName), 'utf8').catch(() => '0')).trim()) || 0;

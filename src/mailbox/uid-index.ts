@@ -5,10 +5,12 @@
  * MODSEQ, the flags last seen and its keywords; plus a record of recent expunges (UIDs and the
  * MODSEQ at which they went) for QRESYNC's VANISHED and JMAP's changes. Pure: parse, format,
  * the reconciliation with a folder listing, flag changes, and the changes since a MODSEQ.
- * Format (version 2): a first line "C2 <uidvalidity> <uidnext> <highestmodseq> <expungefloor>",
- *   then one "<uid> <modseq> <flags or -> <key> [keyword ...]" line per message in ascending
- *   UID order, then "E <modseq> <uid set>" lines, oldest first. Version 1 ("C1 <uidvalidity>
- *   <uidnext>", "<uid> <key>") is read and upgraded: every message gets MODSEQ 1.
+ * Format (version 3): a first line "C3 <uidvalidity> <uidnext> <highestmodseq> <expungefloor>
+ *   <generation>", then one "<uid> <modseq> <flags or -> <key> [keyword ...]" line per message
+ *   in ascending UID order, then "E <modseq> <uid set>" lines, oldest first. The generation (hex,
+ *   new at each write of the whole list) names the list the change log `correio-uidlog` goes on
+ *   from (uid-log). Version 2 (the same without the generation) and version 1 ("C1
+ *   <uidvalidity> <uidnext>", "<uid> <key>") are read; from version 1 every message gets MODSEQ 1.
  * Standards: RFC 9051 §2.3.1.1 (UIDs strictly ascending in arrival order, never reused while
  *   UIDVALIDITY stays; a lost list means a new UIDVALIDITY, greater than the old one); RFC 7162
  *   §3.1 (a MODSEQ per message, growing with every change; HIGHESTMODSEQ; one command's changes
@@ -16,8 +18,9 @@
  *   the client's MODSEQ: what an expunge record that was cut short cannot tell is answered
  *   with every missing UID); RFC 9051 §2.3.2 (keywords: atoms, case-insensitive).
  * Security: a malformed file is treated as missing (a new UIDVALIDITY), never trusted in part.
- * Limitations: the whole list is rewritten on each change (O(messages)); only the last
- *   `maxExpungeRecords` expunge records are kept (older questions get the safe, larger answer).
+ * Limitations: a whole list is O(messages) to write (uid-log appends changes between such
+ *   writes); only the last `maxExpungeRecords` expunge records are kept (older questions get
+ *   the safe, larger answer).
  */
 import { MailFolderError, type ExpungeHistory, type FlagChange, type FolderMessage, type FolderSnapshot, type MailboxMessage, type UidRange } from '../core/index.js';
 import { formatRanges, mergeRanges, parseSequenceSet, rangesOf } from '../protocol/imap/sequence-set.js';
@@ -44,6 +47,8 @@ export interface UidIndex {
   /** key → entry */
   readonly entries: ReadonlyMap<string, IndexEntry>;
   readonly expunged: readonly ExpungeRecord[];
+  /** version 3: the generation of the written list (uid-log); absent in older versions */
+  readonly generation?: string;
 }
 
 export const uidListName = 'correio-uidlist';
@@ -73,16 +78,33 @@ function ranges(text: string): UidRange[] | undefined {
   return set.map((r) => ({ from: r.from, to: r.to }));
 }
 
+/** One message line of version 2 and up ("<uid> <modseq> <flags or -> <key> [keyword ...]"); undefined when malformed. */
+export function parseEntryLine(line: string): { key: string; entry: IndexEntry } | undefined {
+  const [u, ms, fl, k, ...kws] = line.split(' ');
+  if (!/^\d{1,10}$/.test(u ?? '') || !/^\d{1,15}$/.test(ms ?? '') || !/^(-|[A-Za-z]+)$/.test(fl ?? '') || !k || !kws.every(validKeyword)) return undefined;
+  return { key: k, entry: { uid: Number(u), modseq: Number(ms), flags: fl === '-' ? '' : fl, keywords: kws } };
+}
+
+export function formatEntryLine(key: string, e: IndexEntry): string {
+  return [e.uid, e.modseq, e.flags || '-', key, ...e.keywords].join(' ');
+}
+
+/** The UID ranges of an "E" line's set; undefined when malformed. */
+export function parseUidRanges(text: string): UidRange[] | undefined {
+  return ranges(text);
+}
+
 export function parseUidIndex(text: string): UidIndex | undefined {
   const lines = text.split('\n');
   const v1 = /^C1 (\d{1,10}) (\d{1,10})$/.exec(lines[0] ?? '');
-  const v2 = /^C2 (\d{1,10}) (\d{1,10}) (\d{1,15}) (\d{1,15})$/.exec(lines[0] ?? '');
-  const head = v2 ?? v1;
+  const v2 = /^C([23]) (\d{1,10}) (\d{1,10}) (\d{1,15}) (\d{1,15})(?: ([0-9a-f]{1,16}))?$/.exec(lines[0] ?? '');
+  if (v2 && (v2[1] === '3') !== (v2[6] !== undefined)) return undefined;
+  const head = v2 ? v2.slice(1) : v1;
   if (!head) return undefined;
   const uidValidity = Number(head[1]);
   const uidNext = Number(head[2]);
-  const highestModseq = v2 ? Number(v2[3]) : 1;
-  const expungeFloor = v2 ? Number(v2[4]) : 1;
+  const highestModseq = v2 ? Number(v2[4]) : 1;
+  const expungeFloor = v2 ? Number(v2[5]) : 1;
   if (uidValidity < 1 || uidValidity > 0xffffffff || uidNext < 1 || uidNext > 0xffffffff || highestModseq < 1) return undefined;
   const entries = new Map<string, IndexEntry>();
   const expunged: ExpungeRecord[] = [];
@@ -96,36 +118,30 @@ export function parseUidIndex(text: string): UidIndex | undefined {
       expunged.push({ modseq: Number(m[1]), uids });
       continue;
     }
-    let uid: number;
-    let entry: IndexEntry;
-    let key: string;
+    let parsed: { key: string; entry: IndexEntry } | undefined;
     if (v2) {
-      const [u, ms, fl, k, ...kws] = line.split(' ');
-      if (!/^\d{1,10}$/.test(u ?? '') || !/^\d{1,15}$/.test(ms ?? '') || !/^(-|[A-Za-z]+)$/.test(fl ?? '') || !k || !kws.every(validKeyword)) return undefined;
-      uid = Number(u);
-      key = k;
-      entry = { uid, modseq: Number(ms), flags: fl === '-' ? '' : fl, keywords: kws };
-      if (entry.modseq > highestModseq) return undefined;
+      parsed = parseEntryLine(line);
+      if (!parsed || parsed.entry.modseq > highestModseq) return undefined;
     } else {
       const m = /^(\d{1,10}) (\S+)$/.exec(line);
       if (!m) return undefined;
-      uid = Number(m[1]);
-      key = m[2];
-      entry = { uid, modseq: 1, flags: undefined, keywords: [] };
+      parsed = { key: m[2], entry: { uid: Number(m[1]), modseq: 1, flags: undefined, keywords: [] } };
     }
-    if (uid <= last || uid >= uidNext) return undefined;
-    last = uid;
+    const { key, entry } = parsed;
+    if (entry.uid <= last || entry.uid >= uidNext) return undefined;
+    last = entry.uid;
     entries.set(key, entry);
   }
-  return { uidValidity, uidNext, highestModseq, expungeFloor, entries, expunged };
+  const ix = { uidValidity, uidNext, highestModseq, expungeFloor, entries, expunged };
+  return v2?.[6] === undefined ? ix : { ...ix, generation: v2[6] };
 }
 
+/** The whole list; version 3 when the index has a generation, else version 2. */
 export function formatUidIndex(ix: UidIndex): string {
-  const rows = [...ix.entries]
-    .sort((a, b) => a[1].uid - b[1].uid)
-    .map(([k, e]) => [e.uid, e.modseq, e.flags || '-', k, ...e.keywords].join(' '));
+  const rows = [...ix.entries].sort((a, b) => a[1].uid - b[1].uid).map(([k, e]) => formatEntryLine(k, e));
   const exp = ix.expunged.map((r) => `E ${r.modseq} ${formatRanges(r.uids)}`);
-  return [`C2 ${ix.uidValidity} ${ix.uidNext} ${ix.highestModseq} ${ix.expungeFloor}`, ...rows, ...exp, ''].join('\n');
+  const head = `${ix.uidValidity} ${ix.uidNext} ${ix.highestModseq} ${ix.expungeFloor}`;
+  return [ix.generation === undefined ? `C2 ${head}` : `C3 ${head} ${ix.generation}`, ...rows, ...exp, ''].join('\n');
 }
 
 /** A fresh UIDVALIDITY: the time in seconds, and always above an earlier one. */
@@ -204,7 +220,7 @@ export function reconcile(
     exp = withExpunges(ix.expunged, ix.expungeFloor, modseq, toRanges(gone));
     bumped = true;
   }
-  const index: UidIndex = { uidValidity: ix.uidValidity, uidNext: next, highestModseq: bumped ? modseq : ix.highestModseq, ...exp, entries };
+  const index: UidIndex = { ...ix, uidNext: next, highestModseq: bumped ? modseq : ix.highestModseq, ...exp, entries };
   return { index, snapshot: snapshotOf(index, byKey), changed: bumped || rewrite };
 }
 

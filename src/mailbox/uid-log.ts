@@ -1,0 +1,209 @@
+/**
+ * @module uid-log
+ * Where a Maildir folder's UID list (uid-index) is kept on disk: the whole list in
+ * `correio-uidlist`, written now and then, and the changes since in `correio-uidlog`, appended
+ * with one write and one fdatasync per change (an APPEND, a STORE, a sync that saw mail come
+ * or go), so a change costs O(change) and one flush instead of rewriting the whole list with
+ * two. The log is folded into a new list (compaction) once it outgrows the list.
+ * Log format: a first line "L <generation>" (the list it goes on from: a log of another
+ *   generation is left over from before a compaction and ignored), then per change the records
+ *   "A <message line>" (a message's entry, set or replaced by key), "D <key>" (an entry gone),
+ *   "E <modseq> <uid set>" (an expunge record added) and last the commit "C <uidnext>
+ *   <highestmodseq> <expungefloor>". Records after the last commit (a write cut short by a
+ *   crash) are not part of the list and are cut off by the next writer.
+ * Standards: RFC 9051 §2.3.1.1 (no UID reused: a change is on disk before it is answered, and
+ *   a log that cannot be read whole makes the folder take a new UIDVALIDITY, as a lost list does).
+ * Security: a malformed list or log (a line not of this grammar before the last commit) is
+ *   treated as a missing list, never trusted in part.
+ * Limitations: callers hold the folder's lock (folder-lock) across read and write; what was read
+ *   is kept per folder and checked against the list's generation and the log's length, so a
+ *   step reads only what another process appended since.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatRanges } from '../protocol/imap/sequence-set.js';
+import { atomicWriteFile } from '../util/index.js';
+import { errno } from './maildir-name.js';
+import { formatEntryLine, formatUidIndex, maxExpungeRecords, parseEntryLine, parseUidIndex, parseUidRanges, uidListName, type ExpungeRecord, type IndexEntry, type UidIndex } from './uid-index.js';
+
+export const uidLogName = 'correio-uidlog';
+/** a log is folded into the list once it is longer than the list and this */
+const minCompactBytes = 256 * 1024;
+
+/** A folder's list as read: the index, where its log's last commit ends, the list's size. */
+export interface StoredIndex {
+  readonly index: UidIndex;
+  /** octets of the log up to its last commit (0: no log of this generation yet) */
+  readonly logEnd: number;
+  readonly listBytes: number;
+}
+
+/** The generation named by a version 3 list's first line, read without reading the list. */
+async function listGeneration(path: string): Promise<string | undefined | null> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    const buf = Buffer.alloc(128);
+    const { bytesRead } = await fh.read(buf, 0, 128, 0);
+    return /^C3 [\d ]+ ([0-9a-f]{1,16})\n/.exec(buf.subarray(0, bytesRead).toString('latin1'))?.[1];
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Applies the committed changes of log text `text` (starting at a record) to `ix`; the index and
+ * the octets consumed up to the last commit, or undefined when a record before it is malformed.
+ */
+export function applyLog(ix: UidIndex, text: Buffer): { index: UidIndex; consumed: number } | undefined {
+  let entries: Map<string, IndexEntry> | undefined;
+  let expunged: ExpungeRecord[] | undefined;
+  let head = { uidNext: ix.uidNext, highestModseq: ix.highestModseq, expungeFloor: ix.expungeFloor };
+  let consumed = 0;
+  let pos = 0;
+  let pending: (() => void)[] = [];
+  for (;;) {
+    const nl = text.indexOf(10, pos);
+    if (nl < 0) break; // a record cut short: not committed
+    const line = text.toString('utf8', pos, nl);
+    pos = nl + 1;
+    const kind = line.slice(0, 2);
+    const rest = line.slice(2);
+    if (kind === 'A ') {
+      const p = parseEntryLine(rest);
+      if (!p) return undefined;
+      pending.push(() => (entries ??= new Map(ix.entries)).set(p.key, p.entry));
+    } else if (kind === 'D ') {
+      if (rest === '' || rest.includes(' ')) return undefined;
+      pending.push(() => (entries ??= new Map(ix.entries)).delete(rest));
+    } else if (kind === 'E ') {
+      const m = /^(\d{1,15}) (\S+)$/.exec(rest);
+      const uids = m ? parseUidRanges(m[2]) : undefined;
+      if (!m || !uids) return undefined;
+      pending.push(() => (expunged ??= [...ix.expunged]).push({ modseq: Number(m[1]), uids }));
+    } else if (kind === 'C ') {
+      const m = /^(\d{1,10}) (\d{1,15}) (\d{1,15})$/.exec(rest);
+      if (!m) return undefined;
+      for (const f of pending) f();
+      pending = [];
+      head = { uidNext: Number(m[1]), highestModseq: Number(m[2]), expungeFloor: Number(m[3]) };
+      if (expunged && expunged.length > maxExpungeRecords) expunged.splice(0, expunged.length - maxExpungeRecords);
+      consumed = pos;
+    } else return undefined;
+  }
+  if (consumed === 0) return { index: ix, consumed: 0 };
+  return { index: { ...ix, ...head, entries: entries ?? ix.entries, expunged: expunged ?? ix.expunged }, consumed };
+}
+
+/** The records taking `old` to `next` (the same UIDVALIDITY), ending in their commit. */
+export function logRecords(old: UidIndex, next: UidIndex): string {
+  const lines: string[] = [];
+  for (const [key, e] of next.entries) if (old.entries.get(key) !== e) lines.push(`A ${formatEntryLine(key, e)}`);
+  for (const key of old.entries.keys()) if (!next.entries.has(key)) lines.push(`D ${key}`);
+  const had = new Set(old.expunged);
+  for (const r of next.expunged) if (!had.has(r)) lines.push(`E ${r.modseq} ${formatRanges(r.uids)}`);
+  lines.push(`C ${next.uidNext} ${next.highestModseq} ${next.expungeFloor}`, '');
+  return lines.join('\n');
+}
+
+/** The UID lists of folders as read last (per folder directory), to go on from. */
+export class UidListFiles {
+  readonly #read = new Map<string, StoredIndex>();
+
+  /** The folder's list with its log applied; undefined when missing or malformed. */
+  async read(dir: string): Promise<StoredIndex | undefined> {
+    const listPath = join(dir, uidListName);
+    const gen = await listGeneration(listPath);
+    const known = this.#read.get(dir);
+    if (gen === null) {
+      this.#read.delete(dir);
+      return undefined;
+    }
+    let stored: StoredIndex;
+    if (known && gen !== undefined && known.index.generation === gen) stored = known;
+    else {
+      this.#read.delete(dir);
+      const text = await readFile(listPath).catch((err: unknown) => {
+        if (errno(err) === 'ENOENT') return undefined;
+        throw err;
+      });
+      const index = text && parseUidIndex(text.toString('utf8'));
+      if (!text || !index) return undefined;
+      stored = { index, logEnd: 0, listBytes: text.length };
+    }
+    // a version 2 list has no log yet (the first change writes the list as version 3)
+    if (stored.index.generation === undefined) return stored;
+    const log = await readFile(join(dir, uidLogName)).catch((err: unknown) => {
+      if (errno(err) === 'ENOENT') return undefined;
+      throw err;
+    });
+    const header = Buffer.from(`L ${stored.index.generation}\n`);
+    const valid = log !== undefined && log.length >= Math.max(header.length, stored.logEnd) && log.subarray(0, header.length).equals(header);
+    if (!valid && stored === known && known.logEnd > 0) {
+      // the log went or shrank under what was read (it never does but with a new list): read again
+      this.#read.delete(dir);
+      return this.read(dir);
+    }
+    if (!valid) stored = { ...stored, logEnd: 0 };
+    else {
+      const from = Math.max(stored.logEnd, header.length);
+      const r = applyLog(stored.index, log.subarray(from));
+      if (!r) {
+        this.#read.delete(dir);
+        return undefined;
+      }
+      stored = { ...stored, index: r.index, logEnd: from + r.consumed };
+    }
+    this.#read.set(dir, stored);
+    return stored;
+  }
+
+  /**
+   * Makes `next` the folder's list: appended to the log as the changes from what was read
+   * (one write, one fdatasync), or written whole under a new generation (no list or log yet,
+   * another UIDVALIDITY, or a log grown past the list: compaction).
+   */
+  async write(dir: string, was: StoredIndex | undefined, next: UidIndex): Promise<void> {
+    const records = was?.index.generation !== undefined && was.index.uidValidity === next.uidValidity ? logRecords(was.index, next) : undefined;
+    const bytes = records === undefined ? 0 : Buffer.byteLength(records);
+    if (!was || records === undefined || was.logEnd + bytes > Math.max(minCompactBytes, was.listBytes)) {
+      const index = { ...next, generation: randomBytes(6).toString('hex') };
+      const text = formatUidIndex(index);
+      await atomicWriteFile(join(dir, uidListName), text);
+      // the old log names the old generation: ignored from now on, removed here
+      await unlink(join(dir, uidLogName)).catch(() => undefined);
+      this.#read.set(dir, { index, logEnd: 0, listBytes: Buffer.byteLength(text) });
+      return;
+    }
+    const logPath = join(dir, uidLogName);
+    const index = { ...next, generation: was.index.generation };
+    if (was.logEnd === 0) {
+      // a new log (or one of an older generation replaced): written whole, durable with its name
+      const text = `L ${was.index.generation}\n${records}`;
+      await atomicWriteFile(logPath, text);
+      this.#read.set(dir, { index, logEnd: Buffer.byteLength(text), listBytes: was.listBytes });
+      return;
+    }
+    const fh = await open(logPath, 'r+');
+    try {
+      // a record cut short by a crash after the last commit is cut off first
+      if ((await fh.stat()).size !== was.logEnd) await fh.truncate(was.logEnd);
+      await fh.write(records, was.logEnd, 'utf8');
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    this.#read.set(dir, { index, logEnd: was.logEnd + bytes, listBytes: was.listBytes });
+  }
+
+  /** Forgets what was read of a folder (its list was written by someone else: maildir-import). */
+  forget(dir: string): void {
+    this.#read.delete(dir);
+  }
+}
