@@ -182,9 +182,15 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     const f = this.#folder(folder);
     checkKeywords(opts.keywords);
     await this.folderPath(user, f);
-    // straight into cur/ with its flags and INTERNALDATE: no rename and directory fsync after
-    const { key } = await this.store.deliver(user, message, { uniqueKey: `imap-${uniqueId()}`, folder: f, flags: opts.flags, ...(opts.receivedAt !== undefined && { receivedAt: opts.receivedAt }) });
-    const snap = await this.#locked(user, f, (st) => ({ result: st.snapshot }), { keywords: new Map([[key, opts.keywords ?? []]]) });
+    // straight into cur/ with its flags and INTERNALDATE: no rename and directory fsync after;
+    // cur/'s fsync runs beside the UID log's (uid-log): the answer waits for both
+    const { key, synced } = await this.store.deliver(user, message, { uniqueKey: `imap-${uniqueId()}`, folder: f, flags: opts.flags, deferSync: true, ...(opts.receivedAt !== undefined && { receivedAt: opts.receivedAt }) });
+    let snap: FolderSnapshot;
+    try {
+      snap = await this.#locked(user, f, (st) => ({ result: st.snapshot }), { keywords: new Map([[key, opts.keywords ?? []]]) });
+    } finally {
+      await synced;
+    }
     const m = snap.messages.find((x) => x.key === key);
     if (!m) throw new Error('appended message vanished');
     return { uid: m.uid, uidValidity: snap.uidValidity };

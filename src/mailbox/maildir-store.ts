@@ -176,7 +176,16 @@ export class MaildirStore implements MailboxStore {
    * APPEND: one rename and one directory fsync fewer than new/ then cur/; `receivedAt` (ms)
    * becomes its mtime, the INTERNALDATE.
    */
-  async deliver(user: string, message: Readable, opts: { uniqueKey: string; folder?: string; flags?: string; receivedAt?: number }): Promise<{ key: string }> {
+  /**
+   * `deferSync`: the fsync of the directory the message was linked into is not waited for here
+   * but given back as `synced`, for a caller that has another flush to make meanwhile (an
+   * APPEND's UID log record) and answers only once both are done.
+   */
+  async deliver(
+    user: string,
+    message: Readable,
+    opts: { uniqueKey: string; folder?: string; flags?: string; receivedAt?: number; deferSync?: boolean },
+  ): Promise<{ key: string; synced?: Promise<void> }> {
     const info = opts.flags === undefined ? undefined : `:2,${normFlags(opts.flags)}`;
     const dir = this.mailboxPath(user, opts.folder);
     const field = encodeUniqueKey(opts.uniqueKey);
@@ -207,8 +216,11 @@ export class MaildirStore implements MailboxStore {
       }
       await unlink(tmp);
       if (linked) {
-        await this.#syncer.sync(join(dir, info === undefined ? 'new' : 'cur'));
+        const synced = this.#syncer.sync(join(dir, info === undefined ? 'new' : 'cur'));
+        if (opts.deferSync) synced.catch(() => undefined); // the caller awaits it
+        else await synced;
         await this.#size.add(this.mailboxPath(user, ''), conv.stored, 1);
+        if (opts.deferSync) return { key, synced };
       }
       return { key };
     } catch (err) {
