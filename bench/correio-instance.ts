@@ -51,6 +51,10 @@ export interface CorreioOptions {
   deliveryLines?: string[];
   /** more tables at the end, written as given (e.g. ['[mail_auth]', 'verify_inbound = true']) */
   tables?: string[];
+  /** more [imap] lines, written as given (e.g. 'max_connections = 10100') */
+  imapLines?: string[];
+  /** runs on the data_dir after the users are added, before the server starts */
+  prepare?: (dataDir: string) => Promise<void>;
 }
 
 /** How the stop went: graceful (exited after one SIGTERM) or not, and how long it took. */
@@ -103,6 +107,7 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
       `listen = [${o.http ? `"127.0.0.1:${httpPort}"` : ''}]`,
       '[imap]',
       `listen = [${o.imap ? `"127.0.0.1:${imapPort}"` : ''}]`,
+      ...(o.imapLines ?? []),
       ...(o.tables ?? []),
       '',
     ].join('\n'),
@@ -112,6 +117,7 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
     const r = spawnSync(process.execPath, [cli, 'user', 'add', u, ...pw, '--config', conf], { encoding: 'utf8', timeout: 60_000, input: o.password === undefined ? '' : `${o.password}\n` });
     if (r.status !== 0) throw new Error(`correio user add ${u} failed: ${(r.stderr || r.stdout).trim()}`);
   }
+  await o.prepare?.(dataDir);
   const logFile = path.join(work, 'correio.log');
   const fd = fs.openSync(logFile, 'a');
   const child = track(

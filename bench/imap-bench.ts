@@ -17,30 +17,55 @@
  *           Dovecot's dovecot.index.cache)
  *   append  BENCH_IMAP_APPENDS (1,000) APPENDs of one message each into a new folder, one at a
  *           time (LITERAL+); reported as ms per APPEND and messages per second
+ *   mixed   BENCH_IMAP_CLIENTS (50) sessions for BENCH_IMAP_MIXED_S (30) s on the INBOX
+ *           (imap-load.ts): commands per second and the server's CPU per command
+ *   memory  BENCH_IMAP_RSS_CONNS (200) idle authenticated sessions: KB per session
+ * Then (run-bench.ts) BENCH_IMAP_IDLE (10,000; 0: not run) IDLE sessions on a fresh correio
+ * while mail is delivered (imap-load.ts `idleRun`).
  * Latency is wall time per round, client to tagged answer, as p50 and p99 (ms).
  * Standards: RFC 9051 (SELECT, FETCH, SEARCH, APPEND), RFC 7888 (LITERAL+).
  * Security: loopback only; Dovecot runs as an unprivileged user when started by root.
- * Limitations: one client at a time; Dovecot without an FTS plugin (its default) reads every
+ * Limitations: one client at a time but in the mixed load; Dovecot without an FTS plugin (its default) reads every
  *   message for SEARCH TEXT; Dovecot speaks over a pipe and correio over TCP (a few µs more
  *   per round trip for correio).
  */
 import fsp from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { startCorreio } from './correio-instance.js';
-import { dovecotImap, fill, imapRunner, measure, message, needle, startDovecot, type Latencies } from './jmap-bench.js';
+import { dovecotImap, fill, measure, message, needle, startDovecot, type Latencies } from './jmap-bench.js';
+import { correioCpu, correioSession, correioSessions, formatMixed, imapCpu, imapMemoryKb, mixedLoad, type MixedFigures, type Run } from './imap-load.js';
+import { memoryOf } from './deferred-scenario.js';
 
 export interface ImapBenchOptions {
   readonly work: string;
   readonly messages: number;
   readonly iterations: number;
   readonly appends: number;
+  /** the mixed load (imap-load.ts): sessions and seconds */
+  readonly clients: number;
+  readonly mixedSeconds: number;
+  /** sessions opened to measure memory per idle authenticated session */
+  readonly rssSessions: number;
 }
 
-type Run = (cmd: string) => Promise<string>;
+export interface ImapBenchResult {
+  readonly latencies: Record<string, Latencies>;
+  readonly mixed: Record<string, MixedFigures>;
+  /** KB per idle authenticated session; Dovecot's PSS beside its RSS */
+  readonly memory: Record<string, { rssKb: number; pssKb?: number }>;
+}
+
+/** The mixed load on `sessions` of a server, then closes them. */
+async function mixed(o: ImapBenchOptions, who: string, sessions: { run: Run; close: () => void }[], cpu: () => number, out: ImapBenchResult): Promise<void> {
+  try {
+    out.mixed[who] = await mixedLoad(who, sessions.map((s) => s.run), o.messages, o.mixedSeconds, cpu);
+  } finally {
+    for (const s of sessions) s.close();
+  }
+}
 
 /** The measured rounds on one server, `run` being a session with nothing selected yet. */
 async function rounds(o: ImapBenchOptions, who: string, run: Run, out: Record<string, Latencies>): Promise<void> {
@@ -81,17 +106,6 @@ async function afterRestart(o: ImapBenchOptions, who: string, run: Run, out: Rec
   out[`fetch after restart, ${who}`] = { cold: ms, p50: ms, p99: ms };
 }
 
-/** A logged-in correio IMAP session over TCP. */
-async function correioSession(port: number, user: string, password: string): Promise<{ run: Run; close: () => void }> {
-  const socket = net.connect(port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  const { run, fail } = imapRunner('correio', socket, socket);
-  socket.on('close', () => fail(new Error('correio closed the IMAP connection')));
-  // the greeting comes untagged before the first command's answer, which runner skips
-  await run(`LOGIN ${user} ${password}`);
-  return { run, close: () => socket.destroy() };
-}
-
 /**
  * Waits until correio's IMAP text index (account `imap:<user>`) holds every message of the
  * folder; the seconds it took. (The web's index is kept only where HTTP is served, not here.)
@@ -113,13 +127,20 @@ async function indexesBuilt(dataDir: string, user: string, n: number): Promise<n
   return (performance.now() - t0) / 1000;
 }
 
-export async function runImapBench(o: ImapBenchOptions): Promise<Record<string, Latencies>> {
+export async function runImapBench(o: ImapBenchOptions): Promise<ImapBenchResult> {
   const user = 'bench@localhost';
   const password = 'bench-secret';
   // started again on the same data_dir: the user is there already
-  const start = (again = false): ReturnType<typeof startCorreio> => startCorreio(path.join(o.work, 'correio'), { users: again ? [] : [user], password, imap: true, logLevel: 'warn' });
+  // the mixed load's and the memory count's sessions all come from 127.0.0.1
+  const limits = [`max_connections = ${o.clients + o.rssSessions + 100}`, `max_connections_per_ip = ${o.clients + o.rssSessions + 100}`];
+  const start = (again = false): ReturnType<typeof startCorreio> => startCorreio(path.join(o.work, 'correio'), {
+    users: again ? [] : [user], password, imap: true, imapLines: limits, logLevel: 'warn',
+    // what-if and profiling runs, as run-bench.ts's scenarios take them
+    nodeFlags: (process.env.BENCH_CORREIO_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
+  });
   let correio = await start();
-  const out: Record<string, Latencies> = {};
+  const result: ImapBenchResult = { latencies: {}, mixed: {}, memory: {} };
+  const out = result.latencies;
   let stop = (): void => undefined;
   try {
     // one Maildir written once, copied whole to each server (correio's server watches its own)
@@ -142,6 +163,13 @@ export async function runImapBench(o: ImapBenchOptions): Promise<Record<string, 
     await c.run('UNSELECT');
     await rounds(o, 'correio', c.run, out);
     c.close();
+    const pid = correio.child.pid!;
+    await mixed(o, 'correio', await correioSessions(o.clients, correio.imapPort, user, password), correioCpu(pid), result);
+    const rss0 = memoryOf(pid).rssMb;
+    const idle = await correioSessions(o.rssSessions, correio.imapPort, user, password);
+    await new Promise((r) => setTimeout(r, 1000));
+    result.memory.correio = { rssKb: ((memoryOf(pid).rssMb - rss0) * 1024) / o.rssSessions };
+    for (const s of idle) s.close();
     await correio.stop();
     correio = await start(true);
     const r = await correioSession(correio.imapPort, user, password);
@@ -151,7 +179,7 @@ export async function runImapBench(o: ImapBenchOptions): Promise<Record<string, 
 
     if (!existsSync(dovecotImap)) {
       console.log(`imap: Dovecot not measured (${dovecotImap} is missing: apt-get install dovecot-imapd)`);
-      return out;
+      return result;
     }
     const d = await startDovecot(home);
     stop = d.stop;
@@ -159,18 +187,36 @@ export async function runImapBench(o: ImapBenchOptions): Promise<Record<string, 
     await d.run('UNSELECT');
     await rounds(o, 'Dovecot', d.run, out);
     d.stop();
-    const d2 = await startDovecot(home);
+    // started one after another: each writes the same dovecot.conf
+    const many = async (n: number, select: boolean): Promise<{ run: Run; close: () => void; pid: number }[]> => {
+      const list: { run: Run; close: () => void; pid: number }[] = [];
+      stop = (): void => list.forEach((x) => x.close());
+      for (let i = 0; i < n; i++) {
+        const x = await startDovecot(home, { again: true, select });
+        list.push({ run: x.run, close: x.stop, pid: x.pid });
+      }
+      return list;
+    };
+    const ds = await many(o.clients, true);
+    await mixed(o, 'Dovecot', ds, () => imapCpu(ds.map((x) => x.pid)), result);
+    const di = await many(o.rssSessions, false);
+    await new Promise((r) => setTimeout(r, 1000));
+    const mem = di.map((x) => imapMemoryKb(x.pid)).reduce((a, b) => ({ rss: a.rss + b.rss, pss: a.pss + b.pss }), { rss: 0, pss: 0 });
+    result.memory.Dovecot = { rssKb: mem.rss / o.rssSessions, pssKb: mem.pss / o.rssSessions };
+    for (const x of di) x.close();
+    const d2 = await startDovecot(home, { again: true });
     stop = d2.stop;
     await d2.run('UNSELECT');
     await afterRestart(o, 'Dovecot', d2.run, out);
-    return out;
+    return result;
   } finally {
     stop();
     await correio.stop();
   }
 }
 
-export function formatImapBench(o: ImapBenchOptions, r: Record<string, Latencies>): string {
+export function formatImapBench(o: ImapBenchOptions, result: ImapBenchResult): string {
+  const r = result.latencies;
   const lines = [
     `\nIMAP: a folder of ${o.messages} messages, ${o.iterations} rounds after a cold one; ms per round (client to tagged answer); append: ms per APPEND of ${o.appends}\n`,
     '| what | server | cold | p50 | p99 | correio ÷ Dovecot (speed: Dovecot p50 ÷ correio p50) |',
@@ -182,5 +228,11 @@ export function formatImapBench(o: ImapBenchOptions, r: Record<string, Latencies
     const ratio = who === 'correio' && peer ? (peer.p50 / v.p50).toFixed(2) : '';
     lines.push(`| ${what} | ${who} | ${v.cold.toFixed(1)} | ${v.p50.toFixed(1)} | ${v.p99.toFixed(1)} | ${ratio} |`);
   }
+  const [mc, md] = [result.mixed.correio, result.mixed.Dovecot];
+  lines.push('', '| what | server | commands | per second | server CPU ms per command |', '|---|---|---|---|---|');
+  for (const [who, f] of Object.entries(result.mixed)) lines.push(formatMixed(who, f));
+  if (mc && md) lines.push(`mixed, correio ÷ Dovecot: ${(mc.perSecond / md.perSecond).toFixed(2)} in commands per second, ${(md.cpuMsPerCommand / mc.cpuMsPerCommand).toFixed(2)} in CPU per command (Dovecot's ÷ correio's)`);
+  lines.push('', `Memory per idle authenticated session (${o.rssSessions} sessions):`);
+  for (const [who, m] of Object.entries(result.memory)) lines.push(`  ${who}: ${m.rssKb.toFixed(0)} KB RSS${m.pssKb === undefined ? ' (grown in the server process)' : `, ${m.pssKb.toFixed(0)} KB PSS (one imap process each)`}`);
   return lines.join('\n');
 }

@@ -28,7 +28,7 @@ import Database from 'better-sqlite3';
 import type { Readable, Writable } from 'node:stream';
 import { startCorreio, projectRoot } from './correio-instance.js';
 import { track } from './peers.js';
-import { dovecotImap, prepareDovecotHome, spawnDovecotImap } from '../test/helpers/dovecot.js';
+import { dovecotImap, prepareDovecotHome, spawnDovecotImap, type DovecotHome } from '../test/helpers/dovecot.js';
 
 export { dovecotImap };
 export const needle = 'tangerina';
@@ -131,15 +131,25 @@ export function imapRunner(name: string, input: Writable, output: Readable): { r
   return { run, fail: (err) => waiting?.reject(err) };
 }
 
-/** A pre-authenticated Dovecot imap process on a Maildir: send a command, get its tagged answer. */
-export async function startDovecot(home: string): Promise<{ run: (cmd: string) => Promise<string>; stop: () => void }> {
-  const child = track(spawnDovecotImap(await prepareDovecotHome(home)));
+/** Homes prepared for Dovecot in this run (prepareDovecotHome chowns every file: once is enough). */
+const preparedHomes = new Map<string, DovecotHome>();
+
+/**
+ * A pre-authenticated Dovecot imap process on a Maildir: send a command, get its tagged answer.
+ * `again`: the home was prepared by an earlier start of this run (no chown of every file again);
+ * `select`: SELECT INBOX once at start (default), so that Dovecot's index is made.
+ */
+export async function startDovecot(home: string, o: { again?: boolean; select?: boolean } = {}): Promise<{ run: (cmd: string) => Promise<string>; stop: () => void; pid: number }> {
+  const prepared = (o.again ? preparedHomes.get(home) : undefined) ?? (await prepareDovecotHome(home));
+  preparedHomes.set(home, prepared);
+  const child = track(spawnDovecotImap(prepared));
   let errors = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (errors = (errors + d).slice(-500)));
   const { run, fail } = imapRunner('dovecot', child.stdin!, child.stdout!);
   child.on('exit', () => fail(new Error(`dovecot imap exited: ${errors.trim()}`)));
-  await run('SELECT INBOX');
-  return { run, stop: () => child.stdin!.end() };
+  if (o.select !== false) await run('SELECT INBOX');
+  else await run('NOOP');
+  return { run, stop: () => child.stdin!.end(), pid: child.pid! };
 }
 
 /** Resolves when JMAP's full-text index (search.sqlite) holds `n` documents of the account (throws after an hour). */

@@ -14,8 +14,11 @@
  *   jmap     (asked for by name) a 100,000-message folder read through JMAP vs Dovecot IMAP:
  *            jmap-bench.ts; BENCH_JMAP_MESSAGES=100000 BENCH_JMAP_ITER=30
  *   imap     (asked for by name) SELECT, FETCH 1:* (FLAGS ENVELOPE), SEARCH TEXT and APPEND on a
- *            10,000-message folder, correio's IMAP vs Dovecot's: imap-bench.ts;
- *            BENCH_IMAP_MESSAGES=10000 BENCH_IMAP_ITER=10 BENCH_IMAP_APPENDS=1000
+ *            100,000-message folder, a mixed load of 50 clients, memory per idle session,
+ *            correio's IMAP vs Dovecot's (imap-bench.ts); then 10,000 IDLE sessions while mail is
+ *            delivered (imap-load.ts); BENCH_IMAP_MESSAGES=100000 BENCH_IMAP_ITER=10
+ *            BENCH_IMAP_APPENDS=1000 BENCH_IMAP_CLIENTS=50 BENCH_IMAP_MIXED_S=30
+ *            BENCH_IMAP_RSS_CONNS=200 BENCH_IMAP_IDLE=10000 BENCH_IMAP_IDLE_USERS=100
  * Each run starts fresh instances; medians (min–max) over BENCH_RUNS runs; the ratio is
  * median(correio) ÷ median(Postfix) of runs measured in this same invocation.
  * Settings (environment): BENCH_MESSAGES=5000 BENCH_SESSIONS=20 BENCH_SIZE=5120 BENCH_RUNS=3
@@ -60,6 +63,7 @@ import type { BenchContext, Sample } from './bench-context.js';
 
 import { formatJmapBench, runJmapBench } from './jmap-bench.js';
 import { formatImapBench, runImapBench } from './imap-bench.js';
+import { formatIdleRun, idleRun } from './imap-load.js';
 import { isPgMta, pgUnavailable, runPgScenario, storageMtas } from './postgres-scenario.js';
 import { runChecks } from './checks-scenario.js';
 import { report, type Mta, type Row, type Scenario } from './bench-report.js';
@@ -85,7 +89,12 @@ for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir', 'checks', 
 /** the jmap scenario (jmap-bench.ts): folder size and rounds */
 const JMAP = { messages: int('BENCH_JMAP_MESSAGES', 100_000), iterations: int('BENCH_JMAP_ITER', 30) };
 /** the imap scenario (imap-bench.ts): folder size, rounds, APPENDs */
-const IMAP = { messages: int('BENCH_IMAP_MESSAGES', 10_000), iterations: int('BENCH_IMAP_ITER', 10), appends: int('BENCH_IMAP_APPENDS', 1000) };
+const IMAP = {
+  messages: int('BENCH_IMAP_MESSAGES', 100_000), iterations: int('BENCH_IMAP_ITER', 10), appends: int('BENCH_IMAP_APPENDS', 1000),
+  clients: int('BENCH_IMAP_CLIENTS', 50), mixedSeconds: int('BENCH_IMAP_MIXED_S', 30), rssSessions: int('BENCH_IMAP_RSS_CONNS', 200),
+};
+/** the imap scenario's IDLE part (imap-load.ts idleRun); 0: not run */
+const IMAP_IDLE = { sessions: int('BENCH_IMAP_IDLE', 10_000, 0), users: int('BENCH_IMAP_IDLE_USERS', 100) };
 const PROFILE = env.BENCH_PROFILE === '1';
 /** print the CPU of each correio thread in the measured window */
 const THREADS = env.BENCH_THREADS === '1';
@@ -382,6 +391,7 @@ async function main(): Promise<void> {
   if (SCENARIOS.includes('imap')) {
     const o = { work: await freshWork('imap'), ...IMAP };
     console.log(formatImapBench(o, await runImapBench(o)));
+    if (IMAP_IDLE.sessions > 0) console.log(formatIdleRun(await idleRun(await freshWork('imapidle'), IMAP_IDLE.sessions, IMAP_IDLE.users)));
   }
 }
 

@@ -47,6 +47,8 @@ export interface LockedOptions {
    * IMAP4rev2 sessions leave new mail in new/, where other Maildir readers look for it
    */
   takeNew?: boolean;
+  /** runs once the lock is held, before anything is read */
+  onStart?: () => void;
 }
 
 /** new/, cur/, the UID list and its log as inode, mtime and size; undefined when missing (the log may be) or changed in the last two seconds. */
@@ -66,6 +68,8 @@ export class MaildirFolderState {
   readonly #files = new UidListFiles();
   /** per folder directory: the last sync's snapshot and the stamp of what it was made from */
   readonly #synced = new Map<string, { stamp: string; snapshot: FolderSnapshot }>();
+  /** per folder directory: a sync queued for the lock that has not begun reading yet */
+  readonly #queued = new Map<string, Promise<FolderSnapshot>>();
 
   constructor(
     private readonly store: MaildirStore,
@@ -79,11 +83,28 @@ export class MaildirFolderState {
    * the nanosecond, size) has the same snapshot: it is given again without reading the
    * directory (a folder of 100,000 messages takes seconds to list). Stamps younger than two
    * seconds are not trusted (a change within the same clock tick may leave the mtime as it was).
+   * Calls made while a sync waits for the folder's lock share that sync's answer.
    */
   async snapshot(user: string, f: string, dir: string): Promise<FolderSnapshot> {
     const before = this.#synced.get(dir);
     if (before !== undefined && before.stamp === stampOf(dir)) return before.snapshot;
-    const snapshot = await this.locked(user, f, dir, (st) => ({ result: st.snapshot }));
+    // a sync still waiting for the lock will read the folder after this call: its answer is as
+    // fresh as one of our own (the sessions of a folder all look again after each change)
+    const queued = this.#queued.get(dir);
+    if (queued) return queued;
+    const p = this.#sync(user, f, dir);
+    this.#queued.set(dir, p);
+    const done = (): void => {
+      if (this.#queued.get(dir) === p) this.#queued.delete(dir);
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  async #sync(user: string, f: string, dir: string): Promise<FolderSnapshot> {
+    const snapshot = await this.locked(user, f, dir, (st) => ({ result: st.snapshot }), {
+      onStart: () => this.#queued.delete(dir),
+    });
     const stamp = stampOf(dir);
     this.#synced.delete(dir);
     if (stamp !== undefined) {
@@ -99,6 +120,7 @@ export class MaildirFolderState {
    */
   async locked<T>(user: string, f: string, dir: string, fn: LockedStep<T>, opts: LockedOptions = {}): Promise<T> {
     return this.#lock.run(join(dir, `${uidListName}.lock`), async () => {
+      opts.onStart?.();
       await this.recover?.(dir);
       if (opts.before) await opts.before(dir);
       if (opts.takeNew) await this.#takeNew(dir);

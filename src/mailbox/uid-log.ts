@@ -112,6 +112,27 @@ export function logRecords(old: UidIndex, next: UidIndex): string {
   return lines.join('\n');
 }
 
+/** A log's first `headLength` octets and what it holds from `from` on (only that is read); undefined when missing. */
+async function readLog(path: string, headLength: number, from: number): Promise<{ head: Buffer; tail: Buffer; size: number } | undefined> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const { size } = await fh.stat();
+    const head = Buffer.alloc(Math.min(headLength, size));
+    await fh.read(head, 0, head.length, 0);
+    const tail = Buffer.alloc(Math.max(0, size - from));
+    if (tail.length > 0) await fh.read(tail, 0, tail.length, from);
+    return { head, tail, size };
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The UID lists of folders as read last (per folder directory), to go on from. */
 export class UidListFiles {
   readonly #read = new Map<string, StoredIndex>();
@@ -139,12 +160,10 @@ export class UidListFiles {
     }
     // a version 2 list has no log yet (the first change writes the list as version 3)
     if (stored.index.generation === undefined) return stored;
-    const log = await readFile(join(dir, uidLogName)).catch((err: unknown) => {
-      if (errno(err) === 'ENOENT') return undefined;
-      throw err;
-    });
     const header = Buffer.from(`L ${stored.index.generation}\n`);
-    const valid = log !== undefined && log.length >= Math.max(header.length, stored.logEnd) && log.subarray(0, header.length).equals(header);
+    const from = Math.max(stored.logEnd, header.length);
+    const log = await readLog(join(dir, uidLogName), header.length, from);
+    const valid = log !== undefined && log.size >= from && log.head.equals(header);
     if (!valid && stored === known && known.logEnd > 0) {
       // the log went or shrank under what was read (it never does but with a new list): read again
       this.#read.delete(dir);
@@ -152,8 +171,7 @@ export class UidListFiles {
     }
     if (!valid) stored = { ...stored, logEnd: 0 };
     else {
-      const from = Math.max(stored.logEnd, header.length);
-      const r = applyLog(stored.index, log.subarray(from));
+      const r = applyLog(stored.index, log.tail);
       if (!r) {
         this.#read.delete(dir);
         return undefined;
