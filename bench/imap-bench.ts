@@ -62,12 +62,24 @@ export interface ImapBenchResult {
 async function mixed(o: ImapBenchOptions, who: string, sessions: { run: Run; close: () => void }[], cpu: () => number, out: ImapBenchResult): Promise<void> {
   try {
     out.mixed[who] = await mixedLoad(who, sessions.map((s) => s.run), o.messages, o.mixedSeconds, cpu);
+    console.log(`imap: ${formatMixed(who, out.mixed[who])}`);
   } finally {
     for (const s of sessions) s.close();
   }
 }
 
 /** The measured rounds on one server, `run` being a session with nothing selected yet. */
+/** Prints a figure as soon as it is measured (a long run cut short still shows what it got). */
+function shown(out: Record<string, Latencies>): Record<string, Latencies> {
+  return new Proxy(out, {
+    set(target, key: string, v: Latencies) {
+      target[key] = v;
+      console.log(`imap: ${key}: cold ${v.cold.toFixed(1)} ms, p50 ${v.p50.toFixed(1)} ms, p99 ${v.p99.toFixed(1)} ms`);
+      return true;
+    },
+  });
+}
+
 async function rounds(o: ImapBenchOptions, who: string, run: Run, out: Record<string, Latencies>): Promise<void> {
   out[`select, ${who}`] = await measure(o.iterations, async () => {
     const r = await run('SELECT INBOX');
@@ -140,7 +152,7 @@ export async function runImapBench(o: ImapBenchOptions): Promise<ImapBenchResult
   });
   let correio = await start();
   const result: ImapBenchResult = { latencies: {}, mixed: {}, memory: {} };
-  const out = result.latencies;
+  const out = shown(result.latencies);
   let stop = (): void => undefined;
   try {
     // one Maildir written once, copied whole to each server (correio's server watches its own)

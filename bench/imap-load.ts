@@ -233,6 +233,8 @@ export async function idleRun(work: string, wanted: number, users: number): Prom
         const p = s.wait(/^\* [1-9]\d* EXISTS\r\n/m, 600_000).then(() => performance.now() - t.delivered);
         p.catch(() => undefined);
         seen.push(p);
+        // a long run cut short still says how far it got
+        if (seen.length % 1000 === 0) console.log(`imap idle: ${seen.length} sessions in IDLE, correio RSS ${memoryOf(c.child.pid!).rssMb.toFixed(0)} MB`);
       }
     }));
     await new Promise((r) => setTimeout(r, 1000));

@@ -19,6 +19,7 @@
  *            delivered (imap-load.ts); BENCH_IMAP_MESSAGES=100000 BENCH_IMAP_ITER=10
  *            BENCH_IMAP_APPENDS=1000 BENCH_IMAP_CLIENTS=50 BENCH_IMAP_MIXED_S=30
  *            BENCH_IMAP_RSS_CONNS=200 BENCH_IMAP_IDLE=10000 BENCH_IMAP_IDLE_USERS=100
+ *            (BENCH_IMAP_MESSAGES=0: the IDLE part only)
  * Each run starts fresh instances; medians (min–max) over BENCH_RUNS runs; the ratio is
  * median(correio) ÷ median(Postfix) of runs measured in this same invocation.
  * Settings (environment): BENCH_MESSAGES=5000 BENCH_SESSIONS=20 BENCH_SIZE=5120 BENCH_RUNS=3
@@ -90,7 +91,7 @@ for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir', 'checks', 
 const JMAP = { messages: int('BENCH_JMAP_MESSAGES', 100_000), iterations: int('BENCH_JMAP_ITER', 30) };
 /** the imap scenario (imap-bench.ts): folder size, rounds, APPENDs */
 const IMAP = {
-  messages: int('BENCH_IMAP_MESSAGES', 100_000), iterations: int('BENCH_IMAP_ITER', 10), appends: int('BENCH_IMAP_APPENDS', 1000),
+  messages: int('BENCH_IMAP_MESSAGES', 100_000, 0), iterations: int('BENCH_IMAP_ITER', 10), appends: int('BENCH_IMAP_APPENDS', 1000),
   clients: int('BENCH_IMAP_CLIENTS', 50), mixedSeconds: int('BENCH_IMAP_MIXED_S', 30), rssSessions: int('BENCH_IMAP_RSS_CONNS', 200),
 };
 /** the imap scenario's IDLE part (imap-load.ts idleRun); 0: not run */
@@ -390,7 +391,8 @@ async function main(): Promise<void> {
   }
   if (SCENARIOS.includes('imap')) {
     const o = { work: await freshWork('imap'), ...IMAP };
-    console.log(formatImapBench(o, await runImapBench(o)));
+    // BENCH_IMAP_MESSAGES=0: only the IDLE part
+    if (o.messages > 0) console.log(formatImapBench(o, await runImapBench(o)));
     if (IMAP_IDLE.sessions > 0) console.log(formatIdleRun(await idleRun(await freshWork('imapidle'), IMAP_IDLE.sessions, IMAP_IDLE.users)));
   }
 }
