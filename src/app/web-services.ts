@@ -16,9 +16,10 @@ import { formatListenAddress, type Config } from '../config/index.js';
 import { join } from 'node:path';
 import type { MailFolderStore, MailSearchIndex, MessageSubmitter, TokenStore, WebSessionStore } from '../core/index.js';
 import { openSessionStore, openTokenStore } from '../directory/index.js';
+import { isPostgresUrl } from '../util/index.js';
 import { SqliteEmailAliases, SqliteSearchIndex, SqliteThreadIndex } from '../mailbox/index.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
-import { BlobStore, HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, EmailSearch, startIndexWarmer, sessionApp, cspReportApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, webmailApiApp, webmailAssetsApp, webmailPageApp, SqliteIdempotencyStore, type IdempotencyStore, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
+import { BlobStore, HttpAuth, HttpServer, MailView, SUBMISSION_API_BASE, connectionOf, createWebApp, jmapApp, EmailSearch, startIndexWarmer, sessionApp, cspReportApp, submissionApi, wellKnownJmapApp, whoamiApp, adminApi, adminConsoleApp, uiModulesApp, webmailApiApp, webmailAssetsApp, webmailPageApp, PgIdempotencyStore, SqliteIdempotencyStore, type IdempotencyStore, type TlsMaterial, type WebEnv, type WebMount } from '../web/index.js';
 import type { Backends } from './backends.js';
 import { RequestQueueControl, type ControlRequest, type ControlResponse } from './control.js';
 import { makeResolver } from './configured-resolver.js';
@@ -170,7 +171,8 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
   const config = deps.config();
   const tokens = openTokenStore(config);
   const sessions = openSessionStore(config);
-  const idempotency = SqliteIdempotencyStore.open(join(config.dataDir, 'idempotency.sqlite'));
+  // Idempotency-Key answers: PostgreSQL's, shared by every node, else node-local
+  const idempotency = isPostgresUrl(config.storage.url) ? PgIdempotencyStore.open(config.storage.url) : SqliteIdempotencyStore.open(join(config.dataDir, 'idempotency.sqlite'));
   // text conditions: the mailbox store's own shared index when it has one (PostgreSQL), else a
   // node-local one beside the Maildirs (the process's, shared with IMAP, when serve opened it)
   const ownIndex = deps.folders.wordCandidates || deps.searchIndex ? undefined : new SqliteSearchIndex(join(config.dataDir, 'search.sqlite'));

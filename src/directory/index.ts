@@ -14,6 +14,7 @@ export { SqliteSessionStore } from './sqlite-session-store.js';
 export { PgSessionStore } from './pg-session-store.js';
 export { PgDkimKeys, type DkimKeyRow } from './pg-dkim-keys.js';
 export { pgSharedSecret } from './pg-shared-secret.js';
+export { pgStoreRunner, type PgStoreRun } from './pg-small-store.js';
 export type { DirectoryBackend, DirectoryMatch, DirectoryMatchKind } from './directory-backend.js';
 export {
   DirectoryInputError,

@@ -110,5 +110,18 @@ export const directorySchema: SchemaComponent = {
             );
             CREATE INDEX api_tokens_owner ON api_tokens (owner);`,
     },
+    {
+      version: 7,
+      name: 'HTTP submission Idempotency-Key answers, shared by every node (web/pg-idempotency-store.ts)',
+      sql: `CREATE TABLE http_idempotency (
+              key text PRIMARY KEY,
+              digest text NOT NULL,
+              at bigint NOT NULL,
+              owner text NOT NULL,
+              status integer,
+              body text
+            );
+            CREATE INDEX http_idempotency_at ON http_idempotency (at);`,
+    },
   ],
 };

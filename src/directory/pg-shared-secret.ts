@@ -13,20 +13,18 @@
  *   secret, or delete the row to make a new one).
  */
 import { randomBytes } from 'node:crypto';
-import { migrateSchema, openPgPool } from '../util/pg-database.js';
-import { storeFailure } from '../util/sqlite-small-store.js';
-import { directorySchema } from './pg-directory-schema.js';
+import { openPgPool } from '../util/pg-database.js';
+import { pgStoreRunner } from './pg-small-store.js';
 
 /** The secret called `name`, made now (32 random octets, base64) unless a node made it before. */
 export async function pgSharedSecret(url: string, name: string): Promise<string> {
   const pool = openPgPool(url, { max: 1, applicationName: 'correio shared secret' });
   let secret: string | undefined;
   try {
-    await migrateSchema(pool, [directorySchema]);
-    await pool.query('INSERT INTO shared_secrets (name, secret) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, randomBytes(32).toString('base64')]);
-    secret = (await pool.query<{ secret: string }>('SELECT secret FROM shared_secrets WHERE name = $1', [name])).rows[0]?.secret;
-  } catch (err) {
-    throw storeFailure(err);
+    secret = await pgStoreRunner(pool)(async () => {
+      await pool.query('INSERT INTO shared_secrets (name, secret) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, randomBytes(32).toString('base64')]);
+      return (await pool.query<{ secret: string }>('SELECT secret FROM shared_secrets WHERE name = $1', [name])).rows[0]?.secret;
+    });
   } finally {
     await pool.end().catch(() => undefined);
   }

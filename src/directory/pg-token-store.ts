@@ -14,9 +14,8 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { ApiToken, TokenScope, TokenStore } from '../core/index.js';
-import { migrateSchema, openPgPool, type PgPool } from '../util/pg-database.js';
-import { storeFailure } from '../util/sqlite-small-store.js';
-import { directorySchema } from './pg-directory-schema.js';
+import { openPgPool, type PgPool } from '../util/pg-database.js';
+import { pgStoreRunner, type PgStoreRun } from './pg-small-store.js';
 import { newTokenRow, toApiToken, tokenHash, tokenIdOf, tokenUseResolutionMs, type TokenRow } from './sqlite-token-store.js';
 
 /** bigint columns arrive as strings */
@@ -25,26 +24,17 @@ type PgRow = Omit<TokenRow, 'created_at' | 'last_used_at'> & { created_at: strin
 const rowOf = (r: PgRow): TokenRow => ({ ...r, created_at: Number(r.created_at), last_used_at: r.last_used_at === null ? null : Number(r.last_used_at) });
 
 export class PgTokenStore implements TokenStore {
-  #ready: Promise<unknown> | undefined;
+  readonly #run: PgStoreRun;
 
   private constructor(
     private readonly pool: PgPool,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.#run = pgStoreRunner(pool);
+  }
 
   static open(url: string, opts: { now?: () => number } = {}): PgTokenStore {
     return new PgTokenStore(openPgPool(url, { max: 3, applicationName: 'correio api tokens' }), opts.now ?? Date.now);
-  }
-
-  async #run<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      this.#ready ??= migrateSchema(this.pool, [directorySchema]);
-      await this.#ready;
-      return await fn();
-    } catch (err) {
-      this.#ready = undefined;
-      throw storeFailure(err);
-    }
   }
 
   create(owner: string, scopes: readonly TokenScope[], label?: string): Promise<{ token: ApiToken; secret: string }> {

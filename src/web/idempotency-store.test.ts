@@ -4,6 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IDEMPOTENCY_TTL_MS, MemoryIdempotencyStore, SqliteIdempotencyStore, type IdempotencyStore } from './idempotency-store.js';
+import { IDEMPOTENCY_CLAIM_MS, PgIdempotencyStore } from './pg-idempotency-store.js';
+import { pgUnavailable, withTestDatabase } from '../../test/helpers/pg.js';
 
 async function contract(make: () => IdempotencyStore): Promise<void> {
   const s = make();
@@ -52,3 +54,31 @@ void test('SQLite store: answers survive a reopen; a claim left running by a sto
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+void test('PostgreSQL store: the contract; two nodes on one database share answers, claims and releases; a stopped node\'s claim is taken over after IDEMPOTENCY_CLAIM_MS', { skip: await pgUnavailable() }, () =>
+  withTestDatabase(async (db) => {
+    await contract(() => PgIdempotencyStore.open(db.url));
+    const a = PgIdempotencyStore.open(db.url);
+    const b = PgIdempotencyStore.open(db.url);
+    try {
+      const both = await Promise.all([a.claim('race', 'd', 5000), b.claim('race', 'd', 5000)]);
+      assert.deepEqual(both.map((c) => c.kind).sort(), ['new', 'running'], 'one node wins a key claimed at once');
+      assert.deepEqual(await a.claim('k', 'd', 5000), { kind: 'new' });
+      assert.deepEqual(await b.claim('k', 'd', 5001), { kind: 'running' }, 'running on node A: 409 on node B');
+      await a.finish('k', { status: 202, body: { id: 'm1' } });
+      assert.deepEqual(await b.claim('k', 'd', 5002), { kind: 'done', answer: { status: 202, body: { id: 'm1' } } }, 'the replay to node B gets A\'s answer');
+      assert.deepEqual(await b.claim('k', 'other', 5002), { kind: 'other-request' });
+      await b.finish('k', { status: 500, body: {} });
+      assert.deepEqual(await a.claim('k', 'd', 5003), { kind: 'done', answer: { status: 202, body: { id: 'm1' } } }, 'only the claimant writes the answer');
+      assert.deepEqual(await a.claim('r', 'd', 5000), { kind: 'new' });
+      await b.release('r');
+      assert.deepEqual(await b.claim('r', 'd', 5001), { kind: 'running' }, 'only the claimant releases');
+      await a.release('r');
+      assert.deepEqual(await b.claim('r', 'd', 5002), { kind: 'new' }, 'released on A: free on B');
+      assert.deepEqual(await b.claim('r', 'd', 5002 + IDEMPOTENCY_CLAIM_MS - 1), { kind: 'running' });
+      assert.deepEqual(await a.claim('r', 'd', 5003 + IDEMPOTENCY_CLAIM_MS), { kind: 'new' }, 'B stopped without an answer: A takes the key over');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }));

@@ -1,7 +1,8 @@
 /**
  * @module idempotency-store
  * Where HTTP submission remembers its Idempotency-Key requests and answers: in memory (tests,
- * a server without a data directory) or in `<data_dir>/idempotency.sqlite`, so that a client
+ * a server without a data directory) or in `<data_dir>/idempotency.sqlite` (on PostgreSQL
+ * storage: pg-idempotency-store.ts, shared by every node), so that a client
  * retrying after the server restarted gets the first answer instead of sending twice.
  * A key is claimed before the message is submitted (a second request with it while the first
  * runs gets 409) and its answer is written when the first finishes; keys expire after 24 h.
@@ -69,7 +70,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   }
 }
 
-function claimOf(stored: string, digest: string, answer: IdempotentAnswer | undefined): IdempotencyClaim {
+/** What a claim of a key found taken means (every store's rule). */
+export function claimOf(stored: string, digest: string, answer: IdempotentAnswer | undefined): IdempotencyClaim {
   if (stored !== digest) return { kind: 'other-request' };
   return answer ? { kind: 'done', answer } : { kind: 'running' };
 }

@@ -23,4 +23,5 @@ export { adminConsoleApp, uiModulesApp, pageCsp } from './ui-files.js';
 export { submissionApi, SUBMISSION_API_BASE, type SubmissionApiDeps, type SubmissionCaller } from './submission-api.js';
 export { BlobStore } from './jmap/blob-store.js';
 export { webmailPageApp, webmailAssetsApp, webmailApiApp, webmailCsp } from './webmail/index.js';
+export { PgIdempotencyStore, IDEMPOTENCY_CLAIM_MS } from './pg-idempotency-store.js';
 export { SqliteIdempotencyStore, MemoryIdempotencyStore, IDEMPOTENCY_TTL_MS, type IdempotencyStore, type IdempotencyClaim, type IdempotentAnswer } from './idempotency-store.js';

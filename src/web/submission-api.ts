@@ -16,7 +16,7 @@
  *   bucket), then 429. Bodies over `maxMessageSize` are 413. Input is checked before anything
  *   is stored; nothing is acknowledged before it is durable.
  * Limitations: idempotency keys are remembered for 24 h in the store given (the server's is
- *   `<data_dir>/idempotency.sqlite`, kept across restarts; idempotency-store.ts); a JSON message
+ *   `<data_dir>/idempotency.sqlite` or PostgreSQL's, kept across restarts; idempotency-store.ts); a JSON message
  *   is built whole in memory.
  */
 import { createHash } from 'node:crypto';
