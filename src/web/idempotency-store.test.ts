@@ -19,6 +19,10 @@ async function contract(make: () => IdempotencyStore): Promise<void> {
     assert.deepEqual(await s.claim('k2', 'd1', 1003), { kind: 'new' });
     await s.release('k2');
     assert.deepEqual(await s.claim('k2', 'd9', 1004), { kind: 'new' });
+    // a caller's namespace is joined with a NUL (submission-api.ts)
+    assert.deepEqual(await s.claim('token1\0k3', 'd1', 1003), { kind: 'new' });
+    await s.finish('token1\0k3', { status: 202, body: { id: 'nul' } });
+    assert.deepEqual(await s.claim('token1\0k3', 'd1', 1004), { kind: 'done', answer: { status: 202, body: { id: 'nul' } } });
     // expired after 24 h
     assert.deepEqual(await s.claim('k1', 'd1', 1000 + IDEMPOTENCY_TTL_MS + 1), { kind: 'new' });
   } finally {

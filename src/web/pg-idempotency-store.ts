@@ -19,6 +19,9 @@ import { pgStoreRunner, type PgStoreRun } from '../directory/index.js';
 import { openPgPool, type PgPool } from '../util/index.js';
 import { claimOf, IDEMPOTENCY_TTL_MS, type IdempotencyClaim, type IdempotencyStore, type IdempotentAnswer } from './idempotency-store.js';
 
+/** The stored key: base64 of the UTF-8, since a caller's key holds a NUL (submission-api.ts), which PostgreSQL's text refuses. */
+const stored = (key: string): string => Buffer.from(key, 'utf8').toString('base64');
+
 /** an unanswered claim older than this is taken to be a stopped node's */
 export const IDEMPOTENCY_CLAIM_MS = 5 * 60_000;
 
@@ -44,10 +47,10 @@ export class PgIdempotencyStore implements IdempotencyStore {
           `INSERT INTO http_idempotency AS i (key, digest, at, owner) VALUES ($1, $2, $3, $4)
            ON CONFLICT (key) DO UPDATE SET digest = excluded.digest, at = excluded.at, owner = excluded.owner, status = NULL, body = NULL
              WHERE i.at < $5 OR (i.status IS NULL AND i.at < $6)`,
-          [key, digest, now, this.#owner, now - IDEMPOTENCY_TTL_MS, now - IDEMPOTENCY_CLAIM_MS],
+          [stored(key), digest, now, this.#owner, now - IDEMPOTENCY_TTL_MS, now - IDEMPOTENCY_CLAIM_MS],
         );
         if (taken.rowCount === 1) return { kind: 'new' };
-        const r = (await this.pool.query<{ digest: string; status: number | null; body: string | null }>('SELECT digest, status, body FROM http_idempotency WHERE key = $1', [key])).rows[0];
+        const r = (await this.pool.query<{ digest: string; status: number | null; body: string | null }>('SELECT digest, status, body FROM http_idempotency WHERE key = $1', [stored(key)])).rows[0];
         if (r) return claimOf(r.digest, digest, r.status === null ? undefined : { status: r.status, body: JSON.parse(r.body ?? '{}') as Record<string, unknown> });
       }
     });
@@ -55,13 +58,13 @@ export class PgIdempotencyStore implements IdempotencyStore {
 
   finish(key: string, answer: IdempotentAnswer): Promise<void> {
     return this.#run(async () => {
-      await this.pool.query('UPDATE http_idempotency SET status = $1, body = $2 WHERE key = $3 AND owner = $4', [answer.status, JSON.stringify(answer.body), key, this.#owner]);
+      await this.pool.query('UPDATE http_idempotency SET status = $1, body = $2 WHERE key = $3 AND owner = $4', [answer.status, JSON.stringify(answer.body), stored(key), this.#owner]);
     });
   }
 
   release(key: string): Promise<void> {
     return this.#run(async () => {
-      await this.pool.query('DELETE FROM http_idempotency WHERE key = $1 AND owner = $2 AND status IS NULL', [key, this.#owner]);
+      await this.pool.query('DELETE FROM http_idempotency WHERE key = $1 AND owner = $2 AND status IS NULL', [stored(key), this.#owner]);
     });
   }
 

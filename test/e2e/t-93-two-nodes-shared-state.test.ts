@@ -8,7 +8,10 @@
  *   both nodes, and none of them keeps threads.sqlite or email-ids.sqlite;
  * - a JMAP Email moved on node B keeps its id on node A (the aliases are shared);
  * - a text condition inside a word ("mestral" of "trimestral") finds the message on B, as on
- *   the files backend (PostgreSQL's trigram index narrows, the exact match decides).
+ *   the files backend (PostgreSQL's trigram index narrows, the exact match decides);
+ * - an API token made with `correio token create` through A's configuration submits on B, and
+ *   an HTTP submission accepted by B, replayed to A with its Idempotency-Key, is answered as a
+ *   replay (B's answer), not sent again; neither node keeps tokens.sqlite or idempotency.sqlite.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,8 +67,8 @@ async function bodies(url: string): Promise<string[]> {
   }
 }
 
-void describe('t-93 two nodes on one PostgreSQL: DKIM keys, Email and Thread ids, text inside words', { skip }, () => {
-  void test('keygen through A signs on B; the same ids and threads on both; a move on B keeps the id on A; "mestral" finds "trimestral"', () =>
+void describe('t-93 two nodes on one PostgreSQL: DKIM keys, Email and Thread ids, text inside words, API tokens, Idempotency-Key', { skip }, () => {
+  void test('keygen through A signs on B; the same ids and threads on both; a move on B keeps the id on A; "mestral" finds "trimestral"; a token made through A submits on B, replayed on A', () =>
     withTestDatabase(async (db) => {
       const hosts = ['127.0.0.2', '127.0.0.3'];
       const httpPorts = await Promise.all(hosts.map((h) => freePort(h)));
@@ -154,6 +157,24 @@ void describe('t-93 two nodes on one PostgreSQL: DKIM keys, Email and Thread ids
         // text inside a word, on B: found as the files backend finds it
         const [q] = await jmap(onB, reader, [['Email/query', { accountId: accountOf(reader), filter: { subject: 'mestral' } }, 'q']]);
         assert.deepEqual([...(q.ids as string[])].sort(), [byS.get('Re: Relatório trimestral')!.id, byS.get('Relatório trimestral')!.id].sort());
+
+        // a token made through A submits on B; B's answer is replayed by A, nothing sent twice
+        const made = await runCli(['token', 'create', writer, '--scope', 'submit', '--config', a.configFile]);
+        assert.equal(made.code, 0, made.stderr);
+        const headers = { authorization: `Bearer ${made.stdout.trim()}`, 'content-type': 'application/json', 'idempotency-key': 'pedido-4711' };
+        const body = JSON.stringify({ from: writer, to: [reader], subject: 'uma vez só', text: 'olá' });
+        const first = await fetch(`${onB}/api/v1/messages`, { method: 'POST', headers, body });
+        assert.equal(first.status, 202, await first.clone().text());
+        const { id } = (await first.json()) as { id: string };
+        const replay = await fetch(`${onA}/api/v1/messages`, { method: 'POST', headers, body });
+        assert.equal(replay.status, 202);
+        assert.equal(replay.headers.get('idempotent-replayed'), 'true', 'A answers B\'s request as a replay');
+        assert.deepEqual(await replay.json(), { id });
+        const other = await fetch(`${onA}/api/v1/messages`, { method: 'POST', headers, body: body.replace('uma vez só', 'outra') });
+        assert.equal(other.status, 422, 'the key with another request is refused on A too');
+        for (const n of [a, b]) {
+          for (const f of ['tokens.sqlite', 'idempotency.sqlite']) assert.equal(existsSync(join(n.dataDir, f)), false, `no ${f} in ${n.dataDir}`);
+        }
       } finally {
         await a.destroy();
         await b.destroy();
