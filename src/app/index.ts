@@ -18,6 +18,7 @@ export { askPublic, publicSocketPath, verifyAddresses, MAX_LISTED, type PublicRe
 export { maildropDir, writeMaildrop, type MaildropEnvelope } from './maildrop.js';
 export { DkimKeyring, KeyStateError, dkimKeysOf, listDkimKeys, loadSigningKeys, makeDkimKey, setDkimKeyActive } from './dkim-keyring.js';
 export { migrateToPostgres, type MigrationReport } from './storage-migration.js';
+export { srsSecretPath } from './mail-auth.js';
 export { exportToFiles, exportedConfig, type ExportReport } from './storage-export.js';
 export { MigrationBusyError, MigrationCheckError } from './storage-copy.js';
 export { sendTlsReports, sendDmarcReports, recordTlsResults, dmarcRecorder, submitReport, reportStoreFile } from './daily-reports.js';

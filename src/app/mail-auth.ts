@@ -100,9 +100,12 @@ export async function srsFor(config: Config): Promise<Srs | undefined> {
   });
 }
 
+/** Where a files site keeps its generated SRS secret. */
+export const srsSecretPath = (dataDir: string): string => join(dataDir, 'srs-secret');
+
 /** The secret kept in data_dir/srs-secret, written on first use (O_EXCL, 0600). */
 function srsSecretFile(dataDir: string): string {
-  const file = join(dataDir, 'srs-secret');
+  const file = srsSecretPath(dataDir);
   try {
     writeFileSync(file, randomBytes(32).toString('base64') + '\n', { flag: 'wx', mode: 0o600 });
   } catch (err) {

@@ -11,7 +11,8 @@
  * the mail directory is copied with its UIDVALIDITY, UIDs, MODSEQs, flags, keywords and dates
  * (pg-mail-import), and counted again in PostgreSQL; subscriptions too; and the DKIM keys of
  * data_dir/dkim go into PostgreSQL's dkim_keys (dkim-copy.ts), compared key for key; the API
- * tokens of tokens.sqlite into api_tokens, found again by id and hash. HTTP submission's
+ * tokens of tokens.sqlite into api_tokens, found again by id and hash; data_dir/srs-secret
+ * becomes the nodes' generated SRS secret unless PostgreSQL has one already (then said). HTTP submission's
  * Idempotency-Key answers are not copied (they matter for a day; a client retrying across the
  * move may be sent twice).
  * Standards: none.
@@ -20,12 +21,13 @@
  *   Maildir folder takes in what waited in new/ (as any IMAP reader does) and records UIDs.
  */
 import type { Config } from '../config/index.js';
-import { PgDirectory, PgTokenStore, SqliteDirectory, SqliteTokenStore, directoryFile, tokenFile, type DirectoryDump } from '../directory/index.js';
+import { PgDirectory, PgTokenStore, pgSharedSecret, SqliteDirectory, SqliteTokenStore, directoryFile, tokenFile, type DirectoryDump } from '../directory/index.js';
 import { FsQueueStore, PgQueueStore } from '../queue/index.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { copyDkimKeysToPostgres } from './dkim-copy.js';
+import { srsSecretPath } from './mail-auth.js';
 import { importFolder, importSubscriptions, MaildirFolders, MaildirStore, PgMailStore } from '../mailbox/index.js';
 import { mailDir, spoolDir } from './backends.js';
 import { copyDirectoryDump, copyMailboxFolders, copyQueueMessages, MigrationCheckError, type DirectoryCounts, type MailboxCounts, type QueueCounts } from './storage-copy.js';
@@ -39,6 +41,8 @@ export interface MigrationReport {
   readonly dkim: { readonly keys: readonly string[]; readonly copied: number };
   /** the API tokens of tokens.sqlite, copied into PostgreSQL's api_tokens */
   readonly tokens: { readonly tokens: number; readonly copied: number };
+  /** data_dir/srs-secret: absent, now the one of every node, or PostgreSQL had another one */
+  readonly srs: 'none' | 'shared' | 'other';
 }
 
 async function copyDirectory(config: Config, url: string): Promise<DirectoryCounts> {
@@ -113,6 +117,14 @@ async function copyTokens(config: Config, url: string): Promise<{ tokens: number
   }
 }
 
+/** Offers data_dir/srs-secret as PostgreSQL's generated SRS secret, so bounces to forwards made before the move reverse on every node. */
+async function copySrsSecret(config: Config, url: string): Promise<'none' | 'shared' | 'other'> {
+  const file = srsSecretPath(config.dataDir);
+  if (!existsSync(file)) return 'none';
+  const mine = readFileSync(file, 'utf8').trim();
+  return (await pgSharedSecret(url, 'srs', mine)) === mine ? 'shared' : 'other';
+}
+
 /** Copies directory, queue and mailboxes of the file-based `config` into PostgreSQL at `url`, and verifies the copy. */
 export async function migrateToPostgres(config: Config, url: string): Promise<MigrationReport> {
   const directory = await copyDirectory(config, url);
@@ -120,5 +132,6 @@ export async function migrateToPostgres(config: Config, url: string): Promise<Mi
   const mailboxes = await copyMailboxes(config, url);
   const dkim = await copyDkimKeysToPostgres(config.dataDir, url);
   const tokens = await copyTokens(config, url);
-  return { directory, queue, mailboxes, dkim, tokens };
+  const srs = await copySrsSecret(config, url);
+  return { directory, queue, mailboxes, dkim, tokens, srs };
 }

@@ -16,13 +16,16 @@ import { randomBytes } from 'node:crypto';
 import { openPgPool } from '../util/pg-database.js';
 import { pgStoreRunner } from './pg-small-store.js';
 
-/** The secret called `name`, made now (32 random octets, base64) unless a node made it before. */
-export async function pgSharedSecret(url: string, name: string): Promise<string> {
+/**
+ * The secret called `name`: made now unless a node made it before, as `candidate` (`correio
+ * migrate` offers a data directory's) or else 32 random octets in base64.
+ */
+export async function pgSharedSecret(url: string, name: string, candidate = randomBytes(32).toString('base64')): Promise<string> {
   const pool = openPgPool(url, { max: 1, applicationName: 'correio shared secret' });
   let secret: string | undefined;
   try {
     secret = await pgStoreRunner(pool)(async () => {
-      await pool.query('INSERT INTO shared_secrets (name, secret) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, randomBytes(32).toString('base64')]);
+      await pool.query('INSERT INTO shared_secrets (name, secret) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, candidate]);
       return (await pool.query<{ secret: string }>('SELECT secret FROM shared_secrets WHERE name = $1', [name])).rows[0]?.secret;
     });
   } finally {

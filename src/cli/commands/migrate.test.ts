@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfig } from '../../config/index.js';
-import { directoryFile, hashPassword, PgDirectory, PgTokenStore, SqliteDirectory, SqliteTokenStore, tokenFile } from '../../directory/index.js';
+import { directoryFile, hashPassword, PgDirectory, PgTokenStore, pgSharedSecret, SqliteDirectory, SqliteTokenStore, tokenFile } from '../../directory/index.js';
 import { FsQueueStore, PgQueueStore } from '../../queue/index.js';
 import { spoolDir } from '../../app/index.js';
 import { generateDkimKey } from '../../policy/index.js';
@@ -100,7 +100,7 @@ void describe('correio migrate --to postgres://… (a file-based site into Postg
         assert.match(again.stdout, /^mailboxes: 1 users, 6 folders, 3 messages \(0 copied, 3 already there\) \(verified\)/m);
       })));
 
-  void test('expunge records are copied (QRESYNC VANISHED after the move as before it); DKIM keys are named; API tokens still work', () =>
+  void test('expunge records are copied (QRESYNC VANISHED after the move as before it); DKIM keys are named; API tokens still work; the SRS secret is the nodes\' one', () =>
     withTempDir('correio-migrate-', (dir) =>
       withTestDatabase(async (db) => {
         const text = 'data_dir = "var"\nlocal_domains = ["dc.uece.br"]\n';
@@ -118,6 +118,7 @@ void describe('correio migrate --to postgres://… (a file-based site into Postg
         const maildirAnswers = [(await mf.changesSince(user, 'INBOX', seen.highestModseq)).vanished, (await mf.changesSince(user, 'INBOX', between)).vanished];
         assert.deepEqual(maildirAnswers, [[{ from: 2, to: 3 }], [{ from: 3, to: 3 }]]);
         generateDkimKey(config.dataDir, 'dc.uece.br', 's1', 'ed25519');
+        await writeFile(join(config.dataDir, 'srs-secret'), 'the secret of this files site\n');
         const tokens = SqliteTokenStore.open(tokenFile(config));
         const { token, secret } = await tokens.create(user, ['jmap'], 'phone');
         await tokens.close();
@@ -126,6 +127,8 @@ void describe('correio migrate --to postgres://… (a file-based site into Postg
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, /^dkim: 1 keys \(dc\.uece\.br\/s1; 1 copied, 0 already there\) \(verified\) from .*\/var\/dkim: every node signs with them$/m);
         assert.match(r.stdout, /^tokens: 1 API tokens \(1 copied, 0 already there\) \(verified\): every node accepts them$/m);
+        assert.match(r.stdout, /^srs: the generated secret of .*\/var\/srs-secret is every node's$/m);
+        assert.equal(await pgSharedSecret(db.url, 'srs'), 'the secret of this files site', 'bounces to forwards made before the move reverse');
         const pt = PgTokenStore.open(db.url);
         try {
           assert.deepEqual(await pt.verify(secret), { ...token, lastUsedAt: (await pt.list())[0]?.lastUsedAt }, 'the token made on files works on PostgreSQL');
@@ -146,6 +149,9 @@ void describe('correio migrate --to postgres://… (a file-based site into Postg
         assert.equal(again.code, 0, again.stderr);
         assert.match(again.stdout, /^dkim: 1 keys \(dc\.uece\.br\/s1; 0 copied, 1 already there\) \(verified\)/m);
         assert.match(again.stdout, /^tokens: 1 API tokens \(0 copied, 1 already there\) \(verified\)/m);
+        await writeFile(join(config.dataDir, 'srs-secret'), 'another secret of this site\n');
+        const other = await runCli(['migrate', '--to', db.url, '--config', file]);
+        assert.match(other.stdout, /^srs: PostgreSQL has another generated secret: add the one of .*\/var\/srs-secret to \[mail_auth\] srs_old_secrets/m);
       })));
 
   void test('bad targets: not a postgres url (64), unreachable (69), one line each', () =>

@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { Config } from '../../config/index.js';
-import { describePgUrl, exportedConfig, exportToFiles, findServerPid, mailDir, migrateToPostgres, MigrationBusyError, MigrationCheckError } from '../../app/index.js';
+import { describePgUrl, exportedConfig, exportToFiles, findServerPid, mailDir, migrateToPostgres, MigrationBusyError, MigrationCheckError, srsSecretPath } from '../../app/index.js';
 import { dkimKeyDir } from '../../policy/index.js';
 import { isPostgresUrl } from '../../util/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
@@ -60,6 +60,8 @@ async function toPostgres(ctx: CliContext, config: Config, url: string): Promise
   if (k.keys.length > 0) ctx.print(`dkim: ${k.keys.length} keys (${k.keys.join(', ')}; ${k.copied} copied, ${k.keys.length - k.copied} already there) (verified) from ${dkimKeyDir(config.dataDir)}: every node signs with them`);
   const t = report.tokens;
   if (t.tokens > 0) ctx.print(`tokens: ${t.tokens} API tokens (${t.copied} copied, ${t.tokens - t.copied} already there) (verified): every node accepts them`);
+  if (report.srs === 'shared') ctx.print(`srs: the generated secret of ${srsSecretPath(config.dataDir)} is every node's`);
+  if (report.srs === 'other') ctx.print(`srs: PostgreSQL has another generated secret: add the one of ${srsSecretPath(config.dataDir)} to [mail_auth] srs_old_secrets, or bounces to forwards made before the move do not reverse`);
   ctx.print(`next: set [storage] url to the database at ${where} and restart; never start this site on "file:" again (its spool would be delivered twice)`);
 }
 
