@@ -13,7 +13,7 @@
 import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { MailFolderError, type Directory, type Envelope, type FolderSnapshot, type MailFolderStore, type MessageId, type QueueStore, type SpecialUse } from '../core/index.js';
-import { directoryKey, dumpCounts, type DirectoryDump } from '../directory/index.js';
+import { directoryKey, dumpCounts, type DirectoryDump, type TokenRow } from '../directory/index.js';
 import { recordedUids, type FolderImport } from '../mailbox/index.js';
 
 /** A copy that did not verify: what is missing in the target. */
@@ -156,4 +156,22 @@ export async function copyMailboxFolders(src: FolderSource, users: readonly stri
     if (err instanceof MailFolderError) throw new MigrationCheckError(`mailbox copy refused: ${err.message}`);
     throw err;
   }
+}
+
+/** The rows of an API token store, as `correio migrate` reads and writes them (SQLite and PostgreSQL). */
+export interface TokenRows {
+  rows(): Promise<TokenRow[]>;
+  /** adds rows as they are, leaving an id already there alone; how many were added */
+  importRows(rows: readonly TokenRow[]): Promise<number>;
+}
+export interface TokenCounts { readonly tokens: number; readonly copied: number }
+
+/** Copies every API token, then finds each again by id with its hash. */
+export async function copyApiTokens(src: Pick<TokenRows, 'rows'>, dst: TokenRows, where: string): Promise<TokenCounts> {
+  const rows = await src.rows();
+  const copied = await dst.importRows(rows);
+  const there = new Map((await dst.rows()).map((r) => [r.id, r.hash]));
+  const wrong = rows.find((r) => !there.get(r.id)?.equals(r.hash));
+  if (wrong) throw new MigrationCheckError(`tokens: ${wrong.id} ${where} is another token; revoke one of them, then run again`);
+  return { tokens: rows.length, copied };
 }

@@ -16,19 +16,22 @@
  *   DIR is made 0700 when it is new.
  * The mailboxes stored in PostgreSQL go into Maildirs under DIR/mail, each folder with its
  *   UIDVALIDITY, UIDs, MODSEQs, flags, keywords, dates and special use, and the subscriptions
- *   (maildir-import.ts), counted again there.
- * Limitations: a site whose `[storage] mail_dir` holds the mailboxes as Maildirs keeps that
+ *   (maildir-import.ts), counted again there. The API tokens go into DIR/tokens.sqlite, found
+ *   again by id and hash.
+ * Limitations: Idempotency-Key answers and the generated SRS secret stay in PostgreSQL (set
+ *   `[mail_auth] srs_secret` to it if forwards made before the move must still reverse); a
+ *   site whose `[storage] mail_dir` holds the mailboxes as Maildirs keeps that
  *   directory (nothing to copy); expunge records are not copied (QRESYNC clients older than the
  *   move get VANISHED for every missing UID). The source is left as it was.
  */
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config/index.js';
-import { PgDirectory, SqliteDirectory, directoryFile, type DirectoryDump } from '../directory/index.js';
+import { PgDirectory, PgTokenStore, SqliteDirectory, SqliteTokenStore, directoryFile, tokenFile, type DirectoryDump } from '../directory/index.js';
 import { FsQueueStore, PgQueueStore } from '../queue/index.js';
 import { MaildirFolders, MaildirStore, mailboxOwners, importMaildirFolder, PgMailFolders, PgMailStore } from '../mailbox/index.js';
 import { mailboxesInPostgres, mailDir, spoolDir } from './backends.js';
 import { exportDkimKeys } from './dkim-copy.js';
-import { copyDirectoryDump, copyMailboxFolders, copyQueueMessages, MigrationBusyError, MigrationCheckError, type DirectoryCounts, type MailboxCounts, type QueueCounts } from './storage-copy.js';
+import { copyApiTokens, copyDirectoryDump, copyMailboxFolders, copyQueueMessages, MigrationBusyError, MigrationCheckError, type DirectoryCounts, type MailboxCounts, type QueueCounts, type TokenCounts } from './storage-copy.js';
 
 export interface ExportReport {
   readonly directory: DirectoryCounts;
@@ -37,6 +40,8 @@ export interface ExportReport {
   readonly mailboxes: MailboxCounts | undefined;
   /** PostgreSQL's active DKIM keys and this node's key files, written into DIR (dkim-copy.ts) */
   readonly dkim: { readonly keys: readonly string[]; readonly copied: number };
+  /** PostgreSQL's API tokens, written into DIR/tokens.sqlite */
+  readonly tokens: TokenCounts;
 }
 
 /** The configuration of the exported site: this one's, with data_dir DIR and files storage. */
@@ -112,6 +117,17 @@ async function exportMailboxes(config: Config, target: Config): Promise<MailboxC
   }
 }
 
+async function exportTokens(config: Config, target: Config): Promise<TokenCounts> {
+  const src = PgTokenStore.open(config.storage.url);
+  const dst = SqliteTokenStore.open(tokenFile(target));
+  try {
+    return await copyApiTokens(src, dst, `in ${tokenFile(target)}`);
+  } finally {
+    await src.close();
+    await dst.close();
+  }
+}
+
 /** Copies directory, queue and mailboxes of the PostgreSQL site `config` into the files data directory `dir`, and verifies the copy. */
 export async function exportToFiles(config: Config, dir: string): Promise<ExportReport> {
   const target = exportedConfig(config, dir);
@@ -122,5 +138,6 @@ export async function exportToFiles(config: Config, dir: string): Promise<Export
   const directory = await exportDirectory(config, target);
   const mailboxes = mailboxesInPostgres(config) ? await exportMailboxes(config, target) : undefined;
   const dkim = await exportDkimKeys(config.storage.url, config.dataDir, dir);
-  return { directory, queue, mailboxes, dkim };
+  const tokens = await exportTokens(config, target);
+  return { directory, queue, mailboxes, dkim, tokens };
 }

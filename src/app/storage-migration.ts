@@ -30,7 +30,7 @@ import { copyDkimKeysToPostgres } from './dkim-copy.js';
 import { srsSecretPath } from './mail-auth.js';
 import { importFolder, importSubscriptions, MaildirFolders, MaildirStore, PgMailStore } from '../mailbox/index.js';
 import { mailDir, spoolDir } from './backends.js';
-import { copyDirectoryDump, copyMailboxFolders, copyQueueMessages, MigrationCheckError, type DirectoryCounts, type MailboxCounts, type QueueCounts } from './storage-copy.js';
+import { copyApiTokens, copyDirectoryDump, copyMailboxFolders, copyQueueMessages, type TokenCounts, type DirectoryCounts, type MailboxCounts, type QueueCounts } from './storage-copy.js';
 
 export interface MigrationReport {
   /** entries of each kind copied (and found again) */
@@ -40,7 +40,7 @@ export interface MigrationReport {
   /** the DKIM keys of this data_dir ("DOMAIN/SELECTOR"), copied into PostgreSQL's dkim_keys (dkim-copy.ts) */
   readonly dkim: { readonly keys: readonly string[]; readonly copied: number };
   /** the API tokens of tokens.sqlite, copied into PostgreSQL's api_tokens */
-  readonly tokens: { readonly tokens: number; readonly copied: number };
+  readonly tokens: TokenCounts;
   /** data_dir/srs-secret: absent, now the one of every node, or PostgreSQL had another one */
   readonly srs: 'none' | 'shared' | 'other';
 }
@@ -100,17 +100,12 @@ async function copyMailboxes(config: Config, url: string): Promise<MailboxCounts
 }
 
 /** The API tokens of tokens.sqlite (none when there is no such file: it is not made) into api_tokens, each found again with its hash. */
-async function copyTokens(config: Config, url: string): Promise<{ tokens: number; copied: number }> {
+async function copyTokens(config: Config, url: string): Promise<TokenCounts> {
   if (!existsSync(tokenFile(config))) return { tokens: 0, copied: 0 };
   const src = SqliteTokenStore.open(tokenFile(config));
   const dst = PgTokenStore.open(url);
   try {
-    const rows = await src.rows();
-    const copied = await dst.importRows(rows);
-    const there = new Map((await dst.rows()).map((r) => [r.id, r.hash]));
-    const wrong = rows.find((r) => !there.get(r.id)?.equals(r.hash));
-    if (wrong) throw new MigrationCheckError(`tokens: ${wrong.id} in PostgreSQL is another token than in ${tokenFile(config)}; revoke one of them, then run again`);
-    return { tokens: rows.length, copied };
+    return await copyApiTokens(src, dst, 'in PostgreSQL');
   } finally {
     await src.close();
     await dst.close();

@@ -8,7 +8,7 @@ export { SqliteDirectory, type SqliteDirectoryOptions } from './sqlite-directory
 export { PgDirectory, type PgDirectoryOptions } from './pg-directory.js';
 export { directorySchema } from './pg-directory-schema.js';
 export { openDirectory, openDirectorySnapshot, type DirectorySnapshot, directoryFile, openTokenStore, tokenFile, openSessionStore } from './open-directory.js';
-export { SqliteTokenStore } from './sqlite-token-store.js';
+export { SqliteTokenStore, type TokenRow } from './sqlite-token-store.js';
 export { PgTokenStore } from './pg-token-store.js';
 export { SqliteSessionStore } from './sqlite-session-store.js';
 export { PgSessionStore } from './pg-session-store.js';

@@ -124,6 +124,14 @@ export class SqliteTokenStore implements TokenStore {
     return this.#run(() => this.db.prepare('SELECT * FROM api_tokens ORDER BY id').all() as TokenRow[]);
   }
 
+  /** Adds rows as they are (`correio migrate --to file:`); an id already there is left as it was. Returns how many were added. */
+  importRows(rows: readonly TokenRow[]): Promise<number> {
+    return this.#run(() => {
+      const add = this.db.prepare('INSERT OR IGNORE INTO api_tokens (id, hash, owner, scopes, label, created_at, last_used_at) VALUES (@id, @hash, @owner, @scopes, @label, @created_at, @last_used_at)');
+      return this.db.transaction(() => rows.reduce((n, r) => n + add.run(r).changes, 0))();
+    });
+  }
+
   revoke(id: string): Promise<boolean> {
     return this.#run(() => this.db.prepare('DELETE FROM api_tokens WHERE id = ?').run(id).changes > 0);
   }

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { generateDkimKey } from '../../policy/index.js';
 import { join } from 'node:path';
-import { hashPassword, PgDirectory, SqliteDirectory } from '../../directory/index.js';
+import { hashPassword, PgDirectory, PgTokenStore, SqliteDirectory, SqliteTokenStore } from '../../directory/index.js';
 import { FsQueueStore, PgQueueStore } from '../../queue/index.js';
 import { MaildirFolders, MaildirStore, PgMailFolders, PgMailStore } from '../../mailbox/index.js';
 import { Readable } from 'node:stream';
@@ -62,6 +62,9 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
         const seenModseq = (await pf.sync('suzana@dc.uece.br', 'INBOX')).highestModseq;
         await pf.remove('suzana@dc.uece.br', 'INBOX', gone.key);
         generateDkimKey(join(dir, 'node'), 'dc.uece.br', 's1', 'ed25519');
+        const pt = PgTokenStore.open(db.url);
+        const made = await pt.create('suzana@dc.uece.br', ['submit']);
+        await pt.close();
         const before = { inbox: await pf.sync('suzana@dc.uece.br', 'INBOX'), archive: await pf.sync('suzana@dc.uece.br', 'Archive'), subs: await pf.listSubscriptions('suzana@dc.uece.br') };
         const folderNames = (await pf.listFolders('suzana@dc.uece.br')).map((x) => x.name).sort();
         await pm.close();
@@ -92,6 +95,13 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
         const key = join(out, 'dkim', 'dc.uece.br', 's1.pem');
         assert.deepEqual(await readFile(key), await readFile(join(dir, 'node', 'dkim', 'dc.uece.br', 's1.pem')));
         assert.equal((await stat(key)).mode & 0o777, 0o600);
+        assert.match(r.stdout, /^tokens: 1 API tokens \(1 copied, 0 already there\) \(verified\) into .*files-site\/tokens\.sqlite$/m);
+        const st = SqliteTokenStore.open(join(out, 'tokens.sqlite'));
+        try {
+          assert.equal((await st.verify(made.secret))?.id, made.token.id, 'the token works on the files site');
+        } finally {
+          await st.close();
+        }
 
         // the exported site, opened as a files site opens it
         const sq = await SqliteDirectory.open(join(out, 'directory.sqlite'), { localDomains: ['dc.uece.br'] });

@@ -15,6 +15,7 @@ import type { Command } from 'commander';
 import type { Config } from '../../config/index.js';
 import { describePgUrl, exportedConfig, exportToFiles, findServerPid, mailDir, migrateToPostgres, MigrationBusyError, MigrationCheckError, srsSecretPath } from '../../app/index.js';
 import { dkimKeyDir } from '../../policy/index.js';
+import { tokenFile } from '../../directory/index.js';
 import { isPostgresUrl } from '../../util/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 
@@ -84,6 +85,8 @@ async function toFiles(ctx: CliContext, config: Config, dir: string): Promise<vo
   else ctx.print(`mailboxes: not copied (they are the Maildirs in ${mailDir(config)}: keep [storage] mail_dir pointing there)`);
   const k = report.dkim;
   if (k.keys.length > 0) ctx.print(`dkim: ${k.keys.length} keys (${k.copied} copied, ${k.keys.length - k.copied} already there) (verified) into ${dkimKeyDir(dir)}`);
+  const t = report.tokens;
+  if (t.tokens > 0) ctx.print(`tokens: ${t.tokens} API tokens (${t.copied} copied, ${t.tokens - t.copied} already there) (verified) into ${tokenFile(exportedConfig(config, dir))}`);
   ctx.print(`next: set data_dir = "${dir}" and [storage] url = "file:" and start one node; never start the PostgreSQL nodes again (the queue would be delivered twice)`);
 }
 
