@@ -40,19 +40,23 @@ export function startMailLog(logger: LineLogger): MailLog {
   });
   const unsubs: (() => void)[] = [];
   // a ring of the last TAIL_LINES events, so the console can show recent activity without
-  // reading the log files (which may be journald's)
-  const ring: string[] = [];
+  // reading the log files (which may be journald's); kept as objects and written as JSON only
+  // when the tail is asked for (each event is already serialised by the logger and the history)
+  const ring: { time: number; event: string; obj: object }[] = [];
   let next = 0;
-  const remember = (name: string, obj: object): void => {
-    let line: string;
-    try {
-      line = JSON.stringify({ time: new Date().toISOString(), event: name, ...obj });
-    } catch {
-      line = JSON.stringify({ time: new Date().toISOString(), event: name });
-    }
-    if (ring.length < TAIL_LINES) ring.push(line);
-    else ring[next] = line;
+  const remember = (event: string, obj: object): void => {
+    const entry = { time: Date.now(), event, obj: { ...obj } };
+    if (ring.length < TAIL_LINES) ring.push(entry);
+    else ring[next] = entry;
     next = (next + 1) % TAIL_LINES;
+  };
+  const lineOf = (e: (typeof ring)[number]): string => {
+    const time = new Date(e.time).toISOString();
+    try {
+      return JSON.stringify({ time, event: e.event, ...e.obj });
+    } catch {
+      return JSON.stringify({ time, event: e.event });
+    }
   };
   for (const name of eventNames) {
     const channel = channels[name];
@@ -74,7 +78,7 @@ export function startMailLog(logger: LineLogger): MailLog {
     registry,
     tail: (lines) => {
       const ordered = ring.length < TAIL_LINES ? ring : [...ring.slice(next), ...ring.slice(0, next)];
-      return ordered.slice(-Math.max(0, lines));
+      return ordered.slice(-Math.max(0, lines)).map(lineOf);
     },
     stop: () => {
       for (const u of unsubs) u();
