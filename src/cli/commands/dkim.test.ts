@@ -25,6 +25,9 @@ test('dkim keygen and dns records', async () => {
   const cwd = await mkdtemp(join(tmpdir(), 'correio-dkim-cli-'));
   try {
     await writeFile(join(cwd, 'correio.toml'), CONFIG);
+    // before any key: a line saying how to make one, and an empty JSON array
+    assert.equal((await runCli(['dkim', 'list'], { cwd })).stdout, 'No DKIM keys yet: correio dkim keygen DOMAIN makes one\n');
+    assert.equal((await runCli(['dkim', 'list', '--json'], { cwd })).stdout, '[]\n');
     const ed = await runCli(['dkim', 'keygen', 'Example.org', '--selector', 'ed1', '--algorithm', 'ed25519'], { cwd });
     assert.equal(ed.code, 0, ed.stderr);
     const record = ed.stdout.split('\n').find((l) => l.startsWith('ed1._domainkey.example.org. IN TXT'));

@@ -86,6 +86,7 @@ export function register(program: Command, ctx: CliContext): void {
         throw keyError(err);
       });
       if (opts.json) ctx.print(JSON.stringify(keys));
+      else if (keys.length === 0) ctx.print('No DKIM keys yet: correio dkim keygen DOMAIN makes one');
       else for (const k of keys) ctx.print(`${k.domain} ${k.selector} ${k.algorithm} ${k.active ? 'active' : 'inactive'} ${k.where}`);
     });
 
