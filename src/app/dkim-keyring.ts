@@ -24,15 +24,17 @@ export const refreshMs = 5000;
 
 export type KeyMap = Map<string, SigningKey[]>;
 
+type ParseKey = (domain: string, selector: string, pem: string) => SigningKey;
+
 /** The keys of `rows` (active ones) over those of the files, by domain; problems named. */
-function merge(rows: readonly DkimKeyRow[], files: { keys: KeyMap; problems: string[] }): { keys: KeyMap; problems: string[] } {
+function merge(rows: readonly DkimKeyRow[], files: { keys: KeyMap; problems: string[] }, parse: ParseKey = signingKeyOf): { keys: KeyMap; problems: string[] } {
   const keys: KeyMap = new Map();
   const problems = [...files.problems];
   const inTable = new Set(rows.map((r) => `${r.domain}/${r.selector}`));
   for (const r of rows) {
     if (!r.active) continue;
     try {
-      keys.set(r.domain, [...(keys.get(r.domain) ?? []), signingKeyOf(r.domain, r.selector, r.privateKey)]);
+      keys.set(r.domain, [...(keys.get(r.domain) ?? []), parse(r.domain, r.selector, r.privateKey)]);
     } catch (err) {
       problems.push(`${r.domain}/${r.selector} in PostgreSQL: ${(err as Error).message}`);
     }
@@ -134,8 +136,21 @@ export class DkimKeyring {
   readonly keys: KeyMap = new Map();
   #problems: string[] = [];
   #config: Config;
+  /** the key files as read at the last start or reload (files change what signs only then) */
+  #files: ReturnType<typeof loadDkimKeys> = { keys: new Map(), problems: [] };
   #timer: NodeJS.Timeout | undefined;
   #table: PgDkimKeys | undefined;
+  /** rows already parsed, by domain, selector and key: a refresh parses only what changed */
+  #parsed = new Map<string, SigningKey>();
+  readonly #parse: ParseKey = (domain, selector, pem) => {
+    const id = `${domain}\0${selector}\0${pem}`;
+    let key = this.#parsed.get(id);
+    if (!key) {
+      key = signingKeyOf(domain, selector, pem);
+      this.#parsed.set(id, key);
+    }
+    return key;
+  };
 
   private constructor(config: Config) {
     this.#config = config;
@@ -160,14 +175,14 @@ export class DkimKeyring {
   /** Reads the keys again (start, reload); on PostgreSQL, keeps reading them every refreshMs. */
   async reload(config: Config): Promise<void> {
     this.#config = config;
-    const files = loadDkimKeys(config.dataDir);
+    this.#files = loadDkimKeys(config.dataDir);
     if (!this.shared) {
       await this.#stopTable();
-      this.#use(files);
+      this.#use(this.#files);
       return;
     }
     this.#table ??= await PgDkimKeys.open(config.storage.url);
-    this.#use(merge(await this.#table.list(), files));
+    this.#use(merge(await this.#table.list(), this.#files, this.#parse));
     this.#timer ??= setInterval(() => void this.#refresh(), refreshMs).unref();
   }
 
@@ -175,13 +190,16 @@ export class DkimKeyring {
     const table = this.#table;
     if (!table) return;
     try {
-      this.#use(merge(await table.list(), loadDkimKeys(this.#config.dataDir)));
+      this.#use(merge(await table.list(), this.#files, this.#parse));
     } catch {
       // PostgreSQL away: the keys held keep signing; the next refresh tries again
     }
   }
 
   #use(next: { keys: KeyMap; problems: string[] }): void {
+    // forget parsed rows no longer held (a removed or rotated key)
+    const held = new Set([...next.keys.values()].flat());
+    for (const [id, key] of this.#parsed) if (!held.has(key)) this.#parsed.delete(id);
     this.keys.clear();
     for (const [d, list] of next.keys) this.keys.set(d, list);
     this.#problems = next.problems;

@@ -117,11 +117,10 @@ export class DnsResolver {
     const key = `raw ${rrtype} ${normalizeName(name)}`;
     const hit = this.fromCache<Promise<RawAnswer>>(key) ?? this.inFlight.get(key);
     if (hit) return hit.then(rawValue);
-    const run = this.rawQuery(name, rrtype);
+    const run = this.rawQuery(name, rrtype).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, run);
     return run
       .then((r) => {
-        this.inFlight.delete(key);
         // stored as the settled promise: a hit costs no new query and no new error object
         this.store(key, Promise.resolve(r), this.options.cache?.mxTtlMs ?? 300_000, r.kind);
         return r;
