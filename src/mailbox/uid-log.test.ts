@@ -1,23 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { emptyIndex, parseUidIndex, uidListName, type IndexEntry, type UidIndex } from './uid-index.js';
 import { UidListFiles, uidLogName } from './uid-log.js';
+import { withTempDir } from '../../test/helpers/temp-dir.js';
 
 function withEntry(ix: UidIndex, key: string, e: IndexEntry): UidIndex {
   return { ...ix, uidNext: Math.max(ix.uidNext, e.uid + 1), highestModseq: Math.max(ix.highestModseq, e.modseq), entries: new Map([...ix.entries, [key, e]]) };
 }
 
-async function inDir(f: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'correio-uidlog-'));
-  try {
-    await f(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const inDir = (f: (dir: string) => Promise<void>): Promise<void> => withTempDir('correio-uidlog-', f);
 
 void test('a change is appended to the log; another reader (another process) sees list and log as one', () =>
   inDir(async (dir) => {

@@ -1,20 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirSyncer } from '../util/index.js';
 import { parseSchedule, schedulePath, takeSchedule, writeSchedule } from './schedule-checkpoint.js';
 import { FsQueueStore } from './fs-queue-store.js';
 import { StoreQueueControl } from './queue-control.js';
+import { withTempDir } from '../../test/helpers/temp-dir.js';
 
 const entries = [{ id: '01abc-1', at: 0 }, { id: '01abd-2', at: 1_700_000_000_123 }, { id: '01abe-1', at: Infinity }];
 
-void test('a schedule is written whole and taken once; a cut or damaged one is void', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'correio-schedule-'));
-  const syncer = new DirSyncer();
-  try {
+void test('a schedule is written whole and taken once; a cut or damaged one is void', () =>
+  withTempDir('correio-schedule-', async (dir) => {
+    const syncer = new DirSyncer();
     assert.equal(await takeSchedule(dir, syncer), undefined, 'none yet');
     assert.equal(await writeSchedule(dir, syncer, entries), 3);
     const text = await readFile(schedulePath(dir), 'utf8');
@@ -27,15 +26,11 @@ void test('a schedule is written whole and taken once; a cut or damaged one is v
     assert.equal(await parseSchedule(Buffer.from(text.replace('end 3', 'end 4'))), undefined, 'count differs');
     assert.equal(await parseSchedule(Buffer.from(text.replace('01abd-2', '../x-2'))), undefined, 'not an envelope id');
     assert.equal(await parseSchedule(Buffer.from(text.replace('correio-schedule 1', 'correio-schedule 9'))), undefined);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-void test('an offline change to the queue (the CLI without a server) removes the saved schedule: its times would be stale', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'correio-schedule-'));
-  const spool = join(dir, 'spool');
-  try {
+void test('an offline change to the queue (the CLI without a server) removes the saved schedule: its times would be stale', () =>
+  withTempDir('correio-schedule-', async (dir) => {
+    const spool = join(dir, 'spool');
     const owner = await FsQueueStore.open(spool, { cache: true });
     const draft = await owner.createMessage();
     await draft.commit([{
@@ -51,7 +46,4 @@ void test('an offline change to the queue (the CLI without a server) removes the
     assert.equal(await new StoreQueueControl(cli).flush(), 1);
     assert.equal(existsSync(schedulePath(spool)), false, 'the flush removed it first');
     await cli.close();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
