@@ -12,11 +12,10 @@
  * Limitations: the directory schema is brought up to date at the first call (a `correio token`
  *   command may run before any node started).
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { ApiToken, TokenScope, TokenStore } from '../core/index.js';
 import { openPgPool, type PgPool } from '../util/pg-database.js';
 import { pgStoreRunner, type PgStoreRun } from './pg-small-store.js';
-import { newTokenRow, toApiToken, tokenHash, tokenIdOf, tokenUseResolutionMs, type TokenRow } from './sqlite-token-store.js';
+import { newTokenRow, toApiToken, tokenIdOf, tokenUse, type TokenRow } from './sqlite-token-store.js';
 
 /** bigint columns arrive as strings */
 type PgRow = Omit<TokenRow, 'created_at' | 'last_used_at'> & { created_at: string; last_used_at: string | null };
@@ -59,9 +58,10 @@ export class PgTokenStore implements TokenStore {
       const found = (await this.pool.query<PgRow>('SELECT * FROM api_tokens WHERE id = $1', [id])).rows[0];
       if (!found) return undefined;
       const row = rowOf(found);
-      if (!timingSafeEqual(row.hash, tokenHash(secret))) return undefined;
       const now = this.now();
-      if (row.last_used_at === null || now - row.last_used_at >= tokenUseResolutionMs) {
+      const use = tokenUse(row, secret, now);
+      if (!use) return undefined;
+      if (use.recordUse) {
         await this.pool.query('UPDATE api_tokens SET last_used_at = $1 WHERE id = $2', [now, row.id]);
         row.last_used_at = now;
       }

@@ -40,15 +40,25 @@ export interface TokenRow {
 
 const tokenPattern = /^correio_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/;
 /** last_used_at is rewritten only when older than this */
-export const tokenUseResolutionMs = 60_000;
+const tokenUseResolutionMs = 60_000;
 
-export function tokenHash(token: string): Buffer {
+function tokenHash(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
 
 /** The id of a well-formed token, else undefined (never looked up). */
 export function tokenIdOf(token: string): string | undefined {
   return tokenPattern.exec(token)?.[1];
+}
+
+/**
+ * Whether `secret` is the token of `row` (hashes compared in constant time), and if so whether
+ * its use at `now` is to be recorded (last_used_at older than tokenUseResolutionMs): the one
+ * rule both stores apply.
+ */
+export function tokenUse(row: TokenRow, secret: string, now: number): { recordUse: boolean } | undefined {
+  if (!timingSafeEqual(row.hash, tokenHash(secret))) return undefined;
+  return { recordUse: row.last_used_at === null || now - row.last_used_at >= tokenUseResolutionMs };
 }
 
 /** A new token's row and the secret the client gets (not kept). */
@@ -98,9 +108,10 @@ export class SqliteTokenStore implements TokenStore {
     if (id === undefined) return Promise.resolve(undefined);
     return this.#run(() => {
       const row = this.db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as TokenRow | undefined;
-      if (!row || !timingSafeEqual(row.hash, tokenHash(secret))) return undefined;
       const now = this.now();
-      if (row.last_used_at === null || now - row.last_used_at >= tokenUseResolutionMs) {
+      const use = row && tokenUse(row, secret, now);
+      if (!row || !use) return undefined;
+      if (use.recordUse) {
         this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(now, row.id);
         row.last_used_at = now;
       }
