@@ -110,18 +110,39 @@ function byMessage(data: Buffer): Map<string, Map<string, string>> {
   return out;
 }
 
-async function runDovecot(home: string, script: string): Promise<Buffer> {
+/**
+ * Runs tagged commands one after another on a Dovecot session, each sent once the previous one's
+ * tagged reply arrived: with all of them written and stdin closed at once, Dovecot may see EOF
+ * while a long FETCH is still being answered and disconnect in the middle of it.
+ */
+async function runDovecot(home: string, commands: string[]): Promise<{ out: Buffer; stderr: string }> {
   const child = spawnDovecotImap(await prepareDovecotHome(home));
   const out: Buffer[] = [];
-  child.stdout!.on('data', (b: Buffer) => out.push(b));
-  child.stderr!.resume();
+  const err: Buffer[] = [];
+  let next = 0;
+  const sendNext = (): void => {
+    if (next < commands.length) child.stdin!.write(commands[next++]);
+    else child.stdin!.end();
+  };
+  let seen = '';
+  child.stdout!.on('data', (b: Buffer) => {
+    out.push(b);
+    // a tagged reply is "<tag> OK|NO|BAD" at a line start; the tags here are single letters
+    seen = (seen + b.toString('latin1')).slice(-4096);
+    const tag = /^(\S+) /.exec(commands[next - 1] ?? '')?.[1];
+    if (tag && new RegExp(`(^|\r\n)${tag} (OK|NO|BAD)`).test(seen)) {
+      seen = '';
+      sendNext();
+    }
+  });
+  child.stderr!.on('data', (b: Buffer) => err.push(b));
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', () => resolve());
   });
-  child.stdin!.end(script);
+  sendNext();
   await done;
-  return Buffer.concat(out);
+  return { out: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
 }
 
 void test('Dovecot and correio agree on ENVELOPE, BODYSTRUCTURE, BODY[1.MIME] and RFC822.SIZE for the corpus messages', { skip }, () =>
@@ -143,9 +164,9 @@ void test('Dovecot and correio agree on ENVELOPE, BODYSTRUCTURE, BODY[1.MIME] an
     // the unprivileged mail user must reach its home
     if (process.getuid?.() === 0) await chmod(root, 0o711);
     const fetch = `f FETCH 1:* (BODY.PEEK[HEADER.FIELDS (X-Corpus)] ${items.join(' ')})\r\n`;
-    const dv = await runDovecot(home, `s EXAMINE INBOX\r\n${fetch}l LOGOUT\r\n`);
-    const theirs = byMessage(dv);
-    assert.equal(theirs.size, files.length, 'Dovecot answered for every message');
+    const dv = await runDovecot(home, ['s EXAMINE INBOX\r\n', fetch, 'l LOGOUT\r\n']);
+    const theirs = byMessage(dv.out);
+    assert.equal(theirs.size, files.length, `Dovecot answered for every message; its log:\n${dv.stderr}`);
 
     const server = new ImapServer({ hostname: 'mx', folders, authenticate: (u, p) => Promise.resolve(u === user && p === 'secret'), authFailureDelayMs: 1 });
     let ours: Map<string, Map<string, string>>;
