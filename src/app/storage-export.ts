@@ -17,19 +17,22 @@
  * The mailboxes stored in PostgreSQL go into Maildirs under DIR/mail, each folder with its
  *   UIDVALIDITY, UIDs, MODSEQs, flags, keywords, dates and special use, and the subscriptions
  *   (maildir-import.ts), counted again there. The API tokens go into DIR/tokens.sqlite, found
- *   again by id and hash.
- * Limitations: Idempotency-Key answers and the generated SRS secret stay in PostgreSQL (set
- *   `[mail_auth] srs_secret` to it if forwards made before the move must still reverse); a
+ *   again by id and hash. PostgreSQL's generated SRS secret (shared_secrets, row `srs`) becomes
+ *   DIR/srs-secret (0600), so bounces to forwards made before the move still reverse; a
+ *   DIR/srs-secret holding another secret is kept and reported.
+ * Limitations: Idempotency-Key answers stay in PostgreSQL; a
  *   site whose `[storage] mail_dir` holds the mailboxes as Maildirs keeps that
  *   directory (nothing to copy); expunge records are not copied (QRESYNC clients older than the
  *   move get VANISHED for every missing UID). The source is left as it was.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { Config } from '../config/index.js';
-import { PgDirectory, PgTokenStore, SqliteDirectory, SqliteTokenStore, directoryFile, tokenFile, type DirectoryDump } from '../directory/index.js';
+import { findPgSharedSecret, PgDirectory, PgTokenStore, SqliteDirectory, SqliteTokenStore, directoryFile, tokenFile, type DirectoryDump } from '../directory/index.js';
 import { FsQueueStore, PgQueueStore } from '../queue/index.js';
 import { MaildirFolders, MaildirStore, mailboxOwners, importMaildirFolder, PgMailFolders, PgMailStore } from '../mailbox/index.js';
+import { atomicWriteFile } from '../util/index.js';
 import { mailboxesInPostgres, mailDir, spoolDir } from './backends.js';
+import { srsSecretPath } from './mail-auth.js';
 import { exportDkimKeys } from './dkim-copy.js';
 import { copyApiTokens, copyDirectoryDump, copyMailboxFolders, copyQueueMessages, MigrationBusyError, MigrationCheckError, type DirectoryCounts, type MailboxCounts, type QueueCounts, type TokenCounts } from './storage-copy.js';
 
@@ -42,6 +45,8 @@ export interface ExportReport {
   readonly dkim: { readonly keys: readonly string[]; readonly copied: number };
   /** PostgreSQL's API tokens, written into DIR/tokens.sqlite */
   readonly tokens: TokenCounts;
+  /** PostgreSQL's generated SRS secret: none made, now DIR/srs-secret, there already, or DIR/srs-secret holds another one */
+  readonly srs: 'none' | 'written' | 'there' | 'other';
 }
 
 /** The configuration of the exported site: this one's, with data_dir DIR and files storage. */
@@ -128,6 +133,20 @@ async function exportTokens(config: Config, target: Config): Promise<TokenCounts
   }
 }
 
+/** Writes PostgreSQL's generated SRS secret where a files site reads it (mail-auth.ts), unless DIR has one already. */
+async function exportSrsSecret(config: Config, dir: string): Promise<ExportReport['srs']> {
+  const secret = await findPgSharedSecret(config.storage.url, 'srs');
+  if (secret === undefined) return 'none';
+  const file = srsSecretPath(dir);
+  const here = await readFile(file, 'utf8').then((s) => s.trim(), (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (here !== undefined) return here === secret ? 'there' : 'other';
+  await atomicWriteFile(file, secret + '\n', { mode: 0o600 });
+  return 'written';
+}
+
 /** Copies directory, queue and mailboxes of the PostgreSQL site `config` into the files data directory `dir`, and verifies the copy. */
 export async function exportToFiles(config: Config, dir: string): Promise<ExportReport> {
   const target = exportedConfig(config, dir);
@@ -139,5 +158,6 @@ export async function exportToFiles(config: Config, dir: string): Promise<Export
   const mailboxes = mailboxesInPostgres(config) ? await exportMailboxes(config, target) : undefined;
   const dkim = await exportDkimKeys(config.storage.url, config.dataDir, dir);
   const tokens = await exportTokens(config, target);
-  return { directory, queue, mailboxes, dkim, tokens };
+  const srs = await exportSrsSecret(config, dir);
+  return { directory, queue, mailboxes, dkim, tokens, srs };
 }

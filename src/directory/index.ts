@@ -13,7 +13,7 @@ export { PgTokenStore } from './pg-token-store.js';
 export { SqliteSessionStore } from './sqlite-session-store.js';
 export { PgSessionStore } from './pg-session-store.js';
 export { PgDkimKeys, type DkimKeyRow } from './pg-dkim-keys.js';
-export { pgSharedSecret } from './pg-shared-secret.js';
+export { findPgSharedSecret, pgSharedSecret } from './pg-shared-secret.js';
 export { pgStoreRunner, type PgStoreRun } from './pg-small-store.js';
 export type { DirectoryBackend, DirectoryMatch, DirectoryMatchKind } from './directory-backend.js';
 export {

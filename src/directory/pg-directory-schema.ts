@@ -123,5 +123,13 @@ export const directorySchema: SchemaComponent = {
             );
             CREATE INDEX http_idempotency_at ON http_idempotency (at);`,
     },
+    {
+      version: 8,
+      name: 'the nodes holding Idempotency-Key claims, each alive until its heartbeat lapses (web/pg-idempotency-store.ts)',
+      sql: `CREATE TABLE http_idempotency_nodes (
+              owner text PRIMARY KEY,
+              alive_until timestamptz NOT NULL
+            );`,
+    },
   ],
 };

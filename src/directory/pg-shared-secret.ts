@@ -11,6 +11,7 @@
  *   thrown as MailError 451 4.3.0.
  * Limitations: a stored secret shorter than 16 characters is refused (set the configuration's
  *   secret, or delete the row to make a new one).
+ * findPgSharedSecret only reads (`correio migrate --to file:DIR` leaves the source as it was).
  */
 import { randomBytes } from 'node:crypto';
 import { openPgPool } from '../util/pg-database.js';
@@ -33,4 +34,15 @@ export async function pgSharedSecret(url: string, name: string, candidate = rand
   }
   if (secret === undefined || secret.length < 16) throw new Error(`PostgreSQL shared_secrets '${name}': the secret is missing or shorter than 16 characters; delete the row to make a new one, or configure one`);
   return secret;
+}
+
+/** The secret called `name` if a node made it, else undefined; never writes. */
+export async function findPgSharedSecret(url: string, name: string): Promise<string | undefined> {
+  const pool = openPgPool(url, { max: 1, applicationName: 'correio shared secret' });
+  try {
+    return await pgStoreRunner(pool)(async () =>
+      (await pool.query<{ secret: string }>('SELECT secret FROM shared_secrets WHERE name = $1', [name])).rows[0]?.secret);
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
 }

@@ -1,9 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IDEMPOTENCY_TTL_MS, MemoryIdempotencyStore, SqliteIdempotencyStore, type IdempotencyStore } from './idempotency-store.js';
+import { IDEMPOTENCY_TTL_MS, MemoryIdempotencyStore, SqliteIdempotencyStore, type IdempotencyClaim, type IdempotencyStore } from './idempotency-store.js';
 import { IDEMPOTENCY_CLAIM_MS, PgIdempotencyStore } from './pg-idempotency-store.js';
 import { pgUnavailable, withTestDatabase } from '../../test/helpers/pg.js';
 
@@ -83,6 +86,44 @@ void test('PostgreSQL store: the contract; two nodes on one database share answe
       assert.deepEqual(await a.claim('r', 'd', 5003 + IDEMPOTENCY_CLAIM_MS), { kind: 'new' }, 'B stopped without an answer: A takes the key over');
     } finally {
       await a.close();
+      await b.close();
+    }
+  }));
+
+void test('PostgreSQL store: a node killed (-9) mid-request loses its claim once its heartbeat lapses, not after IDEMPOTENCY_CLAIM_MS; a stopped node\'s at once', { skip: await pgUnavailable() }, () =>
+  withTestDatabase(async (db) => {
+    // node A: another process that claims a key and is killed before it answers
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `
+      const { PgIdempotencyStore } = await import(process.env.STORE_MODULE);
+      const a = PgIdempotencyStore.open(process.env.DB_URL, { aliveMs: 2000 });
+      const c = await a.claim('killed', 'd', Date.now());
+      process.stdout.write(c.kind + '\\n');
+      setInterval(() => undefined, 1000);
+    `], { env: { ...process.env, STORE_MODULE: new URL('./pg-idempotency-store.js', import.meta.url).href, DB_URL: db.url }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = once(child, 'exit');
+    const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+    assert.equal(line, 'new');
+    const b = PgIdempotencyStore.open(db.url, { aliveMs: 2000 });
+    try {
+      assert.deepEqual(await b.claim('killed', 'd', Date.now()), { kind: 'running' }, 'A is alive: its request runs (409)');
+      child.kill('SIGKILL');
+      await exited;
+      let taken: IdempotencyClaim = { kind: 'running' };
+      const started = Date.now();
+      while (taken.kind === 'running' && Date.now() - started < 60_000) {
+        await new Promise((r) => setTimeout(r, 200));
+        taken = await b.claim('killed', 'd', Date.now());
+      }
+      assert.deepEqual(taken, { kind: 'new' }, 'A is dead: B takes the key over without waiting IDEMPOTENCY_CLAIM_MS');
+      assert.deepEqual(await b.claim('killed', 'd', Date.now()), { kind: 'running' }, 'now B\'s');
+      // a node that stops (close) frees its unanswered claims at once
+      const c = PgIdempotencyStore.open(db.url);
+      assert.deepEqual(await c.claim('stopped', 'd', 9000), { kind: 'new' });
+      assert.deepEqual(await b.claim('stopped', 'd', 9001), { kind: 'running' });
+      await c.close();
+      assert.deepEqual(await b.claim('stopped', 'd', 9002), { kind: 'new' });
+    } finally {
+      child.kill('SIGKILL');
       await b.close();
     }
   }));

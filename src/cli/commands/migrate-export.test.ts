@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { generateDkimKey } from '../../policy/index.js';
 import { join } from 'node:path';
-import { hashPassword, PgDirectory, PgTokenStore, SqliteDirectory, SqliteTokenStore } from '../../directory/index.js';
+import { hashPassword, PgDirectory, PgTokenStore, pgSharedSecret, SqliteDirectory, SqliteTokenStore } from '../../directory/index.js';
 import { FsQueueStore, PgQueueStore } from '../../queue/index.js';
 import { MaildirFolders, MaildirStore, PgMailFolders, PgMailStore } from '../../mailbox/index.js';
 import { Readable } from 'node:stream';
@@ -65,6 +65,8 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
         const pt = PgTokenStore.open(db.url);
         const made = await pt.create('suzana@dc.uece.br', ['submit']);
         await pt.close();
+        // the SRS secret a node generated for every node (forwards made before the move must still reverse)
+        const srsSecret = await pgSharedSecret(db.url, 'srs', 'the secret of the postgres site');
         const before = { inbox: await pf.sync('suzana@dc.uece.br', 'INBOX'), archive: await pf.sync('suzana@dc.uece.br', 'Archive'), subs: await pf.listSubscriptions('suzana@dc.uece.br') };
         const folderNames = (await pf.listFolders('suzana@dc.uece.br')).map((x) => x.name).sort();
         await pm.close();
@@ -96,6 +98,9 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
         assert.deepEqual(await readFile(key), await readFile(join(dir, 'node', 'dkim', 'dc.uece.br', 's1.pem')));
         assert.equal((await stat(key)).mode & 0o777, 0o600);
         assert.match(r.stdout, /^tokens: 1 API tokens \(1 copied, 0 already there\) \(verified\) into .*files-site\/tokens\.sqlite$/m);
+        assert.match(r.stdout, /^srs: the nodes' generated secret is .*files-site\/srs-secret$/m);
+        assert.equal(await readFile(join(out, 'srs-secret'), 'utf8'), `${srsSecret}\n`, 'where a files site reads its generated secret');
+        assert.equal((await stat(join(out, 'srs-secret'))).mode & 0o777, 0o600);
         const st = SqliteTokenStore.open(join(out, 'tokens.sqlite'));
         try {
           assert.equal((await st.verify(made.secret))?.id, made.token.id, 'the token works on the files site');
@@ -161,11 +166,16 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
         assert.match(again.stdout, /^queue: 2 messages \(0 copied, 2 already there\), 3 envelopes \(verified\)$/m);
         assert.match(again.stdout, new RegExp(`^mailboxes: 1 users, ${folderNames.length} folders, 3 messages \\(0 copied, 3 already there\\)`, 'm'));
         assert.match(again.stdout, /^directory: 1 domains, 3 users, 1 aliases, 1 lists, 1 roles \(verified\)$/m);
+        assert.match(again.stdout, /^srs: the nodes' generated secret is .*srs-secret \(already there\)$/m);
 
         // a run cut short after writing files but before the UID list: the files are found again, not written twice
         await rm(join(out, 'mail', 'dc.uece.br', 'suzana', 'correio-uidlist'));
+        // (and a DIR/srs-secret of its own is kept, and said)
+        await writeFile(join(out, 'srs-secret'), 'a secret of the files site\n');
         const resumed = await runCli(['migrate', '--to', `file:${out}`, '--config', file]);
         assert.equal(resumed.code, 0, resumed.stderr);
+        assert.match(resumed.stdout, /^srs: .*srs-secret holds another secret: add the nodes' \(shared_secrets, row srs\) to \[mail_auth\] srs_old_secrets/m);
+        assert.equal(await readFile(join(out, 'srs-secret'), 'utf8'), 'a secret of the files site\n');
         const inboxAfter = await mf.sync('suzana@dc.uece.br', 'INBOX');
         assert.equal(inboxAfter.messages.length, 3, 'two exported and the one delivered afterwards, none twice');
         assert.deepEqual(inboxAfter.messages.slice(0, 2).map((m) => [m.uid, m.flags]), before.inbox.messages.map((m) => [m.uid, m.flags]));

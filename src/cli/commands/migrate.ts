@@ -87,6 +87,8 @@ async function toFiles(ctx: CliContext, config: Config, dir: string): Promise<vo
   if (k.keys.length > 0) ctx.print(`dkim: ${k.keys.length} keys (${k.copied} copied, ${k.keys.length - k.copied} already there) (verified) into ${dkimKeyDir(dir)}`);
   const t = report.tokens;
   if (t.tokens > 0) ctx.print(`tokens: ${t.tokens} API tokens (${t.copied} copied, ${t.tokens - t.copied} already there) (verified) into ${tokenFile(exportedConfig(config, dir))}`);
+  if (report.srs === 'written' || report.srs === 'there') ctx.print(`srs: the nodes' generated secret is ${srsSecretPath(dir)}${report.srs === 'there' ? ' (already there)' : ''}`);
+  if (report.srs === 'other') ctx.print(`srs: ${srsSecretPath(dir)} holds another secret: add the nodes' (shared_secrets, row srs) to [mail_auth] srs_old_secrets, or bounces to forwards made before the move do not reverse`);
   ctx.print(`next: set data_dir = "${dir}" and [storage] url = "file:" and start one node; never start the PostgreSQL nodes again (the queue would be delivered twice)`);
 }
 
