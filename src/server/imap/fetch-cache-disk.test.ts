@@ -6,22 +6,33 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { FETCH_CACHE_FORMAT, FetchCacheDisk } from './fetch-cache-disk.js';
 
-void test('rows survive a reopen; a file written in another encoding version is emptied when opened', async () => {
+void test('rows survive a reopen and are read in bulk; a file written in another encoding version is emptied when opened', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'correio-fetch-cache-'));
   try {
     const file = join(dir, 'imap-cache.sqlite');
     const a = new FetchCacheDisk(file);
-    a.set('x', ['ana', 'INBOX', 'k1', 'ENVELOPE', Buffer.from('("old form")')]);
+    a.set('ana', 'INBOX', 'k1', 'ENVELOPE', Buffer.from('("old form")'));
+    a.set('ana', 'INBOX', 'k2', 'BODY', Buffer.from('("b2")'));
+    a.set('ana', 'Sent', 'k1', 'ENVELOPE', Buffer.from('("other folder")'));
     a.close();
     const b = new FetchCacheDisk(file);
-    assert.equal(b.get('y', 'ana', 'INBOX', 'k1', 'ENVELOPE')?.toString(), '("old form")');
+    const rows = (keys: string[]): string[] => b.getMany('ana', 'INBOX', keys).map(([k, item, data]) => `${k} ${item} ${data.toString()}`).sort();
+    assert.deepEqual(rows(['k1', 'k2', 'k3']), ['k1 ENVELOPE ("old form")', 'k2 BODY ("b2")']);
+    // more keys than one query takes
+    assert.deepEqual(rows([...Array.from({ length: 1200 }, (_, i) => `x${i}`), 'k2']), ['k2 BODY ("b2")']);
+    // a row waiting to be written is answered too, once
+    b.set('ana', 'INBOX', 'k3', 'ENVELOPE', Buffer.from('("new")'));
+    assert.deepEqual(rows(['k3']), ['k3 ENVELOPE ("new")']);
+    b.flush();
+    b.set('ana', 'INBOX', 'k3', 'ENVELOPE', Buffer.from('("newer")'));
+    assert.deepEqual(rows(['k3']), ['k3 ENVELOPE ("newer")']);
     b.close();
     // as left by a correio whose ENVELOPE encoding was another version
     const raw = new Database(file);
     raw.pragma(`user_version = ${FETCH_CACHE_FORMAT - 1}`);
     raw.close();
     const c = new FetchCacheDisk(file);
-    assert.equal(c.get('z', 'ana', 'INBOX', 'k1', 'ENVELOPE'), undefined);
+    assert.deepEqual(c.getMany('ana', 'INBOX', ['k1']), []);
     c.close();
   } finally {
     await rm(dir, { recursive: true, force: true });

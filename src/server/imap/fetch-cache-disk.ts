@@ -13,7 +13,8 @@
  *   data_dir, which only the server's user reads.
  * Limitations: it is a cache: any SQLite failure is a miss (the file is read and parsed as
  *   without it), and a write lost at a crash is computed again. Writes are gathered and written
- *   in one transaction per turn of the event loop. Entries are dropped when this server expunges
+ *   in one transaction per turn of the event loop; reads are in bulk (getMany: the rows of up to
+ *   500 keys per query), as a FETCH of a folder asks for many messages at once. Entries are dropped when this server expunges
  *   or moves a message; a message removed by another program (POP3 DELE, mutt) leaves its rows
  *   behind, never read again (its key is not reused).
  *   The rows are correio's own encoding of the items: a change to how ENVELOPE, BODYSTRUCTURE or
@@ -33,13 +34,20 @@ const schema = `CREATE TABLE IF NOT EXISTS items (
  */
 export const FETCH_CACHE_FORMAT = 1;
 
-type Row = readonly [user: string, folder: string, key: string, item: string, data: Buffer];
+/** The FETCH items whose answer depends on the message's content only, and is small. */
+export type CachedItem = 'ENVELOPE' | 'BODYSTRUCTURE' | 'BODY';
+
+type Row = readonly [user: string, folder: string, key: string, item: CachedItem, data: Buffer];
+
+/** Keys per bulk query (getMany). */
+const perQuery = 500;
 
 export class FetchCacheDisk {
   readonly #db: Database.Database;
-  readonly #get: Database.Statement;
+  readonly #getMany: Database.Statement;
   readonly #put: Database.Statement;
   readonly #drop: Database.Statement;
+  /** `user\0folder\0key\0item` → the row waiting to be written */
   readonly #pending = new Map<string, Row>();
   #flushing: NodeJS.Immediate | undefined;
   #failed = false;
@@ -52,25 +60,40 @@ export class FetchCacheDisk {
     }
     // a lost write is only a miss later: no fsync per transaction
     this.#db.pragma('synchronous = NORMAL');
-    this.#get = this.#db.prepare('SELECT data FROM items WHERE user = ? AND folder = ? AND key = ? AND item = ?').pluck();
+    // the keys as one JSON array: one query (and one walk of the primary key) for many messages
+    this.#getMany = this.#db.prepare('SELECT key, item, data FROM items WHERE user = ? AND folder = ? AND key IN (SELECT value FROM json_each(?))').raw();
     this.#put = this.#db.prepare('INSERT OR REPLACE INTO items (user, folder, key, item, data) VALUES (?, ?, ?, ?, ?)');
     this.#drop = this.#db.prepare('DELETE FROM items WHERE user = ? AND folder = ? AND key = ?');
   }
 
-  get(id: string, user: string, folder: string, key: string, item: string): Buffer | undefined {
-    const waiting = this.#pending.get(id);
-    if (waiting) return waiting[4];
-    if (this.#failed) return undefined;
-    try {
-      return (this.#get.get(user, folder, key, item) as Buffer | undefined) ?? undefined;
-    } catch {
-      return undefined;
+  /** The rows (key, item, data) of these messages of a folder, read a few hundred keys per query. */
+  getMany(user: string, folder: string, keys: readonly string[]): [key: string, item: CachedItem, data: Buffer][] {
+    const out: [string, CachedItem, Buffer][] = [];
+    if (this.#pending.size > 0) {
+      for (const key of keys) {
+        for (const item of ['ENVELOPE', 'BODYSTRUCTURE', 'BODY'] as const) {
+          const waiting = this.#pending.get(`${user}\0${folder}\0${key}\0${item}`);
+          if (waiting) out.push([key, item, waiting[4]]);
+        }
+      }
     }
+    if (this.#failed) return out;
+    try {
+      for (let i = 0; i < keys.length; i += perQuery) {
+        const rows = this.#getMany.all(user, folder, JSON.stringify(keys.slice(i, i + perQuery))) as [string, CachedItem, Buffer][];
+        if (this.#pending.size === 0) out.push(...rows);
+        // a row also waiting was taken above
+        else for (const r of rows) if (!this.#pending.has(`${user}\0${folder}\0${r[0]}\0${r[1]}`)) out.push(r);
+      }
+    } catch {
+      // a miss: the messages are read
+    }
+    return out;
   }
 
-  set(id: string, row: Row): void {
+  set(user: string, folder: string, key: string, item: CachedItem, data: Buffer): void {
     if (this.#failed) return;
-    this.#pending.set(id, row);
+    this.#pending.set(`${user}\0${folder}\0${key}\0${item}`, [user, folder, key, item, data]);
     this.#flushing ??= setImmediate(() => this.flush());
   }
 

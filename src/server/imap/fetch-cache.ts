@@ -8,50 +8,95 @@
  * Standards: RFC 9051 §7.5.2 (the items cached are computed from the content only).
  * Security: entries are keyed by user, folder and key: a session only gets what it asked for
  *   of its own user's messages.
- * Limitations: in memory, bounded by `maxBytes` (least recently used out); with a `disk` tier
- *   (fetch-cache-disk, `<data_dir>/imap-cache.sqlite` under `correio serve`) a miss in memory is
- *   looked up there and every entry is also written there, so it survives restarts.
+ * Limitations: in memory, one entry per message, bounded by `maxBytes` (64 MiB by default,
+ *   counted as the items' octets plus ~200 octets per message: about 100,000 messages' envelopes
+ *   of ordinary mail); over it, the least recently used tenth goes at once. With a `disk` tier
+ *   (fetch-cache-disk, `<data_dir>/imap-cache.sqlite` under `correio serve`) every entry is also
+ *   written there, so it survives restarts, and what memory lacks is read from there in bulk
+ *   (getMany: one query per few hundred messages), so a folder larger than the memory bound
+ *   costs a SQLite read per message, not a file read and parse.
  */
-import type { FetchCacheDisk } from './fetch-cache-disk.js';
+import type { CachedItem, FetchCacheDisk } from './fetch-cache-disk.js';
 
-/** The FETCH items whose answer depends on the message's content only, and is small. */
-export type CachedItem = 'ENVELOPE' | 'BODYSTRUCTURE' | 'BODY';
+export type { CachedItem };
+
+/** What is cached of one message. */
+export type CachedEntry = Partial<Record<CachedItem, Buffer>>;
+
+/** Counted per message beside its items' octets: the Map slot, the id string, the objects. */
+const overhead = 200;
+
+function sizeOf(id: string, e: CachedEntry): number {
+  return overhead + id.length + (e.ENVELOPE?.length ?? 0) + (e.BODYSTRUCTURE?.length ?? 0) + (e.BODY?.length ?? 0);
+}
 
 export class FetchCache {
-  readonly #entries = new Map<string, Buffer>();
+  /** `user\0folder\0key` → the message's items, least recently used first */
+  readonly #entries = new Map<string, CachedEntry>();
   #bytes = 0;
 
   constructor(
-    private readonly maxBytes = 32 * 1024 * 1024,
+    private readonly maxBytes = 64 * 1024 * 1024,
     private readonly disk?: FetchCacheDisk,
   ) {}
 
-  #id(user: string, folder: string, key: string, item: CachedItem): string {
-    return `${user}\0${folder}\0${key}\0${item}`;
+  /** The octets counted in memory (at most `maxBytes`). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  #id(user: string, folder: string, key: string): string {
+    return `${user}\0${folder}\0${key}`;
+  }
+
+  /** The memory entry, made most recently used. */
+  #touch(id: string): CachedEntry | undefined {
+    const hit = this.#entries.get(id);
+    if (hit) {
+      this.#entries.delete(id);
+      this.#entries.set(id, hit);
+    }
+    return hit;
   }
 
   get(user: string, folder: string, key: string, item: CachedItem): Buffer | undefined {
-    const id = this.#id(user, folder, key, item);
-    const hit = this.#entries.get(id);
-    if (hit) {
-      // most recently used last
-      this.#entries.delete(id);
-      this.#entries.set(id, hit);
-      return hit;
+    const hit = this.#touch(this.#id(user, folder, key))?.[item];
+    if (hit) return hit;
+    return this.getMany(user, folder, [key]).get(key)?.[item];
+  }
+
+  /**
+   * The entries of many messages of one folder: from memory, and those memory lacks from the
+   * disk tier in one query per few hundred keys (kept in memory then). Keys with nothing cached
+   * are absent from the answer.
+   */
+  getMany(user: string, folder: string, keys: readonly string[]): Map<string, CachedEntry> {
+    const out = new Map<string, CachedEntry>();
+    const missing: string[] = [];
+    for (const key of keys) {
+      const hit = this.#touch(this.#id(user, folder, key));
+      if (hit) out.set(key, hit);
+      else missing.push(key);
     }
-    const stored = this.disk?.get(id, user, folder, key, item);
-    if (stored) this.#remember(id, stored);
-    return stored;
+    if (missing.length === 0 || !this.disk) return out;
+    for (const [key, item, data] of this.disk.getMany(user, folder, missing)) {
+      let e = out.get(key);
+      if (!e) out.set(key, (e = {}));
+      e[item] = data;
+    }
+    for (const key of missing) {
+      const e = out.get(key);
+      if (e) this.#remember(this.#id(user, folder, key), e);
+    }
+    return out;
   }
 
   /** Forgets a message's entries (it was expunged or moved away). */
   drop(user: string, folder: string, key: string): void {
-    for (const item of ['ENVELOPE', 'BODYSTRUCTURE', 'BODY'] as const) {
-      const id = this.#id(user, folder, key, item);
-      const old = this.#entries.get(id);
-      if (old) this.#bytes -= old.length + id.length;
-      this.#entries.delete(id);
-    }
+    const id = this.#id(user, folder, key);
+    const old = this.#entries.get(id);
+    if (old) this.#bytes -= sizeOf(id, old);
+    this.#entries.delete(id);
     this.disk?.drop(user, folder, key);
   }
 
@@ -62,21 +107,26 @@ export class FetchCache {
 
   set(user: string, folder: string, key: string, item: CachedItem, data: Buffer): void {
     if (data.length > this.maxBytes / 100) return;
-    const id = this.#id(user, folder, key, item);
-    this.disk?.set(id, [user, folder, key, item, data]);
-    this.#remember(id, data);
+    const id = this.#id(user, folder, key);
+    this.disk?.set(user, folder, key, item, data);
+    const e = { ...this.#entries.get(id), [item]: data };
+    this.#remember(id, e);
   }
 
-  #remember(id: string, data: Buffer): void {
+  #remember(id: string, e: CachedEntry): void {
     const old = this.#entries.get(id);
-    if (old) this.#bytes -= old.length + id.length;
+    if (old) this.#bytes -= sizeOf(id, old);
     this.#entries.delete(id);
-    this.#entries.set(id, data);
-    this.#bytes += data.length + id.length;
+    this.#entries.set(id, e);
+    this.#bytes += sizeOf(id, e);
+    if (this.#bytes <= this.maxBytes) return;
+    // a tenth at once, with one walk from the oldest: evicting one entry per insertion would
+    // walk again over every slot already deleted at the front of the Map each time
+    const target = this.maxBytes * 0.9;
     for (const [k, v] of this.#entries) {
-      if (this.#bytes <= this.maxBytes) break;
+      if (this.#bytes <= target) break;
       this.#entries.delete(k);
-      this.#bytes -= v.length + k.length;
+      this.#bytes -= sizeOf(k, v);
     }
   }
 }
