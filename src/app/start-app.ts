@@ -17,7 +17,7 @@ import { loadConfig, type Config } from '../config/index.js';
 import { BatchedOutput, DeliveryHistory, formatTextLine, historyDir, startActivity, startAdminLog, startMailLog, textWanted, type MailLog } from '../log/index.js';
 import type { QueueRunner } from '../delivery/index.js';
 import { Pop3Server } from '../server/pop3/index.js';
-import { ImapServer } from '../server/imap/index.js';
+import { FetchCache, FetchCacheDisk, ImapServer, fillFetchCache } from '../server/imap/index.js';
 import { AuthThrottle } from '../policy/auth-throttle.js';
 import { openBackends, type Backends } from './backends.js';
 import { controlSocketPath, startControlServer, type ControlRequest, type ControlResponse } from './control.js';
@@ -88,7 +88,11 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   }
   // every operator action told on the admin channel (control socket, admin API) is kept in data_dir/admin.log
   const stopAdminLog = startAdminLog(config.dataDir, () => config.hostname);
+  // ENVELOPE/BODYSTRUCTURE once computed, kept across restarts (fetch-cache-disk), and made
+  // for new mail from the text index's read of it (a folder's first FETCH reads no file)
+  const fetchCache = new FetchCache(undefined, new FetchCacheDisk(join(config.dataDir, 'imap-cache.sqlite')));
   const backends = await openBackends(config, {
+    messageRead: (user, folder, key, octets) => fillFetchCache(fetchCache, user, folder, key, octets),
     watchAliases: true,
     // the instance that runs deliveries keeps envelopes and small bodies in memory
     spool: { cache: true },
@@ -170,8 +174,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     plaintextAuth: config.imap.plaintextAuth,
     appendLimit: config.imap.appendLimit,
     quota: backends.quota,
-    // ENVELOPE/BODYSTRUCTURE once computed, kept across restarts (fetch-cache-disk)
-    fetchCacheFile: join(config.dataDir, 'imap-cache.sqlite'),
+    fetchCache,
   });
 
   const file = config.file;

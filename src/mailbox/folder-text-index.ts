@@ -11,7 +11,9 @@
  * or another program): new messages are read and added in the background, a chunk at a time,
  * gone ones removed. A search never waits for it: messages not yet in the index are candidates.
  * A message read shorter than its listed size (another program still writing the file in
- * place) is not indexed: it is read again when the folder is next noted.
+ * place) is not indexed: it is read again when the folder is next noted. Each message read whole
+ * is also told to `read` (serve: IMAP's fetch cache takes its ENVELOPE and BODYSTRUCTURE from
+ * it), so that delivered, appended and dropped-in mail is read once for both.
  * Standards: RFC 9051 §6.4.4 (BODY, TEXT: case-insensitive substring matches), so the index
  *   only narrows: candidates() is a superset of the messages that match, which SEARCH then
  *   reads and matches exactly (search-matcher).
@@ -42,6 +44,12 @@ export interface NotedMessage {
 /** What the index reads a message with (the folder store's open). */
 export type OpenMessage = (user: string, folder: string, key: string) => Promise<NodeJS.ReadableStream>;
 
+/**
+ * Told each message the index read whole (its folder as the store names it, "" = INBOX): what
+ * else is made from a message's octets is made from the same read (serve: IMAP's fetch cache).
+ */
+export type MessageRead = (user: string, folder: string, key: string, octets: Buffer) => void;
+
 interface AccountState {
   /** the ids in the index (loaded once, then kept with every add and remove) */
   readonly indexed: Set<string>;
@@ -71,6 +79,7 @@ export class FolderTextIndex {
   constructor(
     private readonly index: MailSearchIndex,
     private readonly open: OpenMessage,
+    private readonly read?: MessageRead,
   ) {}
 
   #account(user: string): string {
@@ -173,7 +182,9 @@ export class FolderTextIndex {
   async #text(user: string, folder: string, m: NotedMessage): Promise<string | typeof short | undefined> {
     try {
       const raw = await buffer(await this.open(user, folder, m.key));
-      return raw.length < m.size ? short : (searchText(raw) ?? undefined);
+      if (raw.length < m.size) return short;
+      this.read?.(user, folder, m.key, raw);
+      return searchText(raw) ?? undefined;
     } catch {
       return undefined;
     }

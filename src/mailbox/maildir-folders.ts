@@ -37,7 +37,7 @@ import {
 import { atomicWriteFile, uniqueId } from '../util/index.js';
 import { checkFolderName } from './folder-name.js';
 import { batchKey, beginBatch, commitBatch, recoverBatches, rollBackBatch } from './maildir-append-batch.js';
-import { FolderTextIndex } from './folder-text-index.js';
+import { FolderTextIndex, type MessageRead } from './folder-text-index.js';
 import { MaildirFolderState, type LockedOptions, type LockedStep } from './maildir-folder-state.js';
 import { MaildirFolderTree } from './maildir-folder-tree.js';
 import { errno } from './maildir-name.js';
@@ -51,6 +51,8 @@ export interface MaildirFoldersOptions {
   now?: () => number;
   /** the full-text index for SEARCH BODY/TEXT (folder-text-index; serve's `<data_dir>/search.sqlite`) */
   searchIndex?: MailSearchIndex;
+  /** told each message the text index read (folder-text-index MessageRead, with the client's folder name) */
+  messageRead?: MessageRead;
 }
 
 export class MaildirFolders extends MaildirFolderTree implements MailFolderStore {
@@ -63,7 +65,8 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     super(store);
     // a MULTIAPPEND its process did not finish (kill -9) is undone before a folder is read
     this.#state = new MaildirFolderState(store, opts.now ?? Date.now, recoverBatches);
-    this.textIndex = opts.searchIndex && new FolderTextIndex(opts.searchIndex, (user, folder, key) => store.open(user, key, folder));
+    const read = opts.messageRead;
+    this.textIndex = opts.searchIndex && new FolderTextIndex(opts.searchIndex, (user, folder, key) => store.open(user, key, folder), read && ((user, f, key, octets) => read(user, f === '' ? 'INBOX' : f, key, octets)));
   }
 
   /** Checks a client's folder name; INBOX is "" for the store. */

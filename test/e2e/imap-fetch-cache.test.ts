@@ -4,6 +4,8 @@
  * first, without opening a single message file; FLAGS still follow a STORE; BODY[] still
  * reads the file. With its file (`fetchCacheFile`), the cache survives a restart: the first FETCH
  * of a new server answers the same bytes without opening a file, and EXPUNGE drops the rows.
+ * Filled from the text index's read (fillFetchCache, as serve wires it), delivered and APPENDed
+ * mail is in the file before any FETCH: a restarted server's first FETCH opens no file.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
-import { MaildirFolders, MaildirStore } from '../../src/mailbox/index.js';
-import { ImapServer } from '../../src/server/imap/index.js';
+import { MaildirFolders, MaildirStore, SqliteSearchIndex } from '../../src/mailbox/index.js';
+import { FetchCache, FetchCacheDisk, ImapServer, fillFetchCache } from '../../src/server/imap/index.js';
 import { LineClient } from '../helpers/net.js';
 import { corporaDir } from '../helpers/paths.js';
 import { corpusMessageFiles } from '../helpers/corpus-messages.js';
@@ -67,11 +69,24 @@ async function selectInbox(server: ImapServer): Promise<LineClient> {
   return c;
 }
 
+const authenticate = (u: string, p: string): Promise<boolean> => Promise.resolve(u === user && p === 'secret');
+
+/**
+ * A new server on `store` (a new folder store: nothing in memory) with `fetchCacheFile` (none:
+ * no disk tier), INBOX selected: its answer to `items` and the message files that opened.
+ */
+async function fetchOnNewServer(store: MaildirStore, fetchCacheFile: string | undefined, items: string): Promise<{ server: ImapServer; c: LineClient; answer: Buffer; opens: number }> {
+  const counted = counting(new MaildirFolders(store));
+  const server = new ImapServer({ hostname: 'mx', folders: counted.store, authenticate, authFailureDelayMs: 1, ...(fetchCacheFile && { fetchCacheFile }) });
+  const c = await selectInbox(server);
+  const answer = await exchange(c, 'c', items);
+  return { server, c, answer, opens: counted.opens() };
+}
+
 void test('after a restart, FETCH ENVELOPE and BODYSTRUCTURE come from the cache file without reading a message', { skip: existsSync(corpus) ? false : `${corpus} is absent` }, async () => {
   const root = await mkdtemp(join(tmpdir(), 'correio-fetch-cache-disk-'));
   const store = new MaildirStore(join(root, 'mail'), { hostname: 'mx' });
   const fetchCacheFile = join(root, 'imap-cache.sqlite');
-  const authenticate = (u: string, p: string): Promise<boolean> => Promise.resolve(u === user && p === 'secret');
   // no FLAGS: the first session saw \Recent, the second does not (RFC 9051 §2.3.2)
   const items = 'FETCH 1:* (ENVELOPE BODYSTRUCTURE BODY)';
   let server: ImapServer | undefined;
@@ -85,11 +100,9 @@ void test('after a restart, FETCH ENVELOPE and BODYSTRUCTURE come from the cache
     c.socket.destroy();
     await server.close();
     // a new server, a new folder store (nothing in memory): only the file remains
-    const after = counting(new MaildirFolders(store));
-    server = new ImapServer({ hostname: 'mx', folders: after.store, authenticate, authFailureDelayMs: 1, fetchCacheFile });
-    c = await selectInbox(server);
-    const again = await exchange(c, 'c', items);
-    assert.equal(after.opens(), 0, 'no message file opened after the restart');
+    let again: Buffer, opens: number;
+    ({ server, c, answer: again, opens } = await fetchOnNewServer(store, fetchCacheFile, items));
+    assert.equal(opens, 0, 'no message file opened after the restart');
     assert.ok(again.equals(first), 'byte for byte the same answer');
     const keys = (): number => {
       const db = new Database(fetchCacheFile, { readonly: true });
@@ -123,7 +136,7 @@ void test('a second FETCH of ENVELOPE and BODYSTRUCTURE answers the same without
       return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
     },
   });
-  const server = new ImapServer({ hostname: 'mx', folders: counted, authenticate: (u, p) => Promise.resolve(u === user && p === 'secret'), authFailureDelayMs: 1 });
+  const server = new ImapServer({ hostname: 'mx', folders: counted, authenticate, authFailureDelayMs: 1 });
   try {
     const files = await corpusMessageFiles(corpus);
     for (const [i, f] of files.entries()) await store.deliver(user, Readable.from([await readFile(f)]), { uniqueKey: `c${i}` });
@@ -150,6 +163,47 @@ void test('a second FETCH of ENVELOPE and BODYSTRUCTURE answers the same without
     c.socket.destroy();
   } finally {
     await server.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+void test('delivered and APPENDed mail is in the cache file from the text index\'s read: the first FETCH after a restart opens no file', { skip: existsSync(corpus) ? false : `${corpus} is absent` }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'correio-fetch-cache-fill-'));
+  const store = new MaildirStore(join(root, 'mail'), { hostname: 'mx' });
+  const fetchCacheFile = join(root, 'imap-cache.sqlite');
+  const items = 'FETCH 1:* (ENVELOPE BODYSTRUCTURE)';
+  const searchIndex = new SqliteSearchIndex(join(root, 'search.sqlite'));
+  let server: ImapServer | undefined;
+  try {
+    const count = await deliverCorpus(store);
+    // as serve wires it (start-app): the text index's reads fill the fetch cache
+    const fetchCache = new FetchCache(undefined, new FetchCacheDisk(fetchCacheFile));
+    const folders = new MaildirFolders(store, { searchIndex, messageRead: (u, f, k, octets) => fillFetchCache(fetchCache, u, f, k, octets) });
+    server = new ImapServer({ hostname: 'mx', folders, authenticate, authFailureDelayMs: 1, fetchCache });
+    let c = await selectInbox(server);
+    const appended = 'From: Ana <ana@example.net>\r\nTo: suzana@dc.uece.br\r\nSubject: appended\r\nMessage-ID: <ap1@example.net>\r\n\r\nhello\r\n';
+    await exchange(c, 'c', `APPEND INBOX {${appended.length}+}\r\n${appended}`);
+    await exchange(c, 'd', 'NOOP');
+    await folders.textIndex!.settled(user);
+    c.socket.destroy();
+    await server.close();
+    // a new server on the same files and cache file; no FETCH was made before
+    let cached: Buffer, opens: number;
+    ({ server, c, answer: cached, opens } = await fetchOnNewServer(store, fetchCacheFile, items));
+    assert.equal(opens, 0, 'no message file opened');
+    assert.equal(cached.toString('latin1').match(/^\* \d+ FETCH/gm)?.length, count + 1);
+    assert.match(cached.toString('latin1'), /ENVELOPE \(NIL "appended" \(\("Ana" NIL "ana" "example\.net"\)\)/);
+    c.socket.destroy();
+    await server.close();
+    // the same bytes as made from the files by a server without the cache
+    let read: Buffer;
+    ({ server, c, answer: read, opens } = await fetchOnNewServer(store, undefined, items));
+    assert.ok(opens > count, 'this one read the files');
+    assert.ok(read.equals(cached), 'byte for byte what FETCH makes from the files');
+    c.socket.destroy();
+  } finally {
+    await server?.close();
+    await searchIndex.close();
     await rm(root, { recursive: true, force: true });
   }
 });

@@ -113,6 +113,16 @@ export class FetchCache {
     this.#remember(id, e);
   }
 
+  /**
+   * Keeps an item made in the background (fillFetchCache) in the disk tier only: memory holds
+   * what sessions fetched, and a folder filled in the background must not push it out. Without
+   * a disk tier, nothing is kept.
+   */
+  store(user: string, folder: string, key: string, item: CachedItem, data: Buffer): void {
+    if (data.length > this.maxBytes / 100) return;
+    this.disk?.set(user, folder, key, item, data);
+  }
+
   #remember(id: string, e: CachedEntry): void {
     const old = this.#entries.get(id);
     if (old) this.#bytes -= sizeOf(id, old);

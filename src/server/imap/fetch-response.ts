@@ -22,10 +22,12 @@ import {
   envelopeOf,
   findPart,
   formatDateTime,
+  parseMimeTree,
   type ImapValue,
   type MimePart,
 } from '../../protocol/imap/index.js';
-import type { CachedItem } from './fetch-cache.js';
+import type { CachedItem } from './fetch-cache-disk.js';
+import type { FetchCache } from './fetch-cache.js';
 import type { LoadedMessage } from './message-reader.js';
 import { flagsOf, type ViewMessage } from './selected-mailbox.js';
 import { decodeTransfer } from '../../protocol/mime/index.js';
@@ -39,6 +41,27 @@ export function needsContent(items: readonly FetchItem[]): boolean {
 export interface MessageFetchCache {
   get(item: CachedItem): Buffer | undefined;
   set(item: CachedItem, data: Buffer): void;
+}
+
+/** How each cached item is made from a message (the fetch cache keeps them encoded). */
+const cachedValue: Record<CachedItem, (msg: LoadedMessage) => ImapValue> = {
+  ENVELOPE: (msg) => envelopeOf(msg.tree.fields),
+  BODYSTRUCTURE: (msg) => bodyStructure(msg.buf, msg.tree, true),
+  BODY: (msg) => bodyStructure(msg.buf, msg.tree, false),
+};
+
+/**
+ * Puts a message's ENVELOPE and BODYSTRUCTURE, made from its octets read for another purpose
+ * (the folder text index's read of new mail), in the fetch cache's file, encoded as a FETCH
+ * would: the first FETCH of them reads no file. A message that cannot be parsed is left out.
+ */
+export function fillFetchCache(cache: FetchCache, user: string, folder: string, key: string, octets: Buffer): void {
+  try {
+    const msg = { buf: octets, tree: parseMimeTree(octets) };
+    for (const item of ['ENVELOPE', 'BODYSTRUCTURE'] as const) cache.store(user, folder, key, item, encodeValueBuffer(cachedValue[item](msg)));
+  } catch {
+    // made when fetched, and failing there as it would have
+  }
 }
 
 /** Whether the message must be read for `items`, given what `cache` holds of it. */
@@ -172,12 +195,12 @@ export function fetchResponse(
         values.push(atom('RFC822.SIZE'), m.size);
         break;
       case 'ENVELOPE':
-        values.push(atom('ENVELOPE'), cached('ENVELOPE', () => envelopeOf(msg!.tree.fields)));
-        break;
       case 'BODYSTRUCTURE':
-      case 'BODY':
-        values.push(atom(item.kind), cached(item.kind, () => bodyStructure(msg!.buf, msg!.tree, item.kind === 'BODYSTRUCTURE')));
+      case 'BODY': {
+        const kind = item.kind;
+        values.push(atom(kind), cached(kind, () => cachedValue[kind](msg!)));
         break;
+      }
       case 'RFC822':
         values.push(atom('RFC822'), new ImapLiteral(msg!.buf));
         break;

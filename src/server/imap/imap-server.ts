@@ -49,6 +49,8 @@ export interface ImapServerOptions {
   readonly quota?: QuotaGate;
   /** the fetch cache's file (fetch-cache-disk; serve: `<data_dir>/imap-cache.sqlite`); absent: in memory only */
   readonly fetchCacheFile?: string;
+  /** a fetch cache made by the caller (serve: also filled from the text index's reads), instead of one made from fetchCacheFile */
+  readonly fetchCache?: FetchCache;
 }
 
 export type ImapListenOptions = ListenSpec;
@@ -88,7 +90,7 @@ export class ImapServer {
       appendLimit: options.appendLimit ?? 25 * 1024 * 1024,
       idlePollMs: options.idlePollMs ?? 1000,
       hub: new MailboxHub(),
-      fetchCache: new FetchCache(undefined, options.fetchCacheFile ? new FetchCacheDisk(options.fetchCacheFile) : undefined),
+      fetchCache: options.fetchCache ?? new FetchCache(undefined, options.fetchCacheFile ? new FetchCacheDisk(options.fetchCacheFile) : undefined),
       ...(options.quota ? { quota: options.quota } : {}),
     };
     this.maxConnections = options.maxConnections ?? 500;

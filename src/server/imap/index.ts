@@ -7,3 +7,6 @@
  */
 export { ImapServer, type ImapServerOptions, type ImapListenOptions, type ImapBoundAddress } from './imap-server.js';
 export type { ImapSessionContext } from './session-types.js';
+export { FetchCache } from './fetch-cache.js';
+export { FetchCacheDisk } from './fetch-cache-disk.js';
+export { fillFetchCache } from './fetch-response.js';
