@@ -17,14 +17,18 @@ const CR = 0x0d;
 /** open(2) flags for reading a message file: a symbolic link fails with ELOOP. */
 export const READ_NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
 
-/** CRLF → LF while streaming, counting what is written and what reading back with CRLF gives. */
-export class CrlfToLf extends Transform {
+/**
+ * CRLF → LF over a message given in pieces, counting what is written (`stored`) and what reading
+ * back with CRLF gives (`virtual`); a CR at the end of a piece waits for the next one.
+ */
+export class CrlfToLfCounter {
   stored = 0;
   virtual = 0;
   #pendingCr = false;
   #last = -1;
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+  /** The LF form of the next piece (possibly empty). */
+  convert(chunk: Buffer): Buffer {
     let buf = this.#pendingCr ? Buffer.concat([Buffer.of(CR), chunk]) : chunk;
     this.#pendingCr = false;
     if (buf.length > 0 && buf[buf.length - 1] === CR) {
@@ -42,17 +46,16 @@ export class CrlfToLf extends Transform {
     parts.push(buf.subarray(from));
     const out = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     this.#count(out);
-    if (out.length > 0) this.push(out);
-    cb();
+    return out;
   }
 
-  override _flush(cb: TransformCallback): void {
-    if (this.#pendingCr) {
-      const out = Buffer.of(CR);
-      this.#count(out);
-      this.push(out);
-    }
-    cb();
+  /** What is left at the end: a last lone CR, or nothing. */
+  finish(): Buffer {
+    if (!this.#pendingCr) return Buffer.alloc(0);
+    this.#pendingCr = false;
+    const out = Buffer.of(CR);
+    this.#count(out);
+    return out;
   }
 
   #count(out: Buffer): void {
@@ -63,6 +66,37 @@ export class CrlfToLf extends Transform {
       if (prev !== CR) this.virtual++;
     }
     if (out.length > 0) this.#last = out[out.length - 1];
+  }
+}
+
+/** CRLF → LF while streaming (CrlfToLfCounter as a Transform). */
+export class CrlfToLf extends Transform {
+  readonly #counter: CrlfToLfCounter;
+
+  /** `counter`: one that already converted the message's first pieces */
+  constructor(counter = new CrlfToLfCounter()) {
+    super();
+    this.#counter = counter;
+  }
+
+  get stored(): number {
+    return this.#counter.stored;
+  }
+
+  get virtual(): number {
+    return this.#counter.virtual;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    const out = this.#counter.convert(chunk);
+    if (out.length > 0) this.push(out);
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    const out = this.#counter.finish();
+    if (out.length > 0) this.push(out);
+    cb();
   }
 }
 
