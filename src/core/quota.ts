@@ -50,6 +50,10 @@ export function hasQuota(limit: QuotaLimit): boolean {
 export interface QuotaGate {
   /** the user's limits and the mailbox's usage */
   report(user: string): Promise<QuotaReport>;
-  /** may `count` messages of `size` octets in all be added to the user's mailbox? */
-  check(user: string, size: number, count?: number): Promise<QuotaVerdict>;
+  /**
+   * may `count` messages of `size` octets in all be added to the user's mailbox? `owner`: the
+   * user's own limits as the caller just read them from the directory (its user record's
+   * `quota`, undefined when none): the gate then looks nobody up again
+   */
+  check(user: string, size: number, count?: number, owner?: { readonly quota?: Partial<QuotaLimit> }): Promise<QuotaVerdict>;
 }

@@ -4,7 +4,8 @@
  * configured `[quota]` default) against the usage the mailbox store keeps. A user without
  * limits costs no look at the mailbox; while no user has limits of their own (the directory's
  * anyOwnQuota, where it offers it) nobody is looked up either: with no quota configured a
- * check is one SQLite pragma, not a user row read per RCPT and per delivery.
+ * check is one SQLite pragma, not a user row read per RCPT and per delivery; a caller that has
+ * just read the user's record (the local transport) passes it and costs no lookup at all.
  * Standards: RFC 9208 §5.1 (resources); RFC 3463 X.2.2.
  * Security: an unknown user has the default limits (the caller decides about unknown users).
  * Limitations: the usage is the store's estimate (maildir-size.ts).
@@ -24,12 +25,18 @@ export interface MailboxQuotaOptions {
 export class MailboxQuota implements QuotaGate {
   constructor(private readonly opts: MailboxQuotaOptions) {}
 
-  /** The user's own limits where set, the default otherwise. */
-  async limitOf(user: string): Promise<QuotaLimit> {
+  /**
+   * The user's own limits where set, the default otherwise; `owner` is the user's record when the
+   * caller has just read it (no lookup then).
+   */
+  async limitOf(user: string, owner?: { readonly quota?: Partial<QuotaLimit> }): Promise<QuotaLimit> {
     const d = this.opts.defaults();
     const dir = this.opts.directory;
-    if (dir.anyOwnQuota && !(await dir.anyOwnQuota())) return d;
-    const own = (await dir.findUser(user))?.quota;
+    let own = owner?.quota;
+    if (owner === undefined) {
+      if (dir.anyOwnQuota && !(await dir.anyOwnQuota())) return d;
+      own = (await dir.findUser(user))?.quota;
+    }
     return { storage: own?.storage ?? d.storage, messages: own?.messages ?? d.messages };
   }
 
@@ -39,8 +46,8 @@ export class MailboxQuota implements QuotaGate {
     return { limit, usage };
   }
 
-  async check(user: string, size: number, count = 1): Promise<QuotaVerdict> {
-    const limit = await this.limitOf(user);
+  async check(user: string, size: number, count = 1, owner?: { readonly quota?: Partial<QuotaLimit> }): Promise<QuotaVerdict> {
+    const limit = await this.limitOf(user, owner);
     if (!hasQuota(limit) || !this.opts.mailboxes.usage) return 'ok';
     return quotaVerdict(limit, await this.opts.mailboxes.usage(user, limit), size, count);
   }

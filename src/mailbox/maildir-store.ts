@@ -46,7 +46,7 @@ import type { MailboxMessage, MailboxStore, QuotaLimit, QuotaUsage } from '../co
 import { DirSyncer, fileSink } from '../util/index.js';
 import { CrlfToLf, CrlfToLfCounter, LfToCrlf, READ_NOFOLLOW, virtualSize } from './maildir-line-ends.js';
 import { encodeHost, encodeUniqueKey, errno, folderDir, mailboxParts, parseName } from './maildir-name.js';
-import { safeDir } from './maildir-safe-dir.js';
+import { SafeDirs } from './maildir-safe-dir.js';
 import { MaildirSize, storedSizeOf } from './maildir-size.js';
 
 export { encodeUniqueKey, mailboxParts } from './maildir-name.js';
@@ -68,6 +68,7 @@ export class MaildirStore implements MailboxStore {
   readonly #now: (() => number) | undefined;
   readonly #syncer = new DirSyncer();
   readonly #size: MaildirSize;
+  readonly #dirs: SafeDirs;
   /**
    * Per mailbox directory, what its last listing found: each key's file (so opening a message
    * needs no directory read) and each file's arrival time once read from its mtime (a name is
@@ -79,6 +80,7 @@ export class MaildirStore implements MailboxStore {
   /** `root` is `<data_dir>/mail`. */
   constructor(root: string, opts: MaildirStoreOptions = {}) {
     this.root = root;
+    this.#dirs = new SafeDirs(root);
     this.#host = encodeHost(opts.hostname ?? osHostname());
     this.#now = opts.now;
     this.#size = new MaildirSize(opts.now ? { now: opts.now } : {});
@@ -101,9 +103,9 @@ export class MaildirStore implements MailboxStore {
     return join(this.root, domain, local, folderDir(folder));
   }
 
-  /** The lstat walk (maildir-safe-dir) from this store's root down to `dir`. */
+  /** The lstat walk (maildir-safe-dir) from this store's root down to `dir`, shortened once walked. */
   #safeDir(dir: string, create: boolean, subs: readonly string[] = []): Promise<boolean> {
-    return safeDir(this.root, dir, create, subs);
+    return this.#dirs.check(dir, create, subs);
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -59,6 +59,39 @@ void test('maildir: a mailbox or domain directory that is a link is refused at e
     // a normal mailbox beside them still works
     await store.deliver('bia@dc.uece.br', Readable.from([msg]), { uniqueKey: 'k3' });
     assert.equal((await store.list('bia@dc.uece.br')).length, 1);
+  }));
+
+void test('maildir: a link put in place after deliveries (the walk remembered) is refused, at every level', () =>
+  withTmp(async (tmp) => {
+    const root = join(tmp, 'mail');
+    const store = new MaildirStore(root, { hostname: 'mx' });
+    const deliver = (user: string, key: string): Promise<unknown> => store.deliver(user, Readable.from([msg]), { uniqueKey: key });
+    await deliver('suzana@dc.uece.br', 'k1');
+    await deliver('suzana@dc.uece.br', 'k2');
+    // new/ swapped for a link to a directory outside
+    const box = join(root, 'dc.uece.br', 'suzana');
+    const outside = join(tmp, 'outside');
+    await mkdir(outside);
+    await rename(join(box, 'new'), join(tmp, 'old-new'));
+    await symlink(outside, join(box, 'new'));
+    await assert.rejects(deliver('suzana@dc.uece.br', 'k3'), unsafe);
+    assert.deepEqual(await readdir(outside), []);
+    // the domain directory swapped for a link to another tree with the same Maildir layout
+    await deliver('ana@example.org', 'k4');
+    const other = join(tmp, 'other-domain');
+    for (const sub of ['tmp', 'new', 'cur']) await mkdir(join(other, 'ana', sub), { recursive: true });
+    await rename(join(root, 'example.org'), join(tmp, 'old-domain'));
+    await symlink(other, join(root, 'example.org'));
+    await assert.rejects(deliver('ana@example.org', 'k5'), unsafe);
+    assert.deepEqual(await readdir(join(other, 'ana', 'new')), []);
+    assert.deepEqual(await readdir(join(other, 'ana', 'tmp')), []);
+    // and the reading side (its walks remembered by the list before) refuses too
+    await rm(join(root, 'example.org'));
+    await rename(join(tmp, 'old-domain'), join(root, 'example.org'));
+    assert.equal((await store.list('ana@example.org')).length, 1);
+    await rename(join(root, 'example.org'), join(tmp, 'old-domain'));
+    await symlink(other, join(root, 'example.org'));
+    await assert.rejects(store.list('ana@example.org'), unsafe);
   }));
 
 function envelope(user: string): Envelope {
