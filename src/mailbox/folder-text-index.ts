@@ -51,8 +51,11 @@ export type OpenMessage = (user: string, folder: string, key: string) => Promise
 export type MessageRead = (user: string, folder: string, key: string, octets: Buffer) => void;
 
 interface AccountState {
-  /** the ids in the index (loaded once, then kept with every add and remove) */
-  readonly indexed: Set<string>;
+  /**
+   * folder → the keys of its messages in the index (loaded once, then kept with every add and
+   * remove); per folder, so that a change to a small folder does not walk a big one's ids
+   */
+  readonly indexed: Map<string, Set<string>>;
   /** ids not to add (too long, or unreadable) in this process's life */
   readonly skipped: Set<string>;
   /** folder → the messages of its last sync, waiting for the worker */
@@ -63,6 +66,26 @@ interface AccountState {
 /** The id of a message's document: folder ("" = INBOX) and Maildir key (which holds no "/"). */
 function docId(folder: string, key: string): string {
   return `${folder}/${key}`;
+}
+
+/** Document ids grouped as folder → keys. */
+function byFolder(ids: Iterable<string>): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const id of ids) {
+    const slash = id.indexOf('/');
+    const folder = id.slice(0, slash);
+    let keys = out.get(folder);
+    if (!keys) out.set(folder, (keys = new Set()));
+    keys.add(id.slice(slash + 1));
+  }
+  return out;
+}
+
+/** The keys of a folder's messages in the index (an empty set made when it has none). */
+function indexedKeys(st: AccountState, folder: string): Set<string> {
+  let keys = st.indexed.get(folder);
+  if (!keys) st.indexed.set(folder, (keys = new Set()));
+  return keys;
 }
 
 /** Whether the trigram index answers `needle` (lower-cased) exactly enough to narrow by it. */
@@ -90,7 +113,7 @@ export class FolderTextIndex {
     const account = this.#account(user);
     let s = this.#accounts.get(account);
     if (!s) {
-      s = this.index.indexed(account).then((ids) => ({ indexed: new Set(ids), skipped: new Set<string>(), pending: new Map<string, readonly NotedMessage[]>() }));
+      s = this.index.indexed(account).then((ids) => ({ indexed: byFolder(ids), skipped: new Set<string>(), pending: new Map<string, readonly NotedMessage[]>() }));
       s.catch(() => this.#accounts.delete(account));
       this.#accounts.set(account, s);
     }
@@ -113,10 +136,11 @@ export class FolderTextIndex {
   /** The folder's documents are gone with it (DELETE, RENAME): removed from the index. */
   async forget(user: string, folder: string): Promise<void> {
     const st = await this.#state(user);
-    const ids = [...st.indexed].filter((id) => id.startsWith(`${folder}/`) || id.startsWith(`${folder}.`));
+    const folders = [...st.indexed.keys()].filter((f) => f === folder || f.startsWith(`${folder}.`));
+    const ids = folders.flatMap((f) => [...st.indexed.get(f)!].map((key) => docId(f, key)));
     st.pending.delete(folder);
     await this.index.remove(this.#account(user), ids);
-    for (const id of ids) st.indexed.delete(id);
+    for (const f of folders) st.indexed.delete(f);
   }
 
   /**
@@ -128,7 +152,8 @@ export class FolderTextIndex {
     if (!canNarrow(q)) return undefined;
     const st = await this.#state(user);
     // taken before the search: a document counted as indexed was added before the search ran
-    const out = new Set(keys.filter((key) => !st.indexed.has(docId(folder, key))));
+    const indexed = st.indexed.get(folder);
+    const out = new Set(keys.filter((key) => !indexed?.has(key)));
     const hits = await this.index.search(this.#account(user), [q]);
     for (const key of keys) if (hits.has(docId(folder, key))) out.add(key);
     return out;
@@ -152,26 +177,29 @@ export class FolderTextIndex {
       if (next.done || this.#closed) return;
       const [folder, messages] = next.value;
       st.pending.delete(folder);
-      const present = new Set(messages.map((m) => docId(folder, m.key)));
-      const gone = [...st.indexed].filter((id) => id.startsWith(`${folder}/`) && !present.has(id));
+      const indexed = indexedKeys(st, folder);
+      const present = new Set(messages.map((m) => m.key));
+      const gone = [...indexed].filter((key) => !present.has(key));
       if (gone.length > 0) {
-        await this.index.remove(account, gone);
-        for (const id of gone) st.indexed.delete(id);
+        await this.index.remove(account, gone.map((key) => docId(folder, key)));
+        for (const key of gone) indexed.delete(key);
       }
-      for (const id of st.skipped) if (id.startsWith(`${folder}/`) && !present.has(id)) st.skipped.delete(id);
-      const missing = messages.filter((m) => !st.indexed.has(docId(folder, m.key)) && !st.skipped.has(docId(folder, m.key)));
+      for (const id of st.skipped) if (id.startsWith(`${folder}/`) && !present.has(id.slice(folder.length + 1))) st.skipped.delete(id);
+      const missing = messages.filter((m) => !indexed.has(m.key) && !(st.skipped.size > 0 && st.skipped.has(docId(folder, m.key))));
       for (let i = 0; i < missing.length && !this.#closed; i += chunk) {
         // a newer listing of this folder replaces what is left of this one
         if (st.pending.has(folder)) break;
-        const docs: { id: string; text: string }[] = [];
+        const docs: { id: string; key: string; text: string }[] = [];
         for (const m of missing.slice(i, i + chunk)) {
           const id = docId(folder, m.key);
           const text = await this.#text(user, folder, m);
           if (text === undefined) st.skipped.add(id);
-          else if (text !== short) docs.push({ id, text });
+          else if (text !== short) docs.push({ id, key: m.key, text });
         }
         await this.index.add(account, docs);
-        for (const d of docs) st.indexed.add(d.id);
+        // (the folder's set again: a forget() meanwhile dropped the old one)
+        const now = indexedKeys(st, folder);
+        for (const d of docs) now.add(d.key);
         // the event loop's other work (sessions) runs between chunks
         await new Promise((resolve) => setImmediate(resolve));
       }
