@@ -5,7 +5,9 @@
  * Standards: RFC 5322 §2.1 (CRLF on the wire); RFC 1939 §11 / RFC 3501 §2.3.4 (sizes counted
  *   with CRLF); the Maildir spec (files as the local system writes text).
  * Security: files are opened with O_NOFOLLOW (a symbolic link fails with ELOOP).
- * Limitations: a lone CR is kept as it is both ways; a stored CRLF is read back unchanged.
+ * Limitations: a lone CR is kept as it is both ways; a stored CRLF is read back unchanged. A
+ *   bare LF that arrives (binary content, RFC 3516 APPEND of a literal8) is stored as a line end
+ *   and read back as CRLF: the file cannot tell it from one (docs/imap.md, "Not yet").
  */
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
