@@ -32,6 +32,12 @@ export interface BenchContext {
   readonly sessions: number;
   /** sends the load to 127.0.0.1:port; resolves with its wall ms */
   load(port: number, to: string): Promise<number>;
+  /**
+   * The same number of messages and sessions as a submission client sends them (bench/load.ts:
+   * EHLO, PIPELINING, each session kept for many messages, STARTTLS and AUTH PLAIN when asked);
+   * resolves with its wall ms
+   */
+  loadAs(port: number, o: { from: string; to: string; starttls?: boolean; auth?: { user: string; password: string } }): Promise<number>;
   /** the same load split across ports (messages and sessions shared out); resolves with the wall ms until all ended */
   loadSplit(ports: number[], to: string): Promise<number>;
   /** runs `run` as the measured window, counting the CPU of cpuPid's process tree (and of morePids' trees) */

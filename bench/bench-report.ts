@@ -10,7 +10,7 @@ import { formatIdle } from './idle-scenario.js';
 import type { Sample } from './bench-context.js';
 import type { PgMta } from './postgres-scenario.js';
 
-export type Scenario = 'raw' | 'accept' | 'relay' | 'maildir' | 'checks' | 'idle10k' | 'jmap' | 'imap' | DeferredScenario;
+export type Scenario = 'raw' | 'accept' | 'relay' | 'maildir' | 'checks' | 'submission' | 'signing' | 'idle10k' | 'jmap' | 'imap' | DeferredScenario;
 /** `correio-p2`…: correio with `[smtp] processes` = 2… (BENCH_PROCESSES) */
 export type Mta = 'correio' | 'postfix' | 'sink' | PgMta | `correio-p${number}`;
 
@@ -67,24 +67,29 @@ export function report(rows: Row[], o: { messages: number; size: number; session
     for (const x of r.samples) if (x.deferred) console.log(`  ${formatDeferred(x.deferred)}`);
     for (const x of r.samples) if (x.idle) console.log(`  ${formatIdle(x.idle)}`);
   }
-  // issue 15: what the inbound checks cost (checks-scenario.ts), against maildir of this same run
+  // issue 15: what the inbound checks (checks-scenario.ts) and outbound signing (signing-scenario.ts)
+  // cost, each against its load without them in this same run, and correio against Postfix
   const e2e = (rs: Row): number[] => rs.samples.flatMap((x) => (x.e2e === undefined ? [] : [x.e2e]));
   const acc = (rs: Row): number => median(rs.samples.map((x) => x.accept));
-  for (const mta of ['correio', 'postfix'] as const) {
-    const checks = rows.find((r) => r.scenario === 'checks' && r.mta === mta && r.samples.length > 0);
-    const plain = rows.find((r) => r.scenario === 'maildir' && r.mta === mta && r.samples.length > 0);
-    if (!checks || !plain) continue;
-    const e = e2e(checks).length && e2e(plain).length ? median(e2e(checks)) / median(e2e(plain)) : undefined;
-    const cpu = (rs: Row): number[] => rs.samples.flatMap((x) => (x.cpuMsPerMsg === undefined ? [] : [x.cpuMsPerMsg]));
-    const c = cpu(checks).length && cpu(plain).length ? median(cpu(checks)) / median(cpu(plain)) : undefined;
-    console.log(`
-checks on ÷ off (${mta}, maildir load): accept ${(acc(checks) / acc(plain)).toFixed(2)}${e === undefined ? '' : `, end-to-end ${e.toFixed(2)}`}${c === undefined ? '' : `, CPU per message ${c.toFixed(2)}`}${mta === 'correio' ? ' (goal: checks cost under 20 %, i.e. ≥ 0.80)' : ''}`);
-  }
-  const cc = rows.find((r) => r.scenario === 'checks' && r.mta === 'correio' && r.samples.length > 0);
-  const pc = rows.find((r) => r.scenario === 'checks' && r.mta === 'postfix' && r.samples.length > 0);
-  if (cc && pc) {
-    const e = e2e(cc).length && e2e(pc).length ? median(e2e(cc)) / median(e2e(pc)) : undefined;
-    console.log(`checks on, correio ÷ Postfix: accept ${(acc(cc) / acc(pc)).toFixed(2)}${e === undefined ? '' : `, end-to-end ${e.toFixed(2)}`} (goal: correio stays ahead, > 1)`);
+  const cpu = (rs: Row): number[] => rs.samples.flatMap((x) => (x.cpuMsPerMsg === undefined ? [] : [x.cpuMsPerMsg]));
+  const found = (scenario: Scenario, mta: Mta): Row | undefined => rows.find((r) => r.scenario === scenario && r.mta === mta && r.samples.length > 0);
+  for (const [on, off, what, load] of [['checks', 'maildir', 'checks', 'maildir load'], ['signing', 'submission', 'signing', 'submission load']] as const) {
+    for (const mta of ['correio', 'postfix'] as const) {
+      const with_ = found(on, mta);
+      const plain = found(off, mta);
+      if (!with_ || !plain) continue;
+      const e = e2e(with_).length && e2e(plain).length ? median(e2e(with_)) / median(e2e(plain)) : undefined;
+      const c = cpu(with_).length && cpu(plain).length ? median(cpu(with_)) / median(cpu(plain)) : undefined;
+      console.log(`
+${what} on ÷ off (${mta}, ${load}): accept ${(acc(with_) / acc(plain)).toFixed(2)}${e === undefined ? '' : `, end-to-end ${e.toFixed(2)}`}${c === undefined ? '' : `, CPU per message ${c.toFixed(2)}`}${mta === 'correio' ? ` (goal: ${what} cost under 20 %, i.e. ≥ 0.80)` : ''}`);
+    }
+    const cc = found(on, 'correio');
+    const pc = found(on, 'postfix');
+    if (cc && pc) {
+      const e = e2e(cc).length && e2e(pc).length ? median(e2e(cc)) / median(e2e(pc)) : undefined;
+      const c = cpu(cc).length && cpu(pc).length ? median(cpu(cc)) / median(cpu(pc)) : undefined;
+      console.log(`${what} on, correio ÷ Postfix: accept ${(acc(cc) / acc(pc)).toFixed(2)}${e === undefined ? '' : `, end-to-end ${e.toFixed(2)}`}${c === undefined ? '' : `, CPU per message ${c.toFixed(2)}`} (goal: correio stays ahead, > 1)`);
+    }
   }
   if (ratios.length > 0) {
     console.log('\n| ratio correio ÷ Postfix | MTA | accept | end-to-end | target |\n|---|---|---|---|---|');

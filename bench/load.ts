@@ -7,12 +7,16 @@
  *   generated body never starts a line with "."); RFC 2920 (PIPELINING: MAIL, RCPT and DATA in
  *   one write, replies read in order).
  * Security: only for loopback benchmarks; it trusts nothing the server says beyond reply codes.
- * Limitations: one recipient per message; no TLS, no AUTH, no BDAT.
+ *   RFC 3207 (STARTTLS), RFC 4954 with RFC 4616 (AUTH PLAIN), for the signing scenario's
+ *   authenticated submission.
+ * Limitations: one recipient per message; no BDAT; the server's certificate is not checked
+ *   (loopback, a test certificate).
  *
  * As a command: node dist/bench/load.js [-s sessions] [-m messages] [-l size] [-e] [-d]
  *   [-f from] [-t to] host:port   (-e = EHLO + PIPELINING, -d = reuse connections)
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { pathToFileURL } from 'node:url';
 
 export interface LoadOptions {
@@ -32,6 +36,10 @@ export interface LoadOptions {
   reuse: boolean;
   /** give up on one reply after this long (ms) */
   replyTimeoutMs?: number;
+  /** STARTTLS after EHLO, then EHLO again (needs `pipelining`: the EHLO path) */
+  starttls?: boolean;
+  /** AUTH PLAIN once per session after EHLO (and STARTTLS), as a submission client logs in */
+  auth?: { user: string; password: string };
 }
 
 export interface LoadResult {
@@ -62,7 +70,7 @@ class ReplyReader {
   private waiter: (() => void) | undefined;
   private ended: string | undefined;
 
-  constructor(private readonly socket: net.Socket) {
+  constructor(socket: net.Socket) {
     socket.setEncoding('latin1');
     socket.on('data', (d: string) => {
       this.buf += d;
@@ -121,9 +129,20 @@ class ReplyReader {
   }
 }
 
+/** RFC 3207: the TLS client over an open session (after 220 to STARTTLS); the certificate is not checked. */
+async function startTls(s: net.Socket, host: string): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const t = tls.connect({ socket: s, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: false }, () => {
+      t.off('error', reject);
+      resolve(t);
+    });
+    t.once('error', reject);
+  });
+}
+
 async function connect(host: string, port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port }, () => {
+    const s = net.connect({ host, port, noDelay: true }, () => {
       s.off('error', reject);
       resolve(s);
     });
@@ -176,10 +195,23 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     let inFlight = true; // the message taken but not yet counted
     try {
       s = await connect(o.host, o.port);
-      const r = new ReplyReader(s);
+      let r = new ReplyReader(s);
       await expect(r, 220, 'greeting');
       s.write(o.pipelining ? 'EHLO load.localhost\r\n' : 'HELO load.localhost\r\n');
       await expect(r, 250, o.pipelining ? 'EHLO' : 'HELO');
+      if (o.starttls) {
+        s.write('STARTTLS\r\n');
+        await expect(r, 220, 'STARTTLS');
+        s.removeAllListeners('data');
+        s = await startTls(s, o.host);
+        r = new ReplyReader(s);
+        s.write('EHLO load.localhost\r\n');
+        await expect(r, 250, 'EHLO after STARTTLS');
+      }
+      if (o.auth) {
+        s.write(`AUTH PLAIN ${Buffer.from(`\0${o.auth.user}\0${o.auth.password}`).toString('base64')}\r\n`);
+        await expect(r, 235, 'AUTH');
+      }
       for (;;) {
         await transaction(s, r);
         sent++;

@@ -10,9 +10,12 @@
  * Standards: RFC 7208 (SPF), RFC 6376 (DKIM), RFC 7489 (DMARC), as those programs implement them.
  * Security: the milters listen on 127.0.0.1 only and are children of the bench (killed at exit);
  *   the machine's own /etc/resolv.conf is never changed (the bind mount lives in the namespace).
+ * For the `signing` scenario (signing-scenario.ts), OpenDKIM alone as a signing milter
+ * (startPostfixSigning: `Mode sv`, `InternalHosts 127.0.0.0/8`, one key for one domain), as a
+ * site signs the mail of its own networks; it needs no DNS for that.
  * Limitations: needs root (unshare, mount) and the packages opendkim, opendmarc and
- *   postfix-policyd-spf-python; OpenDKIM only verifies (the load's mail is not ours to sign);
- *   no reports are sent.
+ *   postfix-policyd-spf-python; in `checks` OpenDKIM only verifies (the load's mail is not ours
+ *   to sign); no reports are sent.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fsp from 'node:fs/promises';
@@ -43,6 +46,59 @@ export function postfixChecksUnavailable(): string | undefined {
     if (!executable(p)) return `${p} is missing (apt-get install opendkim opendmarc postfix-policyd-spf-python)`;
   }
   return undefined;
+}
+
+/** Why Postfix cannot sign with OpenDKIM here, or undefined when it can. */
+export function postfixSigningUnavailable(): string | undefined {
+  return executable('/usr/sbin/opendkim') ? undefined : '/usr/sbin/opendkim is missing (apt-get install opendkim)';
+}
+
+export interface PostfixSigning {
+  /** the private key (PEM), readable by root */
+  readonly keyFile: string;
+  readonly domain: string;
+  readonly selector: string;
+}
+
+/** Starts OpenDKIM signing mail from 127.0.0.0/8 for `domain` with the key (a copy OpenDKIM's user owns). */
+export async function startPostfixSigning(work: string, o: PostfixSigning): Promise<PostfixFilters> {
+  const dir = path.join(work, 'signing');
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  const id = (flag: string): number => Number(spawnSync('id', [flag, 'opendkim'], { encoding: 'utf8' }).stdout.trim());
+  await fsp.chown(dir, id('-u'), id('-g'));
+  const key = path.join(dir, `${o.selector}.private`);
+  await fsp.copyFile(o.keyFile, key);
+  await fsp.chmod(key, 0o600);
+  await fsp.chown(key, id('-u'), id('-g'));
+  const port = await freePort();
+  const conf = path.join(dir, 'opendkim.conf');
+  await fsp.writeFile(conf, [
+    'Syslog no', 'Background no', 'Mode sv', `Socket inet:${port}@127.0.0.1`, 'UserID opendkim', 'AuthservID pfbench.localhost',
+    'InternalHosts 127.0.0.0/8', `Domain ${o.domain}`, `Selector ${o.selector}`, `KeyFile ${key}`,
+    'Canonicalization relaxed/relaxed', 'SignatureAlgorithm rsa-sha256', 'On-Default accept',
+    // the bench's work directory is under /tmp, which every user may write
+    'RequireSafeKeys false',
+  ].join('\n') + '\n', { mode: 0o644 });
+  let said = '';
+  const child = track(spawn('/usr/sbin/opendkim', ['-f', '-x', conf], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  child.stderr?.on('data', (d: Buffer) => (said = (said + d.toString()).slice(-500)));
+  const stop = (): Promise<void> => stopChild(child, 'SIGTERM', 3000);
+  try {
+    await waitForPort(port, 'opendkim', [child]);
+  } catch (e) {
+    await stop();
+    throw new Error(`${(e as Error).message}${said ? `: ${said.trim()}` : ''}`);
+  }
+  return {
+    mainCf: [`smtpd_milters = inet:127.0.0.1:${port}`, 'milter_default_action = tempfail'],
+    masterCf: [],
+    inNamespace: (cmd, args) => {
+      const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
+      return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+    },
+    pids: () => (child.pid && child.exitCode === null ? [child.pid] : []),
+    stop,
+  };
 }
 
 /** Writes the daemons' settings under work/checks and starts OpenDKIM and OpenDMARC. */

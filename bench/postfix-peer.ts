@@ -14,7 +14,14 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { postfixCtl, postfixDirs, postfixMainCf, postfixMasterCf, writePostfixConf } from '../test/helpers/postfix-conf.js';
 import { addStopHook, executable, freePort, sleep, waitForSmtp } from './peers.js';
-import { startPostfixChecks, type PostfixChecks } from './postfix-checks.js';
+import { startPostfixChecks, startPostfixSigning, type PostfixChecks, type PostfixSigning } from './postfix-checks.js';
+
+/** The signing scenarios' submission side: STARTTLS with this certificate, and OpenDKIM signing when `dkim` is given. */
+export interface PostfixSubmission {
+  readonly cert: string;
+  readonly key: string;
+  readonly dkim?: PostfixSigning;
+}
 
 export type PostfixMode = 'hold' | 'relay' | 'maildir';
 
@@ -56,9 +63,10 @@ export function postfixConfig(): 'tuned' | 'anchor' {
  * only, queue in work, logging to work/postfix.log. Modes as in anchors.md: hold (every message
  * to the hold queue), relay (to the sink), maildir (local(8) into work/maildir/ via an alias).
  * With `checks` (the checks scenario), SPF, DKIM and DMARC are checked at RCPT and end of data
- * against the DNS server `checks` names (postfix-checks.ts).
+ * against the DNS server `checks` names (postfix-checks.ts). With `submission` (the signing
+ * scenarios), smtpd offers STARTTLS and, with its `dkim`, OpenDKIM signs the mail of 127.0.0.0/8.
  */
-export async function startPostfix(work: string, mode: PostfixMode, sinkPort: number, checks?: PostfixChecks): Promise<PostfixInstance> {
+export async function startPostfix(work: string, mode: PostfixMode, sinkPort: number, checks?: PostfixChecks, submission?: PostfixSubmission): Promise<PostfixInstance> {
   const anchor = postfixConfig() === 'anchor';
   const maildir = path.join(work, 'maildir') + '/';
   await fsp.chmod(work, 0o755);
@@ -69,7 +77,8 @@ export async function startPostfix(work: string, mode: PostfixMode, sinkPort: nu
     fs.chownSync(maildir, Number(nobody.stdout.trim()), 65534);
   }
   const port = await freePort();
-  const filters = checks ? await startPostfixChecks(work, checks) : undefined;
+  const filters = checks ? await startPostfixChecks(work, checks) : submission?.dkim ? await startPostfixSigning(work, submission.dkim) : undefined;
+  const tls = submission ? [`smtpd_tls_cert_file = ${submission.cert}`, `smtpd_tls_key_file = ${submission.key}`, 'smtpd_tls_security_level = may'] : [];
   const main = postfixMainCf(dirs, { hostname: 'pfbench.localhost', domain: 'localhost', mydestination: 'localhost, $myhostname', noLookups: !anchor }, [
     'myorigin = $myhostname',
     `relayhost = [127.0.0.1]:${sinkPort}`,
@@ -78,6 +87,7 @@ export async function startPostfix(work: string, mode: PostfixMode, sinkPort: nu
     mode === 'maildir' ? `alias_maps = inline:{benchmd=${maildir}}` : 'alias_maps =',
     mode === 'hold' ? 'smtpd_recipient_restrictions = check_recipient_access static:HOLD' : '',
     ...(filters?.mainCf ?? []),
+    ...tls,
   ]);
   // Debian's master.cf, with the public smtp service replaced by 127.0.0.1:<port>, no chroot
   // (the chroot would need its own copies of /etc files; it costs nothing per message).

@@ -23,7 +23,7 @@
  * Each run starts fresh instances; medians (min–max) over BENCH_RUNS runs; the ratio is
  * median(correio) ÷ median(Postfix) of runs measured in this same invocation.
  * Settings (environment): BENCH_MESSAGES=5000 BENCH_SESSIONS=20 BENCH_SIZE=5120 BENCH_RUNS=3
- *   BENCH_SCENARIOS=raw,accept,relay,maildir[,checks][,jmap][,imap] BENCH_LOAD=auto|smtp-source|ts BENCH_PEER=auto|none
+ *   BENCH_SCENARIOS=raw,accept,relay,maildir[,checks][,submission,signing][,jmap][,imap] BENCH_LOAD=auto|smtp-source|ts BENCH_PEER=auto|none
  *   BENCH_PROFILE=1 (first an extra, uncounted run per scenario of correio and of each correio-pN
  *   row (its server process) with V8's CPU profiler on during the measured window:
  *   profile-hook.ts; the summary is printed, the profile kept)
@@ -34,6 +34,9 @@
  *   BENCH_IDLE=10000 (idle10k)
  *   checks: maildir with SPF/DKIM/DMARC on (checks-scenario.ts), correio and Postfix with policyd-spf,
  *   OpenDKIM and OpenDMARC (postfix-checks.ts); BENCH_RSPAMD_URL adds the rspamd scan (correio)
+ *   submission, signing: a submission load (STARTTLS; AUTH for correio) into a Maildir, without and
+ *   with DKIM signing (correio's own, Postfix's by OpenDKIM); the sample's signature checked with
+ *   dkimpy (signing-scenario.ts). BENCH_SCENARIOS=submission,signing gives signing on ÷ off
  *   BENCH_STORAGE=files|postgres|postgres2 (comma list; correio's rows of accept, relay, maildir
  *   on the files backend, on PostgreSQL with 1 node, with 2 nodes: postgres-scenario.ts) BENCH_PG_URL
  *   BENCH_TIMEOUT_S=300 (per run) BENCH_SETTLE_MS=3000 (`sync`, then this pause, before each run)
@@ -55,7 +58,7 @@ import {
   type PostfixTools, type Sink,
 } from './peers.js';
 import { postfixConfig, postfixUnavailable, startPostfix, type PostfixInstance } from './postfix-peer.js';
-import { postfixChecksUnavailable } from './postfix-checks.js';
+import { postfixChecksUnavailable, postfixSigningUnavailable } from './postfix-checks.js';
 import { formatProfile, summarizeProfile } from './profile-summary.js';
 import { processShares, threadShares } from './cpu-shares.js';
 import { formatDeferred, isDeferredScenario, runDeferred, spoolCount } from './deferred-scenario.js';
@@ -67,6 +70,7 @@ import { formatImapBench, runImapBench } from './imap-bench.js';
 import { formatIdleRun, idleRun } from './imap-load.js';
 import { isPgMta, pgUnavailable, runPgScenario, storageMtas } from './postgres-scenario.js';
 import { runChecks } from './checks-scenario.js';
+import { isSigningScenario, runSigning } from './signing-scenario.js';
 import { report, type Mta, type Row, type Scenario } from './bench-report.js';
 
 
@@ -86,7 +90,7 @@ const RUNS = int('BENCH_RUNS', 3, 0);
 const TIMEOUT = int('BENCH_TIMEOUT_S', 300) * 1000;
 const SETTLE_MS = int('BENCH_SETTLE_MS', 3000, 0);
 const SCENARIOS = (env.BENCH_SCENARIOS ?? 'raw,accept,relay,maildir').split(',').map((s) => s.trim()) as Scenario[];
-for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir', 'checks', 'idle10k', 'jmap', 'imap'].includes(s) && !isDeferredScenario(s)) throw new Error(`unknown scenario "${s}"`);
+for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir', 'checks', 'idle10k', 'jmap', 'imap'].includes(s) && !isDeferredScenario(s) && !isSigningScenario(s)) throw new Error(`unknown scenario "${s}"`);
 /** the jmap scenario (jmap-bench.ts): folder size and rounds */
 const JMAP = { messages: int('BENCH_JMAP_MESSAGES', 100_000), iterations: int('BENCH_JMAP_ITER', 30) };
 /** the imap scenario (imap-bench.ts): folder size, rounds, APPENDs */
@@ -117,6 +121,8 @@ if (env.BENCH_LOAD === 'smtp-source' && !tools) throw new Error('BENCH_LOAD=smtp
 const peerWhyNot = env.BENCH_PEER === 'none' ? 'BENCH_PEER=none' : postfixUnavailable();
 /** the checks scenario's Postfix row needs its milters and policy service (postfix-checks.ts) */
 const checksWhyNot = peerWhyNot ?? postfixChecksUnavailable();
+/** the signing scenario's Postfix row needs OpenDKIM (postfix-checks.ts startPostfixSigning) */
+const signingWhyNot = peerWhyNot ?? postfixSigningUnavailable();
 
 /** The load: smtp-source when available (as in anchors.md), else bench/load.ts in the same shape. */
 async function load(port: number, to: string, messages = N, sessions = SESSIONS): Promise<number> {
@@ -129,6 +135,16 @@ async function load(port: number, to: string, messages = N, sessions = SESSIONS)
     pipelining: false, reuse: false, replyTimeoutMs: 60_000,
   });
   if (r.failed > 0) throw new Error(`${r.failed} of ${messages} messages failed: ${r.errors.join(' / ')}`);
+  return r.elapsedMs;
+}
+
+/** The submission load of the signing scenarios (signing-scenario.ts): bench/load.ts with connections kept. */
+async function loadAs(port: number, o: { from: string; to: string; starttls?: boolean; auth?: { user: string; password: string } }): Promise<number> {
+  const r = await runLoad({
+    host: '127.0.0.1', port, sessions: SESSIONS, messages: N, size: SIZE, ...o,
+    pipelining: true, reuse: true, replyTimeoutMs: 60_000,
+  });
+  if (r.failed > 0) throw new Error(`${r.failed} of ${N} messages failed: ${r.errors.join(' / ')}`);
   return r.elapsedMs;
 }
 
@@ -234,7 +250,7 @@ async function withPostfix<T>(work: string, mode: 'hold' | 'relay' | 'maildir', 
   }
 }
 
-const context: BenchContext = { messages: N, sessions: SESSIONS, load: (p, to) => load(p, to), loadSplit, measure, withCorreio };
+const context: BenchContext = { messages: N, sessions: SESSIONS, load: (p, to) => load(p, to), loadAs, loadSplit, measure, withCorreio };
 
 async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<Sample> {
   const work = await freshWork(`${scenario}-${mta}`);
@@ -243,6 +259,7 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
   try {
     if (isDeferredScenario(scenario)) return await runDeferred(context, work, scenario, profile);
     if (scenario === 'idle10k') return await runIdle(context, work, profile, int('BENCH_IDLE', 10_000), processesOf(mta));
+    if (isSigningScenario(scenario)) return await runSigning(context, work, profile, { scenario, timeoutMs: TIMEOUT, postfix: mta === 'postfix' });
     if (scenario === 'checks') return await runChecks(context, work, profile, { from: FROM, timeoutMs: TIMEOUT, postfix: mta === 'postfix' });
     if (isPgMta(mta) && scenario !== 'raw' && scenario !== 'jmap' && scenario !== 'imap') return await runPgScenario(context, { startSink, timeoutMs: TIMEOUT }, work, scenario, mta, profile);
     if (scenario === 'raw') {
@@ -327,6 +344,7 @@ async function main(): Promise<void> {
     console.log(`Postfix peer: not run (${peerWhyNot}).`);
     console.log('  To compare with Postfix: as root, scripts/bench-setup.sh --install (installs postfix without starting it), then npm run bench.');
   } else console.log(`Postfix peer: /usr/sbin/postfix, own instance per run on 127.0.0.1:<free port>, config "${postfixConfig()}" (BENCH_POSTFIX_CONFIG)`);
+  if (SCENARIOS.includes('signing') && !peerWhyNot) console.log(signingWhyNot ? `Postfix with signing: not run (${signingWhyNot})` : 'Postfix with signing: OpenDKIM (Mode sv, InternalHosts 127.0.0.0/8; postfix-checks.ts)');
   if (SCENARIOS.includes('checks') && !peerWhyNot) console.log(checksWhyNot ? `Postfix with checks: not run (${checksWhyNot})` : 'Postfix with checks: policyd-spf, OpenDKIM (verifying), OpenDMARC (postfix-checks.ts)');
   const CORREIOS: Mta[] = [...storageMtas(), ...PROCESSES.filter((n) => n > 1).map((n): Mta => `correio-p${n}`)];
   const pgWhyNot = CORREIOS.some(isPgMta) ? await pgUnavailable() : undefined;
@@ -361,6 +379,8 @@ async function main(): Promise<void> {
         : single ? ['correio']
         : scenario === 'idle10k' ? CORREIOS.filter(isFilesCorreio)
         : scenario === 'checks' ? ['correio', ...(checksWhyNot ? [] : ['postfix' as const])]
+        : scenario === 'signing' ? ['correio', ...(signingWhyNot ? [] : ['postfix' as const])]
+        : scenario === 'submission' ? ['correio', ...(peerWhyNot ? [] : ['postfix' as const])]
         : [...CORREIOS, ...(peerWhyNot ? [] : ['postfix' as const])];
       // interleave, alternating who goes first
       if (i % 2 === 1) mtas.reverse();

@@ -6,55 +6,14 @@
  * are printed, never asserted. The same on the PostgreSQL backend (1 and 2 nodes) when a
  * server answers: there the bench counts queue_messages and mail_messages instead. The checks
  * scenario (SPF, DKIM, DMARC) runs for correio, and for Postfix with policyd-spf, OpenDKIM and
- * OpenDMARC where they and Postfix are installed and the test runs as root.
+ * OpenDMARC where they and Postfix are installed and the test runs as root (the signing
+ * scenarios: bench-signing-smoke.test.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod } from 'node:fs/promises';
-import { join } from 'node:path';
-import { projectRoot } from './helpers/paths.js';
-import { withTempDir } from './helpers/temp-dir.js';
+import { assertRows, runBench, smallLoad } from './helpers/bench-run.js';
 import { adminUrl, pgUnavailable } from './helpers/pg.js';
-
-const MESSAGES = 50;
-// the bench starts correio from dist/ (bin/correio.js) whichever way this test runs: built first
-const bench = join(projectRoot, 'dist', 'bench', 'run-bench.js');
-
-/** Runs the bench with env in a temp dir of its own; resolves with its exit code and output. */
-async function runBench(prefix: string, env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-  assert.ok(existsSync(bench), `${bench} is missing: run \`npm run build\` first`);
-  return withTempDir(prefix, async (dir) => {
-    // Dovecot's mail user (nobody, when run by root) must reach the folder the bench makes here
-    await chmod(dir, 0o755);
-    const child = spawn(process.execPath, [bench], {
-      cwd: projectRoot,
-      env: { ...process.env, TMPDIR: dir, BENCH_PEER: 'none', BENCH_SETTLE_MS: '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    return { code, out };
-  });
-}
-
-const smallLoad = {
-  BENCH_MESSAGES: String(MESSAGES), BENCH_SESSIONS: '5', BENCH_RUNS: '1', BENCH_LOAD: 'ts', BENCH_TIMEOUT_S: '120',
-};
-
-/** Every listed row completed its one run, and nothing failed. */
-function assertRows(out: string, rows: string[][], extra = ''): void {
-  assert.match(out, new RegExp(`Results: ${MESSAGES} messages of 5120 octets, 5 sessions, 1 runs`));
-  for (const [scenario, mta] of rows) {
-    const row = out.split('\n').find((l) => l.startsWith(`| ${scenario} | ${mta} |`));
-    assert.ok(row, `no ${scenario} row for ${mta}:\n${out}`);
-    assert.match(row, new RegExp(`${extra}\\| \\d+ % \\| 1/1 \\|$`), `the ${scenario} run did not complete:\n${out}`);
-  }
-  assert.doesNotMatch(out, /FAILED/);
-}
 
 void test('npm run bench completes every scenario with a small load and counts every message', async () => {
   const { code, out } = await runBench('correio-bench-smoke-', { ...smallLoad, BENCH_SCENARIOS: 'raw,accept,relay,maildir' });
