@@ -55,12 +55,18 @@ function quote(b: Buffer): Buffer {
   return Buffer.from(`"${s}"`, 'latin1');
 }
 
+// the octets every value list repeats, made once (pushed, never written to)
+const NIL = Buffer.from('NIL');
+const OPEN = Buffer.from('(');
+const CLOSE = Buffer.from(')');
+const SPACE = Buffer.from(' ');
+
 /**
  * Encodes a value into chunks (a literal's octets are kept as their own Buffer, not copied).
  * `utf8`: the client enabled UTF8=ACCEPT (8-bit text may be quoted).
  */
 export function encodeValue(v: ImapValue, out: Buffer[], utf8 = false): void {
-  if (v === null) out.push(Buffer.from('NIL'));
+  if (v === null) out.push(NIL);
   else if (typeof v === 'number' || typeof v === 'bigint') out.push(Buffer.from(String(v)));
   else if (v instanceof ImapAtom) out.push(Buffer.from(v.text, 'utf8'));
   else if (v instanceof ImapEncoded) out.push(v.data);
@@ -73,12 +79,12 @@ export function encodeValue(v: ImapValue, out: Buffer[], utf8 = false): void {
     if (quotable(b, utf8)) out.push(quote(b));
     else out.push(Buffer.from(`{${b.length}}\r\n`), b);
   } else {
-    out.push(Buffer.from('('));
+    out.push(OPEN);
     v.forEach((x, i) => {
-      if (i > 0) out.push(Buffer.from(' '));
+      if (i > 0) out.push(SPACE);
       encodeValue(x, out, utf8);
     });
-    out.push(Buffer.from(')'));
+    out.push(CLOSE);
   }
 }
 
