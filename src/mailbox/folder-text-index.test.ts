@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { FolderTextIndex } from './folder-text-index.js';
+import { SqliteSearchIndex } from './sqlite-search-index.js';
+
+const text = (word: string): Buffer => Buffer.from(`Subject: ${word}\r\n\r\nbody with ${word}\r\n`);
+
+void test('documents are kept per folder: a folder noted again drops only its own gone messages, forget drops a folder and its children, and each read is told', async () => {
+  const index = new SqliteSearchIndex(':memory:');
+  const files = new Map<string, Buffer>([
+    ['/a', text('laranja')],
+    ['/b', text('laranja')],
+    ['Sent/c', text('laranja')],
+    ['Sent.Old/d', text('laranja')],
+  ]);
+  const open = (_user: string, folder: string, key: string): Promise<NodeJS.ReadableStream> => Promise.resolve(Readable.from([files.get(`${folder}/${key}`)!]));
+  const reads: string[] = [];
+  const noted = (folder: string, keys: string[]) => keys.map((key) => ({ key, size: files.get(`${folder}/${key}`)!.length }));
+  try {
+    const first = new FolderTextIndex(index, open, (_u, folder, key, octets) => reads.push(`${folder}/${key} ${octets.length}`));
+    first.note('ana', '', noted('', ['a', 'b']));
+    first.note('ana', 'Sent', noted('Sent', ['c']));
+    first.note('ana', 'Sent.Old', noted('Sent.Old', ['d']));
+    await first.settled('ana');
+    assert.deepEqual(reads.sort(), [...files].map(([id, b]) => `${id} ${b.length}`).sort());
+    const hits = async (): Promise<string[]> => [...(await index.search('imap:ana', ['laranja']))].sort();
+    assert.deepEqual(await hits(), ['/a', '/b', 'Sent.Old/d', 'Sent/c']);
+    // a new process: the ids are read back from the index, grouped by folder
+    const second = new FolderTextIndex(index, open);
+    // b gone from INBOX: only it leaves; Sent's documents stay
+    second.note('ana', '', noted('', ['a']));
+    await second.settled('ana');
+    assert.deepEqual(await hits(), ['/a', 'Sent.Old/d', 'Sent/c']);
+    assert.deepEqual([...((await second.candidates('ana', 'Sent', ['c', 'x'], 'laranja')) ?? [])].sort(), ['c', 'x'], 'x is not indexed: a candidate');
+    await second.forget('ana', 'Sent');
+    assert.deepEqual(await hits(), ['/a']);
+    // a forgotten folder's messages are not taken as indexed
+    assert.deepEqual([...((await second.candidates('ana', 'Sent', ['c'], 'nada')) ?? [])], ['c']);
+    assert.equal(reads.length, files.size, 'the second index was given no reader');
+  } finally {
+    await index.close();
+  }
+});
