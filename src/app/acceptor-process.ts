@@ -38,7 +38,7 @@ export async function runAcceptor(configFile: string, acceptors: number): Promis
   process.on('exit', () => output.flushSync());
   const logger = pino({ level: config.log.level, base: { hostname: config.hostname, role: 'acceptor' } }, output);
   const mailLog = startMailLog(logger);
-  const backends = await openBackends(config, { watchAliases: true, spool: { acceptor: true } });
+  const backends = await openBackends(config, { watchAliases: true, serving: true, spool: { acceptor: true } });
   const send = (m: AcceptorNotice): void => {
     // the server gone: the messages are in the spool; its successor's recovery finds them
     if (process.connected) process.send?.(m, undefined, {}, () => undefined);

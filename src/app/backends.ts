@@ -61,6 +61,8 @@ export interface BackendOptions {
   readonly clock?: Clock;
   /** watch the aliases file for changes (serve); default false */
   readonly watchAliases?: boolean;
+  /** a long-lived server (serve, an acceptor): on PostgreSQL the local domains are kept in memory (pg-domain-cache.ts); default false */
+  readonly serving?: boolean;
   /** called after each aliases-file (re)load with its problems */
   readonly onAliasesLoaded?: (errors: readonly string[], count: number) => void;
   /**
@@ -113,13 +115,13 @@ export function sharedStorage(config: Config): boolean {
  * PostgreSQL queue of [storage] url.
  */
 export function openQueueStore(config: Config, spool?: FsQueueStoreOptions): Promise<QueueStore> {
-  if (sharedStorage(config)) return PgQueueStore.open(config.storage.url, { leaseMs: config.storage.leaseMs });
+  if (sharedStorage(config)) return PgQueueStore.open(config.storage.url, { leaseMs: config.storage.leaseMs, preparedStatements: config.storage.preparedStatements });
   return FsQueueStore.open(spoolDir(config), spool);
 }
 
 export async function openBackends(config: Config, opts: BackendOptions = {}): Promise<Backends> {
   const clock = opts.clock ?? systemClock;
-  const directory = await openDirectory(config);
+  const directory = await openDirectory(config, { serving: opts.serving });
   let store: QueueStore | undefined;
   try {
     store = await openQueueStore(config, opts.spool);

@@ -94,6 +94,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const backends = await openBackends(config, {
     messageRead: (user, folder, key, octets) => fillFetchCache(fetchCache, user, folder, key, octets),
     watchAliases: true,
+    serving: true,
     // the instance that runs deliveries keeps envelopes and small bodies in memory
     spool: { cache: true },
     // one search.sqlite for the process: IMAP's text documents (kept as mail arrives) and JMAP's

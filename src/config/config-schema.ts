@@ -463,6 +463,10 @@ export const configSchema = z
       // PostgreSQL only: the session that LISTENs for folder changes, when url goes through a
       // transaction-pooling PgBouncer (which cannot carry LISTEN); absent: url
       listen_url: optional(storageUrl),
+      // PostgreSQL only: the queue's commit as a named prepared statement, parsed and planned once
+      // per connection; false behind a transaction-pooling PgBouncer older than 1.21 or without
+      // max_prepared_statements (docs/scale.md)
+      prepared_statements: field(bool, () => true),
     }),
     // json for files and pipes, text for people; auto: text on a terminal (docs/logging.md)
     log: table({

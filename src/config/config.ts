@@ -264,6 +264,8 @@ export interface Config {
     readonly mailDir?: string;
     /** PostgreSQL: where the LISTEN session connects (past a transaction-pooling PgBouncer); absent = url */
     readonly listenUrl?: string;
+    /** PostgreSQL: the queue's commit as a named prepared statement (default true; false for a PgBouncer that cannot carry them) */
+    readonly preparedStatements: boolean;
   };
   /** format: "json" lines, readable "text" lines, or "auto" (text on a terminal, JSON otherwise) */
   /** history: ms the delivery history keeps each day's events (correio trace after delivery) */

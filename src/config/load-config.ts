@@ -188,6 +188,7 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       url: raw.storage.url,
       leaseMs: raw.storage.lease,
       pollIntervalMs: raw.storage.poll_interval,
+      preparedStatements: raw.storage.prepared_statements,
       ...(raw.storage.mail_dir !== undefined ? { mailDir: abs(raw.storage.mail_dir) } : {}),
       ...(raw.storage.listen_url !== undefined ? { listenUrl: raw.storage.listen_url } : {}),
     },

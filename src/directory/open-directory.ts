@@ -24,9 +24,15 @@ export function directoryFile(config: Config): string {
   return join(config.dataDir, 'directory.sqlite');
 }
 
-/** Opens the configured directory, ensuring local domains and postmaster (see SqliteDirectory.open). */
-export async function openDirectory(config: Config): Promise<DirectoryBackend> {
-  if (isPostgresUrl(config.storage.url)) return PgDirectory.open(config.storage.url, { localDomains: config.localDomains });
+/**
+ * Opens the configured directory, ensuring local domains and postmaster (see SqliteDirectory.open).
+ * `serving`: a long-lived server's, which on PostgreSQL keeps the local domains in memory
+ * (pg-domain-cache.ts, its LISTEN session to `[storage] listen_url` when set).
+ */
+export async function openDirectory(config: Config, opts: { serving?: boolean } = {}): Promise<DirectoryBackend> {
+  if (isPostgresUrl(config.storage.url)) {
+    return PgDirectory.open(config.storage.url, { localDomains: config.localDomains, cacheDomains: opts.serving === true, listenUrl: config.storage.listenUrl });
+  }
   return SqliteDirectory.open(directoryFile(config), { localDomains: config.localDomains });
 }
 

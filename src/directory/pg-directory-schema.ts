@@ -131,5 +131,16 @@ export const directorySchema: SchemaComponent = {
               alive_until timestamptz NOT NULL
             );`,
     },
+    {
+      version: 9,
+      name: 'every change to dir_domains notifies the nodes\' domain caches (pg-domain-cache.ts)',
+      sql: `CREATE FUNCTION dir_domains_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              PERFORM pg_notify('correio_domains', '');
+              RETURN NULL;
+            END $$;
+            CREATE TRIGGER dir_domains_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON dir_domains
+              FOR EACH STATEMENT EXECUTE FUNCTION dir_domains_changed();`,
+    },
   ],
 };

@@ -8,6 +8,9 @@
  * Security: bound parameters only; password hashes leave only through verifyPassword. Every
  *   PostgreSQL failure (server down, connection lost, timeout) is thrown as MailError 451 4.3.0,
  *   never answered as "not found" (DESIGN.md §1).
+ * A serving node (openDirectory with `cacheDomains`) answers isLocalDomain from memory
+ * (pg-domain-cache.ts: the table read again on LISTEN/NOTIFY, after its own changes and every
+ * 30 s; a query per lookup whenever that session is down).
  * Limitations: checkIntegrity checks the schema version and the list/member links, not the
  *   database files (PostgreSQL's own tools do that).
  */
@@ -21,12 +24,17 @@ import {
 import { inTransaction, migrateSchema, openPgPool, schemaStatus, type ComponentStatus, type PgClient, type PgPool } from '../util/pg-database.js';
 import { directorySchema } from './pg-directory-schema.js';
 import { importPgDump, upsertAlias } from './pg-directory-dump.js';
+import { PgDomainCache, type PgDomainCacheOptions } from './pg-domain-cache.js';
 
 export interface PgDirectoryOptions {
   /** ensured at open, with postmaster@<first> as a user (RFC 5321 §4.5.1) */
   localDomains?: readonly string[];
   /** connections at most (default 5) */
   maxConnections?: number;
+  /** keep the local domains in memory, kept current by LISTEN/NOTIFY (a serving node; pg-domain-cache.ts) */
+  cacheDomains?: boolean | PgDomainCacheOptions;
+  /** where the cache's LISTEN session goes (default: url), e.g. straight to PostgreSQL past PgBouncer */
+  listenUrl?: string;
 }
 
 /** Byte order, as SQLite sorts: the listing order must not depend on the database's locale. */
@@ -36,6 +44,7 @@ type Queryable = PgPool | PgClient;
 
 export class PgDirectory implements DirectoryBackend {
   readonly #pool: PgPool;
+  #domains: PgDomainCache | undefined;
   #closed = false;
 
   private constructor(pool: PgPool) {
@@ -52,6 +61,10 @@ export class PgDirectory implements DirectoryBackend {
       await migrateSchema(pool, [directorySchema]);
       const dir = new PgDirectory(pool);
       await dir.#ensureLocal(opts.localDomains ?? []);
+      if (opts.cacheDomains) {
+        dir.#domains = new PgDomainCache(opts.listenUrl ?? url, opts.cacheDomains === true ? {} : opts.cacheDomains);
+        await dir.#domains.start();
+      }
       return dir;
     } catch (err) {
       await pool.end().catch(() => undefined);
@@ -114,7 +127,7 @@ export class PgDirectory implements DirectoryBackend {
   async isLocalDomain(domain: string): Promise<boolean> {
     const d = normalizeDirectoryDomain(domain);
     if (d === undefined) return false;
-    return this.#guard((db) => this.#exists(db, 'SELECT 1 FROM dir_domains WHERE name = $1', [d]));
+    return this.#domains?.has(d) ?? this.#guard((db) => this.#exists(db, 'SELECT 1 FROM dir_domains WHERE name = $1', [d]));
   }
 
   async listDomains(): Promise<string[]> {
@@ -124,6 +137,7 @@ export class PgDirectory implements DirectoryBackend {
   async addDomain(domain: string): Promise<void> {
     const d = need(normalizeDirectoryDomain(domain), 'domain', domain);
     await this.#guard((db) => db.query('INSERT INTO dir_domains (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING', [d, Date.now()]));
+    this.#domains?.changed();
   }
 
   // --- users ---------------------------------------------------------------------------
@@ -373,6 +387,7 @@ export class PgDirectory implements DirectoryBackend {
    */
   async importDump(d: DirectoryDump): Promise<void> {
     await this.#tx((c) => importPgDump(c, d));
+    this.#domains?.changed();
   }
 
   /** The schema is at this correio's version and no member row points at a missing list. */
@@ -392,6 +407,12 @@ export class PgDirectory implements DirectoryBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#domains?.close();
     await this.#pool.end();
+  }
+
+  /** Whether isLocalDomain answers from memory now (tests). */
+  get domainsCached(): boolean {
+    return this.#domains?.current ?? false;
   }
 }

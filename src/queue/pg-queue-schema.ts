@@ -11,7 +11,10 @@
  * - (version 2) changed_xid and queue_gone: what changed and what left, by transaction id, for
  *   incremental rescans (PgEnvelopeLeases.changesSince);
  * - (version 3) queue_route_slots: the slots of each route's connection limit, held by nodes
- *   under an expiry (PgEnvelopeLeases.routeSlot).
+ *   under an expiry (PgEnvelopeLeases.routeSlot);
+ * - (version 4) bodies compressed with lz4 instead of pglz where PostgreSQL has it (14 and later,
+ *   built with lz4): less of PostgreSQL's CPU per accepted message; bodies stored before stay
+ *   as they are, and PostgreSQL reads both.
  * Ids sort byte-wise (COLLATE "C"): they are base32 and oldest-first in that order.
  * Standards: none.
  * Security: none (schema only).
@@ -95,6 +98,17 @@ export const queueSchema: SchemaComponent = {
               until timestamptz NOT NULL,
               PRIMARY KEY (route, slot)
             );`,
+    },
+    {
+      version: 4,
+      name: 'bodies compressed with lz4 where PostgreSQL has it',
+      // EXECUTE: PostgreSQL 13 does not know the syntax; a server built without lz4 refuses it
+      sql: `DO $$
+            BEGIN
+              EXECUTE 'ALTER TABLE queue_bodies ALTER COLUMN body SET COMPRESSION lz4';
+            EXCEPTION WHEN feature_not_supported OR syntax_error THEN
+              NULL;
+            END $$;`,
     },
   ],
 };

@@ -220,3 +220,29 @@ void describe('PgQueueStore: bodies, leases and fencing on a real PostgreSQL', {
       }
     }));
 });
+
+void test('PgQueueStore: the commit as a named prepared statement (used again on one connection) and unnamed (preparedStatements false) store the same; bodies are compressed with lz4', { skip }, () =>
+  withTestDatabase(async (db) => {
+    for (const preparedStatements of [true, false]) {
+      const store = await PgQueueStore.open(db.url, { maxConnections: 1, preparedStatements });
+      try {
+        const ids = [];
+        for (const n of [1, 2, 3]) ids.push((await storeMessage(store, `Subject: ${n} ${preparedStatements}\r\n\r\nx\r\n`, [`a${n}@x.example`, `b${n}@x.example`]))[0].messageId);
+        for (const [i, id] of ids.entries()) {
+          assert.equal((await readAll(await store.openMessage(id))).toString(), `Subject: ${i + 1} ${preparedStatements}\r\n\r\nx\r\n`);
+          assert.deepEqual((await store.findMessageEnvelopes(id)).map((e) => `${e.recipient.local}@${e.recipient.domain}`), [`a${i + 1}@x.example`, `b${i + 1}@x.example`]);
+        }
+      } finally {
+        await store.close();
+      }
+    }
+    assert.equal(await count(db.url, 'queue_messages'), 6);
+    // queue migration 4: bodies compressed with lz4 (Debian's PostgreSQL 15 is built with it)
+    const pool = openPgPool(db.url, { max: 1 });
+    try {
+      const r = await pool.query<{ c: string }>("SELECT attcompression AS c FROM pg_attribute WHERE attrelid = 'queue_bodies'::regclass AND attname = 'body'");
+      assert.equal(r.rows[0].c, 'l');
+    } finally {
+      await pool.end();
+    }
+  }));

@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { pgUnavailable, withTestDatabase } from '../../test/helpers/pg.js';
+import { PgDirectory } from './pg-directory.js';
+
+/** Asks until `f` is true (a notification crossing nodes is not instant); false after 20 s. */
+async function eventually(f: () => Promise<boolean>): Promise<boolean> {
+  for (const start = Date.now(); Date.now() - start < 20_000; await new Promise((r) => setTimeout(r, 50))) if (await f()) return true;
+  return false;
+}
+
+void test('PostgreSQL domain cache: a serving node answers from memory; a domain added on another node, by this one or by hand is known promptly; after its LISTEN session is cut it reads the table again', { skip: await pgUnavailable() }, () =>
+  withTestDatabase(async (db) => {
+    // refreshMs of an hour: only the notifications can make node A see another's change
+    const a = await PgDirectory.open(db.url, { localDomains: ['dc.uece.br'], cacheDomains: { refreshMs: 3_600_000 } });
+    const b = await PgDirectory.open(db.url);
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      assert.equal(a.domainsCached, true, 'read at open');
+      assert.equal(b.domainsCached, false, 'only when asked for (serve)');
+      assert.equal(await a.isLocalDomain('DC.uece.br'), true);
+      assert.equal(await a.isLocalDomain('novo.example'), false);
+
+      await b.addDomain('novo.example');
+      assert.ok(await eventually(() => a.isLocalDomain('novo.example')), 'added on node B: known on node A');
+      assert.equal(a.domainsCached, true);
+
+      await a.addDomain('own.example');
+      assert.equal(await a.isLocalDomain('own.example'), true, 'its own change at once, before any notification');
+
+      await admin.query("DELETE FROM dir_domains WHERE name = 'novo.example'");
+      assert.ok(await eventually(async () => !(await a.isLocalDomain('novo.example'))), 'removed by hand: no longer local on node A');
+
+      // the LISTEN session cut: lookups are right meanwhile (queries), and the cache comes back with what changed
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'correio domains'");
+      await admin.query("INSERT INTO dir_domains (name, created_at) VALUES ('while-away.example', 0)");
+      assert.ok(await eventually(() => a.isLocalDomain('while-away.example')));
+      assert.ok(await eventually(() => Promise.resolve(a.domainsCached)), 'listening again');
+      const backends = await admin.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'correio domains'");
+      assert.equal(backends.rowCount, 1, 'one LISTEN session again');
+      assert.equal(await a.isLocalDomain('while-away.example'), true);
+      assert.equal(await a.isLocalDomain('never.example'), false);
+    } finally {
+      await admin.end();
+      await a.close();
+      await b.close();
+    }
+    const left = new pg.Client({ connectionString: db.url });
+    await left.connect();
+    try {
+      const r = await left.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'correio domains'");
+      assert.equal(r.rowCount, 0, 'closed with the directory');
+    } finally {
+      await left.end();
+    }
+  }));
