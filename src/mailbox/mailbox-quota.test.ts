@@ -63,3 +63,26 @@ void test('MailboxQuota: no user row read while nobody has a quota; one set late
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+void test('MailboxQuota: a caller that gives the user record (the local transport) costs no directory read; its own limits apply', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-quota-'));
+  try {
+    let asked = 0;
+    const directory: Pick<DirectoryLookup, 'findUser' | 'anyOwnQuota'> = {
+      findUser: () => (asked++, Promise.resolve(undefined)),
+      anyOwnQuota: () => (asked++, Promise.resolve(true)),
+    };
+    const mailboxes = new MaildirStore(join(dir, 'mail'), { hostname: 'mx' });
+    const quota = new MailboxQuota({ directory, mailboxes, defaults: () => ({ storage: 0, messages: 5 }) });
+    await mailboxes.deliver(user, msg(1), { uniqueKey: 'a' });
+    await mailboxes.deliver(user, msg(2), { uniqueKey: 'b' });
+    assert.equal(await quota.check(user, 10, 1, { quota: { messages: 2 } }), 'full', "the record's own message limit");
+    assert.equal(await quota.check(user, 10, 1, { quota: { storage: 5 } }), 'too-big', "its storage limit, the default's count kept");
+    assert.equal(await quota.check(user, 10, 1, {}), 'ok', 'no limits of its own: the default (5 messages)');
+    assert.equal(asked, 0, 'the directory was never asked');
+    assert.equal(await quota.check(user, 10, 1), 'ok');
+    assert.ok(asked > 0, 'without the record the gate looks');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
