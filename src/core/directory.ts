@@ -87,6 +87,22 @@ export interface DirectoryLookup {
    * answer is cheap and never stale (SQLite: kept against PRAGMA data_version).
    */
   anyOwnQuota?(): Promise<boolean>;
+  /**
+   * What a local name is in each table, read at once (optional): the resolver's alias, role,
+   * list and user lookups of one name (NameLookup) as one read, where the backend can make them
+   * one (SQLite: one read transaction instead of four). The alias, role and list are looked up
+   * as findAlias/findRole/findList look up `${local}@${domain}` in lower case, the user as
+   * findUser({ local, domain }).
+   */
+  findName?(local: string, domain: string): Promise<NameRecords>;
+}
+
+/** A local name's entries in each table (DirectoryLookup.findName). */
+export interface NameRecords {
+  readonly alias?: Alias;
+  readonly role?: Role;
+  readonly list?: MailingList;
+  readonly user?: User;
 }
 
 export type DirectoryMatchKind = 'domain' | 'user' | 'alias' | 'list' | 'role';

@@ -370,3 +370,34 @@ void test('splitCommand: words without a shell', () => {
   assert.deepEqual(splitCommand(`/bin/x $HOME; rm -rf /`), ['/bin/x', '$HOME;', 'rm', '-rf', '/']);
   assert.throws(() => splitCommand(`/bin/x 'a`), /unterminated/);
 });
+
+void test('a directory that reads a name at once (findName) is asked once per name, with the same expansions as the four lookups', async () => {
+  const { dir, tmp } = await fixture();
+  try {
+    const counts = { findName: 0, separate: 0 };
+    const counted = Object.create(dir) as MemoryDirectory;
+    for (const m of ['findAlias', 'findRole', 'findList', 'findUser'] as const) {
+      Object.defineProperty(counted, m, { value: (...a: [string]) => (counts.separate++, (dir[m] as (...x: [string]) => unknown).apply(dir, a)) });
+    }
+    Object.defineProperty(counted, 'findName', {
+      value: async (local: string, domain: string) => {
+        counts.findName++;
+        const name = `${local}@${domain}`.toLowerCase();
+        const [alias, role, list, user] = [await dir.findAlias(name), await dir.findRole(name), await dir.findList(name), await dir.findUser({ local, domain })];
+        return { ...(alias && { alias }), ...(role && { role }), ...(list && { list }), ...(user && { user }) };
+      },
+    });
+    const withFindName = new AliasResolver({ directory: counted, aliasesFromFile: () => new Map(), routes: { 'routed.example': { transport: 'smtp', nextHop: '[127.0.0.1]:2526' } } });
+    const without = new AliasResolver({ directory: dir, aliasesFromFile: () => new Map(), routes: { 'routed.example': { transport: 'smtp', nextHop: '[127.0.0.1]:2526' } } });
+    for (const rcpt of ['suzana@dc.uece.br', 'staff@dc.uece.br', 'chefe-de-departamento@dc.uece.br', 'lista@dc.uece.br', 'ghost@dc.uece.br']) {
+      counts.findName = 0;
+      counts.separate = 0;
+      const got = show(await withFindName.resolve(addr(rcpt), stranger));
+      assert.deepEqual(got, show(await without.resolve(addr(rcpt), stranger)), rcpt);
+      assert.ok(counts.findName > 0, `${rcpt}: findName asked`);
+      if (rcpt === 'suzana@dc.uece.br') assert.deepEqual(counts, { findName: 1, separate: 0 }, 'a user: one read');
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});

@@ -65,16 +65,18 @@ export class NameLookup {
 
   private async lookupName(local: string, domain: string): Promise<Extract<Found, { what: 'alias' | 'role' | 'list' | 'user' }> | undefined> {
     const name = `${local}@${domain}`.toLowerCase();
-    const alias = await this.directory.findAlias(name);
+    // a backend that reads the four tables at once (findName) answers them in one read
+    const all = this.directory.findName ? await this.directory.findName(local, domain) : undefined;
+    const alias = all ? all.alias : await this.directory.findAlias(name);
     if (alias) return { what: 'alias', name, alias, source: alias.source ?? 'directory' };
     const file = this.fileAliases();
     const fileAlias = file.get(name) ?? file.get(local.toLowerCase());
     if (fileAlias) return { what: 'alias', name, alias: fileAlias, source: fileAlias.source ?? 'aliases file' };
-    const role = await this.directory.findRole(name);
+    const role = all ? all.role : await this.directory.findRole(name);
     if (role) return { what: 'role', name, role };
-    const list = await this.directory.findList(name);
+    const list = all ? all.list : await this.directory.findList(name);
     if (list) return { what: 'list', name, list };
-    const user = await this.directory.findUser({ local, domain });
+    const user = all ? all.user : await this.directory.findUser({ local, domain });
     if (user) return { what: 'user', name, user };
     return undefined;
   }

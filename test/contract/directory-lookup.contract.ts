@@ -45,6 +45,27 @@ export function directoryLookupContract(name: string, make: MakeDirectory): void
         assert.equal(await look.isLocalDomain(''), false);
       }));
 
+    void test('findName, where offered, answers what findAlias, findRole, findList and findUser answer for one name', () =>
+      withSeeded(async (look) => {
+        if (!look.findName) return;
+        const names: [string, string][] = [
+          ['Suzana', 'dc.uece.br'], ['CHEFE', 'DC.uece.br'], ['colegiado', 'dc.uece.br'],
+          ['chefe-de-departamento', 'dc.uece.br'], ['ghost', 'dc.uece.br'], ['suzana', 'example.org'], ['a b', 'dc.uece.br'],
+        ];
+        for (const [local, domain] of names) {
+          const name = `${local}@${domain}`.toLowerCase();
+          const [alias, role, list, user] = [
+            await look.findAlias(name), await look.findRole(name), await look.findList(name), await look.findUser({ local, domain }),
+          ];
+          const separate = { ...(alias && { alias }), ...(role && { role }), ...(list && { list }), ...(user && { user }) };
+          assert.deepEqual(await look.findName(local, domain), separate, name);
+        }
+        const chefe = await look.findName('chefe', 'dc.uece.br');
+        assert.ok(chefe.alias && !chefe.user, 'an alias is found as an alias');
+        assert.equal((await look.findName('SUZANA', 'dc.uece.br')).user?.address, 'Suzana@dc.uece.br');
+        assert.equal((await look.findName('colegiado', 'dc.uece.br')).list?.address, 'Colegiado@dc.uece.br');
+      }));
+
     void test('users: found case-insensitively by string or Address, case kept; no hash on the result; postmaster exists', () =>
       withSeeded(async (look) => {
         const u = await look.findUser('SUZANA@DC.UECE.BR');
