@@ -44,3 +44,21 @@ void test('without a disk tier, the most recently used entries stay', () => {
   assert.equal(cache.get('ana', 'INBOX', 'k999', 'BODY')?.toString(), '("TEXT" "PLAIN" 999)');
   assert.equal(cache.get('ana', 'INBOX', 'k1', 'ENVELOPE'), undefined);
 });
+
+void test('an item filled in the background (disk tier only) is found for a message whose memory entry lacks it', async () => {
+  await withTempDir('correio-fetch-cache-', async (dir) => {
+    const disk = new FetchCacheDisk(join(dir, 'imap-cache.sqlite'));
+    const cache = new FetchCache(1_000_000, disk);
+    cache.set('ana', 'INBOX', 'k1', 'ENVELOPE', envelope(1));
+    cache.store('ana', 'INBOX', 'k1', 'BODYSTRUCTURE', Buffer.from('("TEXT" "PLAIN")'));
+    const before = cache.bytes;
+    // only ENVELOPE wanted: memory answers
+    assert.equal(cache.getMany('ana', 'INBOX', ['k1'], ['ENVELOPE']).get('k1')?.BODYSTRUCTURE, undefined);
+    assert.equal(cache.bytes, before, 'nothing read from disk');
+    const both = cache.getMany('ana', 'INBOX', ['k1'], ['ENVELOPE', 'BODYSTRUCTURE']).get('k1');
+    assert.equal(both?.ENVELOPE?.toString(), envelope(1).toString());
+    assert.equal(both?.BODYSTRUCTURE?.toString(), '("TEXT" "PLAIN")');
+    assert.ok(cache.bytes > before, 'kept in memory since');
+    cache.close();
+  });
+});

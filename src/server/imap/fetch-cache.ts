@@ -62,31 +62,33 @@ export class FetchCache {
   get(user: string, folder: string, key: string, item: CachedItem): Buffer | undefined {
     const hit = this.#touch(this.#id(user, folder, key))?.[item];
     if (hit) return hit;
-    return this.getMany(user, folder, [key]).get(key)?.[item];
+    return this.getMany(user, folder, [key], [item]).get(key)?.[item];
   }
 
   /**
-   * The entries of many messages of one folder: from memory, and those memory lacks from the
-   * disk tier in one query per few hundred keys (kept in memory then). Keys with nothing cached
-   * are absent from the answer.
+   * The entries of many messages of one folder: from memory, and for those whose entry in
+   * memory lacks one of `items`, from the disk tier in one query per few hundred keys (kept in
+   * memory then). Keys with nothing cached are absent from the answer.
    */
-  getMany(user: string, folder: string, keys: readonly string[]): Map<string, CachedEntry> {
+  getMany(user: string, folder: string, keys: readonly string[], items: readonly CachedItem[] = ['ENVELOPE', 'BODYSTRUCTURE', 'BODY']): Map<string, CachedEntry> {
     const out = new Map<string, CachedEntry>();
     const missing: string[] = [];
     for (const key of keys) {
       const hit = this.#touch(this.#id(user, folder, key));
       if (hit) out.set(key, hit);
-      else missing.push(key);
+      // (an item made in the background is in the disk tier only: fillFetchCache)
+      if (!hit || items.some((i) => !hit[i])) missing.push(key);
     }
     if (missing.length === 0 || !this.disk) return out;
+    const found = new Map<string, CachedEntry>();
     for (const [key, item, data] of this.disk.getMany(user, folder, missing)) {
-      let e = out.get(key);
-      if (!e) out.set(key, (e = {}));
+      let e = found.get(key);
+      if (!e) found.set(key, (e = { ...out.get(key) }));
       e[item] = data;
     }
-    for (const key of missing) {
-      const e = out.get(key);
-      if (e) this.#remember(this.#id(user, folder, key), e);
+    for (const [key, e] of found) {
+      out.set(key, e);
+      this.#remember(this.#id(user, folder, key), e);
     }
     return out;
   }

@@ -108,13 +108,14 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
     return io.write(data);
   };
   const fc = io.ctx.fetchCache;
-  const cachedItems = fc && c.items.some((i) => i.kind === 'ENVELOPE' || i.kind === 'BODYSTRUCTURE' || i.kind === 'BODY') ? fc : undefined;
+  const wanted = c.items.flatMap((i) => (i.kind === 'ENVELOPE' || i.kind === 'BODYSTRUCTURE' || i.kind === 'BODY' ? [i.kind] : []));
+  const cachedItems = fc && wanted.length > 0 ? fc : undefined;
   // the cached items of the next messages, taken from the cache a chunk at a time (in bulk from
   // its disk tier) rather than one lookup per message
   let entries = new Map<string, CachedEntry>();
   for (const [i, { seq, m }] of picked.entries()) {
     if (cachedItems && i % fetchChunk === 0) {
-      entries = cachedItems.getMany(io.user, sel.folder, picked.slice(i, i + fetchChunk).flatMap((p) => (p.m.gone ? [] : [p.m.key])));
+      entries = cachedItems.getMany(io.user, sel.folder, picked.slice(i, i + fetchChunk).flatMap((p) => (p.m.gone ? [] : [p.m.key])), wanted);
     }
     if (m.gone) {
       missing = true;
