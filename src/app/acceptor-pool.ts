@@ -12,7 +12,9 @@
  * records in by their places, remembering their bodies so that delivery reads no file
  * (FsQueueStore.adopt, else refresh), and schedules them. Failed AUTHs are told to the server,
  * which counts them in its throttle (IMAP, POP3 and the web use it) and tells the other
- * acceptors, as the server tells them its own.
+ * acceptors, as the server tells them its own. Each acceptor tells its open SMTP sessions per
+ * listener mode when they change (at most twice a second); the server's /metrics adds them to
+ * its own (sessions()), and forgets an acceptor's when it exits.
  *
  * Durability (docs/design-changes.md): the 250 is sent by the acceptor after its fdatasync, as
  * in one process. A notice lost with a killed acceptor is made up by a rescan when the server
@@ -40,7 +42,9 @@ import type { SharedListener } from '../server/smtp/index.js';
 /** An AUTH that failed in one process, for the throttles of the others. */
 export interface AuthFailure { t: 'auth-failed'; address: string; account: string }
 /** What an acceptor sends the server. */
-export type AcceptorNotice = { t: 'ready' } | { t: 'accepting' } | Queued | AuthFailure;
+export type AcceptorNotice = { t: 'ready' } | { t: 'accepting' } | Queued | AuthFailure | Sessions;
+/** An acceptor's open SMTP sessions per listener mode (sent when they change). */
+export interface Sessions { t: 'sessions'; counts: { mode: ListenMode; count: number }[] }
 /** New envelopes, with each record's place and body (latin1: one octet a character) where it has one. */
 export interface Queued { t: 'queued'; envelopes: Envelope[]; places: Record<MessageId, SegRef>; bodies: Record<MessageId, string> }
 /**
@@ -70,6 +74,8 @@ interface Acceptor {
   leaving: boolean;
   readonly exited: Promise<void>;
   readonly readied: Promise<void>;
+  /** its open SMTP sessions per listener mode, as it last told them */
+  sessions: readonly { mode: ListenMode; count: number }[];
 }
 
 const entry = fileURLToPath(new URL('./acceptor-main.js', import.meta.url));
@@ -86,6 +92,13 @@ export class AcceptorPool {
   /** The pids of the acceptors (the bench reports their CPU, the crash tests kill them). */
   pids(): number[] {
     return this.#acceptors.flatMap((a) => (a.child.pid !== undefined && !a.leaving ? [a.child.pid] : []));
+  }
+
+  /** The acceptors' open SMTP sessions per listener mode, summed (the server's /metrics adds its own). */
+  sessions(): Map<ListenMode, number> {
+    const sum = new Map<ListenMode, number>();
+    for (const a of this.#acceptors) for (const { mode, count } of a.sessions) sum.set(mode, (sum.get(mode) ?? 0) + count);
+    return sum;
   }
 
   /**
@@ -110,7 +123,7 @@ export class AcceptorPool {
     const child = fork(entry, [this.#opts.configFile, String(this.#opts.count - 1)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let readied!: () => void;
-    const a: Acceptor = { child, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)) };
+    const a: Acceptor = { child, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)), sessions: [] };
     this.#acceptors.push(a);
     child.on('message', (m: AcceptorNotice) => {
       if (m.t === 'ready') {
@@ -119,6 +132,7 @@ export class AcceptorPool {
       }
       else if (m.t === 'accepting') readied();
       else if (m.t === 'queued') void this.#queued(m);
+      else if (m.t === 'sessions') a.sessions = m.counts;
       else if (m.t === 'auth-failed') {
         this.#opts.onAuthFailure(m.address, m.account);
         this.authFailed(m.address, m.account, child);

@@ -5,7 +5,9 @@
  * intake as the server's own (smtp-service.ts; connection limits and rates at its share,
  * acceptor-limits.ts), and commits messages to spool segments of its own (FsQueueStore
  * `acceptor`). After its commits it sends the server the new envelopes (those of one turn of
- * the event loop in one notice); the server delivers. Failed AUTHs go both ways.
+ * the event loop in one notice); the server delivers. Failed AUTHs go both ways. Its open
+ * sessions per listener mode go to the server when they change (polled every 500 ms), for the
+ * server's /metrics.
  * It stops (finishing its sessions) when told, on SIGTERM/SIGINT, or when the server is gone
  * (its IPC channel closes): what it stored after that is found by the next server's recovery.
  * Standards: RFC 5321 §6.1 (250 only after the message is durable in the spool).
@@ -26,6 +28,9 @@ import { openBackends } from './backends.js';
 import type { AcceptorNotice, AcceptorOrder } from './acceptor-pool.js';
 import { buildSmtpService } from './smtp-service.js';
 import { loadOrMakeTls } from './tls-files.js';
+
+/** how often the open sessions are looked at (and told to the server when they changed) */
+const sessionsEveryMs = 500;
 
 /**
  * Runs an acceptor for the configuration in `configFile`, one of `acceptors`, until it is told
@@ -75,9 +80,21 @@ export async function runAcceptor(configFile: string, acceptors: number): Promis
   });
   const service = buildSmtpService(acceptorShare(config, acceptors), backends, { tls, authThrottle });
 
+  // the open sessions per mode for the server's /metrics, told when they change
+  let told = '[]';
+  const sessions = setInterval(() => {
+    const counts = service.smtp.connectionsByMode();
+    const now = JSON.stringify(counts);
+    if (now === told) return;
+    told = now;
+    send({ t: 'sessions', counts });
+  }, sessionsEveryMs);
+  sessions.unref();
+
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      clearInterval(sessions);
       // the listeners close first: a successor server can bind the ports again
       await service.smtp.close();
       flush();

@@ -11,7 +11,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import { join } from 'node:path';
-import { channels } from '../core/index.js';
+import { channels, type ListenMode } from '../core/index.js';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../config/index.js';
 import { BatchedOutput, DeliveryHistory, formatTextLine, historyDir, startActivity, startAdminLog, startMailLog, textWanted, type MailLog } from '../log/index.js';
@@ -258,7 +258,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     const open = await startPublicServer(config, publicHandler(() => backends.store, () => backends.resolver));
     stops.unshift(() => open.close());
     // [metrics] listen: closed last, so that /readyz says "not ready" through the drain
-    const m = await bind(() => startMonitoring(config, { smtpSessions: () => smtp.connectionsByMode(), pop3Sessions: () => pop3.connectionCount, imapSessions: () => imap.connectionCount, store: backends.store, logger }));
+    const m = await bind(() => startMonitoring(config, { smtpSessions: () => withAcceptors(smtp.connectionsByMode(), pool?.sessions()), pop3Sessions: () => pop3.connectionCount, imapSessions: () => imap.connectionCount, store: backends.store, logger }));
     monitoring = m;
     opts.privileges?.dropForGood();
     await local.runner.start();
@@ -345,6 +345,14 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       } else logger.flush();
     },
   };
+}
+
+/** This process's open SMTP sessions per mode plus the acceptor processes' (acceptor-pool.ts). */
+function withAcceptors(own: readonly { mode: ListenMode; count: number }[], acceptors: ReadonlyMap<ListenMode, number> | undefined): { mode: ListenMode; count: number }[] {
+  if (!acceptors) return [...own];
+  const sum = new Map(own.map((m) => [m.mode, m.count]));
+  for (const [mode, count] of acceptors) sum.set(mode, (sum.get(mode) ?? 0) + count);
+  return [...sum].map(([mode, count]) => ({ mode, count }));
 }
 
 /**

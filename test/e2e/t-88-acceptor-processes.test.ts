@@ -9,7 +9,8 @@
  * A reload (SIGHUP) replaces the acceptor; mail flows through the new one. With two acceptors
  * (processes = 3) mail flows through the one left while the other is killed, and a client's
  * connections stay within the sum of the acceptors' shares of the per-IP limit; with one
- * (processes = 2) the limit is exact, and an LMTP UNIX socket is shared too. AUTH failures count across processes: IMAP's (the
+ * (processes = 2) the limit is exact, and an LMTP UNIX socket is shared too; the server's /metrics
+counts the acceptor's SMTP sessions. AUTH failures count across processes: IMAP's (the
  * server's) in the acceptor's SMTP AUTH, and the acceptor's in IMAP.
  */
 import { test } from 'node:test';
@@ -180,6 +181,13 @@ void test('processes = 2: a reload replaces the acceptor and mail goes on throug
 });
 
 /** Opens `n` connections and reads each one's first reply: the 220s and the 421s. */
+/** correio_sessions of the SMTP mx listener in the server's /metrics. */
+async function mxSessions(port: number): Promise<number | undefined> {
+  const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = body.split('\n').find((l) => l.startsWith('correio_sessions{') && l.includes('listener="mx"') && l.includes('service="smtp"'));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
 async function greetings(site: ProcessSite, n: number): Promise<{ greeted: number; refused: number; clients: LineClient[] }> {
   const clients: LineClient[] = [];
   let greeted = 0;
@@ -222,17 +230,21 @@ void test('processes = 3: two acceptors on the shared socket; the per-IP limit i
 
 void test('processes = 2: the per-IP limit is exact; an LMTP UNIX socket is shared too; AUTH failures count across the server and the acceptor', async () => {
   const imapPort = await freePort('127.0.0.1');
+  const metricsPort = await freePort('127.0.0.1');
   const site = await startSiteProcess({
     ...opts,
     smtp: { processes: 2, max_connections_per_ip: 3, auth_on_mx: true },
-    tables: `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n[auth]\nmax_failures_per_address = 2\nfailure_delay = "1s"\n[lmtp]\nlisten = ["unix:lmtp.sock"]\n`,
+    tables: `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n[metrics]\nlisten = ["127.0.0.1:${metricsPort}"]\n[auth]\nmax_failures_per_address = 2\nfailure_delay = "1s"\n[lmtp]\nlisten = ["unix:lmtp.sock"]\n`,
   });
   try {
     const server = site.child!.pid!;
     await waitFor('an acceptor process', () => childrenOf(server).length === 1);
     const held = await greetings(site, 4);
     assert.deepEqual([held.greeted, held.refused], [3, 1], 'one acceptor: the whole limit');
+    // the server's /metrics counts the acceptor's open sessions (it runs none itself)
+    await waitFor('the acceptor\'s 3 sessions in /metrics', async () => (await mxSessions(metricsPort)) === 3);
     for (const c of held.clients) c.close();
+    await waitFor('no session in /metrics once closed', async () => (await mxSessions(metricsPort)) === 0);
     // the LMTP UNIX socket is shared the same way: a message through it is delivered
     const lmtp = await new Promise<LineClient>((resolve, reject) => {
       const sock = net.connect(join(site.dir, 'lmtp.sock'), () => resolve(new LineClient(sock)));
