@@ -13,6 +13,13 @@ export interface FsQueueStoreOptions {
    */
   recover?: 'auto' | 'always' | 'never';
   /**
+   * (The server) only the part of the recovery that must precede accepting runs in open() (tmp/
+   * and the segments); the listings of msg/ and env/ (leftover env files, names that are not
+   * ids) run after it, beside new work (FsQueueStore.recovered; spool-recovery.ts says why that
+   * is safe). Default false: all of it in open().
+   */
+  recoverLater?: boolean;
+  /**
    * false: never take `lock` (a reader such as a test polling the spool of a running server;
    * `owner` is then false and 'auto' recovery does not run). Default true.
    */

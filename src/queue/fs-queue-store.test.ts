@@ -149,7 +149,7 @@ void test('an empty body and a trailer longer than the tail read (many recipient
   }
 });
 
-void test('open() removes leftovers, the first walk moves corrupt items aside, never deleting them', async () => {
+for (const later of [false, true]) void test(`open() removes leftovers${later ? ' (msg/ and env/ after open: recoverLater)' : ''}, the first walk moves corrupt items aside, never deleting them`, async () => {
   const dir = await tmp();
   try {
     let store = await FsQueueStore.open(dir);
@@ -174,7 +174,15 @@ void test('open() removes leftovers, the first walk moves corrupt items aside, n
     await writeFile(join(dir, 'env', `.${good.messageId}.json.tmp-1234`), 'half');
     await writeFile(join(dir, 'msg', 'NOT-AN-ID'), 'stray');
 
-    store = await FsQueueStore.open(dir);
+    store = await FsQueueStore.open(dir, { recoverLater: later });
+    if (later) {
+      // before anything is accepted: tmp/ emptied and the segments recovered, msg/ and env/ not listed yet
+      assert.deepEqual(store.lastRecovery?.removed, [`tmp/${draft.id}`]);
+      assert.ok(existsSync(join(dir, 'env', `${gone.messageId}.json`)), 'the orphan waits for the listing');
+      // a change beside the recovery: its override is written under the message's lock, never taken for a leftover
+      await store.putEnvelope({ ...changed, nextAttemptAt: 7 });
+      assert.equal(await store.recovered, store.lastRecovery);
+    } else assert.equal(store.recovered, undefined);
     const rep = store.lastRecovery;
     assert.ok(rep);
     // message files are counted, not read (issue 19: a restart must not read a big queue twice);

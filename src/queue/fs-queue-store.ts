@@ -51,7 +51,7 @@ import { SegmentMessages, type SegRef, type SegState } from './segment-messages.
 import { CorruptItem, envelopeFile, type EnvelopeFile } from './spool-format.js';
 import { SpoolPaths } from './spool-layout.js';
 import { releaseSpoolLock, takeSpoolLock } from './spool-lock.js';
-import { moveToCorrupt, recoverSpool, type RecoveryReport } from './spool-recovery.js';
+import { moveToCorrupt, recoverBeforeServing, recoverListed, recoverSpool, type RecoveryReport, type RecoverySubject } from './spool-recovery.js';
 import { dropSchedule, takeSchedule, writeSchedule } from './schedule-checkpoint.js';
 import { errorCode, storageError } from './storage-error.js';
 import { watchMessageDir } from './spool-watch.js';
@@ -79,8 +79,10 @@ export class FsQueueStore implements QueueStore {
   #scheduleDropped: Promise<void> | undefined;
   #closed = false;
 
-  /** What the recovery at open() found, when it ran. */
+  /** What the recovery at open() found, when it ran (with `recoverLater`, added to until `recovered` resolves). */
   lastRecovery: RecoveryReport | undefined;
+  /** (`recoverLater`) the recovery's part that runs after open(): resolves with the whole report */
+  recovered: Promise<RecoveryReport> | undefined;
 
   private constructor(paths: SpoolPaths, owner: boolean, opts: FsQueueStoreOptions) {
     this.dir = paths.dir;
@@ -114,7 +116,16 @@ export class FsQueueStore implements QueueStore {
     const owner = opts.lock === false || acceptor ? false : await takeSpoolLock(dir);
     const store = new FsQueueStore(paths, owner, acceptor ? { ...opts, cache: false } : opts);
     const mode = opts.recover ?? 'auto';
-    if (!acceptor && (mode === 'always' || (mode === 'auto' && owner))) store.lastRecovery = await store.recover();
+    if (!acceptor && (mode === 'always' || (mode === 'auto' && owner))) {
+      if (opts.recoverLater !== true) store.lastRecovery = await store.recover();
+      else {
+        // what must be done before accepting; the listings of msg/ and env/ after (spool-recovery.ts)
+        const report = await recoverBeforeServing(store.#recoverySubject());
+        store.lastRecovery = report;
+        store.recovered = recoverListed(store.#recoverySubject(), report);
+        store.recovered.catch(() => undefined); // the caller is told through `recovered`
+      }
+    }
     return store;
   }
 
@@ -405,7 +416,16 @@ export class FsQueueStore implements QueueStore {
    * no other process writes to the spool: open() runs it as owner.
    */
   recover(): Promise<RecoveryReport> {
-    return recoverSpool({ paths: this.#paths, segments: this.#segments });
+    return recoverSpool(this.#recoverySubject());
+  }
+
+  #recoverySubject(): RecoverySubject {
+    return {
+      paths: this.#paths,
+      segments: this.#segments,
+      locked: (id, fn) => this.#locks.run(id, fn),
+      closing: () => this.#closed,
+    };
   }
 
   /** The runner's schedule from its last clean stop, taken once (schedule-checkpoint.ts). */
@@ -433,6 +453,8 @@ export class FsQueueStore implements QueueStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // a recovery running in the background stops at its next item, before the lock is given up
+    await this.recovered?.catch(() => undefined);
     await this.#segments.close();
     await this.#dirHandles.close();
     if (this.#owner) await releaseSpoolLock(this.dir);

@@ -284,25 +284,25 @@ export class SegmentMessages {
   /**
    * Recovery of the segments (open() as owner): marks records that moved to msg/ done, cuts a
    * damaged tail off (a copy goes to corrupt/), removes segments with nothing live and done
-   * logs without a segment; warms the cache with the live records' envelopes. `files`: msg/
-   * as the caller just listed it (else it is listed here).
+   * logs without a segment; warms the cache with the live records' envelopes. `hasFile`: whether
+   * msg/<id> exists (a record moved out whose done line was lost), asked only of live records.
    */
-  async recover(files?: ReadonlySet<string>): Promise<SegmentRecovery> {
-    const { state, report } = await this.#load(true, files);
+  async recover(hasFile: (id: MessageId) => Promise<boolean>): Promise<SegmentRecovery> {
+    const { state, report } = await this.#load(true, hasFile);
     this.#seg = state;
     return report;
   }
 
   /** Reads every segment: the live records (not in the done log, not moved to msg/). */
-  async #load(repair: boolean, listed?: ReadonlySet<string>): Promise<{ state: SegState; report: SegmentRecovery }> {
+  async #load(repair: boolean, hasFile?: (id: MessageId) => Promise<boolean>): Promise<{ state: SegState; report: SegmentRecovery }> {
     const report: SegmentRecovery = { messages: 0, envelopes: 0, removed: [], corrupted: [] };
     const state: SegState = { index: new Map(), live: new Map() };
     const names = await readdir(this.#paths.seg);
     const segs = names.filter((n) => segPattern.test(n)).sort();
     // only recovery looks for records whose message also has a file (moved out, done line lost
-    // in a crash): listing msg/ costs a readdir of the whole queue, too much for each reader's
-    // call when 100,000 messages wait there (issue 19); readers prefer a message's file instead
-    const files = listed ?? new Set(repair && segs.length > 0 ? await readdir(this.#paths.msg) : []);
+    // in a crash), one live record at a time: listing msg/ costs a readdir of the whole queue,
+    // too much for each reader's call (or before a restart serves) when 100,000 messages wait
+    // there (issue 19); readers prefer a message's file instead
     const segSet = new Set(segs);
     for (const n of names) {
       if (n.endsWith('.done') && segSet.has(n.slice(0, -5))) continue;
@@ -323,7 +323,7 @@ export class SegmentMessages {
       let live = 0;
       for (const { id, ref, envelopes, file } of recs) {
         if (done.has(id) || state.index.has(id)) continue;
-        if (files.has(id)) {
+        if (hasFile && (await hasFile(id))) {
           // moved to its own file; at recovery: the done line was lost in the crash
           if (repair) this.#doneLogs.append(segId, id);
           continue;

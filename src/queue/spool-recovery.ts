@@ -15,11 +15,22 @@
  * - a segment whose last records were written but not yet synced: the first record that does
  *   not check out ends the segment; the rest (never acknowledged) is copied to corrupt/ and cut
  *   off (segment-messages.ts). A record damaged later, on a bad block, ends it the same way.
+ * What must be known before the server accepts (issue 19: a restart on 1,000,000 deferred
+ * messages listed msg/ and env/, a million names each, before listening): tmp/ is emptied (new
+ * drafts go there) and the segments are recovered (their index serves every append and read of
+ * a record; a new process appends to a segment of its own, never after an old torn tail).
+ * Nothing else: message ids in use need not be known (util's uniqueId: the time and 40 random
+ * bits; a new id never names an old message), and a leftover env file or a name in msg/ that is
+ * not an id harms nobody while it waits. So the server (FsQueueStore `recoverLater`) runs
+ * recoverBeforeServing before its listeners and recoverListed beside new work; the argument for
+ * each item is at recoverListed.
  * Standards: RFC 5321 §6.1 (what was acknowledged is kept); seed §2 (spool).
  * Security: nothing damaged is deleted: it goes to corrupt/ for the operator.
- * Limitations: only safe while no other process writes to the spool (hence the lock).
+ * Limitations: only safe while no other process changes the spool's queued messages (hence the
+ *   lock; acceptor processes only add new ones); the part that runs beside the server's own
+ *   work takes each message's lock for what it removes.
  */
-import { readdir, rename, unlink } from 'node:fs/promises';
+import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MessageId } from '../core/index.js';
 import type { DirSyncer } from '../util/index.js';
@@ -42,6 +53,10 @@ export interface RecoveryReport {
 export interface RecoverySubject {
   readonly paths: SpoolPaths;
   readonly segments: SegmentMessages;
+  /** runs `fn` while no change to message `id` runs (the store's per-message lock) */
+  readonly locked: (id: MessageId, fn: () => Promise<void>) => Promise<void>;
+  /** the store is closing: a recovery in the background stops between items */
+  readonly closing: () => boolean;
 }
 
 /** Moves msg/<id> and env/<id>.json (those present) to corrupt/ and syncs corrupt/. */
@@ -66,33 +81,90 @@ export async function moveToCorrupt(paths: SpoolPaths, syncer: DirSyncer, id: Me
  * messages found. Message files are not read (see the module's header).
  */
 export async function recoverSpool(s: RecoverySubject): Promise<RecoveryReport> {
+  return recoverListed(s, await recoverBeforeServing(s));
+}
+
+/**
+ * The part of the recovery that must end before anything is accepted (issue 19): drafts in
+ * tmp/ removed (new drafts go there: a later cleanup could take one for a leftover), and the
+ * segments recovered (their index is what every append and read of a record uses; a torn tail
+ * is cut). Neither lists msg/ or env/: a segment's live record asks for its message's file
+ * alone. Cost: tmp/ and the segments, not the queue's size.
+ */
+export async function recoverBeforeServing(s: RecoverySubject): Promise<RecoveryReport> {
   const { paths } = s;
   const report: RecoveryReport = { messages: 0, removed: [], corrupted: [] };
   for (const name of await readdir(paths.tmp)) {
     await unlink(join(paths.tmp, name)).catch(() => undefined);
     report.removed.push(`tmp/${name}`);
   }
-  const messages = new Set(await readdir(paths.msg));
-  for (const name of await readdir(paths.env)) {
-    const id = name.endsWith('.json') ? name.slice(0, -5) : '';
-    if (name.startsWith('.') || !isQueueId(id) || !messages.has(id)) {
-      await unlink(join(paths.env, name)).catch(() => undefined);
-      report.removed.push(`env/${name}`);
-    }
-  }
-  // msg/ as listed above (a million names cost over a second of CPU to list again, issue 19):
-  // a file renamed in since is a message committed after the listing, never a record's
-  const segs = await s.segments.recover(messages);
+  const segs = await s.segments.recover(fileCheck(paths.msg));
   report.messages += segs.messages;
   report.removed.push(...segs.removed);
   report.corrupted.push(...segs.corrupted);
+  return report;
+}
+
+/**
+ * The rest, which may run while the server accepts and delivers (the listings of msg/ and
+ * env/, a million names each in a big queue): adds to `report`. Safe beside new work because
+ * - a name in msg/ that is not an id is never one correio writes (drafts and temporaries are
+ *   in tmp/): moved to corrupt/ whenever;
+ * - an env file or a dot-named temporary of env/ belongs to one message and is only written
+ *   under that message's lock (FsQueueStore's putEnvelope and deleteEnvelope): each candidate
+ *   is looked at again under the lock, where no write of it can be under way, and removed only
+ *   if it is a temporary or its message file is (still) gone. An id is never reused (util's
+ *   uniqueId: the time and 40 random bits), so an orphan never belongs to a new message.
+ */
+export async function recoverListed(s: RecoverySubject, report: RecoveryReport): Promise<RecoveryReport> {
+  const { paths } = s;
+  const messages = new Set(await readdir(paths.msg));
+  for (const name of await readdir(paths.env)) {
+    if (s.closing()) return report;
+    const id = envName(name);
+    if (id === undefined) {
+      await unlink(join(paths.env, name)).catch(() => undefined);
+      report.removed.push(`env/${name}`);
+      continue;
+    }
+    if (!name.startsWith('.') && messages.has(id)) continue;
+    await s.locked(id, async () => {
+      if (!name.startsWith('.') && (await stat(join(paths.msg, id)).then(() => true, () => false))) return;
+      await unlink(join(paths.env, name)).catch(() => undefined);
+      report.removed.push(`env/${name}`);
+    });
+  }
   for (const name of messages) {
     if (isQueueId(name)) {
       report.messages++;
       continue;
     }
+    if (s.closing()) return report;
     await rename(join(paths.msg, name), join(paths.corrupt, `${name}.${Date.now()}`));
     report.corrupted.push(name);
   }
   return report;
+}
+
+/** The message id an env/ name belongs to: `<id>.json`, or its temporary `.<id>.json.tmp-<hex>`; undefined for anything else. */
+function envName(name: string): MessageId | undefined {
+  const m = /^\.?([0-9a-z]{1,64})\.json(\.tmp-[0-9a-f]+)?$/.exec(name);
+  if (!m || name.startsWith('.') !== (m[2] !== undefined)) return undefined;
+  return m[1];
+}
+
+/**
+ * Whether msg/<id> exists, asked per id: a stat each, and after `statsBeforeListing` of them
+ * one listing of msg/ answers the rest (many live segment records).
+ */
+function fileCheck(dir: string, statsBeforeListing = 2000): (id: MessageId) => Promise<boolean> {
+  let asked = 0;
+  let listed: Promise<Set<string>> | undefined;
+  return async (id) => {
+    if (++asked > statsBeforeListing) return (await (listed ??= readdir(dir).then((n) => new Set(n)))).has(id);
+    return stat(join(dir, id)).then(() => true, (err: unknown) => {
+      if (errorCode(err) === 'ENOENT') return false;
+      throw err;
+    });
+  };
 }
