@@ -1,78 +1,198 @@
 /**
  * @module parked-set
  * The queue scheduler's parked envelopes (issue 19): those waiting long enough that only their
- * id and time are kept (id → time), those that came due and wait to be read back (loads), and
- * those handed out for reading and not filed again yet (loading). The scheduler keeps the
- * wait heap; an entry of it counts for a parked envelope while its time matches the one here.
+ * id and time are kept, those that came due and wait to be read back (loads), and those handed
+ * out for reading and not filed again yet (loading); with their own min-heap by time.
+ *
+ * Compact (issue 19: a million parked envelopes cost ~107 octets each as a Map of id strings to
+ * times plus the wait heap's entries, and every major GC marked them): an envelope id of the form
+ * util's uniqueId makes ("<10 time and 8 random characters of base32>-<n>") is kept as numbers in
+ * typed arrays, not as a string: the time part (50 bits) and the random part (40 bits) as two
+ * doubles, n as a 32-bit integer, beside its time, its state and its place in the heap; an
+ * open-addressing hash table of slot numbers finds it by id. About 45 octets each, outside the
+ * JavaScript heap. An id of any other form (a test's, or a message imported from another
+ * backend) is kept as a string in a Map beside (same slots, same heap). Ids are made back into
+ * strings only when handed out (the base32 order of the two numbers is the ids' order).
  * Standards: none.
- * Security: none.
+ * Security: none (ids come from the store, checked there).
  * Limitations: none.
  */
 import type { EnvelopeId, MessageId, ScheduleEntry } from '../core/index.js';
 
+/** util's uniqueId alphabet (Crockford base32, lower case), in ascending character order */
+const alphabet = '0123456789abcdefghjkmnpqrstvwxyz';
+const digitOf = new Int8Array(128).fill(-1);
+for (let i = 0; i < alphabet.length; i++) digitOf[alphabet.charCodeAt(i)] = i;
+/** the alphabet's character codes */
+const codes = Uint8Array.from(alphabet, (ch) => ch.charCodeAt(0));
+
+/** one encoded id: written by encode() (no allocation per call) */
+const scratch = { hi: 0, lo: 0, n: 0 };
+
+/** Encodes an envelope id of uniqueId's form into `scratch`; false for any other form. */
+function encode(id: string): boolean {
+  const len = id.length;
+  if (len < 20 || len > 25 || id.charCodeAt(18) !== 45 /* - */) return false;
+  let hi = 0;
+  for (let i = 0; i < 10; i++) {
+    const c = id.charCodeAt(i);
+    const d = c < 128 ? digitOf[c] : -1;
+    if (d < 0) return false;
+    hi = hi * 32 + d;
+  }
+  let lo = 0;
+  for (let i = 10; i < 18; i++) {
+    const c = id.charCodeAt(i);
+    const d = c < 128 ? digitOf[c] : -1;
+    if (d < 0) return false;
+    lo = lo * 32 + d;
+  }
+  let n = 0;
+  for (let i = 19; i < len; i++) {
+    const d = id.charCodeAt(i) - 48;
+    if (d < 0 || d > 9 || (i === 19 && d === 0)) return false;
+    n = n * 10 + d;
+  }
+  scratch.hi = hi;
+  scratch.lo = lo;
+  scratch.n = n;
+  return true;
+}
+
+/** The message id (18 characters) of an encoded envelope id: one flat string. */
+function messageIdOf(hi: number, lo: number): MessageId {
+  // 25 and 20 bits at a time, so that the shifts work on 32-bit integers
+  const h1 = Math.floor(hi / 2 ** 25);
+  const h2 = hi - h1 * 2 ** 25;
+  const l1 = Math.floor(lo / 2 ** 20);
+  const l2 = lo - l1 * 2 ** 20;
+  const c = codes;
+  return String.fromCharCode(
+    c[(h1 >>> 20) & 31], c[(h1 >>> 15) & 31], c[(h1 >>> 10) & 31], c[(h1 >>> 5) & 31], c[h1 & 31],
+    c[(h2 >>> 20) & 31], c[(h2 >>> 15) & 31], c[(h2 >>> 10) & 31], c[(h2 >>> 5) & 31], c[h2 & 31],
+    c[(l1 >>> 15) & 31], c[(l1 >>> 10) & 31], c[(l1 >>> 5) & 31], c[l1 & 31],
+    c[(l2 >>> 15) & 31], c[(l2 >>> 10) & 31], c[(l2 >>> 5) & 31], c[l2 & 31],
+  );
+}
+
+function hashOf(hi: number, lo: number, n: number): number {
+  let h = Math.imul((lo >>> 0) ^ Math.imul(n, 0x9e3779b1), 0x85ebca6b) ^ (hi >>> 0);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+const free = 0;
+/** parked, waiting for its time (in the heap unless its time is Infinity) */
+const waitingState = 1;
+/** came due: for the dispatcher to read back (take) */
+const dueState = 2;
+/** handed out for reading: set, drop or park ends it */
+const loadingState = 3;
+
 export class ParkedSet {
-  /** parked: id → the time it waits for */
-  readonly #at = new Map<EnvelopeId, number>();
-  /** came due: for the dispatcher to read back (take) */
-  readonly #loads = new Set<EnvelopeId>();
-  /** handed out for reading: set, drop or park ends it */
-  readonly #loading = new Set<EnvelopeId>();
+  // per slot
+  #hi = new Float64Array(0);
+  #lo = new Float64Array(0);
+  #n = new Uint32Array(0);
+  #at = new Float64Array(0);
+  #state = new Uint8Array(0);
+  /** the slot's place in #heap, -1 when not in it */
+  #pos = new Int32Array(0);
+  /** slots past the highest ever used: #used; freed ones below it: #free */
+  #used = 0;
+  #free = new Int32Array(0);
+  #freeCount = 0;
+  /** open addressing (linear probing) of encoded slots: slot + 1, 0 empty */
+  #table = new Int32Array(1024);
+  #tableCount = 0;
+  /** ids not of uniqueId's form: id → slot and back */
+  readonly #oddSlot = new Map<EnvelopeId, number>();
+  readonly #oddId = new Map<number, EnvelopeId>();
+  /** min-heap of waiting slots by #at */
+  #heap = new Int32Array(0);
+  #heapSize = 0;
+  #waiting = 0;
+  #loading = 0;
+  /** due slots, in the order they came due */
+  readonly #loads = new Set<number>();
 
   /** all three kinds */
   get size(): number {
-    return this.#at.size + this.#loads.size + this.#loading.size;
+    return this.#waiting + this.#loads.size + this.#loading;
   }
 
   /** due and not filed yet (waiting to be read, or being read) */
   get due(): number {
-    return this.#loads.size + this.#loading.size;
+    return this.#loads.size + this.#loading;
   }
 
   has(id: EnvelopeId): boolean {
-    return this.#at.has(id) || this.#loads.has(id) || this.#loading.has(id);
+    return this.#find(id) >= 0;
   }
 
-  /** the time a parked envelope waits for (undefined when not parked) */
+  /** the time a parked envelope waits for (undefined when not parked, or due) */
   timeOf(id: EnvelopeId): number | undefined {
-    return this.#at.get(id);
+    const slot = this.#find(id);
+    return slot >= 0 && this.#state[slot] === waitingState ? this.#at[slot] : undefined;
   }
 
-  /** parked (again) until `at`; the caller pushes the heap entry */
+  /** the earliest time a waiting envelope comes due (Infinity when none) */
+  nextAt(): number {
+    return this.#heapSize > 0 ? this.#at[this.#heap[0]] : Infinity;
+  }
+
+  /** parked (again) until `at` (Infinity: until named) */
   park(id: EnvelopeId, at: number): void {
-    this.#loads.delete(id);
-    this.#loading.delete(id);
-    this.#at.set(id, at);
+    let slot = this.#find(id);
+    if (slot < 0) slot = this.#add(id);
+    else this.#leave(slot);
+    this.#state[slot] = waitingState;
+    this.#waiting++;
+    this.#at[slot] = at;
+    if (at < Infinity) this.#heapPush(slot);
   }
 
   /** no longer parked in any way (filed, or forgotten) */
   drop(id: EnvelopeId): void {
-    this.#at.delete(id);
-    this.#loads.delete(id);
-    this.#loading.delete(id);
+    const slot = this.#find(id);
+    if (slot < 0) return;
+    this.#leave(slot);
+    this.#release(slot, id);
   }
 
-  /** its time came: to be read back */
-  comeDue(id: EnvelopeId): void {
-    this.#at.delete(id);
-    this.#loads.add(id);
+  /** The earliest waiting envelope, if its time is `now` or before, comes due (to be read back): true when one did. */
+  comeDue(now: number): boolean {
+    if (this.#heapSize === 0 || this.#at[this.#heap[0]] > now) return false;
+    const slot = this.#heap[0];
+    this.#leave(slot);
+    this.#state[slot] = dueState;
+    this.#loads.add(slot);
+    return true;
   }
 
   /** those that came due, now being read */
   take(): EnvelopeId[] {
-    const out = [...this.#loads];
+    const out: EnvelopeId[] = [];
+    for (const slot of this.#loads) {
+      this.#state[slot] = loadingState;
+      this.#loading++;
+      out.push(this.#idOf(slot));
+    }
     this.#loads.clear();
-    for (const id of out) this.#loading.add(id);
     return out;
   }
 
-  /** those of `ids` still parked, taken for reading, with their times */
+  /** those of `ids` still parked and waiting, taken for reading, with their times */
   claim(ids: readonly EnvelopeId[]): ScheduleEntry[] {
     const out: ScheduleEntry[] = [];
     for (const id of ids) {
-      const at = this.#at.get(id);
-      if (at === undefined) continue;
-      this.#at.delete(id);
-      this.#loading.add(id);
+      const slot = this.#find(id);
+      if (slot < 0 || this.#state[slot] !== waitingState) continue;
+      const at = this.#at[slot];
+      this.#leave(slot);
+      this.#state[slot] = loadingState;
+      this.#loading++;
       out.push({ id, at });
     }
     return out;
@@ -80,23 +200,207 @@ export class ParkedSet {
 
   /** ids parked and waiting (not due), a snapshot */
   waiting(): EnvelopeId[] {
-    return [...this.#at.keys()];
+    const out: EnvelopeId[] = [];
+    for (let slot = 0; slot < this.#used; slot++) if (this.#state[slot] === waitingState) out.push(this.#idOf(slot));
+    return out;
   }
 
   /** every id, a snapshot */
   ids(): EnvelopeId[] {
-    return [...this.#at.keys(), ...this.#loads, ...this.#loading];
+    const out: EnvelopeId[] = [];
+    for (let slot = 0; slot < this.#used; slot++) if (this.#state[slot] !== free) out.push(this.#idOf(slot));
+    return out;
+  }
+
+  /** the ids a message or envelope id names (all when undefined), a snapshot */
+  matching(id: string | undefined): EnvelopeId[] {
+    if (id === undefined) return this.ids();
+    if (this.has(id)) return [id];
+    // a message id: its envelopes
+    const out: EnvelopeId[] = [];
+    if (!id.includes('-') && encode(`${id}-1`)) {
+      const { hi, lo } = scratch;
+      for (let slot = 0; slot < this.#used; slot++) {
+        if (this.#state[slot] !== free && this.#hi[slot] === hi && this.#lo[slot] === lo) out.push(this.#idOf(slot));
+      }
+    }
+    for (const odd of this.#oddSlot.keys()) if (odd.slice(0, odd.lastIndexOf('-')) === id) out.push(odd);
+    return out;
   }
 
   /** every id with the time it is next looked at (0: due) */
   *entries(): Iterable<ScheduleEntry> {
-    for (const [id, at] of this.#at) yield { id, at };
-    for (const id of this.#loads) yield { id, at: 0 };
-    for (const id of this.#loading) yield { id, at: 0 };
+    for (let slot = 0; slot < this.#used; slot++) {
+      const state = this.#state[slot];
+      if (state !== free) yield { id: this.#idOf(slot), at: state === waitingState ? this.#at[slot] : 0 };
+    }
   }
 
   /** the message id of every parked envelope (with repeats) */
   *messageIds(): Iterable<MessageId> {
-    for (const ids of [this.#at.keys(), this.#loads, this.#loading]) for (const id of ids) yield id.slice(0, id.lastIndexOf('-'));
+    for (let slot = 0; slot < this.#used; slot++) {
+      if (this.#state[slot] === free) continue;
+      const odd = this.#oddId.get(slot);
+      yield odd === undefined ? messageIdOf(this.#hi[slot], this.#lo[slot]) : odd.slice(0, odd.lastIndexOf('-'));
+    }
+  }
+
+  #idOf(slot: number): EnvelopeId {
+    return this.#oddId.get(slot) ?? `${messageIdOf(this.#hi[slot], this.#lo[slot])}-${this.#n[slot]}`;
+  }
+
+  /** The slot of `id`, -1 when it has none. */
+  #find(id: EnvelopeId): number {
+    if (!encode(id)) return this.#oddSlot.get(id) ?? -1;
+    const { hi, lo, n } = scratch;
+    const mask = this.#table.length - 1;
+    for (let i = hashOf(hi, lo, n) & mask; ; i = (i + 1) & mask) {
+      const e = this.#table[i];
+      if (e === 0) return -1;
+      const slot = e - 1;
+      if (this.#lo[slot] === lo && this.#hi[slot] === hi && this.#n[slot] === n) return slot;
+    }
+  }
+
+  /** A new slot for `id` (not known), state free. */
+  #add(id: EnvelopeId): number {
+    const slot = this.#freeCount > 0 ? this.#free[--this.#freeCount] : this.#used++;
+    if (slot >= this.#state.length) this.#grow(Math.max(1024, this.#state.length * 2));
+    this.#pos[slot] = -1;
+    if (!encode(id)) {
+      this.#hi[slot] = NaN;
+      this.#lo[slot] = NaN;
+      this.#n[slot] = 0;
+      this.#oddSlot.set(id, slot);
+      this.#oddId.set(slot, id);
+      return slot;
+    }
+    this.#hi[slot] = scratch.hi;
+    this.#lo[slot] = scratch.lo;
+    this.#n[slot] = scratch.n;
+    if ((this.#tableCount + 1) * 2 > this.#table.length) this.#rehash(this.#table.length * 2);
+    this.#insert(slot);
+    this.#tableCount++;
+    return slot;
+  }
+
+  /** Ends the slot's present state (out of the heap, the loads, the counts); it stays allocated. */
+  #leave(slot: number): void {
+    const state = this.#state[slot];
+    if (state === waitingState) {
+      this.#waiting--;
+      if (this.#pos[slot] >= 0) this.#heapRemove(slot);
+    } else if (state === dueState) this.#loads.delete(slot);
+    else if (state === loadingState) this.#loading--;
+    this.#state[slot] = free;
+  }
+
+  #release(slot: number, id: EnvelopeId): void {
+    if (this.#oddId.delete(slot)) this.#oddSlot.delete(id);
+    else this.#unindex(slot);
+    this.#free[this.#freeCount++] = slot;
+  }
+
+  #grow(capacity: number): void {
+    const more = <T extends Float64Array | Uint32Array | Uint8Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(capacity);
+      b.set(a);
+      return b;
+    };
+    this.#hi = more(this.#hi, (n) => new Float64Array(n));
+    this.#lo = more(this.#lo, (n) => new Float64Array(n));
+    this.#n = more(this.#n, (n) => new Uint32Array(n));
+    this.#at = more(this.#at, (n) => new Float64Array(n));
+    this.#state = more(this.#state, (n) => new Uint8Array(n));
+    this.#pos = more(this.#pos, (n) => new Int32Array(n));
+    this.#free = more(this.#free, (n) => new Int32Array(n));
+    this.#heap = more(this.#heap, (n) => new Int32Array(n));
+  }
+
+  #home(slot: number): number {
+    return hashOf(this.#hi[slot], this.#lo[slot], this.#n[slot]) & (this.#table.length - 1);
+  }
+
+  #insert(slot: number): void {
+    const mask = this.#table.length - 1;
+    let i = this.#home(slot);
+    while (this.#table[i] !== 0) i = (i + 1) & mask;
+    this.#table[i] = slot + 1;
+  }
+
+  #rehash(capacity: number): void {
+    const old = this.#table;
+    this.#table = new Int32Array(capacity);
+    for (const e of old) if (e !== 0) this.#insert(e - 1);
+  }
+
+  /** Removes an encoded slot from the hash table (backward shift: no tombstones). */
+  #unindex(slot: number): void {
+    const t = this.#table;
+    const mask = t.length - 1;
+    let i = this.#home(slot);
+    while (t[i] !== slot + 1) i = (i + 1) & mask;
+    t[i] = 0;
+    for (let j = (i + 1) & mask; t[j] !== 0; j = (j + 1) & mask) {
+      const k = this.#home(t[j] - 1);
+      // the entry at j stays unless its home lies cyclically outside (i, j]
+      const stays = i <= j ? i < k && k <= j : i < k || k <= j;
+      if (stays) continue;
+      t[i] = t[j];
+      t[j] = 0;
+      i = j;
+    }
+    this.#tableCount--;
+  }
+
+  #heapPush(slot: number): void {
+    const i = this.#heapSize++;
+    this.#heap[i] = slot;
+    this.#pos[slot] = i;
+    this.#siftUp(i);
+  }
+
+  #heapRemove(slot: number): void {
+    const i = this.#pos[slot];
+    this.#pos[slot] = -1;
+    const last = this.#heap[--this.#heapSize];
+    if (i === this.#heapSize) return;
+    this.#heap[i] = last;
+    this.#pos[last] = i;
+    this.#siftDown(this.#siftUp(i));
+  }
+
+  #siftUp(i: number): number {
+    const h = this.#heap;
+    const slot = h[i];
+    const at = this.#at[slot];
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (this.#at[h[p]] <= at) break;
+      h[i] = h[p];
+      this.#pos[h[i]] = i;
+      i = p;
+    }
+    h[i] = slot;
+    this.#pos[slot] = i;
+    return i;
+  }
+
+  #siftDown(i: number): void {
+    const h = this.#heap;
+    const n = this.#heapSize;
+    const slot = h[i];
+    const at = this.#at[slot];
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const c = l + 1 < n && this.#at[h[l + 1]] < this.#at[h[l]] ? l + 1 : l;
+      if (this.#at[h[c]] >= at) break;
+      h[i] = h[c];
+      this.#pos[h[i]] = i;
+      i = c;
+    }
+    h[i] = slot;
+    this.#pos[slot] = i;
   }
 }

@@ -14,8 +14,9 @@
  * saturated) never looks at the waiting envelopes again.
  *
  * Parking (issue 19): an envelope that waits longer than `parkAfterMs` is not kept: only its
- * (time, id) stays, in the heap and in a map of parked ids, some 100 octets instead of the
- * envelope's 1 KB and more, so 1,000,000 deferred envelopes cost tens of MB. When its time
+ * (time, id) stays, in the ParkedSet (parked-set.ts: typed arrays and a heap of its own, some
+ * 45 octets outside the JavaScript heap instead of the envelope's 1 KB and more), so 1,000,000
+ * deferred envelopes cost tens of MB. When its time
  * comes (or the operator names it) the dispatcher loads it from the store again (takeLoads,
  * parkedMatching) and files it with set(). Parked envelopes that come due are handed out for
  * loading only while fewer than `loadLimit` due envelopes are in memory (ready or being loaded),
@@ -32,7 +33,7 @@ import {
   routeKey, type EnvelopeId, type Envelope, type MessageId, type Route, type ScheduleEntry, type Scheduler, type StatedEnvelope,
 } from '../core/index.js';
 import { withState } from './envelope-transitions.js';
-import { firstIdsAfter, messageIdOfEnvelope } from './queue-ids.js';
+import { firstIdsAfter } from './queue-ids.js';
 import { ParkedSet } from './parked-set.js';
 import { WaitHeap } from './wait-heap.js';
 
@@ -71,7 +72,7 @@ export class QueueScheduler {
   readonly #readyOther = new Set<EnvelopeId>();
   /** where each ready envelope is filed (to unfile it when it changes) */
   readonly #readyWhere = new Map<EnvelopeId, { route: string; messageId: MessageId } | 'other'>();
-  /** waiting envelopes by time; an entry counts only while #waitAt has the same time for it */
+  /** waiting envelopes kept in memory, by time; an entry counts only while #waitAt has the same time for it (parked ones: the ParkedSet's heap) */
   readonly #waiting = new WaitHeap();
   readonly #waitAt = new Map<EnvelopeId, number>();
   readonly #routeJobs = new Map<string, number>();
@@ -143,9 +144,7 @@ export class QueueScheduler {
 
   /** The parked envelopes a message or envelope id names (all when undefined): load them, then set(). */
   parkedMatching(id: string | undefined): EnvelopeId[] {
-    const out: EnvelopeId[] = [];
-    for (const e of this.parkedIds()) if (id === undefined || e === id || messageIdOfEnvelope(e) === id) out.push(e);
-    return out;
+    return this.#parked.matching(id);
   }
 
   /** Parked envelopes that came due since the last call (takeDue finds them): the caller loads each and set()s it. */
@@ -174,7 +173,6 @@ export class QueueScheduler {
       return;
     }
     this.#parked.park(id, at);
-    if (at < Infinity) this.#waiting.push(at, id);
   }
 
   /** A saved schedule (a restart): every envelope not known yet is parked until its time. */
@@ -241,7 +239,7 @@ export class QueueScheduler {
 
   /** The earliest time a waiting envelope comes due (Infinity when none waits, or when due ones wait for loadLimit). */
   nextWakeAt(): number {
-    return this.#capped ? Infinity : this.#waiting.peek();
+    return Math.min(this.#waiting.peek(), this.#capped ? Infinity : this.#parked.nextAt());
   }
 
   /**
@@ -251,18 +249,16 @@ export class QueueScheduler {
    */
   takeDue(now: number): Batch[] {
     this.#capped = false;
+    while (this.#parked.nextAt() <= now) {
+      if (this.#parked.due + this.#readyWhere.size >= this.#loadLimit) {
+        // enough due work in memory: the rest is loaded as that goes
+        this.#capped = true;
+        break;
+      }
+      this.#parked.comeDue(now);
+    }
     while (this.#waiting.peek() <= now) {
       const { at, id } = this.#waiting.pop() as { at: number; id: EnvelopeId };
-      if (this.#parked.timeOf(id) === at) {
-        if (this.#parked.due + this.#readyWhere.size >= this.#loadLimit) {
-          // enough due work in memory: the rest is loaded as that goes
-          this.#waiting.push(at, id);
-          this.#capped = true;
-          break;
-        }
-        this.#parked.comeDue(id);
-        continue;
-      }
       if (this.#waitAt.get(id) !== at) continue; // superseded
       this.#waitAt.delete(id);
       const env = this.#index.get(id);
@@ -332,9 +328,7 @@ export class QueueScheduler {
       // parked: only (time, id) is kept
       this.#waitAt.delete(id);
       this.#index.delete(id);
-      if (this.#parked.timeOf(id) === until) return;
-      this.#parked.park(id, until);
-      this.#waiting.push(until, id);
+      if (this.#parked.timeOf(id) !== until) this.#parked.park(id, until);
       return;
     }
     if (this.#waitAt.get(id) === until) return;
