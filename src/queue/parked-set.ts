@@ -33,20 +33,9 @@ const scratch = { hi: 0, lo: 0, n: 0 };
 function encode(id: string): boolean {
   const len = id.length;
   if (len < 20 || len > 25 || id.charCodeAt(18) !== 45 /* - */) return false;
-  let hi = 0;
-  for (let i = 0; i < 10; i++) {
-    const c = id.charCodeAt(i);
-    const d = c < 128 ? digitOf[c] : -1;
-    if (d < 0) return false;
-    hi = hi * 32 + d;
-  }
-  let lo = 0;
-  for (let i = 10; i < 18; i++) {
-    const c = id.charCodeAt(i);
-    const d = c < 128 ? digitOf[c] : -1;
-    if (d < 0) return false;
-    lo = lo * 32 + d;
-  }
+  const hi = base32Value(id, 0, 10);
+  const lo = base32Value(id, 10, 18);
+  if (hi < 0 || lo < 0) return false;
   let n = 0;
   for (let i = 19; i < len; i++) {
     const d = id.charCodeAt(i) - 48;
@@ -57,6 +46,18 @@ function encode(id: string): boolean {
   scratch.lo = lo;
   scratch.n = n;
   return true;
+}
+
+/** The number characters [from, to) of `id` spell in base32; -1 when one is not of the alphabet. */
+function base32Value(id: string, from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = id.charCodeAt(i);
+    const d = c < 128 ? digitOf[c] : -1;
+    if (d < 0) return -1;
+    v = v * 32 + d;
+  }
+  return v;
 }
 
 /** The message id (18 characters) of an encoded envelope id: one flat string. */
