@@ -26,6 +26,32 @@ void test('the queue gauges are filled on the first scrape, from one walk of the
   }
 });
 
+void test('a slow walk of the queue is used again for ten times as long as it took, its ages moved on', async () => {
+  let t = 1_000_000;
+  let walks = 0;
+  const metrics = startMetrics({
+    now: () => t,
+    queue: () => {
+      walks++;
+      t += 2_000; // the walk takes 2 s
+      return Promise.resolve([{ state: 'deferred', count: 3, oldestSeconds: 60 }, { state: 'held', count: 0, oldestSeconds: 0 }]);
+    },
+  });
+  try {
+    await metrics.registry.metrics();
+    t += 15_000;
+    const again = await metrics.registry.metrics();
+    assert.equal(walks, 1, '15 s after a 2 s walk: its result');
+    assert.match(again, /^correio_queue_oldest_age_seconds\{state="deferred"\} 75$/m);
+    assert.match(again, /^correio_queue_oldest_age_seconds\{state="held"\} 0$/m);
+    t += 6_000;
+    await metrics.registry.metrics();
+    assert.equal(walks, 2, '21 s after it: walked again');
+  } finally {
+    metrics.stop();
+  }
+});
+
 void test('events move the counters; labels stay bounded', async () => {
   const metrics = startMetrics({ now: () => 10_000 });
   try {
