@@ -1,7 +1,8 @@
 /**
  * @module events
  * Names of the diagnostics_channel channels the mail system publishes on; src/log subscribes.
- * Core code publishes events and never imports the logger.
+ * Core code publishes events and never imports the logger. An event is a fresh object that its
+ * publisher never changes afterwards: the subscribers keep it (the log tail) or write it later.
  * Standards: none. Security: events carry addresses, never passwords or bodies.
  * Limitations: none.
  */

@@ -37,6 +37,8 @@ function dayOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
+const DAY_MS = 86_400_000;
+
 export interface DeliveryHistoryOptions {
   readonly dataDir: string;
   /** ms a day's file is kept after its day ended */
@@ -49,6 +51,9 @@ export class DeliveryHistory {
   private readonly dir: string;
   private readonly now: () => number;
   private day = '';
+  /** [start, end) of `day` in ms: an event inside it needs no date formatted */
+  private dayStart = 0;
+  private dayEnd = 0;
   private fd: number | undefined;
   private output: BatchedOutput | undefined;
   private readonly unsubscribe: (() => void)[] = [];
@@ -67,26 +72,36 @@ export class DeliveryHistory {
         if (typeof message !== 'object' || message === null) return;
         // an operator's directory change has no message: it is the admin log's (log/admin-log.ts)
         if (name === 'admin' && (message as { messageId?: unknown }).messageId === undefined) return;
-        this.write({ ...(message as Record<string, unknown>), event: name, time: this.now() });
+        this.write(name, message, this.now());
       };
       diagnostics.subscribe(channels[name], handler);
       this.unsubscribe.push(() => diagnostics.unsubscribe(channels[name], handler));
     }
   }
 
-  private write(e: HistoryEvent): void {
-    const day = dayOf(e.time);
-    if (day !== this.day) this.rollTo(day);
-    let line: string;
+  /**
+   * One line: the event's own fields, then `event` and `time` (which win over fields of the same
+   * name when read, as JSON.parse keeps the last). Serialised as published and completed as
+   * text: a copy of each event with two more fields made JSON.stringify ~3 times slower.
+   */
+  private write(name: HistoryEventName, message: object, time: number): void {
+    if (time < this.dayStart || time >= this.dayEnd) this.rollTo(time);
+    let json: string;
     try {
-      line = JSON.stringify(e);
+      json = JSON.stringify(message);
     } catch {
       return;
     }
-    this.output?.write(`${line}\n`);
+    if (json[0] !== '{') return;
+    const tail = `"event":"${name}","time":${time}}\n`;
+    this.output?.write(json.length > 2 ? `${json.slice(0, -1)},${tail}` : `{${tail}`);
   }
 
-  private rollTo(day: string): void {
+  private rollTo(time: number): void {
+    const day = dayOf(time);
+    this.dayStart = Math.floor(time / DAY_MS) * DAY_MS;
+    this.dayEnd = this.dayStart + DAY_MS;
+    if (day === this.day) return;
     this.closeFile();
     this.day = day;
     try {

@@ -41,11 +41,12 @@ export function startMailLog(logger: LineLogger): MailLog {
   const unsubs: (() => void)[] = [];
   // a ring of the last TAIL_LINES events, so the console can show recent activity without
   // reading the log files (which may be journald's); kept as objects and written as JSON only
-  // when the tail is asked for (each event is already serialised by the logger and the history)
+  // when the tail is asked for (each event is already serialised by the logger and the history);
+  // the event itself is kept, not a copy: publishers make each one fresh and never change it
   const ring: { time: number; event: string; obj: object }[] = [];
   let next = 0;
   const remember = (event: string, obj: object): void => {
-    const entry = { time: Date.now(), event, obj: { ...obj } };
+    const entry = { time: Date.now(), event, obj };
     if (ring.length < TAIL_LINES) ring.push(entry);
     else ring[next] = entry;
     next = (next + 1) % TAIL_LINES;

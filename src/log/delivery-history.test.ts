@@ -1,0 +1,53 @@
+/**
+ * The delivery history's writer: each published event becomes one JSON line with its own fields
+ * plus `event` and `time` (which win over fields of the same name), in the file of its UTC day;
+ * findHistory and findByMessageIdField read them back.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import diagnostics from 'node:diagnostics_channel';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { channels } from '../core/index.js';
+import { withTempDir } from '../../test/helpers/temp-dir.js';
+import { DeliveryHistory, findByMessageIdField, findHistory, historyDir } from './delivery-history.js';
+
+const beforeMidnight = Date.UTC(2026, 11, 5, 23, 59, 59, 900);
+
+void test('DeliveryHistory: one line per event, event and time added, a new file at midnight UTC', () =>
+  withTempDir('correio-history-', async (dataDir) => {
+    let now = beforeMidnight;
+    const history = new DeliveryHistory({ dataDir, retentionMs: 7 * 86_400_000, now: () => now });
+    history.start();
+    try {
+      diagnostics.channel(channels.received).publish({
+        messageId: 'M1', sender: 'a@example.org', recipients: ['suzana@dc.uece.br'], size: 120, messageIdHeader: '<x1@example.org>',
+        event: 'not this', time: 1,
+      });
+      now += 50;
+      diagnostics.channel(channels.queued).publish({ envelopeId: 'M1-0', messageId: 'M1', recipient: 'suzana@dc.uece.br', route: 'local:' });
+      now += 100; // past midnight
+      diagnostics.channel(channels.delivered).publish({ envelopeId: 'M1-0', messageId: 'M1', recipient: 'suzana@dc.uece.br', status: '2.0.0' });
+      diagnostics.channel(channels.admin).publish({ action: 'user add', address: 'x@dc.uece.br' }); // no messageId: not kept
+      diagnostics.channel(channels.deferred).publish({});
+    } finally {
+      await history.stop();
+    }
+    const dir = historyDir(dataDir);
+    assert.deepEqual(readdirSync(dir).sort(), ['2026-12-05.jsonl', '2026-12-06.jsonl']);
+    const day1 = readFileSync(join(dir, '2026-12-05.jsonl'), 'utf8').split('\n');
+    assert.equal(day1.length, 3);
+    assert.equal(day1[2], '');
+    assert.deepEqual(JSON.parse(day1[0]), {
+      messageId: 'M1', sender: 'a@example.org', recipients: ['suzana@dc.uece.br'], size: 120, messageIdHeader: '<x1@example.org>',
+      event: 'received', time: beforeMidnight,
+    });
+    assert.deepEqual(JSON.parse(day1[1]), { envelopeId: 'M1-0', messageId: 'M1', recipient: 'suzana@dc.uece.br', route: 'local:', event: 'queued', time: beforeMidnight + 50 });
+    const day2 = readFileSync(join(dir, '2026-12-06.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as object);
+    assert.deepEqual(day2, [
+      { envelopeId: 'M1-0', messageId: 'M1', recipient: 'suzana@dc.uece.br', status: '2.0.0', event: 'delivered', time: beforeMidnight + 150 },
+      { event: 'deferred', time: beforeMidnight + 150 },
+    ]);
+    assert.deepEqual(findHistory(dataDir, 'M1-0').map((e) => e.event), ['received', 'queued', 'delivered']);
+    assert.deepEqual(findByMessageIdField(dataDir, 'x1@example.org'), ['M1']);
+  }));
