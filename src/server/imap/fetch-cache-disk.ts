@@ -14,7 +14,9 @@
  * Limitations: it is a cache: any SQLite failure is a miss (the file is read and parsed as
  *   without it), and a write lost at a crash is computed again. Writes are gathered and written
  *   in one transaction per turn of the event loop; reads are in bulk (getMany: the rows of up to
- *   500 keys per query), as a FETCH of a folder asks for many messages at once. Entries are dropped when this server expunges
+ *   500 keys per query), as a FETCH of a folder asks for many messages at once. Under serve it
+ *   is filled for every message the text index reads (fillFetchCache), so the file grows with
+ *   the mail on Maildir: its ENVELOPE and BODYSTRUCTURE, some hundreds of octets per message. Entries are dropped when this server expunges
  *   or moves a message; a message removed by another program (POP3 DELE, mutt) leaves its rows
  *   behind, never read again (its key is not reused).
  *   The rows are correio's own encoding of the items: a change to how ENVELOPE, BODYSTRUCTURE or
