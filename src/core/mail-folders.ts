@@ -40,6 +40,17 @@ export interface FolderSnapshot {
   /** the highest MODSEQ of the folder (a change of any message, or an expunge, raises it) */
   readonly highestModseq: number;
   readonly messages: readonly FolderMessage[];
+  /** names this snapshot for syncDelta (a store that keeps deltas sets it) */
+  readonly version?: number;
+}
+
+/** What changed from one snapshot to the folder's current one (MailFolderStore.syncDelta). */
+export interface FolderDelta {
+  readonly snapshot: FolderSnapshot;
+  /** messages that came or whose flags, keywords or MODSEQ changed, as in `snapshot` */
+  readonly changed: readonly FolderMessage[];
+  /** UIDs gone since */
+  readonly gone: readonly number[];
 }
 
 /**
@@ -130,6 +141,12 @@ export interface MailFolderStore {
    * and forgets removed ones; the snapshot of the whole folder.
    */
   sync(user: string, folder: string): Promise<FolderSnapshot>;
+  /**
+   * `sync`, told as the changes from the snapshot named `version` (O(changes) for a session
+   * that already holds that snapshot's messages); undefined when the store no longer knows
+   * them (the caller compares whole snapshots).
+   */
+  syncDelta?(user: string, folder: string, version: number): Promise<FolderDelta | undefined>;
   /** The changes after `sinceModseq` (takes in what arrived first, as `sync`). */
   changesSince(user: string, folder: string, sinceModseq: number): Promise<FolderChanges>;
   /**

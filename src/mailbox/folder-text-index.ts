@@ -7,11 +7,13 @@
  * message's header fields and decoded text parts, lower-cased (message-text, the text SEARCH
  * itself matches in).
  * The index is kept current as folders are synced (maildir-folders tells it each folder's keys
- * after every locked step: a delivery, an APPEND, COPY or MOVE, an EXPUNGE, a deletion by POP3
- * or another program): new messages are read and added in the background, a chunk at a time,
- * gone ones removed. A search never waits for it: messages not yet in the index are candidates.
+ * when a step changed them: a delivery, an APPEND, COPY or MOVE, an EXPUNGE, a deletion by POP3
+ * or another program; only what changed when the folder state knows it, noteChanges): new
+ * messages are read and added in the background, a chunk at a time, gone ones removed. A
+ * search never waits for it: messages not yet in the index are candidates.
  * A message read shorter than its listed size (another program still writing the file in
- * place) is not indexed: it is read again when the folder is next noted. Each message read whole
+ * place) is not indexed: it is read again when the folder is next noted whole (note: its first
+ * sync in this process, or one whose changes are no longer kept). Each message read whole
  * is also told to `read` (serve: IMAP's fetch cache takes its ENVELOPE and BODYSTRUCTURE from
  * it), so that delivered, appended and dropped-in mail is read once for both.
  * Standards: RFC 9051 §6.4.4 (BODY, TEXT: case-insensitive substring matches), so the index
@@ -60,6 +62,8 @@ interface AccountState {
   readonly skipped: Set<string>;
   /** folder → the messages of its last sync, waiting for the worker */
   readonly pending: Map<string, readonly NotedMessage[]>;
+  /** folder → key → the message come or changed (null: gone) since its messages were noted, waiting for the worker */
+  readonly changes: Map<string, Map<string, NotedMessage | null>>;
   worker?: Promise<void>;
 }
 
@@ -113,7 +117,7 @@ export class FolderTextIndex {
     const account = this.#account(user);
     let s = this.#accounts.get(account);
     if (!s) {
-      s = this.index.indexed(account).then((ids) => ({ indexed: byFolder(ids), skipped: new Set<string>(), pending: new Map<string, readonly NotedMessage[]>() }));
+      s = this.index.indexed(account).then((ids) => ({ indexed: byFolder(ids), skipped: new Set<string>(), pending: new Map<string, readonly NotedMessage[]>(), changes: new Map() }));
       s.catch(() => this.#accounts.delete(account));
       this.#accounts.set(account, s);
     }
@@ -126,11 +130,34 @@ export class FolderTextIndex {
     void this.#state(user).then(
       (st) => {
         st.pending.set(folder, messages);
-        // one account at a time (a start with many accounts must not read all their files at once)
-        st.worker ??= (this.#chain = this.#chain.then(() => this.#work(user, st)).catch(() => undefined)).finally(() => (st.worker = undefined));
+        st.changes.delete(folder); // the messages noted hold them
+        this.#start(user, st);
       },
       () => undefined, // the index cannot be read: searches read every message
     );
+  }
+
+  /**
+   * What changed in a folder since its messages were noted (messages come or changed, keys
+   * gone): O(changes) where note is O(messages), for a folder that changes often.
+   */
+  noteChanges(user: string, folder: string, changed: readonly NotedMessage[], goneKeys: readonly string[]): void {
+    if (this.#closed || (changed.length === 0 && goneKeys.length === 0)) return;
+    void this.#state(user).then(
+      (st) => {
+        let c = st.changes.get(folder);
+        if (!c) st.changes.set(folder, (c = new Map()));
+        for (const key of goneKeys) c.set(key, null);
+        for (const m of changed) c.set(m.key, m);
+        this.#start(user, st);
+      },
+      () => undefined,
+    );
+  }
+
+  #start(user: string, st: AccountState): void {
+    // one account at a time (a start with many accounts must not read all their files at once)
+    st.worker ??= (this.#chain = this.#chain.then(() => this.#work(user, st)).catch(() => undefined)).finally(() => (st.worker = undefined));
   }
 
   /** The folder's documents are gone with it (DELETE, RENAME): removed from the index. */
@@ -139,6 +166,7 @@ export class FolderTextIndex {
     const folders = [...st.indexed.keys()].filter((f) => f === folder || f.startsWith(`${folder}.`));
     const ids = folders.flatMap((f) => [...st.indexed.get(f)!].map((key) => docId(f, key)));
     st.pending.delete(folder);
+    st.changes.delete(folder);
     await this.index.remove(this.#account(user), ids);
     for (const f of folders) st.indexed.delete(f);
   }
@@ -173,8 +201,25 @@ export class FolderTextIndex {
   async #work(user: string, st: AccountState): Promise<void> {
     const account = this.#account(user);
     for (;;) {
+      if (this.#closed) return;
       const next = st.pending.entries().next();
-      if (next.done || this.#closed) return;
+      if (next.done) {
+        const ch = st.changes.entries().next();
+        if (ch.done) return;
+        const [folder, c] = ch.value;
+        st.changes.delete(folder);
+        const indexed = indexedKeys(st, folder);
+        const gone = [...c].filter(([, m]) => m === null).map(([key]) => key);
+        const drop = gone.filter((key) => indexed.has(key));
+        if (drop.length > 0) {
+          await this.index.remove(account, drop.map((key) => docId(folder, key)));
+          for (const key of drop) indexed.delete(key);
+        }
+        for (const key of gone) st.skipped.delete(docId(folder, key));
+        const came = [...c.values()].filter((m): m is NotedMessage => m !== null);
+        await this.#add(user, account, st, folder, came.filter((m) => !indexed.has(m.key) && !st.skipped.has(docId(folder, m.key))));
+        continue;
+      }
       const [folder, messages] = next.value;
       st.pending.delete(folder);
       const indexed = indexedKeys(st, folder);
@@ -185,24 +230,28 @@ export class FolderTextIndex {
         for (const key of gone) indexed.delete(key);
       }
       for (const id of st.skipped) if (id.startsWith(`${folder}/`) && !present.has(id.slice(folder.length + 1))) st.skipped.delete(id);
-      const missing = messages.filter((m) => !indexed.has(m.key) && !(st.skipped.size > 0 && st.skipped.has(docId(folder, m.key))));
-      for (let i = 0; i < missing.length && !this.#closed; i += chunk) {
-        // a newer listing of this folder replaces what is left of this one
-        if (st.pending.has(folder)) break;
-        const docs: { id: string; key: string; text: string }[] = [];
-        for (const m of missing.slice(i, i + chunk)) {
-          const id = docId(folder, m.key);
-          const text = await this.#text(user, folder, m);
-          if (text === undefined) st.skipped.add(id);
-          else if (text !== short) docs.push({ id, key: m.key, text });
-        }
-        await this.index.add(account, docs);
-        // (the folder's set again: a forget() meanwhile dropped the old one)
-        const now = indexedKeys(st, folder);
-        for (const d of docs) now.add(d.key);
-        // the event loop's other work (sessions) runs between chunks
-        await new Promise((resolve) => setImmediate(resolve));
+      await this.#add(user, account, st, folder, messages.filter((m) => !indexed.has(m.key) && !(st.skipped.size > 0 && st.skipped.has(docId(folder, m.key)))));
+    }
+  }
+
+  /** Reads and adds `missing`, a chunk at a time. */
+  async #add(user: string, account: string, st: AccountState, folder: string, missing: readonly NotedMessage[]): Promise<void> {
+    for (let i = 0; i < missing.length && !this.#closed; i += chunk) {
+      // a newer listing of this folder replaces what is left of this one
+      if (st.pending.has(folder)) break;
+      const docs: { id: string; key: string; text: string }[] = [];
+      for (const m of missing.slice(i, i + chunk)) {
+        const id = docId(folder, m.key);
+        const text = await this.#text(user, folder, m);
+        if (text === undefined) st.skipped.add(id);
+        else if (text !== short) docs.push({ id, key: m.key, text });
       }
+      await this.index.add(account, docs);
+      // (the folder's set again: a forget() meanwhile dropped the old one)
+      const now = indexedKeys(st, folder);
+      for (const d of docs) now.add(d.key);
+      // the event loop's other work (sessions) runs between chunks
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 

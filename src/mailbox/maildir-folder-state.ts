@@ -1,28 +1,44 @@
 /**
  * @module maildir-folder-state
- * One Maildir folder's state brought up to date under its lock: the folder (new/ and cur/) is
- * listed, and the UID list (`correio-uidlist` and its change log, see uid-index and uid-log)
- * is reconciled with the listing, new messages getting the next UIDs, changed flags a new MODSEQ.
- * A snapshot is kept per folder with a stamp of new/, cur/ and the UID list, so an unchanged
- * folder is not listed again. What delivery put in new/ stays there (other Maildir readers see
- * it as new) until a flag is set or an IMAP4rev1 read-write SELECT takes its \Recent: then it is
- * moved to cur/ with ":2," as the Maildir spec asks of a reader that has seen a message.
+ * One Maildir folder's state brought up to date under its lock: the UID list (`correio-uidlist`
+ * and its change log, see uid-index and uid-log) reconciled with what is in new/ and cur/, new
+ * messages getting the next UIDs, changed flags a new MODSEQ, messages gone an expunge record.
+ * What is in new/ and cur/ is known without listing them when only this process changed them:
+ * the store's journal (maildir-journal) tells each file it linked, renamed or removed, with
+ * stamps of new/ and cur/ (inode, mtime, ctime in ns) around each change, so a step costs
+ * O(changes). The folder is listed whole (O(messages)) only
+ * - the first time, or when the UID list was written by another process;
+ * - when the stamps do not chain: new/ or cur/ is not as our last change (or listing) left it,
+ *   so another program (a delivery agent, mutt, Dovecot, a CLI) changed it;
+ * - two seconds after a stamp that was taken within two seconds of its own mtime ("unsure"): a
+ *   change by another program in the same clock tick as ours leaves mtime and ctime as they
+ *   were (the tick is a few ms on Linux, up to two seconds on other file systems), so such a
+ *   change is found by this listing at the latest, as the old rule (a stamp younger than two
+ *   seconds is not trusted) found it; a busy folder is listed at most once per two seconds.
+ * Each snapshot has a version, and the last `maxDeltas` changes between versions are kept, so
+ * a session tells its client what changed in O(changes) (syncDelta).
+ * What delivery put in new/ stays there (other Maildir readers see it as new) until a flag is
+ * set or an IMAP4rev1 read-write SELECT takes its \Recent: then it is moved to cur/ with ":2,"
+ * as the Maildir spec asks of a reader that has seen a message.
  * Standards: the Maildir spec (new → cur with ":2,<flags>"); RFC 9051 §2.3.1.1 (UIDs,
  *   UIDVALIDITY never reused); RFC 7162 (MODSEQ).
  * Security: paths come from the store's checked directories (maildir-safe-dir); the lock file
  *   is folder-lock's.
- * Limitations: a sync lists the whole folder (O(messages) per sync); a stamp younger than two
- *   seconds is not trusted, so a busy folder is listed at each sync.
+ * Limitations: another program's change is seen by the next step after it, or up to two seconds
+ *   later when it fell in the same clock tick as one of ours; another correio process's change
+ *   makes the next step list the folder; the state of the last 1,000 folders is kept in memory
+ *   (a listing and a snapshot each).
  */
-import { statSync } from 'node:fs';
-import { lstat, readdir, readFile, rename } from 'node:fs/promises';
+import { lstatSync, renameSync, statSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FolderSnapshot, MailboxMessage } from '../core/index.js';
+import type { FolderDelta, FolderMessage, FolderSnapshot, MailboxMessage } from '../core/index.js';
 import { atomicWriteFile } from '../util/index.js';
 import { FolderLock } from './folder-lock.js';
-import { errno } from './maildir-name.js';
+import { dirStamp, stampTime } from './maildir-journal.js';
+import { errno, parseName } from './maildir-name.js';
 import type { MaildirStore } from './maildir-store.js';
-import { emptyIndex, newUidValidity, reconcile, uidListName, uidValidityName, type UidIndex } from './uid-index.js';
+import { emptyIndex, newUidValidity, reconcile, reconcileTouched, uidListName, uidValidityName, type IndexEntry, type UidIndex } from './uid-index.js';
 import { UidListFiles, uidLogName } from './uid-log.js';
 
 /** What a locked step sees: the folder's directory, its index brought up to date, the listing. */
@@ -31,10 +47,17 @@ export interface FolderState {
   readonly index: UidIndex;
   readonly snapshot: FolderSnapshot;
   readonly listing: ReadonlyMap<string, MailboxMessage>;
+  /** UID → key of the messages in the index */
+  readonly keys: ReadonlyMap<number, string>;
 }
 
-/** What a locked step gives back: its result, and the index to write when it changed it. */
-export type LockedStep<T> = (st: FolderState) => { result: T; index?: UidIndex } | Promise<{ result: T; index?: UidIndex }>;
+/**
+ * What a locked step gives back: its result, and entries it changed (set by key, with the
+ * highest MODSEQ they reach), to be written to the UID list.
+ */
+export type LockedStep<T> = (
+  st: FolderState,
+) => { result: T; set?: ReadonlyMap<string, IndexEntry>; highestModseq?: number } | Promise<{ result: T; set?: ReadonlyMap<string, IndexEntry>; highestModseq?: number }>;
 
 export interface LockedOptions {
   /** runs first under the lock (an APPEND's flags and date on the file still in new/) */
@@ -51,25 +74,95 @@ export interface LockedOptions {
   onStart?: () => void;
 }
 
-/** new/, cur/, the UID list and its log as inode, mtime and size; undefined when missing (the log may be) or changed in the last two seconds. */
-function stampOf(dir: string): string | undefined {
+/** a stamp taken within this many ms of its own mtime may hide a change of the same clock tick */
+const unsureMs = 2000;
+/** changes between snapshot versions kept per folder for syncDelta */
+const maxDeltas = 256;
+/** folders whose state is kept */
+const maxFolders = 1000;
+
+/** The UID list and its log as inode and size: another process's write changes one of them. */
+function filesStamp(dir: string): string {
   const parts: string[] = [];
-  for (const p of [join(dir, 'new'), join(dir, 'cur'), join(dir, uidListName), join(dir, uidLogName)]) {
-    const st = statSync(p, { throwIfNoEntry: false, bigint: true });
-    if (!st && p.endsWith(uidLogName)) parts.push('-');
-    else if (!st || Date.now() - Number(st.mtimeMs) < 2000) return undefined;
-    else parts.push(`${st.ino}:${st.mtimeNs}:${st.size}`);
+  for (const name of [uidListName, uidLogName]) {
+    const st = statSync(join(dir, name), { throwIfNoEntry: false, bigint: true });
+    parts.push(st ? `${st.ino}:${st.size}` : '-');
   }
   return parts.join('/');
+}
+
+/** What changed from one snapshot version to the next (or over several, merged). */
+export interface Delta {
+  readonly from: number;
+  readonly to: number;
+  /** messages that came or changed, as in the later snapshot (UID order) */
+  readonly changed: readonly FolderMessage[];
+  readonly gone: readonly number[];
+  /** the keys of the messages gone */
+  readonly goneKeys: readonly string[];
+}
+
+/** What is known of one folder after its last step. */
+interface Known {
+  /** the journal position taken in */
+  seq: number;
+  /** the stamp of new/ and cur/ the listing below matches */
+  expected: string | undefined;
+  /** the oldest mtime (ms) of a stamp taken within unsureMs of it since the last listing */
+  unsureSince: number | undefined;
+  /** the index as the UID list files give it back (the same object while no one else writes) */
+  index: UidIndex;
+  /** the index's own entries map, changed in place by each step */
+  entries: Map<string, IndexEntry>;
+  listing: Map<string, MailboxMessage>;
+  keys: Map<number, string>;
+  snapshot: FolderSnapshot & { readonly version: number };
+  deltas: Delta[];
+  /** filesStamp after the last step */
+  files: string;
+}
+
+/** The index of `uid` in `ms` (ascending UIDs), or the negated insertion point minus one. */
+function findUid(ms: readonly FolderMessage[], uid: number): number {
+  let lo = 0;
+  let hi = ms.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const u = ms[mid].uid;
+    if (u === uid) return mid;
+    if (u < uid) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -lo - 1;
+}
+
+/** Messages of `b` new or changed from `a`, and UIDs of `a` gone in `b` (both in UID order). */
+function diff(a: readonly FolderMessage[], b: readonly FolderMessage[]): { changed: FolderMessage[]; gone: number[]; goneKeys: string[] } {
+  const changed: FolderMessage[] = [];
+  const gone: number[] = [];
+  const goneKeys: string[] = [];
+  const drop = (m: FolderMessage): void => {
+    gone.push(m.uid);
+    goneKeys.push(m.key);
+  };
+  let i = 0;
+  for (const m of b) {
+    while (i < a.length && a[i].uid < m.uid) drop(a[i++]);
+    const o = i < a.length && a[i].uid === m.uid ? a[i++] : undefined;
+    if (!o || o.modseq !== m.modseq || o.flags !== m.flags || o.keywords.join(' ') !== m.keywords.join(' ')) changed.push(m);
+  }
+  while (i < a.length) drop(a[i++]);
+  return { changed, gone, goneKeys };
 }
 
 export class MaildirFolderState {
   readonly #lock = new FolderLock();
   readonly #files = new UidListFiles();
-  /** per folder directory: the last sync's snapshot and the stamp of what it was made from */
-  readonly #synced = new Map<string, { stamp: string; snapshot: FolderSnapshot }>();
+  /** per folder directory: what its last step left */
+  readonly #known = new Map<string, Known>();
   /** per folder directory: a sync queued for the lock that has not begun reading yet */
   readonly #queued = new Map<string, Promise<FolderSnapshot>>();
+  #versions = 0;
 
   constructor(
     private readonly store: MaildirStore,
@@ -78,21 +171,27 @@ export class MaildirFolderState {
     private readonly recover?: (dir: string) => Promise<void>,
   ) {}
 
+  /** Whether `k` is still the folder's state: nothing changed by us since, nor by anyone (new/, cur/ and the UID list as we left them). */
+  #current(k: Known, dir: string): boolean {
+    if (k.expected === undefined || (k.unsureSince !== undefined && Date.now() >= k.unsureSince + unsureMs)) return false;
+    return this.store.journal.since(dir, k.seq)?.length === 0 && dirStamp(dir) === k.expected && filesStamp(dir) === k.files;
+  }
+
   /**
-   * A folder whose new/, cur/ and UID list are as they were at its last sync (inode, mtime to
-   * the nanosecond, size) has the same snapshot: it is given again without reading the
-   * directory (a folder of 100,000 messages takes seconds to list). Stamps younger than two
-   * seconds are not trusted (a change within the same clock tick may leave the mtime as it was).
+   * The folder's snapshot: the last one when nothing changed since (no lock taken, nothing
+   * read); else a locked step (see the module header: O(changes) when the changes were ours).
    * Calls made while a sync waits for the folder's lock share that sync's answer.
    */
   async snapshot(user: string, f: string, dir: string): Promise<FolderSnapshot> {
-    const before = this.#synced.get(dir);
-    if (before !== undefined && before.stamp === stampOf(dir)) return before.snapshot;
+    const k = this.#known.get(dir);
+    if (k && this.#current(k, dir)) return k.snapshot;
     // a sync still waiting for the lock will read the folder after this call: its answer is as
     // fresh as one of our own (the sessions of a folder all look again after each change)
     const queued = this.#queued.get(dir);
     if (queued) return queued;
-    const p = this.#sync(user, f, dir);
+    const p = this.locked(user, f, dir, (st) => ({ result: st.snapshot }), {
+      onStart: () => this.#queued.delete(dir),
+    });
     this.#queued.set(dir, p);
     const done = (): void => {
       if (this.#queued.get(dir) === p) this.#queued.delete(dir);
@@ -101,38 +200,209 @@ export class MaildirFolderState {
     return p;
   }
 
-  async #sync(user: string, f: string, dir: string): Promise<FolderSnapshot> {
-    const snapshot = await this.locked(user, f, dir, (st) => ({ result: st.snapshot }), {
-      onStart: () => this.#queued.delete(dir),
-    });
-    const stamp = stampOf(dir);
-    this.#synced.delete(dir);
-    if (stamp !== undefined) {
-      this.#synced.set(dir, { stamp, snapshot });
-      if (this.#synced.size > 1000) this.#synced.delete(this.#synced.keys().next().value as string);
+  /**
+   * The folder's snapshot with what changed since the snapshot of `version` (syncDelta in core
+   * MailFolderStore); undefined when those changes are no longer kept.
+   */
+  async delta(user: string, f: string, dir: string, version: number): Promise<FolderDelta | undefined> {
+    const snapshot = await this.snapshot(user, f, dir);
+    const d = this.#known.get(dir)?.snapshot === snapshot ? this.changesOf(dir, version) : undefined;
+    return d && { snapshot, changed: d.changed, gone: d.gone };
+  }
+
+  /** The folder's last snapshot (no look at the folder); undefined when none is kept. */
+  current(dir: string): FolderSnapshot | undefined {
+    return this.#known.get(dir)?.snapshot;
+  }
+
+  /** The changes from snapshot `version` to the folder's last one, merged; undefined when no longer kept. */
+  changesOf(dir: string, version: number): Delta | undefined {
+    const k = this.#known.get(dir);
+    if (!k) return undefined;
+    const to = k.snapshot.version;
+    if (version === to) return { from: version, to, changed: [], gone: [], goneKeys: [] };
+    const i = k.deltas.findIndex((d) => d.from === version);
+    if (i < 0) return undefined;
+    const changed = new Map<number, FolderMessage>();
+    const gone = new Map<number, string>();
+    for (const d of k.deltas.slice(i)) {
+      d.gone.forEach((u, j) => {
+        gone.set(u, d.goneKeys[j]);
+        changed.delete(u);
+      });
+      for (const m of d.changed) changed.set(m.uid, m);
     }
-    return snapshot;
+    return { from: version, to, changed: [...changed.values()].sort((a, b) => a.uid - b.uid), gone: [...gone.keys()], goneKeys: [...gone.values()] };
   }
 
   /**
-   * Runs `fn` under the folder lock on the folder's state brought up to date (new/ taken in,
-   * the index reconciled with the listing), and writes the index when it changed.
+   * Runs `fn` under the folder lock on the folder's state brought up to date (our own changes
+   * taken in, or the folder listed: see the module header), and writes the index when it changed.
    */
   async locked<T>(user: string, f: string, dir: string, fn: LockedStep<T>, opts: LockedOptions = {}): Promise<T> {
     return this.#lock.run(join(dir, `${uidListName}.lock`), async () => {
       opts.onStart?.();
-      await this.recover?.(dir);
-      if (opts.before) await opts.before(dir);
-      if (opts.takeNew) await this.#takeNew(dir);
-      const list = await this.store.list(user, f);
-      const old = await this.#files.read(dir);
-      const r = reconcile(old?.index ?? emptyIndex(await this.#nextUidValidity(user)), list, opts.keywords);
-      const out = await fn({ dir, index: r.index, snapshot: r.snapshot, listing: new Map(list.map((m) => [m.key, m])) });
-      const index = out.index ?? r.index;
-      // appended to the list's log (uid-log), or the list written whole when there is none
-      if (out.index || r.changed || old === undefined) await this.#files.write(dir, old, index);
-      return out.result;
+      try {
+        await this.recover?.(dir);
+        if (opts.before) await opts.before(dir);
+        if (opts.takeNew) await this.#takeNew(dir);
+        return await this.#step(user, f, dir, fn, opts);
+      } catch (err) {
+        // what is known may be half changed: read and list again next time
+        this.#known.delete(dir);
+        this.#files.forget(dir);
+        throw err;
+      }
     });
+  }
+
+  async #step<T>(user: string, f: string, dir: string, fn: LockedStep<T>, opts: LockedOptions): Promise<T> {
+    const old = await this.#files.read(dir);
+    let k = this.#known.get(dir);
+    let index: UidIndex;
+    /** keys whose entries changed (written to the log by key); undefined: compare whole */
+    let logKeys: string[] | undefined;
+    let gone: number[] = [];
+    let changed: boolean;
+    const touched = k && old !== undefined && old.index === k.index ? this.#takeIn(k, dir, f) : undefined;
+    if (k && touched) {
+      const r = reconcileTouched(k.index, k.entries, k.listing, touched, opts.keywords);
+      index = r.index;
+      logKeys = r.changed;
+      gone = r.gone;
+      changed = r.changed.length > 0;
+      this.#patch(k, index, r.changed, gone);
+    } else {
+      const listed = await this.#list(user, f, dir, old, k, opts.keywords);
+      k = listed.known;
+      index = k.index;
+      changed = listed.changed;
+    }
+    const out = await fn({ dir, index, snapshot: k.snapshot, listing: k.listing, keys: k.keys });
+    if (out.set && out.set.size > 0) {
+      for (const [key, e] of out.set) k.entries.set(key, e);
+      index = { ...index, highestModseq: Math.max(index.highestModseq, out.highestModseq ?? 0) };
+      logKeys?.push(...out.set.keys());
+      this.#patch(k, index, [...out.set.keys()], []);
+      changed = true;
+    }
+    // appended to the list's log (uid-log), or the list written whole when there is none
+    k.index = changed || old === undefined ? await this.#files.write(dir, old, index, logKeys) : old.index;
+    k.files = filesStamp(dir);
+    this.#known.delete(dir);
+    this.#known.set(dir, k);
+    if (this.#known.size > maxFolders) this.#known.delete(this.#known.keys().next().value as string);
+    return out.result;
+  }
+
+  /**
+   * Our own changes since `k` taken into its listing (the store's journal); the keys they
+   * touched, or undefined when the folder must be listed (see the module header).
+   */
+  #takeIn(k: Known, dir: string, f: string): Set<string> | undefined {
+    const entries = this.store.journal.since(dir, k.seq);
+    if (!entries || k.expected === undefined) return undefined;
+    let expected = k.expected;
+    let unsure = k.unsureSince;
+    const wall = Date.now();
+    for (const e of entries) {
+      if (e.before !== expected || e.after === undefined) return undefined;
+      expected = e.after;
+      const t = stampTime(expected);
+      if (wall - t < unsureMs) unsure = Math.min(unsure ?? t, t);
+    }
+    // another program changed new/ or cur/ since (or the clock tick of a change of ours may hide one)
+    if (dirStamp(dir) !== expected || (unsure !== undefined && wall >= unsure + unsureMs)) return undefined;
+    const touched = new Set<string>();
+    for (const e of entries) {
+      touched.add(e.key);
+      if (!e.at) {
+        k.listing.delete(e.key);
+        continue;
+      }
+      const p = parseName(e.at.name);
+      let receivedAt = p.seconds !== undefined ? p.seconds * 1000 : k.listing.get(e.key)?.receivedAt;
+      if (receivedAt === undefined) {
+        const st = lstatSync(join(dir, e.at.sub, e.at.name), { throwIfNoEntry: false });
+        // moved on by a later change of ours: that one's entry places it
+        if (!st?.isFile()) continue;
+        receivedAt = st.mtimeMs;
+      }
+      if (p.size === undefined) return undefined; // a name without W=: list() reads the file to size it
+      k.listing.set(e.key, { key: e.key, size: p.size, flags: p.flags, receivedAt, folder: f });
+    }
+    k.seq = entries.length > 0 ? entries[entries.length - 1].seq : k.seq;
+    k.expected = expected;
+    k.unsureSince = unsure;
+    return touched;
+  }
+
+  /** The folder listed whole and reconciled: a new Known (its changes from `was` kept as a delta). */
+  async #list(user: string, f: string, dir: string, old: { index: UidIndex } | undefined, was: Known | undefined, keywords?: ReadonlyMap<string, readonly string[]>): Promise<{ known: Known; changed: boolean }> {
+    // the journal position and stamp before the listing: changes of ours made while it runs are
+    // taken in again at the next step (the same result), those of others change the stamp
+    const seq = this.store.journal.seq;
+    const expected = dirStamp(dir);
+    const wall = Date.now();
+    const list = await this.store.list(user, f);
+    const r = reconcile(old?.index ?? emptyIndex(await this.#nextUidValidity(user)), list, keywords);
+    const t = stampTime(expected);
+    const version = ++this.#versions;
+    const snapshot = { ...r.snapshot, version };
+    // reconcile made this map: the state's own from now on
+    const entries = r.index.entries as Map<string, IndexEntry>;
+    const index = r.index;
+    let deltas: Known['deltas'] = [];
+    if (was && was.snapshot.uidValidity === snapshot.uidValidity) {
+      deltas = [...was.deltas, { from: was.snapshot.version, to: version, ...diff(was.snapshot.messages, snapshot.messages) }].slice(-maxDeltas);
+    }
+    const known: Known = {
+      seq,
+      expected,
+      unsureSince: wall - t < unsureMs ? t : undefined,
+      index,
+      entries,
+      listing: new Map(list.map((m) => [m.key, m])),
+      keys: new Map([...entries].map(([key, e]) => [e.uid, key])),
+      snapshot,
+      deltas,
+      files: '',
+    };
+    return { known, changed: r.changed };
+  }
+
+  /** k's snapshot with the entries of `keys` and without the UIDs `gone`: a new version and its delta. */
+  #patch(k: Known, index: UidIndex, keys: readonly string[], gone: readonly number[]): void {
+    const prev = k.snapshot;
+    if (keys.length === 0 && gone.length === 0 && index.highestModseq === prev.highestModseq && index.uidNext === prev.uidNext) return;
+    let messages = prev.messages.slice();
+    const goneKeys: string[] = [];
+    if (gone.length > 0) {
+      const g = new Set(gone);
+      messages = messages.filter((m) => !g.has(m.uid));
+      for (const u of gone) {
+        goneKeys.push(k.keys.get(u) ?? '');
+        k.keys.delete(u);
+      }
+    }
+    const changed: FolderMessage[] = [];
+    for (const key of new Set(keys)) {
+      const e = k.entries.get(key);
+      const m = k.listing.get(key);
+      if (!e || !m) continue;
+      changed.push({ uid: e.uid, key, flags: e.flags ?? m.flags, keywords: e.keywords, modseq: e.modseq, size: m.size, receivedAt: m.receivedAt });
+      k.keys.set(e.uid, key);
+    }
+    changed.sort((a, b) => a.uid - b.uid);
+    for (const m of changed) {
+      const i = findUid(messages, m.uid);
+      if (i >= 0) messages[i] = m;
+      else messages.splice(-i - 1, 0, m);
+    }
+    const version = ++this.#versions;
+    k.snapshot = { uidValidity: index.uidValidity, uidNext: index.uidNext, highestModseq: index.highestModseq, messages, version };
+    k.deltas.push({ from: prev.version, to: version, changed, gone: [...gone], goneKeys });
+    if (k.deltas.length > maxDeltas) k.deltas.splice(0, k.deltas.length - maxDeltas);
   }
 
   /**
@@ -149,7 +419,10 @@ export class MaildirFolderState {
     return next;
   }
 
-  /** Maildir spec: a reader that has seen a message in new/ moves it to cur/ with ":2,". */
+  /**
+   * Maildir spec: a reader that has seen a message in new/ moves it to cur/ with ":2,"; each
+   * rename is one of our own changes (the store's journal).
+   */
   async #takeNew(dir: string): Promise<void> {
     let names: string[];
     try {
@@ -162,9 +435,9 @@ export class MaildirFolderState {
       if (name.startsWith('.')) continue;
       const target = name.includes(':') ? name : `${name}:2,`;
       try {
-        const st = await lstat(join(dir, 'new', name));
-        if (!st.isFile()) continue;
-        await rename(join(dir, 'new', name), join(dir, 'cur', target));
+        if (!lstatSync(join(dir, 'new', name)).isFile()) continue;
+        const at = { sub: 'cur' as const, name: target };
+        this.store.journal.change([dir], () => renameSync(join(dir, 'new', name), join(dir, 'cur', target)), () => [{ dir, key: parseName(name).key, at }]);
       } catch (err) {
         if (errno(err) !== 'ENOENT') throw err; // taken by another reader meanwhile
       }

@@ -29,6 +29,7 @@ import {
   type FlagChange,
   type FlagUpdateResult,
   type FolderChanges,
+  type FolderDelta,
   type FolderMessage,
   type FolderSnapshot,
   type MailFolderStore,
@@ -42,7 +43,7 @@ import { MaildirFolderState, type LockedOptions, type LockedStep } from './maild
 import { MaildirFolderTree } from './maildir-folder-tree.js';
 import { errno } from './maildir-name.js';
 import type { MaildirStore } from './maildir-store.js';
-import { checkKeywords, flagStep, vanishedSince } from './uid-index.js';
+import { checkKeywords, flagStep, vanishedSince, type IndexEntry } from './uid-index.js';
 
 /** The file in a folder's directory holding the first UID not yet reported as \Recent to a session. */
 const recentName = 'correio-recent';
@@ -59,7 +60,8 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
   readonly #state: MaildirFolderState;
   /** the folders' text documents, when a search index is given */
   readonly textIndex: FolderTextIndex | undefined;
-  readonly #noted = new WeakSet<FolderSnapshot>();
+  /** per folder directory: the snapshot version last told to the text index */
+  readonly #told = new Map<string, number>();
 
   constructor(store: MaildirStore, opts: MaildirFoldersOptions = {}) {
     super(store);
@@ -77,13 +79,36 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
   /** The folder's snapshot (maildir-folder-state: unchanged folders are not listed again). */
   async sync(user: string, folder: string): Promise<FolderSnapshot> {
     const f = this.#folder(folder);
-    const snap = await this.#state.snapshot(user, f, await this.folderPath(user, f));
-    // a snapshot given again (folder unchanged) was told to the index already
-    if (this.textIndex && !this.#noted.has(snap)) {
-      this.#noted.add(snap);
-      this.textIndex.note(user, f, snap.messages);
-    }
+    const dir = await this.folderPath(user, f);
+    const snap = await this.#state.snapshot(user, f, dir);
+    this.#tell(user, f, dir);
     return snap;
+  }
+
+  /**
+   * Tells the text index the folder's messages as of its last snapshot: only what changed since
+   * the version told before when the folder state still has those changes, else all of them.
+   */
+  #tell(user: string, f: string, dir: string): void {
+    if (!this.textIndex) return;
+    const snap = this.#state.current(dir);
+    const told = this.#told.get(dir);
+    if (!snap || snap.version === undefined || snap.version === told) return;
+    const d = told === undefined ? undefined : this.#state.changesOf(dir, told);
+    if (d) this.textIndex.noteChanges(user, f, d.changed, d.goneKeys);
+    else this.textIndex.note(user, f, snap.messages);
+    this.#told.delete(dir);
+    this.#told.set(dir, snap.version);
+    if (this.#told.size > 1000) this.#told.delete(this.#told.keys().next().value as string);
+  }
+
+  /** The folder's snapshot with the changes from the one of `version` (maildir-folder-state keeps the last ones). */
+  async syncDelta(user: string, folder: string, version: number): Promise<FolderDelta | undefined> {
+    const f = this.#folder(folder);
+    const dir = await this.folderPath(user, f);
+    const d = await this.#state.delta(user, f, dir, version);
+    this.#tell(user, f, dir);
+    return d;
   }
 
   async changesSince(user: string, folder: string, sinceModseq: number): Promise<FolderChanges> {
@@ -103,16 +128,15 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
 
   async updateFlags(user: string, folder: string, uids: readonly number[], change: FlagChange, opts: { unchangedSince?: number } = {}): Promise<FlagUpdateResult> {
     const f = this.#folder(folder);
-    return this.#locked(user, f, async ({ index, listing }) => {
-      const byUid = new Map([...index.entries].map(([key, e]) => [e.uid, key]));
+    return this.#locked(user, f, async ({ index, listing, keys }) => {
       const modseq = index.highestModseq + 1;
-      const entries = new Map(index.entries);
+      const entries = new Map<string, IndexEntry>();
       const updated: FolderMessage[] = [];
       const modified: number[] = [];
       const missing: number[] = [];
       for (const uid of uids) {
-        const key = byUid.get(uid);
-        const e = key === undefined ? undefined : entries.get(key);
+        const key = keys.get(uid);
+        const e = key === undefined ? undefined : (entries.get(key) ?? index.entries.get(key));
         const m = key === undefined ? undefined : listing.get(key);
         const next = flagStep(key === undefined || !e || !m ? undefined : { flags: m.flags, keywords: e.keywords, modseq: e.modseq }, change, opts.unchangedSince);
         if (next === 'missing' || next === 'modified') {
@@ -134,22 +158,18 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
       }
       const highestModseq = updated.length > 0 ? modseq : index.highestModseq;
       const result = { highestModseq, updated, modified, missing };
-      return updated.length > 0 ? { result, index: { ...index, highestModseq, entries } } : { result };
+      return updated.length > 0 ? { result, set: entries, highestModseq } : { result };
     });
   }
 
   /**
    * `fn` under the folder's lock on its state brought up to date (maildir-folder-state); the
-   * text index is then told the folder's messages (it indexes new ones in the background).
+   * text index is then told what changed (it indexes new messages in the background).
    */
   async #locked<T>(user: string, f: string, fn: LockedStep<T>, opts: LockedOptions = {}): Promise<T> {
-    let noted: readonly FolderMessage[] | undefined;
-    const step: LockedStep<T> = (st) => {
-      if (this.textIndex) noted = st.snapshot.messages;
-      return fn(st);
-    };
-    const result = await this.#state.locked(user, f, await this.folderPath(user, f), step, opts);
-    if (noted) this.textIndex?.note(user, f, noted);
+    const dir = await this.folderPath(user, f);
+    const result = await this.#state.locked(user, f, dir, fn, opts);
+    this.#tell(user, f, dir);
     return result;
   }
 
@@ -188,15 +208,14 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     // straight into cur/ with its flags and INTERNALDATE: no rename and directory fsync after;
     // cur/'s fsync runs beside the UID log's (uid-log): the answer waits for both
     const { key, synced } = await this.store.deliver(user, message, { uniqueKey: `imap-${uniqueId()}`, folder: f, flags: opts.flags, deferSync: true, ...(opts.receivedAt !== undefined && { receivedAt: opts.receivedAt }) });
-    let snap: FolderSnapshot;
+    let r: { uid: number | undefined; uidValidity: number };
     try {
-      snap = await this.#locked(user, f, (st) => ({ result: st.snapshot }), { keywords: new Map([[key, opts.keywords ?? []]]) });
+      r = await this.#locked(user, f, ({ index }) => ({ result: { uid: index.entries.get(key)?.uid, uidValidity: index.uidValidity } }), { keywords: new Map([[key, opts.keywords ?? []]]) });
     } finally {
       await synced;
     }
-    const m = snap.messages.find((x) => x.key === key);
-    if (!m) throw new Error('appended message vanished');
-    return { uid: m.uid, uidValidity: snap.uidValidity };
+    if (r.uid === undefined) throw new Error('appended message vanished');
+    return { uid: r.uid, uidValidity: r.uidValidity };
   }
 
   /**
@@ -218,12 +237,10 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
         }
       };
       const keywords = new Map(messages.map((m, i) => [made[i], m.keywords ?? []]));
-      const snap = await this.#locked(user, f, async (st) => {
+      return await this.#locked(user, f, async ({ index }) => {
         await commitBatch(dir, id);
-        return { result: st.snapshot };
+        return { result: { uidValidity: index.uidValidity, uids: made.map((k) => index.entries.get(k)?.uid ?? 0) } };
       }, { before, keywords });
-      const byKey = new Map(snap.messages.map((m) => [m.key, m.uid]));
-      return { uidValidity: snap.uidValidity, uids: made.map((k) => byKey.get(k) ?? 0) };
     } catch (err) {
       await rollBackBatch(dir, id);
       throw err;
@@ -251,9 +268,7 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
         await this.store.setFlags(user, c.key, c.flags, t);
       }
     };
-    const snap = await this.#locked(user, t, (st) => ({ result: st.snapshot }), { before, keywords });
-    const byKey = new Map(snap.messages.map((m) => [m.key, m.uid]));
-    return { uidValidity: snap.uidValidity, uids: made.map((c) => byKey.get(c.key) ?? 0).filter((u) => u > 0) };
+    return this.#locked(user, t, ({ index }) => ({ result: { uidValidity: index.uidValidity, uids: made.map((c) => index.entries.get(c.key)?.uid ?? 0).filter((u) => u > 0) } }), { before, keywords });
   }
 
   /** Each message renamed into the target's cur/ (maildir-store moveTo), under the target's lock. */
@@ -274,10 +289,10 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
         keywords.set(key, m.keywords);
       }
     };
-    const snap = await this.#locked(user, t, (st) => ({ result: st.snapshot }), { before, keywords });
-    const byKey = new Map(snap.messages.map((m) => [m.key, m.uid]));
-    const done = moved.filter((k) => byKey.has(k));
-    return { uidValidity: snap.uidValidity, uids: done.map((k) => byKey.get(k)!), moved: done };
+    return this.#locked(user, t, ({ index }) => {
+      const done = moved.filter((k) => index.entries.has(k));
+      return { result: { uidValidity: index.uidValidity, uids: done.map((k) => index.entries.get(k)!.uid), moved: done } };
+    }, { before, keywords });
   }
 
   /** The first recent UID in `correio-recent` (1 when there is none yet), under the folder lock. */

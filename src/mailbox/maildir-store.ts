@@ -35,8 +35,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
-import { closeSync, constants, fsync, futimesSync, linkSync, lstatSync, openSync, statSync, unlinkSync, writevSync, type Dirent } from 'node:fs';
-import { lstat, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fsync, futimesSync, linkSync, lstatSync, openSync, renameSync, statSync, unlinkSync, writevSync, type Dirent } from 'node:fs';
+import { lstat, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pid } from 'node:process';
 import { Readable } from 'node:stream';
@@ -45,6 +45,7 @@ import { pipeline } from 'node:stream/promises';
 import type { MailboxMessage, MailboxStore, QuotaLimit, QuotaUsage } from '../core/index.js';
 import { DirSyncer, fileSink } from '../util/index.js';
 import { CrlfToLf, CrlfToLfCounter, LfToCrlf, READ_NOFOLLOW, virtualSize } from './maildir-line-ends.js';
+import { MaildirJournal } from './maildir-journal.js';
 import { encodeHost, encodeUniqueKey, errno, folderDir, mailboxParts, parseName } from './maildir-name.js';
 import { SafeDirs } from './maildir-safe-dir.js';
 import { MaildirSize, storedSizeOf } from './maildir-size.js';
@@ -76,6 +77,12 @@ export class MaildirStore implements MailboxStore {
    * 100,000 messages is listed without 100,000 lstat calls each time (bench: jmap).
    */
   readonly #seen = new Map<string, { files: Map<string, { sub: 'new' | 'cur'; name: string }>; times: Map<string, number> }>();
+  /**
+   * What this store did to folders' new/ and cur/ (maildir-journal): a folder's state takes it
+   * in rather than listing the folder again. Each such change is one synchronous system call
+   * (link, rename, unlink) between two stamps of the folder.
+   */
+  readonly journal = new MaildirJournal();
 
   /** `root` is `<data_dir>/mail`. */
   constructor(root: string, opts: MaildirStoreOptions = {}) {
@@ -209,9 +216,12 @@ export class MaildirStore implements MailboxStore {
       const key = `${field}.${this.#host},S=${conv.stored},W=${conv.virtual}`;
       let linked = false;
       if (!this.#inCur(dir, key)) {
+        const sub = info === undefined ? 'new' : 'cur';
+        const name = key + (info ?? '');
         try {
           // Maildir spec: link() into new/ never overwrites; EEXIST = already delivered
-          linkSync(tmp, info === undefined ? join(dir, 'new', key) : join(dir, 'cur', key + info));
+          this.journal.change([dir], () => linkSync(tmp, join(dir, sub, name)), () => [{ dir, key, at: { sub, name } }]);
+          this.#saw(dir, key, { sub, name });
           linked = true;
         } catch (err) {
           if (errno(err) !== 'EEXIST') throw err;
@@ -270,6 +280,14 @@ export class MaildirStore implements MailboxStore {
     return out.sort((a, b) => a.receivedAt - b.receivedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
+  /** Keeps what the last listing found (#seen) true after a change of our own: no directory read to find the file again. */
+  #saw(dir: string, key: string, at: { sub: 'new' | 'cur'; name: string } | undefined): void {
+    const files = this.#seen.get(dir)?.files;
+    if (!files) return;
+    if (at) files.set(key, at);
+    else files.delete(key);
+  }
+
   async open(user: string, key: string, folder?: string): Promise<Readable> {
     const dir = this.mailboxPath(user, folder);
     let fh: FileHandle;
@@ -298,7 +316,9 @@ export class MaildirStore implements MailboxStore {
     if (!found) throw notFound(key);
     const target = `${parseName(found.name).key}:2,${norm}`;
     if (found.sub === 'cur' && found.name === target) return;
-    await rename(join(dir, found.sub, found.name), join(dir, 'cur', target));
+    const at = { sub: 'cur' as const, name: target };
+    this.journal.change([dir], () => renameSync(join(dir, found.sub, found.name), join(dir, 'cur', target)), () => [{ dir, key, at }]);
+    this.#saw(dir, key, at);
     await this.#syncer.sync(join(dir, 'cur'));
   }
 
@@ -313,7 +333,13 @@ export class MaildirStore implements MailboxStore {
     const found = await this.#locate(dir, key);
     if (!found) return false;
     try {
-      await rename(join(dir, found.sub, found.name), join(target, 'cur', found.name));
+      const at = { sub: 'cur' as const, name: found.name };
+      this.journal.change([dir, target], () => renameSync(join(dir, found.sub, found.name), join(target, 'cur', found.name)), () => [
+        { dir, key, at: undefined },
+        { dir: target, key, at },
+      ]);
+      this.#saw(dir, key, undefined);
+      this.#saw(target, key, at);
     } catch (err) {
       if (errno(err) === 'ENOENT') return false; // renamed (flags) or removed meanwhile
       throw err;
@@ -330,7 +356,8 @@ export class MaildirStore implements MailboxStore {
     const path = join(dir, found.sub, found.name);
     const size = storedSizeOf(found.name) ?? (await lstat(path).then((st) => st.size, () => 0));
     try {
-      await unlink(path);
+      this.journal.change([dir], () => unlinkSync(path), () => [{ dir, key, at: undefined }]);
+      this.#saw(dir, key, undefined);
     } catch (err) {
       if (errno(err) !== 'ENOENT') throw err;
       return; // removed by someone else, who counts it (or the next recalculation does)

@@ -224,6 +224,56 @@ export function reconcile(
   return { index, snapshot: snapshotOf(index, byKey), changed: bumped || rewrite };
 }
 
+/**
+ * reconcile for the keys `touched` only (those whose files this process renamed, linked or
+ * removed, maildir-journal): the same rules, in O(touched). `entries` is the index's own map,
+ * changed in place; the keys whose entries changed (set or deleted) are returned for the log.
+ */
+export function reconcileTouched(
+  ix: UidIndex,
+  entries: Map<string, IndexEntry>,
+  listing: ReadonlyMap<string, MailboxMessage>,
+  touched: Iterable<string>,
+  keywords?: ReadonlyMap<string, readonly string[]>,
+): { index: UidIndex; changed: string[]; gone: number[] } {
+  const modseq = ix.highestModseq + 1;
+  let bumped = false;
+  const changed: string[] = [];
+  const gone: number[] = [];
+  const fresh: MailboxMessage[] = [];
+  for (const key of touched) {
+    const e = entries.get(key);
+    const m = listing.get(key);
+    if (!m) {
+      if (!e) continue;
+      gone.push(e.uid);
+      entries.delete(key);
+      changed.push(key);
+    } else if (!e) fresh.push(m);
+    else if (e.flags === undefined) {
+      entries.set(key, { ...e, flags: m.flags });
+      changed.push(key);
+    } else if (e.flags !== m.flags) {
+      entries.set(key, { ...e, flags: m.flags, modseq });
+      changed.push(key);
+      bumped = true;
+    }
+  }
+  fresh.sort((a, b) => a.receivedAt - b.receivedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  let next = ix.uidNext;
+  for (const m of fresh) {
+    entries.set(m.key, { uid: next++, modseq, flags: m.flags, keywords: keywords?.get(m.key) ?? [] });
+    changed.push(m.key);
+    bumped = true;
+  }
+  let exp = { expunged: ix.expunged, expungeFloor: ix.expungeFloor };
+  if (gone.length > 0) {
+    exp = withExpunges(ix.expunged, ix.expungeFloor, modseq, toRanges(gone));
+    bumped = true;
+  }
+  return { index: { ...ix, uidNext: next, highestModseq: bumped ? modseq : ix.highestModseq, ...exp, entries }, changed, gone };
+}
+
 /** The new Maildir flags and keywords of one message under a change. */
 export function applyChange(flags: string, keywords: readonly string[], c: FlagChange): { flags: string; keywords: string[] } {
   checkKeywords(c.keywords);

@@ -101,11 +101,21 @@ export function applyLog(ix: UidIndex, text: Buffer): { index: UidIndex; consume
   return { index: { ...ix, ...head, entries: entries ?? ix.entries, expunged: expunged ?? ix.expunged }, consumed };
 }
 
-/** The records taking `old` to `next` (the same UIDVALIDITY), ending in their commit. */
-export function logRecords(old: UidIndex, next: UidIndex): string {
+/**
+ * The records taking `old` to `next` (the same UIDVALIDITY), ending in their commit; `keys`:
+ * the only keys whose entries may differ (next's entries map was changed in place from old's).
+ */
+export function logRecords(old: UidIndex, next: UidIndex, keys?: Iterable<string>): string {
   const lines: string[] = [];
-  for (const [key, e] of next.entries) if (old.entries.get(key) !== e) lines.push(`A ${formatEntryLine(key, e)}`);
-  for (const key of old.entries.keys()) if (!next.entries.has(key)) lines.push(`D ${key}`);
+  if (keys) {
+    for (const key of new Set(keys)) {
+      const e = next.entries.get(key);
+      lines.push(e ? `A ${formatEntryLine(key, e)}` : `D ${key}`);
+    }
+  } else {
+    for (const [key, e] of next.entries) if (old.entries.get(key) !== e) lines.push(`A ${formatEntryLine(key, e)}`);
+    for (const key of old.entries.keys()) if (!next.entries.has(key)) lines.push(`D ${key}`);
+  }
   const had = new Set(old.expunged);
   for (const r of next.expunged) if (!had.has(r)) lines.push(`E ${r.modseq} ${formatRanges(r.uids)}`);
   lines.push(`C ${next.uidNext} ${next.highestModseq} ${next.expungeFloor}`, '');
@@ -185,10 +195,20 @@ export class UidListFiles {
   /**
    * Makes `next` the folder's list: appended to the log as the changes from what was read
    * (one write, one fdatasync), or written whole under a new generation (no list or log yet,
-   * another UIDVALIDITY, or a log grown past the list: compaction).
+   * another UIDVALIDITY, or a log grown past the list: compaction). `keys`: as logRecords. The
+   * index as the next read gives it back (the same object while no one else writes).
    */
-  async write(dir: string, was: StoredIndex | undefined, next: UidIndex): Promise<void> {
-    const records = was?.index.generation !== undefined && was.index.uidValidity === next.uidValidity ? logRecords(was.index, next) : undefined;
+  async write(dir: string, was: StoredIndex | undefined, next: UidIndex, keys?: Iterable<string>): Promise<UidIndex> {
+    try {
+      return await this.#write(dir, was, next, keys);
+    } catch (err) {
+      this.#read.delete(dir);
+      throw err;
+    }
+  }
+
+  async #write(dir: string, was: StoredIndex | undefined, next: UidIndex, keys?: Iterable<string>): Promise<UidIndex> {
+    const records = was?.index.generation !== undefined && was.index.uidValidity === next.uidValidity ? logRecords(was.index, next, keys) : undefined;
     const bytes = records === undefined ? 0 : Buffer.byteLength(records);
     if (!was || records === undefined || was.logEnd + bytes > Math.max(minCompactBytes, was.listBytes)) {
       const index = { ...next, generation: randomBytes(6).toString('hex') };
@@ -197,7 +217,7 @@ export class UidListFiles {
       // the old log names the old generation: ignored from now on, removed here
       await unlink(join(dir, uidLogName)).catch(() => undefined);
       this.#read.set(dir, { index, logEnd: 0, listBytes: Buffer.byteLength(text) });
-      return;
+      return index;
     }
     const logPath = join(dir, uidLogName);
     const index = { ...next, generation: was.index.generation };
@@ -206,7 +226,7 @@ export class UidListFiles {
       const text = `L ${was.index.generation}\n${records}`;
       await atomicWriteFile(logPath, text);
       this.#read.set(dir, { index, logEnd: Buffer.byteLength(text), listBytes: was.listBytes });
-      return;
+      return index;
     }
     const fh = await open(logPath, 'r+');
     try {
@@ -218,6 +238,7 @@ export class UidListFiles {
       await fh.close();
     }
     this.#read.set(dir, { index, logEnd: was.logEnd + bytes, listBytes: was.listBytes });
+    return index;
   }
 
   /** Forgets what was read of a folder (its list was written by someone else: maildir-import). */

@@ -11,10 +11,11 @@
  *   FETCH FLAGS carries MODSEQ), §3.2.10 (with QRESYNC on, VANISHED replaces EXPUNGE).
  * Security: a message removed by someone else while the session may not yet report it stays
  *   in the view (FETCH of it answers no data) so sequence numbers never shift silently.
- * Limitations: \Recent is per store (recentFrom) and IMAP4rev1 only; each look at the store is a folder sync (O(messages)), made only after a
- *   change was signalled (hub or file system watch) or a second has passed.
+ * Limitations: \Recent is per store (recentFrom) and IMAP4rev1 only; the store is looked at
+ *   only after a change was signalled (hub or file system watch) or a second has passed; a look
+ *   costs O(changes) with a store that tells deltas (syncDelta), else O(messages).
  */
-import type { FolderMessage, FolderSnapshot, MailFolderStore } from '../../core/index.js';
+import type { FolderDelta, FolderMessage, FolderSnapshot, MailFolderStore } from '../../core/index.js';
 import { formatRanges, formatSequenceSet, inSequenceSet, intersectRanges, isSavedResult, subtractNumbers, type SequenceSet } from '../../protocol/imap/index.js';
 
 export interface ViewMessage {
@@ -90,6 +91,8 @@ export class SelectedMailbox {
   /** a change may be waiting in the store */
   dirty = false;
   private lastSync = 0;
+  /** the store's version of the snapshot this view was last brought to (syncDelta) */
+  private version: number | undefined;
 
   constructor(
     readonly user: string,
@@ -103,6 +106,7 @@ export class SelectedMailbox {
   async open(): Promise<void> {
     const snap = await this.store.sync(this.user, this.folder);
     this.lastSync = Date.now();
+    this.version = snap.version;
     this.uidValidity = snap.uidValidity;
     this.uidNext = snap.uidNext;
     this.highestModseq = snap.highestModseq;
@@ -231,14 +235,63 @@ export class SelectedMailbox {
     if (!force && !this.dirty && Date.now() - this.lastSync < 1000) return expunge ? this.reportGone() : [];
     this.dirty = false;
     let snap: FolderSnapshot;
+    let delta: FolderDelta | undefined;
     try {
-      snap = await this.store.sync(this.user, this.folder);
+      delta = this.version !== undefined && this.store.syncDelta ? await this.store.syncDelta(this.user, this.folder, this.version) : undefined;
+      snap = delta?.snapshot ?? (await this.store.sync(this.user, this.folder));
     } catch {
       return [];
     }
     this.lastSync = Date.now();
-    const from = snap.messages.some((m) => m.uid > this.maxUid) ? await this.claimRecent(true) : Infinity;
-    return this.apply(snap, expunge, from);
+    const maxUid = this.maxUid;
+    const fresh = delta ? delta.changed.some((m) => m.uid > maxUid) : snap.messages.some((m) => m.uid > maxUid);
+    const from = fresh ? await this.claimRecent(true) : Infinity;
+    const out = delta ? this.applyDelta(delta, expunge, from) : this.apply(snap, expunge, from);
+    this.version = snap.version;
+    return out;
+  }
+
+  /** apply, from the changes since this view's version alone (O(changes)). */
+  private applyDelta(d: FolderDelta, expunge: boolean, recentFrom: number): string[] {
+    const out: string[] = [];
+    if (d.snapshot.uidValidity !== this.uidValidity) throw new UidValidityChanged();
+    if (this.learnKeywords(d.changed)) out.push(...this.flagLines());
+    const known = this.maxUid;
+    const lines: [number, string][] = [];
+    for (const now of d.changed) {
+      if (now.uid > known) continue;
+      const seq = this.seqOf(now.uid);
+      const m = seq === 0 ? undefined : this.messages[seq - 1];
+      if (!m || m.gone || now.modseq === m.modseq) continue;
+      const flagsChanged = now.flags !== m.flags || now.keywords.join(' ') !== m.keywords.join(' ');
+      m.flags = now.flags;
+      m.keywords = now.keywords;
+      m.modseq = now.modseq;
+      m.key = now.key;
+      if (flagsChanged || this.modes.condstore) lines.push([seq, this.flagsFetch(seq, m)]);
+    }
+    // in sequence order, as apply gives them
+    lines.sort((a, b) => a[0] - b[0]);
+    out.push(...lines.map((l) => l[1]));
+    for (const uid of d.gone) {
+      const seq = this.seqOf(uid);
+      if (seq > 0) this.messages[seq - 1].gone = true;
+    }
+    if (expunge) out.push(...this.reportGone());
+    return this.takeFresh(out, d.changed.filter((m) => m.uid > known), d.snapshot, recentFrom);
+  }
+
+  /** Messages new to this view (EXISTS, and RECENT for IMAP4rev1), and the snapshot's UIDNEXT and HIGHESTMODSEQ. */
+  private takeFresh(out: string[], fresh: readonly FolderMessage[], snap: FolderSnapshot, recentFrom: number): string[] {
+    if (fresh.length > 0) {
+      this.messages.push(...fresh.map((m) => fromSnapshot(m, m.uid >= recentFrom)));
+      out.push(`* ${this.messages.length} EXISTS`);
+      // RFC 3501 §7.3.2: RECENT with EXISTS when the number changes (IMAP4rev1 only)
+      if (!this.modes.rev2 && this.store.recentFrom) out.push(`* ${this.recentCount} RECENT`);
+    }
+    this.uidNext = Math.max(this.uidNext, snap.uidNext);
+    this.highestModseq = Math.max(this.highestModseq, snap.highestModseq);
+    return out;
   }
 
   private apply(snap: FolderSnapshot, expunge: boolean, recentFrom: number): string[] {
@@ -266,16 +319,7 @@ export class SelectedMailbox {
     });
     if (expunge) out.push(...this.reportGone());
     const known = this.maxUid;
-    const fresh = snap.messages.filter((m) => m.uid > known);
-    if (fresh.length > 0) {
-      this.messages.push(...fresh.map((m) => fromSnapshot(m, m.uid >= recentFrom)));
-      out.push(`* ${this.messages.length} EXISTS`);
-      // RFC 3501 §7.3.2: RECENT with EXISTS when the number changes (IMAP4rev1 only)
-      if (!this.modes.rev2 && this.store.recentFrom) out.push(`* ${this.recentCount} RECENT`);
-    }
-    this.uidNext = Math.max(this.uidNext, snap.uidNext);
-    this.highestModseq = Math.max(this.highestModseq, snap.highestModseq);
-    return out;
+    return this.takeFresh(out, snap.messages.filter((m) => m.uid > known), snap, recentFrom);
   }
 
   /**

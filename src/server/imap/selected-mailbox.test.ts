@@ -1,0 +1,108 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { mkdtemp, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MaildirFolders, MaildirStore } from '../../mailbox/index.js';
+import { SelectedMailbox } from './selected-mailbox.js';
+
+const user = 'suzana@dc.uece.br';
+const msg = (n: number): Readable => Readable.from([Buffer.from(`Subject: m${n}\r\n\r\nbody ${n}\r\n`)]);
+const modes = { condstore: false, qresync: false, rev2: true };
+
+async function withFolder(fn: (o: { dir: string; store: MaildirStore; folders: MaildirFolders; lists: () => number }) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'correio-selected-'));
+  try {
+    const store = new MaildirStore(root, { hostname: 'mx' });
+    let lists = 0;
+    const list = store.list.bind(store);
+    store.list = (u, f) => {
+      lists++;
+      return list(u, f);
+    };
+    const folders = new MaildirFolders(store);
+    for (let i = 1; i <= 5; i++) await folders.append(user, 'INBOX', msg(i), { flags: '' });
+    await fn({ dir: join(root, 'dc.uece.br', 'suzana'), store, folders, lists: () => lists });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** A session's view as (uid, flags) pairs. */
+const view = (s: SelectedMailbox): string[] => s.messages.map((m) => `${m.uid}:${m.flags}`);
+
+void test('changes made through the store reach another session without listing the folder (the journal of our own changes)', () =>
+  withFolder(async ({ folders, lists }) => {
+    const a = new SelectedMailbox(user, 'INBOX', false, folders, modes);
+    await a.open();
+    // past the unsure window of the appends above: a listing now is sure (see maildir-folder-state)
+    await sleep(2100);
+    await folders.sync(user, 'INBOX');
+    const before = lists();
+    const t0 = Date.now();
+    const r = await folders.append(user, 'INBOX', msg(6), { flags: 'S' });
+    await folders.updateFlags(user, 'INBOX', [2], { mode: 'add', flags: 'F' });
+    const snap = await folders.sync(user, 'INBOX');
+    await folders.remove(user, 'INBOX', snap.messages.find((m) => m.uid === 3)!.key);
+    const lines = await a.refresh(true, true);
+    assert.deepEqual(lines, ['* 2 FETCH (UID 2 FLAGS (\\Flagged))', '* 3 EXPUNGE', `* 5 EXISTS`]);
+    assert.deepEqual(view(a), ['1:', '2:F', '4:', '5:', `${r.uid}:S`]);
+    // within two seconds of our own changes nothing was listed again (a slower run lists once, by the rule)
+    if (Date.now() - t0 < 1900) assert.equal(lists(), before);
+    else assert.ok(lists() <= before + 1);
+  }));
+
+void test('another program changing new/ and cur/ between two commands is seen at the next one, also in the same second as our change', () =>
+  withFolder(async ({ dir, folders }) => {
+    const a = new SelectedMailbox(user, 'INBOX', false, folders, modes);
+    await a.open();
+    // our change, then at once (the same second) what mutt or Dovecot would do with plain file operations
+    await folders.updateFlags(user, 'INBOX', [1], { mode: 'add', flags: 'S' });
+    await sleep(25); // past the clock tick of our change (Linux: 1–10 ms); the same tick is the next test's
+    const cur = await readdir(join(dir, 'cur'));
+    const second = cur.find((n) => a.messages[1].key === n.split(':')[0])!;
+    const third = cur.find((n) => a.messages[2].key === n.split(':')[0])!;
+    await rename(join(dir, 'cur', second), join(dir, 'cur', `${second.split(':')[0]}:2,R`));
+    await unlink(join(dir, 'cur', third));
+    await writeFile(join(dir, 'tmp', '1700000000.M1P1.other'), 'Subject: dropped in\n\nhi\n');
+    await rename(join(dir, 'tmp', '1700000000.M1P1.other'), join(dir, 'new', '1700000000.M1P1.other'));
+    const lines = await a.refresh(true, true);
+    assert.deepEqual(lines, ['* 1 FETCH (UID 1 FLAGS (\\Seen))', '* 2 FETCH (UID 2 FLAGS (\\Answered))', '* 3 EXPUNGE', '* 5 EXISTS']);
+    assert.deepEqual(view(a), ['1:S', '2:R', '4:', '5:', '6:']);
+  }));
+
+void test('a change by another program hidden in the stamp of one of ours (the same clock tick) is found within two seconds', () =>
+  withFolder(async ({ dir, folders }) => {
+    const a = new SelectedMailbox(user, 'INBOX', false, folders, modes);
+    await a.open();
+    // the other program's unlink runs between our rename and the stamp taken after it: new/ and
+    // cur/ then show the stamp our change left, as a change in the same clock tick would
+    const victim = (await readdir(join(dir, 'cur'))).find((n) => n.startsWith(a.messages[3].key))!;
+    const renameSync = fs.renameSync;
+    fs.renameSync = (from: fs.PathLike, to: fs.PathLike): void => {
+      renameSync(from, to);
+      fs.unlinkSync(join(dir, 'cur', victim));
+    };
+    syncBuiltinESMExports();
+    try {
+      await folders.updateFlags(user, 'INBOX', [1], { mode: 'add', flags: 'F' });
+    } finally {
+      fs.renameSync = renameSync;
+      syncBuiltinESMExports();
+    }
+    const seen = [...(await a.refresh(true, true))];
+    // the unsure window: the next look two seconds after our change lists the folder
+    await sleep(2100);
+    seen.push(...(await a.refresh(true, true)));
+    assert.ok(seen.includes('* 1 FETCH (UID 1 FLAGS (\\Flagged))'), seen.join('|'));
+    assert.ok(seen.includes('* 4 EXPUNGE'), seen.join('|'));
+    assert.deepEqual(view(a), ['1:F', '2:', '3:', '5:']);
+    // and every other session agrees with a fresh listing
+    const b = new SelectedMailbox(user, 'INBOX', false, new MaildirFolders(new MaildirStore(join(dir, '..', '..'), { hostname: 'mx' })), modes);
+    await b.open();
+    assert.deepEqual(view(b), view(a));
+  }));
