@@ -18,8 +18,9 @@
  * Security: a user address and a folder name are validated before they become paths: no "/",
  *   "\", NUL, control characters, "." or ".." components, no leading dot. Files are 0600.
  *   Symbolic links are never followed (issue 12 item 9): every directory from the store's root
- *   down to tmp/, new/ and cur/ is checked with lstat (maildir-safe-dir) on each delivery and each read (a link or
- *   a non-directory there refuses the operation: MAIL_ERR_UNSAFE_MAILBOX, 451 4.3.0, so a
+ *   down to tmp/, new/ and cur/ is checked with lstat (maildir-safe-dir) on each delivery and
+ *   each read, walked whole the first time and then by the device and inode of its last levels
+ *   (a link or a non-directory there refuses the operation: MAIL_ERR_UNSAFE_MAILBOX, 451 4.3.0, so a
  *   delivery is deferred with the reason), message files are opened with O_NOFOLLOW, and list()
  *   shows only regular files, so a link in new/ or cur/ is neither listed nor served.
  * Limitations: redelivery of a key is not detected (stored twice) when the first copy has
