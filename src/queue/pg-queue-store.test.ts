@@ -227,16 +227,21 @@ void test('PgQueueStore: the commit as a named prepared statement (used again on
       const store = await PgQueueStore.open(db.url, { maxConnections: 1, preparedStatements });
       try {
         const ids = [];
-        for (const n of [1, 2, 3]) ids.push((await storeMessage(store, `Subject: ${n} ${preparedStatements}\r\n\r\nx\r\n`, [`a${n}@x.example`, `b${n}@x.example`]))[0].messageId);
+        // one recipient (its own statement) and two, each twice on the one connection
+        const rcpts = (n: number): string[] => (n % 2 === 1 ? [`a${n}@x.example`] : [`a${n}@x.example`, `b${n}@x.example`]);
+        for (const n of [1, 2, 3, 4]) ids.push((await storeMessage(store, `Subject: ${n} ${preparedStatements}\r\n\r\nx\r\n`, rcpts(n)))[0].messageId);
         for (const [i, id] of ids.entries()) {
           assert.equal((await readAll(await store.openMessage(id))).toString(), `Subject: ${i + 1} ${preparedStatements}\r\n\r\nx\r\n`);
-          assert.deepEqual((await store.findMessageEnvelopes(id)).map((e) => `${e.recipient.local}@${e.recipient.domain}`), [`a${i + 1}@x.example`, `b${i + 1}@x.example`]);
+          const envs = await store.findMessageEnvelopes(id);
+          assert.deepEqual(envs.map((e) => `${e.recipient.local}@${e.recipient.domain}`), rcpts(i + 1));
+          assert.deepEqual(envs.map((e) => e.id), rcpts(i + 1).map((_, k) => `${id}-${k + 1}`));
         }
       } finally {
         await store.close();
       }
     }
-    assert.equal(await count(db.url, 'queue_messages'), 6);
+    assert.equal(await count(db.url, 'queue_messages'), 8);
+    assert.equal(await count(db.url, 'queue_envelopes'), 12);
     // queue migration 4: bodies compressed with lz4 (Debian's PostgreSQL 15 is built with it)
     const pool = openPgPool(db.url, { max: 1 });
     try {

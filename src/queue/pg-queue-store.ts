@@ -51,13 +51,20 @@ export interface PgQueueStoreOptions {
 const walkPage = 500;
 
 /** One statement: the body (once per content), the message, its envelopes. */
-const commitSql = `WITH b AS (
+const commitHead = `WITH b AS (
     INSERT INTO queue_bodies (hash, size, body) VALUES ($2, $3, $4) ON CONFLICT (hash) DO NOTHING
   ), m AS (
     INSERT INTO queue_messages (id, body_hash, size) VALUES ($1, $2, $3)
   )
-  INSERT INTO queue_envelopes (id, message_id, seq, data, next_attempt_at)
+  INSERT INTO queue_envelopes (id, message_id, seq, data, next_attempt_at)`;
+const commitSql = `${commitHead}
   SELECT e.id, $1, e.seq, e.data, e.next FROM unnest($5::text[], $6::int[], $7::jsonb[], $8::bigint[]) AS e (id, seq, data, next)`;
+/**
+ * The same for one recipient, the common case: plain values instead of arrays, which both the
+ * driver and PostgreSQL must escape and parse (about a tenth of each side's CPU per message,
+ * measured with the commit prepared, PostgreSQL 15).
+ */
+const commitOneSql = `${commitHead} VALUES ($5, $1, $6, $7::jsonb, $8)`;
 
 function leaseLost(id: EnvelopeId): MailError {
   return new MailError(replies.localError(), 'MAIL_ERR_LEASE_LOST', { cause: new Error(`envelope ${id}: lease taken over by another node`) });
@@ -110,15 +117,14 @@ export class PgQueueStore implements QueueStore {
 
   async #insert(id: MessageId, body: Buffer, envelopes: readonly Envelope[]): Promise<void> {
     const hash = createHash('sha256').update(body).digest();
-    const values = [
-      id, hash, body.length, body,
-      envelopes.map((e) => e.id),
-      envelopes.map((e) => Number(e.id.slice(e.id.lastIndexOf('-') + 1))),
-      envelopes.map((e) => JSON.stringify(e)),
-      envelopes.map((e) => e.nextAttemptAt),
-    ];
+    const seq = (e: Envelope): number => Number(e.id.slice(e.id.lastIndexOf('-') + 1));
+    const one = envelopes.length === 1 ? envelopes[0] : undefined;
+    const values = one
+      ? [id, hash, body.length, body, one.id, seq(one), JSON.stringify(one), one.nextAttemptAt]
+      : [id, hash, body.length, body, envelopes.map((e) => e.id), envelopes.map(seq), envelopes.map((e) => JSON.stringify(e)), envelopes.map((e) => e.nextAttemptAt)];
     // named: PostgreSQL parses and plans it once per connection (about a third of its CPU per accepted message)
-    await this.#run((pool) => pool.query({ text: commitSql, values, ...(this.#commitName && { name: this.#commitName }) }));
+    const name = this.#commitName && (one ? `${this.#commitName}_one` : this.#commitName);
+    await this.#run((pool) => pool.query({ text: one ? commitOneSql : commitSql, values, ...(name && { name }) }));
   }
 
   /**
