@@ -18,6 +18,8 @@ void test('rows survive a reopen and are read in bulk; a file written in another
     const b = new FetchCacheDisk(file);
     const rows = (keys: string[]): string[] => b.getMany('ana', 'INBOX', keys).map(([k, item, data]) => `${k} ${item} ${data.toString()}`).sort();
     assert.deepEqual(rows(['k1', 'k2', 'k3']), ['k1 ENVELOPE ("old form")', 'k2 BODY ("b2")']);
+    // only the items asked for
+    assert.deepEqual(b.getMany('ana', 'INBOX', ['k1', 'k2'], ['BODY']).map(([k, item]) => `${k} ${item}`), ['k2 BODY']);
     // more keys than one query takes
     assert.deepEqual(rows([...Array.from({ length: 1200 }, (_, i) => `x${i}`), 'k2']), ['k2 BODY ("b2")']);
     // a row waiting to be written is answered too, once

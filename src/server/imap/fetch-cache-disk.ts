@@ -63,17 +63,17 @@ export class FetchCacheDisk {
     // a lost write is only a miss later: no fsync per transaction
     this.#db.pragma('synchronous = NORMAL');
     // the keys as one JSON array: one query (and one walk of the primary key) for many messages
-    this.#getMany = this.#db.prepare('SELECT key, item, data FROM items WHERE user = ? AND folder = ? AND key IN (SELECT value FROM json_each(?))').raw();
+    this.#getMany = this.#db.prepare('SELECT key, item, data FROM items WHERE user = ? AND folder = ? AND key IN (SELECT value FROM json_each(?)) AND item IN (SELECT value FROM json_each(?))').raw();
     this.#put = this.#db.prepare('INSERT OR REPLACE INTO items (user, folder, key, item, data) VALUES (?, ?, ?, ?, ?)');
     this.#drop = this.#db.prepare('DELETE FROM items WHERE user = ? AND folder = ? AND key = ?');
   }
 
-  /** The rows (key, item, data) of these messages of a folder, read a few hundred keys per query. */
-  getMany(user: string, folder: string, keys: readonly string[]): [key: string, item: CachedItem, data: Buffer][] {
+  /** The rows (key, item, data) of these messages and items of a folder, read a few hundred keys per query. */
+  getMany(user: string, folder: string, keys: readonly string[], items: readonly CachedItem[] = ['ENVELOPE', 'BODYSTRUCTURE', 'BODY']): [key: string, item: CachedItem, data: Buffer][] {
     const out: [string, CachedItem, Buffer][] = [];
     if (this.#pending.size > 0) {
       for (const key of keys) {
-        for (const item of ['ENVELOPE', 'BODYSTRUCTURE', 'BODY'] as const) {
+        for (const item of items) {
           const waiting = this.#pending.get(`${user}\0${folder}\0${key}\0${item}`);
           if (waiting) out.push([key, item, waiting[4]]);
         }
@@ -82,7 +82,7 @@ export class FetchCacheDisk {
     if (this.#failed) return out;
     try {
       for (let i = 0; i < keys.length; i += perQuery) {
-        const rows = this.#getMany.all(user, folder, JSON.stringify(keys.slice(i, i + perQuery))) as [string, CachedItem, Buffer][];
+        const rows = this.#getMany.all(user, folder, JSON.stringify(keys.slice(i, i + perQuery)), JSON.stringify(items)) as [string, CachedItem, Buffer][];
         if (this.#pending.size === 0) out.push(...rows);
         // a row also waiting was taken above
         else for (const r of rows) if (!this.#pending.has(`${user}\0${folder}\0${r[0]}\0${r[1]}`)) out.push(r);

@@ -67,8 +67,8 @@ export class FetchCache {
 
   /**
    * The entries of many messages of one folder: from memory, and for those whose entry in
-   * memory lacks one of `items`, from the disk tier in one query per few hundred keys (kept in
-   * memory then). Keys with nothing cached are absent from the answer.
+   * memory lacks one of `items`, those items from the disk tier in one query per few hundred
+   * keys (kept in memory then). Keys with nothing cached are absent from the answer.
    */
   getMany(user: string, folder: string, keys: readonly string[], items: readonly CachedItem[] = ['ENVELOPE', 'BODYSTRUCTURE', 'BODY']): Map<string, CachedEntry> {
     const out = new Map<string, CachedEntry>();
@@ -81,7 +81,7 @@ export class FetchCache {
     }
     if (missing.length === 0 || !this.disk) return out;
     const found = new Map<string, CachedEntry>();
-    for (const [key, item, data] of this.disk.getMany(user, folder, missing)) {
+    for (const [key, item, data] of this.disk.getMany(user, folder, missing, items)) {
       let e = found.get(key);
       if (!e) found.set(key, (e = { ...out.get(key) }));
       e[item] = data;
