@@ -302,7 +302,8 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
 
 /**
  * Every envelope in the site's spool: through the running app's store, or (process sites) by
- * opening the spool as a reader beside the running server (recovery 'never', the lock left alone).
+ * opening the spool as a reader beside the running server (recovery 'never', the lock left alone;
+ * read again when a file went while it was read).
  */
 export async function siteEnvelopes(site: Site): Promise<Envelope[]> {
   const out: Envelope[] = [];
@@ -310,5 +311,14 @@ export async function siteEnvelopes(site: Site): Promise<Envelope[]> {
     for await (const e of site.app.backends.store.walkEnvelopes()) out.push(e);
     return out;
   }
-  return readSpoolEnvelopes(join(site.dataDir, 'spool'));
+  // a reader beside a running server can see a file go between listing it and reading it (the
+  // server delivered and removed it): read again, a few times, before calling it a failure
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readSpoolEnvelopes(join(site.dataDir, 'spool'));
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }
