@@ -15,6 +15,8 @@
  *   were (the tick is a few ms on Linux, up to two seconds on other file systems), so such a
  *   change is found by this listing at the latest, as the old rule (a stamp younger than two
  *   seconds is not trusted) found it; a busy folder is listed at most once per two seconds.
+ *   This listing only checks the names against what is known (no message made of each name, no
+ *   sort); the folder is reconciled whole only when they differ.
  * Each snapshot has a version, and the last `maxDeltas` changes between versions are kept, so
  * a session tells its client what changed in O(changes) (syncDelta).
  * What delivery put in new/ stays there (other Maildir readers see it as new) until a flag is
@@ -264,9 +266,12 @@ export class MaildirFolderState {
     let logKeys: string[] | undefined;
     let gone: number[] = [];
     let changed: boolean;
-    const touched = k && old !== undefined && old.index === k.index ? this.#takeIn(k, dir, f) : undefined;
+    let touched = k && old !== undefined && old.index === k.index ? this.#takeIn(k, dir, f) : undefined;
+    // the unsure window passed: the listing that finds a change hidden in a clock tick of ours,
+    // first as a check of the names only (in the end the same as #list when nothing was hidden)
+    if (k && touched?.verify && !(await this.#verify(k, user, f, dir))) touched = undefined;
     if (k && touched) {
-      const r = reconcileTouched(k.index, k.entries, k.listing, touched, opts.keywords);
+      const r = reconcileTouched(k.index, k.entries, k.listing, touched.keys, opts.keywords);
       index = r.index;
       logKeys = r.changed;
       gone = r.gone;
@@ -296,10 +301,40 @@ export class MaildirFolderState {
   }
 
   /**
-   * Our own changes since `k` taken into its listing (the store's journal); the keys they
-   * touched, or undefined when the folder must be listed (see the module header).
+   * Whether new/ and cur/ hold exactly what k's listing says (a key and its flags per name),
+   * leaving out keys our own changes touched meanwhile (taken in at the next step); k is then
+   * sure up to now, as after #list.
    */
-  #takeIn(k: Known, dir: string, f: string): Set<string> | undefined {
+  async #verify(k: Known, user: string, f: string, dir: string): Promise<boolean> {
+    const expected = k.expected;
+    const wall = Date.now();
+    const names = await this.store.listNames(user, f);
+    if (!names || expected === undefined) return false;
+    const late = new Set(this.store.journal.since(dir, k.seq)?.map((e) => e.key) ?? []);
+    let count = 0;
+    for (const name of names) {
+      const colon = name.indexOf(':');
+      const key = colon < 0 ? name : name.slice(0, colon);
+      if (late.has(key)) continue;
+      const m = k.listing.get(key);
+      const flags = colon >= 0 && name.startsWith('2,', colon + 1) ? name.slice(colon + 3) : '';
+      if (!m || m.flags !== flags) return false;
+      count++;
+    }
+    let known = k.listing.size;
+    for (const key of late) if (k.listing.has(key)) known--;
+    if (count !== known) return false;
+    const t = stampTime(expected);
+    k.unsureSince = wall - t < unsureMs ? t : undefined;
+    return true;
+  }
+
+  /**
+   * Our own changes since `k` taken into its listing (the store's journal); the keys they
+   * touched (`verify`: the unsure window passed, see #verify), or undefined when the folder
+   * must be listed (see the module header).
+   */
+  #takeIn(k: Known, dir: string, f: string): { keys: Set<string>; verify: boolean } | undefined {
     const entries = this.store.journal.since(dir, k.seq);
     if (!entries || k.expected === undefined) return undefined;
     let expected = k.expected;
@@ -311,8 +346,8 @@ export class MaildirFolderState {
       const t = stampTime(expected);
       if (wall - t < unsureMs) unsure = Math.min(unsure ?? t, t);
     }
-    // another program changed new/ or cur/ since (or the clock tick of a change of ours may hide one)
-    if (dirStamp(dir) !== expected || (unsure !== undefined && wall >= unsure + unsureMs)) return undefined;
+    // another program changed new/ or cur/ since
+    if (dirStamp(dir) !== expected) return undefined;
     const touched = new Set<string>();
     for (const e of entries) {
       touched.add(e.key);
@@ -334,7 +369,8 @@ export class MaildirFolderState {
     k.seq = entries.length > 0 ? entries[entries.length - 1].seq : k.seq;
     k.expected = expected;
     k.unsureSince = unsure;
-    return touched;
+    // a change by another program in the clock tick of one of ours may hide in its stamp
+    return { keys: touched, verify: unsure !== undefined && wall >= unsure + unsureMs };
   }
 
   /** The folder listed whole and reconciled: a new Known (its changes from `was` kept as a delta). */

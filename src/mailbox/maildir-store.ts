@@ -244,6 +244,23 @@ export class MaildirStore implements MailboxStore {
     }
   }
 
+  /**
+   * The names in new/ and cur/, as list() reads them but without making a message of each (no
+   * parse, no sort): for a caller that only checks them against what it knows; undefined when
+   * an entry is not a plain file (list() decides those by lstat).
+   */
+  async listNames(user: string, folder?: string): Promise<string[] | undefined> {
+    const dir = this.mailboxPath(user, folder);
+    const out: string[] = [];
+    for (const sub of ['new', 'cur'] as const) {
+      for (const entry of await this.#entries(dir, sub)) {
+        if (!entry.isFile()) return undefined;
+        out.push(entry.name);
+      }
+    }
+    return out;
+  }
+
   async list(user: string, folder?: string): Promise<MailboxMessage[]> {
     const dir = this.mailboxPath(user, folder);
     const out: MailboxMessage[] = [];
