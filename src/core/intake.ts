@@ -88,6 +88,18 @@ export type MessageCheck = (message: Buffer, header: MessageHeader) => Promise<M
 export interface MessageSigner {
   applies(session: SessionInfo): boolean;
   sign(message: Buffer): Promise<readonly string[]>;
+  /**
+   * Optional: signing a body that streams by. `body` is fed every octet after the header
+   * block's empty line, in order; `finish` gets the complete header block as it will be stored
+   * (without the empty line) and gives the fields `sign` would have given for the same message.
+   */
+  streaming?(): StreamingSignature;
+}
+
+/** One message's signing while its body streams (MessageSigner.streaming). */
+export interface StreamingSignature {
+  body(chunk: Buffer): void;
+  finish(header: Buffer): readonly string[];
 }
 
 /**

@@ -19,6 +19,13 @@ export interface MessageDraft {
   commit(envelopes: readonly EnvelopeInit[], body?: readonly Buffer[]): Promise<Envelope[]>;
   /** Discards the draft; safe to call more than once and after a failed commit. */
   abort(): Promise<void>;
+  /**
+   * Optional: once `body` has finished, puts `header` before everything written to it (header
+   * fields known only after the body went by, e.g. a DKIM signature over it); commit then
+   * stores header and body as one message, as durably as ever. A backend without it is given
+   * such a message whole instead.
+   */
+  prepend?(header: Buffer): Promise<void>;
 }
 
 /**

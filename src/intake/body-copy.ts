@@ -39,6 +39,7 @@ export async function copyBody(
   counter: SizeAndEightBit,
   dest: Writable,
   signal?: AbortSignal,
+  onBodyChunk?: (chunk: Buffer) => void,
 ): Promise<void> {
   let destError: unknown;
   let wake: (() => void) | undefined;
@@ -68,7 +69,10 @@ export async function copyBody(
       if (signal?.aborted) throw abortError(signal);
     };
     for (const chunk of head) await put(chunk);
-    for await (const chunk of body) await put(chunk as Buffer);
+    for await (const chunk of body) {
+      await put(chunk as Buffer);
+      onBodyChunk?.(chunk as Buffer);
+    }
     if (signal?.aborted) throw abortError(signal);
     if (destError !== undefined) throw destError;
     dest.end();

@@ -7,7 +7,9 @@
  * Standards: RFC 5321 §4.4 (Received; hop counting, §6.3 loop detection), §3.9 (aliases),
  *   RFC 5322 §3.6 (Message-ID/Date for submissions, RFC 6409 §8), RFC 6152 (8-bit bodies).
  * Security: the header block is read with a cap before anything is written; a streamed body goes
- *   into the spool without being held whole (only a small SMTP body, up to 64 KB, arrives whole);
+ *   into the spool without being held whole (only a small SMTP body, up to 64 KB, arrives whole),
+ *   DKIM-signed ones too (hashed on the way, the header prepended to the draft after), except
+ *   while the inbound checks or forward sealing need it whole (whole-message.ts);
  *   size is enforced while streaming (body-copy.ts). A message whose first line is a
  *   continuation line is refused (554 5.6.0): it would fold into the trace field prepended
  *   here. The session's end-of-data policy (sender rules) runs on the header block before the
@@ -35,6 +37,7 @@ import {
   type IntakeTransaction,
   type MailParams,
   type MessageSigner,
+  type StreamingSignature,
   type QueueStore,
   type ResolvedRecipient,
   type Resolver,
@@ -171,11 +174,13 @@ export class IntakeService implements Intake {
         throw new MailError(refusal, 'MAIL_ERR_POLICY');
       }
     }
-    // The steps that need the whole message (whole-message.ts): a streamed body is read in.
+    // The steps that need the whole message (whole-message.ts): a streamed body is read in for
+    // the checks and forward sealing; signing hashes it as it is spooled when the store can put
+    // the signature before it afterwards (below), else reads it in too.
     const signer = this.opts.signer?.applies(tx.session) ? this.opts.signer : undefined;
     // RFC 8617 §4: an alias forwarding to a remote target seals as an intermediary (its domain's key)
     const forwardDomain = this.opts.forwardSealer && this.opts.forwardSealer.enabled !== false ? tx.recipients.find((r) => r.targets.some((t) => t.kind === 'remote' && t.via.length > 0))?.address.domain : undefined;
-    if ((tx.checkMessage || signer || forwardDomain) && !Buffer.isBuffer(rest)) rest = await collect(rest, this.opts.maxMessageSize);
+    if ((tx.checkMessage || forwardDomain) && !Buffer.isBuffer(rest)) rest = await collect(rest, this.opts.maxMessageSize);
     const verdictFields: string[] = [];
     if (tx.checkMessage && Buffer.isBuffer(rest)) {
       const asReceived = Buffer.concat(split.hasBody && split.complete ? [split.header, CRLF, rest] : [split.header, rest]);
@@ -249,6 +254,14 @@ export class IntakeService implements Intake {
       const lines = (ls: readonly string[]): string => ls.map((l) => (l.endsWith('\r\n') ? l : l + '\r\n')).join('');
       let headBytes = Buffer.from(lines(prepend), 'utf8');
       const head = split.hasBody && split.complete ? [headerBlock, CRLF] : [headerBlock];
+      // a streamed body to sign: hashed while it is spooled, the header put before it after
+      // (MessageDraft.prepend), so it is never held whole; without prepend, read in
+      const prependTo = draft.prepend?.bind(draft);
+      let streamed: { signature: StreamingSignature; prepend: (header: Buffer) => Promise<void> } | undefined;
+      if (signer && !Buffer.isBuffer(rest)) {
+        if (prependTo && signer.streaming && split.hasBody && split.complete) streamed = { signature: signer.streaming(), prepend: prependTo };
+        else rest = await collect(rest, this.opts.maxMessageSize);
+      }
       if (signer && Buffer.isBuffer(rest)) {
         // RFC 6376 §5: signed as stored, our own trace and submission fields included
         const signatures = await signer.sign(Buffer.concat([headBytes, ...head, rest]));
@@ -265,6 +278,15 @@ export class IntakeService implements Intake {
         // counted as copyBody counts: the message as given (the prepended fields are in the limit)
         for (const p of [...head, rest]) counter.count(p);
         pieces = [headBytes, ...head, rest];
+      } else if (streamed) {
+        for (const p of head) counter.count(p);
+        const { signature } = streamed;
+        await copyBody([], rest, counter, draft.body, signal, (chunk) => signature.body(chunk));
+        // RFC 6376 §5: signed as stored, our own trace and submission fields included
+        const signatures = signature.finish(Buffer.concat([headBytes, headerBlock]));
+        if (signatures.length > 0) headBytes = Buffer.concat([Buffer.from(lines(signatures), 'utf8'), headBytes]);
+        if (counter.size + headBytes.length > this.opts.maxMessageSize) throw new MailError(replies.messageTooBig(), 'MAIL_ERR_SIZE');
+        await streamed.prepend(Buffer.concat([headBytes, ...head]));
       } else {
         draft.body.write(headBytes);
         await copyBody(head, rest, counter, draft.body, signal);

@@ -1,15 +1,17 @@
 /**
  * @module whole-message
  * Helpers for the intake steps that need the whole message: the end-of-data message checks
- * (SPF/DKIM/DMARC, policy/trust) and DKIM signing. Both need the body hash before the fields
- * they add can be written at the top, so a streamed body is collected (bounded by the message
- * size limit) before the draft is written; a body that arrived whole (the common SMTP case,
- * up to 64 KB) is used as it is, with no copy.
+ * (SPF/DKIM/DMARC, policy/trust), ARC sealing of forwarded mail, and DKIM signing where the
+ * store cannot prepend (MessageDraft.prepend). They need the body before the fields they add
+ * can be written at the top, so a streamed body is collected (bounded by the message size
+ * limit) before the draft is written; a body that arrived whole (the common SMTP case, up to
+ * 64 KB) is used as it is, with no copy. Signing on a store that prepends streams instead
+ * (intake-service.ts).
  * Standards: RFC 5322 §2.2, §2.2.3 (a field and its continuation lines).
  * Security: collection stops with 552 5.3.4 past the size limit, so at most one message's limit
  *   is held per transaction.
- * Limitations: a streamed message is held in memory while it is checked or signed (the spool
- *   has no way to add header fields after the body has been written).
+ * Limitations: a streamed message is held in memory while it is checked or sealed (mailauth's
+ *   verifiers and sealer take the whole message).
  */
 import type { Readable } from 'node:stream';
 import { MailError, replies } from '../core/index.js';

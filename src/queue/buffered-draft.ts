@@ -39,6 +39,13 @@ export class BufferedMessageDraft implements MessageDraft {
     return this.#body;
   }
 
+  /** The header goes before the body held here (this backend holds a message whole anyway). */
+  async prepend(header: Buffer): Promise<void> {
+    if (this.#state !== 'open') throw new MailError(replies.localError(), 'MAIL_ERR_DRAFT_STATE');
+    await finished(this.body);
+    this.#chunks.unshift(header);
+  }
+
   async commit(inits: readonly EnvelopeInit[], whole?: readonly Buffer[]): Promise<Envelope[]> {
     if (this.#state !== 'open' || (whole && this.#body)) throw new MailError(replies.localError(), 'MAIL_ERR_DRAFT_STATE');
     if (inits.length === 0) throw new MailError(replies.noValidRecipients(), 'MAIL_ERR_NO_RECIPIENTS');

@@ -8,12 +8,15 @@
  * The body's first 64 KB are held in memory: a small message (most mail) is written whole at
  * commit, with its trailer and footer in one write (one thread-pool round trip less per
  * message), or appended to a segment without touching tmp/ at all. Past 64 KB the body streams
- * to tmp/<id>. A message given whole to commit() never needs the stream.
+ * to tmp/<id>. A message given whole to commit() never needs the stream. prepend() puts a
+ * header block before a finished body: in memory when the body stayed there, else by writing
+ * tmp/<id>.h (the header, then the body copied from tmp/<id> in 64 KB pieces) and renaming it
+ * over tmp/<id> — the message is never held whole, and commit makes it durable as before.
  * Standards: RFC 5321 §6.1 (commit resolves only once the message is safely stored).
  * Security: the draft's file is 0600 and created exclusively (O_EXCL).
  * Limitations: a draft lives in one process; one left by a crash is removed by recovery.
  */
-import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { MailError, replies, type Envelope, type EnvelopeInit, type MessageDraft, type MessageId } from '../core/index.js';
@@ -171,6 +174,43 @@ export class FsMessageDraft implements MessageDraft {
       await this.abort();
       throw storageError(err);
     }
+  }
+
+  async prepend(header: Buffer): Promise<void> {
+    if (this.#state !== 'open') throw new MailError(replies.localError(), 'MAIL_ERR_DRAFT_STATE');
+    await finished(this.body);
+    this.#size += header.length;
+    if (!this.#spilled) {
+      this.#held.unshift(header);
+      this.#heldSize += header.length;
+      return;
+    }
+    const next = `${this.#path}.h`;
+    let from: FileHandle | undefined;
+    let to: FileHandle | undefined;
+    try {
+      // the draft's own handle writes only
+      from = await open(this.#path, 'r');
+      to = await open(next, 'wx', 0o600);
+      await writeAll(to, [header]);
+      const piece = Buffer.allocUnsafe(holdLimit);
+      for (let pos = 0; ; ) {
+        const { bytesRead } = await from.read(piece, 0, piece.length, pos);
+        if (bytesRead === 0) break;
+        await writeAll(to, [piece.subarray(0, bytesRead)]);
+        pos += bytesRead;
+      }
+      await rename(next, this.#path);
+    } catch (err) {
+      await from?.close().catch(() => undefined);
+      await to?.close().catch(() => undefined);
+      await unlink(next).catch(() => undefined);
+      throw storageError(err);
+    }
+    await from.close().catch(() => undefined);
+    // the new handle names the renamed file, positioned after the body: the commit appends there
+    await this.#fh?.close().catch(() => undefined);
+    this.#fh = to;
   }
 
   async abort(): Promise<void> {

@@ -3,7 +3,8 @@
  * Where the files backend keeps things under its spool directory, and the `format` file that
  * names the layout:
  *
- *   tmp/<id>          a draft: the body as it streams in; never a message
+ *   tmp/<id>          a draft: the body as it streams in; never a message (tmp/<id>.h: the
+ *                     same with a header put before it, MessageDraft.prepend, until renamed)
  *   seg/<segid>       records of small messages (segment-log.ts); seg/<segid>.done: delivered ones
  *   msg/<id>          a committed message (spool-format.ts); renaming into msg/ commits it
  *   env/<id>.json     envelope override, written once the envelopes change after commit

@@ -64,6 +64,22 @@ export function queueStoreContract(name: string, makeStore: () => Promise<Contra
       }
     }
 
+    void test('prepend puts a header before a body already streamed, small or past 64 KB, and the size counts it', () =>
+      withStore(async ({ store }) => {
+        for (const size of [100, 300 * 1024]) {
+          const draft = await store.createMessage();
+          if (!draft.prepend) return; // optional: intake then gives such a message whole
+          const body = Buffer.alloc(size, 'b');
+          await pipeline(Readable.from([body.subarray(0, size >> 1), body.subarray(size >> 1)]), draft.body);
+          const header = Buffer.from('DKIM-Signature: v=1; a=rsa-sha256\r\nSubject: late\r\n\r\n');
+          await draft.prepend(header);
+          const [e] = await draft.commit([envelopeInit('suzana@dc.uece.br')]);
+          assert.equal(e.size, header.length + size);
+          const stored = await readAll(await store.openMessage(e.messageId));
+          assert.ok(stored.equals(Buffer.concat([header, body])), `the ${size}-octet body with its header`);
+        }
+      }));
+
     void test('store once, one envelope per recipient', () =>
       withStore(async ({ store }) => {
         const body = 'Subject: hi\r\n\r\nHello\r\n';
