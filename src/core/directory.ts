@@ -84,7 +84,8 @@ export interface DirectoryLookup {
   /**
    * Whether any user has a quota of their own (optional): when false, every user has the
    * configured default and the quota gate looks nobody up. A backend offers it only where the
-   * answer is cheap and never stale (SQLite: kept against PRAGMA data_version).
+   * answer is cheap and never stale (SQLite: kept against PRAGMA data_version; PostgreSQL: a
+   * serving node's cache kept by NOTIFY, true whenever that is not current).
    */
   anyOwnQuota?(): Promise<boolean>;
   /**

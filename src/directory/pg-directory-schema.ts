@@ -142,5 +142,20 @@ export const directorySchema: SchemaComponent = {
             CREATE TRIGGER dir_domains_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON dir_domains
               FOR EACH STATEMENT EXECUTE FUNCTION dir_domains_changed();`,
     },
+    {
+      version: 10,
+      name: 'a user\'s own quota set or removed notifies the nodes\' caches (anyOwnQuota, pg-domain-cache.ts)',
+      sql: `CREATE FUNCTION dir_quotas_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              PERFORM pg_notify('correio_quotas', '');
+              RETURN NULL;
+            END $$;
+            CREATE TRIGGER dir_quotas_inserted AFTER INSERT ON dir_users FOR EACH ROW
+              WHEN (NEW.quota_storage IS NOT NULL OR NEW.quota_messages IS NOT NULL) EXECUTE FUNCTION dir_quotas_changed();
+            CREATE TRIGGER dir_quotas_changed AFTER UPDATE OF quota_storage, quota_messages ON dir_users FOR EACH ROW
+              WHEN (OLD.quota_storage IS DISTINCT FROM NEW.quota_storage OR OLD.quota_messages IS DISTINCT FROM NEW.quota_messages)
+              EXECUTE FUNCTION dir_quotas_changed();
+            CREATE INDEX dir_users_own_quota ON dir_users (key) WHERE quota_storage IS NOT NULL OR quota_messages IS NOT NULL;`,
+    },
   ],
 };

@@ -8,9 +8,10 @@
  * Security: bound parameters only; password hashes leave only through verifyPassword. Every
  *   PostgreSQL failure (server down, connection lost, timeout) is thrown as MailError 451 4.3.0,
  *   never answered as "not found" (DESIGN.md §1).
- * A serving node (openDirectory with `cacheDomains`) answers isLocalDomain from memory
- * (pg-domain-cache.ts: the table read again on LISTEN/NOTIFY, after its own changes and every
- * 30 s; a query per lookup whenever that session is down).
+ * A serving node (openDirectory with `cacheDomains`) answers isLocalDomain and anyOwnQuota from
+ * memory (pg-domain-cache.ts: read again on LISTEN/NOTIFY, after its own changes and every
+ * 30 s; a query per lookup, and "look the user up" for the quota gate, whenever that session is
+ * down).
  * Limitations: checkIntegrity checks the schema version and the list/member links, not the
  *   database files (PostgreSQL's own tools do that).
  */
@@ -192,8 +193,19 @@ export class PgDirectory implements DirectoryBackend {
     const r = await this.#userRow(address);
     if (r === undefined) return false;
     const [storage, messages] = quotaColumns(toUser(r).quota, change);
-    return this.#guard((db) =>
+    const changed = await this.#guard((db) =>
       this.#exists(db, 'UPDATE dir_users SET quota_storage = $1, quota_messages = $2 WHERE key = $3', [storage, messages, directoryKey(r.address)]));
+    this.#domains?.changed();
+    return changed;
+  }
+
+  /**
+   * Whether any user has limits of their own (the quota gate asks at every RCPT and delivery): a
+   * serving node answers from its cache while that is current (pg-domain-cache.ts); otherwise
+   * true, so the gate looks the user up as it would without this answer.
+   */
+  async anyOwnQuota(): Promise<boolean> {
+    return this.#domains?.anyOwnQuota() ?? true;
   }
 
   async setUserDisabled(address: string, disabled: boolean): Promise<boolean> {

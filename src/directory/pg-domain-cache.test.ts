@@ -56,3 +56,58 @@ void test('PostgreSQL domain cache: a serving node answers from memory; a domain
       await left.end();
     }
   }));
+
+/**
+ * anyOwnQuota on PostgreSQL: a serving node keeps "does any user have limits of their own?"
+ * beside its local domains, so the quota gate asks PostgreSQL nothing per RCPT and delivery
+ * while nobody has a quota; a quota set on another node, or by hand, reaches it by NOTIFY
+ * (directory migration 10). Without the cache (a CLI) the answer is true: look the user up.
+ */
+void test('PostgreSQL anyOwnQuota: kept by a serving node, a quota set on another node or by hand is known promptly, true while not known', { skip: await pgUnavailable() }, () =>
+  withTestDatabase(async (db) => {
+    // refreshMs of an hour: only the notifications can make node A see another's change
+    const a = await PgDirectory.open(db.url, { localDomains: ['dc.uece.br'], cacheDomains: { refreshMs: 3_600_000 } });
+    const b = await PgDirectory.open(db.url);
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    const quotaOf = (storage: number | null, messages: number | null): Promise<unknown> =>
+      admin.query("UPDATE dir_users SET quota_storage = $1, quota_messages = $2 WHERE key = 'ana@dc.uece.br'", [storage, messages]);
+    try {
+      await b.addUser('suzana@dc.uece.br');
+      await b.addUser('ana@dc.uece.br');
+      assert.ok(await eventually(async () => !(await a.anyOwnQuota())), 'nobody has limits: node A looks nobody up');
+      assert.equal(await b.anyOwnQuota(), true, 'no cache (a CLI): "look the user up"');
+
+      assert.equal(await b.setUserQuota('suzana@dc.uece.br', { messages: 2 }), true);
+      assert.ok(await eventually(() => a.anyOwnQuota()), 'set on node B: known on node A');
+      assert.equal(await a.setUserQuota('suzana@dc.uece.br', { messages: null }), true);
+      assert.ok(await eventually(async () => !(await a.anyOwnQuota())), 'removed on node A');
+      assert.equal(await a.setUserQuota('ana@dc.uece.br', { storage: 10 }), true);
+      assert.equal(await a.anyOwnQuota(), true, 'its own change at once, before any notification');
+      assert.equal(await a.setUserQuota('ana@dc.uece.br', { storage: null }), true);
+      assert.ok(await eventually(async () => !(await a.anyOwnQuota())));
+
+      await quotaOf(1000, null);
+      assert.ok(await eventually(() => a.anyOwnQuota()), 'set by hand: known on node A');
+      await quotaOf(null, null);
+      assert.ok(await eventually(async () => !(await a.anyOwnQuota())), 'removed by hand too');
+
+      // the LISTEN session cut: "look the user up" meanwhile, then the answer read again
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'correio domains'");
+      await quotaOf(null, 5);
+      assert.ok(await eventually(() => a.anyOwnQuota()));
+      assert.ok(await eventually(() => Promise.resolve(a.domainsCached)), 'listening again');
+      assert.equal(await a.anyOwnQuota(), true, 'what changed while away is read');
+
+      // a dump imported (correio migrate) inserts users: their quotas are heard too
+      await quotaOf(null, null);
+      assert.ok(await eventually(async () => !(await a.anyOwnQuota())));
+      const dump = await b.exportDump();
+      await b.importDump({ ...dump, users: dump.users.map((u) => (u.address === 'ana@dc.uece.br' ? { ...u, quotaMessages: 7 } : u)) });
+      assert.ok(await eventually(() => a.anyOwnQuota()), 'imported on node B: known on node A');
+    } finally {
+      await admin.end();
+      await a.close();
+      await b.close();
+    }
+  }));

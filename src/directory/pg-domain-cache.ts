@@ -1,11 +1,16 @@
 /**
  * @module pg-domain-cache
- * The local domains of a PostgreSQL directory, held in memory by a serving node so that RCPT
- * (relay control, the resolver's local/remote decision) asks no query per recipient. Every
- * change to `dir_domains`, by any node or by hand, sends `NOTIFY correio_domains` (a statement
- * trigger, directory migration 9, delivered at COMMIT); the cache LISTENs on its own connection
- * and reads the whole table again after each notification, after this node's own changes, and
- * every `refreshMs` (default 30 s) in any case.
+ * The local domains of a PostgreSQL directory, and whether any user has limits of their own
+ * (anyOwnQuota, asked by the quota gate at every RCPT and delivery), held in memory by a serving
+ * node so that RCPT (relay control, the resolver's local/remote decision, the quota gate) asks
+ * no query per recipient. Every change to `dir_domains`, by any node or by hand, sends
+ * `NOTIFY correio_domains` (a statement trigger, directory migration 9), every user inserted
+ * with a quota or whose quota changes `correio_quotas` (row triggers, migration 10; delivered
+ * at COMMIT, one per transaction); the cache LISTENs
+ * on its own connection and reads both again after each notification, after this node's own
+ * changes, and every `refreshMs` (default 30 s) in any case. A user removed sends nothing:
+ * "someone has limits" may stay true (users are then looked up, as without the cache) until
+ * the next read.
  * The set is answered from only while it is known to be current: from the first read after
  * LISTEN until a notification or a change arrives (then until the read that follows it), and
  * never while the LISTEN session is down (then every lookup queries PostgreSQL, as without the
@@ -21,6 +26,7 @@
 import pg from 'pg';
 
 export const domainsChannel = 'correio_domains';
+export const quotasChannel = 'correio_quotas';
 
 export interface PgDomainCacheOptions {
   /** ms between reads of the table besides those notifications cause (default 30 s) */
@@ -33,6 +39,8 @@ export class PgDomainCache {
   #client: pg.Client | undefined;
   /** the domains, while known to be current */
   #domains: ReadonlySet<string> | undefined;
+  /** whether any user has limits of their own, current exactly when #domains is */
+  #ownQuotas = true;
   /** bumped by every notification and local change: a read started before the last bump is stale */
   #generation = 0;
   #reading: Promise<void> | undefined;
@@ -58,6 +66,11 @@ export class PgDomainCache {
   /** Whether `domain` (normalized) is local, or undefined when the set is not known to be current (then ask PostgreSQL). */
   has(domain: string): boolean | undefined {
     return this.#domains?.has(domain);
+  }
+
+  /** Whether any user has limits of their own, or undefined when not known to be current (then ask PostgreSQL). */
+  anyOwnQuota(): boolean | undefined {
+    return this.#domains === undefined ? undefined : this.#ownQuotas;
   }
 
   /** Whether lookups are answered from memory now (tests, status). */
@@ -95,7 +108,7 @@ export class PgDomainCache {
     try {
       await client.connect();
       // LISTEN before the read: a change committed after the read's snapshot is always heard
-      await client.query(`LISTEN ${domainsChannel}`);
+      await client.query(`LISTEN ${domainsChannel}; LISTEN ${quotasChannel}`);
     } catch {
       onLost();
       return;
@@ -121,8 +134,10 @@ export class PgDomainCache {
         for (;;) {
           const generation = this.#generation;
           const r = await client.query<{ name: string }>('SELECT name FROM dir_domains');
+          const q = await client.query('SELECT 1 FROM dir_users WHERE quota_storage IS NOT NULL OR quota_messages IS NOT NULL LIMIT 1');
           if (this.#client !== client) return;
           if (generation === this.#generation) {
+            this.#ownQuotas = (q.rowCount ?? 0) > 0;
             this.#domains = new Set(r.rows.map((row) => row.name));
             return;
           }

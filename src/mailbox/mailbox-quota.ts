@@ -4,7 +4,8 @@
  * configured `[quota]` default) against the usage the mailbox store keeps. A user without
  * limits costs no look at the mailbox; while no user has limits of their own (the directory's
  * anyOwnQuota, where it offers it) nobody is looked up either: with no quota configured a
- * check is one SQLite pragma, not a user row read per RCPT and per delivery; a caller that has
+ * check is one SQLite pragma (on PostgreSQL, nothing asked while the serving node's cache is
+ * current), not a user row read per RCPT and per delivery; a caller that has
  * just read the user's record (the local transport) passes it and costs no lookup at all.
  * Standards: RFC 9208 §5.1 (resources); RFC 3463 X.2.2.
  * Security: an unknown user has the default limits (the caller decides about unknown users).
