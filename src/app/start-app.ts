@@ -96,7 +96,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     watchAliases: true,
     serving: true,
     // the instance that runs deliveries keeps envelopes and small bodies in memory
-    // the spool's listings of msg/ and env/ (leftovers of a crash) run after the listeners bind
+    // the spool's listings of msg/ and env/ (leftovers of a crash) run once the queue is loaded
     spool: { cache: true, recoverLater: true },
     // one search.sqlite for the process: IMAP's text documents (kept as mail arrives) and JMAP's
     searchIndex: true,
@@ -264,13 +264,16 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     opts.privileges?.dropForGood();
     await local.runner.start();
     // the queue loads in the background (a saved schedule's rescan, or after a crash a walk of every envelope)
-    if (backends.store instanceof FsQueueStore) {
-      void backends.store.recovered?.then(
-        (r) => logger.info({ messages: r.messages, removed: r.removed.length, corrupted: r.corrupted.length }, 'spool recovered'),
-        (err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'spool recovery after start failed; leftovers stay until the next start'),
-      );
-    }
-    void local.runner.loaded().then(() => logger.info({ envelopes: local.runner.size, parked: local.runner.parked }, 'queue loaded'));
+    void local.runner.loaded().then(() => {
+      logger.info({ envelopes: local.runner.size, parked: local.runner.parked }, 'queue loaded');
+      // the spool's listings of msg/ and env/ (leftovers of a crash), after the queue's load's own
+      if (backends.store instanceof FsQueueStore) {
+        void backends.store.recoverRest()?.then(
+          (r) => logger.info({ messages: r.messages, removed: r.removed.length, corrupted: r.corrupted.length }, 'spool recovered'),
+          (err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'spool recovery after start failed; leftovers stay until the next start'),
+        );
+      }
+    });
     // acceptor processes start once the runner takes their notices; until one listens, the
     // SMTP ports are only bound (connections are refused)
     await pool?.start();

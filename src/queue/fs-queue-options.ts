@@ -15,8 +15,8 @@ export interface FsQueueStoreOptions {
   /**
    * (The server) only the part of the recovery that must precede accepting runs in open() (tmp/
    * and the segments); the listings of msg/ and env/ (leftover env files, names that are not
-   * ids) run after it, beside new work (FsQueueStore.recovered; spool-recovery.ts says why that
-   * is safe). Default false: all of it in open().
+   * ids) run after it, beside new work, when FsQueueStore.recoverRest() starts them
+   * (`recovered`; spool-recovery.ts says why that is safe). Default false: all of it in open().
    */
   recoverLater?: boolean;
   /**

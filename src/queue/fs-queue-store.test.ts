@@ -180,8 +180,11 @@ for (const later of [false, true]) void test(`open() removes leftovers${later ? 
       assert.deepEqual(store.lastRecovery?.removed, [`tmp/${draft.id}`]);
       assert.ok(existsSync(join(dir, 'env', `${gone.messageId}.json`)), 'the orphan waits for the listing');
       // a change beside the recovery: its override is written under the message's lock, never taken for a leftover
+      assert.equal(store.recovered, undefined, 'not before recoverRest()');
+      const rest = store.recoverRest();
       await store.putEnvelope({ ...changed, nextAttemptAt: 7 });
-      assert.equal(await store.recovered, store.lastRecovery);
+      assert.equal(await rest, store.lastRecovery);
+      assert.equal(store.recoverRest(), rest, 'once');
     } else assert.equal(store.recovered, undefined);
     const rep = store.lastRecovery;
     assert.ok(rep);

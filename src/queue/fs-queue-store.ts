@@ -81,8 +81,10 @@ export class FsQueueStore implements QueueStore {
 
   /** What the recovery at open() found, when it ran (with `recoverLater`, added to until `recovered` resolves). */
   lastRecovery: RecoveryReport | undefined;
-  /** (`recoverLater`) the recovery's part that runs after open(): resolves with the whole report */
+  /** (`recoverLater`) the recovery's part that runs after open(), once recoverRest() started it: resolves with the whole report */
   recovered: Promise<RecoveryReport> | undefined;
+  /** (`recoverLater`) the part after open() waits for recoverRest() */
+  #restPending = false;
 
   private constructor(paths: SpoolPaths, owner: boolean, opts: FsQueueStoreOptions) {
     this.dir = paths.dir;
@@ -120,10 +122,8 @@ export class FsQueueStore implements QueueStore {
       if (opts.recoverLater !== true) store.lastRecovery = await store.recover();
       else {
         // what must be done before accepting; the listings of msg/ and env/ after (spool-recovery.ts)
-        const report = await recoverBeforeServing(store.#recoverySubject());
-        store.lastRecovery = report;
-        store.recovered = recoverListed(store.#recoverySubject(), report);
-        store.recovered.catch(() => undefined); // the caller is told through `recovered`
+        store.lastRecovery = await recoverBeforeServing(store.#recoverySubject());
+        store.#restPending = true;
       }
     }
     return store;
@@ -417,6 +417,20 @@ export class FsQueueStore implements QueueStore {
    */
   recover(): Promise<RecoveryReport> {
     return recoverSpool(this.#recoverySubject());
+  }
+
+  /**
+   * (`recoverLater`) Starts the recovery's part that runs beside new work (the listings of msg/
+   * and env/; spool-recovery.ts), once: the server starts it when its queue is loaded, so that
+   * the two listings of a big queue do not run at once. Undefined when there is none to run.
+   */
+  recoverRest(): Promise<RecoveryReport> | undefined {
+    if (this.#restPending && !this.#closed && this.lastRecovery) {
+      this.#restPending = false;
+      this.recovered = recoverListed(this.#recoverySubject(), this.lastRecovery);
+      this.recovered.catch(() => undefined); // the caller is told through `recovered`
+    }
+    return this.recovered;
   }
 
   #recoverySubject(): RecoverySubject {

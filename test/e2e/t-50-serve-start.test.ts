@@ -1,7 +1,7 @@
 /**
  * Issue 13: one `correio serve` per data directory, and start failures that tell the operator
  * what to do. Real processes: a second server on the same data_dir, a stale lock, a port the
- * test holds, a privileged port as a non-root user, a listen address not on this machine, a
+ * test holds, a privileged port as a non-root user, a crash's leftovers in the spool, a listen address not on this machine, a
  * data_dir that is a file, a data directory the server may not write.
  */
 import { after, before, describe, test } from 'node:test';
@@ -14,7 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliCommand } from '../helpers/cli.js';
 import { freePort, LineClient } from '../helpers/net.js';
-import { startSiteProcess } from '../helpers/site.js';
+import { startSiteProcess, waitFor } from '../helpers/site.js';
+import { FsQueueStore } from '../../src/queue/index.js';
+import { uniqueId } from '../../src/util/index.js';
 
 interface Exit {
   code: number | null;
@@ -90,16 +92,25 @@ void describe('one serve per data directory', () => {
     }
   });
 
-  void test('a stale lock left by a dead process is taken over', async () => {
+  void test('a stale lock left by a dead process is taken over; the spool\'s leftovers go once it serves', async () => {
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     const deadPid = Number(dead.stdout);
     assert.ok(deadPid > 0);
     const dataDir = join(dir, 'stale-data');
     await mkdir(dataDir, { recursive: true });
     await writeFile(join(dataDir, 'serve.pid'), `${deadPid}\n`);
+    // what a crash leaves in the spool: an env file whose message is gone, a draft (issue 19:
+    // the draft goes before the server listens, the env file once its queue is loaded)
+    await (await FsQueueStore.open(join(dataDir, 'spool'))).close();
+    const orphan = join(dataDir, 'spool', 'env', `${uniqueId()}.json`);
+    const draft = join(dataDir, 'spool', 'tmp', uniqueId());
+    await writeFile(orphan, '{}');
+    await writeFile(draft, 'half');
     const site = await startSiteProcess({ domains: ['example.org'], dataDir });
     try {
       assert.equal(await readFile(join(dataDir, 'serve.pid'), 'utf8'), `${site.child!.pid}\n`);
+      assert.equal(existsSync(draft), false, 'the draft is gone before the server serves');
+      await waitFor('the orphaned env file removed', () => !existsSync(orphan));
     } finally {
       await site.destroy();
     }
