@@ -11,6 +11,9 @@ import { queueStoreContract, readAll, storeMessage } from '../../test/contract/q
 import { readSpoolEnvelopes } from '../../test/helpers/spool.js';
 import { crashBody } from '../../test/fixtures/queue-crash-child.js';
 import { FsQueueStore, spoolFormat, storageError } from './index.js';
+import { recoverListed } from './spool-recovery.js';
+import { SpoolPaths } from './spool-layout.js';
+import { uniqueId } from '../util/index.js';
 
 const tmp = () => mkdtemp(join(tmpdir(), 'correio-spool-'));
 
@@ -401,6 +404,29 @@ void test('directory fsyncs go through handles kept open (one per directory), cl
     assert.deepEqual(await readdir(join(dir, 'env')), [], 'no env file before any change');
     await store.close();
     assert.deepEqual(await openUnder(), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('the recovery\'s listings with many env files: msg/ listed once, orphans and temporaries removed, the rest kept', async () => {
+  const dir = await tmp();
+  try {
+    const store = await FsQueueStore.open(dir);
+    const [kept] = await storeMessage(store, 'kept\r\n', ['a@x.example', 'b@x.example']);
+    await store.deleteEnvelope(kept.id); // writes its env file
+    await store.close();
+    const orphan = `${uniqueId()}.json`;
+    await writeFile(join(dir, 'env', orphan), '{}');
+    await writeFile(join(dir, 'env', `.${kept.messageId}.json.tmp-ab12`), 'half');
+    await writeFile(join(dir, 'msg', 'NOT-AN-ID'), 'stray');
+    const report = { messages: 0, removed: [], corrupted: [] };
+    // threshold 0: the path a spool with more than 10,000 env files takes
+    await recoverListed({ paths: new SpoolPaths(dir), segments: undefined as never, locked: (_id, fn) => fn(), closing: () => false }, report, 0);
+    assert.deepEqual(report.removed.sort(), [`env/.${kept.messageId}.json.tmp-ab12`, `env/${orphan}`].sort());
+    assert.deepEqual(report.corrupted, ['NOT-AN-ID']);
+    assert.equal(report.messages, 1);
+    assert.deepEqual(await readdir(join(dir, 'env')), [`${kept.messageId}.json`]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -30,7 +30,7 @@
  *   lock; acceptor processes only add new ones); the part that runs beside the server's own
  *   work takes each message's lock for what it removes.
  */
-import { readdir, rename, stat, unlink } from 'node:fs/promises';
+import { opendir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MessageId } from '../core/index.js';
 import type { DirSyncer } from '../util/index.js';
@@ -116,10 +116,13 @@ export async function recoverBeforeServing(s: RecoverySubject): Promise<Recovery
  *   if it is a temporary or its message file is (still) gone. An id is never reused (util's
  *   uniqueId: the time and 40 random bits), so an orphan never belongs to a new message.
  */
-export async function recoverListed(s: RecoverySubject, report: RecoveryReport): Promise<RecoveryReport> {
+export async function recoverListed(s: RecoverySubject, report: RecoveryReport, envStatsBeforeListing = 10_000): Promise<RecoveryReport> {
   const { paths } = s;
-  const messages = new Set(await readdir(paths.msg));
-  for (const name of await readdir(paths.env)) {
+  const envNames = await readdir(paths.env);
+  // many env files (over envStatsBeforeListing): one listing of msg/ answers for most of them;
+  // a few: each one's message is looked at alone, and a big msg/ is not held in memory as a set
+  const messages = envNames.length > envStatsBeforeListing ? new Set(await readdir(paths.msg)) : undefined;
+  for (const name of envNames) {
     if (s.closing()) return report;
     const id = envName(name);
     if (id === undefined) {
@@ -127,14 +130,17 @@ export async function recoverListed(s: RecoverySubject, report: RecoveryReport):
       report.removed.push(`env/${name}`);
       continue;
     }
-    if (!name.startsWith('.') && messages.has(id)) continue;
+    if (!name.startsWith('.') && messages?.has(id)) continue;
     await s.locked(id, async () => {
       if (!name.startsWith('.') && (await stat(join(paths.msg, id)).then(() => true, () => false))) return;
       await unlink(join(paths.env, name)).catch(() => undefined);
       report.removed.push(`env/${name}`);
     });
   }
-  for (const name of messages) {
+  // msg/ read as a stream (a million names are not held at once): the messages counted, names
+  // that are not ids moved aside
+  for await (const entry of await opendir(paths.msg, { bufferSize: 256 })) {
+    const name = entry.name;
     if (isQueueId(name)) {
       report.messages++;
       continue;
