@@ -13,7 +13,7 @@
  *   rescan ran) is left as the runner has it.
  */
 import type { EnvelopeId, MessageId, QueueStore } from '../core/index.js';
-import { messageIdOfEnvelope, type QueueScheduler } from '../queue/index.js';
+import type { QueueScheduler } from '../queue/index.js';
 
 export interface RescanInput {
   readonly store: QueueStore;
@@ -46,21 +46,17 @@ export async function rescanStore(r: RescanInput): Promise<string | undefined> {
     // taken before the walk: what changed during it comes again at the next rescan
     return changes?.cursor;
   }
+  // what is listed and not known is read; a million parked ids are gone through one at a time
+  // (no array or set of them: issue 19), first to forget those whose message is gone, then to
+  // strike the known messages off the listing
   const listed = new Set(await store.listMessageIds());
-  const known = new Set<MessageId>();
-  for (const env of queue.envelopes()) {
-    if (listed.has(env.messageId)) known.add(env.messageId);
-    else if (!keep(env.id)) queue.forget(env.id);
-  }
-  // parked envelopes: only their ids are in memory
-  for (const id of queue.parkedIds()) {
-    const messageId = messageIdOfEnvelope(id);
-    if (messageId === undefined || listed.has(messageId)) {
-      if (messageId !== undefined) known.add(messageId);
-    } else if (!keep(id)) queue.forget(id);
-  }
+  const gone: EnvelopeId[] = [];
+  for (const env of queue.envelopes()) if (!listed.has(env.messageId)) gone.push(env.id);
+  for (const [id, messageId] of queue.parkedWithMessageIds()) if (!listed.has(messageId)) gone.push(id);
+  for (const id of gone) if (!keep(id)) queue.forget(id);
+  for (const env of queue.envelopes()) listed.delete(env.messageId);
+  for (const [, messageId] of queue.parkedWithMessageIds()) listed.delete(messageId);
   for (const id of listed) {
-    if (known.has(id)) continue;
     for (const env of await store.findMessageEnvelopes(id)) if (!keep(env.id)) queue.set(env, now());
   }
   return r.cursor;

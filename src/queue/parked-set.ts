@@ -237,6 +237,19 @@ export class ParkedSet {
     }
   }
 
+  /** every parked envelope's id with its message id, one at a time (no snapshot: change nothing meanwhile) */
+  *withMessageIds(): Iterable<[EnvelopeId, MessageId]> {
+    for (let slot = 0; slot < this.#used; slot++) {
+      if (this.#state[slot] === free) continue;
+      const odd = this.#oddId.get(slot);
+      if (odd !== undefined) yield [odd, odd.slice(0, odd.lastIndexOf('-'))];
+      else {
+        const messageId = messageIdOf(this.#hi[slot], this.#lo[slot]);
+        yield [`${messageId}-${this.#n[slot]}`, messageId];
+      }
+    }
+  }
+
   /** the message id of every parked envelope (with repeats) */
   *messageIds(): Iterable<MessageId> {
     for (let slot = 0; slot < this.#used; slot++) {

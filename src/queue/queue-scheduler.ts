@@ -142,6 +142,11 @@ export class QueueScheduler {
     return firstIdsAfter([kept(), this.#parked.messageIds()], after, limit);
   }
 
+  /** Every parked envelope's id with its message id, one at a time (change nothing meanwhile). */
+  parkedWithMessageIds(): Iterable<[EnvelopeId, MessageId]> {
+    return this.#parked.withMessageIds();
+  }
+
   /** The parked envelopes a message or envelope id names (all when undefined): load them, then set(). */
   parkedMatching(id: string | undefined): EnvelopeId[] {
     return this.#parked.matching(id);
