@@ -35,6 +35,7 @@ import { listenKeys } from './listener-checks.js';
 import { publicHandler, startPublicServer } from './public-socket.js';
 import { MaildropPickup } from './maildrop-pickup.js';
 import { messageSubmitter } from './message-submitter.js';
+import { collectGarbage } from '../util/index.js';
 
 export interface RunningApp {
   readonly backends: Backends;
@@ -266,6 +267,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     // the queue loads in the background (a saved schedule's rescan, or after a crash a walk of every envelope)
     void local.runner.loaded().then(() => {
       logger.info({ envelopes: local.runner.size, parked: local.runner.parked }, 'queue loaded');
+      // what the load read and listed is garbage now: a big queue's would stay in a grown heap
+      collectGarbage();
       // the spool's listings of msg/ and env/ (leftovers of a crash), after the queue's load's own
       if (backends.store instanceof FsQueueStore) {
         void backends.store.recoverRest()?.then(

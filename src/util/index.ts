@@ -14,7 +14,7 @@ export { exponentialBackoff, ageBackoff, clamp } from './backoff.js';
 export { uniqueId, isUniqueId, uniqueIdTime, uniqueIdTimePrefix } from './unique-id.js';
 export { KeyedMutex } from './keyed-mutex.js';
 export { fileSink, writeAll, type FileSinkOptions } from './file-sink.js';
-export { MemoryReclaimer } from './reclaim-memory.js';
+export { MemoryReclaimer, collectGarbage } from './reclaim-memory.js';
 export {
   openPgPool, migrateSchema, schemaStatus, inTransaction, isPostgresUrl, SchemaVersionError,
   type PgPool, type PgClient, type SchemaComponent, type SchemaMigration, type ComponentStatus,

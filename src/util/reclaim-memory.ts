@@ -1,7 +1,7 @@
 /**
  * @module reclaim-memory
  * Lets streaming code ask V8 to collect the young generation after a large amount of body data
- * went through. Socket reads allocate a fresh 64 KB buffer each; V8 only collects them once its
+ * went through, and the server a full collection after the queue's load (collectGarbage). Socket reads allocate a fresh 64 KB buffer each; V8 only collects them once its
  * external-memory heuristics fire (tens of MB later), so a 100 MB message would raise RSS by far
  * more than the data actually in flight. A minor collection every few MB keeps RSS flat.
  * Standards: none.
@@ -36,4 +36,14 @@ export class MemoryReclaimer {
     this.since = 0;
     getGc()?.();
   }
+}
+
+/**
+ * Asks for a full collection (in the background), for after a burst of garbage that does not
+ * come again: the queue's load at start (a walk of a million envelopes, or a saved schedule's
+ * restore and rescan) leaves hundreds of MB of dead objects that V8 would otherwise keep in a
+ * grown heap while the server stays busy (issue 19).
+ */
+export function collectGarbage(): void {
+  getGc()?.({ type: 'major', execution: 'async' });
 }
