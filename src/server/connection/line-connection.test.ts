@@ -1,10 +1,16 @@
 /**
  * The framing layer over a plain Duplex (no socket): lines across chunks, the length limit,
- * endless lines, discarding after STARTTLS, whole-line deadlines, and output backpressure.
+ * endless lines, discarding after STARTTLS, whole-line deadlines, and output backpressure;
+ * over a real loopback socket, TCP_NODELAY on the TLS socket after STARTTLS.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Duplex, PassThrough, Writable } from 'node:stream';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createServer, connect as connectTcp, Socket, type AddressInfo } from 'node:net';
+import { TLSSocket, createSecureContext, connect as tlsConnect } from 'node:tls';
+import { fixturesDir } from '../../../test/helpers/paths.js';
 import { CLOSED, LONG, LineConnection, TIMEOUT, type LineResult } from './index.js';
 
 function pair(output: Writable = new PassThrough()): { conn: LineConnection; input: PassThrough } {
@@ -87,4 +93,41 @@ void test('replies the peer does not read stop the reading of further lines (iss
   // 64 KB of unsent replies is ~300 of them: then no more lines are read
   assert.ok(handled < 1000, `${handled} lines answered with nobody reading`);
   assert.ok(stuck.writableLength < 200 * 1024, `${stuck.writableLength} octets unsent`);
+});
+
+void test('after STARTTLS the TLS socket has TCP_NODELAY too, so a reply is not held for the client\'s delayed ACK', async () => {
+  // issue 15: submission (STARTTLS + AUTH) was suspected of waiting per message on Nagle
+  const proto = Socket.prototype;
+  const noDelay = new WeakMap<Socket, boolean>();
+  // the original is called with the socket as `this`, so unbinding it is safe
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const origNoDelay = proto.setNoDelay;
+  proto.setNoDelay = function (this: Socket, on?: boolean) {
+    noDelay.set(this, on !== false);
+    return origNoDelay.call(this, on);
+  };
+  const server = createServer();
+  try {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<Socket>((r) => server.once('connection', r));
+    const { port } = server.address() as AddressInfo;
+    const raw = connectTcp({ host: '127.0.0.1', port });
+    const conn = new LineConnection(await accepted);
+    const ctx = createSecureContext({ key: readFileSync(join(fixturesDir, 'tls', 'localhost.key')), cert: readFileSync(join(fixturesDir, 'tls', 'localhost.crt')) });
+    const upgraded = conn.upgradeTls(ctx, 10_000);
+    const client = tlsConnect({ socket: raw, rejectUnauthorized: false });
+    assert.ok(await upgraded, 'the handshake completed');
+    const tlsSocket = (conn as unknown as { stream: Socket }).stream;
+    assert.ok(tlsSocket instanceof TLSSocket);
+    assert.equal(noDelay.get(tlsSocket), true);
+    // and a reply still reaches the client through it
+    const got = new Promise<string>((r) => client.once('data', (d: Buffer) => r(d.toString('latin1'))));
+    conn.queue('250 2.0.0 Ok\r\n');
+    conn.flush();
+    assert.equal(await got, '250 2.0.0 Ok\r\n');
+    client.destroy();
+  } finally {
+    proto.setNoDelay = origNoDelay;
+    server.close();
+  }
 });
