@@ -1,6 +1,6 @@
 /**
  * The shared authentication throttle: attempts counted before the check, per address and per
- * account, the window, IPv6 by /64.
+ * account, the window, IPv6 by /64; concurrent right logins wait for the attempts in flight.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,10 +14,12 @@ void test('attempts in flight count: the limit holds for concurrent attempts', (
     if (typeof r !== 'string') held.push(r);
   }
   assert.equal(held.length, 3, 'only the limit are let through while none has ended');
-  assert.equal(t.addressBlocked('192.0.2.1'), true);
+  assert.equal(t.addressBlocked('192.0.2.1'), false, 'attempts in flight are no failures: a new session is not turned away');
   // a success gives its place back; a failure keeps it
   held[0].release();
-  assert.equal(t.addressBlocked('192.0.2.1'), false);
+  const w = t.reserve('192.0.2.1', 'w@x');
+  assert.notEqual(typeof w, 'string', 'the place given back is taken');
+  (w as AuthAttempt).release();
   held[1].failed();
   assert.equal(held[2].failed(), false);
   const r = t.reserve('192.0.2.1', 'u@x');
@@ -117,4 +119,39 @@ void test('failures shared between processes: onFailure tells each one counted h
   const ok = here.reserve('192.0.2.7', 'd');
   if (typeof ok !== 'string') ok.release();
   assert.equal(told.length, 2);
+});
+
+void test('check: concurrent right logins from one address all succeed, at most the limit verified at a time (issue 15)', async () => {
+  // a submission client with 20 sessions from 127.0.0.1 got "421 4.7.0 Too many authentication failures"
+  const t = new AuthThrottle({ maxFailuresPerAddress: 5, maxFailuresPerAccount: 10 });
+  let inFlight = 0;
+  let most = 0;
+  const verdicts = await Promise.all(
+    Array.from({ length: 20 }, () =>
+      t.check('127.0.0.1', 'benchmd@localhost', async () => {
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        return true;
+      }),
+    ),
+  );
+  assert.deepEqual(new Set(verdicts.map((v) => v.kind)), new Set(['ok']));
+  assert.equal(most, 5, 'the limit holds for attempts in flight');
+  assert.equal(t.addressBlocked('127.0.0.1'), false);
+  // wrong passwords among waiting ones: refused once the failures alone reach the limit
+  const u = new AuthThrottle({ maxFailuresPerAddress: 2, maxFailuresPerAccount: 100 });
+  const mixed = await Promise.all(
+    [false, true, false, true, true].map((right) =>
+      u.check('192.0.2.3', 'a', async () => {
+        await new Promise((r) => setTimeout(r, 5));
+        return right;
+      }),
+    ),
+  );
+  assert.deepEqual(
+    mixed.map((v) => v.kind),
+    ['failed', 'ok', 'failed', 'refused', 'refused'],
+  );
+  assert.equal(u.addressBlocked('192.0.2.3'), true);
 });

@@ -6,6 +6,9 @@
  * Security: an attempt is counted BEFORE the password is checked (reserve, then fail or
  *   succeed), so many concurrent attempts from one address cannot all be checked before the
  *   block applies: at most `maxFailuresPerAddress` are ever in flight or failed in a window.
+ *   A check beyond the attempts in flight waits for one of them to end (it is refused only
+ *   when the failures alone reach the limit), so one client's concurrent right logins (many
+ *   submission sessions, a webmail) are all let in, at most the limit verified at a time.
  *   Per account too, so guessing one account's password from many addresses is stopped after
  *   `maxFailuresPerAccount` failures in a window. IPv6 clients are counted per /64 (one host
  *   usually holds a whole /64). Both maps are bounded (oldest entries dropped first).
@@ -68,6 +71,8 @@ export class AuthThrottle {
   private readonly maxEntries: number;
   private readonly now: () => number;
   private readonly onFailure: ((address: string, account: string) => void) | undefined;
+  /** check() calls waiting for an attempt in flight to end */
+  private waiters: (() => void)[] = [];
 
   constructor(options: AuthThrottleOptions = {}) {
     this.maxAddress = options.maxFailuresPerAddress ?? 5;
@@ -78,10 +83,12 @@ export class AuthThrottle {
     this.onFailure = options.onFailure;
   }
 
-  /** True when attempts from this address are refused now (checked before any exchange). */
+  /** True when attempts from this address are refused now, by its failures (checked before any exchange). */
   addressBlocked(address: string): boolean {
+    // failures only: attempts in flight may all succeed (one client's concurrent logins);
+    // check() makes an attempt beyond them wait for their outcome
     const c = this.current(this.byAddress, addressKey(address));
-    return c !== undefined && c.failures + c.pending >= this.maxAddress;
+    return c !== undefined && c.failures >= this.maxAddress;
   }
 
   /**
@@ -106,6 +113,7 @@ export class AuthThrottle {
         done = true;
         ca.pending--;
         cu.pending--;
+        this.wake();
       },
       failed: () => {
         if (!done) {
@@ -115,6 +123,7 @@ export class AuthThrottle {
           ca.failures++;
           cu.failures++;
           this.onFailure?.(address, account);
+          this.wake();
         }
         return ca.failures + ca.pending >= this.maxAddress;
       },
@@ -127,7 +136,15 @@ export class AuthThrottle {
    * a check that could not be made).
    */
   async check(address: string, account: string, verify: () => Promise<boolean>): Promise<LoginVerdict> {
-    const attempt = this.reserve(address, account);
+    let attempt = this.reserve(address, account);
+    // At the limit only by attempts in flight (one client's concurrent logins: a webmail, a
+    // NAT, a submission client with many sessions): wait for one to end rather than refuse a
+    // right password; refused once the failures alone reach the limit. At most the limit are
+    // still in flight or failed at any time.
+    while (typeof attempt === 'string' && !this.failuresFull(attempt, address, account)) {
+      await new Promise<void>((r) => this.waiters.push(r));
+      attempt = this.reserve(address, account);
+    }
     if (typeof attempt === 'string') return { kind: 'refused', why: attempt };
     let ok: boolean;
     try {
@@ -157,6 +174,19 @@ export class AuthThrottle {
     for (const [map, key] of [[this.byAddress, addressKey(address)], [this.byAccount, account.toLowerCase()]] as const) {
       (this.current(map, key) ?? this.add(map, key)).failures++;
     }
+  }
+
+  /** whether the limit `why` refused on is reached by failures alone (not by attempts in flight) */
+  private failuresFull(why: AuthRefusal, address: string, account: string): boolean {
+    const c = why === 'address' ? this.current(this.byAddress, addressKey(address)) : this.current(this.byAccount, account.toLowerCase());
+    return c === undefined || c.failures >= (why === 'address' ? this.maxAddress : this.maxAccount);
+  }
+
+  /** an attempt ended: the waiting ones try again (each reserves anew or waits again) */
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
   }
 
   /** the entry in force, or undefined (an expired one with nothing in flight is dropped) */
