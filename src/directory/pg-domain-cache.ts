@@ -11,6 +11,7 @@
  * changes, and every `refreshMs` (default 30 s) in any case. A user removed sends nothing:
  * "someone has limits" may stay true (users are then looked up, as without the cache) until
  * the next read.
+ * The LISTEN connection and its reconnects are util/pg-listen-session's.
  * The set is answered from only while it is known to be current: from the first read after
  * LISTEN until a notification or a change arrives (then until the read that follows it), and
  * never while the LISTEN session is down (then every lookup queries PostgreSQL, as without the
@@ -23,7 +24,7 @@
  *   refreshMs plus its 10 s query timeout. Behind a transaction-pooling PgBouncer the session
  *   needs `[storage] listen_url` (straight to PostgreSQL), as the mailboxes' notifier does.
  */
-import pg from 'pg';
+import { PgListenSession } from '../util/index.js';
 
 export const domainsChannel = 'correio_domains';
 export const quotasChannel = 'correio_quotas';
@@ -34,9 +35,8 @@ export interface PgDomainCacheOptions {
 }
 
 export class PgDomainCache {
-  readonly #url: string;
   readonly #refreshMs: number;
-  #client: pg.Client | undefined;
+  readonly #session: PgListenSession;
   /** the domains, while known to be current */
   #domains: ReadonlySet<string> | undefined;
   /** whether any user has limits of their own, current exactly when #domains is */
@@ -44,22 +44,32 @@ export class PgDomainCache {
   /** bumped by every notification and local change: a read started before the last bump is stale */
   #generation = 0;
   #reading: Promise<void> | undefined;
-  #retry: NodeJS.Timeout | undefined;
   #refresh: NodeJS.Timeout | undefined;
-  #pause = 250;
   #closed = false;
   #started: Promise<void> | undefined;
-  /** gives up the current session (a failed read) */
-  #lose: (() => void) | undefined;
 
   constructor(url: string, opts: PgDomainCacheOptions = {}) {
-    this.#url = url;
     this.#refreshMs = opts.refreshMs ?? 30_000;
+    this.#session = new PgListenSession(url, [domainsChannel, quotasChannel], {
+      up: async () => {
+        this.#refresh = setInterval(() => this.#read(), this.#refreshMs);
+        this.#refresh.unref();
+        this.#read();
+        await this.#reading;
+      },
+      down: () => {
+        clearInterval(this.#refresh);
+        this.#refresh = undefined;
+        this.#domains = undefined;
+        this.#generation++;
+      },
+      notification: () => this.changed(),
+    }, { name: 'correio domains', queryTimeoutMs: 10_000, holdProcess: false });
   }
 
   /** Connects and reads the table; resolves after the first attempt, whether or not it worked. */
   start(): Promise<void> {
-    this.#started ??= this.#connect();
+    this.#started ??= this.#session.ensure();
     return this.#started;
   }
 
@@ -85,57 +95,17 @@ export class PgDomainCache {
     this.#read();
   }
 
-  async #connect(): Promise<void> {
-    const client = new pg.Client({
-      connectionString: this.#url, connectionTimeoutMillis: 10_000, query_timeout: 10_000, keepAlive: true, application_name: 'correio domains',
-    });
-    let lost = false;
-    const onLost = (): void => {
-      if (lost) return;
-      lost = true;
-      if (this.#client === client) {
-        this.#client = undefined;
-        this.#domains = undefined;
-        this.#generation++;
-      }
-      client.end().catch(() => undefined);
-      this.#later();
-    };
-    client.on('error', onLost);
-    client.on('end', onLost);
-    client.on('notification', () => this.changed());
-    this.#lose = onLost;
-    try {
-      await client.connect();
-      // LISTEN before the read: a change committed after the read's snapshot is always heard
-      await client.query(`LISTEN ${domainsChannel}; LISTEN ${quotasChannel}`);
-    } catch {
-      onLost();
-      return;
-    }
-    if (this.#closed) {
-      await client.end().catch(() => undefined);
-      return;
-    }
-    this.#client = client;
-    this.#pause = 250;
-    this.#refresh = setInterval(() => this.#read(), this.#refreshMs);
-    this.#refresh.unref();
-    this.#read();
-    await this.#reading;
-  }
-
   /** Reads the table on the LISTEN session, again while notifications arrived during the read. */
   #read(): void {
-    if (this.#reading || !this.#client) return;
-    const client = this.#client;
+    const client = this.#session.client;
+    if (this.#reading || !client || this.#closed) return;
     this.#reading = (async () => {
       try {
         for (;;) {
           const generation = this.#generation;
           const r = await client.query<{ name: string }>('SELECT name FROM dir_domains');
           const q = await client.query('SELECT 1 FROM dir_users WHERE quota_storage IS NOT NULL OR quota_messages IS NOT NULL LIMIT 1');
-          if (this.#client !== client) return;
+          if (this.#session.client !== client) return;
           if (generation === this.#generation) {
             this.#ownQuotas = (q.rowCount ?? 0) > 0;
             this.#domains = new Set(r.rows.map((row) => row.name));
@@ -144,34 +114,20 @@ export class PgDomainCache {
         }
       } catch {
         // a read that fails or times out: the session is not to be trusted
-        if (this.#client === client) this.#lose?.();
+        if (this.#session.client === client) this.#session.lose();
       }
     })().finally(() => {
       this.#reading = undefined;
     });
   }
 
-  #later(): void {
-    clearInterval(this.#refresh);
-    this.#refresh = undefined;
-    if (this.#closed || this.#retry) return;
-    this.#retry = setTimeout(() => {
-      this.#retry = undefined;
-      if (!this.#closed) void this.#connect();
-    }, this.#pause);
-    this.#retry.unref();
-    this.#pause = Math.min(this.#pause * 2, 5000);
-  }
-
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#retry);
     clearInterval(this.#refresh);
     await this.#started;
     await this.#reading;
+    clearInterval(this.#refresh);
     this.#domains = undefined;
-    const c = this.#client;
-    this.#client = undefined;
-    await c?.end().catch(() => undefined);
+    await this.#session.close();
   }
 }
