@@ -31,6 +31,26 @@ function rssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** CPU ticks (user + system) the process has used, from /proc. */
+function cpuTicksOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * Waits until the server is idle (under 3 ticks of CPU in half a second, at most 60 s): the
+ * background work after a delivery (the IMAP text index and fetch cache read each new message
+ * whole) must not fall into the next transfer's window.
+ */
+async function settled(pid: number): Promise<void> {
+  for (let i = 0, last = cpuTicksOf(pid); i < 120; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = cpuTicksOf(pid);
+    if (now - last < 3) return;
+    last = now;
+  }
+}
+
 /** A submission session over STARTTLS, logged in as big@localhost. */
 async function session(port: number): Promise<{ cmd(line: string | Buffer): Promise<string>; send(data: Buffer | (() => Iterable<Buffer>)): Promise<string>; close(): void }> {
   let sock: net.Socket | tls.TLSSocket = net.connect(port, '127.0.0.1');
@@ -116,7 +136,7 @@ test('a 20 MB message submitted by DATA and by BDAT is signed with RSS growing l
 
     /** RSS growth of the server over its level before `send`, until the message is in the Maildir */
     const growthOf = async (name: string, delivered: number, send: () => Promise<void>): Promise<number> => {
-      await new Promise((r) => setTimeout(r, 500));
+      await settled(pid);
       const baseline = rssOf(pid);
       let peak = baseline;
       const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 20);
