@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { FolderTextIndex } from './folder-text-index.js';
+import { FolderTextIndex, maxIndexedMessage } from './folder-text-index.js';
 import { SqliteSearchIndex } from './sqlite-search-index.js';
 
 const text = (word: string): Buffer => Buffer.from(`Subject: ${word}\r\n\r\nbody with ${word}\r\n`);
@@ -38,6 +38,27 @@ void test('documents are kept per folder: a folder noted again drops only its ow
     // a forgotten folder's messages are not taken as indexed
     assert.deepEqual([...((await second.candidates('ana', 'Sent', ['c'], 'nada')) ?? [])], ['c']);
     assert.equal(reads.length, files.size, 'the second index was given no reader');
+  } finally {
+    await index.close();
+  }
+});
+
+void test('a message listed over maxIndexedMessage is not read: it stays a candidate and is not told to read', async () => {
+  const index = new SqliteSearchIndex(':memory:');
+  const small = text('laranja');
+  const opened: string[] = [];
+  const open = (_user: string, _folder: string, key: string): Promise<NodeJS.ReadableStream> => {
+    opened.push(key);
+    return Promise.resolve(Readable.from([small]));
+  };
+  const reads: string[] = [];
+  try {
+    const ix = new FolderTextIndex(index, open, (_u, _f, key) => reads.push(key));
+    ix.note('ana', '', [{ key: 'small', size: small.length }, { key: 'big', size: maxIndexedMessage + 1 }]);
+    await ix.settled('ana');
+    assert.deepEqual(opened, ['small'], 'the big message was never opened');
+    assert.deepEqual(reads, ['small']);
+    assert.deepEqual([...((await ix.candidates('ana', '', ['small', 'big'], 'nada')) ?? [])], ['big'], 'not indexed: always a candidate');
   } finally {
     await index.close();
   }

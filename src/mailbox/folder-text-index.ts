@@ -23,8 +23,8 @@
  *   FTS5 string (sqlite-search-index quotes it).
  * Limitations: a needle under three characters, with combining marks, or that NFKC changes
  *   cannot narrow (the trigram index cannot answer it exactly): every message is read, as
- *   without the index. A message whose text is over 256 KiB is not indexed (always a
- *   candidate). A message's text is read again when it is moved to another folder. The index is
+ *   without the index. A message over 8 MiB (maxIndexedMessage) or whose text is over 256 KiB
+ *   is not indexed (always a candidate; the fetch cache is not filled from it either). A message's text is read again when it is moved to another folder. The index is
  *   per node (data_dir), as JMAP's.
  */
 import { buffer } from 'node:stream/consumers';
@@ -33,6 +33,13 @@ import { searchText } from './pg-mail-store.js';
 
 /** A read shorter than the listed size: the file is still being written (read again later). */
 const short = Symbol('short');
+
+/**
+ * A message listed larger than this is not read for the index (nor for `read`): reading and
+ * decoding it whole costs several times its size in memory (a 20 MB message grew the server by
+ * ~160 MB); it stays a candidate, which SEARCH reads and matches itself.
+ */
+export const maxIndexedMessage = 8 * 1024 * 1024;
 
 /** Messages read and added per step of the background work. */
 const chunk = 100;
@@ -257,6 +264,7 @@ export class FolderTextIndex {
 
   /** The message's searchable text; undefined when it is gone or too long to index, `short` when read shorter than listed. */
   async #text(user: string, folder: string, m: NotedMessage): Promise<string | typeof short | undefined> {
+    if (m.size > maxIndexedMessage) return undefined;
     try {
       const raw = await buffer(await this.open(user, folder, m.key));
       if (raw.length < m.size) return short;
