@@ -1,12 +1,13 @@
 /**
  * t-60 (streamed): a streamed body is DKIM-signed without being held whole (issue 15). A 20 MB message is
  * submitted with AUTH through a `correio serve` process, once with DATA and once with BDAT,
- * while the process's resident memory is sampled from /proc: RSS must grow by less than 12 MB
+ * while the process's resident memory is sampled from /proc: RSS must grow by less than 18 MB
  * over its level before each transfer (holding the body whole, as intake did before, adds at
  * least its 20 MB, twice that while it is joined). The server runs with a 1 MB young
  * generation (`--max-semi-space-size=1`): with V8's default, the garbage of any streamed
  * transfer (signed or not) let RSS grow by 29–43 MB before a collection, which would hide
- * whether the body is held; with it, 8.6–9.3 MB were measured. Each delivered copy must carry
+ * whether the body is held; with it, 8.6–12.6 MB were measured (the bound leaves room
+ * for that spread and stays under the 20 MB a held body would add). Each delivered copy must carry
  * exactly one DKIM-Signature that dkimpy (python3-dkim, an independent implementation) verifies.
  */
 import { test } from 'node:test';
@@ -38,15 +39,15 @@ function cpuTicksOf(pid: number): number {
 }
 
 /**
- * Waits until the server is idle (under 3 ticks of CPU in half a second, at most 60 s): the
- * background work after a delivery (the IMAP text index and fetch cache read each new message
- * whole) must not fall into the next transfer's window.
+ * Waits until the server is idle (under 3 ticks of CPU in each of six half seconds in a row, at
+ * most 60 s): the background work after a 20 MB delivery (~80 MB of RSS, issue 14's note) must
+ * not fall into the next transfer's window.
  */
 async function settled(pid: number): Promise<void> {
-  for (let i = 0, last = cpuTicksOf(pid); i < 120; i++) {
+  for (let i = 0, quiet = 0, last = cpuTicksOf(pid); i < 120 && quiet < 6; i++) {
     await new Promise((r) => setTimeout(r, 500));
     const now = cpuTicksOf(pid);
-    if (now - last < 3) return;
+    quiet = now - last < 3 ? quiet + 1 : 0;
     last = now;
   }
 }
@@ -106,7 +107,7 @@ function* message(marker: string, size: number): Iterable<Buffer> {
 
 const headerLength = (marker: string): number => `From: Big <big@localhost>\r\nTo: big@localhost\r\nSubject: ${marker}\r\n\r\n`.length;
 
-test('a 20 MB message submitted by DATA and by BDAT is signed with RSS growing less than 12 MB, and dkimpy verifies it', { skip: existsSync('/proc/self/status') ? false : 'needs /proc (Linux)' }, async (t) => {
+test('a 20 MB message submitted by DATA and by BDAT is signed with RSS growing less than 18 MB, and dkimpy verifies it', { skip: existsSync('/proc/self/status') ? false : 'needs /proc (Linux)' }, async (t) => {
   const python = await pythonWithModule('dkim');
   if (!python) return t.skip('python3-dkim is not installed (apt-get install python3-dkim)');
   const dataDir = await mkdtemp(join(tmpdir(), 'correio-t60s-'));
@@ -179,7 +180,7 @@ test('a 20 MB message submitted by DATA and by BDAT is signed with RSS growing l
         }
       });
       for (const [name, growth] of [['DATA', byData], ['BDAT', byBdat]] as const) {
-        assert.ok(growth < 12 * MB, `${name}: RSS grew by ${(growth / MB).toFixed(1)} MB`);
+        assert.ok(growth < 18 * MB, `${name}: RSS grew by ${(growth / MB).toFixed(1)} MB`);
       }
     } finally {
       s.close();
