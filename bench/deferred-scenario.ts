@@ -5,11 +5,16 @@
  * (fill-spool.ts: a next hop that refused each once, next attempts 15–75 minutes away, so none
  * comes due while measured) and no saved schedule (as after a crash), then the accept
  * scenario's load, then stopped and started again (a clean restart: the schedule saved at the
- * stop is restored). It reports, beside the accept rate and CPU per message (compared in
- * run-bench with the empty-queue `accept` run of the same invocation):
+ * stop is restored). The accept load is measured in alternated pairs (BENCH_DEFERRED_PAIRS,
+ * default 2) in the same minutes: into a fresh correio on an empty spool with the same
+ * configuration, then into the loaded one (once its background walk and recovery ended), and the
+ * drop of the accept rate and the rise of the CPU per message are reported from the medians.
+ * Beside them:
  *   start    spawn of `correio serve` until its SMTP port answers and a first message is accepted
  *   loaded   until its log says "queue loaded" (the runner's background walk of the queue done)
- *   RSS      resident and peak resident memory after the load (/proc/<pid>/status)
+ *   recovered until its log says "spool recovered" (the listings of msg/ and env/ after the walk)
+ *   RSS      resident memory after the loads, and the peak (VmHWM) by the end of the start's walk
+ *            and recovery (/proc/<pid>/status): without a saved schedule, the peak after a crash
  *   list     wall and CPU time of `correio queue list --limit 100` while the server runs
  *   restart  the same start and loaded times after a clean stop (the saved schedule)
  * Standards: none. Security: loopback only; writes only under the run's temp dir.
@@ -23,7 +28,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { FsQueueStore } from '../src/queue/index.js';
 import type { BenchContext, Sample } from './bench-context.js';
 import { fillDeferred } from './fill-spool.js';
-import { projectRoot } from './correio-instance.js';
+import { projectRoot, type CorreioOptions } from './correio-instance.js';
 import { sleep, startBlackHole } from './peers.js';
 
 export type DeferredScenario = 'deferred100k' | 'deferred1m';
@@ -33,10 +38,20 @@ export function isDeferredScenario(s: string): s is DeferredScenario {
   return s in deferredCounts;
 }
 
+/** The accept load into an empty spool and into the loaded one, alternated, with the same configuration. */
+export interface AcceptPairs {
+  readonly emptyAccept: number[];
+  readonly emptyCpuMs: number[];
+  readonly loadedAccept: number[];
+  readonly loadedCpuMs: number[];
+}
+
 export interface DeferredFigures {
   readonly queued: number;
+  readonly pairs: AcceptPairs;
   readonly startMs: number;
   readonly loadedMs: number;
+  readonly recoveredMs: number;
   readonly rssMb: number;
   readonly peakRssMb: number;
   readonly listMs: number;
@@ -62,13 +77,13 @@ export async function fillForScenario(work: string, s: DeferredScenario): Promis
  * Resolves once correio's log says "queue loaded" `times` times: logged when the queue runner's
  * background load of the queue (the saved schedule's rescan, or the walk) has ended (start-app.ts).
  */
-export async function waitLoaded(logFile: string, times = 1, timeoutMs = 1_200_000): Promise<void> {
+export async function waitLoaded(logFile: string, times = 1, timeoutMs = 1_200_000, what = 'queue loaded'): Promise<void> {
   const t0 = performance.now();
   while (performance.now() - t0 < timeoutMs) {
-    if (fs.readFileSync(logFile, 'utf8').split('"queue loaded"').length > times) return;
+    if (fs.readFileSync(logFile, 'utf8').split(`"${what}"`).length > times) return;
     await sleep(100);
   }
-  throw new Error(`no "queue loaded" in ${logFile} after ${timeoutMs} ms`);
+  throw new Error(`no "${what}" in ${logFile} after ${timeoutMs} ms`);
 }
 
 /** Resident and peak resident memory of pid, in MB. */
@@ -124,9 +139,33 @@ async function acceptOne(port: number): Promise<void> {
   }
 }
 
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** The pairs' medians: accept msg/s and CPU ms/msg empty and loaded, the drop of the rate and the rise of the CPU in %. */
+export function comparePairs(p: AcceptPairs): { empty: number; loaded: number; dropPct: number; emptyCpu: number; loadedCpu: number; cpuRisePct: number } {
+  const empty = median(p.emptyAccept);
+  const loaded = median(p.loadedAccept);
+  const emptyCpu = median(p.emptyCpuMs);
+  const loadedCpu = median(p.loadedCpuMs);
+  return { empty, loaded, dropPct: (1 - loaded / empty) * 100, emptyCpu, loadedCpu, cpuRisePct: (loadedCpu / emptyCpu - 1) * 100 };
+}
+
+export function formatPairs(queued: number, p: AcceptPairs): string {
+  const c = comparePairs(p);
+  const list = (xs: number[], d: number): string => xs.map((x) => x.toFixed(d)).join(', ');
+  return `accept into an empty spool ${c.empty.toFixed(0)} msg/s (${list(p.emptyAccept, 0)}) at ${c.emptyCpu.toFixed(2)} ms CPU/msg (${list(p.emptyCpuMs, 2)}); ` +
+    `with ${queued} deferred ${c.loaded.toFixed(0)} msg/s (${list(p.loadedAccept, 0)}) at ${c.loadedCpu.toFixed(2)} ms CPU/msg (${list(p.loadedCpuMs, 2)}): ` +
+    `rate drop ${c.dropPct.toFixed(1)} % (goal < 10 %), CPU per message ${c.cpuRisePct >= 0 ? '+' : ''}${c.cpuRisePct.toFixed(1)} %`;
+}
+
 export function formatDeferred(f: DeferredFigures): string {
   const s = (ms: number, digits = 1): string => `${(ms / 1000).toFixed(digits)} s`;
-  return `${f.queued} deferred, no saved schedule: serving (first message accepted) after ${s(f.startMs)}, queue loaded after ${s(f.loadedMs)}, ` +
+  return `${formatPairs(f.queued, f.pairs)}\n  ` +
+    `${f.queued} deferred, no saved schedule: serving (first message accepted) after ${s(f.startMs)}, queue loaded after ${s(f.loadedMs)}, spool recovered after ${s(f.recoveredMs)}, ` +
     `RSS ${f.rssMb.toFixed(0)} MB (peak ${f.peakRssMb.toFixed(0)} MB), queue list --limit 100 ${s(f.listMs, 2)} (CPU ${s(f.listCpuMs, 2)}); ` +
     `clean restart: serving after ${s(f.restartMs)}, queue loaded after ${s(f.restartLoadedMs)}, RSS ${f.restartRssMb.toFixed(0)} MB`;
 }
@@ -139,26 +178,55 @@ export async function spoolCount(dataDir: string): Promise<number> {
   return stored;
 }
 
-/** The accept load against correio restarted on a spool of deferred messages. */
-export async function runDeferred(ctx: BenchContext, work: string, scenario: DeferredScenario, profile: boolean): Promise<Sample> {
+/** The accept load into a fresh correio on an empty spool (in `dir`), with the loaded one's options. */
+async function emptyRun(ctx: BenchContext, dir: string, opts: CorreioOptions): Promise<Sample> {
+  await fs.promises.mkdir(dir, { recursive: true });
+  try {
+    return await ctx.withCorreio(dir, opts, false, async (c) => {
+      const s = await ctx.measure(async () => ({ acceptMs: await ctx.load(c.port, 'b@example.net') }), () => c.child.pid);
+      const stored = await spoolCount(c.dataDir);
+      if (stored < ctx.messages) throw new Error(`only ${stored} of ${ctx.messages} messages in the empty run's spool`);
+      return s;
+    });
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The accept load against correio restarted on a spool of deferred messages, alternated with an empty spool's. */
+export async function runDeferred(ctx: BenchContext, work: string, scenario: DeferredScenario, profile: boolean, pairs = 2): Promise<Sample> {
   const queued = await fillForScenario(work, scenario);
   execFileSync('sync');
   const hole = await startBlackHole();
   try {
-    const opts = { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1, startTimeoutMs: 600_000 };
+    const opts: CorreioOptions = { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1, startTimeoutMs: 600_000 };
     let t0 = performance.now();
     const first = await ctx.withCorreio(work, opts, profile, async (c) => {
       await acceptOne(c.port);
       const startMs = performance.now() - t0;
       await waitLoaded(c.logFile);
       const loadedMs = performance.now() - t0;
-      const s = await ctx.measure(async () => ({ acceptMs: await ctx.load(c.port, 'b@example.net') }), () => c.child.pid);
+      await waitLoaded(c.logFile, 1, 1_200_000, 'spool recovered');
+      const recoveredMs = performance.now() - t0;
+      // the peak of the start (the walk after a crash), before the loads
       const mem = memoryOf(c.child.pid!);
+      // empty, loaded, empty, loaded…: the same minutes for both (the loaded server idles meanwhile)
+      const p: AcceptPairs = { emptyAccept: [], emptyCpuMs: [], loadedAccept: [], loadedCpuMs: [] };
+      let last: Sample | undefined;
+      for (let i = 0; i < pairs; i++) {
+        const e = await emptyRun(ctx, path.join(work, `empty-${i}`), opts);
+        p.emptyAccept.push(e.accept);
+        p.emptyCpuMs.push(e.cpuMsPerMsg ?? NaN);
+        last = await ctx.measure(async () => ({ acceptMs: await ctx.load(c.port, 'b@example.net') }), () => c.child.pid);
+        p.loadedAccept.push(last.accept);
+        p.loadedCpuMs.push(last.cpuMsPerMsg ?? NaN);
+      }
       const list = timeQueuePage(path.join(work, 'correio.toml'));
       const stored = await spoolCount(c.dataDir);
-      // the first message and the load
-      if (stored < queued + 1 + ctx.messages) throw new Error(`only ${stored} of ${queued + 1 + ctx.messages} messages in the spool`);
-      return { s, startMs, loadedMs, mem, list };
+      // the first message and the loads
+      if (stored < queued + 1 + pairs * ctx.messages) throw new Error(`only ${stored} of ${queued + 1 + pairs * ctx.messages} messages in the spool`);
+      const c2 = comparePairs(p);
+      return { s: { ...last!, accept: c2.loaded, cpuMsPerMsg: c2.loadedCpu }, p, startMs, loadedMs, recoveredMs, mem: { ...mem, rssMb: memoryOf(c.child.pid!).rssMb }, list };
     });
     // the clean stop saved the schedule: the same data directory started again
     t0 = performance.now();
@@ -168,8 +236,8 @@ export async function runDeferred(ctx: BenchContext, work: string, scenario: Def
       await waitLoaded(c.logFile, 2);
       return { restartMs, restartLoadedMs: performance.now() - t0, restartRssMb: memoryOf(c.child.pid!).rssMb };
     });
-    const { s, startMs, loadedMs, mem, list } = first;
-    return { ...s, deferred: { queued, startMs, loadedMs, ...mem, listMs: list.ms, listCpuMs: list.cpuMs, ...again } };
+    const { s, p, startMs, loadedMs, recoveredMs, mem, list } = first;
+    return { ...s, deferred: { queued, pairs: p, startMs, loadedMs, recoveredMs, ...mem, listMs: list.ms, listCpuMs: list.cpuMs, ...again } };
   } finally {
     await hole.stop();
   }

@@ -7,8 +7,10 @@
  *   relay    relay to a sink on 127.0.0.1: accept rate, and end-to-end until the sink counted N
  *   maildir  local delivery: accept rate, and end-to-end until N files are in Maildir/new
  *   deferred100k, deferred1m  accept (as `accept`, correio only) after a start on a spool of
- *            100,000 / 1,000,000 deferred messages (no saved schedule), then a clean restart:
- *            start times, memory, queue list time (deferred-scenario.ts); not in the default list
+ *            100,000 / 1,000,000 deferred messages (no saved schedule), alternated with the same load
+ *            into an empty spool (BENCH_DEFERRED_PAIRS pairs, default 2): the accept rate's drop and
+ *            the CPU per message's rise; then a clean restart: start times, memory, queue list
+ *            time (deferred-scenario.ts); not in the default list
  *   idle10k  accept (as `accept`, correio's rows only) while BENCH_IDLE (10,000) idle SMTP connections
  *            are held: RSS per connection (idle-scenario.ts); not in the default list
  *   jmap     (asked for by name) a 100,000-message folder read through JMAP vs Dovecot IMAP:
@@ -257,7 +259,7 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
   // [smtp] processes of a correio-pN row (none for the plain one, as before)
   const procs = processesOf(mta) > 1 ? { smtp: { processes: processesOf(mta) } } : {};
   try {
-    if (isDeferredScenario(scenario)) return await runDeferred(context, work, scenario, profile);
+    if (isDeferredScenario(scenario)) return await runDeferred(context, work, scenario, profile, int('BENCH_DEFERRED_PAIRS', 2));
     if (scenario === 'idle10k') return await runIdle(context, work, profile, int('BENCH_IDLE', 10_000), processesOf(mta));
     if (isSigningScenario(scenario)) return await runSigning(context, work, profile, { scenario, timeoutMs: TIMEOUT, postfix: mta === 'postfix' });
     if (scenario === 'checks') return await runChecks(context, work, profile, { from: FROM, timeoutMs: TIMEOUT, postfix: mta === 'postfix' });

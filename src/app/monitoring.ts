@@ -28,7 +28,7 @@ export interface MonitoringSources {
   readonly smtpSessions: () => readonly { mode: string; count: number }[];
   readonly pop3Sessions: () => number;
   readonly imapSessions?: () => number;
-  readonly store: Pick<QueueStore, 'walkEnvelopes'>;
+  readonly store: Pick<QueueStore, 'walkEnvelopes' | 'scanEnvelopes'>;
   readonly logger: Logger;
 }
 
@@ -57,7 +57,8 @@ export async function startMonitoring(config: Config, sources: MonitoringSources
       const now = Date.now();
       const by = new Map<string, { count: number; oldest: number }>();
       for (const state of ['queued', 'deferred', 'held', 'notice-pending']) by.set(state, { count: 0, oldest: now });
-      for await (const env of sources.store.walkEnvelopes()) {
+      // in no order: a big queue is not listed whole (issue 19)
+      for await (const env of sources.store.scanEnvelopes?.() ?? sources.store.walkEnvelopes()) {
         const s = by.get(withState(env).state) ?? { count: 0, oldest: now };
         s.count++;
         s.oldest = Math.min(s.oldest, env.arrivedAt);

@@ -95,6 +95,13 @@ export interface QueueStore {
    */
   walkEnvelopes(after?: MessageId, limit?: number): AsyncIterable<Envelope>;
   /**
+   * Optional: every committed envelope (a message's together) in no particular order, holding
+   * memory bounded whatever the queue's size (no listing of it whole): for walks that need no
+   * order, such as the runner's start without a saved schedule and the queue gauges. A store
+   * without it is walked with walkEnvelopes().
+   */
+  scanEnvelopes?(): AsyncIterable<Envelope>;
+  /**
    * Optional: calls `onMessage` with the id of a message that appeared or changed (a hint; it
    * may be this process's own write, or coalesced or lost); returns a function that stops it.
    * A runner over a store without it finds other processes' messages by rescans only.

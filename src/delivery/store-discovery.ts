@@ -15,9 +15,12 @@
 import type { Clock, EnvelopeId, MessageId, QueueStore } from '../core/index.js';
 import type { QueueScheduler } from '../queue/index.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { collectGarbage } from '../util/index.js';
 import { publishError } from './delivery-events.js';
 import { readNoticed, rescanStore, type RescanInput } from './store-rescan.js';
 
+/** envelopes walked between full collections (walk()) */
+const walkBatch = 100_000;
 /** saved envelopes restored between turns of the event loop */
 const restoreSlice = 50_000;
 
@@ -138,9 +141,13 @@ export class StoreDiscovery {
     this.#touched.add(touched);
     this.#walking = true;
     try {
-      for await (const env of store.walkEnvelopes()) {
+      let n = 0;
+      for await (const env of store.scanEnvelopes?.() ?? store.walkEnvelopes()) {
         if (!this.#running) return;
         if (!queue.knows(env.id) && !touched.has(env.id)) queue.set(env, clock.now());
+        // what the walk read is garbage at once, but V8 let ~250 MB of it pile up in the old
+        // generation between its own full collections at a million (issue 19): one per batch
+        if (++n % walkBatch === 0) collectGarbage();
       }
       this.complete = true;
     } finally {

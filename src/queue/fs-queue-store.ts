@@ -9,6 +9,7 @@
  *   spool-format.ts      message file, trailer and footer     queue-ids.ts       message/envelope ids
  *   message-files.ts     msg/<id> and env/<id>.json           segment-log.ts     segment records
  *   segment-messages.ts  which messages live in segments      message-cache.ts   cache strategies
+ *   spool-scan.ts        a walk in no order, msg/ streamed
  *   fs-message-draft.ts  a draft until commit                 spool-recovery.ts  start-up repair
  *   file-commit.ts, segment-commit.ts   the two commit strategies
  *   dir-handles.ts       directory fsyncs through handles kept open (shared by util's DirSyncer)
@@ -43,7 +44,7 @@ import { DirHandles } from './dir-handles.js';
 import { FileCommit } from './file-commit.js';
 import type { FsQueueStoreOptions } from './fs-queue-options.js';
 import { FsMessageDraft, type CommitStrategy } from './fs-message-draft.js';
-import { BoundedMessageCache, NoMessageCache, type MessageCache } from './message-cache.js';
+import { BoundedMessageCache, NoMessageCache, type KnownMessage, type MessageCache } from './message-cache.js';
 import { MessageFiles } from './message-files.js';
 import { firstIdsAfter, idsAfter, isImport, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
 import { SegmentCommit } from './segment-commit.js';
@@ -55,6 +56,7 @@ import { moveToCorrupt, recoverBeforeServing, recoverListed, recoverSpool, type 
 import { dropSchedule, takeSchedule, writeSchedule } from './schedule-checkpoint.js';
 import { errorCode, storageError } from './storage-error.js';
 import { watchMessageDir } from './spool-watch.js';
+import { overrideFilter, readAhead, scanIds } from './spool-scan.js';
 
 export { spoolFormat } from './spool-format.js';
 export type { FsQueueStoreOptions } from './fs-queue-options.js';
@@ -218,36 +220,38 @@ export class FsQueueStore implements QueueStore {
    * when the message is not in the queue. `override` false skips
    * looking for an env file (a walk knows). Throws CorruptItem for a damaged item.
    */
-  async #read(id: MessageId, override = true, snapshot?: SegState): Promise<EnvelopeFile | undefined> {
+  async #read(id: MessageId, override = true, snapshot?: SegState, scan = false): Promise<EnvelopeFile | undefined> {
     const known = this.#cache.get(id);
     if (known) return known.file;
+    // a scan's reads are remembered only while there is room (scanEnvelopes)
+    const remember = (k: KnownMessage): void => (scan ? this.#cache.fill(id, k) : this.#cache.remember(id, k));
     // an instance that does not keep the segment index looks at the message's file first: it is
     // the newer state when a record was moved out and its done line is not (yet) written
-    if (!this.#cache.remembers) return (await this.#readFile(id, override)) ?? (await this.#readRecord(id, snapshot));
-    return (await this.#readRecord(id, snapshot)) ?? (await this.#readFile(id, override));
+    if (!this.#cache.remembers) return (await this.#readFile(id, override, remember)) ?? (await this.#readRecord(id, remember, snapshot));
+    return (await this.#readRecord(id, remember, snapshot)) ?? (await this.#readFile(id, override, remember));
   }
 
-  async #readRecord(id: MessageId, snapshot?: SegState): Promise<EnvelopeFile | undefined> {
+  async #readRecord(id: MessageId, remember: (k: KnownMessage) => void, snapshot?: SegState): Promise<EnvelopeFile | undefined> {
     const ref = await this.#segments.find(id, snapshot);
     if (ref) {
       const file = await this.#segments.readTrailer(id, ref);
-      this.#cache.remember(id, { file, envFile: false, bodyLength: ref.bodyLength });
+      remember({ file, envFile: false, bodyLength: ref.bodyLength });
       return file;
     }
     return undefined;
   }
 
-  async #readFile(id: MessageId, override: boolean): Promise<EnvelopeFile | undefined> {
+  async #readFile(id: MessageId, override: boolean, remember: (k: KnownMessage) => void): Promise<EnvelopeFile | undefined> {
     if (override) {
       const file = await this.#files.readOverride(id);
       if (file) {
-        this.#cache.remember(id, { file, envFile: true });
+        remember({ file, envFile: true });
         return file;
       }
     }
     const file = await this.#files.readTrailer(id);
     // without `override` the caller knows there is no env file (a walk listed env/ after msg/)
-    if (file) this.#cache.remember(id, { file, envFile: false });
+    if (file) remember({ file, envFile: false });
     return file;
   }
 
@@ -382,21 +386,32 @@ export class FsQueueStore implements QueueStore {
   async *walkEnvelopes(after?: MessageId, limit?: number): AsyncIterable<Envelope> {
     const page = limit !== undefined;
     const listed = page ? await this.#listPage(after, limit) : await this.#list();
-    const { seg } = listed;
     const ids = page ? listed.ids : idsAfter(listed.ids, after);
     // listed after the messages, so an override written before this point is seen; a page
     // looks for the override of each of its few messages instead
     const overrides = page ? undefined : await this.#files.listOverrides();
+    yield* this.#readEach(ids, listed.seg, (id) => overrides?.has(id) ?? true, false);
+  }
+
+  /**
+   * Every envelope (a message's together) in no order, msg/ read as a stream (spool-scan.ts):
+   * memory bounded whatever the queue's size (issue 19). What is read is remembered only while
+   * the cache has room: a walk of a big queue pushes out nothing deliveries use.
+   */
+  async *scanEnvelopes(): AsyncIterable<Envelope> {
+    await this.#segments.refresh();
+    const seg = await this.#segments.state();
+    // env/ listed first (only the runner writes overrides, and a walk skips what it changed); a
+    // filter's false "maybe" costs a failed open
+    const overrides = await overrideFilter(this.#paths.env);
+    yield* this.#readEach(scanIds(this.#paths.msg, seg.index), seg, (id) => overrides.mayHave(id), true);
+  }
+
+  async *#readEach(ids: Iterable<MessageId> | AsyncIterable<MessageId>, seg: SegState, override: (id: MessageId) => boolean, scan: boolean): AsyncIterable<Envelope> {
     type Loaded = { file: EnvelopeFile | undefined; err?: undefined } | { file?: undefined; err: unknown };
     const load = (id: string): Promise<Loaded> =>
-      this.#read(id, overrides?.has(id) ?? true, seg).then((file) => ({ file }), (err: unknown) => ({ err }));
-    // a few messages read ahead: each read is several round trips to libuv's thread pool
-    const ahead: Promise<Loaded>[] = [];
-    let next = 0;
-    while (ahead.length < 8 && next < ids.length) ahead.push(load(ids[next++]));
-    for (const id of ids) {
-      const got = await ahead.shift()!;
-      if (next < ids.length) ahead.push(load(ids[next++]));
+      this.#read(id, override(id), seg, scan).then((file) => ({ file }), (err: unknown) => ({ err }));
+    for await (const [id, got] of readAhead(ids, load)) {
       if (got.err !== undefined) {
         if (!(got.err instanceof CorruptItem)) throw storageError(got.err);
         await this.#locks.run(id, () => this.#moveCorrupt(id));

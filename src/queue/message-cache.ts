@@ -32,6 +32,8 @@ export interface MessageCache {
   get(id: MessageId): KnownMessage | undefined;
   /** records what is now known of a message (body: its pieces, kept when small) */
   remember(id: MessageId, known: KnownMessage, body?: readonly Buffer[]): void;
+  /** remembers only when that pushes nothing out (a walk's read, issue 19: a walk of a million messages turned the whole cache over, and each pushed-out entry was old-generation garbage) */
+  fill(id: MessageId, known: KnownMessage): void;
   forget(id: MessageId): void;
 }
 
@@ -42,6 +44,7 @@ export class NoMessageCache implements MessageCache {
     return undefined;
   }
   remember(): void {}
+  fill(): void {}
   forget(): void {}
 }
 
@@ -82,6 +85,11 @@ export class BoundedMessageCache implements MessageCache {
     }
     this.#known.set(id, k);
     if (this.#known.size > this.#maxMessages) this.forget(this.#known.keys().next().value!);
+  }
+
+  fill(id: MessageId, k: KnownMessage): void {
+    // one remembered meanwhile is as new as this read, or newer
+    if (!this.#known.has(id) && this.#known.size < this.#maxMessages) this.#known.set(id, k);
   }
 
   forget(id: MessageId): void {

@@ -35,6 +35,7 @@ import { join } from 'node:path';
 import type { MessageId } from '../core/index.js';
 import type { DirSyncer } from '../util/index.js';
 import { isQueueId } from './queue-ids.js';
+import { NameFilter, dirBuffer } from './spool-scan.js';
 import type { SegmentMessages } from './segment-messages.js';
 import type { SpoolPaths } from './spool-layout.js';
 import { errorCode } from './storage-error.js';
@@ -118,38 +119,47 @@ export async function recoverBeforeServing(s: RecoverySubject): Promise<Recovery
  */
 export async function recoverListed(s: RecoverySubject, report: RecoveryReport, envStatsBeforeListing = 10_000): Promise<RecoveryReport> {
   const { paths } = s;
-  const envNames = await readdir(paths.env);
-  // many env files (over envStatsBeforeListing): one listing of msg/ answers for most of them;
-  // a few: each one's message is looked at alone, and a big msg/ is not held in memory as a set
-  const messages = envNames.length > envStatsBeforeListing ? new Set(await readdir(paths.msg)) : undefined;
-  for (const name of envNames) {
-    if (s.closing()) return report;
-    const id = envName(name);
-    if (id === undefined) {
-      await unlink(join(paths.env, name)).catch(() => undefined);
-      report.removed.push(`env/${name}`);
-      continue;
-    }
-    if (!name.startsWith('.') && messages?.has(id)) continue;
-    await s.locked(id, async () => {
-      if (!name.startsWith('.') && (await stat(join(paths.msg, id)).then(() => true, () => false))) return;
-      await unlink(join(paths.env, name)).catch(() => undefined);
-      report.removed.push(`env/${name}`);
-    });
-  }
-  // msg/ read as a stream (a million names are not held at once): the messages counted, names
-  // that are not ids moved aside
-  for await (const entry of await opendir(paths.msg, { bufferSize: 256 })) {
+  // many env files (over envStatsBeforeListing): the pass over msg/ notes its names in a filter
+  // that answers for most of them; a few: each one's message is looked at alone. Both
+  // directories are read as streams: a million names are never held (issue 19)
+  const messages = (await countUpTo(paths.env, envStatsBeforeListing + 1)) > envStatsBeforeListing ? new NameFilter() : undefined;
+  // msg/: the messages counted, names that are not ids moved aside
+  for await (const entry of await opendir(paths.msg, { bufferSize: dirBuffer })) {
     const name = entry.name;
     if (isQueueId(name)) {
       report.messages++;
+      messages?.add(name);
       continue;
     }
     if (s.closing()) return report;
     await rename(join(paths.msg, name), join(paths.corrupt, `${name}.${Date.now()}`));
     report.corrupted.push(name);
   }
+  for await (const entry of await opendir(paths.env, { bufferSize: dirBuffer })) {
+    if (s.closing()) return report;
+    const name = entry.name;
+    const id = envName(name);
+    if (id === undefined) {
+      await unlink(join(paths.env, name)).catch(() => undefined);
+      report.removed.push(`env/${name}`);
+      continue;
+    }
+    // the filter may say "listed" for a message that is not (an orphan then stays), never the reverse
+    if (!name.startsWith('.') && messages?.mayHave(id)) continue;
+    await s.locked(id, async () => {
+      if (!name.startsWith('.') && (await stat(join(paths.msg, id)).then(() => true, () => false))) return;
+      // listed as a stream: a temporary met while its write ran was renamed before the lock came
+      await unlink(join(paths.env, name)).then(() => report.removed.push(`env/${name}`), () => undefined);
+    });
+  }
   return report;
+}
+
+/** The names in `dir`, counted as a stream up to `max`. */
+async function countUpTo(dir: string, max: number): Promise<number> {
+  let n = 0;
+  for await (const _ of await opendir(dir, { bufferSize: dirBuffer })) if (++n >= max) break;
+  return n;
 }
 
 /** The message id an env/ name belongs to: `<id>.json`, or its temporary `.<id>.json.tmp-<hex>`; undefined for anything else. */
