@@ -15,7 +15,8 @@
  *   [28, 32)  u32 CRC-32 of octets [0, 28)  (all big-endian)
  *
  * Durability: a commit writes its record at the segment's end and waits for an fdatasync that
- * started after the write; concurrent commits share one. A record is acknowledged only after that
+ * started after the write; concurrent commits share one (a sync starts at the end of the event
+ * loop's turn, so the commits of every session whose data came in that turn join it). A record is acknowledged only after that
  * sync, so every record before the last completed sync is whole on disk. After a crash the
  * records written but not yet synced may be torn (any of their blocks missing): the checksums
  * find the first bad record and the scan stops there; after a crash, what follows was never
@@ -212,6 +213,9 @@ export class SegmentWriter {
   /** the callers of the fdatasync in flight, and of the one that starts after it */
   #current: Waiters | undefined;
   #next: Waiters | undefined;
+  /** a sync is to start at the end of this turn of the event loop (setImmediate) */
+  #starting = false;
+  #syncs = 0;
   #closed = false;
 
   private constructor(path: string, fd: number) {
@@ -226,6 +230,11 @@ export class SegmentWriter {
 
   get size(): number {
     return this.#size;
+  }
+
+  /** fdatasyncs started so far (how many commits share one is what group commit is for) */
+  get syncs(): number {
+    return this.#syncs;
   }
 
   /**
@@ -271,20 +280,37 @@ export class SegmentWriter {
       this.#next = { promise, resolve, reject };
     }
     const p = this.#next.promise;
-    if (!this.#current) this.#run();
+    if (!this.#current) this.#startSoon();
     return p;
   }
+
+  /**
+   * Starts the next sync once this turn of the event loop has run its I/O callbacks (setImmediate),
+   * not at once: the commits of the other sessions whose data came in the same turn join it
+   * instead of waiting for one more sync after it.
+   */
+  #startSoon(): void {
+    if (this.#starting) return;
+    this.#starting = true;
+    setImmediate(this.#start);
+  }
+
+  readonly #start = (): void => {
+    this.#starting = false;
+    if (!this.#current) this.#run();
+  };
 
   #run(): void {
     const w = this.#next;
     if (!w) return;
     this.#next = undefined;
     this.#current = w;
+    this.#syncs++;
     fdatasync(this.#fd, (err) => {
       this.#current = undefined;
       if (err) w.reject(err);
       else w.resolve();
-      if (this.#next) this.#run();
+      if (this.#next) this.#startSoon();
     });
   }
 
