@@ -17,6 +17,24 @@ import { storageError } from './storage-error.js';
 /** Stores a committed message; throws when it could not (the commit then fails). */
 export type SaveMessage = (body: Buffer, envelopes: Envelope[]) => Promise<void>;
 
+/** A commit refused before it starts: a draft no longer open, given pieces after its stream, or no recipient. */
+export function checkCommit(state: string, inits: readonly EnvelopeInit[], piecesAfterStream: boolean): void {
+  if (state !== 'open' || piecesAfterStream) throw new MailError(replies.localError(), 'MAIL_ERR_DRAFT_STATE');
+  if (inits.length === 0) throw new MailError(replies.noValidRecipients(), 'MAIL_ERR_NO_RECIPIENTS');
+}
+
+/** The envelopes of a message of `size` octets, made from their inits. */
+export function envelopesOf(id: MessageId, inits: readonly EnvelopeInit[], size: number): Envelope[] {
+  // every field of an init is kept as given (unknown ones too): storage does not pick fields
+  return inits.map((init, i) => ({
+    ...init,
+    id: envelopeIdOf(id, i),
+    messageId: id,
+    size,
+    attempts: init.attempts ?? [],
+  }));
+}
+
 export class BufferedMessageDraft implements MessageDraft {
   readonly id: MessageId;
   readonly #save: SaveMessage;
@@ -47,21 +65,13 @@ export class BufferedMessageDraft implements MessageDraft {
   }
 
   async commit(inits: readonly EnvelopeInit[], whole?: readonly Buffer[]): Promise<Envelope[]> {
-    if (this.#state !== 'open' || (whole && this.#body)) throw new MailError(replies.localError(), 'MAIL_ERR_DRAFT_STATE');
-    if (inits.length === 0) throw new MailError(replies.noValidRecipients(), 'MAIL_ERR_NO_RECIPIENTS');
+    checkCommit(this.#state, inits, whole !== undefined && this.#body !== undefined);
     this.#state = 'committing';
     try {
       if (!whole) await finished(this.body);
       const body = Buffer.concat(whole ?? this.#chunks);
       this.#chunks.length = 0;
-      // every field of an init is kept as given (unknown ones too): storage does not pick fields
-      const envelopes: Envelope[] = inits.map((init, i) => ({
-        ...init,
-        id: envelopeIdOf(this.id, i),
-        messageId: this.id,
-        size: body.length,
-        attempts: init.attempts ?? [],
-      }));
+      const envelopes = envelopesOf(this.id, inits, body.length);
       await this.#save(body, envelopes);
       this.#state = 'committed';
       return envelopes;

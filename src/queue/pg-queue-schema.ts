@@ -14,7 +14,11 @@
  *   under an expiry (PgEnvelopeLeases.routeSlot);
  * - (version 4) bodies compressed with lz4 instead of pglz where PostgreSQL has it (14 and later,
  *   built with lz4): less of PostgreSQL's CPU per accepted message; bodies stored before stay
- *   as they are, and PostgreSQL reads both.
+ *   as they are, and PostgreSQL reads both;
+ * - (version 5) queue_body_chunks: a body over 1 MiB, streamed in as it arrives
+ *   (pg-streamed-body.ts), as rows of up to 1 MiB (uncompressed, read in slices) under the
+ *   body's `chunk_key` (its message id), the body row itself holding no octets; a trigger removes a body's chunks with
+ *   it, and a partial index finds the body of a chunk (the sweep at open).
  * Ids sort byte-wise (COLLATE "C"): they are base32 and oldest-first in that order.
  * Standards: none.
  * Security: none (schema only).
@@ -109,6 +113,31 @@ export const queueSchema: SchemaComponent = {
             EXCEPTION WHEN feature_not_supported OR syntax_error THEN
               NULL;
             END $$;`,
+    },
+    {
+      version: 5,
+      name: 'big bodies streamed in as chunk rows (queue_body_chunks)',
+      // STORAGE EXTERNAL: not compressed, so a slice of a chunk (substring) reads only the TOAST
+      // rows it needs, where a compressed one would be fetched whole for every slice; no
+      // foreign key to queue_bodies: it would need a unique index on chunk_key that every
+      // small body (chunk_key NULL) would enter; the partial index and the trigger cost a small
+      // body nothing
+      sql: `ALTER TABLE queue_bodies ADD COLUMN chunk_key text COLLATE "C";
+            CREATE UNIQUE INDEX queue_bodies_chunk_key ON queue_bodies (chunk_key) WHERE chunk_key IS NOT NULL;
+            CREATE TABLE queue_body_chunks (
+              chunk_key text COLLATE "C" NOT NULL,
+              seq integer NOT NULL,
+              data bytea NOT NULL,
+              PRIMARY KEY (chunk_key, seq)
+            );
+            CREATE FUNCTION queue_body_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              DELETE FROM queue_body_chunks WHERE chunk_key = OLD.chunk_key;
+              RETURN NULL;
+            END $$;
+            CREATE TRIGGER queue_bodies_chunks_gone AFTER DELETE ON queue_bodies
+              FOR EACH ROW WHEN (OLD.chunk_key IS NOT NULL) EXECUTE FUNCTION queue_body_gone();
+            ALTER TABLE queue_body_chunks ALTER COLUMN data SET STORAGE EXTERNAL;`,
     },
   ],
 };

@@ -1,5 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { MailError } from '../core/index.js';
 import { envelopeInit, queueStoreContract, readAll, storeMessage } from '../../test/contract/queue-store.contract.js';
 import { createTestDatabase, pgUnavailable, withTestDatabase } from '../../test/helpers/pg.js';
@@ -251,3 +254,115 @@ void test('PgQueueStore: the commit as a named prepared statement (used again on
       await pool.end();
     }
   }));
+
+/** A draft given `body` in 16 KB writes (as SMTP gives it), not committed. */
+async function streamInto(store: PgQueueStore, body: Buffer): Promise<Awaited<ReturnType<PgQueueStore['createMessage']>>> {
+  const draft = await store.createMessage();
+  const pieces = [];
+  for (let i = 0; i < body.length; i += 16 * 1024) pieces.push(body.subarray(i, i + 16 * 1024));
+  await pipeline(Readable.from(pieces), draft.body);
+  return draft;
+}
+
+void test('PgQueueStore: a body over the chunk size is streamed in as chunk rows that no one sees before the commit, read back byte for byte with its prepended header, stored once, collected with its chunks', { skip }, () =>
+  withTestDatabase(async (db) => {
+    const store = await PgQueueStore.open(db.url, { chunkSize: 64 * 1024 });
+    try {
+      const body = randomBytes(300 * 1024);
+      const draft = await streamInto(store, body);
+      // written, in a transaction not yet committed: another connection sees no chunk
+      assert.equal(await count(db.url, 'queue_body_chunks'), 0);
+      assert.equal(await inTransactionCount(db.url), 1, 'the draft holds one transaction open');
+      const header = Buffer.from('DKIM-Signature: v=1; a=rsa-sha256\r\n');
+      await draft.prepend!(header);
+      const [e] = await draft.commit([envelopeInit('a@x.example')]);
+      assert.equal(e.size, header.length + body.length);
+      assert.equal(await store.messageSize(e.messageId), header.length + body.length);
+      assert.equal(await inTransactionCount(db.url), 0);
+      // 300 KB in 64 KB rows: 5, and the header as row 0
+      assert.equal(await count(db.url, 'queue_body_chunks'), 6);
+      assert.ok((await readAll(await store.openMessage(e.messageId))).equals(Buffer.concat([header, body])));
+      // the same content streamed again: one body, the second draft's chunks gone in its commit
+      const again = await streamInto(store, body);
+      await again.prepend!(header);
+      const [e2] = await again.commit([envelopeInit('b@x.example')]);
+      assert.equal(await count(db.url, 'queue_bodies'), 1);
+      assert.equal(await count(db.url, 'queue_body_chunks'), 6);
+      assert.ok((await readAll(await store.openMessage(e2.messageId))).equals(Buffer.concat([header, body])));
+      // a small message keeps its one statement: no chunk
+      await storeMessage(store, 'Subject: small\r\n\r\nx\r\n', ['c@x.example']);
+      assert.equal(await count(db.url, 'queue_body_chunks'), 6);
+      await store.deleteEnvelope(e.id);
+      assert.equal(await count(db.url, 'queue_body_chunks'), 6, 'still named by the second message');
+      await store.deleteEnvelope(e2.id);
+      assert.equal(await count(db.url, 'queue_body_chunks'), 0, 'collected with its body row');
+      assert.equal(await count(db.url, 'queue_bodies'), 1);
+    } finally {
+      await store.close();
+    }
+  }));
+
+void test('PgQueueStore: an aborted streamed draft, and one whose connection dies, leave no chunk; with no streaming connection free a draft holds its body as before', { skip }, () =>
+  withTestDatabase(async (db) => {
+    const store = await PgQueueStore.open(db.url, { chunkSize: 64 * 1024, streamConnections: 1 });
+    try {
+      const body = randomBytes(200 * 1024);
+      const first = await streamInto(store, body);
+      // the one streaming connection is taken: the second draft holds its body in memory
+      const second = await streamInto(store, body);
+      assert.equal(await inTransactionCount(db.url), 1);
+      const [e] = await second.commit([envelopeInit('a@x.example')]);
+      assert.ok((await readAll(await store.openMessage(e.messageId))).equals(body));
+      await first.abort();
+      assert.equal(await inTransactionCount(db.url), 0, 'rolled back');
+      assert.equal(await count(db.url, 'queue_body_chunks'), 0);
+      // the connection back in the pool streams the next draft; its backend is killed mid-body
+      const third = await streamInto(store, body);
+      const admin = openPgPool(db.url, { max: 1 });
+      try {
+        await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'correio queue bodies'");
+      } finally {
+        await admin.end();
+      }
+      await assert.rejects(third.commit([envelopeInit('b@x.example')]), (err: unknown) => err instanceof MailError && err.reply.code === 451);
+      assert.equal(await count(db.url, 'queue_body_chunks'), 0);
+      assert.equal(await count(db.url, 'queue_messages'), 1);
+      // and a new connection streams the next one
+      const fourth = await streamInto(store, body);
+      const [e4] = await fourth.commit([envelopeInit('c@x.example')]);
+      assert.ok((await readAll(await store.openMessage(e4.messageId))).equals(body));
+      assert.equal(await count(db.url, 'queue_body_chunks'), 4);
+    } finally {
+      await store.close();
+    }
+  }));
+
+void test('PgQueueStore: a streamed body collected while it is read fails the read instead of ending it short', { skip }, () =>
+  withTestDatabase(async (db) => {
+    const store = await PgQueueStore.open(db.url, { chunkSize: 64 * 1024 });
+    try {
+      const draft = await streamInto(store, randomBytes(256 * 1024));
+      const [e] = await draft.commit([envelopeInit('a@x.example')]);
+      const reader = (await store.openMessage(e.messageId))[Symbol.asyncIterator]();
+      assert.equal(((await reader.next()).value as Buffer).length, 48 * 1024, 'the first slice');
+      await store.deleteEnvelope(e.id);
+      await assert.rejects(async () => {
+        for (let r = await reader.next(); !r.done; r = await reader.next());
+      }, (err: unknown) => err instanceof MailError && err.reply.code === 451);
+    } finally {
+      await store.close();
+    }
+  }));
+
+/** Transactions open on the store's streaming connections. */
+async function inTransactionCount(url: string): Promise<number> {
+  const pool = openPgPool(url, { max: 1 });
+  try {
+    const r = await pool.query<{ n: string }>(
+      "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'correio queue bodies' AND xact_start IS NOT NULL",
+    );
+    return Number(r.rows[0].n);
+  } finally {
+    await pool.end();
+  }
+}

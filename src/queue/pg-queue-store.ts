@@ -4,7 +4,9 @@
  * message is committed (body, message row and one envelope row per recipient) by one INSERT
  * statement, so the 250 after DATA is sent only after PostgreSQL's COMMIT (synchronous_commit,
  * RFC 5321 §6.1). Bodies are content-addressed (SHA-256) and stored once as bytea; a body is
- * collected when its last message goes, and a message with its last envelope. Delivery
+ * collected when its last message goes, and a message with its last envelope. A body over
+ * 1 MiB is streamed in as chunk rows inside a transaction of its own connection that the same
+ * commit ends, and read back a chunk at a time (pg-streamed-body.ts). Delivery
  * claims envelopes through `leases` (pg-envelope-leases.ts); while this node holds a lease,
  * its writes to that envelope are fenced by the lease's token (an UPDATE … WHERE lease_token),
  * so only the lease holder records a result. The commit is a named prepared statement (parsed
@@ -12,8 +14,9 @@
  * Standards: RFC 5321 §6.1 (accept only what is stored).
  * Security: bound parameters only; ids are checked (queue-ids) before any query; every
  *   PostgreSQL failure is a MailError 451 4.3.0 (storageError), never a lost message.
- * Limitations: a body is held whole in memory while it is committed and read (bytea, bounded
- *   by smtp.max_message_size); a transaction-pooling PgBouncer before 1.21, or without
+ * Limitations: a body of up to 1 MiB is held whole in memory while it is committed and read
+ *   (bytea), and so is a bigger one while every streaming connection is taken, or given to
+ *   importMessage (`correio migrate`); a transaction-pooling PgBouncer before 1.21, or without
  *   max_prepared_statements, cannot carry the named commit (set preparedStatements false); an operator change (hold, bounce) written by a node that holds no
  *   lease can be overwritten by the outcome of a delivery running elsewhere at that moment.
  */
@@ -24,10 +27,10 @@ import {
   MailError, replies,
   type Envelope, type EnvelopeId, type MessageDraft, type MessageId, type QueueStore,
 } from '../core/index.js';
-import { inTransaction, migrateSchema, openPgPool, uniqueId, type PgPool } from '../util/index.js';
-import { BufferedMessageDraft } from './buffered-draft.js';
+import { inTransaction, migrateSchema, openPgPool, uniqueId, type PgClient, type PgPool } from '../util/index.js';
 import { PgEnvelopeLeases } from './pg-envelope-leases.js';
 import { queueSchema } from './pg-queue-schema.js';
+import { PgMessageDraft, readChunks, type StreamedBodyStore } from './pg-streamed-body.js';
 import { isImport, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
 import { noSuchMessage, storageError } from './storage-error.js';
 
@@ -45,6 +48,10 @@ export interface PgQueueStoreOptions {
    * true); false where a transaction-pooling PgBouncer cannot carry named statements
    */
   preparedStatements?: boolean;
+  /** a body over this many octets is streamed in as chunk rows of this size (default 1 MiB) */
+  chunkSize?: number;
+  /** connections for bodies being streamed in at once, beside maxConnections (default 4) */
+  streamConnections?: number;
 }
 
 /** Envelopes read per query while walking the queue. */
@@ -77,9 +84,41 @@ export class PgQueueStore implements QueueStore {
   /** the commit statement's name, when it is prepared */
   readonly #commitName: string | undefined;
   #closed = false;
+  /** the streamed drafts' connections (opened when first needed), how many are taken, at most */
+  readonly #streamPool: PgPool;
+  #streaming = 0;
+  readonly #streamMax: number;
+  readonly #chunkSize: number;
+  readonly #streamed: StreamedBodyStore;
 
-  private constructor(pool: PgPool, opts: PgQueueStoreOptions) {
+  private constructor(pool: PgPool, url: string, opts: PgQueueStoreOptions) {
     this.#pool = pool;
+    this.#streamMax = opts.streamConnections ?? 4;
+    this.#chunkSize = opts.chunkSize ?? 1024 * 1024;
+    this.#streamPool = openPgPool(url, { max: Math.max(1, this.#streamMax), applicationName: 'correio queue bodies' });
+    this.#streamed = {
+      connect: async () => {
+        if (this.#closed || this.#streaming >= this.#streamMax) return undefined;
+        this.#streaming++;
+        try {
+          return await this.#streamPool.connect();
+        } catch (err) {
+          this.#streaming--;
+          throw storageError(err);
+        }
+      },
+      release: (client, broken) => {
+        this.#streaming--;
+        client.release(broken);
+      },
+      saveMessage: async (client, id, key, size, envelopes) => {
+        // the body row names its chunks; an equal streamed body stored already is used instead
+        const b = await client.query('INSERT INTO queue_bodies (hash, size, body, chunk_key) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING', [key, size, Buffer.alloc(0), id]);
+        if (b.rowCount === 0) await client.query('DELETE FROM queue_body_chunks WHERE chunk_key = $1', [id]);
+        // the commit statement's body insert then finds the row there and does nothing
+        await this.#insert(client, id, key, size, Buffer.alloc(0), envelopes);
+      },
+    };
     this.#newId = opts.newId ?? (() => uniqueId());
     this.#commitName = opts.preparedStatements === false ? undefined : 'correio_queue_commit';
     this.leases = new PgEnvelopeLeases(pool, { owner: opts.owner ?? `${hostname()}/${process.pid}`, leaseMs: opts.leaseMs ?? 60_000 });
@@ -88,13 +127,14 @@ export class PgQueueStore implements QueueStore {
   /** Connects and migrates the queue schema (under the migration lock). MailError 451 when PostgreSQL fails. */
   static async open(url: string, opts: PgQueueStoreOptions = {}): Promise<PgQueueStore> {
     const pool = openPgPool(url, { max: opts.maxConnections ?? 10, applicationName: 'correio queue' });
+    let store: PgQueueStore | undefined;
     try {
       await migrateSchema(pool, [queueSchema]);
-      const store = new PgQueueStore(pool, opts);
+      store = new PgQueueStore(pool, url, opts);
       await store.collectBodies();
       return store;
     } catch (err) {
-      await pool.end().catch(() => undefined);
+      await (store ? store.close() : pool.end()).catch(() => undefined);
       throw storageError(err);
     }
   }
@@ -112,19 +152,25 @@ export class PgQueueStore implements QueueStore {
     if (this.#closed) throw new MailError(replies.localError(), 'MAIL_ERR_STORE_CLOSED');
     const id = this.#newId();
     if (!isQueueId(id)) throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
-    return new BufferedMessageDraft(id, (body, envelopes) => this.#insert(id, body, envelopes));
+    return new PgMessageDraft(id, (body, envelopes) => this.#saveWhole(id, body, envelopes), this.#streamed, this.#chunkSize);
   }
 
-  async #insert(id: MessageId, body: Buffer, envelopes: readonly Envelope[]): Promise<void> {
+  /** A message held whole: one statement. */
+  async #saveWhole(id: MessageId, body: Buffer, envelopes: readonly Envelope[]): Promise<void> {
     const hash = createHash('sha256').update(body).digest();
+    await this.#run((pool) => this.#insert(pool, id, hash, body.length, body, envelopes));
+  }
+
+  /** The one statement: body `hash` (unless stored already), the message, its envelopes. */
+  async #insert(q: PgPool | PgClient, id: MessageId, hash: Buffer, size: number, body: Buffer, envelopes: readonly Envelope[]): Promise<void> {
     const seq = (e: Envelope): number => Number(e.id.slice(e.id.lastIndexOf('-') + 1));
     const one = envelopes.length === 1 ? envelopes[0] : undefined;
     const values = one
-      ? [id, hash, body.length, body, one.id, seq(one), JSON.stringify(one), one.nextAttemptAt]
-      : [id, hash, body.length, body, envelopes.map((e) => e.id), envelopes.map(seq), envelopes.map((e) => JSON.stringify(e)), envelopes.map((e) => e.nextAttemptAt)];
+      ? [id, hash, size, body, one.id, seq(one), JSON.stringify(one), one.nextAttemptAt]
+      : [id, hash, size, body, envelopes.map((e) => e.id), envelopes.map(seq), envelopes.map((e) => JSON.stringify(e)), envelopes.map((e) => e.nextAttemptAt)];
     // named: PostgreSQL parses and plans it once per connection (about a third of its CPU per accepted message)
     const name = this.#commitName && (one ? `${this.#commitName}_one` : this.#commitName);
-    await this.#run((pool) => pool.query({ text: one ? commitOneSql : commitSql, values, ...(name && { name }) }));
+    await q.query({ text: one ? commitOneSql : commitSql, values, ...(name && { name }) });
   }
 
   /**
@@ -136,7 +182,7 @@ export class PgQueueStore implements QueueStore {
       throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
     }
     if ((await this.#run((pool) => pool.query('SELECT 1 FROM queue_messages WHERE id = $1', [id]))).rowCount !== 0) return false;
-    await this.#insert(id, body, envelopes);
+    await this.#saveWhole(id, body, envelopes);
     return true;
   }
 
@@ -162,11 +208,15 @@ export class PgQueueStore implements QueueStore {
   async openMessage(id: MessageId): Promise<Readable> {
     if (!isQueueId(id)) throw noSuchMessage(id);
     const r = await this.#run((pool) =>
-      pool.query<{ body: Buffer }>('SELECT b.body FROM queue_messages m JOIN queue_bodies b ON b.hash = m.body_hash WHERE m.id = $1', [id]),
+      pool.query<{ body: Buffer; chunk_key: string | null; size: string }>(
+        'SELECT b.body, b.chunk_key, b.size FROM queue_messages m JOIN queue_bodies b ON b.hash = m.body_hash WHERE m.id = $1',
+        [id],
+      ),
     );
-    const body = r.rows[0]?.body;
-    if (body === undefined) throw noSuchMessage(id);
-    return Readable.from(body.length > 0 ? [body] : [], { objectMode: false });
+    const row = r.rows[0];
+    if (row === undefined) throw noSuchMessage(id);
+    if (row.chunk_key !== null) return Readable.from(readChunks(this.#pool, id, row.chunk_key, Number(row.size)), { objectMode: false });
+    return Readable.from(row.body.length > 0 ? [row.body] : [], { objectMode: false });
   }
 
   async messageSize(id: MessageId): Promise<number> {
@@ -241,10 +291,17 @@ export class PgQueueStore implements QueueStore {
     }
   }
 
-  /** Removes every body no message names (left by a collection that failed). */
+  /**
+   * Removes every body no message names (left by a collection that failed), with its chunks,
+   * and chunks of no body (none is left by a streamed draft, whose chunks are invisible until
+   * the commit that adds its body row; chunks of drafts in flight are not seen, so not removed).
+   */
   async collectBodies(): Promise<number> {
     const r = await this.#run((pool) =>
       pool.query('DELETE FROM queue_bodies b WHERE NOT EXISTS (SELECT 1 FROM queue_messages m WHERE m.body_hash = b.hash)'),
+    );
+    await this.#run((pool) =>
+      pool.query('DELETE FROM queue_body_chunks c WHERE NOT EXISTS (SELECT 1 FROM queue_bodies b WHERE b.chunk_key = c.chunk_key)'),
     );
     return r.rowCount ?? 0;
   }
@@ -279,5 +336,6 @@ export class PgQueueStore implements QueueStore {
     this.#closed = true;
     this.leases.close();
     await this.#pool.end();
+    await this.#streamPool.end();
   }
 }

@@ -18,6 +18,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bdatChunks, rssDuring } from '../helpers/process-stats.js';
 import { startSiteProcess } from '../helpers/site.js';
 import { freePort } from '../helpers/net.js';
 import { python3, pythonWithModule } from '../helpers/python.js';
@@ -26,31 +27,6 @@ import { tlsCertFile, tlsKeyFile } from './t-20-smtp-tls-client.js';
 
 const MB = 1024 * 1024;
 const SIZE = 20 * MB;
-
-function rssOf(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
-
-/** CPU ticks (user + system) the process has used, from /proc. */
-function cpuTicksOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-/**
- * Waits until the server is idle (under 3 ticks of CPU in each of six half seconds in a row, at
- * most 60 s): the background work after a 20 MB delivery (~80 MB of RSS, issue 14's note) must
- * not fall into the next transfer's window.
- */
-async function settled(pid: number): Promise<void> {
-  for (let i = 0, quiet = 0, last = cpuTicksOf(pid); i < 120 && quiet < 6; i++) {
-    await new Promise((r) => setTimeout(r, 500));
-    const now = cpuTicksOf(pid);
-    quiet = now - last < 3 ? quiet + 1 : 0;
-    last = now;
-  }
-}
 
 /** A submission session over STARTTLS, logged in as big@localhost. */
 async function session(port: number): Promise<{ cmd(line: string | Buffer): Promise<string>; send(data: Buffer | (() => Iterable<Buffer>)): Promise<string>; close(): void }> {
@@ -137,16 +113,10 @@ test('a 20 MB message submitted by DATA and by BDAT is signed with RSS growing l
 
     /** RSS growth of the server over its level before `send`, until the message is in the Maildir */
     const growthOf = async (name: string, delivered: number, send: () => Promise<void>): Promise<number> => {
-      await settled(pid);
-      const baseline = rssOf(pid);
-      let peak = baseline;
-      const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 20);
-      try {
+      const { baseline, peak } = await rssDuring(pid, async () => {
         await send();
         await site.waitForMessages('big@localhost', delivered, 120_000);
-      } finally {
-        clearInterval(sampler);
-      }
+      });
       t.diagnostic(`${name}: RSS baseline ${(baseline / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB, growth ${((peak - baseline) / MB).toFixed(1)} MB`);
       return peak - baseline;
     };
@@ -164,20 +134,7 @@ test('a 20 MB message submitted by DATA and by BDAT is signed with RSS growing l
       const byBdat = await growthOf('BDAT', 3, async () => {
         assert.match(await s.cmd('MAIL FROM:<big@localhost>'), /^250/);
         assert.match(await s.cmd('RCPT TO:<big@localhost>'), /^250/);
-        let pending: Buffer[] = [];
-        let pendingSize = 0;
-        let sent = 0;
-        for (const b of whole) {
-          pending.push(b);
-          pendingSize += b.length;
-          sent += b.length;
-          if (pendingSize >= MB || sent === total) {
-            const last = sent === total;
-            assert.match(await s.send(Buffer.concat([Buffer.from(`BDAT ${pendingSize}${last ? ' LAST' : ''}\r\n`), ...pending])), /^250/);
-            pending = [];
-            pendingSize = 0;
-          }
-        }
+        for (const command of bdatChunks(whole, MB)) assert.match(await s.send(Buffer.concat(command)), /^250/);
       });
       for (const [name, growth] of [['DATA', byData], ['BDAT', byBdat]] as const) {
         assert.ok(growth < 18 * MB, `${name}: RSS grew by ${(growth / MB).toFixed(1)} MB`);
