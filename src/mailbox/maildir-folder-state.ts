@@ -39,6 +39,8 @@ import { atomicWriteFile } from '../util/index.js';
 import { FolderLock } from './folder-lock.js';
 import { dirStamp, stampTime } from './maildir-journal.js';
 import { errno, parseName } from './maildir-name.js';
+import { changedSince, diff, mergeDeltas, modseqIn, patchMessages, type Delta } from './folder-changes.js';
+import { ModseqLog } from './modseq-log.js';
 import type { MaildirStore } from './maildir-store.js';
 import { emptyIndex, newUidValidity, reconcile, reconcileTouched, uidListName, uidValidityName, type IndexEntry, type UidIndex } from './uid-index.js';
 import { UidListFiles, uidLogName } from './uid-log.js';
@@ -51,6 +53,11 @@ export interface FolderState {
   readonly listing: ReadonlyMap<string, MailboxMessage>;
   /** UID → key of the messages in the index */
   readonly keys: ReadonlyMap<number, string>;
+  /**
+   * The snapshot's messages whose MODSEQ is above `since`, ascending UID: O(changes) from the
+   * state's MODSEQ log (modseq-log) where it reaches back that far, else a walk of the snapshot.
+   */
+  readonly changedSince: (since: number) => readonly FolderMessage[];
 }
 
 /**
@@ -93,17 +100,6 @@ function filesStamp(dir: string): string {
   return parts.join('/');
 }
 
-/** What changed from one snapshot version to the next (or over several, merged). */
-export interface Delta {
-  readonly from: number;
-  readonly to: number;
-  /** messages that came or changed, as in the later snapshot (UID order) */
-  readonly changed: readonly FolderMessage[];
-  readonly gone: readonly number[];
-  /** the keys of the messages gone */
-  readonly goneKeys: readonly string[];
-}
-
 /** What is known of one folder after its last step. */
 interface Known {
   /** the journal position taken in */
@@ -120,42 +116,13 @@ interface Known {
   keys: Map<number, string>;
   snapshot: FolderSnapshot & { readonly version: number };
   deltas: Delta[];
+  /** the snapshot's messages by MODSEQ, as far back as known (changedSince) */
+  log: ModseqLog;
   /** filesStamp after the last step */
   files: string;
 }
 
-/** The index of `uid` in `ms` (ascending UIDs), or the negated insertion point minus one. */
-function findUid(ms: readonly FolderMessage[], uid: number): number {
-  let lo = 0;
-  let hi = ms.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const u = ms[mid].uid;
-    if (u === uid) return mid;
-    if (u < uid) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -lo - 1;
-}
-
-/** Messages of `b` new or changed from `a`, and UIDs of `a` gone in `b` (both in UID order). */
-function diff(a: readonly FolderMessage[], b: readonly FolderMessage[]): { changed: FolderMessage[]; gone: number[]; goneKeys: string[] } {
-  const changed: FolderMessage[] = [];
-  const gone: number[] = [];
-  const goneKeys: string[] = [];
-  const drop = (m: FolderMessage): void => {
-    gone.push(m.uid);
-    goneKeys.push(m.key);
-  };
-  let i = 0;
-  for (const m of b) {
-    while (i < a.length && a[i].uid < m.uid) drop(a[i++]);
-    const o = i < a.length && a[i].uid === m.uid ? a[i++] : undefined;
-    if (!o || o.modseq !== m.modseq || o.flags !== m.flags || o.keywords.join(' ') !== m.keywords.join(' ')) changed.push(m);
-  }
-  while (i < a.length) drop(a[i++]);
-  return { changed, gone, goneKeys };
-}
+export type { Delta } from './folder-changes.js';
 
 export class MaildirFolderState {
   readonly #lock = new FolderLock();
@@ -217,6 +184,22 @@ export class MaildirFolderState {
     return this.#known.get(dir)?.snapshot;
   }
 
+  /**
+   * The messages of `keys` as in the folder's last snapshot, in the order asked for (keys not in
+   * it left out): O(keys), from the state's maps, not the snapshot's list (COPY, MOVE).
+   */
+  messagesOf(dir: string, keys: readonly string[]): FolderMessage[] {
+    const k = this.#known.get(dir);
+    if (!k) return [];
+    const out: FolderMessage[] = [];
+    for (const key of keys) {
+      const e = k.entries.get(key);
+      const m = k.listing.get(key);
+      if (e && m) out.push({ uid: e.uid, key, flags: e.flags ?? m.flags, keywords: e.keywords, modseq: e.modseq, size: m.size, receivedAt: m.receivedAt });
+    }
+    return out;
+  }
+
   /** The changes from snapshot `version` to the folder's last one, merged; undefined when no longer kept. */
   changesOf(dir: string, version: number): Delta | undefined {
     const k = this.#known.get(dir);
@@ -224,17 +207,7 @@ export class MaildirFolderState {
     const to = k.snapshot.version;
     if (version === to) return { from: version, to, changed: [], gone: [], goneKeys: [] };
     const i = k.deltas.findIndex((d) => d.from === version);
-    if (i < 0) return undefined;
-    const changed = new Map<number, FolderMessage>();
-    const gone = new Map<number, string>();
-    for (const d of k.deltas.slice(i)) {
-      d.gone.forEach((u, j) => {
-        gone.set(u, d.goneKeys[j]);
-        changed.delete(u);
-      });
-      for (const m of d.changed) changed.set(m.uid, m);
-    }
-    return { from: version, to, changed: [...changed.values()].sort((a, b) => a.uid - b.uid), gone: [...gone.keys()], goneKeys: [...gone.values()] };
+    return i < 0 ? undefined : mergeDeltas(k.deltas.slice(i));
   }
 
   /**
@@ -283,7 +256,8 @@ export class MaildirFolderState {
       index = k.index;
       changed = listed.changed;
     }
-    const out = await fn({ dir, index, snapshot: k.snapshot, listing: k.listing, keys: k.keys });
+    const known = k;
+    const out = await fn({ dir, index, snapshot: k.snapshot, listing: k.listing, keys: k.keys, changedSince: (since) => changedSince(known.snapshot.messages, known.log, since) });
     if (out.set && out.set.size > 0) {
       for (const [key, e] of out.set) k.entries.set(key, e);
       index = { ...index, highestModseq: Math.max(index.highestModseq, out.highestModseq ?? 0) };
@@ -389,8 +363,13 @@ export class MaildirFolderState {
     const entries = r.index.entries as Map<string, IndexEntry>;
     const index = r.index;
     let deltas: Known['deltas'] = [];
+    // nothing in this snapshot changed after its HIGHESTMODSEQ; what changed since the last one goes on its log
+    let log = ModseqLog.after(snapshot.highestModseq);
     if (was && was.snapshot.uidValidity === snapshot.uidValidity) {
-      deltas = [...was.deltas, { from: was.snapshot.version, to: version, ...diff(was.snapshot.messages, snapshot.messages) }].slice(-maxDeltas);
+      const d = diff(was.snapshot.messages, snapshot.messages);
+      deltas = [...was.deltas, { from: was.snapshot.version, to: version, ...d }].slice(-maxDeltas);
+      log = was.log;
+      for (const m of d.changed) log.add(m.uid, m.modseq);
     }
     const known: Known = {
       seq,
@@ -402,6 +381,7 @@ export class MaildirFolderState {
       keys: new Map([...entries].map(([key, e]) => [e.uid, key])),
       snapshot,
       deltas,
+      log,
       files: '',
     };
     return { known, changed: r.changed };
@@ -411,15 +391,10 @@ export class MaildirFolderState {
   #patch(k: Known, index: UidIndex, keys: readonly string[], gone: readonly number[]): void {
     const prev = k.snapshot;
     if (keys.length === 0 && gone.length === 0 && index.highestModseq === prev.highestModseq && index.uidNext === prev.uidNext) return;
-    let messages = prev.messages.slice();
     const goneKeys: string[] = [];
-    if (gone.length > 0) {
-      const g = new Set(gone);
-      messages = messages.filter((m) => !g.has(m.uid));
-      for (const u of gone) {
-        goneKeys.push(k.keys.get(u) ?? '');
-        k.keys.delete(u);
-      }
+    for (const u of gone) {
+      goneKeys.push(k.keys.get(u) ?? '');
+      k.keys.delete(u);
     }
     const changed: FolderMessage[] = [];
     for (const key of new Set(keys)) {
@@ -430,15 +405,13 @@ export class MaildirFolderState {
       k.keys.set(e.uid, key);
     }
     changed.sort((a, b) => a.uid - b.uid);
-    for (const m of changed) {
-      const i = findUid(messages, m.uid);
-      if (i >= 0) messages[i] = m;
-      else messages.splice(-i - 1, 0, m);
-    }
+    const messages = patchMessages(prev.messages, changed, gone);
     const version = ++this.#versions;
     k.snapshot = { uidValidity: index.uidValidity, uidNext: index.uidNext, highestModseq: index.highestModseq, messages, version };
     k.deltas.push({ from: prev.version, to: version, changed, gone: [...gone], goneKeys });
     if (k.deltas.length > maxDeltas) k.deltas.splice(0, k.deltas.length - maxDeltas);
+    for (const m of changed) k.log.add(m.uid, m.modseq);
+    k.log.compact(messages.length, modseqIn(messages));
   }
 
   /**

@@ -112,12 +112,13 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
   }
 
   async changesSince(user: string, folder: string, sinceModseq: number): Promise<FolderChanges> {
-    return this.#locked(user, this.#folder(folder), ({ index, snapshot }) => ({
+    // O(changes) where the state's MODSEQ log and the expunge records reach back to sinceModseq
+    return this.#locked(user, this.#folder(folder), ({ index, snapshot, changedSince }) => ({
       result: {
         uidValidity: snapshot.uidValidity,
         highestModseq: snapshot.highestModseq,
-        changed: snapshot.messages.filter((m) => m.modseq > sinceModseq),
-        vanished: vanishedSince(index, sinceModseq),
+        changed: changedSince(sinceModseq),
+        vanished: vanishedSince(index, sinceModseq, snapshot.messages),
       },
     }));
   }
@@ -247,17 +248,20 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     }
   }
 
+  /** The messages of `keys` in the folder brought up to date, in that order: O(keys), not a map of the folder (COPY, MOVE). */
+  async #messagesOf(user: string, folder: string, keys: readonly string[]): Promise<FolderMessage[]> {
+    await this.sync(user, folder);
+    return this.#state.messagesOf(await this.folderPath(user, this.#folder(folder)), keys);
+  }
+
   async copy(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[] }> {
     const f = this.#folder(from);
     const t = this.#folder(to);
     await this.folderPath(user, t);
-    const src = new Map((await this.sync(user, from)).messages.map((m) => [m.key, m]));
     const made: { key: string; flags: string; time: number }[] = [];
     const keywords = new Map<string, readonly string[]>();
-    for (const key of keys) {
-      const m = src.get(key);
-      if (!m) continue;
-      const body = await this.store.open(user, key, f);
+    for (const m of await this.#messagesOf(user, from, keys)) {
+      const body = await this.store.open(user, m.key, f);
       const { key: nk } = await this.store.deliver(user, body, { uniqueKey: `imap-${uniqueId()}`, folder: t });
       made.push({ key: nk, flags: m.flags, time: m.receivedAt / 1000 });
       keywords.set(nk, m.keywords);
@@ -277,16 +281,15 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     const t = this.#folder(to);
     if (f === t) throw new MailFolderError('cannot', 'source and target are the same folder');
     await this.folderPath(user, t);
-    const src = new Map((await this.sync(user, from)).messages.map((m) => [m.key, m]));
+    const src = await this.#messagesOf(user, from, keys);
     const moved: string[] = [];
     const keywords = new Map<string, readonly string[]>();
     // under the target's lock: its next UIDs go to these messages, with their keywords
     const before = async (): Promise<void> => {
-      for (const key of keys) {
-        const m = src.get(key);
-        if (!m || !(await this.store.moveTo(user, key, f, t))) continue;
-        moved.push(key);
-        keywords.set(key, m.keywords);
+      for (const m of src) {
+        if (!(await this.store.moveTo(user, m.key, f, t))) continue;
+        moved.push(m.key);
+        keywords.set(m.key, m.keywords);
       }
     };
     return this.#locked(user, t, ({ index }) => {

@@ -329,15 +329,17 @@ export function sameKeywords(a: readonly string[], b: readonly string[]): boolea
 }
 
 /**
- * The UIDs expunged after `since`. When the records no longer reach back that far, every UID
- * below UIDNEXT that is not in the folder (RFC 7162 allows naming UIDs expunged earlier).
+ * The UIDs expunged after `since`: O(records) from the expunge records. When they no longer
+ * reach back that far, every UID below UIDNEXT that is not in the folder (RFC 7162 allows
+ * naming UIDs expunged earlier), from `present` (the folder's messages in ascending UID order,
+ * as a snapshot has them) when given, else from the index's entries sorted.
  */
-export function vanishedSince(ix: UidIndex, since: number): UidRange[] {
+export function vanishedSince(ix: UidIndex, since: number, present?: readonly { readonly uid: number }[]): UidRange[] {
   if (since < ix.expungeFloor) {
-    const present = [...ix.entries.values()].map((e) => e.uid).sort((a, b) => a - b);
+    const uids = present ? present.map((m) => m.uid) : [...ix.entries.values()].map((e) => e.uid).sort((a, b) => a - b);
     const out: UidRange[] = [];
     let from = 1;
-    for (const u of present) {
+    for (const u of uids) {
       if (u > from) out.push({ from, to: u - 1 });
       from = u + 1;
     }

@@ -18,8 +18,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bdatChunks, rssDuring } from '../helpers/process-stats.js';
-import { startSiteProcess } from '../helpers/site.js';
+import { bdatChunks, rssDuring, startSmallHeapSite } from '../helpers/process-stats.js';
 import { freePort } from '../helpers/net.js';
 import { python3, pythonWithModule } from '../helpers/python.js';
 import { generateDkimKey } from '../../src/policy/index.js';
@@ -89,17 +88,11 @@ test('a 20 MB message submitted by DATA and by BDAT is signed with RSS growing l
   const dataDir = await mkdtemp(join(tmpdir(), 'correio-t60s-'));
   const key = generateDkimKey(dataDir, 'localhost', 'big', 'rsa-2048');
   const submission = await freePort();
-  // the server process only (startSiteProcess passes this environment on)
-  const nodeOptions = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --max-semi-space-size=1`.trim();
-  const site = await startSiteProcess({
+  const site = await startSmallHeapSite({
     domains: ['localhost'],
     users: ['big@localhost'],
     dataDir,
     smtp: { submission: [`127.0.0.1:${submission}`], tls_cert: tlsCertFile, tls_key: tlsKeyFile, max_message_size: '50MB' },
-  }).finally(() => {
-    if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = nodeOptions;
   });
   try {
     const pid = site.child!.pid!;

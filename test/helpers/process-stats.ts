@@ -5,6 +5,7 @@
  * Limitations: Linux only (callers skip without /proc).
  */
 import { readFileSync } from 'node:fs';
+import { startSiteProcess, type SiteOptions } from './site.js';
 
 /** Resident set size in octets (0 when /proc says nothing). */
 export function rssOf(pid: number): number {
@@ -70,4 +71,21 @@ export async function rssDuring(pid: number, run: () => Promise<void>): Promise<
     clearInterval(sampler);
   }
   return { baseline, peak: Math.max(peak, rssOf(pid)) };
+}
+
+/**
+ * `correio serve` (startSiteProcess) with a 1 MB young generation (`--max-semi-space-size=1`):
+ * with V8's default, the garbage of any streamed transfer let RSS grow by 29–43 MB before a
+ * collection, which would hide whether a big message is held whole.
+ */
+export async function startSmallHeapSite(opts: SiteOptions): ReturnType<typeof startSiteProcess> {
+  // the server process only (startSiteProcess passes this environment on)
+  const nodeOptions = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --max-semi-space-size=1`.trim();
+  try {
+    return await startSiteProcess(opts);
+  } finally {
+    if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = nodeOptions;
+  }
 }

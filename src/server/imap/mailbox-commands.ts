@@ -19,7 +19,7 @@
 import type { FolderEntry, SpecialUse } from '../../core/index.js';
 
 const creatableUses: readonly SpecialUse[] = ['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive'];
-import { inSequenceSet, type ImapCommand, type StatusItem } from '../../protocol/imap/index.js';
+import type { ImapCommand, StatusItem } from '../../protocol/imap/index.js';
 import { folderError, folderName, oldNameList, patternName, wireName } from './mailbox-names.js';
 import { SelectedMailbox } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
@@ -250,16 +250,11 @@ export async function select(io: SessionIo, c: Extract<ImapCommand, { name: 'SEL
   const q = c.qresync;
   if (q && q.uidValidity === m.uidValidity) {
     // RFC 7162 §3.2.5.1: what went, then what changed, among the UIDs the client knows
-    const known = q.knownUids;
     try {
-      const line = await m.vanishedEarlier(q.modseq, known);
-      if (line) io.untagged(line.slice(2));
+      for (const line of await m.resyncLines(q.modseq, q.knownUids)) io.untagged(line.slice(2));
     } catch (err) {
       return folderError(err);
     }
-    m.messages.forEach((x, i) => {
-      if (x.modseq > q.modseq && (!known || inSequenceSet(known, x.uid, m.maxUid))) io.untagged(m.flagsFetch(i + 1, x).slice(2));
-    });
   }
   io.select(m);
   return ok(`${readOnly ? 'EXAMINE' : 'SELECT'} completed`, readOnly ? 'READ-ONLY' : 'READ-WRITE');

@@ -113,7 +113,9 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
   // the cached items of the next messages, taken from the cache a chunk at a time (in bulk from
   // its disk tier) rather than one lookup per message
   let entries = new Map<string, CachedEntry>();
-  for (const [i, { seq, m }] of picked.entries()) {
+  for (const [i, { seq }] of picked.entries()) {
+    // read again: \Seen set above gave the view its own copy of the message (see ViewMessage)
+    const m = sel.messages[seq - 1];
     if (cachedItems && i % fetchChunk === 0) {
       entries = cachedItems.getMany(io.user, sel.folder, picked.slice(i, i + fetchChunk).flatMap((p) => (p.m.gone ? [] : [p.m.key])), wanted);
     }
@@ -179,7 +181,9 @@ export async function store(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
   took(io, sel, r);
   const updated = new Set(r.updated.map((m) => m.uid));
   const skipped = new Set([...r.modified, ...r.missing]);
-  for (const { seq, m } of live) {
+  for (const { seq } of live) {
+    // read again: took gave the view its own copy of each message changed (see ViewMessage)
+    const m = sel.messages[seq - 1];
     if (skipped.has(m.uid)) continue;
     // RFC 7162 §3.1.3: with CONDSTORE on, a changed message is reported with its MODSEQ even for .SILENT
     const withModseq = io.condstore && (updated.has(m.uid) || !c.silent);
@@ -340,7 +344,7 @@ export async function copyOrMove(io: SessionIo, sel: SelectedMailbox, c: Extract
   for (const p of done) {
     if (!atomic) await folders.remove(io.user, sel.folder, p.m.key);
     io.ctx.fetchCache?.drop(io.user, sel.folder, p.m.key);
-    p.m.gone = true;
+    sel.markGone(p.seq);
   }
   io.ctx.hub.notify(io.user, sel.folder);
   for (const line of await sel.refresh(true, true)) io.untagged(line.slice(2));
@@ -357,7 +361,7 @@ export async function expunge(io: SessionIo, sel: SelectedMailbox, set: Sequence
     if (set && !sel.contains(set, m, i + 1, true)) continue;
     await io.ctx.folders.remove(io.user, sel.folder, m.key);
     io.ctx.fetchCache?.drop(io.user, sel.folder, m.key);
-    m.gone = true;
+    sel.markGone(i + 1);
     removed = true;
   }
   if (removed) io.ctx.hub.notify(io.user, sel.folder);

@@ -95,9 +95,9 @@ export async function matches(k: SearchKey, t: SearchTarget): Promise<boolean> {
     case 'unseen':
       return !f.includes('S');
     case 'recent':
-      return t.m.recent;
+      return t.m.recent === true;
     case 'new':
-      return t.m.recent && !f.includes('S');
+      return t.m.recent === true && !f.includes('S');
     case 'old':
       return !t.m.recent;
     case 'keyword':

@@ -15,23 +15,25 @@
  *   only after a change was signalled (hub or file system watch) or a second has passed; a look
  *   costs O(changes) with a store that tells deltas (syncDelta), else O(messages).
  */
-import type { FolderDelta, FolderMessage, FolderSnapshot, MailFolderStore } from '../../core/index.js';
-import { formatRanges, formatSequenceSet, inSequenceSet, intersectRanges, isSavedResult, subtractNumbers, type SequenceSet } from '../../protocol/imap/index.js';
+import type { FolderDelta, FolderMessage, FolderSnapshot, MailFolderStore, UidRange } from '../../core/index.js';
+import { formatRanges, formatSequenceSet, inSequenceSet, intersectRanges, isSavedResult, mergeRanges, subtractNumbers, type SequenceSet } from '../../protocol/imap/index.js';
 
-export interface ViewMessage {
-  uid: number;
-  key: string;
-  /** Maildir info flags as last reported to this session */
-  flags: string;
-  keywords: readonly string[];
-  modseq: number;
-  size: number;
-  receivedAt: number;
+/**
+ * A message as this session last reported it (flags, keywords, MODSEQ). At SELECT the view's
+ * entries are the snapshot's own messages, shared with the folder state and other sessions
+ * (no copy of each); the view copies one when it first changes it (copy on write): a reference
+ * taken before a change of this session's (took, markGone) may be the old one, so read the
+ * message again by its sequence number after one.
+ */
+export interface ViewMessage extends FolderMessage {
   /** removed from the store, not yet reported with EXPUNGE */
-  gone: boolean;
+  readonly gone?: boolean;
   /** IMAP4rev1 \Recent: this session is the first told of it (RFC 3501 §2.3.2) */
-  recent: boolean;
+  readonly recent?: boolean;
 }
+
+/** A message the view owns (copied from the snapshot's), changed in place. */
+type OwnMessage = { -readonly [K in keyof ViewMessage]: ViewMessage[K] };
 
 const toImap: Record<string, string> = { D: '\\Draft', F: '\\Flagged', R: '\\Answered', S: '\\Seen', T: '\\Deleted' };
 const toMaildir: Record<string, string> = { '\\DRAFT': 'D', '\\FLAGGED': 'F', '\\ANSWERED': 'R', '\\SEEN': 'S', '\\DELETED': 'T' };
@@ -93,6 +95,8 @@ export class SelectedMailbox {
   private lastSync = 0;
   /** the store's version of the snapshot this view was last brought to (syncDelta) */
   private version: number | undefined;
+  /** the messages this view copied (the others are the snapshot's, shared) */
+  readonly #owned = new WeakSet<ViewMessage>();
 
   constructor(
     readonly user: string,
@@ -111,8 +115,25 @@ export class SelectedMailbox {
     this.uidNext = snap.uidNext;
     this.highestModseq = snap.highestModseq;
     const from = await this.claimRecent(false);
-    this.messages = snap.messages.map((m) => fromSnapshot(m, m.uid >= from));
+    // the snapshot's messages themselves, an array of references (copy on write: see ViewMessage)
+    this.messages = snap.messages.slice();
+    for (let i = this.messages.length - 1; i >= 0 && this.messages[i].uid >= from; i--) this.own(i).recent = true;
     this.learnKeywords(this.messages);
+  }
+
+  /** The message at index `i`, copied into the view first if it is still the snapshot's. */
+  private own(i: number): OwnMessage {
+    const m = this.messages[i];
+    if (this.#owned.has(m)) return m;
+    const c: OwnMessage = { ...m };
+    this.#owned.add(c);
+    this.messages[i] = c;
+    return c;
+  }
+
+  /** Marks the message at `seq` as removed (reported by the next reportGone). */
+  markGone(seq: number): void {
+    this.own(seq - 1).gone = true;
   }
 
   /** How many messages are \Recent in this view (the RECENT response). */
@@ -173,11 +194,47 @@ export class SelectedMailbox {
    * does not change the message count).
    */
   async vanishedEarlier(since: number, set: SequenceSet | undefined): Promise<string | undefined> {
+    return this.vanishedLine((await this.store.changesSince(this.user, this.folder, since)).vanished, set);
+  }
+
+  /**
+   * RFC 7162 §3.2.5.1 at SELECT (QRESYNC): the VANISHED (EARLIER) line, then FETCH of the
+   * messages of this view changed after `since` among the UIDs `known`, in sequence order;
+   * from the store's changes (O(changes)), not a walk of the view.
+   */
+  async resyncLines(since: number, known: SequenceSet | undefined): Promise<string[]> {
     const ch = await this.store.changesSince(this.user, this.folder, since);
+    const out: string[] = [];
+    const vanished = this.vanishedLine(ch.vanished, known);
+    if (vanished) out.push(vanished);
+    for (const c of ch.changed) {
+      const seq = this.seqOf(c.uid);
+      const x = seq === 0 ? undefined : this.messages[seq - 1];
+      if (x && x.modseq > since && (!known || inSequenceSet(known, x.uid, this.maxUid))) out.push(this.flagsFetch(seq, x));
+    }
+    return out;
+  }
+
+  /** The VANISHED (EARLIER) line of `vanished` within `set`, less the UIDs this view holds (found by search, not a walk). */
+  private vanishedLine(vanished: readonly UidRange[], set: SequenceSet | undefined): string | undefined {
     const max = Math.max(this.uidNext - 1, this.maxUid, 1);
-    const within = set ? intersectRanges(ch.vanished, set, max) : ch.vanished;
-    const left = subtractNumbers(within, this.messages.map((m) => m.uid));
+    const within = set ? intersectRanges(vanished, set, max) : mergeRanges(vanished);
+    const held: number[] = [];
+    for (const r of within) for (let i = this.firstAtOrAbove(r.from); i < this.messages.length && this.messages[i].uid <= r.to; i++) held.push(this.messages[i].uid);
+    const left = subtractNumbers(within, held);
     return left.length > 0 ? `* VANISHED (EARLIER) ${formatRanges(left)}` : undefined;
+  }
+
+  /** The index of the first message whose UID is `uid` or above (the length when none is). */
+  private firstAtOrAbove(uid: number): number {
+    let lo = 0;
+    let hi = this.messages.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.messages[mid].uid < uid) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Takes in messages changed by this session's own command. */
@@ -186,7 +243,7 @@ export class SelectedMailbox {
     for (const c of changed) {
       const seq = this.seqOf(c.uid);
       if (seq === 0) continue;
-      const m = this.messages[seq - 1];
+      const m = this.own(seq - 1);
       m.flags = c.flags;
       m.keywords = c.keywords;
       m.modseq = c.modseq;
@@ -261,8 +318,9 @@ export class SelectedMailbox {
     for (const now of d.changed) {
       if (now.uid > known) continue;
       const seq = this.seqOf(now.uid);
-      const m = seq === 0 ? undefined : this.messages[seq - 1];
-      if (!m || m.gone || now.modseq === m.modseq) continue;
+      const was = seq === 0 ? undefined : this.messages[seq - 1];
+      if (!was || was.gone || now.modseq === was.modseq) continue;
+      const m = this.own(seq - 1);
       const flagsChanged = now.flags !== m.flags || now.keywords.join(' ') !== m.keywords.join(' ');
       m.flags = now.flags;
       m.keywords = now.keywords;
@@ -275,7 +333,7 @@ export class SelectedMailbox {
     out.push(...lines.map((l) => l[1]));
     for (const uid of d.gone) {
       const seq = this.seqOf(uid);
-      if (seq > 0) this.messages[seq - 1].gone = true;
+      if (seq > 0) this.markGone(seq);
     }
     if (expunge) out.push(...this.reportGone());
     return this.takeFresh(out, d.changed.filter((m) => m.uid > known), d.snapshot, recentFrom);
@@ -284,7 +342,11 @@ export class SelectedMailbox {
   /** Messages new to this view (EXISTS, and RECENT for IMAP4rev1), and the snapshot's UIDNEXT and HIGHESTMODSEQ. */
   private takeFresh(out: string[], fresh: readonly FolderMessage[], snap: FolderSnapshot, recentFrom: number): string[] {
     if (fresh.length > 0) {
-      this.messages.push(...fresh.map((m) => fromSnapshot(m, m.uid >= recentFrom)));
+      for (const m of fresh) {
+        const c: OwnMessage = { ...m, recent: m.uid >= recentFrom };
+        this.#owned.add(c);
+        this.messages.push(c);
+      }
       out.push(`* ${this.messages.length} EXISTS`);
       // RFC 3501 §7.3.2: RECENT with EXISTS when the number changes (IMAP4rev1 only)
       if (!this.modes.rev2 && this.store.recentFrom) out.push(`* ${this.recentCount} RECENT`);
@@ -302,20 +364,21 @@ export class SelectedMailbox {
     }
     const byUid = new Map<number, FolderMessage>(snap.messages.map((m) => [m.uid, m]));
     if (this.learnKeywords(snap.messages)) out.push(...this.flagLines());
-    this.messages.forEach((m, i) => {
-      const now = byUid.get(m.uid);
+    this.messages.forEach((was, i) => {
+      const now = byUid.get(was.uid);
       if (!now) {
-        m.gone = true;
+        if (!was.gone) this.markGone(i + 1);
         return;
       }
-      if (!m.gone && now.modseq !== m.modseq) {
+      if (!was.gone && now.modseq !== was.modseq) {
+        const m = this.own(i);
         const flagsChanged = now.flags !== m.flags || now.keywords.join(' ') !== m.keywords.join(' ');
         m.flags = now.flags;
         m.keywords = now.keywords;
         m.modseq = now.modseq;
         if (flagsChanged || this.modes.condstore) out.push(this.flagsFetch(i + 1, m));
       }
-      m.key = now.key;
+      if (now.key !== this.messages[i].key) this.own(i).key = now.key;
     });
     if (expunge) out.push(...this.reportGone());
     const known = this.maxUid;
@@ -345,7 +408,3 @@ export class SelectedMailbox {
 }
 
 export class UidValidityChanged extends Error {}
-
-function fromSnapshot(m: FolderMessage, recent: boolean): ViewMessage {
-  return { uid: m.uid, key: m.key, flags: m.flags, keywords: m.keywords, modseq: m.modseq, size: m.size, receivedAt: m.receivedAt, gone: false, recent };
-}

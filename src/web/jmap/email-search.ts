@@ -12,7 +12,7 @@
  * Standards: RFC 8621 §4.4.1 (text: From, To, Cc, Bcc, Subject and the text body parts),
  *   §3 (Threads), RFC 5322 §3.6.4 (Message-ID, In-Reply-To, References).
  * Security: the indexes are asked for the account's own documents only.
- * A catch-up is complete only when every message was read whole (one that cannot be opened,
+ * A catch-up is complete only when every message was read whole, or a big one its prefix (one that cannot be opened,
  * or is shorter than its listed size: still being written by another program, is read again
  * at the next catch-up, and a view or search asks again). A text search waits for the
  * catch-up, then never misses a message the index still does not hold: those are candidates
@@ -22,8 +22,11 @@
  *   them, and then join their conversations (their threadId changes once). A text search
  *   waits for the catch-up: reading the messages not indexed yet itself instead (tried) was
  *   4.6 times slower at 20,000 messages, as it read them all a second time beside the indexer
- *   (docs/performance.md).
+ *   (docs/performance.md). A message over 8 MiB (maxReadWhole) is read only up to its first
+ *   256 KiB: its thread comes from its header as any message's, and a text condition finds it by
+ *   its header fields and the text within that prefix, not by a word further in its body.
  */
+import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import type { MailFolderStore, MailSearchIndex, MailThreadIndex, ThreadDoc } from '../../core/index.js';
 import { findHeader } from '../../protocol/mime/index.js';
@@ -36,6 +39,17 @@ const textKeys = ['text', 'from', 'to', 'cc', 'bcc', 'subject', 'body'];
 
 /** the most new messages a view waits for (indexed before it is answered) */
 export const syncLimit = 1000;
+
+/**
+ * A message listed larger than this is not read whole for the indexes (as IMAP's text index,
+ * mailbox folder-text-index maxIndexedMessage): reading and parsing a 20 MB message whole grew
+ * the server by ~100 MB in the background after its delivery (t-60-jmap-big-message). Only its
+ * first `bigMessagePrefix` octets are read: the header block and the start of the body, more
+ * than the 100,000 characters of text any message gives the full-text index.
+ */
+export const maxReadWhole = 8 * 1024 * 1024;
+/** what is read of a message over maxReadWhole */
+export const bigMessagePrefix = 256 * 1024;
 
 /** What the indexes need of an Email. */
 export interface IndexedEmail {
@@ -186,6 +200,20 @@ export class EmailSearch {
   }
 }
 
+/** The first `n` octets of `stream` (fewer when it ends before); the rest is not read. */
+async function readPrefix(stream: Readable, n: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let got = 0;
+  // leaving the loop early destroys the stream (its file is closed)
+  for await (const chunk of stream) {
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    chunks.push(b);
+    got += b.length;
+    if (got >= n) break;
+  }
+  return Buffer.concat(chunks).subarray(0, n);
+}
+
 interface IndexDoc {
   readonly id: string;
   readonly text: string;
@@ -198,12 +226,15 @@ interface IndexDoc {
  */
 async function readForIndex(user: string, e: IndexedEmail, folders: MailFolderStore): Promise<IndexDoc | undefined> {
   let raw: Buffer;
+  const big = e.size > maxReadWhole;
   try {
-    raw = await buffer(await folders.open(user, e.folder, e.key));
+    const stream = await folders.open(user, e.folder, e.key);
+    raw = big ? await readPrefix(stream, bigMessagePrefix) : await buffer(stream);
   } catch {
     return undefined; // gone or unreadable meanwhile: read at a later catch-up if it is there
   }
-  if (raw.length < e.size) return undefined; // still being written (another program wrote it in place)
+  // still being written (another program wrote it in place); a big one's prefix is all it needs
+  if (raw.length < (big ? bigMessagePrefix : e.size)) return undefined;
   const parsed = parseEmail(raw, e.blobId);
   const addresses = ['from', 'to', 'cc', 'bcc'].map((h) => (parseAddresses(findHeader(parsed.fields, h)) ?? []).map((a) => `${a.name ?? ''} <${a.email}>`).join(', '));
   const text = [...addresses, asText(findHeader(parsed.fields, 'subject')) ?? '', plainText(parsed).slice(0, 100_000)].join('\n');
