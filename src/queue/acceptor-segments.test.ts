@@ -2,8 +2,10 @@
  * Segments of acceptor processes (`[smtp] processes`; segment-writers.ts): an acceptor store
  * appends to its own segment; the delivering instance (a caching owner) takes its records in
  * by refresh() or at its next listing, never cuts or removes a segment whose writer lives and
- * has not sealed it, and removes it once it is finished and all of it is done. A real child
- * process (`sleep`) stands in for the acceptor's pid, so liveness is the OS's answer.
+ * has not sealed it, and removes it once it is finished and all of it is done (after a delivery
+ * that leaves it with nothing live, by itself a moment later when a look a moment before found
+ * it open: OpenSegments). A real child process (`sleep`) stands in for the acceptor's pid, so
+ * liveness is the OS's answer.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -102,6 +104,33 @@ void test('acceptor segments: a notice with the record\'s place is taken in with
     assert.equal((await readAll(await owner.openMessage(d.messageId))).toString(), 'Subject: d\r\n\r\nD\r\n');
     await owner.deleteEnvelope(d.id);
     await acceptor.close();
+    await owner.close();
+  } finally {
+    await writer.end();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('acceptor segments: a segment sealed while deliveries follow each other goes without a refresh', async () => {
+  const dir = await tmp();
+  const writer = await standIn();
+  try {
+    const owner = await FsQueueStore.open(dir, { cache: true });
+    const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
+    const seg = async (): Promise<string[]> => (await readdir(join(dir, 'seg'))).filter((n) => n.endsWith(`u${writer.pid}`));
+    const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
+    await owner.refresh();
+    // delivered: nothing live, the writer lives and has not sealed: kept (and found open now)
+    await owner.deleteEnvelope(a.id);
+    assert.equal((await seg()).length, 1, 'an open segment is kept');
+    const [b] = await storeMessage(acceptor, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
+    await owner.refresh();
+    // the acceptor stops (seals); its last record is delivered just after the look above
+    await acceptor.close();
+    await owner.deleteEnvelope(b.id);
+    // no refresh, no more deliveries: the segment still goes (a look of its own a moment later)
+    for (let i = 0; i < 200 && (await seg()).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await seg(), [], 'a finished segment with nothing live is removed');
     await owner.close();
   } finally {
     await writer.end();

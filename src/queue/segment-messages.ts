@@ -35,7 +35,7 @@ import { SegmentWriter, readDoneLog, readRecordBody, readRecordTrailer, recordEn
 import { scanRecords, type ScannedRec, type SegRef, type SegState, type SegmentMessagesOptions, type SegmentRecovery } from './segment-records.js';
 import { parseEnvelopeFile, parseRecordTrailer, type EnvelopeFile } from './spool-format.js';
 import type { SpoolPaths } from './spool-layout.js';
-import { foreignSegment, newSegmentId, sealSegment, sealedPath, segmentOpen } from './segment-writers.js';
+import { OpenSegments, foreignSegment, newSegmentId, sealSegment, sealedPath, segmentOpen } from './segment-writers.js';
 import { errorCode } from './storage-error.js';
 
 export type { SegRef, SegState, SegmentMessagesOptions, SegmentRecovery } from './segment-records.js';
@@ -69,11 +69,17 @@ export class SegmentMessages {
   readonly #scans = new Map<string, { size: number; recs: ScannedRec[] }>();
   /** done logs opened for appending, by segment */
   readonly #doneLogs: DoneLogs;
+  /** (the owner) whether other processes' segments are still open: looked at once a second after each delivery at most */
+  readonly #open: OpenSegments;
   #closed = false;
 
   constructor(paths: SpoolPaths, syncer: DirSyncer, cache: MessageCache, opts: SegmentMessagesOptions) {
     this.#paths = paths;
     this.#doneLogs = new DoneLogs(paths);
+    // a segment taken as open after a delivery is looked at again a moment later
+    this.#open = new OpenSegments(paths, opts.pid ?? process.pid, (segId) => {
+      if (!this.#closed) this.#removeIfFinished(segId).catch(() => undefined);
+    });
     this.#syncer = syncer;
     this.#cache = cache;
     this.appends = opts.appends;
@@ -186,11 +192,12 @@ export class SegmentMessages {
 
   /**
    * Removes a segment with no live record once nobody appends to it any more (segment-writers.ts);
-   * another process's segment only when everything in it has been seen here.
+   * another process's segment only when everything in it has been seen here. Not `fresh` (after
+   * a delivery): a segment found open a moment ago is looked at again after that moment.
    */
-  async #removeIfFinished(segId: string): Promise<void> {
+  async #removeIfFinished(segId: string, fresh = true): Promise<void> {
     if ((this.#seg?.live.get(segId) ?? 0) > 0 || segId === this.#writerSeg || this.#acceptor) return;
-    if (await segmentOpen(this.#paths, segId, this.#pid)) return;
+    if (await this.#open.open(segId, fresh)) return;
     if (foreignSegment(segId, this.#pid)) {
       const size = await stat(this.#paths.segment(segId)).then((st) => st.size, () => undefined);
       if (size !== undefined && size !== this.#ends.get(segId)) return; // not all of it seen yet
@@ -200,6 +207,7 @@ export class SegmentMessages {
 
   async #removeSegment(segId: string): Promise<void> {
     this.#seg?.live.delete(segId);
+    this.#open.forget(segId);
     this.#scans.delete(segId);
     this.#doneLogs.close(segId);
     this.#ends.delete(segId);
@@ -214,7 +222,7 @@ export class SegmentMessages {
     seg.index.delete(id);
     const left = (seg.live.get(ref.seg) ?? 1) - 1;
     seg.live.set(ref.seg, left);
-    if (left <= 0) await this.#removeIfFinished(ref.seg);
+    if (left <= 0) await this.#removeIfFinished(ref.seg, false);
   }
 
   /**
@@ -390,6 +398,7 @@ export class SegmentMessages {
   /** Stops appending (the active segment goes if nothing in it is live) and closes done logs. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#open.close();
     const writer = this.#writer;
     const writerSeg = this.#writerSeg;
     this.#writer = undefined;

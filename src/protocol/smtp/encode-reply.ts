@@ -11,8 +11,13 @@ import type { SmtpReply } from '../../core/smtp-reply.js';
 
 /** Encodes a reply with CRLF line ends. `enhanced` adds the RFC 3463 code when the reply has one. */
 export function encodeReply(r: SmtpReply, enhanced: boolean): string {
-  const lines = r.lines.length === 0 ? [''] : r.lines;
   const prefix = enhanced && r.status !== undefined ? `${r.status} ` : '';
+  // the usual reply: one line of text with no line break and no trailing space (as the loop below makes it)
+  if (r.lines.length === 1) {
+    const text = r.lines[0];
+    if (text !== '' && text.charCodeAt(text.length - 1) !== 0x20 && !text.includes('\r') && !text.includes('\n')) return `${r.code} ${prefix}${text}\r\n`;
+  }
+  const lines = r.lines.length === 0 ? [''] : r.lines;
   let out = '';
   lines.forEach((text, i) => {
     const sep = i < lines.length - 1 ? '-' : ' ';

@@ -26,6 +26,7 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import { CLOSED, INTERRUPTED, LONG, TIMEOUT, type LineEnd, type LineResult, type WaitResult } from './read-results.js';
 import { normalizeIp } from './peer-address.js';
 import { tlsHandshake } from './tls-handshake.js';
+import { WaitDeadline } from './wait-deadline.js';
 
 export interface LineConnectionOptions {
   /** input octets held ahead of processing before reading pauses. Default 256 KB. */
@@ -41,7 +42,9 @@ export class LineConnection {
   private inbuf: Buffer = EMPTY;
   private paused = false;
   private discarding = false;
-  private waiter: ((r: 'data' | 'interrupted') => void) | undefined;
+  private waiter: ((r: 'data' | 'interrupted' | 'timeout') => void) | undefined;
+  /** the wait's deadline: one timer for all of the connection's waits */
+  private readonly deadline = new WaitDeadline(() => this.wake('timeout'));
   private interrupted = false;
   private out: string[] = [];
   private outLen = 0;
@@ -105,6 +108,7 @@ export class LineConnection {
   };
   private readonly onClose = (): void => {
     this.closed = true;
+    this.deadline.close();
     this.markGone();
     this.wake('data');
   };
@@ -124,7 +128,7 @@ export class LineConnection {
     s.removeListener('close', this.onClose);
     s.removeListener('error', this.onError);
   }
-  private wake(r: 'data' | 'interrupted'): void {
+  private wake(r: 'data' | 'interrupted' | 'timeout'): void {
     const w = this.waiter;
     this.waiter = undefined;
     w?.(r);
@@ -153,17 +157,16 @@ export class LineConnection {
       this.interrupted = false;
       return 'interrupted';
     }
-    const ms = deadline - Date.now();
-    if (ms <= 0) return 'timeout';
-    let timer: NodeJS.Timeout | undefined;
-    const r = await new Promise<'data' | 'interrupted' | 'timeout'>((resolve) => {
-      this.waiter = resolve;
-      timer = setTimeout(() => resolve('timeout'), ms);
-    });
-    clearTimeout(timer);
+    if (deadline - Date.now() <= 0) return 'timeout';
+    this.deadline.start(deadline);
+    const r = await new Promise<'data' | 'interrupted' | 'timeout'>((resolve) => (this.waiter = resolve));
+    this.deadline.stop();
     this.waiter = undefined;
     if (r === 'interrupted') this.interrupted = false;
-    if ((this.closed || this.ended) && this.inbuf.length === 0) return 'closed';
+    if ((this.closed || this.ended) && this.inbuf.length === 0) {
+      this.deadline.close();
+      return 'closed';
+    }
     return r;
   }
 
@@ -354,6 +357,7 @@ export class LineConnection {
   }
 
   destroy(): void {
+    this.deadline.close();
     this.stream.destroy();
   }
 
