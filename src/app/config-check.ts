@@ -17,6 +17,7 @@ import type { Check, CheckFinding, CheckInput } from './check-types.js';
 import { makeResolver } from './configured-resolver.js';
 import { checkDataDirWritable } from './data-dir-checks.js';
 import { checkDkimKeys } from './dkim-checks.js';
+import { checkListenSession } from './storage-checks.js';
 import { checkListeners } from './listener-checks.js';
 import { checkAliasesFileSyntax, checkForeignDomains, checkRoleMailboxes, checkShadowedMailboxes } from './name-checks.js';
 import { checkTlsCertificate } from './tls-checks.js';
@@ -85,6 +86,7 @@ export const checkAliases: Check = async ({ config, directory }) => {
 export const checks: readonly Check[] = [
   checkDirectoryIntegrity, checkConfiguredFiles, checkAliasesFileSyntax, checkDomains, checkUserDomains, checkAliases,
   checkRoleMailboxes, checkShadowedMailboxes, checkForeignDomains, checkListeners, checkTlsCertificate, checkDkimKeys, checkDataDirWritable,
+  checkListenSession,
 ];
 
 /** Runs every check in order. */

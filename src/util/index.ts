@@ -20,7 +20,7 @@ export {
   type PgPool, type PgClient, type SchemaComponent, type SchemaMigration, type ComponentStatus,
 } from './pg-database.js';
 export { listenOn, boundPort } from './listen-on.js';
-export { PgListenSession, type PgListenHandlers, type PgListenOptions } from './pg-listen-session.js';
+export { PgListenSession, listenHears, type PgListenHandlers, type PgListenOptions } from './pg-listen-session.js';
 export { httpUrlProblem } from './http-url.js';
 export { findPortHolder, type PortHolder } from './port-holder.js';
 export { pidAlive } from './pid-alive.js';

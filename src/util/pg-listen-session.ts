@@ -5,15 +5,17 @@
  * is closed and opened again after a pause that doubles from 250 ms up to 5 s, and the owner is
  * told `down` then `up` again, so it can treat everything it learnt as possibly stale and read
  * again. Used by the mailbox notifier (IDLE and JMAP push across nodes) and the directory's
- * domain cache.
+ * domain cache. listenHears() tells whether a LISTEN on a url hears anything at all (`correio
+ * check`).
  * Standards: PostgreSQL LISTEN/NOTIFY (delivered after commit; LISTEN before a read means a
  *   change committed after the read's snapshot is always heard).
  * Security: the url may carry a password: it is never logged. Channel names are our own
- *   constants, never input.
+ *   constants (the probe's, random hex), never input.
  * Limitations: a connection cut without an error (a silent partition) is only noticed by the
  *   TCP keepalive or by a failing query on it (`lose`); the owner bounds staleness by its own
  *   periodic reads where that matters.
  */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 export interface PgListenHandlers {
@@ -128,5 +130,43 @@ export class PgListenSession {
     this.#client = undefined;
     this.#lose = undefined;
     await c?.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Whether a LISTEN on `url` hears, within `ms`, a NOTIFY sent through a second connection to the
+ * same url; undefined when either cannot connect. Behind a transaction-pooling PgBouncer it does
+ * not: the LISTEN ran on a server connection that went back to the pool, and PgBouncer drops a
+ * notification for a server connection no client holds, with no error on either side.
+ */
+export async function listenHears(url: string, ms: number): Promise<boolean | undefined> {
+  // our own channel and payload (random hex), so no other session's traffic counts
+  const channel = `correio_probe_${randomBytes(8).toString('hex')}`;
+  const token = randomBytes(8).toString('hex');
+  const open = (): pg.Client => {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: 'correio check' });
+    c.on('error', () => undefined);
+    return c;
+  };
+  const listener = open();
+  const sender = open();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await listener.connect();
+    await listener.query(`LISTEN ${channel}`);
+    const heard = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+      listener.on('notification', (n) => {
+        if (n.channel === channel && n.payload === token) resolve(true);
+      });
+    });
+    await sender.connect();
+    await sender.query('SELECT pg_notify($1, $2)', [channel, token]);
+    return await heard;
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+    await Promise.all([listener.end().catch(() => undefined), sender.end().catch(() => undefined)]);
   }
 }

@@ -11,20 +11,22 @@
  * mailboxes in PostgreSQL, IDLE on node A told of B's delivery (NOTIFY sent in a transaction
  * through PgBouncer, heard on A's direct LISTEN), IMAP FETCH on A and JMAP on B reading both
  * messages whole, and PgBouncer's own view: its pool in transaction mode, with clients of both
- * nodes. Skips, saying so, only where pgbouncer is not installed (CI installs it).
+ * nodes; `correio check` warns of a LISTEN url that hears nothing (A's configuration without
+ * listen_url) and not of A's own. Skips, saying so, only where pgbouncer is not installed (CI installs it).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import pg from 'pg';
 import { freePort } from '../helpers/net.js';
 import { pgUnavailable, withTestDatabase } from '../helpers/pg.js';
+import { runCli } from '../helpers/cli.js';
 import { sendMail, startSiteProcess, waitFor } from '../helpers/site.js';
 
 const binary = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((p) => existsSync(p));
@@ -197,6 +199,16 @@ void describe('t-95 two nodes behind PgBouncer in transaction mode', { skip }, (
         const clients = (await show(bouncer, db.url, 'CLIENTS')).filter((x) => x.database === db.name);
         assert.ok(clients.length >= 2, `clients of the nodes through PgBouncer: ${clients.length}`);
         assert.equal(a.child?.exitCode, null);
+
+        // correio check: A's LISTEN url (direct) hears; the same configuration without
+        // listen_url would LISTEN through PgBouncer, and is warned
+        const checkA = await runCli(['check', '--config', a.configFile]);
+        assert.doesNotMatch(checkA.stdout + checkA.stderr, /LISTEN/);
+        const deaf = join(a.dir, 'deaf.toml');
+        await writeFile(deaf, (await readFile(a.configFile, 'utf8')).replace(/^listen_url = .*\n/m, ''));
+        const checkDeaf = await runCli(['check', '--config', deaf]);
+        assert.match(checkDeaf.stdout, /^warning: storage\.url: a LISTEN there does not hear a NOTIFY sent through another connection .*set \[storage\] listen_url to a direct url/m);
+        assert.doesNotMatch(checkDeaf.stdout, /postgres:\/\//, 'the url is not printed');
       } finally {
         for (const n of nodes) await n.destroy();
         await bouncer.stop();
