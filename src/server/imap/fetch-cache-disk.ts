@@ -14,7 +14,7 @@
  * Limitations: it is a cache: any SQLite failure is a miss (the file is read and parsed as
  *   without it), and a write lost at a crash is computed again. Writes are gathered and written
  *   in one transaction per turn of the event loop; reads are in bulk (getMany: the rows of up to
- *   500 keys per query), as a FETCH of a folder asks for many messages at once. Under serve it
+ *   500 keys per query, packed into one row by SQLite's aggregates), as a FETCH of a folder asks for many messages at once. Under serve it
  *   is filled for every message the text index reads (fillFetchCache), so the file grows with
  *   the mail on Maildir: its ENVELOPE and BODYSTRUCTURE, some hundreds of octets per message. Entries are dropped when this server expunges
  *   or moves a message; a message removed by another program (POP3 DELE, mutt) leaves its rows
@@ -62,8 +62,11 @@ export class FetchCacheDisk {
     }
     // a lost write is only a miss later: no fsync per transaction
     this.#db.pragma('synchronous = NORMAL');
-    // the keys as one JSON array: one query (and one walk of the primary key) for many messages
-    this.#getMany = this.#db.prepare('SELECT key, item, data FROM items WHERE user = ? AND folder = ? AND key IN (SELECT value FROM json_each(?)) AND item IN (SELECT value FROM json_each(?))').raw();
+    // the keys as one JSON array: one query (and one walk of the primary key) for many messages;
+    // the rows come back packed as one row (their keys, items and lengths as JSON arrays, their
+    // data end to end as one blob): one Buffer per query instead of one row and Buffer each
+    this.#getMany = this.#db.prepare(`SELECT json_group_array(key), json_group_array(item), json_group_array(length(data)), CAST(group_concat(data, '') AS BLOB)
+      FROM (SELECT key, item, data FROM items WHERE user = ? AND folder = ? AND key IN (SELECT value FROM json_each(?)) AND item IN (SELECT value FROM json_each(?)))`).raw();
     this.#put = this.#db.prepare('INSERT OR REPLACE INTO items (user, folder, key, item, data) VALUES (?, ?, ?, ?, ?)');
     this.#drop = this.#db.prepare('DELETE FROM items WHERE user = ? AND folder = ? AND key = ?');
   }
@@ -82,10 +85,18 @@ export class FetchCacheDisk {
     if (this.#failed) return out;
     try {
       for (let i = 0; i < keys.length; i += perQuery) {
-        const rows = this.#getMany.all(user, folder, JSON.stringify(keys.slice(i, i + perQuery)), JSON.stringify(items)) as [string, CachedItem, Buffer][];
-        if (this.#pending.size === 0) out.push(...rows);
-        // a row also waiting was taken above
-        else for (const r of rows) if (!this.#pending.has(`${user}\0${folder}\0${r[0]}\0${r[1]}`)) out.push(r);
+        const [k, it, lengths, blob] = this.#getMany.get(user, folder, JSON.stringify(keys.slice(i, i + perQuery)), JSON.stringify(items)) as [string, string, string, Buffer | null];
+        const rowKeys = JSON.parse(k) as string[];
+        const rowItems = JSON.parse(it) as CachedItem[];
+        const sizes = JSON.parse(lengths) as number[];
+        let at = 0;
+        for (let r = 0; r < rowKeys.length; r++) {
+          // copied out (into Node's pool for small ones): a kept entry must not hold the whole blob
+          const data = Buffer.from(blob!.subarray(at, at + sizes[r]));
+          at += sizes[r];
+          // a row also waiting was taken above
+          if (this.#pending.size === 0 || !this.#pending.has(`${user}\0${folder}\0${rowKeys[r]}\0${rowItems[r]}`)) out.push([rowKeys[r], rowItems[r], data]);
+        }
       }
     } catch {
       // a miss: the messages are read

@@ -10,7 +10,8 @@
  *   of its own user's messages.
  * Limitations: in memory, one entry per message, bounded by `maxBytes` (64 MiB by default,
  *   counted as the items' octets plus ~200 octets per message: about 100,000 messages' envelopes
- *   of ordinary mail); over it, the least recently used tenth goes at once. With a `disk` tier
+ *   of ordinary mail); over it, the least recently used tenth goes at once (the entries of the
+ *   least recently used folder first, per folder by their own use). With a `disk` tier
  *   (fetch-cache-disk, `<data_dir>/imap-cache.sqlite` under `correio serve`) every entry is also
  *   written there, so it survives restarts, and what memory lacks is read from there in bulk
  *   (getMany: one query per few hundred messages), so a folder larger than the memory bound
@@ -23,16 +24,22 @@ export type { CachedItem };
 /** What is cached of one message. */
 export type CachedEntry = Partial<Record<CachedItem, Buffer>>;
 
-/** Counted per message beside its items' octets: the Map slot, the id string, the objects. */
+/** Counted per message beside its items' octets: the Map slot, the key string, the objects. */
 const overhead = 200;
 
-function sizeOf(id: string, e: CachedEntry): number {
-  return overhead + id.length + (e.ENVELOPE?.length ?? 0) + (e.BODYSTRUCTURE?.length ?? 0) + (e.BODY?.length ?? 0);
+function sizeOf(key: string, e: CachedEntry): number {
+  return overhead + key.length + (e.ENVELOPE?.length ?? 0) + (e.BODYSTRUCTURE?.length ?? 0) + (e.BODY?.length ?? 0);
 }
 
+/** One folder's entries in memory: key → the message's items, least recently used first. */
+type FolderEntries = Map<string, CachedEntry>;
+
 export class FetchCache {
-  /** `user\0folder\0key` → the message's items, least recently used first */
-  readonly #entries = new Map<string, CachedEntry>();
+  /**
+   * `user\0folder` → its entries, the least recently used folder first: per folder, so that a
+   * lookup is by the message's key as the view holds it (no id string made per message)
+   */
+  readonly #folders = new Map<string, FolderEntries>();
   #bytes = 0;
 
   constructor(
@@ -45,22 +52,30 @@ export class FetchCache {
     return this.#bytes;
   }
 
-  #id(user: string, folder: string, key: string): string {
-    return `${user}\0${folder}\0${key}`;
+  /** The folder's entries, made the most recently used folder (made when `make`). */
+  #folder(user: string, folder: string, make: boolean): FolderEntries | undefined {
+    const id = `${user}\0${folder}`;
+    let f = this.#folders.get(id);
+    if (f) {
+      this.#folders.delete(id);
+      this.#folders.set(id, f);
+    } else if (make) this.#folders.set(id, (f = new Map()));
+    return f;
   }
 
   /** The memory entry, made most recently used. */
-  #touch(id: string): CachedEntry | undefined {
-    const hit = this.#entries.get(id);
+  #touch(f: FolderEntries, key: string): CachedEntry | undefined {
+    const hit = f.get(key);
     if (hit) {
-      this.#entries.delete(id);
-      this.#entries.set(id, hit);
+      f.delete(key);
+      f.set(key, hit);
     }
     return hit;
   }
 
   get(user: string, folder: string, key: string, item: CachedItem): Buffer | undefined {
-    const hit = this.#touch(this.#id(user, folder, key))?.[item];
+    const f = this.#folder(user, folder, false);
+    const hit = f && this.#touch(f, key)?.[item];
     if (hit) return hit;
     return this.getMany(user, folder, [key], [item]).get(key)?.[item];
   }
@@ -73,8 +88,9 @@ export class FetchCache {
   getMany(user: string, folder: string, keys: readonly string[], items: readonly CachedItem[] = ['ENVELOPE', 'BODYSTRUCTURE', 'BODY']): Map<string, CachedEntry> {
     const out = new Map<string, CachedEntry>();
     const missing: string[] = [];
+    const f = this.#folder(user, folder, false);
     for (const key of keys) {
-      const hit = this.#touch(this.#id(user, folder, key));
+      const hit = f && this.#touch(f, key);
       if (hit) out.set(key, hit);
       // (an item made in the background is in the disk tier only: fillFetchCache)
       if (!hit || items.some((i) => !hit[i])) missing.push(key);
@@ -83,22 +99,31 @@ export class FetchCache {
     const found = new Map<string, CachedEntry>();
     for (const [key, item, data] of this.disk.getMany(user, folder, missing, items)) {
       let e = found.get(key);
-      if (!e) found.set(key, (e = { ...out.get(key) }));
+      if (!e) {
+        const had = out.get(key);
+        found.set(key, (e = had ? { ...had } : {}));
+      }
       e[item] = data;
     }
+    if (found.size === 0) return out;
+    const into = f ?? this.#folder(user, folder, true)!;
     for (const [key, e] of found) {
       out.set(key, e);
-      this.#remember(this.#id(user, folder, key), e);
+      this.#remember(into, key, e);
     }
     return out;
   }
 
   /** Forgets a message's entries (it was expunged or moved away). */
   drop(user: string, folder: string, key: string): void {
-    const id = this.#id(user, folder, key);
-    const old = this.#entries.get(id);
-    if (old) this.#bytes -= sizeOf(id, old);
-    this.#entries.delete(id);
+    const id = `${user}\0${folder}`;
+    const f = this.#folders.get(id);
+    const old = f?.get(key);
+    if (f && old) {
+      this.#bytes -= sizeOf(key, old);
+      f.delete(key);
+      if (f.size === 0) this.#folders.delete(id);
+    }
     this.disk?.drop(user, folder, key);
   }
 
@@ -109,10 +134,9 @@ export class FetchCache {
 
   set(user: string, folder: string, key: string, item: CachedItem, data: Buffer): void {
     if (data.length > this.maxBytes / 100) return;
-    const id = this.#id(user, folder, key);
     this.disk?.set(user, folder, key, item, data);
-    const e = { ...this.#entries.get(id), [item]: data };
-    this.#remember(id, e);
+    const f = this.#folder(user, folder, true)!;
+    this.#remember(f, key, { ...f.get(key), [item]: data });
   }
 
   /**
@@ -125,20 +149,28 @@ export class FetchCache {
     this.disk?.set(user, folder, key, item, data);
   }
 
-  #remember(id: string, e: CachedEntry): void {
-    const old = this.#entries.get(id);
-    if (old) this.#bytes -= sizeOf(id, old);
-    this.#entries.delete(id);
-    this.#entries.set(id, e);
-    this.#bytes += sizeOf(id, e);
+  /** Keeps `e` in `f` (the most recently used folder), evicting the least recently used over the bound. */
+  #remember(f: FolderEntries, key: string, e: CachedEntry): void {
+    const old = f.get(key);
+    if (old) {
+      this.#bytes -= sizeOf(key, old);
+      f.delete(key);
+    }
+    f.set(key, e);
+    this.#bytes += sizeOf(key, e);
     if (this.#bytes <= this.maxBytes) return;
     // a tenth at once, with one walk from the oldest: evicting one entry per insertion would
-    // walk again over every slot already deleted at the front of the Map each time
+    // walk again over every slot already deleted at the front of a Map each time
     const target = this.maxBytes * 0.9;
-    for (const [k, v] of this.#entries) {
-      if (this.#bytes <= target) break;
-      this.#entries.delete(k);
-      this.#bytes -= sizeOf(k, v);
+    for (const [id, entries] of this.#folders) {
+      for (const [k, v] of entries) {
+        if (this.#bytes <= target) break;
+        entries.delete(k);
+        this.#bytes -= sizeOf(k, v);
+      }
+      // (the folder being filled stays, emptied or not: its caller goes on adding to it)
+      if (entries.size === 0 && entries !== f) this.#folders.delete(id);
+      if (this.#bytes <= target) return;
     }
   }
 }

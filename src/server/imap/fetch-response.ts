@@ -12,10 +12,7 @@
  */
 import type { FetchItem } from '../../protocol/imap/index.js';
 import {
-  ImapAtom,
-  ImapEncoded,
   ImapLiteral,
-  atom,
   bodyStructure,
   encodeValue,
   encodeValueBuffer,
@@ -32,9 +29,12 @@ import type { LoadedMessage } from './message-reader.js';
 import { flagsOf, type ViewMessage } from './selected-mailbox.js';
 import { decodeTransfer } from '../../protocol/mime/index.js';
 
+/** The items whose value comes from the view (the rest are made from the message's octets). */
+const fromView = new Set<string>(['FLAGS', 'UID', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ']);
+
 /** Whether any item needs the message's octets. */
 export function needsContent(items: readonly FetchItem[]): boolean {
-  return items.some((i) => !['FLAGS', 'UID', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ'].includes(i.kind));
+  return items.some((i) => !fromView.has(i.kind));
 }
 
 /** One message's entries of the fetch cache (fetch-cache). */
@@ -62,11 +62,6 @@ export function fillFetchCache(cache: FetchCache, user: string, folder: string, 
   } catch {
     // made when fetched, and failing there as it would have
   }
-}
-
-/** Whether the message must be read for `items`, given what `cache` holds of it. */
-export function needsRead(items: readonly FetchItem[], cache: MessageFetchCache | undefined): boolean {
-  return items.some((i) => needsContent([i]) && !((i.kind === 'ENVELOPE' || i.kind === 'BODYSTRUCTURE' || i.kind === 'BODY') && cache?.get(i.kind)));
 }
 
 /** Whether an item sets \Seen (RFC 9051 §6.4.5: BODY[] without PEEK, RFC822, RFC822.TEXT, BINARY[]). */
@@ -149,6 +144,82 @@ function partial(data: Buffer, p: { origin: number; length: number } | undefined
   return data.subarray(Math.min(p.origin, data.length), Math.min(p.origin + p.length, data.length));
 }
 
+/** What a FETCH command's items ask of each message, worked out once per command. */
+export interface FetchPlan {
+  /** some item needs the message's octets (or its cached items) */
+  readonly content: boolean;
+  /** some item needs the octets whatever the cache holds */
+  readonly readAlways: boolean;
+  /** the cached items asked for (ENVELOPE, BODYSTRUCTURE, BODY) */
+  readonly cached: readonly CachedItem[];
+}
+
+export function fetchPlan(items: readonly FetchItem[]): FetchPlan {
+  const cached: CachedItem[] = [];
+  let readAlways = false;
+  for (const i of items) {
+    if (fromView.has(i.kind)) continue;
+    if (i.kind === 'ENVELOPE' || i.kind === 'BODYSTRUCTURE' || i.kind === 'BODY') cached.push(i.kind);
+    else readAlways = true;
+  }
+  return { content: readAlways || cached.length > 0, readAlways, cached };
+}
+
+/** Whether the message must be read for the plan's items, given what `cache` holds of it. */
+export function planNeedsRead(plan: FetchPlan, cache: MessageFetchCache | undefined): boolean {
+  if (plan.readAlways) return true;
+  for (const k of plan.cached) if (!cache?.get(k)) return true;
+  return false;
+}
+
+/**
+ * One response line in the making: the plain parts (item names, numbers, flags) gathered as one
+ * string, encoded values and cached octets as chunks between, so that the usual line (UID,
+ * FLAGS, a cached ENVELOPE) costs a few Buffers, not one per atom and number.
+ */
+class Line {
+  readonly #out: Buffer[] = [];
+  #text: string;
+  #items = 0;
+
+  constructor(start: string) {
+    this.#text = start;
+  }
+
+  /** Starts the next "NAME value" pair: the name and its space (after a space but for the first). */
+  item(name: string): void {
+    this.#text += this.#items++ === 0 ? `${name} ` : ` ${name} `;
+  }
+
+  /** Plain text (ASCII: numbers, atoms, parentheses) after the item's name. */
+  text(s: string): void {
+    this.#text += s;
+  }
+
+  /** Octets already encoded, as they are. */
+  chunk(b: Buffer): void {
+    this.#flush();
+    this.#out.push(b);
+  }
+
+  value(v: ImapValue): void {
+    this.#flush();
+    encodeValue(v, this.#out);
+  }
+
+  end(): Buffer {
+    this.#text += ')\r\n';
+    this.#flush();
+    return this.#out.length === 1 ? this.#out[0] : Buffer.concat(this.#out);
+  }
+
+  #flush(): void {
+    if (this.#text === '') return;
+    this.#out.push(Buffer.from(this.#text));
+    this.#text = '';
+  }
+}
+
 /**
  * Encodes "(item value item value ...)" of one message. `uid`: the command was UID FETCH
  * (RFC 9051 §6.4.9: UID is then always included). `flagsChanged`: \Seen was just set, so
@@ -162,72 +233,96 @@ export function fetchResponse(
   msg: LoadedMessage | undefined,
   opts: { uid: boolean; flagsChanged: boolean; modseq?: boolean; cache?: MessageFetchCache },
 ): Buffer {
-  const values: ImapValue[] = [];
+  const line = new Line(`* ${seq} FETCH (`);
   // the value encoded once and kept (it depends on the content only), or made now
-  const cached = (item: CachedItem, make: () => ImapValue): ImapValue => {
+  const cached = (item: CachedItem, make: () => ImapValue): void => {
     const hit = opts.cache?.get(item);
-    if (hit) return new ImapEncoded(hit);
+    if (hit) return line.chunk(hit);
     const v = make();
-    if (!opts.cache) return v;
+    if (!opts.cache) return line.value(v);
     const data = encodeValueBuffer(v);
     opts.cache.set(item, data);
-    return new ImapEncoded(data);
+    line.chunk(data);
   };
-  const kinds = new Set(items.map((i) => i.kind));
-  if (opts.uid && !kinds.has('UID')) values.push(atom('UID'), m.uid);
+  let hasUid = false;
+  let hasFlags = false;
+  let hasModseq = false;
+  for (const i of items) {
+    if (i.kind === 'UID') hasUid = true;
+    else if (i.kind === 'FLAGS') hasFlags = true;
+    else if (i.kind === 'MODSEQ') hasModseq = true;
+  }
+  const flags = (): void => {
+    line.item('FLAGS');
+    line.text(`(${flagsOf(m).join(' ')})`);
+  };
+  if (opts.uid && !hasUid) {
+    line.item('UID');
+    line.text(String(m.uid));
+  }
   // the flags a BODY[] just changed go first, before the literals (as Dovecot sends them)
-  if (opts.flagsChanged && !kinds.has('FLAGS')) values.push(atom('FLAGS'), flagsOf(m).map((f) => new ImapAtom(f)));
+  if (opts.flagsChanged && !hasFlags) flags();
   for (const item of items) {
     switch (item.kind) {
       case 'UID':
-        values.push(atom('UID'), m.uid);
+        line.item('UID');
+        line.text(String(m.uid));
         break;
       case 'FLAGS':
-        values.push(atom('FLAGS'), flagsOf(m).map((f) => new ImapAtom(f)));
+        flags();
         break;
       case 'MODSEQ':
-        values.push(atom('MODSEQ'), [m.modseq]);
+        line.item('MODSEQ');
+        line.text(`(${m.modseq})`);
         break;
       case 'INTERNALDATE':
-        values.push(atom('INTERNALDATE'), formatDateTime(m.receivedAt));
+        line.item('INTERNALDATE');
+        line.value(formatDateTime(m.receivedAt));
         break;
       case 'RFC822.SIZE':
-        values.push(atom('RFC822.SIZE'), m.size);
+        line.item('RFC822.SIZE');
+        line.text(String(m.size));
         break;
       case 'ENVELOPE':
       case 'BODYSTRUCTURE':
       case 'BODY': {
         const kind = item.kind;
-        values.push(atom(kind), cached(kind, () => cachedValue[kind](msg!)));
+        line.item(kind);
+        cached(kind, () => cachedValue[kind](msg!));
         break;
       }
       case 'RFC822':
-        values.push(atom('RFC822'), new ImapLiteral(msg!.buf));
+        line.item('RFC822');
+        line.value(new ImapLiteral(msg!.buf));
         break;
       case 'RFC822.HEADER':
-        values.push(atom('RFC822.HEADER'), new ImapLiteral(headerOf(msg!.buf, msg!.tree)));
+        line.item('RFC822.HEADER');
+        line.value(new ImapLiteral(headerOf(msg!.buf, msg!.tree)));
         break;
       case 'RFC822.TEXT':
-        values.push(atom('RFC822.TEXT'), new ImapLiteral(msg!.buf.subarray(msg!.tree.bodyStart)));
+        line.item('RFC822.TEXT');
+        line.value(new ImapLiteral(msg!.buf.subarray(msg!.tree.bodyStart)));
         break;
       case 'BODY[]':
       case 'BINARY[]': {
         const data = sectionOctets(msg!, item);
         const name = item.kind === 'BODY[]' ? 'BODY' : 'BINARY';
         const origin = item.partial ? `<${item.partial.origin}>` : '';
-        values.push(atom(`${name}[${item.label}]${origin}`), data === null ? null : new ImapLiteral(partial(data, item.partial), item.kind === 'BINARY[]'));
+        line.item(`${name}[${item.label}]${origin}`);
+        line.value(data === null ? null : new ImapLiteral(partial(data, item.partial), item.kind === 'BINARY[]'));
         break;
       }
       case 'BINARY.SIZE': {
         const data = sectionOctets(msg!, item);
-        values.push(atom(`BINARY.SIZE[${item.label}]`), data === null ? null : data.length);
+        line.item(`BINARY.SIZE[${item.label}]`);
+        line.text(data === null ? 'NIL' : String(data.length));
         break;
       }
     }
   }
-  if (opts.modseq && !kinds.has('MODSEQ')) values.push(atom('MODSEQ'), [m.modseq]);
-  const out: Buffer[] = [Buffer.from(`* ${seq} FETCH `)];
-  encodeValue(values, out);
-  out.push(Buffer.from('\r\n'));
-  return Buffer.concat(out);
+  if (opts.modseq && !hasModseq) {
+    line.item('MODSEQ');
+    line.text(`(${m.modseq})`);
+  }
+  return line.end();
 }

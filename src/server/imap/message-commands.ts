@@ -17,13 +17,13 @@
  */
 import type { FlagUpdateResult } from '../../core/index.js';
 import type { ImapCommand, SearchKey, SequenceSet } from '../../protocol/imap/index.js';
-import { formatSequenceSet, isSavedResult, partialSlice } from '../../protocol/imap/index.js';
+import { formatSequenceSet, isSavedResult, mergeRanges, partialSlice } from '../../protocol/imap/index.js';
 import { esearchParts } from './esearch-response.js';
 import { folderError, folderName } from './mailbox-names.js';
 import { overQuota } from './quota-commands.js';
 import { MessageTooLarge, type LoadedMessage } from './message-reader.js';
 import type { CachedEntry, CachedItem } from './fetch-cache.js';
-import { fetchResponse, needsContent, needsRead, setsSeen, UnknownCte } from './fetch-response.js';
+import { fetchPlan, fetchResponse, planNeedsRead, setsSeen, UnknownCte } from './fetch-response.js';
 import { matches, needsMessage } from './search-matcher.js';
 import { flagsOf, splitFlags, type SelectedMailbox, type ViewMessage } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
@@ -33,10 +33,11 @@ interface Picked {
   readonly m: ViewMessage;
 }
 
-/** The messages a set names, in order; a BAD result for sequence numbers out of range. */
-function pick(sel: SelectedMailbox, set: SequenceSet, uid: boolean): Picked[] | TaggedResult {
+/** The messages a set names, in order, each once; a BAD result for sequence numbers out of range. */
+export function pick(sel: SelectedMailbox, set: SequenceSet, uid: boolean): Picked[] | TaggedResult {
   const n = sel.exists;
-  if (!uid && !isSavedResult(set)) {
+  const saved = isSavedResult(set);
+  if (!uid && !saved) {
     for (const r of set) {
       if ((r.from !== Infinity && r.from > n) || (r.to !== Infinity && r.to > n) || (n === 0 && r.from !== Infinity)) {
         return bad('Invalid message sequence number');
@@ -44,10 +45,38 @@ function pick(sel: SelectedMailbox, set: SequenceSet, uid: boolean): Picked[] | 
     }
   }
   const out: Picked[] = [];
-  sel.messages.forEach((m, i) => {
-    if (sel.contains(set, m, i + 1, uid)) out.push({ seq: i + 1, m });
-  });
+  const msgs = sel.messages;
+  if (saved) {
+    msgs.forEach((m, i) => {
+      if (sel.contains(set, m, i + 1, uid)) out.push({ seq: i + 1, m });
+    });
+    return out;
+  }
+  // the ranges as the messages hold them ("*" the highest, either end first), merged: each
+  // message is then found once, in order, by walking its range (UIDs ascend with the sequence)
+  const max = uid ? sel.maxUid : n;
+  const ranges = mergeRanges(set.map((r) => {
+    const a = r.from === Infinity ? max : r.from;
+    const b = r.to === Infinity ? max : r.to;
+    return { from: Math.min(a, b), to: Math.max(a, b) };
+  }));
+  for (const r of ranges) {
+    let i = uid ? firstUidAtLeast(msgs, r.from) : Math.max(1, r.from) - 1;
+    for (; i < msgs.length && (uid ? msgs[i].uid : i + 1) <= r.to; i++) out.push({ seq: i + 1, m: msgs[i] });
+  }
   return out;
+}
+
+/** The index of the first message whose UID is at least `uid` (messages in UID order). */
+function firstUidAtLeast(msgs: readonly ViewMessage[], uid: number): number {
+  let lo = 0;
+  let hi = msgs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (msgs[mid].uid < uid) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export async function load(io: SessionIo, sel: SelectedMailbox, m: ViewMessage): Promise<LoadedMessage | undefined> {
@@ -81,7 +110,7 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
   // RFC 7162 §3.1.4.1: only messages changed after CHANGEDSINCE; RFC 9394 §3.2: of those, the PARTIAL positions
   const changed = since === undefined ? all : all.filter((p) => p.m.modseq > since);
   const picked = c.partial ? partialSlice(changed, c.partial) : changed;
-  const content = needsContent(c.items);
+  const plan = fetchPlan(c.items);
   const seenNow = new Set<number>();
   if (setsSeen(c.items) && !sel.readOnly) {
     // \Seen for every message at once: one MODSEQ, one write of the folder's list
@@ -108,25 +137,28 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
     return io.write(data);
   };
   const fc = io.ctx.fetchCache;
-  const wanted = c.items.flatMap((i) => (i.kind === 'ENVELOPE' || i.kind === 'BODYSTRUCTURE' || i.kind === 'BODY' ? [i.kind] : []));
-  const cachedItems = fc && wanted.length > 0 ? fc : undefined;
+  const cachedItems = fc && plan.cached.length > 0 ? fc : undefined;
   // the cached items of the next messages, taken from the cache a chunk at a time (in bulk from
   // its disk tier) rather than one lookup per message
   let entries = new Map<string, CachedEntry>();
+  // the message's entry as the response reads it (one object for the command, pointed at each message in turn)
+  let entry: CachedEntry | undefined;
+  let key = '';
+  const cache = cachedItems && { get: (item: CachedItem) => entry?.[item], set: (item: CachedItem, data: Buffer) => cachedItems.set(io.user, sel.folder, key, item, data) };
   for (const [i, { seq }] of picked.entries()) {
     // read again: \Seen set above gave the view its own copy of the message (see ViewMessage)
     const m = sel.messages[seq - 1];
     if (cachedItems && i % fetchChunk === 0) {
-      entries = cachedItems.getMany(io.user, sel.folder, picked.slice(i, i + fetchChunk).flatMap((p) => (p.m.gone ? [] : [p.m.key])), wanted);
+      entries = cachedItems.getMany(io.user, sel.folder, picked.slice(i, i + fetchChunk).flatMap((p) => (p.m.gone ? [] : [p.m.key])), plan.cached);
     }
     if (m.gone) {
       missing = true;
       continue;
     }
     let msg: LoadedMessage | undefined;
-    const entry = entries.get(m.key);
-    const cache = cachedItems && { get: (item: CachedItem) => entry?.[item], set: (item: CachedItem, data: Buffer) => cachedItems.set(io.user, sel.folder, m.key, item, data) };
-    if (content && needsRead(c.items, cache)) {
+    key = m.key;
+    entry = entries.get(key);
+    if (plan.content && planNeedsRead(plan, cache)) {
       try {
         msg = await load(io, sel, m);
       } catch {
