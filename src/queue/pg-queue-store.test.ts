@@ -14,24 +14,28 @@ const skip = await pgUnavailable();
 if (skip) {
   void test('PgQueueStore contract suite', (t) => t.skip(skip));
 } else {
-  queueStoreContract('PgQueueStore', async () => {
-    const db = await createTestDatabase();
-    let store = await PgQueueStore.open(db.url);
-    return {
-      get store() {
-        return store;
-      },
-      async reopen() {
-        await store.close();
-        store = await PgQueueStore.open(db.url);
-        return store;
-      },
-      async cleanup() {
-        await store.close();
-        await db.drop();
-      },
-    };
-  });
+  // the default (bodies over 1 MiB streamed into chunk rows), and every body past 64 KiB
+  // streamed, so each case of the suite runs on the streamed path too
+  for (const [name, opts] of [['PgQueueStore', {}], ['PgQueueStore, chunks of 64 KiB', { chunkSize: 64 * 1024 }]] as const) {
+    queueStoreContract(name, async () => {
+      const db = await createTestDatabase();
+      let store = await PgQueueStore.open(db.url, opts);
+      return {
+        get store() {
+          return store;
+        },
+        async reopen() {
+          await store.close();
+          store = await PgQueueStore.open(db.url, opts);
+          return store;
+        },
+        async cleanup() {
+          await store.close();
+          await db.drop();
+        },
+      };
+    });
+  }
 }
 
 const isLeaseLost = (e: unknown): boolean => e instanceof MailError && e.code === 'MAIL_ERR_LEASE_LOST' && e.reply.code === 451;
