@@ -22,6 +22,7 @@ import type { Readable } from 'node:stream';
 import { reply, type SmtpReply } from '../core/index.js';
 import { ReplyReader } from './reply-reader.js';
 import { DotStuffer } from './dot-stuffer.js';
+import { nextChunk } from './body-chunks.js';
 import { connectSocket, handshake } from './client-socket.js';
 import { mailCommand, noExtensions, parseExtensions, rcptCommand, type SmtpExtensions } from './smtp-commands.js';
 import {
@@ -280,8 +281,9 @@ export class SmtpClient {
     const socket = this.socket;
     socket.cork();
     try {
-      // no stream pipeline: the stuffer is called directly (one piece in, one piece out)
-      for await (const chunk of body as AsyncIterable<Buffer | string>) {
+      // no stream pipeline: the stuffer is called directly (one piece in, one piece out);
+      // read() rather than an async iterator: a body held in memory is read with no wait
+      for (let chunk = await nextChunk(body); chunk !== null; chunk = await nextChunk(body)) {
         if (!this.usable) throw new SmtpClientError('closed', 'connection closed during DATA');
         const out = stuffer.stuff(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
         if (!socket.write(out)) {
@@ -295,6 +297,7 @@ export class SmtpClient {
       socket.uncork();
     } catch (err) {
       socket.uncork();
+      body.destroy();
       // Never send the final "." after a partial body: drop the session so the server
       // discards the transaction (RFC 5321 §4.1.1.4 completes only on <CRLF>.<CRLF>).
       this.close();
