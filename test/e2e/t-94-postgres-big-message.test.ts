@@ -6,9 +6,10 @@
  * the 1 MB young generation of t-60 (holding the body whole, as the PostgreSQL queue did before,
  * adds at least its 20 MB: in the draft, and again as the bytea parameter and the read-back
  * hex). Each delivered copy ends with exactly what was sent (the Maildir keeps LF line ends).
- * Then kill -9 in the middle of a 20 MB DATA, once its chunks are being written: the message
- * acknowledged before it is delivered after a restart, and no chunk row, message or open
- * transaction is left of the one cut.
+ * Then a client that goes away in the middle of a 20 MB DATA, once its chunks are being
+ * written: its transaction is rolled back, no chunk is left. Then kill -9 of the node in the
+ * middle of another such DATA: the message acknowledged before it is delivered after a
+ * restart, and no chunk row, message or open transaction is left of the one cut.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -168,11 +169,34 @@ void describe('t-94 a 20 MB message through the PostgreSQL queue', { skip }, () 
       }
     }));
 
-  void test('kill -9 in the middle of a 20 MB DATA: what was acknowledged is delivered, nothing is left of the cut one', () =>
+  void test('a client gone and a kill -9 in the middle of a 20 MB DATA: what was acknowledged is delivered, nothing is left of the cut ones', () =>
     withTestDatabase(async (db) => {
       const dataDir = await mkdtemp(join(tmpdir(), 'correio-t94k-'));
       const site = await pgSite(db.url, dataDir);
       try {
+        // the streaming connection's transaction has written (it has a transaction id)
+        const writing = `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'correio queue bodies' AND backend_xid IS NOT NULL`;
+        /** DATA of 20 MB on `c`, stopped when `stop()` says so */
+        const cut = (c: Awaited<ReturnType<typeof session>>, stop: () => boolean): Promise<string> =>
+          c.send((function* () {
+            for (const b of message('cut', SIZE)) {
+              if (stop()) return;
+              yield b;
+            }
+          })());
+        // a client that goes away in the middle of DATA: the node rolls its draft back at once
+        const gone = await session(site.port);
+        assert.match(await gone.cmd('MAIL FROM:<big@localhost>'), /^250/);
+        assert.match(await gone.cmd('RCPT TO:<big@localhost>'), /^250/);
+        assert.match(await gone.cmd('DATA'), /^354/);
+        let left = false;
+        void cut(gone, () => left).catch(() => undefined);
+        await waitFor('chunks being written', async () => (await scalar(db.url, writing, [db.name])) > 0, 60_000);
+        left = true;
+        gone.close();
+        await waitFor('the draft of the client that left to be rolled back', async () => (await scalar(db.url, writing, [db.name])) === 0, 30_000);
+        assert.equal(await scalar(db.url, 'SELECT count(*) AS n FROM queue_body_chunks'), 0);
+
         const s = await session(site.port);
         // acknowledged; the node may die before it delivers it
         assert.match(await s.cmd('MAIL FROM:<big@localhost>'), /^250/);
@@ -182,15 +206,8 @@ void describe('t-94 a 20 MB message through the PostgreSQL queue', { skip }, () 
         assert.match(await s.cmd('MAIL FROM:<big@localhost>'), /^250/);
         assert.match(await s.cmd('RCPT TO:<big@localhost>'), /^250/);
         assert.match(await s.cmd('DATA'), /^354/);
-        // the streaming connection's transaction has written (it has a transaction id)
-        const writing = `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'correio queue bodies' AND backend_xid IS NOT NULL`;
         let killed = false;
-        const sending = s.send((function* () {
-          for (const b of message('cut', SIZE)) {
-            if (killed) return;
-            yield b;
-          }
-        })());
+        const sending = cut(s, () => killed);
         await waitFor('chunks being written', async () => (await scalar(db.url, writing, [db.name])) > 0, 60_000);
         await site.kill9();
         killed = true;
