@@ -6,9 +6,10 @@
  * comes due while measured) and no saved schedule (as after a crash), then the accept
  * scenario's load, then stopped and started again (a clean restart: the schedule saved at the
  * stop is restored). The accept load is measured in alternated pairs (BENCH_DEFERRED_PAIRS,
- * default 2) in the same minutes: into a fresh correio on an empty spool with the same
- * configuration, then into the loaded one (once its background walk and recovery ended), and the
- * drop of the accept rate and the rise of the CPU per message are reported from the medians.
+ * default 2) in the same minutes: into a correio on an empty spool with the same configuration,
+ * started beside the loaded one once its background walk and recovery ended, then into the
+ * loaded one, after one unmeasured load into each; the drop of the accept rate and the rise of
+ * the CPU per message are reported from the medians.
  * Beside them:
  *   start    spawn of `correio serve` until its SMTP port answers and a first message is accepted
  *   loaded   until its log says "queue loaded" (the runner's background walk of the queue done)
@@ -28,7 +29,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { FsQueueStore } from '../src/queue/index.js';
 import type { BenchContext, Sample } from './bench-context.js';
 import { fillDeferred } from './fill-spool.js';
-import { projectRoot, type CorreioOptions } from './correio-instance.js';
+import { projectRoot, type CorreioInstance, type CorreioOptions } from './correio-instance.js';
 import { sleep, startBlackHole } from './peers.js';
 
 export type DeferredScenario = 'deferred100k' | 'deferred1m';
@@ -178,18 +179,35 @@ export async function spoolCount(dataDir: string): Promise<number> {
   return stored;
 }
 
-/** The accept load into a fresh correio on an empty spool (in `dir`), with the loaded one's options. */
-async function emptyRun(ctx: BenchContext, dir: string, opts: CorreioOptions): Promise<Sample> {
-  await fs.promises.mkdir(dir, { recursive: true });
+/**
+ * Alternated accept loads into `loaded` and into a correio on an empty spool started beside it
+ * with the same options (in `emptyDir`): one unmeasured load into each first (both processes'
+ * code warm, as a long-running server's is; a fresh process ran 10–50 % more CPU per message),
+ * then `pairs` measured pairs, empty first. Both spools get the same new mail.
+ */
+async function acceptPairs(ctx: BenchContext, loaded: CorreioInstance, emptyDir: string, opts: CorreioOptions, pairs: number): Promise<{ p: AcceptPairs; last: Sample }> {
+  await fs.promises.mkdir(emptyDir, { recursive: true });
   try {
-    return await ctx.withCorreio(dir, opts, false, async (c) => {
-      const s = await ctx.measure(async () => ({ acceptMs: await ctx.load(c.port, 'b@example.net') }), () => c.child.pid);
-      const stored = await spoolCount(c.dataDir);
-      if (stored < ctx.messages) throw new Error(`only ${stored} of ${ctx.messages} messages in the empty run's spool`);
-      return s;
+    return await ctx.withCorreio(emptyDir, opts, false, async (empty) => {
+      const run = (c: CorreioInstance): Promise<Sample> => ctx.measure(async () => ({ acceptMs: await ctx.load(c.port, 'b@example.net') }), () => c.child.pid);
+      await run(empty);
+      await run(loaded);
+      const p: AcceptPairs = { emptyAccept: [], emptyCpuMs: [], loadedAccept: [], loadedCpuMs: [] };
+      let last: Sample | undefined;
+      for (let i = 0; i < pairs; i++) {
+        const e = await run(empty);
+        p.emptyAccept.push(e.accept);
+        p.emptyCpuMs.push(e.cpuMsPerMsg ?? NaN);
+        last = await run(loaded);
+        p.loadedAccept.push(last.accept);
+        p.loadedCpuMs.push(last.cpuMsPerMsg ?? NaN);
+      }
+      const stored = await spoolCount(empty.dataDir);
+      if (stored < (pairs + 1) * ctx.messages) throw new Error(`only ${stored} of ${(pairs + 1) * ctx.messages} messages in the empty spool`);
+      return { p, last: last! };
     });
   } finally {
-    await fs.promises.rm(dir, { recursive: true, force: true });
+    await fs.promises.rm(emptyDir, { recursive: true, force: true });
   }
 }
 
@@ -210,23 +228,14 @@ export async function runDeferred(ctx: BenchContext, work: string, scenario: Def
       const recoveredMs = performance.now() - t0;
       // the peak of the start (the walk after a crash), before the loads
       const mem = memoryOf(c.child.pid!);
-      // empty, loaded, empty, loaded…: the same minutes for both (the loaded server idles meanwhile)
-      const p: AcceptPairs = { emptyAccept: [], emptyCpuMs: [], loadedAccept: [], loadedCpuMs: [] };
-      let last: Sample | undefined;
-      for (let i = 0; i < pairs; i++) {
-        const e = await emptyRun(ctx, path.join(work, `empty-${i}`), opts);
-        p.emptyAccept.push(e.accept);
-        p.emptyCpuMs.push(e.cpuMsPerMsg ?? NaN);
-        last = await ctx.measure(async () => ({ acceptMs: await ctx.load(c.port, 'b@example.net') }), () => c.child.pid);
-        p.loadedAccept.push(last.accept);
-        p.loadedCpuMs.push(last.cpuMsPerMsg ?? NaN);
-      }
+      // empty, loaded, empty, loaded…: the same minutes for both
+      const { p, last } = await acceptPairs(ctx, c, path.join(work, 'empty'), opts, pairs);
       const list = timeQueuePage(path.join(work, 'correio.toml'));
       const stored = await spoolCount(c.dataDir);
       // the first message and the loads
-      if (stored < queued + 1 + pairs * ctx.messages) throw new Error(`only ${stored} of ${queued + 1 + pairs * ctx.messages} messages in the spool`);
+      if (stored < queued + 1 + (pairs + 1) * ctx.messages) throw new Error(`only ${stored} of ${queued + 1 + (pairs + 1) * ctx.messages} messages in the spool`);
       const c2 = comparePairs(p);
-      return { s: { ...last!, accept: c2.loaded, cpuMsPerMsg: c2.loadedCpu }, p, startMs, loadedMs, recoveredMs, mem: { ...mem, rssMb: memoryOf(c.child.pid!).rssMb }, list };
+      return { s: { ...last, accept: c2.loaded, cpuMsPerMsg: c2.loadedCpu }, p, startMs, loadedMs, recoveredMs, mem: { ...mem, rssMb: memoryOf(c.child.pid!).rssMb }, list };
     });
     // the clean stop saved the schedule: the same data directory started again
     t0 = performance.now();
