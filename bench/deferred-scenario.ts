@@ -61,6 +61,7 @@ export interface DeferredFigures {
   readonly restartMs: number;
   readonly restartLoadedMs: number;
   readonly restartRssMb: number;
+  readonly restartPeakRssMb: number;
 }
 
 /** Fills `<work>/data/spool` with the scenario's deferred messages (before correio starts). */
@@ -167,8 +168,8 @@ export function formatDeferred(f: DeferredFigures): string {
   const s = (ms: number, digits = 1): string => `${(ms / 1000).toFixed(digits)} s`;
   return `${formatPairs(f.queued, f.pairs)}\n  ` +
     `${f.queued} deferred, no saved schedule: serving (first message accepted) after ${s(f.startMs)}, queue loaded after ${s(f.loadedMs)}, spool recovered after ${s(f.recoveredMs)}, ` +
-    `RSS ${f.rssMb.toFixed(0)} MB (peak ${f.peakRssMb.toFixed(0)} MB), queue list --limit 100 ${s(f.listMs, 2)} (CPU ${s(f.listCpuMs, 2)}); ` +
-    `clean restart: serving after ${s(f.restartMs)}, queue loaded after ${s(f.restartLoadedMs)}, RSS ${f.restartRssMb.toFixed(0)} MB`;
+    `RSS after the loads ${f.rssMb.toFixed(0)} MB (peak by the end of the start ${f.peakRssMb.toFixed(0)} MB), queue list --limit 100 ${s(f.listMs, 2)} (CPU ${s(f.listCpuMs, 2)}); ` +
+    `clean restart: serving after ${s(f.restartMs)}, queue loaded after ${s(f.restartLoadedMs)}, RSS ${f.restartRssMb.toFixed(0)} MB (peak ${f.restartPeakRssMb.toFixed(0)} MB)`;
 }
 
 /** Counts what correio's spool holds, as any reader of it does (segment records and message files). */
@@ -243,7 +244,8 @@ export async function runDeferred(ctx: BenchContext, work: string, scenario: Def
       await acceptOne(c.port);
       const restartMs = performance.now() - t0;
       await waitLoaded(c.logFile, 2);
-      return { restartMs, restartLoadedMs: performance.now() - t0, restartRssMb: memoryOf(c.child.pid!).rssMb };
+      const m = memoryOf(c.child.pid!);
+      return { restartMs, restartLoadedMs: performance.now() - t0, restartRssMb: m.rssMb, restartPeakRssMb: m.peakRssMb };
     });
     const { s, p, startMs, loadedMs, recoveredMs, mem, list } = first;
     return { ...s, deferred: { queued, pairs: p, startMs, loadedMs, recoveredMs, ...mem, listMs: list.ms, listCpuMs: list.cpuMs, ...again } };
