@@ -1,8 +1,9 @@
 /**
  * @module buffered-draft
  * A MessageDraft that gathers the body in memory and hands body and envelopes to a `save`
- * function at commit: the draft of the in-memory store and of the PostgreSQL store (which
- * writes both in one statement). The files backend streams to disk instead (fs-message-draft).
+ * function at commit: the draft of the in-memory store. The files backend streams to disk
+ * instead (fs-message-draft), the PostgreSQL one into chunk rows past 1 MiB (pg-streamed-body,
+ * which shares the commit's checks and envelope making with this module).
  * Standards: RFC 5321 §6.1: commit resolves only once `save` has stored the message.
  * Security: envelope ids are made here from the message id (queue-ids), never taken from input.
  * Limitations: the body is held whole in memory until commit (bounded by the caller's size

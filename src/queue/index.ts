@@ -3,7 +3,8 @@
  * The spool's storage (QueueStore backends), the retry policy, the envelope state transitions,
  * the in-memory queue scheduler and the offline queue control. Backends: the files backend
  * (fs-queue-store.ts, the default spool), the PostgreSQL one for several nodes
- * (pg-queue-store.ts, with leases in pg-envelope-leases.ts) and an in-memory one (memory-queue-store.ts, for tests
+ * (pg-queue-store.ts, with leases in pg-envelope-leases.ts and bodies over 1 MiB streamed by
+ * pg-streamed-body.ts) and an in-memory one (memory-queue-store.ts, for tests
  * and tools; the shape a database backend takes). Operator actions on any QueueStore are in
  * queue-control.ts (StoreQueueControl).
  * Standards: see each module. Security: see each module. Limitations: see each module.
