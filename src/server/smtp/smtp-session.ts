@@ -162,9 +162,10 @@ export class SmtpSession {
   }
 
   private makeInfo(): SessionInfo {
-    // the peer and local addresses do not change during a session: look them up once
+    // the peer and local addresses do not change during a session: look them up once (the
+    // local one only when asked: a getsockname(2) per connection that nothing on the accept path reads)
     this.trustedPeer ??= this.ctx.localSocket === true || this.ctx.trusted.contains(this.remoteAddress);
-    this.localAddress ??= this.conn.localAddress;
+    const local = (): string | undefined => (this.localAddress ??= this.conn.localAddress);
     const lmtp = this.ctx.mode === 'lmtp';
     // LMTP hands over mail for local mailboxes only: its clients never relay (RFC 2033 §1)
     const trusted = this.trustedPeer && !lmtp;
@@ -176,7 +177,9 @@ export class SmtpSession {
       // a UNIX socket's peer has no address: Received then says only "from <helo>"
       remoteAddress: this.ctx.localSocket ? undefined : this.remoteAddress,
       remotePort: this.conn.remotePort,
-      localAddress: this.localAddress,
+      get localAddress(): string | undefined {
+        return local();
+      },
       tls: this.tls,
       authUser: this.authUser,
       mayRelay: trusted || this.authUser !== undefined,
