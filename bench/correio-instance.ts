@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { defaultSmtpProcesses } from '../src/config/index.js';
 import { freePort, sleep, stopChild, track, waitForSmtp } from './peers.js';
 
 /** The project root: the nearest parent with bin/correio.js (dist/bench/ compiled, bench/ via tsx). */
@@ -137,7 +138,7 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
   }
   // with acceptor processes the first acceptor may answer before the others accept: wait for
   // "correio started", logged once they all do, so their start is not measured
-  if ((o.smtp?.processes ?? 1) > 1) {
+  if ((o.smtp?.processes ?? defaultSmtpProcesses()) > 1 && ['info', 'debug', 'trace'].includes(o.logLevel ?? 'info')) {
     const deadline = Date.now() + (o.startTimeoutMs ?? 30_000);
     while (!(await fsp.readFile(logFile, 'utf8').catch(() => '')).includes('"msg":"correio started"')) {
       if (Date.now() > deadline) throw new Error('correio did not log "correio started"');

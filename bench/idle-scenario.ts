@@ -110,11 +110,11 @@ function treeRssMb(pid: number): number {
  * The accept load against correio (`[smtp] processes` = `processes`) while `wanted` idle SMTP
  * connections (or what fits) are held.
  */
-export async function runIdle(ctx: BenchContext, work: string, profile: boolean, wanted: number, processes = 1): Promise<Sample> {
+export async function runIdle(ctx: BenchContext, work: string, profile: boolean, wanted: number, processes?: number): Promise<Sample> {
   const n = idleCount(wanted);
   const hole = await startBlackHole();
   try {
-    const limits = { max_connections: n + ctx.sessions + 100, max_connections_per_ip: n + ctx.sessions + 100, ...(processes > 1 && { processes }) };
+    const limits = { max_connections: n + ctx.sessions + 100, max_connections_per_ip: n + ctx.sessions + 100, ...(processes !== undefined && { processes }) };
     const opts = { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1, smtp: limits };
     return await ctx.withCorreio(work, opts, profile, async (c) => {
       const before = treeRssMb(c.child.pid!);

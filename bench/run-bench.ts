@@ -31,8 +31,9 @@
  *   profile-hook.ts; the summary is printed, the profile kept)
  *   BENCH_CORREIO_NODE_FLAGS="--flag ..." (extra node flags for correio, for what-if runs)
  *   BENCH_THREADS=1 (correio's main thread and other threads' CPU in the measured window)
- *   BENCH_PROCESSES=1,2 (correio rows with `[smtp] processes` = each; 2 and up are the rows
- *   correio-p2 …, beside correio (1) and Postfix; every row prints each process's CPU)
+ *   BENCH_PROCESSES=1,2 (more correio rows with `[smtp] processes` = each, correio-p1,
+ *   correio-p2 …, beside correio (the default: 2, 1 on a single core) and Postfix; every row
+ *   prints each process's CPU)
  *   BENCH_IDLE=10000 (idle10k)
  *   checks: maildir with SPF/DKIM/DMARC on (checks-scenario.ts), correio and Postfix with policyd-spf,
  *   OpenDKIM and OpenDMARC (postfix-checks.ts); BENCH_RSPAMD_URL adds the rspamd scan (correio)
@@ -105,15 +106,15 @@ const IMAP_IDLE = { sessions: int('BENCH_IMAP_IDLE', 10_000, 0), users: int('BEN
 const PROFILE = env.BENCH_PROFILE === '1';
 /** print the CPU of each correio thread in the measured window */
 const THREADS = env.BENCH_THREADS === '1';
-/** `[smtp] processes` settings measured (1 is the plain correio row) */
-const PROCESSES = (env.BENCH_PROCESSES ?? '1').split(',').map((x) => {
+/** `[smtp] processes` settings measured besides the plain correio row (the default) */
+const PROCESSES = (env.BENCH_PROCESSES ?? '').split(',').filter((x) => x.trim() !== '').map((x) => {
   const n = Number(x.trim());
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`BENCH_PROCESSES: "${x}" is not a number of processes (1–64)`);
   return n;
 });
-/** correio's `[smtp] processes` for a row: correio-p2 → 2; 1 for the plain row */
-const processesOf = (mta: Mta): number => (mta.startsWith('correio-p') ? Number(mta.slice(9)) : 1);
-const isFilesCorreio = (mta: Mta): boolean => mta === 'correio' || processesOf(mta) > 1;
+/** correio's `[smtp] processes` for a row: correio-p2 → 2; undefined (the default) for the plain row */
+const processesOf = (mta: Mta): number | undefined => (/^correio-p\d+$/.test(mta) ? Number(mta.slice(9)) : undefined);
+const isFilesCorreio = (mta: Mta): boolean => mta === 'correio' || processesOf(mta) !== undefined;
 /** extra node flags for correio, for what-if runs (e.g. "--import ./hook.mjs") */
 const EXTRA_FLAGS = (env.BENCH_CORREIO_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 const FROM = 'a@example.com';
@@ -256,8 +257,9 @@ const context: BenchContext = { messages: N, sessions: SESSIONS, load: (p, to) =
 
 async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<Sample> {
   const work = await freshWork(`${scenario}-${mta}`);
-  // [smtp] processes of a correio-pN row (none for the plain one, as before)
-  const procs = processesOf(mta) > 1 ? { smtp: { processes: processesOf(mta) } } : {};
+  // [smtp] processes of a correio-pN row (none for the plain one: the default)
+  const n = processesOf(mta);
+  const procs = n !== undefined ? { smtp: { processes: n } } : {};
   try {
     if (isDeferredScenario(scenario)) return await runDeferred(context, work, scenario, profile, int('BENCH_DEFERRED_PAIRS', 2));
     if (scenario === 'idle10k') return await runIdle(context, work, profile, int('BENCH_IDLE', 10_000), processesOf(mta));
@@ -348,7 +350,7 @@ async function main(): Promise<void> {
   } else console.log(`Postfix peer: /usr/sbin/postfix, own instance per run on 127.0.0.1:<free port>, config "${postfixConfig()}" (BENCH_POSTFIX_CONFIG)`);
   if (SCENARIOS.includes('signing') && !peerWhyNot) console.log(signingWhyNot ? `Postfix with signing: not run (${signingWhyNot})` : 'Postfix with signing: OpenDKIM (Mode sv, InternalHosts 127.0.0.0/8; postfix-checks.ts)');
   if (SCENARIOS.includes('checks') && !peerWhyNot) console.log(checksWhyNot ? `Postfix with checks: not run (${checksWhyNot})` : 'Postfix with checks: policyd-spf, OpenDKIM (verifying), OpenDMARC (postfix-checks.ts)');
-  const CORREIOS: Mta[] = [...storageMtas(), ...PROCESSES.filter((n) => n > 1).map((n): Mta => `correio-p${n}`)];
+  const CORREIOS: Mta[] = [...storageMtas(), ...PROCESSES.map((n): Mta => `correio-p${n}`)];
   const pgWhyNot = CORREIOS.some(isPgMta) ? await pgUnavailable() : undefined;
   if (pgWhyNot) throw new Error(`BENCH_STORAGE=${env.BENCH_STORAGE}: ${pgWhyNot}`);
   console.log(`correio storage: ${CORREIOS.join(', ')} (BENCH_STORAGE)`);
@@ -362,7 +364,7 @@ async function main(): Promise<void> {
   if (PROFILE) {
     // correio and each correio-pN row (its server process: the acceptors are not signalled)
     for (const scenario of SCENARIOS.filter((x) => x !== 'raw' && x !== 'jmap' && x !== 'imap')) {
-      for (const mta of ['correio' as const, ...CORREIOS.filter((m) => processesOf(m) > 1)]) {
+      for (const mta of ['correio' as const, ...CORREIOS.filter((m) => processesOf(m) !== undefined)]) {
         try {
           const s = await runOnce(scenario, mta, true);
           console.log(`profile run ${scenario} ${mta} (not counted): accept ${s.accept.toFixed(0)} msg/s${s.e2e ? `, end-to-end ${s.e2e.toFixed(0)} msg/s` : ''}`);

@@ -8,7 +8,8 @@
  * so no connection passes through the server. An acceptor commits each message to spool
  * segments of its own (queue/segment-writers.ts), so no lock is shared on the accept path,
  * and sends the server a notice with the new envelopes (several commits of one turn of its
- * event loop in one notice, each record's body with it). On a notice the server takes the
+ * event loop in one notice, each record's body with it, and the mail events of that turn,
+ * which the server publishes again for its metrics and history: acceptor-events.ts). On a notice the server takes the
  * records in by their places, remembering their bodies so that delivery reads no file
  * (FsQueueStore.adopt, else refresh), and schedules them. Failed AUTHs are told to the server,
  * which counts them in its throttle (IMAP, POP3 and the web use it) and tells the other
@@ -27,36 +28,41 @@
  * Limitations: until the first acceptor listens, the SMTP ports refuse connections (they are
  *   bound, not listening); while none accepts (all restarting) connections wait in the
  *   kernel's backlog. The connection limits and rates are each acceptor's share of the
- *   configured ones (acceptor-limits.ts). A reload starts new acceptors and stops the old ones
- *   once the new ones accept (the old ones' sessions finish in them).
+ *   configured ones (acceptor-limits.ts). A reload starts new acceptors and retires the old ones
+ *   once the new ones accept: they accept no more, and end when their sessions' clients have
+ *   ended them (QUIT, a timeout), as sessions go on across a reload in one process.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
 import type { Envelope, ListenMode, MessageId } from '../core/index.js';
 import type { QueueRunner } from '../delivery/index.js';
 import type { FsQueueStore, SegRef } from '../queue/index.js';
 import type { SharedListener } from '../server/smtp/index.js';
+import { republish, type RelayedEvent } from './acceptor-events.js';
 
 /** An AUTH that failed in one process, for the throttles of the others. */
 export interface AuthFailure { t: 'auth-failed'; address: string; account: string }
 /** What an acceptor sends the server. */
-export type AcceptorNotice = { t: 'ready' } | { t: 'accepting' } | Queued | AuthFailure | Sessions;
+export type AcceptorNotice = { t: 'ready' } | { t: 'accepting' } | { t: 'retired' } | Queued | AuthFailure | Sessions;
 /** An acceptor's open SMTP sessions per listener mode (sent when they change). */
 export interface Sessions { t: 'sessions'; counts: { mode: ListenMode; count: number }[] }
 /** New envelopes, with each record's place and body (latin1: one octet a character) where it has one. */
-export interface Queued { t: 'queued'; envelopes: Envelope[]; places: Record<MessageId, SegRef>; bodies: Record<MessageId, string> }
+export interface Queued { t: 'queued'; envelopes: Envelope[]; places: Record<MessageId, SegRef>; bodies: Record<MessageId, string>; events?: RelayedEvent[] }
 /**
- * What the server sends an acceptor: each listening socket with a 'listen' (its handle beside
+ * What the server sends an acceptor: first the configuration in force, then each listening socket with a 'listen' (its handle beside
  * it; `count` of them in all), a failed AUTH, or stop.
  */
-export type AcceptorOrder = { t: 'listen'; mode: ListenMode; local: boolean; count: number } | AuthFailure | { t: 'stop' };
+export type AcceptorOrder = { t: 'config'; config: Config } | { t: 'listen'; mode: ListenMode; local: boolean; count: number } | AuthFailure | { t: 'stop' } | { t: 'retire' };
 
 export interface AcceptorPoolOptions {
   /** processes in all, this one included: N-1 acceptors */
   readonly count: number;
-  readonly configFile: string;
+  /** the configuration in force (sent to each acceptor as it starts: it reads no file) */
+  readonly config: () => Config;
   readonly store: Pick<FsQueueStore, 'refresh' | 'adopt'>;
   readonly runner: Pick<QueueRunner, 'enqueue' | 'rescan'>;
   /** the SMTP/LMTP sockets the server bound for the acceptors (SmtpServer.sharedListeners) */
@@ -76,14 +82,28 @@ interface Acceptor {
   readonly readied: Promise<void>;
   /** its open SMTP sessions per listener mode, as it last told them */
   sessions: readonly { mode: ListenMode; count: number }[];
+  /** resolved once it accepts no more (retired at a reload, or gone) */
+  readonly retired: Promise<void>;
 }
 
 const entry = fileURLToPath(new URL('./acceptor-main.js', import.meta.url));
+
+/** A process's resident memory in bytes (/proc/PID/status VmRSS); 0 when unknown (not Linux, gone). */
+function residentBytes(pid: number): number {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1];
+    return kb === undefined ? 0 : Number(kb) * 1024;
+  } catch {
+    return 0;
+  }
+}
 
 export class AcceptorPool {
   readonly #opts: AcceptorPoolOptions;
   #acceptors: Acceptor[] = [];
   #stopped = false;
+  /** acceptors that ended unexpectedly (and were replaced) */
+  #ended = 0;
 
   constructor(opts: AcceptorPoolOptions) {
     this.#opts = opts;
@@ -92,6 +112,15 @@ export class AcceptorPool {
   /** The pids of the acceptors (the bench reports their CPU, the crash tests kill them). */
   pids(): number[] {
     return this.#acceptors.flatMap((a) => (a.child.pid !== undefined && !a.leaving ? [a.child.pid] : []));
+  }
+
+  /**
+   * For /metrics: the acceptors running, their resident memory summed (Linux: /proc; 0
+   * elsewhere), and how many ended unexpectedly since the start.
+   */
+  status(): { live: number; residentBytes: number; ended: number } {
+    const pids = this.pids();
+    return { live: pids.length, residentBytes: pids.reduce((sum, pid) => sum + residentBytes(pid), 0), ended: this.#ended };
   }
 
   /** The acceptors' open SMTP sessions per listener mode, summed (the server's /metrics adds its own). */
@@ -120,10 +149,15 @@ export class AcceptorPool {
   }
 
   #spawn(): Acceptor {
-    const child = fork(entry, [this.#opts.configFile, String(this.#opts.count - 1)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(entry, [String(this.#opts.count - 1)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // the server's configuration, as read (by root, or from the embedded defaults): the acceptor
+    // runs as run_as, who may not be able to read the file
+    const config: AcceptorOrder = { t: 'config', config: this.#opts.config() };
+    child.send(config, undefined, {}, () => undefined);
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let readied!: () => void;
-    const a: Acceptor = { child, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)), sessions: [] };
+    let retired!: () => void;
+    const a: Acceptor = { child, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)), sessions: [], retired: Promise.race([exited, new Promise<void>((r) => (retired = r))]) };
     this.#acceptors.push(a);
     child.on('message', (m: AcceptorNotice) => {
       if (m.t === 'ready') {
@@ -131,6 +165,7 @@ export class AcceptorPool {
         if (this.#giveListeners(a) === 0) readied();
       }
       else if (m.t === 'accepting') readied();
+      else if (m.t === 'retired') retired();
       else if (m.t === 'queued') void this.#queued(m);
       else if (m.t === 'sessions') a.sessions = m.counts;
       else if (m.t === 'auth-failed') {
@@ -144,6 +179,7 @@ export class AcceptorPool {
       // what it stored and could not announce (killed after its fsync) is found by a rescan
       this.#opts.runner.rescan().catch(() => undefined);
       if (a.leaving || this.#stopped) return;
+      this.#ended++;
       this.#opts.logger.warn({ pid: child.pid, code, signal }, 'acceptor process ended; starting another');
       setTimeout(() => {
         if (!this.#stopped) this.#spawn();
@@ -165,7 +201,10 @@ export class AcceptorPool {
     return shared.length;
   }
 
-  async #queued({ envelopes, places, bodies }: Queued): Promise<void> {
+  async #queued({ envelopes, places, bodies, events }: Queued): Promise<void> {
+    // the acceptor's mail events (received, queued … of these envelopes) before their delivery
+    republish(events);
+    if (envelopes.length === 0) return;
     try {
       // the records are durable before the notice is sent: taken in by their places with their
       // bodies (no read), or, for a message in a file of its own or one a scan has been past,
@@ -186,22 +225,36 @@ export class AcceptorPool {
   }
 
   /**
-   * A reload: new acceptors read the configuration again; the old ones stop accepting once the
-   * new ones accept (or have failed), and finish their sessions.
+   * A reload: new acceptors get the configuration now in force; the old ones stop accepting once
+   * the new ones accept (or have failed), and end once their sessions' clients have ended them.
+   * Resolves once the old ones accept no more (or after `readyMs`).
    */
-  replace(): void {
+  async replace(readyMs = 30_000): Promise<void> {
     if (this.#stopped) return;
     const old = [...this.#acceptors];
     const fresh: Acceptor[] = [];
     for (let i = 1; i < this.#opts.count; i++) fresh.push(this.#spawn());
-    void Promise.all(fresh.map((a) => Promise.race([a.readied, a.exited]))).then(() => {
-      for (const a of old) if (!a.leaving) this.#leave(a);
-    });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((r) => (timer = setTimeout(r, readyMs).unref()));
+    await Promise.race([Promise.all(fresh.map((a) => Promise.race([a.readied, a.exited]))), late]);
+    const leaving = old.filter((a) => !a.leaving);
+    for (const a of leaving) this.#leave(a, 'retire');
+    // resolved (the reload answered) once the old ones accept no more: the next session is a new one's
+    await Promise.race([Promise.all(leaving.map((a) => a.retired)), late]);
+    clearTimeout(timer);
   }
 
-  #leave(a: Acceptor): void {
+  /**
+   * Tells an acceptor to stop: 'stop' drains its sessions (SIGKILL after stopTimeoutMs),
+   * 'retire' (a reload) lets them end with their clients, as a reload in one process does.
+   */
+  #leave(a: Acceptor, how: 'stop' | 'retire' = 'stop'): void {
     a.leaving = true;
-    const order: AcceptorOrder = { t: 'stop' };
+    const order: AcceptorOrder = { t: how };
+    if (how === 'retire') {
+      if (a.child.connected) a.child.send(order, (err) => err && a.child.kill('SIGTERM'));
+      return;
+    }
     if (a.child.connected) a.child.send(order, (err) => err && a.child.kill('SIGTERM'));
     const timer = setTimeout(() => a.child.kill('SIGKILL'), this.#opts.stopTimeoutMs ?? 35_000);
     void a.exited.then(() => clearTimeout(timer));

@@ -5,18 +5,20 @@
  * intake as the server's own (smtp-service.ts; connection limits and rates at its share,
  * acceptor-limits.ts), and commits messages to spool segments of its own (FsQueueStore
  * `acceptor`). After its commits it sends the server the new envelopes (those of one turn of
- * the event loop in one notice); the server delivers. Failed AUTHs go both ways. Its open
+ * the event loop in one notice, with the mail events of that turn: acceptor-events.ts); the
+ * server delivers. Failed AUTHs go both ways. Its open
  * sessions per listener mode go to the server when they change (polled every 500 ms), for the
  * server's /metrics.
  * It stops (finishing its sessions) when told, on SIGTERM/SIGINT, or when the server is gone
  * (its IPC channel closes): what it stored after that is found by the next server's recovery.
+ * Retired (a reload), it accepts no more and ends once its sessions' clients have ended them.
  * Standards: RFC 5321 §6.1 (250 only after the message is durable in the spool).
  * Security: runs as the server's user; takes no spool lock and recovers nothing (the server does).
  * Limitations: no listeners of its own (it cannot bind: privileges are dropped), no metrics,
  *   IMAP or web; its mail-log lines go to the same stdout as the server's.
  */
 import { pino } from 'pino';
-import { loadConfig } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import { BatchedOutput, formatTextLine, startMailLog, textWanted } from '../log/index.js';
 import { AuthThrottle } from '../policy/auth-throttle.js';
 import type { Envelope, MessageId } from '../core/index.js';
@@ -25,6 +27,7 @@ import type { ListenHandle } from '../server/connection/index.js';
 import type { SharedListener } from '../server/smtp/index.js';
 import { acceptorShare } from './acceptor-limits.js';
 import { openBackends } from './backends.js';
+import { collectEvents, type RelayedEvent } from './acceptor-events.js';
 import type { AcceptorNotice, AcceptorOrder } from './acceptor-pool.js';
 import { buildSmtpService } from './smtp-service.js';
 import { loadOrMakeTls } from './tls-files.js';
@@ -32,12 +35,27 @@ import { loadOrMakeTls } from './tls-files.js';
 /** how often the open sessions are looked at (and told to the server when they changed) */
 const sessionsEveryMs = 500;
 
+/** The configuration the server sends first (acceptor-pool.ts); rejects if the server is gone before. */
+function configFromServer(): Promise<Config> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: AcceptorOrder): void => {
+      if (m.t !== 'config') return;
+      process.off('message', onMessage);
+      process.off('disconnect', onGone);
+      resolve(m.config);
+    };
+    const onGone = (): void => reject(new Error('the server went before it sent the configuration'));
+    process.on('message', onMessage);
+    process.once('disconnect', onGone);
+  });
+}
+
 /**
- * Runs an acceptor for the configuration in `configFile`, one of `acceptors`, until it is told
- * to stop.
+ * Runs an acceptor, one of `acceptors`, with the configuration the server sends, until it is
+ * told to stop.
  */
-export async function runAcceptor(configFile: string, acceptors: number): Promise<void> {
-  const config = loadConfig({ path: configFile });
+export async function runAcceptor(acceptors: number): Promise<void> {
+  const config = await configFromServer();
   const text = textWanted(config.log.format, false);
   const output = new BatchedOutput(1, text ? { transform: formatTextLine } : {});
   process.on('exit', () => output.flushSync());
@@ -51,22 +69,29 @@ export async function runAcceptor(configFile: string, acceptors: number): Promis
   const store = backends.store as FsQueueStore;
   // the commits of one turn of the event loop go in one notice, with where each record went
   // and its body (latin1), so the server takes them in and delivers without reading the segment
-  let pending: { envelopes: Envelope[]; places: Record<MessageId, SegRef>; bodies: Record<MessageId, string> } | undefined;
+  // (and the mail events of that turn, received and queued before the envelopes they are about:
+  // acceptor-events.ts)
+  let pending: { envelopes: Envelope[]; places: Record<MessageId, SegRef>; bodies: Record<MessageId, string>; events: RelayedEvent[] } | undefined;
   const flush = (): void => {
     if (pending) send({ t: 'queued', ...pending });
     pending = undefined;
   };
-  backends.setOnQueued((envs) => {
+  const batch = (): NonNullable<typeof pending> => {
     if (!pending) {
-      pending = { envelopes: [], places: {}, bodies: {} };
+      pending = { envelopes: [], places: {}, bodies: {}, events: [] };
       setImmediate(flush);
     }
+    return pending;
+  };
+  const stopEvents = collectEvents((e) => batch().events.push(e));
+  backends.setOnQueued((envs) => {
+    const b = batch();
     for (const e of envs) {
-      pending.envelopes.push(e);
-      const placed = Object.hasOwn(pending.places, e.messageId) ? undefined : store.placeOf(e.messageId);
+      b.envelopes.push(e);
+      const placed = Object.hasOwn(b.places, e.messageId) ? undefined : store.placeOf(e.messageId);
       if (placed) {
-        pending.places[e.messageId] = placed.ref;
-        pending.bodies[e.messageId] = placed.body.toString('latin1');
+        b.places[e.messageId] = placed.ref;
+        b.bodies[e.messageId] = placed.body.toString('latin1');
       }
     }
   });
@@ -97,6 +122,7 @@ export async function runAcceptor(configFile: string, acceptors: number): Promis
       clearInterval(sessions);
       // the listeners close first: a successor server can bind the ports again
       await service.smtp.close();
+      stopEvents();
       flush();
       service.close();
       await backends.close();
@@ -104,11 +130,21 @@ export async function runAcceptor(configFile: string, acceptors: number): Promis
       await output.stop();
       process.exit(0);
     })());
+  // a reload's old acceptor: no more connections, and an end once its sessions have ended
+  let retiring: Promise<void> | undefined;
+  const retire = (): Promise<void> =>
+    (retiring ??= (async () => {
+      await service.smtp.stopListening();
+      // the server answers the reload once the old acceptors accept no more
+      send({ t: 'retired' });
+      await service.smtp.sessionsEnded();
+      await stop();
+    })());
   const shared: SharedListener[] = [];
   process.on('message', (m: AcceptorOrder, handle: unknown) => {
     if (m.t === 'listen' && handle) {
       shared.push({ handle: handle as ListenHandle, mode: m.mode, local: m.local });
-      if (shared.length === m.count && !stopping) {
+      if (shared.length === m.count && !stopping && !retiring) {
         service.smtp.acceptOn(shared).then(
           () => send({ t: 'accepting' }),
           (err: unknown) => {
@@ -119,6 +155,7 @@ export async function runAcceptor(configFile: string, acceptors: number): Promis
       }
     } else if (m.t === 'auth-failed') authThrottle.recordFailure(m.address, m.account);
     else if (m.t === 'stop') void stop();
+    else if (m.t === 'retire') void retire();
   });
   process.on('disconnect', () => void stop());
   process.on('SIGTERM', () => void stop());

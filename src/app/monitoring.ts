@@ -28,6 +28,8 @@ export interface MonitoringSources {
   readonly smtpSessions: () => readonly { mode: string; count: number }[];
   readonly pop3Sessions: () => number;
   readonly imapSessions?: () => number;
+  /** the SMTP acceptor processes (acceptor-pool.ts), when SMTP runs in them */
+  readonly acceptors?: () => { live: number; residentBytes: number; ended: number };
   readonly store: Pick<QueueStore, 'walkEnvelopes' | 'scanEnvelopes'>;
   readonly logger: Logger;
 }
@@ -48,6 +50,7 @@ export function countingAuthenticate(
 export async function startMonitoring(config: Config, sources: MonitoringSources): Promise<Monitoring> {
   let ready = false;
   const metrics = startMetrics({
+    ...(sources.acceptors && { acceptors: sources.acceptors }),
     sessions: () => [
       ...sources.smtpSessions().map((m) => ({ service: 'smtp', listener: m.mode, count: m.count })),
       { service: 'pop3', listener: 'pop3', count: sources.pop3Sessions() },

@@ -46,7 +46,7 @@ export interface ReloadTargets {
   /** called with the TLS material now in force */
   readonly onTls?: (tls: { key: Buffer; cert: Buffer } | undefined) => void;
   /** after a reload that was applied */
-  readonly onReloaded?: () => void;
+  readonly onReloaded?: () => void | Promise<void>;
 }
 
 /** The keys whose change needs a restart, compared between two configurations. */
@@ -150,7 +150,7 @@ export class Reloader {
     this.targets.onTls?.(tls);
     logger.level = next.log.level;
     this.#current = next;
-    this.targets.onReloaded?.();
+    await this.targets.onReloaded?.();
     logger.info({ file: next.file, restartNeeded }, 'configuration reloaded');
     if (restartNeeded.length > 0) logger.warn({ keys: restartNeeded }, `changed keys that take effect at the next start: ${restartNeeded.join(', ')}`);
     return { ok: true, restartNeeded };

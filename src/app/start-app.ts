@@ -137,10 +137,10 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   });
   // the SMTP sessions run here, or in `[smtp] processes` acceptor processes that accept on the
   // sockets bound here (acceptor-pool.ts); this process keeps the queue and the deliveries
-  const pool = config.smtp.processes > 1 && config.file !== undefined && backends.store instanceof FsQueueStore
+  const pool = config.smtp.processes > 1 && backends.store instanceof FsQueueStore
     ? new AcceptorPool({
         count: config.smtp.processes,
-        configFile: config.file,
+        config: () => reloader.config,
         store: backends.store,
         runner: local.runner,
         listeners: () => smtp.sharedListeners(),
@@ -148,7 +148,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         logger,
       })
     : undefined;
-  if (config.smtp.processes > 1 && !pool) logger.warn({ processes: config.smtp.processes }, 'smtp.processes ignored: acceptor processes need a configuration file and the files spool; SMTP runs in this process');
+  // the default (2) where acceptors cannot run (PostgreSQL storage) is 1 without a word
+  if (config.smtp.processes > 1 && !pool && config.smtp.processesSet !== false) logger.warn({ processes: config.smtp.processes }, 'smtp.processes ignored: acceptor processes need the files spool; SMTP runs in this process');
   const smtpService = buildSmtpService(config, backends, { tls, authThrottle, ...(pool && { acceptElsewhere: true }) });
   const { smtp, policiesFor } = smtpService;
   const pop3 = new Pop3Server({
@@ -193,9 +194,10 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       onTls: (t) => {
         if (t) web?.setTls(t);
       },
-      onReloaded: () => {
-        // acceptor processes read the configuration again by being replaced (acceptor-pool.ts)
-        pool?.replace();
+      onReloaded: async () => {
+        // acceptor processes take the configuration by being replaced (acceptor-pool.ts): the
+        // reload is answered once the old ones accept no more
+        await pool?.replace();
       },
     },
     config,
@@ -260,7 +262,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     const open = await startPublicServer(config, publicHandler(() => backends.store, () => backends.resolver));
     stops.unshift(() => open.close());
     // [metrics] listen: closed last, so that /readyz says "not ready" through the drain
-    const m = await bind(() => startMonitoring(config, { smtpSessions: () => withAcceptors(smtp.connectionsByMode(), pool?.sessions()), pop3Sessions: () => pop3.connectionCount, imapSessions: () => imap.connectionCount, store: backends.store, logger }));
+    const m = await bind(() => startMonitoring(config, { smtpSessions: () => withAcceptors(smtp.connectionsByMode(), pool?.sessions()), pop3Sessions: () => pop3.connectionCount, imapSessions: () => imap.connectionCount, ...(pool && { acceptors: () => pool.status() }), store: backends.store, logger }));
     monitoring = m;
     opts.privileges?.dropForGood();
     await local.runner.start();
@@ -327,6 +329,9 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       imap: imapBound.map((a) => `${a.host}:${a.port}`),
       http: web?.addresses().map((a) => `${a.tls ? 'https' : 'http'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}/`),
       dataDir: config.dataDir,
+      // processes serving SMTP: this one (1) or, with acceptors, this one and the acceptors (their pids)
+      smtpProcesses: pool ? config.smtp.processes : 1,
+      ...(pool && { acceptors: pool.pids() }),
     },
     'correio started',
   );

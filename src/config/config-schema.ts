@@ -135,6 +135,16 @@ const socketListenItem = (s: string): Result<ListenAddress> => {
 const socketListenList = listOf(socketListenItem, '"host:port" addresses or "unix:/path" sockets');
 
 /** A UNIX socket's permission bits as an octal string: "0660", "0600", "0666". */
+/**
+ * `[smtp] processes` when the file does not set it (issue 19): 2, the server and one acceptor
+ * process (docs/design-changes.md: measured faster than 1 in every scenario on 2-core machines),
+ * but 1 where the OS offers this process a single core (a second process there only competes
+ * for it, and costs its memory)
+ */
+export function defaultSmtpProcesses(cores = availableParallelism()): number {
+  return Math.min(2, Math.max(1, cores));
+}
+
 /** `[smtp] processes`: 1 to 64, or "auto" (one per core the OS offers) */
 const smtpProcesses = (v: unknown): Result<number> => {
   if (v === 'auto') return ok(Math.min(64, availableParallelism()));
@@ -310,8 +320,9 @@ export const configSchema = z
         min_data_rate: field(size, () => 500),
         // who may connect to a "unix:" listener: its file mode (owner: correio's user and group)
         socket_mode: field(socketMode, () => 0o660),
-        // processes that run SMTP sessions (issue 19; app/acceptor-pool.ts): 1 = the server's own
-        processes: field(smtpProcesses, () => 1),
+        // processes that run SMTP sessions (issue 19; app/acceptor-pool.ts): 1 = the server's own;
+        // unset: defaultSmtpProcesses() (load-config.ts)
+        processes: optional(smtpProcesses),
       }),
     // the HTTP gateway out: routes "webhook:https://…" (issue 18, docs/gateways.md)
     webhook: table({

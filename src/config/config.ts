@@ -40,8 +40,10 @@ export interface SmtpConfig {
   readonly minDataRate: number;
   /** permission bits of the "unix:" listeners' socket files (default 0o660) */
   readonly socketMode: number;
-  /** processes running SMTP sessions: 1 = the server itself; more = that many acceptor processes (app/acceptor-pool.ts) */
+  /** processes running SMTP sessions: 1 = the server itself; more = the server and that many less one acceptor processes (app/acceptor-pool.ts); default 2 (1 on one core) */
   readonly processes: number;
+  /** whether the file set `processes` (a default the storage cannot have is dropped without a warning) */
+  readonly processesSet?: boolean;
 }
 
 /** The webhook transport (routes "webhook:https://…"). */

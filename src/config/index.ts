@@ -8,4 +8,4 @@ export { ConfigError, loadConfig, parseConfig, defaultConfig, configPath } from 
 export type { ConfigErrorKind, LoadConfigOptions, ParseConfigOptions } from './load-config.js';
 export { parseListenAddress, parseSocketListenAddress, formatListenAddress } from './listen-address.js';
 export type { ListenAddress } from './listen-address.js';
-export { isDomainName } from './config-schema.js';
+export { defaultSmtpProcesses, isDomainName } from './config-schema.js';

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir, hostname } from 'node:os';
+import { availableParallelism, tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, defaultConfig, loadConfig, parseConfig } from './index.js';
+import { ConfigError, defaultConfig, defaultSmtpProcesses, loadConfig, parseConfig } from './index.js';
 import { parseListenAddress, formatListenAddress } from './listen-address.js';
 
 const F = 'correio.toml';
@@ -316,4 +316,15 @@ void test('[mail_auth] SRS keys: defaults, the SRS domain among local_domains, a
   assert.equal(c.mailAuth.srsMaxAge, 7 * 86_400_000);
   assert.throws(() => parseConfig('local_domains = ["b.example"]\n[mail_auth]\nsrs_domain = "c.example"\n'), /mail_auth\.srs_domain: must be one of local_domains/);
   assert.throws(() => parseConfig('[mail_auth]\nsrs_secret = "short"\n'), /mail_auth\.srs_secret: expected a string of at least 16 characters/);
+});
+
+void test('[smtp] processes: 2 by default (1 on a single core), a number or "auto" when set; whether the file set it', () => {
+  assert.deepEqual([1, 2, 4, 64].map((cores) => defaultSmtpProcesses(cores)), [1, 2, 2, 2]);
+  const d = parseConfig('', { file: F, baseDir: '/etc/correio' }).smtp;
+  assert.deepEqual([d.processes, d.processesSet], [defaultSmtpProcesses(), false]);
+  const one = parseConfig('[smtp]\nprocesses = 1\n', { file: F, baseDir: '/etc/correio' }).smtp;
+  assert.deepEqual([one.processes, one.processesSet], [1, true]);
+  const auto = parseConfig('[smtp]\nprocesses = "auto"\n', { file: F, baseDir: '/etc/correio' }).smtp;
+  assert.equal(auto.processes, Math.min(64, availableParallelism()));
+  assert.match(problem('[smtp]\nprocesses = 0\n'), /smtp\.processes: expected a whole number from 1 to 64, or "auto"/);
 });

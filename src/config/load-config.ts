@@ -14,7 +14,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import type { Config } from './config.js';
-import { configSchema, type RawConfig } from './config-schema.js';
+import { configSchema, defaultSmtpProcesses, type RawConfig } from './config-schema.js';
 import { displayKey, keyLines, lineOf } from './key-lines.js';
 import { plainTomlProblem } from './toml-syntax.js';
 import type { ListenAddress } from './listen-address.js';
@@ -96,7 +96,8 @@ function toConfig(raw: RawConfig, baseDir: string, absoluteFile: string | undefi
       dataTimeout: s.data_timeout,
       minDataRate: s.min_data_rate,
       socketMode: s.socket_mode,
-      processes: s.processes,
+      processes: s.processes ?? defaultSmtpProcesses(),
+      processesSet: s.processes !== undefined,
     },
     lmtp: { listen: sockets(raw.lmtp.listen), socketMode: raw.lmtp.socket_mode },
     webhook: { timeout: raw.webhook.timeout, secrets: raw.webhook.secrets },

@@ -6,6 +6,14 @@
  * Standards: none. Security: events carry addresses, never passwords or bodies.
  * Limitations: none.
  */
+
+/**
+ * Set (true) on an event another process published and already logged (an SMTP acceptor's,
+ * app/acceptor-events.ts), published again here for the metrics, the history and the log's
+ * tail: the mail log counts it but writes no second line. A symbol: never serialised.
+ */
+export const relayedEvent: unique symbol = Symbol('correio.relayedEvent');
+
 export const channels = {
   /** { messageId, sender, recipients, size, client, protocol, helo?, tls?, authUser?, messageIdHeader?, receivedField } */
   received: 'correio:received',

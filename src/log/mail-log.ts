@@ -6,10 +6,12 @@
  * Standards: none (operator convention: one greppable line per event, keyed by queue id).
  * Security: logs addresses and replies, never message bodies or passwords.
  * Limitations: metrics and the in-memory tail are per process; several nodes each expose their own.
+ *   An acceptor process's events reach the server's counters and tail relayed (relayedEvent);
+ *   their lines are the acceptor's own.
  */
 import diagnostics from 'node:diagnostics_channel';
 import { Counter, Registry } from 'prom-client';
-import { channels } from '../core/index.js';
+import { channels, relayedEvent } from '../core/index.js';
 
 export interface LineLogger {
   info(obj: object, msg: string): void;
@@ -68,6 +70,8 @@ export function startMailLog(logger: LineLogger): MailLog {
       // an Error serialises as {} in JSON: the log carries its message (docs/logging.md)
       const obj = raw.error instanceof Error ? { ...raw, error: raw.error.message } : raw;
       remember(name, obj);
+      // an acceptor process's event, logged there already (core/events.ts relayedEvent)
+      if (relayedEvent in raw) return;
       if (name === 'error') logger.error(obj, name);
       else if (name === 'deferred' || name === 'bounced' || name === 'expired' || name === 'rejected') logger.warn(obj, name);
       else logger.info(obj, name);

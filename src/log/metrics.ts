@@ -24,6 +24,8 @@ export interface MetricsSources {
   queue?: () => Promise<readonly { state: string; count: number; oldestSeconds: number }[]>;
   /** ms since epoch; default Date.now */
   now?: () => number;
+  /** the SMTP acceptor processes (`[smtp] processes`): how many live, their resident memory summed, how many ended unexpectedly */
+  acceptors?: () => { live: number; residentBytes: number; ended: number };
 }
 
 export interface Metrics {
@@ -88,6 +90,18 @@ export function startMetrics(sources: MetricsSources = {}): Metrics {
       for (const s of sources.sessions?.() ?? []) this.set({ service: s.service, listener: s.listener }, s.count);
     },
   });
+  if (sources.acceptors) {
+    const acceptors = sources.acceptors;
+    new Gauge({ name: 'correio_smtp_acceptor_processes', help: 'SMTP acceptor processes running ([smtp] processes less one; 0: SMTP runs in the server)', registers, collect() {
+      this.set(acceptors().live);
+    } });
+    new Gauge({ name: 'correio_smtp_acceptor_resident_memory_bytes', help: 'Resident memory of the SMTP acceptor processes, summed (process_resident_memory_bytes is the server\'s alone)', registers, collect() {
+      this.set(acceptors().residentBytes);
+    } });
+    new Gauge({ name: 'correio_smtp_acceptor_exits', help: 'SMTP acceptor processes that ended unexpectedly (killed, crashed) and were replaced since the start', registers, collect() {
+      this.set(acceptors().ended);
+    } });
+  }
   const received = new Counter({
     name: 'correio_messages_received_total',
     help: 'Messages accepted into the spool, by protocol (ESMTP…, local for sendmail, internal for DSNs and lists)',

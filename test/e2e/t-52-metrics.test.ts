@@ -1,11 +1,13 @@
 /**
  * Issue 13: `[metrics] listen` serves Prometheus /metrics, /healthz and /readyz. Real SMTP
  * traffic (a local delivery, a refused recipient, a failed AUTH, a remote 550 that makes a
- * bounce) and a scrape before and after: each counter moved as it should.
+ * bounce) and a scrape before and after: each counter moved as it should, the SMTP sessions'
+ * included though they run in the acceptor process of the default configuration.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { defaultSmtpProcesses } from '../../src/config/index.js';
 import { startSite, sendMail, waitFor, type Site } from '../helpers/site.js';
 import { startScriptedPeer, type ScriptedPeer } from '../helpers/scripted-smtp-peer.js';
 import { SmtpTestClient, tlsCertFile, tlsKeyFile } from './t-20-smtp-tls-client.js';
@@ -129,6 +131,12 @@ test('after real traffic the counters moved as they should', async () => {
   assert.equal(delta('correio_delivery_delay_seconds_count'), 3);
   assert.equal(delta('correio_dsn_generated_total'), 1);
   assert.ok(after.has('correio_queue_size{state="queued"}'), 'queue gauges by state');
+  // the default configuration's SMTP acceptor process (one core: SMTP runs in the server, no gauges)
+  if (defaultSmtpProcesses() > 1) {
+    assert.equal(v(after, 'correio_smtp_acceptor_processes'), 1);
+    assert.ok(v(after, 'correio_smtp_acceptor_resident_memory_bytes') > 10 * 1024 * 1024, 'the acceptor\'s RSS');
+    assert.equal(v(after, 'correio_smtp_acceptor_exits'), 0);
+  }
   // open sessions per listener, every listening one included (the open-session case is the next test)
   for (const key of ['correio_sessions{listener="mx",service="smtp"}', 'correio_sessions{listener="submission",service="smtp"}', 'correio_sessions{listener="pop3",service="pop3"}']) {
     assert.ok(after.has(key), key);
@@ -140,7 +148,9 @@ test('while a stop drains a session, /readyz answers 503 (and /healthz still 200
   await c.readReply();
   await c.command('EHLO client.test');
   assert.match((await c.command('MAIL FROM:<jacques@client.test>')) ?? '', /^250 /);
-  assert.equal(samples((await get('/metrics')).body).get('correio_sessions{listener="mx",service="smtp"}'), 1, 'the open session is counted');
+  // the session runs in the SMTP acceptor process (`[smtp] processes`, default 2), which tells the
+  // server its open sessions when they change, within half a second
+  await waitFor('the open session counted', async () => samples((await get('/metrics')).body).get('correio_sessions{listener="mx",service="smtp"}') === 1);
   const stopping = site.stop();
   const r = await waitFor('readyz to turn 503', async () => {
     const x = await get('/readyz');

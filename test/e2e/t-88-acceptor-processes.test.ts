@@ -15,29 +15,13 @@ counts the acceptor's SMTP sessions. AUTH failures count across processes: IMAP'
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { freePort, LineClient } from '../helpers/net.js';
-import { startSiteProcess, waitFor } from '../helpers/site.js';
+import { assertExactlyOnce, delivered } from '../helpers/delivered-once.js';
+import { childrenOf, startSiteProcess, waitFor } from '../helpers/site.js';
 
 type ProcessSite = Awaited<ReturnType<typeof startSiteProcess>>;
-
-/** The pids of `parent`'s children (its acceptor processes), from /proc. */
-function childrenOf(parent: number): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === parent && fields[0] !== 'Z') pids.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
 
 /** Clients sending numbered messages until `stop()` says so; `acked` holds those answered 250. */
 function load(site: ProcessSite, clients: number, stop: () => boolean, acked: Set<string>, prefix: string): Promise<void> {
@@ -67,37 +51,6 @@ function load(site: ProcessSite, clients: number, stop: () => boolean, acked: Se
     }
   };
   return Promise.all(Array.from({ length: clients }, () => one())).then(() => undefined);
-}
-
-/** Waits until every acked id is in the mailbox and the count has stopped moving; returns the counts. */
-async function delivered(site: ProcessSite, acked: Set<string>): Promise<Map<string, number>> {
-  let counts = new Map<string, number>();
-  let last = -1;
-  let since = Date.now();
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    counts = new Map();
-    // the server's own index may move a message from new/ to cur/ while it is read: look again
-    const all = await site.messages('u@localhost').catch(() => undefined);
-    if (!all) continue;
-    for (const m of all) {
-      const id = /^X-Test-Id: (\S+)$/m.exec(m)?.[1] ?? '?';
-      counts.set(id, (counts.get(id) ?? 0) + 1);
-    }
-    const total = [...counts.values()].reduce((a, b) => a + b, 0);
-    if (total !== last) {
-      last = total;
-      since = Date.now();
-    }
-    if ([...acked].every((id) => counts.has(id)) && Date.now() - since > 1500) return counts;
-    if (Date.now() > deadline) return counts;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function assertExactlyOnce(counts: Map<string, number>, acked: Set<string>): void {
-  assert.deepEqual([...acked].filter((id) => !counts.has(id)), [], 'acknowledged messages lost');
-  assert.deepEqual([...counts].filter(([, n]) => n > 1).map(([id]) => id), [], 'messages delivered twice');
 }
 
 const opts = { domains: ['localhost'], users: ['u@localhost'], smtp: { processes: 2 } };

@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { buffer } from 'node:stream/consumers';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -182,9 +182,11 @@ export async function startSite(opts: SiteOptions = {}): Promise<Site> {
 }
 
 /** A site running as a child `correio serve` process (for kill -9 tests). */
-export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & { restart(): Promise<void>; kill9(): Promise<void> }> {
+export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & { restart(): Promise<void>; kill9(): Promise<void>; stdout(): string }> {
   const base = await prepare(opts);
   let child: ChildProcess | undefined;
+  // the server's standard output and its acceptor processes' (the log, at opts.logLevel), over every start
+  let out = '';
   const launch = async (): Promise<void> => {
     const c = spawn(process.execPath, [...cliCommand(), 'serve', '--config', base.configFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -193,7 +195,7 @@ export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & {
     child = c;
     let err = '';
     c.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    c.stdout?.resume();
+    c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     // ready when the SMTP port answers with a greeting
     const deadline = Date.now() + 30000;
     for (;;) {
@@ -237,6 +239,7 @@ export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & {
       return child;
     },
     restart: launch,
+    stdout: () => out,
     kill9: async () => {
       if (!child) return;
       child.kill('SIGKILL');
@@ -321,4 +324,20 @@ export async function siteEnvelopes(site: Site): Promise<Envelope[]> {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+/** The pids of `parent`'s live children (a process site's SMTP acceptor processes), from /proc. */
+export function childrenOf(parent: number): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === parent && fields[0] !== 'Z') pids.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }

@@ -100,14 +100,22 @@ export async function waitForGreeting(host: string, port: number, pid: number, m
   }
 }
 
-/** Sends SIGTERM and waits (up to `ms`, then SIGKILL) until the process is gone. */
+/**
+ * Sends SIGTERM and waits (up to `ms`, then SIGKILL) until the process is gone. The SIGKILL goes
+ * to its process group (it was started detached, so it leads one): a site's SMTP acceptor
+ * process, which outlives a killed server while it finishes its sessions, goes with it.
+ */
 export async function stopProcess(pid: number, mark: string, ms = 15_000): Promise<void> {
   if (!running(pid, mark)) return;
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + ms;
   while (running(pid, mark)) {
     if (Date.now() > deadline) {
-      process.kill(pid, 'SIGKILL');
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        process.kill(pid, 'SIGKILL');
+      }
       await delay(100);
       return;
     }

@@ -47,8 +47,12 @@ export async function bindShared(address: BindAddress, socketMode = 0o660): Prom
   const path = address.path;
   const bind = async (): Promise<ListenHandle> => {
     const h = path !== undefined ? make(path, -1, -1) : make(address.host, address.port, net.isIP(address.host) === 6 ? 6 : 4);
-    if (typeof h !== 'number') return h;
-    const code = getSystemErrorName(h);
+    // libuv keeps a TCP bind's EADDRINUSE for listen(), which happens in another process: the
+    // handle's getsockname gives it back now (a port in use fails the start here, as in one process)
+    const delayed = typeof h !== 'number' && path === undefined && h.getsockname ? h.getsockname({}) : 0;
+    if (typeof h !== 'number' && delayed >= 0) return h;
+    if (typeof h !== 'number') h.close();
+    const code = getSystemErrorName(typeof h === 'number' ? h : delayed);
     throw Object.assign(new Error(`listen ${code}: ${path ?? `${address.host}:${address.port}`}`), { code, syscall: 'listen', address: path ?? address.host, port: address.port });
   };
   return bindAddress(address, socketMode, bind, (h) => h.close());

@@ -315,6 +315,22 @@ export class SmtpServer {
 
   private wakeClose: (() => void) | undefined;
 
+  /**
+   * Stops listening and leaves the open sessions to their clients (an SMTP acceptor process
+   * replaced at a reload: Postfix's smtpd likewise ends after its client); then sessionsEnded().
+   * A close() meanwhile drains them as usual.
+   */
+  async stopListening(): Promise<void> {
+    const closed = this.listeners.map((l) => closeListener(l));
+    this.listeners.length = 0;
+    await Promise.all(closed);
+  }
+
+  /** Resolves once no session is open (looked at every 200 ms). */
+  async sessionsEnded(): Promise<void> {
+    while (this.sessions.size > 0) await new Promise((r) => setTimeout(r, 200));
+  }
+
   /** Stops listening, lets sessions finish for closeTimeoutMs, then sends 421 to the rest. */
   async close(): Promise<void> {
     this.closing = true;

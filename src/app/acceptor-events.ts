@@ -1,0 +1,53 @@
+/**
+ * @module acceptor-events
+ * The mail events an SMTP acceptor process publishes (`[smtp] processes`, issue 19), told to
+ * the server: the acceptor collects them (collectEvents) and sends them with its next notice
+ * (acceptor-process.ts, with the envelopes they are about, events first); the server publishes
+ * each again on its own channels (republish), marked relayedEvent, so that its /metrics
+ * (messages received, rejections, connections, AUTH failures, DNS lookups), the delivery
+ * history (`correio trace`), the dashboard's activity and the admin log tail count the
+ * acceptors' sessions as they count the server's own. The acceptor writes the mail-log lines
+ * of its events itself; the server's mail log does not write them again (log/mail-log.ts).
+ * Standards: none.
+ * Security: the events as published (addresses and replies, never bodies or passwords); an
+ *   Error travels as its message.
+ * Limitations: events published in the acceptor's last moment (killed) may not reach the
+ *   server: its counters can miss them, never mail.
+ */
+import diagnostics from 'node:diagnostics_channel';
+import { channels, relayedEvent } from '../core/index.js';
+
+/** The channels relayed: what an SMTP session and its intake publish. */
+const relayed = ['received', 'queued', 'rejected', 'connection', 'error', 'authFailure', 'dnsLookup'] as const;
+type RelayedName = (typeof relayed)[number];
+
+/** One event as sent: its channel's key in `channels` and its fields. */
+export type RelayedEvent = [name: RelayedName, fields: Record<string, unknown>];
+
+/**
+ * Subscribes to the relayed channels; `onEvent` gets each event as it can be sent over IPC (an
+ * Error field as its message). Returns the unsubscribe.
+ */
+export function collectEvents(onEvent: (e: RelayedEvent) => void): () => void {
+  const subs = relayed.map((name) => {
+    const fn = (message: unknown): void => {
+      if (typeof message !== 'object' || message === null) return;
+      const fields = message as Record<string, unknown>;
+      onEvent([name, fields.error instanceof Error ? { ...fields, error: fields.error.message } : fields]);
+    };
+    diagnostics.subscribe(channels[name], fn);
+    return () => diagnostics.unsubscribe(channels[name], fn);
+  });
+  return () => {
+    for (const u of subs) u();
+  };
+}
+
+/** Publishes an acceptor's events on this process's channels, each marked relayedEvent. */
+export function republish(events: readonly RelayedEvent[] | undefined): void {
+  for (const [name, fields] of events ?? []) {
+    if (!(relayed as readonly string[]).includes(name) || typeof fields !== 'object' || fields === null) continue;
+    const ch = diagnostics.channel(channels[name]);
+    if (ch.hasSubscribers) ch.publish({ ...fields, [relayedEvent]: true });
+  }
+}
