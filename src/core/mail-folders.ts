@@ -155,11 +155,14 @@ export interface MailFolderStore {
    * is above it is left alone and listed in `modified`.
    */
   updateFlags(user: string, folder: string, uids: readonly number[], change: FlagChange, opts?: { unchangedSince?: number }): Promise<FlagUpdateResult>;
-  /** Stores a message (CRLF) with flags, keywords and an internal date; its UID once assigned. */
+  /**
+   * Stores a message (CRLF, as a stream or whole: a store may keep what it makes from the whole
+   * octets, e.g. its text index) with flags, keywords and an internal date; its UID once assigned.
+   */
   append(
     user: string,
     folder: string,
-    message: Readable,
+    message: Readable | Buffer,
     opts: { flags: string; keywords?: readonly string[]; receivedAt?: number },
   ): Promise<{ uid: number; uidValidity: number }>;
   /**

@@ -63,3 +63,31 @@ void test('a message listed over maxIndexedMessage is not read: it stays a candi
     await index.close();
   }
 });
+
+void test('changes noted within the batch wait are indexed as one batch; settled() does not wait for the wait', async () => {
+  const index = new SqliteSearchIndex(':memory:');
+  const adds: number[] = [];
+  const add = index.add.bind(index);
+  index.add = (account, docs) => {
+    adds.push(docs.length);
+    return add(account, docs);
+  };
+  const files = new Map(['a', 'b', 'c'].map((k) => [k, text(`laranja ${k}`)]));
+  const open = (_user: string, _folder: string, key: string): Promise<NodeJS.ReadableStream> => Promise.resolve(Readable.from([files.get(key)!]));
+  try {
+    // a wait no test outlasts: only settled() ends it
+    const ix = new FolderTextIndex(index, open, undefined, 3_600_000);
+    ix.note('ana', '', []);
+    await ix.settled('ana');
+    for (const key of ['a', 'b', 'c']) {
+      ix.noteChanges('ana', '', [{ key, size: files.get(key)!.length }], []);
+      // a turn of the event loop between APPENDs
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await ix.settled('ana');
+    assert.deepEqual(adds.filter((n) => n > 0), [3]);
+    assert.deepEqual([...(await index.search('imap:ana', ['laranja']))].sort(), ['/a', '/b', '/c']);
+  } finally {
+    await index.close();
+  }
+});

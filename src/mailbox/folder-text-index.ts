@@ -9,8 +9,11 @@
  * The index is kept current as folders are synced (maildir-folders tells it each folder's keys
  * when a step changed them: a delivery, an APPEND, COPY or MOVE, an EXPUNGE, a deletion by POP3
  * or another program; only what changed when the folder state knows it, noteChanges): new
- * messages are read and added in the background, a chunk at a time, gone ones removed. A
- * search never waits for it: messages not yet in the index are candidates.
+ * messages are read and added in the background, a chunk at a time, gone ones removed, from
+ * 100 ms after the first change noted (batchMs: a run of APPENDs is indexed as one batch). A
+ * search never waits for it: messages not yet in the index are candidates. A message just
+ * stored by this process may be handed over whole (hold: an IMAP APPEND's octets), so it is
+ * indexed without reading its file again.
  * A message read shorter than its listed size (another program still writing the file in
  * place) is not indexed: it is read again when the folder is next noted whole (note: its first
  * sync in this process, or one whose changes are no longer kept). Each message read whole
@@ -44,6 +47,18 @@ export const maxIndexedMessage = 8 * 1024 * 1024;
 /** Messages read and added per step of the background work. */
 const chunk = 100;
 
+/**
+ * Changes noted are taken up this long after the first of them (ms), so that a run of APPENDs
+ * or deliveries is indexed as one batch: one transaction of the search index (and of the fetch
+ * cache's file) for many messages instead of one each, and no work between each APPEND and the
+ * next. A search does not wait for it (messages not yet indexed are candidates).
+ */
+const batchMs = 100;
+
+/** Octets held for the worker (hold): per message, and in all, at most. */
+const heldEach = 1024 * 1024;
+const heldTotal = 8 * 1024 * 1024;
+
 /** A message of a folder's sync: its key and listed size (octets, CRLF). */
 export interface NotedMessage {
   readonly key: string;
@@ -72,6 +87,8 @@ interface AccountState {
   /** folder → key → the message come or changed (null: gone) since its messages were noted, waiting for the worker */
   readonly changes: Map<string, Map<string, NotedMessage | null>>;
   worker?: Promise<void>;
+  /** the batch's wait (batchMs) before the worker starts */
+  timer?: NodeJS.Timeout;
 }
 
 /** The id of a message's document: folder ("" = INBOX) and Maildir key (which holds no "/"). */
@@ -106,6 +123,9 @@ export function canNarrow(needle: string): boolean {
 
 export class FolderTextIndex {
   readonly #accounts = new Map<string, Promise<AccountState>>();
+  /** `account\0docId` → the octets of a message just stored (hold), oldest first */
+  readonly #held = new Map<string, Buffer>();
+  #heldBytes = 0;
   /** the background work of every account, one after the other */
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
@@ -114,6 +134,8 @@ export class FolderTextIndex {
     private readonly index: MailSearchIndex,
     private readonly open: OpenMessage,
     private readonly read?: MessageRead,
+    /** the batch's wait (ms) */
+    private readonly batchWait = batchMs,
   ) {}
 
   #account(user: string): string {
@@ -162,9 +184,62 @@ export class FolderTextIndex {
     );
   }
 
-  #start(user: string, st: AccountState): void {
+  /** The worker starts for `user` after the batch's wait (batchMs), or at once with `now`. */
+  #start(user: string, st: AccountState, now = false): void {
+    if (this.#closed || st.worker) return; // a running worker takes up what was noted meanwhile
+    if (now) {
+      clearTimeout(st.timer);
+      st.timer = undefined;
+      this.#run(user, st);
+      return;
+    }
+    st.timer ??= setTimeout(() => {
+      st.timer = undefined;
+      this.#run(user, st);
+    }, this.batchWait).unref();
+  }
+
+  #run(user: string, st: AccountState): void {
     // one account at a time (a start with many accounts must not read all their files at once)
-    st.worker ??= (this.#chain = this.#chain.then(() => this.#work(user, st)).catch(() => undefined)).finally(() => (st.worker = undefined));
+    st.worker ??= (this.#chain = this.#chain.then(() => this.#work(user, st)).catch(() => undefined)).finally(() => {
+      st.worker = undefined;
+      // noted after the worker's last look: taken up now
+      if (st.pending.size > 0 || st.changes.size > 0) this.#start(user, st);
+    });
+  }
+
+  /**
+   * The octets of a message just stored into `folder` as `key` (exactly what reading its file
+   * gives back), so that the worker indexes them without reading the file again; bounded, the
+   * oldest dropped first (read from the file then).
+   */
+  hold(user: string, folder: string, key: string, octets: Buffer): void {
+    if (this.#closed || octets.length > heldEach) return;
+    const id = `${this.#account(user)}\0${docId(folder, key)}`;
+    this.#drop(id);
+    this.#held.set(id, octets);
+    this.#heldBytes += octets.length;
+    for (const [old, b] of this.#held) {
+      if (this.#heldBytes <= heldTotal && this.#held.size <= 10_000) break;
+      this.#held.delete(old);
+      this.#heldBytes -= b.length;
+    }
+  }
+
+  /** The octets held for a message (taken: held once, read once). */
+  #take(user: string, folder: string, key: string): Buffer | undefined {
+    if (this.#held.size === 0) return undefined;
+    const id = `${this.#account(user)}\0${docId(folder, key)}`;
+    const b = this.#held.get(id);
+    this.#drop(id);
+    return b;
+  }
+
+  #drop(id: string): void {
+    const b = this.#held.get(id);
+    if (!b) return;
+    this.#held.delete(id);
+    this.#heldBytes -= b.length;
   }
 
   /** The folder's documents are gone with it (DELETE, RENAME): removed from the index. */
@@ -197,6 +272,7 @@ export class FolderTextIndex {
   /** Resolves when no background work is left for `user` (tests, the bench). */
   async settled(user: string): Promise<void> {
     const st = await this.#state(user);
+    if (st.timer) this.#start(user, st, true);
     while (st.worker) await st.worker;
   }
 
@@ -264,9 +340,10 @@ export class FolderTextIndex {
 
   /** The message's searchable text; undefined when it is gone or too long to index, `short` when read shorter than listed. */
   async #text(user: string, folder: string, m: NotedMessage): Promise<string | typeof short | undefined> {
+    const held = this.#take(user, folder, m.key);
     if (m.size > maxIndexedMessage) return undefined;
     try {
-      const raw = await buffer(await this.open(user, folder, m.key));
+      const raw = held ?? (await buffer(await this.open(user, folder, m.key)));
       if (raw.length < m.size) return short;
       this.read?.(user, folder, m.key, raw);
       return searchText(raw) ?? undefined;

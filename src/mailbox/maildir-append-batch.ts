@@ -16,7 +16,7 @@
  *   another machine sharing the Maildir is rolled back by that machine only.
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, readdirSync } from 'node:fs';
 import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -72,7 +72,8 @@ export async function rollBackBatch(dir: string, id: string): Promise<void> {
 export async function recoverBatches(dir: string): Promise<void> {
   let names: string[];
   try {
-    names = await readdir(dir);
+    // synchronous: run at every locked step, on a directory of a few entries in the cache
+    names = readdirSync(dir);
   } catch {
     return;
   }

@@ -238,3 +238,46 @@ void test('the text index does not index a file still being written (read shorte
       await index.close();
     }
   }));
+
+void test('APPENDed octets go to the text index as given (its file is not read again) when the file gives them back the same', () =>
+  withRoot(async (root) => {
+    const store = new MaildirStore(root, { hostname: 'mx' });
+    const index = new SqliteSearchIndex(join(root, 'search.sqlite'));
+    const adds: number[] = [];
+    const add = index.add.bind(index);
+    index.add = (account, docs) => {
+      adds.push(docs.length);
+      return add(account, docs);
+    };
+    const opened: string[] = [];
+    const open = store.open.bind(store);
+    store.open = (u, key, folder) => {
+      opened.push(key);
+      return open(u, key, folder);
+    };
+    const told = new Map<string, string>();
+    const folders = new MaildirFolders(store, { searchIndex: index, messageRead: (_u, _f, key, octets) => told.set(key, octets.toString('latin1')) });
+    try {
+      await folders.sync(user, 'INBOX');
+      await folders.textIndex!.settled(user);
+      const clean = Buffer.from('Subject: clean\r\n\r\nbody with tangerina\r\n');
+      // a bare LF is read back as CRLF, and CR CR LF as CRLF: these are read from the file
+      const bare = Buffer.from('Subject: bare\r\n\r\nline one\nline two tangerina\r\n');
+      const doubled = Buffer.from('Subject: doubled\r\n\r\nline one\r\r\nline two tangerina\r\n');
+      const a = await folders.append(user, 'INBOX', clean, { flags: 'S' });
+      const b = await folders.append(user, 'INBOX', bare, { flags: '' });
+      const c = await folders.append(user, 'INBOX', doubled, { flags: '' });
+      await folders.textIndex!.settled(user);
+      const snap = await folders.sync(user, 'INBOX');
+      const keyOf = (uid: number): string => snap.messages.find((m) => m.uid === uid)!.key;
+      assert.deepEqual(opened.sort(), [keyOf(b.uid), keyOf(c.uid)].sort(), 'only the two that do not round-trip were read');
+      assert.equal(told.get(keyOf(a.uid)), clean.toString('latin1'));
+      assert.equal(told.get(keyOf(b.uid)), 'Subject: bare\r\n\r\nline one\r\nline two tangerina\r\n', 'as the file gives it back');
+      assert.equal(told.get(keyOf(c.uid)), 'Subject: doubled\r\n\r\nline one\r\nline two tangerina\r\n', 'as the file gives it back');
+      assert.equal(adds.reduce((x, y) => x + y, 0), 3);
+      assert.deepEqual([...(await folders.textCandidates(user, 'INBOX', 'tangerina'))!].sort(), [a.uid, b.uid, c.uid].sort());
+    } finally {
+      folders.textIndex!.close();
+      await index.close();
+    }
+  }));

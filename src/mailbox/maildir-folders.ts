@@ -41,6 +41,7 @@ import { batchKey, beginBatch, commitBatch, recoverBatches, rollBackBatch } from
 import { FolderTextIndex, type MessageRead } from './folder-text-index.js';
 import { MaildirFolderState, type LockedOptions, type LockedStep } from './maildir-folder-state.js';
 import { MaildirFolderTree } from './maildir-folder-tree.js';
+import { roundTrips } from './maildir-line-ends.js';
 import { errno } from './maildir-name.js';
 import type { MaildirStore } from './maildir-store.js';
 import { checkKeywords, flagStep, vanishedSince, type IndexEntry } from './uid-index.js';
@@ -200,15 +201,18 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
   async append(
     user: string,
     folder: string,
-    message: Readable,
+    message: Readable | Buffer,
     opts: { flags: string; keywords?: readonly string[]; receivedAt?: number },
   ): Promise<{ uid: number; uidValidity: number }> {
     const f = this.#folder(folder);
     checkKeywords(opts.keywords);
     await this.folderPath(user, f);
+    const octets = Buffer.isBuffer(message) ? message : undefined;
     // straight into cur/ with its flags and INTERNALDATE: no rename and directory fsync after;
     // cur/'s fsync runs beside the UID log's (uid-log): the answer waits for both
-    const { key, synced } = await this.store.deliver(user, message, { uniqueKey: `imap-${uniqueId()}`, folder: f, flags: opts.flags, deferSync: true, ...(opts.receivedAt !== undefined && { receivedAt: opts.receivedAt }) });
+    const { key, synced } = await this.store.deliver(user, octets ? Readable.from([octets]) : (message as Readable), { uniqueKey: `imap-${uniqueId()}`, folder: f, flags: opts.flags, deferSync: true, ...(opts.receivedAt !== undefined && { receivedAt: opts.receivedAt }) });
+    // the text index takes the octets from here, not from the file, when the file gives them back as they are
+    if (octets && roundTrips(octets)) this.textIndex?.hold(user, f, key, octets);
     let r: { uid: number | undefined; uidValidity: number };
     try {
       r = await this.#locked(user, f, ({ index }) => ({ result: { uid: index.entries.get(key)?.uid, uidValidity: index.uidValidity } }), { keywords: new Map([[key, opts.keywords ?? []]]) });

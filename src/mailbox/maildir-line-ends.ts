@@ -20,6 +20,17 @@ const CR = 0x0d;
 export const READ_NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
 
 /**
+ * Whether a message (CRLF) is read back from its file exactly as given: every LF follows one CR
+ * (no bare LF, which comes back as CRLF, nor CR CR LF, which comes back as CRLF).
+ */
+export function roundTrips(octets: Buffer): boolean {
+  for (let i = octets.indexOf(LF); i >= 0; i = octets.indexOf(LF, i + 1)) {
+    if (i === 0 || octets[i - 1] !== CR || (i >= 2 && octets[i - 2] === CR)) return false;
+  }
+  return true;
+}
+
+/**
  * CRLF → LF over a message given in pieces, counting what is written (`stored`) and what reading
  * back with CRLF gives (`virtual`); a CR at the end of a piece waits for the next one.
  */

@@ -260,14 +260,14 @@ export class PgMailFolders implements MailFolderStore {
   async append(
     user: string,
     folder: string,
-    message: Readable,
+    message: Readable | Buffer,
     opts: { flags: string; keywords?: readonly string[]; receivedAt?: number },
   ): Promise<{ uid: number; uidValidity: number }> {
     const owner = ownerOf(user);
     const f = checkFolderName(folder);
     checkKeywords(opts.keywords);
     const flags = applyChange('', [], { mode: 'set', flags: opts.flags, keywords: opts.keywords ?? [] });
-    const body = crlfBody(await buffer(message));
+    const body = crlfBody(Buffer.isBuffer(message) ? message : await buffer(message));
     return this.store.tx(async (c) => {
       const row = await this.store.lockFolder(c, owner, f, f === '');
       if (!row) throw nonexistent(folder);

@@ -20,7 +20,9 @@
  *   step reads only what another process appended since.
  */
 import { randomBytes } from 'node:crypto';
+import { closeSync, fdatasync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { formatRanges } from '../protocol/imap/sequence-set.js';
 import { atomicWriteFile } from '../util/index.js';
@@ -39,21 +41,30 @@ export interface StoredIndex {
   readonly listBytes: number;
 }
 
+const fdatasyncFd = promisify(fdatasync);
+
+/**
+ * A log tail up to this size is read with synchronous calls, as the list's first line is: a
+ * few hundred octets in the page cache cost the event loop less than the thread pool's round
+ * trips (open, stat, read, close), and every locked step of a folder reads both.
+ */
+const syncReadMax = 64 * 1024;
+
 /** The generation named by a version 3 list's first line, read without reading the list. */
-async function listGeneration(path: string): Promise<string | undefined | null> {
-  let fh;
+function listGeneration(path: string): string | undefined | null {
+  let fd;
   try {
-    fh = await open(path, 'r');
+    fd = openSync(path, 'r');
   } catch (err) {
     if (errno(err) === 'ENOENT') return null;
     throw err;
   }
   try {
     const buf = Buffer.alloc(128);
-    const { bytesRead } = await fh.read(buf, 0, 128, 0);
-    return /^C3 [\d ]+ ([0-9a-f]{1,16})\n/.exec(buf.subarray(0, bytesRead).toString('latin1'))?.[1];
+    const n = readSync(fd, buf, 0, 128, 0);
+    return /^C3 [\d ]+ ([0-9a-f]{1,16})\n/.exec(buf.subarray(0, n).toString('latin1'))?.[1];
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -124,22 +135,30 @@ export function logRecords(old: UidIndex, next: UidIndex, keys?: Iterable<string
 
 /** A log's first `headLength` octets and what it holds from `from` on (only that is read); undefined when missing. */
 async function readLog(path: string, headLength: number, from: number): Promise<{ head: Buffer; tail: Buffer; size: number } | undefined> {
-  let fh;
+  let fd;
   try {
-    fh = await open(path, 'r');
+    fd = openSync(path, 'r');
   } catch (err) {
     if (errno(err) === 'ENOENT') return undefined;
     throw err;
   }
   try {
-    const { size } = await fh.stat();
+    const { size } = fstatSync(fd);
     const head = Buffer.alloc(Math.min(headLength, size));
-    await fh.read(head, 0, head.length, 0);
+    readSync(fd, head, 0, head.length, 0);
     const tail = Buffer.alloc(Math.max(0, size - from));
-    if (tail.length > 0) await fh.read(tail, 0, tail.length, from);
+    if (tail.length > syncReadMax) {
+      // a long tail (the first read of a folder in this process): off the event loop
+      const fh = await open(path, 'r');
+      try {
+        await fh.read(tail, 0, tail.length, from);
+      } finally {
+        await fh.close();
+      }
+    } else if (tail.length > 0) readSync(fd, tail, 0, tail.length, from);
     return { head, tail, size };
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -150,7 +169,7 @@ export class UidListFiles {
   /** The folder's list with its log applied; undefined when missing or malformed. */
   async read(dir: string): Promise<StoredIndex | undefined> {
     const listPath = join(dir, uidListName);
-    const gen = await listGeneration(listPath);
+    const gen = listGeneration(listPath);
     const known = this.#read.get(dir);
     if (gen === null) {
       this.#read.delete(dir);
@@ -228,14 +247,16 @@ export class UidListFiles {
       this.#read.set(dir, { index, logEnd: Buffer.byteLength(text), listBytes: was.listBytes });
       return index;
     }
-    const fh = await open(logPath, 'r+');
+    // the record written with synchronous calls (page cache), only its flush on the thread pool
+    const fd = openSync(logPath, 'r+');
     try {
       // a record cut short by a crash after the last commit is cut off first
-      if ((await fh.stat()).size !== was.logEnd) await fh.truncate(was.logEnd);
-      await fh.write(records, was.logEnd, 'utf8');
-      await fh.datasync();
+      if (fstatSync(fd).size !== was.logEnd) ftruncateSync(fd, was.logEnd);
+      const data = Buffer.from(records, 'utf8');
+      for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done, was.logEnd + done);
+      await fdatasyncFd(fd);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
     this.#read.set(dir, { index, logEnd: was.logEnd + bytes, listBytes: was.listBytes });
     return index;

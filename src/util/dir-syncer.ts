@@ -7,23 +7,30 @@
  * Limitations: Linux/BSD semantics (opening a directory read-only and fsyncing it); on platforms
  *   where that fails with EISDIR/EPERM/EINVAL the sync is treated as a no-op.
  */
-import { open } from 'node:fs/promises';
+import { closeSync, fsync, openSync } from 'node:fs';
+import { promisify } from 'node:util';
 
-/** fsyncs a directory so the entries created, renamed or removed in it are durable. */
+const fsyncFd = promisify(fsync);
+
+/**
+ * fsyncs a directory so the entries created, renamed or removed in it are durable. The open and
+ * close are synchronous calls (no disk wait: the directory is in the cache), the fsync alone
+ * goes to the thread pool: one round trip instead of three.
+ */
 export async function fsyncDir(dir: string): Promise<void> {
-  let fh;
+  let fd;
   try {
-    fh = await open(dir, 'r');
+    fd = openSync(dir, 'r');
   } catch (err) {
     if (isUnsupported(err)) return;
     throw err;
   }
   try {
-    await fh.sync();
+    await fsyncFd(fd);
   } catch (err) {
     if (!isUnsupported(err)) throw err;
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 

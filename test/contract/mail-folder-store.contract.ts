@@ -95,12 +95,12 @@ export function mailFolderStoreContract(name: string, make: () => Promise<Contra
         assert.equal(b.uidNext, 5);
       }));
 
-    void test('APPEND stores flags, keywords and the internal date; its UID is the one a sync gives', () =>
+    void test('APPEND stores flags, keywords and the internal date (a message given as a stream or whole); its UID is the one a sync gives', () =>
       withStore(async ({ folders }) => {
         await folders.createFolder(user, 'Work');
         const when = Date.UTC(2020, 0, 2, 3, 4, 5);
         const r = await folders.append(user, 'Work', stream(message('a')), { flags: 'RS', keywords: ['$Forwarded', 'todo'], receivedAt: when });
-        const r2 = await folders.append(user, 'Work', stream(message('b')), { flags: '' });
+        const r2 = await folders.append(user, 'Work', Buffer.from(message('b')), { flags: '' });
         const snap = await folders.sync(user, 'Work');
         assert.equal(r.uidValidity, snap.uidValidity);
         assert.deepEqual(snap.messages.map((m) => m.uid), [r.uid, r2.uid]);
@@ -111,6 +111,7 @@ export function mailFolderStoreContract(name: string, make: () => Promise<Contra
         assert.equal(m.receivedAt, when);
         assert.equal(m.size, Buffer.byteLength(message('a')));
         assert.equal((await readAll(await folders.open(user, 'Work', m.key))).toString(), message('a'));
+        assert.equal((await readAll(await folders.open(user, 'Work', snap.messages[1].key))).toString(), message('b'));
       }));
 
     void test('COPY keeps flags, keywords and date, gives new ascending UIDs in the target and leaves the source', () =>

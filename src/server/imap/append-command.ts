@@ -12,7 +12,6 @@
  *   none across a crash where the store has appendMany (Maildir, PostgreSQL), otherwise only
  *   a failure the server sees is undone.
  */
-import { Readable } from 'node:stream';
 import type { AppendMessage, ImapCommand } from '../../protocol/imap/index.js';
 import { formatSequenceSet } from '../../protocol/imap/index.js';
 import { catenate } from './catenate.js';
@@ -77,7 +76,7 @@ export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APP
       uidValidity = r.uidValidity;
     }
     for (const { m, letters, keywords } of uids.length > 0 ? [] : checked) {
-      const r = await io.ctx.folders.append(io.user, name, Readable.from([m.message]), {
+      const r = await io.ctx.folders.append(io.user, name, m.message, {
         flags: letters,
         keywords,
         ...(m.date !== undefined && { receivedAt: m.date }),

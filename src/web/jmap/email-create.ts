@@ -9,7 +9,6 @@
  *   named by the request (no server file can be attached).
  * Limitations: bodyStructure and header:X at create are refused (invalidProperties).
  */
-import { Readable } from 'node:stream';
 import type { Args } from './jmap-protocol.js';
 import type { AccountSession } from './jmap-account.js';
 import { MessageCache } from './email-read.js';
@@ -51,7 +50,7 @@ async function store(account: AccountSession, folder: string, message: Buffer, k
   // RFC 8620 §5.3: "overQuota" when the message would take the account over its quota (docs/quota.md)
   const verdict = account.services.quota ? await account.services.quota.check(account.user, message.length) : 'ok';
   if (verdict !== 'ok') return { type: 'overQuota', description: 'the mailbox quota would be exceeded' };
-  const { uid } = await account.folders.append(account.user, folder, Readable.from([message]), { flags: k.letters, keywords: k.keywords, ...(receivedAt !== undefined && { receivedAt }) });
+  const { uid } = await account.folders.append(account.user, folder, message, { flags: k.letters, keywords: k.keywords, ...(receivedAt !== undefined && { receivedAt }) });
   account.changed();
   const e = (await account.view()).emails.find((x) => x.folder === folder && x.uid === uid);
   if (!e) throw new Error('the stored email vanished');
