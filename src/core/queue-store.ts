@@ -101,6 +101,8 @@ export interface QueueStore {
    * without it is walked with walkEnvelopes().
    */
   scanEnvelopes?(): AsyncIterable<Envelope>;
+  /** Optional: ids of the queued messages in no particular order, memory bounded as scanEnvelopes' (a store without it: listMessageIds()). */
+  scanMessageIds?(): AsyncIterable<MessageId>;
   /**
    * Optional: calls `onMessage` with the id of a message that appeared or changed (a hint; it
    * may be this process's own write, or coalesced or lost); returns a function that stops it.

@@ -13,7 +13,7 @@
  *   rescan ran) is left as the runner has it.
  */
 import type { EnvelopeId, MessageId, QueueStore } from '../core/index.js';
-import type { QueueScheduler } from '../queue/index.js';
+import { MessageIdSet, type QueueScheduler } from '../queue/index.js';
 
 export interface RescanInput {
   readonly store: QueueStore;
@@ -46,19 +46,23 @@ export async function rescanStore(r: RescanInput): Promise<string | undefined> {
     // taken before the walk: what changed during it comes again at the next rescan
     return changes?.cursor;
   }
-  // what is listed and not known is read; a million parked ids are gone through one at a time
-  // (no array or set of them: issue 19), first to forget those whose message is gone, then to
-  // strike the known messages off the listing
-  const listed = new Set(await store.listMessageIds());
-  const gone: EnvelopeId[] = [];
-  for (const env of queue.envelopes()) if (!listed.has(env.messageId)) gone.push(env.id);
-  for (const [id, messageId] of queue.parkedWithMessageIds()) if (!listed.has(messageId)) gone.push(id);
-  for (const id of gone) if (!keep(id)) queue.forget(id);
-  for (const env of queue.envelopes()) listed.delete(env.messageId);
-  for (const [, messageId] of queue.parkedWithMessageIds()) listed.delete(messageId);
-  for (const id of listed) {
+  // the messages the runner knows when the listing starts, in a compact set (issue 19: a
+  // million ids were listed into an array and a Set of strings, ~270 MB at the peak of a
+  // restart); the listing, read as a stream, marks those it holds and reads those not known.
+  // Only a message known at the start can be gone: one queued while the listing runs may be
+  // past the stream's place, unlisted yet not gone
+  const known = new MessageIdSet();
+  for (const env of queue.envelopes()) known.add(env.messageId);
+  for (const [, messageId] of queue.parkedWithMessageIds()) known.add(messageId);
+  for await (const id of store.scanMessageIds?.() ?? (await store.listMessageIds())) {
+    if (known.mark(id)) continue;
     for (const env of await store.findMessageEnvelopes(id)) if (!keep(env.id)) queue.set(env, now());
   }
+  const gone: EnvelopeId[] = [];
+  const isGone = (messageId: MessageId): boolean => known.has(messageId) && !known.marked(messageId);
+  for (const env of queue.envelopes()) if (isGone(env.messageId)) gone.push(env.id);
+  for (const [id, messageId] of queue.parkedWithMessageIds()) if (isGone(messageId)) gone.push(id);
+  for (const id of gone) if (!keep(id)) queue.forget(id);
   return r.cursor;
 }
 

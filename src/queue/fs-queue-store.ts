@@ -407,6 +407,12 @@ export class FsQueueStore implements QueueStore {
     yield* this.#readEach(scanIds(this.#paths.msg, seg.index), seg, (id) => overrides.mayHave(id), true);
   }
 
+  /** Ids of the queued messages in no order, msg/ read as a stream (a rescan's listing: issue 19). */
+  async *scanMessageIds(): AsyncIterable<MessageId> {
+    await this.#segments.refresh();
+    yield* scanIds(this.#paths.msg, (await this.#segments.state()).index);
+  }
+
   async *#readEach(ids: Iterable<MessageId> | AsyncIterable<MessageId>, seg: SegState, override: (id: MessageId) => boolean, scan: boolean): AsyncIterable<Envelope> {
     type Loaded = { file: EnvelopeFile | undefined; err?: undefined } | { file?: undefined; err: unknown };
     const load = (id: string): Promise<Loaded> =>

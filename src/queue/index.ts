@@ -27,3 +27,4 @@ export {
   type QueuedMessage, type QueuePage, type QueueWalkOptions,
 } from './queue-control.js';
 export { QueueScheduler, type QueueSchedulerOptions, type Batch } from './queue-scheduler.js';
+export { MessageIdSet } from './message-id-set.js';

@@ -49,7 +49,7 @@ function encode(id: string): boolean {
 }
 
 /** The number characters [from, to) of `id` spell in base32; -1 when one is not of the alphabet. */
-function base32Value(id: string, from: number, to: number): number {
+export function base32Value(id: string, from: number, to: number): number {
   let v = 0;
   for (let i = from; i < to; i++) {
     const c = id.charCodeAt(i);
@@ -76,7 +76,7 @@ function messageIdOf(hi: number, lo: number): MessageId {
   );
 }
 
-function hashOf(hi: number, lo: number, n: number): number {
+export function hashOf(hi: number, lo: number, n: number): number {
   let h = Math.imul((lo >>> 0) ^ Math.imul(n, 0x9e3779b1), 0x85ebca6b) ^ (hi >>> 0);
   h ^= h >>> 15;
   h = Math.imul(h, 0xc2b2ae35);

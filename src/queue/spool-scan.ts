@@ -28,8 +28,13 @@ export async function overrideFilter(envDir: string): Promise<NameFilter> {
   return f;
 }
 
-/** The ids in msg/ as a stream, then those of `records` not met there (a record and a file may name the same message). */
+/**
+ * The ids in msg/ as a stream, then those of `records` (taken when the stream starts) not met
+ * there (a record and a file may name the same message): a message whose record moves to its
+ * own file while the stream runs is met at least once.
+ */
 export async function* scanIds(msgDir: string, records: ReadonlyMap<MessageId, unknown>): AsyncGenerator<MessageId> {
+  const recorded = [...records.keys()];
   const met = new Set<MessageId>();
   for await (const entry of await opendir(msgDir, { bufferSize: dirBuffer })) {
     const name = entry.name;
@@ -37,7 +42,7 @@ export async function* scanIds(msgDir: string, records: ReadonlyMap<MessageId, u
     if (records.has(name)) met.add(name);
     yield name;
   }
-  for (const id of [...records.keys()]) if (!met.has(id)) yield id;
+  for (const id of recorded) if (!met.has(id)) yield id;
 }
 
 /**
