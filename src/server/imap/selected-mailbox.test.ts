@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MaildirFolders, MaildirStore } from '../../mailbox/index.js';
 import { formatRanges, inSequenceSet, intersectRanges, mergeRanges, subtractNumbers } from '../../protocol/imap/index.js';
+import { pick } from './message-commands.js';
 import { SelectedMailbox } from './selected-mailbox.js';
 
 const user = 'suzana@dc.uece.br';
@@ -129,6 +130,21 @@ void test('QRESYNC from the store\'s changes (resyncLines, vanishedEarlier) equa
       else await folders.append(user, 'INBOX', msg(100 + step), { flags: '' });
       // a live view with messages gone but not yet reported (no EXPUNGE allowed) half the time
       await a.refresh(step % 2 === 0, true);
+      // the messages a set names, found by search per range, as a test of every message finds them
+      for (let k = 0; k < 20; k++) {
+        const end = (): number => (rnd(8) === 0 ? Infinity : 1 + rnd(a.maxUid + 3));
+        const set = Array.from({ length: 1 + rnd(3) }, () => {
+          const [x, y] = [end(), end()];
+          return { from: Math.min(x, y), to: Math.max(x, y) };
+        });
+        for (const uid of [true, false]) {
+          const walk = a.messages.flatMap((m, i) => (a.contains(set, m, i + 1, uid) ? [i] : []));
+          const picked = pick(a, set, uid);
+          assert.ok(Array.isArray(picked) || !uid, 'a UID set is never refused');
+          // a sequence number past the end is refused (BAD) rather than left out
+          if (Array.isArray(picked)) assert.deepEqual(picked.map((p) => p.seq - 1), walk, `${uid ? 'UID' : 'sequence'} set ${JSON.stringify(set)}`);
+        }
+      }
       const top = (await folders.sync(user, 'INBOX')).highestModseq;
       for (const since of [...asked, top - 1]) {
         for (const known of [undefined, [{ from: 3, to: 40 }], [{ from: 10, to: Infinity }]]) {
@@ -138,6 +154,11 @@ void test('QRESYNC from the store\'s changes (resyncLines, vanishedEarlier) equa
           const within = known ? intersectRanges(ch.vanished, known, max) : mergeRanges(ch.vanished);
           const left = subtractNumbers(within, a.messages.map((x) => x.uid));
           assert.equal(await a.vanishedEarlier(since, known), left.length > 0 ? `* VANISHED (EARLIER) ${formatRanges(left)}` : undefined, `step ${step} since ${since}`);
+          // UID FETCH set (CHANGEDSINCE since VANISHED): the messages a walk of the view finds (those not gone)
+          const set = known ?? [{ from: 1, to: Infinity }];
+          const changed = await a.changedIn(set, since);
+          assert.deepEqual(changed.places, a.messages.flatMap((x, i) => (!x.gone && x.modseq > since && a.contains(set, x, i + 1, true) ? [i] : [])), `step ${step} since ${since}`);
+          assert.equal(changed.vanished, await a.vanishedEarlier(since, set));
           // SELECT (QRESYNC ...): a fresh view
           const s = new SelectedMailbox(user, 'INBOX', true, folders, qr);
           await s.open();

@@ -97,6 +97,8 @@ export class SelectedMailbox {
   private version: number | undefined;
   /** the messages this view copied (the others are the snapshot's, shared) */
   readonly #owned = new WeakSet<ViewMessage>();
+  /** messages marked gone and not yet reported (reportGone looks at the view only when some are) */
+  #goneCount = 0;
 
   constructor(
     readonly user: string,
@@ -117,6 +119,7 @@ export class SelectedMailbox {
     const from = await this.claimRecent(false);
     // the snapshot's messages themselves, an array of references (copy on write: see ViewMessage)
     this.messages = snap.messages.slice();
+    this.#goneCount = 0;
     for (let i = this.messages.length - 1; i >= 0 && this.messages[i].uid >= from; i--) this.own(i).recent = true;
     this.learnKeywords(this.messages);
   }
@@ -133,7 +136,9 @@ export class SelectedMailbox {
 
   /** Marks the message at `seq` as removed (reported by the next reportGone). */
   markGone(seq: number): void {
+    if (this.messages[seq - 1].gone) return;
     this.own(seq - 1).gone = true;
+    this.#goneCount++;
   }
 
   /** How many messages are \Recent in this view (the RECENT response). */
@@ -213,6 +218,24 @@ export class SelectedMailbox {
       if (x && x.modseq > since && (!known || inSequenceSet(known, x.uid, this.maxUid))) out.push(this.flagsFetch(seq, x));
     }
     return out;
+  }
+
+  /**
+   * UID FETCH … (CHANGEDSINCE since [VANISHED]), RFC 7162 §3.1.4.1, §3.2.6: the places of the
+   * messages of `set` (UIDs) whose MODSEQ as this view knows it is above `since`, and the
+   * VANISHED (EARLIER) line; from the store's changes (O(changes)), not a walk of the view.
+   * A message expunged from the store and not yet reported is left out (a UID FETCH gives no
+   * data for it either way).
+   */
+  async changedIn(set: SequenceSet, since: number): Promise<{ places: number[]; vanished: string | undefined }> {
+    const ch = await this.store.changesSince(this.user, this.folder, since);
+    const places: number[] = [];
+    for (const c of ch.changed) {
+      const seq = this.seqOf(c.uid);
+      const m = seq === 0 ? undefined : this.messages[seq - 1];
+      if (m && m.modseq > since && this.contains(set, m, seq, true)) places.push(seq - 1);
+    }
+    return { places, vanished: this.vanishedLine(ch.vanished, set) };
   }
 
   /** The VANISHED (EARLIER) line of `vanished` within `set`, less the UIDs this view holds (found by search, not a walk). */
@@ -390,16 +413,24 @@ export class SelectedMailbox {
    * QRESYNC on, one VANISHED line instead (RFC 7162 §3.2.10).
    */
   reportGone(): string[] {
+    // nothing gone (most commands): no look at the view
+    if (this.#goneCount === 0) return [];
     const out: string[] = [];
     const uids: number[] = [];
-    const recentGone = this.messages.some((m) => m.gone && m.recent);
+    const at: number[] = [];
+    let recentGone = false;
     for (let i = this.messages.length - 1; i >= 0; i--) {
-      if (this.messages[i].gone) {
-        out.push(`* ${i + 1} EXPUNGE`);
-        uids.push(this.messages[i].uid);
-        this.messages.splice(i, 1);
-      }
+      const m = this.messages[i];
+      if (!m.gone) continue;
+      out.push(`* ${i + 1} EXPUNGE`);
+      uids.push(m.uid);
+      at.push(i);
+      recentGone ||= m.recent === true;
     }
+    // a few cut out (highest first, so the others' places hold), many in one pass
+    if (at.length <= 64) for (const i of at) this.messages.splice(i, 1);
+    else this.messages = this.messages.filter((m) => !m.gone);
+    this.#goneCount = 0;
     if (this.modes.qresync && uids.length > 0) return [`* VANISHED ${formatSequenceSet(uids.reverse())}`];
     // RFC 3501 §7.3.2: RECENT when the size of the mailbox changes, here by recent messages gone (IMAP4rev1 only)
     if (recentGone && !this.modes.rev2 && this.store.recentFrom) out.push(`* ${this.recentCount} RECENT`);
