@@ -43,6 +43,9 @@
  *   BENCH_STORAGE=files|postgres|postgres2 (comma list; correio's rows of accept, relay, maildir
  *   on the files backend, on PostgreSQL with 1 node, with 2 nodes: postgres-scenario.ts) BENCH_PG_URL
  *   BENCH_TIMEOUT_S=300 (per run) BENCH_SETTLE_MS=3000 (`sync`, then this pause, before each run)
+ *   BENCH_WARMUP=0 (accept, relay, maildir on files and Postfix: this many messages first, to the same instance, delivered
+ *   before the measured window starts: the rows then measure a running server, not one whose JIT
+ *   is still compiling; both MTAs get them)
  *   BENCH_POSTFIX_CONFIG=tuned|anchor (postfix-peer.ts postfixConfig) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
  * Standards: none. Security: loopback only (127.0.0.1); children killed and temp dirs removed
  *   on every exit path. Limitations: one recipient per message, like smtp-source.
@@ -92,6 +95,8 @@ const SIZE = int('BENCH_SIZE', 5120);
 const RUNS = int('BENCH_RUNS', 3, 0);
 const TIMEOUT = int('BENCH_TIMEOUT_S', 300) * 1000;
 const SETTLE_MS = int('BENCH_SETTLE_MS', 3000, 0);
+/** messages sent before each accept, relay and maildir run's measured window (both MTAs) */
+const WARMUP = int('BENCH_WARMUP', 0, 0);
 const SCENARIOS = (env.BENCH_SCENARIOS ?? 'raw,accept,relay,maildir').split(',').map((s) => s.trim()) as Scenario[];
 for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir', 'checks', 'idle10k', 'jmap', 'imap'].includes(s) && !isDeferredScenario(s) && !isSigningScenario(s)) throw new Error(`unknown scenario "${s}"`);
 /** the jmap scenario (jmap-bench.ts): folder size and rounds */
@@ -139,6 +144,18 @@ async function load(port: number, to: string, messages = N, sessions = SESSIONS)
   });
   if (r.failed > 0) throw new Error(`${r.failed} of ${messages} messages failed: ${r.errors.join(' / ')}`);
   return r.elapsedMs;
+}
+
+/**
+ * BENCH_WARMUP messages to `port` before a measured window, and (`delivered`) until they are
+ * delivered, so the window starts with the MTA idle and its code warm; nothing when 0.
+ */
+async function warmUp(port: number, to: string, delivered?: () => Promise<unknown>): Promise<void> {
+  if (WARMUP === 0) return;
+  const done = delivered?.();
+  done?.catch(() => undefined);
+  await load(port, to, WARMUP);
+  await done;
 }
 
 /** The submission load of the signing scenarios (signing-scenario.ts): bench/load.ts with connections kept. */
@@ -279,6 +296,7 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
         const hole = await startBlackHole();
         try {
           return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${hole.port}` }, deliveryConcurrency: 1, ...procs }, profile, async (c) => {
+            await warmUp(c.port, 'b@example.net');
             const s = await measure(async () => ({ acceptMs: await load(c.port, 'b@example.net') }), () => c.child.pid);
             const stored = await spoolCount(c.dataDir);
             if (stored < N) throw new Error(`only ${stored} of ${N} messages in the spool`);
@@ -289,9 +307,10 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
         }
       }
       return await withPostfix(work, 'hold', 9, async (p) => {
+        await warmUp(p.port, 'b@example.net');
         const s = await measure(async () => ({ acceptMs: await load(p.port, 'b@example.net') }), () => p.masterPid());
         const held = await countFiles(path.join(p.queueDir, 'hold'));
-        if (held !== N) throw new Error(`${held} of ${N} messages in Postfix's hold queue`);
+        if (held !== N + WARMUP) throw new Error(`${held} of ${N + WARMUP} messages in Postfix's hold queue`);
         return s;
       });
     }
@@ -300,18 +319,22 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
       try {
         const go = async (port: number): Promise<{ acceptMs: number; e2eMs: number }> => {
           const t0 = performance.now();
-          const done = sink.reached(N, TIMEOUT);
+          const done = sink.reached(N + WARMUP, TIMEOUT);
           done.catch(() => undefined);
           const acceptMs = await load(port, 'b@example.net');
           const t1 = await done;
           return { acceptMs, e2eMs: t1 - t0 };
         };
         if (isFilesCorreio(mta)) {
-          return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${sink.port}` }, ...procs }, profile, (c) =>
-            measure(() => go(c.port), () => c.child.pid),
-          );
+          return await withCorreio(work, { routes: { 'example.net': `smtp:[127.0.0.1]:${sink.port}` }, ...procs }, profile, async (c) => {
+            await warmUp(c.port, 'b@example.net', () => sink.reached(WARMUP, TIMEOUT));
+            return measure(() => go(c.port), () => c.child.pid);
+          });
         }
-        return await withPostfix(work, 'relay', sink.port, (p) => measure(() => go(p.port), () => p.masterPid()));
+        return await withPostfix(work, 'relay', sink.port, async (p) => {
+          await warmUp(p.port, 'b@example.net', () => sink.reached(WARMUP, TIMEOUT));
+          return measure(() => go(p.port), () => p.masterPid());
+        });
       } finally {
         await sink.stop();
       }
@@ -320,18 +343,21 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
     const go = async (port: number, to: string, newDir: string | string[]): Promise<{ acceptMs: number; e2eMs: number }> => {
       const t0 = performance.now();
       const acceptMs = await load(port, to);
-      const t1 = await waitForFiles(newDir, N, TIMEOUT);
+      const t1 = await waitForFiles(newDir, N + WARMUP, TIMEOUT);
       return { acceptMs, e2eMs: t1 - t0 };
     };
     if (isFilesCorreio(mta)) {
-      return await withCorreio(work, { users: ['benchmd@localhost'], ...procs }, profile, (c) =>
+      return await withCorreio(work, { users: ['benchmd@localhost'], ...procs }, profile, async (c) => {
         // new/ and cur/: the server's own folder index may move a delivered message on at once
-        measure(() => go(c.port, 'benchmd@localhost', ['new', 'cur'].map((d) => path.join(c.dataDir, 'mail', 'localhost', 'benchmd', d))), () => c.child.pid),
-      );
+        const dirs = ['new', 'cur'].map((d) => path.join(c.dataDir, 'mail', 'localhost', 'benchmd', d));
+        await warmUp(c.port, 'benchmd@localhost', () => waitForFiles(dirs, WARMUP, TIMEOUT));
+        return measure(() => go(c.port, 'benchmd@localhost', dirs), () => c.child.pid);
+      });
     }
-    return await withPostfix(work, 'maildir', 9, (p) =>
-      measure(() => go(p.port, 'benchmd@localhost', path.join(p.maildir, 'new')), () => p.masterPid()),
-    );
+    return await withPostfix(work, 'maildir', 9, async (p) => {
+      await warmUp(p.port, 'benchmd@localhost', () => waitForFiles(path.join(p.maildir, 'new'), WARMUP, TIMEOUT));
+      return measure(() => go(p.port, 'benchmd@localhost', path.join(p.maildir, 'new')), () => p.masterPid());
+    });
   } finally {
     if (env.BENCH_KEEP !== '1') await fsp.rm(work, { recursive: true, force: true }).catch(() => undefined);
   }
