@@ -13,6 +13,11 @@ void test('formatDate gives an RFC 5322 §3.3 date-time with a numeric zone', ()
   // the default zone is the machine's: whatever it is, the instant must parse back the same
   assert.equal(Date.parse(formatDate(at)), at);
   assert.match(formatDate(at), /^[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4}$/);
+  // in the machine's zone the text is made once per second: any instant of it, then the next one
+  assert.equal(formatDate(at + 999), formatDate(at));
+  assert.equal(Date.parse(formatDate(at + 1000)), at + 1000);
+  assert.equal(Date.parse(formatDate(at + 1999)), at + 1000);
+  assert.equal(formatDate(at + 1000, 0), 'Tue, 1 Jul 2003 08:52:38 +0000');
 });
 
 void test('formatReceived follows RFC 5321 §4.4 Time-stamp-line', () => {

@@ -36,8 +36,14 @@ export interface ReceivedInfo {
   readonly zoneOffset?: number;
 }
 
+/** printable ASCII other than "(", ")" and "\\": what sanitizeToken keeps as it is */
+const plainToken = /^[\x21-\x27\x2a-\x5b\x5d-\x7e]*$/;
+
 /** Keeps printable ASCII other than comment delimiters; "?" for anything else. */
 function sanitizeToken(s: string, max = 255): string {
+  // the usual HELO name, host name or queue id: nothing to replace (one test, no loop)
+  const head = s.length > max ? s.slice(0, max) : s;
+  if (plainToken.test(head)) return head;
   let out = '';
   for (const ch of s.slice(0, max)) {
     const c = ch.codePointAt(0) ?? 0;
@@ -110,7 +116,17 @@ const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
  * `zoneOffset` is minutes east of UTC; default the machine's zone at that instant.
  */
 export function formatDate(ms: number, zoneOffset?: number): string {
-  const offset = zoneOffset ?? -new Date(ms).getTimezoneOffset();
+  // every message of the same second in the machine's zone has the same date (one per message
+  // in intake's Received field): the zone lookup and formatting are done once per second
+  const second = Math.floor(ms / 1000);
+  if (zoneOffset === undefined && second === lastDate.second) return lastDate.text;
+  const text = formatDateIn(ms, zoneOffset ?? -new Date(ms).getTimezoneOffset());
+  if (zoneOffset === undefined) lastDate = { second, text };
+  return text;
+}
+let lastDate = { second: Number.NaN, text: '' };
+
+function formatDateIn(ms: number, offset: number): string {
   const d = new Date(ms + offset * 60_000);
   const pad = (n: number): string => String(n).padStart(2, '0');
   const sign = offset < 0 ? '-' : '+';
