@@ -22,7 +22,7 @@ import { formatListenAddress } from '../config/index.js';
 import { pgSharedSecret } from '../directory/index.js';
 import { isPostgresUrl } from '../util/index.js';
 import { DnsResolver } from '../dns/index.js';
-import type { ListSealer } from '../core/index.js';
+import type { ListSealer, SealRun } from '../core/index.js';
 import { ArcListSealer, DkimSigner, Srs, type RawLookup, type SigningKey, type TxtLookup } from '../policy/index.js';
 
 /** The lookups of the SPF/DKIM/DMARC checks, on the configured servers (TXT answers cached). */
@@ -55,7 +55,7 @@ export function forwardSealerFor(config: Config, keys: LiveKeys): ListSealer | u
 
 /**
  * The ARC set and DKIM signature of an intermediary's domain over the live keys: `enabled`
- * while any key is there (without one a copy need not be read whole), so a key made for a
+ * while any key is there (without one nothing is hashed for it), so a key made for a
  * list's domain seals its copies from the next reload (on PostgreSQL: the next refresh) on.
  */
 class KeyedSealer implements ListSealer {
@@ -68,7 +68,6 @@ class KeyedSealer implements ListSealer {
     this.#sealer = new ArcListSealer({
       authservId: config.hostname,
       keys,
-      signer: new DkimSigner(keys),
       lookup: mailAuthDns(config).lookup,
       minBitLength: config.mailAuth.dkimMinKeyBits,
     });
@@ -78,8 +77,8 @@ class KeyedSealer implements ListSealer {
     return this.keys.size > 0;
   }
 
-  seal(domain: string, message: Buffer): Promise<readonly string[]> {
-    return this.keys.size > 0 ? this.#sealer.seal(domain, message) : Promise.resolve([]);
+  start(domain: string, start: Buffer): SealRun {
+    return this.#sealer.start(domain, start);
   }
 }
 

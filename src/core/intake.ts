@@ -59,10 +59,16 @@ export interface IntakeTransaction {
    */
   readonly checkHeader?: HeaderCheck;
   /**
-   * The end-of-data checks that need the whole message (SPF, DKIM, DMARC on the MX port), run
-   * by intake after checkHeader: a refusal, or header fields to add and received ones to drop.
+   * The end-of-data checks that need the body (SPF, DKIM, DMARC, ARC, rspamd on the MX port),
+   * started by intake after checkHeader and fed the body while it is spooled: a refusal (the
+   * draft is then dropped), or header fields to add and received ones to drop.
    */
   readonly checkMessage?: MessageCheck;
+  /**
+   * RFC 8617: the copy is sealed for `domain` by `sealer` as it is spooled (a list's copy,
+   * list-transport.ts); intake's own forward sealing is then not applied to it.
+   */
+  readonly seal?: { readonly sealer: ListSealer; readonly domain: string };
   /**
    * LMTP (RFC 2033 §4.2): once the size is known, each recipient whose mailboxes are all over
    * their quota is refused on its own (IntakeResult.refused) instead of being queued
@@ -79,21 +85,39 @@ export interface MessageVerdict {
   readonly remove?: (name: string, value: string) => boolean;
 }
 
-export type MessageCheck = (message: Buffer, header: MessageHeader) => Promise<MessageVerdict>;
+/**
+ * Starts the end-of-data checks of one message: `header` parsed, and `start` the octets of the
+ * message as received before its body (the header block and the empty line after it). The run
+ * is then fed the body (policy/trust hashes it as it goes by: it is never held whole).
+ */
+export type MessageCheck = (header: MessageHeader, start: Buffer) => MessageCheckRun;
+
+/** One message's end-of-data checks while its body streams into the spool. */
+export interface MessageCheckRun {
+  /** the next body octets, in order; a promise asks the caller to wait before the next ones */
+  body(chunk: Buffer): void | Promise<void>;
+  /** the body has all gone by: the verdict (`message` reads the whole of it again, spooled) */
+  finish(message: ReceivedMessage): Promise<MessageVerdict>;
+  /** the message is not taken after all: drop what the run holds (finish is not called) */
+  abort(): void;
+}
+
+/** The message as received (`start` and body), once spooled: read again from the spool, not from memory. */
+export interface ReceivedMessage {
+  readonly size: number;
+  read(): Readable;
+}
 
 /**
- * Signs mail at intake (DKIM, RFC 6376): given the message as it will be stored, the
- * DKIM-Signature fields to prepend. `applies` says whether a session's mail is signed at all.
+ * Signs mail at intake (DKIM, RFC 6376) while its body streams into the spool. `applies` says
+ * whether a session's mail is signed at all; `streaming` starts one message's signing: `body`
+ * is fed every octet after the header block's empty line, in order, and `finish` gets the
+ * complete header block as it will be stored (without the empty line) and gives the
+ * DKIM-Signature fields to put before it.
  */
 export interface MessageSigner {
   applies(session: SessionInfo): boolean;
-  sign(message: Buffer): Promise<readonly string[]>;
-  /**
-   * Optional: signing a body that streams by. `body` is fed every octet after the header
-   * block's empty line, in order; `finish` gets the complete header block as it will be stored
-   * (without the empty line) and gives the fields `sign` would have given for the same message.
-   */
-  streaming?(): StreamingSignature;
+  streaming(): StreamingSignature;
 }
 
 /** One message's signing while its body streams (MessageSigner.streaming). */
@@ -116,14 +140,24 @@ export interface SenderRewriter {
 export type SrsReversal = { readonly address: Address; readonly refusal?: undefined } | { readonly refusal: SmtpReply; readonly address?: undefined };
 
 /**
- * Seals a mailing list's copy for the list's domain (policy/trust/list-sealer.ts): given the copy
- * as the list sends it, the fields to prepend (DKIM-Signature, ARC set, RFC 8617); [] when the
+ * Seals a mailing list's copy, or forwarded mail, for an intermediary's domain
+ * (policy/trust/list-sealer.ts) while intake spools it: `start` is the message as received
+ * before its body (header block and empty line: its ARC chain is validated on it), the run is
+ * fed the body, and `finish` gets the header block as it will be stored (without the empty
+ * line) and gives the fields to put before it (DKIM-Signature, ARC set, RFC 8617); [] when the
  * domain has no key.
  */
 export interface ListSealer {
-  seal(domain: string, message: Buffer): Promise<readonly string[]>;
-  /** false: no key to seal with now, so the copy need not be read whole; absent: true */
+  start(domain: string, start: Buffer): SealRun;
+  /** false: no key to seal with now; absent: true */
   readonly enabled?: boolean;
+}
+
+/** One copy's sealing while its body streams by (ListSealer.start). */
+export interface SealRun {
+  body(chunk: Buffer): void | Promise<void>;
+  finish(header: Buffer): Promise<readonly string[]>;
+  abort(): void;
 }
 
 export interface IntakeResult {

@@ -20,12 +20,17 @@ export interface MessageDraft {
   /** Discards the draft; safe to call more than once and after a failed commit. */
   abort(): Promise<void>;
   /**
-   * Optional: once `body` has finished, puts `header` before everything written to it (header
-   * fields known only after the body went by, e.g. a DKIM signature over it); commit then
-   * stores header and body as one message, as durably as ever. A backend without it is given
-   * such a message whole instead.
+   * Once `body` has finished, puts `header` before everything written to it (header fields
+   * known only after the body went by, e.g. a DKIM signature over it); commit then stores
+   * header and body as one message, as durably as ever.
    */
-  prepend?(header: Buffer): Promise<void>;
+  prepend(header: Buffer): Promise<void>;
+  /**
+   * Once `body` has finished (and before prepend), everything written to it, read again from
+   * where the draft keeps it (its file once past what it holds in memory): an end-of-data check
+   * that sends the message elsewhere (rspamd) reads it here instead of holding it.
+   */
+  written(): Readable;
 }
 
 /**

@@ -121,6 +121,8 @@ export const replies = {
   saslChallenge: (base64: string): SmtpReply => reply(334, undefined, base64),
   tlsNotAvailable: (): SmtpReply => reply(454, '4.7.0', 'TLS not available due to temporary reason'),
   authTemporaryFailure: (): SmtpReply => reply(454, '4.7.0', 'Temporary authentication failure'),
+  /** RFC 4954 §6: the login waited too long behind others from the same address or for the same account */
+  authBusy: (): SmtpReply => reply(454, '4.7.0', 'Temporary authentication failure: too many logins in progress, try again later'),
   authCancelled: (): SmtpReply => reply(501, '5.7.0', 'Authentication cancelled'),
   cannotDecodeAuth: (): SmtpReply => reply(501, '5.5.2', 'Cannot decode response'),
   unrecognizedAuthMechanism: (): SmtpReply => reply(504, '5.5.4', 'Unrecognized authentication type'),

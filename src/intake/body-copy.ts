@@ -39,7 +39,7 @@ export async function copyBody(
   counter: SizeAndEightBit,
   dest: Writable,
   signal?: AbortSignal,
-  onBodyChunk?: (chunk: Buffer) => void,
+  onBodyChunk?: (chunk: Buffer) => void | Promise<void>,
 ): Promise<void> {
   let destError: unknown;
   let wake: (() => void) | undefined;
@@ -71,7 +71,9 @@ export async function copyBody(
     for (const chunk of head) await put(chunk);
     for await (const chunk of body) {
       await put(chunk as Buffer);
-      onBodyChunk?.(chunk as Buffer);
+      // a watcher that is behind (body-watch.ts) is waited for: the body never piles up for it
+      const behind = onBodyChunk?.(chunk as Buffer);
+      if (behind) await behind;
     }
     if (signal?.aborted) throw abortError(signal);
     if (destError !== undefined) throw destError;

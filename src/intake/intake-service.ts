@@ -7,16 +7,19 @@
  * Standards: RFC 5321 §4.4 (Received; hop counting, §6.3 loop detection), §3.9 (aliases),
  *   RFC 5322 §3.6 (Message-ID/Date for submissions, RFC 6409 §8), RFC 6152 (8-bit bodies).
  * Security: the header block is read with a cap before anything is written; a streamed body goes
- *   into the spool without being held whole (only a small SMTP body, up to 64 KB, arrives whole),
- *   DKIM-signed ones too (hashed on the way, the header prepended to the draft after), except
- *   while the inbound checks or forward sealing need it whole (whole-message.ts);
+ *   into the spool without being held whole (only a small SMTP body, up to 64 KB, arrives whole):
+ *   the end-of-data checks, DKIM signing and ARC sealing are fed it as it is spooled
+ *   (body-watch.ts), and the fields they give are put before it afterwards (MessageDraft.prepend);
  *   size is enforced while streaming (body-copy.ts). A message whose first line is a
  *   continuation line is refused (554 5.6.0): it would fold into the trace field prepended
  *   here. The session's end-of-data policy (sender rules) runs on the header block before the
  *   draft is made.
- * Limitations: the Delivered-To loop check only sees addresses this site added itself.
+ * Limitations: the Delivered-To loop check only sees addresses this site added itself. A
+ *   header block past the cap (256 KB) is neither DKIM-signed nor ARC-sealed (the block is not
+ *   all known when its body starts); a copy with a list's seal (IntakeTransaction.seal) gets no
+ *   forward seal besides.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import diagnostics from 'node:diagnostics_channel';
 import {
   MailError,
@@ -37,7 +40,6 @@ import {
   type IntakeTransaction,
   type MailParams,
   type MessageSigner,
-  type StreamingSignature,
   type QueueStore,
   type ResolvedRecipient,
   type Resolver,
@@ -48,8 +50,9 @@ import {
   targetRoute,
 } from '../core/index.js';
 import { formatReceived, formatDate, makeMessageId, splitMessage, splitMessageBuffer } from '../protocol/mime/index.js';
-import { collect, dropFields } from './whole-message.js';
+import { dropFields } from './drop-fields.js';
 import { SizeAndEightBit, copyBody, hasEightBit } from './body-copy.js';
+import { BodyWatch, fieldLines, prefixed } from './body-watch.js';
 
 export interface IntakeOptions {
   readonly store: QueueStore;
@@ -141,8 +144,7 @@ export class IntakeService implements Intake {
     // Only the header block is read here (bounded); the body stays a stream (or, given whole,
     // a slice of the buffer: no stream is made for a message already in memory).
     const split = whole ? splitMessageBuffer(body) : await splitMessage(body);
-    let rest: Readable | Buffer = split.body;
-    let headerBlock = split.header;
+    const rest: Readable | Buffer = split.body;
     const drop = (): void => {
       if (!Buffer.isBuffer(rest)) rest.resume();
     };
@@ -174,26 +176,30 @@ export class IntakeService implements Intake {
         throw new MailError(refusal, 'MAIL_ERR_POLICY');
       }
     }
-    // The steps that need the whole message (whole-message.ts): a streamed body is read in for
-    // the checks and forward sealing; signing hashes it as it is spooled when the store can put
-    // the signature before it afterwards (below), else reads it in too.
-    const signer = this.opts.signer?.applies(tx.session) ? this.opts.signer : undefined;
+    // What needs the body (the checks, signing, sealing) is fed it as it is spooled (watch.ts):
+    // nothing of a streamed body is held, and the fields it gives go before it afterwards
+    // (MessageDraft.prepend). Past the header cap (`complete` false) nothing is signed or sealed:
+    // the header block is not all known.
     // RFC 8617 §4: an alias forwarding to a remote target seals as an intermediary (its domain's key)
-    const forwardDomain = this.opts.forwardSealer && this.opts.forwardSealer.enabled !== false ? tx.recipients.find((r) => r.targets.some((t) => t.kind === 'remote' && t.via.length > 0))?.address.domain : undefined;
-    if ((tx.checkMessage || forwardDomain) && !Buffer.isBuffer(rest)) rest = await collect(rest, this.opts.maxMessageSize);
-    const verdictFields: string[] = [];
-    if (tx.checkMessage && Buffer.isBuffer(rest)) {
-      const asReceived = Buffer.concat(split.hasBody && split.complete ? [split.header, CRLF, rest] : [split.header, rest]);
-      const verdict = await tx.checkMessage(asReceived, { fields, complete: split.complete });
-      if (verdict.refusal !== undefined) throw new MailError(verdict.refusal, 'MAIL_ERR_POLICY');
-      if (verdict.remove) headerBlock = dropFields(headerBlock, verdict.remove);
-      verdictFields.push(...verdict.fields);
-    }
+    const forwardDomain = this.opts.forwardSealer ? tx.recipients.find((r) => r.targets.some((t) => t.kind === 'remote' && t.via.length > 0))?.address.domain : undefined;
+    const sealWith = tx.seal ?? (forwardDomain && this.opts.forwardSealer ? { sealer: this.opts.forwardSealer, domain: forwardDomain } : undefined);
+    const watch = new BodyWatch({
+      check: tx.checkMessage?.({ fields, complete: split.complete }, Buffer.concat(split.hasBody && split.complete ? [split.header, CRLF] : [split.header])),
+      sign: split.complete && this.opts.signer?.applies(tx.session) ? this.opts.signer.streaming() : undefined,
+      seal: split.complete && sealWith && sealWith.sealer.enabled !== false ? sealWith.sealer.start(sealWith.domain, Buffer.concat(split.hasBody ? [split.header, CRLF] : [split.header])) : undefined,
+    });
     const deliveredTo = new Set(
       fields.filter((f) => f.name === 'delivered-to').map((f) => f.value.replace(/^<|>$/g, '').toLowerCase()),
     );
 
-    const draft = await this.opts.store.createMessage();
+    let draft;
+    try {
+      draft = await this.opts.store.createMessage();
+    } catch (err) {
+      watch.abort();
+      drop();
+      throw err;
+    }
     try {
       const now = this.opts.clock.now();
       const envelopes: (EnvelopeInit | undefined)[] = [];
@@ -219,13 +225,27 @@ export class IntakeService implements Intake {
         }
         if (forwarded) prepend.push(`Delivered-To: ${addressToString(r.address)}`);
       }
-      if (loops === tx.recipients.length) {
-        drop();
-        throw new MailError(replies.mailLoop(), 'MAIL_ERR_LOOP');
-      }
+      if (loops === tx.recipients.length) throw new MailError(replies.mailLoop(), 'MAIL_ERR_LOOP');
       let live = envelopes.filter((e): e is EnvelopeInit => e !== undefined);
 
-      prepend.push(...verdictFields);
+      const head = split.hasBody && split.complete ? [split.header, CRLF] : [split.header];
+      const counter = new SizeAndEightBit(this.opts.maxMessageSize);
+      if (Buffer.isBuffer(rest)) {
+        // counted as copyBody counts: the message as given
+        for (const p of [...head, rest]) counter.count(p);
+        await watch.body(rest);
+      } else {
+        for (const p of head) counter.count(p);
+        await copyBody([], rest, counter, draft.body, signal, watch.hasWatchers ? (chunk) => watch.body(chunk) : undefined);
+      }
+      const whole = rest;
+      const verdict = await watch.finish({
+        size: counter.size,
+        read: () => (Buffer.isBuffer(whole) ? Readable.from([...head, whole]) : prefixed(head, draft.written())),
+      });
+      if (verdict?.refusal !== undefined) throw new MailError(verdict.refusal, 'MAIL_ERR_POLICY');
+      const headerBlock = verdict?.remove ? dropFields(split.header, verdict.remove) : split.header;
+      prepend.push(...(verdict?.fields ?? []));
       const firstRcpt = tx.recipients.length === 1 ? addressToString(tx.recipients[0].address) : undefined;
       // RFC 5321 §4.4: every hop, internal re-injection included, adds a trace field; the
       // count of these fields is what stops loops through lists and forwarding.
@@ -251,48 +271,15 @@ export class IntakeService implements Intake {
         if (!fields.some((f) => f.name === 'date')) prepend.push(`Date: ${formatDate(now)}`);
       }
 
-      const lines = (ls: readonly string[]): string => ls.map((l) => (l.endsWith('\r\n') ? l : l + '\r\n')).join('');
-      let headBytes = Buffer.from(lines(prepend), 'utf8');
-      const head = split.hasBody && split.complete ? [headerBlock, CRLF] : [headerBlock];
-      // a streamed body to sign: hashed while it is spooled, the header put before it after
-      // (MessageDraft.prepend), so it is never held whole; without prepend, read in
-      const prependTo = draft.prepend?.bind(draft);
-      let streamed: { signature: StreamingSignature; prepend: (header: Buffer) => Promise<void> } | undefined;
-      if (signer && !Buffer.isBuffer(rest)) {
-        if (prependTo && signer.streaming && split.hasBody && split.complete) streamed = { signature: signer.streaming(), prepend: prependTo };
-        else rest = await collect(rest, this.opts.maxMessageSize);
-      }
-      if (signer && Buffer.isBuffer(rest)) {
-        // RFC 6376 §5: signed as stored, our own trace and submission fields included
-        const signatures = await signer.sign(Buffer.concat([headBytes, ...head, rest]));
-        if (signatures.length > 0) headBytes = Buffer.concat([Buffer.from(lines(signatures), 'utf8'), headBytes]);
-      }
-      if (forwardDomain && this.opts.forwardSealer && Buffer.isBuffer(rest)) {
-        // stored once, so local recipients of the same message see the set too (harmless)
-        const sealed = await this.opts.forwardSealer.seal(forwardDomain, Buffer.concat([headBytes, ...head, rest]));
-        if (sealed.length > 0) headBytes = Buffer.concat([Buffer.from(lines(sealed), 'latin1'), headBytes]);
-      }
-      const counter = new SizeAndEightBit(this.opts.maxMessageSize - headBytes.length);
+      // RFC 6376 §5, RFC 8617 §4: signed, then sealed, as stored (our own trace and submission fields included)
+      const headBytes = await watch.fieldsBefore(Buffer.from(fieldLines(prepend), 'utf8'), headerBlock);
+      const stored = split.hasBody && split.complete ? [headBytes, headerBlock, CRLF] : [headBytes, headerBlock];
+      const size = counter.size - split.header.length + headBytes.length + headerBlock.length;
+      if (size > this.opts.maxMessageSize) throw new MailError(replies.messageTooBig(), 'MAIL_ERR_SIZE');
       let pieces: Buffer[] | undefined;
-      if (Buffer.isBuffer(rest)) {
-        // counted as copyBody counts: the message as given (the prepended fields are in the limit)
-        for (const p of [...head, rest]) counter.count(p);
-        pieces = [headBytes, ...head, rest];
-      } else if (streamed) {
-        for (const p of head) counter.count(p);
-        const { signature } = streamed;
-        await copyBody([], rest, counter, draft.body, signal, (chunk) => signature.body(chunk));
-        // RFC 6376 §5: signed as stored, our own trace and submission fields included
-        const signatures = signature.finish(Buffer.concat([headBytes, headerBlock]));
-        if (signatures.length > 0) headBytes = Buffer.concat([Buffer.from(lines(signatures), 'utf8'), headBytes]);
-        if (counter.size + headBytes.length > this.opts.maxMessageSize) throw new MailError(replies.messageTooBig(), 'MAIL_ERR_SIZE');
-        await streamed.prepend(Buffer.concat([headBytes, ...head]));
-      } else {
-        draft.body.write(headBytes);
-        await copyBody(head, rest, counter, draft.body, signal);
-      }
+      if (Buffer.isBuffer(rest)) pieces = [...stored, rest];
+      else await draft.prepend(Buffer.concat(stored));
       const eightBit = counter.eightBit || hasEightBit(headBytes) || tx.mail.body === '8BITMIME';
-      const size = counter.size + headBytes.length;
       // LMTP (RFC 2033 §4.2): now that the size is known, a recipient whose mailboxes are full is refused alone
       const refused = new Map<number, SmtpReply>();
       if (tx.perRecipientQuota) {
@@ -339,6 +326,7 @@ export class IntakeService implements Intake {
       this.opts.onQueued?.(committed);
       return { messageId: draft.id, reply: replies.queued(draft.id), ...(refused.size > 0 ? { refused } : {}) };
     } catch (err) {
+      watch.abort();
       await draft.abort().catch(() => undefined);
       if (!Buffer.isBuffer(rest) && !rest.destroyed) rest.destroy();
       if (!Buffer.isBuffer(body) && !body.readableEnded) body.resume();

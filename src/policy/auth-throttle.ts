@@ -8,7 +8,9 @@
  *   block applies: at most `maxFailuresPerAddress` are ever in flight or failed in a window.
  *   A check beyond the attempts in flight waits for one of them to end (it is refused only
  *   when the failures alone reach the limit), so one client's concurrent right logins (many
- *   submission sessions, a webmail) are all let in, at most the limit verified at a time.
+ *   submission sessions, a webmail) are all let in, at most the limit verified at a time. A
+ *   check waits at most MAX_LOGIN_WAIT_MS (then `busy`: each protocol answers a temporary
+ *   failure), so a login behind checks that hang (a directory that does not answer) ends.
  *   Per account too, so guessing one account's password from many addresses is stopped after
  *   `maxFailuresPerAccount` failures in a window. IPv6 clients are counted per /64 (one host
  *   usually holds a whole /64). Both maps are bounded (oldest entries dropped first).
@@ -33,7 +35,18 @@ export interface AuthThrottleOptions {
   readonly now?: () => number;
   /** told of each failure counted here (not of those recorded from elsewhere), to share it */
   readonly onFailure?: (address: string, account: string) => void;
+  /** ms a check waits behind attempts in flight before it is `busy`. Default MAX_LOGIN_WAIT_MS (tests shorten it). */
+  readonly maxWaitMs?: number;
 }
+
+/**
+ * How long a login waits behind the attempts in flight from its address or for its account
+ * before it is answered with a temporary failure (LoginVerdict `busy`): a password check
+ * takes milliseconds, so 30 s is only reached when checks hang (the directory does not answer)
+ * or a client floods one address with logins; the client's own timeouts (SMTP's 5 minutes
+ * for a reply, RFC 5321 §4.5.3.2) are longer.
+ */
+export const MAX_LOGIN_WAIT_MS = 30_000;
 
 /** Why an attempt may not be checked. */
 export type AuthRefusal = 'address' | 'account';
@@ -54,7 +67,9 @@ export type LoginVerdict =
   /** not checked: the address or the account is at its limit */
   | { readonly kind: 'refused'; readonly why: AuthRefusal }
   /** the check itself failed (directory down): not counted, a temporary failure */
-  | { readonly kind: 'error'; readonly error: unknown };
+  | { readonly kind: 'error'; readonly error: unknown }
+  /** not checked: waited MAX_LOGIN_WAIT_MS behind the attempts in flight; not counted, a temporary failure */
+  | { readonly kind: 'busy' };
 
 interface Count {
   failures: number;
@@ -71,6 +86,7 @@ export class AuthThrottle {
   private readonly maxEntries: number;
   private readonly now: () => number;
   private readonly onFailure: ((address: string, account: string) => void) | undefined;
+  private readonly maxWaitMs: number;
   /** check() calls waiting for an attempt in flight to end */
   private waiters: (() => void)[] = [];
 
@@ -81,6 +97,7 @@ export class AuthThrottle {
     this.maxEntries = options.maxEntries ?? 100_000;
     this.now = options.now ?? Date.now;
     this.onFailure = options.onFailure;
+    this.maxWaitMs = options.maxWaitMs ?? MAX_LOGIN_WAIT_MS;
   }
 
   /** True when attempts from this address are refused now, by its failures (checked before any exchange). */
@@ -140,9 +157,11 @@ export class AuthThrottle {
     // At the limit only by attempts in flight (one client's concurrent logins: a webmail, a
     // NAT, a submission client with many sessions): wait for one to end rather than refuse a
     // right password; refused once the failures alone reach the limit. At most the limit are
-    // still in flight or failed at any time.
+    // still in flight or failed at any time. The wait has its own limit: `busy` after it.
+    const deadline = this.now() + this.maxWaitMs;
     while (typeof attempt === 'string' && !this.failuresFull(attempt, address, account)) {
-      await new Promise<void>((r) => this.waiters.push(r));
+      const left = deadline - this.now();
+      if (left <= 0 || !(await this.woken(left))) return { kind: 'busy' };
       attempt = this.reserve(address, account);
     }
     if (typeof attempt === 'string') return { kind: 'refused', why: attempt };
@@ -180,6 +199,22 @@ export class AuthThrottle {
   private failuresFull(why: AuthRefusal, address: string, account: string): boolean {
     const c = why === 'address' ? this.current(this.byAddress, addressKey(address)) : this.current(this.byAccount, account.toLowerCase());
     return c === undefined || c.failures >= (why === 'address' ? this.maxAddress : this.maxAccount);
+  }
+
+  /** Resolves true when an attempt in flight ends, false after `ms` (the waiter is then dropped). */
+  private woken(ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== wake);
+        resolve(false);
+      }, ms);
+      timer.unref();
+      this.waiters.push(wake);
+    });
   }
 
   /** an attempt ended: the waiting ones try again (each reserves anew or waits again) */

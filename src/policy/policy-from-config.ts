@@ -16,7 +16,7 @@ import { buildSmtpPolicy, type AbuseChecks, type InboundCheck, type LookupAnswer
 import { mergeVerdicts, rspamdScan } from './rspamd.js';
 import { DnsList } from './dns-lists.js';
 import type { GreylistStore } from './greylist.js';
-import { authenticateInbound, loadMailAuth, type RawLookup } from './trust/inbound.js';
+import { startInbound, loadMailAuth, type RawLookup } from './trust/inbound.js';
 import type { TxtLookup } from './trust/dmarc.js';
 import type { DmarcEvaluation } from './trust/dmarc-report.js';
 import type { DmarcFailure } from './trust/dmarc-failure.js';
@@ -79,19 +79,33 @@ function messageChecks(config: Config, lookups: PolicyLookups): { inbound?: Inbo
   const settings = { authservId: config.hostname, dmarcReject: a.dmarcReject, temperror: a.temperror, dkimMinKeyBits: a.dkimMinKeyBits, trustedArcSealers: a.trustedArcSealers };
   const trust: InboundCheck | undefined =
     a.verifyInbound && dns
-      ? (session, sender, message, header) => authenticateInbound(settings, { ...dns, ...(lookups.dmarcReports ? { report: lookups.dmarcReports } : {}), ...(lookups.dmarcFailures ? { failure: lookups.dmarcFailures } : {}) }, session, sender, message, header.fields)
+      ? (session, sender, header, start) => {
+          const run = startInbound(settings, { ...dns, ...(lookups.dmarcReports ? { report: lookups.dmarcReports } : {}), ...(lookups.dmarcFailures ? { failure: lookups.dmarcFailures } : {}) }, session, sender, header, start);
+          return { body: (chunk) => run.body(chunk), abort: () => run.abort(), finish: () => run.finish() };
+        }
       : undefined;
   // loaded now rather than in the first message's time (a failure shows there as temperror)
   if (trust) loadMailAuth().catch(() => undefined);
   const p = config.policy;
   const rspamd = p.rspamdUrl;
   const scan: InboundCheck | undefined =
-    rspamd !== undefined ? (session, sender, message) => rspamdScan({ url: rspamd, onFailure: p.rspamdFailure, timeoutMs: p.rspamdTimeout, hostname: config.hostname }, session, sender, message) : undefined;
+    rspamd !== undefined ? (session, sender) => rspamdScan({ url: rspamd, onFailure: p.rspamdFailure, timeoutMs: p.rspamdTimeout, hostname: config.hostname }, session, sender) : undefined;
   if (trust && scan) {
     return {
-      inbound: async (session, sender, message, header) => {
-        const [t, r] = await Promise.all([trust(session, sender, message, header), scan(session, sender, message, header)]);
-        return mergeVerdicts(t, r);
+      inbound: (session, sender, header, start) => {
+        const t = trust(session, sender, header, start);
+        const r = scan(session, sender, header, start);
+        return {
+          body: (chunk) => t.body(chunk),
+          abort: () => {
+            t.abort();
+            r.abort();
+          },
+          finish: async (message) => {
+            const [tv, rv] = await Promise.all([t.finish(message), r.finish(message)]);
+            return mergeVerdicts(tv, rv);
+          },
+        };
       },
     };
   }

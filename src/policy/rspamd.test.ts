@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { askRspamd, mergeVerdicts, rspamdScan, rspamdVerdict } from './rspamd.js';
 import { freePort } from '../../test/helpers/net.js';
 
@@ -28,15 +29,18 @@ void test('actions: reject 550, soft reject and greylist 451, add header marks f
   assert.equal(marked.remove?.('subject', 'x'), false);
 });
 
+/** A message as intake hands it over once spooled: its size and a stream of it. */
+const spooled = (text: string): { size: number; read(): Readable } => ({ size: Buffer.byteLength(text), read: () => Readable.from([Buffer.from(text)]) });
+
 void test('rspamd unreachable: accepted with the field saying so, or 451 4.7.1 with defer', async () => {
   const port = await freePort();
   const s = { url: `http://127.0.0.1:${port}`, onFailure: 'accept' as const, timeoutMs: 2000, hostname: 'mx.test' };
   const a = await askRspamd(s, session, { local: 'a', domain: 'b.test' }, Buffer.from('Subject: x\r\n\r\nx\r\n'));
   assert.ok('error' in a && /ECONNREFUSED/.test(a.error), JSON.stringify(a));
-  const open = await rspamdScan(s, session, null, Buffer.from('x'));
+  const open = await rspamdScan(s, session, null).finish(spooled('x'));
   assert.equal(open.refusal, undefined);
   assert.match(open.fields[0], /^X-Rspamd-Action: unavailable \(.*ECONNREFUSED/);
-  const closed = await rspamdScan({ ...s, onFailure: 'defer' }, session, null, Buffer.from('x'));
+  const closed = await rspamdScan({ ...s, onFailure: 'defer' }, session, null).finish(spooled('x'));
   assert.equal(closed.refusal?.code, 451);
   assert.equal(closed.refusal?.status, '4.7.1');
 });

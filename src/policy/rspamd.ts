@@ -13,13 +13,13 @@
  *   most 200 characters) before it goes into an SMTP reply. When rspamd cannot be reached, times
  *   out or answers badly, `rspamd_failure` decides: "accept" (fail open, the default: mail still
  *   flows, `X-Rspamd-Action: unavailable`) or "defer" (451 4.7.1, never a permanent refusal).
- * Limitations: the scanned message is the one intake holds for the end-of-data checks (see
- *   intake/whole-message.ts); recipients are not sent (the check sees the session and sender);
+ * Limitations: the message is sent once all of it has arrived, read again from the spool
+ *   (MessageDraft.written: never held whole here), with its length; recipients are not sent (the check sees the session and sender);
  *   no rspamd password or encryption (run it on loopback); the subject is not rewritten.
  */
 import http from 'node:http';
 import https from 'node:https';
-import { QUARANTINE_FIELD, reply, type ReversePath, type SessionInfo, type MessageVerdict } from '../core/index.js';
+import { QUARANTINE_FIELD, reply, type MessageCheckRun, type ReceivedMessage, type ReversePath, type SessionInfo, type MessageVerdict } from '../core/index.js';
 
 export interface RspamdSettings {
   /** e.g. "http://127.0.0.1:11333" (the normal worker) */
@@ -40,8 +40,9 @@ const OWN_FIELDS = new Set(['x-rspamd-action', 'x-rspamd-score', 'x-spam', QUARA
 const printable = (s: string): string => s.replace(/[^\x20-\x7e]/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 200);
 const oneLine = (s: string): string => s.replace(/[\r\n]+/g, ' ').trim();
 
-/** POSTs `message` to `/checkv2`; never throws. */
-export function askRspamd(s: RspamdSettings, session: SessionInfo, sender: ReversePath, message: Buffer): Promise<RspamdAnswer> {
+/** POSTs `message` (given whole, or read from the spool) to `/checkv2`; never throws. */
+export function askRspamd(s: RspamdSettings, session: SessionInfo, sender: ReversePath, message: Buffer | ReceivedMessage): Promise<RspamdAnswer> {
+  const size = Buffer.isBuffer(message) ? message.length : message.size;
   let url: URL;
   try {
     url = new URL('/checkv2', s.url);
@@ -49,7 +50,7 @@ export function askRspamd(s: RspamdSettings, session: SessionInfo, sender: Rever
     return Promise.resolve({ error: `bad rspamd_url ${s.url}` });
   }
   const headers: Record<string, string> = {
-    'Content-Length': String(message.length),
+    'Content-Length': String(size),
     'MTA-Name': oneLine(s.hostname),
     From: sender ? `${sender.local}@${sender.domain}` : '<>',
   };
@@ -82,7 +83,11 @@ export function askRspamd(s: RspamdSettings, session: SessionInfo, sender: Rever
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (err) => resolve({ error: err.message }));
-    req.end(message);
+    if (Buffer.isBuffer(message)) return req.end(message);
+    const from = message.read();
+    // a spool read error ends the request short: rspamd answers nothing usable, as when down
+    from.on('error', (err) => req.destroy(err));
+    from.pipe(req);
   });
 }
 
@@ -109,9 +114,13 @@ export function rspamdVerdict(s: Pick<RspamdSettings, 'onFailure'>, a: RspamdAns
   }
 }
 
-/** The end-of-data check: ask rspamd, then decide. */
-export async function rspamdScan(s: RspamdSettings, session: SessionInfo, sender: ReversePath, message: Buffer): Promise<MessageVerdict> {
-  return rspamdVerdict(s, await askRspamd(s, session, sender, message));
+/** The end-of-data check: once the message is spooled, ask rspamd, then decide. */
+export function rspamdScan(s: RspamdSettings, session: SessionInfo, sender: ReversePath): MessageCheckRun {
+  return {
+    body: () => undefined,
+    abort: () => undefined,
+    finish: async (message) => rspamdVerdict(s, await askRspamd(s, session, sender, message)),
+  };
 }
 
 /** Two end-of-data verdicts as one: the first refusal; both lists of fields; either removal. */

@@ -12,7 +12,7 @@
  * Limitations: the lists are values: a reload (app/reload.ts) builds new ones for new sessions,
  *   and a session keeps the lists it started with.
  */
-import { replies, type ListenMode, type MessageCheck, type MessageHeader, type MessageVerdict, type ReversePath, type SenderOwnership, type SessionInfo, type SmtpReply } from '../core/index.js';
+import { replies, type ListenMode, type MessageCheck, type MessageCheckRun, type MessageHeader, type ReversePath, type SenderOwnership, type SessionInfo, type SmtpReply } from '../core/index.js';
 import { CidrList } from '../address/index.js';
 import { firstRefusal, type Check } from './check.js';
 import {
@@ -44,8 +44,8 @@ export interface LookupAnswers {
   readonly expn?: (session: SessionInfo, argument: string) => Promise<SmtpReply>;
 }
 
-/** The end-of-data checks on the whole message (policy/trust/inbound.ts: SPF, DKIM, DMARC). */
-export type InboundCheck = (session: SessionInfo, sender: ReversePath, message: Buffer, header: MessageHeader) => Promise<MessageVerdict>;
+/** The end-of-data checks on the message as it streams by (policy/trust/inbound.ts: SPF, DKIM, DMARC; rspamd). */
+export type InboundCheck = (session: SessionInfo, sender: ReversePath, header: MessageHeader, start: Buffer) => MessageCheckRun;
 
 export interface StageLists {
   readonly connect: readonly Check<ConnectFacts>[];
@@ -115,7 +115,7 @@ export class StagePolicy {
   messageCheck(session: SessionInfo, sender: ReversePath): MessageCheck | undefined {
     const inbound = this.inbound;
     if (!inbound || session.mayRelay) return undefined;
-    return (message, header) => inbound(session, sender, message, header);
+    return (header, start) => inbound(session, sender, header, start);
   }
 
   /** RFC 5321 §3.5.1: the reply to VRFY (252 when there is no answer to give). */

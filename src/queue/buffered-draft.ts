@@ -9,7 +9,7 @@
  * Limitations: the body is held whole in memory until commit (bounded by the caller's size
  *   limit, smtp.max_message_size for SMTP).
  */
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { MailError, replies, type Envelope, type EnvelopeInit, type MessageDraft, type MessageId } from '../core/index.js';
 import { envelopeIdOf } from './queue-ids.js';
@@ -63,6 +63,11 @@ export class BufferedMessageDraft implements MessageDraft {
     if (this.#state !== 'open') throw new MailError(replies.localError(), 'MAIL_ERR_DRAFT_STATE');
     await finished(this.body);
     this.#chunks.unshift(header);
+  }
+
+  /** The body held here, as a stream (this backend holds a message whole anyway). */
+  written(): Readable {
+    return Readable.from([...this.#chunks], { objectMode: false });
   }
 
   async commit(inits: readonly EnvelopeInit[], whole?: readonly Buffer[]): Promise<Envelope[]> {

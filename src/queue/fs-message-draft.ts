@@ -17,7 +17,8 @@
  * Limitations: a draft lives in one process; one left by a crash is removed by recovery.
  */
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { createReadStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { MailError, replies, type Envelope, type EnvelopeInit, type MessageDraft, type MessageId } from '../core/index.js';
 import { writeAll } from '../util/index.js';
@@ -174,6 +175,12 @@ export class FsMessageDraft implements MessageDraft {
       await this.abort();
       throw storageError(err);
     }
+  }
+
+  /** The body written so far: what is held in memory, else the draft's file (its own read handle). */
+  written(): Readable {
+    if (!this.#spilled) return Readable.from([...this.#held], { objectMode: false });
+    return createReadStream(this.#path, { highWaterMark: holdLimit });
   }
 
   async prepend(header: Buffer): Promise<void> {

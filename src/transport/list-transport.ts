@@ -15,7 +15,7 @@
  *   carries this list's X-Loop or List-Id (nested lists that contain each other) is dropped.
  *   The copy enters through intake like any message (Received count, size, Delivered-To checks).
  *   With a sealer (`[mail_auth] seal_lists`), each copy gets the list domain's DKIM signature and
- *   an ARC set (RFC 8617) before it is re-injected (the copy is then read whole into memory).
+ *   an ARC set (RFC 8617), made by intake as it spools the copy (never read whole into memory).
  * Limitations: one copy for all members (no VERP, no per-member unsubscribe URL); the header
  *   block must fit in 1 MiB; no moderation, no archive.
  */
@@ -198,21 +198,16 @@ export class ListTransport implements Transport {
       const kept = fields.filter((f) => !LIST_FIELDS.has(f.name)).map((f) => f.raw);
       const header = Buffer.from([...added, ...kept].join('\r\n') + '\r\n\r\n', 'latin1');
 
-      let body: Readable | Buffer = Readable.from(
+      const body = Readable.from(
         (async function* () {
           yield header;
           yield* split.body;
         })(),
       );
-      if (this.opts.sealer && this.opts.sealer.enabled !== false) {
-        // RFC 8617 §4: the set is computed over the copy as sent, so the copy is read whole
-        // (a stored message: bounded by the size limit it was accepted under)
-        const copy = await readAll(body);
-        const domain = list.address.slice(list.address.lastIndexOf('@') + 1);
-        const sealed = await this.opts.sealer.seal(domain, copy);
-        body = sealed.length > 0 ? Buffer.concat([Buffer.from(sealed.join('\r\n') + '\r\n', 'latin1'), copy]) : copy;
-      }
-      const result = await this.opts.intake.receive({ session, sender: senderAddr, mail, recipients: accepted }, body, signal);
+      // RFC 8617 §4: intake seals the copy for the list's domain as it spools it (never held whole)
+      const domain = list.address.slice(list.address.lastIndexOf('@') + 1);
+      const seal = this.opts.sealer && this.opts.sealer.enabled !== false ? { seal: { sealer: this.opts.sealer, domain } } : {};
+      const result = await this.opts.intake.receive({ session, sender: senderAddr, mail, recipients: accepted, ...seal }, body, signal);
       return all('expanded', '2.0.0', { reply: result.reply, ...note });
     } catch (err) {
       return fromError(err, 're-injection');
@@ -222,8 +217,3 @@ export class ListTransport implements Transport {
   }
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of stream) parts.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
-  return Buffer.concat(parts);
-}

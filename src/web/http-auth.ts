@@ -215,6 +215,8 @@ export class HttpAuth {
         });
       case 'error':
         return problem(503, 'the directory is not available now; try again later', {}, { 'Retry-After': '30' });
+      case 'busy':
+        return problem(503, 'too many logins in progress from this address or for this account; try again later', {}, { 'Retry-After': '30' });
       case 'ok':
         return unauthorized(wrong, bearerError);
     }

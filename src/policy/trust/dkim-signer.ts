@@ -5,7 +5,7 @@
  * it exists, with every key of that domain (an Ed25519 and an RSA key give two signatures,
  * RFC 8463 §5 recommends both; two selectors during a rotation give two as well). streaming()
  * signs a body intake feeds it chunk by chunk while spooling it, the header last, so a large
- * message is never held whole to be signed.
+ * message is never held whole to be signed (intake's one way; sign() is it for a whole message).
  * Standards: RFC 6376 §5 (signing; dkim-sign.ts), RFC 7489 §3.1.1 (the d= is the From domain,
  *   so the signature aligns), RFC 5322 §3.6.2 (one From field).
  * Security: mail from MX strangers and trusted networks without AUTH is never signed (applies);
@@ -15,8 +15,6 @@
 import type { MessageSigner, SessionInfo, StreamingSignature } from '../../core/index.js';
 import { fromAddresses } from '../from-addresses.js';
 import { BodyHasher, rawFields, signatureField, type SigningKey } from './dkim-sign.js';
-
-const CHUNK = 64 * 1024;
 
 export class DkimSigner implements MessageSigner {
   constructor(
@@ -30,15 +28,17 @@ export class DkimSigner implements MessageSigner {
     return session.authUser !== undefined || session.protocol === 'local' || session.internal === true;
   }
 
+  /** The signatures for a message given whole: streaming() fed it in one piece. */
   sign(message: Buffer): Promise<readonly string[]> {
-    const { fields } = splitHeader(message);
-    const domain = fromDomain(fields);
-    return Promise.resolve(domain === undefined ? [] : this.signAs(domain, message));
+    const { header, body } = headerEnd(message);
+    const run = this.streaming();
+    run.body(message.subarray(body));
+    return Promise.resolve(run.finish(message.subarray(0, header)));
   }
 
   /**
-   * The same signatures as sign(), for a body that streams by (intake spools it meanwhile): the
-   * body hash is taken chunk by chunk, the header fields signed once the header is complete.
+   * Signing a body that streams by (intake spools it meanwhile): the body hash is taken chunk
+   * by chunk, the header fields signed once the header is complete.
    */
   streaming(): StreamingSignature {
     const hasher = new BodyHasher();
@@ -55,23 +55,6 @@ export class DkimSigner implements MessageSigner {
       },
     };
   }
-
-  /**
-   * Signatures with every key of `domain`, whatever the From says (a mailing list signs its
-   * copies with its own domain: RFC 6376 §3.5 lets any domain take responsibility); [] when the
-   * domain has no key.
-   */
-  signAs(domain: string, message: Buffer): readonly string[] {
-    const keys = this.keys.get(domain.toLowerCase()) ?? [];
-    if (keys.length === 0) return [];
-    const { fields, body } = splitHeader(message);
-    const hasher = new BodyHasher();
-    // fed in slices of the stored buffer: subarray copies nothing
-    for (let i = body; i < message.length; i += CHUNK) hasher.update(message.subarray(i, Math.min(message.length, i + CHUNK)));
-    const bh = hasher.digest();
-    const now = this.nowSeconds();
-    return keys.map((k) => signatureField(k, fields, bh, now));
-  }
 }
 
 /** The one (lower-case) domain of the From field's addresses; undefined for none or several. */
@@ -82,12 +65,6 @@ function fromDomain(fields: ReturnType<typeof rawFields>): string | undefined {
     for (const a of fromAddresses(f.value.replace(/\r?\n/g, '').trim())) if (a && a.domain !== '') domains.add(a.domain.toLowerCase());
   }
   return domains.size === 1 ? [...domains][0] : undefined;
-}
-
-/** The raw header fields and where the body starts. */
-function splitHeader(message: Buffer): { fields: ReturnType<typeof rawFields>; body: number } {
-  const end = headerEnd(message);
-  return { fields: rawFields(message.subarray(0, end.header).toString('latin1')), body: end.body };
 }
 
 /** Where the header block ends (before the empty line) and the body starts. */

@@ -3,7 +3,9 @@
  * The end-of-data authentication of mail arriving on the MX port: SPF for the client and
  * MAIL FROM (HELO for a null sender), DKIM signatures, and DMARC for the From domain(s), with
  * one Authentication-Results field recording all three and the verdict that DMARC's policy
- * and our settings give (550 5.7.1, a quarantine mark, or nothing).
+ * and our settings give (550 5.7.1, a quarantine mark, or nothing). The body is never held:
+ * SPF starts with the envelope, DKIM and ARC hash the body as intake spools it
+ * (streamed-verify.ts), and only the header block is kept for the verdict.
  * Standards: RFC 7208 (SPF: §2.4 null sender checked as postmaster@HELO, §4.6.4 at most 10
  *   lookups, §4.6.4 at most 2 void lookups, both enforced by mailauth with our limits passed
  *   explicitly), RFC 6376 §6 (DKIM verification), RFC 7489 (DMARC, dmarc.ts), RFC 8601
@@ -23,9 +25,10 @@ import { claimsAuthservId, formatAuthResults, type ResInfo } from './auth-result
 import { evaluateDmarc, type DmarcOutcome, type TxtLookup } from './dmarc.js';
 import { dmarcEvaluation, type DmarcEvaluation } from './dmarc-report.js';
 import { failureWanted, type DmarcFailure } from './dmarc-failure.js';
+import { loadMailAuth, StreamedVerify, type RawLookup } from './streamed-verify.js';
+import type { DKIMVerifyResult } from 'mailauth';
 
-/** A lookup in node's dns.resolve shapes (what mailauth calls); errors carry c-ares codes. */
-export type RawLookup = (name: string, rrtype: string) => Promise<unknown>;
+export type { RawLookup } from './streamed-verify.js';
 
 export interface InboundSettings {
   /** our authserv-id (the hostname) */
@@ -60,21 +63,13 @@ export interface InboundVerdict {
   readonly remove: (name: string, value: string) => boolean;
 }
 
-type MailAuth = typeof import('mailauth/lib/dkim/verify.js') & typeof import('mailauth/lib/spf/index.js') & typeof import('mailauth/lib/arc/index.js');
-let mailAuth: Promise<MailAuth> | undefined;
+export { loadMailAuth };
 
 /**
- * mailauth's verifiers (and their dependencies), loaded once on first use: a server with the
- * checks off, and every CLI command, does not carry them in memory; one with them on loads them
- * when its policy is built (policy-from-config.ts), not in the first message's time.
+ * Authenticates one message given whole (tests, and the corpus runs): the streamed run below,
+ * fed the whole message as its start.
  */
-export function loadMailAuth(): Promise<MailAuth> {
-  mailAuth ??= Promise.all([import('mailauth/lib/dkim/verify.js'), import('mailauth/lib/spf/index.js'), import('mailauth/lib/arc/index.js')]).then(([d, sp, a]) => ({ ...d, ...sp, ...a }));
-  return mailAuth;
-}
-
-/** Authenticates one message (the whole of it, as received) from `session`. */
-export async function authenticateInbound(
+export function authenticateInbound(
   s: InboundSettings,
   deps: InboundDeps,
   session: SessionInfo,
@@ -82,21 +77,57 @@ export async function authenticateInbound(
   message: Buffer,
   header: readonly { readonly name: string; readonly value: string }[],
 ): Promise<InboundVerdict> {
+  return startInbound(s, deps, session, sender, { fields: header, complete: true }, message).finish();
+}
+
+/**
+ * Starts the authentication of one message from `session`: SPF at once (it needs only the
+ * envelope), DKIM and ARC over the message as it streams by (`start`, the octets before the
+ * body, then each body chunk: streamed-verify.ts hashes the body, nothing of it is kept);
+ * `finish` gives the verdict once the body went by.
+ */
+export function startInbound(
+  s: InboundSettings,
+  deps: InboundDeps,
+  session: SessionInfo,
+  sender: ReversePath,
+  parsed: { readonly fields: readonly { readonly name: string; readonly value: string }[]; readonly complete: boolean },
+  start: Buffer,
+): { body(chunk: Buffer): void | Promise<void>; finish(): Promise<InboundVerdict>; abort(): void } {
   const helo = session.heloName ?? '';
   // node's sockets give IPv4 clients of a dual-stack listener as ::ffff:a.b.c.d
   const ip = unmapIpv4(session.remoteAddress ?? '');
   const mailFrom = sender ? `${sender.local}@${sender.domain}` : `postmaster@${helo}`;
-
   const spfRun = checkSpf(deps.lookup, mailFrom, ip, helo, s.authservId);
   // a message with no DKIM-Signature and no ARC set has nothing to verify: mailauth's parse of
   // the whole message would find the same (no results, no chain)
-  const dkimRun = signedOrSealed(message)
-    ? loadMailAuth()
-        .then(({ dkimVerify }) => dkimVerify(message, { resolver: deps.lookup as never, minBitLength: s.dkimMinKeyBits, sender: mailFrom }))
-        .then(async (r) => ({ results: r.results, arc: await verifyArc(r, deps.lookup, s.dkimMinKeyBits) }))
-        .catch(() => ({ results: [], arc: undefined }))
-    : Promise.resolve({ results: [] as Awaited<ReturnType<MailAuth['dkimVerify']>>['results'], arc: undefined });
-  const [spfResult, { results: dkimResults, arc }] = await Promise.all([spfRun, dkimRun]);
+  const header = parsed.fields;
+  // past intake's header cap, the rest of the block is in the body: verified then anyway
+  const verify = !parsed.complete || signedOrSealed(start) ? new StreamedVerify({ lookup: deps.lookup, minBitLength: s.dkimMinKeyBits, sender: mailFrom }) : undefined;
+  void verify?.write(start);
+  return {
+    body: (chunk) => verify?.write(chunk),
+    abort: () => verify?.abort(),
+    finish: async () => {
+      const dkimRun = verify
+        ? verify.end().then(async (r) => (r ? { results: r.results, arc: await verifyArc(r, deps.lookup, s.dkimMinKeyBits) } : { results: [], arc: undefined }))
+        : Promise.resolve({ results: [] as DKIMVerifyResult['results'], arc: undefined });
+      const [spfResult, { results, arc }] = await Promise.all([spfRun, dkimRun]);
+      return verdictOf(s, deps, { sender, mailFrom, helo, ip, header, start }, spfResult, results, arc);
+    },
+  };
+}
+
+/** The Authentication-Results, DMARC's verdict and the reports, from what SPF, DKIM and ARC found. */
+async function verdictOf(
+  s: InboundSettings,
+  deps: InboundDeps,
+  m: { readonly sender: ReversePath; readonly mailFrom: string; readonly helo: string; readonly ip: string; readonly header: readonly { readonly name: string; readonly value: string }[]; readonly start: Buffer },
+  spfResult: SpfOutcome,
+  dkimResults: DKIMVerifyResult['results'],
+  arc: ArcOutcome | undefined,
+): Promise<InboundVerdict> {
+  const { sender, mailFrom, helo, ip, header } = m;
   const spfRes = spfResult.result === 'temperr' ? 'temperror' : spfResult.result;
   const dkim = dkimResults
     .filter((r) => r.signingDomain)
@@ -181,8 +212,8 @@ export async function authenticateInbound(
   // RFC 7489 §7.3: failure reports where the record's ruf and fo ask for one
   if (deps.failure) {
     const delivery = verdict.refusal ? ('reject' as const) : verdict.fields.some((f) => f.startsWith(`${QUARANTINE_FIELD}:`)) ? ('spam' as const) : ('delivered' as const);
-    const end = message.indexOf('\r\n\r\n');
-    const header = message.subarray(0, end < 0 ? Math.min(message.length, 64 * 1024) : Math.min(end, 64 * 1024)).toString('latin1');
+    const end = m.start.indexOf('\r\n\r\n');
+    const headerText = m.start.subarray(0, end < 0 ? Math.min(m.start.length, 64 * 1024) : Math.min(end, 64 * 1024)).toString('latin1');
     for (const o of outcomes) {
       const r = o.record;
       if (!r || r.ruf.length === 0) continue;
@@ -198,7 +229,7 @@ export async function authenticateInbound(
         authResults: fields[0].replace(/^Authentication-Results:\s*/i, ''),
         delivery,
         unaligned: [...(dkimAligned ? [] : (['dkim'] as const)), ...(spfAligned ? [] : (['spf'] as const))],
-        header,
+        header: headerText,
         at: Date.now(),
       });
     }
@@ -207,9 +238,15 @@ export async function authenticateInbound(
 }
 
 /** Whether the header block (all of it, however long) has a DKIM-Signature or ARC field. */
-function signedOrSealed(message: Buffer): boolean {
-  const end = message.indexOf('\r\n\r\n');
-  return /(?:^|\n)(?:dkim-signature|arc-[a-z-]+)[ \t]*:/i.test(message.subarray(0, end < 0 ? message.length : end).toString('latin1'));
+function signedOrSealed(start: Buffer): boolean {
+  const end = start.indexOf('\r\n\r\n');
+  return /(?:^|\n)(?:dkim-signature|arc-[a-z-]+)[ \t]*:/i.test(start.subarray(0, end < 0 ? start.length : end).toString('latin1'));
+}
+
+interface ArcOutcome {
+  readonly result: string;
+  readonly comment?: string;
+  readonly sealer?: string;
 }
 
 export interface SpfOutcome {
@@ -239,7 +276,7 @@ export async function checkSpf(lookup: RawLookup, sender: string, ip: string, he
  * RFC 8617 §5.2: validates the ARC chain dkimVerify found (mailauth's arc()); undefined when the
  * message has no ARC sets, so no arc= result is written for ordinary mail.
  */
-async function verifyArc(dkim: unknown, lookup: RawLookup, minBitLength: number): Promise<{ result: string; comment?: string; sealer?: string } | undefined> {
+async function verifyArc(dkim: unknown, lookup: RawLookup, minBitLength: number): Promise<ArcOutcome | undefined> {
   const data = (dkim as { arc?: { chain?: unknown; error?: unknown; lastEntry?: { 'arc-seal'?: { parsed?: { d?: { value?: unknown } } } } } }).arc;
   if (!data || (!data.chain && !data.error)) return undefined;
   try {

@@ -9,7 +9,7 @@
  * signed.
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
-export { authenticateInbound, checkSpf, type InboundSettings, type InboundDeps, type RawLookup } from './inbound.js';
+export { authenticateInbound, startInbound, checkSpf, type InboundSettings, type InboundDeps, type RawLookup } from './inbound.js';
 export { evaluateDmarc, organizationalDomain, aligned, parseDmarcRecord, type TxtLookup, type DmarcOutcome } from './dmarc.js';
 export { formatAuthResults, claimsAuthservId } from './auth-results.js';
 export { BodyHasher, signatureField, relaxedHeader, rawFields, type SigningKey } from './dkim-sign.js';
@@ -18,6 +18,7 @@ export { DkimSigner } from './dkim-signer.js';
 export { dnsRecords, domainRecords, zoneTxt, defaultSelector, type DnsRecord } from './dns-records.js';
 export { Srs, type SrsSettings } from './srs.js';
 export { ArcListSealer, type ListSealerSettings } from './list-sealer.js';
+export { StreamedVerify } from './streamed-verify.js';
 export { ReportStore, utcDay, type TlsResultRow } from './report-store.js';
 export { buildTlsReport, tlsReportFile, tlsReportMessage, tlsRptDestinations, type TlsReport, type TlsReportMeta } from './tls-report.js';
 export { postReport } from './report-post.js';

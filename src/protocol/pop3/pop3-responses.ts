@@ -52,6 +52,8 @@ export const pop3Responses = {
   badSaslMessage: (): Pop3Response => err('malformed SASL response'),
   // the account's failures from every address reached the limit (policy/auth-throttle)
   authThrottled: (): Pop3Response => err('authentication temporarily refused, try again later', 'SYS/TEMP'),
+  // the login waited too long behind others from its address or for its account (policy/auth-throttle)
+  authBusy: (): Pop3Response => err('too many logins in progress, try again later', 'SYS/TEMP'),
   unsupportedMechanism: (): Pop3Response => err('unsupported authentication mechanism'),
   // RFC 2449 §8.1.2: authenticated, but another session holds the maildrop.
   inUse: (): Pop3Response => err('maildrop already locked by another session', 'IN-USE'),

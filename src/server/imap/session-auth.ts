@@ -134,6 +134,8 @@ export class SessionAuth {
         return no('Too many authentication failures, try again later', 'UNAVAILABLE');
       case 'error':
         return no('Authentication is unavailable, try again later', 'UNAVAILABLE');
+      case 'busy':
+        return no('Too many logins in progress, try again later', 'UNAVAILABLE');
       case 'failed':
         return this.failLogin(verdict.blocked);
       case 'ok':

@@ -301,6 +301,9 @@ export class Pop3Session {
         return this.send(pop3Responses.authThrottled());
       case 'error':
         return this.send(pop3Responses.localError());
+      case 'busy':
+        this.pendingUser = undefined;
+        return this.send(pop3Responses.authBusy());
       case 'failed':
         return this.failLogin(verdict.blocked);
       case 'ok':

@@ -1,7 +1,8 @@
 /**
  * Issue 12 items 6 and 7 over real SMTP sockets: AUTH attempts are counted before the password
  * is checked, so concurrent attempts from one address cannot all be checked; the throttle is
- * one for SMTP and POP3; an account guessed from many addresses is refused with 454.
+ * one for SMTP and POP3; an account guessed from many addresses is refused with 454; a login
+ * waiting behind a check that hangs ends with each protocol's temporary failure.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,11 @@ import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { RecordingIntake } from '../../../test/helpers/recording-intake.js';
 import { LineClient } from '../../../test/helpers/net.js';
 import { MemoryMailbox } from '../../../test/helpers/memory-mailbox.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ImapServer } from '../imap/index.js';
+import { MaildirFolders, MaildirStore } from '../../mailbox/index.js';
 
 const users: Record<string, string> = { 'suzana@dc.uece.br': 's3cret', 'jacques@dc.uece.br': 'outra' };
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -111,4 +117,55 @@ void test('an account guessed from many addresses gets 454 4.7.0, others still l
     assert.equal(await c.command(b64('outra')), '235 2.7.0 Authentication successful');
     c.close();
   });
+});
+
+void test('a login waiting behind a check that hangs has its own timeout: 454 4.7.0, NO [UNAVAILABLE], -ERR [SYS/TEMP], nothing counted (issue 15)', async () => {
+  // one attempt in flight per address, and a short wait (MAX_LOGIN_WAIT_MS in service)
+  const authThrottle = new AuthThrottle({ maxFailuresPerAddress: 1, maxFailuresPerAccount: 100, maxWaitMs: 300 });
+  let release: () => void = () => undefined;
+  const hung = new Promise<void>((r) => (release = r));
+  const all: Record<string, string> = { ...users, 'slow@dc.uece.br': 'slow' };
+  // the directory does not answer for slow@ until released
+  const authenticate = async (u: string, p: string): Promise<boolean> => {
+    if (u === 'slow@dc.uece.br') await hung;
+    return all[u] === p;
+  };
+  const mailRoot = await mkdtemp(join(tmpdir(), 'correio-authwait-'));
+  const pop3 = new Pop3Server({ hostname: 'pop.dc.uece.br', mailboxes: new MemoryMailbox('/nonexistent'), authenticate, allowPlainWithoutTls: true, authFailureDelayMs: 0, authThrottle });
+  const imap = new ImapServer({ hostname: 'imap.dc.uece.br', folders: new MaildirFolders(new MaildirStore(mailRoot, { hostname: 'mx' })), authenticate, authFailureDelayMs: 0, authThrottle });
+  const [popAt] = await pop3.listen([{ host: '127.0.0.1', port: 0 }]);
+  const [imapAt] = await imap.listen([{ host: '127.0.0.1', port: 0 }]);
+  try {
+    await withServer({ authThrottle, authenticate }, async (port) => {
+      const slow = await ehlo(port);
+      slow.write(`AUTH PLAIN ${b64('\0slow@dc.uece.br\0slow')}\r\n`);
+      // the slow check is in flight: every other login from 127.0.0.1 waits behind it, then gives up
+      await new Promise((r) => setTimeout(r, 100));
+      const c = await ehlo(port);
+      assert.equal(await c.command(`AUTH PLAIN ${b64('\0suzana@dc.uece.br\0s3cret')}`), '454 4.7.0 Temporary authentication failure: too many logins in progress, try again later');
+      const p = await LineClient.connect(popAt.port);
+      await p.readLine();
+      p.write('USER suzana@dc.uece.br\r\n');
+      await p.readLine();
+      p.write('PASS s3cret\r\n');
+      assert.equal(await p.readLine(), '-ERR [SYS/TEMP] too many logins in progress, try again later');
+      const i = await LineClient.connect(imapAt.port);
+      await i.readLine();
+      i.write('a1 LOGIN suzana@dc.uece.br s3cret\r\n');
+      assert.equal(await i.readLine(), 'a1 NO [UNAVAILABLE] Too many logins in progress, try again later');
+      // the slow check ends: the waits counted nothing, and the same logins now succeed
+      release();
+      assert.equal(await slow.readReply(), '235 2.7.0 Authentication successful');
+      assert.equal(await c.command(`AUTH PLAIN ${b64('\0suzana@dc.uece.br\0s3cret')}`), '235 2.7.0 Authentication successful');
+      i.write('a2 LOGIN suzana@dc.uece.br s3cret\r\n');
+      let line: string | undefined;
+      while ((line = await i.readLine()) !== undefined && !line.startsWith('a2 '));
+      assert.match(line ?? '', /^a2 OK /);
+      for (const x of [slow, c, p, i]) x.close();
+    });
+  } finally {
+    await pop3.close();
+    await imap.close();
+    await rm(mailRoot, { recursive: true, force: true });
+  }
 });

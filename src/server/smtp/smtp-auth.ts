@@ -66,6 +66,10 @@ export async function authExchange(args: string, io: AuthExchangeIo): Promise<st
     case 'error':
       io.publish(channels.error, { error: verdict.error, where: 'authenticate' });
       throw new MailError(replies.authTemporaryFailure());
+    case 'busy':
+      // waited policy/auth-throttle's MAX_LOGIN_WAIT_MS behind other logins: not counted, try later
+      io.publish(channels.rejected, { stage: 'auth', reply: formatReply(replies.authBusy()), client: io.remoteAddress, user: authcid });
+      throw new MailError(replies.authBusy());
     case 'failed':
       return failed(io, verdict.blocked, authcid);
     case 'ok':
