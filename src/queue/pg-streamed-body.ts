@@ -21,7 +21,7 @@
  *   draft holds its body in memory as a small one does (bounded by smtp.max_message_size).
  */
 import { createHash, type Hash } from 'node:crypto';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { MailError, replies, type Envelope, type EnvelopeInit, type MessageDraft, type MessageId } from '../core/index.js';
 import type { PgClient, PgPool } from '../util/index.js';
@@ -117,6 +117,31 @@ export class PgMessageDraft implements MessageDraft {
     if (this.#state !== 'open' || this.#header) throw new MailError(replies.localError(), 'MAIL_ERR_DRAFT_STATE');
     await finished(this.body);
     this.#header = header;
+  }
+
+  /**
+   * The body written so far, once it has finished (before prepend): the chunks this draft's
+   * transaction inserted (visible only to its connection, read in slices as readChunks reads),
+   * then what is still held.
+   */
+  written(): Readable {
+    const client = this.#client;
+    const id = this.id;
+    const chunks = this.#seq;
+    const held = [...this.#pending];
+    return Readable.from(
+      (async function* () {
+        for (let seq = 1; client && seq <= chunks; seq++) {
+          for (let from = 0; ; from += sliceSize) {
+            const { rows } = await client.query<{ data: Buffer }>('SELECT substring(data FROM $3::int + 1 FOR $4::int) AS data FROM queue_body_chunks WHERE chunk_key = $1 AND seq = $2', [id, seq, from, sliceSize]);
+            if (rows.length === 0 || rows[0].data.length === 0) break;
+            yield rows[0].data;
+          }
+        }
+        yield* held;
+      })(),
+      { objectMode: false },
+    );
   }
 
   async commit(inits: readonly EnvelopeInit[], whole?: readonly Buffer[]): Promise<Envelope[]> {
