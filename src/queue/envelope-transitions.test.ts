@@ -51,6 +51,17 @@ void test('withState: envelopes written before states existed get theirs once, f
   assert.equal(withState(stated), stated, 'a stored state is the truth: nothing is read from the attempts');
 });
 
+void test('withState keeps every field as given, unknown ones too, and adds none the envelope lacks', () => {
+  const { state: _s, ...fresh } = env({ body: '8BITMIME', resolvedVia: ['alias'], notice: 'failure', held: true });
+  const unknown = { ...fresh, futureField: { kept: true } } as Envelope;
+  assert.deepStrictEqual(withState(unknown), { ...unknown, state: 'held' });
+  const { dsn: _d, held: _h, notice: _n, ...noDsn } = fresh;
+  const s = withState(noDsn as unknown as Envelope);
+  assert.deepStrictEqual(s, { ...noDsn, state: 'queued' });
+  assert.equal(Object.hasOwn(s, 'dsn'), false, 'a field the stored envelope lacks stays absent');
+  assert.equal(withState({ ...noDsn, attempts: [{ at: t0, status: '2.0.0' }] } as unknown as Envelope).notice, 'success');
+});
+
 void test('applyResult: each outcome and the state it leads to', () => {
   const late = t0 + 5 * h;
   const table: [string, StatedEnvelope, DeliveryStatus, number, unknown, string | undefined][] = [

@@ -23,7 +23,7 @@
  */
 import {
   envelopeStates, formatReply, notifyWants,
-  type Attempt, type DeliveryStatus, type EnhancedStatus, type Envelope, type NoticeKind, type Scheduler, type StatedEnvelope,
+  type Attempt, type DeliveryStatus, type EnhancedStatus, type Envelope, type EnvelopeState, type NoticeKind, type Scheduler, type StatedEnvelope,
 } from '../core/index.js';
 
 /** The text recorded on envelopes bounced by the operator (`correio queue bounce`). */
@@ -53,9 +53,33 @@ export function withState(env: Envelope): StatedEnvelope {
   // (5.x.x: failure notice pending; 2.x.x: success notice pending). The only place that reads them.
   const status = env.attempts.at(-1)?.status;
   const notice: NoticeKind | undefined = status?.startsWith('5.') ? 'failure' : status?.startsWith('2.') ? 'success' : undefined;
-  if (env.held === true) return { ...env, state: 'held', ...(notice !== undefined && { notice }) };
-  if (notice !== undefined) return { ...env, state: 'notice-pending', notice };
-  return { ...env, state: env.attempts.length > 0 ? 'deferred' : 'queued' };
+  if (env.held === true) return stated(env, 'held', notice);
+  if (notice !== undefined) return stated(env, 'notice-pending', notice);
+  return stated(env, env.attempts.length > 0 ? 'deferred' : 'queued');
+}
+
+/** The fields every envelope has, named first in a copy. */
+const commonFields = ['id', 'messageId', 'sender', 'recipient', 'route', 'arrivedAt', 'size', 'attempts', 'nextAttemptAt', 'dsn'] as const;
+
+/**
+ * `env` with `state` (and `notice`) set, every other field kept as given (unknown ones too), as
+ * a spread would; but built from one literal, so that every copy shares V8's hidden class. A
+ * spread at a site that sees envelopes of several shapes (new, loaded, changed) adds the fields
+ * one by one from the plain-object map, whose transitions serve has used up by then: each copy
+ * got a hidden class of its own (a map and descriptor array per queued envelope, and every read
+ * of an envelope megamorphic).
+ */
+function stated(env: Envelope, state: EnvelopeState, notice?: NoticeKind): StatedEnvelope {
+  const src = env as unknown as Record<string, unknown>;
+  const e: Record<string, unknown> = {
+    id: env.id, messageId: env.messageId, sender: env.sender, recipient: env.recipient, route: env.route,
+    arrivedAt: env.arrivedAt, size: env.size, attempts: env.attempts, nextAttemptAt: env.nextAttemptAt, dsn: env.dsn, state,
+  };
+  for (const k of Object.keys(src)) if (!(k in e)) e[k] = src[k];
+  if (notice !== undefined) e.notice = notice;
+  // a common field the envelope lacks (a damaged file) stays absent, as a spread leaves it
+  for (const k of commonFields) if (!Object.hasOwn(src, k)) delete e[k];
+  return e as unknown as StatedEnvelope;
 }
 
 /** A status of the class the action implies (guards against a transport's mismatch). */
