@@ -168,8 +168,9 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
    * `fn` under the folder's lock on its state brought up to date (maildir-folder-state); the
    * text index is then told what changed (it indexes new messages in the background).
    */
-  async #locked<T>(user: string, f: string, fn: LockedStep<T>, opts: LockedOptions = {}): Promise<T> {
-    const dir = await this.folderPath(user, f);
+  async #locked<T>(user: string, f: string, fn: LockedStep<T>, opts: LockedOptions = {}, checked?: string): Promise<T> {
+    // `checked`: the folder's directory as the caller just checked it (APPEND), not checked again
+    const dir = checked ?? (await this.folderPath(user, f));
     const result = await this.#state.locked(user, f, dir, fn, opts);
     this.#tell(user, f, dir);
     return result;
@@ -206,16 +207,16 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
   ): Promise<{ uid: number; uidValidity: number }> {
     const f = this.#folder(folder);
     checkKeywords(opts.keywords);
-    await this.folderPath(user, f);
+    const dir = await this.folderPath(user, f);
     const octets = Buffer.isBuffer(message) ? message : undefined;
     // straight into cur/ with its flags and INTERNALDATE: no rename and directory fsync after;
     // cur/'s fsync runs beside the UID log's (uid-log): the answer waits for both
-    const { key, synced } = await this.store.deliver(user, octets ? Readable.from([octets]) : (message as Readable), { uniqueKey: `imap-${uniqueId()}`, folder: f, flags: opts.flags, deferSync: true, ...(opts.receivedAt !== undefined && { receivedAt: opts.receivedAt }) });
+    const { key, synced } = await this.store.deliver(user, message, { uniqueKey: `imap-${uniqueId()}`, folder: f, flags: opts.flags, deferSync: true, ...(opts.receivedAt !== undefined && { receivedAt: opts.receivedAt }) });
     // the text index takes the octets from here, not from the file, when the file gives them back as they are
     if (octets && roundTrips(octets)) this.textIndex?.hold(user, f, key, octets);
     let r: { uid: number | undefined; uidValidity: number };
     try {
-      r = await this.#locked(user, f, ({ index }) => ({ result: { uid: index.entries.get(key)?.uid, uidValidity: index.uidValidity } }), { keywords: new Map([[key, opts.keywords ?? []]]) });
+      r = await this.#locked(user, f, ({ index }) => ({ result: { uid: index.entries.get(key)?.uid, uidValidity: index.uidValidity } }), { keywords: new Map([[key, opts.keywords ?? []]]) }, dir);
     } finally {
       await synced;
     }

@@ -197,7 +197,7 @@ export class MaildirStore implements MailboxStore {
    */
   async deliver(
     user: string,
-    message: Readable,
+    message: Readable | Buffer,
     opts: { uniqueKey: string; folder?: string; flags?: string; receivedAt?: number; deferSync?: boolean },
   ): Promise<{ key: string; synced?: Promise<void> }> {
     const info = opts.flags === undefined ? undefined : `:2,${normFlags(opts.flags)}`;
@@ -210,7 +210,8 @@ export class MaildirStore implements MailboxStore {
     const when = opts.receivedAt ?? this.#now?.();
     let created = false;
     try {
-      const head = await readUpTo(message, SMALL_MESSAGE);
+      // a small message given whole (IMAP APPEND) is written as it is, no stream made of it
+      const head = Buffer.isBuffer(message) && message.length <= SMALL_MESSAGE ? { chunks: [message], rest: undefined } : await readUpTo(Buffer.isBuffer(message) ? Readable.from([message]) : message, SMALL_MESSAGE);
       created = true; // from here the temporary name may exist: removed on failure
       if (head.rest === undefined) await writeSmall(tmp, head.chunks, conv, when);
       else await writeStreamed(tmp, head.chunks, head.rest, conv, when);
