@@ -40,3 +40,23 @@ void test('rows survive a reopen and are read in bulk; a file written in another
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+void test('rows read back packed into one blob are byte for byte what was written (NUL, invalid UTF-8, line ends, a cut UTF-8 sequence)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-fetch-cache-'));
+  try {
+    const file = join(dir, 'imap-cache.sqlite');
+    const a = new FetchCacheDisk(file);
+    const odd = [Buffer.from([0, 255, 10, 13, 0xc3, 0x28, 0]), Buffer.from('("Ol\u00e1" {3}\r\n\u00e9\u00ff)'), Buffer.from([0xe2, 0x82]), Buffer.alloc(3000, 0x80)];
+    odd.forEach((b, i) => a.set('ana', 'INBOX', `k${i}`, 'ENVELOPE', b));
+    a.set('ana', 'INBOX', 'k1', 'BODY', Buffer.from([0xff, 0xfe, 0]));
+    a.close();
+    const b = new FetchCacheDisk(file);
+    const got = new Map(b.getMany('ana', 'INBOX', ['k0', 'k1', 'k2', 'k3', 'none']).map(([k, item, data]) => [`${k} ${item}`, data]));
+    assert.equal(got.size, 5);
+    odd.forEach((want, i) => assert.ok(got.get(`k${i} ENVELOPE`)?.equals(want), `k${i}`));
+    assert.ok(got.get('k1 BODY')?.equals(Buffer.from([0xff, 0xfe, 0])));
+    b.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
