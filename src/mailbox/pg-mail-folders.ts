@@ -15,7 +15,6 @@
  *   every expunged UID of a folder until the folder is deleted (about 30 bytes each).
  */
 import type { Readable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
 import {
   MailFolderError,
   type AppendItem,
@@ -267,16 +266,22 @@ export class PgMailFolders implements MailFolderStore {
     const f = checkFolderName(folder);
     checkKeywords(opts.keywords);
     const flags = applyChange('', [], { mode: 'set', flags: opts.flags, keywords: opts.keywords ?? [] });
-    const body = crlfBody(Buffer.isBuffer(message) ? message : await buffer(message));
-    return this.store.tx(async (c) => {
-      const row = await this.store.lockFolder(c, owner, f, f === '');
-      if (!row) throw nonexistent(folder);
-      const hash = await this.store.putBody(c, body);
-      const [{ uid }] = await this.store.insertMessages(c, row, [
-        { hash, size: body.length, flags: flags.flags, keywords: flags.keywords, receivedAt: opts.receivedAt ?? this.store.now() },
-      ]);
-      return { uid, uidValidity: row.uidValidity };
-    });
+    const body = await this.store.receive(message);
+    try {
+      return await this.store.tx(async (c) => {
+        // the body first (a streamed one takes as long as its sender), then the folder's lock,
+        // in the order of every change that stores a body (no deadlock between two)
+        const { hash, size } = await this.store.putIncoming(c, body);
+        const row = await this.store.lockFolder(c, owner, f, f === '');
+        if (!row) throw nonexistent(folder);
+        const [{ uid }] = await this.store.insertMessages(c, row, [
+          { hash, size, flags: flags.flags, keywords: flags.keywords, receivedAt: opts.receivedAt ?? this.store.now() },
+        ]);
+        return { uid, uidValidity: row.uidValidity };
+      });
+    } finally {
+      this.store.release(body);
+    }
   }
 
   /**
@@ -302,14 +307,15 @@ export class PgMailFolders implements MailFolderStore {
     const f = checkFolderName(folder);
     for (const m of messages) checkKeywords(m.keywords);
     return this.store.tx(async (c) => {
-      const row = await this.store.lockFolder(c, owner, f, f === '');
-      if (!row) throw nonexistent(folder);
+      // the bodies first, then the folder's lock (the order of every change that stores a body)
       const rows = [];
       for (const m of messages) {
         const flags = applyChange('', [], { mode: 'set', flags: m.flags, keywords: m.keywords ?? [] });
         const body = crlfBody(m.message);
         rows.push({ hash: await this.store.putBody(c, body), size: body.length, flags: flags.flags, keywords: flags.keywords, receivedAt: m.receivedAt ?? this.store.now() });
       }
+      const row = await this.store.lockFolder(c, owner, f, f === '');
+      if (!row) throw nonexistent(folder);
       const made = await this.store.insertMessages(c, row, rows);
       return { uids: made.map((x) => x.uid), uidValidity: row.uidValidity };
     });

@@ -24,7 +24,11 @@
  *   the word vector of version 2, which is no longer written;
  * - (version 6) mail_bodies.body and .grams compressed with lz4 instead of pglz where
  *   PostgreSQL has it (14 and later, built with lz4): less of PostgreSQL's CPU per stored and
- *   read message; values stored before stay as they are (PostgreSQL reads both).
+ *   read message; values stored before stay as they are (PostgreSQL reads both);
+ * - (version 7) mail_body_chunks: a body over 1 MiB, streamed in as it arrives (pg-mail-body.ts),
+ *   as rows of up to 1 MiB (lz4 where PostgreSQL has it) under the body's `chunk_key`, its
+ *   mail_bodies row holding no octets; a trigger removes a body's chunks with it, and a partial
+ *   unique index finds the body of a chunk (the sweep at open).
  * UIDVALIDITY comes from a sequence set to the epoch seconds at creation, so a folder created
  * again under an old name gets a new, greater value (RFC 9051 §2.3.1.1).
  * Standards: RFC 9051 §2.3.1.1; RFC 7162 §3.1 (MODSEQ), §3.2.10 (VANISHED).
@@ -157,6 +161,34 @@ export const mailSchema: SchemaComponent = {
       sql: `DO $$
             BEGIN
               EXECUTE 'ALTER TABLE mail_bodies ALTER COLUMN body SET COMPRESSION lz4, ALTER COLUMN grams SET COMPRESSION lz4';
+            EXCEPTION WHEN feature_not_supported OR syntax_error THEN
+              NULL;
+            END $$;`,
+    },
+    {
+      version: 7,
+      name: 'big bodies streamed in as chunk rows (mail_body_chunks)',
+      // as queue migration 5, but compressed like the bodies (lz4): a mailbox keeps a message for
+      // years, and a slice read decompresses its chunk only up to the slice; no foreign key to
+      // mail_bodies (it would need a unique index on chunk_key that every small body would enter)
+      sql: `ALTER TABLE mail_bodies ADD COLUMN chunk_key text COLLATE "C";
+            CREATE UNIQUE INDEX mail_bodies_chunk_key ON mail_bodies (chunk_key) WHERE chunk_key IS NOT NULL;
+            CREATE TABLE mail_body_chunks (
+              chunk_key text COLLATE "C" NOT NULL,
+              seq integer NOT NULL,
+              data bytea NOT NULL,
+              PRIMARY KEY (chunk_key, seq)
+            );
+            CREATE FUNCTION mail_body_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              DELETE FROM mail_body_chunks WHERE chunk_key = OLD.chunk_key;
+              RETURN NULL;
+            END $$;
+            CREATE TRIGGER mail_bodies_chunks_gone AFTER DELETE ON mail_bodies
+              FOR EACH ROW WHEN (OLD.chunk_key IS NOT NULL) EXECUTE FUNCTION mail_body_gone();
+            DO $$
+            BEGIN
+              EXECUTE 'ALTER TABLE mail_body_chunks ALTER COLUMN data SET COMPRESSION lz4';
             EXCEPTION WHEN feature_not_supported OR syntax_error THEN
               NULL;
             END $$;`,

@@ -17,21 +17,23 @@
  * Security: bound parameters only; a user is checked as local@domain (mailboxParts) and a
  *   folder by checkFolderName before any query; a PostgreSQL failure is a MailError 451 4.3.0
  *   (delivery is deferred, never lost).
- * Limitations: a message is held whole in memory while stored and read (bytea, bounded by
- *   smtp.max_message_size and imap.append_limit); mail_deliveries rows are kept 30 days
- *   (longer than any queue lifetime) and then pruned at open.
+ * A body over 1 MiB is streamed in as chunk rows inside the transaction of the delivery or
+ * APPEND that stores it, and read back in slices (pg-mail-body.ts).
+ * Limitations: a body of up to 1 MiB is held whole in memory while stored and read (bytea,
+ *   bounded by smtp.max_message_size and imap.append_limit), and so is a bigger one while half
+ *   of the store's connections stream bodies in, or given to MULTIAPPEND or `correio migrate`;
+ *   mail_deliveries rows are kept 30 days (longer than any queue lifetime) and then pruned at open.
  */
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
 import { MailError, MailFolderError, replies, type MailboxMessage, type MailboxStore } from '../core/index.js';
-import { messageText } from '../protocol/imap/index.js';
-import { inTransaction, migrateSchema, openPgPool, uniqueId, type PgClient, type PgPool } from '../util/index.js';
+import { inTransaction, migrateSchema, openPgPool, readPgChunks, uniqueId, type PgClient, type PgPool } from '../util/index.js';
 import { checkFolderName } from './folder-name.js';
-import { gramsText } from './search-words.js';
 import { mailboxParts } from './maildir-store.js';
+import { crlfBody, dropBody, mailChunkTable, putBody, putWholeBody, takeBody, type IncomingBody } from './pg-mail-body.js';
 import { notifyFolder, PgMailNotifier } from './pg-mail-notifier.js';
 import { mailSchema } from './pg-mail-schema.js';
+
+export { crlfBody, searchText } from './pg-mail-body.js';
 
 export interface PgMailStoreOptions {
   /** connections at most (default 10) */
@@ -40,6 +42,8 @@ export interface PgMailStoreOptions {
   now?: () => number;
   /** where the LISTEN connection goes (default: url), e.g. straight to PostgreSQL past PgBouncer */
   listenUrl?: string;
+  /** a body over this many octets is streamed into chunk rows of this size (default 1 MiB) */
+  chunkSize?: number;
 }
 
 /** A folder's row, locked by the transaction that read it. */
@@ -86,40 +90,9 @@ export function ownerOf(user: string): string {
   return `${local}@${domain}`;
 }
 
-/** Bare LF → CRLF (what POP3 and IMAP count and serve). */
-export function crlfBody(b: Buffer): Buffer {
-  let bare = false;
-  for (let i = b.indexOf(0x0a); i >= 0; i = b.indexOf(0x0a, i + 1)) {
-    if (i === 0 || b[i - 1] !== 0x0d) {
-      bare = true;
-      break;
-    }
-  }
-  return bare ? Buffer.from(b.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1') : b;
-}
-
 /** A MailboxStore folder argument (undefined or "" = INBOX) as its row name ("" = INBOX). */
 function folderKey(folder: string | undefined): string {
   return checkFolderName(folder === undefined || folder === '' ? 'INBOX' : folder);
-}
-
-/** Text indexed per body (a tsvector holds at most 1 MB; a longer text gets no vector). */
-const maxIndexedText = 256 * 1024;
-
-/**
- * The text a body's full-text vector is made of: headers and decoded text parts (message-text);
- * null when it is too long to index whole (such a body is a candidate of every text search).
- */
-export function searchText(body: Buffer): string | null {
-  let text: string;
-  try {
-    text = messageText(body);
-  } catch {
-    text = body.toString('latin1').toLowerCase();
-  }
-  if (text.length > maxIndexedText) return null;
-  // PostgreSQL text holds no NUL
-  return text.replace(/\0/g, ' ');
 }
 
 function notFound(key: string): Error {
@@ -136,11 +109,18 @@ export class PgMailStore implements MailboxStore {
   readonly notifier: PgMailNotifier;
   readonly #pool: PgPool;
   readonly #now: () => number;
+  readonly #chunkSize: number;
+  /** bodies being streamed in (each holds a connection), and at most */
+  #streaming = 0;
+  readonly #streamMax: number;
   #closed = false;
 
   private constructor(pool: PgPool, url: string, opts: PgMailStoreOptions) {
     this.#pool = pool;
     this.#now = opts.now ?? Date.now;
+    this.#chunkSize = opts.chunkSize ?? 1024 * 1024;
+    // half the connections at most: the others stay for every other change and read
+    this.#streamMax = Math.max(1, Math.floor((opts.maxConnections ?? 10) / 2));
     this.notifier = new PgMailNotifier(opts.listenUrl ?? url);
   }
 
@@ -150,6 +130,9 @@ export class PgMailStore implements MailboxStore {
     try {
       await migrateSchema(pool, [mailSchema]);
       await pool.query(`DELETE FROM mail_deliveries WHERE delivered_at < now() - interval '${deliveryMemoryDays} days'`);
+      // chunks of no body: none is left by a change that failed (its transaction is rolled
+      // back) and those of changes in flight are not seen, so this only cleans up after a fault
+      await pool.query(`DELETE FROM ${mailChunkTable} c WHERE NOT EXISTS (SELECT 1 FROM mail_bodies b WHERE b.chunk_key = c.chunk_key)`);
       return new PgMailStore(pool, url, opts);
     } catch (err) {
       await pool.end().catch(() => undefined);
@@ -196,17 +179,41 @@ export class PgMailStore implements MailboxStore {
     return { id: row.id, owner, name, uidValidity: Number(row.uid_validity), uidNext: Number(row.uid_next), highestModseq: Number(row.highest_modseq) };
   }
 
-  /** Stores a body once per content (the row is locked until COMMIT, so no sweep removes it meanwhile). */
-  async putBody(c: PgClient, body: Buffer): Promise<Buffer> {
-    const hash = createHash('sha256').update(body).digest();
-    const text = searchText(body);
-    // a body stored before its text was kept gets it when the same content comes again
-    await c.query(
-      `INSERT INTO mail_bodies (hash, size, body, search, grams) VALUES ($1, $2, $3, to_tsvector('simple', $4), $5)
-       ON CONFLICT (hash) DO UPDATE SET size = excluded.size, grams = coalesce(mail_bodies.grams, excluded.grams)`,
-      [hash, body.length, body, text, text === null ? null : gramsText(text)],
-    );
-    return hash;
+  /** Stores a body held whole once per content (the row is locked until COMMIT, so no sweep removes it meanwhile). */
+  putBody(c: PgClient, body: Buffer): Promise<Buffer> {
+    return putWholeBody(c, body);
+  }
+
+  /**
+   * Reads a message's first octets: the whole body when it is small (or while as many bodies
+   * as may be are being streamed), else what putIncoming streams in. Give it to release().
+   */
+  async receive(message: Readable | Buffer): Promise<IncomingBody> {
+    if (Buffer.isBuffer(message)) {
+      if (message.length <= this.#chunkSize) return { whole: crlfBody(message) };
+      message = Readable.from([message]);
+    }
+    const stream = this.#streaming < this.#streamMax;
+    if (stream) this.#streaming++;
+    let body: IncomingBody | undefined;
+    try {
+      body = await takeBody(message, this.#chunkSize, stream);
+      return body;
+    } finally {
+      if (stream && (body === undefined || 'whole' in body)) this.#streaming--;
+    }
+  }
+
+  /** Stores a received body inside `c`'s transaction; its hash and size (CRLF). */
+  putIncoming(c: PgClient, body: IncomingBody): Promise<{ hash: Buffer; size: number }> {
+    return putBody(c, body, this.#chunkSize);
+  }
+
+  /** A received body is done with (stored or not). */
+  release(body: IncomingBody): void {
+    if ('whole' in body) return;
+    this.#streaming--;
+    dropBody(body);
   }
 
   /**
@@ -269,24 +276,29 @@ export class PgMailStore implements MailboxStore {
     const owner = ownerOf(user);
     const name = folderKey(opts.folder);
     if (opts.uniqueKey.length === 0) throw new RangeError('uniqueKey must not be empty');
-    const body = crlfBody(await buffer(message));
-    return this.tx(async (c) => {
-      // the delivery's key is taken first: a second delivery of it (another node, a retried
-      // lease) waits here for the first to commit, then finds it and stores nothing
-      const placeholder = uniqueId();
-      const d = await c.query<{ key: string }>(
-        `INSERT INTO mail_deliveries (owner, unique_key, key) VALUES ($1, $2, $3)
-         ON CONFLICT (owner, unique_key) DO UPDATE SET owner = excluded.owner RETURNING key, (xmax = 0) AS fresh`,
-        [owner, opts.uniqueKey, placeholder],
-      );
-      const first = d.rows[0] as { key: string; fresh: boolean };
-      if (!first.fresh) return { key: first.key };
-      const f = (await this.lockFolder(c, owner, name, true))!;
-      const hash = await this.putBody(c, body);
-      const [{ key }] = await this.insertMessages(c, f, [{ hash, size: body.length, flags: '', keywords: [], receivedAt: this.#now() }]);
-      await c.query('UPDATE mail_deliveries SET key = $3 WHERE owner = $1 AND unique_key = $2', [owner, opts.uniqueKey, key]);
-      return { key };
-    });
+    const body = await this.receive(message);
+    try {
+      return await this.tx(async (c) => {
+        // the delivery's key is taken first: a second delivery of it (another node, a retried
+        // lease) waits here for the first to commit, then finds it and stores nothing
+        const placeholder = uniqueId();
+        const d = await c.query<{ key: string }>(
+          `INSERT INTO mail_deliveries (owner, unique_key, key) VALUES ($1, $2, $3)
+           ON CONFLICT (owner, unique_key) DO UPDATE SET owner = excluded.owner RETURNING key, (xmax = 0) AS fresh`,
+          [owner, opts.uniqueKey, placeholder],
+        );
+        const first = d.rows[0] as { key: string; fresh: boolean };
+        if (!first.fresh) return { key: first.key };
+        // the body first (a streamed one takes as long as its sender), then the folder's lock
+        const { hash, size } = await this.putIncoming(c, body);
+        const f = (await this.lockFolder(c, owner, name, true))!;
+        const [{ key }] = await this.insertMessages(c, f, [{ hash, size, flags: '', keywords: [], receivedAt: this.#now() }]);
+        await c.query('UPDATE mail_deliveries SET key = $3 WHERE owner = $1 AND unique_key = $2', [owner, opts.uniqueKey, key]);
+        return { key };
+      });
+    } finally {
+      this.release(body);
+    }
   }
 
   async list(user: string, folder?: string): Promise<MailboxMessage[]> {
@@ -303,13 +315,14 @@ export class PgMailStore implements MailboxStore {
   async open(user: string, key: string, folder?: string): Promise<Readable> {
     const owner = ownerOf(user);
     const name = folderKey(folder);
-    const rows = await this.query<{ body: Buffer }>(
-      `SELECT b.body FROM mail_messages m JOIN mail_folders f ON f.id = m.folder_id JOIN mail_bodies b ON b.hash = m.body_hash
+    const rows = await this.query<{ body: Buffer; chunk_key: string | null; size: string }>(
+      `SELECT b.body, b.chunk_key, b.size FROM mail_messages m JOIN mail_folders f ON f.id = m.folder_id JOIN mail_bodies b ON b.hash = m.body_hash
        WHERE f.owner = $1 AND f.name = $2 AND m.key = $3`,
       [owner, name, key],
     );
     if (!rows[0]) throw notFound(key);
-    const body = rows[0].body;
+    const { body, chunk_key: chunkKey, size } = rows[0];
+    if (chunkKey !== null) return Readable.from(readPgChunks(this.#pool, mailChunkTable, chunkKey, Number(size), pgFailure), { objectMode: false });
     return Readable.from(body.length > 0 ? [body] : [], { objectMode: false });
   }
 

@@ -215,7 +215,7 @@ export class PgQueueStore implements QueueStore {
     );
     const row = r.rows[0];
     if (row === undefined) throw noSuchMessage(id);
-    if (row.chunk_key !== null) return Readable.from(readChunks(this.#pool, id, row.chunk_key, Number(row.size)), { objectMode: false });
+    if (row.chunk_key !== null) return Readable.from(readChunks(this.#pool, row.chunk_key, Number(row.size)), { objectMode: false });
     return Readable.from(row.body.length > 0 ? [row.body] : [], { objectMode: false });
   }
 

@@ -19,6 +19,7 @@ export {
   openPgPool, migrateSchema, schemaStatus, inTransaction, isPostgresUrl, SchemaVersionError,
   type PgPool, type PgClient, type SchemaComponent, type SchemaMigration, type ComponentStatus,
 } from './pg-database.js';
+export { PgChunkSink, readPgChunks } from './pg-chunks.js';
 export { listenOn, boundPort } from './listen-on.js';
 export { PgListenSession, listenHears, type PgListenHandlers, type PgListenOptions } from './pg-listen-session.js';
 export { httpUrlProblem } from './http-url.js';

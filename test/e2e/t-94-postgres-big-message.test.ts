@@ -19,10 +19,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { bdatChunks, rssDuring } from '../helpers/process-stats.js';
 import { startSiteProcess, waitFor } from '../helpers/site.js';
-import { pgUnavailable, withTestDatabase } from '../helpers/pg.js';
+import { pgScalar, pgUnavailable, withTestDatabase } from '../helpers/pg.js';
 
 const MB = 1024 * 1024;
 const SIZE = 20 * MB;
@@ -82,15 +81,7 @@ function digestAsStored(marker: string, size: number): string {
   return h.digest('hex');
 }
 
-async function scalar(url: string, sql: string, values: unknown[] = []): Promise<number> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return Number((await c.query<{ n: string }>(sql, values)).rows[0].n);
-  } finally {
-    await c.end();
-  }
-}
+const scalar = pgScalar;
 
 /** The site: one node on `url`, its Maildir under its data_dir (so the site's mailbox() finds it). */
 async function pgSite(url: string, dataDir: string): ReturnType<typeof startSiteProcess> {

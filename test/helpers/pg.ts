@@ -70,3 +70,14 @@ export async function withTestDatabase<T>(fn: (db: TestDatabase) => Promise<T>):
     await db.drop();
   }
 }
+
+/** The number column `n` of the first row of `sql`, on a connection of its own. */
+export async function pgScalar(url: string, sql: string, values: unknown[] = []): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return Number((await c.query<{ n: string }>(sql, values)).rows[0].n);
+  } finally {
+    await c.end();
+  }
+}
