@@ -3,7 +3,8 @@
  * test/helpers/rspamd.ts; the tests skip with a message when it is missing or does not start).
  * A site with `[policy] rspamd_url` refuses GTUBE at the end of data with 550 5.7.1 (nothing
  * delivered) and delivers ordinary mail with rspamd's action and score in the header, and a
- * forged `X-Spam` field removed; a site whose rspamd is down still takes mail (fail open), and
+ * forged `X-Spam` field removed, and a body over 64 KB (streamed into the spool, read back from
+ * there for rspamd) scanned too; a site whose rspamd is down still takes mail (fail open), and
  * with `rspamd_failure = "defer"` answers 451 4.7.1.
  */
 import { after, before, test } from 'node:test';
@@ -41,6 +42,14 @@ void test('GTUBE is refused 550 5.7.1 at the end of data; ordinary mail is deliv
   assert.match(m, /^X-Rspamd-Score: -?\d+\.\d\d \/ \d+\.\d\d$/m);
   assert.doesNotMatch(m, /^X-Spam: No$/m, 'the sender\'s X-Spam field is removed');
   assert.doesNotMatch(m, /GTUBE/, 'the refused message was not delivered');
+  // a body over 64 KB streams into the spool: rspamd gets it read back from there, whole
+  const lines = Array.from({ length: 3000 }, (_, i) => `Line ${i} of the quarterly report, nothing to see here.`).join('\n');
+  const big = await sendMail(site, 'friend@ham.test', ['u@localhost'], `From: Friend <friend@ham.test>\nTo: u@localhost\nSubject: report\n\n${lines}\n`, stranger);
+  assert.match(big.final ?? '', /^250 /);
+  const all = await site.waitForMessages('u@localhost', 2);
+  const report = all.find((x) => /^Subject: report$/m.test(x)) ?? '';
+  assert.ok(report.length > 150_000, `the big message was delivered whole (${report.length} octets)`);
+  assert.match(report, /^X-Rspamd-Action: (no action|add header|rewrite subject|greylist)$/m, 'rspamd answered for the spooled body');
 });
 
 void test('rspamd down: mail flows (fail open), or 451 4.7.1 with rspamd_failure = "defer"', async () => {
