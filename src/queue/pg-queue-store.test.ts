@@ -278,7 +278,7 @@ void test('PgQueueStore: a body over the chunk size is streamed in as chunk rows
       assert.equal(await count(db.url, 'queue_body_chunks'), 0);
       assert.equal(await inTransactionCount(db.url), 1, 'the draft holds one transaction open');
       const header = Buffer.from('DKIM-Signature: v=1; a=rsa-sha256\r\n');
-      await draft.prepend!(header);
+      await draft.prepend(header);
       const [e] = await draft.commit([envelopeInit('a@x.example')]);
       assert.equal(e.size, header.length + body.length);
       assert.equal(await store.messageSize(e.messageId), header.length + body.length);
@@ -288,7 +288,7 @@ void test('PgQueueStore: a body over the chunk size is streamed in as chunk rows
       assert.ok((await readAll(await store.openMessage(e.messageId))).equals(Buffer.concat([header, body])));
       // the same content streamed again: one body, the second draft's chunks gone in its commit
       const again = await streamInto(store, body);
-      await again.prepend!(header);
+      await again.prepend(header);
       const [e2] = await again.commit([envelopeInit('b@x.example')]);
       assert.equal(await count(db.url, 'queue_bodies'), 1);
       assert.equal(await count(db.url, 'queue_body_chunks'), 6);
