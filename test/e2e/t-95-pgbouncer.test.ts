@@ -186,9 +186,13 @@ void describe('t-95 two nodes behind PgBouncer in transaction mode', { skip }, (
         try {
           await waitFor('the queue to drain', async () => Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM queue_messages')).rows[0].n) === 0 || undefined, 30_000);
           assert.equal(Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM queue_body_chunks')).rows[0].n), 0);
-          // the LISTEN sessions are direct: PostgreSQL sees them from the nodes, not from PgBouncer
-          const listening = await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'correio mail notify'");
-          assert.equal(Number(listening.rows[0].n), 2, 'one direct LISTEN session per node');
+          // the LISTEN sessions are direct: PostgreSQL sees them from the nodes, not from PgBouncer.
+          // B's is opened by its first watcher (the JMAP index warmer, after the request above),
+          // without the request waiting for it: wait for it rather than race it
+          const listening = async (): Promise<number> =>
+            Number((await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'correio mail notify'")).rows[0].n);
+          await waitFor('one direct LISTEN session per node', async () => ((await listening()) >= 2 ? true : undefined), 15_000);
+          assert.equal(await listening(), 2, 'one direct LISTEN session per node, no more');
         } finally {
           await c.end();
         }
