@@ -123,7 +123,8 @@ export interface MessageSigner {
 /** One message's signing while its body streams (MessageSigner.streaming). */
 export interface StreamingSignature {
   body(chunk: Buffer): void;
-  finish(header: Buffer): readonly string[];
+  /** the signature fields, once the header is complete (the key operation off the event loop) */
+  finish(header: Buffer): Promise<readonly string[]>;
 }
 
 /**

@@ -53,7 +53,7 @@ export class BodyWatch {
    */
   async fieldsBefore(own: Buffer, header: Buffer): Promise<Buffer> {
     let head = own;
-    const signatures = this.w.sign?.finish(Buffer.concat([head, header])) ?? [];
+    const signatures = (await this.w.sign?.finish(Buffer.concat([head, header]))) ?? [];
     if (signatures.length > 0) head = Buffer.concat([Buffer.from(fieldLines(signatures), 'utf8'), head]);
     const sealed = (await this.w.seal?.finish(Buffer.concat([head, header]))) ?? [];
     if (sealed.length > 0) head = Buffer.concat([Buffer.from(fieldLines(sealed), 'latin1'), head]);

@@ -105,8 +105,11 @@ const SAFE = /^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/i;
 /**
  * The DKIM-Signature field (without CRLF) for a message whose header fields are `fields`
  * (top to bottom) and whose body hash is `bodyHash`. `now` in seconds since the epoch (t=).
+ * The private-key operation runs on libuv's thread pool (crypto.sign with a callback): an
+ * RSA-2048 signature is most of signing's CPU, and off the event loop it takes the other core
+ * instead of holding up every SMTP session of this process while it runs.
  */
-export function signatureField(key: SigningKey, fields: readonly RawField[], bodyHash: string, now: number): string {
+export async function signatureField(key: SigningKey, fields: readonly RawField[], bodyHash: string, now: number): Promise<string> {
   if (!SAFE.test(key.domain) || !SAFE.test(key.selector)) throw new Error(`unsafe DKIM domain or selector: ${key.domain} ${key.selector}`);
   const present = new Map<string, RawField[]>();
   for (const f of fields) {
@@ -132,9 +135,14 @@ export function signatureField(key: SigningKey, fields: readonly RawField[], bod
   const data = Buffer.from(input, 'latin1');
   const sig =
     key.algorithm === 'rsa-sha256'
-      ? cryptoSign('sha256', data, key.privateKey)
-      : cryptoSign(null, createHash('sha256').update(data).digest(), key.privateKey); // RFC 8463 §3
+      ? await signOffLoop('sha256', data, key.privateKey)
+      : await signOffLoop(null, createHash('sha256').update(data).digest(), key.privateKey); // RFC 8463 §3
   return `DKIM-Signature: ${tags}${foldBase64(sig.toString('base64'))}`;
+}
+
+/** crypto.sign on the thread pool. */
+function signOffLoop(algorithm: string | null, data: Buffer, key: KeyObject): Promise<Buffer> {
+  return new Promise((resolve, reject) => cryptoSign(algorithm, data, key, (err, sig) => (err ? reject(err) : resolve(sig))));
 }
 
 /** Folds a long base64 value at 72 columns (folding whitespace is ignored in b=, §3.5). */

@@ -33,7 +33,7 @@ export class DkimSigner implements MessageSigner {
     const { header, body } = headerEnd(message);
     const run = this.streaming();
     run.body(message.subarray(body));
-    return Promise.resolve(run.finish(message.subarray(0, header)));
+    return run.finish(message.subarray(0, header));
   }
 
   /**
@@ -48,10 +48,10 @@ export class DkimSigner implements MessageSigner {
         const fields = rawFields(header.toString('latin1'));
         const domain = fromDomain(fields);
         const keys = domain === undefined ? [] : (this.keys.get(domain) ?? []);
-        if (keys.length === 0) return [];
+        if (keys.length === 0) return Promise.resolve([]);
         const bh = hasher.digest();
         const now = this.nowSeconds();
-        return keys.map((k) => signatureField(k, fields, bh, now));
+        return Promise.all(keys.map((k) => signatureField(k, fields, bh, now)));
       },
     };
   }

@@ -69,7 +69,7 @@ export class ArcListSealer implements ListSealer {
   /** The DKIM signature(s) and the ARC set over `header` (as stored) and a body hashing to `bh`. */
   private async seal(d: string, keys: readonly SigningKey[], bh: string, header: Buffer, chain: StreamedVerify | undefined): Promise<readonly string[]> {
     const now = (this.s.nowSeconds ?? (() => Math.floor(Date.now() / 1000)))();
-    const dkim = keys.map((k) => signatureField(k, rawFields(header.toString('latin1')), bh, now));
+    const dkim = await Promise.all(keys.map((k) => signatureField(k, rawFields(header.toString('latin1')), bh, now)));
     const rsa = keys.find((k) => k.algorithm === 'rsa-sha256');
     if (!rsa) {
       chain?.abort();

@@ -192,7 +192,7 @@ test('signing: verified by dkimpy (python3-dkim), an independent implementation'
   const bh = h.digest();
   const fields = rawFields(message.slice(0, message.indexOf('\r\n\r\n') + 2));
   const now = Math.floor(Date.now() / 1000);
-  const signed = [signatureField(edKey, fields, bh, now), signatureField(key, fields, bh, now)].join('\r\n') + '\r\n' + message;
+  const signed = (await Promise.all([signatureField(edKey, fields, bh, now), signatureField(key, fields, bh, now)])).join('\r\n') + '\r\n' + message;
   const file = join(dir, 'py.eml');
   await writeFile(file, signed);
   const records = { 'py._domainkey.example.org.': keyRecordValue(key.privateKey), 'pyed._domainkey.example.org.': keyRecordValue(edKey.privateKey) };
