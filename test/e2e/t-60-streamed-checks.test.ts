@@ -23,6 +23,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSiteProcess } from '../helpers/site.js';
+import { rssDuring } from '../helpers/process-stats.js';
 import { startDnsServer } from '../helpers/dns-server.js';
 import { freePort } from '../helpers/net.js';
 import { python3, pythonWithModule } from '../helpers/python.js';
@@ -32,26 +33,6 @@ import { splitMessageBuffer } from '../../src/protocol/mime/index.js';
 
 const MB = 1024 * 1024;
 const SIZE = 20 * MB;
-
-function rssOf(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
-
-function cpuTicksOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-/** Waits until the server is idle (under 3 ticks of CPU in each of six half seconds in a row, at most 60 s). */
-async function settled(pid: number): Promise<void> {
-  for (let i = 0, quiet = 0, last = cpuTicksOf(pid); i < 120 && quiet < 6; i++) {
-    await new Promise((r) => setTimeout(r, 500));
-    const now = cpuTicksOf(pid);
-    quiet = now - last < 3 ? quiet + 1 : 0;
-    last = now;
-  }
-}
 
 /** A remote site: a plain SMTP server that writes each message it gets to `dir`/N.eml. */
 async function startFileSink(host: string, port: number, dir: string): Promise<{ received: string[]; close(): Promise<void> }> {
@@ -223,15 +204,7 @@ test('a 20 MB signed message is checked, and a 20 MB forward sealed, with RSS gr
     assert.equal(sink.received.length, 1, 'the warm-up forward arrived');
 
     const growthOf = async (name: string, send: () => Promise<void>): Promise<number> => {
-      await settled(pid);
-      const baseline = rssOf(pid);
-      let peak = baseline;
-      const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 20);
-      try {
-        await send();
-      } finally {
-        clearInterval(sampler);
-      }
+      const { baseline, peak } = await rssDuring(pid, send);
       t.diagnostic(`${name}: RSS baseline ${(baseline / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB, growth ${((peak - baseline) / MB).toFixed(1)} MB`);
       return peak - baseline;
     };
