@@ -9,6 +9,14 @@
  * Limitations: a candidate filter: callers check the hits against the exact condition.
  */
 
+/**
+ * The largest message a background index (IMAP's text index, JMAP's search and thread indexes)
+ * reads whole: reading and decoding a message whole costs several times its size in memory (a
+ * 20 MB message grew the server by ~100-160 MB after its delivery). Above it an index reads
+ * less (mailbox/folder-text-index: nothing; web/jmap/email-search: a prefix).
+ */
+export const maxMessageReadWhole = 8 * 1024 * 1024;
+
 export interface MailSearchIndex {
   /** the ids indexed for an account */
   indexed(account: string): Promise<ReadonlySet<string>>;

@@ -31,7 +31,7 @@
  *   per node (data_dir), as JMAP's.
  */
 import { buffer } from 'node:stream/consumers';
-import type { MailSearchIndex } from '../core/index.js';
+import { maxMessageReadWhole, type MailSearchIndex } from '../core/index.js';
 import { searchText } from './pg-mail-store.js';
 
 /** A read shorter than the listed size: the file is still being written (read again later). */
@@ -42,7 +42,7 @@ const short = Symbol('short');
  * decoding it whole costs several times its size in memory (a 20 MB message grew the server by
  * ~160 MB); it stays a candidate, which SEARCH reads and matches itself.
  */
-export const maxIndexedMessage = 8 * 1024 * 1024;
+export const maxIndexedMessage = maxMessageReadWhole;
 
 /** Messages read and added per step of the background work. */
 const chunk = 100;

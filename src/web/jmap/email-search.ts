@@ -28,7 +28,7 @@
  */
 import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import type { MailFolderStore, MailSearchIndex, MailThreadIndex, ThreadDoc } from '../../core/index.js';
+import { maxMessageReadWhole, type MailFolderStore, type MailSearchIndex, type MailThreadIndex, type ThreadDoc } from '../../core/index.js';
 import { findHeader } from '../../protocol/mime/index.js';
 import { asText, parseAddresses, parseEmail, parseMessageIds, plainText } from './email-parse.js';
 import type { Args } from './jmap-protocol.js';
@@ -47,7 +47,7 @@ export const syncLimit = 1000;
  * first `bigMessagePrefix` octets are read: the header block and the start of the body, more
  * than the 100,000 characters of text any message gives the full-text index.
  */
-export const maxReadWhole = 8 * 1024 * 1024;
+export const maxReadWhole = maxMessageReadWhole;
 /** what is read of a message over maxReadWhole */
 export const bigMessagePrefix = 256 * 1024;
 
