@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSiteProcess } from '../helpers/site.js';
 import { rssDuring } from '../helpers/process-stats.js';
+import { rawSmtpSession } from '../helpers/raw-smtp.js';
 import { startDnsServer } from '../helpers/dns-server.js';
 import { freePort } from '../helpers/net.js';
 import { python3, pythonWithModule } from '../helpers/python.js';
@@ -98,38 +99,17 @@ async function startFileSink(host: string, port: number, dir: string): Promise<{
 
 /** One SMTP transaction by DATA from 127.0.0.1 (a stranger: outside trusted_networks). */
 async function sendData(port: number, from: string, to: string, message: Buffer): Promise<string> {
-  const sock = net.connect(port, '127.0.0.1');
-  let buf = '';
-  let waiter: (() => void) | undefined;
-  sock.on('data', (d: Buffer) => {
-    buf += d.toString('latin1');
-    waiter?.();
-  });
-  const reply = async (): Promise<string> => {
-    for (;;) {
-      const m = /(?:^|\r\n)(\d{3}) [^\r\n]*\r\n/.exec(buf);
-      if (m) {
-        const r = buf.slice(0, m.index + m[0].length);
-        buf = buf.slice(m.index + m[0].length);
-        return r;
-      }
-      await new Promise<void>((r) => (waiter = r));
-    }
-  };
-  const write = async (data: Buffer | string): Promise<void> => {
-    if (!sock.write(data)) await new Promise((r) => sock.once('drain', r));
-  };
+  const s = await rawSmtpSession(port, 'client.sender.test');
   try {
-    assert.match(await reply(), /^220/);
-    for (const [cmd, want] of [['EHLO client.sender.test', /^250/], [`MAIL FROM:<${from}>`, /^250/], [`RCPT TO:<${to}>`, /^250/], ['DATA', /^354/]] as const) {
-      await write(cmd + '\r\n');
-      assert.match(await reply(), want, cmd);
-    }
-    for (let i = 0; i < message.length; i += 64 * 1024) await write(message.subarray(i, i + 64 * 1024));
-    await write('.\r\n');
-    return await reply();
+    assert.match(s.ehlo, /^250/, 'EHLO');
+    for (const [cmd, want] of [[`MAIL FROM:<${from}>`, /^250/], [`RCPT TO:<${to}>`, /^250/], ['DATA', /^354/]] as const) assert.match(await s.cmd(cmd), want, cmd);
+    const pieces = function* (): Iterable<Buffer | string> {
+      for (let i = 0; i < message.length; i += 64 * 1024) yield message.subarray(i, i + 64 * 1024);
+      yield '.\r\n';
+    };
+    return await s.send(pieces());
   } finally {
-    sock.destroy();
+    s.close();
   }
 }
 

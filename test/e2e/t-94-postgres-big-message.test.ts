@@ -16,10 +16,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bdatChunks, rssDuring } from '../helpers/process-stats.js';
+import { rawSmtpSession, type RawSmtpSession } from '../helpers/raw-smtp.js';
 import { startSiteProcess, waitFor } from '../helpers/site.js';
 import { pgScalar, pgUnavailable, withTestDatabase } from '../helpers/pg.js';
 
@@ -28,41 +28,11 @@ const SIZE = 20 * MB;
 const pgSkip = await pgUnavailable();
 const skip = pgSkip ?? (existsSync('/proc/self/status') ? false : 'needs /proc (Linux)');
 
-/** A plain SMTP session from 127.0.0.1. */
-async function session(port: number): Promise<{ cmd(line: string): Promise<string>; send(data: Iterable<Buffer>): Promise<string>; close(): void }> {
-  const sock = net.connect(port, '127.0.0.1');
-  let buf = '';
-  let waiter: (() => void) | undefined;
-  sock.on('data', (d: Buffer) => {
-    buf += d.toString('latin1');
-    waiter?.();
-  });
-  sock.on('error', () => waiter?.());
-  const reply = async (): Promise<string> => {
-    for (;;) {
-      const m = /(?:^|\r\n)(\d{3}) [^\r\n]*\r\n/.exec(buf);
-      if (m) {
-        const r = buf.slice(0, m.index + m[0].length);
-        buf = buf.slice(m.index + m[0].length);
-        return r;
-      }
-      if (sock.destroyed) return '';
-      await new Promise<void>((r) => (waiter = r));
-    }
-  };
-  const write = async (data: Buffer | string): Promise<void> => {
-    if (!sock.write(data)) await new Promise((r) => sock.once('drain', r));
-  };
-  assert.match(await reply(), /^220/);
-  assert.match(await (async () => (await write('EHLO client.localhost\r\n'), reply()))(), /CHUNKING/);
-  return {
-    cmd: async (line) => (await write(line + '\r\n'), reply()),
-    send: async (data) => {
-      for (const b of data) await write(b);
-      return reply();
-    },
-    close: () => sock.destroy(),
-  };
+/** A plain SMTP session from 127.0.0.1 that offers CHUNKING. */
+async function session(port: number): Promise<RawSmtpSession> {
+  const s = await rawSmtpSession(port);
+  assert.match(s.ehlo, /CHUNKING/);
+  return s;
 }
 
 const header = (marker: string): Buffer => Buffer.from(`From: Big <big@localhost>\r\nTo: big@localhost\r\nSubject: ${marker}\r\n\r\n`);
