@@ -196,7 +196,8 @@ export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & {
     let err = '';
     c.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    // ready when the SMTP port answers with a greeting
+    // ready when the SMTP port answers with a greeting: this child's (it holds the data
+    // directory's lock, so no other serve can be the one answering)
     const deadline = Date.now() + 30000;
     for (;;) {
       if (c.exitCode !== null) throw new Error(`correio serve exited ${c.exitCode}: ${err}`);
@@ -208,19 +209,24 @@ export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & {
       } catch {
         /* not yet */
       }
-      if (Date.now() > deadline) throw new Error(`correio serve did not start: ${err}`);
+      if (Date.now() > deadline) {
+        // a start that did not serve must not outlive the test either
+        await stopChild();
+        throw new Error(`correio serve did not start: ${err}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   };
   const waitExit = (c: ChildProcess): Promise<void> =>
     c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r()));
-  await launch();
+  /** SIGTERM to the current child (it stops its acceptors) and waits until it has exited and is reaped */
   const stopChild = async (): Promise<void> => {
     if (child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       await waitExit(child);
     }
   };
+  await launch();
   const site = siteFrom(base, stopChild);
   // siteFrom's stop runs once; a child started again by restart() must still be stopped by a
   // later stop() or destroy() (t-83 left one running and its test file never ended)
@@ -234,11 +240,16 @@ export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & {
     await stopChild();
     await destroy();
   };
+  // a getter of its own: Object.assign would copy the first child once, and site.child named
+  // a stopped process after restart()
+  Object.defineProperty(site, 'child', { get: () => child, enumerable: true, configurable: true });
   return Object.assign(site, {
-    get child() {
-      return child;
+    // the running child (if any) is stopped and reaped first: launching beside it left it
+    // running, unreferenced, with its lock (the new one exited 75 behind its greeting)
+    restart: async () => {
+      await stopChild();
+      await launch();
     },
-    restart: launch,
     stdout: () => out,
     kill9: async () => {
       if (!child) return;

@@ -1,0 +1,51 @@
+/**
+ * The process site helper (site.ts startSiteProcess): restart() stops and reaps the running
+ * `correio serve` (and with it its SMTP acceptor processes) before it starts the next one, and
+ * destroy() stops the restarted one. Real processes, checked by PID.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { LineClient } from './net.js';
+import { startSiteProcess } from './site.js';
+
+/** Whether a process with this PID exists (a zombie counts: it is not reaped yet). */
+function exists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    assert.equal((err as NodeJS.ErrnoException).code, 'ESRCH');
+    return false;
+  }
+}
+
+/** The PIDs of a process's children, from ps. */
+function childrenOf(pid: number): number[] {
+  const r = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter((l) => l.trim() !== '').map(Number);
+}
+
+void test('restart() stops and reaps the running serve and its acceptors; destroy() stops the restarted one', async () => {
+  // the default [smtp] processes on 2 cores or more: the server and one acceptor child
+  const site = await startSiteProcess({ domains: ['example.org'], smtp: { processes: 2 } });
+  try {
+    const first = site.child!.pid!;
+    const acceptors = childrenOf(first);
+    assert.ok(acceptors.length >= 1, `an acceptor process under ${first}`);
+    await site.restart();
+    const second = site.child!.pid!;
+    assert.notEqual(second, first);
+    assert.equal(exists(first), false, `the first serve (${first}) is gone and reaped`);
+    for (const pid of acceptors) assert.equal(exists(pid), false, `its acceptor (${pid}) is gone`);
+    // the new one holds the lock and answers (an old one beside it made the new one exit 75)
+    const c = await LineClient.connect(site.port, site.host);
+    assert.match((await c.readReply()) ?? '', /^220 /);
+    c.close();
+    assert.equal(site.child!.exitCode, null, 'the restarted serve is running');
+    await site.destroy();
+    assert.equal(exists(second), false, `the restarted serve (${second}) is gone after destroy()`);
+  } finally {
+    await site.destroy();
+  }
+});
