@@ -9,6 +9,7 @@
  *   spool-format.ts      message file, trailer and footer     queue-ids.ts       message/envelope ids
  *   message-files.ts     msg/<id> and env/<id>.json           segment-log.ts     segment records
  *   segment-messages.ts  which messages live in segments      message-cache.ts   cache strategies
+ *   spool-reads.ts       finding, listing, walking            spool-updates.ts   envelope changes
  *   spool-scan.ts        a walk in no order, msg/ streamed
  *   fs-message-draft.ts  a draft until commit                 spool-recovery.ts  start-up repair
  *   file-commit.ts, segment-commit.ts   the two commit strategies
@@ -44,19 +45,20 @@ import { DirHandles } from './dir-handles.js';
 import { FileCommit } from './file-commit.js';
 import type { FsQueueStoreOptions } from './fs-queue-options.js';
 import { FsMessageDraft, type CommitStrategy } from './fs-message-draft.js';
-import { BoundedMessageCache, NoMessageCache, type KnownMessage, type MessageCache } from './message-cache.js';
+import { BoundedMessageCache, NoMessageCache, type MessageCache } from './message-cache.js';
 import { MessageFiles } from './message-files.js';
-import { firstIdsAfter, idsAfter, isImport, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
+import { isImport, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
 import { SegmentCommit } from './segment-commit.js';
-import { SegmentMessages, type SegRef, type SegState } from './segment-messages.js';
-import { CorruptItem, envelopeFile, type EnvelopeFile } from './spool-format.js';
+import { SegmentMessages, type SegRef } from './segment-messages.js';
+import { CorruptItem, envelopeFile } from './spool-format.js';
 import { SpoolPaths } from './spool-layout.js';
 import { releaseSpoolLock, takeSpoolLock } from './spool-lock.js';
-import { moveToCorrupt, recoverBeforeServing, recoverListed, recoverSpool, type RecoveryReport, type RecoverySubject } from './spool-recovery.js';
-import { dropSchedule, takeSchedule, writeSchedule } from './schedule-checkpoint.js';
-import { errorCode, storageError } from './storage-error.js';
+import { recoverBeforeServing, recoverListed, recoverSpool, type RecoveryReport, type RecoverySubject } from './spool-recovery.js';
+import { takeSchedule, writeSchedule } from './schedule-checkpoint.js';
+import { SpoolReads } from './spool-reads.js';
+import { SpoolUpdates } from './spool-updates.js';
+import { storageError } from './storage-error.js';
 import { watchMessageDir } from './spool-watch.js';
-import { overrideFilter, readAhead, scanIds } from './spool-scan.js';
 
 export { spoolFormat } from './spool-format.js';
 export type { FsQueueStoreOptions } from './fs-queue-options.js';
@@ -77,8 +79,8 @@ export class FsQueueStore implements QueueStore {
   readonly #locks = new KeyedMutex();
   readonly #newId: () => string;
   readonly #owner: boolean;
-  /** (an instance that does not cache) the saved schedule removed before its first change */
-  #scheduleDropped: Promise<void> | undefined;
+  readonly #reads: SpoolReads;
+  readonly #updates: SpoolUpdates;
   #closed = false;
 
   /** What the recovery at open() found, when it ran (with `recoverLater`, added to until `recovered` resolves). */
@@ -106,6 +108,9 @@ export class FsQueueStore implements QueueStore {
     });
     const files = new FileCommit(paths, this.#syncer, this.#cache);
     this.#commit = appends ? new SegmentCommit(this.#segments, this.#cache, files) : files;
+    const parts = { dir: this.dir, paths, syncer: this.#syncer, cache: this.#cache, files: this.#files, segments: this.#segments, locks: this.#locks };
+    this.#reads = new SpoolReads(parts);
+    this.#updates = new SpoolUpdates(parts, this.#reads);
   }
 
   /**
@@ -179,7 +184,7 @@ export class FsQueueStore implements QueueStore {
     this.#check();
     if (envelopes.length === 0 || !isImport(id, envelopes)) throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
     return this.#locks.run(id, async () => {
-      if ((await this.#read(id)) !== undefined) return false;
+      if ((await this.#reads.read(id)) !== undefined) return false;
       const draft = await FsMessageDraft.create(this.#commit, id, this.#paths.draft(id));
       await draft.commitCopy(envelopes, body);
       return true;
@@ -214,57 +219,16 @@ export class FsQueueStore implements QueueStore {
     return this.#files.bodyLength(id);
   }
 
-  /**
-   * The current envelopes of a message: cached, else its segment record, else its env override,
-   * else its trailer (an instance that does not cache: its file before its record); undefined
-   * when the message is not in the queue. `override` false skips
-   * looking for an env file (a walk knows). Throws CorruptItem for a damaged item.
-   */
-  async #read(id: MessageId, override = true, snapshot?: SegState, scan = false): Promise<EnvelopeFile | undefined> {
-    const known = this.#cache.get(id);
-    if (known) return known.file;
-    // a scan's reads are remembered only while there is room (scanEnvelopes)
-    const remember = (k: KnownMessage): void => (scan ? this.#cache.fill(id, k) : this.#cache.remember(id, k));
-    // an instance that does not keep the segment index looks at the message's file first: it is
-    // the newer state when a record was moved out and its done line is not (yet) written
-    if (!this.#cache.remembers) return (await this.#readFile(id, override, remember)) ?? (await this.#readRecord(id, remember, snapshot));
-    return (await this.#readRecord(id, remember, snapshot)) ?? (await this.#readFile(id, override, remember));
-  }
-
-  async #readRecord(id: MessageId, remember: (k: KnownMessage) => void, snapshot?: SegState): Promise<EnvelopeFile | undefined> {
-    const ref = await this.#segments.find(id, snapshot);
-    if (ref) {
-      const file = await this.#segments.readTrailer(id, ref);
-      remember({ file, envFile: false, bodyLength: ref.bodyLength });
-      return file;
-    }
-    return undefined;
-  }
-
-  async #readFile(id: MessageId, override: boolean, remember: (k: KnownMessage) => void): Promise<EnvelopeFile | undefined> {
-    if (override) {
-      const file = await this.#files.readOverride(id);
-      if (file) {
-        remember({ file, envFile: true });
-        return file;
-      }
-    }
-    const file = await this.#files.readTrailer(id);
-    // without `override` the caller knows there is no env file (a walk listed env/ after msg/)
-    if (file) remember({ file, envFile: false });
-    return file;
-  }
-
   /** Every envelope of one message (empty when the message is not in the queue, or was damaged and moved aside). */
   async findMessageEnvelopes(messageId: MessageId): Promise<Envelope[]> {
     if (!isQueueId(messageId)) return [];
     return this.#locks.run(messageId, async () => {
       try {
-        return (await this.#read(messageId))?.envelopes ?? [];
+        return (await this.#reads.read(messageId))?.envelopes ?? [];
       } catch (err) {
         // as a walk does: a damaged message goes to corrupt/ for the operator and is not listed
         if (!(err instanceof CorruptItem)) throw storageError(err);
-        await this.#moveCorrupt(messageId);
+        await this.#reads.moveCorrupt(messageId);
         return [];
       }
     });
@@ -273,163 +237,36 @@ export class FsQueueStore implements QueueStore {
   async findEnvelope(id: EnvelopeId): Promise<Envelope | undefined> {
     const msg = messageIdOfEnvelope(id);
     if (!msg) return undefined;
-    return (await this.#locks.run(msg, () => this.#read(msg)))?.envelopes.find((e) => e.id === id);
+    return (await this.#locks.run(msg, () => this.#reads.read(msg)))?.envelopes.find((e) => e.id === id);
   }
 
   async putEnvelope(env: Envelope): Promise<void> {
     this.#check();
-    const msg = messageIdOfEnvelope(env.id);
-    if (!msg || msg !== env.messageId) throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
-    await this.#dropStaleSchedule();
-    await this.#locks.run(msg, async () => {
-      try {
-        const seg = await this.#segments.state();
-        const file = await this.#read(msg, true, seg);
-        const i = file?.envelopes.findIndex((e) => e.id === env.id) ?? -1;
-        if (!file || i < 0) throw new MailError(replies.localError(), 'MAIL_ERR_NO_SUCH_ENVELOPE');
-        const next = [...file.envelopes];
-        next[i] = env;
-        const ref = seg.index.get(msg);
-        if (ref) await this.#promote(msg, ref, next, seg);
-        else await this.#writeOverride(msg, next);
-      } catch (err) {
-        throw storageError(err);
-      }
-    });
+    await this.#updates.put(env);
   }
 
   async deleteEnvelope(id: EnvelopeId): Promise<void> {
     this.#check();
-    const msg = messageIdOfEnvelope(id);
-    if (!msg) return;
-    await this.#dropStaleSchedule();
-    await this.#locks.run(msg, async () => {
-      try {
-        const seg = await this.#segments.state();
-        const file = await this.#read(msg, true, seg);
-        if (!file) return;
-        const rest = file.envelopes.filter((e) => e.id !== id);
-        if (rest.length === file.envelopes.length) return;
-        const ref = seg.index.get(msg);
-        if (ref && rest.length > 0) {
-          await this.#promote(msg, ref, rest, seg);
-        } else if (ref) {
-          this.#cache.forget(msg);
-          await this.#segments.done(msg, ref, seg);
-          // a reader's index may list a record whose message was moved to its own file
-          if (!this.#cache.remembers) await this.#files.remove(msg, undefined).catch((err: unknown) => {
-            if (errorCode(err) !== 'ENOENT') throw err;
-          });
-        } else if (rest.length > 0) {
-          await this.#writeOverride(msg, rest);
-        } else {
-          const k = this.#cache.get(msg);
-          this.#cache.forget(msg);
-          await this.#files.remove(msg, k?.envFile);
-        }
-      } catch (err) {
-        throw storageError(err);
-      }
-    });
-  }
-
-  /**
-   * Moves a segment message to its own file with new envelopes: its envelopes change (a retry,
-   * a hold, some recipients done), so it leaves the segment, which can then be removed once its
-   * other records are delivered. The file is durable before the record is marked done.
-   */
-  async #promote(id: MessageId, ref: SegRef, envelopes: Envelope[], seg: SegState): Promise<void> {
-    const body = this.#cache.get(id)?.body ?? (await this.#segments.readBody(ref));
-    const file = envelopeFile(id, envelopes);
-    await this.#files.writeWhole(id, body, file);
-    await this.#segments.done(id, ref, seg);
-    this.#cache.remember(id, { file, envFile: false, bodyLength: body.length }, [body]);
-  }
-
-  /** Writes the env override; the cache follows it (or forgets, when the write failed). */
-  async #writeOverride(id: MessageId, envelopes: readonly Envelope[]): Promise<void> {
-    let file: EnvelopeFile;
-    try {
-      file = await this.#files.writeOverride(id, envelopes);
-    } catch (err) {
-      this.#cache.forget(id); // the env file's state is unknown now
-      throw err;
-    }
-    const k = this.#cache.get(id);
-    if (k) {
-      k.file = file;
-      k.envFile = true;
-    }
+    await this.#updates.delete(id);
   }
 
   /** Ids of the queued messages, oldest first. */
   async listMessageIds(): Promise<MessageId[]> {
-    return (await this.#list()).ids;
+    return (await this.#reads.list()).ids;
   }
 
-  async #list(): Promise<{ ids: MessageId[]; seg: SegState }> {
-    // the fallback for an acceptor's notice that never came (it was killed after its fsync)
-    await this.#segments.refresh();
-    const seg = await this.#segments.state();
-    const files = await this.#files.listIds();
-    const inFiles = new Set(files);
-    return { ids: [...files, ...[...seg.index.keys()].filter((n) => !inFiles.has(n))].sort(), seg };
+  walkEnvelopes(after?: MessageId, limit?: number): AsyncIterable<Envelope> {
+    return this.#reads.walk(after, limit);
   }
 
-  /** The first `limit` ids after `after` (a page): msg/ is listed but not sorted, env/ not listed. */
-  async #listPage(after: MessageId | undefined, limit: number): Promise<{ ids: MessageId[]; seg: SegState }> {
-    await this.#segments.refresh();
-    const seg = await this.#segments.state();
-    return { ids: firstIdsAfter([await this.#files.listIds(), seg.index.keys()], after, limit), seg };
-  }
-
-  async *walkEnvelopes(after?: MessageId, limit?: number): AsyncIterable<Envelope> {
-    const page = limit !== undefined;
-    const listed = page ? await this.#listPage(after, limit) : await this.#list();
-    const ids = page ? listed.ids : idsAfter(listed.ids, after);
-    // listed after the messages, so an override written before this point is seen; a page
-    // looks for the override of each of its few messages instead
-    const overrides = page ? undefined : await this.#files.listOverrides();
-    yield* this.#readEach(ids, listed.seg, (id) => overrides?.has(id) ?? true, false);
-  }
-
-  /**
-   * Every envelope (a message's together) in no order, msg/ read as a stream (spool-scan.ts):
-   * memory bounded whatever the queue's size (issue 19). What is read is remembered only while
-   * the cache has room: a walk of a big queue pushes out nothing deliveries use.
-   */
-  async *scanEnvelopes(): AsyncIterable<Envelope> {
-    await this.#segments.refresh();
-    const seg = await this.#segments.state();
-    // env/ listed first (only the runner writes overrides, and a walk skips what it changed); a
-    // filter's false "maybe" costs a failed open
-    const overrides = await overrideFilter(this.#paths.env);
-    yield* this.#readEach(scanIds(this.#paths.msg, seg.index), seg, (id) => overrides.mayHave(id), true);
+  /** Every envelope in no order, with memory bounded whatever the queue's size (spool-reads.ts). */
+  scanEnvelopes(): AsyncIterable<Envelope> {
+    return this.#reads.scan();
   }
 
   /** Ids of the queued messages in no order, msg/ read as a stream (a rescan's listing: issue 19). */
-  async *scanMessageIds(): AsyncIterable<MessageId> {
-    await this.#segments.refresh();
-    yield* scanIds(this.#paths.msg, (await this.#segments.state()).index);
-  }
-
-  async *#readEach(ids: Iterable<MessageId> | AsyncIterable<MessageId>, seg: SegState, override: (id: MessageId) => boolean, scan: boolean): AsyncIterable<Envelope> {
-    type Loaded = { file: EnvelopeFile | undefined; err?: undefined } | { file?: undefined; err: unknown };
-    const load = (id: string): Promise<Loaded> =>
-      this.#read(id, override(id), seg, scan).then((file) => ({ file }), (err: unknown) => ({ err }));
-    for await (const [id, got] of readAhead(ids, load)) {
-      if (got.err !== undefined) {
-        if (!(got.err instanceof CorruptItem)) throw storageError(got.err);
-        await this.#locks.run(id, () => this.#moveCorrupt(id));
-        continue;
-      }
-      if (got.file) yield* got.file.envelopes;
-    }
-  }
-
-  #moveCorrupt(id: MessageId): Promise<string[]> {
-    this.#cache.forget(id);
-    return moveToCorrupt(this.#paths, this.#syncer, id);
+  scanMessageIds(): AsyncIterable<MessageId> {
+    return this.#reads.scanIds();
   }
 
   /**
@@ -472,12 +309,6 @@ export class FsQueueStore implements QueueStore {
 
   async saveSchedule(entries: Iterable<ScheduleEntry>): Promise<void> {
     await writeSchedule(this.dir, this.#syncer, entries);
-  }
-
-  /** A change made without the runner (the offline CLI: an instance that does not cache) makes a saved schedule stale. */
-  #dropStaleSchedule(): Promise<void> {
-    if (this.#cache.remembers) return Promise.resolve();
-    return (this.#scheduleDropped ??= dropSchedule(this.dir, this.#syncer));
   }
 
   /** Messages renamed into msg/ by any process (spool-watch.ts). */
