@@ -14,7 +14,9 @@
  *   plaintext_auth`); elsewhere the request is refused before anything is checked. Every
  *   failed password or token counts in the AuthThrottle shared with SMTP, POP3 and IMAP
  *   (429 once an address or account is at its limit) and is answered after `[auth]
- *   failure_delay`. A password found right is remembered (as a SHA-256 of address and
+ *   failure_delay`; a login held behind checks in flight past the throttle's wait, or whose
+ *   check could not be made, is answered 503 with Retry-After and not counted
+ *   (login-throttle.test.ts). A password found right is remembered (as a SHA-256 of address and
  *   password, never the password) for a minute, so a client sending Basic with every request
  *   does not pay an scrypt check each time. A state change (POST, PUT, DELETE…) from another
  *   origin is refused whatever its credentials; one authenticated by the session cookie must
