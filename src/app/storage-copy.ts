@@ -7,11 +7,11 @@
  * the backends and add the mailboxes.
  * Standards: none.
  * Security: password hashes are copied as they are, never printed.
- * Limitations: a message body is held in memory while it is copied (bodies are bounded by
- *   smtp.max_message_size).
+ * Bodies (queued messages and mailbox messages) are streamed from source to target, as an
+ * SMTP body or a delivery is: never held whole (a big one goes to tmp/ or into chunk rows).
+ * Limitations: none.
  */
 import type { Readable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
 import { MailFolderError, type Directory, type Envelope, type FolderSnapshot, type MailFolderStore, type MessageId, type QueueStore, type SpecialUse } from '../core/index.js';
 import { directoryKey, dumpCounts, type DirectoryDump, type TokenRow } from '../directory/index.js';
 import { recordedUids, type FolderImport } from '../mailbox/index.js';
@@ -44,7 +44,8 @@ export interface DumpTarget extends Directory {
 }
 /** A queue store that takes messages with their ids and envelopes as they are. */
 export interface QueueTarget {
-  importMessage(id: MessageId, body: Buffer, envelopes: readonly Envelope[]): Promise<boolean>;
+  /** `body` is streamed into the target (never held whole); destroyed when the message is there already */
+  importMessage(id: MessageId, body: Readable, envelopes: readonly Envelope[]): Promise<boolean>;
   countMessages(ids: readonly MessageId[]): Promise<{ messages: number; envelopes: number }>;
 }
 
@@ -83,8 +84,7 @@ export async function copyQueueMessages(src: QueueStore, dst: QueueTarget, where
   for (const id of await src.listMessageIds()) {
     const envs = await src.findMessageEnvelopes(id);
     if (envs.length === 0) continue;
-    const body = Buffer.concat((await (await src.openMessage(id)).toArray()) as Buffer[]);
-    if (await dst.importMessage(id, body, envs)) copied++;
+    if (await dst.importMessage(id, await src.openMessage(id), envs)) copied++;
     else skipped++;
     ids.push(id);
     envelopes += envs.length;
@@ -124,7 +124,7 @@ export async function copyMailboxFolders(src: FolderSource, users: readonly stri
         for (const m of snap.messages) {
           if (imp.present.has(m.uid)) n.skipped++;
           else {
-            const body = await src.open(user, name, m.key).then(buffer, (err: unknown) => {
+            const body = await src.open(user, name, m.key).catch((err: unknown) => {
               if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // removed meanwhile
               throw err;
             });

@@ -15,7 +15,6 @@
  */
 import { readFile, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { MailFolderError, type FolderSnapshot, type SpecialUse } from '../core/index.js';
 import { atomicWriteFile } from '../util/index.js';
 import { checkFolderName } from './folder-name.js';
@@ -66,7 +65,8 @@ export async function importMaildirFolder(
       const unique = `export-${src.uidValidity}-${m.uid}`;
       const prefix = `${encodeUniqueKey(unique)}.`;
       let key = [...listed].find((k) => k.startsWith(prefix));
-      key ??= (await store.deliver(user, Readable.from([body]), { uniqueKey: unique, folder: f })).key;
+      if (key === undefined) key = (await store.deliver(user, body, { uniqueKey: unique, folder: f })).key;
+      else body.destroy();
       const flags = [...new Set(m.flags)].sort().join('');
       await store.setFlags(user, key, flags, f);
       const t = m.receivedAt / 1000;

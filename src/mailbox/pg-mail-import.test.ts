@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { createTestDatabase, pgUnavailable } from '../../test/helpers/pg.js';
 import { PgMailFolders } from './pg-mail-folders.js';
 import { importFolder } from './pg-mail-import.js';
@@ -21,7 +22,7 @@ void test('an expunge record with a floor: recorded UIDs at their MODSEQ, the un
     // the source: UIDs 1–9 given, 2 and 7 still there; 9 left at MODSEQ 15; the others left at or below MODSEQ 8
     const imp = await importFolder(store, user, 'INBOX', { uidValidity: 5, uidNext: 10, highestModseq: 20, messages: [] });
     for (const uid of [2, 7]) {
-      await imp.add({ uid, key: `k${uid}`, flags: '', keywords: [], modseq: 3, size: 10, receivedAt: 1_700_000_000_000 }, Buffer.from(`Subject: ${uid}\r\n\r\nx\r\n`));
+      await imp.add({ uid, key: `k${uid}`, flags: '', keywords: [], modseq: 3, size: 10, receivedAt: 1_700_000_000_000 }, Readable.from([Buffer.from(`Subject: ${uid}\r\n\r\nx\r\n`)]));
     }
     assert.equal(await imp.expunged?.({ floor: 8, records: [{ modseq: 15, uids: [{ from: 9, to: 9 }] }] }, [2, 7]), 1);
     const folders = new PgMailFolders(store);

@@ -17,13 +17,15 @@ import { MailFolderError, type ExpungeHistory, type FolderMessage, type FolderSn
 import { rangesOf } from '../protocol/imap/index.js';
 import { checkFolderName } from './folder-name.js';
 import { recordedUids } from './uid-index.js';
-import { crlfBody, ownerOf, type PgMailStore } from './pg-mail-store.js';
+import type { Readable } from 'node:stream';
+import { ownerOf, type PgMailStore } from './pg-mail-store.js';
 
 /** A folder being copied in: which UIDs are there already, and how to add the others. */
 export interface FolderImport {
   /** UIDs present in PostgreSQL before this run added any */
   readonly present: ReadonlySet<number>;
-  add(m: FolderMessage, body: Buffer): Promise<void>;
+  /** `body` is streamed into the target (as a delivery's is), never held whole */
+  add(m: FolderMessage, body: Readable): Promise<void>;
   /** how many of `uids` are in the PostgreSQL folder now */
   count(uids: readonly number[]): Promise<number>;
   /**
@@ -67,16 +69,21 @@ export async function importFolder(store: PgMailStore, user: string, folder: str
   const present = new Set((await store.query<{ uid: string }>('SELECT uid FROM mail_messages WHERE folder_id = $1', [row.id])).map((r) => Number(r.uid)));
   return {
     present,
-    add: async (m, body) => {
-      const crlf = crlfBody(body);
-      await store.tx(async (c) => {
-        const hash = await store.putBody(c, crlf);
-        await c.query(
-          `INSERT INTO mail_messages (folder_id, uid, key, body_hash, size, flags, keywords, modseq, received_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-          [row.id, m.uid, m.key, hash, crlf.length, m.flags, m.keywords, m.modseq, Math.floor(m.receivedAt)],
-        );
-      });
+    add: async (m, message) => {
+      // as a delivery stores it: past the store's chunk size streamed into chunk rows
+      const body = await store.receive(message);
+      try {
+        await store.tx(async (c) => {
+          const { hash, size } = await store.putIncoming(c, body);
+          await c.query(
+            `INSERT INTO mail_messages (folder_id, uid, key, body_hash, size, flags, keywords, modseq, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+            [row.id, m.uid, m.key, hash, size, m.flags, m.keywords, m.modseq, Math.floor(m.receivedAt)],
+          );
+        });
+      } finally {
+        store.release(body);
+      }
     },
     count: async (uids) =>
       Number((await store.query<{ n: string }>('SELECT count(*) AS n FROM mail_messages WHERE folder_id = $1 AND uid = ANY($2::bigint[])', [row.id, uids]))[0].n),

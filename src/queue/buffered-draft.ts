@@ -3,14 +3,15 @@
  * A MessageDraft that gathers the body in memory and hands body and envelopes to a `save`
  * function at commit: the draft of the in-memory store. The files backend streams to disk
  * instead (fs-message-draft), the PostgreSQL one into chunk rows past 1 MiB (pg-streamed-body,
- * which shares the commit's checks and envelope making with this module).
+ * which shares the commit's checks and envelope making with this module). commitImport streams
+ * a copied message (`correio migrate`) into either of those drafts.
  * Standards: RFC 5321 §6.1: commit resolves only once `save` has stored the message.
  * Security: envelope ids are made here from the message id (queue-ids), never taken from input.
  * Limitations: the body is held whole in memory until commit (bounded by the caller's size
  *   limit, smtp.max_message_size for SMTP).
  */
 import { Readable, Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { MailError, replies, type Envelope, type EnvelopeInit, type MessageDraft, type MessageId } from '../core/index.js';
 import { envelopeIdOf } from './queue-ids.js';
 import { storageError } from './storage-error.js';
@@ -34,6 +35,24 @@ export function envelopesOf(id: MessageId, inits: readonly EnvelopeInit[], size:
     size,
     attempts: init.attempts ?? [],
   }));
+}
+
+/** A draft that takes envelopes as given (a message copied by `correio migrate`). */
+export interface CopyDraft {
+  readonly body: Writable;
+  abort(): Promise<void>;
+  commitCopy(envelopes: readonly Envelope[]): Promise<void>;
+}
+
+/** Streams `body` into `draft` (aborted when the stream fails), then commits it with `envelopes` as given. */
+export async function commitImport(draft: CopyDraft, body: Readable, envelopes: readonly Envelope[]): Promise<void> {
+  try {
+    await pipeline(body, draft.body);
+  } catch (err) {
+    await draft.abort();
+    throw storageError(err);
+  }
+  await draft.commitCopy(envelopes);
 }
 
 export class BufferedMessageDraft implements MessageDraft {

@@ -133,13 +133,14 @@ export class FsMessageDraft implements MessageDraft {
   }
 
   /**
-   * Commits the whole `body` with envelopes kept exactly as given (ids, states, attempts): a
-   * message copied from another backend (`correio migrate --to file:`). The caller checked
-   * that they belong to this message (queue-ids.ts isImport).
+   * Commits the body written to `body` (streamed: past 64 KB it is in tmp/, not in memory)
+   * with envelopes kept exactly as given (ids, states, attempts): a message copied from
+   * another backend (`correio migrate --to file:`). The caller checked that they belong to
+   * this message (queue-ids.ts isImport).
    */
-  async commitCopy(envelopes: readonly Envelope[], body: Buffer): Promise<void> {
+  async commitCopy(envelopes: readonly Envelope[]): Promise<void> {
     if (envelopes.length === 0 && this.#state === 'open') throw new MailError(replies.noValidRecipients(), 'MAIL_ERR_NO_RECIPIENTS');
-    await this.#commit(() => [...envelopes], [body]);
+    await this.#commit(() => [...envelopes], undefined);
   }
 
   async #commit(envelopesOf: (size: number) => Envelope[], whole: readonly Buffer[] | undefined): Promise<Envelope[]> {

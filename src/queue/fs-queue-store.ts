@@ -44,6 +44,7 @@ import { DirSyncer, KeyedMutex, uniqueId } from '../util/index.js';
 import { DirHandles } from './dir-handles.js';
 import { FileCommit } from './file-commit.js';
 import type { FsQueueStoreOptions } from './fs-queue-options.js';
+import { commitImport } from './buffered-draft.js';
 import { FsMessageDraft, type CommitStrategy } from './fs-message-draft.js';
 import { BoundedMessageCache, NoMessageCache, type MessageCache } from './message-cache.js';
 import { MessageFiles } from './message-files.js';
@@ -178,15 +179,22 @@ export class FsQueueStore implements QueueStore {
 
   /**
    * Stores a message copied from another backend (`correio migrate --to file:`) under its own
-   * id with its envelopes as they are; false (nothing written) when the message is here already.
+   * id with its envelopes as they are, its body streamed from `body` (as an SMTP body is: past
+   * 64 KB into tmp/, never held whole); false (nothing written, `body` destroyed) when the
+   * message is here already.
    */
-  async importMessage(id: MessageId, body: Buffer, envelopes: readonly Envelope[]): Promise<boolean> {
+  async importMessage(id: MessageId, body: Readable, envelopes: readonly Envelope[]): Promise<boolean> {
     this.#check();
-    if (envelopes.length === 0 || !isImport(id, envelopes)) throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
+    if (envelopes.length === 0 || !isImport(id, envelopes)) {
+      body.destroy();
+      throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
+    }
     return this.#locks.run(id, async () => {
-      if ((await this.#reads.read(id)) !== undefined) return false;
-      const draft = await FsMessageDraft.create(this.#commit, id, this.#paths.draft(id));
-      await draft.commitCopy(envelopes, body);
+      if ((await this.#reads.read(id)) !== undefined) {
+        body.destroy();
+        return false;
+      }
+      await commitImport(await FsMessageDraft.create(this.#commit, id, this.#paths.draft(id)), body, envelopes);
       return true;
     });
   }

@@ -15,8 +15,8 @@
  * Security: bound parameters only; ids are checked (queue-ids) before any query; every
  *   PostgreSQL failure is a MailError 451 4.3.0 (storageError), never a lost message.
  * Limitations: a body of up to 1 MiB is held whole in memory while it is committed and read
- *   (bytea), and so is a bigger one while every streaming connection is taken, or given to
- *   importMessage (`correio migrate`); a transaction-pooling PgBouncer before 1.21, or without
+ *   (bytea), and so is a bigger one while every streaming connection is taken (importMessage,
+ *   `correio migrate`, streams as SMTP does); a transaction-pooling PgBouncer before 1.21, or without
  *   max_prepared_statements, cannot carry the named commit (set preparedStatements false); an operator change (hold, bounce) written by a node that holds no
  *   lease can be overwritten by the outcome of a delivery running elsewhere at that moment.
  */
@@ -28,6 +28,7 @@ import {
   type Envelope, type EnvelopeId, type MessageDraft, type MessageId, type QueueStore,
 } from '../core/index.js';
 import { inTransaction, migrateSchema, openPgPool, uniqueId, type PgClient, type PgPool } from '../util/index.js';
+import { commitImport } from './buffered-draft.js';
 import { PgEnvelopeLeases } from './pg-envelope-leases.js';
 import { queueSchema } from './pg-queue-schema.js';
 import { PgMessageDraft, readChunks, type StreamedBodyStore } from './pg-streamed-body.js';
@@ -174,15 +175,21 @@ export class PgQueueStore implements QueueStore {
   }
 
   /**
-   * Stores a message from another queue (`correio migrate`) under its own id and envelopes;
-   * false when a message of that id is here already (a migration run again skips it).
+   * Stores a message from another queue (`correio migrate`) under its own id and envelopes,
+   * its body streamed from `body` as an SMTP body is (past `chunkSize` into chunk rows, never
+   * held whole); false (`body` destroyed) when a message of that id is here already (a
+   * migration run again skips it).
    */
-  async importMessage(id: MessageId, body: Buffer, envelopes: readonly Envelope[]): Promise<boolean> {
+  async importMessage(id: MessageId, body: Readable, envelopes: readonly Envelope[]): Promise<boolean> {
     if (!isImport(id, envelopes)) {
+      body.destroy();
       throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
     }
-    if ((await this.#run((pool) => pool.query('SELECT 1 FROM queue_messages WHERE id = $1', [id]))).rowCount !== 0) return false;
-    await this.#saveWhole(id, body, envelopes);
+    if ((await this.#run((pool) => pool.query('SELECT 1 FROM queue_messages WHERE id = $1', [id]))).rowCount !== 0) {
+      body.destroy();
+      return false;
+    }
+    await commitImport(new PgMessageDraft(id, (whole, envs) => this.#saveWhole(id, whole, envs), this.#streamed, this.#chunkSize), body, envelopes);
     return true;
   }
 

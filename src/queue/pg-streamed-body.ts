@@ -115,6 +115,20 @@ export class PgMessageDraft implements MessageDraft {
 
   async commit(inits: readonly EnvelopeInit[], whole?: readonly Buffer[]): Promise<Envelope[]> {
     checkCommit(this.#state, inits, whole !== undefined && this.#body !== undefined);
+    return this.#commit((size) => envelopesOf(this.id, inits, size), whole);
+  }
+
+  /**
+   * Commits the body written to `body` (streamed into chunk rows past `chunkSize`, as an SMTP
+   * body is) with envelopes kept exactly as given: a message copied from another queue
+   * (`correio migrate`). The caller checked that they belong to this message (isImport).
+   */
+  async commitCopy(envelopes: readonly Envelope[]): Promise<void> {
+    checkCommit(this.#state, envelopes, false);
+    await this.#commit(() => [...envelopes], undefined);
+  }
+
+  async #commit(envelopesFor: (size: number) => Envelope[], whole: readonly Buffer[] | undefined): Promise<Envelope[]> {
     this.#state = 'committing';
     try {
       if (!whole) await finished(this.body);
@@ -123,7 +137,7 @@ export class PgMessageDraft implements MessageDraft {
         const held = this.#sink.take();
         const pieces = whole ?? (this.#header ? [this.#header, ...held] : held);
         const body = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
-        const envelopes = envelopesOf(this.id, inits, body.length);
+        const envelopes = envelopesFor(body.length);
         await this.#saveWhole(body, envelopes);
         this.#state = 'committed';
         return envelopes;
@@ -134,7 +148,7 @@ export class PgMessageDraft implements MessageDraft {
       const digests = Buffer.concat([createHash('sha256').update(header).digest(), this.#sink.hash.digest()]);
       const key = Buffer.concat([Buffer.of(1), createHash('sha256').update(digests).digest()]);
       const size = header.length + this.#sink.written;
-      const envelopes = envelopesOf(this.id, inits, size);
+      const envelopes = envelopesFor(size);
       await this.#store.saveMessage(client, this.id, key, size, envelopes);
       await client.query('COMMIT');
       this.#client = undefined;
