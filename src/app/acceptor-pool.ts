@@ -25,6 +25,11 @@
  * Security: acceptors run as the server's user (forked after privileges are dropped; the
  *   sockets were bound before); notices are only envelope lists of messages already in the
  *   spool, read back from the spool itself, and AUTH failures (an address and an account).
+ * Failures: an acceptor that ends before it ever accepted while the server starts fails that
+ * start (AcceptorStartError: exit 70 and one line naming the cause, which the acceptor tells
+ * before it exits), rather than being started again every second forever. Later, an ended
+ * acceptor is replaced after 1 s; one that keeps ending within 10 s of its start is replaced
+ * after 1, 2, 4 … s, at most 60 s, each time with an error line saying how many in a row.
  * Limitations: until the first acceptor listens, the SMTP ports refuse connections (they are
  *   bound, not listening); while none accepts (all restarting) connections wait in the
  *   kernel's backlog. The connection limits and rates are each acceptor's share of the
@@ -47,7 +52,7 @@ import { republish, type RelayedEvent } from './acceptor-events.js';
 /** An AUTH that failed in one process, for the throttles of the others. */
 export interface AuthFailure { t: 'auth-failed'; address: string; account: string }
 /** What an acceptor sends the server. */
-export type AcceptorNotice = { t: 'ready' } | { t: 'accepting' } | { t: 'retired' } | Queued | AuthFailure | Sessions;
+export type AcceptorNotice = { t: 'ready' } | { t: 'accepting' } | { t: 'retired' } | { t: 'failed'; error: string } | Queued | AuthFailure | Sessions;
 /** An acceptor's open SMTP sessions per listener mode (sent when they change). */
 export interface Sessions { t: 'sessions'; counts: { mode: ListenMode; count: number }[] }
 /** New envelopes, with each record's place and body (latin1: one octet a character) where it has one. */
@@ -74,8 +79,27 @@ export interface AcceptorPoolOptions {
   readonly stopTimeoutMs?: number;
 }
 
+/** An acceptor ended before it accepted while the server started: the start fails (EX_SOFTWARE). */
+export class AcceptorStartError extends Error {
+  readonly exitCode = 70;
+  constructor(message: string) {
+    super(message);
+    this.name = 'AcceptorStartError';
+  }
+}
+
+/** an acceptor that ends within this long of its start counts as failing again (backoff) */
+const stableMs = 10_000;
+const restartMs = 1_000;
+const maxRestartMs = 60_000;
+
 interface Acceptor {
   readonly child: ChildProcess;
+  readonly startedAt: number;
+  /** it has accepted on the listening sockets (or had none to accept on) */
+  accepting: boolean;
+  /** why it could not run, as it told before exiting */
+  error?: string;
   /** replaced or stopped: its exit is expected */
   leaving: boolean;
   readonly exited: Promise<void>;
@@ -104,6 +128,11 @@ export class AcceptorPool {
   #stopped = false;
   /** acceptors that ended unexpectedly (and were replaced) */
   #ended = 0;
+  /** start() is waiting for the first acceptors; the first of them to end before accepting, why */
+  #starting = false;
+  #startFailure: string | undefined;
+  /** acceptors in a row that ended within stableMs of their start (the backoff's exponent) */
+  #quickEnds = 0;
 
   constructor(opts: AcceptorPoolOptions) {
     this.#opts = opts;
@@ -135,11 +164,15 @@ export class AcceptorPool {
    * or after `readyMs`), so that "correio started" means the SMTP ports take connections.
    */
   async start(readyMs = 30_000): Promise<void> {
+    this.#starting = true;
     for (let i = 1; i < this.#opts.count; i++) this.#spawn();
     const all = this.#acceptors.map((a) => Promise.race([a.readied, a.exited]));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(all), new Promise((r) => (timer = setTimeout(r, readyMs).unref()))]);
     clearTimeout(timer);
+    this.#starting = false;
+    // one that cannot start would be started again every second forever: the start fails
+    if (this.#startFailure !== undefined) throw new AcceptorStartError(this.#startFailure);
   }
 
   /** Tells every acceptor but `except` of an AUTH that failed (in the server or another acceptor). */
@@ -157,14 +190,21 @@ export class AcceptorPool {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let readied!: () => void;
     let retired!: () => void;
-    const a: Acceptor = { child, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)), sessions: [], retired: Promise.race([exited, new Promise<void>((r) => (retired = r))]) };
+    const a: Acceptor = { child, startedAt: Date.now(), accepting: false, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)), sessions: [], retired: Promise.race([exited, new Promise<void>((r) => (retired = r))]) };
     this.#acceptors.push(a);
     child.on('message', (m: AcceptorNotice) => {
       if (m.t === 'ready') {
         // no SMTP/LMTP listener configured: nothing to accept on, ready as it is
-        if (this.#giveListeners(a) === 0) readied();
+        if (this.#giveListeners(a) === 0) {
+          a.accepting = true;
+          readied();
+        }
       }
-      else if (m.t === 'accepting') readied();
+      else if (m.t === 'accepting') {
+        a.accepting = true;
+        readied();
+      }
+      else if (m.t === 'failed') a.error = m.error;
       else if (m.t === 'retired') retired();
       else if (m.t === 'queued') void this.#queued(m);
       else if (m.t === 'sessions') a.sessions = m.counts;
@@ -179,11 +219,28 @@ export class AcceptorPool {
       // what it stored and could not announce (killed after its fsync) is found by a rescan
       this.#opts.runner.rescan().catch(() => undefined);
       if (a.leaving || this.#stopped) return;
+      const cause = a.error ?? (signal !== null ? `killed by ${signal}` : `exit status ${code}`);
+      if (this.#starting && !a.accepting) {
+        this.#startFailure ??= `the SMTP acceptor process (pid ${child.pid}) ended before it accepted a connection: ${cause}; ` +
+          'fix that, or set [smtp] processes = 1 to run SMTP in the server';
+        this.#opts.logger.error({ pid: child.pid, code, signal, error: a.error }, `acceptor process ended before it accepted a connection (${cause}); the start fails`);
+        return;
+      }
       this.#ended++;
-      this.#opts.logger.warn({ pid: child.pid, code, signal }, 'acceptor process ended; starting another');
+      // a replacement that dies at once (it cannot start, or crashes on every connection) is
+      // started again less and less often, not every second forever
+      this.#quickEnds = !a.accepting || Date.now() - a.startedAt < stableMs ? this.#quickEnds + 1 : 0;
+      const inMs = Math.min(restartMs * 2 ** Math.max(0, this.#quickEnds - 1), maxRestartMs);
+      if (this.#quickEnds <= 1) this.#opts.logger.warn({ pid: child.pid, code, signal, error: a.error, inMs }, 'acceptor process ended; starting another');
+      else {
+        this.#opts.logger.error(
+          { pid: child.pid, code, signal, error: a.error, inMs, inARow: this.#quickEnds },
+          `acceptor process ended (${cause}), ${this.#quickEnds} in a row within ${stableMs / 1000} s of their start; starting another in ${inMs / 1000} s (backing off, at most ${maxRestartMs / 1000} s)`,
+        );
+      }
       setTimeout(() => {
         if (!this.#stopped) this.#spawn();
-      }, 1000).unref();
+      }, inMs).unref();
     });
     return a;
   }

@@ -56,6 +56,8 @@ function configFromServer(): Promise<Config> {
  */
 export async function runAcceptor(acceptors: number): Promise<void> {
   const config = await configFromServer();
+  // a test hook (under the test runner only): an acceptor that can never start
+  if (process.env.CORREIO_TEST === '1' && process.env.CORREIO_TEST_ACCEPTOR_FAIL === 'start') throw new Error('made to fail at its start (CORREIO_TEST_ACCEPTOR_FAIL)');
   const text = textWanted(config.log.format, false);
   const output = new BatchedOutput(1, text ? { transform: formatTextLine } : {});
   process.on('exit', () => output.flushSync());

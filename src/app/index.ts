@@ -13,6 +13,7 @@ export { listenKeys, type ListenKey } from './listener-checks.js';
 export { acquireInstanceLock, findServerPid, instanceLockPath, InstanceLockedError, type InstanceLock } from './instance-lock.js';
 export { storageComponents, migrateStorage, storageStatus, describePgUrl } from './storage-schema.js';
 export { planPrivileges, assumePrivileges, PrivilegeError, type PrivilegePlan, type Privileges } from './privileges.js';
+export { AcceptorStartError } from './acceptor-pool.js';
 export { findSystemUser, type SystemUser } from './system-users.js';
 export { askPublic, publicSocketPath, verifyAddresses, MAX_LISTED, type PublicResponse, type Verdict } from './public-socket.js';
 export { maildropDir, writeMaildrop, type MaildropEnvelope } from './maildrop.js';

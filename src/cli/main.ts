@@ -10,7 +10,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { MailError } from '../core/index.js';
-import { PrivilegeError } from '../app/index.js';
+import { AcceptorStartError, PrivilegeError } from '../app/index.js';
 import { becomeDataDirOwner } from './run-as.js';
 import { ConfigError } from '../config/index.js';
 import { DirectoryInputError } from '../directory/index.js';
@@ -43,7 +43,7 @@ export function describeError(err: unknown): { message: string; exitCode: number
   if (err instanceof ConfigError) {
     return { message: err.message, exitCode: err.kind === 'unreadable' ? exitCodes.noInput : exitCodes.config };
   }
-  if (err instanceof PrivilegeError) return { message: err.message, exitCode: err.exitCode };
+  if (err instanceof PrivilegeError || err instanceof AcceptorStartError) return { message: err.message, exitCode: err.exitCode };
   if (err instanceof DirectoryInputError) return { message: err.message, exitCode: exitCodes.dataErr };
   if (err instanceof AdminError) return { message: err.message, exitCode: err.kind === 'not-found' ? exitCodes.noUser : exitCodes.dataErr };
   // an OS condition (no space, permission, read-only file system) says what to do, not "internal"

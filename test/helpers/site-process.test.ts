@@ -5,9 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { LineClient } from './net.js';
-import { startSiteProcess } from './site.js';
+import { childrenOf, startSiteProcess } from './site.js';
 
 /** Whether a process with this PID exists (a zombie counts: it is not reaped yet). */
 function exists(pid: number): boolean {
@@ -18,12 +17,6 @@ function exists(pid: number): boolean {
     assert.equal((err as NodeJS.ErrnoException).code, 'ESRCH');
     return false;
   }
-}
-
-/** The PIDs of a process's children, from ps. */
-function childrenOf(pid: number): number[] {
-  const r = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter((l) => l.trim() !== '').map(Number);
 }
 
 void test('restart() stops and reaps the running serve and its acceptors; destroy() stops the restarted one', async () => {
