@@ -7,7 +7,7 @@
 # thread is listed first, then the others in the order they started: V8's platform workers
 # (garbage collection, compilation), then libuv's thread pool (fdatasync, batched log appends).
 #
-#   scripts/count-per-message.sh instructions|syscalls|cpu|threads accept|maildir TREE [N] [WARM]
+#   [PROCESSES=2] scripts/count-per-message.sh instructions|syscalls|cpu|threads accept|maildir TREE [N] [WARM]
 #
 # TREE is a built checkout (its bin/correio.js and dist/); run it on two trees (e.g. main and a
 # `git worktree add --detach` of an older commit, each built with `npx tsc -p tsconfig.json`) to
@@ -31,10 +31,12 @@ free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1
 PORT=$(free_port); HOLE=$(free_port)
 node -e "require('net').createServer((s)=>s.on('error',()=>{})).listen($HOLE,'127.0.0.1')" & HOLE_PID=$!
 trap 'kill $HOLE_PID 2>/dev/null; [ -n "${SERVER:-}" ] && kill $SERVER 2>/dev/null; true' EXIT
-# one process: what acceptor processes (`[smtp] processes`, 2 by default since issue 19) spend would
-# not be counted; a tree older than that key has no such line and runs one process anyway
+# one process unless PROCESSES says more (`[smtp] processes`, 2 by default since issue 19): then
+# threads and syscalls count the acceptor processes' threads too (instructions and cpu see the
+# server only), and threads says how much mail each process received.
+# A tree older than that key has no such line and runs one process anyway
 PROCS=""
-grep -qs processes "$TREE/dist/src/config/config-schema.js" && PROCS="processes = 1"
+grep -qs processes "$TREE/dist/src/config/config-schema.js" && PROCS="processes = ${PROCESSES:-1}"
 cat > "$W/correio.toml" <<CONF
 hostname = "bench.localhost"
 data_dir = "$W/data"
@@ -66,14 +68,17 @@ until (echo > "/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
   sleep 0.5
 done
 PID=$(pgrep -P $SERVER -f "correio.js serve" || echo $SERVER)
+# the acceptor processes, once started (their SMTP sessions are counted with the server's threads)
+for _ in $(seq 1 300); do grep -qs 'correio started' "$W/serve.log" && break; sleep 0.2; done
+PIDS="$PID $( (pgrep -P "$PID" -f acceptor-main || true) | tr "\n" " ")"
 # each thread's id, user and system ticks (/proc/.../stat: the fields after the name are counted
 # from its ")") and time on a CPU in ns (/proc/.../schedstat: exact, where the ticks are sampled)
-tasks() { for t in /proc/$PID/task/*; do sed 's/.*) //' "$t/stat" | awk -v id="${t##*/}" -v ns="$(cut -d' ' -f1 "$t/schedstat")" '{print id, $12, $13, ns}'; done | sort; }
+tasks() { for p in $PIDS; do for t in /proc/$p/task/*; do sed 's/.*) //' "$t/stat" | awk -v id="${t##*/}" -v ns="$(cut -d' ' -f1 "$t/schedstat")" -v pid="$p" '{print id, $12, $13, ns, pid}'; done; done | sort; }
 send() { "$SRC" -s 20 -l 5120 -m "$1" -f a@example.org -t "$TO" "127.0.0.1:$PORT"; }
 send "$WARM"; wait_delivered "$WARM"
 case $MODE in
   instructions) callgrind_control -i on $PID > /dev/null ;;
-  syscalls) strace -f -c -o "$W/strace.txt" $(ls /proc/$PID/task | sed 's/^/-p /') 2> /dev/null & TRACER=$!; sleep 1 ;;
+  syscalls) strace -f -c -o "$W/strace.txt" $(for p in $PIDS; do ls /proc/$p/task; done | sed 's/^/-p /') 2> /dev/null & TRACER=$!; sleep 1 ;;
   cpu) read -r -a S0 < <(awk '{print $10, $14, $15}' /proc/$PID/stat) ;;
   threads) tasks > "$W/tasks0" ;;
 esac
@@ -89,10 +94,18 @@ case $MODE in
   threads)
     tasks > "$W/tasks1"
     TICK=$(getconf CLK_TCK)
-    join "$W/tasks0" "$W/tasks1" | sort -n | awk -v n="$N" -v w="$WARM" -v tk="$TICK" -v pid="$PID" -v scen="$SCEN" -v la="$(cut -d' ' -f1 /proc/loadavg)" '
-      { u = ($5 - $2) * 1000 / tk / n; s = ($6 - $3) * 1000 / tk / n; r = ($7 - $4) / 1e6 / n; U += u; S += s; R += r
-        line[NR] = sprintf("  thread %s%s: on a CPU %.3f (user %.3f, system %.3f)", $1, $1 == pid ? " (main)" : "", r, u, s) }
-      END { printf "%s CPU ms per message: on a CPU %.3f (user %.3f, system %.3f) (N=%d after %d; load %s)\n", scen, R, U, S, n, w, la; for (i = 1; i <= NR; i++) print line[i] }' ;;
+    join "$W/tasks0" "$W/tasks1" | sort -n | awk -v n="$N" -v w="$WARM" -v tk="$TICK" -v pids=" $PIDS " -v scen="$SCEN" -v la="$(cut -d' ' -f1 /proc/loadavg)" '
+      { u = ($6 - $2) * 1000 / tk / n; s = ($7 - $3) * 1000 / tk / n; r = ($8 - $4) / 1e6 / n; U += u; S += s; R += r; P[$5] += r
+        line[NR] = sprintf("  thread %s%s: on a CPU %.3f (user %.3f, system %.3f)", $1, index(pids, " " $1 " ") ? ($1 == pids + 0 ? " (main)" : " (acceptor main)") : "", r, u, s) }
+      END { printf "%s CPU ms per message: on a CPU %.3f (user %.3f, system %.3f) (N=%d after %d; load %s)\n", scen, R, U, S, n, w, la
+            split(pids, ps, " "); if (length(ps) > 1) for (i = 1; i <= length(ps); i++) printf "  process %s%s: on a CPU %.3f\n", ps[i], i == 1 ? " (server)" : " (acceptor)", P[ps[i]]
+            for (i = 1; i <= NR; i++) print line[i] }'
+    sleep 1
+    # which process took the connections: the mail log's "received" lines by role (warm-up included)
+    if [ "${PIDS// /}" != "$PID" ]; then
+      A=$(grep '"msg":"received"' "$W/serve.log" | grep -c '"role":"acceptor"' || true)
+      echo "  messages received by the server: $(( $(grep -c '"msg":"received"' "$W/serve.log" || true) - A )), by its acceptors: $A (warm-up included)"
+    fi ;;
   cpu)
     read -r -a S1 < <(awk '{print $10, $14, $15}' /proc/$PID/stat)
     TICK=$(getconf CLK_TCK)
