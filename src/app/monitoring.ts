@@ -2,19 +2,20 @@
  * @module monitoring
  * Wires the metrics (log/metrics.ts, fed by diagnostics_channel) to the running services and
  * serves them over HTTP (web/metrics-server.ts) on `[metrics] listen`: open sessions from the
- * SMTP and POP3 servers, the queue by state from the spool, readiness from the app's life
+ * SMTP and POP3 servers, the queue by state from the delivery runner's memory (never a walk of
+ * the spool: issue 19), readiness from the app's life
  * (ready once every listener is bound, not ready again from the first moment of a stop).
  * Standards: Prometheus exposition format; postfix_exporter's names (see log/metrics.ts).
  * Security: the embedded default listens on 127.0.0.1 only.
- * Limitations: the queue gauges walk the spool at each scrape (as postfix_exporter's showq
- *   does); a queue of millions makes scrapes slow.
+ * Limitations: the queue gauges count what this process's runner knows (on a PostgreSQL
+ *   queue shared by nodes, an envelope another node holds is not counted until a rescan finds
+ *   it again); until its start's load has seen every envelope they are partial (correio_queue_loaded 0).
  */
 import { channel } from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
-import { channels, type QueueStore } from '../core/index.js';
+import { channels, type EnvelopeState } from '../core/index.js';
 import { formatListenAddress, type Config } from '../config/index.js';
 import { startMetrics } from '../log/index.js';
-import { withState } from '../queue/index.js';
 import { MetricsServer } from '../web/index.js';
 
 export interface Monitoring {
@@ -30,7 +31,8 @@ export interface MonitoringSources {
   readonly imapSessions?: () => number;
   /** the SMTP acceptor processes (acceptor-pool.ts), when SMTP runs in them */
   readonly acceptors?: () => { live: number; residentBytes: number; ended: number };
-  readonly store: Pick<QueueStore, 'walkEnvelopes' | 'scanEnvelopes'>;
+  /** the delivery runner: the queue gauges read its memory (queue-runner.ts) */
+  readonly runner: { stateCounts(): readonly { state: EnvelopeState; count: number }[]; oldestArrivals(): Record<EnvelopeState, number>; readonly seenWhole: boolean };
   readonly logger: Logger;
 }
 
@@ -56,18 +58,13 @@ export async function startMonitoring(config: Config, sources: MonitoringSources
       { service: 'pop3', listener: 'pop3', count: sources.pop3Sessions() },
       ...(sources.imapSessions ? [{ service: 'imap', listener: 'imap', count: sources.imapSessions() }] : []),
     ],
-    queue: async () => {
-      const now = Date.now();
-      const by = new Map<string, { count: number; oldest: number }>();
-      for (const state of ['queued', 'deferred', 'held', 'notice-pending']) by.set(state, { count: 0, oldest: now });
-      // in no order: a big queue is not listed whole (issue 19)
-      for await (const env of sources.store.scanEnvelopes?.() ?? sources.store.walkEnvelopes()) {
-        const s = by.get(withState(env).state) ?? { count: 0, oldest: now };
-        s.count++;
-        s.oldest = Math.min(s.oldest, env.arrivedAt);
-        by.set(withState(env).state, s);
-      }
-      return [...by].map(([state, s]) => ({ state, count: s.count, oldestSeconds: Math.max(0, (now - s.oldest) / 1000) }));
+    queue: {
+      counts: () => sources.runner.stateCounts(),
+      ages: () => {
+        const now = Date.now();
+        return Object.entries(sources.runner.oldestArrivals()).map(([state, at]) => ({ state, seconds: at === Infinity ? 0 : Math.max(0, (now - at) / 1000) }));
+      },
+      loaded: () => sources.runner.seenWhole,
     },
   });
   const server = new MetricsServer({ registry: metrics.registry, ready: () => ready });

@@ -262,7 +262,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     const open = await startPublicServer(config, publicHandler(() => backends.store, () => backends.resolver));
     stops.unshift(() => open.close());
     // [metrics] listen: closed last, so that /readyz says "not ready" through the drain
-    const m = await bind(() => startMonitoring(config, { smtpSessions: () => withAcceptors(smtp.connectionsByMode(), pool?.sessions()), pop3Sessions: () => pop3.connectionCount, imapSessions: () => imap.connectionCount, ...(pool && { acceptors: () => pool.status() }), store: backends.store, logger }));
+    const m = await bind(() => startMonitoring(config, { smtpSessions: () => withAcceptors(smtp.connectionsByMode(), pool?.sessions()), pop3Sessions: () => pop3.connectionCount, imapSessions: () => imap.connectionCount, ...(pool && { acceptors: () => pool.status() }), runner: local.runner, logger }));
     monitoring = m;
     opts.privileges?.dropForGood();
     await local.runner.start();

@@ -6,7 +6,7 @@
  * Limitations: none.
  */
 import type { Readable, Writable } from 'node:stream';
-import type { Envelope, EnvelopeId, EnvelopeInit, MessageId } from './envelope.js';
+import type { Envelope, EnvelopeId, EnvelopeInit, EnvelopeState, MessageId } from './envelope.js';
 
 export interface MessageDraft {
   readonly id: MessageId;
@@ -102,7 +102,7 @@ export interface QueueStore {
   /**
    * Optional: every committed envelope (a message's together) in no particular order, holding
    * memory bounded whatever the queue's size (no listing of it whole): for walks that need no
-   * order, such as the runner's start without a saved schedule and the queue gauges. A store
+   * order, such as the runner's start without a saved schedule. A store
    * without it is walked with walkEnvelopes().
    */
   scanEnvelopes?(): AsyncIterable<Envelope>;
@@ -129,4 +129,6 @@ export interface QueueStore {
 export interface ScheduleEntry {
   readonly id: EnvelopeId;
   readonly at: number;
+  /** its state when saved (a schedule saved by an older correio has none: held when `at` is Infinity, else deferred, until it is read) */
+  readonly state?: EnvelopeState;
 }

@@ -73,7 +73,8 @@ export async function flushParked(p: ParkedLoad, put: (env: StatedEnvelope) => P
         const change = applyControl('flush', withState(env), p.clock.now());
         if (change.kind === 'put') await put(change.envelope);
         if (change.kind !== 'skip') n++;
-        p.queue.park(id, change.kind === 'put' ? p.clock.now() : at);
+        if (change.kind === 'put') p.queue.park(id, p.clock.now(), change.envelope.state);
+        else p.queue.park(id, at);
       } catch (err) {
         publishError(err, `flushing ${id}`);
         p.queue.park(id, at);

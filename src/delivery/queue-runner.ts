@@ -31,10 +31,10 @@
  */
 import {
   systemClock,
-  type Clock, type DeliveryStatus, type Envelope, type EnvelopeId, type MessageId,
+  type Clock, type DeliveryStatus, type Envelope, type EnvelopeId, type EnvelopeState, type MessageId,
   type QueueControl, type QueueStore, type Scheduler, type StatedEnvelope, type Transport,
 } from '../core/index.js';
-import { QueueScheduler, applyResult, expire, noticeResult, shutdownError, type Batch, type ControlAction, type Outcome } from '../queue/index.js';
+import { QueueScheduler, applyResult, expire, noticeResult, shutdownError, type Batch, type ControlAction, type Outcome, type StateCount } from '../queue/index.js';
 import { NoticeSender } from './notice-sender.js';
 import { slotRetryMs, takeRouteSlot } from './route-slots.js';
 import { claimForQueue } from './batch-claim.js';
@@ -169,6 +169,24 @@ export class QueueRunner implements QueueControl {
   /** Envelopes parked (waiting long: only their time and id in memory). */
   get parked(): number {
     return this.#queue.parked;
+  }
+
+  /**
+   * Envelopes per state, parked ones included: from memory, kept exact by every change
+   * (queue-scheduler.ts), never read from the store (/metrics).
+   */
+  stateCounts(): StateCount[] {
+    return this.#queue.stateCounts();
+  }
+
+  /** Each state's oldest arrival (ms; Infinity: none), from memory (queue-scheduler.ts oldestArrivals). */
+  oldestArrivals(): Record<EnvelopeState, number> {
+    return this.#queue.oldestArrivals();
+  }
+
+  /** Whether every envelope in the store has been seen (the start's walk or a rescan ended): until then stateCounts() is partial. */
+  get seenWhole(): boolean {
+    return this.#discovery.complete;
   }
 
   /** Envelopes this runner keeps in memory (a snapshot), with their states; parked ones are not. */

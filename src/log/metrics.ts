@@ -8,9 +8,11 @@
  * Standards: Prometheus text exposition format (prom-client); postfix_exporter's metric names.
  * Security: labels are bounded sets (listener modes, reply codes, transports, results, states),
  *   never addresses or hosts, so a client cannot grow the series without bound.
- * Limitations: per process (each node of a cluster exposes its own). The queue gauges come from
- *   a walk of the queue, used again for ten times as long as the walk took (a big queue's
- *   gauges lag by that much).
+ * The queue gauges come from the delivery runner's memory (issue 19: a scrape that walked a
+ * million envelopes took over 100 s of CPU): counts kept exact by every change, the oldest
+ * ages from one pass over memory, and `correio_queue_loaded` 0 while the start still loads
+ * the queue (the counts are then those seen so far).
+ * Limitations: per process (each node of a cluster exposes its own, of the envelopes it knows).
  */
 import diagnostics from 'node:diagnostics_channel';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -20,12 +22,22 @@ import { channels } from '../core/index.js';
 export interface MetricsSources {
   /** open sessions per service ("smtp", "pop3") and listener (mx, submission, submissions, pop3) */
   sessions?: () => readonly { service: string; listener: string; count: number }[];
-  /** envelopes per queue state and the age of the oldest, in seconds */
-  queue?: () => Promise<readonly { state: string; count: number; oldestSeconds: number }[]>;
+  /** the queue by state, from the delivery runner's memory */
+  queue?: QueueGaugeSource;
   /** ms since epoch; default Date.now */
   now?: () => number;
   /** the SMTP acceptor processes (`[smtp] processes`): how many live, their resident memory summed, how many ended unexpectedly */
   acceptors?: () => { live: number; residentBytes: number; ended: number };
+}
+
+/** What the queue gauges read (queue-runner.ts through app/monitoring.ts): nothing here reads the store. */
+export interface QueueGaugeSource {
+  /** envelopes per state (queued, deferred, held, notice-pending), exact */
+  counts(): readonly { state: string; count: number }[];
+  /** the age in seconds of each state's oldest envelope (0 when it has none) */
+  ages(): readonly { state: string; seconds: number }[];
+  /** false while the queue is still being loaded at the start: the counts are those seen so far */
+  loaded(): boolean;
 }
 
 export interface Metrics {
@@ -55,9 +67,6 @@ const protocols = new Set(['SMTP', 'ESMTP', 'ESMTPS', 'ESMTPA', 'ESMTPSA', 'LMTP
 const dnsTypes = new Set(['MX', 'A', 'AAAA', 'TXT', 'TLSA', 'PTR', 'CNAME', 'NS', 'SOA']);
 const dnsOutcomes = new Set(['found', 'not-found', 'null-mx', 'temporary']);
 const stages = new Set(['connect', 'helo', 'mail', 'rcpt', 'data', 'auth', 'bdat']);
-
-/** a walk of the queue is used again for this many times as long as it took */
-const reuseFactor = 10;
 
 export function startMetrics(sources: MetricsSources = {}): Metrics {
   const registers = [new Registry()];
@@ -141,50 +150,20 @@ export function startMetrics(sources: MetricsSources = {}): Metrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers,
   });
-  // both queue gauges come from one walk of the spool per scrape: prom-client collects the
-  // metrics of a scrape concurrently, so the two share the walk in flight. A walk's result is
-  // used again for ten times as long as it took (ages moved on), so that scraping a big queue
-  // costs at most a tenth of a core (issue 19: a million envelopes took over 100 s of CPU)
-  type States = Awaited<ReturnType<NonNullable<MetricsSources['queue']>>>;
-  let walk: Promise<States> | undefined;
-  let last: { states: States; ended: number; took: number } | undefined;
-  const queueStates = async (): Promise<States> => {
-    if (!sources.queue) return [];
-    const t = now();
-    if (last && t - last.ended < reuseFactor * last.took) {
-      const aged = (t - last.ended) / 1000;
-      return last.states.map((q) => (q.count > 0 ? { ...q, oldestSeconds: q.oldestSeconds + aged } : q));
-    }
-    walk ??= sources.queue().then((states) => {
-      last = { states, ended: now(), took: now() - t };
-      return states;
-    }).finally(() => {
-      walk = undefined;
-    });
-    return walk;
-  };
-  new Gauge({
-    name: 'correio_queue_size',
-    help: 'Envelopes in the queue, by state (queued, deferred, held, notice-pending)',
-    labelNames: ['state'],
-    registers,
-    async collect() {
-      const states = await queueStates();
+  if (sources.queue) {
+    const queue = sources.queue;
+    new Gauge({ name: 'correio_queue_size', help: 'Envelopes in the queue, by state (queued, deferred, held, notice-pending)', labelNames: ['state'], registers, collect() {
       this.reset();
-      for (const q of states) this.set({ state: q.state }, q.count);
-    },
-  });
-  new Gauge({
-    name: 'correio_queue_oldest_age_seconds',
-    help: 'Age of the oldest envelope in each queue state',
-    labelNames: ['state'],
-    registers,
-    async collect() {
-      const states = await queueStates();
+      for (const q of queue.counts()) this.set({ state: q.state }, q.count);
+    } });
+    new Gauge({ name: 'correio_queue_oldest_age_seconds', help: 'Age of the oldest envelope in each queue state', labelNames: ['state'], registers, collect() {
       this.reset();
-      for (const q of states) this.set({ state: q.state }, q.oldestSeconds);
-    },
-  });
+      for (const q of queue.ages()) this.set({ state: q.state }, q.seconds);
+    } });
+    new Gauge({ name: 'correio_queue_loaded', help: 'Whether the queue gauges count every envelope of the spool (0 while the start still loads the queue: the counts seen so far)', registers, collect() {
+      this.set(queue.loaded() ? 1 : 0);
+    } });
+  }
 
   const transportOf = (p: Payload): string => text(p.route, 'unknown').split(':')[0];
   const result = (name: string) => (m: unknown): void => {

@@ -26,5 +26,5 @@ export {
   listQueue, listQueuePage, pageOfIds, pageSlack, walkQueue, findQueued, findQueuedMessage, StoreQueueControl,
   type QueuedMessage, type QueuePage, type QueueWalkOptions,
 } from './queue-control.js';
-export { QueueScheduler, type QueueSchedulerOptions, type Batch } from './queue-scheduler.js';
+export { QueueScheduler, type QueueSchedulerOptions, type Batch, type StateCount } from './queue-scheduler.js';
 export { MessageIdSet } from './message-id-set.js';

@@ -16,7 +16,7 @@ function prng(seed: number): () => number {
   };
 }
 
-void test('ParkedSet: ids of uniqueId form and of any other form go through park, come due, take, claim and drop as a plain map of them does', () => {
+void test('ParkedSet: ids of uniqueId form and of any other form go through park, come due, take, claim and drop as a plain map of them does; counts per kind stay exact', () => {
   const rnd = prng(19);
   // uniqueId envelope ids (several envelopes of a message), and odd ones a test or an import uses
   const messages = Array.from({ length: 300 }, (_, i) => uniqueId(1_700_000_000_000 + i * 7));
@@ -27,17 +27,22 @@ void test('ParkedSet: ids of uniqueId form and of any other form go through park
   const set = new ParkedSet();
   // the model: id → [state, time]
   const model = new Map<string, ['waiting' | 'due' | 'loading', number]>();
+  // id → kind (a park without one keeps the kind it had, 0 for a new one)
+  const kinds = new Map<string, number>();
   let now = 1000;
   for (let step = 0; step < 20_000; step++) {
     const id = ids[Math.floor(rnd() * ids.length)];
     const r = rnd();
     if (r < 0.4) {
       const at = rnd() < 0.05 ? Infinity : now + Math.floor(rnd() * 500);
-      set.park(id, at);
+      const kind = rnd() < 0.5 ? undefined : 1 + Math.floor(rnd() * 4);
+      set.park(id, at, kind);
       model.set(id, ['waiting', at]);
+      kinds.set(id, kind ?? kinds.get(id) ?? 0);
     } else if (r < 0.55) {
       set.drop(id);
       model.delete(id);
+      kinds.delete(id);
     } else if (r < 0.7) {
       now += Math.floor(rnd() * 50);
       // what comes due comes in time order
@@ -65,10 +70,11 @@ void test('ParkedSet: ids of uniqueId form and of any other form go through park
     }
     if (step % 500 === 0 || step === 19_999) {
       assert.equal(set.size, model.size);
+      for (let k = 0; k <= 4; k++) assert.equal(set.countOf(k), [...kinds.values()].filter((x) => x === k).length, `kind ${k}`);
       assert.equal(set.due, [...model.values()].filter(([s]) => s !== 'waiting').length);
       assert.deepEqual(set.ids().sort(), [...model.keys()].sort());
       assert.deepEqual(set.waiting().sort(), [...model].filter(([, [s]]) => s === 'waiting').map(([k]) => k).sort());
-      assert.deepEqual([...set.entries()].sort((a, b) => (a.id < b.id ? -1 : 1)), [...model].map(([id, [s, at]]) => ({ id, at: s === 'waiting' ? at : 0 })).sort((a, b) => (a.id < b.id ? -1 : 1)));
+      assert.deepEqual([...set.entries()].map(({ id, at }) => ({ id, at })).sort((a, b) => (a.id < b.id ? -1 : 1)), [...model].map(([id, [s, at]]) => ({ id, at: s === 'waiting' ? at : 0 })).sort((a, b) => (a.id < b.id ? -1 : 1)));
       assert.deepEqual([...set.messageIds()].sort(), [...model.keys()].map((k) => k.slice(0, k.lastIndexOf('-'))).sort());
       for (const id of ids) {
         assert.equal(set.has(id), model.has(id), id);

@@ -13,6 +13,8 @@
  * JavaScript heap. An id of any other form (a test's, or a message imported from another
  * backend) is kept as a string in a Map beside (same slots, same heap). Ids are made back into
  * strings only when handed out (the base32 order of the two numbers is the ids' order).
+ * Each slot also keeps a kind (the envelope's state, a small number the scheduler gives), so
+ * that the count per kind is kept exact as envelopes are parked, loaded and dropped.
  * Standards: none.
  * Security: none (ids come from the store, checked there).
  * Limitations: none.
@@ -98,6 +100,10 @@ export class ParkedSet {
   #n = new Uint32Array(0);
   #at = new Float64Array(0);
   #state = new Uint8Array(0);
+  /** the envelope's kind (its state, as the scheduler numbers them) */
+  #kind = new Uint8Array(0);
+  /** slots per kind */
+  readonly #kindCounts = new Float64Array(256);
   /** the slot's place in #heap, -1 when not in it */
   #pos = new Int32Array(0);
   /** slots past the highest ever used: #used; freed ones below it: #free */
@@ -143,11 +149,21 @@ export class ParkedSet {
     return this.#heapSize > 0 ? this.#at[this.#heap[0]] : Infinity;
   }
 
-  /** parked (again) until `at` (Infinity: until named) */
-  park(id: EnvelopeId, at: number): void {
+  /** parked (again) until `at` (Infinity: until named), of `kind` (default: as it was; 0 for a new one) */
+  park(id: EnvelopeId, at: number, kind?: number): void {
     let slot = this.#find(id);
-    if (slot < 0) slot = this.#add(id);
-    else this.#leave(slot);
+    if (slot < 0) {
+      slot = this.#add(id);
+      this.#kind[slot] = kind ?? 0;
+      this.#kindCounts[this.#kind[slot]]++;
+    } else {
+      this.#leave(slot);
+      if (kind !== undefined) {
+        this.#kindCounts[this.#kind[slot]]--;
+        this.#kind[slot] = kind;
+        this.#kindCounts[kind]++;
+      }
+    }
     this.#state[slot] = waitingState;
     this.#waiting++;
     this.#at[slot] = at;
@@ -159,7 +175,29 @@ export class ParkedSet {
     const slot = this.#find(id);
     if (slot < 0) return;
     this.#leave(slot);
+    this.#kindCounts[this.#kind[slot]]--;
     this.#release(slot, id);
+  }
+
+  /** How many are parked (in any way) of `kind`. */
+  countOf(kind: number): number {
+    return this.#kindCounts[kind];
+  }
+
+  /**
+   * Per kind, the earliest time in the ids of uniqueId's form (their first ten characters are
+   * the message's creation in ms: when it arrived); Infinity for a kind with none. One pass over
+   * the typed arrays: no id is made into a string.
+   */
+  oldestByKind(): Float64Array {
+    const out = new Float64Array(256).fill(Infinity);
+    for (let slot = 0; slot < this.#used; slot++) {
+      if (this.#state[slot] === free) continue;
+      const t = this.#hi[slot];
+      const k = this.#kind[slot];
+      if (t < out[k]) out[k] = t;
+    }
+    return out;
   }
 
   /** The earliest waiting envelope, if its time is `now` or before, comes due (to be read back): true when one did. */
@@ -229,11 +267,11 @@ export class ParkedSet {
     return out;
   }
 
-  /** every id with the time it is next looked at (0: due) */
-  *entries(): Iterable<ScheduleEntry> {
+  /** every id with the time it is next looked at (0: due) and its kind */
+  *entries(): Iterable<ScheduleEntry & { kind: number }> {
     for (let slot = 0; slot < this.#used; slot++) {
       const state = this.#state[slot];
-      if (state !== free) yield { id: this.#idOf(slot), at: state === waitingState ? this.#at[slot] : 0 };
+      if (state !== free) yield { id: this.#idOf(slot), at: state === waitingState ? this.#at[slot] : 0, kind: this.#kind[slot] };
     }
   }
 
@@ -326,6 +364,7 @@ export class ParkedSet {
     this.#n = more(this.#n, (n) => new Uint32Array(n));
     this.#at = more(this.#at, (n) => new Float64Array(n));
     this.#state = more(this.#state, (n) => new Uint8Array(n));
+    this.#kind = more(this.#kind, (n) => new Uint8Array(n));
     this.#pos = more(this.#pos, (n) => new Int32Array(n));
     this.#free = more(this.#free, (n) => new Int32Array(n));
     this.#heap = more(this.#heap, (n) => new Int32Array(n));

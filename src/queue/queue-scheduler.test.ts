@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StatedEnvelope } from '../core/index.js';
+import { uniqueId } from '../util/index.js';
 import { QueueScheduler, RetryScheduler, type Batch } from './index.js';
 
 const min = 60_000;
@@ -142,7 +143,8 @@ void test('a saved schedule: every envelope with its next look (held: never by i
   for (const e of [ready, soon, later, held]) q.set(e, t0);
   const saved = [...q.schedule()].sort((a, b) => a.id.localeCompare(b.id));
   assert.deepEqual(saved, [
-    { id: ready.id, at: 0 }, { id: soon.id, at: t0 + 5 * min }, { id: later.id, at: t0 + h }, { id: held.id, at: Infinity },
+    { id: ready.id, at: 0, state: 'queued' }, { id: soon.id, at: t0 + 5 * min, state: 'deferred' },
+    { id: later.id, at: t0 + h, state: 'deferred' }, { id: held.id, at: Infinity, state: 'held' },
   ]);
   const next = new QueueScheduler({ policy, parkAfterMs: 10 * min });
   next.restore(saved);
@@ -152,6 +154,58 @@ void test('a saved schedule: every envelope with its next look (held: never by i
   assert.deepEqual(next.takeLoads(), [ready.id], 'only the due one is handed out to be read');
   assert.deepEqual(next.parkedMatching('s4'), [held.id], 'a held one waits until the operator names it');
   assert.equal(next.nextWakeAt(), t0 + 5 * min);
+  assert.deepEqual(counts(next), { queued: 1, deferred: 2, held: 1, 'notice-pending': 0 }, 'counted by their saved states, none read');
+});
+
+const counts = (q: QueueScheduler): Record<string, number> => Object.fromEntries(q.stateCounts().map((c) => [c.state, c.count]));
+
+void test('counts per state are exact through every change: set, defer (parked), hold, release, forget, restore, flush', () => {
+  const policy = new RetryScheduler({ retryMin: 5 * min, retryMax: h, maxQueueLifetime: 3 * 24 * h });
+  const q = new QueueScheduler({ policy, parkAfterMs: 10 * min });
+  const none = { queued: 0, deferred: 0, held: 0, 'notice-pending': 0 };
+  assert.deepEqual(counts(q), none);
+  // ids of uniqueId's form, so that parked ones are kept as numbers (their time: the arrival)
+  const a = env(uniqueId(t0 - h), 'x.example', { arrivedAt: t0 - h });
+  const b = env(uniqueId(t0), 'x.example');
+  const c = env(uniqueId(t0), 'y.example');
+  for (const e of [a, b, c]) q.set(e, t0);
+  assert.deepEqual(counts(q), { ...none, queued: 3 });
+  assert.equal(q.oldestArrivals().queued, t0 - h);
+  // deferred for an hour: parked, still counted as deferred
+  const deferred = (e: StatedEnvelope): StatedEnvelope => ({ ...e, state: 'deferred', attempts: [{ at: t0, status: '4.4.1' }], nextAttemptAt: t0 + h });
+  q.set(deferred(a), t0);
+  q.set(deferred(b), t0);
+  assert.equal(q.parked, 2);
+  assert.deepEqual(counts(q), { ...none, queued: 1, deferred: 2 });
+  assert.deepEqual(q.oldestArrivals(), { queued: t0, deferred: t0 - h, held: Infinity, 'notice-pending': Infinity }, 'a parked one\'s arrival: its id\'s time');
+  // hold and release (as the operator's transitions store them), delete
+  q.set({ ...deferred(a), state: 'held', held: true }, t0);
+  assert.deepEqual(counts(q), { ...none, queued: 1, deferred: 1, held: 1 });
+  q.set({ ...a, state: 'queued' }, t0);
+  assert.deepEqual(counts(q), { ...none, queued: 2, deferred: 1 });
+  q.forget(c.id);
+  q.forget(c.id);
+  assert.deepEqual(counts(q), { ...none, queued: 1, deferred: 1 });
+  // a notice pending, waiting for its retry far away: parked as notice-pending
+  q.set({ ...a, state: 'notice-pending', notice: 'failure', attempts: [{ at: t0, status: '5.1.1' }], nextAttemptAt: t0 + h }, t0);
+  assert.deepEqual(counts(q), { ...none, deferred: 1, 'notice-pending': 1 });
+  // due parked ones handed out to load keep their state; a flush parks one again as queued
+  assert.deepEqual(q.takeDue(t0 + 2 * h), []);
+  assert.equal(q.takeLoads().length, 2);
+  assert.deepEqual(counts(q), { ...none, deferred: 1, 'notice-pending': 1 });
+  q.park(b.id, t0 + 2 * h, 'queued');
+  q.park(a.id, t0 + 3 * h);
+  assert.deepEqual(counts(q), { ...none, queued: 1, 'notice-pending': 1 });
+  // the schedule round trip keeps them
+  const next = new QueueScheduler({ policy, parkAfterMs: 10 * min });
+  next.restore(q.schedule());
+  assert.deepEqual(counts(next), counts(q));
+  // a version 1 schedule (no states): held when never by itself, else deferred
+  const old = new QueueScheduler({ policy, parkAfterMs: 10 * min });
+  old.restore([{ id: 'o1-1', at: Infinity }, { id: 'o2-1', at: t0 }]);
+  assert.deepEqual(counts(old), { ...none, deferred: 1, held: 1 });
+  old.forget('o1-1');
+  assert.deepEqual(counts(old), { ...none, deferred: 1 });
 });
 
 void test('loadLimit: due parked envelopes are handed out only while few due ones are in memory', () => {

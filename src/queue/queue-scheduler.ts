@@ -24,13 +24,17 @@
  *
  * A clean stop saves the schedule (schedule(): every envelope with the time it is next looked
  * at) and the next start restores it (restore(): all parked), so a restart reads no envelope
- * before deliveries begin (issue 19).
+ * before deliveries begin (issue 19). The saved entries carry each envelope's state.
+ *
+ * Counts (issue 19, /metrics): the envelopes known per state, parked ones included, are kept
+ * exact by every change (set, forget, park, restore): a scrape reads them, never the store.
  * Standards: RFC 5321 §4.5.4.1 (retry timing, through the policy).
  * Security: none.
  * Limitations: one scheduler per spool.
  */
 import {
-  routeKey, type EnvelopeId, type Envelope, type MessageId, type Route, type ScheduleEntry, type Scheduler, type StatedEnvelope,
+  envelopeStates, routeKey,
+  type EnvelopeId, type Envelope, type EnvelopeState, type MessageId, type Route, type ScheduleEntry, type Scheduler, type StatedEnvelope,
 } from '../core/index.js';
 import { withState } from './envelope-transitions.js';
 import { firstIdsAfter } from './queue-ids.js';
@@ -55,6 +59,15 @@ export interface Batch {
   readonly messageId: MessageId;
   readonly route: Route;
   readonly envelopes: readonly StatedEnvelope[];
+}
+
+/** An envelope state as the ParkedSet keeps it (a kind): 1 + its place in envelopeStates. */
+const kindOf = (state: EnvelopeState): number => envelopeStates.indexOf(state) + 1;
+
+/** Per state: how many envelopes are known. */
+export interface StateCount {
+  readonly state: EnvelopeState;
+  readonly count: number;
 }
 
 export class QueueScheduler {
@@ -85,6 +98,8 @@ export class QueueScheduler {
   #capped = false;
   /** set() was told not to park */
   #keep = false;
+  /** envelopes in #index per state (kindOf): parked ones are the ParkedSet's to count */
+  readonly #indexCounts = new Float64Array(envelopeStates.length + 1);
 
   constructor(opts: QueueSchedulerOptions) {
     this.#policy = opts.policy;
@@ -107,6 +122,24 @@ export class QueueScheduler {
   /** Batches running. */
   get running(): number {
     return this.#running;
+  }
+
+  /** Envelopes known per state, parked ones included: exact, kept by every change (no pass over anything). */
+  stateCounts(): StateCount[] {
+    return envelopeStates.map((state) => ({ state, count: this.#indexCounts[kindOf(state)] + this.#parked.countOf(kindOf(state)) }));
+  }
+
+  /**
+   * The arrival (ms) of each state's oldest envelope, Infinity when none: in-memory ones by
+   * arrivedAt, parked ones by their message id's time (one pass over memory, no string made).
+   */
+  oldestArrivals(): Record<EnvelopeState, number> {
+    const oldest = this.#parked.oldestByKind();
+    for (const env of this.#index.values()) {
+      const k = kindOf(env.state);
+      if (env.arrivedAt < oldest[k]) oldest[k] = env.arrivedAt;
+    }
+    return Object.fromEntries(envelopeStates.map((state) => [state, oldest[kindOf(state)]])) as Record<EnvelopeState, number>;
   }
 
   /** Envelopes kept in memory (a snapshot): parked ones are not among them. */
@@ -171,18 +204,23 @@ export class QueueScheduler {
   }
 
 
-  /** An envelope parked until `at` (a load that failed, a claimed one given back, a restored schedule; Infinity: until named). */
-  park(id: EnvelopeId, at: number): void {
+  /**
+   * An envelope parked until `at` (a load that failed, a claimed one given back, a restored
+   * schedule; Infinity: until named), in `state` (default: the state it was parked in; for one
+   * not parked, held when `at` is Infinity, else deferred).
+   */
+  park(id: EnvelopeId, at: number, state?: EnvelopeState): void {
     if (this.#index.has(id)) {
       this.#parked.drop(id);
       return;
     }
-    this.#parked.park(id, at);
+    const s = state ?? (this.#parked.has(id) ? undefined : at === Infinity ? 'held' : 'deferred');
+    this.#parked.park(id, at, s === undefined ? undefined : kindOf(s));
   }
 
-  /** A saved schedule (a restart): every envelope not known yet is parked until its time. */
+  /** A saved schedule (a restart): every envelope not known yet is parked until its time, in its saved state. */
   restore(entries: Iterable<ScheduleEntry>): void {
-    for (const { id, at } of entries) if (!this.knows(id)) this.park(id, at);
+    for (const { id, at, state } of entries) if (!this.knows(id)) this.park(id, at, state);
   }
 
   /**
@@ -190,8 +228,8 @@ export class QueueScheduler {
    * at (0: at once, as ready, busy and loading ones; Infinity: held).
    */
   *schedule(): Iterable<ScheduleEntry> {
-    for (const [id, env] of this.#index) yield { id, at: env.state === 'held' ? Infinity : (this.#waitAt.get(id) ?? 0) };
-    yield* this.#parked.entries();
+    for (const [id, env] of this.#index) yield { id, at: env.state === 'held' ? Infinity : (this.#waitAt.get(id) ?? 0), state: env.state };
+    for (const { id, at, kind } of this.#parked.entries()) yield { id, at, ...(kind > 0 && { state: envelopeStates[kind - 1] }) };
   }
 
   isBusy(id: EnvelopeId): boolean {
@@ -210,7 +248,9 @@ export class QueueScheduler {
   set(env: Envelope, now: number, opts: { readonly keep?: boolean } = {}): StatedEnvelope {
     const e = withState(env);
     this.#parked.drop(e.id);
+    this.#unindex(e.id);
     this.#index.set(e.id, e);
+    this.#indexCounts[kindOf(e.state)]++;
     this.#unready(e.id);
     this.#keep = opts.keep === true;
     try {
@@ -226,8 +266,17 @@ export class QueueScheduler {
     this.#parked.drop(id);
     this.#unready(id);
     this.#waitAt.delete(id);
-    this.#index.delete(id);
+    this.#unindex(id);
     this.#busy.delete(id);
+  }
+
+  /** Removes an envelope from #index (and its count). */
+  #unindex(id: EnvelopeId): StatedEnvelope | undefined {
+    const env = this.#index.get(id);
+    if (env === undefined) return undefined;
+    this.#index.delete(id);
+    this.#indexCounts[kindOf(env.state)]--;
+    return env;
   }
 
   /**
@@ -330,10 +379,10 @@ export class QueueScheduler {
 
   #wait(id: EnvelopeId, until: number, now: number): void {
     if (until - now > this.#parkAfter && !this.#busy.has(id) && !this.#keep) {
-      // parked: only (time, id) is kept
+      // parked: only (time, id) and its state are kept
       this.#waitAt.delete(id);
-      this.#index.delete(id);
-      if (this.#parked.timeOf(id) !== until) this.#parked.park(id, until);
+      const env = this.#unindex(id);
+      if (this.#parked.timeOf(id) !== until || env) this.#parked.park(id, until, env && kindOf(env.state));
       return;
     }
     if (this.#waitAt.get(id) === until) return;

@@ -2,9 +2,11 @@
  * @module schedule-checkpoint
  * The queue runner's schedule saved in the files spool at a clean stop (issue 19), so that a
  * restart on a big queue needs not read every envelope before deliveries start: `<spool>/schedule`
- * holds one line per queued envelope, `<time> <envelope id>`, the time the runner next looks at
- * it (0: at once; `-`: not by itself, a held envelope waiting for the operator), then
- * `end <count>`. The next start takes it (reads it and removes it, the removal made durable
+ * holds one line per queued envelope, `<time> <envelope id> <state>`, the time the runner next
+ * looks at it (0: at once; `-`: not by itself, a held envelope waiting for the operator) and its
+ * state (q queued, d deferred, h held, n notice-pending: the queue gauges count them without
+ * reading envelopes), then `end <count>`. A file of version 1 (no states, an older correio's)
+ * is read too. The next start takes it (reads it and removes it, the removal made durable
  * before anything in the spool changes), so a crash after that start finds none and the runner
  * reads the whole spool again, in the background while serving. Any change to a queued envelope
  * made without the runner (the offline CLI) removes the file first: its times would be stale.
@@ -20,12 +22,17 @@
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { join } from 'node:path';
-import type { ScheduleEntry } from '../core/index.js';
+import { envelopeStates, type EnvelopeState, type ScheduleEntry } from '../core/index.js';
 import type { DirSyncer } from '../util/index.js';
 import { messageIdOfEnvelope } from './queue-ids.js';
 import { errorCode } from './storage-error.js';
 
-const header = 'correio-schedule 1\n';
+const header = 'correio-schedule 2\n';
+/** an older correio's file: no states */
+const headerV1 = 'correio-schedule 1\n';
+/** a state's letter in the file, in envelopeStates' order */
+const letters = 'qdhn';
+const stateOf = (letter: string): EnvelopeState | undefined => envelopeStates[letters.indexOf(letter)];
 /** a line of the file, built in chunks of about this many characters */
 const chunkChars = 256 * 1024;
 /** lines parsed between turns of the event loop (the listeners serve meanwhile) */
@@ -44,7 +51,8 @@ export async function writeSchedule(spoolDir: string, syncer: DirSyncer, entries
   try {
     let chunk = header;
     for (const e of entries) {
-      chunk += `${e.at === Infinity ? '-' : Math.max(0, Math.floor(e.at))} ${e.id}\n`;
+      const letter = e.state === undefined ? '' : ` ${letters[envelopeStates.indexOf(e.state)]}`;
+      chunk += `${e.at === Infinity ? '-' : Math.max(0, Math.floor(e.at))} ${e.id}${letter}\n`;
       n++;
       if (chunk.length >= chunkChars) {
         await fh.write(chunk);
@@ -98,7 +106,8 @@ export async function takeSchedule(spoolDir: string, syncer: DirSyncer): Promise
  * it gives the event loop a turn every `linesPerTurn` lines (a million lines take a second or more).
  */
 export async function parseSchedule(buf: Buffer): Promise<ScheduleEntry[] | undefined> {
-  if (buf.toString('latin1', 0, header.length) !== header) return undefined;
+  const head = buf.toString('latin1', 0, header.length);
+  if (head !== header && head !== headerV1) return undefined;
   const out: ScheduleEntry[] = [];
   let pos = header.length;
   while (pos < buf.length) {
@@ -109,12 +118,16 @@ export async function parseSchedule(buf: Buffer): Promise<ScheduleEntry[] | unde
     if (sp < 0 || sp > nl) return undefined;
     const first = buf.toString('latin1', pos, sp);
     // fresh strings (not slices of one big one), as the scheduler keeps the ids
-    const rest = buf.toString('latin1', sp + 1, nl);
+    // version 2: the state's letter after the id (a line without one is read as version 1's)
+    const lettered = nl - sp > 3 && buf[nl - 2] === 32;
+    const rest = buf.toString('latin1', sp + 1, lettered ? nl - 2 : nl);
+    const state = lettered ? stateOf(String.fromCharCode(buf[nl - 1])) : undefined;
     pos = nl + 1;
     if (first === 'end') return pos === buf.length && rest === String(out.length) ? out : undefined;
+    if (lettered && state === undefined) return undefined;
     const at = first === '-' ? Infinity : /^\d{1,16}$/.test(first) ? Number(first) : NaN;
     if (Number.isNaN(at) || messageIdOfEnvelope(rest) === undefined) return undefined;
-    out.push({ id: rest, at });
+    out.push(state === undefined ? { id: rest, at } : { id: rest, at, state });
   }
   return undefined;
 }

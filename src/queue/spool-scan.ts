@@ -1,7 +1,7 @@
 /**
  * @module spool-scan
- * The files spool's messages for a walk that needs no order (the runner's start after a crash,
- * the queue gauges): msg/ read as a stream, then the segments' live records not met there, each
+ * The files spool's messages for a walk that needs no order (the runner's start after a crash):
+ * msg/ read as a stream, then the segments' live records not met there, each
  * message read a few ahead; env/ read first into a filter of the ids with an override. Issue 19: the ordered walk lists msg/ whole (a million names: an
  * array, a set and a sorted copy, ~200 MB of RSS at the peak of a crash's start, most of it
  * libuv's scandir copies); a stream holds one directory buffer and the records' ids.
