@@ -9,6 +9,10 @@
 #
 #   [PROCESSES=2] scripts/count-per-message.sh instructions|syscalls|cpu|threads accept|maildir TREE [N] [WARM]
 #
+# COUNT_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is given to node for `serve`
+# (acceptor processes inherit it); serve is stopped with SIGTERM at the end and waited for, so a
+# profile is written.
+#
 # TREE is a built checkout (its bin/correio.js and dist/); run it on two trees (e.g. main and a
 # `git worktree add --detach` of an older commit, each built with `npx tsc -p tsconfig.json`) to
 # compare them. The load is Postfix's smtp-source (scripts/bench-setup.sh --install): WARM
@@ -30,7 +34,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/count-XXXXXX")
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 PORT=$(free_port); HOLE=$(free_port)
 node -e "require('net').createServer((s)=>s.on('error',()=>{})).listen($HOLE,'127.0.0.1')" & HOLE_PID=$!
-trap 'kill $HOLE_PID 2>/dev/null; [ -n "${SERVER:-}" ] && kill $SERVER 2>/dev/null; true' EXIT
+trap 'kill $HOLE_PID 2>/dev/null; [ -n "${SERVER:-}" ] && kill $SERVER 2>/dev/null && [ -n "${COUNT_NODE_FLAGS:-}" ] && wait $SERVER; true' EXIT
 # one process unless PROCESSES says more (`[smtp] processes`, 2 by default since issue 19): then
 # threads and syscalls count the acceptor processes' threads too (instructions and cpu see the
 # server only), and threads says how much mail each process received.
@@ -62,7 +66,8 @@ wait_delivered() {
 }
 WRAP=()
 [ "$MODE" = instructions ] && WRAP=(valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file "--callgrind-out-file=$W/callgrind.out")
-(cd "$W" && exec "${WRAP[@]}" node "$TREE/bin/correio.js" serve --config "$W/correio.toml" > "$W/serve.log" 2>&1) & SERVER=$!
+# shellcheck disable=SC2086 # COUNT_NODE_FLAGS is a list of flags
+(cd "$W" && exec "${WRAP[@]}" node ${COUNT_NODE_FLAGS:-} "$TREE/bin/correio.js" serve --config "$W/correio.toml" > "$W/serve.log" 2>&1) & SERVER=$!
 until (echo > "/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
   kill -0 $SERVER 2>/dev/null || { echo "count-per-message: correio did not start; $W/serve.log:" >&2; tail -3 "$W/serve.log" >&2; exit 70; }
   sleep 0.5

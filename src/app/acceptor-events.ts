@@ -43,11 +43,16 @@ export function collectEvents(onEvent: (e: RelayedEvent) => void): () => void {
   };
 }
 
-/** Publishes an acceptor's events on this process's channels, each marked relayedEvent. */
+/**
+ * Publishes an acceptor's events on this process's channels, each marked relayedEvent (on the
+ * decoded object itself: it is this call's, fresh from the notice, so no copy is made).
+ */
 export function republish(events: readonly RelayedEvent[] | undefined): void {
   for (const [name, fields] of events ?? []) {
     if (!(relayed as readonly string[]).includes(name) || typeof fields !== 'object' || fields === null) continue;
     const ch = diagnostics.channel(channels[name]);
-    if (ch.hasSubscribers) ch.publish({ ...fields, [relayedEvent]: true });
+    if (!ch.hasSubscribers) continue;
+    (fields as Record<PropertyKey, unknown>)[relayedEvent] = true;
+    ch.publish(fields);
   }
 }

@@ -9,7 +9,8 @@
  * segments of its own (queue/segment-writers.ts), so no lock is shared on the accept path,
  * and sends the server a notice with the new envelopes (several commits of one turn of its
  * event loop in one notice, each record's body with it, and the mail events of that turn,
- * which the server publishes again for its metrics and history: acceptor-events.ts). On a notice the server takes the
+ * which the server publishes again for its metrics and history: acceptor-events.ts), framed on
+ * a pipe of its own beside the IPC channel (acceptor-notice.ts). On a notice the server takes the
  * records in by their places, remembering their bodies so that delivery reads no file
  * (FsQueueStore.adopt, else refresh), and schedules them. Failed AUTHs are told to the server,
  * which counts them in its throttle (IMAP, POP3 and the web use it) and tells the other
@@ -45,18 +46,17 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Envelope, ListenMode, MessageId } from '../core/index.js';
 import type { QueueRunner } from '../delivery/index.js';
-import type { FsQueueStore, SegRef } from '../queue/index.js';
+import type { FsQueueStore } from '../queue/index.js';
 import type { SharedListener } from '../server/smtp/index.js';
-import { republish, type RelayedEvent } from './acceptor-events.js';
+import { republish } from './acceptor-events.js';
+import { NoticeReader, noticeFd, type Queued } from './acceptor-notice.js';
 
 /** An AUTH that failed in one process, for the throttles of the others. */
 export interface AuthFailure { t: 'auth-failed'; address: string; account: string }
-/** What an acceptor sends the server. */
-export type AcceptorNotice = { t: 'ready' } | { t: 'accepting' } | { t: 'retired' } | { t: 'failed'; error: string } | Queued | AuthFailure | Sessions;
+/** What an acceptor sends the server over the IPC channel (its notices go on their own pipe: acceptor-notice.ts). */
+export type AcceptorMessage = { t: 'ready' } | { t: 'accepting' } | { t: 'retired' } | { t: 'failed'; error: string } | AuthFailure | Sessions;
 /** An acceptor's open SMTP sessions per listener mode (sent when they change). */
 export interface Sessions { t: 'sessions'; counts: { mode: ListenMode; count: number }[] }
-/** New envelopes, with each record's place and body (latin1: one octet a character) where it has one. */
-export interface Queued { t: 'queued'; envelopes: Envelope[]; places: Record<MessageId, SegRef>; bodies: Record<MessageId, string>; events?: RelayedEvent[] }
 /**
  * What the server sends an acceptor: first the configuration in force, then each listening socket with a 'listen' (its handle beside
  * it; `count` of them in all), a failed AUTH, or stop.
@@ -182,7 +182,9 @@ export class AcceptorPool {
   }
 
   #spawn(): Acceptor {
-    const child = fork(entry, [String(this.#opts.count - 1)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // fd 4: the acceptor's notices (acceptor-notice.ts)
+    const child = fork(entry, [String(this.#opts.count - 1)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'] });
+    this.#readNotices(child);
     // the server's configuration, as read (by root, or from the embedded defaults): the acceptor
     // runs as run_as, who may not be able to read the file
     const config: AcceptorOrder = { t: 'config', config: this.#opts.config() };
@@ -192,7 +194,7 @@ export class AcceptorPool {
     let retired!: () => void;
     const a: Acceptor = { child, startedAt: Date.now(), accepting: false, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)), sessions: [], retired: Promise.race([exited, new Promise<void>((r) => (retired = r))]) };
     this.#acceptors.push(a);
-    child.on('message', (m: AcceptorNotice) => {
+    child.on('message', (m: AcceptorMessage) => {
       if (m.t === 'ready') {
         // no SMTP/LMTP listener configured: nothing to accept on, ready as it is
         if (this.#giveListeners(a) === 0) {
@@ -206,7 +208,6 @@ export class AcceptorPool {
       }
       else if (m.t === 'failed') a.error = m.error;
       else if (m.t === 'retired') retired();
-      else if (m.t === 'queued') void this.#queued(m);
       else if (m.t === 'sessions') a.sessions = m.counts;
       else if (m.t === 'auth-failed') {
         this.#opts.onAuthFailure(m.address, m.account);
@@ -258,6 +259,26 @@ export class AcceptorPool {
     return shared.length;
   }
 
+  /**
+   * Takes in the notices an acceptor writes on its pipe; one that does not decode ends the
+   * reading (logged): its records, and those of later notices, are found by the rescan at the
+   * acceptor's exit and by every listing of the queue.
+   */
+  #readNotices(child: ChildProcess): void {
+    const pipe = child.stdio[noticeFd];
+    if (!pipe) return;
+    const reader = new NoticeReader();
+    pipe.on('data', (chunk: Buffer) => {
+      try {
+        for (const q of reader.push(chunk)) void this.#queued(q);
+      } catch (err) {
+        this.#opts.logger.error({ pid: child.pid, err: (err as Error).message }, 'an acceptor\'s notice; the next rescan finds its messages');
+        pipe.destroy();
+      }
+    });
+    pipe.on('error', () => undefined);
+  }
+
   async #queued({ envelopes, places, bodies, events }: Queued): Promise<void> {
     // the acceptor's mail events (received, queued … of these envelopes) before their delivery
     republish(events);
@@ -268,11 +289,14 @@ export class AcceptorPool {
       // by a refresh
       let scan = false;
       const byId = new Map<MessageId, Envelope[]>();
-      for (const e of envelopes) byId.set(e.messageId, [...(byId.get(e.messageId) ?? []), e]);
+      for (const e of envelopes) {
+        const envs = byId.get(e.messageId);
+        if (envs) envs.push(e);
+        else byId.set(e.messageId, [e]);
+      }
       for (const [id, envs] of byId) {
         const ref = Object.hasOwn(places, id) ? places[id] : undefined;
-        const body = Object.hasOwn(bodies, id) ? Buffer.from(bodies[id], 'latin1') : undefined;
-        if (!ref || !(await this.#opts.store.adopt(id, ref, envs, body))) scan = true;
+        if (!ref || !(await this.#opts.store.adopt(id, ref, envs, bodies.get(id)))) scan = true;
       }
       if (scan) await this.#opts.store.refresh();
       this.#opts.runner.enqueue(envelopes);

@@ -5,8 +5,9 @@
  * intake as the server's own (smtp-service.ts; connection limits and rates at its share,
  * acceptor-limits.ts), and commits messages to spool segments of its own (FsQueueStore
  * `acceptor`). After its commits it sends the server the new envelopes (those of one turn of
- * the event loop in one notice, with the mail events of that turn: acceptor-events.ts); the
- * server delivers. Failed AUTHs go both ways. Its open
+ * the event loop in one notice, with the records' places and bodies and the mail events of that
+ * turn, on a pipe of their own: acceptor-notice.ts, acceptor-events.ts); the server delivers.
+ * Events of turns without a commit wait up to 50 ms for one. Failed AUTHs go both ways. Its open
  * sessions per listener mode go to the server when they change (polled every 500 ms), for the
  * server's /metrics.
  * It stops (finishing its sessions) when told, on SIGTERM/SIGINT, or when the server is gone
@@ -17,23 +18,28 @@
  * Limitations: no listeners of its own (it cannot bind: privileges are dropped), no metrics,
  *   IMAP or web; its mail-log lines go to the same stdout as the server's.
  */
+import net from 'node:net';
 import { pino } from 'pino';
 import type { Config } from '../config/index.js';
 import { BatchedOutput, formatTextLine, startMailLog, textWanted } from '../log/index.js';
 import { AuthThrottle } from '../policy/auth-throttle.js';
-import type { Envelope, MessageId } from '../core/index.js';
-import type { FsQueueStore, SegRef } from '../queue/index.js';
+import type { FsQueueStore } from '../queue/index.js';
 import type { ListenHandle } from '../server/connection/index.js';
 import type { SharedListener } from '../server/smtp/index.js';
 import { acceptorShare } from './acceptor-limits.js';
 import { openBackends } from './backends.js';
-import { collectEvents, type RelayedEvent } from './acceptor-events.js';
-import type { AcceptorNotice, AcceptorOrder } from './acceptor-pool.js';
+import { collectEvents } from './acceptor-events.js';
+import { encodeNotice, noticeFd, type Queued } from './acceptor-notice.js';
+import type { AcceptorMessage, AcceptorOrder } from './acceptor-pool.js';
 import { buildSmtpService } from './smtp-service.js';
 import { loadOrMakeTls } from './tls-files.js';
 
 /** how often the open sessions are looked at (and told to the server when they changed) */
 const sessionsEveryMs = 500;
+/** how long mail events wait for a commit to go with (a notice each would cost both processes a wake-up) */
+const eventsAloneMs = 50;
+/** how long a stop waits for the last notice to be written */
+const noticeEndMs = 2_000;
 
 /** The configuration the server sends first (acceptor-pool.ts); rejects if the server is gone before. */
 function configFromServer(): Promise<Config> {
@@ -64,36 +70,51 @@ export async function runAcceptor(acceptors: number): Promise<void> {
   const logger = pino({ level: config.log.level, base: { hostname: config.hostname, role: 'acceptor' } }, output);
   const mailLog = startMailLog(logger);
   const backends = await openBackends(config, { watchAliases: true, serving: true, spool: { acceptor: true } });
-  const send = (m: AcceptorNotice): void => {
+  const send = (m: AcceptorMessage): void => {
     // the server gone: the messages are in the spool; its successor's recovery finds them
     if (process.connected) process.send?.(m, undefined, {}, () => undefined);
   };
   const store = backends.store as FsQueueStore;
+  // the notices go on a pipe of their own (fd 4, acceptor-notice.ts), the bodies as they are
+  const notices = new net.Socket({ fd: noticeFd, readable: false, writable: true });
+  // the server gone (EPIPE): the messages are in the spool; its successor's recovery finds them
+  notices.on('error', () => undefined);
   // the commits of one turn of the event loop go in one notice, with where each record went
-  // and its body (latin1), so the server takes them in and delivers without reading the segment
-  // (and the mail events of that turn, received and queued before the envelopes they are about:
-  // acceptor-events.ts)
-  let pending: { envelopes: Envelope[]; places: Record<MessageId, SegRef>; bodies: Record<MessageId, string>; events: RelayedEvent[] } | undefined;
+  // and its body, so the server takes them in and delivers without reading the segment (and
+  // the mail events of that turn, received and queued before the envelopes they are about:
+  // acceptor-events.ts); events of turns without a commit (a connection, a rejection) wait up
+  // to eventsAloneMs for one, so that they do not cost a notice each
+  let pending: Queued | undefined;
+  let soon = false;
+  let later: NodeJS.Timeout | undefined;
   const flush = (): void => {
-    if (pending) send({ t: 'queued', ...pending });
+    clearTimeout(later);
+    later = undefined;
+    soon = false;
+    const q = pending;
     pending = undefined;
+    if (!q || notices.destroyed) return;
+    notices.cork();
+    for (const b of encodeNotice(q)) notices.write(b);
+    notices.uncork();
   };
-  const batch = (): NonNullable<typeof pending> => {
-    if (!pending) {
-      pending = { envelopes: [], places: {}, bodies: {}, events: [] };
+  const batch = (commit: boolean): Queued => {
+    pending ??= { envelopes: [], places: {}, events: [], bodies: new Map() };
+    if (commit && !soon) {
+      soon = true;
       setImmediate(flush);
-    }
+    } else if (!soon && !later) later = setTimeout(flush, eventsAloneMs).unref();
     return pending;
   };
-  const stopEvents = collectEvents((e) => batch().events.push(e));
+  const stopEvents = collectEvents((e) => batch(false).events.push(e));
   backends.setOnQueued((envs) => {
-    const b = batch();
+    const b = batch(true);
     for (const e of envs) {
       b.envelopes.push(e);
       const placed = Object.hasOwn(b.places, e.messageId) ? undefined : store.placeOf(e.messageId);
       if (placed) {
         b.places[e.messageId] = placed.ref;
-        b.bodies[e.messageId] = placed.body.toString('latin1');
+        b.bodies.set(e.messageId, placed.body);
       }
     }
   });
@@ -126,6 +147,18 @@ export async function runAcceptor(acceptors: number): Promise<void> {
       await service.smtp.close();
       stopEvents();
       flush();
+      // the last notice written before the exit (not waited for when the server is gone or
+      // does not read: a lost notice is made up by its rescan at this exit)
+      if (!notices.destroyed) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, noticeEndMs).unref();
+          notices.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          notices.end();
+        });
+      }
       service.close();
       await backends.close();
       mailLog.stop();
