@@ -91,3 +91,20 @@ void test('changes noted within the batch wait are indexed as one batch; settled
     await index.close();
   }
 });
+
+void test('a run of changes that never pauses is still taken up, once the batch is maxWait old', async () => {
+  const index = new SqliteSearchIndex(':memory:');
+  const files = new Map(['a', 'b'].map((k) => [k, text(`laranja ${k}`)]));
+  const open = (_user: string, _folder: string, key: string): Promise<NodeJS.ReadableStream> => Promise.resolve(Readable.from([files.get(key)!]));
+  try {
+    // the quiet wait is never reached in the test: only the batch's age starts the work
+    const ix = new FolderTextIndex(index, open, undefined, 3_600_000, 50);
+    for (const key of ['a', 'b']) ix.noteChanges('ana', '', [{ key, size: files.get(key)!.length }], []);
+    for (const until = Date.now() + 20_000; (await index.search('imap:ana', ['laranja'])).size < 2; ) {
+      assert.ok(Date.now() < until, 'indexed without settled()');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } finally {
+    await index.close();
+  }
+});

@@ -9,9 +9,11 @@
  * The index is kept current as folders are synced (maildir-folders tells it each folder's keys
  * when a step changed them: a delivery, an APPEND, COPY or MOVE, an EXPUNGE, a deletion by POP3
  * or another program; only what changed when the folder state knows it, noteChanges): new
- * messages are read and added in the background, a chunk at a time, gone ones removed, from
- * 100 ms after the first change noted (batchMs: a run of APPENDs is indexed as one batch). A
- * search never waits for it: messages not yet in the index are candidates. A message just
+ * messages are read and added in the background, a chunk at a time, gone ones removed, once
+ * the account has had no change noted for 100 ms (batchMs), or 2 s after the first change of
+ * a run that does not pause (maxBatchMs): a run of APPENDs is indexed as one batch after its
+ * last APPEND, not between them. A search never waits for it: messages not yet in the index
+ * are candidates. A message just
  * stored by this process may be handed over whole (hold: an IMAP APPEND's octets), so it is
  * indexed without reading its file again.
  * A message read shorter than its listed size (another program still writing the file in
@@ -48,12 +50,19 @@ export const maxIndexedMessage = maxMessageReadWhole;
 const chunk = 100;
 
 /**
- * Changes noted are taken up this long after the first of them (ms), so that a run of APPENDs
- * or deliveries is indexed as one batch: one transaction of the search index (and of the fetch
- * cache's file) for many messages instead of one each, and no work between each APPEND and the
- * next. A search does not wait for it (messages not yet indexed are candidates).
+ * Changes noted are taken up once none came for this long (ms), so that a run of APPENDs or
+ * deliveries is indexed as one batch: one transaction of the search index (and of the fetch
+ * cache's file) for many messages instead of one each, and none of the index's work (~0.3 ms
+ * of the event loop per message) between one APPEND and the next, where it delayed the next
+ * answer. A search does not wait for it (messages not yet indexed are candidates).
  */
 const batchMs = 100;
+
+/**
+ * A run of changes that never pauses for batchMs (a busy account) is taken up at the latest
+ * this long after its first change (ms), so the index falls at most this far behind.
+ */
+const maxBatchMs = 2000;
 
 /** Octets held for the worker (hold): per message, and in all, at most. */
 const heldEach = 1024 * 1024;
@@ -89,6 +98,9 @@ interface AccountState {
   worker?: Promise<void>;
   /** the batch's wait (batchMs) before the worker starts */
   timer?: NodeJS.Timeout;
+  /** when (ms) the first and the last change of the waiting batch were noted */
+  firstNoted?: number;
+  lastNoted?: number;
 }
 
 /** The id of a message's document: folder ("" = INBOX) and Maildir key (which holds no "/"). */
@@ -134,8 +146,10 @@ export class FolderTextIndex {
     private readonly index: MailSearchIndex,
     private readonly open: OpenMessage,
     private readonly read?: MessageRead,
-    /** the batch's wait (ms) */
+    /** the batch's wait (ms): no change noted for this long */
     private readonly batchWait = batchMs,
+    /** the longest a batch waits after its first change (ms) */
+    private readonly maxWait = Math.max(batchWait, maxBatchMs),
   ) {}
 
   #account(user: string): string {
@@ -184,7 +198,10 @@ export class FolderTextIndex {
     );
   }
 
-  /** The worker starts for `user` after the batch's wait (batchMs), or at once with `now`. */
+  /**
+   * The worker starts for `user` once no change was noted for the batch's wait (batchMs) or the
+   * batch is maxBatchMs old, or at once with `now`.
+   */
   #start(user: string, st: AccountState, now = false): void {
     if (this.#closed || st.worker) return; // a running worker takes up what was noted meanwhile
     if (now) {
@@ -193,13 +210,29 @@ export class FolderTextIndex {
       this.#run(user, st);
       return;
     }
-    st.timer ??= setTimeout(() => {
+    const t = Date.now();
+    st.firstNoted ??= t;
+    st.lastNoted = t;
+    // one timer per batch, not one per change: when it fires early it waits again for the rest
+    st.timer ??= this.#arm(user, st, Math.min(this.batchWait, this.maxWait));
+  }
+
+  #arm(user: string, st: AccountState, ms: number): NodeJS.Timeout {
+    return setTimeout(() => {
+      const t = Date.now();
+      const due = Math.min((st.lastNoted ?? t) + this.batchWait, (st.firstNoted ?? t) + this.maxWait);
+      if (due > t && !this.#closed) {
+        st.timer = this.#arm(user, st, due - t);
+        return;
+      }
       st.timer = undefined;
       this.#run(user, st);
-    }, this.batchWait).unref();
+    }, ms).unref();
   }
 
   #run(user: string, st: AccountState): void {
+    st.firstNoted = undefined;
+    st.lastNoted = undefined;
     // one account at a time (a start with many accounts must not read all their files at once)
     st.worker ??= (this.#chain = this.#chain.then(() => this.#work(user, st)).catch(() => undefined)).finally(() => {
       st.worker = undefined;

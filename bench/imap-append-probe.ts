@@ -1,0 +1,109 @@
+/**
+ * @module imap-append-probe
+ * `node dist/bench/imap-append-probe.js [APPENDS] [ROUNDS] [N]`: APPEND alone, correio against
+ * Dovecot in the same run (issue 14): ROUNDS (3) alternated rounds of APPENDS (200) APPENDs of
+ * one message each into a small folder, one at a time (LITERAL+, as imap-bench's append row),
+ * with an INBOX of N (1,000) messages selected. Per round and server: p50 and mean wall time
+ * per APPEND (client to tagged answer) and the server's CPU per APPEND (correio's process tree;
+ * Dovecot's `imap` process) up to the last answer, and with the work that followed it (the
+ * server idle again), so a change is compared on a shared box without the whole bench.
+ * Run the same file from two trees (before, after) to alternate them. PROBE_DOVECOT=0: correio
+ * alone; PROBE_PROFILE=FILE: a V8 profile of correio's main thread over its rounds (profile-hook,
+ * summed up by profile-summary); PROBE_STRACE=FILE: `strace -c -f` of correio over its last
+ * round, written to FILE.
+ * Standards: RFC 9051 §6.3.12 (APPEND), RFC 7888 (LITERAL+).
+ * Security: loopback only, a temp dir.
+ * Limitations: one session per server; CPU in 10 ms ticks (/proc), hence the per-round totals
+ *   of a few hundred ms.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startCorreio } from './correio-instance.js';
+import { fill, message, startDovecot } from './jmap-bench.js';
+import { correioSession, imapCpu, type Run } from './imap-load.js';
+import { sleep, treeCpuSeconds } from './peers.js';
+import { summarizeProfile } from './profile-summary.js';
+
+const appends = Number(process.argv[2] ?? 200);
+const rounds = Number(process.argv[3] ?? 3);
+const n = Number(process.argv[4] ?? 1000);
+const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'imap-append-probe-'));
+// Dovecot runs as an unprivileged user when started by root (test/helpers/dovecot)
+await fsp.chmod(work, 0o755);
+const user = 'bench@localhost';
+const password = 'bench-secret';
+
+/** One round of APPENDs on `run`: p50 and mean ms, and CPU ms per APPEND from `cpu` (seconds). */
+async function round(run: Run, cpu: () => number, from: number): Promise<string> {
+  const xs: number[] = [];
+  const c0 = cpu();
+  for (let i = 0; i < appends; i++) {
+    const text = message(from + i).replace(/\n/g, '\r\n');
+    const t = performance.now();
+    await run(`APPEND Probe (\\Seen) {${Buffer.byteLength(text)}+}\r\n${text}`);
+    xs.push(performance.now() - t);
+  }
+  const c = ((cpu() - c0) * 1000) / appends;
+  // the work a server left for after the answers (correio's text index and fetch cache)
+  await sleep(2500);
+  // (the profiler's own work never lets the server go quiet: not waited for then)
+  for (let last = cpu(), i = 0; !profile && i < 20; i++) {
+    await sleep(500);
+    const now = cpu();
+    if (now - last < 0.005) break;
+    last = now;
+  }
+  const all = ((cpu() - c0) * 1000) / appends;
+  const s = [...xs].sort((a, b) => a - b);
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return `p50 ${s[Math.floor(s.length / 2)].toFixed(2)} ms, mean ${mean.toFixed(2)} ms, p90 ${s[Math.floor(s.length * 0.9)].toFixed(2)} ms, CPU ${c.toFixed(2)} ms per APPEND (${all.toFixed(2)} with what followed)`;
+}
+
+const profile = process.env.PROBE_PROFILE;
+const withDovecot = process.env.PROBE_DOVECOT !== '0';
+const correio = await startCorreio(path.join(work, 'correio'), {
+  users: [user], password, imap: true, logLevel: 'warn',
+  ...(profile && { nodeFlags: ['--import', path.join(import.meta.dirname, 'profile-hook.js')], env: { BENCH_PROFILE_FILE: path.resolve(profile) } }),
+});
+let stopDovecot = (): void => undefined;
+try {
+  const inbox = path.join(correio.dataDir, 'mail', 'localhost', 'bench');
+  await fill(inbox, n);
+  await fill(path.join(work, 'dovecot', 'Maildir'), n);
+  const c = await correioSession(correio.imapPort, user, password);
+  await c.run('SELECT INBOX');
+  await c.run('CREATE Probe');
+  const d = withDovecot ? await startDovecot(path.join(work, 'dovecot')) : undefined;
+  if (d) {
+    stopDovecot = d.stop;
+    await d.run('CREATE Probe');
+  }
+  const pid = correio.child.pid!;
+  console.log(`correio pid ${pid}, data_dir ${correio.dataDir}`);
+  if (profile) correio.child.kill('SIGUSR2');
+  for (let r = 0; r < rounds; r++) {
+    const trace = process.env.PROBE_STRACE && r === rounds - 1 ? spawn('strace', ['-c', '-f', '-o', process.env.PROBE_STRACE, '-p', String(pid)], { stdio: 'ignore' }) : undefined;
+    if (trace) await sleep(1000); // attached to every thread
+    console.log(`round ${r + 1}, correio: ${await round(c.run, () => treeCpuSeconds(pid), n + r * appends)}`);
+    if (trace) {
+      trace.kill('SIGINT');
+      await new Promise((resolve) => trace.once('exit', resolve));
+    }
+    if (d) console.log(`round ${r + 1}, Dovecot: ${await round(d.run, () => imapCpu([d.pid]), n + r * appends)}`);
+  }
+  if (profile) {
+    correio.child.kill('SIGUSR2');
+    for (let i = 0; i < 100 && !existsSync(profile); i++) await sleep(100);
+    const sum = await summarizeProfile(profile, 25);
+    for (const a of sum.areas) console.log(`${a.area}: ${a.ms.toFixed(0)} ms (${(a.share * 100).toFixed(1)} %)`);
+    for (const f of sum.functions) console.log(`  ${f.name} [${f.area}]: ${f.ms.toFixed(0)} ms`);
+  }
+  c.close();
+} finally {
+  stopDovecot();
+  await correio.stop();
+  await fsp.rm(work, { recursive: true, force: true });
+}
