@@ -6,8 +6,12 @@
 # the kernel's tick samples (/proc/PID/task/*/stat: noise under ~0.1 ms per message). The main
 # thread is listed first, then the others in the order they started: V8's platform workers
 # (garbage collection, compilation), then libuv's thread pool (fdatasync, batched log appends).
+# profile runs the server under `node --cpu-prof` and, after the measured batch, stops it and
+# summarises its V8 profile (self time by area and function; the warm-up is in it too, so use a
+# large N); the .cpuprofile files (the acceptors' too) stay in the work directory, whose path
+# is printed first (on stderr), with correio's log in serve.log.
 #
-#   [PROCESSES=2] scripts/count-per-message.sh instructions|syscalls|cpu|threads accept|maildir TREE [N] [WARM]
+#   [PROCESSES=2] scripts/count-per-message.sh instructions|syscalls|cpu|threads|profile accept|maildir|relay TREE [N] [WARM]
 #
 # COUNT_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is given to node for `serve`
 # (acceptor processes inherit it); serve is stopped with SIGTERM at the end and waited for, so a
@@ -18,23 +22,34 @@
 # compare them. The load is Postfix's smtp-source (scripts/bench-setup.sh --install): WARM
 # messages first, then N measured, 20 sessions, 5,120 octets, as `npm run bench` sends. accept
 # routes the mail to a host that never answers (the queue holds it); maildir delivers it to a
-# local mailbox and waits until every message is there. Needs valgrind or strace for those modes.
+# local mailbox and waits until every message is there; relay sends it on to Postfix's smtp-sink
+# on 127.0.0.1 and waits until the sink has counted every message. Needs valgrind or strace for
+# those modes.
 # Under valgrind everything runs ~50x slower, so timer-driven work weighs more per message than
 # natively: compare trees with the same N and WARM, don't read the figure as an absolute cost.
 set -euo pipefail
-MODE=${1:?mode: instructions|syscalls|cpu|threads}; SCEN=${2:?scenario: accept|maildir}; TREE=${3:?tree: a built checkout}
+MODE=${1:?mode: instructions|syscalls|cpu|threads|profile}; SCEN=${2:?scenario: accept|maildir|relay}; TREE=${3:?tree: a built checkout}
 N=${4:-300}; WARM=${5:-300}
-case $MODE in instructions|syscalls|cpu|threads) ;; *) echo "count-per-message: mode \"$MODE\" is not instructions, syscalls, cpu or threads" >&2; exit 64 ;; esac
-case $SCEN in accept) TO=b@example.net ;; maildir) TO=benchmd@localhost ;; *) echo "count-per-message: scenario \"$SCEN\" is not accept or maildir" >&2; exit 64 ;; esac
+case $MODE in instructions|syscalls|cpu|threads|profile) ;; *) echo "count-per-message: mode \"$MODE\" is not instructions, syscalls, cpu, threads or profile" >&2; exit 64 ;; esac
+case $SCEN in accept) TO=b@example.net ;; maildir) TO=benchmd@localhost ;; relay) TO=b@relay.example ;; *) echo "count-per-message: scenario \"$SCEN\" is not accept, maildir or relay" >&2; exit 64 ;; esac
 [ -f "$TREE/bin/correio.js" ] && [ -d "$TREE/dist" ] || { echo "count-per-message: $TREE is not a built checkout (no bin/correio.js or dist/; run npx tsc -p tsconfig.json there)" >&2; exit 66; }
 TREE=$(cd "$TREE" && pwd)
 SRC=$(command -v smtp-source || echo /usr/sbin/smtp-source)
 [ -x "$SRC" ] || { echo "count-per-message: smtp-source not found (scripts/bench-setup.sh --install)" >&2; exit 69; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/count-XXXXXX")
+echo "count-per-message: work directory $W" >&2
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
-PORT=$(free_port); HOLE=$(free_port)
+PORT=$(free_port); HOLE=$(free_port); SINK=$(free_port)
 node -e "require('net').createServer((s)=>s.on('error',()=>{})).listen($HOLE,'127.0.0.1')" & HOLE_PID=$!
-trap 'kill $HOLE_PID 2>/dev/null; [ -n "${SERVER:-}" ] && kill $SERVER 2>/dev/null && [ -n "${COUNT_NODE_FLAGS:-}" ] && wait $SERVER; true' EXIT
+SINK_PID=""
+if [ "$SCEN" = relay ]; then
+  SINKER=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
+  [ -x "$SINKER" ] || { echo "count-per-message: smtp-sink not found (scripts/bench-setup.sh --install)" >&2; exit 69; }
+  # -c: running counters ("mesg=N", CR-separated) on stdout; not -M N (it exits before replying)
+  SINK_USER=(); [ "$(id -u)" = 0 ] && SINK_USER=(-u nobody)
+  "$SINKER" "${SINK_USER[@]}" -c "127.0.0.1:$SINK" 1000 > "$W/sink.out" 2>&1 & SINK_PID=$!
+fi
+trap 'kill $HOLE_PID $SINK_PID 2>/dev/null; [ -n "${SERVER:-}" ] && kill $SERVER 2>/dev/null && [ -n "${COUNT_NODE_FLAGS:-}" ] && wait $SERVER; true' EXIT
 # one process unless PROCESSES says more (`[smtp] processes`, 2 by default since issue 19): then
 # threads and syscalls count the acceptor processes' threads too (instructions and cpu see the
 # server only), and threads says how much mail each process received.
@@ -50,6 +65,7 @@ listen = ["127.0.0.1:$PORT"]
 $PROCS
 [delivery.routes]
 "example.net" = "smtp:[127.0.0.1]:$HOLE"
+"relay.example" = "smtp:[127.0.0.1]:$SINK"
 [http]
 listen = []
 [imap]
@@ -58,22 +74,29 @@ CONF
 mkdir -p "$W/data"
 node "$TREE/bin/correio.js" user add benchmd@localhost --config "$W/correio.toml" > /dev/null
 MD=$W/data/mail/localhost/benchmd
-delivered() { echo $(( $(ls "$MD/new" 2>/dev/null | wc -l) + $(ls "$MD/cur" 2>/dev/null | wc -l) )); }
+delivered() {
+  if [ "$SCEN" = relay ]; then tail -c 200 "$W/sink.out" | tr '\r' '\n' | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2 | grep . || echo 0
+  else echo $(( $(ls "$MD/new" 2>/dev/null | wc -l) + $(ls "$MD/cur" 2>/dev/null | wc -l) )); fi
+}
 wait_delivered() {
-  [ "$SCEN" = maildir ] || return 0
+  [ "$SCEN" != accept ] || return 0
   for _ in $(seq 1 6000); do [ "$(delivered)" -ge "$1" ] && return 0; sleep 0.2; done
   echo "count-per-message: only $(delivered) of $1 messages delivered" >&2; exit 75
 }
 WRAP=()
+NODEARGS=()
 [ "$MODE" = instructions ] && WRAP=(valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file "--callgrind-out-file=$W/callgrind.out")
+# the acceptors are forked with the server's node options: their profiles are written too
+[ "$MODE" = profile ] && NODEARGS=(--cpu-prof "--cpu-prof-dir=$W/prof")
 # shellcheck disable=SC2086 # COUNT_NODE_FLAGS is a list of flags
-(cd "$W" && exec "${WRAP[@]}" node ${COUNT_NODE_FLAGS:-} "$TREE/bin/correio.js" serve --config "$W/correio.toml" > "$W/serve.log" 2>&1) & SERVER=$!
+(cd "$W" && exec "${WRAP[@]}" node ${COUNT_NODE_FLAGS:-} "${NODEARGS[@]}" "$TREE/bin/correio.js" serve --config "$W/correio.toml" > "$W/serve.log" 2>&1) & SERVER=$!
 until (echo > "/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
   kill -0 $SERVER 2>/dev/null || { echo "count-per-message: correio did not start; $W/serve.log:" >&2; tail -3 "$W/serve.log" >&2; exit 70; }
   sleep 0.5
 done
 PID=$(pgrep -P $SERVER -f "correio.js serve" || echo $SERVER)
-# the acceptor processes, once started (their SMTP sessions are counted with the server's threads)
+# the acceptor processes, once started (their SMTP sessions are counted with the server's threads,
+# their system calls apart)
 for _ in $(seq 1 300); do grep -qs 'correio started' "$W/serve.log" && break; sleep 0.2; done
 PIDS="$PID $( (pgrep -P "$PID" -f acceptor-main || true) | tr "\n" " ")"
 # each thread's id, user and system ticks (/proc/.../stat: the fields after the name are counted
@@ -83,7 +106,12 @@ send() { "$SRC" -s 20 -l 5120 -m "$1" -f a@example.org -t "$TO" "127.0.0.1:$PORT
 send "$WARM"; wait_delivered "$WARM"
 case $MODE in
   instructions) callgrind_control -i on $PID > /dev/null ;;
-  syscalls) strace -f -c -o "$W/strace.txt" $(for p in $PIDS; do ls /proc/$p/task; done | sed 's/^/-p /') 2> /dev/null & TRACER=$!; sleep 1 ;;
+  syscalls)
+    # the server's calls and the acceptors' counted apart (strace -c sums whatever it traces)
+    strace -f -c -o "$W/strace.txt" $(ls /proc/$PID/task | sed 's/^/-p /') 2> /dev/null & TRACER=$!
+    ACC="${PIDS#"$PID"}"; TRACER2=""
+    [ -n "${ACC// /}" ] && { strace -f -c -o "$W/strace-acceptors.txt" $(for p in $ACC; do ls /proc/$p/task; done | sed 's/^/-p /') 2> /dev/null & TRACER2=$!; }
+    sleep 1 ;;
   cpu) read -r -a S0 < <(awk '{print $10, $14, $15}' /proc/$PID/stat) ;;
   threads) tasks > "$W/tasks0" ;;
 esac
@@ -94,8 +122,17 @@ case $MODE in
     TOTAL=$(for f in "$W"/callgrind.out*; do callgrind_annotate "$f" 2> /dev/null | grep 'PROGRAM TOTALS' || true; done | awk '{gsub(",", "", $1); s += $1} END {print s}')
     echo "$SCEN instructions per message: $((TOTAL / N)) (N=$N after $WARM; callgrind files in $W)" ;;
   syscalls)
-    kill -INT $TRACER; wait $TRACER || true
-    echo "$SCEN system calls per message: $(awk '$NF == "total" {printf "%.1f", $(NF-2) / '"$N"'}' "$W/strace.txt") (N=$N after $WARM; by call in $W/strace.txt)" ;;
+    kill -INT $TRACER $TRACER2; wait $TRACER $TRACER2 || true
+    per() { awk '$NF == "total" {printf "%.1f", $(NF-2) / '"$N"'}' "$1"; }
+    if [ -z "$TRACER2" ]; then echo "$SCEN system calls per message: $(per "$W/strace.txt") (N=$N after $WARM; by call in $W/strace.txt)"
+    else echo "$SCEN system calls per message: server $(per "$W/strace.txt"), acceptors $(per "$W/strace-acceptors.txt") (N=$N after $WARM; by call in $W/strace.txt and strace-acceptors.txt)"; fi ;;
+  profile)
+    kill -TERM "$PID"; wait $SERVER || true; SERVER=""
+    echo "$SCEN: V8 profile of the server, warm-up included (N=$N after $WARM; load $(cut -d' ' -f1 /proc/loadavg)); files in $W/prof"
+    PROF=$(ls "$W/prof"/CPU.*."$PID".*.cpuprofile 2> /dev/null | head -1)
+    [ -n "$PROF" ] || { echo "count-per-message: no profile of process $PID in $W/prof" >&2; exit 70; }
+    SUMMARY=$(cd "$(dirname "$0")/.." && pwd)/dist/bench/profile-summary.js
+    node --input-type=module -e "const m = await import('$SUMMARY'); console.log(m.formatProfile(await m.summarizeProfile('$PROF', 25)))" ;;
   threads)
     tasks > "$W/tasks1"
     TICK=$(getconf CLK_TCK)

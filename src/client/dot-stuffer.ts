@@ -6,11 +6,39 @@
  * Security: bare CR and bare LF are rewritten to CRLF before stuffing, so no byte sequence in a
  *   message can end the transaction early at a receiver that accepts bare line ends (SMTP
  *   smuggling, CVE-2023-51764 family).
- * Limitations: a message with bare CR/LF is changed (normalized) on the way out.
+ * A piece that needs no change (every line ending in CRLF, none starting with ".": nearly every
+ * message) is found so by native searches for CR and LF and given back as it is, neither copied
+ * nor walked octet by octet in JavaScript (a 5 KB message: ~4 µs against ~45 µs, issue 19).
+ * Limitations: a message with bare CR/LF is changed (normalized) on the way out; a piece given
+ *   back unchanged is the caller's buffer (not to be modified while it is being sent).
  */
 const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
+
+const CRLF = Buffer.from('\r\n', 'latin1');
+
+/**
+ * Whether `buf` from `from` on is sent as it is: each of its lines ends in CRLF (its only CR the
+ * one before its LF) and none starts with "." (`lineStart`: whether `from` starts a line); a last
+ * line without its end holds no CR. The line state after it, or undefined when it needs changes.
+ */
+function unchangedRun(buf: Buffer, from: number, lineStart: boolean): boolean | undefined {
+  const len = buf.length;
+  let pos = from;
+  let atStart = lineStart;
+  let cr = buf.indexOf(CR, pos);
+  while (pos < len) {
+    if (atStart && buf[pos] === DOT) return undefined;
+    const lf = buf.indexOf(LF, pos);
+    if (lf === -1) return cr === -1 ? false : undefined;
+    if (cr !== lf - 1 || lf === pos) return undefined;
+    cr = buf.indexOf(CR, lf + 1);
+    pos = lf + 1;
+    atStart = true;
+  }
+  return atStart;
+}
 
 /** Stuffs a message piece by piece: stuff() each piece in order, then finish() for the end. */
 export class DotStuffer {
@@ -21,13 +49,33 @@ export class DotStuffer {
   /** octets written, terminator included */
   bytesOut = 0;
 
-  /** The stuffed form of the next piece of the message. */
+  /** The stuffed form of the next piece of the message (`buf` itself when it needs no change). */
   stuff(buf: Buffer): Buffer {
     this.bytesIn += buf.length;
-    // worst case: every byte becomes two ("." → "..", LF → CRLF)
+    if (buf.length === 0) return buf;
+    let from = 0;
+    const afterCr = this.pendingCr;
+    if (afterCr) {
+      // the last piece ended in CR: a line end, whatever follows
+      this.pendingCr = false;
+      this.lineStart = true;
+      if (buf[0] === LF) from = 1;
+    }
+    const lineStart = unchangedRun(buf, from, this.lineStart);
+    if (lineStart !== undefined) {
+      this.lineStart = lineStart;
+      const out = afterCr ? Buffer.concat([CRLF, buf.subarray(from)]) : buf;
+      this.bytesOut += out.length;
+      return out;
+    }
+    // worst case: every byte becomes two ("." → "..", LF → CRLF), after the CRLF of a CR before
     const out = Buffer.allocUnsafe(buf.length * 2 + 2);
     let o = 0;
-    for (let i = 0; i < buf.length; i++) {
+    if (afterCr) {
+      out[o++] = CR;
+      out[o++] = LF;
+    }
+    for (let i = from; i < buf.length; i++) {
       const b = buf[i];
       if (this.pendingCr) {
         this.pendingCr = false;

@@ -22,7 +22,7 @@ import type { Readable } from 'node:stream';
 import { reply, type SmtpReply } from '../core/index.js';
 import { ReplyReader } from './reply-reader.js';
 import { DotStuffer } from './dot-stuffer.js';
-import { nextChunk } from './body-chunks.js';
+import { nextChunk, WaitDeadline } from '../util/index.js';
 import { connectSocket, handshake } from './client-socket.js';
 import { mailCommand, noExtensions, parseExtensions, rcptCommand, type SmtpExtensions } from './smtp-commands.js';
 import {
@@ -54,6 +54,12 @@ export class SmtpClient {
   needsReset = false;
 
   private readonly options: SmtpClientOptions;
+  /**
+   * one timer for every wait for a reply (util/wait-deadline.ts), unref'd: the socket holds the
+   * process while a reply is awaited; `waitingFor` names the wait
+   */
+  private readonly deadline = new WaitDeadline(() => this.expire(), { unref: true });
+  private waitingFor = '';
   private constructor(socket: net.Socket, options: SmtpClientOptions) {
     this.options = { ...options };
     this.timeouts = { ...defaultSmtpTimeouts, ...options.timeouts };
@@ -372,6 +378,7 @@ export class SmtpClient {
   /** Drops the connection at once. */
   close(): void {
     this.closed = true;
+    this.deadline.close();
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.socket.destroy();
     this.reader.end(new SmtpClientError('closed', 'connection closed'));
@@ -389,22 +396,23 @@ export class SmtpClient {
   }
 
   private async read(timeoutMs: number, what: string): Promise<SmtpReply> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.close();
-        reject(new SmtpClientError('timeout', `timeout waiting for the reply to ${what}`));
-      }, timeoutMs);
-    });
+    this.waitingFor = what;
+    this.deadline.start(Date.now() + timeoutMs);
     try {
-      return await Promise.race([this.reader.next(), timeout]);
+      return await this.reader.next();
     } catch (err) {
       if (err instanceof SmtpClientError) throw err;
       this.close();
       throw new SmtpClientError('protocol', (err as Error).message, undefined, { cause: err });
     } finally {
-      clearTimeout(timer);
+      this.deadline.stop();
     }
+  }
+
+  /** A reply did not come in time: the wait fails with the timeout, and the session is dropped. */
+  private expire(): void {
+    this.reader.end(new SmtpClientError('timeout', `timeout waiting for the reply to ${this.waitingFor}`));
+    this.close();
   }
 
   /** RFC 5321 §3.8: after 421 the server closes the channel. */
@@ -415,14 +423,17 @@ export class SmtpClient {
   private readonly onData = (d: Buffer): void => this.reader.push(d);
   private readonly onEnd = (): void => {
     this.closed = true;
+    this.deadline.close();
     this.reader.end(new SmtpClientError('closed', 'connection closed by the server'));
   };
   private readonly onError = (err: Error): void => {
     this.closed = true;
+    this.deadline.close();
     this.reader.end(new SmtpClientError('closed', `connection error: ${err.message}`, undefined, { cause: err }));
   };
   private readonly onAbort = (): void => {
     this.closed = true;
+    this.deadline.close();
     this.socket.destroy();
     this.reader.end(new SmtpClientError('aborted', 'aborted'));
   };

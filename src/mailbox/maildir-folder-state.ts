@@ -351,6 +351,7 @@ export class MaildirFolderState {
   async #list(user: string, f: string, dir: string, old: { index: UidIndex } | undefined, was: Known | undefined, keywords?: ReadonlyMap<string, readonly string[]>): Promise<{ known: Known; changed: boolean }> {
     // the journal position and stamp before the listing: changes of ours made while it runs are
     // taken in again at the next step (the same result), those of others change the stamp
+    this.store.journal.watch(dir);
     const seq = this.store.journal.seq;
     const expected = dirStamp(dir);
     const wall = Date.now();

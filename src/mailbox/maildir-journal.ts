@@ -7,12 +7,17 @@
  * stamps chain (each change's "before" is the previous one's "after", the last "after" is what
  * new/ and cur/ show now), no one else changed the folder in between — up to the clock tick,
  * see dirStamp. The change itself is one synchronous system call between the two stamps, so
- * nothing else of this process runs in between.
+ * nothing else of this process runs in between. Only folders a reader keeps a state of
+ * (watch(): maildir-folder-state lists them) get their stamps taken: a delivery into a mailbox
+ * nobody has open makes no stat(2) for it (four per delivery before, issue 19); a reader that
+ * starts later lists the folder first, and one whose folder was forgotten here sees the
+ * folder's stamp differ from its own and lists it again.
  * Standards: none (the Dovecot maildir uidlist practice: a directory's mtime tells whether a
  *   listing is needed).
  * Security: records only names this process gave the file system.
  * Limitations: per process and per MaildirStore; the last `maxEntries` changes of a folder, of
- *   the last `maxDirs` folders changed, are kept (a reader further behind lists the folder).
+ *   the last `maxDirs` folders changed, are kept (a reader further behind lists the folder),
+ *   and the last `maxDirs` folders watched.
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -70,10 +75,22 @@ export class MaildirJournal {
   readonly #dirs = new Map<string, { dropped: number; entries: JournalEntry[] }>();
   /** the seq up to which a folder no longer in #dirs may have had changes */
   #forgotten = 0;
+  /** folders a reader keeps a state of, the most recently watched last */
+  readonly #watched = new Set<string>();
 
   /** The position after the last change recorded (of any folder). */
   get seq(): number {
     return this.#seq;
+  }
+
+  /**
+   * A reader is about to list `dir` and keep its state: this store's changes to it are recorded
+   * from now on (call it before taking `seq` and the folder's stamp).
+   */
+  watch(dir: string): void {
+    this.#watched.delete(dir);
+    this.#watched.add(dir);
+    if (this.#watched.size > maxDirs) this.#watched.delete(this.#watched.keys().next().value as string);
   }
 
   /**
@@ -82,6 +99,8 @@ export class MaildirJournal {
    * returns; a change that throws changed nothing and is not recorded.
    */
   change<T>(dirs: readonly string[], change: () => T, places: (result: T) => readonly { dir: string; key: string; at: JournalPlace | undefined }[]): T {
+    // no reader keeps a state of these folders: nothing to record
+    if (!dirs.some((d) => this.#watched.has(d))) return change();
     const before = dirs.map(dirStamp);
     const result = change();
     const after = dirs.map(dirStamp);

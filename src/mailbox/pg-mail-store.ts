@@ -272,7 +272,7 @@ export class PgMailStore implements MailboxStore {
     }
   }
 
-  async deliver(user: string, message: Readable, opts: { uniqueKey: string; folder?: string }): Promise<{ key: string }> {
+  async deliver(user: string, message: Readable | Buffer, opts: { uniqueKey: string; folder?: string }): Promise<{ key: string }> {
     const owner = ownerOf(user);
     const name = folderKey(opts.folder);
     if (opts.uniqueKey.length === 0) throw new RangeError('uniqueKey must not be empty');

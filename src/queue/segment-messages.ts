@@ -114,7 +114,7 @@ export class SegmentMessages {
       await writer.sync();
     } catch (err) {
       seg.live.set(segId, (seg.live.get(segId) ?? 1) - 1);
-      this.#doneLogs.append(segId, id);
+      this.#doneLogs.appendNow(segId, id);
       // after a failed fsync the file's state is unknown: the next commit starts a new segment
       if (this.#writer === writer) this.#retireWriter();
       throw err;
@@ -218,7 +218,8 @@ export class SegmentMessages {
 
   /** A segment message left the queue (delivered, or moved to its own file). */
   async done(id: MessageId, ref: SegRef, seg: SegState): Promise<void> {
-    this.#doneLogs.append(ref.seg, id);
+    // written with the other done marks of this turn; the index forgets it once the line is out
+    await this.#doneLogs.append(ref.seg, id);
     seg.index.delete(id);
     const left = (seg.live.get(ref.seg) ?? 1) - 1;
     seg.live.set(ref.seg, left);
@@ -254,6 +255,7 @@ export class SegmentMessages {
       if (size === undefined) continue;
       if (size > from) {
         const scan = await scanSegment(this.#paths.segment(segId), from);
+        this.#doneLogs.flush(segId);
         const done = scan.records.length > 0 ? new Set((await readDoneLog(this.#paths.doneLog(segId))).filter(isQueueId)) : new Set();
         let added = 0;
         for (const rec of scan.records) {
@@ -325,6 +327,7 @@ export class SegmentMessages {
       if (segId === this.#writerSeg) continue; // our own, live in this.#seg
       // another process's segment it still appends to: read, never cut or removed (segment-writers.ts)
       const open = repair && (await segmentOpen(this.#paths, segId, this.#pid));
+      this.#doneLogs.flush(segId);
       const done = new Set((await readDoneLog(this.#paths.doneLog(segId))).filter(isQueueId));
       const recs = await this.#records(segId, repair, report, !open);
       if (!recs) continue; // removed meanwhile: all done
@@ -333,7 +336,7 @@ export class SegmentMessages {
         if (done.has(id) || state.index.has(id)) continue;
         if (hasFile && (await hasFile(id))) {
           // moved to its own file; at recovery: the done line was lost in the crash
-          if (repair) this.#doneLogs.append(segId, id);
+          if (repair) this.#doneLogs.appendNow(segId, id);
           continue;
         }
         state.index.set(id, ref);

@@ -99,7 +99,7 @@ void test('disk full → delayed 4.3.1, quota → delayed 4.2.2, other I/O → d
   const errors: Record<string, string> = { 'full@x': 'ENOSPC', 'quota@x': 'EDQUOT', 'io@x': 'EIO' };
   const failing: MailboxStore = {
     async deliver(user, message) {
-      message.resume();
+      if (!Buffer.isBuffer(message)) message.resume();
       throw Object.assign(new Error(`write failed`), { code: errors[user] });
     },
     list: async () => [], open: async () => Readable.from([]), setFlags: async () => undefined, remove: async () => undefined,
@@ -144,6 +144,15 @@ void test('a message with the quarantine mark goes to the Junk folder, whole; wi
     assert.equal((await store.list('suzana@dc.uece.br')).length, 1);
     // mail_auth.quarantine = "mark": no folder given, the marked message stays in INBOX
     await new MaildirTransport({ mailboxes: store }).deliver(req('m2-2'), signal);
+    assert.equal((await store.list('suzana@dc.uece.br')).length, 2);
+    // a small marked message (handed to the store whole, not streamed) goes to Junk the same way
+    const short = 'Received: from x\r\nX-Correio-Quarantine: DMARC policy of quar.example\r\n\r\nshort\r\n';
+    const small = { ...req('m3-1'), messageId: 'm3', size: short.length, openMessage: () => Promise.resolve(Readable.from([Buffer.from(short)])) };
+    assert.equal((await junk.deliver(small, signal))[0].action, 'delivered');
+    const inJunk = await store.list('suzana@dc.uece.br', 'Junk');
+    assert.equal(inJunk.length, 2);
+    const texts = await Promise.all(inJunk.map(async (x) => text(await store.open('suzana@dc.uece.br', x.key, 'Junk'))));
+    assert.ok(texts.some((t) => t.startsWith('Return-Path: <helvecio@dsc.ufpb.br>\r\nDelivered-To: suzana@dc.uece.br\r\n') && t.endsWith(short)));
     assert.equal((await store.list('suzana@dc.uece.br')).length, 2);
   }));
 

@@ -19,6 +19,7 @@ import {
   MailError, QUARANTINE_FIELD, addressToString, replies, reversePathToString,
   type DeliveryRequest, type DeliveryStatus, type DirectoryLookup, type EnhancedStatus, type Envelope, type MailboxStore, type QuotaGate, type Transport, type User,
 } from '../core/index.js';
+import { nextChunk } from '../util/index.js';
 
 export interface MaildirTransportOptions {
   readonly mailboxes: MailboxStore;
@@ -102,15 +103,23 @@ export class MaildirTransport implements Transport {
       body = await req.openMessage();
       const src = body;
       const headers = Buffer.from(deliveryHeaders(env), 'utf8');
-      const chunks = src[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       const junk = this.#opts.quarantineFolder;
-      const head = junk !== undefined ? await peekHeader(chunks) : { seen: [] as Buffer[], quarantined: false };
+      // a message the spool holds in memory (nearly all: issue 19) is read at once and handed
+      // over whole, with no stream or generator made for it
+      const head = await readHead(src, WHOLE_LIMIT);
+      if (!head.more) {
+        const whole = Buffer.concat([headers, ...head.seen]);
+        const quarantined = junk !== undefined && markRe.test(headerOf(whole.subarray(headers.length)));
+        await mailboxes.deliver(user, whole, { uniqueKey: env.id, ...(quarantined ? { folder: junk } : {}) });
+        return { envelopeId: env.id, action: 'delivered', status: '2.0.0' };
+      }
+      const quarantined = junk !== undefined && markRe.test(headerOf(Buffer.concat(head.seen)));
       stream = Readable.from(
         (async function* () {
           try {
             yield headers;
             yield* head.seen;
-            for (let c = await chunks.next(); !c.done; c = await chunks.next()) yield c.value;
+            for (let c = await nextChunk(src); c !== null; c = await nextChunk(src)) yield typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
           } finally {
             src.destroy();
           }
@@ -119,7 +128,7 @@ export class MaildirTransport implements Transport {
       );
       // the store may give up without reading to the end; its error is the one reported
       stream.on('error', () => undefined);
-      await mailboxes.deliver(user, stream, { uniqueKey: env.id, ...(head.quarantined && junk !== undefined ? { folder: junk } : {}) });
+      await mailboxes.deliver(user, stream, { uniqueKey: env.id, ...(quarantined ? { folder: junk } : {}) });
       return { envelopeId: env.id, action: 'delivered', status: '2.0.0' };
     } catch (err) {
       stream?.destroy();
@@ -149,24 +158,31 @@ export class MaildirTransport implements Transport {
   }
 }
 
+/** A message up to this size (as queued) is read whole and given to the store in one Buffer. */
+const WHOLE_LIMIT = 128 * 1024;
+
 /**
- * Reads the start of the message (the header block, at most MARK_WINDOW octets) and says whether
- * it carries the quarantine mark; the chunks read are handed back to be written first.
+ * The first pieces of the message: the whole of it when it is no longer than `limit`, else
+ * more than `limit` octets (so at least MARK_WINDOW, where the quarantine mark is looked for)
+ * and `more`. A message held in memory is read with no wait (util's nextChunk).
  */
-async function peekHeader(chunks: AsyncIterator<Buffer>): Promise<{ seen: Buffer[]; quarantined: boolean }> {
+async function readHead(src: Readable, limit: number): Promise<{ seen: Buffer[]; more: boolean }> {
   const seen: Buffer[] = [];
   let size = 0;
-  let end = -1;
-  while (end < 0 && size < MARK_WINDOW) {
-    const c = await chunks.next();
-    if (c.done) break;
-    seen.push(c.value);
-    size += c.value.length;
-    end = Buffer.concat(seen).indexOf('\r\n\r\n');
+  for (let c = await nextChunk(src); c !== null; c = await nextChunk(src)) {
+    const b = typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
+    seen.push(b);
+    size += b.length;
+    if (size > limit) return { seen, more: true };
   }
-  const all = Buffer.concat(seen);
-  const header = all.subarray(0, end < 0 ? Math.min(all.length, MARK_WINDOW) : end).toString('latin1');
-  return { seen, quarantined: markRe.test(header) };
+  return { seen, more: false };
+}
+
+/** The header block at the start of `message` (at most MARK_WINDOW octets), where the quarantine mark is looked for. */
+function headerOf(message: Buffer): string {
+  const window = message.subarray(0, MARK_WINDOW);
+  const end = window.indexOf('\r\n\r\n');
+  return window.subarray(0, end < 0 ? window.length : end).toString('latin1');
 }
 
 function failure(env: Envelope, err: unknown): DeliveryStatus {

@@ -15,7 +15,10 @@ export interface Pooled {
   client: SmtpClient;
   host: string;
   ip: string;
+  /** its idle timer, made at its first check-in and restarted (refresh()) at the next ones */
   timer?: NodeJS.Timeout;
+  /** whether it waits in the pool (the timer firing while it is out does nothing) */
+  idle?: boolean;
 }
 
 /**
@@ -47,6 +50,7 @@ export class SessionPool {
     await Promise.all(
       all.map(async (p) => {
         clearTimeout(p.timer);
+        p.idle = false;
         await p.client.quit();
       }),
     );
@@ -64,8 +68,8 @@ export class SessionPool {
     while (list && list.length > 0) {
       const p = list.pop() as Pooled;
       this.idle--;
+      p.idle = false;
       if (list.length === 0) this.pool.delete(key);
-      clearTimeout(p.timer);
       if (p.client.usable && !signal.aborted) return p;
       p.client.close();
     }
@@ -82,22 +86,30 @@ export class SessionPool {
     p.client.bindSignal(undefined);
     const list = this.pool.get(key) ?? [];
     if (this.closed || idleMs <= 0 || !p.client.usable || p.client.transactions >= maxMessages || list.length >= perRoute || this.idle >= total) {
+      clearTimeout(p.timer);
       void p.client.quit();
       return;
     }
     list.push(p);
     this.pool.set(key, list);
     this.idle++;
-    p.timer = setTimeout(() => {
-      const l = this.pool.get(key);
-      const i = l?.indexOf(p) ?? -1;
-      if (l && i >= 0) {
-        l.splice(i, 1);
-        this.idle--;
-      }
-      if (l && l.length === 0) this.pool.delete(key);
-      void p.client.quit();
-    }, idleMs);
-    p.timer.unref();
+    p.idle = true;
+    // one timer per session, restarted at each check-in, rather than one made and cleared per message
+    if (p.timer) p.timer.refresh();
+    else p.timer = setTimeout(() => this.expire(key, p), idleMs).unref();
+  }
+
+  /** A session idle for the whole idle time is QUIT (one that is out, delivering, is left alone). */
+  private expire(key: string, p: Pooled): void {
+    if (!p.idle) return;
+    p.idle = false;
+    const l = this.pool.get(key);
+    const i = l?.indexOf(p) ?? -1;
+    if (l && i >= 0) {
+      l.splice(i, 1);
+      this.idle--;
+    }
+    if (l && l.length === 0) this.pool.delete(key);
+    void p.client.quit();
   }
 }

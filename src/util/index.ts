@@ -1,7 +1,8 @@
 /**
  * @module util
  * Mail-agnostic helpers: durable file writes, coalesced directory fsyncs, durations, sizes,
- * backoff math, sortable unique ids, per-key locks, which URLs may be posted to.
+ * backoff math, sortable unique ids, per-key locks, which URLs may be posted to, one timer for a
+ * connection's successive waits, a stream's chunks read without an async iterator.
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
 export {
@@ -25,3 +26,5 @@ export { PgListenSession, listenHears, type PgListenHandlers, type PgListenOptio
 export { httpUrlProblem } from './http-url.js';
 export { findPortHolder, type PortHolder } from './port-holder.js';
 export { pidAlive } from './pid-alive.js';
+export { WaitDeadline } from './wait-deadline.js';
+export { nextChunk } from './body-chunks.js';

@@ -28,10 +28,10 @@ export class MemoryMailbox implements MailboxStore {
     if (!/^[0-9a-z.-]+$/.test(key)) throw new Error(`bad key ${key}`);
   }
 
-  async deliver(user: string, message: Readable, opts: { uniqueKey: string; folder?: string }): Promise<{ key: string }> {
+  async deliver(user: string, message: Readable | Buffer, opts: { uniqueKey: string; folder?: string }): Promise<{ key: string }> {
     const dir = this.dir(user, opts.folder);
     await mkdir(dir, { recursive: true });
-    const body = await buffer(message);
+    const body = Buffer.isBuffer(message) ? message : await buffer(message);
     const tag = createHash('sha256').update(opts.uniqueKey).digest('hex').slice(0, 12);
     const existing = (await readdir(dir)).find((n) => n.endsWith(`.${tag}`));
     if (existing !== undefined) return { key: existing };

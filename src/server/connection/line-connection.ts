@@ -26,7 +26,7 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import { CLOSED, INTERRUPTED, LONG, TIMEOUT, type LineEnd, type LineResult, type WaitResult } from './read-results.js';
 import { normalizeIp } from './peer-address.js';
 import { tlsHandshake } from './tls-handshake.js';
-import { WaitDeadline } from './wait-deadline.js';
+import { WaitDeadline } from '../../util/index.js';
 
 export interface LineConnectionOptions {
   /** input octets held ahead of processing before reading pauses. Default 256 KB. */

@@ -1,8 +1,8 @@
 /**
  * @module body-chunks
- * The SMTP client's reading of a message body (smtp-client.ts writeBody): chunk by chunk with
- * read(), waiting for 'readable' only when nothing is buffered, instead of an async iterator over
- * the stream. A body the spool holds in memory (one Buffer in a Readable) is then read with no
+ * How the SMTP client (smtp-client.ts writeBody) and the local transport (maildir-transport.ts)
+ * read a message body: chunk by chunk with read(), waiting for 'readable' only when nothing is
+ * buffered, instead of an async iterator over the stream. A body the spool holds in memory (one Buffer in a Readable) is then read with no
  * wait at all; an async iterator made a promise, a next() and the iterator's own stream
  * listeners for each message (a microbenchmark of a 5 KB body: ~40 µs against ~10).
  * Standards: none.
