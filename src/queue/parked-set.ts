@@ -2,7 +2,7 @@
  * @module parked-set
  * The queue scheduler's parked envelopes (issue 19): those waiting long enough that only their
  * id and time are kept, those that came due and wait to be read back (loads), and those handed
- * out for reading and not filed again yet (loading); with their own min-heap by time.
+ * out for reading and not filed again yet (loading); with their own min-heap by time (slot-heap.ts).
  *
  * Compact (issue 19: a million parked envelopes cost ~107 octets each as a Map of id strings to
  * times plus the wait heap's entries, and every major GC marked them): an envelope id of the form
@@ -20,6 +20,7 @@
  * Limitations: none.
  */
 import type { EnvelopeId, MessageId, ScheduleEntry } from '../core/index.js';
+import { SlotHeap } from './slot-heap.js';
 
 /** util's uniqueId alphabet (Crockford base32, lower case), in ascending character order */
 const alphabet = '0123456789abcdefghjkmnpqrstvwxyz';
@@ -104,8 +105,6 @@ export class ParkedSet {
   #kind = new Uint8Array(0);
   /** slots per kind */
   readonly #kindCounts = new Float64Array(256);
-  /** the slot's place in #heap, -1 when not in it */
-  #pos = new Int32Array(0);
   /** slots past the highest ever used: #used; freed ones below it: #free */
   #used = 0;
   #free = new Int32Array(0);
@@ -117,8 +116,7 @@ export class ParkedSet {
   readonly #oddSlot = new Map<EnvelopeId, number>();
   readonly #oddId = new Map<number, EnvelopeId>();
   /** min-heap of waiting slots by #at */
-  #heap = new Int32Array(0);
-  #heapSize = 0;
+  readonly #heap = new SlotHeap();
   #waiting = 0;
   #loading = 0;
   /** due slots, in the order they came due */
@@ -146,7 +144,8 @@ export class ParkedSet {
 
   /** the earliest time a waiting envelope comes due (Infinity when none) */
   nextAt(): number {
-    return this.#heapSize > 0 ? this.#at[this.#heap[0]] : Infinity;
+    const first = this.#heap.peek();
+    return first >= 0 ? this.#at[first] : Infinity;
   }
 
   /** parked (again) until `at` (Infinity: until named), of `kind` (default: as it was; 0 for a new one) */
@@ -167,7 +166,7 @@ export class ParkedSet {
     this.#state[slot] = waitingState;
     this.#waiting++;
     this.#at[slot] = at;
-    if (at < Infinity) this.#heapPush(slot);
+    if (at < Infinity) this.#heap.push(slot, this.#at);
   }
 
   /** no longer parked in any way (filed, or forgotten) */
@@ -202,8 +201,8 @@ export class ParkedSet {
 
   /** The earliest waiting envelope, if its time is `now` or before, comes due (to be read back): true when one did. */
   comeDue(now: number): boolean {
-    if (this.#heapSize === 0 || this.#at[this.#heap[0]] > now) return false;
-    const slot = this.#heap[0];
+    const slot = this.#heap.peek();
+    if (slot < 0 || this.#at[slot] > now) return false;
     this.#leave(slot);
     this.#state[slot] = dueState;
     this.#loads.add(slot);
@@ -318,7 +317,6 @@ export class ParkedSet {
   #add(id: EnvelopeId): number {
     const slot = this.#freeCount > 0 ? this.#free[--this.#freeCount] : this.#used++;
     if (slot >= this.#state.length) this.#grow(Math.max(1024, this.#state.length * 2));
-    this.#pos[slot] = -1;
     if (!encode(id)) {
       this.#hi[slot] = NaN;
       this.#lo[slot] = NaN;
@@ -341,7 +339,7 @@ export class ParkedSet {
     const state = this.#state[slot];
     if (state === waitingState) {
       this.#waiting--;
-      if (this.#pos[slot] >= 0) this.#heapRemove(slot);
+      this.#heap.remove(slot, this.#at);
     } else if (state === dueState) this.#loads.delete(slot);
     else if (state === loadingState) this.#loading--;
     this.#state[slot] = free;
@@ -365,9 +363,8 @@ export class ParkedSet {
     this.#at = more(this.#at, (n) => new Float64Array(n));
     this.#state = more(this.#state, (n) => new Uint8Array(n));
     this.#kind = more(this.#kind, (n) => new Uint8Array(n));
-    this.#pos = more(this.#pos, (n) => new Int32Array(n));
     this.#free = more(this.#free, (n) => new Int32Array(n));
-    this.#heap = more(this.#heap, (n) => new Int32Array(n));
+    this.#heap.grow(capacity);
   }
 
   #home(slot: number): number {
@@ -404,56 +401,5 @@ export class ParkedSet {
       i = j;
     }
     this.#tableCount--;
-  }
-
-  #heapPush(slot: number): void {
-    const i = this.#heapSize++;
-    this.#heap[i] = slot;
-    this.#pos[slot] = i;
-    this.#siftUp(i);
-  }
-
-  #heapRemove(slot: number): void {
-    const i = this.#pos[slot];
-    this.#pos[slot] = -1;
-    const last = this.#heap[--this.#heapSize];
-    if (i === this.#heapSize) return;
-    this.#heap[i] = last;
-    this.#pos[last] = i;
-    this.#siftDown(this.#siftUp(i));
-  }
-
-  #siftUp(i: number): number {
-    const h = this.#heap;
-    const slot = h[i];
-    const at = this.#at[slot];
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (this.#at[h[p]] <= at) break;
-      h[i] = h[p];
-      this.#pos[h[i]] = i;
-      i = p;
-    }
-    h[i] = slot;
-    this.#pos[slot] = i;
-    return i;
-  }
-
-  #siftDown(i: number): void {
-    const h = this.#heap;
-    const n = this.#heapSize;
-    const slot = h[i];
-    const at = this.#at[slot];
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const c = l + 1 < n && this.#at[h[l + 1]] < this.#at[h[l]] ? l + 1 : l;
-      if (this.#at[h[c]] >= at) break;
-      h[i] = h[c];
-      this.#pos[h[i]] = i;
-      i = c;
-    }
-    h[i] = slot;
-    this.#pos[slot] = i;
   }
 }
