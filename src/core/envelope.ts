@@ -2,8 +2,8 @@
  * @module envelope
  * One recipient's delivery state for a stored message (store once, one envelope per recipient).
  * An envelope's state is explicit (EnvelopeState): only the pure functions of
- * queue/envelope-transitions.ts change it; an envelope written before states existed (or just
- * committed by intake) has none and gets one once, when it is loaded (`withState`).
+ * queue/envelope-transitions.ts change it; intake commits new envelopes as `queued`; one
+ * written before states existed has none and gets one once, when it is loaded (`withState`).
  * Standards: RFC 5321 §4.5.4 (retry strategy), RFC 3461 (DSN parameters), seed §2 (spool entries).
  * Security: an envelope is trusted data written by us; never fill it from unvalidated input.
  * Limitations: none.
@@ -96,7 +96,7 @@ export interface Envelope {
   /** body type from MAIL (RFC 6152, RFC 6531) */
   readonly body?: '7BIT' | '8BITMIME' | 'BINARYMIME';
   readonly smtpUtf8?: boolean;
-  /** see EnvelopeState; absent on envelopes written before states existed and on new ones from intake */
+  /** see EnvelopeState; absent on envelopes written before states existed (intake commits new ones as queued) */
   readonly state?: EnvelopeState;
   /** the notice pending (state notice-pending, or held with a failure/success notice pending) */
   readonly notice?: NoticeKind;

@@ -105,13 +105,14 @@ export class IntakeService implements Intake {
     // A lookup failure is thrown by the resolver as a 4xx MailError and passes through as is:
     // a failed directory lookup is never "user unknown".
     const targets = await this.opts.resolver.resolve(rcpt, { sender });
-    const usable = targets.filter((t) => t.kind !== 'error');
-    if (usable.length === 0) {
+    if (!targets.some((t) => t.kind !== 'error')) {
       const first = targets.find((t) => t.kind === 'error');
       throw new MailError(first && first.kind === 'error' ? first.reply : replies.noSuchUser());
     }
-    const full = await this.quotaRefusal(usable, declaredSize);
-    if (full) throw new MailError(full, 'MAIL_ERR_QUOTA');
+    if (this.opts.quota) {
+      const full = await this.quotaRefusal(targets.filter((t) => t.kind !== 'error'), declaredSize);
+      if (full) throw new MailError(full, 'MAIL_ERR_QUOTA');
+    }
     return { address: rcpt, dsn, targets };
   }
 
@@ -149,9 +150,17 @@ export class IntakeService implements Intake {
       if (!Buffer.isBuffer(rest)) rest.resume();
     };
     const fields = split.fields.map((f) => ({ name: f.name.toLowerCase(), value: f.value.trim() }));
+    // one pass over the fields: trace fields, Delivered-To (made a set only when there is one), Message-ID
+    let hops = 0;
+    let deliveredTo: Set<string> | undefined;
+    let messageIdField: string | undefined;
+    for (const f of fields) {
+      if (f.name === 'received') hops++;
+      else if (f.name === 'delivered-to') (deliveredTo ??= new Set()).add(f.value.replace(/^<|>$/g, '').toLowerCase());
+      else if (f.name === 'message-id' && messageIdField === undefined) messageIdField = f.value;
+    }
 
     // RFC 5321 §6.3: count trace fields to stop loops between sites (seed §2.1).
-    const hops = fields.filter((f) => f.name === 'received').length;
     if (hops >= this.opts.maxHops) {
       drop();
       throw new MailError(replies.mailLoop(), 'MAIL_ERR_LOOP');
@@ -188,9 +197,6 @@ export class IntakeService implements Intake {
       sign: split.complete && this.opts.signer?.applies(tx.session) ? this.opts.signer.streaming() : undefined,
       seal: split.complete && sealWith && sealWith.sealer.enabled !== false ? sealWith.sealer.start(sealWith.domain, Buffer.concat(split.hasBody ? [split.header, CRLF] : [split.header])) : undefined,
     });
-    const deliveredTo = new Set(
-      fields.filter((f) => f.name === 'delivered-to').map((f) => f.value.replace(/^<|>$/g, '').toLowerCase()),
-    );
 
     let draft;
     try {
@@ -209,9 +215,8 @@ export class IntakeService implements Intake {
       const seen = new Set<string>();
       let loops = 0;
       for (const [i, r] of tx.recipients.entries()) {
-        const rcptKey = addressToString(r.address).toLowerCase();
         // A Delivered-To naming this recipient means the message has been here for it before.
-        if (deliveredTo.has(rcptKey)) {
+        if (deliveredTo?.has(addressToString(r.address).toLowerCase())) {
           loops++;
           envelopes.push(this.envelope(tx, r, errorTarget(r, replies.mailLoop()), now, seen));
           owners.push(i);
@@ -261,7 +266,6 @@ export class IntakeService implements Intake {
         date: now,
       });
       prepend.unshift(receivedField);
-      let messageIdField = fields.find((f) => f.name === 'message-id')?.value.trim();
       if (tx.session.submission) {
         // RFC 6409 §8.2, §8.3: a submission server may add a missing Date and Message-ID.
         if (messageIdField === undefined) {
@@ -281,15 +285,19 @@ export class IntakeService implements Intake {
       else await draft.prepend(Buffer.concat(stored));
       const eightBit = counter.eightBit || hasEightBit(headBytes) || tx.mail.body === '8BITMIME';
       // LMTP (RFC 2033 §4.2): now that the size is known, a recipient whose mailboxes are full is refused alone
-      const refused = new Map<number, SmtpReply>();
+      let refused: Map<number, SmtpReply> | undefined;
       if (tx.perRecipientQuota) {
+        refused = new Map();
         for (const [i, r] of tx.recipients.entries()) {
           const full = await this.quotaRefusal(r.targets, size);
           if (full) refused.set(i, full);
         }
         if (refused.size === tx.recipients.length) throw new RecipientsRefusedAfterData(refused);
-        live = envelopes.filter((e, k): e is EnvelopeInit => e !== undefined && !refused.has(owners[k]));
+        const lost = refused;
+        live = envelopes.filter((e, k): e is EnvelopeInit => e !== undefined && !lost.has(owners[k]));
       }
+      // a copy, not the inits changed in place: a field added to an object after it was made
+      // gives the store's copy of it (and so every queued envelope) a hidden class of its own
       const committed = await draft.commit(
         live.map((e) => ({ ...e, size, body: eightBit ? '8BITMIME' : (tx.mail.body ?? '7BIT') })),
         pieces,
@@ -324,7 +332,9 @@ export class IntakeService implements Intake {
         }
       }
       this.opts.onQueued?.(committed);
-      return { messageId: draft.id, reply: replies.queued(draft.id), ...(refused.size > 0 ? { refused } : {}) };
+      return refused !== undefined && refused.size > 0
+        ? { messageId: draft.id, reply: replies.queued(draft.id), refused }
+        : { messageId: draft.id, reply: replies.queued(draft.id) };
     } catch (err) {
       watch.abort();
       await draft.abort().catch(() => undefined);
@@ -361,6 +371,9 @@ export class IntakeService implements Intake {
       dsn: { ...r.dsn, ...(tx.mail.ret ? { ret: tx.mail.ret } : {}), ...(tx.mail.envid ? { envid: tx.mail.envid } : {}) },
       smtpUtf8: tx.mail.smtpUtf8 ?? false,
       resolvedVia: t.via,
+      // stated from the start (envelope-transitions.ts): the scheduler then files the committed
+      // envelope itself, where withState made a copy of each that the queue kept beside the cache's
+      state: 'queued',
     };
   }
 }

@@ -23,3 +23,20 @@ void test('the mail log keeps its last events for the tail, oldest first, bounde
     log.stop();
   }
 });
+
+void test('the tail shows each event as it was published: time and event first, its fields after; one JSON cannot write is kept as time and event', () => {
+  const log = startMailLog(quiet);
+  try {
+    diagnostics.channel(channels.queued).publish({ queueId: 'q2', recipients: ['a@example.org'], size: 5 });
+    const circular: Record<string, unknown> = { queueId: 'q3' };
+    circular.self = circular;
+    diagnostics.channel(channels.queued).publish(circular);
+    const [first, second] = log.tail(2).map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(Object.keys(first), ['time', 'event', 'queueId', 'recipients', 'size']);
+    assert.deepEqual({ ...first, time: undefined }, { time: undefined, event: 'queued', queueId: 'q2', recipients: ['a@example.org'], size: 5 });
+    assert.match(first.time as string, /^\d{4}-\d\d-\d\dT/);
+    assert.deepEqual(Object.keys(second), ['time', 'event']);
+  } finally {
+    log.stop();
+  }
+});

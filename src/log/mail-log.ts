@@ -44,21 +44,27 @@ export function startMailLog(logger: LineLogger): MailLog {
   // a ring of the last TAIL_LINES events, so the console can show recent activity without
   // reading the log files (which may be journald's); kept as objects and written as JSON only
   // when the tail is asked for (each event is already serialised by the logger and the history);
-  // the event itself is kept, not a copy: publishers make each one fresh and never change it
-  const ring: { time: number; event: string; obj: object }[] = [];
+  // the event itself is kept, not a copy: publishers make each one fresh and never change it.
+  // Its time and name are kept in arrays beside it, not in an object per event: every event
+  // lives through ~500 messages' young-generation collections, so whatever the ring holds per
+  // event is copied into the old generation (a JSON text of each event instead was more to copy
+  // than the event, whose strings the queue holds anyway).
+  const times = new Float64Array(TAIL_LINES);
+  const names: string[] = [];
+  const objs: object[] = [];
   let next = 0;
   const remember = (event: string, obj: object): void => {
-    const entry = { time: Date.now(), event, obj };
-    if (ring.length < TAIL_LINES) ring.push(entry);
-    else ring[next] = entry;
+    times[next] = Date.now();
+    names[next] = event;
+    objs[next] = obj;
     next = (next + 1) % TAIL_LINES;
   };
-  const lineOf = (e: (typeof ring)[number]): string => {
-    const time = new Date(e.time).toISOString();
+  const lineOf = (i: number): string => {
+    const time = new Date(times[i]).toISOString();
     try {
-      return JSON.stringify({ time, event: e.event, ...e.obj });
+      return JSON.stringify({ time, event: names[i], ...objs[i] });
     } catch {
-      return JSON.stringify({ time, event: e.event });
+      return JSON.stringify({ time, event: names[i] });
     }
   };
   for (const name of eventNames) {
@@ -82,8 +88,13 @@ export function startMailLog(logger: LineLogger): MailLog {
   return {
     registry,
     tail: (lines) => {
-      const ordered = ring.length < TAIL_LINES ? ring : [...ring.slice(next), ...ring.slice(0, next)];
-      return ordered.slice(-Math.max(0, lines)).map(lineOf);
+      const held = names.length;
+      const want = Math.min(held, Math.max(0, lines));
+      // oldest first: once the ring is full, `next` is its oldest entry
+      const start = held < TAIL_LINES ? held - want : (next - want + TAIL_LINES) % TAIL_LINES;
+      const out: string[] = [];
+      for (let k = 0; k < want; k++) out.push(lineOf((start + k) % TAIL_LINES));
+      return out;
     },
     stop: () => {
       for (const u of unsubs) u();

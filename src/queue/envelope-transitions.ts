@@ -13,8 +13,8 @@
  * undefined). A final outcome is also appended to the attempts, so that the notice can be
  * composed again after a crash and an older correio reading the spool sees the same outcome.
  *
- * withState gives an envelope written before states existed (or just committed by intake) its
- * state, once, when it is loaded; nothing else reads the attempts to learn a state.
+ * Intake commits new envelopes as `queued`. withState gives an envelope written before states
+ * existed its state, once, when it is loaded; nothing else reads the attempts to learn a state.
  * Standards: RFC 5321 §4.5.4.1 (retries), §6.1 (reliable delivery: an outcome is kept until its
  *   notice is sent); RFC 3461 §4.1, §6.2 (NOTIFY: which notices); RFC 3463 (5.4.7, 5.0.0);
  *   RFC 3464 (the reports).

@@ -55,7 +55,8 @@ export function recordEnd(rec: SegmentRecord): number {
 export function recordHeader(body: readonly Buffer[], bodyLength: number, trailer: Buffer): Buffer {
   let crc = 0;
   for (const b of body) crc = crc32(b, crc);
-  const h = Buffer.alloc(recordHeaderSize);
+  // every octet is written below: a slice of node's pool, not an allocation of its own per record
+  const h = Buffer.allocUnsafe(recordHeaderSize);
   recordMagic.copy(h, 0);
   h.writeBigUInt64BE(BigInt(bodyLength), 8);
   h.writeUInt32BE(trailer.length, 16);

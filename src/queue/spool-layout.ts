@@ -23,7 +23,7 @@
  * Limitations: none.
  */
 import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { MailError, replies, type MessageId } from '../core/index.js';
 import { atomicWriteFile } from '../util/index.js';
 import { isQueueId } from './queue-ids.js';
@@ -55,17 +55,18 @@ export class SpoolPaths {
   /** The committed message file of `id` (throws on an id that is not a queue id). */
   message(id: MessageId): string {
     if (!isQueueId(id)) throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
-    return join(this.msg, id);
+    // an id is one name of a strict alphabet (queue-ids.ts): nothing for join() to normalize
+    return `${this.msg}${sep}${id}`;
   }
 
   /** The env override of `id` (the caller has checked the id). */
   override(id: MessageId): string {
-    return join(this.env, `${id}.json`);
+    return `${this.env}${sep}${id}.json`;
   }
 
   /** The draft file of `id` (the caller has checked the id). */
   draft(id: MessageId): string {
-    return join(this.tmp, id);
+    return `${this.tmp}${sep}${id}`;
   }
 
   segment(segId: string): string {
