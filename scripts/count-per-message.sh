@@ -16,6 +16,7 @@
 # COUNT_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is given to node for `serve`
 # (acceptor processes inherit it); serve is stopped with SIGTERM at the end and waited for, so a
 # profile is written.
+# COUNT_KEEP=1 keeps the work directory's spool and mailboxes, removed at exit otherwise.
 #
 # TREE is a built checkout (its bin/correio.js and dist/); run it on two trees (e.g. main and a
 # `git worktree add --detach` of an older commit, each built with `npx tsc -p tsconfig.json`) to
@@ -49,7 +50,9 @@ if [ "$SCEN" = relay ]; then
   SINK_USER=(); [ "$(id -u)" = 0 ] && SINK_USER=(-u nobody)
   "$SINKER" "${SINK_USER[@]}" -c "127.0.0.1:$SINK" 1000 > "$W/sink.out" 2>&1 & SINK_PID=$!
 fi
-trap 'kill $HOLE_PID $SINK_PID 2>/dev/null; [ -n "${SERVER:-}" ] && kill $SERVER 2>/dev/null && [ -n "${COUNT_NODE_FLAGS:-}" ] && wait $SERVER; true' EXIT
+# the spool and mailboxes (hundreds of MB a run) go at exit, once the server has ended; the
+# reports named above (strace, callgrind, profiles, serve.log) stay, and COUNT_KEEP=1 keeps all
+trap 'kill $HOLE_PID $SINK_PID 2>/dev/null; [ -n "${SERVER:-}" ] && kill $SERVER 2>/dev/null && wait $SERVER 2>/dev/null; [ -z "${COUNT_KEEP:-}" ] && rm -rf "$W/data"; true' EXIT
 # one process unless PROCESSES says more (`[smtp] processes`, 2 by default since issue 19): then
 # threads and syscalls count the acceptor processes' threads too (instructions and cpu see the
 # server only), and threads says how much mail each process received.
