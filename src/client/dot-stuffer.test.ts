@@ -59,3 +59,22 @@ void test('a clean message of many lines, cut between CR and LF and before a dot
     assert.equal(stuffed([text.slice(0, cut), text.slice(cut)]), model(text));
   }
 });
+
+void test('once drained, the buffer of the last stuffed piece serves the next one, and what it gives is still right', () => {
+  const s = new DotStuffer();
+  const a = s.stuff(Buffer.from('.a\r\n', 'latin1'));
+  assert.equal(a.toString('latin1'), '..a\r\n');
+  // not drained yet: the first piece may still be in the socket's hands, so a new buffer
+  const b = s.stuff(Buffer.from('.b\r\n', 'latin1'));
+  const same = (x: Buffer, y: Buffer): boolean => x.buffer === y.buffer && x.byteOffset === y.byteOffset;
+  assert.ok(!same(a, b));
+  s.drained();
+  const c = s.stuff(Buffer.from('.c\r\n', 'latin1'));
+  assert.ok(same(c, b));
+  assert.equal(c.toString('latin1'), '..c\r\n');
+  // a piece larger than the spare gets a buffer of its own
+  s.drained();
+  const big = `.${'x'.repeat(100)}\r\n`;
+  assert.equal(s.stuff(Buffer.from(big, 'latin1')).toString('latin1'), `.${big}`);
+  assert.equal(s.finish().toString('latin1'), '.\r\n');
+});

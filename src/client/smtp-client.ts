@@ -2,6 +2,9 @@
  * @module smtp-client
  * The client side of one SMTP (or LMTP) session: connect, greeting, EHLO with HELO fallback,
  * opportunistic STARTTLS, AUTH, transactions with per-recipient replies, RSET for reuse, QUIT.
+ * The body is read from the spool piece by piece, dot-stuffed piece by piece and written with
+ * the socket's backpressure (a full socket is waited for before the next piece is read), so a
+ * big message is never held whole; pieces that need stuffing share one buffer (dot-stuffer.ts).
  * Standards: RFC 5321 §3.3 (transactions), §4.1.1 (commands), §4.5.3.2 (client timeouts),
  *   §4.5.2 (transparency); RFC 2920 (PIPELINING); RFC 1870 (SIZE); RFC 6152 (8BITMIME);
  *   RFC 6531 (SMTPUTF8); RFC 3461 (DSN parameters, xtext); RFC 3207 (STARTTLS); RFC 4954 and
@@ -295,6 +298,8 @@ export class SmtpClient {
         if (!socket.write(out)) {
           socket.uncork();
           await this.drain();
+          // written out: the stuffer's buffer serves the next piece (a big body through one buffer)
+          stuffer.drained();
           socket.cork();
         }
       }
