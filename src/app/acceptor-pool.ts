@@ -28,7 +28,10 @@
  *   spool, read back from the spool itself, and AUTH failures (an address and an account).
  * Failures: an acceptor that ends before it ever accepted while the server starts fails that
  * start (AcceptorStartError: exit 70 and one line naming the cause, which the acceptor tells
- * before it exits), rather than being started again every second forever. Later, an ended
+ * before it exits), rather than being started again every second forever. A reload's new
+ * acceptors must accept before the old ones are retired: when none of them does (each ended
+ * before accepting, or none accepted within 30 s), they are stopped and not started again, the
+ * reload is refused naming the cause, and the old ones go on serving. Later, an ended
  * acceptor is replaced after 1 s; one that keeps ending within 10 s of its start is replaced
  * after 1, 2, 4 … s, at most 60 s, each time with an error line saying how many in a row.
  * Limitations: until the first acceptor listens, the SMTP ports refuse connections (they are
@@ -108,6 +111,16 @@ interface Acceptor {
   sessions: readonly { mode: ListenMode; count: number }[];
   /** resolved once it accepts no more (retired at a reload, or gone) */
   readonly retired: Promise<void>;
+  /** started by a reload that has not yet seen it accept: its end before then is the reload's to judge (replace) */
+  trial: boolean;
+}
+
+/** A reload's new acceptors once one of them accepts: the old ones retired when the reload is applied, or the new ones stopped. */
+export interface AcceptorSwap {
+  /** the old acceptors accept no more; resolves once they do (or after the reload's readyMs) */
+  retireOld(): Promise<void>;
+  /** the reload failed after all: the new acceptors stop, the old ones go on */
+  abort(): Promise<void>;
 }
 
 const entry = fileURLToPath(new URL('./acceptor-main.js', import.meta.url));
@@ -166,10 +179,7 @@ export class AcceptorPool {
   async start(readyMs = 30_000): Promise<void> {
     this.#starting = true;
     for (let i = 1; i < this.#opts.count; i++) this.#spawn();
-    const all = this.#acceptors.map((a) => Promise.race([a.readied, a.exited]));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(all), new Promise((r) => (timer = setTimeout(r, readyMs).unref()))]);
-    clearTimeout(timer);
+    await this.#within(Promise.all(this.#acceptors.map((a) => Promise.race([a.readied, a.exited]))), readyMs);
     this.#starting = false;
     // one that cannot start would be started again every second forever: the start fails
     if (this.#startFailure !== undefined) throw new AcceptorStartError(this.#startFailure);
@@ -181,18 +191,18 @@ export class AcceptorPool {
     for (const a of this.#acceptors) if (a.child !== except && a.child.connected) a.child.send(order, undefined, {}, () => undefined);
   }
 
-  #spawn(): Acceptor {
+  #spawn(settings: Config = this.#opts.config(), trial = false): Acceptor {
     // fd 4: the acceptor's notices (acceptor-notice.ts)
     const child = fork(entry, [String(this.#opts.count - 1)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'] });
     this.#readNotices(child);
     // the server's configuration, as read (by root, or from the embedded defaults): the acceptor
     // runs as run_as, who may not be able to read the file
-    const config: AcceptorOrder = { t: 'config', config: this.#opts.config() };
+    const config: AcceptorOrder = { t: 'config', config: settings };
     child.send(config, undefined, {}, () => undefined);
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let readied!: () => void;
     let retired!: () => void;
-    const a: Acceptor = { child, startedAt: Date.now(), accepting: false, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)), sessions: [], retired: Promise.race([exited, new Promise<void>((r) => (retired = r))]) };
+    const a: Acceptor = { child, startedAt: Date.now(), accepting: false, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)), sessions: [], retired: Promise.race([exited, new Promise<void>((r) => (retired = r))]), trial };
     this.#acceptors.push(a);
     child.on('message', (m: AcceptorMessage) => {
       if (m.t === 'ready') {
@@ -221,29 +231,40 @@ export class AcceptorPool {
       this.#opts.runner.rescan().catch(() => undefined);
       if (a.leaving || this.#stopped) return;
       const cause = a.error ?? (signal !== null ? `killed by ${signal}` : `exit status ${code}`);
+      // a reload's new one: the reload decides (replace) once its new ones have accepted or ended
+      if (a.trial && !a.accepting) {
+        a.error = cause;
+        return;
+      }
       if (this.#starting && !a.accepting) {
         this.#startFailure ??= `the SMTP acceptor process (pid ${child.pid}) ended before it accepted a connection: ${cause}; ` +
           'fix that, or set [smtp] processes = 1 to run SMTP in the server';
         this.#opts.logger.error({ pid: child.pid, code, signal, error: a.error }, `acceptor process ended before it accepted a connection (${cause}); the start fails`);
         return;
       }
-      this.#ended++;
-      // a replacement that dies at once (it cannot start, or crashes on every connection) is
-      // started again less and less often, not every second forever
-      this.#quickEnds = !a.accepting || Date.now() - a.startedAt < stableMs ? this.#quickEnds + 1 : 0;
-      const inMs = Math.min(restartMs * 2 ** Math.max(0, this.#quickEnds - 1), maxRestartMs);
-      if (this.#quickEnds <= 1) this.#opts.logger.warn({ pid: child.pid, code, signal, error: a.error, inMs }, 'acceptor process ended; starting another');
-      else {
-        this.#opts.logger.error(
-          { pid: child.pid, code, signal, error: a.error, inMs, inARow: this.#quickEnds },
-          `acceptor process ended (${cause}), ${this.#quickEnds} in a row within ${stableMs / 1000} s of their start; starting another in ${inMs / 1000} s (backing off, at most ${maxRestartMs / 1000} s)`,
-        );
-      }
-      setTimeout(() => {
-        if (!this.#stopped) this.#spawn();
-      }, inMs).unref();
+      this.#restartLater(a, cause, code, signal);
     });
     return a;
+  }
+
+  /** An acceptor ended unexpectedly: another is started after 1 s, backing off when they keep ending. */
+  #restartLater(a: Acceptor, cause: string, code: number | null = null, signal: NodeJS.Signals | null = null): void {
+    const pid = a.child.pid;
+    this.#ended++;
+    // a replacement that dies at once (it cannot start, or crashes on every connection) is
+    // started again less and less often, not every second forever
+    this.#quickEnds = !a.accepting || Date.now() - a.startedAt < stableMs ? this.#quickEnds + 1 : 0;
+    const inMs = Math.min(restartMs * 2 ** Math.max(0, this.#quickEnds - 1), maxRestartMs);
+    if (this.#quickEnds <= 1) this.#opts.logger.warn({ pid, code, signal, error: a.error, inMs }, 'acceptor process ended; starting another');
+    else {
+      this.#opts.logger.error(
+        { pid, code, signal, error: a.error, inMs, inARow: this.#quickEnds },
+        `acceptor process ended (${cause}), ${this.#quickEnds} in a row within ${stableMs / 1000} s of their start; starting another in ${inMs / 1000} s (backing off, at most ${maxRestartMs / 1000} s)`,
+      );
+    }
+    setTimeout(() => {
+      if (!this.#stopped) this.#spawn();
+    }, inMs).unref();
   }
 
   /**
@@ -306,22 +327,49 @@ export class AcceptorPool {
   }
 
   /**
-   * A reload: new acceptors get the configuration now in force; the old ones stop accepting once
-   * the new ones accept (or have failed), and end once their sessions' clients have ended them.
-   * Resolves once the old ones accept no more (or after `readyMs`).
+   * A reload's first step: new acceptors with the configuration `next`, waited for until they
+   * accept (or have ended, or after `readyMs`). When none of them accepts, they are stopped (not
+   * started again) and this rejects naming the cause (AcceptorStartError): the old ones go on.
+   * Otherwise the swap retires the old ones once the reload is applied, or stops the new ones
+   * when it fails after all. The refusal is logged by the reload (reload.ts), one line.
    */
-  async replace(readyMs = 30_000): Promise<void> {
-    if (this.#stopped) return;
-    const old = [...this.#acceptors];
+  async replace(next: Config, readyMs = 30_000): Promise<AcceptorSwap> {
+    const old = this.#acceptors.filter((a) => !a.leaving);
     const fresh: Acceptor[] = [];
-    for (let i = 1; i < this.#opts.count; i++) fresh.push(this.#spawn());
+    if (!this.#stopped) for (let i = 1; i < this.#opts.count; i++) fresh.push(this.#spawn(next, true));
+    await this.#within(Promise.all(fresh.map((a) => Promise.race([a.readied, a.exited]))), readyMs);
+    for (const a of fresh) a.trial = false;
+    const gone = (a: Acceptor): boolean => a.child.exitCode !== null || a.child.signalCode !== null;
+    if (fresh.length > 0 && !this.#stopped && !fresh.some((a) => a.accepting)) {
+      // no crash loop: the ones still starting are stopped, the ended ones are not started again
+      for (const a of fresh) if (!gone(a)) this.#leave(a);
+      const ended = fresh.filter(gone);
+      const first = ended[0];
+      const message = first === undefined
+        ? `the new SMTP acceptor processes did not accept a connection within ${readyMs / 1000} s (stopped)`
+        : `${ended.length === 1 ? 'the new SMTP acceptor process' : `${ended.length} new SMTP acceptor processes`} ended before accepting a connection (pid ${first.child.pid}: ${first.error ?? 'ended'})`;
+      throw new AcceptorStartError(`${message}; the old acceptor processes go on serving`);
+    }
+    return {
+      retireOld: async () => {
+        // a new one that ended before it accepted (others did) is started again as any ended one
+        for (const a of fresh) if (gone(a) && !a.accepting && !this.#stopped) this.#restartLater(a, a.error ?? 'ended');
+        const leaving = old.filter((a) => !a.leaving);
+        for (const a of leaving) this.#leave(a, 'retire');
+        // resolved (the reload answered) once the old ones accept no more: the next session is a new one's
+        await this.#within(Promise.all(leaving.map((a) => a.retired)), readyMs);
+      },
+      abort: () => {
+        for (const a of fresh) if (!a.leaving && !gone(a)) this.#leave(a);
+        return Promise.resolve();
+      },
+    };
+  }
+
+  /** Waits for `p`, at most `ms`. */
+  async #within(p: Promise<unknown>, ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((r) => (timer = setTimeout(r, readyMs).unref()));
-    await Promise.race([Promise.all(fresh.map((a) => Promise.race([a.readied, a.exited]))), late]);
-    const leaving = old.filter((a) => !a.leaving);
-    for (const a of leaving) this.#leave(a, 'retire');
-    // resolved (the reload answered) once the old ones accept no more: the next session is a new one's
-    await Promise.race([Promise.all(leaving.map((a) => a.retired)), late]);
+    await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms).unref()))]);
     clearTimeout(timer);
   }
 

@@ -18,6 +18,7 @@
  * Limitations: no listeners of its own (it cannot bind: privileges are dropped), no metrics,
  *   IMAP or web; its mail-log lines go to the same stdout as the server's.
  */
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { pino } from 'pino';
 import type { Config } from '../config/index.js';
@@ -62,8 +63,10 @@ function configFromServer(): Promise<Config> {
  */
 export async function runAcceptor(acceptors: number): Promise<void> {
   const config = await configFromServer();
-  // a test hook (under the test runner only): an acceptor that can never start
-  if (process.env.CORREIO_TEST === '1' && process.env.CORREIO_TEST_ACCEPTOR_FAIL === 'start') throw new Error('made to fail at its start (CORREIO_TEST_ACCEPTOR_FAIL)');
+  // a test hook (under the test runner only): an acceptor that can never start ('start'), or
+  // only while a file is there ('file:PATH', for the acceptors of a reload: t-97)
+  const fail = process.env.CORREIO_TEST === '1' ? process.env.CORREIO_TEST_ACCEPTOR_FAIL : undefined;
+  if (fail === 'start' || (fail?.startsWith('file:') && existsSync(fail.slice('file:'.length)))) throw new Error('made to fail at its start (CORREIO_TEST_ACCEPTOR_FAIL)');
   const text = textWanted(config.log.format, false);
   const output = new BatchedOutput(1, text ? { transform: formatTextLine } : {});
   process.on('exit', () => output.flushSync());

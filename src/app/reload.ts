@@ -8,6 +8,9 @@
  * local domains, hostname, message size and recipient limits, connection limits, timeouts,
  * trusted networks, the certificate, the aliases file, the log level.
  * Standards: none (Postfix's `postfix reload`, OpenSMTPD's SIGHUP-less restart are the models).
+ * With `[smtp] processes` > 1, new acceptor processes must accept with the new configuration
+ * before anything changes; when none can (each ends at its start), the reload is refused naming
+ * the cause and the old ones go on serving (acceptor-pool.ts).
  * Security: a certificate that does not match its key is refused before anything changes, so a
  *   botched renewal cannot turn TLS off.
  * Limitations: what is bound or built once at start needs a restart, and the reload says which
@@ -22,6 +25,7 @@ import { CidrList } from '../address/index.js';
 import type { SmtpServer, SmtpServerOptions } from '../server/smtp/index.js';
 import type { Pop3Server } from '../server/pop3/index.js';
 import type { ImapServer } from '../server/imap/index.js';
+import type { AcceptorSwap } from './acceptor-pool.js';
 import type { Backends } from './backends.js';
 import { loadOrMakeTls } from './tls-files.js';
 
@@ -45,8 +49,11 @@ export interface ReloadTargets {
   readonly readConfig: () => Config;
   /** called with the TLS material now in force */
   readonly onTls?: (tls: { key: Buffer; cert: Buffer } | undefined) => void;
-  /** after a reload that was applied */
-  readonly onReloaded?: () => void | Promise<void>;
+  /**
+   * `[smtp] processes`: starts new acceptor processes with the new configuration and resolves
+   * once one accepts, rejecting when none can (acceptor-pool.ts); checked before anything changes
+   */
+  readonly startAcceptors?: (next: Config) => Promise<AcceptorSwap>;
 }
 
 /** The keys whose change needs a restart, compared between two configurations. */
@@ -127,9 +134,18 @@ export class Reloader {
       const what = next.smtp.tlsCert ? `smtp.tls_cert/smtp.tls_key (${next.smtp.tlsCert}, ${next.smtp.tlsKey})` : 'the TLS certificate';
       return refuse(`${what}: ${err instanceof Error ? err.message : String(err)}`);
     }
+    // the new acceptor processes must accept before the old ones are retired: when none can
+    // start, the old ones go on with the running configuration
+    let swap: AcceptorSwap | undefined;
+    try {
+      swap = await this.targets.startAcceptors?.(next);
+    } catch (err) {
+      return refuse(err instanceof Error ? err.message : String(err));
+    }
     try {
       await backends.reload(next);
     } catch (err) {
+      await swap?.abort();
       return refuse(err instanceof Error ? err.message : String(err));
     }
     smtp.reconfigure({
@@ -150,7 +166,8 @@ export class Reloader {
     this.targets.onTls?.(tls);
     logger.level = next.log.level;
     this.#current = next;
-    await this.targets.onReloaded?.();
+    // answered once the old acceptors accept no more: the next session is a new one's
+    await swap?.retireOld();
     logger.info({ file: next.file, restartNeeded }, 'configuration reloaded');
     if (restartNeeded.length > 0) logger.warn({ keys: restartNeeded }, `changed keys that take effect at the next start: ${restartNeeded.join(', ')}`);
     return { ok: true, restartNeeded };

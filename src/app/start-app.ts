@@ -140,7 +140,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const pool = config.smtp.processes > 1 && backends.store instanceof FsQueueStore
     ? new AcceptorPool({
         count: config.smtp.processes,
-        config: () => reloader.config,
+        config: (): Config => reloader.config,
         store: backends.store,
         runner: local.runner,
         listeners: () => smtp.sharedListeners(),
@@ -194,11 +194,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       onTls: (t) => {
         if (t) web?.setTls(t);
       },
-      onReloaded: async () => {
-        // acceptor processes take the configuration by being replaced (acceptor-pool.ts): the
-        // reload is answered once the old ones accept no more
-        await pool?.replace();
-      },
+      // acceptor processes take the configuration by being replaced (acceptor-pool.ts)
+      ...(pool && { startAcceptors: (next: Config) => pool.replace(next) }),
     },
     config,
   );

@@ -5,13 +5,20 @@
  *   serve` exits 70 with one line naming the cause (the acceptor tells it before it exits; made
  *   to fail by the test hook CORREIO_TEST_ACCEPTOR_FAIL=start) and logs it;
  * - a running one killed again and again right after each start is replaced after 1, 1, 2,
- *   4 s (backing off), with an error line saying how many in a row, and mail is taken again.
+ *   4 s (backing off), with an error line saying how many in a row, and mail is taken again;
+ * - a reload whose new acceptor ends at its start (the hook with a file that is there only then:
+ *   CORREIO_TEST_ACCEPTOR_FAIL=file:PATH) is refused naming the cause, with an error line; the
+ *   old acceptor goes on (same pid, mail answered 250), the new one is not started again, and a
+ *   reload once the cause is gone replaces the old one.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cliCommand } from '../helpers/cli.js';
-import { childrenOf, startSiteProcess, waitFor } from '../helpers/site.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliCommand, runCli } from '../helpers/cli.js';
+import { childrenOf, sendMail, startSiteProcess, waitFor } from '../helpers/site.js';
 
 const opts = { domains: ['localhost'], users: ['u@localhost'], smtp: { processes: 2 }, logLevel: 'warn' };
 
@@ -73,5 +80,46 @@ void test('an acceptor killed again and again at its start is replaced less and 
     c.close();
   } finally {
     await site.destroy();
+  }
+});
+
+void test('a reload whose new acceptor cannot start is refused, the old acceptor goes on serving, and is retired by the next good reload', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 't97-'));
+  const failFile = join(dir, 'fail');
+  // inherited by the server and its acceptors: they fail at their start while failFile is there
+  process.env.CORREIO_TEST_ACCEPTOR_FAIL = `file:${failFile}`;
+  const site = await startSiteProcess(opts);
+  try {
+    const server = site.child!.pid!;
+    const [old] = await waitFor('an acceptor process', () => (childrenOf(server).length === 1 ? childrenOf(server) : undefined), 30_000);
+    writeFileSync(failFile, '');
+    const refused = await runCli(['reload', '--config', site.configFile]);
+    assert.equal(refused.code, 78, `exit status; stderr: ${refused.stderr}`);
+    assert.match(
+      refused.stderr,
+      /^correio: reload refused, the running configuration stays: the new SMTP acceptor process ended before accepting a connection \(pid \d+: made to fail at its start \(CORREIO_TEST_ACCEPTOR_FAIL\)\); the old acceptor processes go on serving\n$/,
+    );
+    await waitFor('the error line of the refused reload', () => /"level":50,.*reload refused, the running configuration stays: the new SMTP acceptor process ended before accepting/.test(site.stdout()));
+    // the old acceptor is the only one: the failed new one has ended and is not started again
+    assert.deepEqual(childrenOf(server), [old]);
+    const sent = await sendMail(site, 'a@example.org', ['u@localhost'], 'Subject: after a failed reload\n\nbody\n');
+    assert.match(sent.final ?? '', /^250 /);
+    await site.waitForMessages('u@localhost', 1);
+    assert.deepEqual(childrenOf(server), [old], 'the old acceptor is still the one serving');
+
+    rmSync(failFile);
+    const ok = await runCli(['reload', '--config', site.configFile]);
+    assert.equal(ok.code, 0, `exit status; stderr: ${ok.stderr}`);
+    await waitFor('the old acceptor retired, a new one there', () => {
+      const now = childrenOf(server);
+      return now.length === 1 && now[0] !== old;
+    }, 30_000);
+    const again = await sendMail(site, 'a@example.org', ['u@localhost'], 'Subject: after a good reload\n\nbody\n');
+    assert.match(again.final ?? '', /^250 /);
+    assert.doesNotMatch(site.stdout(), /starting another/, 'no acceptor was started again after the failed reload');
+  } finally {
+    delete process.env.CORREIO_TEST_ACCEPTOR_FAIL;
+    await site.destroy();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
