@@ -64,7 +64,7 @@ export interface Walk {
   readonly keys: Set<string>;
   loop: boolean;
   overflow: boolean;
-  /** explain(): also show list members (as the list transport will re-inject them) */
+  /** explain(): the tree is made, list members shown in it (as the list transport will re-inject them); resolve() makes no tree */
   readonly showMembers: boolean;
 }
 
@@ -96,6 +96,16 @@ function targetKey(t: TargetBody): string {
  */
 export function addTarget(w: Walk, t: TargetBody, via: readonly string[], name: string, maxTargets: number, extra: Partial<ExpansionNode> = {}): ExpansionNode {
   const key = targetKey(t);
+  const duplicate = w.keys.has(key);
+  const overflow = !duplicate && w.targets.length >= maxTargets;
+  if (overflow) w.overflow = true;
+  else if (!duplicate) {
+    w.keys.add(key);
+    w.targets.push({ ...t, original: w.original, via: [...via] });
+  }
+  // resolve() (every RCPT) keeps only the targets: the node, its route key and reply text are
+  // for explain()'s tree (correio resolve, the HTTP API), which also shows list members
+  if (!w.showMembers) return unshownNode;
   const base = {
     name,
     ...(t.kind === 'error' ? { reply: formatReply(t.reply) } : { route: routeKey(targetRoute(t)) }),
@@ -103,17 +113,14 @@ export function addTarget(w: Walk, t: TargetBody, via: readonly string[], name: 
     children: noChildren,
   };
   // the same refusal twice is one error target, but each refused leaf is still shown as refused
-  if (w.keys.has(key)) return t.kind === 'error' ? { ...base, kind: 'error' } : { ...base, kind: 'duplicate', note: `already a target (${t.kind})` };
-  if (w.targets.length >= maxTargets) {
-    w.overflow = true;
-    return { ...base, kind: 'error', reply: formatReply(replies.listExpansionFailed()), note: 'too many targets' };
-  }
-  w.keys.add(key);
-  w.targets.push({ ...t, original: w.original, via: [...via] });
+  if (duplicate) return t.kind === 'error' ? { ...base, kind: 'error' } : { ...base, kind: 'duplicate', note: `already a target (${t.kind})` };
+  if (overflow) return { ...base, kind: 'error', reply: formatReply(replies.listExpansionFailed()), note: 'too many targets' };
   return { ...base, kind: t.kind === 'list' ? 'list' : t.kind };
 }
 
-/** What a finished walk resolves to (exactly what resolve() returns). */
+/** What addTarget gives resolve(), which shows no tree. */
+const unshownNode: ExpansionNode = Object.freeze({ name: '', kind: 'mailbox', children: noChildren });
+
 export function walkTargets(w: Walk): ResolvedRecipient[] {
   if (w.overflow) return [{ kind: 'error', reply: replies.listExpansionFailed(), original: w.original, via: [] }];
   // Every branch ended in a name already being expanded: a cycle with no mailbox (seed §2.1).

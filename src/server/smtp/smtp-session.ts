@@ -38,6 +38,7 @@ import type { ListenMode } from '../../core/policy.js';
 import { buildSmtpPolicy, type StagePolicy } from '../../policy/index.js';
 import { encodeReply, parseCommandLine } from '../../protocol/smtp/index.js';
 import { authExchange, type AuthExchangeIo } from './smtp-auth.js';
+import { SmtpSessionInfo } from './smtp-session-info.js';
 import { MailTransaction, refuseIf, type TransactionHost } from './mail-transaction.js';
 import type { BodyReadEnd } from './body-reader.js';
 import { CloseSession, closeSession, type SessionContext } from './session-types.js';
@@ -165,27 +166,26 @@ export class SmtpSession {
     // the peer and local addresses do not change during a session: look them up once (the
     // local one only when asked: a getsockname(2) per connection that nothing on the accept path reads)
     this.trustedPeer ??= this.ctx.localSocket === true || this.ctx.trusted.contains(this.remoteAddress);
-    const local = (): string | undefined => (this.localAddress ??= this.conn.localAddress);
     const lmtp = this.ctx.mode === 'lmtp';
     // LMTP hands over mail for local mailboxes only: its clients never relay (RFC 2033 §1)
     const trusted = this.trustedPeer && !lmtp;
     const base = this.esmtp ? 'ESMTP' : 'SMTP';
     const protocol = lmtp ? 'LMTP' : this.esmtp ? `${base}${this.tls ? 'S' : ''}${this.authUser !== undefined ? 'A' : ''}` : base;
-    return {
+    return new SmtpSessionInfo({
       protocol,
       heloName: this.heloName,
       // a UNIX socket's peer has no address: Received then says only "from <helo>"
       remoteAddress: this.ctx.localSocket ? undefined : this.remoteAddress,
       remotePort: this.conn.remotePort,
-      get localAddress(): string | undefined {
-        return local();
-      },
       tls: this.tls,
       authUser: this.authUser,
       mayRelay: trusted || this.authUser !== undefined,
       submission: this.ctx.mode === 'submission' || this.ctx.mode === 'submissions',
-    };
+    }, this.lookUpLocal);
   }
+
+  /** the local address, looked up once, when first read (SmtpSessionInfo.localAddress) */
+  private readonly lookUpLocal = (): string | undefined => (this.localAddress ??= this.conn.localAddress);
 
   // ---- main loop ----
   /** Runs the session to its end; never rejects. `refuse` answers 421 in place of the greeting. */
