@@ -2,12 +2,12 @@
  * @module queue-runner
  * The dispatcher of the background delivery process (seed §2): it feeds the in-memory
  * QueueScheduler from the spool (and from other processes' changes, store-discovery.ts),
- * takes the due batches it gives, hands each delivery batch to the transport of its route
- * (delivery-attempt.ts), and records every outcome through the pure transitions of
- * queue/envelope-transitions.ts, stored before anything else happens: done → envelope removed;
- * temporary failure → deferred (retried when the policy says); permanent failure or expiry →
- * failure notice pending; success with NOTIFY=SUCCESS → success notice pending; delay warning
- * due → delay notice pending. Notices are then sent (notice-sender.ts) once no batch of the
+ * takes the due batches it gives and runs each (batch-run.ts): a delivery batch goes to the
+ * transport of its route (delivery-attempt.ts), and every outcome is recorded through the pure
+ * transitions of queue/envelope-transitions.ts, stored before anything else happens: done →
+ * envelope removed; temporary failure → deferred (retried when the policy says); permanent
+ * failure or expiry → failure notice pending; success with NOTIFY=SUCCESS → success notice
+ * pending; delay warning due → delay notice pending. Notices are then sent (notice-sender.ts) once no batch of the
  * message runs. It is also the online QueueControl: operator actions go through the same
  * transitions as the offline CLI's.
  *
@@ -18,7 +18,7 @@
  *   RFC 3464 (per-recipient reports).
  * Security: a notice about a "<>" message is the notifier's to route (postmaster), never "<>".
  * When the store is shared by several nodes (`store.leases`), each batch is claimed before it
- * runs and only what this node won is delivered (batch-claim.ts); the leases are given back
+ * runs and only what this node won is delivered (batch-claim.ts, batch-run.ts); the leases are given back
  * once the batch's outcomes and notices are stored.
  * Start (issue 19): the saved schedule, or after a crash a walk of the store, loads the queue
  * in the background (store-discovery.ts load()); deliveries do not wait for it (loaded()).
@@ -31,19 +31,17 @@
  */
 import {
   systemClock,
-  type Clock, type DeliveryStatus, type Envelope, type EnvelopeId, type EnvelopeState, type MessageId,
-  type QueueControl, type QueueStore, type Scheduler, type StatedEnvelope, type Transport,
+  type Clock, type Envelope, type EnvelopeId, type EnvelopeState, type MessageId,
+  type QueueControl, type QueueStore, type StatedEnvelope,
 } from '../core/index.js';
-import { QueueScheduler, applyResult, expire, noticeResult, shutdownError, type Batch, type ControlAction, type Outcome, type StateCount } from '../queue/index.js';
+import { QueueScheduler, shutdownError, type Batch, type ControlAction, type StateCount } from '../queue/index.js';
 import { NoticeSender } from './notice-sender.js';
-import { slotRetryMs, takeRouteSlot } from './route-slots.js';
-import { claimForQueue } from './batch-claim.js';
-import { attemptDelivery } from './delivery-attempt.js';
+import { runBatch, type BatchRunContext } from './batch-run.js';
 import { StoreDiscovery } from './store-discovery.js';
 import { operatorAction } from './online-control.js';
 import { WakeTimer } from './wake-timer.js';
 import { loadParked, type ParkedLoad } from './parked-envelopes.js';
-import { publishError, publishOutcome } from './delivery-events.js';
+import { publishError } from './delivery-events.js';
 import type { QueueRunnerOptions } from './queue-runner-options.js';
 
 export { shutdownError };
@@ -51,19 +49,17 @@ export type { QueueRunnerOptions } from './queue-runner-options.js';
 
 export class QueueRunner implements QueueControl {
   readonly #store: QueueStore;
-  readonly #policy: Scheduler;
-  readonly #transports: ReadonlyMap<string, Transport>;
   readonly #clock: Clock;
   readonly #stopGraceMs: number;
   readonly #claimRetryMs: number;
-  /** delivery batches to route limits across nodes */
-  readonly #perRoute: number;
   /** batches that did not start (no route slot free): their envelopes wait until then */
   readonly #notBefore = new WeakMap<Batch, number>();
   /** a shared store could not claim: no new batches before this time */
   #pausedUntil = 0;
   readonly #queue: QueueScheduler;
   readonly #notices: NoticeSender;
+  /** what runBatch needs of this runner (batch-run.ts) */
+  readonly #batchRun: BatchRunContext;
 
   /** deleted by the operator while busy: dropped when their batch ends */
   readonly #cancelled = new Set<EnvelopeId>();
@@ -86,12 +82,9 @@ export class QueueRunner implements QueueControl {
 
   constructor(opts: QueueRunnerOptions) {
     this.#store = opts.store;
-    this.#policy = opts.scheduler;
-    this.#transports = opts.transports;
     this.#clock = opts.clock ?? systemClock;
     this.#stopGraceMs = Math.max(0, opts.stopGraceMs ?? 5_000);
     this.#claimRetryMs = Math.max(0, opts.claimRetryMs ?? 5_000);
-    this.#perRoute = Math.max(1, opts.perRouteConcurrency ?? 20);
     this.#queue = new QueueScheduler({
       policy: opts.scheduler, concurrency: opts.concurrency, perRouteConcurrency: opts.perRouteConcurrency,
       parkAfterMs: opts.parkAfterMs ?? 5 * 60_000, loadLimit: opts.loadLimit,
@@ -117,6 +110,15 @@ export class QueueRunner implements QueueControl {
       free: (id) => this.#queue.free(id, this.#clock.now()),
       error: publishError,
     });
+    this.#batchRun = {
+      store: this.#store, policy: opts.scheduler, transports: opts.transports, clock: this.#clock, queue: this.#queue,
+      notices: this.#notices, perRoute: Math.max(1, opts.perRouteConcurrency ?? 20), signal: this.#abort.signal, claimRetryMs: this.#claimRetryMs,
+      pause: (until) => (this.#pausedUntil = until),
+      notBefore: (b, at) => this.#notBefore.set(b, at),
+      cancelled: (id) => this.#cancelled.has(id),
+      put: (env) => this.#put(env),
+      remove: (id) => this.#delete(id),
+    };
   }
 
   /**
@@ -339,7 +341,7 @@ export class QueueRunner implements QueueControl {
 
   #launch(b: Batch): void {
     this.#messageJobs.set(b.messageId, (this.#messageJobs.get(b.messageId) ?? 0) + 1);
-    const job = this.#run(b)
+    const job = runBatch(this.#batchRun, b)
       .catch((err: unknown) => publishError(err, 'queue runner'))
       .finally(async () => {
         const m = (this.#messageJobs.get(b.messageId) ?? 1) - 1;
@@ -361,82 +363,5 @@ export class QueueRunner implements QueueControl {
         this.#checkIdle();
       });
     this.#jobs.add(job);
-  }
-
-  /**
-   * On a shared store: the part of the batch this node won (batch-claim.ts), or undefined.
-   * Envelopes held elsewhere are forgotten until a rescan; stale ones are filed as stored.
-   */
-  async #claim(b: Batch): Promise<Batch | undefined> {
-    const leases = this.#store.leases;
-    if (!leases) return b;
-    const now = this.#clock.now();
-    const c = await claimForQueue(leases, this.#queue, b, now);
-    // the database is away: nothing was claimed; pause rather than retry in a tight loop
-    if (c === 'failed') this.#pausedUntil = now + this.#claimRetryMs;
-    return c === 'failed' ? undefined : c;
-  }
-
-  async #run(whole: Batch): Promise<void> {
-    const b = await this.#claim(whole);
-    if (b === undefined) return;
-    if (b.kind === 'notice') {
-      for (const env of b.envelopes) {
-        if (env.notice !== undefined) this.#notices.add({ kind: env.notice, envelope: env, result: noticeResult(env, env.notice) });
-      }
-      return;
-    }
-    if (b.kind === 'expire') {
-      const now = this.#clock.now();
-      for (const env of b.envelopes) {
-        const current = this.#queue.get(env.id) ?? env;
-        await this.#record(current, () => expire(current, now));
-      }
-      return;
-    }
-    // a destination's connection limit holds across the nodes sharing the queue (route-slots.ts)
-    const slot = await takeRouteSlot(this.#store.leases, b.route, this.#perRoute).catch((err: unknown) => {
-      publishError(err, 'taking a route slot');
-      return 'busy' as const;
-    });
-    if (slot === 'busy') {
-      this.#notBefore.set(whole, this.#clock.now() + slotRetryMs);
-      return;
-    }
-    const results = await attemptDelivery(b, this.#transports, this.#store, this.#abort.signal).finally(() => slot?.().catch((err: unknown) => publishError(err, 'releasing a route slot')));
-    const stopped = this.#abort.signal.aborted;
-    const byId = new Map(results.map((r) => [r.envelopeId, r]));
-    const done = this.#clock.now();
-    for (const env of b.envelopes) {
-      const r: DeliveryStatus = byId.get(env.id) ?? {
-        envelopeId: env.id,
-        action: 'delayed',
-        status: '4.3.0',
-        error: stopped ? shutdownError : 'the transport gave no result for this recipient',
-      };
-      // the envelope as it is now: an operator's hold made during the attempt counts
-      const current = this.#queue.get(env.id) ?? env;
-      await this.#record(current, () => applyResult(current, r, done, this.#policy, r.error === shutdownError && stopped));
-    }
-  }
-
-  /** Stores an outcome (or removes the envelope), logs it, and queues its notice. */
-  async #record(env: StatedEnvelope, transition: () => Outcome): Promise<void> {
-    try {
-      if (this.#cancelled.has(env.id)) {
-        await this.#delete(env.id);
-        return;
-      }
-      const o = transition();
-      // a final outcome is logged as it happens; a deferral once it is stored
-      if (o.event !== 'deferred') publishOutcome(o.event, o.subject, o.result);
-      if (o.envelope) await this.#put(o.envelope);
-      else await this.#delete(env.id);
-      if (o.event === 'deferred') publishOutcome('deferred', o.subject, o.result);
-      if (o.notice && o.envelope) this.#notices.add({ kind: o.notice, envelope: o.subject, result: o.result });
-    } catch (err) {
-      // the store failed: the envelope stays as it was and is tried again later
-      publishError(err, `applying result for ${env.id}`);
-    }
   }
 }
