@@ -1,160 +1,33 @@
 /**
  * @module imap-command
  * One IMAP command, parsed from the octets the session collected (the command line with its
- * literals in place): the tag, the command name and typed arguments.
+ * literals in place): the tag, the command name and typed arguments (their shapes in
+ * imap-command-types; the longer argument grammars in command-args).
  * Standards: RFC 9051 §6 (commands and their arguments), §9 (formal syntax); RFC 3501 §6.3.9
  *   (LSUB); RFC 4959 (SASL-IR initial response); RFC 2971 (ID); RFC 5161 (ENABLE); RFC 6154
- *   and RFC 5258 (LIST selection and RETURN options); RFC 4315 (UID EXPUNGE); RFC 6851 (MOVE).
+ *   and RFC 5258 (LIST selection and RETURN options); RFC 4315 (UID EXPUNGE); RFC 6851 (MOVE);
+ *   RFC 7162 (SELECT/EXAMINE CONDSTORE and QRESYNC parameters, FETCH CHANGEDSINCE and
+ *   VANISHED modifiers, STORE UNCHANGEDSINCE, STATUS HIGHESTMODSEQ); RFC 3502 (MULTIAPPEND);
+ *   RFC 6855 §4 (APPEND's UTF8 data); RFC 3516 (literal8 in APPEND); RFC 4469 (CATENATE);
+ *   RFC 5256 (SORT, THREAD and their UID forms); RFC 4978 (COMPRESS); RFC 9394 (PARTIAL).
  * Security: the parse never trusts counts or nesting (imap-reader, fetch-items, search-key
  *   bound them); a failure gives the tag when one could be read, so the BAD can carry it.
- *   RFC 7162 (SELECT/EXAMINE CONDSTORE and QRESYNC parameters, FETCH CHANGEDSINCE and
- *   VANISHED modifiers, STORE UNCHANGEDSINCE, STATUS HIGHESTMODSEQ).
- *   RFC 3502 (MULTIAPPEND); RFC 6855 §4 (APPEND's UTF8 data); RFC 3516 (literal8 in APPEND);
- *   RFC 5256 (SORT, THREAD and their UID forms); RFC 4978 (COMPRESS).
- * Limitations: no CATENATE.
+ * Limitations: none.
  */
-import { readFetchItems, type FetchItem } from './fetch-items.js';
+import { appendMessage, atomList, listReturns, maxAppendMessages, quotaArgs, selectArgs, seqSet, statusList } from './command-args.js';
+import { readFetchItems } from './fetch-items.js';
+import type { AppendMessage, ImapCommand, ListReturn, ParsedCommand } from './imap-command-types.js';
 import { ImapReader, ImapSyntaxError } from './imap-reader.js';
-import { readDate, readSearchKeys, type SearchKey } from './search-key.js';
-import { parseSequenceSet, type SequenceSet } from './sequence-set.js';
-import { readSortArgs, readThreadArgs, type SortCriterion, type ThreadAlgorithm } from './sort-order.js';
+import { readDate, readSearchKeys } from './search-key.js';
+import { readPartialRange, readSearchReturn, type PartialRange } from './search-return.js';
+import { readSortArgs, readThreadArgs } from './sort-order.js';
 
-export type StatusItem = 'MESSAGES' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'DELETED' | 'SIZE' | 'RECENT' | 'HIGHESTMODSEQ';
-
-import { readPartialRange, readSearchReturn, type PartialRange, type SearchReturn } from './search-return.js';
-
+export type { StatusItem, ListReturn, QresyncParams, AppendMessage, CatPart, ImapCommand, ParsedCommand } from './imap-command-types.js';
 export type { SearchReturn, PartialRange } from './search-return.js';
-
-/** RFC 5258 §3.2 and RFC 5819: LIST return options. */
-export interface ListReturn {
-  readonly subscribed: boolean;
-  readonly children: boolean;
-  readonly specialUse: boolean;
-  /** STATUS items of LIST-STATUS */
-  readonly status?: readonly StatusItem[];
-}
-
-/** RFC 7162 §3.2.5: what a client knew of a mailbox (SELECT ... (QRESYNC (...))). */
-export interface QresyncParams {
-  readonly uidValidity: number;
-  readonly modseq: number;
-  readonly knownUids?: SequenceSet;
-  /** known sequence numbers and their UIDs: a hint the server may use */
-  readonly seqMatch?: { readonly seqs: SequenceSet; readonly uids: SequenceSet };
-}
-
-/** One message of an APPEND (RFC 3502: several in one command). */
-export interface AppendMessage {
-  readonly flags: readonly string[];
-  readonly date?: number;
-  /** empty with `catenate` */
-  readonly message: Buffer;
-  /** RFC 6855 §4: sent as "UTF8 (literal8)" */
-  readonly utf8?: boolean;
-  /** RFC 4469 §5: the message made of these parts, in order */
-  readonly catenate?: readonly CatPart[];
-}
-
-/** RFC 4469 §5 cat-part: text sent in the command, or an IMAP URL of a message or part. */
-export type CatPart = { readonly text: Buffer } | { readonly url: string };
-
-export type ImapCommand =
-  | { readonly name: 'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'EXPUNGE' | 'IDLE' | 'NAMESPACE' }
-  | { readonly name: 'LOGIN'; readonly user: string; readonly password: string }
-  | { readonly name: 'AUTHENTICATE'; readonly mechanism: string; readonly initial?: string }
-  | { readonly name: 'ENABLE'; readonly capabilities: readonly string[] }
-  | { readonly name: 'COMPRESS'; readonly mechanism: string }
-  | { readonly name: 'ID'; readonly params: readonly (readonly [string, string | null])[] | null }
-  | { readonly name: 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE'; readonly mailbox: Buffer }
-  | { readonly name: 'CREATE'; readonly mailbox: Buffer; readonly use?: readonly string[] }
-  | { readonly name: 'SELECT' | 'EXAMINE'; readonly mailbox: Buffer; readonly condstore?: boolean; readonly qresync?: QresyncParams }
-  | { readonly name: 'RENAME'; readonly from: Buffer; readonly to: Buffer }
-  | {
-      readonly name: 'LIST' | 'LSUB';
-      readonly reference: Buffer;
-      readonly patterns: readonly Buffer[];
-      /** RFC 5258 §3.1 selection options: SUBSCRIBED, REMOTE, RECURSIVEMATCH, SPECIAL-USE */
-      readonly selection: readonly string[];
-      readonly returns: ListReturn;
-    }
-  | { readonly name: 'STATUS'; readonly mailbox: Buffer; readonly items: readonly StatusItem[] }
-  | { readonly name: 'APPEND'; readonly mailbox: Buffer; readonly messages: readonly AppendMessage[] }
-  | { readonly name: 'SEARCH'; readonly uid: boolean; readonly returns?: readonly SearchReturn[]; readonly partial?: PartialRange; readonly charset?: string; readonly key: SearchKey }
-  | {
-      readonly name: 'FETCH';
-      readonly uid: boolean;
-      readonly set: SequenceSet;
-      readonly items: readonly FetchItem[];
-      readonly partial?: PartialRange;
-      /** RFC 7162 §3.1.4.1 CHANGEDSINCE, §3.2.6 VANISHED */
-      readonly changedSince?: number;
-      readonly vanished?: boolean;
-    }
-  | {
-      readonly name: 'STORE';
-      readonly uid: boolean;
-      readonly set: SequenceSet;
-      readonly mode: 'set' | 'add' | 'remove';
-      readonly silent: boolean;
-      readonly flags: readonly string[];
-      /** RFC 7162 §3.1.3 */
-      readonly unchangedSince?: number;
-    }
-  | { readonly name: 'COPY' | 'MOVE'; readonly uid: boolean; readonly set: SequenceSet; readonly mailbox: Buffer }
-  | { readonly name: 'UID EXPUNGE'; readonly set: SequenceSet }
-  | { readonly name: 'SORT'; readonly uid: boolean; readonly returns?: readonly SearchReturn[]; readonly partial?: PartialRange; readonly criteria: readonly SortCriterion[]; readonly charset: string; readonly key: SearchKey }
-  | { readonly name: 'THREAD'; readonly uid: boolean; readonly algorithm: ThreadAlgorithm; readonly charset: string; readonly key: SearchKey }
-  // RFC 9208 §4.1-§4.3 (QUOTA)
-  | { readonly name: 'GETQUOTA'; readonly root: Buffer }
-  | { readonly name: 'GETQUOTAROOT'; readonly mailbox: Buffer }
-  | { readonly name: 'SETQUOTA'; readonly root: Buffer; readonly limits: readonly (readonly [string, number])[] };
-
-export type ParsedCommand =
-  | { readonly ok: true; readonly tag: string; readonly command: ImapCommand }
-  | { readonly ok: false; readonly tag?: string; readonly reason: string; readonly unknown?: boolean };
+export { parseDateTime, formatDateTime } from './date-time.js';
 
 const noArgs = new Set(['CAPABILITY', 'NOOP', 'LOGOUT', 'STARTTLS', 'CHECK', 'CLOSE', 'UNSELECT', 'EXPUNGE', 'IDLE', 'NAMESPACE']);
 const oneMailbox = new Set(['CREATE', 'DELETE', 'SUBSCRIBE', 'UNSUBSCRIBE']);
-const statusItems = new Set(['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT', 'HIGHESTMODSEQ']);
-
-const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** RFC 9051 §9 date-time: "dd-Mon-yyyy hh:mm:ss +zzzz" (day may start with a space). */
-export function parseDateTime(s: string): number | undefined {
-  const m = /^([ \d]\d)-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)$/.exec(s);
-  if (!m) return undefined;
-  const mon = months.findIndex((x) => x.toLowerCase() === m[2].toLowerCase());
-  if (mon < 0) return undefined;
-  const [d, h, mi, sec] = [Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6])];
-  if (d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return undefined;
-  const zone = (m[7] === '-' ? -1 : 1) * (Number(m[8]) * 60 + Number(m[9]));
-  return Date.UTC(Number(m[3]), mon, d, h, mi, sec) - zone * 60_000;
-}
-
-/** Formats an INTERNALDATE (RFC 9051 §9 date-time) in UTC. */
-export function formatDateTime(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `${p(d.getUTCDate())}-${months[d.getUTCMonth()]}-${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
-}
-
-function seqSet(r: ImapReader): SequenceSet {
-  const set = parseSequenceSet(r.seqSetText());
-  if (!set) r.fail('sequence set');
-  return set;
-}
-
-function atomList(r: ImapReader): string[] {
-  r.expect('(');
-  const out: string[] = [];
-  while (r.peek() !== 0x29) {
-    if (out.length > 0) r.sp();
-    out.push(r.atom().toUpperCase());
-    if (out.length > 50) r.fail('fewer options');
-  }
-  r.expect(')');
-  return out;
-}
 
 export function parseImapCommand(buf: Buffer): ParsedCommand {
   const r = new ImapReader(buf);
@@ -403,145 +276,6 @@ function parseArgs(r: ImapReader, name: string, uid: boolean): ImapCommand | und
     default:
       return undefined;
   }
-}
-
-/** The bound on MULTIAPPEND's messages in one command (their octets are bounded by the session). */
-export const maxAppendMessages = 1000;
-
-/** [flag-list SP] [date-time SP] (literal / literal8 / "UTF8" SP "(" literal8 ")"). */
-function appendMessage(r: ImapReader): AppendMessage {
-  let flags: string[] = [];
-  let date: number | undefined;
-  if (r.peek() === 0x28) {
-    flags = r.flagList();
-    r.sp();
-  }
-  if (r.peek() === 0x22) {
-    date = parseDateTime(r.string().toString('latin1'));
-    if (date === undefined) r.fail('date-time');
-    r.sp();
-  }
-  let utf8 = false;
-  let message: Buffer;
-  if (r.peekWord('CATENATE')) {
-    r.pos += 8;
-    r.sp();
-    return { flags, ...(date !== undefined && { date }), message: Buffer.alloc(0), catenate: catParts(r) };
-  }
-  if (r.peekWord('UTF8')) {
-    // RFC 6855 §4: append-data =/ "UTF8" SP "(" literal8 ")"
-    r.pos += 4;
-    r.sp();
-    r.expect('(');
-    message = r.literal(true);
-    r.expect(')');
-    utf8 = true;
-  } else message = r.literal(true);
-  return { flags, ...(date !== undefined && { date }), message, ...(utf8 && { utf8 }) };
-}
-
-/** RFC 4469 §5: "(" cat-part *(SP cat-part) ")", cat-part = "TEXT" SP literal / "URL" SP astring (RFC 3516 §4.4: literal8 too). */
-function catParts(r: ImapReader): CatPart[] {
-  r.expect('(');
-  const parts: CatPart[] = [];
-  while (r.peek() !== 0x29) {
-    if (parts.length > 0) r.sp();
-    const kind = r.atom().toUpperCase();
-    r.sp();
-    if (kind === 'TEXT') parts.push({ text: r.literal(true) });
-    else if (kind === 'URL') parts.push({ url: r.astring().toString('utf8') });
-    else r.fail('TEXT or URL');
-    if (parts.length > maxCatParts) r.fail(`at most ${maxCatParts} parts`);
-  }
-  r.expect(')');
-  if (parts.length === 0) r.fail('a part');
-  return parts;
-}
-
-const maxCatParts = 100;
-
-/** RFC 9208 §4: GETQUOTA root, GETQUOTAROOT mailbox, SETQUOTA root "(" *(resource SP number) ")". */
-function quotaArgs(r: ImapReader, name: 'GETQUOTA' | 'GETQUOTAROOT' | 'SETQUOTA'): ImapCommand {
-  r.sp();
-  const arg = r.astring();
-  if (name === 'GETQUOTAROOT') return { name, mailbox: arg };
-  if (name === 'GETQUOTA') return { name, root: arg };
-  r.sp();
-  r.expect('(');
-  const limits: [string, number][] = [];
-  while (r.peek() !== 0x29) {
-    if (limits.length > 0) r.sp();
-    const resource = r.atom().toUpperCase();
-    r.sp();
-    limits.push([resource, r.number()]);
-    if (limits.length > 20) r.fail('fewer resources');
-  }
-  r.expect(')');
-  return { name, root: arg, limits };
-}
-
-/** RFC 5258 §3.2 return options, with RFC 5819's STATUS (items). */
-function listReturns(r: ImapReader): ListReturn {
-  r.expect('(');
-  const out = { subscribed: false, children: false, specialUse: false } as { -readonly [K in keyof ListReturn]: ListReturn[K] };
-  for (let first = true; r.peek() !== 0x29; first = false) {
-    if (!first) r.sp();
-    const o = r.atom().toUpperCase();
-    if (o === 'SUBSCRIBED') out.subscribed = true;
-    else if (o === 'CHILDREN') out.children = true;
-    else if (o === 'SPECIAL-USE') out.specialUse = true;
-    else if (o === 'STATUS' && !out.status) {
-      r.sp();
-      out.status = statusList(r);
-    } else r.fail('SUBSCRIBED, CHILDREN, SPECIAL-USE or STATUS');
-  }
-  r.expect(')');
-  return out;
-}
-
-function statusList(r: ImapReader): StatusItem[] {
-  const items = atomList(r);
-  if (items.length === 0 || items.some((i) => !statusItems.has(i))) r.fail('status items');
-  return items as StatusItem[];
-}
-
-/** SELECT/EXAMINE mailbox [SP "(" select-param *(SP select-param) ")"] (RFC 7162 §7). */
-function selectArgs(r: ImapReader, name: 'SELECT' | 'EXAMINE'): ImapCommand {
-  r.sp();
-  const mailbox = r.astring();
-  if (!r.maybeSp()) return { name, mailbox };
-  r.expect('(');
-  let condstore = false;
-  let qresync: QresyncParams | undefined;
-  for (let first = true; r.peek() !== 0x29; first = false) {
-    if (!first) r.sp();
-    const p = r.atom().toUpperCase();
-    if (p === 'CONDSTORE' && !condstore) condstore = true;
-    else if (p === 'QRESYNC' && !qresync) {
-      r.sp();
-      r.expect('(');
-      const uidValidity = r.nzNumber();
-      r.sp();
-      const modseq = r.modseq();
-      let knownUids: SequenceSet | undefined;
-      let seqMatch: QresyncParams['seqMatch'];
-      if (r.maybeSp() && r.peek() !== 0x28) {
-        knownUids = seqSet(r);
-        r.maybeSp();
-      }
-      if (r.peek() === 0x28) {
-        r.pos++;
-        const seqs = seqSet(r);
-        r.sp();
-        seqMatch = { seqs, uids: seqSet(r) };
-        r.expect(')');
-      }
-      r.expect(')');
-      qresync = { uidValidity, modseq, ...(knownUids && { knownUids }), ...(seqMatch && { seqMatch }) };
-    } else r.fail('CONDSTORE or QRESYNC');
-  }
-  r.expect(')');
-  return { name, mailbox, ...(condstore && { condstore }), ...(qresync && { qresync }) };
 }
 
 export { readDate };
