@@ -64,9 +64,12 @@ export interface ExpungeHistory {
   readonly records: readonly { readonly modseq: number; readonly uids: readonly UidRange[] }[];
 }
 
-/** One message of `appendMany`: its octets (CRLF), flags letters, keywords and internal date. */
+/**
+ * One message of `appendMany`: its octets (CRLF; whole, or as a stream: a big IMAP literal the
+ * store writes as it arrives), flags letters, keywords and internal date.
+ */
 export interface AppendItem {
-  readonly message: Buffer;
+  readonly message: Buffer | Readable;
   readonly flags: string;
   readonly keywords?: readonly string[];
   readonly receivedAt?: number;
@@ -169,8 +172,10 @@ export interface MailFolderStore {
    * Optional: several messages at once, all or none even across a crash (RFC 3502
    * MULTIAPPEND); their UIDs in the same order. Without it, MULTIAPPEND appends one by one
    * and removes what it stored when a later one fails (a crash may leave the first ones).
+   * Given as they come (an async iterable: IMAP streams each literal as it arrives), each is
+   * read to its end before the next is asked for; an error thrown by the iterable undoes all.
    */
-  appendMany?(user: string, folder: string, messages: readonly AppendItem[]): Promise<{ uids: number[]; uidValidity: number }>;
+  appendMany?(user: string, folder: string, messages: readonly AppendItem[] | AsyncIterable<AppendItem>): Promise<{ uids: number[]; uidValidity: number }>;
   /** Copies messages (with their flags and keywords) to another folder; their new UIDs in the same order. */
   copy(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[] }>;
   /**

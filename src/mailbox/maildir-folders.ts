@@ -251,14 +251,20 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
    * Several messages at once, all or none (RFC 3502), also across a crash: a journal names the
    * batch before the first is written and goes when the last is in place (maildir-append-batch).
    */
-  async appendMany(user: string, folder: string, messages: readonly AppendItem[]): Promise<{ uids: number[]; uidValidity: number }> {
+  async appendMany(user: string, folder: string, given: readonly AppendItem[] | AsyncIterable<AppendItem>): Promise<{ uids: number[]; uidValidity: number }> {
     const f = this.#folder(folder);
-    for (const m of messages) checkKeywords(m.keywords);
+    if (Array.isArray(given)) for (const m of given as readonly AppendItem[]) checkKeywords(m.keywords);
     const dir = await this.folderPath(user, f);
     const id = await beginBatch(dir);
     const made: string[] = [];
+    // the messages as they came (a streamed one read to its end into its file before the next)
+    const messages: AppendItem[] = [];
     try {
-      for (const [i, m] of messages.entries()) made.push((await this.store.deliver(user, Readable.from([m.message]), { uniqueKey: batchKey(id, i), folder: f })).key);
+      for await (const m of given) {
+        checkKeywords(m.keywords);
+        messages.push(m);
+        made.push((await this.store.deliver(user, Buffer.isBuffer(m.message) ? Readable.from([m.message]) : m.message, { uniqueKey: batchKey(id, made.length), folder: f })).key);
+      }
       const before = async (d: string): Promise<void> => {
         for (const [i, m] of messages.entries()) {
           if (m.receivedAt !== undefined) await utimes(join(d, 'new', made[i]), m.receivedAt / 1000, m.receivedAt / 1000).catch(() => undefined);

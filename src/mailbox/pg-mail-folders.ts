@@ -302,17 +302,29 @@ export class PgMailFolders implements MailFolderStore {
   }
 
   /** RFC 3502 MULTIAPPEND: every message in one transaction, so all or none. */
-  async appendMany(user: string, folder: string, messages: readonly AppendItem[]): Promise<{ uids: number[]; uidValidity: number }> {
+  async appendMany(user: string, folder: string, messages: readonly AppendItem[] | AsyncIterable<AppendItem>): Promise<{ uids: number[]; uidValidity: number }> {
     const owner = ownerOf(user);
     const f = checkFolderName(folder);
-    for (const m of messages) checkKeywords(m.keywords);
+    if (Array.isArray(messages)) for (const m of messages as readonly AppendItem[]) checkKeywords(m.keywords);
     return this.store.tx(async (c) => {
       // the bodies first, then the folder's lock (the order of every change that stores a body)
       const rows = [];
-      for (const m of messages) {
+      for await (const m of messages) {
+        checkKeywords(m.keywords);
         const flags = applyChange('', [], { mode: 'set', flags: m.flags, keywords: m.keywords ?? [] });
-        const body = crlfBody(m.message);
-        rows.push({ hash: await this.store.putBody(c, body), size: body.length, flags: flags.flags, keywords: flags.keywords, receivedAt: m.receivedAt ?? this.store.now() });
+        const row = { flags: flags.flags, keywords: flags.keywords, receivedAt: m.receivedAt ?? this.store.now() };
+        if (Buffer.isBuffer(m.message)) {
+          const body = crlfBody(m.message);
+          rows.push({ hash: await this.store.putBody(c, body), size: body.length, ...row });
+          continue;
+        }
+        // a streamed message (a big IMAP literal) as append takes one
+        const body = await this.store.receive(m.message);
+        try {
+          rows.push({ ...(await this.store.putIncoming(c, body)), ...row });
+        } finally {
+          this.store.release(body);
+        }
       }
       const row = await this.store.lockFolder(c, owner, f, f === '');
       if (!row) throw nonexistent(folder);

@@ -15,7 +15,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { MailFolderError, type MailboxStore, type MailFolderStore } from '../../src/core/index.js';
+import { MailFolderError, type AppendItem, type MailboxStore, type MailFolderStore } from '../../src/core/index.js';
 import { readAll } from './queue-store.contract.js';
 
 export interface ContractFolders {
@@ -153,7 +153,7 @@ export function mailFolderStoreContract(name: string, make: () => Promise<Contra
     }
 
     optional(
-      'MULTIAPPEND (optional appendMany): UIDs in order with flags, keywords and dates; a bad keyword stores none',
+      'MULTIAPPEND (optional appendMany): UIDs in order with flags, keywords and dates; a bad keyword stores none; given as they come (an async iterable, streams among them), an error thrown mid-stream stores none',
       (f) => f.appendMany !== undefined,
       'the backend has no appendMany (MULTIAPPEND then appends one by one)',
       async (s) => {
@@ -177,6 +177,25 @@ export function mailFolderStoreContract(name: string, make: () => Promise<Contra
         await assert.rejects(folders.appendMany(user, 'Lote', [{ message: Buffer.from(message(3)), flags: '' }, { message: Buffer.from(message(4)), flags: '', keywords: ['bad keyword'] }]));
         await assert.rejects(folders.appendMany(user, 'Nope', [{ message: Buffer.from(message(5)), flags: '' }]), isKind('nonexistent'));
         assert.equal((await folders.sync(user, 'Lote')).messages.length, 2);
+        // the messages as IMAP reads them: the next asked for once a streamed one is read
+        async function* given(fail: boolean): AsyncGenerator<AppendItem> {
+          yield { message: Buffer.from(message(6)), flags: 'S' };
+          const text = Buffer.from(message(7));
+          const literal = async function* (): AsyncGenerator<Buffer> {
+            yield text.subarray(0, 10);
+            if (fail) throw new Error('the client went away');
+            yield text.subarray(10);
+          };
+          yield { message: Readable.from(literal(), { objectMode: false }), flags: '', keywords: ['$Label2'] };
+        }
+        const streamed = await folders.appendMany(user, 'Lote', given(false));
+        const after = new Map((await folders.sync(user, 'Lote')).messages.map((m) => [m.uid, m]));
+        assert.equal(after.size, 4);
+        assert.equal((await readAll(await folders.open(user, 'Lote', after.get(streamed.uids[1])!.key))).toString(), message(7));
+        assert.deepEqual(after.get(streamed.uids[1])!.keywords, ['$Label2']);
+        // (a backend may give its own error for it)
+        await assert.rejects(folders.appendMany(user, 'Lote', given(true)));
+        assert.equal((await folders.sync(user, 'Lote')).messages.length, 4);
       },
     );
 

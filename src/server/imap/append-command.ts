@@ -8,7 +8,8 @@
  *   RFC 4469 (CATENATE, made by catenate.ts), RFC 5530 (response codes).
  * Security: each message is bounded by the APPENDLIMIT (and a whole command by the framing);
  *   nothing is stored before every message of the command was checked.
- * Limitations: the messages are held in memory (bounded as above); a MULTIAPPEND is all or
+ * Limitations: the messages are held in memory (bounded as above; a literal from append-stream's
+ *   threshold on is streamed to the store there instead); a MULTIAPPEND is all or
  *   none across a crash where the store has appendMany (Maildir, PostgreSQL), otherwise only
  *   a failure the server sees is undone.
  */
@@ -97,7 +98,8 @@ export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APP
   return ok('APPEND completed', `APPENDUID ${uidValidity} ${formatSequenceSet(uids)}`);
 }
 
-async function undo(io: SessionIo, folder: string, uids: readonly number[]): Promise<void> {
+/** Removes the messages of `uids` from `folder` (a MULTIAPPEND that failed half-way, in a store without appendMany). */
+export async function undo(io: SessionIo, folder: string, uids: readonly number[]): Promise<void> {
   if (uids.length === 0) return;
   const gone = new Set(uids);
   try {

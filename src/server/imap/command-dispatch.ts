@@ -17,7 +17,8 @@ import type { LineConnection } from '../connection/index.js';
 import { idle, type IdleHost } from './idle-command.js';
 import { append } from './append-command.js';
 import { create, list, remove, rename, select, status, subscribe } from './mailbox-commands.js';
-import { copyOrMove, expunge, fetch, search, store } from './message-commands.js';
+import { fetch } from './fetch-command.js';
+import { copyOrMove, expunge, search, store } from './message-commands.js';
 import { quotaCommand } from './quota-commands.js';
 import type { SessionAuth } from './session-auth.js';
 import { sort, thread } from './sort-command.js';
@@ -59,15 +60,18 @@ export async function dispatch(s: DispatchHost, tag: string, c: ImapCommand): Pr
   const refused = stateError(c.name, s.state);
   if (refused) return refused;
   const r = await run(s, tag, c);
-  if (s.selected && r !== undefined) {
-    // RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE, SEARCH (their UID forms may)
-    const uid = 'uid' in c && c.uid;
-    // (RFC 5256 §3, §4: SORT and THREAD as SEARCH)
-    const noExpunge = ['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD'].includes(c.name) && !uid;
-    const force = c.name === 'NOOP' || c.name === 'CHECK';
-    for (const line of await s.selected.refresh(!noExpunge, force)) s.conn.queue(`${line}\r\n`);
-  }
+  if (r !== undefined) await updatesAfter(s, c.name, 'uid' in c && c.uid);
   return r;
+}
+
+/** Queues the selected mailbox's updates after a command, before its tagged reply. */
+export async function updatesAfter(s: DispatchHost, name: string, uid: boolean): Promise<void> {
+  if (!s.selected) return;
+  // RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE, SEARCH (their UID forms may)
+  // (RFC 5256 §3, §4: SORT and THREAD as SEARCH)
+  const noExpunge = ['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD'].includes(name) && !uid;
+  const force = name === 'NOOP' || name === 'CHECK';
+  for (const line of await s.selected.refresh(!noExpunge, force)) s.conn.queue(`${line}\r\n`);
 }
 
 async function run(s: DispatchHost, tag: string, c: ImapCommand): Promise<TaggedResult | undefined> {

@@ -9,7 +9,8 @@
  * Security: everything the client sends is hostile. Command lines are limited to 64 KB and a
  *   literal to 64 KB (APPEND: the APPENDLIMIT, and all literals of one command to the
  *   APPENDLIMIT plus 64 KB), refused before it is read when synchronizing.
- * Limitations: the command is held in memory (bounded as above).
+ * Limitations: the command is held in memory (bounded as above), but for an APPEND literal
+ *   from `appendStreamFrom` octets on, which is left unread for append-stream.
  */
 import { literalAtEnd } from '../../protocol/imap/index.js';
 import { CLOSED, INTERRUPTED, LONG, TIMEOUT, type LineConnection } from '../connection/index.js';
@@ -18,14 +19,33 @@ import { bad, no, type TaggedResult } from './session-types.js';
 export const maxLine = 64 * 1024;
 export const maxLiteral = 64 * 1024;
 
-/** A whole command, a refusal of one (with its tag when it was read), or the end of input. */
-export type CommandInput = { buf: Buffer } | { bad: TaggedResult; tag?: string } | 'closed' | 'timeout';
+/** A literal announced at the end of a line. */
+export interface Literal {
+  readonly size: number;
+  readonly sync: boolean;
+}
+
+/** An APPEND up to its big literal's announcement (the lines and literals before it): append-stream reads on. */
+export interface StreamedAppendStart {
+  readonly tag: string;
+  readonly head: Buffer;
+  readonly lit: Literal;
+}
+
+/**
+ * A whole command, an APPEND whose big literal is to be streamed, a refusal of one (with its
+ * tag when it was read), or the end of input.
+ */
+export type CommandInput = { buf: Buffer } | { append: StreamedAppendStart } | { bad: TaggedResult; tag?: string } | 'closed' | 'timeout';
 
 export interface CommandLimits {
   /** the timeout of the session's state (before login, or after) */
   readonly timeoutMs: number;
   /** the APPENDLIMIT (RFC 7889) */
   readonly appendLimit: number;
+  /** an APPEND literal from this size on is not read here when `streamable` takes its command so far */
+  readonly appendStreamFrom?: number;
+  readonly streamable?: (head: Buffer) => boolean;
 }
 
 /** Reads one command with its literals; "timeout" when the client stayed silent too long. */
@@ -59,6 +79,10 @@ export async function readCommand(conn: LineConnection, limits: CommandLimits): 
       await discardRest(conn, limits.timeoutMs);
       return refused(r);
     }
+    if (isAppend && tag !== undefined && limits.streamable && lit.size >= (limits.appendStreamFrom ?? Infinity)) {
+      const head = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      if (limits.streamable(head)) return { append: { tag, head, lit } };
+    }
     if (lit.sync) {
       conn.queue('+ Ready for literal data\r\n');
       conn.flush();
@@ -70,7 +94,7 @@ export async function readCommand(conn: LineConnection, limits: CommandLimits): 
 }
 
 /** Reads and drops the rest of a refused command (its further non-synchronizing literals). */
-async function discardRest(conn: LineConnection, timeoutMs: number): Promise<void> {
+export async function discardRest(conn: LineConnection, timeoutMs: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const line = await conn.readLine(maxLine, timeoutMs);
     if (typeof line === 'symbol' && line !== LONG) return;

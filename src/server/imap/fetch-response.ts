@@ -29,6 +29,21 @@ import type { LoadedMessage } from './message-reader.js';
 import { flagsOf, type ViewMessage } from './selected-mailbox.js';
 import { decodeTransfer } from '../../protocol/mime/index.js';
 
+/**
+ * A message whose whole octets a FETCH streams from its file (fetchPlan's `whole`): only its size
+ * (RFC822.SIZE, the octets as read back) is known when the response is made.
+ */
+export interface StreamedMessage {
+  readonly streamed: true;
+  readonly size: number;
+}
+
+/** A literal's octets: the message's from `origin`, `length` of them, read from its file as they are written. */
+export interface BodyRange {
+  readonly origin: number;
+  readonly length: number;
+}
+
 /** The items whose value comes from the view (the rest are made from the message's octets). */
 const fromView = new Set<string>(['FLAGS', 'UID', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ']);
 
@@ -152,17 +167,30 @@ export interface FetchPlan {
   readonly readAlways: boolean;
   /** the cached items asked for (ENVELOPE, BODYSTRUCTURE, BODY) */
   readonly cached: readonly CachedItem[];
+  /** every item read from the octets is the whole message (RFC822, BODY[], BINARY[], partial or not): it can be streamed */
+  readonly whole: boolean;
+}
+
+/** Whether an item is the whole message's octets (or a range of them), as stored. */
+function isWhole(i: FetchItem): boolean {
+  if (i.kind === 'RFC822') return true;
+  if (i.kind !== 'BODY[]' && i.kind !== 'BINARY[]') return false;
+  return i.section.part.length === 0 && i.section.text === undefined;
 }
 
 export function fetchPlan(items: readonly FetchItem[]): FetchPlan {
   const cached: CachedItem[] = [];
   let readAlways = false;
+  let whole = true;
   for (const i of items) {
     if (fromView.has(i.kind)) continue;
     if (i.kind === 'ENVELOPE' || i.kind === 'BODYSTRUCTURE' || i.kind === 'BODY') cached.push(i.kind);
-    else readAlways = true;
+    else {
+      readAlways = true;
+      whole &&= isWhole(i);
+    }
   }
-  return { content: readAlways || cached.length > 0, readAlways, cached };
+  return { content: readAlways || cached.length > 0, readAlways, cached, whole: readAlways && whole };
 }
 
 /** Whether the message must be read for the plan's items, given what `cache` holds of it. */
@@ -179,6 +207,8 @@ export function planNeedsRead(plan: FetchPlan, cache: MessageFetchCache | undefi
  */
 class Line {
   readonly #out: Buffer[] = [];
+  /** the streamed ranges, each with the number of chunks of #out before it */
+  #ranges: { at: number; range: BodyRange }[] | undefined;
   #text: string;
   #items = 0;
 
@@ -207,10 +237,28 @@ class Line {
     encodeValue(v, this.#out);
   }
 
-  end(): Buffer {
+  /** A literal of the message's octets `origin` to `origin + length`, streamed from its file when written. */
+  range(range: BodyRange, binary: boolean): void {
+    // RFC 3516 §4.3: a BINARY literal may hold any octet (literal8), which is not looked at first
+    this.#text += `${binary ? '~' : ''}{${range.length}}\r\n`;
+    this.#flush();
+    if (range.length > 0) (this.#ranges ??= []).push({ at: this.#out.length, range });
+  }
+
+  /** The response: one Buffer, or its pieces when a range of the message is streamed between them. */
+  end(): Buffer | (Buffer | BodyRange)[] {
     this.#text += ')\r\n';
     this.#flush();
-    return this.#out.length === 1 ? this.#out[0] : Buffer.concat(this.#out);
+    if (!this.#ranges) return this.#out.length === 1 ? this.#out[0] : Buffer.concat(this.#out);
+    const out: (Buffer | BodyRange)[] = [];
+    let from = 0;
+    for (const { at, range } of this.#ranges) {
+      if (at > from) out.push(Buffer.concat(this.#out.slice(from, at)));
+      out.push(range);
+      from = at;
+    }
+    if (from < this.#out.length) out.push(Buffer.concat(this.#out.slice(from)));
+    return out;
   }
 
   #flush(): void {
@@ -230,9 +278,9 @@ export function fetchResponse(
   seq: number,
   m: ViewMessage,
   items: readonly FetchItem[],
-  msg: LoadedMessage | undefined,
+  msg: LoadedMessage | StreamedMessage | undefined,
   opts: { uid: boolean; flagsChanged: boolean; modseq?: boolean; cache?: MessageFetchCache },
-): Buffer {
+): Buffer | (Buffer | BodyRange)[] {
   const line = new Line(`* ${seq} FETCH (`);
   // the value encoded once and kept (it depends on the content only), or made now
   const cached = (item: CachedItem, make: () => ImapValue): void => {
@@ -288,32 +336,39 @@ export function fetchResponse(
       case 'BODY': {
         const kind = item.kind;
         line.item(kind);
-        cached(kind, () => cachedValue[kind](msg!));
+        cached(kind, () => cachedValue[kind](msg as LoadedMessage));
         break;
       }
       case 'RFC822':
         line.item('RFC822');
-        line.value(new ImapLiteral(msg!.buf));
+        if (msg && 'streamed' in msg) line.range({ origin: 0, length: msg.size }, false);
+        else line.value(new ImapLiteral(msg!.buf));
         break;
       case 'RFC822.HEADER':
         line.item('RFC822.HEADER');
-        line.value(new ImapLiteral(headerOf(msg!.buf, msg!.tree)));
+        line.value(new ImapLiteral(headerOf((msg as LoadedMessage).buf, (msg as LoadedMessage).tree)));
         break;
       case 'RFC822.TEXT':
         line.item('RFC822.TEXT');
-        line.value(new ImapLiteral(msg!.buf.subarray(msg!.tree.bodyStart)));
+        line.value(new ImapLiteral((msg as LoadedMessage).buf.subarray((msg as LoadedMessage).tree.bodyStart)));
         break;
       case 'BODY[]':
       case 'BINARY[]': {
-        const data = sectionOctets(msg!, item);
         const name = item.kind === 'BODY[]' ? 'BODY' : 'BINARY';
         const origin = item.partial ? `<${item.partial.origin}>` : '';
         line.item(`${name}[${item.label}]${origin}`);
+        if (msg && 'streamed' in msg) {
+          // the whole message (fetchPlan's `whole`), or its partial range, from the file
+          const from = Math.min(item.partial?.origin ?? 0, msg.size);
+          line.range({ origin: from, length: Math.min(msg.size - from, item.partial?.length ?? Infinity) }, item.kind === 'BINARY[]');
+          break;
+        }
+        const data = sectionOctets(msg!, item);
         line.value(data === null ? null : new ImapLiteral(partial(data, item.partial), item.kind === 'BINARY[]'));
         break;
       }
       case 'BINARY.SIZE': {
-        const data = sectionOctets(msg!, item);
+        const data = sectionOctets(msg as LoadedMessage, item);
         line.item(`BINARY.SIZE[${item.label}]`);
         line.text(data === null ? 'NIL' : String(data.length));
         break;

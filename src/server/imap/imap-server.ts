@@ -51,6 +51,10 @@ export interface ImapServerOptions {
   readonly fetchCacheFile?: string;
   /** a fetch cache made by the caller (serve: also filled from the text index's reads), instead of one made from fetchCacheFile */
   readonly fetchCache?: FetchCache;
+  /** messages from this size on are streamed from their file for RFC822/BODY[]/BINARY[] (fetch-stream); tests and benches set it */
+  readonly fetchStreamFrom?: number;
+  /** APPEND literals from this size on are streamed to the store as they arrive (append-stream); tests set it */
+  readonly appendStreamFrom?: number;
 }
 
 export type ImapListenOptions = ListenSpec;
@@ -92,6 +96,8 @@ export class ImapServer {
       hub: new MailboxHub(),
       fetchCache: options.fetchCache ?? new FetchCache(undefined, options.fetchCacheFile ? new FetchCacheDisk(options.fetchCacheFile) : undefined),
       ...(options.quota ? { quota: options.quota } : {}),
+      ...(options.fetchStreamFrom !== undefined && { fetchStreamFrom: options.fetchStreamFrom }),
+      ...(options.appendStreamFrom !== undefined && { appendStreamFrom: options.appendStreamFrom }),
     };
     this.maxConnections = options.maxConnections ?? 500;
     this.maxConnectionsPerIp = options.maxConnectionsPerIp ?? 50;

@@ -15,14 +15,17 @@
  * Security: everything the client sends is hostile (see command-reader and session-auth);
  *   an unexpected error answers NO [SERVERBUG] and the session goes on. Framing, backpressure
  *   and the TLS upgrade are server/connection's.
- * Limitations: IMAP4rev2 is not advertised yet (see docs/imap.md); an APPEND literal is held
- *   in memory (bounded by the APPENDLIMIT).
+ * Limitations: IMAP4rev2 is not advertised yet (see docs/imap.md); an APPEND literal under
+ *   append-stream's threshold is held in memory (bounded by the APPENDLIMIT), a bigger one is
+ *   streamed to the store (append-stream).
  */
 import type { Duplex } from 'node:stream';
 import { parseImapCommand } from '../../protocol/imap/index.js';
 import { LineConnection } from '../connection/index.js';
 import { readCommand } from './command-reader.js';
-import { dispatch, type DispatchHost, type SessionState } from './command-dispatch.js';
+import { BodyCutShort } from './fetch-stream.js';
+import { appendSoFar, appendStreamFromDefault, streamedAppend } from './append-stream.js';
+import { dispatch, updatesAfter, type DispatchHost, type SessionState } from './command-dispatch.js';
 import { MessageReader } from './message-reader.js';
 import { quotaCapabilities } from './quota-commands.js';
 import { UidValidityChanged, type SelectedMailbox } from './selected-mailbox.js';
@@ -151,7 +154,8 @@ export class ImapSession implements DispatchHost {
     this.untagged(`OK [CAPABILITY ${this.capabilities().join(' ')}] ${this.ctx.hostname} IMAP ready`);
     try {
       while (!this.finished) {
-        const input = await readCommand(this.conn, { timeoutMs: this.timeoutMs, appendLimit: this.ctx.appendLimit });
+        const limits = { timeoutMs: this.timeoutMs, appendLimit: this.ctx.appendLimit, appendStreamFrom: this.ctx.appendStreamFrom ?? appendStreamFromDefault, streamable: this.streamable };
+        const input = await readCommand(this.conn, limits);
         if (input === 'closed') break;
         if (input === 'timeout') {
           this.untagged('BYE Autologout; idle for too long');
@@ -160,6 +164,19 @@ export class ImapSession implements DispatchHost {
         }
         if ('bad' in input) {
           this.tagged(input.tag ?? '*', input.bad);
+          continue;
+        }
+        if ('append' in input) {
+          // a big APPEND literal goes to the store as it arrives (append-stream)
+          const r = await streamedAppend(this, input.append, limits).catch(() => 'failed' as const);
+          if (r === 'closed') break;
+          if (r === 'failed') {
+            // the command's end is not known: the session cannot go on reading it
+            this.tagged(input.append.tag, no('Internal error, try again later', 'SERVERBUG'));
+            break;
+          }
+          await updatesAfter(this, 'APPEND', false);
+          this.tagged(input.append.tag, r);
           continue;
         }
         const parsed = parseImapCommand(input.buf);
@@ -171,7 +188,8 @@ export class ImapSession implements DispatchHost {
         try {
           result = await dispatch(this, parsed.tag, parsed.command);
         } catch (err) {
-          if (err instanceof ExchangeEnded) break;
+          // a streamed literal cut short: the client would read what follows as its octets
+          if (err instanceof ExchangeEnded || err instanceof BodyCutShort) break;
           if (err instanceof UidValidityChanged) {
             this.untagged('BYE [UIDVALIDITY] Mailbox was reset');
             break;
@@ -197,6 +215,9 @@ export class ImapSession implements DispatchHost {
   tagged(tag: string, r: TaggedResult): void {
     this.conn.queue(`${tag} ${r.status} ${r.code ? `[${r.code}] ` : ''}${r.text}\r\n`);
   }
+
+  /** Whether an APPEND with a big literal is streamed: in a state that takes APPEND, one made of literals alone. */
+  private readonly streamable = (head: Buffer): boolean => (this.state === 'authenticated' || this.state === 'selected') && appendSoFar(head) !== undefined;
 
   private get timeoutMs(): number {
     return this.state === 'not-authenticated' ? this.ctx.loginTimeoutMs : this.ctx.idleTimeoutMs;

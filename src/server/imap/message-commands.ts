@@ -1,18 +1,17 @@
 /**
  * @module message-commands
- * The selected-state commands: FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE, UID EXPUNGE, CLOSE,
- * and their UID forms.
- * Standards: RFC 9051 §6.4 (CLOSE expunges silently; EXPUNGE; SEARCH; FETCH sets \Seen for
- *   BODY[] without PEEK; STORE answers FETCH FLAGS unless .SILENT; COPY with TRYCREATE;
- *   UID forms: UIDs that do not exist are ignored, "*" is the highest UID), §7.5.1 (EXPUNGE
- *   order), RFC 4315 (COPYUID, UID EXPUNGE), RFC 6851 (MOVE: COPYUID in an untagged OK, then
- *   EXPUNGE; §3.3 atomic per message where the store can move), RFC 5530 (EXPUNGEISSUED, READ-ONLY via NO); RFC 7162 §3.1.3 (STORE
- *   UNCHANGEDSINCE: MODIFIED, FETCH MODSEQ even for .SILENT), §3.1.4 (FETCH CHANGEDSINCE,
- *   MODSEQ), §3.1.5 (SEARCH MODSEQ: the highest MODSEQ of the hits), §3.2.6 (UID FETCH
- *   VANISHED), and the HIGHESTMODSEQ of EXPUNGE's tagged OK; RFC 4731 (ESEARCH), RFC 5182
- *   (SEARCHRES: "$"), RFC 9394 (PARTIAL of SEARCH results and of FETCH).
+ * The selected-state commands but FETCH (fetch-command): STORE, SEARCH, COPY, MOVE, EXPUNGE,
+ * UID EXPUNGE, CLOSE, and their UID forms; `pick`, the messages a sequence set names.
+ * Standards: RFC 9051 §6.4 (CLOSE expunges silently; EXPUNGE; SEARCH; STORE answers FETCH
+ *   FLAGS unless .SILENT; COPY with TRYCREATE; UID forms: UIDs that do not exist are ignored,
+ *   "*" is the highest UID), §7.5.1 (EXPUNGE order), RFC 4315 (COPYUID, UID EXPUNGE), RFC 6851
+ *   (MOVE: COPYUID in an untagged OK, then EXPUNGE; §3.3 atomic per message where the store
+ *   can move), RFC 5530 (EXPUNGEISSUED, READ-ONLY via NO); RFC 7162 §3.1.3 (STORE
+ *   UNCHANGEDSINCE: MODIFIED, FETCH MODSEQ even for .SILENT), §3.1.5 (SEARCH MODSEQ: the
+ *   highest MODSEQ of the hits), and the HIGHESTMODSEQ of EXPUNGE's tagged OK; RFC 4731
+ *   (ESEARCH), RFC 5182 (SEARCHRES: "$"), RFC 9394 (PARTIAL of SEARCH results).
  * Security: sequence numbers out of range are refused (BAD); a read-only (EXAMINE) mailbox is
- *   never changed, FETCH there never sets \Seen.
+ *   never changed.
  * Limitations: CHARSETs other than UTF-8 and US-ASCII are refused.
  */
 import type { FlagUpdateResult } from '../../core/index.js';
@@ -22,8 +21,6 @@ import { esearchParts } from './esearch-response.js';
 import { folderError, folderName } from './mailbox-names.js';
 import { overQuota } from './quota-commands.js';
 import { MessageTooLarge, type LoadedMessage } from './message-reader.js';
-import type { CachedEntry, CachedItem } from './fetch-cache.js';
-import { fetchPlan, fetchResponse, planNeedsRead, setsSeen, UnknownCte } from './fetch-response.js';
 import { matches, needsMessage } from './search-matcher.js';
 import { flagsOf, splitFlags, type SelectedMailbox, type ViewMessage } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
@@ -89,107 +86,9 @@ export async function load(io: SessionIo, sel: SelectedMailbox, m: ViewMessage):
 }
 
 /** Sends the lines a store change of this session's own command gives (FLAGS for a new keyword). */
-function took(io: SessionIo, sel: SelectedMailbox, r: FlagUpdateResult): void {
+export function took(io: SessionIo, sel: SelectedMailbox, r: FlagUpdateResult): void {
   for (const line of sel.took(r.updated, r.highestModseq)) io.untagged(line.slice(2));
   if (r.updated.length > 0) io.ctx.hub.notify(io.user, sel.folder);
-}
-
-/** Messages whose cached items a FETCH takes from the fetch cache at once. */
-const fetchChunk = 500;
-
-export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'FETCH' }>): Promise<TaggedResult> {
-  if (c.vanished && (!c.uid || c.changedSince === undefined || !io.qresync)) return bad('VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled');
-  const since = c.changedSince;
-  // UID FETCH … (CHANGEDSINCE): the store's changes name the messages (O(changes), not a walk of the view)
-  const fast = c.uid && since !== undefined ? await sel.changedIn(c.set, since) : undefined;
-  const all = fast ? fast.places.map((i) => ({ seq: i + 1, m: sel.messages[i] })) : pick(sel, c.set, c.uid);
-  if (!Array.isArray(all)) return all;
-  if (since !== undefined || c.items.some((i) => i.kind === 'MODSEQ')) io.enableCondstore();
-  if (c.vanished && since !== undefined) {
-    const line = fast ? fast.vanished : await sel.vanishedEarlier(since, c.set);
-    if (line) io.untagged(line.slice(2));
-  }
-  // RFC 7162 §3.1.4.1: only messages changed after CHANGEDSINCE; RFC 9394 §3.2: of those, the PARTIAL positions
-  const changed = since === undefined || fast ? all : all.filter((p) => p.m.modseq > since);
-  const picked = c.partial ? partialSlice(changed, c.partial) : changed;
-  const plan = fetchPlan(c.items);
-  const seenNow = new Set<number>();
-  if (setsSeen(c.items) && !sel.readOnly) {
-    // \Seen for every message at once: one MODSEQ, one write of the folder's list
-    const unseen = picked.filter((p) => !p.m.gone && !p.m.flags.includes('S')).map((p) => p.m.uid);
-    if (unseen.length > 0) {
-      try {
-        const r = await io.ctx.folders.updateFlags(io.user, sel.folder, unseen, { mode: 'add', flags: 'S' });
-        took(io, sel, r);
-        for (const m of r.updated) seenNow.add(m.uid);
-      } catch {
-        // the folder cannot be written: the data is still sent, \Seen cannot be
-      }
-    }
-  }
-  let missing = false;
-  // responses go out in writes of about 64 KB, not one write (and wait) per message
-  const pending: Buffer[] = [];
-  let pendingBytes = 0;
-  const flush = async (): Promise<boolean> => {
-    if (pending.length === 0) return true;
-    const data = Buffer.concat(pending);
-    pending.length = 0;
-    pendingBytes = 0;
-    return io.write(data);
-  };
-  const fc = io.ctx.fetchCache;
-  const cachedItems = fc && plan.cached.length > 0 ? fc : undefined;
-  // the cached items of the next messages, taken from the cache a chunk at a time (in bulk from
-  // its disk tier) rather than one lookup per message
-  let entries = new Map<string, CachedEntry>();
-  // the message's entry as the response reads it (one object for the command, pointed at each message in turn)
-  let entry: CachedEntry | undefined;
-  let key = '';
-  const cache = cachedItems && { get: (item: CachedItem) => entry?.[item], set: (item: CachedItem, data: Buffer) => cachedItems.set(io.user, sel.folder, key, item, data) };
-  for (const [i, { seq }] of picked.entries()) {
-    // read again: \Seen set above gave the view its own copy of the message (see ViewMessage)
-    const m = sel.messages[seq - 1];
-    if (cachedItems && i % fetchChunk === 0) {
-      entries = cachedItems.getMany(io.user, sel.folder, picked.slice(i, i + fetchChunk).flatMap((p) => (p.m.gone ? [] : [p.m.key])), plan.cached);
-    }
-    if (m.gone) {
-      missing = true;
-      continue;
-    }
-    let msg: LoadedMessage | undefined;
-    key = m.key;
-    entry = entries.get(key);
-    if (plan.content && planNeedsRead(plan, cache)) {
-      try {
-        msg = await load(io, sel, m);
-      } catch {
-        await flush();
-        return no('Message too large to fetch', 'LIMIT');
-      }
-      if (!msg) {
-        missing = true;
-        continue;
-      }
-    }
-    const flagsChanged = seenNow.has(m.uid);
-    let data: Buffer;
-    try {
-      data = fetchResponse(seq, m, c.items, msg, { uid: c.uid, flagsChanged, modseq: since !== undefined || (flagsChanged && io.condstore), ...(cache && { cache }) });
-    } catch (err) {
-      if (err instanceof UnknownCte) {
-        await flush();
-        return no('Unknown Content-Transfer-Encoding', 'UNKNOWN-CTE');
-      }
-      throw err;
-    }
-    pending.push(data);
-    pendingBytes += data.length;
-    if (pendingBytes >= 64 * 1024 && !(await flush())) return no('Connection lost');
-  }
-  if (!(await flush())) return no('Connection lost');
-  if (missing && !c.uid) return no('Some messages were expunged', 'EXPUNGEISSUED');
-  return ok(`${c.uid ? 'UID ' : ''}FETCH completed`);
 }
 
 export async function store(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'STORE' }>): Promise<TaggedResult> {

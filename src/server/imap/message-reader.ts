@@ -4,8 +4,10 @@
  * (a client fetching a header then a body part reads the file once).
  * Standards: none (storage access).
  * Security: a message larger than `maxBytes` is not read whole: FETCH of its parts answers NO
- *   rather than growing the process without bound.
- * Limitations: messages are read into memory (up to `maxBytes`).
+ *   rather than growing the process without bound; one larger than `keepBelow` is not kept
+ *   after its command (a session would otherwise hold up to `keep` of them).
+ * Limitations: messages are read into memory (up to `maxBytes`) for the items that need their
+ *   MIME parts; a FETCH of a big message's whole octets does not come here (fetch-stream).
  */
 import type { MailFolderStore } from '../../core/index.js';
 import { parseMimeTree, type MimePart } from '../../protocol/imap/index.js';
@@ -24,6 +26,7 @@ export class MessageReader {
     private readonly store: MailFolderStore,
     private readonly maxBytes = 64 * 1024 * 1024,
     private readonly keep = 4,
+    private readonly keepBelow = 1024 * 1024,
   ) {}
 
   async load(user: string, folder: string, key: string): Promise<LoadedMessage> {
@@ -42,6 +45,7 @@ export class MessageReader {
     }
     const buf = Buffer.concat(parts);
     const msg = { buf, tree: parseMimeTree(buf) };
+    if (buf.length > this.keepBelow) return msg;
     this.cache.unshift({ key: `${folder}\u0000${key}`, msg });
     if (this.cache.length > this.keep) this.cache.length = this.keep;
     return msg;

@@ -37,6 +37,10 @@ export interface ImapSessionContext {
   readonly fetchCache?: FetchCache;
   /** mailbox quotas (RFC 9208): QUOTA commands and OVERQUOTA; absent: not advertised */
   readonly quota?: QuotaGate;
+  /** messages from this size on are streamed for RFC822/BODY[]/BINARY[] (default fetch-stream's streamFromDefault; tests set 0) */
+  readonly fetchStreamFrom?: number;
+  /** APPEND literals from this size on are streamed to the store (default append-stream's appendStreamFromDefault; tests set 1) */
+  readonly appendStreamFrom?: number;
 }
 
 /** The tagged completion of a command. */

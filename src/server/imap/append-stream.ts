@@ -1,0 +1,218 @@
+/**
+ * @module append-stream
+ * APPEND and MULTIAPPEND whose literal is big (from `appendStreamFrom` octets): the literal is
+ * not read into memory by the framing (command-reader) but handed to the store as a stream
+ * while it arrives, so the store writes it to its file as it comes (Maildir: the folder's tmp/
+ * file) and commits it as any other APPEND (the store's appendMany: all or none). The
+ * command's later messages (MULTIAPPEND) are read the same way, one literal at a time.
+ * Standards: RFC 9051 §6.3.12 (APPEND: TRYCREATE), §7.5 (the "+" continuation is sent only once
+ *   the message is known to be acceptable: a refusal comes instead of it), RFC 7888 (LITERAL+:
+ *   a refused non-synchronizing literal is read and thrown away), RFC 3502 (MULTIAPPEND: all or
+ *   none), RFC 7889 (APPENDLIMIT), RFC 9208 §5.3 (OVERQUOTA before the octets are taken), RFC
+ *   3516 §4.4 (literal8), RFC 6855 §4 (UTF8 data).
+ * Security: the checks of an in-memory APPEND (mailbox, flags, size, quota) are made before
+ *   each literal is accepted; a client that goes away or sends a bad command after its literal
+ *   leaves no message and no file (the store removes what it wrote); the command text beside
+ *   the literals is bounded (maxLine per line, 64 KB in all).
+ * Limitations: CATENATE keeps its parts in memory (append-command, bounded by the framing).
+ */
+import { Readable } from 'node:stream';
+import type { AppendItem } from '../../core/index.js';
+import { formatSequenceSet, literalAtEnd, parseImapCommand, type AppendMessage } from '../../protocol/imap/index.js';
+import { CLOSED, INTERRUPTED, LONG, TIMEOUT, type LineConnection } from '../connection/index.js';
+import { undo } from './append-command.js';
+import { discardRest, maxLine, type CommandLimits, type Literal, type StreamedAppendStart } from './command-reader.js';
+import { folderError, folderName } from './mailbox-names.js';
+import { overQuota } from './quota-commands.js';
+import { splitFlags } from './selected-mailbox.js';
+import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
+
+/** APPEND literals from this size on are streamed to the store (below it, read whole: the store writes a small message in one call). */
+export const appendStreamFromDefault = 1024 * 1024;
+
+/**
+ * Why the messages given to the store stopped: the client went away (or stayed silent too long),
+ * or the command was refused half-way (the rest of it read). Kept aside, as a store may wrap
+ * the error the messages threw in its own (PostgreSQL's transaction does).
+ */
+type Stop = { cut: true } | { refused: TaggedResult };
+
+class Stopped extends Error {
+  constructor(readonly why: Stop) {
+    super('cut' in why ? 'client gone' : why.refused.text);
+  }
+}
+
+/**
+ * The messages of `head` with the literal at its end taken as empty: the APPEND's messages so
+ * far, the last one's flags and date known, its octets to come; undefined when that is no
+ * APPEND made of literals alone (CATENATE, a syntax error: read whole and answered as usual).
+ */
+export function appendSoFar(head: Buffer): { mailbox: Buffer; messages: readonly AppendMessage[] } | undefined {
+  const open = head.lastIndexOf(0x7b);
+  const skeleton = Buffer.concat([head.subarray(0, open), Buffer.from('{0}\r\n')]);
+  // RFC 6855 §4: a UTF8 message's literal is in parentheses, closed after its octets
+  for (const tail of ['', ')']) {
+    const p = parseImapCommand(Buffer.concat([skeleton, Buffer.from(tail)]));
+    if (p.ok && p.command.name === 'APPEND' && p.command.messages.every((m) => !m.catenate)) return p.command;
+  }
+  return undefined;
+}
+
+interface Session extends SessionIo {
+  readonly conn: LineConnection;
+}
+
+/** Whether a message may be stored: its refusal otherwise (the checks of append-command). */
+function refusal(io: Session, m: AppendMessage, size: number): TaggedResult | undefined {
+  if (size > io.ctx.appendLimit) return no('Message too large', 'TOOBIG');
+  if (size === 0) return no('Empty message', 'CANNOT');
+  if (!splitFlags(m.flags)) return bad('Invalid system flag');
+  return undefined;
+}
+
+function item(m: AppendMessage, message: Buffer | Readable): AppendItem {
+  const flags = splitFlags(m.flags)!;
+  return { message, flags: flags.letters, keywords: flags.keywords, ...(m.date !== undefined && { receivedAt: m.date }) };
+}
+
+/**
+ * Runs an APPEND whose literal at the end of `start.head` is big: its tagged result, or
+ * 'closed' when the client went away.
+ */
+export async function streamedAppend(io: Session, start: StreamedAppendStart, limits: CommandLimits): Promise<TaggedResult | 'closed'> {
+  const conn = io.conn;
+  const timeout = limits.timeoutMs;
+  const first = appendSoFar(start.head)!;
+  /** octets of the current literal not read yet, and whether the command's last line was read */
+  let left = 0;
+  let ended = false;
+  let textSize = start.head.length;
+  let stop: Stop | undefined;
+  const stopped = (why: Stop): Stopped => {
+    stop = why;
+    return new Stopped(why);
+  };
+  const refuse = async (r: TaggedResult, lit: Literal): Promise<never> => {
+    // RFC 7888 §4: a non-synchronizing literal is on its way: read it and the rest, then refuse
+    if (!lit.sync) {
+      if (typeof (await conn.readBytes(lit.size, timeout, () => undefined)) === 'symbol') throw stopped({ cut: true });
+      await discardRest(conn, timeout);
+    }
+    ended = true;
+    throw stopped({ refused: r });
+  };
+  const name = folderName(io, first.mailbox);
+  const known = first.messages.slice(0, -1);
+  let total = known.reduce((n, m) => n + m.message.length, 0);
+  /** checks a message before its literal is taken, and accepts the literal ("+" when synchronizing) */
+  const accept = async (m: AppendMessage, lit: Literal, count: number): Promise<void> => {
+    const r = refusal(io, m, lit.size) ?? (await overQuota(io, total + lit.size, count));
+    if (r) await refuse(r, lit);
+    total += lit.size;
+    left = lit.size;
+    if (lit.sync) {
+      conn.queue('+ Ready for literal data\r\n');
+      conn.flush();
+    }
+  };
+  /** the literal's octets as they arrive, read only as fast as the store takes them */
+  const literal = (): Readable =>
+    Readable.from(
+      (async function* () {
+        while (left > 0) {
+          const b = await conn.readBytes(Math.min(left, 64 * 1024), timeout);
+          if (typeof b === 'symbol') throw stopped({ cut: true });
+          left -= b.length;
+          yield b;
+        }
+      })(),
+      { objectMode: false },
+    );
+  /** the next message of the command after a literal (MULTIAPPEND), or undefined at its end */
+  const next = async (utf8: boolean): Promise<{ m: AppendMessage; lit: Literal } | undefined> => {
+    let line: Buffer | symbol;
+    do line = await conn.readLine(maxLine, timeout);
+    while (line === INTERRUPTED);
+    if (line === CLOSED || line === TIMEOUT) throw stopped({ cut: true });
+    if (line === LONG) {
+      ended = true;
+      throw stopped({ refused: bad('Command line too long', 'TOOBIG') });
+    }
+    const text = line as Buffer;
+    textSize += text.length;
+    let rest = text;
+    if (utf8) {
+      if (rest[0] !== 0x29) return syntax(text);
+      rest = rest.subarray(1);
+    }
+    if (rest.length === 0) {
+      ended = true;
+      return undefined;
+    }
+    const lit = literalAtEnd(rest);
+    const parsed = lit && appendSoFar(Buffer.concat([Buffer.from('x APPEND x'), rest]));
+    if (!lit || !parsed || parsed.messages.length !== 1 || textSize > 64 * 1024) return syntax(text);
+    return { m: parsed.messages[0], lit };
+  };
+  /** a line that is no continuation of an APPEND: the rest of the command is read, and BAD */
+  const syntax = async (line: Buffer): Promise<never> => {
+    const lit = literalAtEnd(line);
+    if (lit && !lit.sync && typeof (await conn.readBytes(lit.size, timeout, () => undefined)) !== 'symbol') await discardRest(conn, timeout);
+    ended = true;
+    throw stopped({ refused: bad('Syntax error in APPEND') });
+  };
+  // the store takes the messages as they come: those read already, then each literal streamed
+  async function* messages(): AsyncGenerator<AppendItem> {
+    for (const m of known) {
+      const r = refusal(io, m, m.message.length);
+      if (r) await refuse(r, start.lit);
+      yield item(m, m.message);
+    }
+    let current: { m: AppendMessage; lit: Literal } | undefined = { m: first.messages[first.messages.length - 1], lit: start.lit };
+    for (let count = known.length + 1; current; count++) {
+      if (count > 1000) await refuse(bad('Too many messages'), current.lit);
+      await accept(current.m, current.lit, count);
+      yield item(current.m, literal());
+      // the store read the literal to its end before asking for the next message
+      if (left > 0) throw new Error('literal not read to its end');
+      current = await next(current.m.utf8 === true);
+    }
+  }
+  const uids: number[] = [];
+  let uidValidity = 0;
+  try {
+    if (name === undefined) await refuse(no('Invalid mailbox name', 'CANNOT'), start.lit);
+    // RFC 9051 §6.3.12: a mailbox that does not exist is TRYCREATE, before the octets are sent
+    const exists = await io.ctx.folders.folderExists(io.user, name!).catch((err: unknown) => folderError(err));
+    if (exists !== true) await refuse(exists === false ? no('Mailbox does not exist', 'TRYCREATE') : exists, start.lit);
+    const folders = io.ctx.folders;
+    if (folders.appendMany) {
+      const r = await folders.appendMany(io.user, name!, messages());
+      uids.push(...r.uids);
+      uidValidity = r.uidValidity;
+    } else {
+      for await (const m of messages()) {
+        const r = await folders.append(io.user, name!, m.message, { flags: m.flags, ...(m.keywords && { keywords: m.keywords }), ...(m.receivedAt !== undefined && { receivedAt: m.receivedAt }) });
+        uids.push(r.uid);
+        uidValidity = r.uidValidity;
+      }
+    }
+  } catch (err) {
+    // RFC 3502: none of the messages stays (appendMany rolled back its batch itself)
+    if (!io.ctx.folders.appendMany && name !== undefined) await undo(io, name, uids);
+    if (stop && 'cut' in stop) return 'closed';
+    // what the client still sends of the command is read and thrown away before the answer
+    if (left > 0 && typeof (await conn.readBytes(left, timeout, () => undefined)) === 'symbol') return 'closed';
+    if (!ended) await discardRest(conn, timeout);
+    if (stop) return stop.refused;
+    return folderError(err);
+  } finally {
+    const sel = io.selected;
+    if (uids.length > 0 && name !== undefined) {
+      io.ctx.hub.notify(io.user, name);
+      if (sel && sel.folder === name) sel.dirty = true;
+    }
+  }
+  return ok('APPEND completed', `APPENDUID ${uidValidity} ${formatSequenceSet(uids)}`);
+}

@@ -1,0 +1,147 @@
+/**
+ * @module fetch-command
+ * FETCH and UID FETCH: the messages a set names (or, with CHANGEDSINCE, those changed), \Seen
+ * set at once for the items that set it, and each message's response written in writes of about
+ * 64 KB; a big message's whole octets (RFC822, BODY[], BINARY[], partial or not) are streamed from
+ * its file (fetch-stream), other items read it whole within the reader's bound (message-reader).
+ * Standards: RFC 9051 §6.4.5 (FETCH; BODY[] without PEEK sets \Seen), §7.5.2 (FETCH response),
+ *   RFC 7162 §3.1.4 (FETCH CHANGEDSINCE, MODSEQ), §3.2.6 (UID FETCH VANISHED); RFC 9394
+ *   (PARTIAL of FETCH); RFC 5530 (EXPUNGEISSUED, LIMIT, UNKNOWN-CTE).
+ * Security: a read-only (EXAMINE) mailbox is never changed (no \Seen); a message over the
+ *   reader's bound whose items need its MIME parts answers NO [LIMIT], and one streamed holds a
+ *   chunk or two in memory, whatever its size.
+ * Limitations: see fetch-stream and message-reader.
+ */
+import type { ImapCommand } from '../../protocol/imap/index.js';
+import { partialSlice } from '../../protocol/imap/index.js';
+import type { CachedEntry, CachedItem } from './fetch-cache.js';
+import { fetchPlan, fetchResponse, planNeedsRead, setsSeen, UnknownCte, type BodyRange, type StreamedMessage } from './fetch-response.js';
+import { StreamedBody, streamFromDefault } from './fetch-stream.js';
+import { load, pick, took } from './message-commands.js';
+import type { LoadedMessage } from './message-reader.js';
+import type { SelectedMailbox } from './selected-mailbox.js';
+import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
+
+/** Messages whose cached items a FETCH takes from the fetch cache at once. */
+const fetchChunk = 500;
+
+export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'FETCH' }>): Promise<TaggedResult> {
+  if (c.vanished && (!c.uid || c.changedSince === undefined || !io.qresync)) return bad('VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled');
+  const since = c.changedSince;
+  // UID FETCH … (CHANGEDSINCE): the store's changes name the messages (O(changes), not a walk of the view)
+  const fast = c.uid && since !== undefined ? await sel.changedIn(c.set, since) : undefined;
+  const all = fast ? fast.places.map((i) => ({ seq: i + 1, m: sel.messages[i] })) : pick(sel, c.set, c.uid);
+  if (!Array.isArray(all)) return all;
+  if (since !== undefined || c.items.some((i) => i.kind === 'MODSEQ')) io.enableCondstore();
+  if (c.vanished && since !== undefined) {
+    const line = fast ? fast.vanished : await sel.vanishedEarlier(since, c.set);
+    if (line) io.untagged(line.slice(2));
+  }
+  // RFC 7162 §3.1.4.1: only messages changed after CHANGEDSINCE; RFC 9394 §3.2: of those, the PARTIAL positions
+  const changed = since === undefined || fast ? all : all.filter((p) => p.m.modseq > since);
+  const picked = c.partial ? partialSlice(changed, c.partial) : changed;
+  const plan = fetchPlan(c.items);
+  const streamFrom = io.ctx.fetchStreamFrom ?? streamFromDefault;
+  const seenNow = new Set<number>();
+  if (setsSeen(c.items) && !sel.readOnly) {
+    // \Seen for every message at once: one MODSEQ, one write of the folder's list
+    const unseen = picked.filter((p) => !p.m.gone && !p.m.flags.includes('S')).map((p) => p.m.uid);
+    if (unseen.length > 0) {
+      try {
+        const r = await io.ctx.folders.updateFlags(io.user, sel.folder, unseen, { mode: 'add', flags: 'S' });
+        took(io, sel, r);
+        for (const m of r.updated) seenNow.add(m.uid);
+      } catch {
+        // the folder cannot be written: the data is still sent, \Seen cannot be
+      }
+    }
+  }
+  let missing = false;
+  // responses go out in writes of about 64 KB, not one write (and wait) per message
+  const pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async (): Promise<boolean> => {
+    if (pending.length === 0) return true;
+    const data = Buffer.concat(pending);
+    pending.length = 0;
+    pendingBytes = 0;
+    return io.write(data);
+  };
+  const fc = io.ctx.fetchCache;
+  const cachedItems = fc && plan.cached.length > 0 ? fc : undefined;
+  // the cached items of the next messages, taken from the cache a chunk at a time (in bulk from
+  // its disk tier) rather than one lookup per message
+  let entries = new Map<string, CachedEntry>();
+  // the message's entry as the response reads it (one object for the command, pointed at each message in turn)
+  let entry: CachedEntry | undefined;
+  let key = '';
+  const cache = cachedItems && { get: (item: CachedItem) => entry?.[item], set: (item: CachedItem, data: Buffer) => cachedItems.set(io.user, sel.folder, key, item, data) };
+  for (const [i, { seq }] of picked.entries()) {
+    // read again: \Seen set above gave the view its own copy of the message (see ViewMessage)
+    const m = sel.messages[seq - 1];
+    if (cachedItems && i % fetchChunk === 0) {
+      entries = cachedItems.getMany(io.user, sel.folder, picked.slice(i, i + fetchChunk).flatMap((p) => (p.m.gone ? [] : [p.m.key])), plan.cached);
+    }
+    if (m.gone) {
+      missing = true;
+      continue;
+    }
+    key = m.key;
+    entry = entries.get(key);
+    let msg: LoadedMessage | StreamedMessage | undefined;
+    let streamed: StreamedBody | undefined;
+    // a big message whose items are all its whole octets: streamed from its file, not loaded
+    if (plan.whole && m.size >= streamFrom && !planNeedsRead({ ...plan, readAlways: false }, cache)) {
+      try {
+        streamed = new StreamedBody(await io.ctx.folders.open(io.user, sel.folder, m.key), () => io.ctx.folders.open(io.user, sel.folder, m.key));
+      } catch {
+        missing = true; // removed meanwhile
+        continue;
+      }
+      msg = { streamed: true, size: m.size };
+    } else if (plan.content && planNeedsRead(plan, cache)) {
+      try {
+        msg = await load(io, sel, m);
+      } catch {
+        await flush();
+        return no('Message too large to fetch', 'LIMIT');
+      }
+      if (!msg) {
+        missing = true;
+        continue;
+      }
+    }
+    const flagsChanged = seenNow.has(m.uid);
+    let data: Buffer | (Buffer | BodyRange)[];
+    try {
+      data = fetchResponse(seq, m, c.items, msg, { uid: c.uid, flagsChanged, modseq: since !== undefined || (flagsChanged && io.condstore), ...(cache && { cache }) });
+    } catch (err) {
+      streamed?.close();
+      if (err instanceof UnknownCte) {
+        await flush();
+        return no('Unknown Content-Transfer-Encoding', 'UNKNOWN-CTE');
+      }
+      throw err;
+    }
+    if (!Buffer.isBuffer(data)) {
+      // what is pending goes first, then the response's pieces, its ranges read from the file
+      try {
+        if (!(await flush())) return no('Connection lost');
+        for (const piece of data) {
+          const sent = Buffer.isBuffer(piece) ? await io.write(piece) : await streamed!.write(piece, (b) => io.write(b));
+          if (!sent) return no('Connection lost');
+        }
+      } finally {
+        streamed!.close();
+      }
+      continue;
+    }
+    pending.push(data);
+    pendingBytes += data.length;
+    if (pendingBytes >= 64 * 1024 && !(await flush())) return no('Connection lost');
+  }
+  if (!(await flush())) return no('Connection lost');
+  if (missing && !c.uid) return no('Some messages were expunged', 'EXPUNGEISSUED');
+  return ok(`${c.uid ? 'UID ' : ''}FETCH completed`);
+}
+
