@@ -72,6 +72,13 @@ export class MaildirStore implements MailboxStore {
   readonly #size: MaildirSize;
   readonly #dirs: SafeDirs;
   /**
+   * Temporary names: the process id, a tag random per store and a counter (Maildir spec: unique
+   * among this host's writers; the tag keeps a file left in tmp/ by a crashed process of the
+   * same pid from clashing), instead of random octets drawn for each delivery.
+   */
+  readonly #tmpTag = randomBytes(4).toString('hex');
+  #tmpCount = 0;
+  /**
    * Per mailbox directory, what its last listing found: each key's file (so opening a message
    * needs no directory read) and each file's arrival time once read from its mtime (a name is
    * never reused for another file, and a rename to change flags keeps the mtime). A folder of
@@ -205,7 +212,7 @@ export class MaildirStore implements MailboxStore {
     const dir = this.mailboxPath(user, opts.folder);
     const field = encodeUniqueKey(opts.uniqueKey);
     await this.#ensure(dir);
-    const tmp = join(dir, 'tmp', `${field}.${pid}_${randomBytes(6).toString('hex')}.${this.#host}`);
+    const tmp = join(dir, 'tmp', `${field}.${pid}_${this.#tmpTag}${(this.#tmpCount++).toString(36)}.${this.#host}`);
     const conv = new CrlfToLfCounter();
     // the arrival time list() reports: the write time, or the injected clock's (tests)
     const when = opts.receivedAt ?? this.#now?.();
