@@ -208,7 +208,8 @@ void test('COMPRESS=DEFLATE (RFC 4978): the OK in clear, then raw DEFLATE both w
       assert.equal((client as unknown as { _deflate?: unknown })._deflate !== undefined, true, 'imapflow compressed the session');
       const lock = await client.getMailboxLock('INBOX');
       try {
-        const big = `Subject: grande\r\n\r\n${'linha de texto que se repete\r\n'.repeat(20_000)}`;
+        // 1.2 MB: APPENDed and FETCHed streamed (append-stream, fetch-stream) through the compression
+        const big = `Subject: grande\r\n\r\n${'linha de texto que se repete\r\n'.repeat(40_000)}`;
         await client.append('INBOX', big);
         const msg = await client.fetchOne('2', { source: true });
         assert.ok(msg && msg.source?.equals(Buffer.from(big)));

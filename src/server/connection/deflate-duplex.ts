@@ -6,7 +6,8 @@
  *   response flushed with Z_SYNC_FLUSH so the client can read it whole).
  * Security: inflated input goes through the session's own bounds (line and literal limits,
  *   backpressure by pausing), so a small compressed input cannot make it hold more than it
- *   would hold uncompressed; corrupt input closes the connection.
+ *   would hold uncompressed; corrupt input closes the connection. Output waits for the stream
+ *   under it to drain, so a client that stops reading holds the session's writes back.
  * Limitations: none.
  */
 import { Duplex } from 'node:stream';
@@ -45,7 +46,18 @@ export class DeflateDuplex extends Duplex {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.deflate.write(chunk);
-    this.deflate.flush(constants.Z_SYNC_FLUSH, () => cb());
+    // a write is done once the stream under it can take more: a client that reads slowly holds
+    // back the session's writes (a streamed FETCH) as it does without compression
+    this.deflate.flush(constants.Z_SYNC_FLUSH, () => {
+      if (!this.raw.writableNeedDrain || this.raw.destroyed) return cb();
+      const done = (): void => {
+        this.raw.removeListener('drain', done);
+        this.raw.removeListener('close', done);
+        cb();
+      };
+      this.raw.on('drain', done);
+      this.raw.on('close', done);
+    });
   }
 
   override _final(cb: (err?: Error | null) => void): void {
