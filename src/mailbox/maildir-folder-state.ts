@@ -81,8 +81,6 @@ export interface LockedOptions {
   takeNew?: boolean;
   /** runs once the lock is held, before anything is read */
   onStart?: () => void;
-  /** the UID list's log record flushed on this thread, not the thread pool (uid-log) */
-  flushHere?: boolean;
 }
 
 /** a stamp taken within this many ms of its own mtime may hide a change of the same clock tick */
@@ -270,7 +268,7 @@ export class MaildirFolderState {
       changed = true;
     }
     // appended to the list's log (uid-log), or the list written whole when there is none
-    k.index = changed || old === undefined ? await this.#files.write(dir, old, index, logKeys, opts.flushHere) : old.index;
+    k.index = changed || old === undefined ? await this.#files.write(dir, old, index, logKeys) : old.index;
     k.files = filesStamp(dir);
     this.#known.delete(dir);
     this.#known.set(dir, k);

@@ -63,8 +63,6 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
   readonly textIndex: FolderTextIndex | undefined;
   /** per folder directory: the snapshot version last told to the text index */
   readonly #told = new Map<string, number>();
-  /** operations of this store under way (append, sync, locked steps): see append's flushHere */
-  #busy = 0;
 
   constructor(store: MaildirStore, opts: MaildirFoldersOptions = {}) {
     super(store);
@@ -82,15 +80,10 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
   /** The folder's snapshot (maildir-folder-state: unchanged folders are not listed again). */
   async sync(user: string, folder: string): Promise<FolderSnapshot> {
     const f = this.#folder(folder);
-    this.#busy++;
-    try {
-      const dir = await this.folderPath(user, f);
-      const snap = await this.#state.snapshot(user, f, dir);
-      this.#tell(user, f, dir);
-      return snap;
-    } finally {
-      this.#busy--;
-    }
+    const dir = await this.folderPath(user, f);
+    const snap = await this.#state.snapshot(user, f, dir);
+    this.#tell(user, f, dir);
+    return snap;
   }
 
   /**
@@ -177,15 +170,10 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
    */
   async #locked<T>(user: string, f: string, fn: LockedStep<T>, opts: LockedOptions = {}, checked?: string): Promise<T> {
     // `checked`: the folder's directory as the caller just checked it (APPEND), not checked again
-    this.#busy++;
-    try {
-      const dir = checked ?? (await this.folderPath(user, f));
-      const result = await this.#state.locked(user, f, dir, fn, opts);
-      this.#tell(user, f, dir);
-      return result;
-    } finally {
-      this.#busy--;
-    }
+    const dir = checked ?? (await this.folderPath(user, f));
+    const result = await this.#state.locked(user, f, dir, fn, opts);
+    this.#tell(user, f, dir);
+    return result;
   }
 
   /**
@@ -219,32 +207,21 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
   ): Promise<{ uid: number; uidValidity: number }> {
     const f = this.#folder(folder);
     checkKeywords(opts.keywords);
-    // alone: nothing else of this store is under way (a single client's APPENDs), so the
-    // message's fsync and the UID record's fdatasync are made on this thread: waiting there
-    // costs no one else, and saves the thread pool's round trips (a pool thread woken, then
-    // this one: two wake-ups each, the part of an APPEND's wait that is not the disk's). With
-    // others under way they stay on the pool, where flushes of several commands overlap.
-    const flushHere = this.#busy === 0;
-    this.#busy++;
+    const dir = await this.folderPath(user, f);
+    const octets = Buffer.isBuffer(message) ? message : undefined;
+    // straight into cur/ with its flags and INTERNALDATE: no rename and directory fsync after;
+    // cur/'s fsync runs beside the UID log's (uid-log): the answer waits for both
+    const { key, synced } = await this.store.deliver(user, message, { uniqueKey: `imap-${uniqueId()}`, folder: f, flags: opts.flags, deferSync: true, ...(opts.receivedAt !== undefined && { receivedAt: opts.receivedAt }) });
+    // the text index takes the octets from here, not from the file, when the file gives them back as they are
+    if (octets && roundTrips(octets)) this.textIndex?.hold(user, f, key, octets);
+    let r: { uid: number | undefined; uidValidity: number };
     try {
-      const dir = await this.folderPath(user, f);
-      const octets = Buffer.isBuffer(message) ? message : undefined;
-      // straight into cur/ with its flags and INTERNALDATE: no rename and directory fsync after;
-      // cur/'s fsync runs (on the pool) beside the UID log's (uid-log): the answer waits for both
-      const { key, synced } = await this.store.deliver(user, message, { uniqueKey: `imap-${uniqueId()}`, folder: f, flags: opts.flags, deferSync: true, flushHere, ...(opts.receivedAt !== undefined && { receivedAt: opts.receivedAt }) });
-      // the text index takes the octets from here, not from the file, when the file gives them back as they are
-      if (octets && roundTrips(octets)) this.textIndex?.hold(user, f, key, octets);
-      let r: { uid: number | undefined; uidValidity: number };
-      try {
-        r = await this.#locked(user, f, ({ index }) => ({ result: { uid: index.entries.get(key)?.uid, uidValidity: index.uidValidity } }), { keywords: new Map([[key, opts.keywords ?? []]]), flushHere }, dir);
-      } finally {
-        await synced;
-      }
-      if (r.uid === undefined) throw new Error('appended message vanished');
-      return { uid: r.uid, uidValidity: r.uidValidity };
+      r = await this.#locked(user, f, ({ index }) => ({ result: { uid: index.entries.get(key)?.uid, uidValidity: index.uidValidity } }), { keywords: new Map([[key, opts.keywords ?? []]]) }, dir);
     } finally {
-      this.#busy--;
+      await synced;
     }
+    if (r.uid === undefined) throw new Error('appended message vanished');
+    return { uid: r.uid, uidValidity: r.uidValidity };
   }
 
   /**

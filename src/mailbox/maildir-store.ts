@@ -36,7 +36,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
-import { closeSync, constants, fsync, fsyncSync, futimesSync, linkSync, lstatSync, openSync, renameSync, statSync, unlinkSync, writevSync, type Dirent } from 'node:fs';
+import { closeSync, constants, fsync, futimesSync, linkSync, lstatSync, openSync, renameSync, statSync, unlinkSync, writevSync, type Dirent } from 'node:fs';
 import { lstat, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pid } from 'node:process';
@@ -200,13 +200,12 @@ export class MaildirStore implements MailboxStore {
   /**
    * `deferSync`: the fsync of the directory the message was linked into is not waited for here
    * but given back as `synced`, for a caller that has another flush to make meanwhile (an
-   * APPEND's UID log record) and answers only once both are done. `flushHere`: a small
-   * message's own fsync is made on this thread, not the thread pool (see writeSmall).
+   * APPEND's UID log record) and answers only once both are done.
    */
   async deliver(
     user: string,
     message: Readable | Buffer,
-    opts: { uniqueKey: string; folder?: string; flags?: string; receivedAt?: number; deferSync?: boolean; flushHere?: boolean },
+    opts: { uniqueKey: string; folder?: string; flags?: string; receivedAt?: number; deferSync?: boolean },
   ): Promise<{ key: string; synced?: Promise<void> }> {
     const info = opts.flags === undefined ? undefined : `:2,${normFlags(opts.flags)}`;
     const dir = this.mailboxPath(user, opts.folder);
@@ -221,7 +220,7 @@ export class MaildirStore implements MailboxStore {
       // a small message given whole (IMAP APPEND) is written as it is, no stream made of it
       const head = Buffer.isBuffer(message) && message.length <= SMALL_MESSAGE ? { chunks: [message], rest: undefined } : await readUpTo(Buffer.isBuffer(message) ? Readable.from([message]) : message, SMALL_MESSAGE);
       created = true; // from here the temporary name may exist: removed on failure
-      if (head.rest === undefined) await writeSmall(tmp, head.chunks, conv, when, opts.flushHere === true);
+      if (head.rest === undefined) await writeSmall(tmp, head.chunks, conv, when);
       else await writeStreamed(tmp, head.chunks, head.rest, conv, when);
       const key = `${field}.${this.#host},S=${conv.stored},W=${conv.virtual}`;
       let linked = false;
@@ -429,19 +428,16 @@ async function readUpTo(message: Readable, limit: number): Promise<{ chunks: Buf
  * open(2) in tmp/, one writev(2) and close(2) of a few kilobytes in the page cache cost the
  * event loop less than their thread-pool round trips (futex wake-ups, a promise each); only
  * the fsync, which waits for the disk, leaves the thread. The same reason as maildir-safe-dir's
- * synchronous lstat. With `here`, the fsync too is made on this thread: for a caller that
- * knows nothing else of the store is under way (one APPEND alone, maildir-folders), where the
- * round trip's two wake-ups (a pool thread, then this one) are the only thing the wait saves.
+ * synchronous lstat.
  */
-async function writeSmall(tmp: string, chunks: readonly Buffer[], conv: CrlfToLfCounter, when: number | undefined, here: boolean): Promise<void> {
+async function writeSmall(tmp: string, chunks: readonly Buffer[], conv: CrlfToLfCounter, when: number | undefined): Promise<void> {
   const out = chunks.map((c) => conv.convert(c));
   out.push(conv.finish());
   const fd = openSync(tmp, CREATE_NOFOLLOW, 0o600);
   try {
     writeAllSync(fd, out);
     if (when !== undefined) futimesSync(fd, when / 1000, when / 1000);
-    if (here) fsyncSync(fd);
-    else await fsyncFd(fd);
+    await fsyncFd(fd);
   } finally {
     closeSync(fd);
   }

@@ -20,7 +20,7 @@
  *   step reads only what another process appended since.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -214,20 +214,19 @@ export class UidListFiles {
   /**
    * Makes `next` the folder's list: appended to the log as the changes from what was read
    * (one write, one fdatasync), or written whole under a new generation (no list or log yet,
-   * another UIDVALIDITY, or a log grown past the list: compaction). `keys`: as logRecords.
-   * `flushHere`: a log record's fdatasync made on this thread, not the thread pool. The index
-   * as the next read gives it back (the same object while no one else writes).
+   * another UIDVALIDITY, or a log grown past the list: compaction). `keys`: as logRecords. The
+   * index as the next read gives it back (the same object while no one else writes).
    */
-  async write(dir: string, was: StoredIndex | undefined, next: UidIndex, keys?: Iterable<string>, flushHere = false): Promise<UidIndex> {
+  async write(dir: string, was: StoredIndex | undefined, next: UidIndex, keys?: Iterable<string>): Promise<UidIndex> {
     try {
-      return await this.#write(dir, was, next, keys, flushHere);
+      return await this.#write(dir, was, next, keys);
     } catch (err) {
       this.#read.delete(dir);
       throw err;
     }
   }
 
-  async #write(dir: string, was: StoredIndex | undefined, next: UidIndex, keys: Iterable<string> | undefined, flushHere: boolean): Promise<UidIndex> {
+  async #write(dir: string, was: StoredIndex | undefined, next: UidIndex, keys?: Iterable<string>): Promise<UidIndex> {
     const records = was?.index.generation !== undefined && was.index.uidValidity === next.uidValidity ? logRecords(was.index, next, keys) : undefined;
     const bytes = records === undefined ? 0 : Buffer.byteLength(records);
     if (!was || records === undefined || was.logEnd + bytes > Math.max(minCompactBytes, was.listBytes)) {
@@ -255,9 +254,7 @@ export class UidListFiles {
       if (fstatSync(fd).size !== was.logEnd) ftruncateSync(fd, was.logEnd);
       const data = Buffer.from(records, 'utf8');
       for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done, was.logEnd + done);
-      // flushHere: on this thread (one APPEND alone: no round trip's wake-ups; see maildir-folders)
-      if (flushHere) fdatasyncSync(fd);
-      else await fdatasyncFd(fd);
+      await fdatasyncFd(fd);
     } finally {
       closeSync(fd);
     }
