@@ -1,6 +1,6 @@
 /**
  * @module imap-fetch-stream
- * `node dist/bench/imap-fetch-stream.js [N] [ROUNDS] [BIG_MB]`: what FETCH's two ways of sending
+ * `node dist/bench/imap-fetch-stream.js [N] [ROUNDS] [BIG_MB] [whole|streamed]`: what FETCH's two ways of sending
  * a message's octets cost (issue 14), correio's IMAP server in this process over a loopback
  * socket. Small messages: the CPU (this process, user + system; the client only counts octets)
  * of `FETCH 1:* BODY.PEEK[]` on an INBOX of N corpus-like messages (~0.4 KB) when each is read
@@ -25,6 +25,8 @@ import { ImapServer } from '../src/server/imap/index.js';
 const n = Number(process.argv[2] ?? 5000);
 const rounds = Number(process.argv[3] ?? 6);
 const bigMb = Number(process.argv[4] ?? 20);
+/** "whole" or "streamed": only that way for the small messages (e.g. under `strace -c -f`); BIG_MB 0 skips the big message */
+const only = process.argv[5];
 const user = 'bench@localhost';
 const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'imap-fetch-stream-'));
 
@@ -101,8 +103,9 @@ try {
     { name: 'read whole', from: Number.POSITIVE_INFINITY },
     { name: 'streamed', from: 0 },
   ] as const;
-  const figures = new Map<string, number[]>(ways.map((w) => [w.name, []]));
-  const sessions = await Promise.all(ways.map(async (w) => ({ w, srv: await server(small, w.from) })));
+  const smallWays = ways.filter((w) => only === undefined || w.name.includes(only));
+  const figures = new Map<string, number[]>(smallWays.map((w) => [w.name, []]));
+  const sessions = await Promise.all(smallWays.map(async (w) => ({ w, srv: await server(small, w.from) })));
   const open = await Promise.all(sessions.map(async (x) => ({ ...x, s: await session(x.srv.port) })));
   for (const x of open) await x.s.run('FETCH 1:* BODY.PEEK[]'); // warm: the folder's state and code paths
   for (let r = 0; r < rounds; r++) {
@@ -119,6 +122,7 @@ try {
     await x.srv.close();
   }
 
+  if (bigMb === 0) process.exit(0);
   // one big message, each way in its own server
   const big = path.join(work, 'big');
   const box = path.join(big, 'localhost', 'bench');
