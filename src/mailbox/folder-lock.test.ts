@@ -93,3 +93,17 @@ void test('a lease whose folder was renamed is marked free where it went, not le
     // another holder (waits of 60 s: only the mark lets it in within the test)
     await new FolderLock(60_000, 60_000).run(moved, () => Promise.resolve());
   }));
+
+void test('a lease is not taken for the lock of a folder made again under the old name of one renamed', () =>
+  inDir(async (dir) => {
+    await mkdir(join(dir, 'f'));
+    const lock = new FolderLock();
+    const path = join(dir, 'f', 'x.lock');
+    await lock.run(path, () => Promise.resolve());
+    await rename(join(dir, 'f'), join(dir, 'g'));
+    await mkdir(join(dir, 'f'));
+    // the step on the new folder holds a lock file of its own there, not the moved one's lease
+    let held = false;
+    await lock.run(path, () => Promise.resolve(void (held = existsSync(path))));
+    assert.ok(held, 'a lock file was made in the new folder');
+  }));

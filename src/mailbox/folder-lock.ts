@@ -7,7 +7,7 @@
  * (its descriptor open) while the folder is busy and is removed once no step came for `lingerMs`,
  * after `maxLeaseMs` in all, or as soon as another process asks for it. A process that finds the
  * file held appends a line to it (once per lock file) and polls; the holder sees the file grown
- * (an fstat of its descriptor at its next step) and hands it over: it removes the file and waits
+ * (an fstat of its descriptor and a stat of its path at its next step) and hands it over: it removes the file and waits
  * `handOverMs` before it competes again. A run of APPENDs to one folder thus makes and removes
  * one lock file, not one each (four system calls, two of them directory changes, fewer per step).
  * Standards: none (the Dovecot dovecot-uidlist.lock practice).
@@ -93,8 +93,10 @@ export class FolderLock {
     let size = -1;
     try {
       const st = fstatSync(lease.fd);
-      // no link: taken over as stale (see Limitations), or its folder removed
-      if (st.nlink > 0) size = st.size;
+      const at = statSync(path, { throwIfNoEntry: false });
+      // the path must still name our file: not when it was taken over as stale (see
+      // Limitations), or its folder removed, or renamed and another made under the old name
+      if (at !== undefined && at.ino === st.ino && at.dev === st.dev) size = st.size;
     } catch {
       // closed under us: made again
     }
