@@ -15,14 +15,17 @@
  *   server: its counters can miss them, never mail.
  */
 import diagnostics from 'node:diagnostics_channel';
-import { channels, relayedEvent } from '../core/index.js';
+import { channels, relayedEvent, relayedJson } from '../core/index.js';
 
 /** The channels relayed: what an SMTP session and its intake publish. */
-const relayed = ['received', 'queued', 'rejected', 'connection', 'error', 'authFailure', 'dnsLookup'] as const;
+export const relayed = ['received', 'queued', 'rejected', 'connection', 'error', 'authFailure', 'dnsLookup'] as const;
 type RelayedName = (typeof relayed)[number];
 
-/** One event as sent: its channel's key in `channels` and its fields. */
-export type RelayedEvent = [name: RelayedName, fields: Record<string, unknown>];
+/**
+ * One event: its channel's key in `channels` and its fields; as received, also the fields' JSON
+ * text as the acceptor wrote it (acceptor-notice.ts), which the history writes as it is.
+ */
+export type RelayedEvent = [name: RelayedName, fields: Record<string, unknown>, json?: string];
 
 /**
  * Subscribes to the relayed channels; `onEvent` gets each event as it can be sent over IPC (an
@@ -43,16 +46,27 @@ export function collectEvents(onEvent: (e: RelayedEvent) => void): () => void {
   };
 }
 
+/** each relayed channel, looked up once */
+const channelOf = new Map(relayed.map((name) => [name, diagnostics.channel(channels[name])]));
+
 /**
  * Publishes an acceptor's events on this process's channels, each marked relayedEvent (on the
- * decoded object itself: it is this call's, fresh from the notice, so no copy is made).
+ * decoded object itself: it is this call's, fresh from the notice, so no copy is made) and,
+ * while it is published, carrying its JSON text as received (relayedJson: the history writes
+ * it rather than serialising the object again; cleared after, so the log tail's ring, which
+ * keeps the object, does not keep the text too).
  */
 export function republish(events: readonly RelayedEvent[] | undefined): void {
-  for (const [name, fields] of events ?? []) {
-    if (!(relayed as readonly string[]).includes(name) || typeof fields !== 'object' || fields === null) continue;
-    const ch = diagnostics.channel(channels[name]);
-    if (!ch.hasSubscribers) continue;
-    (fields as Record<PropertyKey, unknown>)[relayedEvent] = true;
-    ch.publish(fields);
+  for (const [name, fields, json] of events ?? []) {
+    const ch = channelOf.get(name);
+    if (ch === undefined || typeof fields !== 'object' || fields === null || !ch.hasSubscribers) continue;
+    const f = fields as Record<PropertyKey, unknown>;
+    f[relayedEvent] = true;
+    if (json === undefined) ch.publish(fields);
+    else {
+      f[relayedJson] = json;
+      ch.publish(fields);
+      f[relayedJson] = undefined;
+    }
   }
 }

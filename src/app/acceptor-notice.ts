@@ -6,28 +6,35 @@
  * segment, the mail events of that turn (acceptor-events.ts), and each record's body as it is,
  * so the server delivers without reading the segment.
  *
- *   frame = header length (u32 BE) · bodies' length (u32 BE) · header (JSON, UTF-8) · bodies
+ *   frame = header length (u32 BE) · bodies' length (u32 BE) · header · bodies
  *
- * The header is { envelopes, places, events, bodies: [[messageId, length], …] }; the bodies
- * follow in that order, octet for octet. Node's IPC channel (JSON lines) carried the notices
- * before: each body went as a latin1 string, escaped into JSON, encoded as UTF-8, split into
- * lines and parsed again (docs/performance.md, "the acceptor's notice").
+ * The header holds the envelopes, the places, each body's message id and length, and the events;
+ * it is coded by hand (below: numbers as numbers, strings cut from one UTF-8 text, the fields of
+ * an envelope as intake makes it by flags, anything else of an envelope as JSON, the events as
+ * one JSON array whose texts the history writes as they came). The bodies follow in that order,
+ * octet for octet. Before: a JSON header (JSON.parse of ~1.4 KB a message was ~12 % of the
+ * server's CPU in accept), and before that Node's IPC channel (JSON lines), each body a latin1
+ * string (docs/performance.md, "the acceptor's notice").
  * Standards: none.
  * Security: the pipe joins the server to a child it forked, running as the same user; still, a
- *   frame that does not decode (a length over the limit, a header that is not the shape above)
- *   ends the reading with an error naming it, never a crash: the records stay in the spool and
- *   the server's rescans find them.
+ *   frame that does not decode (a length over the limit, counts or lengths its header cannot
+ *   hold, an unknown code, events that are not objects) ends the reading with an error naming
+ *   it, never a crash: the records stay in the spool and the server's rescans find them.
  * Limitations: a frame is whole in memory on both sides (the bodies are the small messages the
- *   acceptor committed to segments, each at most a segment record).
+ *   acceptor committed to segments, each at most a segment record). Both processes run the same
+ *   build (the header's version is checked, not translated). Strings of 13 characters or more
+ *   are V8 slices of the text they were cut from: an envelope's of its own strings only; a
+ *   place's segment name of the notice's places and bodies text (~60 octets a message).
  */
-import type { Envelope, MessageId } from '../core/index.js';
+import { envelopeStates, type Address, type Envelope, type MessageId } from '../core/index.js';
 import type { SegRef } from '../queue/index.js';
-import type { RelayedEvent } from './acceptor-events.js';
+import { ChunkQueue } from '../util/index.js';
+import { relayed, type RelayedEvent } from './acceptor-events.js';
 
 /** One notice: new envelopes, each record's place, the events of the turn, the bodies by message. */
 export interface Queued {
   envelopes: Envelope[];
-  places: Record<MessageId, SegRef>;
+  places: Map<MessageId, SegRef>;
   events: RelayedEvent[];
   bodies: Map<MessageId, Buffer>;
 }
@@ -38,91 +45,367 @@ export const noticeFd = 4;
 /** the most a frame's header and its bodies may each hold (a notice carries small messages) */
 export const maxFramePart = 256 * 1024 * 1024;
 
-/** A notice as the buffers to write (header, then each body as it is: no copy). */
-export function encodeNotice(q: Queued): Buffer[] {
-  const lengths: [MessageId, number][] = [];
-  let bodies = 0;
-  for (const [id, body] of q.bodies) {
-    lengths.push([id, body.length]);
-    bodies += body.length;
-  }
-  const json = Buffer.from(JSON.stringify({ envelopes: q.envelopes, places: q.places, events: q.events, bodies: lengths }), 'utf8');
-  const head = Buffer.allocUnsafe(8);
-  head.writeUInt32BE(json.length, 0);
-  head.writeUInt32BE(bodies, 4);
-  return [head, json, ...q.bodies.values()];
-}
+/** the header's first octet: its layout (both processes are always the same build) */
+const headerVersion = 2;
+/** the version and six counts */
+const fixedSize = 25;
+
+/*
+ * The header, coded by hand (JSON.parse of ~1.4 KB per message was ~12 % of the server's CPU
+ * in accept): version (u8) · counts of envelopes, places, bodies, events, numbers, ints (u32 LE each) ·
+ * `numbers` (f64 LE each) · `ints` (u32 LE each: the envelopes' flags and small codes, every
+ * text's length in UTF-16 units and each envelope's octets of text, the events' kinds) · the
+ * length of the text (u32, octets) · the text: every string of the header one after the other,
+ * as UTF-8, each envelope's decoded in one call and cut by the lengths (so that the envelope's
+ * strings, V8 slices of it, keep only it while they are queued), then the places' and bodies' · the events as one JSON array (the rest of the header): one parse for
+ * all, and each event's own text cut from it for the history.
+ */
+
+/** Envelope fields coded by hand, a bit each in the envelope's flags (the rest goes as JSON). */
+const F = {
+  id: 1, messageId: 2, sender: 4, nullSender: 8, recipient: 16, originalRecipient: 32, route: 64, arrivedAt: 128,
+  size: 256, attempts: 512, nextAttemptAt: 1024, dsn: 2048, body: 4096, smtpUtf8: 8192, state: 16384, held: 32768,
+  resolvedVia: 65536, rest: 131072,
+} as const;
+/** the fields coded by hand, as they are named in an envelope (each coded only when its value fits) */
+const coded = new Set(['id', 'messageId', 'sender', 'recipient', 'originalRecipient', 'route', 'arrivedAt', 'size', 'attempts', 'nextAttemptAt', 'dsn', 'body', 'smtpUtf8', 'state', 'held', 'resolvedVia']);
+const allFlags = 2 * F.rest - 1;
+/** the fields of every envelope intake makes (Decoder.#common) */
+const common = F.id | F.messageId | F.sender | F.recipient | F.originalRecipient | F.route | F.arrivedAt | F.size | F.attempts | F.nextAttemptAt | F.dsn | F.smtpUtf8 | F.state | F.resolvedVia;
+const bodyTypes: readonly string[] = ['7BIT', '8BITMIME', 'BINARYMIME'];
+const states: readonly string[] = envelopeStates;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** an object with exactly these string fields (what JSON would carry as it is) */
+function hasOnly(v: unknown, a: string, b: string): boolean {
+  if (!isRecord(v) || typeof v[a] !== 'string' || typeof v[b] !== 'string') return false;
+  let n = 0;
+  for (const k in v) if (Object.hasOwn(v, k) && v[k] !== undefined) n++;
+  return n === 2;
+}
+const isEmptyArray = (v: unknown): boolean => Array.isArray(v) && v.length === 0;
+function isEmptyObject(v: unknown): boolean {
+  if (!isRecord(v) || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  for (const k in v) if (Object.hasOwn(v, k) && v[k] !== undefined) return false;
+  return true;
+}
 
-/** The chunks the pipe gave that a frame has not used yet, read without joining them. */
-class Chunks {
-  #list: Buffer[] = [];
-  /** octets of #list[0] already used */
-  #at = 0;
-  held = 0;
+/** What a header is built from before it is written. */
+class Builder {
+  readonly numbers: number[] = [];
+  readonly ints: number[] = [];
+  readonly texts: string[] = [];
+  /** each envelope's strings, a text of their own: [its octets' place in ints, its first and end in texts] */
+  readonly own: [number, number, number][] = [];
 
-  add(chunk: Buffer): void {
-    this.#list.push(chunk);
-    this.held += chunk.length;
+  str(s: string): void {
+    this.texts.push(s);
+    this.ints.push(s.length);
   }
 
-  /** The next `n` octets, taken: a view of the chunk when they lie in one (`view`), else a copy of their own. */
-  take(n: number, view: boolean): Buffer {
-    const first = this.#list[0];
-    let out: Buffer;
-    if (view && first.length - this.#at >= n) out = first.subarray(this.#at, this.#at + n);
-    else {
-      // not from the pool: a body kept in the message cache holds only itself
-      out = Buffer.allocUnsafeSlow(n);
-      let filled = 0;
-      let i = 0;
-      let from = this.#at;
-      while (filled < n) {
-        filled += this.#list[i].copy(out, filled, from, Math.min(this.#list[i].length, from + n - filled));
-        if (filled < n) {
-          i++;
-          from = 0;
-        }
-      }
-    }
-    this.#skip(n);
-    return out;
+  address(a: Address): void {
+    this.str(a.local);
+    this.str(a.domain);
   }
 
-  #skip(n: number): void {
-    this.held -= n;
-    this.#at += n;
-    while (this.#list.length > 0 && this.#at >= this.#list[0].length) {
-      this.#at -= this.#list[0].length;
-      this.#list.shift();
+  envelope(e: Envelope): void {
+    let f = 0;
+    const octetsAt = this.ints.length;
+    const first = this.texts.length;
+    const at = octetsAt + 1;
+    this.ints.push(0, 0);
+    if (typeof e.id === 'string') {
+      f |= F.id;
+      this.str(e.id);
     }
+    if (typeof e.messageId === 'string') {
+      f |= F.messageId;
+      this.str(e.messageId);
+    }
+    if (e.sender === null) f |= F.sender | F.nullSender;
+    else if (hasOnly(e.sender, 'local', 'domain')) {
+      f |= F.sender;
+      this.address(e.sender);
+    }
+    if (hasOnly(e.recipient, 'local', 'domain')) {
+      f |= F.recipient;
+      this.address(e.recipient);
+    }
+    if (hasOnly(e.originalRecipient, 'local', 'domain')) {
+      f |= F.originalRecipient;
+      this.address(e.originalRecipient!);
+    }
+    if (hasOnly(e.route, 'transport', 'nextHop')) {
+      f |= F.route;
+      this.str(e.route.transport);
+      this.str(e.route.nextHop);
+    }
+    if (Number.isFinite(e.arrivedAt)) {
+      f |= F.arrivedAt;
+      this.numbers.push(e.arrivedAt);
+    }
+    if (Number.isFinite(e.size)) {
+      f |= F.size;
+      this.numbers.push(e.size);
+    }
+    if (isEmptyArray(e.attempts)) f |= F.attempts;
+    if (Number.isFinite(e.nextAttemptAt)) {
+      f |= F.nextAttemptAt;
+      this.numbers.push(e.nextAttemptAt);
+    }
+    if (isEmptyObject(e.dsn)) f |= F.dsn;
+    if (typeof e.smtpUtf8 === 'boolean') {
+      f |= F.smtpUtf8;
+      this.ints.push(e.smtpUtf8 ? 1 : 0);
+    }
+    if (e.state !== undefined && states.includes(e.state)) {
+      f |= F.state;
+      this.ints.push(states.indexOf(e.state));
+    }
+    if (isEmptyArray(e.resolvedVia)) f |= F.resolvedVia;
+    if (e.body !== undefined && bodyTypes.includes(e.body)) {
+      f |= F.body;
+      this.ints.push(bodyTypes.indexOf(e.body));
+    }
+    if (typeof e.held === 'boolean') {
+      f |= F.held;
+      this.ints.push(e.held ? 1 : 0);
+    }
+    // what is not coded above goes as JSON (a field whose value is undefined is left out, as JSON does)
+    let rest: Record<string, unknown> | undefined;
+    for (const k of Object.keys(e)) {
+      const v = (e as unknown as Record<string, unknown>)[k];
+      if (v === undefined || (coded.has(k) && isCoded(k, f))) continue;
+      rest ??= {};
+      rest[k] = v;
+    }
+    if (rest) {
+      f |= F.rest;
+      this.str(JSON.stringify(rest));
+    }
+    this.ints[at] = f;
+    this.own.push([octetsAt, first, this.texts.length]);
   }
 }
 
-/** The header's fields checked for shape (their contents are checked where they are used: FsQueueStore.adopt). */
-function parseHeader(text: string, bodiesLength: number, chunks: Chunks): Queued {
-  const h: unknown = JSON.parse(text);
-  if (!isRecord(h) || !Array.isArray(h.envelopes) || !isRecord(h.places) || !Array.isArray(h.events) || !Array.isArray(h.bodies)) {
-    throw new Error('notice header: not { envelopes, places, events, bodies }');
+/** Whether field `k` (one of `coded`) was coded by hand in flags `f`. */
+function isCoded(k: string, f: number): boolean {
+  return (f & F[k as keyof typeof F]) !== 0;
+}
+
+/** A header being read: every read past its region, or of a code it does not know, throws. */
+class Decoder {
+  /** where the next number, code and string are */
+  #n: number;
+  #i: number;
+  /** the text strings are cut from now (an envelope's own, then the places' and bodies'), and the next octet of the header's */
+  #text = '';
+  #t = 0;
+  #octet: number;
+
+  constructor(readonly buf: Buffer, numbersAt: number, readonly intsAt: number, readonly intsEnd: number, textAt: number, readonly textEnd: number) {
+    this.#n = numbersAt;
+    this.#i = intsAt;
+    this.#octet = textAt;
   }
-  const entries = h.bodies as unknown[];
-  let sum = 0;
-  for (const b of entries) {
-    if (!Array.isArray(b) || typeof b[0] !== 'string' || !Number.isSafeInteger(b[1]) || (b[1] as number) < 0) {
-      throw new Error('notice header: a body entry is not [messageId, length]');
+
+  /** Goes on to the next `octets` of the header's text (all that is left when undefined). */
+  next(octets = this.textEnd - this.#octet): void {
+    if (this.#t !== this.#text.length) throw new Error('notice header: its lengths and its text disagree');
+    if (this.#octet + octets > this.textEnd) throw new Error('notice header: a text past the end of the strings');
+    this.#text = this.buf.toString('utf8', this.#octet, (this.#octet += octets));
+    this.#t = 0;
+  }
+
+  int(): number {
+    if (this.#i >= this.intsEnd) throw new Error('notice header: fewer codes than it says');
+    const v = this.buf.readUInt32LE(this.#i);
+    this.#i += 4;
+    return v;
+  }
+
+  num(): number {
+    // the numbers end where the codes begin
+    if (this.#n + 8 > this.intsAt) throw new Error('notice header: fewer numbers than it says');
+    const v = this.buf.readDoubleLE(this.#n);
+    this.#n += 8;
+    return v;
+  }
+
+  str(): string {
+    const n = this.int();
+    if (this.#t + n > this.#text.length) throw new Error('notice header: a string past the end of its text');
+    return this.#text.slice(this.#t, (this.#t += n));
+  }
+
+  oneOf(values: readonly string[], what: string): string {
+    const i = this.int();
+    if (i >= values.length) throw new Error(`notice header: ${what} ${i} unknown`);
+    return values[i];
+  }
+
+  address(): Address {
+    return { local: this.str(), domain: this.str() };
+  }
+
+  envelope(): Envelope {
+    this.next(this.int());
+    const f = this.int();
+    if ((f & ~allFlags) !== 0) throw new Error(`notice header: envelope flags ${f} unknown`);
+    const e = (f & common) === common && (f & F.nullSender) === 0 ? this.#common() : this.#fields(f);
+    if (f & F.body) e.body = this.oneOf(bodyTypes, 'body type');
+    if (f & F.held) e.held = this.int() === 1;
+    if (f & F.rest) {
+      const more: unknown = JSON.parse(this.str());
+      if (!isRecord(more)) throw new Error('notice header: an envelope\'s rest is not an object');
+      Object.assign(e, more);
     }
-    sum += b[1] as number;
+    return e as unknown as Envelope;
   }
+
+  /**
+   * An envelope as intake makes it, in one object literal (one shape, its fields in the object:
+   * built field by field, its fields went to a store of their own, grown twice), the fields in
+   * the order the coder writes them.
+   */
+  #common(): Record<string, unknown> {
+    return {
+      id: this.str(), messageId: this.str(), sender: this.address(), recipient: this.address(), originalRecipient: this.address(),
+      route: { transport: this.str(), nextHop: this.str() }, arrivedAt: this.num(), size: this.num(), attempts: [],
+      nextAttemptAt: this.num(), dsn: {}, smtpUtf8: this.int() === 1, state: this.oneOf(states, 'state'), resolvedVia: [],
+    };
+  }
+
+  /** Any other envelope, field by field. */
+  #fields(f: number): Record<string, unknown> {
+    const e: Record<string, unknown> = {};
+    if (f & F.id) e.id = this.str();
+    if (f & F.messageId) e.messageId = this.str();
+    if (f & F.sender) e.sender = f & F.nullSender ? null : this.address();
+    if (f & F.recipient) e.recipient = this.address();
+    if (f & F.originalRecipient) e.originalRecipient = this.address();
+    if (f & F.route) e.route = { transport: this.str(), nextHop: this.str() };
+    if (f & F.arrivedAt) e.arrivedAt = this.num();
+    if (f & F.size) e.size = this.num();
+    if (f & F.attempts) e.attempts = [];
+    if (f & F.nextAttemptAt) e.nextAttemptAt = this.num();
+    if (f & F.dsn) e.dsn = {};
+    if (f & F.smtpUtf8) e.smtpUtf8 = this.int() === 1;
+    if (f & F.state) e.state = this.oneOf(states, 'state');
+    if (f & F.resolvedVia) e.resolvedVia = [];
+    return e;
+  }
+
+  /** every number, code and string used */
+  done(): boolean {
+    return this.#n === this.intsAt && this.#i === this.intsEnd && this.#t === this.#text.length && this.#octet === this.textEnd;
+  }
+}
+
+/**
+ * A notice as the buffers to write (lengths, header, then each body as it is: no copy). The
+ * header: version 2, the envelopes, the places, the bodies' ids and lengths, the events (each
+ * its kind and its fields as JSON text, which the server's history writes as it came).
+ */
+export function encodeNotice(q: Queued): Buffer[] {
+  const b = new Builder();
+  for (const e of q.envelopes) b.envelope(e);
+  for (const [id, p] of q.places) {
+    b.str(id);
+    b.str(p.seg);
+    b.numbers.push(p.offset, p.bodyLength, p.trailerLength);
+  }
+  let bodies = 0;
+  for (const [id, body] of q.bodies) {
+    b.str(id);
+    b.numbers.push(body.length);
+    bodies += body.length;
+  }
+  for (const [name] of q.events) b.ints.push(relayed.indexOf(name));
+  const events = q.events.map(([, fields]) => JSON.stringify(fields));
+  for (const t of events) b.ints.push(t.length);
+  // each envelope's strings a text of its own (its octets in ints), then the places' and bodies'
+  const sections: string[] = [];
+  let from = 0;
+  for (const [octetsAt, first, end] of b.own) {
+    const own = b.texts.slice(first, end).join('');
+    b.ints[octetsAt] = Buffer.byteLength(own);
+    sections.push(own);
+    from = end;
+  }
+  sections.push(b.texts.slice(from).join(''));
+  const text = sections.join('');
+  const eventsText = `[${events.join(',')}]`;
+  const out = Buffer.allocUnsafe(8 + fixedSize + 8 * b.numbers.length + 4 * b.ints.length + 4 + Buffer.byteLength(text) + Buffer.byteLength(eventsText));
+  let at = 8;
+  at = out.writeUInt8(headerVersion, at);
+  for (const n of [q.envelopes.length, q.places.size, q.bodies.size, q.events.length, b.numbers.length, b.ints.length]) at = out.writeUInt32LE(n, at);
+  for (const n of b.numbers) at = out.writeDoubleLE(n, at);
+  for (const n of b.ints) at = out.writeUInt32LE(n, at);
+  const textLength = out.write(text, at + 4, 'utf8');
+  out.writeUInt32LE(textLength, at);
+  out.write(eventsText, at + 4 + textLength, 'utf8');
+  out.writeUInt32BE(out.length - 8, 0);
+  out.writeUInt32BE(bodies, 4);
+  return [out, ...q.bodies.values()];
+}
+
+/** The header decoded (the places' numbers are checked where they are used: FsQueueStore.adopt). */
+function parseHeader(buf: Buffer, bodiesLength: number, chunks: ChunkQueue): Queued {
+  if (buf.length < fixedSize) throw new Error(`notice header of ${buf.length} octets: too short`);
+  if (buf[0] !== headerVersion) throw new Error(`notice header: version ${buf[0]}, not ${headerVersion}`);
+  const [envelopeCount, placeCount, bodyCount, eventCount, numberCount, intCount] = [1, 5, 9, 13, 17, 21].map((at) => buf.readUInt32LE(at));
+  const numbersAt = fixedSize;
+  const intsAt = numbersAt + 8 * numberCount;
+  const textAt = intsAt + 4 * intCount + 4;
+  // every envelope has its flags, every place, body and event a code or two: counts the ints cannot hold are refused before any loop
+  if (numberCount > buf.length || intCount > buf.length || textAt > buf.length || 2 * envelopeCount + 2 * placeCount + bodyCount + 2 * eventCount > intCount) {
+    throw new Error(`notice header: ${envelopeCount} envelopes, ${placeCount} places, ${bodyCount} bodies and ${eventCount} events cannot fit in ${buf.length} octets`);
+  }
+  const textLength = buf.readUInt32LE(textAt - 4);
+  if (textAt + textLength > buf.length) throw new Error(`notice header: a text of ${textLength} octets at ${textAt} in ${buf.length}`);
+  const d = new Decoder(buf, numbersAt, intsAt, textAt - 4, textAt, textAt + textLength);
+  const envelopes: Envelope[] = [];
+  for (let n = 0; n < envelopeCount; n++) envelopes.push(d.envelope());
+  d.next();
+  const places = new Map<MessageId, SegRef>();
+  for (let n = 0; n < placeCount; n++) places.set(d.str(), { seg: d.str(), offset: d.num(), bodyLength: d.num(), trailerLength: d.num() });
+  const lengths: [MessageId, number][] = [];
+  let sum = 0;
+  for (let n = 0; n < bodyCount; n++) {
+    const id = d.str();
+    const length = d.num();
+    if (!Number.isSafeInteger(length) || length < 0) throw new Error(`notice header: a body of ${length} octets`);
+    lengths.push([id, length]);
+    sum += length;
+  }
+  const names: RelayedEvent[0][] = [];
+  for (let n = 0; n < eventCount; n++) names.push(d.oneOf(relayed, 'event kind') as RelayedEvent[0]);
+  const textLengths: number[] = [];
+  for (let n = 0; n < eventCount; n++) textLengths.push(d.int());
+  // the events: one JSON array, each event's own text cut from it (a text of their own: the
+  // envelopes' strings are cut from theirs, and keep it, not the events', while they are queued)
+  const all = buf.toString('utf8', textAt + textLength);
+  const parsed: unknown = JSON.parse(all);
+  if (!Array.isArray(parsed) || parsed.length !== eventCount) throw new Error(`notice header: the events are not an array of ${eventCount}`);
+  const events: RelayedEvent[] = [];
+  let from = 1;
+  for (let n = 0; n < eventCount; n++) {
+    const fields: unknown = parsed[n];
+    if (!isRecord(fields)) throw new Error(`notice header: a ${names[n]} event that is not an object`);
+    events.push([names[n], fields, all.slice(from, from + textLengths[n])]);
+    from += textLengths[n] + 1;
+  }
+  if (from !== (eventCount === 0 ? 1 : all.length) || !d.done()) throw new Error('notice header: its lengths and its text disagree');
   if (sum !== bodiesLength) throw new Error(`notice: the bodies are ${bodiesLength} octets, the header says ${sum}`);
   const byId = new Map<MessageId, Buffer>();
-  for (const b of entries as [MessageId, number][]) byId.set(b[0], chunks.take(b[1], false));
-  return { envelopes: h.envelopes as Envelope[], places: h.places as Record<MessageId, SegRef>, events: h.events as RelayedEvent[], bodies: byId };
+  for (const [id, length] of lengths) byId.set(id, chunks.take(length, false));
+  return { envelopes, places, events, bodies: byId };
 }
 
 /** Reads frames from the pipe's chunks as they come (a frame may span chunks, a chunk hold several). */
 export class NoticeReader {
-  readonly #chunks = new Chunks();
+  readonly #chunks = new ChunkQueue();
   /** the frame begun, once its lengths are read */
   #frame: { head: number; bodies: number } | undefined;
 
@@ -145,7 +428,7 @@ export class NoticeReader {
       const { head, bodies } = this.#frame;
       if (this.#chunks.held < head + bodies) return out;
       this.#frame = undefined;
-      out.push(parseHeader(this.#chunks.take(head, true).toString('utf8'), bodies, this.#chunks));
+      out.push(parseHeader(this.#chunks.take(head, true), bodies, this.#chunks));
     }
   }
 }

@@ -316,7 +316,7 @@ export class AcceptorPool {
         else byId.set(e.messageId, [e]);
       }
       for (const [id, envs] of byId) {
-        const ref = Object.hasOwn(places, id) ? places[id] : undefined;
+        const ref = places.get(id);
         if (!ref || !(await this.#opts.store.adopt(id, ref, envs, bodies.get(id)))) scan = true;
       }
       if (scan) await this.#opts.store.refresh();

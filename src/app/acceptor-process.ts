@@ -102,7 +102,7 @@ export async function runAcceptor(acceptors: number): Promise<void> {
     notices.uncork();
   };
   const batch = (commit: boolean): Queued => {
-    pending ??= { envelopes: [], places: {}, events: [], bodies: new Map() };
+    pending ??= { envelopes: [], places: new Map(), events: [], bodies: new Map() };
     if (commit && !soon) {
       soon = true;
       setImmediate(flush);
@@ -114,9 +114,9 @@ export async function runAcceptor(acceptors: number): Promise<void> {
     const b = batch(true);
     for (const e of envs) {
       b.envelopes.push(e);
-      const placed = Object.hasOwn(b.places, e.messageId) ? undefined : store.placeOf(e.messageId);
+      const placed = b.places.has(e.messageId) ? undefined : store.placeOf(e.messageId);
       if (placed) {
-        b.places[e.messageId] = placed.ref;
+        b.places.set(e.messageId, placed.ref);
         b.bodies.set(e.messageId, placed.body);
       }
     }

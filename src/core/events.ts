@@ -14,6 +14,13 @@
  */
 export const relayedEvent: unique symbol = Symbol('correio.relayedEvent');
 
+/**
+ * Set, while a relayed event is published, to its fields' JSON text as the other process wrote
+ * it (JSON.stringify of the same fields): a subscriber that only writes the event (the history)
+ * takes it instead of serialising the object again. Undefined once published. A symbol too.
+ */
+export const relayedJson: unique symbol = Symbol('correio.relayedJson');
+
 export const channels = {
   /** { messageId, sender, recipients, size, client, protocol, helo?, tls?, authUser?, messageIdHeader?, receivedField } */
   received: 'correio:received',

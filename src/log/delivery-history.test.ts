@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { channels } from '../core/index.js';
+import { channels, relayedEvent, relayedJson } from '../core/index.js';
 import { withTempDir } from '../../test/helpers/temp-dir.js';
 import { DeliveryHistory, findByMessageIdField, findHistory, historyDir } from './delivery-history.js';
 
@@ -50,4 +50,24 @@ void test('DeliveryHistory: one line per event, event and time added, a new file
     ]);
     assert.deepEqual(findHistory(dataDir, 'M1-0').map((e) => e.event), ['received', 'queued', 'delivered']);
     assert.deepEqual(findByMessageIdField(dataDir, 'x1@example.org'), ['M1']);
+  }));
+
+void test('DeliveryHistory: an acceptor\'s relayed event is written as its text came, not serialised again', () =>
+  withTempDir('correio-history-', async (dataDir) => {
+    const history = new DeliveryHistory({ dataDir, retentionMs: 7 * 86_400_000, now: () => beforeMidnight });
+    history.start();
+    try {
+      // the same fields, in another order than the object's: the line shows which was written
+      const fields = { messageId: 'M2', size: 7, [relayedEvent]: true, [relayedJson]: '{"size":7,"messageId":"M2"}' };
+      diagnostics.channel(channels.received).publish(fields);
+      diagnostics.channel(channels.queued).publish({ messageId: 'M2', envelopeId: 'M2-0', [relayedEvent]: true, [relayedJson]: undefined });
+    } finally {
+      await history.stop();
+    }
+    const lines = readFileSync(join(historyDir(dataDir), '2026-12-05.jsonl'), 'utf8').split('\n');
+    assert.deepEqual(lines, [
+      `{"size":7,"messageId":"M2","event":"received","time":${beforeMidnight}}`,
+      `{"messageId":"M2","envelopeId":"M2-0","event":"queued","time":${beforeMidnight}}`,
+      '',
+    ]);
   }));

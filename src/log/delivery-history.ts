@@ -15,7 +15,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { channels } from '../core/index.js';
+import { channels, relayedJson } from '../core/index.js';
 import { BatchedOutput } from './batched-output.js';
 
 /** The events kept, in the order of a message's life. */
@@ -86,11 +86,16 @@ export class DeliveryHistory {
    */
   private write(name: HistoryEventName, message: object, time: number): void {
     if (time < this.dayStart || time >= this.dayEnd) this.rollTo(time);
+    // an acceptor's event comes with its text (core/events.ts relayedJson): not serialised again
+    const given = (message as { [relayedJson]?: unknown })[relayedJson];
     let json: string;
-    try {
-      json = JSON.stringify(message);
-    } catch {
-      return;
+    if (typeof given === 'string') json = given;
+    else {
+      try {
+        json = JSON.stringify(message);
+      } catch {
+        return;
+      }
     }
     if (json[0] !== '{') return;
     const tail = `"event":"${name}","time":${time}}\n`;

@@ -28,3 +28,4 @@ export { findPortHolder, type PortHolder } from './port-holder.js';
 export { pidAlive } from './pid-alive.js';
 export { WaitDeadline } from './wait-deadline.js';
 export { nextChunk } from './body-chunks.js';
+export { ChunkQueue } from './chunk-queue.js';
