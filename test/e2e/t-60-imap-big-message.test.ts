@@ -1,16 +1,21 @@
 /**
- * t-60 (IMAP big message): a 24 MB message APPENDed by Python's imaplib to a `correio serve`
+ * t-60 (IMAP big message): a 24 MiB message APPENDed by Python's imaplib to a `correio serve`
  * process and FETCHed back (BODY.PEEK[], then a partial BODY.PEEK[]<origin.length>) comes back
  * octet for octet (SHA-256), while the server's resident memory, sampled from /proc from an idle
- * baseline (test/helpers/process-stats rssDuring), grows far less than the message: the literal
- * goes to the folder's tmp/ file as it arrives (append-stream) and the FETCH streams the file to
- * the socket (fetch-stream), where before each held the whole message (61–70 MB of growth for a
- * 20 MB message, issue 14). The APPEND's window lasts until the server is idle again, so the text
- * index's read of the new message (bounded by core maxMessageReadWhole) falls in it. Then an
- * APPEND cut off half-way by the client leaves no file in tmp/ and no message, after its first
- * megabytes were seen arriving in tmp/. The server runs with a 1 MB young generation
- * (`--max-semi-space-size=1`, as the other t-60 tests, so that streamed garbage does not hide
- * a message held whole).
+ * baseline (test/helpers/process-stats rssDuring), grows less than the message: the literal goes
+ * to the folder's tmp/ file as it arrives (append-stream) and the FETCH streams the file to the
+ * socket (fetch-stream), where before each held the whole message (61–70 MB of growth for a
+ * 20 MB message, issue 14). What such a transfer still grows the process by is the garbage of its
+ * chunks (socket reads, line-end conversions) until a collection, which the message's size does
+ * not set: 0.1–3.7 MB in some runs, 16–18 MB in others (whichever command comes first after an
+ * idle spell), 25 MB once on a machine at load 15; the same FETCH run again, 0–2.4 MB. Hence the
+ * bound: less than the message itself, which a server holding it adds at the least on top of that
+ * garbage. The APPEND's window lasts until the server is idle again, so the text index's read of
+ * the new message (bounded by core maxMessageReadWhole) falls in it; an 8 MiB cut of the message
+ * goes both ways first, so that every code path is loaded before the baselines. Then an APPEND cut
+ * off half-way by the client leaves no file in tmp/ and no message, after its first megabytes
+ * were seen arriving in tmp/. The server runs with a 1 MB young generation
+ * (`--max-semi-space-size=1`, as the other t-60 tests).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +31,7 @@ import { runPython } from '../helpers/python.js';
 
 const MB = 1024 * 1024;
 
-/** ~24 MB of CRLF text whose every line differs (a shifted or lost chunk changes the hash). */
+/** ~24 MiB of CRLF text whose every line differs (a shifted or lost chunk changes the hash). */
 function bigMessage(): Buffer {
   const parts = ['From: Ana <ana@example.net>\r\nTo: big@localhost\r\nSubject: planilha grande\r\nMessage-ID: <big@example.net>\r\n\r\n'];
   for (let i = 0, n = 0; n < 24 * MB; i++) {
@@ -56,7 +61,7 @@ else:
 m.logout()
 `;
 
-test('a 24 MB message APPENDed and FETCHed with imaplib round-trips, and the server grows less than the message; a cut APPEND leaves no file', { skip: existsSync('/proc/self/status') ? false : 'needs /proc (Linux)' }, async (t) => {
+test('a 24 MiB message APPENDed and FETCHed with imaplib round-trips, and the server grows less than the message; a cut APPEND leaves no file', { skip: existsSync('/proc/self/status') ? false : 'needs /proc (Linux)' }, async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'correio-t60i-'));
   const imapPort = await freePort();
   const site = await startSmallHeapSite({ domains: ['localhost'], users: ['big@localhost'], dataDir, tables: `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n` });
@@ -66,10 +71,8 @@ test('a 24 MB message APPENDed and FETCHed with imaplib round-trips, and the ser
   const inbox = join(dataDir, 'mail', 'localhost', 'big');
   try {
     const pid = site.child!.pid!;
-    // every code path of both commands loaded before the baselines, with an 8 MB cut of the
-    // message (streamed both ways too): the first transfer of some megabytes grows the
-    // process once by up to ~17 MB (the allocator keeping the space of the garbage made between
-    // two collections), whichever command it is; a message held whole would grow it again
+    // every code path of both commands loaded before the baselines, with an 8 MiB cut of the
+    // message (streamed both ways too)
     const small = join(dataDir, 'small.eml');
     await writeFile(small, message.subarray(0, message.indexOf('\r\n', 8 * MB) + 2));
     await runPython(script, [String(imapPort), 'append', small]);
@@ -92,7 +95,7 @@ test('a 24 MB message APPENDed and FETCHed with imaplib round-trips, and the ser
     assert.equal(part, `OK ${sha256(message.subarray(1_000_000, 3_000_000))} 2000000`, 'BODY.PEEK[]<1000000.2000000> gives that range');
     const windows = [['APPEND', append], ['FETCH', fetch]] as const;
     for (const [what, r] of windows) t.diagnostic(`${what} of ${(message.length / MB).toFixed(1)} MB: RSS baseline ${(r.baseline / MB).toFixed(1)} MB, peak ${(r.peak / MB).toFixed(1)} MB, growth ${((r.peak - r.baseline) / MB).toFixed(1)} MB`);
-    for (const [what, r] of windows) assert.ok(r.peak - r.baseline < 20 * MB, `${what}: RSS grew by ${((r.peak - r.baseline) / MB).toFixed(1)} MB`);
+    for (const [what, r] of windows) assert.ok(r.peak - r.baseline < message.length, `${what}: RSS grew by ${((r.peak - r.baseline) / MB).toFixed(1)} MB`);
 
     // an APPEND the client cuts off: its octets were arriving in tmp/, and nothing stays
     const tmpFiles = async (): Promise<number[]> => Promise.all((await readdir(join(inbox, 'tmp'))).map(async (n) => (await stat(join(inbox, 'tmp', n)).catch(() => ({ size: 0 }))).size));
