@@ -12,6 +12,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import { Counter, Registry } from 'prom-client';
 import { channels, relayedEvent } from '../core/index.js';
+import { TailRing } from './tail-ring.js';
 
 export interface LineLogger {
   info(obj: object, msg: string): void;
@@ -41,32 +42,9 @@ export function startMailLog(logger: LineLogger): MailLog {
     registers: [registry],
   });
   const unsubs: (() => void)[] = [];
-  // a ring of the last TAIL_LINES events, so the console can show recent activity without
-  // reading the log files (which may be journald's); kept as objects and written as JSON only
-  // when the tail is asked for (each event is already serialised by the logger and the history);
-  // the event itself is kept, not a copy: publishers make each one fresh and never change it.
-  // Its time and name are kept in arrays beside it, not in an object per event: every event
-  // lives through ~500 messages' young-generation collections, so whatever the ring holds per
-  // event is copied into the old generation (a JSON text of each event instead was more to copy
-  // than the event, whose strings the queue holds anyway).
-  const times = new Float64Array(TAIL_LINES);
-  const names: string[] = [];
-  const objs: object[] = [];
-  let next = 0;
-  const remember = (event: string, obj: object): void => {
-    times[next] = Date.now();
-    names[next] = event;
-    objs[next] = obj;
-    next = (next + 1) % TAIL_LINES;
-  };
-  const lineOf = (i: number): string => {
-    const time = new Date(times[i]).toISOString();
-    try {
-      return JSON.stringify({ time, event: names[i], ...objs[i] });
-    } catch {
-      return JSON.stringify({ time, event: names[i] });
-    }
-  };
+  // the last TAIL_LINES events, so the console can show recent activity without reading the
+  // log files (which may be journald's); kept as JSON text outside the heap (tail-ring.ts)
+  const ring = new TailRing(TAIL_LINES);
   for (const name of eventNames) {
     const channel = channels[name];
     const handler = (message: unknown): void => {
@@ -75,7 +53,7 @@ export function startMailLog(logger: LineLogger): MailLog {
       const raw = typeof message === 'object' && message !== null ? (message as Record<string, unknown>) : { message };
       // an Error serialises as {} in JSON: the log carries its message (docs/logging.md)
       const obj = raw.error instanceof Error ? { ...raw, error: raw.error.message } : raw;
-      remember(name, obj);
+      ring.add(Date.now(), name, obj);
       // an acceptor process's event, logged there already (core/events.ts relayedEvent)
       if (relayedEvent in raw) return;
       if (name === 'error') logger.error(obj, name);
@@ -87,15 +65,7 @@ export function startMailLog(logger: LineLogger): MailLog {
   }
   return {
     registry,
-    tail: (lines) => {
-      const held = names.length;
-      const want = Math.min(held, Math.max(0, lines));
-      // oldest first: once the ring is full, `next` is its oldest entry
-      const start = held < TAIL_LINES ? held - want : (next - want + TAIL_LINES) % TAIL_LINES;
-      const out: string[] = [];
-      for (let k = 0; k < want; k++) out.push(lineOf((start + k) % TAIL_LINES));
-      return out;
-    },
+    tail: (lines) => ring.tail(lines),
     stop: () => {
       for (const u of unsubs) u();
     },
