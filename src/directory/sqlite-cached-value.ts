@@ -4,7 +4,9 @@
  * commits by other connections (the CLI writing while the server reads) are seen through
  * `PRAGMA data_version`, which SQLite changes for exactly those; this connection's own writes
  * call touch(). Asking costs one pragma, no table read: the quota gate asks at every RCPT and
- * delivery whether any user has limits of their own (issue 11, the quota lookup).
+ * delivery whether any user has limits of their own, relay control whether a domain is local
+ * (issue 11). The pragma is a read transaction like any statement (two fcntl locks and a stat
+ * of the file): what it saves is the table read and its result, not system calls.
  * Standards: SQLite "PRAGMA data_version" (https://sqlite.org/pragma.html#pragma_data_version).
  * Security: none.
  * Limitations: the version is read before the value is computed, so a commit landing between

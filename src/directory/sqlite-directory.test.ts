@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { MailError } from '../core/index.js';
 import { directoryAdminContract, type MakeDirectory } from '../../test/contract/directory-admin.contract.js';
 import { directoryLookupContract } from '../../test/contract/directory-lookup.contract.js';
+import { runCli } from '../../test/helpers/cli.js';
 import { SqliteDirectory } from './index.js';
 
 const makeSqlite: MakeDirectory = async ({ localDomains }) => {
@@ -109,5 +110,38 @@ void test('a second open of the same file sees changes at once (CLI while the se
     } finally {
       await cli.close();
       await server.close();
+    }
+  }));
+
+void test('isLocalDomain answers from memory yet sees at once a domain another process adds or removes, and its own additions', () =>
+  withTmp(async (tmp) => {
+    const file = join(tmp, 'directory.sqlite');
+    const dir = await SqliteDirectory.open(file, { localDomains: ['example.org'] });
+    try {
+      assert.equal(await dir.isLocalDomain('example.org'), true);
+      assert.equal(await dir.isLocalDomain('new.example'), false);
+      // the CLI, another process, with a configuration that names one more local domain
+      const config = join(tmp, 'correio.toml');
+      await writeFile(config, `hostname = "mx.example.org"\ndata_dir = "${tmp}"\nlocal_domains = ["example.org", "new.example"]\n`);
+      const added = await runCli(['user', 'add', 'ana@new.example', '--config', config]);
+      assert.equal(added.code, 0, added.stderr);
+      assert.equal(await dir.isLocalDomain('NEW.example'), true);
+      assert.ok(await dir.findUser('ana@new.example'));
+      // a removal by yet another process (no command removes a domain; SQL does)
+      const removed = await runCli(['user', 'delete', 'ana@new.example', '--config', config]);
+      assert.equal(removed.code, 0, removed.stderr);
+      const other = new Database(file);
+      try {
+        other.prepare('DELETE FROM domains WHERE name = ?').run('new.example');
+      } finally {
+        other.close();
+      }
+      assert.equal(await dir.isLocalDomain('new.example'), false);
+      // this handle's own write: data_version does not change for it
+      await dir.addDomain('own.example');
+      assert.equal(await dir.isLocalDomain('own.example'), true);
+      assert.equal(await dir.isLocalDomain('example.org'), true);
+    } finally {
+      await dir.close();
     }
   }));

@@ -45,6 +45,15 @@ export class SqliteDirectory implements DirectoryBackend {
     () => this.sql('SELECT EXISTS (SELECT 1 FROM users WHERE quota_storage IS NOT NULL OR quota_messages IS NOT NULL)').pluck().get() === 1,
   );
 
+  /**
+   * The local domains, asked at every RCPT (relay control): read again only once the file
+   * changed (a CLI run or `correio migrate` in another process, this handle's own writes)
+   */
+  private readonly domains = new SqliteCachedValue(
+    () => this.sql('PRAGMA data_version').pluck().get() as number,
+    () => new Set((this.sql('SELECT name FROM domains').pluck().all() as string[])),
+  );
+
   /** findName's read transaction, made at its first use */
   private nameRead: ((local: string, domain: string) => NameRecords) | undefined;
 
@@ -129,7 +138,7 @@ export class SqliteDirectory implements DirectoryBackend {
   async isLocalDomain(domain: string): Promise<boolean> {
     const d = normalizeDirectoryDomain(domain);
     if (d === undefined) return false;
-    return this.guard(() => this.sql('SELECT 1 FROM domains WHERE name = ?').get(d) !== undefined);
+    return this.guard(() => this.domains.get().has(d));
   }
 
   async listDomains(): Promise<string[]> {
@@ -139,6 +148,7 @@ export class SqliteDirectory implements DirectoryBackend {
   async addDomain(domain: string): Promise<void> {
     const d = need(normalizeDirectoryDomain(domain), 'domain', domain);
     this.guard(() => this.sql('INSERT OR IGNORE INTO domains (name, created_at) VALUES (?, ?)').run(d, Date.now()));
+    this.domains.touch();
   }
 
   // --- users ---------------------------------------------------------------------------
@@ -442,6 +452,7 @@ export class SqliteDirectory implements DirectoryBackend {
   /** Writes a dump (from PostgreSQL: `correio migrate --to file:`) in one transaction of upserts (resumable). */
   async importDump(d: DirectoryDump): Promise<void> {
     this.ownQuotas.touch();
+    this.domains.touch();
     this.guard(() => importSqliteDump(this.db, d));
   }
 
