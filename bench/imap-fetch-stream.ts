@@ -122,39 +122,41 @@ try {
     await x.srv.close();
   }
 
-  if (bigMb === 0) process.exit(0);
-  // one big message, each way in its own server
-  const big = path.join(work, 'big');
-  const box = path.join(big, 'localhost', 'bench');
-  for (const d of ['cur', 'new', 'tmp']) await fsp.mkdir(path.join(box, d), { recursive: true });
-  const line = `${'dados '.repeat(11)}x\n`;
-  const body = `From: a@example.net\nTo: bench@localhost\nSubject: big\n\n${line.repeat(Math.ceil((bigMb * 1024 * 1024) / line.length))}`;
-  const lines = body.split('\n').length - 1;
-  await fsp.writeFile(path.join(box, 'cur', `1700000000.M1P1.big,S=${body.length},W=${body.length + lines}:2,`), body);
-  // the streamed way first: the first big transfer of a process grows its RSS once (the
-  // allocator keeping the garbage's space), which the second then reuses
-  for (const w of [...ways].reverse()) {
-    const srv = await server(big, w.from);
-    const s = await session(srv.port);
-    let octets = 0;
-    const g = await growth(async () => {
-      octets = await s.run('FETCH 1 BODY.PEEK[]');
-    });
-    console.log(`FETCH 1 BODY.PEEK[] of a ${(octets / 1024 / 1024).toFixed(1)} MB message, ${w.name}: ${g}`);
-    s.close();
-    await srv.close();
-  }
-  // APPEND of the same message (LITERAL+), read whole (appendStreamFrom ∞) and streamed (1 MiB)
-  const literal = Buffer.from(body.replaceAll('\n', '\r\n'));
-  for (const w of [...ways].reverse()) {
-    const srv = await server(big, w.from, w.from === 0 ? undefined : Number.POSITIVE_INFINITY);
-    const s = await session(srv.port);
-    const g = await growth(async () => {
-      await s.run(`APPEND INBOX {${literal.length}+}`, literal);
-    });
-    console.log(`APPEND of a ${(literal.length / 1024 / 1024).toFixed(1)} MB message, ${w.name}: ${g}`);
-    s.close();
-    await srv.close();
+  // BIG_MB 0: the small messages only (the temp dir still removed below)
+  if (bigMb > 0) {
+    // one big message, each way in its own server
+    const big = path.join(work, 'big');
+    const box = path.join(big, 'localhost', 'bench');
+    for (const d of ['cur', 'new', 'tmp']) await fsp.mkdir(path.join(box, d), { recursive: true });
+    const line = `${'dados '.repeat(11)}x\n`;
+    const body = `From: a@example.net\nTo: bench@localhost\nSubject: big\n\n${line.repeat(Math.ceil((bigMb * 1024 * 1024) / line.length))}`;
+    const lines = body.split('\n').length - 1;
+    await fsp.writeFile(path.join(box, 'cur', `1700000000.M1P1.big,S=${body.length},W=${body.length + lines}:2,`), body);
+    // the streamed way first: the first big transfer of a process grows its RSS once (the
+    // allocator keeping the garbage's space), which the second then reuses
+    for (const w of [...ways].reverse()) {
+      const srv = await server(big, w.from);
+      const s = await session(srv.port);
+      let octets = 0;
+      const g = await growth(async () => {
+        octets = await s.run('FETCH 1 BODY.PEEK[]');
+      });
+      console.log(`FETCH 1 BODY.PEEK[] of a ${(octets / 1024 / 1024).toFixed(1)} MB message, ${w.name}: ${g}`);
+      s.close();
+      await srv.close();
+    }
+    // APPEND of the same message (LITERAL+), read whole (appendStreamFrom ∞) and streamed (1 MiB)
+    const literal = Buffer.from(body.replaceAll('\n', '\r\n'));
+    for (const w of [...ways].reverse()) {
+      const srv = await server(big, w.from, w.from === 0 ? undefined : Number.POSITIVE_INFINITY);
+      const s = await session(srv.port);
+      const g = await growth(async () => {
+        await s.run(`APPEND INBOX {${literal.length}+}`, literal);
+      });
+      console.log(`APPEND of a ${(literal.length / 1024 / 1024).toFixed(1)} MB message, ${w.name}: ${g}`);
+      s.close();
+      await srv.close();
+    }
   }
 } finally {
   await fsp.rm(work, { recursive: true, force: true });
