@@ -13,6 +13,8 @@
  *   node dist/bench/notice-channel.js [rounds] [notices]
  *   node dist/bench/notice-channel.js codec [rounds] [notices]: the header's encode and decode
  *     alone, in one process (µs of CPU per message)
+ *   node --expose-gc dist/bench/notice-channel.js memory [notices]: heap per queued envelope,
+ *     decoded by the codec and by JSON.parse
  * Standards: none. Security: none. Limitations: CPU time on a shared machine still varies
  *   with the others' load (cache, frequency): alternate the ways, as this does.
  */
@@ -146,8 +148,35 @@ function codec(notices: number): { encode: number; decode: number } {
   return { encode: encode / (notices * perNotice), decode: decode / (notices * perNotice) };
 }
 
+/**
+ * Heap held per queued envelope (node --expose-gc): the envelopes of `notices` notices kept, as
+ * this codec decodes them and as JSON.parse of their JSON (the header before) made them.
+ */
+function memory(notices: number): { codec: number; json: number } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('memory: run node with --expose-gc');
+  const wire = Array.from({ length: notices }, (_, n) => Buffer.concat(encodeNotice(sample(n, false))));
+  const texts = Array.from({ length: notices }, (_, n) => JSON.stringify(sample(n, false).envelopes));
+  const held = (decode: (n: number) => unknown[]): number => {
+    const kept: unknown[][] = [];
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let n = 0; n < notices; n++) kept.push(decode(n));
+    gc();
+    const after = process.memoryUsage().heapUsed;
+    if (kept.flat().length !== notices * perNotice) throw new Error('memory: envelopes lost');
+    return (after - before) / (notices * perNotice);
+  };
+  const reader = new NoticeReader();
+  return { codec: held((n) => reader.push(wire[n])[0].envelopes), json: held((n) => JSON.parse(texts[n]) as unknown[]) };
+}
+
 if (process.argv[2] === 'child') {
   await send(process.argv[3] as Way, Number(process.argv[4]));
+} else if (process.argv[2] === 'memory') {
+  // node --expose-gc dist/bench/notice-channel.js memory [notices]
+  const { codec, json } = memory(Number(process.argv[3] ?? '10000'));
+  console.log(`heap per queued envelope: this codec ${codec.toFixed(0)} octets, JSON.parse ${json.toFixed(0)}`);
 } else if (process.argv[2] === 'codec') {
   // node dist/bench/notice-channel.js codec [rounds] [notices]
   const notices = Number(process.argv[4] ?? '3000');

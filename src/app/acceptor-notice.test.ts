@@ -45,6 +45,9 @@ void test('every envelope comes out as JSON would have carried it, the fields co
     { ...base, attempts: [{ at: 1, status: '4.4.1', error: 'timeout' }], dsn: { notify: ['NEVER'], envid: 'x' }, notice: 'failure', delayWarnedAt: 5, resolvedVia: ['alias:x'] },
     { ...base, recipient: { local: 'ü', domain: 'bücher.example', extra: 1 }, route: { transport: 'local', nextHop: 'b@x', more: true }, size: 1.5, state: 'someday', body: 'OTHER', unknown: { a: [1] } },
     { ...base, originalRecipient: undefined, nextAttemptAt: Number.NaN, id: undefined },
+    // not ASCII: the envelope's text decoded as UTF-8 and cut, the ASCII ones around it copied string by string
+    { ...base, sender: { local: 'zoë', domain: 'exämple.org' }, recipient: { local: 'ü', domain: 'bücher.example' }, route: { transport: 'smtp', nextHop: '😀.example' }, state: 'queued', smtpUtf8: true, body: '8BITMIME', originalRecipient: { local: 'Ü', domain: 'bücher.example' }, resolvedVia: [] },
+    { ...base, state: 'deferred', smtpUtf8: false, originalRecipient: { local: 'b', domain: 'example.net' }, resolvedVia: [] },
   ];
   const q: Queued = { envelopes: odd as unknown as Envelope[], places: new Map(), events: [], bodies: new Map() };
   const [got] = new NoticeReader().push(Buffer.concat(encodeNotice(q)));

@@ -22,9 +22,10 @@
  *   it, never a crash: the records stay in the spool and the server's rescans find them.
  * Limitations: a frame is whole in memory on both sides (the bodies are the small messages the
  *   acceptor committed to segments, each at most a segment record). Both processes run the same
- *   build (the header's version is checked, not translated). Strings of 13 characters or more
- *   are V8 slices of the text they were cut from: an envelope's of its own strings only; a
- *   place's segment name of the notice's places and bodies text (~60 octets a message).
+ *   build (the header's version is checked, not translated). A queued envelope decoded here
+ *   holds as much heap as one from JSON.parse (`notice-channel.js memory`: 625–628 against 626
+ *   octets); a non-ASCII envelope's strings of 13 characters or more are V8 slices of the text
+ *   of its own strings, a place's segment name one of the notice's places and bodies text.
  */
 import { envelopeStates, type Address, type Envelope, type MessageId } from '../core/index.js';
 import type { SegRef } from '../queue/index.js';
@@ -56,9 +57,10 @@ const fixedSize = 25;
  * `numbers` (f64 LE each) · `ints` (u32 LE each: the envelopes' flags and small codes, every
  * text's length in UTF-16 units and each envelope's octets of text, the events' kinds) · the
  * length of the text (u32, octets) · the text: every string of the header one after the other,
- * as UTF-8, each envelope's decoded in one call and cut by the lengths (so that the envelope's
- * strings, V8 slices of it, keep only it while they are queued), then the places' and bodies' · the events as one JSON array (the rest of the header): one parse for
- * all, and each event's own text cut from it for the history.
+ * as UTF-8: each envelope's (its octets marked when they are all ASCII: each string is then
+ * copied from the buffer by itself, no slice keeping a text), then the places' and bodies',
+ * decoded in one call and cut by the lengths · the events as one JSON array (the rest of the
+ * header): one parse for all, and each event's own text cut from it for the history.
  */
 
 /** Envelope fields coded by hand, a bit each in the envelope's flags (the rest goes as JSON). */
@@ -70,6 +72,8 @@ const F = {
 /** the fields coded by hand, as they are named in an envelope (each coded only when its value fits) */
 const coded = new Set(['id', 'messageId', 'sender', 'recipient', 'originalRecipient', 'route', 'arrivedAt', 'size', 'attempts', 'nextAttemptAt', 'dsn', 'body', 'smtpUtf8', 'state', 'held', 'resolvedVia']);
 const allFlags = 2 * F.rest - 1;
+/** added to an envelope's octets of text when they are all ASCII (a frame part is under 2^28 octets) */
+const asciiMark = 2 ** 31;
 /** the fields of every envelope intake makes (Decoder.#common) */
 const common = F.id | F.messageId | F.sender | F.recipient | F.originalRecipient | F.route | F.arrivedAt | F.size | F.attempts | F.nextAttemptAt | F.dsn | F.smtpUtf8 | F.state | F.resolvedVia;
 const bodyTypes: readonly string[] = ['7BIT', '8BITMIME', 'BINARYMIME'];
@@ -193,6 +197,22 @@ function isCoded(k: string, f: number): boolean {
   return (f & F[k as keyof typeof F]) !== 0;
 }
 
+/**
+ * Short strings (a domain, a local part, a transport) once each, as JSON.parse shares them (it
+ * internalises short values): a queued envelope then holds no copy of its own of each. Emptied
+ * when full, so it holds at most `sharedMax` of them.
+ */
+const sharedStrings = new Map<string, string>();
+const shortString = 16;
+const sharedMax = 4096;
+function shared(s: string): string {
+  const known = sharedStrings.get(s);
+  if (known !== undefined) return known;
+  if (sharedStrings.size >= sharedMax) sharedStrings.clear();
+  sharedStrings.set(s, s);
+  return s;
+}
+
 /** A header being read: every read past its region, or of a code it does not know, throws. */
 class Decoder {
   /** where the next number, code and string are */
@@ -201,6 +221,9 @@ class Decoder {
   /** the text strings are cut from now (an envelope's own, then the places' and bodies'), and the next octet of the header's */
   #text = '';
   #t = 0;
+  /** the text now is ASCII, read string by string from the buffer (#t is then an octet), up to #asciiEnd */
+  #ascii = false;
+  #asciiEnd = 0;
   #octet: number;
 
   constructor(readonly buf: Buffer, numbersAt: number, readonly intsAt: number, readonly intsEnd: number, textAt: number, readonly textEnd: number) {
@@ -209,10 +232,20 @@ class Decoder {
     this.#octet = textAt;
   }
 
-  /** Goes on to the next `octets` of the header's text (all that is left when undefined). */
-  next(octets = this.textEnd - this.#octet): void {
-    if (this.#t !== this.#text.length) throw new Error('notice header: its lengths and its text disagree');
+  /**
+   * Goes on to the next `octets` of the header's text (all that is left when undefined); an
+   * envelope's text all ASCII (`ascii`: its octets are its characters) is not decoded as one:
+   * each string is copied out of the buffer by itself, so that none is a slice keeping the text.
+   */
+  next(octets = this.textEnd - this.#octet, ascii = false): void {
+    if (this.#t !== (this.#ascii ? this.#asciiEnd : this.#text.length)) throw new Error('notice header: its lengths and its text disagree');
     if (this.#octet + octets > this.textEnd) throw new Error('notice header: a text past the end of the strings');
+    this.#ascii = ascii;
+    if (ascii) {
+      this.#t = this.#octet;
+      this.#asciiEnd = this.#octet += octets;
+      return;
+    }
     this.#text = this.buf.toString('utf8', this.#octet, (this.#octet += octets));
     this.#t = 0;
   }
@@ -234,6 +267,11 @@ class Decoder {
 
   str(): string {
     const n = this.int();
+    if (this.#ascii) {
+      if (this.#t + n > this.#asciiEnd) throw new Error('notice header: a string past the end of its text');
+      const s = this.buf.toString('latin1', this.#t, (this.#t += n));
+      return n <= shortString ? shared(s) : s;
+    }
     if (this.#t + n > this.#text.length) throw new Error('notice header: a string past the end of its text');
     return this.#text.slice(this.#t, (this.#t += n));
   }
@@ -249,11 +287,13 @@ class Decoder {
   }
 
   envelope(): Envelope {
-    this.next(this.int());
+    const octets = this.int();
+    this.next(octets % asciiMark, octets >= asciiMark);
     const f = this.int();
     if ((f & ~allFlags) !== 0) throw new Error(`notice header: envelope flags ${f} unknown`);
-    const e = (f & common) === common && (f & F.nullSender) === 0 ? this.#common() : this.#fields(f);
-    if (f & F.body) e.body = this.oneOf(bodyTypes, 'body type');
+    const usual = (f & common) === common && (f & F.nullSender) === 0;
+    const e = usual ? this.#common(f) : this.#fields(f);
+    if (f & F.body && !usual) e.body = this.oneOf(bodyTypes, 'body type');
     if (f & F.held) e.held = this.int() === 1;
     if (f & F.rest) {
       const more: unknown = JSON.parse(this.str());
@@ -268,12 +308,22 @@ class Decoder {
    * built field by field, its fields went to a store of their own, grown twice), the fields in
    * the order the coder writes them.
    */
-  #common(): Record<string, unknown> {
-    return {
-      id: this.str(), messageId: this.str(), sender: this.address(), recipient: this.address(), originalRecipient: this.address(),
-      route: { transport: this.str(), nextHop: this.str() }, arrivedAt: this.num(), size: this.num(), attempts: [],
-      nextAttemptAt: this.num(), dsn: {}, smtpUtf8: this.int() === 1, state: this.oneOf(states, 'state'), resolvedVia: [],
-    };
+  #common(f: number): Record<string, unknown> {
+    const id = this.str();
+    const messageId = this.str();
+    const sender = this.address();
+    const recipient = this.address();
+    const originalRecipient = this.address();
+    const route = { transport: this.str(), nextHop: this.str() };
+    const arrivedAt = this.num();
+    const size = this.num();
+    const nextAttemptAt = this.num();
+    const smtpUtf8 = this.int() === 1;
+    const state = this.oneOf(states, 'state');
+    // with its body type in the literal too: added after, it went to a store of its own
+    if ((f & F.body) === 0) return { id, messageId, sender, recipient, originalRecipient, route, arrivedAt, size, attempts: [], nextAttemptAt, dsn: {}, smtpUtf8, state, resolvedVia: [] };
+    const body = this.oneOf(bodyTypes, 'body type');
+    return { id, messageId, sender, recipient, originalRecipient, route, arrivedAt, size, attempts: [], nextAttemptAt, dsn: {}, smtpUtf8, state, resolvedVia: [], body };
   }
 
   /** Any other envelope, field by field. */
@@ -298,7 +348,7 @@ class Decoder {
 
   /** every number, code and string used */
   done(): boolean {
-    return this.#n === this.intsAt && this.#i === this.intsEnd && this.#t === this.#text.length && this.#octet === this.textEnd;
+    return this.#n === this.intsAt && this.#i === this.intsEnd && !this.#ascii && this.#t === this.#text.length && this.#octet === this.textEnd;
   }
 }
 
@@ -329,7 +379,8 @@ export function encodeNotice(q: Queued): Buffer[] {
   let from = 0;
   for (const [octetsAt, first, end] of b.own) {
     const own = b.texts.slice(first, end).join('');
-    b.ints[octetsAt] = Buffer.byteLength(own);
+    const octets = Buffer.byteLength(own);
+    b.ints[octetsAt] = octets === own.length ? asciiMark + octets : octets;
     sections.push(own);
     from = end;
   }
