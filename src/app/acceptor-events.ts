@@ -52,8 +52,8 @@ const channelOf = new Map(relayed.map((name) => [name, diagnostics.channel(chann
 /**
  * Publishes an acceptor's events on this process's channels, each marked relayedEvent (on the
  * decoded object itself: it is this call's, fresh from the notice, so no copy is made) and,
- * while it is published, carrying its JSON text as received (relayedJson: the history writes
- * it rather than serialising the object again; cleared after, so the log tail's ring, which
+ * while it is published, carrying its JSON text as received (relayedJson: the history and
+ * the log's tail keep it rather than serialising the object again; cleared after, so the log tail's ring, which
  * keeps the object, does not keep the text too).
  */
 export function republish(events: readonly RelayedEvent[] | undefined): void {

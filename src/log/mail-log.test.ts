@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
-import { channels } from '../core/index.js';
+import { channels, relayedEvent, relayedJson } from '../core/index.js';
 import { startMailLog, TAIL_LINES, type LineLogger } from './mail-log.js';
 
 const quiet: LineLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -36,6 +36,18 @@ void test('the tail shows each event as it was published: time and event first, 
     assert.deepEqual({ ...first, time: undefined }, { time: undefined, event: 'queued', queueId: 'q2', recipients: ['a@example.org'], size: 5 });
     assert.match(first.time as string, /^\d{4}-\d\d-\d\dT/);
     assert.deepEqual(Object.keys(second), ['time', 'event']);
+  } finally {
+    log.stop();
+  }
+});
+
+void test('the tail keeps an acceptor\'s relayed event as its text came, not serialised again', () => {
+  const log = startMailLog(quiet);
+  try {
+    // the same fields in another order than the object's: the line shows which was kept
+    diagnostics.channel(channels.received).publish({ messageId: 'M3', size: 7, [relayedEvent]: true, [relayedJson]: '{"size":7,"messageId":"M3"}' });
+    const [line] = log.tail(1);
+    assert.match(line, /^\{"time":"[^"]+","event":"received","size":7,"messageId":"M3"\}$/);
   } finally {
     log.stop();
   }

@@ -11,7 +11,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import { Counter, Registry } from 'prom-client';
-import { channels, relayedEvent } from '../core/index.js';
+import { channels, relayedEvent, relayedJson } from '../core/index.js';
 import { TailRing } from './tail-ring.js';
 
 export interface LineLogger {
@@ -53,7 +53,9 @@ export function startMailLog(logger: LineLogger): MailLog {
       const raw = typeof message === 'object' && message !== null ? (message as Record<string, unknown>) : { message };
       // an Error serialises as {} in JSON: the log carries its message (docs/logging.md)
       const obj = raw.error instanceof Error ? { ...raw, error: raw.error.message } : raw;
-      ring.add(Date.now(), name, obj);
+      // an acceptor's event comes with its text (core/events.ts relayedJson): not serialised again
+      const given = (raw as { [relayedJson]?: unknown })[relayedJson];
+      ring.add(Date.now(), name, obj, typeof given === 'string' && obj === raw ? given : undefined);
       // an acceptor process's event, logged there already (core/events.ts relayedEvent)
       if (relayedEvent in raw) return;
       if (name === 'error') logger.error(obj, name);

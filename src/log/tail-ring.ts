@@ -41,12 +41,16 @@ export class TailRing {
     this.#lengths = new Uint32Array(size);
   }
 
-  /** Keeps `fields` (an event as published) as the newest event, dropping the oldest when full. */
-  add(time: number, event: string, fields: object): void {
+  /**
+   * Keeps `fields` (an event as published) as the newest event, dropping the oldest when full;
+   * `json`, when given, is `JSON.stringify(fields)` made already (an acceptor's event as it came:
+   * core/events.ts relayedJson), not made again.
+   */
+  add(time: number, event: string, fields: object, json?: string): void {
     let text: string;
     let whole = 0;
     try {
-      text = JSON.stringify(fields);
+      text = json ?? JSON.stringify(fields);
       // `{ time, event, ...fields }` puts integer-like keys first and lets the fields' own time,
       // event or toJSON win: such an event (none is published so) is written whole, as that
       if (text.charCodeAt(0) !== 0x7b || (text.charCodeAt(2) >= 0x30 && text.charCodeAt(2) <= 0x39) || Object.hasOwn(fields, 'time') || Object.hasOwn(fields, 'event') || 'toJSON' in fields) {
