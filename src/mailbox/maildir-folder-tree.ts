@@ -119,6 +119,7 @@ export class MaildirFolderTree {
     // the rename makes the removal atomic for readers; the files go afterwards
     const gone = join(this.rootPath(user), `..deleted-${uniqueId()}`);
     await rename(dir, gone);
+    this.store.forgetDirChecks();
     await rm(gone, { recursive: true, force: true });
     // its messages no longer count: the usage is computed again at the next look
     await this.store.forgetUsage(user);
@@ -134,7 +135,9 @@ export class MaildirFolderTree {
     // RFC 9051 §6.3.6: inferior folders are renamed too (Maildir++ keeps them beside it)
     const children = (await readdir(root)).filter((n) => n.startsWith(`.${f}.`));
     await rename(join(root, `.${f}`), join(root, `.${t}`));
+    this.store.forgetDirChecks();
     for (const c of children) await rename(join(root, c), join(root, `.${t}${c.slice(f.length + 1)}`));
+    this.store.forgetDirChecks();
   }
 
   async listSubscriptions(user: string): Promise<string[]> {

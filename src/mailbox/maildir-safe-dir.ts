@@ -4,7 +4,9 @@
  * store's root down to a folder's directory (and its tmp/, new/, cur/ when asked) must be a real
  * directory, never a symbolic link (issue 12 item 9). A store keeps, per path walked, the device
  * and inode of its last levels (SafeDirs): the next operation on the path lstats only those and
- * walks again when one differs.
+ * walks again when one differs. A path found whole is not looked at again in the same turn of
+ * the event loop (an IMAP APPEND checks its folder for TRYCREATE, for the store's append and
+ * for the delivery: one lstat each of tmp/, new/ and cur/ instead of three).
  * Standards: none beyond POSIX lstat(2) and mkdir(2).
  * Security: a link or a non-directory anywhere on the path refuses the operation
  *   (MAIL_ERR_UNSAFE_MAILBOX, 451 4.3.0, so a delivery is deferred with the reason); missing
@@ -17,7 +19,10 @@
  * Limitations: the walk and the later open are separate steps (Node has no openat): someone
  *   who can write inside a mailbox's directories could swap a directory for a link in between;
  *   the same someone could move a checked directory away and, were its inode number given to a
- *   new directory at once, have the shortened check accept that one.
+ *   new directory at once, have the shortened check accept that one. A check answered from the
+ *   same turn is as old as the turn (the loop's callbacks of one poll phase, up to its
+ *   setImmediate): the window between check and open grows by that much, not more; the
+ *   store's own folder renames and removals forget those answers (SafeDirs.forgetTurn).
  */
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -50,6 +55,8 @@ const MAX_PATHS = 1000;
 export class SafeDirs {
   readonly #root: string;
   readonly #known = new Map<string, readonly DirId[]>();
+  /** keys found whole in this turn of the event loop (emptied by a setImmediate) */
+  readonly #turn = new Set<string>();
 
   constructor(root: string) {
     this.#root = root;
@@ -57,16 +64,32 @@ export class SafeDirs {
 
   async check(dir: string, create: boolean, subs: readonly string[] = []): Promise<boolean> {
     const key = subs.length === 0 ? dir : `${dir}\0${subs.join('\0')}`;
+    if (this.#turn.has(key)) return true;
     const known = this.#known.get(key);
-    if (known !== undefined && known.every(isSameDir)) return true;
+    if (known !== undefined && known.every(isSameDir)) {
+      this.#found(key);
+      return true;
+    }
     this.#known.delete(key);
     const ids: DirId[] = [];
     const ok = await safeDir(this.#root, dir, create, subs, ids);
     if (ok && ids.length === Math.max(1, subs.length)) {
       this.#known.set(key, ids);
       if (this.#known.size > MAX_PATHS) this.#known.delete(this.#known.keys().next().value as string);
+      this.#found(key);
     }
     return ok;
+  }
+
+  /** Forgets the answers of this turn (the store renamed or removed a folder). */
+  forgetTurn(): void {
+    this.#turn.clear();
+  }
+
+  /** `key` found whole (every level and sub): not looked at again until the turn ends. */
+  #found(key: string): void {
+    if (this.#turn.size === 0) setImmediate(() => this.#turn.clear());
+    this.#turn.add(key);
   }
 }
 

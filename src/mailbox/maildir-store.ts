@@ -112,6 +112,11 @@ export class MaildirStore implements MailboxStore {
     return this.#size.forget(this.mailboxPath(user, ''));
   }
 
+  /** Forgets the directory checks of this turn (a folder was renamed or removed: maildir-safe-dir). */
+  forgetDirChecks(): void {
+    this.#dirs.forgetTurn();
+  }
+
   /** The Maildir directory of a user's folder ("" = INBOX); throws 550 5.1.1 for a bad name. */
   mailboxPath(user: string, folder?: string): string {
     const { local, domain } = mailboxParts(user);
