@@ -65,15 +65,18 @@ export class FolderLock {
     private readonly handOverMs = 30,
   ) {}
 
-  /** Runs `fn` holding the lock file `path`. */
-  run<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` holding the lock file `path`; `fn` is told whether the file was just made (not
+   * kept from an earlier step of this process: another process may have held it meanwhile).
+   */
+  run<T>(path: string, fn: (fresh: boolean) => Promise<T>): Promise<T> {
     return this.#mutex.run(path, async () => {
       const held = this.#reuse(path);
       // asked for: the other process gets its turn before this one competes again
       if (held === 'asked') await sleep(this.handOverMs);
       if (held !== 'held') await this.#acquire(path);
       try {
-        return await fn();
+        return await fn(held !== 'held');
       } finally {
         const lease = this.#leases.get(path);
         if (lease) lease.lastUsed = Date.now();

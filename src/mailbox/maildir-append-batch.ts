@@ -12,8 +12,11 @@
  *   prefix inside new/ and cur/ of the same folder.
  * Limitations: the UIDs follow the arrival order the store sees (a message given an earlier
  *   INTERNALDATE gets a lower UID); the messages are visible to other readers before the commit (a session may see
- *   them arrive and then go after a crash, their UIDs not reused); a batch of a process on
- *   another machine sharing the Maildir is rolled back by that machine only.
+ *   them arrive and then go after a crash, their UIDs not reused); the journals are looked for
+ *   when a process makes the folder's lock file, not at each step of its lease (folder-lock),
+ *   so a batch whose process dies while another holds the lease is rolled back at that
+ *   holder's next lock file, within a second; a batch of a process on another machine sharing
+ *   the Maildir is rolled back by that machine only.
  */
 import { randomBytes } from 'node:crypto';
 import { constants, readdirSync } from 'node:fs';
@@ -67,12 +70,12 @@ export async function rollBackBatch(dir: string, id: string): Promise<void> {
 
 /**
  * Rolls back the batches of `dir` whose owner died (kill -9 during a MULTIAPPEND); run under
- * the folder's lock before its state is read, so the next sync sees none of their messages.
+ * the folder's lock, when its lock file was made, before its state is read.
  */
 export async function recoverBatches(dir: string): Promise<void> {
   let names: string[];
   try {
-    // synchronous: run at every locked step, on a directory of a few entries in the cache
+    // synchronous: run when a lock file is made, on a directory of a few entries in the cache
     names = readdirSync(dir);
   } catch {
     return;

@@ -136,7 +136,7 @@ export class MaildirFolderState {
   constructor(
     private readonly store: MaildirStore,
     private readonly now: () => number,
-    /** runs first under the lock on every locked step (a crashed MULTIAPPEND is undone there) */
+    /** runs first under the lock when its file was made (a crashed MULTIAPPEND is undone there) */
     private readonly recover?: (dir: string) => Promise<void>,
   ) {}
 
@@ -215,10 +215,12 @@ export class MaildirFolderState {
    * taken in, or the folder listed: see the module header), and writes the index when it changed.
    */
   async locked<T>(user: string, f: string, dir: string, fn: LockedStep<T>, opts: LockedOptions = {}): Promise<T> {
-    return this.#lock.run(join(dir, `${uidListName}.lock`), async () => {
+    return this.#lock.run(join(dir, `${uidListName}.lock`), async (fresh) => {
       opts.onStart?.();
       try {
-        await this.recover?.(dir);
+        // a crashed MULTIAPPEND is looked for when the lock file was made, not at each step of
+        // a lease (no other process stepped in between): one readdir per lease, not per APPEND
+        if (fresh) await this.recover?.(dir);
         if (opts.before) await opts.before(dir);
         if (opts.takeNew) await this.#takeNew(dir);
         return await this.#step(user, f, dir, fn, opts);
