@@ -211,7 +211,7 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     const octets = Buffer.isBuffer(message) ? message : undefined;
     // straight into cur/ with its flags and INTERNALDATE: no rename and directory fsync after;
     // cur/'s fsync runs beside the UID log's (uid-log): the answer waits for both
-    const { key, synced } = await this.store.deliver(user, message, { uniqueKey: `imap-${uniqueId()}`, folder: f, flags: opts.flags, deferSync: true, ...(opts.receivedAt !== undefined && { receivedAt: opts.receivedAt }) });
+    const { key, synced } = await this.store.deliver(user, message, { uniqueKey: `imap-${uniqueId()}`, freshKey: true, folder: f, flags: opts.flags, deferSync: true, ...(opts.receivedAt !== undefined && { receivedAt: opts.receivedAt }) });
     // the text index takes the octets from here, not from the file, when the file gives them back as they are
     if (octets && roundTrips(octets)) this.textIndex?.hold(user, f, key, octets);
     let r: { uid: number | undefined; uidValidity: number };

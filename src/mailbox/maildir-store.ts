@@ -205,12 +205,13 @@ export class MaildirStore implements MailboxStore {
   /**
    * `deferSync`: the fsync of the directory the message was linked into is not waited for here
    * but given back as `synced`, for a caller that has another flush to make meanwhile (an
-   * APPEND's UID log record) and answers only once both are done.
+   * APPEND's UID log record) and answers only once both are done. `freshKey`: `uniqueKey` was
+   * just made (uniqueId) and cannot have been delivered before: cur/ is not looked at for it.
    */
   async deliver(
     user: string,
     message: Readable | Buffer,
-    opts: { uniqueKey: string; folder?: string; flags?: string; receivedAt?: number; deferSync?: boolean },
+    opts: { uniqueKey: string; folder?: string; flags?: string; receivedAt?: number; deferSync?: boolean; freshKey?: boolean },
   ): Promise<{ key: string; synced?: Promise<void> }> {
     const info = opts.flags === undefined ? undefined : `:2,${normFlags(opts.flags)}`;
     const dir = this.mailboxPath(user, opts.folder);
@@ -229,7 +230,7 @@ export class MaildirStore implements MailboxStore {
       else await writeStreamed(tmp, head.chunks, head.rest, conv, when);
       const key = `${field}.${this.#host},S=${conv.stored},W=${conv.virtual}`;
       let linked = false;
-      if (!this.#inCur(dir, key)) {
+      if (opts.freshKey || !this.#inCur(dir, key)) {
         const sub = info === undefined ? 'new' : 'cur';
         const name = key + (info ?? '');
         try {
