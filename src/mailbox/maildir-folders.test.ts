@@ -281,3 +281,19 @@ void test('APPENDed octets go to the text index as given (its file is not read a
       await index.close();
     }
   }));
+
+void test('a folder check answered from the same turn ends with the turn, and a DELETE forgets it at once', () =>
+  withRoot(async (root) => {
+    const { folders } = open(root);
+    await folders.createFolder(user, 'Gone');
+    await folders.createFolder(user, 'Deleted');
+    assert.equal(await folders.folderExists(user, 'Gone'), true);
+    // removed by another program: seen once the loop turned
+    await rm(join(root, 'dc.uece.br', 'suzana', '.Gone'), { recursive: true });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(await folders.folderExists(user, 'Gone'), false);
+    assert.equal(await folders.folderExists(user, 'Deleted'), true);
+    await folders.deleteFolder(user, 'Deleted');
+    assert.equal(await folders.folderExists(user, 'Deleted'), false);
+    await assert.rejects(folders.append(user, 'Deleted', Buffer.from('Subject: x\r\n\r\nx\r\n'), { flags: '' }), MailFolderError);
+  }));
