@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readAll, storeMessage } from '../../test/contract/queue-store.contract.js';
@@ -103,6 +104,18 @@ void test('acceptor segments: a notice with the record\'s place is taken in with
     assert.equal(await owner.adopt(d.messageId, acceptor.placeOf(d.messageId)!.ref, [d], Buffer.from('short')), true);
     assert.equal((await readAll(await owner.openMessage(d.messageId))).toString(), 'Subject: d\r\n\r\nD\r\n');
     await owner.deleteEnvelope(d.id);
+    // kill -9 after e's 250: the rescan at the exit takes e, it is delivered and the finished
+    // segment removed before e's notice is read: that notice is refused (no second delivery)
+    const [e] = await storeMessage(acceptor, 'Subject: e\r\n\r\nE\r\n', ['e@x.example']);
+    const ePlace = acceptor.placeOf(e.messageId)!;
+    await writer.end();
+    assert.deepEqual(await owner.listMessageIds(), [e.messageId]);
+    await owner.deleteEnvelope(e.id);
+    // (found open a moment ago: looked at again a moment later)
+    for (let i = 0; i < 200 && (await readdir(join(dir, 'seg'))).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await readdir(join(dir, 'seg')), [], 'finished and all done: removed');
+    assert.equal(await owner.adopt(e.messageId, ePlace.ref, [e], ePlace.body), false, 'a notice read after its segment went');
+    assert.deepEqual(await owner.listMessageIds(), []);
     await acceptor.close();
     await owner.close();
   } finally {
@@ -160,6 +173,56 @@ void test('acceptor segments: recovery keeps the torn tail of a live writer and 
     assert.deepEqual(await readdir(join(dir, 'seg')), [], 'all done and finished: removed');
     await next.close();
   } finally {
+    await writer.end();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('acceptor segments: a notice taken in while a delivery looks whether the segment is finished keeps the segment (issue 19)', async () => {
+  // t-02 lost a killed acceptor's last acknowledged messages once: the delivery of its previous
+  // record left the segment with nothing live and went to see whether it was finished (the
+  // writer's pid, then the segment's size); meanwhile the notice of its last records (or the
+  // rescan at its exit) took them in, and the size then equalled all that was seen, so the
+  // segment was removed with live records in it. Here the notice is taken in exactly there:
+  // when the segment's size is asked for (node:fs/promises' stat, wrapped for that one call).
+  const dir = await tmp();
+  const writer = await standIn();
+  const fsp = createRequire(import.meta.url)('node:fs/promises') as typeof import('node:fs/promises');
+  const realStat = fsp.stat;
+  try {
+    const owner = await FsQueueStore.open(dir, { cache: true });
+    const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
+    const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
+    const aPlace = acceptor.placeOf(a.messageId)!.ref;
+    const [b] = await storeMessage(acceptor, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
+    const bPlace = acceptor.placeOf(b.messageId)!.ref;
+    const segment = join(dir, 'seg', aPlace.seg);
+    // kill -9 of the acceptor after both 250s: its segment is finished, b's notice still to come
+    await writer.end();
+    assert.equal(await owner.adopt(a.messageId, aPlace, [a]), true);
+    let adopted: boolean | undefined;
+    fsp.stat = (async (path: Parameters<typeof realStat>[0], ...rest: unknown[]) => {
+      if (path === segment && adopted === undefined) adopted = await owner.adopt(b.messageId, bPlace, [b]);
+      return (realStat as (...args: unknown[]) => unknown)(path, ...rest);
+    }) as typeof realStat;
+    syncBuiltinESMExports();
+    // a delivered: nothing live for a moment, the writer dead
+    await owner.deleteEnvelope(a.id);
+    fsp.stat = realStat;
+    syncBuiltinESMExports();
+    assert.equal(adopted, true, 'b\'s notice came while the delivery looked at the segment');
+    assert.ok((await readdir(join(dir, 'seg'))).includes(aPlace.seg), 'a segment with a live record is kept');
+    assert.deepEqual((await owner.findMessageEnvelopes(b.messageId)).map((e) => e.id), [b.id]);
+    await owner.close();
+    // and the next owner finds b (nothing lost on disk)
+    const next = await FsQueueStore.open(dir, { cache: true });
+    assert.deepEqual(await next.listMessageIds(), [b.messageId]);
+    assert.equal((await readAll(await next.openMessage(b.messageId))).toString(), 'Subject: b\r\n\r\nB\r\n');
+    await next.close();
+    await acceptor.close();
+  } finally {
+    fsp.stat = realStat;
+    syncBuiltinESMExports();
     await writer.end();
     await rm(dir, { recursive: true, force: true });
   }

@@ -42,6 +42,8 @@ export type { SegRef, SegState, SegmentMessagesOptions, SegmentRecovery } from '
 
 
 const segPattern = /^[0-9a-z]{1,64}$/;
+/** removed segments of other processes remembered (a few notices of a turn at most come late) */
+const removedKept = 256;
 
 export class SegmentMessages {
   readonly appends: boolean;
@@ -52,6 +54,8 @@ export class SegmentMessages {
   readonly #ends = new Map<string, number>();
   /** (an acceptor) where its latest records went, until its notices take them */
   readonly #placed = new Map<MessageId, { ref: SegRef; body: readonly Buffer[] }>();
+  /** (the owner) other processes' segments it removed, the latest ones: a late notice of one of their records is refused */
+  readonly #removed = new Set<string>();
   #refreshRun: Promise<void> | undefined;
   #refreshNext: Promise<void> | undefined;
   readonly #paths: SpoolPaths;
@@ -143,7 +147,7 @@ export class SegmentMessages {
    */
   async adopt(id: MessageId, ref: SegRef): Promise<boolean> {
     const whole = [ref.offset, ref.bodyLength, ref.trailerLength].every((n) => Number.isSafeInteger(n) && n >= 0);
-    if (!this.#keepsIndex || !whole || !segPattern.test(ref.seg) || !foreignSegment(ref.seg, this.#pid)) return false;
+    if (!this.#keepsIndex || !whole || !segPattern.test(ref.seg) || !foreignSegment(ref.seg, this.#pid) || this.#removed.has(ref.seg)) return false;
     const state = await this.state();
     const end = this.#ends.get(ref.seg) ?? 0;
     if (ref.offset < end || state.index.has(id)) return false;
@@ -202,6 +206,9 @@ export class SegmentMessages {
       const size = await stat(this.#paths.segment(segId)).then((st) => st.size, () => undefined);
       if (size !== undefined && size !== this.#ends.get(segId)) return; // not all of it seen yet
     }
+    // looked again after the waits above: a notice or a refresh may have taken records of it in
+    // meanwhile (and moved its end up to the size just read); removing it then lost them (issue 19)
+    if ((this.#seg?.live.get(segId) ?? 0) > 0 || segId === this.#writerSeg) return;
     await this.#removeSegment(segId);
   }
 
@@ -211,6 +218,12 @@ export class SegmentMessages {
     this.#scans.delete(segId);
     this.#doneLogs.close(segId);
     this.#ends.delete(segId);
+    if (foreignSegment(segId, this.#pid)) {
+      // all of it was seen and done: a notice read after the removal (the pipe is read apart from
+      // the writer's exit) must not take a delivered record in again, its boundary forgotten
+      this.#removed.add(segId);
+      if (this.#removed.size > removedKept) this.#removed.delete(this.#removed.values().next().value!);
+    }
     await unlink(this.#paths.segment(segId)).catch(() => undefined);
     await unlink(this.#paths.doneLog(segId)).catch(() => undefined);
     await unlink(sealedPath(this.#paths, segId)).catch(() => undefined);
