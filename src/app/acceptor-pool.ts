@@ -12,7 +12,7 @@
  * which the server publishes again for its metrics and history: acceptor-events.ts), framed on
  * a pipe of its own beside the IPC channel (acceptor-notice.ts). On a notice the server takes the
  * records in by their places, remembering their bodies so that delivery reads no file
- * (FsQueueStore.adopt, else refresh), and schedules them. Failed AUTHs are told to the server,
+ * (FsQueueStore.adopt, else refresh: acceptor-intake.ts), and schedules them. Failed AUTHs are told to the server,
  * which counts them in its throttle (IMAP, POP3 and the web use it) and tells the other
  * acceptors, as the server tells them its own. Each acceptor tells its open SMTP sessions per
  * listener mode when they change (at most twice a second); the server's /metrics adds them to
@@ -47,11 +47,12 @@ import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import type { Envelope, ListenMode, MessageId } from '../core/index.js';
+import type { ListenMode } from '../core/index.js';
 import type { QueueRunner } from '../delivery/index.js';
 import type { FsQueueStore } from '../queue/index.js';
 import type { SharedListener } from '../server/smtp/index.js';
 import { republish } from './acceptor-events.js';
+import { takeIn } from './acceptor-intake.js';
 import { NoticeReader, noticeFd, type Queued } from './acceptor-notice.js';
 
 /** An AUTH that failed in one process, for the throttles of the others. */
@@ -71,7 +72,7 @@ export interface AcceptorPoolOptions {
   readonly count: number;
   /** the configuration in force (sent to each acceptor as it starts: it reads no file) */
   readonly config: () => Config;
-  readonly store: Pick<FsQueueStore, 'refresh' | 'adopt'>;
+  readonly store: Pick<FsQueueStore, 'refresh' | 'adopt' | 'findMessageEnvelopes'>;
   readonly runner: Pick<QueueRunner, 'enqueue' | 'rescan'>;
   /** the SMTP/LMTP sockets the server bound for the acceptors (SmtpServer.sharedListeners) */
   readonly listeners: () => readonly SharedListener[];
@@ -228,7 +229,9 @@ export class AcceptorPool {
     child.once('exit', (code, signal) => {
       this.#acceptors = this.#acceptors.filter((x) => x !== a);
       // what it stored and could not announce (killed after its fsync) is found by a rescan
-      this.#opts.runner.rescan().catch(() => undefined);
+      this.#opts.runner.rescan().catch((err: unknown) => {
+        this.#opts.logger.error({ pid: child.pid, err: (err as Error).message }, 'rescan after an acceptor ended; the next rescan finds its messages');
+      });
       if (a.leaving || this.#stopped) return;
       const cause = a.error ?? (signal !== null ? `killed by ${signal}` : `exit status ${code}`);
       // a reload's new one: the reload decides (replace) once its new ones have accepted or ended
@@ -300,27 +303,11 @@ export class AcceptorPool {
     pipe.on('error', () => undefined);
   }
 
-  async #queued({ envelopes, places, bodies, events }: Queued): Promise<void> {
+  async #queued(q: Queued): Promise<void> {
     // the acceptor's mail events (received, queued … of these envelopes) before their delivery
-    republish(events);
-    if (envelopes.length === 0) return;
+    republish(q.events);
     try {
-      // the records are durable before the notice is sent: taken in by their places with their
-      // bodies (no read), or, for a message in a file of its own or one a scan has been past,
-      // by a refresh
-      let scan = false;
-      const byId = new Map<MessageId, Envelope[]>();
-      for (const e of envelopes) {
-        const envs = byId.get(e.messageId);
-        if (envs) envs.push(e);
-        else byId.set(e.messageId, [e]);
-      }
-      for (const [id, envs] of byId) {
-        const ref = places.get(id);
-        if (!ref || !(await this.#opts.store.adopt(id, ref, envs, bodies.get(id)))) scan = true;
-      }
-      if (scan) await this.#opts.store.refresh();
-      this.#opts.runner.enqueue(envelopes);
+      await takeIn(this.#opts, q);
     } catch (err) {
       this.#opts.logger.error({ err: (err as Error).message }, 'taking in an acceptor\'s messages; the next rescan finds them');
     }
