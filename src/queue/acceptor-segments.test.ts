@@ -33,6 +33,33 @@ async function standIn(): Promise<{ pid: number; end(): Promise<void> }> {
   };
 }
 
+/**
+ * Runs `fn` with node:fs/promises' stat wrapped for every module that imports it (the
+ * builtin's ESM exports synced): `at` runs once, at the first stat of `path`, before or after
+ * the real stat, so that a race's order is fixed. Resolves with whether `at` ran.
+ */
+async function atFirstStat(path: string, when: 'before' | 'after', at: () => Promise<unknown>, fn: () => Promise<unknown>): Promise<boolean> {
+  const fsp = createRequire(import.meta.url)('node:fs/promises') as typeof import('node:fs/promises');
+  const realStat = fsp.stat as (...args: unknown[]) => Promise<unknown>;
+  let ran = false;
+  fsp.stat = (async (p: string, ...rest: unknown[]) => {
+    const hit = p === path && !ran;
+    if (hit) ran = true;
+    if (hit && when === 'before') await at();
+    const st = await realStat(p, ...rest);
+    if (hit && when === 'after') await at();
+    return st;
+  }) as unknown as typeof fsp.stat;
+  syncBuiltinESMExports();
+  try {
+    await fn();
+  } finally {
+    fsp.stat = realStat as unknown as typeof fsp.stat;
+    syncBuiltinESMExports();
+  }
+  return ran;
+}
+
 void test('acceptor segments: the owner takes records in by refresh or listing, keeps an open segment, removes a finished one', async () => {
   const dir = await tmp();
   const writer = await standIn();
@@ -187,8 +214,6 @@ void test('acceptor segments: a notice taken in while a delivery looks whether t
   // when the segment's size is asked for (node:fs/promises' stat, wrapped for that one call).
   const dir = await tmp();
   const writer = await standIn();
-  const fsp = createRequire(import.meta.url)('node:fs/promises') as typeof import('node:fs/promises');
-  const realStat = fsp.stat;
   try {
     const owner = await FsQueueStore.open(dir, { cache: true });
     const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
@@ -201,15 +226,8 @@ void test('acceptor segments: a notice taken in while a delivery looks whether t
     await writer.end();
     assert.equal(await owner.adopt(a.messageId, aPlace, [a]), true);
     let adopted: boolean | undefined;
-    fsp.stat = (async (path: Parameters<typeof realStat>[0], ...rest: unknown[]) => {
-      if (path === segment && adopted === undefined) adopted = await owner.adopt(b.messageId, bPlace, [b]);
-      return (realStat as (...args: unknown[]) => unknown)(path, ...rest);
-    }) as typeof realStat;
-    syncBuiltinESMExports();
     // a delivered: nothing live for a moment, the writer dead
-    await owner.deleteEnvelope(a.id);
-    fsp.stat = realStat;
-    syncBuiltinESMExports();
+    await atFirstStat(segment, 'before', async () => (adopted = await owner.adopt(b.messageId, bPlace, [b])), () => owner.deleteEnvelope(a.id));
     assert.equal(adopted, true, 'b\'s notice came while the delivery looked at the segment');
     assert.ok((await readdir(join(dir, 'seg'))).includes(aPlace.seg), 'a segment with a live record is kept');
     assert.deepEqual((await owner.findMessageEnvelopes(b.messageId)).map((e) => e.id), [b.id]);
@@ -221,9 +239,36 @@ void test('acceptor segments: a notice taken in while a delivery looks whether t
     await next.close();
     await acceptor.close();
   } finally {
-    fsp.stat = realStat;
-    syncBuiltinESMExports();
     await writer.end();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('acceptor segments: a segment removed while a refresh reads the segments does not keep the others from being read (issue 19)', async () => {
+  // the rescan at an acceptor's exit starts with a refresh; one segment gone between its stat
+  // and its read (its last records delivered meanwhile) failed the whole refresh, and the
+  // killed acceptor's last records waited for the next listing (5 minutes)
+  const dir = await tmp();
+  const first = await standIn();
+  const second = await standIn();
+  try {
+    const owner = await FsQueueStore.open(dir, { cache: true });
+    const one = await FsQueueStore.open(dir, { acceptor: true, segmentPid: first.pid });
+    const two = await FsQueueStore.open(dir, { acceptor: true, segmentPid: second.pid });
+    const [a] = await storeMessage(one, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
+    const [b] = await storeMessage(two, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
+    const segA = one.placeOf(a.messageId)!.ref.seg;
+    assert.ok(segA < two.placeOf(b.messageId)!.ref.seg, 'a\'s segment is read first');
+    const segment = join(dir, 'seg', segA);
+    const removed = await atFirstStat(segment, 'after', () => rm(segment), () => owner.refresh());
+    assert.ok(removed, 'a\'s segment went between its stat and its read');
+    assert.deepEqual((await owner.findMessageEnvelopes(b.messageId)).map((e) => e.id), [b.id], 'the next segment was read');
+    await one.close();
+    await two.close();
+    await owner.close();
+  } finally {
+    await first.end();
+    await second.end();
     await rm(dir, { recursive: true, force: true });
   }
 });

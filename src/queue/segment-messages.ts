@@ -267,7 +267,13 @@ export class SegmentMessages {
       const size = await stat(this.#paths.segment(segId)).then((st) => st.size, () => undefined);
       if (size === undefined) continue;
       if (size > from) {
-        const scan = await scanSegment(this.#paths.segment(segId), from);
+        // removed since its stat (all seen and done meanwhile): the other segments are still read,
+        // as a refresh that failed left them to the next listing (issue 19: the exit's rescan)
+        const scan = await scanSegment(this.#paths.segment(segId), from).catch((err: unknown) => {
+          if (errorCode(err) === 'ENOENT') return undefined;
+          throw err;
+        });
+        if (!scan) continue;
         this.#doneLogs.flush(segId);
         const done = scan.records.length > 0 ? new Set((await readDoneLog(this.#paths.doneLog(segId))).filter(isQueueId)) : new Set();
         let added = 0;
