@@ -66,6 +66,22 @@ void test('TOP reports completion early', async () => {
   assert.equal((await done).toString(), 'H: v\r\n\r\n.\r\n');
 });
 
+void test('a chunk with no line to stuff is passed on as it came (not copied); one with such lines is stuffed whole', async () => {
+  const plain = Buffer.from('line one\r\nline two\r\n', 'latin1');
+  const dotted = Buffer.from('a\r\n.b\r\nc\r\n', 'latin1');
+  const out: Buffer[] = [];
+  const s = new Pop3DotStuffer();
+  s.on('data', (b: Buffer) => out.push(b));
+  const ended = new Promise((r) => s.on('end', r));
+  s.write(plain);
+  s.write(dotted);
+  s.end();
+  await ended;
+  // the first is the very buffer written: a copy of every chunk was garbage as big as the message
+  assert.equal(out[0], plain);
+  assert.equal(Buffer.concat(out.slice(1)).toString('latin1'), 'a\r\n..b\r\nc\r\n.\r\n');
+});
+
 void test('bodyLines must be a non-negative integer', () => {
   assert.throws(() => new Pop3DotStuffer({ bodyLines: -1 }), RangeError);
 });

@@ -52,7 +52,9 @@ export class Pop3DotStuffer extends Transform {
   override _transform(chunk: Buffer | string, _enc: BufferEncoding, cb: TransformCallback): void {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
     if (this.finished || buf.length === 0) return cb();
+    // the output: runs of the chunk itself (subarrays, not copies) with a dot between them
     const out: Buffer[] = [];
+    let runStart = 0;
     let start = 0;
     while (start < buf.length) {
       if (this.atLineStart) {
@@ -61,19 +63,21 @@ export class Pop3DotStuffer extends Transform {
           this.finished = true;
           break;
         }
-        if (buf[start] === DOT) out.push(DOT_BUF);
+        if (buf[start] === DOT) {
+          if (start > runStart) out.push(buf.subarray(runStart, start));
+          out.push(DOT_BUF);
+          runStart = start;
+        }
         this.atLineStart = false;
         this.lineLength = 0;
         this.lastWasCr = false;
       }
       const lf = buf.indexOf(LF, start);
       const end = lf < 0 ? buf.length : lf + 1;
-      const seg = buf.subarray(start, end);
-      out.push(seg);
       this.sentAny = true;
       if (lf < 0) {
-        this.lineLength += seg.length;
-        this.lastWasCr = seg[seg.length - 1] === CR;
+        this.lineLength += end - start;
+        this.lastWasCr = buf[end - 1] === CR;
       } else {
         // Content octets of the line, not counting LF or the CR before it.
         const crBefore = lf > start ? buf[lf - 1] === CR : this.lastWasCr;
@@ -82,7 +86,11 @@ export class Pop3DotStuffer extends Transform {
       }
       start = end;
     }
-    if (out.length > 0) this.push(Buffer.concat(out));
+    if (start > runStart) out.push(runStart === 0 && start === buf.length ? buf : buf.subarray(runStart, start));
+    // a chunk with no line to stuff (most) goes on as it came, not copied: a copy of every
+    // chunk was garbage as big as the message, freed only at the next collection (issue 14)
+    if (out.length === 1) this.push(out[0]);
+    else if (out.length > 1) this.push(Buffer.concat(out));
     cb();
   }
 

@@ -52,6 +52,30 @@ void test('the limit counts the CRLF (255 per RFC 2449 §4); an endless line is 
   assert.equal(show(await conn.readLine(255, 1000)), 'QUIT');
 });
 
+void test('chunks that come while nothing reads are kept as they came, not joined: take() gives each, the same Buffer; a line across them is still read (issue 14)', async () => {
+  const { conn, input } = pair();
+  const chunks = [Buffer.from('a\r\nfirst'), Buffer.from('second'), Buffer.from('third\r\nb')];
+  for (const c of chunks) {
+    input.write(c);
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.equal(conn.buffered, chunks.reduce((n, c) => n + c.length, 0));
+  const taken: Buffer[] = [];
+  while (conn.buffered > 0) taken.push(conn.take());
+  // joined on each arrival, the third chunk came as a copy of all three (garbage growing with what was held)
+  assert.equal(taken.length, 3);
+  taken.forEach((b, i) => assert.equal(b, chunks[i]));
+  conn.unshift(taken[0].subarray(3));
+  conn.unshift(Buffer.from('x'));
+  for (const c of chunks.slice(1)) {
+    input.write(c);
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.equal(show(await conn.readLine(255, 1000)), 'xfirstsecondthird');
+  assert.equal(conn.take().toString(), 'b');
+  assert.equal(conn.buffered, 0);
+});
+
 void test('discard drops buffered input (STARTTLS/STLS injection)', async () => {
   const { conn, input } = pair();
   input.write('USER evil\r\nPASS x');

@@ -16,6 +16,9 @@
  *   grow the server (issue 12 item 2). A line's deadline counts from when its wait began and
  *   is not renewed by each octet, so a client trickling octets cannot hold a slot forever
  *   (issue 12 item 5). Over-long lines are discarded to their end, never buffered whole.
+ *   Input that comes while the session is busy is kept as the chunks came and joined only to
+ *   find a line across them, so a slow reader of a big body or literal does not copy it again
+ *   at each arrival (issue 14).
  * Limitations: readBytes holds a literal in memory unless given a sink. TLS upgrade needs a
  *   net.Socket underneath (a stdio session has no STARTTLS).
  */
@@ -39,7 +42,16 @@ const EMPTY = Buffer.alloc(0);
 
 export class LineConnection {
   private stream: Duplex;
+  /** the oldest input not yet read (empty only when nothing is buffered) */
   private inbuf: Buffer = EMPTY;
+  /**
+   * Chunks that came while `inbuf` was not empty, joined to it only when a line is looked for
+   * past it. Joining each arrival copied all the held input again for every chunk that came while
+   * a reader was busy: garbage several times a big literal's or body's size, made only when the
+   * process was slow (issue 14).
+   */
+  private later: Buffer[] = [];
+  private laterLen = 0;
   private paused = false;
   private discarding = false;
   private waiter: ((r: 'data' | 'interrupted' | 'timeout') => void) | undefined;
@@ -95,8 +107,12 @@ export class LineConnection {
 
   // ---- stream events ----
   private readonly onData = (chunk: Buffer): void => {
-    this.inbuf = this.inbuf.length === 0 ? chunk : Buffer.concat([this.inbuf, chunk]);
-    if (this.inbuf.length > this.maxBuffered && !this.paused) {
+    if (this.inbuf.length === 0) this.inbuf = chunk;
+    else {
+      this.later.push(chunk);
+      this.laterLen += chunk.length;
+    }
+    if (this.buffered > this.maxBuffered && !this.paused) {
       this.paused = true;
       this.stream.pause();
     }
@@ -143,7 +159,22 @@ export class LineConnection {
   // ---- input ----
   /** octets received and not yet read */
   get buffered(): number {
-    return this.inbuf.length;
+    return this.inbuf.length + this.laterLen;
+  }
+
+  /** Makes `b` the oldest input, or the next chunk that came when `b` is empty. */
+  private setInbuf(b: Buffer): void {
+    const next = b.length === 0 ? this.later.shift() : undefined;
+    if (next) this.laterLen -= next.length;
+    this.inbuf = next ?? b;
+  }
+
+  /** Joins the chunks that came later to the oldest input (a line looked for across them). */
+  private joinLater(): void {
+    if (this.later.length === 0) return;
+    this.inbuf = Buffer.concat([this.inbuf, ...this.later]);
+    this.later = [];
+    this.laterLen = 0;
   }
 
   /**
@@ -189,11 +220,15 @@ export class LineConnection {
         const d = await this.drained(deadline);
         if (d !== 'data') return d === 'timeout' ? TIMEOUT : CLOSED;
       }
-      const i = this.inbuf.indexOf(0x0a);
+      let i = this.inbuf.indexOf(0x0a);
+      if (i < 0 && this.later.length > 0) {
+        this.joinLater();
+        i = this.inbuf.indexOf(0x0a);
+      }
       if (i >= 0) {
         const raw = this.inbuf.subarray(0, i);
-        this.inbuf = this.inbuf.subarray(i + 1);
-        if (this.paused && this.inbuf.length < this.maxBuffered) {
+        this.setInbuf(this.inbuf.subarray(i + 1));
+        if (this.paused && this.buffered < this.maxBuffered) {
           this.paused = false;
           this.stream.resume();
         }
@@ -243,11 +278,14 @@ export class LineConnection {
     return parts.length === 1 ? parts[0] : Buffer.concat(parts);
   }
 
-  /** Takes everything buffered (raw octets: DATA, BDAT chunks, literals). */
+  /**
+   * Takes the oldest buffered octets (raw octets: DATA, BDAT chunks, literals): a chunk as it
+   * came (or what is left of it), not copied; `buffered` says whether more is there.
+   */
   take(): Buffer {
     const b = this.inbuf;
-    this.inbuf = EMPTY;
-    if (this.paused) {
+    this.setInbuf(EMPTY);
+    if (this.paused && this.buffered < this.maxBuffered) {
       this.paused = false;
       this.stream.resume();
     }
@@ -256,12 +294,19 @@ export class LineConnection {
 
   /** Puts back octets read past the end of a body or chunk. */
   unshift(b: Buffer | undefined): void {
-    if (b && b.length > 0) this.inbuf = this.inbuf.length === 0 ? b : Buffer.concat([b, this.inbuf]);
+    if (!b || b.length === 0) return;
+    if (this.inbuf.length > 0) {
+      this.later.unshift(this.inbuf);
+      this.laterLen += this.inbuf.length;
+    }
+    this.inbuf = b;
   }
 
   /** Forgets buffered input (after STARTTLS/STLS: CVE-2011-0411). */
   discard(): void {
     this.inbuf = EMPTY;
+    this.later = [];
+    this.laterLen = 0;
     this.discarding = false;
   }
 
@@ -373,6 +418,7 @@ export class LineConnection {
   startDeflate(): void {
     const raw = this.stream;
     this.flush();
+    this.joinLater();
     const pending = this.take();
     this.detach(raw);
     if (this.paused) {
