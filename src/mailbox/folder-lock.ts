@@ -147,7 +147,7 @@ export class FolderLock {
     let asked = '';
     for (;;) {
       // synchronous calls: a small file made in the page cache costs the event loop less than
-      // three thread-pool round trips (the same reason as maildir-store's writeSmall)
+      // three thread-pool round trips (the same reason as maildir-write's writeSmall)
       let fd: number | undefined;
       try {
         fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
