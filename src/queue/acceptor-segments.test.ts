@@ -33,6 +33,19 @@ async function standIn(): Promise<{ pid: number; end(): Promise<void> }> {
   };
 }
 
+/** Runs `fn` in a new spool directory with `writers` stand-ins, then ends them and removes it. */
+async function inSpool(writers: number, fn: (dir: string, standIns: Awaited<ReturnType<typeof standIn>>[]) => Promise<void>): Promise<void> {
+  const dir = await tmp();
+  const ins: Awaited<ReturnType<typeof standIn>>[] = [];
+  try {
+    for (let i = 0; i < writers; i++) ins.push(await standIn());
+    await fn(dir, ins);
+  } finally {
+    for (const w of ins) await w.end();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * Runs `fn` with node:fs/promises' stat wrapped for every module that imports it (the
  * builtin's ESM exports synced): `at` runs once, at the first stat of `path`, before or after
@@ -60,215 +73,177 @@ async function atFirstStat(path: string, when: 'before' | 'after', at: () => Pro
   return ran;
 }
 
-void test('acceptor segments: the owner takes records in by refresh or listing, keeps an open segment, removes a finished one', async () => {
-  const dir = await tmp();
-  const writer = await standIn();
-  try {
-    const owner = await FsQueueStore.open(dir, { cache: true });
-    const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
-    assert.equal(acceptor.owner, false);
-    const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
-    const segs = await readdir(join(dir, 'seg'));
-    assert.deepEqual(segs, segs.filter((n) => n.endsWith(`u${writer.pid}`)), 'one segment named after its writer');
-    // the owner's kept index does not know it until it looks again
-    await owner.refresh();
-    assert.deepEqual((await owner.findMessageEnvelopes(a.messageId)).map((e) => e.id), [a.id]);
-    assert.equal((await readAll(await owner.openMessage(a.messageId))).toString(), 'Subject: a\r\n\r\nA\r\n');
-    // the fallback: a listing takes in what was appended since (a notice that never came)
-    const [b] = await storeMessage(acceptor, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
-    assert.deepEqual(await owner.listMessageIds(), [a.messageId, b.messageId].sort());
-    // every record delivered, but the writer lives and has not sealed: the segment stays
-    await owner.deleteEnvelope(a.id);
-    await owner.deleteEnvelope(b.id);
-    await owner.refresh();
-    assert.ok((await readdir(join(dir, 'seg'))).includes(segs[0]), 'an open segment is kept');
-    // appended after all that: still found, nothing delivered twice
-    const [c] = await storeMessage(acceptor, 'Subject: c\r\n\r\nC\r\n', ['c@x.example']);
-    assert.deepEqual(await owner.listMessageIds(), [c.messageId]);
-    await owner.deleteEnvelope(c.id);
-    // the acceptor stops (seals its segment): the owner removes it at its next look
-    await acceptor.close();
-    await owner.refresh();
-    assert.deepEqual(await readdir(join(dir, 'seg')), []);
-    await owner.close();
-  } finally {
-    await writer.end();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+void test('acceptor segments: the owner takes records in by refresh or listing, keeps an open segment, removes a finished one', () =>
+  inSpool(1, async (dir, [writer]) => {
+  const owner = await FsQueueStore.open(dir, { cache: true });
+  const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
+  assert.equal(acceptor.owner, false);
+  const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
+  const segs = await readdir(join(dir, 'seg'));
+  assert.deepEqual(segs, segs.filter((n) => n.endsWith(`u${writer.pid}`)), 'one segment named after its writer');
+  // the owner's kept index does not know it until it looks again
+  await owner.refresh();
+  assert.deepEqual((await owner.findMessageEnvelopes(a.messageId)).map((e) => e.id), [a.id]);
+  assert.equal((await readAll(await owner.openMessage(a.messageId))).toString(), 'Subject: a\r\n\r\nA\r\n');
+  // the fallback: a listing takes in what was appended since (a notice that never came)
+  const [b] = await storeMessage(acceptor, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
+  assert.deepEqual(await owner.listMessageIds(), [a.messageId, b.messageId].sort());
+  // every record delivered, but the writer lives and has not sealed: the segment stays
+  await owner.deleteEnvelope(a.id);
+  await owner.deleteEnvelope(b.id);
+  await owner.refresh();
+  assert.ok((await readdir(join(dir, 'seg'))).includes(segs[0]), 'an open segment is kept');
+  // appended after all that: still found, nothing delivered twice
+  const [c] = await storeMessage(acceptor, 'Subject: c\r\n\r\nC\r\n', ['c@x.example']);
+  assert.deepEqual(await owner.listMessageIds(), [c.messageId]);
+  await owner.deleteEnvelope(c.id);
+  // the acceptor stops (seals its segment): the owner removes it at its next look
+  await acceptor.close();
+  await owner.refresh();
+  assert.deepEqual(await readdir(join(dir, 'seg')), []);
+  await owner.close();
+  }));
 
-void test('acceptor segments: a notice with the record\'s place is taken in without a scan, and never after a scan has been past it', async () => {
-  const dir = await tmp();
-  const writer = await standIn();
-  try {
-    const owner = await FsQueueStore.open(dir, { cache: true });
-    const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
-    const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
-    const placed = acceptor.placeOf(a.messageId);
-    assert.ok(placed, 'the acceptor knows where the record went');
-    assert.equal(placed.body.toString(), 'Subject: a\r\n\r\nA\r\n', 'and its body');
-    const place = placed.ref;
-    assert.equal(acceptor.placeOf(a.messageId), undefined, 'once');
-    assert.equal(await owner.adopt(a.messageId, place, [a]), true);
-    assert.equal((await readAll(await owner.openMessage(a.messageId))).toString(), 'Subject: a\r\n\r\nA\r\n');
-    await owner.deleteEnvelope(a.id);
-    // a late second notice of a delivered record, and a notice a scan has overtaken: refused
-    assert.equal(await owner.adopt(a.messageId, place, [a]), false);
-    const [b] = await storeMessage(acceptor, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
-    const late = acceptor.placeOf(b.messageId)!.ref;
-    assert.deepEqual(await owner.listMessageIds(), [b.messageId]);
-    await owner.deleteEnvelope(b.id);
-    assert.equal(await owner.adopt(b.messageId, late, [b]), false, 'delivered after a scan found it: not again');
-    assert.deepEqual(await owner.listMessageIds(), []);
-    // a notice's body (of the record's length) is what the owner delivers: the segment is not read
-    const [c] = await storeMessage(acceptor, 'Subject: c\r\n\r\nC\r\n', ['c@x.example']);
-    const cPlace = acceptor.placeOf(c.messageId)!.ref;
-    assert.equal(await owner.adopt(c.messageId, cPlace, [c], Buffer.from('Subject: c\r\n\r\nZ\r\n')), true);
-    assert.equal((await readAll(await owner.openMessage(c.messageId))).toString(), 'Subject: c\r\n\r\nZ\r\n');
-    await owner.deleteEnvelope(c.id);
-    // one of another length is not taken: the record is read
-    const [d] = await storeMessage(acceptor, 'Subject: d\r\n\r\nD\r\n', ['d@x.example']);
-    assert.equal(await owner.adopt(d.messageId, acceptor.placeOf(d.messageId)!.ref, [d], Buffer.from('short')), true);
-    assert.equal((await readAll(await owner.openMessage(d.messageId))).toString(), 'Subject: d\r\n\r\nD\r\n');
-    await owner.deleteEnvelope(d.id);
-    // kill -9 after e's 250: the rescan at the exit takes e, it is delivered and the finished
-    // segment removed before e's notice is read: that notice is refused (no second delivery)
-    const [e] = await storeMessage(acceptor, 'Subject: e\r\n\r\nE\r\n', ['e@x.example']);
-    const ePlace = acceptor.placeOf(e.messageId)!;
-    await writer.end();
-    assert.deepEqual(await owner.listMessageIds(), [e.messageId]);
-    await owner.deleteEnvelope(e.id);
-    // (found open a moment ago: looked at again a moment later)
-    for (let i = 0; i < 200 && (await readdir(join(dir, 'seg'))).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(await readdir(join(dir, 'seg')), [], 'finished and all done: removed');
-    assert.equal(await owner.adopt(e.messageId, ePlace.ref, [e], ePlace.body), false, 'a notice read after its segment went');
-    assert.deepEqual(await owner.listMessageIds(), []);
-    await acceptor.close();
-    await owner.close();
-  } finally {
-    await writer.end();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+void test('acceptor segments: a notice with the record\'s place is taken in without a scan, and never after a scan has been past it', () =>
+  inSpool(1, async (dir, [writer]) => {
+  const owner = await FsQueueStore.open(dir, { cache: true });
+  const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
+  const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
+  const placed = acceptor.placeOf(a.messageId);
+  assert.ok(placed, 'the acceptor knows where the record went');
+  assert.equal(placed.body.toString(), 'Subject: a\r\n\r\nA\r\n', 'and its body');
+  const place = placed.ref;
+  assert.equal(acceptor.placeOf(a.messageId), undefined, 'once');
+  assert.equal(await owner.adopt(a.messageId, place, [a]), true);
+  assert.equal((await readAll(await owner.openMessage(a.messageId))).toString(), 'Subject: a\r\n\r\nA\r\n');
+  await owner.deleteEnvelope(a.id);
+  // a late second notice of a delivered record, and a notice a scan has overtaken: refused
+  assert.equal(await owner.adopt(a.messageId, place, [a]), false);
+  const [b] = await storeMessage(acceptor, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
+  const late = acceptor.placeOf(b.messageId)!.ref;
+  assert.deepEqual(await owner.listMessageIds(), [b.messageId]);
+  await owner.deleteEnvelope(b.id);
+  assert.equal(await owner.adopt(b.messageId, late, [b]), false, 'delivered after a scan found it: not again');
+  assert.deepEqual(await owner.listMessageIds(), []);
+  // a notice's body (of the record's length) is what the owner delivers: the segment is not read
+  const [c] = await storeMessage(acceptor, 'Subject: c\r\n\r\nC\r\n', ['c@x.example']);
+  const cPlace = acceptor.placeOf(c.messageId)!.ref;
+  assert.equal(await owner.adopt(c.messageId, cPlace, [c], Buffer.from('Subject: c\r\n\r\nZ\r\n')), true);
+  assert.equal((await readAll(await owner.openMessage(c.messageId))).toString(), 'Subject: c\r\n\r\nZ\r\n');
+  await owner.deleteEnvelope(c.id);
+  // one of another length is not taken: the record is read
+  const [d] = await storeMessage(acceptor, 'Subject: d\r\n\r\nD\r\n', ['d@x.example']);
+  assert.equal(await owner.adopt(d.messageId, acceptor.placeOf(d.messageId)!.ref, [d], Buffer.from('short')), true);
+  assert.equal((await readAll(await owner.openMessage(d.messageId))).toString(), 'Subject: d\r\n\r\nD\r\n');
+  await owner.deleteEnvelope(d.id);
+  // kill -9 after e's 250: the rescan at the exit takes e, it is delivered and the finished
+  // segment removed before e's notice is read: that notice is refused (no second delivery)
+  const [e] = await storeMessage(acceptor, 'Subject: e\r\n\r\nE\r\n', ['e@x.example']);
+  const ePlace = acceptor.placeOf(e.messageId)!;
+  await writer.end();
+  assert.deepEqual(await owner.listMessageIds(), [e.messageId]);
+  await owner.deleteEnvelope(e.id);
+  // (found open a moment ago: looked at again a moment later)
+  for (let i = 0; i < 200 && (await readdir(join(dir, 'seg'))).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(await readdir(join(dir, 'seg')), [], 'finished and all done: removed');
+  assert.equal(await owner.adopt(e.messageId, ePlace.ref, [e], ePlace.body), false, 'a notice read after its segment went');
+  assert.deepEqual(await owner.listMessageIds(), []);
+  await acceptor.close();
+  await owner.close();
+  }));
 
-void test('acceptor segments: a segment sealed while deliveries follow each other goes without a refresh', async () => {
-  const dir = await tmp();
-  const writer = await standIn();
-  try {
-    const owner = await FsQueueStore.open(dir, { cache: true });
-    const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
-    const seg = async (): Promise<string[]> => (await readdir(join(dir, 'seg'))).filter((n) => n.endsWith(`u${writer.pid}`));
-    const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
-    await owner.refresh();
-    // delivered: nothing live, the writer lives and has not sealed: kept (and found open now)
-    await owner.deleteEnvelope(a.id);
-    assert.equal((await seg()).length, 1, 'an open segment is kept');
-    const [b] = await storeMessage(acceptor, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
-    await owner.refresh();
-    // the acceptor stops (seals); its last record is delivered just after the look above
-    await acceptor.close();
-    await owner.deleteEnvelope(b.id);
-    // no refresh, no more deliveries: the segment still goes (a look of its own a moment later)
-    for (let i = 0; i < 200 && (await seg()).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(await seg(), [], 'a finished segment with nothing live is removed');
-    await owner.close();
-  } finally {
-    await writer.end();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+void test('acceptor segments: a segment sealed while deliveries follow each other goes without a refresh', () =>
+  inSpool(1, async (dir, [writer]) => {
+  const owner = await FsQueueStore.open(dir, { cache: true });
+  const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
+  const seg = async (): Promise<string[]> => (await readdir(join(dir, 'seg'))).filter((n) => n.endsWith(`u${writer.pid}`));
+  const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
+  await owner.refresh();
+  // delivered: nothing live, the writer lives and has not sealed: kept (and found open now)
+  await owner.deleteEnvelope(a.id);
+  assert.equal((await seg()).length, 1, 'an open segment is kept');
+  const [b] = await storeMessage(acceptor, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
+  await owner.refresh();
+  // the acceptor stops (seals); its last record is delivered just after the look above
+  await acceptor.close();
+  await owner.deleteEnvelope(b.id);
+  // no refresh, no more deliveries: the segment still goes (a look of its own a moment later)
+  for (let i = 0; i < 200 && (await seg()).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(await seg(), [], 'a finished segment with nothing live is removed');
+  await owner.close();
+  }));
 
-void test('acceptor segments: recovery keeps the torn tail of a live writer and cuts a dead one\'s; a killed writer\'s records are delivered', async () => {
-  const dir = await tmp();
-  const writer = await standIn();
-  try {
-    const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
-    const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
-    const seg = (await readdir(join(dir, 'seg')))[0];
-    // a record in progress: half a header at the end of the live writer's segment
-    await appendFile(join(dir, 'seg', seg), Buffer.from('CRQREC03'));
-    const owner = await FsQueueStore.open(dir, { cache: true });
-    assert.deepEqual(owner.lastRecovery?.corrupted, [], 'a live writer\'s tail is not cut');
-    assert.deepEqual(await owner.listMessageIds(), [a.messageId]);
-    await owner.deleteEnvelope(a.id);
-    await owner.close();
-    // kill -9 of the acceptor: its segment is finished; the next owner cuts the torn tail
-    await writer.end();
-    const next = await FsQueueStore.open(dir, { cache: true });
-    assert.equal(next.lastRecovery?.corrupted.length, 1, 'the dead writer\'s torn tail set aside');
-    assert.deepEqual(await next.listMessageIds(), []);
-    assert.deepEqual(await readdir(join(dir, 'seg')), [], 'all done and finished: removed');
-    await next.close();
-  } finally {
-    await writer.end();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+void test('acceptor segments: recovery keeps the torn tail of a live writer and cuts a dead one\'s; a killed writer\'s records are delivered', () =>
+  inSpool(1, async (dir, [writer]) => {
+  const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
+  const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
+  const seg = (await readdir(join(dir, 'seg')))[0];
+  // a record in progress: half a header at the end of the live writer's segment
+  await appendFile(join(dir, 'seg', seg), Buffer.from('CRQREC03'));
+  const owner = await FsQueueStore.open(dir, { cache: true });
+  assert.deepEqual(owner.lastRecovery?.corrupted, [], 'a live writer\'s tail is not cut');
+  assert.deepEqual(await owner.listMessageIds(), [a.messageId]);
+  await owner.deleteEnvelope(a.id);
+  await owner.close();
+  // kill -9 of the acceptor: its segment is finished; the next owner cuts the torn tail
+  await writer.end();
+  const next = await FsQueueStore.open(dir, { cache: true });
+  assert.equal(next.lastRecovery?.corrupted.length, 1, 'the dead writer\'s torn tail set aside');
+  assert.deepEqual(await next.listMessageIds(), []);
+  assert.deepEqual(await readdir(join(dir, 'seg')), [], 'all done and finished: removed');
+  await next.close();
+  }));
 
-void test('acceptor segments: a notice taken in while a delivery looks whether the segment is finished keeps the segment (issue 19)', async () => {
+void test('acceptor segments: a notice taken in while a delivery looks whether the segment is finished keeps the segment (issue 19)', () =>
+  inSpool(1, async (dir, [writer]) => {
   // t-02 lost a killed acceptor's last acknowledged messages once: the delivery of its previous
   // record left the segment with nothing live and went to see whether it was finished (the
   // writer's pid, then the segment's size); meanwhile the notice of its last records (or the
   // rescan at its exit) took them in, and the size then equalled all that was seen, so the
   // segment was removed with live records in it. Here the notice is taken in exactly there:
   // when the segment's size is asked for (node:fs/promises' stat, wrapped for that one call).
-  const dir = await tmp();
-  const writer = await standIn();
-  try {
-    const owner = await FsQueueStore.open(dir, { cache: true });
-    const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
-    const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
-    const aPlace = acceptor.placeOf(a.messageId)!.ref;
-    const [b] = await storeMessage(acceptor, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
-    const bPlace = acceptor.placeOf(b.messageId)!.ref;
-    const segment = join(dir, 'seg', aPlace.seg);
-    // kill -9 of the acceptor after both 250s: its segment is finished, b's notice still to come
-    await writer.end();
-    assert.equal(await owner.adopt(a.messageId, aPlace, [a]), true);
-    let adopted: boolean | undefined;
-    // a delivered: nothing live for a moment, the writer dead
-    await atFirstStat(segment, 'before', async () => (adopted = await owner.adopt(b.messageId, bPlace, [b])), () => owner.deleteEnvelope(a.id));
-    assert.equal(adopted, true, 'b\'s notice came while the delivery looked at the segment');
-    assert.ok((await readdir(join(dir, 'seg'))).includes(aPlace.seg), 'a segment with a live record is kept');
-    assert.deepEqual((await owner.findMessageEnvelopes(b.messageId)).map((e) => e.id), [b.id]);
-    await owner.close();
-    // and the next owner finds b (nothing lost on disk)
-    const next = await FsQueueStore.open(dir, { cache: true });
-    assert.deepEqual(await next.listMessageIds(), [b.messageId]);
-    assert.equal((await readAll(await next.openMessage(b.messageId))).toString(), 'Subject: b\r\n\r\nB\r\n');
-    await next.close();
-    await acceptor.close();
-  } finally {
-    await writer.end();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  const owner = await FsQueueStore.open(dir, { cache: true });
+  const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
+  const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
+  const aPlace = acceptor.placeOf(a.messageId)!.ref;
+  const [b] = await storeMessage(acceptor, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
+  const bPlace = acceptor.placeOf(b.messageId)!.ref;
+  const segment = join(dir, 'seg', aPlace.seg);
+  // kill -9 of the acceptor after both 250s: its segment is finished, b's notice still to come
+  await writer.end();
+  assert.equal(await owner.adopt(a.messageId, aPlace, [a]), true);
+  let adopted: boolean | undefined;
+  // a delivered: nothing live for a moment, the writer dead
+  await atFirstStat(segment, 'before', async () => (adopted = await owner.adopt(b.messageId, bPlace, [b])), () => owner.deleteEnvelope(a.id));
+  assert.equal(adopted, true, 'b\'s notice came while the delivery looked at the segment');
+  assert.ok((await readdir(join(dir, 'seg'))).includes(aPlace.seg), 'a segment with a live record is kept');
+  assert.deepEqual((await owner.findMessageEnvelopes(b.messageId)).map((e) => e.id), [b.id]);
+  await owner.close();
+  // and the next owner finds b (nothing lost on disk)
+  const next = await FsQueueStore.open(dir, { cache: true });
+  assert.deepEqual(await next.listMessageIds(), [b.messageId]);
+  assert.equal((await readAll(await next.openMessage(b.messageId))).toString(), 'Subject: b\r\n\r\nB\r\n');
+  await next.close();
+  await acceptor.close();
+  }));
 
-void test('acceptor segments: a segment removed while a refresh reads the segments does not keep the others from being read (issue 19)', async () => {
+void test('acceptor segments: a segment removed while a refresh reads the segments does not keep the others from being read (issue 19)', () =>
+  inSpool(2, async (dir, [first, second]) => {
   // the rescan at an acceptor's exit starts with a refresh; one segment gone between its stat
   // and its read (its last records delivered meanwhile) failed the whole refresh, and the
   // killed acceptor's last records waited for the next listing (5 minutes)
-  const dir = await tmp();
-  const first = await standIn();
-  const second = await standIn();
-  try {
-    const owner = await FsQueueStore.open(dir, { cache: true });
-    const one = await FsQueueStore.open(dir, { acceptor: true, segmentPid: first.pid });
-    const two = await FsQueueStore.open(dir, { acceptor: true, segmentPid: second.pid });
-    const [a] = await storeMessage(one, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
-    const [b] = await storeMessage(two, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
-    const segA = one.placeOf(a.messageId)!.ref.seg;
-    assert.ok(segA < two.placeOf(b.messageId)!.ref.seg, 'a\'s segment is read first');
-    const segment = join(dir, 'seg', segA);
-    const removed = await atFirstStat(segment, 'after', () => rm(segment), () => owner.refresh());
-    assert.ok(removed, 'a\'s segment went between its stat and its read');
-    assert.deepEqual((await owner.findMessageEnvelopes(b.messageId)).map((e) => e.id), [b.id], 'the next segment was read');
-    await one.close();
-    await two.close();
-    await owner.close();
-  } finally {
-    await first.end();
-    await second.end();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  const owner = await FsQueueStore.open(dir, { cache: true });
+  const one = await FsQueueStore.open(dir, { acceptor: true, segmentPid: first.pid });
+  const two = await FsQueueStore.open(dir, { acceptor: true, segmentPid: second.pid });
+  const [a] = await storeMessage(one, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
+  const [b] = await storeMessage(two, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
+  const segA = one.placeOf(a.messageId)!.ref.seg;
+  assert.ok(segA < two.placeOf(b.messageId)!.ref.seg, 'a\'s segment is read first');
+  const segment = join(dir, 'seg', segA);
+  const removed = await atFirstStat(segment, 'after', () => rm(segment), () => owner.refresh());
+  assert.ok(removed, 'a\'s segment went between its stat and its read');
+  assert.deepEqual((await owner.findMessageEnvelopes(b.messageId)).map((e) => e.id), [b.id], 'the next segment was read');
+  await one.close();
+  await two.close();
+  await owner.close();
+  }));
