@@ -3,7 +3,9 @@
  * The directory on SQLite (better-sqlite3) at `<data_dir>/directory.sqlite`: domains, users with
  * scrypt password hashes, aliases, lists with members, roles. WAL mode, so the CLI can change
  * the directory while the server reads it; changes are visible at once (a role's new holder
- * gets the next message).
+ * gets the next message). This file opens it and is its admin face (DirectoryAdmin: listings,
+ * changes, search, dump, check); the lookups delivery makes are sqlite-directory-lookup.ts's
+ * SqliteDirectoryLookup, which it extends.
  * Standards: seed §2 (directory independent of hosts, role addresses); RFC 5321 §2.4 (see
  *   directory-address for case rules).
  * Security: bound parameters only; password hashes never leave except through verifyPassword.
@@ -12,16 +14,16 @@
  * Limitations: one file, one host; the PostgreSQL backend is for several nodes.
  */
 import type Database from 'better-sqlite3';
-import type { Address, Alias, MailingList, NameRecords, Role, User, UserQuotaChange } from '../core/index.js';
+import type { Alias, MailingList, Role, User, UserQuotaChange } from '../core/index.js';
 import type { DirectoryBackend, DirectoryMatch } from './directory-backend.js';
 import { DirectoryInputError, directoryKey, normalizeAliasName, normalizeDirectoryAddress, normalizeDirectoryDomain } from './directory-address.js';
 import {
-  aliasRow, asDirectoryError, checkUserPassword, dumpUser, need, quotaColumns, toAlias, toList, toRole, toUser, userColumns,
+  aliasRow, asDirectoryError, dumpUser, need, quotaColumns, toAlias, toRole, toUser, userColumns,
   type AliasRow, type DirectoryDump, type ListRow, type RoleRow, type UserRow,
 } from './directory-rows.js';
 import { importSqliteDump } from './sqlite-directory-dump.js';
 import { openDirectoryDatabase, snapshotDirectoryDatabase } from './sqlite-directory-file.js';
-import { SqliteCachedValue } from './sqlite-cached-value.js';
+import { SqliteDirectoryLookup } from './sqlite-directory-lookup.js';
 import { findInSqliteDirectory } from './sqlite-directory-find.js';
 import { migrateSqliteDirectory } from './sqlite-directory-schema.js';
 
@@ -32,46 +34,7 @@ export interface SqliteDirectoryOptions {
   busyTimeoutMs?: number;
 }
 
-export class SqliteDirectory implements DirectoryBackend {
-  readonly file: string;
-  private readonly db: Database.Database;
-
-  /** prepared statements by their SQL text: a lookup per RCPT must not compile SQL each time */
-  private readonly statements = new Map<string, Database.Statement>();
-
-  /** whether any user has limits of their own: asked at every RCPT and delivery (anyOwnQuota) */
-  private readonly ownQuotas = new SqliteCachedValue(
-    () => this.sql('PRAGMA data_version').pluck().get() as number,
-    () => this.sql('SELECT EXISTS (SELECT 1 FROM users WHERE quota_storage IS NOT NULL OR quota_messages IS NOT NULL)').pluck().get() === 1,
-  );
-
-  /**
-   * The local domains, asked at every RCPT (relay control): read again only once the file
-   * changed (a CLI run or `correio migrate` in another process, this handle's own writes)
-   */
-  private readonly domains = new SqliteCachedValue(
-    () => this.sql('PRAGMA data_version').pluck().get() as number,
-    () => new Set((this.sql('SELECT name FROM domains').pluck().all() as string[])),
-  );
-
-  /** findName's read transaction, made at its first use */
-  private nameRead: ((local: string, domain: string) => NameRecords) | undefined;
-
-  private constructor(file: string, db: Database.Database) {
-    this.file = file;
-    this.db = db;
-  }
-
-  /** The prepared statement for `text`, compiled once per handle (callers run it in guard). */
-  private sql(text: string): Database.Statement {
-    let st = this.statements.get(text);
-    if (st === undefined) {
-      st = this.db.prepare(text);
-      this.statements.set(text, st);
-    }
-    return st;
-  }
-
+export class SqliteDirectory extends SqliteDirectoryLookup implements DirectoryBackend {
   /**
    * Opens (creating if needed) the directory file, migrates its schema, and ensures the local
    * domains and postmaster@<first local domain> exist. Throws MailError 451 when SQLite fails.
@@ -124,26 +87,7 @@ export class SqliteDirectory implements DirectoryBackend {
     }).immediate();
   }
 
-  /** Runs SQLite work; anything but bad input becomes MailError 451 4.3.0. */
-  private guard<T>(work: () => T): T {
-    try {
-      return work();
-    } catch (err) {
-      throw asDirectoryError(err);
-    }
-  }
-
   // --- domains -------------------------------------------------------------------------
-
-  async isLocalDomain(domain: string): Promise<boolean> {
-    const d = normalizeDirectoryDomain(domain);
-    if (d === undefined) return false;
-    return this.guard(() => this.domains.get().has(d));
-  }
-
-  async listDomains(): Promise<string[]> {
-    return this.guard(() => (this.sql('SELECT name FROM domains ORDER BY name').all() as { name: string }[]).map((r) => r.name));
-  }
 
   async addDomain(domain: string): Promise<void> {
     const d = need(normalizeDirectoryDomain(domain), 'domain', domain);
@@ -152,42 +96,6 @@ export class SqliteDirectory implements DirectoryBackend {
   }
 
   // --- users ---------------------------------------------------------------------------
-
-  private userRow(address: Address | string): UserRow | undefined {
-    const a = normalizeDirectoryAddress(address);
-    if (a === undefined) return undefined;
-    return this.guard(
-      () =>
-        this.sql(`SELECT ${userColumns} FROM users WHERE key = ?`).get(directoryKey(a)) as
-          | UserRow
-          | undefined,
-    );
-  }
-
-  async findUser(address: Address | string): Promise<User | undefined> {
-    const r = this.userRow(address);
-    return r && toUser(r);
-  }
-
-  /**
-   * The alias, role, list and user of a local name in one read transaction (DirectoryLookup
-   * findName): each statement outside a transaction is a read transaction of its own, a lock and
-   * an unlock of the WAL index and a look at the file (three system calls), four per RCPT.
-   */
-  async findName(local: string, domain: string): Promise<NameRecords> {
-    return this.guard(() => {
-      this.nameRead ??= this.db.transaction((l: string, d: string): NameRecords => {
-        const name = `${l}@${d}`.toLowerCase();
-        const alias = this.aliasOf(name);
-        const role = this.roleOf(name);
-        const list = this.listOf(name);
-        const r = this.userRow({ local: l, domain: d });
-        const user = r && toUser(r);
-        return { ...(alias && { alias }), ...(role && { role }), ...(list && { list }), ...(user && { user }) };
-      });
-      return this.nameRead(local, domain);
-    });
-  }
 
   async listUsers(): Promise<User[]> {
     return this.guard(() =>
@@ -238,34 +146,13 @@ export class SqliteDirectory implements DirectoryBackend {
     );
   }
 
-  /** Whether any user has a quota of their own; a pragma per ask, the table read after changes. */
-  async anyOwnQuota(): Promise<boolean> {
-    return this.guard(() => this.ownQuotas.get());
-  }
-
   async setUserDisabled(address: string, disabled: boolean): Promise<boolean> {
     const a = normalizeDirectoryAddress(address);
     if (a === undefined) return false;
     return this.guard(() => this.sql('UPDATE users SET disabled = ? WHERE key = ?').run(disabled ? 1 : 0, directoryKey(a)).changes > 0);
   }
 
-  async verifyPassword(address: string, password: string): Promise<boolean> {
-    // an unknown user costs a real check too, so a guesser cannot tell users from non-users
-    return checkUserPassword(this.userRow(address), password);
-  }
-
   // --- aliases -------------------------------------------------------------------------
-
-  async findAlias(name: string): Promise<Alias | undefined> {
-    return this.guard(() => this.aliasOf(name));
-  }
-
-  private aliasOf(name: string): Alias | undefined {
-    const n = normalizeAliasName(name);
-    if (n === undefined) return undefined;
-    const r = this.sql('SELECT name, targets, source FROM aliases WHERE key = ?').get(directoryKey(n)) as AliasRow | undefined;
-    return r && toAlias(r);
-  }
 
   async listAliases(): Promise<Alias[]> {
     return this.guard(() =>
@@ -308,24 +195,6 @@ export class SqliteDirectory implements DirectoryBackend {
   }
 
   // --- lists ---------------------------------------------------------------------------
-
-  private listFromRow(r: ListRow): MailingList {
-    const members = (
-      this.sql('SELECT member FROM list_members WHERE list_key = ? ORDER BY id').all(r.key) as { member: string }[]
-    ).map((m) => m.member);
-    return toList(r, members);
-  }
-
-  async findList(address: string): Promise<MailingList | undefined> {
-    return this.guard(() => this.listOf(address));
-  }
-
-  private listOf(address: string): MailingList | undefined {
-    const a = normalizeDirectoryAddress(address);
-    if (a === undefined) return undefined;
-    const r = this.sql('SELECT key, address, owner, description FROM lists WHERE key = ?').get(directoryKey(a)) as ListRow | undefined;
-    return r && this.listFromRow(r);
-  }
 
   async listLists(): Promise<MailingList[]> {
     return this.guard(() =>
@@ -392,17 +261,6 @@ export class SqliteDirectory implements DirectoryBackend {
   }
 
   // --- roles ---------------------------------------------------------------------------
-
-  async findRole(address: string): Promise<Role | undefined> {
-    return this.guard(() => this.roleOf(address));
-  }
-
-  private roleOf(address: string): Role | undefined {
-    const a = normalizeDirectoryAddress(address);
-    if (a === undefined) return undefined;
-    const r = this.sql('SELECT address, holder, description FROM roles WHERE key = ?').get(directoryKey(a)) as RoleRow | undefined;
-    return r && toRole(r);
-  }
 
   async listRoles(): Promise<Role[]> {
     return this.guard(() =>
