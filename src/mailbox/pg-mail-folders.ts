@@ -1,18 +1,17 @@
 /**
  * @module pg-mail-folders
- * The folder face (MailFolderStore) of the PostgreSQL mailboxes: folders as rows (names as the
- * Maildir backend's, "." between levels), subscriptions, per-folder UIDs and MODSEQs, keywords,
- * the expunge record for VANISHED, and watchers fed by LISTEN/NOTIFY from every node.
+ * The folder face (MailFolderStore) of the PostgreSQL mailboxes: the messages of the folders
+ * (pg-folder-tree.ts, which this class extends, keeps the folders themselves and the
+ * subscriptions): per-folder UIDs and MODSEQs, keywords, the expunge record for VANISHED, text
+ * search, and watchers fed by LISTEN/NOTIFY from every node.
  * Each change runs in one transaction that locks the folder's row, so two nodes changing one
  * folder are ordered by PostgreSQL; a sync is one statement (one snapshot).
- * Standards: RFC 9051 §2.3.1.1 (UIDs), §6.3.6 (RENAME renames inferior folders too);
- *   RFC 7162 §3.1 (MODSEQ, UNCHANGEDSINCE), §3.2.10 (VANISHED); RFC 6154 (SPECIAL-USE of the
- *   default folders, and §3 CREATE-SPECIAL-USE kept in the row); RFC 3501 §2.3.2 (\Recent:
- *   the first recent UID per folder, claimed under the row lock); RFC 3502 (MULTIAPPEND in one
- *   transaction).
+ * Standards: RFC 9051 §2.3.1.1 (UIDs); RFC 7162 §3.1 (MODSEQ, UNCHANGEDSINCE), §3.2.10
+ *   (VANISHED); RFC 3501 §2.3.2 (\Recent: the first recent UID per folder, claimed under the
+ *   row lock); RFC 3502 (MULTIAPPEND in one transaction); RFC 6851 (MOVE in one transaction).
  * Security: names pass checkFolderName; users pass ownerOf; bound parameters only.
- * Limitations: RENAME of INBOX is refused (as the Maildir backend); the expunge record keeps
- *   every expunged UID of a folder until the folder is deleted (about 30 bytes each).
+ * Limitations: the expunge record keeps every expunged UID of a folder until the folder is
+ *   deleted (about 30 bytes each).
  */
 import type { Readable } from 'node:stream';
 import {
@@ -21,19 +20,16 @@ import {
   type FlagChange,
   type FlagUpdateResult,
   type FolderChanges,
-  type FolderEntry,
   type ExpungeHistory,
   type FolderMessage,
   type FolderSnapshot,
   type MailFolderStore,
-  type SpecialUse,
 } from '../core/index.js';
 import { rangesOf } from '../protocol/imap/index.js';
-import { checkFolderName, isInbox } from './folder-name.js';
-import { defaultFolders } from './maildir-folder-tree.js';
+import { checkFolderName } from './folder-name.js';
+import { nonexistent, PgFolderTree } from './pg-folder-tree.js';
 import { PgEmailAliases } from './pg-email-aliases.js';
 import { pgExpungeHistory } from './pg-mail-import.js';
-import { notifyFolder } from './pg-mail-notifier.js';
 import { crlfBody, messageColumns, ownerOf, type MessageRow, type PgMailStore } from './pg-mail-store.js';
 import { PgThreadIndex } from './pg-thread-index.js';
 import { gramsPatterns, narrowingQuery } from './search-words.js';
@@ -51,10 +47,6 @@ function folderMessage(r: MessageRow): FolderMessage {
   };
 }
 
-function nonexistent(folder: string): MailFolderError {
-  return new MailFolderError('nonexistent', `no folder ${folder}`);
-}
-
 /** The client's name of a row name ("" = INBOX). */
 function displayName(name: string): string {
   return name === '' ? 'INBOX' : name;
@@ -66,107 +58,13 @@ interface FolderHead {
   highest_modseq: string;
 }
 
-export class PgMailFolders implements MailFolderStore {
-  readonly delimiter = '.';
+export class PgMailFolders extends PgFolderTree implements MailFolderStore {
   /** JMAP's Thread and Email ids in the shared database, the same on every node */
   readonly jmapIndexes: MailFolderStore['jmapIndexes'];
 
-  constructor(private readonly store: PgMailStore) {
+  constructor(store: PgMailStore) {
+    super(store);
     this.jmapIndexes = { threads: new PgThreadIndex(store), emailIds: new PgEmailAliases(store) };
-  }
-
-  async ensureDefaultFolders(user: string): Promise<void> {
-    const owner = ownerOf(user);
-    await this.store.tx(async (c) => {
-      const made = await c.query<{ name: string }>(
-        'INSERT INTO mail_folders (owner, name) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING name',
-        [owner, ['', ...defaultFolders.map((d) => d.name)]],
-      );
-      const subscribe = ['INBOX', ...made.rows.map((r) => r.name).filter((n) => n !== '')];
-      await c.query('INSERT INTO mail_subscriptions (owner, name) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [owner, subscribe]);
-    });
-  }
-
-  async listFolders(user: string): Promise<FolderEntry[]> {
-    const owner = ownerOf(user);
-    const rows = await this.store.query<{ name: string; special_use: SpecialUse | null }>(`SELECT name, special_use FROM mail_folders WHERE owner = $1 AND name <> '' ORDER BY name COLLATE "C"`, [owner]);
-    const out: FolderEntry[] = [{ name: 'INBOX' }];
-    for (const { name, special_use } of rows) {
-      // RFC 6154: the use given at CREATE, else the default folders' own
-      const use = special_use ?? defaultFolders.find((d) => d.name === name)?.use;
-      out.push(use ? { name, specialUse: use } : { name });
-    }
-    return out;
-  }
-
-  async folderExists(user: string, folder: string): Promise<boolean> {
-    const f = checkFolderName(folder);
-    if (f === '') return true;
-    return (await this.store.query('SELECT 1 FROM mail_folders WHERE owner = $1 AND name = $2', [ownerOf(user), f])).length > 0;
-  }
-
-  /** RFC 6154 §3 CREATE-SPECIAL-USE: the use is kept in the folder's row. */
-  readonly canCreateSpecialUse = true;
-
-  async createFolder(user: string, folder: string, opts: { specialUse?: SpecialUse } = {}): Promise<void> {
-    const f = checkFolderName(folder);
-    if (f === '') throw new MailFolderError('exists', `folder ${folder} exists`);
-    const made = await this.store.query('INSERT INTO mail_folders (owner, name, special_use) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id', [ownerOf(user), f, opts.specialUse ?? null]);
-    if (made.length === 0) throw new MailFolderError('exists', `folder ${folder} exists`);
-  }
-
-  async deleteFolder(user: string, folder: string): Promise<void> {
-    const f = checkFolderName(folder);
-    if (f === '') throw new MailFolderError('cannot', 'INBOX cannot be deleted');
-    const owner = ownerOf(user);
-    const bodies = await this.store.tx(async (c) => {
-      const row = await this.store.lockFolder(c, owner, f, false);
-      if (!row) throw nonexistent(folder);
-      const b = await c.query<{ body_hash: Buffer }>('SELECT DISTINCT body_hash FROM mail_messages WHERE folder_id = $1', [row.id]);
-      await c.query('DELETE FROM mail_folders WHERE id = $1', [row.id]);
-      await notifyFolder(c, owner, f);
-      return b.rows.map((r) => r.body_hash);
-    });
-    await this.store.collectBodies(bodies);
-  }
-
-  async renameFolder(user: string, from: string, to: string): Promise<void> {
-    const f = checkFolderName(from);
-    const t = checkFolderName(to);
-    if (f === '') throw new MailFolderError('cannot', 'renaming INBOX is not supported');
-    if (t === '') throw new MailFolderError('exists', `folder ${to} exists`);
-    const owner = ownerOf(user);
-    await this.store.tx(async (c) => {
-      const row = await this.store.lockFolder(c, owner, f, false);
-      if (!row) throw nonexistent(from);
-      if ((await c.query('SELECT 1 FROM mail_folders WHERE owner = $1 AND name = $2', [owner, t])).rowCount !== 0) {
-        throw new MailFolderError('exists', `folder ${to} exists`);
-      }
-      // RFC 9051 §6.3.6: inferior folders are renamed with it
-      const moved = await c.query<{ name: string }>(
-        `UPDATE mail_folders SET name = $3 || substr(name, length($2) + 1)
-         WHERE owner = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || '.') RETURNING name`,
-        [owner, f, t],
-      );
-      for (const m of moved.rows) await notifyFolder(c, owner, m.name);
-      await this.store.bumpFolder(c, row, row.highestModseq + 1);
-    }).catch((err: unknown) => {
-      // a folder under the new name's levels exists already (unique owner, name)
-      if ((err as { cause?: { code?: string } }).cause?.code === '23505') throw new MailFolderError('exists', `a folder under ${to} exists`);
-      throw err;
-    });
-  }
-
-  async listSubscriptions(user: string): Promise<string[]> {
-    const rows = await this.store.query<{ name: string }>('SELECT name FROM mail_subscriptions WHERE owner = $1 ORDER BY name COLLATE "C"', [ownerOf(user)]);
-    return rows.map((r) => r.name);
-  }
-
-  async setSubscribed(user: string, folder: string, on: boolean): Promise<void> {
-    const name = isInbox(folder) ? 'INBOX' : checkFolderName(folder);
-    const owner = ownerOf(user);
-    if (on) await this.store.query('INSERT INTO mail_subscriptions (owner, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [owner, name]);
-    else await this.store.query('DELETE FROM mail_subscriptions WHERE owner = $1 AND name = $2', [owner, name]);
   }
 
   /** The folder's head (INBOX made when missing); nonexistent otherwise. */

@@ -1,8 +1,8 @@
 /**
  * @module pg-mail-store
  * The mailboxes on PostgreSQL (`[storage] url = "postgres://…"`), shared by every node: the
- * MailboxStore face (local delivery, POP3) here, the folder face in pg-mail-folders, both on
- * the tables of pg-mail-schema.
+ * MailboxStore face (local delivery, POP3) here, the folder face in pg-mail-folders (its
+ * folders and subscriptions in pg-folder-tree), all on the tables of pg-mail-schema.
  * A message's content is stored once per content (SHA-256, bytea, CRLF line ends) with its
  * full-text vectors (the text's own tokens, for IMAP SEARCH; its words, for JMAP text
  * conditions); a folder's row is its lock, so the UIDs and MODSEQs handed out by any node
