@@ -26,5 +26,6 @@ export {
   listQueue, listQueuePage, pageOfIds, pageSlack, walkQueue, findQueued, findQueuedMessage, StoreQueueControl,
   type QueuedMessage, type QueuePage, type QueueWalkOptions,
 } from './queue-control.js';
-export { QueueScheduler, type QueueSchedulerOptions, type Batch, type StateCount } from './queue-scheduler.js';
+export { QueueScheduler, type QueueSchedulerOptions, type StateCount } from './queue-scheduler.js';
+export type { Batch } from './ready-set.js';
 export { MessageIdSet } from './message-id-set.js';

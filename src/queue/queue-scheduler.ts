@@ -1,12 +1,12 @@
 /**
  * @module queue-scheduler
  * The in-memory queue state (OpenSMTPD's scheduler backend): every known envelope filed once,
- * when it changes or its wait ends, as ready (per route and message for deliveries; apart for
- * notices and expiries), waiting (a min-heap by time), held, or busy (inside a running batch);
- * plus the running batches per route and in total. The dispatcher (delivery/queue-runner.ts)
- * feeds it envelopes and takes due batches within the concurrency limits; the retry policy
- * (core Scheduler) says when each envelope is due. No I/O and no clock of its own: callers pass
- * `now`, so it is tested without sockets or waiting.
+ * when it changes or its wait ends, as ready (ready-set.ts: per route and message for
+ * deliveries; apart for notices and expiries), waiting (a min-heap by time), held, or busy
+ * (inside a running batch); plus the running batches per route and in total (batch-slots.ts).
+ * The dispatcher (delivery/queue-runner.ts) feeds it envelopes and takes due batches within
+ * the concurrency limits; the retry policy (core Scheduler) says when each envelope is due. No
+ * I/O and no clock of its own: callers pass `now`, so it is tested without sockets or waiting.
  *
  * Batching (Postfix): the due envelopes of one message with the same route form one delivery
  * batch; notices and expiries form one batch per message and kind, not bound by route limits.
@@ -34,11 +34,13 @@
  */
 import {
   envelopeStates, routeKey,
-  type EnvelopeId, type Envelope, type EnvelopeState, type MessageId, type Route, type ScheduleEntry, type Scheduler, type StatedEnvelope,
+  type EnvelopeId, type Envelope, type EnvelopeState, type MessageId, type ScheduleEntry, type Scheduler, type StatedEnvelope,
 } from '../core/index.js';
 import { withState } from './envelope-transitions.js';
 import { firstIdsAfter } from './queue-ids.js';
+import { BatchSlots } from './batch-slots.js';
 import { ParkedSet } from './parked-set.js';
+import { ReadySet, type Batch } from './ready-set.js';
 import { WaitHeap } from './wait-heap.js';
 
 export interface QueueSchedulerOptions {
@@ -54,13 +56,6 @@ export interface QueueSchedulerOptions {
   readonly loadLimit?: number;
 }
 
-export interface Batch {
-  readonly kind: 'deliver' | 'expire' | 'notice';
-  readonly messageId: MessageId;
-  readonly route: Route;
-  readonly envelopes: readonly StatedEnvelope[];
-}
-
 /** An envelope state as the ParkedSet keeps it (a kind): 1 + its place in envelopeStates. */
 const kindOf = (state: EnvelopeState): number => envelopeStates.indexOf(state) + 1;
 
@@ -72,24 +67,18 @@ export interface StateCount {
 
 export class QueueScheduler {
   readonly #policy: Scheduler;
-  readonly #concurrency: number;
-  readonly #perRoute: number;
+  /** the batches running, in total and per route, against their limits (batch-slots.ts) */
+  readonly #slots: BatchSlots;
 
   /** every queued envelope known */
   readonly #index = new Map<EnvelopeId, StatedEnvelope>();
   /** inside a running batch, or waiting for its message's notices: not filed */
   readonly #busy = new Set<EnvelopeId>();
-  /** ready for delivery now: route key → message → envelope ids (insertion order = age) */
-  readonly #readyDeliver = new Map<string, Map<MessageId, Set<EnvelopeId>>>();
-  /** ready now for a notice or an expiry (no route limit) */
-  readonly #readyOther = new Set<EnvelopeId>();
-  /** where each ready envelope is filed (to unfile it when it changes) */
-  readonly #readyWhere = new Map<EnvelopeId, { route: string; messageId: MessageId } | 'other'>();
+  /** ready now: deliveries per route and message, notices and expiries apart (ready-set.ts) */
+  readonly #ready = new ReadySet();
   /** waiting envelopes kept in memory, by time; an entry counts only while #waitAt has the same time for it (parked ones: the ParkedSet's heap) */
   readonly #waiting = new WaitHeap();
   readonly #waitAt = new Map<EnvelopeId, number>();
-  readonly #routeJobs = new Map<string, number>();
-  #running = 0;
   readonly #parkAfter: number;
   /** parked envelopes: only their time and id (parked-set.ts) */
   readonly #parked = new ParkedSet();
@@ -103,8 +92,7 @@ export class QueueScheduler {
 
   constructor(opts: QueueSchedulerOptions) {
     this.#policy = opts.policy;
-    this.#concurrency = Math.max(1, opts.concurrency ?? 20);
-    this.#perRoute = Math.max(1, opts.perRouteConcurrency ?? 20);
+    this.#slots = new BatchSlots(Math.max(1, opts.concurrency ?? 20), Math.max(1, opts.perRouteConcurrency ?? 20));
     this.#parkAfter = opts.parkAfterMs ?? Infinity;
     this.#loadLimit = Math.max(1, opts.loadLimit ?? 10_000);
   }
@@ -121,7 +109,7 @@ export class QueueScheduler {
 
   /** Batches running. */
   get running(): number {
-    return this.#running;
+    return this.#slots.running;
   }
 
   /** Envelopes known per state, parked ones included: exact, kept by every change (no pass over anything). */
@@ -251,7 +239,7 @@ export class QueueScheduler {
     this.#unindex(e.id);
     this.#index.set(e.id, e);
     this.#indexCounts[kindOf(e.state)]++;
-    this.#unready(e.id);
+    this.#ready.unready(e.id);
     this.#keep = opts.keep === true;
     try {
       if (!this.#busy.has(e.id)) this.#classify(e, now);
@@ -264,7 +252,7 @@ export class QueueScheduler {
   /** Drops an envelope (removed from the spool). */
   forget(id: EnvelopeId): void {
     this.#parked.drop(id);
-    this.#unready(id);
+    this.#ready.unready(id);
     this.#waitAt.delete(id);
     this.#unindex(id);
     this.#busy.delete(id);
@@ -304,7 +292,7 @@ export class QueueScheduler {
   takeDue(now: number): Batch[] {
     this.#capped = false;
     while (this.#parked.nextAt() <= now) {
-      if (this.#parked.due + this.#readyWhere.size >= this.#loadLimit) {
+      if (this.#parked.due + this.#ready.size >= this.#loadLimit) {
         // enough due work in memory: the rest is loaded as that goes
         this.#capped = true;
         break;
@@ -319,33 +307,23 @@ export class QueueScheduler {
       if (env && !this.#busy.has(id)) this.#classify(env, now);
     }
     const out: Batch[] = [];
-    if (this.#readyOther.size > 0 && this.#running < this.#concurrency) {
-      const groups = new Map<string, { kind: Batch['kind']; messageId: MessageId; route: Route; envelopes: StatedEnvelope[] }>();
-      for (const id of this.#readyOther) {
-        const env = this.#index.get(id);
-        if (!env) continue;
-        const kind: Batch['kind'] = env.state === 'notice-pending' ? 'notice' : 'expire';
-        const key = `${kind} ${env.messageId}`;
-        let g = groups.get(key);
-        if (!g) groups.set(key, (g = { kind, messageId: env.messageId, route: env.route, envelopes: [] }));
-        g.envelopes.push(env);
-      }
-      for (const g of groups.values()) {
-        if (this.#running >= this.#concurrency) break;
+    if (!this.#slots.full) {
+      for (const g of this.#ready.otherBatches((id) => this.#index.get(id))) {
+        if (this.#slots.full) break;
         out.push(this.#take(g));
       }
     }
-    for (const [route, byMessage] of this.#readyDeliver) {
-      if (this.#running >= this.#concurrency) break;
+    for (const [route, byMessage] of this.#ready.deliveries) {
+      if (this.#slots.full) break;
       for (const [messageId, ids] of byMessage) {
-        if (this.#running >= this.#concurrency || (this.#routeJobs.get(route) ?? 0) >= this.#perRoute) break;
+        if (this.#slots.routeFull(route)) break;
         const envelopes: StatedEnvelope[] = [];
         for (const id of ids) {
           const env = this.#index.get(id);
           if (env) envelopes.push(env);
         }
         if (envelopes.length === 0) {
-          for (const id of [...ids]) this.#unready(id);
+          for (const id of [...ids]) this.#ready.unready(id);
           continue;
         }
         out.push(this.#take({ kind: 'deliver', messageId, route: envelopes[0].route, envelopes }));
@@ -356,24 +334,15 @@ export class QueueScheduler {
 
   /** A batch ended: its running slot (and route slot) is free. Its envelopes stay busy until free(). */
   finish(batch: Batch): void {
-    this.#running--;
-    if (batch.kind !== 'deliver') return;
-    const rk = routeKey(batch.route);
-    const left = (this.#routeJobs.get(rk) ?? 1) - 1;
-    if (left > 0) this.#routeJobs.set(rk, left);
-    else this.#routeJobs.delete(rk);
+    this.#slots.end(batch);
   }
 
   #take(batch: Batch): Batch {
     for (const e of batch.envelopes) {
-      this.#unready(e.id);
+      this.#ready.unready(e.id);
       this.#busy.add(e.id);
     }
-    this.#running++;
-    if (batch.kind === 'deliver') {
-      const rk = routeKey(batch.route);
-      this.#routeJobs.set(rk, (this.#routeJobs.get(rk) ?? 0) + 1);
-    }
+    this.#slots.start(batch);
     return batch;
   }
 
@@ -403,7 +372,7 @@ export class QueueScheduler {
         return;
       }
       this.#waitAt.delete(env.id);
-      this.#fileOther(env.id);
+      this.#ready.fileOther(env.id);
       return;
     }
     const d = this.#policy.decide(env, now);
@@ -417,36 +386,9 @@ export class QueueScheduler {
     }
     this.#waitAt.delete(env.id);
     if (d.kind === 'expire') {
-      this.#fileOther(env.id);
+      this.#ready.fileOther(env.id);
       return;
     }
-    const route = routeKey(env.route);
-    let byMessage = this.#readyDeliver.get(route);
-    if (!byMessage) this.#readyDeliver.set(route, (byMessage = new Map()));
-    let ids = byMessage.get(env.messageId);
-    if (!ids) byMessage.set(env.messageId, (ids = new Set()));
-    ids.add(env.id);
-    this.#readyWhere.set(env.id, { route, messageId: env.messageId });
-  }
-
-  #fileOther(id: EnvelopeId): void {
-    this.#readyOther.add(id);
-    this.#readyWhere.set(id, 'other');
-  }
-
-  #unready(id: EnvelopeId): void {
-    const where = this.#readyWhere.get(id);
-    if (where === undefined) return;
-    this.#readyWhere.delete(id);
-    if (where === 'other') {
-      this.#readyOther.delete(id);
-      return;
-    }
-    const byMessage = this.#readyDeliver.get(where.route);
-    const ids = byMessage?.get(where.messageId);
-    if (!byMessage || !ids) return;
-    ids.delete(id);
-    if (ids.size === 0) byMessage.delete(where.messageId);
-    if (byMessage.size === 0) this.#readyDeliver.delete(where.route);
+    this.#ready.fileDelivery(env, routeKey(env.route));
   }
 }
