@@ -7,8 +7,9 @@
  * cache gives every message its own file), and acceptor processes (`[smtp] processes`), each
  * to segments of its own (segment-writers.ts): an acceptor keeps no index, removes nothing and
  * seals a segment when it stops appending. The owner follows their segments (refresh(): on an
- * acceptor's notice, and at each listing as the fallback). Every instance reads segments. The instance that changes committed messages (a caching one) loads the index once
- * and keeps it up to date itself; any other instance looks again for each call (another
+ * acceptor's notice, and at each listing as the fallback: segment-follower.ts). Every instance
+ * reads segments. The instance that changes committed messages (a caching one) loads the index
+ * once and keeps it up to date itself; any other instance looks again for each call (another
  * process may have delivered or moved a record since), cheaply: a segment is rescanned only
  * when it has grown.
  *
@@ -31,33 +32,25 @@ import type { DirSyncer } from '../util/index.js';
 import type { MessageCache } from './message-cache.js';
 import { DoneLogs } from './done-logs.js';
 import { isQueueId } from './queue-ids.js';
-import { SegmentWriter, readDoneLog, readRecordBody, readRecordTrailer, recordEnd, recordHeader, scanSegment } from './segment-log.js';
+import { SegmentFollower, segPattern } from './segment-follower.js';
+import { SegmentWriter, readDoneLog, readRecordBody, readRecordTrailer, recordHeader } from './segment-log.js';
 import { scanRecords, type ScannedRec, type SegRef, type SegState, type SegmentMessagesOptions, type SegmentRecovery } from './segment-records.js';
-import { parseEnvelopeFile, parseRecordTrailer, type EnvelopeFile } from './spool-format.js';
+import { parseEnvelopeFile, type EnvelopeFile } from './spool-format.js';
 import type { SpoolPaths } from './spool-layout.js';
 import { OpenSegments, foreignSegment, newSegmentId, sealSegment, sealedPath, segmentOpen } from './segment-writers.js';
 import { errorCode } from './storage-error.js';
 
 export type { SegRef, SegState, SegmentMessagesOptions, SegmentRecovery } from './segment-records.js';
 
-
-const segPattern = /^[0-9a-z]{1,64}$/;
-/** removed segments of other processes remembered (a few notices of a turn at most come late) */
-const removedKept = 256;
-
 export class SegmentMessages {
   readonly appends: boolean;
   readonly #keepsIndex: boolean;
   readonly #acceptor: boolean;
   readonly #pid: number;
-  /** (the owner) where its last scan of each segment ended: refresh() reads on from there */
-  readonly #ends = new Map<string, number>();
+  /** (the owner) where its last scan of each segment ended, what it removed of other processes', its refresh */
+  readonly #follower: SegmentFollower;
   /** (an acceptor) where its latest records went, until its notices take them */
   readonly #placed = new Map<MessageId, { ref: SegRef; body: readonly Buffer[] }>();
-  /** (the owner) other processes' segments it removed, the latest ones: a late notice of one of their records is refused */
-  readonly #removed = new Set<string>();
-  #refreshRun: Promise<void> | undefined;
-  #refreshNext: Promise<void> | undefined;
   readonly #paths: SpoolPaths;
   readonly #syncer: DirSyncer;
   readonly #cache: MessageCache;
@@ -83,6 +76,12 @@ export class SegmentMessages {
     // a segment taken as open after a delivery is looked at again a moment later
     this.#open = new OpenSegments(paths, opts.pid ?? process.pid, (segId) => {
       if (!this.#closed) this.#removeIfFinished(segId).catch(() => undefined);
+    });
+    this.#follower = new SegmentFollower(paths, opts.pid ?? process.pid, {
+      state: () => this.state(),
+      writerSeg: () => this.#writerSeg,
+      flushDone: (segId) => this.#doneLogs.flush(segId),
+      removeIfFinished: (segId) => this.#removeIfFinished(segId),
     });
     this.#syncer = syncer;
     this.#cache = cache;
@@ -146,16 +145,7 @@ export class SegmentMessages {
    * past it (it may be delivered already: never twice) or it is known; false when not taken.
    */
   async adopt(id: MessageId, ref: SegRef): Promise<boolean> {
-    const whole = [ref.offset, ref.bodyLength, ref.trailerLength].every((n) => Number.isSafeInteger(n) && n >= 0);
-    if (!this.#keepsIndex || !whole || !segPattern.test(ref.seg) || !foreignSegment(ref.seg, this.#pid) || this.#removed.has(ref.seg)) return false;
-    const state = await this.state();
-    const end = this.#ends.get(ref.seg) ?? 0;
-    if (ref.offset < end || state.index.has(id)) return false;
-    state.index.set(id, ref);
-    state.live.set(ref.seg, (state.live.get(ref.seg) ?? 0) + 1);
-    // the next scan reads on after it when nothing lies between
-    if (ref.offset === end) this.#ends.set(ref.seg, recordEnd(ref));
-    return true;
+    return this.#keepsIndex && this.#follower.adopt(id, ref);
   }
 
   async #activeWriter(): Promise<{ writer: SegmentWriter; segId: string }> {
@@ -204,7 +194,7 @@ export class SegmentMessages {
     if (await this.#open.open(segId, fresh)) return;
     if (foreignSegment(segId, this.#pid)) {
       const size = await stat(this.#paths.segment(segId)).then((st) => st.size, () => undefined);
-      if (size !== undefined && size !== this.#ends.get(segId)) return; // not all of it seen yet
+      if (size !== undefined && size !== this.#follower.endOf(segId)) return; // not all of it seen yet
     }
     // looked again after the waits above: a notice or a refresh may have taken records of it in
     // meanwhile (and moved its end up to the size just read); removing it then lost them (issue 19)
@@ -217,13 +207,7 @@ export class SegmentMessages {
     this.#open.forget(segId);
     this.#scans.delete(segId);
     this.#doneLogs.close(segId);
-    this.#ends.delete(segId);
-    if (foreignSegment(segId, this.#pid)) {
-      // all of it was seen and done: a notice read after the removal (the pipe is read apart from
-      // the writer's exit) must not take a delivered record in again, its boundary forgotten
-      this.#removed.add(segId);
-      if (this.#removed.size > removedKept) this.#removed.delete(this.#removed.values().next().value!);
-    }
+    this.#follower.removed(segId);
     await unlink(this.#paths.segment(segId)).catch(() => undefined);
     await unlink(this.#paths.doneLog(segId)).catch(() => undefined);
     await unlink(sealedPath(this.#paths, segId)).catch(() => undefined);
@@ -246,53 +230,7 @@ export class SegmentMessages {
    */
   refresh(): Promise<void> {
     if (!this.#keepsIndex || this.#closed) return Promise.resolve();
-    if (this.#refreshNext) return this.#refreshNext;
-    const next = (this.#refreshRun ?? Promise.resolve()).catch(() => undefined).then(() => {
-      this.#refreshNext = undefined;
-      const run = this.#follow();
-      this.#refreshRun = run;
-      return run.finally(() => {
-        if (this.#refreshRun === run) this.#refreshRun = undefined;
-      });
-    });
-    this.#refreshNext = next;
-    return next;
-  }
-
-  async #follow(): Promise<void> {
-    const state = await this.state();
-    for (const segId of (await readdir(this.#paths.seg)).filter((n) => segPattern.test(n)).sort()) {
-      if (segId === this.#writerSeg || !foreignSegment(segId, this.#pid)) continue; // this process's own: all known
-      const from = this.#ends.get(segId) ?? 0;
-      const size = await stat(this.#paths.segment(segId)).then((st) => st.size, () => undefined);
-      if (size === undefined) continue;
-      if (size > from) {
-        // removed since its stat (all seen and done meanwhile): the other segments are still read,
-        // as a refresh that failed left them to the next listing (issue 19: the exit's rescan)
-        const scan = await scanSegment(this.#paths.segment(segId), from).catch((err: unknown) => {
-          if (errorCode(err) === 'ENOENT') return undefined;
-          throw err;
-        });
-        if (!scan) continue;
-        this.#doneLogs.flush(segId);
-        const done = scan.records.length > 0 ? new Set((await readDoneLog(this.#paths.doneLog(segId))).filter(isQueueId)) : new Set();
-        let added = 0;
-        for (const rec of scan.records) {
-          let id: MessageId;
-          try {
-            id = parseRecordTrailer(rec.trailer.toString('utf8')).messageId;
-          } catch {
-            continue; // left for the recovery to report
-          }
-          if (done.has(id) || state.index.has(id)) continue;
-          state.index.set(id, { seg: segId, offset: rec.offset, bodyLength: rec.bodyLength, trailerLength: rec.trailerLength });
-          added++;
-        }
-        this.#ends.set(segId, scan.validEnd);
-        state.live.set(segId, (state.live.get(segId) ?? 0) + added);
-      }
-      if ((state.live.get(segId) ?? 0) === 0) await this.#removeIfFinished(segId);
-    }
+    return this.#follower.refresh();
   }
 
   /** The segment record of `id`, if the message lives in a segment. */
@@ -401,7 +339,7 @@ export class SegmentMessages {
       if (cached?.size === size) return cached.recs;
     }
     const { recs, end } = await scanRecords(this.#paths, segId, repair && cut, repair, report);
-    this.#ends.set(segId, end);
+    this.#follower.scanned(segId, end);
     if (size !== undefined) this.#scans.set(segId, { size, recs });
     return recs;
   }

@@ -5,8 +5,8 @@
  * Standards: none (the record format is segment-log.ts).
  * Security: a trailer that does not parse is skipped (reported at recovery), never trusted.
  * The types segment-messages.ts shares with the store are kept here too.
- * Limitations: reads the whole segment (64 MB at most); segment-messages.ts's refresh reads on
- *   from where it stopped instead.
+ * Limitations: reads the whole segment (64 MB at most); the owner's refresh (segment-follower.ts)
+ *   reads on from where it stopped instead.
  */
 import { join } from 'node:path';
 import type { MessageId } from '../core/index.js';

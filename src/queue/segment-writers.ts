@@ -10,7 +10,7 @@
  * A segment of another process is finished (it cannot grow any more) when it is sealed or its
  * writer is dead. Only a finished segment may have a damaged tail cut off at recovery or be
  * removed once every record in it is done; the delivering process follows the others' open
- * segments by scanning what they appended since its last look (segment-messages.ts refresh).
+ * segments by scanning what they appended since its last look (segment-follower.ts).
  * Segments of older spools (no "u<pid>") and this process's own retired ones are finished.
  * The delivering process asks after each delivery that leaves another process's segment with
  * nothing live (OpenSegments): a segment found open there is looked at again only after a

@@ -1,0 +1,152 @@
+/**
+ * @module segment-follower
+ * How the owner (the delivering instance, which keeps the segment index of segment-messages.ts)
+ * follows the segments other processes append to (acceptors, `[smtp] processes`;
+ * segment-writers.ts): where its last read of each segment ended, so that a refresh reads on
+ * from there and an acceptor's notice of a record is taken only past it (never twice); the
+ * latest of their segments it removed, so that a late notice of one is refused; and the refresh
+ * itself, one at a time (calls that come while one runs share the next one).
+ * Standards: none (the record format is segment-log.ts).
+ * Security: a notice's place is taken only when its numbers are whole, its segment id matches
+ *   the segment alphabet and names another process, and that segment was not removed; a
+ *   record whose trailer does not parse is left for the recovery to report.
+ * Limitations: removed segments are remembered 256 at a time (a few notices of a turn at most
+ *   come late); the index and removal are segment-messages.ts's, reached through FollowHost.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import type { MessageId } from '../core/index.js';
+import { isQueueId } from './queue-ids.js';
+import { readDoneLog, recordEnd, scanSegment } from './segment-log.js';
+import type { SegRef, SegState } from './segment-records.js';
+import { parseRecordTrailer } from './spool-format.js';
+import type { SpoolPaths } from './spool-layout.js';
+import { foreignSegment } from './segment-writers.js';
+import { errorCode } from './storage-error.js';
+
+/** A segment's file name in seg/ (beside it: its `.done` log and `.sealed` mark). */
+export const segPattern = /^[0-9a-z]{1,64}$/;
+/** removed segments of other processes remembered (a few notices of a turn at most come late) */
+const removedKept = 256;
+
+/** What the follower asks of segment-messages.ts. */
+export interface FollowHost {
+  /** the owner's segment index */
+  state(): Promise<SegState>;
+  /** the segment this process appends to ('' when none) */
+  writerSeg(): string;
+  /** writes out this turn's done lines of the segment, before its done log is read */
+  flushDone(segId: string): void;
+  /** removes a segment with nothing live once nobody appends to it */
+  removeIfFinished(segId: string): Promise<void>;
+}
+
+export class SegmentFollower {
+  readonly #paths: SpoolPaths;
+  readonly #pid: number;
+  readonly #host: FollowHost;
+  /** where the last scan of each segment ended: refresh() reads on from there */
+  readonly #ends = new Map<string, number>();
+  /** other processes' segments removed, the latest ones: a late notice of one of their records is refused */
+  readonly #removed = new Set<string>();
+  #refreshRun: Promise<void> | undefined;
+  #refreshNext: Promise<void> | undefined;
+
+  constructor(paths: SpoolPaths, pid: number, host: FollowHost) {
+    this.#paths = paths;
+    this.#pid = pid;
+    this.#host = host;
+  }
+
+  /** Where the last scan of `segId` ended (undefined: never scanned). */
+  endOf(segId: string): number | undefined {
+    return this.#ends.get(segId);
+  }
+
+  /** A scan of `segId` (a whole one, at a load) ended at `end`. */
+  scanned(segId: string, end: number): void {
+    this.#ends.set(segId, end);
+  }
+
+  /** `segId` was removed: its end is forgotten, and another process's is remembered as removed. */
+  removed(segId: string): void {
+    this.#ends.delete(segId);
+    if (foreignSegment(segId, this.#pid)) {
+      // all of it was seen and done: a notice read after the removal (the pipe is read apart from
+      // the writer's exit) must not take a delivered record in again, its boundary forgotten
+      this.#removed.add(segId);
+      if (this.#removed.size > removedKept) this.#removed.delete(this.#removed.values().next().value!);
+    }
+  }
+
+  /**
+   * An acceptor's notice of a record: taken into the index unless a scan has been past it (it
+   * may be delivered already: never twice) or it is known; false when not taken.
+   */
+  async adopt(id: MessageId, ref: SegRef): Promise<boolean> {
+    const whole = [ref.offset, ref.bodyLength, ref.trailerLength].every((n) => Number.isSafeInteger(n) && n >= 0);
+    if (!whole || !segPattern.test(ref.seg) || !foreignSegment(ref.seg, this.#pid) || this.#removed.has(ref.seg)) return false;
+    const state = await this.#host.state();
+    const end = this.#ends.get(ref.seg) ?? 0;
+    if (ref.offset < end || state.index.has(id)) return false;
+    state.index.set(id, ref);
+    state.live.set(ref.seg, (state.live.get(ref.seg) ?? 0) + 1);
+    // the next scan reads on after it when nothing lies between
+    if (ref.offset === end) this.#ends.set(ref.seg, recordEnd(ref));
+    return true;
+  }
+
+  /**
+   * Reads what other processes appended to their segments since the last look and adds those
+   * records to the index; removes finished segments with nothing live. Calls that come while
+   * one runs share the next one, which starts after them.
+   */
+  refresh(): Promise<void> {
+    if (this.#refreshNext) return this.#refreshNext;
+    const next = (this.#refreshRun ?? Promise.resolve()).catch(() => undefined).then(() => {
+      this.#refreshNext = undefined;
+      const run = this.#follow();
+      this.#refreshRun = run;
+      return run.finally(() => {
+        if (this.#refreshRun === run) this.#refreshRun = undefined;
+      });
+    });
+    this.#refreshNext = next;
+    return next;
+  }
+
+  async #follow(): Promise<void> {
+    const state = await this.#host.state();
+    for (const segId of (await readdir(this.#paths.seg)).filter((n) => segPattern.test(n)).sort()) {
+      if (segId === this.#host.writerSeg() || !foreignSegment(segId, this.#pid)) continue; // this process's own: all known
+      const from = this.#ends.get(segId) ?? 0;
+      const size = await stat(this.#paths.segment(segId)).then((st) => st.size, () => undefined);
+      if (size === undefined) continue;
+      if (size > from) {
+        // removed since its stat (all seen and done meanwhile): the other segments are still read,
+        // as a refresh that failed left them to the next listing (issue 19: the exit's rescan)
+        const scan = await scanSegment(this.#paths.segment(segId), from).catch((err: unknown) => {
+          if (errorCode(err) === 'ENOENT') return undefined;
+          throw err;
+        });
+        if (!scan) continue;
+        this.#host.flushDone(segId);
+        const done = scan.records.length > 0 ? new Set((await readDoneLog(this.#paths.doneLog(segId))).filter(isQueueId)) : new Set();
+        let added = 0;
+        for (const rec of scan.records) {
+          let id: MessageId;
+          try {
+            id = parseRecordTrailer(rec.trailer.toString('utf8')).messageId;
+          } catch {
+            continue; // left for the recovery to report
+          }
+          if (done.has(id) || state.index.has(id)) continue;
+          state.index.set(id, { seg: segId, offset: rec.offset, bodyLength: rec.bodyLength, trailerLength: rec.trailerLength });
+          added++;
+        }
+        this.#ends.set(segId, scan.validEnd);
+        state.live.set(segId, (state.live.get(segId) ?? 0) + added);
+      }
+      if ((state.live.get(segId) ?? 0) === 0) await this.#host.removeIfFinished(segId);
+    }
+  }
+}
