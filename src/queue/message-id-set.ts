@@ -10,7 +10,7 @@
  * Limitations: no removal (a set lives for one rescan).
  */
 import type { MessageId } from '../core/index.js';
-import { base32Value, hashOf } from './parked-set.js';
+import { base32Value, hashOf } from './queue-id-codec.js';
 
 export class MessageIdSet {
   #hi = new Float64Array(1024).fill(-1);

@@ -7,10 +7,10 @@
  * Compact (issue 19: a million parked envelopes cost ~107 octets each as a Map of id strings to
  * times plus the wait heap's entries, and every major GC marked them): an envelope id of the form
  * util's uniqueId makes ("<10 time and 8 random characters of base32>-<n>") is kept as numbers in
- * typed arrays, not as a string: the time part (50 bits) and the random part (40 bits) as two
- * doubles, n as a 32-bit integer, beside its time, its state and its place in the heap; an
- * open-addressing hash table of slot numbers finds it by id. About 45 octets each, outside the
- * JavaScript heap. An id of any other form (a test's, or a message imported from another
+ * typed arrays, not as a string (queue-id-codec.ts: the time part (50 bits) and the random part
+ * (40 bits) as two doubles, n as a 32-bit integer), beside its time, its state and its place in
+ * the heap; an open-addressing hash table of slot numbers finds it by id. About 45 octets each,
+ * outside the JavaScript heap. An id of any other form (a test's, or a message imported from another
  * backend) is kept as a string in a Map beside (same slots, same heap). Ids are made back into
  * strings only when handed out (the base32 order of the two numbers is the ids' order).
  * Each slot also keeps a kind (the envelope's state, a small number the scheduler gives), so
@@ -20,71 +20,8 @@
  * Limitations: none.
  */
 import type { EnvelopeId, MessageId, ScheduleEntry } from '../core/index.js';
+import { encodeEnvelopeId, encoded, hashOf, messageIdOf } from './queue-id-codec.js';
 import { SlotHeap } from './slot-heap.js';
-
-/** util's uniqueId alphabet (Crockford base32, lower case), in ascending character order */
-const alphabet = '0123456789abcdefghjkmnpqrstvwxyz';
-const digitOf = new Int8Array(128).fill(-1);
-for (let i = 0; i < alphabet.length; i++) digitOf[alphabet.charCodeAt(i)] = i;
-/** the alphabet's character codes */
-const codes = Uint8Array.from(alphabet, (ch) => ch.charCodeAt(0));
-
-/** one encoded id: written by encode() (no allocation per call) */
-const scratch = { hi: 0, lo: 0, n: 0 };
-
-/** Encodes an envelope id of uniqueId's form into `scratch`; false for any other form. */
-function encode(id: string): boolean {
-  const len = id.length;
-  if (len < 20 || len > 25 || id.charCodeAt(18) !== 45 /* - */) return false;
-  const hi = base32Value(id, 0, 10);
-  const lo = base32Value(id, 10, 18);
-  if (hi < 0 || lo < 0) return false;
-  let n = 0;
-  for (let i = 19; i < len; i++) {
-    const d = id.charCodeAt(i) - 48;
-    if (d < 0 || d > 9 || (i === 19 && d === 0)) return false;
-    n = n * 10 + d;
-  }
-  scratch.hi = hi;
-  scratch.lo = lo;
-  scratch.n = n;
-  return true;
-}
-
-/** The number characters [from, to) of `id` spell in base32; -1 when one is not of the alphabet. */
-export function base32Value(id: string, from: number, to: number): number {
-  let v = 0;
-  for (let i = from; i < to; i++) {
-    const c = id.charCodeAt(i);
-    const d = c < 128 ? digitOf[c] : -1;
-    if (d < 0) return -1;
-    v = v * 32 + d;
-  }
-  return v;
-}
-
-/** The message id (18 characters) of an encoded envelope id: one flat string. */
-function messageIdOf(hi: number, lo: number): MessageId {
-  // 25 and 20 bits at a time, so that the shifts work on 32-bit integers
-  const h1 = Math.floor(hi / 2 ** 25);
-  const h2 = hi - h1 * 2 ** 25;
-  const l1 = Math.floor(lo / 2 ** 20);
-  const l2 = lo - l1 * 2 ** 20;
-  const c = codes;
-  return String.fromCharCode(
-    c[(h1 >>> 20) & 31], c[(h1 >>> 15) & 31], c[(h1 >>> 10) & 31], c[(h1 >>> 5) & 31], c[h1 & 31],
-    c[(h2 >>> 20) & 31], c[(h2 >>> 15) & 31], c[(h2 >>> 10) & 31], c[(h2 >>> 5) & 31], c[h2 & 31],
-    c[(l1 >>> 15) & 31], c[(l1 >>> 10) & 31], c[(l1 >>> 5) & 31], c[l1 & 31],
-    c[(l2 >>> 15) & 31], c[(l2 >>> 10) & 31], c[(l2 >>> 5) & 31], c[l2 & 31],
-  );
-}
-
-export function hashOf(hi: number, lo: number, n: number): number {
-  let h = Math.imul((lo >>> 0) ^ Math.imul(n, 0x9e3779b1), 0x85ebca6b) ^ (hi >>> 0);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
 
 const free = 0;
 /** parked, waiting for its time (in the heap unless its time is Infinity) */
@@ -256,8 +193,8 @@ export class ParkedSet {
     if (this.has(id)) return [id];
     // a message id: its envelopes
     const out: EnvelopeId[] = [];
-    if (!id.includes('-') && encode(`${id}-1`)) {
-      const { hi, lo } = scratch;
+    if (!id.includes('-') && encodeEnvelopeId(`${id}-1`)) {
+      const { hi, lo } = encoded;
       for (let slot = 0; slot < this.#used; slot++) {
         if (this.#state[slot] !== free && this.#hi[slot] === hi && this.#lo[slot] === lo) out.push(this.#idOf(slot));
       }
@@ -302,8 +239,8 @@ export class ParkedSet {
 
   /** The slot of `id`, -1 when it has none. */
   #find(id: EnvelopeId): number {
-    if (!encode(id)) return this.#oddSlot.get(id) ?? -1;
-    const { hi, lo, n } = scratch;
+    if (!encodeEnvelopeId(id)) return this.#oddSlot.get(id) ?? -1;
+    const { hi, lo, n } = encoded;
     const mask = this.#table.length - 1;
     for (let i = hashOf(hi, lo, n) & mask; ; i = (i + 1) & mask) {
       const e = this.#table[i];
@@ -317,7 +254,7 @@ export class ParkedSet {
   #add(id: EnvelopeId): number {
     const slot = this.#freeCount > 0 ? this.#free[--this.#freeCount] : this.#used++;
     if (slot >= this.#state.length) this.#grow(Math.max(1024, this.#state.length * 2));
-    if (!encode(id)) {
+    if (!encodeEnvelopeId(id)) {
       this.#hi[slot] = NaN;
       this.#lo[slot] = NaN;
       this.#n[slot] = 0;
@@ -325,9 +262,9 @@ export class ParkedSet {
       this.#oddId.set(slot, id);
       return slot;
     }
-    this.#hi[slot] = scratch.hi;
-    this.#lo[slot] = scratch.lo;
-    this.#n[slot] = scratch.n;
+    this.#hi[slot] = encoded.hi;
+    this.#lo[slot] = encoded.lo;
+    this.#n[slot] = encoded.n;
     if ((this.#tableCount + 1) * 2 > this.#table.length) this.#rehash(this.#table.length * 2);
     this.#insert(slot);
     this.#tableCount++;
