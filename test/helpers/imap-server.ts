@@ -25,6 +25,8 @@ export interface TestImapServerOptions {
   readonly users?: Readonly<Record<string, string>>;
   /** the temporary directory's name prefix */
   readonly prefix?: string;
+  /** the size from which FETCH streams a message from its file (the server's default when not given) */
+  readonly fetchStreamFrom?: number;
 }
 
 export const testImapUser = 'suzana@dc.uece.br';
@@ -41,6 +43,7 @@ export async function withImapServer<T>(fn: (s: TestImapServer) => Promise<T>, o
     folders,
     authenticate: (u, p) => Promise.resolve(Object.hasOwn(users, u) && users[u] === p),
     authFailureDelayMs: 1,
+    ...(o.fetchStreamFrom !== undefined && { fetchStreamFrom: o.fetchStreamFrom }),
   });
   try {
     const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);

@@ -31,8 +31,14 @@ function paramList(params: readonly (readonly [string, string])[]): ImapValue {
   return out;
 }
 
-/** Lines of a body: its line ends (a last line without one is not counted, as Dovecot counts). */
-function countLines(buf: Buffer, start: number, end: number): number {
+/**
+ * Lines of a body: its line ends (a last line without one is not counted, as Dovecot counts);
+ * counted by the parser for a message parsed as a stream (its body is not in memory).
+ */
+function countLines(buf: Buffer | undefined, p: MimePart): number {
+  if (p.lines !== undefined || !buf) return p.lines ?? 0;
+  const start = p.bodyStart;
+  const end = p.end;
   let n = 0;
   for (let i = buf.indexOf(0x0a, start); i >= 0 && i < end; i = buf.indexOf(0x0a, i + 1)) n++;
   return n;
@@ -63,8 +69,8 @@ function languages(value: string | undefined): ImapValue {
 /** RFC 9051 §7.5.2 body-type-mpart needs one part at least: a multipart without any gets an empty text/plain. */
 const noPart: ImapValue = [latin1('text'), latin1('plain'), [latin1('charset'), latin1('us-ascii')], null, null, latin1('7bit'), 0, 0];
 
-/** BODYSTRUCTURE when `extended`, otherwise BODY. */
-export function bodyStructure(buf: Buffer, p: MimePart, extended: boolean): ImapValue {
+/** BODYSTRUCTURE when `extended`, otherwise BODY (`buf`: the message, absent when its tree was made from a stream). */
+export function bodyStructure(buf: Buffer | undefined, p: MimePart, extended: boolean): ImapValue {
   // the type, subtype, encoding and parameter names as the sender wrote them (case-insensitive, RFC 2045 §5.1)
   const ct = p.contentType.written;
   if (p.children) {
@@ -87,9 +93,9 @@ export function bodyStructure(buf: Buffer, p: MimePart, extended: boolean): Imap
     size,
   ];
   if (p.message) {
-    out.push(envelopeOf(p.message.fields), bodyStructure(buf, p.message, extended), countLines(buf, p.bodyStart, p.end));
+    out.push(envelopeOf(p.message.fields), bodyStructure(buf, p.message, extended), countLines(buf, p));
   } else if (p.contentType.type === 'text') {
-    out.push(countLines(buf, p.bodyStart, p.end));
+    out.push(countLines(buf, p));
   }
   if (extended) out.push(nstr(field(p.fields, 'content-md5')), ...extension(p));
   return out;

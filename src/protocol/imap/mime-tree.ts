@@ -13,10 +13,12 @@
  *   delimiter of an outer multipart closes the inner ones; a multipart without delimiters has
  *   no parts), nesting (40) and parts (10,000) are bounded (deeper parts are plain bodies),
  *   header fields are parsed by the shared protocol/mime code.
- * Limitations: none known beyond the bounds.
+ * Limitations: none known beyond the bounds; a streamed message's tree holds its header blocks
+ *   (mime-octets says what the pass holds).
  */
 import { decodeHeaderBytes, parseHeaderFields, type HeaderField } from '../mime/index.js';
 import { extendedParam, joinContinuations, parseParams, type Param } from './mime-params.js';
+import { MimeOctets } from './mime-octets.js';
 
 export { parseParams } from './mime-params.js';
 
@@ -40,6 +42,9 @@ export interface MimePart {
   readonly children?: readonly MimePart[];
   /** the embedded message of a message/rfc822 part */
   readonly message?: MimePart;
+  /** parsed as a stream (parseMimeTreeStream): the header block's octets, and the body's line ends */
+  readonly header?: Buffer;
+  readonly lines?: number;
 }
 
 const maxDepth = 40;
@@ -65,7 +70,27 @@ function contentTypeOf(fields: readonly HeaderField[], parentDigest: boolean): C
 }
 
 export function parseMimeTree(buf: Buffer): MimePart {
-  return new TreeParser(buf).entity(0, [], 0, false).part;
+  const r = new TreeParser(MimeOctets.whole(buf)).entity(0, [], 0, false).next();
+  // the whole message is there: the parser never waits for more octets
+  if (!r.done) throw new Error('parseMimeTree: octets missing');
+  return r.value.part;
+}
+
+/**
+ * The tree of a message read as a stream, made in one pass that keeps only its header blocks
+ * (each part's `header`) and offsets, and counts its lines (`lines`): BODYSTRUCTURE, ENVELOPE
+ * and HEADER of a big message without it in memory. The same parser as parseMimeTree.
+ */
+export async function parseMimeTreeStream(src: AsyncIterable<Buffer>): Promise<MimePart> {
+  const o = MimeOctets.stream();
+  const parse = new TreeParser(o).entity(0, [], 0, false);
+  const it = src[Symbol.asyncIterator]();
+  for (let r = parse.next(); ; r = parse.next()) {
+    if (r.done) return r.value.part;
+    const c = await it.next();
+    if (c.done) o.finish();
+    else o.push(c.value);
+  }
 }
 
 /** A delimiter line found while reading a part: which open multipart it belongs to. */
@@ -78,39 +103,71 @@ interface Hit {
   readonly next: number;
 }
 
+/** What a part's header gives. */
+interface PartBase {
+  readonly headerStart: number;
+  readonly fields: readonly HeaderField[];
+  readonly contentType: ContentType;
+}
+
+/** The parser's steps: each may wait (yield) for more octets of a streamed message. */
+type Step<T> = Generator<void, T, void>;
+
 /**
  * One pass over the lines with the boundaries of the open multiparts (RFC 2046 §5.1.1): a
  * line is a delimiter when it starts with "--" and a boundary (a prefix match: text after the
  * boundary is ignored, as the RFC's note to implementors says); when several open boundaries
  * match, the longest, then the innermost, wins. A delimiter of an outer multipart also ends
  * the inner ones (their close delimiter missing). A multipart without any delimiter has no
- * parts (BODYSTRUCTURE shows an empty text/plain, body-structure.ts).
+ * parts (BODYSTRUCTURE shows an empty text/plain, body-structure.ts). The octets are read
+ * forward only (mime-octets), each line once.
  */
 class TreeParser {
   private parts = 0;
-  constructor(private readonly buf: Buffer) {}
+  constructor(private readonly o: MimeOctets) {}
 
-  entity(start: number, stack: readonly Buffer[], depth: number, parentDigest: boolean): { part: MimePart; hit?: Hit } {
-    const buf = this.buf;
-    const head = this.header(start, stack);
-    const fields = parseHeaderFields(decodeHeaderBytes(buf.subarray(start, head.end)));
+  /** A part [bodyStart, end): its line count and header octets when streaming (the body is not kept). */
+  private made(base: PartBase, header: Buffer | undefined, bodyStart: number, end: number, lf0: number, children?: readonly MimePart[], message?: MimePart): MimePart {
+    const p: { -readonly [K in keyof MimePart]: MimePart[K] } = { headerStart: base.headerStart, bodyStart, end, fields: base.fields, contentType: base.contentType };
+    if (children) p.children = children;
+    if (message) p.message = message;
+    if (this.o.counting) {
+      p.header = header;
+      p.lines = this.o.lfBefore(end) - lf0;
+    }
+    return p;
+  }
+
+  *entity(start: number, stack: readonly Buffer[], depth: number, parentDigest: boolean): Step<{ part: MimePart; hit?: Hit }> {
+    const o = this.o;
+    o.pin = start;
+    const head = yield* this.header(start, stack);
+    const raw = o.slice(start, head.end);
+    o.pin = undefined;
+    const fields = parseHeaderFields(decodeHeaderBytes(raw));
     const contentType = contentTypeOf(fields, parentDigest);
     const base = { headerStart: start, fields, contentType };
-    if (head.hit) return { part: { ...base, bodyStart: this.before(head.hit, start), end: this.before(head.hit, start) }, hit: head.hit };
+    const header = o.counting ? raw : undefined;
+    if (head.hit) {
+      const at = this.before(head.hit, start);
+      // the header block ends before the delimiter's CRLF, as the part does
+      return { part: this.made(base, header?.subarray(0, at - start), at, at, o.counting ? o.lfBefore(at) : 0), hit: head.hit };
+    }
     const bodyStart = head.end;
+    const lf0 = o.counting ? o.lfBefore(bodyStart) : 0;
     const boundary = contentType.type === 'multipart' ? extendedParam(contentType.params, 'boundary') : undefined;
     if (contentType.type === 'multipart' && depth < maxDepth && this.parts < maxParts) {
       const children: MimePart[] = [];
       if (boundary === undefined || boundary === '') {
-        const hit = this.scan(bodyStart, stack);
-        return { part: { ...base, bodyStart, end: this.endAt(hit, bodyStart), children }, hit };
+        const hit = yield* this.scan(bodyStart, stack);
+        return { part: this.made(base, header, bodyStart, this.endAt(hit, bodyStart), lf0, children), hit };
       }
       // RFC 2046 §5.1.1 allows 70 characters; a longer boundary compares by its first 80 octets (as Dovecot)
       const mine = [...stack, Buffer.from(boundary, 'latin1').subarray(0, 80)];
       const level = stack.length;
-      let hit = this.scan(bodyStart, mine);
+      let hit = yield* this.scan(bodyStart, mine);
       while (hit && hit.level === level && !hit.close && this.parts++ < maxParts) {
-        const child = this.entity(hit.next, mine, depth + 1, contentType.subtype === 'digest');
+        const child = yield* this.entity(hit.next, mine, depth + 1, contentType.subtype === 'digest');
         children.push(child.part);
         hit = child.hit;
       }
@@ -119,71 +176,81 @@ class TreeParser {
       let min = bodyStart;
       if (hit && hit.level === level) {
         min = hit.next;
-        hit = this.scan(hit.next, stack);
+        hit = yield* this.scan(hit.next, stack);
       }
-      return { part: { ...base, bodyStart, end: this.endAt(hit, min), children }, hit };
+      return { part: this.made(base, header, bodyStart, this.endAt(hit, min), lf0, children), hit };
     }
     if (depth < maxDepth && contentType.type === 'message' && (contentType.subtype === 'rfc822' || contentType.subtype === 'global')) {
-      const inner = this.entity(bodyStart, stack, depth + 1, false);
-      return { part: { ...base, bodyStart, end: Math.max(bodyStart, inner.part.end), message: inner.part }, hit: inner.hit };
+      const inner = yield* this.entity(bodyStart, stack, depth + 1, false);
+      return { part: this.made(base, header, bodyStart, Math.max(bodyStart, inner.part.end), lf0, undefined, inner.part), hit: inner.hit };
     }
-    const hit = this.scan(bodyStart, stack);
-    return { part: { ...base, bodyStart, end: this.endAt(hit, bodyStart) }, hit };
+    const hit = yield* this.scan(bodyStart, stack);
+    return { part: this.made(base, header, bodyStart, this.endAt(hit, bodyStart), lf0), hit };
   }
 
   /** The end of the header block from `from` (after its empty line), or a delimiter line inside it. */
-  private header(from: number, stack: readonly Buffer[]): { end: number; hit?: Hit } {
-    const buf = this.buf;
-    for (let i = from; i < buf.length; ) {
-      if (buf[i] === 0x0a) return { end: i + 1 };
-      if (buf[i] === 0x0d && buf[i + 1] === 0x0a) return { end: i + 2 };
-      const hit = this.delimiter(i, stack);
-      if (hit) return { end: i, hit };
-      const lf = buf.indexOf(0x0a, i);
-      if (lf < 0) break;
-      i = lf + 1;
-    }
-    return { end: buf.length };
+  private header(from: number, stack: readonly Buffer[]): Step<{ end: number; hit?: Hit }> {
+    return this.lines(from, stack, true);
   }
 
   /** The first delimiter line of `stack` at or after `from`. */
-  private scan(from: number, stack: readonly Buffer[]): Hit | undefined {
-    if (stack.length === 0) return undefined;
-    const buf = this.buf;
-    for (let i = from; i < buf.length; ) {
-      const hit = this.delimiter(i, stack);
-      if (hit) return hit;
-      const lf = buf.indexOf(0x0a, i);
+  private *scan(from: number, stack: readonly Buffer[]): Step<Hit | undefined> {
+    return (yield* this.lines(from, stack, false)).hit;
+  }
+
+  /** Reads the lines from `from` to a delimiter of `stack` or, in a header block, to its empty line. */
+  private *lines(from: number, stack: readonly Buffer[], header: boolean): Step<{ end: number; hit?: Hit }> {
+    const o = this.o;
+    if (!header && stack.length === 0) {
+      // no open multipart, no delimiter: the rest is the part's (a stream is read to its end)
+      while (!o.done) {
+        o.at = o.end;
+        yield;
+      }
+      return { end: o.end };
+    }
+    for (let i = from; ; ) {
+      // the offset of the LF ending the line at i (-1: the message ends first), once the line is held
+      let lf = o.lf(i);
+      while (lf === -2) {
+        o.at = i;
+        yield;
+        lf = o.lf(i);
+      }
+      if (i >= o.end) break;
+      if (header && o.byte(i) === 0x0a) return { end: i + 1 };
+      if (header && o.byte(i) === 0x0d && o.byte(i + 1) === 0x0a) return { end: i + 2 };
+      const hit = this.delimiter(i, lf, stack);
+      if (hit) return { end: i, hit };
       if (lf < 0) break;
       i = lf + 1;
     }
-    return undefined;
+    return { end: o.end };
   }
 
-  private delimiter(lineStart: number, stack: readonly Buffer[]): Hit | undefined {
-    const buf = this.buf;
-    if (buf[lineStart] !== 0x2d || buf[lineStart + 1] !== 0x2d) return undefined;
+  private delimiter(lineStart: number, lf: number, stack: readonly Buffer[]): Hit | undefined {
+    const o = this.o;
+    if (o.byte(lineStart) !== 0x2d || o.byte(lineStart + 1) !== 0x2d) return undefined;
     let level = -1;
     for (let k = stack.length - 1; k >= 0; k--) {
       const b = stack[k];
-      if ((level < 0 || b.length > stack[level].length) && buf.subarray(lineStart + 2, lineStart + 2 + b.length).equals(b)) level = k;
+      if ((level < 0 || b.length > stack[level].length) && o.equals(lineStart + 2, b)) level = k;
     }
     if (level < 0) return undefined;
     const after = lineStart + 2 + stack[level].length;
-    const lf = buf.indexOf(0x0a, after);
-    return { level, close: buf[after] === 0x2d && buf[after + 1] === 0x2d, lineStart, next: lf < 0 ? buf.length : lf + 1 };
+    return { level, close: o.byte(after) === 0x2d && o.byte(after + 1) === 0x2d, lineStart, next: lf < 0 ? o.end : lf + 1 };
   }
 
   /** Where a part before a delimiter ends: the CRLF before the delimiter belongs to it. */
   private before(hit: Hit, min: number): number {
     let e = hit.lineStart;
-    if (e > min && this.buf[e - 1] === 0x0a) e--;
-    if (e > min && this.buf[e - 1] === 0x0d) e--;
+    if (e > min && this.o.byte(e - 1) === 0x0a) e--;
+    if (e > min && this.o.byte(e - 1) === 0x0d) e--;
     return e;
   }
 
   private endAt(hit: Hit | undefined, min: number): number {
-    return hit ? Math.max(min, this.before(hit, min)) : this.buf.length;
+    return hit ? Math.max(min, this.before(hit, min)) : this.o.end;
   }
 }
 

@@ -10,16 +10,53 @@
 
 /** The decoded octets, or undefined for an encoding we do not know. */
 export function decodeTransfer(body: Buffer, cte: string): Buffer | undefined {
+  const d = transferDecoder(cte);
+  if (!d) return undefined;
+  const a = d.push(body);
+  const b = d.end();
+  return b.length === 0 ? a : Buffer.concat([a, b]);
+}
+
+/** A decoder fed a body in chunks: what push and end give, joined, is decodeTransfer's answer. */
+export interface TransferDecoder {
+  push(chunk: Buffer): Buffer;
+  end(): Buffer;
+}
+
+/** RFC 2045 §6.2: the encodings whose octets are the data (7bit, 8bit, binary; none given). */
+export const identityEncodings: ReadonlySet<string> = new Set(['7bit', '8bit', 'binary', '']);
+
+/** The decoder of an encoding, or undefined for one we do not know. */
+export function transferDecoder(cte: string): TransferDecoder | undefined {
+  if (identityEncodings.has(cte)) return { push: (b) => b, end: () => Buffer.alloc(0) };
   switch (cte) {
-    case '7bit':
-    case '8bit':
-    case 'binary':
-    case '':
-      return body;
-    case 'base64':
-      return Buffer.from(body.toString('latin1').replace(/[^A-Za-z0-9+/]/g, ''), 'base64');
-    case 'quoted-printable':
-      return decodeQp(body);
+    case 'base64': {
+      // base64 decodes in groups of 4 characters: the characters after the last whole group wait
+      let rest = '';
+      return {
+        push(b) {
+          const s = rest + b.toString('latin1').replace(/[^A-Za-z0-9+/]/g, '');
+          const n = s.length - (s.length % 4);
+          rest = s.slice(n);
+          return Buffer.from(s.slice(0, n), 'base64');
+        },
+        end: () => Buffer.from(rest, 'base64'),
+      };
+    }
+    case 'quoted-printable': {
+      // each line decodes by itself (the rules look no further than its line end): the octets
+      // after the last line end wait
+      let rest: Buffer | undefined;
+      return {
+        push(b) {
+          const all = rest ? Buffer.concat([rest, b]) : b;
+          const lf = all.lastIndexOf(0x0a);
+          rest = lf < 0 ? all : all.subarray(lf + 1);
+          return lf < 0 ? Buffer.alloc(0) : decodeQp(all.subarray(0, lf + 1));
+        },
+        end: () => (rest ? decodeQp(rest) : Buffer.alloc(0)),
+      };
+    }
     default:
       return undefined;
   }

@@ -13,7 +13,7 @@
  * Limitations: no URLAUTH.
  */
 import { findPart, ImapReader, parseImapUrl, readFetchItems, type CatPart, type FetchItem } from '../../protocol/imap/index.js';
-import { sectionOctets } from './fetch-response.js';
+import { sectionOctets } from './fetch-section.js';
 import { folderName } from './mailbox-names.js';
 import { no, type SessionIo, type TaggedResult } from './session-types.js';
 

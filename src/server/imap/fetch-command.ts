@@ -2,21 +2,24 @@
  * @module fetch-command
  * FETCH and UID FETCH: the messages a set names (or, with CHANGEDSINCE, those changed), \Seen
  * set at once for the items that set it, and each message's response written in writes of about
- * 64 KB; a big message's whole octets (RFC822, BODY[], BINARY[], partial or not) are streamed from
- * its file (fetch-stream), other items read it whole within the reader's bound (message-reader).
+ * 64 KB; a big message is never read whole: its tree comes from one streamed pass over its file
+ * (message-reader `tree`, none when every item is its whole octets) and its sections are ranges
+ * of the file streamed to the client (fetch-section, fetch-stream).
  * Standards: RFC 9051 §6.4.5 (FETCH; BODY[] without PEEK sets \Seen), §7.5.2 (FETCH response),
  *   RFC 7162 §3.1.4 (FETCH CHANGEDSINCE, MODSEQ), §3.2.6 (UID FETCH VANISHED); RFC 9394
  *   (PARTIAL of FETCH); RFC 5530 (EXPUNGEISSUED, LIMIT, UNKNOWN-CTE).
- * Security: a read-only (EXAMINE) mailbox is never changed (no \Seen); a message over the
- *   reader's bound whose items need its MIME parts answers NO [LIMIT], and one streamed holds a
- *   chunk or two in memory, whatever its size.
+ * Security: a read-only (EXAMINE) mailbox is never changed (no \Seen); a big message costs its
+ *   header blocks and a chunk or two of memory, whatever its size; a smaller one read whole
+ *   over the reader's bound (a fetch_stream_from set above it) answers NO [LIMIT].
  * Limitations: see fetch-stream and message-reader.
  */
-import type { ImapCommand } from '../../protocol/imap/index.js';
+import type { Readable } from 'node:stream';
+import type { ImapCommand, MimePart } from '../../protocol/imap/index.js';
 import { partialSlice } from '../../protocol/imap/index.js';
 import type { CachedEntry, CachedItem } from './fetch-cache.js';
-import { fetchPlan, fetchResponse, planNeedsRead, setsSeen, UnknownCte, type BodyRange, type StreamedMessage } from './fetch-response.js';
-import { StreamedBody, streamFromDefault } from './fetch-stream.js';
+import { fetchPlan, fetchResponse, planNeedsRead, setsSeen, type BodyRange, type StreamedMessage } from './fetch-response.js';
+import { decodedKey, decodedSections, UnknownCte } from './fetch-section.js';
+import { BodyCutShort, StreamedBody, streamFromDefault } from './fetch-stream.js';
 import { load, pick, took } from './message-commands.js';
 import type { LoadedMessage } from './message-reader.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
@@ -90,15 +93,27 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
     entry = entries.get(key);
     let msg: LoadedMessage | StreamedMessage | undefined;
     let streamed: StreamedBody | undefined;
-    // a big message whose items are all its whole octets: streamed from its file, not loaded
-    if (plan.whole && m.size >= streamFrom && !planNeedsRead({ ...plan, readAlways: false }, cache)) {
+    const open = (): Promise<Readable> => io.ctx.folders.open(io.user, sel.folder, m.key);
+    if (m.size >= streamFrom && plan.content && planNeedsRead(plan, cache)) {
+      // a big message: its sections are ranges of its file, streamed; its tree (header blocks
+      // and offsets) is made by one streamed pass, unless every item is its whole octets
+      let decodedSizes: Map<string, number> | undefined;
+      let tree: MimePart | undefined;
       try {
-        streamed = new StreamedBody(await io.ctx.folders.open(io.user, sel.folder, m.key), () => io.ctx.folders.open(io.user, sel.folder, m.key));
-      } catch {
+        if (!plan.whole || planNeedsRead({ ...plan, readAlways: false }, cache)) tree = await io.reader.tree(io.user, sel.folder, m.key);
+        streamed = new StreamedBody(await open(), open);
+        for (const d of tree ? decodedSections({ tree, size: m.size }, c.items) : []) (decodedSizes ??= new Map()).set(decodedKey(d), await streamed.decodedSize(d));
+      } catch (err) {
+        streamed?.close();
+        if (err instanceof UnknownCte) {
+          await flush();
+          return no('Unknown Content-Transfer-Encoding', 'UNKNOWN-CTE');
+        }
+        if (err instanceof BodyCutShort) throw err;
         missing = true; // removed meanwhile
         continue;
       }
-      msg = { streamed: true, size: m.size };
+      msg = { streamed: true, size: m.size, ...(tree && { tree }), ...(decodedSizes && { decodedSizes }) };
     } else if (plan.content && planNeedsRead(plan, cache)) {
       try {
         msg = await load(io, sel, m);
@@ -136,6 +151,7 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
       }
       continue;
     }
+    streamed?.close();
     pending.push(data);
     pendingBytes += data.length;
     if (pendingBytes >= 64 * 1024 && !(await flush())) return no('Connection lost');

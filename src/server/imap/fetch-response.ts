@@ -17,7 +17,6 @@ import {
   encodeValue,
   encodeValueBuffer,
   envelopeOf,
-  findPart,
   formatDateTime,
   parseMimeTree,
   type ImapValue,
@@ -26,8 +25,8 @@ import {
 import type { CachedItem } from './fetch-cache-disk.js';
 import type { FetchCache } from './fetch-cache.js';
 import type { LoadedMessage } from './message-reader.js';
+import { decodedKey, headerOf, sectionData, type FileSection, type SectionSource } from './fetch-section.js';
 import { flagsOf, type ViewMessage } from './selected-mailbox.js';
-import { decodeTransfer } from '../../protocol/mime/index.js';
 
 /**
  * A message whose whole octets a FETCH streams from its file (fetchPlan's `whole`): only its size
@@ -36,12 +35,20 @@ import { decodeTransfer } from '../../protocol/mime/index.js';
 export interface StreamedMessage {
   readonly streamed: true;
   readonly size: number;
+  /** its tree made from a stream (header blocks and offsets), for items other than the whole octets */
+  readonly tree?: MimePart;
+  /** the decoded size of each section a BINARY item decodes (decodedKey), counted before the response */
+  readonly decodedSizes?: ReadonlyMap<string, number>;
 }
 
-/** A literal's octets: the message's from `origin`, `length` of them, read from its file as they are written. */
+/**
+ * A literal's octets: the message's from `origin`, `length` of them, read from its file as they
+ * are written; with `decode`, octets of that file section decoded (BINARY), from `origin` in them.
+ */
 export interface BodyRange {
   readonly origin: number;
   readonly length: number;
+  readonly decode?: FileSection;
 }
 
 /** The items whose value comes from the view (the rest are made from the message's octets). */
@@ -59,7 +66,7 @@ export interface MessageFetchCache {
 }
 
 /** How each cached item is made from a message (the fetch cache keeps them encoded). */
-const cachedValue: Record<CachedItem, (msg: LoadedMessage) => ImapValue> = {
+const cachedValue: Record<CachedItem, (msg: { readonly buf?: Buffer; readonly tree: MimePart }) => ImapValue> = {
   ENVELOPE: (msg) => envelopeOf(msg.tree.fields),
   BODYSTRUCTURE: (msg) => bodyStructure(msg.buf, msg.tree, true),
   BODY: (msg) => bodyStructure(msg.buf, msg.tree, false),
@@ -84,79 +91,17 @@ export function setsSeen(items: readonly FetchItem[]): boolean {
   return items.some((i) => i.kind === 'RFC822' || i.kind === 'RFC822.TEXT' || ((i.kind === 'BODY[]' || i.kind === 'BINARY[]') && !i.peek));
 }
 
-export class UnknownCte extends Error {}
-
-function headerOf(buf: Buffer, p: MimePart): Buffer {
-  return buf.subarray(p.headerStart, p.bodyStart);
-}
-
-/** The header lines whose names are (or with `not`, are not) in `names`, and the empty line. */
-function headerFields(header: Buffer, names: readonly string[], not: boolean): Buffer {
-  const want = new Set(names);
-  const out: Buffer[] = [];
-  let i = 0;
-  let keep = false;
-  while (i < header.length) {
-    let lf = header.indexOf(0x0a, i);
-    if (lf < 0) lf = header.length - 1;
-    const line = header.subarray(i, lf + 1);
-    const first = line[0];
-    if (first === 0x20 || first === 0x09) {
-      if (keep) out.push(line);
-    } else if (line.length <= 2 && (first === 0x0d || first === 0x0a)) {
-      keep = false;
-    } else {
-      const colon = line.indexOf(0x3a);
-      const name = colon > 0 ? line.toString('latin1', 0, colon).trim().toUpperCase() : '';
-      keep = name !== '' && want.has(name) !== not;
-      if (keep) out.push(line);
-    }
-    i = lf + 1;
-  }
-  out.push(Buffer.from('\r\n'));
-  return Buffer.concat(out);
-}
-
-/** The octets of a BODY[section] (before the partial is applied); null when it does not exist. */
-export function sectionOctets(msg: LoadedMessage, item: Extract<FetchItem, { kind: 'BODY[]' | 'BINARY[]' | 'BINARY.SIZE' }>): Buffer | null {
-  const { buf, tree } = msg;
-  const s = item.section;
-  const p = findPart(tree, s.part);
-  // a part that does not exist (a multipart without parts): RFC 9051 does not say; "" as Dovecot
-  if (!p) return item.kind === 'BODY[]' ? Buffer.alloc(0) : null;
-  if (item.kind !== 'BODY[]') {
-    // RFC 3516 §4.2: BINARY[] is the whole message; a multipart or message/rfc822 part has an
-    // identity encoding (RFC 2045 §6.4), so its octets come as they are
-    if (s.part.length === 0) return buf;
-    const body = buf.subarray(p.bodyStart, p.end);
-    const cte = p.fields.find((f) => f.name.toLowerCase() === 'content-transfer-encoding')?.value.trim().toLowerCase() ?? '7bit';
-    const decoded = decodeTransfer(body, cte);
-    if (decoded === undefined) throw new UnknownCte();
-    return decoded;
-  }
-  if (s.part.length === 0) {
-    if (!s.text) return buf;
-    return textOf(buf, tree, s.text, s.fields);
-  }
-  if (!s.text) return buf.subarray(p.bodyStart, p.end);
-  if (s.text === 'MIME') return headerOf(buf, p);
-  // HEADER, TEXT, HEADER.FIELDS of a part: of the message it holds (RFC 9051 §6.4.5: only a
-  // message/rfc822 part has them); of another part, part 1 of a one-part message included, ""
-  // as Dovecot answers
-  if (!p.message) return Buffer.alloc(0);
-  return textOf(buf, p.message, s.text, s.fields);
-}
-
-function textOf(buf: Buffer, m: MimePart, text: string, fields?: readonly string[]): Buffer {
-  if (text === 'TEXT') return buf.subarray(m.bodyStart, m.end);
-  const header = headerOf(buf, m);
-  if (text === 'HEADER') return header;
-  return headerFields(header, fields ?? [], text === 'HEADER.FIELDS.NOT');
-}
-
 function partial(data: Buffer, p: { origin: number; length: number } | undefined): Buffer {
   if (!p) return data;
   return data.subarray(Math.min(p.origin, data.length), Math.min(p.origin + p.length, data.length));
+}
+
+/** A file section's literal: its octets from the partial's origin, at most its length (decoded ones as counted beforehand). */
+function rangeOf(data: FileSection, p: { origin: number; length: number } | undefined, msg: StreamedMessage): BodyRange {
+  const total = data.cte === undefined ? data.end - data.start : msg.decodedSizes!.get(decodedKey(data))!;
+  const from = Math.min(p?.origin ?? 0, total);
+  const length = Math.min(total - from, p?.length ?? Infinity);
+  return data.cte === undefined ? { origin: data.start + from, length } : { origin: from, length, decode: data };
 }
 
 /** What a FETCH command's items ask of each message, worked out once per command. */
@@ -292,6 +237,16 @@ export function fetchResponse(
     opts.cache.set(item, data);
     line.chunk(data);
   };
+  // the message's sections: from its octets, or from its streamed tree and file; a streamed
+  // message without its tree gives the whole octets only (fetchPlan's `whole`)
+  const streamed = msg && 'streamed' in msg ? msg : undefined;
+  const source: SectionSource | undefined = streamed ? streamed.tree && { tree: streamed.tree, size: streamed.size } : msg && { ...(msg as LoadedMessage), size: (msg as LoadedMessage).buf.length };
+  const whole = streamed && ({ size: streamed.size } as SectionSource);
+  const data = (d: ReturnType<typeof sectionData>, p: { origin: number; length: number } | undefined, binary: boolean): void => {
+    if (d === null) line.value(null);
+    else if (Buffer.isBuffer(d)) line.value(new ImapLiteral(partial(d, p), binary));
+    else line.range(rangeOf(d, p, streamed!), binary);
+  };
   let hasUid = false;
   let hasFlags = false;
   let hasModseq = false;
@@ -336,41 +291,33 @@ export function fetchResponse(
       case 'BODY': {
         const kind = item.kind;
         line.item(kind);
-        cached(kind, () => cachedValue[kind](msg as LoadedMessage));
+        cached(kind, () => cachedValue[kind](source!));
         break;
       }
       case 'RFC822':
         line.item('RFC822');
-        if (msg && 'streamed' in msg) line.range({ origin: 0, length: msg.size }, false);
-        else line.value(new ImapLiteral(msg!.buf));
+        data(sectionData(source ?? whole!, { kind: 'BODY[]', peek: false, label: '', section: { part: [] } }), undefined, false);
         break;
       case 'RFC822.HEADER':
         line.item('RFC822.HEADER');
-        line.value(new ImapLiteral(headerOf((msg as LoadedMessage).buf, (msg as LoadedMessage).tree)));
+        line.value(new ImapLiteral(headerOf(source!, source!.tree)));
         break;
       case 'RFC822.TEXT':
         line.item('RFC822.TEXT');
-        line.value(new ImapLiteral((msg as LoadedMessage).buf.subarray((msg as LoadedMessage).tree.bodyStart)));
+        data(sectionData(source!, { kind: 'BODY[]', peek: false, label: 'TEXT', section: { part: [], text: 'TEXT' } }), undefined, false);
         break;
       case 'BODY[]':
       case 'BINARY[]': {
         const name = item.kind === 'BODY[]' ? 'BODY' : 'BINARY';
         const origin = item.partial ? `<${item.partial.origin}>` : '';
         line.item(`${name}[${item.label}]${origin}`);
-        if (msg && 'streamed' in msg) {
-          // the whole message (fetchPlan's `whole`), or its partial range, from the file
-          const from = Math.min(item.partial?.origin ?? 0, msg.size);
-          line.range({ origin: from, length: Math.min(msg.size - from, item.partial?.length ?? Infinity) }, item.kind === 'BINARY[]');
-          break;
-        }
-        const data = sectionOctets(msg!, item);
-        line.value(data === null ? null : new ImapLiteral(partial(data, item.partial), item.kind === 'BINARY[]'));
+        data(sectionData(source ?? whole!, item), item.partial, item.kind === 'BINARY[]');
         break;
       }
       case 'BINARY.SIZE': {
-        const data = sectionOctets(msg as LoadedMessage, item);
+        const d = sectionData(source!, item);
         line.item(`BINARY.SIZE[${item.label}]`);
-        line.text(data === null ? 'NIL' : String(data.length));
+        line.text(d === null ? 'NIL' : String(Buffer.isBuffer(d) ? d.length : rangeOf(d, undefined, msg as StreamedMessage).length));
         break;
       }
     }

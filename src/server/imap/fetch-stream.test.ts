@@ -44,3 +44,19 @@ test('a message shorter than the announced range ends the exchange (BodyCutShort
   assert.equal(calls, 3, 'no write after the one the client did not take');
   gone.close();
 });
+
+test('a decoded range (BINARY of a base64 part) gives the decoded octets from its origin, and its size is counted first', async () => {
+  const data = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 256));
+  const encoded = Buffer.from(data.toString('base64').replace(/.{76}/g, '$&\r\n'));
+  const file = Buffer.concat([Buffer.from('Content-Transfer-Encoding: base64\r\n\r\n'), encoded, Buffer.from('\r\n--b--\r\n')]);
+  const section = { start: file.indexOf('\r\n\r\n') + 4, end: file.indexOf('\r\n--b--'), cte: 'base64' };
+  const body = new StreamedBody(open(file), () => Promise.resolve(open(file)));
+  assert.equal(await body.decodedSize(section), 300);
+  for (const [origin, length] of [[0, 300], [10, 50], [299, 1]]) {
+    const parts: Buffer[] = [];
+    assert.equal(await body.write({ origin, length, decode: section }, (b) => Promise.resolve(parts.push(b) > 0)), true);
+    assert.deepEqual(Buffer.concat(parts), data.subarray(origin, origin + length));
+  }
+  await assert.rejects(body.write({ origin: 0, length: 301, decode: section }, () => Promise.resolve(true)), BodyCutShort);
+  body.close();
+});

@@ -1,8 +1,9 @@
 /**
  * @module fetch-stream
  * The octets of a big message written into a FETCH response straight from its file: each range
- * a response asks for (the whole message, or a partial <origin.length>) is read from the store's
- * stream and written to the client as it comes, waiting while the client (or TLS, or COMPRESS)
+ * a response asks for (the whole message, a section's octets, a partial <origin.length> of them,
+ * or a BINARY section decoded on the way) is read from the store's stream and written to the
+ * client as it comes, waiting while the client (or TLS, or COMPRESS)
  * has not taken the last chunk, so a session holds a chunk or two of it, not the message.
  * Standards: RFC 9051 §7.5.2 (BODY[]<origin> literals), §6.4.5 (partial); RFC 3516 §4.3
  *   (BINARY literal8).
@@ -10,10 +11,13 @@
  *   reports); a file that gives fewer octets than that ends the session (BodyCutShort) rather
  *   than let the client read the next response as message octets.
  * Limitations: a range before one already written reopens the file; reaching an origin reads
- *   the octets before it.
+ *   the octets before it; a decoded section is read twice (its size first, for the literal) and
+ *   whole for a partial of it.
  */
 import type { Readable } from 'node:stream';
+import { transferDecoder } from '../../protocol/mime/index.js';
 import type { BodyRange } from './fetch-response.js';
+import type { FileSection } from './fetch-section.js';
 
 /** The file gave fewer octets than announced: the session's framing cannot go on. */
 export class BodyCutShort extends Error {}
@@ -57,6 +61,40 @@ export class StreamedBody {
    * false then. Throws BodyCutShort when the message ends before the range does.
    */
   async write(range: BodyRange, write: (b: Buffer) => Promise<boolean>): Promise<boolean> {
+    if (!range.decode) return this.#raw(range, write);
+    // decoded octets: the section is read through its decoder, those from `origin` written
+    let at = 0;
+    let left = range.length;
+    const out = async (b: Buffer): Promise<boolean> => {
+      const start = Math.min(b.length, Math.max(0, range.origin - at));
+      const end = Math.min(b.length, start + left);
+      at += b.length;
+      if (end <= start) return true;
+      left -= end - start;
+      return write(b.subarray(start, end));
+    };
+    if (!(await this.#decoded(range.decode, out))) return false;
+    if (left > 0) throw new BodyCutShort();
+    return true;
+  }
+
+  /** The size of a file section decoded (RFC 3516 BINARY of an encoded part): read through its decoder once. */
+  async decodedSize(section: FileSection): Promise<number> {
+    let n = 0;
+    await this.#decoded(section, (b) => {
+      n += b.length;
+      return Promise.resolve(true);
+    });
+    return n;
+  }
+
+  async #decoded(section: FileSection, out: (b: Buffer) => Promise<boolean>): Promise<boolean> {
+    const d = transferDecoder(section.cte ?? '')!;
+    const ok = await this.#raw({ origin: section.start, length: section.end - section.start }, (b) => out(d.push(b)));
+    return ok && out(d.end());
+  }
+
+  async #raw(range: BodyRange, write: (b: Buffer) => Promise<boolean>): Promise<boolean> {
     let at = this.#pos - (this.#rest?.length ?? 0);
     if (range.origin < at) {
       this.close();

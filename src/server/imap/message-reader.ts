@@ -6,11 +6,12 @@
  * Security: a message larger than `maxBytes` is not read whole: FETCH of its parts answers NO
  *   rather than growing the process without bound; one larger than `keepBelow` is not kept
  *   after its command (a session would otherwise hold up to `keep` of them).
- * Limitations: messages are read into memory (up to `maxBytes`) for the items that need their
- *   MIME parts; a FETCH of a big message's whole octets does not come here (fetch-stream).
+ * Limitations: messages are read into memory (up to `maxBytes`) for SEARCH, SORT and CATENATE;
+ *   FETCH of a big message takes its tree alone (`tree`) and reads its sections from the file
+ *   (fetch-section, fetch-stream).
  */
 import type { MailFolderStore } from '../../core/index.js';
-import { parseMimeTree, type MimePart } from '../../protocol/imap/index.js';
+import { parseMimeTree, parseMimeTreeStream, type MimePart } from '../../protocol/imap/index.js';
 
 export interface LoadedMessage {
   readonly buf: Buffer;
@@ -21,6 +22,7 @@ export class MessageTooLarge extends Error {}
 
 export class MessageReader {
   private cache: { key: string; msg: LoadedMessage }[] = [];
+  private trees: { key: string; tree: MimePart }[] = [];
 
   constructor(
     private readonly store: MailFolderStore,
@@ -51,7 +53,28 @@ export class MessageReader {
     return msg;
   }
 
+  /**
+   * The MIME tree of a message made from its file in one streamed pass (header blocks and
+   * offsets: mime-tree parseMimeTreeStream), whatever its size; the last few are kept.
+   */
+  async tree(user: string, folder: string, key: string): Promise<MimePart> {
+    const k = `${folder}\u0000${key}`;
+    const hit = this.trees.find((c) => c.key === k);
+    if (hit) return hit.tree;
+    const src = await this.store.open(user, folder, key);
+    let tree: MimePart;
+    try {
+      tree = await parseMimeTreeStream(src as AsyncIterable<Buffer>);
+    } finally {
+      src.destroy();
+    }
+    this.trees.unshift({ key: k, tree });
+    if (this.trees.length > this.keep) this.trees.length = this.keep;
+    return tree;
+  }
+
   forget(): void {
     this.cache = [];
+    this.trees = [];
   }
 }
