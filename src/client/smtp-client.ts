@@ -2,9 +2,8 @@
  * @module smtp-client
  * The client side of one SMTP (or LMTP) session: connect, greeting, EHLO with HELO fallback,
  * opportunistic STARTTLS, AUTH, transactions with per-recipient replies, RSET for reuse, QUIT.
- * The body is read from the spool piece by piece, dot-stuffed piece by piece and written with
- * the socket's backpressure (a full socket is waited for before the next piece is read), so a
- * big message is never held whole; pieces that need stuffing share one buffer (dot-stuffer.ts).
+ * The body streams from the spool to the socket with its backpressure (body-writer.ts), so a
+ * big message is never held whole.
  * Standards: RFC 5321 §3.3 (transactions), §4.1.1 (commands), §4.5.3.2 (client timeouts),
  *   §4.5.2 (transparency); RFC 2920 (PIPELINING); RFC 1870 (SIZE); RFC 6152 (8BITMIME);
  *   RFC 6531 (SMTPUTF8); RFC 3461 (DSN parameters, xtext); RFC 3207 (STARTTLS); RFC 4954 and
@@ -17,15 +16,15 @@
  * Limitations: no CHUNKING/BDAT sending (advertised support is recorded only); AUTH PLAIN and
  *   LOGIN only; MTA-STS and DANE are the caller's (transport/smtp-transport.ts passes the
  *   certificate checks in `tlsOptions`). EHLO parsing and the MAIL/RCPT lines are in
- *   smtp-commands.ts, the socket and TLS handshake in client-socket.ts.
+ *   smtp-commands.ts, the socket and TLS handshake in client-socket.ts, the DATA body in
+ *   body-writer.ts.
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { Readable } from 'node:stream';
 import { reply, type SmtpReply } from '../core/index.js';
 import { ReplyReader } from './reply-reader.js';
-import { DotStuffer } from './dot-stuffer.js';
-import { nextChunk, WaitDeadline } from '../util/index.js';
+import { WaitDeadline } from '../util/index.js';
+import { writeBody } from './body-writer.js';
 import { connectSocket, handshake } from './client-socket.js';
 import { mailCommand, noExtensions, parseExtensions, rcptCommand, type SmtpExtensions } from './smtp-commands.js';
 import {
@@ -257,7 +256,7 @@ export class SmtpClient {
       return { mail, recipients, data: dataReply, final: recipients.map((r, i) => (accepted.includes(i) ? dataReply : r)), bytesSent: 0 };
     }
     this.phase = 'data';
-    const bytesSent = await this.writeBody(tx.body);
+    const bytesSent = await writeBody(this.socket, tx.body, this, this.timeouts.dataBlock);
     const final = [...recipients];
     if (this.options.lmtp) {
       // RFC 2033 §4.2: one reply per accepted recipient, in RCPT order.
@@ -272,78 +271,6 @@ export class SmtpClient {
     this.transactions++;
     this.phase = 'end';
     return { mail, recipients, data: dataReply, final, bytesSent };
-  }
-
-  private async writeBody(open: () => Readable | Promise<Readable>): Promise<number> {
-    const stuffer = new DotStuffer();
-    let body: Readable;
-    try {
-      body = await open();
-    } catch (err) {
-      this.close();
-      throw new SmtpClientError('body', `cannot open message: ${(err as Error).message}`, undefined, { cause: err });
-    }
-    let bodyError: unknown;
-    body.once('error', (err) => (bodyError ??= err));
-    // Corked, the body's chunks and the terminator leave in one writev (one segment train)
-    // instead of one write each; uncorked only to wait for the socket to drain.
-    const socket = this.socket;
-    socket.cork();
-    try {
-      // no stream pipeline: the stuffer is called directly (one piece in, one piece out);
-      // read() rather than an async iterator: a body held in memory is read with no wait
-      for (let chunk = await nextChunk(body); chunk !== null; chunk = await nextChunk(body)) {
-        if (!this.usable) throw new SmtpClientError('closed', 'connection closed during DATA');
-        const out = stuffer.stuff(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
-        if (!socket.write(out)) {
-          socket.uncork();
-          await this.drain();
-          // written out: the stuffer's buffer serves the next piece (a big body through one buffer)
-          stuffer.drained();
-          socket.cork();
-        }
-      }
-      if (!this.usable) throw new SmtpClientError('closed', 'connection closed during DATA');
-      socket.write(stuffer.finish());
-      socket.uncork();
-    } catch (err) {
-      socket.uncork();
-      body.destroy();
-      // Never send the final "." after a partial body: drop the session so the server
-      // discards the transaction (RFC 5321 §4.1.1.4 completes only on <CRLF>.<CRLF>).
-      this.close();
-      if (err instanceof SmtpClientError) throw err;
-      throw new SmtpClientError('body', `reading the message failed: ${((bodyError ?? err) as Error).message}`, undefined, {
-        cause: bodyError ?? err,
-      });
-    }
-    return stuffer.bytesOut;
-  }
-
-  private async drain(): Promise<void> {
-    const s = this.socket;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        done();
-        this.close();
-        reject(new SmtpClientError('timeout', 'timeout sending data block'));
-      }, this.timeouts.dataBlock);
-      const onDrain = (): void => {
-        done();
-        resolve();
-      };
-      const onClose = (): void => {
-        done();
-        reject(new SmtpClientError('closed', 'connection closed during DATA'));
-      };
-      const done = (): void => {
-        clearTimeout(timer);
-        s.off('drain', onDrain);
-        s.off('close', onClose);
-      };
-      s.on('drain', onDrain);
-      s.on('close', onClose);
-    });
   }
 
   /** The reply to an RSET sent ahead of a transaction; anything but 250 ends the session. */

@@ -1,6 +1,6 @@
 /**
  * @module body-chunks
- * How the SMTP client (smtp-client.ts writeBody) and the local transport (maildir-transport.ts)
+ * How the SMTP client (body-writer.ts writeBody) and the local transport (maildir-transport.ts)
  * read a message body: chunk by chunk with read(), waiting for 'readable' only when nothing is
  * buffered, instead of an async iterator over the stream. A body the spool holds in memory (one Buffer in a Readable) is then read with no
  * wait at all; an async iterator made a promise, a next() and the iterator's own stream
