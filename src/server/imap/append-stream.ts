@@ -4,7 +4,8 @@
  * not read into memory by the framing (command-reader) but handed to the store as a stream
  * while it arrives, so the store writes it to its file as it comes (Maildir: the folder's tmp/
  * file) and commits it as any other APPEND (the store's appendMany: all or none). The
- * command's later messages (MULTIAPPEND) are read the same way, one literal at a time.
+ * command's later messages (MULTIAPPEND) are read the same way, one literal at a time, and
+ * CATENATE messages before or after them (RFC 4469) are made whole and stored in their place.
  * Standards: RFC 9051 §6.3.12 (APPEND: TRYCREATE), §7.5 (the "+" continuation is sent only once
  *   the message is known to be acceptable: a refusal comes instead of it), RFC 7888 (LITERAL+:
  *   a refused non-synchronizing literal is read and thrown away), RFC 3502 (MULTIAPPEND: all or
@@ -14,13 +15,15 @@
  *   each literal is accepted; a client that goes away or sends a bad command after its literal
  *   leaves no message and no file (the store removes what it wrote); the command text beside
  *   the literals is bounded (maxLine per line, 64 KB in all).
- * Limitations: CATENATE keeps its parts in memory (append-command, bounded by the framing).
+ * Limitations: a CATENATE message's parts are held in memory (its TEXT literals, within the
+ *   APPENDLIMIT, and the octets of its URLs), before or after a streamed literal.
  */
 import { Readable } from 'node:stream';
 import type { AppendItem } from '../../core/index.js';
 import { formatSequenceSet, literalAtEnd, parseImapCommand, type AppendMessage } from '../../protocol/imap/index.js';
 import { CLOSED, INTERRUPTED, LONG, TIMEOUT, type LineConnection } from '../connection/index.js';
 import { undo } from './append-command.js';
+import { catenate } from './catenate.js';
 import { discardRest, maxLine, type CommandLimits, type Literal, type StreamedAppendStart } from './command-reader.js';
 import { folderError, folderName } from './mailbox-names.js';
 import { overQuota } from './quota-commands.js';
@@ -45,8 +48,9 @@ class Stopped extends Error {
 
 /**
  * The messages of `head` with the literal at its end taken as empty: the APPEND's messages so
- * far, the last one's flags and date known, its octets to come; undefined when that is no
- * APPEND made of literals alone (CATENATE, a syntax error: read whole and answered as usual).
+ * far (CATENATE ones whole, their TEXT literals read), the last one's flags and date known, its
+ * octets to come; undefined when the literal at the end is no message's (a CATENATE TEXT part,
+ * a syntax error: read whole and answered as usual).
  */
 export function appendSoFar(head: Buffer): { mailbox: Buffer; messages: readonly AppendMessage[] } | undefined {
   const open = head.lastIndexOf(0x7b);
@@ -54,9 +58,15 @@ export function appendSoFar(head: Buffer): { mailbox: Buffer; messages: readonly
   // RFC 6855 §4: a UTF8 message's literal is in parentheses, closed after its octets
   for (const tail of ['', ')']) {
     const p = parseImapCommand(Buffer.concat([skeleton, Buffer.from(tail)]));
-    if (p.ok && p.command.name === 'APPEND' && p.command.messages.every((m) => !m.catenate)) return p.command;
+    if (p.ok && p.command.name === 'APPEND' && !p.command.messages[p.command.messages.length - 1].catenate) return p.command;
   }
   return undefined;
+}
+
+/** What comes after a literal: messages read whole (CATENATE), then maybe one whose literal is to be streamed. */
+interface Next {
+  readonly whole: readonly AppendMessage[];
+  readonly streamed?: { m: AppendMessage; lit: Literal };
 }
 
 interface Session extends SessionIo {
@@ -93,9 +103,9 @@ export async function streamedAppend(io: Session, start: StreamedAppendStart, li
     stop = why;
     return new Stopped(why);
   };
-  const refuse = async (r: TaggedResult, lit: Literal): Promise<never> => {
+  const refuse = async (r: TaggedResult, lit: Literal | undefined): Promise<never> => {
     // RFC 7888 §4: a non-synchronizing literal is on its way: read it and the rest, then refuse
-    if (!lit.sync) {
+    if (lit && !lit.sync) {
       if (typeof (await conn.readBytes(lit.size, timeout, () => undefined)) === 'symbol') throw stopped({ cut: true });
       await discardRest(conn, timeout);
     }
@@ -103,8 +113,9 @@ export async function streamedAppend(io: Session, start: StreamedAppendStart, li
     throw stopped({ refused: r });
   };
   const name = folderName(io, first.mailbox);
-  const known = first.messages.slice(0, -1);
-  let total = known.reduce((n, m) => n + m.message.length, 0);
+  let total = 0;
+  /** octets of CATENATE TEXT literals read into memory after the first literal (bounded as the command reader bounds them) */
+  let heldSize = 0;
   /** checks a message before its literal is taken, and accepts the literal ("+" when synchronizing) */
   const accept = async (m: AppendMessage, lit: Literal, count: number): Promise<void> => {
     const r = refusal(io, m, lit.size) ?? (await overQuota(io, total + lit.size, count));
@@ -129,54 +140,91 @@ export async function streamedAppend(io: Session, start: StreamedAppendStart, li
       })(),
       { objectMode: false },
     );
-  /** the next message of the command after a literal (MULTIAPPEND), or undefined at its end */
-  const next = async (utf8: boolean): Promise<{ m: AppendMessage; lit: Literal } | undefined> => {
-    let line: Buffer | symbol;
-    do line = await conn.readLine(maxLine, timeout);
-    while (line === INTERRUPTED);
-    if (line === CLOSED || line === TIMEOUT) throw stopped({ cut: true });
-    if (line === LONG) {
+  /** a line of the command, or the stop of a client gone or a line too long */
+  const line = async (): Promise<Buffer> => {
+    let l: Buffer | symbol;
+    do l = await conn.readLine(maxLine, timeout);
+    while (l === INTERRUPTED);
+    if (l === CLOSED || l === TIMEOUT) throw stopped({ cut: true });
+    if (l === LONG) {
       ended = true;
       throw stopped({ refused: bad('Command line too long', 'TOOBIG') });
     }
-    const text = line as Buffer;
-    textSize += text.length;
-    let rest = text;
+    textSize += (l as Buffer).length;
+    return l as Buffer;
+  };
+  /**
+   * The messages of the command after a literal (MULTIAPPEND): CATENATE ones read whole (RFC
+   * 4469 with RFC 3502: their TEXT literals in memory, within the APPENDLIMIT), then the next
+   * one whose literal is streamed, if any.
+   */
+  const next = async (utf8: boolean): Promise<Next> => {
+    const first = await line();
+    let rest = first;
     if (utf8) {
-      if (rest[0] !== 0x29) return syntax(text);
+      if (rest[0] !== 0x29) return syntax(first);
       rest = rest.subarray(1);
     }
     if (rest.length === 0) {
       ended = true;
-      return undefined;
+      return { whole: [] };
     }
-    const lit = literalAtEnd(rest);
-    const parsed = lit && appendSoFar(Buffer.concat([Buffer.from('x APPEND x'), rest]));
-    if (!lit || !parsed || parsed.messages.length !== 1 || textSize > 64 * 1024) return syntax(text);
-    return { m: parsed.messages[0], lit };
+    const text: Buffer[] = [Buffer.from('x APPEND x'), rest];
+    for (let last = rest; ; ) {
+      const lit = literalAtEnd(last);
+      if (textSize > 64 * 1024) return syntax(last);
+      if (!lit) {
+        // the command ends here: what came after the literal is messages read whole
+        ended = true;
+        const p = parseImapCommand(Buffer.concat(text));
+        if (!p.ok || p.command.name !== 'APPEND') return syntax(last, true);
+        return { whole: p.command.messages };
+      }
+      const parsed = appendSoFar(Buffer.concat(text));
+      if (parsed) return { whole: parsed.messages.slice(0, -1), streamed: { m: parsed.messages[parsed.messages.length - 1], lit } };
+      // a literal that is no message's: a CATENATE TEXT part, read whole (a syntax error is found once the command is read)
+      heldSize += lit.size;
+      if (heldSize > io.ctx.appendLimit) await refuse(no('Message too large', 'TOOBIG'), lit);
+      if (lit.sync) {
+        conn.queue('+ Ready for literal data\r\n');
+        conn.flush();
+      }
+      const data = await conn.readBytes(lit.size, timeout);
+      if (typeof data === 'symbol') throw stopped({ cut: true });
+      last = await line();
+      text.push(Buffer.from('\r\n'), data, last);
+    }
   };
-  /** a line that is no continuation of an APPEND: the rest of the command is read, and BAD */
-  const syntax = async (line: Buffer): Promise<never> => {
-    const lit = literalAtEnd(line);
+  /** a line that is no continuation of an APPEND: the rest of the command is read (unless `read` already), and BAD */
+  const syntax = async (line: Buffer, read = false): Promise<never> => {
+    const lit = read ? undefined : literalAtEnd(line);
     if (lit && !lit.sync && typeof (await conn.readBytes(lit.size, timeout, () => undefined)) !== 'symbol') await discardRest(conn, timeout);
     ended = true;
     throw stopped({ refused: bad('Syntax error in APPEND') });
   };
+  /** a message read whole (a CATENATE one made now, RFC 4469 §5), checked as append-command checks it; `lit`: the literal to come, if any */
+  const whole = async (m: AppendMessage, count: number, lit: Literal | undefined): Promise<AppendItem> => {
+    if (count > 1000) await refuse(bad('Too many messages'), lit);
+    const made = m.catenate ? await catenate(io, m.catenate) : m.message;
+    if (!Buffer.isBuffer(made)) return refuse(made, lit);
+    const r = refusal(io, m, made.length) ?? (await overQuota(io, total + made.length, count));
+    if (r) await refuse(r, lit);
+    total += made.length;
+    return item(m, made);
+  };
   // the store takes the messages as they come: those read already, then each literal streamed
   async function* messages(): AsyncGenerator<AppendItem> {
-    for (const m of known) {
-      const r = refusal(io, m, m.message.length);
-      if (r) await refuse(r, start.lit);
-      yield item(m, m.message);
-    }
-    let current: { m: AppendMessage; lit: Literal } | undefined = { m: first.messages[first.messages.length - 1], lit: start.lit };
-    for (let count = known.length + 1; current; count++) {
-      if (count > 1000) await refuse(bad('Too many messages'), current.lit);
+    let count = 0;
+    for (let now: Next = { whole: first.messages.slice(0, -1), streamed: { m: first.messages[first.messages.length - 1], lit: start.lit } }; ; ) {
+      for (const m of now.whole) yield await whole(m, ++count, now.streamed?.lit);
+      const current = now.streamed;
+      if (!current) return;
+      if (++count > 1000) await refuse(bad('Too many messages'), current.lit);
       await accept(current.m, current.lit, count);
       yield item(current.m, literal());
       // the store read the literal to its end before asking for the next message
       if (left > 0) throw new Error('literal not read to its end');
-      current = await next(current.m.utf8 === true);
+      now = await next(current.m.utf8 === true);
     }
   }
   const uids: number[] = [];
