@@ -2,7 +2,8 @@
  * @module util
  * Mail-agnostic helpers: durable file writes, coalesced directory fsyncs, durations, sizes,
  * backoff math, sortable unique ids, per-key locks, which URLs may be posted to, one timer for a
- * connection's successive waits, a stream's chunks read without an async iterator.
+ * connection's successive waits, a stream's chunks read without an async iterator, a server's
+ * open sessions in a list that leaves no stale pointers for the garbage collector.
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
 export {
@@ -27,5 +28,6 @@ export { httpUrlProblem } from './http-url.js';
 export { findPortHolder, type PortHolder } from './port-holder.js';
 export { pidAlive } from './pid-alive.js';
 export { WaitDeadline } from './wait-deadline.js';
+export { LiveList, type LiveEntry } from './live-list.js';
 export { nextChunk } from './body-chunks.js';
 export { ChunkQueue } from './chunk-queue.js';

@@ -32,6 +32,7 @@ import { replies } from '../../core/replies.js';
 import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { buildSmtpPolicy, type StagePolicy } from '../../policy/index.js';
 import { SmtpSession, type SessionContext } from './smtp-session.js';
+import { LiveList } from '../../util/index.js';
 import { acceptOn, bindServer, bindShared, ClientCounts, handleAddress, type ListenHandle } from '../connection/index.js';
 
 export type { ListenMode };
@@ -147,7 +148,8 @@ interface Listener {
 
 export class SmtpServer {
   private readonly listeners: Listener[] = [];
-  private readonly sessions = new Set<SmtpSession>();
+  /** not a Set: util/live-list.ts says why (issue 11) */
+  private readonly sessions = new LiveList<SmtpSession>();
   private readonly perIp = new ClientCounts();
   private readonly authThrottle: AuthThrottle;
   private secureContext: SecureContext | undefined;
@@ -294,7 +296,7 @@ export class SmtpServer {
     const session = new SmtpSession(socket, this.context(mode, localSocket));
     const ip = session.remoteAddress;
     const perIp = this.perIp.add(ip);
-    this.sessions.add(session);
+    const entry = this.sessions.add(session);
     this.perMode.set(mode, (this.perMode.get(mode) ?? 0) + 1);
     const connections = this.sessions.size;
     // the connect stage (connection limits) answers in place of the greeting
@@ -303,7 +305,7 @@ export class SmtpServer {
         ? replies.serviceUnavailable(this.options.hostname)
         : this.policies[mode].connect({ session: session.info(), connections, fromClient: perIp });
     const done = (): void => {
-      this.sessions.delete(session);
+      this.sessions.delete(entry);
       this.perMode.set(mode, Math.max(0, (this.perMode.get(mode) ?? 1) - 1));
       this.perIp.remove(ip);
       this.wakeClose?.();
