@@ -10,14 +10,16 @@
  * Run the same file from two trees (before, after) to alternate them. PROBE_DOVECOT=0: correio
  * alone; PROBE_PROFILE=FILE: a V8 profile of correio's main thread over its rounds (profile-hook,
  * summed up by profile-summary); PROBE_STRACE=FILE: `strace -c -f` of correio over its last
- * round, written to FILE.
+ * round, written to FILE; PROBE_THREADS=1: correio's CPU per APPEND per thread up to the last answer
+ * (/proc/PID/task/TID/schedstat: nanoseconds, exact, not ticks), the event loop's thread
+ * ("main", with its user/system split from tick samples) apart from the others (libuv's pool, V8's workers: all named "node"), summed over its rounds.
  * Standards: RFC 9051 §6.3.12 (APPEND), RFC 7888 (LITERAL+).
  * Security: loopback only, a temp dir.
  * Limitations: one session per server; CPU in 10 ms ticks (/proc), hence the per-round totals
  *   of a few hundred ms.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,9 +38,47 @@ await fsp.chmod(work, 0o755);
 const user = 'bench@localhost';
 const password = 'bench-secret';
 
+/** ns on a CPU per thread of `pid` (schedstat's first field), keyed "main" for the process's own thread, else by thread name and id. */
+function threadNs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1').trim();
+      out.set(tid === String(pid) ? 'main' : `${name}/${tid}`, ns);
+      if (tid === String(pid)) {
+        // utime and stime in clock ticks (fields 14 and 15): the main thread's split, sampled
+        const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1').split(') ')[1].split(' ');
+        out.set('main user ticks', Number(f[11]));
+        out.set('main system ticks', Number(f[12]));
+      }
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU ns of the main thread and of the others, summed over rounds */
+const threadTotals = new Map<string, number>();
+let threadAppends = 0;
+const ticks = new Map<string, number>();
+
+function addThreads(before: Map<string, number>, after: Map<string, number>): void {
+  for (const [k, ns] of after) {
+    if (k.includes('ticks')) {
+      ticks.set(k, (ticks.get(k) ?? 0) + ns - (before.get(k) ?? 0));
+      continue;
+    }
+    const group = k === 'main' ? 'main' : 'other threads';
+    threadTotals.set(group, (threadTotals.get(group) ?? 0) + ns - (before.get(k) ?? 0));
+  }
+}
+
 /** One round of APPENDs on `run`: p50 and mean ms, and CPU ms per APPEND from `cpu` (seconds). */
-async function round(run: Run, cpu: () => number, from: number): Promise<string> {
+async function round(run: Run, cpu: () => number, from: number, threadsOf?: number): Promise<string> {
   const xs: number[] = [];
+  const t0 = threadsOf === undefined ? undefined : threadNs(threadsOf);
   const c0 = cpu();
   for (let i = 0; i < appends; i++) {
     const text = message(from + i).replace(/\n/g, '\r\n');
@@ -47,6 +87,16 @@ async function round(run: Run, cpu: () => number, from: number): Promise<string>
     xs.push(performance.now() - t);
   }
   const c = ((cpu() - c0) * 1000) / appends;
+  let split = '';
+  if (t0 && threadsOf !== undefined) {
+    const t1 = threadNs(threadsOf);
+    addThreads(t0, t1);
+    threadAppends += appends;
+    const main = ((t1.get('main') ?? 0) - (t0.get('main') ?? 0)) / 1e6 / appends;
+    let all = 0;
+    for (const [k, ns] of t1) if (!k.includes('ticks')) all += ns - (t0.get(k) ?? 0);
+    split = `; by thread (schedstat) main ${main.toFixed(3)}, others ${(all / 1e6 / appends - main).toFixed(3)} ms per APPEND`;
+  }
   // the work a server left for after the answers (correio's text index and fetch cache)
   await sleep(2500);
   // (the profiler's own work never lets the server go quiet: not waited for then)
@@ -59,7 +109,7 @@ async function round(run: Run, cpu: () => number, from: number): Promise<string>
   const all = ((cpu() - c0) * 1000) / appends;
   const s = [...xs].sort((a, b) => a - b);
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  return `p50 ${s[Math.floor(s.length / 2)].toFixed(2)} ms, mean ${mean.toFixed(2)} ms, p90 ${s[Math.floor(s.length * 0.9)].toFixed(2)} ms, CPU ${c.toFixed(2)} ms per APPEND (${all.toFixed(2)} with what followed)`;
+  return `p50 ${s[Math.floor(s.length / 2)].toFixed(2)} ms, mean ${mean.toFixed(2)} ms, p90 ${s[Math.floor(s.length * 0.9)].toFixed(2)} ms, CPU ${c.toFixed(2)} ms per APPEND (${all.toFixed(2)} with what followed)${split}`;
 }
 
 const profile = process.env.PROBE_PROFILE;
@@ -87,12 +137,19 @@ try {
   for (let r = 0; r < rounds; r++) {
     const trace = process.env.PROBE_STRACE && r === rounds - 1 ? spawn('strace', ['-c', '-f', '-o', process.env.PROBE_STRACE, '-p', String(pid)], { stdio: 'ignore' }) : undefined;
     if (trace) await sleep(1000); // attached to every thread
-    console.log(`round ${r + 1}, correio: ${await round(c.run, () => treeCpuSeconds(pid), n + r * appends)}`);
+    console.log(`round ${r + 1}, correio: ${await round(c.run, () => treeCpuSeconds(pid), n + r * appends, process.env.PROBE_THREADS === '1' ? pid : undefined)}`);
     if (trace) {
       trace.kill('SIGINT');
       await new Promise((resolve) => trace.once('exit', resolve));
     }
     if (d) console.log(`round ${r + 1}, Dovecot: ${await round(d.run, () => imapCpu([d.pid]), n + r * appends)}`);
+  }
+  if (threadAppends > 0) {
+    const all = [...threadTotals.values()].reduce((a, b) => a + b, 0);
+    const parts = [...threadTotals].sort((a, b) => b[1] - a[1]).map(([k, ns]) => `${k} ${(ns / 1e6 / threadAppends).toFixed(3)}`);
+    const user = ticks.get('main user ticks') ?? 0;
+    const split = user + (ticks.get('main system ticks') ?? 0);
+    console.log(`correio CPU ms per APPEND by thread (schedstat, ${threadAppends} APPENDs): all ${(all / 1e6 / threadAppends).toFixed(3)}; ${parts.join(', ')}; main's user share ${split ? ((user / split) * 100).toFixed(0) : '?'} % (ticks)`);
   }
   if (profile) {
     correio.child.kill('SIGUSR2');

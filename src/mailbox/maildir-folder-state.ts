@@ -126,7 +126,7 @@ export type { Delta } from './folder-changes.js';
 
 export class MaildirFolderState {
   readonly #lock = new FolderLock();
-  readonly #files = new UidListFiles();
+  readonly #files = new UidListFiles({ keepLogOpen: true });
   /** per folder directory: what its last step left */
   readonly #known = new Map<string, Known>();
   /** per folder directory: a sync queued for the lock that has not begun reading yet */

@@ -17,7 +17,7 @@
  *   ignored (and the file recomputed once it grows). Folders whose name begins with ".." (a
  *   folder being deleted) are not counted.
  */
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, writeSync } from 'node:fs';
 import { lstat, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QuotaLimit, QuotaUsage } from '../core/index.js';
@@ -122,12 +122,15 @@ export class MaildirSize {
    * Records a change (a delivery: +octets +1; a removal: -octets -1) when the file exists. The
    * open, the one O_APPEND write and the close are synchronous: three calls on a small file
    * cost the calling thread less than three thread-pool round trips (issue 19), and a
-   * delivery's usual answer is one open that finds no file.
+   * delivery's usual answer is one lstat that finds no file (an open that fails makes an Error
+   * with its stack: several times the lstat's cost, issue 14).
    */
   async add(root: string, octets: number, count: number): Promise<void> {
+    const path = join(root, MAILDIRSIZE);
+    if (lstatSync(path, { throwIfNoEntry: false }) === undefined) return;
     let fd;
     try {
-      fd = openSync(join(root, MAILDIRSIZE), constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
+      fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
     } catch (err) {
       // no file: nobody counts this mailbox yet (no quota), or it is computed at the next look
       if (errno(err) === 'ENOENT' || errno(err) === 'ELOOP') return;

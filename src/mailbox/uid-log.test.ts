@@ -88,3 +88,30 @@ void test('a log grown past the list is folded into a new list (new generation, 
     assert.equal(fresh!.index.uidNext, uid);
     assert.equal(fresh!.index.entries.size, uid - 1);
   }));
+
+void test('a log kept open (keepLogOpen) is written through only while the list and log are as its last append left them', () =>
+  inDir(async (dir) => {
+    const a = new UidListFiles({ keepLogOpen: true });
+    await a.write(dir, undefined, emptyIndex(11));
+    let was = await a.read(dir);
+    await a.write(dir, was, withEntry(was!.index, 'k1', { uid: 1, modseq: 2, flags: '', keywords: [] }));
+    // as a locked step whose stamp found the files unchanged: from last(), through the kept log
+    was = a.last(dir);
+    await a.write(dir, was, withEntry(was!.index, 'k2', { uid: 2, modseq: 3, flags: '', keywords: [] }));
+    // another process folds the log into a new list (the kept log is removed) and starts a new
+    // log (another file under the same name)
+    const b = new UidListFiles();
+    await b.write(dir, undefined, (await b.read(dir))!.index);
+    const seen = await b.read(dir);
+    await b.write(dir, seen, withEntry(seen!.index, 'k3', { uid: 3, modseq: 4, flags: '', keywords: [] }));
+    // the first writer reads again (the stamp changed) and appends: to the new log, not the one it kept open
+    was = await a.read(dir);
+    assert.ok(was!.logEnd > 0);
+    await a.write(dir, was, withEntry(was!.index, 'k4', { uid: 4, modseq: 5, flags: '', keywords: [] }));
+    was = a.last(dir);
+    await a.write(dir, was, withEntry(was!.index, 'k5', { uid: 5, modseq: 6, flags: '', keywords: [] }));
+    const r = await new UidListFiles().read(dir);
+    assert.deepEqual([...r!.index.entries.keys()], ['k1', 'k2', 'k3', 'k4', 'k5']);
+    assert.equal(r!.index.uidNext, 6);
+    a.forget(dir); // closes the kept log
+  }));

@@ -17,7 +17,10 @@
  *   treated as a missing list, never trusted in part.
  * Limitations: callers hold the folder's lock (folder-lock) across read and write; what was read
  *   is kept per folder and checked against the list's generation and the log's length, so a
- *   step reads only what another process appended since.
+ *   step reads only what another process appended since. With keepLogOpen (the folder state's
+ *   instance) the log's descriptor stays open between appends of a busy folder (up to 64
+ *   folders, each closed after a second unused), so a removed folder's log may be held open
+ *   that long.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
@@ -162,9 +165,41 @@ async function readLog(path: string, headLength: number, from: number): Promise<
   }
 }
 
+/** Logs kept open (keepLogOpen): the oldest is closed past this, and each once unused this long (ms). */
+const maxOpenLogs = 64;
+const openLogIdleMs = 1000;
+
 /** The UID lists of folders as read last (per folder directory), to go on from. */
 export class UidListFiles {
   readonly #read = new Map<string, StoredIndex>();
+  /**
+   * keepLogOpen: per folder, the log's descriptor as our last append to it left it, with the
+   * StoredIndex that append made. The next append whose starting point is that very object (the
+   * caller found the list and log as that step left them: maildir-folder-state's filesStamp,
+   * inode and size) writes through it: no open, fstat and close per change.
+   */
+  readonly #open: Map<string, { fd: number; after: StoredIndex; used: number }> | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
+
+  constructor(opts: { keepLogOpen?: boolean } = {}) {
+    if (opts.keepLogOpen) this.#open = new Map();
+  }
+
+  /** Closes the log kept open for `dir`, if any. */
+  #close(dir: string): void {
+    const o = this.#open?.get(dir);
+    if (!o) return;
+    this.#open!.delete(dir);
+    closeSync(o.fd);
+  }
+
+  /** Closes the logs not written for openLogIdleMs; runs again while some are left. */
+  #sweep(): void {
+    this.#sweeper = undefined;
+    const now = Date.now();
+    for (const [dir, o] of this.#open ?? []) if (now - o.used >= openLogIdleMs) this.#close(dir);
+    if (this.#open && this.#open.size > 0) this.#sweeper = setTimeout(() => this.#sweep(), openLogIdleMs).unref();
+  }
 
   /** The folder's list with its log applied; undefined when missing or malformed. */
   async read(dir: string): Promise<StoredIndex | undefined> {
@@ -222,6 +257,7 @@ export class UidListFiles {
       return await this.#write(dir, was, next, keys);
     } catch (err) {
       this.#read.delete(dir);
+      this.#close(dir);
       throw err;
     }
   }
@@ -230,6 +266,7 @@ export class UidListFiles {
     const records = was?.index.generation !== undefined && was.index.uidValidity === next.uidValidity ? logRecords(was.index, next, keys) : undefined;
     const bytes = records === undefined ? 0 : Buffer.byteLength(records);
     if (!was || records === undefined || was.logEnd + bytes > Math.max(minCompactBytes, was.listBytes)) {
+      this.#close(dir);
       const index = { ...next, generation: randomBytes(6).toString('hex') };
       const text = formatUidIndex(index);
       await atomicWriteFile(join(dir, uidListName), text);
@@ -241,6 +278,7 @@ export class UidListFiles {
     const logPath = join(dir, uidLogName);
     const index = { ...next, generation: was.index.generation };
     if (was.logEnd === 0) {
+      this.#close(dir);
       // a new log (or one of an older generation replaced): written whole, durable with its name
       const text = `L ${was.index.generation}\n${records}`;
       await atomicWriteFile(logPath, text);
@@ -248,17 +286,32 @@ export class UidListFiles {
       return index;
     }
     // the record written with synchronous calls (page cache), only its flush on the thread pool
-    const fd = openSync(logPath, 'r+');
+    const kept = this.#open?.get(dir);
+    const reuse = kept !== undefined && kept.after === was;
+    // taken out while in use (no sweep closes it under the write), put back after
+    if (reuse) this.#open?.delete(dir);
+    else this.#close(dir);
+    const fd = reuse ? kept.fd : openSync(logPath, 'r+');
+    let keep = false;
     try {
-      // a record cut short by a crash after the last commit is cut off first
-      if (fstatSync(fd).size !== was.logEnd) ftruncateSync(fd, was.logEnd);
+      // a record cut short by a crash after the last commit is cut off first (a log kept open
+      // is as our last append left it: its size was checked by the caller's stamp)
+      if (!reuse && fstatSync(fd).size !== was.logEnd) ftruncateSync(fd, was.logEnd);
       const data = Buffer.from(records, 'utf8');
       for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done, was.logEnd + done);
       await fdatasyncFd(fd);
+      keep = this.#open !== undefined;
     } finally {
-      closeSync(fd);
+      if (!keep) closeSync(fd);
     }
-    this.#read.set(dir, { index, logEnd: was.logEnd + bytes, listBytes: was.listBytes });
+    const after = { index, logEnd: was.logEnd + bytes, listBytes: was.listBytes };
+    this.#read.set(dir, after);
+    if (this.#open) {
+      this.#close(dir); // (none: another write of this folder cannot run meanwhile, under its lock)
+      this.#open.set(dir, { fd, after, used: Date.now() });
+      if (this.#open.size > maxOpenLogs) this.#close(this.#open.keys().next().value as string);
+      if (this.#sweeper === undefined) this.#sweeper = setTimeout(() => this.#sweep(), openLogIdleMs).unref();
+    }
     return index;
   }
 
@@ -273,5 +326,6 @@ export class UidListFiles {
   /** Forgets what was read of a folder (its list was written by someone else: maildir-import). */
   forget(dir: string): void {
     this.#read.delete(dir);
+    this.#close(dir);
   }
 }
