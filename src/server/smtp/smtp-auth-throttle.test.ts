@@ -1,7 +1,7 @@
 /**
  * Issue 12 items 6 and 7 over real SMTP sockets: AUTH attempts are counted before the password
  * is checked, so concurrent attempts from one address cannot all be checked; the throttle is
- * one for SMTP and POP3; an account guessed from many addresses is refused with 454; a login
+ * one for SMTP, POP3 and IMAP; an account guessed from many addresses is refused with 454; a login
  * waiting behind a check that hangs ends with each protocol's temporary failure.
  */
 import { test } from 'node:test';
@@ -68,38 +68,46 @@ void test('50 simultaneous AUTH PLAIN from one address: at most the limit are ch
   });
 });
 
-void test('one throttle for SMTP and POP3: failures on one refuse the other', async () => {
+void test('one throttle for SMTP, POP3 and IMAP: failures on one refuse the others', async () => {
   const authThrottle = new AuthThrottle({ maxFailuresPerAddress: 3, maxFailuresPerAccount: 100 });
   const mailboxes = new MemoryMailbox('/nonexistent');
-  const pop3 = new Pop3Server({
-    hostname: 'pop.dc.uece.br',
-    mailboxes,
-    authenticate: async (u, p) => users[u] === p,
-    allowPlainWithoutTls: true,
-    authFailureDelayMs: 0,
-    authThrottle,
-  });
+  const authenticate = async (u: string, p: string): Promise<boolean> => users[u] === p;
+  const pop3 = new Pop3Server({ hostname: 'pop.dc.uece.br', mailboxes, authenticate, allowPlainWithoutTls: true, authFailureDelayMs: 0, authThrottle });
+  const mailRoot = await mkdtemp(join(tmpdir(), 'correio-authshared-'));
+  const imap = new ImapServer({ hostname: 'imap.dc.uece.br', folders: new MaildirFolders(new MaildirStore(mailRoot, { hostname: 'mx' })), authenticate, authFailureDelayMs: 0, authThrottle });
   const [bound] = await pop3.listen([{ host: '127.0.0.1', port: 0 }]);
+  const [imapAt] = await imap.listen([{ host: '127.0.0.1', port: 0 }]);
   try {
     await withServer({ authThrottle }, async (port) => {
+      // one failure each over POP3 and IMAP ...
       const p = await LineClient.connect(bound.port);
       await p.readLine();
-      for (const guess of ['a', 'b']) {
-        p.write('USER suzana@dc.uece.br\r\n');
-        await p.readLine();
-        p.write(`PASS ${guess}\r\n`);
-        assert.equal(await p.readLine(), '-ERR [AUTH] authentication failed');
-      }
+      p.write('USER suzana@dc.uece.br\r\n');
+      await p.readLine();
+      p.write('PASS a\r\n');
+      assert.equal(await p.readLine(), '-ERR [AUTH] authentication failed');
       p.close();
+      const i = await LineClient.connect(imapAt.port);
+      await i.readLine();
+      i.write('a1 LOGIN suzana@dc.uece.br b\r\n');
+      assert.equal(await i.readLine(), 'a1 NO [AUTHENTICATIONFAILED] Authentication failed');
+      // ... and the third, over SMTP, reaches the address's limit of 3
       const c = await ehlo(port);
       assert.equal(await c.command(`AUTH PLAIN ${b64('\0jacques@dc.uece.br\0c')}`), '535 5.7.8 Authentication credentials invalid');
       assert.equal(await c.readReply(), '421 4.7.0 dc.uece.br Too many authentication failures');
       const c2 = await ehlo(port);
       assert.equal(await c2.command(`AUTH PLAIN ${b64('\0jacques@dc.uece.br\0outra')}`), '421 4.7.0 dc.uece.br Too many authentication failures');
       c2.close();
+      // IMAP refuses even the right password from that address now, and ends the session
+      i.write('a2 LOGIN jacques@dc.uece.br outra\r\n');
+      assert.equal(await i.readLine(), '* BYE Too many authentication failures');
+      assert.equal(await i.readLine(), undefined);
+      i.close();
     });
   } finally {
     await pop3.close();
+    await imap.close();
+    await rm(mailRoot, { recursive: true, force: true });
   }
 });
 
