@@ -220,17 +220,24 @@ export class MaildirStore implements MailboxStore {
     const conv = new CrlfToLfCounter();
     // the arrival time list() reports: the write time, or the injected clock's (tests)
     const when = opts.receivedAt ?? this.#now?.();
+    const sub = info === undefined ? 'new' : 'cur';
+    const target = join(dir, sub);
     let created = false;
+    let busy = false;
     try {
       // a small message given whole (IMAP APPEND) is written as it is, no stream made of it
       const head = Buffer.isBuffer(message) && message.length <= SMALL_MESSAGE ? { chunks: [message], rest: undefined } : await readUpTo(Buffer.isBuffer(message) ? Readable.from([message]) : message, SMALL_MESSAGE);
       created = true; // from here the temporary name may exist: removed on failure
-      if (head.rest === undefined) await writeSmall(tmp, head.chunks, conv, when);
-      else await writeStreamed(tmp, head.chunks, head.rest, conv, when);
+      if (head.rest === undefined) {
+        // a small write will link into `target` within one file fsync: the directory's fsync
+        // asked for meanwhile waits for it (dir-syncer), one fsync of new/ for a burst
+        this.#syncer.enter(target);
+        busy = true;
+        await writeSmall(tmp, head.chunks, conv, when);
+      } else await writeStreamed(tmp, head.chunks, head.rest, conv, when);
       const key = `${field}.${this.#host},S=${conv.stored},W=${conv.virtual}`;
       let linked = false;
       if (opts.freshKey || !this.#inCur(dir, key)) {
-        const sub = info === undefined ? 'new' : 'cur';
         const name = key + (info ?? '');
         try {
           // Maildir spec: link() into new/ never overwrites; EEXIST = already delivered
@@ -243,8 +250,12 @@ export class MaildirStore implements MailboxStore {
       }
       unlinkSync(tmp);
       created = false;
+      if (busy) {
+        busy = false;
+        this.#syncer.leave(target);
+      }
       if (linked) {
-        const synced = this.#syncer.sync(join(dir, info === undefined ? 'new' : 'cur'));
+        const synced = this.#syncer.sync(target);
         if (opts.deferSync) synced.catch(() => undefined); // the caller awaits it
         else await synced;
         await this.#size.add(this.mailboxPath(user, ''), conv.stored, 1);
@@ -252,6 +263,7 @@ export class MaildirStore implements MailboxStore {
       }
       return { key };
     } catch (err) {
+      if (busy) this.#syncer.leave(target);
       if (created) await unlink(tmp).catch(() => undefined);
       throw err;
     }

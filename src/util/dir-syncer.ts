@@ -50,6 +50,8 @@ interface DirState {
   running: boolean;
   /** callers that arrived after the running fsync started: they share the next one */
   next: Waiters | undefined;
+  /** leaves the next fsync still waits for (the writers busy when its first caller came) */
+  waitLeaves: number;
 }
 
 function waiters(): Waiters {
@@ -66,33 +68,70 @@ function waiters(): Waiters {
  * Coalesces directory fsyncs. `sync(dir)` resolves once an fsync of `dir` that *started after the
  * call* has completed, so a caller's earlier rename is covered. Callers arriving while an fsync is
  * in flight share the next one: under load N commits cost about two fsyncs, not N.
+ *
+ * Writers that will rename (or link) into a directory soon may say so (enter, then leave once
+ * their rename is done or given up): an fsync asked for while such writers are busy starts only
+ * once as many writers have left as were busy when it was first asked for, so a burst of
+ * deliveries into one Maildir shares one fsync of new/ instead of one per few (issue 19). A writer
+ * must leave whatever happens to it, and must not wait for an fsync of the same directory before
+ * it leaves; then every wait ends (each leave, whoever's, counts toward it).
  */
 export class DirSyncer {
   readonly #dirs = new Map<string, DirState>();
+  /** writers announced with enter() that have not left yet, per directory */
+  readonly #busy = new Map<string, number>();
   readonly #fsync: (dir: string) => Promise<void>;
 
   constructor(fsync: (dir: string) => Promise<void> = fsyncDir) {
     this.#fsync = fsync;
   }
 
+  /** A writer will rename or link into `dir` soon. */
+  enter(dir: string): void {
+    this.#busy.set(dir, (this.#busy.get(dir) ?? 0) + 1);
+  }
+
+  /** That writer is done (renamed, linked, or failed): an fsync waiting for it may start. */
+  leave(dir: string): void {
+    const n = this.#busy.get(dir);
+    if (n === undefined) return;
+    if (n <= 1) this.#busy.delete(dir);
+    else this.#busy.set(dir, n - 1);
+    const st = this.#dirs.get(dir);
+    if (!st?.next || st.waitLeaves === 0) return;
+    st.waitLeaves--;
+    if (st.waitLeaves === 0 && !st.running) this.#start(dir, st);
+  }
+
   sync(dir: string): Promise<void> {
     let st = this.#dirs.get(dir);
     if (!st) {
-      st = { running: false, next: undefined };
+      st = { running: false, next: undefined, waitLeaves: 0 };
       this.#dirs.set(dir, st);
     }
-    st.next ??= waiters();
-    const p = st.next.promise;
-    if (!st.running) {
-      // start on the next tick so callers in the same tick share the first fsync too
-      st.running = true;
-      setImmediate(() => void this.#run(dir, st));
+    if (!st.next) {
+      st.next = waiters();
+      // the writers busy now: this fsync waits until as many have left
+      st.waitLeaves = this.#busy.get(dir) ?? 0;
     }
+    const p = st.next.promise;
+    if (!st.running && st.waitLeaves === 0) this.#start(dir, st);
     return p;
+  }
+
+  #start(dir: string, st: DirState): void {
+    // start on the next tick so callers in the same tick share the first fsync too
+    st.running = true;
+    setImmediate(() => void this.#run(dir, st));
   }
 
   async #run(dir: string, st: DirState): Promise<void> {
     while (st.next) {
+      if (st.waitLeaves > 0) {
+        // callers that came during the last fsync wait for writers still busy: leave() starts it
+        st.running = false;
+        return;
+      }
       const w = st.next;
       st.next = undefined;
       try {

@@ -90,6 +90,42 @@ void test('DirSyncer coalesces concurrent callers and starts a fresh fsync for l
   assert.equal(calls, 3, 'callers in the same tick share one fsync');
 });
 
+void test('DirSyncer: an fsync asked for while writers are busy waits until as many have left, then one serves them all', async () => {
+  let calls = 0;
+  const syncer = new DirSyncer(async () => {
+    calls++;
+  });
+  const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+  // three writers busy in /n; the first to link asks for the fsync
+  syncer.enter('/n');
+  syncer.enter('/n');
+  syncer.enter('/n');
+  syncer.leave('/n');
+  let firstDone = false;
+  const first = syncer.sync('/n').then(() => (firstDone = true));
+  // a writer that comes later is not waited for
+  syncer.enter('/n');
+  await tick();
+  await tick();
+  assert.equal(calls, 0, 'two writers that were busy have not left');
+  syncer.leave('/n');
+  const second = syncer.sync('/n');
+  await tick();
+  assert.equal(calls, 0);
+  assert.equal(firstDone, false);
+  syncer.leave('/n'); // the later writer: with it, two have left since the first ask
+  const third = syncer.sync('/n');
+  await Promise.all([first, second, third]);
+  assert.equal(calls, 1, 'three callers, one fsync');
+  // the last writer fails without linking: it leaves, and an fsync of another directory never waited
+  syncer.leave('/n');
+  await syncer.sync('/other');
+  assert.equal(calls, 2);
+  // no writer busy: as before, callers of one tick share one fsync
+  await Promise.all([syncer.sync('/n'), syncer.sync('/n')]);
+  assert.equal(calls, 3);
+});
+
 void test('DirSyncer passes fsync errors to every waiting caller', async () => {
   const syncer = new DirSyncer(async () => {
     throw Object.assign(new Error('EIO'), { code: 'EIO' });
