@@ -36,6 +36,8 @@ export interface CorreioOptions {
   logLevel?: string;
   /** extra node flags, e.g. --cpu-prof */
   nodeFlags?: string[];
+  /** a command the server runs under, before node (e.g. valgrind and its options); its pid is the server's */
+  wrapper?: string[];
   /** extra environment for the child */
   env?: Record<string, string>;
   /** serve HTTP (JMAP) on a free loopback port (`httpPort`) */
@@ -122,7 +124,7 @@ export async function startCorreio(work: string, o: CorreioOptions = {}): Promis
   const logFile = path.join(work, 'correio.log');
   const fd = fs.openSync(logFile, 'a');
   const child = track(
-    spawn(process.execPath, [...(o.nodeFlags ?? []), cli, 'serve', '--config', conf], {
+    spawn(o.wrapper?.[0] ?? process.execPath, [...(o.wrapper ? [...o.wrapper.slice(1), process.execPath] : []), ...(o.nodeFlags ?? []), cli, 'serve', '--config', conf], {
       cwd: work,
       env: { ...process.env, ...o.env },
       stdio: ['ignore', fd, fd],

@@ -12,13 +12,17 @@
  * summed up by profile-summary); PROBE_STRACE=FILE: `strace -c -f` of correio over its last
  * round, written to FILE; PROBE_THREADS=1: correio's CPU per APPEND per thread up to the last answer
  * (/proc/PID/task/TID/schedstat: nanoseconds, exact, not ticks), the event loop's thread
- * ("main", with its user/system split from tick samples) apart from the others (libuv's pool, V8's workers: all named "node"), summed over its rounds.
+ * ("main", with its user/system split from tick samples) apart from the others (libuv's pool,
+ * V8's workers: all named "node"), per round and summed over its rounds; PROBE_CALLGRIND=FILE:
+ * correio runs under valgrind's callgrind, instrumented over its last round and the work that
+ * followed it (user-space instructions of every thread; ~50x slower, so keep APPENDS small),
+ * written to FILE (callgrind_annotate FILE).
  * Standards: RFC 9051 §6.3.12 (APPEND), RFC 7888 (LITERAL+).
  * Security: loopback only, a temp dir.
  * Limitations: one session per server; CPU in 10 ms ticks (/proc), hence the per-round totals
  *   of a few hundred ms.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -113,9 +117,11 @@ async function round(run: Run, cpu: () => number, from: number, threadsOf?: numb
 }
 
 const profile = process.env.PROBE_PROFILE;
+const callgrind = process.env.PROBE_CALLGRIND;
 const withDovecot = process.env.PROBE_DOVECOT !== '0';
 const correio = await startCorreio(path.join(work, 'correio'), {
   users: [user], password, imap: true, logLevel: 'warn',
+  ...(callgrind && { wrapper: ['valgrind', '--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${path.resolve(callgrind)}`], startTimeoutMs: 600_000 }),
   ...(profile && { nodeFlags: ['--import', path.join(import.meta.dirname, 'profile-hook.js')], env: { BENCH_PROFILE_FILE: path.resolve(profile) } }),
 });
 let stopDovecot = (): void => undefined;
@@ -137,7 +143,9 @@ try {
   for (let r = 0; r < rounds; r++) {
     const trace = process.env.PROBE_STRACE && r === rounds - 1 ? spawn('strace', ['-c', '-f', '-o', process.env.PROBE_STRACE, '-p', String(pid)], { stdio: 'ignore' }) : undefined;
     if (trace) await sleep(1000); // attached to every thread
+    const counting = callgrind !== undefined && r === rounds - 1 && spawnSync('callgrind_control', ['-i', 'on', String(pid)]).status === 0;
     console.log(`round ${r + 1}, correio: ${await round(c.run, () => treeCpuSeconds(pid), n + r * appends, process.env.PROBE_THREADS === '1' ? pid : undefined)}`);
+    if (counting) spawnSync('callgrind_control', ['-i', 'off', String(pid)]);
     if (trace) {
       trace.kill('SIGINT');
       await new Promise((resolve) => trace.once('exit', resolve));
