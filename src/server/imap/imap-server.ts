@@ -22,6 +22,7 @@ import { FetchCacheDisk } from './fetch-cache-disk.js';
 import { MailboxHub } from './mailbox-hub.js';
 import type { ImapSession } from './imap-session.js';
 import type { ImapSessionContext } from './session-types.js';
+import { LiveList } from '../../util/index.js';
 import { ClientCounts, listenAll, normalizeIp, renewListenerTls, type BoundListener, type ListenSpec } from '../connection/index.js';
 
 export interface ImapServerOptions {
@@ -69,7 +70,8 @@ export class ImapServer {
   private readonly maxConnectionsPerIp: number;
   private readonly perIp = new ClientCounts();
   private readonly servers: net.Server[] = [];
-  private readonly sessions = new Set<ImapSession>();
+  /** not a Set: util/live-list.ts says why (issue 11) */
+  private readonly sessions = new LiveList<ImapSession>();
   private closing = false;
   /**
    * The session code (codecs, commands) is loaded at the first connection, not at start: a
@@ -147,9 +149,9 @@ export class ImapServer {
       return;
     }
     const session = new Session(socket, this.ctx, secure);
-    this.sessions.add(session);
+    const entry = this.sessions.add(session);
     void session.closed.then(() => {
-      this.sessions.delete(session);
+      this.sessions.delete(entry);
       this.perIp.remove(ip);
     });
     if (connectionChannel.hasSubscribers) connectionChannel.publish({ session: 'imap', remoteAddress: socket.remoteAddress, secure });

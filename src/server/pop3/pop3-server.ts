@@ -18,6 +18,7 @@ import { formatPop3Response, pop3Responses } from '../../protocol/pop3/index.js'
 import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { MaildropLocks } from './maildrop-locks.js';
 import { Pop3Session, type Pop3SessionContext } from './pop3-session.js';
+import { LiveList } from '../../util/index.js';
 import { ClientCounts, listenAll, normalizeIp, renewListenerTls, type BoundListener, type ListenSpec } from '../connection/index.js';
 
 export interface Pop3ServerOptions {
@@ -56,8 +57,8 @@ export class Pop3Server {
   private readonly maxConnectionsPerIp: number;
   private readonly perIp = new ClientCounts();
   private readonly servers: net.Server[] = [];
-  private readonly sessions = new Set<Pop3Session>();
-  private readonly sockets = new Set<net.Socket>();
+  /** not a Set: util/live-list.ts says why (issue 11) */
+  private readonly sessions = new LiveList<Pop3Session>();
   private closing = false;
 
   constructor(private readonly options: Pop3ServerOptions) {
@@ -88,7 +89,7 @@ export class Pop3Server {
 
   /** Number of open connections. */
   get connectionCount(): number {
-    return this.sockets.size;
+    return this.sessions.size;
   }
 
   /** Starts the listeners; resolves with the bound addresses once all listen. */
@@ -105,17 +106,15 @@ export class Pop3Server {
     }
     const ip = normalizeIp(socket.remoteAddress);
     // one address may not take every slot (issue 12 item 6); both limits answer the same
-    if (this.sockets.size >= this.maxConnections || this.perIp.get(ip) >= this.maxConnectionsPerIp) {
+    if (this.sessions.size >= this.maxConnections || this.perIp.get(ip) >= this.maxConnectionsPerIp) {
       socket.end(formatPop3Response(pop3Responses.tooManyConnections()));
       return;
     }
     this.perIp.add(ip);
-    this.sockets.add(socket);
     const session = new Pop3Session(socket, this.ctx, secure);
-    this.sessions.add(session);
+    const entry = this.sessions.add(session);
     void session.closed.then(() => {
-      this.sessions.delete(session);
-      this.sockets.delete(socket);
+      this.sessions.delete(entry);
       this.perIp.remove(ip);
     });
     if (connectionChannel.hasSubscribers) {
