@@ -15,7 +15,8 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readAll, storeMessage } from '../../test/contract/queue-store.contract.js';
-import { FsQueueStore } from './index.js';
+import type { Envelope } from '../core/index.js';
+import { FsQueueStore, type SegRef } from './index.js';
 
 const tmp = () => mkdtemp(join(tmpdir(), 'correio-acceptor-'));
 
@@ -245,5 +246,61 @@ void test('acceptor segments: a segment removed while a refresh reads the segmen
   assert.deepEqual((await owner.findMessageEnvelopes(b.messageId)).map((e) => e.id), [b.id], 'the next segment was read');
   await one.close();
   await two.close();
+  await owner.close();
+  }));
+
+/**
+ * Message `n` as the only record of a segment of `pid` that is sealed (the acceptor store that
+ * wrote it stops), taken in by `owner` from its notice; with its place and body, for a late notice.
+ */
+async function sealedAlone(dir: string, pid: number, owner: FsQueueStore, n: number): Promise<{ e: Envelope; ref: SegRef; body: Buffer }> {
+  const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: pid });
+  const [e] = await storeMessage(acceptor, `Subject: ${n}\r\n\r\n${n}\r\n`, ['a@x.example']);
+  const placed = acceptor.placeOf(e.messageId)!;
+  await acceptor.close();
+  assert.equal(await owner.adopt(e.messageId, placed.ref, [e], placed.body), true);
+  return { e, ...placed };
+}
+
+void test('acceptor segments: a notice read after more than 256 other segments went since its own is still refused (issue 19)', () =>
+  inSpool(1, async (dir, [writer]) => {
+  // the owner remembered the last 256 removed segments: a notice read later than that (a slow
+  // pipe, a busy server) took a delivered record in again. Removed segments are now refused by
+  // their generation, however many went since.
+  const owner = await FsQueueStore.open(dir, { cache: true });
+  let first: Awaited<ReturnType<typeof sealedAlone>> | undefined;
+  for (let i = 0; i < 300; i++) {
+    const record = await sealedAlone(dir, writer.pid, owner, i);
+    await owner.deleteEnvelope(record.e.id);
+    first ??= record;
+  }
+  assert.deepEqual(await readdir(join(dir, 'seg')), [], 'every finished segment removed');
+  assert.equal(await owner.adopt(first!.e.messageId, first!.ref, [first!.e], first!.body), false, 'the first one\'s late notice');
+  assert.deepEqual(await owner.listMessageIds(), [], 'nothing to deliver again');
+  await owner.close();
+  }));
+
+void test('acceptor segments: a notice taken in at any step of its segment\'s removal is refused (issue 19)', () =>
+  inSpool(1, async (dir, [writer]) => {
+  // adopt() looked at the removed segments before it waited for the index, and took the record
+  // in after that wait: a removal between the two forgot the segment's boundary and let the
+  // delivered record in again. Here the notice comes 0, 1, 2 … microtasks after the removal's
+  // look at the segment's size, so one of them lands between any two of its steps.
+  const owner = await FsQueueStore.open(dir, { cache: true });
+  const ticks = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) await Promise.resolve();
+  };
+  for (let k = 0; k < 16; k++) {
+    const { e, ...placed } = await sealedAlone(dir, writer.pid, owner, k);
+    let late: Promise<boolean> | undefined;
+    const hit = await atFirstStat(join(dir, 'seg', placed.ref.seg), 'after', () => {
+      late = ticks(k).then(() => owner.adopt(e.messageId, placed.ref, [e], placed.body));
+      return Promise.resolve();
+    }, () => owner.deleteEnvelope(e.id));
+    assert.ok(hit, 'the delivery looked at the segment\'s size');
+    assert.equal(await late, false, `a notice ${k} microtasks into the removal is refused`);
+    assert.deepEqual(await owner.listMessageIds(), [], `nothing to deliver again (${k})`);
+  }
+  assert.deepEqual(await readdir(join(dir, 'seg')), [], 'every finished segment removed');
   await owner.close();
   }));

@@ -4,14 +4,17 @@
  * follows the segments other processes append to (acceptors, `[smtp] processes`;
  * segment-writers.ts): where its last read of each segment ended, so that a refresh reads on
  * from there and an acceptor's notice of a record is taken only past it (never twice); the
- * latest of their segments it removed, so that a late notice of one is refused; and the refresh
- * itself, one at a time (calls that come while one runs share the next one).
+ * highest generation of their segments it removed, so that a late notice of one is refused,
+ * however late; and the refresh itself, one at a time (calls that come while one runs share
+ * the next one).
  * Standards: none (the record format is segment-log.ts).
  * Security: a notice's place is taken only when its numbers are whole, its segment id matches
  *   the segment alphabet and names another process, and that segment was not removed; a
  *   record whose trailer does not parse is left for the recovery to report.
- * Limitations: removed segments are remembered 256 at a time (a few notices of a turn at most
- *   come late); the index and removal are segment-messages.ts's, reached through FollowHost.
+ * Limitations: a live segment whose generation falls at or below the removed watermark (made in
+ *   the same millisecond as a removed one, or after a clock step back) has its notices refused
+ *   until a refresh has read it (a refresh each, never a loss); the index and removal are
+ *   segment-messages.ts's, reached through FollowHost.
  */
 import { readdir, stat } from 'node:fs/promises';
 import type { MessageId } from '../core/index.js';
@@ -25,8 +28,21 @@ import { errorCode } from './storage-error.js';
 
 /** A segment's file name in seg/ (beside it: its `.done` log and `.sealed` mark). */
 export const segPattern = /^[0-9a-z]{1,64}$/;
-/** removed segments of other processes remembered (a few notices of a turn at most come late) */
-const removedKept = 256;
+
+/**
+ * A segment's generation: its id without the writer's tag (uniqueId: creation time, then random),
+ * ordered by length, then by text. The owner refuses a notice of a segment it does not follow
+ * whose generation is at or below the highest it removed (adopt): exact whatever the order of
+ * creation across processes or a clock step, since every removed segment is at or below that
+ * watermark; a live segment wrongly below it costs only a refresh (its notice is refused).
+ */
+function generation(segId: string): string {
+  const u = segId.lastIndexOf('u');
+  return u < 0 ? segId : segId.slice(0, u);
+}
+function laterGeneration(a: string, b: string): boolean {
+  return a.length !== b.length ? a.length > b.length : a > b;
+}
 
 /** What the follower asks of segment-messages.ts. */
 export interface FollowHost {
@@ -46,8 +62,8 @@ export class SegmentFollower {
   readonly #host: FollowHost;
   /** where the last scan of each segment ended: refresh() reads on from there */
   readonly #ends = new Map<string, number>();
-  /** other processes' segments removed, the latest ones: a late notice of one of their records is refused */
-  readonly #removed = new Set<string>();
+  /** the highest generation of another process's segment removed: a notice of a segment not followed at or below it is refused */
+  #removedUpTo = '';
   #refreshRun: Promise<void> | undefined;
   #refreshNext: Promise<void> | undefined;
 
@@ -73,8 +89,8 @@ export class SegmentFollower {
     if (foreignSegment(segId, this.#pid)) {
       // all of it was seen and done: a notice read after the removal (the pipe is read apart from
       // the writer's exit) must not take a delivered record in again, its boundary forgotten
-      this.#removed.add(segId);
-      if (this.#removed.size > removedKept) this.#removed.delete(this.#removed.values().next().value!);
+      // (refused by generation, however late: no list of removed segments to fall out of)
+      if (laterGeneration(generation(segId), this.#removedUpTo)) this.#removedUpTo = generation(segId);
     }
   }
 
@@ -84,9 +100,14 @@ export class SegmentFollower {
    */
   async adopt(id: MessageId, ref: SegRef): Promise<boolean> {
     const whole = [ref.offset, ref.bodyLength, ref.trailerLength].every((n) => Number.isSafeInteger(n) && n >= 0);
-    if (!whole || !segPattern.test(ref.seg) || !foreignSegment(ref.seg, this.#pid) || this.#removed.has(ref.seg)) return false;
+    if (!whole || !segPattern.test(ref.seg) || !foreignSegment(ref.seg, this.#pid)) return false;
     const state = await this.#host.state();
-    const end = this.#ends.get(ref.seg) ?? 0;
+    // every look from here to the take is in one synchronous run, as the removal's own steps
+    // are (removed()): a removal during the wait above is seen (issue 19: it let a delivered
+    // record in again, its boundary forgotten)
+    const followed = this.#ends.get(ref.seg);
+    if (followed === undefined && !laterGeneration(generation(ref.seg), this.#removedUpTo)) return false;
+    const end = followed ?? 0;
     if (ref.offset < end || state.index.has(id)) return false;
     state.index.set(id, ref);
     state.live.set(ref.seg, (state.live.get(ref.seg) ?? 0) + 1);
