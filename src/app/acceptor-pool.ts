@@ -28,12 +28,12 @@
  *   spool, read back from the spool itself, and AUTH failures (an address and an account).
  * Failures: an acceptor that ends before it ever accepted while the server starts fails that
  * start (AcceptorStartError: exit 70 and one line naming the cause, which the acceptor tells
- * before it exits), rather than being started again every second forever. A reload's new
- * acceptors must accept before the old ones are retired: when none of them does (each ended
- * before accepting, or none accepted within 30 s), they are stopped and not started again, the
- * reload is refused naming the cause, and the old ones go on serving. Later, an ended
- * acceptor is replaced after 1 s; one that keeps ending within 10 s of its start is replaced
- * after 1, 2, 4 … s, at most 60 s, each time with an error line saying how many in a row.
+ * before it exits), rather than being started again every second forever. A reload starts a
+ * new set of acceptors, and every one of them must accept before the old set is retired: when
+ * any does not (ended before accepting, or not accepting within 30 s), the whole new set is
+ * stopped and not started again, the reload is refused naming the cause, and the old set goes
+ * on serving. Later, an ended acceptor is replaced by one of its own set, after a backoff
+ * (acceptor-restarts.ts); a restart whose set a reload replaced is dropped.
  * Limitations: until the first acceptor listens, the SMTP ports refuse connections (they are
  *   bound, not listening); while none accepts (all restarting) connections wait in the
  *   kernel's backlog. The connection limits and rates are each acceptor's share of the
@@ -53,6 +53,7 @@ import type { FsQueueStore } from '../queue/index.js';
 import type { SharedListener } from '../server/smtp/index.js';
 import { republish } from './acceptor-events.js';
 import { takeIn } from './acceptor-intake.js';
+import { AcceptorRestarts } from './acceptor-restarts.js';
 import { NoticeReader, noticeFd, type Queued } from './acceptor-notice.js';
 
 /** An AUTH that failed in one process, for the throttles of the others. */
@@ -92,10 +93,6 @@ export class AcceptorStartError extends Error {
   }
 }
 
-/** an acceptor that ends within this long of its start counts as failing again (backoff) */
-const stableMs = 10_000;
-const restartMs = 1_000;
-const maxRestartMs = 60_000;
 
 interface Acceptor {
   readonly child: ChildProcess;
@@ -114,6 +111,9 @@ interface Acceptor {
   readonly retired: Promise<void>;
   /** started by a reload that has not yet seen it accept: its end before then is the reload's to judge (replace) */
   trial: boolean;
+  /** the set it belongs to (the start's, or a reload's: replace) and that set's configuration, which its replacement gets */
+  readonly set: number;
+  readonly settings: Config;
 }
 
 /** A reload's new acceptors once one of them accepts: the old ones retired when the reload is applied, or the new ones stopped. */
@@ -145,11 +145,15 @@ export class AcceptorPool {
   /** start() is waiting for the first acceptors; the first of them to end before accepting, why */
   #starting = false;
   #startFailure: string | undefined;
-  /** acceptors in a row that ended within stableMs of their start (the backoff's exponent) */
-  #quickEnds = 0;
+  /** the set serving (0: the start's; each reload's new one is the next number), and a reload's set on trial */
+  #current = 0;
+  #trying: number | undefined;
+  #sets = 0;
+  readonly #restarts: AcceptorRestarts;
 
   constructor(opts: AcceptorPoolOptions) {
     this.#opts = opts;
+    this.#restarts = new AcceptorRestarts(opts.logger, (set) => !this.#stopped && (set === this.#current || set === this.#trying));
   }
 
   /** The pids of the acceptors (the bench reports their CPU, the crash tests kill them). */
@@ -192,7 +196,7 @@ export class AcceptorPool {
     for (const a of this.#acceptors) if (a.child !== except && a.child.connected) a.child.send(order, undefined, {}, () => undefined);
   }
 
-  #spawn(settings: Config = this.#opts.config(), trial = false): Acceptor {
+  #spawn(settings: Config = this.#opts.config(), set = this.#current, trial = false): Acceptor {
     // fd 4: the acceptor's notices (acceptor-notice.ts)
     const child = fork(entry, [String(this.#opts.count - 1)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'] });
     this.#readNotices(child);
@@ -203,7 +207,7 @@ export class AcceptorPool {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let readied!: () => void;
     let retired!: () => void;
-    const a: Acceptor = { child, startedAt: Date.now(), accepting: false, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)), sessions: [], retired: Promise.race([exited, new Promise<void>((r) => (retired = r))]), trial };
+    const a: Acceptor = { child, startedAt: Date.now(), accepting: false, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)), sessions: [], retired: Promise.race([exited, new Promise<void>((r) => (retired = r))]), trial, set, settings };
     this.#acceptors.push(a);
     child.on('message', (m: AcceptorMessage) => {
       if (m.t === 'ready') {
@@ -250,24 +254,17 @@ export class AcceptorPool {
     return a;
   }
 
-  /** An acceptor ended unexpectedly: another is started after 1 s, backing off when they keep ending. */
+  /** An acceptor ended unexpectedly: another of its set is started after 1 s, backing off when they keep ending (acceptor-restarts.ts). */
   #restartLater(a: Acceptor, cause: string, code: number | null = null, signal: NodeJS.Signals | null = null): void {
-    const pid = a.child.pid;
     this.#ended++;
-    // a replacement that dies at once (it cannot start, or crashes on every connection) is
-    // started again less and less often, not every second forever
-    this.#quickEnds = !a.accepting || Date.now() - a.startedAt < stableMs ? this.#quickEnds + 1 : 0;
-    const inMs = Math.min(restartMs * 2 ** Math.max(0, this.#quickEnds - 1), maxRestartMs);
-    if (this.#quickEnds <= 1) this.#opts.logger.warn({ pid, code, signal, error: a.error, inMs }, 'acceptor process ended; starting another');
-    else {
-      this.#opts.logger.error(
-        { pid, code, signal, error: a.error, inMs, inARow: this.#quickEnds },
-        `acceptor process ended (${cause}), ${this.#quickEnds} in a row within ${stableMs / 1000} s of their start; starting another in ${inMs / 1000} s (backing off, at most ${maxRestartMs / 1000} s)`,
-      );
-    }
-    setTimeout(() => {
-      if (!this.#stopped) this.#spawn();
-    }, inMs).unref();
+    this.#restarts.schedule({ ...a, pid: a.child.pid }, cause, code, signal, () => this.#spawn(a.settings, a.set));
+  }
+
+  /** Stops every acceptor of `set` (a reload's set refused or aborted), and its pending restarts. */
+  #stopSet(set: number): void {
+    if (this.#trying === set) this.#trying = undefined;
+    for (const a of this.#acceptors) if (a.set === set && !a.leaving) this.#leave(a);
+    this.#restarts.drop();
   }
 
   /**
@@ -314,40 +311,52 @@ export class AcceptorPool {
   }
 
   /**
-   * A reload's first step: new acceptors with the configuration `next`, waited for until they
-   * accept (or have ended, or after `readyMs`). When none of them accepts, they are stopped (not
-   * started again) and this rejects naming the cause (AcceptorStartError): the old ones go on.
-   * Otherwise the swap retires the old ones once the reload is applied, or stops the new ones
-   * when it fails after all. The refusal is logged by the reload (reload.ts), one line.
+   * A reload's first step: a new set of acceptors with the configuration `next`, waited for until
+   * each accepts (or has ended, or after `readyMs`). Unless every one of them accepts, the reload
+   * is refused as a whole (issue 19: a set part of which cannot start would restart in a loop
+   * beside the old set, or serve short): the new ones are stopped (not started again; those that
+   * accepted finish their sessions) and this rejects naming the cause (AcceptorStartError): the
+   * old ones go on, on the listening sockets they never left. Otherwise the swap retires the old
+   * set once the reload is applied (with any restart of it still waiting its delay, and any
+   * replacement it started meanwhile), or stops the new one when the reload fails after all. The
+   * refusal is logged by the reload (reload.ts), one line.
    */
   async replace(next: Config, readyMs = 30_000): Promise<AcceptorSwap> {
-    const old = this.#acceptors.filter((a) => !a.leaving);
+    const set = ++this.#sets;
     const fresh: Acceptor[] = [];
-    if (!this.#stopped) for (let i = 1; i < this.#opts.count; i++) fresh.push(this.#spawn(next, true));
+    if (!this.#stopped) {
+      this.#trying = set;
+      for (let i = 1; i < this.#opts.count; i++) fresh.push(this.#spawn(next, set, true));
+    }
     await this.#within(Promise.all(fresh.map((a) => Promise.race([a.readied, a.exited]))), readyMs);
     for (const a of fresh) a.trial = false;
     const gone = (a: Acceptor): boolean => a.child.exitCode !== null || a.child.signalCode !== null;
-    if (fresh.length > 0 && !this.#stopped && !fresh.some((a) => a.accepting)) {
-      // no crash loop: the ones still starting are stopped, the ended ones are not started again
-      for (const a of fresh) if (!gone(a)) this.#leave(a);
-      const ended = fresh.filter(gone);
+    const failed = fresh.filter((a) => !a.accepting);
+    if (failed.length > 0 && !this.#stopped) {
+      // no crash loop, no short set: the ones still starting are stopped, the ended ones are not started again
+      this.#stopSet(set);
+      const ended = failed.filter(gone);
       const first = ended[0];
+      const some = (n: number): string => (n === fresh.length ? `${n} new SMTP acceptor processes` : `${n} of ${fresh.length} new SMTP acceptor processes`);
       const message = first === undefined
-        ? `the new SMTP acceptor processes did not accept a connection within ${readyMs / 1000} s (stopped)`
-        : `${ended.length === 1 ? 'the new SMTP acceptor process' : `${ended.length} new SMTP acceptor processes`} ended before accepting a connection (pid ${first.child.pid}: ${first.error ?? 'ended'})`;
+        ? `${failed.length === fresh.length ? 'the new SMTP acceptor processes' : some(failed.length)} did not accept a connection within ${readyMs / 1000} s (stopped)`
+        : `${fresh.length === 1 ? 'the new SMTP acceptor process' : some(ended.length)} ended before accepting a connection (pid ${first.child.pid}: ${first.error ?? 'ended'})`;
       throw new AcceptorStartError(`${message}; the old acceptor processes go on serving`);
     }
     return {
       retireOld: async () => {
-        // a new one that ended before it accepted (others did) is started again as any ended one
-        for (const a of fresh) if (gone(a) && !a.accepting && !this.#stopped) this.#restartLater(a, a.error ?? 'ended');
-        const leaving = old.filter((a) => !a.leaving);
+        if (this.#stopped) return;
+        this.#current = set;
+        this.#trying = undefined;
+        this.#restarts.drop();
+        // every acceptor of an older set, also one a restart started while the new set was on trial
+        const leaving = this.#acceptors.filter((a) => a.set !== set && !a.leaving);
         for (const a of leaving) this.#leave(a, 'retire');
         // resolved (the reload answered) once the old ones accept no more: the next session is a new one's
         await this.#within(Promise.all(leaving.map((a) => a.retired)), readyMs);
       },
       abort: () => {
-        for (const a of fresh) if (!a.leaving && !gone(a)) this.#leave(a);
+        this.#stopSet(set);
         return Promise.resolve();
       },
     };
@@ -379,6 +388,7 @@ export class AcceptorPool {
   /** Stops every acceptor (each finishes its sessions) and waits for them. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#restarts.clear();
     const all = this.#acceptors;
     for (const a of all) this.#leave(a);
     await Promise.all(all.map((a) => a.exited));

@@ -18,7 +18,7 @@
  * Limitations: no listeners of its own (it cannot bind: privileges are dropped), no metrics,
  *   IMAP or web; its mail-log lines go to the same stdout as the server's.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { pino } from 'pino';
 import type { Config } from '../config/index.js';
@@ -57,6 +57,16 @@ function configFromServer(): Promise<Config> {
   });
 }
 
+/** Whether this process removed `path` (of several trying, one does). */
+function removed(path: string): boolean {
+  try {
+    unlinkSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Runs an acceptor, one of `acceptors`, with the configuration the server sends, until it is
  * told to stop.
@@ -64,9 +74,12 @@ function configFromServer(): Promise<Config> {
 export async function runAcceptor(acceptors: number): Promise<void> {
   const config = await configFromServer();
   // a test hook (under the test runner only): an acceptor that can never start ('start'), or
-  // only while a file is there ('file:PATH', for the acceptors of a reload: t-97)
+  // only while a file is there ('file:PATH', for the acceptors of a reload: t-97), or only the
+  // one that removes the file ('once:PATH': one of a reload's new acceptors, t-97)
   const fail = process.env.CORREIO_TEST === '1' ? process.env.CORREIO_TEST_ACCEPTOR_FAIL : undefined;
-  if (fail === 'start' || (fail?.startsWith('file:') && existsSync(fail.slice('file:'.length)))) throw new Error('made to fail at its start (CORREIO_TEST_ACCEPTOR_FAIL)');
+  if (fail === 'start' || (fail?.startsWith('file:') && existsSync(fail.slice('file:'.length))) || (fail?.startsWith('once:') && removed(fail.slice('once:'.length)))) {
+    throw new Error('made to fail at its start (CORREIO_TEST_ACCEPTOR_FAIL)');
+  }
   const text = textWanted(config.log.format, false);
   const output = new BatchedOutput(1, text ? { transform: formatTextLine } : {});
   process.on('exit', () => output.flushSync());

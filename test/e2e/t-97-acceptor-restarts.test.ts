@@ -9,7 +9,13 @@
  * - a reload whose new acceptor ends at its start (the hook with a file that is there only then:
  *   CORREIO_TEST_ACCEPTOR_FAIL=file:PATH) is refused naming the cause, with an error line; the
  *   old acceptor goes on (same pid, mail answered 250), the new one is not started again, and a
- *   reload once the cause is gone replaces the old one.
+ *   reload once the cause is gone replaces the old one;
+ * - with three acceptors (processes = 4), a reload one of whose new acceptors ends at its start
+ *   (CORREIO_TEST_ACCEPTOR_FAIL=once:PATH: the one that removes the file) is refused as a whole
+ *   (exit 78): the two new ones that accepted are stopped, the three old ones go on, and mail
+ *   sent all along, with an old acceptor killed -9 after the refusal, is delivered exactly once;
+ * - a reload while a killed acceptor's replacement waits out its backoff drops that restart: no
+ *   acceptor of the old set starts beside the new one (issue 19).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +24,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliCommand, runCli } from '../helpers/cli.js';
+import { assertExactlyOnce, delivered, load, moreAcked } from '../helpers/delivered-once.js';
 import { childrenOf, sendMail, startSiteProcess, waitFor } from '../helpers/site.js';
 
 const opts = { domains: ['localhost'], users: ['u@localhost'], smtp: { processes: 2 }, logLevel: 'warn' };
@@ -121,5 +128,87 @@ void test('a reload whose new acceptor cannot start is refused, the old acceptor
     delete process.env.CORREIO_TEST_ACCEPTOR_FAIL;
     await site.destroy();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+void test('processes = 4: a reload one of whose three new acceptors cannot start is refused as a whole; the old set serves on, no 250 lost', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 't97-'));
+  const failFile = join(dir, 'fail-one');
+  process.env.CORREIO_TEST_ACCEPTOR_FAIL = `once:${failFile}`;
+  // info: 'correio started' says that all three accept (each one has looked for the file by then)
+  const site = await startSiteProcess({ ...opts, smtp: { processes: 4 }, logLevel: 'info' });
+  const acked = new Set<string>();
+  let stop = false;
+  let running: Promise<void> | undefined;
+  try {
+    const server = site.child!.pid!;
+    await waitFor('the start', () => /"msg":"correio started"/.test(site.stdout()), 60_000);
+    const old = childrenOf(server).sort();
+    assert.equal(old.length, 3, 'three acceptor processes');
+    running = load(site, 3, () => stop, acked, 'p');
+    await moreAcked(acked, 20, 'mail flowing');
+    // one of the three new acceptors removes the file and ends at its start; two accept
+    writeFileSync(failFile, '');
+    const refused = await runCli(['reload', '--config', site.configFile]);
+    assert.equal(refused.code, 78, `exit status; stderr: ${refused.stderr}; server's log: ${site.stdout().slice(-3000)}`);
+    assert.match(
+      refused.stderr,
+      /^correio: reload refused, the running configuration stays: 1 of 3 new SMTP acceptor processes ended before accepting a connection \(pid \d+: made to fail at its start \(CORREIO_TEST_ACCEPTOR_FAIL\)\); the old acceptor processes go on serving\n$/,
+    );
+    // the two that accepted are stopped (after their sessions): the old three are the set
+    await waitFor('only the old acceptors', () => JSON.stringify(childrenOf(server).sort()) === JSON.stringify(old), 60_000);
+    await moreAcked(acked, 20, 'mail flowing after the refusal');
+    // kill -9 of one old acceptor: it is replaced (set of the running configuration), mail goes on
+    process.kill(old[0], 'SIGKILL');
+    await waitFor('a replacement for the killed acceptor', () => {
+      const now = childrenOf(server);
+      return now.length === 3 && !now.includes(old[0]);
+    }, 30_000);
+    await moreAcked(acked, 20, 'mail flowing after the kill');
+    stop = true;
+    await running;
+    assertExactlyOnce(await delivered(site, acked), acked);
+  } finally {
+    stop = true;
+    await running?.catch(() => undefined);
+    delete process.env.CORREIO_TEST_ACCEPTOR_FAIL;
+    await site.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+void test('a reload while a killed acceptor waits out its restart backoff drops that restart: no second set beside the new one', async () => {
+  const site = await startSiteProcess(opts);
+  try {
+    const server = site.child!.pid!;
+    const killed: number[] = [];
+    // killed at each start until its replacement waits 8 s or more
+    let backoff: { ms: number; seenAt: number } | undefined;
+    while (!backoff) {
+      const [acceptor] = await waitFor('an acceptor process', () => {
+        const now = childrenOf(server).filter((p) => !killed.includes(p));
+        return now.length === 1 ? now : undefined;
+      }, 60_000);
+      process.kill(acceptor, 'SIGKILL');
+      killed.push(acceptor);
+      const ms = await waitFor(`the restart line after kill ${killed.length}`, () => {
+        const lines = site.stdout().split('\n').filter((l) => /acceptor process ended/.test(l) && l.includes(`"pid":${acceptor}`));
+        const inMs = /"inMs":(\d+)/.exec(lines[0] ?? '')?.[1];
+        return inMs === undefined ? undefined : Number(inMs);
+      }, 30_000);
+      if (ms >= 8000) backoff = { ms, seenAt: Date.now() };
+    }
+    const ok = await runCli(['reload', '--config', site.configFile]);
+    assert.equal(ok.code, 0, `exit status; stderr: ${ok.stderr}`);
+    const [fresh] = await waitFor('the new set\'s acceptor', () => (childrenOf(server).length === 1 ? childrenOf(server) : undefined), 30_000);
+    // past the moment the dropped restart would have started one beside it
+    await new Promise((r) => setTimeout(r, Math.max(0, backoff.seenAt + backoff.ms + 2000 - Date.now())));
+    assert.deepEqual(childrenOf(server), [fresh], 'one acceptor, as configured');
+    await waitFor('the dropped restart\'s line', () => /"level":40,.*a pending acceptor restart dropped: its set was replaced by a reload/.test(site.stdout()));
+    const sent = await sendMail(site, 'a@example.org', ['u@localhost'], 'Subject: after the reload\n\nbody\n');
+    assert.match(sent.final ?? '', /^250 /);
+    await site.waitForMessages('u@localhost', 1);
+  } finally {
+    await site.destroy();
   }
 });

@@ -1,10 +1,11 @@
 /**
  * @module delivered-once
- * The crash tests' check (t-02, t-88): every message answered 250 (its X-Test-Id in `acked`)
- * is in u@localhost's mailbox, none twice.
+ * The crash tests' check (t-02, t-88, t-97): every message answered 250 (its X-Test-Id in `acked`)
+ * is in u@localhost's mailbox, none twice; and the load they send (`load`).
  */
 import assert from 'node:assert/strict';
-import type { Site } from './site.js';
+import type { LineClient } from './net.js';
+import { waitFor, type Site } from './site.js';
 
 /** Waits until every acked id is in the mailbox and the count has stopped moving; returns the counts. */
 export async function delivered(site: Pick<Site, 'messages'>, acked: Set<string>): Promise<Map<string, number>> {
@@ -40,3 +41,38 @@ export function assertExactlyOnce(counts: Map<string, number>, acked: Set<string
   assert.deepEqual([...counts].filter(([, n]) => n > 1).map(([id]) => id), [], 'messages delivered twice');
 }
 
+/** Clients sending numbered messages until `stop()` says so; `acked` holds those answered 250. */
+export function load(site: Pick<Site, 'connect'>, clients: number, stop: () => boolean, acked: Set<string>, prefix: string): Promise<void> {
+  let next = 0;
+  const one = async (): Promise<void> => {
+    while (!stop()) {
+      let c: LineClient | undefined;
+      try {
+        c = await site.connect();
+        if (!(await c.readReply())?.startsWith('220')) continue;
+        if (!(await c.command('EHLO load.test'))?.startsWith('250')) continue;
+        while (!stop()) {
+          const id = `${prefix}${next++}`;
+          c.write('MAIL FROM:<load@test.example>\r\nRCPT TO:<u@localhost>\r\nDATA\r\n');
+          if (!(await c.readReply())?.startsWith('250')) break;
+          if (!(await c.readReply())?.startsWith('250')) break;
+          if (!(await c.readReply())?.startsWith('354')) break;
+          c.write(`Subject: ${id}\r\nX-Test-Id: ${id}\r\n\r\n${'body line\r\n'.repeat(50)}.\r\n`);
+          if (!(await c.readReply())?.startsWith('250')) break;
+          acked.add(id);
+        }
+      } catch {
+        // a kill cuts connections: expected; connect again
+      } finally {
+        c?.close();
+      }
+    }
+  };
+  return Promise.all(Array.from({ length: clients }, () => one())).then(() => undefined);
+}
+
+/** Waits until `n` more messages than now are answered 250 (mail flows), for `what`. */
+export async function moreAcked(acked: ReadonlySet<string>, n: number, what: string): Promise<void> {
+  const before = acked.size;
+  await waitFor(what, () => acked.size >= before + n, 30_000);
+}

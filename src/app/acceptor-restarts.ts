@@ -1,0 +1,79 @@
+/**
+ * @module acceptor-restarts
+ * When an SMTP acceptor process that ended unexpectedly is started again (acceptor-pool.ts):
+ * after 1 s, and one that keeps ending within 10 s of its start after 1, 2, 4 … s, at most
+ * 60 s, each time with an error line saying how many in a row. Each restart belongs to the set
+ * of acceptors its ended one was in (the start's, or a reload's): one whose set no longer serves
+ * when its delay is over, or when a reload replaces the set, is dropped (issue 19: it started
+ * beside the reload's new set, one process more than configured).
+ * Standards: none.
+ * Security: none (timers only).
+ * Limitations: the backoff counts ends across sets (a reload does not reset it).
+ */
+import type { Logger } from 'pino';
+
+/** an acceptor that ends within this long of its start counts as failing again (backoff) */
+const stableMs = 10_000;
+const restartMs = 1_000;
+const maxRestartMs = 60_000;
+
+/** An acceptor that ended, as the restart needs it. */
+export interface Ended {
+  readonly pid: number | undefined;
+  readonly startedAt: number;
+  readonly accepting: boolean;
+  readonly error?: string;
+  readonly set: number;
+}
+
+export class AcceptorRestarts {
+  readonly #logger: Logger;
+  /** whether acceptors of a set may run */
+  readonly #serving: (set: number) => boolean;
+  /** acceptors in a row that ended within stableMs of their start (the backoff's exponent) */
+  #quickEnds = 0;
+  /** restarts waiting out their delay, with the set they belong to */
+  readonly #timers = new Map<NodeJS.Timeout, number>();
+
+  constructor(logger: Logger, serving: (set: number) => boolean) {
+    this.#logger = logger;
+    this.#serving = serving;
+  }
+
+  /** Calls `start` after the backoff, if the set of `a` still serves then. */
+  schedule(a: Ended, cause: string, code: number | null, signal: NodeJS.Signals | null, start: () => void): void {
+    const { pid, error } = a;
+    // a replacement that dies at once (it cannot start, or crashes on every connection) is
+    // started again less and less often, not every second forever
+    this.#quickEnds = !a.accepting || Date.now() - a.startedAt < stableMs ? this.#quickEnds + 1 : 0;
+    const inMs = Math.min(restartMs * 2 ** Math.max(0, this.#quickEnds - 1), maxRestartMs);
+    if (this.#quickEnds <= 1) this.#logger.warn({ pid, code, signal, error, inMs }, 'acceptor process ended; starting another');
+    else {
+      this.#logger.error(
+        { pid, code, signal, error, inMs, inARow: this.#quickEnds },
+        `acceptor process ended (${cause}), ${this.#quickEnds} in a row within ${stableMs / 1000} s of their start; starting another in ${inMs / 1000} s (backing off, at most ${maxRestartMs / 1000} s)`,
+      );
+    }
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.#serving(a.set)) start();
+    }, inMs).unref();
+    this.#timers.set(timer, a.set);
+  }
+
+  /** Drops the restarts of sets that no longer serve (a reload replaced or refused them). */
+  drop(): void {
+    for (const [timer, set] of this.#timers) {
+      if (this.#serving(set)) continue;
+      clearTimeout(timer);
+      this.#timers.delete(timer);
+      this.#logger.warn({ set }, 'a pending acceptor restart dropped: its set was replaced by a reload');
+    }
+  }
+
+  /** Drops every restart (the pool stops). */
+  clear(): void {
+    for (const timer of this.#timers.keys()) clearTimeout(timer);
+    this.#timers.clear();
+  }
+}
