@@ -1,6 +1,8 @@
 /**
  * IMAP under hostile input: thousands of random and mutated commands (in every state), then a
- * normal session must still work; and one user can never reach another user's mailboxes.
+ * normal session must still work; thousands more carrying literals of random octets (LITERAL+
+ * and synchronizing, some past the 64 KB limit), each answered with its tag; and one user can
+ * never reach another user's mailboxes.
  * The random source is seeded, so a failure repeats.
  */
 import { test } from 'node:test';
@@ -119,6 +121,106 @@ void test('fuzz: thousands of random and mutated commands never crash the server
       do l = await c.readLine();
       while (l !== undefined && !l.startsWith('b '));
       assert.match(l ?? '', /^b OK \[READ-ONLY\]/);
+    } finally {
+      c.close();
+    }
+  }));
+
+/** Commands with literals where `{L}` stands: each gets random octets, sent as `{n+}` or as `{n}` after the "+". */
+const withLiterals = [
+  'APPEND Drafts {L}', 'APPEND Drafts (\\Seen $Fuzz) "01-Jan-2020 00:00:00 +0000" {L}', 'APPEND Drafts {L} {L}', 'APPEND Drafts CATENATE (TEXT {L} URL {L})',
+  'APPEND Drafts UTF8 (~{L})', 'LOGIN {L} {L}', 'AUTHENTICATE PLAIN {L}', 'SEARCH CHARSET UTF-8 TEXT {L}', 'UID SEARCH OR SUBJECT {L} BODY {L}', 'CREATE {L}',
+  'SELECT {L}', 'STATUS {L} (MESSAGES SIZE)', 'RENAME {L} {L}', 'FETCH 1 (BODY.PEEK[HEADER.FIELDS ({L})])', 'ID ({L} {L})', 'SORT (SUBJECT) UTF-8 TEXT {L}',
+];
+
+/** random octets: mostly IMAP syntax and text, sometimes anything (NUL, CR, LF, 8-bit), sometimes past the 64 KB literal limit */
+function octets(r: () => number): Buffer {
+  const roll = r();
+  const n = roll < 0.02 ? 65_537 + Math.floor(r() * 2000) : roll < 0.1 ? 0 : Math.floor(r() * 300);
+  const b = Buffer.alloc(n);
+  const any = r() < 0.15;
+  for (let i = 0; i < n; i++) b[i] = any ? Math.floor(r() * 256) : alphabet.charCodeAt(Math.floor(r() * alphabet.length)) & 0xff;
+  return b;
+}
+
+void test('fuzz with literals: thousands of commands with random literal octets, synchronizing and not, over the limit or not; sessions stay in step', () =>
+  withServer(async (port) => {
+    const r = rng(0x5eed1);
+    let sent = 0;
+    let literals = 0;
+    const answers = new Map<string, number>();
+    const count = (line: string): void => {
+      const key = / (OK|NO|BAD) (\[\w+)?/.exec(line)?.slice(1).join('') ?? line;
+      answers.set(key, (answers.get(key) ?? 0) + 1);
+    };
+    for (let conn = 0; conn < 6; conn++) {
+      const c = await LineClient.connect(port, '127.0.0.1');
+      try {
+        assert.match((await c.readLine()) ?? '', /^\* OK/);
+        // four of the six in the authenticated and selected states
+        if (conn % 3 !== 0) {
+          c.write('l LOGIN suzana@dc.uece.br secret\r\ns SELECT INBOX\r\n');
+          await c.readTagged('s');
+        }
+        for (let i = 0; i < 500; i++) {
+          const tag = `g${i}`;
+          const pieces = withLiterals[Math.floor(r() * withLiterals.length)].split('{L}');
+          let cut = false;
+          // what goes out in one write (Nagle's algorithm would hold a second small write for an ACK)
+          let out: Buffer[] = [];
+          for (let k = 0; k < pieces.length && !cut; k++) {
+            const text = (k === 0 ? `${tag} ` : '') + (r() < 0.3 ? mutate(pieces[k], r) : pieces[k]);
+            if (k === pieces.length - 1) {
+              c.write(Buffer.concat([...out, Buffer.from(`${text}\r\n`, 'latin1')]));
+              break;
+            }
+            const data = octets(r);
+            literals++;
+            if (r() < 0.5) {
+              out.push(Buffer.from(`${text}{${data.length}+}\r\n`, 'latin1'), data);
+              continue;
+            }
+            // a synchronizing literal: the data only after "+"; a refusal ends the command
+            c.write(Buffer.concat([...out, Buffer.from(`${text}{${data.length}}\r\n`, 'latin1')]));
+            out = [];
+            for (;;) {
+              const l = await c.readLine(20000);
+              assert.notEqual(l, undefined, `the session ended at ${tag}`);
+              if (l!.startsWith('+')) {
+                out.push(data);
+                break;
+              }
+              if (l!.startsWith(`${tag} `)) {
+                count(l!);
+                cut = true;
+                break;
+              }
+            }
+          }
+          sent++;
+          if (cut) continue;
+          // every command is answered with its tag, whatever became of its literals
+          const lines = await c.readTagged(tag, 20000);
+          assert.match(lines.at(-1) ?? '', new RegExp(`^${tag} (OK|NO|BAD) `), `${tag}: ${lines.slice(-3).join(' | ')}`);
+          count(lines.at(-1) ?? '');
+        }
+        c.write('z NOOP\r\n');
+        assert.match((await c.readTagged('z', 20000)).at(-1) ?? '', /^z OK /);
+      } finally {
+        c.close();
+      }
+    }
+    assert.ok(sent >= 3000 && literals >= 3000, `${sent} commands, ${literals} literals`);
+    // the fuzz reached past the framing: messages stored, literals refused as too large, others refused by the grammar
+    const summary = JSON.stringify([...answers]);
+    for (const key of ['OK[APPENDUID', 'OK', 'BAD[TOOBIG', 'BAD', 'NO[BADURL', 'NO[CANNOT']) assert.ok((answers.get(key) ?? 0) > 0, `${key} in ${summary}`);
+    // the messages that went in are whole messages a normal session can FETCH
+    const c = await LineClient.connect(port, '127.0.0.1');
+    try {
+      await c.readLine();
+      c.write('a LOGIN suzana@dc.uece.br secret\r\nb SELECT Drafts\r\nc FETCH 1:* (UID RFC822.SIZE BODYSTRUCTURE ENVELOPE)\r\n');
+      assert.match((await c.readTagged('b')).at(-1) ?? '', /^b OK \[READ-WRITE\]/);
+      assert.match((await c.readTagged('c', 60000)).at(-1) ?? '', /^c OK /);
     } finally {
       c.close();
     }

@@ -11,11 +11,12 @@
  *   (LITERAL+); RFC 4959 (SASL-IR); RFC 2177 (IDLE); RFC 2971 (ID); RFC 5161 (ENABLE); RFC
  *   7162 (CONDSTORE, QRESYNC); RFC 4731 (ESEARCH); RFC 5182 (SEARCHRES); RFC 5258
  *   (LIST-EXTENDED); RFC 5819 (LIST-STATUS); RFC 2342 (NAMESPACE); RFC 3691 (UNSELECT); RFC
- *   7889 (APPENDLIMIT); RFC 5530 (response codes).
+ *   7889 (APPENDLIMIT); RFC 5530 (response codes); the rest as advertised in capabilities()
+ *   (docs/imap.md lists them).
  * Security: everything the client sends is hostile (see command-reader and session-auth);
  *   an unexpected error answers NO [SERVERBUG] and the session goes on. Framing, backpressure
  *   and the TLS upgrade are server/connection's.
- * Limitations: IMAP4rev2 is not advertised yet (see docs/imap.md); an APPEND literal under
+ * Limitations: an APPEND literal under
  *   append-stream's threshold is held in memory (bounded by the APPENDLIMIT), a bigger one is
  *   streamed to the store (append-stream).
  */
