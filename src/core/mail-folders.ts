@@ -42,6 +42,12 @@ export interface FolderSnapshot {
   readonly messages: readonly FolderMessage[];
   /** names this snapshot for syncDelta (a store that keeps deltas sets it) */
   readonly version?: number;
+  /**
+   * The same messages as a list that the folder's next snapshot and a session's view fork by
+   * chunk (util/chunked-list), set by a store that keeps one (Maildir): `messages` is then an
+   * array made at its first read (O(messages)), so read it only where every message is wanted.
+   */
+  readonly list?: Iterable<FolderMessage> & { readonly length: number; at(i: number): FolderMessage | undefined };
 }
 
 /** What changed from one snapshot to the folder's current one (MailFolderStore.syncDelta). */

@@ -4,14 +4,42 @@
  * snapshots, a snapshot patched with the messages that changed and without those gone, deltas
  * merged over several versions, and the messages changed after a MODSEQ (from the folder's
  * MODSEQ log where it reaches back, else a walk). Pure functions on messages in ascending UID
- * order; each is O(changes) but for the walk and the diff of a whole listing.
+ * order; each is O(changes) but for the walk and the diff of a whole listing. A snapshot's
+ * messages are a chunked list (util/chunked-list): the next snapshot is a fork of it with the
+ * chunks of the changed messages copied, so a step costs O(changes × chunk), not O(messages).
  * Standards: RFC 7162 §3.1 (MODSEQ), RFC 9051 §2.3.1.1 (UIDs ascending).
  * Security: no input from clients.
- * Limitations: patchMessages copies the snapshot's array of references (a snapshot is never
- *   changed once made: sessions share it).
+ * Limitations: a snapshot is never changed once made (sessions share it): patchMessages forks
+ *   it; its `messages` array is made at the first read of it (O(messages), once per snapshot).
  */
-import type { FolderMessage } from '../core/index.js';
+import type { FolderMessage, FolderSnapshot } from '../core/index.js';
+import { ChunkedList } from '../util/index.js';
 import type { ModseqLog } from './modseq-log.js';
+
+/** A snapshot whose messages are a chunked list (`list`, not enumerable); `messages` is made from it when read. */
+export type ListSnapshot = FolderSnapshot & { readonly version: number; readonly list: ChunkedList<FolderMessage> };
+
+/** The snapshot of `head` with the messages of `list`; `flat`: the same messages as an array, when at hand. */
+export function listSnapshot(
+  head: { readonly uidValidity: number; readonly uidNext: number; readonly highestModseq: number },
+  list: ChunkedList<FolderMessage>,
+  version: number,
+  flat?: readonly FolderMessage[],
+): ListSnapshot {
+  let messages = flat;
+  const snap = {
+    uidValidity: head.uidValidity,
+    uidNext: head.uidNext,
+    highestModseq: head.highestModseq,
+    get messages(): readonly FolderMessage[] {
+      return (messages ??= list.toArray());
+    },
+    version,
+  };
+  return Object.defineProperty(snap, 'list', { value: list, enumerable: false }) as ListSnapshot;
+}
+
+const uidOf = (m: FolderMessage): number => m.uid;
 
 /** What changed from one snapshot version to the next (or over several, merged). */
 export interface Delta {
@@ -24,26 +52,14 @@ export interface Delta {
   readonly goneKeys: readonly string[];
 }
 
-/** The index of `uid` in `ms` (ascending UIDs), or the negated insertion point minus one. */
-export function findUid(ms: readonly FolderMessage[], uid: number): number {
-  let lo = 0;
-  let hi = ms.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const u = ms[mid].uid;
-    if (u === uid) return mid;
-    if (u < uid) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -lo - 1;
+/** The index of `uid` in `ms` (ascending UIDs), or the negated insertion point minus one: O(log n). */
+export function findUid(ms: ChunkedList<FolderMessage>, uid: number): number {
+  return ms.search(uidOf, uid);
 }
 
 /** A UID's MODSEQ in `ms` (ascending UIDs); undefined when it is not there. */
-export function modseqIn(ms: readonly FolderMessage[]): (uid: number) => number | undefined {
-  return (uid) => {
-    const i = findUid(ms, uid);
-    return i >= 0 ? ms[i].modseq : undefined;
-  };
+export function modseqIn(ms: ChunkedList<FolderMessage>): (uid: number) => number | undefined {
+  return (uid) => ms.at(findUid(ms, uid))?.modseq;
 }
 
 /** Messages of `b` new or changed from `a`, and UIDs of `a` gone in `b` (both in UID order). */
@@ -79,23 +95,26 @@ export function mergeDeltas(deltas: readonly Delta[]): Delta {
   return { from: deltas[0].from, to: deltas[deltas.length - 1].to, changed: [...changed.values()].sort((a, b) => a.uid - b.uid), gone: [...gone.keys()], goneKeys: [...gone.values()] };
 }
 
-/** `prev` without the UIDs `gone` and with `changed` (ascending UIDs) in place: a new array. */
-export function patchMessages(prev: readonly FolderMessage[], changed: readonly FolderMessage[], gone: readonly number[]): FolderMessage[] {
-  let messages = prev.slice();
+/**
+ * `prev` without the UIDs `gone` and with `changed` (ascending UIDs) in place: a fork of it,
+ * which copies only the chunks it changes (prev, shared, stays as it was).
+ */
+export function patchMessages(prev: ChunkedList<FolderMessage>, changed: readonly FolderMessage[], gone: readonly number[]): ChunkedList<FolderMessage> {
+  const messages = prev.fork();
   if (gone.length > 64) {
     const g = new Set(gone);
-    messages = messages.filter((m) => !g.has(m.uid));
+    messages.filterInPlace((m) => !g.has(m.uid));
   } else {
     // a few (an expunge, a MOVE): each found by search and cut out, not a test of every message
     for (const u of gone) {
       const i = findUid(messages, u);
-      if (i >= 0) messages.splice(i, 1);
+      if (i >= 0) messages.removeAt(i);
     }
   }
   for (const m of changed) {
     const i = findUid(messages, m.uid);
-    if (i >= 0) messages[i] = m;
-    else messages.splice(-i - 1, 0, m);
+    if (i >= 0) messages.set(i, m);
+    else messages.insert(-i - 1, m);
   }
   return messages;
 }
@@ -104,11 +123,16 @@ export function patchMessages(prev: readonly FolderMessage[], changed: readonly 
  * The messages of `ms` whose MODSEQ is above `since`, ascending UID: from `log` (O(changes))
  * where it reaches back that far, else a walk, also when the log would give most of them.
  */
-export function changedSince(ms: readonly FolderMessage[], log: ModseqLog, since: number): FolderMessage[] {
+export function changedSince(ms: ChunkedList<FolderMessage>, log: ModseqLog, since: number): FolderMessage[] {
   const count = log.countAbove(since);
   const uids = count !== undefined && count <= ms.length / 4 ? log.since(since, modseqIn(ms)) : undefined;
-  if (!uids) return ms.filter((m) => m.modseq > since);
   const out: FolderMessage[] = [];
-  for (const u of uids) out.push(ms[findUid(ms, u)]);
+  if (!uids) {
+    ms.each((m) => {
+      if (m.modseq > since) out.push(m);
+    });
+    return out;
+  }
+  for (const u of uids) out.push(ms.at(findUid(ms, u))!);
   return out;
 }

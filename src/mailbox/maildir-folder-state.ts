@@ -18,7 +18,8 @@
  *   This listing only checks the names against what is known (no message made of each name, no
  *   sort); the folder is reconciled whole only when they differ.
  * Each snapshot has a version, and the last `maxDeltas` changes between versions are kept, so
- * a session tells its client what changed in O(changes) (syncDelta).
+ * a session tells its client what changed in O(changes) (syncDelta). A step's snapshot is the
+ * last one's chunked list forked with the changed messages' chunks copied (folder-changes).
  * What delivery put in new/ stays there (other Maildir readers see it as new) until a flag is
  * set or an IMAP4rev1 read-write SELECT takes its \Recent: then it is moved to cur/ with ":2,"
  * as the Maildir spec asks of a reader that has seen a message.
@@ -35,11 +36,11 @@ import { lstatSync, renameSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FolderDelta, FolderMessage, FolderSnapshot, MailboxMessage } from '../core/index.js';
-import { atomicWriteFile } from '../util/index.js';
+import { atomicWriteFile, ChunkedList } from '../util/index.js';
 import { FolderLock } from './folder-lock.js';
 import { dirStamp, stampTime } from './maildir-journal.js';
 import { errno, parseName } from './maildir-name.js';
-import { changedSince, diff, mergeDeltas, modseqIn, patchMessages, type Delta } from './folder-changes.js';
+import { changedSince, diff, listSnapshot, mergeDeltas, modseqIn, patchMessages, type Delta, type ListSnapshot } from './folder-changes.js';
 import { ModseqLog } from './modseq-log.js';
 import type { MaildirStore } from './maildir-store.js';
 import { emptyIndex, newUidValidity, reconcile, reconcileTouched, uidListName, uidValidityName, type IndexEntry, type UidIndex } from './uid-index.js';
@@ -49,7 +50,7 @@ import { UidListFiles, uidLogName } from './uid-log.js';
 export interface FolderState {
   readonly dir: string;
   readonly index: UidIndex;
-  readonly snapshot: FolderSnapshot;
+  readonly snapshot: ListSnapshot;
   readonly listing: ReadonlyMap<string, MailboxMessage>;
   /** UID → key of the messages in the index */
   readonly keys: ReadonlyMap<number, string>;
@@ -114,7 +115,7 @@ interface Known {
   entries: Map<string, IndexEntry>;
   listing: Map<string, MailboxMessage>;
   keys: Map<number, string>;
-  snapshot: FolderSnapshot & { readonly version: number };
+  snapshot: ListSnapshot;
   deltas: Delta[];
   /** the snapshot's messages by MODSEQ, as far back as known (changedSince) */
   log: ModseqLog;
@@ -261,7 +262,7 @@ export class MaildirFolderState {
       changed = listed.changed;
     }
     const known = k;
-    const out = await fn({ dir, index, snapshot: k.snapshot, listing: k.listing, keys: k.keys, changedSince: (since) => changedSince(known.snapshot.messages, known.log, since) });
+    const out = await fn({ dir, index, snapshot: k.snapshot, listing: k.listing, keys: k.keys, changedSince: (since) => changedSince(known.snapshot.list, known.log, since) });
     if (out.set && out.set.size > 0) {
       for (const [key, e] of out.set) k.entries.set(key, e);
       index = { ...index, highestModseq: Math.max(index.highestModseq, out.highestModseq ?? 0) };
@@ -363,7 +364,7 @@ export class MaildirFolderState {
     const r = reconcile(old?.index ?? emptyIndex(await this.#nextUidValidity(user)), list, keywords);
     const t = stampTime(expected);
     const version = ++this.#versions;
-    const snapshot = { ...r.snapshot, version };
+    const snapshot = listSnapshot(r.snapshot, ChunkedList.from(r.snapshot.messages), version, r.snapshot.messages);
     // reconcile made this map: the state's own from now on
     const entries = r.index.entries as Map<string, IndexEntry>;
     const index = r.index;
@@ -371,7 +372,7 @@ export class MaildirFolderState {
     // nothing in this snapshot changed after its HIGHESTMODSEQ; what changed since the last one goes on its log
     let log = ModseqLog.after(snapshot.highestModseq);
     if (was && was.snapshot.uidValidity === snapshot.uidValidity) {
-      const d = diff(was.snapshot.messages, snapshot.messages);
+      const d = diff(was.snapshot.list.toArray(), r.snapshot.messages);
       deltas = [...was.deltas, { from: was.snapshot.version, to: version, ...d }].slice(-maxDeltas);
       log = was.log;
       for (const m of d.changed) log.add(m.uid, m.modseq);
@@ -410,9 +411,10 @@ export class MaildirFolderState {
       k.keys.set(e.uid, key);
     }
     changed.sort((a, b) => a.uid - b.uid);
-    const messages = patchMessages(prev.messages, changed, gone);
+    // a fork of the last snapshot's list: only the chunks of the messages changed or gone are copied
+    const messages = patchMessages(prev.list, changed, gone);
     const version = ++this.#versions;
-    k.snapshot = { uidValidity: index.uidValidity, uidNext: index.uidNext, highestModseq: index.highestModseq, messages, version };
+    k.snapshot = listSnapshot(index, messages, version);
     k.deltas.push({ from: prev.version, to: version, changed, gone: [...gone], goneKeys });
     if (k.deltas.length > maxDeltas) k.deltas.splice(0, k.deltas.length - maxDeltas);
     for (const m of changed) k.log.add(m.uid, m.modseq);

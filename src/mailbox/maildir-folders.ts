@@ -119,7 +119,7 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
         uidValidity: snapshot.uidValidity,
         highestModseq: snapshot.highestModseq,
         changed: changedSince(sinceModseq),
-        vanished: vanishedSince(index, sinceModseq, snapshot.messages),
+        vanished: vanishedSince(index, sinceModseq, snapshot.list),
       },
     }));
   }

@@ -334,9 +334,9 @@ export function sameKeywords(a: readonly string[], b: readonly string[]): boolea
  * naming UIDs expunged earlier), from `present` (the folder's messages in ascending UID order,
  * as a snapshot has them) when given, else from the index's entries sorted.
  */
-export function vanishedSince(ix: UidIndex, since: number, present?: readonly { readonly uid: number }[]): UidRange[] {
+export function vanishedSince(ix: UidIndex, since: number, present?: Iterable<{ readonly uid: number }>): UidRange[] {
   if (since < ix.expungeFloor) {
-    const uids = present ? present.map((m) => m.uid) : [...ix.entries.values()].map((e) => e.uid).sort((a, b) => a - b);
+    const uids = present ? Array.from(present, (m) => m.uid) : [...ix.entries.values()].map((e) => e.uid).sort((a, b) => a - b);
     const out: UidRange[] = [];
     let from = 1;
     for (const u of uids) {

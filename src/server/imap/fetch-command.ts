@@ -33,7 +33,7 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
   const since = c.changedSince;
   // UID FETCH … (CHANGEDSINCE): the store's changes name the messages (O(changes), not a walk of the view)
   const fast = c.uid && since !== undefined ? await sel.changedIn(c.set, since) : undefined;
-  const all = fast ? fast.places.map((i) => ({ seq: i + 1, m: sel.messages[i] })) : pick(sel, c.set, c.uid);
+  const all = fast ? fast.places.map((i) => ({ seq: i + 1, m: sel.at(i + 1)! })) : pick(sel, c.set, c.uid);
   if (!Array.isArray(all)) return all;
   if (since !== undefined || c.items.some((i) => i.kind === 'MODSEQ')) io.enableCondstore();
   if (c.vanished && since !== undefined) {
@@ -81,7 +81,7 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
   const cache = cachedItems && { get: (item: CachedItem) => entry?.[item], set: (item: CachedItem, data: Buffer) => cachedItems.set(io.user, sel.folder, key, item, data) };
   for (const [i, { seq }] of picked.entries()) {
     // read again: \Seen set above gave the view its own copy of the message (see ViewMessage)
-    const m = sel.messages[seq - 1];
+    const m = sel.at(seq)!;
     if (cachedItems && i % fetchChunk === 0) {
       entries = cachedItems.getMany(io.user, sel.folder, picked.slice(i, i + fetchChunk).flatMap((p) => (p.m.gone ? [] : [p.m.key])), plan.cached);
     }

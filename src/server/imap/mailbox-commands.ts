@@ -16,7 +16,7 @@
  * Limitations: RENAME INBOX is refused; LIST-EXTENDED's REMOTE has no effect (no remote
  *   mailboxes).
  */
-import type { FolderEntry, SpecialUse } from '../../core/index.js';
+import type { FolderEntry, FolderMessage, SpecialUse } from '../../core/index.js';
 
 const creatableUses: readonly SpecialUse[] = ['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive'];
 import type { ImapCommand, StatusItem } from '../../protocol/imap/index.js';
@@ -170,11 +170,18 @@ async function statusLine(io: SessionIo, name: string, items: readonly StatusIte
     return folderError(err);
   }
   const parts: string[] = [];
+  // the snapshot's list where it has one: its `messages` array would be made for this STATUS
+  const all = snap.list ?? snap.messages;
+  const count = (test: (m: FolderMessage) => boolean): number => {
+    let n = 0;
+    for (const m of all) if (test(m)) n++;
+    return n;
+  };
   for (const item of items) {
     let v = 0;
     switch (item) {
       case 'MESSAGES':
-        v = snap.messages.length;
+        v = all.length;
         break;
       case 'UIDNEXT':
         v = snap.uidNext;
@@ -183,18 +190,18 @@ async function statusLine(io: SessionIo, name: string, items: readonly StatusIte
         v = snap.uidValidity;
         break;
       case 'UNSEEN':
-        v = snap.messages.filter((m) => !m.flags.includes('S')).length;
+        v = count((m) => !m.flags.includes('S'));
         break;
       case 'DELETED':
-        v = snap.messages.filter((m) => m.flags.includes('T')).length;
+        v = count((m) => m.flags.includes('T'));
         break;
       case 'SIZE':
-        v = snap.messages.reduce((a, m) => a + m.size, 0);
+        for (const m of all) v += m.size;
         break;
       case 'RECENT': {
         // RFC 3501 §6.3.10: messages with \Recent (looked at, not claimed)
         const from = io.rev2 || !io.ctx.folders.recentFrom ? Infinity : await io.ctx.folders.recentFrom(io.user, name, false);
-        v = snap.messages.filter((x) => x.uid >= from).length;
+        v = count((x) => x.uid >= from);
         break;
       }
       case 'HIGHESTMODSEQ':
@@ -240,7 +247,12 @@ export async function select(io: SessionIo, c: Extract<ImapCommand, { name: 'SEL
   // RFC 9051 Appendix E: IMAP4rev2 has neither RECENT nor the UNSEEN response code
   if (!io.rev2) {
     io.untagged(`${m.recentCount} RECENT`);
-    const firstUnseen = m.messages.findIndex((x) => !x.flags.includes('S'));
+    let firstUnseen = -1;
+    for (const [i, x] of m.entries()) {
+      if (x.flags.includes('S')) continue;
+      firstUnseen = i;
+      break;
+    }
     if (firstUnseen >= 0) io.untagged(`OK [UNSEEN ${firstUnseen + 1}] First unseen`);
   }
   io.untagged(`OK [UIDVALIDITY ${m.uidValidity}] UIDs valid`);

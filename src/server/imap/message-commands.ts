@@ -42,11 +42,14 @@ export function pick(sel: SelectedMailbox, set: SequenceSet, uid: boolean): Pick
     }
   }
   const out: Picked[] = [];
+  // each message read by `at`: O(log n) in the view's chunked list, not a copy of it
   const msgs = sel.messages;
+  const at = msgs.at.bind(msgs) as (i: number) => ViewMessage;
   if (saved) {
-    msgs.forEach((m, i) => {
+    for (let i = 0; i < n; i++) {
+      const m = at(i);
       if (sel.contains(set, m, i + 1, uid)) out.push({ seq: i + 1, m });
-    });
+    }
     return out;
   }
   // the ranges as the messages hold them ("*" the highest, either end first), merged: each
@@ -58,19 +61,19 @@ export function pick(sel: SelectedMailbox, set: SequenceSet, uid: boolean): Pick
     return { from: Math.min(a, b), to: Math.max(a, b) };
   }));
   for (const r of ranges) {
-    let i = uid ? firstUidAtLeast(msgs, r.from) : Math.max(1, r.from) - 1;
-    for (; i < msgs.length && (uid ? msgs[i].uid : i + 1) <= r.to; i++) out.push({ seq: i + 1, m: msgs[i] });
+    let i = uid ? firstUidAtLeast(at, n, r.from) : Math.max(1, r.from) - 1;
+    for (; i < n && (uid ? at(i).uid : i + 1) <= r.to; i++) out.push({ seq: i + 1, m: at(i) });
   }
   return out;
 }
 
 /** The index of the first message whose UID is at least `uid` (messages in UID order). */
-function firstUidAtLeast(msgs: readonly ViewMessage[], uid: number): number {
+function firstUidAtLeast(at: (i: number) => ViewMessage, n: number, uid: number): number {
   let lo = 0;
-  let hi = msgs.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (msgs[mid].uid < uid) lo = mid + 1;
+    if (at(mid).uid < uid) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -116,7 +119,7 @@ export async function store(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
   const skipped = new Set([...r.modified, ...r.missing]);
   for (const { seq } of live) {
     // read again: took gave the view its own copy of each message changed (see ViewMessage)
-    const m = sel.messages[seq - 1];
+    const m = sel.at(seq)!;
     if (skipped.has(m.uid)) continue;
     // RFC 7162 §3.1.3: with CONDSTORE on, a changed message is reported with its MODSEQ even for .SILENT
     const withModseq = io.condstore && (updated.has(m.uid) || !c.silent);
@@ -155,7 +158,7 @@ export async function findMatches(io: SessionIo, sel: SelectedMailbox, key: Sear
   const out: { seq: number; m: ViewMessage; msg?: LoadedMessage }[] = [];
   const needs = needsMessage(key);
   const narrow = await textNarrowing(io, sel, key);
-  for (const [i, m] of sel.messages.entries()) {
+  for (const [i, m] of sel.entries()) {
     if (m.gone) continue;
     // not a candidate of the full-text index: cannot match, and is not read
     if (narrow && !narrow.has(m.uid)) continue;
@@ -289,12 +292,19 @@ export async function copyOrMove(io: SessionIo, sel: SelectedMailbox, c: Extract
 export async function expunge(io: SessionIo, sel: SelectedMailbox, set: SequenceSet | undefined, silent: boolean): Promise<TaggedResult> {
   if (sel.readOnly) return silent ? ok('CLOSE completed') : no('Mailbox is read-only', 'READ-ONLY');
   let removed = false;
-  for (const [i, m] of sel.messages.entries()) {
-    if (m.gone || !m.flags.includes('T')) continue;
-    if (set && !sel.contains(set, m, i + 1, true)) continue;
+  // UID EXPUNGE: the messages of its set, found by search per range (pick); EXPUNGE: every one
+  const named = set ? (pick(sel, set, true) as Picked[]) : undefined;
+  const doomed: number[] = [];
+  const consider = (m: ViewMessage, seq: number): void => {
+    if (!m.gone && m.flags.includes('T')) doomed.push(seq);
+  };
+  if (named) for (const p of named) consider(p.m, p.seq);
+  else sel.each((m, i) => consider(m, i + 1));
+  for (const seq of doomed) {
+    const m = sel.at(seq)!;
     await io.ctx.folders.remove(io.user, sel.folder, m.key);
     io.ctx.fetchCache?.drop(io.user, sel.folder, m.key);
-    sel.markGone(i + 1);
+    sel.markGone(seq);
     removed = true;
   }
   if (removed) io.ctx.hub.notify(io.user, sel.folder);

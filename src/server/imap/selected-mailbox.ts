@@ -13,10 +13,17 @@
  *   in the view (FETCH of it answers no data) so sequence numbers never shift silently.
  * Limitations: \Recent is per store (recentFrom) and IMAP4rev1 only; the store is looked at
  *   only after a change was signalled (hub or file system watch) or a second has passed; a look
- *   costs O(changes) with a store that tells deltas (syncDelta), else O(messages).
+ *   costs O(changes) with a store that tells deltas (syncDelta), else O(messages). The view's
+ *   messages are a chunked list (util/chunked-list) forked from the snapshot's, so a message
+ *   come, changed or expunged costs a chunk's copy at most, not the view's; `messages` reads it
+ *   as an array (each read O(log n)) for code that wants one.
  */
 import type { FolderDelta, FolderMessage, FolderSnapshot, MailFolderStore, UidRange } from '../../core/index.js';
 import { formatRanges, formatSequenceSet, inSequenceSet, intersectRanges, isSavedResult, mergeRanges, subtractNumbers, type SequenceSet } from '../../protocol/imap/index.js';
+import { arrayView, ChunkedList } from '../../util/index.js';
+import { flagsOf, systemFlags } from './message-flags.js';
+
+export { flagsOf, imapFlags, normalizeLetters, splitFlags, systemFlags } from './message-flags.js';
 
 /**
  * A message as this session last reported it (flags, keywords, MODSEQ). At SELECT the view's
@@ -35,40 +42,6 @@ export interface ViewMessage extends FolderMessage {
 /** A message the view owns (copied from the snapshot's), changed in place. */
 type OwnMessage = { -readonly [K in keyof ViewMessage]: ViewMessage[K] };
 
-const toImap: Record<string, string> = { D: '\\Draft', F: '\\Flagged', R: '\\Answered', S: '\\Seen', T: '\\Deleted' };
-const toMaildir: Record<string, string> = { '\\DRAFT': 'D', '\\FLAGGED': 'F', '\\ANSWERED': 'R', '\\SEEN': 'S', '\\DELETED': 'T' };
-
-export const systemFlags = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
-
-/** IMAP flags of Maildir info flags (P, Passed, has no IMAP system flag and is not shown). */
-export function imapFlags(maildir: string): string[] {
-  const out: string[] = [];
-  for (const c of maildir) if (toImap[c]) out.push(toImap[c]);
-  return out;
-}
-
-/** The IMAP flags of a message: system flags, then keywords. */
-export function flagsOf(m: { flags: string; keywords: readonly string[]; recent?: boolean }): string[] {
-  return [...imapFlags(m.flags), ...(m.recent ? ['\\Recent'] : []), ...m.keywords];
-}
-
-/**
- * IMAP flags split into Maildir letters and keywords; \Recent is dropped (RFC 9051 §2.3.2:
- * the server sets it); another "\" flag is refused (undefined).
- */
-export function splitFlags(flags: readonly string[]): { letters: string; keywords: string[] } | undefined {
-  let letters = '';
-  const keywords: string[] = [];
-  for (const f of flags) {
-    if (f.startsWith('\\')) {
-      const l = toMaildir[f.toUpperCase()];
-      if (l) letters += l;
-      else if (f.toUpperCase() !== '\\RECENT') return undefined;
-    } else keywords.push(f);
-  }
-  return { letters: normalizeLetters(letters), keywords };
-}
-
 /** Whether a session has CONDSTORE or QRESYNC on (RFC 7162 §3.1, §3.2.3). */
 export interface SyncModes {
   readonly condstore: boolean;
@@ -77,12 +50,12 @@ export interface SyncModes {
   readonly rev2: boolean;
 }
 
-export function normalizeLetters(s: string): string {
-  return [...new Set(s)].sort().join('');
-}
+const uidOf = (m: ViewMessage): number => m.uid;
 
 export class SelectedMailbox {
-  messages: ViewMessage[] = [];
+  /** the view's messages by sequence number - 1: see ViewMessage */
+  #list = ChunkedList.from<ViewMessage>([]);
+  #array: readonly ViewMessage[] | undefined;
   uidValidity = 0;
   uidNext = 1;
   highestModseq = 1;
@@ -97,8 +70,10 @@ export class SelectedMailbox {
   private version: number | undefined;
   /** the messages this view copied (the others are the snapshot's, shared) */
   readonly #owned = new WeakSet<ViewMessage>();
-  /** messages marked gone and not yet reported (reportGone looks at the view only when some are) */
-  #goneCount = 0;
+  /** the UIDs of the messages marked gone and not yet reported (reportGone finds them by search) */
+  #gone = new Set<number>();
+  /** how many messages are \Recent and not gone (kept as they change: RECENT is O(1)) */
+  #recent = 0;
 
   constructor(
     readonly user: string,
@@ -117,33 +92,59 @@ export class SelectedMailbox {
     this.uidNext = snap.uidNext;
     this.highestModseq = snap.highestModseq;
     const from = await this.claimRecent(false);
-    // the snapshot's messages themselves, an array of references (copy on write: see ViewMessage)
-    this.messages = snap.messages.slice();
-    this.#goneCount = 0;
-    for (let i = this.messages.length - 1; i >= 0 && this.messages[i].uid >= from; i--) this.own(i).recent = true;
-    this.learnKeywords(this.messages);
+    // the snapshot's messages themselves, their list forked (copy on write by chunk and by message: see ViewMessage)
+    this.#list = snap.list instanceof ChunkedList ? (snap.list as ChunkedList<ViewMessage>).fork() : ChunkedList.from<ViewMessage>(snap.messages);
+    this.#gone = new Set();
+    this.#recent = 0;
+    for (let i = this.#list.length - 1; i >= 0 && this.#list.at(i)!.uid >= from; i--, this.#recent++) this.own(i).recent = true;
+    this.learnKeywords(this.#list);
+  }
+
+  /**
+   * The messages by sequence number - 1, as a read-only array over the view's list (each read
+   * O(log n)); the commands read one by `at` and walk them by `entries`.
+   */
+  get messages(): readonly ViewMessage[] {
+    return (this.#array ??= arrayView(() => this.#list));
+  }
+
+  /** The message at sequence number `seq` (undefined outside 1..exists). */
+  at(seq: number): ViewMessage | undefined {
+    return this.#list.at(seq - 1);
+  }
+
+  /** Each message with its index (sequence number - 1), in order, read live as an array's entries are. */
+  entries(): Generator<[number, ViewMessage]> {
+    return this.#list.entries();
+  }
+
+  /** Calls `fn` with each message and its index (sequence number - 1), in order, until it returns false. */
+  each(fn: (m: ViewMessage, i: number) => boolean | void): void {
+    this.#list.each(fn);
   }
 
   /** The message at index `i`, copied into the view first if it is still the snapshot's. */
   private own(i: number): OwnMessage {
-    const m = this.messages[i];
+    const m = this.#list.at(i)!;
     if (this.#owned.has(m)) return m;
     const c: OwnMessage = { ...m };
     this.#owned.add(c);
-    this.messages[i] = c;
+    this.#list.set(i, c);
     return c;
   }
 
   /** Marks the message at `seq` as removed (reported by the next reportGone). */
   markGone(seq: number): void {
-    if (this.messages[seq - 1].gone) return;
-    this.own(seq - 1).gone = true;
-    this.#goneCount++;
+    if (this.#list.at(seq - 1)!.gone) return;
+    const m = this.own(seq - 1);
+    m.gone = true;
+    this.#gone.add(m.uid);
+    if (m.recent) this.#recent--;
   }
 
   /** How many messages are \Recent in this view (the RECENT response). */
   get recentCount(): number {
-    return this.messages.reduce((n, m) => n + (m.recent && !m.gone ? 1 : 0), 0);
+    return this.#recent;
   }
 
   /**
@@ -165,7 +166,7 @@ export class SelectedMailbox {
   }
 
   /** Adds keywords of `ms` to those announced; whether there was a new one. */
-  learnKeywords(ms: readonly { keywords: readonly string[] }[]): boolean {
+  learnKeywords(ms: Iterable<{ keywords: readonly string[] }>): boolean {
     let added = false;
     for (const m of ms) {
       for (const k of m.keywords) {
@@ -214,7 +215,7 @@ export class SelectedMailbox {
     if (vanished) out.push(vanished);
     for (const c of ch.changed) {
       const seq = this.seqOf(c.uid);
-      const x = seq === 0 ? undefined : this.messages[seq - 1];
+      const x = seq === 0 ? undefined : this.#list.at(seq - 1);
       if (x && x.modseq > since && (!known || inSequenceSet(known, x.uid, this.maxUid))) out.push(this.flagsFetch(seq, x));
     }
     return out;
@@ -232,7 +233,7 @@ export class SelectedMailbox {
     const places: number[] = [];
     for (const c of ch.changed) {
       const seq = this.seqOf(c.uid);
-      const m = seq === 0 ? undefined : this.messages[seq - 1];
+      const m = seq === 0 ? undefined : this.#list.at(seq - 1);
       if (m && m.modseq > since && this.contains(set, m, seq, true)) places.push(seq - 1);
     }
     return { places, vanished: this.vanishedLine(ch.vanished, set) };
@@ -243,21 +244,20 @@ export class SelectedMailbox {
     const max = Math.max(this.uidNext - 1, this.maxUid, 1);
     const within = set ? intersectRanges(vanished, set, max) : mergeRanges(vanished);
     const held: number[] = [];
-    for (const r of within) for (let i = this.firstAtOrAbove(r.from); i < this.messages.length && this.messages[i].uid <= r.to; i++) held.push(this.messages[i].uid);
+    for (const r of within) {
+      this.#list.each((m) => {
+        if (m.uid > r.to) return false;
+        held.push(m.uid);
+      }, this.firstAtOrAbove(r.from));
+    }
     const left = subtractNumbers(within, held);
     return left.length > 0 ? `* VANISHED (EARLIER) ${formatRanges(left)}` : undefined;
   }
 
   /** The index of the first message whose UID is `uid` or above (the length when none is). */
   private firstAtOrAbove(uid: number): number {
-    let lo = 0;
-    let hi = this.messages.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.messages[mid].uid < uid) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    const i = this.#list.search(uidOf, uid);
+    return i >= 0 ? i : -i - 1;
   }
 
   /** Takes in messages changed by this session's own command. */
@@ -276,11 +276,11 @@ export class SelectedMailbox {
   }
 
   get exists(): number {
-    return this.messages.length;
+    return this.#list.length;
   }
 
   get maxUid(): number {
-    return this.messages.length === 0 ? 0 : this.messages[this.messages.length - 1].uid;
+    return this.#list.at(this.#list.length - 1)?.uid ?? 0;
   }
 
   /**
@@ -294,16 +294,8 @@ export class SelectedMailbox {
 
   /** The sequence number (1-based) of a UID, or 0. */
   seqOf(uid: number): number {
-    let lo = 0;
-    let hi = this.messages.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const u = this.messages[mid].uid;
-      if (u === uid) return mid + 1;
-      if (u < uid) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return 0;
+    const i = this.#list.search(uidOf, uid);
+    return i >= 0 ? i + 1 : 0;
   }
 
   /**
@@ -341,7 +333,7 @@ export class SelectedMailbox {
     for (const now of d.changed) {
       if (now.uid > known) continue;
       const seq = this.seqOf(now.uid);
-      const was = seq === 0 ? undefined : this.messages[seq - 1];
+      const was = seq === 0 ? undefined : this.#list.at(seq - 1);
       if (!was || was.gone || now.modseq === was.modseq) continue;
       const m = this.own(seq - 1);
       const flagsChanged = now.flags !== m.flags || now.keywords.join(' ') !== m.keywords.join(' ');
@@ -367,10 +359,11 @@ export class SelectedMailbox {
     if (fresh.length > 0) {
       for (const m of fresh) {
         const c: OwnMessage = { ...m, recent: m.uid >= recentFrom };
+        if (c.recent) this.#recent++;
         this.#owned.add(c);
-        this.messages.push(c);
+        this.#list.push(c);
       }
-      out.push(`* ${this.messages.length} EXISTS`);
+      out.push(`* ${this.#list.length} EXISTS`);
       // RFC 3501 §7.3.2: RECENT with EXISTS when the number changes (IMAP4rev1 only)
       if (!this.modes.rev2 && this.store.recentFrom) out.push(`* ${this.recentCount} RECENT`);
     }
@@ -387,11 +380,11 @@ export class SelectedMailbox {
     }
     const byUid = new Map<number, FolderMessage>(snap.messages.map((m) => [m.uid, m]));
     if (this.learnKeywords(snap.messages)) out.push(...this.flagLines());
-    this.messages.forEach((was, i) => {
+    for (const [i, was] of this.#list.entries()) {
       const now = byUid.get(was.uid);
       if (!now) {
         if (!was.gone) this.markGone(i + 1);
-        return;
+        continue;
       }
       if (!was.gone && now.modseq !== was.modseq) {
         const m = this.own(i);
@@ -401,8 +394,8 @@ export class SelectedMailbox {
         m.modseq = now.modseq;
         if (flagsChanged || this.modes.condstore) out.push(this.flagsFetch(i + 1, m));
       }
-      if (now.key !== this.messages[i].key) this.own(i).key = now.key;
-    });
+      if (now.key !== this.#list.at(i)!.key) this.own(i).key = now.key;
+    }
     if (expunge) out.push(...this.reportGone());
     const known = this.maxUid;
     return this.takeFresh(out, snap.messages.filter((m) => m.uid > known), snap, recentFrom);
@@ -414,23 +407,24 @@ export class SelectedMailbox {
    */
   reportGone(): string[] {
     // nothing gone (most commands): no look at the view
-    if (this.#goneCount === 0) return [];
+    if (this.#gone.size === 0) return [];
     const out: string[] = [];
     const uids: number[] = [];
     const at: number[] = [];
     let recentGone = false;
-    for (let i = this.messages.length - 1; i >= 0; i--) {
-      const m = this.messages[i];
-      if (!m.gone) continue;
+    // highest first (UIDs ascend with sequence numbers), each found by search
+    for (const uid of [...this.#gone].sort((a, b) => b - a)) {
+      const i = this.seqOf(uid) - 1;
+      if (i < 0) continue;
       out.push(`* ${i + 1} EXPUNGE`);
-      uids.push(m.uid);
+      uids.push(uid);
       at.push(i);
-      recentGone ||= m.recent === true;
+      recentGone ||= this.#list.at(i)!.recent === true;
     }
-    // a few cut out (highest first, so the others' places hold), many in one pass
-    if (at.length <= 64) for (const i of at) this.messages.splice(i, 1);
-    else this.messages = this.messages.filter((m) => !m.gone);
-    this.#goneCount = 0;
+    // a few cut out (highest first, so the others' places hold; a chunk's copy at most each), many in one pass
+    if (at.length <= 64) for (const i of at) this.#list.removeAt(i);
+    else this.#list.filterInPlace((m) => !m.gone);
+    this.#gone = new Set();
     if (this.modes.qresync && uids.length > 0) return [`* VANISHED ${formatSequenceSet(uids.reverse())}`];
     // RFC 3501 §7.3.2: RECENT when the size of the mailbox changes, here by recent messages gone (IMAP4rev1 only)
     if (recentGone && !this.modes.rev2 && this.store.recentFrom) out.push(`* ${this.recentCount} RECENT`);

@@ -62,7 +62,7 @@ export function startIndexWarmer(o: IndexWarmerOptions): void {
   const look = setInterval(() => {
     for (const user of waiting) {
       void folders.sync(user, 'INBOX').then((inbox) => {
-        if (inbox.messages.length === 0 || !waiting.delete(user) || o.signal.aborted) return;
+        if ((inbox.list ?? inbox.messages).length === 0 || !waiting.delete(user) || o.signal.aborted) return;
         watchInbox(user);
         catchUp(user);
       }, () => undefined);
@@ -82,7 +82,9 @@ export function startIndexWarmer(o: IndexWarmerOptions): void {
       catchUp(user);
       if (i >= (o.maxWatched ?? 1000)) continue;
       // an INBOX never delivered to has no directory to watch yet
-      if ((await folders.sync(user, 'INBOX').catch(() => undefined))?.messages.length) watchInbox(user);
+      const inbox = await folders.sync(user, 'INBOX').catch(() => undefined);
+      // (the list's length: the snapshot's messages array is made only when read)
+      if (inbox && (inbox.list ?? inbox.messages).length > 0) watchInbox(user);
       else waiting.add(user);
     }
   })();
