@@ -4,12 +4,13 @@
  * every message of ../shared/corpora/messages and some eighty needles (substrings cut from the messages' own
  * text at any offset, inside words, in other case, non-ASCII, too short to narrow, absent),
  * the index really narrows, a message delivered later is indexed as it arrives (no lazy build
- * at the first search), and a message sent over SMTP through `correio serve` is found at once.
+ * at the first search), the index rebuilds itself when its file is lost and follows files another
+ * program drops in or removes, and a message sent over SMTP through `correio serve` is found at once.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -156,6 +157,58 @@ void test('SEARCH BODY and TEXT answer the same with and without the index over 
     await without.close();
     indexed.textIndex!.close();
     await index.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+void test('the index rebuilds itself: a deleted index file is filled again by the next process; files dropped in or removed by another program are followed', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'correio-search-rebuild-'));
+  const store = new MaildirStore(join(root, 'mail'), { hostname: 'mx' });
+  const file = join(root, 'search.sqlite');
+  /** one "process": its own index handle and folder face, closed afterwards */
+  const open = (): { index: SqliteSearchIndex; folders: MaildirFolders } => {
+    const index = new SqliteSearchIndex(file);
+    return { index, folders: new MaildirFolders(store, { searchIndex: index }) };
+  };
+  const close = async (p: { index: SqliteSearchIndex; folders: MaildirFolders }): Promise<void> => {
+    p.folders.textIndex!.close();
+    await p.index.close();
+  };
+  /** synced and indexed: the candidates for each needle */
+  const candidates = async (folders: MaildirFolders, ...needles: string[]): Promise<(ReadonlySet<number> | undefined)[]> => {
+    await folders.sync(user, 'INBOX');
+    await folders.textIndex!.settled(user);
+    return Promise.all(needles.map((n) => folders.textCandidates(user, 'INBOX', n)));
+  };
+  try {
+    for (const [i, word] of ['abacaxi', 'goiabada', 'rapadura'].entries()) {
+      await store.deliver(user, Readable.from([Buffer.from(`Subject: m${i}\r\n\r\ncorpo com ${word}\r\n`)]), { uniqueKey: `r${i}` });
+    }
+    const first = open();
+    const uids = (await first.folders.sync(user, 'INBOX')).messages.map((m) => m.uid);
+    assert.deepEqual(await candidates(first.folders, 'goiabada', 'qzxqzx-absent'), [new Set([uids[1]]), new Set()]);
+    await close(first);
+
+    // the index file is lost: the next process finds every message again without a search asking
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) await rm(f, { force: true });
+    const second = open();
+    assert.deepEqual(await candidates(second.folders, 'goiabada', 'qzxqzx-absent'), [new Set([uids[1]]), new Set()], 'rebuilt whole');
+
+    // another program drops a message into new/ and removes one from the folder
+    const inbox = store.mailboxPath(user, '');
+    await writeFile(join(inbox, 'new', '1796000000.M1P1.otherprogram'), 'Subject: de fora\n\nmarmelada caseira\n');
+    const names = await readdir(join(inbox, 'new'));
+    const abacaxi = names.find((n) => n.includes('otherprogram') === false && readFileSync(join(inbox, 'new', n), 'utf8').includes('abacaxi'));
+    assert.ok(abacaxi, names.join(' '));
+    await rm(join(inbox, 'new', abacaxi));
+    const [marmelada, gone, absent] = await candidates(second.folders, 'marmelada', 'abacaxi', 'qzxqzx-absent');
+    const now = (await second.folders.sync(user, 'INBOX')).messages;
+    assert.equal(now.length, 3);
+    assert.deepEqual(marmelada, new Set([now.find((m) => !uids.includes(m.uid))!.uid]));
+    assert.deepEqual(gone, new Set(), 'the removed message left the index');
+    assert.deepEqual(absent, new Set(), 'every message is indexed');
+    await close(second);
+  } finally {
     await rm(root, { recursive: true, force: true });
   }
 });
