@@ -11,7 +11,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runCliOk } from '../helpers/cli.js';
 import { LineClient } from '../helpers/net.js';
 import { sendMail, startSite, type Site } from '../helpers/site.js';
 
@@ -19,10 +19,7 @@ let site: Site;
 let imapPort = 0;
 let lmtpPort = 0;
 
-async function cli(...args: string[]): Promise<void> {
-  const r = await runCli([...args, '--config', site.configFile]);
-  assert.equal(r.code, 0, r.stderr);
-}
+const cli = (...args: string[]): Promise<string> => runCliOk(site.configFile, ...args);
 
 before(async () => {
   site = await startSite({

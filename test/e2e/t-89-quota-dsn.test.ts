@@ -10,16 +10,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCli } from '../helpers/cli.js';
+import { runCliOk } from '../helpers/cli.js';
 import { sendMail, siteEnvelopes, startSite, waitFor, type Site } from '../helpers/site.js';
 import { parseDsn } from '../../src/protocol/mime/parse-dsn.js';
 
 let site: Site;
 
-async function cli(...args: string[]): Promise<void> {
-  const r = await runCli([...args, '--config', site.configFile]);
-  assert.equal(r.code, 0, r.stderr);
-}
+const cli = (...args: string[]): Promise<string> => runCliOk(site.configFile, ...args);
 
 before(async () => {
   site = await startSite({

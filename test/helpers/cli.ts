@@ -3,6 +3,7 @@
  * Runs the real `correio` command in a child process: `node bin/correio.js` when the tests are
  * compiled (dist/), or src/cli/main.ts through tsx when they run from source.
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,4 +64,11 @@ export function runCli(args: readonly string[], opts: RunCliOptions = {}): Promi
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/** Runs `correio ARGS --config FILE`, failing the test (with its stderr) unless it exits 0; its stdout. */
+export async function runCliOk(configFile: string, ...args: string[]): Promise<string> {
+  const r = await runCli([...args, '--config', configFile]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
 }
