@@ -3,7 +3,9 @@
  * ../shared/corpora/messages are delivered into a Maildir by correio, the Maildir is copied for
  * Dovecot's imap binary (pre-authenticated on stdin/stdout, DESIGN.md §5), and the same FETCH
  * commands go to both. ENVELOPE, BODYSTRUCTURE, BODY[1.MIME] and RFC822.SIZE must be equal
- * per message (matched by an X-Corpus header added to each), after these normalisations:
+ * per message (matched by an X-Corpus header added to each), and BODY[n.MIME] of every other
+ * part (nested and inside message/rfc822 parts too) of each message whose BODYSTRUCTURE both
+ * read alike, after these normalisations:
  * quoted strings and literals compare by their octets; ENVELOPE and BODYSTRUCTURE strings by
  * octets with runs of whitespace as one space (folded header values). The differences that
  * remain are listed by name in `known` with the reason, and the test fails when one of those
@@ -16,6 +18,7 @@ import { chmod, cp, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { MaildirFolders, MaildirStore } from '../../src/mailbox/index.js';
+import { parseMimeTree, type MimePart } from '../../src/protocol/imap/mime-tree.js';
 import { ImapServer } from '../../src/server/imap/index.js';
 import { LineClient } from '../helpers/net.js';
 import { withTempDir } from '../helpers/temp-dir.js';
@@ -105,7 +108,36 @@ function byMessage(data: Buffer): Map<string, Map<string, string>> {
       map.set(name, v.join(' '));
     }
     const id = /X-Corpus: ([^\s"]+)/.exec(map.get('BODY[HEADER.FIELDS (X-CORPUS)]') ?? '')?.[1];
-    if (id) out.set(id, map);
+    map.set('#', r[1]);
+    if (id) out.set(id, new Map([...(out.get(id) ?? []), ...map]));
+  }
+  return out;
+}
+
+/**
+ * The part numbers of a MIME tree below `prefix` (RFC 9051 §6.4.5): a multipart's parts 1, 2, ...;
+ * a message/rfc822 part's embedded message numbered under it (its parts, or `.1` for its body);
+ * a message that is not multipart has only part 1 (called for such a message only at the top).
+ */
+function partNumbers(part: MimePart, prefix: string): string[] {
+  if (!part.children) return ['1'];
+  const out: string[] = [];
+  for (const [i, child] of part.children.entries()) {
+    const n = prefix === '' ? String(i + 1) : `${prefix}.${i + 1}`;
+    out.push(n);
+    if (child.children) out.push(...partNumbers(child, n));
+    else if (child.message) out.push(...(child.message.children ? partNumbers(child.message, n) : [`${n}.1`]));
+  }
+  return out;
+}
+
+/** FETCH commands of every part's MIME header, one per message of `seqs` (id → sequence number) with more than part 1. */
+function partFetches(seqs: Map<string, Map<string, string>>, parts: (id: string) => readonly string[]): string[] {
+  const out: string[] = [];
+  for (const [id, m] of seqs) {
+    const ps = parts(id);
+    if (ps.length < 2) continue;
+    out.push(`p${out.length} FETCH ${m.get('#')} (BODY.PEEK[HEADER.FIELDS (X-Corpus)] ${ps.map((n) => `BODY.PEEK[${n}.MIME]`).join(' ')})\r\n`);
   }
   return out;
 }
@@ -145,14 +177,18 @@ async function runDovecot(home: string, commands: string[]): Promise<{ out: Buff
   return { out: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
 }
 
-void test('Dovecot and correio agree on ENVELOPE, BODYSTRUCTURE, BODY[1.MIME] and RFC822.SIZE for the corpus messages', { skip }, () =>
+void test('Dovecot and correio agree on ENVELOPE, BODYSTRUCTURE, every part\'s BODY[n.MIME] and RFC822.SIZE for the corpus messages', { skip }, () =>
   withTempDir('correio-dovecot-diff-', async (root) => {
     const store = new MaildirStore(join(root, 'correio'), { hostname: 'mx' });
     const files = await corpusFiles();
+    /** each message's part numbers below the top (RFC 9051 §6.4.5), for BODY[n.MIME] */
+    const partsOf = new Map<string, string[]>();
     for (const f of files) {
       const name = relative(corpus, f);
       const body = (await readFile(f)).toString('latin1').replace(/\r?\n/g, '\r\n');
-      await store.deliver(user, Readable.from([Buffer.from(`X-Corpus: ${name}\r\n${body}`, 'latin1')]), { uniqueKey: name.replace(/[^A-Za-z0-9]/g, '_') });
+      const octets = Buffer.from(`X-Corpus: ${name}\r\n${body}`, 'latin1');
+      partsOf.set(name, partNumbers(parseMimeTree(octets), ''));
+      await store.deliver(user, Readable.from([octets]), { uniqueKey: name.replace(/[^A-Za-z0-9]/g, '_') });
     }
     const folders = new MaildirFolders(store);
     const n = (await folders.sync(user, 'INBOX')).messages.length;
@@ -167,6 +203,11 @@ void test('Dovecot and correio agree on ENVELOPE, BODYSTRUCTURE, BODY[1.MIME] an
     const dv = await runDovecot(home, ['s EXAMINE INBOX\r\n', fetch, 'l LOGOUT\r\n']);
     const theirs = byMessage(dv.out);
     assert.equal(theirs.size, files.length, `Dovecot answered for every message; its log:\n${dv.stderr}`);
+    // every part's MIME header (BODY[n.MIME]) of the messages whose structure both read alike
+    const known = JSON.parse(await readFile(knownFile, 'utf8')) as Known;
+    const parts = (id: string): readonly string[] => (known[id]?.differs.includes('BODYSTRUCTURE') ? [] : (partsOf.get(id) ?? []));
+    const dvParts = await runDovecot(home, ['s EXAMINE INBOX\r\n', ...partFetches(theirs, parts), 'l LOGOUT\r\n']);
+    for (const [id, m] of byMessage(dvParts.out)) for (const [k, v] of m) theirs.get(id)?.set(k, v);
 
     const server = new ImapServer({ hostname: 'mx', folders, authenticate: (u, p) => Promise.resolve(u === user && p === 'secret'), authFailureDelayMs: 1 });
     let ours: Map<string, Map<string, string>>;
@@ -182,18 +223,30 @@ void test('Dovecot and correio agree on ENVELOPE, BODYSTRUCTURE, BODY[1.MIME] an
         // the literals are read as latin1 lines: put the octets back together
         for (const l of await c.readTagged('f', 60_000)) raw.push(Buffer.from(`${l}\r\n`, 'latin1'));
         ours = byMessage(Buffer.concat(raw));
+        for (const command of partFetches(ours, parts)) {
+          c.write(command);
+          const tag = command.split(' ')[0];
+          const lines = await c.readTagged(tag, 60_000);
+          for (const [id, m] of byMessage(Buffer.from(lines.map((l) => `${l}\r\n`).join(''), 'latin1'))) for (const [k, v] of m) ours.get(id)?.set(k, v);
+        }
       } finally {
         c.close();
       }
     } finally {
       await server.close();
     }
-    const known = JSON.parse(await readFile(knownFile, 'utf8')) as Known;
     const wrong: string[] = [];
+    let partsCompared = 0;
     for (const [id, k] of Object.entries(known)) if (!/RFC \d+/.test(k.why)) wrong.push(`${id}: listed without an RFC reason`);
     for (const [id, t] of theirs) {
       const o = ours.get(id);
       const differing = items.map((x) => x.replace('.PEEK', '')).filter((item) => o?.get(item) !== t.get(item));
+      for (const n of parts(id).slice(1)) {
+        const item = `BODY[${n}.MIME]`;
+        if (t.get(item) === undefined) wrong.push(`${id}: Dovecot did not answer ${item}`);
+        else partsCompared++;
+        if (o?.get(item) !== t.get(item)) differing.push(item);
+      }
       if (differing.join(' ') === (known[id]?.differs ?? '')) continue;
       wrong.push(`${id}: differs in "${differing.join(' ')}", listed "${known[id]?.differs ?? ''}"`);
       for (const item of differing) wrong.push(`  ${item}\n  dovecot: ${t.get(item)}\n  correio: ${o?.get(item)}`);
@@ -209,4 +262,5 @@ void test('Dovecot and correio agree on ENVELOPE, BODYSTRUCTURE, BODY[1.MIME] an
       await writeFile(process.env.DOVECOT_DIFF_DUMP, `${lines.join('\n')}\n`);
     }
     assert.deepEqual(wrong, [], wrong.join('\n'));
+    assert.ok(partsCompared > 200, `${partsCompared} part MIME headers compared`);
   }));
