@@ -3,12 +3,12 @@
  * an acceptor store whose pid is a real child process's (`sleep`): a notice's records taken in
  * by their places, and a notice that comes after a scan has taken its records (the rescan at
  * the acceptor's exit may run before the pipe's last bytes are read) schedules what the spool
- * holds: nothing for a message delivered meanwhile.
+ * holds: nothing for a message delivered meanwhile, nor once its segment was removed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Envelope, MessageId } from '../core/index.js';
@@ -42,7 +42,12 @@ void test('acceptor intake: adopted by place, or scheduled as the spool holds it
     enqueued = [];
     await takeIn(parts, notice([b], bPlace));
     assert.deepEqual(enqueued, [], 'a delivered message is not scheduled again from a late notice');
+    // the acceptor stops (seals): its finished segment goes, and a notice read later still schedules nothing
     await acceptor.close();
+    await owner.refresh();
+    assert.deepEqual(await readdir(join(dir, 'seg')), [], 'the finished segment removed');
+    await takeIn(parts, notice([b], bPlace));
+    assert.deepEqual(enqueued, [], 'nor from a notice read after its segment went');
     await owner.close();
   } finally {
     writer.kill('SIGKILL');

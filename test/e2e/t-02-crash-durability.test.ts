@@ -5,11 +5,17 @@
  * process is killed with SIGKILL, and every one of the N must be in the mailbox exactly once
  * (messages in flight at the kill may or may not arrive, but never twice):
  * - the server (the delivering process, the acceptor's parent), then it is restarted;
- * - the acceptor (which answered the 250s), while the server runs on and starts another.
+ * - the acceptor (which answered the 250s), while the server runs on and starts another;
+ * - the acceptor, writing one record per segment (test hook CORREIO_TEST_SEGMENT_LIMIT=1), after
+ *   300: the server removes hundreds of finished segments while the notices come, so a late
+ *   notice of a removed segment (taken in again until issue 19's generation watermark) or one
+ *   taken in during its segment's removal would deliver a message twice.
  * t-88 kills an acceptor mid-DATA and the server mid-delivery with `processes` set explicitly.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { defaultSmtpProcesses } from '../../src/config/index.js';
 import { LineClient } from '../helpers/net.js';
 import { assertExactlyOnce, delivered } from '../helpers/delivered-once.js';
@@ -20,8 +26,8 @@ const CLIENTS = 8;
 
 type ProcessSite = Awaited<ReturnType<typeof startSiteProcess>>;
 
-/** CLIENTS clients send numbered messages until N are answered 250, then `kill` runs once; resolves with the acked ids. */
-async function sendThenKill(site: ProcessSite, kill: () => Promise<void>): Promise<Set<string>> {
+/** CLIENTS clients send numbered messages until `n` are answered 250, then `kill` runs once; resolves with the acked ids. */
+async function sendThenKill(site: ProcessSite, kill: () => Promise<void>, n = N): Promise<Set<string>> {
   const acked = new Set<string>();
   let next = 0;
   let killed = false;
@@ -42,7 +48,7 @@ async function sendThenKill(site: ProcessSite, kill: () => Promise<void>): Promi
         const r = await c.readReply();
         if (!r?.startsWith('250')) return;
         acked.add(id);
-        if (acked.size >= N && !killed) {
+        if (acked.size >= n && !killed) {
           killed = true;
           killing = kill();
         }
@@ -55,7 +61,7 @@ async function sendThenKill(site: ProcessSite, kill: () => Promise<void>): Promi
   }
   await Promise.all(Array.from({ length: CLIENTS }, () => client()));
   await killing;
-  assert.ok(acked.size >= N, `only ${acked.size} acknowledged`);
+  assert.ok(acked.size >= n, `only ${acked.size} acknowledged`);
   return acked;
 }
 
@@ -70,16 +76,22 @@ test('kill -9 of the server right after N acknowledgements: all N delivered afte
   }
 });
 
+/** The default configuration's acceptor, killed -9 right after `n` acknowledgements. */
+async function killAcceptorAfter(site: ProcessSite, n: number): Promise<{ server: number; acceptor: number; acked: Set<string> }> {
+  const server = site.child!.pid!;
+  const [acceptor] = await waitFor('the acceptor process of the default configuration', () => (childrenOf(server).length === 1 ? childrenOf(server) : undefined));
+  const acked = await sendThenKill(site, async () => {
+    process.kill(acceptor, 'SIGKILL');
+  }, n);
+  return { server, acceptor, acked };
+}
+
 const oneCore = defaultSmtpProcesses() < 2 ? 'a single core: the default runs SMTP in the server (no acceptor to kill)' : false;
 
 test('kill -9 of the SMTP acceptor right after N acknowledgements: all N delivered, none twice, and another acceptor serves', { skip: oneCore }, async () => {
   const site = await startSiteProcess({ domains: ['localhost'], users: ['u@localhost'] });
   try {
-    const server = site.child!.pid!;
-    const [acceptor] = await waitFor('the acceptor process of the default configuration', () => (childrenOf(server).length === 1 ? childrenOf(server) : undefined));
-    const acked = await sendThenKill(site, async () => {
-      process.kill(acceptor, 'SIGKILL');
-    });
+    const { server, acceptor, acked } = await killAcceptorAfter(site, N);
     assert.equal(site.child!.exitCode, null, 'the server runs on');
     await waitFor('another acceptor', () => childrenOf(server).some((p) => p !== acceptor), 20_000);
     assertExactlyOnce(await delivered(site, acked), acked);
@@ -93,6 +105,22 @@ test('kill -9 of the SMTP acceptor right after N acknowledgements: all N deliver
     });
     c.close();
   } finally {
+    await site.destroy();
+  }
+});
+
+test('kill -9 of the SMTP acceptor after 300 acknowledgements, one record per segment: hundreds of segments removed while its notices come, none delivered twice', { skip: oneCore }, async () => {
+  process.env.CORREIO_TEST_SEGMENT_LIMIT = '1';
+  const site = await startSiteProcess({ domains: ['localhost'], users: ['u@localhost'] });
+  try {
+    const { acked } = await killAcceptorAfter(site, 300);
+    assertExactlyOnce(await delivered(site, acked), acked);
+    // each of them had a segment of its own, and every finished one went (the new acceptor's
+    // own, if it has one, stays)
+    const segments = async (): Promise<string[]> => (await readdir(join(site.dataDir, 'spool', 'seg'))).filter((n) => /^[0-9a-z]+$/.test(n));
+    await waitFor('the finished segments removed', async () => (await segments()).length <= 1, 30_000);
+  } finally {
+    delete process.env.CORREIO_TEST_SEGMENT_LIMIT;
     await site.destroy();
   }
 });
