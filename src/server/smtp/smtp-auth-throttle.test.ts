@@ -1,7 +1,8 @@
 /**
  * Issue 12 items 6 and 7 over real SMTP sockets: AUTH attempts are counted before the password
  * is checked, so concurrent attempts from one address cannot all be checked; the throttle is
- * one for SMTP, POP3 and IMAP; an account guessed from many addresses is refused with 454; a login
+ * one for SMTP, POP3 and IMAP; an account guessed from many addresses is refused (SMTP 454, and
+ * over IMAP after failures over POP3 and IMAP); a login
  * waiting behind a check that hangs ends with each protocol's temporary failure.
  */
 import { test } from 'node:test';
@@ -47,6 +48,40 @@ async function ehlo(port: number, localAddress?: string): Promise<LineClient> {
   return c;
 }
 
+/** A POP3 and an IMAP server on loopback sharing `authThrottle` and `authenticate`; closed after `f`. */
+async function withPop3AndImap(
+  authThrottle: AuthThrottle,
+  authenticate: (u: string, p: string) => Promise<boolean>,
+  f: (ports: { readonly pop3: number; readonly imap: number }) => Promise<void>,
+): Promise<void> {
+  const mailRoot = await mkdtemp(join(tmpdir(), 'correio-auththrottle-'));
+  const pop3 = new Pop3Server({ hostname: 'pop.dc.uece.br', mailboxes: new MemoryMailbox('/nonexistent'), authenticate, allowPlainWithoutTls: true, authFailureDelayMs: 0, authThrottle });
+  const imap = new ImapServer({ hostname: 'imap.dc.uece.br', folders: new MaildirFolders(new MaildirStore(mailRoot, { hostname: 'mx' })), authenticate, authFailureDelayMs: 0, authThrottle });
+  try {
+    const [popAt] = await pop3.listen([{ host: '127.0.0.1', port: 0 }]);
+    const [imapAt] = await imap.listen([{ host: '127.0.0.1', port: 0 }]);
+    await f({ pop3: popAt.port, imap: imapAt.port });
+  } finally {
+    await pop3.close();
+    await imap.close();
+    await rm(mailRoot, { recursive: true, force: true });
+  }
+}
+
+/** One POP3 login that fails (USER, PASS with a wrong password), from `from` when given. */
+async function pop3Fails(port: number, user: string, password: string, from?: string): Promise<void> {
+  const p = await LineClient.connect(port, '127.0.0.1', from);
+  try {
+    await p.readLine();
+    p.write(`USER ${user}\r\n`);
+    await p.readLine();
+    p.write(`PASS ${password}\r\n`);
+    assert.equal(await p.readLine(), '-ERR [AUTH] authentication failed');
+  } finally {
+    p.close();
+  }
+}
+
 void test('50 simultaneous AUTH PLAIN from one address: at most the limit are checked', async () => {
   let checked = 0;
   const authenticate = async (u: string, p: string): Promise<boolean> => {
@@ -70,24 +105,12 @@ void test('50 simultaneous AUTH PLAIN from one address: at most the limit are ch
 
 void test('one throttle for SMTP, POP3 and IMAP: failures on one refuse the others', async () => {
   const authThrottle = new AuthThrottle({ maxFailuresPerAddress: 3, maxFailuresPerAccount: 100 });
-  const mailboxes = new MemoryMailbox('/nonexistent');
   const authenticate = async (u: string, p: string): Promise<boolean> => users[u] === p;
-  const pop3 = new Pop3Server({ hostname: 'pop.dc.uece.br', mailboxes, authenticate, allowPlainWithoutTls: true, authFailureDelayMs: 0, authThrottle });
-  const mailRoot = await mkdtemp(join(tmpdir(), 'correio-authshared-'));
-  const imap = new ImapServer({ hostname: 'imap.dc.uece.br', folders: new MaildirFolders(new MaildirStore(mailRoot, { hostname: 'mx' })), authenticate, authFailureDelayMs: 0, authThrottle });
-  const [bound] = await pop3.listen([{ host: '127.0.0.1', port: 0 }]);
-  const [imapAt] = await imap.listen([{ host: '127.0.0.1', port: 0 }]);
-  try {
-    await withServer({ authThrottle }, async (port) => {
+  await withPop3AndImap(authThrottle, authenticate, (at) =>
+    withServer({ authThrottle }, async (port) => {
       // one failure each over POP3 and IMAP ...
-      const p = await LineClient.connect(bound.port);
-      await p.readLine();
-      p.write('USER suzana@dc.uece.br\r\n');
-      await p.readLine();
-      p.write('PASS a\r\n');
-      assert.equal(await p.readLine(), '-ERR [AUTH] authentication failed');
-      p.close();
-      const i = await LineClient.connect(imapAt.port);
+      await pop3Fails(at.pop3, 'suzana@dc.uece.br', 'a');
+      const i = await LineClient.connect(at.imap);
       await i.readLine();
       i.write('a1 LOGIN suzana@dc.uece.br b\r\n');
       assert.equal(await i.readLine(), 'a1 NO [AUTHENTICATIONFAILED] Authentication failed');
@@ -103,12 +126,8 @@ void test('one throttle for SMTP, POP3 and IMAP: failures on one refuse the othe
       assert.equal(await i.readLine(), '* BYE Too many authentication failures');
       assert.equal(await i.readLine(), undefined);
       i.close();
-    });
-  } finally {
-    await pop3.close();
-    await imap.close();
-    await rm(mailRoot, { recursive: true, force: true });
-  }
+    }),
+  );
 });
 
 void test('an account guessed from many addresses gets 454 4.7.0, others still log in', async () => {
@@ -127,6 +146,28 @@ void test('an account guessed from many addresses gets 454 4.7.0, others still l
   });
 });
 
+void test('an account guessed over POP3 and IMAP from two addresses: IMAP refuses it from a third, other accounts still log in', async () => {
+  const authThrottle = new AuthThrottle({ maxFailuresPerAddress: 100, maxFailuresPerAccount: 2 });
+  const authenticate = async (u: string, p: string): Promise<boolean> => users[u] === p;
+  await withPop3AndImap(authThrottle, authenticate, async (at) => {
+    const imapLogin = async (from: string, user: string, password: string): Promise<string | undefined> => {
+      const i = await LineClient.connect(at.imap, '127.0.0.1', from);
+      try {
+        await i.readLine();
+        i.write(`a LOGIN ${user} "${password}"\r\n`);
+        return (await i.readTagged('a')).at(-1);
+      } finally {
+        i.close();
+      }
+    };
+    await pop3Fails(at.pop3, 'suzana@dc.uece.br', 'guess', '127.0.0.2');
+    assert.equal(await imapLogin('127.0.0.3', 'suzana@dc.uece.br', 'guess'), 'a NO [AUTHENTICATIONFAILED] Authentication failed');
+    // the account has had its two failures: even the right password from a new address is refused
+    assert.equal(await imapLogin('127.0.0.4', 'suzana@dc.uece.br', 's3cret'), 'a NO [UNAVAILABLE] Too many authentication failures, try again later');
+    assert.match((await imapLogin('127.0.0.4', 'jacques@dc.uece.br', 'outra')) ?? '', /^a OK /);
+  });
+});
+
 void test('a login waiting behind a check that hangs has its own timeout: 454 4.7.0, NO [UNAVAILABLE], -ERR [SYS/TEMP], nothing counted (issue 15)', async () => {
   // one attempt in flight per address, and a short wait (MAX_LOGIN_WAIT_MS in service)
   const authThrottle = new AuthThrottle({ maxFailuresPerAddress: 1, maxFailuresPerAccount: 100, maxWaitMs: 300 });
@@ -138,26 +179,21 @@ void test('a login waiting behind a check that hangs has its own timeout: 454 4.
     if (u === 'slow@dc.uece.br') await hung;
     return all[u] === p;
   };
-  const mailRoot = await mkdtemp(join(tmpdir(), 'correio-authwait-'));
-  const pop3 = new Pop3Server({ hostname: 'pop.dc.uece.br', mailboxes: new MemoryMailbox('/nonexistent'), authenticate, allowPlainWithoutTls: true, authFailureDelayMs: 0, authThrottle });
-  const imap = new ImapServer({ hostname: 'imap.dc.uece.br', folders: new MaildirFolders(new MaildirStore(mailRoot, { hostname: 'mx' })), authenticate, authFailureDelayMs: 0, authThrottle });
-  const [popAt] = await pop3.listen([{ host: '127.0.0.1', port: 0 }]);
-  const [imapAt] = await imap.listen([{ host: '127.0.0.1', port: 0 }]);
-  try {
-    await withServer({ authThrottle, authenticate }, async (port) => {
+  await withPop3AndImap(authThrottle, authenticate, (at) =>
+    withServer({ authThrottle, authenticate }, async (port) => {
       const slow = await ehlo(port);
       slow.write(`AUTH PLAIN ${b64('\0slow@dc.uece.br\0slow')}\r\n`);
       // the slow check is in flight: every other login from 127.0.0.1 waits behind it, then gives up
       await new Promise((r) => setTimeout(r, 100));
       const c = await ehlo(port);
       assert.equal(await c.command(`AUTH PLAIN ${b64('\0suzana@dc.uece.br\0s3cret')}`), '454 4.7.0 Temporary authentication failure: too many logins in progress, try again later');
-      const p = await LineClient.connect(popAt.port);
+      const p = await LineClient.connect(at.pop3);
       await p.readLine();
       p.write('USER suzana@dc.uece.br\r\n');
       await p.readLine();
       p.write('PASS s3cret\r\n');
       assert.equal(await p.readLine(), '-ERR [SYS/TEMP] too many logins in progress, try again later');
-      const i = await LineClient.connect(imapAt.port);
+      const i = await LineClient.connect(at.imap);
       await i.readLine();
       i.write('a1 LOGIN suzana@dc.uece.br s3cret\r\n');
       assert.equal(await i.readLine(), 'a1 NO [UNAVAILABLE] Too many logins in progress, try again later');
@@ -170,10 +206,6 @@ void test('a login waiting behind a check that hangs has its own timeout: 454 4.
       while ((line = await i.readLine()) !== undefined && !line.startsWith('a2 '));
       assert.match(line ?? '', /^a2 OK /);
       for (const x of [slow, c, p, i]) x.close();
-    });
-  } finally {
-    await pop3.close();
-    await imap.close();
-    await rm(mailRoot, { recursive: true, force: true });
-  }
+    }),
+  );
 });
