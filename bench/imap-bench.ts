@@ -17,6 +17,8 @@
  *           Dovecot's dovecot.index.cache)
  *   append  BENCH_IMAP_APPENDS (1,000) APPENDs of one message each into a new folder, one at a
  *           time (LITERAL+); reported as ms per APPEND and messages per second
+ *   append to the big INBOX  as many into the selected INBOX of BENCH_IMAP_MESSAGES, then
+ *           taken out by UID STORE \Deleted and UID EXPUNGE (not timed)
  *   mixed   BENCH_IMAP_CLIENTS (50) sessions for BENCH_IMAP_MIXED_S (30) s on the INBOX
  *           (imap-load.ts): commands per second and the server's CPU per command
  *   memory  BENCH_IMAP_RSS_CONNS (200) idle authenticated sessions: KB per session
@@ -97,14 +99,40 @@ async function rounds(o: ImapBenchOptions, who: string, run: Run, out: Record<st
     if (uids.length !== want) throw new Error(`${who}: SEARCH found ${uids.length}, wanted ${want}`);
   });
   await run('CREATE Bench');
+  const per = (await appendMany(o, run, 'Bench', o.messages)).msPer;
+  out[`append, ${who}`] = { cold: per, p50: per, p99: per };
+  await appendToBigFolder(o, who, run, out);
+}
+
+/**
+ * The same APPENDs into the selected INBOX of o.messages (each answered with its EXISTS), then
+ * taken out again by UID (APPENDUID of the first and the last) so the rounds after it see the
+ * folder as it was.
+ */
+async function appendToBigFolder(o: ImapBenchOptions, who: string, run: Run, out: Record<string, Latencies>): Promise<void> {
+  await run('SELECT INBOX');
+  const { msPer: per, answers } = await appendMany(o, run, 'INBOX', o.messages + o.appends);
+  out[`append to the big INBOX, ${who}`] = { cold: per, p50: per, p99: per };
+  const uids = [answers[0], answers[answers.length - 1]].map((r) => Number(/\[APPENDUID \d+ (\d+)\]/.exec(r)?.[1] ?? NaN));
+  if (uids.some((u) => !Number.isInteger(u))) throw new Error(`${who}: APPEND gave no APPENDUID`);
+  const set = `${uids[0]}:${uids[uids.length - 1]}`;
+  await run(`UID STORE ${set} +FLAGS.SILENT (\\Deleted)`);
+  const gone = await run(`UID EXPUNGE ${set}`);
+  const n = gone.match(/^\* \d+ EXPUNGE/gm)?.length ?? 0;
+  if (n !== o.appends) throw new Error(`${who}: UID EXPUNGE of the APPENDed messages took ${n}, wanted ${o.appends}`);
+  await run('UNSELECT');
+}
+
+/** o.appends APPENDs into `folder`, one at a time (LITERAL+): ms per APPEND and each answer. */
+async function appendMany(o: ImapBenchOptions, run: Run, folder: string, first: number): Promise<{ msPer: number; answers: string[] }> {
+  const answers: string[] = [];
   const t0 = performance.now();
   for (let i = 0; i < o.appends; i++) {
     // written as UTF-8 by the runner: the literal counts octets
-    const text = message(o.messages + i).replace(/\n/g, '\r\n');
-    await run(`APPEND Bench (\\Seen) {${Buffer.byteLength(text)}+}\r\n${text}`);
+    const text = message(first + i).replace(/\n/g, '\r\n');
+    answers.push(await run(`APPEND ${folder} (\\Seen) {${Buffer.byteLength(text)}+}\r\n${text}`));
   }
-  const per = (performance.now() - t0) / o.appends;
-  out[`append, ${who}`] = { cold: per, p50: per, p99: per };
+  return { msPer: (performance.now() - t0) / o.appends, answers };
 }
 
 /** One SELECT, then one timed FETCH of every envelope, on a server just started again. */
