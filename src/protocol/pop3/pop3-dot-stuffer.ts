@@ -50,8 +50,17 @@ export class Pop3DotStuffer extends Transform {
   }
 
   override _transform(chunk: Buffer | string, _enc: BufferEncoding, cb: TransformCallback): void {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
-    if (this.finished || buf.length === 0) return cb();
+    const out = this.stuff(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
+    if (out) this.push(out);
+    cb();
+  }
+
+  /**
+   * The stuffed octets of the next chunk of the message, undefined when it gives none (TOP
+   * complete): the Transform's step, for a caller that writes each chunk before it reads the next.
+   */
+  stuff(buf: Buffer): Buffer | undefined {
+    if (this.finished || buf.length === 0) return undefined;
     // the output: runs of the chunk itself (subarrays, not copies) with a dot between them
     const out: Buffer[] = [];
     let runStart = 0;
@@ -89,9 +98,7 @@ export class Pop3DotStuffer extends Transform {
     if (start > runStart) out.push(runStart === 0 && start === buf.length ? buf : buf.subarray(runStart, start));
     // a chunk with no line to stuff (most) goes on as it came, not copied: a copy of every
     // chunk was garbage as big as the message, freed only at the next collection (issue 14)
-    if (out.length === 1) this.push(out[0]);
-    else if (out.length > 1) this.push(Buffer.concat(out));
-    cb();
+    return out.length === 0 ? undefined : out.length === 1 ? out[0] : Buffer.concat(out);
   }
 
   private endLine(empty: boolean): void {
@@ -101,9 +108,13 @@ export class Pop3DotStuffer extends Transform {
   }
 
   override _flush(cb: TransformCallback): void {
-    if (this.sentAny && !this.atLineStart) this.push(CRLF_BUF);
-    this.finished = true;
-    this.push(END_BUF);
+    for (const b of this.finish()) this.push(b);
     cb();
+  }
+
+  /** What ends the response: a CRLF when the message did not end with one, and ".CRLF". */
+  finish(): Buffer[] {
+    this.finished = true;
+    return this.sentAny && !this.atLineStart ? [CRLF_BUF, END_BUF] : [END_BUF];
   }
 }

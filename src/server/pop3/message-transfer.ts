@@ -7,9 +7,9 @@
  * Security: a client that stops reading is dropped after the autologout time; a message that
  *   fails half-way drops the connection, so the client cannot take a truncated message for a
  *   whole one (and no UPDATE runs).
- * Limitations: TOP reads (and discards) the rest of the stored message after the lines it sends.
+ * Limitations: none known.
  */
-import { pipeline, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { Pop3DotStuffer, pop3Responses, type Pop3Response } from '../../protocol/pop3/index.js';
 
 export interface TransferIo {
@@ -24,7 +24,14 @@ export interface TransferIo {
   readonly drop: () => void;
 }
 
-/** Sends a message of `size` octets, or its header and `bodyLines` body lines (TOP). */
+/**
+ * Sends a message of `size` octets, or its header and `bodyLines` body lines (TOP). A chunk of
+ * the message is read only once the last one is written and the client has taken it (`write`
+ * waits for the socket to drain): no stream between the store and the socket reads ahead, so
+ * a transfer holds a chunk or two, however slowly the client reads. Chunks held longer (a
+ * Transform's and a pipe's buffers, four or five of them under a slow reader) outlived
+ * scavenges and piled up in the old generation until a full collection (issue 17, t-96).
+ */
 export async function transferMessage(io: TransferIo, size: number, bodyLines: number | undefined): Promise<void> {
   let src: Readable;
   try {
@@ -33,10 +40,7 @@ export async function transferMessage(io: TransferIo, size: number, bodyLines: n
     return io.send(pop3Responses.localError());
   }
   const stuffer = new Pop3DotStuffer(bodyLines === undefined ? {} : { bodyLines });
-  const stuffed = pipeline(src, stuffer, () => {
-    /* errors surface through the iterator below */
-  });
-  const it = stuffed[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const it = src[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let next: IteratorResult<Buffer>;
   try {
     // Read the first chunk before answering, so an unreadable message still gets -ERR.
@@ -47,15 +51,22 @@ export async function transferMessage(io: TransferIo, size: number, bodyLines: n
   }
   io.send(bodyLines === undefined ? pop3Responses.retrieving(size) : pop3Responses.topFollows());
   try {
-    while (!next.done) {
-      // a client that stops reading is dropped after the autologout time (RFC 1939 §3)
-      if (!(await io.write(next.value)) || io.closed()) {
-        src.destroy();
-        io.drop();
-        return;
+    for (;;) {
+      // TOP stops reading once its lines are out
+      const last = next.done === true || stuffer.complete;
+      const out = last ? stuffer.finish() : [stuffer.stuff(next.value)];
+      for (const b of out) {
+        // a client that stops reading is dropped after the autologout time (RFC 1939 §3)
+        if (b && (!(await io.write(b)) || io.closed())) {
+          src.destroy();
+          io.drop();
+          return;
+        }
       }
+      if (last) break;
       next = await it.next();
     }
+    src.destroy();
   } catch {
     // The +OK is out: a half-sent message cannot be turned into an -ERR. Drop the connection
     // (no UPDATE), so the client knows the transfer failed.
