@@ -212,11 +212,16 @@ export class FsQueueStore implements QueueStore {
   }
 
   async openMessage(id: MessageId): Promise<Readable> {
+    const body = await this.messageBuffer(id);
+    return body ? Readable.from([body], { objectMode: false }) : this.#files.openBody(id);
+  }
+
+  /** A body in the cache or in a segment (small: read in one piece); undefined for one in its own file. */
+  async messageBuffer(id: MessageId): Promise<Buffer | undefined> {
     const body = this.#cache.get(id)?.body;
-    if (body) return Readable.from([body], { objectMode: false });
+    if (body) return body;
     const ref = await this.#segments.find(id);
-    if (ref) return Readable.from([await this.#segments.readBody(ref)], { objectMode: false });
-    return this.#files.openBody(id);
+    return ref ? this.#segments.readBody(ref) : undefined;
   }
 
   async messageSize(id: MessageId): Promise<number> {
