@@ -16,14 +16,16 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import { channels, relayedEvent, relayedJson } from '../core/index.js';
+import { eventText } from '../log/index.js';
 
 /** The channels relayed: what an SMTP session and its intake publish. */
 export const relayed = ['received', 'queued', 'rejected', 'connection', 'error', 'authFailure', 'dnsLookup'] as const;
 type RelayedName = (typeof relayed)[number];
 
 /**
- * One event: its channel's key in `channels` and its fields; as received, also the fields' JSON
- * text as the acceptor wrote it (acceptor-notice.ts), which the history writes as it is.
+ * One event: its channel's key in `channels`, its fields and (when JSON can write them) their
+ * JSON text: the acceptor's mail log line's (log/event-text.ts), sent as it is (acceptor-notice.ts)
+ * and written as it came by the server's history.
  */
 export type RelayedEvent = [name: RelayedName, fields: Record<string, unknown>, json?: string];
 
@@ -35,8 +37,10 @@ export function collectEvents(onEvent: (e: RelayedEvent) => void): () => void {
   const subs = relayed.map((name) => {
     const fn = (message: unknown): void => {
       if (typeof message !== 'object' || message === null) return;
-      const fields = message as Record<string, unknown>;
-      onEvent([name, fields.error instanceof Error ? { ...fields, error: fields.error.message } : fields]);
+      const given = message as Record<string, unknown>;
+      const fields = given.error instanceof Error ? { ...given, error: given.error.message } : given;
+      // the text the mail log wrote in this publish (log/event-text.ts), sent as it is
+      onEvent([name, fields, eventText(fields)]);
     };
     diagnostics.subscribe(channels[name], fn);
     return () => diagnostics.unsubscribe(channels[name], fn);
@@ -53,8 +57,8 @@ const channelOf = new Map(relayed.map((name) => [name, diagnostics.channel(chann
  * Publishes an acceptor's events on this process's channels, each marked relayedEvent (on the
  * decoded object itself: it is this call's, fresh from the notice, so no copy is made) and,
  * while it is published, carrying its JSON text as received (relayedJson: the history and
- * the log's tail keep it rather than serialising the object again; cleared after, so the log tail's ring, which
- * keeps the object, does not keep the text too).
+ * the log's tail keep it rather than serialising the object again, log/event-text.ts; cleared
+ * after, so the object does not carry the text once published).
  */
 export function republish(events: readonly RelayedEvent[] | undefined): void {
   for (const [name, fields, json] of events ?? []) {

@@ -84,7 +84,7 @@ export function encodeNotice(q: Queued): Buffer[] {
     bodies += body.length;
   }
   for (const [name] of q.events) b.ints.push(relayed.indexOf(name));
-  const events = q.events.map(([, fields]) => JSON.stringify(fields));
+  const events = q.events.map(([, fields, json]) => json ?? JSON.stringify(fields));
   for (const t of events) b.ints.push(t.length);
   // each envelope's strings a text of its own (its octets in ints), then the places' and bodies'
   const sections: string[] = [];

@@ -78,7 +78,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const flushAtExit = (): void => output?.flushSync();
   if (output) process.on('exit', flushAtExit);
   const logger = opts.logger ?? pino({ level: config.log.level, base: { hostname: config.hostname } }, output);
-  const mailLog: MailLog = startMailLog(logger);
+  const mailLog: MailLog = startMailLog(logger, output);
   const activity = startActivity();
   // each message's events, kept for correio trace after it has left the queue
   const history = new DeliveryHistory({ dataDir: config.dataDir, retentionMs: config.log.history });

@@ -15,8 +15,9 @@
 import diagnostics from 'node:diagnostics_channel';
 import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { channels, relayedJson } from '../core/index.js';
+import { channels } from '../core/index.js';
 import { BatchedOutput } from './batched-output.js';
+import { eventText } from './event-text.js';
 
 /** The events kept, in the order of a message's life. */
 export const historyEvents = ['received', 'queued', 'delivered', 'deferred', 'bounced', 'expired', 'admin'] as const;
@@ -86,18 +87,9 @@ export class DeliveryHistory {
    */
   private write(name: HistoryEventName, message: object, time: number): void {
     if (time < this.dayStart || time >= this.dayEnd) this.rollTo(time);
-    // an acceptor's event comes with its text (core/events.ts relayedJson): not serialised again
-    const given = (message as { [relayedJson]?: unknown })[relayedJson];
-    let json: string;
-    if (typeof given === 'string') json = given;
-    else {
-      try {
-        json = JSON.stringify(message);
-      } catch {
-        return;
-      }
-    }
-    if (json[0] !== '{') return;
+    // the text the mail log made of this event too (event-text.ts; an acceptor's as it came)
+    const json = eventText(message);
+    if (json === undefined || json[0] !== '{') return;
     const tail = `"event":"${name}","time":${time}}\n`;
     this.output?.write(json.length > 2 ? `${json.slice(0, -1)},${tail}` : `{${tail}`);
   }

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
 import { channels, relayedEvent, relayedJson } from '../core/index.js';
+import { pino } from 'pino';
 import { startMailLog, TAIL_LINES, type LineLogger } from './mail-log.js';
 
 const quiet: LineLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -48,6 +49,36 @@ void test('the tail keeps an acceptor\'s relayed event as its text came, not ser
     diagnostics.channel(channels.received).publish({ messageId: 'M3', size: 7, [relayedEvent]: true, [relayedJson]: '{"size":7,"messageId":"M3"}' });
     const [line] = log.tail(1);
     assert.match(line, /^\{"time":"[^"]+","event":"received","size":7,"messageId":"M3"\}$/);
+  } finally {
+    log.stop();
+  }
+});
+
+void test('an event\'s line written from its one JSON text is the line pino writes for it, at pino\'s levels', () => {
+  const written: string[] = [];
+  const own: string[] = [];
+  const opts = { level: 'info', base: { hostname: 'mx.example', role: 'acceptor' } };
+  const logger = pino(opts, { write: (l: string) => void own.push(l) });
+  const reference = pino(opts, { write: (l: string) => void written.push(l) });
+  const log = startMailLog(logger, { write: (l: string) => void written.push(l) });
+  const events: [keyof typeof channels, Record<string, unknown>, 'info' | 'warn' | 'error'][] = [
+    ['received', { messageId: 'M1', sender: 'a@example.org', recipients: ['b@example.net', 'ç@exämple.net'], size: 5120, client: { ip: '127.0.0.1' }, helo: undefined, tls: false, note: 'a "quoted"\nline\u2028' }, 'info'],
+    ['queued', {}, 'info'],
+    ['deferred', { envelopeId: 'M1-0', reply: '451 4.4.1 later', odd: Number.NaN, f: () => 1 }, 'warn'],
+    ['error', { error: new Error('disk full'), where: 'spool' }, 'error'],
+  ];
+  try {
+    for (const [name, fields, level] of events) {
+      diagnostics.channel(channels[name]).publish(fields);
+      reference[level](fields.error instanceof Error ? { ...fields, error: fields.error.message } : fields, name);
+    }
+    assert.equal(own.length, 0, 'the lines went to the output, not through pino');
+    const clock = (l: string): string => l.replace(/"time":\d+/, '"time":0');
+    assert.equal(written.length, 2 * events.length);
+    for (let i = 0; i < events.length; i++) assert.equal(clock(written[2 * i]), clock(written[2 * i + 1]));
+    logger.level = 'warn';
+    diagnostics.channel(channels.received).publish({ messageId: 'M2' });
+    assert.equal(written.length, 2 * events.length, 'an info event is not written when the level is warn');
   } finally {
     log.stop();
   }

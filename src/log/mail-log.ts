@@ -10,14 +10,48 @@
  *   their lines are the acceptor's own.
  */
 import diagnostics from 'node:diagnostics_channel';
+import { symbols } from 'pino';
 import { Counter, Registry } from 'prom-client';
-import { channels, relayedEvent, relayedJson } from '../core/index.js';
+import { channels, relayedEvent } from '../core/index.js';
+import { eventText } from './event-text.js';
 import { TailRing } from './tail-ring.js';
 
 export interface LineLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
+  /** pino's: with them and an output, the mail log writes its events' lines itself (pinoLineWriter) */
+  isLevelEnabled?(level: string): boolean;
+  readonly levels?: { readonly values: Readonly<Record<string, number>> };
+}
+
+/** Where the logger writes its lines (the BatchedOutput it was made with). */
+export interface LineOutput {
+  write(line: string): unknown;
+}
+
+type Level = 'info' | 'warn' | 'error';
+
+/**
+ * Writes an event's line as pino writes `logger[level](fields, msg)` (the level, the time, the
+ * logger's bindings, the fields, msg), from the fields' JSON text already made (event-text.ts)
+ * rather than serialising each field again as pino does. Undefined when `logger` is not pino's.
+ * The fields' text is pino's: both skip undefined and function values and write non-finite
+ * numbers as null; events carry no `err` (pino's serializer) and this logger has no formatters.
+ */
+function pinoLineWriter(logger: LineLogger, output: LineOutput): ((level: Level, fields: string, msg: string) => boolean) | undefined {
+  const levels = logger.levels;
+  // the bindings' text pino writes after the time (`,"hostname":…`; bindings() leaves hostname out)
+  const chindings = (logger as { [symbols.chindingsSym]?: unknown })[symbols.chindingsSym];
+  if (logger.isLevelEnabled === undefined || levels === undefined || typeof chindings !== 'string') return undefined;
+  const heads = new Map<Level, string>((['info', 'warn', 'error'] as const).map((l) => [l, `{"level":${levels.values[l]},"time":`]));
+  return (level, fields, msg) => {
+    if (logger.isLevelEnabled?.(level) === false) return true;
+    if (fields.charCodeAt(0) !== 0x7b) return false;
+    const rest = fields.length > 2 ? `${chindings},${fields.slice(1, -1)}` : chindings;
+    output.write(`${heads.get(level)}${Date.now()}${rest},"msg":${JSON.stringify(msg)}}\n`);
+    return true;
+  };
 }
 
 export interface MailLog {
@@ -32,8 +66,11 @@ export const TAIL_LINES = 1000;
 
 const eventNames = ['received', 'queued', 'delivered', 'deferred', 'bounced', 'expired', 'rejected', 'connection', 'error', 'admin'] as const;
 
-/** Subscribes to every correio channel; logs each event and counts it. */
-export function startMailLog(logger: LineLogger): MailLog {
+/**
+ * Subscribes to every correio channel; logs each event and counts it. With `output` (where the
+ * pino `logger` writes), an event's line is written there from its one JSON text.
+ */
+export function startMailLog(logger: LineLogger, output?: LineOutput): MailLog {
   const registry = new Registry();
   const events = new Counter({
     name: 'correio_events_total',
@@ -45,6 +82,7 @@ export function startMailLog(logger: LineLogger): MailLog {
   // the last TAIL_LINES events, so the console can show recent activity without reading the
   // log files (which may be journald's); kept as JSON text outside the heap (tail-ring.ts)
   const ring = new TailRing(TAIL_LINES);
+  const writeLine = output && pinoLineWriter(logger, output);
   for (const name of eventNames) {
     const channel = channels[name];
     const handler = (message: unknown): void => {
@@ -53,14 +91,13 @@ export function startMailLog(logger: LineLogger): MailLog {
       const raw = typeof message === 'object' && message !== null ? (message as Record<string, unknown>) : { message };
       // an Error serialises as {} in JSON: the log carries its message (docs/logging.md)
       const obj = raw.error instanceof Error ? { ...raw, error: raw.error.message } : raw;
-      // an acceptor's event comes with its text (core/events.ts relayedJson): not serialised again
-      const given = (raw as { [relayedJson]?: unknown })[relayedJson];
-      ring.add(Date.now(), name, obj, typeof given === 'string' && obj === raw ? given : undefined);
+      // one text for the line, the ring and the history (event-text.ts; an acceptor's as it came)
+      const text = eventText(obj);
+      ring.add(Date.now(), name, obj, text);
       // an acceptor process's event, logged there already (core/events.ts relayedEvent)
       if (relayedEvent in raw) return;
-      if (name === 'error') logger.error(obj, name);
-      else if (name === 'deferred' || name === 'bounced' || name === 'expired' || name === 'rejected') logger.warn(obj, name);
-      else logger.info(obj, name);
+      const level: Level = name === 'error' ? 'error' : name === 'deferred' || name === 'bounced' || name === 'expired' || name === 'rejected' ? 'warn' : 'info';
+      if (writeLine === undefined || text === undefined || !writeLine(level, text, name)) logger[level](obj, name);
     };
     diagnostics.subscribe(channel, handler);
     unsubs.push(() => diagnostics.unsubscribe(channel, handler));
