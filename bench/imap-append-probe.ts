@@ -16,7 +16,8 @@
  * V8's workers: all named "node"), per round and summed over its rounds; PROBE_CALLGRIND=FILE:
  * correio runs under valgrind's callgrind, instrumented over its last round and the work that
  * followed it (user-space instructions of every thread; ~50x slower, so keep APPENDS small),
- * written to FILE (callgrind_annotate FILE).
+ * written to FILE (callgrind_annotate FILE); PROBE_TARGET=INBOX: the APPENDs go into the selected
+ * INBOX of N itself (each answered with EXISTS: imap-bench's "append to the big INBOX" row).
  * Standards: RFC 9051 §6.3.12 (APPEND), RFC 7888 (LITERAL+).
  * Security: loopback only, a temp dir.
  * Limitations: one session per server; CPU in 10 ms ticks (/proc), hence the per-round totals
@@ -87,7 +88,7 @@ async function round(run: Run, cpu: () => number, from: number, threadsOf?: numb
   for (let i = 0; i < appends; i++) {
     const text = message(from + i).replace(/\n/g, '\r\n');
     const t = performance.now();
-    await run(`APPEND Probe (\\Seen) {${Buffer.byteLength(text)}+}\r\n${text}`);
+    await run(`APPEND ${target} (\\Seen) {${Buffer.byteLength(text)}+}\r\n${text}`);
     xs.push(performance.now() - t);
   }
   const c = ((cpu() - c0) * 1000) / appends;
@@ -119,6 +120,8 @@ async function round(run: Run, cpu: () => number, from: number, threadsOf?: numb
 const profile = process.env.PROBE_PROFILE;
 const callgrind = process.env.PROBE_CALLGRIND;
 const withDovecot = process.env.PROBE_DOVECOT !== '0';
+/** PROBE_TARGET=INBOX: APPEND into the selected INBOX of N (each answered with EXISTS), not a small folder */
+const target = process.env.PROBE_TARGET ?? 'Probe';
 const correio = await startCorreio(path.join(work, 'correio'), {
   users: [user], password, imap: true, logLevel: 'warn',
   ...(callgrind && { wrapper: ['valgrind', '--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${path.resolve(callgrind)}`], startTimeoutMs: 600_000 }),
