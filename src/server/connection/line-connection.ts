@@ -1,8 +1,9 @@
 /**
  * @module line-connection
- * The framing layer every line protocol's session runs on (SMTP, POP3, the coming IMAP), over
- * any Duplex: a TCP socket, a TLS socket, or stdin/stdout (`sendmail -bs`). It reads lines
- * with a length limit and raw octets (DATA, BDAT chunks, IMAP literals), writes with
+ * The framing layer every line protocol's session runs on (SMTP, POP3, IMAP), over any
+ * Duplex: a TCP socket, a TLS socket, or stdin/stdout (`sendmail -bs`). It reads lines with a
+ * length limit and raw octets (DATA, BDAT chunks, IMAP literals) from the input it holds
+ * (input-buffer.ts: the chunks and the line finder), pauses reading past a bound, writes with
  * backpressure, times whole lines rather than the gaps between octets, and upgrades a socket
  * to TLS in one place (tls-handshake.ts).
  * Standards: RFC 5321 §2.3.8 and RFC 1939 §3 (lines end with CRLF; a bare LF is accepted as
@@ -15,14 +16,13 @@
  *   further reply made) until it drains, so a client that pipelines without reading cannot
  *   grow the server (issue 12 item 2). A line's deadline counts from when its wait began and
  *   is not renewed by each octet, so a client trickling octets cannot hold a slot forever
- *   (issue 12 item 5). Over-long lines are discarded to their end, never buffered whole.
- *   Input that comes while the session is busy is kept as the chunks came and joined only to
- *   find a line across them, so a slow reader of a big body or literal does not copy it again
- *   at each arrival (issue 14).
+ *   (issue 12 item 5). Over-long lines are discarded to their end, never buffered whole, and
+ *   input that comes while the session is busy is kept as the chunks came (input-buffer.ts).
  * Limitations: readBytes holds a literal in memory unless given a sink. TLS upgrade needs a
  *   net.Socket underneath (a stdio session has no STARTTLS).
  */
 import { DeflateDuplex } from './deflate-duplex.js';
+import { InputBuffer } from './input-buffer.js';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
@@ -38,22 +38,11 @@ export interface LineConnectionOptions {
   readonly maxUnsent?: number;
 }
 
-const EMPTY = Buffer.alloc(0);
-
 export class LineConnection {
   private stream: Duplex;
-  /** the oldest input not yet read (empty only when nothing is buffered) */
-  private inbuf: Buffer = EMPTY;
-  /**
-   * Chunks that came while `inbuf` was not empty, joined to it only when a line is looked for
-   * past it. Joining each arrival copied all the held input again for every chunk that came while
-   * a reader was busy: garbage several times a big literal's or body's size, made only when the
-   * process was slow (issue 14).
-   */
-  private later: Buffer[] = [];
-  private laterLen = 0;
+  /** input received and not yet read */
+  private readonly input = new InputBuffer();
   private paused = false;
-  private discarding = false;
   private waiter: ((r: 'data' | 'interrupted' | 'timeout') => void) | undefined;
   /** the wait's deadline: one timer for all of the connection's waits */
   private readonly deadline = new WaitDeadline(() => this.wake('timeout'));
@@ -107,11 +96,7 @@ export class LineConnection {
 
   // ---- stream events ----
   private readonly onData = (chunk: Buffer): void => {
-    if (this.inbuf.length === 0) this.inbuf = chunk;
-    else {
-      this.later.push(chunk);
-      this.laterLen += chunk.length;
-    }
+    this.input.push(chunk);
     if (this.buffered > this.maxBuffered && !this.paused) {
       this.paused = true;
       this.stream.pause();
@@ -159,22 +144,15 @@ export class LineConnection {
   // ---- input ----
   /** octets received and not yet read */
   get buffered(): number {
-    return this.inbuf.length + this.laterLen;
+    return this.input.length;
   }
 
-  /** Makes `b` the oldest input, or the next chunk that came when `b` is empty. */
-  private setInbuf(b: Buffer): void {
-    const next = b.length === 0 ? this.later.shift() : undefined;
-    if (next) this.laterLen -= next.length;
-    this.inbuf = next ?? b;
-  }
-
-  /** Joins the chunks that came later to the oldest input (a line looked for across them). */
-  private joinLater(): void {
-    if (this.later.length === 0) return;
-    this.inbuf = Buffer.concat([this.inbuf, ...this.later]);
-    this.later = [];
-    this.laterLen = 0;
+  /** Resumes reading once what is held is back under maxBuffered. */
+  private resumeBelowLimit(): void {
+    if (this.paused && this.buffered < this.maxBuffered) {
+      this.paused = false;
+      this.stream.resume();
+    }
   }
 
   /**
@@ -194,7 +172,7 @@ export class LineConnection {
     this.deadline.stop();
     this.waiter = undefined;
     if (r === 'interrupted') this.interrupted = false;
-    if ((this.closed || this.ended) && this.inbuf.length === 0) {
+    if ((this.closed || this.ended) && this.input.empty) {
       this.deadline.close();
       return 'closed';
     }
@@ -220,29 +198,9 @@ export class LineConnection {
         const d = await this.drained(deadline);
         if (d !== 'data') return d === 'timeout' ? TIMEOUT : CLOSED;
       }
-      let i = this.inbuf.indexOf(0x0a);
-      if (i < 0 && this.later.length > 0) {
-        this.joinLater();
-        i = this.inbuf.indexOf(0x0a);
-      }
-      if (i >= 0) {
-        const raw = this.inbuf.subarray(0, i);
-        this.setInbuf(this.inbuf.subarray(i + 1));
-        if (this.paused && this.buffered < this.maxBuffered) {
-          this.paused = false;
-          this.stream.resume();
-        }
-        const line = raw.length > 0 && raw[raw.length - 1] === 0x0d ? raw.subarray(0, -1) : raw;
-        if (this.discarding || line.length + 2 > limit) {
-          this.discarding = false;
-          return LONG;
-        }
-        return decode ? decode(line) : line;
-      }
-      if (this.inbuf.length > limit) {
-        this.discarding = true;
-        this.take();
-      }
+      const line = this.input.nextLine(limit);
+      this.resumeBelowLimit();
+      if (line !== undefined) return line === LONG || !decode ? line : decode(line);
       deadline ||= Date.now() + timeoutMs;
       const w = await this.waitInput(deadline);
       if (w === 'closed') return CLOSED;
@@ -261,7 +219,7 @@ export class LineConnection {
     let left = n;
     let deadline = 0;
     while (left > 0) {
-      if (this.inbuf.length > 0) {
+      if (!this.input.empty) {
         const chunk = this.take();
         const mine = chunk.length > left ? chunk.subarray(0, left) : chunk;
         if (chunk.length > left) this.unshift(chunk.subarray(left));
@@ -283,31 +241,19 @@ export class LineConnection {
    * came (or what is left of it), not copied; `buffered` says whether more is there.
    */
   take(): Buffer {
-    const b = this.inbuf;
-    this.setInbuf(EMPTY);
-    if (this.paused && this.buffered < this.maxBuffered) {
-      this.paused = false;
-      this.stream.resume();
-    }
+    const b = this.input.take();
+    this.resumeBelowLimit();
     return b;
   }
 
   /** Puts back octets read past the end of a body or chunk. */
   unshift(b: Buffer | undefined): void {
-    if (!b || b.length === 0) return;
-    if (this.inbuf.length > 0) {
-      this.later.unshift(this.inbuf);
-      this.laterLen += this.inbuf.length;
-    }
-    this.inbuf = b;
+    if (b && b.length > 0) this.input.unshift(b);
   }
 
   /** Forgets buffered input (after STARTTLS/STLS: CVE-2011-0411). */
   discard(): void {
-    this.inbuf = EMPTY;
-    this.later = [];
-    this.laterLen = 0;
-    this.discarding = false;
+    this.input.clear();
   }
 
   // ---- output ----
@@ -418,8 +364,7 @@ export class LineConnection {
   startDeflate(): void {
     const raw = this.stream;
     this.flush();
-    this.joinLater();
-    const pending = this.take();
+    const pending = this.input.takeAll();
     this.detach(raw);
     if (this.paused) {
       this.paused = false;
