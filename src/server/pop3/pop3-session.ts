@@ -1,7 +1,8 @@
 /**
  * @module pop3-session
  * The server side of one POP3 connection: AUTHORIZATION (USER/PASS, AUTH PLAIN, STLS),
- * TRANSACTION over a snapshot of the maildrop taken at login, and UPDATE at QUIT.
+ * TRANSACTION over a snapshot of the maildrop taken at login (its commands in
+ * transaction-commands.ts), and UPDATE at QUIT.
  * Standards: RFC 1939 §3-§7 (states, commands, autologout timer, UPDATE only after QUIT),
  *   §7 (UIDL, maildrop-snapshot.ts; RETR/TOP, message-transfer.ts); RFC 2449 §5-§6 (CAPA, PIPELINING), §8 (IN-USE);
  *   RFC 3206 (SYS/TEMP, AUTH response codes); RFC 2595 §4 (STLS: discard pipelined input);
@@ -39,6 +40,7 @@ import type { AuthThrottle } from '../../policy/auth-throttle.js';
 import type { MaildropLocks } from './maildrop-locks.js';
 import { MaildropSnapshot, type SnapshotMessage } from './maildrop-snapshot.js';
 import { transferMessage } from './message-transfer.js';
+import { transactionCommand, type TransactionSession } from './transaction-commands.js';
 
 export { uidForKey } from './maildrop-snapshot.js';
 
@@ -86,6 +88,11 @@ export class Pop3Session {
   private user: string | undefined;
   private maildrop = MaildropSnapshot.empty();
   private readonly abort = new AbortController();
+  /** what the TRANSACTION commands (transaction-commands.ts) use of this session */
+  private readonly transaction: TransactionSession = {
+    send: (r) => this.send(r),
+    sendMessage: (m, bodyLines) => this.sendMessage(m, bodyLines),
+  };
   /** resolves once the connection is closed and the lock released */
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
@@ -190,49 +197,8 @@ export class Pop3Session {
       }
     }
 
-    // TRANSACTION state (RFC 1939 §5).
-    switch (c.verb) {
-      case 'STAT': {
-        const live = this.maildrop.live();
-        return this.send(pop3Responses.stat(live.count, live.size));
-      }
-      case 'LIST': {
-        if (c.msg !== undefined) {
-          const m = this.maildrop.pick(c.msg);
-          return 'key' in m ? this.send(pop3Responses.scanListing(c.msg, m.size)) : this.send(m);
-        }
-        const live = this.maildrop.live();
-        return this.send(pop3Responses.scanListings(live.count, live.size, this.maildrop.listing('size')));
-      }
-      case 'UIDL': {
-        if (c.msg !== undefined) {
-          const m = this.maildrop.pick(c.msg);
-          return 'key' in m ? this.send(pop3Responses.uidListing(c.msg, m.uid)) : this.send(m);
-        }
-        return this.send(pop3Responses.uidListings(this.maildrop.listing('uid')));
-      }
-      case 'RETR':
-      case 'TOP': {
-        const m = this.maildrop.pick(c.msg);
-        if (!('key' in m)) return this.send(m);
-        return this.sendMessage(m, c.verb === 'TOP' ? c.lines : undefined);
-      }
-      case 'DELE': {
-        const m = this.maildrop.pick(c.msg);
-        if (!('key' in m)) return this.send(m);
-        m.deleted = true;
-        return this.send(pop3Responses.deleted(c.msg));
-      }
-      case 'NOOP':
-        return this.send(pop3Responses.noop());
-      case 'RSET': {
-        this.maildrop.reset();
-        return this.send(pop3Responses.reset(this.maildrop.count, this.maildrop.size));
-      }
-      default:
-        // USER, PASS, AUTH, STLS after login
-        return this.send(pop3Responses.badState());
-    }
+    // TRANSACTION state (RFC 1939 §5): transaction-commands.ts
+    return transactionCommand(c, this.maildrop, this.transaction);
   }
 
   private capabilities(): string[] {
