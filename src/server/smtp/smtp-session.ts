@@ -3,8 +3,8 @@
  * The server side of one SMTP connection: greeting, command dispatch, EHLO, STARTTLS, and the
  * session state that transactions and AUTH read. It runs over any Duplex (a socket, or
  * stdin/stdout for `sendmail -bs`); framing, buffering, backpressure, whole-line timeouts and the
- * TLS upgrade are server/connection's; MAIL/RCPT/DATA/BDAT are mail-transaction.ts's and the
- * AUTH exchange smtp-auth.ts's.
+ * TLS upgrade are server/connection's; the command line's limits and decoding command-line.ts's;
+ * MAIL/RCPT/DATA/BDAT are mail-transaction.ts's and the AUTH exchange smtp-auth.ts's.
  * Standards: RFC 5321 §4.1 (commands), §3.3 (transactions), §4.5.3 (limits), §4.5.3.2 (timeouts),
  *   §4.2.5 (reply after end of data); RFC 1869/5321 EHLO; RFC 2920 (PIPELINING: replies are
  *   buffered and flushed when the input is drained); RFC 3030 (CHUNKING); RFC 1870 (SIZE);
@@ -38,6 +38,7 @@ import type { ListenMode } from '../../core/policy.js';
 import { buildSmtpPolicy, type StagePolicy } from '../../policy/index.js';
 import { encodeReply, parseCommandLine } from '../../protocol/smtp/index.js';
 import { authExchange, type AuthExchangeIo } from './smtp-auth.js';
+import { MAX_AUTH_LINE, MAX_COMMAND_LINE, decodeCommandLine, lmtpVerb } from './command-line.js';
 import { SmtpSessionInfo } from './smtp-session-info.js';
 import { MailTransaction, refuseIf, type TransactionHost } from './mail-transaction.js';
 import type { BodyReadEnd } from './body-reader.js';
@@ -46,30 +47,7 @@ import { CLOSED, INTERRUPTED, LONG, TIMEOUT, LineConnection, type LineEnd } from
 
 export type { ListenMode, SessionContext };
 
-// RFC 5321 §4.5.3.1.4: command line at most 512 octets with CRLF; RFC 4954 §4: AUTH lines 12288
-const MAX_COMMAND_LINE = 512;
-const MAX_AUTH_LINE = 12288;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** A command line's octets as text; invalid UTF-8 becomes a line no command matches. */
-function decodeCommandLine(bytes: Buffer): string {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return '\u0000invalid';
-  }
-}
-
 let sessionCounter = 0;
-
-/**
- * RFC 2033 §4.1: an LMTP server takes LHLO (answered as EHLO) and refuses HELO and EHLO with
- * 500, as it does any command it does not know.
- */
-function lmtpVerb(verb: string): string {
-  if (verb === 'LHLO') return 'EHLO';
-  return verb === 'HELO' || verb === 'EHLO' ? 'unknown' : verb;
-}
 
 export class SmtpSession {
   readonly id: string;
