@@ -1,8 +1,8 @@
 /**
  * @module intake-service
  * The cleanup stage: every way into the spool (SMTP, submission, sendmail, bounces, list
- * re-injection) hands intake a transaction and a body stream. Intake resolves recipients,
- * adds trace headers, checks for mail loops, and commits the message durably before anyone is
+ * re-injection) hands intake a transaction and a body stream. Intake resolves recipients
+ * (their envelopes: envelope-inits.ts), adds trace headers, checks for mail loops, and commits the message durably before anyone is
  * told "accepted".
  * Standards: RFC 5321 §4.4 (Received; hop counting, §6.3 loop detection), §3.9 (aliases),
  *   RFC 5322 §3.6 (Message-ID/Date for submissions, RFC 6409 §8), RFC 6152 (8-bit bodies).
@@ -47,12 +47,12 @@ import {
   type SenderRewriter,
   type ListSealer,
   type SessionInfo,
-  targetRoute,
 } from '../core/index.js';
 import { formatReceived, formatDate, makeMessageId, splitMessage, splitMessageBuffer } from '../protocol/mime/index.js';
 import { dropFields } from './drop-fields.js';
 import { SizeAndEightBit, copyBody, hasEightBit } from './body-copy.js';
 import { BodyWatch, fieldLines, prefixed } from './body-watch.js';
+import { envelopesFor } from './envelope-inits.js';
 
 export interface IntakeOptions {
   readonly store: QueueStore;
@@ -208,28 +208,8 @@ export class IntakeService implements Intake {
     }
     try {
       const now = this.opts.clock.now();
-      const envelopes: (EnvelopeInit | undefined)[] = [];
-      /** the index in tx.recipients of each entry of `envelopes` */
-      const owners: number[] = [];
-      const prepend: string[] = [];
-      const seen = new Set<string>();
-      let loops = 0;
-      for (const [i, r] of tx.recipients.entries()) {
-        // A Delivered-To naming this recipient means the message has been here for it before.
-        if (deliveredTo?.has(addressToString(r.address).toLowerCase())) {
-          loops++;
-          envelopes.push(this.envelope(tx, r, errorTarget(r, replies.mailLoop()), now, seen));
-          owners.push(i);
-          continue;
-        }
-        let forwarded = false;
-        for (const t of r.targets) {
-          if (t.kind === 'remote' || t.kind === 'list') forwarded = forwarded || t.via.length > 0;
-          envelopes.push(this.envelope(tx, r, t, now, seen));
-          owners.push(i);
-        }
-        if (forwarded) prepend.push(`Delivered-To: ${addressToString(r.address)}`);
-      }
+      // RFC 5321 §3.9: one envelope per distinct target (envelope-inits.ts)
+      const { envelopes, owners, prepend, loops } = envelopesFor(tx, deliveredTo, now, this.opts.srs);
       if (loops === tx.recipients.length) throw new MailError(replies.mailLoop(), 'MAIL_ERR_LOOP');
       let live = envelopes.filter((e): e is EnvelopeInit => e !== undefined);
 
@@ -342,61 +322,5 @@ export class IntakeService implements Intake {
       if (!Buffer.isBuffer(body) && !body.readableEnded) body.resume();
       throw err;
     }
-  }
-
-  private envelope(
-    tx: IntakeTransaction,
-    r: AcceptedRecipient,
-    t: ResolvedRecipient,
-    now: number,
-    seen: Set<string>,
-  ): EnvelopeInit | undefined {
-    const route = targetRoute(t);
-    const recipient = envelopeRecipient(t, r.address);
-    const key = `${route.transport}\0${route.nextHop}\0${addressToString(recipient).toLowerCase()}`;
-    // Many-to-one: two recipients that end in the same mailbox make one envelope.
-    if (seen.has(key)) return undefined;
-    seen.add(key);
-    // RFC 7208 §1.2.3: mail an alias sends on to another site leaves with our SRS reverse-path,
-    // so the next hop's SPF check is of our domain; a null sender stays null (RFC 5321 §4.5.5)
-    const srs = t.kind === 'remote' && t.via.length > 0 ? this.opts.srs : undefined;
-    return {
-      sender: srs && tx.sender ? srs.forward(tx.sender) : tx.sender,
-      recipient,
-      originalRecipient: r.address,
-      route,
-      arrivedAt: now,
-      size: 0,
-      nextAttemptAt: 0,
-      dsn: { ...r.dsn, ...(tx.mail.ret ? { ret: tx.mail.ret } : {}), ...(tx.mail.envid ? { envid: tx.mail.envid } : {}) },
-      smtpUtf8: tx.mail.smtpUtf8 ?? false,
-      resolvedVia: t.via,
-      // stated from the start (envelope-transitions.ts): the scheduler then files the committed
-      // envelope itself, where withState made a copy of each that the queue kept beside the cache's
-      state: 'queued',
-    };
-  }
-}
-
-function errorTarget(r: AcceptedRecipient, reply: ReturnType<typeof replies.mailLoop>): ResolvedRecipient {
-  return { kind: 'error', reply, original: r.address, via: [] };
-}
-
-/**
- * The envelope recipient for one resolved target (its route is core's targetRoute): the
- * mailbox address keeps a +tag for Delivered-To; a list is addressed as itself; pipe, file and
- * error targets keep the address the client gave.
- */
-function envelopeRecipient(t: ResolvedRecipient, rcpt: Address): Address {
-  switch (t.kind) {
-    case 'mailbox':
-    case 'remote':
-      return t.address;
-    case 'list': {
-      const at = t.list.lastIndexOf('@');
-      return { local: t.list.slice(0, at), domain: t.list.slice(at + 1) };
-    }
-    default:
-      return rcpt;
   }
 }
