@@ -60,9 +60,11 @@ export class InputBuffer {
       i = this.head.indexOf(0x0a);
     }
     if (i >= 0) {
-      const raw = this.head.subarray(0, i);
-      this.setHead(this.head.subarray(i + 1));
-      const line = raw.length > 0 && raw[raw.length - 1] === 0x0d ? raw.subarray(0, -1) : raw;
+      // one Buffer view for the line, none for the rest when the line ends the chunk (a
+      // command usually comes alone); it was three views a line (issue 11)
+      const head = this.head;
+      const line = head.subarray(0, i > 0 && head[i - 1] === 0x0d ? i - 1 : i);
+      this.setHead(i + 1 === head.length ? EMPTY : head.subarray(i + 1));
       if (this.discarding || line.length + 2 > limit) {
         this.discarding = false;
         return LONG;
