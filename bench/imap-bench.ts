@@ -150,7 +150,7 @@ async function afterRestart(o: ImapBenchOptions, who: string, run: Run, out: Rec
  * Waits until correio's IMAP text index (account `imap:<user>`) holds every message of the
  * folder; the seconds it took. (The web's index is kept only where HTTP is served, not here.)
  */
-async function indexesBuilt(dataDir: string, user: string, n: number): Promise<number> {
+export async function indexesBuilt(dataDir: string, user: string, n: number): Promise<number> {
   const t0 = performance.now();
   const accounts = [`imap:${user}`];
   while (!existsSync(path.join(dataDir, 'search.sqlite'))) await new Promise((r) => setTimeout(r, 200));
