@@ -322,9 +322,10 @@ export class PgMailStore implements MailboxStore {
     );
     if (!rows[0]) throw notFound(key);
     const { body, chunk_key: chunkKey, size } = rows[0];
-    // highWaterMark 0: a slice is read when the reader asks for it, none ahead (issue 17: slices
-    // held while the client is slow outlive scavenges and pile up until a full collection)
-    if (chunkKey !== null) return Readable.from(readPgChunks(this.#pool, mailChunkTable, chunkKey, Number(size), pgFailure), { objectMode: false, highWaterMark: 0 });
+    // highWaterMark 0: a slice is read when the reader asks for it, none ahead, and 4 slices per
+    // query (issue 17: slices held while the client is slow outlive scavenges and pile up until
+    // a full collection)
+    if (chunkKey !== null) return Readable.from(readPgChunks(this.#pool, mailChunkTable, chunkKey, Number(size), pgFailure, 4), { objectMode: false, highWaterMark: 0 });
     return Readable.from(body.length > 0 ? [body] : [], { objectMode: false });
   }
 

@@ -5,8 +5,9 @@
  * table has the columns (chunk_key text, seq integer, data bytea), primary key (chunk_key, seq).
  * PgChunkSink gathers the octets given to it and writes them, `chunkSize` at a time, as rows
  * 1, 2, … under its key through the client (inside the caller's transaction), keeping their
- * SHA-256; readPgChunks reads them back in 48 KiB slices, four per query (192 KiB held at
- * most, issue 17; eight held 384 KiB for no measurable CPU saved): the pg driver reads
+ * SHA-256; readPgChunks reads them back in 48 KiB slices, eight per query (four for POP3 and
+ * IMAP: 192 KiB held at most, issue 17; eight held 384 KiB for no CPU saved that the bench
+ * measured): the pg driver reads
  * bytea as hex text, and whole 1 MiB chunks made 2 MiB strings that only a full garbage
  * collection frees (RSS grew by 24–52 MB delivering 20 MB, t-94), where small ones die young.
  * Standards: none.
@@ -18,8 +19,8 @@ import type { PgClient, PgPool } from './pg-database.js';
 
 /** Octets of a chunk per row of a read: its hex text (twice that) stays under V8's large-object size (128 KiB). */
 const sliceSize = 48 * 1024;
-/** Slices read per query. */
-const slicesPerQuery = 4;
+/** Slices read per query, unless the caller says (the mailboxes' serve path reads 4: issue 17). */
+const slicesPerQuery = 8;
 
 export class PgChunkSink {
   /** SHA-256 of the octets written so far */
@@ -104,7 +105,7 @@ export class PgChunkSink {
  * queries go through `fail`; fails too when the chunks end before `size` octets (the value was
  * removed meanwhile): a reader never gets part of a value as if it were whole.
  */
-export async function* readPgChunks(pool: PgPool, table: string, key: string, size: number, fail: (err: unknown) => Error): AsyncGenerator<Buffer> {
+export async function* readPgChunks(pool: PgPool, table: string, key: string, size: number, fail: (err: unknown) => Error, slices = slicesPerQuery): AsyncGenerator<Buffer> {
   const query = async <R extends object>(sql: string, values: unknown[]): Promise<R[]> => {
     try {
       return (await pool.query<R>(sql, values)).rows;
@@ -115,10 +116,10 @@ export async function* readPgChunks(pool: PgPool, table: string, key: string, si
   const chunks = await query<{ seq: number; len: number }>(`SELECT seq, octet_length(data) AS len FROM ${table} WHERE chunk_key = $1 ORDER BY seq`, [key]);
   let read = 0;
   for (const { seq, len } of chunks) {
-    for (let from = 0; from < len; from += sliceSize * slicesPerQuery) {
+    for (let from = 0; from < len; from += sliceSize * slices) {
       const rows = await query<{ data: Buffer }>(
         `SELECT substring(c.data FROM s.o + 1 FOR ${sliceSize}) AS data
-         FROM ${table} c, generate_series($3::int, least($4::int, $3 + ${(slicesPerQuery - 1) * sliceSize}), ${sliceSize}) AS s (o)
+         FROM ${table} c, generate_series($3::int, least($4::int, $3 + ${(slices - 1) * sliceSize}), ${sliceSize}) AS s (o)
          WHERE c.chunk_key = $1 AND c.seq = $2 ORDER BY s.o`,
         [key, seq, from, len - 1],
       );

@@ -28,9 +28,9 @@ export interface TransferIo {
  * Sends a message of `size` octets, or its header and `bodyLines` body lines (TOP). A chunk of
  * the message is read only once the last one is written and the client has taken it (`write`
  * waits for the socket to drain): no stream between the store and the socket reads ahead, so
- * a transfer holds a chunk or two, however slowly the client reads. Chunks held longer (a
- * Transform's and a pipe's buffers, four or five of them under a slow reader) outlived
- * scavenges and piled up in the old generation until a full collection (issue 17, t-96).
+ * a transfer holds what the store read last, however slowly the client reads. Chunks held
+ * longer (in a Transform's and a pipe's buffers) outlived scavenges and piled up in the old
+ * generation until a full collection (issue 17, t-96).
  */
 export async function transferMessage(io: TransferIo, size: number, bodyLines: number | undefined): Promise<void> {
   let src: Readable;
