@@ -4,8 +4,7 @@
  * dot-stuffed piece by piece and written with the socket's backpressure (a full socket is waited
  * for before the next piece is read), so a big message is never held whole; pieces that need
  * stuffing share one buffer (dot-stuffer.ts). Corked, a small body and its terminator leave in
- * one writev; a body given whole as a Buffer (small, read by the spool in one piece) is written
- * so with no stream at all.
+ * one writev.
  * Standards: RFC 5321 §4.5.2 (transparency), §4.1.1.4 (a transaction completes only on
  *   <CRLF>.<CRLF>), §4.5.3.2.5 (data block timeout).
  * Security: after a partial body the final "." is never sent: the session is dropped, so the
@@ -33,20 +32,18 @@ export interface BodySession {
  */
 export async function writeBody(
   socket: net.Socket,
-  open: () => Readable | Buffer | Promise<Readable | Buffer>,
+  open: () => Readable | Promise<Readable>,
   session: BodySession,
   dataBlockMs: number,
 ): Promise<number> {
   const stuffer = new DotStuffer();
-  let opened: Readable | Buffer;
+  let body: Readable;
   try {
-    opened = await open();
+    body = await open();
   } catch (err) {
     session.close();
     throw new SmtpClientError('body', `cannot open message: ${(err as Error).message}`, undefined, { cause: err });
   }
-  if (Buffer.isBuffer(opened)) return writeWhole(socket, opened, stuffer, session);
-  const body = opened;
   let bodyError: unknown;
   body.once('error', (err) => (bodyError ??= err));
   // Corked, the body's chunks and the terminator leave in one writev (one segment train)
@@ -80,23 +77,6 @@ export async function writeBody(
       cause: bodyError ?? err,
     });
   }
-  return stuffer.bytesOut;
-}
-
-/**
- * A body given whole (a small message the spool read in one piece): stuffed and written with
- * its terminator in one corked writev, no stream; as after writeBody's last piece, the reply's
- * timeout covers what the socket still holds.
- */
-function writeWhole(socket: net.Socket, body: Buffer, stuffer: DotStuffer, session: BodySession): number {
-  if (!session.usable) {
-    session.close();
-    throw new SmtpClientError('closed', 'connection closed during DATA');
-  }
-  socket.cork();
-  socket.write(stuffer.stuff(body));
-  socket.write(stuffer.finish());
-  socket.uncork();
   return stuffer.bytesOut;
 }
 

@@ -108,11 +108,8 @@ export interface ClientTransaction {
   readonly sender: string;
   readonly recipients: readonly ClientRecipient[];
   readonly params?: ClientMailParams;
-  /**
-   * opens the message (CRLF line ends, not dot-stuffed), or gives it whole as one Buffer (a
-   * small one: no stream); called once, only if DATA is sent
-   */
-  readonly body: () => Readable | Buffer | Promise<Readable | Buffer>;
+  /** opens the message (CRLF line ends, not dot-stuffed); called once, only if DATA is sent */
+  readonly body: () => Readable | Promise<Readable>;
 }
 
 export interface TransactionResult {

@@ -176,23 +176,6 @@ void test('connection dropped mid-DATA is a closed error', async () => {
   assert.equal(p.messages.length, 0);
 });
 
-void test('a body given whole as a Buffer: dot-stuffed, ended, the same octets as a stream', async () => {
-  const p = await peer();
-  const c = await connect(p);
-  const text = '.first\r\nSubject: b\r\n\r\n..two\r\n.\r\nend without CRLF';
-  const whole = Buffer.from(text, 'latin1');
-  const r = await c.send({ sender: 'a@b.c', recipients: [{ address: 'x@y.z' }], body: () => whole });
-  const r2 = await c.send({ sender: 'a@b.c', recipients: [{ address: 'x@y.z' }], body: body(text) });
-  assert.deepEqual([r.final[0].code, r2.final[0].code], [250, 250]);
-  assert.equal(p.messages[0].data.toString('latin1'), `${text}\r\n`);
-  assert.equal(p.messages[0].wire.toString('latin1'), p.messages[1].wire.toString('latin1'));
-  assert.match(p.messages[0].wire.toString('latin1'), /^\.\.first\r\n.*\r\n\.\.\.two\r\n\.\.\r\n/s);
-  assert.equal(r.bytesSent, r2.bytesSent);
-  assert.equal(whole.toString('latin1'), text, 'the caller\'s buffer is not changed');
-  assert.equal(p.connections, 1);
-  await c.quit();
-});
-
 void test('a body that fails to read: connection dropped, no final dot', async () => {
   const p = await peer();
   const c = await connect(p);

@@ -78,8 +78,6 @@ export interface QueueStore {
   readonly leases?: EnvelopeLeases;
   createMessage(): Promise<MessageDraft>;
   openMessage(id: MessageId): Promise<Readable>;
-  /** the whole message as one Buffer when it is held or read in one piece (small), else undefined */
-  messageBuffer?(id: MessageId): Promise<Buffer | undefined>;
   /** size in octets of the stored message */
   messageSize(id: MessageId): Promise<number>;
   findEnvelope(id: EnvelopeId): Promise<Envelope | undefined>;

@@ -19,11 +19,6 @@ export interface DeliveryRequest {
   readonly envelopes: readonly Envelope[];
   /** opens the stored message (CRLF line ends, not dot-stuffed); may be called more than once */
   openMessage(): Promise<Readable>;
-  /**
-   * the whole stored message as one Buffer when the store has it in memory or reads it in one
-   * piece (a small message), else undefined (then openMessage): no stream for a small body
-   */
-  readonly messageBuffer?: () => Promise<Buffer | undefined>;
   readonly size: number;
 }
 

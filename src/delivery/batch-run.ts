@@ -64,9 +64,7 @@ async function claim(ctx: BatchRunContext, b: Batch): Promise<Batch | undefined>
 
 /** Runs one due batch: its notices, its expiries, or its delivery, each outcome stored. */
 export async function runBatch(ctx: BatchRunContext, whole: Batch): Promise<void> {
-  // one node's store: nothing to claim, no slot to take (no promise for either)
-  const shared = ctx.store.leases !== undefined;
-  const b = shared ? await claim(ctx, whole) : whole;
+  const b = await claim(ctx, whole);
   if (b === undefined) return;
   if (b.kind === 'notice') {
     for (const env of b.envelopes) {
@@ -83,18 +81,15 @@ export async function runBatch(ctx: BatchRunContext, whole: Batch): Promise<void
     return;
   }
   // a destination's connection limit holds across the nodes sharing the queue (route-slots.ts)
-  const slot = shared
-    ? await takeRouteSlot(ctx.store.leases, b.route, ctx.perRoute).catch((err: unknown) => {
-      publishError(err, 'taking a route slot');
-      return 'busy' as const;
-    })
-    : undefined;
+  const slot = await takeRouteSlot(ctx.store.leases, b.route, ctx.perRoute).catch((err: unknown) => {
+    publishError(err, 'taking a route slot');
+    return 'busy' as const;
+  });
   if (slot === 'busy') {
     ctx.notBefore(whole, ctx.clock.now() + slotRetryMs);
     return;
   }
-  const attempt = attemptDelivery(b, ctx.transports, ctx.store, ctx.signal);
-  const results = await (slot ? attempt.finally(() => slot().catch((err: unknown) => publishError(err, 'releasing a route slot'))) : attempt);
+  const results = await attemptDelivery(b, ctx.transports, ctx.store, ctx.signal).finally(() => slot?.().catch((err: unknown) => publishError(err, 'releasing a route slot')));
   const stopped = ctx.signal.aborted;
   const byId = new Map(results.map((r) => [r.envelopeId, r]));
   const done = ctx.clock.now();

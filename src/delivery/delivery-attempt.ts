@@ -19,7 +19,6 @@ export async function attemptDelivery(
   b: Batch, transports: ReadonlyMap<string, Transport>, store: QueueStore, signal: AbortSignal,
 ): Promise<DeliveryStatus[]> {
   const transport = transports.get(b.route.transport);
-  const buffered = store.messageBuffer?.bind(store);
   const req: DeliveryRequest = {
     route: b.route,
     messageId: b.messageId,
@@ -27,7 +26,6 @@ export async function attemptDelivery(
     envelopes: b.envelopes,
     size: b.envelopes[0].size,
     openMessage: () => store.openMessage(b.messageId),
-    ...(buffered ? { messageBuffer: () => buffered(b.messageId) } : {}),
   };
   let results: DeliveryStatus[];
   if (!transport) {

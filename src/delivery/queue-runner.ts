@@ -351,8 +351,7 @@ export class QueueRunner implements QueueControl {
           await this.#notices.send(b.messageId).catch((err: unknown) => publishError(err, 'notices'));
         }
         // outcomes and notices are stored: the leases go (before free(), so this node may claim again)
-        const leases = this.#store.leases;
-        if (leases) await leases.release(b.envelopes.map((e) => e.id)).catch((err: unknown) => publishError(err, 'releasing leases'));
+        await this.#store.leases?.release(b.envelopes.map((e) => e.id)).catch((err: unknown) => publishError(err, 'releasing leases'));
         // anything still busy here had no notice pending: free it for a later pass
         const now = this.#clock.now();
         const notBefore = this.#notBefore.get(b) ?? now;

@@ -212,16 +212,11 @@ export class FsQueueStore implements QueueStore {
   }
 
   async openMessage(id: MessageId): Promise<Readable> {
-    const body = await this.messageBuffer(id);
-    return body ? Readable.from([body], { objectMode: false }) : this.#files.openBody(id);
-  }
-
-  /** A body in the cache or in a segment (small: read in one piece); undefined for one in its own file. */
-  async messageBuffer(id: MessageId): Promise<Buffer | undefined> {
     const body = this.#cache.get(id)?.body;
-    if (body) return body;
+    if (body) return Readable.from([body], { objectMode: false });
     const ref = await this.#segments.find(id);
-    return ref ? this.#segments.readBody(ref) : undefined;
+    if (ref) return Readable.from([await this.#segments.readBody(ref)], { objectMode: false });
+    return this.#files.openBody(id);
   }
 
   async messageSize(id: MessageId): Promise<number> {

@@ -301,10 +301,7 @@ export class SmtpTransport implements Transport {
       convert = ctx.analysis.has8bit;
     }
     const analysis = ctx.analysis;
-    const body = async (): Promise<Readable | Buffer> => {
-      // a small message as one Buffer, no stream (unless it is converted on the way)
-      const whole = convert ? undefined : await req.messageBuffer?.();
-      if (whole) return whole;
+    const body = async (): Promise<Readable> => {
       const m = await req.openMessage();
       return convert && analysis ? m.pipe(new To7bitStream(analysis)).once('error', () => m.destroy()) : m;
     };
