@@ -31,6 +31,8 @@ let dataDir: string;
 let configFile: string;
 let port: number;
 let server: ChildProcess | undefined;
+/** the running (or last) server's stdout and stderr */
+let serverLog = '';
 
 function configText(trusted: string[]): string {
   return (
@@ -65,8 +67,9 @@ async function startServer(): Promise<void> {
   const c = spawn(process.execPath, [...cliCommand(), 'serve', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CORREIO_CONFIG: undefined } });
   let err = '';
   let out = '';
-  c.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  c.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  serverLog = '';
+  c.stderr.setEncoding('utf8').on('data', (s: string) => ((err += s), (serverLog += s)));
+  c.stdout.setEncoding('utf8').on('data', (s: string) => ((out += s), (serverLog += s)));
   server = c;
   // "correio started" is logged once the maildrop is made and root given up
   await waitFor('"correio started" in the log', () => {
@@ -93,7 +96,12 @@ async function bobsMail(user = 'bob'): Promise<string[]> {
 }
 
 async function mailWith(subject: string, user = 'bob'): Promise<string> {
-  return waitFor(`"${subject}" in ${user}'s Maildir`, async () => (await bobsMail(user)).find((m) => m.includes(`Subject: ${subject}\n`)));
+  try {
+    return await waitFor(`"${subject}" in ${user}'s Maildir`, async () => (await bobsMail(user)).find((m) => m.includes(`Subject: ${subject}\n`)));
+  } catch (err) {
+    // what the server said meanwhile, for a failure seen only under CI's load
+    throw new Error(`${(err as Error).message}; the server's log ends:\n${serverLog.slice(-4000)}`);
+  }
 }
 
 before(async () => {
