@@ -262,6 +262,9 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     const m = await bind(() => startMonitoring(config, { smtpSessions: () => withAcceptors(smtp.connectionsByMode(), pool?.sessions()), pop3Sessions: () => pop3.connectionCount, imapSessions: () => imap.connectionCount, ...(pool && { acceptors: () => pool.status() }), runner: local.runner, logger }));
     monitoring = m;
     opts.privileges?.dropForGood();
+    // the web's index catch-up writes mail folders: only now, with root given up for good
+    // (a bind above takes root back for the whole process while it awaits)
+    w.startIndexing();
     await local.runner.start();
     // the queue loads in the background (a saved schedule's rescan, or after a crash a walk of every envelope)
     void local.runner.loaded().then(() => {

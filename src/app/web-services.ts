@@ -144,6 +144,12 @@ export interface WebServices {
   readonly tokens: TokenStore;
   /** a renewed certificate (reload) */
   setTls(tls: TlsMaterial): void;
+  /**
+   * Starts the mail indexes' catch-up (it syncs every user's INBOX, which may make its Maildir):
+   * called once root is given up for good, since a later listener's bind takes root's effective
+   * uid back for the whole process and a folder made meanwhile would be root's
+   */
+  startIndexing(): void;
   close(): Promise<void>;
 }
 
@@ -228,17 +234,21 @@ export async function startWeb(deps: WebDeps): Promise<WebServices> {
   }
   // the indexes serve JMAP and the webmail only: without an HTTP listener nobody asks them, and
   // watching every INBOX would cost each delivery a folder sync (bench maildir: 1.94 → 2.63 ms CPU)
-  if (server.addresses().length > 0) startIndexWarmer({
-    users: async () => (await deps.backends.directory.listUsers()).map((u) => u.address),
-    mailView,
-    search,
-    signal: closing.signal,
-    onError: (user, err) => deps.logger.warn({ user, err: (err as Error).message }, 'mail index catch-up failed; it is tried again at the account\'s next use'),
-  });
+  const startIndexing = (): void => {
+    if (server.addresses().length === 0 || closing.signal.aborted) return;
+    startIndexWarmer({
+      users: async () => (await deps.backends.directory.listUsers()).map((u) => u.address),
+      mailView,
+      search,
+      signal: closing.signal,
+      onError: (user, err) => deps.logger.warn({ user, err: (err as Error).message }, 'mail index catch-up failed; it is tried again at the account\'s next use'),
+    });
+  };
   return {
     addresses: () => server.addresses(),
     tokens,
     setTls: (tls) => server.setTls(tls),
+    startIndexing,
     close: async () => {
       closing.abort();
       await server.close();
