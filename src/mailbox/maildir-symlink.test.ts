@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { MailError, type DeliveryRequest, type Envelope } from '../core/index.js';
 import { MaildirTransport } from '../transport/index.js';
-import { startHarness, USER, PASSWORD } from '../../test/e2e/pop3-harness.js';
+import { login, startHarness, USER } from '../../test/e2e/pop3-harness.js';
 import { MaildirStore } from './index.js';
 
 const msg = 'From: helvecio@dsc.ufpb.br\r\nSubject: hi\r\n\r\nOi!\r\n';
@@ -133,11 +133,7 @@ void test('maildir: a message file that is a link is not listed, opened or serve
     await assert.rejects(store.open(USER, 'evil.mx,S=17,W=18'), (err: NodeJS.ErrnoException) => err.code === 'ELOOP');
 
     const c = await h.connect();
-    assert.match((await c.readLine()) ?? '', /^\+OK/);
-    c.write(`USER ${USER}\r\n`);
-    assert.match((await c.readLine()) ?? '', /^\+OK/);
-    c.write(`PASS ${PASSWORD}\r\n`);
-    assert.match((await c.readLine()) ?? '', /^\+OK/);
+    assert.match((await login(c)) ?? '', /^\+OK/);
     c.write('STAT\r\n');
     assert.match((await c.readLine()) ?? '', /^\+OK 1 /);
     c.write('RETR 2\r\n');

@@ -20,6 +20,7 @@ import { MaildirFolders, MaildirStore } from '../../src/mailbox/index.js';
 import { ImapServer } from '../../src/server/imap/index.js';
 import { Pop3Server } from '../../src/server/pop3/index.js';
 import { LineClient } from '../helpers/net.js';
+import { login } from './pop3-harness.js';
 
 const user = 'suzana@dc.uece.br';
 const password = 'secret';
@@ -27,11 +28,7 @@ const password = 'secret';
 async function pop3Uidl(port: number, then?: (c: LineClient) => Promise<void>): Promise<string[]> {
   const c = await LineClient.connect(port, '127.0.0.1');
   try {
-    assert.match((await c.readLine()) ?? '', /^\+OK/);
-    c.write(`USER ${user}\r\n`);
-    assert.match((await c.readLine()) ?? '', /^\+OK/);
-    c.write(`PASS ${password}\r\n`);
-    assert.match((await c.readLine()) ?? '', /^\+OK/);
+    assert.match((await login(c, user, password)) ?? '', /^\+OK/);
     c.write('UIDL\r\n');
     assert.match((await c.readLine()) ?? '', /^\+OK/);
     const ids = (await c.readMultiline()).split('\r\n').filter((l) => l !== '');
