@@ -3,7 +3,7 @@
  * attachment in base64, a text part) dropped into a `correio serve` Maildir is FETCHed over a raw
  * socket: BODYSTRUCTURE, ENVELOPE and BODY[HEADER] are those of the message read whole (the
  * in-memory parser on the test's copy), BODY[2], BODY[2.MIME] and BODY[TEXT]<0.100> are its octets
- * and BINARY[2] (and BINARY.SIZE[2]) the attachment as encoded; meanwhile the server's resident
+ * and BINARY[2] (and BINARY.SIZE[2]) the attachment decoded; meanwhile the server's resident
  * memory (sampled from /proc from an idle baseline, test/helpers/process-stats rssDuring) grows by
  * less than half the message. Before issue 14's streamed tree each of these read the message
  * whole (63 MB and more of growth; docs/performance.md, session 13); now the tree is one streamed
