@@ -67,7 +67,7 @@ export class AcceptorRestarts {
       if (this.#serving(set)) continue;
       clearTimeout(timer);
       this.#timers.delete(timer);
-      this.#logger.warn({ set }, 'a pending acceptor restart dropped: its set was replaced by a reload');
+      this.#logger.warn({ set }, 'a pending acceptor restart dropped: its set no longer serves (a reload replaced or refused it)');
     }
   }
 
