@@ -44,12 +44,14 @@ function pinoLineWriter(logger: LineLogger, output: LineOutput): ((level: Level,
   // the bindings' text pino writes after the time (`,"hostname":…`; bindings() leaves hostname out)
   const chindings = (logger as { [symbols.chindingsSym]?: unknown })[symbols.chindingsSym];
   if (logger.isLevelEnabled === undefined || levels === undefined || typeof chindings !== 'string') return undefined;
-  const heads = new Map<Level, string>((['info', 'warn', 'error'] as const).map((l) => [l, `{"level":${levels.values[l]},"time":`]));
+  const head = (l: Level): string => `{"level":${levels.values[l]},"time":`;
+  const heads: Record<Level, string> = { info: head('info'), warn: head('warn'), error: head('error') };
+  const enabled = logger.isLevelEnabled.bind(logger);
   return (level, fields, msg) => {
-    if (logger.isLevelEnabled?.(level) === false) return true;
+    if (!enabled(level)) return true;
     if (fields.charCodeAt(0) !== 0x7b) return false;
     const rest = fields.length > 2 ? `${chindings},${fields.slice(1, -1)}` : chindings;
-    output.write(`${heads.get(level)}${Date.now()}${rest},"msg":${JSON.stringify(msg)}}\n`);
+    output.write(`${heads[level]}${Date.now()}${rest},"msg":${JSON.stringify(msg)}}\n`);
     return true;
   };
 }
