@@ -60,6 +60,8 @@ void test('a fork and its list change apart: neither sees the other\'s changes, 
   const c = b.fork();
   c.filterInPlace((x) => x.n % 2 === 0);
   assert.equal(b.length, 5000);
+  // every even item of b, in b's order (an empty or emptied fork would pass an `every` alone)
+  assert.deepEqual(c.toArray(), b.toArray().filter((x) => x.n % 2 === 0));
   assert.ok(c.toArray().every((x) => x.n % 2 === 0));
 });
 
