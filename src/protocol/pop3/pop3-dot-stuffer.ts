@@ -1,8 +1,10 @@
 /**
  * @module pop3-dot-stuffer
- * A streaming Transform from a stored message (CRLF line ends, not stuffed) to the body of a
- * POP3 multi-line response: byte-stuffed lines and the terminating ".CRLF". With `bodyLines`
- * set it yields what TOP sends: the header, the blank line and that many body lines.
+ * From a stored message (CRLF line ends, not stuffed), chunk by chunk, to the body of a POP3
+ * multi-line response: byte-stuffed lines (`stuff`) and the terminating ".CRLF" (`finish`).
+ * A plain step, not a Transform: its caller (server/pop3/message-transfer.ts) writes each
+ * chunk before it reads the next (issue 17). With `bodyLines` set it yields what TOP sends:
+ * the header, the blank line and that many body lines.
  * Standards: RFC 1939 §3 (byte-stuffing, termination octet), §7 (TOP: header, blank line,
  *   n lines of body).
  * Security: a "." is added after every LF (not only after CRLF), so a stray bare LF in a stored
@@ -10,8 +12,6 @@
  * Limitations: a message not ending in CRLF gets one before the terminator (RFC 1939 §3), so
  *   the client sees 2 more octets than LIST reported for such (malformed) messages.
  */
-import { Transform, type TransformCallback } from 'node:stream';
-
 const LF = 0x0a;
 const CR = 0x0d;
 const DOT = 0x2e;
@@ -24,7 +24,7 @@ export interface Pop3DotStufferOptions {
   readonly bodyLines?: number;
 }
 
-export class Pop3DotStuffer extends Transform {
+export class Pop3DotStuffer {
   private atLineStart = true;
   /** octets seen in the current line, ignoring a CR just before the LF */
   private lineLength = 0;
@@ -37,7 +37,6 @@ export class Pop3DotStuffer extends Transform {
   private sentAny = false;
 
   constructor(opts: Pop3DotStufferOptions = {}) {
-    super();
     this.limit = opts.bodyLines;
     if (this.limit !== undefined && (!Number.isInteger(this.limit) || this.limit < 0)) {
       throw new RangeError('bodyLines must be a non-negative integer');
@@ -49,15 +48,9 @@ export class Pop3DotStuffer extends Transform {
     return this.finished;
   }
 
-  override _transform(chunk: Buffer | string, _enc: BufferEncoding, cb: TransformCallback): void {
-    const out = this.stuff(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
-    if (out) this.push(out);
-    cb();
-  }
-
   /**
    * The stuffed octets of the next chunk of the message, undefined when it gives none (TOP
-   * complete): the Transform's step, for a caller that writes each chunk before it reads the next.
+   * complete).
    */
   stuff(buf: Buffer): Buffer | undefined {
     if (this.finished || buf.length === 0) return undefined;
@@ -105,11 +98,6 @@ export class Pop3DotStuffer extends Transform {
     this.atLineStart = true;
     if (this.inBody) this.bodyLinesSent++;
     else if (empty) this.inBody = true; // RFC 5322 §2.1: the first empty line ends the header
-  }
-
-  override _flush(cb: TransformCallback): void {
-    for (const b of this.finish()) this.push(b);
-    cb();
   }
 
   /** What ends the response: a CRLF when the message did not end with one, and ".CRLF". */
