@@ -185,7 +185,7 @@ export class IntakeService implements Intake {
         throw new MailError(refusal, 'MAIL_ERR_POLICY');
       }
     }
-    // What needs the body (the checks, signing, sealing) is fed it as it is spooled (watch.ts):
+    // What needs the body (the checks, signing, sealing) is fed it as it is spooled (body-watch.ts):
     // nothing of a streamed body is held, and the fields it gives go before it afterwards
     // (MessageDraft.prepend). Past the header cap (`complete` false) nothing is signed or sealed:
     // the header block is not all known.
