@@ -13,9 +13,8 @@
  *   reads at once: no allocation per call.
  */
 import type { MessageId } from '../core/index.js';
+import { uniqueIdAlphabet as alphabet } from '../util/index.js';
 
-/** util's uniqueId alphabet (Crockford base32, lower case), in ascending character order */
-const alphabet = '0123456789abcdefghjkmnpqrstvwxyz';
 const digitOf = new Int8Array(128).fill(-1);
 for (let i = 0; i < alphabet.length; i++) digitOf[alphabet.charCodeAt(i)] = i;
 /** the alphabet's character codes */

@@ -14,7 +14,7 @@ export { DirSyncer, fsyncDir, isUnsupported as dirSyncUnsupported } from './dir-
 export { parseDuration, formatDuration } from './parse-duration.js';
 export { parseSize } from './parse-size.js';
 export { exponentialBackoff, ageBackoff, clamp } from './backoff.js';
-export { uniqueId, isUniqueId, uniqueIdTime, uniqueIdTimePrefix } from './unique-id.js';
+export { uniqueId, uniqueIdAlphabet, isUniqueId, uniqueIdTime, uniqueIdTimePrefix } from './unique-id.js';
 export { KeyedMutex } from './keyed-mutex.js';
 export { fileSink, writeAll, type FileSinkOptions } from './file-sink.js';
 export { MemoryReclaimer, collectGarbage } from './reclaim-memory.js';

@@ -8,7 +8,8 @@
  */
 import { randomFillSync } from 'node:crypto';
 
-const alphabet = '0123456789abcdefghjkmnpqrstvwxyz';
+/** the ids' characters (Crockford base32, lower case), in ascending character order */
+export const uniqueIdAlphabet = '0123456789abcdefghjkmnpqrstvwxyz';
 const timeChars = 10;
 const randomChars = 8;
 // randomBytes per id was a synchronous crypto job per accepted message; one fill serves 512 ids
@@ -20,7 +21,7 @@ export function uniqueIdTimePrefix(ms: number): string {
   let t = Math.max(0, Math.floor(ms));
   let time = '';
   for (let i = 0; i < timeChars; i++) {
-    time = alphabet[t % 32] + time;
+    time = uniqueIdAlphabet[t % 32] + time;
     t = Math.floor(t / 32);
   }
   return time;
@@ -34,7 +35,7 @@ export function uniqueId(now: number = Date.now()): string {
     poolOffset = 0;
   }
   let rnd = '';
-  for (let i = 0; i < randomChars; i++) rnd += alphabet[pool[poolOffset + i] & 31];
+  for (let i = 0; i < randomChars; i++) rnd += uniqueIdAlphabet[pool[poolOffset + i] & 31];
   poolOffset += randomChars;
   return time + rnd;
 }
@@ -48,6 +49,6 @@ export function isUniqueId(s: string): boolean {
 export function uniqueIdTime(id: string): number | undefined {
   if (!isUniqueId(id)) return undefined;
   let t = 0;
-  for (let i = 0; i < timeChars; i++) t = t * 32 + alphabet.indexOf(id[i]);
+  for (let i = 0; i < timeChars; i++) t = t * 32 + uniqueIdAlphabet.indexOf(id[i]);
   return t;
 }
