@@ -12,10 +12,10 @@
  * it is coded by hand (below; the envelopes in notice-envelope-codec.ts: numbers as numbers,
  * strings cut from one UTF-8 text, the fields of an envelope as intake makes it by flags,
  * anything else of an envelope as JSON, the events as one JSON array whose texts the history
- * writes as they came). The bodies follow in that order,
- * octet for octet. Before: a JSON header (JSON.parse of ~1.4 KB a message was ~12 % of the
- * server's CPU in accept), and before that Node's IPC channel (JSON lines), each body a latin1
- * string (docs/performance.md, "the acceptor's notice").
+ * writes as they came). The bodies follow in that order, octet for octet. Before: a JSON
+ * header (JSON.parse of ~1.4 KB a message was ~12 % of the server's CPU in accept), and before
+ * that Node's IPC channel (JSON lines), each body a latin1 string (docs/performance.md, "the
+ * acceptor's notice").
  * Standards: none.
  * Security: the pipe joins the server to a child it forked, running as the same user; still, a
  *   frame that does not decode (a length over the limit, counts or lengths its header cannot
@@ -25,14 +25,15 @@
  *   acceptor committed to segments, each at most a segment record). Both processes run the same
  *   build (the header's version is checked, not translated). A queued envelope decoded here
  *   holds as much heap as one from JSON.parse (`notice-channel.js memory`: 625–628 against 626
- *   octets); a non-ASCII envelope's strings of 13 characters or more are V8 slices of the text
- *   of its own strings, a place's segment name one of the notice's places and bodies text.
+ *   octets; how: notice-envelope-codec.ts); a place's segment name is a V8 slice of the notice's
+ *   places and bodies text.
  */
 import type { Envelope, MessageId } from '../core/index.js';
 import type { SegRef } from '../queue/index.js';
 import { ChunkQueue } from '../util/index.js';
 import { relayed, type RelayedEvent } from './acceptor-events.js';
 import { asciiMark, Builder, Decoder, isRecord } from './notice-envelope-codec.js';
+
 /** One notice: new envelopes, each record's place, the events of the turn, the bodies by message. */
 export interface Queued {
   envelopes: Envelope[];
