@@ -42,14 +42,10 @@ export function pick(sel: SelectedMailbox, set: SequenceSet, uid: boolean): Pick
     }
   }
   const out: Picked[] = [];
-  // each message read by `at`: O(log n) in the view's chunked list, not a copy of it
-  const msgs = sel.messages;
-  const at = msgs.at.bind(msgs) as (i: number) => ViewMessage;
   if (saved) {
-    for (let i = 0; i < n; i++) {
-      const m = at(i);
+    sel.each((m, i) => {
       if (sel.contains(set, m, i + 1, uid)) out.push({ seq: i + 1, m });
-    }
+    });
     return out;
   }
   // the ranges as the messages hold them ("*" the highest, either end first), merged: each
@@ -61,22 +57,12 @@ export function pick(sel: SelectedMailbox, set: SequenceSet, uid: boolean): Pick
     return { from: Math.min(a, b), to: Math.max(a, b) };
   }));
   for (const r of ranges) {
-    let i = uid ? firstUidAtLeast(at, n, r.from) : Math.max(1, r.from) - 1;
-    for (; i < n && (uid ? at(i).uid : i + 1) <= r.to; i++) out.push({ seq: i + 1, m: at(i) });
+    sel.each((m, i) => {
+      if ((uid ? m.uid : i + 1) > r.to) return false;
+      out.push({ seq: i + 1, m });
+    }, uid ? sel.firstAtOrAbove(r.from) : Math.max(1, r.from) - 1);
   }
   return out;
-}
-
-/** The index of the first message whose UID is at least `uid` (messages in UID order). */
-function firstUidAtLeast(at: (i: number) => ViewMessage, n: number, uid: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (at(mid).uid < uid) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 export async function load(io: SessionIo, sel: SelectedMailbox, m: ViewMessage): Promise<LoadedMessage | undefined> {

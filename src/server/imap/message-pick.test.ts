@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inSequenceSet, type SequenceSet } from '../../protocol/imap/index.js';
+import { ChunkedList } from '../../util/index.js';
 import { pick } from './message-commands.js';
 import type { SelectedMailbox, ViewMessage } from './selected-mailbox.js';
 
@@ -8,8 +9,15 @@ import type { SelectedMailbox, ViewMessage } from './selected-mailbox.js';
 function viewOf(uids: number[]): SelectedMailbox {
   const messages = uids.map((uid) => ({ uid, key: `k${uid}`, flags: '', keywords: [], modseq: 1, size: 1, receivedAt: 0, gone: false, recent: false }) satisfies ViewMessage);
   const maxUid = uids.length === 0 ? 0 : uids[uids.length - 1];
+  // walked and searched as SelectedMailbox does, through a chunked list
+  const list = ChunkedList.from(messages);
   return {
     messages,
+    each: (fn: (m: ViewMessage, i: number) => boolean | void, from?: number) => list.each(fn, from),
+    firstAtOrAbove: (uid: number) => {
+      const i = list.search((m) => m.uid, uid);
+      return i >= 0 ? i : -i - 1;
+    },
     exists: messages.length,
     maxUid,
     contains: (set: SequenceSet, m: ViewMessage, seq: number, uid: boolean) => (uid ? inSequenceSet(set, m.uid, maxUid) : inSequenceSet(set, seq, messages.length)),

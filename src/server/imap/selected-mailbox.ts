@@ -102,7 +102,7 @@ export class SelectedMailbox {
 
   /**
    * The messages by sequence number - 1, as a read-only array over the view's list (each read
-   * O(log n)); the commands read one by `at` and walk them by `entries`.
+   * O(log n)), for tests; the commands read one by `at` and walk them by `entries` and `each`.
    */
   get messages(): readonly ViewMessage[] {
     return (this.#array ??= arrayView(() => this.#list));
@@ -118,9 +118,9 @@ export class SelectedMailbox {
     return this.#list.entries();
   }
 
-  /** Calls `fn` with each message and its index (sequence number - 1), in order, until it returns false. */
-  each(fn: (m: ViewMessage, i: number) => boolean | void): void {
-    this.#list.each(fn);
+  /** Calls `fn` with each message and its index (sequence number - 1) from index `from` on, in order, until it returns false. */
+  each(fn: (m: ViewMessage, i: number) => boolean | void, from = 0): void {
+    this.#list.each(fn, from);
   }
 
   /** The message at index `i`, copied into the view first if it is still the snapshot's. */
@@ -255,7 +255,7 @@ export class SelectedMailbox {
   }
 
   /** The index of the first message whose UID is `uid` or above (the length when none is). */
-  private firstAtOrAbove(uid: number): number {
+  firstAtOrAbove(uid: number): number {
     const i = this.#list.search(uidOf, uid);
     return i >= 0 ? i : -i - 1;
   }
