@@ -18,7 +18,7 @@ import { formatSequenceSet } from '../../protocol/imap/index.js';
 import { catenate } from './catenate.js';
 import { folderError, folderName } from './mailbox-names.js';
 import { overQuota } from './quota-commands.js';
-import { splitFlags } from './selected-mailbox.js';
+import { splitFlags } from './message-flags.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
 interface Checked {

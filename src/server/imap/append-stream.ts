@@ -27,7 +27,7 @@ import { catenate } from './catenate.js';
 import { discardRest, maxLine, type CommandLimits, type Literal, type StreamedAppendStart } from './command-reader.js';
 import { folderError, folderName } from './mailbox-names.js';
 import { overQuota } from './quota-commands.js';
-import { splitFlags } from './selected-mailbox.js';
+import { splitFlags } from './message-flags.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
 /** APPEND literals from this size on are streamed to the store (below it, read whole: the store writes a small message in one call). */

@@ -26,7 +26,8 @@ import type { CachedItem } from './fetch-cache-disk.js';
 import type { FetchCache } from './fetch-cache.js';
 import type { LoadedMessage } from './message-reader.js';
 import { decodedKey, headerOf, sectionData, type FileSection, type SectionSource } from './fetch-section.js';
-import { flagsOf, type ViewMessage } from './selected-mailbox.js';
+import { flagsOf } from './message-flags.js';
+import type { ViewMessage } from './selected-mailbox.js';
 
 /**
  * A message whose whole octets a FETCH streams from its file (fetchPlan's `whole`): only its size

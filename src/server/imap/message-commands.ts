@@ -22,7 +22,8 @@ import { folderError, folderName } from './mailbox-names.js';
 import { overQuota } from './quota-commands.js';
 import { MessageTooLarge, type LoadedMessage } from './message-reader.js';
 import { matches, needsMessage } from './search-matcher.js';
-import { flagsOf, splitFlags, type SelectedMailbox, type ViewMessage } from './selected-mailbox.js';
+import { flagsOf, splitFlags } from './message-flags.js';
+import type { SelectedMailbox, ViewMessage } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
 interface Picked {

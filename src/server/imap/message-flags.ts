@@ -13,7 +13,7 @@ const toMaildir: Record<string, string> = { '\\DRAFT': 'D', '\\FLAGGED': 'F', '\
 export const systemFlags = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
 /** IMAP flags of Maildir info flags (P, Passed, has no IMAP system flag and is not shown). */
-export function imapFlags(maildir: string): string[] {
+function imapFlags(maildir: string): string[] {
   const out: string[] = [];
   for (const c of maildir) if (toImap[c]) out.push(toImap[c]);
   return out;
@@ -41,6 +41,6 @@ export function splitFlags(flags: readonly string[]): { letters: string; keyword
   return { letters: normalizeLetters(letters), keywords };
 }
 
-export function normalizeLetters(s: string): string {
+function normalizeLetters(s: string): string {
   return [...new Set(s)].sort().join('');
 }

@@ -23,8 +23,6 @@ import { formatRanges, formatSequenceSet, inSequenceSet, intersectRanges, isSave
 import { arrayView, ChunkedList } from '../../util/index.js';
 import { flagsOf, systemFlags } from './message-flags.js';
 
-export { flagsOf, imapFlags, normalizeLetters, splitFlags, systemFlags } from './message-flags.js';
-
 /**
  * A message as this session last reported it (flags, keywords, MODSEQ). At SELECT the view's
  * entries are the snapshot's own messages, shared with the folder state and other sessions
