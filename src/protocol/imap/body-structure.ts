@@ -11,6 +11,7 @@
 import type { HeaderField } from '../mime/index.js';
 import { envelopeOf } from './envelope.js';
 import { ImapRun, type ImapValue } from './imap-value.js';
+import { countLf } from './mime-octets.js';
 import { joinContinuations, parseParams } from './mime-params.js';
 import type { MimePart } from './mime-tree.js';
 
@@ -37,11 +38,7 @@ function paramList(params: readonly (readonly [string, string])[]): ImapValue {
  */
 function countLines(buf: Buffer | undefined, p: MimePart): number {
   if (p.lines !== undefined || !buf) return p.lines ?? 0;
-  const start = p.bodyStart;
-  const end = p.end;
-  let n = 0;
-  for (let i = buf.indexOf(0x0a, start); i >= 0 && i < end; i = buf.indexOf(0x0a, i + 1)) n++;
-  return n;
+  return countLf(buf, p.bodyStart, p.end);
 }
 
 function extension(p: MimePart): ImapValue[] {

@@ -12,7 +12,8 @@
 
 const LF = 0x0a;
 
-function countLf(b: Buffer, from: number, to: number): number {
+/** The line ends (LF) in b[from, to). */
+export function countLf(b: Buffer, from: number, to: number): number {
   let n = 0;
   for (let i = b.indexOf(LF, from); i >= 0 && i < to; i = b.indexOf(LF, i + 1)) n++;
   return n;
