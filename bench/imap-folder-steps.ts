@@ -28,6 +28,7 @@ import path from 'node:path';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median } from './bench-report.js';
 import { correioSession } from './imap-load.js';
 
 const self = fileURLToPath(import.meta.url);
@@ -37,11 +38,6 @@ interface Figures {
   /** step kind → median bytes allocated, median CPU µs, steps measured, steps left out (a GC ran, the folder was listed) */
   readonly [kind: string]: { bytes: number; cpuUs: number; n: number; gc: number; listed: number };
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[s.length >> 1];
-};
 
 /** One tree measured in this process: prints its figures as one JSON line. */
 async function child(tree: string, n: number, steps: number): Promise<void> {
