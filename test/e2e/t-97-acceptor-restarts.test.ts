@@ -204,7 +204,7 @@ void test('a reload while a killed acceptor waits out its restart backoff drops 
     // past the moment the dropped restart would have started one beside it
     await new Promise((r) => setTimeout(r, Math.max(0, backoff.seenAt + backoff.ms + 2000 - Date.now())));
     assert.deepEqual(childrenOf(server), [fresh], 'one acceptor, as configured');
-    await waitFor('the dropped restart\'s line', () => /"level":40,.*a pending acceptor restart dropped: its set was replaced by a reload/.test(site.stdout()));
+    await waitFor('the dropped restart\'s line', () => /"level":40,.*a pending acceptor restart dropped: its set no longer serves \(a reload replaced or refused it\)/.test(site.stdout()));
     const sent = await sendMail(site, 'a@example.org', ['u@localhost'], 'Subject: after the reload\n\nbody\n');
     assert.match(sent.final ?? '', /^250 /);
     await site.waitForMessages('u@localhost', 1);
