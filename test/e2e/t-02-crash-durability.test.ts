@@ -9,16 +9,18 @@
  * - the acceptor, writing one record per segment (test hook CORREIO_TEST_SEGMENT_LIMIT=1), after
  *   300: the server removes hundreds of finished segments while the notices come, so a late
  *   notice of a removed segment (taken in again until issue 19's generation watermark) or one
- *   taken in during its segment's removal would deliver a message twice.
+ *   taken in during its segment's removal would deliver a message twice. The test watches the
+ *   spool's seg/ directory (inotify) and checks that the hook took effect: a segment was made
+ *   for every CLIENTS messages answered 250 at least (one, without it).
  * t-88 kills an acceptor mid-DATA and the server mid-delivery with `processes` set explicitly.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { watch } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultSmtpProcesses } from '../../src/config/index.js';
-import { LineClient } from '../helpers/net.js';
-import { assertExactlyOnce, delivered } from '../helpers/delivered-once.js';
+import { assertExactlyOnce, delivered, sendThenKill } from '../helpers/delivered-once.js';
 import { childrenOf, startSiteProcess, waitFor } from '../helpers/site.js';
 
 const N = 60;
@@ -26,49 +28,10 @@ const CLIENTS = 8;
 
 type ProcessSite = Awaited<ReturnType<typeof startSiteProcess>>;
 
-/** CLIENTS clients send numbered messages until `n` are answered 250, then `kill` runs once; resolves with the acked ids. */
-async function sendThenKill(site: ProcessSite, kill: () => Promise<void>, n = N): Promise<Set<string>> {
-  const acked = new Set<string>();
-  let next = 0;
-  let killed = false;
-  let killing: Promise<void> | undefined;
-  async function client(): Promise<void> {
-    let c: LineClient | undefined;
-    try {
-      c = await site.connect();
-      if (!(await c.readReply())?.startsWith('220')) return;
-      if (!(await c.command('EHLO load.test'))?.startsWith('250')) return;
-      while (!killed) {
-        const id = `m${next++}`;
-        c.write(`MAIL FROM:<load@test.example>\r\nRCPT TO:<u@localhost>\r\nDATA\r\n`);
-        if (!(await c.readReply())?.startsWith('250')) return;
-        if (!(await c.readReply())?.startsWith('250')) return;
-        if (!(await c.readReply())?.startsWith('354')) return;
-        c.write(`Subject: crash ${id}\r\nX-Test-Id: ${id}\r\n\r\n${'body line\r\n'.repeat(50)}.\r\n`);
-        const r = await c.readReply();
-        if (!r?.startsWith('250')) return;
-        acked.add(id);
-        if (acked.size >= n && !killed) {
-          killed = true;
-          killing = kill();
-        }
-      }
-    } catch {
-      // the kill cuts connections: expected
-    } finally {
-      c?.close();
-    }
-  }
-  await Promise.all(Array.from({ length: CLIENTS }, () => client()));
-  await killing;
-  assert.ok(acked.size >= n, `only ${acked.size} acknowledged`);
-  return acked;
-}
-
 test('kill -9 of the server right after N acknowledgements: all N delivered after restart, none twice', async () => {
   const site = await startSiteProcess({ domains: ['localhost'], users: ['u@localhost'] });
   try {
-    const acked = await sendThenKill(site, () => site.kill9());
+    const acked = await sendThenKill(site, CLIENTS, N, () => site.kill9());
     await site.restart();
     assertExactlyOnce(await delivered(site, acked), acked);
   } finally {
@@ -80,9 +43,9 @@ test('kill -9 of the server right after N acknowledgements: all N delivered afte
 async function killAcceptorAfter(site: ProcessSite, n: number): Promise<{ server: number; acceptor: number; acked: Set<string> }> {
   const server = site.child!.pid!;
   const [acceptor] = await waitFor('the acceptor process of the default configuration', () => (childrenOf(server).length === 1 ? childrenOf(server) : undefined));
-  const acked = await sendThenKill(site, async () => {
+  const acked = await sendThenKill(site, CLIENTS, n, async () => {
     process.kill(acceptor, 'SIGKILL');
-  }, n);
+  });
   return { server, acceptor, acked };
 }
 
@@ -112,14 +75,24 @@ test('kill -9 of the SMTP acceptor right after N acknowledgements: all N deliver
 test('kill -9 of the SMTP acceptor after 300 acknowledgements, one record per segment: hundreds of segments removed while its notices come, none delivered twice', { skip: oneCore }, async () => {
   process.env.CORREIO_TEST_SEGMENT_LIMIT = '1';
   const site = await startSiteProcess({ domains: ['localhost'], users: ['u@localhost'] });
+  // every segment made while the mail comes (inotify: each creation, however soon it is removed)
+  const made = new Set<string>();
+  const watcher = watch(join(site.dataDir, 'spool', 'seg'), (_event, name) => {
+    if (name !== null && /^[0-9a-z]+$/.test(name)) made.add(name);
+  });
   try {
     const { acked } = await killAcceptorAfter(site, 300);
     assertExactlyOnce(await delivered(site, acked), acked);
+    // the hook took effect: without it one segment (64 MiB) holds them all; with it a segment
+    // takes the records of the sessions that began their commit while it was being made, at
+    // most one per client, and is full after them
+    assert.ok(made.size >= acked.size / CLIENTS, `${made.size} segments made for ${acked.size} messages answered 250 by ${CLIENTS} clients (CORREIO_TEST_SEGMENT_LIMIT=1)`);
     // each of them had a segment of its own, and every finished one went (the new acceptor's
     // own, if it has one, stays)
     const segments = async (): Promise<string[]> => (await readdir(join(site.dataDir, 'spool', 'seg'))).filter((n) => /^[0-9a-z]+$/.test(n));
     await waitFor('the finished segments removed', async () => (await segments()).length <= 1, 30_000);
   } finally {
+    watcher.close();
     delete process.env.CORREIO_TEST_SEGMENT_LIMIT;
     await site.destroy();
   }

@@ -1,7 +1,8 @@
 /**
  * @module delivered-once
  * The crash tests' check (t-02, t-88, t-97): every message answered 250 (its X-Test-Id in `acked`)
- * is in u@localhost's mailbox, none twice; and the load they send (`load`).
+ * is in u@localhost's mailbox, none twice; and the load they send (`load`, and `sendThenKill`:
+ * a load that kills a process once it has had `n` answers).
  */
 import assert from 'node:assert/strict';
 import type { LineClient } from './net.js';
@@ -69,6 +70,24 @@ export function load(site: Pick<Site, 'connect'>, clients: number, stop: () => b
     }
   };
   return Promise.all(Array.from({ length: clients }, () => one())).then(() => undefined);
+}
+
+/**
+ * `clients` clients send numbered messages (load) until `n` are answered 250; then `kill` runs,
+ * once, and the clients stop. Resolves with the ids answered 250, `n` or more (a kill cuts the
+ * messages in flight).
+ */
+export async function sendThenKill(site: Pick<Site, 'connect'>, clients: number, n: number, kill: () => Promise<void>, prefix = 'm'): Promise<Set<string>> {
+  const acked = new Set<string>();
+  let killing: Promise<void> | undefined;
+  const stop = (): boolean => {
+    if (killing === undefined && acked.size >= n) killing = kill();
+    return killing !== undefined;
+  };
+  await load(site, clients, stop, acked, prefix);
+  await killing;
+  assert.ok(acked.size >= n, `only ${acked.size} acknowledged`);
+  return acked;
 }
 
 /** Waits until `n` more messages than now are answered 250 (mail flows), for `what`. */
