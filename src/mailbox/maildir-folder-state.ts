@@ -3,20 +3,13 @@
  * One Maildir folder's state brought up to date under its lock: the UID list (`correio-uidlist`
  * and its change log, see uid-index and uid-log) reconciled with what is in new/ and cur/, new
  * messages getting the next UIDs, changed flags a new MODSEQ, messages gone an expunge record.
- * What is in new/ and cur/ is known without listing them when only this process changed them:
- * the store's journal (maildir-journal) tells each file it linked, renamed or removed, with
- * stamps of new/ and cur/ (inode, mtime, ctime in ns) around each change, so a step costs
+ * What is in new/ and cur/ is known without listing them when only this process changed them
+ * (maildir-folder-known: the store's journal, stamps of new/ and cur/), so a step costs
  * O(changes). The folder is listed whole (O(messages)) only
  * - the first time, or when the UID list was written by another process;
- * - when the stamps do not chain: new/ or cur/ is not as our last change (or listing) left it,
- *   so another program (a delivery agent, mutt, Dovecot, a CLI) changed it;
- * - two seconds after a stamp that was taken within two seconds of its own mtime ("unsure"): a
- *   change by another program in the same clock tick as ours leaves mtime and ctime as they
- *   were (the tick is a few ms on Linux, up to two seconds on other file systems), so such a
- *   change is found by this listing at the latest, as the old rule (a stamp younger than two
- *   seconds is not trusted) found it; a busy folder is listed at most once per two seconds.
- *   This listing only checks the names against what is known (no message made of each name, no
- *   sort); the folder is reconciled whole only when they differ.
+ * - when the stamps do not chain: another program changed new/ or cur/;
+ * - two seconds after an "unsure" stamp (one within a clock tick of its own mtime), when a check
+ *   of the names only (maildir-folder-known verify) finds that they differ from what is known.
  * Each snapshot has a version, and the last `maxDeltas` changes between versions are kept, so
  * a session tells its client what changed in O(changes) (syncDelta). A step's snapshot is the
  * last one's chunked list forked with the changed messages' chunks copied (folder-changes).
@@ -32,7 +25,7 @@
  *   makes the next step list the folder; the state of the last 1,000 folders is kept in memory
  *   (a listing and a snapshot each).
  */
-import { lstatSync, renameSync, statSync } from 'node:fs';
+import { lstatSync, renameSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FolderDelta, FolderMessage, FolderSnapshot, MailboxMessage } from '../core/index.js';
@@ -41,10 +34,11 @@ import { FolderLock } from './folder-lock.js';
 import { dirStamp, stampTime } from './maildir-journal.js';
 import { errno, parseName } from './maildir-name.js';
 import { changedSince, diff, listSnapshot, mergeDeltas, modseqIn, patchMessages, type Delta, type ListSnapshot } from './folder-changes.js';
+import { filesStamp, isCurrent, takeIn, unsureMs, verify, type Known } from './maildir-folder-known.js';
 import { ModseqLog } from './modseq-log.js';
 import type { MaildirStore } from './maildir-store.js';
 import { emptyIndex, newUidValidity, reconcile, reconcileTouched, uidListName, uidValidityName, type IndexEntry, type UidIndex } from './uid-index.js';
-import { UidListFiles, uidLogName } from './uid-log.js';
+import { UidListFiles } from './uid-log.js';
 
 /** What a locked step sees: the folder's directory, its index brought up to date, the listing. */
 export interface FolderState {
@@ -84,44 +78,10 @@ export interface LockedOptions {
   onStart?: () => void;
 }
 
-/** a stamp taken within this many ms of its own mtime may hide a change of the same clock tick */
-const unsureMs = 2000;
 /** changes between snapshot versions kept per folder for syncDelta */
 const maxDeltas = 256;
 /** folders whose state is kept */
 const maxFolders = 1000;
-
-/** The UID list and its log as inode and size: another process's write changes one of them. */
-function filesStamp(dir: string): string {
-  const parts: string[] = [];
-  for (const name of [uidListName, uidLogName]) {
-    const st = statSync(join(dir, name), { throwIfNoEntry: false, bigint: true });
-    parts.push(st ? `${st.ino}:${st.size}` : '-');
-  }
-  return parts.join('/');
-}
-
-/** What is known of one folder after its last step. */
-interface Known {
-  /** the journal position taken in */
-  seq: number;
-  /** the stamp of new/ and cur/ the listing below matches */
-  expected: string | undefined;
-  /** the oldest mtime (ms) of a stamp taken within unsureMs of it since the last listing */
-  unsureSince: number | undefined;
-  /** the index as the UID list files give it back (the same object while no one else writes) */
-  index: UidIndex;
-  /** the index's own entries map, changed in place by each step */
-  entries: Map<string, IndexEntry>;
-  listing: Map<string, MailboxMessage>;
-  keys: Map<number, string>;
-  snapshot: ListSnapshot;
-  deltas: Delta[];
-  /** the snapshot's messages by MODSEQ, as far back as known (changedSince) */
-  log: ModseqLog;
-  /** filesStamp after the last step */
-  files: string;
-}
 
 export type { Delta } from './folder-changes.js';
 
@@ -141,12 +101,6 @@ export class MaildirFolderState {
     private readonly recover?: (dir: string) => Promise<void>,
   ) {}
 
-  /** Whether `k` is still the folder's state: nothing changed by us since, nor by anyone (new/, cur/ and the UID list as we left them). */
-  #current(k: Known, dir: string): boolean {
-    if (k.expected === undefined || (k.unsureSince !== undefined && Date.now() >= k.unsureSince + unsureMs)) return false;
-    return this.store.journal.since(dir, k.seq)?.length === 0 && dirStamp(dir) === k.expected && filesStamp(dir) === k.files;
-  }
-
   /**
    * The folder's snapshot: the last one when nothing changed since (no lock taken, nothing
    * read); else a locked step (see the module header: O(changes) when the changes were ours).
@@ -154,7 +108,7 @@ export class MaildirFolderState {
    */
   async snapshot(user: string, f: string, dir: string): Promise<FolderSnapshot> {
     const k = this.#known.get(dir);
-    if (k && this.#current(k, dir)) return k.snapshot;
+    if (k && isCurrent(k, dir, this.store)) return k.snapshot;
     // a sync still waiting for the lock will read the folder after this call: its answer is as
     // fresh as one of our own (the sessions of a folder all look again after each change)
     const queued = this.#queued.get(dir);
@@ -236,7 +190,7 @@ export class MaildirFolderState {
 
   async #step<T>(user: string, f: string, dir: string, fn: LockedStep<T>, opts: LockedOptions): Promise<T> {
     let k = this.#known.get(dir);
-    // the UID list and its log as our last step left them (the stamp #current trusts too): not
+    // the UID list and its log as our last step left them (the stamp isCurrent trusts too): not
     // read again (seven system calls fewer than reading the list's first line and the log's tail)
     const old = (k && filesStamp(dir) === k.files ? this.#files.last(dir) : undefined) ?? (await this.#files.read(dir));
     let index: UidIndex;
@@ -244,10 +198,10 @@ export class MaildirFolderState {
     let logKeys: string[] | undefined;
     let gone: number[] = [];
     let changed: boolean;
-    let touched = k && old !== undefined && old.index === k.index ? this.#takeIn(k, dir, f) : undefined;
+    let touched = k && old !== undefined && old.index === k.index ? takeIn(k, this.store, dir, f) : undefined;
     // the unsure window passed: the listing that finds a change hidden in a clock tick of ours,
     // first as a check of the names only (in the end the same as #list when nothing was hidden)
-    if (k && touched?.verify && !(await this.#verify(k, user, f, dir))) touched = undefined;
+    if (k && touched?.verify && !(await verify(k, this.store, user, f, dir))) touched = undefined;
     if (k && touched) {
       const r = reconcileTouched(k.index, k.entries, k.listing, touched.keys, opts.keywords);
       index = r.index;
@@ -277,79 +231,6 @@ export class MaildirFolderState {
     this.#known.set(dir, k);
     if (this.#known.size > maxFolders) this.#known.delete(this.#known.keys().next().value as string);
     return out.result;
-  }
-
-  /**
-   * Whether new/ and cur/ hold exactly what k's listing says (a key and its flags per name),
-   * leaving out keys our own changes touched meanwhile (taken in at the next step); k is then
-   * sure up to now, as after #list.
-   */
-  async #verify(k: Known, user: string, f: string, dir: string): Promise<boolean> {
-    const expected = k.expected;
-    const wall = Date.now();
-    const names = await this.store.listNames(user, f);
-    if (!names || expected === undefined) return false;
-    const late = new Set(this.store.journal.since(dir, k.seq)?.map((e) => e.key) ?? []);
-    let count = 0;
-    for (const name of names) {
-      const colon = name.indexOf(':');
-      const key = colon < 0 ? name : name.slice(0, colon);
-      if (late.has(key)) continue;
-      const m = k.listing.get(key);
-      const flags = colon >= 0 && name.startsWith('2,', colon + 1) ? name.slice(colon + 3) : '';
-      if (!m || m.flags !== flags) return false;
-      count++;
-    }
-    let known = k.listing.size;
-    for (const key of late) if (k.listing.has(key)) known--;
-    if (count !== known) return false;
-    const t = stampTime(expected);
-    k.unsureSince = wall - t < unsureMs ? t : undefined;
-    return true;
-  }
-
-  /**
-   * Our own changes since `k` taken into its listing (the store's journal); the keys they
-   * touched (`verify`: the unsure window passed, see #verify), or undefined when the folder
-   * must be listed (see the module header).
-   */
-  #takeIn(k: Known, dir: string, f: string): { keys: Set<string>; verify: boolean } | undefined {
-    const entries = this.store.journal.since(dir, k.seq);
-    if (!entries || k.expected === undefined) return undefined;
-    let expected = k.expected;
-    let unsure = k.unsureSince;
-    const wall = Date.now();
-    for (const e of entries) {
-      if (e.before !== expected || e.after === undefined) return undefined;
-      expected = e.after;
-      const t = stampTime(expected);
-      if (wall - t < unsureMs) unsure = Math.min(unsure ?? t, t);
-    }
-    // another program changed new/ or cur/ since
-    if (dirStamp(dir) !== expected) return undefined;
-    const touched = new Set<string>();
-    for (const e of entries) {
-      touched.add(e.key);
-      if (!e.at) {
-        k.listing.delete(e.key);
-        continue;
-      }
-      const p = parseName(e.at.name);
-      let receivedAt = p.seconds !== undefined ? p.seconds * 1000 : k.listing.get(e.key)?.receivedAt;
-      if (receivedAt === undefined) {
-        const st = lstatSync(join(dir, e.at.sub, e.at.name), { throwIfNoEntry: false });
-        // moved on by a later change of ours: that one's entry places it
-        if (!st?.isFile()) continue;
-        receivedAt = st.mtimeMs;
-      }
-      if (p.size === undefined) return undefined; // a name without W=: list() reads the file to size it
-      k.listing.set(e.key, { key: e.key, size: p.size, flags: p.flags, receivedAt, folder: f });
-    }
-    k.seq = entries.length > 0 ? entries[entries.length - 1].seq : k.seq;
-    k.expected = expected;
-    k.unsureSince = unsure;
-    // a change by another program in the clock tick of one of ours may hide in its stamp
-    return { keys: touched, verify: unsure !== undefined && wall >= unsure + unsureMs };
   }
 
   /** The folder listed whole and reconciled: a new Known (its changes from `was` kept as a delta). */

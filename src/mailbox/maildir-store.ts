@@ -22,30 +22,32 @@
  *   each read, walked whole the first time and then by the device and inode of its last levels
  *   (a link or a non-directory there refuses the operation: MAIL_ERR_UNSAFE_MAILBOX, 451 4.3.0, so a
  *   delivery is deferred with the reason), message files are opened with O_NOFOLLOW, and list()
- *   shows only regular files, so a link in new/ or cur/ is neither listed nor served.
+ *   (maildir-listing) shows only regular files, so a link in new/ or cur/ is neither listed
+ *   nor served.
  * Limitations: redelivery of a key is not detected (stored twice) when the first copy has
  *   been moved to cur/ with flags other than none or "S", or was renamed new/ → cur/ by a
  *   reader in the instant between our stat of cur/ and our link() into new/, or when the
  *   content differs (other sizes); a removed message is stored again. The body is written to
- *   tmp/ before the duplicate check. list() costs a stat per message for the arrival time.
- *   Usage for quotas is kept in Maildir++ `maildirsize` (maildir-size.ts); a foreign file
- *   without W= is read once to size it on every list(). The lstat walk and the open are
+ *   tmp/ before the duplicate check. The costs of list() are maildir-listing's (a stat per
+ *   message the first time for its arrival time; a foreign file without W= read to size it).
+ *   Usage for quotas is kept in Maildir++ `maildirsize` (maildir-size.ts). The lstat walk and the open are
  *   separate steps (Node has no openat): someone who can write inside a mailbox's directories
  *   could swap a directory for a link between the two; the directories are
  *   created 0700 for the server's user, which keeps others out of them.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
-import { linkSync, lstatSync, renameSync, statSync, unlinkSync, type Dirent } from 'node:fs';
-import { lstat, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { linkSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { lstat, open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pid } from 'node:process';
 import { Readable } from 'node:stream';
 import type { MailboxMessage, MailboxStore, QuotaLimit, QuotaUsage } from '../core/index.js';
 import { DirSyncer } from '../util/index.js';
-import { CrlfToLfCounter, LfToCrlf, READ_NOFOLLOW, virtualSize } from './maildir-line-ends.js';
+import { CrlfToLfCounter, LfToCrlf, READ_NOFOLLOW } from './maildir-line-ends.js';
 import { MaildirJournal } from './maildir-journal.js';
 import { encodeHost, encodeUniqueKey, errno, folderDir, mailboxParts, parseName } from './maildir-name.js';
+import { MaildirListing } from './maildir-listing.js';
 import { SafeDirs } from './maildir-safe-dir.js';
 import { MaildirSize, storedSizeOf } from './maildir-size.js';
 import { readUpTo, SMALL_MESSAGE, writeSmall, writeStreamed } from './maildir-write.js';
@@ -77,13 +79,8 @@ export class MaildirStore implements MailboxStore {
    */
   readonly #tmpTag = randomBytes(4).toString('hex');
   #tmpCount = 0;
-  /**
-   * Per mailbox directory, what its last listing found: each key's file (so opening a message
-   * needs no directory read) and each file's arrival time once read from its mtime (a name is
-   * never reused for another file, and a rename to change flags keeps the mtime). A folder of
-   * 100,000 messages is listed without 100,000 lstat calls each time (bench: jmap).
-   */
-  readonly #seen = new Map<string, { files: Map<string, { sub: 'new' | 'cur'; name: string }>; times: Map<string, number> }>();
+  /** what new/ and cur/ hold, each folder's last listing remembered (maildir-listing) */
+  readonly #listing: MaildirListing;
   /**
    * What this store did to folders' new/ and cur/ (maildir-journal): a folder's state takes it
    * in rather than listing the folder again. Each such change is one synchronous system call
@@ -95,6 +92,7 @@ export class MaildirStore implements MailboxStore {
   constructor(root: string, opts: MaildirStoreOptions = {}) {
     this.root = root;
     this.#dirs = new SafeDirs(root);
+    this.#listing = new MaildirListing(this.#dirs);
     this.#host = encodeHost(opts.hostname ?? osHostname());
     this.#now = opts.now;
     this.#size = new MaildirSize(opts.now ? { now: opts.now } : {});
@@ -141,47 +139,6 @@ export class MaildirStore implements MailboxStore {
   /** Makes (or checks) a Maildir's tmp/, new/ and cur/ before a delivery. */
   async #ensure(dir: string): Promise<void> {
     await this.#safeDir(dir, true, ['tmp', 'new', 'cur']);
-  }
-
-  async #names(dir: string, sub: 'new' | 'cur'): Promise<string[]> {
-    if (!(await this.#safeDir(join(dir, sub), false))) return [];
-    try {
-      return (await readdir(join(dir, sub))).filter((n) => !n.startsWith('.'));
-    } catch (err) {
-      if (errno(err) === 'ENOENT') return [];
-      throw err;
-    }
-  }
-
-  /** The entries of new/ or cur/ with their types (d_type: no lstat for each). */
-  async #entries(dir: string, sub: 'new' | 'cur'): Promise<Dirent[]> {
-    if (!(await this.#safeDir(join(dir, sub), false))) return [];
-    try {
-      return (await readdir(join(dir, sub), { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
-    } catch (err) {
-      if (errno(err) === 'ENOENT') return [];
-      throw err;
-    }
-  }
-
-  /** new/ then cur/ (a message only moves new → cur, so this order never misses one). */
-  async #locate(dir: string, key: string): Promise<{ sub: 'new' | 'cur'; name: string } | undefined> {
-    if (key.length === 0 || key.includes('/') || key.includes('\0') || key.startsWith('.')) return undefined;
-    // the whole path, new/ and cur/ included, before any name in them is trusted
-    if (!(await this.#safeDir(dir, false, ['new', 'cur']))) return undefined;
-    const hit = this.#seen.get(dir)?.files.get(key);
-    if (hit && lstatSync(join(dir, hit.sub, hit.name), { throwIfNoEntry: false })?.isFile()) return hit;
-    try {
-      await lstat(join(dir, 'new', key));
-      return { sub: 'new', name: key };
-    } catch (err) {
-      if (errno(err) !== 'ENOENT') throw err;
-    }
-    for (const sub of ['new', 'cur'] as const) {
-      const name = (await this.#names(dir, sub)).find((n) => n === key || n.startsWith(`${key}:`));
-      if (name) return { sub, name };
-    }
-    return undefined;
   }
 
   /** Whether `key` was already moved to cur/ unflagged or flagged only "S" (seen). */
@@ -242,7 +199,7 @@ export class MaildirStore implements MailboxStore {
         try {
           // Maildir spec: link() into new/ never overwrites; EEXIST = already delivered
           this.journal.change([dir], () => linkSync(tmp, join(dir, sub, name)), () => [{ dir, key, at: { sub, name } }]);
-          this.#saw(dir, key, { sub, name });
+          this.#listing.saw(dir, key, { sub, name });
           linked = true;
         } catch (err) {
           if (errno(err) !== 'EEXIST') throw err;
@@ -270,72 +227,23 @@ export class MaildirStore implements MailboxStore {
   }
 
   /**
-   * The names in new/ and cur/, as list() reads them but without making a message of each (no
-   * parse, no sort): for a caller that only checks them against what it knows; undefined when
-   * an entry is not a plain file (list() decides those by lstat).
+   * The names in new/ and cur/ without making a message of each (maildir-listing names);
+   * undefined when an entry is not a plain file.
    */
   async listNames(user: string, folder?: string): Promise<string[] | undefined> {
-    const dir = this.mailboxPath(user, folder);
-    const out: string[] = [];
-    for (const sub of ['new', 'cur'] as const) {
-      for (const entry of await this.#entries(dir, sub)) {
-        if (!entry.isFile()) return undefined;
-        out.push(entry.name);
-      }
-    }
-    return out;
+    return this.#listing.names(this.mailboxPath(user, folder));
   }
 
+  /** The folder's messages by arrival time (maildir-listing list). */
   async list(user: string, folder?: string): Promise<MailboxMessage[]> {
-    const dir = this.mailboxPath(user, folder);
-    const out: MailboxMessage[] = [];
-    const known = this.#seen.get(dir)?.times;
-    const seen = { files: new Map<string, { sub: 'new' | 'cur'; name: string }>(), times: new Map<string, number>() };
-    for (const sub of ['new', 'cur'] as const) {
-      for (const entry of await this.#entries(dir, sub)) {
-        const name = entry.name;
-        // a symbolic link (or anything but a file) is no message, never listed or served
-        if (!entry.isFile() && (entry.isSymbolicLink() || entry.isDirectory() || entry.isFIFO() || entry.isSocket() || entry.isBlockDevice() || entry.isCharacterDevice())) continue;
-        const p = parseName(name);
-        let size = p.size;
-        // our names carry no time: the file's mtime is the arrival time
-        let receivedAt = p.seconds !== undefined ? p.seconds * 1000 : known?.get(name);
-        const path = join(dir, sub, name);
-        if (!entry.isFile() || size === undefined || receivedAt === undefined) {
-          try {
-            const st = await lstat(path);
-            if (!st.isFile()) continue;
-            if (size === undefined) size = await virtualSize(path);
-            receivedAt ??= st.mtimeMs;
-          } catch (err) {
-            if (errno(err) === 'ENOENT') continue; // removed meanwhile
-            throw err;
-          }
-        }
-        if (p.seconds === undefined) seen.times.set(name, receivedAt);
-        seen.files.set(p.key, { sub, name });
-        out.push({ key: p.key, size, flags: p.flags, receivedAt, folder: folder ?? '' });
-      }
-    }
-    this.#seen.delete(dir);
-    this.#seen.set(dir, seen);
-    if (this.#seen.size > 1000) this.#seen.delete(this.#seen.keys().next().value as string);
-    return out.sort((a, b) => a.receivedAt - b.receivedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  }
-
-  /** Keeps what the last listing found (#seen) true after a change of our own: no directory read to find the file again. */
-  #saw(dir: string, key: string, at: { sub: 'new' | 'cur'; name: string } | undefined): void {
-    const files = this.#seen.get(dir)?.files;
-    if (!files) return;
-    if (at) files.set(key, at);
-    else files.delete(key);
+    return this.#listing.list(this.mailboxPath(user, folder), folder ?? '');
   }
 
   async open(user: string, key: string, folder?: string): Promise<Readable> {
     const dir = this.mailboxPath(user, folder);
     let fh: FileHandle;
     for (let attempt = 1; ; attempt++) {
-      const found = await this.#locate(dir, key);
+      const found = await this.#listing.locate(dir, key);
       if (!found) throw notFound(key);
       try {
         fh = await open(join(dir, found.sub, found.name), READ_NOFOLLOW);
@@ -355,13 +263,13 @@ export class MaildirStore implements MailboxStore {
   async setFlags(user: string, key: string, flags: string, folder?: string): Promise<void> {
     const norm = normFlags(flags);
     const dir = this.mailboxPath(user, folder);
-    const found = await this.#locate(dir, key);
+    const found = await this.#listing.locate(dir, key);
     if (!found) throw notFound(key);
     const target = `${parseName(found.name).key}:2,${norm}`;
     if (found.sub === 'cur' && found.name === target) return;
     const at = { sub: 'cur' as const, name: target };
     this.journal.change([dir], () => renameSync(join(dir, found.sub, found.name), join(dir, 'cur', target)), () => [{ dir, key, at }]);
-    this.#saw(dir, key, at);
+    this.#listing.saw(dir, key, at);
     await this.#syncer.sync(join(dir, 'cur'));
   }
 
@@ -373,7 +281,7 @@ export class MaildirStore implements MailboxStore {
   async moveTo(user: string, key: string, from: string, to: string): Promise<boolean> {
     const dir = this.mailboxPath(user, from);
     const target = this.mailboxPath(user, to);
-    const found = await this.#locate(dir, key);
+    const found = await this.#listing.locate(dir, key);
     if (!found) return false;
     try {
       const at = { sub: 'cur' as const, name: found.name };
@@ -381,8 +289,8 @@ export class MaildirStore implements MailboxStore {
         { dir, key, at: undefined },
         { dir: target, key, at },
       ]);
-      this.#saw(dir, key, undefined);
-      this.#saw(target, key, at);
+      this.#listing.saw(dir, key, undefined);
+      this.#listing.saw(target, key, at);
     } catch (err) {
       if (errno(err) === 'ENOENT') return false; // renamed (flags) or removed meanwhile
       throw err;
@@ -394,13 +302,13 @@ export class MaildirStore implements MailboxStore {
 
   async remove(user: string, key: string, folder?: string): Promise<void> {
     const dir = this.mailboxPath(user, folder);
-    const found = await this.#locate(dir, key);
+    const found = await this.#listing.locate(dir, key);
     if (!found) return;
     const path = join(dir, found.sub, found.name);
     const size = storedSizeOf(found.name) ?? (await lstat(path).then((st) => st.size, () => 0));
     try {
       this.journal.change([dir], () => unlinkSync(path), () => [{ dir, key, at: undefined }]);
-      this.#saw(dir, key, undefined);
+      this.#listing.saw(dir, key, undefined);
     } catch (err) {
       if (errno(err) !== 'ENOENT') throw err;
       return; // removed by someone else, who counts it (or the next recalculation does)

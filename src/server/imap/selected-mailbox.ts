@@ -3,7 +3,8 @@
  * One session's view of its selected mailbox: messages by sequence number, their UIDs, flags,
  * keywords and MODSEQs as this session last reported them, and the untagged updates (EXISTS,
  * EXPUNGE or VANISHED, FETCH FLAGS with MODSEQ, FLAGS when a new keyword appears) that bring
- * the client up to date with the store when the rules allow.
+ * the client up to date with the store when the rules allow. The QRESYNC and CHANGEDSINCE
+ * answers are view-resync's, from the store's changes.
  * Standards: RFC 9051 §7.5.1 (EXPUNGE renumbers; never sent during FETCH, STORE or SEARCH, nor
  *   when no command is in progress), §7.4.1 (EXISTS), §2.3.2 (system flags), §7 (a server
  *   reports other sessions' changes); the Maildir info flags: D Draft, F Flagged, P Passed,
@@ -18,10 +19,11 @@
  *   come, changed or expunged costs a chunk's copy at most, not the view's; `messages` reads it
  *   as an array (each read O(log n)) for code that wants one.
  */
-import type { FolderDelta, FolderMessage, FolderSnapshot, MailFolderStore, UidRange } from '../../core/index.js';
-import { formatRanges, formatSequenceSet, inSequenceSet, intersectRanges, isSavedResult, mergeRanges, subtractNumbers, type SequenceSet } from '../../protocol/imap/index.js';
+import type { FolderDelta, FolderMessage, FolderSnapshot, MailFolderStore } from '../../core/index.js';
+import { formatSequenceSet, inSequenceSet, isSavedResult, type SequenceSet } from '../../protocol/imap/index.js';
 import { arrayView, ChunkedList } from '../../util/index.js';
 import { flagsOf, systemFlags } from './message-flags.js';
+import { changedIn, resyncLines, vanishedLine } from './view-resync.js';
 
 /**
  * A message as this session last reported it (flags, keywords, MODSEQ). At SELECT the view's
@@ -194,62 +196,20 @@ export class SelectedMailbox {
 
   /**
    * RFC 7162 §3.2.5.1, §3.2.6: the VANISHED (EARLIER) line for the UIDs of `set` expunged after
-   * `since`; never a UID this view still holds (its expunge is reported later, and EARLIER
-   * does not change the message count).
+   * `since` (view-resync: never a UID this view still holds).
    */
   async vanishedEarlier(since: number, set: SequenceSet | undefined): Promise<string | undefined> {
-    return this.vanishedLine((await this.store.changesSince(this.user, this.folder, since)).vanished, set);
+    return vanishedLine(this, (await this.store.changesSince(this.user, this.folder, since)).vanished, set);
   }
 
-  /**
-   * RFC 7162 §3.2.5.1 at SELECT (QRESYNC): the VANISHED (EARLIER) line, then FETCH of the
-   * messages of this view changed after `since` among the UIDs `known`, in sequence order;
-   * from the store's changes (O(changes)), not a walk of the view.
-   */
+  /** SELECT (QRESYNC): the VANISHED (EARLIER) and FETCH lines since `since` (view-resync resyncLines). */
   async resyncLines(since: number, known: SequenceSet | undefined): Promise<string[]> {
-    const ch = await this.store.changesSince(this.user, this.folder, since);
-    const out: string[] = [];
-    const vanished = this.vanishedLine(ch.vanished, known);
-    if (vanished) out.push(vanished);
-    for (const c of ch.changed) {
-      const seq = this.seqOf(c.uid);
-      const x = seq === 0 ? undefined : this.#list.at(seq - 1);
-      if (x && x.modseq > since && (!known || inSequenceSet(known, x.uid, this.maxUid))) out.push(this.flagsFetch(seq, x));
-    }
-    return out;
+    return resyncLines(this, await this.store.changesSince(this.user, this.folder, since), since, known);
   }
 
-  /**
-   * UID FETCH … (CHANGEDSINCE since [VANISHED]), RFC 7162 §3.1.4.1, §3.2.6: the places of the
-   * messages of `set` (UIDs) whose MODSEQ as this view knows it is above `since`, and the
-   * VANISHED (EARLIER) line; from the store's changes (O(changes)), not a walk of the view.
-   * A message expunged from the store and not yet reported is left out (a UID FETCH gives no
-   * data for it either way).
-   */
+  /** UID FETCH … (CHANGEDSINCE): the places changed after `since` and the VANISHED line (view-resync changedIn). */
   async changedIn(set: SequenceSet, since: number): Promise<{ places: number[]; vanished: string | undefined }> {
-    const ch = await this.store.changesSince(this.user, this.folder, since);
-    const places: number[] = [];
-    for (const c of ch.changed) {
-      const seq = this.seqOf(c.uid);
-      const m = seq === 0 ? undefined : this.#list.at(seq - 1);
-      if (m && m.modseq > since && this.contains(set, m, seq, true)) places.push(seq - 1);
-    }
-    return { places, vanished: this.vanishedLine(ch.vanished, set) };
-  }
-
-  /** The VANISHED (EARLIER) line of `vanished` within `set`, less the UIDs this view holds (found by search, not a walk). */
-  private vanishedLine(vanished: readonly UidRange[], set: SequenceSet | undefined): string | undefined {
-    const max = Math.max(this.uidNext - 1, this.maxUid, 1);
-    const within = set ? intersectRanges(vanished, set, max) : mergeRanges(vanished);
-    const held: number[] = [];
-    for (const r of within) {
-      this.#list.each((m) => {
-        if (m.uid > r.to) return false;
-        held.push(m.uid);
-      }, this.firstAtOrAbove(r.from));
-    }
-    const left = subtractNumbers(within, held);
-    return left.length > 0 ? `* VANISHED (EARLIER) ${formatRanges(left)}` : undefined;
+    return changedIn(this, await this.store.changesSince(this.user, this.folder, since), set, since);
   }
 
   /** The index of the first message whose UID is `uid` or above (the length when none is). */
