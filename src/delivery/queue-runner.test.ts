@@ -526,9 +526,8 @@ void test('scheduling work follows due work: a new message does not make the run
   }
 });
 
-void test('stop() aborts a delivery stuck on a silent next hop after the grace: deferred, kept, due at once', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'correio-runner-'));
-  // accepts the connection and never greets (the client's greeting timeout is minutes)
+/** A runner whose one transport is SMTP to `silent` (a peer that never greets), with its store in `dir`. */
+async function silentRig(dir: string, opts: { concurrency?: number; perRouteConcurrency?: number } = {}) {
   const silent = await startScriptedPeer({ script: { GREETING: 'silent' } });
   const store = await FsQueueStore.open(join(dir, 'spool'));
   const smtp = new SmtpTransport({ hostname: 'me.test', dns: new DnsResolver({ servers: ['127.0.0.1:9'], timeoutMs: 300, tries: 1 }), reuse: { idleMs: 0 } });
@@ -539,16 +538,17 @@ void test('stop() aborts a delivery stuck on a silent next hop after the grace: 
     transports: new Map<string, Transport>([['smtp', smtp]]),
     notifier: new RecordingNotifier(store),
     clock,
+    ...opts,
     pollIntervalMs: 0,
     stopGraceMs: 100,
   });
-  try {
-    await runner.start();
+  /** commits one message to `local`@dc.uece.br routed to the silent peer and hands it to the runner */
+  const submit = async (local: string): Promise<Envelope> => {
     const draft = await store.createMessage();
     await pipeline(Readable.from([body]), draft.body);
     const [env] = await draft.commit([{
       sender: { local: 'helvecio', domain: 'dsc.ufpb.br' },
-      recipient: { local: 'suzana', domain: 'dc.uece.br' },
+      recipient: { local, domain: 'dc.uece.br' },
       route: { transport: 'smtp', nextHop: `[${silent.host}]:${silent.port}` },
       arrivedAt: clock.now(),
       size: body.length,
@@ -556,6 +556,24 @@ void test('stop() aborts a delivery stuck on a silent next hop after the grace: 
       dsn: {},
     }]);
     runner.enqueue([env]);
+    return env;
+  };
+  const close = async (): Promise<void> => {
+    await runner.stop();
+    await smtp.close();
+    await silent.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { silent, store, runner, submit, close };
+}
+
+void test('stop() aborts a delivery stuck on a silent next hop after the grace: deferred, kept, due at once', async () => {
+  // accepts the connection and never greets (the client's greeting timeout is minutes)
+  const { silent, store, runner, submit, close } = await silentRig(await mkdtemp(join(tmpdir(), 'correio-runner-')));
+  try {
+    await runner.start();
+    const env = await submit('suzana');
     while (silent.connections === 0) await new Promise((r) => setTimeout(r, 10));
     await runner.stop();
     const left = await queued(store);
@@ -567,10 +585,27 @@ void test('stop() aborts a delivery stuck on a silent next hop after the grace: 
     assert.equal(left[0].nextAttemptAt, 0, 'tried again at once after a restart');
     assert.equal((await (await store.openMessage(env.messageId)).toArray()).length > 0, true);
   } finally {
+    await close();
+  }
+});
+
+void test('twelve deliveries waiting on a next hop at once: no MaxListenersExceededWarning on the runner\'s stop signal', async () => {
+  // each delivery's session listens to the runner's stop; Node warns past 10 unless told otherwise
+  const { silent, store, runner, submit, close } = await silentRig(await mkdtemp(join(tmpdir(), 'correio-runner-')), { concurrency: 20, perRouteConcurrency: 20 });
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  try {
+    await runner.start();
+    for (let i = 0; i < 12; i++) await submit(`u${i}`);
+    while (silent.connections < 12) await new Promise((r) => setTimeout(r, 10));
+    // a warning is emitted on the next tick after the listener that passed the limit
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')), []);
     await runner.stop();
-    await smtp.close();
-    await silent.close();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
+    assert.equal((await queued(store)).length, 12, 'every envelope is kept, deferred by the stop');
+  } finally {
+    process.off('warning', onWarning);
+    await close();
   }
 });

@@ -29,6 +29,7 @@
  *   one runner per spool. A notice sent just before a crash, whose
  *   envelope was not yet removed, is sent again after the restart (the window is one store write).
  */
+import { setMaxListeners } from 'node:events';
 import {
   systemClock,
   type Clock, type Envelope, type EnvelopeId, type EnvelopeState, type MessageId,
@@ -83,6 +84,10 @@ export class QueueRunner implements QueueControl {
   constructor(opts: QueueRunnerOptions) {
     this.#store = opts.store;
     this.#clock = opts.clock ?? systemClock;
+    // every running delivery's SMTP session listens to the stop (its connect too): as many as
+    // deliveries run at once, each gone when its delivery ends; Node's default of 10 printed a
+    // MaxListenersExceededWarning with the 11th relay running
+    setMaxListeners(0, this.#abort.signal);
     this.#stopGraceMs = Math.max(0, opts.stopGraceMs ?? 5_000);
     this.#claimRetryMs = Math.max(0, opts.claimRetryMs ?? 5_000);
     this.#queue = new QueueScheduler({
