@@ -24,6 +24,23 @@ void test('malformed replies are protocol errors', async () => {
   await assert.rejects(r.next(), ReplyProtocolError);
 });
 
+void test('a line is read by its octets: code, separator, CR LF split across chunks', async () => {
+  assert.throws(() => parseReplyLines(['2500 no separator']), ReplyProtocolError);
+  assert.throws(() => parseReplyLines(['650 no such class']), ReplyProtocolError);
+  assert.throws(() => parseReplyLines(['25']), ReplyProtocolError);
+  assert.deepEqual(parseReplyLines(['250 ']), { code: 250, lines: [''] });
+  assert.deepEqual(parseReplyLines(['451 4.03.1 padded']), { code: 451, status: '4.3.1', lines: ['padded'] });
+  const r = new ReplyReader();
+  const waiting = r.next();
+  r.push('250-2.0.0 first\r');
+  r.push('\n250 2.0.0 last\r\n354 go ahead\r');
+  assert.deepEqual(await waiting, { code: 250, status: '2.0.0', lines: ['first', 'last'] });
+  assert.equal(r.hasUnread, true);
+  r.push('\n');
+  assert.deepEqual(await r.next(), { code: 354, lines: ['go ahead'] });
+  assert.equal(r.hasUnread, false);
+});
+
 void test('end() rejects waiting and later reads', async () => {
   const r = new ReplyReader();
   const p = r.next();
