@@ -18,10 +18,10 @@
 # profile is written.
 # COUNT_KEEP=1 keeps the work directory's spool and mailboxes, removed at exit otherwise.
 # System time depends on other processes here: on ext4 without a journal (this project's shared
-# machines: /proc/fs/jbd2 lists no journal for the disk) the inode allocator passes over every
-# free inode of the group deleted in the last 60 s (300 s more while its inode-table block is
-# dirty), an inode-table lookup each (the kernel's recently_deleted), so while anyone removes
-# files near the work directory each Maildir file created costs the server's main thread more
+# machines: /proc/fs/jbd2 lists no journal for the disk) the inode allocator passes over the
+# group's free inodes freed in the last 60 s (300 s more while their inode-table block is dirty)
+# until one was not, an inode-table lookup each (the kernel's recently_deleted), so while anyone
+# removes files near the work directory each Maildir file created costs the server's main thread more
 # system time (0.10-0.12 -> 0.34-0.61 ms per message; docs/performance.md, session 14; a sync
 # and a wait before the batch did not help, the removals go on meanwhile). `perf record -g -p
 # PID` shows it; user time and system call counts do not move with it: compare trees by those.
