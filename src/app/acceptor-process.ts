@@ -84,7 +84,8 @@ export async function runAcceptor(acceptors: number): Promise<void> {
   const output = new BatchedOutput(1, text ? { transform: formatTextLine } : {});
   process.on('exit', () => output.flushSync());
   const logger = pino({ level: config.log.level, base: { hostname: config.hostname, role: 'acceptor' } }, output);
-  const mailLog = startMailLog(logger, output);
+  // its lines only: the server counts and keeps its events, relayed (acceptor-events.ts)
+  const mailLog = startMailLog(logger, output, { keep: false });
   // a test hook: segments of at most this many octets (1: one record each; t-02 has hundreds removed while notices come)
   const segmentLimit = process.env.CORREIO_TEST === '1' ? Number(process.env.CORREIO_TEST_SEGMENT_LIMIT ?? 0) : 0;
   const backends = await openBackends(config, { watchAliases: true, serving: true, spool: { acceptor: true, ...(segmentLimit > 0 && { segmentLimit }) } });

@@ -53,6 +53,7 @@ import { dropFields } from './drop-fields.js';
 import { SizeAndEightBit, copyBody, hasEightBit } from './body-copy.js';
 import { BodyWatch, fieldLines, prefixed } from './body-watch.js';
 import { envelopesFor } from './envelope-inits.js';
+import { copyWith } from '../util/index.js';
 
 export interface IntakeOptions {
   readonly store: QueueStore;
@@ -279,7 +280,7 @@ export class IntakeService implements Intake {
       // a copy, not the inits changed in place: a field added to an object after it was made
       // gives the store's copy of it (and so every queued envelope) a hidden class of its own
       const committed = await draft.commit(
-        live.map((e) => ({ ...e, size, body: eightBit ? '8BITMIME' : (tx.mail.body ?? '7BIT') })),
+        live.map((e) => copyWith(e, { size, body: eightBit ? '8BITMIME' : (tx.mail.body ?? '7BIT') })),
         pieces,
       );
       if (receivedChannel.hasSubscribers) {

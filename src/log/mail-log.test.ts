@@ -83,3 +83,20 @@ void test('an event\'s line written from its one JSON text is the line pino writ
     log.stop();
   }
 });
+
+void test('an acceptor\'s mail log (keep: false) writes its events\' lines and neither counts nor keeps them', async () => {
+  const written: string[] = [];
+  const logger = pino({ level: 'info', base: { hostname: 'mx.example', role: 'acceptor' } }, { write: () => undefined });
+  const log = startMailLog(logger, { write: (l: string) => void written.push(l) }, { keep: false });
+  try {
+    diagnostics.channel(channels.connection).publish({ session: 's1' });
+    diagnostics.channel(channels.received).publish({ messageId: 'M4', size: 9 });
+    diagnostics.channel(channels.rejected).publish({ stage: 'rcpt', reply: '550 5.1.1 no' });
+    assert.deepEqual(written.map((l) => (JSON.parse(l) as { msg: string; level: number }).msg), ['received', 'rejected']);
+    assert.equal((JSON.parse(written[1]) as { level: number }).level, 40);
+    assert.deepEqual(log.tail(10), []);
+    assert.equal(await log.registry.metrics(), '\n');
+  } finally {
+    log.stop();
+  }
+});

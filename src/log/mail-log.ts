@@ -7,7 +7,7 @@
  * Security: logs addresses and replies, never message bodies or passwords.
  * Limitations: metrics and the in-memory tail are per process; several nodes each expose their own.
  *   An acceptor process's events reach the server's counters and tail relayed (relayedEvent);
- *   their lines are the acceptor's own.
+ *   their lines are the acceptor's own, and its own mail log keeps neither (`keep: false`).
  */
 import diagnostics from 'node:diagnostics_channel';
 import { symbols } from 'pino';
@@ -68,34 +68,49 @@ export const TAIL_LINES = 1000;
 
 const eventNames = ['received', 'queued', 'delivered', 'deferred', 'bounced', 'expired', 'rejected', 'connection', 'error', 'admin'] as const;
 
+/** What a mail log keeps besides its lines. */
+export interface MailLogOptions {
+  /**
+   * false: lines only, no counters and no tail (an acceptor process: it serves neither /metrics
+   * nor the admin API, and the server counts and keeps its events, relayed: app/acceptor-events.ts).
+   * Default true.
+   */
+  readonly keep?: boolean;
+}
+
 /**
- * Subscribes to every correio channel; logs each event and counts it. With `output` (where the
- * pino `logger` writes), an event's line is written there from its one JSON text.
+ * Subscribes to every correio channel; logs each event and (unless `keep` is false) counts it
+ * and keeps it in the tail. With `output` (where the pino `logger` writes), an event's line is
+ * written there from its one JSON text.
  */
-export function startMailLog(logger: LineLogger, output?: LineOutput): MailLog {
+export function startMailLog(logger: LineLogger, output?: LineOutput, { keep = true }: MailLogOptions = {}): MailLog {
   const registry = new Registry();
-  const events = new Counter({
-    name: 'correio_events_total',
-    help: 'Mail events by kind (received, queued, delivered, deferred, bounced, expired, rejected)',
-    labelNames: ['event'],
-    registers: [registry],
-  });
+  const events = keep
+    ? new Counter({
+      name: 'correio_events_total',
+      help: 'Mail events by kind (received, queued, delivered, deferred, bounced, expired, rejected)',
+      labelNames: ['event'],
+      registers: [registry],
+    })
+    : undefined;
   const unsubs: (() => void)[] = [];
   // the last TAIL_LINES events, so the console can show recent activity without reading the
   // log files (which may be journald's); kept as JSON text outside the heap (tail-ring.ts)
-  const ring = new TailRing(TAIL_LINES);
+  const ring = keep ? new TailRing(TAIL_LINES) : undefined;
   const writeLine = output && pinoLineWriter(logger, output);
   for (const name of eventNames) {
+    // a connection is only counted
+    if (name === 'connection' && !keep) continue;
     const channel = channels[name];
     const handler = (message: unknown): void => {
-      events.inc({ event: name });
+      events?.inc({ event: name });
       if (name === 'connection') return;
       const raw = typeof message === 'object' && message !== null ? (message as Record<string, unknown>) : { message };
       // an Error serialises as {} in JSON: the log carries its message (docs/logging.md)
       const obj = raw.error instanceof Error ? { ...raw, error: raw.error.message } : raw;
       // one text for the line, the ring and the history (event-text.ts; an acceptor's as it came)
       const text = eventText(obj);
-      ring.add(Date.now(), name, obj, text);
+      ring?.add(Date.now(), name, obj, text);
       // an acceptor process's event, logged there already (core/events.ts relayedEvent)
       if (relayedEvent in raw) return;
       const level: Level = name === 'error' ? 'error' : name === 'deferred' || name === 'bounced' || name === 'expired' || name === 'rejected' ? 'warn' : 'info';
@@ -106,7 +121,7 @@ export function startMailLog(logger: LineLogger, output?: LineOutput): MailLog {
   }
   return {
     registry,
-    tail: (lines) => ring.tail(lines),
+    tail: (lines) => ring?.tail(lines) ?? [],
     stop: () => {
       for (const u of unsubs) u();
     },

@@ -21,7 +21,7 @@ import { Readable, Writable } from 'node:stream';
 import { createReadStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { MailError, replies, type Envelope, type EnvelopeInit, type MessageDraft, type MessageId } from '../core/index.js';
-import { writeAll } from '../util/index.js';
+import { copyWith, writeAll } from '../util/index.js';
 import { envelopeIdOf } from './queue-ids.js';
 import { encodeEnvelopeFile, envelopeFile, type EnvelopeFile } from './spool-format.js';
 import { storageError } from './storage-error.js';
@@ -129,7 +129,7 @@ export class FsMessageDraft implements MessageDraft {
   async commit(inits: readonly EnvelopeInit[], whole?: readonly Buffer[]): Promise<Envelope[]> {
     if (inits.length === 0 && this.#state === 'open') throw new MailError(replies.noValidRecipients(), 'MAIL_ERR_NO_RECIPIENTS');
     // every field of an init is kept as given (unknown ones too): storage does not pick fields
-    return this.#commit((size) => inits.map((init, i) => ({ ...init, id: envelopeIdOf(this.id, i), messageId: this.id, size, attempts: init.attempts ?? [] })), whole);
+    return this.#commit((size) => inits.map((init, i) => copyWith(init, { id: envelopeIdOf(this.id, i), messageId: this.id, size, attempts: init.attempts ?? [] })), whole);
   }
 
   /**

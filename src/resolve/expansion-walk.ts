@@ -15,6 +15,7 @@ import {
   addressToString, formatReply, replies, routeKey, targetRoute,
   type Address, type ResolvedRecipient, type TargetBody, type Trace,
 } from '../core/index.js';
+import { copyWith } from '../util/index.js';
 
 export type ExpansionKind =
   | 'alias'
@@ -101,7 +102,7 @@ export function addTarget(w: Walk, t: TargetBody, via: readonly string[], name: 
   if (overflow) w.overflow = true;
   else if (!duplicate) {
     w.keys.add(key);
-    w.targets.push({ ...t, original: w.original, via: [...via] });
+    w.targets.push(copyWith(t, { original: w.original, via: [...via] }));
   }
   // resolve() (every RCPT) keeps only the targets: the node, its route key and reply text are
   // for explain()'s tree (correio resolve, the HTTP API), which also shows list members

@@ -4,7 +4,7 @@
  * backoff math, sortable unique ids, per-key locks, which URLs may be posted to, one timer for a
  * connection's successive waits, a stream's chunks read without an async iterator, a server's
  * open sessions in a list that leaves no stale pointers for the garbage collector, a list in
- * chunks that forks cheaply.
+ * chunks that forks cheaply, an object copied with fields added (without V8's slow path for a spread).
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
 export {
@@ -32,4 +32,5 @@ export { WaitDeadline } from './wait-deadline.js';
 export { LiveList, type LiveEntry } from './live-list.js';
 export { nextChunk } from './body-chunks.js';
 export { ChunkQueue } from './chunk-queue.js';
+export { copyWith } from './copy-with.js';
 export { arrayView, ChunkedList } from './chunked-list.js';
