@@ -12,11 +12,11 @@
  * Limitations: parts that do not parse are skipped silently (the mail is still in the mailbox);
  *   the addresses are compared as written in the config (lower case), after alias expansion.
  */
-import { buffer } from 'node:stream/consumers';
 import { join } from 'node:path';
 import { addressToString, type DeliveryRequest, type DeliveryStatus, type Transport } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { ReceivedReportStore, readReports } from '../policy/index.js';
+import { readWhole } from '../util/index.js';
 
 const MAX_MESSAGE = 10 * 1024 * 1024;
 
@@ -60,7 +60,7 @@ export class ReportInbox implements Transport {
     const hit = req.envelopes.some((e, i) => results[i]?.action === 'delivered' && (wanted.includes(e.route.nextHop.toLowerCase()) || wanted.includes(addressToString(e.recipient).toLowerCase())));
     if (hit) {
       try {
-        await keepReports(c, await buffer(await req.openMessage()));
+        await keepReports(c, await readWhole(await req.openMessage()));
       } catch {
         // the mail is delivered; a report that cannot be read is no delivery failure
       }

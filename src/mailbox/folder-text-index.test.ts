@@ -14,7 +14,7 @@ void test('documents are kept per folder: a folder noted again drops only its ow
     ['Sent/c', text('laranja')],
     ['Sent.Old/d', text('laranja')],
   ]);
-  const open = (_user: string, folder: string, key: string): Promise<NodeJS.ReadableStream> => Promise.resolve(Readable.from([files.get(`${folder}/${key}`)!]));
+  const open = (_user: string, folder: string, key: string): Promise<Readable> => Promise.resolve(Readable.from([files.get(`${folder}/${key}`)!]));
   const reads: string[] = [];
   const noted = (folder: string, keys: string[]) => keys.map((key) => ({ key, size: files.get(`${folder}/${key}`)!.length }));
   try {
@@ -47,7 +47,7 @@ void test('a message listed over maxIndexedMessage is not read: it stays a candi
   const index = new SqliteSearchIndex(':memory:');
   const small = text('laranja');
   const opened: string[] = [];
-  const open = (_user: string, _folder: string, key: string): Promise<NodeJS.ReadableStream> => {
+  const open = (_user: string, _folder: string, key: string): Promise<Readable> => {
     opened.push(key);
     return Promise.resolve(Readable.from([small]));
   };
@@ -73,7 +73,7 @@ void test('changes noted within the batch wait are indexed as one batch; settled
     return add(account, docs);
   };
   const files = new Map(['a', 'b', 'c'].map((k) => [k, text(`laranja ${k}`)]));
-  const open = (_user: string, _folder: string, key: string): Promise<NodeJS.ReadableStream> => Promise.resolve(Readable.from([files.get(key)!]));
+  const open = (_user: string, _folder: string, key: string): Promise<Readable> => Promise.resolve(Readable.from([files.get(key)!]));
   try {
     // a wait no test outlasts: only settled() ends it
     const ix = new FolderTextIndex(index, open, undefined, 3_600_000);
@@ -95,7 +95,7 @@ void test('changes noted within the batch wait are indexed as one batch; settled
 void test('a run of changes that never pauses is still taken up, once the batch is maxWait old', async () => {
   const index = new SqliteSearchIndex(':memory:');
   const files = new Map(['a', 'b'].map((k) => [k, text(`laranja ${k}`)]));
-  const open = (_user: string, _folder: string, key: string): Promise<NodeJS.ReadableStream> => Promise.resolve(Readable.from([files.get(key)!]));
+  const open = (_user: string, _folder: string, key: string): Promise<Readable> => Promise.resolve(Readable.from([files.get(key)!]));
   try {
     // the quiet wait is never reached in the test: only the batch's age starts the work
     const ix = new FolderTextIndex(index, open, undefined, 3_600_000, 50);

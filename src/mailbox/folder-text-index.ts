@@ -32,8 +32,9 @@
  *   is not indexed (always a candidate; the fetch cache is not filled from it either). A message's text is read again when it is moved to another folder. The index is
  *   per node (data_dir), as JMAP's.
  */
-import { buffer } from 'node:stream/consumers';
+import type { Readable } from 'node:stream';
 import { maxMessageReadWhole, type MailSearchIndex } from '../core/index.js';
+import { readWhole } from '../util/index.js';
 import { searchText } from './pg-mail-store.js';
 
 /** A read shorter than the listed size: the file is still being written (read again later). */
@@ -75,7 +76,7 @@ export interface NotedMessage {
 }
 
 /** What the index reads a message with (the folder store's open). */
-export type OpenMessage = (user: string, folder: string, key: string) => Promise<NodeJS.ReadableStream>;
+export type OpenMessage = (user: string, folder: string, key: string) => Promise<Readable>;
 
 /**
  * Told each message the index read whole (its folder as the store names it, "" = INBOX): what
@@ -376,7 +377,7 @@ export class FolderTextIndex {
     const held = this.#take(user, folder, m.key);
     if (m.size > maxIndexedMessage) return undefined;
     try {
-      const raw = held ?? (await buffer(await this.open(user, folder, m.key)));
+      const raw = held ?? (await readWhole(await this.open(user, folder, m.key)));
       if (raw.length < m.size) return short;
       this.read?.(user, folder, m.key, raw);
       return searchText(raw) ?? undefined;

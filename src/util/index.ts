@@ -30,7 +30,7 @@ export { findPortHolder, type PortHolder } from './port-holder.js';
 export { pidAlive } from './pid-alive.js';
 export { WaitDeadline } from './wait-deadline.js';
 export { LiveList, type LiveEntry } from './live-list.js';
-export { nextChunk } from './body-chunks.js';
+export { nextChunk, readWhole } from './body-chunks.js';
 export { ChunkQueue } from './chunk-queue.js';
 export { copyWith } from './copy-with.js';
 export { arrayView, ChunkedList } from './chunked-list.js';

@@ -8,8 +8,8 @@
  * Limitations: the whole message is read to answer any property but the Maildir ones (once
  *   while it stays in the process's ParsedCache).
  */
-import { buffer } from 'node:stream/consumers';
 import { findHeader } from '../../protocol/mime/index.js';
+import { readWhole } from '../../util/index.js';
 import { MethodError, type Args } from './jmap-protocol.js';
 import type { AccountSession } from './jmap-account.js';
 import { asText, headerProperty, parseAddresses, parseDate, parseEmail, parseMessageIds, plainText, type BodyPart, type ParsedEmail } from './email-parse.js';
@@ -46,7 +46,7 @@ export class MessageCache {
       p = known
         ? Promise.resolve(known)
         : this.account.folders.open(this.account.user, e.folder, e.key).then(async (s) => {
-            const raw = await buffer(s);
+            const raw = await readWhole(s);
             const m = { raw, parsed: parseEmail(raw, e.blobId) };
             shared.set(this.account.accountId, e.blobId, m);
             return m;

@@ -27,9 +27,9 @@
  *   its header fields and the text within that prefix, not by a word further in its body.
  */
 import type { Readable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
 import { maxMessageReadWhole, type MailFolderStore, type MailSearchIndex, type MailThreadIndex, type ThreadDoc } from '../../core/index.js';
 import { findHeader } from '../../protocol/mime/index.js';
+import { readWhole } from '../../util/index.js';
 import { asText, parseAddresses, parseEmail, parseMessageIds, plainText } from './email-parse.js';
 import type { Args } from './jmap-protocol.js';
 import { accountIdOf } from './mail-ids.js';
@@ -229,7 +229,7 @@ async function readForIndex(user: string, e: IndexedEmail, folders: MailFolderSt
   const big = e.size > maxReadWhole;
   try {
     const stream = await folders.open(user, e.folder, e.key);
-    raw = big ? await readPrefix(stream, bigMessagePrefix) : await buffer(stream);
+    raw = big ? await readPrefix(stream, bigMessagePrefix) : await readWhole(stream);
   } catch {
     return undefined; // gone or unreadable meanwhile: read at a later catch-up if it is there
   }
