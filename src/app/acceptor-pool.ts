@@ -33,7 +33,8 @@
  * any does not (ended before accepting, or not accepting within 30 s), the whole new set is
  * stopped and not started again, the reload is refused naming the cause, and the old set goes
  * on serving. Later, an ended acceptor is replaced by one of its own set, after a backoff
- * (acceptor-restarts.ts); a restart whose set a reload replaced is dropped.
+ * counted per set (acceptor-restarts.ts: a reload's set starts afresh); a restart whose set a
+ * reload replaced is dropped.
  * Limitations: until the first acceptor listens, the SMTP ports refuse connections (they are
  *   bound, not listening); while none accepts (all restarting) connections wait in the
  *   kernel's backlog. The connection limits and rates are each acceptor's share of the

@@ -5,10 +5,14 @@
  * 60 s, each time with an error line saying how many in a row. Each restart belongs to the set
  * of acceptors its ended one was in (the start's, or a reload's): one whose set no longer serves
  * when its delay is over, or when a reload replaces the set, is dropped (issue 19: it started
- * beside the reload's new set, one process more than configured).
+ * beside the reload's new set, one process more than configured). The backoff counts the ends
+ * of one set: a reload's new set starts afresh (its first end is restarted after 1 s), since an
+ * operator who fixed the cause and reloaded expects the fix tried at once, not after the old
+ * set's minute; the count of a set that no longer serves is forgotten with its restarts.
  * Standards: none.
  * Security: none (timers only).
- * Limitations: the backoff counts ends across sets (a reload does not reset it).
+ * Limitations: a reload that changes nothing resets the backoff too (its set is new all the
+ *   same); acceptors that keep ending are then started again after 1, 2, 4 … s as before.
  */
 import type { Logger } from 'pino';
 
@@ -30,8 +34,8 @@ export class AcceptorRestarts {
   readonly #logger: Logger;
   /** whether acceptors of a set may run */
   readonly #serving: (set: number) => boolean;
-  /** acceptors in a row that ended within stableMs of their start (the backoff's exponent) */
-  #quickEnds = 0;
+  /** per set, its acceptors in a row that ended within stableMs of their start (the backoff's exponent) */
+  readonly #quickEnds = new Map<number, number>();
   /** restarts waiting out their delay, with the set they belong to */
   readonly #timers = new Map<NodeJS.Timeout, number>();
 
@@ -45,13 +49,14 @@ export class AcceptorRestarts {
     const { pid, error } = a;
     // a replacement that dies at once (it cannot start, or crashes on every connection) is
     // started again less and less often, not every second forever
-    this.#quickEnds = !a.accepting || Date.now() - a.startedAt < stableMs ? this.#quickEnds + 1 : 0;
-    const inMs = Math.min(restartMs * 2 ** Math.max(0, this.#quickEnds - 1), maxRestartMs);
-    if (this.#quickEnds <= 1) this.#logger.warn({ pid, code, signal, error, inMs }, 'acceptor process ended; starting another');
+    const inARow = !a.accepting || Date.now() - a.startedAt < stableMs ? (this.#quickEnds.get(a.set) ?? 0) + 1 : 0;
+    this.#quickEnds.set(a.set, inARow);
+    const inMs = Math.min(restartMs * 2 ** Math.max(0, inARow - 1), maxRestartMs);
+    if (inARow <= 1) this.#logger.warn({ pid, code, signal, error, inMs, set: a.set }, 'acceptor process ended; starting another');
     else {
       this.#logger.error(
-        { pid, code, signal, error, inMs, inARow: this.#quickEnds },
-        `acceptor process ended (${cause}), ${this.#quickEnds} in a row within ${stableMs / 1000} s of their start; starting another in ${inMs / 1000} s (backing off, at most ${maxRestartMs / 1000} s)`,
+        { pid, code, signal, error, inMs, inARow, set: a.set },
+        `acceptor process ended (${cause}), ${inARow} in a row within ${stableMs / 1000} s of their start; starting another in ${inMs / 1000} s (backing off, at most ${maxRestartMs / 1000} s)`,
       );
     }
     const timer = setTimeout(() => {
@@ -61,8 +66,9 @@ export class AcceptorRestarts {
     this.#timers.set(timer, a.set);
   }
 
-  /** Drops the restarts of sets that no longer serve (a reload replaced or refused them). */
+  /** Drops the restarts of sets that no longer serve (a reload replaced or refused them), and their backoff. */
   drop(): void {
+    for (const set of this.#quickEnds.keys()) if (!this.#serving(set)) this.#quickEnds.delete(set);
     for (const [timer, set] of this.#timers) {
       if (this.#serving(set)) continue;
       clearTimeout(timer);
@@ -75,5 +81,6 @@ export class AcceptorRestarts {
   clear(): void {
     for (const timer of this.#timers.keys()) clearTimeout(timer);
     this.#timers.clear();
+    this.#quickEnds.clear();
   }
 }

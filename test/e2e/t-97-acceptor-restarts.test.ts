@@ -15,7 +15,10 @@
  *   (exit 78): the two new ones that accepted are stopped, the three old ones go on, and mail
  *   sent all along, with an old acceptor killed -9 after the refusal, is delivered exactly once;
  * - a reload while a killed acceptor's replacement waits out its backoff drops that restart: no
- *   acceptor of the old set starts beside the new one (issue 19).
+ *   acceptor of the old set starts beside the new one (issue 19);
+ * - a reload by SIGHUP after acceptors kept ending starts the new set's backoff afresh: its
+ *   acceptor killed at its start is replaced after 1 s (a warning), not after the old set's next
+ *   step (8 s, an error line), and mail is taken after.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -205,6 +208,46 @@ void test('a reload while a killed acceptor waits out its restart backoff drops 
     await new Promise((r) => setTimeout(r, Math.max(0, backoff.seenAt + backoff.ms + 2000 - Date.now())));
     assert.deepEqual(childrenOf(server), [fresh], 'one acceptor, as configured');
     await waitFor('the dropped restart\'s line', () => /"level":40,.*a pending acceptor restart dropped: its set no longer serves \(a reload replaced or refused it\)/.test(site.stdout()));
+    const sent = await sendMail(site, 'a@example.org', ['u@localhost'], 'Subject: after the reload\n\nbody\n');
+    assert.match(sent.final ?? '', /^250 /);
+    await site.waitForMessages('u@localhost', 1);
+  } finally {
+    await site.destroy();
+  }
+});
+
+void test('a reload by SIGHUP after acceptors kept ending starts the new set\'s backoff afresh: its first end is restarted after 1 s, and mail goes on', async () => {
+  // info: the reload's 'configuration reloaded' line, written once the old set is retired
+  const site = await startSiteProcess({ ...opts, logLevel: 'info' });
+  try {
+    const server = site.child!.pid!;
+    const killed: number[] = [];
+    const next = (what: string): Promise<number> => waitFor(what, () => {
+      const now = childrenOf(server).filter((p) => !killed.includes(p));
+      return now.length === 1 ? now[0] : undefined;
+    }, 60_000);
+    const restartLine = (pid: number): Promise<{ line: string; inMs: number }> => waitFor(`the restart line after the kill of ${pid}`, () => {
+      const line = site.stdout().split('\n').find((l) => /acceptor process ended/.test(l) && l.includes(`"pid":${pid}`));
+      const inMs = /"inMs":(\d+)/.exec(line ?? '')?.[1];
+      return line === undefined || inMs === undefined ? undefined : { line, inMs: Number(inMs) };
+    }, 30_000);
+    // killed at each start until its replacement waits 4 s or more (3 in a row)
+    for (;;) {
+      const acceptor = await next('an acceptor process');
+      process.kill(acceptor, 'SIGKILL');
+      killed.push(acceptor);
+      if ((await restartLine(acceptor)).inMs >= 4000) break;
+    }
+    process.kill(server, 'SIGHUP');
+    // the old set retired (its pending restart dropped, or the acceptor it started retired)
+    await waitFor('the reload', () => /"msg":"configuration reloaded"/.test(site.stdout()), 60_000);
+    const fresh = await next('the new set\'s acceptor');
+    process.kill(fresh, 'SIGKILL');
+    killed.push(fresh);
+    const { line, inMs } = await restartLine(fresh);
+    assert.equal(inMs, 1000, `the new set's first end is restarted after 1 s: ${line}`);
+    assert.match(line, /"level":40,.*"msg":"acceptor process ended; starting another"/);
+    await next('the replacement of the new set\'s acceptor');
     const sent = await sendMail(site, 'a@example.org', ['u@localhost'], 'Subject: after the reload\n\nbody\n');
     assert.match(sent.final ?? '', /^250 /);
     await site.waitForMessages('u@localhost', 1);
