@@ -5,7 +5,7 @@
  * mailbox-access servers (listenAll), any server's TCP or UNIX-socket bind (bindServer),
  * listening sockets bound here and accepted on by other processes (bindShared, acceptOn), and
  * the per-client connection counts of every server (ClientCounts).
- * Standards, Security, Limitations: see line-connection.ts and input-buffer.ts.
+ * Standards, Security, Limitations: see line-connection.ts, input-buffer.ts and output-queue.ts.
  */
 export { LineConnection, type LineConnectionOptions } from './line-connection.js';
 export { TIMEOUT, CLOSED, LONG, INTERRUPTED, type LineResult, type LineEnd, type WaitResult } from './read-results.js';

@@ -2,7 +2,8 @@
  * @module input-buffer
  * The input a LineConnection has received and not yet read, as the chunks came, and the line
  * finder over it: where a line ends, a line too long to keep, raw octets taken as they came.
- * The connection (line-connection.ts) owns the stream, its pausing, timeouts and output.
+ * The connection (line-connection.ts) owns the stream, its pausing and timeouts; its output is
+ * output-queue.ts's.
  * Standards: RFC 5321 §2.3.8 and RFC 1939 §3 (lines end with CRLF; a bare LF is accepted as
  *   an end of line, the CR before it removed).
  * Security: everything held here is the peer's, hostile input. A line longer than its limit

@@ -3,9 +3,10 @@
  * The framing layer every line protocol's session runs on (SMTP, POP3, IMAP), over any
  * Duplex: a TCP socket, a TLS socket, or stdin/stdout (`sendmail -bs`). It reads lines with a
  * length limit and raw octets (DATA, BDAT chunks, IMAP literals) from the input it holds
- * (input-buffer.ts: the chunks and the line finder), pauses reading past a bound, writes with
- * backpressure, times whole lines rather than the gaps between octets, and upgrades a socket
- * to TLS in one place (tls-handshake.ts).
+ * (input-buffer.ts: the chunks and the line finder), pauses reading past a bound, times whole
+ * lines rather than the gaps between octets, writes what the session queues when it next waits
+ * (output-queue.ts: queued replies and write backpressure), and upgrades the stream to TLS
+ * (tls-handshake.ts) or COMPRESS=DEFLATE (deflate-duplex.ts) in one place.
  * Standards: RFC 5321 §2.3.8 and RFC 1939 §3 (lines end with CRLF; a bare LF is accepted as
  *   an end of line, the CR before it removed); RFC 2920 §3.1 and RFC 2449 §6.6 (pipelined
  *   replies are queued and written once the input is drained); RFC 3207 §4 and RFC 2595 §4
@@ -14,15 +15,17 @@
  *   (reading pauses past `maxBuffered`); output the peer does not read is bounded too: once
  *   more than `maxUnsent` octets wait in the stream, no further input is processed (and so no
  *   further reply made) until it drains, so a client that pipelines without reading cannot
- *   grow the server (issue 12 item 2). A line's deadline counts from when its wait began and
- *   is not renewed by each octet, so a client trickling octets cannot hold a slot forever
- *   (issue 12 item 5). Over-long lines are discarded to their end, never buffered whole, and
- *   input that comes while the session is busy is kept as the chunks came (input-buffer.ts).
+ *   grow the server (issue 12 item 2; output-queue.ts counts it). A line's deadline counts
+ *   from when its wait began and is not renewed by each octet, so a client trickling octets
+ *   cannot hold a slot forever (issue 12 item 5). Over-long lines are discarded to their end,
+ *   never buffered whole, and input that comes while the session is busy is kept as the chunks
+ *   came (input-buffer.ts).
  * Limitations: readBytes holds a literal in memory unless given a sink. TLS upgrade needs a
  *   net.Socket underneath (a stdio session has no STARTTLS).
  */
 import { DeflateDuplex } from './deflate-duplex.js';
 import { InputBuffer } from './input-buffer.js';
+import { OutputQueue } from './output-queue.js';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
@@ -47,12 +50,9 @@ export class LineConnection {
   /** the wait's deadline: one timer for all of the connection's waits */
   private readonly deadline = new WaitDeadline(() => this.wake('timeout'));
   private interrupted = false;
-  private out: string[] = [];
-  private outLen = 0;
-  /** set by flush() when the stream holds more than maxUnsent: drain before more input */
-  private mustDrain = false;
+  /** output queued and not yet written, and whether the peer must read before more input is processed */
+  private readonly output: OutputQueue;
   private readonly maxBuffered: number;
-  private readonly maxUnsent: number;
   /** the stream is closed: nothing more is read or written */
   closed = false;
   /** the peer's input ended (stdin at EOF, or a half-close): what is buffered is still read */
@@ -66,7 +66,7 @@ export class LineConnection {
   constructor(stream: Duplex, options: LineConnectionOptions = {}) {
     this.stream = stream;
     this.maxBuffered = options.maxBuffered ?? 256 * 1024;
-    this.maxUnsent = options.maxUnsent ?? 64 * 1024;
+    this.output = new OutputQueue(options.maxUnsent ?? 64 * 1024);
     this.remoteAddress = normalizeIp(stream instanceof Socket ? stream.remoteAddress : undefined);
     this.gone = new Promise((r) => (this.markGone = r));
     // replies are small and each one waits for the client: never let Nagle hold them back
@@ -128,6 +128,14 @@ export class LineConnection {
     s.removeListener('end', this.onEnd);
     s.removeListener('close', this.onClose);
     s.removeListener('error', this.onError);
+  }
+  /** Stops reading `raw` for the session, flowing again: the layer put over it (TLS, DEFLATE) reads it now. */
+  private release(raw: Duplex): void {
+    this.detach(raw);
+    if (this.paused) {
+      this.paused = false;
+      raw.resume();
+    }
   }
   private wake(r: 'data' | 'interrupted' | 'timeout'): void {
     const w = this.waiter;
@@ -192,10 +200,10 @@ export class LineConnection {
   async readLine<T>(limit: number, timeoutMs: number, decode?: (line: Buffer) => T): Promise<T | Buffer | LineEnd> {
     let deadline = 0;
     for (;;) {
-      if (this.outLen > this.maxUnsent) this.flush();
-      if (this.mustDrain) {
+      if (this.output.over) this.flush();
+      if (this.output.mustDrain) {
         deadline ||= Date.now() + timeoutMs;
-        const d = await this.drained(deadline);
+        const d = await this.output.drained(this.stream, deadline);
         if (d !== 'data') return d === 'timeout' ? TIMEOUT : CLOSED;
       }
       const line = this.input.nextLine(limit);
@@ -256,64 +264,26 @@ export class LineConnection {
     this.input.clear();
   }
 
-  // ---- output ----
+  // ---- output (output-queue.ts) ----
   /** Queues output; it is written by flush(), or when the session next waits for input. */
   queue(text: string): void {
-    this.out.push(text);
-    this.outLen += text.length;
+    this.output.queue(text);
   }
   /** Drops queued output (the session is being killed). */
   dropQueued(): void {
-    this.out = [];
-    this.outLen = 0;
+    this.output.drop();
   }
-
   /** Writes the queued output in one write. */
   flush(): void {
-    if (this.outLen === 0 && this.out.length === 0) return;
-    const text = this.out.length === 1 ? this.out[0] : this.out.join('');
-    this.out = [];
-    this.outLen = 0;
-    if (this.stream.destroyed || this.stream.writableEnded) return;
-    this.stream.write(text);
-    this.mustDrain = this.stream.writableLength > this.maxUnsent;
+    this.output.flush(this.stream);
   }
-
   /**
    * Writes now (after queued output) and resolves once the stream can take more: true, or
    * false when it did not within `timeoutMs` or closed (a message body to a peer that stopped
    * reading).
    */
-  async write(data: string | Buffer, timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
-    this.flush();
-    if (this.stream.destroyed || this.stream.writableEnded) return false;
-    if (this.stream.write(data)) return true;
-    return (await this.drained(Date.now() + timeoutMs)) === 'data';
-  }
-
-  /** Resolves once the stream has drained, or the deadline passed, or it closed. */
-  private async drained(deadline: number): Promise<'data' | 'timeout' | 'closed'> {
-    const s = this.stream;
-    if (!s.writableNeedDrain) {
-      this.mustDrain = false;
-      return 'data';
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const r = await new Promise<'data' | 'timeout' | 'closed'>((resolve) => {
-      const done = (x: 'data' | 'timeout' | 'closed') => (): void => {
-        s.removeListener('drain', onDrain);
-        s.removeListener('close', onClose);
-        resolve(x);
-      };
-      const onDrain = done('data');
-      const onClose = done('closed');
-      s.on('drain', onDrain);
-      s.on('close', onClose);
-      if (Number.isFinite(deadline)) timer = setTimeout(done('timeout'), Math.max(0, deadline - Date.now()));
-    });
-    clearTimeout(timer);
-    if (r === 'data') this.mustDrain = false;
-    return r;
+  write(data: string | Buffer, timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    return this.output.write(this.stream, data, timeoutMs);
   }
 
   /**
@@ -365,11 +335,7 @@ export class LineConnection {
     const raw = this.stream;
     this.flush();
     const pending = this.input.takeAll();
-    this.detach(raw);
-    if (this.paused) {
-      this.paused = false;
-      raw.resume();
-    }
+    this.release(raw);
     const d = new DeflateDuplex(raw, pending);
     this.stream = d;
     this.attach(d);
@@ -386,11 +352,7 @@ export class LineConnection {
     if (!(raw instanceof Socket) || raw instanceof TLSSocket) return undefined;
     this.flush();
     this.discard();
-    this.detach(raw);
-    if (this.paused) {
-      this.paused = false;
-      raw.resume();
-    }
+    this.release(raw);
     const { socket: t, ok } = await tlsHandshake(raw, secureContext, timeoutMs);
     this.stream = t;
     this.attach(t);
