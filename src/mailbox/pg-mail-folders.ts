@@ -5,7 +5,8 @@
  * subscriptions): per-folder UIDs and MODSEQs, keywords, the expunge record for VANISHED, text
  * search, and watchers fed by LISTEN/NOTIFY from every node.
  * Each change runs in one transaction that locks the folder's row, so two nodes changing one
- * folder are ordered by PostgreSQL; a sync is one statement (one snapshot).
+ * folder are ordered by PostgreSQL; a sync is one statement (one snapshot): the folder's
+ * changes since this process's last snapshot of it (pg-folder-snapshots), or all of it.
  * Standards: RFC 9051 §2.3.1.1 (UIDs); RFC 7162 §3.1 (MODSEQ, UNCHANGEDSINCE), §3.2.10
  *   (VANISHED); RFC 3501 §2.3.2 (\Recent: the first recent UID per folder, claimed under the
  *   row lock); RFC 3502 (MULTIAPPEND in one transaction); RFC 6851 (MOVE in one transaction).
@@ -29,23 +30,12 @@ import { rangesOf } from '../protocol/imap/index.js';
 import { checkFolderName } from './folder-name.js';
 import { nonexistent, PgFolderTree } from './pg-folder-tree.js';
 import { PgEmailAliases } from './pg-email-aliases.js';
+import { folderMessage, PgFolderSnapshots } from './pg-folder-snapshots.js';
 import { pgExpungeHistory } from './pg-mail-import.js';
 import { crlfBody, messageColumns, ownerOf, type MessageRow, type PgMailStore } from './pg-mail-store.js';
 import { PgThreadIndex } from './pg-thread-index.js';
 import { gramsPatterns, narrowingQuery } from './search-words.js';
 import { applyChange, checkKeywords, flagStep } from './uid-index.js';
-
-function folderMessage(r: MessageRow): FolderMessage {
-  return {
-    uid: Number(r.uid),
-    key: r.key,
-    flags: r.flags,
-    keywords: r.keywords,
-    modseq: Number(r.modseq),
-    size: Number(r.size),
-    receivedAt: Number(r.received_at),
-  };
-}
 
 /** The client's name of a row name ("" = INBOX). */
 function displayName(name: string): string {
@@ -61,9 +51,12 @@ interface FolderHead {
 export class PgMailFolders extends PgFolderTree implements MailFolderStore {
   /** JMAP's Thread and Email ids in the shared database, the same on every node */
   readonly jmapIndexes: MailFolderStore['jmapIndexes'];
+  /** each folder's last snapshot, kept for the next sync (bounded: pg-folder-snapshots) */
+  readonly snapshots: PgFolderSnapshots;
 
   constructor(store: PgMailStore) {
     super(store);
+    this.snapshots = new PgFolderSnapshots(store);
     this.jmapIndexes = { threads: new PgThreadIndex(store), emailIds: new PgEmailAliases(store) };
   }
 
@@ -79,24 +72,21 @@ export class PgMailFolders extends PgFolderTree implements MailFolderStore {
     return head;
   }
 
+  /**
+   * The folder's snapshot: the last one this process made brought up to date from the rows
+   * changed since (pg-folder-snapshots: O(changes), changes of every node), or the folder read
+   * whole when none is kept.
+   */
   async sync(user: string, folder: string): Promise<FolderSnapshot> {
     const owner = ownerOf(user);
     const f = checkFolderName(folder);
+    const snap = await this.snapshots.sync(owner, f);
+    if (snap) return snap;
+    // INBOX made when missing; any other folder is nonexistent
     await this.#head(owner, f, folder);
-    // one statement: the head and the messages of one snapshot
-    const rows = await this.store.query<FolderHead & Partial<MessageRow>>(
-      `SELECT fo.uid_validity, fo.uid_next, fo.highest_modseq, ${messageColumns.split(', ').map((c) => `m.${c}`).join(', ')}
-       FROM mail_folders fo LEFT JOIN mail_messages m ON m.folder_id = fo.id
-       WHERE fo.owner = $1 AND fo.name = $2 ORDER BY m.uid`,
-      [owner, f],
-    );
-    if (!rows[0]) throw nonexistent(folder);
-    return {
-      uidValidity: Number(rows[0].uid_validity),
-      uidNext: Number(rows[0].uid_next),
-      highestModseq: Number(rows[0].highest_modseq),
-      messages: rows.filter((r) => r.uid !== null && r.uid !== undefined).map((r) => folderMessage(r as MessageRow)),
-    };
+    const made = await this.snapshots.sync(owner, f);
+    if (!made) throw nonexistent(folder);
+    return made;
   }
 
   async changesSince(user: string, folder: string, sinceModseq: number): Promise<FolderChanges> {

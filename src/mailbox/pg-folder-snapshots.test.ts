@@ -1,0 +1,150 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import type { FolderSnapshot } from '../core/index.js';
+import { createTestDatabase, pgUnavailable, type TestDatabase } from '../../test/helpers/pg.js';
+import { PgFolderSnapshots } from './pg-folder-snapshots.js';
+import { PgMailFolders } from './pg-mail-folders.js';
+import { PgMailStore } from './pg-mail-store.js';
+
+const skip = await pgUnavailable();
+const user = 'suzana@dc.uece.br';
+const owner = user;
+const body = (n: number): Buffer => Buffer.from(`Subject: m${n}\r\n\r\nbody ${n}\r\n`);
+
+function pgTest(name: string, fn: () => Promise<void>): void {
+  void test(name, skip ? (t) => t.skip(skip) : fn);
+}
+
+interface Node {
+  store: PgMailStore;
+  folders: PgMailFolders;
+}
+
+/** Two nodes on one database, each with one connection (its statistics flushed on demand). */
+async function withNodes(fn: (a: Node, b: Node, db: TestDatabase) => Promise<void>): Promise<void> {
+  const db = await createTestDatabase();
+  const nodes: Node[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const store = await PgMailStore.open(db.url, { maxConnections: 1 });
+      nodes.push({ store, folders: new PgMailFolders(store) });
+    }
+    await fn(nodes[0], nodes[1], db);
+  } finally {
+    for (const n of nodes) await n.store.close();
+    await db.drop();
+  }
+}
+
+async function admin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Rows of mail_messages PostgreSQL has read (by scans and through indexes) so far, with the
+ * nodes' pending statistics flushed first (each node has one connection: the next statement's
+ * end flushes them, before its answer comes back).
+ */
+async function rowsRead(url: string, nodes: readonly Node[]): Promise<number> {
+  for (const n of nodes) await n.store.query('SELECT pg_stat_force_next_flush()', []);
+  return admin(url, async (c) => {
+    const r = await c.query<{ n: string }>("SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n FROM pg_stat_user_tables WHERE relname = 'mail_messages'");
+    return Number(r.rows[0].n);
+  });
+}
+
+/** What a reader sees of a snapshot: its head and every message. */
+function seen(s: FolderSnapshot): unknown {
+  return { uidValidity: s.uidValidity, uidNext: s.uidNext, highestModseq: s.highestModseq, messages: [...s.messages] };
+}
+
+pgTest('a sync after one change reads that change, not the folder; every change of another node shows, the same as a full read', () =>
+  withNodes(async (a, b, db) => {
+    const n = 2000;
+    await b.folders.appendMany(user, 'INBOX', Array.from({ length: n }, (_, i) => ({ message: body(i), flags: i % 3 === 0 ? 'S' : '' })));
+    // the planner's statistics, as autovacuum keeps them on a live database
+    await admin(db.url, (c) => c.query('ANALYZE mail_messages'));
+    const first = await a.folders.sync(user, 'INBOX');
+    assert.equal(first.messages.length, n);
+
+    // one APPEND on the other node, then a sync on this one
+    const { uid } = await b.folders.append(user, 'INBOX', body(n), { flags: '' });
+    const before = await rowsRead(db.url, [a, b]);
+    const next = await a.folders.sync(user, 'INBOX');
+    const delta = (await rowsRead(db.url, [a, b])) - before;
+    assert.ok(delta <= 2, `a sync after one APPEND read ${delta} rows of mail_messages`);
+    assert.equal(next.messages.length, n + 1);
+    assert.equal(next.messages[n].uid, uid);
+    // the last snapshot stays as it was (sessions share it)
+    assert.equal(first.messages.length, n);
+
+    // the same answer as a full read (a store of its own keeps nothing yet), which reads every row
+    const fresh = new PgMailFolders(a.store);
+    const before2 = await rowsRead(db.url, [a, b]);
+    const whole = await fresh.sync(user, 'INBOX');
+    assert.ok((await rowsRead(db.url, [a, b])) - before2 >= n, 'a full read reads every row');
+    assert.deepEqual(seen(next), seen(whole));
+
+    // flags, keywords and expunges on the other node: each shows, as a full read has them
+    await b.folders.updateFlags(user, 'INBOX', [1, 5, uid], { mode: 'add', flags: 'F', keywords: ['$Important'] });
+    await b.store.remove(user, first.messages[1].key, 'INBOX');
+    const keys = [first.messages[10].key, first.messages[1999].key];
+    await b.folders.createFolder(user, 'Trash').catch(() => undefined);
+    await b.folders.move(user, 'INBOX', keys, 'Trash');
+    const after = await a.folders.sync(user, 'INBOX');
+    assert.deepEqual(seen(after), seen(await new PgMailFolders(a.store).sync(user, 'INBOX')));
+    assert.equal(after.messages.length, n + 1 - 3);
+    assert.equal(after.messages[0].flags, 'FS');
+    assert.deepEqual(after.messages[0].keywords, ['$Important']);
+    assert.ok(!after.messages.some((m) => m.uid === 2 || m.uid === 11 || m.uid === 2000));
+    // nothing changed since: the same snapshot
+    assert.equal(await a.folders.sync(user, 'INBOX'), after);
+  }));
+
+pgTest('a folder deleted and made again under its name is read whole: its new UIDVALIDITY, none of the old messages', () =>
+  withNodes(async (a, b) => {
+    await a.folders.createFolder(user, 'Lists');
+    await a.folders.appendMany(user, 'Lists', [1, 2, 3].map((i) => ({ message: body(i), flags: '' })));
+    const old = await a.folders.sync(user, 'Lists');
+    assert.equal(old.messages.length, 3);
+    await b.folders.deleteFolder(user, 'Lists');
+    await assert.rejects(a.folders.sync(user, 'Lists'), { kind: 'nonexistent' });
+    await b.folders.createFolder(user, 'Lists');
+    await b.folders.append(user, 'Lists', body(9), { flags: 'S' });
+    // made again with a modseq below the old one's and a UIDVALIDITY above it
+    const again = await a.folders.sync(user, 'Lists');
+    assert.ok(again.uidValidity > old.uidValidity);
+    assert.deepEqual(again.messages.map((m) => [m.uid, m.flags]), [[1, 'S']]);
+    // renamed on the other node: the old name is gone, the new one has its messages
+    await b.folders.renameFolder(user, 'Lists', 'Lists2');
+    await assert.rejects(a.folders.sync(user, 'Lists'), { kind: 'nonexistent' });
+    assert.deepEqual((await a.folders.sync(user, 'Lists2')).messages.map((m) => m.uid), [1]);
+  }));
+
+pgTest('the kept snapshots are bounded in folders and in messages, the least recently synced dropped first', () =>
+  withNodes(async (a) => {
+    for (const f of ['A', 'B', 'C']) {
+      await a.folders.createFolder(user, f);
+      await a.folders.appendMany(user, f, [1, 2, 3].map((i) => ({ message: body(i), flags: '' })));
+    }
+    const kept = new PgFolderSnapshots(a.store, { folders: 2, messages: 5 });
+    await kept.sync(owner, 'A');
+    assert.deepEqual(kept.size, { folders: 1, messages: 3 });
+    await kept.sync(owner, 'B');
+    // 6 messages are over 5: A goes
+    assert.deepEqual(kept.size, { folders: 1, messages: 3 });
+    const big = new PgFolderSnapshots(a.store, { folders: 2, messages: 100 });
+    for (const f of ['A', 'B', 'C']) await big.sync(owner, f);
+    assert.deepEqual(big.size, { folders: 2, messages: 6 });
+    assert.equal(await big.sync(owner, 'Nope'), undefined);
+    const small = new PgFolderSnapshots(a.store, { folders: 2, messages: 2 });
+    assert.equal((await small.sync(owner, 'A'))?.messages.length, 3);
+    assert.deepEqual(small.size, { folders: 0, messages: 0 });
+  }));
