@@ -24,19 +24,28 @@ void test('acceptor intake: adopted by place, or scheduled as the spool holds it
     const owner = await FsQueueStore.open(dir, { cache: true });
     const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid! });
     let enqueued: Envelope[] = [];
-    const parts = { store: owner, runner: { enqueue: (envs: readonly Envelope[]) => void (enqueued = [...envs]) } };
+    let neverTried: string[] = [];
+    const enqueue = (envs: readonly Envelope[], opts: { neverTried?: boolean } = {}): void => {
+      enqueued.push(...envs);
+      if (opts.neverTried) neverTried.push(...envs.map((e) => e.id));
+    };
+    const parts = { store: owner, runner: { enqueue } };
     const notice = (envs: Envelope[], ref: SegRef) => ({ envelopes: envs, places: new Map<MessageId, SegRef>([[envs[0].messageId, ref]]), bodies: new Map() });
     // the usual case: taken in by its place
     const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
     await takeIn(parts, notice([a], acceptor.placeOf(a.messageId)!.ref));
     assert.deepEqual(enqueued.map((e) => e.id), [a.id]);
+    assert.deepEqual(neverTried, [a.id], 'no scan had seen it: never tried (its delivery skips the look in cur/)');
     await owner.deleteEnvelope(a.id);
+    enqueued = [];
+    neverTried = [];
     // a scan (the rescan at the acceptor's exit) took b in before its notice was read: b as stored
     const [b] = await storeMessage(acceptor, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
     const bPlace = acceptor.placeOf(b.messageId)!.ref;
     await owner.refresh();
     await takeIn(parts, notice([b], bPlace));
     assert.deepEqual(enqueued.map((e) => e.id), [b.id]);
+    assert.deepEqual(neverTried, [], 'a scan saw it first: it may have been tried');
     // and delivered before its notice was read: nothing scheduled again
     await owner.deleteEnvelope(b.id);
     enqueued = [];

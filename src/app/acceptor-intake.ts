@@ -6,6 +6,10 @@
  * Standards: none.
  * Security: a notice only names records already in the spool; what is scheduled after a refresh
  *   is what the spool holds, not what the notice says.
+ * Durability: the envelopes of a record taken by its place are enqueued as never tried
+ *   (QueueRunner.enqueue's neverTried: their delivery skips the look for an earlier copy in
+ *   cur/): no scan had seen the record, so no earlier server could have delivered it, and the
+ *   acceptor that wrote it is this server's child, whose pipe reaches no other server.
  * Limitations: the notice is a hint: when it is lost (a killed acceptor, a frame that does not
  *   decode), the rescan at the acceptor's exit and every listing of the queue find its records.
  *   A notice whose place is refused (a scan was past it, or it is known) costs a read of each
@@ -37,17 +41,21 @@ export async function takeIn({ store, runner }: IntakeParts, { envelopes, places
     if (envs) envs.push(e);
     else byId.set(e.messageId, [e]);
   }
-  const taken: Envelope[] = [];
+  const adopted: Envelope[] = [];
   const refused: MessageId[] = [];
   for (const [id, envs] of byId) {
     const ref = places.get(id);
-    if (ref && (await store.adopt(id, ref, envs, bodies.get(id)))) taken.push(...envs);
+    if (ref && (await store.adopt(id, ref, envs, bodies.get(id)))) adopted.push(...envs);
     else refused.push(id);
   }
+  // no scan had seen these records and the acceptor that wrote them is this process's child:
+  // no delivery of them can have been stored, by this process or an earlier one
+  runner.enqueue(adopted, { neverTried: true });
   if (refused.length > 0) {
     // a message in a file of its own, or one a scan has been past: as the spool has it now
     await store.refresh();
-    for (const id of refused) taken.push(...(await store.findMessageEnvelopes(id)));
+    const found: Envelope[] = [];
+    for (const id of refused) found.push(...(await store.findMessageEnvelopes(id)));
+    runner.enqueue(found);
   }
-  runner.enqueue(taken);
 }

@@ -24,9 +24,10 @@ export interface MailboxStore {
   /**
    * Stores a message durably for a user. `uniqueKey` makes redelivery idempotent: delivering the
    * same key twice stores it once. The message, a stream or whole in one Buffer (the local
-   * transport's small messages), has CRLF line ends.
+   * transport's small messages), has CRLF line ends. `freshKey`: no earlier delivery of the key
+   * can exist (DeliveryRequest.neverTried), so a store may skip its look for one.
    */
-  deliver(user: string, message: Readable | Buffer, opts: { uniqueKey: string; folder?: string }): Promise<{ key: string }>;
+  deliver(user: string, message: Readable | Buffer, opts: { uniqueKey: string; folder?: string; freshKey?: boolean }): Promise<{ key: string }>;
   list(user: string, folder?: string): Promise<MailboxMessage[]>;
   /** opens a message with CRLF line ends */
   open(user: string, key: string, folder?: string): Promise<Readable>;

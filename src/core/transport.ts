@@ -20,6 +20,12 @@ export interface DeliveryRequest {
   /** opens the stored message (CRLF line ends, not dot-stuffed); may be called more than once */
   openMessage(): Promise<Readable>;
   readonly size: number;
+  /**
+   * Envelopes of this request that no delivery can have stored before: the queue took them from
+   * an acceptor's notice (a record no scan had seen) and this is their first try. A transport
+   * may skip its look for an earlier copy of them (the local transport's look in cur/).
+   */
+  readonly neverTried?: ReadonlySet<string>;
 }
 
 export type DeliveryAction = 'delivered' | 'relayed' | 'expanded' | 'delayed' | 'failed';

@@ -46,6 +46,8 @@ export interface BatchRunContext {
   put(env: StatedEnvelope): Promise<void>;
   /** removes the envelope from the store and the queue */
   remove(id: EnvelopeId): Promise<void>;
+  /** which of `envelopes` were never tried (DeliveryRequest.neverTried), forgotten as they are told */
+  takeNeverTried(envelopes: readonly StatedEnvelope[]): ReadonlySet<EnvelopeId> | undefined;
 }
 
 /**
@@ -89,7 +91,7 @@ export async function runBatch(ctx: BatchRunContext, whole: Batch): Promise<void
     ctx.notBefore(whole, ctx.clock.now() + slotRetryMs);
     return;
   }
-  const results = await attemptDelivery(b, ctx.transports, ctx.store, ctx.signal).finally(() => slot?.().catch((err: unknown) => publishError(err, 'releasing a route slot')));
+  const results = await attemptDelivery(b, ctx.transports, ctx.store, ctx.signal, ctx.takeNeverTried(b.envelopes)).finally(() => slot?.().catch((err: unknown) => publishError(err, 'releasing a route slot')));
   const stopped = ctx.signal.aborted;
   const byId = new Map(results.map((r) => [r.envelopeId, r]));
   const done = ctx.clock.now();

@@ -16,7 +16,7 @@ function errorText(err: unknown): string {
 }
 
 export async function attemptDelivery(
-  b: Batch, transports: ReadonlyMap<string, Transport>, store: QueueStore, signal: AbortSignal,
+  b: Batch, transports: ReadonlyMap<string, Transport>, store: QueueStore, signal: AbortSignal, neverTried?: ReadonlySet<string>,
 ): Promise<DeliveryStatus[]> {
   const transport = transports.get(b.route.transport);
   const req: DeliveryRequest = {
@@ -26,6 +26,7 @@ export async function attemptDelivery(
     envelopes: b.envelopes,
     size: b.envelopes[0].size,
     openMessage: () => store.openMessage(b.messageId),
+    ...(neverTried && neverTried.size > 0 && { neverTried }),
   };
   let results: DeliveryStatus[];
   if (!transport) {

@@ -208,6 +208,30 @@ void test('batch by route; deferred then delivered: one request per route, attem
   }
 });
 
+void test('neverTried: the envelopes enqueued so are told to their first try only; a retry and other envelopes are not', async () => {
+  const told: (string[] | undefined)[] = [];
+  const r = await rig(async (req, call) => {
+    told.push(req.neverTried && [...req.neverTried].sort());
+    return req.envelopes.map((e) => (call === 1 ? { envelopeId: e.id, action: 'delayed', status: '4.4.1', error: 'busy' } : { envelopeId: e.id, action: 'relayed', status: '2.0.0' }));
+  });
+  try {
+    // enqueued before the start: the start's look at the spool cannot have found them first
+    // (a runner that knows an envelope already keeps it as it knows it, not as never tried)
+    const envs = await r.submit([{ to: 'suzana@dc.uece.br', route: 'dc.uece.br' }, { to: 'jacques@dc.uece.br', route: 'dc.uece.br' }], false);
+    r.runner.enqueue(envs, { neverTried: true });
+    await r.runner.start();
+    await r.runner.idle();
+    await advance(r, 5 * min); // the retry
+    await r.submit([{ to: 'pascal@dc.uece.br', route: 'dc.uece.br' }]);
+    await r.runner.idle();
+    assert.deepEqual(told, [envs.map((e) => e.id).sort(), undefined, undefined]);
+    assert.equal(r.transport.calls.length, 3);
+    assert.deepEqual(await queued(r.store), []);
+  } finally {
+    await r.done();
+  }
+});
+
 void test('permanent failures: one failure notice per message listing every failed recipient, across routes', async () => {
   const r = await rig((req) =>
     req.envelopes.map((e) => e.recipient.local === 'pascal'

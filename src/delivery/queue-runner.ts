@@ -64,6 +64,8 @@ export class QueueRunner implements QueueControl {
 
   /** deleted by the operator while busy: dropped when their batch ends */
   readonly #cancelled = new Set<EnvelopeId>();
+  /** taken from an acceptor's notice and not tried yet (enqueue's neverTried; DeliveryRequest.neverTried) */
+  readonly #neverTried = new Set<EnvelopeId>();
   /** other processes' changes: the store's watch and rescans (store-discovery.ts) */
   readonly #discovery: StoreDiscovery;
   readonly #messageJobs = new Map<MessageId, number>();
@@ -123,6 +125,7 @@ export class QueueRunner implements QueueControl {
       cancelled: (id) => this.#cancelled.has(id),
       put: (env) => this.#put(env),
       remove: (id) => this.#delete(id),
+      takeNeverTried: (envs) => this.#takeNeverTried(envs),
     };
   }
 
@@ -149,12 +152,16 @@ export class QueueRunner implements QueueControl {
     return this.#startLoad;
   }
 
-  /** Newly committed envelopes: tried at once. */
-  enqueue(envelopes: readonly Envelope[]): void {
+  /**
+   * Newly committed envelopes: tried at once. `neverTried`: taken from an acceptor's notice, a
+   * record no scan had seen (acceptor-intake.ts), so no delivery of them can have been stored.
+   */
+  enqueue(envelopes: readonly Envelope[], opts: { neverTried?: boolean } = {}): void {
     const now = this.#clock.now();
     for (const env of envelopes) {
       // known already (the store's watch or a rescan read it first): that version may be newer
       if (this.#queue.knows(env.id)) continue;
+      if (opts.neverTried) this.#neverTried.add(env.id);
       this.#queue.set(env, now);
       this.#discovery.touch(env.id);
     }
@@ -243,7 +250,17 @@ export class QueueRunner implements QueueControl {
     this.#discovery.touch(env.id);
   }
 
+  /** The batch's envelopes never tried, forgotten from here on: a try is starting. */
+  #takeNeverTried(envs: readonly StatedEnvelope[]): ReadonlySet<EnvelopeId> | undefined {
+    let out: Set<EnvelopeId> | undefined;
+    for (const env of envs) {
+      if (this.#neverTried.delete(env.id)) (out ??= new Set()).add(env.id);
+    }
+    return out;
+  }
+
   async #delete(id: EnvelopeId): Promise<void> {
+    this.#neverTried.delete(id);
     await this.#store.deleteEnvelope(id);
     if (this.#loading > 0) this.#removed.add(id);
     this.#queue.forget(id);

@@ -162,7 +162,8 @@ export class MaildirStore implements MailboxStore {
    * `deferSync`: the fsync of the directory the message was linked into is not waited for here
    * but given back as `synced`, for a caller that has another flush to make meanwhile (an
    * APPEND's UID log record) and answers only once both are done. `freshKey`: `uniqueKey` was
-   * just made (uniqueId) and cannot have been delivered before: cur/ is not looked at for it.
+   * just made (uniqueId), or is a queued envelope's first try (DeliveryRequest.neverTried), and
+   * cannot have been delivered before: cur/ is not looked at for it (two stat calls).
    */
   async deliver(
     user: string,

@@ -61,6 +61,22 @@ void test('delivers with Return-Path and Delivered-To on top; a repeated deliver
     assert.equal((await store.list('suzana@dc.uece.br')).length, 1);
   }));
 
+void test('a copy read into cur/ is found again on a retry; an envelope the queue says was never tried is not looked for there', () =>
+  withRoot(async (store) => {
+    const t = new MaildirTransport({ mailboxes: store });
+    const user = 'suzana@dc.uece.br';
+    await t.deliver(request([env('m1-1', user)]), signal);
+    const [m] = await store.list(user);
+    await store.setFlags(user, m.key, 'S'); // a reader saw it: new/ → cur/ with :2,S
+    await t.deliver(request([env('m1-1', user)]), signal);
+    assert.equal((await store.list(user)).length, 1, 'a retry finds the copy in cur/');
+    // neverTried is the queue's word that no copy can exist (acceptor-intake.ts): cur/ is not
+    // looked at, so a copy that did exist is stored again (the look it saves is two stat calls)
+    const res = await t.deliver({ ...request([env('m1-1', user)]), neverTried: new Set(['m1-1']) }, signal);
+    assert.deepEqual(res, [{ envelopeId: 'm1-1', action: 'delivered', status: '2.0.0' }]);
+    assert.equal((await store.list(user)).length, 2);
+  }));
+
 void test('a bounce (null sender) gets Return-Path: <>; each recipient of a request gets its own copy', () =>
   withRoot(async (store) => {
     const t = new MaildirTransport({ mailboxes: store });

@@ -12,7 +12,10 @@
  *   symbolic link is refused by the store and deferred here (4.3.0, the path in the log).
  *   A message carrying the quarantine mark of the inbound DMARC check (core's QUARANTINE_FIELD)
  *   goes to the user's Junk folder (Maildir++ `.Junk`, RFC 7489 §6.3 "quarantine").
- * Limitations: recipients of one request are delivered one after another.
+ * Limitations: recipients of one request are delivered one after another. An envelope the queue
+ *   says was never tried (DeliveryRequest.neverTried: taken from an acceptor's notice, no scan
+ *   had seen it) is not looked for in cur/ (the store's freshKey): that look only finds a copy
+ *   an earlier try stored and a reader then moved there.
  */
 import { Readable } from 'node:stream';
 import {
@@ -104,13 +107,15 @@ export class MaildirTransport implements Transport {
       const src = body;
       const headers = Buffer.from(deliveryHeaders(env), 'utf8');
       const junk = this.#opts.quarantineFolder;
+      // never tried and taken from an acceptor's notice: no copy of it can be in cur/ (issue 19)
+      const fresh = req.neverTried?.has(env.id) ? { freshKey: true } : {};
       // a message the spool holds in memory (nearly all: issue 19) is read at once and handed
       // over whole, with no stream or generator made for it
       const head = await readHead(src, WHOLE_LIMIT);
       if (!head.more) {
         const whole = Buffer.concat([headers, ...head.seen]);
         const quarantined = junk !== undefined && markRe.test(headerOf(whole.subarray(headers.length)));
-        await mailboxes.deliver(user, whole, { uniqueKey: env.id, ...(quarantined ? { folder: junk } : {}) });
+        await mailboxes.deliver(user, whole, { uniqueKey: env.id, ...fresh, ...(quarantined ? { folder: junk } : {}) });
         return { envelopeId: env.id, action: 'delivered', status: '2.0.0' };
       }
       const quarantined = junk !== undefined && markRe.test(headerOf(Buffer.concat(head.seen)));
@@ -128,7 +133,7 @@ export class MaildirTransport implements Transport {
       );
       // the store may give up without reading to the end; its error is the one reported
       stream.on('error', () => undefined);
-      await mailboxes.deliver(user, stream, { uniqueKey: env.id, ...(quarantined ? { folder: junk } : {}) });
+      await mailboxes.deliver(user, stream, { uniqueKey: env.id, ...fresh, ...(quarantined ? { folder: junk } : {}) });
       return { envelopeId: env.id, action: 'delivered', status: '2.0.0' };
     } catch (err) {
       stream?.destroy();
