@@ -6,7 +6,8 @@
  * and inode of its last levels (SafeDirs): the next operation on the path lstats only those and
  * walks again when one differs. A path found whole is not looked at again in the same turn of
  * the event loop (an IMAP APPEND checks its folder for TRYCREATE, for the store's append and
- * for the delivery: one lstat each of tmp/, new/ and cur/ instead of three).
+ * for the delivery: one lstat each of tmp/, new/ and cur/ instead of three), and a caller may ask
+ * synchronously first (SafeDirs.checked: no promise when the answer is known).
  * Standards: none beyond POSIX lstat(2) and mkdir(2).
  * Security: a link or a non-directory anywhere on the path refuses the operation
  *   (MAIL_ERR_UNSAFE_MAILBOX, 451 4.3.0, so a delivery is deferred with the reason); missing
@@ -63,13 +64,8 @@ export class SafeDirs {
   }
 
   async check(dir: string, create: boolean, subs: readonly string[] = []): Promise<boolean> {
+    if (this.checked(dir, subs)) return true;
     const key = subs.length === 0 ? dir : `${dir}\0${subs.join('\0')}`;
-    if (this.#turn.has(key)) return true;
-    const known = this.#known.get(key);
-    if (known !== undefined && known.every(isSameDir)) {
-      this.#found(key);
-      return true;
-    }
     this.#known.delete(key);
     const ids: DirId[] = [];
     const ok = await safeDir(this.#root, dir, create, subs, ids);
@@ -79,6 +75,21 @@ export class SafeDirs {
       this.#found(key);
     }
     return ok;
+  }
+
+  /**
+   * check's answer without a walk, synchronously: true when the path was found whole in this
+   * turn or its last levels are still the directories found before (the shortened check);
+   * false when only the walk can tell (check then walks). For a caller on a hot path (an IMAP
+   * APPEND checks its folder three times): no promise and no await when the answer is known.
+   */
+  checked(dir: string, subs: readonly string[] = []): boolean {
+    const key = subs.length === 0 ? dir : `${dir}\0${subs.join('\0')}`;
+    if (this.#turn.has(key)) return true;
+    const known = this.#known.get(key);
+    if (known === undefined || !known.every(isSameDir)) return false;
+    this.#found(key);
+    return true;
   }
 
   /** Forgets the answers of this turn (the store renamed or removed a folder). */

@@ -61,6 +61,9 @@ export interface MaildirStoreOptions {
   now?: () => number;
 }
 
+/** A Maildir's own directories, checked with it before a delivery or a read. */
+const maildirSubs: readonly string[] = ['tmp', 'new', 'cur'];
+
 function notFound(key: string): Error {
   return Object.assign(new Error(`no such message: ${key}`), { code: 'ENOENT' });
 }
@@ -131,14 +134,16 @@ export class MaildirStore implements MailboxStore {
    */
   async checkedDir(user: string, folder: string | undefined, create: boolean): Promise<string | undefined> {
     const dir = this.mailboxPath(user, folder);
+    // known (this turn, or its last levels unchanged): no walk, no await (SafeDirs.checked)
+    if (this.#dirs.checked(dir, maildirSubs)) return dir;
     if (create) await this.#ensure(dir);
-    else if (!(await this.#safeDir(dir, false, ['tmp', 'new', 'cur']))) return undefined;
+    else if (!(await this.#safeDir(dir, false, maildirSubs))) return undefined;
     return dir;
   }
 
   /** Makes (or checks) a Maildir's tmp/, new/ and cur/ before a delivery. */
   async #ensure(dir: string): Promise<void> {
-    await this.#safeDir(dir, true, ['tmp', 'new', 'cur']);
+    await this.#safeDir(dir, true, maildirSubs);
   }
 
   /** Whether `key` was already moved to cur/ unflagged or flagged only "S" (seen). */
@@ -173,7 +178,7 @@ export class MaildirStore implements MailboxStore {
     const info = opts.flags === undefined ? undefined : `:2,${normFlags(opts.flags)}`;
     const dir = this.mailboxPath(user, opts.folder);
     const field = encodeUniqueKey(opts.uniqueKey);
-    await this.#ensure(dir);
+    if (!this.#dirs.checked(dir, maildirSubs)) await this.#ensure(dir);
     const tmp = join(dir, 'tmp', `${field}.${pid}_${this.#tmpTag}${(this.#tmpCount++).toString(36)}.${this.#host}`);
     const conv = new CrlfToLfCounter();
     // the arrival time list() reports: the write time, or the injected clock's (tests)
