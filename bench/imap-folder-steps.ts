@@ -4,6 +4,7 @@
  * costs in a big folder (issue 14): an INBOX of N (100,000) messages selected by two sessions,
  * A and B; per step, the heap bytes allocated and the CPU time of the server (in this process)
  * for A's `UID MOVE` of one message to another folder, A's `APPEND` of one message into INBOX,
+ * A's `APPEND … CATENATE` into INBOX of a text part and the last message of the folder (by URL),
  * A's `UID STORE +FLAGS.SILENT (\Deleted)` and `UID EXPUNGE` of one message, and the NOOP by
  * which A and B take each in (EXPUNGE, EXISTS). Each TREE (a correio checkout with its dist/
  * built; this one when none is given) is measured in its own process, ROUNDS (3) times,
@@ -15,7 +16,8 @@
  * listed whole (the look maildir-folder-state takes two seconds after a change of ours,
  * O(messages) in both trees: counted). CPU is process.cpuUsage (the client's few lines are in
  * it too). The folder is made by writing its N files into cur/ (one listing at SELECT).
- * Standards: RFC 9051 §6.4.8 (UID), RFC 6851 (MOVE), RFC 4315 (UID EXPUNGE).
+ * Standards: RFC 9051 §6.4.8 (UID), RFC 6851 (MOVE), RFC 4315 (UID EXPUNGE), RFC 4469
+ *   (CATENATE), RFC 5092 (the IMAP URL of a message).
  * Security: loopback only, a temp dir, removed afterwards.
  * Limitations: medians of STEPS (30) steps per kind and round; the server and the clients share
  *   one process (the clients' allocation, a few KB per step, is counted too).
@@ -119,6 +121,9 @@ async function child(tree: string, n: number, steps: number): Promise<void> {
       await measure('NOOP B (EXPUNGE)', () => b.run('NOOP'));
       await measure('APPEND 1', () => a.run(`APPEND INBOX {${text.length}+}\r\n${text}`));
       await measure('NOOP A+B (EXISTS)', () => Promise.all([a.run('NOOP'), b.run('NOOP')]));
+      // the message named by URL is the folder's last of the N made (never moved nor expunged here)
+      await measure('APPEND CATENATE 1', () => a.run(`APPEND INBOX CATENATE (TEXT {${text.length}+}\r\n${text} URL "/INBOX/;UID=${n}")`));
+      await measure('NOOP A+B (EXISTS) ', () => Promise.all([a.run('NOOP'), b.run('NOOP')]));
       const gone = next++;
       await measure('UID STORE 1', () => a.run(`UID STORE ${gone} +FLAGS.SILENT (\\Deleted)`));
       await measure('UID EXPUNGE 1', () => a.run(`UID EXPUNGE ${gone}`));

@@ -121,7 +121,7 @@ export async function copyMailboxFolders(src: FolderSource, users: readonly stri
         const snap = await src.sync(user, name);
         const imp = await dst.openFolder(user, name, snap, specialUse);
         const uids: number[] = [];
-        for (const m of snap.messages) {
+        for (const m of snap.list) {
           if (imp.present.has(m.uid)) n.skipped++;
           else {
             const body = await src.open(user, name, m.key).catch((err: unknown) => {

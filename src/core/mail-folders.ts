@@ -33,21 +33,43 @@ export interface FolderMessage {
   readonly receivedAt: number;
 }
 
+/**
+ * A folder's messages in ascending UID order, as a snapshot holds them: walked by for-of,
+ * counted by `length`, read by index with `at`, found by UID with `search` (findByUid). A
+ * Maildir snapshot's is a chunked list (util/chunked-list) that the folder's next snapshot and
+ * the sessions' views fork by chunk.
+ */
+export interface FolderMessageList extends Iterable<FolderMessage> {
+  readonly length: number;
+  /** the message at index `i` (0 ≤ i < length), else undefined */
+  at(i: number): FolderMessage | undefined;
+  /** binary search by `key`, which ascends over the list: the index of `target`, or -(insertion point) - 1 */
+  search(key: (m: FolderMessage) => number, target: number): number;
+}
+
+const uidOf = (m: FolderMessage): number => m.uid;
+
+/** The message with UID `uid` in `list` (a binary search, O(log n)), or undefined. */
+export function findByUid(list: FolderMessageList, uid: number): FolderMessage | undefined {
+  const i = list.search(uidOf, uid);
+  return i >= 0 ? list.at(i) : undefined;
+}
+
 /** A folder's state after a sync: messages in ascending UID order. */
 export interface FolderSnapshot {
   readonly uidValidity: number;
   readonly uidNext: number;
   /** the highest MODSEQ of the folder (a change of any message, or an expunge, raises it) */
   readonly highestModseq: number;
+  /** the folder's messages: walk, count and find them here */
+  readonly list: FolderMessageList;
+  /**
+   * The same messages as an array, for code that wants them as one (a test's comparison):
+   * made at its first read by a store that keeps a list (Maildir), O(messages).
+   */
   readonly messages: readonly FolderMessage[];
   /** names this snapshot for syncDelta (a store that keeps deltas sets it) */
   readonly version?: number;
-  /**
-   * The same messages as a list that the folder's next snapshot and a session's view fork by
-   * chunk (util/chunked-list), set by a store that keeps one (Maildir): `messages` is then an
-   * array made at its first read (O(messages)), so read it only where every message is wanted.
-   */
-  readonly list?: Iterable<FolderMessage> & { readonly length: number; at(i: number): FolderMessage | undefined };
 }
 
 /** What changed from one snapshot to the folder's current one (MailFolderStore.syncDelta). */

@@ -93,7 +93,7 @@ interface AccountState {
   /** ids not to add (too long, or unreadable) in this process's life */
   readonly skipped: Set<string>;
   /** folder → the messages of its last sync, waiting for the worker */
-  readonly pending: Map<string, readonly NotedMessage[]>;
+  readonly pending: Map<string, Iterable<NotedMessage>>;
   /** folder → key → the message come or changed (null: gone) since its messages were noted, waiting for the worker */
   readonly changes: Map<string, Map<string, NotedMessage | null>>;
   worker?: Promise<void>;
@@ -161,7 +161,7 @@ export class FolderTextIndex {
     const account = this.#account(user);
     let s = this.#accounts.get(account);
     if (!s) {
-      s = this.index.indexed(account).then((ids) => ({ indexed: byFolder(ids), skipped: new Set<string>(), pending: new Map<string, readonly NotedMessage[]>(), changes: new Map() }));
+      s = this.index.indexed(account).then((ids) => ({ indexed: byFolder(ids), skipped: new Set<string>(), pending: new Map<string, Iterable<NotedMessage>>(), changes: new Map() }));
       s.catch(() => this.#accounts.delete(account));
       this.#accounts.set(account, s);
     }
@@ -169,7 +169,7 @@ export class FolderTextIndex {
   }
 
   /** A folder's messages after a sync: the missing ones are indexed, the gone ones removed, in the background. */
-  note(user: string, folder: string, messages: readonly NotedMessage[]): void {
+  note(user: string, folder: string, messages: Iterable<NotedMessage>): void {
     if (this.#closed) return;
     void this.#state(user).then(
       (st) => {
@@ -340,14 +340,17 @@ export class FolderTextIndex {
       const [folder, messages] = next.value;
       st.pending.delete(folder);
       const indexed = indexedKeys(st, folder);
-      const present = new Set(messages.map((m) => m.key));
+      const present = new Set<string>();
+      for (const m of messages) present.add(m.key);
       const gone = [...indexed].filter((key) => !present.has(key));
       if (gone.length > 0) {
         await this.index.remove(account, gone.map((key) => docId(folder, key)));
         for (const key of gone) indexed.delete(key);
       }
       for (const id of st.skipped) if (id.startsWith(`${folder}/`) && !present.has(id.slice(folder.length + 1))) st.skipped.delete(id);
-      await this.#add(user, account, st, folder, messages.filter((m) => !indexed.has(m.key) && !(st.skipped.size > 0 && st.skipped.has(docId(folder, m.key)))));
+      const missing: NotedMessage[] = [];
+      for (const m of messages) if (!indexed.has(m.key) && !(st.skipped.size > 0 && st.skipped.has(docId(folder, m.key)))) missing.push(m);
+      await this.#add(user, account, st, folder, missing);
     }
   }
 

@@ -97,7 +97,7 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     if (!snap || snap.version === undefined || snap.version === told) return;
     const d = told === undefined ? undefined : this.#state.changesOf(dir, told);
     if (d) this.textIndex.noteChanges(user, f, d.changed, d.goneKeys);
-    else this.textIndex.note(user, f, snap.messages);
+    else this.textIndex.note(user, f, snap.list);
     this.#told.delete(dir);
     this.#told.set(dir, snap.version);
     if (this.#told.size > 1000) this.#told.delete(this.#told.keys().next().value as string);
@@ -185,8 +185,11 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     if (!this.textIndex) return undefined;
     const f = this.#folder(folder);
     const snap = await this.sync(user, folder);
-    const keys = await this.textIndex.candidates(user, f, snap.messages.map((m) => m.key), needle);
-    return keys && new Set(snap.messages.filter((m) => keys.has(m.key)).map((m) => m.uid));
+    const keys = await this.textIndex.candidates(user, f, Array.from(snap.list, (m) => m.key), needle);
+    if (!keys) return undefined;
+    const uids = new Set<number>();
+    for (const m of snap.list) if (keys.has(m.key)) uids.add(m.uid);
+    return uids;
   }
 
   override async deleteFolder(user: string, folder: string): Promise<void> {

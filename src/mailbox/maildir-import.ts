@@ -15,7 +15,7 @@
  */
 import { readFile, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MailFolderError, type FolderSnapshot, type SpecialUse } from '../core/index.js';
+import { findByUid, MailFolderError, type FolderSnapshot, type SpecialUse } from '../core/index.js';
 import { atomicWriteFile } from '../util/index.js';
 import { checkFolderName } from './folder-name.js';
 import type { MaildirFolders } from './maildir-folders.js';
@@ -89,8 +89,7 @@ export async function importMaildirFolder(
     },
     count: async (uids) => {
       const snap = await folders.sync(user, folder);
-      const have = new Set(snap.messages.map((x) => x.uid));
-      return snap.uidValidity === src.uidValidity ? uids.filter((u) => have.has(u)).length : 0;
+      return snap.uidValidity === src.uidValidity ? uids.filter((u) => findByUid(snap.list, u)).length : 0;
     },
   };
 }

@@ -20,7 +20,7 @@ void test('an expunge record with a floor: recorded UIDs at their MODSEQ, the un
   const store = await PgMailStore.open(db.url, { maxConnections: 2 });
   try {
     // the source: UIDs 1–9 given, 2 and 7 still there; 9 left at MODSEQ 15; the others left at or below MODSEQ 8
-    const imp = await importFolder(store, user, 'INBOX', { uidValidity: 5, uidNext: 10, highestModseq: 20, messages: [] });
+    const imp = await importFolder(store, user, 'INBOX', { uidValidity: 5, uidNext: 10, highestModseq: 20 });
     for (const uid of [2, 7]) {
       await imp.add({ uid, key: `k${uid}`, flags: '', keywords: [], modseq: 3, size: 10, receivedAt: 1_700_000_000_000 }, Readable.from([Buffer.from(`Subject: ${uid}\r\n\r\nx\r\n`)]));
     }

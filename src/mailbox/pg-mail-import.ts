@@ -50,7 +50,7 @@ export async function pgExpungeHistory(store: PgMailStore, user: string, folder:
  * and HIGHESTMODSEQ to the source's. A folder there under another UIDVALIDITY (made by a node
  * already serving) is refused: its UIDs would clash.
  */
-export async function importFolder(store: PgMailStore, user: string, folder: string, src: FolderSnapshot): Promise<FolderImport> {
+export async function importFolder(store: PgMailStore, user: string, folder: string, src: Pick<FolderSnapshot, 'uidValidity' | 'uidNext' | 'highestModseq'>): Promise<FolderImport> {
   const owner = ownerOf(user);
   const name = checkFolderName(folder);
   const row = await store.tx(async (c) => {

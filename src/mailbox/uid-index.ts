@@ -164,8 +164,11 @@ export function withExpunges(records: readonly ExpungeRecord[], floor: number, m
   return { expunged, expungeFloor };
 }
 
+/** A folder's head and its messages as an array, in UID order (the state makes a FolderSnapshot of it). */
+export type ReconciledSnapshot = Pick<FolderSnapshot, 'uidValidity' | 'uidNext' | 'highestModseq'> & { readonly messages: readonly FolderMessage[] };
+
 /** The snapshot of an index: the messages in UID order with their listing's size and date. */
-function snapshotOf(ix: UidIndex, listing: ReadonlyMap<string, MailboxMessage>): FolderSnapshot {
+function snapshotOf(ix: UidIndex, listing: ReadonlyMap<string, MailboxMessage>): ReconciledSnapshot {
   const messages: FolderMessage[] = [];
   for (const [key, e] of ix.entries) {
     const m = listing.get(key);
@@ -187,7 +190,7 @@ export function reconcile(
   ix: UidIndex,
   listing: readonly MailboxMessage[],
   keywords?: ReadonlyMap<string, readonly string[]>,
-): { index: UidIndex; snapshot: FolderSnapshot; changed: boolean } {
+): { index: UidIndex; snapshot: ReconciledSnapshot; changed: boolean } {
   const byKey = new Map(listing.map((m) => [m.key, m]));
   const modseq = ix.highestModseq + 1;
   let bumped = false;

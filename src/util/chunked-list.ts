@@ -270,24 +270,3 @@ export class ChunkedList<T> implements Iterable<T> {
     return out;
   }
 }
-
-/**
- * `list()` read as a read-only array: index, `length` and `at` read the list (O(log n) each),
- * Array's other methods work through them; for code that wants an array's interface.
- */
-export function arrayView<T>(list: () => ChunkedList<T>): readonly T[] {
-  const index = (p: string | symbol): number => (typeof p === 'string' && /^(0|[1-9]\d*)$/.test(p) ? Number(p) : -1);
-  return new Proxy<T[]>([], {
-    get: (target, p, receiver) => {
-      if (p === 'length') return list().length;
-      if (p === 'at') return (i: number) => list().at(i < 0 ? list().length + i : i);
-      const i = index(p);
-      return i >= 0 ? list().at(i) : Reflect.get(target, p, receiver);
-    },
-    has: (target, p) => {
-      const i = index(p);
-      return i >= 0 ? i < list().length : Reflect.has(target, p);
-    },
-    set: () => false,
-  });
-}

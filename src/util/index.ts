@@ -33,4 +33,4 @@ export { LiveList, type LiveEntry } from './live-list.js';
 export { nextChunk, readWhole } from './body-chunks.js';
 export { ChunkQueue } from './chunk-queue.js';
 export { copyWith } from './copy-with.js';
-export { arrayView, ChunkedList } from './chunked-list.js';
+export { ChunkedList } from './chunked-list.js';

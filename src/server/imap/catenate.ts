@@ -10,8 +10,10 @@
  * Security: only this user's mailboxes: a URL naming another user, or a host that is not
  *   this server's name (or localhost, 127.0.0.1, [::1]), is a BADURL; the result is bounded
  *   by the APPENDLIMIT while it is built.
- * Limitations: no URLAUTH.
+ * Limitations: no URLAUTH. A URL's message is found by UID in the folder's snapshot by binary
+ *   search (findByUid, O(log n)): no array of the folder is made.
  */
+import { findByUid } from '../../core/index.js';
 import { findPart, ImapReader, parseImapUrl, readFetchItems, type CatPart, type FetchItem } from '../../protocol/imap/index.js';
 import { sectionOctets } from './fetch-section.js';
 import { folderName } from './mailbox-names.js';
@@ -43,7 +45,7 @@ async function urlOctets(io: SessionIo, url: string): Promise<Buffer | TaggedRes
   try {
     const snap = await io.ctx.folders.sync(io.user, folder);
     if (u.uidValidity !== undefined && u.uidValidity !== snap.uidValidity) return badUrl(url);
-    const m = snap.messages.find((x) => x.uid === u.uid);
+    const m = findByUid(snap.list, u.uid);
     if (!m) return badUrl(url);
     const msg = await io.reader.load(io.user, folder, m.key);
     // a part that does not exist is a bad URL here (FETCH answers it with "")

@@ -170,8 +170,7 @@ async function statusLine(io: SessionIo, name: string, items: readonly StatusIte
     return folderError(err);
   }
   const parts: string[] = [];
-  // the snapshot's list where it has one: its `messages` array would be made for this STATUS
-  const all = snap.list ?? snap.messages;
+  const all = snap.list;
   const count = (test: (m: FolderMessage) => boolean): number => {
     let n = 0;
     for (const m of all) if (test(m)) n++;

@@ -13,7 +13,7 @@ const msg = (n: number): Readable => Readable.from([Buffer.from(`Subject: m${n}\
 const rev1 = { condstore: false, qresync: false, rev2: false };
 
 /** \Recent messages not gone, counted by walking the view (what the kept count must equal). */
-const walked = (s: SelectedMailbox): number => s.messages.filter((m) => m.recent && !m.gone).length;
+const walked = (s: SelectedMailbox): number => Array.from(s.entries(), ([, m]) => m).filter((m) => m.recent && !m.gone).length;
 
 void test('the IMAP4rev1 RECENT count kept by the view equals a walk of it through messages coming, expunged and reported', async () => {
   const root = await mkdtemp(join(tmpdir(), 'correio-recent-'));

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MaildirFolders, MaildirStore } from '../../mailbox/index.js';
 import { formatRanges, inSequenceSet, intersectRanges, mergeRanges, subtractNumbers } from '../../protocol/imap/index.js';
 import { pick } from './message-commands.js';
-import { SelectedMailbox } from './selected-mailbox.js';
+import { SelectedMailbox, type ViewMessage } from './selected-mailbox.js';
 
 const user = 'suzana@dc.uece.br';
 const msg = (n: number): Readable => Readable.from([Buffer.from(`Subject: m${n}\r\n\r\nbody ${n}\r\n`)]);
@@ -34,8 +34,10 @@ async function withFolder(fn: (o: { dir: string; store: MaildirStore; folders: M
   }
 }
 
+/** A session's messages in sequence order, as its commands walk them. */
+const all = (s: SelectedMailbox): ViewMessage[] => Array.from(s.entries(), ([, m]) => m);
 /** A session's view as (uid, flags) pairs. */
-const view = (s: SelectedMailbox): string[] => s.messages.map((m) => `${m.uid}:${m.flags}`);
+const view = (s: SelectedMailbox): string[] => all(s).map((m) => `${m.uid}:${m.flags}`);
 
 void test('changes made through the store reach another session without listing the folder (the journal of our own changes)', () =>
   withFolder(async ({ folders, lists }) => {
@@ -66,8 +68,8 @@ void test('another program changing new/ and cur/ between two commands is seen a
     await folders.updateFlags(user, 'INBOX', [1], { mode: 'add', flags: 'S' });
     await sleep(25); // past the clock tick of our change (Linux: 1–10 ms); the same tick is the next test's
     const cur = await readdir(join(dir, 'cur'));
-    const second = cur.find((n) => a.messages[1].key === n.split(':')[0])!;
-    const third = cur.find((n) => a.messages[2].key === n.split(':')[0])!;
+    const second = cur.find((n) => a.at(2)!.key === n.split(':')[0])!;
+    const third = cur.find((n) => a.at(3)!.key === n.split(':')[0])!;
     await rename(join(dir, 'cur', second), join(dir, 'cur', `${second.split(':')[0]}:2,R`));
     await unlink(join(dir, 'cur', third));
     await writeFile(join(dir, 'tmp', '1700000000.M1P1.other'), 'Subject: dropped in\n\nhi\n');
@@ -83,7 +85,7 @@ void test('a change by another program hidden in the stamp of one of ours (the s
     await a.open();
     // the other program's unlink runs between our rename and the stamp taken after it: new/ and
     // cur/ then show the stamp our change left, as a change in the same clock tick would
-    const victim = (await readdir(join(dir, 'cur'))).find((n) => n.startsWith(a.messages[3].key))!;
+    const victim = (await readdir(join(dir, 'cur'))).find((n) => n.startsWith(a.at(4)!.key))!;
     const renameSync = fs.renameSync;
     fs.renameSync = (from: fs.PathLike, to: fs.PathLike): void => {
       renameSync(from, to);
@@ -138,7 +140,7 @@ void test('QRESYNC from the store\'s changes (resyncLines, vanishedEarlier) equa
           return { from: Math.min(x, y), to: Math.max(x, y) };
         });
         for (const uid of [true, false]) {
-          const walk = a.messages.flatMap((m, i) => (a.contains(set, m, i + 1, uid) ? [i] : []));
+          const walk = all(a).flatMap((m, i) => (a.contains(set, m, i + 1, uid) ? [i] : []));
           const picked = pick(a, set, uid);
           assert.ok(Array.isArray(picked) || !uid, 'a UID set is never refused');
           // a sequence number past the end is refused (BAD) rather than left out
@@ -152,12 +154,12 @@ void test('QRESYNC from the store\'s changes (resyncLines, vanishedEarlier) equa
           const ch = await folders.changesSince(user, 'INBOX', since);
           const max = Math.max(a.uidNext - 1, a.maxUid, 1);
           const within = known ? intersectRanges(ch.vanished, known, max) : mergeRanges(ch.vanished);
-          const left = subtractNumbers(within, a.messages.map((x) => x.uid));
+          const left = subtractNumbers(within, all(a).map((x) => x.uid));
           assert.equal(await a.vanishedEarlier(since, known), left.length > 0 ? `* VANISHED (EARLIER) ${formatRanges(left)}` : undefined, `step ${step} since ${since}`);
           // UID FETCH set (CHANGEDSINCE since VANISHED): the messages a walk of the view finds (those not gone)
           const set = known ?? [{ from: 1, to: Infinity }];
           const changed = await a.changedIn(set, since);
-          assert.deepEqual(changed.places, a.messages.flatMap((x, i) => (!x.gone && x.modseq > since && a.contains(set, x, i + 1, true) ? [i] : [])), `step ${step} since ${since}`);
+          assert.deepEqual(changed.places, all(a).flatMap((x, i) => (!x.gone && x.modseq > since && a.contains(set, x, i + 1, true) ? [i] : [])), `step ${step} since ${since}`);
           assert.equal(changed.vanished, await a.vanishedEarlier(since, set));
           // SELECT (QRESYNC ...): a fresh view
           const s = new SelectedMailbox(user, 'INBOX', true, folders, qr);
@@ -165,7 +167,7 @@ void test('QRESYNC from the store\'s changes (resyncLines, vanishedEarlier) equa
           const walk: string[] = [];
           const v = await s.vanishedEarlier(since, known);
           if (v) walk.push(v);
-          s.messages.forEach((x, i) => {
+          all(s).forEach((x, i) => {
             if (x.modseq > since && (!known || inSequenceSet(known, x.uid, s.maxUid))) walk.push(s.flagsFetch(i + 1, x));
           });
           assert.deepEqual(await s.resyncLines(since, known), walk, `step ${step} since ${since}`);
@@ -179,11 +181,11 @@ void test('QRESYNC from the store\'s changes (resyncLines, vanishedEarlier) equa
     await c.open();
     const snap = await folders.sync(user, 'INBOX');
     const before = JSON.stringify(snap.messages);
-    assert.equal(b.messages[0], snap.messages[0], 'shared, not copied, at SELECT');
+    assert.equal(b.at(1)!, snap.messages[0], 'shared, not copied, at SELECT');
     b.markGone(1);
     b.took([{ ...snap.messages[1], flags: 'DFS', keywords: ['x'], modseq: snap.highestModseq + 1 }], snap.highestModseq + 1);
-    assert.deepEqual([b.messages[0].gone, b.messages[1].flags, b.messages[1].keywords], [true, 'DFS', ['x']]);
+    assert.deepEqual([b.at(1)!.gone, b.at(2)!.flags, b.at(2)!.keywords], [true, 'DFS', ['x']]);
     assert.equal(JSON.stringify(snap.messages), before, 'the snapshot is unchanged');
     assert.equal(JSON.stringify((await folders.sync(user, 'INBOX')).messages), before);
-    assert.deepEqual([c.messages[0].gone, c.messages[1].flags], [undefined, snap.messages[1].flags], 'another session is unchanged');
+    assert.deepEqual([c.at(1)!.gone, c.at(2)!.flags], [undefined, snap.messages[1].flags], 'another session is unchanged');
   }));

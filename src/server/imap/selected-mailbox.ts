@@ -16,12 +16,12 @@
  *   only after a change was signalled (hub or file system watch) or a second has passed; a look
  *   costs O(changes) with a store that tells deltas (syncDelta), else O(messages). The view's
  *   messages are a chunked list (util/chunked-list) forked from the snapshot's, so a message
- *   come, changed or expunged costs a chunk's copy at most, not the view's; `messages` reads it
- *   as an array (each read O(log n)) for code that wants one.
+ *   come, changed or expunged costs a chunk's copy at most, not the view's; it is read one
+ *   message at a time (`at`, `entries`, `each`), never as an array.
  */
 import type { FolderDelta, FolderMessage, FolderSnapshot, MailFolderStore } from '../../core/index.js';
 import { formatSequenceSet, inSequenceSet, isSavedResult, type SequenceSet } from '../../protocol/imap/index.js';
-import { arrayView, ChunkedList } from '../../util/index.js';
+import { ChunkedList } from '../../util/index.js';
 import { flagsOf, systemFlags } from './message-flags.js';
 import { changedIn, resyncLines, vanishedLine } from './view-resync.js';
 
@@ -55,7 +55,6 @@ const uidOf = (m: ViewMessage): number => m.uid;
 export class SelectedMailbox {
   /** the view's messages by sequence number - 1: see ViewMessage */
   #list = ChunkedList.from<ViewMessage>([]);
-  #array: readonly ViewMessage[] | undefined;
   uidValidity = 0;
   uidNext = 1;
   highestModseq = 1;
@@ -93,19 +92,11 @@ export class SelectedMailbox {
     this.highestModseq = snap.highestModseq;
     const from = await this.claimRecent(false);
     // the snapshot's messages themselves, their list forked (copy on write by chunk and by message: see ViewMessage)
-    this.#list = snap.list instanceof ChunkedList ? (snap.list as ChunkedList<ViewMessage>).fork() : ChunkedList.from<ViewMessage>(snap.messages);
+    this.#list = snap.list instanceof ChunkedList ? (snap.list as ChunkedList<ViewMessage>).fork() : ChunkedList.from<ViewMessage>(snap.list);
     this.#gone = new Set();
     this.#recent = 0;
     for (let i = this.#list.length - 1; i >= 0 && this.#list.at(i)!.uid >= from; i--, this.#recent++) this.own(i).recent = true;
     this.learnKeywords(this.#list);
-  }
-
-  /**
-   * The messages by sequence number - 1, as a read-only array over the view's list (each read
-   * O(log n)), for tests; the commands read one by `at` and walk them by `entries` and `each`.
-   */
-  get messages(): readonly ViewMessage[] {
-    return (this.#array ??= arrayView(() => this.#list));
   }
 
   /** The message at sequence number `seq` (undefined outside 1..exists). */
@@ -274,7 +265,7 @@ export class SelectedMailbox {
     }
     this.lastSync = Date.now();
     const maxUid = this.maxUid;
-    const fresh = delta ? delta.changed.some((m) => m.uid > maxUid) : snap.messages.some((m) => m.uid > maxUid);
+    const fresh = delta ? delta.changed.some((m) => m.uid > maxUid) : (snap.list.at(snap.list.length - 1)?.uid ?? 0) > maxUid;
     const from = fresh ? await this.claimRecent(true) : Infinity;
     const out = delta ? this.applyDelta(delta, expunge, from) : this.apply(snap, expunge, from);
     this.version = snap.version;
@@ -336,10 +327,13 @@ export class SelectedMailbox {
       // RFC 9051 §2.3.1.1: the client must start again; the session ends (imap-session)
       throw new UidValidityChanged();
     }
-    const byUid = new Map<number, FolderMessage>(snap.messages.map((m) => [m.uid, m]));
-    if (this.learnKeywords(snap.messages)) out.push(...this.flagLines());
+    if (this.learnKeywords(snap.list)) out.push(...this.flagLines());
+    // both ascend by UID: the snapshot's message of each of the view's is found by walking along
+    const them = snap.list[Symbol.iterator]();
+    let next = them.next();
     for (const [i, was] of this.#list.entries()) {
-      const now = byUid.get(was.uid);
+      while (!next.done && next.value.uid < was.uid) next = them.next();
+      const now = !next.done && next.value.uid === was.uid ? next.value : undefined;
       if (!now) {
         if (!was.gone) this.markGone(i + 1);
         continue;
@@ -355,8 +349,10 @@ export class SelectedMailbox {
       if (now.key !== this.#list.at(i)!.key) this.own(i).key = now.key;
     }
     if (expunge) out.push(...this.reportGone());
-    const known = this.maxUid;
-    return this.takeFresh(out, snap.messages.filter((m) => m.uid > known), snap, recentFrom);
+    const fresh: FolderMessage[] = [];
+    const first = snap.list.search(uidOf, this.maxUid + 1);
+    for (let i = first >= 0 ? first : -first - 1; i < snap.list.length; i++) fresh.push(snap.list.at(i)!);
+    return this.takeFresh(out, fresh, snap, recentFrom);
   }
 
   /**

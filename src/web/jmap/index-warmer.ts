@@ -62,7 +62,7 @@ export function startIndexWarmer(o: IndexWarmerOptions): void {
   const look = setInterval(() => {
     for (const user of waiting) {
       void folders.sync(user, 'INBOX').then((inbox) => {
-        if ((inbox.list ?? inbox.messages).length === 0 || !waiting.delete(user) || o.signal.aborted) return;
+        if (inbox.list.length === 0 || !waiting.delete(user) || o.signal.aborted) return;
         watchInbox(user);
         catchUp(user);
       }, () => undefined);
@@ -83,8 +83,7 @@ export function startIndexWarmer(o: IndexWarmerOptions): void {
       if (i >= (o.maxWatched ?? 1000)) continue;
       // an INBOX never delivered to has no directory to watch yet
       const inbox = await folders.sync(user, 'INBOX').catch(() => undefined);
-      // (the list's length: the snapshot's messages array is made only when read)
-      if (inbox && (inbox.list ?? inbox.messages).length > 0) watchInbox(user);
+      if (inbox && inbox.list.length > 0) watchInbox(user);
       else waiting.add(user);
     }
   })();

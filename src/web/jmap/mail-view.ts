@@ -136,7 +136,7 @@ function anyGone(last: AccountView, folders: readonly { folder: string; snap: Fo
     before.delete(folder);
     if (m.uidValidity !== snap.uidValidity) return m.totalEmails > 0;
     let kept = 0;
-    for (const msg of snap.list ?? snap.messages) if (msg.uid < m.uidNext) kept++;
+    for (const msg of snap.list) if (msg.uid < m.uidNext) kept++;
     if (kept !== m.totalEmails) return true;
   }
   return [...before.values()].some((m) => m.totalEmails > 0);
@@ -152,7 +152,7 @@ function movesSince(last: AccountView, folders: readonly { folder: string; snap:
   const now: { place: string; key: string }[] = [];
   for (const { folder, snap } of folders) {
     const tag = folderTag(user, folder);
-    for (const m of snap.list ?? snap.messages) now.push({ place: `e${messageSuffix(tag, snap.uidValidity, m.uid)}`, key: m.key });
+    for (const m of snap.list) now.push({ place: `e${messageSuffix(tag, snap.uidValidity, m.uid)}`, key: m.key });
   }
   const ids = new Set(now.map((m) => aliases.get(m.place) ?? m.place));
   const gone = new Map<string, string>();
@@ -231,7 +231,7 @@ export class MailView {
       const mailboxId = mailboxIdOf(e.name);
       const tag = folderTag(user, e.name);
       let unread = 0;
-      for (const m of snap.list ?? snap.messages) {
+      for (const m of snap.list) {
         if (!m.flags.includes('S')) unread++;
         const place = `e${messageSuffix(tag, snap.uidValidity, m.uid)}`;
         const id = aliases.get(place) ?? place;
@@ -246,7 +246,7 @@ export class MailView {
         parentId: parent !== undefined && names.has(parent) ? mailboxIdOf(parent) : null,
         role: e.name === 'INBOX' ? 'inbox' : e.specialUse ? roles[e.specialUse] : null,
         isSubscribed: subscribed.has(e.name),
-        totalEmails: (snap.list ?? snap.messages).length,
+        totalEmails: snap.list.length,
         unreadEmails: unread,
         tag,
         uidValidity: snap.uidValidity,
