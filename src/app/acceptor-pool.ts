@@ -102,8 +102,11 @@ interface Acceptor {
   accepting: boolean;
   /** why it could not run, as it told before exiting */
   error?: string;
-  /** replaced or stopped: its exit is expected */
-  leaving: boolean;
+  /**
+   * replaced or stopped (its exit is expected): the order it was given. An acceptor still
+   * starting up has no handler for orders yet and loses them, so it is sent again at its 'ready'.
+   */
+  leaving?: 'stop' | 'retire';
   readonly exited: Promise<void>;
   readonly readied: Promise<void>;
   /** its open SMTP sessions per listener mode, as it last told them */
@@ -208,10 +211,15 @@ export class AcceptorPool {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let readied!: () => void;
     let retired!: () => void;
-    const a: Acceptor = { child, startedAt: Date.now(), accepting: false, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)), sessions: [], retired: Promise.race([exited, new Promise<void>((r) => (retired = r))]), trial, set, settings };
+    const a: Acceptor = { child, startedAt: Date.now(), accepting: false, exited, readied: new Promise<void>((r) => (readied = r)), sessions: [], retired: Promise.race([exited, new Promise<void>((r) => (retired = r))]), trial, set, settings };
     this.#acceptors.push(a);
     child.on('message', (m: AcceptorMessage) => {
       if (m.t === 'ready') {
+        // told to go while it started (a restart of an old set during a reload): told again, given no listener
+        if (a.leaving) {
+          this.#order(a, a.leaving);
+          return;
+        }
         // no SMTP/LMTP listener configured: nothing to accept on, ready as it is
         if (this.#giveListeners(a) === 0) {
           a.accepting = true;
@@ -375,15 +383,17 @@ export class AcceptorPool {
    * 'retire' (a reload) lets them end with their clients, as a reload in one process does.
    */
   #leave(a: Acceptor, how: 'stop' | 'retire' = 'stop'): void {
-    a.leaving = true;
-    const order: AcceptorOrder = { t: how };
-    if (how === 'retire') {
-      if (a.child.connected) a.child.send(order, (err) => err && a.child.kill('SIGTERM'));
-      return;
-    }
-    if (a.child.connected) a.child.send(order, (err) => err && a.child.kill('SIGTERM'));
+    a.leaving = how;
+    this.#order(a, how);
+    if (how === 'retire') return;
     const timer = setTimeout(() => a.child.kill('SIGKILL'), this.#opts.stopTimeoutMs ?? 35_000);
     void a.exited.then(() => clearTimeout(timer));
+  }
+
+  /** Sends `a` its order to go; one that cannot be told is sent SIGTERM. */
+  #order(a: Acceptor, how: 'stop' | 'retire'): void {
+    const order: AcceptorOrder = { t: how };
+    if (a.child.connected) a.child.send(order, (err) => err && a.child.kill('SIGTERM'));
   }
 
   /** Stops every acceptor (each finishes its sessions) and waits for them. */
