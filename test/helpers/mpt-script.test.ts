@@ -63,6 +63,16 @@ void test('matchLine: codes of extensions we do not offer (MAILBOXID) are droppe
   assert.equal(matchLine('\\* OK \\[MAILBOXID \\(.+\\)\\] Ok', '* OK [UIDNEXT 1] next').ok, false);
 });
 
+void test('matchLine: STATUS items in any order, but the same items and values', () => {
+  const want = '\\* STATUS \\"statustest\\" \\(MESSAGES 1 SIZE 254 UNSEEN 1\\)';
+  assert.deepEqual(matchLine(want, '* STATUS statustest (MESSAGES 1 UNSEEN 1 SIZE 254)'), { ok: true, relaxed: ['status-order', 'astring'] });
+  assert.deepEqual(matchLine(want, '* STATUS "statustest" (MESSAGES 1 SIZE 254 UNSEEN 1)'), { ok: true, relaxed: [] });
+  assert.equal(matchLine(want, '* STATUS statustest (MESSAGES 1 UNSEEN 2 SIZE 254)').ok, false);
+  assert.equal(matchLine(want, '* STATUS statustest (MESSAGES 1 UNSEEN 1)').ok, false);
+  // DELETED is its own item, not the start of DELETED-STORAGE
+  assert.deepEqual(matchLine('\\* STATUS x \\(DELETED-STORAGE 5 DELETED 2\\)', '* STATUS x (DELETED 2 DELETED-STORAGE 5)'), { ok: true, relaxed: ['status-order'] });
+});
+
 void test('matchLine: flag lists as sets, mailbox names as atom or quoted string', () => {
   const flags = '\\* FLAGS \\(\\\\Answered \\\\Deleted \\\\Draft \\\\Flagged \\\\Seen\\)';
   assert.deepEqual(matchLine(flags, '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)'), { ok: true, relaxed: ['flag-order'] });

@@ -157,6 +157,10 @@ export const relaxations: readonly Relaxation[] = [
     reason: 'RFC 9051 §4.3, §9 (mailbox = astring): a mailbox name may be sent as an atom or as a quoted string; LIST, LSUB and STATUS names are compared quoted',
   },
   {
+    name: 'status-order',
+    reason: 'RFC 9051 §7.3.3 (RFC 3501 §7.2.4): the items of a STATUS response come in no prescribed order; they are compared in the order the script writes them',
+  },
+  {
     name: 'fetch-uid',
     reason: 'RFC 9051 §7.5.2 (and RFC 7162 §3.2.4): a server may add UID to a FETCH response, and its items come in no prescribed order; a leading UID item the script does not expect is left out, or compared last where the script has it last',
   },
@@ -322,6 +326,22 @@ function withoutUid(pattern: string, line: string): string {
   return m[3].endsWith(')') && !line.includes('{') ? `${m[1]}${m[3].slice(0, -1)} UID ${m[2]})` : line;
 }
 
+/** A STATUS line with its items in the order the pattern names them (those it does not name last). */
+function statusInPatternOrder(pattern: string, line: string): string {
+  const m = /^(\* STATUS .* \()([^()]*)\)$/.exec(line);
+  if (!m || !/^\\\* STATUS /.test(pattern)) return line;
+  const words = m[2].split(' ');
+  if (words.length % 2 !== 0) return line;
+  const pairs = Array.from({ length: words.length / 2 }, (_, i) => [words[2 * i], words[2 * i + 1]]);
+  const rank = (name: string): number => {
+    // the name as a whole word of the pattern (DELETED is not the start of DELETED-STORAGE)
+    const at = pattern.search(new RegExp(`(?<![\\w-])${name.replace(/[^\w-]/g, '\\$&')}(?![\\w-])`));
+    return at < 0 ? Infinity : at;
+  };
+  pairs.sort((a, b) => rank(a[0]) - rank(b[0]));
+  return `${m[1]}${pairs.map((p) => p.join(' ')).join(' ')})`;
+}
+
 /** The header field names of the line's HEADER.FIELDS list spelled as in the pattern, where they are equal but for case. */
 function fieldCase(pattern: string, line: string): string {
   const want = /HEADER\\\.FIELDS(?:\\\.NOT)? \\\(([^\\]*)\\\)/.exec(pattern)?.[1];
@@ -336,6 +356,8 @@ function equivalentForms(pattern: string, actual: string): { form: string; relax
   if (noUid !== actual) forms.push({ form: noUid, relaxed: ['fetch-uid'] });
   const fields = fieldCase(pattern, actual);
   if (fields !== actual) forms.push({ form: fields, relaxed: ['header-field-case'] });
+  const status = statusInPatternOrder(pattern, actual);
+  if (status !== actual) forms.push({ form: status, relaxed: ['status-order'] });
   const sorted = sortFlags(actual);
   if (sorted !== actual) forms.push({ form: sorted, relaxed: ['flag-order'] });
   for (const f of [...forms]) {
