@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import type { FolderSnapshot } from '../core/index.js';
+import type { FolderDelta, FolderSnapshot } from '../core/index.js';
 import { createTestDatabase, pgUnavailable, type TestDatabase } from '../../test/helpers/pg.js';
+import { RawImap } from '../../test/helpers/raw-imap.js';
+import { ImapServer } from '../server/imap/index.js';
 import { PgFolderSnapshots } from './pg-folder-snapshots.js';
 import { PgMailFolders } from './pg-mail-folders.js';
 import { PgMailStore } from './pg-mail-store.js';
@@ -98,14 +101,23 @@ pgTest('a sync after one change reads that change, not the folder; every change 
     const keys = [first.messages[10].key, first.messages[1999].key];
     await b.folders.createFolder(user, 'Trash').catch(() => undefined);
     await b.folders.move(user, 'INBOX', keys, 'Trash');
-    const after = await a.folders.sync(user, 'INBOX');
+    const d = await a.folders.syncDelta(user, 'INBOX', next.version ?? -1);
+    assert.ok(d);
+    const after = d.snapshot;
+    // what changed since `next`, as the other node changed it
+    assert.deepEqual(d.changed.map((m) => m.uid), [1, 5, uid]);
+    assert.deepEqual([...d.gone].sort((x, y) => x - y), [2, 11, 2000]);
     assert.deepEqual(seen(after), seen(await new PgMailFolders(a.store).sync(user, 'INBOX')));
     assert.equal(after.messages.length, n + 1 - 3);
     assert.equal(after.messages[0].flags, 'FS');
     assert.deepEqual(after.messages[0].keywords, ['$Important']);
     assert.ok(!after.messages.some((m) => m.uid === 2 || m.uid === 11 || m.uid === 2000));
-    // nothing changed since: the same snapshot
+    // nothing changed since: the same snapshot; changes since `first` merged; a version not kept: none
     assert.equal(await a.folders.sync(user, 'INBOX'), after);
+    const merged = await a.folders.syncDelta(user, 'INBOX', first.version ?? -1);
+    assert.deepEqual(merged?.changed.map((m) => m.uid), [1, 5, uid]);
+    assert.equal(merged?.gone.length, 3);
+    assert.equal(await a.folders.syncDelta(user, 'INBOX', -1), undefined);
   }));
 
 pgTest('a folder deleted and made again under its name is read whole: its new UIDVALIDITY, none of the old messages', () =>
@@ -147,4 +159,48 @@ pgTest('the kept snapshots are bounded in folders and in messages, the least rec
     const small = new PgFolderSnapshots(a.store, { folders: 2, messages: 2 });
     assert.equal((await small.sync(owner, 'A'))?.messages.length, 3);
     assert.deepEqual(small.size, { folders: 0, messages: 0 });
+  }));
+
+pgTest('an IMAP session on one node is told another node\'s changes from the delta (FETCH, EXPUNGE, EXISTS), as a fresh SELECT sees the folder', () =>
+  withNodes(async (a, b) => {
+    await b.folders.appendMany(user, 'INBOX', [1, 2, 3, 4, 5].map((i) => ({ message: body(i), flags: '' })));
+    const deltas: (FolderDelta | undefined)[] = [];
+    class Told extends PgMailFolders {
+      override async syncDelta(u: string, f: string, version: number): Promise<FolderDelta | undefined> {
+        const d = await super.syncDelta(u, f, version);
+        deltas.push(d);
+        return d;
+      }
+    }
+    const server = new ImapServer({ hostname: 'mx.dc.uece.br', folders: new Told(a.store), authenticate: (u, p) => Promise.resolve(u === user && p === 'secret'), authFailureDelayMs: 1 });
+    const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
+    const c1 = await RawImap.connect(bound.port);
+    const c2 = await RawImap.connect(bound.port);
+    try {
+      await c1.run(`LOGIN ${user} secret`);
+      assert.match((await c1.run('SELECT INBOX')).toString(), /\* 5 EXISTS/);
+      await b.folders.updateFlags(user, 'INBOX', [2], { mode: 'add', flags: 'F' });
+      await b.store.remove(user, (await b.folders.sync(user, 'INBOX')).messages[2].key, 'INBOX');
+      await b.folders.append(user, 'INBOX', body(6), { flags: 'S' });
+      // the session looks when the other node's NOTIFY arrives (or a second passed)
+      let told = '';
+      for (let i = 0; i < 100 && !/\* 5 EXISTS/.test(told); i++) {
+        told += (await c1.run('NOOP')).toString();
+        await sleep(50);
+      }
+      assert.match(told, /^\* 2 FETCH \(UID 2 FLAGS \(\\Flagged \\Recent\)\)\r$/m);
+      assert.match(told, /^\* 3 EXPUNGE\r$/m);
+      assert.match(told, /^\* 5 EXISTS\r$/m);
+      assert.ok(deltas.some((d) => d !== undefined && d.changed.length > 0), 'the session took a delta in');
+      await c2.run(`LOGIN ${user} secret`);
+      await c2.run('SELECT INBOX');
+      // \Recent is the first session's alone (RFC 3501 §2.3.2)
+      const lines = (r: Buffer): string => r.toString().split('\r\n').filter((l) => l.startsWith('* ')).join('\n').replace(/ ?\\Recent/g, '');
+      assert.equal(lines(await c1.run('UID FETCH 1:* (FLAGS)')), lines(await c2.run('UID FETCH 1:* (FLAGS)')));
+      assert.match(lines(await c1.run('UID FETCH 1:* (FLAGS)')), /UID 6 FLAGS \(\\Seen\)/);
+    } finally {
+      await c1.run('LOGOUT').catch(() => undefined);
+      await c2.run('LOGOUT').catch(() => undefined);
+      await server.close();
+    }
   }));

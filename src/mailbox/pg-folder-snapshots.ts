@@ -9,6 +9,8 @@
  * gives its messages (or its expunge records) one MODSEQ above the row's HIGHESTMODSEQ,
  * raised in the same transaction: one statement sees a change whole or not at all, so the
  * kept snapshot and the rows above its MODSEQ make the folder as a full read would.
+ * The changes between the last 256 snapshots are kept too, so a session is told them in
+ * O(changes) (syncDelta) instead of comparing its view with the whole snapshot.
  * The folder is read whole (O(messages)) when no snapshot of it is kept, or when its row is
  * another one (deleted and made again, another UIDVALIDITY) than the kept one's. The expunge
  * records of a folder are never pruned (they go with the folder's row), so they always reach
@@ -22,9 +24,9 @@
  *   at or below the folder's HIGHESTMODSEQ (`correio migrate` into a folder a node syncs
  *   while the import runs) are seen only once that node reads the folder whole.
  */
-import type { FolderMessage, FolderSnapshot } from '../core/index.js';
+import type { FolderDelta, FolderMessage, FolderSnapshot } from '../core/index.js';
 import { ChunkedList } from '../util/index.js';
-import { listSnapshot, patchMessages, type ListSnapshot } from './folder-changes.js';
+import { listSnapshot, mergeDeltas, patchMessages, type Delta, type ListSnapshot } from './folder-changes.js';
 import { messageColumns, type MessageRow, type PgMailStore } from './pg-mail-store.js';
 
 /** folders whose last snapshot is kept */
@@ -44,10 +46,15 @@ export function folderMessage(r: MessageRow): FolderMessage {
   };
 }
 
+/** changes between snapshot versions kept per folder for syncDelta */
+const maxDeltas = 256;
+
 interface Kept {
   /** the folder row's id: a folder deleted and made again under the name has another */
   readonly id: string;
   readonly snapshot: ListSnapshot;
+  /** the changes that led to `snapshot`, the last `maxDeltas` (versions in order) */
+  readonly deltas: readonly Delta[];
 }
 
 type HeadRow = { id: string; uid_validity: string; uid_next: string; highest_modseq: string };
@@ -101,7 +108,7 @@ export class PgFolderSnapshots {
     );
     if (!rows[0]) return undefined;
     const messages = messagesOf(rows);
-    return { id: rows[0].id, snapshot: listSnapshot(headOf(rows[0]), ChunkedList.from(messages), ++this.#versions, messages) };
+    return { id: rows[0].id, snapshot: listSnapshot(headOf(rows[0]), ChunkedList.from(messages), ++this.#versions, messages), deltas: [] };
   }
 
   /**
@@ -125,7 +132,9 @@ export class PgFolderSnapshots {
     const changed = messagesOf(rows);
     const gone = (head.gone ?? []).map(Number);
     if (changed.length === 0 && gone.length === 0 && h.highestModseq === was.highestModseq && h.uidNext === was.uidNext) return k;
-    return { id: k.id, snapshot: listSnapshot(h, patchMessages(was.list, changed, gone), ++this.#versions) };
+    const snapshot = listSnapshot(h, patchMessages(was.list, changed, gone), ++this.#versions);
+    const d: Delta = { from: was.version, to: snapshot.version, changed, gone, goneKeys: gone.map(() => '') };
+    return { id: k.id, snapshot, deltas: [...k.deltas.slice(1 - maxDeltas), d] };
   }
 
   /**
@@ -140,6 +149,22 @@ export class PgFolderSnapshots {
     this.#kept.set(name, next);
     this.#messages += next.snapshot.list.length;
     while (this.#kept.size > this.limits.folders || this.#messages > this.limits.messages) this.#drop(this.#kept.keys().next().value as string);
+  }
+
+  /**
+   * The folder's snapshot (as sync) with what changed since the snapshot of `version`
+   * (syncDelta in core MailFolderStore): O(changes); undefined when those changes are not kept
+   * (older than the last 256 syncs, or the folder was read whole since).
+   */
+  async delta(owner: string, f: string, version: number): Promise<FolderDelta | undefined> {
+    const snapshot = await this.sync(owner, f);
+    const k = this.#kept.get(`${owner}\0${f}`);
+    if (!snapshot || k?.snapshot !== snapshot) return undefined;
+    if (version === snapshot.version) return { snapshot, changed: [], gone: [] };
+    const i = k.deltas.findIndex((d) => d.from === version);
+    if (i < 0) return undefined;
+    const d = mergeDeltas(k.deltas.slice(i));
+    return { snapshot, changed: d.changed, gone: d.gone };
   }
 
   #drop(name: string): void {

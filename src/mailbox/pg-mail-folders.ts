@@ -21,6 +21,7 @@ import {
   type FlagChange,
   type FlagUpdateResult,
   type FolderChanges,
+  type FolderDelta,
   type ExpungeHistory,
   type FolderMessage,
   type FolderSnapshot,
@@ -87,6 +88,11 @@ export class PgMailFolders extends PgFolderTree implements MailFolderStore {
     const made = await this.snapshots.sync(owner, f);
     if (!made) throw nonexistent(folder);
     return made;
+  }
+
+  /** The folder's snapshot with the changes from the one of `version` (pg-folder-snapshots keeps the last ones). */
+  syncDelta(user: string, folder: string, version: number): Promise<FolderDelta | undefined> {
+    return this.snapshots.delta(ownerOf(user), checkFolderName(folder), version);
   }
 
   async changesSince(user: string, folder: string, sinceModseq: number): Promise<FolderChanges> {
