@@ -73,19 +73,26 @@ void test('kill -9 during a run of APPENDs: every one answered OK is there once,
         const m = message(`a${i}`);
         c.write(`a${i} APPEND INBOX {${m.length}+}\r\n${m}\r\n`);
       }
+      let last = '';
+      let readEnded = false;
       const reading = (async () => {
         for (;;) {
           const line = await c.readLine().catch(() => undefined);
           if (line === undefined) return;
+          last = line;
           const ok = /^a(\d+) OK/.exec(line);
           if (ok) acked.push(`a${ok[1]}`);
         }
-      })();
-      while (proc.exitCode === null && acked.length < n / 3) await sleep(1);
+      })().finally(() => (readEnded = true));
+      // bounded: a server that closed the connection or stalled fails here, not at the runner's timeout
+      const deadline = Date.now() + 120_000;
+      while (proc.exitCode === null && !readEnded && acked.length < n / 3 && Date.now() < deadline) await sleep(1);
+      const before = { answered: acked.length, state: `connection ${readEnded ? 'closed' : 'open'}, server ${proc.exitCode === null ? 'running' : `exited ${proc.exitCode}`}` };
       proc.kill('SIGKILL');
       await exited;
       c.close();
       await reading;
+      assert.ok(before.answered >= n / 3, `${before.answered} of ${n} APPENDs answered before the kill (${before.state}); last line: ${last}`);
     } finally {
       c.close();
     }
