@@ -17,13 +17,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bodyStructure, encodeValueBuffer, envelopeOf, parseMimeTree } from '../../src/protocol/imap/index.js';
-import { freePort } from '../helpers/net.js';
-import { rssDuring, settled, startSmallHeapSite } from '../helpers/process-stats.js';
-import { RawImap } from '../helpers/raw-imap.js';
+import { rssDuring, settled, withBigImapSite } from '../helpers/process-stats.js';
 
 const MB = 1024 * 1024;
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -54,16 +51,10 @@ function literal(resp: Buffer): Buffer {
 }
 
 test('a 63 MiB multipart message: BODYSTRUCTURE, parts, TEXT partial and BINARY[2] as read whole, the server growing by less than half of it', { skip: existsSync('/proc/self/status') ? false : 'needs /proc (Linux)' }, async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'correio-t60s-'));
-  const imapPort = await freePort();
-  const site = await startSmallHeapSite({ domains: ['localhost'], users: ['big@localhost'], dataDir, tables: `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n` });
   const big = bigMessage();
-  const c = await RawImap.connect(imapPort);
-  try {
-    const pid = site.child!.pid!;
-    assert.match((await c.run('LOGIN big@localhost secret')).toString(), /OK/);
-    // dropped in as another program would (the folder exists after the first login)
-    await writeFile(join(dataDir, 'mail', 'localhost', 'big', 'new', '1765000000.M1P1.bigparts'), big.message);
+  await withBigImapSite('correio-t60s-', async (c, pid, inbox) => {
+    // dropped in as another program would
+    await writeFile(join(inbox, 'new', '1765000000.M1P1.bigparts'), big.message);
     assert.match((await c.run('SELECT INBOX')).toString(), /\* 1 EXISTS/);
     const tree = parseMimeTree(big.message);
     const windows: [string, number][] = [];
@@ -97,9 +88,5 @@ test('a 63 MiB multipart message: BODYSTRUCTURE, parts, TEXT partial and BINARY[
       assert.equal(sha(literal(r)), sha(big.attachment), 'BINARY[2] is the attachment decoded');
     });
     for (const [what, growth] of windows) assert.ok(growth < big.message.length / 2, `${what}: RSS grew by ${(growth / MB).toFixed(1)} MB for a ${(big.message.length / MB).toFixed(1)} MB message`);
-  } finally {
-    c.close();
-    await site.destroy();
-    await rm(dataDir, { recursive: true, force: true });
-  }
+  });
 });

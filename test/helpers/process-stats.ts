@@ -5,6 +5,11 @@
  * Limitations: Linux only (callers skip without /proc).
  */
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './net.js';
+import { RawImap } from './raw-imap.js';
 import { startSiteProcess, type SiteOptions } from './site.js';
 
 /** Resident set size in octets (0 when /proc says nothing). */
@@ -87,5 +92,26 @@ export async function startSmallHeapSite(opts: SiteOptions): ReturnType<typeof s
   } finally {
     if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
     else process.env.NODE_OPTIONS = nodeOptions;
+  }
+}
+
+/**
+ * A small-heap `correio serve` (startSmallHeapSite) with IMAP and the user big@localhost, logged
+ * in over a raw socket: `run` gets the client, the server's pid and the user's Maildir (its
+ * folder exists after the login); everything is removed afterwards (the t-60 IMAP tests).
+ */
+export async function withBigImapSite(prefix: string, run: (c: RawImap, pid: number, inbox: string) => Promise<void>): Promise<void> {
+  const dataDir = await mkdtemp(join(tmpdir(), prefix));
+  const imapPort = await freePort();
+  const site = await startSmallHeapSite({ domains: ['localhost'], users: ['big@localhost'], dataDir, tables: `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n` });
+  const c = await RawImap.connect(imapPort);
+  try {
+    const login = (await c.run('LOGIN big@localhost secret')).toString();
+    if (!/OK/.test(login)) throw new Error(`LOGIN: ${login}`);
+    await run(c, site.child!.pid!, join(dataDir, 'mail', 'localhost', 'big'));
+  } finally {
+    c.close();
+    await site.destroy();
+    await rm(dataDir, { recursive: true, force: true });
   }
 }

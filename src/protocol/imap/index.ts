@@ -29,7 +29,7 @@ export {
 } from './sequence-set.js';
 export { encodeValue, encodeValueBuffer, atom, astring, ImapAtom, ImapEncoded, ImapLiteral, ImapRun, type ImapValue } from './imap-value.js';
 export { parseMimeTree, parseMimeTreeStream, findPart, parseParams, type MimePart, type ContentType } from './mime-tree.js';
-export { messageText, bodyText, headerBlockText, decodeEncodedWords } from './message-text.js';
+export { messageText, bodyText, headerBlockText, decodeEncodedWords, charsetDecoder, textPieces, type TextPiece } from './message-text.js';
 export { envelopeOf, addressList, addressTexts, firstDisplayName, firstMailbox } from './envelope.js';
 export { bodyStructure } from './body-structure.js';
 export { encodeMutf7, decodeMutf7 } from './mutf7.js';

@@ -12,11 +12,12 @@
 import { decodeTransfer } from '../mime/index.js';
 import { parseMimeTree, type MimePart } from './mime-tree.js';
 
-function decodeCharset(b: Buffer, charset: string): string {
+/** The decoder of a charset as text search reads it (us-ascii as UTF-8); undefined: read as latin1. */
+export function charsetDecoder(charset: string): InstanceType<typeof TextDecoder> | undefined {
   try {
-    return new TextDecoder(charset || 'utf-8').decode(b);
+    return new TextDecoder(charset.toLowerCase() === 'us-ascii' ? 'utf-8' : charset || 'utf-8');
   } catch {
-    return b.toString('latin1');
+    return undefined;
   }
 }
 
@@ -35,22 +36,38 @@ export function decodeEncodedWords(s: string): string {
     });
 }
 
-/** The decoded, lower-cased text of every text part under `p` (enclosed messages' headers too), appended to `out`. */
-export function bodyText(buf: Buffer, p: MimePart, out: string[]): void {
+/** What search reads under a part: an enclosed message's header block text, or a text part with its transfer encoding and charset. */
+export type TextPiece = { readonly header: string } | { readonly part: MimePart; readonly cte: string; readonly charset: string };
+
+/** The pieces of searchable text under `p`, in the message's order, appended to `out`. */
+export function textPieces(p: MimePart, out: TextPiece[]): void {
   if (p.children) {
-    for (const c of p.children) bodyText(buf, c, out);
+    for (const c of p.children) textPieces(c, out);
     return;
   }
   if (p.message) {
-    out.push(headerBlockText(p.message));
-    bodyText(buf, p.message, out);
+    out.push({ header: headerBlockText(p.message) });
+    textPieces(p.message, out);
     return;
   }
   if (p.contentType.type !== 'text' && p.contentType.type !== 'message') return;
   const cte = p.fields.find((f) => f.name.toLowerCase() === 'content-transfer-encoding')?.value.trim().toLowerCase() ?? '7bit';
-  const raw = decodeTransfer(buf.subarray(p.bodyStart, p.end), cte) ?? buf.subarray(p.bodyStart, p.end);
-  const charset = p.contentType.params.find(([k]) => k === 'charset')?.[1] ?? 'utf-8';
-  out.push(decodeCharset(raw, charset.toLowerCase() === 'us-ascii' ? 'utf-8' : charset).toLowerCase());
+  out.push({ part: p, cte, charset: p.contentType.params.find(([k]) => k === 'charset')?.[1] ?? 'utf-8' });
+}
+
+/** The decoded, lower-cased text of every text part under `p` (enclosed messages' headers too), appended to `out`. */
+export function bodyText(buf: Buffer, p: MimePart, out: string[]): void {
+  const pieces: TextPiece[] = [];
+  textPieces(p, pieces);
+  for (const x of pieces) {
+    if ('header' in x) {
+      out.push(x.header);
+      continue;
+    }
+    const body = buf.subarray(x.part.bodyStart, x.part.end);
+    const raw = decodeTransfer(body, x.cte) ?? body;
+    out.push((charsetDecoder(x.charset)?.decode(raw) ?? raw.toString('latin1')).toLowerCase());
+  }
 }
 
 /** A part's header block as "Name: value" lines, encoded words decoded, lower-cased. */

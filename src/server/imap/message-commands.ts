@@ -16,12 +16,14 @@
  */
 import type { FlagUpdateResult } from '../../core/index.js';
 import type { ImapCommand, SearchKey, SequenceSet } from '../../protocol/imap/index.js';
+import type { HeaderField } from '../../protocol/mime/index.js';
 import { formatSequenceSet, isSavedResult, mergeRanges, partialSlice } from '../../protocol/imap/index.js';
 import { esearchParts } from './esearch-response.js';
 import { folderError, folderName } from './mailbox-names.js';
 import { overQuota } from './quota-commands.js';
 import { MessageTooLarge, type LoadedMessage } from './message-reader.js';
-import { matches, needsMessage } from './search-matcher.js';
+import { matches } from './search-matcher.js';
+import { messageReads } from './search-target.js';
 import { flagsOf, splitFlags } from './message-flags.js';
 import type { SelectedMailbox, ViewMessage } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
@@ -140,33 +142,31 @@ async function textNarrowing(io: SessionIo, sel: SelectedMailbox, key: SearchKey
   return out;
 }
 
-/** The messages of the view matching `key`, in mailbox order (SEARCH, SORT, THREAD). */
-export async function findMatches(io: SessionIo, sel: SelectedMailbox, key: SearchKey): Promise<{ seq: number; m: ViewMessage; msg?: LoadedMessage }[]> {
-  const out: { seq: number; m: ViewMessage; msg?: LoadedMessage }[] = [];
-  const needs = needsMessage(key);
+/**
+ * The messages of the view matching `key`, in mailbox order (SEARCH, SORT, THREAD), with the
+ * header fields of those a key read them of.
+ */
+export async function findMatches(io: SessionIo, sel: SelectedMailbox, key: SearchKey): Promise<{ seq: number; m: ViewMessage; fields?: readonly HeaderField[] }[]> {
+  const out: { seq: number; m: ViewMessage; fields?: readonly HeaderField[] }[] = [];
   const narrow = await textNarrowing(io, sel, key);
   for (const [i, m] of sel.entries()) {
     if (m.gone) continue;
     // not a candidate of the full-text index: cannot match, and is not read
     if (narrow && !narrow.has(m.uid)) continue;
-    let cached: LoadedMessage | undefined;
+    const reads = messageReads(io, sel, m);
     const target = {
       seq: i + 1,
       m,
       maxSeq: sel.exists,
       maxUid: sel.maxUid,
       inSet: (set: SequenceSet, uid: boolean): boolean => sel.contains(set, m, i + 1, uid),
-      load: async (): Promise<LoadedMessage | undefined> => {
-        if (!needs) return undefined;
-        try {
-          cached ??= await load(io, sel, m);
-        } catch {
-          return undefined;
-        }
-        return cached;
-      },
+      headers: reads.headers,
+      textHas: reads.textHas,
     };
-    if (await matches(key, target)) out.push({ seq: i + 1, m, ...(cached && { msg: cached }) });
+    if (await matches(key, target)) {
+      const fields = reads.fieldsRead();
+      out.push({ seq: i + 1, m, ...(fields && { fields }) });
+    }
   }
   return out;
 }

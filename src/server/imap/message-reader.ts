@@ -6,12 +6,17 @@
  * Security: a message larger than `maxBytes` is not read whole: FETCH of its parts answers NO
  *   rather than growing the process without bound; one larger than `keepBelow` is not kept
  *   after its command (a session would otherwise hold up to `keep` of them).
- * Limitations: messages are read into memory (up to `maxBytes`) for SEARCH, SORT and CATENATE;
+ *   The header fields alone (`headers`) are read from the file's start to the header block's
+ *   empty line, at most `maxHeader` octets (1 MiB): what SEARCH's header keys, SORT and THREAD need.
+ * Limitations: messages are read into memory (up to `maxBytes`) for CATENATE and for SEARCH
+ *   BODY/TEXT of a message under 1 MiB (a larger one is searched streamed: search-text-stream);
  *   FETCH of a big message takes its tree alone (`tree`) and reads its sections from the file
- *   (fetch-section, fetch-stream).
+ *   (fetch-section, fetch-stream). A header block longer than `maxHeader` is read as its lines
+ *   within the first `maxHeader` octets (what follows is not looked at).
  */
 import type { MailFolderStore } from '../../core/index.js';
 import { parseMimeTree, parseMimeTreeStream, type MimePart } from '../../protocol/imap/index.js';
+import { decodeHeaderBytes, parseHeaderFields, type HeaderField } from '../../protocol/mime/index.js';
 
 export interface LoadedMessage {
   readonly buf: Buffer;
@@ -29,7 +34,34 @@ export class MessageReader {
     private readonly maxBytes = 64 * 1024 * 1024,
     private readonly keep = 4,
     private readonly keepBelow = 1024 * 1024,
+    private readonly maxHeader = 1024 * 1024,
   ) {}
+
+  /**
+   * The message's own header fields, read from its file up to the empty line that ends its
+   * header block (the fields parseMimeTree gives the message), never further than `maxHeader`
+   * octets: the body is not read.
+   */
+  async headers(user: string, folder: string, key: string): Promise<readonly HeaderField[]> {
+    const hit = this.cache.find((c) => c.key === `${folder}\u0000${key}`);
+    if (hit) return hit.msg.tree.fields;
+    const src = await this.store.open(user, folder, key);
+    let head: Buffer = Buffer.alloc(0);
+    let end = -1;
+    try {
+      for await (const c of src as AsyncIterable<Buffer>) {
+        const from = Math.max(0, head.length - 2);
+        head = head.length === 0 ? c : Buffer.concat([head, c]);
+        end = headerEnd(head, from);
+        if (end >= 0 || head.length >= this.maxHeader) break;
+      }
+    } finally {
+      src.destroy();
+    }
+    // no empty line within the bound: the whole lines read (a message with no body: all of it)
+    const cut = end >= 0 && end <= this.maxHeader ? end : head.length < this.maxHeader ? head.length : head.lastIndexOf(0x0a, this.maxHeader - 1) + 1;
+    return parseHeaderFields(decodeHeaderBytes(head.subarray(0, cut)));
+  }
 
   async load(user: string, folder: string, key: string): Promise<LoadedMessage> {
     const hit = this.cache.find((c) => c.key === `${folder}\u0000${key}`);
@@ -77,4 +109,26 @@ export class MessageReader {
     this.cache = [];
     this.trees = [];
   }
+}
+
+/**
+ * The offset after the empty line ending a header block (mime-tree's rule: a line that is LF or
+ * CRLF alone, the first line included), looking at lines that start at or after `from`; -1 when
+ * there is none yet.
+ */
+export function headerEnd(b: Buffer, from: number): number {
+  // the start of the first line at or after `from`
+  let i = from === 0 ? 0 : b.indexOf(0x0a, from - 1) + 1;
+  while (i > 0 || (i === 0 && from === 0)) {
+    if (i >= b.length) return -1;
+    if (b[i] === 0x0a) return i + 1;
+    if (b[i] === 0x0d) {
+      if (i + 1 >= b.length) return -1;
+      if (b[i + 1] === 0x0a) return i + 2;
+    }
+    const lf = b.indexOf(0x0a, i);
+    if (lf < 0) return -1;
+    i = lf + 1;
+  }
+  return -1;
 }

@@ -7,11 +7,12 @@
  *   (BODY/TEXT decode base64 and quoted-printable text parts).
  * Security: bounded by the mailbox's size; a message that cannot be read simply does not match.
  * Limitations: BODY and TEXT read every message they test (a store with a full-text index
- *   narrows the messages tested first: message-commands' textNarrowing); charsets are those
- *   the runtime's TextDecoder knows.
+ *   narrows the messages tested first: message-commands' textNarrowing), a big one as a stream
+ *   (search-text-stream); the header keys read the header block only (SearchTarget); charsets
+ *   are those the runtime's TextDecoder knows.
  */
-import type { SearchKey, SequenceSet } from '../../protocol/imap/index.js';
-import type { LoadedMessage } from './message-reader.js';
+import type { MimePart, SearchKey, SequenceSet } from '../../protocol/imap/index.js';
+import type { HeaderField } from '../../protocol/mime/index.js';
 import type { ViewMessage } from './selected-mailbox.js';
 import { addressTexts, bodyText, decodeEncodedWords, headerBlockText } from '../../protocol/imap/index.js';
 
@@ -24,33 +25,22 @@ export interface SearchTarget {
   readonly maxUid: number;
   /** whether the message is in a set read as UIDs or sequence numbers ("$" resolved) */
   readonly inSet: (set: SequenceSet, uid: boolean) => boolean;
-  /** loads the message (headers or body needed) */
-  readonly load: () => Promise<LoadedMessage | undefined>;
+  /** the message's header fields (its header block read), undefined when it cannot be read */
+  readonly headers: () => Promise<readonly HeaderField[] | undefined>;
+  /** whether `needle` (lower-cased) is in the message's text (BODY; with its header: TEXT); false when it cannot be read */
+  readonly textHas: (needle: string, withHeader: boolean) => Promise<boolean>;
 }
 
-/** Whether a key needs the message octets. */
-export function needsMessage(k: SearchKey): boolean {
-  switch (k.op) {
-    case 'header':
-    case 'body':
-    case 'text':
-    case 'sentbefore':
-    case 'senton':
-    case 'sentsince':
-      return true;
-    case 'not':
-      return needsMessage(k.key);
-    case 'or':
-      return needsMessage(k.a) || needsMessage(k.b);
-    case 'and':
-      return k.keys.some(needsMessage);
-    default:
-      return false;
-  }
+/** Whether `needle` (lower-cased) is in the text of a message held whole (what SEARCH BODY and TEXT look in). */
+export function wholeTextHas(msg: { readonly buf: Buffer; readonly tree: MimePart }, needle: string, withHeader: boolean): boolean {
+  const texts: string[] = [];
+  if (withHeader) texts.push(headerBlockText(msg.tree));
+  bodyText(msg.buf, msg.tree, texts);
+  return texts.some((s) => s.includes(needle));
 }
 
-function headerText(msg: LoadedMessage, field: string): string[] {
-  return msg.tree.fields.filter((f) => f.name.toUpperCase() === field).map((f) => decodeEncodedWords(f.value).toLowerCase());
+function headerText(fields: readonly HeaderField[], field: string): string[] {
+  return fields.filter((f) => f.name.toUpperCase() === field).map((f) => decodeEncodedWords(f.value).toLowerCase());
 }
 
 function dayOf(ms: number): number {
@@ -58,8 +48,8 @@ function dayOf(ms: number): number {
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
 }
 
-function sentDay(msg: LoadedMessage): number | undefined {
-  const date = msg.tree.fields.find((f) => f.name.toLowerCase() === 'date')?.value;
+function sentDay(fields: readonly HeaderField[]): number | undefined {
+  const date = fields.find((f) => f.name.toLowerCase() === 'date')?.value;
   if (date === undefined) return undefined;
   const t = Date.parse(date.replace(/\([^)]*\)/g, '').trim());
   if (Number.isNaN(t)) return undefined;
@@ -132,29 +122,22 @@ export async function matches(k: SearchKey, t: SearchTarget): Promise<boolean> {
     default:
       break;
   }
-  const msg = await t.load();
-  if (!msg) return false;
+  if (k.op === 'body' || k.op === 'text') return t.textHas(k.value.toLowerCase(), k.op === 'text');
+  const fields = await t.headers();
+  if (!fields) return false;
   switch (k.op) {
     case 'header': {
-      const values = headerText(msg, k.field);
+      const values = headerText(fields, k.field);
       // RFC 9051 §6.4.4: FROM, TO, CC and BCC look in the envelope's addresses too (an
       // address written with comments or routes is found as mailbox@host)
-      if (addressFields.has(k.field)) for (const f of msg.tree.fields) if (f.name.toUpperCase() === k.field) values.push(...addressTexts(f.value).map((a) => decodeEncodedWords(a).toLowerCase()));
+      if (addressFields.has(k.field)) for (const f of fields) if (f.name.toUpperCase() === k.field) values.push(...addressTexts(f.value).map((a) => decodeEncodedWords(a).toLowerCase()));
       const needle = k.value.toLowerCase();
       return values.some((v) => v.includes(needle));
-    }
-    case 'body':
-    case 'text': {
-      const texts: string[] = [];
-      if (k.op === 'text') texts.push(headerBlockText(msg.tree));
-      bodyText(msg.buf, msg.tree, texts);
-      const needle = k.value.toLowerCase();
-      return texts.some((s) => s.includes(needle));
     }
     case 'sentbefore':
     case 'senton':
     case 'sentsince': {
-      const d = sentDay(msg);
+      const d = sentDay(fields);
       if (d === undefined) return false;
       return k.op === 'sentbefore' ? d < k.date : k.op === 'senton' ? d === k.date : d >= k.date;
     }

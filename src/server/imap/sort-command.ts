@@ -9,7 +9,8 @@
  *   by ESEARCH in sort order), RFC 9394 (PARTIAL of the sorted result), RFC 5957 (DISPLAYFROM,
  *   DISPLAYTO: the display name after RFC 2047 decoding).
  * Security: bounded by the mailbox; a message that cannot be read sorts with empty fields.
- * Limitations: every message is read for its header fields (no index); no CONTEXT=SORT.
+ * Limitations: every matching message's header block is read for its fields (not its body);
+ *   no CONTEXT=SORT.
  */
 import type { HeaderField } from '../../protocol/mime/index.js';
 import {
@@ -28,25 +29,24 @@ import {
   type ThreadMessage,
 } from '../../protocol/imap/index.js';
 import { esearchParts } from './esearch-response.js';
-import { findMatches, load } from './message-commands.js';
-import type { LoadedMessage } from './message-reader.js';
+import { findMatches } from './message-commands.js';
 import type { SelectedMailbox, ViewMessage } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
 const field = (fields: readonly HeaderField[], name: string): string | undefined => fields.find((f) => f.name.toLowerCase() === name)?.value;
 
-/** The matches with their header fields (none when a message could not be read). */
+/** The matches with their header fields (their header blocks read; none when a message could not be read). */
 async function matchesWithFields(io: SessionIo, sel: SelectedMailbox, key: Parameters<typeof findMatches>[2]): Promise<{ seq: number; m: ViewMessage; fields: readonly HeaderField[] }[]> {
   const hits = await findMatches(io, sel, key);
   const out: { seq: number; m: ViewMessage; fields: readonly HeaderField[] }[] = [];
   for (const h of hits) {
-    let msg: LoadedMessage | undefined = h.msg;
+    let fields = h.fields;
     try {
-      msg ??= await load(io, sel, h.m);
+      fields ??= await io.reader.headers(io.user, sel.folder, h.m.key);
     } catch {
-      msg = undefined;
+      fields = undefined;
     }
-    out.push({ seq: h.seq, m: h.m, fields: msg?.tree.fields ?? [] });
+    out.push({ seq: h.seq, m: h.m, fields: fields ?? [] });
   }
   return out;
 }

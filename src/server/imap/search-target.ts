@@ -1,0 +1,57 @@
+/**
+ * @module search-target
+ * What SEARCH (and SORT's and THREAD's search keys) reads of one message, each part read once
+ * per command and only when a key asks for it: its header fields alone (the header block, not
+ * the file: message-reader `headers`), or its text (a message under `fetchStreamFrom` read whole
+ * and matched as message-text reads it; a bigger one streamed: search-text-stream).
+ * Standards: RFC 9051 §6.4.4 (what each key looks in: search-matcher).
+ * Security: a message that cannot be read (gone meanwhile) matches no key that reads it; a big
+ *   message is never held whole.
+ * Limitations: none beyond message-reader's and search-text-stream's.
+ */
+import type { HeaderField } from '../../protocol/mime/index.js';
+import { streamFromDefault } from './fetch-stream.js';
+import type { LoadedMessage } from './message-reader.js';
+import { wholeTextHas } from './search-matcher.js';
+import { streamedTextHas } from './search-text-stream.js';
+import type { SelectedMailbox, ViewMessage } from './selected-mailbox.js';
+import type { SessionIo } from './session-types.js';
+
+export interface MessageReads {
+  readonly headers: () => Promise<readonly HeaderField[] | undefined>;
+  readonly textHas: (needle: string, withHeader: boolean) => Promise<boolean>;
+  /** the header fields if a key read them (or the message whole) */
+  readonly fieldsRead: () => readonly HeaderField[] | undefined;
+}
+
+/** The reads of message `m` of the selected mailbox for one search. */
+export function messageReads(io: SessionIo, sel: SelectedMailbox, m: ViewMessage): MessageReads {
+  let fields: readonly HeaderField[] | undefined;
+  let whole: LoadedMessage | undefined;
+  const big = m.size >= (io.ctx.fetchStreamFrom ?? streamFromDefault);
+  return {
+    fieldsRead: () => fields,
+    headers: async () => {
+      try {
+        fields ??= await io.reader.headers(io.user, sel.folder, m.key);
+      } catch {
+        return undefined; // removed meanwhile
+      }
+      return fields;
+    },
+    textHas: async (needle, withHeader) => {
+      try {
+        if (big) {
+          const tree = await io.reader.tree(io.user, sel.folder, m.key);
+          fields ??= tree.fields;
+          return await streamedTextHas(tree, () => io.ctx.folders.open(io.user, sel.folder, m.key), needle, withHeader);
+        }
+        whole ??= await io.reader.load(io.user, sel.folder, m.key);
+        fields ??= whole.tree.fields;
+        return wholeTextHas(whole, needle, withHeader);
+      } catch {
+        return false;
+      }
+    },
+  };
+}
