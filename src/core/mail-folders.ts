@@ -219,7 +219,11 @@ export interface MailFolderStore {
    */
   recentFrom?(user: string, folder: string, claim: boolean): Promise<number>;
   remove(user: string, folder: string, key: string): Promise<void>;
-  open(user: string, folder: string, key: string): Promise<Readable>;
+  /**
+   * The message's octets (CRLF line ends); `chunk`: read it this many octets at a time (a hint a
+   * reader of its start alone gives: IMAP's header reads).
+   */
+  open(user: string, folder: string, key: string, opts?: { readonly chunk?: number }): Promise<Readable>;
   /**
    * Optional, for a backend with a full-text index: the UIDs of the folder's messages that may
    * hold `needle` (case-insensitive) in their header or text parts — a superset of those that

@@ -29,8 +29,8 @@ export interface MailboxStore {
    */
   deliver(user: string, message: Readable | Buffer, opts: { uniqueKey: string; folder?: string; freshKey?: boolean }): Promise<{ key: string }>;
   list(user: string, folder?: string): Promise<MailboxMessage[]>;
-  /** opens a message with CRLF line ends */
-  open(user: string, key: string, folder?: string): Promise<Readable>;
+  /** opens a message with CRLF line ends; `chunk`: read it this many octets at a time (a hint) */
+  open(user: string, key: string, folder?: string, opts?: { readonly chunk?: number }): Promise<Readable>;
   setFlags(user: string, key: string, flags: string, folder?: string): Promise<void>;
   remove(user: string, key: string, folder?: string): Promise<void>;
   /**

@@ -327,8 +327,8 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     return this.store.remove(user, key, this.#folder(folder));
   }
 
-  open(user: string, folder: string, key: string): Promise<Readable> {
-    return this.store.open(user, key, this.#folder(folder));
+  open(user: string, folder: string, key: string, opts?: { readonly chunk?: number }): Promise<Readable> {
+    return this.store.open(user, key, this.#folder(folder), opts);
   }
 
   watch(user: string, folder: string, onChange: () => void): () => void {

@@ -245,7 +245,7 @@ export class MaildirStore implements MailboxStore {
     return this.#listing.list(this.mailboxPath(user, folder), folder ?? '');
   }
 
-  async open(user: string, key: string, folder?: string): Promise<Readable> {
+  async open(user: string, key: string, folder?: string, opts?: { readonly chunk?: number }): Promise<Readable> {
     const dir = this.mailboxPath(user, folder);
     let fh: FileHandle;
     for (let attempt = 1; ; attempt++) {
@@ -259,7 +259,7 @@ export class MaildirStore implements MailboxStore {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 3) throw err;
       }
     }
-    const src = fh.createReadStream({ autoClose: true, highWaterMark: 64 * 1024 });
+    const src = fh.createReadStream({ autoClose: true, highWaterMark: opts?.chunk ?? 64 * 1024 });
     const conv = new LfToCrlf();
     src.on('error', (err) => conv.destroy(err));
     conv.on('close', () => src.destroy());

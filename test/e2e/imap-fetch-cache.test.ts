@@ -5,7 +5,10 @@
  * reads the file. With its file (`fetchCacheFile`), the cache survives a restart: the first FETCH
  * of a new server answers the same bytes without opening a file, and EXPUNGE drops the rows.
  * Filled from the text index's read (fillFetchCache, as serve wires it), delivered and APPENDed
- * mail is in the file before any FETCH: a restarted server's first FETCH opens no file.
+ * mail is in the file before any FETCH: a restarted server's first FETCH opens no file, nor its
+ * first SORT or THREAD. SORT and THREAD by every key answer the same from the header fields the
+ * cache keeps (sort-fields) as from the files, opening none: a second time, after a restart with
+ * the file, and after a FETCH ENVELOPE (which keeps them).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,13 +78,64 @@ const authenticate = (u: string, p: string): Promise<boolean> => Promise.resolve
  * A new server on `store` (a new folder store: nothing in memory) with `fetchCacheFile` (none:
  * no disk tier), INBOX selected: its answer to `items` and the message files that opened.
  */
-async function fetchOnNewServer(store: MaildirStore, fetchCacheFile: string | undefined, items: string): Promise<{ server: ImapServer; c: LineClient; answer: Buffer; opens: number }> {
+async function fetchOnNewServer(store: MaildirStore, fetchCacheFile: string | undefined, items: string): Promise<{ server: ImapServer; c: LineClient; answer: Buffer; opens: number; opened: () => number }> {
   const counted = counting(new MaildirFolders(store));
   const server = new ImapServer({ hostname: 'mx', folders: counted.store, authenticate, authFailureDelayMs: 1, ...(fetchCacheFile && { fetchCacheFile }) });
   const c = await selectInbox(server);
   const answer = await exchange(c, 'c', items);
-  return { server, c, answer, opens: counted.opens() };
+  return { server, c, answer, opens: counted.opens(), opened: counted.opens };
 }
+
+/** SORT and THREAD by every key and both algorithms (no search key that reads a message). */
+const sortCommands = ['SORT (DATE) UTF-8 ALL', 'SORT (REVERSE SUBJECT FROM) UTF-8 ALL', 'UID SORT (CC TO ARRIVAL) UTF-8 ALL', 'SORT (DISPLAYFROM DISPLAYTO SIZE) UTF-8 ALL', 'THREAD REFERENCES UTF-8 ALL', 'UID THREAD ORDEREDSUBJECT UTF-8 ALL'];
+
+/** The answers to sortCommands, one Buffer each. */
+async function sortAnswers(c: LineClient): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for (const [i, cmd] of sortCommands.entries()) out.push(await exchange(c, `s${i}`, cmd));
+  return out;
+}
+
+void test('SORT and THREAD answer from the fields kept in the fetch cache without opening a file: a second time, after a FETCH ENVELOPE, after a restart', { skip: existsSync(corpus) ? false : `${corpus} is absent` }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'correio-fetch-cache-sort-'));
+  const store = new MaildirStore(join(root, 'mail'), { hostname: 'mx' });
+  const fetchCacheFile = join(root, 'imap-cache.sqlite');
+  let server: ImapServer | undefined;
+  try {
+    const count = await deliverCorpus(store);
+    const first = counting(new MaildirFolders(store));
+    server = new ImapServer({ hostname: 'mx', folders: first.store, authenticate, authFailureDelayMs: 1, fetchCacheFile });
+    let c = await selectInbox(server);
+    const answers = await sortAnswers(c);
+    const read = first.opens();
+    assert.ok(read >= count, `the first SORT read the header blocks (${read} opens)`);
+    assert.match(answers[0].toString('latin1'), new RegExp(`^\\* SORT( \\d+){${count}}$`));
+    const again = await sortAnswers(c);
+    assert.equal(first.opens(), read, 'the second round opened no file');
+    for (const [i, a] of again.entries()) assert.ok(a.equals(answers[i]), `${sortCommands[i]}: the same answer`);
+    c.socket.destroy();
+    await server.close();
+    // a new server with the cache file: no file opened
+    let opened: () => number;
+    ({ server, c, opened } = await fetchOnNewServer(store, fetchCacheFile, 'NOOP'));
+    const restarted = await sortAnswers(c);
+    assert.equal(opened(), 0, 'no message file opened after the restart');
+    for (const [i, a] of restarted.entries()) assert.ok(a.equals(answers[i]), `${sortCommands[i]} after the restart: the same answer`);
+    c.socket.destroy();
+    await server.close();
+    // a new server without the file: a FETCH ENVELOPE keeps the fields SORT reads
+    let opens: number;
+    ({ server, c, opens, opened } = await fetchOnNewServer(store, undefined, 'FETCH 1:* (ENVELOPE)'));
+    assert.ok(opens >= count, `FETCH ENVELOPE read the files (${opens} opens)`);
+    const afterFetch = await sortAnswers(c);
+    assert.equal(opened(), opens, 'SORT and THREAD after FETCH ENVELOPE opened no file');
+    for (const [i, a] of afterFetch.entries()) assert.ok(a.equals(answers[i]), `${sortCommands[i]} after FETCH ENVELOPE: the same answer`);
+    c.socket.destroy();
+  } finally {
+    await server?.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
 
 void test('after a restart, FETCH ENVELOPE and BODYSTRUCTURE come from the cache file without reading a message', { skip: existsSync(corpus) ? false : `${corpus} is absent` }, async () => {
   const root = await mkdtemp(join(tmpdir(), 'correio-fetch-cache-disk-'));
@@ -188,9 +242,13 @@ void test('delivered and APPENDed mail is in the cache file from the text index\
     c.socket.destroy();
     await server.close();
     // a new server on the same files and cache file; no FETCH was made before
-    let cached: Buffer, opens: number;
-    ({ server, c, answer: cached, opens } = await fetchOnNewServer(store, fetchCacheFile, items));
+    let cached: Buffer, opens: number, opened: () => number;
+    ({ server, c, answer: cached, opens, opened } = await fetchOnNewServer(store, fetchCacheFile, items));
     assert.equal(opens, 0, 'no message file opened');
+    // the fields SORT and THREAD read were kept from the same read
+    await exchange(c, 'e', 'THREAD REFERENCES UTF-8 ALL');
+    await exchange(c, 'f', 'SORT (DATE SUBJECT) UTF-8 ALL');
+    assert.equal(opened(), 0, 'SORT and THREAD opened no message file');
     assert.equal(cached.toString('latin1').match(/^\* \d+ FETCH/gm)?.length, count + 1);
     assert.match(cached.toString('latin1'), /ENVELOPE \(NIL "appended" \(\("Ana" NIL "ana" "example\.net"\)\)/);
     c.socket.destroy();

@@ -16,7 +16,8 @@
  *   in one transaction per turn of the event loop; reads are in bulk (getMany: the rows of up to
  *   500 keys per query, packed into one row by SQLite's aggregates), as a FETCH of a folder asks for many messages at once. Under serve it
  *   is filled for every message the text index reads (fillFetchCache), so the file grows with
- *   the mail on Maildir: its ENVELOPE and BODYSTRUCTURE, some hundreds of octets per message. Entries are dropped when this server expunges
+ *   the mail on Maildir: its ENVELOPE, BODYSTRUCTURE and SORT fields, some hundreds of octets per
+ *   message. Entries are dropped when this server expunges
  *   or moves a message; a message removed by another program (POP3 DELE, mutt) leaves its rows
  *   behind, never read again (its key is not reused).
  *   The rows are correio's own encoding of the items: a change to how ENVELOPE, BODYSTRUCTURE or
@@ -36,8 +37,11 @@ const schema = `CREATE TABLE IF NOT EXISTS items (
  */
 export const FETCH_CACHE_FORMAT = 1;
 
-/** The FETCH items whose answer depends on the message's content only, and is small. */
-export type CachedItem = 'ENVELOPE' | 'BODYSTRUCTURE' | 'BODY';
+/**
+ * The FETCH items whose answer depends on the message's content only, and is small; and `SORT`,
+ * the header fields SORT and THREAD read (sort-fields).
+ */
+export type CachedItem = 'ENVELOPE' | 'BODYSTRUCTURE' | 'BODY' | 'SORT';
 
 type Row = readonly [user: string, folder: string, key: string, item: CachedItem, data: Buffer];
 

@@ -2,7 +2,9 @@
  * @module fetch-cache
  * The encoded ENVELOPE, BODYSTRUCTURE and BODY of messages already fetched, shared by the
  * server's sessions, so that a client listing a folder again (`FETCH 1:* (FLAGS ENVELOPE)`, the
- * usual resync) is answered without reading and parsing every message file again.
+ * usual resync) is answered without reading and parsing every message file again; and the
+ * header fields SORT and THREAD read (sort-fields), kept when an ENVELOPE is made or a SORT
+ * reads them.
  * A message's content never changes under its key (a Maildir name or a stored body's row), so
  * an entry needs no invalidation; flags, UIDs and sizes are never cached.
  * Standards: RFC 9051 §7.5.2 (the items cached are computed from the content only).
@@ -28,7 +30,7 @@ export type CachedEntry = Partial<Record<CachedItem, Buffer>>;
 const overhead = 200;
 
 function sizeOf(key: string, e: CachedEntry): number {
-  return overhead + key.length + (e.ENVELOPE?.length ?? 0) + (e.BODYSTRUCTURE?.length ?? 0) + (e.BODY?.length ?? 0);
+  return overhead + key.length + (e.ENVELOPE?.length ?? 0) + (e.BODYSTRUCTURE?.length ?? 0) + (e.BODY?.length ?? 0) + (e.SORT?.length ?? 0);
 }
 
 /** One folder's entries in memory: key → the message's items, least recently used first. */

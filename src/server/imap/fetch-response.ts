@@ -27,6 +27,7 @@ import type { FetchCache } from './fetch-cache.js';
 import type { LoadedMessage } from './message-reader.js';
 import { decodedKey, headerOf, sectionData, type FileSection, type SectionSource } from './fetch-section.js';
 import { flagsOf } from './message-flags.js';
+import { encodeSortFields } from './sort-fields.js';
 import type { ViewMessage } from './selected-mailbox.js';
 
 /**
@@ -67,14 +68,14 @@ export interface MessageFetchCache {
 }
 
 /** How each cached item is made from a message (the fetch cache keeps them encoded). */
-const cachedValue: Record<CachedItem, (msg: { readonly buf?: Buffer; readonly tree: MimePart }) => ImapValue> = {
+const cachedValue: Record<Exclude<CachedItem, 'SORT'>, (msg: { readonly buf?: Buffer; readonly tree: MimePart }) => ImapValue> = {
   ENVELOPE: (msg) => envelopeOf(msg.tree.fields),
   BODYSTRUCTURE: (msg) => bodyStructure(msg.buf, msg.tree, true),
   BODY: (msg) => bodyStructure(msg.buf, msg.tree, false),
 };
 
 /**
- * Puts a message's ENVELOPE and BODYSTRUCTURE, made from its octets read for another purpose
+ * Puts a message's ENVELOPE, BODYSTRUCTURE and the fields SORT reads (sort-fields), made from its octets read for another purpose
  * (the folder text index's read of new mail), in the fetch cache's file, encoded as a FETCH
  * would: the first FETCH of them reads no file. A message that cannot be parsed is left out.
  */
@@ -82,6 +83,7 @@ export function fillFetchCache(cache: FetchCache, user: string, folder: string, 
   try {
     const msg = { buf: octets, tree: parseMimeTree(octets) };
     for (const item of ['ENVELOPE', 'BODYSTRUCTURE'] as const) cache.store(user, folder, key, item, encodeValueBuffer(cachedValue[item](msg)));
+    cache.store(user, folder, key, 'SORT', encodeSortFields(msg.tree.fields));
   } catch {
     // made when fetched, and failing there as it would have
   }
@@ -292,7 +294,11 @@ export function fetchResponse(
       case 'BODY': {
         const kind = item.kind;
         line.item(kind);
-        cached(kind, () => cachedValue[kind](source!));
+        cached(kind, () => {
+          // the fields SORT and THREAD read, kept beside the envelope made (sort-fields)
+          if (kind === 'ENVELOPE') opts.cache?.set('SORT', encodeSortFields(source!.tree.fields));
+          return cachedValue[kind](source!);
+        });
         break;
       }
       case 'RFC822':

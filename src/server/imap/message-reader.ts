@@ -25,6 +25,9 @@ export interface LoadedMessage {
 
 export class MessageTooLarge extends Error {}
 
+/** Octets read at a time for a header block (`headers`). */
+const headerChunk = 4096;
+
 export class MessageReader {
   private cache: { key: string; msg: LoadedMessage }[] = [];
   private trees: { key: string; tree: MimePart }[] = [];
@@ -45,7 +48,8 @@ export class MessageReader {
   async headers(user: string, folder: string, key: string): Promise<readonly HeaderField[]> {
     const hit = this.cache.find((c) => c.key === `${folder}\u0000${key}`);
     if (hit) return hit.msg.tree.fields;
-    const src = await this.store.open(user, folder, key);
+    // read 4 KiB at a time (most header blocks fit), not the store's 64 KiB: the body is not read
+    const src = await this.store.open(user, folder, key, { chunk: headerChunk });
     let head: Buffer = Buffer.alloc(0);
     let end = -1;
     try {

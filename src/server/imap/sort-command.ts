@@ -9,8 +9,9 @@
  *   by ESEARCH in sort order), RFC 9394 (PARTIAL of the sorted result), RFC 5957 (DISPLAYFROM,
  *   DISPLAYTO: the display name after RFC 2047 decoding).
  * Security: bounded by the mailbox; a message that cannot be read sorts with empty fields.
- * Limitations: every matching message's header block is read for its fields (not its body);
- *   no CONTEXT=SORT.
+ * Limitations: a matching message's fields come from the fetch cache when it keeps them
+ *   (sort-fields: kept when its ENVELOPE was made, by the text index's read under serve, or by
+ *   an earlier SORT or THREAD), else from its header block read (not its body); no CONTEXT=SORT.
  */
 import type { HeaderField } from '../../protocol/mime/index.js';
 import {
@@ -30,21 +31,31 @@ import {
 } from '../../protocol/imap/index.js';
 import { esearchParts } from './esearch-response.js';
 import { findMatches } from './message-commands.js';
+import { cachedSortFields, encodeSortFields } from './sort-fields.js';
 import type { SelectedMailbox, ViewMessage } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
 const field = (fields: readonly HeaderField[], name: string): string | undefined => fields.find((f) => f.name.toLowerCase() === name)?.value;
 
-/** The matches with their header fields (their header blocks read; none when a message could not be read). */
+/**
+ * The matches with their header fields: those a search key read, else those the fetch cache
+ * keeps (read in bulk), else their header blocks read (then kept in the cache); none when a
+ * message could not be read.
+ */
 async function matchesWithFields(io: SessionIo, sel: SelectedMailbox, key: Parameters<typeof findMatches>[2]): Promise<{ seq: number; m: ViewMessage; fields: readonly HeaderField[] }[]> {
   const hits = await findMatches(io, sel, key);
+  const cache = io.ctx.fetchCache;
+  const cached = cache ? cachedSortFields(cache, io.user, sel.folder, hits.flatMap((h) => (h.fields ? [] : [h.m.key]))) : undefined;
   const out: { seq: number; m: ViewMessage; fields: readonly HeaderField[] }[] = [];
   for (const h of hits) {
-    let fields = h.fields;
-    try {
-      fields ??= await io.reader.headers(io.user, sel.folder, h.m.key);
-    } catch {
-      fields = undefined;
+    let fields = h.fields ?? cached?.get(h.m.key);
+    if (!fields) {
+      try {
+        fields = await io.reader.headers(io.user, sel.folder, h.m.key);
+        cache?.set(io.user, sel.folder, h.m.key, 'SORT', encodeSortFields(fields));
+      } catch {
+        fields = undefined;
+      }
     }
     out.push({ seq: h.seq, m: h.m, fields: fields ?? [] });
   }
