@@ -9,7 +9,8 @@
  *   The header fields alone (`headers`) are read from the file's start to the header block's
  *   empty line, at most `maxHeader` octets (1 MiB): what SEARCH's header keys, SORT and THREAD need.
  * Limitations: messages are read into memory (up to `maxBytes`) for CATENATE and for SEARCH
- *   BODY/TEXT of a message under 1 MiB (a larger one is searched streamed: search-text-stream);
+ *   BODY/TEXT of a message under `fetchStreamFrom` (256 KiB; a larger one is searched
+ *   streamed: search-target, search-text-stream);
  *   FETCH of a big message takes its tree alone (`tree`) and reads its sections from the file
  *   (fetch-section, fetch-stream). A header block longer than `maxHeader` is read as its lines
  *   within the first `maxHeader` octets (what follows is not looked at).
