@@ -20,8 +20,9 @@
  *   message. Entries are dropped when this server expunges
  *   or moves a message; a message removed by another program (POP3 DELE, mutt) leaves its rows
  *   behind, never read again (its key is not reused).
- *   The rows are correio's own encoding of the items: a change to how ENVELOPE, BODYSTRUCTURE or
- *   BODY are computed (protocol/imap envelope.ts, body-structure.ts, the MIME reading) must raise
+ *   The rows are correio's own encoding of the items: a change to how ENVELOPE, BODYSTRUCTURE,
+ *   BODY or the SORT fields are computed or encoded (protocol/imap envelope.ts, body-structure.ts,
+ *   the MIME reading, sort-fields) must raise
  *   `FETCH_CACHE_FORMAT`, or an upgraded server would go on answering with the old form.
  */
 import type Database from 'better-sqlite3';
