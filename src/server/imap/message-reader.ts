@@ -44,12 +44,13 @@ export class MessageReader {
   /**
    * The message's own header fields, read from its file up to the empty line that ends its
    * header block (the fields parseMimeTree gives the message), never further than `maxHeader`
-   * octets: the body is not read.
+   * octets: the body is not read past the chunk that ends the header block and the stream's
+   * one chunk of read-ahead (8 KiB per message in all for a short header: docs/performance.md).
    */
   async headers(user: string, folder: string, key: string): Promise<readonly HeaderField[]> {
     const hit = this.cache.find((c) => c.key === `${folder}\u0000${key}`);
     if (hit) return hit.msg.tree.fields;
-    // read 4 KiB at a time (most header blocks fit), not the store's 64 KiB: the body is not read
+    // read 4 KiB at a time (most header blocks fit), not the store's 64 KiB, which takes a small file whole
     const src = await this.store.open(user, folder, key, { chunk: headerChunk });
     let head: Buffer = Buffer.alloc(0);
     let end = -1;
