@@ -390,7 +390,7 @@ export class AcceptorPool {
     void a.exited.then(() => clearTimeout(timer));
   }
 
-  /** Sends `a` its order to go; one that cannot be told is sent SIGTERM. */
+  /** Sends `a` its order to go; if the send fails it is sent SIGTERM (one no longer connected is gone or going: its exit is awaited). */
   #order(a: Acceptor, how: 'stop' | 'retire'): void {
     const order: AcceptorOrder = { t: how };
     if (a.child.connected) a.child.send(order, (err) => err && a.child.kill('SIGTERM'));
