@@ -52,18 +52,21 @@ export class MessageReader {
     if (hit) return hit.msg.tree.fields;
     // read 4 KiB at a time (most header blocks fit), not the store's 64 KiB, which takes a small file whole
     const src = await this.store.open(user, folder, key, { chunk: headerChunk });
-    let head: Buffer = Buffer.alloc(0);
+    // the chunks joined once at the end: a long header block is not copied again at each chunk
+    const parts: Buffer[] = [];
+    let read = 0;
     let end = -1;
     try {
       for await (const c of src as AsyncIterable<Buffer>) {
-        const from = Math.max(0, head.length - 2);
-        head = head.length === 0 ? c : Buffer.concat([head, c]);
-        end = headerEnd(head, from);
-        if (end >= 0 || head.length >= this.maxHeader) break;
+        end = endAcross(parts, read, c);
+        parts.push(c);
+        read += c.length;
+        if (end >= 0 || read >= this.maxHeader) break;
       }
     } finally {
       src.destroy();
     }
+    const head = parts.length === 1 ? parts[0] : Buffer.concat(parts, read);
     // no empty line within the bound: the whole lines read (a message with no body: all of it)
     const cut = end >= 0 && end <= this.maxHeader ? end : head.length < this.maxHeader ? head.length : head.lastIndexOf(0x0a, this.maxHeader - 1) + 1;
     return parseHeaderFields(decodeHeaderBytes(head.subarray(0, cut)));
@@ -122,6 +125,20 @@ export class MessageReader {
  * CRLF alone, the first line included), looking at lines that start at or after `from`; -1 when
  * there is none yet.
  */
+/**
+ * Where the header block ends in what was read (`read` octets in `parts`) followed by `c`, or -1:
+ * headerEnd from two octets before `c`, looked for in the last three octets read and `c` only.
+ */
+function endAcross(parts: readonly Buffer[], read: number, c: Buffer): number {
+  const tail: number[] = [];
+  for (let i = parts.length - 1; i >= 0 && tail.length < 3; i--) {
+    for (let j = parts[i].length - 1; j >= 0 && tail.length < 3; j--) tail.unshift(parts[i][j]);
+  }
+  const at = read - tail.length;
+  const end = headerEnd(tail.length === 0 ? c : Buffer.concat([Buffer.from(tail), c]), Math.max(0, read - 2) - at);
+  return end < 0 ? -1 : end + at;
+}
+
 export function headerEnd(b: Buffer, from: number): number {
   // the start of the first line at or after `from`
   let i = from === 0 ? 0 : b.indexOf(0x0a, from - 1) + 1;
