@@ -102,11 +102,8 @@ interface Acceptor {
   accepting: boolean;
   /** why it could not run, as it told before exiting */
   error?: string;
-  /**
-   * replaced or stopped (its exit is expected): the order it was given. An acceptor still
-   * starting up has no handler for orders yet and loses them, so it is sent again at its 'ready'.
-   */
-  leaving?: 'stop' | 'retire';
+  /** replaced or stopped: its exit is expected (an order it gets while it starts up is kept for it: acceptor-process) */
+  leaving: boolean;
   readonly exited: Promise<void>;
   readonly readied: Promise<void>;
   /** its open SMTP sessions per listener mode, as it last told them */
@@ -211,15 +208,10 @@ export class AcceptorPool {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let readied!: () => void;
     let retired!: () => void;
-    const a: Acceptor = { child, startedAt: Date.now(), accepting: false, exited, readied: new Promise<void>((r) => (readied = r)), sessions: [], retired: Promise.race([exited, new Promise<void>((r) => (retired = r))]), trial, set, settings };
+    const a: Acceptor = { child, startedAt: Date.now(), accepting: false, leaving: false, exited, readied: new Promise<void>((r) => (readied = r)), sessions: [], retired: Promise.race([exited, new Promise<void>((r) => (retired = r))]), trial, set, settings };
     this.#acceptors.push(a);
     child.on('message', (m: AcceptorMessage) => {
       if (m.t === 'ready') {
-        // told to go while it started (a restart of an old set during a reload): told again, given no listener
-        if (a.leaving) {
-          this.#order(a, a.leaving);
-          return;
-        }
         // no SMTP/LMTP listener configured: nothing to accept on, ready as it is
         if (this.#giveListeners(a) === 0) {
           a.accepting = true;
@@ -383,7 +375,7 @@ export class AcceptorPool {
    * 'retire' (a reload) lets them end with their clients, as a reload in one process does.
    */
   #leave(a: Acceptor, how: 'stop' | 'retire' = 'stop'): void {
-    a.leaving = how;
+    a.leaving = true;
     this.#order(a, how);
     if (how === 'retire') return;
     const timer = setTimeout(() => a.child.kill('SIGKILL'), this.#opts.stopTimeoutMs ?? 35_000);

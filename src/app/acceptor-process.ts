@@ -42,14 +42,21 @@ const eventsAloneMs = 50;
 /** how long a stop waits for the last notice to be written */
 const noticeEndMs = 2_000;
 
-/** The configuration the server sends first (acceptor-pool.ts); rejects if the server is gone before. */
-function configFromServer(): Promise<Config> {
+/**
+ * The configuration the server sends first (acceptor-pool.ts); rejects if the server is gone
+ * before. The orders that come after it while the acceptor starts up (a reload's 'retire' to
+ * an old set's acceptor restarted meanwhile, an auth failure) are kept in `early` for it to
+ * take once it can act on them, not lost.
+ */
+function configFromServer(early: { m: AcceptorOrder; handle: unknown }[]): Promise<{ config: Config; stopKeeping: () => void }> {
   return new Promise((resolve, reject) => {
-    const onMessage = (m: AcceptorOrder): void => {
-      if (m.t !== 'config') return;
-      process.off('message', onMessage);
+    const onMessage = (m: AcceptorOrder, handle: unknown): void => {
+      if (m.t !== 'config') {
+        early.push({ m, handle });
+        return;
+      }
       process.off('disconnect', onGone);
-      resolve(m.config);
+      resolve({ config: m.config, stopKeeping: () => process.off('message', onMessage) });
     };
     const onGone = (): void => reject(new Error('the server went before it sent the configuration'));
     process.on('message', onMessage);
@@ -72,7 +79,8 @@ function removed(path: string): boolean {
  * told to stop.
  */
 export async function runAcceptor(acceptors: number): Promise<void> {
-  const config = await configFromServer();
+  const early: { m: AcceptorOrder; handle: unknown }[] = [];
+  const { config, stopKeeping } = await configFromServer(early);
   // a test hook (under the test runner only): an acceptor that can never start ('start'), or
   // only while a file is there ('file:PATH', for the acceptors of a reload: t-97), or only the
   // one that removes the file ('once:PATH': one of a reload's new acceptors, t-97)
@@ -195,7 +203,7 @@ export async function runAcceptor(acceptors: number): Promise<void> {
       await stop();
     })());
   const shared: SharedListener[] = [];
-  process.on('message', (m: AcceptorOrder, handle: unknown) => {
+  const onOrder = (m: AcceptorOrder, handle: unknown): void => {
     if (m.t === 'listen' && handle) {
       shared.push({ handle: handle as ListenHandle, mode: m.mode, local: m.local });
       if (shared.length === m.count && !stopping && !retiring) {
@@ -210,7 +218,10 @@ export async function runAcceptor(acceptors: number): Promise<void> {
     } else if (m.t === 'auth-failed') authThrottle.recordFailure(m.address, m.account);
     else if (m.t === 'stop') void stop();
     else if (m.t === 'retire') void retire();
-  });
+  };
+  stopKeeping();
+  process.on('message', onOrder);
+  for (const { m, handle } of early.splice(0)) onOrder(m, handle);
   process.on('disconnect', () => void stop());
   process.on('SIGTERM', () => void stop());
   process.on('SIGINT', () => void stop());
