@@ -13,6 +13,7 @@
  * It stops (finishing its sessions) when told, on SIGTERM/SIGINT, or when the server is gone
  * (its IPC channel closes): what it stored after that is found by the next server's recovery.
  * Retired (a reload), it accepts no more and ends once its sessions' clients have ended them.
+ * An order that comes while it starts up (retire, stop) is kept and taken once it can act on it.
  * Standards: RFC 5321 §6.1 (250 only after the message is durable in the spool).
  * Security: runs as the server's user; takes no spool lock and recovers nothing (the server does).
  * Limitations: no listeners of its own (it cannot bind: privileges are dropped), no metrics,
