@@ -89,6 +89,12 @@ export interface DirectoryLookup {
    */
   anyOwnQuota?(): Promise<boolean>;
   /**
+   * anyOwnQuota's answer without a promise, where the backend has it at hand (optional; SQLite:
+   * the same pragma, PostgreSQL: the serving node's cache); undefined when only anyOwnQuota can
+   * tell. For the quota gate's synchronous answer on a hot path (an IMAP APPEND).
+   */
+  anyOwnQuotaNow?(): boolean | undefined;
+  /**
    * What a local name is in each table, read at once (optional): the resolver's alias, role,
    * list and user lookups of one name (NameLookup) as one read, where the backend can make them
    * one (SQLite: one read transaction instead of four). The alias, role and list are looked up

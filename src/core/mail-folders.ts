@@ -157,6 +157,12 @@ export interface MailFolderStore {
   listFolders(user: string): Promise<FolderEntry[]>;
   folderExists(user: string, folder: string): Promise<boolean>;
   /**
+   * folderExists's answer without a promise when the store has it at hand (optional; Maildir: the
+   * folder's directories checked in this turn or still the ones checked before); undefined when
+   * only folderExists can tell. Throws as folderExists for a bad name. For an APPEND's TRYCREATE.
+   */
+  folderExistsNow?(user: string, folder: string): true | undefined;
+  /**
    * Makes a folder; with `specialUse` (RFC 6154 CREATE-SPECIAL-USE, only where
    * `canCreateSpecialUse`) it is listed with that attribute from then on.
    */

@@ -56,4 +56,9 @@ export interface QuotaGate {
    * `quota`, undefined when none): the gate then looks nobody up again
    */
   check(user: string, size: number, count?: number, owner?: { readonly quota?: Partial<QuotaLimit> }): Promise<QuotaVerdict>;
+  /**
+   * check's answer without a promise when it is known without a lookup or a look at the mailbox
+   * (optional: nobody is limited); undefined when only check can tell.
+   */
+  checkNow?(user: string, size: number, count?: number): QuotaVerdict | undefined;
 }

@@ -88,6 +88,11 @@ export class PgDirectoryLookup implements DirectoryLookup {
     return this.domains?.anyOwnQuota() ?? true;
   }
 
+  /** anyOwnQuota from the serving node's cache while it is current; undefined otherwise (then anyOwnQuota asks). */
+  anyOwnQuotaNow(): boolean | undefined {
+    return this.domains?.anyOwnQuota();
+  }
+
   async verifyPassword(address: string, password: string): Promise<boolean> {
     // an unknown or disabled user costs a real check too, and fails
     return checkUserPassword(await this.userRow(address), password);

@@ -121,6 +121,11 @@ export class SqliteDirectoryLookup implements DirectoryLookup {
     return this.guard(() => this.ownQuotas.get());
   }
 
+  /** anyOwnQuota without a promise: the same pragma, asked synchronously. */
+  anyOwnQuotaNow(): boolean {
+    return this.guard(() => this.ownQuotas.get());
+  }
+
   async verifyPassword(address: string, password: string): Promise<boolean> {
     // an unknown user costs a real check too, so a guesser cannot tell users from non-users
     return checkUserPassword(this.userRow(address), password);

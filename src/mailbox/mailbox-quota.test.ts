@@ -17,13 +17,24 @@ import { MailboxQuota, MaildirStore } from './index.js';
 const user = 'suzana@dc.uece.br';
 const msg = (n: number): Readable => Readable.from([Buffer.from(`Subject: ${n}\r\n\r\nbody\r\n`)]);
 
-void test('MailboxQuota: no user row read while nobody has a quota; one set later (here or by another process) applies at once', async () => {
+/** `fn` with a temp dir and its SQLite directory opened twice: the server's and another process's (the CLI's); `user` added. */
+async function withDirectories(fn: (dir: string, server: SqliteDirectory, cli: SqliteDirectory) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'correio-quota-'));
   const file = join(dir, 'directory.sqlite');
   const server = await SqliteDirectory.open(file, { localDomains: ['dc.uece.br'] });
   const cli = await SqliteDirectory.open(file);
   try {
     await server.addUser(user);
+    await fn(dir, server, cli);
+  } finally {
+    await cli.close();
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+void test('MailboxQuota: no user row read while nobody has a quota; one set later (here or by another process) applies at once', () =>
+  withDirectories(async (dir, server, cli) => {
     await server.addUser('ana@dc.uece.br');
     let lookups = 0;
     const counted: Pick<DirectoryLookup, 'findUser' | 'anyOwnQuota'> = {
@@ -57,12 +68,7 @@ void test('MailboxQuota: no user row read while nobody has a quota; one set late
     assert.equal(lookups, 0, 'no quota left: no lookups again');
     assert.equal(await server.setUserQuota(user, { storage: 50 }), true);
     assert.equal(await quota.check(user, 100), 'too-big', "this connection's own change applies at once");
-  } finally {
-    await cli.close();
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 void test('MailboxQuota: a caller that gives the user record (the local transport) costs no directory read; its own limits apply', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'correio-quota-'));
@@ -86,3 +92,24 @@ void test('MailboxQuota: a caller that gives the user record (the local transpor
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+void test('MailboxQuota.checkNow: "ok" without a promise only while nobody is limited; a quota set by another process makes it defer to check at once', () =>
+  withDirectories(async (dir, server, cli) => {
+    const mailboxes = new MaildirStore(join(dir, 'mail'), { hostname: 'mx' });
+    let defaults = { storage: 0, messages: 0 };
+    const quota = new MailboxQuota({ directory: server, mailboxes, defaults: () => defaults });
+    await mailboxes.deliver(user, msg(1), { uniqueKey: 'a' });
+    assert.equal(quota.checkNow(), 'ok', 'nobody limited');
+    defaults = { storage: 0, messages: 1 };
+    assert.equal(quota.checkNow(), undefined, 'a default limit: the usage must be read');
+    assert.equal(await quota.check(user, 10), 'full');
+    defaults = { storage: 0, messages: 0 };
+    assert.equal(await cli.setUserQuota(user, { messages: 1 }), true);
+    assert.equal(quota.checkNow(), undefined, "another process's quota: the user must be looked up");
+    assert.equal(await quota.check(user, 10), 'full');
+    assert.equal(await cli.setUserQuota(user, { messages: null }), true);
+    assert.equal(quota.checkNow(), 'ok');
+    // a directory that cannot tell without a promise: always deferred
+    const asking = new MailboxQuota({ directory: { findUser: (a) => server.findUser(a), anyOwnQuota: () => server.anyOwnQuota() }, mailboxes, defaults: () => defaults });
+    assert.equal(asking.checkNow(), undefined);
+  }));

@@ -49,6 +49,11 @@ export class MaildirFolderTree {
     return dir;
   }
 
+  /** folderPath's answer without a promise when the folder's directories are known (MaildirStore.checkedDirNow). */
+  protected folderPathNow(user: string, f: string): string | undefined {
+    return this.store.checkedDirNow(user, f);
+  }
+
   /** The user's Maildir root (INBOX's directory, where the per-user files live). */
   protected rootPath(user: string): string {
     return this.store.mailboxPath(user, '');
@@ -102,6 +107,12 @@ export class MaildirFolderTree {
     const f = checkFolderName(folder);
     if (f === '') return true;
     return (await this.store.checkedDir(user, f, false)) !== undefined;
+  }
+
+  /** folderExists without a promise: INBOX, or a folder whose directories are known (MaildirStore.checkedDirNow). */
+  folderExistsNow(user: string, folder: string): true | undefined {
+    const f = checkFolderName(folder);
+    return f === '' || this.store.checkedDirNow(user, f) !== undefined ? true : undefined;
   }
 
   async createFolder(user: string, folder: string, opts: { specialUse?: SpecialUse } = {}): Promise<void> {

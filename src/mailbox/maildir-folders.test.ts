@@ -297,3 +297,29 @@ void test('a folder check answered from the same turn ends with the turn, and a 
     assert.equal(await folders.folderExists(user, 'Deleted'), false);
     await assert.rejects(folders.append(user, 'Deleted', Buffer.from('Subject: x\r\n\r\nx\r\n'), { flags: '' }), MailFolderError);
   }));
+
+void test('folderExistsNow answers only what folderExists would: never true for a folder removed or never checked', () =>
+  withRoot(async (root) => {
+    const { folders } = open(root);
+    assert.equal(folders.folderExistsNow(user, 'INBOX'), true);
+    await folders.createFolder(user, 'Kept');
+    await folders.createFolder(user, 'Gone');
+    await folders.createFolder(user, 'Deleted');
+    // a new store (another process's view): nothing checked yet, only the walk can tell
+    const other = open(root).folders;
+    assert.equal(other.folderExistsNow(user, 'Kept'), undefined);
+    assert.equal(other.folderExistsNow(user, 'Nowhere'), undefined);
+    assert.equal(await other.folderExists(user, 'Kept'), true);
+    assert.equal(other.folderExistsNow(user, 'Kept'), true, 'checked in this turn');
+    for (const f of ['Gone', 'Deleted']) assert.equal(await folders.folderExists(user, f), true);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(other.folderExistsNow(user, 'Kept'), true, 'its directories still the ones checked (one lstat each)');
+    // removed by another program: not answered from what was checked before
+    await rm(join(root, 'dc.uece.br', 'suzana', '.Gone'), { recursive: true });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(folders.folderExistsNow(user, 'Gone'), undefined);
+    assert.equal(await folders.folderExists(user, 'Gone'), false);
+    await folders.deleteFolder(user, 'Deleted');
+    assert.equal(folders.folderExistsNow(user, 'Deleted'), undefined, 'a DELETE forgets it at once');
+    assert.throws(() => folders.folderExistsNow(user, 'bad/name'), 'a bad name throws as folderExists rejects');
+  }));

@@ -210,7 +210,8 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
   ): Promise<{ uid: number; uidValidity: number }> {
     const f = this.#folder(folder);
     checkKeywords(opts.keywords);
-    const dir = await this.folderPath(user, f);
+    // checked by the APPEND's TRYCREATE in this turn: no promise (folderPathNow)
+    const dir = this.folderPathNow(user, f) ?? (await this.folderPath(user, f));
     const octets = Buffer.isBuffer(message) ? message : undefined;
     // straight into cur/ with its flags and INTERNALDATE: no rename and directory fsync after;
     // cur/'s fsync runs beside the UID log's (uid-log): the answer waits for both

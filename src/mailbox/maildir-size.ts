@@ -123,9 +123,10 @@ export class MaildirSize {
    * open, the one O_APPEND write and the close are synchronous: three calls on a small file
    * cost the calling thread less than three thread-pool round trips (issue 19), and a
    * delivery's usual answer is one lstat that finds no file (an open that fails makes an Error
-   * with its stack: several times the lstat's cost, issue 14).
+   * with its stack: several times the lstat's cost, issue 14). Synchronous as a whole: no
+   * promise for the caller to wait on (issue 14).
    */
-  async add(root: string, octets: number, count: number): Promise<void> {
+  add(root: string, octets: number, count: number): void {
     const path = join(root, MAILDIRSIZE);
     if (lstatSync(path, { throwIfNoEntry: false }) === undefined) return;
     let fd;

@@ -133,12 +133,23 @@ export class MaildirStore implements MailboxStore {
    * nothing but directories); tmp/, new/ and cur/ made when `create`. undefined when missing.
    */
   async checkedDir(user: string, folder: string | undefined, create: boolean): Promise<string | undefined> {
-    const dir = this.mailboxPath(user, folder);
     // known (this turn, or its last levels unchanged): no walk, no await (SafeDirs.checked)
-    if (this.#dirs.checked(dir, maildirSubs)) return dir;
+    const known = this.checkedDirNow(user, folder);
+    if (known !== undefined) return known;
+    const dir = this.mailboxPath(user, folder);
     if (create) await this.#ensure(dir);
     else if (!(await this.#safeDir(dir, false, maildirSubs))) return undefined;
     return dir;
+  }
+
+  /**
+   * checkedDir's answer without a promise when the folder's directories are known (SafeDirs.checked:
+   * found whole in this turn, or their last levels still the same); undefined when only
+   * checkedDir's walk can tell (the folder may still exist).
+   */
+  checkedDirNow(user: string, folder: string | undefined): string | undefined {
+    const dir = this.mailboxPath(user, folder);
+    return this.#dirs.checked(dir, maildirSubs) ? dir : undefined;
   }
 
   /** Makes (or checks) a Maildir's tmp/, new/ and cur/ before a delivery. */
@@ -221,7 +232,7 @@ export class MaildirStore implements MailboxStore {
         const synced = this.#syncer.sync(target);
         if (opts.deferSync) synced.catch(() => undefined); // the caller awaits it
         else await synced;
-        await this.#size.add(this.mailboxPath(user, ''), conv.stored, 1);
+        this.#size.add(this.mailboxPath(user, ''), conv.stored, 1);
         if (opts.deferSync) return { key, synced };
       }
       return { key };
@@ -319,7 +330,7 @@ export class MaildirStore implements MailboxStore {
       if (errno(err) !== 'ENOENT') throw err;
       return; // removed by someone else, who counts it (or the next recalculation does)
     }
-    await this.#size.add(this.mailboxPath(user, ''), -size, -1);
+    this.#size.add(this.mailboxPath(user, ''), -size, -1);
   }
 }
 

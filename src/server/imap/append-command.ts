@@ -18,7 +18,7 @@ import type { AppendMessage, ImapCommand } from '../../protocol/imap/index.js';
 import { formatSequenceSet } from '../../protocol/imap/index.js';
 import { catenate } from './catenate.js';
 import { folderError, folderName } from './mailbox-names.js';
-import { overQuota } from './quota-commands.js';
+import { overQuota, overQuotaNow } from './quota-commands.js';
 import { splitFlags } from './message-flags.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
@@ -46,8 +46,9 @@ export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APP
   if (name === undefined) return no('Invalid mailbox name', 'CANNOT');
   // RFC 9051 §6.3.12: a mailbox that does not exist is TRYCREATE, whatever else is wrong
   // (RFC 4469 §5: also before the URLs of a CATENATE are looked at)
+  // answered without a promise when the store knows (folderExistsNow), as the quota below
   try {
-    if (!(await io.ctx.folders.folderExists(io.user, name))) return no('Mailbox does not exist', 'TRYCREATE');
+    if (!(io.ctx.folders.folderExistsNow?.(io.user, name) ?? (await io.ctx.folders.folderExists(io.user, name)))) return no('Mailbox does not exist', 'TRYCREATE');
   } catch (err) {
     return folderError(err);
   }
@@ -68,7 +69,9 @@ export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APP
   let uidValidity = 0;
   try {
     // RFC 9208 §5.3: all the messages must fit under the quota, or none is stored
-    const full = await overQuota(io, checked.reduce((n, x) => n + x.m.message.length, 0), checked.length);
+    const size = checked.reduce((n, x) => n + x.m.message.length, 0);
+    const now = overQuotaNow(io, size, checked.length);
+    const full = now === 'ask' ? await overQuota(io, size, checked.length) : now;
     if (full) return full;
     const folders = io.ctx.folders;
     if (checked.length > 1 && folders.appendMany) {

@@ -232,7 +232,12 @@ export async function streamedAppend(io: Session, start: StreamedAppendStart, li
   try {
     if (name === undefined) await refuse(no('Invalid mailbox name', 'CANNOT'), start.lit);
     // RFC 9051 §6.3.12: a mailbox that does not exist is TRYCREATE, before the octets are sent
-    const exists = await io.ctx.folders.folderExists(io.user, name!).catch((err: unknown) => folderError(err));
+    let exists: boolean | TaggedResult;
+    try {
+      exists = io.ctx.folders.folderExistsNow?.(io.user, name!) ?? (await io.ctx.folders.folderExists(io.user, name!));
+    } catch (err) {
+      exists = folderError(err);
+    }
     if (exists !== true) await refuse(exists === false ? no('Mailbox does not exist', 'TRYCREATE') : exists, start.lit);
     const folders = io.ctx.folders;
     if (folders.appendMany) {
