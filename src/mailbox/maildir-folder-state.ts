@@ -216,7 +216,9 @@ export class MaildirFolderState {
       changed = listed.changed;
     }
     const known = k;
-    const out = await fn({ dir, index, snapshot: k.snapshot, listing: k.listing, keys: k.keys, changedSince: (since) => changedSince(known.snapshot.list, known.log, since) });
+    const step = fn({ dir, index, snapshot: k.snapshot, listing: k.listing, keys: k.keys, changedSince: (since) => changedSince(known.snapshot.list, known.log, since) });
+    // most steps answer at once (an APPEND's UID): no await of a value that is no promise
+    const out = step instanceof Promise ? await step : step;
     if (out.set && out.set.size > 0) {
       for (const [key, e] of out.set) k.entries.set(key, e);
       index = { ...index, highestModseq: Math.max(index.highestModseq, out.highestModseq ?? 0) };

@@ -60,18 +60,29 @@ export async function dispatch(s: DispatchHost, tag: string, c: ImapCommand): Pr
   const refused = stateError(c.name, s.state);
   if (refused) return refused;
   const r = await run(s, tag, c);
-  if (r !== undefined) await updatesAfter(s, c.name, 'uid' in c && c.uid);
+  const updating = r === undefined ? undefined : updatesAfter(s, c.name, 'uid' in c && c.uid);
+  if (updating) await updating;
   return r;
 }
 
-/** Queues the selected mailbox's updates after a command, before its tagged reply. */
-export async function updatesAfter(s: DispatchHost, name: string, uid: boolean): Promise<void> {
-  if (!s.selected) return;
+/**
+ * Queues the selected mailbox's updates after a command, before its tagged reply: at once when
+ * the mailbox need not be looked at (SelectedMailbox.refreshNow: no promise), else the promise
+ * of the look.
+ */
+export function updatesAfter(s: DispatchHost, name: string, uid: boolean): Promise<void> | undefined {
+  const sel = s.selected;
+  if (!sel) return undefined;
   // RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE, SEARCH (their UID forms may)
   // (RFC 5256 §3, §4: SORT and THREAD as SEARCH)
   const noExpunge = ['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD'].includes(name) && !uid;
   const force = name === 'NOOP' || name === 'CHECK';
-  for (const line of await s.selected.refresh(!noExpunge, force)) s.conn.queue(`${line}\r\n`);
+  const queue = (lines: readonly string[]): void => {
+    for (const line of lines) s.conn.queue(`${line}\r\n`);
+  };
+  const now = sel.refreshNow(!noExpunge, force);
+  if (now) return void queue(now);
+  return sel.refresh(!noExpunge, force).then(queue);
 }
 
 async function run(s: DispatchHost, tag: string, c: ImapCommand): Promise<TaggedResult | undefined> {

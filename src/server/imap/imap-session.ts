@@ -176,7 +176,8 @@ export class ImapSession implements DispatchHost {
             this.tagged(input.append.tag, no('Internal error, try again later', 'SERVERBUG'));
             break;
           }
-          await updatesAfter(this, 'APPEND', false);
+          const updating = updatesAfter(this, 'APPEND', false);
+          if (updating) await updating;
           this.tagged(input.append.tag, r);
           continue;
         }

@@ -248,12 +248,22 @@ export class SelectedMailbox {
   }
 
   /**
+   * refresh's lines without a promise when it would not look at the store (no change signalled,
+   * not forced, looked within the last second); undefined when refresh must look.
+   */
+  refreshNow(expunge: boolean, force = false): string[] | undefined {
+    if (force || this.dirty || Date.now() - this.lastSync >= 1000) return undefined;
+    return expunge ? this.reportGone() : [];
+  }
+
+  /**
    * Looks at the store (when a change was signalled, or `force`, or a second passed) and
    * returns the untagged lines to send: FETCH FLAGS for changed flags, EXPUNGE (only when
    * `expunge` is allowed) and EXISTS.
    */
   async refresh(expunge: boolean, force = false): Promise<string[]> {
-    if (!force && !this.dirty && Date.now() - this.lastSync < 1000) return expunge ? this.reportGone() : [];
+    const quiet = this.refreshNow(expunge, force);
+    if (quiet) return quiet;
     this.dirty = false;
     let snap: FolderSnapshot;
     let delta: FolderDelta | undefined;
