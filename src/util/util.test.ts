@@ -148,3 +148,21 @@ void test('KeyedMutex serializes per key, not across keys', async () => {
   assert.ok(order.indexOf('b<') < order.indexOf('a1>'));
   assert.equal(m.busy('a'), false);
 });
+
+void test('KeyedMutex: fn starts in a later microtask even with the key free; the key is free when its caller resumes, after a failure too', async () => {
+  const m = new KeyedMutex();
+  let started = false;
+  const p = m.run('k', async () => {
+    started = true;
+    return 1;
+  });
+  assert.equal(started, false, 'not run inside the call');
+  assert.equal(m.busy('k'), true);
+  assert.equal(await p, 1);
+  assert.equal(m.busy('k'), false, 'let go before the caller resumes');
+  await assert.rejects(m.run('k', () => Promise.reject(new Error('boom'))), /boom/);
+  assert.equal(m.busy('k'), false);
+  // a sync throw in fn becomes the run's rejection, and the next run still runs
+  await assert.rejects(m.run('k', () => { throw new Error('sync'); }), /sync/);
+  assert.equal(await m.run('k', async () => 2), 2);
+});
