@@ -259,11 +259,13 @@ export class MaildirStore implements MailboxStore {
   async open(user: string, key: string, folder?: string, opts?: { readonly chunk?: number }): Promise<Readable> {
     const dir = this.mailboxPath(user, folder);
     let fh: FileHandle;
+    let file: string;
     for (let attempt = 1; ; attempt++) {
       const found = await this.#listing.locate(dir, key);
       if (!found) throw notFound(key);
+      file = join(dir, found.sub, found.name);
       try {
-        fh = await open(join(dir, found.sub, found.name), READ_NOFOLLOW);
+        fh = await open(file, READ_NOFOLLOW);
         break;
       } catch (err) {
         // renamed between finding and opening (a flag change, new/ → cur/): find it again
@@ -272,7 +274,8 @@ export class MaildirStore implements MailboxStore {
     }
     const src = fh.createReadStream({ autoClose: true, highWaterMark: opts?.chunk ?? 64 * 1024 });
     const conv = new LfToCrlf();
-    src.on('error', (err) => conv.destroy(err));
+    // a read's error names the file, as an open's does (the IMAP server logs it: read-failure)
+    src.on('error', (err: NodeJS.ErrnoException) => conv.destroy(Object.assign(err, { path: err.path ?? file })));
     conv.on('close', () => src.destroy());
     return src.pipe(conv);
   }

@@ -6,7 +6,8 @@
  *   BODY.PEEK[section] does, so \Seen is not set), §6 (NO [BADURL url] for a URL that cannot
  *   be read, NO [TOOBIG] when the result is over the limit; nothing is appended then),
  *   RFC 5092 (the URL form, via protocol/imap parseImapUrl; ";PARTIAL=" cuts the octets),
- *   RFC 4315 (UIDVALIDITY checked).
+ *   RFC 4315 (UIDVALIDITY checked); RFC 5530 (a message that exists but cannot be read: the
+ *   store's failure, read-failure, not a BADURL).
  * Security: only this user's mailboxes: a URL naming another user, or a host that is not
  *   this server's name (or localhost, 127.0.0.1, [::1]), is a BADURL; the result is bounded
  *   by the APPENDLIMIT while it is built.
@@ -17,6 +18,7 @@ import { findByUid } from '../../core/index.js';
 import { findPart, ImapReader, parseImapUrl, readFetchItems, type CatPart, type FetchItem } from '../../protocol/imap/index.js';
 import { sectionOctets } from './fetch-section.js';
 import { folderName } from './mailbox-names.js';
+import { MessageUnreadable, readFailure } from './read-failure.js';
 import { no, type SessionIo, type TaggedResult } from './session-types.js';
 
 /** url-resp-text (RFC 4469 §6) holds no "]" nor line ends. */
@@ -47,7 +49,9 @@ async function urlOctets(io: SessionIo, url: string): Promise<Buffer | TaggedRes
     if (u.uidValidity !== undefined && u.uidValidity !== snap.uidValidity) return badUrl(url);
     const m = findByUid(snap.list, u.uid);
     if (!m) return badUrl(url);
-    const msg = await io.reader.load(io.user, folder, m.key);
+    const msg = await io.reader.load(io.user, folder, m.key).catch((err: unknown) => {
+      throw readFailure('imap CATENATE', { user: io.user, folder, key: m.key }, err) ?? err;
+    });
     // a part that does not exist is a bad URL here (FETCH answers it with "")
     if (item && !findPart(msg.tree, item.section.part)) return badUrl(url);
     const data = item ? sectionOctets(msg, item) : msg.buf;
@@ -56,8 +60,9 @@ async function urlOctets(io: SessionIo, url: string): Promise<Buffer | TaggedRes
     if (!u.partial) return data;
     const from = Math.min(u.partial.origin, data.length);
     return data.subarray(from, u.partial.length === undefined ? data.length : Math.min(data.length, from + u.partial.length));
-  } catch {
-    return badUrl(url);
+  } catch (err) {
+    // a message removed meanwhile is a bad URL; one that cannot be read, the store's failure
+    return (err instanceof MessageUnreadable && err.result) || badUrl(url);
   }
 }
 

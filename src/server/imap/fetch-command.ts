@@ -8,7 +8,10 @@
  * Standards: RFC 9051 §6.4.5 (FETCH; BODY[] without PEEK sets \Seen), §7.5.2 (FETCH response),
  *   RFC 7162 §3.1.4 (FETCH CHANGEDSINCE, MODSEQ), §3.2.6 (UID FETCH VANISHED); RFC 9394
  *   (PARTIAL of FETCH); RFC 5530 (EXPUNGEISSUED, LIMIT, UNKNOWN-CTE).
- * Security: a read-only (EXAMINE) mailbox is never changed (no \Seen); a big message costs its
+ * Security: a read-only (EXAMINE) mailbox is never changed (no \Seen); a message removed
+ *   meanwhile (ENOENT) is left out as expunged, one that cannot be read for another reason is
+ *   left out and the command answers NO [UNAVAILABLE] or [SERVERBUG] (read-failure, logged)
+ *   after the others' responses; a big message costs its
  *   header blocks and a chunk or two of memory, whatever its size; a smaller one read whole
  *   over the reader's bound (a fetch_stream_from set above it) answers NO [LIMIT].
  * Limitations: see fetch-stream and message-reader.
@@ -22,6 +25,7 @@ import { decodedKey, decodedSections, UnknownCte } from './fetch-section.js';
 import { BodyCutShort, StreamedBody, streamFromDefault } from './fetch-stream.js';
 import { load, pick, took } from './message-commands.js';
 import type { LoadedMessage } from './message-reader.js';
+import { MessageUnreadable, readFailure } from './read-failure.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
@@ -60,6 +64,8 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
     }
   }
   let missing = false;
+  // the first message that could not be read for another reason than its removal (read-failure)
+  let failed: MessageUnreadable | undefined;
   // responses go out in writes of about 64 KB, not one write (and wait) per message
   const pending: Buffer[] = [];
   let pendingBytes = 0;
@@ -110,14 +116,22 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
           return no('Unknown Content-Transfer-Encoding', 'UNKNOWN-CTE');
         }
         if (err instanceof BodyCutShort) throw err;
-        missing = true; // removed meanwhile
+        // removed meanwhile: as an expunged message; any other failure: the command's NO
+        const f = readFailure('imap FETCH', { user: io.user, folder: sel.folder, key: m.key }, err);
+        failed ??= f;
+        missing = true;
         continue;
       }
       msg = { streamed: true, size: m.size, ...(tree && { tree }), ...(decodedSizes && { decodedSizes }) };
     } else if (plan.content && planNeedsRead(plan, cache)) {
       try {
         msg = await load(io, sel, m);
-      } catch {
+      } catch (err) {
+        if (err instanceof MessageUnreadable) {
+          // the other messages are still sent; the command answers the failure
+          failed ??= err;
+          continue;
+        }
         await flush();
         return no('Message too large to fetch', 'LIMIT');
       }
@@ -157,6 +171,7 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
     if (pendingBytes >= 64 * 1024 && !(await flush())) return no('Connection lost');
   }
   if (!(await flush())) return no('Connection lost');
+  if (failed) return failed.result;
   if (missing && !c.uid) return no('Some messages were expunged', 'EXPUNGEISSUED');
   return ok(`${c.uid ? 'UID ' : ''}FETCH completed`);
 }

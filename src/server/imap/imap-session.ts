@@ -29,6 +29,7 @@ import { appendSoFar, appendStreamFromDefault, streamedAppend } from './append-s
 import { dispatch, updatesAfter, type DispatchHost, type SessionState } from './command-dispatch.js';
 import { MessageReader } from './message-reader.js';
 import { quotaCapabilities } from './quota-commands.js';
+import { MessageUnreadable } from './read-failure.js';
 import { UidValidityChanged, type SelectedMailbox } from './selected-mailbox.js';
 import { ExchangeEnded, SessionAuth } from './session-auth.js';
 import { bad, no, ok, type ImapSessionContext, type TaggedResult } from './session-types.js';
@@ -196,7 +197,8 @@ export class ImapSession implements DispatchHost {
             this.untagged('BYE [UIDVALIDITY] Mailbox was reset');
             break;
           }
-          result = no('Internal error, try again later', 'SERVERBUG');
+          // a message that could not be read (read-failure): its own answer, already logged
+          result = err instanceof MessageUnreadable ? err.result : no('Internal error, try again later', 'SERVERBUG');
         }
         if (result) this.tagged(parsed.tag, result);
       }

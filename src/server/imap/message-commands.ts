@@ -23,6 +23,7 @@ import { folderError, folderName } from './mailbox-names.js';
 import { overQuota } from './quota-commands.js';
 import { MessageTooLarge, type LoadedMessage } from './message-reader.js';
 import { matches } from './search-matcher.js';
+import { MessageUnreadable, readFailure } from './read-failure.js';
 import { messageReads } from './search-target.js';
 import { flagsOf, splitFlags } from './message-flags.js';
 import type { SelectedMailbox, ViewMessage } from './selected-mailbox.js';
@@ -68,12 +69,18 @@ export function pick(sel: SelectedMailbox, set: SequenceSet, uid: boolean): Pick
   return out;
 }
 
+/**
+ * The message read whole; undefined when it was removed meanwhile (ENOENT). Throws
+ * MessageTooLarge, and MessageUnreadable (logged) for any other failure to read it.
+ */
 export async function load(io: SessionIo, sel: SelectedMailbox, m: ViewMessage): Promise<LoadedMessage | undefined> {
   try {
     return await io.reader.load(io.user, sel.folder, m.key);
   } catch (err) {
     if (err instanceof MessageTooLarge) throw err;
-    return undefined; // removed meanwhile
+    const failed = readFailure('imap FETCH', { user: io.user, folder: sel.folder, key: m.key }, err);
+    if (failed) throw failed;
+    return undefined;
   }
 }
 
@@ -201,7 +208,15 @@ export async function search(io: SessionIo, sel: SelectedMailbox, c: Extract<Ima
   }
   const withModseq = usesModseq(c.key);
   if (withModseq) io.enableCondstore();
-  const hits = await findMatches(io, sel, c.key);
+  let hits: Awaited<ReturnType<typeof findMatches>>;
+  try {
+    hits = await findMatches(io, sel, c.key);
+  } catch (err) {
+    if (!(err instanceof MessageUnreadable)) throw err;
+    // RFC 5182 §2.1: a SEARCH that fails leaves an empty saved result
+    if (save) sel.saved = new Set();
+    return err.result;
+  }
   const found = hits.map((h) => h.m);
   const seqs = hits.map((h) => h.seq);
   const done = ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);

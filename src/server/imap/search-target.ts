@@ -5,13 +5,15 @@
  * the file: message-reader `headers`), or its text (a message under `fetchStreamFrom` read whole
  * and matched as message-text reads it; a bigger one streamed: search-text-stream).
  * Standards: RFC 9051 §6.4.4 (what each key looks in: search-matcher).
- * Security: a message that cannot be read (gone meanwhile) matches no key that reads it; a big
- *   message is never held whole.
+ * Security: a message removed meanwhile (ENOENT) matches no key that reads it; any other
+ *   failure to read it fails the command (read-failure: MessageUnreadable, logged), never a
+ *   silent non-match; a big message is never held whole.
  * Limitations: none beyond message-reader's and search-text-stream's.
  */
 import type { HeaderField } from '../../protocol/mime/index.js';
 import { streamFromDefault } from './fetch-stream.js';
 import type { LoadedMessage } from './message-reader.js';
+import { readFailure } from './read-failure.js';
 import { wholeTextHas } from './search-matcher.js';
 import { streamedTextHas } from './search-text-stream.js';
 import type { SelectedMailbox, ViewMessage } from './selected-mailbox.js';
@@ -29,13 +31,19 @@ export function messageReads(io: SessionIo, sel: SelectedMailbox, m: ViewMessage
   let fields: readonly HeaderField[] | undefined;
   let whole: LoadedMessage | undefined;
   const big = m.size >= (io.ctx.fetchStreamFrom ?? streamFromDefault);
+  // removed meanwhile: no match; anything else fails the command
+  const gone = (err: unknown): void => {
+    const failed = readFailure('imap SEARCH', { user: io.user, folder: sel.folder, key: m.key }, err);
+    if (failed) throw failed;
+  };
   return {
     fieldsRead: () => fields,
     headers: async () => {
       try {
         fields ??= await io.reader.headers(io.user, sel.folder, m.key);
-      } catch {
-        return undefined; // removed meanwhile
+      } catch (err) {
+        gone(err);
+        return undefined;
       }
       return fields;
     },
@@ -49,7 +57,8 @@ export function messageReads(io: SessionIo, sel: SelectedMailbox, m: ViewMessage
         whole ??= await io.reader.load(io.user, sel.folder, m.key);
         fields ??= whole.tree.fields;
         return wholeTextHas(whole, needle, withHeader);
-      } catch {
+      } catch (err) {
+        gone(err);
         return false;
       }
     },

@@ -8,7 +8,8 @@
  *   US-ASCII (RFC 9051 §6.4.4); RFC 5267 §3 (ESORT: SORT RETURN (MIN MAX ALL COUNT) answered
  *   by ESEARCH in sort order), RFC 9394 (PARTIAL of the sorted result), RFC 5957 (DISPLAYFROM,
  *   DISPLAYTO: the display name after RFC 2047 decoding).
- * Security: bounded by the mailbox; a message that cannot be read sorts with empty fields.
+ * Security: bounded by the mailbox; a message removed meanwhile (ENOENT) sorts with empty
+ *   fields; any other failure to read one fails the command (read-failure: a tagged NO, logged).
  * Limitations: a matching message's fields come from the fetch cache when it keeps them
  *   (sort-fields: kept when its ENVELOPE was made, by the text index's read under serve, or by
  *   an earlier SORT or THREAD), else from its header block read (not its body); no CONTEXT=SORT.
@@ -31,6 +32,7 @@ import {
 } from '../../protocol/imap/index.js';
 import { esearchParts } from './esearch-response.js';
 import { findMatches } from './message-commands.js';
+import { readFailure } from './read-failure.js';
 import { cachedSortFields, encodeSortFields } from './sort-fields.js';
 import type { SelectedMailbox, ViewMessage } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
@@ -42,7 +44,7 @@ const field = (fields: readonly HeaderField[], name: string): string | undefined
  * keeps (read in bulk), else their header blocks read (then kept in the cache); none when a
  * message could not be read.
  */
-async function matchesWithFields(io: SessionIo, sel: SelectedMailbox, key: Parameters<typeof findMatches>[2]): Promise<{ seq: number; m: ViewMessage; fields: readonly HeaderField[] }[]> {
+async function matchesWithFields(io: SessionIo, sel: SelectedMailbox, key: Parameters<typeof findMatches>[2], what: 'SORT' | 'THREAD'): Promise<{ seq: number; m: ViewMessage; fields: readonly HeaderField[] }[]> {
   const hits = await findMatches(io, sel, key);
   const cache = io.ctx.fetchCache;
   const cached = cache ? cachedSortFields(cache, io.user, sel.folder, hits.flatMap((h) => (h.fields ? [] : [h.m.key]))) : undefined;
@@ -53,8 +55,10 @@ async function matchesWithFields(io: SessionIo, sel: SelectedMailbox, key: Param
       try {
         fields = await io.reader.headers(io.user, sel.folder, h.m.key);
         cache?.set(io.user, sel.folder, h.m.key, 'SORT', encodeSortFields(fields));
-      } catch {
-        fields = undefined;
+      } catch (err) {
+        const failed = readFailure(`imap ${what}`, { user: io.user, folder: sel.folder, key: h.m.key }, err);
+        if (failed) throw failed;
+        fields = undefined; // removed meanwhile
       }
     }
     out.push({ seq: h.seq, m: h.m, fields: fields ?? [] });
@@ -73,7 +77,7 @@ const subjectOf = (fields: readonly HeaderField[]): { base: string; reply: boole
 export async function sort(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'SORT' }>, tag: string): Promise<TaggedResult> {
   const refused = charsetRefused(io, c.charset);
   if (refused) return refused;
-  const rows = (await matchesWithFields(io, sel, c.key)).map(({ seq, m, fields }) => {
+  const rows = (await matchesWithFields(io, sel, c.key, 'SORT')).map(({ seq, m, fields }) => {
     const f: SortFields = {
       order: seq,
       arrival: m.receivedAt,
@@ -105,7 +109,7 @@ function msgIds(value: string | undefined): string[] {
 export async function thread(io: SessionIo, sel: SelectedMailbox, c: Extract<ImapCommand, { name: 'THREAD' }>): Promise<TaggedResult> {
   const refused = charsetRefused(io, c.charset);
   if (refused) return refused;
-  const msgs: ThreadMessage[] = (await matchesWithFields(io, sel, c.key)).map(({ seq, m, fields }) => {
+  const msgs: ThreadMessage[] = (await matchesWithFields(io, sel, c.key, 'THREAD')).map(({ seq, m, fields }) => {
     const { base, reply } = subjectOf(fields);
     const refs = msgIds(field(fields, 'references'));
     const messageId = msgIds(field(fields, 'message-id'))[0];
