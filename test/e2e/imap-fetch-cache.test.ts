@@ -8,7 +8,8 @@
  * mail is in the file before any FETCH: a restarted server's first FETCH opens no file, nor its
  * first SORT or THREAD. SORT and THREAD by every key answer the same from the header fields the
  * cache keeps (sort-fields) as from the files, opening none: a second time, after a restart with
- * the file, and after a FETCH ENVELOPE (which keeps them).
+ * the file, and after a FETCH ENVELOPE (which keeps them). SEARCH header keys on those fields
+ * answer from them too, the same as from the files, opening none.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -130,6 +131,52 @@ void test('SORT and THREAD answer from the fields kept in the fetch cache withou
     const afterFetch = await sortAnswers(c);
     assert.equal(opened(), opens, 'SORT and THREAD after FETCH ENVELOPE opened no file');
     for (const [i, a] of afterFetch.entries()) assert.ok(a.equals(answers[i]), `${sortCommands[i]} after FETCH ENVELOPE: the same answer`);
+    c.socket.destroy();
+  } finally {
+    await server?.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+/** SEARCH header keys on fields the cache keeps (sort-fields), and one (BCC) it does not. */
+const searchCommands = [
+  'SEARCH FROM a',
+  'UID SEARCH OR SUBJECT re TO example',
+  'SEARCH NOT CC @',
+  'SEARCH HEADER Message-ID @ SENTSINCE 1-Jan-2005',
+  'SEARCH HEADER References ""',
+  'SEARCH SENTBEFORE 1-Jan-2010 FROM e',
+];
+
+void test('SEARCH header keys answer from the fields kept in the fetch cache, the same as from the files, without opening one; SORT with such a key reads each header once', { skip: existsSync(corpus) ? false : `${corpus} is absent` }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'correio-fetch-cache-search-'));
+  const store = new MaildirStore(join(root, 'mail'), { hostname: 'mx' });
+  let server: ImapServer | undefined;
+  try {
+    const count = await deliverCorpus(store);
+    // SORT with a header key, nothing cached: each message's header block read once for both
+    let c: LineClient, opened: () => number;
+    ({ server, c, opened } = await fetchOnNewServer(store, undefined, 'NOOP'));
+    await exchange(c, 's', 'SORT (SUBJECT FROM) UTF-8 FROM a');
+    assert.equal(opened(), count, 'SORT FROM: one open per message');
+    // the answers made from the files (BCC is not kept: read from the files each time)
+    const fromFiles: Buffer[] = [];
+    for (const [i, cmd] of [...searchCommands, 'SEARCH BCC a'].entries()) fromFiles.push(await exchange(c, `f${i}`, cmd));
+    assert.ok(fromFiles.some((a) => /^\* SEARCH( \d+){2,}$/.test(a.toString('latin1'))), 'some SEARCH finds messages');
+    const read = opened();
+    assert.equal(read, count * (searchCommands.length + 2), 'each SEARCH read every header block (nothing cached by SEARCH)');
+    // a FETCH ENVELOPE keeps the fields SORT reads; then the SEARCHes open no file but BCC's
+    await exchange(c, 'e', 'FETCH 1:* (ENVELOPE)');
+    const afterFetch = opened();
+    for (const [i, cmd] of searchCommands.entries()) {
+      const a = await exchange(c, `g${i}`, cmd);
+      assert.ok(a.equals(fromFiles[i]), `${cmd}: the same answer from the cache`);
+    }
+    assert.equal(opened(), afterFetch, 'no message file opened');
+    const bcc = await exchange(c, 'h', 'SEARCH BCC a');
+    assert.ok(bcc.equals(fromFiles.at(-1)!));
+    // (but the last few FETCH read whole, which the session's reader keeps)
+    assert.ok(opened() >= afterFetch + count - 4, `BCC: the header blocks read (${opened() - afterFetch} opens)`);
     c.socket.destroy();
   } finally {
     await server?.close();

@@ -25,6 +25,7 @@ import { MessageTooLarge, type LoadedMessage } from './message-reader.js';
 import { matches } from './search-matcher.js';
 import { MessageUnreadable, readFailure } from './read-failure.js';
 import { messageReads } from './search-target.js';
+import { cachedSortFields, keepsField, perRead } from './sort-fields.js';
 import { flagsOf, splitFlags } from './message-flags.js';
 import type { SelectedMailbox, ViewMessage } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
@@ -156,11 +157,23 @@ async function textNarrowing(io: SessionIo, sel: SelectedMailbox, key: SearchKey
 export async function findMatches(io: SessionIo, sel: SelectedMailbox, key: SearchKey): Promise<{ seq: number; m: ViewMessage; fields?: readonly HeaderField[] }[]> {
   const out: { seq: number; m: ViewMessage; fields?: readonly HeaderField[] }[] = [];
   const narrow = await textNarrowing(io, sel, key);
+  // header keys on fields the fetch cache keeps (sort-fields): taken from it, a chunk of messages at a time
+  const needed = headerFieldsOf(key);
+  const cache = io.ctx.fetchCache && needed.size > 0 && [...needed].every(keepsField) ? io.ctx.fetchCache : undefined;
+  let cached: Map<string, readonly HeaderField[]> | undefined;
   for (const [i, m] of sel.entries()) {
+    if (cache && i % perRead === 0) {
+      const keys: string[] = [];
+      for (let seq = i + 1; seq <= Math.min(i + perRead, sel.exists); seq++) {
+        const x = sel.at(seq)!;
+        if (!x.gone && (!narrow || narrow.has(x.uid))) keys.push(x.key);
+      }
+      cached = cachedSortFields(cache, io.user, sel.folder, keys);
+    }
     if (m.gone) continue;
     // not a candidate of the full-text index: cannot match, and is not read
     if (narrow && !narrow.has(m.uid)) continue;
-    const reads = messageReads(io, sel, m);
+    const reads = messageReads(io, sel, m, cached?.get(m.key));
     const target = {
       seq: i + 1,
       m,
@@ -174,6 +187,33 @@ export async function findMatches(io: SessionIo, sel: SelectedMailbox, key: Sear
       const fields = reads.fieldsRead();
       out.push({ seq: i + 1, m, ...(fields && { fields }) });
     }
+  }
+  return out;
+}
+
+/** The header fields (upper case) the key's header and sent-date keys look at. */
+function headerFieldsOf(k: SearchKey, out = new Set<string>()): Set<string> {
+  switch (k.op) {
+    case 'header':
+      out.add(k.field);
+      break;
+    case 'sentbefore':
+    case 'senton':
+    case 'sentsince':
+      out.add('DATE');
+      break;
+    case 'not':
+      headerFieldsOf(k.key, out);
+      break;
+    case 'or':
+      headerFieldsOf(k.a, out);
+      headerFieldsOf(k.b, out);
+      break;
+    case 'and':
+      for (const x of k.keys) headerFieldsOf(x, out);
+      break;
+    default:
+      break;
   }
   return out;
 }

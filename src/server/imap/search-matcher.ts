@@ -25,8 +25,11 @@ export interface SearchTarget {
   readonly maxUid: number;
   /** whether the message is in a set read as UIDs or sequence numbers ("$" resolved) */
   readonly inSet: (set: SequenceSet, uid: boolean) => boolean;
-  /** the message's header fields (its header block read), undefined when it cannot be read */
-  readonly headers: () => Promise<readonly HeaderField[] | undefined>;
+  /**
+   * the message's header fields, undefined when it cannot be read: its header block's, or only
+   * some of them, but then every occurrence of `field` (upper case) among them
+   */
+  readonly headers: (field: string) => Promise<readonly HeaderField[] | undefined>;
   /** whether `needle` (lower-cased) is in the message's text (BODY; with its header: TEXT); false when it cannot be read */
   readonly textHas: (needle: string, withHeader: boolean) => Promise<boolean>;
 }
@@ -123,7 +126,7 @@ export async function matches(k: SearchKey, t: SearchTarget): Promise<boolean> {
       break;
   }
   if (k.op === 'body' || k.op === 'text') return t.textHas(k.value.toLowerCase(), k.op === 'text');
-  const fields = await t.headers();
+  const fields = await t.headers(k.op === 'header' ? k.field : 'DATE');
   if (!fields) return false;
   switch (k.op) {
     case 'header': {

@@ -1,8 +1,9 @@
 /**
  * @module search-target
  * What SEARCH (and SORT's and THREAD's search keys) reads of one message, each part read once
- * per command and only when a key asks for it: its header fields alone (the header block, not
- * the file: message-reader `headers`), or its text (a message under `fetchStreamFrom` read whole
+ * per command and only when a key asks for it: its header fields alone (those the fetch cache
+ * keeps, sort-fields, when the key's field is one of them; else the header block, not the file:
+ * message-reader `headers`), or its text (a message under `fetchStreamFrom` read whole
  * and matched as message-text reads it; a bigger one streamed: search-text-stream).
  * Standards: RFC 9051 §6.4.4 (what each key looks in: search-matcher).
  * Security: a message removed meanwhile (ENOENT) matches no key that reads it; any other
@@ -14,20 +15,25 @@ import type { HeaderField } from '../../protocol/mime/index.js';
 import { streamFromDefault } from './fetch-stream.js';
 import type { LoadedMessage } from './message-reader.js';
 import { readFailure } from './read-failure.js';
+import { keepsField } from './sort-fields.js';
 import { wholeTextHas } from './search-matcher.js';
 import { streamedTextHas } from './search-text-stream.js';
 import type { SelectedMailbox, ViewMessage } from './selected-mailbox.js';
 import type { SessionIo } from './session-types.js';
 
 export interface MessageReads {
-  readonly headers: () => Promise<readonly HeaderField[] | undefined>;
+  /** the fields a key on `field` looks at (search-matcher SearchTarget.headers) */
+  readonly headers: (field: string) => Promise<readonly HeaderField[] | undefined>;
   readonly textHas: (needle: string, withHeader: boolean) => Promise<boolean>;
   /** the header fields if a key read them (or the message whole) */
   readonly fieldsRead: () => readonly HeaderField[] | undefined;
 }
 
-/** The reads of message `m` of the selected mailbox for one search. */
-export function messageReads(io: SessionIo, sel: SelectedMailbox, m: ViewMessage): MessageReads {
+/**
+ * The reads of message `m` of the selected mailbox for one search; `cached`: its fields the fetch
+ * cache keeps (sort-fields), which answer a key on one of them without reading the file.
+ */
+export function messageReads(io: SessionIo, sel: SelectedMailbox, m: ViewMessage, cached?: readonly HeaderField[]): MessageReads {
   let fields: readonly HeaderField[] | undefined;
   let whole: LoadedMessage | undefined;
   const big = m.size >= (io.ctx.fetchStreamFrom ?? streamFromDefault);
@@ -37,8 +43,9 @@ export function messageReads(io: SessionIo, sel: SelectedMailbox, m: ViewMessage
     if (failed) throw failed;
   };
   return {
-    fieldsRead: () => fields,
-    headers: async () => {
+    fieldsRead: () => fields ?? cached,
+    headers: async (field) => {
+      if (!fields && cached && keepsField(field)) return cached;
       try {
         fields ??= await io.reader.headers(io.user, sel.folder, m.key);
       } catch (err) {

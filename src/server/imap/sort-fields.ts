@@ -6,6 +6,8 @@
  * the message's header block gives them, each occurrence in order, so an answer made from them
  * is the one made from the file; the ENVELOPE itself would not do (it keeps the last of a field
  * given twice where SORT takes the first, and has no References).
+ * A SEARCH whose header keys name only such fields (FROM, TO, CC, SUBJECT, SENT*, HEADER of one
+ * of them) answers from them too (search-target).
  * Standards: RFC 5256 (the fields SORT and THREAD look at).
  * Security: entries are the user's own (fetch-cache); a cached entry that does not decode is a
  *   miss.
@@ -19,7 +21,10 @@ import type { FetchCache } from './fetch-cache.js';
 const kept = new Set(['date', 'subject', 'from', 'to', 'cc', 'message-id', 'references', 'in-reply-to']);
 
 /** Keys per read of the cache (its disk tier reads a few hundred per query). */
-const perRead = 500;
+export const perRead = 500;
+
+/** Whether the fields kept hold every field of this name (any case) the header block has. */
+export const keepsField = (name: string): boolean => kept.has(name.toLowerCase());
 
 export function encodeSortFields(fields: readonly HeaderField[]): Buffer {
   return Buffer.from(JSON.stringify(fields.filter((f) => kept.has(f.name.toLowerCase())).map((f) => [f.name, f.value])));
