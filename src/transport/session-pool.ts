@@ -23,8 +23,10 @@ export interface Pooled {
 
 /**
  * Idle sessions kept per route: how long (default 30 s, 0 = no reuse), for how many messages
- * (default 100), how many per route (default 20; match the per-route delivery concurrency,
- * at most 100) and how many in all (default 500).
+ * (default 1,000: a new session costs a connection, a greeting, EHLO and QUIT, and STARTTLS's
+ * handshake where offered; Exim's connection_max_messages is 500, Postfix's smtp client sets no
+ * count), how many per route (default 20; match the per-route delivery concurrency, at most
+ * 100) and how many in all (default 500).
  */
 export interface ReuseOptions {
   idleMs?: number;
@@ -79,7 +81,7 @@ export class SessionPool {
   checkin(key: string, p: Pooled): void {
     const reuse = this.reuse;
     const idleMs = reuse.idleMs ?? 30_000;
-    const maxMessages = reuse.maxMessages ?? 100;
+    const maxMessages = reuse.maxMessages ?? 1000;
     // one idle session per delivery that may run at once to the route, within a sane bound
     const perRoute = Math.min(100, Math.max(0, Math.floor(reuse.maxIdlePerRoute ?? 20)));
     const total = Math.max(0, Math.floor(reuse.maxIdle ?? 500));

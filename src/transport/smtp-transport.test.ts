@@ -248,6 +248,26 @@ void test('sessions are reused for the same route, with no RSET after a clean tr
   assert.equal(p.commands.at(-1), 'QUIT');
 });
 
+void test('a kept session carries 101 messages by default; maxMessages ends it after that many', async () => {
+  const p = await peer();
+  const t = transport(p.port, { reuse: { idleMs: 10_000 } });
+  for (let i = 0; i < 101; i++) {
+    const [r] = await t.deliver(request('dc.uece.br', [`a${i}@dc.uece.br`]), signal());
+    assert.equal(r.action, 'delivered');
+  }
+  // one session (it was QUIT and made again after 100 messages until session 15)
+  assert.equal(p.connections, 1);
+  assert.ok(!p.commands.includes('QUIT'));
+  const q = await peer();
+  const few = transport(q.port, { reuse: { idleMs: 10_000, maxMessages: 3 } });
+  for (let i = 0; i < 4; i++) await few.deliver(request(`[127.0.0.1]:${q.port}`, [`b${i}@example.net`]), signal());
+  assert.equal(q.messages.length, 4);
+  // QUIT after the third transaction, a new session for the fourth
+  assert.equal(q.connections, 2);
+  await until(() => q.commands.includes('QUIT'));
+  assert.deepEqual(q.commands.filter((c) => c === 'QUIT' || c === 'DATA'), ['DATA', 'DATA', 'DATA', 'QUIT', 'DATA']);
+});
+
 /** Waits (polling, no deadline asserted) until cond() holds or 5 s have passed. */
 async function until(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));

@@ -73,7 +73,7 @@ export interface SmtpTransportOptions {
   maxAddresses?: number;
   /**
    * Idle sessions kept per route: how long (default 30 s, 0 = no reuse), for how many messages
-   * (default 100), how many per route (default 20; match the per-route delivery concurrency,
+   * (default 1,000), how many per route (default 20; match the per-route delivery concurrency,
    * at most 100) and how many in all (default 500).
    */
   reuse?: ReuseOptions;
