@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { MemoryDirectory } from '../../test/helpers/memory-directory.js';
 import { MailboxQuota, MaildirFolders, MaildirStore, parseMaildirSize } from './index.js';
+import { MaildirSize } from './maildir-size.js';
 
 const msg = (n: number): Readable => Readable.from([Buffer.from(`Subject: ${n}\r\n\r\n${'x'.repeat(100)}\r\n`)]);
 /** each message above, as stored (LF line ends) */
@@ -64,6 +65,23 @@ void test('maildirsize: computed again when missing, stale (15 min), too long or
     assert.equal((await s.usage(user)).messages, 3);
     await folders.deleteFolder(user, 'Old');
     assert.deepEqual(await s.usage(user), { storage: STORED + 17, messages: 2 });
+  }));
+
+void test('maildirsize: a look that found no file holds for its turn only; the file counted again in that turn is written to', () =>
+  withStore(async (s, root) => {
+    await s.deliver(user, msg(1), { uniqueKey: 'a' });
+    // a burst resumed together: the first look finds no file; the count made in the same turn
+    // (as a quota check may) writes one, and what follows in that turn appends to it
+    const size = new MaildirSize();
+    size.add(root, STORED, 1);
+    await size.recalculate(root);
+    size.add(root, 7, 1);
+    assert.equal(await readFile(join(root, 'maildirsize'), 'utf8'), `\n${STORED} 1\n7 1\n`);
+    // a file another program makes: the next turn's delivery finds it
+    await writeFile(join(root, 'maildirsize'), `\n${STORED} 1\n`);
+    await new Promise((resolve) => setImmediate(resolve));
+    size.add(root, 5, 1);
+    assert.equal(await readFile(join(root, 'maildirsize'), 'utf8'), `\n${STORED} 1\n5 1\n`);
   }));
 
 void test('parseMaildirSize: sums, never below zero, torn lines refused', () => {

@@ -65,6 +65,12 @@ export function parseMaildirSize(text: string): QuotaUsage | undefined {
 
 export class MaildirSize {
   readonly #now: () => number;
+  /**
+   * Mailboxes whose file add() found missing in this turn of the event loop (emptied by a
+   * setImmediate): a burst of deliveries into one mailbox, resumed together by its new/ fsync,
+   * looks once (issue 19); recalculate() writing the file drops its mailbox from here
+   */
+  readonly #missing = new Set<string>();
 
   constructor(opts: { now?: () => number } = {}) {
     this.#now = opts.now ?? Date.now;
@@ -113,6 +119,7 @@ export class MaildirSize {
       }
     }
     const usage = { storage, messages };
+    this.#missing.delete(root);
     // the temporary file goes to tmp/, where Maildir readers expect strangers, not beside the folders
     await atomicWriteFile(join(root, MAILDIRSIZE), `${definition(limit)}\n${storage} ${messages}\n`, { tempDir: join(root, 'tmp') });
     return usage;
@@ -123,12 +130,20 @@ export class MaildirSize {
    * open, the one O_APPEND write and the close are synchronous: three calls on a small file
    * cost the calling thread less than three thread-pool round trips (issue 19), and a
    * delivery's usual answer is one lstat that finds no file (an open that fails makes an Error
-   * with its stack: several times the lstat's cost, issue 14). Synchronous as a whole: no
-   * promise for the caller to wait on (issue 14).
+   * with its stack: several times the lstat's cost, issue 14), taken once per mailbox and turn
+   * of the event loop (#missing). A file another program makes within that turn may miss that
+   * turn's deliveries, as one made between a link and this look may: an estimate, which the
+   * next recalculation puts right. Synchronous as a whole: no promise for the caller to wait on
+   * (issue 14).
    */
   add(root: string, octets: number, count: number): void {
+    if (this.#missing.has(root)) return;
     const path = join(root, MAILDIRSIZE);
-    if (lstatSync(path, { throwIfNoEntry: false }) === undefined) return;
+    if (lstatSync(path, { throwIfNoEntry: false }) === undefined) {
+      if (this.#missing.size === 0) setImmediate(() => this.#missing.clear());
+      this.#missing.add(root);
+      return;
+    }
     let fd;
     try {
       fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);

@@ -190,12 +190,13 @@ export class MaildirStore implements MailboxStore {
     const dir = this.mailboxPath(user, opts.folder);
     const field = encodeUniqueKey(opts.uniqueKey);
     if (!this.#dirs.checked(dir, maildirSubs)) await this.#ensure(dir);
-    const tmp = join(dir, 'tmp', `${field}.${pid}_${this.#tmpTag}${(this.#tmpCount++).toString(36)}.${this.#host}`);
+    // `dir` is normalized (mailboxPath's join) and the names hold no "/": joined as strings
+    const tmp = `${dir}/tmp/${field}.${pid}_${this.#tmpTag}${(this.#tmpCount++).toString(36)}.${this.#host}`;
     const conv = new CrlfToLfCounter();
     // the arrival time list() reports: the write time, or the injected clock's (tests)
     const when = opts.receivedAt ?? this.#now?.();
     const sub = info === undefined ? 'new' : 'cur';
-    const target = join(dir, sub);
+    const target = `${dir}/${sub}`;
     let created = false;
     let busy = false;
     try {
@@ -215,7 +216,7 @@ export class MaildirStore implements MailboxStore {
         const name = key + (info ?? '');
         try {
           // Maildir spec: link() into new/ never overwrites; EEXIST = already delivered
-          this.journal.change([dir], () => linkSync(tmp, join(dir, sub, name)), () => [{ dir, key, at: { sub, name } }]);
+          this.journal.change([dir], () => linkSync(tmp, `${target}/${name}`), () => [{ dir, key, at: { sub, name } }]);
           this.#listing.saw(dir, key, { sub, name });
           linked = true;
         } catch (err) {
@@ -232,7 +233,8 @@ export class MaildirStore implements MailboxStore {
         const synced = this.#syncer.sync(target);
         if (opts.deferSync) synced.catch(() => undefined); // the caller awaits it
         else await synced;
-        this.#size.add(this.mailboxPath(user, ''), conv.stored, 1);
+        // INBOX's directory is the mailbox's root, where maildirsize is
+        this.#size.add(opts.folder ? this.mailboxPath(user, '') : dir, conv.stored, 1);
         if (opts.deferSync) return { key, synced };
       }
       return { key };

@@ -111,6 +111,37 @@ void test('invalid or vanished mailbox → failed 5.1.1; directory trouble → d
     assert.deepEqual([d.action, d.status], ['delayed', '4.4.3']);
   }));
 
+void test("deliveries to one mailbox that start in the same turn share the owner's lookup; a later turn looks again", () =>
+  withRoot(async (store) => {
+    const users = new Map<string, User>([['suzana@dc.uece.br', { address: 'suzana@dc.uece.br', createdAt: 0 }]]);
+    const asked: string[] = [];
+    const t = new MaildirTransport({
+      mailboxes: store,
+      directory: {
+        async findUser(a) {
+          const key = typeof a === 'string' ? a : `${a.local}@${a.domain}`;
+          asked.push(key);
+          return users.get(key);
+        },
+      },
+    });
+    // a burst, as the queue starts it: three requests in one turn, two mailboxes
+    const burst = await Promise.all([
+      t.deliver(request([env('m1-1', 'suzana@dc.uece.br')]), signal),
+      t.deliver(request([env('m2-1', 'suzana@dc.uece.br')]), signal),
+      t.deliver(request([env('m3-1', 'jacques@dc.uece.br')]), signal),
+    ]);
+    assert.deepEqual(burst.map(([r]) => [r.action, r.status]), [['delivered', '2.0.0'], ['delivered', '2.0.0'], ['failed', '5.1.1']]);
+    assert.deepEqual(asked.sort(), ['jacques@dc.uece.br', 'suzana@dc.uece.br'], 'one lookup per mailbox for the burst');
+    assert.equal((await store.list('suzana@dc.uece.br')).length, 2);
+    // the user goes: a delivery that starts in a later turn looks again and fails
+    users.delete('suzana@dc.uece.br');
+    await new Promise((resolve) => setImmediate(resolve));
+    const [gone] = await t.deliver(request([env('m4-1', 'suzana@dc.uece.br')]), signal);
+    assert.deepEqual([gone.action, gone.status], ['failed', '5.1.1']);
+    assert.equal(asked.length, 3);
+  }));
+
 void test('disk full → delayed 4.3.1, quota → delayed 4.2.2, other I/O → delayed 4.3.0, never dropped', async () => {
   const errors: Record<string, string> = { 'full@x': 'ENOSPC', 'quota@x': 'EDQUOT', 'io@x': 'EIO' };
   const failing: MailboxStore = {

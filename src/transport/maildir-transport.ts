@@ -12,7 +12,10 @@
  *   symbolic link is refused by the store and deferred here (4.3.0, the path in the log).
  *   A message carrying the quarantine mark of the inbound DMARC check (core's QUARANTINE_FIELD)
  *   goes to the user's Junk folder (Maildir++ `.Junk`, RFC 7489 §6.3 "quarantine").
- * Limitations: recipients of one request are delivered one after another. An envelope the queue
+ * Limitations: recipients of one request are delivered one after another. The owner's lookup is
+ *   shared by the deliveries to that mailbox that start in the same turn of the event loop (up to
+ *   its setImmediate): a user removed in between still gets those, as if delivered a moment
+ *   earlier. An envelope the queue
  *   says was never tried (DeliveryRequest.neverTried: taken from an acceptor's notice, no scan
  *   had seen it) is not looked for in cur/ (the store's freshKey): that look only finds a copy
  *   an earlier try stored and a reader then moved there.
@@ -65,6 +68,12 @@ export function deliveryHeaders(env: Envelope): string {
 export class MaildirTransport implements Transport {
   readonly name: string;
   readonly #opts: MaildirTransportOptions;
+  /**
+   * The directory's answers of this turn of the event loop, by mailbox (emptied by a
+   * setImmediate): a burst of deliveries to one mailbox starts in one turn, and each lookup is a
+   * SQLite read transaction (two fcntl locks and an fstat, issue 19)
+   */
+  readonly #owners = new Map<string, Promise<User | undefined>>();
 
   constructor(opts: MaildirTransportOptions) {
     this.#opts = opts;
@@ -89,7 +98,7 @@ export class MaildirTransport implements Transport {
     let owner: User | undefined;
     if (directory) {
       try {
-        owner = await directory.findUser(user);
+        owner = await this.#owner(directory, user);
         if (!owner) {
           return { envelopeId: env.id, action: 'failed', status: '5.1.1', reply: replies.noSuchUser() };
         }
@@ -140,6 +149,17 @@ export class MaildirTransport implements Transport {
       body?.destroy();
       return failure(env, err);
     }
+  }
+
+  /** The mailbox owner's record, looked up once per turn of the event loop (#owners). */
+  #owner(directory: Pick<DirectoryLookup, 'findUser'>, user: string): Promise<User | undefined> {
+    let found = this.#owners.get(user);
+    if (found === undefined) {
+      if (this.#owners.size === 0) setImmediate(() => this.#owners.clear());
+      found = directory.findUser(user);
+      this.#owners.set(user, found);
+    }
+    return found;
   }
 
   /**
