@@ -128,24 +128,45 @@ void describe('PgQueueStore: bodies, leases and fencing on a real PostgreSQL', {
 
   void test('the heartbeat keeps a lease alive past its length; a released lease stops being renewed', () =>
     withTestDatabase(async (db) => {
-      const a = await PgQueueStore.open(db.url, { owner: 'node-a', leaseMs: 1_000 });
-      const b = await PgQueueStore.open(db.url, { owner: 'node-b', leaseMs: 1_000 });
+      // leases of a minute: "a lease length passes" is made to happen (the expiry moved to now),
+      // so however slow the machine between a renewal and B's claim, the renewed lease holds
+      const a = await PgQueueStore.open(db.url, { owner: 'node-a', leaseMs: 60_000 });
+      const b = await PgQueueStore.open(db.url, { owner: 'node-b', leaseMs: 60_000 });
+      // node H: leases of 1 s, its heartbeat every ~333 ms, watched without renewing by hand
+      const h = await PgQueueStore.open(db.url, { owner: 'node-h', leaseMs: 1_000 });
+      const pool = openPgPool(db.url, { max: 1 });
+      // ms until the lease on `id` runs out (null: none), on the database's clock
+      const lease = async (id: string): Promise<{ left: number | null }> =>
+        (await pool.query<{ left: number | null }>('SELECT (extract(epoch FROM lease_until - now()) * 1000)::float8 AS left FROM queue_envelopes WHERE id = $1', [id])).rows[0];
       try {
-        const [e] = await storeMessage(a, 'x\r\n', ['a@x.example']);
+        const [e, f] = await storeMessage(a, 'x\r\n', ['a@x.example', 'f@x.example']);
         assert.equal((await a.leases.claim([e.id])).length, 1);
-        // several lease lengths pass; each renewal is awaited, so the check does not depend on timers
         for (let i = 0; i < 3; i++) {
+          await pool.query('UPDATE queue_envelopes SET lease_until = now() WHERE id = $1', [e.id]);
           await a.leases.renew();
-          assert.deepEqual(await b.leases.claim([e.id]), []);
-          await new Promise((r) => setTimeout(r, 400));
+          assert.ok((await lease(e.id)).left! > 30_000, 'renewed for a lease length');
+          assert.deepEqual(await b.leases.claim([e.id]), [], 'renewed: still A\'s');
         }
-        await a.leases.renew();
-        assert.deepEqual(await b.leases.claim([e.id]), [], 'renewed: still A\'s');
         await a.leases.release([e.id]);
-        assert.equal((await b.leases.claim([e.id])).length, 1);
+        await a.leases.renew();
+        assert.equal((await lease(e.id)).left, null, 'released: A renews it no more');
+        assert.equal((await b.leases.claim([e.id])).length, 1, 'released: B claims it');
+
+        // the heartbeat itself: H's lease is renewed by its timer, again and again
+        assert.equal((await h.leases.claim([f.id])).length, 1);
+        for (let i = 0; i < 3; i++) {
+          await pool.query("UPDATE queue_envelopes SET lease_until = now() - interval '1 hour' WHERE id = $1", [f.id]);
+          const deadline = Date.now() + 60_000;
+          while ((await lease(f.id)).left! < -60_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+          assert.ok((await lease(f.id)).left! > -60_000, `renewed by the heartbeat (${i + 1})`);
+        }
+        await h.leases.release([f.id]);
+        assert.equal((await lease(f.id)).left, null, 'released');
       } finally {
+        await pool.end();
         await a.close();
         await b.close();
+        await h.close();
       }
     }));
 
