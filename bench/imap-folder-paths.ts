@@ -86,14 +86,14 @@ await timed(`N=${n} first sync`, () => folders.sync(user, 'INBOX'), 1, true);
 await folders.createFolder(user, 'Other');
 const snap = await folders.sync(user, 'INBOX');
 // changes to make the MODSEQs differ: every 1,000th message flagged, one STORE at a time
-for (let i = 0; i < 50; i++) await folders.updateFlags(user, 'INBOX', [snap.messages[i * 1000 % snap.messages.length].uid], { mode: 'add', flags: 'F' });
+for (let i = 0; i < 50; i++) await folders.updateFlags(user, 'INBOX', [snap.list.at(i * 1000 % snap.list.length)!.uid], { mode: 'add', flags: 'F' });
 const modes = { condstore: true, qresync: true, rev2: true };
 let listingMs = 0;
 await timed('SELECT: a session view built', async () => {
   const s = new SelectedMailbox(user, 'INBOX', false, folders, modes);
   await s.open();
 });
-const keyAt = (i: number): string => snap.messages[(snap.messages.length >> 1) + i].key;
+const keyAt = (i: number): string => snap.list.at((snap.list.length >> 1) + i)!.key;
 await timed('COPY of one message (store)', (i) => folders.copy(user, 'INBOX', [keyAt(i)], 'Other'));
 await timed('MOVE of one message (store)', (i) => folders.move(user, 'INBOX', [keyAt(rounds + i)], 'Other'));
 const top = (await folders.sync(user, 'INBOX')).highestModseq;
@@ -106,7 +106,7 @@ await timed('VANISHED (EARLIER) since HIGHESTMODSEQ-5', () => sel.vanishedEarlie
 // the listing of the folder's names two seconds after a change of ours (the unsure window): a
 // busy folder pays it once per two seconds, so a figure that lasts longer holds some
 await timed('listing of the names two seconds after a change (unsure window)', async (i) => {
-  await folders.updateFlags(user, 'INBOX', [snap.messages[i].uid], { mode: 'add', flags: 'D' });
+  await folders.updateFlags(user, 'INBOX', [snap.list.at(i)!.uid], { mode: 'add', flags: 'D' });
   await new Promise((r) => setTimeout(r, 2100));
   const c0 = cpuMs();
   await folders.sync(user, 'INBOX');
@@ -123,7 +123,7 @@ try {
   const inbox = await folders.sync(user, 'INBOX');
   const uidValidity = inbox.uidValidity;
   await s.run('SELECT INBOX');
-  const uidAt = (i: number): number => inbox.messages[(inbox.messages.length >> 2) + i].uid;
+  const uidAt = (i: number): number => inbox.list.at((inbox.list.length >> 2) + i)!.uid;
   await timed('IMAP NOOP', () => s.run('NOOP'));
   await timed('IMAP UID FETCH of one message (FLAGS)', (i) => s.run(`UID FETCH ${uidAt(i)} (FLAGS)`));
   await timed('IMAP UID COPY of one message', (i) => s.run(`UID COPY ${uidAt(i)} Other`));

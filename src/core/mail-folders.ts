@@ -63,11 +63,6 @@ export interface FolderSnapshot {
   readonly highestModseq: number;
   /** the folder's messages: walk, count and find them here */
   readonly list: FolderMessageList;
-  /**
-   * The same messages as an array, for code that wants them as one (a test's comparison):
-   * made at its first read from the list (Maildir's snapshots, PostgreSQL's after a delta sync), O(messages).
-   */
-  readonly messages: readonly FolderMessage[];
   /** names this snapshot for syncDelta (a store that keeps deltas sets it) */
   readonly version?: number;
 }

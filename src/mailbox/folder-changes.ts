@@ -10,32 +10,22 @@
  * Standards: RFC 7162 §3.1 (MODSEQ), RFC 9051 §2.3.1.1 (UIDs ascending).
  * Security: no input from clients.
  * Limitations: a snapshot is never changed once made (sessions share it): patchMessages forks
- *   it; its `messages` array is made at the first read of it (O(messages), once per snapshot).
+ *   it.
  */
 import type { FolderMessage, FolderSnapshot } from '../core/index.js';
 import { ChunkedList } from '../util/index.js';
 import type { ModseqLog } from './modseq-log.js';
 
-/** A snapshot whose messages are a chunked list (`list`, not enumerable); `messages` is made from it when read. */
+/** A snapshot whose messages are a chunked list (`list`, not enumerable). */
 export type ListSnapshot = FolderSnapshot & { readonly version: number; readonly list: ChunkedList<FolderMessage> };
 
-/** The snapshot of `head` with the messages of `list`; `flat`: the same messages as an array, when at hand. */
+/** The snapshot of `head` with the messages of `list`. */
 export function listSnapshot(
   head: { readonly uidValidity: number; readonly uidNext: number; readonly highestModseq: number },
   list: ChunkedList<FolderMessage>,
   version: number,
-  flat?: readonly FolderMessage[],
 ): ListSnapshot {
-  let messages = flat;
-  const snap = {
-    uidValidity: head.uidValidity,
-    uidNext: head.uidNext,
-    highestModseq: head.highestModseq,
-    get messages(): readonly FolderMessage[] {
-      return (messages ??= list.toArray());
-    },
-    version,
-  };
+  const snap = { uidValidity: head.uidValidity, uidNext: head.uidNext, highestModseq: head.highestModseq, version };
   return Object.defineProperty(snap, 'list', { value: list, enumerable: false }) as ListSnapshot;
 }
 

@@ -247,7 +247,7 @@ export class MaildirFolderState {
     const r = reconcile(old?.index ?? emptyIndex(await this.#nextUidValidity(user)), list, keywords);
     const t = stampTime(expected);
     const version = ++this.#versions;
-    const snapshot = listSnapshot(r.snapshot, ChunkedList.from(r.snapshot.messages), version, r.snapshot.messages);
+    const snapshot = listSnapshot(r.snapshot, ChunkedList.from(r.snapshot.messages), version);
     // reconcile made this map: the state's own from now on
     const entries = r.index.entries as Map<string, IndexEntry>;
     const index = r.index;

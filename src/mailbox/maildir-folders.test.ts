@@ -29,7 +29,7 @@ void test('sync gives UIDs in arrival order and keeps them across a restart; new
     const { store, folders } = open(root);
     for (let i = 1; i <= 3; i++) await store.deliver(user, msg(i), { uniqueKey: `q${i}` });
     const a = await folders.sync(user, 'INBOX');
-    assert.deepEqual(a.messages.map((m) => m.uid), [1, 2, 3]);
+    assert.deepEqual([...a.list].map((m) => m.uid), [1, 2, 3]);
     assert.equal(a.uidNext, 4);
     const dir = join(root, 'dc.uece.br', 'suzana');
     // a sync (an indexer, a JMAP view, an IMAP4rev2 session) moves nothing: mutt still sees new mail
@@ -37,13 +37,13 @@ void test('sync gives UIDs in arrival order and keeps them across a restart; new
     // a new process: same UIDVALIDITY and UIDs
     const b = await open(root).folders.sync(user, 'inbox');
     assert.equal(b.uidValidity, a.uidValidity);
-    assert.deepEqual(b.messages.map((m) => [m.uid, m.key]), a.messages.map((m) => [m.uid, m.key]));
+    assert.deepEqual([...b.list].map((m) => [m.uid, m.key]), [...a.list].map((m) => [m.uid, m.key]));
     // an IMAP4rev1 read-write SELECT takes \Recent: the messages move to cur/ with ":2,", UIDs kept
     await open(root).folders.recentFrom(user, 'INBOX', true);
     assert.deepEqual(await readdir(join(dir, 'new')), []);
     assert.ok((await readdir(join(dir, 'cur'))).every((n) => n.endsWith(':2,')));
     const c = await open(root).folders.sync(user, 'INBOX');
-    assert.deepEqual(c.messages.map((m) => [m.uid, m.key]), a.messages.map((m) => [m.uid, m.key]));
+    assert.deepEqual([...c.list].map((m) => [m.uid, m.key]), [...a.list].map((m) => [m.uid, m.key]));
   }));
 
 void test('an expunged UID is never reused; POP3-style removal shows at the next sync', () =>
@@ -51,10 +51,10 @@ void test('an expunged UID is never reused; POP3-style removal shows at the next
     const { store, folders } = open(root);
     for (let i = 1; i <= 2; i++) await store.deliver(user, msg(i), { uniqueKey: `q${i}` });
     const a = await folders.sync(user, 'INBOX');
-    await store.remove(user, a.messages[1].key);
+    await store.remove(user, a.list.at(1)!.key);
     await store.deliver(user, msg(3), { uniqueKey: 'q3' });
     const b = await folders.sync(user, 'INBOX');
-    assert.deepEqual(b.messages.map((m) => m.uid), [1, 3]);
+    assert.deepEqual([...b.list].map((m) => m.uid), [1, 3]);
     assert.equal(b.uidNext, 4);
   }));
 
@@ -74,10 +74,10 @@ void test('two writers (separate locks, as two processes) deliver and sync at on
     for (const d of done) if (d.status === "rejected") throw d.reason;
     const x = await one.folders.sync(user, 'INBOX');
     const y = await two.folders.sync(user, 'INBOX');
-    assert.equal(x.messages.length, 31);
-    assert.equal(new Set(x.messages.map((m) => m.uid)).size, 31);
-    assert.deepEqual(x.messages, y.messages);
-    assert.ok(x.uidNext > Math.max(...x.messages.map((m) => m.uid)));
+    assert.equal(x.list.length, 31);
+    assert.equal(new Set([...x.list].map((m) => m.uid)).size, 31);
+    assert.deepEqual([...x.list], [...y.list]);
+    assert.ok(x.uidNext > Math.max(...[...x.list].map((m) => m.uid)));
   }));
 
 void test('a lost or damaged UID list gives a new, greater UIDVALIDITY', () =>
@@ -91,7 +91,7 @@ void test('a lost or damaged UID list gives a new, greater UIDVALIDITY', () =>
     t += 5000;
     const b = await folders.sync(user, 'INBOX');
     assert.ok(b.uidValidity > a.uidValidity);
-    assert.deepEqual(b.messages.map((m) => m.uid), [1]);
+    assert.deepEqual([...b.list].map((m) => m.uid), [1]);
   }));
 
 void test('default folders are made once with their special use and subscribed', () =>
@@ -136,12 +136,12 @@ void test('append stores flags in the info suffix and the internal date; copy ke
     assert.equal(names.length, 1);
     assert.match(names[0], /:2,RS$/);
     const snap = await folders.sync(user, 'Sent');
-    assert.equal(snap.messages[0].receivedAt, when);
-    const c = await folders.copy(user, 'Sent', [snap.messages[0].key], 'INBOX');
+    assert.equal(snap.list.at(0)!.receivedAt, when);
+    const c = await folders.copy(user, 'Sent', [snap.list.at(0)!.key], 'INBOX');
     assert.deepEqual(c.uids, [1]);
     const inbox = await folders.sync(user, 'INBOX');
-    assert.equal(inbox.messages[0].flags, 'RS');
-    assert.equal(inbox.messages[0].receivedAt, when);
+    assert.equal(inbox.list.at(0)!.flags, 'RS');
+    assert.equal(inbox.list.at(0)!.receivedAt, when);
     const body = await readFile(join(root, 'dc.uece.br', 'suzana', 'cur', (await readdir(join(root, 'dc.uece.br', 'suzana', 'cur')))[0]), 'utf8');
     assert.equal(body, 'Subject: m1\n\nbody 1\n');
     void store;
@@ -174,7 +174,7 @@ void test('MODSEQ: arrivals, flag changes by anyone and expunges raise it; chang
     for (let i = 1; i <= 3; i++) await store.deliver(user, msg(i), { uniqueKey: `q${i}` });
     const a = await folders.sync(user, 'INBOX');
     const m0 = a.highestModseq;
-    assert.ok(a.messages.every((m) => m.modseq === m0 && m.keywords.length === 0));
+    assert.ok([...a.list].every((m) => m.modseq === m0 && m.keywords.length === 0));
     // a STORE through the store: one new MODSEQ for the whole change
     const u = await folders.updateFlags(user, 'INBOX', [1, 2, 9], { mode: 'add', flags: 'S', keywords: ['$Forwarded'] });
     assert.equal(u.highestModseq, m0 + 1);
@@ -193,8 +193,8 @@ void test('MODSEQ: arrivals, flag changes by anyone and expunges raise it; chang
     assert.deepEqual(cond.updated.map((m) => m.uid), [3]);
     // another program renames a file (flag change) and removes one
     const snap = await folders.sync(user, 'INBOX');
-    await store.setFlags(user, snap.messages[0].key, 'RS');
-    await store.remove(user, snap.messages[1].key);
+    await store.setFlags(user, snap.list.at(0)!.key, 'RS');
+    await store.remove(user, snap.list.at(1)!.key);
     const ch = await folders.changesSince(user, 'INBOX', m0 + 2);
     assert.equal(ch.highestModseq, m0 + 3);
     assert.deepEqual(ch.changed.map((m) => [m.uid, m.flags, m.keywords]), [[1, 'RS', ['$Forwarded']]]);
@@ -204,11 +204,11 @@ void test('MODSEQ: arrivals, flag changes by anyone and expunges raise it; chang
     assert.deepEqual(again.changed.map((m) => m.uid), [1, 3]);
     assert.deepEqual(again.vanished, [{ from: 2, to: 2 }]);
     // keywords go with COPY
-    await folders.copy(user, 'INBOX', [snap.messages[0].key], 'Trash').catch(async () => {
+    await folders.copy(user, 'INBOX', [snap.list.at(0)!.key], 'Trash').catch(async () => {
       await folders.createFolder(user, 'Trash');
-      await folders.copy(user, 'INBOX', [snap.messages[0].key], 'Trash');
+      await folders.copy(user, 'INBOX', [snap.list.at(0)!.key], 'Trash');
     });
-    assert.deepEqual((await folders.sync(user, 'Trash')).messages[0].keywords, ['$Forwarded']);
+    assert.deepEqual((await folders.sync(user, 'Trash')).list.at(0)!.keywords, ['$Forwarded']);
   }));
 
 void test('the text index does not index a file still being written (read shorter than its W= size): a candidate until it is read whole', () =>
@@ -224,7 +224,7 @@ void test('the text index does not index a file still being written (read shorte
       const crlf = Buffer.byteLength(whole) + (whole.match(/\n/g) ?? []).length;
       const file = join(root, 'dc.uece.br', 'suzana', 'cur', `1700000000.M1P1.other,S=${Buffer.byteLength(whole)},W=${crlf}:2,`);
       await writeFile(file, whole.slice(0, whole.indexOf('second')));
-      const long = (await folders.sync(user, 'INBOX')).messages.find((m) => m.size === crlf)!;
+      const long = [...(await folders.sync(user, 'INBOX')).list].find((m) => m.size === crlf)!;
       await folders.textIndex!.settled(user);
       assert.ok((await folders.textCandidates(user, 'INBOX', 'tangerina'))!.has(long.uid), 'not indexed half: still a candidate');
       await writeFile(file, whole);
@@ -269,7 +269,7 @@ void test('APPENDed octets go to the text index as given (its file is not read a
       const c = await folders.append(user, 'INBOX', doubled, { flags: '' });
       await folders.textIndex!.settled(user);
       const snap = await folders.sync(user, 'INBOX');
-      const keyOf = (uid: number): string => snap.messages.find((m) => m.uid === uid)!.key;
+      const keyOf = (uid: number): string => [...snap.list].find((m) => m.uid === uid)!.key;
       assert.deepEqual(opened.sort(), [keyOf(b.uid), keyOf(c.uid)].sort(), 'only the two that do not round-trip were read');
       assert.equal(told.get(keyOf(a.uid)), clean.toString('latin1'));
       assert.equal(told.get(keyOf(b.uid)), 'Subject: bare\r\n\r\nline one\r\nline two tangerina\r\n', 'as the file gives it back');

@@ -67,7 +67,7 @@ void test('changesSince (the MODSEQ log) equals a walk of the folder through ran
     for (let step = 0; step < 72; step++) {
       const snap = await folders.sync(user, 'INBOX');
       asked.add(snap.highestModseq);
-      const some = (k: number): FolderMessage[] => Array.from({ length: 1 + r(k) }, () => snap.messages[r(snap.messages.length)]);
+      const some = (k: number): FolderMessage[] => Array.from({ length: 1 + r(k) }, () => snap.list.at(r(snap.list.length))!);
       switch (step % 6) {
         case 0:
           await folders.updateFlags(user, 'INBOX', some(5).map((m) => m.uid), r(2) ? { mode: 'add', flags: 'F', keywords: [`k${r(3)}`] } : { mode: 'remove', flags: 'S' });
@@ -86,17 +86,17 @@ void test('changesSince (the MODSEQ log) equals a walk of the folder through ran
           const other = await folders.sync(user, 'Other');
           for (const [i, key] of moved.moved.entries()) {
             const was = ms.find((m) => m.key === key)!;
-            const now = other.messages.find((m) => m.uid === moved.uids[i])!;
+            const now = [...other.list].find((m) => m.uid === moved.uids[i])!;
             assert.deepEqual([now.flags, now.keywords], [was.flags, was.keywords]);
           }
           break;
         }
         case 3: {
           const other = await folders.sync(user, 'Other');
-          const ms = other.messages.slice(0, 2);
+          const ms = [...other.list].slice(0, 2);
           const copied = await folders.copy(user, 'Other', ms.map((m) => m.key), 'INBOX');
           const inbox = await folders.sync(user, 'INBOX');
-          assert.deepEqual(copied.uids.map((u) => { const m = inbox.messages.find((x) => x.uid === u)!; return [m.flags, m.keywords]; }), ms.map((m) => [m.flags, m.keywords]));
+          assert.deepEqual(copied.uids.map((u) => { const m = [...inbox.list].find((x) => x.uid === u)!; return [m.flags, m.keywords]; }), ms.map((m) => [m.flags, m.keywords]));
           break;
         }
         case 4: {
@@ -105,7 +105,7 @@ void test('changesSince (the MODSEQ log) equals a walk of the folder through ran
           const a = names[r(names.length)];
           await rename(join(dir, 'cur', a), join(dir, 'cur', `${a.split(':')[0]}:2,R`));
           const b = names.find((n) => n !== a && !n.startsWith(a.split(':')[0]))!;
-          const gone = snap.messages.find((m) => b.split(':')[0] === m.key);
+          const gone = [...snap.list].find((m) => b.split(':')[0] === m.key);
           await unlink(join(dir, 'cur', b));
           if (gone) expunged.push({ uid: gone.uid, before: snap.highestModseq });
           break;
@@ -124,12 +124,12 @@ void test('changesSince (the MODSEQ log) equals a walk of the folder through ran
           ch = await folders.changesSince(user, 'INBOX', since);
           now = await folders.sync(user, 'INBOX');
         } while (now.highestModseq !== ch.highestModseq);
-        const walk = now.messages.filter((m) => m.modseq > since);
+        const walk = [...now.list].filter((m) => m.modseq > since);
         assert.deepEqual(brief(ch.changed), brief(walk), `step ${step}, since ${since}`);
-        if (walk.length > now.messages.length / 4) walked++;
+        if (walk.length > now.list.length / 4) walked++;
         else logged++;
         const vanished = new Set(ch.vanished.flatMap((v) => Array.from({ length: v.to - v.from + 1 }, (_, i) => v.from + i)));
-        for (const m of now.messages) assert.ok(!vanished.has(m.uid), `UID ${m.uid} is in the folder`);
+        for (const m of now.list) assert.ok(!vanished.has(m.uid), `UID ${m.uid} is in the folder`);
         for (const e of expunged) if (e.before >= since) assert.ok(vanished.has(e.uid), `step ${step}: UID ${e.uid} expunged after ${e.before} is not vanished since ${since}`);
       }
     }
@@ -138,7 +138,7 @@ void test('changesSince (the MODSEQ log) equals a walk of the folder through ran
     const fresh = new MaildirFolders(new MaildirStore(root, { hostname: 'mx' }));
     const now = await folders.sync(user, 'INBOX');
     for (const since of asked) {
-      assert.deepEqual(brief((await fresh.changesSince(user, 'INBOX', since)).changed), brief(now.messages.filter((m) => m.modseq > since)));
+      assert.deepEqual(brief((await fresh.changesSince(user, 'INBOX', since)).changed), brief([...now.list].filter((m) => m.modseq > since)));
     }
   } finally {
     await rm(root, { recursive: true, force: true });

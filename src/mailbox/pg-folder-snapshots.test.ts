@@ -65,7 +65,7 @@ async function rowsRead(url: string, nodes: readonly Node[]): Promise<number> {
 
 /** What a reader sees of a snapshot: its head and every message. */
 function seen(s: FolderSnapshot): unknown {
-  return { uidValidity: s.uidValidity, uidNext: s.uidNext, highestModseq: s.highestModseq, messages: [...s.messages] };
+  return { uidValidity: s.uidValidity, uidNext: s.uidNext, highestModseq: s.highestModseq, messages: [...s.list] };
 }
 
 pgTest('a sync after one change reads that change, not the folder; every change of another node shows, the same as a full read', () =>
@@ -75,7 +75,7 @@ pgTest('a sync after one change reads that change, not the folder; every change 
     // the planner's statistics, as autovacuum keeps them on a live database
     await admin(db.url, (c) => c.query('ANALYZE mail_messages'));
     const first = await a.folders.sync(user, 'INBOX');
-    assert.equal(first.messages.length, n);
+    assert.equal(first.list.length, n);
 
     // one APPEND on the other node, then a sync on this one
     const { uid } = await b.folders.append(user, 'INBOX', body(n), { flags: '' });
@@ -83,10 +83,10 @@ pgTest('a sync after one change reads that change, not the folder; every change 
     const next = await a.folders.sync(user, 'INBOX');
     const delta = (await rowsRead(db.url, [a, b])) - before;
     assert.ok(delta <= 2, `a sync after one APPEND read ${delta} rows of mail_messages`);
-    assert.equal(next.messages.length, n + 1);
-    assert.equal(next.messages[n].uid, uid);
+    assert.equal(next.list.length, n + 1);
+    assert.equal(next.list.at(n)!.uid, uid);
     // the last snapshot stays as it was (sessions share it)
-    assert.equal(first.messages.length, n);
+    assert.equal(first.list.length, n);
 
     // the same answer as a full read (a store of its own keeps nothing yet), which reads every row
     const fresh = new PgMailFolders(a.store);
@@ -97,8 +97,8 @@ pgTest('a sync after one change reads that change, not the folder; every change 
 
     // flags, keywords and expunges on the other node: each shows, as a full read has them
     await b.folders.updateFlags(user, 'INBOX', [1, 5, uid], { mode: 'add', flags: 'F', keywords: ['$Important'] });
-    await b.store.remove(user, first.messages[1].key, 'INBOX');
-    const keys = [first.messages[10].key, first.messages[1999].key];
+    await b.store.remove(user, first.list.at(1)!.key, 'INBOX');
+    const keys = [first.list.at(10)!.key, first.list.at(1999)!.key];
     await b.folders.createFolder(user, 'Trash').catch(() => undefined);
     await b.folders.move(user, 'INBOX', keys, 'Trash');
     const d = await a.folders.syncDelta(user, 'INBOX', next.version ?? -1);
@@ -108,10 +108,10 @@ pgTest('a sync after one change reads that change, not the folder; every change 
     assert.deepEqual(d.changed.map((m) => m.uid), [1, 5, uid]);
     assert.deepEqual([...d.gone].sort((x, y) => x - y), [2, 11, 2000]);
     assert.deepEqual(seen(after), seen(await new PgMailFolders(a.store).sync(user, 'INBOX')));
-    assert.equal(after.messages.length, n + 1 - 3);
-    assert.equal(after.messages[0].flags, 'FS');
-    assert.deepEqual(after.messages[0].keywords, ['$Important']);
-    assert.ok(!after.messages.some((m) => m.uid === 2 || m.uid === 11 || m.uid === 2000));
+    assert.equal(after.list.length, n + 1 - 3);
+    assert.equal(after.list.at(0)!.flags, 'FS');
+    assert.deepEqual(after.list.at(0)!.keywords, ['$Important']);
+    assert.ok(![...after.list].some((m) => m.uid === 2 || m.uid === 11 || m.uid === 2000));
     // nothing changed since: the same snapshot; changes since `first` merged; a version not kept: none
     assert.equal(await a.folders.sync(user, 'INBOX'), after);
     const merged = await a.folders.syncDelta(user, 'INBOX', first.version ?? -1);
@@ -125,7 +125,7 @@ pgTest('a folder deleted and made again under its name is read whole: its new UI
     await a.folders.createFolder(user, 'Lists');
     await a.folders.appendMany(user, 'Lists', [1, 2, 3].map((i) => ({ message: body(i), flags: '' })));
     const old = await a.folders.sync(user, 'Lists');
-    assert.equal(old.messages.length, 3);
+    assert.equal(old.list.length, 3);
     await b.folders.deleteFolder(user, 'Lists');
     await assert.rejects(a.folders.sync(user, 'Lists'), { kind: 'nonexistent' });
     await b.folders.createFolder(user, 'Lists');
@@ -133,11 +133,11 @@ pgTest('a folder deleted and made again under its name is read whole: its new UI
     // made again with a modseq below the old one's and a UIDVALIDITY above it
     const again = await a.folders.sync(user, 'Lists');
     assert.ok(again.uidValidity > old.uidValidity);
-    assert.deepEqual(again.messages.map((m) => [m.uid, m.flags]), [[1, 'S']]);
+    assert.deepEqual([...again.list].map((m) => [m.uid, m.flags]), [[1, 'S']]);
     // renamed on the other node: the old name is gone, the new one has its messages
     await b.folders.renameFolder(user, 'Lists', 'Lists2');
     await assert.rejects(a.folders.sync(user, 'Lists'), { kind: 'nonexistent' });
-    assert.deepEqual((await a.folders.sync(user, 'Lists2')).messages.map((m) => m.uid), [1]);
+    assert.deepEqual([...(await a.folders.sync(user, 'Lists2')).list].map((m) => m.uid), [1]);
   }));
 
 pgTest('the kept snapshots are bounded in folders and in messages, the least recently synced dropped first', () =>
@@ -157,7 +157,7 @@ pgTest('the kept snapshots are bounded in folders and in messages, the least rec
     assert.deepEqual(big.size, { folders: 2, messages: 6 });
     assert.equal(await big.sync(owner, 'Nope'), undefined);
     const small = new PgFolderSnapshots(a.store, { folders: 2, messages: 2 });
-    assert.equal((await small.sync(owner, 'A'))?.messages.length, 3);
+    assert.equal((await small.sync(owner, 'A'))?.list.length, 3);
     assert.deepEqual(small.size, { folders: 0, messages: 0 });
   }));
 
@@ -180,7 +180,7 @@ pgTest('an IMAP session on one node is told another node\'s changes from the del
       await c1.run(`LOGIN ${user} secret`);
       assert.match((await c1.run('SELECT INBOX')).toString(), /\* 5 EXISTS/);
       await b.folders.updateFlags(user, 'INBOX', [2], { mode: 'add', flags: 'F' });
-      await b.store.remove(user, (await b.folders.sync(user, 'INBOX')).messages[2].key, 'INBOX');
+      await b.store.remove(user, (await b.folders.sync(user, 'INBOX')).list.at(2)!.key, 'INBOX');
       await b.folders.append(user, 'INBOX', body(6), { flags: 'S' });
       // the session looks when the other node's NOTIFY arrives (or a second passed)
       let told = '';

@@ -107,8 +107,7 @@ export class PgFolderSnapshots {
       [owner, f],
     );
     if (!rows[0]) return undefined;
-    const messages = messagesOf(rows);
-    return { id: rows[0].id, snapshot: listSnapshot(headOf(rows[0]), ChunkedList.from(messages), ++this.#versions, messages), deltas: [] };
+    return { id: rows[0].id, snapshot: listSnapshot(headOf(rows[0]), ChunkedList.from(messagesOf(rows)), ++this.#versions), deltas: [] };
   }
 
   /**

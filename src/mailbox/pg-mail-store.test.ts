@@ -71,13 +71,13 @@ pgTest('two nodes delivering to one folder at once: every message one UID, UIDs 
       Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).store.deliver(user, msg(i), { uniqueKey: `e${i}` })),
     );
     const snap = await a.folders.sync(user, 'INBOX');
-    assert.deepEqual(snap.messages.map((m) => m.uid), Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.deepEqual([...snap.list].map((m) => m.uid), Array.from({ length: 20 }, (_, i) => i + 1));
     assert.equal(snap.uidNext, 21);
-    await b.store.remove(user, snap.messages[19].key);
+    await b.store.remove(user, snap.list.at(19)!.key);
     await b.store.deliver(user, msg(99), { uniqueKey: 'e99' });
     const after = await a.folders.sync(user, 'inbox');
     assert.equal(after.uidValidity, snap.uidValidity);
-    assert.deepEqual(after.messages.slice(-2).map((m) => m.uid), [19, 21]);
+    assert.deepEqual([...after.list].slice(-2).map((m) => m.uid), [19, 21]);
   }));
 
 pgTest('MODSEQ: flags, keywords and expunges raise it; changesSince gives the changed and the vanished', () =>
@@ -93,11 +93,11 @@ pgTest('MODSEQ: flags, keywords and expunges raise it; changesSince gives the ch
     const r2 = await folders.updateFlags(user, 'INBOX', [1, 3], { mode: 'add', flags: 'F' }, { unchangedSince: s0.highestModseq });
     assert.deepEqual(r2.modified, [1]);
     assert.deepEqual(r2.updated.map((m) => m.uid), [3]);
-    const size = s0.messages.reduce((a, m) => a + m.size, 0);
+    const size = [...s0.list].reduce((a, m) => a + m.size, 0);
     assert.deepEqual(await store.usage(user), { storage: size, messages: 4 });
-    await folders.remove(user, 'INBOX', s0.messages[3].key);
+    await folders.remove(user, 'INBOX', s0.list.at(3)!.key);
     // the usage a quota is checked against: every folder, what is left
-    assert.deepEqual(await store.usage(user), { storage: size - s0.messages[3].size, messages: 3 });
+    assert.deepEqual(await store.usage(user), { storage: size - s0.list.at(3)!.size, messages: 3 });
     assert.deepEqual(await store.usage('nobody@dc.uece.br'), { storage: 0, messages: 0 });
     const ch = await folders.changesSince(user, 'INBOX', s0.highestModseq);
     assert.deepEqual(ch.changed.map((m) => [m.uid, m.flags]), [[1, 'S'], [2, 'S'], [3, 'F']]);
@@ -114,7 +114,7 @@ pgTest('append and copy keep flags, keywords and date; a copy stores no second b
       flags: 'DS', keywords: ['$Draft1'], receivedAt: Date.UTC(2024, 0, 2),
     });
     assert.equal(a.uid, 1);
-    const d = (await folders.sync(user, 'Drafts')).messages[0];
+    const d = (await folders.sync(user, 'Drafts')).list.at(0)!;
     assert.equal(d.flags, 'DS');
     assert.equal(d.receivedAt, Date.UTC(2024, 0, 2));
     // stored with CRLF: size and content as IMAP serves them
@@ -122,7 +122,7 @@ pgTest('append and copy keep flags, keywords and date; a copy stores no second b
     assert.equal(d.size, 'Subject: draft\r\nbare LF\r\n'.length);
     const c = await folders.copy(user, 'Drafts', [d.key, 'nosuchkey'], 'Archive');
     assert.deepEqual(c.uids, [1]);
-    const copied = (await folders.sync(user, 'Archive')).messages[0];
+    const copied = (await folders.sync(user, 'Archive')).list.at(0)!;
     assert.deepEqual([copied.flags, copied.keywords, copied.receivedAt], ['DS', ['$Draft1'], Date.UTC(2024, 0, 2)]);
     assert.equal(await scalar(db.url, 'SELECT count(*) AS n FROM mail_bodies'), 1);
     await folders.remove(user, 'Drafts', d.key);
@@ -175,7 +175,7 @@ pgTest('a delivery on one node wakes a watcher on another (LISTEN/NOTIFY), and a
     await b.store.deliver(user, msg(1), { uniqueKey: 'n1' });
     await w;
     assert.ok(calls >= 1);
-    assert.equal((await a.folders.sync(user, 'INBOX')).messages.length, 1);
+    assert.equal((await a.folders.sync(user, 'INBOX')).list.length, 1);
     // the LISTEN connection is cut: the watcher is called once it is back (a change may be missed meanwhile)
     w = woken();
     const killed = await scalar(db.url, "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = 'correio mail notify' AND datname = current_database()");
@@ -242,7 +242,7 @@ pgTest('IMAP SEARCH BODY on PostgreSQL: the index narrows what is read, and the 
       }
     }
     const folders = new Counting(store);
-    const keyOf = new Map((await folders.sync(user, 'INBOX')).messages.map((m) => [m.key, m.uid]));
+    const keyOf = new Map([...(await folders.sync(user, 'INBOX')).list].map((m) => [m.key, m.uid]));
     const server = new ImapServer({ hostname: 'mx.dc.uece.br', folders, authenticate: (u, p) => Promise.resolve(u === user && p === 'secret'), authFailureDelayMs: 1 });
     const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
     const client = new ImapFlow({ host: '127.0.0.1', port: bound.port, secure: false, auth: { user, pass: 'secret' }, logger: false });
@@ -285,14 +285,14 @@ p.quit()
         py,
       );
       assert.equal(r.code, 0, r.err);
-      assert.match(r.out, new RegExp(`^STAT 2 ${before.messages[0].size + before.messages[1].size}$`, 'm'));
+      assert.match(r.out, new RegExp(`^STAT 2 ${before.list.at(0)!.size + before.list.at(1)!.size}$`, 'm'));
       assert.match(r.out, /^RETR Subject: m1$/m);
     } finally {
       await server.close();
     }
     const ch = await folders.changesSince(user, 'INBOX', before.highestModseq);
     assert.deepEqual(ch.vanished, [{ from: 1, to: 1 }]);
-    assert.deepEqual((await folders.sync(user, 'INBOX')).messages.map((m) => m.uid), [2]);
+    assert.deepEqual([...(await folders.sync(user, 'INBOX')).list].map((m) => m.uid), [2]);
   });
 });
 
@@ -300,11 +300,11 @@ pgTest('MOVE is one transaction: two nodes moving in opposite directions at once
   withNodes(2, async ([a, b]) => {
     await a.folders.createFolder(user, 'Work');
     for (let i = 0; i < 10; i++) await a.folders.append(user, i % 2 ? 'Work' : 'INBOX', msg(i), { flags: '' });
-    const inbox = (await a.folders.sync(user, 'INBOX')).messages.map((m) => m.key);
-    const work = (await a.folders.sync(user, 'Work')).messages.map((m) => m.key);
+    const inbox = [...(await a.folders.sync(user, 'INBOX')).list].map((m) => m.key);
+    const work = [...(await a.folders.sync(user, 'Work')).list].map((m) => m.key);
     const [x, y] = await Promise.all([a.folders.move(user, 'INBOX', inbox, 'Work'), b.folders.move(user, 'Work', work, 'INBOX')]);
     assert.deepEqual([x.moved.length, y.moved.length], [5, 5]);
-    const after = [...(await a.folders.sync(user, 'INBOX')).messages, ...(await a.folders.sync(user, 'Work')).messages];
+    const after = [...(await a.folders.sync(user, 'INBOX')).list, ...(await a.folders.sync(user, 'Work')).list];
     assert.equal(after.length, 10);
     assert.deepEqual((await a.folders.changesSince(user, 'INBOX', 1)).vanished, [{ from: 1, to: 5 }]);
   }));

@@ -191,7 +191,7 @@ void test('Dovecot and correio agree on ENVELOPE, BODYSTRUCTURE, every part\'s B
       await store.deliver(user, Readable.from([octets]), { uniqueKey: name.replace(/[^A-Za-z0-9]/g, '_') });
     }
     const folders = new MaildirFolders(store);
-    const n = (await folders.sync(user, 'INBOX')).messages.length;
+    const n = (await folders.sync(user, 'INBOX')).list.length;
     assert.equal(n, files.length);
     // Dovecot's copy: the same files (flags and all) in its home's Maildir
     const home = join(root, 'dovecot', 'home');

@@ -132,7 +132,7 @@ void test('SEARCH BODY and TEXT answer the same with and without the index over 
         }
       }
       const c = await indexed.textCandidates(user, 'INBOX', needle);
-      if (c && c.size < snap.messages.length / 2) narrowed++;
+      if (c && c.size < snap.list.length / 2) narrowed++;
     }
     assert.ok(found > 50, `${found} searches found something`);
     assert.ok(narrowed > 30, `${narrowed} needles narrowed the folder to under half`);
@@ -141,7 +141,7 @@ void test('SEARCH BODY and TEXT answer the same with and without the index over 
     await store.deliver(user, Readable.from([Buffer.from('Subject: chegou\r\n\r\nmensagem com xilogravura\r\n')]), { uniqueKey: 'late' });
     const after = await indexed.sync(user, 'INBOX');
     await indexed.textIndex!.settled(user);
-    const late = after.messages.find((m) => !snap.messages.some((x) => x.key === m.key))!;
+    const late = [...after.list].find((m) => ![...snap.list].some((x) => x.key === m.key))!;
     assert.deepEqual(await indexed.textCandidates(user, 'INBOX', 'XILOGRAV'), new Set([late.uid]));
     assert.ok((await sa.noop()).some((l) => / EXISTS$/.test(l)));
     assert.equal(await sa.search('TEXT', 'xilogravura'), String(late.uid));
@@ -185,7 +185,7 @@ void test('the index rebuilds itself: a deleted index file is filled again by th
       await store.deliver(user, Readable.from([Buffer.from(`Subject: m${i}\r\n\r\ncorpo com ${word}\r\n`)]), { uniqueKey: `r${i}` });
     }
     const first = open();
-    const uids = (await first.folders.sync(user, 'INBOX')).messages.map((m) => m.uid);
+    const uids = [...(await first.folders.sync(user, 'INBOX')).list].map((m) => m.uid);
     assert.deepEqual(await candidates(first.folders, 'goiabada', 'qzxqzx-absent'), [new Set([uids[1]]), new Set()]);
     await close(first);
 
@@ -202,7 +202,7 @@ void test('the index rebuilds itself: a deleted index file is filled again by th
     assert.ok(abacaxi, names.join(' '));
     await rm(join(inbox, 'new', abacaxi));
     const [marmelada, gone, absent] = await candidates(second.folders, 'marmelada', 'abacaxi', 'qzxqzx-absent');
-    const now = (await second.folders.sync(user, 'INBOX')).messages;
+    const now = [...(await second.folders.sync(user, 'INBOX')).list];
     assert.equal(now.length, 3);
     assert.deepEqual(marmelada, new Set([now.find((m) => !uids.includes(m.uid))!.uid]));
     assert.deepEqual(gone, new Set(), 'the removed message left the index');

@@ -99,14 +99,14 @@ void test('mbsync syncs a Maildir++ tree with correio both ways: messages, flags
     await mkdir(join(local, '.Projetos', 'tmp'), { recursive: true });
     await writeFile(join(local, '.Projetos', 'cur', `${Date.now()}.local2.host:2,F`), 'Subject: plano\r\n\r\nnovo projeto\r\n');
     const before = await folders.sync(user, 'INBOX');
-    await folders.updateFlags(user, 'INBOX', [before.messages.find((m) => m.uid === 3)!.uid], { mode: 'add', flags: 'F' });
+    await folders.updateFlags(user, 'INBOX', [[...before.list].find((m) => m.uid === 3)!.uid], { mode: 'add', flags: 'F' });
     await store.deliver(user, Readable.from([Buffer.from('Subject: m4\r\n\r\nbody 4\r\n')]), { uniqueKey: 'm4' });
     await run(config);
 
     const subjects = async (folder: string): Promise<[string, string][]> => {
       const snap = await folders.sync(user, folder);
       const out: [string, string][] = [];
-      for (const m of snap.messages) {
+      for (const m of snap.list) {
         const chunks: Buffer[] = [];
         for await (const c of await folders.open(user, folder, m.key)) chunks.push(c as Buffer);
         out.push([/^Subject: (.*)$/m.exec(Buffer.concat(chunks).toString('latin1'))![1].trim(), m.flags]);
@@ -123,7 +123,7 @@ void test('mbsync syncs a Maildir++ tree with correio both ways: messages, flags
     const snapBefore = await folders.sync(user, 'INBOX');
     await run(config);
     const snapAfter = await folders.sync(user, 'INBOX');
-    assert.deepEqual(snapAfter.messages.map((m) => [m.uid, m.flags]), snapBefore.messages.map((m) => [m.uid, m.flags]));
+    assert.deepEqual([...snapAfter.list].map((m) => [m.uid, m.flags]), [...snapBefore.list].map((m) => [m.uid, m.flags]));
     assert.equal(snapAfter.highestModseq, snapBefore.highestModseq);
   } finally {
     await server.close();

@@ -46,7 +46,7 @@ void test('interimap syncs two correio accounts both ways over QRESYNC: messages
   const content = async (user: string, folder: string): Promise<string[]> => {
     const snap = await folders.sync(user, folder);
     const out: string[] = [];
-    for (const m of snap.messages) {
+    for (const m of snap.list) {
       const text = (await buffer(await folders.open(user, folder, m.key))).toString('latin1');
       out.push(`${/^Subject: (.*)$/m.exec(text)![1].trim()} ${m.flags} ${[...m.keywords].sort().join(',')}`.trim());
     }
@@ -70,16 +70,16 @@ void test('interimap syncs two correio accounts both ways over QRESYNC: messages
     // 2: changes on both sides
     const a = await folders.sync(alice, 'INBOX');
     const uidOf = async (user: string, subject: string): Promise<number> => {
-      for (const m of (await folders.sync(user, 'INBOX')).messages) {
+      for (const m of (await folders.sync(user, 'INBOX')).list) {
         if ((await buffer(await folders.open(user, 'INBOX', m.key))).toString('latin1').includes(`Subject: ${subject}\r`)) return m.uid;
       }
       throw new Error(`no ${subject}`);
     };
-    assert.equal(a.messages.length, 4);
+    assert.equal(a.list.length, 4);
     await folders.updateFlags(alice, 'INBOX', [await uidOf(alice, 'a1')], { mode: 'add', flags: 'S', keywords: ['$Work'] });
     await folders.updateFlags(bruno, 'INBOX', [await uidOf(bruno, 'a2')], { mode: 'add', flags: 'F' });
     const a3 = await uidOf(bruno, 'a3');
-    const key = (await folders.sync(bruno, 'INBOX')).messages.find((m) => m.uid === a3)!.key;
+    const key = [...(await folders.sync(bruno, 'INBOX')).list].find((m) => m.uid === a3)!.key;
     await folders.remove(bruno, 'INBOX', key);
     await deliver(alice, 'arq1', 'Archive');
     await run(config, root);
@@ -93,7 +93,7 @@ void test('interimap syncs two correio accounts both ways over QRESYNC: messages
     await run(config, root);
     const after = await folders.sync(alice, 'INBOX');
     assert.equal(after.highestModseq, before.highestModseq);
-    assert.deepEqual(after.messages.map((m) => m.uid), before.messages.map((m) => m.uid));
+    assert.deepEqual([...after.list].map((m) => m.uid), [...before.list].map((m) => m.uid));
   } finally {
     await server.close();
     await rm(root, { recursive: true, force: true });

@@ -22,8 +22,8 @@ async function uidsOf(root: string): Promise<{ uids: Map<string, number>; uidNex
   const snap = await folders.sync(user, 'INBOX');
   const names = await subjects(folders, 'INBOX');
   assert.equal(new Set(names).size, names.length, 'no message twice');
-  assert.equal(new Set(snap.messages.map((m) => m.uid)).size, snap.messages.length, 'no UID twice');
-  return { uids: new Map(names.map((n, i) => [n, snap.messages[i].uid])), uidNext: snap.uidNext };
+  assert.equal(new Set([...snap.list].map((m) => m.uid)).size, snap.list.length, 'no UID twice');
+  return { uids: new Map(names.map((n, i) => [n, snap.list.at(i)!.uid])), uidNext: snap.uidNext };
 }
 
 /** A restarted server appends one more: its UID is above `above`. */

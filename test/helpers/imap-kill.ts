@@ -40,7 +40,7 @@ export async function files(root: string, folder: string): Promise<number> {
 /** The subjects in a folder, as the store (a fresh one: another process) reads them. */
 export async function subjects(folders: MaildirFolders, folder: string): Promise<string[]> {
   const out: string[] = [];
-  for (const m of (await folders.sync(user, folder)).messages) {
+  for (const m of (await folders.sync(user, folder)).list) {
     const chunks: Buffer[] = [];
     for await (const c of await folders.open(user, folder, m.key)) chunks.push(c as Buffer);
     out.push(/^Subject: (.*)$/m.exec(Buffer.concat(chunks).toString('latin1'))![1].trim());

@@ -139,21 +139,21 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
         assert.deepEqual((await mf.changesSince('suzana@dc.uece.br', 'INBOX', seenModseq)).vanished, [{ from: 3, to: 3 }], 'the expunge record came along');
         for (const [name, snap] of [['INBOX', before.inbox], ['Archive', before.archive]] as const) {
           // `version` names a snapshot inside one store only
-          const { version: _fileVersion, ...now } = await mf.sync('suzana@dc.uece.br', name);
-          const { version: _pgVersion, ...was } = snap;
+          const { version: _fileVersion, list, ...now } = await mf.sync('suzana@dc.uece.br', name);
+          const { version: _pgVersion, list: wasList, ...was } = snap;
           const ms = (m: { receivedAt: number }): number => Math.round(m.receivedAt);
           assert.deepEqual(
-            { ...now, messages: now.messages.map((m) => ({ ...m, key: '', receivedAt: ms(m) })) },
-            { ...was, messages: was.messages.map((m) => ({ ...m, key: '', receivedAt: ms(m) })) },
+            { ...now, messages: [...list].map((m) => ({ ...m, key: '', receivedAt: ms(m) })) },
+            { ...was, messages: [...wasList].map((m) => ({ ...m, key: '', receivedAt: ms(m) })) },
             `${name} as it was`,
           );
         }
         const inbox = await mf.sync('suzana@dc.uece.br', 'INBOX');
-        assert.equal((await readAll(await mf.open('suzana@dc.uece.br', 'INBOX', inbox.messages[0].key))).toString(), 'Subject: in 1\r\n\r\ncorpo 1\r\n');
+        assert.equal((await readAll(await mf.open('suzana@dc.uece.br', 'INBOX', inbox.list.at(0)!.key))).toString(), 'Subject: in 1\r\n\r\ncorpo 1\r\n');
         assert.deepEqual((await mf.listSubscriptions('suzana@dc.uece.br')).sort(), [...before.subs].sort());
         // a delivery afterwards continues the UIDs
         await maildir.deliver('suzana@dc.uece.br', Readable.from([Buffer.from('Subject: new\r\n\r\n')]), { uniqueKey: 'after' });
-        assert.equal((await mf.sync('suzana@dc.uece.br', 'INBOX')).messages.at(-1)?.uid, before.inbox.uidNext);
+        assert.equal([...(await mf.sync('suzana@dc.uece.br', 'INBOX')).list].at(-1)?.uid, before.inbox.uidNext);
 
         // the CLI of the files site sees the same (a config pointing at the export)
         const filesConf = join(dir, 'files.toml');
@@ -179,8 +179,8 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
         assert.match(resumed.stdout, /^srs: .*srs-secret holds another secret: add the nodes' \(shared_secrets, row srs\) to \[mail_auth\] srs_old_secrets/m);
         assert.equal(await readFile(join(out, 'srs-secret'), 'utf8'), 'a secret of the files site\n');
         const inboxAfter = await mf.sync('suzana@dc.uece.br', 'INBOX');
-        assert.equal(inboxAfter.messages.length, 3, 'two exported and the one delivered afterwards, none twice');
-        assert.deepEqual(inboxAfter.messages.slice(0, 2).map((m) => [m.uid, m.flags]), before.inbox.messages.map((m) => [m.uid, m.flags]));
+        assert.equal(inboxAfter.list.length, 3, 'two exported and the one delivered afterwards, none twice');
+        assert.deepEqual([...inboxAfter.list].slice(0, 2).map((m) => [m.uid, m.flags]), [...before.inbox.list].map((m) => [m.uid, m.flags]));
 
         // a spool holding a message PostgreSQL does not (an old spool) is refused before anything is written
         const stray = await FsQueueStore.open(join(out, 'spool'), { lock: false });
@@ -207,7 +207,7 @@ void describe('correio migrate --to file:DIR (a PostgreSQL site back into files)
             assert.equal(String(box.uidValidity), String(before.inbox.uidValidity));
             const seen = [];
             for await (const m of c.fetch('1:*', { uid: true, flags: true })) seen.push([m.uid, [...(m.flags ?? [])].sort()]);
-            assert.deepEqual(seen.slice(0, 2), [[before.inbox.messages[0].uid, []], [before.inbox.messages[1].uid, ['\\Flagged', '\\Seen']]]);
+            assert.deepEqual(seen.slice(0, 2), [[before.inbox.list.at(0)!.uid, []], [before.inbox.list.at(1)!.uid, ['\\Flagged', '\\Seen']]]);
           } finally {
             await c.logout();
           }

@@ -27,7 +27,7 @@ const mail = (subject: string, body: string): Readable => Readable.from([Buffer.
 
 /** The INBOX as the indexes see it (ids: the keys). */
 async function emailsOf(folders: MailFolderStore): Promise<IndexedEmail[]> {
-  return (await folders.sync(user, 'INBOX')).messages.map((m) => ({ id: `e${m.key}`, blobId: `b${m.key}`, folder: 'INBOX', key: m.key, size: m.size }));
+  return [...(await folders.sync(user, 'INBOX')).list].map((m) => ({ id: `e${m.key}`, blobId: `b${m.key}`, folder: 'INBOX', key: m.key, size: m.size }));
 }
 
 void test('a message that cannot be read during a catch-up is a search candidate, and is indexed at the next catch-up once readable', () =>
