@@ -35,7 +35,7 @@ async function appendAfterRestart(root: string, above: number): Promise<void> {
       await loginAndSelect(c);
       const m = message('after');
       c.write(`a APPEND INBOX {${m.length}+}\r\n${m}\r\n`);
-      const uid = Number(/APPENDUID \d+ (\d+)/.exec((await c.readTagged('a')).at(-1)!)?.[1]);
+      const uid = Number(/APPENDUID \d+ (\d+)/.exec((await c.readTagged('a', 60_000)).at(-1)!)?.[1]);
       assert.ok(uid > above, `new UID ${uid} above ${above}`);
     } finally {
       c.close();
@@ -77,7 +77,9 @@ void test('kill -9 during a run of APPENDs: every one answered OK is there once,
       let readEnded = false;
       const reading = (async () => {
         for (;;) {
-          const line = await c.readLine().catch(() => undefined);
+          // no line for 10 s is no end on a loaded machine (a fresh server process, 200 APPENDs
+          // coming): the deadline below bounds the wait
+          const line = await c.readLine(130_000).catch(() => undefined);
           if (line === undefined) return;
           last = line;
           const ok = /^a(\d+) OK/.exec(line);

@@ -48,13 +48,13 @@ export async function subjects(folders: MaildirFolders, folder: string): Promise
   return out;
 }
 
-/** Greeting, LOGIN, SELECT INBOX: the SELECT's lines. */
+/** Greeting, LOGIN, SELECT INBOX: the SELECT's lines (a minute for each: a fresh server process on a loaded machine). */
 export async function loginAndSelect(c: LineClient): Promise<string[]> {
-  await c.readLine();
+  await c.readLine(60_000);
   c.write('l LOGIN suzana@dc.uece.br secret\r\n');
-  await c.readTagged('l');
+  await c.readTagged('l', 60_000);
   c.write('s SELECT INBOX\r\n');
-  return c.readTagged('s');
+  return c.readTagged('s', 60_000);
 }
 
 /**
