@@ -180,29 +180,47 @@ void test('processes = 4: a reload one of whose three new acceptors cannot start
   }
 });
 
-void test('a reload while a killed acceptor waits out its restart backoff drops that restart: no second set beside the new one', async () => {
+void test('a reload while a killed acceptor waits out its restart backoff drops that restart: no second set beside the new one', async (t) => {
   const site = await startSiteProcess(opts);
   try {
     const server = site.child!.pid!;
     const killed: number[] = [];
-    // killed at each start until its replacement waits 8 s or more
+    // killed at each start until its replacement waits `atLeast` (8 s) or more, then a reload.
+    // The restart cannot start before its kill plus its wait: a reload answered by then has
+    // dropped it. One answered later (a loaded machine: a CLI and a new acceptor process to
+    // start) may have let it start first (then retired with its set, nothing dropped): again
+    // with the new set, until a restart that waits twice as long, and half as long again as
+    // that reload took (at most the longest wait, 60 s)
     let backoff: { ms: number; seenAt: number } | undefined;
+    let atLeast = 8000;
     while (!backoff) {
-      const [acceptor] = await waitFor('an acceptor process', () => {
-        const now = childrenOf(server).filter((p) => !killed.includes(p));
-        return now.length === 1 ? now : undefined;
-      }, 60_000);
-      process.kill(acceptor, 'SIGKILL');
-      killed.push(acceptor);
-      const ms = await waitFor(`the restart line after kill ${killed.length}`, () => {
-        const lines = site.stdout().split('\n').filter((l) => /acceptor process ended/.test(l) && l.includes(`"pid":${acceptor}`));
-        const inMs = /"inMs":(\d+)/.exec(lines[0] ?? '')?.[1];
-        return inMs === undefined ? undefined : Number(inMs);
-      }, 30_000);
-      if (ms >= 8000) backoff = { ms, seenAt: Date.now() };
+      let pending: { ms: number; seenAt: number; killedAt: number } | undefined;
+      while (!pending) {
+        const [acceptor] = await waitFor('an acceptor process', () => {
+          const now = childrenOf(server).filter((p) => !killed.includes(p));
+          return now.length === 1 ? now : undefined;
+        }, 60_000);
+        const killedAt = Date.now();
+        process.kill(acceptor, 'SIGKILL');
+        killed.push(acceptor);
+        const ms = await waitFor(`the restart line after kill ${killed.length}`, () => {
+          const lines = site.stdout().split('\n').filter((l) => /acceptor process ended/.test(l) && l.includes(`"pid":${acceptor}`));
+          const inMs = /"inMs":(\d+)/.exec(lines[0] ?? '')?.[1];
+          return inMs === undefined ? undefined : Number(inMs);
+        }, 30_000);
+        if (ms >= atLeast) pending = { ms, seenAt: Date.now(), killedAt };
+      }
+      const ok = await runCli(['reload', '--config', site.configFile]);
+      assert.equal(ok.code, 0, `exit status; stderr: ${ok.stderr}`);
+      const took = Date.now() - pending.killedAt;
+      if (took < pending.ms) {
+        backoff = pending;
+        continue;
+      }
+      assert.ok(atLeast < 60_000, `the reload was answered ${took} ms after the kill, after even the longest restart wait (${pending.ms} ms); server's log: ${site.stdout().slice(-3000)}`);
+      atLeast = Math.min(60_000, Math.max(2 * atLeast, 1.5 * took));
+      t.diagnostic(`the reload was answered ${took} ms after the kill, its restart due after ${pending.ms} ms: again, with a restart due after ${atLeast} ms or more`);
     }
-    const ok = await runCli(['reload', '--config', site.configFile]);
-    assert.equal(ok.code, 0, `exit status; stderr: ${ok.stderr}`);
     const [fresh] = await waitFor('the new set\'s acceptor', () => (childrenOf(server).length === 1 ? childrenOf(server) : undefined), 30_000);
     // past the moment the dropped restart would have started one beside it
     await new Promise((r) => setTimeout(r, Math.max(0, backoff.seenAt + backoff.ms + 2000 - Date.now())));
