@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { FolderDelta, FolderSnapshot } from '../core/index.js';
@@ -7,6 +8,7 @@ import { createTestDatabase, pgUnavailable, type TestDatabase } from '../../test
 import { RawImap } from '../../test/helpers/raw-imap.js';
 import { ImapServer } from '../server/imap/index.js';
 import { PgFolderSnapshots } from './pg-folder-snapshots.js';
+import { importFolder } from './pg-mail-import.js';
 import { PgMailFolders } from './pg-mail-folders.js';
 import { PgMailStore } from './pg-mail-store.js';
 
@@ -201,6 +203,55 @@ pgTest('an IMAP session on one node is told another node\'s changes from the del
     } finally {
       await c1.run('LOGOUT').catch(() => undefined);
       await c2.run('LOGOUT').catch(() => undefined);
+      await server.close();
+    }
+  }));
+
+pgTest('`correio migrate` importing into a folder another node serves: its kept snapshot and a selected IMAP session take the messages in at their next step, as a whole read has them', () =>
+  withNodes(async (a, b) => {
+    await a.folders.appendMany(user, 'INBOX', [1, 2, 3].map((i) => ({ message: body(i), flags: '' })));
+    const server = new ImapServer({ hostname: 'mx.dc.uece.br', folders: a.folders, authenticate: (u, p) => Promise.resolve(u === user && p === 'secret'), authFailureDelayMs: 1 });
+    const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
+    const c = await RawImap.connect(bound.port);
+    try {
+      await c.run(`LOGIN ${user} secret`);
+      assert.match((await c.run('SELECT INBOX')).toString(), /\* 3 EXISTS/);
+      const was = await a.folders.sync(user, 'INBOX');
+      // the source: the same UIDVALIDITY, later UIDs, MODSEQs at and below the kept HIGHESTMODSEQ
+      // and one above it, a HIGHESTMODSEQ far above (raised while the copy runs, the old code hid
+      // every message below it from the delta)
+      const src = { uidValidity: was.uidValidity, uidNext: 7, highestModseq: was.highestModseq + 50 };
+      const imp = await importFolder(b.store, user, 'INBOX', src);
+      const imported = [
+        { uid: 4, modseq: 1 },
+        { uid: 5, modseq: was.highestModseq + 20 },
+        { uid: 6, modseq: was.highestModseq },
+      ];
+      for (const [i, { uid, modseq }] of imported.entries()) {
+        // a node syncs between two messages of the copy (its snapshot is kept)
+        await a.folders.sync(user, 'INBOX');
+        const m = { uid, key: `imported-${uid}`, flags: 'S', keywords: [], modseq, size: 0, receivedAt: 1_700_000_000_000 };
+        await imp.add(m, Readable.from([body(uid)]));
+        // the session is told at its next step
+        let told = '';
+        for (let t = 0; t < 100 && !new RegExp(`\\* ${4 + i} EXISTS`).test(told); t++) {
+          told += (await c.run('NOOP')).toString();
+          await sleep(20);
+        }
+        assert.match(told, new RegExp(`^\\* ${4 + i} EXISTS\\r$`, 'm'), `message ${uid} is told`);
+      }
+      await imp.finish();
+      const kept = await a.folders.sync(user, 'INBOX');
+      const whole = await new PgMailFolders(a.store).sync(user, 'INBOX');
+      assert.deepEqual(seen(kept), seen(whole), 'the kept snapshot brought up to date is the folder as a whole read has it');
+      assert.deepEqual([...kept.list].map((m) => m.uid), [1, 2, 3, 4, 5, 6]);
+      // MODSEQs above what the node had seen (the source's where it was above the folder's), HIGHESTMODSEQ not below the source's
+      assert.ok([...kept.list].slice(3).every((m) => m.modseq > was.highestModseq));
+      assert.equal(kept.list.at(4)!.modseq, was.highestModseq + 20);
+      assert.equal(kept.highestModseq, src.highestModseq);
+      assert.match((await c.run('UID FETCH 4:* (FLAGS)')).toString(), /UID 6 FLAGS \(\\Seen\)/);
+    } finally {
+      await c.run('LOGOUT').catch(() => undefined);
       await server.close();
     }
   }));

@@ -20,9 +20,9 @@
  * Security: owners and names come checked from pg-mail-folders; bound parameters only.
  * Limitations: per process, the last `maxFolders` (1,000) folders synced and at most
  *   `maxMessages` (1,000,000, about 200 MB) of their messages, least recently synced dropped
- *   first (a folder bigger than that is read whole each time); messages written with a MODSEQ
- *   at or below the folder's HIGHESTMODSEQ (`correio migrate` into a folder a node syncs
- *   while the import runs) are seen only once that node reads the folder whole.
+ *   first (a folder bigger than that is read whole each time). A writer that gave a message a
+ *   MODSEQ at or below the folder's HIGHESTMODSEQ would be seen only at a whole read: none does
+ *   (`correio migrate`'s import too raises it, pg-mail-import).
  */
 import type { FolderDelta, FolderMessage, FolderSnapshot } from '../core/index.js';
 import { ChunkedList } from '../util/index.js';

@@ -2,16 +2,26 @@
  * @module pg-mail-import
  * Copies folders from another mailbox store into the PostgreSQL mailboxes (and lists whose
  * mailboxes are there, for the copy back: maildir-import.ts) with their IMAP
- * identity kept: the same UIDVALIDITY, UIDs, UIDNEXT, MODSEQs, flags, keywords and dates, so
- * clients' caches stay valid across the move (`correio migrate`). Resumable: a UID already
- * copied is skipped; a folder is created with the source's UIDVALIDITY or must have it.
+ * identity kept: the same UIDVALIDITY, UIDs, UIDNEXT, flags, keywords and dates, so clients'
+ * caches stay valid across the move (`correio migrate`). Resumable: a UID already copied is
+ * skipped; a folder is created with the source's UIDVALIDITY or must have it. A message is
+ * written as every writer writes one, so a node serving the folder meanwhile takes it in from
+ * its kept snapshot (pg-folder-snapshots) and its sessions are told at their next step: under
+ * the folder row's lock, with a MODSEQ above the row's HIGHESTMODSEQ (the source's MODSEQ when
+ * it is above, else the next one), the row raised to it and NOTIFY sent. HIGHESTMODSEQ is
+ * raised to the source's at `finish`, after the messages.
  * Standards: RFC 9051 §2.3.1.1 (UIDs and UIDVALIDITY unchanged means "nothing to refetch");
- *   RFC 7162 §3.1 (MODSEQs kept, HIGHESTMODSEQ never lowered).
+ *   RFC 7162 §3.1 (MODSEQs only grow: a message's is its source's or above, HIGHESTMODSEQ
+ *   never lowered).
  * Security: users and folder names pass ownerOf and checkFolderName; bound parameters only.
  * The source's expunge record is copied too (each UID with the MODSEQ at which it left, and
  * the UIDs the source no longer records one by one at its floor), so a QRESYNC client that
  * read the folder before the move is told of every expunge since (VANISHED).
- * Limitations: one message per transaction (a crash loses at most the one being copied).
+ * Limitations: one message per transaction (a crash loses at most the one being copied). A
+ *   message whose MODSEQ is not above the folder's HIGHESTMODSEQ when it is copied (a source
+ *   whose MODSEQs do not rise with its UIDs, a MODSEQ of 1, a folder changed meanwhile) is
+ *   given the next one instead of its own: a CONDSTORE client is told its flags once more,
+ *   never less (one kept at or below what a node has seen would be missed by its delta sync).
  */
 import { MailFolderError, type ExpungeHistory, type FolderMessage, type FolderSnapshot } from '../core/index.js';
 import { rangesOf } from '../protocol/imap/index.js';
@@ -47,18 +57,19 @@ export async function pgExpungeHistory(store: PgMailStore, user: string, folder:
 
 /**
  * Opens (or makes) `folder` of `user` with the source snapshot's UIDVALIDITY, raising UIDNEXT
- * and HIGHESTMODSEQ to the source's. A folder there under another UIDVALIDITY (made by a node
- * already serving) is refused: its UIDs would clash.
+ * to the source's (HIGHESTMODSEQ at `finish`). A folder there under another UIDVALIDITY (made
+ * by a node already serving) is refused: its UIDs would clash.
  */
-export async function importFolder(store: PgMailStore, user: string, folder: string, src: Pick<FolderSnapshot, 'uidValidity' | 'uidNext' | 'highestModseq'>): Promise<FolderImport> {
+export async function importFolder(
+  store: PgMailStore, user: string, folder: string, src: Pick<FolderSnapshot, 'uidValidity' | 'uidNext' | 'highestModseq'>,
+): Promise<FolderImport & { finish(): Promise<void> }> {
   const owner = ownerOf(user);
   const name = checkFolderName(folder);
   const row = await store.tx(async (c) => {
     await c.query(
-      `INSERT INTO mail_folders (owner, name, uid_validity, uid_next, highest_modseq) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (owner, name) DO UPDATE SET uid_next = greatest(mail_folders.uid_next, excluded.uid_next),
-         highest_modseq = greatest(mail_folders.highest_modseq, excluded.highest_modseq)`,
-      [owner, name, src.uidValidity, src.uidNext, src.highestModseq],
+      `INSERT INTO mail_folders (owner, name, uid_validity, uid_next) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (owner, name) DO UPDATE SET uid_next = greatest(mail_folders.uid_next, excluded.uid_next)`,
+      [owner, name, src.uidValidity, src.uidNext],
     );
     const r = await c.query<{ id: string; uid_validity: string }>('SELECT id, uid_validity FROM mail_folders WHERE owner = $1 AND name = $2', [owner, name]);
     return r.rows[0];
@@ -74,12 +85,19 @@ export async function importFolder(store: PgMailStore, user: string, folder: str
       const body = await store.receive(message);
       try {
         await store.tx(async (c) => {
+          // as every writer: under the row's lock, a MODSEQ above the row's HIGHESTMODSEQ (the
+          // source's when it is, else the next), the row raised to it and every node told, so a
+          // node's kept snapshot (pg-folder-snapshots, MODSEQ above its own) takes the message in
           const { hash, size } = await store.putIncoming(c, body);
-          await c.query(
+          const f = await store.lockFolder(c, owner, name, false);
+          if (!f || f.id !== row.id) throw new MailFolderError('nonexistent', `${user} ${folder}: gone from PostgreSQL during the copy`);
+          const modseq = m.modseq > f.highestModseq ? m.modseq : f.highestModseq + 1;
+          const r = await c.query(
             `INSERT INTO mail_messages (folder_id, uid, key, body_hash, size, flags, keywords, modseq, received_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-            [row.id, m.uid, m.key, hash, size, m.flags, m.keywords, m.modseq, Math.floor(m.receivedAt)],
+            [row.id, m.uid, m.key, hash, size, m.flags, m.keywords, modseq, Math.floor(m.receivedAt)],
           );
+          if (r.rowCount) await store.bumpFolder(c, f, modseq, Math.max(f.uidNext, m.uid + 1));
         });
       } finally {
         store.release(body);
@@ -109,6 +127,13 @@ export async function importFolder(store: PgMailStore, user: string, folder: str
         }
       });
       return Number((await store.query<{ n: string }>('SELECT count(*) AS n FROM mail_expunged WHERE folder_id = $1 AND uid = ANY($2::bigint[])', [row.id, [...recorded.keys()]]))[0].n);
+    },
+    // HIGHESTMODSEQ not below the source's (RFC 7162 §3.1: a client's cached one stays valid)
+    finish: async () => {
+      await store.tx(async (c) => {
+        const f = await store.lockFolder(c, owner, name, false);
+        if (f && f.id === row.id && f.highestModseq < src.highestModseq) await store.bumpFolder(c, f, src.highestModseq);
+      });
     },
   };
 }
