@@ -197,8 +197,10 @@ export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & {
     c.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     // ready when the SMTP port answers with a greeting: this child's (it holds the data
-    // directory's lock, so no other serve can be the one answering)
-    const deadline = Date.now() + 30000;
+    // directory's lock, so no other serve can be the one answering). Within 2 minutes: a start
+    // that fails exits (seen above at once); one that is only slow (a server and an acceptor
+    // process to start on a loaded machine) took over 30 s in t-97 and t-98 at load 20-30
+    const deadline = Date.now() + 120_000;
     for (;;) {
       if (c.exitCode !== null) throw new Error(`correio serve exited ${c.exitCode}: ${err}`);
       try {
