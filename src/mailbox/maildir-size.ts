@@ -68,7 +68,7 @@ export class MaildirSize {
   /**
    * Mailboxes whose file add() found missing in this turn of the event loop (emptied by a
    * setImmediate): a burst of deliveries into one mailbox, resumed together by its new/ fsync,
-   * looks once (issue 19); recalculate() writing the file drops its mailbox from here
+   * looks once (issue 19); recalculate() drops its mailbox from here once it has written the file
    */
   readonly #missing = new Set<string>();
 
@@ -119,9 +119,10 @@ export class MaildirSize {
       }
     }
     const usage = { storage, messages };
-    this.#missing.delete(root);
     // the temporary file goes to tmp/, where Maildir readers expect strangers, not beside the folders
     await atomicWriteFile(join(root, MAILDIRSIZE), `${definition(limit)}\n${storage} ${messages}\n`, { tempDir: join(root, 'tmp') });
+    // the file is there now: a delivery later in this turn appends to it
+    this.#missing.delete(root);
     return usage;
   }
 
