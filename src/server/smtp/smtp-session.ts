@@ -255,7 +255,7 @@ export class SmtpSession {
         case 'NOOP':
           return this.reply(replies.noopOk());
         case 'QUIT':
-          // returned, not thrown: unwinding two async frames cost ~0.3 % of an acceptor's
+          // returned, not thrown: unwinding two async frames was 0.37 % of the acceptor's main-thread
           // samples, once per connection (docs/performance.md, session 15)
           await this.end(replies.closing(this.ctx.hostname), { now: true });
           return QUIT_ANSWERED;
