@@ -3,7 +3,8 @@
  * key, a text key), SORT and THREAD answer a tagged NO with an RFC 5530 code naming the errno —
  * never a silent non-match, nor the message left out as if expunged — and the failure is
  * published on the error channel with the file's path and errno; the session goes on, and a
- * second session is unaffected. A file removed meanwhile (ENOENT) still behaves as before: the
+ * second session is unaffected. A FETCH BODY[] in a folder that cannot be written sends the data
+ * and answers OK, the \Seen it could not set logged with the user, folder, uid and errno. A file removed meanwhile (ENOENT) still behaves as before: the
  * commands succeed without it. The file is made unreadable by chmod 000 (EACCES); as root, the
  * server reads with nobody's effective ids (root reads any mode; a directory in the file's place
  * would do for root too, but the listing drops it as no message, racing the test).
@@ -44,6 +45,18 @@ async function asUnprivileged<T>(dir: string, fn: () => Promise<T>): Promise<T> 
   }
 }
 
+/** Runs `fn` as asUnprivileged does, with the events published on the error channel meanwhile. */
+async function withErrorEvents(dir: string, fn: (events: Record<string, unknown>[]) => Promise<void>): Promise<void> {
+  const events: Record<string, unknown>[] = [];
+  const onError = (e: unknown): void => void events.push(e as Record<string, unknown>);
+  subscribe('correio:error', onError);
+  try {
+    await asUnprivileged(dir, () => fn(events));
+  } finally {
+    unsubscribe('correio:error', onError);
+  }
+}
+
 /** Where each command's untagged answer is checked, with the message broken (the second of three). */
 const commands: { readonly cmd: string; readonly untagged: RegExp }[] = [
   { cmd: 'FETCH 1:3 (BODY.PEEK[])', untagged: /^\* [13] FETCH / },
@@ -78,11 +91,7 @@ void test('a message file that cannot be read (chmod 000: EACCES): FETCH, SEARCH
   withImapServer(
     async ({ port, store, mailRoot }) => {
       await deliverThree(store);
-      const events: Record<string, unknown>[] = [];
-      const onError = (e: unknown): void => void events.push(e as Record<string, unknown>);
-      subscribe('correio:error', onError);
-      try {
-        await asUnprivileged(dirname(mailRoot), async () => {
+      await withErrorEvents(dirname(mailRoot), async (events) => {
           const a = await session(port);
           const b = await session(port);
           try {
@@ -114,10 +123,7 @@ void test('a message file that cannot be read (chmod 000: EACCES): FETCH, SEARCH
             a.close();
             b.close();
           }
-        });
-      } finally {
-        unsubscribe('correio:error', onError);
-      }
+      });
     },
     { prefix: 'correio-imap-unreadable-' },
   ));
@@ -141,4 +147,33 @@ void test('a message file removed meanwhile (ENOENT) is still left out: FETCH, S
       }
     },
     { prefix: 'correio-imap-removed-' },
+  ));
+
+void test('FETCH BODY[] in a folder that cannot be written (chmod 555: EACCES): the data is sent, the answer OK, the \\Seen not set is logged with the user, folder, uid and errno', () =>
+  withImapServer(
+    async ({ port, store, mailRoot }) => {
+      await deliverThree(store);
+      await withErrorEvents(dirname(mailRoot), async (events) => {
+          const a = await session(port);
+          const inbox = store.mailboxPath(testImapUser, '');
+          const dirs = [inbox, ...(await readdir(inbox, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => join(inbox, e.name))];
+          try {
+            for (const d of dirs) await chmod(d, 0o555);
+            a.write('f1 FETCH 2 (BODY[])\r\n');
+            const lines = await a.readTagged('f1', 60_000);
+            assert.match(lines.at(-1) ?? '', /^f1 OK/, lines.join(' | '));
+            assert.ok(lines.some((l) => l.includes('corpo 1')), lines.join(' | '));
+            const logged = events.filter((e) => e.where === 'imap FETCH \\Seen');
+            assert.equal(logged.length, 1, JSON.stringify(events.map((e) => ({ ...e, error: String(e.error) }))));
+            assert.equal(logged[0]?.user, testImapUser);
+            assert.equal(logged[0]?.folder, 'INBOX');
+            assert.equal(logged[0]?.uid, 2);
+            assert.equal(logged[0]?.errno, 'EACCES');
+          } finally {
+            for (const d of dirs) await chmod(d, 0o755);
+            a.close();
+          }
+      });
+    },
+    { prefix: 'correio-imap-seen-unwritable-' },
   ));

@@ -11,7 +11,8 @@
  * Security: a read-only (EXAMINE) mailbox is never changed (no \Seen); a message removed
  *   meanwhile (ENOENT) is left out as expunged, one that cannot be read for another reason is
  *   left out and the command answers NO [UNAVAILABLE] or [SERVERBUG] (read-failure, logged)
- *   after the others' responses; a big message costs its
+ *   after the others' responses; a \Seen that cannot be written is published on the error
+ *   channel (user, folder, uids, errno), the data sent and the answer unchanged; a big message costs its
  *   header blocks and a chunk or two of memory, whatever its size; a smaller one read whole
  *   over the reader's bound (a fetch_stream_from set above it) answers NO [LIMIT].
  * Limitations: see fetch-stream and message-reader.
@@ -25,7 +26,7 @@ import { decodedKey, decodedSections, UnknownCte } from './fetch-section.js';
 import { BodyCutShort, StreamedBody, streamFromDefault } from './fetch-stream.js';
 import { load, pick, took } from './message-commands.js';
 import type { LoadedMessage } from './message-reader.js';
-import { MessageUnreadable, readFailure } from './read-failure.js';
+import { impliedWriteFailed, MessageUnreadable, readFailure } from './read-failure.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
@@ -58,8 +59,9 @@ export async function fetch(io: SessionIo, sel: SelectedMailbox, c: Extract<Imap
         const r = await io.ctx.folders.updateFlags(io.user, sel.folder, unseen, { mode: 'add', flags: 'S' });
         took(io, sel, r);
         for (const m of r.updated) seenNow.add(m.uid);
-      } catch {
-        // the folder cannot be written: the data is still sent, \Seen cannot be
+      } catch (err) {
+        // the folder cannot be written: the data is still sent (RFC 9051 §6.4.5 asks no NO), \Seen cannot be; logged
+        impliedWriteFailed('imap FETCH \\Seen', { user: io.user, folder: sel.folder, uids: unseen }, err);
       }
     }
   }

@@ -5,6 +5,7 @@
  * read): the command goes on as for a message gone. Any other error is the store failing
  * (EACCES, EISDIR, EIO, EMFILE …): the command answers a tagged NO naming the condition, and the
  * failure is published on the error channel (the mail log) with the message's file and errno.
+ * A write a read implies (FETCH's \Seen) that fails is published there too, the answer unchanged.
  * Standards: RFC 5530 §3 (UNAVAILABLE: a temporary failure of a subsystem; SERVERBUG: the
  *   server broke one of its own invariants, here a message it lists that it cannot read; LIMIT).
  * Security: the client is told the errno only, never a path; the log has the path. The session
@@ -56,4 +57,14 @@ export function readFailure(where: string, at: { readonly user: string; readonly
     errorChannel.publish({ error: err, where, user: at.user, folder: at.folder, key: at.key, ...(path !== undefined && { path }), ...(code !== undefined && { errno: code }) });
   }
   return new MessageUnreadable(result, { cause: err });
+}
+
+/**
+ * Publishes on the error channel a write a read implies that failed (FETCH's \Seen): the
+ * command's answer is unchanged, the data was sent; the log has the user, folder, uids, errno.
+ */
+export function impliedWriteFailed(where: string, at: { readonly user: string; readonly folder: string; readonly uids: readonly number[] }, err: unknown): void {
+  const code = errnoOf(err);
+  const path = (err as NodeJS.ErrnoException | undefined)?.path;
+  errorChannel.publish({ error: err, where, user: at.user, folder: at.folder, uid: at.uids[0], uids: at.uids, ...(path !== undefined && { path }), ...(code !== undefined && { errno: code }) });
 }
