@@ -6,7 +6,8 @@
  *   FLAGS unless .SILENT; COPY with TRYCREATE; UID forms: UIDs that do not exist are ignored,
  *   "*" is the highest UID), §7.5.1 (EXPUNGE order), RFC 4315 (COPYUID, UID EXPUNGE), RFC 6851
  *   (MOVE: COPYUID in an untagged OK, then EXPUNGE; §3.3 atomic per message where the store
- *   can move), RFC 5530 (EXPUNGEISSUED, READ-ONLY via NO); RFC 7162 §3.1.3 (STORE
+ *   can move), RFC 5530 (EXPUNGEISSUED, READ-ONLY via NO; SERVERBUG or UNAVAILABLE when SEARCH
+ *   meets a message that exists but cannot be read: read-failure); RFC 7162 §3.1.3 (STORE
  *   UNCHANGEDSINCE: MODIFIED, FETCH MODSEQ even for .SILENT), §3.1.5 (SEARCH MODSEQ: the
  *   highest MODSEQ of the hits), and the HIGHESTMODSEQ of EXPUNGE's tagged OK; RFC 4731
  *   (ESEARCH), RFC 5182 (SEARCHRES: "$"), RFC 9394 (PARTIAL of SEARCH results).

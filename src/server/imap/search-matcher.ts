@@ -5,10 +5,13 @@
  *   dates compare the day only; HEADER with an empty string matches every message with the
  *   field), RFC 2047 (encoded words in header fields are decoded before matching), RFC 2045
  *   (BODY/TEXT decode base64 and quoted-printable text parts).
- * Security: bounded by the mailbox's size; a message that cannot be read simply does not match.
+ * Security: bounded by the mailbox's size; a message removed meanwhile (ENOENT) does not match;
+ *   one that cannot be read for another reason fails the whole command (the target throws:
+ *   search-target, read-failure), never a silent non-match.
  * Limitations: BODY and TEXT read every message they test (a store with a full-text index
  *   narrows the messages tested first: message-commands' textNarrowing), a big one as a stream
- *   (search-text-stream); the header keys read the header block only (SearchTarget); charsets
+ *   (search-text-stream); the header keys read the header block only, or the fields the fetch
+ *   cache keeps when the key is on one of them (SearchTarget, search-target); charsets
  *   are those the runtime's TextDecoder knows.
  */
 import type { MimePart, SearchKey, SequenceSet } from '../../protocol/imap/index.js';
@@ -26,11 +29,12 @@ export interface SearchTarget {
   /** whether the message is in a set read as UIDs or sequence numbers ("$" resolved) */
   readonly inSet: (set: SequenceSet, uid: boolean) => boolean;
   /**
-   * the message's header fields, undefined when it cannot be read: its header block's, or only
-   * some of them, but then every occurrence of `field` (upper case) among them
+   * the message's header fields, undefined when it was removed meanwhile (any other failure to
+   * read it throws): its header block's, or only some of them, but then every occurrence of
+   * `field` (upper case) among them
    */
   readonly headers: (field: string) => Promise<readonly HeaderField[] | undefined>;
-  /** whether `needle` (lower-cased) is in the message's text (BODY; with its header: TEXT); false when it cannot be read */
+  /** whether `needle` (lower-cased) is in the message's text (BODY; with its header: TEXT); false when it was removed meanwhile (any other failure throws) */
   readonly textHas: (needle: string, withHeader: boolean) => Promise<boolean>;
 }
 
