@@ -250,7 +250,7 @@ void test('sessions are reused for the same route, with no RSET after a clean tr
 
 void test('a kept session carries 101 messages by default; maxMessages ends it after that many', async () => {
   const p = await peer();
-  const t = transport(p.port, { reuse: { idleMs: 10_000 } });
+  const t = transport(p.port, { reuse: { idleMs: 600_000 } });
   for (let i = 0; i < 101; i++) {
     const [r] = await t.deliver(request('dc.uece.br', [`a${i}@dc.uece.br`]), signal());
     assert.equal(r.action, 'delivered');
@@ -259,7 +259,7 @@ void test('a kept session carries 101 messages by default; maxMessages ends it a
   assert.equal(p.connections, 1);
   assert.ok(!p.commands.includes('QUIT'));
   const q = await peer();
-  const few = transport(q.port, { reuse: { idleMs: 10_000, maxMessages: 3 } });
+  const few = transport(q.port, { reuse: { idleMs: 600_000, maxMessages: 3 } });
   for (let i = 0; i < 4; i++) await few.deliver(request(`[127.0.0.1]:${q.port}`, [`b${i}@example.net`]), signal());
   assert.equal(q.messages.length, 4);
   // QUIT after the third transaction, a new session for the fourth
