@@ -85,7 +85,7 @@ export class PgDirectoryLookup implements DirectoryLookup {
    * true, so the gate looks the user up as it would without this answer.
    */
   async anyOwnQuota(): Promise<boolean> {
-    return this.domains?.anyOwnQuota() ?? true;
+    return this.anyOwnQuotaNow() ?? true;
   }
 
   /** anyOwnQuota from the serving node's cache while it is current; undefined otherwise (then anyOwnQuota asks). */

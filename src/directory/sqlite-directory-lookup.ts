@@ -118,7 +118,7 @@ export class SqliteDirectoryLookup implements DirectoryLookup {
 
   /** Whether any user has a quota of their own; a pragma per ask, the table read after changes. */
   async anyOwnQuota(): Promise<boolean> {
-    return this.guard(() => this.ownQuotas.get());
+    return this.anyOwnQuotaNow();
   }
 
   /** anyOwnQuota without a promise: the same pragma, asked synchronously. */
