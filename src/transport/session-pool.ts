@@ -6,8 +6,9 @@
  *   RFC 2920 §3.1 (a session left open is reset in the same write as the next transaction).
  * Security: a kept session is never used for a domain under an MTA-STS policy (the caller asks
  *   for none then); a session the server closed while idle is dropped, never reused.
- * Limitations: per process; a session opened before a host published TLSA records may carry
- *   one more message without DANE.
+ * Limitations: per process; a session opened before a host published TLSA records carries
+ *   without DANE the messages it is reused for (up to maxMessages, each within idleMs of the
+ *   last; its age is not limited).
  */
 import type { SmtpClient } from '../client/index.js';
 

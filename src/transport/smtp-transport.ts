@@ -21,8 +21,9 @@
  *   DANE (RFC 7672, dane.ts): an MX host with validated TLSA records is reached over TLS only,
  *   its certificate checked against them (outbound-tls.ts decides per host); a mismatch tries
  *   the next host and finally defers (4.7.5) with the reason.
- * Limitations: a kept session (30 s idle at most) opened before a host published TLSA records
- *   may carry one more message without DANE; BINARYMIME messages are sent as 8BITMIME; at most
+ * Limitations: a kept session opened before a host published TLSA records carries without DANE
+ *   the messages it is reused for: up to 1,000 by default, each within 30 s of the last (no
+ *   limit on its age, unlike Postfix's 300 s); BINARYMIME messages are sent as 8BITMIME; at most
  *   `maxAddresses` addresses are tried per delivery. Finding the hosts is route-plan.ts's, keeping
  *   sessions session-pool.ts's.
  */
