@@ -8,7 +8,7 @@
  *   for none then); a session the server closed while idle is dropped, never reused.
  * Limitations: per process; a session opened before a host published TLSA records carries
  *   without DANE the messages it is reused for (up to maxMessages, each within idleMs of the
- *   last; its age is not limited).
+ *   last, for up to maxAgeMs).
  */
 import type { SmtpClient } from '../client/index.js';
 
@@ -20,18 +20,23 @@ export interface Pooled {
   timer?: NodeJS.Timeout;
   /** whether it waits in the pool (the timer firing while it is out does nothing) */
   idle?: boolean;
+  /** when it was first checked in (Date.now()): its age is counted from there */
+  since?: number;
 }
 
 /**
  * Idle sessions kept per route: how long (default 30 s, 0 = no reuse), for how many messages
  * (default 1,000: a new session costs a connection, a greeting, EHLO and QUIT, and STARTTLS's
  * handshake where offered; Exim's connection_max_messages is 500, Postfix's smtp client sets no
- * count), how many per route (default 20; match the per-route delivery concurrency, at most
- * 100) and how many in all (default 500).
+ * count), for how long after its first message (default 300 s, Postfix's
+ * smtp_connection_reuse_time_limit: a session opened before a host published TLSA records
+ * is not carried on for hours), how many per route (default 20; match
+ * the per-route delivery concurrency, at most 100) and how many in all (default 500).
  */
 export interface ReuseOptions {
   idleMs?: number;
   maxMessages?: number;
+  maxAgeMs?: number;
   maxIdlePerRoute?: number;
   maxIdle?: number;
 }
@@ -83,12 +88,14 @@ export class SessionPool {
     const reuse = this.reuse;
     const idleMs = reuse.idleMs ?? 30_000;
     const maxMessages = reuse.maxMessages ?? 1000;
+    const now = Date.now();
+    p.since ??= now;
     // one idle session per delivery that may run at once to the route, within a sane bound
     const perRoute = Math.min(100, Math.max(0, Math.floor(reuse.maxIdlePerRoute ?? 20)));
     const total = Math.max(0, Math.floor(reuse.maxIdle ?? 500));
     p.client.bindSignal(undefined);
     const list = this.pool.get(key) ?? [];
-    if (this.closed || idleMs <= 0 || !p.client.usable || p.client.transactions >= maxMessages || list.length >= perRoute || this.idle >= total) {
+    if (this.closed || idleMs <= 0 || !p.client.usable || p.client.transactions >= maxMessages || now - p.since >= (reuse.maxAgeMs ?? 300_000) || list.length >= perRoute || this.idle >= total) {
       clearTimeout(p.timer);
       void p.client.quit();
       return;

@@ -268,6 +268,21 @@ void test('a kept session carries 101 messages by default; maxMessages ends it a
   assert.deepEqual(q.commands.filter((c) => c === 'QUIT' || c === 'DATA'), ['DATA', 'DATA', 'DATA', 'QUIT', 'DATA']);
 });
 
+void test('a kept session is not reused past maxAgeMs after its first message', async () => {
+  const p = await peer();
+  const t = transport(p.port, { reuse: { idleMs: 600_000, maxAgeMs: 1 } });
+  for (let i = 0; i < 2; i++) {
+    const [r] = await t.deliver(request('dc.uece.br', [`a${i}@dc.uece.br`]), signal());
+    assert.equal(r.action, 'delivered');
+    // the session is older than 1 ms when it comes back (at least 5 ms later)
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  // the second check-in finds it too old; the first could not (its age starts there)
+  assert.equal(p.connections, 1);
+  await until(() => p.commands.includes('QUIT'));
+  assert.deepEqual(p.commands.filter((c) => c === 'QUIT' || c === 'DATA'), ['DATA', 'DATA', 'QUIT']);
+});
+
 /** Waits (polling, no deadline asserted) until cond() holds or 5 s have passed. */
 async function until(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));

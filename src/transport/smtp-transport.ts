@@ -22,8 +22,8 @@
  *   its certificate checked against them (outbound-tls.ts decides per host); a mismatch tries
  *   the next host and finally defers (4.7.5) with the reason.
  * Limitations: a kept session opened before a host published TLSA records carries without DANE
- *   the messages it is reused for: up to 1,000 by default, each within 30 s of the last (no
- *   limit on its age, unlike Postfix's 300 s); BINARYMIME messages are sent as 8BITMIME; at most
+ *   the messages it is reused for: by default up to 1,000, each within 30 s of the last, for
+ *   300 s; BINARYMIME messages are sent as 8BITMIME; at most
  *   `maxAddresses` addresses are tried per delivery. Finding the hosts is route-plan.ts's, keeping
  *   sessions session-pool.ts's.
  */
@@ -74,8 +74,8 @@ export interface SmtpTransportOptions {
   maxAddresses?: number;
   /**
    * Idle sessions kept per route: how long (default 30 s, 0 = no reuse), for how many messages
-   * (default 1,000), how many per route (default 20; match the per-route delivery concurrency,
-   * at most 100) and how many in all (default 500).
+   * (default 1,000), for how long after the first (default 300 s), how many per route (default
+   * 20; match the per-route delivery concurrency, at most 100) and how many in all (default 500).
    */
   reuse?: ReuseOptions;
   /** order of equal-preference MX hosts; default a random shuffle */
