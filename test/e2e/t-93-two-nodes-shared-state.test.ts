@@ -85,6 +85,7 @@ void describe('t-93 two nodes on one PostgreSQL: DKIM keys, Email and Thread ids
         assert.match(k.stderr, /PostgreSQL/);
         assert.equal(existsSync(join(a.dataDir, 'dkim')), false, 'no key file on A');
         const records = await runCli(['dns', 'records', 'dc.uece.br', '--config', b.configFile]);
+        assert.equal(records.code, 0, records.stderr);
         assert.ok(records.stdout.includes(k.stdout.trim().split('\n').pop()!), 'B prints the record of the key made through A');
         // the selectors of the DKIM signatures of a message submitted on B now
         const selectorsOnB = async (): Promise<string[]> => {
