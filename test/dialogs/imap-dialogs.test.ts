@@ -74,6 +74,13 @@ void test('imap-catenate.txt: CATENATE (RFC 4469) with text and URLs of this use
     (inbox) => writeFile(join(inbox, 'correio-uidlist'), 'C1 777 1\n'),
   ));
 
+void test('imap-catenate.txt with every URL\'s message over the streaming threshold (10 octets): read from its file as the store writes (catenate CatenatedStream), the same answers', () =>
+  withServer(
+    { appendStreamFrom: 10 },
+    (port) => runDialogFile(port, join(sourceDir, 'imap-catenate.txt')),
+    (inbox) => writeFile(join(inbox, 'correio-uidlist'), 'C1 777 1\n'),
+  ));
+
 void test('imap-append-stream.txt: APPEND, MULTIAPPEND and FETCH of messages over the streaming thresholds (here 10 octets): refusals before the "+", nothing stored of a bad command', () =>
   withServer({ appendStreamFrom: 10, fetchStreamFrom: 10 }, (port) => runDialogFile(port, join(sourceDir, 'imap-append-stream.txt'))));
 

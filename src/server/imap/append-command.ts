@@ -9,14 +9,15 @@
  * Security: each message is bounded by the APPENDLIMIT (and a whole command by the framing);
  *   nothing is stored before every message of the command was checked.
  * Limitations: the messages are held in memory (bounded as above; a literal from append-stream's
- *   threshold on is streamed to the store there instead); a MULTIAPPEND is all or
+ *   threshold on is streamed to the store there instead, and a CATENATE part of a message of that
+ *   size is read from its file as the store writes); a MULTIAPPEND is all or
  *   none across a crash where the store has appendMany (Maildir, PostgreSQL), otherwise only
  *   a failure the server sees is undone.
  */
 import { findByUid } from '../../core/index.js';
 import type { AppendMessage, ImapCommand } from '../../protocol/imap/index.js';
 import { formatSequenceSet } from '../../protocol/imap/index.js';
-import { catenate } from './catenate.js';
+import { catenate, CatenatedStream } from './catenate.js';
 import { folderError, folderName } from './mailbox-names.js';
 import { overQuota, overQuotaNow } from './quota-commands.js';
 import { splitFlags } from './message-flags.js';
@@ -24,19 +25,24 @@ import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.
 
 interface Checked {
   readonly m: AppendMessage;
+  /** the octets: the literal's, or the CATENATE message's (a stream when it has a part of a big message) */
+  readonly body: Buffer | CatenatedStream;
   readonly letters: string;
   readonly keywords: string[];
 }
 
+const sizeOf = (body: Buffer | CatenatedStream): number => (Buffer.isBuffer(body) ? body.length : body.size);
+
 /** Every message checked before any is stored; the refusal of the first bad one. */
-function check(io: SessionIo, messages: readonly AppendMessage[]): Checked[] | TaggedResult {
+function check(io: SessionIo, messages: readonly (readonly [AppendMessage, Buffer | CatenatedStream])[]): Checked[] | TaggedResult {
   const out: Checked[] = [];
-  for (const m of messages) {
-    if (m.message.length > io.ctx.appendLimit) return no('Message too large', 'TOOBIG');
-    if (m.message.length === 0) return no('Empty message', 'CANNOT');
+  for (const [m, body] of messages) {
+    const size = sizeOf(body);
+    if (size > io.ctx.appendLimit) return no('Message too large', 'TOOBIG');
+    if (size === 0) return no('Empty message', 'CANNOT');
     const flags = splitFlags(m.flags);
     if (!flags) return bad('Invalid system flag');
-    out.push({ m, letters: flags.letters, keywords: flags.keywords });
+    out.push({ m, body, letters: flags.letters, keywords: flags.keywords });
   }
   return out;
 }
@@ -53,15 +59,15 @@ export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APP
     return folderError(err);
   }
   // RFC 4469: each CATENATE message is made first; a bad URL refuses the whole command
-  const messages: AppendMessage[] = [];
+  const messages: (readonly [AppendMessage, Buffer | CatenatedStream])[] = [];
   for (const m of c.messages) {
     if (!m.catenate) {
-      messages.push(m);
+      messages.push([m, m.message]);
       continue;
     }
     const made = await catenate(io, m.catenate);
-    if (!Buffer.isBuffer(made)) return made;
-    messages.push({ ...m, message: made });
+    if (!Buffer.isBuffer(made) && !(made instanceof CatenatedStream)) return made;
+    messages.push([m, made]);
   }
   const checked = check(io, messages);
   if (!Array.isArray(checked)) return checked;
@@ -69,19 +75,21 @@ export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APP
   let uidValidity = 0;
   try {
     // RFC 9208 §5.3: all the messages must fit under the quota, or none is stored
-    const size = checked.reduce((n, x) => n + x.m.message.length, 0);
+    const size = checked.reduce((n, x) => n + sizeOf(x.body), 0);
     const now = overQuotaNow(io, size, checked.length);
     const full = now === 'ask' ? await overQuota(io, size, checked.length) : now;
     if (full) return full;
     const folders = io.ctx.folders;
-    if (checked.length > 1 && folders.appendMany) {
-      // RFC 3502: all or none, also if the server dies half-way (the store's batch)
-      const r = await folders.appendMany(io.user, name, checked.map(({ m, letters, keywords }) => ({ message: m.message, flags: letters, keywords, ...(m.date !== undefined && { receivedAt: m.date }) })));
+    const streamed = checked.some((x) => !Buffer.isBuffer(x.body));
+    if ((checked.length > 1 || streamed) && folders.appendMany) {
+      // RFC 3502: all or none, also if the server dies half-way (the store's batch); a stream
+      // read as it is written (a CATENATE of a big message), its file removed if the read fails
+      const r = await folders.appendMany(io.user, name, checked.map(({ m, body, letters, keywords }) => ({ message: Buffer.isBuffer(body) ? body : body.stream(), flags: letters, keywords, ...(m.date !== undefined && { receivedAt: m.date }) })));
       uids.push(...r.uids);
       uidValidity = r.uidValidity;
     }
-    for (const { m, letters, keywords } of uids.length > 0 ? [] : checked) {
-      const r = await io.ctx.folders.append(io.user, name, m.message, {
+    for (const { m, body, letters, keywords } of uids.length > 0 ? [] : checked) {
+      const r = await io.ctx.folders.append(io.user, name, Buffer.isBuffer(body) ? body : body.stream(), {
         flags: letters,
         keywords,
         ...(m.date !== undefined && { receivedAt: m.date }),
@@ -92,6 +100,9 @@ export async function append(io: SessionIo, c: Extract<ImapCommand, { name: 'APP
   } catch (err) {
     // RFC 3502 §6.3.11: when not every message can be appended, none is
     await undo(io, name, uids);
+    // a message a CATENATE URL names could not be read meanwhile: read-failure's answer
+    const failed = checked.find((x) => !Buffer.isBuffer(x.body) && x.body.failed)?.body;
+    if (failed instanceof CatenatedStream && failed.failed) return failed.failed.result;
     return folderError(err);
   } finally {
     if (uids.length > 0) {

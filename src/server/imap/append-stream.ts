@@ -16,22 +16,22 @@
  *   leaves no message and no file (the store removes what it wrote); the command text beside
  *   the literals is bounded (maxLine per line, 64 KB in all).
  * Limitations: a CATENATE message's parts are held in memory (its TEXT literals, within the
- *   APPENDLIMIT, and the octets of its URLs), before or after a streamed literal.
+ *   APPENDLIMIT, and the octets of its URLs but those of a message from the threshold on, read
+ *   from its file as the store writes: catenate), before or after a streamed literal.
  */
 import { Readable } from 'node:stream';
 import type { AppendItem } from '../../core/index.js';
 import { formatSequenceSet, literalAtEnd, parseImapCommand, type AppendMessage } from '../../protocol/imap/index.js';
 import { CLOSED, INTERRUPTED, LONG, TIMEOUT, type LineConnection } from '../connection/index.js';
 import { undo } from './append-command.js';
-import { catenate } from './catenate.js';
+import { catenate, CatenatedStream } from './catenate.js';
 import { discardRest, maxLine, type CommandLimits, type Literal, type StreamedAppendStart } from './command-reader.js';
 import { folderError, folderName } from './mailbox-names.js';
 import { overQuota } from './quota-commands.js';
 import { splitFlags } from './message-flags.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
 
-/** APPEND literals from this size on are streamed to the store (below it, read whole: the store writes a small message in one call). */
-export const appendStreamFromDefault = 1024 * 1024;
+export { appendStreamFromDefault } from './session-types.js';
 
 /**
  * Why the messages given to the store stopped: the client went away (or stayed silent too long),
@@ -202,15 +202,20 @@ export async function streamedAppend(io: Session, start: StreamedAppendStart, li
     ended = true;
     throw stopped({ refused: bad('Syntax error in APPEND') });
   };
+  /** the CATENATE messages streamed from big messages' files (a read failure is the answer) */
+  const catenated: CatenatedStream[] = [];
   /** a message read whole (a CATENATE one made now, RFC 4469 §5), checked as append-command checks it; `lit`: the literal to come, if any */
   const whole = async (m: AppendMessage, count: number, lit: Literal | undefined): Promise<AppendItem> => {
     if (count > 1000) await refuse(bad('Too many messages'), lit);
     const made = m.catenate ? await catenate(io, m.catenate) : m.message;
-    if (!Buffer.isBuffer(made)) return refuse(made, lit);
-    const r = refusal(io, m, made.length) ?? (await overQuota(io, total + made.length, count));
+    if (!Buffer.isBuffer(made) && !(made instanceof CatenatedStream)) return refuse(made, lit);
+    const size = Buffer.isBuffer(made) ? made.length : made.size;
+    const r = refusal(io, m, size) ?? (await overQuota(io, total + size, count));
     if (r) await refuse(r, lit);
-    total += made.length;
-    return item(m, made);
+    total += size;
+    if (Buffer.isBuffer(made)) return item(m, made);
+    catenated.push(made);
+    return item(m, made.stream());
   };
   // the store takes the messages as they come: those read already, then each literal streamed
   async function* messages(): AsyncGenerator<AppendItem> {
@@ -259,6 +264,8 @@ export async function streamedAppend(io: Session, start: StreamedAppendStart, li
     if (left > 0 && typeof (await conn.readBytes(left, timeout, () => undefined)) === 'symbol') return 'closed';
     if (!ended) await discardRest(conn, timeout);
     if (stop) return stop.refused;
+    const failed = catenated.find((x) => x.failed)?.failed;
+    if (failed) return failed.result;
     return folderError(err);
   } finally {
     const sel = io.selected;

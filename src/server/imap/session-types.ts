@@ -39,7 +39,7 @@ export interface ImapSessionContext {
   readonly quota?: QuotaGate;
   /** messages from this size on are streamed for RFC822/BODY[]/BINARY[] (default fetch-stream's streamFromDefault; tests set 0) */
   readonly fetchStreamFrom?: number;
-  /** APPEND literals from this size on are streamed to the store (default append-stream's appendStreamFromDefault; tests set 1) */
+  /** APPEND literals (and CATENATE URLs' messages) from this size on are streamed to the store (default appendStreamFromDefault; tests set 1) */
   readonly appendStreamFrom?: number;
 }
 
@@ -79,3 +79,6 @@ export interface SessionIo extends SyncModes, NameMode {
    */
   enableCondstore(): void;
 }
+
+/** APPEND literals from this size on are streamed to the store (below it, read whole: the store writes a small message in one call); CATENATE reads a URL's message of this size from its file as the store writes. */
+export const appendStreamFromDefault = 1024 * 1024;
