@@ -9,7 +9,8 @@
  * first SORT or THREAD. SORT and THREAD by every key answer the same from the header fields the
  * cache keeps (sort-fields) as from the files, opening none: a second time, after a restart with
  * the file, and after a FETCH ENVELOPE (which keeps them). SEARCH header keys on those fields
- * answer from them too, the same as from the files, opening none.
+ * answer from them too, the same as from the files, opening none; a SEARCH that reads the header
+ * blocks keeps those fields, so the same SEARCH again, SORT and THREAD open no file.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -154,20 +155,26 @@ void test('SEARCH header keys answer from the fields kept in the fetch cache, th
   let server: ImapServer | undefined;
   try {
     const count = await deliverCorpus(store);
+    // the answers made from the files: each command on a new server (nothing cached; BCC is not kept)
+    const fromFiles: Buffer[] = [];
+    for (const cmd of [...searchCommands, 'SEARCH BCC a']) {
+      const r = await fetchOnNewServer(store, undefined, cmd);
+      assert.equal(r.opens, count, `${cmd}: every header block read`);
+      fromFiles.push(r.answer);
+      r.c.socket.destroy();
+      await r.server.close();
+    }
+    assert.ok(fromFiles.some((a) => /^\* SEARCH( \d+){2,}$/.test(a.toString('latin1'))), 'some SEARCH finds messages');
     // SORT with a header key, nothing cached: each message's header block read once for both
     let c: LineClient, opened: () => number;
     ({ server, c, opened } = await fetchOnNewServer(store, undefined, 'NOOP'));
     await exchange(c, 's', 'SORT (SUBJECT FROM) UTF-8 FROM a');
     assert.equal(opened(), count, 'SORT FROM: one open per message');
-    // the answers made from the files (BCC is not kept: read from the files each time)
-    const fromFiles: Buffer[] = [];
-    for (const [i, cmd] of [...searchCommands, 'SEARCH BCC a'].entries()) fromFiles.push(await exchange(c, `f${i}`, cmd));
-    assert.ok(fromFiles.some((a) => /^\* SEARCH( \d+){2,}$/.test(a.toString('latin1'))), 'some SEARCH finds messages');
-    const read = opened();
-    assert.equal(read, count * (searchCommands.length + 2), 'each SEARCH read every header block (nothing cached by SEARCH)');
+    c.socket.destroy();
+    await server.close();
     // a FETCH ENVELOPE keeps the fields SORT reads; then the SEARCHes open no file but BCC's
-    await exchange(c, 'e', 'FETCH 1:* (ENVELOPE)');
-    const afterFetch = opened();
+    let afterFetch: number;
+    ({ server, c, opened, opens: afterFetch } = await fetchOnNewServer(store, undefined, 'FETCH 1:* (ENVELOPE)'));
     for (const [i, cmd] of searchCommands.entries()) {
       const a = await exchange(c, `g${i}`, cmd);
       assert.ok(a.equals(fromFiles[i]), `${cmd}: the same answer from the cache`);
@@ -178,6 +185,40 @@ void test('SEARCH header keys answer from the fields kept in the fetch cache, th
     // (but the last few FETCH read whole, which the session's reader keeps)
     assert.ok(opened() >= afterFetch + count - 4, `BCC: the header blocks read (${opened() - afterFetch} opens)`);
     c.socket.destroy();
+  } finally {
+    await server?.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+void test('a SEARCH that reads the header blocks keeps their SORT fields in the fetch cache: the same SEARCH again, other header SEARCHes, SORT and THREAD open no file and answer the same', { skip: existsSync(corpus) ? false : `${corpus} is absent` }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'correio-fetch-cache-search-keeps-'));
+  const store = new MaildirStore(join(root, 'mail'), { hostname: 'mx' });
+  let server: ImapServer | undefined;
+  try {
+    const count = await deliverCorpus(store);
+    // the answers made from the files, on a server that has cached nothing
+    const fromFiles: Buffer[] = [];
+    for (const cmd of [...searchCommands, ...sortCommands]) {
+      const r = await fetchOnNewServer(store, undefined, cmd);
+      fromFiles.push(r.answer);
+      r.c.socket.destroy();
+      await r.server.close();
+    }
+    // the first SEARCH FROM (no FETCH, SORT or THREAD before it) reads every header block once
+    const r = await fetchOnNewServer(store, undefined, searchCommands[0]);
+    server = r.server;
+    assert.equal(r.opens, count, 'the first SEARCH FROM: one open per message');
+    assert.ok(r.answer.equals(fromFiles[0]));
+    const again = await exchange(r.c, 'd', searchCommands[0]);
+    assert.equal(r.opened(), count, 'the second SEARCH FROM opened no file (before: every header block again)');
+    assert.ok(again.equals(fromFiles[0]), 'the second SEARCH FROM: the same answer');
+    for (const [i, cmd] of [...searchCommands, ...sortCommands].entries()) {
+      const a = await exchange(r.c, `e${i}`, cmd);
+      assert.ok(a.equals(fromFiles[i]), `${cmd}: the same answer from the fields the SEARCH kept`);
+    }
+    assert.equal(r.opened(), count, 'no file opened by the other SEARCHes, SORTs and THREADs');
+    r.c.socket.destroy();
   } finally {
     await server?.close();
     await rm(root, { recursive: true, force: true });

@@ -4,7 +4,7 @@
  * server's sessions, so that a client listing a folder again (`FETCH 1:* (FLAGS ENVELOPE)`, the
  * usual resync) is answered without reading and parsing every message file again; and the
  * header fields SORT and THREAD read (sort-fields), kept when an ENVELOPE is made or a SORT
- * reads them.
+ * or a SEARCH header key reads them.
  * A message's content never changes under its key (a Maildir name or a stored body's row), so
  * an entry needs no invalidation; flags, UIDs and sizes are never cached.
  * Standards: RFC 9051 §7.5.2 (the items cached are computed from the content only).

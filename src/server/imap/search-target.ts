@@ -3,7 +3,8 @@
  * What SEARCH (and SORT's and THREAD's search keys) reads of one message, each part read once
  * per command and only when a key asks for it: its header fields alone (those the fetch cache
  * keeps, sort-fields, when the key's field is one of them; else the header block, not the file:
- * message-reader `headers`), or its text (a message under `fetchStreamFrom` read whole
+ * message-reader `headers`, whose fields sort-fields keeps are then put in the fetch cache for
+ * the next SEARCH, SORT or THREAD), or its text (a message under `fetchStreamFrom` read whole
  * and matched as message-text reads it; a bigger one streamed: search-text-stream).
  * Standards: RFC 9051 §6.4.4 (what each key looks in: search-matcher).
  * Security: a message removed meanwhile (ENOENT) matches no key that reads it; any other
@@ -15,7 +16,7 @@ import type { HeaderField } from '../../protocol/mime/index.js';
 import { streamFromDefault } from './fetch-stream.js';
 import type { LoadedMessage } from './message-reader.js';
 import { readFailure } from './read-failure.js';
-import { keepsField } from './sort-fields.js';
+import { encodeSortFields, keepsField } from './sort-fields.js';
 import { wholeTextHas } from './search-matcher.js';
 import { streamedTextHas } from './search-text-stream.js';
 import type { SelectedMailbox, ViewMessage } from './selected-mailbox.js';
@@ -46,12 +47,16 @@ export function messageReads(io: SessionIo, sel: SelectedMailbox, m: ViewMessage
     fieldsRead: () => fields ?? cached,
     headers: async (field) => {
       if (!fields && cached && keepsField(field)) return cached;
+      if (fields) return fields;
       try {
-        fields ??= await io.reader.headers(io.user, sel.folder, m.key);
+        fields = await io.reader.headers(io.user, sel.folder, m.key);
       } catch (err) {
         gone(err);
         return undefined;
       }
+      // kept for the next SEARCH, SORT or THREAD, as SORT keeps them (only the fields sort-fields
+      // keeps, of a header block read within message-reader's maxHeader)
+      io.ctx.fetchCache?.set(io.user, sel.folder, m.key, 'SORT', encodeSortFields(fields));
       return fields;
     },
     textHas: async (needle, withHeader) => {

@@ -7,7 +7,7 @@
  * is the one made from the file; the ENVELOPE itself would not do (it keeps the last of a field
  * given twice where SORT takes the first, and has no References).
  * A SEARCH whose header keys name only such fields (FROM, TO, CC, SUBJECT, SENT*, HEADER of one
- * of them) answers from them too (search-target).
+ * of them) answers from them too, and a SEARCH that reads a header block keeps them (search-target).
  * Standards: RFC 5256 (the fields SORT and THREAD look at).
  * Security: entries are the user's own (fetch-cache); a cached entry that does not decode is a
  *   miss.
