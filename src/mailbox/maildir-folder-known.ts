@@ -30,7 +30,7 @@ import type { MaildirStore } from './maildir-store.js';
 import type { ModseqLog } from './modseq-log.js';
 import type { IndexEntry, UidIndex } from './uid-index.js';
 import { uidListName } from './uid-index.js';
-import { uidLogName } from './uid-log.js';
+import { uidLogName, type StoredIndex } from './uid-log.js';
 
 /** a stamp taken within this many ms of its own mtime may hide a change of the same clock tick */
 export const unsureMs = 2000;
@@ -43,6 +43,23 @@ export function filesStamp(dir: string): string {
     parts.push(st ? `${st.ino}:${st.size}` : '-');
   }
   return parts.join('/');
+}
+
+/**
+ * filesStamp after a step appended to the log it found as `was` (stamped `before`, under the
+ * folder lock), worked out instead of stat'ed: the list and the log's inode as before, the log's
+ * size the end of what we wrote (uid-log writes at `was.logEnd`, cut there first when longer).
+ * A stat would show the same unless another writer changed the files meanwhile, which then
+ * shows at the next stamp (a stat here would have taken that change in unseen). Undefined
+ * when the step wrote the list or a new log (new inodes: stat them), or there was no stamp.
+ */
+export function appendedStamp(before: string | undefined, was: StoredIndex | undefined, now: StoredIndex | undefined): string | undefined {
+  if (before === undefined || !was || !now || now === was || was.logEnd === 0 || now.logEnd < was.logEnd) return undefined;
+  if (now.index.generation === undefined || now.index.generation !== was.index.generation || now.listBytes !== was.listBytes) return undefined;
+  const [list, log] = before.split('/');
+  const colon = log.indexOf(':');
+  if (list === '-' || colon < 0) return undefined;
+  return `${list}/${log.slice(0, colon)}:${now.logEnd}`;
 }
 
 /** What is known of one folder after its last step. */

@@ -34,7 +34,7 @@ import { FolderLock } from './folder-lock.js';
 import { dirStamp, stampTime } from './maildir-journal.js';
 import { errno, parseName } from './maildir-name.js';
 import { changedSince, diff, listSnapshot, mergeDeltas, modseqIn, patchMessages, type Delta, type ListSnapshot } from './folder-changes.js';
-import { filesStamp, isCurrent, takeIn, unsureMs, verify, type Known } from './maildir-folder-known.js';
+import { appendedStamp, filesStamp, isCurrent, takeIn, unsureMs, verify, type Known } from './maildir-folder-known.js';
 import { ModseqLog } from './modseq-log.js';
 import type { MaildirStore } from './maildir-store.js';
 import { emptyIndex, newUidValidity, reconcile, reconcileTouched, uidListName, uidValidityName, type IndexEntry, type UidIndex } from './uid-index.js';
@@ -192,7 +192,8 @@ export class MaildirFolderState {
     let k = this.#known.get(dir);
     // the UID list and its log as our last step left them (the stamp isCurrent trusts too): not
     // read again (seven system calls fewer than reading the list's first line and the log's tail)
-    const old = (k && filesStamp(dir) === k.files ? this.#files.last(dir) : undefined) ?? (await this.#files.read(dir));
+    const files = k ? filesStamp(dir) : undefined;
+    const old = (k && files === k.files ? this.#files.last(dir) : undefined) ?? (await this.#files.read(dir));
     let index: UidIndex;
     /** keys whose entries changed (written to the log by key); undefined: compare whole */
     let logKeys: string[] | undefined;
@@ -227,8 +228,15 @@ export class MaildirFolderState {
       changed = true;
     }
     // appended to the list's log (uid-log), or the list written whole when there is none
-    k.index = changed || old === undefined ? await this.#files.write(dir, old, index, logKeys) : old.index;
-    k.files = filesStamp(dir);
+    if (changed || old === undefined) {
+      k.index = await this.#files.write(dir, old, index, logKeys);
+      // an append to the log: its stamp from what we wrote, not stat'ed (appendedStamp)
+      k.files = appendedStamp(files, old, this.#files.last(dir)) ?? filesStamp(dir);
+    } else {
+      k.index = old.index;
+      // nothing written: the files as stamped before the step (a change since shows at the next stamp)
+      k.files = files ?? filesStamp(dir);
+    }
     this.#known.delete(dir);
     this.#known.set(dir, k);
     if (this.#known.size > maxFolders) this.#known.delete(this.#known.keys().next().value as string);

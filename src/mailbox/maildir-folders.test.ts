@@ -1,11 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { MailFolderError } from '../core/index.js';
 import { MaildirFolders, MaildirStore, SqliteSearchIndex, formatUidIndex, parseUidIndex, uidListName } from './index.js';
+import { uidLogName } from './uid-log.js';
 
 const user = 'suzana@dc.uece.br';
 const msg = (n: number): Readable => Readable.from([Buffer.from(`Subject: m${n}\r\n\r\nbody ${n}\r\n`)]);
@@ -322,4 +325,34 @@ void test('folderExistsNow answers only what folderExists would: never true for 
     await folders.deleteFolder(user, 'Deleted');
     assert.equal(folders.folderExistsNow(user, 'Deleted'), undefined, 'a DELETE forgets it at once');
     assert.throws(() => folders.folderExistsNow(user, 'bad/name'), 'a bad name throws as folderExists rejects');
+  }));
+
+void test("an APPEND's step stamps the UID list and log from what it appended (two stats of them, not four); another process's append to the log is still seen", () =>
+  withRoot(async (root) => {
+    const { folders } = open(root);
+    const octets = (n: number): Buffer => Buffer.from(`Subject: a${n}\r\n\r\nbody ${n}\r\n`);
+    // the list, then a new log (both made whole: new inodes, stat'ed), then appends to the log
+    for (let i = 1; i <= 3; i++) assert.equal((await folders.append(user, 'INBOX', octets(i), { flags: '' })).uid, i);
+    // the default export is node:fs's object, whose functions the named imports follow once synced
+    const node = fs as { statSync: typeof fs.statSync };
+    const stat = node.statSync;
+    let stats = 0;
+    node.statSync = ((p: fs.PathLike, o?: fs.StatSyncOptions) => {
+      if (String(p).endsWith(uidListName) || String(p).endsWith(uidLogName)) stats++;
+      return stat(p, o);
+    }) as typeof fs.statSync;
+    syncBuiltinESMExports();
+    try {
+      assert.equal((await folders.append(user, 'INBOX', octets(4), { flags: '' })).uid, 4);
+    } finally {
+      node.statSync = stat;
+      syncBuiltinESMExports();
+    }
+    // the step's stamp before it reads (list and log), none after its append (four before)
+    assert.equal(stats, 2);
+    // another process appends to the log under the lock: its size is not the one worked out here
+    assert.equal((await open(root).folders.append(user, 'INBOX', octets(5), { flags: '' })).uid, 5);
+    const snap = await folders.sync(user, 'INBOX');
+    assert.deepEqual([...snap.list].map((m) => m.uid), [1, 2, 3, 4, 5]);
+    assert.equal((await folders.append(user, 'INBOX', octets(6), { flags: '' })).uid, 6);
   }));
