@@ -169,23 +169,33 @@ export class MaildirFolderState {
    * Runs `fn` under the folder lock on the folder's state brought up to date (our own changes
    * taken in, or the folder listed: see the module header), and writes the index when it changed.
    */
-  async locked<T>(user: string, f: string, dir: string, fn: LockedStep<T>, opts: LockedOptions = {}): Promise<T> {
-    return this.#lock.run(join(dir, `${uidListName}.lock`), async (fresh) => {
-      opts.onStart?.();
-      try {
-        // a crashed MULTIAPPEND is looked for when the lock file was made, not at each step of
-        // a lease (no other process stepped in between): one readdir per lease, not per APPEND
-        if (fresh) await this.recover?.(dir);
-        if (opts.before) await opts.before(dir);
-        if (opts.takeNew) await this.#takeNew(dir);
-        return await this.#step(user, f, dir, fn, opts);
-      } catch (err) {
+  locked<T>(user: string, f: string, dir: string, fn: LockedStep<T>, opts: LockedOptions = {}): Promise<T> {
+    // no async layers of its own (an APPEND's step: issue 14): the lock's promise, the step's
+    return this.#lock.run(join(dir, `${uidListName}.lock`), (fresh) => {
+      const failed = (err: unknown): never => {
         // what is known may be half changed: read and list again next time
         this.#known.delete(dir);
         this.#files.forget(dir);
         throw err;
+      };
+      try {
+        opts.onStart?.();
+        const step = fresh || opts.before || opts.takeNew ? this.#prepare(dir, fresh, opts).then(() => this.#step(user, f, dir, fn, opts)) : this.#step(user, f, dir, fn, opts);
+        return step.catch(failed);
+      } catch (err) {
+        // onStart threw: thrown on (folder-lock's run turns it into its rejection)
+        return failed(err);
       }
     });
+  }
+
+  /** What runs under the lock before the step, when anything does. */
+  async #prepare(dir: string, fresh: boolean, opts: LockedOptions): Promise<void> {
+    // a crashed MULTIAPPEND is looked for when the lock file was made, not at each step of
+    // a lease (no other process stepped in between): one readdir per lease, not per APPEND
+    if (fresh) await this.recover?.(dir);
+    if (opts.before) await opts.before(dir);
+    if (opts.takeNew) await this.#takeNew(dir);
   }
 
   async #step<T>(user: string, f: string, dir: string, fn: LockedStep<T>, opts: LockedOptions): Promise<T> {

@@ -168,12 +168,15 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
    * `fn` under the folder's lock on its state brought up to date (maildir-folder-state); the
    * text index is then told what changed (it indexes new messages in the background).
    */
-  async #locked<T>(user: string, f: string, fn: LockedStep<T>, opts: LockedOptions = {}, checked?: string): Promise<T> {
+  #locked<T>(user: string, f: string, fn: LockedStep<T>, opts: LockedOptions = {}, checked?: string): Promise<T> {
+    // the state's promise with one reaction, not an async function's (an APPEND's step: issue 14)
+    const run = (dir: string): Promise<T> =>
+      this.#state.locked(user, f, dir, fn, opts).then((result) => {
+        this.#tell(user, f, dir);
+        return result;
+      });
     // `checked`: the folder's directory as the caller just checked it (APPEND), not checked again
-    const dir = checked ?? (await this.folderPath(user, f));
-    const result = await this.#state.locked(user, f, dir, fn, opts);
-    this.#tell(user, f, dir);
-    return result;
+    return checked !== undefined ? run(checked) : this.folderPath(user, f).then(run);
   }
 
   /**

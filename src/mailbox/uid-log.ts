@@ -252,14 +252,13 @@ export class UidListFiles {
    * another UIDVALIDITY, or a log grown past the list: compaction). `keys`: as logRecords. The
    * index as the next read gives it back (the same object while no one else writes).
    */
-  async write(dir: string, was: StoredIndex | undefined, next: UidIndex, keys?: Iterable<string>): Promise<UidIndex> {
-    try {
-      return await this.#write(dir, was, next, keys);
-    } catch (err) {
+  write(dir: string, was: StoredIndex | undefined, next: UidIndex, keys?: Iterable<string>): Promise<UidIndex> {
+    // #write's promise with one reaction, not an async function around it (issue 14)
+    return this.#write(dir, was, next, keys).catch((err: unknown) => {
       this.#read.delete(dir);
       this.#close(dir);
       throw err;
-    }
+    });
   }
 
   async #write(dir: string, was: StoredIndex | undefined, next: UidIndex, keys?: Iterable<string>): Promise<UidIndex> {
