@@ -29,6 +29,7 @@ import { lstatSync, type BigIntStats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { MailError, replies } from '../core/index.js';
+import { clearAfterTurn } from '../util/index.js';
 import { errno } from './maildir-name.js';
 
 /** A mailbox path that holds a symbolic link or a non-directory: refused, never followed. */
@@ -99,7 +100,7 @@ export class SafeDirs {
 
   /** `key` found whole (every level and sub): not looked at again until the turn ends. */
   #found(key: string): void {
-    if (this.#turn.size === 0) setImmediate(() => this.#turn.clear());
+    clearAfterTurn(this.#turn);
     this.#turn.add(key);
   }
 }

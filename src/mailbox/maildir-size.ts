@@ -21,7 +21,7 @@ import { closeSync, constants, lstatSync, openSync, writeSync } from 'node:fs';
 import { lstat, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QuotaLimit, QuotaUsage } from '../core/index.js';
-import { atomicWriteFile } from '../util/index.js';
+import { atomicWriteFile, clearAfterTurn } from '../util/index.js';
 
 export const MAILDIRSIZE = 'maildirsize';
 /** Maildir++: a file past this size is computed again (it has collected many lines). */
@@ -141,7 +141,7 @@ export class MaildirSize {
     if (this.#missing.has(root)) return;
     const path = join(root, MAILDIRSIZE);
     if (lstatSync(path, { throwIfNoEntry: false }) === undefined) {
-      if (this.#missing.size === 0) setImmediate(() => this.#missing.clear());
+      clearAfterTurn(this.#missing);
       this.#missing.add(root);
       return;
     }

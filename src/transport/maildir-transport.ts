@@ -25,7 +25,7 @@ import {
   MailError, QUARANTINE_FIELD, addressToString, replies, reversePathToString,
   type DeliveryRequest, type DeliveryStatus, type DirectoryLookup, type EnhancedStatus, type Envelope, type MailboxStore, type QuotaGate, type Transport, type User,
 } from '../core/index.js';
-import { nextChunk } from '../util/index.js';
+import { clearAfterTurn, nextChunk } from '../util/index.js';
 
 export interface MaildirTransportOptions {
   readonly mailboxes: MailboxStore;
@@ -155,7 +155,7 @@ export class MaildirTransport implements Transport {
   #owner(directory: Pick<DirectoryLookup, 'findUser'>, user: string): Promise<User | undefined> {
     let found = this.#owners.get(user);
     if (found === undefined) {
-      if (this.#owners.size === 0) setImmediate(() => this.#owners.clear());
+      clearAfterTurn(this.#owners);
       found = directory.findUser(user);
       this.#owners.set(user, found);
     }

@@ -16,6 +16,7 @@ export { parseSize } from './parse-size.js';
 export { exponentialBackoff, ageBackoff, clamp } from './backoff.js';
 export { uniqueId, uniqueIdAlphabet, isUniqueId, uniqueIdTime, uniqueIdTimePrefix } from './unique-id.js';
 export { KeyedMutex } from './keyed-mutex.js';
+export { clearAfterTurn } from './turn-memo.js';
 export { fileSink, writeAll, type FileSinkOptions } from './file-sink.js';
 export { MemoryReclaimer, collectGarbage } from './reclaim-memory.js';
 export {
