@@ -10,6 +10,7 @@
  *   dropped silently (the caller converts 8-bit bodies itself).
  */
 import { reply, type SmtpReply } from '../core/index.js';
+import { encodeXtext } from '../protocol/smtp/index.js';
 import { SmtpClientError, type ClientRecipient, type ClientMailParams } from './smtp-client-types.js';
 
 /** What the server's EHLO reply offered (RFC 5321 §4.1.1.1). */
@@ -67,15 +68,6 @@ export const noExtensions: SmtpExtensions = {
   keywords: new Map(),
 };
 
-/** RFC 3461 §4: xtext encodes "+", "=", and characters outside "!".."~" as "+HH". */
-export function xtext(s: string): string {
-  let out = '';
-  for (const ch of Buffer.from(s, 'utf8')) {
-    out += ch < 0x21 || ch > 0x7e || ch === 0x2b || ch === 0x3d ? `+${ch.toString(16).toUpperCase().padStart(2, '0')}` : String.fromCharCode(ch);
-  }
-  return out;
-}
-
 const unsafePath = /[\r\n<>\0]/;
 
 /** The MAIL FROM line for `sender` with the parameters the server's extensions allow. */
@@ -86,7 +78,7 @@ export function mailCommand(sender: string, p: ClientMailParams, ext: SmtpExtens
   if (ext.eightBitMime && p.body) cmd += ` BODY=${p.body}`;
   if (ext.smtpUtf8 && p.smtpUtf8) cmd += ' SMTPUTF8';
   if (ext.dsn && p.ret) cmd += ` RET=${p.ret}`;
-  if (ext.dsn && p.envid) cmd += ` ENVID=${xtext(p.envid)}`;
+  if (ext.dsn && p.envid) cmd += ` ENVID=${encodeXtext(p.envid)}`;
   return cmd;
 }
 
@@ -98,7 +90,7 @@ export function rcptCommand(r: ClientRecipient, ext: SmtpExtensions): string | S
     if (r.dsn.notify && r.dsn.notify.length > 0) cmd += ` NOTIFY=${r.dsn.notify.join(',')}`;
     if (r.dsn.orcpt) {
       const i = r.dsn.orcpt.indexOf(';');
-      if (i > 0) cmd += ` ORCPT=${r.dsn.orcpt.slice(0, i)};${xtext(r.dsn.orcpt.slice(i + 1))}`;
+      if (i > 0) cmd += ` ORCPT=${r.dsn.orcpt.slice(0, i)};${encodeXtext(r.dsn.orcpt.slice(i + 1))}`;
     }
   }
   return cmd;

@@ -71,6 +71,8 @@ void test('RCPT with DSN parameters (RFC 3461)', () => {
 });
 
 void test('xtext round trip and errors', () => {
+  // RFC 3461 §4: "+", "=" and octets outside "!".."~" as "+HH" (the SMTP client's ENVID and ORCPT)
+  assert.equal(encodeXtext('a+b=c d'), 'a+2Bb+3Dc+20d');
   fc.assert(fc.property(fc.string(), (s) => decodeXtext(encodeXtext(s)) === Buffer.from(s, 'utf8').toString('latin1')));
   assert.throws(() => decodeXtext('a+2'), MailError);
   assert.throws(() => decodeXtext('a b'), MailError);
