@@ -7,7 +7,6 @@ import {
   aliasMap,
   ownerAliasFor,
   parseAliases,
-  parseIncludeFile,
   parseTarget,
   qualifyAliases,
   readAliasesFile,
@@ -116,12 +115,6 @@ void test('parseTarget canonical forms', () => {
 void test('splitTargetList keeps quoted commas', () => {
   assert.deepEqual(splitTargetList('a, "b,c", d'), { items: ['a', '"b,c"', 'd'] });
   assert.equal(splitTargetList('"a').error, 'unterminated quoted string');
-});
-
-void test('include file: one per line or comma-separated, comments', () => {
-  const r = parseIncludeFile('# members\nana\nbia, carla@example.org\n\n  dora  \nbad target\n');
-  assert.deepEqual(r.targets, ['ana', 'bia', 'carla@example.org', 'dora']);
-  assert.deepEqual(r.errors.map((e) => e.line), [6]);
 });
 
 void test('qualifyAliases gives bare names every local domain', () => {

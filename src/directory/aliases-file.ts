@@ -86,10 +86,7 @@ function unquote(s: string): string {
   return s.slice(1, -1).replace(/\\(.)/g, '$1');
 }
 
-/**
- * Splits a target list on commas outside double quotes. Reports an unterminated quote.
- * Exported for `:include:` files and the CLI.
- */
+/** Splits a target list on commas outside double quotes. Reports an unterminated quote. */
 export function splitTargetList(text: string): { items: string[]; error?: string } {
   const items: string[] = [];
   let cur = '';
@@ -290,30 +287,6 @@ export function parseAliases(text: string, opts: AliasesParseOptions = {}): Alia
     aliases.push({ name: name.target, targets, source, line: entry.line });
   }
   return { aliases, errors };
-}
-
-/**
- * Parses an `:include:` file: targets separated by commas or new lines, `#` comment lines.
- * Nested `:include:` targets are allowed (the resolver bounds the depth).
- */
-export function parseIncludeFile(text: string, baseDir?: string): { targets: string[]; errors: AliasesParseError[] } {
-  const targets: string[] = [];
-  const errors: AliasesParseError[] = [];
-  text.split(/\r?\n/).forEach((physical, i) => {
-    if (physical.trim() === '' || physical.trimStart().startsWith('#')) return;
-    const split = splitTargetList(physical);
-    if (split.error) {
-      errors.push({ line: i + 1, message: split.error });
-      return;
-    }
-    for (const item of split.items) {
-      const t = parseTarget(item, baseDir);
-      if (t.ok) {
-        if (!targets.includes(t.target)) targets.push(t.target);
-      } else errors.push({ line: i + 1, message: t.message });
-    }
-  });
-  return { targets, errors };
 }
 
 /** Reads and parses an aliases file. Throws (the fs error) when the file cannot be read. */

@@ -11,10 +11,10 @@ export {
   atomicWriteFile, renameDurable, writeFileDurable, type AtomicWriteOptions,
 } from './atomic-write-file.js';
 export { DirSyncer, fsyncDir, isUnsupported as dirSyncUnsupported } from './dir-syncer.js';
-export { parseDuration, formatDuration } from './parse-duration.js';
+export { parseDuration } from './parse-duration.js';
 export { parseSize } from './parse-size.js';
-export { exponentialBackoff, ageBackoff, clamp } from './backoff.js';
-export { uniqueId, uniqueIdAlphabet, isUniqueId, uniqueIdTime, uniqueIdTimePrefix } from './unique-id.js';
+export { ageBackoff, clamp } from './backoff.js';
+export { uniqueId, uniqueIdAlphabet, isUniqueId, uniqueIdTimePrefix } from './unique-id.js';
 export { KeyedMutex } from './keyed-mutex.js';
 export { clearAfterTurn } from './turn-memo.js';
 export { fileSink, writeAll, type FileSinkOptions } from './file-sink.js';

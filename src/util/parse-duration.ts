@@ -19,18 +19,3 @@ export function parseDuration(text: string): number {
   if (!Number.isSafeInteger(total)) throw new RangeError(`duration "${text}" is too large`);
   return total;
 }
-
-/** Formats milliseconds in the largest exact units, e.g. 5400000 → "1h30m", 0 → "0s". */
-export function formatDuration(ms: number): string {
-  if (ms <= 0) return '0s';
-  let rest = Math.round(ms / 1000) * 1000;
-  let out = '';
-  for (const [u, size] of [['d', units.d], ['h', units.h], ['m', units.m], ['s', units.s]] as const) {
-    const n = Math.floor(rest / size);
-    if (n > 0) {
-      out += `${n}${u}`;
-      rest -= n * size;
-    }
-  }
-  return out || '0s';
-}

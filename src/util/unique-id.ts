@@ -44,11 +44,3 @@ export function uniqueId(now: number = Date.now()): string {
 export function isUniqueId(s: string): boolean {
   return /^[0-9a-hjkmnp-tv-z]{18}$/.test(s);
 }
-
-/** The creation time (ms since epoch) encoded in an id, or undefined when it is not one. */
-export function uniqueIdTime(id: string): number | undefined {
-  if (!isUniqueId(id)) return undefined;
-  let t = 0;
-  for (let i = 0; i < timeChars; i++) t = t * 32 + uniqueIdAlphabet.indexOf(id[i]);
-  return t;
-}

@@ -7,7 +7,6 @@ import {
   foldHeader,
   headerBlockOf,
   parseHeaderFields,
-  prependHeaders,
   splitMessage,
   splitMessageBuffer,
   unfold,
@@ -115,11 +114,6 @@ void test('splitMessage: destroying the body destroys the source', async () => {
   split.body.destroy();
   await new Promise((r) => setImmediate(r));
   assert.equal(source.destroyed, true);
-});
-
-void test('prependHeaders puts fields in front, adding CRLF where missing', async () => {
-  const out = await text(prependHeaders(['Return-Path: <a@b>', 'X-A: 1\r\n'], Readable.from([Buffer.from('S: x\r\n\r\nbody')])));
-  assert.equal(out, 'Return-Path: <a@b>\r\nX-A: 1\r\nS: x\r\n\r\nbody');
 });
 
 void test('foldHeader folds at whitespace to 78 octets and unfolds back to the value', () => {

@@ -1,7 +1,7 @@
 /**
  * @module header-block
  * A message's header block as a stream: split it from the body, parse and unfold its fields,
- * prepend new fields, cut a message down to its header block, and fold long field values.
+ * cut a message down to its header block, and fold long field values.
  * Standards: RFC 5322 §2.1 (header block ends at the first empty line), §2.1.1 (line length
  *   limits 998/78), §2.2 (header fields), §2.2.3 (long header fields: folding and unfolding),
  *   §3.2.2 (a folded line must not be whitespace only).
@@ -223,20 +223,6 @@ export async function splitMessage(
     if (!ended) message.destroy();
   });
   return { header, fields, complete, hasBody, body };
-}
-
-/**
- * A stream of the message with the given header fields in front. Each entry is one whole field
- * ("Name: value", possibly already folded); a missing final CRLF is added.
- */
-export function prependHeaders(headers: string | readonly string[], message: Readable): Readable {
-  const list = typeof headers === 'string' ? [headers] : headers;
-  const head = Buffer.from(list.map((h) => (h.endsWith('\r\n') ? h : `${h}\r\n`)).join(''), 'utf8');
-  async function* gen(): AsyncGenerator<Buffer> {
-    if (head.length > 0) yield head;
-    for await (const chunk of message) yield toBuffer(chunk);
-  }
-  return Readable.from(gen(), { objectMode: false });
 }
 
 /**

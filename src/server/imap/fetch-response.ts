@@ -56,11 +56,6 @@ export interface BodyRange {
 /** The items whose value comes from the view (the rest are made from the message's octets). */
 const fromView = new Set<string>(['FLAGS', 'UID', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ']);
 
-/** Whether any item needs the message's octets. */
-export function needsContent(items: readonly FetchItem[]): boolean {
-  return items.some((i) => !fromView.has(i.kind));
-}
-
 /** One message's entries of the fetch cache (fetch-cache). */
 export interface MessageFetchCache {
   get(item: CachedItem): Buffer | undefined;

@@ -80,14 +80,6 @@ export function messageSuffix(tag: string, uidValidity: number, uid: number): st
   return `${tag}${uidValidity.toString(36)}Z${uid.toString(36)}`;
 }
 
-const suffixPattern = /^([0-9a-f]{10})([0-9a-z]+)Z([0-9a-z]+)$/;
-
-/** The folder tag, UIDVALIDITY and UID an Email id (or a blob id's message part) names. */
-export function parseMessageSuffix(suffix: string): { tag: string; uidValidity: number; uid: number } | undefined {
-  const m = suffixPattern.exec(suffix);
-  return m ? { tag: m[1], uidValidity: parseInt(m[2], 36), uid: parseInt(m[3], 36) } : undefined;
-}
-
 /** A blob id of a stored message: its message suffix and the part asked for ("1.2"), if any. */
 export function parseBlobId(blobId: string): { suffix: string; partId?: string } | undefined {
   const m = /^b([0-9a-f]{10}[0-9a-z]+Z[0-9a-z]+)(?:_([0-9-]+))?$/.exec(blobId);
