@@ -1,7 +1,8 @@
 /**
  * @module auth-throttle
  * One authentication-failure throttle for every login path (SMTP AUTH, POP3 USER/PASS and
- * AUTH, and the coming IMAP and web logins), counting per client address and per account.
+ * AUTH, IMAP LOGIN and AUTHENTICATE, HTTP's login (POST /api/session) and Basic), counting per
+ * client address and per account.
  * Standards: RFC 4954 §9 and RFC 5034 §7 (servers should limit failed authentication attempts).
  * Security: an attempt is counted BEFORE the password is checked (reserve, then fail or
  *   succeed), so many concurrent attempts from one address cannot all be checked before the
