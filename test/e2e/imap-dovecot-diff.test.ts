@@ -22,7 +22,7 @@ import { parseMimeTree, type MimePart } from '../../src/protocol/imap/mime-tree.
 import { ImapServer } from '../../src/server/imap/index.js';
 import { LineClient } from '../helpers/net.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { dovecotImap, prepareDovecotHome, spawnDovecotImap } from '../helpers/dovecot.js';
+import { dovecotImap, runDovecot } from '../helpers/dovecot.js';
 import { fileURLToPath } from 'node:url';
 import { corpusMessageFiles } from '../helpers/corpus-messages.js';
 
@@ -140,41 +140,6 @@ function partFetches(seqs: Map<string, Map<string, string>>, parts: (id: string)
     out.push(`p${out.length} FETCH ${m.get('#')} (BODY.PEEK[HEADER.FIELDS (X-Corpus)] ${ps.map((n) => `BODY.PEEK[${n}.MIME]`).join(' ')})\r\n`);
   }
   return out;
-}
-
-/**
- * Runs tagged commands one after another on a Dovecot session, each sent once the previous one's
- * tagged reply arrived: with all of them written and stdin closed at once, Dovecot may see EOF
- * while a long FETCH is still being answered and disconnect in the middle of it.
- */
-async function runDovecot(home: string, commands: string[]): Promise<{ out: Buffer; stderr: string }> {
-  const child = spawnDovecotImap(await prepareDovecotHome(home));
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  let next = 0;
-  const sendNext = (): void => {
-    if (next < commands.length) child.stdin!.write(commands[next++]);
-    else child.stdin!.end();
-  };
-  let seen = '';
-  child.stdout!.on('data', (b: Buffer) => {
-    out.push(b);
-    // a tagged reply is "<tag> OK|NO|BAD" at a line start; the tags here are single letters
-    seen = (seen + b.toString('latin1')).slice(-4096);
-    const tag = /^(\S+) /.exec(commands[next - 1] ?? '')?.[1];
-    if (tag && new RegExp(`(^|\r\n)${tag} (OK|NO|BAD)`).test(seen)) {
-      seen = '';
-      sendNext();
-    }
-  });
-  child.stderr!.on('data', (b: Buffer) => err.push(b));
-  const done = new Promise<void>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', () => resolve());
-  });
-  sendNext();
-  await done;
-  return { out: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
 }
 
 void test('Dovecot and correio agree on ENVELOPE, BODYSTRUCTURE, every part\'s BODY[n.MIME] and RFC822.SIZE for the corpus messages', { skip }, () =>

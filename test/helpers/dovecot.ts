@@ -39,3 +39,38 @@ export function spawnDovecotImap(d: DovecotHome): ChildProcess {
   // through cat: node's stdio pipes are sockets, and imap on a socket thinks inetd started it
   return spawn('/bin/sh', ['-c', `cat | ${dovecotImap} -c "$CONF" | cat`], { env: { USER: d.user, HOME: d.home, CONF: d.conf, PATH: '/usr/bin:/bin' }, stdio: ['pipe', 'pipe', 'pipe'] });
 }
+
+/**
+ * Runs tagged commands one after another on a Dovecot session, each sent once the previous one's
+ * tagged reply arrived: with all of them written and stdin closed at once, Dovecot may see EOF
+ * while a long FETCH is still being answered and disconnect in the middle of it.
+ */
+export async function runDovecot(home: string, commands: string[]): Promise<{ out: Buffer; stderr: string }> {
+  const child = spawnDovecotImap(await prepareDovecotHome(home));
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let next = 0;
+  const sendNext = (): void => {
+    if (next < commands.length) child.stdin!.write(commands[next++]);
+    else child.stdin!.end();
+  };
+  let seen = '';
+  child.stdout!.on('data', (b: Buffer) => {
+    out.push(b);
+    // a tagged reply is "<tag> OK|NO|BAD" at a line start; the tags here are single letters
+    seen = (seen + b.toString('latin1')).slice(-4096);
+    const tag = /^(\S+) /.exec(commands[next - 1] ?? '')?.[1];
+    if (tag && new RegExp(`(^|\r\n)${tag} (OK|NO|BAD)`).test(seen)) {
+      seen = '';
+      sendNext();
+    }
+  });
+  child.stderr!.on('data', (b: Buffer) => err.push(b));
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', () => resolve());
+  });
+  sendNext();
+  await done;
+  return { out: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
+}
