@@ -278,7 +278,7 @@ S~ b1 OK \\[CAPABILITY .*\\] Logged in
     ),
   ));
 
-void test('bad input: long lines, huge literals, garbage and nesting get BAD/NO and the session goes on', () =>
+void test('bad input: long lines, huge literals, garbage, nesting and too many sequence-set ranges get BAD/NO and the session goes on', () =>
   withServer({ appendLimit: 1000 }, async (port) => {
     const c = await LineClient.connect(port, '127.0.0.1');
     try {
@@ -298,6 +298,11 @@ void test('bad input: long lines, huge literals, garbage and nesting get BAD/NO 
       assert.equal(await ask('\u0000\u0001\u0002 ((('), '* BAD Syntax error: tag expected at octet 0');
       assert.match(await ask('x7 FETCH 1 FLAGS'), /^x7 BAD No mailbox selected/);
       assert.match(await ask('x8 NOOP'), /^x8 OK /);
+      // a sequence set of more ranges than the parser takes (sequence-set.ts maxRanges), in a line under 64 KB
+      c.write('x9 SELECT INBOX\r\n');
+      await c.readTagged('x9');
+      assert.match(await ask(`x10 UID FETCH ${Array.from({ length: 10_001 }, (_, i) => 2 * i + 1).join(',')} FLAGS`), /^x10 BAD /);
+      assert.match(await ask('x11 NOOP'), /^x11 OK /);
     } finally {
       c.close();
     }
