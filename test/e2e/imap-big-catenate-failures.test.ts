@@ -6,7 +6,8 @@
  * fail after the URL was checked (test/helpers/catenate-site: the third open of the message,
  * after its tree's and the check's): cut short (the file truncated in the middle of the section
  * once the copy's first chunk was read: NO [UNAVAILABLE]), a read error in the middle of the
- * section (EIO: NO [UNAVAILABLE]), removed before the copy's read (ENOENT: NO [BADURL]). Each
+ * section (EIO: NO [UNAVAILABLE]), removed before the copy's read (ENOENT: NO [BADURL]); for
+ * ;SECTION=HEADER, taken from the tree, the tree's read failing (EIO) or its file gone. Each
  * time, for one APPEND and for the CATENATE inside a MULTIAPPEND (RFC 3502, all or none:
  * beside small literals, and beside a streamed 1.1 MiB literal before or after it): STATUS
  * MESSAGES and UIDNEXT of the target are unchanged, nothing is left in the store (Maildir: no
@@ -46,6 +47,7 @@ const big = Buffer.from(`Subject: grande\r\n\r\n${'dados de um anexo grande\r\n'
 const sections = {
   '2': { octets: part2, start: source.indexOf(part2) },
   TEXT: { octets: text, start: header.length },
+  HEADER: { octets: Buffer.from(header), start: 0 },
 } as const;
 type Section = keyof typeof sections;
 
@@ -69,7 +71,7 @@ async function statusOf(s: CatenateSite): Promise<{ messages: number; uidNext: n
 const answers: Record<'cut' | 'eio' | 'unlink', RegExp> = {
   cut: /^t\d+ NO \[UNAVAILABLE\] A message of the URL was cut short meanwhile/,
   eio: /^t\d+ NO \[UNAVAILABLE\] Message cannot be read now \(EIO\)/,
-  unlink: /^t\d+ NO \[BADURL \/INBOX\/;UID=\d+\/;SECTION=(?:2|TEXT)\]/,
+  unlink: /^t\d+ NO \[BADURL \/INBOX\/;UID=\d+\/;SECTION=(?:2|TEXT|HEADER)\]/,
 };
 
 /**
@@ -81,8 +83,9 @@ async function failsMidCopy(s: CatenateSite, how: 'cut' | 'eio' | 'unlink', sect
   const what = `${s.kind} ${how} ;SECTION=${section} in [${shape.join(' ')}]`;
   const sec = sections[section];
   const before = await statusOf(s);
-  // the 3rd open: the section's tree, the URL's check, then the copy's read
-  s.arm(how, { nth: 3, at: sec.start + Math.floor(sec.octets.length / 2) });
+  // the 3rd open: the section's tree, the URL's check, then the copy's read; HEADER is taken
+  // from the tree, whose read (the 1st open) is the one that fails
+  s.arm(how, { nth: section === 'HEADER' ? 1 : 3, at: sec.start + Math.floor(sec.octets.length / 2) });
   const answer = (await run(s.c, command(s, section, shape))).at(-1)!;
   assert.equal(s.fired(), 1, `${what}: the copy's read was sabotaged`);
   assert.match(answer, answers[how], what);
@@ -120,6 +123,10 @@ for (const kind of ['maildir', 'pg'] as const satisfies readonly StoreKind[]) {
         void test(`one APPEND, ;SECTION=${section}, ${how}: a NO, nothing stored, the session goes on`, () =>
           withCatenateSite(kind, source, () => ({}), (s) => failsMidCopy(s, how, section, ['cat'])));
       }
+    }
+    for (const how of ['eio', 'unlink'] as const) {
+      void test(`one APPEND, ;SECTION=HEADER, ${how} while its tree is read: a NO, nothing stored, the session goes on`, () =>
+        withCatenateSite(kind, source, () => ({}), (s) => failsMidCopy(s, how, 'HEADER', ['cat'])));
     }
     for (const shape of [
       ['small', 'cat', 'small'],
