@@ -10,7 +10,8 @@
  * Run the same file from two trees (before, after) to alternate them. PROBE_DOVECOT=0: correio
  * alone; PROBE_PROFILE=FILE: a V8 profile of correio's main thread over its rounds (profile-hook,
  * summed up by profile-summary); PROBE_STRACE=FILE: `strace -c -f` of correio over its last
- * round, written to FILE; PROBE_THREADS=1: correio's CPU per APPEND per thread up to the last answer
+ * round, written to FILE, and of Dovecot's `imap` process over its last round, to FILE.dovecot;
+ * PROBE_THREADS=1: correio's CPU per APPEND per thread up to the last answer
  * (/proc/PID/task/TID/schedstat: nanoseconds, exact, not ticks), the event loop's thread
  * ("main", with its user/system split from tick samples) apart from the others (libuv's pool,
  * V8's workers: all named "node"), per round and summed over its rounds; PROBE_CALLGRIND=FILE:
@@ -65,6 +66,14 @@ function threadNs(pid: number): Map<string, number> {
     }
   }
   return out;
+}
+
+/** The pid of `pid`'s child process named `name` (Dovecot's `imap` under its shell), if any. */
+function childNamed(pid: number, name: string): number | undefined {
+  for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(' ')) {
+    if (child && readFileSync(`/proc/${child}/comm`, 'latin1').trim() === name) return Number(child);
+  }
+  return undefined;
 }
 
 /** CPU ns of the main thread and of the others, summed over rounds */
@@ -159,7 +168,16 @@ try {
       trace.kill('SIGINT');
       await new Promise((resolve) => trace.once('exit', resolve));
     }
-    if (d) console.log(`round ${r + 1}, Dovecot: ${await round(d.run, () => imapCpu([d.pid]), n + r * appends)}`);
+    if (d) {
+      const imap = process.env.PROBE_STRACE && r === rounds - 1 ? childNamed(d.pid, 'imap') : undefined;
+      const dtrace = imap === undefined ? undefined : spawn('strace', ['-c', '-f', '-o', `${process.env.PROBE_STRACE}.dovecot`, '-p', String(imap)], { stdio: 'ignore' });
+      if (dtrace) await sleep(1000);
+      console.log(`round ${r + 1}, Dovecot: ${await round(d.run, () => imapCpu([d.pid]), n + r * appends)}`);
+      if (dtrace) {
+        dtrace.kill('SIGINT');
+        await new Promise((resolve) => dtrace.once('exit', resolve));
+      }
+    }
   }
   if (threadAppends > 0) {
     const all = [...threadTotals.values()].reduce((a, b) => a + b, 0);
