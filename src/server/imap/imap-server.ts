@@ -22,8 +22,7 @@ import { FetchCacheDisk } from './fetch-cache-disk.js';
 import { MailboxHub } from './mailbox-hub.js';
 import type { ImapSession } from './imap-session.js';
 import type { ImapSessionContext } from './session-types.js';
-import { LiveList } from '../../util/index.js';
-import { ClientCounts, listenAll, normalizeIp, renewListenerTls, type BoundListener, type ListenSpec } from '../connection/index.js';
+import { SessionRoster, listenAll, renewListenerTls, type BoundListener, type ListenSpec } from '../connection/index.js';
 
 export interface ImapServerOptions {
   readonly hostname: string;
@@ -66,13 +65,8 @@ const connectionChannel = channel(channels.connection);
 
 export class ImapServer {
   private ctx: ImapSessionContext;
-  private readonly maxConnections: number;
-  private readonly maxConnectionsPerIp: number;
-  private readonly perIp = new ClientCounts();
   private readonly servers: net.Server[] = [];
-  /** not a Set: util/live-list.ts says why (issue 11) */
-  private readonly sessions = new LiveList<ImapSession>();
-  private closing = false;
+  private readonly sessions: SessionRoster<ImapSession>;
   /**
    * The session code (codecs, commands) is loaded at the first connection, not at start: a
    * process that serves no IMAP client keeps a smaller heap (the 100 MB streaming test's RSS
@@ -101,8 +95,7 @@ export class ImapServer {
       ...(options.fetchStreamFrom !== undefined && { fetchStreamFrom: options.fetchStreamFrom }),
       ...(options.appendStreamFrom !== undefined && { appendStreamFrom: options.appendStreamFrom }),
     };
-    this.maxConnections = options.maxConnections ?? 500;
-    this.maxConnectionsPerIp = options.maxConnectionsPerIp ?? 50;
+    this.sessions = new SessionRoster(options.maxConnections ?? 500, options.maxConnectionsPerIp ?? 50);
   }
 
   /** A new certificate for the connections that start from now on (reload). */
@@ -115,57 +108,42 @@ export class ImapServer {
   }
 
   async listen(specs: readonly ImapListenOptions[]): Promise<ImapBoundAddress[]> {
-    if (this.closing) throw new Error('ImapServer is closed');
+    if (this.sessions.closing) throw new Error('ImapServer is closed');
     return listenAll(specs, this.options.tls, (s, secure) => this.accept(s, secure), this.servers);
   }
 
   private accept(socket: net.Socket, secure: boolean): void {
-    socket.on('error', () => socket.destroy());
-    if (this.closing) {
-      socket.destroy();
-      return;
-    }
-    const ip = normalizeIp(socket.remoteAddress);
-    if (this.sessions.size >= this.maxConnections || this.perIp.get(ip) >= this.maxConnectionsPerIp) {
-      // RFC 9051 §7.1.5: BYE at connection; RFC 5530 UNAVAILABLE
-      socket.end('* BYE [UNAVAILABLE] Too many connections, try again later\r\n');
-      return;
-    }
-    this.perIp.add(ip);
+    // RFC 9051 §7.1.5: BYE at connection; RFC 5530 UNAVAILABLE
+    const ip = this.sessions.admit(socket, '* BYE [UNAVAILABLE] Too many connections, try again later\r\n');
+    if (ip === undefined) return;
     this.sessionModule ??= import('./imap-session.js');
     this.sessionModule.then(
       (m) => this.startSession(m.ImapSession, socket, ip, secure),
       () => {
-        this.perIp.remove(ip);
+        this.sessions.release(ip);
         socket.destroy();
       },
     );
   }
 
   private startSession(Session: typeof ImapSession, socket: net.Socket, ip: string, secure: boolean): void {
-    if (this.closing || socket.destroyed) {
-      this.perIp.remove(ip);
+    if (this.sessions.closing || socket.destroyed) {
+      this.sessions.release(ip);
       socket.destroy();
       return;
     }
     const session = new Session(socket, this.ctx, secure);
-    const entry = this.sessions.add(session);
-    void session.closed.then(() => {
-      this.sessions.delete(entry);
-      this.perIp.remove(ip);
-    });
+    this.sessions.add(session, ip);
     if (connectionChannel.hasSubscribers) connectionChannel.publish({ session: 'imap', remoteAddress: socket.remoteAddress, secure });
     session.start();
   }
 
   /** Stops listening and closes every connection with "* BYE". */
   async close(): Promise<void> {
-    this.closing = true;
+    const ended = this.sessions.close((s) => s.shutdown());
     const closes = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     this.servers.length = 0;
-    const sessions = [...this.sessions];
-    for (const s of sessions) s.shutdown();
-    await Promise.all([...closes, ...sessions.map((s) => s.closed)]);
+    await Promise.all([...closes, ended]);
     this.ctx.fetchCache?.close();
   }
 }

@@ -18,8 +18,7 @@ import { formatPop3Response, pop3Responses } from '../../protocol/pop3/index.js'
 import { AuthThrottle } from '../../policy/auth-throttle.js';
 import { MaildropLocks } from './maildrop-locks.js';
 import { Pop3Session, type Pop3SessionContext } from './pop3-session.js';
-import { LiveList } from '../../util/index.js';
-import { ClientCounts, listenAll, normalizeIp, renewListenerTls, type BoundListener, type ListenSpec } from '../connection/index.js';
+import { SessionRoster, listenAll, renewListenerTls, type BoundListener, type ListenSpec } from '../connection/index.js';
 
 export interface Pop3ServerOptions {
   /** the name in the greeting and sign-off */
@@ -53,13 +52,8 @@ const connectionChannel = channel(channels.connection);
 
 export class Pop3Server {
   private ctx: Pop3SessionContext;
-  private readonly maxConnections: number;
-  private readonly maxConnectionsPerIp: number;
-  private readonly perIp = new ClientCounts();
   private readonly servers: net.Server[] = [];
-  /** not a Set: util/live-list.ts says why (issue 11) */
-  private readonly sessions = new LiveList<Pop3Session>();
-  private closing = false;
+  private readonly sessions: SessionRoster<Pop3Session>;
 
   constructor(private readonly options: Pop3ServerOptions) {
     const secureContext = options.tls ? tls.createSecureContext({ key: options.tls.key, cert: options.tls.cert }) : undefined;
@@ -75,8 +69,7 @@ export class Pop3Server {
       authThrottle: options.authThrottle ?? new AuthThrottle(),
       locks: new MaildropLocks(),
     };
-    this.maxConnections = options.maxConnections ?? 200;
-    this.maxConnectionsPerIp = options.maxConnectionsPerIp ?? 20;
+    this.sessions = new SessionRoster(options.maxConnections ?? 200, options.maxConnectionsPerIp ?? 20);
   }
 
   /**
@@ -94,29 +87,15 @@ export class Pop3Server {
 
   /** Starts the listeners; resolves with the bound addresses once all listen. */
   async listen(specs: readonly Pop3ListenOptions[]): Promise<Pop3BoundAddress[]> {
-    if (this.closing) throw new Error('Pop3Server is closed');
+    if (this.sessions.closing) throw new Error('Pop3Server is closed');
     return listenAll(specs, this.options.tls, (s, secure) => this.accept(s, secure), this.servers);
   }
 
   private accept(socket: net.Socket, secure: boolean): void {
-    socket.on('error', () => socket.destroy());
-    if (this.closing) {
-      socket.destroy();
-      return;
-    }
-    const ip = normalizeIp(socket.remoteAddress);
-    // one address may not take every slot (issue 12 item 6); both limits answer the same
-    if (this.sessions.size >= this.maxConnections || this.perIp.get(ip) >= this.maxConnectionsPerIp) {
-      socket.end(formatPop3Response(pop3Responses.tooManyConnections()));
-      return;
-    }
-    this.perIp.add(ip);
+    const ip = this.sessions.admit(socket, formatPop3Response(pop3Responses.tooManyConnections()));
+    if (ip === undefined) return;
     const session = new Pop3Session(socket, this.ctx, secure);
-    const entry = this.sessions.add(session);
-    void session.closed.then(() => {
-      this.sessions.delete(entry);
-      this.perIp.remove(ip);
-    });
+    this.sessions.add(session, ip);
     if (connectionChannel.hasSubscribers) {
       connectionChannel.publish({ session: 'pop3', remoteAddress: socket.remoteAddress, secure });
     }
@@ -128,11 +107,9 @@ export class Pop3Server {
    * (RFC 1939 §6: only QUIT removes messages).
    */
   async close(): Promise<void> {
-    this.closing = true;
+    const ended = this.sessions.close((s) => s.destroy());
     const closes = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     this.servers.length = 0;
-    const sessions = [...this.sessions];
-    for (const s of sessions) s.destroy();
-    await Promise.all([...closes, ...sessions.map((s) => s.closed)]);
+    await Promise.all([...closes, ended]);
   }
 }
