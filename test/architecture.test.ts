@@ -41,6 +41,9 @@ function walk(dir: string, out: string[]): string[] {
   return out;
 }
 
+/** What the layer rule follows: static imports and re-exports, and dynamic import('…') (a module loaded lazily is still a dependency). */
+const layerImports = /(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|\bimport\(\s*['"](\.[^'"]+)['"]\s*\)/g;
+
 test('every src folder is a known layer', () => {
   const src = join(projectRoot, 'src');
   for (const name of readdirSync(src)) {
@@ -54,8 +57,8 @@ test('imports respect the layers', () => {
   for (const file of walk(src, [])) {
     const from = relative(src, file).split('/')[0];
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]/g)) {
-      const target = relative(src, resolve(dirname(file), m[1])).split('/')[0];
+    for (const m of text.matchAll(layerImports)) {
+      const target = relative(src, resolve(dirname(file), m[1] ?? m[2])).split('/')[0];
       if (target === from) continue;
       const lf = layers[from];
       const lt = layers[target];
@@ -76,9 +79,9 @@ test('imports respect the layers', () => {
 
 test('the checker catches a same-layer import', () => {
   // guard against the regex silently matching nothing
-  const sample = "import { x } from '../queue/index.js';";
-  const m = [...sample.matchAll(/(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]/g)];
-  assert.equal(m.length, 1);
+  const sample = "import { x } from '../queue/index.js'; const y = await import('../dns/index.js');";
+  const m = [...sample.matchAll(layerImports)];
+  assert.deepEqual(m.map((x) => x[1] ?? x[2]), ['../queue/index.js', '../dns/index.js']);
 });
 
 /** The relative imports of one source file, resolved to source paths (type-only imports too). */
