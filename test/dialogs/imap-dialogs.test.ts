@@ -308,6 +308,25 @@ void test('bad input: long lines, huge literals, garbage, nesting and too many s
     }
   }));
 
+void test('STATUS APPENDLIMIT (RFC 7889 §3.1) and DELETED-STORAGE (RFC 9208 §5.1.1, which QUOTA=RES-STORAGE requires), in STATUS and LIST-STATUS', () =>
+  withServer({ appendLimit: 10_000 }, async (port) => {
+    const c = await LineClient.connect(port, '127.0.0.1');
+    try {
+      await c.readLine();
+      const big = (n: number): string => `Subject: ${n}\r\n\r\n${'x'.repeat(n - 15 - String(n).length)}\r\n`;
+      c.write(`s1 LOGIN suzana@dc.uece.br secret\r\ns2 APPEND Drafts (\\Deleted) {3000+}\r\n${big(3000)}\r\ns3 APPEND Drafts {2000+}\r\n${big(2000)}\r\n`);
+      await c.readTagged('s3');
+      c.write('s4 STATUS Drafts (DELETED DELETED-STORAGE APPENDLIMIT SIZE)\r\n');
+      // 3,000 octets \Deleted: 2 units of 1024 (floored, as GETQUOTA counts STORAGE)
+      assert.deepEqual(await c.readTagged('s4'), ['* STATUS Drafts (DELETED 1 DELETED-STORAGE 2 APPENDLIMIT 10000 SIZE 5000)', 's4 OK STATUS completed']);
+      c.write('s5 LIST "" Drafts RETURN (STATUS (DELETED-STORAGE APPENDLIMIT))\r\n');
+      const listed = await c.readTagged('s5');
+      assert.ok(listed.includes('* STATUS Drafts (DELETED-STORAGE 2 APPENDLIMIT 10000)'), listed.join('\n'));
+    } finally {
+      c.close();
+    }
+  }));
+
 const creds = await tlsCredentials();
 const tlsSkip = creds === undefined ? 'no TLS certificate: test/fixtures/tls absent and openssl missing' : false;
 

@@ -14,7 +14,7 @@ import type { AppendMessage, CatPart, ImapCommand, ListReturn, QresyncParams, St
 import type { ImapReader } from './imap-reader.js';
 import { parseSequenceSet, type SequenceSet } from './sequence-set.js';
 
-const statusItems = new Set(['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT', 'HIGHESTMODSEQ']);
+const statusItems = new Set(['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT', 'HIGHESTMODSEQ', 'APPENDLIMIT', 'DELETED-STORAGE']);
 
 export function seqSet(r: ImapReader): SequenceSet {
   const set = parseSequenceSet(r.seqSetText());

@@ -13,7 +13,7 @@ import type { SearchKey } from './search-key.js';
 import type { SequenceSet } from './sequence-set.js';
 import type { SortCriterion, ThreadAlgorithm } from './sort-order.js';
 
-export type StatusItem = 'MESSAGES' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'DELETED' | 'SIZE' | 'RECENT' | 'HIGHESTMODSEQ';
+export type StatusItem = 'MESSAGES' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'DELETED' | 'SIZE' | 'RECENT' | 'HIGHESTMODSEQ' | 'APPENDLIMIT' | 'DELETED-STORAGE';
 
 export type { SearchReturn, PartialRange } from './search-return.js';
 

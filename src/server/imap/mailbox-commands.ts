@@ -7,7 +7,9 @@
  *   RFC 5258 (LIST-EXTENDED: selection SUBSCRIBED, REMOTE, RECURSIVEMATCH with CHILDINFO,
  *   SPECIAL-USE; RETURN SUBSCRIBED, CHILDREN, SPECIAL-USE), RFC 5819 (LIST-STATUS), RFC 6154
  *   (SPECIAL-USE attributes in LIST; CREATE-SPECIAL-USE: one use per CREATE, the USE code),
- *   RFC 8438 (STATUS SIZE), RFC 5530 (response codes), RFC 7162 (HIGHESTMODSEQ in SELECT and
+ *   RFC 8438 (STATUS SIZE), RFC 7889 §3.1 (STATUS APPENDLIMIT, also in LIST-STATUS), RFC 9208
+ *   §5.1.1 (STATUS DELETED-STORAGE, which QUOTA=RES-STORAGE requires), RFC 5530
+ *   (response codes), RFC 7162 (HIGHESTMODSEQ in SELECT and
  *   STATUS; SELECT (CONDSTORE); SELECT (QRESYNC ...): VANISHED (EARLIER) and FETCH of what
  *   changed; CLOSED when a mailbox is left for another, also under IMAP4rev2).
  * Security: names are checked by mailbox-names (modified UTF-7 or UTF-8) and as path
@@ -206,6 +208,15 @@ async function statusLine(io: SessionIo, name: string, items: readonly StatusIte
       case 'HIGHESTMODSEQ':
         io.enableCondstore();
         v = snap.highestModseq;
+        break;
+      case 'DELETED-STORAGE':
+        // RFC 9208 §5.1.1: what an EXPUNGE would free, in units of 1024 octets as STORAGE counts
+        for (const m of all) if (m.flags.includes('T')) v += m.size;
+        v = Math.floor(v / 1024);
+        break;
+      case 'APPENDLIMIT':
+        // RFC 7889 §3.1: the mailbox's limit, here the server's one for every mailbox
+        v = io.ctx.appendLimit;
         break;
     }
     parts.push(`${item} ${v}`);
