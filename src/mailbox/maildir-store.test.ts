@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -46,6 +48,33 @@ void test('deliver stores LF in new/, open gives CRLF back, sizes count CRLF', (
     assert.equal(await text(await s.open('suzana@dc.uece.br', key)), msg);
     const [m] = await s.list('suzana@dc.uece.br');
     assert.deepEqual(m, { key, size: msg.length, flags: '', receivedAt: 1_700_000_000_000, folder: '' });
+  }));
+
+void test('a fresh key is moved into new/ with one rename, no link or unlink; a key that may exist still links (issue 19)', () =>
+  withStore(async (s, root) => {
+    const calls: string[] = [];
+    const { linkSync, unlinkSync, renameSync } = fs;
+    // maildir-store's named imports of node:fs follow these once synced
+    fs.linkSync = (a, b) => (calls.push('link'), linkSync(a, b));
+    fs.unlinkSync = (a) => (calls.push('unlink'), unlinkSync(a));
+    fs.renameSync = (a, b) => (calls.push('rename'), renameSync(a, b));
+    syncBuiltinESMExports();
+    let fresh: { key: string };
+    try {
+      fresh = await s.deliver('ana@dc.uece.br', Buffer.from(msg, 'latin1'), { uniqueKey: 'f1', freshKey: true });
+      assert.deepEqual(calls, ['rename']);
+      calls.length = 0;
+      const again = await s.deliver('ana@dc.uece.br', Buffer.from(msg, 'latin1'), { uniqueKey: 'f1' });
+      assert.deepEqual(calls, ['link', 'unlink']); // EEXIST: already delivered
+      assert.equal(again.key, fresh.key);
+    } finally {
+      Object.assign(fs, { linkSync, unlinkSync, renameSync });
+      syncBuiltinESMExports();
+    }
+    const dir = join(root, 'dc.uece.br', 'ana');
+    assert.deepEqual(await readdir(join(dir, 'new')), [fresh.key]);
+    assert.deepEqual(await readdir(join(dir, 'tmp')), []);
+    assert.equal(await text(await s.open('ana@dc.uece.br', fresh.key)), msg);
   }));
 
 void test('delivering the same uniqueKey twice stores it once, even after it moved to cur/', () =>

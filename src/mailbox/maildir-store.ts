@@ -7,7 +7,10 @@
  * cur/. The name is deterministic (the delivery's uniqueKey and the content's sizes), which
  * makes redelivery idempotent in O(1): the file is linked from tmp/ into new/ with link(),
  * which never overwrites, so EEXIST means "already delivered"; cur/ is checked with a stat of
- * the same name with the info ":2," and ":2,S" (read, the usual state after POP3/IMAP).
+ * the same name with the info ":2," and ":2,S" (read, the usual state after POP3/IMAP). A key
+ * that cannot have been delivered before (`freshKey`: a queued envelope's first try, an IMAP
+ * APPEND's new id) names no file anywhere, so its file is moved with one rename() instead of
+ * link() and unlink(), as Dovecot moves its unique names (issue 19).
  * The arrival time is the file's mtime (its write time; set from an injected clock), as Dovecot
  * reads it; files named `<seconds>.…` (other delivery agents, older correio) keep the time
  * of their name. Files are stored with LF line ends (the Unix Maildir convention) and read
@@ -167,9 +170,9 @@ export class MaildirStore implements MailboxStore {
   }
 
   /**
-   * Writes a message (tmp/, fsync, link, fsync of the directory): a small one (SMALL_MESSAGE)
+   * Writes a message (tmp/, fsync, link or rename, fsync of the directory): a small one (SMALL_MESSAGE)
    * read whole and written with synchronous calls but for the fsyncs, a larger one streamed;
-   * link and unlink are synchronous (metadata in the page cache). With `flags` (IMAP APPEND,
+   * link, rename and unlink are synchronous (metadata in the page cache). With `flags` (IMAP APPEND,
    * RFC 9051 §6.3.12) it is linked straight into cur/ with its info, as Dovecot saves a flagged
    * APPEND: one rename and one directory fsync fewer than new/ then cur/; `receivedAt` (ms)
    * becomes its mtime, the INTERNALDATE.
@@ -212,19 +215,28 @@ export class MaildirStore implements MailboxStore {
       } else await writeStreamed(tmp, head.chunks, head.rest, conv, when);
       const key = `${field}.${this.#host},S=${conv.stored},W=${conv.virtual}`;
       let linked = false;
-      if (opts.freshKey || !this.#inCur(dir, key)) {
-        const name = key + (info ?? '');
-        try {
-          // Maildir spec: link() into new/ never overwrites; EEXIST = already delivered
-          this.journal.change([dir], () => linkSync(tmp, `${target}/${name}`), () => [{ dir, key, at: { sub, name } }]);
-          this.#listing.saw(dir, key, { sub, name });
-          linked = true;
-        } catch (err) {
-          if (errno(err) !== 'EEXIST') throw err;
+      const name = key + (info ?? '');
+      if (opts.freshKey) {
+        // a fresh key's name exists nowhere: rename() cannot overwrite, and is one call where
+        // link() and unlink() are two (as Dovecot moves its unique names, maildir-save.c)
+        this.journal.change([dir], () => renameSync(tmp, `${target}/${name}`), () => [{ dir, key, at: { sub, name } }]);
+        created = false;
+        this.#listing.saw(dir, key, { sub, name });
+        linked = true;
+      } else {
+        if (!this.#inCur(dir, key)) {
+          try {
+            // Maildir spec: link() into new/ never overwrites; EEXIST = already delivered
+            this.journal.change([dir], () => linkSync(tmp, `${target}/${name}`), () => [{ dir, key, at: { sub, name } }]);
+            this.#listing.saw(dir, key, { sub, name });
+            linked = true;
+          } catch (err) {
+            if (errno(err) !== 'EEXIST') throw err;
+          }
         }
+        unlinkSync(tmp);
+        created = false;
       }
-      unlinkSync(tmp);
-      created = false;
       if (busy) {
         busy = false;
         this.#syncer.leave(target);
