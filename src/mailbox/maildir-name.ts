@@ -45,13 +45,22 @@ export function folderDir(folder: string | undefined): string {
   return `.${folder}`;
 }
 
+/** printable ASCII: each character its own octet in UTF-8 */
+const asciiKey = /^[ -~]*$/;
+const keyEscaped = /[^A-Za-z0-9_-]/g;
+
 /** uniqueKey → a name field: [A-Za-z0-9_-] kept, anything else as =XX; long keys hashed. */
 export function encodeUniqueKey(key: string): string {
   if (key.length === 0) throw new RangeError('uniqueKey must not be empty');
   let out = '';
-  for (const b of Buffer.from(key, 'utf8')) {
-    const c = String.fromCharCode(b);
-    out += /[A-Za-z0-9_-]/.test(c) ? c : `=${b.toString(16).padStart(2, '0')}`;
+  // a printable ASCII key (a queue's envelope id, every delivery: issue 19) is its own UTF-8,
+  // one replace for it; other keys octet by octet
+  if (asciiKey.test(key)) out = key.replace(keyEscaped, (c) => `=${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  else {
+    for (const b of Buffer.from(key, 'utf8')) {
+      const c = String.fromCharCode(b);
+      out += /[A-Za-z0-9_-]/.test(c) ? c : `=${b.toString(16).padStart(2, '0')}`;
+    }
   }
   // an all-digit field would read as a name's leading "<seconds>": its first digit as =3X
   if (/^\d+$/.test(out)) out = `=${out.charCodeAt(0).toString(16)}${out.slice(1)}`;

@@ -150,6 +150,13 @@ void test('path tricks in users, folders and keys are refused with 550 5.1.1', (
     }
     await assert.rejects(s.open('a@x', '../../etc/passwd'), { code: 'ENOENT' });
     assert.equal(encodeUniqueKey('a.b/c:d'), 'a=2eb=2fc=3ad');
+    // every printable ASCII character as the octet rule says, and a key beyond ASCII octet by octet
+    let all = '';
+    for (let c = 0x20; c <= 0x7e; c++) all += String.fromCharCode(c);
+    const byOctet = (k: string): string => [...Buffer.from(k, 'utf8')].map((b) => (/[A-Za-z0-9_-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `=${b.toString(16).padStart(2, '0')}`)).join('');
+    for (let i = 0; i < all.length; i += 16) assert.equal(encodeUniqueKey(all.slice(i, i + 16)), byOctet(all.slice(i, i + 16)));
+    assert.equal(encodeUniqueKey('ç.\u0001x'), '=c3=a7=2e=01x');
+    assert.equal(encodeUniqueKey('123'), '=3123');
   }));
 
 void test('bare LF and odd chunking: what open() returns is exactly W= long', () =>
