@@ -29,12 +29,11 @@ function matches(env: StatedEnvelope, id: string | undefined): boolean {
   return id === undefined || env.messageId === id || env.id === id;
 }
 
+/** Every envelope of the queue (id undefined), or those `id` names: that one message read, not the queue. */
 async function collect(store: QueueStore, id?: string): Promise<StatedEnvelope[]> {
+  if (id !== undefined) return findQueued(store, id);
   const out: StatedEnvelope[] = [];
-  for await (const env of store.walkEnvelopes()) {
-    const e = withState(env);
-    if (matches(e, id)) out.push(e);
-  }
+  for await (const env of store.walkEnvelopes()) out.push(withState(env));
   return out;
 }
 
