@@ -41,8 +41,16 @@ MODE=${1:?mode: instructions|syscalls|cpu|threads|profile}; SCEN=${2:?scenario: 
 N=${4:-300}; WARM=${5:-300}
 case $MODE in instructions|syscalls|cpu|threads|profile) ;; *) echo "count-per-message: mode \"$MODE\" is not instructions, syscalls, cpu, threads or profile" >&2; exit 64 ;; esac
 case $SCEN in accept) TO=b@example.net ;; maildir) TO=benchmd@localhost ;; relay) TO=b@relay.example ;; *) echo "count-per-message: scenario \"$SCEN\" is not accept, maildir or relay" >&2; exit 64 ;; esac
-[ -f "$TREE/bin/correio.js" ] && [ -d "$TREE/dist" ] || { echo "count-per-message: $TREE is not a built checkout (no bin/correio.js or dist/; run npx tsc -p tsconfig.json there)" >&2; exit 66; }
-TREE=$(cd "$TREE" && pwd)
+# TREE floor:plain or floor:lean runs scripts/smtp-floor-sink.mjs (plain Node, no spool) instead
+# of correio, under the same load: the floor Node itself sets (accept only); floor:smtp-sink runs
+# Postfix's smtp-sink (C) for comparison
+FLOOR=""
+case $TREE in
+  floor:plain|floor:lean|floor:smtp-sink) FLOOR=${TREE#floor:}; [ "$SCEN" = accept ] || { echo "count-per-message: $TREE measures accept only" >&2; exit 64; } ;;
+  floor:*) echo "count-per-message: $TREE is not floor:plain, floor:lean or floor:smtp-sink" >&2; exit 64 ;;
+  *) [ -f "$TREE/bin/correio.js" ] && [ -d "$TREE/dist" ] || { echo "count-per-message: $TREE is not a built checkout (no bin/correio.js or dist/; run npx tsc -p tsconfig.json there)" >&2; exit 66; }
+     TREE=$(cd "$TREE" && pwd) ;;
+esac
 SRC=$(command -v smtp-source || echo /usr/sbin/smtp-source)
 [ -x "$SRC" ] || { echo "count-per-message: smtp-source not found (scripts/bench-setup.sh --install)" >&2; exit 69; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/count-XXXXXX")
@@ -51,11 +59,13 @@ free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1
 PORT=$(free_port); HOLE=$(free_port); SINK=$(free_port)
 node -e "require('net').createServer((s)=>s.on('error',()=>{})).listen($HOLE,'127.0.0.1')" & HOLE_PID=$!
 SINK_PID=""
-if [ "$SCEN" = relay ]; then
-  SINKER=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
+SINKER=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
+SINK_USER=(); [ "$(id -u)" = 0 ] && SINK_USER=(-u nobody)
+if [ "$SCEN" = relay ] || [ "$FLOOR" = smtp-sink ]; then
   [ -x "$SINKER" ] || { echo "count-per-message: smtp-sink not found (scripts/bench-setup.sh --install)" >&2; exit 69; }
+fi
+if [ "$SCEN" = relay ]; then
   # -c: running counters ("mesg=N", CR-separated) on stdout; not -M N (it exits before replying)
-  SINK_USER=(); [ "$(id -u)" = 0 ] && SINK_USER=(-u nobody)
   "$SINKER" "${SINK_USER[@]}" -c "127.0.0.1:$SINK" 1000 > "$W/sink.out" 2>&1 & SINK_PID=$!
 fi
 # the spool and mailboxes (hundreds of MB a run) go at exit, once the server has ended; the
@@ -83,7 +93,7 @@ listen = []
 listen = []
 CONF
 mkdir -p "$W/data"
-node "$TREE/bin/correio.js" user add benchmd@localhost --config "$W/correio.toml" > /dev/null
+[ -n "$FLOOR" ] || node "$TREE/bin/correio.js" user add benchmd@localhost --config "$W/correio.toml" > /dev/null
 MD=$W/data/mail/localhost/benchmd
 delivered() {
   if [ "$SCEN" = relay ]; then tail -c 200 "$W/sink.out" | tr '\r' '\n' | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2 | grep . || echo 0
@@ -99,16 +109,22 @@ NODEARGS=()
 [ "$MODE" = instructions ] && WRAP=(valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file "--callgrind-out-file=$W/callgrind.out")
 # the acceptors are forked with the server's node options: their profiles are written too
 [ "$MODE" = profile ] && NODEARGS=(--cpu-prof "--cpu-prof-dir=$W/prof")
-# shellcheck disable=SC2086 # COUNT_NODE_FLAGS is a list of flags
-(cd "$W" && exec "${WRAP[@]}" node ${COUNT_NODE_FLAGS:-} "${NODEARGS[@]}" "$TREE/bin/correio.js" serve --config "$W/correio.toml" > "$W/serve.log" 2>&1) & SERVER=$!
+# shellcheck disable=SC2206 # COUNT_NODE_FLAGS is a list of flags
+NODE=(node ${COUNT_NODE_FLAGS:-} "${NODEARGS[@]}")
+case $FLOOR in
+  "") SERVE=("${NODE[@]}" "$TREE/bin/correio.js" serve --config "$W/correio.toml") ;;
+  smtp-sink) SERVE=("$SINKER" "${SINK_USER[@]}" "127.0.0.1:$PORT" 1000) ;;
+  *) SERVE=("${NODE[@]}" "$(cd "$(dirname "$0")" && pwd)/smtp-floor-sink.mjs" "$FLOOR" "$PORT") ;;
+esac
+(cd "$W" && exec "${WRAP[@]}" "${SERVE[@]}" > "$W/serve.log" 2>&1) & SERVER=$!
 until (echo > "/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
   kill -0 $SERVER 2>/dev/null || { echo "count-per-message: correio did not start; $W/serve.log:" >&2; tail -3 "$W/serve.log" >&2; exit 70; }
   sleep 0.5
 done
-PID=$(pgrep -P $SERVER -f "correio.js serve" || echo $SERVER)
+PID=$(pgrep -P $SERVER -f "correio.js serve|smtp-floor-sink" || echo $SERVER)
 # the acceptor processes, once started (their SMTP sessions are counted with the server's threads,
 # their system calls apart)
-for _ in $(seq 1 300); do grep -qs 'correio started' "$W/serve.log" && break; sleep 0.2; done
+for _ in $(seq 1 300); do [ "$FLOOR" = smtp-sink ] || grep -qs 'correio started\|smtp-floor-sink' "$W/serve.log" && break; sleep 0.2; done
 PIDS="$PID $( (pgrep -P "$PID" -f acceptor-main || true) | tr "\n" " ")"
 # each thread's id, user and system ticks (/proc/.../stat: the fields after the name are counted
 # from its ")") and time on a CPU in ns (/proc/.../schedstat: exact, where the ticks are sampled)
