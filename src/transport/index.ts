@@ -7,7 +7,7 @@
 export { MaildirTransport, deliveryHeaders, type MaildirTransportOptions } from './maildir-transport.js';
 export { SmtpTransport, LmtpTransport, type SmtpTransportOptions } from './smtp-transport.js';
 export { ListTransport, type ListTransportOptions } from './list-transport.js';
-export { PipeTransport, parsePipeHop, parsePipeRoute, runAsUser, type PipeTransportOptions } from './pipe-transport.js';
+export { PipeTransport, parsePipeRoute, runAsUser, type PipeTransportOptions } from './pipe-transport.js';
 export { FileTransport, type FileTransportOptions } from './file-transport.js';
 export { ErrorTransport } from './error-transport.js';
 export { MtaStsPolicies, mxMatches, stsRecordId, parseStsPolicy, type StsPolicy, type StsLookup, type StsMode, type StsCache } from './mta-sts.js';

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import type { DeliveryRequest, Envelope } from '../core/index.js';
 import { testEnvelope } from '../../test/helpers/delivery-request.js';
 import { withTempDir } from '../../test/helpers/temp-dir.js';
-import { CrlfToLf, parsePipeHop, PipeTransport } from './pipe-transport.js';
+import { CrlfToLf, parsePipeRoute, PipeTransport } from './pipe-transport.js';
 
 const skip = existsSync('/bin/sh') ? false : 'needs /bin/sh for the test scripts';
 
@@ -108,11 +108,11 @@ void test('pipe: a missing command fails; a bad route fails', async () => {
   assert.deepEqual([bad[0].action, bad[0].status], ['failed', '5.3.5']);
 });
 
-void test('parsePipeHop and CrlfToLf', async () => {
-  assert.deepEqual(parsePipeHop('["/bin/x","-v"]'), ['/bin/x', '-v']);
-  assert.equal(parsePipeHop('[]'), undefined);
-  assert.equal(parsePipeHop('[1]'), undefined);
-  assert.equal(parsePipeHop('/bin/x'), undefined);
+void test('parsePipeRoute and CrlfToLf', async () => {
+  assert.deepEqual(parsePipeRoute('["/bin/x","-v"]'), { command: ['/bin/x', '-v'] });
+  assert.equal(parsePipeRoute('[]'), undefined);
+  assert.equal(parsePipeRoute('[1]'), undefined);
+  assert.equal(parsePipeRoute('/bin/x'), undefined);
   const t = new CrlfToLf();
   const chunks: Buffer[] = [];
   t.on('data', (d: Buffer) => chunks.push(d));

@@ -90,11 +90,6 @@ export function parsePipeRoute(hop: string): { command: string[]; runAs?: RunAs 
   return undefined;
 }
 
-/** Parses a pipe next hop's argv (either form). */
-export function parsePipeHop(hop: string): string[] | undefined {
-  return parsePipeRoute(hop)?.command;
-}
-
 function firstLine(b: Buffer): string {
   return b.toString('utf8').split(/\r?\n/).find((l) => l.trim() !== '')?.trim().slice(0, 300) ?? '';
 }

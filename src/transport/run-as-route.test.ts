@@ -7,14 +7,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { targetRoute } from '../core/index.js';
 import { parseFileRoute } from './file-transport.js';
-import { parsePipeHop, parsePipeRoute, runAsUser } from './pipe-transport.js';
+import { parsePipeRoute, runAsUser } from './pipe-transport.js';
 
 void test('pipe and file routes: plain (aliases) and with an identity (include files) round-trip', () => {
   const plainPipe = targetRoute({ kind: 'pipe', command: ['/usr/bin/robot', '-v'] });
   assert.deepEqual(parsePipeRoute(plainPipe.nextHop), { command: ['/usr/bin/robot', '-v'] });
   const asUser = targetRoute({ kind: 'pipe', command: ['/usr/bin/robot'], runAs: { uid: 1000, gid: 1001 } });
   assert.deepEqual(parsePipeRoute(asUser.nextHop), { command: ['/usr/bin/robot'], runAs: { uid: 1000, gid: 1001 } });
-  assert.deepEqual(parsePipeHop(asUser.nextHop), ['/usr/bin/robot']);
+  assert.deepEqual(parsePipeRoute(asUser.nextHop)?.command, ['/usr/bin/robot']);
 
   assert.deepEqual(parseFileRoute(targetRoute({ kind: 'file', path: '/var/mail/archive' }).nextHop), { path: '/var/mail/archive' });
   const file = targetRoute({ kind: 'file', path: '/var/mail/archive', runAs: { uid: 65534, gid: 65534 } });
