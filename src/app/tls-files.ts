@@ -1,7 +1,8 @@
 /**
  * @module tls-files
- * The certificate the SMTP and POP3 services use: the configured one, or a self-signed one
- * made under `<data_dir>/tls/` at first start (the operator is told, and should replace it).
+ * The certificate the SMTP, POP3, IMAP and HTTPS services use: the configured one, or a
+ * self-signed one made under `<data_dir>/tls/` at first start for the host name, localhost,
+ * 127.0.0.1 and ::1 (the operator is told, and should replace it).
  * Standards: RFC 3207 / RFC 8314 (TLS for SMTP), RFC 2595 (POP3 STLS).
  * Security: the generated key is written with mode 0600.
  * Limitations: generating needs the `openssl` command; without it, TLS stays off and the
@@ -44,7 +45,9 @@ export async function loadOrMakeTls(config: Config): Promise<TlsFiles | { error:
         // an EC key: made in milliseconds, and every TLS client here speaks ECDSA
         'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
         '-days', '3650', '-subj', `/CN=${config.hostname}`,
-        '-addext', `subjectAltName=DNS:${config.hostname}`,
+        // the loopback names too, so that a client on this machine (the quick start's IMAP on
+        // 127.0.0.1:2143) can trust this file and still check the name it connected to
+        '-addext', `subjectAltName=DNS:${config.hostname},DNS:localhost,IP:127.0.0.1,IP:::1`,
       ], { timeout: 60000 });
       await chmod(key, 0o600);
       generated = true;
