@@ -1,22 +1,25 @@
 /**
  * @module maildir-append-batch
- * All or none for a batch of messages appended to one Maildir folder (IMAP MULTIAPPEND), also
- * when the process dies half-way: a journal file names the batch before its first message is
- * written and is removed once the last is in place (the commit); a journal left behind by a
- * process that is gone means the batch never finished, and its messages are removed.
- * Standards: RFC 3502 §6.3.11 (MULTIAPPEND: "all or none"); the Maildir file conventions
- *   (files in new/ and cur/ named after their unique key, which carries the batch id).
+ * All or none for a batch of messages appended to one Maildir folder (IMAP MULTIAPPEND, COPY),
+ * also when the process dies half-way: a journal file names the batch before its first message
+ * is written (into tmp/: maildir-folders #batch) and is removed once the last is in cur/ (the
+ * commit); a journal left behind by a process that is gone means the batch never finished, and
+ * its files are removed from tmp/, new/ and cur/.
+ * Standards: RFC 3502 §6.3.11 (MULTIAPPEND: "all or none"); RFC 9051 §6.4.7 (COPY: the target
+ *   as it was when COPY fails); the Maildir file conventions (files in tmp/, new/ and cur/ named
+ *   after their unique key, which carries the batch id).
  * Security: the journal holds the owner's pid and host name; only a batch whose owner is a
  *   dead process of this machine is rolled back (a live one is still writing); file names
  *   come from the journal's batch id, checked to be [a-z0-9] only, and are matched as a
- *   prefix inside new/ and cur/ of the same folder.
- * Limitations: the UIDs follow the arrival order the store sees (a message given an earlier
- *   INTERNALDATE gets a lower UID); the messages are visible to other readers before the commit (a session may see
- *   them arrive and then go after a crash, their UIDs not reused); the journals are looked for
- *   when a process makes the folder's lock file, not at each step of its lease (folder-lock),
- *   so a batch whose process dies while another holds the lease is rolled back at that
- *   holder's next lock file, within a second; a batch of a process on another machine sharing
- *   the Maildir is rolled back by that machine only.
+ *   prefix inside tmp/, new/ and cur/ of the same folder.
+ * Limitations: the UIDs follow the arrival order the store sees (when the folder is listed, a
+ *   message given an earlier INTERNALDATE gets a lower UID); the messages are renamed into cur/ one by one
+ *   under the folder's lock, so correio's sessions see the batch whole, but another Maildir
+ *   program listing cur/ during those renames (microseconds per message) may see part of it;
+ *   the journals are looked for when a process makes the folder's lock file, not at each step
+ *   of its lease (folder-lock), so a batch whose process dies while another holds the lease is
+ *   rolled back at that holder's next lock file, within a second; a batch of a process on another
+ *   machine sharing the Maildir is rolled back by that machine only.
  */
 import { randomBytes } from 'node:crypto';
 import { constants, readdirSync } from 'node:fs';
@@ -57,10 +60,10 @@ export async function commitBatch(dir: string, id: string): Promise<void> {
   await unlink(join(dir, `${journalPrefix}${id}`));
 }
 
-/** Removes a batch's messages (from new/ and cur/) and then its journal. */
+/** Removes a batch's messages (from tmp/, where they are written, and new/ and cur/) and then its journal. */
 export async function rollBackBatch(dir: string, id: string): Promise<void> {
   const prefix = `mappend-${id}-`;
-  for (const sub of ['new', 'cur']) {
+  for (const sub of ['tmp', 'new', 'cur']) {
     for (const name of await readdir(join(dir, sub)).catch(() => [] as string[])) {
       if (name.startsWith(prefix)) await unlink(join(dir, sub, name)).catch(() => undefined);
     }

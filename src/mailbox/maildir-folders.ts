@@ -19,7 +19,7 @@
  *   dovecot-keywords and file name letters).
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile, utimes } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -43,7 +43,7 @@ import { MaildirFolderState, type LockedOptions, type LockedStep } from './maild
 import { MaildirFolderTree } from './maildir-folder-tree.js';
 import { roundTrips } from './maildir-line-ends.js';
 import { errno } from './maildir-name.js';
-import type { MaildirStore } from './maildir-store.js';
+import type { MaildirStore, Staged } from './maildir-store.js';
 import { checkKeywords, flagStep, vanishedSince, type IndexEntry } from './uid-index.js';
 
 /** The file in a folder's directory holding the first UID not yet reported as \Recent to a session. */
@@ -232,34 +232,45 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
   }
 
   /**
-   * Several messages at once, all or none (RFC 3502), also across a crash: a journal names the
-   * batch before the first is written and goes when the last is in place (maildir-append-batch).
+   * Several messages at once, all or none (RFC 3502), also across a crash, and seen by no other
+   * reader before the command completes (#batch).
    */
   async appendMany(user: string, folder: string, given: readonly AppendItem[] | AsyncIterable<AppendItem>): Promise<{ uids: number[]; uidValidity: number }> {
     const f = this.#folder(folder);
     if (Array.isArray(given)) for (const m of given as readonly AppendItem[]) checkKeywords(m.keywords);
-    const dir = await this.folderPath(user, f);
+    return this.#batch(user, f, await this.folderPath(user, f), given);
+  }
+
+  /**
+   * Messages written into the folder's tmp/ only (a streamed one as it arrives), then under the
+   * folder's lock renamed all into cur/ with their flags and INTERNALDATE, one fsync of cur/,
+   * the commit, and the UID log step: no reader (a session, POP3, another Maildir program) sees
+   * part of the batch. A journal names the batch before its first file is written and goes at
+   * the commit (maildir-append-batch): a batch that failed, or whose process died, leaves no file.
+   */
+  async #batch(user: string, f: string, dir: string, given: Iterable<AppendItem> | AsyncIterable<AppendItem>): Promise<{ uids: number[]; uidValidity: number }> {
     const id = await beginBatch(dir);
-    const made: string[] = [];
-    // the messages as they came (a streamed one read to its end into its file before the next)
-    const messages: AppendItem[] = [];
+    const staged: (Staged & { flags: string })[] = [];
+    const keywords = new Map<string, readonly string[]>();
     try {
       for await (const m of given) {
         checkKeywords(m.keywords);
-        messages.push(m);
-        made.push((await this.store.deliver(user, Buffer.isBuffer(m.message) ? Readable.from([m.message]) : m.message, { uniqueKey: batchKey(id, made.length), folder: f })).key);
+        const message = Buffer.isBuffer(m.message) ? Readable.from([m.message]) : m.message;
+        const s = await this.store.stage(user, message, { uniqueKey: batchKey(id, staged.length), folder: f, ...(m.receivedAt !== undefined && { receivedAt: m.receivedAt }) });
+        staged.push({ ...s, flags: m.flags });
+        keywords.set(s.key, m.keywords ?? []);
       }
-      const before = async (d: string): Promise<void> => {
-        for (const [i, m] of messages.entries()) {
-          if (m.receivedAt !== undefined) await utimes(join(d, 'new', made[i]), m.receivedAt / 1000, m.receivedAt / 1000).catch(() => undefined);
-          await this.store.setFlags(user, made[i], m.flags, f);
+      // under the lock: all into cur/, then the commit; a failure between removes them there
+      const before = async (): Promise<void> => {
+        try {
+          await this.store.publish(user, f, staged);
+          await commitBatch(dir, id);
+        } catch (err) {
+          await rollBackBatch(dir, id);
+          throw err;
         }
       };
-      const keywords = new Map(messages.map((m, i) => [made[i], m.keywords ?? []]));
-      return await this.#locked(user, f, async ({ index }) => {
-        await commitBatch(dir, id);
-        return { result: { uidValidity: index.uidValidity, uids: made.map((k) => index.entries.get(k)?.uid ?? 0) } };
-      }, { before, keywords });
+      return await this.#locked(user, f, ({ index }) => ({ result: { uidValidity: index.uidValidity, uids: staged.map((s) => index.entries.get(s.key)?.uid ?? 0) } }), { before, keywords }, dir);
     } catch (err) {
       await rollBackBatch(dir, id);
       throw err;
@@ -272,25 +283,21 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     return this.#state.messagesOf(await this.folderPath(user, this.#folder(folder)), keys);
   }
 
+  /**
+   * The messages' copies made as a MULTIAPPEND's (#batch): a source that cannot be read leaves
+   * the target as it was (RFC 9051 §6.4.7), and no session sees a copy before the command ends.
+   */
   async copy(user: string, from: string, keys: readonly string[], to: string): Promise<{ uidValidity: number; uids: number[] }> {
     const f = this.#folder(from);
     const t = this.#folder(to);
-    await this.folderPath(user, t);
-    const made: { key: string; flags: string; time: number }[] = [];
-    const keywords = new Map<string, readonly string[]>();
-    for (const m of await this.#messagesOf(user, from, keys)) {
-      const body = await this.store.open(user, m.key, f);
-      const { key: nk } = await this.store.deliver(user, body, { uniqueKey: `imap-${uniqueId()}`, folder: t });
-      made.push({ key: nk, flags: m.flags, time: m.receivedAt / 1000 });
-      keywords.set(nk, m.keywords);
-    }
-    const before = async (dir: string): Promise<void> => {
-      for (const c of made) {
-        await utimes(join(dir, 'new', c.key), c.time, c.time).catch(() => undefined);
-        await this.store.setFlags(user, c.key, c.flags, t);
-      }
-    };
-    return this.#locked(user, t, ({ index }) => ({ result: { uidValidity: index.uidValidity, uids: made.map((c) => index.entries.get(c.key)?.uid ?? 0).filter((u) => u > 0) } }), { before, keywords });
+    const dir = await this.folderPath(user, t);
+    const src = await this.#messagesOf(user, from, keys);
+    const store = this.store;
+    const items = (async function* (): AsyncGenerator<AppendItem> {
+      for (const m of src) yield { message: await store.open(user, m.key, f), flags: m.flags, keywords: m.keywords, receivedAt: m.receivedAt };
+    })();
+    const r = await this.#batch(user, t, dir, items);
+    return { uidValidity: r.uidValidity, uids: r.uids.filter((u) => u > 0) };
   }
 
   /** Each message renamed into the target's cur/ (maildir-store moveTo), under the target's lock. */

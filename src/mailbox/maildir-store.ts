@@ -15,6 +15,8 @@
  * reads it; files named `<seconds>.…` (other delivery agents, older correio) keep the time
  * of their name. Files are stored with LF line ends (the Unix Maildir convention) and read
  * back with CRLF (maildir-line-ends); W= records the CRLF size so listing needs no reading.
+ * A batch (MULTIAPPEND, COPY: maildir-folders) is written with stage() into tmp/ only and
+ * renamed into cur/ with publish(), all together under the folder's lock.
  * Standards: the Maildir spec (cr.yp.to/proto/maildir.html: tmp → new by link, unique names,
  *   info ":2,FLAGS" with flags in ASCII order); Maildir++ folders and S=/W= (Courier, Dovecot);
  *   RFC 1939 §11 / RFC 3501 §2.3.4 (sizes counted with CRLF).
@@ -66,6 +68,13 @@ export interface MaildirStoreOptions {
 
 /** A Maildir's own directories, checked with it before a delivery or a read. */
 const maildirSubs: readonly string[] = ['tmp', 'new', 'cur'];
+
+/** A message written to tmp/ (stage): its file there, the key it will have, its stored size. */
+export interface Staged {
+  readonly tmp: string;
+  readonly key: string;
+  readonly stored: number;
+}
 
 function notFound(key: string): Error {
   return Object.assign(new Error(`no such message: ${key}`), { code: 'ENOENT' });
@@ -193,49 +202,41 @@ export class MaildirStore implements MailboxStore {
     const dir = this.mailboxPath(user, opts.folder);
     const field = encodeUniqueKey(opts.uniqueKey);
     if (!this.#dirs.checked(dir, maildirSubs)) await this.#ensure(dir);
-    // `dir` is normalized (mailboxPath's join) and the names hold no "/": joined as strings
-    const tmp = `${dir}/tmp/${field}.${pid}_${this.#tmpTag}${(this.#tmpCount++).toString(36)}.${this.#host}`;
-    const conv = new CrlfToLfCounter();
-    // the arrival time list() reports: the write time, or the injected clock's (tests)
-    const when = opts.receivedAt ?? this.#now?.();
     const sub = info === undefined ? 'new' : 'cur';
     const target = `${dir}/${sub}`;
-    let created = false;
+    let tmp: string | undefined;
     let busy = false;
     try {
-      // a small message given whole (IMAP APPEND) is written as it is, no stream made of it
-      const head = Buffer.isBuffer(message) && message.length <= SMALL_MESSAGE ? { chunks: [message], rest: undefined } : await readUpTo(Buffer.isBuffer(message) ? Readable.from([message]) : message, SMALL_MESSAGE);
-      created = true; // from here the temporary name may exist: removed on failure
-      if (head.rest === undefined) {
-        // a small write will link into `target` within one file fsync: the directory's fsync
-        // asked for meanwhile waits for it (dir-syncer), one fsync of new/ for a burst
+      // a small write will link into `target` within one file fsync: the directory's fsync
+      // asked for meanwhile waits for it (dir-syncer), one fsync of new/ for a burst
+      const w = await this.#writeTmp(dir, message, field, opts.receivedAt, () => {
         this.#syncer.enter(target);
         busy = true;
-        await writeSmall(tmp, head.chunks, conv, when);
-      } else await writeStreamed(tmp, head.chunks, head.rest, conv, when);
-      const key = `${field}.${this.#host},S=${conv.stored},W=${conv.virtual}`;
+      });
+      tmp = w.tmp;
+      const key = w.key;
       let linked = false;
       const name = key + (info ?? '');
       if (opts.freshKey) {
         // a fresh key's name exists nowhere: rename() cannot overwrite, and is one call where
         // link() and unlink() are two (as Dovecot moves its unique names, maildir-save.c)
-        this.journal.change([dir], () => renameSync(tmp, `${target}/${name}`), () => [{ dir, key, at: { sub, name } }]);
-        created = false;
+        this.journal.change([dir], () => renameSync(w.tmp, `${target}/${name}`), () => [{ dir, key, at: { sub, name } }]);
+        tmp = undefined;
         this.#listing.saw(dir, key, { sub, name });
         linked = true;
       } else {
         if (!this.#inCur(dir, key)) {
           try {
             // Maildir spec: link() into new/ never overwrites; EEXIST = already delivered
-            this.journal.change([dir], () => linkSync(tmp, `${target}/${name}`), () => [{ dir, key, at: { sub, name } }]);
+            this.journal.change([dir], () => linkSync(w.tmp, `${target}/${name}`), () => [{ dir, key, at: { sub, name } }]);
             this.#listing.saw(dir, key, { sub, name });
             linked = true;
           } catch (err) {
             if (errno(err) !== 'EEXIST') throw err;
           }
         }
-        unlinkSync(tmp);
-        created = false;
+        unlinkSync(w.tmp);
+        tmp = undefined;
       }
       if (busy) {
         busy = false;
@@ -246,15 +247,70 @@ export class MaildirStore implements MailboxStore {
         if (opts.deferSync) synced.catch(() => undefined); // the caller awaits it
         else await synced;
         // INBOX's directory is the mailbox's root, where maildirsize is
-        this.#size.add(opts.folder ? this.mailboxPath(user, '') : dir, conv.stored, 1);
+        this.#size.add(opts.folder ? this.mailboxPath(user, '') : dir, w.stored, 1);
         if (opts.deferSync) return { key, synced };
       }
       return { key };
     } catch (err) {
       if (busy) this.#syncer.leave(target);
+      if (tmp !== undefined) await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * The message written to `dir`'s tmp/ (fsynced; its mtime `receivedAt` or the clock's), named
+   * after `field` (the unique key's), with the key it will have in new/ or cur/; the file is
+   * removed when the write fails. `small`: called before a small message's write begins.
+   */
+  async #writeTmp(dir: string, message: Readable | Buffer, field: string, receivedAt: number | undefined, small?: () => void): Promise<Staged> {
+    // `dir` is normalized (mailboxPath's join) and the names hold no "/": joined as strings
+    const tmp = `${dir}/tmp/${field}.${pid}_${this.#tmpTag}${(this.#tmpCount++).toString(36)}.${this.#host}`;
+    const conv = new CrlfToLfCounter();
+    // the arrival time list() reports: the write time, or the injected clock's (tests)
+    const when = receivedAt ?? this.#now?.();
+    let created = false;
+    try {
+      // a small message given whole (IMAP APPEND) is written as it is, no stream made of it
+      const head = Buffer.isBuffer(message) && message.length <= SMALL_MESSAGE ? { chunks: [message], rest: undefined } : await readUpTo(Buffer.isBuffer(message) ? Readable.from([message]) : message, SMALL_MESSAGE);
+      created = true; // from here the temporary name may exist: removed on failure
+      if (head.rest === undefined) {
+        small?.();
+        await writeSmall(tmp, head.chunks, conv, when);
+      } else await writeStreamed(tmp, head.chunks, head.rest, conv, when);
+      return { tmp, key: `${field}.${this.#host},S=${conv.stored},W=${conv.virtual}`, stored: conv.stored };
+    } catch (err) {
       if (created) await unlink(tmp).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * A message written to the folder's tmp/ only (fsynced), seen by no reader until publish()
+   * moves it into cur/ (MULTIAPPEND and COPY: a batch shown whole or not at all). `receivedAt`
+   * (ms) is its mtime, the INTERNALDATE.
+   */
+  async stage(user: string, message: Readable | Buffer, opts: { uniqueKey: string; folder?: string; receivedAt?: number }): Promise<Staged> {
+    const dir = this.mailboxPath(user, opts.folder);
+    if (!this.#dirs.checked(dir, maildirSubs)) await this.#ensure(dir);
+    return this.#writeTmp(dir, message, encodeUniqueKey(opts.uniqueKey), opts.receivedAt);
+  }
+
+  /**
+   * Staged messages renamed from tmp/ into cur/ with their flags, then one fsync of cur/; their
+   * keys are fresh (a batch's), so no name is overwritten.
+   */
+  async publish(user: string, folder: string, staged: readonly (Staged & { readonly flags: string })[]): Promise<void> {
+    const dir = this.mailboxPath(user, folder);
+    let octets = 0;
+    for (const s of staged) {
+      const at = { sub: 'cur' as const, name: `${s.key}:2,${normFlags(s.flags)}` };
+      this.journal.change([dir], () => renameSync(s.tmp, `${dir}/cur/${at.name}`), () => [{ dir, key: s.key, at }]);
+      this.#listing.saw(dir, s.key, at);
+      octets += s.stored;
+    }
+    await this.#syncer.sync(`${dir}/cur`);
+    this.#size.add(folder ? this.mailboxPath(user, '') : dir, octets, staged.length);
   }
 
   /**

@@ -51,11 +51,13 @@ void test('kill -9 during MULTIAPPEND: all of its messages or none, never some',
     await store.deliver(user, Readable.from([Buffer.from(message('before'))]), { uniqueKey: 'before' });
     const batch = Array.from({ length: 300 }, (_, i) => message(`b${i}`));
     const command = `m APPEND INBOX ${batch.map((b) => `{${b.length}+}\r\n${b}`).join(' ')}`;
-    // killed as soon as the first of them is on disk
-    await killDuring(root, 'm', command, async () => (await files(root, 'INBOX')) > 1);
+    // killed as soon as the first of them is on disk (in tmp/, where the batch is written)
+    await killDuring(root, 'm', command, async () => (await files(root, 'INBOX', true)) > 1);
     const after = await uidsOf(root);
     const got = batch.filter((_, i) => after.uids.has(`b${i}`)).length;
     assert.ok(got === 0 || got === batch.length, `${got} of ${batch.length} messages stored`);
+    // the dead batch's files were taken out of tmp/ too (maildir-append-batch recovery)
+    assert.equal((await files(root, 'INBOX', true)) - (await files(root, 'INBOX')), 0, 'no file left in tmp/');
     assert.ok(after.uids.has('before'));
     await appendAfterRestart(root, after.uidNext - 1);
   }));

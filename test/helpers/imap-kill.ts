@@ -30,10 +30,11 @@ export async function start(root: string): Promise<{ proc: ChildProcess; port: n
   return { proc, port };
 }
 
-export async function files(root: string, folder: string): Promise<number> {
+/** The files in a folder's new/ and cur/, and tmp/ too with `withTmp` (a batch being written: maildir-folders). */
+export async function files(root: string, folder: string, withTmp = false): Promise<number> {
   const dir = join(root, 'dc.uece.br', 'suzana', folder === 'INBOX' ? '' : `.${folder}`);
   let n = 0;
-  for (const sub of ['new', 'cur']) n += (await readdir(join(dir, sub)).catch(() => [])).length;
+  for (const sub of withTmp ? ['tmp', 'new', 'cur'] : ['new', 'cur']) n += (await readdir(join(dir, sub)).catch(() => [])).length;
   return n;
 }
 

@@ -27,6 +27,8 @@ export interface TestImapServerOptions {
   readonly prefix?: string;
   /** the size from which FETCH streams a message from its file (the server's default when not given) */
   readonly fetchStreamFrom?: number;
+  /** the size from which an APPEND literal is streamed to the store as it arrives (the server's default when not given) */
+  readonly appendStreamFrom?: number;
 }
 
 export const testImapUser = 'suzana@dc.uece.br';
@@ -44,6 +46,7 @@ export async function withImapServer<T>(fn: (s: TestImapServer) => Promise<T>, o
     authenticate: (u, p) => Promise.resolve(Object.hasOwn(users, u) && users[u] === p),
     authFailureDelayMs: 1,
     ...(o.fetchStreamFrom !== undefined && { fetchStreamFrom: o.fetchStreamFrom }),
+    ...(o.appendStreamFrom !== undefined && { appendStreamFrom: o.appendStreamFrom }),
   });
   try {
     const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
