@@ -43,7 +43,8 @@ import { MaildirFolderState, type LockedOptions, type LockedStep } from './maild
 import { MaildirFolderTree } from './maildir-folder-tree.js';
 import { roundTrips } from './maildir-line-ends.js';
 import { errno } from './maildir-name.js';
-import type { MaildirStore, Staged } from './maildir-store.js';
+import type { MaildirStore } from './maildir-store.js';
+import type { Staged } from './maildir-write.js';
 import { checkKeywords, flagStep, vanishedSince, type IndexEntry } from './uid-index.js';
 
 /** The file in a folder's directory holding the first UID not yet reported as \Recent to a session. */

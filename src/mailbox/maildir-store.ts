@@ -55,7 +55,7 @@ import { encodeHost, encodeUniqueKey, errno, folderDir, mailboxParts, parseName 
 import { MaildirListing } from './maildir-listing.js';
 import { SafeDirs } from './maildir-safe-dir.js';
 import { MaildirSize, storedSizeOf } from './maildir-size.js';
-import { readUpTo, SMALL_MESSAGE, writeSmall, writeStreamed } from './maildir-write.js';
+import { readUpTo, SMALL_MESSAGE, writeSmall, writeStreamed, type Staged } from './maildir-write.js';
 
 export { encodeUniqueKey, mailboxParts } from './maildir-name.js';
 
@@ -68,13 +68,6 @@ export interface MaildirStoreOptions {
 
 /** A Maildir's own directories, checked with it before a delivery or a read. */
 const maildirSubs: readonly string[] = ['tmp', 'new', 'cur'];
-
-/** A message written to tmp/ (stage): its file there, the key it will have, its stored size. */
-export interface Staged {
-  readonly tmp: string;
-  readonly key: string;
-  readonly stored: number;
-}
 
 function notFound(key: string): Error {
   return Object.assign(new Error(`no such message: ${key}`), { code: 'ENOENT' });
@@ -185,8 +178,6 @@ export class MaildirStore implements MailboxStore {
    * RFC 9051 §6.3.12) it is linked straight into cur/ with its info, as Dovecot saves a flagged
    * APPEND: one rename and one directory fsync fewer than new/ then cur/; `receivedAt` (ms)
    * becomes its mtime, the INTERNALDATE.
-   */
-  /**
    * `deferSync`: the fsync of the directory the message was linked into is not waited for here
    * but given back as `synced`, for a caller that has another flush to make meanwhile (an
    * APPEND's UID log record) and answers only once both are done. `freshKey`: `uniqueKey` was

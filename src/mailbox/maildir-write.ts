@@ -27,6 +27,13 @@ import { CrlfToLf, type CrlfToLfCounter } from './maildir-line-ends.js';
  */
 export const SMALL_MESSAGE = 128 * 1024;
 
+/** A message written to tmp/ (maildir-store stage): its file there, the key it will have, its stored size. */
+export interface Staged {
+  readonly tmp: string;
+  readonly key: string;
+  readonly stored: number;
+}
+
 const CREATE_NOFOLLOW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 const fsyncFd = promisify(fsync);
