@@ -25,7 +25,7 @@ import { ConfiguredAliases, configuredResolver } from './configured-resolver.js'
 import { FsQueueStore, PgQueueStore, type FsQueueStoreOptions } from '../queue/index.js';
 import { isPostgresUrl } from '../util/index.js';
 import type { MailboxStore, MailFolderStore, MailSearchIndex, QueueStore } from '../core/index.js';
-import { MailboxQuota, MaildirFolders, MaildirStore, PgMailFolders, PgMailStore, SqliteSearchIndex, type MessageRead } from '../mailbox/index.js';
+import { MailboxQuota, MaildirFolders, MaildirStore, PgMailFolders, PgMailStore, SqliteSearchIndex, type MessageRead, type MessagesGone } from '../mailbox/index.js';
 import { AliasResolver } from '../resolve/index.js';
 import { IntakeService } from '../intake/index.js';
 
@@ -78,6 +78,8 @@ export interface BackendOptions {
   readonly searchIndex?: boolean;
   /** told each message the text index reads (serve: IMAP's fetch cache is filled from it) */
   readonly messageRead?: MessageRead;
+  /** told the messages the text index finds gone (serve: the fetch cache drops their rows) */
+  readonly messagesGone?: MessagesGone;
 }
 
 export function spoolDir(config: Config): string {
@@ -94,14 +96,15 @@ export function mailboxesInPostgres(config: Config): boolean {
 }
 
 /** The configured mailboxes and their folder face: PostgreSQL's, or a Maildir (mailDir). */
-export async function openMailboxes(config: Config, opts: { searchIndex?: MailSearchIndex; messageRead?: MessageRead } = {}): Promise<{ mailboxes: MailboxStore; folders: MailFolderStore; close(): Promise<void> }> {
+export async function openMailboxes(config: Config, opts: { searchIndex?: MailSearchIndex; messageRead?: MessageRead; messagesGone?: MessagesGone } = {}): Promise<{ mailboxes: MailboxStore; folders: MailFolderStore; close(): Promise<void> }> {
   if (mailboxesInPostgres(config)) {
     const store = await PgMailStore.open(config.storage.url, { listenUrl: config.storage.listenUrl });
     return { mailboxes: store, folders: new PgMailFolders(store), close: () => store.close() };
   }
   // several nodes deliver into one Maildir: the name must not depend on which node wrote it
   const store = new MaildirStore(mailDir(config), { hostname: sharedStorage(config) ? config.localDomains[0] : config.hostname });
-  const folders = new MaildirFolders(store, opts.searchIndex ? { searchIndex: opts.searchIndex, ...(opts.messageRead && { messageRead: opts.messageRead }) } : {});
+  const { searchIndex, ...hooks } = opts;
+  const folders = new MaildirFolders(store, searchIndex ? { searchIndex, ...hooks } : {});
   return { mailboxes: store, folders, close: async () => folders.textIndex?.close() };
 }
 
@@ -133,7 +136,7 @@ export async function openBackends(config: Config, opts: BackendOptions = {}): P
   let searchIndex: SqliteSearchIndex | undefined;
   try {
     if (opts.searchIndex && !mailboxesInPostgres(config)) searchIndex = new SqliteSearchIndex(join(config.dataDir, 'search.sqlite'));
-    boxes = await openMailboxes(config, searchIndex ? { searchIndex, ...(opts.messageRead && { messageRead: opts.messageRead }) } : {});
+    boxes = await openMailboxes(config, searchIndex ? { searchIndex, ...(opts.messageRead && { messageRead: opts.messageRead }), ...(opts.messagesGone && { messagesGone: opts.messagesGone }) } : {});
   } catch (err) {
     await searchIndex?.close();
     await store.close();

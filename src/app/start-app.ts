@@ -94,6 +94,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const fetchCache = new FetchCache(undefined, new FetchCacheDisk(join(config.dataDir, 'imap-cache.sqlite')));
   const backends = await openBackends(config, {
     messageRead: (user, folder, key, octets) => fillFetchCache(fetchCache, user, folder, key, octets),
+    // and its rows go with the mail another program (POP3) removes
+    messagesGone: (user, folder, keys) => fetchCache.gone(user, folder, keys),
     watchAliases: true,
     serving: true,
     // the instance that runs deliveries keeps envelopes and small bodies in memory

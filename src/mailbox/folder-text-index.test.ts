@@ -18,7 +18,7 @@ void test('documents are kept per folder: a folder noted again drops only its ow
   const reads: string[] = [];
   const noted = (folder: string, keys: string[]) => keys.map((key) => ({ key, size: files.get(`${folder}/${key}`)!.length }));
   try {
-    const first = new FolderTextIndex(index, open, (_u, folder, key, octets) => reads.push(`${folder}/${key} ${octets.length}`));
+    const first = new FolderTextIndex(index, open, { read: (_u, folder, key, octets) => reads.push(`${folder}/${key} ${octets.length}`) });
     first.note('ana', '', noted('', ['a', 'b']));
     first.note('ana', 'Sent', noted('Sent', ['c']));
     first.note('ana', 'Sent.Old', noted('Sent.Old', ['d']));
@@ -27,14 +27,17 @@ void test('documents are kept per folder: a folder noted again drops only its ow
     const hits = async (): Promise<string[]> => [...(await index.search('imap:ana', ['laranja']))].sort();
     assert.deepEqual(await hits(), ['/a', '/b', 'Sent.Old/d', 'Sent/c']);
     // a new process: the ids are read back from the index, grouped by folder
-    const second = new FolderTextIndex(index, open);
+    const gone: string[] = [];
+    const second = new FolderTextIndex(index, open, { gone: (_u, folder, keys) => gone.push(...keys.map((key) => `${folder}/${key}`)) });
     // b gone from INBOX: only it leaves; Sent's documents stay
     second.note('ana', '', noted('', ['a']));
     await second.settled('ana');
     assert.deepEqual(await hits(), ['/a', 'Sent.Old/d', 'Sent/c']);
+    assert.deepEqual(gone, ['/b'], 'told gone: b only');
     assert.deepEqual([...((await second.candidates('ana', 'Sent', ['c', 'x'], 'laranja')) ?? [])].sort(), ['c', 'x'], 'x is not indexed: a candidate');
     await second.forget('ana', 'Sent');
     assert.deepEqual(await hits(), ['/a']);
+    assert.deepEqual(gone.sort(), ['/b', 'Sent.Old/d', 'Sent/c'], 'a forgotten folder\'s messages (and its subfolders\') told gone');
     // a forgotten folder's messages are not taken as indexed
     assert.deepEqual([...((await second.candidates('ana', 'Sent', ['c'], 'nada')) ?? [])], ['c']);
     assert.equal(reads.length, files.size, 'the second index was given no reader');
@@ -53,7 +56,7 @@ void test('a message listed over maxIndexedMessage is not read: it stays a candi
   };
   const reads: string[] = [];
   try {
-    const ix = new FolderTextIndex(index, open, (_u, _f, key) => reads.push(key));
+    const ix = new FolderTextIndex(index, open, { read: (_u, _f, key) => reads.push(key) });
     ix.note('ana', '', [{ key: 'small', size: small.length }, { key: 'big', size: maxIndexedMessage + 1 }]);
     await ix.settled('ana');
     assert.deepEqual(opened, ['small'], 'the big message was never opened');

@@ -20,7 +20,9 @@
  * place) is not indexed: it is read again when the folder is next noted whole (note: its first
  * sync in this process, or one whose changes are no longer kept). Each message read whole
  * is also told to `read` (serve: IMAP's fetch cache takes its ENVELOPE and BODYSTRUCTURE from
- * it), so that delivered, appended and dropped-in mail is read once for both.
+ * it), so that delivered, appended and dropped-in mail is read once for both; the messages it
+ * finds gone (and those of a folder deleted or renamed) are told to `gone` (serve: the fetch
+ * cache drops their rows, so its file follows the mail a POP3 user deletes).
  * Standards: RFC 9051 §6.4.4 (BODY, TEXT: case-insensitive substring matches), so the index
  *   only narrows: candidates() is a superset of the messages that match, which SEARCH then
  *   reads and matches exactly (search-matcher).
@@ -84,6 +86,18 @@ export type OpenMessage = (user: string, folder: string, key: string) => Promise
  */
 export type MessageRead = (user: string, folder: string, key: string, octets: Buffer) => void;
 
+/**
+ * Told the messages of a folder the index found gone (removed by this server, POP3 or another
+ * program; seen at a sync): what was made from them can go (serve: the fetch cache's rows).
+ */
+export type MessagesGone = (user: string, folder: string, keys: readonly string[]) => void;
+
+/** What the index tells of the messages it reads and finds gone. */
+export interface MessageHooks {
+  readonly read?: MessageRead;
+  readonly gone?: MessagesGone;
+}
+
 interface AccountState {
   /**
    * folder → the keys of its messages in the index (loaded once, then kept with every add and
@@ -146,7 +160,7 @@ export class FolderTextIndex {
   constructor(
     private readonly index: MailSearchIndex,
     private readonly open: OpenMessage,
-    private readonly read?: MessageRead,
+    private readonly hooks: MessageHooks = {},
     /** the batch's wait (ms): no change noted for this long */
     private readonly batchWait = batchMs,
     /** the longest a batch waits after its first change (ms) */
@@ -284,7 +298,10 @@ export class FolderTextIndex {
     st.pending.delete(folder);
     st.changes.delete(folder);
     await this.index.remove(this.#account(user), ids);
-    for (const f of folders) st.indexed.delete(f);
+    for (const f of folders) {
+      this.hooks.gone?.(user, f, [...st.indexed.get(f)!]);
+      st.indexed.delete(f);
+    }
   }
 
   /**
@@ -333,6 +350,7 @@ export class FolderTextIndex {
           for (const key of drop) indexed.delete(key);
         }
         for (const key of gone) st.skipped.delete(docId(folder, key));
+        if (gone.length > 0) this.hooks.gone?.(user, folder, gone);
         const came = [...c.values()].filter((m): m is NotedMessage => m !== null);
         await this.#add(user, account, st, folder, came.filter((m) => !indexed.has(m.key) && !st.skipped.has(docId(folder, m.key))));
         continue;
@@ -347,7 +365,13 @@ export class FolderTextIndex {
         await this.index.remove(account, gone.map((key) => docId(folder, key)));
         for (const key of gone) indexed.delete(key);
       }
-      for (const id of st.skipped) if (id.startsWith(`${folder}/`) && !present.has(id.slice(folder.length + 1))) st.skipped.delete(id);
+      for (const id of st.skipped) {
+        if (id.startsWith(`${folder}/`) && !present.has(id.slice(folder.length + 1))) {
+          st.skipped.delete(id);
+          gone.push(id.slice(folder.length + 1));
+        }
+      }
+      if (gone.length > 0) this.hooks.gone?.(user, folder, gone);
       const missing: NotedMessage[] = [];
       for (const m of messages) if (!indexed.has(m.key) && !(st.skipped.size > 0 && st.skipped.has(docId(folder, m.key)))) missing.push(m);
       await this.#add(user, account, st, folder, missing);
@@ -382,7 +406,7 @@ export class FolderTextIndex {
     try {
       const raw = held ?? (await readWhole(await this.open(user, folder, m.key)));
       if (raw.length < m.size) return short;
-      this.read?.(user, folder, m.key, raw);
+      this.hooks.read?.(user, folder, m.key, raw);
       return searchText(raw) ?? undefined;
     } catch {
       return undefined;

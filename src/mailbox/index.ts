@@ -8,7 +8,7 @@
  */
 export { MaildirStore, mailboxParts, encodeUniqueKey, type MaildirStoreOptions } from './maildir-store.js';
 export { MaildirFolders, type MaildirFoldersOptions } from './maildir-folders.js';
-export type { MessageRead } from './folder-text-index.js';
+export type { MessageRead, MessagesGone } from './folder-text-index.js';
 export { defaultFolders } from './maildir-folder-tree.js';
 export { parseUidIndex, formatUidIndex, reconcile, vanishedSince, recordedUids, newUidValidity, uidListName, type UidIndex } from './uid-index.js';
 export { FolderLock } from './folder-lock.js';

@@ -38,7 +38,7 @@ import {
 import { atomicWriteFile, uniqueId } from '../util/index.js';
 import { checkFolderName } from './folder-name.js';
 import { batchKey, beginBatch, commitBatch, recoverBatches, rollBackBatch } from './maildir-append-batch.js';
-import { FolderTextIndex, type MessageRead } from './folder-text-index.js';
+import { FolderTextIndex, type MessageRead, type MessagesGone } from './folder-text-index.js';
 import { MaildirFolderState, type LockedOptions, type LockedStep } from './maildir-folder-state.js';
 import { MaildirFolderTree } from './maildir-folder-tree.js';
 import { roundTrips } from './maildir-line-ends.js';
@@ -56,6 +56,8 @@ export interface MaildirFoldersOptions {
   searchIndex?: MailSearchIndex;
   /** told each message the text index read (folder-text-index MessageRead, with the client's folder name) */
   messageRead?: MessageRead;
+  /** told the messages the text index found gone (folder-text-index MessagesGone, with the client's folder name) */
+  messagesGone?: MessagesGone;
 }
 
 export class MaildirFolders extends MaildirFolderTree implements MailFolderStore {
@@ -69,8 +71,14 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     super(store);
     // a MULTIAPPEND its process did not finish (kill -9) is undone before a folder is read
     this.#state = new MaildirFolderState(store, opts.now ?? Date.now, recoverBatches);
-    const read = opts.messageRead;
-    this.textIndex = opts.searchIndex && new FolderTextIndex(opts.searchIndex, (user, folder, key) => store.open(user, key, folder), read && ((user, f, key, octets) => read(user, f === '' ? 'INBOX' : f, key, octets)));
+    const { messageRead: read, messagesGone: gone } = opts;
+    const name = (f: string): string => (f === '' ? 'INBOX' : f);
+    this.textIndex =
+      opts.searchIndex &&
+      new FolderTextIndex(opts.searchIndex, (user, folder, key) => store.open(user, key, folder), {
+        ...(read && { read: (user: string, f: string, key: string, octets: Buffer) => read(user, name(f), key, octets) }),
+        ...(gone && { gone: (user: string, f: string, keys: readonly string[]) => gone(user, name(f), keys) }),
+      });
   }
 
   /** Checks a client's folder name; INBOX is "" for the store. */

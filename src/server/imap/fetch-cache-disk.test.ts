@@ -60,3 +60,27 @@ void test('rows read back packed into one blob are byte for byte what was writte
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+void test('gone drops the rows of those keys of that folder only, waiting ones too, in the next write; more keys than one statement takes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-fetch-cache-'));
+  try {
+    const file = join(dir, 'imap-cache.sqlite');
+    const a = new FetchCacheDisk(file);
+    const many = Array.from({ length: 1200 }, (_, i) => `m${i}`);
+    for (const k of [...many, 'k1', 'k2']) a.set('ana', 'INBOX', k, 'ENVELOPE', Buffer.from(`(${k})`));
+    a.set('ana', 'Sent', 'k1', 'ENVELOPE', Buffer.from('(sent)'));
+    a.set('rui', 'INBOX', 'k1', 'ENVELOPE', Buffer.from('(rui)'));
+    a.flush();
+    a.set('ana', 'INBOX', 'k3', 'SORT', Buffer.from('(waiting)'));
+    a.gone('ana', 'INBOX', [...many, 'k1', 'k3']);
+    // the waiting row is gone at once; the file's rows with the next write
+    assert.deepEqual(a.getMany('ana', 'INBOX', ['k3'], ['SORT']), []);
+    a.close();
+    const db = new Database(file, { readonly: true });
+    const left = db.prepare("SELECT user || ' ' || folder || ' ' || key FROM items ORDER BY 1").pluck().all();
+    db.close();
+    assert.deepEqual(left, ['ana INBOX k2', 'ana Sent k1', 'rui INBOX k1']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -18,8 +18,11 @@
  *   is filled for every message the text index reads (fillFetchCache), so the file grows with
  *   the mail on Maildir: its ENVELOPE, BODYSTRUCTURE and SORT fields, some hundreds of octets per
  *   message. Entries are dropped when this server expunges
- *   or moves a message; a message removed by another program (POP3 DELE, mutt) leaves its rows
- *   behind, never read again (its key is not reused).
+ *   or moves a message, and (gone) when the text index finds a message removed by another
+ *   program (POP3 DELE, mutt) at its folder's next sync, or while the server was down at its
+ *   first; without the text index (no serve), or for a message it does not hold (over 8 MiB,
+ *   or written by a FETCH racing the removal), the rows stay behind, never read again (the key
+ *   is not reused).
  *   The rows are correio's own encoding of the items: a change to how ENVELOPE, BODYSTRUCTURE,
  *   BODY or the SORT fields are computed or encoded (protocol/imap envelope.ts, body-structure.ts,
  *   the MIME reading, sort-fields) must raise
@@ -54,8 +57,11 @@ export class FetchCacheDisk {
   readonly #getMany: Database.Statement;
   readonly #put: Database.Statement;
   readonly #drop: Database.Statement;
+  readonly #dropMany: Database.Statement;
   /** `user\0folder\0key\0item` → the row waiting to be written */
   readonly #pending = new Map<string, Row>();
+  /** messages gone (gone), their rows to delete in the next transaction */
+  #gone: [user: string, folder: string, keys: readonly string[]][] = [];
   #flushing: NodeJS.Immediate | undefined;
   #failed = false;
 
@@ -74,6 +80,7 @@ export class FetchCacheDisk {
       FROM (SELECT key, item, data FROM items WHERE user = ? AND folder = ? AND key IN (SELECT value FROM json_each(?)) AND item IN (SELECT value FROM json_each(?)))`).raw();
     this.#put = this.#db.prepare('INSERT OR REPLACE INTO items (user, folder, key, item, data) VALUES (?, ?, ?, ?, ?)');
     this.#drop = this.#db.prepare('DELETE FROM items WHERE user = ? AND folder = ? AND key = ?');
+    this.#dropMany = this.#db.prepare('DELETE FROM items WHERE user = ? AND folder = ? AND key IN (SELECT value FROM json_each(?))');
   }
 
   /** The rows (key, item, data) of these messages and items of a folder, read a few hundred keys per query. */
@@ -125,15 +132,35 @@ export class FetchCacheDisk {
     }
   }
 
+  /**
+   * Messages of a folder gone (removed by another program, seen by the text index): their rows
+   * are deleted in the next turn's transaction, a few hundred keys per statement.
+   */
+  gone(user: string, folder: string, keys: readonly string[]): void {
+    if (keys.length === 0) return;
+    if (this.#pending.size > 0) {
+      const set = new Set(keys);
+      for (const [id, r] of this.#pending) if (r[0] === user && r[1] === folder && set.has(r[2])) this.#pending.delete(id);
+    }
+    if (this.#failed) return;
+    this.#gone.push([user, folder, keys]);
+    this.#flushing ??= setImmediate(() => this.flush());
+  }
+
   /** Writes what is waiting, in one transaction. */
   flush(): void {
     if (this.#flushing) clearImmediate(this.#flushing);
     this.#flushing = undefined;
     const rows = [...this.#pending.values()];
     this.#pending.clear();
-    if (rows.length === 0 || this.#failed) return;
+    const gone = this.#gone;
+    this.#gone = [];
+    if ((rows.length === 0 && gone.length === 0) || this.#failed) return;
     try {
       this.#db.transaction(() => {
+        for (const [user, folder, keys] of gone) {
+          for (let i = 0; i < keys.length; i += perQuery) this.#dropMany.run(user, folder, JSON.stringify(keys.slice(i, i + perQuery)));
+        }
         for (const r of rows) this.#put.run(...r);
       })();
     } catch {

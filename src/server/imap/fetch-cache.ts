@@ -129,6 +129,24 @@ export class FetchCache {
     this.disk?.drop(user, folder, key);
   }
 
+  /**
+   * Forgets the entries of messages removed by another program (the text index saw them gone):
+   * the disk tier's rows are deleted with its next write, in one transaction.
+   */
+  gone(user: string, folder: string, keys: readonly string[]): void {
+    const f = this.#folders.get(`${user}\0${folder}`);
+    if (f) {
+      for (const key of keys) {
+        const old = f.get(key);
+        if (!old) continue;
+        this.#bytes -= sizeOf(key, old);
+        f.delete(key);
+      }
+      if (f.size === 0) this.#folders.delete(`${user}\0${folder}`);
+    }
+    this.disk?.gone(user, folder, keys);
+  }
+
   /** Writes the disk tier's waiting entries and closes it. */
   close(): void {
     this.disk?.close();
