@@ -258,3 +258,38 @@ void test('t-73: on a phone-sized screen the list and the message take the scree
     assert.equal(await page.locator('.reader').count(), 0);
   });
 });
+
+void test('t-73: a display name with a comma is one address, when composed and in a reply to all', { skip: browserSkip }, async (t) => {
+  // the old splitter cut on every comma: `"Doe` and `Bob" <bob@example.org>`, and the server refused `"Doe`
+  await scenario(t, browser, 't-73-quoted-name', async (page) => {
+    await login(page, 'alice@example.org');
+    await page.keyboard.press('c');
+    await page.fill('#compose input[name=to]', '"Doe, Bob" <bob@example.org>');
+    await page.fill('#compose input[name=cc]', '"Roe, Carol" <carol@example.org>');
+    await page.fill('#compose input[name=subject]', 'Virgula');
+    await page.fill('#compose textarea[name=text]', 'uma virgula no nome');
+    await page.click('#compose button[type=submit]');
+    await page.waitForSelector('#status:has-text("sent to")');
+  });
+  const toBob = await waitFor('"Virgula" in bob\'s mailbox', async () => (await site.messages('bob@example.org')).find((m) => /^Subject: Virgula$/m.test(m)));
+  assert.match(toBob, /^To: "Doe, Bob" <bob@example\.org>\r?$/m);
+  assert.match(toBob, /^Cc: "Roe, Carol" <carol@example\.org>\r?$/m);
+  const ids = (await jmap('bob@example.org', 'Email/query', { filter: { subject: 'Virgula' } })).ids as string[];
+  const [got] = (await jmap('bob@example.org', 'Email/get', { ids, properties: ['to', 'cc'] })).list as { to: unknown; cc: unknown }[];
+  assert.deepEqual(got, { id: ids[0], to: [{ name: 'Doe, Bob', email: 'bob@example.org' }], cc: [{ name: 'Roe, Carol', email: 'carol@example.org' }] });
+
+  // bob answers all: carol stays one address with her quoted name (the old formatter wrote `Roe, Carol <carol@…>`)
+  await scenario(t, browser, 't-73-quoted-name-reply-all', async (page) => {
+    await login(page, 'bob@example.org');
+    await page.click('#messages li:has-text("Virgula")');
+    await page.frameLocator('iframe.body').locator('text=uma virgula no nome').waitFor();
+    await page.keyboard.press('a');
+    assert.equal(await page.inputValue('#compose input[name=to]'), 'alice@example.org');
+    assert.equal(await page.inputValue('#compose input[name=cc]'), '"Roe, Carol" <carol@example.org>');
+    await page.click('#compose button[type=submit]');
+    await page.waitForSelector('#status:has-text("sent to")');
+  });
+  const toCarol = await waitFor('"Re: Virgula" in carol\'s mailbox', async () => (await site.messages('carol@example.org')).find((m) => /^Subject: Re: Virgula$/m.test(m)));
+  assert.match(toCarol, /^To: alice@example\.org\r?$/m);
+  assert.match(toCarol, /^Cc: "Roe, Carol" <carol@example\.org>\r?$/m);
+});

@@ -88,19 +88,58 @@ export interface Draft {
 export const pageSize = 50;
 const listProperties = ['from', 'to', 'subject', 'receivedAt', 'keywords', 'preview', 'hasAttachment', 'mailboxIds', 'threadId'];
 
-/** "a@b, Name <c@d>" → JMAP EmailAddress objects (the server checks them again). */
-export function parseAddressList(text: string): EmailAddress[] {
-  return text
-    .split(/[,;\n]/)
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map((s) => {
-      const m = /^(.*?)\s*<([^<>\s]+)>$/.exec(s);
-      return m ? { name: m[1].replace(/^"|"$/g, '') || null, email: m[2] } : { name: null, email: s };
-    });
+/**
+ * The entries of an address field as typed: split on "," ";" or a line break, but not inside a
+ * "quoted string" (with its \-escapes) or <angle brackets>, so `"Doe, John" <j@x>` stays one.
+ * A small splitter of its own because this bundle cannot import src/address (node:url); the
+ * server parses every address again and refuses what is not one.
+ */
+function splitAddresses(text: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  let angle = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted && c === '\\' && i + 1 < text.length) {
+      cur += c + text[++i];
+      continue;
+    }
+    if (c === '"' && !angle) quoted = !quoted;
+    else if (!quoted && c === '<') angle = true;
+    else if (!quoted && c === '>') angle = false;
+    else if (!quoted && !angle && (c === ',' || c === ';' || c === '\n')) {
+      out.push(cur);
+      cur = '';
+      continue;
+    }
+    cur += c;
+  }
+  out.push(cur);
+  return out.map((s) => s.trim()).filter((s) => s !== '');
 }
 
-export const formatAddress = (a: EmailAddress): string => (a.name ? `${a.name} <${a.email}>` : a.email);
+/** A display name as typed: a "quoted string" loses its quotes and \-escapes. */
+const unquoteName = (name: string): string => (/^".*"$/s.test(name) ? name.slice(1, -1).replace(/\\(.)/gs, '$1') : name);
+
+/** `a@b, Name <c@d>, "Doe, J" <e@f>` → JMAP EmailAddress objects (the server checks them again). */
+export function parseAddressList(text: string): EmailAddress[] {
+  return splitAddresses(text).map((s) => {
+    const m = /^(.*?)\s*<([^<>\s]+)>$/s.exec(s);
+    return m ? { name: unquoteName(m[1].trim()) || null, email: m[2] } : { name: null, email: s };
+  });
+}
+
+/**
+ * An address as the user sees and edits it; a display name holding a special (RFC 5322 §3.2.3:
+ * ( ) < > [ ] : ; @ \ , . ") is written as a quoted-string (§3.2.4, " and \ escaped), so that
+ * `Doe, John` read back by parseAddressList (a reply to all) is still one address.
+ */
+export const formatAddress = (a: EmailAddress): string => {
+  if (!a.name) return a.email;
+  const name = /[()<>[\]:;@\\,."]/.test(a.name) ? `"${a.name.replace(/(["\\])/g, '\\$1')}"` : a.name;
+  return `${name} <${a.email}>`;
+};
 
 export class MailApi {
   constructor(readonly jmap: JmapClient) {}
