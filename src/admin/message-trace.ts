@@ -7,8 +7,9 @@
  * Standards: RFC 5321 §4.4 (the Received trace field); RFC 5322 §2.2.3 (unfolding); seed §2
  *   (each attempt recorded).
  * Security: reads only the stored header block (bounded), never the body.
- * Limitations: a message that has left the queue is traced from serve's delivery history
- *   instead (past-trace.ts).
+ * Limitations: this value has only the envelopes still queued; a message that has left the
+ *   queue, and a queued message's recipients already delivered or bounced, are told from serve's
+ *   delivery history (past-trace.ts: completeTrace adds them).
  */
 import type { Readable } from 'node:stream';
 import { addressToString, type QueueStore } from '../core/index.js';

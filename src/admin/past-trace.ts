@@ -3,12 +3,14 @@
  * The trace of a message that has left the queue, from the delivery history serve keeps
  * (log/delivery-history.ts): how it was received, each recipient's route, every attempt, and how
  * each recipient left (delivered, bounced, expired). The same MessageTrace value as a queued
- * message's, so `correio trace` prints both alike.
+ * message's, so `correio trace` prints both alike; for a message still queued, the recipients
+ * that have already left it (one delivered while another waits) come from here too.
  * Standards: seed §2 (each attempt recorded); RFC 3464 §2.3.3 (action values).
  * Security: addresses and replies only, as the log has them.
  * Limitations: messages received before the history kept the alias chain (`given`, `via` on
  *   queued events) and the Received field (`receivedField`) show the recipient as resolved and
- *   the client, HELO name and protocol instead.
+ *   the client, HELO name and protocol instead. A queued message's recipient that left the queue
+ *   shows only while the history keeps its events (`[log] history`).
  */
 import type { HistoryEvent } from '../log/index.js';
 import { attemptLine, isoTime, outcomeText } from './queue-report.js';
@@ -87,4 +89,20 @@ export function pastTrace(events: readonly HistoryEvent[]): MessageTrace | undef
     recipients,
     fromHistory: true,
   };
+}
+
+const envelopeNumber = (id: string): number => Number(/-(\d+)$/.exec(id)?.[1] ?? 0);
+
+/**
+ * What `correio trace` and the admin API's trace tell: a queued message (`queued`) with every
+ * recipient, those that have already left the queue (delivered, bounced, expired, deleted) taken
+ * from its history `events`, in envelope order; a message gone from the queue from its history
+ * alone; undefined when neither knows it.
+ */
+export function completeTrace(queued: MessageTrace | undefined, events: readonly HistoryEvent[]): MessageTrace | undefined {
+  if (queued === undefined) return pastTrace(events);
+  const here = new Set(queued.recipients.map((r) => r.envelopeId));
+  const left = (pastTrace(events)?.recipients ?? []).filter((r) => !here.has(r.envelopeId) && r.queueState === 'removed');
+  if (left.length === 0) return queued;
+  return { ...queued, recipients: [...queued.recipients, ...left].sort((a, b) => envelopeNumber(a.envelopeId) - envelopeNumber(b.envelopeId)) };
 }

@@ -19,7 +19,7 @@ import type { QueueControl } from '../core/index.js';
 import { findQueued, findQueuedMessage, listQueue, listQueuePage, walkQueue, type QueuedMessage } from '../queue/index.js';
 import { findHistory } from '../log/index.js';
 import {
-  AdminError, filterQueue, isoTime, maxPageLimit, messageJson, parsePageLimit, parseSince, sinceForms, stateLabel, stateLabels, traceMessage, pastTrace,
+  AdminError, filterQueue, isoTime, maxPageLimit, messageJson, parsePageLimit, parseSince, sinceForms, stateLabel, stateLabels, traceMessage, completeTrace,
   type QueueFilter, type StateLabel,
 } from '../admin/index.js';
 import { callerOf, jsonBody, stringField, type AdminApiDeps } from './admin-request.js';
@@ -120,8 +120,9 @@ export function queueRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
 
   app.get('/queue/:id/trace', async (c) => {
     const id = c.req.param('id');
-    // gone from the queue: from the delivery history, as `correio trace` does
-    const t = (await traceMessage(store, id)) ?? pastTrace(findHistory(deps.config().dataDir, id));
+    // recipients gone from the queue (or the whole message): from the delivery history, as `correio trace` does
+    const queued = await traceMessage(store, id);
+    const t = completeTrace(queued, findHistory(deps.config().dataDir, queued?.id ?? id));
     if (!t) throw new AdminError(`no such message: ${id} is not in the queue or in the delivery history (older than [log] history, deleted, or never queued)`, 'not-found');
     return c.json(t);
   });

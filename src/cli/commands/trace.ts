@@ -6,15 +6,15 @@
  * envelope's explicit state).
  * Standards: RFC 5321 §4.4 (the Received trace field); seed §2 (each attempt recorded).
  * Security: reads only the stored header block (bounded), never the body.
- * Limitations: a message that has left the queue (delivered, bounced, expired) is told from
- *   serve's delivery history (`[log] history`, default 7 days; log/delivery-history.ts), with
- *   its alias chains, its Received field and the operator's delete or bounce (also one done
- *   with the server stopped).
+ * Limitations: a message that has left the queue (delivered, bounced, expired), and a queued
+ *   message's recipients that already left it, are told from serve's delivery history
+ *   (`[log] history`, default 7 days; log/delivery-history.ts), with its alias chains, its
+ *   Received field and the operator's delete or bounce (also one done with the server stopped).
  *   `--message-id` finds queue ids by the Message-ID field of the `received` events the history
  *   keeps, so only messages received while it was kept (and within `[log] history`).
  */
 import type { Command } from 'commander';
-import { pastTrace, traceMessage, type MessageTrace } from '../../admin/index.js';
+import { completeTrace, traceMessage, type MessageTrace } from '../../admin/index.js';
 import { findByMessageIdField, findHistory } from '../../log/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 import { withSpool } from './queue.js';
@@ -58,7 +58,9 @@ export function register(program: Command, ctx: CliContext): void {
         }
       }
       for (const one of ids) {
-        const found = (await withSpool(config, (store) => traceMessage(store, one))) ?? pastTrace(findHistory(config.dataDir, one));
+        // a queued message's recipients that already left (delivered, bounced) come from the history too
+        const queued = await withSpool(config, (store) => traceMessage(store, one));
+        const found = completeTrace(queued, findHistory(config.dataDir, queued?.id ?? one));
         if (!found) {
           throw new CliError(`no such message: ${one} is not in the queue or in the delivery history (older than [log] history, deleted, or never queued)`, exitCodes.dataErr);
         }
