@@ -144,6 +144,12 @@ export interface FolderEntry {
   readonly specialUse?: SpecialUse;
 }
 
+/** A store's rule for octets it keeps exactly (MailFolderStore.exactOctets). */
+export interface ExactOctets {
+  check(): (piece: Buffer) => boolean;
+  readonly why: string;
+}
+
 export interface MailFolderStore {
   /** the hierarchy delimiter of folder names */
   readonly delimiter: string;
@@ -164,6 +170,14 @@ export interface MailFolderStore {
   createFolder(user: string, folder: string, opts?: { specialUse?: SpecialUse }): Promise<void>;
   /** whether createFolder keeps a special use */
   readonly canCreateSpecialUse?: boolean;
+  /**
+   * Which octets the store gives back exactly as appended (RFC 3516 §4.4: an APPEND of binary
+   * content the store would alter is refused with UNKNOWN-CTE). `check()` makes a function fed
+   * one message's octets piece by piece, in order: false from the first piece holding an octet
+   * that would come back otherwise (and from then on). `why`: the sentence a refusal gives.
+   * Absent: every octet is kept.
+   */
+  readonly exactOctets?: ExactOctets;
   deleteFolder(user: string, folder: string): Promise<void>;
   renameFolder(user: string, from: string, to: string): Promise<void>;
   listSubscriptions(user: string): Promise<string[]>;

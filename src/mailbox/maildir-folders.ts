@@ -41,7 +41,7 @@ import { batchKey, beginBatch, commitBatch, recoverBatches, rollBackBatch } from
 import { FolderTextIndex, type MessageRead, type MessagesGone } from './folder-text-index.js';
 import { MaildirFolderState, type LockedOptions, type LockedStep } from './maildir-folder-state.js';
 import { MaildirFolderTree } from './maildir-folder-tree.js';
-import { roundTrips } from './maildir-line-ends.js';
+import { maildirExactOctets, roundTrips } from './maildir-line-ends.js';
 import { errno } from './maildir-name.js';
 import type { MaildirStore } from './maildir-store.js';
 import type { Staged } from './maildir-write.js';
@@ -66,6 +66,8 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
   readonly textIndex: FolderTextIndex | undefined;
   /** per folder directory: the snapshot version last told to the text index */
   readonly #told = new Map<string, number>();
+  /** RFC 3516 §4.4: files keep line ends as LF, so a bare LF (or CR CR LF) does not come back as sent */
+  readonly exactOctets = maildirExactOctets;
 
   constructor(store: MaildirStore, opts: MaildirFoldersOptions = {}) {
     super(store);

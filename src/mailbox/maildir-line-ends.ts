@@ -3,11 +3,13 @@
  * Line ends of Maildir files: messages arrive with CRLF and are stored with LF (the Unix Maildir
  * convention), and are read back with CRLF; the sizes a protocol reports are the CRLF ones.
  * Standards: RFC 5322 §2.1 (CRLF on the wire); RFC 1939 §11 / RFC 3501 §2.3.4 (sizes counted
- *   with CRLF); the Maildir spec (files as the local system writes text).
+ *   with CRLF); the Maildir spec (files as the local system writes text); RFC 3516 §4.4 (a
+ *   binary APPEND the store cannot keep is refused with UNKNOWN-CTE).
  * Security: files are opened with O_NOFOLLOW (a symbolic link fails with ELOOP).
  * Limitations: a lone CR is kept as it is both ways; a stored CRLF is read back unchanged. A
- *   bare LF that arrives (binary content, RFC 3516 APPEND of a literal8) is stored as a line end
- *   and read back as CRLF: the file cannot tell it from one (docs/imap.md, "Not yet").
+ *   bare LF (or CR CR LF) that arrives is stored as a line end and read back as CRLF: the file
+ *   cannot tell it from one; so an APPEND of binary content (RFC 3516 literal8) holding one is
+ *   refused (maildirExactOctets, NO [UNKNOWN-CTE]), a plain literal's is normalised.
  */
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -24,11 +26,33 @@ export const READ_NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
  * (no bare LF, which comes back as CRLF, nor CR CR LF, which comes back as CRLF).
  */
 export function roundTrips(octets: Buffer): boolean {
-  for (let i = octets.indexOf(LF); i >= 0; i = octets.indexOf(LF, i + 1)) {
-    if (i === 0 || octets[i - 1] !== CR || (i >= 2 && octets[i - 2] === CR)) return false;
-  }
-  return true;
+  return roundTripPieces()(octets);
 }
+
+/** roundTrips over a message given in pieces, in order: false from the first piece that does not round-trip. */
+export function roundTripPieces(): (piece: Buffer) => boolean {
+  /** the two octets before the piece (-1: none) */
+  let p1 = -1;
+  let p2 = -1;
+  let ok = true;
+  return (piece) => {
+    if (!ok) return false;
+    for (let i = piece.indexOf(LF); i >= 0; i = piece.indexOf(LF, i + 1)) {
+      const before = i >= 1 ? piece[i - 1] : p1;
+      const twoBefore = i >= 2 ? piece[i - 2] : i === 1 ? p1 : p2;
+      if (before !== CR || twoBefore === CR) return (ok = false);
+    }
+    if (piece.length >= 2) [p2, p1] = [piece[piece.length - 2], piece[piece.length - 1]];
+    else if (piece.length === 1) [p2, p1] = [p1, piece[0]];
+    return true;
+  };
+}
+
+/** Maildir's ExactOctets (MailFolderStore.exactOctets): what roundTrips keeps. */
+export const maildirExactOctets = {
+  check: roundTripPieces,
+  why: 'This mailbox keeps line ends as CRLF: a bare LF, or a CR before CRLF, would not come back as sent',
+} as const;
 
 /**
  * CRLF → LF over a message given in pieces, counting what is written (`stored`) and what reading

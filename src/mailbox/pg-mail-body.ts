@@ -13,7 +13,8 @@
  * A streamed body's text columns are made of its first 256 KiB: `grams` (JMAP text conditions)
  * holds the text of the header and of that prefix, `search` (IMAP SEARCH's vector) none, so
  * IMAP SEARCH reads it as for any body too long to index.
- * Standards: RFC 1939 §11, RFC 9051 §2.3.4 (sizes counted with CRLF: bare LF stored as CRLF).
+ * Standards: RFC 1939 §11, RFC 9051 §2.3.4 (sizes counted with CRLF: bare LF stored as CRLF);
+ *   RFC 3516 §4.4 (so a binary APPEND holding a bare LF is refused: pgExactOctets).
  * Security: bound parameters only; the chunk key is an id made here.
  * Limitations: a streamed body holds one of the store's connections, and an open
  *   transaction, for as long as its sender takes; a JMAP text condition does not find a word
@@ -40,6 +41,20 @@ export function crlfBody(b: Buffer): Buffer {
 }
 
 const cr = Buffer.from('\r');
+
+/** The octets crlfBody keeps exactly (MailFolderStore.exactOctets): those without a bare LF. */
+export const pgExactOctets = {
+  check(): (piece: Buffer) => boolean {
+    let afterCr = false;
+    let ok = true;
+    return (b) => {
+      for (let i = b.indexOf(0x0a); ok && i >= 0; i = b.indexOf(0x0a, i + 1)) ok = i === 0 ? afterCr : b[i - 1] === 0x0d;
+      if (b.length > 0) afterCr = b[b.length - 1] === 0x0d;
+      return ok;
+    };
+  },
+  why: 'This mailbox keeps line ends as CRLF: a bare LF would come back as CRLF',
+} as const;
 
 /** crlfBody piece by piece: a LF at the start of a piece is bare unless the last piece ended with CR. */
 export class CrlfPieces {

@@ -32,6 +32,7 @@ import { checkFolderName } from './folder-name.js';
 import { nonexistent, PgFolderTree } from './pg-folder-tree.js';
 import { PgEmailAliases } from './pg-email-aliases.js';
 import { folderMessage, PgFolderSnapshots } from './pg-folder-snapshots.js';
+import { pgExactOctets } from './pg-mail-body.js';
 import { pgExpungeHistory } from './pg-mail-import.js';
 import { crlfBody, messageColumns, ownerOf, type MessageRow, type PgMailStore } from './pg-mail-store.js';
 import { PgThreadIndex } from './pg-thread-index.js';
@@ -54,6 +55,8 @@ export class PgMailFolders extends PgFolderTree implements MailFolderStore {
   readonly jmapIndexes: MailFolderStore['jmapIndexes'];
   /** each folder's last snapshot, kept for the next sync (bounded: pg-folder-snapshots) */
   readonly snapshots: PgFolderSnapshots;
+  /** RFC 3516 §4.4: a body is kept with CRLF line ends, so a bare LF does not come back as sent */
+  readonly exactOctets = pgExactOctets;
 
   constructor(store: PgMailStore) {
     super(store);

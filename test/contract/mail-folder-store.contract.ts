@@ -117,6 +117,28 @@ export function mailFolderStoreContract(name: string, make: () => Promise<Contra
         assert.equal((await readAll(await folders.open(user, 'Work', snap.list.at(1)!.key))).toString(), message('b'));
       }));
 
+    void test('exactOctets (RFC 3516 §4.4) says truly which octets come back exactly: the same answer whole or octet by octet', () =>
+      withStore(async ({ folders }) => {
+        const head = 'Subject: b\r\n\r\n';
+        const bodies = ['A\u0000B\r\nC\r', 'A\nB\r\n', '\nA\r\n', 'A\r\r\nB\r\n', 'A\rB\r\n'];
+        const kept: boolean[] = [];
+        for (const body of bodies) {
+          const octets = Buffer.from(head + body, 'latin1');
+          const { uid } = await folders.append(user, 'INBOX', octets, { flags: '' });
+          const m = [...(await folders.sync(user, 'INBOX')).list].find((x) => x.uid === uid)!;
+          const back = await readAll(await folders.open(user, 'INBOX', m.key));
+          const rule = folders.exactOctets;
+          const said = rule ? rule.check()(octets) : true;
+          const piecewise = rule?.check();
+          const saidByOctet = piecewise ? [...octets].map((o) => piecewise(Buffer.of(o))).at(-1) : true;
+          assert.equal(saidByOctet, said, JSON.stringify(body));
+          assert.equal(said, back.equals(octets), `${JSON.stringify(body)} read back as ${JSON.stringify(back.toString('latin1'))}`);
+          kept.push(said);
+        }
+        // CRLF, a lone CR and NUL are kept by every store; a bare LF by none of ours
+        assert.deepEqual([kept[0], kept[1], kept[2], kept[4]], [true, false, false, true]);
+      }));
+
     void test('COPY keeps flags, keywords and date, gives new ascending UIDs in the target and leaves the source', () =>
       withStore(async (s) => {
         const { folders } = s;

@@ -174,6 +174,46 @@ void test('BINARY (RFC 3516): APPEND of literal8 with NUL octets, FETCH BINARY[]
     }
   }));
 
+for (const [how, opts] of [['in memory', {}], ['streamed (threshold 10 octets)', { appendStreamFrom: 10 }]] as const) {
+  void test(`BINARY (RFC 3516 §4.4), ${how}: a literal8 the Maildir cannot keep exactly (bare LF, CR CR LF) is NO [UNKNOWN-CTE] and nothing is stored; NUL and CRLF come back exactly`, () =>
+    withServer(opts, async (port) => {
+      const c = await LineClient.connect(port, '127.0.0.1');
+      try {
+        const run = (line: string, tag: string): Promise<string[]> => {
+          c.write(line);
+          return c.readTagged(tag);
+        };
+        const lit8 = (text: string): string => `~{${Buffer.byteLength(text, 'latin1')}+}\r\n${text}`;
+        const cte = (tag: string): string[] => [`${tag} NO [UNKNOWN-CTE] This mailbox keeps line ends as CRLF: a bare LF, or a CR before CRLF, would not come back as sent`];
+        const messages = async (): Promise<string[]> => run('s1 STATUS INBOX (MESSAGES UIDNEXT)\r\n', 's1');
+        await c.readLine();
+        await run('x1 LOGIN suzana@dc.uece.br secret\r\n', 'x1');
+        const before = await messages();
+        assert.deepEqual(before, ['* STATUS INBOX (MESSAGES 1 UIDNEXT 2)', 's1 OK STATUS completed']);
+        assert.deepEqual(await run(`x2 APPEND INBOX ${lit8('Subject: b\r\n\r\nA\nB\r\n')}\r\n`, 'x2'), cte('x2'));
+        assert.deepEqual(await run(`x3 APPEND INBOX ${lit8('Subject: b\r\n\r\nA\r\r\nB')}\r\n`, 'x3'), cte('x3'));
+        // MULTIAPPEND: all or none (the first message is good)
+        assert.deepEqual(await run(`x4 APPEND INBOX {5+}\r\nhello ${lit8('Subject: b\r\n\r\n\u0000\n')}\r\n`, 'x4'), cte('x4'));
+        // CATENATE: a TEXT part given as literal8
+        assert.deepEqual(await run(`x5 APPEND INBOX CATENATE (TEXT {12+}\r\nSubject: b\r\n TEXT ${lit8('\r\nA\nB')})\r\n`, 'x5'), cte('x5'));
+        assert.deepEqual(await messages(), before);
+        // a plain literal keeps today's behaviour: stored with its line ends normalised
+        assert.match((await run('x6 APPEND INBOX {17+}\r\nSubject: p\r\n\r\nA\nB\r\n', 'x6')).at(-1)!, /^x6 OK \[APPENDUID \d+ 2\] APPEND completed$/);
+        const good = 'Subject: \u0000\r\n\r\nA\rB\u0000\r\n';
+        assert.match((await run(`x7 APPEND INBOX ${lit8(good)}\r\n`, 'x7')).at(-1)!, /^x7 OK \[APPENDUID \d+ 3\] APPEND completed$/);
+        assert.deepEqual(await messages(), ['* STATUS INBOX (MESSAGES 3 UIDNEXT 4)', 's1 OK STATUS completed']);
+        await run('x8 EXAMINE INBOX\r\n', 'x8');
+        c.write('x9 UID FETCH 3 (BINARY.PEEK[])\r\n');
+        assert.equal(await c.readLine(), `* 3 FETCH (UID 3 BINARY[] ~{${good.length}}`);
+        // the octets as sent: read past the literal's CRLFs (each readLine strips one)
+        assert.equal([await c.readLine(), await c.readLine(), await c.readLine(), await c.readLine()].join('\r\n'), `${good})`);
+        assert.deepEqual(await c.readTagged('x9'), ['x9 OK UID FETCH completed']);
+      } finally {
+        c.close();
+      }
+    }));
+}
+
 void test('COMPRESS=DEFLATE (RFC 4978): the OK in clear, then raw DEFLATE both ways; COMPRESSIONACTIVE; imapflow compresses', () =>
   withServer({}, async (port) => {
     const c = await LineClient.connect(port, '127.0.0.1');

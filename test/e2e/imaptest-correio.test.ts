@@ -25,7 +25,7 @@ const urlauth = 'needs URLAUTH (RFC 4467: GENURLAUTH, URLFETCH, RESETKEY), which
 const notApplicable: Record<string, { outcome: 'fail' | 'skip'; why: string }> = {
   'append-binary': {
     outcome: 'fail',
-    why: 'the script expects a 6-octet BINARY[1] where it APPENDs 7 octets and expects BINARY.SIZE[1] 7 (RFC 3516 §4.2), so no server passes it (Dovecot neither); correio answers 9, because its Maildir keeps line ends as LF and reads them back as CRLF, so a bare LF inside binary content returns as CRLF (docs/imap.md)',
+    why: 'the script expects a 6-octet BINARY[1] where it APPENDs 7 octets and expects BINARY.SIZE[1] 7 (RFC 3516 §4.2), so no server passes it (Dovecot neither); correio refuses its APPEND with NO [UNKNOWN-CTE] (RFC 3516 §4.4): the literal8 holds bare LFs, which the Maildir (line ends kept as CRLF) cannot give back exactly (docs/imap.md, BINARY)',
   },
   notify: { outcome: 'skip', why: 'needs NOTIFY (RFC 5465), which correio does not advertise and issue 14 does not ask for (IDLE, RFC 2177, is what it asks)' },
   'search-context-update': { outcome: 'skip', why: contextSearch },

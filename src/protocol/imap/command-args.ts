@@ -50,23 +50,23 @@ export function appendMessage(r: ImapReader): AppendMessage {
     if (date === undefined) r.fail('date-time');
     r.sp();
   }
-  let utf8 = false;
-  let message: Buffer;
   if (r.peekWord('CATENATE')) {
     r.pos += 8;
     r.sp();
     return { flags, ...(date !== undefined && { date }), message: Buffer.alloc(0), catenate: catParts(r) };
   }
   if (r.peekWord('UTF8')) {
-    // RFC 6855 §4: append-data =/ "UTF8" SP "(" literal8 ")"
+    // RFC 6855 §4: append-data =/ "UTF8" SP "(" literal8 ")" (a message in UTF-8, not binary content)
     r.pos += 4;
     r.sp();
     r.expect('(');
-    message = r.literal(true);
+    const message = r.literal(true);
     r.expect(')');
-    utf8 = true;
-  } else message = r.literal(true);
-  return { flags, ...(date !== undefined && { date }), message, ...(utf8 && { utf8 }) };
+    return { flags, ...(date !== undefined && { date }), message, utf8: true };
+  }
+  // RFC 3516 §4.4: binary content ("~{n}") is kept exactly or refused
+  const binary = r.peek() === 0x7e;
+  return { flags, ...(date !== undefined && { date }), message: r.literal(true), ...(binary && { binary }) };
 }
 
 /** RFC 4469 §5: "(" cat-part *(SP cat-part) ")", cat-part = "TEXT" SP literal / "URL" SP astring (RFC 3516 §4.4: literal8 too). */
@@ -77,7 +77,7 @@ function catParts(r: ImapReader): CatPart[] {
     if (parts.length > 0) r.sp();
     const kind = r.atom().toUpperCase();
     r.sp();
-    if (kind === 'TEXT') parts.push({ text: r.literal(true) });
+    if (kind === 'TEXT') parts.push(r.peek() === 0x7e ? { text: r.literal(true), binary: true } : { text: r.literal(true) });
     else if (kind === 'URL') parts.push({ url: r.astring().toString('utf8') });
     else r.fail('TEXT or URL');
     if (parts.length > maxCatParts) r.fail(`at most ${maxCatParts} parts`);

@@ -43,12 +43,14 @@ export interface AppendMessage {
   readonly message: Buffer;
   /** RFC 6855 §4: sent as "UTF8 (literal8)" */
   readonly utf8?: boolean;
+  /** RFC 3516 §4.4: sent as a literal8 ("~{n}"), not as UTF8 data: binary content, to be kept exactly */
+  readonly binary?: boolean;
   /** RFC 4469 §5: the message made of these parts, in order */
   readonly catenate?: readonly CatPart[];
 }
 
 /** RFC 4469 §5 cat-part: text sent in the command, or an IMAP URL of a message or part. */
-export type CatPart = { readonly text: Buffer } | { readonly url: string };
+export type CatPart = { readonly text: Buffer; readonly binary?: boolean } | { readonly url: string };
 
 export type ImapCommand =
   | { readonly name: 'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'EXPUNGE' | 'IDLE' | 'NAMESPACE' }

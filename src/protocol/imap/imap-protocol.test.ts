@@ -69,10 +69,11 @@ void test('LIST, APPEND and SEARCH forms', () => {
   // RFC 3502 MULTIAPPEND, RFC 3516 literal8, RFC 6855 UTF8 data
   const m = parse('t APPEND Sent {2+}\r\nhi (\\Draft) ~{3+}\r\na\u0000b UTF8 (~{2+}\r\nyo)');
   assert.ok(m.ok && m.command.name === 'APPEND');
-  assert.deepEqual(m.command.messages.map((x) => [x.flags, x.message.toString('latin1'), x.utf8 ?? false]), [
-    [[], 'hi', false],
-    [['\\Draft'], 'a\u0000b', false],
-    [[], 'yo', true],
+  // `binary`: sent as literal8 (RFC 3516 §4.4: kept exactly or refused), not UTF8 data
+  assert.deepEqual(m.command.messages.map((x) => [x.flags, x.message.toString('latin1'), x.utf8 ?? false, x.binary ?? false]), [
+    [[], 'hi', false, false],
+    [['\\Draft'], 'a\u0000b', false, true],
+    [[], 'yo', true, false],
   ]);
   assert.equal(parse('t APPEND Sent {2+}\r\nhi ').ok, false);
   assert.equal(parse('t APPEND Sent').ok, false);

@@ -1,10 +1,12 @@
 /**
  * @module append-command
  * APPEND: one message, or several at once (MULTIAPPEND), into a mailbox, with flags, keywords
- * and an internal date; binary (literal8) and UTF-8 (RFC 6855) messages are stored as sent.
+ * and an internal date; UTF-8 (RFC 6855) messages are stored as sent, binary (literal8) ones too
+ * when the store keeps their octets exactly, or refused with UNKNOWN-CTE (its exactOctets).
  * Standards: RFC 9051 §6.3.12 (APPEND, TRYCREATE when the mailbox does not exist), RFC 3502
  *   (MULTIAPPEND: all messages or none), RFC 4315 (APPENDUID, a UID set for several), RFC
- *   7889 (APPENDLIMIT, TOOBIG), RFC 3516 §4.4 (APPEND of literal8), RFC 6855 §4 (UTF8 data),
+ *   7889 (APPENDLIMIT, TOOBIG), RFC 3516 §4.4 (APPEND of literal8: UNKNOWN-CTE where the store
+ *   would alter it), RFC 6855 §4 (UTF8 data),
  *   RFC 4469 (CATENATE, made by catenate.ts), RFC 5530 (response codes).
  * Security: each message is bounded by the APPENDLIMIT (and a whole command by the framing);
  *   nothing is stored before every message of the command was checked.
@@ -33,6 +35,21 @@ interface Checked {
 
 const sizeOf = (body: Buffer | CatenatedStream): number => (Buffer.isBuffer(body) ? body.length : body.size);
 
+/** RFC 3516 §4.4: the NO a binary APPEND gets when the store would alter its octets. */
+export const unknownCte = (io: SessionIo): TaggedResult => no(io.ctx.folders.exactOctets!.why, 'UNKNOWN-CTE');
+
+/**
+ * RFC 3516 §4.4: a message's binary content (its literal8, or a CATENATE TEXT part's, each part
+ * on its own) that the store would not give back exactly refuses the APPEND; a plain literal is
+ * stored as the store keeps it (line ends normalised).
+ */
+export function binaryRefusal(io: SessionIo, m: AppendMessage): TaggedResult | undefined {
+  const rule = io.ctx.folders.exactOctets;
+  if (!rule) return undefined;
+  const binary = m.catenate ? m.catenate.flatMap((p) => ('text' in p && p.binary ? [p.text] : [])) : m.binary ? [m.message] : [];
+  return binary.every((octets) => rule.check()(octets)) ? undefined : unknownCte(io);
+}
+
 /** Every message checked before any is stored; the refusal of the first bad one. */
 function check(io: SessionIo, messages: readonly (readonly [AppendMessage, Buffer | CatenatedStream])[]): Checked[] | TaggedResult {
   const out: Checked[] = [];
@@ -40,6 +57,8 @@ function check(io: SessionIo, messages: readonly (readonly [AppendMessage, Buffe
     const size = sizeOf(body);
     if (size > io.ctx.appendLimit) return no('Message too large', 'TOOBIG');
     if (size === 0) return no('Empty message', 'CANNOT');
+    const cte = binaryRefusal(io, m);
+    if (cte) return cte;
     const flags = splitFlags(m.flags);
     if (!flags) return bad('Invalid system flag');
     out.push({ m, body, letters: flags.letters, keywords: flags.keywords });

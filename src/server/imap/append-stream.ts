@@ -10,7 +10,8 @@
  *   the message is known to be acceptable: a refusal comes instead of it), RFC 7888 (LITERAL+:
  *   a refused non-synchronizing literal is read and thrown away), RFC 3502 (MULTIAPPEND: all or
  *   none), RFC 7889 (APPENDLIMIT), RFC 9208 §5.3 (OVERQUOTA before the octets are taken), RFC
- *   3516 §4.4 (literal8), RFC 6855 §4 (UTF8 data).
+ *   3516 §4.4 (literal8: binary content the store would alter is refused with UNKNOWN-CTE, found
+ *   as it streams), RFC 6855 §4 (UTF8 data).
  * Security: the checks of an in-memory APPEND (mailbox, flags, size, quota) are made before
  *   each literal is accepted; a client that goes away or sends a bad command after its literal
  *   leaves no message and no file (the store removes what it wrote); the command text beside
@@ -23,7 +24,7 @@ import { Readable } from 'node:stream';
 import type { AppendItem } from '../../core/index.js';
 import { formatSequenceSet, literalAtEnd, parseImapCommand, type AppendMessage } from '../../protocol/imap/index.js';
 import { CLOSED, INTERRUPTED, LONG, TIMEOUT, type LineConnection } from '../connection/index.js';
-import { undo } from './append-command.js';
+import { binaryRefusal, undo, unknownCte } from './append-command.js';
 import { catenate, CatenatedStream } from './catenate.js';
 import { discardRest, maxLine, type CommandLimits, type Literal, type StreamedAppendStart } from './command-reader.js';
 import { folderError, folderName } from './mailbox-names.js';
@@ -127,19 +128,27 @@ export async function streamedAppend(io: Session, start: StreamedAppendStart, li
       conn.flush();
     }
   };
-  /** the literal's octets as they arrive, read only as fast as the store takes them */
-  const literal = (): Readable =>
-    Readable.from(
+  /**
+   * the literal's octets as they arrive, read only as fast as the store takes them; binary
+   * content (RFC 3516 §4.4) checked as it comes against the store's exactOctets: the first piece
+   * it would alter refuses the command (the store removes what it wrote, the rest is read)
+   */
+  const literal = (binary: boolean): Readable => {
+    const rule = binary ? io.ctx.folders.exactOctets : undefined;
+    const kept = rule?.check();
+    return Readable.from(
       (async function* () {
         while (left > 0) {
           const b = await conn.readBytes(Math.min(left, 64 * 1024), timeout);
           if (typeof b === 'symbol') throw stopped({ cut: true });
           left -= b.length;
+          if (kept && !kept(b)) throw stopped({ refused: unknownCte(io) });
           yield b;
         }
       })(),
       { objectMode: false },
     );
+  };
   /** a line of the command, or the stop of a client gone or a line too long */
   const line = async (): Promise<Buffer> => {
     let l: Buffer | symbol;
@@ -210,7 +219,7 @@ export async function streamedAppend(io: Session, start: StreamedAppendStart, li
     const made = m.catenate ? await catenate(io, m.catenate) : m.message;
     if (!Buffer.isBuffer(made) && !(made instanceof CatenatedStream)) return refuse(made, lit);
     const size = Buffer.isBuffer(made) ? made.length : made.size;
-    const r = refusal(io, m, size) ?? (await overQuota(io, total + size, count));
+    const r = refusal(io, m, size) ?? binaryRefusal(io, m) ?? (await overQuota(io, total + size, count));
     if (r) await refuse(r, lit);
     total += size;
     if (Buffer.isBuffer(made)) return item(m, made);
@@ -226,7 +235,7 @@ export async function streamedAppend(io: Session, start: StreamedAppendStart, li
       if (!current) return;
       if (++count > 1000) await refuse(bad('Too many messages'), current.lit);
       await accept(current.m, current.lit, count);
-      yield item(current.m, literal());
+      yield item(current.m, literal(current.m.binary === true));
       // the store read the literal to its end before asking for the next message
       if (left > 0) throw new Error('literal not read to its end');
       now = await next(current.m.utf8 === true);
