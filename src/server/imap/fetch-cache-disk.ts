@@ -19,10 +19,10 @@
  *   the mail on Maildir: its ENVELOPE, BODYSTRUCTURE and SORT fields, some hundreds of octets per
  *   message. Entries are dropped when this server expunges
  *   or moves a message, and (gone) when the text index finds a message removed by another
- *   program (POP3 DELE, mutt) at its folder's next sync, or while the server was down at its
- *   first; without the text index (no serve), or for a message it does not hold (over 8 MiB,
- *   or written by a FETCH racing the removal), the rows stay behind, never read again (the key
- *   is not reused).
+ *   program (POP3 DELE, mutt) at its folder's next sync (or, removed while the server was down,
+ *   at its first). Rows stay behind, never read again (the key is not reused), without the
+ *   text index (no serve), for a message over 8 MiB removed while the server was down (the
+ *   index never held it), and for rows a FETCH writes as the message goes.
  *   The rows are correio's own encoding of the items: a change to how ENVELOPE, BODYSTRUCTURE,
  *   BODY or the SORT fields are computed or encoded (protocol/imap envelope.ts, body-structure.ts,
  *   the MIME reading, sort-fields) must raise
