@@ -8,6 +8,7 @@ import { createTestDatabase, pgUnavailable, type TestDatabase } from '../../test
 import { ImapFlow } from 'imapflow';
 import { ImapServer } from '../server/imap/index.js';
 import { Pop3Server } from '../server/pop3/index.js';
+import { LineClient } from '../../test/helpers/net.js';
 import { python3, pythonWithModule } from '../../test/helpers/python.js';
 import { PgMailFolders } from './pg-mail-folders.js';
 import { narrowingQuery } from './search-words.js';
@@ -257,6 +258,35 @@ pgTest('IMAP SEARCH BODY on PostgreSQL: the index narrows what is read, and the 
       await client.logout();
     } finally {
       client.close();
+      await server.close();
+    }
+  }));
+
+pgTest('BINARY APPEND (RFC 3516 §4.4) on PostgreSQL: a literal8 with a bare LF is NO [UNKNOWN-CTE] (bodies keep CRLF); CR CR LF, NUL and a lone CR are kept and read back exactly', () =>
+  withNodes(1, async ([{ folders }]) => {
+    const server = new ImapServer({ hostname: 'mx.dc.uece.br', folders, authenticate: (u, p) => Promise.resolve(u === user && p === 'secret'), authFailureDelayMs: 1 });
+    const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
+    const c = await LineClient.connect(bound.port, '127.0.0.1');
+    const run = (line: string, tag: string): Promise<string[]> => {
+      c.write(line);
+      return c.readTagged(tag);
+    };
+    const lit8 = (text: string): string => `~{${text.length}+}\r\n${text}`;
+    try {
+      await c.readLine();
+      await run(`x1 LOGIN ${user} secret\r\n`, 'x1');
+      assert.deepEqual(await run(`x2 APPEND INBOX ${lit8('Subject: b\r\n\r\nA\nB')}\r\n`, 'x2'), ['x2 NO [UNKNOWN-CTE] This mailbox keeps line ends as CRLF: a bare LF would come back as CRLF']);
+      assert.deepEqual(await run('x3 STATUS INBOX (MESSAGES)\r\n', 'x3'), ['* STATUS INBOX (MESSAGES 0)', 'x3 OK STATUS completed']);
+      const good = 'Subject: b\r\n\r\nA\r\r\nB\rC\u0000';
+      assert.match((await run(`x4 APPEND INBOX ${lit8(good)}\r\n`, 'x4')).at(-1)!, /^x4 OK \[APPENDUID \d+ 1\] APPEND completed$/);
+      await run('x5 EXAMINE INBOX\r\n', 'x5');
+      c.write('x6 FETCH 1 (BINARY.PEEK[])\r\n');
+      assert.equal(await c.readLine(), `* 1 FETCH (BINARY[] ~{${good.length}}`);
+      const lines = [await c.readLine(), await c.readLine(), await c.readLine(), await c.readLine()];
+      assert.equal(lines.join('\r\n'), `${good})`);
+      assert.deepEqual(await c.readTagged('x6'), ['x6 OK FETCH completed']);
+    } finally {
+      c.close();
       await server.close();
     }
   }));
