@@ -13,7 +13,7 @@
  */
 import type { Readable } from 'node:stream';
 import { addressToString, type QueueStore } from '../core/index.js';
-import { findQueuedMessage, type QueuedMessage } from '../queue/index.js';
+import { findQueuedMessage, messageIdOfEnvelope, type QueuedMessage } from '../queue/index.js';
 import { describeAttempt, isoTime, routeText, stateLabel, stateText, type StateLabel } from './queue-report.js';
 
 /** Header bytes read to find the Received field. */
@@ -124,8 +124,13 @@ export function traceOf(m: QueuedMessage, received: string | undefined, now: num
   };
 }
 
-/** The trace of a message or envelope id, or undefined when it is not in the queue. */
+/**
+ * The trace of a message or envelope id, or undefined when it is not in the queue. An envelope
+ * that has left the queue while its message has not gives its message's trace (completeTrace
+ * adds that envelope from the history).
+ */
 export async function traceMessage(store: QueueStore, id: string, now: number = Date.now()): Promise<MessageTrace | undefined> {
-  const m = await findQueuedMessage(store, id);
+  const parent = messageIdOfEnvelope(id);
+  const m = (await findQueuedMessage(store, id)) ?? (parent === undefined ? undefined : await findQueuedMessage(store, parent));
   return m ? traceOf(m, await firstReceived(store, m.messageId), now) : undefined;
 }

@@ -232,6 +232,13 @@ test('trace after the message left the queue; queue list shows the real deferral
   assert.deepEqual([...queued.matchAll(/^ {2}recipient (\S+)/gm)].map((m) => m[1]), ['ana@a.example', 'later@far.example', 'x@refused.example'], queued);
   assert.match(queued, /^ {2}recipient ana@a\.example [^\n]*\n {4}resolved: [^\n]*=> local:ana@a\.example\n {4}attempt 1: \S+Z: 2\.0\.0\n {4}now: delivered \(left the queue \S+Z\)\n {4}queue state: removed$/m, queued);
   assert.match(queued, /^ {2}recipient later@far\.example [^\n]*\n[^\n]*\n {4}attempt 1: [^\n]*451 4\.2\.0 Mailbox busy, try later\n {4}now: deferred, next attempt \S+Z$/m, queued);
+  // ana's envelope has left the queue, its message has not: that envelope id finds the queued
+  // message too (it used to give the history's view alone: 'left the queue', the others with
+  // 'no outcome in the history')
+  const anaEnvelope = /^ {2}recipient ana@a\.example \(envelope (\S+)\)$/m.exec(queued)?.[1] ?? '';
+  const byAna = (await runCli(['trace', anaEnvelope, '--config', s.config])).stdout;
+  assert.match(byAna, new RegExp(`^message ${waiting}$`, 'm'), byAna);
+  assert.deepEqual([...byAna.matchAll(/^ {2}recipient .+$|^ {4}(now|queue state): .+$/gm)].map((m) => m[0]), [...queued.matchAll(/^ {2}recipient .+$|^ {4}(now|queue state): .+$/gm)].map((m) => m[0]));
   // by the Message-ID field: both messages carry <log-test@far.example>, newest first
   const byField = await runCli(['trace', '--message-id', '<log-test@far.example>', '--config', s.config]);
   assert.equal(byField.code, 0, byField.stderr);
