@@ -11,7 +11,7 @@
 # large N); the .cpuprofile files (the acceptors' too) stay in the work directory, whose path
 # is printed first (on stderr), with correio's log in serve.log.
 #
-#   [PROCESSES=2] scripts/count-per-message.sh instructions|syscalls|cpu|threads|profile accept|maildir|relay TREE [N] [WARM]
+#   [PROCESSES=2] scripts/count-per-message.sh instructions|syscalls|cpu|threads|profile accept|maildir|relay TREE|floor:plain|floor:lean|floor:smtp-sink [N] [WARM]
 #
 # COUNT_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is given to node for `serve`
 # (acceptor processes inherit it); serve is stopped with SIGTERM at the end and waited for, so a
@@ -28,7 +28,9 @@
 #
 # TREE is a built checkout (its bin/correio.js and dist/); run it on two trees (e.g. main and a
 # `git worktree add --detach` of an older commit, each built with `npx tsc -p tsconfig.json`) to
-# compare them. The load is Postfix's smtp-source (scripts/bench-setup.sh --install): WARM
+# compare them. TREE floor:plain or floor:lean (scenario accept only) runs
+# scripts/smtp-floor-sink.mjs instead of correio, and floor:smtp-sink Postfix's smtp-sink (C):
+# the floor a plain Node (or C) SMTP sink sets under the same load. The load is Postfix's smtp-source (scripts/bench-setup.sh --install): WARM
 # messages first, then N measured, 20 sessions, 5,120 octets, as `npm run bench` sends. accept
 # routes the mail to a host that never answers (the queue holds it); maildir delivers it to a
 # local mailbox and waits until every message is there; relay sends it on to Postfix's smtp-sink

@@ -8,7 +8,7 @@
  *   is what the spool holds, not what the notice says.
  * Durability: the envelopes of a record taken by its place are enqueued as never tried
  *   (QueueRunner.enqueue's neverTried: their delivery skips the look for an earlier copy in
- *   cur/): no scan had seen the record, so no earlier server could have delivered it, and the
+ *   cur/ and renames into new/, which would replace one there): no scan had seen the record, so no earlier server could have delivered it, and the
  *   acceptor that wrote it is this server's child, whose pipe reaches no other server.
  * Limitations: the notice is a hint: when it is lost (a killed acceptor, a frame that does not
  *   decode), the rescan at the acceptor's exit and every listing of the queue find its records.

@@ -25,7 +25,9 @@ export interface MailboxStore {
    * Stores a message durably for a user. `uniqueKey` makes redelivery idempotent: delivering the
    * same key twice stores it once. The message, a stream or whole in one Buffer (the local
    * transport's small messages), has CRLF line ends. `freshKey`: no earlier delivery of the key
-   * can exist (DeliveryRequest.neverTried), so a store may skip its look for one.
+   * can exist (DeliveryRequest.neverTried, or a key just made), so a store may skip its look for
+   * one and store it by a step that would not notice one (Maildir: rename() into new/, which
+   * replaces a file of that name, where link() refuses it): a caller's claim must hold.
    */
   deliver(user: string, message: Readable | Buffer, opts: { uniqueKey: string; folder?: string; freshKey?: boolean }): Promise<{ key: string }>;
   list(user: string, folder?: string): Promise<MailboxMessage[]>;

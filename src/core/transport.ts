@@ -23,7 +23,8 @@ export interface DeliveryRequest {
   /**
    * Envelopes of this request that no delivery can have stored before: the queue took them from
    * an acceptor's notice (a record no scan had seen) and this is their first try. A transport
-   * may skip its look for an earlier copy of them (the local transport's look in cur/).
+   * may skip its look for an earlier copy of them (the local transport: the store's freshKey, no
+   * look in cur/ and a rename() into new/ that would replace, not find, such a copy).
    */
   readonly neverTried?: ReadonlySet<string>;
 }

@@ -17,8 +17,9 @@
  *   its setImmediate): a user removed in between still gets those, as if delivered a moment
  *   earlier. An envelope the queue
  *   says was never tried (DeliveryRequest.neverTried: taken from an acceptor's notice, no scan
- *   had seen it) is not looked for in cur/ (the store's freshKey): that look only finds a copy
- *   an earlier try stored and a reader then moved there.
+ *   had seen it) is the store's freshKey: not looked for in cur/ (that look only finds a copy an
+ *   earlier try stored and a reader then moved there) and moved into new/ by rename(), which
+ *   would replace, not find, a copy an earlier try left there; so only a first try may claim it.
  */
 import { Readable } from 'node:stream';
 import {
@@ -116,7 +117,7 @@ export class MaildirTransport implements Transport {
       const src = body;
       const headers = Buffer.from(deliveryHeaders(env), 'utf8');
       const junk = this.#opts.quarantineFolder;
-      // never tried and taken from an acceptor's notice: no copy of it can be in cur/ (issue 19)
+      // never tried and taken from an acceptor's notice: no copy of it can be in new/ or cur/ (issue 19)
       const fresh = req.neverTried?.has(env.id) ? { freshKey: true } : {};
       // a message the spool holds in memory (nearly all: issue 19) is read at once and handed
       // over whole, with no stream or generator made for it
