@@ -175,14 +175,14 @@ export class MaildirStore implements MailboxStore {
    * Writes a message (tmp/, fsync, link or rename, fsync of the directory): a small one (SMALL_MESSAGE)
    * read whole and written with synchronous calls but for the fsyncs, a larger one streamed;
    * link, rename and unlink are synchronous (metadata in the page cache). With `flags` (IMAP APPEND,
-   * RFC 9051 §6.3.12) it is linked straight into cur/ with its info, as Dovecot saves a flagged
+   * RFC 9051 §6.3.12) it goes straight into cur/ with its info, as Dovecot saves a flagged
    * APPEND: one rename and one directory fsync fewer than new/ then cur/; `receivedAt` (ms)
    * becomes its mtime, the INTERNALDATE.
    * `deferSync`: the fsync of the directory the message was linked into is not waited for here
    * but given back as `synced`, for a caller that has another flush to make meanwhile (an
    * APPEND's UID log record) and answers only once both are done. `freshKey`: `uniqueKey` was
    * just made (uniqueId), or is a queued envelope's first try (DeliveryRequest.neverTried), and
-   * cannot have been delivered before: cur/ is not looked at for it (two stat calls).
+   * cannot have been delivered before: cur/ is not looked at, and rename() (no EEXIST) moves it.
    */
   async deliver(
     user: string,

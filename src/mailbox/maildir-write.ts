@@ -1,12 +1,12 @@
 /**
  * @module maildir-write
  * Writing a message's file into a Maildir's tmp/ for maildir-store.ts's deliver (which then
- * links it into new/ or cur/): its line ends made LF on the way (maildir-line-ends), the file
+ * links or renames it into new/ or cur/) and stage (publish renames it into cur/): its line ends made LF on the way (maildir-line-ends), the file
  * created exclusive and 0600, its mtime the arrival time when one is given, fsynced. A message up
  * to SMALL_MESSAGE is read whole and written with synchronous calls but for the fsync; a larger
  * one is streamed.
  * Standards: the Maildir spec (cr.yp.to/proto/maildir.html: a message is written whole in tmp/
- *   and synced before it is linked into new/).
+ *   and synced before it is linked (or renamed) into new/).
  * Security: the file is created with O_EXCL and O_NOFOLLOW, mode 0600 (a link or an existing
  *   file at the temporary name refuses the write); the name and its directory are the caller's,
  *   checked there (maildir-safe-dir).

@@ -210,9 +210,9 @@ async function statusLine(io: SessionIo, name: string, items: readonly StatusIte
         v = snap.highestModseq;
         break;
       case 'DELETED-STORAGE':
-        // RFC 9208 §5.1.1: what an EXPUNGE would free, in units of 1024 octets as STORAGE counts
+        // RFC 9208: what an EXPUNGE would free, as the sum of the \Deleted messages' RFC822.SIZE
+        // in octets (the value the RFC allows, and James's Status.test expects), not 1024-octet units
         for (const m of all) if (m.flags.includes('T')) v += m.size;
-        v = Math.floor(v / 1024);
         break;
       case 'APPENDLIMIT':
         // RFC 7889 §3.1: the mailbox's limit, here the server's one for every mailbox
