@@ -243,8 +243,8 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
   }
 
   /**
-   * Several messages at once, all or none (RFC 3502), also across a crash, and seen by no other
-   * reader before the command completes (#batch).
+   * Several messages at once, all or none (RFC 3502), also across a crash, and seen by no IMAP
+   * session before the command completes (#batch).
    */
   async appendMany(user: string, folder: string, given: readonly AppendItem[] | AsyncIterable<AppendItem>): Promise<{ uids: number[]; uidValidity: number }> {
     const f = this.#folder(folder);
@@ -255,9 +255,10 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
   /**
    * Messages written into the folder's tmp/ only (a streamed one as it arrives), then under the
    * folder's lock renamed all into cur/ with their flags and INTERNALDATE, one fsync of cur/,
-   * the commit, and the UID log step: no reader (a session, POP3, another Maildir program) sees
-   * part of the batch. A journal names the batch before its first file is written and goes at
-   * the commit (maildir-append-batch): a batch that failed, or whose process died, leaves no file.
+   * the commit, and the UID log step: no IMAP session sees part of the batch (a listing of cur/
+   * without the lock, POP3's or another program's, may during the renames). A journal names the
+   * batch before its first file is written and goes at the commit (maildir-append-batch): a
+   * batch that failed, or whose process died, leaves no file.
    */
   async #batch(user: string, f: string, dir: string, given: Iterable<AppendItem> | AsyncIterable<AppendItem>): Promise<{ uids: number[]; uidValidity: number }> {
     const id = await beginBatch(dir);
