@@ -26,7 +26,7 @@ import { constants, readdirSync } from 'node:fs';
 import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { pidAlive } from '../util/index.js';
+import { fsyncDir, pidAlive } from '../util/index.js';
 
 const host = hostname();
 const journalPrefix = 'correio-append-';
@@ -39,8 +39,12 @@ export function batchKey(id: string, i: number): string {
   return `mappend-${id}-${String(i).padStart(6, '0')}`;
 }
 
-/** Starts a batch in folder `dir`: its journal is on disk (synced) before anything else. */
-export async function beginBatch(dir: string): Promise<string> {
+/**
+ * Starts a batch in folder `dir`: its journal is on disk before anything else (the file synced,
+ * then its name: `dir` synced after the rename, or a power loss could keep the batch's messages
+ * and lose the journal that says they are not committed). `syncDir` is util's fsyncDir but in tests.
+ */
+export async function beginBatch(dir: string, syncDir: (dir: string) => Promise<void> = fsyncDir): Promise<string> {
   const id = randomBytes(8).toString('hex');
   // written under another name and renamed: a journal is never seen without its owner
   const tmp = join(dir, `${journalPrefix}${id}.new`);
@@ -52,12 +56,18 @@ export async function beginBatch(dir: string): Promise<string> {
     await fh.close();
   }
   await rename(tmp, join(dir, `${journalPrefix}${id}`));
+  await syncDir(dir);
   return id;
 }
 
-/** The commit: the batch's messages stay. */
-export async function commitBatch(dir: string, id: string): Promise<void> {
+/**
+ * The commit: the batch's messages stay. The journal's removal is made durable (`dir` synced)
+ * before the command is answered: a journal back after a power loss would roll back messages
+ * already acknowledged.
+ */
+export async function commitBatch(dir: string, id: string, syncDir: (dir: string) => Promise<void> = fsyncDir): Promise<void> {
   await unlink(join(dir, `${journalPrefix}${id}`));
+  await syncDir(dir);
 }
 
 /** Removes a batch's messages (from tmp/, where they are written, and new/ and cur/) and then its journal. */
