@@ -25,8 +25,9 @@ export interface QueuedMessage {
   readonly envelopes: readonly StatedEnvelope[];
 }
 
-function matches(env: StatedEnvelope, id: string | undefined): boolean {
-  return id === undefined || env.messageId === id || env.id === id;
+/** Whether `id` names this envelope or its message. */
+function matches(env: StatedEnvelope, id: string): boolean {
+  return env.messageId === id || env.id === id;
 }
 
 /** Every envelope of the queue (id undefined), or those `id` names: that one message read, not the queue. */
