@@ -79,6 +79,34 @@ void test('past maxTotal every address is refused', async () => {
   server.close();
 });
 
+void test('a connection let in whose session has not started yet holds its slot in the total', async () => {
+  // as ImapServer does while its session code loads: admit now, add a turn later
+  const roster = new SessionRoster<FakeSession>(1, 5);
+  const waiting: (() => void)[] = [];
+  const server = net.createServer((socket) => {
+    const ip = roster.admit(socket, 'full\r\n');
+    if (ip === undefined) return;
+    socket.write('hello\r\n');
+    waiting.push(() => roster.add(new FakeSession(socket), ip));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  const a = await connect(port);
+  assert.equal(a.first, 'hello');
+  assert.equal((await connect(port, '127.0.0.3')).first, 'full', 'the total counts the session still starting');
+  for (const start of waiting.splice(0)) start();
+  const open = (): number => roster.size;
+  assert.equal(open(), 1);
+  a.socket.destroy();
+  while (open() !== 0) await new Promise((r) => setImmediate(r));
+  const b = await connect(port, '127.0.0.3');
+  assert.equal(b.first, 'hello', 'its slot is free once it has closed');
+  b.socket.destroy();
+  await roster.close((s) => s.socket.destroy());
+  server.close();
+});
+
 void test('close() ends every session, waits for them, and lets no one in after', async () => {
   const { roster, server, port } = await rosterServer(10, 10);
   const a = await connect(port);

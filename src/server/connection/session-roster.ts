@@ -25,6 +25,8 @@ export class SessionRoster<S extends RosterSession & object> {
   readonly #perIp = new ClientCounts();
   readonly #maxTotal: number;
   readonly #maxPerIp: number;
+  /** let in by admit, not yet added nor released (IMAP's session code may still be loading) */
+  #pending = 0;
   #closing = false;
 
   constructor(maxTotal: number, maxPerIp: number) {
@@ -43,8 +45,10 @@ export class SessionRoster<S extends RosterSession & object> {
   }
 
   /**
-   * A new connection: its client address, with a slot taken for it; or undefined when the
-   * roster is closing (the socket destroyed) or full (the socket ended with `refusal`).
+   * A new connection: its client address, with a slot taken for it (in total and for the
+   * address; then one add() or one release()); or undefined when the roster is closing (the
+   * socket destroyed) or full (the socket ended with `refusal`). A slot admitted but not yet
+   * added (IMAP's session code loading) counts against the total too.
    */
   admit(socket: Socket, refusal: string): string | undefined {
     socket.on('error', () => socket.destroy());
@@ -53,21 +57,24 @@ export class SessionRoster<S extends RosterSession & object> {
       return undefined;
     }
     const ip = normalizeIp(socket.remoteAddress);
-    if (this.#sessions.size >= this.#maxTotal || this.#perIp.get(ip) >= this.#maxPerIp) {
+    if (this.#sessions.size + this.#pending >= this.#maxTotal || this.#perIp.get(ip) >= this.#maxPerIp) {
       socket.end(refusal);
       return undefined;
     }
     this.#perIp.add(ip);
+    this.#pending++;
     return ip;
   }
 
   /** Gives back the slot admit took for `ip` when its session will not start. */
   release(ip: string): void {
+    this.#pending--;
     this.#perIp.remove(ip);
   }
 
   /** Files a started session of `ip`; its slot is given back when it closes. */
   add(session: S, ip: string): void {
+    this.#pending--;
     const entry = this.#sessions.add(session);
     void session.closed.then(() => {
       this.#sessions.delete(entry);
