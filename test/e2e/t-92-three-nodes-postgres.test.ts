@@ -63,23 +63,37 @@ void describe('t-92 three nodes on one PostgreSQL (directory, queue and mailboxe
   void test('IDLE across nodes, QRESYNC on another node, kill -9 of one node: every 250 delivered once, queue drained', () =>
     withTestDatabase(async (db) => {
       const hosts = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
-      const imapPorts = await Promise.all(hosts.map((h) => freePort(h)));
-      const httpPorts = await Promise.all(hosts.map((h) => freePort(h)));
+      // IMAP and HTTP ports picked afresh each time startSiteProcess starts a node over (one
+      // taken by a parallel test meanwhile): the ones the running node listens on are kept here
+      const imapPorts: number[] = [];
+      const httpPorts: number[] = [];
       // a remote destination that holds its replies while the test wants deliveries in flight
       const far = await startCountingSink();
-      const tables = (i: number): string =>
-        `[storage]\nurl = ${JSON.stringify(db.url)}\nlease = "3s"\npoll_interval = "1s"\n` +
-        `[delivery.routes]\n"remote.example" = "smtp:[127.0.0.1]:${far.port}"\n` +
-        `[metrics]\nlisten = []\n[imap]\nlisten = ["${hosts[i]}:${imapPorts[i]}"]\n[http]\nlisten = ["${hosts[i]}:${httpPorts[i]}"]\n`;
-      const start = (i: number, extra: { users?: string[] } = {}): ReturnType<typeof startSiteProcess> =>
-        startSiteProcess({ domains: ['dc.uece.br'], host: hosts[i], hostname: `${'abc'[i]}.dc.uece.br`, tables: tables(i), ...extra });
-      // the directory is shared: users are made once, by A's preparation
-      const a = await start(0, { users: [...users, reader] });
-      const b = await start(1);
-      const c = await start(2);
-      const nodes = [a, b, c];
+      const tables = (i: number) => async (): Promise<string> => {
+        imapPorts[i] = await freePort(hosts[i]);
+        httpPorts[i] = await freePort(hosts[i]);
+        return (
+          `[storage]\nurl = ${JSON.stringify(db.url)}\nlease = "3s"\npoll_interval = "1s"\n` +
+          `[delivery.routes]\n"remote.example" = "smtp:[127.0.0.1]:${far.port}"\n` +
+          `[metrics]\nlisten = []\n[imap]\nlisten = ["${hosts[i]}:${imapPorts[i]}"]\n[http]\nlisten = ["${hosts[i]}:${httpPorts[i]}"]\n`
+        );
+      };
+      type Node = Awaited<ReturnType<typeof startSiteProcess>>;
+      const started: Node[] = [];
+      const start = async (i: number, extra: { users?: string[] } = {}): Promise<Node> => {
+        const node = await startSiteProcess({ domains: ['dc.uece.br'], host: hosts[i], hostname: `${'abc'[i]}.dc.uece.br`, tables: tables(i), ...extra });
+        started.push(node);
+        return node;
+      };
       const clients: ImapFlow[] = [];
+      // every node started is stopped however a step fails, the starts included: a node left
+      // running kept the test file alive until its 300 s timeout
       try {
+        // the directory is shared: users are made once, by A's preparation
+        const a = await start(0, { users: [...users, reader] });
+        const b = await start(1);
+        const c = await start(2);
+        const nodes = [a, b, c];
         // IDLE on A hears of a delivery accepted and made by B
         const idle = imap(imapPorts[0], hosts[0]);
         clients.push(idle);
@@ -246,7 +260,7 @@ void describe('t-92 three nodes on one PostgreSQL (directory, queue and mailboxe
         assert.ok(extra <= diedHolding.length, `duplicates at the remote peer (${extra}) at most the leases B held (${diedHolding.length})`);
       } finally {
         for (const cl of clients) cl.close();
-        for (const node of nodes) await node.destroy();
+        for (const node of started) await node.destroy();
         await far.close();
       }
     }));

@@ -36,7 +36,11 @@ export interface SiteOptions {
   /** extra TOML tables, e.g. "[delivery]\nretry_min = \"1s\"" replaces defaults below */
   delivery?: Record<string, string | number | boolean | string[]>;
   smtp?: Record<string, string | number | boolean | string[]>;
-  tables?: string;
+  /**
+   * extra TOML tables; a function is called again, for fresh ports of its own (freePort), each
+   * time startSiteProcess starts over because a port it listed was taken meanwhile
+   */
+  tables?: string | (() => string | Promise<string>);
   /** data_dir (absolute); default "var" inside the site's directory */
   dataDir?: string;
   /** quiet logs unless CORREIO_TEST_LOG is set */
@@ -77,11 +81,12 @@ function table(name: string, obj: Record<string, string | number | boolean | str
   return `[${name}]\n` + Object.entries(obj).map(([k, v]) => `${k} = ${tomlValue(v)}`).join('\n') + '\n';
 }
 
-async function prepare(opts: SiteOptions): Promise<{ dir: string; configFile: string; config: Config; host: string; port: number }> {
-  const dir = await mkdtemp(join(tmpdir(), 'correio-site-'));
-  const host = opts.host ?? '127.0.0.1';
-  const port = opts.port ?? (await freePort(host));
+type Prepared = { dir: string; configFile: string; config: Config; host: string; port: number };
+
+/** Writes the site's config file for this SMTP port (tables evaluated afresh) and parses it. */
+async function writeConfig(opts: SiteOptions, dir: string, host: string, port: number): Promise<{ configFile: string; config: Config }> {
   const domains = opts.domains ?? ['localhost'];
+  const tables = typeof opts.tables === 'function' ? await opts.tables() : (opts.tables ?? '');
   const text =
     `hostname = ${JSON.stringify(opts.hostname ?? `mx.${domains[0]}`)}\n` +
     `data_dir = ${JSON.stringify(opts.dataDir ?? 'var')}\n` +
@@ -91,11 +96,18 @@ async function prepare(opts: SiteOptions): Promise<{ dir: string; configFile: st
     table('smtp', { listen: [`${host}:${port}`], ...(opts.smtp ?? {}) }) +
     table('delivery', { retry_min: '1s', retry_max: '2s', ...(opts.delivery ?? {}) }) +
     `[log]\nlevel = ${JSON.stringify(process.env.CORREIO_TEST_LOG ? 'info' : (opts.logLevel ?? 'silent'))}\n` +
-    (opts.tables ?? '');
+    tables;
   const configFile = join(dir, 'correio.toml');
-  for (const [name, content] of Object.entries(opts.files ?? {})) await writeFile(join(dir, name), content);
   await writeFile(configFile, text);
-  const config = parseConfig(text, { file: configFile, baseDir: dir, absoluteFile: configFile });
+  return { configFile, config: parseConfig(text, { file: configFile, baseDir: dir, absoluteFile: configFile }) };
+}
+
+async function prepare(opts: SiteOptions): Promise<Prepared> {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-site-'));
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(host));
+  for (const [name, content] of Object.entries(opts.files ?? {})) await writeFile(join(dir, name), content);
+  const { configFile, config } = await writeConfig(opts, dir, host, port);
   const directory = await openDirectory(config);
   try {
     const hash = await hashPassword('secret');
@@ -112,7 +124,7 @@ function mailboxPath(config: Config, user: string): string {
   return join(config.dataDir, 'mail', user.slice(at + 1).toLowerCase(), user.slice(0, at));
 }
 
-function siteFrom(base: Awaited<ReturnType<typeof prepare>>, stop: () => Promise<void>): Site {
+function siteFrom(base: Prepared, stop: () => Promise<void>): Site {
   const { dir, configFile, config, host, port } = base;
   const mailbox = async (user: string): Promise<string[]> => {
     const root = mailboxPath(config, user);
@@ -181,9 +193,12 @@ export async function startSite(opts: SiteOptions = {}): Promise<Site> {
   return site;
 }
 
+/** How many times startSiteProcess starts serve when a port it was given is taken meanwhile. */
+const portAttempts = 5;
+
 /** A site running as a child `correio serve` process (for kill -9 tests). */
 export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & { restart(): Promise<void>; kill9(): Promise<void>; stdout(): string }> {
-  const base = await prepare(opts);
+  let base = await prepare(opts);
   let child: ChildProcess | undefined;
   // the server's standard output and its acceptor processes' (the log, at opts.logLevel), over every start
   let out = '';
@@ -203,13 +218,17 @@ export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & {
     const deadline = Date.now() + 120_000;
     for (;;) {
       if (c.exitCode !== null) throw new Error(`correio serve exited ${c.exitCode}: ${err}`);
+      // the probe is closed whatever it heard: one left open on another program holding the
+      // port (the child then exits 69) kept that program, and the test file, from ending
+      let cl: LineClient | undefined;
       try {
-        const cl = await LineClient.connect(base.port, base.host);
-        const greet = await cl.readReply();
-        cl.close();
-        if (greet?.startsWith('220')) break;
+        cl = await LineClient.connect(base.port, base.host);
+        // a greeting from another program on a port the child failed to bind is not this child's
+        if ((await cl.readReply())?.startsWith('220') && c.exitCode === null) break;
       } catch {
         /* not yet */
+      } finally {
+        cl?.close();
       }
       if (Date.now() > deadline) {
         // a start that did not serve must not outlive the test either
@@ -228,7 +247,24 @@ export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & {
       await waitExit(child);
     }
   };
-  await launch();
+  // the ports come from freePort (bound to 0, then released): a test running beside this one
+  // can take one before serve binds it, and serve exits 69 "… is already in use by another
+  // program" (t-92 in a parallel CI run). Start over with fresh ports (SMTP unless opts.port
+  // fixes it, and those of a tables function), a bounded number of times
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (err) {
+      const taken = child?.exitCode === 69 && /is already in use by another program/.test(String(err));
+      if (!taken || attempt >= portAttempts || (opts.port !== undefined && typeof opts.tables !== 'function')) {
+        await rm(base.dir, { recursive: true, force: true });
+        throw err;
+      }
+      const port = opts.port ?? (await freePort(base.host));
+      base = { ...base, port, ...(await writeConfig(opts, base.dir, base.host, port)) };
+    }
+  }
   const site = siteFrom(base, stopChild);
   // siteFrom's stop runs once; a child started again by restart() must still be stopped by a
   // later stop() or destroy() (t-83 left one running and its test file never ended)
