@@ -54,6 +54,15 @@ async function login(page: Page, address: string): Promise<void> {
 }
 
 /** JMAP over HTTP Basic, as a script would: one method call's answer. */
+/** Opens the compose form (key "c") and fills its fields. */
+async function compose(page: Page, m: { to: string; cc: string; subject: string; text: string }): Promise<void> {
+  await page.keyboard.press('c');
+  await page.fill('#compose input[name=to]', m.to);
+  await page.fill('#compose input[name=cc]', m.cc);
+  await page.fill('#compose input[name=subject]', m.subject);
+  await page.fill('#compose textarea[name=text]', m.text);
+}
+
 async function jmap(user: string, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
   const auth = `Basic ${Buffer.from(`${user}:secret`).toString('base64')}`;
   const session = (await (await fetch(`${base}/jmap/session`, { headers: { Authorization: auth } })).json()) as { primaryAccounts: Record<string, string> };
@@ -90,11 +99,7 @@ async function withImap<T>(user: string, fn: (imap: ImapFlow) => Promise<T>): Pr
 void test('t-73: compose with an attachment to a second user, who reads it; SMTP mail appears live', { skip: browserSkip }, async (t) => {
   await scenario(t, browser, 't-73-compose', async (page) => {
     await login(page, 'alice@example.org');
-    await page.keyboard.press('c');
-    await page.fill('#compose input[name=to]', 'bob@example.org');
-    await page.fill('#compose input[name=cc]', 'carol@example.org');
-    await page.fill('#compose input[name=subject]', 'Planilha de janeiro');
-    await page.fill('#compose textarea[name=text]', 'Bob, segue a planilha.');
+    await compose(page, { to: 'bob@example.org', cc: 'carol@example.org', subject: 'Planilha de janeiro', text: 'Bob, segue a planilha.' });
     await page.setInputFiles('#compose input[name=attachment]', { name: 'dados.csv', mimeType: 'text/csv', buffer: Buffer.from('mes,valor\njaneiro,42\n') });
     await page.waitForSelector('#compose .attachments li:has-text("dados.csv")');
     // saved as a draft while typing
@@ -263,11 +268,7 @@ void test('t-73: a display name with a comma is one address, when composed and i
   // the old splitter cut on every comma: `"Doe` and `Bob" <bob@example.org>`, and the server refused `"Doe`
   await scenario(t, browser, 't-73-quoted-name', async (page) => {
     await login(page, 'alice@example.org');
-    await page.keyboard.press('c');
-    await page.fill('#compose input[name=to]', '"Doe, Bob" <bob@example.org>');
-    await page.fill('#compose input[name=cc]', '"Roe, Carol" <carol@example.org>');
-    await page.fill('#compose input[name=subject]', 'Virgula');
-    await page.fill('#compose textarea[name=text]', 'uma virgula no nome');
+    await compose(page, { to: '"Doe, Bob" <bob@example.org>', cc: '"Roe, Carol" <carol@example.org>', subject: 'Virgula', text: 'uma virgula no nome' });
     await page.click('#compose button[type=submit]');
     await page.waitForSelector('#status:has-text("sent to")');
   });
