@@ -42,16 +42,15 @@ export function crlfBody(b: Buffer): Buffer {
 
 const cr = Buffer.from('\r');
 
-/** The octets crlfBody keeps exactly (MailFolderStore.exactOctets): those without a bare LF. */
+/**
+ * The octets crlfBody keeps exactly (MailFolderStore.exactOctets): those without a bare LF, i.e.
+ * those CrlfPieces gives back as they are.
+ */
 export const pgExactOctets = {
   check(): (piece: Buffer) => boolean {
-    let afterCr = false;
+    const fixer = new CrlfPieces();
     let ok = true;
-    return (b) => {
-      for (let i = b.indexOf(0x0a); ok && i >= 0; i = b.indexOf(0x0a, i + 1)) ok = i === 0 ? afterCr : b[i - 1] === 0x0d;
-      if (b.length > 0) afterCr = b[b.length - 1] === 0x0d;
-      return ok;
-    };
+    return (b) => (ok &&= fixer.fix(b) === b);
   },
   why: 'This mailbox keeps line ends as CRLF: a bare LF would come back as CRLF',
 } as const;
