@@ -118,14 +118,7 @@ export class FetchCache {
 
   /** Forgets a message's entries (it was expunged or moved away). */
   drop(user: string, folder: string, key: string): void {
-    const id = `${user}\0${folder}`;
-    const f = this.#folders.get(id);
-    const old = f?.get(key);
-    if (f && old) {
-      this.#bytes -= sizeOf(key, old);
-      f.delete(key);
-      if (f.size === 0) this.#folders.delete(id);
-    }
+    this.#forget(user, folder, [key]);
     this.disk?.drop(user, folder, key);
   }
 
@@ -134,17 +127,22 @@ export class FetchCache {
    * the disk tier's rows are deleted with its next write, in one transaction.
    */
   gone(user: string, folder: string, keys: readonly string[]): void {
-    const f = this.#folders.get(`${user}\0${folder}`);
-    if (f) {
-      for (const key of keys) {
-        const old = f.get(key);
-        if (!old) continue;
-        this.#bytes -= sizeOf(key, old);
-        f.delete(key);
-      }
-      if (f.size === 0) this.#folders.delete(`${user}\0${folder}`);
-    }
+    this.#forget(user, folder, keys);
     this.disk?.gone(user, folder, keys);
+  }
+
+  /** The memory tier's entries of these messages of a folder removed. */
+  #forget(user: string, folder: string, keys: readonly string[]): void {
+    const id = `${user}\0${folder}`;
+    const f = this.#folders.get(id);
+    if (!f) return;
+    for (const key of keys) {
+      const old = f.get(key);
+      if (!old) continue;
+      this.#bytes -= sizeOf(key, old);
+      f.delete(key);
+    }
+    if (f.size === 0) this.#folders.delete(id);
   }
 
   /** Writes the disk tier's waiting entries and closes it. */
