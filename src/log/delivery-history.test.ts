@@ -48,8 +48,8 @@ void test('DeliveryHistory: one line per event, event and time added, a new file
       { envelopeId: 'M1-0', messageId: 'M1', recipient: 'suzana@dc.uece.br', status: '2.0.0', event: 'delivered', time: beforeMidnight + 150 },
       { event: 'deferred', time: beforeMidnight + 150 },
     ]);
-    assert.deepEqual(findHistory(dataDir, 'M1-0').map((e) => e.event), ['received', 'queued', 'delivered']);
-    assert.deepEqual(findByMessageIdField(dataDir, 'x1@example.org'), ['M1']);
+    assert.deepEqual((await findHistory(dataDir, 'M1-0')).map((e) => e.event), ['received', 'queued', 'delivered']);
+    assert.deepEqual(await findByMessageIdField(dataDir, 'x1@example.org'), ['M1']);
   }));
 
 void test('DeliveryHistory: an acceptor\'s relayed event is written as its text came, not serialised again', () =>

@@ -13,7 +13,8 @@
  *   the retention to leave the queue is shown from what is left.
  */
 import diagnostics from 'node:diagnostics_channel';
-import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, unlinkSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { channels } from '../core/index.js';
 import { BatchedOutput } from './batched-output.js';
@@ -165,17 +166,18 @@ export function appendHistory(dataDir: string, event: HistoryEventName, fields: 
 }
 
 /** The history's day files, newest first, each read whole (a file that cannot be read is skipped). */
-function* daysNewestFirst(dataDir: string): Generator<string> {
+async function* daysNewestFirst(dataDir: string): AsyncGenerator<string> {
   const dir = historyDir(dataDir);
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => /^\d{4}-\d\d-\d\d\.jsonl$/.test(f)).sort().reverse();
+    files = (await readdir(dir)).filter((f) => /^\d{4}-\d\d-\d\d\.jsonl$/.test(f)).sort().reverse();
   } catch {
     return;
   }
   for (const f of files) {
     try {
-      yield readFileSync(join(dir, f), 'utf8');
+      // read on the thread pool: serve's admin API asks too, and a day's file may be megabytes
+      yield await readFile(join(dir, f), 'utf8');
     } catch {
       continue;
     }
@@ -191,10 +193,10 @@ function msgIdOf(text: string): string {
  * The queue ids of the messages whose Message-ID field is `messageIdField` (with or without its
  * angle brackets), newest first, from the `received` events the history keeps.
  */
-export function findByMessageIdField(dataDir: string, messageIdField: string): string[] {
+export async function findByMessageIdField(dataDir: string, messageIdField: string): Promise<string[]> {
   const wanted = msgIdOf(messageIdField.includes('<') ? messageIdField : `<${messageIdField.trim()}>`);
   const ids: string[] = [];
-  for (const text of daysNewestFirst(dataDir)) {
+  for await (const text of daysNewestFirst(dataDir)) {
     const day: string[] = [];
     for (const line of text.split('\n')) {
       if (!line.includes('"received"') || !line.includes(wanted.slice(1, -1))) continue;
@@ -214,10 +216,10 @@ export function findByMessageIdField(dataDir: string, messageIdField: string): s
  * The kept events of one message (a queue id, or an envelope id `<id>-<n>`), oldest first;
  * empty when the history has none.
  */
-export function findHistory(dataDir: string, id: string): HistoryEvent[] {
+export async function findHistory(dataDir: string, id: string): Promise<HistoryEvent[]> {
   const messageId = /^(.+)-\d+$/.exec(id)?.[1] ?? id;
   const found: HistoryEvent[] = [];
-  for (const text of daysNewestFirst(dataDir)) {
+  for await (const text of daysNewestFirst(dataDir)) {
     const day: HistoryEvent[] = [];
     for (const line of text.split('\n')) {
       // cheap test first: most lines are about other messages

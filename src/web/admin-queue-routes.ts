@@ -122,7 +122,7 @@ export function queueRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
     const id = c.req.param('id');
     // recipients gone from the queue (or the whole message): from the delivery history, as `correio trace` does
     const queued = await traceMessage(store, id);
-    const t = completeTrace(queued, findHistory(deps.config().dataDir, queued?.id ?? id));
+    const t = completeTrace(queued, await findHistory(deps.config().dataDir, queued?.id ?? id));
     if (!t) throw new AdminError(`no such message: ${id} is not in the queue or in the delivery history (older than [log] history, deleted, or never queued)`, 'not-found');
     return c.json(t);
   });

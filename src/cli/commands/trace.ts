@@ -52,7 +52,7 @@ export function register(program: Command, ctx: CliContext): void {
       }
       let ids = id === undefined ? [] : [id];
       if (opts.messageId !== undefined) {
-        ids = findByMessageIdField(config.dataDir, opts.messageId);
+        ids = await findByMessageIdField(config.dataDir, opts.messageId);
         if (ids.length === 0) {
           throw new CliError(`no message with Message-ID ${opts.messageId} in the delivery history (older than [log] history, or received before the history was kept)`, exitCodes.dataErr);
         }
@@ -60,7 +60,7 @@ export function register(program: Command, ctx: CliContext): void {
       for (const one of ids) {
         // a queued message's recipients that already left (delivered, bounced) come from the history too
         const queued = await withSpool(config, (store) => traceMessage(store, one));
-        const found = completeTrace(queued, findHistory(config.dataDir, queued?.id ?? one));
+        const found = completeTrace(queued, await findHistory(config.dataDir, queued?.id ?? one));
         if (!found) {
           throw new CliError(`no such message: ${one} is not in the queue or in the delivery history (older than [log] history, deleted, or never queued)`, exitCodes.dataErr);
         }
