@@ -50,7 +50,7 @@ import { Readable } from 'node:stream';
 import type { MailboxMessage, MailboxStore, QuotaLimit, QuotaUsage } from '../core/index.js';
 import { DirSyncer } from '../util/index.js';
 import { CrlfToLfCounter, LfToCrlf, READ_NOFOLLOW } from './maildir-line-ends.js';
-import { MaildirJournal } from './maildir-journal.js';
+import { MaildirJournal, type JournalPlace } from './maildir-journal.js';
 import { encodeHost, encodeUniqueKey, errno, folderDir, mailboxParts, parseName } from './maildir-name.js';
 import { MaildirListing } from './maildir-listing.js';
 import { SafeDirs } from './maildir-safe-dir.js';
@@ -207,28 +207,26 @@ export class MaildirStore implements MailboxStore {
       tmp = w.tmp;
       const key = w.key;
       let linked = false;
-      const name = key + (info ?? '');
+      const at: JournalPlace = { sub, name: key + (info ?? '') };
+      const dest = `${target}/${at.name}`;
       if (opts.freshKey) {
         // a fresh key's name exists nowhere: rename() cannot overwrite, and is one call where
         // link() and unlink() are two (as Dovecot moves its unique names, maildir-save.c)
-        this.journal.change([dir], () => renameSync(w.tmp, `${target}/${name}`), () => [{ dir, key, at: { sub, name } }]);
-        tmp = undefined;
-        this.#listing.saw(dir, key, { sub, name });
+        this.#change(dir, key, at, () => renameSync(w.tmp, dest));
         linked = true;
       } else {
         if (!this.#inCur(dir, key)) {
           try {
             // Maildir spec: link() into new/ never overwrites; EEXIST = already delivered
-            this.journal.change([dir], () => linkSync(w.tmp, `${target}/${name}`), () => [{ dir, key, at: { sub, name } }]);
-            this.#listing.saw(dir, key, { sub, name });
+            this.#change(dir, key, at, () => linkSync(w.tmp, dest));
             linked = true;
           } catch (err) {
             if (errno(err) !== 'EEXIST') throw err;
           }
         }
         unlinkSync(w.tmp);
-        tmp = undefined;
       }
+      tmp = undefined;
       if (busy) {
         busy = false;
         this.#syncer.leave(target);
@@ -296,8 +294,7 @@ export class MaildirStore implements MailboxStore {
     let octets = 0;
     for (const s of staged) {
       const at = { sub: 'cur' as const, name: `${s.key}:2,${normFlags(s.flags)}` };
-      this.journal.change([dir], () => renameSync(s.tmp, `${dir}/cur/${at.name}`), () => [{ dir, key: s.key, at }]);
-      this.#listing.saw(dir, s.key, at);
+      this.#change(dir, s.key, at, () => renameSync(s.tmp, `${dir}/cur/${at.name}`));
       octets += s.stored;
     }
     await this.#syncer.sync(`${dir}/cur`);
@@ -341,6 +338,12 @@ export class MaildirStore implements MailboxStore {
     return src.pipe(conv);
   }
 
+  /** `op` (a link, rename or unlink of `key`'s file in `dir`) under the journal; the listing told its place (`at`, undefined: gone). */
+  #change(dir: string, key: string, at: JournalPlace | undefined, op: () => void): void {
+    this.journal.change([dir], op, () => [{ dir, key, at }]);
+    this.#listing.saw(dir, key, at);
+  }
+
   async setFlags(user: string, key: string, flags: string, folder?: string): Promise<void> {
     const norm = normFlags(flags);
     const dir = this.mailboxPath(user, folder);
@@ -349,8 +352,7 @@ export class MaildirStore implements MailboxStore {
     const target = `${parseName(found.name).key}:2,${norm}`;
     if (found.sub === 'cur' && found.name === target) return;
     const at = { sub: 'cur' as const, name: target };
-    this.journal.change([dir], () => renameSync(join(dir, found.sub, found.name), join(dir, 'cur', target)), () => [{ dir, key, at }]);
-    this.#listing.saw(dir, key, at);
+    this.#change(dir, key, at, () => renameSync(join(dir, found.sub, found.name), join(dir, 'cur', target)));
     await this.#syncer.sync(join(dir, 'cur'));
   }
 
@@ -388,8 +390,7 @@ export class MaildirStore implements MailboxStore {
     const path = join(dir, found.sub, found.name);
     const size = storedSizeOf(found.name) ?? (await lstat(path).then((st) => st.size, () => 0));
     try {
-      this.journal.change([dir], () => unlinkSync(path), () => [{ dir, key, at: undefined }]);
-      this.#listing.saw(dir, key, undefined);
+      this.#change(dir, key, undefined, () => unlinkSync(path));
     } catch (err) {
       if (errno(err) !== 'ENOENT') throw err;
       return; // removed by someone else, who counts it (or the next recalculation does)
