@@ -62,3 +62,19 @@ void test('an item filled in the background (disk tier only) is found for a mess
     cache.close();
   });
 });
+
+void test('gone forgets those messages of that folder only, their bytes given back', () => {
+  const cache = new FetchCache(100_000);
+  for (const folder of ['INBOX', 'Sent']) for (let i = 0; i < 3; i++) cache.set('ana', folder, `k${i}`, 'ENVELOPE', envelope(i));
+  const before = cache.bytes;
+  cache.gone('ana', 'INBOX', ['k0', 'k2', 'never-cached']);
+  assert.equal(cache.get('ana', 'INBOX', 'k0', 'ENVELOPE'), undefined);
+  assert.equal(cache.get('ana', 'INBOX', 'k2', 'ENVELOPE'), undefined);
+  assert.equal(cache.get('ana', 'INBOX', 'k1', 'ENVELOPE')?.toString(), envelope(1).toString());
+  assert.equal(cache.get('ana', 'Sent', 'k0', 'ENVELOPE')?.toString(), envelope(0).toString());
+  assert.ok(cache.bytes > 0 && cache.bytes < before, `bytes given back (${before} -> ${cache.bytes})`);
+  cache.gone('ana', 'INBOX', ['k1']);
+  cache.drop('ana', 'Sent', 'k1');
+  cache.gone('ana', 'Sent', ['k0', 'k2']);
+  assert.equal(cache.bytes, 0);
+});
