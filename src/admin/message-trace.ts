@@ -130,7 +130,7 @@ export function traceOf(m: QueuedMessage, received: string | undefined, now: num
  * adds that envelope from the history).
  */
 export async function traceMessage(store: QueueStore, id: string, now: number = Date.now()): Promise<MessageTrace | undefined> {
-  const parent = messageIdOfEnvelope(id);
-  const m = (await findQueuedMessage(store, id)) ?? (parent === undefined ? undefined : await findQueuedMessage(store, parent));
+  // an envelope id names its whole message: one read of it, whether the envelope is still there or not
+  const m = await findQueuedMessage(store, messageIdOfEnvelope(id) ?? id);
   return m ? traceOf(m, await firstReceived(store, m.messageId), now) : undefined;
 }
