@@ -11,6 +11,6 @@ export { AdminError, type AdminErrorKind } from './admin-error.js';
 export * from './directory-operations.js';
 export * from './queue-report.js';
 export { traceMessage, traceOf, type MessageTrace, type RecipientTrace } from './message-trace.js';
-export { completeTrace, pastTrace } from './past-trace.js';
+export { traceWithHistory } from './past-trace.js';
 export { targetJson } from './resolve-report.js';
 export { auditedDirectory, type DirectoryChange } from './audited-directory.js';

@@ -12,9 +12,10 @@
  *   the client, HELO name and protocol instead. A queued message's recipient that left the queue
  *   shows only while the history keeps its events (`[log] history`).
  */
-import type { HistoryEvent } from '../log/index.js';
+import type { QueueStore } from '../core/index.js';
+import { findHistory, type HistoryEvent } from '../log/index.js';
 import { attemptLine, isoTime, outcomeText } from './queue-report.js';
-import type { MessageTrace, RecipientTrace } from './message-trace.js';
+import { traceMessage, type MessageTrace, type RecipientTrace } from './message-trace.js';
 
 function text(v: unknown): string {
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '';
@@ -105,4 +106,13 @@ export function completeTrace(queued: MessageTrace | undefined, events: readonly
   const left = (pastTrace(events)?.recipients ?? []).filter((r) => !here.has(r.envelopeId) && r.queueState === 'removed');
   if (left.length === 0) return queued;
   return { ...queued, recipients: [...queued.recipients, ...left].sort((a, b) => envelopeNumber(a.envelopeId) - envelopeNumber(b.envelopeId)) };
+}
+
+/**
+ * What `correio trace` and the admin API's trace tell of a message or envelope id: the queued
+ * message with its recipients that already left it, or a message gone from the queue, from
+ * serve's delivery history in `dataDir` (completeTrace); undefined when neither knows it.
+ */
+export async function traceWithHistory(store: QueueStore, dataDir: string, id: string): Promise<MessageTrace | undefined> {
+  return completeTrace(await traceMessage(store, id), await findHistory(dataDir, id));
 }

@@ -17,9 +17,8 @@ import type { Context, Hono } from 'hono';
 import type { WebEnv } from './http-auth.js';
 import type { QueueControl } from '../core/index.js';
 import { findQueued, findQueuedMessage, listQueue, listQueuePage, walkQueue, type QueuedMessage } from '../queue/index.js';
-import { findHistory } from '../log/index.js';
 import {
-  AdminError, filterQueue, isoTime, maxPageLimit, messageJson, parsePageLimit, parseSince, sinceForms, stateLabel, stateLabels, traceMessage, completeTrace,
+  AdminError, filterQueue, isoTime, maxPageLimit, messageJson, parsePageLimit, parseSince, sinceForms, stateLabel, stateLabels, traceWithHistory,
   type QueueFilter, type StateLabel,
 } from '../admin/index.js';
 import { callerOf, jsonBody, stringField, type AdminApiDeps } from './admin-request.js';
@@ -121,8 +120,7 @@ export function queueRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
   app.get('/queue/:id/trace', async (c) => {
     const id = c.req.param('id');
     // recipients gone from the queue (or the whole message): from the delivery history, as `correio trace` does
-    const queued = await traceMessage(store, id);
-    const t = completeTrace(queued, await findHistory(deps.config().dataDir, queued?.id ?? id));
+    const t = await traceWithHistory(store, deps.config().dataDir, id);
     if (!t) throw new AdminError(`no such message: ${id} is not in the queue or in the delivery history (older than [log] history, deleted, or never queued)`, 'not-found');
     return c.json(t);
   });

@@ -14,8 +14,8 @@
  *   keeps, so only messages received while it was kept (and within `[log] history`).
  */
 import type { Command } from 'commander';
-import { completeTrace, traceMessage, type MessageTrace } from '../../admin/index.js';
-import { findByMessageIdField, findHistory } from '../../log/index.js';
+import { traceWithHistory, type MessageTrace } from '../../admin/index.js';
+import { findByMessageIdField } from '../../log/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 import { withSpool } from './queue.js';
 
@@ -59,8 +59,7 @@ export function register(program: Command, ctx: CliContext): void {
       }
       for (const one of ids) {
         // a queued message's recipients that already left (delivered, bounced) come from the history too
-        const queued = await withSpool(config, (store) => traceMessage(store, one));
-        const found = completeTrace(queued, await findHistory(config.dataDir, queued?.id ?? one));
+        const found = await withSpool(config, (store) => traceWithHistory(store, config.dataDir, one));
         if (!found) {
           throw new CliError(`no such message: ${one} is not in the queue or in the delivery history (older than [log] history, deleted, or never queued)`, exitCodes.dataErr);
         }
