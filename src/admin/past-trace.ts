@@ -14,6 +14,7 @@
  */
 import type { QueueStore } from '../core/index.js';
 import { findHistory, type HistoryEvent } from '../log/index.js';
+import { envelopeIndexOf } from '../queue/index.js';
 import { attemptLine, isoTime, outcomeText } from './queue-report.js';
 import { traceMessage, type MessageTrace, type RecipientTrace } from './message-trace.js';
 
@@ -92,7 +93,7 @@ export function pastTrace(events: readonly HistoryEvent[]): MessageTrace | undef
   };
 }
 
-const envelopeNumber = (id: string): number => Number(/-(\d+)$/.exec(id)?.[1] ?? 0);
+const envelopeNumber = (id: string): number => envelopeIndexOf(id) ?? 0;
 
 /**
  * What `correio trace` and the admin API's trace tell: a queued message (`queued`) with every

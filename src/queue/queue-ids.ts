@@ -62,6 +62,11 @@ export function firstIdsAfter(sources: Iterable<Iterable<string>>, after: string
   return out;
 }
 
+/** The n of an envelope id "<messageId>-<n>" (its index in the message), or undefined. */
+export function envelopeIndexOf(id: EnvelopeId): number | undefined {
+  return messageIdOfEnvelope(id) === undefined ? undefined : Number(id.slice(id.lastIndexOf(envelopeSeparator) + 1));
+}
+
 /** The message id an envelope id belongs to (envelope ids are "<messageId>-<n>"). */
 export function messageIdOfEnvelope(id: EnvelopeId): MessageId | undefined {
   const i = id.lastIndexOf(envelopeSeparator);
