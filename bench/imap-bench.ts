@@ -34,7 +34,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { startCorreio } from './correio-instance.js';
 import { dovecotImap, fill, measure, message, needle, startDovecot, type Latencies } from './jmap-bench.js';
@@ -82,7 +82,23 @@ function shown(out: Record<string, Latencies>): Record<string, Latencies> {
   });
 }
 
-async function rounds(o: ImapBenchOptions, who: string, run: Run, out: Record<string, Latencies>): Promise<void> {
+/**
+ * µs per file created (open O_CREAT|O_EXCL, close: the median of 20) in `dir`, the APPEND
+ * folder's tmp/, right before its APPENDs: each APPEND creates a file there, and on ext4 without
+ * a journal that costs what the block group's recently removed inodes make it cost (bench-fs.ts),
+ * which differs between the two servers' folders. The 20 empty files stay (tmp/ is not read).
+ */
+function createCost(dir: string): number {
+  const us: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t0 = process.hrtime.bigint();
+    closeSync(openSync(path.join(dir, `bench-create-probe-${i}`), 'wx'));
+    us.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  return us.sort((a, b) => a - b)[10];
+}
+
+async function rounds(o: ImapBenchOptions, who: string, run: Run, out: Record<string, Latencies>, maildir: string): Promise<void> {
   out[`select, ${who}`] = await measure(o.iterations, async () => {
     const r = await run('SELECT INBOX');
     if (!new RegExp(`\\* ${o.messages} EXISTS`).test(r)) throw new Error(`${who}: SELECT does not show ${o.messages} messages`);
@@ -99,6 +115,7 @@ async function rounds(o: ImapBenchOptions, who: string, run: Run, out: Record<st
     if (uids.length !== want) throw new Error(`${who}: SEARCH found ${uids.length}, wanted ${want}`);
   });
   await run('CREATE Bench');
+  console.log(`imap: creating a file in ${who}'s Bench/tmp/ before its APPENDs: ${createCost(path.join(maildir, '.Bench', 'tmp')).toFixed(0)} µs (median of 20)`);
   const per = (await appendMany(o, run, 'Bench', o.messages)).msPer;
   out[`append, ${who}`] = { cold: per, p50: per, p99: per };
   await appendToBigFolder(o, who, run, out);
@@ -201,7 +218,7 @@ export async function runImapBench(o: ImapBenchOptions): Promise<ImapBenchResult
     const built = await indexesBuilt(correio.dataDir, user, o.messages);
     console.log(`imap: correio's first SELECT (UIDs given) ${first.toFixed(1)} s; its IMAP text index held all ${o.messages} messages ${built.toFixed(1)} s later`);
     await c.run('UNSELECT');
-    await rounds(o, 'correio', c.run, out);
+    await rounds(o, 'correio', c.run, out, path.join(correio.dataDir, 'mail', 'localhost', 'bench'));
     c.close();
     const pid = correio.child.pid!;
     await mixed(o, 'correio', await correioSessions(o.clients, correio.imapPort, user, password), correioCpu(pid), result);
@@ -225,7 +242,7 @@ export async function runImapBench(o: ImapBenchOptions): Promise<ImapBenchResult
     stop = d.stop;
     // startDovecot selected INBOX once (its index made): UNSELECT so the rounds start alike
     await d.run('UNSELECT');
-    await rounds(o, 'Dovecot', d.run, out);
+    await rounds(o, 'Dovecot', d.run, out, path.join(home, 'Maildir'));
     d.stop();
     // started one after another: each writes the same dovecot.conf
     const many = async (n: number, select: boolean): Promise<{ run: Run; close: () => void; pid: number }[]> => {

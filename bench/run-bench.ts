@@ -46,6 +46,8 @@
  *   BENCH_WARMUP=0 (accept, relay, maildir on files and Postfix: this many messages first, to the same instance, delivered
  *   before the measured window starts: the rows then measure a running server, not one whose JIT
  *   is still compiling; both MTAs get them)
+ *   BENCH_FS=ext4 (the work directory on a fresh journaled ext4 made for the run on a loop device, as
+ *   root: bench-fs.ts; the header names the work directory's file system either way)
  *   BENCH_POSTFIX_CONFIG=tuned|anchor (postfix-peer.ts postfixConfig) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
  * Standards: none. Security: loopback only (127.0.0.1); children killed and temp dirs removed
  *   on every exit path. Limitations: one recipient per message, like smtp-source.
@@ -70,6 +72,7 @@ import { processShares, threadShares } from './cpu-shares.js';
 import { formatDeferred, isDeferredScenario, runDeferred, spoolCount } from './deferred-scenario.js';
 import { formatIdle, runIdle } from './idle-scenario.js';
 import type { BenchContext, Sample } from './bench-context.js';
+import { describeFs, makeRunFs, type RunFs } from './bench-fs.js';
 
 import { formatJmapBench, runJmapBench } from './jmap-bench.js';
 import { formatImapBench, runImapBench } from './imap-bench.js';
@@ -192,6 +195,8 @@ async function settle(): Promise<void> {
 }
 
 let workRoot = '';
+/** BENCH_FS: the file system made for this run (bench-fs.ts), else the work is under os.tmpdir() */
+let runFs: RunFs | undefined;
 async function freshWork(tag: string): Promise<string> {
   const d = await fsp.mkdtemp(path.join(workRoot, `${tag}-`));
   await fsp.chmod(d, 0o755);
@@ -364,11 +369,14 @@ async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<
 }
 
 async function main(): Promise<void> {
-  await fsp.mkdir(path.join(os.tmpdir(), 'correio-bench'), { recursive: true });
-  workRoot = await fsp.mkdtemp(path.join(os.tmpdir(), 'correio-bench', 'run-'));
+  if (env.BENCH_FS) runFs = makeRunFs(env.BENCH_FS);
+  const base = runFs?.root ?? os.tmpdir();
+  await fsp.mkdir(path.join(base, 'correio-bench'), { recursive: true });
+  workRoot = await fsp.mkdtemp(path.join(base, 'correio-bench', 'run-'));
   await fsp.chmod(workRoot, 0o755);
   await fsp.chmod(path.dirname(workRoot), 0o755).catch(() => undefined);
   console.log(`correio bench: ${os.cpus().length} CPU ${os.cpus()[0]?.model ?? ''}, node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`work directory: ${workRoot}, ${describeFs(workRoot)}${runFs ? ' (made for this run: BENCH_FS)' : ''}`);
   console.log(tools ? `smtp-source/smtp-sink: ${tools.from}` : 'smtp-source/smtp-sink: not found; using bench/load.ts and a sink in this process (scripts/bench-setup.sh fetches them)');
   if (peerWhyNot) {
     console.log(`Postfix peer: not run (${peerWhyNot}).`);
@@ -450,6 +458,7 @@ async function main(): Promise<void> {
 const cleanup = (): void => {
   killAll();
   if (workRoot && env.BENCH_KEEP !== '1') fs.rmSync(workRoot, { recursive: true, force: true });
+  if (env.BENCH_KEEP !== '1') runFs?.remove();
 };
 process.once('SIGINT', () => {
   cleanup();
