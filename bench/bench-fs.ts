@@ -41,7 +41,7 @@ export function describeFs(dir: string): string {
   } catch {
     journaled = false;
   }
-  return `ext4 on ${source}, ${journaled ? 'with a journal' : 'without a journal (inodes freed in the last 60 s are not reused: see bench-fs.ts)'}`;
+  return `ext4 on ${source}, ${journaled ? 'with a journal' : 'without a journal (inodes freed in the last 60 s are not reused, so file-heavy rows vary with earlier removals: BENCH_FS=ext4, as root, runs on a fresh journaled ext4; see bench/bench-fs.ts)'}`;
 }
 
 /** A file system made for one run: where to write, and how to take it away. */
