@@ -10,7 +10,9 @@
  *   destination).
  * Security: none.
  * Limitations: a slot is held for a delivery, not for a session kept open afterwards for reuse
- *   (session-pool.ts): a destination may see up to that many idle connections per node.
+ *   (session-pool.ts): a destination may see up to that many idle connections per node; nor
+ *   for the QUIT of one that is not kept (sent without waiting for its reply), so a closing
+ *   connection may still be open there beside the delivery that took its slot.
  */
 import { routeKey, type EnvelopeLeases, type Route } from '../core/index.js';
 

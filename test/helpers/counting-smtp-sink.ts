@@ -1,8 +1,9 @@
 /**
  * @module counting-smtp-sink
  * A real SMTP server (loopback) that accepts every message and counts its connections: how
- * many are open now and the most that were open at once. It can hold the reply to the final
- * "." until released (`hold`), so a test can keep deliveries in flight as long as it needs.
+ * many are open now and the most that were open at once; and its transactions in flight (from
+ * MAIL to the reply to the final "."), now and at most at once. It can hold the reply to the
+ * final "." until released (`hold`), so a test can keep deliveries in flight as long as it needs.
  * Standards: RFC 5321 §4.1 (the commands it answers), §4.5.2 (the end of DATA).
  * Security: test only; loopback only.
  * Limitations: no extensions beyond PIPELINING-free ESMTP; one transaction at a time per
@@ -16,6 +17,14 @@ export interface CountingSink {
   readonly open: number;
   /** the most connections that were open at once */
   readonly maxOpen: number;
+  /**
+   * connections with a transaction in flight now: from MAIL to the reply to the final "." (or
+   * RSET, or the connection's end). Unlike `open`, a connection whose client has its reply and
+   * is only closing (QUIT on its way) no longer counts.
+   */
+  readonly busy: number;
+  /** the most transactions that were in flight at once */
+  readonly maxBusy: number;
   /** every message received whole: its Subject */
   readonly subjects: string[];
   /** while true, the reply to "." waits (the transaction stays in flight) */
@@ -33,6 +42,8 @@ export async function startCountingSink(host = '127.0.0.1'): Promise<CountingSin
     port: 0,
     open: 0,
     maxOpen: 0,
+    busy: 0,
+    maxBusy: 0,
     subjects: [] as string[],
     hold: false,
     untilOpen: (n: number) =>
@@ -56,9 +67,17 @@ export async function startCountingSink(host = '127.0.0.1'): Promise<CountingSin
       waiters.splice(waiters.indexOf(w), 1);
       w.resolve();
     }
+    // this connection's transaction in flight (counted in busy)
+    let inTransaction = false;
+    const endTransaction = (): void => {
+      if (!inTransaction) return;
+      inTransaction = false;
+      sink.busy--;
+    };
     sock.on('close', () => {
       sockets.delete(sock);
       sink.open--;
+      endTransaction();
     });
     sock.on('error', () => sock.destroy());
     let buf = '';
@@ -83,6 +102,8 @@ export async function startCountingSink(host = '127.0.0.1'): Promise<CountingSin
           const done = (): void => {
             if (sock.destroyed) return; // the client went before the reply: not received
             sink.subjects.push(subject);
+            // over before the client can know it: its next step (QUIT, the slot given back) comes after
+            endTransaction();
             reply('250 2.0.0 queued');
           };
           if (sink.hold) held.push(done);
@@ -91,7 +112,17 @@ export async function startCountingSink(host = '127.0.0.1'): Promise<CountingSin
         }
         const verb = line.slice(0, 4).toUpperCase();
         if (verb === 'EHLO') reply('250-sink.test\r\n250 8BITMIME');
-        else if (verb === 'HELO' || verb === 'MAIL' || verb === 'RCPT' || verb === 'RSET' || verb === 'NOOP') reply('250 2.0.0 ok');
+        else if (verb === 'MAIL') {
+          if (!inTransaction) {
+            inTransaction = true;
+            sink.busy++;
+            sink.maxBusy = Math.max(sink.maxBusy, sink.busy);
+          }
+          reply('250 2.0.0 ok');
+        } else if (verb === 'RSET') {
+          endTransaction();
+          reply('250 2.0.0 ok');
+        } else if (verb === 'HELO' || verb === 'RCPT' || verb === 'NOOP') reply('250 2.0.0 ok');
         else if (verb === 'DATA') {
           data = [];
           reply('354 go on');
