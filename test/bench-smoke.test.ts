@@ -11,7 +11,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { assertRows, runBench, smallLoad } from './helpers/bench-run.js';
 import { adminUrl, pgUnavailable } from './helpers/pg.js';
 
@@ -72,6 +72,24 @@ void test('the imap scenario completes on a small folder: SELECT, FETCH, SEARCH,
     assert.match(out, new RegExp(`\\| mixed \\(3 clients, \\d+ s\\) \\| ${w} \\| [1-9]\\d* \\| [\\d.]+ \\| [\\d.]+ \\|`), out);
     assert.match(out, new RegExp(`  ${w}: -?\\d+ KB RSS`), out);
   }
+  // the cost of a create in each server's APPEND folder is shown before its APPENDs (bench-fs.ts)
+  for (const w of who) assert.match(out, new RegExp(`creating a file in ${w}'s Bench/tmp/ before its APPENDs: \\d+ µs`), out);
   // every IDLE session saw the delivery to its user
   assert.match(out, /IMAP IDLE: 20 of 20 sessions in IDLE on 4 users' INBOXes; .*: 20 of 20 sessions saw its EXISTS/, out);
+});
+
+void test('BENCH_FS=ext4 runs on a fresh journaled ext4 made for the run, and takes it away after; an unknown BENCH_FS is refused', async (t) => {
+  const bad = await runBench('correio-bench-fs-bad-', { ...smallLoad, BENCH_SCENARIOS: 'raw', BENCH_FS: 'zfs' });
+  assert.equal(bad.code, 1, bad.out);
+  assert.match(bad.out, /BENCH_FS: "zfs" is not a file system the bench makes \(ext4, or unset/);
+  const tools = ['/usr/sbin/mkfs.ext4', '/dev/loop-control'].every((f) => existsSync(f));
+  if (process.getuid?.() !== 0 || !tools) return t.skip('needs root, mkfs.ext4 and loop devices');
+  const { code, out } = await runBench('correio-bench-fs-', { ...smallLoad, BENCH_SCENARIOS: 'raw', BENCH_FS: 'ext4' });
+  assert.equal(code, 0, out);
+  const m = /work directory: (\S+)\/correio-bench\/run-\w+, ext4 on \/dev\/loop\d+, with a journal \(made for this run: BENCH_FS\)/.exec(out);
+  assert.ok(m, out);
+  assertRows(out, [['raw', 'sink']]);
+  assert.equal(existsSync(m[1]), false, `the run's mount point ${m[1]} is gone`);
+  const mounts = readFileSync('/proc/mounts', 'utf8');
+  assert.doesNotMatch(mounts, new RegExp(m[1].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'nothing is left mounted there');
 });
