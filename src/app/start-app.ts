@@ -329,7 +329,10 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       ...(opts.privileges && { user: opts.privileges.user }),
       smtp: smtp.addresses().map((a) => `${a.path !== undefined ? `unix:${a.path}` : `${a.host}:${a.port}`}/${a.mode}`),
       imap: imapBound.map((a) => `${a.host}:${a.port}`),
+      pop3: pop3Bound.map((a) => `${a.host}:${a.port}`),
       http: web?.addresses().map((a) => `${a.tls ? 'https' : 'http'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}/`),
+      // [metrics] listen as bound: empty when off or not available (a warning said why)
+      metrics: monitoring?.addresses().map((a) => `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}/metrics`) ?? [],
       dataDir: config.dataDir,
       // processes serving SMTP: this one (1) or, with acceptors, this one and the acceptors (their pids)
       smtpProcesses: pool ? config.smtp.processes : 1,

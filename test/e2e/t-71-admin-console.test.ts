@@ -38,7 +38,7 @@ void test('t-71: the admin console drives the queue and the directory in Chromiu
       await page.fill('input[name=address]', 'suzana@example.org');
       await page.fill('input[name=password]', 'suzana-pw');
       await page.click('#login button[type=submit]');
-      await page.waitForSelector('#login-note:has-text("not an admin")');
+      await page.waitForSelector(`#login-note:has-text("not an admin: the server's operator lists it in [http] admins (correio.toml), then runs correio reload")`);
     });
 
     await scenario(t, browser, 't-71-queue', async (page) => {

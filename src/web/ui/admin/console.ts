@@ -155,7 +155,7 @@ function showLogin(message = ''): void {
         showApp(address);
       } catch (err) {
         clearCredentials();
-        const why = err instanceof ApiError && err.status === 403 ? 'this account is not an admin' : err instanceof Error ? err.message : String(err);
+        const why = err instanceof ApiError && err.status === 403 ? "this account is not an admin: the server's operator lists it in [http] admins (correio.toml), then runs correio reload" : err instanceof Error ? err.message : String(err);
         replace(note, `Login failed: ${why}`);
       }
     })();
