@@ -36,6 +36,19 @@ void test('a notice comes out as it went in, whatever the chunks the pipe gives'
   }
 });
 
+void test('a body given as the pieces its record was appended from goes out octet for octet as one (session 17: no copy in the acceptor)', () => {
+  const q = notice();
+  const m2 = q.bodies.get('m2')!;
+  const pieces = [Buffer.from('Received: from x\r\n'), m2.subarray(0, 100), Buffer.alloc(0), m2.subarray(100)];
+  const out = encodeNotice({ ...q, bodies: new Map<MessageId, Buffer | readonly Buffer[]>([['m1', q.bodies.get('m1')!], ['m2', pieces]]) });
+  assert.equal(out.length, 1 + 1 + pieces.length, 'the header, then each piece as it is');
+  assert.equal(out[2], pieces[0], 'not copied');
+  const got = new NoticeReader().push(Buffer.concat(out));
+  assert.equal(got.length, 1);
+  assert.ok(got[0].bodies.get('m1')!.equals(q.bodies.get('m1')!));
+  assert.ok(got[0].bodies.get('m2')!.equals(Buffer.concat(pieces)), 'the pieces one after the other');
+});
+
 void test('every envelope comes out as JSON would have carried it, the fields coded by hand or not', () => {
   const base = { id: 'm1-1', messageId: 'm1', sender: { local: 'a', domain: 'example.org' }, recipient: { local: 'b', domain: 'example.net' }, route: { transport: 'smtp', nextHop: '[127.0.0.1]:25' }, arrivedAt: 1796560512117, size: 5404, attempts: [], nextAttemptAt: 0, dsn: {} };
   const odd: Record<string, unknown>[] = [

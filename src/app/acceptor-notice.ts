@@ -42,6 +42,12 @@ export interface Queued {
   bodies: Map<MessageId, Buffer>;
 }
 
+/**
+ * A notice as the acceptor makes it: a body may be the pieces its record was appended from
+ * (the header fields intake added, then the message), written one after the other as they are.
+ */
+export type QueuedOut = Omit<Queued, 'bodies'> & { bodies: ReadonlyMap<MessageId, Buffer | readonly Buffer[]> };
+
 /** the acceptor's descriptor of the notice pipe (stdio 0–2, then Node's IPC channel at 3) */
 export const noticeFd = 4;
 
@@ -66,11 +72,12 @@ const fixedSize = 25;
  */
 
 /**
- * A notice as the buffers to write (lengths, header, then each body as it is: no copy). The
+ * A notice as the buffers to write (lengths, header, then each body as it is, each piece of it:
+ * no copy). The
  * header: version 2, the envelopes, the places, the bodies' ids and lengths, the events (each
  * its kind and its fields as JSON text, which the server's history writes as it came).
  */
-export function encodeNotice(q: Queued): Buffer[] {
+export function encodeNotice(q: QueuedOut): Buffer[] {
   const b = new Builder();
   for (const e of q.envelopes) b.envelope(e);
   for (const [id, p] of q.places) {
@@ -79,10 +86,21 @@ export function encodeNotice(q: Queued): Buffer[] {
     b.numbers.push(p.offset, p.bodyLength, p.trailerLength);
   }
   let bodies = 0;
+  const pieces: Buffer[] = [];
   for (const [id, body] of q.bodies) {
+    let length = 0;
+    if (Buffer.isBuffer(body)) {
+      length = body.length;
+      pieces.push(body);
+    } else {
+      for (const piece of body) {
+        length += piece.length;
+        pieces.push(piece);
+      }
+    }
     b.str(id);
-    b.numbers.push(body.length);
-    bodies += body.length;
+    b.numbers.push(length);
+    bodies += length;
   }
   for (const [name] of q.events) b.ints.push(relayed.indexOf(name));
   const events = q.events.map(([, fields, json]) => json ?? JSON.stringify(fields));
@@ -111,7 +129,8 @@ export function encodeNotice(q: Queued): Buffer[] {
   out.write(eventsText, at + 4 + textLength, 'utf8');
   out.writeUInt32BE(out.length - 8, 0);
   out.writeUInt32BE(bodies, 4);
-  return [out, ...q.bodies.values()];
+  pieces.unshift(out);
+  return pieces;
 }
 
 /** The header decoded (the places' numbers are checked where they are used: FsQueueStore.adopt). */

@@ -23,6 +23,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { pino } from 'pino';
 import type { Config } from '../config/index.js';
+import type { MessageId } from '../core/index.js';
 import { BatchedOutput, formatTextLine, startMailLog, textWanted } from '../log/index.js';
 import { AuthThrottle } from '../policy/auth-throttle.js';
 import type { FsQueueStore } from '../queue/index.js';
@@ -31,7 +32,7 @@ import type { SharedListener } from '../server/smtp/index.js';
 import { acceptorShare } from './acceptor-limits.js';
 import { openBackends } from './backends.js';
 import { collectEvents } from './acceptor-events.js';
-import { encodeNotice, noticeFd, type Queued } from './acceptor-notice.js';
+import { encodeNotice, noticeFd, type QueuedOut } from './acceptor-notice.js';
 import type { AcceptorMessage, AcceptorOrder } from './acceptor-pool.js';
 import { buildSmtpService } from './smtp-service.js';
 import { loadOrMakeTls } from './tls-files.js';
@@ -40,6 +41,8 @@ import { loadOrMakeTls } from './tls-files.js';
 const sessionsEveryMs = 500;
 /** how long mail events wait for a commit to go with (a notice each would cost both processes a wake-up) */
 const eventsAloneMs = 50;
+/** the notice being gathered: each body as the pieces its record was appended from (no copy) */
+type Pending = Omit<QueuedOut, 'bodies'> & { bodies: Map<MessageId, readonly Buffer[]> };
 /** how long a stop waits for the last notice to be written */
 const noticeEndMs = 2_000;
 
@@ -112,7 +115,7 @@ export async function runAcceptor(acceptors: number): Promise<void> {
   // the mail events of that turn, received and queued before the envelopes they are about:
   // acceptor-events.ts); events of turns without a commit (a connection, a rejection) wait up
   // to eventsAloneMs for one, so that they do not cost a notice each
-  let pending: Queued | undefined;
+  let pending: Pending | undefined;
   let soon = false;
   let later: NodeJS.Timeout | undefined;
   const flush = (): void => {
@@ -126,7 +129,7 @@ export async function runAcceptor(acceptors: number): Promise<void> {
     for (const b of encodeNotice(q)) notices.write(b);
     notices.uncork();
   };
-  const batch = (commit: boolean): Queued => {
+  const batch = (commit: boolean): Pending => {
     pending ??= { envelopes: [], places: new Map(), events: [], bodies: new Map() };
     if (commit && !soon) {
       soon = true;

@@ -142,8 +142,8 @@ export class FsQueueStore implements QueueStore {
     return this.#segments.refresh();
   }
 
-  /** (An acceptor) where message `id`'s record went, and its body (once; undefined for a message in its own file). */
-  placeOf(id: MessageId): { ref: SegRef; body: Buffer } | undefined {
+  /** (An acceptor) where message `id`'s record went, and its body's pieces (once; undefined for a message in its own file). */
+  placeOf(id: MessageId): { ref: SegRef; body: readonly Buffer[] } | undefined {
     return this.#segments.takePlace(id);
   }
 

@@ -132,12 +132,13 @@ export class SegmentMessages {
 
   /**
    * (An acceptor) where the record of `id` went and its body, once, for its notice to the owner
-   * (which then delivers it without reading the segment).
+   * (which then delivers it without reading the segment): the body's pieces as they were
+   * appended, written into the notice as they are (no copy of the body: session 17).
    */
-  takePlace(id: MessageId): { ref: SegRef; body: Buffer } | undefined {
+  takePlace(id: MessageId): { ref: SegRef; body: readonly Buffer[] } | undefined {
     const p = this.#placed.get(id);
     this.#placed.delete(id);
-    return p && { ref: p.ref, body: p.body.length === 1 ? p.body[0] : Buffer.concat(p.body) };
+    return p && { ref: p.ref, body: p.body };
   }
 
   /**
