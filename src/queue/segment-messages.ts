@@ -100,8 +100,9 @@ export class SegmentMessages {
    */
   async append(id: MessageId, body: readonly Buffer[], bodyLength: number, trailer: Buffer): Promise<void> {
     if (this.#closed) throw new MailError(replies.localError(), 'MAIL_ERR_STORE_CLOSED');
-    // an acceptor keeps no index: the owner learns of the record by its notice or a refresh
-    const seg = this.#acceptor ? { index: new Map<MessageId, SegRef>(), live: new Map<string, number>() } : await this.state();
+    // an acceptor keeps no index (nor a count of live records): the owner learns of the record
+    // by its notice or a refresh; no throwaway maps per message either (session 17)
+    const seg = this.#acceptor ? undefined : await this.state();
     const { writer, segId } = await this.#activeWriter();
     let offset: number;
     try {
@@ -112,17 +113,17 @@ export class SegmentMessages {
       throw err;
     }
     // counted live from the write on, so the segment is not removed while this record syncs
-    seg.live.set(segId, (seg.live.get(segId) ?? 0) + 1);
+    seg?.live.set(segId, (seg.live.get(segId) ?? 0) + 1);
     try {
       await writer.sync();
     } catch (err) {
-      seg.live.set(segId, (seg.live.get(segId) ?? 1) - 1);
+      seg?.live.set(segId, (seg.live.get(segId) ?? 1) - 1);
       this.#doneLogs.appendNow(segId, id);
       // after a failed fsync the file's state is unknown: the next commit starts a new segment
       if (this.#writer === writer) this.#retireWriter();
       throw err;
     }
-    seg.index.set(id, { seg: segId, offset, bodyLength, trailerLength: trailer.length });
+    seg?.index.set(id, { seg: segId, offset, bodyLength, trailerLength: trailer.length });
     if (this.#acceptor) {
       // bounded: a commit whose notice never asks (none is lost: the owner's scans find it)
       if (this.#placed.size >= 1_000) this.#placed.clear();
