@@ -55,7 +55,7 @@ Exit status (sysexits): 0 queued, 64 usage, 65 bad message or address, 66 unread
 List queued messages and each recipient's state, oldest first (as correio queue list).
 
   --json           print a JSON array, one object per message
-  --limit N        at most N messages; when more may follow, "more: --since ID" goes to stderr
+  --limit N        at most N messages; when more follow, "more: --since ID" goes to stderr
   --since ID|TIME  messages after message ID (the last of the previous page), or received
                    from TIME on (e.g. 2026-12-05T21:00:00Z)
   --config FILE    configuration file (default: $CORREIO_CONFIG, ./correio.toml, built-in defaults)

@@ -1,11 +1,11 @@
 /**
  * @module queue-control
  * The operator's view of the spool (list, show; listings page by message id, reading only
- * the messages shown) and the offline QueueControl: actions applied
- * directly on a QueueStore when no server runs, through the same transitions the server's
- * dispatcher uses (envelope-transitions.ts applyControl). An id is a message id (all its
- * envelopes) or an envelope id (that one envelope). Envelopes are returned with their state
- * (withState: given once to envelopes written before states existed).
+ * the messages shown and one more, to tell whether a next page exists) and the offline
+ * QueueControl: actions applied directly on a QueueStore when no server runs, through the same
+ * transitions the server's dispatcher uses (envelope-transitions.ts applyControl). An id is a
+ * message id (all its envelopes) or an envelope id (that one envelope). Envelopes are returned
+ * with their state (withState: given once to envelopes written before states existed).
  * Standards: seed §2 (deferred mail kept and retried); RFC 3464 (bounce = failure notice).
  * Security: these are administrative operations; callers check the operator's rights.
  * Limitations: when the server runs, a change made directly on the store is seen by its
@@ -79,7 +79,7 @@ export async function* walkQueue(store: QueueStore, opts: QueueWalkOptions = {})
   if (m) yield m;
 }
 
-/** One page of a listing; `next` (the last id shown) is given when the page is full, so more may follow. */
+/** One page of a listing; `next` (the last id shown) is given only when at least one more message follows it. */
 export interface QueuePage {
   readonly messages: QueuedMessage[];
   readonly next?: MessageId;
@@ -88,14 +88,17 @@ export interface QueuePage {
 /** Messages listed beyond a page, read only when some of the page left the queue meanwhile. */
 export const pageSlack = 8;
 
-/** The first `limit` messages of walkQueue(store, opts). */
+/**
+ * The first `limit` messages of walkQueue(store, opts). One more is read (not shown) to know
+ * whether a next page exists: a page that ends the queue exactly has no `next`.
+ */
 export async function listQueuePage(store: QueueStore, opts: QueueWalkOptions & { readonly limit: number }): Promise<QueuePage> {
   const messages: QueuedMessage[] = [];
   if (opts.limit <= 0) return { messages };
   // a few more than the page asked of the store: a message that leaves the queue meanwhile is skipped
   for await (const m of walkQueue(store, { ...opts, limit: opts.limit + pageSlack })) {
+    if (messages.length >= opts.limit) return { messages, next: messages[messages.length - 1].messageId };
     messages.push(m);
-    if (messages.length >= opts.limit) return { messages, next: m.messageId };
   }
   return { messages };
 }
@@ -103,15 +106,19 @@ export async function listQueuePage(store: QueueStore, opts: QueueWalkOptions & 
 /**
  * A page of `limit` messages from `ids` (the running server's page of ids, with pageSlack more:
  * it knows every message without listing the spool), each read here; a message gone meanwhile
- * is skipped, as listQueuePage does.
+ * is skipped, as listQueuePage does, and `next` is given only when one more of `ids` is still
+ * queued (read, not shown).
  */
 export async function pageOfIds(store: QueueStore, ids: readonly MessageId[], limit: number): Promise<QueuePage> {
   const messages: QueuedMessage[] = [];
+  if (limit <= 0) return { messages };
   for (const id of ids) {
+    if (messages.length >= limit) {
+      if ((await findQueued(store, id)).length > 0) return { messages, next: messages[messages.length - 1].messageId };
+      continue;
+    }
     const m = await findQueuedMessage(store, id);
-    if (!m) continue;
-    messages.push(m);
-    if (messages.length >= limit) return { messages, next: m.messageId };
+    if (m) messages.push(m);
   }
   return { messages };
 }

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MailError, type Envelope, type EnvelopeInit, type QueueStore } from '../../src/core/index.js';
+import { listQueuePage, pageOfIds } from '../../src/queue/queue-control.js';
 
 export interface ContractStore {
   store: QueueStore;
@@ -242,6 +243,27 @@ export function queueStoreContract(name: string, makeStore: () => Promise<Contra
         const one = await store.findMessageEnvelopes(ids[2]);
         assert.deepEqual(one.map((e) => e.id), walked.filter((e) => e.messageId === ids[2]).map((e) => e.id));
         assert.deepEqual(await store.findMessageEnvelopes('nosuchmessage'), []);
+      }));
+
+    void test('a page of N messages gives the next page\'s cursor only when one more follows (listQueuePage, pageOfIds)', () =>
+      withStore(async ({ store }) => {
+        for (let i = 0; i < 4; i++) await storeMessage(store, `p${i}\r\n`, [`a${i}@x.example`, `b${i}@x.example`]);
+        const ids = await store.listMessageIds();
+        for (const limit of [3, 4, 5]) {
+          const page = await listQueuePage(store, { limit });
+          assert.deepEqual(page.messages.map((m) => m.messageId), ids.slice(0, limit), `limit ${limit}`);
+          assert.equal(page.next, limit < 4 ? ids[limit - 1] : undefined, `limit ${limit}: a cursor only when more follow`);
+          const fromIds = await pageOfIds(store, ids, limit);
+          assert.deepEqual(fromIds.messages.map((m) => m.messageId), ids.slice(0, limit), `pageOfIds, limit ${limit}`);
+          assert.equal(fromIds.next, page.next, `pageOfIds, limit ${limit}`);
+        }
+        const after = await listQueuePage(store, { limit: 2, after: ids[1] });
+        assert.deepEqual(after.messages.map((m) => m.messageId), ids.slice(2));
+        assert.equal(after.next, undefined, 'the last two, exactly: no cursor');
+        // the one beyond the page is gone: no cursor either
+        for (const e of await store.findMessageEnvelopes(ids[3])) await store.deleteEnvelope(e.id);
+        assert.equal((await pageOfIds(store, ids, 3)).next, undefined);
+        assert.equal((await listQueuePage(store, { limit: 3 })).next, undefined);
       }));
 
     void test('concurrent commits and concurrent updates of one message lose nothing', () =>

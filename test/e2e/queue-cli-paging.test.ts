@@ -62,11 +62,20 @@ void test('--limit pages through the whole queue in order, each page\'s cursor l
   assert.equal(pages, 3);
 });
 
-void test('a full last page still gives a cursor; the page after it is empty', async () => {
-  const p = await page(['--limit', '5', '--since', ids[19]]);
-  assert.deepEqual(p.ids, ids.slice(20));
-  assert.equal(p.next, ids[24]);
-  const after = await page(['--limit', '5', '--since', p.next]);
+void test('a page that ends the queue exactly gives no cursor; one more message left gives it', async () => {
+  const exact = await page(['--limit', '5', '--since', ids[19]]);
+  assert.deepEqual(exact.ids, ids.slice(20));
+  assert.equal(exact.next, undefined, 'exactly N left: no "more"');
+  const all = await site.run(['queue', 'list', '--limit', '25']);
+  assert.equal(all.code, 0, all.stderr);
+  assert.equal(all.stderr, '', 'the whole queue in one page of exactly its size: nothing on stderr');
+  const more = await page(['--limit', '5', '--since', ids[18]]);
+  assert.deepEqual(more.ids, ids.slice(19, 24));
+  assert.equal(more.next, ids[23], 'N+1 left: the cursor is the last id shown');
+  const last = await page(['--limit', '5', '--since', more.next]);
+  assert.deepEqual(last.ids, [ids[24]]);
+  assert.equal(last.next, undefined);
+  const after = await page(['--limit', '5', '--since', ids[24]]);
   assert.deepEqual(after.ids, []);
   assert.equal(after.stdout, '[]\n');
   assert.equal(after.next, undefined);

@@ -199,7 +199,7 @@ function pageOf(opts: ListOptions): { limit?: number; after?: string } {
 
 /**
  * `queue list` / `mailq` / `sendmail -bp`: oldest first, printed as read. With --limit, one page
- * (only its messages are read) and, when it is full, the --since that gives the next one.
+ * (only its messages and one more are read) and, when more follow, the --since that gives the next one.
  */
 export async function listCommand(ctx: CliContext, config: Config, opts: ListOptions = {}): Promise<void> {
   const { limit, after } = pageOf(opts);
