@@ -9,6 +9,9 @@
  * Started by root, it becomes `run_as` (default: data_dir's owner) before it opens anything and
  * gives root up for good once its listeners are bound (app/privileges.ts).
  * SIGHUP (or `correio reload`) re-reads the configuration, aliases and certificate (reload.ts).
+ * Once started, with standard error on a terminal, it writes there one line per service it runs
+ * (serviceLines: `correio: webmail at http://127.0.0.1:8025/ …`); the log's "correio started"
+ * line carries the same addresses in every case.
  * SIGTERM drains: the listeners close at once, sessions in progress may finish their
  * transactions (up to 30 s, then 421 4.3.2), the queue runner stops after its grace; a message
  * is either acknowledged with 250 and in the spool, or refused with a 4xx: never lost.
@@ -22,6 +25,40 @@ import type { Config } from '../../config/index.js';
 import { acquireInstanceLock, assumePrivileges, planPrivileges, startApp, type InstanceLock, type Privileges, type RunningApp } from '../../app/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 import { describeOsError } from '../os-errors.js';
+
+/** The addresses serviceLines reads: RunningApp's (ports as bound). */
+export type ServedAddresses = Pick<RunningApp, 'smtpAddresses' | 'imapAddresses' | 'pop3Addresses' | 'httpAddresses' | 'metricsAddresses'>;
+
+function hostPort(a: { host: string; port: number }): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+}
+
+/**
+ * One line per service serve runs, for a person at a terminal (what the "correio started" log
+ * line carries, in words): SMTP per mode, IMAP, POP3, the webmail and admin console, /metrics.
+ * Only addresses: no password, token or key.
+ */
+export function serviceLines(app: ServedAddresses): string[] {
+  const lines: string[] = [];
+  const smtp = new Map<string, string[]>();
+  for (const a of app.smtpAddresses()) {
+    const where = a.path !== undefined ? `unix:${a.path}` : hostPort(a);
+    smtp.set(a.mode, [...(smtp.get(a.mode) ?? []), where]);
+  }
+  for (const [mode, where] of smtp) lines.push(`correio: smtp (${mode}) on ${where.join(', ')}`);
+  const imap = app.imapAddresses().map(hostPort);
+  if (imap.length > 0) lines.push(`correio: imap on ${imap.join(', ')}`);
+  const pop3 = app.pop3Addresses().map(hostPort);
+  if (pop3.length > 0) lines.push(`correio: pop3 on ${pop3.join(', ')}`);
+  const http = app.httpAddresses().map((a) => `${a.tls ? 'https' : 'http'}://${hostPort(a)}/`);
+  if (http.length > 0) {
+    lines.push(`correio: webmail at ${http.join(', ')} (log in with a mailbox's address and password)`);
+    lines.push(`correio: admin console at ${http.map((u) => `${u}admin`).join(', ')} (for the accounts in [http] admins)`);
+  }
+  const metrics = app.metricsAddresses().map((a) => `http://${hostPort(a)}/metrics`);
+  if (metrics.length > 0) lines.push(`correio: metrics at ${metrics.join(', ')}`);
+  return lines;
+}
 
 /** Rethrows an OS condition at start as the one line that says what to do. */
 function explained(err: unknown, config: Config): unknown {
@@ -77,10 +114,10 @@ export function register(program: Command, ctx: CliContext): void {
           throw explained(err, config);
         });
         app = running;
-        // the quick start's pointer to the webmail, for a person at a terminal (the log line
-        // "correio started" has every address for the rest)
-        const web = running.httpAddresses()[0];
-        if (web && (ctx.stderr as NodeJS.WriteStream).isTTY === true) ctx.stderr.write(`correio: webmail at ${web.tls ? 'https' : 'http'}://${web.host.includes(':') ? `[${web.host}]` : web.host}:${web.port}/ (log in with a mailbox's address and password)\n`);
+        // where each service is, in words, for a person at a terminal (as [log] format "auto"
+        // writes text there only): the log line "correio started" has every address for the
+        // rest, and a log read by a program gets no other lines
+        if ((ctx.stderr as NodeJS.WriteStream).isTTY === true) for (const line of serviceLines(running)) ctx.stderr.write(`${line}\n`);
         if (hangupWhileStarting) void running.reload();
         await new Promise<void>((resolve, reject) => {
           onStop = () => {
