@@ -34,9 +34,9 @@ before(async () => {
       },
     },
   });
+  // the site's own SMTP port is startSiteProcess's (picked afresh if taken before serve binds it)
   site = await startSiteProcess({
     host: '127.0.0.2',
-    port,
     hostname: 'mx.dsc.ufpb.br',
     domains: ['dsc.ufpb.br'],
     users: ['helvecio@dsc.ufpb.br', 'maria@dsc.ufpb.br'],

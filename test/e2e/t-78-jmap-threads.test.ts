@@ -53,12 +53,16 @@ async function deliver(raw: string): Promise<void> {
 }
 
 before(async () => {
-  const httpPort = await freePort();
-  imapPort = await freePort();
+  // picked afresh each time startSiteProcess starts serve over (a port taken meanwhile)
+  let httpPort = 0;
   site = await startSiteProcess({
     domains: ['example.org'],
     users: ['alice@example.org'],
-    tables: `[http]\nlisten = ["127.0.0.1:${httpPort}"]\n[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n`,
+    tables: async () => {
+      httpPort = await freePort();
+      imapPort = await freePort();
+      return `[http]\nlisten = ["127.0.0.1:${httpPort}"]\n[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n`;
+    },
   });
   base = `http://127.0.0.1:${httpPort}`;
   // delivered before any client looks: the indexes must fill from the deliveries alone

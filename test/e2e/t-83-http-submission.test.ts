@@ -41,11 +41,15 @@ void test('a submit token posts a message: 202, delivered; a jmap-only token is 
 });
 
 void test('Idempotency-Key survives a restart (no second message); http.submission_rate gives 429 past it', async () => {
-  const httpPort = await freePort();
+  // picked afresh each time startSiteProcess starts serve over (a port taken meanwhile)
+  let httpPort = 0;
   const p = await startSiteProcess({
     domains: ['example.org'],
     users: ['alice@example.org', 'bob@example.org'],
-    tables: `[http]\nlisten = ["127.0.0.1:${httpPort}"]\nsubmission_rate = 3\n`,
+    tables: async () => {
+      httpPort = await freePort();
+      return `[http]\nlisten = ["127.0.0.1:${httpPort}"]\nsubmission_rate = 3\n`;
+    },
   });
   try {
     const made = await runCli(['token', 'create', 'alice@example.org', '--scope', 'submit', '--config', p.configFile]);

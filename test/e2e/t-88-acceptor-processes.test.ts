@@ -151,12 +151,15 @@ void test('processes = 3: two acceptors on the shared socket; the per-IP limit i
 });
 
 void test('processes = 2: the per-IP limit is exact; an LMTP UNIX socket is shared too; AUTH failures count across the server and the acceptor', async () => {
-  const imapPort = await freePort('127.0.0.1');
-  const metricsPort = await freePort('127.0.0.1');
+  // picked afresh each time startSiteProcess starts serve over (a port taken meanwhile)
+  let [imapPort, metricsPort] = [0, 0];
   const site = await startSiteProcess({
     ...opts,
     smtp: { processes: 2, max_connections_per_ip: 3, auth_on_mx: true },
-    tables: `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n[metrics]\nlisten = ["127.0.0.1:${metricsPort}"]\n[auth]\nmax_failures_per_address = 2\nfailure_delay = "1s"\n[lmtp]\nlisten = ["unix:lmtp.sock"]\n`,
+    tables: async () => {
+      [imapPort, metricsPort] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')];
+      return `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n[metrics]\nlisten = ["127.0.0.1:${metricsPort}"]\n[auth]\nmax_failures_per_address = 2\nfailure_delay = "1s"\n[lmtp]\nlisten = ["unix:lmtp.sock"]\n`;
+    },
   });
   try {
     const server = site.child!.pid!;

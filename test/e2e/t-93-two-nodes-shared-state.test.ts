@@ -71,10 +71,16 @@ void describe('t-93 two nodes on one PostgreSQL: DKIM keys, Email and Thread ids
   void test('keygen through A signs on B; the same ids and threads on both; a move on B keeps the id on A; "mestral" finds "trimestral"; a token made through A submits on B, replayed on A', () =>
     withTestDatabase(async (db) => {
       const hosts = ['127.0.0.2', '127.0.0.3'];
-      const httpPorts = await Promise.all(hosts.map((h) => freePort(h)));
-      const tables = (i: number): string =>
-        `[storage]\nurl = ${JSON.stringify(db.url)}\nlease = "3s"\npoll_interval = "1s"\n` +
-        `[metrics]\nlisten = []\n[imap]\nlisten = []\n[http]\nlisten = ["${hosts[i]}:${httpPorts[i]}"]\n`;
+      // HTTP ports picked afresh each time startSiteProcess starts a node over (one taken by a
+      // parallel test meanwhile): the ones the running node listens on are kept here
+      const httpPorts: number[] = [];
+      const tables = (i: number) => async (): Promise<string> => {
+        httpPorts[i] = await freePort(hosts[i]);
+        return (
+          `[storage]\nurl = ${JSON.stringify(db.url)}\nlease = "3s"\npoll_interval = "1s"\n` +
+          `[metrics]\nlisten = []\n[imap]\nlisten = []\n[http]\nlisten = ["${hosts[i]}:${httpPorts[i]}"]\n`
+        );
+      };
       const a = await startSiteProcess({ domains: ['dc.uece.br'], host: hosts[0], hostname: 'a.dc.uece.br', tables: tables(0), users: [reader, writer] });
       const b = await startSiteProcess({ domains: ['dc.uece.br'], host: hosts[1], hostname: 'b.dc.uece.br', tables: tables(1) });
       const [onA, onB] = hosts.map((h, i) => `http://${h}:${httpPorts[i]}`);

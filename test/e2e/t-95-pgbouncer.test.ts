@@ -125,12 +125,19 @@ void describe('t-95 two nodes behind PgBouncer in transaction mode', { skip }, (
     withTestDatabase(async (db) => {
       const bouncer = await startBouncer(db.url);
       const hosts = ['127.0.0.2', '127.0.0.3'];
-      const imapPorts = await Promise.all(hosts.map((h) => freePort(h)));
-      const httpPorts = await Promise.all(hosts.map((h) => freePort(h)));
-      const tables = (i: number): string =>
-        `[storage]\nurl = ${JSON.stringify(bouncer.via(db.url))}\nlisten_url = ${JSON.stringify(db.url)}\nprepared_statements = false\n` +
-        'lease = "3s"\npoll_interval = "1s"\n' +
-        `[metrics]\nlisten = []\n[imap]\nlisten = ["${hosts[i]}:${imapPorts[i]}"]\n[http]\nlisten = ["${hosts[i]}:${httpPorts[i]}"]\n`;
+      // IMAP and HTTP ports picked afresh each time startSiteProcess starts a node over (one
+      // taken by a parallel test meanwhile): the ones the running node listens on are kept here
+      const imapPorts: number[] = [];
+      const httpPorts: number[] = [];
+      const tables = (i: number) => async (): Promise<string> => {
+        imapPorts[i] = await freePort(hosts[i]);
+        httpPorts[i] = await freePort(hosts[i]);
+        return (
+          `[storage]\nurl = ${JSON.stringify(bouncer.via(db.url))}\nlisten_url = ${JSON.stringify(db.url)}\nprepared_statements = false\n` +
+          'lease = "3s"\npoll_interval = "1s"\n' +
+          `[metrics]\nlisten = []\n[imap]\nlisten = ["${hosts[i]}:${imapPorts[i]}"]\n[http]\nlisten = ["${hosts[i]}:${httpPorts[i]}"]\n`
+        );
+      };
       const nodes: Awaited<ReturnType<typeof startSiteProcess>>[] = [];
       try {
         nodes.push(await startSiteProcess({ domains: ['dc.uece.br'], host: hosts[0], hostname: 'a.dc.uece.br', tables: tables(0), users: [reader] }));

@@ -48,13 +48,18 @@ function literal(resp: Buffer): Buffer {
 void describe('t-96 CATENATE of a 20 MiB message into a PostgreSQL mailbox', { skip }, () => {
   void test('copied octet for octet (the server\'s growth reported); TOOBIG and OVERQUOTA store nothing', (t) =>
     withTestDatabase(async (db) => {
-      const imapPort = await freePort();
+      // picked afresh each time startSiteProcess starts serve over (a port taken meanwhile)
+      let imapPort = 0;
       const site = await startSmallHeapSite({
         domains: ['localhost'],
         users: ['big@localhost'],
-        tables:
-          `[storage]\nurl = ${JSON.stringify(db.url)}\nlease = "3s"\npoll_interval = "1s"\n[metrics]\nlisten = []\n` +
-          `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\nappend_limit = "30MB"\n[quota]\nstorage = "55MB"\n`,
+        tables: async () => {
+          imapPort = await freePort();
+          return (
+            `[storage]\nurl = ${JSON.stringify(db.url)}\nlease = "3s"\npoll_interval = "1s"\n[metrics]\nlisten = []\n` +
+            `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\nappend_limit = "30MB"\n[quota]\nstorage = "55MB"\n`
+          );
+        },
       });
       const pid = site.child!.pid!;
       const c = await RawImap.connect(imapPort);

@@ -105,14 +105,19 @@ function message(size: number): Buffer[] {
 void describe('t-96 a 20 MB message into a PostgreSQL mailbox and out by POP3 and IMAP', { skip }, () => {
   void test('delivered and read by RETR with RSS growing less than 18 MB; FETCH BODY[] and a partial byte-identical; expunged with its chunks', () =>
     withTestDatabase(async (db) => {
-      const [imapPort, pop3Port] = [await freePort(), await freePort()];
+      // picked afresh each time startSiteProcess starts serve over (a port taken meanwhile)
+      let [imapPort, pop3Port] = [0, 0];
       const site = await startSmallHeapSite({
         domains: ['localhost'],
         users: ['big@localhost'],
         smtp: { max_message_size: '50MB' },
-        tables:
-          `[storage]\nurl = ${JSON.stringify(db.url)}\nlease = "3s"\npoll_interval = "1s"\n[metrics]\nlisten = []\n` +
-          `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n[pop3]\nlisten = ["127.0.0.1:${pop3Port}"]\n`,
+        tables: async () => {
+          [imapPort, pop3Port] = [await freePort(), await freePort()];
+          return (
+            `[storage]\nurl = ${JSON.stringify(db.url)}\nlease = "3s"\npoll_interval = "1s"\n[metrics]\nlisten = []\n` +
+            `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n[pop3]\nlisten = ["127.0.0.1:${pop3Port}"]\n`
+          );
+        },
       });
       const pid = site.child!.pid!;
       const delivered = (n: number) => waitFor(`${n} messages in the mailbox`, async () => (await pgScalar(db.url, 'SELECT count(*) AS n FROM mail_messages')) >= n, 120_000);

@@ -24,15 +24,19 @@ async function gauges(port: number): Promise<{ loaded: number; states: Record<st
 }
 
 void test('queue gauges: exact after accept, defer, hold, release, delete, a clean restart and a kill -9 restart', async () => {
-  const metricsPort = await freePort('127.0.0.1');
   // nothing listens there: every attempt is deferred (connection refused), retried in an hour
   const refusing = await freePort('127.0.0.1');
+  // picked afresh each time startSiteProcess starts serve over (a port taken meanwhile)
+  let metricsPort = 0;
   const site = await startSiteProcess({
     domains: ['localhost'],
     users: ['u@localhost'],
     smtp: { processes: 2 },
     delivery: { retry_min: '1h', retry_max: '2h' },
-    tables: `[delivery.routes]\n"example.net" = "smtp:[127.0.0.1]:${refusing}"\n[metrics]\nlisten = ["127.0.0.1:${metricsPort}"]\n`,
+    tables: async () => {
+      metricsPort = await freePort('127.0.0.1');
+      return `[delivery.routes]\n"example.net" = "smtp:[127.0.0.1]:${refusing}"\n[metrics]\nlisten = ["127.0.0.1:${metricsPort}"]\n`;
+    },
   });
   const config = ['--config', site.configFile];
   /** waits until the gauges say `want` (the other states 0) with the spool seen whole */
