@@ -8,8 +8,11 @@
  *   gets a prompt without echo.
  *   Every directory change made through `withDirectory` is recorded in the admin log
  *   (log/admin-log.ts) with the operator's name: the CLI changes the directory without the server.
+ *   On the embedded defaults, a command for an existing installation refuses a data directory
+ *   that does not exist rather than make one (requireInstallation).
  * Limitations: none.
  */
+import { existsSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config/index.js';
@@ -40,6 +43,22 @@ export class CliError extends Error {
     this.name = 'CliError';
     this.exitCode = exitCode;
   }
+}
+
+/**
+ * Refuses a command meant for an existing installation (reading it or submitting to it) when the
+ * configuration is the embedded defaults (no --config, $CORREIO_CONFIG or ./correio.toml) and
+ * their data directory, ./var of the current directory, does not exist: run away from the
+ * checkout, the command would otherwise make a new empty one and answer from it ("550 5.1.1 No
+ * such user here"). EX_CONFIG: the fix is where it runs or which configuration it reads.
+ */
+export function requireInstallation(config: Config): void {
+  if (config.file !== undefined || existsSync(config.dataDir)) return;
+  throw new CliError(
+    `no data directory at ${config.dataDir}: with no --config and no ./correio.toml here, correio runs on its embedded defaults, ` +
+      'which keep the data in ./var of the directory it runs in (where `npm start` runs it); run this there (once it has started), or pass --config FILE',
+    exitCodes.config,
+  );
 }
 
 export interface CliIo {

@@ -49,7 +49,8 @@ Submit a message from standard input into correio's spool (the server need not r
   --help        this text
 
 Exit status (sysexits): 0 queued, 64 usage, 65 bad message or address, 66 unreadable input,
-67 unknown user, 69 refused, 75 temporary failure (try again).
+67 unknown user, 69 refused, 75 temporary failure (try again), 78 built-in defaults and
+no ./var here (run it where \`npm start\` runs, or give -C FILE).
 `,
   mailq: `Usage: mailq [--json] [--limit N] [--since ID|TIME] [--config FILE]
 List queued messages and each recipient's state, oldest first (as correio queue list).

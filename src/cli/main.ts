@@ -4,6 +4,8 @@
  * `register(program, ctx)`), every command with --config FILE, errors as one line
  * `correio: <problem>` on stderr with a sysexits(3) status, no stack traces.
  * sendmail, mailq and newaliases are faces of the same main (bin/*.js).
+ * A command for an existing installation run on the embedded defaults away from their data
+ * directory ends with 78 and one line saying where it looked and what to do (forInstallation).
  * Standards: sysexits(3).
  * Security: internal errors print their message only; CORREIO_DEBUG=1 adds the stack.
  * Limitations: none.
@@ -15,7 +17,7 @@ import { becomeDataDirOwner } from './run-as.js';
 import { ConfigError } from '../config/index.js';
 import { DirectoryInputError } from '../directory/index.js';
 import { AdminError } from '../admin/index.js';
-import { CliError, exitCodes, makeContext, type CliIo } from './cli-context.js';
+import { CliError, exitCodes, makeContext, requireInstallation, type CliIo } from './cli-context.js';
 import { register as registerAlias } from './commands/alias.js';
 import { register as registerCheck } from './commands/check.js';
 import { register as registerDb } from './commands/db.js';
@@ -58,6 +60,23 @@ export function describeError(err: unknown): { message: string; exitCode: number
   return { message: `internal error: ${message}`, exitCode: exitCodes.software };
 }
 
+/**
+ * The commands that read or submit to an existing installation: on the embedded defaults, away
+ * from their data directory, they say so (requireInstallation) instead of making an empty one.
+ * serve makes it; check, db, migrate and lab have their own places or make new ones; sendmail
+ * checks after reading its own -C.
+ */
+const forInstallation = new Set([
+  'alias', 'directory', 'dkim', 'dmarc', 'dmarc-report', 'dns', 'list', 'newaliases', 'queue', 'reload', 'resolve', 'role', 'tls-report', 'token', 'trace', 'user',
+]);
+
+/** The top-level command an action belongs to (`queue` for `queue list`). */
+function topCommand(action: Command): Command {
+  let c = action;
+  while (c.parent?.parent) c = c.parent;
+  return c;
+}
+
 /** Builds the program; exported for tests and for the faces (sendmail, mailq, newaliases). */
 export function buildProgram(io: CliIo): Command {
   const ctx = makeContext(io);
@@ -73,17 +92,20 @@ export function buildProgram(io: CliIo): Command {
     .option('--config <file>', 'configuration file (default: $CORREIO_CONFIG, ./correio.toml, built-in defaults)')
     .version(`correio ${packageVersion()}`, '-V, --version', 'print the version (correio X.Y.Z)');
 
-  // root becomes the data directory's owner before a command touches it (run-as.ts); serve does
-  // it after binding, sendmail once it has read its own -C; check keeps root's rights to bind as serve does
   program.hook('preAction', (_program, action) => {
-    if (process.getuid?.() !== 0 || action.name() === 'serve' || action.name() === 'sendmail' || action.name() === 'check') return;
+    const installation = forInstallation.has(topCommand(action).name());
+    // root becomes the data directory's owner before a command touches it (run-as.ts); serve does
+    // it after binding, sendmail once it has read its own -C; check keeps root's rights to bind as serve does
+    const asOwner = process.getuid?.() === 0 && action.name() !== 'serve' && action.name() !== 'sendmail' && action.name() !== 'check';
+    if (!installation && !asOwner) return;
     let config;
     try {
       config = ctx.config(action);
     } catch {
       return; // the command reports its configuration problem itself, after its usage errors
     }
-    becomeDataDirOwner(config);
+    if (installation) requireInstallation(config);
+    if (asOwner) becomeDataDirOwner(config);
   });
   registerServe(program, ctx);
   registerReload(program, ctx);

@@ -28,7 +28,8 @@
  * status is 67 (EX_NOUSER; 69 EX_UNAVAILABLE for refusals other than a bad address), as sendmail
  * 8 does. A temporary failure (4xx) for any recipient queues nothing and exits 75.
  * Exit statuses (sysexits(3)): 64 usage or no recipients, 65 unparsable address or bad message,
- * 66 unreadable input, 67 unknown user, 69 refused, 75 temporary failure (try again).
+ * 66 unreadable input, 67 unknown user, 69 refused, 75 temporary failure (try again), 78 on the
+ * embedded defaults away from their data directory (none is made: cli-context requireInstallation).
  *
  * Files: sendmail-args.ts parses the command line, sendmail-input.ts reads the message,
  * sendmail-addresses.ts reads the addresses, sendmail-bs.ts is -bs, sendmail-runtime.ts opens
@@ -64,7 +65,7 @@ import {
 } from '../../core/index.js';
 import { loadConfig, type Config } from '../../config/index.js';
 import { verifyLocally } from './local-verify.js';
-import { CliError, exitCodes, type CliContext } from '../cli-context.js';
+import { CliError, exitCodes, requireInstallation, type CliContext } from '../cli-context.js';
 import { becomeDataDirOwner } from '../run-as.js';
 import { listCommand, queueAction } from './queue.js';
 import { SendmailInputError, normalizeInput, splitMessage } from './sendmail-input.js';
@@ -312,6 +313,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (args: string[], _opts: unknown, cmd: Command) => {
       const o = parseSendmailArgs(rawArguments(cmd, args));
       const config = configFor(ctx, cmd, o);
+      requireInstallation(config);
       becomeDataDirOwner(config);
       try {
         switch (o.mode) {

@@ -1,0 +1,53 @@
+/**
+ * A command for an existing installation, run on the embedded defaults (no --config, no
+ * $CORREIO_CONFIG, no ./correio.toml) in a directory without ./var, says where it looked and what
+ * to do, exits 78 (EX_CONFIG), and makes no ./var: it used to make a new empty one and answer
+ * from it ("550 5.1.1 No such user here" for sendmail). A configuration file that names a data
+ * directory still gets it made on first use. Real processes in temp directories.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { withTempDir } from '../helpers/temp-dir.js';
+
+const inTempDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('correio-away-', fn);
+
+void test('away from the checkout, on the embedded defaults: one line naming ./var and the way out, exit 78, no ./var made', () =>
+  inTempDir(async (dir) => {
+    const line = `correio: no data directory at ${join(dir, 'var')}: with no --config and no ./correio.toml here, correio runs on its embedded defaults, ` +
+      'which keep the data in ./var of the directory it runs in (where `npm start` runs it); run this there (once it has started), or pass --config FILE\n';
+    for (const args of [
+      ['sendmail', 'postmaster@localhost'],
+      ['sendmail', '-bp'],
+      ['queue', 'list'],
+      ['queue', 'flush'],
+      ['trace', 'nosuchid'],
+      ['user', 'list'],
+      ['alias', 'list'],
+      ['newaliases'],
+      ['reload'],
+    ]) {
+      const r = await runCli(args, { cwd: dir, stdin: 'Subject: hello\n\nfirst message\n' });
+      assert.equal(r.code, 78, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr, line, args.join(' '));
+      assert.equal(r.stdout, '', args.join(' '));
+      assert.equal(existsSync(join(dir, 'var')), false, `${args.join(' ')} made no ./var`);
+    }
+    // usage errors still come first
+    assert.equal((await runCli(['queue', 'show'], { cwd: dir })).code, 64);
+  }));
+
+void test('with ./var there, or a configuration file, the commands run as before', () =>
+  inTempDir(async (dir) => {
+    await writeFile(join(dir, 'correio.toml'), 'hostname = "mx.localhost"\nlocal_domains = ["localhost"]\n');
+    const named = await runCli(['user', 'list'], { cwd: dir });
+    assert.equal(named.code, 0, named.stderr);
+    assert.equal(existsSync(join(dir, 'var')), true, 'a ./correio.toml site gets its data directory made on first use, as before');
+    await rm(join(dir, 'correio.toml'));
+    const defaults = await runCli(['queue', 'list'], { cwd: dir });
+    assert.equal(defaults.code, 0, defaults.stderr);
+    assert.equal(defaults.stdout, 'Mail queue is empty\n');
+  }));
