@@ -59,17 +59,34 @@ function run(file: string, args: string[], cwd: string, stdin: 'pipe' | 'ignore'
 
 const noScript = spawnSync('script', ['--version']).error ? 'script(1) is not installed: no pseudo-terminal to run serve on' : undefined;
 
+interface Started { dir: string; ports: Ports; child: ChildProcess; exited: Promise<void>; stdout: () => string; stderr: () => string }
+
+/**
+ * serve on a site of its own, on a terminal (under script(1)) or with pipes, until `ready` holds
+ * of its output or it exits. The ports come from freePort (bound, then released): a test beside
+ * this one may take one first, and serve exits 69 "… already in use by another program"; the
+ * site is then made again with fresh ports, a few times.
+ */
+async function startServe(terminal: boolean, ready: (out: string) => boolean): Promise<Started> {
+  for (let attempt = 1; ; attempt++) {
+    const { dir, configFile, ports } = await site();
+    const argv = [process.execPath, ...cliCommand(), '--config', configFile, 'serve'];
+    const quote = (a: string): string => `'${a.replace(/'/g, "'\\''")}'`;
+    // on a terminal, stdin stays open (a pipe): script(1) would end the session at its end
+    const r = terminal ? run('script', ['-qfec', argv.map(quote).join(' '), '/dev/null'], dir, 'pipe') : run(argv[0], argv.slice(1), dir, 'ignore');
+    await waitFor('serve to start', () => ready(r.stdout() + r.stderr()) || r.child.exitCode !== null, 60_000);
+    const taken = r.child.exitCode !== null && /already in use by another program/.test(r.stdout() + r.stderr());
+    if (!taken || attempt >= 5) return { dir, ports, ...r };
+    await r.exited;
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 void test('on a terminal, serve prints one line per service with its address', { skip: noScript }, async () => {
-  const { dir, configFile, ports } = await site();
-  const quote = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
-  const command = [process.execPath, ...cliCommand(), '--config', configFile, 'serve'].map(quote).join(' ');
-  // stdin open (a pipe): script(1) would end the session at its end
-  const { child, exited, stdout, stderr } = run('script', ['-qfec', command, '/dev/null'], dir, 'pipe');
-  // the terminal's output (serve's stdout and stderr alike) comes on script's stdout
-  const all = (): string => stdout() + stderr();
+  const { dir, ports, child, exited, stdout, stderr } = await startServe(true, (out) => out.includes('correio: metrics at'));
   try {
-    await waitFor('the service lines', () => all().includes('correio: metrics at') || child.exitCode !== null, 60_000);
-    const out = all();
+    // the terminal's output (serve's stdout and stderr alike) comes on script's stdout
+    const out = stdout() + stderr();
     const lines = out.split(/\r?\n/).filter((l) => l.startsWith('correio: '));
     assert.deepEqual(lines, [
       `correio: smtp (mx) on 127.0.0.1:${ports.smtp}`,
@@ -88,10 +105,8 @@ void test('on a terminal, serve prints one line per service with its address', {
 });
 
 void test('with standard error not a terminal, no such lines: the JSON "correio started" line has the addresses', async () => {
-  const { dir, configFile, ports } = await site();
-  const { child, exited, stdout, stderr } = run(process.execPath, [...cliCommand(), '--config', configFile, 'serve'], dir, 'ignore');
+  const { dir, ports, child, exited, stdout, stderr } = await startServe(false, (out) => out.includes('"msg":"correio started"'));
   try {
-    await waitFor('"correio started"', () => stdout().includes('"msg":"correio started"') || child.exitCode !== null, 60_000);
     const started = JSON.parse(stdout().split('\n').find((l) => l.includes('"msg":"correio started"')) ?? '{}') as Record<string, unknown>;
     assert.deepEqual(started.http, [`http://127.0.0.1:${ports.http}/`], stdout() + stderr());
   } finally {
