@@ -38,7 +38,7 @@ export interface PublicResponse {
   ok: boolean;
   error?: string;
   messages?: QueuedMessage[];
-  /** the --since of the next page, when the listing was cut */
+  /** the --since of the next page, when more messages follow the listing's last */
   next?: string;
   verdicts?: Verdict[];
 }

@@ -49,8 +49,8 @@ export function queueRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
     return action === 'flush' ? control.flush(id) : control[action](id);
   }
 
-  // oldest first; limit= gives one page (only its messages are read, filters aside) and, when
-  // it is full, the Correio-Next-Since header: the since= of the next page
+  // oldest first; limit= gives one page (only its messages and one more are read, filters aside)
+  // and, when more messages follow it, the Correio-Next-Since header: the since= of the next page
   app.get('/queue', async (c) => {
     const now = Date.now();
     const q = (k: string): string | undefined => c.req.query(k);

@@ -38,6 +38,11 @@ void test('away from the checkout, on the embedded defaults: one line naming ./v
     }
     // usage errors still come first
     assert.equal((await runCli(['queue', 'show'], { cwd: dir })).code, 64);
+    // help is no command for an installation: it is given anywhere (and says the cursor comes only when more follow)
+    const help = await runCli(['queue', 'list', '--help'], { cwd: dir });
+    assert.equal(help.code, 0, help.stderr);
+    assert.ok(help.stdout.replace(/\s+/g, ' ').includes("--limit <n> at most N messages (one page; when more follow, the next page's --since is printed on stderr)"), help.stdout);
+    assert.equal(existsSync(join(dir, 'var')), false, 'queue list --help made no ./var');
   }));
 
 void test('with ./var there, or a configuration file, the commands run as before', () =>

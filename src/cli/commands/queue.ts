@@ -241,7 +241,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('list')
     .description('list queued messages and each recipient\'s state (mailq)')
     .option('--json', 'print a JSON array, one object per message')
-    .option('--limit <n>', 'at most N messages (one page; the next page\'s --since is printed on stderr)')
+    .option('--limit <n>', 'at most N messages (one page; when more follow, the next page\'s --since is printed on stderr)')
     .option('--since <id|time>', 'messages after this message id (the last of the previous page), or received from this time on (2026-12-05T21:00:00Z)')
     .action(async (opts: ListOptions, cmd: Command) => {
       await listCommand(ctx, ctx.config(cmd), opts);
