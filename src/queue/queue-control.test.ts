@@ -7,13 +7,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Envelope, MessageId } from '../core/index.js';
 import { storeMessage } from '../../test/contract/queue-store.contract.js';
-import { MemoryQueueStore, StoreQueueControl } from './index.js';
+import { MemoryQueueStore, StoreQueueControl, listQueuePage } from './index.js';
 
 class CountingStore extends MemoryQueueStore {
   walks = 0;
-  override walkEnvelopes(after?: MessageId): AsyncIterable<Envelope> {
+  /** envelopes the walks have given so far */
+  walked = 0;
+  override async *walkEnvelopes(after?: MessageId): AsyncIterable<Envelope> {
     this.walks++;
-    return super.walkEnvelopes(after);
+    for await (const e of super.walkEnvelopes(after)) {
+      this.walked++;
+      yield e;
+    }
   }
 }
 
@@ -36,5 +41,18 @@ void test('offline hold, release and bounce of one id read that message only; fl
   assert.equal((await store.findEnvelope(b1.id))?.state, 'held');
   assert.equal(await control.flush(), 2, 'the two due notices counted, the held envelope left out');
   assert.equal(store.walks, 1);
+  await store.close();
+});
+
+void test('a filtered page stops when full: it does not read on through the queue to learn whether one more matches', async () => {
+  const store = new CountingStore();
+  const [held] = await storeMessage(store, 'Subject: h\r\n\r\nh\r\n', ['h@x.example']);
+  for (let i = 0; i < 40; i++) await storeMessage(store, `Subject: ${i}\r\n\r\nbody\r\n`, [`r${i}@x.example`]);
+  await new StoreQueueControl(store, { now: () => 1_000 }).hold(held.id);
+  const page = await listQueuePage(store, { limit: 1, filter: (m) => m.envelopes.some((e) => e.state === 'held') });
+  assert.deepEqual(page.messages.map((m) => m.messageId), [held.messageId]);
+  assert.equal(page.next, held.messageId, 'a full filtered page offers the next one (more may follow)');
+  // the matching message, and at most the one after it that ended its grouping by message id
+  assert.ok(store.walked <= 2, `read ${store.walked} envelopes of 41 for a one-message page`);
   await store.close();
 });

@@ -89,8 +89,10 @@ export interface QueuePage {
 export const pageSlack = 8;
 
 /**
- * The first `limit` messages of walkQueue(store, opts). One more is read (not shown) to know
- * whether a next page exists: a page that ends the queue exactly has no `next`.
+ * The first `limit` messages of walkQueue(store, opts). Without a filter one more is read (not
+ * shown) to know whether a next page exists: a page that ends the queue exactly has no `next`.
+ * With a filter a full page gives `next` at once (more may follow): finding whether one more
+ * message matches could read the rest of the queue, and a page is read in O(page) (issue 19).
  */
 export async function listQueuePage(store: QueueStore, opts: QueueWalkOptions & { readonly limit: number }): Promise<QueuePage> {
   const messages: QueuedMessage[] = [];
@@ -99,6 +101,7 @@ export async function listQueuePage(store: QueueStore, opts: QueueWalkOptions & 
   for await (const m of walkQueue(store, { ...opts, limit: opts.limit + pageSlack })) {
     if (messages.length >= opts.limit) return { messages, next: messages[messages.length - 1].messageId };
     messages.push(m);
+    if (opts.filter && messages.length >= opts.limit) return { messages, next: m.messageId };
   }
   return { messages };
 }

@@ -113,7 +113,7 @@ export const adminOpenApi: Json = {
           param('sender', 'substring of the envelope sender', 'query'),
           param('recipient', 'substring of a recipient', 'query'),
           param('route', 'substring of a route (transport:next hop)', 'query'),
-          param('limit', 'at most this many messages, 1 to 1000000: one page; when more messages follow it the Correio-Next-Since header gives the next page\'s since', 'query'),
+          param('limit', 'at most this many messages, 1 to 1000000: one page; when more messages follow it (with a filter: when the page is full) the Correio-Next-Since header gives the next page\'s since', 'query'),
           param('since', 'messages after this message id (the last of the previous page), or received from this time on (2026-12-05T21:00:00Z)', 'query'),
         ],
         response: ok('messages', arrayOf('QueuedMessage')),

@@ -51,11 +51,14 @@ export function queueRoutes(app: Hono<WebEnv>, deps: AdminApiDeps): void {
 
   // oldest first; limit= gives one page (only its messages and one more are read, filters aside)
   // and, when more messages follow it, the Correio-Next-Since header: the since= of the next page
+  // (with a filter, whenever the page is full: more may follow; listQueuePage)
   app.get('/queue', async (c) => {
     const now = Date.now();
     const q = (k: string): string | undefined => c.req.query(k);
     const f = filterOf(q);
-    const filter = (m: QueuedMessage): boolean => filterQueue([m], f, now).length > 0;
+    // no filter function without a filter: a page then knows exactly whether more follow
+    const filtered = Object.values(f).some((v) => v !== undefined);
+    const filter = filtered ? (m: QueuedMessage): boolean => filterQueue([m], f, now).length > 0 : undefined;
     const limitText = q('limit');
     const limit = limitText === undefined ? undefined : parsePageLimit(limitText);
     if (limitText !== undefined && limit === undefined) throw new AdminError(`limit must be a whole number of messages from 1 to ${maxPageLimit}`);
