@@ -25,7 +25,7 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rssDuring, settled, startBigImapSite } from '../helpers/process-stats.js';
+import { rssDuring, settled, startBigSite } from '../helpers/process-stats.js';
 import { runPython } from '../helpers/python.js';
 
 const MB = 1024 * 1024;
@@ -62,7 +62,7 @@ m.logout()
 
 test('a 24 MiB message APPENDed and FETCHed with imaplib round-trips, and the server grows less than the message; a cut APPEND leaves no file', { skip: existsSync('/proc/self/status') ? false : 'needs /proc (Linux)' }, async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'correio-t60i-'));
-  const { site, imapPort } = await startBigImapSite(dataDir);
+  const { site, port: imapPort } = await startBigSite(dataDir, 'imap');
   const message = bigMessage();
   const file = join(dataDir, 'big.eml');
   await writeFile(file, message);

@@ -19,8 +19,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rssDuring, settled, startSmallHeapSite } from '../helpers/process-stats.js';
-import { freePort } from '../helpers/net.js';
+import { rssDuring, settled, startBigSite } from '../helpers/process-stats.js';
 
 const MB = 1024 * 1024;
 
@@ -47,17 +46,7 @@ async function drop(maildir: string, base: string, parts: (Buffer | string)[]): 
 
 test('a 20 MB message is read for the JMAP indexes only up to its first 256 KiB: RSS grows less than 12 MB, and it is found by its subject and the start of its body', { skip: existsSync('/proc/self/status') ? false : 'needs /proc (Linux)' }, async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'correio-t60j-'));
-  // picked afresh each time startSiteProcess starts serve over (a port taken meanwhile)
-  let http = 0;
-  const site = await startSmallHeapSite({
-    domains: ['localhost'],
-    users: ['big@localhost'],
-    dataDir,
-    tables: async () => {
-      http = await freePort();
-      return `[http]\nlisten = ["127.0.0.1:${http}"]\n`;
-    },
-  });
+  const { site, port: http } = await startBigSite(dataDir, 'http');
   const api = async (calls: unknown[]): Promise<[string, Record<string, unknown>, string][]> => {
     const res = await fetch(`http://127.0.0.1:${http}/jmap/api`, { method: 'POST', headers: { Authorization: auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ using, methodCalls: calls }) });
     assert.equal(res.status, 200);

@@ -96,31 +96,32 @@ export async function startSmallHeapSite(opts: SiteOptions): ReturnType<typeof s
 }
 
 /**
- * A small-heap `correio serve` (startSmallHeapSite) with IMAP and the user big@localhost; its
- * IMAP port is picked afresh each time startSiteProcess starts serve over (a port taken meanwhile).
+ * A small-heap `correio serve` (startSmallHeapSite) with the user big@localhost and `service`
+ * (IMAP or the web) on a port picked afresh each time startSiteProcess starts serve over (a port
+ * taken meanwhile); `port` is the one it listens on.
  */
-export async function startBigImapSite(dataDir: string): Promise<{ site: Awaited<ReturnType<typeof startSiteProcess>>; imapPort: number }> {
-  let imapPort = 0;
+export async function startBigSite(dataDir: string, service: 'imap' | 'http'): Promise<{ site: Awaited<ReturnType<typeof startSiteProcess>>; port: number }> {
+  let port = 0;
   const site = await startSmallHeapSite({
     domains: ['localhost'],
     users: ['big@localhost'],
     dataDir,
     tables: async () => {
-      imapPort = await freePort();
-      return `[imap]\nlisten = ["127.0.0.1:${imapPort}"]\n`;
+      port = await freePort();
+      return `[${service}]\nlisten = ["127.0.0.1:${port}"]\n`;
     },
   });
-  return { site, imapPort };
+  return { site, port };
 }
 
 /**
- * A small-heap `correio serve` (startBigImapSite) with IMAP and the user big@localhost, logged
+ * A small-heap `correio serve` (startBigSite) with IMAP and the user big@localhost, logged
  * in over a raw socket: `run` gets the client, the server's pid and the user's Maildir (its
  * folder exists after the login); everything is removed afterwards (the t-60 IMAP tests).
  */
 export async function withBigImapSite(prefix: string, run: (c: RawImap, pid: number, inbox: string) => Promise<void>): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), prefix));
-  const { site, imapPort } = await startBigImapSite(dataDir);
+  const { site, port: imapPort } = await startBigSite(dataDir, 'imap');
   const c = await RawImap.connect(imapPort);
   try {
     const login = (await c.run('LOGIN big@localhost secret')).toString();
