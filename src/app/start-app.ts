@@ -13,7 +13,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { join } from 'node:path';
 import { channels, type ListenMode } from '../core/index.js';
 import { pino, type Logger } from 'pino';
-import { loadConfig, type Config } from '../config/index.js';
+import { formatListenAddress, loadConfig, type Config } from '../config/index.js';
 import { BatchedOutput, DeliveryHistory, formatTextLine, historyDir, startActivity, startAdminLog, startMailLog, textWanted, type MailLog } from '../log/index.js';
 import type { QueueRunner } from '../delivery/index.js';
 import { Pop3Server } from '../server/pop3/index.js';
@@ -327,12 +327,12 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   logger.info(
     {
       ...(opts.privileges && { user: opts.privileges.user }),
-      smtp: smtp.addresses().map((a) => `${a.path !== undefined ? `unix:${a.path}` : `${a.host}:${a.port}`}/${a.mode}`),
-      imap: imapBound.map((a) => `${a.host}:${a.port}`),
-      pop3: pop3Bound.map((a) => `${a.host}:${a.port}`),
-      http: web?.addresses().map((a) => `${a.tls ? 'https' : 'http'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}/`),
+      smtp: smtp.addresses().map((a) => `${formatListenAddress(a)}/${a.mode}`),
+      imap: imapBound.map(formatListenAddress),
+      pop3: pop3Bound.map(formatListenAddress),
+      http: web?.addresses().map((a) => `${a.tls ? 'https' : 'http'}://${formatListenAddress(a)}/`),
       // [metrics] listen as bound: empty when off or not available (a warning said why)
-      metrics: monitoring?.addresses().map((a) => `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}/metrics`) ?? [],
+      metrics: monitoring?.addresses().map((a) => `http://${formatListenAddress(a)}/metrics`) ?? [],
       dataDir: config.dataDir,
       // processes serving SMTP: this one (1) or, with acceptors, this one and the acceptors (their pids)
       smtpProcesses: pool ? config.smtp.processes : 1,

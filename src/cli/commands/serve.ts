@@ -21,17 +21,13 @@
  * Limitations: a second signal during the stop exits at once with status 75.
  */
 import type { Command } from 'commander';
-import type { Config } from '../../config/index.js';
+import { formatListenAddress, type Config } from '../../config/index.js';
 import { acquireInstanceLock, assumePrivileges, planPrivileges, startApp, type InstanceLock, type Privileges, type RunningApp } from '../../app/index.js';
 import { CliError, exitCodes, type CliContext } from '../cli-context.js';
 import { describeOsError } from '../os-errors.js';
 
 /** The addresses serviceLines reads: RunningApp's (ports as bound). */
 export type ServedAddresses = Pick<RunningApp, 'smtpAddresses' | 'imapAddresses' | 'pop3Addresses' | 'httpAddresses' | 'metricsAddresses'>;
-
-function hostPort(a: { host: string; port: number }): string {
-  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
-}
 
 /**
  * One line per service serve runs, for a person at a terminal (what the "correio started" log
@@ -42,20 +38,19 @@ export function serviceLines(app: ServedAddresses): string[] {
   const lines: string[] = [];
   const smtp = new Map<string, string[]>();
   for (const a of app.smtpAddresses()) {
-    const where = a.path !== undefined ? `unix:${a.path}` : hostPort(a);
-    smtp.set(a.mode, [...(smtp.get(a.mode) ?? []), where]);
+    smtp.set(a.mode, [...(smtp.get(a.mode) ?? []), formatListenAddress(a)]);
   }
   for (const [mode, where] of smtp) lines.push(`correio: smtp (${mode}) on ${where.join(', ')}`);
-  const imap = app.imapAddresses().map(hostPort);
+  const imap = app.imapAddresses().map(formatListenAddress);
   if (imap.length > 0) lines.push(`correio: imap on ${imap.join(', ')}`);
-  const pop3 = app.pop3Addresses().map(hostPort);
+  const pop3 = app.pop3Addresses().map(formatListenAddress);
   if (pop3.length > 0) lines.push(`correio: pop3 on ${pop3.join(', ')}`);
-  const http = app.httpAddresses().map((a) => `${a.tls ? 'https' : 'http'}://${hostPort(a)}/`);
+  const http = app.httpAddresses().map((a) => `${a.tls ? 'https' : 'http'}://${formatListenAddress(a)}/`);
   if (http.length > 0) {
     lines.push(`correio: webmail at ${http.join(', ')} (log in with a mailbox's address and password)`);
     lines.push(`correio: admin console at ${http.map((u) => `${u}admin`).join(', ')} (for the accounts in [http] admins)`);
   }
-  const metrics = app.metricsAddresses().map((a) => `http://${hostPort(a)}/metrics`);
+  const metrics = app.metricsAddresses().map((a) => `http://${formatListenAddress(a)}/metrics`);
   if (metrics.length > 0) lines.push(`correio: metrics at ${metrics.join(', ')}`);
   return lines;
 }
