@@ -97,13 +97,15 @@ export const pageSlack = 8;
 export async function listQueuePage(store: QueueStore, opts: QueueWalkOptions & { readonly limit: number }): Promise<QueuePage> {
   const messages: QueuedMessage[] = [];
   if (opts.limit <= 0) return { messages };
+  const wanted = opts.filter ? opts.limit : opts.limit + 1;
   // a few more than the page asked of the store: a message that leaves the queue meanwhile is skipped
   for await (const m of walkQueue(store, { ...opts, limit: opts.limit + pageSlack })) {
-    if (messages.length >= opts.limit) return { messages, next: messages[messages.length - 1].messageId };
     messages.push(m);
-    if (opts.filter && messages.length >= opts.limit) return { messages, next: m.messageId };
+    if (messages.length === wanted) break;
   }
-  return { messages };
+  if (messages.length < wanted) return { messages };
+  const page = messages.slice(0, opts.limit);
+  return { messages: page, next: page[page.length - 1].messageId };
 }
 
 /**
