@@ -36,11 +36,11 @@ export function describeFs(dir: string): string {
   if (type !== 'ext4') return `${type} on ${source}`;
   // jbd2 names each journal "<device>-<journal inode>" under /proc/fs/jbd2
   const dev = path.basename(source);
-  let journaled = false;
+  let journaled: boolean;
   try {
     journaled = fs.readdirSync('/proc/fs/jbd2').some((j) => j.startsWith(`${dev}-`));
   } catch {
-    journaled = false;
+    journaled = false; // no jbd2 at all
   }
   return `ext4 on ${source}, ${journaled ? 'with a journal' : 'without a journal (inodes freed in the last 60 s are not reused, so file-heavy rows vary with earlier removals: BENCH_FS=ext4, as root, runs on a fresh journaled ext4; see bench/bench-fs.ts)'}`;
 }
@@ -61,25 +61,22 @@ export function makeRunFs(kind: string, size = process.env.BENCH_FS_SIZE ?? '16G
     execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   };
   let mounted = false;
-  const remove = (): void => {
-    if (mounted) {
+  // at once, else (busy: a child still running) lazily, so the image can go
+  const unmount = (): boolean =>
+    [[root], ['-l', root]].some((args) => {
       try {
-        run('umount', [root]);
-        mounted = false;
+        run('umount', args);
+        return true;
       } catch {
-        // busy (a child still running): lazily, so the image can go
-        try {
-          run('umount', ['-l', root]);
-          mounted = false;
-        } catch {
-          // left for the operator: the path is in the header
-        }
+        return false;
       }
-    }
-    if (!mounted) {
-      fs.rmSync(root, { recursive: true, force: true });
-      fs.rmSync(image, { force: true });
-    }
+    });
+  const remove = (): void => {
+    // a mount that will not go is left for the operator: its path is in the header
+    if (mounted && !unmount()) return;
+    mounted = false;
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(image, { force: true });
   };
   try {
     run('truncate', ['-s', size, image]);

@@ -204,7 +204,8 @@ export async function runImapBench(o: ImapBenchOptions): Promise<ImapBenchResult
     const seed = path.join(o.work, 'seed');
     await fill(seed, o.messages);
     const home = path.join(o.work, 'dovecot');
-    for (const to of [path.join(correio.dataDir, 'mail', 'localhost', 'bench'), path.join(home, 'Maildir')]) {
+    const maildirs = { correio: path.join(correio.dataDir, 'mail', 'localhost', 'bench'), Dovecot: path.join(home, 'Maildir') };
+    for (const to of Object.values(maildirs)) {
       await fsp.mkdir(to, { recursive: true });
       execFileSync('cp', ['-a', `${seed}/.`, to]);
     }
@@ -218,7 +219,7 @@ export async function runImapBench(o: ImapBenchOptions): Promise<ImapBenchResult
     const built = await indexesBuilt(correio.dataDir, user, o.messages);
     console.log(`imap: correio's first SELECT (UIDs given) ${first.toFixed(1)} s; its IMAP text index held all ${o.messages} messages ${built.toFixed(1)} s later`);
     await c.run('UNSELECT');
-    await rounds(o, 'correio', c.run, out, path.join(correio.dataDir, 'mail', 'localhost', 'bench'));
+    await rounds(o, 'correio', c.run, out, maildirs.correio);
     c.close();
     const pid = correio.child.pid!;
     await mixed(o, 'correio', await correioSessions(o.clients, correio.imapPort, user, password), correioCpu(pid), result);
@@ -242,7 +243,7 @@ export async function runImapBench(o: ImapBenchOptions): Promise<ImapBenchResult
     stop = d.stop;
     // startDovecot selected INBOX once (its index made): UNSELECT so the rounds start alike
     await d.run('UNSELECT');
-    await rounds(o, 'Dovecot', d.run, out, path.join(home, 'Maildir'));
+    await rounds(o, 'Dovecot', d.run, out, maildirs.Dovecot);
     d.stop();
     // started one after another: each writes the same dovecot.conf
     const many = async (n: number, select: boolean): Promise<{ run: Run; close: () => void; pid: number }[]> => {
