@@ -73,9 +73,9 @@ const fixedSize = 25;
 
 /**
  * A notice as the buffers to write (lengths, header, then each body as it is, each piece of it:
- * no copy). The
- * header: version 2, the envelopes, the places, the bodies' ids and lengths, the events (each
- * its kind and its fields as JSON text, which the server's history writes as it came).
+ * no copy). The header: version 2, the envelopes, the places, the bodies' ids and lengths, the
+ * events (each its kind and its fields as JSON text, which the server's history writes as it
+ * came).
  */
 export function encodeNotice(q: QueuedOut): Buffer[] {
   const b = new Builder();
@@ -89,14 +89,9 @@ export function encodeNotice(q: QueuedOut): Buffer[] {
   const pieces: Buffer[] = [];
   for (const [id, body] of q.bodies) {
     let length = 0;
-    if (Buffer.isBuffer(body)) {
-      length = body.length;
-      pieces.push(body);
-    } else {
-      for (const piece of body) {
-        length += piece.length;
-        pieces.push(piece);
-      }
+    for (const piece of Buffer.isBuffer(body) ? [body] : body) {
+      length += piece.length;
+      pieces.push(piece);
     }
     b.str(id);
     b.numbers.push(length);
