@@ -36,6 +36,7 @@ import { errno, parseName } from './maildir-name.js';
 import { changedSince, diff, listSnapshot, mergeDeltas, modseqIn, patchMessages, type Delta, type ListSnapshot } from './folder-changes.js';
 import { appendedStamp, filesStamp, isCurrent, takeIn, unsureMs, verify, type Known } from './maildir-folder-known.js';
 import { ModseqLog } from './modseq-log.js';
+import { rollForward } from './maildir-staged-append.js';
 import type { MaildirStore } from './maildir-store.js';
 import { emptyIndex, newUidValidity, reconcile, reconcileTouched, uidListName, uidValidityName, type IndexEntry, type UidIndex } from './uid-index.js';
 import { UidListFiles } from './uid-log.js';
@@ -76,6 +77,22 @@ export interface LockedOptions {
   takeNew?: boolean;
   /** runs once the lock is held, before anything is read */
   onStart?: () => void;
+  /**
+   * a message staged in tmp/, not yet synced (an APPEND: maildir-staged-append): given the next
+   * UID before the step runs, `flush` made durable after its log record is written and before
+   * the log's own flush, then `place` renames it into cur/ and the step's snapshot shows it
+   */
+  admit?: Admitted;
+}
+
+/** An APPEND's message for LockedOptions.admit. */
+export interface Admitted {
+  readonly key: string;
+  /** its Maildir flags, normalised (the name place() gives it) */
+  readonly flags: string;
+  readonly keywords: readonly string[];
+  readonly flush: () => Promise<void>;
+  readonly place: () => void;
 }
 
 /** changes between snapshot versions kept per folder for syncDelta */
@@ -193,7 +210,11 @@ export class MaildirFolderState {
   async #prepare(dir: string, fresh: boolean, opts: LockedOptions): Promise<void> {
     // a crashed MULTIAPPEND is looked for when the lock file was made, not at each step of
     // a lease (no other process stepped in between): one readdir per lease, not per APPEND
-    if (fresh) await this.recover?.(dir);
+    if (fresh) {
+      await this.recover?.(dir);
+      // an APPEND's rename into cur/ lost to a power loss (its file and UID were durable)
+      await rollForward(dir, async () => (await this.#files.read(dir))?.index.entries);
+    }
     if (opts.before) await opts.before(dir);
     if (opts.takeNew) await this.#takeNew(dir);
   }
@@ -226,6 +247,15 @@ export class MaildirFolderState {
       index = k.index;
       changed = listed.changed;
     }
+    const admit = opts.admit;
+    if (admit) {
+      // its UID before its file is in cur/ (maildir-staged-append); the listing has it after place()
+      const modseq = index.highestModseq + 1;
+      k.entries.set(admit.key, { uid: index.uidNext, modseq, flags: admit.flags, keywords: admit.keywords });
+      index = { ...index, uidNext: index.uidNext + 1, highestModseq: modseq };
+      logKeys?.push(admit.key);
+      changed = true;
+    }
     const known = k;
     const step = fn({ dir, index, snapshot: k.snapshot, listing: k.listing, keys: k.keys, changedSince: (since) => changedSince(known.snapshot.list, known.log, since) });
     // most steps answer at once (an APPEND's UID): no await of a value that is no promise
@@ -239,7 +269,7 @@ export class MaildirFolderState {
     }
     // appended to the list's log (uid-log), or the list written whole when there is none
     if (changed || old === undefined) {
-      k.index = await this.#files.write(dir, old, index, logKeys);
+      k.index = await this.#files.write(dir, old, index, logKeys, admit?.flush);
       // an append to the log: its stamp from what we wrote, not stat'ed (appendedStamp)
       k.files = appendedStamp(files, old, this.#files.last(dir)) ?? filesStamp(dir);
     } else {
@@ -247,6 +277,7 @@ export class MaildirFolderState {
       // nothing written: the files as stamped before the step (a change since shows at the next stamp)
       k.files = files ?? filesStamp(dir);
     }
+    if (admit) this.#place(k, dir, f, admit);
     this.#known.delete(dir);
     this.#known.set(dir, k);
     if (this.#known.size > maxFolders) this.#known.delete(this.#known.keys().next().value as string);
@@ -292,6 +323,19 @@ export class MaildirFolderState {
       files: '',
     };
     return { known, changed: r.changed };
+  }
+
+  /**
+   * An admitted message renamed into cur/ and put in k's listing and snapshot; the rename's
+   * journal entry is taken in again at the next step (the same message: no change then).
+   */
+  #place(k: Known, dir: string, f: string, admit: Admitted): void {
+    admit.place();
+    const name = `${admit.key}:2,${admit.flags}`;
+    const p = parseName(name);
+    const st = lstatSync(join(dir, 'cur', name));
+    k.listing.set(admit.key, { key: admit.key, size: p.size ?? st.size, flags: p.flags, receivedAt: st.mtimeMs, folder: f });
+    this.#patch(k, k.index, [admit.key], []);
   }
 
   /** k's snapshot with the entries of `keys` and without the UIDs `gone`: a new version and its delta. */

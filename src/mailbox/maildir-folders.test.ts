@@ -356,3 +356,31 @@ void test("an APPEND's step stamps the UID list and log from what it appended (t
     assert.deepEqual([...snap.list].map((m) => m.uid), [1, 2, 3, 4, 5]);
     assert.equal((await folders.append(user, 'INBOX', octets(6), { flags: '' })).uid, 6);
   }));
+
+void test('an APPEND whose rename into cur/ a power loss undid is put back from tmp/ with its UID, flags and keywords; one cut short is removed, its UID expunged; a file without a UID is left alone', () =>
+  withRoot(async (root) => {
+    const { folders } = open(root);
+    const a = await folders.append(user, 'INBOX', Buffer.from('Subject: a\r\n\r\nwhole\r\n'), { flags: 'SF', keywords: ['$Work'] });
+    const b = await folders.append(user, 'INBOX', Buffer.from('Subject: b\r\n\r\ncut short\r\n'), { flags: '' });
+    const dir = join(root, 'dc.uece.br', 'suzana');
+    const names = (await readdir(join(dir, 'cur'))).sort();
+    assert.equal(names.length, 2);
+    assert.ok(names.every((n) => n.startsWith('imap-')));
+    // what a power loss leaves when the UID log reached the disk and the renames did not: each
+    // file still in tmp/ under its temporary name; b's data did not reach it either (never answered)
+    const tmpName = (n: string): string => `${n.slice(0, n.indexOf('.'))}.4242_q0.mx`;
+    for (const n of names) fs.renameSync(join(dir, 'cur', n), join(dir, 'tmp', tmpName(n)));
+    const bName = names.find((n) => n.endsWith(':2,'))!;
+    fs.truncateSync(join(dir, 'tmp', tmpName(bName)), 4);
+    // an APPEND still being written (no UID yet) is not touched
+    await writeFile(join(dir, 'tmp', 'imap-0000000000000zzzzz.4243_q0.mx'), 'Subject: c\r\n');
+    const s = await open(root).folders.sync(user, 'INBOX');
+    assert.deepEqual([...s.list].map((m) => [m.uid, m.flags, m.keywords]), [[a.uid, 'FS', ['$Work']]]);
+    assert.equal(s.uidNext, b.uid + 1);
+    assert.deepEqual(await readdir(join(dir, 'tmp')), ['imap-0000000000000zzzzz.4243_q0.mx']);
+    assert.deepEqual(await readdir(join(dir, 'cur')), [names.find((n) => n !== bName)]);
+    assert.match(await readFile(join(dir, 'cur', names.find((n) => n !== bName)!), 'utf8'), /whole/);
+    // b's UID is recorded as expunged, never given again
+    const c = await open(root).folders.append(user, 'INBOX', Buffer.from('Subject: c\r\n\r\nnext\r\n'), { flags: '' });
+    assert.equal(c.uid, b.uid + 1);
+  }));

@@ -19,7 +19,7 @@
  *   dovecot-keywords and file name letters).
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -39,12 +39,13 @@ import { atomicWriteFile, uniqueId } from '../util/index.js';
 import { checkFolderName } from './folder-name.js';
 import { batchKey, beginBatch, commitBatch, recoverBatches, rollBackBatch } from './maildir-append-batch.js';
 import { FolderTextIndex, type MessageRead, type MessagesGone } from './folder-text-index.js';
-import { MaildirFolderState, type LockedOptions, type LockedStep } from './maildir-folder-state.js';
+import { MaildirFolderState, type Admitted, type LockedOptions, type LockedStep } from './maildir-folder-state.js';
 import { MaildirFolderTree } from './maildir-folder-tree.js';
 import { maildirExactOctets, roundTrips } from './maildir-line-ends.js';
-import { errno } from './maildir-name.js';
+import { errno, normFlags } from './maildir-name.js';
+import { appendKeyPrefix } from './maildir-staged-append.js';
 import type { MaildirStore } from './maildir-store.js';
-import type { Staged } from './maildir-write.js';
+import { flushStaged, type Staged } from './maildir-write.js';
 import { checkKeywords, flagStep, vanishedSince, type IndexEntry } from './uid-index.js';
 
 /** The file in a folder's directory holding the first UID not yet reported as \Recent to a session. */
@@ -227,16 +228,27 @@ export class MaildirFolders extends MaildirFolderTree implements MailFolderStore
     // checked by the APPEND's TRYCREATE in this turn: no promise (folderPathNow)
     const dir = this.folderPathNow(user, f) ?? (await this.folderPath(user, f));
     const octets = Buffer.isBuffer(message) ? message : undefined;
-    // straight into cur/ with its flags and INTERNALDATE: no rename and directory fsync after;
-    // cur/'s fsync runs beside the UID log's (uid-log): the answer waits for both
-    const { key, synced } = await this.store.deliver(user, message, { uniqueKey: `imap-${uniqueId()}`, freshKey: true, folder: f, flags: opts.flags, deferSync: true, ...(opts.receivedAt !== undefined && { receivedAt: opts.receivedAt }) });
+    const flags = normFlags(opts.flags);
+    // written to tmp/ unsynced, given its UID, then its file, tmp/ and the UID log flushed in
+    // one journal commit, and renamed into cur/ with its flags (maildir-staged-append)
+    const staged = await this.store.stage(user, message, { uniqueKey: `${appendKeyPrefix}${uniqueId()}`, folder: f, sync: false, ...(opts.receivedAt !== undefined && { receivedAt: opts.receivedAt }) });
+    const key = staged.key;
     // the text index takes the octets from here, not from the file, when the file gives them back as they are
     if (octets && roundTrips(octets)) this.textIndex?.hold(user, f, key, octets);
+    const admit: Admitted = {
+      key,
+      flags,
+      keywords: opts.keywords ?? [],
+      flush: () => flushStaged(staged),
+      place: () => this.store.place(user, f, [{ ...staged, flags }]),
+    };
     let r: { uid: number | undefined; uidValidity: number };
     try {
-      r = await this.#locked(user, f, ({ index }) => ({ result: { uid: index.entries.get(key)?.uid, uidValidity: index.uidValidity } }), { keywords: new Map([[key, opts.keywords ?? []]]) }, dir);
-    } finally {
-      await synced;
+      r = await this.#locked(user, f, ({ index }) => ({ result: { uid: index.entries.get(key)?.uid, uidValidity: index.uidValidity } }), { admit }, dir);
+    } catch (err) {
+      // not answered: its file goes (a UID already logged for it is recorded as expunged at the next listing)
+      await unlink(staged.tmp).catch(() => undefined);
+      throw err;
     }
     if (r.uid === undefined) throw new Error('appended message vanished');
     return { uid: r.uid, uidValidity: r.uidValidity };

@@ -72,6 +72,12 @@ export function encodeHost(h: string): string {
   return (h || 'localhost').replace(/\//g, '\\057').replace(/:/g, '\\072').replace(/,/g, '\\054');
 }
 
+/** Maildir spec: flags in ASCII order, each once. */
+export function normFlags(flags: string): string {
+  if (!/^[A-Za-z]*$/.test(flags)) throw new RangeError(`bad Maildir flags "${flags}"`);
+  return [...new Set(flags)].sort().join('');
+}
+
 export interface ParsedName {
   key: string;
   flags: string;

@@ -51,7 +51,7 @@ import type { MailboxMessage, MailboxStore, QuotaLimit, QuotaUsage } from '../co
 import { DirSyncer } from '../util/index.js';
 import { CrlfToLfCounter, LfToCrlf, READ_NOFOLLOW } from './maildir-line-ends.js';
 import { MaildirJournal, type JournalPlace } from './maildir-journal.js';
-import { encodeHost, encodeUniqueKey, errno, folderDir, mailboxParts, parseName } from './maildir-name.js';
+import { encodeHost, encodeUniqueKey, errno, folderDir, mailboxParts, normFlags, parseName } from './maildir-name.js';
 import { MaildirListing } from './maildir-listing.js';
 import { SafeDirs } from './maildir-safe-dir.js';
 import { MaildirSize, storedSizeOf } from './maildir-size.js';
@@ -177,18 +177,15 @@ export class MaildirStore implements MailboxStore {
    * link, rename and unlink are synchronous (metadata in the page cache). With `flags` (IMAP APPEND,
    * RFC 9051 §6.3.12) it goes straight into cur/ with its info, as Dovecot saves a flagged
    * APPEND: one rename and one directory fsync fewer than new/ then cur/; `receivedAt` (ms)
-   * becomes its mtime, the INTERNALDATE.
-   * `deferSync`: the fsync of the directory the message was linked into is not waited for here
-   * but given back as `synced`, for a caller that has another flush to make meanwhile (an
-   * APPEND's UID log record) and answers only once both are done. `freshKey`: `uniqueKey` was
+   * becomes its mtime, the INTERNALDATE. `freshKey`: `uniqueKey` was
    * just made (uniqueId), or is a queued envelope's first try (DeliveryRequest.neverTried), and
    * cannot have been delivered before: cur/ is not looked at, and rename() (no EEXIST) moves it.
    */
   async deliver(
     user: string,
     message: Readable | Buffer,
-    opts: { uniqueKey: string; folder?: string; flags?: string; receivedAt?: number; deferSync?: boolean; freshKey?: boolean },
-  ): Promise<{ key: string; synced?: Promise<void> }> {
+    opts: { uniqueKey: string; folder?: string; flags?: string; receivedAt?: number; freshKey?: boolean },
+  ): Promise<{ key: string }> {
     const info = opts.flags === undefined ? undefined : `:2,${normFlags(opts.flags)}`;
     const dir = this.mailboxPath(user, opts.folder);
     const field = encodeUniqueKey(opts.uniqueKey);
@@ -232,12 +229,9 @@ export class MaildirStore implements MailboxStore {
         this.#syncer.leave(target);
       }
       if (linked) {
-        const synced = this.#syncer.sync(target);
-        if (opts.deferSync) synced.catch(() => undefined); // the caller awaits it
-        else await synced;
+        await this.#syncer.sync(target);
         // INBOX's directory is the mailbox's root, where maildirsize is
         this.#size.add(opts.folder ? this.mailboxPath(user, '') : dir, w.stored, 1);
-        if (opts.deferSync) return { key, synced };
       }
       return { key };
     } catch (err) {
@@ -250,9 +244,10 @@ export class MaildirStore implements MailboxStore {
   /**
    * The message written to `dir`'s tmp/ (fsynced; its mtime `receivedAt` or the clock's), named
    * after `field` (the unique key's), with the key it will have in new/ or cur/; the file is
-   * removed when the write fails. `small`: called before a small message's write begins.
+   * removed when the write fails. `small`: called before a small message's write begins; `sync`
+   * false: not fsynced (the caller flushes it: flushStaged).
    */
-  async #writeTmp(dir: string, message: Readable | Buffer, field: string, receivedAt: number | undefined, small?: () => void): Promise<Staged> {
+  async #writeTmp(dir: string, message: Readable | Buffer, field: string, receivedAt: number | undefined, small?: () => void, sync = true): Promise<Staged> {
     // `dir` is normalized (mailboxPath's join) and the names hold no "/": joined as strings
     const tmp = `${dir}/tmp/${field}.${pid}_${this.#tmpTag}${(this.#tmpCount++).toString(36)}.${this.#host}`;
     const conv = new CrlfToLfCounter();
@@ -265,8 +260,8 @@ export class MaildirStore implements MailboxStore {
       created = true; // from here the temporary name may exist: removed on failure
       if (head.rest === undefined) {
         small?.();
-        await writeSmall(tmp, head.chunks, conv, when);
-      } else await writeStreamed(tmp, head.chunks, head.rest, conv, when);
+        await writeSmall(tmp, head.chunks, conv, when, sync);
+      } else await writeStreamed(tmp, head.chunks, head.rest, conv, when, sync);
       return { tmp, key: `${field}.${this.#host},S=${conv.stored},W=${conv.virtual}`, stored: conv.stored };
     } catch (err) {
       if (created) await unlink(tmp).catch(() => undefined);
@@ -275,14 +270,15 @@ export class MaildirStore implements MailboxStore {
   }
 
   /**
-   * A message written to the folder's tmp/ only (fsynced), seen by no reader until publish()
-   * moves it into cur/ (MULTIAPPEND and COPY: a batch shown whole or not at all). `receivedAt`
-   * (ms) is its mtime, the INTERNALDATE.
+   * A message written to the folder's tmp/ only, seen by no reader until publish() or place()
+   * moves it into cur/ (MULTIAPPEND and COPY: a batch shown whole or not at all; APPEND: its
+   * UID given first). Fsynced, unless `sync` is false (an APPEND flushes it once its UID log
+   * record is written: maildir-write flushStaged). `receivedAt` (ms) is its mtime, the INTERNALDATE.
    */
-  async stage(user: string, message: Readable | Buffer, opts: { uniqueKey: string; folder?: string; receivedAt?: number }): Promise<Staged> {
+  async stage(user: string, message: Readable | Buffer, opts: { uniqueKey: string; folder?: string; receivedAt?: number; sync?: boolean }): Promise<Staged> {
     const dir = this.mailboxPath(user, opts.folder);
     if (!this.#dirs.checked(dir, maildirSubs)) await this.#ensure(dir);
-    return this.#writeTmp(dir, message, encodeUniqueKey(opts.uniqueKey), opts.receivedAt);
+    return this.#writeTmp(dir, message, encodeUniqueKey(opts.uniqueKey), opts.receivedAt, undefined, opts.sync ?? true);
   }
 
   /**
@@ -290,6 +286,16 @@ export class MaildirStore implements MailboxStore {
    * keys are fresh (a batch's), so no name is overwritten.
    */
   async publish(user: string, folder: string, staged: readonly (Staged & { readonly flags: string })[]): Promise<void> {
+    this.place(user, folder, staged);
+    await this.#syncer.sync(`${this.mailboxPath(user, folder)}/cur`);
+  }
+
+  /**
+   * publish() without the fsync of cur/: for a message whose file and UID are already durable
+   * with it in tmp/, so that a rename lost to a power loss is made again from there
+   * (maildir-staged-append rollForward). Synchronous: renames in the page cache.
+   */
+  place(user: string, folder: string, staged: readonly (Staged & { readonly flags: string })[]): void {
     const dir = this.mailboxPath(user, folder);
     let octets = 0;
     for (const s of staged) {
@@ -297,7 +303,6 @@ export class MaildirStore implements MailboxStore {
       this.#change(dir, s.key, at, () => renameSync(s.tmp, `${dir}/cur/${at.name}`));
       octets += s.stored;
     }
-    await this.#syncer.sync(`${dir}/cur`);
     this.#size.add(folder ? this.mailboxPath(user, '') : dir, octets, staged.length);
   }
 
@@ -397,10 +402,4 @@ export class MaildirStore implements MailboxStore {
     }
     this.#size.add(this.mailboxPath(user, ''), -size, -1);
   }
-}
-
-/** Maildir spec: flags in ASCII order, each once. */
-function normFlags(flags: string): string {
-  if (!/^[A-Za-z]*$/.test(flags)) throw new RangeError(`bad Maildir flags "${flags}"`);
-  return [...new Set(flags)].sort().join('');
 }

@@ -115,3 +115,30 @@ void test('a log kept open (keepLogOpen) is written through only while the list 
     assert.equal(r!.index.uidNext, 6);
     a.forget(dir); // closes the kept log
   }));
+
+void test('flushFirst runs after the record is written and before write() resolves; a failing one fails the write and the next read goes on from the last commit', () =>
+  inDir(async (dir) => {
+    const files = new UidListFiles();
+    await files.write(dir, undefined, emptyIndex(5));
+    let was = await files.read(dir);
+    // the log is new here: written whole, flushFirst before it
+    let seen = '';
+    await files.write(dir, was, withEntry(was!.index, 'k1', { uid: 1, modseq: 2, flags: '', keywords: [] }), undefined, async () => {
+      seen = await readFile(join(dir, uidLogName), 'utf8').catch(() => 'none');
+    });
+    assert.equal(seen, 'none');
+    was = await files.read(dir);
+    // an append to the log: its record is already in the file when flushFirst runs
+    await files.write(dir, was, withEntry(was!.index, 'k2', { uid: 2, modseq: 3, flags: 'S', keywords: [] }), ['k2'], async () => {
+      seen = await readFile(join(dir, uidLogName), 'utf8');
+    });
+    assert.match(seen, /A 2 3 S k2\nC 3 3 0\n$/);
+    was = await files.read(dir);
+    await assert.rejects(
+      files.write(dir, was, withEntry(was!.index, 'k3', { uid: 3, modseq: 4, flags: '', keywords: [] }), ['k3'], () => Promise.reject(new Error('EIO on the message file'))),
+      /EIO on the message file/,
+    );
+    // the record is in the file (a later flush may carry it to disk) and is part of the list: the
+    // caller removes the message's file, and the next listing records its UID as expunged
+    assert.deepEqual([...(await new UidListFiles().read(dir))!.index.entries.keys()], ['k1', 'k2', 'k3']);
+  }));

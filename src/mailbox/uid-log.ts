@@ -251,20 +251,24 @@ export class UidListFiles {
    * (one write, one fdatasync), or written whole under a new generation (no list or log yet,
    * another UIDVALIDITY, or a log grown past the list: compaction). `keys`: as logRecords. The
    * index as the next read gives it back (the same object while no one else writes).
+   * `flushFirst`: run once the record is written and before the log's own flush (an APPEND's
+   * file fsynced: on ext4 that commit carries the record's metadata too, see maildir-write
+   * flushStaged); the change is durable only once both are.
    */
-  write(dir: string, was: StoredIndex | undefined, next: UidIndex, keys?: Iterable<string>): Promise<UidIndex> {
+  write(dir: string, was: StoredIndex | undefined, next: UidIndex, keys?: Iterable<string>, flushFirst?: () => Promise<void>): Promise<UidIndex> {
     // #write's promise with one reaction, not an async function around it (issue 14)
-    return this.#write(dir, was, next, keys).catch((err: unknown) => {
+    return this.#write(dir, was, next, keys, flushFirst).catch((err: unknown) => {
       this.#read.delete(dir);
       this.#close(dir);
       throw err;
     });
   }
 
-  async #write(dir: string, was: StoredIndex | undefined, next: UidIndex, keys?: Iterable<string>): Promise<UidIndex> {
+  async #write(dir: string, was: StoredIndex | undefined, next: UidIndex, keys?: Iterable<string>, flushFirst?: () => Promise<void>): Promise<UidIndex> {
     const records = was?.index.generation !== undefined && was.index.uidValidity === next.uidValidity ? logRecords(was.index, next, keys) : undefined;
     const bytes = records === undefined ? 0 : Buffer.byteLength(records);
     if (!was || records === undefined || was.logEnd + bytes > Math.max(minCompactBytes, was.listBytes)) {
+      await flushFirst?.();
       this.#close(dir);
       const index = { ...next, generation: randomBytes(6).toString('hex') };
       const text = formatUidIndex(index);
@@ -279,6 +283,7 @@ export class UidListFiles {
     if (was.logEnd === 0) {
       this.#close(dir);
       // a new log (or one of an older generation replaced): written whole, durable with its name
+      await flushFirst?.();
       const text = `L ${was.index.generation}\n${records}`;
       await atomicWriteFile(logPath, text);
       this.#read.set(dir, { index, logEnd: Buffer.byteLength(text), listBytes: was.listBytes });
@@ -298,6 +303,7 @@ export class UidListFiles {
       if (!reuse && fstatSync(fd).size !== was.logEnd) ftruncateSync(fd, was.logEnd);
       const data = Buffer.from(records, 'utf8');
       for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done, was.logEnd + done);
+      await flushFirst?.();
       await fdatasyncFd(fd);
       keep = this.#open !== undefined;
     } finally {
