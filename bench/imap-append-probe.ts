@@ -20,7 +20,9 @@
  * written to FILE (callgrind_annotate FILE); PROBE_TARGET=INBOX: the APPENDs go into the selected
  * INBOX of N itself (each answered with EXISTS: imap-bench's "append to the big INBOX" row);
  * PROBE_WAIT_INDEX=1: the rounds begin once the INBOX's text index holds all N (the first
- * SELECT starts filling it in the background; without the wait the rounds pay for it too).
+ * SELECT starts filling it in the background; without the wait the rounds pay for it too);
+ * PROBE_FETCH=K: K rounds of imap-bench's `UID FETCH 1:* (FLAGS ENVELOPE)` and a SEARCH TEXT of
+ * the INBOX before the rounds, which imap-bench's APPEND rows follow.
  * Standards: RFC 9051 §6.3.12 (APPEND), RFC 7888 (LITERAL+).
  * Security: loopback only, a temp dir.
  * Limitations: one session per server; CPU in 10 ms ticks (/proc), hence the per-round totals
@@ -149,6 +151,11 @@ try {
   // the first SELECT has the INBOX's text index filled in the background (minutes at 100,000):
   // waited for, so the rounds measure the APPENDs and not that
   if (process.env.PROBE_WAIT_INDEX === '1') console.log(`INBOX's text index held all ${n} messages ${(await indexesBuilt(correio.dataDir, user, n)).toFixed(1)} s after SELECT`);
+  // PROBE_FETCH=K: K rounds of imap-bench's FETCH and SEARCH of the INBOX first, as its APPEND rows follow them
+  for (let i = 0; i < Number(process.env.PROBE_FETCH ?? 0); i++) {
+    await c.run('UID FETCH 1:* (FLAGS ENVELOPE)');
+    await c.run('UID SEARCH TEXT zzzneedle');
+  }
   await c.run('CREATE Probe');
   const d = withDovecot ? await startDovecot(path.join(work, 'dovecot')) : undefined;
   if (d) {
