@@ -18,7 +18,7 @@ import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config/index.js';
 import { openDirectory, type DirectoryBackend } from '../directory/index.js';
 import { auditedDirectory } from '../admin/index.js';
-import { operatorName } from '../app/index.js';
+import { operatorName, spoolDir } from '../app/index.js';
 import { adminLogPath, appendAdminLog } from '../log/index.js';
 
 /** sysexits(3) */
@@ -48,14 +48,15 @@ export class CliError extends Error {
 /**
  * Refuses a command meant for an existing installation (reading it or submitting to it) when the
  * configuration is the embedded defaults (no --config, $CORREIO_CONFIG or ./correio.toml) and
- * their data directory, ./var of the current directory, does not exist: run away from the
- * checkout, the command would otherwise make a new empty one and answer from it ("550 5.1.1 No
- * such user here"). EX_CONFIG: the fix is where it runs or which configuration it reads.
+ * their data directory, ./var of the current directory, holds no spool (the first `serve` makes
+ * it): run away from the checkout, the command would otherwise make a new empty installation and
+ * answer from it ("550 5.1.1 No such user here"); run from / it would take the system's /var,
+ * which exists everywhere. EX_CONFIG: the fix is where it runs or which configuration it reads.
  */
 export function requireInstallation(config: Config): void {
-  if (config.file !== undefined || existsSync(config.dataDir)) return;
+  if (config.file !== undefined || existsSync(spoolDir(config))) return;
   throw new CliError(
-    `no data directory at ${config.dataDir}: with no --config and no ./correio.toml here, correio runs on its embedded defaults, ` +
+    `no correio data directory at ${config.dataDir} (no spool in it): with no --config and no ./correio.toml here, correio runs on its embedded defaults, ` +
       'which keep the data in ./var of the directory it runs in (where `npm start` runs it); run this there (once it has started), or pass --config FILE',
     exitCodes.config,
   );

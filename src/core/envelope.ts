@@ -15,6 +15,38 @@ export type MessageId = string;
 export type EnvelopeId = string;
 
 /**
+ * A message id is util's uniqueId (lower-case base32), an envelope id "<messageId>-<n>" (n from
+ * 1, in the order of the recipients given to commit). Only ids of this alphabet are accepted
+ * (no "/", no ".", bounded length): an id becomes a file name in the files queue. The grammar is
+ * here, not in queue/, so the layers beside queue (log/'s delivery history) read ids by it too.
+ */
+const idPattern = /^[0-9a-z]{1,64}$/;
+const envelopeSeparator = '-';
+
+/** Whether `id` has the form of a message id (and so is safe as a file name). */
+export function isQueueId(id: string): boolean {
+  return idPattern.test(id);
+}
+
+/** The id of a message's `index`-th envelope (0-based index; ids count from 1). */
+export function envelopeIdOf(messageId: MessageId, index: number): EnvelopeId {
+  return `${messageId}${envelopeSeparator}${index + 1}`;
+}
+
+/** The n of an envelope id "<messageId>-<n>" (its index in the message), or undefined. */
+export function envelopeIndexOf(id: EnvelopeId): number | undefined {
+  return messageIdOfEnvelope(id) === undefined ? undefined : Number(id.slice(id.lastIndexOf(envelopeSeparator) + 1));
+}
+
+/** The message id an envelope id belongs to (envelope ids are "<messageId>-<n>"). */
+export function messageIdOfEnvelope(id: EnvelopeId): MessageId | undefined {
+  const i = id.lastIndexOf(envelopeSeparator);
+  if (i <= 0) return undefined;
+  const msg = id.slice(0, i);
+  return idPattern.test(msg) && /^\d{1,6}$/.test(id.slice(i + 1)) ? msg : undefined;
+}
+
+/**
  * Where an envelope goes: a transport and its next hop.
  * - local:    nextHop is the mailbox owner's address ("user@domain")
  * - smtp:     nextHop is the destination domain, or "[ip]:port" / "host:port" for a static route

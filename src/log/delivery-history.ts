@@ -16,7 +16,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, unlinkSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { channels } from '../core/index.js';
+import { channels, messageIdOfEnvelope } from '../core/index.js';
 import { BatchedOutput } from './batched-output.js';
 import { eventText } from './event-text.js';
 
@@ -217,7 +217,7 @@ export async function findByMessageIdField(dataDir: string, messageIdField: stri
  * empty when the history has none.
  */
 export async function findHistory(dataDir: string, id: string): Promise<HistoryEvent[]> {
-  const messageId = /^(.+)-\d+$/.exec(id)?.[1] ?? id;
+  const messageId = messageIdOfEnvelope(id) ?? id;
   const found: HistoryEvent[] = [];
   for await (const text of daysNewestFirst(dataDir)) {
     const day: HistoryEvent[] = [];

@@ -1,27 +1,16 @@
 /**
  * @module queue-ids
- * The names of things in the queue, shared by every QueueStore backend: a message id is
- * util's uniqueId (lower-case base32), an envelope id is "<messageId>-<n>" (n from 1, in the
- * order of the recipients given to commit).
+ * The names of things in the queue, shared by every QueueStore backend: the id grammar (a
+ * message id, an envelope id "<messageId>-<n>") is core/envelope.ts's, re-exported here; this
+ * module pages and checks lists of them.
  * Standards: none.
  * Security: an id becomes a file name in the files backend; only ids of this alphabet are
  *   accepted (no "/", no ".", bounded length), so a hostile id never becomes a path.
  * Limitations: none.
  */
-import type { EnvelopeId, MessageId } from '../core/index.js';
+import { isQueueId, messageIdOfEnvelope, type EnvelopeId, type MessageId } from '../core/index.js';
 
-const idPattern = /^[0-9a-z]{1,64}$/;
-const envelopeSeparator = '-';
-
-/** Whether `id` has the form of a message id (and so is safe as a file name). */
-export function isQueueId(id: string): boolean {
-  return idPattern.test(id);
-}
-
-/** The id of a message's `index`-th envelope (0-based index; ids count from 1). */
-export function envelopeIdOf(messageId: MessageId, index: number): EnvelopeId {
-  return `${messageId}${envelopeSeparator}${index + 1}`;
-}
+export { envelopeIdOf, envelopeIndexOf, isQueueId, messageIdOfEnvelope } from '../core/index.js';
 
 /** The ids of sorted `ids` that sort after `after` (all of them when it is undefined). */
 export function idsAfter(ids: readonly string[], after: string | undefined): readonly string[] {
@@ -60,19 +49,6 @@ export function firstIdsAfter(sources: Iterable<Iterable<string>>, after: string
     }
   }
   return out;
-}
-
-/** The n of an envelope id "<messageId>-<n>" (its index in the message), or undefined. */
-export function envelopeIndexOf(id: EnvelopeId): number | undefined {
-  return messageIdOfEnvelope(id) === undefined ? undefined : Number(id.slice(id.lastIndexOf(envelopeSeparator) + 1));
-}
-
-/** The message id an envelope id belongs to (envelope ids are "<messageId>-<n>"). */
-export function messageIdOfEnvelope(id: EnvelopeId): MessageId | undefined {
-  const i = id.lastIndexOf(envelopeSeparator);
-  if (i <= 0) return undefined;
-  const msg = id.slice(0, i);
-  return idPattern.test(msg) && /^\d{1,6}$/.test(id.slice(i + 1)) ? msg : undefined;
 }
 
 /** Whether `envelopes` (copied from another backend) all belong to message `id`, with ids of this form. */
