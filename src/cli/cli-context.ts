@@ -13,6 +13,7 @@
  * Limitations: none.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config/index.js';
@@ -20,6 +21,7 @@ import { openDirectory, type DirectoryBackend } from '../directory/index.js';
 import { auditedDirectory } from '../admin/index.js';
 import { operatorName, spoolDir } from '../app/index.js';
 import { adminLogPath, appendAdminLog } from '../log/index.js';
+import { spoolFormatName } from '../queue/index.js';
 
 /** sysexits(3) */
 export const exitCodes = {
@@ -48,15 +50,15 @@ export class CliError extends Error {
 /**
  * Refuses a command meant for an existing installation (reading it or submitting to it) when the
  * configuration is the embedded defaults (no --config, $CORREIO_CONFIG or ./correio.toml) and
- * their data directory, ./var of the current directory, holds no spool (the first `serve` makes
- * it): run away from the checkout, the command would otherwise make a new empty installation and
- * answer from it ("550 5.1.1 No such user here"); run from / it would take the system's /var,
- * which exists everywhere. EX_CONFIG: the fix is where it runs or which configuration it reads.
+ * their data directory, ./var of the current directory, holds no correio spool (its `format`
+ * file, which the first `serve` writes): run away from the checkout, the command would otherwise
+ * make a new empty installation and answer from it ("550 5.1.1 No such user here"); run from / it
+ * would take the system's /var, which exists everywhere (with a /var/spool of its own). EX_CONFIG: the fix is where it runs or which configuration it reads.
  */
 export function requireInstallation(config: Config): void {
-  if (config.file !== undefined || existsSync(spoolDir(config))) return;
+  if (config.file !== undefined || existsSync(join(spoolDir(config), spoolFormatName))) return;
   throw new CliError(
-    `no correio data directory at ${config.dataDir} (no spool in it): with no --config and no ./correio.toml here, correio runs on its embedded defaults, ` +
+    `no correio data directory at ${config.dataDir} (no correio spool in it): with no --config and no ./correio.toml here, correio runs on its embedded defaults, ` +
       'which keep the data in ./var of the directory it runs in (where `npm start` runs it); run this there (once it has started), or pass --config FILE',
     exitCodes.config,
   );

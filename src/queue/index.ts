@@ -29,3 +29,4 @@ export {
 export { QueueScheduler, type QueueSchedulerOptions, type StateCount } from './queue-scheduler.js';
 export type { Batch } from './ready-set.js';
 export { MessageIdSet } from './message-id-set.js';
+export { spoolFormatName } from './spool-layout.js';

@@ -29,6 +29,8 @@ import { atomicWriteFile } from '../util/index.js';
 import { isQueueId } from './queue-ids.js';
 import { errorCode, storageError } from './storage-error.js';
 
+/** the file naming a spool's layout: also what tells a correio spool from another (the system's /var/spool) */
+export const spoolFormatName = 'format';
 /** the layout named in the `format` file: 3 adds seg/ to format 2's files (read both) */
 const spoolLayout = 3;
 const formatText = `correio-spool ${spoolLayout}\n`;
@@ -87,7 +89,7 @@ export class SpoolPaths {
    * with an Error naming it; a format-2 spool gets the layout-3 name before any segment exists.
    */
   async checkFormat(): Promise<void> {
-    const path = join(this.dir, 'format');
+    const path = join(this.dir, spoolFormatName);
     let text: string;
     try {
       text = await readFile(path, 'utf8');

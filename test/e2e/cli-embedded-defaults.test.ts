@@ -1,7 +1,7 @@
 /**
  * A command for an existing installation, run on the embedded defaults (no --config, no
  * $CORREIO_CONFIG, no ./correio.toml) in a directory without correio's ./var (none, or one without
- * a spool: the system's /var when run from /), says where it looked and what
+ * a correio spool: the system's /var when run from /), says where it looked and what
  * to do, exits 78 (EX_CONFIG), and makes no ./var: it used to make a new empty one and answer
  * from it ("550 5.1.1 No such user here" for sendmail). A configuration file that names a data
  * directory still gets it made on first use. Real processes in temp directories.
@@ -18,7 +18,7 @@ const inTempDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTem
 
 void test('away from the checkout, on the embedded defaults: one line naming ./var and the way out, exit 78, no ./var made', () =>
   inTempDir(async (dir) => {
-    const line = `correio: no correio data directory at ${join(dir, 'var')} (no spool in it): with no --config and no ./correio.toml here, correio runs on its embedded defaults, ` +
+    const line = `correio: no correio data directory at ${join(dir, 'var')} (no correio spool in it): with no --config and no ./correio.toml here, correio runs on its embedded defaults, ` +
       'which keep the data in ./var of the directory it runs in (where `npm start` runs it); run this there (once it has started), or pass --config FILE\n';
     for (const args of [
       ['sendmail', 'postmaster@localhost'],
@@ -37,12 +37,15 @@ void test('away from the checkout, on the embedded defaults: one line naming ./v
       assert.equal(r.stdout, '', args.join(' '));
       assert.equal(existsSync(join(dir, 'var')), false, `${args.join(' ')} made no ./var`);
     }
-    // a ./var that is not correio's (run from /, the system's /var) is refused alike, and left as it was
-    await mkdir(join(dir, 'var', 'log'), { recursive: true });
-    const r = await runCli(['user', 'list'], { cwd: dir });
-    assert.equal(r.code, 78, r.stderr);
-    assert.equal(r.stderr, line);
-    assert.deepEqual(await readdir(join(dir, 'var')), ['log']);
+    // a ./var that is not correio's (run from /, the system's /var, with a spool/ of its own) is refused alike, and left as it was
+    await mkdir(join(dir, 'var', 'spool', 'cron'), { recursive: true });
+    for (const args of [['user', 'list'], ['queue', 'list']]) {
+      const r = await runCli(args, { cwd: dir });
+      assert.equal(r.code, 78, r.stderr);
+      assert.equal(r.stderr, line);
+      assert.deepEqual(await readdir(join(dir, 'var')), ['spool']);
+      assert.deepEqual(await readdir(join(dir, 'var', 'spool')), ['cron']);
+    }
     await rm(join(dir, 'var'), { recursive: true });
     // usage errors still come first
     assert.equal((await runCli(['queue', 'show'], { cwd: dir })).code, 64);
