@@ -174,37 +174,33 @@ export class MaildirStore implements MailboxStore {
   /**
    * Writes a message (tmp/, fsync, link or rename, fsync of the directory): a small one (SMALL_MESSAGE)
    * read whole and written with synchronous calls but for the fsyncs, a larger one streamed;
-   * link, rename and unlink are synchronous (metadata in the page cache). With `flags` (IMAP APPEND,
-   * RFC 9051 §6.3.12) it goes straight into cur/ with its info, as Dovecot saves a flagged
-   * APPEND: one rename and one directory fsync fewer than new/ then cur/; `receivedAt` (ms)
-   * becomes its mtime, the INTERNALDATE. `freshKey`: `uniqueKey` was
+   * link, rename and unlink are synchronous (metadata in the page cache); it goes into new/ (an
+   * IMAP APPEND goes into cur/ by stage and place: maildir-staged-append). `freshKey`: `uniqueKey` was
    * just made (uniqueId), or is a queued envelope's first try (DeliveryRequest.neverTried), and
    * cannot have been delivered before: cur/ is not looked at, and rename() (no EEXIST) moves it.
    */
   async deliver(
     user: string,
     message: Readable | Buffer,
-    opts: { uniqueKey: string; folder?: string; flags?: string; receivedAt?: number; freshKey?: boolean },
+    opts: { uniqueKey: string; folder?: string; freshKey?: boolean },
   ): Promise<{ key: string }> {
-    const info = opts.flags === undefined ? undefined : `:2,${normFlags(opts.flags)}`;
     const dir = this.mailboxPath(user, opts.folder);
     const field = encodeUniqueKey(opts.uniqueKey);
     if (!this.#dirs.checked(dir, maildirSubs)) await this.#ensure(dir);
-    const sub = info === undefined ? 'new' : 'cur';
-    const target = `${dir}/${sub}`;
+    const target = `${dir}/new`;
     let tmp: string | undefined;
     let busy = false;
     try {
       // a small write will link into `target` within one file fsync: the directory's fsync
       // asked for meanwhile waits for it (dir-syncer), one fsync of new/ for a burst
-      const w = await this.#writeTmp(dir, message, field, opts.receivedAt, () => {
+      const w = await this.#writeTmp(dir, message, field, undefined, () => {
         this.#syncer.enter(target);
         busy = true;
       });
       tmp = w.tmp;
       const key = w.key;
       let linked = false;
-      const at: JournalPlace = { sub, name: key + (info ?? '') };
+      const at: JournalPlace = { sub: 'new', name: key };
       const dest = `${target}/${at.name}`;
       if (opts.freshKey) {
         // a fresh key's name exists nowhere: rename() cannot overwrite, and is one call where
