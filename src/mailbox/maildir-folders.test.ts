@@ -83,6 +83,38 @@ void test('two writers (separate locks, as two processes) deliver and sync at on
     assert.ok(x.uidNext > Math.max(...[...x.list].map((m) => m.uid)));
   }));
 
+void test('two writers (separate locks, as two processes) APPEND into one folder at once: each answer\'s UID is its message\'s, none shared, every file in cur/, none left in tmp/', () =>
+  withRoot(async (root) => {
+    const one = open(root);
+    const two = open(root);
+    const work = (w: typeof one, tag: string): Promise<{ uid: number; text: string }[]> =>
+      Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          const text = `Subject: ${tag}${i}\r\n\r\nbody ${tag}${i}\r\n`;
+          const r = await w.folders.append(user, 'INBOX', Buffer.from(text), { flags: i % 2 ? 'S' : '' });
+          return { uid: r.uid, text };
+        }),
+      );
+    const answers = (await Promise.all([work(one, 'a'), work(two, 'b')])).flat();
+    assert.equal(new Set(answers.map((a) => a.uid)).size, 40);
+    // a third reader (a new process) sees each message under the UID its APPEND answered
+    const third = open(root);
+    const snap = await third.folders.sync(user, 'INBOX');
+    assert.equal(snap.list.length, 40);
+    for (const a of answers) {
+      const m = [...snap.list].find((x) => x.uid === a.uid);
+      assert.ok(m, `UID ${a.uid}`);
+      const body = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        void third.folders.open(user, 'INBOX', m.key).then((s) => s.on('data', (c: Buffer) => (out += c.toString())).on('end', () => resolve(out)).on('error', reject), reject);
+      });
+      assert.equal(body, a.text);
+    }
+    const dir = join(root, 'dc.uece.br', 'suzana');
+    assert.deepEqual(await readdir(join(dir, 'tmp')), []);
+    assert.equal((await readdir(join(dir, 'cur'))).length, 40);
+  }));
+
 void test('a lost or damaged UID list gives a new, greater UIDVALIDITY', () =>
   withRoot(async (root) => {
     let t = 1_700_000_000_000;
