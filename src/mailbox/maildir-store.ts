@@ -8,15 +8,17 @@
  * makes redelivery idempotent in O(1): the file is linked from tmp/ into new/ with link(),
  * which never overwrites, so EEXIST means "already delivered"; cur/ is checked with a stat of
  * the same name with the info ":2," and ":2,S" (read, the usual state after POP3/IMAP). A key
- * that cannot have been delivered before (`freshKey`: a queued envelope's first try, an IMAP
- * APPEND's new id) names no file anywhere, so its file is moved with one rename() instead of
- * link() and unlink(), as Dovecot moves its unique names (issue 19).
+ * that cannot have been delivered before (`freshKey`: a queued envelope's first try) names no
+ * file anywhere, so its file is moved with one rename() instead of link() and unlink(), as
+ * Dovecot moves its unique names (issue 19).
  * The arrival time is the file's mtime (its write time; set from an injected clock), as Dovecot
  * reads it; files named `<seconds>.…` (other delivery agents, older correio) keep the time
  * of their name. Files are stored with LF line ends (the Unix Maildir convention) and read
  * back with CRLF (maildir-line-ends); W= records the CRLF size so listing needs no reading.
  * A batch (MULTIAPPEND, COPY: maildir-folders) is written with stage() into tmp/ only and
- * renamed into cur/ with publish(), all together under the folder's lock.
+ * renamed into cur/ with publish(), all together under the folder's lock; an IMAP APPEND is
+ * staged unsynced and renamed with place() once its UID is logged and its file flushed
+ * (maildir-staged-append).
  * Standards: the Maildir spec (cr.yp.to/proto/maildir.html: tmp → new by link, unique names,
  *   info ":2,FLAGS" with flags in ASCII order); Maildir++ folders and S=/W= (Courier, Dovecot);
  *   RFC 1939 §11 / RFC 3501 §2.3.4 (sizes counted with CRLF).
