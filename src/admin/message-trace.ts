@@ -12,8 +12,8 @@
  *   delivery history (past-trace.ts: completeTrace adds them).
  */
 import type { Readable } from 'node:stream';
-import { addressToString, type QueueStore } from '../core/index.js';
-import { findQueuedMessage, messageIdOfEnvelope, type QueuedMessage } from '../queue/index.js';
+import { addressToString, messageIdOfEnvelope, type QueueStore } from '../core/index.js';
+import { findQueuedMessage, type QueuedMessage } from '../queue/index.js';
 import { describeAttempt, isoTime, routeText, stateLabel, stateText, type StateLabel } from './queue-report.js';
 
 /** Header bytes read to find the Received field. */

@@ -12,9 +12,8 @@
  *   the client, HELO name and protocol instead. A queued message's recipient that left the queue
  *   shows only while the history keeps its events (`[log] history`).
  */
-import type { QueueStore } from '../core/index.js';
+import { envelopeIndexOf, type QueueStore } from '../core/index.js';
 import { findHistory, type HistoryEvent } from '../log/index.js';
-import { envelopeIndexOf } from '../queue/index.js';
 import { attemptLine, isoTime, outcomeText } from './queue-report.js';
 import { traceMessage, type MessageTrace, type RecipientTrace } from './message-trace.js';
 

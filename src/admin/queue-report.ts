@@ -8,8 +8,8 @@
  * Security: read-only; shows envelope data only, never bodies.
  * Limitations: none.
  */
-import { addressToString, formatReply, reversePathToString, type Attempt, type Envelope, type StatedEnvelope } from '../core/index.js';
-import { messageIdOfEnvelope, type QueuedMessage } from '../queue/index.js';
+import { addressToString, formatReply, messageIdOfEnvelope, reversePathToString, type Attempt, type Envelope, type StatedEnvelope } from '../core/index.js';
+import { type QueuedMessage } from '../queue/index.js';
 import { isUniqueId, uniqueIdTimePrefix } from '../util/index.js';
 
 /** "2024-05-01T10:52:37Z" */

@@ -9,8 +9,8 @@
  * Security: none.
  * Limitations: an envelope the store cannot read now is parked again for `retryMs`.
  */
-import type { Clock, EnvelopeId, QueueStore, StatedEnvelope } from '../core/index.js';
-import { applyControl, isQueueId, messageIdOfEnvelope, withState, type QueueScheduler } from '../queue/index.js';
+import { isQueueId, messageIdOfEnvelope, type Clock, type EnvelopeId, type QueueStore, type StatedEnvelope } from '../core/index.js';
+import { applyControl, withState, type QueueScheduler } from '../queue/index.js';
 import { publishError } from './delivery-events.js';
 
 export interface ParkedLoad {

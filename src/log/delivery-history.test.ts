@@ -49,7 +49,7 @@ void test('DeliveryHistory: one line per event, event and time added, a new file
       { event: 'deferred', time: beforeMidnight + 150 },
     ]);
     assert.deepEqual((await findHistory(dataDir, 'm1-1')).map((e) => e.event), ['received', 'queued', 'delivered']);
-    // the queue id itself, and a text that only looks like an envelope id (queue-ids' grammar: core/envelope.ts) is not cut
+    // the queue id itself, and a text that only looks like an envelope id (the queue id grammar, core/envelope.ts) is not cut
     assert.deepEqual((await findHistory(dataDir, 'm1')).map((e) => e.event), ['received', 'queued', 'delivered']);
     assert.deepEqual(await findHistory(dataDir, 'm1/x-1'), []);
     assert.deepEqual(await findByMessageIdField(dataDir, 'x1@example.org'), ['m1']);

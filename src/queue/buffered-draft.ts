@@ -6,14 +6,13 @@
  * which shares the commit's checks and envelope making with this module). commitImport streams
  * a copied message (`correio migrate`) into either of those drafts.
  * Standards: RFC 5321 §6.1: commit resolves only once `save` has stored the message.
- * Security: envelope ids are made here from the message id (queue-ids), never taken from input.
+ * Security: envelope ids are made here from the message id (core/envelope.ts envelopeIdOf), never taken from input.
  * Limitations: the body is held whole in memory until commit (bounded by the caller's size
  *   limit, smtp.max_message_size for SMTP).
  */
 import { Readable, Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { MailError, replies, type Envelope, type EnvelopeInit, type MessageDraft, type MessageId } from '../core/index.js';
-import { envelopeIdOf } from './queue-ids.js';
+import { envelopeIdOf, MailError, replies, type Envelope, type EnvelopeInit, type MessageDraft, type MessageId } from '../core/index.js';
 import { storageError } from './storage-error.js';
 
 /** Stores a committed message; throws when it could not (the commit then fails). */

@@ -20,9 +20,8 @@ import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
 import { createReadStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
-import { MailError, replies, type Envelope, type EnvelopeInit, type MessageDraft, type MessageId } from '../core/index.js';
+import { envelopeIdOf, MailError, replies, type Envelope, type EnvelopeInit, type MessageDraft, type MessageId } from '../core/index.js';
 import { copyWith, writeAll } from '../util/index.js';
-import { envelopeIdOf } from './queue-ids.js';
 import { encodeEnvelopeFile, envelopeFile, type EnvelopeFile } from './spool-format.js';
 import { storageError } from './storage-error.js';
 

@@ -6,7 +6,7 @@
  * and serializes changes per message; each part is one concept in its own file:
  *
  *   spool-layout.ts      directories, the `format` file       spool-lock.ts      the `lock` file
- *   spool-format.ts      message file, trailer and footer     queue-ids.ts       message/envelope ids
+ *   spool-format.ts      message file, trailer and footer     queue-ids.ts       pages of ids
  *   message-files.ts     msg/<id> and env/<id>.json           segment-log.ts     segment records
  *   segment-messages.ts  which messages live in segments      message-cache.ts   cache strategies
  *   spool-reads.ts       finding, listing, walking            spool-updates.ts   envelope changes
@@ -36,10 +36,7 @@
  *   runs while envelopes change may see an envelope's previous state.
  */
 import { Readable } from 'node:stream';
-import {
-  MailError, replies,
-  type Envelope, type EnvelopeId, type MessageDraft, type MessageId, type QueueStore, type ScheduleEntry,
-} from '../core/index.js';
+import { isQueueId, MailError, messageIdOfEnvelope, replies, type Envelope, type EnvelopeId, type MessageDraft, type MessageId, type QueueStore, type ScheduleEntry } from '../core/index.js';
 import { DirSyncer, KeyedMutex, uniqueId } from '../util/index.js';
 import { DirHandles } from './dir-handles.js';
 import { FileCommit } from './file-commit.js';
@@ -48,7 +45,7 @@ import { commitImport } from './buffered-draft.js';
 import { FsMessageDraft, type CommitStrategy } from './fs-message-draft.js';
 import { BoundedMessageCache, NoMessageCache, type MessageCache } from './message-cache.js';
 import { MessageFiles } from './message-files.js';
-import { isImport, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
+import { isImport } from './queue-ids.js';
 import { SegmentCommit } from './segment-commit.js';
 import { SegmentMessages, type SegRef } from './segment-messages.js';
 import { CorruptItem, envelopeFile } from './spool-format.js';

@@ -11,7 +11,6 @@
  */
 export { FsQueueStore, spoolFormat, type FsQueueStoreOptions, type RecoveryReport } from './fs-queue-store.js';
 export type { SegRef } from './segment-messages.js';
-export { envelopeIndexOf, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
 export { PgQueueStore, type PgQueueStoreOptions } from './pg-queue-store.js';
 export { queueSchema } from './pg-queue-schema.js';
 export { MemoryQueueStore, MemorySpool, type MemoryQueueStoreOptions } from './memory-queue-store.js';

@@ -11,12 +11,9 @@
  * Limitations: no durability, no size bound (bodies are held whole).
  */
 import { Readable } from 'node:stream';
-import {
-  MailError, replies,
-  type Envelope, type EnvelopeId, type MessageDraft, type MessageId, type QueueStore,
-} from '../core/index.js';
+import { isQueueId, MailError, messageIdOfEnvelope, replies, type Envelope, type EnvelopeId, type MessageDraft, type MessageId, type QueueStore } from '../core/index.js';
 import { uniqueId } from '../util/index.js';
-import { idsAfter, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
+import { idsAfter } from './queue-ids.js';
 import { noSuchMessage } from './storage-error.js';
 import { BufferedMessageDraft } from './buffered-draft.js';
 

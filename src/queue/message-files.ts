@@ -12,9 +12,8 @@
  */
 import { open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { Envelope, MessageId } from '../core/index.js';
+import { isQueueId, type Envelope, type MessageId } from '../core/index.js';
 import { atomicWriteFile, type DirSyncer } from '../util/index.js';
-import { isQueueId } from './queue-ids.js';
 import {
   CorruptItem, encodeEnvelopeFile, envelopeFile, footerSize, makeFooter, parseEnvelopeFile, parseFooter, parseTrailer,
   type EnvelopeFile, type Footer,

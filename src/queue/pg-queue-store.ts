@@ -12,7 +12,7 @@
  * so only the lease holder records a result. The commit is a named prepared statement (parsed
  * and planned once per connection) unless `preparedStatements` is false.
  * Standards: RFC 5321 §6.1 (accept only what is stored).
- * Security: bound parameters only; ids are checked (queue-ids) before any query; every
+ * Security: bound parameters only; ids are checked (core/envelope.ts isQueueId) before any query; every
  *   PostgreSQL failure is a MailError 451 4.3.0 (storageError), never a lost message.
  * Limitations: a body of up to 1 MiB is held whole in memory while it is committed and read
  *   (bytea), and so is a bigger one while every streaming connection is taken (importMessage,
@@ -23,16 +23,13 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
-import {
-  MailError, replies,
-  type Envelope, type EnvelopeId, type MessageDraft, type MessageId, type QueueStore,
-} from '../core/index.js';
+import { isQueueId, MailError, messageIdOfEnvelope, replies, type Envelope, type EnvelopeId, type MessageDraft, type MessageId, type QueueStore } from '../core/index.js';
 import { inTransaction, migrateSchema, openPgPool, uniqueId, type PgClient, type PgPool } from '../util/index.js';
 import { commitImport } from './buffered-draft.js';
 import { PgEnvelopeLeases } from './pg-envelope-leases.js';
 import { queueSchema } from './pg-queue-schema.js';
 import { PgMessageDraft, readChunks, type StreamedBodyStore } from './pg-streamed-body.js';
-import { isImport, isQueueId, messageIdOfEnvelope } from './queue-ids.js';
+import { isImport } from './queue-ids.js';
 import { noSuchMessage, storageError } from './storage-error.js';
 
 export interface PgQueueStoreOptions {

@@ -13,9 +13,8 @@
  *   Offline, a bounce only records the failure: the notice is sent when the server next runs.
  */
 import type { Clock, MessageId, QueueControl, QueueStore, ReversePath, StatedEnvelope } from '../core/index.js';
-import { systemClock } from '../core/index.js';
+import { isQueueId, messageIdOfEnvelope, systemClock } from '../core/index.js';
 import { applyControl, withState, type ControlAction } from './envelope-transitions.js';
-import { isQueueId, messageIdOfEnvelope } from './queue-ids.js';
 
 export interface QueuedMessage {
   readonly messageId: MessageId;

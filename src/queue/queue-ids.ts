@@ -1,16 +1,14 @@
 /**
  * @module queue-ids
- * The names of things in the queue, shared by every QueueStore backend: the id grammar (a
- * message id, an envelope id "<messageId>-<n>") is core/envelope.ts's, re-exported here; this
- * module pages and checks lists of them.
+ * Lists of the names of things in the queue, shared by every QueueStore backend: pages of
+ * sorted ids and the check of an imported message's ids. The id grammar itself (a message id,
+ * an envelope id "<messageId>-<n>") is core/envelope.ts's.
  * Standards: none.
  * Security: an id becomes a file name in the files backend; only ids of this alphabet are
  *   accepted (no "/", no ".", bounded length), so a hostile id never becomes a path.
  * Limitations: none.
  */
 import { isQueueId, messageIdOfEnvelope, type EnvelopeId, type MessageId } from '../core/index.js';
-
-export { envelopeIdOf, envelopeIndexOf, isQueueId, messageIdOfEnvelope } from '../core/index.js';
 
 /** The ids of sorted `ids` that sort after `after` (all of them when it is undefined). */
 export function idsAfter(ids: readonly string[], after: string | undefined): readonly string[] {

@@ -11,14 +11,13 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { Envelope, MessageId } from '../core/index.js';
+import { envelopeIdOf, type Envelope, type MessageId } from '../core/index.js';
 import { uniqueId } from '../util/index.js';
 import { envelopeInit, readAll } from '../../test/contract/queue-store.contract.js';
 import { pgScalar, pgUnavailable, withTestDatabase } from '../../test/helpers/pg.js';
 import { withTempDir } from '../../test/helpers/temp-dir.js';
 import { FsQueueStore } from './fs-queue-store.js';
 import { PgQueueStore } from './pg-queue-store.js';
-import { envelopeIdOf } from './queue-ids.js';
 
 const piece = 256 * 1024;
 const pieces = 64;

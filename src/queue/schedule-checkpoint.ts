@@ -22,9 +22,8 @@
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { join } from 'node:path';
-import { envelopeStates, type EnvelopeState, type ScheduleEntry } from '../core/index.js';
+import { envelopeStates, messageIdOfEnvelope, type EnvelopeState, type ScheduleEntry } from '../core/index.js';
 import type { DirSyncer } from '../util/index.js';
-import { messageIdOfEnvelope } from './queue-ids.js';
 import { errorCode } from './storage-error.js';
 
 const header = 'correio-schedule 2\n';

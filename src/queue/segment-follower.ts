@@ -17,8 +17,7 @@
  *   segment-messages.ts's, reached through FollowHost.
  */
 import { readdir, stat } from 'node:fs/promises';
-import type { MessageId } from '../core/index.js';
-import { isQueueId } from './queue-ids.js';
+import { isQueueId, type MessageId } from '../core/index.js';
 import { readDoneLog, recordEnd, scanSegment } from './segment-log.js';
 import type { SegRef, SegState } from './segment-records.js';
 import { parseRecordTrailer } from './spool-format.js';

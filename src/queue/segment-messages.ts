@@ -27,11 +27,10 @@
  */
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MailError, replies, type MessageId } from '../core/index.js';
+import { isQueueId, MailError, replies, type MessageId } from '../core/index.js';
 import type { DirSyncer } from '../util/index.js';
 import type { MessageCache } from './message-cache.js';
 import { DoneLogs } from './done-logs.js';
-import { isQueueId } from './queue-ids.js';
 import { SegmentFollower, segPattern } from './segment-follower.js';
 import { SegmentWriter, readDoneLog, readRecordBody, readRecordTrailer, recordHeader } from './segment-log.js';
 import { scanRecords, type ScannedRec, type SegRef, type SegState, type SegmentMessagesOptions, type SegmentRecovery } from './segment-records.js';

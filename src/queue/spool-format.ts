@@ -18,8 +18,7 @@
  * Limitations: a field whose value is undefined is not written (JSON has no undefined).
  */
 import { crc32 } from 'node:zlib';
-import type { Envelope, MessageId } from '../core/index.js';
-import { isQueueId } from './queue-ids.js';
+import { isQueueId, type Envelope, type MessageId } from '../core/index.js';
 
 /** The spool format this code reads and writes (the footer's version). */
 export const spoolFormat = 2;

@@ -24,9 +24,8 @@
  */
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { MailError, replies, type MessageId } from '../core/index.js';
+import { isQueueId, MailError, replies, type MessageId } from '../core/index.js';
 import { atomicWriteFile } from '../util/index.js';
-import { isQueueId } from './queue-ids.js';
 import { errorCode, storageError } from './storage-error.js';
 
 /** the file naming a spool's layout: also what tells a correio spool from another (the system's /var/spool) */
@@ -57,7 +56,7 @@ export class SpoolPaths {
   /** The committed message file of `id` (throws on an id that is not a queue id). */
   message(id: MessageId): string {
     if (!isQueueId(id)) throw new MailError(replies.localError(), 'MAIL_ERR_BAD_QUEUE_ID');
-    // an id is one name of a strict alphabet (queue-ids.ts): nothing for join() to normalize
+    // an id is one name of a strict alphabet (core/envelope.ts isQueueId): nothing for join() to normalize
     return `${this.msg}${sep}${id}`;
   }
 

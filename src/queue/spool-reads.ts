@@ -4,7 +4,7 @@
  * it holds: a message is found in the cache, else in a segment, else as msg/<id> (with its env
  * override, which wins over the trailer). A damaged item met on the way goes to corrupt/.
  * Standards: seed §2 (spool).
- * Security: ids come from listings or are checked by the caller (queue-ids.ts) before they
+ * Security: ids come from listings or are checked by the caller (core/envelope.ts isQueueId) before they
  *   become paths; what is read is checked by spool-format.ts and segment-log.ts.
  * Limitations: a walk that runs while envelopes change may see an envelope's previous state.
  */

@@ -32,9 +32,8 @@
  */
 import { opendir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MessageId } from '../core/index.js';
+import { isQueueId, type MessageId } from '../core/index.js';
 import type { DirSyncer } from '../util/index.js';
-import { isQueueId } from './queue-ids.js';
 import { NameFilter, dirBuffer } from './spool-scan.js';
 import type { SegmentMessages } from './segment-messages.js';
 import type { SpoolPaths } from './spool-layout.js';

@@ -12,8 +12,7 @@
  *   (as a record and as a file), which a walk's reader tolerates (it knows the envelope).
  */
 import { opendir } from 'node:fs/promises';
-import type { MessageId } from '../core/index.js';
-import { isQueueId } from './queue-ids.js';
+import { isQueueId, type MessageId } from '../core/index.js';
 
 /** directory entries read per system call by the streamed listings */
 export const dirBuffer = 256;

@@ -6,16 +6,15 @@
  * file first (written, synced, renamed), then its record is marked done.
  * Standards: RFC 5321 §6.1 (nothing accepted is lost: a moved message is durable before its
  *   record is marked done).
- * Security: the envelope's id is checked (queue-ids.ts) before it becomes a path.
+ * Security: the envelope's id is checked (core/envelope.ts) before it becomes a path.
  * Limitations: changes are serialized per message inside one process only. A deletion lost in
  *   a power failure causes a duplicate delivery, never a loss (deleting the last envelope does
  *   not fsync the directory).
  */
-import { MailError, replies, type Envelope, type EnvelopeId, type MessageId } from '../core/index.js';
+import { MailError, messageIdOfEnvelope, replies, type Envelope, type EnvelopeId, type MessageId } from '../core/index.js';
 import type { DirSyncer, KeyedMutex } from '../util/index.js';
 import type { MessageCache } from './message-cache.js';
 import type { MessageFiles } from './message-files.js';
-import { messageIdOfEnvelope } from './queue-ids.js';
 import { dropSchedule } from './schedule-checkpoint.js';
 import type { SegRef, SegmentMessages, SegState } from './segment-messages.js';
 import { envelopeFile, type EnvelopeFile } from './spool-format.js';

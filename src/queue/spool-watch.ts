@@ -11,8 +11,7 @@
  *   seen here (their writers send notices). Where fs.watch fails, nothing is watched.
  */
 import { watch } from 'node:fs';
-import type { MessageId } from '../core/index.js';
-import { isQueueId } from './queue-ids.js';
+import { isQueueId, type MessageId } from '../core/index.js';
 
 /** Calls `onMessage` for each message name created or changed in `msgDir`; returns the stop. */
 export function watchMessageDir(msgDir: string, onMessage: (id: MessageId) => void): () => void {
