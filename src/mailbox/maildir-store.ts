@@ -195,9 +195,11 @@ export class MaildirStore implements MailboxStore {
     try {
       // a small write will link into `target` within one file fsync: the directory's fsync
       // asked for meanwhile waits for it (dir-syncer), one fsync of new/ for a burst
-      const w = await this.#writeTmp(dir, message, field, undefined, () => {
-        this.#syncer.enter(target);
-        busy = true;
+      const w = await this.#writeTmp(dir, message, field, {
+        small: () => {
+          this.#syncer.enter(target);
+          busy = true;
+        },
       });
       tmp = w.tmp;
       const key = w.key;
@@ -245,7 +247,8 @@ export class MaildirStore implements MailboxStore {
    * removed when the write fails. `small`: called before a small message's write begins; `sync`
    * false: not fsynced (the caller flushes it: flushStaged).
    */
-  async #writeTmp(dir: string, message: Readable | Buffer, field: string, receivedAt: number | undefined, small?: () => void, sync = true): Promise<Staged> {
+  async #writeTmp(dir: string, message: Readable | Buffer, field: string, opts: { receivedAt?: number; small?: () => void; sync?: boolean }): Promise<Staged> {
+    const { receivedAt, small, sync = true } = opts;
     // `dir` is normalized (mailboxPath's join) and the names hold no "/": joined as strings
     const tmp = `${dir}/tmp/${field}.${pid}_${this.#tmpTag}${(this.#tmpCount++).toString(36)}.${this.#host}`;
     const conv = new CrlfToLfCounter();
@@ -276,7 +279,7 @@ export class MaildirStore implements MailboxStore {
   async stage(user: string, message: Readable | Buffer, opts: { uniqueKey: string; folder?: string; receivedAt?: number; sync?: boolean }): Promise<Staged> {
     const dir = this.mailboxPath(user, opts.folder);
     if (!this.#dirs.checked(dir, maildirSubs)) await this.#ensure(dir);
-    return this.#writeTmp(dir, message, encodeUniqueKey(opts.uniqueKey), opts.receivedAt, undefined, opts.sync ?? true);
+    return this.#writeTmp(dir, message, encodeUniqueKey(opts.uniqueKey), opts);
   }
 
   /**
