@@ -35,24 +35,22 @@ function fieldOf(name: string): string {
 
 /**
  * Renames into cur/ each whole APPEND file left in `dir`'s tmp/ whose key `entries()` names,
- * and removes the ones cut short; `entries` is read only when tmp/ holds such a file. Returns
- * how many were renamed and removed. Run under the folder lock, before the folder is listed.
+ * and removes the ones cut short; `entries` is read only when tmp/ holds such a file. Run
+ * under the folder lock, before the folder is listed.
  */
-export async function rollForward(
-  dir: string,
-  entries: () => Promise<ReadonlyMap<string, IndexEntry> | undefined>,
-): Promise<{ placed: number; removed: number }> {
-  const done = { placed: 0, removed: 0 };
+export async function rollForward(dir: string, entries: () => Promise<ReadonlyMap<string, IndexEntry> | undefined>): Promise<void> {
   let names: string[];
   try {
     // synchronous: tmp/ of a folder holds a few entries at most, in the cache
     names = readdirSync(join(dir, 'tmp')).filter((n) => n.startsWith(appendKeyPrefix));
   } catch {
-    return done;
+    return;
   }
-  if (names.length === 0) return done;
+  if (names.length === 0) return;
   const known = await entries();
-  if (!known) return done;
+  if (!known) return;
+  let placed = 0;
+  let removed = 0;
   const byField = new Map<string, [string, IndexEntry]>();
   for (const [key, e] of known) if (key.startsWith(appendKeyPrefix)) byField.set(fieldOf(key), [key, e]);
   for (const name of names) {
@@ -65,13 +63,12 @@ export async function rollForward(
     const size = /,S=(\d+)/.exec(key);
     if (size && st.size === Number(size[1])) {
       renameSync(tmp, join(dir, 'cur', `${key}:2,${e.flags ?? ''}`));
-      done.placed++;
+      placed++;
     } else {
       unlinkSync(tmp);
-      done.removed++;
+      removed++;
     }
   }
-  if (done.placed > 0) await fsyncDir(join(dir, 'cur'));
-  if (done.placed + done.removed > 0) await fsyncDir(join(dir, 'tmp'));
-  return done;
+  if (placed > 0) await fsyncDir(join(dir, 'cur'));
+  if (placed + removed > 0) await fsyncDir(join(dir, 'tmp'));
 }
