@@ -32,7 +32,7 @@ import type { FolderDelta, FolderMessage, FolderSnapshot, MailboxMessage } from 
 import { atomicWriteFile, ChunkedList } from '../util/index.js';
 import { FolderLock } from './folder-lock.js';
 import { dirStamp, stampTime } from './maildir-journal.js';
-import { errno, parseName } from './maildir-name.js';
+import { curName, errno, parseName } from './maildir-name.js';
 import { changedSince, diff, listSnapshot, mergeDeltas, modseqIn, patchMessages, type Delta, type ListSnapshot } from './folder-changes.js';
 import { appendedStamp, filesStamp, isCurrent, takeIn, unsureMs, verify, type Known } from './maildir-folder-known.js';
 import { ModseqLog } from './modseq-log.js';
@@ -331,7 +331,7 @@ export class MaildirFolderState {
    */
   #place(k: Known, dir: string, f: string, admit: Admitted): void {
     admit.place();
-    const name = `${admit.key}:2,${admit.flags}`;
+    const name = curName(admit.key, admit.flags);
     const p = parseName(name);
     const st = lstatSync(join(dir, 'cur', name));
     k.listing.set(admit.key, { key: admit.key, size: p.size ?? st.size, flags: p.flags, receivedAt: st.mtimeMs, folder: f });

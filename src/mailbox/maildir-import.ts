@@ -19,6 +19,7 @@ import { findByUid, MailFolderError, type FolderSnapshot, type SpecialUse } from
 import { atomicWriteFile } from '../util/index.js';
 import { checkFolderName } from './folder-name.js';
 import type { MaildirFolders } from './maildir-folders.js';
+import { curName, normFlags } from './maildir-name.js';
 import { encodeUniqueKey, type MaildirStore } from './maildir-store.js';
 import type { FolderImport } from './pg-mail-import.js';
 import { emptyIndex, uidValidityName, withExpunges, recordedUids, type ExpungeRecord, type IndexEntry, type UidIndex } from './uid-index.js';
@@ -67,10 +68,10 @@ export async function importMaildirFolder(
       let key = [...listed].find((k) => k.startsWith(prefix));
       if (key === undefined) key = (await store.deliver(user, body, { uniqueKey: unique, folder: f })).key;
       else body.destroy();
-      const flags = [...new Set(m.flags)].sort().join('');
+      const flags = normFlags(m.flags);
       await store.setFlags(user, key, flags, f);
       const t = m.receivedAt / 1000;
-      await utimes(join(dir, 'cur', `${key}:2,${flags}`), t, t);
+      await utimes(join(dir, 'cur', curName(key, flags)), t, t);
       entries.set(key, { uid: m.uid, modseq: m.modseq, flags, keywords: m.keywords });
     },
     finish: async () => {

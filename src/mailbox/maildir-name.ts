@@ -78,6 +78,11 @@ export function normFlags(flags: string): string {
   return [...new Set(flags)].sort().join('');
 }
 
+/** A message's name in cur/: its key and the info ":2," with its flags (normFlags). */
+export function curName(key: string, flags: string): string {
+  return `${key}:2,${normFlags(flags)}`;
+}
+
 export interface ParsedName {
   key: string;
   flags: string;

@@ -22,6 +22,7 @@
 import { lstatSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDir } from '../util/index.js';
+import { curName } from './maildir-name.js';
 import type { IndexEntry } from './uid-index.js';
 
 /** the unique key field of every APPEND's file (maildir-folders: `imap-` and a uniqueId) */
@@ -62,7 +63,7 @@ export async function rollForward(dir: string, entries: () => Promise<ReadonlyMa
     if (!st?.isFile()) continue;
     const size = /,S=(\d+)/.exec(key);
     if (size && st.size === Number(size[1])) {
-      renameSync(tmp, join(dir, 'cur', `${key}:2,${e.flags ?? ''}`));
+      renameSync(tmp, join(dir, 'cur', curName(key, e.flags ?? '')));
       placed++;
     } else {
       unlinkSync(tmp);

@@ -53,7 +53,7 @@ import type { MailboxMessage, MailboxStore, QuotaLimit, QuotaUsage } from '../co
 import { DirSyncer } from '../util/index.js';
 import { CrlfToLfCounter, LfToCrlf, READ_NOFOLLOW } from './maildir-line-ends.js';
 import { MaildirJournal, type JournalPlace } from './maildir-journal.js';
-import { encodeHost, encodeUniqueKey, errno, folderDir, mailboxParts, normFlags, parseName } from './maildir-name.js';
+import { curName, encodeHost, encodeUniqueKey, errno, folderDir, mailboxParts, normFlags, parseName } from './maildir-name.js';
 import { MaildirListing } from './maildir-listing.js';
 import { SafeDirs } from './maildir-safe-dir.js';
 import { MaildirSize, storedSizeOf } from './maildir-size.js';
@@ -300,7 +300,7 @@ export class MaildirStore implements MailboxStore {
     const dir = this.mailboxPath(user, folder);
     let octets = 0;
     for (const s of staged) {
-      const at = { sub: 'cur' as const, name: `${s.key}:2,${normFlags(s.flags)}` };
+      const at = { sub: 'cur' as const, name: curName(s.key, s.flags) };
       this.#change(dir, s.key, at, () => renameSync(s.tmp, `${dir}/cur/${at.name}`));
       octets += s.stored;
     }
@@ -355,7 +355,7 @@ export class MaildirStore implements MailboxStore {
     const dir = this.mailboxPath(user, folder);
     const found = await this.#listing.locate(dir, key);
     if (!found) throw notFound(key);
-    const target = `${parseName(found.name).key}:2,${norm}`;
+    const target = curName(parseName(found.name).key, norm);
     if (found.sub === 'cur' && found.name === target) return;
     const at = { sub: 'cur' as const, name: target };
     this.#change(dir, key, at, () => renameSync(join(dir, found.sub, found.name), join(dir, 'cur', target)));
