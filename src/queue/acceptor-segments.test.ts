@@ -10,15 +10,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readAll, storeMessage } from '../../test/contract/queue-store.contract.js';
 import type { Envelope } from '../core/index.js';
 import { FsQueueStore, type SegRef } from './index.js';
+import { scanSegment } from './segment-log.js';
 
 const tmp = () => mkdtemp(join(tmpdir(), 'correio-acceptor-'));
+
+/** Writes `data` at `position` of the file at `path` (over what is there). */
+async function writeAt(path: string, data: Buffer, position: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.write(data, 0, data.length, position);
+  } finally {
+    await fh.close();
+  }
+}
 
 /** A live process whose pid an acceptor store names, and how to end it. */
 async function standIn(): Promise<{ pid: number; end(): Promise<void> }> {
@@ -179,8 +190,8 @@ void test('acceptor segments: recovery keeps the torn tail of a live writer and 
   const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
   const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
   const seg = (await readdir(join(dir, 'seg')))[0];
-  // a record in progress: half a header at the end of the live writer's segment
-  await appendFile(join(dir, 'seg', seg), Buffer.from('CRQREC03'));
+  // a record in progress: half a header after the live writer's last record
+  await writeAt(join(dir, 'seg', seg), Buffer.from('CRQREC03'), (await scanSegment(join(dir, 'seg', seg))).validEnd);
   const owner = await FsQueueStore.open(dir, { cache: true });
   assert.deepEqual(owner.lastRecovery?.corrupted, [], 'a live writer\'s tail is not cut');
   assert.deepEqual(await owner.listMessageIds(), [a.messageId]);
@@ -193,6 +204,30 @@ void test('acceptor segments: recovery keeps the torn tail of a live writer and 
   assert.deepEqual(await next.listMessageIds(), []);
   assert.deepEqual(await readdir(join(dir, 'seg')), [], 'all done and finished: removed');
   await next.close();
+  }));
+
+void test('acceptor segments: a killed writer leaves the zeros it wrote ahead; a record it wrote into them after the owner\'s last look is still delivered, then the segment goes', () =>
+  inSpool(1, async (dir, [writer]) => {
+  const owner = await FsQueueStore.open(dir, { cache: true });
+  const acceptor = await FsQueueStore.open(dir, { acceptor: true, segmentPid: writer.pid });
+  const [a] = await storeMessage(acceptor, 'Subject: a\r\n\r\nA\r\n', ['a@x.example']);
+  const seg = (await readdir(join(dir, 'seg')))[0];
+  const path = join(dir, 'seg', seg);
+  await owner.refresh();
+  const size = (await stat(path)).size;
+  // written into the zeros ahead: the file's size does not change; then kill -9 (no close, no seal)
+  const [b] = await storeMessage(acceptor, 'Subject: b\r\n\r\nB\r\n', ['b@x.example']);
+  assert.equal((await stat(path)).size, size);
+  await writer.end();
+  // a's delivery leaves nothing live that the owner knows of in a finished segment: b keeps it
+  await owner.deleteEnvelope(a.id);
+  assert.ok((await readdir(join(dir, 'seg'))).includes(seg), 'a record not yet seen keeps its segment');
+  assert.deepEqual(await owner.listMessageIds(), [b.messageId]);
+  assert.equal((await readAll(await owner.openMessage(b.messageId))).toString(), 'Subject: b\r\n\r\nB\r\n');
+  await owner.deleteEnvelope(b.id);
+  assert.deepEqual((await readdir(join(dir, 'seg'))).filter((n) => n.startsWith(seg) && !n.endsWith('.done')), [], 'all seen and done: removed, zeros and all');
+  await owner.close();
+  await acceptor.close();
   }));
 
 void test('acceptor segments: a notice taken in while a delivery looks whether the segment is finished keeps the segment (issue 19)', () =>

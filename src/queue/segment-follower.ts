@@ -72,9 +72,17 @@ export class SegmentFollower {
     this.#host = host;
   }
 
-  /** Where the last scan of `segId` ended (undefined: never scanned). */
-  endOf(segId: string): number | undefined {
-    return this.#ends.get(segId);
+  /**
+   * Whether every record of a finished segment `size` octets long has been scanned here: its last
+   * scan ended at its end, or only the zeros its writer wrote ahead follow (segment-log.ts; read
+   * again now, since the writer may have written records there after that scan).
+   */
+  async seenAll(segId: string, size: number): Promise<boolean> {
+    const end = this.#ends.get(segId);
+    if (end === size) return true;
+    if (end === undefined || end > size) return false;
+    const rest = await scanSegment(this.#paths.segment(segId), end).catch(() => undefined);
+    return rest !== undefined && rest.records.length === 0 && rest.problem === undefined;
   }
 
   /** A scan of `segId` (a whole one, at a load) ended at `end`. */

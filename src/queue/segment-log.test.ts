@@ -1,10 +1,11 @@
 /**
  * SegmentWriter's group commit (segment-log.ts): commits arriving together share one fdatasync,
- * and none is told durable by a sync that started before it asked.
+ * and none is told durable by a sync that started before it asked; records are written into
+ * zeros written ahead of them, which the scan reads as the end and close() cuts off.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SegmentWriter, recordHeader, scanSegment } from './segment-log.js';
@@ -51,6 +52,58 @@ void test('a commit asked after an fdatasync started waits for the next one', as
     assert.equal(w.syncs, 2);
     await w.close();
     assert.equal((await scanSegment(join(dir, 'seg1'))).records.length, 2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('records go into zeros written ahead; a scan of the open segment ends at the last record without a problem; close cuts the zeros off', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-seglog-'));
+  const path = join(dir, 'seg1');
+  try {
+    const w = SegmentWriter.create(path);
+    for (let i = 0; i < 3; i++) w.append(record(i));
+    await w.sync();
+    const ahead = (await stat(path)).size;
+    assert.ok(ahead >= 1 << 20 && ahead > w.size, `the file is written past its records (${ahead} octets for ${w.size})`);
+    let scan = await scanSegment(path);
+    assert.deepEqual([scan.records.length, scan.validEnd, scan.problem], [3, w.size, undefined]);
+    // a fourth record goes into the zeros: the file does not grow, a scan from the last end finds it
+    const end = scan.validEnd;
+    w.append(record(3));
+    assert.equal((await stat(path)).size, ahead);
+    scan = await scanSegment(path, end);
+    assert.deepEqual([scan.records.length, scan.records[0]?.offset, scan.problem], [1, end, undefined]);
+    // a record bigger than what is left ahead: more zeros first
+    const big = Buffer.alloc(ahead, 0x61);
+    w.append([recordHeader([big], big.length, Buffer.from('{}')), big, Buffer.from('{}')]);
+    await w.sync();
+    assert.ok((await stat(path)).size > w.size);
+    assert.equal((await scanSegment(path)).records.length, 5);
+    const size = w.size;
+    await w.close();
+    assert.equal((await stat(path)).size, size, 'closed: cut back to the records');
+    assert.deepEqual([(await scanSegment(path)).records.length, (await scanSegment(path)).problem], [5, undefined]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('zeros followed by anything but zeros are a damaged record, not the end', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-seglog-'));
+  const path = join(dir, 'seg1');
+  try {
+    const w = SegmentWriter.create(path);
+    w.append(record(1));
+    await w.sync();
+    const end = w.size;
+    // a record whose first block never reached the disk, its later ones did
+    const fh = await open(path, 'r+');
+    await fh.write(Buffer.from('body of a torn record'), 0, 21, end + 4096);
+    await fh.close();
+    const scan = await scanSegment(path);
+    assert.deepEqual([scan.records.length, scan.validEnd, scan.problem], [1, end, 'a damaged record header']);
+    await w.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -195,7 +195,7 @@ export class SegmentMessages {
     if (await this.#open.open(segId, fresh)) return;
     if (foreignSegment(segId, this.#pid)) {
       const size = await stat(this.#paths.segment(segId)).then((st) => st.size, () => undefined);
-      if (size !== undefined && size !== this.#follower.endOf(segId)) return; // not all of it seen yet
+      if (size !== undefined && !(await this.#follower.seenAll(segId, size))) return; // not all of it seen yet
     }
     // looked again after the waits above: a notice or a refresh may have taken records of it in
     // meanwhile (and moved its end up to the size just read); removing it then lost them (issue 19)
