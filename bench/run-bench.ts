@@ -43,9 +43,10 @@
  *   BENCH_STORAGE=files|postgres|postgres2 (comma list; correio's rows of accept, relay, maildir
  *   on the files backend, on PostgreSQL with 1 node, with 2 nodes: postgres-scenario.ts) BENCH_PG_URL
  *   BENCH_TIMEOUT_S=300 (per run) BENCH_SETTLE_MS=3000 (`sync`, then this pause, before each run)
- *   BENCH_WARMUP=0 (accept, relay, maildir on files and Postfix: this many messages first, to the same instance, delivered
- *   before the measured window starts: the rows then measure a running server, not one whose JIT
- *   is still compiling; both MTAs get them)
+ *   BENCH_WARMUP=min(3000, BENCH_MESSAGES) (accept, relay, maildir on files and Postfix: this many
+ *   messages first, to the same instance, delivered before the measured window starts: the rows
+ *   measure a running server, not one whose JIT is still compiling; both MTAs get them; 0: none,
+ *   the method of sessions 1–18)
  *   BENCH_FS=ext4 (the work directory on a fresh journaled ext4 made for the run on a loop device, as
  *   root: bench-fs.ts; the header names the work directory's file system either way)
  *   BENCH_POSTFIX_CONFIG=tuned|anchor (postfix-peer.ts postfixConfig) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
@@ -98,8 +99,11 @@ const SIZE = int('BENCH_SIZE', 5120);
 const RUNS = int('BENCH_RUNS', 3, 0);
 const TIMEOUT = int('BENCH_TIMEOUT_S', 300) * 1000;
 const SETTLE_MS = int('BENCH_SETTLE_MS', 3000, 0);
-/** messages sent before each accept, relay and maildir run's measured window (both MTAs) */
-const WARMUP = int('BENCH_WARMUP', 0, 0);
+/**
+ * messages sent before each accept, relay and maildir run's measured window (both MTAs): the rows
+ * measure running servers, as a site's are, not V8 compiling correio's code in its first seconds
+ */
+const WARMUP = int('BENCH_WARMUP', Math.min(3000, N), 0);
 const SCENARIOS = (env.BENCH_SCENARIOS ?? 'raw,accept,relay,maildir').split(',').map((s) => s.trim()) as Scenario[];
 for (const s of SCENARIOS) if (!['raw', 'accept', 'relay', 'maildir', 'checks', 'idle10k', 'jmap', 'imap'].includes(s) && !isDeferredScenario(s) && !isSigningScenario(s)) throw new Error(`unknown scenario "${s}"`);
 /** the jmap scenario (jmap-bench.ts): folder size and rounds */
@@ -441,7 +445,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  if (rows.length > 0) report(rows, { messages: N, size: SIZE, sessions: SESSIONS, runs: RUNS, load: tools ? 'smtp-source' : 'bench/load.ts (HELO, one message per connection)' });
+  if (rows.length > 0) report(rows, { messages: N, size: SIZE, sessions: SESSIONS, runs: RUNS, load: tools ? 'smtp-source' : 'bench/load.ts (HELO, one message per connection)', warmup: WARMUP });
   if (rows.some((r) => r.errors.length > 0)) process.exitCode = 1;
   if (SCENARIOS.includes('jmap')) {
     const o = { work: await freshWork('jmap'), ...JMAP };
