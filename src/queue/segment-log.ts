@@ -33,7 +33,8 @@
  *   in done logs are checked by the caller.
  * Limitations: a done log is not synced (a power failure can bring back a delivered message: a
  *   duplicate, never a loss, as with the one-file layout); a segment stays on disk until every
- *   record in it is done. A record damaged after it was acknowledged (a bad block, not a crash)
+ *   record in it is done, with up to 1 MiB of zeros after its records while it is written to (and
+ *   when its writer was killed, until it goes). A record damaged after it was acknowledged (a bad block, not a crash)
  *   also ends the scan: the records after it leave the queue with it, copied to corrupt/ by
  *   recovery for the operator, not deleted.
  */
@@ -44,6 +45,7 @@ import { writeFileDurable } from '../util/index.js';
 import { CorruptItem } from './spool-format.js';
 
 const recordHeaderSize = 32;
+const recordMagic = Buffer.from('CRQREC03', 'latin1');
 /** how far past its last record a writer keeps the file written with zeros */
 const preallocation = 1 << 20;
 const zeros = Buffer.alloc(64 * 1024);
@@ -57,7 +59,6 @@ function onlyZeros(data: Buffer): boolean {
   }
   return true;
 }
-const recordMagic = Buffer.from('CRQREC03', 'latin1');
 
 /** Where a record's parts are in its segment. */
 export interface SegmentRecord {
