@@ -10,26 +10,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readAll, storeMessage } from '../../test/contract/queue-store.contract.js';
+import { writeAt } from '../../test/helpers/spool.js';
 import type { Envelope } from '../core/index.js';
 import { FsQueueStore, type SegRef } from './index.js';
 import { scanSegment } from './segment-log.js';
 
 const tmp = () => mkdtemp(join(tmpdir(), 'correio-acceptor-'));
-
-/** Writes `data` at `position` of the file at `path` (over what is there). */
-async function writeAt(path: string, data: Buffer, position: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    await fh.write(data, 0, data.length, position);
-  } finally {
-    await fh.close();
-  }
-}
 
 /** A live process whose pid an acceptor store names, and how to end it. */
 async function standIn(): Promise<{ pid: number; end(): Promise<void> }> {

@@ -18,7 +18,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { isQueueId, type MessageId } from '../core/index.js';
-import { readDoneLog, recordEnd, scanSegment } from './segment-log.js';
+import { readDoneLog, recordBeginsAt, recordEnd, scanSegment } from './segment-log.js';
 import type { SegRef, SegState } from './segment-records.js';
 import { parseRecordTrailer } from './spool-format.js';
 import type { SpoolPaths } from './spool-layout.js';
@@ -149,7 +149,8 @@ export class SegmentFollower {
       const from = this.#ends.get(segId) ?? 0;
       const size = await stat(this.#paths.segment(segId)).then((st) => st.size, () => undefined);
       if (size === undefined) continue;
-      if (size > from) {
+      // past `from` only the zeros its writer wrote ahead: nothing new, and no need to read them all
+      if (size > from && (await recordBeginsAt(this.#paths.segment(segId), from).catch(() => true))) {
         // removed since its stat (all seen and done meanwhile): the other segments are still read,
         // as a refresh that failed left them to the next listing (issue 19: the exit's rescan)
         const scan = await scanSegment(this.#paths.segment(segId), from).catch((err: unknown) => {

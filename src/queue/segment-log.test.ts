@@ -5,10 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SegmentWriter, recordHeader, scanSegment } from './segment-log.js';
+import { writeAt } from '../../test/helpers/spool.js';
+import { SegmentWriter, recordBeginsAt, recordHeader, scanSegment } from './segment-log.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -70,7 +71,9 @@ void test('records go into zeros written ahead; a scan of the open segment ends 
     assert.deepEqual([scan.records.length, scan.validEnd, scan.problem], [3, w.size, undefined]);
     // a fourth record goes into the zeros: the file does not grow, a scan from the last end finds it
     const end = scan.validEnd;
+    assert.equal(await recordBeginsAt(path, end), false, 'zeros where the next record would begin: none yet');
     w.append(record(3));
+    assert.equal(await recordBeginsAt(path, end), true);
     assert.equal((await stat(path)).size, ahead);
     scan = await scanSegment(path, end);
     assert.deepEqual([scan.records.length, scan.records[0]?.offset, scan.problem], [1, end, undefined]);
@@ -98,11 +101,11 @@ void test('zeros followed by anything but zeros are a damaged record, not the en
     await w.sync();
     const end = w.size;
     // a record whose first block never reached the disk, its later ones did
-    const fh = await open(path, 'r+');
-    await fh.write(Buffer.from('body of a torn record'), 0, 21, end + 4096);
-    await fh.close();
+    await writeAt(path, Buffer.from('body of a torn record'), end + 4096);
     const scan = await scanSegment(path);
     assert.deepEqual([scan.records.length, scan.validEnd, scan.problem], [1, end, 'a damaged record header']);
+    await writeAt(path, Buffer.from('CRQ'), end); // the first octets of a header: a record begins there
+    assert.equal(await recordBeginsAt(path, end), true);
     await w.close();
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -159,6 +159,22 @@ async function readFrom(path: string, from: number): Promise<Buffer> {
 }
 
 /**
+ * Whether a record (whole or not) begins at `offset` of a segment: anything but zeros in the
+ * header's place. A writer writes its records one after the other into the zeros ahead, so
+ * zeros where the next record would begin mean none is there yet, without reading the rest.
+ */
+export async function recordBeginsAt(path: string, offset: number): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const h = Buffer.alloc(recordHeaderSize);
+    const { bytesRead } = await fh.read(h, 0, h.length, offset);
+    return !onlyZeros(h.subarray(0, bytesRead));
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * Copies what follows a segment's whole records to `aside` (durably: for the operator) and cuts
  * the segment back to its whole records. Only at recovery, while nothing appends to it.
  */

@@ -1,4 +1,5 @@
-/** Reading a files spool from a test, beside whoever owns it. */
+/** Reading a files spool from a test, beside whoever owns it, and damaging its files in place. */
+import { open } from 'node:fs/promises';
 import type { Envelope } from '../../src/core/index.js';
 import { FsQueueStore } from '../../src/queue/index.js';
 
@@ -14,5 +15,15 @@ export async function readSpoolEnvelopes(dir: string): Promise<Envelope[]> {
     return out;
   } finally {
     await store.close();
+  }
+}
+
+/** Writes `data` at `position` of the file at `path`, over what is there (a torn or damaged record). */
+export async function writeAt(path: string, data: Buffer, position: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.write(data, 0, data.length, position);
+  } finally {
+    await fh.close();
   }
 }
