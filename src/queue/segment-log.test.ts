@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeAt } from '../../test/helpers/spool.js';
@@ -108,6 +109,39 @@ void test('zeros followed by anything but zeros are a damaged record, not the en
     assert.equal(await recordBeginsAt(path, end), true);
     await w.close();
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('no room for the zeros ahead (ENOSPC): the record is appended as it is, and reads back', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'correio-seglog-'));
+  const path = join(dir, 'seg1');
+  // node:fs's writevSync, as segment-log.ts imports it, refuses a write of zeros only (a disk
+  // with room for a record and not for 1 MiB more)
+  const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
+  const real = fs.writevSync;
+  let refused = 0;
+  fs.writevSync = ((fd: number, buffers: readonly NodeJS.ArrayBufferView[], position?: number) => {
+    if (buffers.length > 1 && buffers.every((b) => b.byteLength === buffers[0].byteLength && Buffer.from(b.buffer, b.byteOffset, b.byteLength).every((x) => x === 0))) {
+      refused++;
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    }
+    return real(fd, buffers, position);
+  });
+  syncBuiltinESMExports();
+  try {
+    const w = SegmentWriter.create(path);
+    w.append(record(1));
+    w.append(record(2));
+    await w.sync();
+    assert.equal(refused, 2, 'each append tried to write zeros ahead');
+    assert.equal((await stat(path)).size, w.size, 'no zeros: the file ends with the second record');
+    const scan = await scanSegment(path);
+    assert.deepEqual([scan.records.length, scan.problem], [2, undefined]);
+    await w.close();
+  } finally {
+    fs.writevSync = real;
+    syncBuiltinESMExports();
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -288,9 +288,8 @@ export class SegmentWriter {
     const start = this.#size;
     let total = 0;
     for (const p of pieces) total += p.length;
+    if (start + total > this.#allocated) this.#writeAhead(start + total);
     try {
-      // past the zeros: write the next chunk of them first (that one fdatasync commits the new size)
-      while (start + total > this.#allocated) this.#allocated += writevSync(this.#fd, zeroChunk, this.#allocated);
       let done = writevSync(this.#fd, pieces, start);
       if (done < total) {
         const rest = Buffer.concat(pieces).subarray(done);
@@ -312,6 +311,25 @@ export class SegmentWriter {
     }
     this.#size = start + total;
     return start;
+  }
+
+  /**
+   * Writes zeros from the end of what is written ahead past `end` (a chunk at a time; the next
+   * fdatasync commits the new size once). When they cannot be written (no room for them: ENOSPC,
+   * EDQUOT), the record is appended as it is, as before zeros were written ahead; an error that
+   * keeps the record from being written too is the record's write's to report.
+   */
+  #writeAhead(end: number): void {
+    try {
+      while (end > this.#allocated) this.#allocated += writevSync(this.#fd, zeroChunk, this.#allocated);
+    } catch {
+      try {
+        ftruncateSync(this.#fd, this.#size);
+      } catch {
+        // zeros left past the record: the scan reads them as the end
+      }
+      this.#allocated = this.#size;
+    }
   }
 
   sync(): Promise<void> {
