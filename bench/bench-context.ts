@@ -28,6 +28,8 @@ export interface Sample {
 export interface BenchContext {
   /** messages per run (BENCH_MESSAGES) */
   readonly messages: number;
+  /** untimed messages sent to an instance before its accept, relay or maildir window (BENCH_WARMUP) */
+  readonly warmup: number;
   /** sessions of the load (BENCH_SESSIONS) */
   readonly sessions: number;
   /** sends the load to 127.0.0.1:port; resolves with its wall ms */
@@ -38,8 +40,8 @@ export interface BenchContext {
    * resolves with its wall ms
    */
   loadAs(port: number, o: { from: string; to: string; starttls?: boolean; auth?: { user: string; password: string } }): Promise<number>;
-  /** the same load split across ports (messages and sessions shared out); resolves with the wall ms until all ended */
-  loadSplit(ports: number[], to: string): Promise<number>;
+  /** the same load (or `messages`) split across ports (messages and sessions shared out); resolves with the wall ms until all ended */
+  loadSplit(ports: number[], to: string, messages?: number): Promise<number>;
   /** runs `run` as the measured window, counting the CPU of cpuPid's process tree (and of morePids' trees) */
   measure(run: () => Promise<{ acceptMs: number; e2eMs?: number }>, cpuPid: () => number | undefined, morePids?: () => number[]): Promise<Sample>;
   /** starts correio in `work`, runs f, stops it */

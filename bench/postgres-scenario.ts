@@ -141,12 +141,15 @@ export async function runPgScenario(
 ): Promise<Sample> {
   const nodes = mta === 'correio-pg2' ? 2 : 1;
   const N = ctx.messages;
+  const W = ctx.warmup;
   const db = await BenchDatabase.create();
   const stops: (() => Promise<void>)[] = [];
   try {
     let to = 'b@example.net';
     let opts: CorreioOptions;
     let end: (() => Promise<number>) | undefined;
+    /** the warm-up's messages delivered (relay, maildir) */
+    let warmed: (() => Promise<number>) | undefined;
     if (scenario === 'accept') {
       const hole = await startBlackHole();
       stops.push(() => hole.stop());
@@ -155,13 +158,22 @@ export async function runPgScenario(
       const sink = await deps.startSink();
       stops.push(() => sink.stop());
       opts = { routes: { 'example.net': `smtp:[127.0.0.1]:${sink.port}` } };
-      end = () => sink.reached(N, deps.timeoutMs);
+      end = () => sink.reached(W + N, deps.timeoutMs);
+      warmed = () => sink.reached(W, deps.timeoutMs);
     } else {
       to = 'benchmd@localhost';
       opts = { users: [to] };
-      end = () => waitForCount(db, N, deps.timeoutMs);
+      end = () => waitForCount(db, W + N, deps.timeoutMs);
+      warmed = () => waitForCount(db, W, deps.timeoutMs);
     }
     return await withNodes(ctx, work, nodes, { ...opts, storageUrl: db.url }, profile, async (cs) => {
+      if (W > 0) {
+        // as the files rows and Postfix: the window starts with the nodes warm and idle
+        const delivered = warmed?.();
+        delivered?.catch(() => undefined);
+        await ctx.loadSplit(cs.map((c) => c.port), to, W);
+        await delivered;
+      }
       let pgCpu = 0;
       let otherNodesCpu = 0;
       const others = cs.slice(1).map((c) => c.child.pid!);
@@ -179,7 +191,7 @@ export async function runPgScenario(
       }, () => cs[0].child.pid);
       if (scenario === 'accept') {
         const stored = await db.count('queue_messages');
-        if (stored < N) throw new Error(`only ${stored} of ${N} messages in queue_messages`);
+        if (stored < W + N) throw new Error(`only ${stored} of ${W + N} messages in queue_messages`);
       }
       const cpuMsPerMsg = s.cpuMsPerMsg === undefined ? undefined : s.cpuMsPerMsg + (otherNodesCpu * 1000) / N;
       return { ...s, cpuMsPerMsg, pgCpuMsPerMsg: (pgCpu * 1000) / N };

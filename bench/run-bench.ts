@@ -45,8 +45,8 @@
  *   BENCH_TIMEOUT_S=300 (per run) BENCH_SETTLE_MS=3000 (`sync`, then this pause, before each run)
  *   BENCH_WARMUP=min(3000, BENCH_MESSAGES) (accept, relay, maildir on files and Postfix: this many
  *   messages first, to the same instance, delivered before the measured window starts: the rows
- *   measure a running server, not one whose JIT is still compiling; both MTAs get them; 0: none,
- *   the method of sessions 1–18)
+ *   measure a running server, not one whose JIT is still compiling; both MTAs get them, and the
+ *   PostgreSQL rows; 0: none, the method of sessions 1–18)
  *   BENCH_FS=ext4 (the work directory on a fresh journaled ext4 made for the run on a loop device, as
  *   root: bench-fs.ts; the header names the work directory's file system either way)
  *   BENCH_POSTFIX_CONFIG=tuned|anchor (postfix-peer.ts postfixConfig) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
@@ -176,11 +176,11 @@ async function loadAs(port: number, o: { from: string; to: string; starttls?: bo
 }
 
 /** The load shared out across ports (the first ones take the remainders); wall ms until all ended. */
-async function loadSplit(ports: number[], to: string): Promise<number> {
+async function loadSplit(ports: number[], to: string, messages = N): Promise<number> {
   const k = ports.length;
   const share = (total: number, i: number): number => Math.floor(total / k) + (i < total % k ? 1 : 0);
   const t0 = performance.now();
-  await Promise.all(ports.map((p, i) => load(p, to, share(N, i), Math.max(1, share(SESSIONS, i)))));
+  await Promise.all(ports.map((p, i) => load(p, to, share(messages, i), Math.max(1, share(SESSIONS, i)))));
   return performance.now() - t0;
 }
 
@@ -279,7 +279,7 @@ async function withPostfix<T>(work: string, mode: 'hold' | 'relay' | 'maildir', 
   }
 }
 
-const context: BenchContext = { messages: N, sessions: SESSIONS, load: (p, to) => load(p, to), loadAs, loadSplit, measure, withCorreio };
+const context: BenchContext = { messages: N, warmup: WARMUP, sessions: SESSIONS, load: (p, to) => load(p, to), loadAs, loadSplit, measure, withCorreio };
 
 async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<Sample> {
   const work = await freshWork(`${scenario}-${mta}`);
