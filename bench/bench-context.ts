@@ -32,8 +32,8 @@ export interface BenchContext {
   readonly warmup: number;
   /** sessions of the load (BENCH_SESSIONS) */
   readonly sessions: number;
-  /** sends the load to 127.0.0.1:port; resolves with its wall ms */
-  load(port: number, to: string): Promise<number>;
+  /** sends the load (or `messages` of it) to 127.0.0.1:port; resolves with its wall ms */
+  load(port: number, to: string, messages?: number): Promise<number>;
   /**
    * The same number of messages and sessions as a submission client sends them (bench/load.ts:
    * EHLO, PIPELINING, each session kept for many messages, STARTTLS and AUTH PLAIN when asked);

@@ -46,7 +46,7 @@
  *   BENCH_WARMUP=min(3000, BENCH_MESSAGES) (accept, relay, maildir on files and Postfix: this many
  *   messages first, to the same instance, delivered before the measured window starts: the rows
  *   measure a running server, not one whose JIT is still compiling; both MTAs get them, and the
- *   PostgreSQL rows; 0: none, the method of sessions 1–18)
+ *   PostgreSQL and checks rows; 0: none, the method of sessions 1–18)
  *   BENCH_FS=ext4 (the work directory on a fresh journaled ext4 made for the run on a loop device, as
  *   root: bench-fs.ts; the header names the work directory's file system either way)
  *   BENCH_POSTFIX_CONFIG=tuned|anchor (postfix-peer.ts postfixConfig) BENCH_POSTFIX_DIR=<unpacked postfix .deb> BENCH_KEEP=1 (keep temp dirs)
@@ -279,7 +279,7 @@ async function withPostfix<T>(work: string, mode: 'hold' | 'relay' | 'maildir', 
   }
 }
 
-const context: BenchContext = { messages: N, warmup: WARMUP, sessions: SESSIONS, load: (p, to) => load(p, to), loadAs, loadSplit, measure, withCorreio };
+const context: BenchContext = { messages: N, warmup: WARMUP, sessions: SESSIONS, load: (p, to, n) => load(p, to, n), loadAs, loadSplit, measure, withCorreio };
 
 async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<Sample> {
   const work = await freshWork(`${scenario}-${mta}`);

@@ -21,15 +21,23 @@ void test('npm run bench completes every scenario with a small load and counts e
   assertRows(out, [['raw', 'sink'], ['accept', 'correio'], ['relay', 'correio'], ['maildir', 'correio']]);
 });
 
-void test('the checks scenario: correio, and Postfix with its check daemons where installed, each against its maildir run', async () => {
+void test('the checks scenario: correio, and Postfix with its check daemons where installed, each against its maildir run', async (t) => {
   const daemons = ['/usr/sbin/postfix', '/usr/sbin/opendkim', '/usr/sbin/opendmarc', '/usr/bin/policyd-spf'].every((f) => existsSync(f));
   const postfix = daemons && process.getuid?.() === 0;
   const { code, out } = await runBench('correio-bench-checks-', { ...smallLoad, BENCH_SCENARIOS: 'maildir,checks', BENCH_PEER: postfix ? 'auto' : 'none' });
-  assert.equal(code, 0, out);
-  const rows = [['maildir', 'correio'], ['checks', 'correio'], ...(postfix ? [['maildir', 'postfix'], ['checks', 'postfix']] : [])];
-  assertRows(out, rows);
+  // The peer's own transient answer: Postfix with OpenDKIM and OpenDMARC answered 451 4.7.1 (a
+  // milter's tempfail; which one was not found) to 1–29 messages in about one run of four here
+  // after a maildir run (session 19; its log puts them within two seconds of its start, warm-up
+  // or not). That run is reported FAILED with the reason, and only that one is let pass here.
+  const peerTempfail = /^run 1\/1 checks postfix: FAILED: \d+ of \d+ messages failed: (end of data: expected 250, got "451 4\.7\.1 [^"]*"( \/ )?)+$/m;
+  const failed = out.split('\n').filter((l) => l.includes('FAILED'));
+  const peerOnly = postfix && code !== 0 && failed.length === 1 && peerTempfail.test(out);
+  if (peerOnly) t.diagnostic(`Postfix's checks row failed with its milters' tempfail, reported by the bench: ${failed[0]}`);
+  else assert.equal(code, 0, out);
+  const rows = [['maildir', 'correio'], ['checks', 'correio'], ...(postfix ? [['maildir', 'postfix'], ...(peerOnly ? [] : [['checks', 'postfix']])] : [])];
+  assertRows(peerOnly ? out.replace(peerTempfail, '') : out, rows);
   assert.match(out, /checks on ÷ off \(correio, maildir load\): accept \d/);
-  if (postfix) assert.match(out, /checks on, correio ÷ Postfix: accept \d/);
+  if (postfix && !peerOnly) assert.match(out, /checks on, correio ÷ Postfix: accept \d/);
 });
 
 void test('BENCH_STORAGE=postgres,postgres2 runs accept, relay and maildir on PostgreSQL with 1 and 2 nodes and counts its CPU', async (t) => {
