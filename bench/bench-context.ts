@@ -32,16 +32,21 @@ export interface BenchContext {
   readonly warmup: number;
   /** sessions of the load (BENCH_SESSIONS) */
   readonly sessions: number;
-  /** sends the load (or `messages` of it) to 127.0.0.1:port; resolves with its wall ms */
-  load(port: number, to: string, messages?: number): Promise<number>;
+  /** sends the load to 127.0.0.1:port; resolves with its wall ms */
+  load(port: number, to: string): Promise<number>;
   /**
    * The same number of messages and sessions as a submission client sends them (bench/load.ts:
    * EHLO, PIPELINING, each session kept for many messages, STARTTLS and AUTH PLAIN when asked);
    * resolves with its wall ms
    */
   loadAs(port: number, o: { from: string; to: string; starttls?: boolean; auth?: { user: string; password: string } }): Promise<number>;
-  /** the same load (or `messages`) split across ports (messages and sessions shared out); resolves with the wall ms until all ended */
-  loadSplit(ports: number[], to: string, messages?: number): Promise<number>;
+  /** the same load split across ports (messages and sessions shared out); resolves with the wall ms until all ended */
+  loadSplit(ports: number[], to: string): Promise<number>;
+  /**
+   * `warmup` untimed messages to the port (shared out across ports), then waits for `delivered`
+   * (started before them), so that a window starts with the MTA warm and idle; nothing when 0
+   */
+  warmUp(port: number | number[], to: string, delivered?: () => Promise<unknown>): Promise<void>;
   /** runs `run` as the measured window, counting the CPU of cpuPid's process tree (and of morePids' trees) */
   measure(run: () => Promise<{ acceptMs: number; e2eMs?: number }>, cpuPid: () => number | undefined, morePids?: () => number[]): Promise<Sample>;
   /** starts correio in `work`, runs f, stops it */

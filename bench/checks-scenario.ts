@@ -18,15 +18,6 @@ import type { BenchContext, Sample } from './bench-context.js';
 import { waitForFiles } from './peers.js';
 import { startPostfix } from './postfix-peer.js';
 
-/** As the maildir rows it is compared with: `ctx.warmup` messages first, delivered before the window. */
-async function warmUp(ctx: BenchContext, port: number, delivered: () => Promise<unknown>): Promise<void> {
-  if (ctx.warmup === 0) return;
-  const done = delivered();
-  done.catch(() => undefined);
-  await ctx.load(port, 'benchmd@localhost', ctx.warmup);
-  await done;
-}
-
 export async function runChecks(ctx: BenchContext, work: string, profile: boolean, o: { from: string; timeoutMs: number; postfix: boolean }): Promise<Sample> {
   const domain = o.from.slice(o.from.lastIndexOf('@') + 1);
   const zone = {
@@ -40,7 +31,8 @@ export async function runChecks(ctx: BenchContext, work: string, profile: boolea
     if (o.postfix) {
       const p = await startPostfix(work, 'maildir', 9, { dnsHost: dns.server.replace(/:53$/, '') });
       try {
-        await warmUp(ctx, p.port, () => waitForFiles(path.join(p.maildir, 'new'), ctx.warmup, o.timeoutMs));
+        // warm, as the maildir row it is compared with
+        await ctx.warmUp(p.port, 'benchmd@localhost', () => waitForFiles(path.join(p.maildir, 'new'), ctx.warmup, o.timeoutMs));
         return await ctx.measure(async () => {
           const t0 = performance.now();
           const acceptMs = await ctx.load(p.port, 'benchmd@localhost');
@@ -64,7 +56,7 @@ export async function runChecks(ctx: BenchContext, work: string, profile: boolea
         // new/ and cur/: the search index's warmer may have moved some already
         const box = path.join(c.dataDir, 'mail', 'localhost', 'benchmd');
         const files = [path.join(box, 'new'), path.join(box, 'cur')];
-        await warmUp(ctx, c.port, () => waitForFiles(files, ctx.warmup, o.timeoutMs));
+        await ctx.warmUp(c.port, 'benchmd@localhost', () => waitForFiles(files, ctx.warmup, o.timeoutMs));
         return ctx.measure(async () => {
           const t0 = performance.now();
           const acceptMs = await ctx.load(c.port, 'benchmd@localhost');

@@ -167,13 +167,8 @@ export async function runPgScenario(
       warmed = () => waitForCount(db, W, deps.timeoutMs);
     }
     return await withNodes(ctx, work, nodes, { ...opts, storageUrl: db.url }, profile, async (cs) => {
-      if (W > 0) {
-        // as the files rows and Postfix: the window starts with the nodes warm and idle
-        const delivered = warmed?.();
-        delivered?.catch(() => undefined);
-        await ctx.loadSplit(cs.map((c) => c.port), to, W);
-        await delivered;
-      }
+      // as the files rows and Postfix: the window starts with the nodes warm and idle
+      await ctx.warmUp(cs.map((c) => c.port), to, warmed);
       let pgCpu = 0;
       let otherNodesCpu = 0;
       const others = cs.slice(1).map((c) => c.child.pid!);

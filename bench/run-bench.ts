@@ -154,14 +154,15 @@ async function load(port: number, to: string, messages = N, sessions = SESSIONS)
 }
 
 /**
- * BENCH_WARMUP messages to `port` before a measured window, and (`delivered`) until they are
- * delivered, so the window starts with the MTA idle and its code warm; nothing when 0.
+ * BENCH_WARMUP messages to `port` (shared out across several: the PostgreSQL rows' nodes) before
+ * a measured window, and (`delivered`) until they are delivered, so the window starts with the MTA
+ * idle and its code warm; nothing when 0. Every scenario that warms uses this one (context.warmUp).
  */
-async function warmUp(port: number, to: string, delivered?: () => Promise<unknown>): Promise<void> {
+async function warmUp(port: number | number[], to: string, delivered?: () => Promise<unknown>): Promise<void> {
   if (WARMUP === 0) return;
   const done = delivered?.();
   done?.catch(() => undefined);
-  await load(port, to, WARMUP);
+  await (Array.isArray(port) ? loadSplit(port, to, WARMUP) : load(port, to, WARMUP));
   await done;
 }
 
@@ -279,7 +280,7 @@ async function withPostfix<T>(work: string, mode: 'hold' | 'relay' | 'maildir', 
   }
 }
 
-const context: BenchContext = { messages: N, warmup: WARMUP, sessions: SESSIONS, load: (p, to, n) => load(p, to, n), loadAs, loadSplit, measure, withCorreio };
+const context: BenchContext = { messages: N, warmup: WARMUP, sessions: SESSIONS, load: (p, to) => load(p, to), loadAs, loadSplit: (ps, to) => loadSplit(ps, to), warmUp, measure, withCorreio };
 
 async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<Sample> {
   const work = await freshWork(`${scenario}-${mta}`);
