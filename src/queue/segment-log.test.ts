@@ -5,14 +5,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeAt } from '../../test/helpers/spool.js';
+import { withTempDir } from '../../test/helpers/temp-dir.js';
 import { SegmentWriter, recordBeginsAt, recordHeader, scanSegment } from './segment-log.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Runs fn with the path of a segment file in a new directory, removed afterwards. */
+const inSegment = (fn: (path: string) => Promise<void>): Promise<void> => withTempDir('correio-seglog-', (dir) => fn(join(dir, 'seg1')));
 
 function record(i: number): Buffer[] {
   const body = Buffer.from(`Subject: ${i}\r\n\r\nbody ${i}\r\n`);
@@ -21,9 +24,8 @@ function record(i: number): Buffer[] {
 }
 
 void test('twenty commits asked in one turn share one fdatasync; every record reads back whole', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'correio-seglog-'));
-  try {
-    const w = SegmentWriter.create(join(dir, 'seg1'));
+  await inSegment(async (path) => {
+    const w = SegmentWriter.create(path);
     const synced = Array.from({ length: 20 }, (_, i) => {
       w.append(record(i));
       return w.sync();
@@ -31,18 +33,15 @@ void test('twenty commits asked in one turn share one fdatasync; every record re
     await Promise.all(synced);
     assert.equal(w.syncs, 1);
     await w.close();
-    const scan = await scanSegment(join(dir, 'seg1'));
+    const scan = await scanSegment(path);
     assert.equal(scan.records.length, 20);
     assert.equal(scan.problem, undefined);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 void test('a commit asked after an fdatasync started waits for the next one', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'correio-seglog-'));
-  try {
-    const w = SegmentWriter.create(join(dir, 'seg1'));
+  await inSegment(async (path) => {
+    const w = SegmentWriter.create(path);
     w.append(record(1));
     const first = w.sync();
     await turn(); // the first fdatasync has started (at the end of the turn sync() was asked in)
@@ -53,16 +52,12 @@ void test('a commit asked after an fdatasync started waits for the next one', as
     await second;
     assert.equal(w.syncs, 2);
     await w.close();
-    assert.equal((await scanSegment(join(dir, 'seg1'))).records.length, 2);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+    assert.equal((await scanSegment(path)).records.length, 2);
+  });
 });
 
 void test('records go into zeros written ahead; a scan of the open segment ends at the last record without a problem; close cuts the zeros off', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'correio-seglog-'));
-  const path = join(dir, 'seg1');
-  try {
+  await inSegment(async (path) => {
     const w = SegmentWriter.create(path);
     for (let i = 0; i < 3; i++) w.append(record(i));
     await w.sync();
@@ -88,15 +83,11 @@ void test('records go into zeros written ahead; a scan of the open segment ends 
     await w.close();
     assert.equal((await stat(path)).size, size, 'closed: cut back to the records');
     assert.deepEqual([(await scanSegment(path)).records.length, (await scanSegment(path)).problem], [5, undefined]);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 void test('zeros followed by anything but zeros are a damaged record, not the end', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'correio-seglog-'));
-  const path = join(dir, 'seg1');
-  try {
+  await inSegment(async (path) => {
     const w = SegmentWriter.create(path);
     w.append(record(1));
     await w.sync();
@@ -108,14 +99,10 @@ void test('zeros followed by anything but zeros are a damaged record, not the en
     await writeAt(path, Buffer.from('CRQ'), end); // the first octets of a header: a record begins there
     assert.equal(await recordBeginsAt(path, end), true);
     await w.close();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
-void test('no room for the zeros ahead (ENOSPC): the record is appended as it is, and reads back', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'correio-seglog-'));
-  const path = join(dir, 'seg1');
+void test('no room for the zeros ahead (ENOSPC): the record is appended as it is, and reads back', () => inSegment(async (path) => {
   // node:fs's writevSync, as segment-log.ts imports it, refuses a write of zeros only (a disk
   // with room for a record and not for 1 MiB more)
   const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
@@ -142,6 +129,5 @@ void test('no room for the zeros ahead (ENOSPC): the record is appended as it is
   } finally {
     fs.writevSync = real;
     syncBuiltinESMExports();
-    await rm(dir, { recursive: true, force: true });
   }
-});
+}));
