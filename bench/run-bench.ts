@@ -280,7 +280,7 @@ async function withPostfix<T>(work: string, mode: 'hold' | 'relay' | 'maildir', 
   }
 }
 
-const context: BenchContext = { messages: N, warmup: WARMUP, sessions: SESSIONS, load: (p, to) => load(p, to), loadAs, loadSplit: (ps, to) => loadSplit(ps, to), warmUp, measure, withCorreio };
+const context: BenchContext = { messages: N, warmup: WARMUP, sessions: SESSIONS, load: (p, to) => load(p, to), loadAs, loadSplit, warmUp, measure, withCorreio };
 
 async function runOnce(scenario: Scenario, mta: Mta, profile: boolean): Promise<Sample> {
   const work = await freshWork(`${scenario}-${mta}`);
