@@ -15,7 +15,10 @@
  * site signs the mail of its own networks; it needs no DNS for that.
  * Limitations: needs root (unshare, mount) and the packages opendkim, opendmarc and
  *   postfix-policyd-spf-python; in `checks` OpenDKIM only verifies (the load's mail is not ours
- *   to sign); no reports are sent.
+ *   to sign); no reports are sent. OpenDKIM 2.11 gives its libunbound the ResolverConfiguration
+ *   file again for every message (its VBR handle); now and then that fails ("can't set VBR
+ *   resolver configuration") and the message gets a tempfail, which `On-InternalError accept` does
+ *   not change: the bench reports such a run as FAILED (docs/performance.md, "Getting the peers").
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fsp from 'node:fs/promises';
