@@ -6,12 +6,17 @@
 # the kernel's tick samples (/proc/PID/task/*/stat: noise under ~0.1 ms per message). The main
 # thread is listed first, then the others in the order they started: V8's platform workers
 # (garbage collection, compilation), then libuv's thread pool (fdatasync, batched log appends).
+# switches counts what the machine does between threads for each message: context switches
+# (/proc/stat ctxt), function-call and rescheduling interrupts between CPUs (/proc/interrupts CAL
+# and RES: in a VM each is an exit to the host), and each program's switches by its command name
+# (/proc/*/task/*/status: smtp-source, the loop device's kworkers, ksoftirqd, node ...), correio's
+# server and acceptor threads apart; the Node sink (floor:plain) gives the floor to compare with.
 # profile runs the server under `node --cpu-prof` and, after the measured batch, stops it and
 # summarises its V8 profile (self time by area and function; the warm-up is in it too, so use a
 # large N); the .cpuprofile files (the acceptors' too) stay in the work directory, whose path
 # is printed first (on stderr), with correio's log in serve.log.
 #
-#   [PROCESSES=2] scripts/count-per-message.sh instructions|syscalls|cpu|threads|profile accept|maildir|relay TREE|floor:plain|floor:lean|floor:smtp-sink [N] [WARM]
+#   [PROCESSES=2] scripts/count-per-message.sh instructions|syscalls|cpu|threads|switches|profile accept|maildir|relay TREE|floor:plain|floor:lean|floor:smtp-sink [N] [WARM]
 #
 # COUNT_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is given to node for `serve`
 # (acceptor processes inherit it); serve is stopped with SIGTERM at the end and waited for, so a
@@ -39,9 +44,9 @@
 # Under valgrind everything runs ~50x slower, so timer-driven work weighs more per message than
 # natively: compare trees with the same N and WARM, don't read the figure as an absolute cost.
 set -euo pipefail
-MODE=${1:?mode: instructions|syscalls|cpu|threads|profile}; SCEN=${2:?scenario: accept|maildir|relay}; TREE=${3:?tree: a built checkout}
+MODE=${1:?mode: instructions|syscalls|cpu|threads|switches|profile}; SCEN=${2:?scenario: accept|maildir|relay}; TREE=${3:?tree: a built checkout}
 N=${4:-300}; WARM=${5:-300}
-case $MODE in instructions|syscalls|cpu|threads|profile) ;; *) echo "count-per-message: mode \"$MODE\" is not instructions, syscalls, cpu, threads or profile" >&2; exit 64 ;; esac
+case $MODE in instructions|syscalls|cpu|threads|switches|profile) ;; *) echo "count-per-message: mode \"$MODE\" is not instructions, syscalls, cpu, threads, switches or profile" >&2; exit 64 ;; esac
 case $SCEN in accept) TO=b@example.net ;; maildir) TO=benchmd@localhost ;; relay) TO=b@relay.example ;; *) echo "count-per-message: scenario \"$SCEN\" is not accept, maildir or relay" >&2; exit 64 ;; esac
 # TREE floor:plain or floor:lean runs scripts/smtp-floor-sink.mjs (plain Node, no spool) instead
 # of correio, under the same load: the floor Node itself sets (accept only); floor:smtp-sink runs
@@ -131,6 +136,15 @@ PIDS="$PID $( (pgrep -P "$PID" -f acceptor-main || true) | tr "\n" " ")"
 # each thread's id, user and system ticks (/proc/.../stat: the fields after the name are counted
 # from its ")") and time on a CPU in ns (/proc/.../schedstat: exact, where the ticks are sampled)
 tasks() { for p in $PIDS; do for t in /proc/$p/task/*; do sed 's/.*) //' "$t/stat" | awk -v id="${t##*/}" -v ns="$(cut -d' ' -f1 "$t/schedstat")" -v pid="$p" '{print id, $12, $13, ns, pid}'; done; done | sort; }
+# every thread on the machine: its id, command name (spaces made _), and context switches so far
+# (voluntary + not); then the machine's own counters on a line of their own
+switches() {
+  for t in /proc/[0-9]*/task/[0-9]*; do
+    awk -v id="${t##*/}" '/^Name:/ {n = $2; for (i = 3; i <= NF; i++) n = n "_" $i} /^voluntary_ctxt/ {v = $2} /^nonvoluntary_ctxt/ {w = $2} END {if (n != "") print id, n, v + w}' "$t/status" 2> /dev/null || true
+  done | sort
+  awk '/^ctxt/ {c = $2} END {printf "machine ctxt %d", c}' /proc/stat
+  awk '$1 == "CAL:" || $1 == "RES:" {s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; printf " %s %d", substr($1, 1, 3), s} END {print ""}' /proc/interrupts
+}
 send() { "$SRC" -s 20 -l 5120 -m "$1" -f a@example.org -t "$TO" "127.0.0.1:$PORT"; }
 send "$WARM"; wait_delivered "$WARM"
 case $MODE in
@@ -143,6 +157,7 @@ case $MODE in
     sleep 1 ;;
   cpu) read -r -a S0 < <(awk '{print $10, $14, $15}' /proc/$PID/stat) ;;
   threads) tasks > "$W/tasks0" ;;
+  switches) switches > "$W/switches0" ;;
 esac
 send "$N"; wait_delivered $((WARM + N))
 case $MODE in
@@ -177,6 +192,24 @@ case $MODE in
       A=$(grep '"msg":"received"' "$W/serve.log" | grep -c '"role":"acceptor"' || true)
       echo "  messages received by the server: $(( $(grep -c '"msg":"received"' "$W/serve.log" || true) - A )), by its acceptors: $A (warm-up included)"
     fi ;;
+  switches)
+    switches > "$W/switches1"
+    # "machine ctxt C RES r CAL c" (the interrupts in /proc/interrupts' order), before and after
+    counter() { grep '^machine' "$1" | tr ' ' '\n' | grep -A1 -x "$2" | tail -1; }
+    per() { echo "scale=2; ($(counter "$W/switches1" "$1") - $(counter "$W/switches0" "$1")) / $N" | bc | sed 's/^\./0./'; }
+    echo "$SCEN per message on the machine: $(per ctxt) context switches, $(per CAL) function-call and $(per RES) rescheduling interrupts (N=$N after $WARM; load $(cut -d' ' -f1 /proc/loadavg))"
+    # by program (a kworker by its name after the batch; correio's processes by role) for the
+    # threads that lived through the batch; the rest of the machine's count is the threads that
+    # started or ended within it: smtp-source's among them
+    join <(grep -v '^machine' "$W/switches0") <(grep -v '^machine' "$W/switches1") | awk -v n="$N" -v pids=" $PIDS " -v main="$PID" -v server="${FLOOR:+the sink}" -v all="$(( $(counter "$W/switches1" ctxt) - $(counter "$W/switches0" ctxt) ))" '
+      { d = $5 - $3; if (d <= 0) next
+        name = $4; sub(/-.*/, "", name); cmd = "cat /proc/" $1 "/status 2>/dev/null"; tg = ""
+        while ((cmd | getline l) > 0) if (l ~ /^Tgid:/) { split(l, f, /[ \t]+/); tg = f[2] }
+        close(cmd)
+        if (index(pids, " " tg " ")) name = (tg == main ? (server != "" ? server : "correio server") : "correio acceptor") ($1 == tg ? " (main)" : " (other threads)")
+        by[name] += d; seen += d }
+      END { for (k in by) printf "  %7.2f  %s\n", by[k] / n, k
+            printf "  %7.2f  %s\n", (all - seen) / n, "threads started or ended within the batch (smtp-source, ...)" }' | sort -rn | head -15 ;;
   cpu)
     read -r -a S1 < <(awk '{print $10, $14, $15}' /proc/$PID/stat)
     TICK=$(getconf CLK_TCK)
