@@ -136,11 +136,13 @@ PIDS="$PID $( (pgrep -P "$PID" -f acceptor-main || true) | tr "\n" " ")"
 # each thread's id, user and system ticks (/proc/.../stat: the fields after the name are counted
 # from its ")") and time on a CPU in ns (/proc/.../schedstat: exact, where the ticks are sampled)
 tasks() { for p in $PIDS; do for t in /proc/$p/task/*; do sed 's/.*) //' "$t/stat" | awk -v id="${t##*/}" -v ns="$(cut -d' ' -f1 "$t/schedstat")" -v pid="$p" '{print id, $12, $13, ns, pid}'; done; done | sort; }
-# every thread on the machine: its id, command name (spaces made _), and context switches so far
-# (voluntary + not); then the machine's own counters on a line of their own
+# every thread on the machine: its id, command name (spaces made _), process id (its /proc
+# directory) and context switches so far (voluntary + not); then the machine's own counters on a
+# line of their own
 switches() {
   for t in /proc/[0-9]*/task/[0-9]*; do
-    awk -v id="${t##*/}" '/^Name:/ {n = $2; for (i = 3; i <= NF; i++) n = n "_" $i} /^voluntary_ctxt/ {v = $2} /^nonvoluntary_ctxt/ {w = $2} END {if (n != "") print id, n, v + w}' "$t/status" 2> /dev/null || true
+    p=${t#/proc/}
+    awk -v id="${t##*/}" -v pid="${p%%/*}" '/^Name:/ {n = $2; for (i = 3; i <= NF; i++) n = n "_" $i} /^voluntary_ctxt/ {v = $2} /^nonvoluntary_ctxt/ {w = $2} END {if (n != "") print id, n, pid, v + w}' "$t/status" 2> /dev/null || true
   done | sort
   awk '/^ctxt/ {c = $2} END {printf "machine ctxt %d", c}' /proc/stat
   awk '$1 == "CAL:" || $1 == "RES:" {s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; printf " %s %d", substr($1, 1, 3), s} END {print ""}' /proc/interrupts
@@ -202,10 +204,8 @@ case $MODE in
     # threads that lived through the batch; the rest of the machine's count is the threads that
     # started or ended within it: smtp-source's among them
     join <(grep -v '^machine' "$W/switches0") <(grep -v '^machine' "$W/switches1") | awk -v n="$N" -v pids=" $PIDS " -v main="$PID" -v server="${FLOOR:+the sink}" -v all="$(( $(counter "$W/switches1" ctxt) - $(counter "$W/switches0" ctxt) ))" '
-      { d = $5 - $3; if (d <= 0) next
-        name = $4; sub(/-.*/, "", name); cmd = "cat /proc/" $1 "/status 2>/dev/null"; tg = ""
-        while ((cmd | getline l) > 0) if (l ~ /^Tgid:/) { split(l, f, /[ \t]+/); tg = f[2] }
-        close(cmd)
+      { d = $7 - $4; if (d <= 0) next
+        name = $5; sub(/-.*/, "", name); tg = $6
         if (index(pids, " " tg " ")) name = (tg == main ? (server != "" ? server : "correio server") : "correio acceptor") ($1 == tg ? " (main)" : " (other threads)")
         by[name] += d; seen += d }
       END { for (k in by) printf "  %7.2f  %s\n", by[k] / n, k
