@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { join } from 'node:path';
 import { freePort, LineClient } from '../helpers/net.js';
-import { assertExactlyOnce, delivered, load, moreAcked } from '../helpers/delivered-once.js';
+import { assertExactlyOnce, delivered, load, moreAcked, type Misses } from '../helpers/delivered-once.js';
 import { childrenOf, startSiteProcess, waitFor } from '../helpers/site.js';
 
 type ProcessSite = Awaited<ReturnType<typeof startSiteProcess>>;
@@ -103,7 +103,6 @@ void test('processes = 2: a reload replaces the acceptor and mail goes on throug
   }
 });
 
-/** Opens `n` connections and reads each one's first reply: the 220s and the 421s. */
 /** correio_sessions of the SMTP mx listener in the server's /metrics. */
 async function mxSessions(port: number): Promise<number | undefined> {
   const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -111,6 +110,7 @@ async function mxSessions(port: number): Promise<number | undefined> {
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
+/** Opens `n` connections and reads each one's first reply: the 220s and the 421s. */
 async function greetings(site: ProcessSite, n: number): Promise<{ greeted: number; refused: number; clients: LineClient[] }> {
   const clients: LineClient[] = [];
   let greeted = 0;
@@ -128,6 +128,9 @@ async function greetings(site: ProcessSite, n: number): Promise<{ greeted: numbe
 void test('processes = 3: two acceptors on the shared socket; the per-IP limit is each one\'s share; kill -9 of one loses nothing and mail goes on', async () => {
   // max_connections_per_ip 4 over two acceptors: 2 each (acceptor-limits.ts)
   const site = await startSiteProcess({ ...opts, smtp: { processes: 3, max_connections_per_ip: 4 } });
+  // the load ends whether the test passes or fails (a failed wait would leave it connecting forever)
+  let stop = false;
+  let running: Promise<void> | undefined;
   try {
     const server = site.child!.pid!;
     const pair = await waitFor('two acceptor processes', () => (childrenOf(server).length === 2 ? childrenOf(server) : undefined));
@@ -137,15 +140,20 @@ void test('processes = 3: two acceptors on the shared socket; the per-IP limit i
     assert.equal(held.greeted + held.refused, 7, 'every other connection is refused with 421');
     for (const c of held.clients) c.close();
     const acked = new Set<string>();
-    let stop = false;
-    const running = load(site, 3, () => stop, acked, 't');
+    const misses: Misses = new Map();
+    running = load(site, 3, () => stop, acked, 't', misses);
     await waitFor('mail through the acceptors', () => acked.size >= 30);
     process.kill(pair[0], 'SIGKILL');
-    await moreAcked(acked, 30, 'mail after one acceptor was killed');
+    // a stall names the acceptors then and now, and the log's lines about them or about errors
+    const state = (): string => `acceptors ${pair.join(', ')} before the kill of ${pair[0]}, ${childrenOf(server).join(', ') || 'none'} now; ` +
+      `the log's last such lines: ${site.stdout().split('\n').filter((l) => /acceptor|error|warn/i.test(l)).slice(-8).join(' | ')}`;
+    await moreAcked(acked, 30, 'mail after one acceptor was killed', misses, state);
     stop = true;
     await running;
     assertExactlyOnce(await delivered(site, acked), acked);
   } finally {
+    stop = true;
+    await running;
     await site.destroy();
   }
 });

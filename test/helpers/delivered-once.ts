@@ -42,28 +42,51 @@ export function assertExactlyOnce(counts: Map<string, number>, acked: Set<string
   assert.deepEqual([...counts].filter(([, n]) => n > 1).map(([id]) => id), [], 'messages delivered twice');
 }
 
-/** Clients sending numbered messages until `stop()` says so; `acked` holds those answered 250. */
-export function load(site: Pick<Site, 'connect'>, clients: number, stop: () => boolean, acked: Set<string>, prefix: string): Promise<void> {
+/**
+ * What a load's clients met instead of a 250, by kind ("greeting 421", "DATA closed", "error:
+ * timeout waiting for a line"): a wait for mail that times out names them (moreAcked).
+ */
+export type Misses = Map<string, number>;
+
+/** The reply's code, or "closed" when the connection ended before one. */
+const codeOf = (reply: string | undefined): string => reply?.slice(0, 3) ?? 'closed';
+
+/**
+ * Clients sending numbered messages until `stop()` says so; `acked` holds those answered 250,
+ * `misses` (when given) counts what they met instead.
+ */
+export function load(site: Pick<Site, 'connect'>, clients: number, stop: () => boolean, acked: Set<string>, prefix: string, misses?: Misses): Promise<void> {
   let next = 0;
+  const miss = (kind: string): false => {
+    misses?.set(kind, (misses.get(kind) ?? 0) + 1);
+    return false;
+  };
+  /** Whether the next reply starts with `code`; a miss under `step` when not. */
+  const expect = async (c: LineClient, code: string, step: string): Promise<boolean> => {
+    const reply = await c.readReply();
+    return reply?.startsWith(code) === true || miss(`${step} ${codeOf(reply)}`);
+  };
   const one = async (): Promise<void> => {
     while (!stop()) {
       let c: LineClient | undefined;
       try {
         c = await site.connect();
-        if (!(await c.readReply())?.startsWith('220')) continue;
-        if (!(await c.command('EHLO load.test'))?.startsWith('250')) continue;
+        if (!(await expect(c, '220', 'greeting'))) continue;
+        c.write('EHLO load.test\r\n');
+        if (!(await expect(c, '250', 'EHLO'))) continue;
         while (!stop()) {
           const id = `${prefix}${next++}`;
           c.write('MAIL FROM:<load@test.example>\r\nRCPT TO:<u@localhost>\r\nDATA\r\n');
-          if (!(await c.readReply())?.startsWith('250')) break;
-          if (!(await c.readReply())?.startsWith('250')) break;
-          if (!(await c.readReply())?.startsWith('354')) break;
+          if (!(await expect(c, '250', 'MAIL'))) break;
+          if (!(await expect(c, '250', 'RCPT'))) break;
+          if (!(await expect(c, '354', 'DATA'))) break;
           c.write(`Subject: ${id}\r\nX-Test-Id: ${id}\r\n\r\n${'body line\r\n'.repeat(50)}.\r\n`);
-          if (!(await c.readReply())?.startsWith('250')) break;
+          if (!(await expect(c, '250', 'end of data'))) break;
           acked.add(id);
         }
-      } catch {
+      } catch (err) {
         // a kill cuts connections: expected; connect again
+        miss(`error: ${(err as Error).message.slice(0, 60)}`);
       } finally {
         c?.close();
       }
@@ -90,8 +113,19 @@ export async function sendThenKill(site: Pick<Site, 'connect'>, clients: number,
   return acked;
 }
 
-/** Waits until `n` more messages than now are answered 250 (mail flows), for `what`. */
-export async function moreAcked(acked: ReadonlySet<string>, n: number, what: string): Promise<void> {
+/**
+ * Waits until `n` more messages than now are answered 250 (mail flows), for `what`. Timing out,
+ * it names how many came, what the load met instead (`misses`) and what `state()` tells (the
+ * processes, the log's end).
+ */
+export async function moreAcked(acked: ReadonlySet<string>, n: number, what: string, misses?: Misses, state?: () => string): Promise<void> {
   const before = acked.size;
-  await waitFor(what, () => acked.size >= before + n, 30_000);
+  const missed = new Map(misses);
+  try {
+    await waitFor(what, () => acked.size >= before + n, 30_000);
+  } catch (err) {
+    const since = [...(misses ?? [])].map(([kind, count]) => [kind, count - (missed.get(kind) ?? 0)] as const).filter(([, count]) => count > 0);
+    const met = since.length === 0 ? 'nothing else' : since.map(([kind, count]) => `${kind} ×${count}`).join(', ');
+    throw new Error(`${(err as Error).message}: ${acked.size - before} of ${n} came; the load met ${met}${state ? `; ${state()}` : ''}`);
+  }
 }
