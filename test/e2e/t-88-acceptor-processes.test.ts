@@ -23,16 +23,20 @@ import { childrenOf, startSiteProcess, waitFor } from '../helpers/site.js';
 
 type ProcessSite = Awaited<ReturnType<typeof startSiteProcess>>;
 
+// Each test's load ends in its finally, passed or failed: a failed wait would leave it connecting
+// forever (to a site that is gone) and hold the file up until the runner's timeout.
+
 const opts = { domains: ['localhost'], users: ['u@localhost'], smtp: { processes: 2 } };
 
 void test('processes = 2: kill -9 of the acceptor mid-DATA loses no 250, delivers none twice, and another acceptor takes over', async () => {
   const site = await startSiteProcess(opts);
+  let phase = 0;
+  let running: Promise<void> | undefined;
   try {
     const server = site.child!.pid!;
     const [acceptor] = await waitFor('an acceptor process', () => (childrenOf(server).length === 1 ? childrenOf(server) : undefined));
     const acked = new Set<string>();
-    let phase = 0;
-    const running = load(site, 6, () => phase === 2, acked, 'a');
+    running = load(site, 6, () => phase === 2, acked, 'a');
     await waitFor('mail through the acceptor', () => acked.size >= 40);
     // a client in the middle of DATA: its connection is the acceptor's
     const mid = await site.connect();
@@ -57,18 +61,21 @@ void test('processes = 2: kill -9 of the acceptor mid-DATA loses no 250, deliver
     assertExactlyOnce(counts, acked);
     assert.equal(counts.has('mid-data'), false, 'a message cut in DATA is not delivered');
   } finally {
+    phase = 2;
+    await running;
     await site.destroy();
   }
 });
 
 void test('processes = 2: kill -9 of the delivery process while it delivers loses no 250, delivers none twice', async () => {
   const site = await startSiteProcess(opts);
+  let killed = false;
+  let running: Promise<void> | undefined;
   try {
     const server = site.child!.pid!;
     await waitFor('an acceptor process', () => childrenOf(server).length === 1);
     const acked = new Set<string>();
-    let killed = false;
-    const running = load(site, 6, () => killed, acked, 'b');
+    running = load(site, 6, () => killed, acked, 'b');
     await waitFor('mail accepted and being delivered', async () => acked.size >= 60 && (await site.messages('u@localhost')).length > 0);
     killed = true;
     await site.kill9();
@@ -77,12 +84,16 @@ void test('processes = 2: kill -9 of the delivery process while it delivers lose
     const counts = await delivered(site, acked);
     assertExactlyOnce(counts, acked);
   } finally {
+    killed = true;
+    await running;
     await site.destroy();
   }
 });
 
 void test('processes = 2: a reload replaces the acceptor and mail goes on through the new one', async () => {
   const site = await startSiteProcess(opts);
+  let done = false;
+  let running: Promise<void> | undefined;
   try {
     const server = site.child!.pid!;
     const [first] = await waitFor('an acceptor process', () => (childrenOf(server).length === 1 ? childrenOf(server) : undefined));
@@ -92,13 +103,14 @@ void test('processes = 2: a reload replaces the acceptor and mail goes on throug
       return now.length === 1 && now[0] !== first;
     }, 20_000);
     const acked = new Set<string>();
-    let done = false;
-    const running = load(site, 2, () => done, acked, 'r');
+    running = load(site, 2, () => done, acked, 'r');
     await waitFor('mail after the reload', () => acked.size >= 10);
     done = true;
     await running;
     assertExactlyOnce(await delivered(site, acked), acked);
   } finally {
+    done = true;
+    await running;
     await site.destroy();
   }
 });
@@ -128,7 +140,6 @@ async function greetings(site: ProcessSite, n: number): Promise<{ greeted: numbe
 void test('processes = 3: two acceptors on the shared socket; the per-IP limit is each one\'s share; kill -9 of one loses nothing and mail goes on', async () => {
   // max_connections_per_ip 4 over two acceptors: 2 each (acceptor-limits.ts)
   const site = await startSiteProcess({ ...opts, smtp: { processes: 3, max_connections_per_ip: 4 } });
-  // the load ends whether the test passes or fails (a failed wait would leave it connecting forever)
   let stop = false;
   let running: Promise<void> | undefined;
   try {
