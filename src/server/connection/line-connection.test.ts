@@ -155,3 +155,23 @@ void test('after STARTTLS the TLS socket has TCP_NODELAY too, so a reply is not 
     server.close();
   }
 });
+
+void test('readSome gives the held chunks as views, at most `max` octets, the rest kept for the next read; TIMEOUT, then CLOSED at the end', async () => {
+  const { conn, input } = pair();
+  const chunks = [Buffer.from('a APPEND x {10}\r\n0123'), Buffer.from('456789b NOOP\r\n')];
+  input.write(chunks[0]);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(show(await conn.readLine(255, 1000)), 'a APPEND x {10}');
+  const first = await conn.readSome(10, 1000);
+  assert.ok(Buffer.isBuffer(first) && first.buffer === chunks[0].buffer, 'a view of the chunk, not a copy');
+  assert.equal(first.toString(), '0123');
+  const later = conn.readSome(6, 1000);
+  input.write(chunks[1]);
+  const second = await later;
+  assert.ok(Buffer.isBuffer(second) && second.buffer === chunks[1].buffer);
+  assert.equal(second.toString(), '456789');
+  assert.equal(show(await conn.readLine(255, 1000)), 'b NOOP');
+  assert.equal(await conn.readSome(10, 50), TIMEOUT);
+  input.end();
+  assert.equal(await conn.readSome(10, 1000), CLOSED);
+});

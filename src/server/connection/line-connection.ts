@@ -20,8 +20,9 @@
  *   cannot hold a slot forever (issue 12 item 5). Over-long lines are discarded to their end,
  *   never buffered whole, and input that comes while the session is busy is kept as the chunks
  *   came (input-buffer.ts).
- * Limitations: readBytes holds a literal in memory unless given a sink. TLS upgrade needs a
- *   net.Socket underneath (a stdio session has no STARTTLS).
+ * Limitations: readBytes holds a literal in memory unless given a sink (readSome hands one out
+ *   in pieces, views of the chunks as they came). TLS upgrade needs a net.Socket underneath (a
+ *   stdio session has no STARTTLS).
  */
 import { DeflateDuplex } from './deflate-duplex.js';
 import { InputBuffer } from './input-buffer.js';
@@ -242,6 +243,25 @@ export class LineConnection {
       if (w === 'timeout') return TIMEOUT;
     }
     return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  /**
+   * Reads the next 1 to `max` raw octets (a piece of a literal streamed elsewhere), waiting for
+   * them at most `timeoutMs`: a view of the oldest chunk held, never a copy. readBytes joins the
+   * pieces of a range that spans two socket reads into a new buffer, which for a literal read
+   * 64 KB at a time was one more 64 KB allocation per read beside the socket's own.
+   */
+  async readSome(max: number, timeoutMs: number): Promise<Buffer | typeof TIMEOUT | typeof CLOSED> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.input.empty) {
+      const w = await this.waitInput(deadline);
+      if (w === 'closed') return CLOSED;
+      if (w === 'timeout') return TIMEOUT;
+    }
+    const chunk = this.take();
+    if (chunk.length <= max) return chunk;
+    this.unshift(chunk.subarray(max));
+    return chunk.subarray(0, max);
   }
 
   /**

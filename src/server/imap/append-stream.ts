@@ -15,7 +15,10 @@
  * Security: the checks of an in-memory APPEND (mailbox, flags, size, quota) are made before
  *   each literal is accepted; a client that goes away or sends a bad command after its literal
  *   leaves no message and no file (the store removes what it wrote); the command text beside
- *   the literals is bounded (maxLine per line, 64 KB in all).
+ *   the literals is bounded (maxLine per line, 64 KB in all). What a literal holds is bounded
+ *   whatever its size: it is read only as fast as the store writes it (the connection pauses
+ *   the socket past its maxBuffered), in the socket's chunks as they came, and the dead ones are
+ *   collected every 2 MB (reclaim-memory) rather than when V8's heuristics get to them.
  * Limitations: a CATENATE message's parts are held in memory (its TEXT literals, within the
  *   APPENDLIMIT, and the octets of its URLs but those of a message from the threshold on, read
  *   from its file as the store writes: catenate), before or after a streamed literal.
@@ -31,6 +34,7 @@ import { folderError, folderName } from './mailbox-names.js';
 import { overQuota } from './quota-commands.js';
 import { splitFlags } from './message-flags.js';
 import { bad, no, ok, type SessionIo, type TaggedResult } from './session-types.js';
+import { MemoryReclaimer } from '../../util/index.js';
 
 export { appendStreamFromDefault } from './session-types.js';
 
@@ -114,6 +118,7 @@ export async function streamedAppend(io: Session, start: StreamedAppendStart, li
     throw stopped({ refused: r });
   };
   const name = folderName(io, first.mailbox);
+  const reclaimer = new MemoryReclaimer();
   let total = 0;
   /** octets of CATENATE TEXT literals read into memory after the first literal (bounded as the command reader bounds them) */
   let heldSize = 0;
@@ -139,9 +144,14 @@ export async function streamedAppend(io: Session, start: StreamedAppendStart, li
     return Readable.from(
       (async function* () {
         while (left > 0) {
-          const b = await conn.readBytes(Math.min(left, 64 * 1024), timeout);
+          // the socket's chunks as they came (views), not joined into new buffers
+          const b = await conn.readSome(Math.min(left, 64 * 1024), timeout);
           if (typeof b === 'symbol') throw stopped({ cut: true });
           left -= b.length;
+          // each socket read is a fresh 64 KB buffer outside V8's heap, freed only when a
+          // collection finds it dead; V8 waits for tens of MB of them (reclaim-memory), so the
+          // garbage of a literal would grow with it: a minor collection every 2 MB bounds it
+          reclaimer.account(b.length);
           if (kept && !kept(b)) throw stopped({ refused: unknownCte(io) });
           yield b;
         }
