@@ -7,14 +7,17 @@
  * socket (fetch-stream), where before each held the whole message (61–70 MB of growth for a
  * 20 MB message, issue 14). What such a transfer still grows the process by is the garbage of its
  * chunks (socket reads, line-end conversions) until a collection, which the message's size does
- * not set: 0.1–3.7 MB in some runs, 16–18 MB in others (whichever command comes first after an
- * idle spell), 25 MB once on a machine at load 15; the same FETCH run again, 0–2.4 MB. Hence the
- * bound: less than the message itself, which a server holding it adds at the least on top of that
- * garbage. The APPEND's window lasts until the server is idle again, so the text index's read of
- * the new message (bounded by core maxMessageReadWhole) falls in it; an 8 MiB cut of the message
- * goes both ways first, so that every code path is loaded before the baselines. Then an APPEND cut
- * off half-way by the client leaves no file in tmp/ and no message, after its first megabytes
- * were seen arriving in tmp/. The server runs with a 1 MB young generation
+ * not set (append-stream has one made every 2 MB of literal): 0.5–2.0 MB for the APPEND and
+ * 0.0–1.7 MB for the FETCH in 12 runs beside two CPU-bound processes. Each window opens once its
+ * client is logged in: the LOGIN's scrypt works in 128·N·r = 16 MiB (directory/password), which
+ * the malloc arena of the worker thread that ran it may keep, and with the LOGIN inside them the
+ * windows grew by 16–19 MB in many runs (all 12 APPENDs and 7 FETCHes of 12 beside those two
+ * processes), 25 MB once on a machine at load 15, over the bound. Hence the bound: less than the message itself, which a
+ * server holding it adds at the least on top of that garbage. The APPEND's window lasts until the
+ * server is idle again, so the text index's read of the new message (bounded by core
+ * maxMessageReadWhole) falls in it; an 8 MiB cut of the message goes both ways first, so that
+ * every code path is loaded before the baselines. Then an APPEND cut off half-way by the client
+ * leaves no file in tmp/ and no message, after its first megabytes were seen arriving in tmp/. The server runs with a 1 MB young generation
  * (`--max-semi-space-size=1`, as the other t-60 tests).
  */
 import { test } from 'node:test';
@@ -44,10 +47,15 @@ function bigMessage(): Buffer {
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 const script = `
-import hashlib, imaplib, sys
+import hashlib, imaplib, os, sys, time
 port, what, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 m = imaplib.IMAP4('127.0.0.1', port)
 m.login('big@localhost', 'secret')
+if len(sys.argv) > 4:
+    # logged in: the measured window opens when the test says go
+    open(sys.argv[4] + '.ready', 'w').close()
+    while not os.path.exists(sys.argv[4] + '.go'):
+        time.sleep(0.01)
 if what == 'append':
     typ, data = m.append('INBOX', r'(\\Seen)', None, open(path, 'rb').read())
     print(typ, data[0].decode())
@@ -78,16 +86,29 @@ test('a 24 MiB message APPENDed and FETCHed with imaplib round-trips, and the se
     await rm(join(inbox, 'cur'), { recursive: true });
     await rm(join(inbox, 'new'), { recursive: true, force: true });
     await runPython(`import imaplib\nm = imaplib.IMAP4('127.0.0.1', ${imapPort})\nm.login('big@localhost', 'secret')\nm.select('INBOX')\nm.logout()`, []).catch(() => undefined);
-    let appended = '';
-    const append = await rssDuring(pid, async () => {
-      appended = await runPython(script, [String(imapPort), 'append', file]);
-      await settled(pid);
-    });
+    // each command's window opens once its client is logged in: the LOGIN's scrypt takes
+    // 128·N·r = 16 MiB (directory/password), which a worker thread's malloc arena may keep
+    const measured = async (what: 'append' | 'fetch', after?: () => Promise<void>): Promise<{ out: string; r: { baseline: number; peak: number } }> => {
+      const gate = join(dataDir, `gate-${what}`);
+      let failed: unknown;
+      const run = runPython(script, [String(imapPort), what, file, gate]);
+      run.catch((err: unknown) => (failed = err));
+      for (let i = 0; !existsSync(`${gate}.ready`); i++) {
+        if (failed !== undefined) throw failed;
+        assert.ok(i < 600, `${what}: the client logged in`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      let out = '';
+      const r = await rssDuring(pid, async () => {
+        await writeFile(`${gate}.go`, '');
+        out = await run;
+        await after?.();
+      });
+      return { out, r };
+    };
+    const { out: appended, r: append } = await measured('append', () => settled(pid));
     assert.match(appended, /^OK \[APPENDUID \d+ \d+\]/);
-    let fetched = '';
-    const fetch = await rssDuring(pid, async () => {
-      fetched = await runPython(script, [String(imapPort), 'fetch', file]);
-    });
+    const { out: fetched, r: fetch } = await measured('fetch');
     const [whole, part] = fetched.trim().split('\n');
     assert.equal(whole, `OK ${sha256(message)}`, 'BODY.PEEK[] gives the message as APPENDed');
     assert.equal(part, `OK ${sha256(message.subarray(1_000_000, 3_000_000))} 2000000`, 'BODY.PEEK[]<1000000.2000000> gives that range');
