@@ -197,11 +197,13 @@ export async function startSite(opts: SiteOptions = {}): Promise<Site> {
 const portAttempts = 5;
 
 /** A site running as a child `correio serve` process (for kill -9 tests). */
-export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & { restart(): Promise<void>; kill9(): Promise<void>; stdout(): string }> {
+export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & { restart(): Promise<void>; kill9(): Promise<void>; stdout(): string; stderr(): string }> {
   let base = await prepare(opts);
   let child: ChildProcess | undefined;
   // the server's standard output and its acceptor processes' (the log, at opts.logLevel), over every start
   let out = '';
+  // its standard error over every start (a crash's stack)
+  let errors = '';
   const launch = async (): Promise<void> => {
     const c = spawn(process.execPath, [...cliCommand(), 'serve', '--config', base.configFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -209,7 +211,10 @@ export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & {
     });
     child = c;
     let err = '';
-    c.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    c.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+      errors += d.toString();
+    });
     c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     // ready when the SMTP port answers with a greeting: this child's (it holds the data
     // directory's lock, so no other serve can be the one answering). Within 2 minutes: a start
@@ -289,6 +294,7 @@ export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & {
       await launch();
     },
     stdout: () => out,
+    stderr: () => errors,
     kill9: async () => {
       if (!child) return;
       child.kill('SIGKILL');
