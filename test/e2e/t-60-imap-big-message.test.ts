@@ -12,12 +12,13 @@
  * client is logged in: the LOGIN's scrypt works in 128·N·r = 16 MiB (directory/password), which
  * the malloc arena of the worker thread that ran it may keep, and with the LOGIN inside them the
  * windows grew by 16–19 MB in many runs (all 12 APPENDs and 7 FETCHes of 12 beside those two
- * processes), 25 MB once on a machine at load 15, over the bound. Hence the bound: less than the message itself, which a
- * server holding it adds at the least on top of that garbage. The APPEND's window lasts until the
- * server is idle again, so the text index's read of the new message (bounded by core
- * maxMessageReadWhole) falls in it; an 8 MiB cut of the message goes both ways first, so that
- * every code path is loaded before the baselines. Then an APPEND cut off half-way by the client
- * leaves no file in tmp/ and no message, after its first megabytes were seen arriving in tmp/. The server runs with a 1 MB young generation
+ * processes), 25 MB once on a machine at load 15, over the bound. Hence the bound: less than the
+ * message itself, which a server holding it adds at the least on top of that garbage. The
+ * APPEND's window lasts until the server is idle again, so the text index's read of the new
+ * message (bounded by core maxMessageReadWhole) falls in it; an 8 MiB cut of the message goes
+ * both ways first, so that every code path is loaded before the baselines. Then an APPEND cut off
+ * half-way by the client leaves no file in tmp/ and no message, after its first megabytes were
+ * seen arriving in tmp/. The server runs with a 1 MB young generation
  * (`--max-semi-space-size=1`, as the other t-60 tests).
  */
 import { test } from 'node:test';

@@ -163,7 +163,7 @@ void test('processes = 3: two acceptors on the shared socket; the per-IP limit i
     process.kill(pair[0], 'SIGKILL');
     // a stall names the acceptors then and now, the server's state, the log's end and its standard error
     const state = (): string => `acceptors ${pair.join(', ')} before the kill of ${pair[0]}, ${childrenOf(server).join(', ') || 'none'} now; ` +
-      `the server ${site.child?.exitCode !== null ? `exited ${site.child?.exitCode}` : site.child?.signalCode ? `killed by ${site.child.signalCode}` : 'running'}; ` +
+      `the server ${site.child?.signalCode ? `killed by ${site.child.signalCode}` : typeof site.child?.exitCode === 'number' ? `exited ${site.child.exitCode}` : 'running'}; ` +
       `the log's last warnings and errors: ${site.stdout().split('\n').filter((l) => /^\{"level":[456]0,/.test(l)).slice(-6).join(' | ')}; standard error: ${site.stderr().slice(-1500)}`;
     await moreAcked(acked, 30, 'mail after one acceptor was killed', misses, state);
     stop = true;
