@@ -15,7 +15,7 @@ import type Database from 'better-sqlite3';
 import type { Address, Alias, DirectoryLookup, MailingList, NameRecords, Role, User } from '../core/index.js';
 import { directoryKey, normalizeAliasName, normalizeDirectoryAddress, normalizeDirectoryDomain } from './directory-address.js';
 import { asDirectoryError, checkUserPassword, toAlias, toList, toRole, toUser, userColumns, type AliasRow, type ListRow, type RoleRow, type UserRow } from './directory-rows.js';
-import { SqliteCachedValue } from './sqlite-cached-value.js';
+import { SqliteCachedValue, TurnVersion } from './sqlite-cached-value.js';
 
 export class SqliteDirectoryLookup implements DirectoryLookup {
   readonly file: string;
@@ -24,9 +24,12 @@ export class SqliteDirectoryLookup implements DirectoryLookup {
   /** prepared statements by their SQL text: a lookup per RCPT must not compile SQL each time */
   private readonly statements = new Map<string, Database.Statement>();
 
+  /** the file's data_version, read once per turn for the cached values below */
+  private readonly version = new TurnVersion(() => this.sql('PRAGMA data_version').pluck().get() as number);
+
   /** whether any user has limits of their own: asked at every RCPT and delivery (anyOwnQuota) */
   protected readonly ownQuotas = new SqliteCachedValue(
-    () => this.sql('PRAGMA data_version').pluck().get() as number,
+    () => this.version.get(),
     () => this.sql('SELECT EXISTS (SELECT 1 FROM users WHERE quota_storage IS NOT NULL OR quota_messages IS NOT NULL)').pluck().get() === 1,
   );
 
@@ -35,7 +38,7 @@ export class SqliteDirectoryLookup implements DirectoryLookup {
    * changed (a CLI run or `correio migrate` in another process, this handle's own writes)
    */
   protected readonly domains = new SqliteCachedValue(
-    () => this.sql('PRAGMA data_version').pluck().get() as number,
+    () => this.version.get(),
     () => new Set((this.sql('SELECT name FROM domains').pluck().all() as string[])),
   );
 

@@ -113,6 +113,30 @@ void test('a second open of the same file sees changes at once (CLI while the se
     }
   }));
 
+void test('another connection\'s commit is seen from the next turn: data_version is read once per turn', () =>
+  withTmp(async (tmp) => {
+    const file = join(tmp, 'directory.sqlite');
+    const dir = await SqliteDirectory.open(file, { localDomains: ['example.org'] });
+    try {
+      assert.equal(await dir.isLocalDomain('late.example'), false);
+      const other = new Database(file);
+      try {
+        // committed in the turn that already read the version
+        other.prepare('INSERT INTO domains (name, created_at) VALUES (?, ?)').run('late.example', Date.now());
+      } finally {
+        other.close();
+      }
+      assert.equal(await dir.isLocalDomain('late.example'), false, 'the same turn keeps its version');
+      await new Promise((r) => setImmediate(r));
+      assert.equal(await dir.isLocalDomain('late.example'), true, 'the next turn reads it again');
+      // this handle's own write is seen in the same turn
+      await dir.addDomain('own-now.example');
+      assert.equal(await dir.isLocalDomain('own-now.example'), true);
+    } finally {
+      await dir.close();
+    }
+  }));
+
 void test('isLocalDomain answers from memory yet sees at once a domain another process adds or removes, and its own additions', () =>
   withTmp(async (tmp) => {
     const file = join(tmp, 'directory.sqlite');

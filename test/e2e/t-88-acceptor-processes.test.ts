@@ -149,7 +149,7 @@ void test('processes = 3: two acceptors on the shared socket; the per-IP limit i
     // the port answers once one acceptor accepts; the other may still be starting, and one that
     // ends before it accepts fails the start (exit 70, acceptor-pool.ts): the kill below must
     // come after the start, as it did not in two CI runs
-    await waitFor('the start', () => /"msg":"correio started"/.test(site.stdout()), 60_000);
+    await waitFor('the start', () => site.started(), 60_000);
     const pair = await waitFor('two acceptor processes', () => (childrenOf(server).length === 2 ? childrenOf(server) : undefined));
     const held = await greetings(site, 7);
     // which acceptor gets each connection is the kernel's choice: between one share and both

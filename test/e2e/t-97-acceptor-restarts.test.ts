@@ -145,7 +145,7 @@ void test('processes = 4: a reload one of whose three new acceptors cannot start
   let running: Promise<void> | undefined;
   try {
     const server = site.child!.pid!;
-    await waitFor('the start', () => /"msg":"correio started"/.test(site.stdout()), 60_000);
+    await waitFor('the start', () => site.started(), 60_000);
     const old = childrenOf(server).sort();
     assert.equal(old.length, 3, 'three acceptor processes');
     running = load(site, 3, () => stop, acked, 'p');

@@ -197,14 +197,19 @@ export async function startSite(opts: SiteOptions = {}): Promise<Site> {
 const portAttempts = 5;
 
 /** A site running as a child `correio serve` process (for kill -9 tests). */
-export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & { restart(): Promise<void>; kill9(): Promise<void>; stdout(): string; stderr(): string }> {
+export async function startSiteProcess(
+  opts: SiteOptions = {},
+): Promise<Site & { restart(): Promise<void>; kill9(): Promise<void>; stdout(): string; stderr(): string; started(): boolean }> {
   let base = await prepare(opts);
   let child: ChildProcess | undefined;
   // the server's standard output and its acceptor processes' (the log, at opts.logLevel), over every start
   let out = '';
+  // where the current start's output begins in `out`
+  let startOut = 0;
   // its standard error over every start (a crash's stack)
   let errors = '';
   const launch = async (): Promise<void> => {
+    startOut = out.length;
     const c = spawn(process.execPath, [...cliCommand(), 'serve', '--config', base.configFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, CORREIO_CONFIG: undefined },
@@ -295,6 +300,10 @@ export async function startSiteProcess(opts: SiteOptions = {}): Promise<Site & {
     },
     stdout: () => out,
     stderr: () => errors,
+    // the current start logged "correio started" (logLevel 'info' or more): every acceptor
+    // accepts. The port greets earlier, once the first one does; with processes >= 3 another may
+    // still be starting, and one that ends then fails the start (acceptor-pool.ts)
+    started: () => out.includes('"msg":"correio started"', startOut),
     kill9: async () => {
       if (!child) return;
       child.kill('SIGKILL');
