@@ -1,8 +1,9 @@
 /**
  * The quota gate over the real SQLite directory: while no user has limits of their own it looks
  * nobody up (the directory's anyOwnQuota, cached against PRAGMA data_version), and a quota set
- * afterwards, through this connection or by another process's (the CLI's), applies at the next
- * check: the cache is never stale.
+ * afterwards applies at the next check: at once through this connection, from the next turn of
+ * the event loop through another (the CLI's; the pragma is read once per turn,
+ * directory/sqlite-cached-value.ts). The cache is never older than that.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,7 +34,10 @@ async function withDirectories(fn: (dir: string, server: SqliteDirectory, cli: S
   }
 }
 
-void test('MailboxQuota: no user row read while nobody has a quota; one set later (here or by another process) applies at once', () =>
+/** The next turn of the event loop: another connection's commit is seen from there on. */
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+void test('MailboxQuota: no user row read while nobody has a quota; one set later applies: here at once, by another process from the next turn', () =>
   withDirectories(async (dir, server, cli) => {
     await server.addUser('ana@dc.uece.br');
     let lookups = 0;
@@ -54,14 +58,16 @@ void test('MailboxQuota: no user row read while nobody has a quota; one set late
     assert.equal(lookups, 0);
     defaults = { storage: 0, messages: 0 };
 
-    // another process (the CLI) sets a quota: the next check sees it
+    // another process (the CLI) sets a quota: a check in the next turn sees it
     assert.equal(await cli.setUserQuota(user, { messages: 2 }), true);
-    assert.equal(await quota.check(user, 100), 'full', "another connection's quota applies at once");
+    await nextTurn();
+    assert.equal(await quota.check(user, 100), 'full', "another connection's quota applies from the next turn");
     assert.ok(lookups > 0, 'now the user is looked up');
     assert.equal(await quota.check('ana@dc.uece.br', 100), 'ok', 'others keep the default');
 
     // removed by the other process, set again through this connection
     assert.equal(await cli.setUserQuota(user, { messages: null }), true);
+    await nextTurn();
     assert.equal(await quota.check(user, 100), 'ok');
     lookups = 0;
     assert.equal(await quota.check(user, 100), 'ok');
@@ -105,9 +111,11 @@ void test('MailboxQuota.checkNow: "ok" without a promise only while nobody is li
     assert.equal(await quota.check(user, 10), 'full');
     defaults = { storage: 0, messages: 0 };
     assert.equal(await cli.setUserQuota(user, { messages: 1 }), true);
+    await nextTurn();
     assert.equal(quota.checkNow(), undefined, "another process's quota: the user must be looked up");
     assert.equal(await quota.check(user, 10), 'full');
     assert.equal(await cli.setUserQuota(user, { messages: null }), true);
+    await nextTurn();
     assert.equal(quota.checkNow(), 'ok');
     // a directory that cannot tell without a promise: always deferred
     const asking = new MailboxQuota({ directory: { findUser: (a) => server.findUser(a), anyOwnQuota: () => server.anyOwnQuota() }, mailboxes, defaults: () => defaults });
