@@ -7,10 +7,10 @@
  * socket (fetch-stream), where before each held the whole message (61–70 MB of growth for a
  * 20 MB message, issue 14). What such a transfer still grows the process by is the garbage of its
  * chunks (socket reads, line-end conversions) until a collection, which the message's size does
- * not set (append-stream has a young-generation collection made every 2 MB of literal): 5.2–6.0
- * MB for the APPEND and 0.0–0.3 MB for the FETCH in 3 runs (a full collection every 2 MB, what
- * reclaim-memory asked for by mistake until session 22, gave 0.5–2.0 and 0.0–1.7 MB in 12 runs
- * beside two CPU-bound processes, at up to ~200 ms a collection on a big heap). Each window opens once its
+ * not set (append-stream has a collection made every 2 MB of literal, a full one per eighth of
+ * the heap: reclaim-memory): 0.5–2.0 MB for the APPEND and 0.0–1.7 MB for the FETCH in 12 runs
+ * beside two CPU-bound processes with a full one every 2 MB (until session 22), 2.4 MB for the
+ * APPEND since (young-generation collections alone: 5.2–6.0 MB). Each window opens once its
  * client is logged in: the LOGIN's scrypt works in 128·N·r = 16 MiB (directory/password), which
  * the malloc arena of the worker thread that ran it may keep, and with the LOGIN inside them the
  * windows grew by 16–19 MB in many runs (all 12 APPENDs and 7 FETCHes of 12 beside those two
