@@ -2,10 +2,11 @@
  * @module reclaim-memory
  * Lets streaming code ask V8 for collections as a large amount of body data goes through
  * (young-generation ones, and a full one per so much streamed for the heap's size), and the
- * server a full collection after the queue's load (collectGarbage). Socket reads allocate a fresh 64 KB buffer each; V8
- * only collects them once its external-memory heuristics fire (tens of MB later), so a 100 MB
- * message would raise RSS by far more than the data actually in flight. A collection every few MB keeps RSS flat: a minor one
- * frees the chunks that died young, a full one (marked concurrently) those promoted first.
+ * server a full collection after the queue's load (collectGarbage). Socket reads allocate a
+ * fresh 64 KB buffer each; V8 only collects them once its external-memory heuristics fire (tens
+ * of MB later), so a 100 MB message would raise RSS by far more than the data actually in
+ * flight. A collection every few MB keeps RSS flat: a minor one frees the chunks that died
+ * young, a full one those that were promoted first.
  * Standards: none.
  * Security: none.
  * Limitations: relies on V8's --expose-gc, enabled at run time; where that is refused it is a no-op.
@@ -69,11 +70,11 @@ export class MemoryReclaimer {
 }
 
 /**
- * Asks for a full collection as a task of its own (V8 runs it on this thread once the caller has
- * returned: it stops the thread, but not inside the caller), for after a burst of garbage that does not
- * come again: the queue's load at start (a walk of a million envelopes, or a saved schedule's
- * restore and rescan) leaves hundreds of MB of dead objects that V8 would otherwise keep in a
- * grown heap while the server stays busy (issue 19).
+ * Asks for a full collection as a task of its own (V8 runs it on this thread once the caller
+ * has returned: it stops the thread, but not inside the caller), for after a burst of garbage
+ * that does not come again: the queue's load at start (a walk of a million envelopes, or a
+ * saved schedule's restore and rescan) leaves hundreds of MB of dead objects that V8 would
+ * otherwise keep in a grown heap while the server stays busy (issue 19).
  */
 export function collectGarbage(): void {
   getGc()?.({ type: 'major', execution: 'async' });
