@@ -6,10 +6,11 @@
  * call touch(). Asking costs one pragma, no table read: the quota gate asks at every RCPT and
  * delivery whether any user has limits of their own, relay control whether a domain is local
  * (issue 11). The pragma is a read transaction like any statement (two fcntl locks and a stat
- * of the file): what it saves is the table read and its result, not system calls. The handle's
- * values share one pragma per turn of the event loop (TurnVersion): the RCPTs of the sessions
- * a turn serves, and their several questions each (relay control, alias expansion, quota), ask
- * it once (issue 19: the acceptor's pragmas were 3 % of its main thread under accept load).
+ * of the file): what it saves is the table read and its result, not system calls. A handle's
+ * values share one pragma per turn of the event loop (the handle reads it through
+ * util/turn-memo's TurnValue): the RCPTs of the sessions a turn serves, and their several
+ * questions each (relay control, alias expansion, quota), ask it once (issue 19: the acceptor's
+ * pragmas were 3 % of its main thread under accept load).
  * Standards: SQLite "PRAGMA data_version" (https://sqlite.org/pragma.html#pragma_data_version);
  *   Node's event loop (a setImmediate callback runs after the turn's I/O callbacks and microtasks).
  * Security: none.
@@ -19,26 +20,6 @@
  *   the version before that commit gets the older answer (this handle's own writes, by touch(),
  *   are seen at once).
  */
-
-/** `PRAGMA data_version` read at most once per turn of the event loop, for all of a handle's values. */
-export class TurnVersion {
-  #version: number | undefined;
-  readonly #forget = (): void => {
-    this.#version = undefined;
-  };
-
-  /** `read` runs the pragma. */
-  constructor(private readonly read: () => number) {}
-
-  get(): number {
-    if (this.#version === undefined) {
-      this.#version = this.read();
-      setImmediate(this.#forget);
-    }
-    return this.#version;
-  }
-}
-
 export class SqliteCachedValue<T> {
   #stamp: number | undefined;
   #localWrites = 0;

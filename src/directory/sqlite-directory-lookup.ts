@@ -15,7 +15,8 @@ import type Database from 'better-sqlite3';
 import type { Address, Alias, DirectoryLookup, MailingList, NameRecords, Role, User } from '../core/index.js';
 import { directoryKey, normalizeAliasName, normalizeDirectoryAddress, normalizeDirectoryDomain } from './directory-address.js';
 import { asDirectoryError, checkUserPassword, toAlias, toList, toRole, toUser, userColumns, type AliasRow, type ListRow, type RoleRow, type UserRow } from './directory-rows.js';
-import { SqliteCachedValue, TurnVersion } from './sqlite-cached-value.js';
+import { TurnValue } from '../util/index.js';
+import { SqliteCachedValue } from './sqlite-cached-value.js';
 
 export class SqliteDirectoryLookup implements DirectoryLookup {
   readonly file: string;
@@ -25,7 +26,7 @@ export class SqliteDirectoryLookup implements DirectoryLookup {
   private readonly statements = new Map<string, Database.Statement>();
 
   /** the file's data_version, read once per turn for the cached values below */
-  private readonly version = new TurnVersion(() => this.sql('PRAGMA data_version').pluck().get() as number);
+  private readonly version = new TurnValue(() => this.sql('PRAGMA data_version').pluck().get() as number);
 
   /** whether any user has limits of their own: asked at every RCPT and delivery (anyOwnQuota) */
   protected readonly ownQuotas = new SqliteCachedValue(

@@ -16,7 +16,7 @@ export { parseSize } from './parse-size.js';
 export { ageBackoff, clamp } from './backoff.js';
 export { uniqueId, uniqueIdAlphabet, isUniqueId, uniqueIdTimePrefix } from './unique-id.js';
 export { KeyedMutex } from './keyed-mutex.js';
-export { clearAfterTurn } from './turn-memo.js';
+export { clearAfterTurn, TurnValue } from './turn-memo.js';
 export { fileSink, writeAll, type FileSinkOptions } from './file-sink.js';
 export { MemoryReclaimer, collectGarbage } from './reclaim-memory.js';
 export {

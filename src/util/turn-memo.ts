@@ -16,3 +16,24 @@
 export function clearAfterTurn(memo: { readonly size: number; clear(): void }): void {
   if (memo.size === 0) setImmediate(() => memo.clear());
 }
+
+/**
+ * One value kept for one turn: `read` runs at the first get() of a turn, and the next turn
+ * reads again (one setImmediate per turn that asks).
+ */
+export class TurnValue<T> {
+  #value: { readonly v: T } | undefined;
+  readonly #forget = (): void => {
+    this.#value = undefined;
+  };
+
+  constructor(private readonly read: () => T) {}
+
+  get(): T {
+    if (this.#value === undefined) {
+      this.#value = { v: this.read() };
+      setImmediate(this.#forget);
+    }
+    return this.#value.v;
+  }
+}

@@ -4,9 +4,24 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  DirSyncer, KeyedMutex, ageBackoff, atomicWriteFile, isUniqueId,
+  DirSyncer, KeyedMutex, TurnValue, ageBackoff, atomicWriteFile, isUniqueId,
   parseDuration, parseSize, uniqueId, uniqueIdTimePrefix,
 } from './index.js';
+
+void test('TurnValue reads once per turn of the event loop, again in the next', async () => {
+  let reads = 0;
+  let source = 'a';
+  const value = new TurnValue(() => (reads++, source));
+  assert.equal(value.get(), 'a');
+  source = 'b';
+  assert.equal(value.get(), 'a', 'the same turn keeps its value');
+  await Promise.resolve();
+  assert.equal(value.get(), 'a', 'microtasks are the same turn');
+  assert.equal(reads, 1);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(value.get(), 'b', 'the next turn reads again');
+  assert.equal(reads, 2);
+});
 
 void test('parseDuration: units s m h d and combinations', () => {
   const table: [string, number][] = [
