@@ -39,6 +39,16 @@ async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
+/** Runs one statement through a connection of its own, as another process would, and closes it. */
+function runElsewhere(file: string, sql: string, ...params: unknown[]): void {
+  const other = new Database(file);
+  try {
+    other.prepare(sql).run(...params);
+  } finally {
+    other.close();
+  }
+}
+
 const isDirectoryFailure = (err: unknown): boolean =>
   err instanceof MailError && err.reply.code === 451 && err.reply.status === '4.3.0' && err.code === 'MAIL_ERR_DIRECTORY';
 
@@ -119,13 +129,8 @@ void test('another connection\'s commit is seen from the next turn: data_version
     const dir = await SqliteDirectory.open(file, { localDomains: ['example.org'] });
     try {
       assert.equal(await dir.isLocalDomain('late.example'), false);
-      const other = new Database(file);
-      try {
-        // committed in the turn that already read the version
-        other.prepare('INSERT INTO domains (name, created_at) VALUES (?, ?)').run('late.example', Date.now());
-      } finally {
-        other.close();
-      }
+      // committed in the turn that already read the version
+      runElsewhere(file, 'INSERT INTO domains (name, created_at) VALUES (?, ?)', 'late.example', Date.now());
       assert.equal(await dir.isLocalDomain('late.example'), false, 'the same turn keeps its version');
       await new Promise((r) => setImmediate(r));
       assert.equal(await dir.isLocalDomain('late.example'), true, 'the next turn reads it again');
@@ -154,12 +159,7 @@ void test('isLocalDomain answers from memory yet sees at once a domain another p
       // a removal by yet another process (no command removes a domain; SQL does)
       const removed = await runCli(['user', 'delete', 'ana@new.example', '--config', config]);
       assert.equal(removed.code, 0, removed.stderr);
-      const other = new Database(file);
-      try {
-        other.prepare('DELETE FROM domains WHERE name = ?').run('new.example');
-      } finally {
-        other.close();
-      }
+      runElsewhere(file, 'DELETE FROM domains WHERE name = ?', 'new.example');
       assert.equal(await dir.isLocalDomain('new.example'), false);
       // this handle's own write: data_version does not change for it
       await dir.addDomain('own.example');
