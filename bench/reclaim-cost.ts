@@ -4,7 +4,8 @@
  * body past 64 KB, an IMAP APPEND literal: one collection every 2 MB), beside a live heap the
  * size a server keeps (its queue, an IMAP folder's index). Each way streams the same octets in
  * 64 KB buffers (as socket reads come) and reports the loop's wall time, the CPU time of the
- * loop and the second after it (a background collection's marking included), and RSS:
+ * loop and the second after it (what V8 finishes after the loop: sweeping, a collection it runs
+ * as a task), and RSS:
  *   - none: no collection asked for (V8's own heuristics);
  *   - full: `gc()` with no options every 2 MB, a full synchronous collection (what the reclaimer
  *     did until session 22, while its header said "young generation");
@@ -53,7 +54,7 @@ async function child(way: Way, liveMb: number, streamedMb: number): Promise<void
     }
   }
   const wallMs = performance.now() - wall0;
-  // a full collection started in the background marks on V8's helper threads after the loop
+  // V8's work left after the loop (concurrent sweeping, a collection posted as a task) counts too
   await new Promise((r) => setTimeout(r, 1000));
   const cpu = process.cpuUsage(cpu0);
   const out = {
