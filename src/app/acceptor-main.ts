@@ -8,12 +8,12 @@
  * Security: see acceptor-process.ts.
  * Limitations: not a command of its own: only the server starts it.
  */
-import type { AcceptorMessage } from './acceptor-pool.js';
+import { osCause, type AcceptorMessage } from './acceptor-pool.js';
 import { runAcceptor } from './acceptor-process.js';
 
 runAcceptor(Number(process.argv[2] ?? '1')).catch((err: unknown) => {
   const error = err instanceof Error ? err.message : String(err);
-  const failed: AcceptorMessage = { t: 'failed', error };
+  const failed: AcceptorMessage = { t: 'failed', error, os: osCause(err) };
   // the server names the cause (its log, its start's one line); without it, stderr does
   if (process.connected && process.send) process.send(failed, undefined, {}, () => process.exit(70));
   else {

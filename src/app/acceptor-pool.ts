@@ -28,7 +28,9 @@
  *   spool, read back from the spool itself, and AUTH failures (an address and an account).
  * Failures: an acceptor that ends before it ever accepted while the server starts fails that
  * start (AcceptorStartError: exit 70 and one line naming the cause, which the acceptor tells
- * before it exits), rather than being started again every second forever. A reload starts a
+ * before it exits; an OS condition under it as the same condition in one process would: a
+ * port another program listened on between our bind and the acceptor's listen is "already in
+ * use", 69), rather than being started again every second forever. A reload starts a
  * new set of acceptors, and every one of them must accept before the old set is retired: when
  * any does not (ended before accepting, or not accepting within 30 s), the whole new set is
  * stopped and not started again, the reload is refused naming the cause, and the old set goes
@@ -60,7 +62,26 @@ import { NoticeReader, noticeFd, type Queued } from './acceptor-notice.js';
 /** An AUTH that failed in one process, for the throttles of the others. */
 export interface AuthFailure { t: 'auth-failed'; address: string; account: string }
 /** What an acceptor sends the server over the IPC channel (its notices go on their own pipe: acceptor-notice.ts). */
-export type AcceptorMessage = { t: 'ready' } | { t: 'accepting' } | { t: 'retired' } | { t: 'failed'; error: string } | AuthFailure | Sessions;
+export type AcceptorMessage = { t: 'ready' } | { t: 'accepting' } | { t: 'retired' } | { t: 'failed'; error: string; os?: OsCause } | AuthFailure | Sessions;
+/**
+ * The OS condition under an acceptor's failure (an address in use at its listen, a spool
+ * file it may not write), sent with it so that the server's start says what to do about it
+ * as it would for the same condition in one process (cli/os-errors.ts).
+ */
+export interface OsCause { code: string; syscall?: string; path?: string; address?: string; port?: number }
+
+/** The OS condition of `err` (its errno code and where), if it has one. */
+export function osCause(err: unknown): OsCause | undefined {
+  const e = err as Partial<OsCause> | undefined;
+  if (!(err instanceof Error) || typeof e?.code !== 'string' || !/^E[A-Z]+$/.test(e.code)) return undefined;
+  return {
+    code: e.code,
+    ...(typeof e.syscall === 'string' && { syscall: e.syscall }),
+    ...(typeof e.path === 'string' && { path: e.path }),
+    ...(typeof e.address === 'string' && { address: e.address }),
+    ...(typeof e.port === 'number' && { port: e.port }),
+  };
+}
 /** An acceptor's open SMTP sessions per listener mode (sent when they change). */
 export interface Sessions { t: 'sessions'; counts: { mode: ListenMode; count: number }[] }
 /**
@@ -85,11 +106,14 @@ export interface AcceptorPoolOptions {
   readonly stopTimeoutMs?: number;
 }
 
-/** An acceptor ended before it accepted while the server started: the start fails (EX_SOFTWARE). */
+/**
+ * An acceptor ended before it accepted while the server started: the start fails (EX_SOFTWARE),
+ * or as its OS condition says (`cause`: an Error with its code and where, for cli/os-errors.ts).
+ */
 export class AcceptorStartError extends Error {
   readonly exitCode = 70;
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, os?: OsCause) {
+    super(message, os && { cause: Object.assign(new Error(`${os.syscall ?? 'acceptor'} ${os.code}`), os) });
     this.name = 'AcceptorStartError';
   }
 }
@@ -100,8 +124,9 @@ interface Acceptor {
   readonly startedAt: number;
   /** it has accepted on the listening sockets (or had none to accept on) */
   accepting: boolean;
-  /** why it could not run, as it told before exiting */
+  /** why it could not run, as it told before exiting, and the OS condition under it */
   error?: string;
+  os?: OsCause;
   /** replaced or stopped: its exit is expected (an order it gets while it starts up is kept for it: acceptor-process) */
   leaving: boolean;
   readonly exited: Promise<void>;
@@ -145,7 +170,7 @@ export class AcceptorPool {
   #ended = 0;
   /** start() is waiting for the first acceptors; the first of them to end before accepting, why */
   #starting = false;
-  #startFailure: string | undefined;
+  #startFailure: { message: string; os: OsCause | undefined } | undefined;
   /** the set serving (0: the start's; each reload's new one is the next number), and a reload's set on trial */
   #current = 0;
   #trying: number | undefined;
@@ -188,7 +213,7 @@ export class AcceptorPool {
     await this.#within(Promise.all(this.#acceptors.map((a) => Promise.race([a.readied, a.exited]))), readyMs);
     this.#starting = false;
     // one that cannot start would be started again every second forever: the start fails
-    if (this.#startFailure !== undefined) throw new AcceptorStartError(this.#startFailure);
+    if (this.#startFailure !== undefined) throw new AcceptorStartError(this.#startFailure.message, this.#startFailure.os);
   }
 
   /** Tells every acceptor but `except` of an AUTH that failed (in the server or another acceptor). */
@@ -222,7 +247,10 @@ export class AcceptorPool {
         a.accepting = true;
         readied();
       }
-      else if (m.t === 'failed') a.error = m.error;
+      else if (m.t === 'failed') {
+        a.error = m.error;
+        a.os = m.os;
+      }
       else if (m.t === 'retired') retired();
       else if (m.t === 'sessions') a.sessions = m.counts;
       else if (m.t === 'auth-failed') {
@@ -245,8 +273,11 @@ export class AcceptorPool {
         return;
       }
       if (this.#starting && !a.accepting) {
-        this.#startFailure ??= `the SMTP acceptor process (pid ${child.pid}) ended before it accepted a connection: ${cause}; ` +
-          'fix that, or set [smtp] processes = 1 to run SMTP in the server';
+        this.#startFailure ??= {
+          message: `the SMTP acceptor process (pid ${child.pid}) ended before it accepted a connection: ${cause}; ` +
+            'fix that, or set [smtp] processes = 1 to run SMTP in the server',
+          os: a.os,
+        };
         this.#opts.logger.error({ pid: child.pid, code, signal, error: a.error }, `acceptor process ended before it accepted a connection (${cause}); the start fails`);
         return;
       }

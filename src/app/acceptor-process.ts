@@ -33,7 +33,7 @@ import { acceptorShare } from './acceptor-limits.js';
 import { openBackends } from './backends.js';
 import { collectEvents } from './acceptor-events.js';
 import { encodeNotice, noticeFd, type QueuedOut } from './acceptor-notice.js';
-import type { AcceptorMessage, AcceptorOrder } from './acceptor-pool.js';
+import { osCause, type AcceptorMessage, type AcceptorOrder } from './acceptor-pool.js';
 import { buildSmtpService } from './smtp-service.js';
 import { loadOrMakeTls } from './tls-files.js';
 
@@ -171,7 +171,7 @@ export async function runAcceptor(acceptors: number): Promise<void> {
   sessions.unref();
 
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
+  const stop = (exitCode = 0): Promise<void> =>
     (stopping ??= (async () => {
       clearInterval(sessions);
       // the listeners close first: a successor server can bind the ports again
@@ -194,7 +194,7 @@ export async function runAcceptor(acceptors: number): Promise<void> {
       await backends.close();
       mailLog.stop();
       await output.stop();
-      process.exit(0);
+      process.exit(exitCode);
     })());
   // a reload's old acceptor: no more connections, and an end once its sessions have ended
   let retiring: Promise<void> | undefined;
@@ -214,8 +214,11 @@ export async function runAcceptor(acceptors: number): Promise<void> {
         service.smtp.acceptOn(shared).then(
           () => send({ t: 'accepting' }),
           (err: unknown) => {
-            logger.error({ err: err instanceof Error ? err.message : String(err) }, 'accepting on the listening sockets');
-            void stop();
+            // the server names the cause (an address in use: as its own bind would have)
+            const error = err instanceof Error ? err.message : String(err);
+            logger.error({ err: error }, 'accepting on the listening sockets');
+            send({ t: 'failed', error, os: osCause(err) });
+            void stop(70);
           },
         );
       }

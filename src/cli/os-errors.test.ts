@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../config/index.js';
+import { AcceptorStartError } from '../app/index.js';
 import { MailError, replies } from '../core/index.js';
 import { describeOsError } from './os-errors.js';
 
@@ -54,4 +55,19 @@ void test('a configured certificate that is missing or unreadable names its key'
   const denied = describeOsError(sysError('EACCES', { syscall: 'open', path: '/etc/correio/key.pem' }), withTls);
   assert.equal(denied?.exitCode, 77);
   assert.match(denied?.message ?? '', /^smtp\.tls_key: \/etc\/correio\/key\.pem is not readable by user \S+: /);
+});
+
+void test('an acceptor process that found its port taken at its listen: the line and status of a bind that failed', () => {
+  const err = new AcceptorStartError('the SMTP acceptor process (pid 7) ended before it accepted a connection: listen EADDRINUSE: address already in use', {
+    code: 'EADDRINUSE',
+    syscall: 'listen',
+    address: '127.0.0.1',
+    port: 25,
+  });
+  assert.deepEqual(describeOsError(err, config), {
+    message: 'smtp.listen: 127.0.0.1:25 is already in use by another program: stop it (ss -ltnp shows which) or set smtp.listen to another port',
+    exitCode: 69,
+  });
+  // without an OS condition under it, it is its own line (70)
+  assert.equal(describeOsError(new AcceptorStartError('made to fail'), config), undefined);
 });

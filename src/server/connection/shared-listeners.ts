@@ -67,14 +67,24 @@ export function handleAddress(h: ListenHandle): { host: string; port: number } |
 
 /**
  * Listens and accepts on a handle another process bound (bindShared) and sent here: each
- * accepted socket goes to `server`'s 'connection' listeners. Resolves once it listens.
+ * accepted socket goes to `server`'s 'connection' listeners. Resolves once it listens; rejects
+ * with the OS error, naming the handle's host and port (Node names neither for a handle). A
+ * TCP listen can fail where the bind did not: another program bound the same port meanwhile
+ * (both with SO_REUSEADDR, which Linux allows while neither listens) and listened first:
+ * EADDRINUSE, as a bind would have said.
  */
 export function acceptOn(server: net.Server, handle: ListenHandle): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    // asked before: a handle that fails to listen is closed
+    const bound = handleAddress(handle);
+    const failed = (err: Error & { address?: string | null; port?: number }): void => {
+      if (bound && (err.address == null || err.port === undefined || err.port < 0)) Object.assign(err, { address: bound.host, port: bound.port });
+      reject(err);
+    };
+    server.once('error', failed);
     // a TCP handle becomes the server's own; a UNIX socket's is listened on through its descriptor
     server.listen(handle, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
