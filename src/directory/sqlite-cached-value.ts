@@ -1,50 +1,83 @@
 /**
  * @module sqlite-cached-value
- * A value computed from a SQLite database and computed again only once the database changed:
- * commits by other connections (the CLI writing while the server reads) are seen through
- * `PRAGMA data_version`, which SQLite changes for exactly those; this connection's own writes
- * call touch(). Asking costs one pragma, no table read: the quota gate asks at every RCPT and
- * delivery whether any user has limits of their own, relay control whether a domain is local
- * (issue 11). The pragma is a read transaction like any statement (two fcntl locks and a stat
- * of the file): what it saves is the table read and its result, not system calls. A handle's
- * values share one pragma per turn of the event loop (the handle reads it through
- * util/turn-memo's TurnValue): the RCPTs of the sessions a turn serves, and their several
- * questions each (relay control, alias expansion, quota), ask it once (issue 19: the acceptor's
- * pragmas were 3 % of its main thread under accept load).
- * Standards: SQLite "PRAGMA data_version" (https://sqlite.org/pragma.html#pragma_data_version);
- *   Node's event loop (a setImmediate callback runs after the turn's I/O callbacks and microtasks).
- * Security: none.
- * Limitations: the version is read before the value is computed, so a commit landing between
- *   the two is seen at the next ask (the value is never older than its stamp says). Another
+ * Answers computed from a SQLite database and computed again only once the database changed,
+ * as a stamp of two counters says: `PRAGMA data_version`, which SQLite changes for exactly the
+ * commits of other connections (the CLI writing while the server reads), and `total_changes()`,
+ * the rows this connection itself has inserted, updated or deleted (the admin API's writes
+ * through the server's own handle), so that no write needs to tell a cache it changed
+ * something. SqliteCachedValue holds one value (whether any user has limits of their own, asked
+ * at every RCPT and delivery; the local domains, asked at every RCPT by relay control: issue
+ * 11); SqliteCachedAnswers one answer per key (a local name's alias, role, list and user, asked
+ * at every RCPT: its read transaction and four statements were 3 % of the instructions of an
+ * accepted and delivered message, issue 19). A handle's caches share one pragma per turn of the
+ * event loop (the handle reads it through util/turn-memo's TurnValue): the RCPTs of the sessions
+ * a turn serves, and their several questions each, ask it once; the pragma is a read
+ * transaction like any statement (two fcntl locks and a stat of the file), total_changes() is
+ * none (it reads no table).
+ * Standards: SQLite "PRAGMA data_version" (https://sqlite.org/pragma.html#pragma_data_version)
+ *   and total_changes() (https://sqlite.org/lang_corefunc.html#total_changes); Node's event loop
+ *   (a setImmediate callback runs after the turn's I/O callbacks and microtasks).
+ * Security: SqliteCachedAnswers holds at most `maxKeys` answers (RCPTs to ever new names cannot
+ *   grow it without bound): past that it starts empty again.
+ * Limitations: the stamp is read before the answer is computed, so a commit landing between the
+ *   two is seen at the next ask (an answer is never older than its stamp says). Another
  *   connection's commit is seen from the next turn on: a question asked in the turn that read
- *   the version before that commit gets the older answer (this handle's own writes, by touch(),
- *   are seen at once).
+ *   the version before that commit gets the older answer (this connection's own writes are seen
+ *   at once). A write that changes no row (INSERT OR IGNORE of what is there) changes nothing
+ *   to see; one rolled back still counts, and only costs a computation.
  */
+
+/** What a cached answer was computed at: other connections' commits, this connection's changed rows. */
+export interface DbStamp {
+  readonly others: number;
+  readonly own: number;
+}
+
+const same = (a: DbStamp | undefined, b: DbStamp): boolean => a !== undefined && a.others === b.others && a.own === b.own;
+
 export class SqliteCachedValue<T> {
-  #stamp: number | undefined;
-  #localWrites = 0;
-  #stampWrites = -1;
+  #stamp: DbStamp | undefined;
   #value: T | undefined;
 
-  /** `version` reads PRAGMA data_version; `compute` reads the value. */
+  /** `stamp` reads the database's stamp; `compute` reads the value. */
   constructor(
-    private readonly version: () => number,
+    private readonly stamp: () => DbStamp,
     private readonly compute: () => T,
   ) {}
 
-  /** This connection changed what the value depends on. */
-  touch(): void {
-    this.#localWrites++;
-  }
-
   get(): T {
-    const v = this.version();
-    if (v !== this.#stamp || this.#stampWrites !== this.#localWrites || this.#value === undefined) {
-      const writes = this.#localWrites;
+    const s = this.stamp();
+    if (!same(this.#stamp, s) || this.#value === undefined) {
       this.#value = this.compute();
-      this.#stamp = v;
-      this.#stampWrites = writes;
+      this.#stamp = s;
     }
     return this.#value;
+  }
+}
+
+export class SqliteCachedAnswers<T> {
+  #stamp: DbStamp | undefined;
+  readonly #answers = new Map<string, T>();
+
+  /** `stamp` reads the database's stamp; `compute` reads the answer for a key. */
+  constructor(
+    private readonly stamp: () => DbStamp,
+    private readonly compute: (key: string) => T,
+    private readonly maxKeys = 10_000,
+  ) {}
+
+  get(key: string): T {
+    const s = this.stamp();
+    if (!same(this.#stamp, s)) {
+      this.#answers.clear();
+      this.#stamp = s;
+    }
+    let answer = this.#answers.get(key);
+    if (answer === undefined) {
+      answer = this.compute(key);
+      if (this.#answers.size >= this.maxKeys) this.#answers.clear();
+      this.#answers.set(key, answer);
+    }
+    return answer;
   }
 }

@@ -16,7 +16,7 @@ import type { Address, Alias, DirectoryLookup, MailingList, NameRecords, Role, U
 import { directoryKey, normalizeAliasName, normalizeDirectoryAddress, normalizeDirectoryDomain } from './directory-address.js';
 import { asDirectoryError, checkUserPassword, toAlias, toList, toRole, toUser, userColumns, type AliasRow, type ListRow, type RoleRow, type UserRow } from './directory-rows.js';
 import { TurnValue } from '../util/index.js';
-import { SqliteCachedValue } from './sqlite-cached-value.js';
+import { SqliteCachedAnswers, SqliteCachedValue, type DbStamp } from './sqlite-cached-value.js';
 
 export class SqliteDirectoryLookup implements DirectoryLookup {
   readonly file: string;
@@ -25,12 +25,15 @@ export class SqliteDirectoryLookup implements DirectoryLookup {
   /** prepared statements by their SQL text: a lookup per RCPT must not compile SQL each time */
   private readonly statements = new Map<string, Database.Statement>();
 
-  /** the file's data_version, read once per turn for the cached values below */
+  /** the file's data_version (other connections' commits), read once per turn for the caches below */
   private readonly version = new TurnValue(() => this.sql('PRAGMA data_version').pluck().get() as number);
 
+  /** what the cached answers below were computed at (sqlite-cached-value.ts) */
+  private readonly stamp = (): DbStamp => ({ others: this.version.get(), own: this.sql('SELECT total_changes()').pluck().get() as number });
+
   /** whether any user has limits of their own: asked at every RCPT and delivery (anyOwnQuota) */
-  protected readonly ownQuotas = new SqliteCachedValue(
-    () => this.version.get(),
+  private readonly ownQuotas = new SqliteCachedValue(
+    this.stamp,
     () => this.sql('SELECT EXISTS (SELECT 1 FROM users WHERE quota_storage IS NOT NULL OR quota_messages IS NOT NULL)').pluck().get() === 1,
   );
 
@@ -38,13 +41,19 @@ export class SqliteDirectoryLookup implements DirectoryLookup {
    * The local domains, asked at every RCPT (relay control): read again only once the file
    * changed (a CLI run or `correio migrate` in another process, this handle's own writes)
    */
-  protected readonly domains = new SqliteCachedValue(
-    () => this.version.get(),
+  private readonly domains = new SqliteCachedValue(
+    this.stamp,
     () => new Set((this.sql('SELECT name FROM domains').pluck().all() as string[])),
   );
 
   /** findName's read transaction, made at its first use */
   private nameRead: ((local: string, domain: string) => NameRecords) | undefined;
+
+  /** findName's answers by `local@domain` (the domain has no @: the last one splits the key) */
+  private readonly names = new SqliteCachedAnswers(this.stamp, (key: string): NameRecords => {
+    const at = key.lastIndexOf('@');
+    return this.readName(key.slice(0, at), key.slice(at + 1));
+  });
 
   protected constructor(file: string, db: Database.Database) {
     this.file = file;
@@ -106,6 +115,11 @@ export class SqliteDirectoryLookup implements DirectoryLookup {
    * an unlock of the WAL index and a look at the file (three system calls), four per RCPT.
    */
   async findName(local: string, domain: string): Promise<NameRecords> {
+    return this.guard(() => this.names.get(`${local}@${domain}`));
+  }
+
+  /** findName's read transaction (an answer to cache: it is shared, and its records are read-only). */
+  private readName(local: string, domain: string): NameRecords {
     return this.guard(() => {
       this.nameRead ??= this.db.transaction((l: string, d: string): NameRecords => {
         const name = `${l}@${d}`.toLowerCase();

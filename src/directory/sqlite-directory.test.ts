@@ -142,6 +142,34 @@ void test('another connection\'s commit is seen from the next turn: data_version
     }
   }));
 
+void test('a local name\'s records are kept until the file changes: another connection\'s from the next turn, this handle\'s own at once', () =>
+  withTmp(async (tmp) => {
+    const file = join(tmp, 'directory.sqlite');
+    const dir = await SqliteDirectory.open(file, { localDomains: ['example.org'] });
+    const other = await SqliteDirectory.open(file, { localDomains: ['example.org'] });
+    try {
+      const first = await dir.findName('info', 'example.org');
+      assert.deepEqual(first, {});
+      // the CLI's handle, committed in the turn that already read the version
+      await other.setAlias('info@example.org', ['ana@example.org']);
+      assert.equal(await dir.findName('info', 'example.org'), first, 'the same turn keeps its answer');
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual((await dir.findName('info', 'example.org')).alias?.targets, ['ana@example.org'], 'the next turn reads it again');
+      // this handle's own writes, seen in the same turn
+      assert.equal(await dir.deleteAlias('info@example.org'), true);
+      assert.equal((await dir.findName('info', 'example.org')).alias, undefined);
+      await dir.addUser('info@example.org');
+      assert.equal((await dir.findName('info', 'example.org')).user?.address, 'info@example.org');
+      // a write that changes no row keeps the answer
+      const kept = await dir.findName('info', 'example.org');
+      await dir.addDomain('example.org');
+      assert.equal(await dir.findName('info', 'example.org'), kept);
+    } finally {
+      await other.close();
+      await dir.close();
+    }
+  }));
+
 void test('isLocalDomain answers from memory yet sees at once a domain another process adds or removes, and its own additions', () =>
   withTmp(async (tmp) => {
     const file = join(tmp, 'directory.sqlite');

@@ -92,7 +92,6 @@ export class SqliteDirectory extends SqliteDirectoryLookup implements DirectoryB
   async addDomain(domain: string): Promise<void> {
     const d = need(normalizeDirectoryDomain(domain), 'domain', domain);
     this.guard(() => this.sql('INSERT OR IGNORE INTO domains (name, created_at) VALUES (?, ?)').run(d, Date.now()));
-    this.domains.touch();
   }
 
   // --- users ---------------------------------------------------------------------------
@@ -140,7 +139,6 @@ export class SqliteDirectory extends SqliteDirectoryLookup implements DirectoryB
     const r = this.userRow(address);
     if (r === undefined) return false;
     const [storage, messages] = quotaColumns(toUser(r).quota, change);
-    this.ownQuotas.touch();
     return this.guard(
       () => this.sql('UPDATE users SET quota_storage = ?, quota_messages = ? WHERE key = ?').run(storage, messages, directoryKey(r.address)).changes > 0,
     );
@@ -309,8 +307,6 @@ export class SqliteDirectory extends SqliteDirectoryLookup implements DirectoryB
 
   /** Writes a dump (from PostgreSQL: `correio migrate --to file:`) in one transaction of upserts (resumable). */
   async importDump(d: DirectoryDump): Promise<void> {
-    this.ownQuotas.touch();
-    this.domains.touch();
     this.guard(() => importSqliteDump(this.db, d));
   }
 

@@ -1,9 +1,10 @@
 /**
  * The quota gate over the real SQLite directory: while no user has limits of their own it looks
- * nobody up (the directory's anyOwnQuota, cached against PRAGMA data_version), and a quota set
- * afterwards applies at the next check: at once through this connection, from the next turn of
- * the event loop through another (the CLI's; the pragma is read once per turn,
- * directory/sqlite-cached-value.ts). The cache is never older than that.
+ * nobody up (the directory's anyOwnQuota, cached against PRAGMA data_version and this
+ * connection's total_changes()), and a quota set afterwards applies at the next check: at once
+ * through this connection, from the next turn of the event loop through another (the CLI's; the
+ * pragma is read once per turn, directory/sqlite-cached-value.ts). The cache is never older than
+ * that.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
