@@ -35,38 +35,18 @@ export interface DbStamp {
 
 const same = (a: DbStamp | undefined, b: DbStamp): boolean => a !== undefined && a.others === b.others && a.own === b.own;
 
-export class SqliteCachedValue<T> {
-  #stamp: DbStamp | undefined;
-  #value: T | undefined;
-
-  /** `stamp` reads the database's stamp; `compute` reads the value. */
-  constructor(
-    private readonly stamp: () => DbStamp,
-    private readonly compute: () => T,
-  ) {}
-
-  get(): T {
-    const s = this.stamp();
-    if (!same(this.#stamp, s) || this.#value === undefined) {
-      this.#value = this.compute();
-      this.#stamp = s;
-    }
-    return this.#value;
-  }
-}
-
 export class SqliteCachedAnswers<T> {
   #stamp: DbStamp | undefined;
   readonly #answers = new Map<string, T>();
 
-  /** `stamp` reads the database's stamp; `compute` reads the answer for a key. */
+  /** `stamp` reads the database's stamp. */
   constructor(
     private readonly stamp: () => DbStamp,
-    private readonly compute: (key: string) => T,
     private readonly maxKeys = 10_000,
   ) {}
 
-  get(key: string): T {
+  /** The answer for `key`, computed by `compute` if none is kept since the stamp last moved. */
+  get(key: string, compute: () => T): T {
     const s = this.stamp();
     if (!same(this.#stamp, s)) {
       this.#answers.clear();
@@ -74,10 +54,27 @@ export class SqliteCachedAnswers<T> {
     }
     let answer = this.#answers.get(key);
     if (answer === undefined) {
-      answer = this.compute(key);
+      answer = compute();
       if (this.#answers.size >= this.maxKeys) this.#answers.clear();
       this.#answers.set(key, answer);
     }
     return answer;
+  }
+}
+
+/** One answer (SqliteCachedAnswers under a single key). */
+export class SqliteCachedValue<T> {
+  readonly #answers: SqliteCachedAnswers<T>;
+
+  /** `stamp` reads the database's stamp; `compute` reads the value. */
+  constructor(
+    stamp: () => DbStamp,
+    private readonly compute: () => T,
+  ) {
+    this.#answers = new SqliteCachedAnswers(stamp, 1);
+  }
+
+  get(): T {
+    return this.#answers.get('', this.compute);
   }
 }

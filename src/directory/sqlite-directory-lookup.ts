@@ -49,11 +49,8 @@ export class SqliteDirectoryLookup implements DirectoryLookup {
   /** findName's read transaction, made at its first use */
   private nameRead: ((local: string, domain: string) => NameRecords) | undefined;
 
-  /** findName's answers by `local@domain` (the domain has no @: the last one splits the key) */
-  private readonly names = new SqliteCachedAnswers(this.stamp, (key: string): NameRecords => {
-    const at = key.lastIndexOf('@');
-    return this.readName(key.slice(0, at), key.slice(at + 1));
-  });
+  /** findName's answers by `local@domain` */
+  private readonly names = new SqliteCachedAnswers<NameRecords>(this.stamp);
 
   protected constructor(file: string, db: Database.Database) {
     this.file = file;
@@ -115,7 +112,7 @@ export class SqliteDirectoryLookup implements DirectoryLookup {
    * an unlock of the WAL index and a look at the file (three system calls), four per RCPT.
    */
   async findName(local: string, domain: string): Promise<NameRecords> {
-    return this.guard(() => this.names.get(`${local}@${domain}`));
+    return this.guard(() => this.names.get(`${local}@${domain}`, () => this.readName(local, domain)));
   }
 
   /** findName's read transaction (an answer to cache: it is shared, and its records are read-only). */
