@@ -39,6 +39,19 @@ async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
+/** A directory at tmp/directory.sqlite with the local domain example.org, closed and removed after `fn`. */
+function withDirectory(fn: (dir: SqliteDirectory, file: string, tmp: string) => Promise<void>): Promise<void> {
+  return withTmp(async (tmp) => {
+    const file = join(tmp, 'directory.sqlite');
+    const dir = await SqliteDirectory.open(file, { localDomains: ['example.org'] });
+    try {
+      await fn(dir, file, tmp);
+    } finally {
+      await dir.close();
+    }
+  });
+}
+
 /** Runs one statement through a connection of its own, as another process would, and closes it. */
 function runElsewhere(file: string, sql: string, ...params: unknown[]): void {
   const other = new Database(file);
@@ -124,28 +137,20 @@ void test('a second open of the same file sees changes at once (CLI while the se
   }));
 
 void test('another connection\'s commit is seen from the next turn: data_version is read once per turn', () =>
-  withTmp(async (tmp) => {
-    const file = join(tmp, 'directory.sqlite');
-    const dir = await SqliteDirectory.open(file, { localDomains: ['example.org'] });
-    try {
-      assert.equal(await dir.isLocalDomain('late.example'), false);
-      // committed in the turn that already read the version
-      runElsewhere(file, 'INSERT INTO domains (name, created_at) VALUES (?, ?)', 'late.example', Date.now());
-      assert.equal(await dir.isLocalDomain('late.example'), false, 'the same turn keeps its version');
-      await new Promise((r) => setImmediate(r));
-      assert.equal(await dir.isLocalDomain('late.example'), true, 'the next turn reads it again');
-      // this handle's own write is seen in the same turn
-      await dir.addDomain('own-now.example');
-      assert.equal(await dir.isLocalDomain('own-now.example'), true);
-    } finally {
-      await dir.close();
-    }
+  withDirectory(async (dir, file) => {
+    assert.equal(await dir.isLocalDomain('late.example'), false);
+    // committed in the turn that already read the version
+    runElsewhere(file, 'INSERT INTO domains (name, created_at) VALUES (?, ?)', 'late.example', Date.now());
+    assert.equal(await dir.isLocalDomain('late.example'), false, 'the same turn keeps its version');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(await dir.isLocalDomain('late.example'), true, 'the next turn reads it again');
+    // this handle's own write is seen in the same turn
+    await dir.addDomain('own-now.example');
+    assert.equal(await dir.isLocalDomain('own-now.example'), true);
   }));
 
 void test('a local name\'s records are kept until the file changes: another connection\'s from the next turn, this handle\'s own at once', () =>
-  withTmp(async (tmp) => {
-    const file = join(tmp, 'directory.sqlite');
-    const dir = await SqliteDirectory.open(file, { localDomains: ['example.org'] });
+  withDirectory(async (dir, file) => {
     const other = await SqliteDirectory.open(file, { localDomains: ['example.org'] });
     try {
       const first = await dir.findName('info', 'example.org');
@@ -166,34 +171,27 @@ void test('a local name\'s records are kept until the file changes: another conn
       assert.equal(await dir.findName('info', 'example.org'), kept);
     } finally {
       await other.close();
-      await dir.close();
     }
   }));
 
 void test('isLocalDomain answers from memory yet sees at once a domain another process adds or removes, and its own additions', () =>
-  withTmp(async (tmp) => {
-    const file = join(tmp, 'directory.sqlite');
-    const dir = await SqliteDirectory.open(file, { localDomains: ['example.org'] });
-    try {
-      assert.equal(await dir.isLocalDomain('example.org'), true);
-      assert.equal(await dir.isLocalDomain('new.example'), false);
-      // the CLI, another process, with a configuration that names one more local domain
-      const config = join(tmp, 'correio.toml');
-      await writeFile(config, `hostname = "mx.example.org"\ndata_dir = "${tmp}"\nlocal_domains = ["example.org", "new.example"]\n`);
-      const added = await runCli(['user', 'add', 'ana@new.example', '--config', config]);
-      assert.equal(added.code, 0, added.stderr);
-      assert.equal(await dir.isLocalDomain('NEW.example'), true);
-      assert.ok(await dir.findUser('ana@new.example'));
-      // a removal by yet another process (no command removes a domain; SQL does)
-      const removed = await runCli(['user', 'delete', 'ana@new.example', '--config', config]);
-      assert.equal(removed.code, 0, removed.stderr);
-      runElsewhere(file, 'DELETE FROM domains WHERE name = ?', 'new.example');
-      assert.equal(await dir.isLocalDomain('new.example'), false);
-      // this handle's own write: data_version does not change for it
-      await dir.addDomain('own.example');
-      assert.equal(await dir.isLocalDomain('own.example'), true);
-      assert.equal(await dir.isLocalDomain('example.org'), true);
-    } finally {
-      await dir.close();
-    }
+  withDirectory(async (dir, file, tmp) => {
+    assert.equal(await dir.isLocalDomain('example.org'), true);
+    assert.equal(await dir.isLocalDomain('new.example'), false);
+    // the CLI, another process, with a configuration that names one more local domain
+    const config = join(tmp, 'correio.toml');
+    await writeFile(config, `hostname = "mx.example.org"\ndata_dir = "${tmp}"\nlocal_domains = ["example.org", "new.example"]\n`);
+    const added = await runCli(['user', 'add', 'ana@new.example', '--config', config]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(await dir.isLocalDomain('NEW.example'), true);
+    assert.ok(await dir.findUser('ana@new.example'));
+    // a removal by yet another process (no command removes a domain; SQL does)
+    const removed = await runCli(['user', 'delete', 'ana@new.example', '--config', config]);
+    assert.equal(removed.code, 0, removed.stderr);
+    runElsewhere(file, 'DELETE FROM domains WHERE name = ?', 'new.example');
+    assert.equal(await dir.isLocalDomain('new.example'), false);
+    // this handle's own write: data_version does not change for it
+    await dir.addDomain('own.example');
+    assert.equal(await dir.isLocalDomain('own.example'), true);
+    assert.equal(await dir.isLocalDomain('example.org'), true);
   }));
