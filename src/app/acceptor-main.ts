@@ -8,7 +8,8 @@
  * Security: see acceptor-process.ts.
  * Limitations: not a command of its own: only the server starts it.
  */
-import { osCause, type AcceptorMessage } from './acceptor-pool.js';
+import { osCause } from '../util/index.js';
+import type { AcceptorMessage } from './acceptor-pool.js';
 import { runAcceptor } from './acceptor-process.js';
 
 runAcceptor(Number(process.argv[2] ?? '1')).catch((err: unknown) => {

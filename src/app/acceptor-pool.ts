@@ -54,6 +54,7 @@ import type { ListenMode } from '../core/index.js';
 import type { QueueRunner } from '../delivery/index.js';
 import type { FsQueueStore } from '../queue/index.js';
 import type { SharedListener } from '../server/smtp/index.js';
+import type { OsCause } from '../util/index.js';
 import { republish } from './acceptor-events.js';
 import { takeIn } from './acceptor-intake.js';
 import { AcceptorRestarts } from './acceptor-restarts.js';
@@ -62,26 +63,8 @@ import { NoticeReader, noticeFd, type Queued } from './acceptor-notice.js';
 /** An AUTH that failed in one process, for the throttles of the others. */
 export interface AuthFailure { t: 'auth-failed'; address: string; account: string }
 /** What an acceptor sends the server over the IPC channel (its notices go on their own pipe: acceptor-notice.ts). */
+/** A 'failed' carries the OS condition under the failure (util/os-cause), so the server's start says what to do as for the same condition in one process. */
 export type AcceptorMessage = { t: 'ready' } | { t: 'accepting' } | { t: 'retired' } | { t: 'failed'; error: string; os?: OsCause } | AuthFailure | Sessions;
-/**
- * The OS condition under an acceptor's failure (an address in use at its listen, a spool
- * file it may not write), sent with it so that the server's start says what to do about it
- * as it would for the same condition in one process (cli/os-errors.ts).
- */
-export interface OsCause { code: string; syscall?: string; path?: string; address?: string; port?: number }
-
-/** The OS condition of `err` (its errno code and where), if it has one. */
-export function osCause(err: unknown): OsCause | undefined {
-  const e = err as Partial<OsCause> | undefined;
-  if (!(err instanceof Error) || typeof e?.code !== 'string' || !/^E[A-Z]+$/.test(e.code)) return undefined;
-  return {
-    code: e.code,
-    ...(typeof e.syscall === 'string' && { syscall: e.syscall }),
-    ...(typeof e.path === 'string' && { path: e.path }),
-    ...(typeof e.address === 'string' && { address: e.address }),
-    ...(typeof e.port === 'number' && { port: e.port }),
-  };
-}
 /** An acceptor's open SMTP sessions per listener mode (sent when they change). */
 export interface Sessions { t: 'sessions'; counts: { mode: ListenMode; count: number }[] }
 /**

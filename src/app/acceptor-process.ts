@@ -28,12 +28,13 @@ import { BatchedOutput, formatTextLine, startMailLog, textWanted } from '../log/
 import { AuthThrottle } from '../policy/auth-throttle.js';
 import type { FsQueueStore } from '../queue/index.js';
 import type { ListenHandle } from '../server/connection/index.js';
+import { osCause } from '../util/index.js';
 import type { SharedListener } from '../server/smtp/index.js';
 import { acceptorShare } from './acceptor-limits.js';
 import { openBackends } from './backends.js';
 import { collectEvents } from './acceptor-events.js';
 import { encodeNotice, noticeFd, type QueuedOut } from './acceptor-notice.js';
-import { osCause, type AcceptorMessage, type AcceptorOrder } from './acceptor-pool.js';
+import type { AcceptorMessage, AcceptorOrder } from './acceptor-pool.js';
 import { buildSmtpService } from './smtp-service.js';
 import { loadOrMakeTls } from './tls-files.js';
 

@@ -14,6 +14,7 @@ import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { formatListenAddress, type Config } from '../config/index.js';
 import { InstanceLockedError, listenKeys } from '../app/index.js';
+import { isErrnoCode } from '../util/index.js';
 import { exitCodes } from './cli-context.js';
 
 /** sysexits(3) codes used here beyond cli-context's */
@@ -39,7 +40,7 @@ interface SysError {
 function sysErrorOf(err: unknown): SysError | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && (/^E[A-Z]+$/.test(code) || code.startsWith('SQLITE_'))) return e;
+    if (isErrnoCode(code) || (typeof code === 'string' && code.startsWith('SQLITE_'))) return e;
   }
   return undefined;
 }

@@ -4,7 +4,8 @@
  * backoff math, sortable unique ids, per-key locks, which URLs may be posted to, one timer for a
  * connection's successive waits, a stream's chunks read without an async iterator, a server's
  * open sessions in a list that leaves no stale pointers for the garbage collector, a list in
- * chunks that forks cheaply, an object copied with fields added (without V8's slow path for a spread).
+ * chunks that forks cheaply, an object copied with fields added (without V8's slow path for a spread),
+ * an error's OS condition as plain data.
  * Standards: see each module. Security: see each module. Limitations: see each module.
  */
 export {
@@ -19,6 +20,7 @@ export { KeyedMutex } from './keyed-mutex.js';
 export { clearAfterTurn, TurnValue } from './turn-memo.js';
 export { fileSink, writeAll, type FileSinkOptions } from './file-sink.js';
 export { MemoryReclaimer, collectGarbage } from './reclaim-memory.js';
+export { isErrnoCode, osCause, type OsCause } from './os-cause.js';
 export {
   openPgPool, migrateSchema, schemaStatus, inTransaction, isPostgresUrl, SchemaVersionError,
   type PgPool, type PgClient, type SchemaComponent, type SchemaMigration, type ComponentStatus,

@@ -5,8 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DirSyncer, KeyedMutex, TurnValue, ageBackoff, atomicWriteFile, isUniqueId,
-  parseDuration, parseSize, uniqueId, uniqueIdTimePrefix,
+  osCause, parseDuration, parseSize, uniqueId, uniqueIdTimePrefix,
 } from './index.js';
+
+void test('osCause: a system error\'s code and where as plain data; none for other errors', async () => {
+  const missing = join(tmpdir(), `correio-no-such-${process.pid}`, 'f');
+  const err = await readFile(missing).catch((e: unknown) => e);
+  assert.deepEqual(osCause(err), { code: 'ENOENT', syscall: 'open', path: missing });
+  assert.equal(osCause(Object.assign(new Error('x'), { code: 'SQLITE_BUSY' })), undefined);
+  assert.equal(osCause(Object.assign(new Error('x'), { code: 'ERR_INVALID_ARG_TYPE' })), undefined);
+  assert.equal(osCause({ code: 'ENOENT' }), undefined, 'not an Error');
+});
 
 void test('TurnValue reads once per turn of the event loop, again in the next', async () => {
   let reads = 0;
